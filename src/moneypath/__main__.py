@@ -1,0 +1,5 @@
+import sys
+
+from moneypath.cli import main
+
+sys.exit(main())

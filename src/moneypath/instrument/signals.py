@@ -1,0 +1,379 @@
+"""`MoneyPath`: the typed recording API a payment service calls on every payment.
+
+Every method is safe on the money path: a failure inside it is counted in
+`<namespace>_instrumentation_errors_total` and swallowed. Label values outside the
+catalog's declared sets are recorded as "other".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from moneypath.catalog import Catalog, CatalogError, load_catalog
+from moneypath.instrument.families import Family
+from moneypath.instrument.tracing import trace_exemplar
+
+log = logging.getLogger("moneypath.instrument")
+
+# The signal keys this API records into, with the type and label names each method
+# needs. The catalog owns the names, help, buckets and allowed values.
+REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "authorization_duration_seconds": ("histogram", ("provider", "method", "outcome")),
+    "authorizations_total": ("counter", ("provider", "method", "outcome")),
+    "ledger_writes_total": ("counter", ("outcome",)),
+    "ledger_write_duration_seconds": ("histogram", ()),
+    "ledger_imbalance_minor": ("gauge", ("currency",)),
+    "reconciliation_oldest_unreconciled_seconds": ("gauge", ("provider",)),
+    "reconciliation_last_success_timestamp_seconds": ("gauge", ("provider",)),
+    "reconciliation_mismatches_total": ("counter", ("provider", "mismatch_kind")),
+    "duplicate_charges_total": ("counter", ("provider",)),
+    "duplicate_charged_minor_total": ("counter", ("currency",)),
+    "queue_depth": ("gauge", ("queue",)),
+    "dead_letters_total": ("counter", ("queue",)),
+    "provider_requests_total": ("counter", ("provider", "operation", "outcome")),
+    "provider_request_duration_seconds": ("histogram", ("provider", "operation")),
+    "provider_retries_total": ("counter", ("provider", "operation")),
+    "provider_circuit_state": ("gauge", ("provider",)),
+    "idempotent_replays_total": ("counter", ("operation",)),
+    "webhooks_total": ("counter", ("provider", "outcome")),
+    "fraud_decisions_total": ("counter", ("decision",)),
+    "fraud_score_ratio": ("histogram", ()),
+    "fraud_check_timeouts_total": ("counter", ("fallback",)),
+    "cost_usd_total": ("counter", ("component", "provider")),
+    "http_requests_total": ("counter", ("route", "method", "status_class")),
+    "http_request_duration_seconds": ("histogram", ("route", "method")),
+    "instrumentation_errors_total": ("counter", ()),
+}
+
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+def check_required(catalog: Catalog) -> list[str]:
+    """Problems that stop this API from binding to the catalog (empty when it can)."""
+    problems = []
+    for key, (kind, labels) in REQUIRED_SIGNALS.items():
+        sig = catalog.signals.get(key)
+        if sig is None:
+            problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it")
+        elif sig.type != kind or sig.label_names != labels:
+            problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
+                            f" (has a {sig.type} with {list(sig.label_names)})")
+    return problems
+
+
+class MoneyPath:
+    """Record money-path signals. Create once per process, share everywhere.
+
+    >>> mp = MoneyPath.from_catalog("moneypath.yaml")
+    >>> with mp.time_authorization("acme", "card") as auth:
+    ...     auth.outcome = "approved"
+    """
+
+    def __init__(self, catalog: Catalog, backend=None):
+        problems = check_required(catalog)
+        if problems:
+            raise CatalogError(problems)
+        if backend is None:
+            from moneypath.instrument.prometheus import PrometheusBackend
+
+            backend = PrometheusBackend()
+        self.catalog = catalog
+        self.backend = backend
+        self.families: dict[str, Family] = {key: backend.family(sig) for key, sig in catalog.signals.items()}
+        f = self.families
+        self._auth_seconds = f["authorization_duration_seconds"]
+        self._auth_total = f["authorizations_total"]
+        self._ledger_total = f["ledger_writes_total"]
+        self._ledger_seconds = f["ledger_write_duration_seconds"]
+        self._imbalance = f["ledger_imbalance_minor"]
+        self._recon_age = f["reconciliation_oldest_unreconciled_seconds"]
+        self._recon_success = f["reconciliation_last_success_timestamp_seconds"]
+        self._mismatches = f["reconciliation_mismatches_total"]
+        self._duplicates = f["duplicate_charges_total"]
+        self._duplicate_minor = f["duplicate_charged_minor_total"]
+        self._queue_depth = f["queue_depth"]
+        self._dead_letters = f["dead_letters_total"]
+        self._provider_total = f["provider_requests_total"]
+        self._provider_seconds = f["provider_request_duration_seconds"]
+        self._provider_retries = f["provider_retries_total"]
+        self._circuit = f["provider_circuit_state"]
+        self._circuit_codes = catalog.signals["provider_circuit_state"].enum or {}
+        self._replays = f["idempotent_replays_total"]
+        self._webhooks = f["webhooks_total"]
+        self._fraud = f["fraud_decisions_total"]
+        self._fraud_score = f["fraud_score_ratio"].child(())
+        self._fraud_timeouts = f["fraud_check_timeouts_total"]
+        self._cost = f["cost_usd_total"]
+        self._http_total = f["http_requests_total"]
+        self._http_seconds = f["http_request_duration_seconds"]
+        self._errors = f["instrumentation_errors_total"].child(())
+        self._logged_failures: set[str] = set()
+
+    @classmethod
+    def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> "MoneyPath":
+        """Build from a catalog file. `backend` is "prometheus" (default; `registry=` optional)
+        or "otel" (`meter_provider=`, `metric_readers=` or the OTEL_EXPORTER_OTLP_* env)."""
+        catalog = load_catalog(path)
+        if backend == "prometheus":
+            from moneypath.instrument.prometheus import PrometheusBackend
+
+            return cls(catalog, PrometheusBackend(**options))
+        if backend == "otel":
+            from moneypath.instrument.otel import OtelBackend
+
+            return cls(catalog, OtelBackend(catalog.service, **options))
+        raise ValueError(f"unknown metrics backend {backend!r} (use 'prometheus' or 'otel')")
+
+    # ------------------------------------------------------------ exposition
+
+    @property
+    def registry(self):
+        """The prometheus-client registry (Prometheus backend only)."""
+        registry = getattr(self.backend, "registry", None)
+        if registry is None:
+            raise RuntimeError("the OpenTelemetry backend exports over OTLP; there is no /metrics registry")
+        return registry
+
+    def metrics_app(self):
+        """ASGI app for `/metrics` that renders off the event loop (OpenMetrics with exemplars)."""
+        from moneypath.instrument.exposition import metrics_app
+
+        return metrics_app(self.registry)
+
+    def start_metrics_server(self, port: int, addr: str = "127.0.0.1"):
+        """Serve `/metrics` from a separate thread and port; returns (server, thread)."""
+        from moneypath.instrument.exposition import start_metrics_server
+
+        return start_metrics_server(self.registry, port, addr)
+
+    # ------------------------------------------------------------ failure path
+
+    def _failed(self, where: str) -> None:
+        try:
+            self._errors.inc()
+            if where not in self._logged_failures:
+                self._logged_failures.add(where)
+                # Exception type only: a message could carry a caller's label value.
+                log.warning("instrumentation failure in %s (counted, swallowed; logged once)", where)
+        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
+            pass
+
+    def _observe(self, family: Family, values: tuple, seconds: float) -> None:
+        child = family.child(values)
+        if family.exemplars:
+            exemplar = trace_exemplar()
+            if exemplar is not None:
+                child.observe(seconds, exemplar)
+                return
+        child.observe(seconds)
+
+    # ------------------------------------------------------------ authorization
+
+    def record_authorization(self, provider: str, method: str, outcome: str, seconds: float) -> None:
+        """One authorization: latency into the histogram and one count, both by outcome."""
+        try:
+            values = (provider, method, outcome)
+            self._observe(self._auth_seconds, values, seconds)
+            self._auth_total.child(values).inc()
+        except Exception:
+            self._failed("record_authorization")
+
+    def time_authorization(self, provider: str, method: str) -> "_AuthorizationTimer":
+        """Context manager timing an authorization; set `.outcome` before leaving.
+
+        Leaving with an exception and no outcome records "timeout" for TimeoutError and
+        "error" otherwise; the exception always propagates.
+        """
+        return _AuthorizationTimer(self, provider, method)
+
+    # ------------------------------------------------------------ ledger
+
+    def record_ledger_write(self, outcome: str, seconds: float) -> None:
+        try:
+            self._ledger_total.child((outcome,)).inc()
+            self._observe(self._ledger_seconds, (), seconds)
+        except Exception:
+            self._failed("record_ledger_write")
+
+    def time_ledger_write(self) -> "_LedgerTimer":
+        """Context manager: "committed" on success, "failed" on exception, or set `.outcome`
+        (e.g. "conflict")."""
+        return _LedgerTimer(self)
+
+    def set_ledger_imbalance(self, currency: str, minor_units: int) -> None:
+        """Sum of postings in a currency (must be 0 under double entry)."""
+        try:
+            self._imbalance.child((currency,)).set(minor_units)
+        except Exception:
+            self._failed("set_ledger_imbalance")
+
+    # ------------------------------------------------------------ reconciliation
+
+    def record_reconciliation(self, provider: str, oldest_unreconciled_seconds: float,
+                              succeeded_at: float | None = None) -> None:
+        """After a run: age of the oldest unmatched entry; `succeeded_at` (unix time) when it succeeded."""
+        try:
+            self._recon_age.child((provider,)).set(oldest_unreconciled_seconds)
+            if succeeded_at is not None:
+                self._recon_success.child((provider,)).set(succeeded_at)
+        except Exception:
+            self._failed("record_reconciliation")
+
+    def count_mismatch(self, provider: str, kind: str, n: int = 1) -> None:
+        try:
+            self._mismatches.child((provider, kind)).inc(n)
+        except Exception:
+            self._failed("count_mismatch")
+
+    def count_duplicate_charge(self, provider: str, currency: str, amount_minor: int) -> None:
+        try:
+            self._duplicates.child((provider,)).inc()
+            self._duplicate_minor.child((currency,)).inc(amount_minor)
+        except Exception:
+            self._failed("count_duplicate_charge")
+
+    # ------------------------------------------------------------ queues
+
+    def set_queue_depth(self, queue: str, depth: int) -> None:
+        try:
+            self._queue_depth.child((queue,)).set(depth)
+        except Exception:
+            self._failed("set_queue_depth")
+
+    def count_dead_letter(self, queue: str, n: int = 1) -> None:
+        try:
+            self._dead_letters.child((queue,)).inc(n)
+        except Exception:
+            self._failed("count_dead_letter")
+
+    # ------------------------------------------------------------ providers
+
+    def record_provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        """One attempt against a provider (retries are separate attempts)."""
+        try:
+            self._provider_total.child((provider, operation, outcome)).inc()
+            self._observe(self._provider_seconds, (provider, operation), seconds)
+        except Exception:
+            self._failed("record_provider_call")
+
+    def count_provider_retry(self, provider: str, operation: str) -> None:
+        try:
+            self._provider_retries.child((provider, operation)).inc()
+        except Exception:
+            self._failed("count_provider_retry")
+
+    def set_circuit_state(self, provider: str, state: str) -> None:
+        """`state` is one of the catalog's enum names (closed, half_open, open)."""
+        try:
+            self._circuit.child((provider,)).set(self._circuit_codes[state])
+        except Exception:
+            self._failed("set_circuit_state")
+
+    # ------------------------------------------------------------ payments
+
+    def count_idempotent_replay(self, operation: str) -> None:
+        try:
+            self._replays.child((operation,)).inc()
+        except Exception:
+            self._failed("count_idempotent_replay")
+
+    def count_webhook(self, provider: str, outcome: str) -> None:
+        try:
+            self._webhooks.child((provider, outcome)).inc()
+        except Exception:
+            self._failed("count_webhook")
+
+    def record_fraud_decision(self, decision: str, score: float | None = None) -> None:
+        try:
+            self._fraud.child((decision,)).inc()
+            if score is not None:
+                self._fraud_score.observe(score)
+        except Exception:
+            self._failed("record_fraud_decision")
+
+    def count_fraud_timeout(self, fallback: str) -> None:
+        try:
+            self._fraud_timeouts.child((fallback,)).inc()
+        except Exception:
+            self._failed("count_fraud_timeout")
+
+    def add_cost(self, component: str, usd: float, provider: str = "none") -> None:
+        """Money spent (USD); cost per transaction = rate(cost) / rate(authorizations)."""
+        try:
+            self._cost.child((component, provider)).inc(usd)
+        except Exception:
+            self._failed("add_cost")
+
+    # ------------------------------------------------------------ HTTP (used by the middleware)
+
+    def record_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        try:
+            self._http_total.child((route, method, _STATUS_CLASS.get(status // 100, "5xx"))).inc()
+            self._observe(self._http_seconds, (route, method), seconds)
+        except Exception:
+            self._failed("record_http")
+
+    # ------------------------------------------------------------ any catalog signal
+
+    def count(self, key: str, amount: float = 1, **labels: str) -> None:
+        """Increment any catalog counter by key, labels by name."""
+        try:
+            family = self.families[key]
+            family.child(family.values_from(labels)).inc(amount)
+        except Exception:
+            self._failed(f"count:{key}")
+
+    def observe(self, key: str, value: float, **labels: str) -> None:
+        """Observe into any catalog histogram by key."""
+        try:
+            family = self.families[key]
+            self._observe(family, family.values_from(labels), value)
+        except Exception:
+            self._failed(f"observe:{key}")
+
+    def set(self, key: str, value: float, **labels: str) -> None:
+        """Set any catalog gauge by key."""
+        try:
+            family = self.families[key]
+            family.child(family.values_from(labels)).set(value)
+        except Exception:
+            self._failed(f"set:{key}")
+
+
+class _AuthorizationTimer:
+    __slots__ = ("_mp", "_provider", "_method", "_start", "outcome")
+
+    def __init__(self, mp: MoneyPath, provider: str, method: str):
+        self._mp, self._provider, self._method = mp, provider, method
+        self.outcome: str | None = None
+
+    def __enter__(self) -> "_AuthorizationTimer":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        outcome = self.outcome
+        if outcome is None:
+            outcome = "timeout" if exc_type is not None and issubclass(exc_type, TimeoutError) else "error"
+        self._mp.record_authorization(self._provider, self._method, outcome, time.perf_counter() - self._start)
+        return False
+
+
+class _LedgerTimer:
+    __slots__ = ("_mp", "_start", "outcome")
+
+    def __init__(self, mp: MoneyPath):
+        self._mp = mp
+        self.outcome: str | None = None
+
+    def __enter__(self) -> "_LedgerTimer":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        outcome = self.outcome or ("failed" if exc_type is not None else "committed")
+        self._mp.record_ledger_write(outcome, time.perf_counter() - self._start)
+        return False
