@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 import time
 
-from prometheus_client import CollectorRegistry
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
 from moneypath.instrument.exposition import render

@@ -36,11 +36,17 @@ def collection_registry(registry: Collector) -> Collector:
     return merged
 
 
-def metrics_app(registry: Collector):
-    """ASGI app serving `registry` (any path), rendering off the event loop."""
-    served = collection_registry(registry)
+class MetricsApp:
+    """ASGI app serving a registry at any path, rendering in a worker thread.
 
-    async def app(scope, receive, send):
+    A class rather than a function so that Starlette's `Route("/metrics", app)` treats it
+    as an ASGI app, not as a request handler.
+    """
+
+    def __init__(self, registry: Collector):
+        self.registry = collection_registry(registry)
+
+    async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
@@ -52,10 +58,8 @@ def metrics_app(registry: Collector):
             await _reply(send, 405, b"method not allowed\n", "text/plain; charset=utf-8")
             return
         accept = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept"), "")
-        body, content_type = await asyncio.to_thread(render, served, accept)
+        body, content_type = await asyncio.to_thread(render, self.registry, accept)
         await _reply(send, 200, b"" if scope["method"] == "HEAD" else body, content_type)
-
-    return app
 
 
 async def _reply(send, status: int, body: bytes, content_type: str) -> None:

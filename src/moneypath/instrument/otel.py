@@ -13,13 +13,15 @@ from moneypath.instrument.families import Family
 
 # Catalog unit → UCUM unit the OTLP → Prometheus translation maps back to the same suffix.
 _UCUM = {"seconds": "s", "bytes": "By", "ratio": "1"}
+# Units whose Prometheus suffix the translation appends itself (it adds "_ratio" to gauges only).
+_SUFFIXED = {"seconds", "bytes"}
 
 
 def instrument_name(signal: Signal) -> str:
     name = signal.name
     if signal.type == "counter":
         name = name[: -len("_total")]
-    if signal.unit in _UCUM:
+    if signal.unit in _SUFFIXED:
         name = name[: -len("_" + signal.unit)]
     return name
 
@@ -81,6 +83,8 @@ class OtelBackend:
         name, unit = instrument_name(signal), _UCUM.get(signal.unit or "", signal.unit or "")
         if signal.type == "counter":
             instrument, bound = self._meter.create_counter(name, unit, signal.help), _Counter
+            if not signal.labels:
+                instrument.add(0)  # exported from the start, as prometheus-client does
         elif signal.type == "histogram":
             instrument = self._meter.create_histogram(
                 name, unit, signal.help, explicit_bucket_boundaries_advisory=signal.buckets)

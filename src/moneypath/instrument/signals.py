@@ -113,7 +113,7 @@ class MoneyPath:
         self._logged_failures: set[str] = set()
 
     @classmethod
-    def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> "MoneyPath":
+    def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
         """Build from a catalog file. `backend` is "prometheus" (default; `registry=` optional)
         or "otel" (`meter_provider=`, `metric_readers=` or the OTEL_EXPORTER_OTLP_* env)."""
         catalog = load_catalog(path)
@@ -139,9 +139,9 @@ class MoneyPath:
 
     def metrics_app(self):
         """ASGI app for `/metrics` that renders off the event loop (OpenMetrics with exemplars)."""
-        from moneypath.instrument.exposition import metrics_app
+        from moneypath.instrument.exposition import MetricsApp
 
-        return metrics_app(self.registry)
+        return MetricsApp(self.registry)
 
     def start_metrics_server(self, port: int, addr: str = "127.0.0.1"):
         """Serve `/metrics` from a separate thread and port; returns (server, thread)."""
@@ -181,7 +181,7 @@ class MoneyPath:
         except Exception:
             self._failed("record_authorization")
 
-    def time_authorization(self, provider: str, method: str) -> "_AuthorizationTimer":
+    def time_authorization(self, provider: str, method: str) -> _AuthorizationTimer:
         """Context manager timing an authorization; set `.outcome` before leaving.
 
         Leaving with an exception and no outcome records "timeout" for TimeoutError and
@@ -198,7 +198,7 @@ class MoneyPath:
         except Exception:
             self._failed("record_ledger_write")
 
-    def time_ledger_write(self) -> "_LedgerTimer":
+    def time_ledger_write(self) -> _LedgerTimer:
         """Context manager: "committed" on success, "failed" on exception, or set `.outcome`
         (e.g. "conflict")."""
         return _LedgerTimer(self)
@@ -350,7 +350,7 @@ class _AuthorizationTimer:
         self._mp, self._provider, self._method = mp, provider, method
         self.outcome: str | None = None
 
-    def __enter__(self) -> "_AuthorizationTimer":
+    def __enter__(self) -> _AuthorizationTimer:
         self._start = time.perf_counter()
         return self
 
@@ -369,7 +369,7 @@ class _LedgerTimer:
         self._mp = mp
         self.outcome: str | None = None
 
-    def __enter__(self) -> "_LedgerTimer":
+    def __enter__(self) -> _LedgerTimer:
         self._start = time.perf_counter()
         return self
 

@@ -1,0 +1,73 @@
+"""The command line: clear one-line errors, non-zero exits, help on every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CATALOG_PATH, ROOT
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "moneypath", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_check_passes_on_the_repository_catalog():
+    result = run("catalog", "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("moneypath.yaml: OK — 25 signals")
+
+
+def test_check_reports_each_problem_on_one_line_without_a_traceback(tmp_path):
+    bad = tmp_path / "moneypath.yaml"
+    bad.write_text(CATALOG_PATH.read_text()
+                   .replace("    type: histogram\n    unit: ratio", "    type: histogram\n    unit: percent")
+                   .replace("page: payments-oncall\n", "page: nobody\n"))
+    result = run("catalog", "check", "--catalog", str(bad))
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert all(line.startswith(f"{bad}:") for line in lines)
+    assert "signals.fraud_score_ratio.unit: use a base unit" in lines[0]
+    assert "routes.page: receiver 'nobody' is not declared in receivers" in lines[1]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_missing_catalog_is_one_line(tmp_path):
+    result = run("catalog", "show", "--catalog", str(tmp_path / "none.yaml"))
+    assert result.returncode == 3
+    assert result.stderr.strip() == f"{tmp_path / 'none.yaml'}: file not found"
+
+
+def test_show_prints_tables_and_json():
+    table = run("catalog", "show")
+    assert table.returncode == 0
+    assert "moneypath_authorization_duration_seconds" in table.stdout
+    assert "MoneyPathLedgerImbalance" in table.stdout
+    data = json.loads(run("catalog", "show", "--json").stdout)
+    assert data["signals"]["authorizations_total"]["labels"]["provider"] == ["acme", "globex"]
+    assert data["alerts"]["LedgerImbalance"]["for"] == "0s"
+
+
+@pytest.mark.parametrize("argv", [[], ["catalog"], ["metrics"], ["catalog", "frobnicate"]])
+def test_usage_errors_exit_2_with_usage(argv):
+    result = run(*argv)
+    assert result.returncode == 2
+    assert "usage: moneypath" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["catalog", "--help"], ["catalog", "check", "--help"],
+                                  ["catalog", "show", "--help"], ["metrics", "sample", "--help"]])
+def test_help_on_every_command(argv):
+    result = run(*argv)
+    assert result.returncode == 0 and "usage: moneypath" in result.stdout
+
+
+def test_metrics_sample_rejects_zero_payments():
+    result = run("metrics", "sample", "--payments", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "moneypath: --payments must be at least 1"

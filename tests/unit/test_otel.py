@@ -1,0 +1,120 @@
+"""The OpenTelemetry path: same catalog, same exported names, delivered over real OTLP/HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from moneypath.instrument.exposition import render
+from moneypath.instrument.otel import OtelBackend, instrument_name
+from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.signals import MoneyPath
+from moneypath.sample import record_sample
+
+
+def exported(body: str) -> dict[str, set[frozenset]]:
+    """metric family name → set of label-name sets, ignoring OTel's target/scope info."""
+    out: dict[str, set[frozenset]] = {}
+    for family in text_string_to_metric_families(body):
+        if not family.name.startswith("moneypath_"):
+            continue
+        for s in family.samples:
+            if s.name.endswith("_created"):
+                continue
+            names = frozenset(k for k in s.labels if k not in ("le",) and not k.startswith("otel_"))
+            out.setdefault(s.name, set()).add(names)
+    return out
+
+
+def test_otel_path_exports_the_same_names_and_labels_as_the_prometheus_path(catalog):
+    prom = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    otel_registry = CollectorRegistry()
+    reader = PrometheusMetricReader(disable_target_info=True, scope_info_enabled=False, registry=otel_registry)
+    otel = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[reader]))
+    for mp in (prom, otel):
+        record_sample(mp, payments=60)
+    expected = exported(render(prom.registry, "")[0].decode())
+    actual = exported(render(otel_registry, "")[0].decode())
+    assert expected, "the Prometheus path exported nothing"
+    assert actual == expected
+
+
+def test_otel_values_and_guarding(catalog):
+    reader = InMemoryMetricReader()
+    mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[reader]))
+    mp.record_authorization("acme", "card", "approved", 0.12)
+    mp.record_authorization("initech", "card", "approved", 0.12)
+    mp.set_ledger_imbalance("USD", 7)
+    points = {}
+    for rm in reader.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p
+    auth = ("moneypath_authorizations", (("method", "card"), ("outcome", "approved"), ("provider", "acme")))
+    assert points[auth].value == 1
+    other = ("moneypath_authorizations", (("method", "card"), ("outcome", "approved"), ("provider", "other")))
+    assert points[other].value == 1
+    hist = points[("moneypath_authorization_duration", auth[1])]
+    assert list(hist.explicit_bounds) == catalog.signals["authorization_duration_seconds"].buckets
+    assert points[("moneypath_ledger_imbalance_minor", (("currency", "USD"),))].value == 7
+
+
+def test_instrument_names_follow_the_otlp_to_prometheus_translation(catalog):
+    assert instrument_name(catalog.signals["authorizations_total"]) == "moneypath_authorizations"
+    assert instrument_name(catalog.signals["authorization_duration_seconds"]) == "moneypath_authorization_duration"
+    assert instrument_name(catalog.signals["cost_usd_total"]) == "moneypath_cost_usd"
+
+
+class _OtlpReceiver(BaseHTTPRequestHandler):
+    requests: list[ExportMetricsServiceRequest] = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        request = ExportMetricsServiceRequest()
+        request.ParseFromString(body)
+        type(self).requests.append((self.path, request))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_metrics_reach_a_real_otlp_http_receiver(catalog):
+    _OtlpReceiver.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        exporter = OTLPMetricExporter(endpoint=f"http://127.0.0.1:{server.server_port}/v1/metrics", timeout=5)
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+        backend = OtelBackend(catalog.service, metric_readers=[reader])
+        mp = MoneyPath(catalog, backend)
+        mp.record_authorization("globex", "wallet", "declined", 0.2)
+        mp.add_cost("provider_fee", 0.07, "globex")
+        backend.shutdown()  # flushes one export
+    finally:
+        server.shutdown()
+    assert _OtlpReceiver.requests, "no OTLP request arrived"
+    path, request = _OtlpReceiver.requests[0]
+    assert path == "/v1/metrics"
+    resource = request.resource_metrics[0]
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
+    assert service == "payments"
+    metrics = {m.name: m for sm in resource.scope_metrics for m in sm.metrics}
+    assert metrics["moneypath_authorizations"].sum.is_monotonic
+    assert metrics["moneypath_authorization_duration"].unit == "s"
+    cost = metrics["moneypath_cost_usd"].sum.data_points[0]
+    assert cost.as_double == 0.07
+    assert {a.key: a.value.string_value for a in cost.attributes} == {"component": "provider_fee", "provider": "globex"}
