@@ -121,3 +121,23 @@ def test_json_logs_carry_correlation_id_and_never_a_card_number(client, run):
     assert first["payment_status"] == "captured" and first["level"] == "info"
     assert "4111" not in second["message"] and "[REDACTED-PAN]" in second["message"]
     assert "correlation_id" not in second
+
+
+def test_rendering_lowers_the_switch_interval_only_while_it_runs(mp):
+    import sys
+
+    from moneypath.instrument.exposition import collection_registry, render
+
+    seen = []
+
+    class Probe:
+        def collect(self):
+            seen.append(sys.getswitchinterval())
+            return []
+
+    before = sys.getswitchinterval()
+    mp.registry.register(Probe())
+    body, _ = render(collection_registry(mp.registry), "")
+    assert b"moneypath_authorizations_total" in body
+    assert seen == [0.0005] and before > 0.0005
+    assert sys.getswitchinterval() == before

@@ -118,3 +118,21 @@ def test_metrics_reach_a_real_otlp_http_receiver(catalog):
     cost = metrics["moneypath_cost_usd"].sum.data_points[0]
     assert cost.as_double == 0.07
     assert {a.key: a.value.string_value for a in cost.attributes} == {"component": "provider_fee", "provider": "globex"}
+
+
+def test_otel_counters_lose_no_increments_across_threads(catalog):
+    reader = InMemoryMetricReader()
+    mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[reader]))
+
+    def work():
+        for _ in range(20_000):
+            mp.count_dead_letter("notifications")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    values = [p.value for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+              for m in sm.metrics if m.name == "moneypath_dead_letters" for p in m.data.data_points]
+    assert values == [80_000]

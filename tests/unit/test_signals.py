@@ -133,7 +133,7 @@ def test_hostile_label_values_cannot_grow_memory_without_bound(mp, monkeypatch):
     for i in range(5000):
         mp.record_authorization(f"provider-{i}", "card", "approved", 0.1)
     family = mp.families["authorizations_total"]
-    assert len(family._cache) <= 50
+    assert len(family._cache) <= 50 and len(mp._auth_pairs) <= 50
     assert value(mp, "authorizations_total", provider="other", method="card", outcome="approved") == 5000
     series = {s.labels["provider"] for m in mp.registry.collect() for s in m.samples
               if m.name == "moneypath_authorizations"}
@@ -207,3 +207,17 @@ def test_catalog_missing_a_signal_the_library_needs_fails_at_startup(catalog):
 def test_from_catalog_rejects_an_unknown_backend():
     with pytest.raises(ValueError, match="unknown metrics backend 'statsd'"):
         MoneyPath.from_catalog("moneypath.yaml", backend="statsd")
+
+
+def test_catalog_label_order_does_not_matter_to_the_api(catalog):
+    reordered = catalog.model_copy(deep=True)
+    for key in ("authorizations_total", "authorization_duration_seconds"):
+        labels = reordered.signals[key].labels
+        reordered.signals[key].labels = {name: labels[name] for name in ("outcome", "method", "provider")}
+    mp = MoneyPath(reordered, PrometheusBackend(CollectorRegistry()))
+    mp.record_authorization("globex", "wallet", "declined", 0.2)
+    mp.count("authorizations_total", provider="acme", method="card", outcome="approved")
+    assert value(mp, "authorizations_total", provider="globex", method="wallet", outcome="declined") == 1
+    assert value(mp, "authorization_duration_seconds", "_count", provider="globex", method="wallet",
+                 outcome="declined") == 1
+    assert value(mp, "authorizations_total", provider="acme", method="card", outcome="approved") == 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import sys
+import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.exposition import choose_encoder
@@ -24,16 +26,50 @@ def render(registry: Collector, accept: str = "") -> tuple[bytes, str]:
     return encoder(registry), content_type
 
 
+_RENDER_SWITCH_INTERVAL_S = 0.0005
+_renders_lock = threading.Lock()
+_renders_active = 0
+_saved_switch_interval = sys.getswitchinterval()
+
+
+class YieldingCollector(Collector):
+    """Wraps a registry so that rendering it in a thread does not stall the event loop.
+
+    Rendering is pure Python and holds the GIL; with the default 5 ms switch interval the
+    event loop waits up to 5 ms each time it wants the GIL back, several times per request.
+    While any collection runs (the encoder formats families as they are yielded), the
+    interval is lowered to 0.5 ms; it is restored when the last one finishes.
+    """
+
+    def __init__(self, registry: Collector):
+        self.registry = registry
+
+    def collect(self):
+        global _renders_active, _saved_switch_interval
+        with _renders_lock:
+            if _renders_active == 0:
+                _saved_switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(_saved_switch_interval, _RENDER_SWITCH_INTERVAL_S))
+            _renders_active += 1
+        try:
+            yield from self.registry.collect()
+        finally:
+            with _renders_lock:
+                _renders_active -= 1
+                if _renders_active == 0:
+                    sys.setswitchinterval(_saved_switch_interval)
+
+
 def collection_registry(registry: Collector) -> Collector:
     """What to serve: the given registry, or every worker's values in multi-process mode."""
     path = multiprocess_dir()
     if path is None:
-        return registry
+        return YieldingCollector(registry)
     from prometheus_client import multiprocess
 
     merged = CollectorRegistry()
     multiprocess.MultiProcessCollector(merged, path=path)
-    return merged
+    return YieldingCollector(merged)
 
 
 class MetricsApp:

@@ -1,15 +1,15 @@
 """One catalog signal = one Family: label guarding plus a cache of bound children.
 
 The hot path is `family.child(values).observe(x)`: one dict lookup by the raw label
-tuple, then the backend's pre-bound child. Values outside the catalog's set are folded
-into "other" on the first sighting only; the raw-tuple cache is capped so hostile input
-cannot grow memory without bound.
+tuple, then the backend's pre-bound child. Values arrive in the caller's label order
+(`order`), which need not be the catalog's; folding unknown values into "other" and
+reordering happen on the first sighting only. The raw-tuple cache is capped so hostile
+input cannot grow memory without bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 from moneypath.catalog import OTHER, Signal
 
@@ -17,12 +17,18 @@ RAW_CACHE_LIMIT = 4096
 
 
 class Family:
-    __slots__ = ("signal", "exemplars", "_allowed", "_cache", "_bound", "_bind")
+    __slots__ = ("signal", "order", "exemplars", "_allowed", "_to_catalog", "_cache", "_bound", "_bind")
 
-    def __init__(self, signal: Signal, bind: Callable[[tuple[str, ...]], Any], exemplars: bool):
+    def __init__(self, signal: Signal, bind: Callable[[tuple[str, ...]], Any], exemplars: bool,
+                 order: tuple[str, ...] | None = None):
+        """`bind` takes values in catalog label order; `order` is the caller's label order."""
         self.signal = signal
+        self.order = order = tuple(order) if order is not None else signal.label_names
+        if sorted(order) != sorted(signal.label_names):
+            raise ValueError(f"{signal.name}: labels {list(order)} do not match the catalog's {list(signal.label_names)}")
         self.exemplars = exemplars
-        self._allowed = tuple(frozenset(values) for values in signal.labels.values())
+        self._allowed = tuple(frozenset(signal.labels[name]) for name in order)
+        self._to_catalog = tuple(order.index(name) for name in signal.label_names)
         self._cache: dict[tuple, Any] = {}
         self._bound: dict[tuple[str, ...], Any] = {}
         self._bind = bind
@@ -36,7 +42,8 @@ class Family:
     def _resolve(self, values: tuple) -> Any:
         if len(values) != len(self._allowed):
             raise ValueError(f"{self.signal.name} takes {len(self._allowed)} label values, got {len(values)}")
-        normalized = tuple(v if v in allowed else OTHER for v, allowed in zip(values, self._allowed))
+        guarded = [v if v in allowed else OTHER for v, allowed in zip(values, self._allowed)]
+        normalized = tuple(guarded[i] for i in self._to_catalog)
         child = self._bound.get(normalized)
         if child is None:
             child = self._bound[normalized] = self._bind(normalized)
@@ -45,5 +52,5 @@ class Family:
         return child
 
     def values_from(self, labels: dict[str, Any]) -> tuple:
-        """Label values in catalog order from keyword arguments; a missing label is 'other'."""
-        return tuple(labels.get(name, OTHER) for name in self.signal.labels)
+        """Label values in this family's order from keyword arguments; a missing label is 'other'."""
+        return tuple(labels.get(name, OTHER) for name in self.order)

@@ -4,9 +4,17 @@ Same catalog, same names: instruments are named so that the standard OTLP → Pr
 translation (unit suffix, `_total` on monotonic sums) yields exactly the names of the
 Prometheus backend. The MeterProvider is private to moneypath, never the global one, so
 nothing else (FastAPI's built-in telemetry, for one) switches on by accident.
+
+Cost: a synchronous SDK instrument call costs several microseconds (attribute hashing,
+exemplar filter, per-reader storage) and degrades under threads. Counters and gauges are
+therefore pre-aggregated in-process (a float behind a lock) and reported by observable
+instruments at collection time; only histograms go through the SDK per call, which keeps
+the SDK's trace exemplars where they matter (latency).
 """
 
 from __future__ import annotations
+
+import threading
 
 from moneypath.catalog import Signal
 from moneypath.instrument.families import Family
@@ -26,14 +34,22 @@ def instrument_name(signal: Signal) -> str:
     return name
 
 
-class _Counter:
-    __slots__ = ("_add", "_attrs")
+class _Accumulated:
+    """A counter or gauge value for one attribute set, read by an observable instrument."""
 
-    def __init__(self, instrument, attrs):
-        self._add, self._attrs = instrument.add, attrs
+    __slots__ = ("attrs", "value", "_lock")
+
+    def __init__(self, attrs: dict):
+        self.attrs, self.value, self._lock = attrs, 0.0, threading.Lock()
 
     def inc(self, amount: float = 1, exemplar=None) -> None:
-        self._add(amount, self._attrs)
+        if amount < 0:
+            raise ValueError("counters can only increase")
+        with self._lock:
+            self.value += amount
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
 
 
 class _Histogram:
@@ -45,16 +61,6 @@ class _Histogram:
     def observe(self, amount: float, exemplar=None) -> None:
         # The SDK attaches trace exemplars itself (trace-based exemplar filter).
         self._record(amount, self._attrs)
-
-
-class _Gauge:
-    __slots__ = ("_set", "_attrs")
-
-    def __init__(self, instrument, attrs):
-        self._set, self._attrs = instrument.set, attrs
-
-    def set(self, value: float) -> None:
-        self._set(value, self._attrs)
 
 
 class OtelBackend:
@@ -79,21 +85,35 @@ class OtelBackend:
         self.meter_provider = meter_provider
         self._meter = meter_provider.get_meter("moneypath")
 
-    def family(self, signal: Signal) -> Family:
+    def family(self, signal: Signal, order: tuple[str, ...] | None = None) -> Family:
+        from opentelemetry.metrics import Observation
+
         name, unit = instrument_name(signal), _UCUM.get(signal.unit or "", signal.unit or "")
-        if signal.type == "counter":
-            instrument, bound = self._meter.create_counter(name, unit, signal.help), _Counter
-            if not signal.labels:
-                instrument.add(0)  # exported from the start, as prometheus-client does
-        elif signal.type == "histogram":
+        names = signal.label_names
+        if signal.type == "histogram":
             instrument = self._meter.create_histogram(
                 name, unit, signal.help, explicit_bucket_boundaries_advisory=signal.buckets)
-            bound = _Histogram
+            return Family(signal, lambda values: _Histogram(instrument, dict(zip(names, values))),
+                          exemplars=False, order=order)
+
+        children: list[_Accumulated] = []
+
+        def bind(values):
+            child = _Accumulated(dict(zip(names, values)))
+            children.append(child)
+            return child
+
+        def observe(options):
+            return [Observation(c.value, c.attrs) for c in list(children)]
+
+        family = Family(signal, bind, exemplars=False, order=order)
+        if signal.type == "counter":
+            self._meter.create_observable_counter(name, [observe], unit, signal.help)
+            if not signal.labels:
+                family.child(())  # exported from the start at 0, as prometheus-client does
         else:
-            instrument, bound = self._meter.create_gauge(name, unit, signal.help), _Gauge
-        names = signal.label_names
-        return Family(signal, lambda values: bound(instrument, dict(zip(names, values))),
-                      exemplars=False)
+            self._meter.create_observable_gauge(name, [observe], unit, signal.help)
+        return family
 
     def shutdown(self) -> None:
         self.meter_provider.shutdown()

