@@ -96,7 +96,8 @@ class MoneyPath:
         self._auth_pairs: dict[tuple, tuple] = {}
         self._auth_exemplars = self._auth_seconds.exemplars
         self._ledger_total = f["ledger_writes_total"]
-        self._ledger_seconds = f["ledger_write_duration_seconds"]
+        self._ledger_seconds = f["ledger_write_duration_seconds"].child(())
+        self._ledger_exemplars = f["ledger_write_duration_seconds"].exemplars
         self._imbalance = f["ledger_imbalance_minor"]
         self._recon_age = f["reconciliation_oldest_unreconciled_seconds"]
         self._recon_success = f["reconciliation_last_success_timestamp_seconds"]
@@ -222,7 +223,14 @@ class MoneyPath:
     def record_ledger_write(self, outcome: str, seconds: float) -> None:
         try:
             self._ledger_total.child((outcome,)).inc()
-            self._observe(self._ledger_seconds, (), seconds)
+            if self._ledger_exemplars:
+                ctx = get_current()
+                if ctx:
+                    exemplar = trace_exemplar(ctx)
+                    if exemplar is not None:
+                        self._ledger_seconds.observe(seconds, exemplar)
+                        return
+            self._ledger_seconds.observe(seconds)
         except Exception:
             self._failed("record_ledger_write")
 
