@@ -163,7 +163,7 @@ def endpoint(seconds: float) -> None:
     results: dict[tuple, dict] = {}
     # Two alternating rounds per condition, best p99 of each kept: a VM hiccup in one round
     # must not decide the comparison.
-    for mode in ("thread", "server", "loop"):
+    for mode in ("thread", "plain-thread", "server", "loop"):
         for scraped in (False, True, False, True):
             port, metrics_port = free_port(), free_port()
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -178,6 +178,7 @@ def endpoint(seconds: float) -> None:
             if best is None or got["p99"] < best["p99"]:
                 results[(mode, scraped)] = got
     labels = {"thread": "/metrics rendered in a worker thread (MetricsApp, default)",
+              "plain-thread": "   same, without lowering the switch interval",
               "server": "/metrics on its own thread + port (start_metrics_server)",
               "loop": "/metrics rendered inside the event loop (naive)"}
     for mode, label in labels.items():

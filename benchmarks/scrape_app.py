@@ -1,10 +1,11 @@
 """Benchmark service: a trivial instrumented endpoint plus /metrics served three ways.
 
-    python benchmarks/scrape_app.py {thread|server|loop} PORT METRICS_PORT
+    python benchmarks/scrape_app.py {thread|plain-thread|server|loop} PORT METRICS_PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import uvicorn
@@ -32,11 +33,17 @@ def build(mode: str, metrics_port: int) -> Starlette:
         body, content_type = render(registry, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
+    async def metrics_plain_thread(request):  # a thread, but the default 5 ms switch interval
+        body, content_type = await asyncio.to_thread(render, registry, request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
     routes = [Route("/v1/payments/authorize", authorize, methods=["POST"]), Route("/healthz", healthz)]
     if mode == "thread":
         routes.append(Route("/metrics", mp.metrics_app()))
     elif mode == "loop":
         routes.append(Route("/metrics", metrics_in_loop))
+    elif mode == "plain-thread":
+        routes.append(Route("/metrics", metrics_plain_thread))
     else:
         mp.start_metrics_server(metrics_port)
     app = Starlette(routes=routes)

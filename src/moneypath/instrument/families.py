@@ -9,7 +9,8 @@ input cannot grow memory without bound.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moneypath.catalog import OTHER, Signal
 

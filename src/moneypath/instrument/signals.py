@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from moneypath.catalog import Catalog, CatalogError, load_catalog
 from opentelemetry.context import get_current
 
+from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
