@@ -115,9 +115,10 @@ def test_metrics_reach_a_real_otlp_http_receiver(catalog):
     metrics = {m.name: m for sm in resource.scope_metrics for m in sm.metrics}
     assert metrics["moneypath_authorizations"].sum.is_monotonic
     assert metrics["moneypath_authorization_duration"].unit == "s"
-    cost = metrics["moneypath_cost_usd"].sum.data_points[0]
-    assert cost.as_double == 0.07
-    assert {a.key: a.value.string_value for a in cost.attributes} == {"component": "provider_fee", "provider": "globex"}
+    costs = {tuple(sorted((a.key, a.value.string_value) for a in p.attributes)): p.as_double
+             for p in metrics["moneypath_cost_usd"].sum.data_points}
+    assert costs[(("component", "provider_fee"), ("provider", "globex"))] == 0.07
+    assert costs[(("component", "provider_fee"), ("provider", "acme"))] == 0  # initialized, never charged
 
 
 def test_otel_counters_lose_no_increments_across_threads(catalog):
@@ -134,5 +135,6 @@ def test_otel_counters_lose_no_increments_across_threads(catalog):
     for t in threads:
         t.join()
     values = [p.value for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
-              for m in sm.metrics if m.name == "moneypath_dead_letters" for p in m.data.data_points]
+              for m in sm.metrics if m.name == "moneypath_dead_letters" for p in m.data.data_points
+              if p.attributes["queue"] == "notifications"]
     assert values == [80_000]

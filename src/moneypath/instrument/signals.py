@@ -7,6 +7,7 @@ catalog's declared sets are recorded as "other".
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -121,6 +122,9 @@ class MoneyPath:
         self._http_seconds = f["http_request_duration_seconds"]
         self._errors = f["instrumentation_errors_total"].child(())
         self._logged_failures: set[str] = set()
+        for family in self.families.values():
+            if family.signal.type == "counter":
+                _initialize(family)
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
@@ -377,6 +381,21 @@ class MoneyPath:
             family.child(family.values_from(labels)).set(value)
         except Exception:
             self._failed(f"set:{key}")
+
+
+# Counters with at most this many declared label combinations are exported at 0 from the
+# start: `increase()` cannot see the first event of a series that is born at 1, and the
+# first duplicate charge or dead letter is exactly the one that must page.
+INITIALIZE_COUNTERS_UP_TO = 256
+
+
+def _initialize(family: Family) -> None:
+    combinations = 1
+    for name in family.order:
+        combinations *= len(family.signal.labels[name])
+    if combinations <= INITIALIZE_COUNTERS_UP_TO:
+        for values in itertools.product(*(family.signal.labels[name] for name in family.order)):
+            family.child(values)
 
 
 class _AuthorizationTimer:
