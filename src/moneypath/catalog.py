@@ -165,6 +165,7 @@ class Role(_Model):
 class Links(_Model):
     runbook_base_url: str
     dashboard_base_url: str
+    overview_dashboard: str = "moneypath-overview"
 
 
 class Catalog(_Model):

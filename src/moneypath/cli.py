@@ -42,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     _catalog_arg(show)
     show.add_argument("--json", action="store_true", help="print the resolved catalog as JSON instead")
 
+    build = commands.add_parser(
+        "build", help="generate recording rules, alert rules and Alertmanager routing from the catalog",
+        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml and alerts/alertmanager.yml "
+                    "from the catalog. Generated files are committed; never edit them by hand.")
+    _catalog_arg(build)
+    build.add_argument("--check", action="store_true",
+                       help="write nothing; exit 1 and list the files that are stale or missing")
+    build.add_argument("--root", metavar="DIR", default=".", help="repository root to write into (default: .)")
+
     metrics = commands.add_parser("metrics", help="inspect the instrumentation's output",
                                   description="Inspect what moneypath.instrument exports.")
     metrics_cmds = metrics.add_subparsers(dest="metrics_command", metavar="ACTION")
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return _catalog(args)
         if args.command == "metrics":
             return _metrics_sample(args)
+        if args.command == "build":
+            return _build(args)
     except CatalogError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
@@ -101,6 +112,28 @@ def _catalog(args) -> int:
     from moneypath.catalog_view import print_catalog
 
     print_catalog(catalog)
+    return 0
+
+
+def _build(args) -> int:
+    from pathlib import Path
+
+    from moneypath import build
+
+    catalog = load_catalog(args.catalog)
+    root = Path(args.root)
+    if args.check:
+        stale = build.stale(catalog, root)
+        for rel in stale:
+            print(f"{rel}: stale — run `moneypath build`", file=sys.stderr)
+        if not stale:
+            print(f"generated files are up to date with {args.catalog}")
+        return 1 if stale else 0
+    changed = build.write(catalog, root)
+    for rel in changed:
+        print(f"wrote {rel}")
+    if not changed:
+        print("nothing to do: generated files are up to date")
     return 0
 
 

@@ -1,0 +1,89 @@
+"""Catalog → Alertmanager configuration: who is paged for what.
+
+page → the on-call receiver; money-loss alerts (label money_loss="true") → every receiver
+in routes.money_loss (on-call and compliance); ticket → the ticket receiver. A page for
+an SLO inhibits the ticket for the same SLO. Receivers deliver to `moneypath pager`
+webhooks; production receivers are shown as commented examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from moneypath.catalog import Catalog
+
+DEFAULT_PAGER_URL = "http://127.0.0.1:9095"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Notification pacing. Production defaults; the local stack passes 1 s for drills."""
+
+    group_wait: str = "30s"
+    page_group_wait: str = "10s"
+    group_interval: str = "5m"
+    page_repeat_interval: str = "1h"
+    ticket_repeat_interval: str = "12h"
+    resolve_timeout: str = "5m"
+
+
+FAST = Timings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_repeat_interval="1m",
+               ticket_repeat_interval="5m", resolve_timeout="1m")
+
+_PRODUCTION_EXAMPLES = """
+# Production receivers: replace a webhook_configs block above with one of these.
+#
+#  - name: payments-oncall
+#    pagerduty_configs:
+#      - routing_key_file: /etc/alertmanager/secrets/pagerduty-payments   # Events API v2 key
+#        severity: '{{ if eq .CommonLabels.severity "page" }}critical{{ else }}warning{{ end }}'
+#        links:
+#          - href: '{{ .CommonAnnotations.runbook_url }}'
+#            text: runbook
+#  - name: payments-oncall                # Grafana OnCall: its integration is an Alertmanager webhook
+#    webhook_configs:
+#      - url: https://oncall.example.com/integrations/v1/alertmanager/REPLACE_ME/
+#        send_resolved: true
+#  - name: payments-tickets
+#    slack_configs:
+#      - api_url_file: /etc/alertmanager/secrets/slack-payments-webhook
+#        channel: '#payments-alerts'
+#        send_resolved: true
+#        title: '{{ .CommonLabels.alertname }}'
+#        text: '{{ .CommonAnnotations.summary }} <{{ .CommonAnnotations.runbook_url }}|runbook>'
+"""
+
+
+def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> dict:
+    routes = []
+    money_loss = list(c.routes.money_loss)
+    for i, receiver in enumerate(money_loss):
+        routes.append({"receiver": receiver, "matchers": ['money_loss="true"'],
+                       "group_wait": timings.page_group_wait, "repeat_interval": timings.page_repeat_interval,
+                       "continue": i < len(money_loss) - 1})
+    routes.append({"receiver": c.routes.page, "matchers": ['severity="page"'],
+                   "group_wait": timings.page_group_wait, "repeat_interval": timings.page_repeat_interval})
+    routes.append({"receiver": c.routes.ticket, "matchers": ['severity="ticket"'],
+                   "repeat_interval": timings.ticket_repeat_interval})
+    return {
+        "global": {"resolve_timeout": timings.resolve_timeout},
+        "route": {
+            "receiver": c.routes.ticket,  # anything unlabelled still reaches a human, next business day
+            "group_by": ["alertname", "slo", "provider", "currency", "queue"],
+            "group_wait": timings.group_wait,
+            "group_interval": timings.group_interval,
+            "repeat_interval": timings.ticket_repeat_interval,
+            "routes": routes,
+        },
+        "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="ticket"'],
+                           "equal": ["alertname", "slo"]}],
+        "receivers": [{"name": name, "webhook_configs": [{"url": f"{pager_url}/hooks/{name}", "send_resolved": True}]}
+                      for name in c.receivers],
+    }
+
+
+def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> str:
+    body = yaml.safe_dump(alertmanager_config(c, pager_url, timings), sort_keys=False, width=120)
+    return body + _PRODUCTION_EXAMPLES

@@ -1,0 +1,296 @@
+"""Catalog → Prometheus recording rules, SLO burn-rate alerts and business alerts.
+
+Reads only the catalog. SLOs follow the SRE Workbook's multi-window, multi-burn-rate
+scheme (as Sloth and Pyrra compile it): error ratios recorded per window as
+`slo:sli_error:ratio_rate<window>{slo="…"}`, one alert rule per window pair. Business
+alert shapes live here, one builder per catalog alert; their thresholds come from the
+catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client.utils import floatToGoString
+
+from moneypath.catalog import Alert, Catalog, Selector, Slo
+
+SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# (severity, long window, short window, burn-rate factor) — SRE Workbook, table 5-8.
+BURN_RATE_PAIRS = (
+    ("page", "1h", "5m", 14.4),
+    ("page", "6h", "30m", 6.0),
+    ("ticket", "1d", "2h", 3.0),
+    ("ticket", "3d", "6h", 1.0),
+)
+LATENCY_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def slo_alert_key(slo_key: str) -> str:
+    """Catalog-style alert key of an SLO's burn-rate alert (prefix added by the catalog)."""
+    return f"{camel(slo_key)}BudgetBurn"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _matchers(selector: Selector, extra: str = "") -> str:
+    parts = [f'{m.label}{m.op}"{m.value}"' for m in selector.matchers]
+    if extra:
+        parts.append(extra)
+    return "{" + ", ".join(parts) + "}" if parts else ""
+
+
+def _counter(c: Catalog, selector: Selector) -> str:
+    return c.metric(selector.signal) + _matchers(selector)
+
+
+def sli_error_expr(c: Catalog, slo: Slo, window: str) -> str:
+    """Error ratio of an SLO over a window: 1 - good/total, from counters or histogram buckets."""
+    lat = slo.sli.latency
+    if lat is not None:
+        hist = c.metric(lat.signal)
+        le = floatToGoString(lat.under)
+        good = f'sum(rate({hist}_bucket{{le="{le}"}}[{window}]))'
+        total = f"sum(rate({hist}_count[{window}]))"
+    else:
+        good = f"sum(rate({_counter(c, slo.good)}[{window}]))"
+        total = f"sum(rate({_counter(c, slo.total)}[{window}]))"
+    return f"1 - ({good} / {total})"
+
+
+def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "description": description,
+        "runbook_url": c.runbook_url(key),
+        "dashboard_url": f"{c.links.dashboard_base_url}{c.links.overview_dashboard}",
+    }
+
+
+# ---------------------------------------------------------------- recording rules
+
+
+def recording_rules(c: Catalog) -> dict:
+    auth_hist = c.metric("authorization_duration_seconds")
+    auth = c.metric("authorizations_total")
+    requests = c.metric("provider_requests_total")
+    ledger = c.metric("ledger_writes_total")
+    cost = c.metric("cost_usd_total")
+    fraud = c.metric("fraud_decisions_total")
+    base = lambda name: name.removesuffix("_total")  # noqa: E731 - rule names drop _total
+    business = [
+        *({"record": f"provider:{auth_hist}:p{round(q * 100)}_rate5m",
+           "expr": f"histogram_quantile({q}, sum by (le, provider) (rate({auth_hist}_bucket[5m])))"}
+          for q in LATENCY_QUANTILES),
+        *({"record": f":{auth_hist}:p{round(q * 100)}_rate5m",
+           "expr": f"histogram_quantile({q}, sum by (le) (rate({auth_hist}_bucket[5m])))"}
+          for q in LATENCY_QUANTILES),
+        {"record": f"provider:{base(auth)}:rate5m", "expr": f"sum by (provider) (rate({auth}[5m]))"},
+        {"record": f"provider:{base(auth)}:approved_ratio_rate5m",
+         "expr": f'sum by (provider) (rate({auth}{{outcome="approved"}}[5m])) / sum by (provider) (rate({auth}[5m]))'},
+        {"record": f"provider:{base(requests)}:error_ratio_rate5m",
+         "expr": f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))'
+                 f" / sum by (provider) (rate({requests}[5m]))"},
+        {"record": f":{base(ledger)}:committed_ratio_rate5m",
+         "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
+        {"record": f":{base(ledger)}:failed_ratio_rate5m",
+         "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
+        {"record": f":{base(cost)}_per_authorization:rate15m",
+         "expr": f"sum(rate({cost}[15m])) / sum(rate({auth}[15m]))"},
+        *({"record": f":{base(fraud)}:decline_ratio_rate{w}",
+           "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
+          for w in ("15m", "1d")),
+    ]
+    slo_rules = []
+    for key, slo in c.slos.items():
+        labels = {"slo": key}
+        for window in SLI_WINDOWS:
+            slo_rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": sli_error_expr(c, slo, window),
+                              "labels": labels})
+        slo_rules += [
+            {"record": f"slo:sli_error:ratio_rate{slo.window}",
+             "expr": f'avg_over_time(slo:sli_error:ratio_rate5m{{slo="{key}"}}[{slo.window}])', "labels": labels},
+            {"record": "slo:objective:ratio", "expr": f"vector({slo.objective / 100:.6g})", "labels": labels},
+            {"record": "slo:error_budget:ratio", "expr": f"vector({slo.error_budget:.6g})", "labels": labels},
+            {"record": "slo:error_budget_remaining:ratio",
+             "expr": f'1 - slo:sli_error:ratio_rate{slo.window}{{slo="{key}"}} / {slo.error_budget:.6g}',
+             "labels": labels},
+        ]
+    return {"groups": [{"name": "moneypath-business-recording", "rules": business},
+                       {"name": "moneypath-slo-recording", "rules": slo_rules}]}
+
+
+# ---------------------------------------------------------------- SLO alerts
+
+
+def slo_alert_rules(c: Catalog) -> list[dict]:
+    rules = []
+    for key, slo in c.slos.items():
+        alert_key = slo_alert_key(key)
+        for severity, long_w, short_w, factor in BURN_RATE_PAIRS:
+            threshold = f"{factor * slo.error_budget:.6g}"
+            rules.append({
+                "alert": c.alert_name(alert_key),
+                "expr": f'slo:sli_error:ratio_rate{long_w}{{slo="{key}"}} > {threshold}\n'
+                        f'and\nslo:sli_error:ratio_rate{short_w}{{slo="{key}"}} > {threshold}',
+                "labels": {"severity": severity, "slo": key, "long_window": long_w, "short_window": short_w},
+                "annotations": _annotations(
+                    c, alert_key,
+                    f"{key}: error budget burning at {factor:g}x over {long_w} and {short_w}.",
+                    f"{slo.description} The error ratio over {long_w} is "
+                    "{{ $value | humanizePercentage }}" + f" against a budget of {slo.error_budget * 100:g}%"
+                    f" ({slo.objective}% over {slo.window}). At {factor:g}x the whole budget is gone in "
+                    f"{_budget_exhaustion(slo.window, factor)}."),
+            })
+    return rules
+
+
+def _budget_exhaustion(window: str, factor: float) -> str:
+    days = int(window.rstrip("d")) if window.endswith("d") else None
+    if days is None:
+        return f"{window} / {factor:g}"
+    hours = days * 24 / factor
+    return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+
+
+# ---------------------------------------------------------------- business alerts
+
+
+@dataclass(frozen=True)
+class Shape:
+    expr: str
+    description: str
+    labels: tuple[tuple[str, str], ...] = ()  # tells apart several rules of one alert
+
+
+def _ledger_imbalance(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("ledger_imbalance_minor")
+    return Shape(f"max by (currency) (abs({m})) > {a.threshold:g}",
+                 "Ledger postings in {{ $labels.currency }} sum to {{ $value }} minor units instead of 0: "
+                 "money was created or destroyed. Stop writes that do not balance and find the entry.")
+
+
+def _ledger_write_failures(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("ledger_writes_total")
+    return Shape(f'sum(rate({m}{{outcome="failed"}}[5m])) / sum(rate({m}[5m])) > {a.threshold:g}',
+                 "{{ $value | humanizePercentage }} of ledger writes failed over 5 minutes "
+                 f"(threshold {a.threshold:.0%}). Payments may be approved at the provider but not booked.")
+
+
+def _duplicate_charge(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("duplicate_charges_total")
+    return Shape(f"sum by (provider) (increase({m}[10m])) > {a.threshold:g}",
+                 "{{ $value | printf \"%.0f\" }} duplicate charge(s) at {{ $labels.provider }} in the last 10 minutes. "
+                 "Customers were charged twice; refund and notify.")
+
+
+def _reconciliation_lag(c: Catalog, a: Alert) -> Shape:
+    age = c.metric("reconciliation_oldest_unreconciled_seconds")
+    last = c.metric("reconciliation_last_success_timestamp_seconds")
+    return Shape(f"max by (provider) ({age}) > {a.threshold:g}\nor\n"
+                 f"max by (provider) (time() - {last}) > {a.threshold:g}",
+                 "Reconciliation with {{ $labels.provider }} is {{ $value | humanizeDuration }} behind "
+                 f"(threshold {a.threshold:g} s): settlement drift would go unnoticed.")
+
+
+def _settlement_mismatch(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("reconciliation_mismatches_total")
+    return Shape(f"sum by (provider, mismatch_kind) (increase({m}[15m])) > {a.threshold:g}",
+                 "{{ $value | printf \"%.0f\" }} settlement mismatch(es) of kind {{ $labels.mismatch_kind }} with "
+                 "{{ $labels.provider }} in the last 15 minutes.")
+
+
+def _dead_letters(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("dead_letters_total")
+    return Shape(f"sum by (queue) (increase({m}[10m])) > {a.threshold:g}",
+                 "{{ $value | printf \"%.0f\" }} message(s) dead-lettered on {{ $labels.queue }} in 10 minutes; "
+                 "notifications or compliance records are not being delivered.")
+
+
+def _provider_outage(c: Catalog, a: Alert) -> Shape:
+    requests = c.metric("provider_requests_total")
+    circuit = c.metric("provider_circuit_state")
+    open_code = (c.signals["provider_circuit_state"].enum or {})["open"]
+    return [
+        Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))\n'
+              f"/ sum by (provider) (rate({requests}[5m])) > {a.threshold:g}",
+              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed or timed out over "
+              f"5 minutes (threshold {a.threshold:.0%}). Payments routed there are failing.",
+              (("reason", "error_ratio"),)),
+        Shape(f"max by (provider) ({circuit}) == {open_code}",
+              "The circuit breaker for {{ $labels.provider }} is open: calls are refused without being tried.",
+              (("reason", "circuit_open"),)),
+    ]
+
+
+def _fraud_spike(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("fraud_decisions_total")
+    recent = f'sum(rate({m}{{decision="decline"}}[15m])) / sum(rate({m}[15m]))'
+    baseline = f'sum(rate({m}{{decision="decline"}}[1d])) / sum(rate({m}[1d]))'
+    # A floor of 1 % keeps a zero baseline from turning the first decline into a page.
+    return Shape(f"{recent}\n> {a.threshold:g} * ({baseline})\nand\n{recent} > 0.01",
+                 "Fraud declines are {{ $value | humanizePercentage }} of decisions over 15 minutes, more than "
+                 f"{a.threshold:g}x their 1-day rate: an attack, or a broken risk model declining good customers.")
+
+
+def _cost_regression(c: Catalog, a: Alert) -> Shape:
+    per_tx = f":{c.metric('cost_usd_total').removesuffix('_total')}_per_authorization:rate15m"
+    return Shape(f"{per_tx}\n> {a.threshold:g} * avg_over_time({per_tx}[7d])",
+                 "Cost per authorization is ${{ $value | printf \"%.4f\" }}, more than "
+                 f"{a.threshold:g}x its 7-day average.")
+
+
+def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
+    m = c.metric("authorizations_total")
+    return Shape(f"sum(rate({m}[5m])) <= {a.threshold:g}\nor\nabsent({m})",
+                 "No authorizations recorded for 5 minutes, or the money path's metrics are missing: "
+                 "either nobody can pay, or we cannot see them paying.")
+
+
+SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
+    "LedgerImbalance": _ledger_imbalance,
+    "LedgerWriteFailures": _ledger_write_failures,
+    "DuplicateChargeDetected": _duplicate_charge,
+    "ReconciliationLagHigh": _reconciliation_lag,
+    "SettlementMismatch": _settlement_mismatch,
+    "DeadLettersGrowing": _dead_letters,
+    "ProviderPartialOutage": _provider_outage,
+    "FraudSpike": _fraud_spike,
+    "CostPerTransactionRegression": _cost_regression,
+    "AuthorizationsSilent": _authorizations_silent,
+}
+
+
+def business_alert_rules(c: Catalog) -> list[dict]:
+    rules = []
+    for key, alert in c.alerts.items():
+        shapes = SHAPES[key](c, alert)
+        for shape in shapes if isinstance(shapes, list) else [shapes]:
+            labels = {"severity": alert.severity, **dict(shape.labels)}
+            if alert.money_loss:
+                labels["money_loss"] = "true"
+            rule = {"alert": c.alert_name(key), "expr": shape.expr}
+            if alert.for_ not in ("0s", "0m"):
+                rule["for"] = alert.for_
+            rule["labels"] = labels
+            rule["annotations"] = _annotations(c, key, alert.summary, shape.description)
+            rules.append(rule)
+    return rules
+
+
+def alert_rules(c: Catalog) -> dict:
+    return {"groups": [{"name": "moneypath-slo-alerts", "rules": slo_alert_rules(c)},
+                       {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]}
+
+
+def unknown_alert_shapes(c: Catalog) -> list[str]:
+    """Catalog alerts this module has no rule shape for."""
+    return [f"{c.path}: alerts.{key}: no rule shape for this alert (known: {', '.join(SHAPES)})"
+            for key in c.alerts if key not in SHAPES]

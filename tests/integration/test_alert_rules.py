@@ -1,0 +1,216 @@
+"""The generated rules, evaluated by Prometheus' own promtool: every alert fires on the
+input it exists for (with the labels and text on-call will read) and stays quiet on
+healthy input; SLO pages detect a full outage and a 10 % error rate in the time the
+SRE Workbook's burn-rate math predicts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import yaml
+
+from moneypath.rules import slo_alert_key
+from tests.conftest import ROOT
+
+RULE_FILES = [str(ROOT / "collector" / "recording-rules.yaml"), str(ROOT / "alerts" / "moneypath-alerts.yaml")]
+
+
+def promtool(tmp_path, tests: list[dict], evaluation_interval: str = "15s") -> subprocess.CompletedProcess:
+    exe = shutil.which("promtool")
+    assert exe, "promtool missing: `make test` installs the Debian package prometheus"
+    path = tmp_path / "rules.test.yaml"
+    path.write_text(yaml.safe_dump({"rule_files": RULE_FILES, "evaluation_interval": evaluation_interval,
+                                    "tests": tests}, sort_keys=False))
+    return subprocess.run([exe, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
+
+
+def case(catalog, key, series, eval_time, labels, description, interval="15s", fires=True):
+    """One promtool test: `series` maps signal key (+ label matcher text) to promtool values."""
+    input_series = []
+    for selector, values in series:
+        signal, _, matchers = selector.partition("{")
+        input_series.append({"series": catalog.metric(signal) + ("{" + matchers if matchers else ""),
+                             "values": values})
+    alert = catalog.alerts[key]
+    expected = []
+    if fires:
+        expected.append({
+            "exp_labels": {"severity": alert.severity, **({"money_loss": "true"} if alert.money_loss else {}),
+                           **labels},
+            "exp_annotations": {"summary": alert.summary, "description": description,
+                                "runbook_url": catalog.runbook_url(key),
+                                "dashboard_url": f"{catalog.links.dashboard_base_url}{catalog.links.overview_dashboard}"},
+        })
+    return {"interval": interval, "input_series": input_series,
+            "alert_rule_test": [{"eval_time": eval_time, "alertname": catalog.alert_name(key), "exp_alerts": expected}]}
+
+
+HEALTHY_LAST_SUCCESS = ("reconciliation_last_success_timestamp_seconds{provider=\"globex\"}", "0+15x80")
+
+
+def business_cases(c):
+    """(alert key, firing test, healthy test) — input in catalog terms, expectations as on-call reads them."""
+    return [
+        ("LedgerImbalance",
+         case(c, "LedgerImbalance", [('ledger_imbalance_minor{currency="EUR"}', "0x10 250x20")], "4m",
+              {"currency": "EUR"}, "Ledger postings in EUR sum to 250 minor units instead of 0: money was created or "
+              "destroyed. Stop writes that do not balance and find the entry."),
+         case(c, "LedgerImbalance", [('ledger_imbalance_minor{currency="EUR"}', "0x30")], "4m", {}, "", fires=False)),
+        ("LedgerWriteFailures",
+         case(c, "LedgerWriteFailures", [('ledger_writes_total{outcome="committed"}', "0+60x40"),
+                                         ('ledger_writes_total{outcome="failed"}', "0x10 0+3x30")], "10m", {},
+              "4.762% of ledger writes failed over 5 minutes (threshold 1%). Payments may be approved at the provider "
+              "but not booked."),
+         case(c, "LedgerWriteFailures", [('ledger_writes_total{outcome="committed"}', "0+60x40"),
+                                         ('ledger_writes_total{outcome="failed"}', "0x40")], "10m", {}, "",
+              fires=False)),
+        ("DuplicateChargeDetected",
+         case(c, "DuplicateChargeDetected", [('duplicate_charges_total{provider="acme"}', "0x10 1x20")], "5m",
+              {"provider": "acme"}, "1 duplicate charge(s) at acme in the last 10 minutes. Customers were charged "
+              "twice; refund and notify."),
+         case(c, "DuplicateChargeDetected", [('duplicate_charges_total{provider="acme"}', "0x30")], "5m", {}, "",
+              fires=False)),
+        ("ReconciliationLagHigh",
+         case(c, "ReconciliationLagHigh", [('reconciliation_oldest_unreconciled_seconds{provider="globex"}',
+                                            "100x10 1000x70"), HEALTHY_LAST_SUCCESS], "15m",
+              {"provider": "globex"}, "Reconciliation with globex is 16m 40s behind (threshold 900 s): settlement "
+              "drift would go unnoticed."),
+         case(c, "ReconciliationLagHigh", [('reconciliation_oldest_unreconciled_seconds{provider="globex"}', "100x80"),
+                                           HEALTHY_LAST_SUCCESS], "15m", {}, "", fires=False)),
+        ("SettlementMismatch",
+         case(c, "SettlementMismatch", [('reconciliation_mismatches_total{provider="acme",mismatch_kind="amount_differs"}',
+                                         "0x10 2x20")], "5m", {"provider": "acme", "mismatch_kind": "amount_differs"},
+              "2 settlement mismatch(es) of kind amount_differs with acme in the last 15 minutes."),
+         case(c, "SettlementMismatch", [('reconciliation_mismatches_total{provider="acme",mismatch_kind="duplicate"}',
+                                         "0x30")], "5m", {}, "", fires=False)),
+        ("DeadLettersGrowing",
+         case(c, "DeadLettersGrowing", [('dead_letters_total{queue="notifications"}', "0+1x60")], "12m",
+              {"queue": "notifications"}, "40 message(s) dead-lettered on notifications in 10 minutes; notifications "
+              "or compliance records are not being delivered."),
+         case(c, "DeadLettersGrowing", [('dead_letters_total{queue="notifications"}', "5x60")], "12m", {}, "",
+              fires=False)),
+        ("ProviderPartialOutage",
+         case(c, "ProviderPartialOutage", [
+             ('provider_requests_total{provider="acme",operation="authorize",outcome="success"}', "0+100x60"),
+             ('provider_requests_total{provider="acme",operation="authorize",outcome="error"}', "0x20 0+10x40")],
+             "12m", {"provider": "acme", "reason": "error_ratio"}, "9.091% of calls to acme failed or timed out over "
+             "5 minutes (threshold 5%). Payments routed there are failing."),
+         case(c, "ProviderPartialOutage", [
+             ('provider_requests_total{provider="acme",operation="authorize",outcome="success"}', "0+100x60"),
+             ('provider_requests_total{provider="acme",operation="authorize",outcome="error"}', "0+1x60"),
+             ('provider_circuit_state{provider="acme"}', "0x60")], "12m", {}, "", fires=False)),
+        ("ProviderPartialOutage",
+         case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x10 2x40")], "10m",
+              {"provider": "globex", "reason": "circuit_open"},
+              "The circuit breaker for globex is open: calls are refused without being tried."),
+         case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x10 1x40")], "10m", {}, "",
+              fires=False)),
+        ("FraudSpike",
+         case(c, "FraudSpike", [('fraud_decisions_total{decision="approve"}', "0+99x300"),
+                                ('fraud_decisions_total{decision="decline"}', "0+1x240 260+20x60")], "270m", {},
+              "Fraud declines are 16.81% of decisions over 15 minutes, more than 3x their 1-day rate: an attack, "
+              "or a broken risk model declining good customers.", interval="1m"),
+         case(c, "FraudSpike", [('fraud_decisions_total{decision="approve"}', "0+99x300"),
+                                ('fraud_decisions_total{decision="decline"}', "0+1x300")], "270m", {}, "",
+              interval="1m", fires=False)),
+        ("CostPerTransactionRegression",
+         case(c, "CostPerTransactionRegression", [
+             ('cost_usd_total{component="provider_fee",provider="acme"}', "0+1x120 123+3x60"),
+             ('authorizations_total{provider="acme",method="card",outcome="approved"}', "0+100x180")], "180m", {},
+             "Cost per authorization is $0.0300, more than 1.5x its 7-day average.", interval="1m"),
+         case(c, "CostPerTransactionRegression", [
+             ('cost_usd_total{component="provider_fee",provider="acme"}', "0+1x180"),
+             ('authorizations_total{provider="acme",method="card",outcome="approved"}', "0+100x180")], "180m", {}, "",
+             interval="1m", fires=False)),
+        ("AuthorizationsSilent",
+         case(c, "AuthorizationsSilent", [('authorizations_total{provider="acme",method="card",outcome="approved"}',
+                                           "0+10x10 100x30")], "10m", {},
+              "No authorizations recorded for 5 minutes, or the money path's metrics are missing: either nobody can "
+              "pay, or we cannot see them paying."),
+         case(c, "AuthorizationsSilent", [('authorizations_total{provider="acme",method="card",outcome="approved"}',
+                                           "0+10x40")], "10m", {}, "", fires=False)),
+        ("AuthorizationsSilent",
+         case(c, "AuthorizationsSilent", [('queue_depth{queue="notifications"}', "0x40")], "10m", {},
+              "No authorizations recorded for 5 minutes, or the money path's metrics are missing: either nobody can "
+              "pay, or we cannot see them paying."),
+         None),
+    ]
+
+
+def test_every_business_alert_has_a_firing_and_a_quiet_case(catalog):
+    covered = {key for key, _, _ in business_cases(catalog)}
+    assert covered == set(catalog.alerts)
+
+
+def test_business_alerts_fire_on_their_input_and_stay_quiet_when_healthy(catalog, tmp_path):
+    tests = [t for _, firing, healthy in business_cases(catalog) for t in (firing, healthy) if t is not None]
+    result = promtool(tmp_path, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_changed_threshold_changes_the_verdict(catalog, tmp_path):
+    """The tests above can fail: a ledger failure ratio under the threshold must not page."""
+    quiet = case(catalog, "LedgerWriteFailures", [('ledger_writes_total{outcome="committed"}', "0+1000x40"),
+                                                  ('ledger_writes_total{outcome="failed"}', "0x10 0+3x30")],
+                 "10m", {}, "", fires=False)
+    loud = case(catalog, "LedgerWriteFailures", [('ledger_writes_total{outcome="committed"}', "0+1000x40"),
+                                                 ('ledger_writes_total{outcome="failed"}', "0x10 0+3x30")],
+                "10m", {}, "anything")
+    assert promtool(tmp_path, [quiet]).returncode == 0
+    assert promtool(tmp_path, [loud]).returncode != 0
+
+
+# ---------------------------------------------------------------- SLO detection time
+
+_GO_DURATION = re.compile(r"(\d+)([hms])")
+
+
+def _seconds(go: str) -> int:
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in _GO_DURATION.findall(go))
+
+
+def detection_seconds(catalog, tmp_path, slo: str, error_share: float, outage_at_min: int = 75,
+                      watch_min: int = 14) -> float | None:
+    """Seconds from the start of an error rate until the 1h/5m page fires, by evaluating the
+    rules every 15 s and expecting silence: promtool reports exactly the times it fired."""
+    per_step = 100
+    errors = round(per_step * error_share)
+    good = per_step - errors
+    steps_before, steps_after = outage_at_min * 4, watch_min * 4
+    total = steps_before + steps_after
+    auth = catalog.metric("authorizations_total")
+    series = [
+        {"series": f'{auth}{{provider="acme",method="card",outcome="approved"}}',
+         "values": f"0+{per_step}x{steps_before} {per_step * steps_before}+{good}x{steps_after}"},
+        {"series": f'{auth}{{provider="acme",method="card",outcome="error"}}',
+         "values": f"0x{steps_before} 0+{errors}x{steps_after}"},
+    ]
+    name = catalog.alert_name(slo_alert_key(slo))
+    checks = [{"eval_time": f"{s * 15}s", "alertname": name, "exp_alerts": []}
+              for s in range(steps_before + 1, total + 1)]
+    result = promtool(tmp_path, [{"interval": "15s", "input_series": series, "alert_rule_test": checks}])
+    fired = []
+    for block in (result.stdout + result.stderr).split("alertname: ")[1:]:
+        time_text = block.split("time: ", 1)[1].split(",", 1)[0]
+        got = block.split("got:", 1)[1]
+        if 'long_window="1h"' in got:
+            fired.append(_seconds(time_text))
+    return min(fired) - outage_at_min * 60 if fired else None
+
+
+def test_full_outage_pages_within_about_a_minute(catalog, tmp_path):
+    seconds = detection_seconds(catalog, tmp_path, "authorization-availability", 1.0, watch_min=4)
+    print(f"\nfull outage → 14.4x page after {seconds} s of rule time (SRE Workbook: ~52 s)")
+    assert seconds is not None and 45 <= seconds <= 90
+
+
+def test_ten_percent_errors_page_in_about_nine_minutes(catalog, tmp_path):
+    seconds = detection_seconds(catalog, tmp_path, "authorization-availability", 0.10)
+    print(f"\n10% errors → 14.4x page after {seconds} s of rule time (SRE Workbook: ~8.6 min)")
+    assert seconds is not None and 8 * 60 <= seconds <= 10 * 60
+
+
+def test_healthy_traffic_never_pages(catalog, tmp_path):
+    assert detection_seconds(catalog, tmp_path, "authorization-availability", 0.0, watch_min=10) is None
