@@ -19,6 +19,11 @@ def _catalog_arg(parser: argparse.ArgumentParser) -> None:
                         help="catalog file (default: $MONEYPATH_CATALOG or ./moneypath.yaml)")
 
 
+def _state_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", metavar="DIR", default=os.environ.get("MONEYPATH_STATE_DIR", ".moneypath"),
+                        help="where the stack keeps config, data, logs and stack.json (default: .moneypath)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moneypath",
@@ -51,6 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write nothing; exit 1 and list the files that are stale or missing")
     build.add_argument("--root", metavar="DIR", default=".", help="repository root to write into (default: .)")
 
+    up = commands.add_parser(
+        "up", help="start Prometheus, Alertmanager and the pager on loopback",
+        description="Start the local stack on free loopback ports: Prometheus with the generated rules (exemplar "
+                    "storage on), Alertmanager with the generated routing, and `moneypath pager` recording every "
+                    "page. Configuration, data and logs go to the state directory.")
+    _catalog_arg(up)
+    _state_arg(up)
+    up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
+                    help="a service to scrape (repeatable), e.g. 127.0.0.1:8000")
+    up.add_argument("--fast", action="store_true",
+                    help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
+                         "default is production-like 15 s")
+    down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
+    _state_arg(down)
+    status = commands.add_parser("status", help="health and URL of each part of the local stack",
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets.")
+    _state_arg(status)
+    pager = commands.add_parser(
+        "pager", help="run the Alertmanager webhook receiver that records pages",
+        description="Receive Alertmanager webhooks on POST /hooks/<receiver>, record every page and resolve "
+                    "(journal file, JSON lines) and list them on GET /pages.")
+    pager.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    pager.add_argument("--port", type=int, default=9095, help="port (default 9095)")
+    pager.add_argument("--journal", metavar="FILE", help="append-only JSON-lines record of pages (kept across restarts)")
+
     metrics = commands.add_parser("metrics", help="inspect the instrumentation's output",
                                   description="Inspect what moneypath.instrument exports.")
     metrics_cmds = metrics.add_subparsers(dest="metrics_command", metavar="ACTION")
@@ -75,6 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             return _metrics_sample(args)
         if args.command == "build":
             return _build(args)
+        if args.command in ("up", "down", "status"):
+            return _stack(args)
+        if args.command == "pager":
+            from pathlib import Path
+
+            from moneypath.pager import serve
+
+            serve(args.host, args.port, Path(args.journal) if args.journal else None)
+            return 0
     except CatalogError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
@@ -113,6 +152,34 @@ def _catalog(args) -> int:
 
     print_catalog(catalog)
     return 0
+
+
+def _stack(args) -> int:
+    from pathlib import Path
+
+    from moneypath import stack
+
+    state_dir = Path(args.state_dir)
+    try:
+        if args.command == "up":
+            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast)
+            print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
+                  f"pages {state.url('pager')}/pages — stop with `moneypath down`")
+            return 0
+        if args.command == "down":
+            if not stack.down(state_dir):
+                print(f"nothing running from {state_dir}")
+            return 0
+        rows = stack.status(state_dir)
+        if not rows:
+            print(f"nothing running from {state_dir}")
+            return 1
+        for name, url, ok, detail in rows:
+            print(f"{name:<13} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
+        return 0 if all(ok for _, _, ok, _ in rows) else 1
+    except stack.StackError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
 
 
 def _build(args) -> int:

@@ -1,0 +1,222 @@
+"""`moneypath up | down | status`: the local stack on loopback.
+
+Prometheus (generated scrape config, recording and alert rules, exemplar storage on),
+Alertmanager (generated routing) and `moneypath pager`, each on a free port, with their
+configuration, data and logs in a state directory. What runs is recorded in
+`<state>/stack.json`, so `down` and `status` work from another shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from moneypath.build import _rules_yaml
+from moneypath.catalog import Catalog
+from moneypath.prometheus_config import prometheus_config
+from moneypath.routing import FAST, Timings, render_alertmanager
+from moneypath.rules import alert_rules, recording_rules
+
+STATE_FILE = "stack.json"
+DEFAULT_STATE_DIR = ".moneypath"
+
+
+class StackError(Exception):
+    pass
+
+
+@dataclass
+class Part:
+    name: str
+    url: str
+    pid: int
+    health_path: str
+    log: str
+
+
+@dataclass
+class StackState:
+    state_dir: str
+    scrape_interval: str
+    evaluation_interval: str
+    targets: list[str]
+    parts: list[Part] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return next(p.url for p in self.parts if p.name == name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise StackError(f"{names[0]} not found: install the Debian package (`make setup` does)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_state(state_dir: Path) -> StackState | None:
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["parts"] = [Part(**p) for p in data["parts"]]
+    return StackState(**data)
+
+
+def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
+       timeout_s: float = 60.0) -> StackState:
+    """Start Prometheus, Alertmanager and the pager; returns when all three answer."""
+    state_dir = state_dir.resolve()
+    running = load_state(state_dir)
+    if running and any(_alive(p.pid) for p in running.parts):
+        raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
+    interval = "1s" if fast else "15s"
+    state = StackState(str(state_dir), interval, interval, list(targets))
+    for sub in ("prometheus-data", "alertmanager-data", "logs"):
+        (state_dir / sub).mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus")}
+    pager_url = f"http://127.0.0.1:{ports['pager']}"
+    am_url = f"http://127.0.0.1:{ports['alertmanager']}"
+    prom_url = f"http://127.0.0.1:{ports['prometheus']}"
+
+    timings: Timings = FAST if fast else Timings()
+    (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
+    (state_dir / "recording-rules.yaml").write_text(_rules_yaml(recording_rules(c)))
+    (state_dir / "alert-rules.yaml").write_text(_rules_yaml(alert_rules(c)))
+    prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
+                             [f"127.0.0.1:{ports['alertmanager']}"], interval, interval)
+    (state_dir / "prometheus.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
+
+    commands = {
+        "pager": ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
+                   "--journal", str(state_dir / "pages.jsonl")], pager_url, "/healthz"),
+        "alertmanager": ([_binary("prometheus-alertmanager", "alertmanager"),
+                          f"--config.file={state_dir / 'alertmanager.yml'}",
+                          f"--storage.path={state_dir / 'alertmanager-data'}",
+                          f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                          "--cluster.listen-address="], am_url, "/-/ready"),
+        "prometheus": ([_binary("prometheus"), f"--config.file={state_dir / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
+                        f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                        "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
+                        "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
+                       prom_url, "/-/ready"),
+    }
+    try:
+        for name, (argv, url, health) in commands.items():
+            log = state_dir / "logs" / f"{name}.log"
+            with log.open("ab") as out:
+                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
+            state.parts.append(Part(name, url, proc.pid, health, str(log)))
+            _save(state)
+            progress(f"started {name:<12} {url}  (log {log})")
+        deadline = time.monotonic() + timeout_s
+        for part in state.parts:
+            while not _healthy(part):
+                if not _alive(part.pid):
+                    raise StackError(f"{part.name} exited at start; see {part.log}")
+                if time.monotonic() > deadline:
+                    raise StackError(f"{part.name} not ready after {timeout_s:.0f} s; see {part.log}")
+                time.sleep(0.2)
+            progress(f"ready   {part.name}")
+    except BaseException:
+        down(state_dir, progress=lambda *_: None)
+        raise
+    return state
+
+
+def _save(state: StackState) -> None:
+    path = Path(state.state_dir) / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    os.replace(tmp, path)
+
+
+def _healthy(part: Part) -> bool:
+    try:
+        return httpx.get(part.url + part.health_path, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
+    """Stop everything the state directory records; True if anything was running."""
+    state = load_state(state_dir.resolve())
+    if state is None:
+        return False
+    for part in reversed(state.parts):
+        if _alive(part.pid):
+            try:
+                os.killpg(part.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    deadline = time.monotonic() + timeout_s
+    for part in reversed(state.parts):
+        while _alive(part.pid) and time.monotonic() < deadline:
+            _reap(part.pid)
+            time.sleep(0.1)
+        if _alive(part.pid):
+            os.killpg(part.pid, signal.SIGKILL)
+            _reap(part.pid)
+        progress(f"stopped {part.name}")
+    (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
+    """(part, url, healthy, detail) for every part; empty when nothing runs."""
+    state = load_state(state_dir.resolve())
+    if state is None:
+        return []
+    rows = []
+    for part in state.parts:
+        ok = _alive(part.pid) and _healthy(part)
+        detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
+        if ok and part.name == "prometheus":
+            detail += _targets_summary(part.url)
+        rows.append((part.name, part.url, ok, detail))
+    return rows
+
+
+def _targets_summary(prom_url: str) -> str:
+    try:
+        active = httpx.get(f"{prom_url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return ""
+    up_count = sum(1 for t in active if t.get("health") == "up")
+    return f", targets up {up_count}/{len(active)}"

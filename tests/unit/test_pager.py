@@ -1,0 +1,66 @@
+"""The pager records Alertmanager webhooks, survives restarts, and rejects junk clearly."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from moneypath.pager import create_app
+
+WEBHOOK = {
+    "version": "4", "status": "firing", "receiver": "payments-oncall", "groupKey": "{}:{alertname=\"X\"}",
+    "alerts": [{"status": "firing", "labels": {"alertname": "MoneyPathLedgerImbalance", "severity": "page",
+                                              "currency": "EUR"},
+                "annotations": {"summary": "s"}, "startsAt": "2026-11-22T05:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "abc"}],
+}
+
+
+async def call(app, method, path, **kwargs):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pager") as client:
+        return await client.request(method, path, **kwargs)
+
+
+@pytest.fixture
+def run():
+    import asyncio
+
+    return asyncio.run
+
+
+def test_records_each_alert_with_receiver_and_filters(tmp_path, run):
+    app = create_app(tmp_path / "pages.jsonl")
+    assert run(call(app, "POST", "/hooks/payments-oncall", json=WEBHOOK)).json() == {"recorded": 1}
+    resolved = {**WEBHOOK, "alerts": [{**WEBHOOK["alerts"][0], "status": "resolved"}]}
+    run(call(app, "POST", "/hooks/compliance", json=resolved))
+    everything = run(call(app, "GET", "/pages")).json()
+    assert [(p["receiver"], p["status"]) for p in everything] == [("payments-oncall", "firing"),
+                                                                  ("compliance", "resolved")]
+    assert everything[0]["labels"]["currency"] == "EUR" and everything[0]["received_at"] > 0
+    only = run(call(app, "GET", "/pages", params={"receiver": "compliance"})).json()
+    assert len(only) == 1 and only[0]["status"] == "resolved"
+
+
+def test_journal_survives_a_restart(tmp_path, run):
+    journal = tmp_path / "pages.jsonl"
+    run(call(create_app(journal), "POST", "/hooks/payments-oncall", json=WEBHOOK))
+    restarted = create_app(journal)
+    assert len(run(call(restarted, "GET", "/pages")).json()) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"alerts": "nope"}', b'{"alerts": [{"labels": 3}]}'])
+def test_bad_webhooks_get_problem_json_and_record_nothing(tmp_path, run, body):
+    app = create_app(tmp_path / "pages.jsonl")
+    response = run(call(app, "POST", "/hooks/payments-oncall", content=body))
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("/bad-webhook") and problem["status"] == 400 and problem["detail"]
+    assert run(call(app, "GET", "/pages")).json() == []
+
+
+def test_unknown_paths_and_methods_are_problem_json(run):
+    app = create_app(None)
+    assert run(call(app, "GET", "/nope")).json()["status"] == 404
+    wrong = run(call(app, "GET", "/hooks/payments-oncall"))
+    assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/problem+json"
