@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
-# prometheus, alertmanager) and a virtual environment with the package and its test tools.
+# prometheus, alertmanager), VictoriaMetrics (remote-write test) and a virtual environment
+# with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -8,6 +9,7 @@ VENV=${VENV:-.venv}
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from moneypath.catalog import Catalog, CatalogError
+from moneypath.prometheus_config import REMOTE_WRITE_EXAMPLES, prometheus_config
 from moneypath.routing import render_alertmanager
 from moneypath.rules import alert_rules, recording_rules, unknown_alert_shapes
 
@@ -50,6 +51,9 @@ def artifacts(c: Catalog) -> dict[str, str]:
         "collector/recording-rules.yaml": header + _rules_yaml(recording_rules(c)),
         "alerts/moneypath-alerts.yaml": header + _rules_yaml(alert_rules(c)),
         "alerts/alertmanager.yml": header + render_alertmanager(c),
+        "collector/prometheus.yml": header + yaml.safe_dump(prometheus_config(
+            c, ["127.0.0.1:8000"], ["recording-rules.yaml", "../alerts/moneypath-alerts.yaml"], ["127.0.0.1:9093"]),
+            sort_keys=False) + REMOTE_WRITE_EXAMPLES,
     }
 
 

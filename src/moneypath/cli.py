@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
                     help="a service to scrape (repeatable), e.g. 127.0.0.1:8000")
+    up.add_argument("--remote-write", action="append", default=[], metavar="URL",
+                    help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
+                         "Thanos Receive endpoint")
     up.add_argument("--fast", action="store_true",
                     help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
                          "default is production-like 15 s")
@@ -162,7 +165,8 @@ def _stack(args) -> int:
     state_dir = Path(args.state_dir)
     try:
         if args.command == "up":
-            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast)
+            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
+                             remote_write=args.remote_write)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down`")
             return 0

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from moneypath.catalog import Catalog
 
+REMOTE_WRITE_EXAMPLES = """
+# Scale-out: ship every scraped and recorded series to a horizontally scalable store.
+# The same rules run there (Mimir ruler, Thanos Ruler, vmalert) or stay here.
+#
+# remote_write:
+#   - url: http://vminsert.example:8480/insert/0/prometheus/api/v1/write     # VictoriaMetrics cluster (tenant 0)
+#   - url: http://victoria-metrics.example:8428/api/v1/write                # VictoriaMetrics single node
+#   - url: https://mimir.example/api/v1/push                                 # Grafana Mimir
+#     headers: {X-Scope-OrgID: payments}
+#   - url: http://thanos-receive.example:19291/api/v1/receive                # Thanos Receive
+#     queue_config: {max_samples_per_send: 5000, capacity: 20000}
+"""
+
 
 def prometheus_config(c: Catalog, targets: list[str], rule_files: list[str], alertmanagers: list[str],
                       scrape_interval: str = "15s", evaluation_interval: str = "15s",

@@ -91,8 +91,11 @@ def load_state(state_dir: Path) -> StackState | None:
 
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
-       timeout_s: float = 60.0) -> StackState:
-    """Start Prometheus, Alertmanager and the pager; returns when all three answer."""
+       timeout_s: float = 60.0, remote_write: list[str] = ()) -> StackState:
+    """Start Prometheus, Alertmanager and the pager; returns when all three answer.
+
+    `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
+    VictoriaMetrics: see collector/README.md)."""
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
@@ -111,7 +114,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     (state_dir / "recording-rules.yaml").write_text(_rules_yaml(recording_rules(c)))
     (state_dir / "alert-rules.yaml").write_text(_rules_yaml(alert_rules(c)))
     prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
-                             [f"127.0.0.1:{ports['alertmanager']}"], interval, interval)
+                             [f"127.0.0.1:{ports['alertmanager']}"], interval, interval,
+                             remote_write=[remote_write_entry(url, fast) for url in remote_write])
     (state_dir / "prometheus.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
     commands = {
@@ -151,6 +155,13 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         down(state_dir, progress=lambda *_: None)
         raise
     return state
+
+
+def remote_write_entry(url: str, fast: bool = False) -> dict:
+    entry: dict = {"url": url}
+    if fast:  # ship within a second, so tests and drills read back what was just recorded
+        entry["queue_config"] = {"batch_send_deadline": "1s", "min_backoff": "100ms", "max_backoff": "1s"}
+    return entry
 
 
 def _save(state: StackState) -> None:
