@@ -43,7 +43,9 @@ def _rules_yaml(doc: dict) -> str:
 
 def artifacts(c: Catalog) -> dict[str, str]:
     """Relative path → content of every generated file."""
-    problems = unknown_alert_shapes(c)
+    from moneypath.instrument.signals import check_required
+
+    problems = check_required(c) + unknown_alert_shapes(c)
     if problems:
         raise CatalogError(problems)
     header = HEADER.format(catalog=Path(c.path).name)

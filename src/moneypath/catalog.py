@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from moneypath.pan import is_card_number
+from moneypath.pan import contains_card_number
 
 DEFAULT_PATH = "moneypath.yaml"
 OTHER = "other"  # every label's overflow value; reserved, added automatically
@@ -29,7 +29,9 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SELECTOR = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 # Label names that would carry personal or card data; the conventions forbid them.
-_SENSITIVE_LABEL = re.compile(r"(card_?number|^pan$|account|customer|email|iban|user_?id|phone)")
+_SENSITIVE_LABEL = re.compile(r"(card_?number|^pan$|account|customer|email|iban|user_?id|phone)", re.IGNORECASE)
+# Below this objective a 14.4x burn exceeds an error ratio of 1 and the fast page could never fire.
+MIN_OBJECTIVE = 100 - 100 / 14.4
 _RESERVED_LABELS = {"le", "quantile", "job", "instance"}
 _REFERENCE_SECTIONS = ("providers", "currencies", "signals")
 _UNIT_SUFFIX = {"seconds", "bytes", "ratio", "usd", "minor"}
@@ -44,7 +46,7 @@ class CatalogError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Signal(_Model):
@@ -248,7 +250,10 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     return catalog
 
 
-def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list) -> None:
+def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list, active: frozenset = frozenset()) -> None:
+    if id(node) in active:  # an alias that contains itself (`x: &r [*r]`): already being indexed
+        return
+    active = active | {id(node)}
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen = set()
@@ -259,10 +264,10 @@ def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list) ->
                 duplicates.append((child, key_node.start_mark.line + 1))
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
-            _index_lines(value_node, child, lines, duplicates)
+            _index_lines(value_node, child, lines, duplicates, active)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, path + (i,), lines, duplicates)
+            _index_lines(item, path + (i,), lines, duplicates, active)
 
 
 def _nearest_line(lines: dict, loc: tuple) -> int | None:
@@ -324,7 +329,7 @@ def _resolve(c: Catalog) -> list[tuple[tuple, str]]:
             for value in expanded:
                 if value == OTHER:
                     bad(lloc, f"'{OTHER}' is reserved: unknown values are recorded as '{OTHER}' automatically")
-                elif is_card_number(value):
+                elif contains_card_number(value):
                     bad(lloc, "a value looks like a card number")
                 elif not value:
                     bad(lloc, "empty label value")
@@ -390,6 +395,9 @@ def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
         bad(loc, "SLO names are lower-kebab-case")
     if not _DURATION.match(slo.window):
         bad(loc + ("window",), f"{slo.window!r} is not a Prometheus duration (e.g. 30d)")
+    if slo.objective < MIN_OBJECTIVE:
+        bad(loc + ("objective",), f"below {MIN_OBJECTIVE:.2f} a 14.4x burn rate exceeds 100 % errors, so the fast "
+                                  "page could never fire; use a ticket-only alert for such a loose objective")
     sli = slo.sli
     if sli.latency is not None:
         if sli.good or sli.total:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 
-# 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
-_CANDIDATE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+# Runs of digits, optionally separated by single spaces, dashes, dots, underscores or colons.
+_RUN = re.compile(r"(?<![0-9])[0-9](?:[ ._:-]?[0-9])*(?![0-9])")
+# Card networks issue from 2 (Mastercard 2-series) to 6; starting windows there keeps
+# millisecond timestamps and order numbers (mostly 1…) out of the redaction.
+_ISSUER_FIRST_DIGITS = frozenset("23456")
 REDACTED = "[REDACTED-PAN]"
 
 
@@ -22,18 +25,34 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
 def is_card_number(text: str) -> bool:
-    """The whole text is 13-19 digits (spaces or dashes allowed) passing the Luhn check."""
-    digits = text.replace(" ", "").replace("-", "")
-    return 13 <= len(digits) <= 19 and digits.isdigit() and _luhn(digits)
+    """The text is, once separators are dropped, 13-19 digits passing the Luhn check."""
+    digits = _digits(text)
+    return 13 <= len(digits) <= 19 and all(ch.isdigit() or ch in " ._:-" for ch in text) and _luhn(digits)
+
+
+def _run_holds_card(run: str) -> bool:
+    digits = _digits(run)
+    for start, first in enumerate(digits):
+        if first not in _ISSUER_FIRST_DIGITS:
+            continue
+        for length in range(13, min(19, len(digits) - start) + 1):
+            if _luhn(digits[start:start + length]):
+                return True
+    return False
 
 
 def contains_card_number(text: str) -> bool:
-    return any(is_card_number(m.group()) for m in _CANDIDATE.finditer(text))
+    """Any 13-19 digit window (separators ignored) that could be a card: Luhn-valid, issuer digit first."""
+    return any(_run_holds_card(m.group()) for m in _RUN.finditer(text))
 
 
 def redact_card_numbers(text: str) -> str:
-    """Replace every Luhn-valid 13-19 digit run (grouped or not) with a marker."""
+    """Replace every digit run that holds a possible card number with a marker."""
     if not any(ch.isdigit() for ch in text):
         return text
-    return _CANDIDATE.sub(lambda m: REDACTED if is_card_number(m.group()) else m.group(), text)
+    return _RUN.sub(lambda m: REDACTED if _run_holds_card(m.group()) else m.group(), text)

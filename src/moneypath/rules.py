@@ -28,6 +28,15 @@ BURN_RATE_PAIRS = (
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 
 
+def num(x: float) -> str:
+    """A threshold as PromQL and people read it: no exponent, no lost digits."""
+    return format(x, ".15g") if abs(x) >= 1e-4 or x == 0 else repr(x)
+
+
+def pct(x: float) -> str:
+    return f"{num(x * 100)}%"
+
+
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[-_]", name))
 
@@ -102,8 +111,10 @@ def recording_rules(c: Catalog) -> dict:
          "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
         {"record": f":{base(ledger)}:failed_ratio_rate5m",
          "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
+        # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
+        # regression alert's 7-day average for a week and silence it.
         {"record": f":{base(cost)}_per_authorization:rate15m",
-         "expr": f"sum(rate({cost}[15m])) / sum(rate({auth}[15m]))"},
+         "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"},
         *({"record": f":{base(fraud)}:decline_ratio_rate{w}",
            "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
           for w in ("15m", "1d")),
@@ -114,9 +125,12 @@ def recording_rules(c: Catalog) -> dict:
         for window in SLI_WINDOWS:
             slo_rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": sli_error_expr(c, slo, window),
                               "labels": labels})
+        if slo.window not in SLI_WINDOWS:
+            # From the counters over the whole window: weighted by traffic, and a quiet
+            # five minutes (0/0) cannot turn a month of budget into NaN.
+            slo_rules.append({"record": f"slo:sli_error:ratio_rate{slo.window}",
+                              "expr": sli_error_expr(c, slo, slo.window), "labels": labels})
         slo_rules += [
-            {"record": f"slo:sli_error:ratio_rate{slo.window}",
-             "expr": f'avg_over_time(slo:sli_error:ratio_rate5m{{slo="{key}"}}[{slo.window}])', "labels": labels},
             {"record": "slo:objective:ratio", "expr": f"vector({slo.objective / 100:.6g})", "labels": labels},
             {"record": "slo:error_budget:ratio", "expr": f"vector({slo.error_budget:.6g})", "labels": labels},
             {"record": "slo:error_budget_remaining:ratio",
@@ -172,21 +186,21 @@ class Shape:
 
 def _ledger_imbalance(c: Catalog, a: Alert) -> Shape:
     m = c.metric("ledger_imbalance_minor")
-    return Shape(f"max by (currency) (abs({m})) > {a.threshold:g}",
+    return Shape(f"max by (currency) (abs({m})) > {num(a.threshold)}",
                  "Ledger postings in {{ $labels.currency }} sum to {{ $value }} minor units instead of 0: "
                  "money was created or destroyed. Stop writes that do not balance and find the entry.")
 
 
 def _ledger_write_failures(c: Catalog, a: Alert) -> Shape:
     m = c.metric("ledger_writes_total")
-    return Shape(f'sum(rate({m}{{outcome="failed"}}[5m])) / sum(rate({m}[5m])) > {a.threshold:g}',
+    return Shape(f'sum(rate({m}{{outcome="failed"}}[5m])) / sum(rate({m}[5m])) > {num(a.threshold)}',
                  "{{ $value | humanizePercentage }} of ledger writes failed over 5 minutes "
-                 f"(threshold {a.threshold:.0%}). Payments may be approved at the provider but not booked.")
+                 f"(threshold {pct(a.threshold)}). Payments may be approved at the provider but not booked.")
 
 
 def _duplicate_charge(c: Catalog, a: Alert) -> Shape:
     m = c.metric("duplicate_charges_total")
-    return Shape(f"sum by (provider) (increase({m}[10m])) > {a.threshold:g}",
+    return Shape(f"sum by (provider) (increase({m}[10m])) > {num(a.threshold)}",
                  "{{ $value | printf \"%.0f\" }} duplicate charge(s) at {{ $labels.provider }} in the last 10 minutes. "
                  "Customers were charged twice; refund and notify.")
 
@@ -194,22 +208,22 @@ def _duplicate_charge(c: Catalog, a: Alert) -> Shape:
 def _reconciliation_lag(c: Catalog, a: Alert) -> Shape:
     age = c.metric("reconciliation_oldest_unreconciled_seconds")
     last = c.metric("reconciliation_last_success_timestamp_seconds")
-    return Shape(f"max by (provider) ({age}) > {a.threshold:g}\nor\n"
-                 f"max by (provider) (time() - {last}) > {a.threshold:g}",
+    return Shape(f"max by (provider) ({age}) > {num(a.threshold)}\nor\n"
+                 f"max by (provider) (time() - {last}) > {num(a.threshold)}",
                  "Reconciliation with {{ $labels.provider }} is {{ $value | humanizeDuration }} behind "
-                 f"(threshold {a.threshold:g} s): settlement drift would go unnoticed.")
+                 f"(threshold {num(a.threshold)} s): settlement drift would go unnoticed.")
 
 
 def _settlement_mismatch(c: Catalog, a: Alert) -> Shape:
     m = c.metric("reconciliation_mismatches_total")
-    return Shape(f"sum by (provider, mismatch_kind) (increase({m}[15m])) > {a.threshold:g}",
+    return Shape(f"sum by (provider, mismatch_kind) (increase({m}[15m])) > {num(a.threshold)}",
                  "{{ $value | printf \"%.0f\" }} settlement mismatch(es) of kind {{ $labels.mismatch_kind }} with "
                  "{{ $labels.provider }} in the last 15 minutes.")
 
 
 def _dead_letters(c: Catalog, a: Alert) -> Shape:
     m = c.metric("dead_letters_total")
-    return Shape(f"sum by (queue) (increase({m}[10m])) > {a.threshold:g}",
+    return Shape(f"sum by (queue) (increase({m}[10m])) > {num(a.threshold)}",
                  "{{ $value | printf \"%.0f\" }} message(s) dead-lettered on {{ $labels.queue }} in 10 minutes; "
                  "notifications or compliance records are not being delivered.")
 
@@ -220,9 +234,9 @@ def _provider_outage(c: Catalog, a: Alert) -> Shape:
     open_code = (c.signals["provider_circuit_state"].enum or {})["open"]
     return [
         Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))\n'
-              f"/ sum by (provider) (rate({requests}[5m])) > {a.threshold:g}",
+              f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}",
               "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed or timed out over "
-              f"5 minutes (threshold {a.threshold:.0%}). Payments routed there are failing.",
+              f"5 minutes (threshold {pct(a.threshold)}). Payments routed there are failing.",
               (("reason", "error_ratio"),)),
         Shape(f"max by (provider) ({circuit}) == {open_code}",
               "The circuit breaker for {{ $labels.provider }} is open: calls are refused without being tried.",
@@ -235,21 +249,21 @@ def _fraud_spike(c: Catalog, a: Alert) -> Shape:
     recent = f'sum(rate({m}{{decision="decline"}}[15m])) / sum(rate({m}[15m]))'
     baseline = f'sum(rate({m}{{decision="decline"}}[1d])) / sum(rate({m}[1d]))'
     # A floor of 1 % keeps a zero baseline from turning the first decline into a page.
-    return Shape(f"{recent}\n> {a.threshold:g} * ({baseline})\nand\n{recent} > 0.01",
+    return Shape(f"{recent}\n> {num(a.threshold)} * ({baseline})\nand\n{recent} > 0.01",
                  "Fraud declines are {{ $value | humanizePercentage }} of decisions over 15 minutes, more than "
-                 f"{a.threshold:g}x their 1-day rate: an attack, or a broken risk model declining good customers.")
+                 f"{num(a.threshold)}x their 1-day rate: an attack, or a broken risk model declining good customers.")
 
 
 def _cost_regression(c: Catalog, a: Alert) -> Shape:
     per_tx = f":{c.metric('cost_usd_total').removesuffix('_total')}_per_authorization:rate15m"
-    return Shape(f"{per_tx}\n> {a.threshold:g} * avg_over_time({per_tx}[7d])",
+    return Shape(f"{per_tx}\n> {num(a.threshold)} * avg_over_time({per_tx}[7d])",
                  "Cost per authorization is ${{ $value | printf \"%.4f\" }}, more than "
-                 f"{a.threshold:g}x its 7-day average.")
+                 f"{num(a.threshold)}x its 7-day average.")
 
 
 def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
     m = c.metric("authorizations_total")
-    return Shape(f"sum(rate({m}[5m])) <= {a.threshold:g}\nor\nabsent({m})",
+    return Shape(f"sum(rate({m}[5m])) <= {num(a.threshold)}\nor\nabsent({m})",
                  "No authorizations recorded for 5 minutes, or the money path's metrics are missing: "
                  "either nobody can pay, or we cannot see them paying.")
 

@@ -112,3 +112,13 @@ def test_promtool_check_config_on_the_example_server_config():
     result = subprocess.run([shutil.which("promtool"), "check", "config", str(ROOT / "collector" / "prometheus.yml")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_build_refuses_a_catalog_the_library_cannot_record_into(tmp_path):
+    text = (ROOT / "moneypath.yaml").read_text().replace("    enum: {closed: 0, half_open: 1, open: 2}\n", "")
+    catalog = tmp_path / "moneypath.yaml"
+    catalog.write_text(text)
+    result = build("--catalog", str(catalog), "--root", str(tmp_path))
+    assert result.returncode == 3
+    assert "signals.provider_circuit_state.enum: must map closed, half_open, open to numbers" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "alerts").exists()

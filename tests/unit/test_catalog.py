@@ -81,6 +81,14 @@ def test_slo_selectors_are_parsed_and_error_budget_derived(catalog):
          "signalz", "Extra inputs are not permitted"),
         (lambda d: d["currencies"].append("usd"),
          "currencies.3", "not an ISO 4217 code"),
+        (lambda d: d["alerts"]["FraudSpike"].update(threshold=float("nan")),
+         "alerts.FraudSpike.threshold", "Input should be a finite number"),
+        (lambda d: d["signals"]["queue_depth"].update(labels={"CardNumber": ["a"]}),
+         "signals.queue_depth.labels.CardNumber", "never carry card, account or customer data"),
+        (lambda d: d["signals"]["queue_depth"].update(labels={"queue": ["q-4111.1111.1111.1111"]}),
+         "signals.queue_depth.labels.queue", "looks like a card number"),
+        (lambda d: d["slos"]["ledger-durability"].update(objective=90),
+         "slos.ledger-durability.objective", "the fast page could never fire"),
     ],
 )
 def test_bad_catalog_names_file_line_key_and_problem(mutate, where, message):

@@ -74,7 +74,7 @@ def test_correlation_id_is_echoed_when_safe_and_replaced_otherwise(client, run):
     async def go():
         async with client:
             kept = await client.get("/v1/payments/p1", headers={"x-correlation-id": "corr-12345678"})
-            pan = await client.get("/v1/payments/p1", headers={"x-correlation-id": "4111-1111-1111-1111"})
+            pan = await client.get("/v1/payments/p1", headers={"x-correlation-id": "4111.1111.1111.1111"})
             junk = await client.get("/v1/payments/p1", headers={"x-correlation-id": "<script>"})
             none = await client.get("/v1/payments/p1")
         return kept, pan, junk, none
@@ -141,3 +141,20 @@ def test_rendering_lowers_the_switch_interval_only_while_it_runs(mp):
     assert b"moneypath_authorizations_total" in body
     assert seen == [0.0005] and before > 0.0005
     assert sys.getswitchinterval() == before
+
+
+def test_separate_metrics_server_serves_and_filters_by_name(mp):
+    from tests.conftest import free_port
+
+    port = free_port()
+    server, thread = mp.start_metrics_server(port)
+    try:
+        mp.count_dead_letter("notifications")
+        base = f"http://127.0.0.1:{port}/metrics"
+        assert "moneypath_dead_letters_total" in httpx.get(base, timeout=5).text
+        only = httpx.get(base, params={"name[]": "moneypath_dead_letters_total"}, timeout=5)
+        assert only.status_code == 200
+        assert "moneypath_dead_letters_total" in only.text and "moneypath_authorizations_total" not in only.text
+    finally:
+        server.shutdown()
+        server.server_close()

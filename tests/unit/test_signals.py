@@ -12,6 +12,7 @@ from moneypath.instrument import families
 from moneypath.instrument.exposition import render
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
+from tests.conftest import CATALOG_PATH
 
 
 def value(mp, key, suffix="", **labels):
@@ -129,11 +130,11 @@ def test_a_card_number_never_reaches_the_exposition(mp):
 
 
 def test_hostile_label_values_cannot_grow_memory_without_bound(mp, monkeypatch):
-    monkeypatch.setattr(families, "RAW_CACHE_LIMIT", 50)
+    family = mp.families["authorizations_total"]
+    monkeypatch.setattr(families, "RAW_CACHE_LIMIT", len(family._cache) + 50)
     for i in range(5000):
         mp.record_authorization(f"provider-{i}", "card", "approved", 0.1)
-    family = mp.families["authorizations_total"]
-    assert len(family._cache) <= 50 and len(mp._auth_pairs) <= 50
+    assert len(family._cache) <= families.RAW_CACHE_LIMIT and len(mp._auth_pairs) <= families.RAW_CACHE_LIMIT
     assert value(mp, "authorizations_total", provider="other", method="card", outcome="approved") == 5000
     series = {s.labels["provider"] for m in mp.registry.collect() for s in m.samples
               if s.name == "moneypath_authorizations_total" and s.value > 0}
@@ -228,4 +229,65 @@ def test_bounded_counters_are_exported_at_zero_before_the_first_event(mp):
     assert value(mp, "duplicate_charges_total", provider="globex") == 0
     assert value(mp, "dead_letters_total", queue="compliance_log") == 0
     assert value(mp, "reconciliation_mismatches_total", provider="acme", mismatch_kind="duplicate") == 0
-    assert value(mp, "duplicate_charges_total", provider="other") is None  # "other" appears only when used
+    assert value(mp, "duplicate_charges_total", provider="other") == 0  # small counters: "other" too
+    assert value(mp, "provider_requests_total", provider="other", operation="authorize", outcome="error") is None
+
+
+def test_an_equal_str_subclass_is_exported_with_the_catalog_spelling(mp):
+    import enum
+
+    class Provider(str, enum.Enum):  # noqa: UP042 - str() is "Provider.ACME", the case under test
+        ACME = "acme"
+
+    class Sneaky(str):
+        def __str__(self):
+            return "4111111111111111"
+
+    mp.record_authorization(Provider.ACME, "card", "approved", 0.1)
+    mp.count_provider_retry("acme", Sneaky("capture"))
+    body = render(mp.registry, "")[0].decode()
+    assert "Provider.ACME" not in body and "4111" not in body
+    assert value(mp, "authorizations_total", provider="acme", method="card", outcome="approved") == 1
+    assert value(mp, "provider_retries_total", provider="acme", operation="capture") == 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda mp: mp.record_authorization("acme", "card", "approved", float("nan")),
+    lambda mp: mp.record_authorization("acme", "card", "approved", -0.1),
+    lambda mp: mp.record_ledger_write("committed", float("inf")),
+    lambda mp: mp.add_cost("infrastructure", float("nan")),
+    lambda mp: mp.set_ledger_imbalance("USD", float("nan")),
+    lambda mp: mp.record_fraud_decision("approve", 7.0),
+    lambda mp: mp.count("dead_letters_total", float("inf"), queue="notifications"),
+])
+def test_non_finite_values_are_refused_and_counted_not_recorded(mp, call):
+    call(mp)
+    assert value(mp, "instrumentation_errors_total") == 1
+    body = render(mp.registry, "")[0].decode()
+    assert "NaN" not in body and "+Inf " not in body.replace('le="+Inf"', "")
+
+
+def test_generic_calls_accept_labels_named_like_parameters(catalog):
+    from moneypath.catalog import parse_catalog
+
+    text = CATALOG_PATH.read_text().replace("  instrumentation_errors_total:", """  keyed_total:
+    type: counter
+    help: A counter with awkward label names.
+    labels: {key: [a], amount: [b], value: [c]}
+  instrumentation_errors_total:""")
+    mp = MoneyPath(parse_catalog(text), PrometheusBackend(CollectorRegistry()))
+    mp.count("keyed_total", 2, key="a", amount="b", value="c")
+    assert mp.registry.get_sample_value("moneypath_keyed_total", {"key": "a", "amount": "b", "value": "c"}) == 2
+
+
+def test_an_asyncio_timeout_around_the_timer_records_timeout(mp):
+    import asyncio
+
+    async def slow_authorization():
+        async with asyncio.timeout(0.01):
+            with mp.time_authorization("acme", "card"):
+                await asyncio.sleep(1)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(slow_authorization())
+    assert value(mp, "authorizations_total", provider="acme", method="card", outcome="timeout") == 1

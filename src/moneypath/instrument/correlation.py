@@ -20,7 +20,7 @@ def new_correlation_id() -> str:
 def accept_correlation_id(value: str | None) -> str:
     """A caller's id if it is safe to log and echo, else a fresh one. Digits that could be a
     card number are never accepted, since the id ends up in every log line."""
-    if value and _VALID.match(value) and not contains_card_number(value):
+    if value and _VALID.fullmatch(value) and not contains_card_number(value):
         return value
     return new_correlation_id()
 

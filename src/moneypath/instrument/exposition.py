@@ -44,6 +44,10 @@ class YieldingCollector(Collector):
     def __init__(self, registry: Collector):
         self.registry = registry
 
+    def restricted_registry(self, names):
+        """`?name[]=` filtering, as prometheus-client's HTTP server asks for it."""
+        return YieldingCollector(self.registry.restricted_registry(names))
+
     def collect(self):
         global _renders_active, _saved_switch_interval
         with _renders_lock:

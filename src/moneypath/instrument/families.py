@@ -28,7 +28,9 @@ class Family:
         if sorted(order) != sorted(signal.label_names):
             raise ValueError(f"{signal.name}: labels {list(order)} do not match the catalog's {list(signal.label_names)}")
         self.exemplars = exemplars
-        self._allowed = tuple(frozenset(signal.labels[name]) for name in order)
+        # value → the catalog's own string: an equal str subclass (a StrEnum member, say) is
+        # exported as the catalog spelling, never as whatever its str() returns.
+        self._allowed = tuple({v: v for v in signal.labels[name]} for name in order)
         self._to_catalog = tuple(order.index(name) for name in signal.label_names)
         self._cache: dict[tuple, Any] = {}
         self._bound: dict[tuple[str, ...], Any] = {}
@@ -43,7 +45,7 @@ class Family:
     def _resolve(self, values: tuple) -> Any:
         if len(values) != len(self._allowed):
             raise ValueError(f"{self.signal.name} takes {len(self._allowed)} label values, got {len(values)}")
-        guarded = [v if v in allowed else OTHER for v, allowed in zip(values, self._allowed)]
+        guarded = [allowed.get(v, OTHER) for v, allowed in zip(values, self._allowed)]
         normalized = tuple(guarded[i] for i in self._to_catalog)
         child = self._bound.get(normalized)
         if child is None:

@@ -7,15 +7,17 @@ catalog's declared sets are recorded as "other".
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.context import get_current
 
-from moneypath.catalog import Catalog, CatalogError, load_catalog
+from moneypath.catalog import OTHER, Catalog, CatalogError, load_catalog
 from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
@@ -52,6 +54,8 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     "instrumentation_errors_total": ("counter", ()),
 }
 
+_INF = math.inf
+CIRCUIT_STATES = {"closed", "half_open", "open"}
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
@@ -65,6 +69,10 @@ def check_required(catalog: Catalog) -> list[str]:
         elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
             problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
                             f" (has a {sig.type} with {list(sig.label_names)})")
+    circuit = catalog.signals.get("provider_circuit_state")
+    if circuit is not None and not CIRCUIT_STATES <= set(circuit.enum or {}):
+        problems.append(f"{catalog.path}: signals.provider_circuit_state.enum: must map "
+                        f"{', '.join(sorted(CIRCUIT_STATES))} to numbers")
     return problems
 
 
@@ -168,14 +176,16 @@ class MoneyPath:
     def _failed(self, where: str) -> None:
         try:
             self._errors.inc()
-            if where not in self._logged_failures:
+            if where not in self._logged_failures and len(self._logged_failures) < 64:
                 self._logged_failures.add(where)
-                # Exception type only: a message could carry a caller's label value.
+                # Neither the exception nor its message: either could carry a caller's label value.
                 log.warning("instrumentation failure in %s (counted, swallowed; logged once)", where)
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
     def _observe(self, family: Family, values: tuple, seconds: float) -> None:
+        if not 0.0 <= seconds < _INF:
+            raise ValueError("observations must be finite and non-negative")
         child = family.child(values)
         if family.exemplars:
             ctx = get_current()
@@ -197,6 +207,8 @@ class MoneyPath:
     def record_authorization(self, provider: str, method: str, outcome: str, seconds: float) -> None:
         """One authorization: latency into the histogram and one count, both by outcome."""
         try:
+            if not 0.0 <= seconds < _INF:  # NaN, negative or infinite would poison _sum for good
+                raise ValueError("latency must be a finite, non-negative number of seconds")
             values = (provider, method, outcome)
             pair = self._auth_pairs.get(values)
             if pair is None:
@@ -217,8 +229,9 @@ class MoneyPath:
     def time_authorization(self, provider: str, method: str) -> _AuthorizationTimer:
         """Context manager timing an authorization; set `.outcome` before leaving.
 
-        Leaving with an exception and no outcome records "timeout" for TimeoutError and
-        "error" otherwise; the exception always propagates.
+        Leaving with an exception and no outcome records "timeout" for TimeoutError or
+        cancellation (how `asyncio.timeout` ends the block) and "error" otherwise; the
+        exception always propagates.
         """
         return _AuthorizationTimer(self, provider, method)
 
@@ -226,6 +239,8 @@ class MoneyPath:
 
     def record_ledger_write(self, outcome: str, seconds: float) -> None:
         try:
+            if not 0.0 <= seconds < _INF:
+                raise ValueError("latency must be a finite, non-negative number of seconds")
             self._ledger_total.child((outcome,)).inc()
             if self._ledger_exemplars:
                 ctx = get_current()
@@ -246,6 +261,8 @@ class MoneyPath:
     def set_ledger_imbalance(self, currency: str, minor_units: int) -> None:
         """Sum of postings in a currency (must be 0 under double entry)."""
         try:
+            if not -_INF < minor_units < _INF:
+                raise ValueError("imbalance must be a finite number of minor units")
             self._imbalance.child((currency,)).set(minor_units)
         except Exception:
             self._failed("set_ledger_imbalance")
@@ -256,6 +273,8 @@ class MoneyPath:
                               succeeded_at: float | None = None) -> None:
         """After a run: age of the oldest unmatched entry; `succeeded_at` (unix time) when it succeeded."""
         try:
+            if not 0.0 <= oldest_unreconciled_seconds < _INF:
+                raise ValueError("age must be finite and non-negative")
             self._recon_age.child((provider,)).set(oldest_unreconciled_seconds)
             if succeeded_at is not None:
                 self._recon_success.child((provider,)).set(succeeded_at)
@@ -330,6 +349,8 @@ class MoneyPath:
         try:
             self._fraud.child((decision,)).inc()
             if score is not None:
+                if not 0.0 <= score <= 1.0:
+                    raise ValueError("fraud scores are between 0 and 1")
                 self._fraud_score.observe(score)
         except Exception:
             self._failed("record_fraud_decision")
@@ -343,6 +364,8 @@ class MoneyPath:
     def add_cost(self, component: str, usd: float, provider: str = "none") -> None:
         """Money spent (USD); cost per transaction = rate(cost) / rate(authorizations)."""
         try:
+            if not 0.0 <= usd < _INF:
+                raise ValueError("cost must be a finite, non-negative amount")
             self._cost.child((component, provider)).inc(usd)
         except Exception:
             self._failed("add_cost")
@@ -358,44 +381,54 @@ class MoneyPath:
 
     # ------------------------------------------------------------ any catalog signal
 
-    def count(self, key: str, amount: float = 1, **labels: str) -> None:
+    def count(self, key: str, amount: float = 1, /, **labels: str) -> None:
         """Increment any catalog counter by key, labels by name."""
         try:
+            if not 0.0 <= amount < _INF:
+                raise ValueError("counters only go up by finite amounts")
             family = self.families[key]
             family.child(family.values_from(labels)).inc(amount)
         except Exception:
-            self._failed(f"count:{key}")
+            self._failed("count")
 
-    def observe(self, key: str, value: float, **labels: str) -> None:
+    def observe(self, key: str, value: float, /, **labels: str) -> None:
         """Observe into any catalog histogram by key."""
         try:
             family = self.families[key]
             self._observe(family, family.values_from(labels), value)
         except Exception:
-            self._failed(f"observe:{key}")
+            self._failed("observe")
 
-    def set(self, key: str, value: float, **labels: str) -> None:
+    def set(self, key: str, value: float, /, **labels: str) -> None:
         """Set any catalog gauge by key."""
         try:
+            if not -_INF < value < _INF:
+                raise ValueError("gauges hold finite values")
             family = self.families[key]
             family.child(family.values_from(labels)).set(value)
         except Exception:
-            self._failed(f"set:{key}")
+            self._failed("set")
 
 
 # Counters with at most this many declared label combinations are exported at 0 from the
 # start: `increase()` cannot see the first event of a series that is born at 1, and the
 # first duplicate charge or dead letter is exactly the one that must page.
+# Small counters include "other", so the first event from an undeclared value pages too.
 INITIALIZE_COUNTERS_UP_TO = 256
+INITIALIZE_OTHER_UP_TO = 64
 
 
 def _initialize(family: Family) -> None:
-    combinations = 1
-    for name in family.order:
-        combinations *= len(family.signal.labels[name])
-    if combinations <= INITIALIZE_COUNTERS_UP_TO:
-        for values in itertools.product(*(family.signal.labels[name] for name in family.order)):
-            family.child(values)
+    declared = [family.signal.labels[name] for name in family.order]
+    with_other = [[*values, OTHER] for values in declared]
+    if math.prod(len(v) for v in with_other) <= INITIALIZE_OTHER_UP_TO:
+        combos = with_other
+    elif math.prod(len(v) for v in declared) <= INITIALIZE_COUNTERS_UP_TO:
+        combos = declared
+    else:
+        return
+    for values in itertools.product(*combos):
+        family.child(values)
 
 
 class _AuthorizationTimer:
@@ -412,7 +445,9 @@ class _AuthorizationTimer:
     def __exit__(self, exc_type, exc, tb) -> bool:
         outcome = self.outcome
         if outcome is None:
-            outcome = "timeout" if exc_type is not None and issubclass(exc_type, TimeoutError) else "error"
+            # asyncio.timeout() cancels the block before raising TimeoutError outside it.
+            timed_out = exc_type is not None and issubclass(exc_type, (TimeoutError, asyncio.CancelledError))
+            outcome = "timeout" if timed_out else "error"
         self._mp.record_authorization(self._provider, self._method, outcome, time.perf_counter() - self._start)
         return False
 
