@@ -105,6 +105,7 @@ class MoneyPath:
         self._auth_pairs: dict[tuple, tuple] = {}
         self._auth_exemplars = self._auth_seconds.exemplars
         self._ledger_total = f["ledger_writes_total"]
+        self._ledger_total_cache = self._ledger_total._cache
         self._ledger_seconds = f["ledger_write_duration_seconds"].child(())
         self._ledger_exemplars = f["ledger_write_duration_seconds"].exemplars
         self._imbalance = f["ledger_imbalance_minor"]
@@ -126,6 +127,7 @@ class MoneyPath:
         self._fraud_score = f["fraud_score_ratio"].child(())
         self._fraud_timeouts = f["fraud_check_timeouts_total"]
         self._cost = f["cost_usd_total"]
+        self._cost_cache = self._cost._cache
         self._http_total = f["http_requests_total"]
         self._http_seconds = f["http_request_duration_seconds"]
         self._errors = f["instrumentation_errors_total"].child(())
@@ -241,7 +243,11 @@ class MoneyPath:
         try:
             if not 0.0 <= seconds < _INF:
                 raise ValueError("latency must be a finite, non-negative number of seconds")
-            self._ledger_total.child((outcome,)).inc()
+            values = (outcome,)
+            counter = self._ledger_total_cache.get(values)  # inlined family.child: the hot path
+            if counter is None:
+                counter = self._ledger_total.child(values)
+            counter.inc()
             if self._ledger_exemplars:
                 ctx = get_current()
                 if ctx:
@@ -366,7 +372,11 @@ class MoneyPath:
         try:
             if not 0.0 <= usd < _INF:
                 raise ValueError("cost must be a finite, non-negative amount")
-            self._cost.child((component, provider)).inc(usd)
+            values = (component, provider)
+            counter = self._cost_cache.get(values)  # inlined family.child: the hot path
+            if counter is None:
+                counter = self._cost.child(values)
+            counter.inc(usd)
         except Exception:
             self._failed("add_cost")
 
