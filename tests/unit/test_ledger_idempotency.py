@@ -1,0 +1,132 @@
+"""Exactly-once money movement: balanced, append-only postings and idempotency keys that
+survive retry storms, crashed owners and confused clients."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from moneypath.refservice import ledger
+from moneypath.refservice.db import make_engine
+from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.refservice.ledger import Posting, UnbalancedError
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield engine
+    engine.dispose()
+
+
+def capture_postings(amount: int, currency: str = "EUR") -> list[Posting]:
+    return [Posting("customer_funds", currency, -amount), Posting("merchant_receivable", currency, amount)]
+
+
+def test_balanced_transactions_are_appended_and_balances_derived(engine):
+    with engine.begin() as conn:
+        ledger.post(conn, "pay_1", "capture", capture_postings(1999))
+        ledger.post(conn, "pay_1", "refund", [Posting("merchant_receivable", "EUR", -500),
+                                              Posting("customer_funds", "EUR", 500)])
+        ledger.post(conn, "pay_2", "capture", capture_postings(700, "USD"))
+    with engine.connect() as conn:
+        assert ledger.balances(conn)[("merchant_receivable", "EUR")] == 1499
+        assert ledger.imbalance(conn) == {"EUR": 0, "USD": 0}
+        assert ledger.transactions_for(conn, "pay_1") == ["capture", "refund"]
+
+
+@pytest.mark.parametrize("postings, error", [
+    ([Posting("a", "EUR", 100), Posting("b", "EUR", -99)], UnbalancedError),
+    ([Posting("a", "EUR", 100), Posting("b", "USD", -100)], UnbalancedError),   # balanced only across currencies
+    ([Posting("a", "EUR", 100)], UnbalancedError),
+])
+def test_unbalanced_transactions_are_refused_before_anything_is_written(engine, postings, error):
+    with pytest.raises(error), engine.begin() as conn:
+        ledger.post(conn, "pay_x", "capture", postings)
+    with engine.connect() as conn:
+        assert ledger.imbalance(conn) == {} and ledger.transactions_for(conn, "pay_x") == []
+
+
+def test_money_is_integer_minor_units_in_an_iso_currency():
+    with pytest.raises(TypeError):
+        Posting("a", "EUR", 19.99)
+    with pytest.raises(ValueError):
+        Posting("a", "eur", 100)
+    with pytest.raises(ValueError):
+        Posting("a", "EUR", 0)
+
+
+def test_new_then_replay_then_mismatch(engine):
+    store = IdempotencyStore(engine)
+    assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is Outcome.NEW
+    assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is Outcome.IN_PROGRESS
+    with engine.begin() as conn:
+        store.complete(conn, "merchant_1", "k1", 201, '{"id": "pay_1"}')
+    replay = store.claim("merchant_1", "k1", "authorize", "h1")
+    assert (replay.outcome, replay.status, replay.body) == (Outcome.REPLAY, 201, '{"id": "pay_1"}')
+    assert store.claim("merchant_1", "k1", "authorize", "h2").outcome is Outcome.MISMATCH
+    assert store.claim("merchant_1", "k1", "refund", "h1").outcome is Outcome.MISMATCH
+    assert store.claim("merchant_2", "k1", "authorize", "h2").outcome is Outcome.NEW  # keys are per principal
+
+
+def test_a_claim_whose_owner_died_is_recoverable_once_after_its_lock_expires(engine):
+    store = IdempotencyStore(engine, lock_ttl_s=30)
+    assert store.claim("m", "k", "capture", "h", now=1000).outcome is Outcome.NEW
+    assert store.claim("m", "k", "capture", "h", now=1029).outcome is Outcome.IN_PROGRESS
+    taken = store.claim("m", "k", "capture", "h", now=1031)
+    assert taken.outcome is Outcome.NEW and taken.recovered
+    assert store.claim("m", "k", "capture", "h", now=1032).outcome is Outcome.IN_PROGRESS  # only one retry wins
+
+
+def test_release_lets_a_retry_run_after_a_failure_without_effect(engine):
+    store = IdempotencyStore(engine)
+    store.claim("m", "k", "payout", "h")
+    store.release("m", "k")
+    assert store.claim("m", "k", "payout", "h").outcome is Outcome.NEW
+
+
+def test_completing_twice_is_refused(engine):
+    store = IdempotencyStore(engine)
+    store.claim("m", "k", "capture", "h")
+    with engine.begin() as conn:
+        store.complete(conn, "m", "k", 200, "{}")
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        store.complete(conn, "m", "k", 200, "{}")
+
+
+def test_retry_storm_one_key_exactly_one_ledger_effect_identical_responses(engine):
+    store = IdempotencyStore(engine)
+    responses: list[tuple[int, str]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(24)
+
+    def client():
+        try:
+            start.wait()
+            while True:
+                claim = store.claim_or_wait("merchant_1", "storm-key", "capture", "h", wait_s=10)
+                if claim.outcome is Outcome.NEW:
+                    body = json.dumps({"payment_id": "pay_storm", "status": "captured"})
+                    with engine.begin() as conn:  # effect and completion commit together
+                        ledger.post(conn, "pay_storm", "capture", capture_postings(4200))
+                        store.complete(conn, "merchant_1", "storm-key", 200, body)
+                    responses.append((200, body))
+                    return
+                if claim.outcome is Outcome.REPLAY:
+                    responses.append((claim.status, claim.body))
+                    return
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(responses) == 24 and len(set(responses)) == 1
+    with engine.connect() as conn:
+        assert ledger.transactions_for(conn, "pay_storm") == ["capture"]
+        assert ledger.imbalance(conn) == {"EUR": 0}
