@@ -13,18 +13,7 @@ import httpx
 import pytest
 
 from moneypath import stack
-from tests.conftest import CATALOG_PATH, ROOT, free_port
-
-
-def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
+from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 
 
 @pytest.fixture
@@ -34,15 +23,8 @@ def service():
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.integration.paging_app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        try:
-            return httpx.get(f"{url}/metrics", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_for(ready, 30, "the service to start")
+        wait_for(lambda: http_ok(f"{url}/metrics"), 30, "the service to start")
         yield f"127.0.0.1:{port}", url
     finally:
         proc.terminate()

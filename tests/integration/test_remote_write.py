@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from moneypath import stack
-from tests.conftest import free_port
-from tests.integration.test_paging import service, wait_for  # noqa: F401 - fixture reuse
+from tests.conftest import free_port, http_ok, wait_for
+from tests.integration.test_paging import service  # noqa: F401 - fixture reuse
 
 
 @pytest.fixture
@@ -23,15 +23,8 @@ def victoria(tmp_path):
     proc = subprocess.Popen([exe, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={tmp_path / 'vm-data'}",
                              "-retentionPeriod=1d", "-search.latencyOffset=0s"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_for(ready, 30, "VictoriaMetrics to start")
+        wait_for(lambda: http_ok(f"{url}/health"), 30, "VictoriaMetrics to start")
         yield url
     finally:
         proc.terminate()
