@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write nothing; exit 1 and list the files that are stale or missing")
     build.add_argument("--root", metavar="DIR", default=".", help="repository root to write into (default: .)")
 
+    lint = commands.add_parser(
+        "lint", help="check the generated rules against the catalog and the runbooks",
+        description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
+                    "page exists; every expression parses (promtool); rate() only on counters; no label or value "
+                    "outside the catalog; no range longer than retention. One line per problem, exit 1 if any.")
+    _catalog_arg(lint)
+    lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
+    lint.add_argument("--retention", metavar="DURATION",
+                      help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
+                           "the longest SLO window or 7d, plus a day)")
+
     up = commands.add_parser(
         "up", help="start Prometheus, Alertmanager and the pager on loopback",
         description="Start the local stack on free loopback ports: Prometheus with the generated rules (exemplar "
@@ -108,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             return _metrics_sample(args)
         if args.command == "build":
             return _build(args)
+        if args.command == "lint":
+            return _lint(args)
         if args.command in ("up", "down", "status"):
             return _stack(args)
         if args.command == "pager":
@@ -155,6 +168,21 @@ def _catalog(args) -> int:
 
     print_catalog(catalog)
     return 0
+
+
+def _lint(args) -> int:
+    from pathlib import Path
+
+    from moneypath.lint import lint
+    from moneypath.prometheus_config import retention
+
+    catalog = load_catalog(args.catalog)
+    problems = lint(catalog, Path(args.root), args.retention or retention(catalog))
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not problems:
+        print("lint: no problems")
+    return 1 if problems else 0
 
 
 def _stack(args) -> int:

@@ -18,6 +18,17 @@ REMOTE_WRITE_EXAMPLES = """
 """
 
 
+def retention(c: Catalog) -> str:
+    """How long Prometheus must keep data: the longest range the rules read (SLO windows, the
+    7-day cost baseline), plus a day. Less and the SLO's own window silently shrinks."""
+    import math
+
+    from moneypath.lint import parse_duration
+
+    longest = max([parse_duration("7d")] + [parse_duration(slo.window) for slo in c.slos.values()])
+    return f"{math.ceil(longest / 86400) + 1}d"
+
+
 def prometheus_config(c: Catalog, targets: list[str], rule_files: list[str], alertmanagers: list[str],
                       scrape_interval: str = "15s", evaluation_interval: str = "15s",
                       remote_write: list[dict] | None = None) -> dict:

@@ -24,7 +24,7 @@ import yaml
 
 from moneypath.build import _rules_yaml
 from moneypath.catalog import Catalog
-from moneypath.prometheus_config import prometheus_config
+from moneypath.prometheus_config import prometheus_config, retention
 from moneypath.routing import FAST, Timings, render_alertmanager
 from moneypath.rules import alert_rules, recording_rules
 
@@ -130,6 +130,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                         f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
                         f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
                         "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
+                        f"--storage.tsdb.retention.time={retention(c)}",
                         "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
                        prom_url, "/-/ready"),
     }

@@ -71,3 +71,19 @@ def test_metrics_sample_rejects_zero_payments():
     result = run("metrics", "sample", "--payments", "0")
     assert result.returncode == 2
     assert result.stderr.strip() == "moneypath: --payments must be at least 1"
+
+
+def test_lint_lists_each_problem_and_exits_1(tmp_path):
+    result = run("lint")
+    lines = result.stderr.strip().splitlines()
+    # Runbook pages are not written yet: lint reports exactly those, nothing else.
+    assert result.returncode == 1 and lines
+    assert all(": missing runbook runbooks/" in line for line in lines), lines
+    short = run("lint", "--retention", "2d")
+    assert "MoneyPathCostPerTransactionRegression: range [7d] exceeds retention 2d" in short.stderr
+
+
+def test_stack_retention_covers_the_longest_window(catalog):
+    from moneypath.prometheus_config import retention
+
+    assert retention(catalog) == "31d"  # 30d SLO window + a day
