@@ -39,6 +39,24 @@ idempotency_keys = Table(
     Column("completed_at", Float),
 )
 
+payments = Table(
+    "payments", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("principal", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # payment | payout
+    Column("state", String(16), nullable=False),  # authorized | declined | failed | captured | refunded | paid
+    Column("provider", String(32), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False, default=0),
+    Column("currency", String(3), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("provider_ref", String(128)),
+    Column("provider_status", String(32)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 ledger_transactions = Table(
     "ledger_transactions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

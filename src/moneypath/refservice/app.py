@@ -1,0 +1,289 @@
+"""The reference payment service's HTTP API (FastAPI), instrumented with moneypath.instrument.
+
+Every state-changing request needs an `Idempotency-Key`: the key is claimed atomically,
+the provider is called with the same key (so a retry after a crash is deduplicated there
+too), and the response is stored in the transaction that books the money.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from moneypath.instrument import MoneyPath, MoneyPathMiddleware
+from moneypath.refservice import payments
+from moneypath.refservice.adapters import ADAPTERS, Adapter
+from moneypath.refservice.db import make_engine
+from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.tokens import TokenError, bearer, verify
+
+PROBLEM = "application/problem+json"
+_PROVIDER_FAILURE_STATUS = {"timeout": 504, "circuit_open": 503, "error": 502}
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    catalog: str = "moneypath.yaml"
+    db_url: str = "sqlite:///moneypath-ledger.db"
+    provider_url: str = "http://127.0.0.1:8100"
+    token_secret: bytes = b""
+    provider_timeout_s: float = 2.0
+
+    @classmethod
+    def from_env(cls) -> ServiceConfig:
+        secret = os.environ.get("MONEYPATH_TOKEN_SECRET", "")
+        if not secret:
+            raise SystemExit("moneypath refservice: set MONEYPATH_TOKEN_SECRET (it signs and checks API tokens)")
+        return cls(catalog=os.environ.get("MONEYPATH_CATALOG", "moneypath.yaml"),
+                   db_url=os.environ.get("MONEYPATH_DB_URL", cls.db_url),
+                   provider_url=os.environ.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
+                   token_secret=secret.encode())
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, type_: str, title: str, detail: str):
+        self.status, self.type, self.title, self.detail = status, type_, title, detail
+
+
+def problem_response(status: int, type_: str, title: str, detail: str) -> JSONResponse:
+    return JSONResponse({"type": f"https://moneypath.dev/problems/{type_}", "title": title, "status": status,
+                         "detail": detail}, status_code=status, media_type=PROBLEM)
+
+
+class AuthorizeRequest(BaseModel):
+    amount_minor: int = Field(gt=0, le=10**12)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    provider: str
+    method: Literal["card", "bank_transfer", "wallet"] = "card"
+    reference: str = Field(min_length=1, max_length=128)
+
+
+class RefundRequest(BaseModel):
+    amount_minor: int = Field(gt=0, le=10**12)
+
+
+class PayoutRequest(BaseModel):
+    amount_minor: int = Field(gt=0, le=10**12)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    provider: str
+    reference: str = Field(min_length=1, max_length=128)
+
+
+def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
+               provider_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`provider_transport` lets tests run the provider simulator in-process."""
+    mp = mp or MoneyPath.from_catalog(config.catalog)
+    engine = make_engine(config.db_url)
+    store = IdempotencyStore(engine)
+    client = httpx.AsyncClient(base_url=config.provider_url, transport=provider_transport)
+    adapters: dict[str, Adapter] = {name: cls(client, mp, timeout_s=config.provider_timeout_s)
+                                    for name, cls in ADAPTERS.items() if name in mp.catalog.providers}
+    fees = mp.catalog.cost.provider_fees
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        await client.aclose()
+        engine.dispose()
+
+    # Request metrics come from MoneyPathMiddleware; FastAPI's own telemetry stays off on purpose.
+    app = FastAPI(title="moneypath reference payment service", version="1", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                             "auto_configure": False})
+    app.add_middleware(MoneyPathMiddleware, moneypath=mp)
+    app.add_route("/metrics", mp.metrics_app())
+    app.state.engine, app.state.mp = engine, mp
+
+    @app.exception_handler(ApiProblem)
+    async def _problem(request, exc: ApiProblem):
+        return problem_response(exc.status, exc.type, exc.title, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, exc: RequestValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "body"
+        return problem_response(422, "invalid-request", "Invalid request", f"{where}: {first['msg']}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc: StarletteHTTPException):
+        return problem_response(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request, exc: Exception):
+        return problem_response(500, "internal-error", "Internal error",
+                                "the request failed inside the service; it was not applied twice")
+
+    def principal(request: Request, scope: str) -> str:
+        try:
+            return verify(config.token_secret, bearer(request.headers.get("authorization")), scope).sub
+        except TokenError as exc:
+            status = 403 if exc.kind == "insufficient_scope" else 401
+            raise ApiProblem(status, f"token-{exc.kind.replace('_', '-')}", "Not authorized", str(exc)) from None
+
+    def adapter_for(provider: str) -> Adapter:
+        if provider not in adapters:
+            raise ApiProblem(422, "unknown-provider", "Unknown provider",
+                             f"provider must be one of {', '.join(sorted(adapters))}")
+        return adapters[provider]
+
+    async def idempotent(request: Request, who: str, operation: str, payload: dict, work) -> Response:
+        key = request.headers.get("idempotency-key", "")
+        if not 1 <= len(key) <= 255:
+            raise ApiProblem(400, "idempotency-key-required", "Idempotency-Key required",
+                             "send an Idempotency-Key header (1-255 characters) with every state-changing request")
+        digest = hashlib.sha256(json.dumps([request.method, request.url.path, payload], sort_keys=True).encode())
+        claim = await run_in_threadpool(store.claim_or_wait, who, key, operation, digest.hexdigest())
+        if claim.outcome is Outcome.REPLAY:
+            mp.count_idempotent_replay(operation)
+            return Response(claim.body, claim.status, media_type="application/json",
+                            headers={"idempotent-replayed": "true"})
+        if claim.outcome is Outcome.IN_PROGRESS:
+            raise ApiProblem(409, "idempotency-key-in-use", "Request in progress",
+                             "a request with this Idempotency-Key is still running; retry later")
+        if claim.outcome is Outcome.MISMATCH:
+            raise ApiProblem(422, "idempotency-key-reused", "Idempotency-Key reused",
+                             "this Idempotency-Key was used with a different request")
+        try:
+            status, body, book = await work(f"{who}:{key}")
+        except BaseException:
+            await run_in_threadpool(store.release, who, key)  # nothing was booked: let a retry run
+            raise
+        text = json.dumps(body)
+
+        def commit():
+            with engine.begin() as conn:
+                book(conn)
+                store.complete(conn, who, key, status, text)
+
+        with mp.time_ledger_write():
+            await run_in_threadpool(commit)
+        return Response(text, status, media_type="application/json")
+
+    def provider_failed(outcome: str, provider: str):
+        raise ApiProblem(_PROVIDER_FAILURE_STATUS[outcome], f"provider-{outcome.replace('_', '-')}",
+                         "Provider unavailable", f"{provider} did not answer ({outcome}); retry with the same "
+                         "Idempotency-Key, it is safe")
+
+    @app.post("/v1/payments/authorize", status_code=201)
+    async def authorize(request: Request, body: AuthorizeRequest):
+        who = principal(request, "payments:write")
+        adapter = adapter_for(body.provider)
+
+        async def work(key):
+            with mp.time_authorization(body.provider, body.method) as auth:
+                result = await adapter.authorize(body.amount_minor, body.currency, body.reference, key)
+                auth.outcome = result.outcome if result.outcome in ("approved", "declined", "timeout") else "error"
+            if result.outcome not in ("approved", "declined"):
+                provider_failed(result.outcome, body.provider)
+            state = "authorized" if result.outcome == "approved" else "declined"
+            row_id = payments.new_id("pay")  # known before booking: the stored response carries it
+
+            def book(conn):
+                payments.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
+                                method=body.method, amount_minor=body.amount_minor, currency=body.currency,
+                                reference=body.reference, provider_ref=result.provider_ref,
+                                provider_status=result.provider_status, payment_id=row_id)
+
+            response = {"id": row_id, "kind": "payment", "state": state, "provider": body.provider,
+                        "method": body.method, "amount_minor": body.amount_minor, "refunded_minor": 0,
+                        "currency": body.currency, "reference": body.reference, "provider_ref": result.provider_ref,
+                        "provider_status": result.provider_status}
+            return 201, response, book
+
+        return await idempotent(request, who, "authorize", body.model_dump(), work)
+
+    async def load(who: str, payment_id: str) -> dict:
+        def read():
+            with engine.connect() as conn:
+                return payments.get(conn, payment_id, who)
+        row = await run_in_threadpool(read)
+        if row is None:
+            raise ApiProblem(404, "payment-not-found", "Payment not found", f"no payment {payment_id}")
+        return row
+
+    @app.post("/v1/payments/{payment_id}/capture")
+    async def capture(request: Request, payment_id: str):
+        who = principal(request, "payments:write")
+
+        async def work(key):
+            row = await load(who, payment_id)
+            if row["state"] != "authorized":
+                raise ApiProblem(409, "payment-not-capturable", "Cannot capture",
+                                 f"payment {payment_id} is {row['state']}, only authorized payments capture")
+            result = await adapter_for(row["provider"]).capture(row["provider_ref"], row["amount_minor"],
+                                                                 row["currency"], key)
+            if result.outcome != "succeeded":
+                provider_failed(result.outcome, row["provider"])
+            fee = fees.get(row["provider"])
+            if fee is not None:  # cost model: fixed + basis points, minor units read as cents
+                mp.add_cost("provider_fee", fee.fixed_usd + row["amount_minor"] / 100 * fee.bps / 10_000,
+                            row["provider"])
+            captured = {**row, "state": "captured", "provider_status": result.provider_status}
+            return 200, payments.public(captured), lambda conn: payments.mark_captured(conn, row,
+                                                                                       result.provider_status)
+
+        return await idempotent(request, who, "capture", {"payment_id": payment_id}, work)
+
+    @app.post("/v1/payments/{payment_id}/refund")
+    async def refund(request: Request, payment_id: str, body: RefundRequest):
+        who = principal(request, "payments:write")
+
+        async def work(key):
+            row = await load(who, payment_id)
+            remaining = row["amount_minor"] - row["refunded_minor"]
+            if row["state"] != "captured" or body.amount_minor > remaining:
+                raise ApiProblem(409, "payment-not-refundable", "Cannot refund",
+                                 f"payment {payment_id} is {row['state']} with {remaining} minor units refundable")
+            result = await adapter_for(row["provider"]).refund(row["provider_ref"], body.amount_minor,
+                                                                row["currency"], key)
+            if result.outcome != "succeeded":
+                provider_failed(result.outcome, row["provider"])
+            refunded = row["refunded_minor"] + body.amount_minor
+            after = {**row, "refunded_minor": refunded,
+                     "state": "refunded" if refunded == row["amount_minor"] else row["state"]}
+            return 200, payments.public(after), lambda conn: payments.mark_refunded(
+                conn, row, body.amount_minor, result.provider_status)
+
+        return await idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
+
+    @app.post("/v1/payouts", status_code=201)
+    async def payout(request: Request, body: PayoutRequest):
+        who = principal(request, "payments:write")
+        adapter = adapter_for(body.provider)
+
+        async def work(key):
+            result = await adapter.payout(body.amount_minor, body.currency, body.reference, key)
+            if result.outcome != "succeeded":
+                provider_failed(result.outcome, body.provider)
+            row_id = payments.new_id("po")
+            response = {"id": row_id, "kind": "payout", "state": "paid", "provider": body.provider,
+                        "amount_minor": body.amount_minor, "currency": body.currency, "reference": body.reference,
+                        "provider_ref": result.provider_ref, "provider_status": result.provider_status}
+            return 201, response, lambda conn: payments.create(
+                conn, principal=who, kind="payout", state="paid", provider=body.provider, method="bank_transfer",
+                amount_minor=body.amount_minor, currency=body.currency, reference=body.reference,
+                provider_ref=result.provider_ref, provider_status=result.provider_status, payment_id=row_id)
+
+        return await idempotent(request, who, "payout", body.model_dump(), work)
+
+    @app.get("/v1/payments/{payment_id}")
+    async def get_payment(request: Request, payment_id: str):
+        return payments.public(await load(principal(request, "payments:read"), payment_id))
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,72 @@
+"""Payment state and its ledger effects, written in one database transaction each.
+
+Ledger accounts: `provider_receivable:<provider>` (what a provider owes us for captures),
+`merchant_payable` (what we owe the merchant), `provider_payout_clearing:<provider>`
+(payouts in flight). Every movement balances per currency.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from moneypath.refservice import ledger
+from moneypath.refservice.db import payments
+from moneypath.refservice.ledger import Posting
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def create(conn: Connection, *, principal: str, kind: str, state: str, provider: str, method: str,
+           amount_minor: int, currency: str, reference: str, provider_ref: str | None,
+           provider_status: str | None, payment_id: str | None = None) -> dict:
+    now = time.time()
+    row = {"id": payment_id or new_id("pay" if kind == "payment" else "po"), "principal": principal, "kind": kind,
+           "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
+           "currency": currency, "reference": reference, "provider_ref": provider_ref,
+           "provider_status": provider_status, "created_at": now, "updated_at": now}
+    conn.execute(payments.insert().values(**row))
+    if kind == "payout" and state == "paid":
+        ledger.post(conn, row["id"], "payout", [
+            Posting("merchant_payable", currency, amount_minor),
+            Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
+    return row
+
+
+def get(conn: Connection, payment_id: str, principal: str) -> dict | None:
+    row = conn.execute(select(payments).where(payments.c.id == payment_id, payments.c.principal == principal))
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+def mark_captured(conn: Connection, payment: dict, provider_status: str | None) -> dict:
+    ledger.post(conn, payment["id"], "capture", [
+        Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
+        Posting("merchant_payable", payment["currency"], -payment["amount_minor"])])
+    return _update(conn, payment, state="captured", provider_status=provider_status)
+
+
+def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> dict:
+    ledger.post(conn, payment["id"], "refund", [
+        Posting("merchant_payable", payment["currency"], amount_minor),
+        Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
+    refunded = payment["refunded_minor"] + amount_minor
+    state = "refunded" if refunded == payment["amount_minor"] else payment["state"]
+    return _update(conn, payment, state=state, refunded_minor=refunded, provider_status=provider_status)
+
+
+def _update(conn: Connection, payment: dict, **changes) -> dict:
+    changes["updated_at"] = time.time()
+    conn.execute(update(payments).where(payments.c.id == payment["id"]).values(**changes))
+    return {**payment, **changes}
+
+
+def public(payment: dict) -> dict:
+    """What the API returns: no principal, money as minor units + currency."""
+    return {k: payment[k] for k in ("id", "kind", "state", "provider", "method", "amount_minor", "refunded_minor",
+                                    "currency", "reference", "provider_ref", "provider_status", "created_at")}
