@@ -38,7 +38,7 @@ class Verifier:
 
     def __init__(self, secret: bytes, window_s: int = DEFAULT_WINDOW_S, max_nonces: int = 100_000):
         self.secret, self.window_s, self.max_nonces = secret, window_s, max_nonces
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()  # nonce → time it may be forgotten
         self._lock = threading.Lock()
 
     def verify(self, header: str | None, body: bytes, now: float | None = None) -> None:
@@ -49,14 +49,15 @@ class Verifier:
         except (ValueError, KeyError) as exc:
             raise SignatureError("invalid_signature", f"missing or malformed {HEADER} header") from exc
         expected = hmac.new(self.secret, f"{t}.{n}.".encode() + body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, v1):
+        if not hmac.compare_digest(expected.encode(), v1.encode("utf-8", "replace")):
             raise SignatureError("invalid_signature", "the signature does not match the body")
         if abs(now - t) > self.window_s:
             raise SignatureError("stale", f"timestamp is {abs(now - t):.0f} s away from now (window {self.window_s} s)")
         with self._lock:
-            while self._seen and (next(iter(self._seen.values())) < now - self.window_s
-                                  or len(self._seen) >= self.max_nonces):
+            # A nonce is kept until its signature could no longer pass the window check.
+            while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self.max_nonces):
                 self._seen.popitem(last=False)
             if n in self._seen:
                 raise SignatureError("replayed", "this nonce was already accepted")
-            self._seen[n] = now
+            self._seen[n] = max(now, t) + self.window_s
+            self._seen.move_to_end(n)

@@ -39,7 +39,7 @@ def _unb64(text: str) -> bytes:
 
 
 def issue(secret: bytes, subject: str, scopes: list[str], ttl_s: int = 900, now: float | None = None) -> str:
-    claims = {"sub": subject, "scopes": sorted(scopes), "exp": int((now or time.time()) + ttl_s)}
+    claims = {"sub": subject, "scopes": sorted(scopes), "exp": int((time.time() if now is None else now) + ttl_s)}
     body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())}"
 
@@ -55,7 +55,7 @@ def verify(secret: bytes, token: str, scope: str, now: float | None = None) -> C
         claims = Claims(str(data["sub"]), frozenset(data["scopes"]), int(data["exp"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise TokenError("invalid", "the token is malformed or its signature does not match") from exc
-    if claims.exp <= (now or time.time()):
+    if claims.exp <= (time.time() if now is None else now):
         raise TokenError("expired", "the token has expired")
     if scope not in claims.scopes:
         raise TokenError("insufficient_scope", f"the token lacks the scope {scope}")

@@ -49,3 +49,25 @@ def test_webhook_signature_window_and_replay():
     with pytest.raises(SignatureError) as e:
         verifier.verify(None, body, now=10_010)
     assert e.value.kind == "invalid_signature"
+
+
+def test_non_ascii_signature_is_invalid_not_a_crash():
+    with pytest.raises(SignatureError) as e:
+        Verifier(SECRET).verify("t=1,n=x,v1=\u00e9\u00e9", b"{}", now=1)
+    assert e.value.kind == "invalid_signature"
+
+
+def test_a_future_dated_signature_cannot_be_replayed_while_it_is_still_valid():
+    verifier = Verifier(SECRET, window_s=300)
+    header = sign(SECRET, b"{}", now=10_299, nonce="future")
+    verifier.verify(header, b"{}", now=10_000)
+    with pytest.raises(SignatureError) as e:
+        verifier.verify(header, b"{}", now=10_401)  # 401 s later, signature still inside the window
+    assert e.value.kind == "replayed"
+
+
+def test_token_time_zero_is_honoured():
+    token = issue(SECRET, "ops", ["admin:faults"], ttl_s=60, now=0)
+    with pytest.raises(TokenError) as e:
+        verify(SECRET, token, "admin:faults", now=61)
+    assert e.value.kind == "expired"

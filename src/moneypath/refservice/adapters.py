@@ -49,9 +49,11 @@ class Adapter(ABC):
             start = time.perf_counter()
             response = None
             try:
-                response = await self.client.post(path, json=body, timeout=self.timeout_s)
+                # A total deadline: httpx's timeouts are per read, so a slow drip could run far past it.
+                async with asyncio.timeout(self.timeout_s):
+                    response = await self.client.post(path, json=body, timeout=self.timeout_s)
                 outcome = "success" if response.status_code < 500 else "error"
-            except httpx.TimeoutException:
+            except (httpx.TimeoutException, TimeoutError):
                 outcome = "timeout"
             except httpx.TransportError:
                 outcome = "error"

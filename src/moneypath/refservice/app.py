@@ -104,7 +104,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                              "auto_configure": False})
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
     app.add_route("/metrics", mp.metrics_app())
-    app.state.engine, app.state.mp = engine, mp
+    app.state.engine, app.state.mp, app.state.adapters = engine, mp, adapters
 
     @app.exception_handler(ApiProblem)
     async def _problem(request, exc: ApiProblem):
