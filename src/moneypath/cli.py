@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
                     help="a service to scrape (repeatable), e.g. 127.0.0.1:8000")
+    up.add_argument("--no-services", action="store_true",
+                    help="do not start the provider simulator and reference service (scrape only --target)")
+    up.add_argument("--faults", action="store_true",
+                    help="let drills inject faults into the provider simulator (off by default)")
     up.add_argument("--remote-write", action="append", default=[], metavar="URL",
                     help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
                          "Thanos Receive endpoint")
@@ -94,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     pager.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     pager.add_argument("--port", type=int, default=9095, help="port (default 9095)")
     pager.add_argument("--journal", metavar="FILE", help="append-only JSON-lines record of pages (kept across restarts)")
+
+    demo = commands.add_parser(
+        "demo", help="a provider outage, end to end: load, fault, page, recovery",
+        description="Start the whole stack with 1 s intervals (provider simulator, reference service, Prometheus, "
+                    "Alertmanager, pager), send steady payments, take one provider down through the fault API, "
+                    "show each page as it arrives, clear the fault, and stop everything.")
+    _catalog_arg(demo)
+    demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
 
     metrics = commands.add_parser("metrics", help="inspect the instrumentation's output",
                                   description="Inspect what moneypath.instrument exports.")
@@ -121,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             return _build(args)
         if args.command == "lint":
             return _lint(args)
+        if args.command == "demo":
+            from pathlib import Path
+
+            from moneypath.demo import run_demo
+
+            return run_demo(load_catalog(args.catalog), Path(args.state_dir))
         if args.command in ("up", "down", "status"):
             return _stack(args)
         if args.command == "pager":
@@ -194,7 +212,7 @@ def _stack(args) -> int:
     try:
         if args.command == "up":
             state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
-                             remote_write=args.remote_write)
+                             remote_write=args.remote_write, services=not args.no_services, faults=args.faults)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down`")
             return 0

@@ -228,18 +228,21 @@ def _dead_letters(c: Catalog, a: Alert) -> Shape:
                  "notifications or compliance records are not being delivered.")
 
 
-def _provider_outage(c: Catalog, a: Alert) -> Shape:
+def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
     requests = c.metric("provider_requests_total")
     circuit = c.metric("provider_circuit_state")
-    open_code = (c.signals["provider_circuit_state"].enum or {})["open"]
+    closed = (c.signals["provider_circuit_state"].enum or {})["closed"]
     return [
-        Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))\n'
+        # A call refused by an open circuit failed too, from the payment's point of view.
+        Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout|circuit_open"}}[5m]))\n'
               f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}",
-              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed or timed out over "
-              f"5 minutes (threshold {pct(a.threshold)}). Payments routed there are failing.",
+              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed, timed out or were "
+              f"refused by the circuit breaker over 5 minutes (threshold {pct(a.threshold)}). "
+              "Payments routed there are failing.",
               (("reason", "error_ratio"),)),
-        Shape(f"max by (provider) ({circuit}) == {open_code}",
-              "The circuit breaker for {{ $labels.provider }} is open: calls are refused without being tried.",
+        # Half-open is still "not trusted": it only lasts for one trial call between open periods.
+        Shape(f"max by (provider) ({circuit}) > {closed}",
+              "The circuit breaker for {{ $labels.provider }} is not closed: calls are refused or on trial.",
               (("reason", "circuit_open"),)),
     ]
 

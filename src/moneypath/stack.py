@@ -91,9 +91,12 @@ def load_state(state_dir: Path) -> StackState | None:
 
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
-       timeout_s: float = 60.0, remote_write: list[str] = ()) -> StackState:
-    """Start Prometheus, Alertmanager and the pager; returns when all three answer.
+       timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
+       faults: bool = False) -> StackState:
+    """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
+    `services` also starts the provider simulator and the reference service (scraped as a
+    target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
     VictoriaMetrics: see collector/README.md)."""
     state_dir = state_dir.resolve()
@@ -104,7 +107,21 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     state = StackState(str(state_dir), interval, interval, list(targets))
     for sub in ("prometheus-data", "alertmanager-data", "logs"):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus")}
+    ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus", "providersim", "refservice")}
+    commands: dict[str, tuple[list[str], str, str, dict]] = {}
+    if services:
+        secrets = write_secrets(state_dir)
+        env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
+               "MONEYPATH_CATALOG": str(Path(c.path).resolve()), "MONEYPATH_DB_URL": f"sqlite:///{state_dir / 'ledger.db'}",
+               "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}"}
+        commands["providersim"] = ([sys.executable, "-m", "moneypath.providersim", "--port", str(ports["providersim"]),
+                                    "--settlement-dir", str(state_dir / "settlements"),
+                                    *(["--enable-faults"] if faults else [])],
+                                   f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
+        commands["refservice"] = ([sys.executable, "-m", "moneypath.refservice", "--port", str(ports["refservice"])],
+                                  f"http://127.0.0.1:{ports['refservice']}", "/healthz", env)
+        targets = [*targets, f"127.0.0.1:{ports['refservice']}"]
+        state.targets = list(targets)
     pager_url = f"http://127.0.0.1:{ports['pager']}"
     am_url = f"http://127.0.0.1:{ports['alertmanager']}"
     prom_url = f"http://127.0.0.1:{ports['prometheus']}"
@@ -118,28 +135,28 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                              remote_write=[remote_write_entry(url, fast) for url in remote_write])
     (state_dir / "prometheus.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
-    commands = {
+    commands |= {
         "pager": ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
-                   "--journal", str(state_dir / "pages.jsonl")], pager_url, "/healthz"),
+                   "--journal", str(state_dir / "pages.jsonl")], pager_url, "/healthz", {}),
         "alertmanager": ([_binary("prometheus-alertmanager", "alertmanager"),
                           f"--config.file={state_dir / 'alertmanager.yml'}",
                           f"--storage.path={state_dir / 'alertmanager-data'}",
                           f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-                          "--cluster.listen-address="], am_url, "/-/ready"),
+                          "--cluster.listen-address="], am_url, "/-/ready", {}),
         "prometheus": ([_binary("prometheus"), f"--config.file={state_dir / 'prometheus.yml'}",
                         f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
                         f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
                         "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
                         f"--storage.tsdb.retention.time={retention(c)}",
                         "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
-                       prom_url, "/-/ready"),
+                       prom_url, "/-/ready", {}),
     }
     try:
-        for name, (argv, url, health) in commands.items():
+        for name, (argv, url, health, env) in commands.items():
             log = state_dir / "logs" / f"{name}.log"
             with log.open("ab") as out:
                 proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, env={**os.environ, **env})
             state.parts.append(Part(name, url, proc.pid, health, str(log)))
             _save(state)
             progress(f"started {name:<12} {url}  (log {log})")
@@ -156,6 +173,25 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         down(state_dir, progress=lambda *_: None)
         raise
     return state
+
+
+SECRETS_FILE = "secrets.json"
+
+
+def write_secrets(state_dir: Path) -> dict[str, str]:
+    """Fresh secrets for this stack's services, readable only by the owner (drills mint tokens with them)."""
+    import secrets as random_secrets
+
+    values = {"token_secret": random_secrets.token_hex(32), "webhook_secret": random_secrets.token_hex(32)}
+    path = state_dir / SECRETS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def read_secrets(state_dir: Path) -> dict[str, str]:
+    return json.loads((state_dir / SECRETS_FILE).read_text())
 
 
 def remote_write_entry(url: str, fast: bool = False) -> dict:

@@ -95,8 +95,8 @@ def business_cases(c):
          case(c, "ProviderPartialOutage", [
              ('provider_requests_total{provider="acme",operation="authorize",outcome="success"}', "0+100x60"),
              ('provider_requests_total{provider="acme",operation="authorize",outcome="error"}', "0x20 0+10x40")],
-             "12m", {"provider": "acme", "reason": "error_ratio"}, "9.091% of calls to acme failed or timed out over "
-             "5 minutes (threshold 5%). Payments routed there are failing."),
+             "12m", {"provider": "acme", "reason": "error_ratio"}, "9.091% of calls to acme failed, timed out or were "
+             "refused by the circuit breaker over 5 minutes (threshold 5%). Payments routed there are failing."),
          case(c, "ProviderPartialOutage", [
              ('provider_requests_total{provider="acme",operation="authorize",outcome="success"}', "0+100x60"),
              ('provider_requests_total{provider="acme",operation="authorize",outcome="error"}', "0+1x60"),
@@ -104,8 +104,8 @@ def business_cases(c):
         ("ProviderPartialOutage",
          case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x10 2x40")], "10m",
               {"provider": "globex", "reason": "circuit_open"},
-              "The circuit breaker for globex is open: calls are refused without being tried."),
-         case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x10 1x40")], "10m", {}, "",
+              "The circuit breaker for globex is not closed: calls are refused or on trial."),
+         case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x60")], "10m", {}, "",
               fires=False)),
         ("FraudSpike",
          case(c, "FraudSpike", [('fraud_decisions_total{decision="approve"}', "0+99x300"),
