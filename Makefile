@@ -1,4 +1,4 @@
-# make demo — check the catalog and generated rules, show the catalog, print what the instrumentation exports
+# make demo — check the catalog and generated rules, then a provider outage end to end (about 4 minutes)
 # make test — run the whole test suite (installs what it needs first)
 # make bench — instrumentation benchmarks (figures, not pass/fail)
 VENV ?= .venv
@@ -15,8 +15,7 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 demo: setup
 	$(BIN)/moneypath catalog check
 	$(BIN)/moneypath build --check
-	$(BIN)/moneypath catalog show
-	$(BIN)/moneypath metrics sample --payments 50 | grep -E '^# (HELP|TYPE) moneypath_authorization|^moneypath_authorization_duration_seconds_bucket.*# \{' | head -n 8
+	$(BIN)/moneypath demo
 
 test: setup
 	$(BIN)/python -m pytest

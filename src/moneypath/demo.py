@@ -6,6 +6,7 @@ fault API; the pages arrive from Alertmanager as on-call would get them; the fau
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -36,6 +37,8 @@ def _drive(service_url: str, token: str, stop: threading.Event, counts: dict, ra
 
 def run_demo(c: Catalog, state_dir: Path, fault_s: float = 150.0) -> int:
     stack.down(state_dir, progress=lambda *_: None)  # a previous demo interrupted hard
+    # Start clean: old pages and Prometheus' restored alert state would blur this run's timeline.
+    shutil.rmtree(state_dir, ignore_errors=True)
     state = stack.up(c, state_dir, [], fast=True, services=True, faults=True)
     secrets = stack.read_secrets(state_dir.resolve())
     secret = secrets["token_secret"].encode()
@@ -57,8 +60,10 @@ def run_demo(c: Catalog, state_dir: Path, fault_s: float = 150.0) -> int:
             key = (p["alertname"], p["receiver"], p["status"], p.get("fingerprint"))
             if key not in seen:
                 seen.add(key)
-                say(f"PAGE {p['status']:<8} {p['alertname']} → {p['receiver']} ({p['labels'].get('severity')}): "
-                    f"{p['annotations'].get('summary', '')}")
+                detail = ", ".join(f"{k}={p['labels'][k]}" for k in ("provider", "reason", "slo", "long_window")
+                                   if k in p["labels"])
+                say(f"PAGE {p['status']:<8} {p['alertname']} [{detail}] → {p['receiver']} "
+                    f"({p['labels'].get('severity')})")
         return pages
 
     try:
@@ -82,6 +87,8 @@ def run_demo(c: Catalog, state_dir: Path, fault_s: float = 150.0) -> int:
         show_pages()
         say(f"responses by status: {dict(sorted(counts.items(), key=str))}")
         say(f"every page is also in {state_dir / 'pages.jsonl'}")
+        say("note: this Prometheus holds seconds of history, so the SLO burn pages fire within seconds; with a full "
+            "healthy hour behind it a 50 % error rate takes about 2 minutes")
     finally:
         stop.set()
         load.join(timeout=15)
