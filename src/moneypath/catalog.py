@@ -24,7 +24,10 @@ _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _SLO_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+# A Prometheus duration such as 5m, 1h30m or 30d ("ms" before "m", so 5ms is not 5m + "s").
+DURATION = re.compile(r"(?:\d+(?:ms|[smhdwy]))+")
+_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SELECTOR = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
@@ -35,6 +38,13 @@ MIN_OBJECTIVE = 100 - 100 / 14.4
 _RESERVED_LABELS = {"le", "quantile", "job", "instance"}
 _REFERENCE_SECTIONS = ("providers", "currencies", "signals")
 _UNIT_SUFFIX = {"seconds", "bytes", "ratio", "usd", "minor"}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration; ValueError if it is not one."""
+    if not DURATION.fullmatch(text):
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 class CatalogError(Exception):
@@ -355,7 +365,7 @@ def _resolve(c: Catalog) -> list[tuple[tuple, str]]:
     for key, alert in c.alerts.items():
         if not _ALERT_NAME.match(key):
             bad(("alerts", key), "alert names are CamelCase")
-        if not _DURATION.match(alert.for_):
+        if not DURATION.fullmatch(alert.for_):
             bad(("alerts", key, "for"), f"{alert.for_!r} is not a Prometheus duration (e.g. 5m)")
     for provider in c.cost.provider_fees:
         if provider not in c.providers:
@@ -393,7 +403,7 @@ def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
     loc = ("slos", key)
     if not _SLO_NAME.match(key):
         bad(loc, "SLO names are lower-kebab-case")
-    if not _DURATION.match(slo.window):
+    if not DURATION.fullmatch(slo.window):
         bad(loc + ("window",), f"{slo.window!r} is not a Prometheus duration (e.g. 30d)")
     if slo.objective < MIN_OBJECTIVE:
         bad(loc + ("objective",), f"below {MIN_OBJECTIVE:.2f} a 14.4x burn rate exceeds 100 % errors, so the fast "

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from moneypath.catalog import OTHER, Catalog, Signal
+from moneypath.catalog import DURATION, OTHER, Catalog, Signal
+from moneypath.catalog import duration_seconds as parse_duration
 
 ALERTS_FILE = "alerts/moneypath-alerts.yaml"
 RECORDING_FILE = "collector/recording-rules.yaml"
@@ -29,9 +30,6 @@ REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url"
 GROUPING_LABELS = {"le", "slo", "provider", "service"}
 PROMTOOL_TIMEOUT = 60
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-_DURATION = re.compile(r"(?:\d+(?:ms|[smhdwy]))+")  # "ms" before "m", so 5ms is not read as 5m + "s"
-_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
 # A double-, single- or back-quoted PromQL string literal, escapes included.
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 # rate(metric / irate(metric / increase(metric: group 1 the function, group 2 the first series name.
@@ -43,7 +41,7 @@ _SELECTOR = re.compile(r'(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{((?:[^{}"]|"(?
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _GROUPING = re.compile(r"\b(by|without)\s*\(([^)]*)\)")
 # [5m] or the range of a subquery [30m:1m]; group 1 is the (first) duration.
-_RANGE = re.compile(r"\[\s*(" + _DURATION.pattern + r")\s*(?::[^\]]*)?\]")
+_RANGE = re.compile(r"\[\s*(" + DURATION.pattern + r")\s*(?::[^\]]*)?\]")
 # promtool's message for one rule: 'file: 5:11: group "g", rule 1, "Name": message'.
 _PROMTOOL_RULE = re.compile(r'group "[^"]*", rule \d+, "([^"]*)": (.*)$')
 
@@ -74,13 +72,6 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d") -> list[str]:
 
 
 # ---------------------------------------------------------------- reading
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration such as 5m, 1h30m or 30d."""
-    if not _DURATION.fullmatch(text):
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def load_rules(path: Path) -> tuple[list[dict], str | None]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from moneypath.catalog import Catalog
+import math
+
+from moneypath.catalog import Catalog, duration_seconds
 
 REMOTE_WRITE_EXAMPLES = """
 # Scale-out: ship every scraped and recorded series to a horizontally scalable store.
@@ -21,11 +23,7 @@ REMOTE_WRITE_EXAMPLES = """
 def retention(c: Catalog) -> str:
     """How long Prometheus must keep data: the longest range the rules read (SLO windows, the
     7-day cost baseline), plus a day. Less and the SLO's own window silently shrinks."""
-    import math
-
-    from moneypath.lint import parse_duration
-
-    longest = max([parse_duration("7d")] + [parse_duration(slo.window) for slo in c.slos.values()])
+    longest = max([duration_seconds("7d")] + [duration_seconds(slo.window) for slo in c.slos.values()])
     return f"{math.ceil(longest / 86400) + 1}d"
 
 
