@@ -116,6 +116,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}"}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.providersim", "--port", str(ports["providersim"]),
                                     "--settlement-dir", str(state_dir / "settlements"),
+                                    "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
                                     *(["--enable-faults"] if faults else [])],
                                    f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
         commands["refservice"] = ([sys.executable, "-m", "moneypath.refservice", "--port", str(ports["refservice"])],

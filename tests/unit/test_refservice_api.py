@@ -85,3 +85,43 @@ def test_openapi_and_metrics_are_served(app):
     assert "/v1/payments/authorize" in call(app, "GET", "/openapi.json").json()["paths"]
     metrics = call(app, "GET", "/metrics").text
     assert "moneypath_provider_circuit_state" in metrics
+
+
+@pytest.fixture
+def hooked(catalog, tmp_path):
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET,
+                                   webhook_secret=b"hook-secret", provider_url="http://127.0.0.1:9"), mp=mp)
+    return app, mp
+
+
+def test_webhooks_are_verified_deduplicated_and_counted(hooked):
+    import json as jsonlib
+
+    from moneypath.signing import HEADER, sign
+
+    app, mp = hooked
+    event = jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": "acme_auth_1",
+                           "reference": "order-1", "amount_minor": 1999, "currency": "EUR",
+                           "status": "CAPTURED", "occurred_at": 1.0}).encode()
+
+    def deliver(body, header):
+        return call(app, "POST", "/v1/webhooks/acme", content=body, headers={HEADER: header})
+
+    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": True, "duplicate": False}
+    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": False, "duplicate": True}
+    header = sign(b"hook-secret", event)
+    deliver(event, header)
+    assert_problem(deliver(event, header), 409, "webhook-replayed")
+    assert_problem(deliver(event, sign(b"wrong", event)), 401, "webhook-invalid-signature")
+    assert_problem(deliver(event, sign(b"hook-secret", event, now=1000)), 400, "webhook-stale")
+    assert_problem(deliver(b"[]", sign(b"hook-secret", b"[]")), 400, "webhook-malformed")
+
+    def count(outcome):
+        return mp.registry.get_sample_value("moneypath_webhooks_total", {"provider": "acme", "outcome": outcome})
+    assert (count("accepted"), count("duplicate"), count("replayed"), count("stale")) == (1, 2, 1, 1)
+    assert count("invalid_signature") == 2  # the forged one and the malformed one
+
+
+def test_webhooks_without_a_secret_are_refused(app):
+    assert_problem(call(app, "POST", "/v1/webhooks/acme", content=b"{}"), 503, "webhooks-disabled")

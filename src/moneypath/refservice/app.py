@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -19,14 +20,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.refservice import payments
 from moneypath.refservice.adapters import ADAPTERS, Adapter
-from moneypath.refservice.db import make_engine
+from moneypath.refservice.db import make_engine, webhook_events
 from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.signing import HEADER as SIGNATURE_HEADER
+from moneypath.signing import SignatureError, Verifier
 from moneypath.tokens import TokenError, bearer, verify
 
 PROBLEM = "application/problem+json"
@@ -39,6 +43,7 @@ class ServiceConfig:
     db_url: str = "sqlite:///moneypath-ledger.db"
     provider_url: str = "http://127.0.0.1:8100"
     token_secret: bytes = b""
+    webhook_secret: bytes = b""
     provider_timeout_s: float = 2.0
 
     @classmethod
@@ -49,7 +54,8 @@ class ServiceConfig:
         return cls(catalog=os.environ.get("MONEYPATH_CATALOG", "moneypath.yaml"),
                    db_url=os.environ.get("MONEYPATH_DB_URL", cls.db_url),
                    provider_url=os.environ.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
-                   token_secret=secret.encode())
+                   token_secret=secret.encode(),
+                   webhook_secret=os.environ.get("MONEYPATH_WEBHOOK_SECRET", "").encode())
 
 
 class ApiProblem(Exception):
@@ -277,6 +283,42 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                 provider_ref=result.provider_ref, provider_status=result.provider_status, payment_id=row_id)
 
         return await idempotent(request, who, "payout", body.model_dump(), work)
+
+    verifier = Verifier(config.webhook_secret) if config.webhook_secret else None
+    webhook_status = {"invalid_signature": 401, "stale": 400, "replayed": 409}
+
+    @app.post("/v1/webhooks/{provider}")
+    async def webhook(request: Request, provider: str):
+        """Provider notifications: signed, inside the time window, each nonce once; the same
+        event delivered twice is acknowledged without being applied again."""
+        if verifier is None:
+            raise ApiProblem(503, "webhooks-disabled", "Webhooks disabled", "no MONEYPATH_WEBHOOK_SECRET configured")
+        known = provider if provider in mp.catalog.providers else "other"
+        body = await request.body()
+        try:
+            verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
+            event = json.loads(body)
+            key = (str(event["event"]), str(event["provider_ref"]))
+        except SignatureError as exc:
+            mp.count_webhook(known, exc.kind)
+            raise ApiProblem(webhook_status[exc.kind], f"webhook-{exc.kind.replace('_', '-')}", "Webhook rejected",
+                             str(exc)) from None
+        except (ValueError, KeyError, TypeError):
+            mp.count_webhook(known, "invalid_signature")
+            raise ApiProblem(400, "webhook-malformed", "Webhook rejected", "signed, but not a provider event") from None
+
+        def store_event() -> bool:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(webhook_events.insert().values(provider=known, event=key[0], provider_ref=key[1],
+                                                                body=body.decode(), received_at=time.time()))
+                return True
+            except IntegrityError:
+                return False
+
+        fresh = await run_in_threadpool(store_event)
+        mp.count_webhook(known, "accepted" if fresh else "duplicate")
+        return {"accepted": fresh, "duplicate": not fresh}
 
     @app.get("/v1/payments/{payment_id}")
     async def get_payment(request: Request, payment_id: str):

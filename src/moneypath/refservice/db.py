@@ -57,6 +57,18 @@ payments = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+webhook_events = Table(
+    "webhook_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("provider_ref", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    # A provider may deliver the same event twice: the second one is acknowledged, not applied.
+    UniqueConstraint("provider", "event", "provider_ref", name="uq_webhook_event"),
+)
+
 ledger_transactions = Table(
     "ledger_transactions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
