@@ -72,9 +72,15 @@ class Adapter(ABC):
                 await asyncio.sleep(self.retry.delay(attempt))
         return None, outcome
 
-    @staticmethod
-    def _failed(outcome: str) -> ProviderResult:
-        return ProviderResult(outcome if outcome in ("timeout", "circuit_open") else "error")
+    async def _request(self, operation: str, path: str, payload: dict, vocabulary: dict[str, str],
+                       status_of, ref_of) -> ProviderResult:
+        """One operation: call, then translate the provider's word through `vocabulary`
+        (anything it does not list is an error)."""
+        body, outcome = await self._call(operation, path, payload)
+        if body is None:
+            return ProviderResult(outcome if outcome in ("timeout", "circuit_open") else "error")
+        status = status_of(body)
+        return ProviderResult(vocabulary.get(status, "error"), ref_of(body), status)
 
     @abstractmethod
     async def authorize(self, amount_minor: int, currency: str, reference: str, key: str) -> ProviderResult: ...
@@ -89,42 +95,42 @@ class Adapter(ABC):
     async def payout(self, amount_minor: int, currency: str, reference: str, key: str) -> ProviderResult: ...
 
 
+def _field(*path: str):
+    """Reads body[path[0]][path[1]]… and gives None where a level is missing."""
+    def read(body: dict):
+        for key in path:
+            body = body.get(key) if isinstance(body, dict) else None
+        return body
+    return read
+
+
+_ACME_STATUS, _ACME_ID = _field("status"), _field("id")
+
+
 class AcmeAdapter(Adapter):
     """Acme: APPROVED/DECLINED, CAPTURED, REFUNDED, PAID."""
 
     name = "acme"
 
     async def authorize(self, amount_minor, currency, reference, key):
-        body, outcome = await self._call("authorize", "/acme/v1/authorizations", {
-            "amount_minor": amount_minor, "currency": currency, "reference": reference, "idempotency_key": key})
-        if body is None:
-            return self._failed(outcome)
-        status = body.get("status")
-        normalised = {"APPROVED": "approved", "DECLINED": "declined"}.get(status, "error")
-        return ProviderResult(normalised, body.get("id"), status)
+        return await self._request("authorize", "/acme/v1/authorizations", {
+            "amount_minor": amount_minor, "currency": currency, "reference": reference, "idempotency_key": key},
+            {"APPROVED": "approved", "DECLINED": "declined"}, _ACME_STATUS, _ACME_ID)
 
     async def capture(self, provider_ref, amount_minor, currency, key):
-        return await self._simple("capture", f"/acme/v1/authorizations/{provider_ref}/capture",
-                                  {"idempotency_key": key}, "CAPTURED", provider_ref)
+        return await self._request("capture", f"/acme/v1/authorizations/{provider_ref}/capture",
+                                   {"idempotency_key": key}, {"CAPTURED": "succeeded"}, _ACME_STATUS,
+                                   lambda _: provider_ref)
 
     async def refund(self, provider_ref, amount_minor, currency, key):
-        return await self._simple("refund", f"/acme/v1/authorizations/{provider_ref}/refund",
-                                  {"amount_minor": amount_minor, "idempotency_key": key}, "REFUNDED", provider_ref)
+        return await self._request("refund", f"/acme/v1/authorizations/{provider_ref}/refund",
+                                   {"amount_minor": amount_minor, "idempotency_key": key},
+                                   {"REFUNDED": "succeeded"}, _ACME_STATUS, lambda _: provider_ref)
 
     async def payout(self, amount_minor, currency, reference, key):
-        body, outcome = await self._call("payout", "/acme/v1/payouts", {
-            "amount_minor": amount_minor, "currency": currency, "reference": reference, "idempotency_key": key})
-        if body is None:
-            return self._failed(outcome)
-        status = body.get("status")
-        return ProviderResult("succeeded" if status == "PAID" else "error", body.get("id"), status)
-
-    async def _simple(self, operation, path, payload, success_word, provider_ref):
-        body, outcome = await self._call(operation, path, payload)
-        if body is None:
-            return self._failed(outcome)
-        status = body.get("status")
-        return ProviderResult("succeeded" if status == success_word else "error", provider_ref, status)
+        return await self._request("payout", "/acme/v1/payouts", {
+            "amount_minor": amount_minor, "currency": currency, "reference": reference, "idempotency_key": key},
+            {"PAID": "succeeded"}, _ACME_STATUS, _ACME_ID)
 
 
 class GlobexAdapter(Adapter):
@@ -133,38 +139,23 @@ class GlobexAdapter(Adapter):
     name = "globex"
 
     async def authorize(self, amount_minor, currency, reference, key):
-        body, outcome = await self._call("authorize", "/globex/api/charges", {
-            "amount": {"value": amount_minor, "currency": currency}, "merchant_ref": reference, "request_id": key})
-        if body is None:
-            return self._failed(outcome)
-        charge = body.get("charge") or {}
-        status = charge.get("result")
-        normalised = {"OK": "approved", "REFUSED": "declined"}.get(status, "error")
-        return ProviderResult(normalised, charge.get("token"), status)
+        return await self._request("authorize", "/globex/api/charges", {
+            "amount": {"value": amount_minor, "currency": currency}, "merchant_ref": reference, "request_id": key},
+            {"OK": "approved", "REFUSED": "declined"}, _field("charge", "result"), _field("charge", "token"))
 
     async def capture(self, provider_ref, amount_minor, currency, key):
-        body, outcome = await self._call("capture", f"/globex/api/charges/{provider_ref}/settle", {"request_id": key})
-        if body is None:
-            return self._failed(outcome)
-        status = (body.get("charge") or {}).get("result")
-        return ProviderResult("succeeded" if status == "COMPLETE" else "error", provider_ref, status)
+        return await self._request("capture", f"/globex/api/charges/{provider_ref}/settle", {"request_id": key},
+                                   {"COMPLETE": "succeeded"}, _field("charge", "result"), lambda _: provider_ref)
 
     async def refund(self, provider_ref, amount_minor, currency, key):
-        body, outcome = await self._call("refund", f"/globex/api/charges/{provider_ref}/reverse", {
-            "amount": {"value": amount_minor, "currency": currency}, "request_id": key})
-        if body is None:
-            return self._failed(outcome)
-        status = body.get("result")
-        return ProviderResult("succeeded" if status == "REVERSED" else "error", provider_ref, status)
+        return await self._request("refund", f"/globex/api/charges/{provider_ref}/reverse", {
+            "amount": {"value": amount_minor, "currency": currency}, "request_id": key},
+            {"REVERSED": "succeeded"}, _field("result"), lambda _: provider_ref)
 
     async def payout(self, amount_minor, currency, reference, key):
-        body, outcome = await self._call("payout", "/globex/api/transfers", {
-            "amount": {"value": amount_minor, "currency": currency}, "merchant_ref": reference, "request_id": key})
-        if body is None:
-            return self._failed(outcome)
-        transfer = body.get("transfer") or {}
-        status = transfer.get("result")
-        return ProviderResult("succeeded" if status == "OK" else "error", transfer.get("token"), status)
+        return await self._request("payout", "/globex/api/transfers", {
+            "amount": {"value": amount_minor, "currency": currency}, "merchant_ref": reference, "request_id": key},
+            {"OK": "succeeded"}, _field("transfer", "result"), _field("transfer", "token"))
 
 
 ADAPTERS = {cls.name: cls for cls in (AcmeAdapter, GlobexAdapter)}
