@@ -67,7 +67,8 @@ def test_route_templates_not_raw_paths_become_labels(mp, client, run):
     assert requests_total(mp, route="/v1/payments/{payment_id}", method="GET", status_class="2xx") == 3
     assert requests_total(mp, route="other", method="GET", status_class="4xx") == 1
     assert requests_total(mp, route="/v1/payouts", method="POST", status_class="5xx") == 1
-    assert "pay_1" not in body and "4111" not in body
+    routes = {line.split('route="')[1].split('"')[0] for line in body.splitlines() if 'route="' in line}
+    assert not [r for r in routes if "pay_1" in r or "4111" in r]
 
 
 def test_correlation_id_is_echoed_when_safe_and_replaced_otherwise(client, run):
