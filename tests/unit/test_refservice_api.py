@@ -108,8 +108,8 @@ def test_webhooks_are_verified_deduplicated_and_counted(hooked):
     def deliver(body, header):
         return call(app, "POST", "/v1/webhooks/acme", content=body, headers={HEADER: header})
 
-    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": True, "duplicate": False}
-    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": False, "duplicate": True}
+    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": True, "duplicate": False, "booked": False}
+    assert deliver(event, sign(b"hook-secret", event)).json() == {"accepted": False, "duplicate": True, "booked": False}
     header = sign(b"hook-secret", event)
     deliver(event, header)
     assert_problem(deliver(event, header), 409, "webhook-replayed")

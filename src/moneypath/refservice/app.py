@@ -24,11 +24,19 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from moneypath.faults import FaultError
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
-from moneypath.refservice import payments
+from moneypath.refservice import ledger, payments
 from moneypath.refservice.adapters import ADAPTERS, Adapter
+from moneypath.refservice.cost import CostMeter
 from moneypath.refservice.db import make_engine, webhook_events
+from moneypath.refservice.faults import service_faults
 from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.refservice.outbox import OutboxWorker
+from moneypath.refservice.reconciliation import Reconciler
+from moneypath.refservice.resilience import RetryPolicy
+from moneypath.refservice.risk import RiskPolicy, RiskScreen
+from moneypath.refservice.workers import Jobs
 from moneypath.signing import HEADER as SIGNATURE_HEADER
 from moneypath.signing import SignatureError, Verifier
 from moneypath.tokens import TokenError, bearer, verify
@@ -45,17 +53,54 @@ class ServiceConfig:
     token_secret: bytes = b""
     webhook_secret: bytes = b""
     provider_timeout_s: float = 2.0
+    enable_faults: bool = False  # the /admin/faults API for drills; off in production
+    risk: RiskPolicy = RiskPolicy()
+    settlement_dir: str = ""  # provider settlement files to reconcile; "" turns reconciliation off
+    reconcile_interval_s: float = 5.0
+    reconcile_grace_s: float = 30.0  # a settlement line may arrive before its capture commits
+    missing_after_s: float = 3600.0  # a capture no settlement mentions by then is a break
+    outbox_interval_s: float = 0.5
+    outbox_max_attempts: int = 5
+    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance and cost accrual loops
 
     @classmethod
-    def from_env(cls) -> ServiceConfig:
-        secret = os.environ.get("MONEYPATH_TOKEN_SECRET", "")
+    def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
+        """From MONEYPATH_* variables; a bad value stops with one line naming the variable."""
+        env = os.environ if env is None else env
+        secret = env.get("MONEYPATH_TOKEN_SECRET", "")
         if not secret:
             raise SystemExit("moneypath refservice: set MONEYPATH_TOKEN_SECRET (it signs and checks API tokens)")
-        return cls(catalog=os.environ.get("MONEYPATH_CATALOG", "moneypath.yaml"),
-                   db_url=os.environ.get("MONEYPATH_DB_URL", cls.db_url),
-                   provider_url=os.environ.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name, "")
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise SystemExit(f"moneypath refservice: {name}={raw!r} is not a number") from None
+            if not low <= value <= high:
+                raise SystemExit(f"moneypath refservice: {name}={raw} must be between {low:g} and {high:g}")
+            return value
+
+        fallback = env.get("MONEYPATH_RISK_FALLBACK", "allow")
+        if fallback not in ("allow", "hold"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
+        return cls(catalog=env.get("MONEYPATH_CATALOG", "moneypath.yaml"),
+                   db_url=env.get("MONEYPATH_DB_URL", cls.db_url),
+                   provider_url=env.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
                    token_secret=secret.encode(),
-                   webhook_secret=os.environ.get("MONEYPATH_WEBHOOK_SECRET", "").encode())
+                   webhook_secret=env.get("MONEYPATH_WEBHOOK_SECRET", "").encode(),
+                   enable_faults=env.get("MONEYPATH_ENABLE_FAULTS", "") in ("1", "true", "yes"),
+                   risk=RiskPolicy(timeout_s=number("MONEYPATH_RISK_TIMEOUT_MS", 150, 1, 30_000) / 1000,
+                                   fallback=fallback,
+                                   allow_limit_minor=int(number("MONEYPATH_RISK_ALLOW_LIMIT_MINOR", 5000, 0, 10**12))),
+                   settlement_dir=env.get("MONEYPATH_SETTLEMENT_DIR", ""),
+                   reconcile_interval_s=number("MONEYPATH_RECONCILE_INTERVAL_S", 5, 0.1, 86_400),
+                   reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
+                   missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400))
+
+
+class LedgerUnavailable(Exception):
+    pass
 
 
 class ApiProblem(Exception):
@@ -96,13 +141,39 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     client = httpx.AsyncClient(base_url=config.provider_url, transport=provider_transport)
     adapters: dict[str, Adapter] = {name: cls(client, mp, timeout_s=config.provider_timeout_s)
                                     for name, cls in ADAPTERS.items() if name in mp.catalog.providers}
-    fees = mp.catalog.cost.provider_fees
+    faults = service_faults() if config.enable_faults else None
+    cost = CostMeter(mp, mp.catalog, faults)
+    risk = RiskScreen(mp, config.risk, cost, faults)
+    outbox = OutboxWorker(engine, mp, faults, max_attempts=config.outbox_max_attempts,
+                          retry=RetryPolicy(config.outbox_max_attempts, base_s=0.2, cap_s=5.0))
+    reconciler = (Reconciler(engine, mp, config.settlement_dir, list(mp.catalog.providers), config.reconcile_grace_s,
+                             config.missing_after_s) if config.settlement_dir else None)
+    currencies = list(mp.catalog.currencies)
+
+    def measure_ledger() -> None:
+        with engine.connect() as conn:
+            sums = ledger.imbalance(conn)
+        for currency in {*currencies, *sums}:
+            mp.set_ledger_imbalance(currency, sums.get(currency, 0))
+
+    jobs = Jobs()
+    if config.background_jobs:
+        jobs.add(config.outbox_interval_s, outbox.run_once, "outbox")
+        jobs.add(5.0, measure_ledger, "ledger-imbalance")
+        jobs.add(1.0, cost.accrue_infrastructure, "infrastructure-cost")
+        if reconciler is not None:
+            jobs.add(config.reconcile_interval_s, reconciler.run_once, "reconciliation")
 
     @asynccontextmanager
     async def lifespan(app):
-        yield
-        await client.aclose()
-        engine.dispose()
+        measure_ledger()
+        jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+            await client.aclose()
+            engine.dispose()
 
     # Request metrics come from MoneyPathMiddleware; FastAPI's own telemetry stays off on purpose.
     app = FastAPI(title="moneypath reference payment service", version="1", lifespan=lifespan,
@@ -111,6 +182,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
     app.add_route("/metrics", mp.metrics_app())
     app.state.engine, app.state.mp, app.state.adapters = engine, mp, adapters
+    app.state.faults, app.state.outbox, app.state.reconciler, app.state.cost = faults, outbox, reconciler, cost
 
     @app.exception_handler(ApiProblem)
     async def _problem(request, exc: ApiProblem):
@@ -172,9 +244,19 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             with engine.begin() as conn:
                 book(conn)
                 store.complete(conn, who, key, status, text)
+                if faults is not None and faults.fires("ledger_write_failure"):
+                    raise LedgerUnavailable("ledger_write_failure fault")  # rolls the whole booking back
 
-        with mp.time_ledger_write():
-            await run_in_threadpool(commit)
+        try:
+            with mp.time_ledger_write():
+                await run_in_threadpool(commit)
+        except Exception:
+            # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
+            # (the provider sees the same key and does not move money twice).
+            await run_in_threadpool(store.release, who, key)
+            raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
+                             "the payment could not be recorded and was not applied; retry with the same "
+                             "Idempotency-Key") from None
         return Response(text, status, media_type="application/json")
 
     def provider_failed(outcome: str, provider: str):
@@ -188,24 +270,30 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         adapter = adapter_for(body.provider)
 
         async def work(key):
-            with mp.time_authorization(body.provider, body.method) as auth:
-                result = await adapter.authorize(body.amount_minor, body.currency, body.reference, key)
-                auth.outcome = result.outcome if result.outcome in ("approved", "declined", "timeout") else "error"
-            if result.outcome not in ("approved", "declined"):
-                provider_failed(result.outcome, body.provider)
-            state = "authorized" if result.outcome == "approved" else "declined"
+            screened = await risk.screen(body.amount_minor, body.reference)
+            provider_ref = provider_status = None
+            if not screened.proceeds:  # declined as fraud, or held because screening did not answer
+                state = "declined" if screened.decision == "decline" else "held"
+            else:
+                with mp.time_authorization(body.provider, body.method) as auth:
+                    result = await adapter.authorize(body.amount_minor, body.currency, body.reference, key)
+                    auth.outcome = result.outcome if result.outcome in ("approved", "declined", "timeout") else "error"
+                if result.outcome not in ("approved", "declined"):
+                    provider_failed(result.outcome, body.provider)
+                state = "authorized" if result.outcome == "approved" else "declined"
+                provider_ref, provider_status = result.provider_ref, result.provider_status
             row_id = payments.new_id("pay")  # known before booking: the stored response carries it
 
             def book(conn):
                 payments.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
                                 method=body.method, amount_minor=body.amount_minor, currency=body.currency,
-                                reference=body.reference, provider_ref=result.provider_ref,
-                                provider_status=result.provider_status, payment_id=row_id)
+                                reference=body.reference, provider_ref=provider_ref, provider_status=provider_status,
+                                payment_id=row_id, risk_decision=screened.decision)
 
             response = {"id": row_id, "kind": "payment", "state": state, "provider": body.provider,
                         "method": body.method, "amount_minor": body.amount_minor, "refunded_minor": 0,
-                        "currency": body.currency, "reference": body.reference, "provider_ref": result.provider_ref,
-                        "provider_status": result.provider_status}
+                        "currency": body.currency, "reference": body.reference, "provider_ref": provider_ref,
+                        "provider_status": provider_status, "risk_decision": screened.decision}
             return 201, response, book
 
         return await idempotent(request, who, "authorize", body.model_dump(), work)
@@ -225,6 +313,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
 
         async def work(key):
             row = await load(who, payment_id)
+            if row["state"] == "captured":  # already booked, e.g. from the provider's webhook after a timeout
+                return 200, payments.public(row), lambda conn: None
             if row["state"] != "authorized":
                 raise ApiProblem(409, "payment-not-capturable", "Cannot capture",
                                  f"payment {payment_id} is {row['state']}, only authorized payments capture")
@@ -232,10 +322,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                                                                  row["currency"], key)
             if result.outcome != "succeeded":
                 provider_failed(result.outcome, row["provider"])
-            fee = fees.get(row["provider"])
-            if fee is not None:  # cost model: fixed + basis points, minor units read as cents
-                mp.add_cost("provider_fee", fee.fixed_usd + row["amount_minor"] / 100 * fee.bps / 10_000,
-                            row["provider"])
+            cost.provider_fee(row["provider"], row["amount_minor"])
             captured = {**row, "state": "captured", "provider_status": result.provider_status}
             return 200, payments.public(captured), lambda conn: payments.mark_captured(conn, row,
                                                                                        result.provider_status)
@@ -307,18 +394,26 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             mp.count_webhook(known, "invalid_signature")
             raise ApiProblem(400, "webhook-malformed", "Webhook rejected", "signed, but not a provider event") from None
 
-        def store_event() -> bool:
+        def store_event() -> tuple[bool, dict | None]:
+            """Store the event once; a capture the provider settled that we never booked (our call
+            timed out, theirs succeeded) is booked now, in the same transaction."""
             try:
                 with engine.begin() as conn:
                     conn.execute(webhook_events.insert().values(provider=known, event=key[0], provider_ref=key[1],
                                                                 body=body.decode(), received_at=time.time()))
-                return True
+                    if key[0] != "capture.settled":
+                        return True, None
+                    row = payments.by_provider_ref(conn, known, key[1])
+                    booked = row is not None and payments.mark_captured(conn, row, str(event.get("status", "")))
+                    return True, row if booked else None
             except IntegrityError:
-                return False
+                return False, None
 
-        fresh = await run_in_threadpool(store_event)
+        fresh, booked = await run_in_threadpool(store_event)
+        if booked is not None:
+            cost.provider_fee(booked["provider"], booked["amount_minor"])
         mp.count_webhook(known, "accepted" if fresh else "duplicate")
-        return {"accepted": fresh, "duplicate": not fresh}
+        return {"accepted": fresh, "duplicate": not fresh, "booked": booked is not None}
 
     @app.get("/v1/payments/{payment_id}")
     async def get_payment(request: Request, payment_id: str):
@@ -327,5 +422,42 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok"}
+
+    def fault_admin(request: Request) -> None:
+        principal(request, "admin:faults")
+        if faults is None:
+            raise ApiProblem(403, "faults-disabled", "Faults disabled", "fault injection is off; start the service "
+                             "with MONEYPATH_ENABLE_FAULTS=1 to use it")
+
+    def fault_problem(exc: FaultError) -> ApiProblem:
+        if exc.status == 404:
+            return ApiProblem(404, "unknown-fault", "Unknown fault", str(exc))
+        return ApiProblem(exc.status, "invalid-fault", "Invalid fault parameters", str(exc))
+
+    @app.get("/admin/faults", include_in_schema=False)
+    async def list_faults(request: Request):
+        """Active faults and what can be set."""
+        fault_admin(request)
+        return {"faults": faults.active(), "available": faults.catalog()}
+
+    @app.put("/admin/faults/{name}", include_in_schema=False)
+    async def put_fault(request: Request, name: str):
+        fault_admin(request)
+        try:
+            params = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise ApiProblem(422, "invalid-fault", "Invalid fault parameters", "body: is not valid JSON") from None
+        try:
+            return faults.set(name, params)
+        except FaultError as exc:
+            raise fault_problem(exc) from None
+
+    @app.delete("/admin/faults/{name}", include_in_schema=False)
+    async def delete_fault(request: Request, name: str, target: str | None = None):
+        fault_admin(request)
+        try:
+            return {"cleared": faults.clear(name, target)}
+        except FaultError as exc:
+            raise fault_problem(exc) from None
 
     return app

@@ -53,8 +53,13 @@ payments = Table(
     Column("reference", String(128), nullable=False),
     Column("provider_ref", String(128)),
     Column("provider_status", String(32)),
+    Column("risk_decision", String(16)),  # approve | review | decline | hold | allow (fallback when risk was down)
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("captured_at", Float),  # when the capture was booked; reconciliation measures lag from here
+    Column("reconciled_at", Float),  # when a settlement line matched it (or a break was recorded)
+    Index("ix_payments_provider_ref", "provider", "provider_ref"),
+    Index("ix_payments_unreconciled", "captured_at", "reconciled_at"),
 )
 
 webhook_events = Table(
@@ -86,6 +91,84 @@ ledger_postings = Table(
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),  # debit > 0, credit < 0
     UniqueConstraint("transaction_id", "account", "currency", name="uq_posting_per_account"),
+)
+
+
+# Outbox: written in the transaction that books the money, delivered by a worker afterwards.
+outbox_messages = Table(
+    "outbox_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", String(200)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_outbox_due", "next_attempt_at"),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True),  # the outbox message id
+    Column("queue", String(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String(200)),
+    Column("created_at", Float, nullable=False),
+    Column("dead_at", Float, nullable=False),
+)
+
+# What the consumers did with each message; the unique key makes redelivery harmless.
+deliveries = Table(
+    "deliveries", metadata,
+    Column("queue", String(32), primary_key=True),
+    Column("message_id", Integer, primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("delivered_at", Float, nullable=False),
+)
+
+settlement_files = Table(
+    "settlement_files", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("error", String(200)),  # set when the file could not be read; it is not retried
+    Column("imported_at", Float, nullable=False),
+)
+
+settlement_lines = Table(
+    "settlement_lines", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file", String(255), ForeignKey("settlement_files.name"), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("provider_ref", String(128), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("imported_at", Float, nullable=False),
+    Column("state", String(16), nullable=False, default="open"),  # open | matched | break
+    Column("payment_id", String(64)),
+    Index("ix_settlement_lines_open", "state"),
+)
+
+# Differences found by reconciliation, each recorded (and counted) once.
+reconciliation_breaks = Table(
+    "reconciliation_breaks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),  # missing_in_ledger | missing_at_provider | amount_differs | duplicate
+    Column("subject", String(128), nullable=False),  # settlement line id, or payment id for missing_at_provider
+    Column("provider_ref", String(128)),
+    Column("payment_id", String(64)),
+    Column("amount_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("detail", String(200), nullable=False),
+    Column("found_at", Float, nullable=False),
+    UniqueConstraint("kind", "subject", name="uq_break_once"),
 )
 
 

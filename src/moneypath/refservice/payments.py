@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from moneypath.refservice import ledger
+from moneypath.refservice import ledger, outbox
 from moneypath.refservice.db import payments
 from moneypath.refservice.ledger import Posting
 
@@ -24,18 +24,31 @@ def new_id(prefix: str) -> str:
 
 def create(conn: Connection, *, principal: str, kind: str, state: str, provider: str, method: str,
            amount_minor: int, currency: str, reference: str, provider_ref: str | None,
-           provider_status: str | None, payment_id: str | None = None) -> dict:
+           provider_status: str | None, payment_id: str | None = None, risk_decision: str | None = None) -> dict:
     now = time.time()
     row = {"id": payment_id or new_id("pay" if kind == "payment" else "po"), "principal": principal, "kind": kind,
            "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
            "currency": currency, "reference": reference, "provider_ref": provider_ref,
-           "provider_status": provider_status, "created_at": now, "updated_at": now}
+           "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
     conn.execute(payments.insert().values(**row))
     if kind == "payout" and state == "paid":
         ledger.post(conn, row["id"], "payout", [
             Posting("merchant_payable", currency, amount_minor),
             Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
+        _announce(conn, "payout.paid", row, amount_minor)
     return row
+
+
+def _announce(conn: Connection, event: str, payment: dict, amount_minor: int) -> None:
+    """Tell the consumers (notifications, compliance log) in the booking transaction: ids and money only."""
+    outbox.enqueue(conn, event, {"payment_id": payment["id"], "provider": payment["provider"],
+                                 "amount_minor": amount_minor, "currency": payment["currency"]})
+
+
+def by_provider_ref(conn: Connection, provider: str, provider_ref: str) -> dict | None:
+    found = conn.execute(select(payments).where(payments.c.provider == provider,
+                                                payments.c.provider_ref == provider_ref)).mappings().first()
+    return dict(found) if found else None
 
 
 def get(conn: Connection, payment_id: str, principal: str) -> dict | None:
@@ -44,11 +57,20 @@ def get(conn: Connection, payment_id: str, principal: str) -> dict | None:
     return dict(found) if found else None
 
 
-def mark_captured(conn: Connection, payment: dict, provider_status: str | None) -> dict:
+def mark_captured(conn: Connection, payment: dict, provider_status: str | None) -> bool:
+    """Book the capture once: False (nothing written) when it was already booked, e.g. by the
+    provider's capture webhook racing the API response."""
+    now = time.time()
+    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "authorized")
+                         .values(state="captured", provider_status=provider_status, captured_at=now,
+                                 updated_at=now)).rowcount
+    if moved != 1:
+        return False
     ledger.post(conn, payment["id"], "capture", [
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
         Posting("merchant_payable", payment["currency"], -payment["amount_minor"])])
-    return _update(conn, payment, state="captured", provider_status=provider_status)
+    _announce(conn, "payment.captured", payment, payment["amount_minor"])
+    return True
 
 
 def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> dict:
@@ -57,6 +79,7 @@ def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_s
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
     refunded = payment["refunded_minor"] + amount_minor
     state = "refunded" if refunded == payment["amount_minor"] else payment["state"]
+    _announce(conn, "payment.refunded", payment, amount_minor)
     return _update(conn, payment, state=state, refunded_minor=refunded, provider_status=provider_status)
 
 
@@ -69,4 +92,5 @@ def _update(conn: Connection, payment: dict, **changes) -> dict:
 def public(payment: dict) -> dict:
     """What the API returns: no principal, money as minor units + currency."""
     return {k: payment[k] for k in ("id", "kind", "state", "provider", "method", "amount_minor", "refunded_minor",
-                                    "currency", "reference", "provider_ref", "provider_status", "created_at")}
+                                    "currency", "reference", "provider_ref", "provider_status", "risk_decision",
+                                    "created_at")}
