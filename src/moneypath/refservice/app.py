@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath.faults import FaultError
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
-from moneypath.refservice import ledger, payments
+from moneypath.refservice import ledger, limits, payments
 from moneypath.refservice.adapters import ADAPTERS, Adapter
 from moneypath.refservice.cost import CostMeter
 from moneypath.refservice.db import make_engine, webhook_events
@@ -114,22 +114,22 @@ def problem_response(status: int, type_: str, title: str, detail: str) -> JSONRe
 
 
 class AuthorizeRequest(BaseModel):
-    amount_minor: int = Field(gt=0, le=10**12)
+    amount_minor: limits.Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     provider: str
     method: Literal["card", "bank_transfer", "wallet"] = "card"
-    reference: str = Field(min_length=1, max_length=128)
+    reference: limits.Reference
 
 
 class RefundRequest(BaseModel):
-    amount_minor: int = Field(gt=0, le=10**12)
+    amount_minor: limits.Amount
 
 
 class PayoutRequest(BaseModel):
-    amount_minor: int = Field(gt=0, le=10**12)
+    amount_minor: limits.Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     provider: str
-    reference: str = Field(min_length=1, max_length=128)
+    reference: limits.Reference
 
 
 def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
@@ -179,6 +179,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     app = FastAPI(title="moneypath reference payment service", version="1", lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                              "auto_configure": False})
+    limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
     app.add_route("/metrics", mp.metrics_app())
     app.state.engine, app.state.mp, app.state.adapters = engine, mp, adapters
@@ -234,7 +235,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             raise ApiProblem(422, "idempotency-key-reused", "Idempotency-Key reused",
                              "this Idempotency-Key was used with a different request")
         try:
-            status, body, book = await work(f"{who}:{key}")
+            status, body, book = await work(limits.provider_key(who, key))
         except BaseException:
             await run_in_threadpool(store.release, who, key)  # nothing was booked: let a retry run
             raise
@@ -268,6 +269,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     async def authorize(request: Request, body: AuthorizeRequest):
         who = principal(request, "payments:write")
         adapter = adapter_for(body.provider)
+        limits.require_currency(currencies, body.currency)
 
         async def work(key):
             screened = await risk.screen(body.amount_minor, body.reference)
@@ -355,6 +357,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     async def payout(request: Request, body: PayoutRequest):
         who = principal(request, "payments:write")
         adapter = adapter_for(body.provider)
+        limits.require_currency(currencies, body.currency)
 
         async def work(key):
             result = await adapter.payout(body.amount_minor, body.currency, body.reference, key)
