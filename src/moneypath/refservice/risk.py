@@ -60,7 +60,7 @@ class RiskScreen:
     async def _score(self, amount_minor: int, reference: str) -> float:
         faults = self.faults
         if faults is not None:
-            if faults.get("risk_down"):
+            if faults.get("risk_down") is not None:
                 raise RiskUnavailable("risk screening is down (risk_down fault)")
             if slow := faults.get("risk_latency"):
                 await asyncio.sleep(slow["extra_ms"] / 1000)

@@ -1,0 +1,347 @@
+"""Risk, outbox, reconciliation, cost and the service's fault API, driven through the HTTP API
+with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
+
+from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.signals import MoneyPath
+from moneypath.providersim.app import SimConfig
+from moneypath.providersim.app import create_app as create_sim
+from moneypath.refservice import ledger
+from moneypath.refservice.app import ServiceConfig, create_app
+from moneypath.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
+from moneypath.refservice.risk import RiskPolicy
+from moneypath.tokens import issue
+from tests.unit.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
+
+READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
+
+
+@pytest.fixture
+def world(catalog, tmp_path):
+    settlements = tmp_path / "settlements"
+    sim = create_sim(SimConfig(settlement_dir=settlements, webhook_url=None, webhook_secret=b"w",
+                               token_secret=SECRET, enable_faults=True, latency_scale=0))
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    config = ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET, provider_url="http://sim",
+                           provider_timeout_s=0.5, enable_faults=True, settlement_dir=str(settlements),
+                           reconcile_grace_s=10, missing_after_s=600, outbox_max_attempts=3,
+                           risk=RiskPolicy(timeout_s=0.05, fallback="allow", allow_limit_minor=5000),
+                           background_jobs=False, webhook_secret=b"hook")
+    app = create_app(config, mp=mp, provider_transport=httpx.ASGITransport(app=sim))
+    for adapter in app.state.adapters.values():
+        adapter.retry = type(adapter.retry)(max_attempts=3, base_s=0.001, cap_s=0.002)
+    return app, sim, mp
+
+
+def call(app, method, path, key=None, json=None, headers=WRITE):
+    async def go():
+        async with await client_for(app) as c:
+            extra = {"idempotency-key": key} if key else {}
+            return await c.request(method, path, json=json, headers={**headers, **extra})
+    return asyncio.run(go())
+
+
+def authorize(app, key, amount=2000, provider="acme", reference=None, currency="EUR"):
+    return call(app, "POST", "/v1/payments/authorize", key, {"amount_minor": amount, "currency": currency,
+                                                             "provider": provider, "reference": reference or key})
+
+
+def captured_payment(app, key, **kw) -> dict:
+    """Authorize and capture; retries with fresh references until the seeded provider approves."""
+    for attempt in range(10):
+        auth = authorize(app, f"{key}-{attempt}", **kw)
+        assert auth.status_code == 201, auth.text
+        if auth.json()["state"] == "authorized":
+            cap = call(app, "POST", f"/v1/payments/{auth.json()['id']}/capture", f"{key}-cap-{attempt}")
+            assert cap.status_code == 200, cap.text
+            return cap.json()
+    raise AssertionError("the simulator declined ten payments in a row")
+
+
+def flush(sim):
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as c:
+            r = await c.post("/admin/settlements/flush", headers=ADMIN)
+            assert r.status_code == 200, r.text
+    asyncio.run(go())
+
+
+def count(app, table, *where) -> int:
+    with app.state.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+# --- service fault API ----------------------------------------------------------------------------------
+
+
+def test_fault_api_needs_the_scope_and_validates(world):
+    app, _, _ = world
+    assert call(app, "GET", "/admin/faults").status_code == 403  # payments:write is not admin:faults
+    listed = call(app, "GET", "/admin/faults", headers=ADMIN).json()
+    assert listed["faults"] == [] and "ledger_write_failure" in listed["available"]
+    bad = call(app, "PUT", "/admin/faults/ledger_write_failure", json={"rate": 2}, headers=ADMIN)
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    assert "rate: must be a number from 0 to 1" in bad.json()["detail"]
+    assert call(app, "PUT", "/admin/faults/nope", json={}, headers=ADMIN).status_code == 404
+    queue = call(app, "PUT", "/admin/faults/consumer_failure", json={"rate": 1, "queue": "nope"}, headers=ADMIN)
+    assert queue.status_code == 422 and "queue: must be one of notifications, compliance_log" in queue.json()["detail"]
+    ok = call(app, "PUT", "/admin/faults/consumer_failure", json={"rate": 1, "queue": "notifications"}, headers=ADMIN)
+    assert ok.json() == {"name": "consumer_failure", "queue": "notifications", "rate": 1}
+    assert call(app, "GET", "/admin/faults", headers=ADMIN).json()["faults"] == [ok.json()]
+    cleared = call(app, "DELETE", "/admin/faults/consumer_failure", headers=ADMIN).json()["cleared"]
+    assert cleared == [ok.json()] and call(app, "GET", "/admin/faults", headers=ADMIN).json()["faults"] == []
+
+
+def test_fault_api_is_refused_unless_enabled(catalog, tmp_path):
+    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'l.db'}", token_secret=SECRET, background_jobs=False),
+                     mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))
+    refused = call(app, "PUT", "/admin/faults/risk_down", json={}, headers=ADMIN)
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/faults-disabled")
+
+
+# --- ledger write failures ------------------------------------------------------------------------------
+
+
+def test_a_failed_ledger_write_acknowledges_nothing_and_the_retry_books_once(world):
+    app, _, mp = world
+    payment = captured_payment(app, "lw")
+    call(app, "PUT", "/admin/faults/ledger_write_failure", json={"rate": 1}, headers=ADMIN)
+    failed = call(app, "POST", f"/v1/payments/{payment['id']}/refund", "lw-refund", {"amount_minor": 500})
+    assert failed.status_code == 503 and failed.json()["type"].endswith("/ledger-unavailable")
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, payment["id"]) == ["capture"]
+    assert sample(mp, "moneypath_ledger_writes_total", outcome="failed") == 1
+    call(app, "DELETE", "/admin/faults/ledger_write_failure", headers=ADMIN)
+    retried = call(app, "POST", f"/v1/payments/{payment['id']}/refund", "lw-refund", {"amount_minor": 500})
+    assert retried.status_code == 200 and retried.json()["refunded_minor"] == 500
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, payment["id"]) == ["capture", "refund"]
+        assert set(ledger.imbalance(conn).values()) == {0}
+
+
+# --- risk -----------------------------------------------------------------------------------------------
+
+
+def test_fraud_spike_declines_without_calling_the_provider(world):
+    app, _, mp = world
+    call(app, "PUT", "/admin/faults/fraud_spike", json={"rate": 1}, headers=ADMIN)
+    declined = authorize(app, "fraud-1")
+    assert declined.status_code == 201
+    assert declined.json()["state"] == "declined" and declined.json()["risk_decision"] == "decline"
+    assert sample(mp, "moneypath_fraud_decisions_total", decision="decline") == 1
+    assert sample(mp, "moneypath_provider_requests_total", provider="acme", operation="authorize",
+                  outcome="success") == 0
+    assert sample(mp, "moneypath_fraud_score_ratio_count") == 1
+    assert sample(mp, "moneypath_cost_usd_total", component="fraud_screening", provider="none") > 0
+
+
+def test_risk_down_allows_small_payments_and_holds_large_ones(world):
+    app, _, mp = world
+    call(app, "PUT", "/admin/faults/risk_down", json={}, headers=ADMIN)
+    small, large = authorize(app, "small", amount=4000), authorize(app, "large", amount=9000)
+    assert small.json()["risk_decision"] == "allow" and small.json()["state"] in ("authorized", "declined")
+    assert large.json()["risk_decision"] == "hold" and large.json()["state"] == "held"
+    assert large.json()["provider_ref"] is None  # held payments never reach the provider
+    assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="allow") == 1
+    assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="hold") == 1
+
+
+def test_slow_risk_times_out_into_the_fallback(world):
+    app, _, mp = world
+    call(app, "PUT", "/admin/faults/risk_latency", json={"extra_ms": 500}, headers=ADMIN)
+    started = time.perf_counter()
+    response = authorize(app, "slow-risk", amount=100)
+    assert response.json()["risk_decision"] == "allow"
+    assert time.perf_counter() - started < 0.45  # the 50 ms timeout, not the 500 ms risk latency
+    assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="allow") == 1
+
+
+# --- outbox ---------------------------------------------------------------------------------------------
+
+
+def test_outbox_delivers_each_money_movement_to_both_consumers(world):
+    app, _, mp = world
+    payment = captured_payment(app, "ob")
+    assert count(app, outbox_messages) == 2
+    assert app.state.outbox.run_once() == {"delivered": 2, "retried": 0, "dead": 0}
+    assert count(app, deliveries, deliveries.c.payload.contains(payment["id"])) == 2
+    assert count(app, outbox_messages) == 0
+    assert sample(mp, "moneypath_queue_depth", queue="notifications") == 0
+
+
+def test_consumer_failures_retry_with_backoff_then_dead_letter(world):
+    app, _, mp = world
+    call(app, "PUT", "/admin/faults/consumer_failure", json={"rate": 1, "queue": "compliance_log"}, headers=ADMIN)
+    captured_payment(app, "dl")
+    outbox = app.state.outbox
+    now = time.time()
+    assert outbox.run_once(now) == {"delivered": 1, "retried": 1, "dead": 0}
+    assert sample(mp, "moneypath_queue_depth", queue="compliance_log") == 1
+    with app.state.engine.connect() as conn:
+        due = conn.execute(select(outbox_messages.c.next_attempt_at)).scalar_one()
+    assert now <= due <= now + 0.2  # full jitter under base 0.2 s for the first retry
+    assert outbox.run_once(now + 10)["retried"] == 1
+    assert outbox.run_once(now + 20) == {"delivered": 0, "retried": 0, "dead": 1}  # 3rd attempt was the last
+    assert count(app, dead_letters, dead_letters.c.queue == "compliance_log") == 1
+    assert count(app, outbox_messages) == 0
+    assert sample(mp, "moneypath_dead_letters_total", queue="compliance_log") == 1
+    assert sample(mp, "moneypath_queue_depth", queue="compliance_log") == 0
+
+
+# --- reconciliation -------------------------------------------------------------------------------------
+
+
+def breaks(app) -> list[tuple[str, str]]:
+    with app.state.engine.connect() as conn:
+        return sorted(conn.execute(select(reconciliation_breaks.c.provider, reconciliation_breaks.c.kind)).all())
+
+
+def test_settlements_that_agree_reconcile_with_no_breaks(world):
+    app, sim, mp = world
+    for i in range(3):
+        captured_payment(app, f"ok{i}", provider="globex")
+    rec = app.state.reconciler
+    before = rec.run_once()
+    assert before["matched"] == 0
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="globex") > 0
+    flush(sim)
+    assert rec.run_once() == {"files": 1, "lines": 3, "matched": 3}
+    assert breaks(app) == []
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="globex") == 0
+    assert sample(mp, "moneypath_reconciliation_last_success_timestamp_seconds", provider="acme") > 0
+    assert rec.run_once()["files"] == 0  # imported once
+
+
+def test_duplicate_settlement_is_a_duplicate_charge(world):
+    app, sim, mp = world
+    set_fault(sim, "duplicate_capture", {"provider": "acme", "rate": 1.0})
+    payment = captured_payment(app, "dup", amount=1234, currency="GBP")
+    flush(sim)
+    app.state.reconciler.run_once()
+    app.state.reconciler.run_once()  # counted once, however often it runs
+    assert breaks(app) == [("acme", "duplicate")]
+    assert sample(mp, "moneypath_reconciliation_mismatches_total", provider="acme", mismatch_kind="duplicate") == 1
+    assert sample(mp, "moneypath_duplicate_charges_total", provider="acme") == 1
+    assert sample(mp, "moneypath_duplicate_charged_minor_total", currency="GBP") == payment["amount_minor"]
+
+
+def test_altered_and_dropped_settlements_are_breaks(world):
+    app, sim, mp = world
+    set_fault(sim, "settlement_alter", {"provider": "acme", "rate": 1.0, "delta_minor": -7})
+    captured_payment(app, "alt")
+    set_fault(sim, "settlement_drop", {"provider": "globex", "rate": 1.0})
+    captured_payment(app, "drop", provider="globex")
+    flush(sim)
+    rec = app.state.reconciler
+    rec.run_once()
+    assert breaks(app) == [("acme", "amount_differs")]
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="globex") > 0
+    rec.run_once(time.time() + 601)  # past missing_after_s: the dropped capture is missing at the provider
+    assert breaks(app) == [("acme", "amount_differs"), ("globex", "missing_at_provider")]
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="globex") > 600
+    assert sample(mp, "moneypath_reconciliation_mismatches_total", provider="globex",
+                  mismatch_kind="missing_at_provider") == 1
+
+
+def test_a_settled_payment_the_ledger_never_captured_is_missing_in_ledger(world, tmp_path):
+    app, _, mp = world
+    settlements = tmp_path / "settlements"
+    settlements.mkdir(exist_ok=True)
+    (settlements / "acme-20260101000000-0001.csv").write_text(
+        "provider_ref,reference,amount_minor,currency,status,settled_at\n"
+        "acme_auth_ghost,order-x,990,USD,SETTLED,2026-01-01T00:00:00Z\n")
+    (settlements / "acme-20260101000000-0002.csv").write_text("not,a,settlement\n")
+    rec = app.state.reconciler
+    assert rec.run_once() == {"files": 2, "lines": 1, "matched": 0}
+    assert breaks(app) == []  # within the grace period the capture may still be committing
+    rec.run_once(time.time() + 11)
+    assert breaks(app) == [("acme", "missing_in_ledger")]
+    assert sample(mp, "moneypath_reconciliation_mismatches_total", provider="acme",
+                  mismatch_kind="missing_in_ledger") == 1
+
+
+# --- webhooks settle ambiguous captures -----------------------------------------------------------------
+
+
+def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
+    import json as jsonlib
+
+    from moneypath.signing import HEADER, sign
+
+    app, sim, mp = world
+    auth = None
+    for i in range(10):
+        auth = authorize(app, f"amb-{i}").json()
+        if auth["state"] == "authorized":
+            break
+    set_fault(sim, "timeout_late_success", {"provider": "acme", "rate": 1.0, "delay_s": 1})
+    timed_out = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "amb-cap")
+    assert timed_out.status_code == 504
+    event = jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
+                           "reference": auth["reference"], "amount_minor": 2000, "currency": "EUR",
+                           "status": "CAPTURED", "occurred_at": time.time()}).encode()
+    delivered = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(b"hook", event)})
+    assert delivered.json() == {"accepted": True, "duplicate": False, "booked": True}
+    retried = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "amb-cap")  # the client's retry
+    assert retried.status_code == 200 and retried.json()["state"] == "captured"
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, auth["id"]) == ["capture"]
+        assert conn.execute(select(payments.c.captured_at).where(payments.c.id == auth["id"])).scalar_one()
+
+
+def _post_raw(app, path, body: bytes, headers: dict):
+    async def go():
+        async with await client_for(app) as c:
+            return await c.post(path, content=body, headers=headers)
+    return asyncio.run(go())
+
+
+# --- cost -----------------------------------------------------------------------------------------------
+
+
+def test_infrastructure_cost_accrues_and_the_cost_fault_multiplies_it(world, catalog):
+    app, _, mp = world
+    meter = app.state.cost
+    clock = [0.0]
+    meter._clock, meter._since = (lambda: clock[0]), 0.0
+    clock[0] = 3600
+    meter.accrue_infrastructure()
+    base = catalog.cost.infrastructure_usd_per_hour
+    assert sample(mp, "moneypath_cost_usd_total", component="infrastructure", provider="none") == pytest.approx(base)
+    call(app, "PUT", "/admin/faults/cost_increase", json={"factor": 3}, headers=ADMIN)
+    clock[0] = 7200
+    meter.accrue_infrastructure()
+    assert sample(mp, "moneypath_cost_usd_total", component="infrastructure", provider="none") == \
+        pytest.approx(4 * base)
+
+
+# --- configuration --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "set MONEYPATH_TOKEN_SECRET"),
+    ({"MONEYPATH_TOKEN_SECRET": "s", "MONEYPATH_RISK_FALLBACK": "maybe"}, "MONEYPATH_RISK_FALLBACK='maybe'"),
+    ({"MONEYPATH_TOKEN_SECRET": "s", "MONEYPATH_RISK_TIMEOUT_MS": "fast"}, "MONEYPATH_RISK_TIMEOUT_MS='fast' is not"),
+    ({"MONEYPATH_TOKEN_SECRET": "s", "MONEYPATH_RECONCILE_INTERVAL_S": "0"}, "must be between"),
+])
+def test_bad_configuration_stops_with_one_line(env, message):
+    with pytest.raises(SystemExit) as stopped:
+        ServiceConfig.from_env(env)
+    assert message in str(stopped.value) and "\n" not in str(stopped.value)
+
+
+def test_configuration_from_the_environment():
+    config = ServiceConfig.from_env({"MONEYPATH_TOKEN_SECRET": "s", "MONEYPATH_ENABLE_FAULTS": "1",
+                                     "MONEYPATH_RISK_FALLBACK": "hold", "MONEYPATH_RISK_TIMEOUT_MS": "80",
+                                     "MONEYPATH_SETTLEMENT_DIR": "/tmp/s"})
+    assert config.enable_faults and config.settlement_dir == "/tmp/s"
+    assert config.risk == RiskPolicy(timeout_s=0.08, fallback="hold", allow_limit_minor=5000)
