@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
-# prometheus, alertmanager), VictoriaMetrics (remote-write test) and a virtual environment
-# with the package and its test tools.
+# prometheus, alertmanager), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
+# tests start their own throwaway cluster) and a virtual environment with the package and its
+# test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -10,6 +11,14 @@ need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
+# PostgreSQL server for the ledger tests; Debian keeps initdb out of PATH, under /usr/lib/postgresql/<major>/bin.
+have_initdb() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  local b
+  for b in /usr/lib/postgresql/*/bin/initdb; do [ -x "$b" ] && return 0; done
+  return 1
+}
+have_initdb || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

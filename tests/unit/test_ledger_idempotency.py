@@ -14,9 +14,14 @@ from moneypath.refservice.idempotency import IdempotencyStore, Outcome
 from moneypath.refservice.ledger import Posting, UnbalancedError
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """Every test runs on SQLite and on a real PostgreSQL server (fresh database each; skipped if none can run)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
     yield engine
     engine.dispose()
 
