@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
-                    help="let drills inject faults into the provider simulator (off by default)")
+                    help="let drills inject faults into the provider simulator and the service (off by default)")
     up.add_argument("--remote-write", action="append", default=[], metavar="URL",
                     help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
                          "Thanos Receive endpoint")

@@ -113,9 +113,16 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         secrets = write_secrets(state_dir)
         env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
                "MONEYPATH_CATALOG": str(Path(c.path).resolve()), "MONEYPATH_DB_URL": f"sqlite:///{state_dir / 'ledger.db'}",
-               "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}"}
+               "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
+               "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
+               # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it
+               "MONEYPATH_RECONCILE_INTERVAL_S": "1" if fast else "5",
+               "MONEYPATH_RECONCILE_GRACE_S": "5" if fast else "30",
+               "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
+               **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.providersim", "--port", str(ports["providersim"]),
                                     "--settlement-dir", str(state_dir / "settlements"),
+                                    "--settlement-interval", "2" if fast else "60",
                                     "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
                                     *(["--enable-faults"] if faults else [])],
                                    f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
