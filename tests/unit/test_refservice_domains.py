@@ -345,3 +345,19 @@ def test_configuration_from_the_environment():
                                      "MONEYPATH_SETTLEMENT_DIR": "/tmp/s"})
     assert config.enable_faults and config.settlement_dir == "/tmp/s"
     assert config.risk == RiskPolicy(timeout_s=0.08, fallback="hold", allow_limit_minor=5000)
+
+
+def test_concurrent_refunds_never_refund_more_than_was_captured(world):
+    app, _, _ = world
+    payment = captured_payment(app, "race", amount=1000)
+    pid = payment["id"]
+    from moneypath.refservice import payments as payment_rows
+
+    with app.state.engine.begin() as conn:  # a refund the service's read did not see yet
+        row = payment_rows.get(conn, pid, "merchant_1")
+        payment_rows.mark_refunded(conn, row, 800, "REFUNDED")
+    with pytest.raises(payment_rows.OverRefundError), app.state.engine.begin() as conn:
+        payment_rows.mark_refunded(conn, row, 800, "REFUNDED")  # stale row says 1000 left; only 200 are
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, pid) == ["capture", "refund"]
+        assert payment_rows.get(conn, pid, "merchant_1")["refunded_minor"] == 800

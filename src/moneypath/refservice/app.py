@@ -251,10 +251,12 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         try:
             with mp.time_ledger_write():
                 await run_in_threadpool(commit)
-        except Exception:
+        except Exception as exc:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
             await run_in_threadpool(store.release, who, key)
+            if isinstance(exc, payments.OverRefundError):  # a concurrent refund took the rest first
+                raise ApiProblem(409, "payment-not-refundable", "Cannot refund", str(exc)) from None
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
                              "the payment could not be recorded and was not applied; retry with the same "
                              "Idempotency-Key") from None

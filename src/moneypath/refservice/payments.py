@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.engine import Connection
 
 from moneypath.refservice import ledger, outbox
@@ -74,13 +74,27 @@ def mark_captured(conn: Connection, payment: dict, provider_status: str | None) 
 
 
 def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> dict:
+    """Book a refund; the refundable amount is checked in the same statement that adds to it,
+    so two concurrent refunds can never refund more than was captured."""
+    now = time.time()
+    refunded = payments.c.refunded_minor + amount_minor
+    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "captured",
+                                                refunded <= payments.c.amount_minor)
+                         .values(refunded_minor=refunded, provider_status=provider_status, updated_at=now,
+                                 state=case((refunded == payments.c.amount_minor, "refunded"),
+                                            else_=payments.c.state))).rowcount
+    if moved != 1:
+        raise OverRefundError(f"payment {payment['id']} cannot take a refund of {amount_minor}")
     ledger.post(conn, payment["id"], "refund", [
         Posting("merchant_payable", payment["currency"], amount_minor),
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
-    refunded = payment["refunded_minor"] + amount_minor
-    state = "refunded" if refunded == payment["amount_minor"] else payment["state"]
     _announce(conn, "payment.refunded", payment, amount_minor)
-    return _update(conn, payment, state=state, refunded_minor=refunded, provider_status=provider_status)
+    row = conn.execute(select(payments).where(payments.c.id == payment["id"])).mappings().one()
+    return dict(row)
+
+
+class OverRefundError(ValueError):
+    pass
 
 
 def _update(conn: Connection, payment: dict, **changes) -> dict:
