@@ -361,3 +361,14 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
     with app.state.engine.connect() as conn:
         assert ledger.transactions_for(conn, pid) == ["capture", "refund"]
         assert payment_rows.get(conn, pid, "merchant_1")["refunded_minor"] == 800
+
+
+def test_with_instrumentation_off_payments_work_and_nothing_is_exposed(catalog, tmp_path):
+    sim = create_sim(SimConfig(settlement_dir=tmp_path / "s", webhook_url=None, webhook_secret=b"w",
+                               token_secret=SECRET, latency_scale=0))
+    app = create_app(ServiceConfig(catalog=str(catalog.path), db_url=f"sqlite:///{tmp_path / 'l.db'}",
+                                   token_secret=SECRET, provider_url="http://sim", background_jobs=False,
+                                   instrumented=False), provider_transport=httpx.ASGITransport(app=sim))
+    assert app.state.mp.backend.name == "none"
+    assert authorize(app, "off-1").status_code == 201
+    assert call(app, "GET", "/metrics").status_code == 404

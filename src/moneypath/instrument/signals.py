@@ -138,8 +138,9 @@ class MoneyPath:
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
-        """Build from a catalog file. `backend` is "prometheus" (default; `registry=` optional)
-        or "otel" (`meter_provider=`, `metric_readers=` or the OTEL_EXPORTER_OTLP_* env)."""
+        """Build from a catalog file. `backend` is "prometheus" (default; `registry=` optional),
+        "otel" (`meter_provider=`, `metric_readers=` or the OTEL_EXPORTER_OTLP_* env) or "none"
+        (metrics off: every call is a no-op)."""
         catalog = load_catalog(path)
         if backend == "prometheus":
             from moneypath.instrument.prometheus import PrometheusBackend
@@ -149,7 +150,11 @@ class MoneyPath:
             from moneypath.instrument.otel import OtelBackend
 
             return cls(catalog, OtelBackend(catalog.service, **options))
-        raise ValueError(f"unknown metrics backend {backend!r} (use 'prometheus' or 'otel')")
+        if backend == "none":
+            from moneypath.instrument.null import NullBackend
+
+            return cls(catalog, NullBackend())
+        raise ValueError(f"unknown metrics backend {backend!r} (use 'prometheus', 'otel' or 'none')")
 
     # ------------------------------------------------------------ exposition
 

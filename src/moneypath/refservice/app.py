@@ -62,6 +62,7 @@ class ServiceConfig:
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
     background_jobs: bool = True  # outbox, reconciliation, ledger imbalance and cost accrual loops
+    instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
@@ -82,6 +83,9 @@ class ServiceConfig:
             return value
 
         fallback = env.get("MONEYPATH_RISK_FALLBACK", "allow")
+        instrumentation = env.get("MONEYPATH_INSTRUMENTATION", "on")
+        if instrumentation not in ("on", "off"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_INSTRUMENTATION={instrumentation!r} must be on or off")
         if fallback not in ("allow", "hold"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
         return cls(catalog=env.get("MONEYPATH_CATALOG", "moneypath.yaml"),
@@ -96,7 +100,8 @@ class ServiceConfig:
                    settlement_dir=env.get("MONEYPATH_SETTLEMENT_DIR", ""),
                    reconcile_interval_s=number("MONEYPATH_RECONCILE_INTERVAL_S", 5, 0.1, 86_400),
                    reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
-                   missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400))
+                   missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
+                   instrumented=instrumentation == "on")
 
 
 class LedgerUnavailable(Exception):
@@ -135,7 +140,7 @@ class PayoutRequest(BaseModel):
 def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                provider_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """`provider_transport` lets tests run the provider simulator in-process."""
-    mp = mp or MoneyPath.from_catalog(config.catalog)
+    mp = mp or MoneyPath.from_catalog(config.catalog, backend="prometheus" if config.instrumented else "none")
     engine = make_engine(config.db_url)
     store = IdempotencyStore(engine)
     client = httpx.AsyncClient(base_url=config.provider_url, transport=provider_transport)
@@ -180,8 +185,9 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                              "auto_configure": False})
     limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
-    app.add_middleware(MoneyPathMiddleware, moneypath=mp)
-    app.add_route("/metrics", mp.metrics_app())
+    if config.instrumented:
+        app.add_middleware(MoneyPathMiddleware, moneypath=mp)
+        app.add_route("/metrics", mp.metrics_app())
     app.state.engine, app.state.mp, app.state.adapters = engine, mp, adapters
     app.state.faults, app.state.outbox, app.state.reconciler, app.state.cost = faults, outbox, reconciler, cost
 
