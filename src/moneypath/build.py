@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from moneypath import dashboards
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.prometheus_config import REMOTE_WRITE_EXAMPLES, prometheus_config
 from moneypath.routing import render_alertmanager
@@ -56,6 +57,8 @@ def artifacts(c: Catalog) -> dict[str, str]:
         "collector/prometheus.yml": header + yaml.safe_dump(prometheus_config(
             c, ["127.0.0.1:8000"], ["recording-rules.yaml", "../alerts/moneypath-alerts.yaml"], ["127.0.0.1:9093"]),
             sort_keys=False) + REMOTE_WRITE_EXAMPLES,
+        **dashboards.files(c, Path(c.path).name),
+        **dashboards.provisioning_files(c, header, dashboards.DEFAULT_FOLDER),
     }
 
 

@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the resolved catalog as JSON instead")
 
     build = commands.add_parser(
-        "build", help="generate recording rules, alert rules and Alertmanager routing from the catalog",
-        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml and alerts/alertmanager.yml "
-                    "from the catalog. Generated files are committed; never edit them by hand.")
+        "build", help="generate recording rules, alert rules, Alertmanager routing and Grafana dashboards",
+        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml, alerts/alertmanager.yml, "
+                    "dashboards/*.json and dashboards/provisioning/ from the catalog. Generated files are committed; "
+                    "never edit them by hand.")
     _catalog_arg(build)
     build.add_argument("--check", action="store_true",
                        help="write nothing; exit 1 and list the files that are stale or missing")
@@ -119,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--format", choices=("openmetrics", "text"), default="openmetrics",
                         help="exposition format (default: openmetrics, which carries exemplars)")
     sample.add_argument("--payments", type=int, default=200, metavar="N", help="synthetic payments (default 200)")
+
+    dashboards = commands.add_parser("dashboards", help="Grafana dashboards generated from the catalog",
+                                     description="Dashboards are generated into dashboards/*.json by `moneypath build`.")
+    dashboards_cmds = dashboards.add_subparsers(dest="dashboards_command", metavar="ACTION")
+    dashboards_cmds.required = True
+    push = dashboards_cmds.add_parser(
+        "push", help="create or update the folder and every dashboard in a Grafana",
+        description="Create the folder if missing and save every generated dashboard into it with overwrite, through "
+                    "Grafana's HTTP API (grafana-client). Running it again updates them in place.")
+    _catalog_arg(push)
+    push.add_argument("--grafana-url", metavar="URL", required=True, help="e.g. http://localhost:3000")
+    push.add_argument("--token", metavar="T", default=os.environ.get("GRAFANA_TOKEN"),
+                      help="service account token (default: $GRAFANA_TOKEN); user:password in the URL also works")
+    push.add_argument("--folder", metavar="NAME", default="Money path", help="folder title (default: Money path)")
+
     return parser
 
 
@@ -141,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(load_catalog(args.catalog), Path(args.state_dir))
         if args.command in ("up", "down", "status"):
             return _stack(args)
+        if args.command == "dashboards":
+            return _dashboards_push(args)
         if args.command == "pager":
             from pathlib import Path
 
@@ -251,6 +269,18 @@ def _build(args) -> int:
         print(f"wrote {rel}")
     if not changed:
         print("nothing to do: generated files are up to date")
+    return 0
+
+
+def _dashboards_push(args) -> int:
+    from moneypath.dashboards import PushError, push
+
+    catalog = load_catalog(args.catalog)
+    try:
+        push(catalog, args.grafana_url, args.token, args.folder)
+    except PushError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

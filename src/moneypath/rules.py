@@ -46,6 +46,20 @@ def slo_alert_key(slo_key: str) -> str:
     return f"{camel(slo_key)}BudgetBurn"
 
 
+SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
+SLO_BUDGET_RECORD = "slo:error_budget:ratio"
+SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"
+
+
+def sli_error_record(window: str) -> str:
+    """Name of the recording rule holding an SLO's error ratio over a window (label slo=<key>)."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def cost_per_authorization_record(c: Catalog) -> str:
+    return f":{c.metric('cost_usd_total').removesuffix('_total')}_per_authorization:rate15m"
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -113,7 +127,7 @@ def recording_rules(c: Catalog) -> dict:
          "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
         # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
         # regression alert's 7-day average for a week and silence it.
-        {"record": f":{base(cost)}_per_authorization:rate15m",
+        {"record": cost_per_authorization_record(c),
          "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"},
         *({"record": f":{base(fraud)}:decline_ratio_rate{w}",
            "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
@@ -123,18 +137,18 @@ def recording_rules(c: Catalog) -> dict:
     for key, slo in c.slos.items():
         labels = {"slo": key}
         for window in SLI_WINDOWS:
-            slo_rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": sli_error_expr(c, slo, window),
+            slo_rules.append({"record": sli_error_record(window), "expr": sli_error_expr(c, slo, window),
                               "labels": labels})
         if slo.window not in SLI_WINDOWS:
             # From the counters over the whole window: weighted by traffic, and a quiet
             # five minutes (0/0) cannot turn a month of budget into NaN.
-            slo_rules.append({"record": f"slo:sli_error:ratio_rate{slo.window}",
+            slo_rules.append({"record": sli_error_record(slo.window),
                               "expr": sli_error_expr(c, slo, slo.window), "labels": labels})
         slo_rules += [
-            {"record": "slo:objective:ratio", "expr": f"vector({slo.objective / 100:.6g})", "labels": labels},
-            {"record": "slo:error_budget:ratio", "expr": f"vector({slo.error_budget:.6g})", "labels": labels},
-            {"record": "slo:error_budget_remaining:ratio",
-             "expr": f'1 - slo:sli_error:ratio_rate{slo.window}{{slo="{key}"}} / {slo.error_budget:.6g}',
+            {"record": SLO_OBJECTIVE_RECORD, "expr": f"vector({slo.objective / 100:.6g})", "labels": labels},
+            {"record": SLO_BUDGET_RECORD, "expr": f"vector({slo.error_budget:.6g})", "labels": labels},
+            {"record": SLO_BUDGET_REMAINING_RECORD,
+             "expr": f'1 - {sli_error_record(slo.window)}{{slo="{key}"}} / {slo.error_budget:.6g}',
              "labels": labels},
         ]
     return {"groups": [{"name": "moneypath-business-recording", "rules": business},
@@ -152,8 +166,8 @@ def slo_alert_rules(c: Catalog) -> list[dict]:
             threshold = f"{factor * slo.error_budget:.6g}"
             rules.append({
                 "alert": c.alert_name(alert_key),
-                "expr": f'slo:sli_error:ratio_rate{long_w}{{slo="{key}"}} > {threshold}\n'
-                        f'and\nslo:sli_error:ratio_rate{short_w}{{slo="{key}"}} > {threshold}',
+                "expr": f'{sli_error_record(long_w)}{{slo="{key}"}} > {threshold}\n'
+                        f'and\n{sli_error_record(short_w)}{{slo="{key}"}} > {threshold}',
                 "labels": {"severity": severity, "slo": key, "long_window": long_w, "short_window": short_w},
                 "annotations": _annotations(
                     c, alert_key,
@@ -258,7 +272,7 @@ def _fraud_spike(c: Catalog, a: Alert) -> Shape:
 
 
 def _cost_regression(c: Catalog, a: Alert) -> Shape:
-    per_tx = f":{c.metric('cost_usd_total').removesuffix('_total')}_per_authorization:rate15m"
+    per_tx = cost_per_authorization_record(c)
     return Shape(f"{per_tx}\n> {num(a.threshold)} * avg_over_time({per_tx}[7d])",
                  "Cost per authorization is ${{ $value | printf \"%.4f\" }}, more than "
                  f"{num(a.threshold)}x its 7-day average.")

@@ -79,6 +79,7 @@ def test_build_check_names_stale_files_and_build_rewrites_them(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(ROOT / "alerts", root / "alerts")
     shutil.copytree(ROOT / "collector", root / "collector")
+    shutil.copytree(ROOT / "dashboards", root / "dashboards")
     catalog = str(ROOT / "moneypath.yaml")
     (root / "alerts" / "alertmanager.yml").write_text("# hand edit\n")
     (root / "collector" / "recording-rules.yaml").unlink()

@@ -683,3 +683,15 @@ def test_main_help_describes_every_option(capsys):
     for option in ("--host", "--port", "--settlement-dir", "--webhook-url", "--enable-faults", "--latency-scale",
                    "--seed", "--settlement-interval", "MONEYPATH_TOKEN_SECRET"):
         assert option in out
+
+
+def test_the_callers_correlation_id_comes_back_in_the_webhook(tmp_path, receiver):
+    async def scenario(c):
+        ref = await approved(c, "acme", "cid")
+        r = await c.post(f"/acme/v1/authorizations/{ref}/capture", json={"idempotency_key": "cap-cid"},
+                         headers={"x-correlation-id": "pay-corr-0001"})
+        assert r.status_code == 200
+
+    run(make_app(tmp_path, receiver), scenario)
+    events = [e for _, e, *_ in receiver.events if e["event"] == "capture.settled"]
+    assert [e["correlation_id"] for e in events] == ["pay-corr-0001"]

@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from moneypath import tokens
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.providersim.faults import FaultError, Faults
 from moneypath.providersim.providers import Provider, ProviderError, build
 from moneypath.providersim.settlement import Settlement
@@ -88,6 +90,8 @@ def create_app(config: SimConfig) -> Starlette:
             except ProviderError as exc:
                 return problem(exc.status, exc.title, str(exc), exc.type_, field=exc.field)
             if event is not None:
+                if correlation_id := request.headers.get(CORRELATION_HEADER):
+                    event["correlation_id"] = accept_correlation_id(correlation_id)
                 webhooks.emit(name, event)
             if late := faults.fires("timeout_late_success", name):
                 await asyncio.sleep(late["delay_s"])  # the effect above is already applied

@@ -13,6 +13,7 @@ import logging
 
 import httpx
 
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.providersim.faults import Faults
 from moneypath.signing import HEADER, sign
 
@@ -74,9 +75,11 @@ class WebhookSender:
         for attempt in range(len(self.backoff_s) + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s[attempt - 1])
+            headers = {"content-type": "application/json", HEADER: sign(self.secret, body)}
+            if correlation_id := json.loads(body).get("correlation_id"):
+                headers[CORRELATION_HEADER] = correlation_id  # the payment's id follows it into the webhook
             try:
-                response = await client.post(url, content=body, headers={
-                    "content-type": "application/json", HEADER: sign(self.secret, body)})
+                response = await client.post(url, content=body, headers=headers)
                 if response.is_success:
                     self.delivered += 1
                     return

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    from moneypath.instrument import configure_json_logging
+
+    configure_json_logging()  # one JSON object per line, with the correlation id of the request
+
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from moneypath.instrument import MoneyPath
+from moneypath.instrument import MoneyPath, current_correlation_id
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.refservice.resilience import CircuitBreaker, RetryPolicy
 
 
@@ -42,6 +43,8 @@ class Adapter(ABC):
     async def _call(self, operation: str, path: str, body: dict) -> tuple[dict | None, str]:
         """POST with retries; returns (JSON body or None, outcome of the last attempt)."""
         outcome = "error"
+        correlation_id = current_correlation_id()
+        headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
         for attempt in range(self.retry.max_attempts):
             if not self.breaker.allow():
                 self.mp.record_provider_call(self.name, operation, "circuit_open", 0.0)
@@ -51,7 +54,7 @@ class Adapter(ABC):
             try:
                 # A total deadline: httpx's timeouts are per read, so a slow drip could run far past it.
                 async with asyncio.timeout(self.timeout_s):
-                    response = await self.client.post(path, json=body, timeout=self.timeout_s)
+                    response = await self.client.post(path, json=body, headers=headers, timeout=self.timeout_s)
                 outcome = "success" if response.status_code < 500 else "error"
             except (httpx.TimeoutException, TimeoutError):
                 outcome = "timeout"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from contextlib import asynccontextmanager
@@ -42,6 +43,7 @@ from moneypath.signing import SignatureError, Verifier
 from moneypath.tokens import TokenError, bearer, verify
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger("moneypath.refservice")
 _PROVIDER_FAILURE_STATUS = {"timeout": 504, "circuit_open": 503, "error": 502}
 
 
@@ -266,6 +268,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
                              "the payment could not be recorded and was not applied; retry with the same "
                              "Idempotency-Key") from None
+        log.info("booked", extra={"operation": operation, "status": status, "payment_id": body.get("id"),
+                                  "state": body.get("state")})
         return Response(text, status, media_type="application/json")
 
     def provider_failed(outcome: str, provider: str):
