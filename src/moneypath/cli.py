@@ -135,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="service account token (default: $GRAFANA_TOKEN); user:password in the URL also works")
     push.add_argument("--folder", metavar="NAME", default="Money path", help="folder title (default: Money path)")
 
+    snapshot = commands.add_parser(
+        "snapshot", help="render the overview dashboard from Prometheus into PNGs and an HTML page",
+        description="Query Prometheus (query_range) for every panel of the on-call overview dashboard and write one "
+                    "PNG per panel plus index.html, for people without Grafana and for drill reports.")
+    _catalog_arg(snapshot)
+    snapshot.add_argument("--prometheus", metavar="URL", default="http://127.0.0.1:9090",
+                          help="Prometheus base URL (default http://127.0.0.1:9090)")
+    snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
+    snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
+                          help="time range ending now, a Prometheus duration (default 15m)")
     return parser
 
 
@@ -159,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             return _stack(args)
         if args.command == "dashboards":
             return _dashboards_push(args)
+        if args.command == "snapshot":
+            return _snapshot(args)
         if args.command == "pager":
             from pathlib import Path
 
@@ -281,6 +293,21 @@ def _dashboards_push(args) -> int:
     except PushError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _snapshot(args) -> int:
+    from pathlib import Path
+
+    from moneypath.snapshot import SnapshotError, snapshot
+
+    catalog = load_catalog(args.catalog)
+    try:
+        page = snapshot(catalog, args.prometheus, Path(args.out), args.range_)
+    except (SnapshotError, ValueError) as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {page}")
     return 0
 
 

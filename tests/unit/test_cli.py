@@ -64,7 +64,7 @@ def test_usage_errors_exit_2_with_usage(argv):
                                   ["catalog", "show", "--help"], ["metrics", "sample", "--help"],
                                   ["build", "--help"], ["lint", "--help"], ["up", "--help"], ["down", "--help"],
                                   ["status", "--help"], ["pager", "--help"], ["demo", "--help"],
-                                  ["dashboards", "--help"], ["dashboards", "push", "--help"]])
+                                  ["dashboards", "--help"], ["dashboards", "push", "--help"], ["snapshot", "--help"]])
 def test_help_on_every_command(argv):
     result = run(*argv)
     assert result.returncode == 0 and "usage: moneypath" in result.stdout
