@@ -116,11 +116,15 @@ def test_webhooks_are_verified_deduplicated_and_counted(hooked):
     assert_problem(deliver(event, sign(b"wrong", event)), 401, "webhook-invalid-signature")
     assert_problem(deliver(event, sign(b"hook-secret", event, now=1000)), 400, "webhook-stale")
     assert_problem(deliver(b"[]", sign(b"hook-secret", b"[]")), 400, "webhook-malformed")
+    utf16 = event.decode().encode("utf-16")
+    assert_problem(deliver(utf16, sign(b"hook-secret", utf16)), 400, "webhook-malformed")
+    long_ref = event.replace(b"acme_auth_1", b"x" * 200)
+    assert_problem(deliver(long_ref, sign(b"hook-secret", long_ref)), 400, "webhook-malformed")
 
     def count(outcome):
         return mp.registry.get_sample_value("moneypath_webhooks_total", {"provider": "acme", "outcome": outcome})
     assert (count("accepted"), count("duplicate"), count("replayed"), count("stale")) == (1, 2, 1, 1)
-    assert count("invalid_signature") == 2  # the forged one and the malformed one
+    assert count("invalid_signature") == 4  # the forged one and the three malformed ones
 
 
 def test_webhooks_without_a_secret_are_refused(app):

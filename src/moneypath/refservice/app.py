@@ -399,8 +399,11 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         body = await request.body()
         try:
             verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
-            event = json.loads(body)
+            text = body.decode("utf-8")  # stored as text; anything else is not a provider event
+            event = json.loads(text)
             key = (str(event["event"]), str(event["provider_ref"]))
+            if len(key[0]) > 64 or len(key[1]) > 128:  # the columns' sizes
+                raise ValueError("event or provider_ref too long")
         except SignatureError as exc:
             mp.count_webhook(known, exc.kind)
             raise ApiProblem(webhook_status[exc.kind], f"webhook-{exc.kind.replace('_', '-')}", "Webhook rejected",
@@ -415,7 +418,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             try:
                 with engine.begin() as conn:
                     conn.execute(webhook_events.insert().values(provider=known, event=key[0], provider_ref=key[1],
-                                                                body=body.decode(), received_at=time.time()))
+                                                                body=text, received_at=time.time()))
                     if key[0] != "capture.settled":
                         return True, None
                     row = payments.by_provider_ref(conn, known, key[1])
