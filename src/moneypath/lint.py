@@ -4,7 +4,8 @@
 and returns one line per problem, ``path: alert-or-record-name: what is wrong`` (an empty list means clean).
 A problem about a whole file uses ``(file)`` as the name. Expressions are checked with plain regexes: there
 is no PromQL parser here, so the checks are deliberately conservative (string literals are blanked out
-before looking for functions, groupings and ranges).
+before looking for functions, groupings and ranges). The runbook pages are checked too
+(`moneypath.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d") -> list[str]:
             found += check_expr(str(rule.get("expr", "")), metrics, known_labels, retention, limit)
             problems += [f"{rel}: {name}: {what}" for what in found]
     problems += run_promtool(root, list(loaded))
+    from moneypath.runbooks import check_runbooks  # imported here: moneypath.runbooks builds on this module
+
+    problems += check_runbooks(catalog, root)
     return list(dict.fromkeys(problems))
 
 

@@ -1,0 +1,304 @@
+"""Check the runbook pages (runbooks/<alert-name-lowercase>.md) against the catalog and the generated rules.
+
+A page is YAML front matter between two ``---`` lines, then markdown with the sections in `SECTIONS`.
+`check_runbooks(catalog, root)` returns one line per problem, ``runbooks/x.md: key.path: what is wrong``
+(``(file)`` when the problem is about the whole page); an empty list means every alert has a sound page.
+
+What is checked: every alert the catalog generates has its page (the file its runbook_url names); the front
+matter parses and validates (`FrontMatter`); alert and severity are the rule's (an SLO alert with page and ticket
+rules is ``page``); owner is a catalog receiver and roles are catalog roles (a money-loss alert gives a role to
+every receiver it pages); every series name in a diagnosis query exists — ``<namespace>_…`` names in the catalog
+(histograms with _bucket/_count/_sum), names with a colon among the recording rules — and its labels, values,
+rates and ranges pass the same checks as the rules (`moneypath.lint`); every query is pasted under
+``## Diagnosis``; every PromQL query parses (all pages in one `promtool check rules` call); every SQL query is a
+read-only statement that SQLite can prepare against the reference service's schema.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from moneypath import lint
+from moneypath.catalog import Catalog
+from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.prometheus_config import retention as stack_retention
+from moneypath.rules import alert_rules, recording_rules
+
+RUNBOOK_DIR = "runbooks"
+SECTIONS = ("Meaning", "Impact", "First hour", "Diagnosis", "Mitigation", "Escalation", "Afterwards")
+FILE = lint.FILE
+FRONT = "(front matter)"
+
+_IDENT = re.compile(r"(?<![\w:])[a-zA-Z_:][a-zA-Z0-9_:]*")
+_BRACKETS = re.compile(r"\[[^\]]*\]")  # ranges and subqueries: [5m], [30m:1m]
+_MATCHERS = re.compile(r"\{[^{}]*\}")  # label names inside selectors are not series names
+_HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DiagnosisStep(_Model):
+    """One piece of evidence: a PromQL query over the service's metrics, or SQL against the ledger database."""
+
+    name: str = Field(min_length=1)
+    promql: str | None = Field(default=None, min_length=1)
+    sql: str | None = Field(default=None, min_length=1)
+    expect: str = Field(min_length=1)  # what the evidence looks like when this is the cause, e.g. "> 0"
+
+    @model_validator(mode="after")
+    def _one_query(self):
+        if (self.promql is None) == (self.sql is None):
+            raise ValueError("give exactly one of promql or sql")
+        return self
+
+
+class RegulatoryClock(_Model):
+    name: str = Field(min_length=1)
+    due: str = Field(min_length=1)
+
+
+class FrontMatter(_Model):
+    alert: str = Field(min_length=1)
+    severity: Literal["page", "ticket"]
+    owner: str = Field(min_length=1)
+    roles: dict[str, str] = Field(min_length=1)  # catalog role → first-hour checkpoint
+    diagnosis: list[DiagnosisStep] = Field(min_length=1)
+    mitigation: list[str] = Field(min_length=1)
+    regulatory: list[RegulatoryClock] = Field(default_factory=list)
+
+
+class Page:
+    """A page split into front matter (parsed YAML) and its markdown body."""
+
+    def __init__(self, meta: object, body: str):
+        self.meta, self.body = meta, body
+
+
+def split_page(text: str) -> Page:
+    """Front matter and body; ValueError with a one-line reason when there is no parsable front matter."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("the page must start with a '---' line opening the YAML front matter")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        raise ValueError("no closing '---' line after the YAML front matter")
+    try:
+        meta = yaml.safe_load("".join(lines[1:end]))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        if mark is not None:  # a line of the page, not of the front matter alone
+            raise ValueError(f"not valid YAML at line {mark.line + 2}: {getattr(e, 'problem', None) or e}") from None
+        raise ValueError(f"not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(meta, dict):
+        raise ValueError("the front matter must be a YAML mapping")
+    return Page(meta, "".join(lines[end + 1:]))
+
+
+# ---------------------------------------------------------------- what the rules expect
+
+
+def expected_pages(catalog: Catalog) -> dict[str, tuple[str, str, bool]]:
+    """Page file name → (alert name, severity, money_loss) for every generated alert.
+
+    An alert with several rules of different severities (the SLO burn alerts) is as severe as its worst rule."""
+    pages: dict[str, tuple[str, str, bool]] = {}
+    for group in alert_rules(catalog)["groups"]:
+        for rule in group["rules"]:
+            page = PurePosixPath(urlsplit(rule["annotations"]["runbook_url"]).path).name
+            severity = rule["labels"]["severity"]
+            money_loss = rule["labels"].get("money_loss") == "true"
+            if page in pages:
+                _, before, loss = pages[page]
+                severity = "page" if "page" in (before, severity) else severity
+                money_loss = money_loss or loss
+            pages[page] = (rule["alert"], severity, money_loss)
+    return pages
+
+
+def recorded_names(catalog: Catalog) -> set[str]:
+    return {r["record"] for g in recording_rules(catalog)["groups"] for r in g["rules"]}
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_runbooks(catalog: Catalog, root: Path, promtool: bool = True) -> list[str]:
+    """Every problem with the runbook pages under `root`, one line each."""
+    root = Path(root)
+    problems: list[str] = []
+    queries: list[tuple[str, str, str]] = []  # (page, key path, PromQL) for the one promtool run
+    context = _Context(catalog)
+    expected = expected_pages(catalog)
+    for name, (alert, severity, money_loss) in expected.items():
+        rel = f"{RUNBOOK_DIR}/{name}"
+        path = root / rel
+        if not path.is_file():
+            problems.append(f"{rel}: {FILE}: missing page for alert {alert}")
+            continue
+        found, promql = check_page(path.read_text(encoding="utf-8"), alert, severity, money_loss, context)
+        problems += [f"{rel}: {line}" for line in found]
+        queries += [(rel, key, expr) for key, expr in promql]
+    prefix = catalog.alert_prefix.lower()
+    for path in sorted((root / RUNBOOK_DIR).glob(f"{prefix}*.md")):
+        if path.name not in expected:
+            problems.append(f"{RUNBOOK_DIR}/{path.name}: {FILE}: no alert links to this page")
+    if promtool:
+        problems += promtool_check(queries)
+    return list(dict.fromkeys(problems))
+
+
+class _Context:
+    """What the checks compare against, computed once per run."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.namespace = f"{catalog.namespace}_"
+        self.metrics = lint.metric_index(catalog)
+        self.records = recorded_names(catalog)
+        recording = [r for g in recording_rules(catalog)["groups"] for r in g["rules"]]
+        self.labels = (lint.GROUPING_LABELS | {label for s in catalog.signals.values() for label in s.labels}
+                       | lint.recorded_labels(recording))
+        self.retention = stack_retention(catalog)
+        self.limit = parse_duration(self.retention)
+        self._sql = None
+
+    def sql_engine(self):
+        if self._sql is None:
+            from sqlalchemy import create_engine
+
+            from moneypath.refservice.db import metadata
+
+            self._sql = create_engine("sqlite://")
+            metadata.create_all(self._sql)
+        return self._sql
+
+
+def check_page(text: str, alert: str, severity: str, money_loss: bool,
+               context: _Context) -> tuple[list[str], list[tuple[str, str]]]:
+    """Problems as ``key.path: what`` and the page's PromQL queries as (key path, query)."""
+    try:
+        page = split_page(text)
+    except ValueError as e:
+        return [f"{FRONT}: {e}"], []
+    problems = [f"## {title}: section missing" for title in SECTIONS
+                if title not in {h.strip() for h in _HEADING.findall(page.body)}]
+    try:
+        meta = FrontMatter.model_validate(page.meta)
+    except ValidationError as e:
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or FRONT
+            problems.append(f"{where}: {err['msg']}")
+        return problems, []
+    catalog = context.catalog
+    if meta.alert != alert:
+        problems.append(f"alert: {meta.alert!r} is not {alert}, the alert that links to this page")
+    if meta.severity != severity:
+        problems.append(f"severity: {meta.severity}, but the {alert} rule says {severity}")
+    if meta.owner not in catalog.receivers:
+        problems.append(f"owner: {meta.owner!r} is not a catalog receiver (known: {', '.join(catalog.receivers)})")
+    for role in meta.roles:
+        if role not in catalog.roles:
+            problems.append(f"roles.{role}: not a catalog role (known: {', '.join(catalog.roles)})")
+    if money_loss:
+        covered = {catalog.roles[r].receiver for r in meta.roles if r in catalog.roles}
+        for receiver in catalog.routes.money_loss:
+            if receiver not in covered:
+                problems.append(f"roles: {alert} is a money-loss alert that pages {receiver}; "
+                                f"give a role with receiver {receiver} its checkpoint")
+    diagnosis_text = _normalise(_section(page.body, "Diagnosis")) if "## Diagnosis: section missing" not in problems \
+        else None  # already reported once; not again for every query
+    promql = []
+    for i, step in enumerate(meta.diagnosis):
+        key = f"diagnosis.{i}.{'promql' if step.promql else 'sql'}"
+        query = step.promql or step.sql or ""
+        if diagnosis_text is not None and _normalise(query) not in diagnosis_text:
+            problems.append(f"{key}: not pasted under ## Diagnosis (the human and the drill run the same query)")
+        if step.promql:
+            problems += [f"{key}: {what}" for what in check_promql(step.promql, context)]
+            promql.append((key, step.promql))
+        else:
+            problems += [f"{key}: {what}" for what in check_sql(step.sql or "", context)]
+    return problems, promql
+
+
+def _section(body: str, title: str) -> str:
+    match = re.search(rf"^##\s+{re.escape(title)}\s*$(.*?)(?=^##\s|\Z)", body, re.MULTILINE | re.DOTALL)
+    return match[1] if match else ""
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def series_names(expr: str) -> list[str]:
+    """Series names in a PromQL expression: identifiers outside strings, ranges and label matchers that are
+    recording-rule names (they hold a colon) or could be metric names. Function names and keywords are
+    among them; the caller keeps only what it can judge."""
+    bare = _MATCHERS.sub("{}", _BRACKETS.sub("[]", lint._STRING.sub('""', expr)))
+    return _IDENT.findall(bare)
+
+
+def check_promql(expr: str, context: _Context) -> list[str]:
+    found = []
+    for name in dict.fromkeys(series_names(expr)):
+        if ":" in name:
+            if name not in context.records:
+                found.append(f"{name} is not a recording rule")
+        elif name.startswith(context.namespace) and name not in context.metrics:
+            found.append(f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum)")
+    return found + lint.check_expr(expr, context.metrics, context.labels, context.retention, context.limit)
+
+
+def check_sql(sql: str, context: _Context) -> list[str]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    statement = sql.strip().rstrip(";")
+    if not re.match(r"(?is)^(select|with)\b", statement) or ";" in statement:
+        return ["diagnosis queries are one read-only statement (SELECT or WITH)"]
+    try:
+        with context.sql_engine().connect() as conn:
+            conn.exec_driver_sql(f"EXPLAIN {statement}")
+    except SQLAlchemyError as e:
+        return [f"does not run on the reference schema: {' '.join(str(e.orig or e).split())}"]
+    return []
+
+
+def promtool_check(queries: list[tuple[str, str, str]]) -> list[str]:
+    """Parse every query with ONE `promtool check rules` run (each query as a recording rule)."""
+    if not queries:
+        return []
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return [f"{RUNBOOK_DIR}: {FILE}: promtool is not on PATH, diagnosis PromQL was not parsed"]
+    names = {f"runbook_query:{i}": (rel, key) for i, (rel, key, _) in enumerate(queries)}
+    doc = {"groups": [{"name": "runbook-diagnosis",
+                       "rules": [{"record": name, "expr": expr} for name, (_, _, expr) in zip(names, queries)]}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "runbook-queries.yaml"
+        rules.write_text(yaml.safe_dump(doc, sort_keys=False))
+        try:
+            result = subprocess.run([promtool, "check", "rules", "--lint=none", str(rules)], capture_output=True,
+                                    text=True, timeout=lint.PROMTOOL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return [f"{RUNBOOK_DIR}: {FILE}: promtool check rules timed out after {lint.PROMTOOL_TIMEOUT} s"]
+    if result.returncode == 0:
+        return []
+    problems = []
+    for line in (result.stdout + result.stderr).splitlines():
+        rule = lint._PROMTOOL_RULE.search(line)
+        if rule and rule[1] in names:
+            rel, key = names[rule[1]]
+            problems.append(f"{rel}: {key}: promtool: {rule[2]}")
+    return problems or [f"{RUNBOOK_DIR}: {FILE}: promtool rejected the diagnosis queries: "
+                        f"{' '.join((result.stdout + result.stderr).split())[:300]}"]
