@@ -34,8 +34,8 @@ from moneypath.rules import (
     alert_rules,
     cost_per_authorization_record,
     num,
-    sli_error_expr,
     sli_error_record,
+    sli_good_ratio_expr,
     slo_alert_key,
 )
 
@@ -277,7 +277,7 @@ def _quantile(q_: float, hist: str, by: str = "", match: str = "", window: str =
 
 
 def _success_expr(c: Catalog, slo: Slo, window: str = RATE) -> str:
-    return f"1 - ({sli_error_expr(c, slo, window)})"
+    return sli_good_ratio_expr(c, slo, window)
 
 
 def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
@@ -639,7 +639,8 @@ def panel_queries(doc: dict) -> list[tuple[dict, dict]]:
 def expand(expr: str, rate: str = "1m", variables: dict[str, str] | None = None) -> str:
     """A panel query as Prometheus runs it once Grafana has substituted its variables."""
     values = {"__rate_interval": rate, "__interval": rate, **(variables or {})}
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), ".*" if m.group(1) != "__all" else ".*"), expr)
+    # any other variable (provider) as "All", which Grafana sends as .* to a regex matcher
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), ".*"), expr)
 
 
 # ---------------------------------------------------------------- provisioning (file-based deployment)

@@ -76,6 +76,11 @@ def _counter(c: Catalog, selector: Selector) -> str:
 
 def sli_error_expr(c: Catalog, slo: Slo, window: str) -> str:
     """Error ratio of an SLO over a window: 1 - good/total, from counters or histogram buckets."""
+    return f"1 - ({sli_good_ratio_expr(c, slo, window)})"
+
+
+def sli_good_ratio_expr(c: Catalog, slo: Slo, window: str) -> str:
+    """Good events over all events of an SLO over a window."""
     lat = slo.sli.latency
     if lat is not None:
         hist = c.metric(lat.signal)
@@ -85,7 +90,7 @@ def sli_error_expr(c: Catalog, slo: Slo, window: str) -> str:
     else:
         good = f"sum(rate({_counter(c, slo.good)}[{window}]))"
         total = f"sum(rate({_counter(c, slo.total)}[{window}]))"
-    return f"1 - ({good} / {total})"
+    return f"{good} / {total}"
 
 
 def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[str, str]:

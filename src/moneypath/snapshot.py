@@ -114,7 +114,7 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
@@ -126,7 +126,7 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
         for ax, s in zip(axes[0], series or [Series("no data", [], [])]):
             last = s.values[-1] if s.values else None
             ax.set_facecolor(threshold_color(panel, last))
-            ax.text(0.5, 0.55, fmt_value(last, unit) if kind != "gauge" else fmt_value(last, unit),
+            ax.text(0.5, 0.55, fmt_value(last, unit),
                     ha="center", va="center", fontsize=17, color="white", weight="bold", transform=ax.transAxes)
             mapped = _mapped_text(panel, last)
             ax.text(0.5, 0.18, mapped or s.name, ha="center", va="center", fontsize=8, color="white",
@@ -148,14 +148,17 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
                 ax.text(v, i, " " + fmt_value(v, unit), va="center", fontsize=8)
         else:
             for i, s in enumerate(series):
-                ax.plot([datetime.fromtimestamp(t) for t in s.times], s.values, label=s.name,
+                ax.plot([datetime.fromtimestamp(t, UTC) for t in s.times], s.values, label=s.name,
                         color=PALETTE[i % len(PALETTE)], linewidth=1.2)
             for step in panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {}).get("steps", [])[1:]:
                 if step.get("value") is not None and panel["fieldConfig"]["defaults"].get("custom", {}).get(
                         "thresholdsStyle", {}).get("mode", "off") != "off":
                     ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                                linewidth=0.8)
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+            times = [t for s in series for t in s.times]
+            short = bool(times) and max(times) - min(times) < 3600
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))
+            ax.set_xlabel("UTC", fontsize=7)
             if series:
                 ax.legend(fontsize=7, loc="upper left", ncol=2)
         ax.yaxis.set_major_formatter(lambda v, _: fmt_value(v, unit))
@@ -235,7 +238,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
                   for s in _series(prom.range(expand(t["expr"], rate), start, end, step), t.get("legendFormat", ""))]
         name = f"panel-{panel['id']:02d}-{re.sub(r'[^a-z0-9]+', '-', panel['title'].lower()).strip('-')}.png"
         _plot(panel, series, out_dir / name)
-        wide = " wide" if panel["type"] in ("timeseries", "bargauge") else ""
+        wide = " wide" if panel["type"] in ("timeseries", "bargauge") or len(series) > 1 else ""
         sections.append(f"<div class='panel{wide}'><img src='{name}' alt='{html.escape(panel['title'])}'>{desc}</div>")
         progress(f"{panel['type']:<10} {panel['title']}: {len(series)} series → {name}")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
