@@ -5,7 +5,7 @@ intervals) runs a short load while the drill faults that move the rarer signals 
 and off; then every panel query of every dashboard is run over the Prometheus HTTP API the way
 Grafana would (variables substituted: datasource, provider = All, $__rate_interval = 1m) and must
 return at least one finite sample. A failure lists dashboard, panel title and query of each empty
-panel. Queries on Locust metrics are left out: the Locust exporter comes with the load-test issue.
+one. Queries on Locust metrics are left out: the Locust exporter comes with the load-test issue.
 
 The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
 """
@@ -13,6 +13,7 @@ The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the ove
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 
@@ -46,14 +47,11 @@ def has_data(client: httpx.Client, prom: str, target: dict) -> bool:
     return any(math.isfinite(float(v)) for _, v in values)
 
 
-def empty_panels(client: httpx.Client, prom: str, boards: dict) -> list[str]:
-    out = []
-    for uid, doc in sorted(boards.items()):
-        for panel in doc["panels"]:
-            targets = [t for t in panel.get("targets", []) if not any(m in t["expr"] for m in LOCUST)]
-            if targets and not any(has_data(client, prom, t) for t in targets):
-                out.append(f"{uid}: {panel['title']}: " + " | ".join(t["expr"] for t in targets))
-    return out
+def empty_queries(client: httpx.Client, prom: str, boards: dict) -> list[str]:
+    """'dashboard: panel title: query' for every panel query without data."""
+    return [f"{uid}: {panel['title']}: {target['expr']}"
+            for uid, doc in sorted(boards.items()) for panel, target in d.panel_queries(doc)
+            if not any(m in target["expr"] for m in LOCUST) and not has_data(client, prom, target)]
 
 
 def test_every_panel_has_data_and_snapshot_renders(tmp_path):
@@ -97,17 +95,24 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
             empty: list[str] = []
 
             def all_have_data() -> bool:
-                empty[:] = empty_panels(client, prom, boards)
+                empty[:] = empty_queries(client, prom, boards)
                 return not empty
 
             try:
-                wait_for(all_have_data, 30, "every panel to show data", interval_s=2)
+                wait_for(all_have_data, 30, "every panel query to return data", interval_s=2)
             except AssertionError:
                 pass
             queries = sum(1 for doc in boards.values() for _, t in d.panel_queries(doc) if not
                           any(m in t["expr"] for m in LOCUST))
             print(f"\n{queries} panel queries on {len(boards)} dashboards checked after {load_s:.0f} s of stack + load")
-            assert not empty, "panels without data:\n" + "\n".join(empty)
+            assert not empty, "panel queries without data:\n" + "\n".join(empty)
+
+            # The alerts the dashboards list are exactly the alerting rules Prometheus evaluates.
+            groups = client.get(f"{prom}/api/v1/rules").json()["data"]["groups"]
+            loaded = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
+            listed = {name for doc in boards.values() for _, t in d.panel_queries(doc)
+                      for name in re.findall(r'ALERTS\{alertname="(\w+)"', t["expr"])}
+            assert listed == loaded, (sorted(loaded - listed), sorted(listed - loaded))
 
             # The overview as PNGs and HTML, from the same Prometheus.
             t0 = time.monotonic()

@@ -193,7 +193,8 @@ class FakeGrafana:
                     return self._reply(401, {"message": "Unauthorized"})
                 if method != "GET" and auth == f"Bearer {fake.viewer_token}":
                     return self._reply(403, {"message": "You'll need additional permissions to perform this action. "
-                                                        "Permissions needed: dashboards:create"})
+                                                        "Permissions needed: folders:create",
+                                                        "title": "Access denied"})
                 return fake.route(self, method, path, body)
 
             def do_GET(self):
