@@ -706,16 +706,22 @@ def push(c: Catalog, url: str, token: str | None, folder: str = DEFAULT_FOLDER, 
                 raise PushError(f"Grafana at {where} denied {what} (403 {message}): the token needs the Editor "
                                 "role or dashboards:write on the folder") from exc
             if exc.status_code == 412:
-                raise PushError(f"Grafana at {where} rejected {what} (412 {message}): someone changed it in the "
-                                "meantime; push again to overwrite") from exc
+                status = exc.response.get("status", "") if isinstance(exc.response, dict) else ""
+                raise PushError(f"Grafana at {where} rejected {what} (412 {status + ': ' if status else ''}{message}): "
+                                "it changed in Grafana during the push, or another dashboard has its title or uid; "
+                                "check it there, then push again") from exc
             raise PushError(f"Grafana at {where} rejected {what} ({exc.status_code} {message})") from exc
         except GrafanaException as exc:
             raise PushError(f"Grafana at {where} failed while {what}: {_message(exc)}") from exc
+        except ValueError as exc:  # a body that is not JSON
+            raise PushError(f"{where} does not answer like Grafana while {what}: {exc}") from exc
         except (niquests.exceptions.RequestException, OSError) as exc:
             raise PushError(f"cannot reach Grafana at {where} while {what}: {type(exc).__name__}") from exc
 
     health = call("checking health", api.client.GET, "/health")  # GET /api/health, no credentials needed
-    progress(f"Grafana {health.get('version', '?') if isinstance(health, dict) else '?'} at {where}")
+    if not isinstance(health, dict) or "database" not in health:
+        raise PushError(f"{where} does not answer like Grafana: GET /api/health gave {str(health)[:60]!r}")
+    progress(f"Grafana {health.get('version', '?')} at {where}, database {health['database']}")
     fuid = folder_uid(folder)
     existing = {f.get("uid"): f for f in call("listing folders", api.folder.get_all_folders) or []}
     if fuid not in existing:

@@ -273,7 +273,8 @@ def test_push_creates_folder_and_dashboards_then_updates_in_place(catalog, capsy
 @pytest.mark.parametrize("token, conflict, expected", [
     ("wrong", False, "refused the credentials (401)"),
     ("glsa_viewer", False, "denied creating folder 'Money path' (403 You'll need additional permissions"),
-    ("glsa_good", True, "rejected saving dashboard moneypath-ledger (412 The dashboard has been changed by someone"),
+    ("glsa_good", True, "rejected saving dashboard moneypath-ledger (412 version-mismatch: The dashboard has been "
+                        "changed by someone else)"),
 ])
 def test_push_errors_are_one_line(capsys, token, conflict, expected):
     with FakeGrafana() as grafana:
@@ -288,3 +289,28 @@ def test_push_to_an_unreachable_grafana_is_one_line(capsys):
     assert cli.main(["dashboards", "push", "--grafana-url", f"http://127.0.0.1:{port}", "--token", "t"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == f"moneypath: cannot reach Grafana at http://127.0.0.1:{port} while checking health: ConnectionError"
+
+
+def test_push_to_something_that_is_not_grafana_is_one_line(capsys):
+    class NotGrafana(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = b"<html>It works!</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotGrafana)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        assert cli.main(["dashboards", "push", "--grafana-url", url, "--token", "t"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err.strip()
+    assert err == f"moneypath: {url} does not answer like Grafana: GET /api/health gave '<html>It works!</html>'"
