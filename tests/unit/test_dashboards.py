@@ -314,3 +314,19 @@ def test_push_to_something_that_is_not_grafana_is_one_line(capsys):
         server.server_close()
     err = capsys.readouterr().err.strip()
     assert err == f"moneypath: {url} does not answer like Grafana: GET /api/health gave '<html>It works!</html>'"
+
+
+def test_queries_expand_like_grafana_and_snapshot_colors_like_grafana(catalog, boards):
+    from moneypath.snapshot import COLORS, fmt_value, threshold_color
+
+    assert d.expand('rate(x{provider=~"$provider"}[$__rate_interval])', "1m") == 'rate(x{provider=~".*"}[1m])'
+    assert d.expand("sum(${datasource})", "30s") == "sum(.*)"
+    lag = next(p for p in panels(boards[catalog.links.overview_dashboard]) if p["title"] == "Reconciliation lag")
+    threshold = catalog.alerts["ReconciliationLagHigh"].threshold
+    assert threshold_color(lag, threshold) == COLORS["green"]  # the alert fires above, not at, the threshold
+    assert threshold_color(lag, threshold + 1) == COLORS["red"]
+    circuit = next(p for p in panels(boards["moneypath-providers"]) if p["title"] == "Circuit state")
+    assert [threshold_color(circuit, v) for v in (0, 1, 2)] == [COLORS["green"], COLORS["orange"], COLORS["red"]]
+    assert [fmt_value(v, u) for v, u in ((0.9991, "percentunit"), (0.25, "s"), (0.0783, "currencyUSD"),
+                                         (14.4, "suffix:x"), (None, "s"))] == ["99.9%", "250 ms", "$0.0783",
+                                                                                "14.4x", "no data"]
