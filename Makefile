@@ -1,10 +1,11 @@
 # make demo — check the catalog and generated rules, then a provider outage end to end (about 4 minutes)
 # make test — run the whole test suite (installs what it needs first)
 # make bench — instrumentation benchmarks (figures, not pass/fail)
+# make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench bench-service lint clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +23,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_instrument.py
+
+bench-service: setup
+	$(BIN)/python benchmarks/bench_service.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -189,7 +189,7 @@ def endpoint(seconds: float) -> None:
               f" goal ≤ 3x: {verdict})")
 
 
-class _Connection:
+class Connection:
     """A bare HTTP/1.1 keep-alive connection: the load generator must cost far less CPU than
     the service it measures, or its own queueing shows up as the service's latency."""
 
@@ -198,13 +198,33 @@ class _Connection:
     def __init__(self, reader, writer):
         self.reader, self.writer = reader, writer
 
-    async def post(self) -> None:
-        self.writer.write(self.REQUEST)
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one complete request (the caller builds the bytes); the status and body of its
+        response, which must carry a Content-Length (uvicorn's do)."""
+        self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
         length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-        await self.reader.readexactly(length)
+        return int(head[9:12]), await self.reader.readexactly(length)
+
+    async def post(self) -> None:
+        status, _ = await self.request(self.REQUEST)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+
+
+async def open_loop(rate: float, duration: float, one) -> None:
+    """Start `one(scheduled)` every 1/rate s whatever is outstanding (it should measure latency
+    from `scheduled`, a perf_counter time: no coordinated omission), then wait for all of them."""
+    import asyncio
+
+    tasks, start = [], time.perf_counter()
+    for i in range(int(duration * rate)):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
 
 
 def _drive(port: int, metrics_port: int, seconds: float, scraped: bool, rate: float = 300.0) -> dict:
@@ -223,9 +243,9 @@ def _drive(port: int, metrics_port: int, seconds: float, scraped: bool, rate: fl
                 if time.monotonic() > deadline:
                     raise SystemExit("benchmark service did not start") from None
                 await asyncio.sleep(0.1)
-        pool: asyncio.Queue[_Connection] = asyncio.Queue()
+        pool: asyncio.Queue[Connection] = asyncio.Queue()
         for _ in range(64):
-            pool.put_nowait(_Connection(*await asyncio.open_connection("127.0.0.1", port)))
+            pool.put_nowait(Connection(*await asyncio.open_connection("127.0.0.1", port)))
 
         async def one(scheduled: float, latencies: list[float]) -> None:
             conn = await pool.get()
@@ -235,24 +255,15 @@ def _drive(port: int, metrics_port: int, seconds: float, scraped: bool, rate: fl
                 pool.put_nowait(conn)
             latencies.append((time.perf_counter() - scheduled) * 1000)
 
-        async def open_loop(duration: float, latencies: list[float]) -> None:
-            tasks, start = [], time.perf_counter()
-            for i in range(int(duration * rate)):
-                scheduled = start + i / rate
-                delay = scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(scheduled, latencies)))
-            await asyncio.gather(*tasks)
-
-        await open_loop(1.5, [])  # warm-up at the same rate, discarded
+        warm_up: list[float] = []
+        await open_loop(rate, 1.5, lambda scheduled: one(scheduled, warm_up))  # same rate, discarded
         scraper = None
         if scraped:
             scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, str(metrics_port), str(seconds + 0.5)],
                                        stdout=subprocess.PIPE, text=True)
             await asyncio.sleep(0.3)
         latencies: list[float] = []
-        await open_loop(seconds, latencies)
+        await open_loop(rate, seconds, lambda scheduled: one(scheduled, latencies))
         scrapes = int(scraper.communicate(timeout=30)[0] or 0) if scraper else 0
         while not pool.empty():
             pool.get_nowait().writer.close()
