@@ -72,12 +72,13 @@ class WebhookSender:
 
     async def _deliver(self, client: httpx.AsyncClient, url: str, body: bytes) -> None:
         problem = ""
+        correlation_id = json.loads(body).get("correlation_id")  # the payment's id follows it into the webhook
         for attempt in range(len(self.backoff_s) + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s[attempt - 1])
-            headers = {"content-type": "application/json", HEADER: sign(self.secret, body)}
-            if correlation_id := json.loads(body).get("correlation_id"):
-                headers[CORRELATION_HEADER] = correlation_id  # the payment's id follows it into the webhook
+            headers = {"content-type": "application/json", HEADER: sign(self.secret, body)}  # fresh nonce per attempt
+            if correlation_id:
+                headers[CORRELATION_HEADER] = correlation_id
             try:
                 response = await client.post(url, content=body, headers=headers)
                 if response.is_success:
