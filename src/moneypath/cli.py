@@ -145,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
+    # Commands defined in their own module add themselves here: add_commands(commands, _catalog_arg, _state_arg).
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "run", None):  # commands that live in their own module: set_defaults(run=handler)
+            return args.run(args)
         if args.command == "catalog":
             return _catalog(args)
         if args.command == "metrics":
