@@ -1,0 +1,1 @@
+"""Scripted drills: runner, tabletop prompts and the report (markdown + HTML + PNG)."""
