@@ -8,31 +8,22 @@ Prometheus HTTP API (query_range for graphs and stats, instant queries for table
 from __future__ import annotations
 
 import html
-import math
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.dashboards import dashboard_uid, dashboards, expand
+from moneypath.plots import Series, draw_lines, finish, fmt_value, pyplot, save
 
 COLORS = {"green": "#73BF69", "red": "#F2495C", "orange": "#FF9830", "yellow": "#FADE2A", "dark-red": "#C4162A",
           "blue": "#5794F2"}
-PALETTE = ("#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0")
 
 
 class SnapshotError(Exception):
     pass
-
-
-@dataclass
-class Series:
-    name: str
-    times: list[float]
-    values: list[float]
 
 
 def _legend(fmt: str, labels: dict[str, str]) -> str:
@@ -40,28 +31,6 @@ def _legend(fmt: str, labels: dict[str, str]) -> str:
         inner = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
         return labels.get("__name__", "") + ("{" + inner + "}" if inner else "") or "value"
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), fmt)
-
-
-def fmt_value(v: float | None, unit: str) -> str:
-    if v is None or math.isnan(v):
-        return "no data"
-    if math.isinf(v):
-        return "∞"
-    if unit == "percentunit":
-        return f"{v * 100:.3g}%"
-    if unit == "s":
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
-    if unit == "ms":
-        return f"{v:.3g} ms"
-    if unit == "currencyUSD":
-        return f"${v:.4f}" if abs(v) < 1 else f"${v:,.2f}"
-    if unit == "reqps":
-        return f"{v:.3g} req/s"
-    if unit == "ops":
-        return f"{v:.3g} ops/s"
-    if unit.startswith("suffix:"):
-        return f"{v:.3g}{unit.removeprefix('suffix:')}"
-    return f"{v:.4g}"
 
 
 def threshold_color(panel: dict, v: float | None) -> str:
@@ -111,14 +80,7 @@ def _series(result: list[dict], legend: str) -> list[Series]:
 
 
 def _plot(panel: dict, series: list[Series], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from datetime import UTC, datetime
-
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "short")
     kind = panel["type"]
     if kind in ("stat", "gauge"):
@@ -147,28 +109,14 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
             for i, v in enumerate(values):
                 ax.text(v, i, " " + fmt_value(v, unit), va="center", fontsize=8)
         else:
-            for i, s in enumerate(series):
-                ax.plot([datetime.fromtimestamp(t, UTC) for t in s.times], s.values, label=s.name,
-                        color=PALETTE[i % len(PALETTE)], linewidth=1.2)
+            draw_lines(ax, series)
             for step in panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {}).get("steps", [])[1:]:
                 if step.get("value") is not None and panel["fieldConfig"]["defaults"].get("custom", {}).get(
                         "thresholdsStyle", {}).get("mode", "off") != "off":
                     ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                                linewidth=0.8)
-            times = [t for s in series for t in s.times]
-            short = bool(times) and max(times) - min(times) < 3600
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))
-            ax.set_xlabel("UTC", fontsize=7)
-            if series:
-                ax.legend(fontsize=7, loc="upper left", ncol=2)
-        ax.yaxis.set_major_formatter(lambda v, _: fmt_value(v, unit))
-        ax.set_title(panel["title"], fontsize=10)
-        ax.grid(alpha=0.3)
-        if not series:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+        finish(ax, panel["title"], unit, empty=not series)
+    save(fig, path)
 
 
 def _mapped_text(panel: dict, v: float | None) -> str:
