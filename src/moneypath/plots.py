@@ -57,13 +57,19 @@ def utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def draw_lines(ax, series: list[Series]) -> None:
-    """One line per series against UTC clock time (seconds shown on ranges under an hour), with a legend."""
+def draw_lines(ax, series: list[Series], span: tuple[float, float] | None = None) -> None:
+    """One line per series against UTC clock time (seconds shown on ranges under an hour), with a legend.
+
+    span (epoch seconds) fixes the x range, e.g. to a drill's start and end when a series is missing.
+    """
     import matplotlib.dates as mdates
 
     for i, s in enumerate(series):
         ax.plot([utc(t) for t in s.times], s.values, label=s.name, color=PALETTE[i % len(PALETTE)], linewidth=1.2)
     times = [t for s in series for t in s.times]
+    if span is not None:
+        ax.set_xlim(utc(span[0]), utc(span[1]))
+        times = list(span)
     short = bool(times) and max(times) - min(times) < 3600
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))
     ax.set_xlabel("UTC", fontsize=7)

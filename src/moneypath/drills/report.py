@@ -1,0 +1,629 @@
+"""The drill report: report.md, index.html and PNG plots rendered from the drill journal alone.
+
+The journal (journal.json, schema 1, written by the runner) is the only input, so a report can
+be re-rendered offline (`moneypath drill report JOURNAL.json`) and tested without a stack. Every
+section tolerates what a failed run leaves behind: missing series, null timings, no pages.
+
+Both formats come from one list of sections (tables of typed cells), so markdown and HTML say
+the same thing; HTML escapes every string from the journal, markdown escapes what would break a
+table or turn into markup. Files are rendered into a temporary sibling directory and moved into
+place only when complete: a crash never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moneypath.plots import Series, draw_lines, finish, pyplot, save, utc
+
+SCHEMA = 1
+REPORT = "report.md"
+PAGE = "index.html"
+JOURNAL = "journal.json"
+
+OBJECTIVE_TEXT = {
+    "steady_state_before": "steady state before the fault",
+    "detected": "detected (expected alerts fired)",
+    "diagnosed": "diagnosed (runbook evidence found)",
+    "mitigated": "mitigated",
+    "recovered": "recovered",
+    "no_unexpected_pages": "no unexpected pages",
+    "ledger_balanced": "ledger balanced afterwards",
+    "steady_state_after": "steady state after recovery",
+}
+
+
+class ReportError(Exception):
+    """The journal cannot be read or the report cannot be written; the message is one line for the CLI."""
+
+
+# ------------------------------------------------------------------ cells, blocks, sections
+
+
+@dataclass
+class Cell:
+    text: str
+    kind: str = "text"  # text | code | ok | fail | na | bad | link
+    href: str | None = None
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Cell]]
+    empty: str = "none"
+
+
+@dataclass
+class Para:
+    text: str
+    kind: str = "text"  # text | bad | quote | note
+
+
+@dataclass
+class Image:
+    title: str
+    file: str
+    caption: str
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Table | Para | Image] = field(default_factory=list)
+
+
+def _ok(value: bool | None, yes: str = "pass", no: str = "fail", none: str = "—") -> Cell:
+    if value is None:
+        return Cell(none, "na")
+    return Cell(yes, "ok") if value else Cell(no, "fail")
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def fmt_utc(t, with_date: bool = True) -> str:
+    t = _num(t)
+    if t is None:
+        return "—"
+    return utc(t).strftime("%Y-%m-%d %H:%M:%S UTC" if with_date else "%H:%M:%S")
+
+
+def fmt_duration(s) -> str:
+    s = _num(s)
+    if s is None:
+        return "—"
+    sign, s = ("-" if s < 0 else ""), abs(s)
+    if s < 60:
+        return f"{sign}{s:.0f} s" if s >= 10 or s == int(s) else f"{sign}{s:.1f} s"
+    if s < 3600:
+        return f"{sign}{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{sign}{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
+def _relative(t, zero) -> str:
+    t, zero = _num(t), _num(zero)
+    if t is None:
+        return "—"
+    if zero is None:
+        return fmt_utc(t, with_date=False)
+    d = t - zero
+    return f"T{'+' if d >= 0 else '−'}{fmt_duration(abs(d))} ({fmt_utc(t, with_date=False)})"
+
+
+def _money(amounts) -> str:
+    if not amounts:
+        return "0"
+    if not isinstance(amounts, dict):
+        return str(amounts)
+    return ", ".join(f"{cur} {int(v):,} minor units" if _num(v) is not None else f"{cur} {v}"
+                     for cur, v in sorted(amounts.items()))
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|days?|h|hours?|min|minutes?|m)\b", re.IGNORECASE)
+
+
+def regulatory_due_at(classification_at: float | None, basis: str) -> float | None:
+    """Due time for a basis like "4 h from classification": classification_at plus the first duration in it.
+
+    None when the incident was not classified, or the basis does not count from classification
+    (e.g. "24 h after awareness") or names no duration.
+    """
+    m = _DURATION.search(basis or "")
+    if classification_at is None or not m or "classif" not in basis.lower():
+        return None
+    n, unit = float(m.group(1)), m.group(2).lower()
+    seconds = n * (86400 if unit.startswith("d") else 3600 if unit.startswith("h") else 60)
+    return classification_at + seconds
+
+
+# ------------------------------------------------------------------ the journal, read leniently
+
+
+class _Journal:
+    def __init__(self, j: dict):
+        if not isinstance(j, dict):
+            raise ReportError(f"a drill journal is a JSON object, got {type(j).__name__}")
+        self.j = j
+        self.drill = str(j.get("drill") or "drill")
+        self.fault = j.get("fault") or {}
+        self.started_at = _num(j.get("started_at"))
+        self.finished_at = _num(j.get("finished_at"))
+        self.injected_at = _num(self.fault.get("injected_at"))
+        self.cleared_at = _num(self.fault.get("cleared_at"))
+        self.zero = self.injected_at if self.injected_at is not None else self.started_at
+        self.alerts = [a for a in j.get("alerts") or [] if isinstance(a, dict)]
+        self.objectives = [o for o in j.get("objectives") or [] if isinstance(o, dict)]
+        paged = [t for a in self.alerts if (t := _num(a.get("paged_at"))) is not None]
+        self.first_page = min(paged) if paged else None
+        resolved = [t for a in self.alerts if (t := _num(a.get("resolved_at"))) is not None]
+        self.resolved = max(resolved) if resolved else None
+
+    def list(self, key: str) -> list[dict]:
+        return [x for x in self.j.get(key) or [] if isinstance(x, dict)]
+
+    @property
+    def verdict(self) -> str:
+        v = self.j.get("verdict")
+        if v in ("pass", "fail"):
+            return v
+        return "pass" if self.objectives and all(o.get("ok") is True for o in self.objectives) else "fail"
+
+    def rel(self, t) -> str:
+        return _relative(t, self.zero)
+
+
+# ------------------------------------------------------------------ plots
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")[:60] or "signal"
+
+
+def _plot_signal(jn: _Journal, title: str, entry: dict, path: Path) -> None:
+    unit = str(entry.get("unit") or "short")
+    series = []
+    for legend, points in sorted((entry.get("points") or {}).items()):
+        pts = [(t, v) for p in points or [] if isinstance(p, list | tuple) and len(p) == 2
+               if (t := _num(p[0])) is not None for v in [_num(p[1])]]
+        series.append(Series(str(legend), [t for t, _ in pts], [math.nan if v is None else v for _, v in pts]))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 3.2))
+    drawn = [s for s in series if s.times]
+    known = [t for t in (jn.started_at, jn.finished_at, jn.injected_at, jn.first_page, jn.resolved) if t is not None]
+    known += [t for s in drawn for t in (min(s.times), max(s.times))]
+    draw_lines(ax, drawn, (min(known), max(max(known), min(known) + 1)) if known else None)
+    if drawn:  # legend beside the plot, so it hides neither the lines nor the marks
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    values = [v for s in drawn for v in s.values if not math.isnan(v)]
+    if values:  # from 0 for non-negative signals, and headroom at the top for the mark labels
+        lo, hi = min(min(values), 0.0), max(values)
+        ax.set_ylim(lo, hi + max(hi - lo, 1e-9) * 0.45)
+    marks = []
+    if jn.injected_at is not None:
+        end = jn.cleared_at or jn.finished_at or max((t for s in drawn for t in s.times), default=jn.injected_at)
+        ax.axvspan(utc(jn.injected_at), utc(max(end, jn.injected_at)), color="#F2495C", alpha=0.12, linewidth=0,
+                   label="fault window")
+        marks.append((jn.injected_at, "fault injected", "#C4162A"))
+    if jn.first_page is not None:
+        marks.append((jn.first_page, "first page", "#FF9830"))
+    if jn.resolved is not None:
+        marks.append((jn.resolved, "resolved", "#37872D"))
+    for row, (t, label, color) in enumerate(marks):
+        ax.axvline(utc(t), color=color, linestyle="--", linewidth=1)
+        if jn.zero is not None and t != jn.zero:
+            label += f" T+{fmt_duration(t - jn.zero)}"
+        ax.text(utc(t), 0.97 - 0.09 * row, f" {label}", transform=ax.get_xaxis_transform(), va="top", ha="left",
+                fontsize=7, color=color, bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1})
+    finish(ax, title, unit, empty=not drawn)
+    save(fig, path)
+
+
+def _plots(jn: _Journal, out: Path) -> list[Image]:
+    images = []
+    series = jn.j.get("series") or {}
+    for i, (title, entry) in enumerate(series.items() if isinstance(series, dict) else [], start=1):
+        entry = entry if isinstance(entry, dict) else {}
+        name = f"plot-{i:02d}-{_slug(str(title))}.png"
+        _plot_signal(jn, str(title), entry, out / name)
+        images.append(Image(str(title), name, str(entry.get("query") or "")))
+    return images
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> list[Section]:
+    j = jn.j
+    out: list[Section] = []
+    target = j.get("target") or {}
+    fault = jn.fault
+    params = ", ".join(f"{k}={v}" for k, v in sorted((fault.get("params") or {}).items()))
+    fault_text = " ".join(x for x in (str(fault.get("name") or "—"), f"({params})" if params else "",
+                                      f"on {fault.get('where')}" if fault.get("where") else "",
+                                      f"for {fault.get('target')}" if fault.get("target") else "") if x)
+    runbook = str(j.get("runbook") or "")
+    rows = [
+        [Cell("verdict"), _ok(jn.verdict == "pass", "PASS", "FAIL")],
+        [Cell("drill file"), Cell(str(j.get("file") or "—"), "code")],
+        [Cell("runbook"), Cell(runbook, "link", runbook_href) if runbook and runbook_href else Cell(runbook or "—")],
+        [Cell("started"), Cell(fmt_utc(jn.started_at))],
+        [Cell("finished"), Cell(fmt_utc(jn.finished_at) + (
+            f" ({fmt_duration(jn.finished_at - jn.started_at)})" if jn.finished_at and jn.started_at else ""))],
+        [Cell("fault"), Cell(fault_text)],
+        [Cell("fault injected"), Cell(fmt_utc(jn.injected_at))],
+        [Cell("fault cleared"), Cell(jn.rel(jn.cleared_at))],
+    ]
+    if fault.get("halted"):
+        rows.append([Cell("halted"), Cell(str(fault["halted"]), "bad")])
+    for key in ("service", "providersim", "prometheus", "alertmanager", "pager"):
+        if target.get(key):
+            rows.append([Cell(f"target {key}"), Cell(str(target[key]), "code")])
+    if "started_stack" in target:
+        rows.append([Cell("stack"), Cell("started by the drill" if target["started_stack"] else "running target")])
+    summary = Section("Drill", [Table(["", ""], rows)])
+    if j.get("narrative"):
+        summary.blocks.append(Para(str(j["narrative"]), "quote"))
+    if int(j.get("schema") or 0) > SCHEMA:
+        summary.blocks.append(Para(f"journal schema {j.get('schema')} is newer than this renderer ({SCHEMA}); "
+                                   "fields it does not know are left out", "note"))
+    out.append(summary)
+
+    out.append(Section("Objectives", [Table(
+        ["objective", "verdict", "reason"],
+        [[Cell(OBJECTIVE_TEXT.get(str(o.get("name")), str(o.get("name")))), _ok(o.get("ok")),
+          Cell(str(o.get("reason") or ""))] for o in jn.objectives],
+        "no objective was evaluated (the run stopped early)")]))
+
+    timings = j.get("timings") or {}
+    timing_rows = []
+    for label, key in (("detect", "detect_s"), ("page", "page_s"), ("diagnose", "diagnose_s"), ("recover", "recover_s")):
+        v = _num(timings.get(key))
+        timing_rows.append([Cell(label), Cell("—" if v is None else f"{v:.1f}"),
+                            Cell("not reached", "na") if v is None else Cell(fmt_duration(v))])
+    out.append(Section("Times (from fault injection)", [Table(["time to", "seconds", ""], timing_rows)]))
+
+    money = j.get("money") or {}
+    lost = _num(money.get("writes_lost"))
+    money_rows = [
+        [Cell("payments affected"), Cell(str(money.get("payments_affected", "—")))],
+        [Cell("duplicate amount"), Cell(_money(money.get("duplicate_amount_minor")))],
+        [Cell("unreconciled difference"), Cell(_money(money.get("unreconciled_minor")))],
+        [Cell("writes lost (must be 0)"),
+         Cell("—" if lost is None else f"{int(lost)}", "bad" if lost else ("ok" if lost == 0 else "na"))],
+    ]
+    money_sec = Section("Money impact", [Table(["", ""], money_rows)])
+    if lost:
+        money_sec.blocks.insert(0, Para(f"{int(lost)} acknowledged ledger write(s) LOST: money the platform "
+                                        "confirmed is not in the ledger.", "bad"))
+    out.append(money_sec)
+
+    out.append(Section("Alerts: expected vs actual", [Table(
+        ["alert", "expectation", "deadline", "first firing", "paged", "resolved", "receivers", "ok", "reason"],
+        [[Cell(str(a.get("alert") or "?"), "code"), Cell(str(a.get("expectation") or "")),
+          Cell(fmt_duration(a.get("deadline_s"))), Cell(jn.rel(a.get("first_firing_at"))),
+          Cell(jn.rel(a.get("paged_at"))), Cell(jn.rel(a.get("resolved_at"))),
+          Cell(", ".join(str(r) for r in a.get("receivers") or []) or "—"), _ok(a.get("ok"), "ok", "FAIL"),
+          Cell(str(a.get("reason") or ""))] for a in jn.alerts],
+        "no alert expected and none fired")]))
+
+    if images:
+        sec = Section("Key signals")
+        sec.blocks.append(Para("Fault window shaded; dashed lines: fault injected, first page, last alert resolved.",
+                               "note"))
+        sec.blocks.extend(images)
+        out.append(sec)
+    else:
+        out.append(Section("Key signals", [Para("no series in the journal (the run stopped before they were "
+                                                "fetched, or Prometheus had none)", "note")]))
+
+    out.append(Section("Runbook evidence", [Table(
+        ["step", "query", "expected", "got", "ok"],
+        [[Cell(str(e.get("step") or "")), Cell(f"{e.get('kind') or ''}: {e.get('query') or ''}".strip(": "), "code"),
+          Cell(str(e.get("expect") or "")), Cell(str(e.get("result") or "")), _ok(e.get("ok"), "ok", "FAIL")]
+         for e in jn.list("evidence")],
+        "no diagnosis step ran")]))
+
+    role_rows = []
+    for r in jn.list("roles"):
+        due = f"T+{fmt_duration(r.get('due_s'))}" if _num(r.get("due_s")) is not None else "—"
+        if r.get("ok") is None and not r.get("answered_by") and not r.get("answer"):
+            role_rows.append([Cell(str(r.get("role") or "")), Cell(str(r.get("checkpoint") or "")), Cell(due),
+                              Cell(str(r.get("note") or "not run interactively"), "na"), Cell(""), Cell(""),
+                              _ok(None)])
+            continue
+        when = _relative(r.get("answered_at"), jn.started_at)
+        if r.get("late"):
+            when += " LATE"
+        role_rows.append([Cell(str(r.get("role") or "")), Cell(str(r.get("checkpoint") or "")), Cell(due),
+                          Cell(str(r.get("answered_by") or r.get("note") or "—")), Cell(str(r.get("answer") or "—")),
+                          Cell(when, "bad" if r.get("late") else "text"), _ok(r.get("ok"), "met", "not met")])
+    out.append(Section("Roles: first-hour checklist", [Table(
+        ["role", "checkpoint", "due", "answered by", "answer", "when (from drill start)", "ok"], role_rows,
+        "no role cards")]))
+
+    classified = _num(j.get("classification_at"))
+    reg_rows = []
+    for r in jn.list("regulatory"):
+        due, computed = _num(r.get("due_at")), False
+        if due is None:
+            due, computed = regulatory_due_at(classified, str(r.get("basis") or "")), True
+        due_text = fmt_utc(due) + (" (computed from the basis)" if computed and due is not None else "")
+        if due is None:
+            due_text = "not classified" if classified is None else "—"
+        reg_rows.append([Cell(str(r.get("regime") or "")), Cell(str(r.get("basis") or "")), Cell(due_text),
+                         Cell(str(r.get("applies") or ""))])
+    reg = Section("Regulatory clocks", [Para(
+        f"Classified at {fmt_utc(classified)} (first expected page)." if classified is not None
+        else "The incident was not classified in this run (no expected page), so no clock started.", "note"),
+        Table(["regime", "basis", "due at (UTC)", "applies"], reg_rows, "no regulatory clock applies")])
+    out.append(reg)
+
+    out.append(Section("Timeline", [Table(
+        ["time (UTC)", "from fault", "kind", "what happened"],
+        [[Cell(fmt_utc(e.get("t"), with_date=False)),
+          Cell("—" if jn.zero is None or _num(e.get("t")) is None else
+               ("T+" if _num(e.get("t")) >= jn.zero else "T−") + fmt_duration(abs(_num(e.get("t")) - jn.zero))),
+          Cell(str(e.get("kind") or ""), "bad" if e.get("kind") == "halt" else "text"), Cell(str(e.get("text") or ""))]
+         for e in sorted(jn.list("timeline"), key=lambda e: _num(e.get("t")) or 0.0)],
+        "empty")]))
+    return out
+
+
+# ------------------------------------------------------------------ markdown
+
+
+_MD_SPECIAL = re.compile(r"([\\`*|<>\[\]])")
+
+
+def _md_text(s: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(s).split()))
+
+
+def _md_code(s: str) -> str:
+    s = " ".join(str(s).split()).replace("|", "\\|")
+    if not s:
+        return ""
+    fence = "``" if "`" in s else "`"
+    return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
+
+
+def _md_cell(c: Cell) -> str:
+    if c.kind == "code":
+        return _md_code(c.text)
+    if c.kind == "link" and c.href:
+        return f"[{_md_text(c.text)}](<{c.href.replace('>', '%3E').replace(' ', '%20')}>)"
+    text = _md_text(c.text)
+    if c.kind == "ok":
+        return f"✅ {text}"
+    if c.kind == "fail":
+        return f"❌ **{text}**"
+    if c.kind == "bad":
+        return f"⚠️ **{text}**" if text else ""
+    if c.kind == "na":
+        return f"_{text}_" if text and text != "—" else text
+    return text
+
+
+def _markdown(jn: _Journal, sections: list[Section]) -> str:
+    title = str(jn.j.get("title") or "")
+    lines = [f"# Drill report: {_md_text(jn.drill)}" + (f" — {_md_text(title)}" if title else ""), "",
+             f"**Verdict: {'✅ PASS' if jn.verdict == 'pass' else '❌ FAIL'}**", ""]
+    for sec in sections:
+        lines += [f"## {_md_text(sec.title)}", ""]
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                if not b.rows:
+                    lines += [f"_{_md_text(b.empty)}_", ""]
+                    continue
+                lines.append("| " + " | ".join(_md_text(h) for h in b.headers) + " |")
+                lines.append("|" + "|".join("---" for _ in b.headers) + "|")
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+                lines.append("")
+            elif isinstance(b, Image):
+                lines += [f"![{_md_text(b.title)}]({b.file})", ""]
+                if b.caption:
+                    lines += [f"Query: {_md_code(b.caption)}", ""]
+            elif b.kind == "quote":
+                lines += ["> " + line if line.strip() else ">" for line in _md_text(b.text).split("\n")] + [""]
+            elif b.kind == "bad":
+                lines += [f"**⚠️ {_md_text(b.text)}**", ""]
+            elif b.kind == "note":
+                lines += [f"_{_md_text(b.text)}_", ""]
+            else:
+                lines += [_md_text(b.text), ""]
+    lines += [f"_Rendered from {JOURNAL} (schema {jn.j.get('schema', '?')}); "
+              f"re-render with `moneypath drill report {JOURNAL}`._", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def _h(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _html_cell(c: Cell) -> str:
+    if c.kind == "code":
+        return f"<td><code>{_h(c.text)}</code></td>"
+    if c.kind == "link" and c.href:
+        return f'<td><a href="{_h(c.href)}">{_h(c.text)}</a></td>'
+    cls = {"ok": "ok", "fail": "fail", "bad": "bad", "na": "na"}.get(c.kind)
+    return f'<td class="{cls}">{_h(c.text)}</td>' if cls else f"<td>{_h(c.text)}</td>"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; background: #fafafa; }
+h1 .verdict { padding: 2px 10px; border-radius: 4px; color: white; }
+.pass { background: #37872D; } .failv { background: #C4162A; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; }
+td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; }
+th { background: #f0f0f0; }
+td.ok { color: #1b6e1b; font-weight: bold; } td.fail { color: white; background: #C4162A; font-weight: bold; }
+td.bad, p.bad { color: #C4162A; font-weight: bold; } td.na, p.note { color: #777; font-style: italic; }
+code { font-size: 12px; word-break: break-all; }
+blockquote { border-left: 4px solid #ccc; margin: 0.5em 0; padding: 0.2em 1em; color: #444; white-space: pre-wrap; }
+figure { display: inline-block; margin: 6px; background: white; border: 1px solid #ddd; padding: 6px; max-width: 700px; }
+figure img { max-width: 100%; } figcaption { font-size: 11px; color: #555; }
+"""
+
+
+def _html(jn: _Journal, sections: list[Section]) -> str:
+    title = str(jn.j.get("title") or "")
+    verdict = ('<span class="verdict pass">PASS</span>' if jn.verdict == "pass"
+               else '<span class="verdict failv">FAIL</span>')
+    body = [f"<h1>Drill report: {_h(jn.drill)}{' — ' + _h(title) if title else ''} {verdict}</h1>"]
+    for sec in sections:
+        body.append(f"<h2>{_h(sec.title)}</h2>")
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                if not b.rows:
+                    body.append(f'<p class="note">{_h(b.empty)}</p>')
+                    continue
+                head = "".join(f"<th>{_h(h)}</th>" for h in b.headers) if any(b.headers) else ""
+                rows = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in b.rows)
+                body.append(f"<table>{'<tr>' + head + '</tr>' if head else ''}{rows}</table>")
+            elif isinstance(b, Image):
+                body.append(f'<figure><img src="{_h(b.file)}" alt="{_h(b.title)}">'
+                            f"<figcaption><code>{_h(b.caption)}</code></figcaption></figure>")
+            elif b.kind == "quote":
+                body.append(f"<blockquote>{_h(b.text)}</blockquote>")
+            else:
+                body.append(f'<p class="{_h(b.kind)}">{_h(b.text)}</p>')
+    body.append(f'<p class="note">Rendered from <a href="{JOURNAL}">{JOURNAL}</a> '
+                f"(schema {_h(jn.j.get('schema', '?'))}).</p>")
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>Drill {_h(jn.drill)}: {jn.verdict.upper()}</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+# ------------------------------------------------------------------ render, atomically
+
+
+def _runbook_href(runbook: str, out_dir: Path) -> str | None:
+    if not runbook:
+        return None
+    if re.match(r"^[a-z][a-z0-9+.-]*://", runbook, re.IGNORECASE):
+        return runbook
+    path = Path(runbook)
+    if not path.is_absolute():
+        path = Path.cwd() / path  # the runner runs from the repository root, where drill files name runbooks
+    if not path.exists():
+        return None
+    return Path(os.path.relpath(path, out_dir.resolve())).as_posix()
+
+
+def render(journal: dict, out_dir: Path) -> Path:
+    """Write report.md, index.html and one PNG per series into out_dir; return the report.md path.
+
+    Everything is rendered into a temporary sibling directory first. A new out_dir appears whole
+    by one rename; into an existing one (where the runner put journal.json) each finished file is
+    moved with os.replace, report.md last. On any error the temporary directory is removed and
+    out_dir is left as it was. journal.json is written too when out_dir has none.
+    """
+    jn = _Journal(journal)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"{out_dir} exists and is not a directory")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp.mkdir()  # not mkdtemp: its 0700 would become the report directory's mode
+    except OSError as exc:
+        raise ReportError(f"cannot write the report under {out_dir.parent}: {exc.strerror or exc}") from exc
+    try:
+        images = _plots(jn, tmp)
+        sections = _sections(jn, images, _runbook_href(str(journal.get("runbook") or ""), out_dir))
+        (tmp / PAGE).write_text(_html(jn, sections), encoding="utf-8")
+        (tmp / REPORT).write_text(_markdown(jn, sections), encoding="utf-8")
+        if not (out_dir / JOURNAL).exists():
+            (tmp / JOURNAL).write_text(json.dumps(journal, indent=1, default=str) + "\n", encoding="utf-8")
+        _move_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir / REPORT
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    try:
+        os.rename(tmp, out_dir)  # out_dir missing (or empty): the whole report appears at once
+        return
+    except OSError:
+        if not out_dir.is_dir():
+            raise
+    for p in sorted(tmp.iterdir(), key=lambda p: (p.name == REPORT, p.name)):
+        os.replace(p, out_dir / p.name)
+    tmp.rmdir()
+
+
+def load_journal(path: Path) -> dict:
+    try:
+        journal = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(journal, dict) or "schema" not in journal or "drill" not in journal:
+        raise ReportError(f"{path}: not a drill journal (no schema/drill keys)")
+    return journal
+
+
+def rerender(journal_path: Path, out_dir: Path | None = None) -> Path:
+    """`moneypath drill report JOURNAL.json [--out DIR]`: render again from a saved journal (default: beside it)."""
+    journal_path = Path(journal_path)
+    journal = load_journal(journal_path)
+    return render(journal, Path(out_dir) if out_dir is not None else journal_path.parent)
+
+
+# ------------------------------------------------------------------ summary for the CLI and make demo
+
+
+def render_summary(journals: list[dict]) -> str:
+    """A plain-text table, one row per drill; a journal's optional "report" key is shown as its report path."""
+    from io import StringIO
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, justify in (("drill", "left"), ("verdict", "left"), ("detect s", "right"), ("page s", "right"),
+                          ("diagnose s", "right"), ("recover s", "right"), ("failed", "left"), ("report", "left")):
+        table.add_column(name, justify=justify, no_wrap=name in ("drill", "report"))
+    passed = 0
+    for j in journals:
+        jn = _Journal(j)
+        passed += jn.verdict == "pass"
+        timings = j.get("timings") or {}
+        failed = ", ".join(str(o.get("name")) for o in jn.objectives if o.get("ok") is not True)
+        table.add_row(jn.drill, jn.verdict.upper(),
+                      *("—" if _num(timings.get(k)) is None else f"{_num(timings.get(k)):.1f}"
+                        for k in ("detect_s", "page_s", "diagnose_s", "recover_s")),
+                      failed or "—", str(j.get("report") or "—"))
+    buf = StringIO()
+    Console(file=buf, width=220, color_system=None, force_terminal=False, highlight=False).print(table)
+    total = len(journals)
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(lines).strip("\n") + f"\n\n{total} drill{'s' if total != 1 else ''}: {passed} passed, " \
+                                          f"{total - passed} failed\n"
+

@@ -1,0 +1,308 @@
+"""The drill report renders from a journal alone: passing and failing drills, a failed run, escaping, atomic writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import struct
+from datetime import UTC, datetime
+
+import pytest
+
+from moneypath.drills import report
+from moneypath.drills.report import ReportError, load_journal, regulatory_due_at, render, render_summary, rerender
+
+T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC).timestamp()  # drill start
+INJECT = T0 + 30
+PAGE = INJECT + 42
+CLEAR = INJECT + 120
+RESOLVED = INJECT + 185
+EVIL = '<script>alert("x")</script>'
+
+
+def _points(start: float, end: float, f) -> list[list[float]]:
+    return [[t, f(t)] for t in range(int(start), int(end), 2)]
+
+
+def passing_journal() -> dict:
+    return {
+        "schema": 1,
+        "drill": "duplicate-charge",
+        "file": "runbooks/drills/duplicate-charge.yaml",
+        "title": "A customer is charged twice",
+        "runbook": "runbooks/moneypathduplicatechargedetected.md",
+        "narrative": "Friday 17:40. Support forwards three customers who see two debits for one order.",
+        "target": {"service": "http://127.0.0.1:41001", "providersim": "http://127.0.0.1:41002",
+                   "prometheus": "http://127.0.0.1:41003", "alertmanager": "http://127.0.0.1:41004",
+                   "pager": "http://127.0.0.1:41005", "started_stack": True},
+        "started_at": T0, "finished_at": T0 + 260,
+        "fault": {"where": "providersim", "name": "duplicate_capture", "params": {"rate": 0.2}, "target": "acme",
+                  "injected_at": INJECT, "cleared_at": CLEAR, "halted": None},
+        "classification_at": PAGE,
+        "timeline": [
+            {"t": T0, "kind": "phase", "text": "steady state checks"},
+            {"t": T0 + 5, "kind": "load", "text": "baseline load 20 payments/s"},
+            {"t": INJECT, "kind": "fault", "text": "duplicate_capture injected on acme"},
+            {"t": INJECT + 35, "kind": "alert_firing", "text": "MoneyPathDuplicateChargeDetected firing"},
+            {"t": PAGE, "kind": "page", "text": "payments-oncall, compliance paged"},
+            {"t": INJECT + 60, "kind": "diagnosis", "text": "runbook diagnosis: 5/5 steps found the evidence"},
+            {"t": CLEAR, "kind": "mitigation", "text": "fault cleared"},
+            {"t": RESOLVED, "kind": "resolved", "text": "MoneyPathDuplicateChargeDetected resolved"},
+        ],
+        "objectives": [
+            {"name": "steady_state_before", "ok": True, "reason": "no alert firing, error ratio 0"},
+            {"name": "detected", "ok": True, "reason": "MoneyPathDuplicateChargeDetected paged after 42 s (deadline 120 s)"},
+            {"name": "diagnosed", "ok": True, "reason": "5 of 5 runbook steps returned the expected evidence"},
+            {"name": "mitigated", "ok": True, "reason": "fault cleared"},
+            {"name": "recovered", "ok": True, "reason": "alert resolved 65 s after mitigation (deadline 300 s)"},
+            {"name": "no_unexpected_pages", "ok": True, "reason": "only expected pages"},
+            {"name": "ledger_balanced", "ok": True, "reason": "postings sum to 0 in every currency"},
+        ],
+        "timings": {"detect_s": 35.0, "page_s": 42.0, "diagnose_s": 60.0, "recover_s": 185.0},
+        "money": {"payments_affected": 17, "duplicate_amount_minor": {"EUR": 84150}, "unreconciled_minor": {"EUR": 0},
+                  "writes_lost": 0},
+        "alerts": [
+            {"alert": "MoneyPathDuplicateChargeDetected", "expectation": "expected", "deadline_s": 120.0,
+             "first_firing_at": INJECT + 35, "paged_at": PAGE, "resolved_at": RESOLVED,
+             "receivers": ["payments-oncall", "compliance"], "ok": True, "reason": "paged within 42 s"},
+            {"alert": "MoneyPathAuthorizationAvailabilityBudgetBurn", "expectation": "must_not_page",
+             "deadline_s": None, "first_firing_at": None, "paged_at": None, "resolved_at": None,
+             "receivers": [], "ok": True, "reason": "did not page"},
+        ],
+        "evidence": [
+            {"step": "duplicate charges per provider, last hour", "kind": "promql",
+             "query": "sum by (provider) (increase(moneypath_duplicate_charges_total[1h]))",
+             "expect": "> 0 for acme", "result": "acme=17, globex=0", "ok": True, "at": INJECT + 58},
+            {"step": "did WE book a capture twice?", "kind": "sql",
+             "query": "SELECT payment_id, COUNT(*) FROM ledger_transactions GROUP BY payment_id HAVING COUNT(*) > 1",
+             "expect": "empty", "result": "0 rows", "ok": True, "at": INJECT + 59},
+        ],
+        "roles": [
+            {"role": "engineering", "checkpoint": "T+15m: say where the second charge comes from", "due_s": 900.0,
+             "answered_by": None, "answer": None, "answered_at": None, "ok": None},
+            {"role": "compliance", "checkpoint": "T+60m: classify (DORA major incident or not)", "due_s": 3600.0,
+             "answered_by": None, "answer": None, "answered_at": None, "ok": None},
+        ],
+        "regulatory": [
+            {"regime": "DORA initial notification", "basis": "4 h from classification", "due_at": PAGE + 4 * 3600,
+             "applies": "if classified as a major ICT-related incident"},
+            {"regime": "DORA intermediate report", "basis": "72 h from classification", "due_at": None,
+             "applies": "after the initial notification"},
+        ],
+        "series": {
+            "Duplicate charges": {"query": "sum(rate(moneypath_duplicate_charges_total[1m]))", "unit": "short",
+                                  "points": {"acme": _points(T0, T0 + 260,
+                                                             lambda t: 0.2 if INJECT + 20 < t < CLEAR + 30 else 0.0)}},
+            "Authorizations per second": {"query": "sum by (outcome) (rate(moneypath_authorizations_total[1m]))",
+                                          "unit": "reqps",
+                                          "points": {"approved": _points(T0, T0 + 260, lambda t: 19.0),
+                                                     "declined": _points(T0, T0 + 260, lambda t: 1.0)}},
+        },
+        "verdict": "pass",
+    }
+
+
+def failing_journal() -> dict:
+    j = passing_journal()
+    j["drill"] = "duplicate-charge-broken"
+    j["verdict"] = "fail"
+    j["classification_at"] = None
+    j["timings"] = {"detect_s": None, "page_s": None, "diagnose_s": 61.5, "recover_s": None}
+    j["money"]["writes_lost"] = 3
+    j["objectives"][1] = {"name": "detected", "ok": False,
+                          "reason": "MoneyPathDuplicateChargeDetected never fired within its 120 s deadline"}
+    j["alerts"][0].update(first_firing_at=None, paged_at=None, resolved_at=None, ok=False,
+                          reason="did not fire within 120 s")
+    j["alerts"].append({"alert": "MoneyPathLedgerWriteFailures", "expectation": "unexpected", "deadline_s": None,
+                        "first_firing_at": INJECT + 50, "paged_at": INJECT + 55, "resolved_at": None,
+                        "receivers": ["payments-oncall"], "ok": False, "reason": "paged but not expected"})
+    j["evidence"][0].update(query=f'sum(rate(x{{provider="{EVIL}"}}[5m]))', result="no data", ok=False)
+    j["roles"][0].update(answered_by="Mallory <mallory@example.test>", answer=EVIL + " & more",
+                         answered_at=T0 + 1000, ok=False, late=True)
+    for r in j["regulatory"]:
+        r["due_at"] = None
+    return j
+
+
+def failed_run_journal() -> dict:
+    """What a run that stopped early leaves: no series, null timings, no pages, no fault injected."""
+    return {"schema": 1, "drill": "fraud-spike", "file": "runbooks/drills/fraud-spike.yaml", "title": "Fraud spike",
+            "runbook": "runbooks/moneypathfraudspike.md", "target": {"service": "http://127.0.0.1:1"},
+            "started_at": T0, "finished_at": None,
+            "fault": {"where": "service", "name": "fraud_spike", "params": {}, "target": None, "injected_at": None,
+                      "cleared_at": None, "halted": "steady state before the fault failed: 2 alerts firing"},
+            "classification_at": None, "timeline": [{"t": T0, "kind": "halt", "text": "halted"}],
+            "objectives": [{"name": "steady_state_before", "ok": False, "reason": "2 alerts firing"}],
+            "timings": {"detect_s": None, "page_s": None, "diagnose_s": None, "recover_s": None},
+            "money": {}, "alerts": [], "evidence": [], "roles": [], "regulatory": [],
+            "series": {"Empty": {"query": "up", "unit": "short", "points": {}}}, "verdict": "fail"}
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_passing_drill_report_has_every_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the runner renders from the repository root; runbook links are relative to it
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "moneypathduplicatechargedetected.md").write_text("# runbook")
+    out = tmp_path / "reports" / "duplicate-charge-20260314-090000"
+    md_path = render(passing_journal(), out)
+    assert md_path == out / "report.md"
+    md = md_path.read_text()
+    page = (out / "index.html").read_text()
+    assert "# Drill report: duplicate-charge — A customer is charged twice" in md
+    assert "**Verdict: ✅ PASS**" in md and "FAIL" not in md.split("## Objectives")[0]
+    assert "[runbooks/moneypathduplicatechargedetected.md](<../../runbooks/moneypathduplicatechargedetected.md>)" in md
+    assert "| started | 2026-03-14 09:00:00 UTC |" in md
+    assert "| detect | 35.0 | 35 s |" in md and "| recover | 185.0 | 3 min 05 s |" in md
+    assert "| payments affected | 17 |" in md and "| duplicate amount | EUR 84,150 minor units |" in md
+    assert "| writes lost (must be 0) | ✅ 0 |" in md
+    # alert matrix: one row per alert with expectation, deadline, firing/page/resolve relative to the fault
+    row = next(line for line in md.splitlines() if line.startswith("| `MoneyPathDuplicateChargeDetected`"))
+    assert row == ("| `MoneyPathDuplicateChargeDetected` | expected | 2 min 00 s | T+35 s (09:01:05) | T+42 s (09:01:12) "
+                   "| T+3 min 05 s (09:03:35) | payments-oncall, compliance | ✅ ok | paged within 42 s |")
+    assert "| `MoneyPathAuthorizationAvailabilityBudgetBurn` | must\\_not\\_page" not in md  # underscores kept as is
+    assert "| `MoneyPathAuthorizationAvailabilityBudgetBurn` | must_not_page | — | — | — | — | — | ✅ ok |" in md
+    # evidence and roles
+    assert "`promql: sum by (provider) (increase(moneypath_duplicate_charges_total[1h]))`" in md
+    assert "| engineering | T+15m: say where the second charge comes from | T+15 min 00 s | _not run interactively_" in md
+    # regulatory: the journal's due_at (4 h after the page at 09:01:12) and one computed from the basis (72 h)
+    assert "| DORA initial notification | 4 h from classification | 2026-03-14 13:01:12 UTC |" in md
+    assert ("| DORA intermediate report | 72 h from classification | 2026-03-17 09:01:12 UTC (computed from the basis) |"
+            in md)
+    # timeline in order, relative to the fault
+    tl = md.split("## Timeline")[1]
+    assert tl.index("steady state checks") < tl.index("fault cleared") < tl.index("resolved")
+    assert "| 09:01:12 | T+42 s | page | payments-oncall, compliance paged |" in tl
+    # plots: one per series, linked from both formats, valid PNGs of a sensible size
+    pngs = sorted(out.glob("*.png"))
+    assert [p.name for p in pngs] == ["plot-01-duplicate-charges.png", "plot-02-authorizations-per-second.png"]
+    for p in pngs:
+        w, h = _png_size(p)
+        assert 500 <= w <= 1600 and 200 <= h <= 900, (p.name, w, h)
+        assert p.stat().st_size > 10_000
+        assert f"]({p.name})" in md
+        assert f'<img src="{p.name}"' in page
+    assert '<span class="verdict pass">PASS</span>' in page
+    assert json.loads((out / "journal.json").read_text())["drill"] == "duplicate-charge"
+    assert not [p for p in tmp_path.rglob(".*.tmp")]
+
+
+def test_failing_drill_report_names_the_reason_and_escapes_people_input(tmp_path):
+    out = tmp_path / "r"
+    md = render(failing_journal(), out).read_text()
+    page = (out / "index.html").read_text()
+    assert "**Verdict: ❌ FAIL**" in md and '<span class="verdict failv">FAIL</span>' in page
+    assert ("| detected (expected alerts fired) | ❌ **fail** | MoneyPathDuplicateChargeDetected never fired within "
+            "its 120 s deadline |") in md
+    assert "| detect | — | _not reached_ |" in md
+    assert "| writes lost (must be 0) | ⚠️ **3** |" in md
+    assert "3 acknowledged ledger write(s) LOST" in md and '<p class="bad">3 acknowledged ledger write(s) LOST' in page
+    assert "| `MoneyPathLedgerWriteFailures` | unexpected | — | T+50 s (09:01:20) | T+55 s (09:01:25) | — " in md
+    assert "not classified" in md and "no clock started" in md
+    # nothing a person typed or a query carried reaches the page as markup
+    assert EVIL not in page and "<mallory@" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in page
+    assert "Mallory &lt;mallory@example.test&gt;" in page
+    assert "provider=&quot;&lt;script&gt;" in page
+    # markdown: text is escaped (no raw tag), the query stays verbatim inside a code span
+    assert EVIL + " & more" not in md and "\\<script\\>alert(\"x\")\\</script\\> & more" in md
+    assert '`promql: sum(rate(x{provider="<script>alert("x")</script>"}[5m]))`' in md
+    assert "T+16 min 40 s (09:16:40) LATE" in md
+
+
+def test_failed_run_renders_without_series_timings_or_pages(tmp_path):
+    out = tmp_path / "r"
+    md = render(failed_run_journal(), out).read_text()
+    assert "**Verdict: ❌ FAIL**" in md
+    assert "⚠️ **steady state before the fault failed: 2 alerts firing**" in md
+    assert "_no alert expected and none fired_" in md and "_no diagnosis step ran_" in md
+    assert "| fault injected | — |" in md
+    assert _png_size(out / "plot-01-empty.png")[0] > 0
+    # not even series or money: still a report
+    bare = {"schema": 1, "drill": "x"}
+    md = render(bare, tmp_path / "bare").read_text()
+    assert "**Verdict: ❌ FAIL**" in md and "_no objective was evaluated (the run stopped early)_" in md
+    assert "no series in the journal" in md
+
+
+def test_an_error_mid_render_leaves_no_partial_directory(tmp_path, monkeypatch):
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    real = report._plot_signal
+    monkeypatch.setattr(report, "_plot_signal", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        render(passing_journal(), tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []  # neither the report directory nor a temporary one
+    # into an existing directory (where the runner put journal.json): nothing changes
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "journal.json").write_text("{}")
+    (existing / "report.md").write_text("old report")
+    calls.clear()
+    with pytest.raises(RuntimeError, match="disk full"):
+        render(passing_journal(), existing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+    assert sorted(p.name for p in existing.iterdir()) == ["journal.json", "report.md"]
+    assert (existing / "report.md").read_text() == "old report"
+    monkeypatch.setattr(report, "_plot_signal", real)
+    render(passing_journal(), existing)
+    assert "old report" not in (existing / "report.md").read_text()
+    assert (existing / "journal.json").read_text() == "{}"  # the runner's journal is not rewritten
+
+
+def test_rerender_from_a_saved_journal(tmp_path):
+    src = tmp_path / "run"
+    src.mkdir()
+    (src / "journal.json").write_text(json.dumps(failing_journal()))
+    path = rerender(src / "journal.json")
+    assert path == src / "report.md" and (src / "index.html").exists()
+    other = rerender(src / "journal.json", tmp_path / "elsewhere")
+    assert "duplicate-charge-broken" in other.read_text() and (tmp_path / "elsewhere" / "index.html").exists()
+    assert json.loads((tmp_path / "elsewhere" / "journal.json").read_text())["drill"] == "duplicate-charge-broken"
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ReportError, match="not JSON"):
+        load_journal(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(ReportError, match="not a drill journal"):
+        rerender(tmp_path / "list.json")
+    with pytest.raises(ReportError, match="no such file"):
+        rerender(tmp_path / "missing.json")
+
+
+def test_regulatory_due_times_in_utc():
+    classified = datetime(2026, 3, 14, 23, 30, 0, tzinfo=UTC).timestamp()
+    due = regulatory_due_at(classified, "4 h from classification")
+    assert datetime.fromtimestamp(due, UTC) == datetime(2026, 3, 15, 3, 30, 0, tzinfo=UTC)
+    assert regulatory_due_at(classified, "72h after classification") == classified + 72 * 3600
+    assert regulatory_due_at(classified, "30 min from classification") == classified + 1800
+    assert regulatory_due_at(classified, "24 h after awareness") is None
+    assert regulatory_due_at(None, "4 h from classification") is None
+
+
+def test_summary_table_one_row_per_drill():
+    ok, bad, early = passing_journal(), failing_journal(), failed_run_journal()
+    ok["report"] = "reports/duplicate-charge-20260314-090000/report.md"
+    text = render_summary([ok, bad, early])
+    lines = text.splitlines()
+    assert lines[0].split() == ["drill", "verdict", "detect", "s", "page", "s", "diagnose", "s", "recover", "s",
+                                "failed", "report"]
+    row = next(line for line in lines if line.startswith("duplicate-charge "))
+    assert row.split() == ["duplicate-charge", "PASS", "35.0", "42.0", "60.0", "185.0", "—",
+                           "reports/duplicate-charge-20260314-090000/report.md"]
+    row = next(line for line in lines if line.startswith("duplicate-charge-broken"))
+    assert row.split()[:7] == ["duplicate-charge-broken", "FAIL", "—", "—", "61.5", "—", "detected"]
+    assert next(line for line in lines if line.startswith("fraud-spike")).split()[1] == "FAIL"
+    assert lines[-1] == "3 drills: 1 passed, 2 failed"
+    assert "\x1b[" not in text  # plain text, no terminal colors
+    assert copy.deepcopy(ok) == ok
