@@ -119,6 +119,7 @@ def failing_journal() -> dict:
     j["evidence"][0].update(query=f'sum(rate(x{{provider="{EVIL}"}}[5m]))', result="no data", ok=False)
     j["roles"][0].update(answered_by="Mallory <mallory@example.test>", answer=EVIL + " & more",
                          answered_at=T0 + 1000, ok=False, late=True)
+    j["roles"][1].update(ok=False, note="no answer: input closed")  # what the tabletop records on EOF
     for r in j["regulatory"]:
         r["due_at"] = None
     return j
@@ -213,6 +214,8 @@ def test_failing_drill_report_names_the_reason_and_escapes_people_input(tmp_path
     assert EVIL + " & more" not in md and "\\<script\\>alert(\"x\")\\</script\\> & more" in md
     assert '`promql: sum(rate(x{provider="<script>alert("x")</script>"}[5m]))`' in md
     assert "T+16 min 40 s (09:16:40) LATE" in md
+    assert ("| compliance | T+60m: classify (DORA major incident or not) | T+1 h 00 min | — | _no answer: input closed_ "
+            "| — | ❌ **not met** |") in md
 
 
 def test_failed_run_renders_without_series_timings_or_pages(tmp_path):

@@ -351,8 +351,10 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
         when = _relative(r.get("answered_at"), jn.started_at)
         if r.get("late"):
             when += " LATE"
+        answer = Cell(str(r["answer"]) + (f" ({r['note']})" if r.get("note") else "")) if r.get("answer") else \
+            Cell(str(r.get("note") or "no answer"), "na")
         role_rows.append([Cell(str(r.get("role") or "")), Cell(str(r.get("checkpoint") or "")), Cell(due),
-                          Cell(str(r.get("answered_by") or r.get("note") or "—")), Cell(str(r.get("answer") or "—")),
+                          Cell(str(r.get("answered_by") or "—")), answer,
                           Cell(when, "bad" if r.get("late") else "text"), _ok(r.get("ok"), "met", "not met")])
     out.append(Section("Roles: first-hour checklist", [Table(
         ["role", "checkpoint", "due", "answered by", "answer", "when (from drill start)", "ok"], role_rows,
