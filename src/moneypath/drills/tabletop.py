@@ -108,16 +108,13 @@ def run_tabletop(roles: list[dict], started_at: float, ask: Callable[[str], str]
             if late:
                 say(f"  recorded, LATE: answered at {_clock_text(entry['answered_at'] - started_at)}, "
                     f"due {_clock_text(due_s)}")
-        except EOFError:
-            closed = True
-            entry["ok"] = False
-            entry["note"] = ("input closed before the checkpoint was judged" if entry["answer"]
-                             else "no answer: input closed")
-            say("\n  input closed: the remaining checkpoints are recorded as unanswered")
-        except KeyboardInterrupt:
-            stopped = True
-            entry["ok"] = None
-            entry["note"] = ("stopped (Ctrl-C) before the checkpoint was judged" if entry["answer"]
-                             else "not asked: tabletop stopped (Ctrl-C)")
-            say("\n  tabletop stopped: answers so far are kept")
+        except (EOFError, KeyboardInterrupt) as exc:
+            # EOF: nobody can answer any more (unanswered = not met); Ctrl-C: the facilitator stopped (not judged)
+            closed, stopped = closed or isinstance(exc, EOFError), stopped or isinstance(exc, KeyboardInterrupt)
+            why = "input closed" if closed else "tabletop stopped (Ctrl-C)"
+            entry["ok"] = False if closed else None
+            entry["note"] = f"{why} before the checkpoint was judged" if entry["answer"] else \
+                ("no answer: " if closed else "not asked: ") + why
+            say(f"\n  {why}: " + ("the remaining checkpoints are recorded as unanswered" if closed
+                                  else "answers so far are kept"))
     return entries
