@@ -214,6 +214,7 @@ def test_failing_drill_report_names_the_reason_and_escapes_people_input(tmp_path
     assert EVIL + " & more" not in md and "\\<script\\>alert(\"x\")\\</script\\> & more" in md
     assert '`promql: sum(rate(x{provider="<script>alert("x")</script>"}[5m]))`' in md
     assert "T+16 min 40 s (09:16:40) LATE" in md
+    assert "_Due and answer times count from 2026-03-14 09:00:00 UTC (the drill start)._" in md
     assert ("| compliance | T+60m: classify (DORA major incident or not) | T+1 h 00 min | — | _no answer: input closed_ "
             "| — | ❌ **not met** |") in md
 

@@ -348,7 +348,7 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
                               Cell(str(r.get("note") or "not run interactively"), "na"), Cell(""), Cell(""),
                               _ok(None)])
             continue
-        when = _relative(r.get("answered_at"), jn.started_at)
+        when = _relative(r.get("answered_at"), r.get("due_from", jn.started_at))
         if r.get("late"):
             when += " LATE"
         answer = Cell(str(r["answer"]) + (f" ({r['note']})" if r.get("note") else "")) if r.get("answer") else \
@@ -356,8 +356,12 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
         role_rows.append([Cell(str(r.get("role") or "")), Cell(str(r.get("checkpoint") or "")), Cell(due),
                           Cell(str(r.get("answered_by") or "—")), answer,
                           Cell(when, "bad" if r.get("late") else "text"), _ok(r.get("ok"), "met", "not met")])
-    out.append(Section("Roles: first-hour checklist", [Table(
-        ["role", "checkpoint", "due", "answered by", "answer", "when (from drill start)", "ok"], role_rows,
+    bases = {_num(r.get("due_from", jn.started_at)) for r in jn.list("roles")} - {None}
+    role_note = Para("Due and answer times count from " + (
+        ", ".join(fmt_utc(b) for b in sorted(bases)) if bases else "the drill start") +
+        (" (the drill start)." if bases == {jn.started_at} else "."), "note")
+    out.append(Section("Roles: first-hour checklist", [role_note, Table(
+        ["role", "checkpoint", "due", "answered by", "answer", "when", "ok"], role_rows,
         "no role cards")]))
 
     classified = _num(j.get("classification_at"))
