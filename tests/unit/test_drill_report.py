@@ -226,6 +226,8 @@ def test_failed_run_renders_without_series_timings_or_pages(tmp_path):
     assert "⚠️ **steady state before the fault failed: 2 alerts firing**" in md
     assert "_no alert expected and none fired_" in md and "_no diagnosis step ran_" in md
     assert "| fault injected | — |" in md
+    assert "| duplicate amount | — (not measured) |" in md and "| writes lost (must be 0) | _—_ |" not in md
+    assert "| writes lost (must be 0) | — |" in md
     assert _png_size(out / "plot-01-empty.png")[0] > 0
     # not even series or money: still a report
     bare = {"schema": 1, "drill": "x"}

@@ -128,6 +128,8 @@ def _relative(t, zero) -> str:
 
 
 def _money(amounts) -> str:
+    if amounts is None:
+        return "— (not measured)"
     if not amounts:
         return "0"
     if not isinstance(amounts, dict):
@@ -280,7 +282,7 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
     summary = Section("Drill", [Table(["", ""], rows)])
     if j.get("narrative"):
         summary.blocks.append(Para(str(j["narrative"]), "quote"))
-    if int(j.get("schema") or 0) > SCHEMA:
+    if (_num(j.get("schema")) or 0) > SCHEMA:
         summary.blocks.append(Para(f"journal schema {j.get('schema')} is newer than this renderer ({SCHEMA}); "
                                    "fields it does not know are left out", "note"))
     out.append(summary)
