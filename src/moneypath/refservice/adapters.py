@@ -9,14 +9,14 @@ breaker, and records every attempt with moneypath.instrument.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-import httpx
-
 from moneypath.instrument import MoneyPath, current_correlation_id
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.refservice.provider_http import ProviderHttp, ProviderTimeout, ProviderUnreachable
 from moneypath.refservice.resilience import CircuitBreaker, RetryPolicy
 
 
@@ -33,7 +33,7 @@ class ProviderResult:
 class Adapter(ABC):
     name = ""
 
-    def __init__(self, client: httpx.AsyncClient, mp: MoneyPath, timeout_s: float = 2.0,
+    def __init__(self, client: ProviderHttp, mp: MoneyPath, timeout_s: float = 2.0,
                  retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None):
         self.client, self.mp, self.timeout_s, self.retry = client, mp, timeout_s, retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
@@ -50,17 +50,17 @@ class Adapter(ABC):
                 self.mp.record_provider_call(self.name, operation, "circuit_open", 0.0)
                 return None, "circuit_open"
             start = time.perf_counter()
-            response = None
+            status = 0
             try:
-                # A total deadline: httpx's timeouts are per read, so a slow drip could run far past it.
+                # A total deadline, whatever the client's own timeouts do with a slow drip.
                 async with asyncio.timeout(self.timeout_s):
-                    response = await self.client.post(path, json=body, headers=headers, timeout=self.timeout_s)
-                outcome = "success" if response.status_code < 500 else "error"
-            except (httpx.TimeoutException, TimeoutError):
+                    status, content = await self.client.post(path, body, headers, self.timeout_s)
+                outcome = "success" if status < 500 else "error"
+            except (ProviderTimeout, TimeoutError):
                 outcome = "timeout"
-            except httpx.TransportError:
+            except ProviderUnreachable:
                 outcome = "error"
-            if response is not None and 400 <= response.status_code < 500:
+            if 400 <= status < 500:
                 # Our request was wrong: not the provider's health, and a retry would not help.
                 self.mp.record_provider_call(self.name, operation, "error", time.perf_counter() - start)
                 self.breaker.success()
@@ -68,7 +68,7 @@ class Adapter(ABC):
             self.mp.record_provider_call(self.name, operation, outcome, time.perf_counter() - start)
             if outcome == "success":
                 self.breaker.success()
-                return response.json(), outcome
+                return json.loads(content), outcome
             self.breaker.failure()
             if attempt + 1 < self.retry.max_attempts:
                 self.mp.count_provider_retry(self.name, operation)

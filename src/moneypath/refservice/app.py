@@ -34,6 +34,7 @@ from moneypath.refservice.db import make_engine, webhook_events
 from moneypath.refservice.faults import service_faults
 from moneypath.refservice.idempotency import IdempotencyStore, Outcome
 from moneypath.refservice.outbox import OutboxWorker
+from moneypath.refservice.provider_http import provider_http
 from moneypath.refservice.reconciliation import Reconciler
 from moneypath.refservice.resilience import RetryPolicy
 from moneypath.refservice.risk import RiskPolicy, RiskScreen
@@ -145,7 +146,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     mp = mp or MoneyPath.from_catalog(config.catalog, backend="prometheus" if config.instrumented else "none")
     engine = make_engine(config.db_url)
     store = IdempotencyStore(engine)
-    client = httpx.AsyncClient(base_url=config.provider_url, transport=provider_transport)
+    client = provider_http(config.provider_url, provider_transport)
     adapters: dict[str, Adapter] = {name: cls(client, mp, timeout_s=config.provider_timeout_s)
                                     for name, cls in ADAPTERS.items() if name in mp.catalog.providers}
     faults = service_faults() if config.enable_faults else None

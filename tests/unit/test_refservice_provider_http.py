@@ -1,0 +1,106 @@
+"""The provider client the running service uses (aiohttp), against a real loopback server:
+what it sends, and how a slow, failing or absent provider reaches the adapters. (The other
+service tests reach the simulator in-process through httpx's ASGI transport instead.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.signals import MoneyPath
+from moneypath.refservice.adapters import AcmeAdapter
+from moneypath.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable
+from moneypath.refservice.resilience import RetryPolicy
+from tests.conftest import free_port
+
+
+async def serve(routes: web.RouteTableDef):
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def run(routes: web.RouteTableDef, body):
+    """Serve `routes` on loopback, run `body(client)` with a client for it, stop both whatever happens."""
+    async def go():
+        runner, url = await serve(routes)
+        client = AiohttpProviderHttp(url)
+        try:
+            return await body(client)
+        finally:
+            await client.aclose()
+            await runner.cleanup()
+    return asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_posts_json_with_headers_and_returns_status_and_body():
+    routes, seen = web.RouteTableDef(), []
+
+    @routes.post("/acme/v1/authorizations")
+    async def _(request):
+        seen.append((request.content_type, await request.json(), request.headers.get("x-correlation-id")))
+        return web.json_response({"status": "APPROVED", "id": "a1"}, status=201)
+
+    async def body(client):
+        return [await client.post("/acme/v1/authorizations", {"amount_minor": 5, "reference": f"r{i}"},
+                                  {"x-correlation-id": "corr-1234"}, 2.0) for i in range(3)]
+
+    answers = run(routes, body)
+    assert [(status, json.loads(content)) for status, content in answers] == [(201, {"status": "APPROVED", "id": "a1"})] * 3
+    assert seen == [("application/json", {"amount_minor": 5, "reference": f"r{i}"}, "corr-1234") for i in range(3)]
+
+
+def test_a_slow_provider_is_a_timeout_and_an_absent_one_is_unreachable():
+    routes = web.RouteTableDef()
+
+    @routes.post("/slow")
+    async def _(request):
+        await asyncio.sleep(1)
+        return web.json_response({})
+
+    async def body(client):
+        with pytest.raises(ProviderTimeout):
+            await client.post("/slow", {}, None, 0.2)
+        closed = AiohttpProviderHttp(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+        try:
+            with pytest.raises(ProviderUnreachable):
+                await closed.post("/x", {}, None, 2.0)
+        finally:
+            await closed.aclose()
+
+    run(routes, body)
+
+
+def test_adapter_over_aiohttp_retries_a_5xx_and_normalises_the_answer(catalog):
+    routes, calls = web.RouteTableDef(), []
+
+    @routes.post("/acme/v1/authorizations")
+    async def _(request):
+        calls.append((await request.json())["idempotency_key"])
+        if len(calls) < 3:
+            return web.json_response({"error": "busy"}, status=503)
+        return web.json_response({"status": "APPROVED", "id": "acme_1"})
+
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+
+    async def body(client):
+        adapter = AcmeAdapter(client, mp, timeout_s=2.0, retry=RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002))
+        return await adapter.authorize(1999, "EUR", "order-1", "key-1")
+
+    result = run(routes, body)
+    assert (result.outcome, result.provider_ref, result.provider_status) == ("approved", "acme_1", "APPROVED")
+    assert calls == ["key-1"] * 3  # every retry carries the same idempotency key
+    registry = mp.backend.registry
+    attempts = {outcome: registry.get_sample_value(catalog.metric("provider_requests_total"),
+                                                   {"provider": "acme", "operation": "authorize", "outcome": outcome})
+                for outcome in ("success", "error")}
+    assert attempts == {"success": 1, "error": 2}
