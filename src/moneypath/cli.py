@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
     # Commands defined in their own module add themselves here: add_commands(commands, _catalog_arg, _state_arg).
+    from moneypath.loadtest import cli as loadtest_cli
+
+    loadtest_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 

@@ -1,0 +1,272 @@
+"""`moneypath capacity`: steps of increasing load → the knee → instances, p99 and cost at 1x/10x/100x.
+
+The knee is the highest offered rate whose step met the latency and failure gates and
+delivered (almost) what was asked; above it the service queues and the p99 climbs. One
+instance carries the knee; a volume needs ceil(volume / (knee x utilization)) instances, so
+infrastructure cost grows in steps while provider fees and fraud screening grow per
+transaction (the catalog's `cost:` model, as the reference service accrues it in
+src/moneypath/refservice/cost.py).
+
+`knee`, `project` and `interpolate` are pure; `run_steps` drives Locust through the runner.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from moneypath.catalog import Catalog
+from moneypath.loadtest import report, runner, scenarios
+
+SCENARIO = "checkout"
+STEP_GATES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus")
+DELIVERED = 0.9  # a step that achieved less than this share of the offered rate is past the knee
+SCALES = (1, 10, 100)
+
+
+def step_rates(start: float, step: float, maximum: float) -> list[float]:
+    rates, rate = [], start
+    while rate <= maximum + 1e-9:
+        rates.append(round(rate, 6))
+        rate += step
+    return rates
+
+
+@dataclass
+class Step:
+    rate: float                  # offered requests per second
+    achieved_rps: float
+    authorize_rps: float         # authorizations per second (the transactions)
+    p99_ms: float | None         # Locust, authorizations
+    service_p99_ms: float | None
+    failure_ratio: float | None
+    cost_per_authorization_usd: float | None
+    passed: bool
+    reasons: list[str]
+
+
+def knee(steps: list[Step]) -> Step | None:
+    """The last step of the unbroken run of passing steps from the first; None if the first failed."""
+    best = None
+    for s in sorted(steps, key=lambda s: s.rate):
+        if not s.passed:
+            break
+        best = s
+    return best
+
+
+def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
+    """Linear interpolation through (x, y) points sorted by x; clamped to the ends."""
+    pts = sorted((px, py) for px, py in points if py is not None)
+    if not pts:
+        return None
+    if x <= pts[0][0]:
+        return pts[0][1]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y1
+    return pts[-1][1]
+
+
+@dataclass
+class UnitCosts:
+    infrastructure_usd_per_instance_hour: float
+    fees_usd_per_authorization: float      # provider fees, charged on the captures an authorization leads to
+    fraud_usd_per_authorization: float
+
+
+def unit_costs(c: Catalog, sfile: scenarios.ScenarioFile) -> UnitCosts:
+    """Per-authorization variable cost from the catalog's cost model and the scenario mix: every
+    authorization is screened once; the capture share of them pays the provider's fixed fee plus
+    basis points of the mean amount (minor units read as cents, no FX, as the service does)."""
+    shares = scenarios.action_shares(sfile)
+    capture_per_auth = shares["capture"] / shares["authorize"] if shares["authorize"] else 0.0
+    weights = {p: w for p, w in sfile.providers.items() if w > 0}
+    total = sum(weights.values())
+    mean_usd = sfile.amount_minor.mean() / 100
+    fee = 0.0
+    for provider, w in weights.items():
+        model = c.cost.provider_fees.get(provider)
+        if model is not None:
+            fee += w / total * (model.fixed_usd + mean_usd * model.bps / 10_000)
+    return UnitCosts(c.cost.infrastructure_usd_per_hour, fee * capture_per_auth, c.cost.fraud_screening_usd_per_check)
+
+
+@dataclass
+class Projection:
+    scale: int
+    authorizations_per_s: float
+    instances: int
+    per_instance_authorizations_per_s: float
+    p99_ms: float | None
+    infrastructure_usd_per_authorization: float
+    fees_usd_per_authorization: float
+    fraud_usd_per_authorization: float
+    usd_per_authorization: float
+    usd_per_month: float
+
+
+def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts,
+            p99_curve: list[tuple[float, float]], scales=SCALES) -> list[Projection]:
+    """Instances, expected p99 and cost per authorization at each scale of `current` authorizations/s,
+    with one instance carrying `knee_tx` x `utilization` authorizations per second."""
+    if knee_tx <= 0 or current <= 0 or not 0 < utilization <= 10:
+        raise ValueError("knee, current volume and utilization must be positive")
+    out = []
+    for scale in scales:
+        volume = current * scale
+        instances = max(1, math.ceil(volume / (knee_tx * utilization) - 1e-9))
+        per_instance = volume / instances
+        infra = instances * costs.infrastructure_usd_per_instance_hour / 3600 / volume
+        total = infra + costs.fees_usd_per_authorization + costs.fraud_usd_per_authorization
+        out.append(Projection(scale, volume, instances, per_instance, interpolate(p99_curve, per_instance), infra,
+                              costs.fees_usd_per_authorization, costs.fraud_usd_per_authorization, total,
+                              total * volume * 86400 * 30))
+    return out
+
+
+# ---------------------------------------------------------------- driving the steps
+
+
+def run_steps(c: Catalog, target: runner.Target, rates: list[float], step_s: float, workers: int, locustfile: Path,
+              scenario_file: Path | None, work: Path, exporter_port: int, progress=print) -> list[Step]:
+    steps: list[Step] = []
+    for i, rate in enumerate(rates, 1):
+        progress(f"step {i}/{len(rates)}: {rate:g} requests/s for {step_s:g} s")
+        spec = runner.RunSpec(SCENARIO, rate=rate, duration_s=step_s, workers=workers, scenario_file=scenario_file,
+                              locustfile=locustfile, only_gates=STEP_GATES)
+        outcome = runner.run(c, spec, target, work / f"step-{i:02d}-{rate:g}", exporter_port,
+                             lambda line: progress("  " + line) if line.startswith("[") else None)
+        s = outcome.summary
+        reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
+        delivered = s.rps / rate if rate else 0
+        if delivered < DELIVERED:
+            reasons.append(f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})")
+        prom = outcome.prom
+        step = Step(rate, s.rps, s.authorize_rps, s.authorize_p99_ms,
+                    prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
+                    prom.cost_per_authorization_usd if prom else None, not reasons, reasons)
+        steps.append(step)
+        progress(f"  {'ok  ' if step.passed else 'FAIL'} {s.rps:.1f} requests/s, p99 "
+                 f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}"
+                 + ("" if step.passed else f": {'; '.join(reasons)}"))
+        if not step.passed:
+            break  # past the knee: more load only queues
+        time.sleep(2)  # let the service drain before the next step
+    return steps
+
+
+def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: float, utilization: float) -> dict:
+    k = knee(steps)
+    costs = unit_costs(c, sfile)
+    projections = []
+    if k is not None and k.authorize_rps > 0:
+        curve = [(s.authorize_rps, s.p99_ms) for s in steps if s.passed and s.p99_ms is not None]
+        projections = project(current, k.authorize_rps, utilization, costs, curve)
+    return {"steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None, "current_authorizations_per_s":
+            current, "utilization": utilization, "unit_costs": asdict(costs),
+            "projections": [asdict(p) for p in projections], "created_at": time.time()}
+
+
+# ---------------------------------------------------------------- report
+
+
+def _usd(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"${v:.6f}" if v < 0.01 else f"${v:,.4f}"
+
+
+def table_lines(result: dict) -> list[str]:
+    lines = []
+    for s in result["steps"]:
+        p99 = "-" if s["p99_ms"] is None else f"{s['p99_ms']:.0f} ms"
+        verdict = "ok" if s["passed"] else "FAIL: " + "; ".join(s["reasons"])
+        lines.append(f"step {s['rate']:>7g}/s  achieved {s['achieved_rps']:7.1f}/s  authorizations "
+                     f"{s['authorize_rps']:6.1f}/s  p99 {p99:>8}  {verdict}")
+    k = result["knee"]
+    if k is None:
+        lines.append("knee: none (the first step already breached)")
+        return lines
+    lines.append(f"knee: {k['rate']:g} requests/s = {k['authorize_rps']:.1f} authorizations/s per instance "
+                 f"(p99 {k['p99_ms']:.0f} ms)" if k["p99_ms"] is not None else f"knee: {k['rate']:g} requests/s")
+    rows = [("scale", "authorizations/s", "instances", "p99", "infra/tx", "fees/tx", "fraud/tx", "total/tx", "per month")]
+    for p in result["projections"]:
+        rows.append((f"{p['scale']}x", f"{p['authorizations_per_s']:g}", str(p["instances"]),
+                     "-" if p["p99_ms"] is None else f"{p['p99_ms']:.0f} ms",
+                     _usd(p["infrastructure_usd_per_authorization"]),
+                     _usd(p["fees_usd_per_authorization"]), _usd(p["fraud_usd_per_authorization"]),
+                     _usd(p["usd_per_authorization"]), f"${p['usd_per_month']:,.0f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(v.rjust(widths[i]) for i, v in enumerate(r)) for r in rows]
+    return lines
+
+
+def _plots(result: dict, directory: Path) -> None:
+    from moneypath.plots import pyplot, save
+
+    plt = pyplot()
+    steps = result["steps"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    rates = [s["rate"] for s in steps]
+    ax1.plot(rates, rates, color="#999", linestyle=":", label="offered")
+    ax1.plot(rates, [s["achieved_rps"] for s in steps], marker="o", color="#1F78C1", label="achieved requests/s")
+    ax1.set_xlabel("offered requests/s")
+    ax1.set_ylabel("requests/s")
+    ax1b = ax1.twinx()
+    ax1b.plot(rates, [s["p99_ms"] if s["p99_ms"] is not None else float("nan") for s in steps], marker="s",
+              color="#E24D42", label="p99 authorization (ms)")
+    ax1b.set_ylabel("p99 ms")
+    if result["knee"]:
+        ax1.axvline(result["knee"]["rate"], color="#7EB26D", linestyle="--")
+        ax1.text(result["knee"]["rate"], ax1.get_ylim()[1] * 0.95, " knee", color="#7EB26D", fontsize=8)
+    ax1.set_title("Steps: throughput and p99", fontsize=10)
+    ax1.legend(loc="upper left", fontsize=7)
+    ax1b.legend(loc="lower right", fontsize=7)
+    ax1.grid(alpha=0.3)
+    projections = result["projections"]
+    if projections:
+        k = result["knee"]["authorize_rps"]
+        costs = result["unit_costs"]
+        current = result["current_authorizations_per_s"]
+        xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
+        curve = project(current, k, result["utilization"], UnitCosts(**costs), [], scales=[x / current for x in xs])
+        ax2.plot(xs, [p.usd_per_authorization for p in curve], color="#1F78C1", label="total per authorization")
+        ax2.plot(xs, [p.infrastructure_usd_per_authorization for p in curve], color="#EAB839",
+                 label="infrastructure per authorization")
+        for p in projections:
+            ax2.plot([p["authorizations_per_s"]], [p["usd_per_authorization"]], marker="o", color="#E24D42")
+            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.\n{_usd(p['usd_per_authorization'])}",
+                         (p["authorizations_per_s"], p["usd_per_authorization"]), fontsize=7,
+                         textcoords="offset points", xytext=(4, 6))
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("authorizations/s")
+        ax2.legend(fontsize=7)
+    else:
+        ax2.text(0.5, 0.5, "no knee, no projection", ha="center", va="center", transform=ax2.transAxes, color="grey")
+    ax2.set_title("Cost per authorization by volume (infrastructure in instance steps)", fontsize=10)
+    ax2.grid(alpha=0.3, which="both")
+    save(fig, directory / "capacity.png")
+
+
+def render(result: dict, directory: Path) -> None:
+    _plots(result, directory)
+    report.write_json(directory / "capacity.json", result)
+    lines = table_lines(result)
+    md = ["# Capacity and cost plan", "",
+          f"Current volume: {result['current_authorizations_per_s']:g} authorizations/s; instances planned at "
+          f"{result['utilization']:.0%} of the knee. Cost model from the catalog: "
+          f"${result['unit_costs']['infrastructure_usd_per_instance_hour']:g} per instance-hour, provider fees "
+          f"{_usd(result['unit_costs']['fees_usd_per_authorization'])} and fraud screening "
+          f"{_usd(result['unit_costs']['fraud_usd_per_authorization'])} per authorization.", "", "```", *lines, "```",
+          "", "![capacity](capacity.png)", ""]
+    (directory / "capacity.md").write_text("\n".join(md))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Capacity and cost plan</title></head>"
+            f"<body style='font-family:sans-serif;max-width:1100px;margin:2em auto'><h1>Capacity and cost plan</h1>"
+            f"<p>{html.escape(md[2])}</p><pre>{html.escape(chr(10).join(lines))}</pre>"
+            f"<img src='capacity.png' alt='capacity'></body></html>\n")
+    (directory / "capacity.html").write_text(page)

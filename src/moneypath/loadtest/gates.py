@@ -1,0 +1,231 @@
+"""Release gates: a load-test run judged against the catalog's SLOs. Pure; the numbers come in.
+
+Each gate passes, fails with a one-line reason, or is skipped with a one-line reason (not
+measured here, or the scenario says it does not apply). Thresholds are read from the
+catalog (`thresholds`): the latency SLO's `under`, the availability SLO's error budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from moneypath.catalog import Catalog, Slo
+from moneypath.loadtest.scenarios import Scenario
+from moneypath.loadtest.stats import Summary
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass
+class Gate:
+    name: str
+    title: str
+    source: str       # locust | prometheus | baseline | scenario
+    status: str       # pass | fail | skip
+    observed: str
+    limit: str
+    reason: str = ""  # one line, for a failure or a skip
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Thresholds:
+    latency_slo: str | None
+    p99_s: float | None
+    availability_slo: str | None
+    error_budget: float | None
+    reconcile_within_s: float
+    circuit_open_value: float | None
+
+
+def _slo_on(c: Catalog, signal: str, latency: bool) -> tuple[str, Slo] | None:
+    for key, slo in c.slos.items():
+        if latency and slo.sli.latency is not None and slo.sli.latency.signal == signal:
+            return key, slo
+        if not latency and slo.total is not None and slo.total.signal == signal:
+            return key, slo
+    return None
+
+
+def latency_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, "authorization_duration_seconds", latency=True)
+
+
+def availability_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, "authorizations_total", latency=False)
+
+
+def thresholds(c: Catalog, reconcile_within_s: float) -> Thresholds:
+    lat, avail = latency_slo(c), availability_slo(c)
+    circuit = c.signals.get("provider_circuit_state")
+    open_value = circuit.enum.get("open") if circuit is not None and circuit.enum else None
+    return Thresholds(lat[0] if lat else None, lat[1].sli.latency.under if lat else None,
+                      avail[0] if avail else None, avail[1].error_budget if avail else None,
+                      reconcile_within_s, open_value)
+
+
+@dataclass
+class PromObservations:
+    """What Prometheus saw over the run's window; None where it had no data."""
+    p99_s: float | None = None
+    error_ratio: float | None = None
+    authorizations: float | None = None
+    duplicate_charges: float | None = None
+    ledger_imbalance_max_abs: float | None = None
+    caught_up_after_s: float | None = None     # seconds after the run until nothing waited; None: not in time
+    oldest_unreconciled_s: float | None = None  # last value seen while waiting
+    circuit_max: float | None = None
+    locust_series: int | None = None           # Locust exporter series Prometheus scraped during the run
+    cost_per_authorization_usd: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _ms(v: float | None) -> str:
+    return "no data" if v is None else f"{v:.0f} ms"
+
+
+def _pct(v: float | None) -> str:
+    return "no data" if v is None else f"{v * 100:.3g} %"
+
+
+def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, scenario: Scenario,
+             prometheus_reason: str = "no --prometheus given") -> list[Gate]:
+    """Every gate for one run. `prom` None: the Prometheus gates are skipped with `prometheus_reason`."""
+    who = f" ({scenario.judge_provider})" if scenario.judge_provider else ""
+    gates: list[Gate] = []
+
+    def add(name, title, source, ok, observed, limit, reason_if_failed, skip_reason=None):
+        if name in scenario.skip_gates:
+            gates.append(Gate(name, title, source, SKIP, observed, limit, f"scenario {scenario.name} skips it"))
+        elif skip_reason:
+            gates.append(Gate(name, title, source, SKIP, observed, limit, skip_reason))
+        else:
+            gates.append(Gate(name, title, source, PASS if ok else FAIL, observed, limit,
+                              "" if ok else reason_if_failed))
+
+    no_prom = None if prom is not None else prometheus_reason
+    p = prom or PromObservations()
+
+    # latency: the SLO's threshold for the 99th percentile of authorizations
+    if thr.p99_s is None:
+        for name, src in (("p99_latency_locust", "locust"), ("p99_latency_prometheus", "prometheus")):
+            add(name, f"p99 authorization latency{who}", src, True, "-", "-", "", "the catalog has no latency SLO")
+    else:
+        limit_ms = thr.p99_s * 1000
+        v = summary.authorize_p99_ms
+        add("p99_latency_locust", f"p99 authorization latency{who}, Locust", "locust", v is not None and v <= limit_ms,
+            _ms(v), f"<= {limit_ms:.0f} ms ({thr.latency_slo})",
+            f"p99 authorization latency{who} {_ms(v)} (Locust) is over the {thr.latency_slo} SLO threshold "
+            f"{limit_ms:.0f} ms" if v is not None else f"Locust recorded no authorization{who}")
+        pv = p.p99_s
+        add("p99_latency_prometheus", f"p99 authorization latency{who}, service", "prometheus",
+            pv is not None and pv <= thr.p99_s, _ms(None if pv is None else pv * 1000), f"<= {limit_ms:.0f} ms",
+            f"p99 authorization latency{who} {_ms(None if pv is None else pv * 1000)} (service histogram in "
+            f"Prometheus) is over the {thr.latency_slo} SLO threshold {limit_ms:.0f} ms"
+            if pv is not None else f"Prometheus has no authorization latency{who} for the run", no_prom)
+
+    # failures: the availability SLO's error budget
+    if thr.error_budget is None:
+        for name, src in (("failure_ratio_locust", "locust"), ("failure_ratio_prometheus", "prometheus")):
+            add(name, f"failure ratio{who}", src, True, "-", "-", "", "the catalog has no availability SLO")
+    else:
+        fr = summary.failure_ratio
+        add("failure_ratio_locust", f"failure ratio{who}, Locust", "locust", fr is not None and fr <= thr.error_budget,
+            f"{_pct(fr)} ({summary.judged_failures}/{summary.judged_requests})",
+            f"<= {_pct(thr.error_budget)} ({thr.availability_slo})",
+            f"failure ratio{who} {_pct(fr)} ({summary.judged_failures} of {summary.judged_requests} requests, Locust) "
+            f"is over the {thr.availability_slo} error budget {_pct(thr.error_budget)}"
+            if fr is not None else f"Locust sent no request{who}")
+        er = p.error_ratio
+        add("failure_ratio_prometheus", f"authorization error ratio{who}, service", "prometheus",
+            er is not None and er <= thr.error_budget, _pct(er), f"<= {_pct(thr.error_budget)}",
+            f"authorization error ratio{who} {_pct(er)} (service counters in Prometheus) is over the "
+            f"{thr.availability_slo} error budget {_pct(thr.error_budget)}"
+            if er is not None else f"Prometheus counted no authorization{who} during the run", no_prom)
+
+    # money: never charged twice, the ledger balances, reconciliation catches up
+    seen, checks = summary.duplicates_seen, summary.duplicate_checks
+    dup = p.duplicate_charges
+    dup_ok = (dup is not None or no_prom is not None) and not dup and not seen
+    observed = f"{0 if dup is None else dup:.0f} (service)" if no_prom is None else "-"
+    if checks is not None:
+        observed += f", {seen} of {checks} keys replayed (client)"
+    reasons = []
+    if seen:
+        reasons.append(f"{seen} idempotency keys answered with two different payments (client replay check)")
+    if dup:
+        reasons.append(f"the service counted {dup:.0f} duplicate charges during the run")
+    if dup is None and no_prom is None:
+        reasons.append("Prometheus has no duplicate-charge counter for the run")
+    add("duplicate_charges", "zero duplicate charges", "prometheus" if checks is None else "prometheus+locust",
+        dup_ok, observed, "0", "; ".join(reasons),
+        no_prom if checks is None else None)
+
+    imb = p.ledger_imbalance_max_abs
+    add("ledger_balanced", "ledger balanced", "prometheus", imb == 0, "no data" if imb is None else f"{imb:.0f} minor",
+        "0 in every currency",
+        f"the ledger was out of balance by up to {imb:.0f} minor units during the run" if imb is not None
+        else "Prometheus has no ledger imbalance gauge for the run", no_prom)
+
+    caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
+    add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
+        f"after {caught:.0f} s" if caught is not None else ("no data" if last is None else f"{last:.0f} s still waiting"),
+        f"within {thr.reconcile_within_s:.0f} s after the run",
+        f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
+        f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", no_prom)
+
+    if scenario.expect_circuit_open:
+        want, cm = thr.circuit_open_value, p.circuit_max
+        add("circuit_opened", f"circuit opened for {scenario.expect_circuit_open}", "prometheus",
+            want is not None and cm is not None and cm >= want, "no data" if cm is None else f"state {cm:.0f}",
+            f"state {want}" if want is not None else "-",
+            f"the circuit breaker for {scenario.expect_circuit_open} never opened during the run",
+            no_prom or (None if want is not None else "the catalog's provider_circuit_state has no 'open' value"))
+    return gates
+
+
+@dataclass
+class Tolerances:
+    p99_increase: float = 0.20   # fail when p99 grew by more than this share
+    rps_decrease: float = 0.10   # fail when throughput fell by more than this share
+
+
+def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
+    """Regression gates against a previous run's result JSON (`current`/`baseline` as written by the report)."""
+    gates = []
+    if baseline.get("scenario") != current.get("scenario"):
+        note = f" (baseline is scenario {baseline.get('scenario')!r})"
+    else:
+        note = ""
+    b_p99, c_p99 = baseline["locust"].get("authorize_p99_ms"), current["locust"].get("authorize_p99_ms")
+    if b_p99 is None or c_p99 is None:
+        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-",
+                          "no authorization p99 in the baseline or this run"))
+    else:
+        limit = b_p99 * (1 + tol.p99_increase)
+        ok = c_p99 <= limit
+        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", PASS if ok else FAIL,
+                          f"{c_p99:.0f} ms (baseline {b_p99:.0f} ms)", f"<= {limit:.0f} ms (+{tol.p99_increase:.0%})",
+                          "" if ok else f"p99 authorization latency regressed {c_p99:.0f} ms vs baseline {b_p99:.0f} ms "
+                          f"(+{(c_p99 / b_p99 - 1) if b_p99 else float('inf'):.0%}, tolerance "
+                          f"+{tol.p99_increase:.0%}){note}"))
+    b_rps, c_rps = baseline["locust"].get("rps"), current["locust"].get("rps")
+    if not b_rps or c_rps is None:
+        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", SKIP, "-", "-",
+                          "no throughput in the baseline or this run"))
+    else:
+        limit = b_rps * (1 - tol.rps_decrease)
+        ok = c_rps >= limit
+        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", PASS if ok else FAIL,
+                          f"{c_rps:.1f}/s (baseline {b_rps:.1f}/s)", f">= {limit:.1f}/s (-{tol.rps_decrease:.0%})",
+                          "" if ok else f"throughput regressed {c_rps:.1f}/s vs baseline {b_rps:.1f}/s "
+                          f"({c_rps / b_rps - 1:.0%}, tolerance -{tol.rps_decrease:.0%}){note}"))
+    return gates
+
+
+def breaches(gates: list[Gate]) -> list[str]:
+    return [g.reason for g in gates if g.status == FAIL]

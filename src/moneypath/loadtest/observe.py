@@ -1,0 +1,137 @@
+"""What Prometheus saw during a load-test run: the service's own signals, by catalog name.
+
+Every metric name comes from the catalog (`c.metric`); SLI selectors from the SLOs. The
+window is the run itself: `increase(...[<run>s])` evaluated at the end of the run plus one
+scrape, so the last samples are in.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import httpx
+import yaml
+
+from moneypath.catalog import Catalog, Selector, duration_seconds
+from moneypath.dashboards import LOCUST_METRICS
+from moneypath.loadtest.gates import PromObservations, Thresholds, availability_slo, latency_slo
+from moneypath.snapshot import Prometheus, SnapshotError
+
+
+class ObserveError(Exception):
+    pass
+
+
+def scrape_interval_s(prom_url: str) -> float:
+    """The Prometheus' global scrape interval (its config over the API); 15 s when it cannot tell."""
+    try:
+        r = httpx.get(f"{prom_url.rstrip('/')}/api/v1/status/config", timeout=5)
+        config = yaml.safe_load(r.json()["data"]["yaml"])
+        return duration_seconds(config["global"]["scrape_interval"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return 15.0
+
+
+def selector(c: Catalog, sel: Selector, extra: dict[str, str] | None = None, suffix: str = "") -> str:
+    matchers = [f'{m.label}{m.op}"{m.value}"' for m in sel.matchers]
+    matchers += [f'{k}="{v}"' for k, v in (extra or {}).items()]
+    return c.metric(sel.signal) + suffix + ("{" + ",".join(matchers) + "}" if matchers else "")
+
+
+def _scalar(result: list[dict]) -> float | None:
+    if not result:
+        return None
+    v = float(result[0]["value"][1])
+    return None if math.isnan(v) else v
+
+
+class Observer:
+    def __init__(self, c: Catalog, prom_url: str):
+        self.c, self.prom = c, Prometheus(prom_url)
+        self.url = prom_url
+
+    def q(self, query: str, at: float) -> list[dict]:
+        try:
+            return self.prom.instant(query, at)
+        except SnapshotError as exc:
+            raise ObserveError(str(exc)) from None
+
+    def scalar(self, query: str, at: float) -> float | None:
+        return _scalar(self.q(query, at))
+
+    def observe(self, start: float, end: float, thr: Thresholds, provider: str | None,
+                expect_circuit_open: str | None) -> PromObservations:
+        """Instant queries over [start, end]; `end` must already include one scrape after the run."""
+        c = self.c
+        window = f"{max(1, math.ceil(end - start))}s"
+        extra = {"provider": provider} if provider else {}
+        out = PromObservations()
+        lat = latency_slo(c)
+        if lat is not None:
+            hist = c.metric(lat[1].sli.latency.signal)
+            sel = "{" + ",".join(f'{k}="{v}"' for k, v in extra.items()) + "}" if extra else ""
+            out.p99_s = self.scalar(f"histogram_quantile(0.99, sum by (le) (increase({hist}_bucket{sel}[{window}])))",
+                                    end)
+        avail = availability_slo(c)
+        if avail is not None:
+            slo = avail[1]
+            good = f"sum(increase({selector(c, slo.good, extra)}[{window}]))"
+            total = f"sum(increase({selector(c, slo.total, extra)}[{window}]))"
+            out.authorizations = self.scalar(total, end)
+            if out.authorizations:
+                out.error_ratio = self.scalar(f"1 - {good} / {total}", end)
+        dup = c.metric("duplicate_charges_total")
+        out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
+        imb = c.metric("ledger_imbalance_minor")
+        values = [abs(float(r["value"][1])) for fn in ("max_over_time", "min_over_time")
+                  for r in self.q(f"{fn}({imb}[{window}])", end)]
+        out.ledger_imbalance_max_abs = max(values) if values else None
+        if expect_circuit_open:
+            state = c.metric("provider_circuit_state")
+            out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',
+                                          end)
+        out.locust_series = len(self.q(f"max_over_time({LOCUST_METRICS['requests']}[{window}])", end))
+        cost, auth = c.metric("cost_usd_total"), c.metric("authorizations_total")
+        out.cost_per_authorization_usd = self.scalar(
+            f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
+        return out
+
+    def wait_reconciled(self, out: PromObservations, run_end: float, within_s: float, progress=None,
+                        poll_s: float = 1.0) -> None:
+        """Poll the oldest unreconciled capture's age until it is 0 or `within_s` after the run passed."""
+        gauge = f"max({self.c.metric('reconciliation_oldest_unreconciled_seconds')})"
+        deadline = run_end + within_s
+        last_said = 0.0
+        while True:
+            now = time.time()
+            value = self.scalar(gauge, now)
+            out.oldest_unreconciled_s = value
+            if value is not None and value <= 0:
+                out.caught_up_after_s = max(0.0, now - run_end)
+                return
+            if now >= deadline:
+                return
+            if progress and now - last_said >= 5:
+                progress(f"waiting for reconciliation: oldest capture unreconciled for "
+                         f"{'?' if value is None else f'{value:.0f}'} s")
+                last_said = now
+            time.sleep(min(poll_s, max(0.0, deadline - now)))
+
+    def series(self, start: float, end: float, provider: str | None) -> dict[str, list[tuple[float, float]]]:
+        """Service-side time series for the report's plots: authorization rate and p99."""
+        c = self.c
+        step = max(1.0, (end - start) / 300)
+        rng = f"{max(2, int(step * 4))}s"
+        auth, hist = c.metric("authorizations_total"), c.metric("authorization_duration_seconds")
+        sel = f'{{provider="{provider}"}}' if provider else ""
+        queries = {"service authorizations/s": f"sum(rate({auth}{sel}[{rng}]))",
+                   "service p99 (s)": f"histogram_quantile(0.99, sum by (le) (rate({hist}_bucket{sel}[{rng}])))"}
+        out = {}
+        for name, query in queries.items():
+            try:
+                result = self.prom.range(query, start, end, step)
+            except SnapshotError:
+                continue
+            out[name] = [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
+        return out

@@ -1,0 +1,400 @@
+"""Run Locust headless for one scenario (master + N workers on loopback, or one local process),
+show progress, and judge the run: `moneypath loadtest` and each step of `moneypath capacity`.
+
+Locust runs in subprocesses (`python -m locust -f loadtests/locustfile.py ...`): gevent's
+monkey-patching stays out of this process. Progress comes from the master's per-second
+stats history file; the final figures from its JSON stats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from moneypath import stack
+from moneypath.catalog import Catalog
+from moneypath.loadtest import gates as g
+from moneypath.loadtest import scenarios
+from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
+from moneypath.loadtest.stats import Summary, history, load_entries, summarize
+from moneypath.tokens import issue
+
+REPO = Path(__file__).resolve().parents[3]
+LOCUST_JOB = "locust"
+
+
+class LoadTestError(Exception):
+    """The run could not be made (not a gate breach); one line."""
+
+
+def default_locustfile() -> Path:
+    local = Path("loadtests/locustfile.py")
+    return local if local.exists() else REPO / "loadtests" / "locustfile.py"
+
+
+@dataclass
+class Target:
+    """Where the load goes and how to authenticate; `owned` stacks are stopped afterwards."""
+    host: str
+    prometheus: str | None
+    providersim: str | None
+    token: str
+    admin_token: str | None
+    state_dir: Path | None = None
+    owned: bool = False
+    reloaded_prometheus: bool = False  # we added the exporter to this stack's Prometheus config
+
+
+@dataclass
+class RunSpec:
+    scenario: str
+    rate: float | None = None
+    users: int | None = None
+    duration_s: float | None = None
+    workers: int = 0
+    reconcile_within_s: float = 60.0
+    scenario_file: Path | None = None
+    locustfile: Path | None = None
+    only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
+
+
+@dataclass
+class RunOutcome:
+    scenario: scenarios.Scenario
+    spec: RunSpec
+    rate: float
+    users: int
+    duration_s: float
+    started_at: float
+    ended_at: float
+    summary: Summary
+    prom: g.PromObservations | None
+    prom_reason: str
+    gates: list[g.Gate]
+    work_dir: Path
+    service_series: dict = field(default_factory=dict)
+    ticks: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not g.breaches(self.gates)
+
+
+# ---------------------------------------------------------------- the target
+
+
+def _mint(secret: bytes, ttl_s: float) -> tuple[str, str]:
+    return (issue(secret, "loadtest", ["payments:write", "payments:read"], ttl_s=int(ttl_s)),
+            issue(secret, "loadtest_ops", ["admin:faults"], ttl_s=int(ttl_s)))
+
+
+def running_stack(state_dir: Path) -> stack.StackState | None:
+    state = stack.load_state(state_dir.resolve())
+    if state is None or not any(p.name == "refservice" for p in state.parts):
+        return None
+    rows = stack.status(state_dir)
+    return state if rows and all(ok for _, _, ok, _ in rows) else None
+
+
+def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print) -> Target:
+    """A fresh stack (services, faults on, 1 s intervals) whose Prometheus scrapes the Locust exporter."""
+    stack.down(state_dir, progress=lambda *_: None)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    progress(f"starting the stack in {state_dir} ...")
+    state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
+                     progress=lambda *_: None)
+    token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
+    return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
+                  state_dir, owned=True)
+
+
+def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
+                    env: dict | None = None) -> Target:
+    """A service given by URL, or the one the stack in `state_dir` runs. Credentials come from that
+    stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET.
+    A stack in `state_dir` without the service (`moneypath up --no-services --target ...`) still
+    supplies its Prometheus, which then also scrapes Locust."""
+    env = os.environ if env is None else env
+    state = stack.load_state(state_dir.resolve()) if state_dir else None
+    if state is not None and not stack.status(state_dir):
+        state = None
+    names = {p.name for p in state.parts} if state is not None else set()
+    token = admin = None
+    if state is not None and "refservice" in names and (not host or host.rstrip("/") == state.url("refservice")):
+        token, admin = _mint(stack.read_secrets(Path(state.state_dir))["token_secret"].encode(), 24 * 3600)
+        host = host or state.url("refservice")
+        providersim = providersim or state.url("providersim")
+    elif env.get("MONEYPATH_TOKEN_SECRET"):
+        token, admin = _mint(env["MONEYPATH_TOKEN_SECRET"].encode(), 24 * 3600)
+    if state is not None and "prometheus" in names:
+        prometheus = prometheus or state.url("prometheus")
+    token = env.get("MONEYPATH_TOKEN") or token
+    admin = env.get("MONEYPATH_ADMIN_TOKEN") or admin
+    if not host:
+        raise LoadTestError("no target: pass --host URL, or start a stack with `moneypath up --faults`")
+    if not token:
+        raise LoadTestError(f"no API token for {host}: set $MONEYPATH_TOKEN (scopes payments:write payments:read) "
+                            "or $MONEYPATH_TOKEN_SECRET, or pass --state-dir of the stack that runs it")
+    return Target(host.rstrip("/"), prometheus, providersim, token, admin,
+                  Path(state.state_dir) if state is not None else None)
+
+
+def add_exporter_target(target: Target, exporter_port: int) -> None:
+    """Make the stack's Prometheus scrape the Locust exporter: add a `locust` job to its config
+    file and reload it through the lifecycle API (`moneypath up` starts it with that API on)."""
+    if target.state_dir is None or target.owned:
+        return
+    state = stack.load_state(target.state_dir.resolve())
+    if state is None or not target.prometheus or target.prometheus.rstrip("/") != state.url("prometheus"):
+        return
+    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", f"127.0.0.1:{exporter_port}")
+    _reload(target.prometheus)
+    target.reloaded_prometheus = True
+
+
+def remove_exporter_target(target: Target) -> None:
+    if not target.reloaded_prometheus:
+        return
+    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", None)
+    try:
+        _reload(target.prometheus)
+    except LoadTestError:
+        pass  # the stack went away meanwhile
+    target.reloaded_prometheus = False
+
+
+def _set_locust_job(path: Path, address: str | None) -> None:
+    config = yaml.safe_load(path.read_text())
+    jobs = [j for j in config.get("scrape_configs", []) if j.get("job_name") != LOCUST_JOB]
+    if address:
+        jobs.append({"job_name": LOCUST_JOB, "static_configs": [{"targets": [address]}]})
+    config["scrape_configs"] = jobs
+    tmp = path.with_suffix(".yml.tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def _reload(prom_url: str) -> None:
+    try:
+        r = httpx.post(f"{prom_url.rstrip('/')}/-/reload", timeout=10)
+    except httpx.HTTPError as exc:
+        raise LoadTestError(f"cannot reload Prometheus at {prom_url}: {type(exc).__name__}") from None
+    if r.status_code != 200:
+        raise LoadTestError(f"Prometheus at {prom_url} refused the reload: {r.status_code} {r.text.strip()[:200]}")
+
+
+# ---------------------------------------------------------------- Locust processes
+
+
+def _locust_argv(locustfile: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
+
+
+def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
+                 duration_s: float, scenario_file: Path, locustfile: Path) -> list[subprocess.Popen]:
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MONEYPATH_TOKEN": target.token, "PYTHONUNBUFFERED": "1"}
+    if target.admin_token:
+        env["MONEYPATH_ADMIN_TOKEN"] = target.admin_token
+    master = [*_locust_argv(locustfile), "--headless", "--host", target.host,
+              "--scenario", spec.scenario, "--scenario-file", str(scenario_file), "--rate", f"{rate:g}",
+              "--concurrency", str(users), "--duration", f"{duration_s:g}",
+              "--exporter-port", str(exporter_port), "--only-summary", "--csv", str(work / "locust"),
+              "--csv-full-history", "--json-file", str(work / "locust"), "--exit-code-on-error", "0",
+              "--stop-timeout", "5"]
+    if target.providersim:
+        master += ["--providersim", target.providersim]
+    procs = []
+    try:
+        if spec.workers:
+            port = stack.free_port()
+            master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                       "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
+            procs.append(_spawn(master, work / "locust-master.log", env))
+            for i in range(spec.workers):
+                procs.append(_spawn([*_locust_argv(locustfile), "--worker", "--master-host", "127.0.0.1",
+                                     "--master-port", str(port)], work / f"locust-worker-{i + 1}.log", env))
+        else:
+            procs.append(_spawn(master, work / "locust.log", env))
+    except BaseException:
+        stop_locust(procs)
+        raise
+    return procs
+
+
+def _spawn(argv: list[str], log: Path, env: dict) -> subprocess.Popen:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    proc.log_path = log
+    return proc
+
+
+def stop_locust(procs: list[subprocess.Popen], timeout_s: float = 15.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if "Error" in line or "error" in line or "SystemExit" in line]
+    return (errors or lines or [""])[-1].strip()[:300]
+
+
+def progress_line(elapsed_s: float, tick) -> str:
+    if tick is None:
+        return f"[{elapsed_s:5.0f} s] starting Locust ..."
+    p99 = "-" if tick.p99_ms is None else f"{tick.p99_ms:.0f} ms"
+    ratio = tick.failures / tick.requests if tick.requests else 0.0
+    return (f"[{elapsed_s:5.0f} s] users {tick.users:4d}  rps {tick.rps:7.1f}  failures {tick.failures} "
+            f"({ratio:.2%})  p99 {p99}")
+
+
+def wait_locust(procs: list[subprocess.Popen], work: Path, duration_s: float, progress=print,
+                every_s: float = 3.0) -> None:
+    master = procs[0]
+    started = time.monotonic()
+    deadline = started + duration_s + 90  # spawning, stop timeout, writing stats
+    last = 0.0
+    while master.poll() is None:
+        if time.monotonic() > deadline:
+            stop_locust(procs)
+            raise LoadTestError(f"Locust did not finish within {duration_s + 90:.0f} s; see {work}")
+        for p in procs[1:]:
+            if p.poll() is not None and p.returncode not in (0, None):
+                stop_locust(procs)
+                raise LoadTestError(f"a Locust worker exited ({p.returncode}): {_last_line(p.log_path)}")
+        now = time.monotonic()
+        if now - last >= every_s:
+            ticks = history(work / "locust_stats_history.csv")
+            progress(progress_line(now - started, ticks[-1] if ticks else None))
+            last = now
+        time.sleep(0.2)
+    stop_locust(procs)
+    if not (work / "locust.json").exists():
+        raise LoadTestError(f"Locust exited ({master.returncode}) without results: {_last_line(master.log_path)}")
+
+
+# ---------------------------------------------------------------- one run, judged
+
+
+def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: int, progress=print,
+        judge: bool = True) -> RunOutcome:
+    """Run one scenario against `target`, then judge it. Locust artifacts go to `work`."""
+    locustfile = (spec.locustfile or default_locustfile()).resolve()
+    scenario_file = (spec.scenario_file or locustfile.parent / "scenarios.yaml").resolve()
+    try:
+        sfile = scenarios.load(scenario_file, c)
+        scenario = sfile.get(spec.scenario)
+    except scenarios.ScenarioError as exc:
+        raise LoadTestError(str(exc)) from None
+    rate = spec.rate or sfile.baseline.rate
+    # users at 1x: given, or the baseline's scaled with the rate so that each user keeps the baseline pace
+    users = spec.users or max(1, round(sfile.baseline.users * rate / sfile.baseline.rate))
+    duration = scenarios.duration_of(sfile, scenario, spec.duration_s)
+    if scenario.faults and not target.admin_token:
+        raise LoadTestError(f"scenario {scenario.name} sets faults: it needs an admin:faults token "
+                            "($MONEYPATH_ADMIN_TOKEN or $MONEYPATH_TOKEN_SECRET)")
+    if any(f.at == "providersim" for f in scenario.faults) and not target.providersim:
+        raise LoadTestError(f"scenario {scenario.name} sets a fault in the provider simulator: pass --providersim URL")
+    progress(f"{scenario.name}: {scenario.description.strip()}")
+    progress(f"target {target.host}: {rate:g} requests/s from {users} users at 1x, up to "
+             f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
+             + (f", {spec.workers} workers" if spec.workers else ""))
+    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile)
+    started = time.time()
+    try:
+        wait_locust(procs, work, duration, progress)
+    finally:
+        stop_locust(procs)
+    ended = time.time()
+    summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider)
+    ticks = history(work / "locust_stats_history.csv")
+    prom, reason, series = None, "no Prometheus (--prometheus URL)", {}
+    thr = g.thresholds(c, spec.reconcile_within_s)
+    if target.prometheus and judge:
+        observer = Observer(c, target.prometheus)
+        settle = 2 * scrape_interval_s(target.prometheus)
+        time.sleep(settle)  # the last samples of the run reach Prometheus
+        try:
+            prom = observer.observe(started, ended + settle, thr, scenario.judge_provider,
+                                    scenario.expect_circuit_open)
+            if "reconciliation" not in scenario.skip_gates and (spec.only_gates is None
+                                                                 or "reconciliation" in spec.only_gates):
+                observer.wait_reconciled(prom, ended, spec.reconcile_within_s, progress)
+            series = observer.series(started, time.time(), scenario.judge_provider)
+        except ObserveError as exc:
+            prom, reason = None, f"Prometheus unavailable: {exc}"
+    gates = g.evaluate(summary, prom, thr, scenario, reason) if judge else []
+    if spec.only_gates is not None:
+        for gate in gates:
+            if gate.name not in spec.only_gates and gate.status != g.SKIP:
+                gate.status, gate.reason = g.SKIP, "not judged in this run"
+    return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
+                      series, ticks)
+
+
+def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
+    s = outcome.summary
+    return {
+        "scenario": outcome.scenario.name,
+        "description": outcome.scenario.description.strip(),
+        "catalog": c.path,
+        "target": target.host,
+        "prometheus": target.prometheus,
+        "rate": outcome.rate,
+        "users": outcome.users,
+        "workers": outcome.spec.workers,
+        "duration_s": outcome.duration_s,
+        "started_at": outcome.started_at,
+        "ended_at": outcome.ended_at,
+        "locust": {"rps": s.rps, "requests": s.http_requests, "failures": s.http_failures,
+                   "failure_ratio": s.failure_ratio, "authorize_p50_ms": s.authorize_p50_ms,
+                   "authorize_p95_ms": s.authorize_p95_ms, "authorize_p99_ms": s.authorize_p99_ms,
+                   "authorize_rps": s.authorize_rps, "p99_ms": s.p99_ms,
+                   "duplicate_checks": s.duplicate_checks, "duplicates_seen": s.duplicates_seen,
+                   "by_name": [r.__dict__ for r in s.rows]},
+        "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,
+        "gates": [gate.to_dict() for gate in outcome.gates],
+        "breaches": g.breaches(outcome.gates),
+        "passed": outcome.passed,
+    }
+
+
+def load_result(path: Path) -> dict:
+    """A previous run's result.json (for --baseline); LoadTestError when it is not one."""
+    try:
+        data = json.loads(Path(path).read_text())
+        data["locust"]["rps"]  # noqa: B018 - shape check
+    except FileNotFoundError:
+        raise LoadTestError(f"{path}: baseline file not found") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise LoadTestError(f"{path}: not a load-test result (result.json of a previous run)") from None
+    return data

@@ -1,0 +1,234 @@
+"""Scenario definitions (loadtests/scenarios.yaml) and the load shape they describe.
+
+Pure: no Locust, no I/O beyond reading the file. The locustfile turns a `Scenario` into
+users and pacing; `moneypath loadtest` reads the same file to validate a name and its
+options before starting anything.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from moneypath.catalog import Catalog
+
+DEFAULT_FILE = Path(__file__).resolve().parents[3] / "loadtests" / "scenarios.yaml"
+GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
+              "duplicate_charges", "ledger_balanced", "reconciliation", "circuit_opened")
+ACTIONS = ("authorize", "capture", "refund", "payout")
+# Request names the locustfile reports and the gates read: "<action> [<provider>]"; attempts a
+# client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
+# client finally got, request type RETRIED); CHECK entries are invariants the client verified.
+ATTEMPT = " (attempt)"
+RETRIED = "RETRIED"
+CHECK = "CHECK"
+DUPLICATE_CHECK = "idempotency: one payment per key"
+
+
+class ScenarioError(Exception):
+    """A scenario file or choice that cannot be used; the message is one line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Baseline(_Model):
+    rate: float = Field(gt=0, default=10)
+    users: int = Field(gt=0, default=10)
+    duration_s: float = Field(gt=0, default=60)
+
+
+class Amounts(_Model):
+    median: int = Field(gt=0)
+    sigma: float = Field(ge=0)
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.min <= self.median <= self.max:
+            raise ValueError("need min <= median <= max")
+        return self
+
+    def mean(self) -> float:
+        """Mean of the lognormal (clamping ignored: a planning figure)."""
+        return self.median * math.exp(self.sigma ** 2 / 2)
+
+
+class Spike(_Model):
+    multiplier: float = Field(gt=0)
+    duration_s: float = Field(gt=0)
+
+
+class Retry(_Model):
+    timeout_s: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, le=50)
+    base_s: float = Field(gt=0)
+    cap_s: float = Field(gt=0)
+
+    def backoff_s(self, attempt: int, uniform) -> float:
+        """Capped exponential backoff with full jitter before retry number `attempt` (1, 2, ...)."""
+        return uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+class Fault(_Model):
+    at: Literal["providersim", "service"]
+    name: str = Field(min_length=1)
+    params: dict = Field(default_factory=dict)
+
+
+class Scenario(_Model):
+    description: str = Field(min_length=1)
+    user: Literal["checkout", "retry_storm"] = "checkout"
+    multiplier: float = Field(gt=0, default=1)
+    duration_s: float | None = Field(gt=0, default=None)
+    spike: Spike | None = None
+    retry: Retry | None = None
+    faults: list[Fault] = Field(default_factory=list)
+    judge_provider: str | None = None  # latency and failure gates look at this provider only
+    expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
+    skip_gates: list[str] = Field(default_factory=list)
+
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.user == "retry_storm" and self.retry is None:
+            raise ValueError("a retry_storm user needs retry: {timeout_s, max_attempts, base_s, cap_s}")
+        for gate in self.skip_gates:
+            if gate not in GATE_NAMES:
+                raise ValueError(f"skip_gates: unknown gate {gate!r} (one of {', '.join(GATE_NAMES)})")
+        return self
+
+
+class ScenarioFile(_Model):
+    baseline: Baseline = Baseline()
+    mix: dict[str, int]
+    refund_full_share: float = Field(ge=0, le=1, default=0.5)
+    amount_minor: Amounts
+    currencies: dict[str, int]
+    providers: dict[str, int]
+    methods: dict[str, int]
+    scenarios: dict[str, Scenario] = Field(min_length=1)
+
+    path: str = ""
+
+    def get(self, name: str) -> Scenario:
+        if name not in self.scenarios:
+            raise ScenarioError(f"unknown scenario {name!r}: choose one of {', '.join(self.scenarios)} "
+                                f"(defined in {self.path})")
+        return self.scenarios[name]
+
+
+def load(path: str | Path | None = None, catalog: Catalog | None = None) -> ScenarioFile:
+    """Read and validate a scenario file; with a catalog, also check providers and currencies exist there."""
+    path = Path(path) if path else DEFAULT_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping with baseline, mix, ... and scenarios")
+    try:
+        spec = ScenarioFile.model_validate({**data, "path": str(path)})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top)"
+        raise ScenarioError(f"{path}: {where}: {err['msg']}") from None
+    for name, scenario in spec.scenarios.items():
+        scenario.name = name
+    problems = _check(spec, catalog)
+    if problems:
+        raise ScenarioError(f"{path}: {problems[0]}")
+    return spec
+
+
+def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
+    problems = []
+    for section in ("mix", "currencies", "providers", "methods"):
+        weights = getattr(spec, section)
+        if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+            problems.append(f"{section}: weights must be >= 0 with at least one > 0")
+    if unknown := set(spec.mix) - set(ACTIONS):
+        problems.append(f"mix: unknown action {sorted(unknown)[0]!r} (one of {', '.join(ACTIONS)})")
+    if spec.mix.get("authorize", 0) <= 0 and spec.mix.get("payout", 0) <= 0:
+        problems.append("mix: authorize or payout needs a positive weight (captures and refunds need payments)")
+    if catalog is not None:
+        for section, known in (("currencies", catalog.currencies), ("providers", catalog.providers)):
+            for key in getattr(spec, section):
+                if key not in known:
+                    problems.append(f"{section}: {key!r} is not in the catalog ({', '.join(known)})")
+        methods = catalog.signals["authorization_duration_seconds"].labels.get("method", [])
+        for key in spec.methods:
+            if methods and key not in methods:
+                problems.append(f"methods: {key!r} is not a method the catalog knows ({', '.join(methods)})")
+        for name, scenario in spec.scenarios.items():
+            for field in ("judge_provider", "expect_circuit_open"):
+                value = getattr(scenario, field)
+                if value is not None and value not in catalog.providers:
+                    problems.append(f"scenarios.{name}.{field}: {value!r} is not a provider in the catalog")
+    return problems
+
+
+# ---------------------------------------------------------------- the shape of the load
+
+
+def duration_of(spec: ScenarioFile, scenario: Scenario, duration_s: float | None = None) -> float:
+    return duration_s or scenario.duration_s or spec.baseline.duration_s
+
+
+def spike_window(scenario: Scenario, duration_s: float) -> tuple[float, float] | None:
+    """(start, end) of the spike: it starts a third into the run and lasts its duration, or a
+    third of the run when the run is shorter than three times that."""
+    if scenario.spike is None:
+        return None
+    length = min(scenario.spike.duration_s, duration_s / 3)
+    start = duration_s / 3
+    return start, start + length
+
+
+def users_at(scenario: Scenario, base_users: int, elapsed_s: float, duration_s: float) -> int | None:
+    """How many users should run `elapsed_s` into the run; None once it is over."""
+    if elapsed_s >= duration_s:
+        return None
+    factor = scenario.multiplier
+    window = spike_window(scenario, duration_s)
+    if window and window[0] <= elapsed_s < window[1]:
+        factor = scenario.spike.multiplier
+    return max(1, round(base_users * factor))
+
+
+def max_users(scenario: Scenario, base_users: int) -> int:
+    factors = [scenario.multiplier] + ([scenario.spike.multiplier] if scenario.spike else [])
+    return max(1, round(base_users * max(factors)))
+
+
+def pace_per_user(rate: float, users: int) -> float:
+    """Requests per second each user sends so that `users` of them send `rate` together."""
+    if rate <= 0 or users <= 0:
+        raise ScenarioError("rate and users must be positive")
+    return rate / users
+
+
+def expected_rate(scenario: Scenario, rate: float, elapsed_s: float, duration_s: float, base_users: int) -> float:
+    """Requests per second the shape asks for at a moment (for the report's plots)."""
+    users = users_at(scenario, base_users, elapsed_s, duration_s)
+    return 0.0 if users is None else rate / base_users * users
+
+
+def action_shares(spec: ScenarioFile) -> dict[str, float]:
+    """Steady-state share of each action among requests. A capture or refund is only possible
+    when there is something to capture or refund, so their share is bounded by what
+    authorizations produce: captures <= authorizations, refunds <= captures."""
+    w = {a: float(spec.mix.get(a, 0)) for a in ACTIONS}
+    w["capture"] = min(w["capture"], w["authorize"])
+    w["refund"] = min(w["refund"], w["capture"])
+    total = sum(w.values())
+    return {a: v / total for a, v in w.items()}

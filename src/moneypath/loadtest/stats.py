@@ -1,0 +1,184 @@
+"""Locust's statistics files → the figures the gates and the report use. Pure; no Locust import.
+
+Reads the final stats (`--json-file`: one entry per request name and method, with the
+response-time histogram Locust keeps) and the per-second history (`--csv-full-history`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from moneypath.loadtest.scenarios import ATTEMPT, CHECK, DUPLICATE_CHECK
+
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+
+
+def percentile(response_times: dict, q: float) -> float | None:
+    """The q-quantile (0..1) of Locust's response-time histogram {rounded ms: count}, computed as Locust does."""
+    counts = {float(k): int(v) for k, v in response_times.items()}
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    below = int(total * q)
+    processed = 0
+    for value in sorted(counts, reverse=True):
+        processed += counts[value]
+        if total - processed <= below:
+            return value
+    return min(counts)
+
+
+def merge(entries: list[dict]) -> dict[float, int]:
+    merged: dict[float, int] = {}
+    for e in entries:
+        for k, v in e.get("response_times", {}).items():
+            merged[float(k)] = merged.get(float(k), 0) + int(v)
+    return merged
+
+
+def provider_of(name: str) -> str | None:
+    """'authorize [acme] (attempt)' → 'acme'."""
+    if "[" in name and "]" in name:
+        return name[name.index("[") + 1:name.index("]")]
+    return None
+
+
+def action_of(name: str) -> str:
+    return name.split(" ", 1)[0]
+
+
+@dataclass
+class NameRow:
+    method: str
+    name: str
+    requests: int
+    failures: int
+    rps: float
+    avg_ms: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float
+
+
+@dataclass
+class Summary:
+    duration_s: float
+    http_requests: int          # every HTTP request Locust sent, retried attempts included
+    http_failures: int
+    rps: float                  # HTTP requests per second over the run
+    judged_requests: int        # what the failure-ratio gate counts (final outcomes)
+    judged_failures: int
+    authorizations: int         # final authorize outcomes (judged provider only, when one is)
+    authorize_rps: float
+    authorize_p50_ms: float | None
+    authorize_p95_ms: float | None
+    authorize_p99_ms: float | None
+    p99_ms: float | None        # every HTTP request
+    duplicate_checks: int | None  # client-side replay checks made (retry storm), None when none ran
+    duplicates_seen: int | None
+    rows: list[NameRow] = field(default_factory=list)
+
+    @property
+    def failure_ratio(self) -> float | None:
+        return self.judged_failures / self.judged_requests if self.judged_requests else None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["failure_ratio"] = self.failure_ratio
+        return d
+
+
+def _duration(entries: list[dict]) -> float:
+    starts = [e["start_time"] for e in entries if e.get("num_requests")]
+    ends = [e["last_request_timestamp"] for e in entries if e.get("last_request_timestamp")]
+    return max(ends) - min(starts) if starts and ends else 0.0
+
+
+def summarize(entries: list[dict], judge_provider: str | None = None, duration_s: float | None = None) -> Summary:
+    http = [e for e in entries if e["method"] in HTTP_METHODS]
+    duration = duration_s or _duration(http) or 1.0
+
+    def judged(e: dict) -> bool:
+        if e["method"] == CHECK or e["name"].endswith(ATTEMPT):
+            return False
+        return judge_provider is None or provider_of(e["name"]) == judge_provider
+
+    final = [e for e in entries if judged(e)]
+    authorize = [e for e in final if action_of(e["name"]) == "authorize"]
+    authorize_http = [e for e in authorize if e["method"] in HTTP_METHODS]
+    auth_times = merge(authorize_http)
+    checks = [e for e in entries if e["method"] == CHECK and e["name"] == DUPLICATE_CHECK]
+    rows = []
+    for e in sorted(entries, key=lambda e: (e["method"], e["name"])):
+        n = e["num_requests"]
+        rows.append(NameRow(e["method"], e["name"], n, e["num_failures"], n / duration,
+                            e["total_response_time"] / n if n else 0.0, percentile(e["response_times"], 0.5),
+                            percentile(e["response_times"], 0.95), percentile(e["response_times"], 0.99),
+                            e.get("max_response_time") or 0.0))
+    return Summary(
+        duration_s=duration,
+        http_requests=sum(e["num_requests"] for e in http),
+        http_failures=sum(e["num_failures"] for e in http),
+        rps=sum(e["num_requests"] for e in http) / duration,
+        judged_requests=sum(e["num_requests"] for e in final),
+        judged_failures=sum(e["num_failures"] for e in final),
+        authorizations=sum(e["num_requests"] for e in authorize),
+        authorize_rps=sum(e["num_requests"] for e in authorize) / duration,
+        authorize_p50_ms=percentile(auth_times, 0.5),
+        authorize_p95_ms=percentile(auth_times, 0.95),
+        authorize_p99_ms=percentile(auth_times, 0.99),
+        p99_ms=percentile(merge(http), 0.99),
+        duplicate_checks=sum(e["num_requests"] for e in checks) if checks else None,
+        duplicates_seen=sum(e["num_failures"] for e in checks) if checks else None,
+        rows=rows,
+    )
+
+
+def load_entries(path: Path) -> list[dict]:
+    return json.loads(path.read_text())
+
+
+@dataclass
+class Tick:
+    """One second of the run from the history CSV (the aggregated row)."""
+    t: float
+    users: int
+    rps: float
+    failures_per_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    requests: int
+    failures: int
+
+
+def _num(text: str) -> float | None:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def history(path: Path) -> list[Tick]:
+    """The aggregated per-second rows of `<prefix>_stats_history.csv` (empty when not written yet)."""
+    if not path.exists():
+        return []
+    ticks = []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("Name") != "Aggregated":
+                continue
+            t = _num(row.get("Timestamp"))
+            if t is None:
+                continue
+            ticks.append(Tick(t, int(_num(row.get("User Count")) or 0), _num(row.get("Requests/s")) or 0.0,
+                              _num(row.get("Failures/s")) or 0.0, _num(row.get("50%")), _num(row.get("95%")),
+                              _num(row.get("99%")), int(_num(row.get("Total Request Count")) or 0),
+                              int(_num(row.get("Total Failure Count")) or 0)))
+    return ticks
