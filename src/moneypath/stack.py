@@ -27,6 +27,7 @@ from moneypath.catalog import Catalog
 from moneypath.prometheus_config import prometheus_config, retention
 from moneypath.routing import FAST, Timings, render_alertmanager
 from moneypath.rules import alert_rules, recording_rules
+from moneypath.timescale import compress_rules
 
 STATE_FILE = "stack.json"
 DEFAULT_STATE_DIR = ".moneypath"
@@ -52,6 +53,7 @@ class StackState:
     evaluation_interval: str
     targets: list[str]
     parts: list[Part] = field(default_factory=list)
+    time_factor: float = 1.0  # rules compressed by this factor (moneypath.timescale); 1 = as committed
 
     def url(self, name: str) -> str:
         return next(p.url for p in self.parts if p.name == name)
@@ -92,19 +94,20 @@ def load_state(state_dir: Path) -> StackState | None:
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
-       faults: bool = False) -> StackState:
+       faults: bool = False, time_factor: float = 1.0) -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
     target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
-    VictoriaMetrics: see collector/README.md)."""
+    VictoriaMetrics: see collector/README.md). `time_factor` > 1 runs compressed copies of the rules
+    (windows and `for:` divided by it; see moneypath.timescale): drills use it, alerts/ stays as committed."""
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
-    state = StackState(str(state_dir), interval, interval, list(targets))
+    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor)
     for sub in ("prometheus-data", "alertmanager-data", "logs"):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus", "providersim", "refservice")}
@@ -136,8 +139,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
 
     timings: Timings = FAST if fast else Timings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
-    (state_dir / "recording-rules.yaml").write_text(_rules_yaml(recording_rules(c)))
-    (state_dir / "alert-rules.yaml").write_text(_rules_yaml(alert_rules(c)))
+    (state_dir / "recording-rules.yaml").write_text(_rules_yaml(compress_rules(recording_rules(c), time_factor)))
+    (state_dir / "alert-rules.yaml").write_text(_rules_yaml(compress_rules(alert_rules(c), time_factor)))
     prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
                              [f"127.0.0.1:{ports['alertmanager']}"], interval, interval,
                              remote_write=[remote_write_entry(url, fast) for url in remote_write])
