@@ -1,0 +1,235 @@
+"""`moneypath loadtest` end to end: Locust (subprocesses) against the reference service and the
+provider simulator as real processes, judged with a real Prometheus.
+
+The module's service runs its simulator at a tenth of the providers' latency, and the runs are
+judged with a copy of the catalog whose latency SLO threshold is 1 s instead of 300 ms: on a
+shared two-core machine (Prometheus evaluating every rule each second, other test processes)
+the service's p99 at a dozen requests per second swings around 300 ms, and a gate test must
+not depend on its neighbours. Faults add 1.2 s, well past it. Every run is seconds long.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from moneypath import cli, stack
+from moneypath.loadtest import scenarios
+from moneypath.tokens import issue
+from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
+
+pytestmark = pytest.mark.integration
+SECRET = "loadtest-secret"
+
+
+def _start(module: str, port: int, env: dict, log: Path, *args: str) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
+                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+
+
+LATENCY_SLO = "latency: {signal: authorization_duration_seconds, under: 0.3}"
+THRESHOLD_MS = 1000
+
+
+@pytest.fixture(scope="module")
+def gate_catalog(tmp_path_factory) -> Path:
+    text = CATALOG_PATH.read_text()
+    assert LATENCY_SLO in text, "the catalog's latency SLO changed: update this test"
+    path = tmp_path_factory.mktemp("catalog") / "moneypath.yaml"
+    path.write_text(text.replace(LATENCY_SLO, LATENCY_SLO.replace("0.3", str(THRESHOLD_MS / 1000))))
+    return path
+
+
+@pytest.fixture(scope="module")
+def money_path(tmp_path_factory, catalog, gate_catalog):
+    """Simulator (latency x0.1, faults on, settlements every 2 s) + service (reconciling every
+    second) + a stack without services whose Prometheus scrapes the service."""
+    tmp = tmp_path_factory.mktemp("loadtest")
+    sim_port, svc_port = free_port(), free_port()
+    env = {"MONEYPATH_TOKEN_SECRET": SECRET, "MONEYPATH_WEBHOOK_SECRET": "hooks", "MONEYPATH_CATALOG": str(CATALOG_PATH),
+           "MONEYPATH_DB_URL": f"sqlite:///{tmp / 'ledger.db'}", "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}",
+           "MONEYPATH_SETTLEMENT_DIR": str(tmp / "settlements"), "MONEYPATH_RECONCILE_INTERVAL_S": "1",
+           "MONEYPATH_RECONCILE_GRACE_S": "5", "MONEYPATH_MISSING_AFTER_S": "30", "MONEYPATH_ENABLE_FAULTS": "1"}
+    procs = [_start("moneypath.providersim", sim_port, env, tmp / "sim.log", "--enable-faults", "--latency-scale", "0.1",
+                    "--settlement-dir", str(tmp / "settlements"), "--settlement-interval", "2",
+                    "--webhook-url", f"http://127.0.0.1:{svc_port}/v1/webhooks"),
+             _start("moneypath.refservice", svc_port, env, tmp / "service.log")]
+    state_dir = tmp / "stack"
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"), 30, "the provider simulator")
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the reference service")
+        state = stack.up(catalog, state_dir, [f"127.0.0.1:{svc_port}"], fast=True, progress=lambda *_: None)
+        warm_up(f"http://127.0.0.1:{svc_port}")
+        yield {"catalog": gate_catalog, "host": f"http://127.0.0.1:{svc_port}", "sim": f"http://127.0.0.1:{sim_port}",
+               "prometheus": state.url("prometheus"), "state_dir": state_dir, "db": tmp / "ledger.db", "tmp": tmp}
+    finally:
+        stack.down(state_dir, progress=lambda *_: None)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def warm_up(service: str) -> None:
+    """A few payments first: the first requests of a fresh service pay for imports and caches."""
+    token = issue(SECRET.encode(), "warm_up", ["payments:write"], ttl_s=600)
+    with httpx.Client(base_url=service, timeout=10) as client:
+        for i in range(10):
+            client.post("/v1/payments/authorize", json={"amount_minor": 1000, "currency": "EUR",
+                                                        "provider": ("acme", "globex")[i % 2], "reference": f"w{i}"},
+                        headers={"authorization": f"Bearer {token}", "idempotency-key": f"warm-up-{i}"})
+
+
+@pytest.fixture
+def secret_env(monkeypatch):
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", SECRET)
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def loadtest(mp: dict, out: Path, scenario: str, *args: str) -> int:
+    return cli.main(["loadtest", scenario, "--catalog", str(mp["catalog"]), "--host", mp["host"], "--providersim",
+                     mp["sim"], "--state-dir", str(mp["state_dir"]), "--out", str(out), "--reconcile-within", "30",
+                     *args])
+
+
+def only_report(out: Path) -> Path:
+    reports = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert len(reports) == 1, reports
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "a staging directory was left behind"
+    return reports[0]
+
+
+def admin_headers() -> dict:
+    return {"authorization": f"Bearer {issue(SECRET.encode(), 'test_ops', ['admin:faults'], ttl_s=600)}"}
+
+
+def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path, secret_env, tmp_path, capsys, catalog):
+    code = loadtest(money_path, tmp_path, "checkout", "--rate", "12", "--duration", "8")
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "every gate passed" in out and "[" in out and "rps" in out  # progress lines and the verdict
+    report = only_report(tmp_path)
+    for name in ("result.json", "report.md", "report.html", "throughput.png", "latency.png", "users.png",
+                 "locust/locust.json", "locust/locust_stats_history.csv"):
+        assert (report / name).stat().st_size > 0, name
+    result = json.loads((report / "result.json").read_text())
+    assert result["passed"] and result["breaches"] == []
+    statuses = {g["name"]: g["status"] for g in result["gates"]}
+    assert statuses == {"p99_latency_locust": "pass", "p99_latency_prometheus": "pass", "failure_ratio_locust": "pass",
+                        "failure_ratio_prometheus": "pass", "duplicate_charges": "pass", "ledger_balanced": "pass",
+                        "reconciliation": "pass"}
+    assert result["locust"]["requests"] > 50 and result["locust"]["authorize_p99_ms"] is not None
+    names = {row["name"] for row in result["locust"]["by_name"]}
+    assert {"authorize [acme]", "capture [acme]"} <= names
+    # Locust's statistics were scraped by the stack's Prometheus under the locust_exporter names
+    assert result["prometheus_observations"]["locust_series"] > 0
+    r = httpx.get(f"{money_path['prometheus']}/api/v1/query", timeout=5,
+                  params={"query": 'max_over_time(locust_requests_num_requests{name="authorize [acme]",'
+                                   'method="POST"}[5m])'}).json()["data"]["result"]
+    assert r and float(r[0]["value"][1]) > 0
+    # ... and the exporter's scrape job was removed again afterwards
+    wait_for(lambda: all(t["labels"]["job"] != "locust" for t in httpx.get(
+        f"{money_path['prometheus']}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]), 10,
+        "the locust scrape job to be removed")
+    money_path["healthy_result"] = report / "result.json"
+
+
+def test_latency_fault_fails_the_p99_gate_and_the_baseline(money_path, secret_env, tmp_path, capsys):
+    baseline = money_path.get("healthy_result")
+    if baseline is None:
+        pytest.skip("needs the healthy run's result as baseline")
+    for provider in ("acme", "globex"):
+        httpx.put(f"{money_path['sim']}/admin/faults/latency", json={"provider": provider, "extra_ms": 1200},
+                  headers=admin_headers(), timeout=5).raise_for_status()
+    try:
+        code = loadtest(money_path, tmp_path, "checkout", "--rate", "12", "--duration", "6", "--baseline",
+                        str(baseline))
+    finally:
+        httpx.delete(f"{money_path['sim']}/admin/faults/latency", headers=admin_headers(), timeout=5)
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    breaches = [line for line in err.splitlines() if line.startswith("BREACH: ")]
+    over = f"is over the authorization-latency SLO threshold {THRESHOLD_MS} ms"
+    assert any(b.startswith("BREACH: p99 authorization latency") and f"(Locust) {over}" in b for b in breaches), err
+    assert any(f"(service histogram in Prometheus) {over}" in b for b in breaches), err
+    assert any(b.startswith("BREACH: p99 authorization latency regressed") for b in breaches), err
+    assert "Traceback" not in err
+    result = json.loads((only_report(tmp_path) / "result.json").read_text())
+    assert not result["passed"]
+    assert {g["name"] for g in result["gates"] if g["status"] == "fail"} >= {"p99_latency_locust",
+                                                                               "p99_latency_prometheus",
+                                                                               "regression_p99"}
+    assert next(g for g in result["gates"] if g["name"] == "ledger_balanced")["status"] == "pass"
+
+
+def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, tmp_path, capsys):
+    code = loadtest(money_path, tmp_path, "retry_storm", "--rate", "10", "--duration", "8")
+    out, err = capsys.readouterr()
+    result = json.loads((only_report(tmp_path) / "result.json").read_text())
+    gates = {g["name"]: g for g in result["gates"]}
+    assert gates["duplicate_charges"]["status"] == "pass", gates["duplicate_charges"]
+    assert code == 0, out + err
+    rows = {(r["method"], r["name"]): r for r in result["locust"]["by_name"]}
+    attempts = [r for (m, n), r in rows.items() if n.endswith(scenarios.ATTEMPT)]
+    assert sum(r["failures"] for r in attempts) > 5, "the storm never timed out and resent"
+    assert result["locust"]["duplicate_checks"] > 10 and result["locust"]["duplicates_seen"] == 0
+    # the ledger: every completed authorize key has exactly one payment, and no payment lacks its key
+    with sqlite3.connect(money_path["db"]) as db:
+        keys = db.execute("SELECT response_body FROM idempotency_keys WHERE principal = 'loadtest' "
+                          "AND operation = 'authorize' AND state = 'completed'").fetchall()
+        key_ids = [json.loads(body)["id"] for (body,) in keys]
+        storm = set(pid for (pid,) in db.execute("SELECT id FROM payments WHERE reference LIKE 'storm-%'"))
+        captures = db.execute("SELECT payment_id, COUNT(*) FROM ledger_transactions WHERE kind = 'capture' "
+                              "GROUP BY payment_id HAVING COUNT(*) > 1").fetchall()
+    storm_keys = [pid for pid in key_ids if pid in storm]
+    assert len(storm) > 10
+    assert len(storm_keys) == len(set(storm_keys)) == len(storm), "a key with two payments or a payment without key"
+    assert captures == [], f"payments captured twice: {captures}"
+
+
+@pytest.mark.parametrize("scenario", ["peak", "spike", "soak"])
+def test_every_load_shape_runs_short_and_passes(money_path, secret_env, tmp_path, capsys, scenario):
+    code = loadtest(money_path, tmp_path, scenario, "--rate", "2", "--duration", "6")
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    result = json.loads((only_report(tmp_path) / "result.json").read_text())
+    ticks_users = [line for line in out.splitlines() if line.startswith("[")]
+    assert ticks_users
+    assert result["duration_s"] == 6
+    if scenario == "spike":  # 2 users at baseline, 40 during the spike
+        history = (only_report(tmp_path) / "locust" / "locust_stats_history.csv").read_text()
+        assert ",40,," in history
+    if scenario == "peak":
+        assert result["locust"]["rps"] > 10  # 10x the 2/s baseline (minus ramp-up)
+
+
+def test_two_workers(money_path, secret_env, tmp_path, capsys):
+    code = loadtest(money_path, tmp_path, "checkout", "--rate", "10", "--duration", "6", "--workers", "2")
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    report = only_report(tmp_path)
+    assert (report / "locust" / "locust-worker-2.log").exists()
+    assert "2 workers" in out
+    assert json.loads((report / "result.json").read_text())["locust"]["requests"] > 30
+
+
+def test_slow_provider_opens_its_circuit_while_the_other_meets_the_slos(money_path, secret_env, tmp_path, capsys):
+    # last in the module: globex's circuit stays open a while after the fault clears
+    code = loadtest(money_path, tmp_path, "slow_provider", "--rate", "10", "--duration", "10")
+    out, err = capsys.readouterr()
+    result = json.loads((only_report(tmp_path) / "result.json").read_text())
+    gates = {g["name"]: g for g in result["gates"]}
+    assert gates["circuit_opened"]["status"] == "pass", gates["circuit_opened"]
+    assert "(acme)" in gates["p99_latency_locust"]["title"]
+    assert code == 0, out + err
+    active = httpx.get(f"{money_path['sim']}/admin/faults", headers=admin_headers(), timeout=5).json()["faults"]
+    assert active == [], "the scenario's fault was not cleared"
