@@ -29,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import locust.stats
 import requests
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.runners import WorkerRunner
@@ -37,6 +38,7 @@ from moneypath.loadtest import scenarios
 from moneypath.tokens import issue
 
 log = logging.getLogger("moneypath.loadtests")
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
 HERE = Path(__file__).resolve().parent
 WRITE_SCOPES = ["payments:write", "payments:read"]
 ATTEMPT, RETRIED, CHECK, DUPLICATE_CHECK = (scenarios.ATTEMPT, scenarios.RETRIED, scenarios.CHECK,

@@ -335,7 +335,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     finally:
         stop_locust(procs)
     ended = time.time()
-    summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider)
+    summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider, duration)
     ticks = history(work / "locust_stats_history.csv")
     prom, reason, series = None, "no Prometheus (--prometheus URL)", {}
     thr = g.thresholds(c, spec.reconcile_within_s)

@@ -1,0 +1,407 @@
+"""Load-test logic without Locust or a stack: scenarios and shape, Locust statistics, gates,
+baseline comparison, knee and projection, the exporter's collector, the report and the CLI's
+bad-input paths. Locust itself is never imported here (gevent would patch this process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from moneypath import cli
+from moneypath.dashboards import LOCUST_METRICS
+from moneypath.loadtest import capacity, gates, report, scenarios, stats
+from moneypath.loadtest.exporter import USERS, registry_for
+from tests.conftest import CATALOG_PATH, ROOT
+
+
+@pytest.fixture(scope="module")
+def spec(catalog):
+    return scenarios.load(ROOT / "loadtests" / "scenarios.yaml", catalog)
+
+
+def entry(name, method="POST", times=None, failures=0, start=1000.0, last=1010.0):
+    times = times or {"100": 10}
+    n = sum(times.values())
+    total = sum(float(k) * v for k, v in times.items())
+    return {"name": name, "method": method, "num_requests": n, "num_failures": failures, "response_times": times,
+            "total_response_time": total, "max_response_time": max(float(k) for k in times), "start_time": start,
+            "last_request_timestamp": last}
+
+
+# ---------------------------------------------------------------- scenarios and shape
+
+
+def test_the_shipped_scenarios_are_valid_against_the_catalog(spec):
+    assert set(spec.scenarios) == {"checkout", "peak", "spike", "soak", "retry_storm", "slow_provider"}
+    assert spec.get("peak").multiplier == 10
+    assert spec.get("spike").spike.multiplier == 20 and spec.get("spike").spike.duration_s == 60
+    assert scenarios.duration_of(spec, spec.get("soak")) == 3600
+    assert spec.get("retry_storm").user == "retry_storm"
+    assert spec.get("slow_provider").faults[0].name == "latency"
+
+
+def test_unknown_scenario_names_the_choices(spec):
+    with pytest.raises(scenarios.ScenarioError, match="unknown scenario 'nope': choose one of checkout, peak"):
+        spec.get("nope")
+
+
+@pytest.mark.parametrize("section, value, message", [
+    ("providers", {"acme": 60, "initech": 40}, "providers: 'initech' is not in the catalog"),
+    ("currencies", {"JPY": 1}, "currencies: 'JPY' is not in the catalog"),
+    ("mix", {"authorize": 0, "capture": 1}, "mix: authorize or payout needs a positive weight"),
+    ("mix", {"authorize": 1, "teleport": 1}, "mix: unknown action 'teleport'"),
+])
+def test_a_bad_scenario_file_is_one_line(tmp_path, catalog, section, value, message):
+    data = yaml.safe_load((ROOT / "loadtests" / "scenarios.yaml").read_text())
+    data[section] = value
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(scenarios.ScenarioError) as exc:
+        scenarios.load(path, catalog)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_missing_or_broken_scenario_file_is_one_line(tmp_path):
+    with pytest.raises(scenarios.ScenarioError, match="scenario file not found"):
+        scenarios.load(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("scenarios: {checkout: {description: x, multiplier: -1}}\nmix: {}\n")
+    with pytest.raises(scenarios.ScenarioError, match="bad.yaml: "):
+        scenarios.load(tmp_path / "bad.yaml")
+
+
+def test_peak_runs_ten_times_the_users_and_stops_at_the_duration(spec):
+    peak = spec.get("peak")
+    assert scenarios.users_at(peak, 5, 0, 60) == 50
+    assert scenarios.users_at(peak, 5, 59.9, 60) == 50
+    assert scenarios.users_at(peak, 5, 60, 60) is None
+
+
+def test_spike_jumps_twenty_fold_for_a_minute_or_a_third_of_a_short_run(spec):
+    spike = spec.get("spike")
+    assert scenarios.spike_window(spike, 300) == (100, 160)
+    assert [scenarios.users_at(spike, 2, t, 300) for t in (0, 99, 100, 159, 160, 299)] == [2, 2, 40, 40, 2, 2]
+    assert scenarios.spike_window(spike, 9) == (3, 6)
+    assert scenarios.expected_rate(spike, 4, 4, 9, 2) == 80
+
+
+def test_rate_is_requests_per_second_across_users():
+    assert scenarios.pace_per_user(20, 10) == 2
+    with pytest.raises(scenarios.ScenarioError):
+        scenarios.pace_per_user(0, 10)
+
+
+def test_backoff_is_capped_exponential_with_full_jitter(spec):
+    retry = spec.get("retry_storm").retry
+    upper = [retry.backoff_s(n, lambda low, high: high) for n in range(1, 9)]
+    assert upper == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert all(retry.backoff_s(n, lambda low, high: low) == 0 for n in range(1, 9))
+
+
+def test_action_shares_never_capture_more_than_was_authorized(spec):
+    shares = scenarios.action_shares(spec)
+    assert abs(sum(shares.values()) - 1) < 1e-9
+    assert shares["capture"] <= shares["authorize"] and shares["refund"] <= shares["capture"]
+
+
+# ---------------------------------------------------------------- Locust statistics
+
+
+def test_percentile_is_computed_as_locust_does():
+    times = {"10": 90, "20": 9, "500": 1}  # Locust: the smallest value that all but int(n * (1 - q)) are within
+    assert stats.percentile(times, 0.5) == 10
+    assert stats.percentile(times, 0.95) == 20
+    assert stats.percentile(times, 0.98) == 20
+    assert stats.percentile(times, 0.99) == 500
+    assert stats.percentile(times, 1.0) == 500
+    assert stats.percentile({}, 0.99) is None
+
+
+def test_summary_judges_final_outcomes_and_the_judged_provider():
+    entries = [
+        entry("authorize [acme]", times={"100": 98, "250": 2}),
+        entry("authorize [globex]", times={"2000": 10}, failures=10),
+        entry("capture [acme]", times={"50": 50}),
+        entry("authorize [acme] (attempt)", times={"100": 30}, failures=20),
+        entry("authorize [acme]", method=scenarios.RETRIED, times={"400": 10}, failures=1),
+        entry(scenarios.DUPLICATE_CHECK, method=scenarios.CHECK, times={"5": 10}),
+    ]
+    s = stats.summarize(entries, duration_s=10)
+    assert s.http_requests == 100 + 10 + 50 + 30
+    assert s.rps == 19.0
+    assert s.judged_requests == 100 + 10 + 50 + 10 and s.judged_failures == 11
+    assert s.authorize_p99_ms == 2000  # globex is in
+    assert s.duplicate_checks == 10 and s.duplicates_seen == 0
+    acme = stats.summarize(entries, judge_provider="acme", duration_s=10)
+    assert acme.authorize_p99_ms == 250 and acme.judged_failures == 1
+    assert acme.authorizations == 110
+
+
+def test_history_reads_the_aggregated_rows(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%,Total Request Count,"
+                    "Total Failure Count\n"
+                    "100,0,,Aggregated,0,0,N/A,N/A,N/A,0,0\n"
+                    "101,5,POST,authorize [acme],3,0,10,20,30,3,0\n"
+                    "101,5,,Aggregated,4.5,0.5,12,40,90,9,1\n")
+    ticks = stats.history(path)
+    assert [t.users for t in ticks] == [0, 5]
+    assert ticks[1].p99_ms == 90 and ticks[0].p99_ms is None and ticks[1].failures == 1
+    assert stats.history(tmp_path / "missing.csv") == []
+
+
+# ---------------------------------------------------------------- gates
+
+
+@pytest.fixture
+def thr(catalog):
+    return gates.thresholds(catalog, reconcile_within_s=30)
+
+
+def healthy_prom(**changes) -> gates.PromObservations:
+    values = dict(p99_s=0.2, error_ratio=0.0, authorizations=500, duplicate_charges=0, ledger_imbalance_max_abs=0,
+                  caught_up_after_s=2, oldest_unreconciled_s=0)
+    return gates.PromObservations(**{**values, **changes})
+
+
+def summary(p99=200.0, failures=0, requests=1000, **kw) -> stats.Summary:
+    base = dict(duration_s=10, http_requests=requests, http_failures=failures, rps=requests / 10,
+                judged_requests=requests, judged_failures=failures, authorizations=400, authorize_rps=40,
+                authorize_p50_ms=80, authorize_p95_ms=150, authorize_p99_ms=p99, p99_ms=p99, duplicate_checks=None,
+                duplicates_seen=None)
+    return stats.Summary(**{**base, **kw})
+
+
+def test_thresholds_come_from_the_catalog_slos(thr):
+    assert thr.p99_s == 0.3 and thr.latency_slo == "authorization-latency"
+    assert thr.error_budget == 0.001 and thr.availability_slo == "authorization-availability"
+    assert thr.circuit_open_value == 2
+
+
+def test_a_healthy_run_passes_every_gate(thr, spec):
+    result = gates.evaluate(summary(), healthy_prom(), thr, spec.get("checkout"))
+    assert [g.status for g in result] == ["pass"] * 7
+    assert gates.breaches(result) == []
+
+
+def test_p99_over_the_slo_threshold_is_a_one_line_breach(thr, spec):
+    result = gates.evaluate(summary(p99=450), healthy_prom(p99_s=0.52), thr, spec.get("checkout"))
+    assert gates.breaches(result) == [
+        "p99 authorization latency 450 ms (Locust) is over the authorization-latency SLO threshold 300 ms",
+        "p99 authorization latency 520 ms (service histogram in Prometheus) is over the authorization-latency SLO "
+        "threshold 300 ms"]
+
+
+def test_failures_over_the_error_budget_breach(thr, spec):
+    result = gates.evaluate(summary(failures=2, requests=1000), healthy_prom(error_ratio=0.01), thr,
+                            spec.get("checkout"))
+    assert gates.breaches(result) == [
+        "failure ratio 0.2 % (2 of 1000 requests, Locust) is over the authorization-availability error budget 0.1 %",
+        "authorization error ratio 1 % (service counters in Prometheus) is over the authorization-availability error "
+        "budget 0.1 %"]
+
+
+def test_money_gates(thr, spec):
+    prom = healthy_prom(duplicate_charges=1, ledger_imbalance_max_abs=250, caught_up_after_s=None,
+                        oldest_unreconciled_s=75)
+    result = gates.evaluate(summary(duplicate_checks=40, duplicates_seen=1), prom, thr, spec.get("checkout"))
+    assert gates.breaches(result) == [
+        "1 idempotency keys answered with two different payments (client replay check); the service counted 1 "
+        "duplicate charges during the run",
+        "the ledger was out of balance by up to 250 minor units during the run",
+        "reconciliation had not caught up 30 s after the run (oldest capture waiting 75 s)"]
+
+
+def test_without_prometheus_its_gates_are_skipped_not_passed(thr, spec):
+    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), "no --prometheus given")
+    by = {g.name: g for g in result}
+    assert by["p99_latency_locust"].status == "pass"
+    for name in ("p99_latency_prometheus", "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced",
+                 "reconciliation"):
+        assert by[name].status == "skip" and by[name].reason == "no --prometheus given"
+
+
+def test_prometheus_without_data_fails(thr, spec):
+    result = gates.evaluate(summary(), gates.PromObservations(), thr, spec.get("checkout"))
+    assert "Prometheus has no authorization latency for the run" in gates.breaches(result)
+
+
+def test_scenario_settings_shape_the_gates(thr, spec):
+    storm = gates.evaluate(summary(p99=900), healthy_prom(p99_s=0.9), thr, spec.get("retry_storm"))
+    assert {g.name: g.status for g in storm}["p99_latency_locust"] == "skip"
+    assert gates.breaches(storm) == []
+    slow = gates.evaluate(summary(), healthy_prom(circuit_max=0), thr, spec.get("slow_provider"))
+    assert "(acme)" in slow[0].title
+    assert gates.breaches(slow) == ["the circuit breaker for globex never opened during the run"]
+    opened = gates.evaluate(summary(), healthy_prom(circuit_max=2), thr, spec.get("slow_provider"))
+    assert gates.breaches(opened) == []
+
+
+def result_json(p99, rps, scenario="checkout"):
+    return {"scenario": scenario, "locust": {"authorize_p99_ms": p99, "rps": rps}}
+
+
+def test_baseline_regression_beyond_tolerance_fails():
+    tol = gates.Tolerances(0.20, 0.10)
+    assert gates.breaches(gates.compare(result_json(230, 95), result_json(200, 100), tol)) == []
+    assert gates.breaches(gates.compare(result_json(260, 85), result_json(200, 100), tol)) == [
+        "p99 authorization latency regressed 260 ms vs baseline 200 ms (+30%, tolerance +20%)",
+        "throughput regressed 85.0/s vs baseline 100.0/s (-15%, tolerance -10%)"]
+    other = gates.breaches(gates.compare(result_json(300, 100), result_json(200, 100, "peak"), tol))
+    assert other[0].endswith("(baseline is scenario 'peak')")
+
+
+# ---------------------------------------------------------------- capacity
+
+
+def step(rate, passed, p99=100.0, auth=None):
+    return capacity.Step(rate, rate, auth if auth is not None else rate * 0.45, p99, p99, 0.0, 0.17, passed, [])
+
+
+def test_knee_is_the_last_passing_step_before_the_first_failure():
+    assert capacity.knee([step(20, True), step(40, True), step(60, False), step(80, True)]).rate == 40
+    assert capacity.knee([step(20, False), step(40, True)]) is None
+    assert capacity.knee([]) is None
+    assert capacity.step_rates(20, 20, 100) == [20, 40, 60, 80, 100]
+    assert capacity.step_rates(10, 25, 60) == [10, 35, 60]
+
+
+def test_interpolate_is_linear_and_clamped():
+    pts = [(10, 100.0), (20, 200.0), (40, 400.0)]
+    assert capacity.interpolate(pts, 15) == 150
+    assert capacity.interpolate(pts, 5) == 100 and capacity.interpolate(pts, 99) == 400
+    assert capacity.interpolate([], 5) is None
+
+
+def test_projection_instances_grow_in_steps_and_cost_per_transaction_follows():
+    costs = capacity.UnitCosts(infrastructure_usd_per_instance_hour=1.2, fees_usd_per_authorization=0.1,
+                               fraud_usd_per_authorization=0.0005)
+    one, ten, hundred = capacity.project(5, 50, 1.0, costs, [(10, 80.0), (50, 250.0)])
+    assert (one.instances, ten.instances, hundred.instances) == (1, 1, 10)
+    assert one.per_instance_authorizations_per_s == 5 and hundred.per_instance_authorizations_per_s == 50
+    assert one.infrastructure_usd_per_authorization == pytest.approx(1.2 / 3600 / 5)
+    assert ten.infrastructure_usd_per_authorization == pytest.approx(1.2 / 3600 / 50)
+    assert one.usd_per_authorization == pytest.approx(1.2 / 3600 / 5 + 0.1005)
+    assert one.p99_ms == 80 and hundred.p99_ms == 250
+    assert capacity.project(5, 50, 0.5, costs, [])[1].instances == 2  # run instances at half the knee
+    with pytest.raises(ValueError):
+        capacity.project(5, 0, 1.0, costs, [])
+
+
+def test_unit_costs_come_from_the_catalog_cost_model(catalog, spec):
+    costs = capacity.unit_costs(catalog, spec)
+    assert costs.infrastructure_usd_per_instance_hour == 1.20 and costs.fraud_usd_per_authorization == 0.0005
+    mean_usd = spec.amount_minor.mean() / 100
+    per_capture = 0.6 * (0.10 + mean_usd * 25 / 10_000) + 0.4 * (0.05 + mean_usd * 30 / 10_000)
+    shares = scenarios.action_shares(spec)
+    assert costs.fees_usd_per_authorization == pytest.approx(per_capture * shares["capture"] / shares["authorize"])
+
+
+def test_capacity_report_renders_table_and_plot(tmp_path, catalog, spec):
+    steps = [step(20, True, 90), step(40, True, 140), step(60, False, 900)]
+    result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0)
+    assert result["knee"]["rate"] == 40 and [p["scale"] for p in result["projections"]] == [1, 10, 100]
+    lines = capacity.table_lines(result)
+    assert any(line.startswith("knee: 40 requests/s = 18.0 authorizations/s per instance") for line in lines)
+    assert any(line.strip().startswith("100x") for line in lines)
+    capacity.render(result, tmp_path)
+    for name in ("capacity.json", "capacity.md", "capacity.html", "capacity.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert json.loads((tmp_path / "capacity.json").read_text())["projections"][2]["instances"] == 28
+
+
+# ---------------------------------------------------------------- exporter
+
+
+def test_exporter_serves_locust_stats_under_the_dashboard_names():
+    entries = {("authorize [acme]", "POST"): SimpleNamespace(num_requests=40, num_failures=2, current_rps=4.5,
+                                                             avg_response_time=120.0)}
+    env = SimpleNamespace(runner=SimpleNamespace(stats=SimpleNamespace(entries=entries), user_count=7))
+    from prometheus_client import generate_latest
+
+    text = generate_latest(registry_for(env)).decode()
+    labels = '{method="POST",name="authorize [acme]"}'
+    assert f"{LOCUST_METRICS['requests']}{labels} 40.0" in text
+    assert f"{LOCUST_METRICS['failures']}{labels} 2.0" in text
+    assert f"{LOCUST_METRICS['rps']}{labels} 4.5" in text
+    assert f"{LOCUST_METRICS['avg_response_ms']}{labels} 120.0" in text
+    assert f"{USERS} 7.0" in text
+    assert "Aggregated" not in text
+    empty = generate_latest(registry_for(SimpleNamespace(runner=None))).decode()
+    assert f"{USERS} 0.0" in empty
+
+
+# ---------------------------------------------------------------- report
+
+
+def test_report_is_published_whole(tmp_path):
+    tmp, final = report.staging_dir(tmp_path, "loadtest-checkout")
+    assert tmp.name.startswith(".") and not final.exists()
+    result = {"scenario": "checkout", "description": "d", "target": "http://127.0.0.1:1", "started_at": 0,
+              "duration_s": 10, "rate": 5, "users": 5, "workers": 0, "p99_threshold_ms": 300,
+              "locust": {"rps": 5, "requests": 50, "failures": 0, "authorize_p50_ms": 1, "authorize_p95_ms": 2,
+                         "authorize_p99_ms": None, "by_name": []},
+              "prometheus_observations": None, "gates": [gates.Gate("x", "a <gate>", "locust", "fail", "1", "0",
+                                                                    "why").to_dict()],
+              "breaches": ["why"], "passed": False}
+    report.render(result, [], {}, tmp)
+    report.publish(tmp, final)
+    assert not tmp.exists()
+    assert "a &lt;gate&gt;" in (final / "report.html").read_text()
+    assert "# Load test checkout: FAILED" in (final / "report.md").read_text()
+    assert json.loads((final / "result.json").read_text())["passed"] is False
+    lines = report.gate_table(result["gates"])
+    assert lines[0].startswith("gate") and "FAIL" in lines[2]
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["loadtest", "nope"], "moneypath: unknown scenario 'nope': choose one of checkout, peak, spike, soak, "
+                           "retry_storm, slow_provider (defined in loadtests/scenarios.yaml)"),
+    (["loadtest", "checkout", "--baseline", "/nonexistent/result.json"],
+     "moneypath: /nonexistent/result.json: baseline file not found"),
+    (["loadtest", "checkout", "--locustfile", "/nonexistent/locustfile.py"],
+     "moneypath: /nonexistent/locustfile.py: locustfile not found"),
+    (["capacity", "--start", "50", "--max", "10"], "moneypath: --start 50 is above --max 10"),
+    (["capacity", "--start", "1", "--step", "1", "--max", "100"], "moneypath: 100 steps: at most 50 (raise --step or "
+                                                                   "lower --max)"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert cli.main([*argv, "--catalog", str(CATALOG_PATH)]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == message and out == ""
+
+
+def test_a_baseline_that_is_not_a_result_is_one_line(tmp_path, capsys):
+    (tmp_path / "b.json").write_text('{"hello": 1}')
+    assert cli.main(["loadtest", "checkout", "--baseline", str(tmp_path / "b.json"), "--catalog",
+                     str(CATALOG_PATH)]) == 2
+    assert capsys.readouterr().err.strip().endswith("b.json: not a load-test result (result.json of a previous run)")
+
+
+@pytest.mark.parametrize("flag, value", [("--rate", "0"), ("--users", "0"), ("--duration", "soon"),
+                                         ("--workers", "-1"), ("--host", "localhost:8000")])
+def test_argument_errors_exit_2_without_a_traceback(flag, value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["loadtest", "checkout", flag, value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "Traceback" not in err
+
+
+def test_the_cli_never_imports_locust_or_gevent():
+    code = ("import sys; from moneypath import cli; cli.build_parser(); "
+            "import moneypath.loadtest.runner, moneypath.loadtest.capacity; "
+            "assert 'gevent' not in sys.modules and 'locust' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_locustfile_parses_as_python():
+    compile(Path(ROOT / "loadtests" / "locustfile.py").read_text(), "locustfile.py", "exec")
