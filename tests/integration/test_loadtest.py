@@ -233,3 +233,26 @@ def test_slow_provider_opens_its_circuit_while_the_other_meets_the_slos(money_pa
     assert code == 0, out + err
     active = httpx.get(f"{money_path['sim']}/admin/faults", headers=admin_headers(), timeout=5).json()["faults"]
     assert active == [], "the scenario's fault was not cleared"
+
+
+def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, monkeypatch):
+    """No --host: `capacity` starts a stack (its Prometheus scrapes the Locust exporter from the
+    start), steps the checkout mix up, finds the knee, projects 1x/10x/100x and stops the stack."""
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    state_dir = tmp_path / "state"
+    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--state-dir", str(state_dir), "--out",
+                     str(tmp_path / "out"), "--start", "4", "--step", "8", "--max", "12", "--step-duration", "5",
+                     "--current-rps", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    report = only_report(tmp_path / "out")
+    result = json.loads((report / "capacity.json").read_text())
+    assert [s["rate"] for s in result["steps"]] == [4, 12]
+    assert all(s["locust_series"] for s in result["steps"]), "Prometheus did not scrape the Locust exporter"
+    assert result["knee"]["rate"] == 12
+    scales = [(p["scale"], p["instances"]) for p in result["projections"]]
+    assert [s for s, _ in scales] == [1, 10, 100] and scales[0][1] <= scales[1][1] <= scales[2][1]
+    assert (report / "capacity.png").stat().st_size > 0
+    assert "knee: 12 requests/s" in out
+    assert stack.load_state(state_dir / "loadtest") is None, "the stack it started is still recorded as running"

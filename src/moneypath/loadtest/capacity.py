@@ -46,6 +46,7 @@ class Step:
     cost_per_authorization_usd: float | None
     passed: bool
     reasons: list[str]
+    locust_series: int | None = None  # Locust exporter series the Prometheus scraped during the step
 
 
 def knee(steps: list[Step]) -> Step | None:
@@ -148,7 +149,8 @@ def run_steps(c: Catalog, target: runner.Target, rates: list[float], step_s: flo
         prom = outcome.prom
         step = Step(rate, s.rps, s.authorize_rps, s.authorize_p99_ms,
                     prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
-                    prom.cost_per_authorization_usd if prom else None, not reasons, reasons)
+                    prom.cost_per_authorization_usd if prom else None, not reasons, reasons,
+                    prom.locust_series if prom else None)
         steps.append(step)
         progress(f"  {'ok  ' if step.passed else 'FAIL'} {s.rps:.1f} requests/s, p99 "
                  f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}"
