@@ -365,10 +365,18 @@ class RetryStormUser(MoneyPathUser):
             time.sleep(retry.backoff_s(attempt, random.uniform))
 
 
+class HealthzUser(MoneyPathUser):
+    """GET /healthz only: measures what the load generator itself can send."""
+
+    @task
+    def step(self):
+        self.client.get("/healthz", name="healthz", headers={"x-correlation-id": _correlation_id()})
+
+
 # ---------------------------------------------------------------- the shape: users over time
 
 
-USER_CLASSES = {"checkout": CheckoutUser, "retry_storm": RetryStormUser}
+USER_CLASSES = {"checkout": CheckoutUser, "retry_storm": RetryStormUser, "healthz": HealthzUser}
 
 
 class ScenarioShape(LoadTestShape):

@@ -64,7 +64,9 @@ def _plots(result: dict, ticks, service: dict, directory: Path) -> list[tuple[st
     threshold_ms = result.get("p99_threshold_ms")
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    series = [Series("Locust requests/s", [t.t for t in ticks], [t.rps for t in ticks]),
+    pace = result["rate"] / result["users"] if result.get("users") else 0
+    series = [Series("offered requests/s", [t.t for t in ticks], [t.users * pace for t in ticks]),
+              Series("Locust requests/s (last 10 s)", [t.t for t in ticks], [t.rps for t in ticks]),
               Series("Locust failures/s", [t.t for t in ticks], [t.failures_per_s for t in ticks])]
     if service.get("service authorizations/s"):
         pts = service["service authorizations/s"]

@@ -84,7 +84,7 @@ class Fault(_Model):
 
 class Scenario(_Model):
     description: str = Field(min_length=1)
-    user: Literal["checkout", "retry_storm"] = "checkout"
+    user: Literal["checkout", "retry_storm", "healthz"] = "checkout"
     multiplier: float = Field(gt=0, default=1)
     duration_s: float | None = Field(gt=0, default=None)
     spike: Spike | None = None
