@@ -126,8 +126,8 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
     supplies its Prometheus, which then also scrapes Locust."""
     env = os.environ if env is None else env
     state = stack.load_state(state_dir.resolve()) if state_dir else None
-    if state is not None and not stack.status(state_dir):
-        state = None
+    if state is not None and not all(ok for _, _, ok, _ in stack.status(state_dir)):
+        state = None  # recorded, but not (all) running
     names = {p.name for p in state.parts} if state is not None else set()
     token = admin = None
     if state is not None and "refservice" in names and (not host or host.rstrip("/") == state.url("refservice")):
@@ -334,6 +334,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         wait_locust(procs, work, duration, progress)
     finally:
         stop_locust(procs)
+        clear_faults(scenario, target)
     ended = time.time()
     summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider, duration)
     ticks = history(work / "locust_stats_history.csv")
@@ -359,6 +360,22 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
                       series, ticks)
+
+
+def clear_faults(scenario: scenarios.Scenario, target: Target) -> None:
+    """Clear the scenario's faults once more: the locustfile clears them when the test stops,
+    but not if Locust was killed. Clearing a fault that is not set is harmless."""
+    for fault in scenario.faults:
+        base = target.providersim if fault.at == "providersim" else target.host
+        if not base or not target.admin_token:
+            continue
+        query = ({"provider": fault.params["provider"]} if "provider" in fault.params else
+                 {"target": fault.params["queue"]} if "queue" in fault.params else None)
+        try:
+            httpx.delete(f"{base}/admin/faults/{fault.name}", params=query, timeout=5,
+                         headers={"authorization": f"Bearer {target.admin_token}"})
+        except httpx.HTTPError:
+            pass
 
 
 def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
