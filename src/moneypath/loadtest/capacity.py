@@ -195,6 +195,9 @@ def table_lines(result: dict) -> list[str]:
         return lines
     lines.append(f"knee: {k['rate']:g} requests/s = {k['authorize_rps']:.1f} authorizations/s per instance "
                  f"(p99 {k['p99_ms']:.0f} ms)" if k["p99_ms"] is not None else f"knee: {k['rate']:g} requests/s")
+    if k.get("cost_per_authorization_usd") is not None:
+        lines.append(f"cost per authorization the service accrued at the knee: {_usd(k['cost_per_authorization_usd'])} "
+                     "(provider fees only on what was captured within the step)")
     rows = [("scale", "authorizations/s", "instances", "p99", "infra/tx", "fees/tx", "fraud/tx", "total/tx", "per month")]
     for p in result["projections"]:
         rows.append((f"{p['scale']}x", f"{p['authorizations_per_s']:g}", str(p["instances"]),
