@@ -133,32 +133,46 @@ def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts
 
 
 def run_steps(c: Catalog, target: runner.Target, rates: list[float], step_s: float, workers: int, locustfile: Path,
-              scenario_file: Path | None, work: Path, exporter_port: int, progress=print) -> list[Step]:
+              scenario_file: Path | None, work: Path, exporter_port: int, progress=print,
+              confirm: bool = True) -> list[Step]:
+    """Run the steps in order until one fails; with `confirm`, a failed step is run once more
+    and only a second failure ends the climb (one slow outlier is the p99 of a short step)."""
     steps: list[Step] = []
     for i, rate in enumerate(rates, 1):
         progress(f"step {i}/{len(rates)}: {rate:g} requests/s for {step_s:g} s")
-        spec = runner.RunSpec(SCENARIO, rate=rate, duration_s=step_s, workers=workers, scenario_file=scenario_file,
-                              locustfile=locustfile, only_gates=STEP_GATES)
-        outcome = runner.run(c, spec, target, work / f"step-{i:02d}-{rate:g}", exporter_port,
-                             lambda line: progress("  " + line) if line.startswith("[") else None)
-        s = outcome.summary
-        reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
-        delivered = s.rps / rate if rate else 0
-        if delivered < DELIVERED:
-            reasons.append(f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})")
-        prom = outcome.prom
-        step = Step(rate, s.rps, s.authorize_rps, s.authorize_p99_ms,
-                    prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
-                    prom.cost_per_authorization_usd if prom else None, not reasons, reasons,
-                    prom.locust_series if prom else None)
+        step = _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work / f"step-{i:02d}-{rate:g}",
+                         exporter_port, progress)
+        if not step.passed and confirm:
+            progress(f"  again, to confirm: {rate:g} requests/s for {step_s:g} s")
+            time.sleep(2)
+            step = _one_step(c, target, rate, step_s, workers, locustfile, scenario_file,
+                             work / f"step-{i:02d}-{rate:g}-again", exporter_port, progress)
         steps.append(step)
-        progress(f"  {'ok  ' if step.passed else 'FAIL'} {s.rps:.1f} requests/s, p99 "
-                 f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}"
-                 + ("" if step.passed else f": {'; '.join(reasons)}"))
         if not step.passed:
             break  # past the knee: more load only queues
         time.sleep(2)  # let the service drain before the next step
     return steps
+
+
+def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress) -> Step:
+    spec = runner.RunSpec(SCENARIO, rate=rate, duration_s=step_s, workers=workers, scenario_file=scenario_file,
+                          locustfile=locustfile, only_gates=STEP_GATES)
+    outcome = runner.run(c, spec, target, work, exporter_port,
+                         lambda line: progress("  " + line) if line.startswith("[") else None)
+    s = outcome.summary
+    reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
+    delivered = s.rps / rate if rate else 0
+    if delivered < DELIVERED:
+        reasons.append(f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})")
+    prom = outcome.prom
+    step = Step(rate, s.rps, s.authorize_rps, s.authorize_p99_ms,
+                prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
+                prom.cost_per_authorization_usd if prom else None, not reasons, reasons,
+                prom.locust_series if prom else None)
+    progress(f"  {'ok  ' if step.passed else 'FAIL'} {s.rps:.1f} requests/s, p99 "
+             f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}"
+             + ("" if step.passed else f": {'; '.join(reasons)}"))
+    return step
 
 
 def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: float, utilization: float) -> dict:

@@ -144,6 +144,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                      help="last step at most (default 300)")
     cap.add_argument("--step-duration", type=_seconds, default=30.0, metavar="SECONDS",
                      help="length of each step (default 30)")
+    cap.add_argument("--no-confirm", action="store_true",
+                     help="stop at the first failed step (default: run a failed step once more before stopping)")
     cap.add_argument("--utilization", type=_percent, default=1.0, metavar="PCT",
                      help="plan instances to run at this share of the knee (default 100: the knee per instance)")
     _target_args(cap)
@@ -262,7 +264,7 @@ def _capacity(args) -> int:
         exporter_port = stack.free_port()
         target = _open_target(c, args, exporter_port)
         plan = capacity.run_steps(c, target, steps, args.step_duration, args.workers, locustfile,
-                                  args.scenario_file, tmp, exporter_port, _say)
+                                  args.scenario_file, tmp, exporter_port, _say, confirm=not args.no_confirm)
         result = capacity.plan(c, sfile, plan, args.current_rps, args.utilization)
         capacity.render(result, tmp)
         final = report.publish(tmp, final)
