@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.loadtest import cli as loadtest_cli
 
     loadtest_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.drills import cli as drills_cli
+
+    drills_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 

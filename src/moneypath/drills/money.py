@@ -1,0 +1,148 @@
+"""Money impact of a drill, from what the load generator saw and what the ledger database holds.
+
+Pure functions over plain rows (unit-tested without a database) plus `LedgerReader`, which runs
+the few read-only queries against the ledger: the stack's SQLite file or any SQLAlchemy URL
+(PostgreSQL sessions are set read-only).
+
+- payments affected: payments started while the fault was active (plus a settling margin)
+  that did not get through (no 2xx after retries, or the capture failed), were held, or were
+  declined as fraud; plus every payment a reconciliation break found since the drill started;
+- duplicate amount: per currency, what breaks of kind ``duplicate`` say was charged twice;
+- unreconciled difference: per currency, the money in every other break (the amount that
+  differs, or the whole line/capture when one side is missing);
+- writes lost: payments the service acknowledged (2xx) that the ledger does not hold, and
+  captures it acknowledged that have no capture transaction. Must be 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from moneypath.drills.load import Outcome
+
+
+def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: float | None,
+                      breaks: Iterable[dict] = ()) -> set[str]:
+    """Ids (payment id, or the correlation id when there is none) of the payments the fault touched."""
+    ids: set[str] = set()
+    if start is not None:
+        for o in outcomes:
+            if not start <= o.t <= (end if end is not None else float("inf")):
+                continue
+            if o.failed or o.state == "held" or o.risk_decision == "decline":
+                ids.add(o.payment_id or o.correlation_id)
+    for b in breaks:
+        ids.add(str(b.get("payment_id") or b.get("provider_ref") or b.get("subject")))
+    return ids
+
+
+def duplicate_amounts(breaks: Iterable[dict]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for b in breaks:
+        if b.get("kind") == "duplicate" and b.get("currency"):
+            out[b["currency"]] += int(b.get("amount_minor") or 0)
+    return dict(out)
+
+
+def unreconciled_amounts(breaks: Iterable[dict]) -> dict[str, int]:
+    """Per currency: |settled - captured| for amount_differs, the whole amount when a side is missing."""
+    out: dict[str, int] = defaultdict(int)
+    for b in breaks:
+        kind, currency = b.get("kind"), b.get("currency")
+        if kind == "duplicate" or not currency:
+            continue
+        amount = int(b.get("amount_minor") or 0)
+        if kind == "amount_differs" and b.get("captured_minor") is not None:
+            amount = abs(amount - int(b["captured_minor"]))
+        out[currency] += amount
+    return dict(out)
+
+
+def acknowledged(outcomes: Iterable[Outcome]) -> tuple[set[str], set[str]]:
+    """(payment ids the service acknowledged, ids whose capture it acknowledged)."""
+    payments, captures = set(), set()
+    for o in outcomes:
+        if o.payment_id:
+            payments.add(o.payment_id)
+            if o.captured:
+                captures.add(o.payment_id)
+    return payments, captures
+
+
+def writes_lost(acked_payments: set[str], acked_captures: set[str], stored_payments: set[str],
+                booked_captures: set[str]) -> list[str]:
+    """What was acknowledged but is not in the ledger, one line each."""
+    lost = [f"payment {p} acknowledged, not in the ledger" for p in sorted(acked_payments - stored_payments)]
+    lost += [f"capture of {p} acknowledged, no capture transaction" for p in sorted(acked_captures - booked_captures)]
+    return lost
+
+
+def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | None,
+                 max_duplicate_minor: int | None) -> str | None:
+    """The blast-radius reason to stop the fault now, or None."""
+    if max_affected is not None and affected > max_affected:
+        return f"blast-radius cap: {affected} payments affected (cap {max_affected})"
+    if max_duplicate_minor is not None:
+        for currency, amount in sorted(duplicates.items()):
+            if amount > max_duplicate_minor:
+                return f"blast-radius cap: {amount} {currency} minor units charged twice (cap {max_duplicate_minor})"
+    return None
+
+
+class LedgerReader:
+    """Read-only queries against the ledger database."""
+
+    def __init__(self, url: str):
+        from sqlalchemy import create_engine, event
+
+        self.url = url
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            self.engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+        else:
+            self.engine = create_engine(url)
+
+            @event.listens_for(self.engine, "connect")
+            def _read_only(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                cursor.close()
+                dbapi_connection.commit()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def rows(self, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            result = conn.execute(text(sql), params or {})
+            return [dict(row) for row in result.mappings()]
+
+    def breaks_since(self, t: float) -> list[dict]:
+        return self.rows(
+            "SELECT b.kind, b.provider, b.provider_ref, b.payment_id, b.subject, b.amount_minor, b.currency, "
+            "p.amount_minor AS captured_minor FROM reconciliation_breaks b LEFT JOIN payments p ON p.id = b.payment_id "
+            "WHERE b.found_at >= :t", {"t": t})
+
+    def imbalance(self) -> dict[str, int]:
+        return {r["currency"]: int(r["total"] or 0)
+                for r in self.rows("SELECT currency, SUM(amount_minor) AS total FROM ledger_postings GROUP BY currency")}
+
+    def stored(self, payment_ids: set[str]) -> tuple[set[str], set[str]]:
+        """(ids present in payments, ids with a capture transaction), in chunks."""
+        from sqlalchemy import bindparam, text
+
+        present, captured = set(), set()
+        ids = sorted(payment_ids)
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                q = text("SELECT id FROM payments WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+                present |= {r[0] for r in conn.execute(q, {"ids": chunk})}
+                q = text("SELECT DISTINCT payment_id FROM ledger_transactions WHERE kind = 'capture' AND payment_id IN :ids"
+                         ).bindparams(bindparam("ids", expanding=True))
+                captured |= {r[0] for r in conn.execute(q, {"ids": chunk})}
+        return present, captured

@@ -1,0 +1,145 @@
+"""What a drill talks to, over HTTP (and SQL, read-only): the service, the simulator, Prometheus,
+Alertmanager, the pager and the ledger database — the local stack's or a staging environment's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class TargetError(Exception):
+    """A target did not answer as expected; the message is one line."""
+
+
+@dataclass
+class Target:
+    service: str
+    prometheus: str
+    providersim: str | None = None
+    alertmanager: str | None = None
+    pager: str | None = None
+    db_url: str | None = None
+    payments_token: str = ""
+    admin_token: str | None = None
+    started_stack: bool = False
+    time_factor: float = 1.0  # how much faster than production the target's rules run
+
+    def describe(self) -> dict:
+        return {"service": self.service, "providersim": self.providersim, "prometheus": self.prometheus,
+                "alertmanager": self.alertmanager, "pager": self.pager, "started_stack": self.started_stack,
+                "database": _redact(self.db_url), "time_factor": self.time_factor}
+
+
+def _redact(url: str | None) -> str | None:
+    """A database URL without its password (the journal is shared)."""
+    if not url or "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+
+
+Series = list[tuple[dict[str, str], float]]
+
+
+class Prometheus:
+    def __init__(self, url: str, timeout_s: float = 10.0):
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(timeout=timeout_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _get(self, path: str, params: dict | None = None) -> Any:
+        try:
+            r = self.client.get(f"{self.url}{path}", params=params)
+            body = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TargetError(f"Prometheus {self.url}{path}: {type(exc).__name__}: {exc}") from None
+        if body.get("status") != "success":
+            raise TargetError(f"Prometheus: {body.get('errorType', r.status_code)}: {body.get('error', '')}")
+        return body["data"]
+
+    def query(self, expr: str) -> Series:
+        """An instant query as (labels, value) pairs; a scalar is one pair with no labels."""
+        data = self._get("/api/v1/query", {"query": expr})
+        if data["resultType"] in ("scalar", "string"):
+            return [({}, _float(data["result"][1]))]
+        return [(r["metric"], _float(r["value"][1])) for r in data["result"]]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> dict[str, list[list[float]]]:
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})
+        out: dict[str, list[list[float]]] = {}
+        for r in data["result"]:
+            points = [[float(t), _float(v)] for t, v in r["values"]]
+            out[legend(r["metric"])] = [p for p in points if not math.isnan(p[1]) and not math.isinf(p[1])]
+        return out
+
+    def alerts(self) -> list[dict]:
+        return self._get("/api/v1/alerts")["alerts"]
+
+
+def legend(labels: dict[str, str]) -> str:
+    shown = {k: v for k, v in labels.items() if k != "__name__"}
+    if not shown:
+        return labels.get("__name__", "value")
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class Pages:
+    """Pages as on-call gets them: `moneypath pager` records, or Alertmanager's active alerts
+    (with their receivers) when there is no pager to ask."""
+
+    def __init__(self, pager: str | None, alertmanager: str | None, timeout_s: float = 10.0):
+        self.pager = pager.rstrip("/") if pager else None
+        self.alertmanager = alertmanager.rstrip("/") if alertmanager else None
+        self.client = httpx.Client(timeout=timeout_s)
+        self._seen_am: dict[tuple, float] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    @property
+    def source(self) -> str:
+        return "pager" if self.pager else "alertmanager" if self.alertmanager else "none"
+
+    def records(self, now: float) -> list[dict]:
+        """Every record so far: {received_at, receiver, status, alertname, labels, starts_at}."""
+        if self.pager:
+            try:
+                r = self.client.get(f"{self.pager}/pages")
+                r.raise_for_status()
+                return r.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise TargetError(f"pager {self.pager}/pages: {type(exc).__name__}: {exc}") from None
+        if self.alertmanager:
+            return self._from_alertmanager(now)
+        return []
+
+    def _from_alertmanager(self, now: float) -> list[dict]:
+        try:
+            r = self.client.get(f"{self.alertmanager}/api/v2/alerts", params={"active": "true", "silenced": "false",
+                                                                               "inhibited": "false"})
+            r.raise_for_status()
+            alerts = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TargetError(f"Alertmanager {self.alertmanager}: {type(exc).__name__}: {exc}") from None
+        for alert in alerts:
+            labels = alert.get("labels", {})
+            for receiver in alert.get("receivers", []):
+                key = (receiver.get("name"), tuple(sorted(labels.items())))
+                self._seen_am.setdefault(key, now)
+        return [{"received_at": t, "receiver": receiver, "status": "firing", "alertname": dict(labels).get("alertname", ""),
+                 "labels": dict(labels), "starts_at": None, "source": "alertmanager"}
+                for (receiver, labels), t in self._seen_am.items()]

@@ -1,0 +1,172 @@
+"""The drill runner's pure logic: expectations on query results, the alert matrix with its deadlines,
+and the money impact (no stack: the runner's state is filled in by hand)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from moneypath.drills import money
+from moneypath.drills.expect import Expect, check, check_all
+from moneypath.drills.load import Outcome
+from moneypath.drills.runner import AlertSeen, DrillRun, _finite, write_journal
+from moneypath.drills.spec import load_drill
+from moneypath.drills.targets import Target
+from tests.conftest import ROOT
+
+SERIES = [({"provider": "acme"}, 3.0), ({"provider": "globex"}, 0.0)]
+ROWS = [{"provider": "acme", "kind": "duplicate", "amount_minor": 1200}, {"provider": "acme", "kind": "duplicate",
+                                                                        "amount_minor": 800}]
+
+
+@pytest.mark.parametrize("expect, items, ok", [
+    ({"nonempty": True}, SERIES, True),
+    ({"nonempty": True}, [], False),
+    ({"nonempty": False}, [], True),
+    ({"labels": {"provider": "acme"}, "min": 1}, SERIES, True),
+    ({"labels": {"provider": "globex"}, "min": 1}, SERIES, False),
+    ({"labels": {"provider": "globex"}, "max": 0}, SERIES, True),
+    ({"labels": {"provider": "initech"}, "min": 0}, SERIES, False),  # nothing to be >= 0
+    ({"labels": {"provider": "initech"}, "max": 0}, SERIES, True),  # nothing exceeds 0
+    ({"above": 3}, SERIES, False),
+    ({"below": 3.5}, SERIES, True),
+    ({"below": 1}, [({}, math.nan)], False),  # NaN never satisfies a bound
+    ({"rows_min": 2}, ROWS, True),
+    ({"rows_min": 3}, ROWS, False),
+    ({"rows_max": 1, "labels": {"kind": "duplicate"}}, ROWS, False),
+    ({"column": "amount_minor", "min": 1000}, ROWS, True),
+    ({"column": "amount_minor", "max": 1000}, ROWS, False),
+    ({"labels": {"amount_minor": 800}, "rows_min": 1}, ROWS, True),  # values compare as text, YAML ints too
+])
+def test_expectations(expect, items, ok):
+    got, reason = check(Expect.model_validate(expect), items)
+    assert got is ok, reason
+    assert reason
+
+
+def test_check_all_reports_the_first_failure():
+    ok, reason = check_all([Expect(labels={"provider": "acme"}, min=1), Expect(labels={"provider": "globex"}, min=1)],
+                           SERIES)
+    assert not ok and "provider=globex" in reason
+
+
+def test_expectation_needs_a_condition():
+    with pytest.raises(ValueError, match="give at least one of"):
+        Expect.model_validate({"labels": {"a": "b"}})
+
+
+# ---------------------------------------------------------------- money
+
+
+def _outcome(t, **kw):
+    return Outcome(t=t, provider="acme", currency="EUR", amount_minor=1000, correlation_id=f"c{t}", **kw)
+
+
+def test_affected_payments_counts_the_fault_window_and_every_break():
+    outcomes = [_outcome(1, payment_id="p1", error="authorize: 503 ledger-unavailable"),  # before the fault
+                _outcome(11, payment_id="p2", state="authorized"),  # fine
+                _outcome(12, error="authorize: 502 provider-error"),  # failed, no id
+                _outcome(13, payment_id="p3", state="declined", risk_decision="decline"),
+                _outcome(14, payment_id="p4", state="held", risk_decision="hold"),
+                _outcome(40, payment_id="p5", error="capture: 503")]  # after the window
+    breaks = [{"payment_id": "p2", "kind": "duplicate"}, {"payment_id": None, "provider_ref": "r9", "kind":
+                                                                                    "missing_in_ledger"}]
+    assert money.affected_payments(outcomes, 10, 30, breaks) == {"c12", "p3", "p4", "p2", "r9"}
+    assert money.affected_payments(outcomes, None, None, []) == set()
+
+
+def test_duplicate_and_unreconciled_amounts():
+    breaks = [{"kind": "duplicate", "currency": "EUR", "amount_minor": 1200},
+              {"kind": "duplicate", "currency": "EUR", "amount_minor": 300},
+              {"kind": "amount_differs", "currency": "EUR", "amount_minor": 1150, "captured_minor": 1000},
+              {"kind": "amount_differs", "currency": "USD", "amount_minor": 900, "captured_minor": 1000},
+              {"kind": "missing_at_provider", "currency": "GBP", "amount_minor": 700}]
+    assert money.duplicate_amounts(breaks) == {"EUR": 1500}
+    assert money.unreconciled_amounts(breaks) == {"EUR": 150, "USD": 100, "GBP": 700}
+
+
+def test_writes_lost_is_acknowledged_minus_stored():
+    outcomes = [_outcome(1, payment_id="p1", captured=True), _outcome(2, payment_id="p2"), _outcome(3)]
+    acked, captures = money.acknowledged(outcomes)
+    assert (acked, captures) == ({"p1", "p2"}, {"p1"})
+    assert money.writes_lost(acked, captures, {"p1", "p2"}, {"p1"}) == []
+    assert money.writes_lost(acked, captures, {"p1"}, set()) == ["payment p2 acknowledged, not in the ledger",
+                                                                "capture of p1 acknowledged, no capture transaction"]
+
+
+def test_blast_radius_cap():
+    assert money.cap_exceeded(10, {"EUR": 100}, 20, 1000) is None
+    assert "21 payments affected (cap 20)" in money.cap_exceeded(21, {}, 20, None)
+    assert "5000 EUR minor units charged twice (cap 1000)" in money.cap_exceeded(0, {"EUR": 5000}, None, 1000)
+
+
+# ---------------------------------------------------------------- the alert matrix and its deadlines
+
+
+@pytest.fixture
+def run(catalog, tmp_path):
+    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
+    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
+                    time_factor=60)
+    r = DrillRun(drill, catalog, target, tmp_path, say=lambda _: None, clock=lambda: 1000.0)
+    r.fault_state["injected_at"] = 1000.0
+    yield r
+    r.close()
+
+
+def _page(alert, receiver, t, status="firing", severity="page", **labels):
+    return {"alertname": alert, "receiver": receiver, "received_at": t, "status": status,
+            "labels": {"alertname": alert, "severity": severity, **labels}}
+
+
+def test_expected_alert_paged_in_time(run, catalog):
+    alert = catalog.alert_name("DuplicateChargeDetected")
+    run.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
+    run.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
+                 _page(alert, "compliance", 1004.5, provider="acme")]
+    row = run.alert_matrix()[0]
+    assert row["expectation"] == "expected" and row["ok"], row["reason"]
+    assert row["receivers"] == ["compliance", "payments-oncall"] and row["deadline_s"] == 30
+    assert row["first_firing_at"] == 1003.0 and row["paged_at"] == 1004.0
+
+
+def test_expected_alert_late_or_to_the_wrong_people(run, catalog):
+    alert = catalog.alert_name("DuplicateChargeDetected")
+    run.pages = [_page(alert, "payments-oncall", 1040.0, provider="acme"),
+                 _page(alert, "compliance", 1041.0, provider="acme")]
+    row = run.alert_matrix()[0]
+    assert not row["ok"] and row["reason"] == "paged 41 s after the fault, deadline 30 s"
+    run.pages = [_page(alert, "payments-oncall", 1005.0, provider="acme")]
+    row = run.alert_matrix()[0]
+    assert not row["ok"] and "not compliance" in row["reason"]
+    run.pages = [_page(alert, "payments-oncall", 1005.0, provider="globex")]  # the other provider
+    row = run.alert_matrix()[0]
+    assert not row["ok"] and "never fired" in row["reason"]
+
+
+def test_forbidden_unexpected_allowed_and_tickets(run, catalog):
+    outage, mismatch = catalog.alert_name("ProviderPartialOutage"), catalog.alert_name("SettlementMismatch")
+    latency = catalog.alert_name("AuthorizationLatencyBudgetBurn")
+    fraud = catalog.alert_name("FraudSpike")
+    run.pages = [_page(outage, "payments-oncall", 1010.0, provider="globex"),
+                 _page(mismatch, "payments-oncall", 1010.0),
+                 _page(latency, "payments-tickets", 1011.0, severity="ticket"),
+                 _page(fraud, "payments-oncall", 1012.0)]
+    rows = {r["alert"]: r for r in run.alert_matrix()}
+    assert rows[outage]["expectation"] == "must_not_page" and not rows[outage]["ok"]
+    assert rows[mismatch]["expectation"] == "allowed" and rows[mismatch]["ok"]
+    assert rows[latency]["expectation"] == "unexpected" and rows[latency]["ok"]  # a ticket is not a page
+    assert "a ticket to payments-tickets, not a page" in rows[latency]["reason"]
+    assert rows[fraud]["expectation"] == "unexpected" and not rows[fraud]["ok"]
+    quiet = catalog.alert_name("LedgerImbalance")
+    assert rows[quiet]["ok"] and rows[quiet]["reason"] == "did not page"
+
+
+def test_journal_is_written_whole_and_finite(tmp_path):
+    journal = _finite({"drill": "x", "started_at": 1795355415.0, "timings": {"detect_s": math.nan}, "v": [math.inf]})
+    path = write_journal(journal, tmp_path)
+    again = write_journal(journal, tmp_path)
+    assert path.parent != again.parent  # two runs in one second do not overwrite each other
+    assert path.read_text().count("null") == 2
+    assert [p.name for p in path.parent.iterdir()] == ["journal.json"]

@@ -1,0 +1,138 @@
+"""Drill files: every shipped one validates; a bad one fails with one line naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moneypath.drills.cli import _check
+from moneypath.drills.spec import DrillError, check_drill_files, drill_files, load_drill
+from tests.conftest import ROOT
+
+GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
+SHIPPED = {"duplicate-charge", "fraud-spike", "settlement-mismatch", "provider-partial-outage", "ledger-write-failures",
+           "dead-letters-growing", "healthy-baseline-peak"}
+
+
+def test_every_shipped_drill_validates(catalog):
+    found = {p.stem for p in drill_files(ROOT)}
+    assert SHIPPED <= found
+    assert check_drill_files(catalog, ROOT) == []
+
+
+def test_loaded_drill_knows_its_runbook(catalog):
+    drill = load_drill(GOOD, catalog, ROOT)
+    assert drill.name == "duplicate-charge"
+    assert drill.path == "runbooks/drills/duplicate-charge.yaml"
+    assert drill.runbook_alert == catalog.alert_name("DuplicateChargeDetected")
+    assert drill.runbook_page == f"runbooks/{drill.runbook_alert.lower()}.md"
+    assert drill.alerts.expected[0].alert == drill.runbook_alert  # the catalog key resolved to the alert name
+    assert drill.load.baseline == 15.0 and drill.fault.duration == 60.0  # durations in seconds
+
+
+def _variant(tmp_path: Path, edit) -> Path:
+    doc = yaml.safe_load(GOOD.read_text())
+    edit(doc)
+    path = tmp_path / "runbooks" / "drills" / "x.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # the runbook pages live beside the drills, as in the repository
+    for page in (ROOT / "runbooks").glob("*.md"):
+        (tmp_path / "runbooks" / page.name).write_text(page.read_text())
+    return path
+
+
+def _set(path: str, value):
+    def edit(doc):
+        *parents, last = path.split(".")
+        node = doc
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if value is _DELETE:
+            del node[last]
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return edit
+
+
+_DELETE = object()
+
+BAD = [
+    ("fault.params.rate", 2, "runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"),
+    ("fault.params.bogus", 1, "runbooks/drills/x.yaml: fault.params.bogus: duplicate_capture takes no such parameter"),
+    ("fault.name", "meltdown", "runbooks/drills/x.yaml: fault.name: providersim has no fault 'meltdown'"),
+    ("fault.target", "initech", "runbooks/drills/x.yaml: fault.target: duplicate_capture hits one provider"),
+    ("fault.where", "database", "runbooks/drills/x.yaml: fault.where: Input should be 'service' or 'providersim'"),
+    ("runbook", "Meltdown", "runbooks/drills/x.yaml: runbook: 'Meltdown' is not an alert the catalog generates"),
+    ("alerts.expected.0.alert", "Nope", "runbooks/drills/x.yaml: alerts.expected.0.alert: 'Nope' is not an alert"),
+    ("alerts.expected.0.page_within", "soon", "runbooks/drills/x.yaml: alerts.expected.0.page_within: 'soon' is not a "
+                                              "duration"),
+    ("alerts.expected.0.receivers", ["the-ceo"], "alerts.expected.0.receivers: 'the-ceo' is not a catalog receiver"),
+    ("alerts.must_not_page.0", "DuplicateChargeDetected", "alerts.must_not_page.0: MoneyPathDuplicateChargeDetected "
+                                                          "is listed twice"),
+    ("diagnosis.steps.0.step", "look around", "diagnosis.steps.0.step: 'look around' is not a diagnosis step of "
+                                              "runbooks/moneypathduplicatechargedetected.md"),
+    ("diagnosis.steps.0.expect", {"labels": {"provider": "acme"}}, "diagnosis.steps.0.expect.0: give at "
+                                                                   "least one of"),
+    ("diagnosis.steps.0.expect", {"nonempty": True, "often": 3}, "diagnosis.steps.0.expect.0.often: Extra inputs"),
+    ("load.providers", {"initech": 1}, "load.providers.initech: not in the catalog's providers"),
+    ("load.currencies", {"XXX": 1}, "load.currencies.XXX: not in the catalog's currencies"),
+    ("load.rate", 0, "load.rate: Input should be greater than 0"),
+    ("load.amounts", {"min": 10, "max": 5}, "load.amounts: min must not be larger than max"),
+    ("steady_state.0.promql", "sum(rate(moneypath_no_such_metric_total[1m]))",
+     "steady_state.0.promql: moneypath_no_such_metric_total is not a catalog metric"),
+    ("tabletop.roles.operations", _DELETE, "tabletop.roles: every drill gives a card to engineering, "
+                                           "operations, compliance, customer_support; missing: operations"),
+    ("recovery", _DELETE, "(file): a drill with a fault needs recovery"),
+    ("surprise", 1, "runbooks/drills/x.yaml: surprise: Extra inputs are not permitted"),
+]
+
+
+@pytest.mark.parametrize("key, value, expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_drill_names_file_and_key(catalog, tmp_path, key, value, expected):
+    path = _variant(tmp_path, _set(key, value))
+    with pytest.raises(DrillError) as err:
+        load_drill(path, catalog, tmp_path)
+    assert any(expected in line for line in err.value.problems), err.value.problems
+    assert all(line.startswith("runbooks/drills/x.yaml: ") for line in err.value.problems)
+
+
+def test_not_yaml_and_missing_file(catalog, tmp_path):
+    path = tmp_path / "runbooks" / "drills" / "broken.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("title: x\nload: [1\n")
+    with pytest.raises(DrillError) as err:
+        load_drill(path, catalog, tmp_path)
+    assert err.value.problems[0].startswith("runbooks/drills/broken.yaml: (file): not valid YAML at line")
+    with pytest.raises(DrillError) as err:
+        load_drill(tmp_path / "runbooks" / "drills" / "gone.yaml", catalog, tmp_path)
+    assert err.value.problems == ["runbooks/drills/gone.yaml: (file): no such file"]
+
+
+def test_lint_reports_a_bad_drill_file(catalog, tmp_path):
+    _variant(tmp_path, _set("fault.params.rate", -1))
+    problems = check_drill_files(catalog, tmp_path)
+    assert problems == ["runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"]
+
+
+def test_promtool_parses_drill_queries(catalog, tmp_path):
+    _variant(tmp_path, _set("steady_state.0.promql", "sum(rate(moneypath_authorizations_total[10s])"))
+    problems = check_drill_files(catalog, tmp_path)
+    assert len(problems) == 1 and problems[0].startswith("runbooks/drills/x.yaml: steady_state.0.promql: promtool:")
+
+
+def test_drill_check_command(catalog, tmp_path, capsys):
+    bad = _variant(tmp_path, _set("fault.params.rate", 5))
+
+    class Args:
+        files = [str(GOOD), str(bad)]
+        catalog = str(ROOT / "moneypath.yaml")
+
+    assert _check(Args) == 2
+    out, err = capsys.readouterr()
+    assert "runbooks/drills/duplicate-charge.yaml: OK" in out
+    assert "fault.params.rate: must be a number from 0 to 1" in err and "Traceback" not in err
