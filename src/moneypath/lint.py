@@ -5,7 +5,8 @@ and returns one line per problem, ``path: alert-or-record-name: what is wrong`` 
 A problem about a whole file uses ``(file)`` as the name. Expressions are checked with plain regexes: there
 is no PromQL parser here, so the checks are deliberately conservative (string literals are blanked out
 before looking for functions, groupings and ranges). The runbook pages are checked too
-(`moneypath.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``).
+(`moneypath.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``), and so are the drill
+files (`moneypath.drills.spec.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d") -> list[str]:
     from moneypath.runbooks import check_runbooks  # imported here: moneypath.runbooks builds on this module
 
     problems += check_runbooks(catalog, root)
+    from moneypath.drills.spec import check_drill_files  # runbooks/drills/*.yaml: the drills rehearsing them
+
+    problems += check_drill_files(catalog, root)
     return list(dict.fromkeys(problems))
 
 
