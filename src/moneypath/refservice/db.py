@@ -6,6 +6,9 @@ corrections are new entries, never updates.
 
 from __future__ import annotations
 
+import sqlite3
+from contextvars import ContextVar
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -22,8 +25,19 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 metadata = MetaData()
+
+# How long a SQLite transaction waits for another writer's lock, in ms (busy_timeout). The
+# service shortens it for the transactions it runs on its event loop and, when that runs out,
+# runs them again in a thread that waits the full time (app.create_app, in_db).
+LOCK_WAIT_MS: ContextVar[int] = ContextVar("moneypath_sqlite_lock_wait_ms", default=30_000)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """SQLite gave up waiting for another writer: nothing of the transaction happened."""
+    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
 
 idempotency_keys = Table(
     "idempotency_keys", metadata,
@@ -172,25 +186,53 @@ reconciliation_breaks = Table(
 )
 
 
-def make_engine(url: str = "sqlite:///moneypath-ledger.db") -> Engine:
+def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True) -> Engine:
     """An engine with the schema created. SQLite gets WAL and a busy timeout so concurrent
-    requests wait for the writer instead of failing."""
-    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-    if url.startswith("sqlite"):
+    requests wait for the writer instead of failing.
+
+    durable=True (bookings): a commit returns once it is on disk (SQLite synchronous=FULL, which
+    in WAL mode syncs the log at every commit; PostgreSQL's default synchronous_commit=on), so an
+    acknowledged payment survives kill -9 and power loss alike. durable=False (idempotency claims,
+    which are no effect yet): a commit is atomic and visible at once but may be synced later
+    (synchronous=NORMAL / synchronous_commit=off). A power cut can then forget a claim taken just
+    before it — harmless: nothing was booked or acknowledged, the client's retry claims again and
+    the provider deduplicates its call by the same key — and it never forgets one that a durable
+    commit followed, because syncing the log syncs everything written before. A process kill
+    loses nothing either way: the log is in the operating system's hands as soon as commit returns.
+    This halves the syncs per authorization (one instead of two)."""
+    sqlite = url.startswith("sqlite")
+    if sqlite:
+        connect_args: dict = {"timeout": 30}
+    elif not durable and url.startswith("postgresql"):
+        connect_args = {"options": "-c synchronous_commit=off"}
+    else:
+        connect_args = {}
+    engine = create_engine(url, connect_args=connect_args)
+    if sqlite:
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
+        def _sqlite_pragmas(dbapi_connection, record):
             dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below issues BEGIN
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS.get()}")
             cursor.close()
+            record.info["busy_ms"] = LOCK_WAIT_MS.get()
 
         @event.listens_for(engine, "begin")
         def _immediate(conn):
             # Take the write lock at BEGIN: a read-then-write transaction can then never fail
-            # with "database is locked" half way through.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # with "database is locked" half way through. (On the driver's connection: through
+            # SQLAlchemy's execution path these cost more than the insert that follows.)
+            driver, info, wait_ms = conn.connection.driver_connection, conn.connection.info, LOCK_WAIT_MS.get()
+            try:
+                if info.get("busy_ms") != wait_ms:
+                    driver.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+                    info["busy_ms"] = wait_ms
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
     metadata.create_all(engine)
     return engine

@@ -7,15 +7,28 @@ expires; a concurrent duplicate waits briefly, then gets IN_PROGRESS (the API an
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.refservice.db import idempotency_keys as keys
+
+# Built once: a statement built per call costs more Python than running it (SQLAlchemy
+# constructs, coerces and hashes every clause again before it finds its compiled form).
+_THIS_KEY = and_(keys.c.principal == bindparam("b_principal"), keys.c.key == bindparam("b_key"))
+_INSERT = keys.insert()
+_SELECT = select(keys).where(_THIS_KEY)
+_TAKE_OVER = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress", keys.c.locked_until <= bindparam("b_now"))
+              .values(locked_until=bindparam("b_until")))
+_COMPLETE = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress")
+             .values(state="completed", response_status=bindparam("b_status"), response_body=bindparam("b_body"),
+                     completed_at=bindparam("b_now")))
+_RELEASE = delete(keys).where(_THIS_KEY, keys.c.state == "in_progress")
 
 
 class Outcome(enum.Enum):
@@ -40,6 +53,15 @@ class IdempotencyStore:
 
     def claim(self, principal: str, key: str, operation: str, request_hash: str, now: float | None = None) -> Claim:
         now = time.time() if now is None else now
+        # The common case, a key never seen: one INSERT, which the primary key makes atomic.
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
+                                       "request_hash": request_hash, "state": "in_progress",
+                                       "locked_until": now + self.lock_ttl_s, "created_at": now})
+            return Claim(Outcome.NEW)
+        except IntegrityError:
+            pass  # the key exists: read it
         for _ in range(2):  # a lost insert race (PostgreSQL) is resolved by reading the winner's row
             try:
                 with self.engine.begin() as conn:
@@ -49,12 +71,12 @@ class IdempotencyStore:
         raise RuntimeError("idempotency claim raced twice; the database is misbehaving")
 
     def _claim(self, conn: Connection, principal, key, operation, request_hash, now) -> Claim:
-        where = and_(keys.c.principal == principal, keys.c.key == key)
-        row = conn.execute(select(keys).where(where)).mappings().first()
+        this = {"b_principal": principal, "b_key": key}
+        row = conn.execute(_SELECT, this).mappings().first()
         if row is None:
-            conn.execute(keys.insert().values(principal=principal, key=key, operation=operation,
-                                              request_hash=request_hash, state="in_progress",
-                                              locked_until=now + self.lock_ttl_s, created_at=now))
+            conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
+                                   "request_hash": request_hash, "state": "in_progress",
+                                   "locked_until": now + self.lock_ttl_s, "created_at": now})
             return Claim(Outcome.NEW)
         if row["operation"] != operation or row["request_hash"] != request_hash:
             return Claim(Outcome.MISMATCH)
@@ -63,9 +85,7 @@ class IdempotencyStore:
         if row["locked_until"] > now:
             return Claim(Outcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
-        taken = conn.execute(update(keys).where(and_(where, keys.c.state == "in_progress",
-                                                     keys.c.locked_until <= now))
-                             .values(locked_until=now + self.lock_ttl_s)).rowcount
+        taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": now + self.lock_ttl_s}).rowcount
         return Claim(Outcome.NEW, recovered=True) if taken == 1 else Claim(Outcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
@@ -78,18 +98,26 @@ class IdempotencyStore:
                 return claim
             time.sleep(poll_s)
 
+    async def claim_or_wait_async(self, run, principal: str, key: str, operation: str, request_hash: str,
+                                  wait_s: float = 2.0, poll_s: float = 0.02) -> Claim:
+        """claim_or_wait() for an event loop: `run(fn, *args)` runs each claim in a database thread,
+        and the waiting happens on the loop, so it never holds a thread the owner needs to finish."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            claim = await run(self.claim, principal, key, operation, request_hash)
+            if claim.outcome is not Outcome.IN_PROGRESS or time.monotonic() >= deadline:
+                return claim
+            await asyncio.sleep(poll_s)
+
     @staticmethod
     def complete(conn: Connection, principal: str, key: str, status: int, body: str, now: float | None = None) -> None:
         """Record the response inside the transaction that applied the effect."""
-        done = conn.execute(update(keys).where(and_(keys.c.principal == principal, keys.c.key == key,
-                                                    keys.c.state == "in_progress"))
-                            .values(state="completed", response_status=status, response_body=body,
-                                    completed_at=time.time() if now is None else now)).rowcount
+        done = conn.execute(_COMPLETE, {"b_principal": principal, "b_key": key, "b_status": status, "b_body": body,
+                                        "b_now": time.time() if now is None else now}).rowcount
         if done != 1:
             raise RuntimeError(f"idempotency key {key!r} was not in progress; refusing a second effect")
 
     def release(self, principal: str, key: str) -> None:
         """Forget an in-progress claim whose request failed before any effect, so a retry runs."""
         with self.engine.begin() as conn:
-            conn.execute(delete(keys).where(and_(keys.c.principal == principal, keys.c.key == key,
-                                                 keys.c.state == "in_progress")))
+            conn.execute(_RELEASE, {"b_principal": principal, "b_key": key})

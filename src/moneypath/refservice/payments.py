@@ -17,6 +17,8 @@ from moneypath.refservice import ledger, outbox
 from moneypath.refservice.db import payments
 from moneypath.refservice.ledger import Posting
 
+_INSERT = payments.insert()  # built once: the per-call construction costs more than the statement
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
@@ -30,7 +32,7 @@ def create(conn: Connection, *, principal: str, kind: str, state: str, provider:
            "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
            "currency": currency, "reference": reference, "provider_ref": provider_ref,
            "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
-    conn.execute(payments.insert().values(**row))
+    conn.execute(_INSERT, row)
     if kind == "payout" and state == "paid":
         ledger.post(conn, row["id"], "payout", [
             Posting("merchant_payable", currency, amount_minor),
