@@ -1,4 +1,4 @@
-# make demo — check the catalog and generated rules, then a provider outage end to end (about 4 minutes)
+# make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 7 minutes)
 # make test — run the whole test suite (installs what it needs first)
 # make bench — instrumentation benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 demo: setup
 	$(BIN)/moneypath catalog check
 	$(BIN)/moneypath build --check
+	$(BIN)/moneypath lint
 	$(BIN)/moneypath demo
 
 test: setup

@@ -101,10 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     pager.add_argument("--journal", metavar="FILE", help="append-only JSON-lines record of pages (kept across restarts)")
 
     demo = commands.add_parser(
-        "demo", help="a provider outage, end to end: load, fault, page, recovery",
-        description="Start the whole stack with 1 s intervals (provider simulator, reference service, Prometheus, "
-                    "Alertmanager, pager), send steady payments, take one provider down through the fault API, "
-                    "show each page as it arrives, clear the fault, and stop everything.")
+        "demo", help="every drill in runbooks/drills/, end to end, with reports and a summary table",
+        description="Run every drill in runbooks/drills/, each on a fresh local stack with 1 s intervals and the rules "
+                    "compressed 60x (provider simulator, reference service, Prometheus, Alertmanager, pager): baseline "
+                    "payments, a fault, the pages as they arrive, the runbook's evidence, mitigation, recovery and the "
+                    "ledger. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if any drill fails.")
     _catalog_arg(demo)
     demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
 

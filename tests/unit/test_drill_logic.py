@@ -170,3 +170,15 @@ def test_journal_is_written_whole_and_finite(tmp_path):
     assert path.parent != again.parent  # two runs in one second do not overwrite each other
     assert path.read_text().count("null") == 2
     assert [p.name for p in path.parent.iterdir()] == ["journal.json"]
+
+
+def test_interactive_tabletop_answers_go_into_roles_and_timeline(run):
+    answers = iter(["Ana", "acme duplicates, 3 payments", "y"] * 4)
+    run.ask = lambda _prompt: next(answers)
+    roles = [{"role": r, "checkpoint": c.checkpoint, "due_s": c.due, "answered_by": None, "answer": None,
+              "answered_at": None, "ok": None} for r, c in run.drill.tabletop.roles.items()]
+    got = run._tabletop(roles, 1000.0)
+    assert [r["role"] for r in got] == ["engineering", "operations", "compliance", "customer_support"]
+    assert all(r["answered_by"] == "Ana" and r["ok"] is True for r in got)
+    answers_in_timeline = [e for e in run.timeline if e["kind"] == "answer"]
+    assert len(answers_in_timeline) == 4 and "Ana answered" in answers_in_timeline[0]["text"]

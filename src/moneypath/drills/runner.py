@@ -770,7 +770,8 @@ class DrillRun:
         from moneypath.drills.tabletop import run_tabletop
 
         self.event("phase", "tabletop: each role answers its first-hour checkpoint")
-        answered = run_tabletop(roles, started_at, ask=self.ask, say=self._say, clock=self.clock)
+        answered = run_tabletop(roles, started_at, ask=self.ask, say=self._say, clock=self.clock,
+                                narrative=self.drill.tabletop.narrative)
         for r in answered:
             if r.get("answered_at"):
                 self.timeline.append({"t": r["answered_at"], "kind": "answer",

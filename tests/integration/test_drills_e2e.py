@@ -1,0 +1,122 @@
+"""Drills end to end on the real stack (provider simulator, reference service, Prometheus with the
+rules compressed 60x, Alertmanager, pager), 1 s intervals.
+
+Two shipped drills must pass through `moneypath drill run` (exit 0, every objective met, a report
+written). A broken stack — the expected alert's rule removed from Prometheus' rules — must make the
+drill fail with the reason in its objectives and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from moneypath import stack
+from moneypath.cli import main
+from moneypath.drills.runner import local_stack
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+DRILLS = ROOT / "runbooks" / "drills"
+
+
+def _journals(reports: Path) -> dict[str, dict]:
+    return {p.parent.name.split("-2")[0]: json.loads(p.read_text()) for p in reports.glob("*/journal.json")}
+
+
+def test_two_drills_pass_end_to_end(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    code = main(["drill", "run", str(DRILLS / "duplicate-charge.yaml"), str(DRILLS / "dead-letters-growing.yaml"),
+                 "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "state"),
+                 "--reports", str(reports)])
+    out = capsys.readouterr().out
+    print(f"\ntwo drills in {time.monotonic() - started:.0f} s")
+    journals = _journals(reports)
+    assert set(journals) == {"duplicate-charge", "dead-letters-growing"}, out
+    for name, j in journals.items():
+        failed = [o for o in j["objectives"] if not o["ok"]]
+        assert not failed, f"{name}: {failed}\n{out}"
+        assert j["verdict"] == "pass" and j["schema"] == 1
+        names = {o["name"] for o in j["objectives"]}
+        assert {"steady_state_before", "detected", "diagnosed", "mitigated", "recovered", "no_unexpected_pages",
+                "ledger_balanced", "steady_state_after"} <= names
+        assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 50
+        assert j["fault"]["injected_at"] < j["fault"]["cleared_at"]
+        assert all(e["ok"] for e in j["evidence"])
+        assert j["timeline"] == sorted(j["timeline"], key=lambda e: e["t"])
+        assert j["target"]["started_stack"] and j["time_factor"] == 60
+        assert any(points for s in j["series"].values() for points in s["points"].values())
+        assert (reports / next(p.parent.name for p in reports.glob(f"{name}-*/journal.json")) / "report.md").exists()
+        print(f"{name}: detect {j['timings']['detect_s']} s, page {j['timings']['page_s']} s, diagnose "
+              f"{j['timings']['diagnose_s']} s, recover {j['timings']['recover_s']} s")
+    dup = journals["duplicate-charge"]
+    assert sum(dup["money"]["duplicate_amount_minor"].values()) > 0 and dup["money"]["payments_affected"] > 0
+    row = next(r for r in dup["alerts"] if r["expectation"] == "expected")
+    assert set(row["receivers"]) == {"payments-oncall", "compliance"} and row["resolved_at"]
+    dead = journals["dead-letters-growing"]
+    assert next(r for r in dead["alerts"] if r["expectation"] == "expected")["receivers"] == ["payments-tickets"]
+    assert code == 0, out
+    assert "duplicate-charge" in out and "PASS" in out
+
+
+@pytest.fixture
+def broken_stack(catalog, tmp_path):
+    """A local stack whose Prometheus lost the DuplicateChargeDetected rule (reloaded without it)."""
+    state = tmp_path / "broken"
+    target = local_stack(catalog, state, say=lambda _: None)
+    try:
+        rules_file = state.resolve() / "alert-rules.yaml"
+        doc = yaml.safe_load(rules_file.read_text())
+        gone = catalog.alert_name("DuplicateChargeDetected")
+        for group in doc["groups"]:
+            group["rules"] = [r for r in group["rules"] if r.get("alert") != gone]
+        rules_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+        httpx.post(f"{target.prometheus}/-/reload", timeout=10).raise_for_status()
+        rules = httpx.get(f"{target.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        assert gone not in {r["name"] for g in rules for r in g["rules"]}
+        yield target, state
+    finally:
+        stack.down(state.resolve(), progress=lambda *_: None)
+
+
+def test_drill_fails_clearly_when_the_alert_rule_is_missing(broken_stack, tmp_path, capsys, monkeypatch):
+    target, state = broken_stack
+    # the shipped drill with shorter waits, so the failure is quick
+    doc = yaml.safe_load((DRILLS / "duplicate-charge.yaml").read_text())
+    doc["load"]["baseline"] = "6s"
+    doc["steady_state_within"] = "10s"
+    doc["alerts"]["expected"][0]["page_within"] = "10s"
+    doc["diagnosis"]["within"] = "4s"
+    doc["recovery"]["within"] = "8s"
+    doc["recovery"]["alerts_resolved"] = False
+    drill = tmp_path / "runbooks" / "drills" / "duplicate-charge-broken.yaml"
+    drill.parent.mkdir(parents=True)
+    drill.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for page in (ROOT / "runbooks").glob("*.md"):
+        (tmp_path / "runbooks" / page.name).write_text(page.read_text())
+    (tmp_path / "moneypath.yaml").write_text((ROOT / "moneypath.yaml").read_text())
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state.resolve())["token_secret"])
+    reports = tmp_path / "reports"
+    code = main(["drill", "run", str(drill), "--catalog", str(tmp_path / "moneypath.yaml"),
+                 "--target-service", target.service, "--target-prometheus", target.prometheus,
+                 "--target-providersim", target.providersim, "--target-pager", target.pager,
+                 "--target-alertmanager", target.alertmanager, "--db-url", target.db_url,
+                 "--time-factor", "60", "--reports", str(reports)])
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    assert "Traceback" not in out + err
+    (journal,) = _journals(reports).values()
+    assert journal["verdict"] == "fail" and not journal["target"]["started_stack"]
+    detected = next(o for o in journal["objectives"] if o["name"] == "detected")
+    assert not detected["ok"]
+    assert "never fired within 10 s" in detected["reason"] and "is the rule loaded?" in detected["reason"]
+    # the rest of the drill still ran: evidence found (reconciliation still counts), fault cleared, ledger whole
+    ok = {o["name"]: o["ok"] for o in journal["objectives"]}
+    assert ok["diagnosed"] and ok["mitigated"] and ok["ledger_balanced"]
+    assert journal["fault"]["cleared_at"] is not None
+    assert "FAIL" in out
