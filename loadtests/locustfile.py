@@ -387,4 +387,5 @@ class ScenarioShape(LoadTestShape):
         users = scenarios.users_at(s.scenario, s.users, self.get_run_time(), s.duration_s)
         if users is None:
             return None
-        return users, users, [USER_CLASSES[s.scenario.user]]
+        # the spawn rate also paces stopping users: the largest count, so a spike starts and ends at once
+        return users, scenarios.max_users(s.scenario, s.users), [USER_CLASSES[s.scenario.user]]
