@@ -203,6 +203,9 @@ class MoneyPathUser(FastHttpUser):
         self.s = settings(self.environment)
         self.headers = {"authorization": f"Bearer {self.s.token}"}
         self._pacer = constant_throughput(self.s.pace)
+        # Start at a random phase of the pacing interval, as real clients do: users spawned
+        # together would otherwise send their requests in lockstep bursts.
+        time.sleep(random.uniform(0, 1 / self.s.pace))
 
     def wait_time(self):
         return self._pacer(self)

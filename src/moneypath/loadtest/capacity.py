@@ -257,17 +257,21 @@ def _plots(result: dict, directory: Path) -> None:
         ax2.plot(xs, [p.infrastructure_usd_per_authorization for p in curve], color="#EAB839",
                  label="infrastructure per authorization")
         for p in projections:
-            ax2.plot([p["authorizations_per_s"]], [p["usd_per_authorization"]], marker="o", color="#E24D42")
-            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.\n{_usd(p['usd_per_authorization'])}",
-                         (p["authorizations_per_s"], p["usd_per_authorization"]), fontsize=7,
-                         textcoords="offset points", xytext=(4, 6))
+            ax2.plot([p["authorizations_per_s"]], [p["infrastructure_usd_per_authorization"]], marker="o",
+                     color="#E24D42")
+            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.\ninfra {_usd(p['infrastructure_usd_per_authorization'])}"
+                         f"\ntotal {_usd(p['usd_per_authorization'])}",
+                         (p["authorizations_per_s"], p["infrastructure_usd_per_authorization"]), fontsize=7,
+                         textcoords="offset points", xytext=(4, 8))
         ax2.set_xscale("log")
         ax2.set_yscale("log")
+        low = min(pt.infrastructure_usd_per_authorization for pt in curve)
+        ax2.set_ylim(low / 3, max(pt.usd_per_authorization for pt in curve) * 3)
         ax2.set_xlabel("authorizations/s")
-        ax2.legend(fontsize=7)
+        ax2.legend(fontsize=7, loc="center right")
     else:
         ax2.text(0.5, 0.5, "no knee, no projection", ha="center", va="center", transform=ax2.transAxes, color="grey")
-    ax2.set_title("Cost per authorization by volume (infrastructure in instance steps)", fontsize=10)
+    ax2.set_title("Cost per authorization by volume", fontsize=10)
     ax2.grid(alpha=0.3, which="both")
     save(fig, directory / "capacity.png")
 
