@@ -236,7 +236,10 @@ class DrillRun:
         body = dict(fault.params)
         if spec.target:
             body[spec.target] = fault.target
-        r = self.http.put(self._fault_url(), json=body, headers=self._admin())
+        try:
+            r = self.http.put(self._fault_url(), json=body, headers=self._admin())
+        except httpx.HTTPError as exc:
+            raise TargetError(f"PUT {self._fault_url()}: {type(exc).__name__}: {exc}") from None
         if r.status_code != 200:
             raise TargetError(f"PUT {self._fault_url()}: {r.status_code} {_detail(r)}")
         self.fault_active = True
@@ -478,9 +481,12 @@ class DrillRun:
                                f"durations and ranges are stretched {self.scale:g}x")
         try:
             self._run_phases()
-        except TargetError as exc:
+        except (TargetError, httpx.HTTPError) as exc:
             self.event("note", f"drill stopped: {exc}")
             self.objective("runner", False, f"the drill could not continue: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave a fault in place or lose the journal
+            self.event("note", f"drill stopped by an error: {type(exc).__name__}: {exc}")
+            self.objective("runner", False, f"the runner failed: {type(exc).__name__}: {exc}")
         finally:
             if self.fault_active:
                 self.clear("cleanup")
@@ -971,11 +977,12 @@ def print_summary(results: list[Result], out=print) -> None:
     if Console is not None and out is print:
         table = Table(title="drills (times from fault injection)")
         for h in SUMMARY_HEADERS:
-            table.add_column(h, overflow="fold")
+            table.add_column(h, no_wrap=True)  # a report path stays one line, to copy
         for row in rows:
             style = "green" if row[1] == "PASS" else "red"
             table.add_row(row[0], f"[{style}]{row[1]}[/{style}]", *row[2:])
-        Console(width=max(120, Console().width)).print(table)
+        needed = sum(max(len(h), *(len(r[i]) for r in rows)) + 3 for i, h in enumerate(SUMMARY_HEADERS)) + 1
+        Console(width=max(needed, Console().width)).print(table)
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(SUMMARY_HEADERS)]
     out("  ".join(h.ljust(w) for h, w in zip(SUMMARY_HEADERS, widths)))
