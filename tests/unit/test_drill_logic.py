@@ -147,7 +147,7 @@ def test_expected_alert_late_or_to_the_wrong_people(run, catalog):
 
 def test_forbidden_unexpected_allowed_and_tickets(run, catalog):
     outage, mismatch = catalog.alert_name("ProviderPartialOutage"), catalog.alert_name("SettlementMismatch")
-    latency = catalog.alert_name("AuthorizationLatencyBudgetBurn")
+    latency = catalog.alert_name("ReconciliationLagHigh")  # a ticket nobody listed
     fraud = catalog.alert_name("FraudSpike")
     run.pages = [_page(outage, "payments-oncall", 1010.0, provider="globex"),
                  _page(mismatch, "payments-oncall", 1010.0),
