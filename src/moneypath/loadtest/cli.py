@@ -94,14 +94,15 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lt = commands.add_parser(
         "loadtest", help="run a Locust scenario against the payment service and judge it against the SLO gates",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run a load-test scenario (loadtests/scenarios.yaml: checkout, peak, spike, soak, retry_storm, "
-                    "slow_provider) with Locust headless, one progress line every few seconds, then judge it:\n"
+        description="Run a load-test scenario (loadtests/scenarios.yaml: checkout, peak, spike, soak,\n"
+                    "retry_storm, slow_provider, healthz) with Locust headless, one progress line every few\n"
+                    "seconds, then judge it against gates taken from the catalog's SLOs:\n"
                     "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
                     "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
-                    "  zero duplicate charges, ledger balanced, reconciliation caught up within --reconcile-within\n"
+                    "  zero duplicate charges, ledger balanced, reconciliation caught up after the run\n"
                     "  with --baseline: p99 and throughput within tolerance of a previous run\n"
-                    "Writes reports/loadtest-<scenario>-<time>/ (result.json, report.md, report.html, PNG plots, "
-                    "Locust's files); exits 1 with one line per breached gate.",
+                    "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
+                    "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
@@ -129,12 +130,13 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap = commands.add_parser(
         "capacity", help="find the knee with steps of increasing load, then project instances and cost at 1x/10x/100x",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the checkout mix in steps of increasing rate (--start, --step, up to --max, --step-duration "
-                    "each) and find the knee: the highest rate that still meets the latency and failure gates and "
-                    "delivers what was asked. Then project 1x, 10x and 100x of the current volume (--current-rps "
-                    "authorizations per second): instances needed (knee per instance), expected p99 and cost per "
-                    "transaction from the catalog's cost model (infrastructure per instance-hour, provider fees, "
-                    "fraud screening). Writes reports/capacity-<time>/ with a table and plots.",
+        description="Run the checkout mix in steps of increasing rate (--start, --step, up to --max,\n"
+                    "--step-duration each) and find the knee: the highest rate that still meets the latency and\n"
+                    "failure gates and delivers what was asked. Then project 1x, 10x and 100x of the current\n"
+                    "volume (--current-rps authorizations per second): instances needed (knee per instance),\n"
+                    "expected p99 and cost per transaction from the catalog's cost model (infrastructure per\n"
+                    "instance-hour, provider fees, fraud screening). Writes reports/capacity-<time>/ with a\n"
+                    "table and plots.",
         epilog="example:\n  moneypath capacity --current-rps 5 --start 20 --step 20 --max 200 --step-duration 20")
     cap.add_argument("--current-rps", type=_positive_float, default=5.0, metavar="R",
                      help="today's volume in authorizations per second (default 5)")
