@@ -647,7 +647,7 @@ class DrillRun:
             start = classification_at if clock.start == "classification" else awareness
             regulatory.append({
                 "regime": clock.regime,
-                "basis": f"{clock.hours:g} h from {clock.start}" if clock.hours else "without undue delay",
+                "basis": f"{clock.hours:g} h from {clock.start}" if clock.hours else "no fixed deadline",
                 "due_at": start + clock.hours * 3600 if clock.hours and start else None,
                 "applies": clock.applies})
         verdict = "pass" if self.objectives and all(o["ok"] for o in self.objectives) else "fail"
