@@ -641,6 +641,10 @@ class DrillRun:
         clock_base = classification_at or injected or self.started_at
         if self.interactive:
             roles = self._tabletop(roles, clock_base)
+            missed = [r["role"] for r in roles if r.get("ok") is False]
+            self.objective("tabletop", not missed,
+                           f"checkpoint not met or late: {', '.join(missed)}" if missed else
+                           f"every role met its first-hour checkpoint ({len(roles)})")
         awareness = first_firing or classification_at
         regulatory = []
         for clock in drill.tabletop.regulatory:
