@@ -22,7 +22,7 @@ on/off verdict is the median of the per-round ratios instead: each on round ran 
 its off round, so drift cancels, and one lucky round cannot decide it (best-vs-best and
 median-vs-median are printed too). Errors are summed over all rounds. Finally (unless
 --no-profile), one extra instrumented closed loop runs the service under cProfile with a
-per-thread CPU clock (the SQLite work happens in the thread pool) to show where its CPU goes.
+per-thread CPU clock (metrics rendering and background jobs run in threads) to show where its CPU goes.
 
 Goals: instrumented ≥ 0.95x the uninstrumented throughput; ≥ 300 authorizations/s end to end
 with p99 under 100 ms at 300/s, aiming at 1,000/s.
@@ -56,8 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONDITIONS = ("on", "off")
 
-# The service wrapped in cProfile: one profiler per thread (anyio's worker threads run the SQLite
-# transactions), each timed with that thread's CPU clock so waiting on a lock or socket is not counted.
+# The service wrapped in cProfile: one profiler per thread (its other threads render metrics, run the
+# background jobs), each timed with that thread's CPU clock so waiting on a lock or socket is not counted.
 PROFILED = """
 import cProfile, signal, sys, threading, time
 import uvicorn.server
@@ -103,6 +103,15 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants (uvicorn --workers: the supervisor and its worker processes)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in process_tree(int(child)))]
+
+
 def calibrate() -> float:
     """CPU ms of a fixed pure-Python loop here and now: how fast this (shared) machine runs this round."""
     start, total = time.process_time(), 0
@@ -133,7 +142,14 @@ class Process:
             time.sleep(0.1)
 
     def cpu(self, main_thread: bool = False) -> float:
-        return cpu_seconds(self.proc.pid, self.proc.pid if main_thread else None)
+        """CPU seconds of the process and its children (each one's main thread alone with main_thread)."""
+        total = 0.0
+        for pid in process_tree(self.proc.pid):
+            try:
+                total += cpu_seconds(pid, pid if main_thread else None)
+            except OSError:  # exited in between
+                pass
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -148,7 +164,8 @@ class Process:
 class Stack:
     """Simulator + service on loopback over a fresh SQLite ledger in `workdir`."""
 
-    def __init__(self, workdir: Path, instrumentation: str, secret: str, profile_to: Path | None = None):
+    def __init__(self, workdir: Path, instrumentation: str, secret: str, profile_to: Path | None = None,
+                 workers: int = 1):
         self.sim = self.service = None
         env = {**os.environ, "MONEYPATH_TOKEN_SECRET": secret, "MONEYPATH_WEBHOOK_SECRET": secrets.token_hex(16)}
         sim_port, port = free_port(), free_port()
@@ -158,10 +175,12 @@ class Stack:
                 "--settlement-dir", str(workdir / "settlements")], env, sim_port, workdir / "sim.log")
             env.update(MONEYPATH_CATALOG=str(ROOT / "moneypath.yaml"), MONEYPATH_DB_URL=f"sqlite:///{workdir}/ledger.db",
                        MONEYPATH_PROVIDER_URL=self.sim.url,
-                       MONEYPATH_INSTRUMENTATION=instrumentation)
+                       MONEYPATH_INSTRUMENTATION=instrumentation,
+                       PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-mp") if workers > 1 else "")
             argv = ([sys.executable, "-c", PROFILED, str(profile_to)] if profile_to
                     else [sys.executable, "-m", "moneypath.refservice"])
-            self.service = Process("service", [*argv, "--port", str(port)], env, port, workdir / "service.log")
+            self.service = Process("service", [*argv, "--port", str(port), "--workers", str(workers)], env, port,
+                                   workdir / "service.log")
             self.port = port
         except BaseException:
             self.stop()
@@ -174,7 +193,8 @@ class Stack:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far: the service (all threads, and its event loop's thread alone, the main
-        one; the others are the thread pool running the database transactions), simulator, generator."""
+        one; the others run metrics rendering, background jobs and a database call when another writer holds
+        SQLite's lock), simulator, generator. With --workers: summed over the worker processes."""
         return {"service": self.service.cpu(), "loop": self.service.cpu(main_thread=True), "sim": self.sim.cpu(),
                 "gen": time.process_time()}
 
@@ -303,7 +323,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, prof
     histograms around the closed loop (instrumented only)."""
     workdir.mkdir()
     result = {"calibration": calibrate(), "phases": {}}
-    stack = Stack(workdir, condition, secret, profile_to)
+    stack = Stack(workdir, condition, secret, profile_to, workers=1 if profile_to else args.workers)
     try:
         load = Load(stack.port, Authorizations(token))
         measure(stack, load, lambda: load.closed(args.connections, args.warmup))  # discarded
@@ -343,8 +363,9 @@ def report(rounds: dict[str, list[dict]], args) -> None:
     errors = {c: {ph: sum(r["phases"][ph]["errors"] for r in rounds[c]) for ph in phases} for c in CONDITIONS}
     print(f"\nPOST /v1/payments/authorize end to end, best of {len(rounds['on'])} rounds per condition (highest req/s; "
           f"lowest open-loop p99), errors summed over all rounds.\nCPU in % of one core, {os.cpu_count()} cores "
-          f"shared by the three processes; (loop) is the service's event-loop thread, the rest of its CPU is the "
-          f"thread pool that runs the SQLite transactions; ms/req is the service's CPU per answered request.\n"
+          f"shared by the three processes; (loop) is the service's event-loop thread (summed over --workers), the "
+          f"rest of its CPU its other threads (metrics rendering, background jobs); ms/req is the service's CPU per "
+          f"answered request.\n"
           f"* = overloaded: served < 95% of the offered rate.")
     print(f"  {'condition':<44} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>8} {'errors':>6}  {'service':>7} {'(loop)':>6} "
           f"{'ms/req':>6} {'sim':>5} {'gen':>5}")
@@ -457,6 +478,9 @@ def main() -> None:
     parser.add_argument("--rates", default="300,100",
                         help="open-loop rates, req/s, comma-separated (default %(default)s: the goal's 300/s, and "
                              "100/s, which a slower machine can still sustain)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="service worker processes (python -m moneypath.refservice --workers; default "
+                             "%(default)s); the profiled round always runs one")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled round at the end")
     args = parser.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
@@ -468,7 +492,8 @@ def main() -> None:
     rounds: dict[str, list[dict]] = {c: [] for c in CONDITIONS}
     with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         base = Path(tmp)
-        print(f"{args.rounds} rounds per condition, interleaved on/off; each on a fresh stack and ledger: "
+        print(f"{args.rounds} rounds per condition, interleaved on/off; {args.workers} service worker(s); "
+              f"each on a fresh stack and ledger: "
               f"{args.warmup:g} s warm-up, then {args.seconds:g} s closed loop ({args.connections} connections)"
               + "".join(f", {args.seconds:g} s open loop at {r:g}/s" for r in args.rates)
               + f"\n(an open loop the service cannot keep up with runs until its backlog is served); ledgers in {base}")
