@@ -94,14 +94,16 @@ def load_state(state_dir: Path) -> StackState | None:
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
-       faults: bool = False, time_factor: float = 1.0) -> StackState:
+       faults: bool = False, time_factor: float = 1.0, service_workers: int = 1) -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
     target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
-    VictoriaMetrics: see collector/README.md). `time_factor` > 1 runs compressed copies of the rules
-    (windows and `for:` divided by it; see moneypath.timescale): drills use it, alerts/ stays as committed."""
+    VictoriaMetrics: see collector/README.md). `service_workers` > 1 runs the reference service as that
+    many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
+    `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
+    moneypath.timescale): drills use it, alerts/ stays as committed."""
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
@@ -129,8 +131,11 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                                     "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
                                     *(["--enable-faults"] if faults else [])],
                                    f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
-        commands["refservice"] = ([sys.executable, "-m", "moneypath.refservice", "--port", str(ports["refservice"])],
-                                  f"http://127.0.0.1:{ports['refservice']}", "/healthz", env)
+        commands["refservice"] = ([sys.executable, "-m", "moneypath.refservice", "--port", str(ports["refservice"]),
+                                   "--workers", str(service_workers)],
+                                  f"http://127.0.0.1:{ports['refservice']}", "/healthz",
+                                  {**env, "PROMETHEUS_MULTIPROC_DIR": str(state_dir / "metrics-mp")}
+                                  if service_workers > 1 else env)
         targets = [*targets, f"127.0.0.1:{ports['refservice']}"]
         state.targets = list(targets)
     pager_url = f"http://127.0.0.1:{ports['pager']}"
