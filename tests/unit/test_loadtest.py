@@ -405,3 +405,17 @@ def test_the_cli_never_imports_locust_or_gevent():
 
 def test_locustfile_parses_as_python():
     compile(Path(ROOT / "loadtests" / "locustfile.py").read_text(), "locustfile.py", "exec")
+
+
+@pytest.mark.parametrize("argv", [
+    ["loadtest", "checkout", "--duration", "inf"], ["loadtest", "checkout", "--duration", "nan"],
+    ["loadtest", "checkout", "--duration", "-5"], ["loadtest", "checkout", "--reconcile-within", "inf"],
+    ["loadtest", "checkout", "--reconcile-within", "NaN"], ["capacity", "--step-duration", "inf"],
+    ["capacity", "--step-duration", "0"],
+])
+def test_non_finite_or_non_positive_seconds_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {argv[-2]}: {argv[-1]!r} must be a finite number of seconds more than 0" in err

@@ -8,6 +8,7 @@ run failed, 2 bad input (one line).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -31,8 +32,8 @@ def _seconds(text: str) -> float:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds or a duration like 30s, 5m, 1h") \
                 from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds more than 0")
     return value
 
 
