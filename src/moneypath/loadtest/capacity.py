@@ -25,14 +25,27 @@ SCENARIO = "checkout"
 STEP_GATES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus")
 DELIVERED = 0.9  # a step that achieved less than this share of the offered rate is past the knee
 SCALES = (1, 10, 100)
+MAX_STEPS = 50
+
+
+class TooManySteps(ValueError):
+    """More steps than MAX_STEPS; the message is one line."""
+
+
+def step_count(start: float, step: float, maximum: float) -> float:
+    """How many steps start, start + step, ... up to maximum make (a float: it may be huge)."""
+    if maximum < start:
+        return 0
+    span = (maximum - start) / step
+    return math.floor(span + 1e-9) + 1 if math.isfinite(span) else math.inf
 
 
 def step_rates(start: float, step: float, maximum: float) -> list[float]:
-    rates, rate = [], start
-    while rate <= maximum + 1e-9:
-        rates.append(round(rate, 6))
-        rate += step
-    return rates
+    """The offered rate of each step; TooManySteps beyond MAX_STEPS, counted before any list is built."""
+    n = step_count(start, step, maximum)
+    if n > MAX_STEPS:
+        raise TooManySteps(f"{float(n):g} steps: at most {MAX_STEPS} (raise --step or lower --max)")
+    return [round(start + i * step, 6) for i in range(int(n))]
 
 
 @dataclass
@@ -114,7 +127,7 @@ def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts
             p99_curve: list[tuple[float, float]], scales=SCALES) -> list[Projection]:
     """Instances, expected p99 and cost per authorization at each scale of `current` authorizations/s,
     with one instance carrying `knee_tx` x `utilization` authorizations per second."""
-    if knee_tx <= 0 or current <= 0 or not 0 < utilization <= 10:
+    if knee_tx <= 0 or current <= 0 or not 0 < utilization <= 1:
         raise ValueError("knee, current volume and utilization must be positive")
     out = []
     for scale in scales:

@@ -69,6 +69,17 @@ def _percent(text: str) -> float:
     return value / 100
 
 
+def _utilization(text: str) -> float:
+    """A share of the knee in percent: more than 0, at most 100."""
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 and at most 100 (percent of the knee)")
+    return value / 100
+
+
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")) or len(text) < 10:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s):// URL")
@@ -149,8 +160,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                      help="length of each step (default 30)")
     cap.add_argument("--no-confirm", action="store_true",
                      help="stop at the first failed step (default: run a failed step once more before stopping)")
-    cap.add_argument("--utilization", type=_percent, default=1.0, metavar="PCT",
-                     help="plan instances to run at this share of the knee (default 100: the knee per instance)")
+    cap.add_argument("--utilization", type=_utilization, default=1.0, metavar="PCT",
+                     help="plan instances to run at this share of the knee, 0 < PCT <= 100 (default 100: the knee per "
+                          "instance)")
     _target_args(cap)
     catalog_arg(cap)
     state_arg(cap)
@@ -249,9 +261,10 @@ def _capacity(args) -> int:
     try:
         if args.start > args.max_rate:
             raise UsageError(f"--start {args.start:g} is above --max {args.max_rate:g}")
-        steps = capacity.step_rates(args.start, args.step, args.max_rate)
-        if len(steps) > 50:
-            raise UsageError(f"{len(steps)} steps: at most 50 (raise --step or lower --max)")
+        try:
+            steps = capacity.step_rates(args.start, args.step, args.max_rate)
+        except capacity.TooManySteps as exc:
+            raise UsageError(str(exc)) from None
         c = load_catalog(args.catalog)
         locustfile = (args.locustfile or runner.default_locustfile())
         if not locustfile.exists():
