@@ -182,3 +182,32 @@ def test_interactive_tabletop_answers_go_into_roles_and_timeline(run):
     assert all(r["answered_by"] == "Ana" and r["ok"] is True for r in got)
     answers_in_timeline = [e for e in run.timeline if e["kind"] == "answer"]
     assert len(answers_in_timeline) == 4 and "Ana answered" in answers_in_timeline[0]["text"]
+
+
+# ---------------------------------------------------------------- the CLI's target
+
+
+def _run_args(tmp_path, *extra):
+    from moneypath.cli import build_parser
+
+    return build_parser().parse_args(["drill", "run", str(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"),
+                                      "--catalog", str(ROOT / "moneypath.yaml"), "--reports", str(tmp_path),
+                                      *extra])
+
+
+def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
+    from moneypath.drills import cli as drill_cli
+
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
+    ran = []
+    monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: ran.append(a) or [])
+    args = _run_args(tmp_path, "--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
+                     "--target-providersim", "http://127.0.0.1:9")
+    assert drill_cli._run(args) == drill_cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--target-pager or --target-alertmanager" in err
+    assert ran == []  # nothing was drilled
+    for source in ("--target-pager", "--target-alertmanager"):
+        target = drill_cli._target(_run_args(tmp_path, "--target-service", "http://s", "--target-prometheus",
+                                             "http://p", source, "http://pages"))
+        assert (target.pager or target.alertmanager) == "http://pages"

@@ -16,8 +16,8 @@ Without --target-* options the runner starts a fresh local stack per drill (prov
 reference service with faults on, Prometheus with the rules compressed 60x, Alertmanager, pager)
 and stops it afterwards. With them it drills a running environment instead:
 
-  --target-service and --target-prometheus are required; --target-providersim for simulator faults;
-  --target-pager (moneypath pager) or --target-alertmanager to see the pages; --db-url for the SQL
+  --target-service and --target-prometheus are required, and --target-pager (moneypath pager) or
+  --target-alertmanager to see the pages; --target-providersim for simulator faults; --db-url for the SQL
   evidence and the ledger checks (opened read-only). Tokens: MONEYPATH_TOKEN_SECRET (to mint them),
   or MONEYPATH_DRILL_TOKEN (payments:write, payments:read) and MONEYPATH_DRILL_ADMIN_TOKEN
   (admin:faults). --time-factor says how much faster than production the target's rules run
@@ -104,6 +104,10 @@ def _target(args):
     missing = [n for n in ("service", "prometheus") if not given[n]]
     if missing:
         raise ValueError(f"with --target-* give at least --target-{' and --target-'.join(missing)}")
+    if not given["pager"] and not given["alertmanager"]:
+        # without a page source no page is ever seen: "detected" could not pass, "no unexpected pages" could not fail
+        raise ValueError("with --target-* give --target-pager or --target-alertmanager: without a page source the "
+                         "drill cannot tell who was paged")
     if args.time_factor <= 0:
         raise ValueError("--time-factor must be positive")
     secret = os.environ.get("MONEYPATH_TOKEN_SECRET")
