@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import httpx
 import pytest
 
 from moneypath.drills import money
@@ -211,3 +212,139 @@ def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch,
         target = drill_cli._target(_run_args(tmp_path, "--target-service", "http://s", "--target-prometheus",
                                              "http://p", source, "http://pages"))
         assert (target.pager or target.alertmanager) == "http://pages"
+
+
+# ---------------------------------------------------------------- the runner's fault lifecycle (fakes, no stack)
+
+
+class FakeProm:
+    """Prometheus answering every query with `answer(expr)` (default: nothing)."""
+
+    def __init__(self):
+        self.answer = lambda expr: []
+
+    def query(self, expr):
+        return self.answer(expr)
+
+    def query_range(self, *args):
+        return {}
+
+    def alerts(self):
+        return []
+
+    def close(self):
+        pass
+
+
+class FakePages:
+    source = "pager"
+
+    def records(self, now):
+        return []
+
+    def close(self):
+        pass
+
+
+class Clock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def live(catalog, tmp_path):
+    """A DrillRun of duplicate-charge.yaml whose fault API calls are recorded (answered by `live.status`)."""
+    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
+    target = Target(service="http://svc", prometheus="http://127.0.0.1:9", providersim="http://sim",
+                    pager="http://127.0.0.1:9", admin_token="admin-token", time_factor=60)
+    clock = Clock()
+    r = DrillRun(drill, catalog, target, tmp_path, say=lambda _: None, clock=clock)
+    r.prom.close(), r.pages_source.close(), r.http.close()
+    r.prom, r.pages_source = FakeProm(), FakePages()
+    r.calls, r.status, r.now = [], 200, clock
+
+    def handler(request):
+        r.calls.append((request.method, str(request.url), request.headers.get("authorization"),
+                        request.content.decode() or None))
+        return httpx.Response(r.status, json={"detail": "no"})
+
+    r.http = httpx.Client(transport=httpx.MockTransport(handler))
+    yield r
+    r.close()
+
+
+def _deletes(run):
+    return [c for c in run.calls if c[0] == "DELETE"]
+
+
+def test_clear_fault_false_leaves_the_fault_on_until_its_duration_ends(live):
+    live.drill.mitigation.clear_fault = False
+    live.inject()
+    assert live.fault_active and live.fault_end == 1060.0  # 60 s at the local time factor
+    live.now.t = 1020.0
+    live.mitigate()
+    assert live.fault_active and _deletes(live) == []
+    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
+    assert mitigated["ok"] and "fault left on (mitigation.clear_fault: false)" in mitigated["reason"]
+    live.now.t = 1060.0
+    live.tick()  # the watcher ends it with its duration
+    assert not live.fault_active and live.fault_state["cleared_at"] == 1060.0
+    assert _deletes(live) == [("DELETE", "http://sim/admin/faults/duplicate_capture?provider=acme",
+                               "Bearer admin-token", None)]
+
+
+def test_clear_fault_true_clears_at_mitigation(live):
+    live.inject()
+    live.now.t = 1020.0
+    live.mitigate()
+    assert not live.fault_active and live.fault_state["cleared_at"] == 1020.0 and len(_deletes(live)) == 1
+    assert next(o for o in live.objectives if o["name"] == "mitigated") == {"name": "mitigated", "ok": True,
+                                                                          "reason": "fault cleared"}
+
+
+def test_a_fault_left_on_is_cleared_when_the_drill_ends(live, monkeypatch):
+    live.drill.mitigation.clear_fault = False
+
+    def phases():
+        live.inject()
+        live.mitigate()
+        raise RuntimeError("boom")  # any exit path
+
+    monkeypatch.setattr(live, "_run_phases", phases)
+    journal = live.run()
+    assert not live.fault_active and len(_deletes(live)) == 1
+    assert "cleanup" in next(e["text"] for e in journal["timeline"] if e["text"].startswith("CLEAR"))
+    assert journal["verdict"] == "fail"
+
+
+def test_the_watcher_ends_the_fault_at_its_declared_duration(live):
+    live.inject()
+    live.now.t = 1059.0
+    live.tick()
+    assert live.fault_active and _deletes(live) == []
+    live.now.t = 1060.5
+    live.tick()
+    assert not live.fault_active and len(_deletes(live)) == 1
+    assert any(e["text"] == "fault duration (60 s) reached" for e in live.timeline)
+
+
+def test_remediation_actions_are_called_and_judged(live):
+    from moneypath.drills.spec import Action
+
+    live.drill.mitigation.actions = [Action.model_validate(
+        {"name": "route card payments to globex", "where": "service", "method": "POST", "path": "/admin/routing",
+         "json": {"provider": "globex"}})]
+    live.inject()
+    live.mitigate()
+    post = next(c for c in live.calls if c[0] == "POST")
+    assert post == ("POST", "http://svc/admin/routing", "Bearer admin-token", '{"provider":"globex"}')
+    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
+    assert mitigated["ok"] and "route card payments to globex: POST /admin/routing → 200" in mitigated["reason"]
+    live.objectives.clear()
+    live.status = 500
+    live.mitigate()  # the fault is already cleared; the action now fails
+    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
+    assert not mitigated["ok"] and "→ 500" in mitigated["reason"]

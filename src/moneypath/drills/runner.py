@@ -4,12 +4,13 @@ The phases, each a line of progress and a timeline entry:
 
 1. baseline load (payments through the public API) and the steady-state checks;
 2. the fault, through the fault API, while a watcher polls every second: Prometheus' alerts,
-   the pages (pager or Alertmanager), the halt conditions and the blast-radius cap (either
-   clears the fault at once); the drill waits for every expected page or its deadline;
+   the pages (pager or Alertmanager), the fault's declared duration (the fault is cleared when it
+   ends), the halt conditions and the blast-radius cap (either clears the fault at once and fails
+   the drill); the drill waits for every expected page or its deadline;
 3. the runbook's diagnosis steps, executed (PromQL on Prometheus, SQL read-only on the ledger)
    until every one returns the evidence the drill expects, or the diagnosis deadline;
-4. mitigation (clear the fault, remediation calls), then the recovery checks until they hold
-   or the recovery deadline, then the steady state again;
+4. mitigation (clear the fault unless mitigation.clear_fault is false, remediation calls), then the
+   recovery checks until they hold or the recovery deadline, then the steady state again;
 5. the ledger (balanced per currency, nothing acknowledged lost), the money impact, the key
    series for the plots, the journal (atomic write) and the report.
 
@@ -83,6 +84,7 @@ class DrillRun:
         self.pages: list[dict] = []
         self._page_keys: set[tuple] = set()
         self.fault_active = False
+        self.fault_end: float | None = None  # injection + the declared duration: tick() clears the fault then
         self.fault_state = {"where": drill.fault.where if drill.fault else None,
                             "name": drill.fault.name if drill.fault else None,
                             "params": dict(drill.fault.params) if drill.fault else {},
@@ -136,6 +138,9 @@ class DrillRun:
             self._watch_pages(now)
         except TargetError as exc:
             self.event("note", f"watcher: {exc}")
+        if self.fault_active and self.fault_end is not None and self.clock() >= self.fault_end:
+            self.event("note", f"fault duration ({self.s(self.drill.fault.duration):.0f} s) reached")
+            self.clear("duration reached")
         if self.fault_active:
             self._watch_cap_and_halt()
 
@@ -244,6 +249,7 @@ class DrillRun:
             raise TargetError(f"PUT {self._fault_url()}: {r.status_code} {_detail(r)}")
         self.fault_active = True
         self.fault_state["injected_at"] = self.clock()
+        self.fault_end = self.fault_state["injected_at"] + self.s(fault.duration)
         params = ", ".join(f"{k}={v}" for k, v in fault.params.items())
         self.event("fault", f"FAULT {fault.name}({params}) on {fault.where}"
                             f"{' for ' + fault.target if fault.target else ''}", {"body": body})
@@ -523,38 +529,38 @@ class DrillRun:
             self.load.set_rate(drill.load.peak.rate)
             self.event("load", f"load raised to {drill.load.peak.rate:g} payments/s")
         longest = max((self.s(e.page_within) for e in drill.alerts.expected), default=0.0)
-        fault_end = injected + self.s(drill.fault.duration)
         self.event("phase", f"waiting for {len(drill.alerts.expected)} expected page(s) (deadline up to {longest:.0f} s)")
-        self.sleep_ticking(max(0.0, min(injected + longest, fault_end) - self.clock()),
+        self.sleep_ticking(max(0.0, min(injected + longest, self.fault_end) - self.clock()),
                            until=lambda: self.all_expected_paged() or not self.fault_active)
-        self._check_fault_end(fault_end)
-        self._diagnose_with_fault(fault_end)
+        self.diagnose()
+        self.tick()  # the fault's end time, the halt conditions and the cap, once more before mitigating
+        mitigated_at = self.mitigate()
+        self.event("phase", f"recovery: checks must hold within {self.s(drill.recovery.within):.0f} s")
+        self._recover(mitigated_at)
+        self.steady_state("steady_state_after")
+
+    def mitigate(self) -> float:
+        """Clear the fault (unless mitigation.clear_fault is false: then it stays until its duration ends or the
+        drill finishes) and call the remediation actions; the "mitigated" objective; returns when it was done."""
+        mitigation = self.drill.mitigation
         self.event("phase", "mitigation")
         mitigated = True
         reasons = []
-        if drill.mitigation.clear_fault or self.fault_active:
+        if mitigation.clear_fault:
             if self.fault_active:
                 mitigated &= self.clear("mitigation")
             reasons.append("fault cleared" if mitigated else "the fault could not be cleared")
-        for action in drill.mitigation.actions:
+        elif self.fault_active:
+            left = max(0.0, (self.fault_end or self.clock()) - self.clock())
+            reasons.append(f"fault left on (mitigation.clear_fault: false): it ends with its duration, in {left:.0f} s")
+        for action in mitigation.actions:
             ok, text = self.act(action)
             mitigated &= ok
             reasons.append(text)
         mitigated_at = self.clock()
         self.window_end = mitigated_at
         self.objective("mitigated", mitigated, "; ".join(reasons) or "nothing to do")
-        self.event("phase", f"recovery: checks must hold within {self.s(drill.recovery.within):.0f} s")
-        self._recover(mitigated_at)
-        self.steady_state("steady_state_after")
-
-    def _check_fault_end(self, fault_end: float) -> None:
-        if self.fault_active and self.clock() >= fault_end:
-            self.event("note", f"fault duration ({self.s(self.drill.fault.duration):.0f} s) reached")
-            self.clear("duration reached")
-
-    def _diagnose_with_fault(self, fault_end: float) -> None:
-        self.diagnose()
-        self._check_fault_end(fault_end)
+        return mitigated_at
 
     def _recover(self, mitigated_at: float) -> None:
         rec = self.drill.recovery
