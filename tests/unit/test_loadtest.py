@@ -5,6 +5,7 @@ bad-input paths. Locust itself is never imported here (gevent would patch this p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -454,3 +455,73 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
     r = run_cli("capacity", "--step", "1e-300", "--catalog", str(CATALOG_PATH), timeout=60)
     assert (r.returncode, r.stderr, r.stdout) == (2, "moneypath: 2.8e+302 steps: at most 50 (raise --step or lower "
                                                      "--max)\n", "")
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """Nothing is started: opening the target is recorded, `runner.run` is whatever a test sets."""
+    from moneypath.loadtest import cli as lt_cli
+    from moneypath.loadtest import runner
+
+    opened = []
+
+    def open_target(c, args, port):
+        opened.append(args)
+        return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
+
+    monkeypatch.setattr(lt_cli, "_open_target", open_target)
+    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    return opened
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only"])
+def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_path, no_run, monkeypatch, capsys):
+    from moneypath.loadtest import runner
+
+    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("not a directory")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("running as root: a read-only directory is writable anyway")
+        out.mkdir()
+        out.chmod(0o500)
+    try:
+        code = cli.main(["loadtest", "checkout", "--out", str(out / "reports"), "--catalog", str(CATALOG_PATH)])
+    finally:
+        out.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == 2 and no_run == []
+    assert err.startswith(f"moneypath: --out {out / 'reports'}: cannot create a report directory there (")
+    assert err.count("\n") == 1
+
+
+def test_a_failed_run_keeps_the_logs_its_message_points_at(tmp_path, no_run, monkeypatch, capsys):
+    from moneypath.loadtest import runner
+
+    def run(c, spec, target, work, port, progress):
+        work.mkdir(parents=True)
+        (work / "locust.log").write_text("gevent exploded\n")
+        raise runner.LoadTestError(f"Locust did not finish within 96 s; see {work}")
+
+    monkeypatch.setattr(runner, "run", run)
+    code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    where = Path(err.strip().rsplit("see ", 1)[1])
+    assert where.parent.name.startswith("loadtest-checkout-") and where.parent.name.endswith("-failed")
+    assert (where / "locust.log").read_text() == "gevent exploded\n"
+    assert [p.name for p in tmp_path.iterdir()] == [where.parent.name]  # no hidden staging directory left
+
+
+def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeypatch, capsys):
+    from moneypath.loadtest import runner
+
+    def run(*_args):
+        raise runner.LoadTestError("no API token for http://127.0.0.1:9")
+
+    monkeypatch.setattr(runner, "run", run)
+    assert cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)]) == 1
+    assert capsys.readouterr().err == "moneypath: no API token for http://127.0.0.1:9\n"
+    assert list(tmp_path.iterdir()) == []

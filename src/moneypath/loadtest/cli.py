@@ -173,6 +173,45 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _staging(out: str, prefix: str) -> tuple[Path, Path]:
+    """The report's staging directory under --out, made before anything runs; UsageError when it cannot be."""
+    from moneypath.loadtest import report
+
+    try:
+        return report.staging_dir(Path(out), prefix)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create a report directory there ({exc.strerror or exc})") from None
+
+
+def _keep_failed(tmp: Path, final: Path) -> Path | None:
+    """A failed run's staging directory: renamed to <final>-failed when it holds anything (Locust's
+    logs), so that what an error message points at still exists; removed when empty."""
+    from moneypath.loadtest import report
+
+    try:
+        if not any(tmp.iterdir()):
+            report.discard(tmp)
+            return None
+        kept, n = final.with_name(final.name + "-failed"), 1
+        while kept.exists():
+            n += 1
+            kept = final.with_name(f"{final.name}-failed-{n}")
+        return report.publish(tmp, kept)
+    except OSError:
+        return tmp if tmp.exists() else None
+
+
+def _failed(exc: Exception, tmp: Path, final: Path) -> str:
+    """The one-line error of a failed run, naming where its logs were kept."""
+    kept = _keep_failed(tmp, final)
+    message = str(exc)
+    if kept is None:
+        return message
+    if str(tmp) in message:
+        return message.replace(str(tmp), str(kept))
+    return f"{message} (logs: {kept})"
+
+
 def _open_target(c, args, exporter_port: int):
     """(target, owned): the service given, the stack running from --state-dir, or a fresh stack."""
     from moneypath.loadtest import runner
@@ -212,12 +251,12 @@ def _loadtest(args) -> int:
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(args.scenario)
         baseline = runner.load_result(args.baseline) if args.baseline else None
+        tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
     except (UsageError, scenarios.ScenarioError, runner.LoadTestError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return EXIT_USAGE
     spec = runner.RunSpec(args.scenario, args.rate, args.users, args.duration, args.workers, args.reconcile_within,
                           args.scenario_file, locustfile)
-    tmp, final = report.staging_dir(Path(args.out), f"loadtest-{args.scenario}")
     target = None
     try:
         exporter_port = stack.free_port()
@@ -235,11 +274,12 @@ def _loadtest(args) -> int:
         report.render(result, outcome.ticks, outcome.service_series, tmp)
         final = report.publish(tmp, final)
     except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        report.discard(tmp)
-        print(f"moneypath: {exc}", file=sys.stderr)
+        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
-    except BaseException:
-        report.discard(tmp)
+    except BaseException as exc:
+        kept = _keep_failed(tmp, final)
+        if kept is not None:
+            print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
         raise
     finally:
         _close_target(target)
@@ -271,10 +311,10 @@ def _capacity(args) -> int:
             raise UsageError(f"{locustfile}: locustfile not found")
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(capacity.SCENARIO)
+        tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail
     except (UsageError, scenarios.ScenarioError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    tmp, final = report.staging_dir(Path(args.out), "capacity")
     target = None
     try:
         exporter_port = stack.free_port()
@@ -285,11 +325,12 @@ def _capacity(args) -> int:
         capacity.render(result, tmp)
         final = report.publish(tmp, final)
     except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        report.discard(tmp)
-        print(f"moneypath: {exc}", file=sys.stderr)
+        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
-    except BaseException:
-        report.discard(tmp)
+    except BaseException as exc:
+        kept = _keep_failed(tmp, final)
+        if kept is not None:
+            print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
         raise
     finally:
         _close_target(target)
