@@ -348,3 +348,39 @@ def test_remediation_actions_are_called_and_judged(live):
     live.mitigate()  # the fault is already cleared; the action now fails
     mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
     assert not mitigated["ok"] and "→ 500" in mitigated["reason"]
+
+
+def test_a_halt_condition_clears_the_fault_and_fails_the_drill(live):
+    live.inject()
+    live.now.t = 1005.0
+    live.tick()
+    assert live.fault_active and live.fault_state["halted"] is None  # the ledger balances: no halt
+    live.prom.answer = lambda expr: [({}, 250.0)] if "ledger_imbalance" in expr else []
+    live.tick()
+    assert not live.fault_active and len(_deletes(live)) == 1
+    assert live.fault_state["halted"].startswith("halt condition 'the ledger itself is unbalanced' holds")
+    journal = live.finish()
+    halted = next(o for o in journal["objectives"] if o["name"] == "halted")
+    assert not halted["ok"] and "the ledger itself is unbalanced" in halted["reason"]
+    assert journal["verdict"] == "fail"
+
+
+def test_the_blast_radius_cap_clears_the_fault_and_fails_the_drill(live, catalog):
+    duplicates = catalog.metric("duplicate_charged_minor_total")
+    live.inject()
+    live.now.t = 1010.0
+    live.prom.answer = lambda expr: [({"currency": "EUR"}, 1_999_999.0)] if duplicates in expr else []
+    live.tick()
+    assert live.fault_active  # under the cap (2,000,000 minor units in any currency)
+    live.prom.answer = lambda expr: [({"currency": "EUR"}, 2_000_001.0)] if duplicates in expr else []
+    live.tick()
+    assert not live.fault_active and "2000001 EUR minor units charged twice (cap 2000000)" in live.fault_state["halted"]
+    assert any(e["kind"] == "halt" for e in live.timeline)
+    journal = live.finish()
+    assert [o["name"] for o in journal["objectives"]][:1] == ["halted"] and journal["verdict"] == "fail"
+
+
+def test_a_drill_that_was_not_halted_has_no_halted_objective(live):
+    live.inject()
+    live.mitigate()
+    assert "halted" not in [o["name"] for o in live.finish()["objectives"]]

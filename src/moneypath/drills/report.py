@@ -31,6 +31,7 @@ JOURNAL = "journal.json"
 
 OBJECTIVE_TEXT = {
     "steady_state_before": "steady state before the fault",
+    "halted": "halted (a halt condition or the blast-radius cap stopped the drill)",
     "detected": "detected (expected alerts fired)",
     "diagnosed": "diagnosed (runbook evidence found)",
     "mitigated": "mitigated",

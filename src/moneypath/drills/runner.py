@@ -628,6 +628,8 @@ class DrillRun:
                        "; ".join(f"{r['alert']}: {r['reason']}" for r in unexpected) if unexpected else
                        f"nothing paged that should not ({len(firing) - tickets} page(s) and {tickets} ticket(s) "
                        "in all)")
+        if self.fault_state["halted"]:
+            self.objective("halted", False, f"the drill was stopped: {self.fault_state['halted']}")
         money_impact, lost_lines = self._money(outcomes, injected, cleared)
         self._ledger_objective(money_impact, lost_lines)
         self._order_objectives()
@@ -684,7 +686,7 @@ class DrillRun:
         return journal
 
     def _order_objectives(self) -> None:
-        order = ["steady_state_before", "detected", "diagnosed", "mitigated", "recovered", "no_unexpected_pages",
+        order = ["steady_state_before", "halted", "detected", "diagnosed", "mitigated", "recovered", "no_unexpected_pages",
                  "ledger_balanced", "steady_state_after"]
         self.objectives.sort(key=lambda o: order.index(o["name"]) if o["name"] in order else len(order))
 
