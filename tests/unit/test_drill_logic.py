@@ -384,3 +384,15 @@ def test_a_drill_that_was_not_halted_has_no_halted_objective(live):
     live.inject()
     live.mitigate()
     assert "halted" not in [o["name"] for o in live.finish()["objectives"]]
+
+
+def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(live, tmp_path):
+    from moneypath.drills.report import render
+
+    live.inject()
+    live.mitigate()
+    journal = _finite(live.finish())
+    assert journal["money"]["unreconciled_minor"] is None
+    assert any("unreconciled not measured (no --db-url)" in e["text"] for e in journal["timeline"])
+    md = render(journal, tmp_path / "report").read_text()
+    assert "| unreconciled difference | — (not measured) |" in md

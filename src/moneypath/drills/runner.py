@@ -697,7 +697,7 @@ class DrillRun:
         breaks = self._breaks(self.started_at) if self.db else []
         affected = money.affected_payments(outcomes, start, end, breaks)
         duplicates = money.duplicate_amounts(breaks) if self.db else self._prom_duplicates(self.clock() - self.started_at)
-        unreconciled = money.unreconciled_amounts(breaks) if self.db else {}
+        unreconciled = money.unreconciled_amounts(breaks) if self.db else None  # only the ledger database knows
         acked, acked_captures = money.acknowledged(outcomes)
         lost: list[str] = []
         if self.db is not None:
@@ -712,7 +712,8 @@ class DrillRun:
                   "unreconciled_minor": unreconciled, "writes_lost": len(lost),
                   "acknowledged_payments": len(acked), "acknowledged_captures": len(acked_captures)}
         self.event("note", f"money: {len(affected)} payment(s) affected, duplicates {duplicates or 0}, unreconciled "
-                           f"{unreconciled or 0}, writes lost {len(lost)} of {len(acked)} acknowledged")
+                           f"{'not measured (no --db-url)' if unreconciled is None else unreconciled or 0}, "
+                           f"writes lost {len(lost)} of {len(acked)} acknowledged")
         return impact, lost
 
     def _lost_via_api(self, acked: set[str], acked_captures: set[str]) -> list[str]:
