@@ -525,3 +525,34 @@ def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeyp
     assert cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)]) == 1
     assert capsys.readouterr().err == "moneypath: no API token for http://127.0.0.1:9\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("locust, top, message", [
+    ({"rps": "fast", "authorize_p99_ms": 200}, {}, 'locust.rps: expected a number, got "fast"'),
+    ({"rps": None}, {}, "locust.rps: expected a number, got null"),
+    ({"rps": 10, "authorize_p99_ms": [200]}, {}, "locust.authorize_p99_ms: expected a number, got [200]"),
+    ({"rps": 10, "authorize_p99_ms": True}, {}, "locust.authorize_p99_ms: expected a number, got true"),
+    ({"rps": 10}, {"rate": "ten"}, 'rate: expected a number, got "ten"'),
+    ({"rps": 10}, {"users": {}}, "users: expected a number, got {}"),
+])
+def test_a_baseline_with_a_bad_field_is_refused_before_the_run(tmp_path, no_run, monkeypatch, capsys, locust, top,
+                                                               message):
+    from moneypath.loadtest import runner
+
+    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"scenario": "checkout", "locust": locust, **top}))
+    code = cli.main(["loadtest", "checkout", "--baseline", str(path), "--out", str(tmp_path / "out"), "--catalog",
+                     str(CATALOG_PATH)])
+    assert code == 2 and no_run == []
+    assert capsys.readouterr().err == f"moneypath: {path}: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_good_baseline_loads(tmp_path):
+    from moneypath.loadtest import runner
+
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({"scenario": "checkout", "rate": 12, "users": 12, "duration_s": 6, "workers": 0,
+                                "locust": {"rps": 11.5, "authorize_p99_ms": None}}))
+    assert runner.load_result(path)["locust"]["rps"] == 11.5

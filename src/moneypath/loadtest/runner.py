@@ -9,6 +9,7 @@ stats history file; the final figures from its JSON stats.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -405,13 +406,30 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
     }
 
 
+# what --baseline reads from a previous result.json: key path, whether it may be null
+BASELINE_FIELDS = ((("locust", "rps"), False), (("locust", "authorize_p99_ms"), True), (("rate",), True),
+                   (("users",), True), (("duration_s",), True), (("workers",), True))
+
+
 def load_result(path: Path) -> dict:
-    """A previous run's result.json (for --baseline); LoadTestError when it is not one."""
+    """A previous run's result.json (for --baseline); LoadTestError (one line naming the file and
+    the key) when it is not one or a field the comparison reads is not a finite number."""
     try:
         data = json.loads(Path(path).read_text())
-        data["locust"]["rps"]  # noqa: B018 - shape check
     except FileNotFoundError:
         raise LoadTestError(f"{path}: baseline file not found") from None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         raise LoadTestError(f"{path}: not a load-test result (result.json of a previous run)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("locust"), dict) or "rps" not in data["locust"]:
+        raise LoadTestError(f"{path}: not a load-test result (result.json of a previous run)")
+    for keys, nullable in BASELINE_FIELDS:
+        value, where = data, data
+        for key in keys:
+            where, value = value, value.get(key) if isinstance(value, dict) else None
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise LoadTestError(f"{path}: {'.'.join(keys)}: expected a number, got {json.dumps(value)[:40]}")
+    if not isinstance(data.get("scenario", ""), str):
+        raise LoadTestError(f"{path}: scenario: expected a name, got {json.dumps(data['scenario'])[:40]}")
     return data
