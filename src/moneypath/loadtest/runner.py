@@ -423,9 +423,9 @@ def load_result(path: Path) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("locust"), dict) or "rps" not in data["locust"]:
         raise LoadTestError(f"{path}: not a load-test result (result.json of a previous run)")
     for keys, nullable in BASELINE_FIELDS:
-        value, where = data, data
+        value = data
         for key in keys:
-            where, value = value, value.get(key) if isinstance(value, dict) else None
+            value = value.get(key) if isinstance(value, dict) else None
         if value is None and nullable:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
