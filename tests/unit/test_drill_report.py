@@ -312,3 +312,20 @@ def test_summary_table_one_row_per_drill():
     assert lines[-1] == "3 drills: 1 passed, 2 failed"
     assert "\x1b[" not in text  # plain text, no terminal colors
     assert copy.deepcopy(ok) == ok
+
+
+def test_the_first_page_mark_is_the_first_expected_page_not_a_ticket(tmp_path, monkeypatch):
+    j = passing_journal()
+    j["alerts"].append({"alert": "MoneyPathReconciliationLagHigh", "expectation": "unexpected", "deadline_s": None,
+                        "first_firing_at": INJECT + 5, "paged_at": INJECT + 10, "resolved_at": None,
+                        "receivers": ["payments-tickets"], "ok": True, "reason": "a ticket, not judged"})
+    figures = []
+    real = report.save
+    monkeypatch.setattr(report, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
+    render(j, tmp_path / "r")
+    marks = [t.get_text().strip() for t in figures[0].axes[0].texts]
+    assert "first page T+42 s" in marks and "first page T+10 s" not in marks
+    j["classification_at"] = None  # no expected page: no first-page mark at all
+    figures.clear()
+    render(j, tmp_path / "r2")
+    assert not [t for t in figures[0].axes[0].texts if "first page" in t.get_text()]

@@ -173,8 +173,8 @@ class _Journal:
         self.zero = self.injected_at if self.injected_at is not None else self.started_at
         self.alerts = [a for a in j.get("alerts") or [] if isinstance(a, dict)]
         self.objectives = [o for o in j.get("objectives") or [] if isinstance(o, dict)]
-        paged = [t for a in self.alerts if (t := _num(a.get("paged_at"))) is not None]
-        self.first_page = min(paged) if paged else None
+        # the first EXPECTED page (the runner's classification time), not a ticket or an allowed alert's page
+        self.first_page = _num(j.get("classification_at"))
         resolved = [t for a in self.alerts if (t := _num(a.get("resolved_at"))) is not None]
         self.resolved = max(resolved) if resolved else None
 
