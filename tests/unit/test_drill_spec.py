@@ -88,6 +88,7 @@ BAD = [
     ("tabletop.roles.operations", _DELETE, "tabletop.roles: every drill gives a card to engineering, "
                                            "operations, compliance, customer_support; missing: operations"),
     ("recovery", _DELETE, "(file): a drill with a fault needs recovery"),
+    ("alerts.expected", [], "runbooks/drills/x.yaml: alerts.expected: a drill with a fault expects at least one alert"),
     ("surprise", 1, "runbooks/drills/x.yaml: surprise: Extra inputs are not permitted"),
 ]
 
