@@ -218,13 +218,99 @@ def test_money_gates(thr, spec):
         "reconciliation had not caught up 30 s after the run (oldest capture waiting 75 s)"]
 
 
-def test_without_prometheus_its_gates_are_skipped_not_passed(thr, spec):
-    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), "no --prometheus given")
+PROM_GATES = ("p99_latency_prometheus", "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced",
+              "reconciliation")
+
+
+def test_without_prometheus_evidence_its_gates_fail(thr, spec):
+    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), "Prometheus unavailable: connection refused")
     by = {g.name: g for g in result}
     assert by["p99_latency_locust"].status == "pass"
-    for name in ("p99_latency_prometheus", "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced",
-                 "reconciliation"):
-        assert by[name].status == "skip" and by[name].reason == "no --prometheus given"
+    for name in PROM_GATES:
+        assert by[name].status == "fail" and by[name].reason.endswith(": not proven: Prometheus unavailable: "
+                                                                      "connection refused"), by[name]
+    assert by["duplicate_charges"].reason == ("zero duplicate charges: not proven: Prometheus unavailable: "
+                                              "connection refused")
+    # the retry storm's client-side check is not enough either
+    storm = gates.evaluate(summary(duplicate_checks=40, duplicates_seen=0), None, thr, spec.get("retry_storm"),
+                           "no Prometheus")
+    assert {g.name: g.status for g in storm}["duplicate_charges"] == "fail"
+
+
+def test_with_no_prometheus_its_gates_are_skipped_and_say_why(thr, spec):
+    from moneypath.loadtest import runner
+
+    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), runner.NOT_JUDGED, prometheus_required=False)
+    by = {g.name: g for g in result}
+    for name in PROM_GATES:
+        assert (by[name].status, by[name].reason) == ("skip", runner.NOT_JUDGED)
+    assert gates.breaches(result) == []
+    storm = gates.evaluate(summary(duplicate_checks=40, duplicates_seen=1), None, thr, spec.get("retry_storm"),
+                           runner.NOT_JUDGED, prometheus_required=False)
+    assert gates.breaches(storm) == ["1 idempotency keys answered with two different payments (client replay check)"]
+
+
+def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
+    from moneypath.loadtest import runner
+
+    monkeypatch.setenv("MONEYPATH_TOKEN", "t")
+    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    code = cli.main(["loadtest", "checkout", "--host", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "none"),
+                     "--out", str(tmp_path / "out"), "--catalog", str(CATALOG_PATH)])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "moneypath: no Prometheus scrapes http://127.0.0.1:9: the duplicate-charge, ledger and reconciliation gates "
+        "need one: pass --prometheus URL, or --no-prometheus to judge without them\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def fake_run(prom, reason, catalog):
+    """runner.run without Locust: the gates judged on a healthy Locust summary and `prom`."""
+    from moneypath.loadtest import runner
+
+    def run(c, spec, target, work, port, progress):
+        sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", catalog)
+        scenario = sfile.get(spec.scenario)
+        thr = gates.thresholds(catalog, 30)
+        judged = gates.evaluate(summary(), prom, thr, scenario, reason, spec.require_prometheus)
+        work.mkdir(parents=True)
+        return runner.RunOutcome(scenario, spec, 10, 10, 10, 0, 10, summary(), prom, reason, judged, work)
+    return run
+
+
+def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monkeypatch, capsys, catalog):
+    from moneypath.loadtest import runner
+
+    monkeypatch.setattr(runner, "run", fake_run(None, "Prometheus unavailable: timed out", catalog))
+    code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "BREACH: ledger balanced: not proven: Prometheus unavailable: timed out" in err.splitlines()
+
+
+def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, monkeypatch, capsys, catalog):
+    from moneypath.loadtest import runner
+
+    monkeypatch.setattr(runner, "run", fake_run(None, runner.NOT_JUDGED, catalog))
+    code = cli.main(["loadtest", "checkout", "--no-prometheus", "--out", str(tmp_path), "--catalog",
+                     str(CATALOG_PATH)])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == "", err
+    assert out.splitlines()[-1] == (
+        "checkout: every judged gate passed; WITHOUT Prometheus (--no-prometheus): 5 gates not judged (p99 "
+        "authorization latency, service, authorization error ratio, service, zero duplicate charges, ledger balanced, "
+        "reconciliation caught up)")
+    report_dir = next(tmp_path.iterdir())
+    assert "PASSED without Prometheus evidence" in (report_dir / "report.md").read_text().splitlines()[0]
+    result = json.loads((report_dir / "result.json").read_text())
+    assert result["no_prometheus"] is True
+    assert {g["reason"] for g in result["gates"] if g["status"] == "skip"} == {runner.NOT_JUDGED}
+
+
+def test_prometheus_and_no_prometheus_together_are_refused(capsys):
+    assert cli.main(["loadtest", "checkout", "--prometheus", "http://127.0.0.1:9", "--no-prometheus", "--catalog",
+                     str(CATALOG_PATH)]) == 2
+    assert capsys.readouterr().err == "moneypath: --prometheus and --no-prometheus: choose one\n"
 
 
 def test_prometheus_without_data_fails(thr, spec):

@@ -147,19 +147,19 @@ def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts
 
 def run_steps(c: Catalog, target: runner.Target, rates: list[float], step_s: float, workers: int, locustfile: Path,
               scenario_file: Path | None, work: Path, exporter_port: int, progress=print,
-              confirm: bool = True) -> list[Step]:
+              confirm: bool = True, require_prometheus: bool = True) -> list[Step]:
     """Run the steps in order until one fails; with `confirm`, a failed step is run once more
     and only a second failure ends the climb (one slow outlier is the p99 of a short step)."""
     steps: list[Step] = []
     for i, rate in enumerate(rates, 1):
         progress(f"step {i}/{len(rates)}: {rate:g} requests/s for {step_s:g} s")
         step = _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work / f"step-{i:02d}-{rate:g}",
-                         exporter_port, progress)
+                         exporter_port, progress, require_prometheus)
         if not step.passed and confirm:
             progress(f"  again, to confirm: {rate:g} requests/s for {step_s:g} s")
             time.sleep(2)
             step = _one_step(c, target, rate, step_s, workers, locustfile, scenario_file,
-                             work / f"step-{i:02d}-{rate:g}-again", exporter_port, progress)
+                             work / f"step-{i:02d}-{rate:g}-again", exporter_port, progress, require_prometheus)
         steps.append(step)
         if not step.passed:
             break  # past the knee: more load only queues
@@ -167,9 +167,10 @@ def run_steps(c: Catalog, target: runner.Target, rates: list[float], step_s: flo
     return steps
 
 
-def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress) -> Step:
+def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress,
+              require_prometheus: bool = True) -> Step:
     spec = runner.RunSpec(SCENARIO, rate=rate, duration_s=step_s, workers=workers, scenario_file=scenario_file,
-                          locustfile=locustfile, only_gates=STEP_GATES)
+                          locustfile=locustfile, only_gates=STEP_GATES, require_prometheus=require_prometheus)
     outcome = runner.run(c, spec, target, work, exporter_port,
                          lambda line: progress("  " + line) if line.startswith("[") else None)
     s = outcome.summary

@@ -92,6 +92,10 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                         "stack started for the run and stopped after it)")
     p.add_argument("--prometheus", type=_url, metavar="URL",
                    help="Prometheus that scrapes the service, for the service-side gates (default: the stack's)")
+    p.add_argument("--no-prometheus", action="store_true",
+                   help="judge without Prometheus: the service-side gates (duplicate charges, ledger, reconciliation, "
+                        "the service's latency and errors) are skipped and the verdict says so. Without this flag a "
+                        "run with no Prometheus, or whose Prometheus fails, fails those gates")
     p.add_argument("--providersim", type=_url, metavar="URL",
                    help="provider simulator, for scenarios that set faults there (default: the stack's)")
     p.add_argument("--workers", type=_count(0), default=0, metavar="N",
@@ -220,9 +224,16 @@ def _open_target(c, args, exporter_port: int):
     if args.host is None and runner.running_stack(state_dir) is None:
         if args.prometheus or args.providersim:
             raise UsageError("--prometheus and --providersim go with --host")
-        return runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
-    target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim)
-    runner.add_exporter_target(target, exporter_port)
+        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
+    else:
+        target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim)
+        if target.prometheus is None and not args.no_prometheus:
+            raise UsageError(f"no Prometheus scrapes {target.host}: the duplicate-charge, ledger and reconciliation "
+                             "gates need one: pass --prometheus URL, or --no-prometheus to judge without them")
+        if not args.no_prometheus:
+            runner.add_exporter_target(target, exporter_port)
+    if args.no_prometheus:
+        target.prometheus = None
     return target
 
 
@@ -244,6 +255,8 @@ def _loadtest(args) -> int:
     try:
         if args.workers and args.workers > 64:
             raise UsageError("--workers: at most 64 on one machine (see loadtests/README.md for several machines)")
+        if args.prometheus and args.no_prometheus:
+            raise UsageError("--prometheus and --no-prometheus: choose one")
         c = load_catalog(args.catalog)
         locustfile = (args.locustfile or runner.default_locustfile())
         if not locustfile.exists():
@@ -256,7 +269,7 @@ def _loadtest(args) -> int:
         print(f"moneypath: {exc}", file=sys.stderr)
         return EXIT_USAGE
     spec = runner.RunSpec(args.scenario, args.rate, args.users, args.duration, args.workers, args.reconcile_within,
-                          args.scenario_file, locustfile)
+                          args.scenario_file, locustfile, require_prometheus=not args.no_prometheus)
     target = None
     try:
         exporter_port = stack.free_port()
@@ -288,6 +301,12 @@ def _loadtest(args) -> int:
     _say(f"report: {final / 'report.html'} (and report.md, result.json)")
     for line in result["breaches"]:
         print(f"BREACH: {line}", file=sys.stderr)
+    if result["passed"] and args.no_prometheus:
+        skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
+                   and gt["reason"] == runner.NOT_JUDGED]
+        _say(f"{args.scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
+             f"{len(skipped)} gates not judged ({', '.join(skipped)})")
+        return 0
     if result["passed"]:
         _say(f"{args.scenario}: every gate passed")
         return 0
@@ -299,6 +318,8 @@ def _capacity(args) -> int:
     from moneypath.loadtest import capacity, report, runner, scenarios
 
     try:
+        if args.prometheus and args.no_prometheus:
+            raise UsageError("--prometheus and --no-prometheus: choose one")
         if args.start > args.max_rate:
             raise UsageError(f"--start {args.start:g} is above --max {args.max_rate:g}")
         try:
@@ -320,7 +341,8 @@ def _capacity(args) -> int:
         exporter_port = stack.free_port()
         target = _open_target(c, args, exporter_port)
         plan = capacity.run_steps(c, target, steps, args.step_duration, args.workers, locustfile,
-                                  args.scenario_file, tmp, exporter_port, _say, confirm=not args.no_confirm)
+                                  args.scenario_file, tmp, exporter_port, _say, confirm=not args.no_confirm,
+                                  require_prometheus=not args.no_prometheus)
         result = capacity.plan(c, sfile, plan, args.current_rps, args.utilization)
         capacity.render(result, tmp)
         final = report.publish(tmp, final)

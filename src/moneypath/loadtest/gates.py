@@ -93,21 +93,28 @@ def _pct(v: float | None) -> str:
 
 
 def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, scenario: Scenario,
-             prometheus_reason: str = "no --prometheus given") -> list[Gate]:
-    """Every gate for one run. `prom` None: the Prometheus gates are skipped with `prometheus_reason`."""
+             prometheus_reason: str = "no Prometheus for the run", prometheus_required: bool = True) -> list[Gate]:
+    """Every gate for one run. `prom` None (no Prometheus, or it failed during the run): the gates
+    that need it fail with `prometheus_reason`: a release is not judged without evidence from the
+    service. Only when the user opted out (`prometheus_required` False, `--no-prometheus`) are they
+    skipped, with that reason."""
     who = f" ({scenario.judge_provider})" if scenario.judge_provider else ""
     gates: list[Gate] = []
+    no_prom = None if prom is not None else prometheus_reason
 
-    def add(name, title, source, ok, observed, limit, reason_if_failed, skip_reason=None):
+    def add(name, title, source, ok, observed, limit, reason_if_failed, skip_reason=None, needs_prom=False):
         if name in scenario.skip_gates:
             gates.append(Gate(name, title, source, SKIP, observed, limit, f"scenario {scenario.name} skips it"))
         elif skip_reason:
             gates.append(Gate(name, title, source, SKIP, observed, limit, skip_reason))
+        elif needs_prom and no_prom and prometheus_required:
+            gates.append(Gate(name, title, source, FAIL, "no evidence", limit, f"{title}: not proven: {no_prom}"))
+        elif needs_prom and no_prom:
+            gates.append(Gate(name, title, source, SKIP, "not judged", limit, no_prom))
         else:
             gates.append(Gate(name, title, source, PASS if ok else FAIL, observed, limit,
                               "" if ok else reason_if_failed))
 
-    no_prom = None if prom is not None else prometheus_reason
     p = prom or PromObservations()
 
     # latency: the SLO's threshold for the 99th percentile of authorizations
@@ -126,7 +133,7 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             pv is not None and pv <= thr.p99_s, _ms(None if pv is None else pv * 1000), f"<= {limit_ms:.0f} ms",
             f"p99 authorization latency{who} {_ms(None if pv is None else pv * 1000)} (service histogram in "
             f"Prometheus) is over the {thr.latency_slo} SLO threshold {limit_ms:.0f} ms"
-            if pv is not None else f"Prometheus has no authorization latency{who} for the run", no_prom)
+            if pv is not None else f"Prometheus has no authorization latency{who} for the run", needs_prom=True)
 
     # failures: the availability SLO's error budget
     if thr.error_budget is None:
@@ -145,13 +152,13 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             er is not None and er <= thr.error_budget, _pct(er), f"<= {_pct(thr.error_budget)}",
             f"authorization error ratio{who} {_pct(er)} (service counters in Prometheus) is over the "
             f"{thr.availability_slo} error budget {_pct(thr.error_budget)}"
-            if er is not None else f"Prometheus counted no authorization{who} during the run", no_prom)
+            if er is not None else f"Prometheus counted no authorization{who} during the run", needs_prom=True)
 
     # money: never charged twice, the ledger balances, reconciliation catches up
     seen, checks = summary.duplicates_seen, summary.duplicate_checks
     dup = p.duplicate_charges
     dup_ok = (dup is not None or no_prom is not None) and not dup and not seen
-    observed = f"{0 if dup is None else dup:.0f} (service)" if no_prom is None else "-"
+    observed = ("no data" if dup is None else f"{dup:.0f}") + " (service)" if no_prom is None else "-"
     if checks is not None:
         observed += f", {seen} of {checks} keys replayed (client)"
     reasons = []
@@ -161,22 +168,22 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
         reasons.append(f"the service counted {dup:.0f} duplicate charges during the run")
     if dup is None and no_prom is None:
         reasons.append("Prometheus has no duplicate-charge counter for the run")
+    # with the client's replay check and --no-prometheus, the client's evidence alone is judged
     add("duplicate_charges", "zero duplicate charges", "prometheus" if checks is None else "prometheus+locust",
-        dup_ok, observed, "0", "; ".join(reasons),
-        no_prom if checks is None else None)
+        dup_ok, observed, "0", "; ".join(reasons), needs_prom=checks is None or prometheus_required)
 
     imb = p.ledger_imbalance_max_abs
     add("ledger_balanced", "ledger balanced", "prometheus", imb == 0, "no data" if imb is None else f"{imb:.0f} minor",
         "0 in every currency",
         f"the ledger was out of balance by up to {imb:.0f} minor units during the run" if imb is not None
-        else "Prometheus has no ledger imbalance gauge for the run", no_prom)
+        else "Prometheus has no ledger imbalance gauge for the run", needs_prom=True)
 
     caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
     add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
         f"after {caught:.0f} s" if caught is not None else ("no data" if last is None else f"{last:.0f} s still waiting"),
         f"within {thr.reconcile_within_s:.0f} s after the run",
         f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
-        f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", no_prom)
+        f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", needs_prom=True)
 
     if scenario.expect_circuit_open:
         want, cm = thr.circuit_open_value, p.circuit_max
@@ -184,7 +191,7 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             want is not None and cm is not None and cm >= want, "no data" if cm is None else f"state {cm:.0f}",
             f"state {want}" if want is not None else "-",
             f"the circuit breaker for {scenario.expect_circuit_open} never opened during the run",
-            no_prom or (None if want is not None else "the catalog's provider_circuit_state has no 'open' value"))
+            None if want is not None else "the catalog's provider_circuit_state has no 'open' value", needs_prom=True)
     return gates
 
 

@@ -109,6 +109,8 @@ def render(result: dict, ticks, service: dict, directory: Path) -> None:
     plots = _plots(result, ticks, service, directory)
     write_json(directory / "result.json", result)
     verdict = "PASSED" if result["passed"] else "FAILED"
+    if result.get("no_prometheus"):
+        verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result["started_at"]))
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),

@@ -32,6 +32,7 @@ from moneypath.tokens import issue
 
 REPO = Path(__file__).resolve().parents[3]
 LOCUST_JOB = "locust"
+NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
 
 
 class LoadTestError(Exception):
@@ -67,6 +68,7 @@ class RunSpec:
     scenario_file: Path | None = None
     locustfile: Path | None = None
     only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
+    require_prometheus: bool = True  # False (--no-prometheus): the gates that need it are skipped, not failed
 
 
 @dataclass
@@ -339,7 +341,9 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     ended = time.time()
     summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider, duration)
     ticks = history(work / "locust_stats_history.csv")
-    prom, reason, series = None, "no Prometheus (--prometheus URL)", {}
+    prom, series = None, {}
+    reason = (NOT_JUDGED if not spec.require_prometheus
+              else "no Prometheus for the run (pass --prometheus URL, or --no-prometheus to judge without it)")
     thr = g.thresholds(c, spec.reconcile_within_s)
     if target.prometheus and judge:
         observer = Observer(c, target.prometheus)
@@ -354,7 +358,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             series = observer.series(started, time.time(), scenario.judge_provider)
         except ObserveError as exc:
             prom, reason = None, f"Prometheus unavailable: {exc}"
-    gates = g.evaluate(summary, prom, thr, scenario, reason) if judge else []
+    gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []
     if spec.only_gates is not None:
         for gate in gates:
             if gate.name not in spec.only_gates and gate.status != g.SKIP:
@@ -387,6 +391,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
         "catalog": c.path,
         "target": target.host,
         "prometheus": target.prometheus,
+        "no_prometheus": not outcome.spec.require_prometheus,
         "rate": outcome.rate,
         "users": outcome.users,
         "workers": outcome.spec.workers,
