@@ -10,6 +10,7 @@ from pathlib import Path
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
 
 TARGET_HELP = """\
 Without --target-* options the runner starts a fresh local stack per drill (provider simulator,
@@ -151,6 +152,8 @@ def _run(args) -> int:
                          say=lambda text: print(text, flush=True), interactive=args.interactive)
     print()
     print_summary(results)
+    if any(r.interrupted for r in results):
+        return EXIT_INTERRUPTED
     return 0 if results and all(r.verdict == "pass" for r in results) else EXIT_FAILED
 
 

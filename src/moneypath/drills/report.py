@@ -30,6 +30,7 @@ PAGE = "index.html"
 JOURNAL = "journal.json"
 
 OBJECTIVE_TEXT = {
+    "interrupted": "interrupted (Ctrl-C stopped the drill)",
     "steady_state_before": "steady state before the fault",
     "halted": "halted (a halt condition or the blast-radius cap stopped the drill)",
     "detected": "detected (expected alerts fired)",

@@ -64,6 +64,7 @@ class Result:
     timings: dict
     report: str
     journal: dict = field(repr=False, default_factory=dict)
+    interrupted: bool = False  # Ctrl-C: the remaining drills are not run
 
 
 class DrillRun:
@@ -95,6 +96,7 @@ class DrillRun:
         self.diagnosed_at: float | None = None
         self.recovered_at: float | None = None
         self.window_end: float | None = None  # end of the fault (or peak) window
+        self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
 
     # ------------------------------------------------------------ helpers
 
@@ -487,6 +489,11 @@ class DrillRun:
                                f"durations and ranges are stretched {self.scale:g}x")
         try:
             self._run_phases()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.event("note", "interrupted (Ctrl-C): the fault is cleared; the journal and report keep what "
+                               "happened so far")
+            self.objective("interrupted", False, "the drill was interrupted (Ctrl-C) before it finished")
         except (TargetError, httpx.HTTPError) as exc:
             self.event("note", f"drill stopped: {exc}")
             self.objective("runner", False, f"the drill could not continue: {exc}")
@@ -647,7 +654,7 @@ class DrillRun:
         roles = [{"role": role, "checkpoint": card.checkpoint, "due_s": card.due, "answered_by": None, "answer": None,
                   "answered_at": None, "ok": None} for role, card in drill.tabletop.roles.items()]
         clock_base = classification_at or injected or self.started_at
-        if self.interactive:
+        if self.interactive and not self.interrupted:
             roles = self._tabletop(roles, clock_base)
             missed = [r["role"] for r in roles if r.get("ok") is False]
             self.objective("tabletop", not missed,
@@ -681,13 +688,14 @@ class DrillRun:
                      "behind": self.load.stats.behind if self.load else 0,
                      "statuses": dict(self.load.stats.statuses) if self.load else {}},
             "pages_source": self.pages_source.source,
+            "interrupted": self.interrupted,
             "verdict": verdict,
         }
         return journal
 
     def _order_objectives(self) -> None:
-        order = ["steady_state_before", "halted", "detected", "diagnosed", "mitigated", "recovered", "no_unexpected_pages",
-                 "ledger_balanced", "steady_state_after"]
+        order = ["interrupted", "steady_state_before", "halted", "detected", "diagnosed", "mitigated", "recovered",
+                 "no_unexpected_pages", "ledger_balanced", "steady_state_after"]
         self.objectives.sort(key=lambda o: order.index(o["name"]) if o["name"] in order else len(order))
 
     def _money(self, outcomes, injected, cleared) -> tuple[dict, list[str]]:
@@ -847,7 +855,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
     except Exception as exc:  # noqa: BLE001 - the journal is the record; a report can be rendered again
         say(f"           report not rendered ({type(exc).__name__}: {exc}); the journal is {path}")
     say(f"           report: {report}")
-    return Result(drill.name, journal["verdict"], journal["timings"], report, journal)
+    return Result(drill.name, journal["verdict"], journal["timings"], report, journal, run.interrupted)
 
 
 def _finite(value):
@@ -950,21 +958,34 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                state_dir: Path = Path(".moneypath/drills"), say=print, interactive: bool = False,
                ask=input) -> list[Result]:
     """Run each drill; without a target each gets its own fresh local stack, stopped afterwards
-    (also on Ctrl-C or an error)."""
+    (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
+    Ctrl-C ends the drill at hand (journal and report kept) and runs no further one."""
     from moneypath import stack
 
     results = []
     for drill in drills:
         say(f"=== {drill.name}: {drill.title}")
         if target is not None:
-            results.append(run_drill(drill, catalog, target, reports_dir, say, interactive, ask))
-            continue
-        own = state_dir / drill.name
-        try:
-            local = local_stack(catalog, own, say)
-            results.append(run_drill(drill, catalog, local, reports_dir, say, interactive, ask))
-        finally:
-            stack.down(own.resolve(), progress=lambda *_: None)
+            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask)
+        else:
+            own = state_dir / drill.name
+            try:
+                try:
+                    local = local_stack(catalog, own, say)
+                except Exception as exc:  # noqa: BLE001 - StackError, a port in use...: this drill fails, not the run
+                    reason = f"stack did not start: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                    say(f"           {reason}")
+                    results.append(Result(drill.name, "fail", {}, reason))
+                    continue
+                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask)
+            finally:
+                stack.down(own.resolve(), progress=lambda *_: None)
+        results.append(result)
+        if result.interrupted:
+            left = len(drills) - len(results)
+            if left:
+                say(f"interrupted: {left} drill(s) not run")
+            break
     return results
 
 
@@ -972,8 +993,9 @@ def summary_rows(results: list[Result]) -> list[list[str]]:
     def secs(v):
         return "—" if v is None else f"{v:.0f} s"
 
-    return [[r.drill, r.verdict.upper(), secs(r.timings.get("detect_s")), secs(r.timings.get("page_s")),
-             secs(r.timings.get("diagnose_s")), secs(r.timings.get("recover_s")), r.report] for r in results]
+    return [[r.drill, "INTERRUPTED" if r.interrupted else r.verdict.upper(), secs(r.timings.get("detect_s")),
+             secs(r.timings.get("page_s")), secs(r.timings.get("diagnose_s")), secs(r.timings.get("recover_s")),
+             r.report] for r in results]
 
 
 SUMMARY_HEADERS = ["drill", "verdict", "detect", "page", "diagnose", "recover", "report"]
