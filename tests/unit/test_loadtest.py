@@ -329,8 +329,9 @@ def test_scenario_settings_shape_the_gates(thr, spec):
     assert gates.breaches(opened) == []
 
 
-def result_json(p99, rps, scenario="checkout"):
-    return {"scenario": scenario, "locust": {"authorize_p99_ms": p99, "rps": rps}}
+def result_json(p99, rps, scenario="checkout", rate=10, **load):
+    return {"scenario": scenario, "rate": rate, "users": 10, "duration_s": 60, "workers": 0, **load,
+            "locust": {"authorize_p99_ms": p99, "rps": rps}}
 
 
 def test_baseline_regression_beyond_tolerance_fails():
@@ -341,6 +342,33 @@ def test_baseline_regression_beyond_tolerance_fails():
         "throughput regressed 85.0/s vs baseline 100.0/s (-15%, tolerance -10%)"]
     other = gates.breaches(gates.compare(result_json(300, 100), result_json(200, 100, "peak"), tol))
     assert other[0].endswith("(baseline is scenario 'peak')")
+
+
+def test_a_baseline_at_another_rate_is_not_compared():
+    tol = gates.Tolerances(0.20, 0.10)
+    result = {g.name: g for g in gates.compare(result_json(150, 190, rate=20), result_json(200, 100, rate=10), tol)}
+    assert result["baseline_load"].status == "fail"
+    assert result["baseline_load"].reason == (
+        "this run offered 20 requests/s, the baseline 10 (+100%, more than the ±10% throughput tolerance): a p99 at "
+        "another rate is not comparable; run the baseline at this rate")
+    for name in ("regression_p99", "regression_rps"):
+        assert (result[name].status, result[name].reason) == ("skip", "not comparable: the baseline ran at 10 "
+                                                                      "requests/s")
+    within = {g.name: g.status for g in gates.compare(result_json(200, 100, rate=10.5), result_json(200, 100), tol)}
+    assert within == {"baseline_load": "pass", "regression_p99": "pass", "regression_rps": "pass"}
+
+
+def test_other_load_differences_are_named_in_the_baseline_gates():
+    tol = gates.Tolerances(0.20, 0.10)
+    current = result_json(300, 100, users=20, workers=2, duration_s=30)
+    result = {g.name: g for g in gates.compare(current, result_json(200, 100), tol)}
+    differs = "(users 20 (baseline 10); duration 30 s (baseline 60 s); workers 2 (baseline 0))"
+    assert result["baseline_load"].status == "pass" and result["baseline_load"].observed.endswith(differs)
+    assert result["regression_p99"].observed == f"300 ms (baseline 200 ms) {differs}"
+    assert result["regression_p99"].reason.endswith(f"tolerance +20%) {differs}")
+    old = result_json(200, 100)
+    del old["rate"]
+    assert gates.compare(result_json(200, 100), old, tol)[0].status == "skip"
 
 
 # ---------------------------------------------------------------- capacity

@@ -201,34 +201,72 @@ class Tolerances:
     rps_decrease: float = 0.10   # fail when throughput fell by more than this share
 
 
-def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
-    """Regression gates against a previous run's result JSON (`current`/`baseline` as written by the report)."""
-    gates = []
+LOAD_FIELDS = (("users", "users", "{:g}"), ("duration_s", "duration", "{:g} s"), ("workers", "workers", "{:g}"))
+
+
+def _load_differences(current: dict, baseline: dict) -> list[str]:
+    """What differs in the load besides the rate: 'users 20 (baseline 10)', ..."""
+    out = []
     if baseline.get("scenario") != current.get("scenario"):
-        note = f" (baseline is scenario {baseline.get('scenario')!r})"
+        out.append(f"baseline is scenario {baseline.get('scenario')!r}")
+    for key, label, fmt in LOAD_FIELDS:
+        b, c = baseline.get(key), current.get(key)
+        if b is not None and c is not None and b != c:
+            out.append(f"{label} {fmt.format(c)} (baseline {fmt.format(b)})")
+    return out
+
+
+def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
+    """Regression gates against a previous run's result JSON (`current`/`baseline` as written by the report).
+
+    The rule: a p99 or a throughput is only compared at the same offered rate. The rate must be within
+    the throughput tolerance of the baseline's (gate `baseline_load`); when it is not, that gate fails
+    and the two regression gates are skipped as not comparable. Other differences (scenario, users,
+    duration, workers) are compared anyway and named in every baseline gate's observed value and reason.
+    """
+    gates = []
+    diffs = _load_differences(current, baseline)
+    note = f" ({'; '.join(diffs)})" if diffs else ""
+    b_rate, c_rate = baseline.get("rate"), current.get("rate")
+    comparable = True
+    if not b_rate or c_rate is None:
+        gates.append(Gate("baseline_load", "load as in the baseline", "baseline", SKIP, "-", "-",
+                          "the baseline or this run has no offered rate: load not compared"))
     else:
-        note = ""
+        off = c_rate / b_rate - 1
+        comparable = abs(off) <= tol.rps_decrease + 1e-12
+        gates.append(Gate("baseline_load", "load as in the baseline", "baseline", PASS if comparable else FAIL,
+                          f"{c_rate:g} requests/s (baseline {b_rate:g}){note}", f"rate within ±{tol.rps_decrease:.0%}",
+                          "" if comparable else f"this run offered {c_rate:g} requests/s, the baseline {b_rate:g} "
+                          f"({off:+.0%}, more than the ±{tol.rps_decrease:.0%} throughput tolerance): a p99 at another "
+                          f"rate is not comparable; run the baseline at this rate{note}"))
+    not_comparable = f"not comparable: the baseline ran at {b_rate:g} requests/s" if not comparable else ""
     b_p99, c_p99 = baseline["locust"].get("authorize_p99_ms"), current["locust"].get("authorize_p99_ms")
-    if b_p99 is None or c_p99 is None:
+    if not comparable:
+        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-", not_comparable))
+    elif b_p99 is None or c_p99 is None:
         gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-",
                           "no authorization p99 in the baseline or this run"))
     else:
         limit = b_p99 * (1 + tol.p99_increase)
         ok = c_p99 <= limit
         gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", PASS if ok else FAIL,
-                          f"{c_p99:.0f} ms (baseline {b_p99:.0f} ms)", f"<= {limit:.0f} ms (+{tol.p99_increase:.0%})",
+                          f"{c_p99:.0f} ms (baseline {b_p99:.0f} ms){note}",
+                          f"<= {limit:.0f} ms (+{tol.p99_increase:.0%})",
                           "" if ok else f"p99 authorization latency regressed {c_p99:.0f} ms vs baseline {b_p99:.0f} ms "
                           f"(+{(c_p99 / b_p99 - 1) if b_p99 else float('inf'):.0%}, tolerance "
                           f"+{tol.p99_increase:.0%}){note}"))
     b_rps, c_rps = baseline["locust"].get("rps"), current["locust"].get("rps")
-    if not b_rps or c_rps is None:
+    if not comparable:
+        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", SKIP, "-", "-", not_comparable))
+    elif not b_rps or c_rps is None:
         gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", SKIP, "-", "-",
                           "no throughput in the baseline or this run"))
     else:
         limit = b_rps * (1 - tol.rps_decrease)
         ok = c_rps >= limit
         gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", PASS if ok else FAIL,
-                          f"{c_rps:.1f}/s (baseline {b_rps:.1f}/s)", f">= {limit:.1f}/s (-{tol.rps_decrease:.0%})",
+                          f"{c_rps:.1f}/s (baseline {b_rps:.1f}/s){note}", f">= {limit:.1f}/s (-{tol.rps_decrease:.0%})",
                           "" if ok else f"throughput regressed {c_rps:.1f}/s vs baseline {b_rps:.1f}/s "
                           f"({c_rps / b_rps - 1:.0%}, tolerance -{tol.rps_decrease:.0%}){note}"))
     return gates
