@@ -6,8 +6,9 @@
 Scenarios are defined in loadtests/scenarios.yaml (checkout, peak, spike, soak, retry_storm,
 slow_provider). `--rate` is the baseline in requests per second and `--concurrency` the users
 at baseline: each user paces itself with constant_throughput(rate / concurrency) and the load
-shape scales the number of users (10x for peak, 20x during a spike). Every request carries an
-`x-correlation-id` (one per payment, from authorize to refund); every write an idempotency key.
+shape scales the number of users (10x for peak, 20x during a spike). Every request carries the
+correlation header (`moneypath.instrument.correlation.HEADER`, x-correlation-id: one per payment,
+from authorize to refund); every write an idempotency key.
 
 Credentials: `--token` or $MONEYPATH_TOKEN (scopes payments:write payments:read), or a secret
 to mint one: $MONEYPATH_TOKEN_SECRET, or `--state-dir` of a stack started by `moneypath up`
@@ -34,6 +35,7 @@ import requests
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.runners import WorkerRunner
 
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.loadtest import scenarios
 from moneypath.tokens import issue
 
@@ -216,7 +218,7 @@ class MoneyPathUser(FastHttpUser):
 
     def write(self, path: str, body: dict | None, name: str, correlation_id: str, key: str | None = None):
         """POST with an idempotency key and the correlation id; (status, JSON body or None, response headers)."""
-        headers = {**self.headers, "idempotency-key": key or uuid.uuid4().hex, "x-correlation-id": correlation_id}
+        headers = {**self.headers, "idempotency-key": key or uuid.uuid4().hex, CORRELATION_HEADER: correlation_id}
         with self.client.post(path, json=body, headers=headers, name=name, catch_response=True) as r:
             status = r.status_code
             data = None
@@ -343,7 +345,7 @@ class RetryStormUser(MoneyPathUser):
 
     def replay_check(self, path, body, provider, cid, key, first: dict) -> None:
         """The same key again: it must replay the same payment, never make a second one."""
-        headers = {**self.headers, "idempotency-key": key, "x-correlation-id": cid}
+        headers = {**self.headers, "idempotency-key": key, CORRELATION_HEADER: cid}
         retry = self.s.scenario.retry
         for attempt in range(1, retry.max_attempts + 1):
             started = time.perf_counter()
@@ -373,7 +375,7 @@ class HealthzUser(MoneyPathUser):
 
     @task
     def step(self):
-        self.client.get("/healthz", name="healthz", headers={"x-correlation-id": _correlation_id()})
+        self.client.get("/healthz", name="healthz", headers={CORRELATION_HEADER: _correlation_id()})
 
 
 # ---------------------------------------------------------------- the shape: users over time

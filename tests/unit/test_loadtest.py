@@ -17,7 +17,7 @@ import yaml
 from moneypath import cli
 from moneypath.dashboards import LOCUST_METRICS
 from moneypath.loadtest import capacity, gates, report, scenarios, stats
-from moneypath.loadtest.exporter import USERS, registry_for
+from moneypath.loadtest.exporter import EXPORTED_METRICS, USERS, registry_for
 from tests.conftest import CATALOG_PATH, ROOT
 
 
@@ -445,7 +445,10 @@ def test_exporter_serves_locust_stats_under_the_dashboard_names():
     assert f"{LOCUST_METRICS['failures']}{labels} 2.0" in text
     assert f"{LOCUST_METRICS['rps']}{labels} 4.5" in text
     assert f"{LOCUST_METRICS['avg_response_ms']}{labels} 120.0" in text
-    assert f"{USERS} 7.0" in text
+    assert f"{USERS} 7.0" in text and USERS == EXPORTED_METRICS["users"]
+    assert EXPORTED_METRICS.items() >= LOCUST_METRICS.items()
+    served = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if not line.startswith("#")}
+    assert served == set(EXPORTED_METRICS.values())
     assert "Aggregated" not in text
     empty = generate_latest(registry_for(SimpleNamespace(runner=None))).decode()
     assert f"{USERS} 0.0" in empty
@@ -670,3 +673,41 @@ def test_a_good_baseline_loads(tmp_path):
     path.write_text(json.dumps({"scenario": "checkout", "rate": 12, "users": 12, "duration_s": 6, "workers": 0,
                                 "locust": {"rps": 11.5, "authorize_p99_ms": None}}))
     assert runner.load_result(path)["locust"]["rps"] == 11.5
+
+
+def catalog_without(tmp_path, *keys: str) -> Path:
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    for key in keys:
+        del data["signals"][key]
+    path = tmp_path / "moneypath.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("command", [["loadtest", "checkout"], ["capacity"]])
+def test_a_catalog_without_a_signal_the_gates_read_is_one_line(tmp_path, command):
+    path = catalog_without(tmp_path, "duplicate_charges_total")
+    r = run_cli(*command, "--catalog", str(path), "--out", str(tmp_path / "out"))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"moneypath: {path}: signals.duplicate_charges_total: missing; the load test reads it "
+                        "(duplicate charges)\n")
+
+
+def test_signal_names_come_from_the_catalog_slos(catalog, tmp_path):
+    from moneypath.catalog import load_catalog
+    from moneypath.loadtest.observe import ObserveError, Observer
+
+    obs = Observer(catalog, "http://127.0.0.1:9")
+    assert obs.latency_hist == catalog.metric(catalog.slos["authorization-latency"].sli.latency.signal)
+    assert obs.authorizations == catalog.metric(catalog.slos["authorization-availability"].total.signal)
+    assert obs.names["ledger_imbalance"] == catalog.metric("ledger_imbalance_minor")
+    # the only latency SLO is the latency SLO, whatever its signal is called
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    data["slos"]["authorization-latency"]["sli"]["latency"]["signal"] = "http_request_duration_seconds"
+    data["slos"]["authorization-latency"]["sli"]["latency"]["under"] = 0.25
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    other = load_catalog(tmp_path / "other.yaml")
+    assert gates.thresholds(other, 30).p99_s == 0.25
+    assert Observer(other, "http://127.0.0.1:9").latency_hist == other.metric("http_request_duration_seconds")
+    with pytest.raises(ObserveError, match="signals.ledger_imbalance_minor: missing"):
+        Observer(load_catalog(catalog_without(tmp_path, "ledger_imbalance_minor")), "http://127.0.0.1:9")

@@ -258,6 +258,7 @@ def _loadtest(args) -> int:
         if args.prometheus and args.no_prometheus:
             raise UsageError("--prometheus and --no-prometheus: choose one")
         c = load_catalog(args.catalog)
+        gates.money_signals(c)
         locustfile = (args.locustfile or runner.default_locustfile())
         if not locustfile.exists():
             raise UsageError(f"{locustfile}: locustfile not found")
@@ -265,7 +266,7 @@ def _loadtest(args) -> int:
         sfile.get(args.scenario)
         baseline = runner.load_result(args.baseline) if args.baseline else None
         tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
-    except (UsageError, scenarios.ScenarioError, runner.LoadTestError) as exc:
+    except (UsageError, scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return EXIT_USAGE
     spec = runner.RunSpec(args.scenario, args.rate, args.users, args.duration, args.workers, args.reconcile_within,
@@ -315,7 +316,7 @@ def _loadtest(args) -> int:
 
 def _capacity(args) -> int:
     from moneypath import stack
-    from moneypath.loadtest import capacity, report, runner, scenarios
+    from moneypath.loadtest import capacity, gates, report, runner, scenarios
 
     try:
         if args.prometheus and args.no_prometheus:
@@ -327,13 +328,14 @@ def _capacity(args) -> int:
         except capacity.TooManySteps as exc:
             raise UsageError(str(exc)) from None
         c = load_catalog(args.catalog)
+        gates.money_signals(c)
         locustfile = (args.locustfile or runner.default_locustfile())
         if not locustfile.exists():
             raise UsageError(f"{locustfile}: locustfile not found")
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(capacity.SCENARIO)
         tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail
-    except (UsageError, scenarios.ScenarioError) as exc:
+    except (UsageError, scenarios.ScenarioError, gates.SignalError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return EXIT_USAGE
     target = None

@@ -40,26 +40,50 @@ class Thresholds:
     circuit_open_value: float | None
 
 
+# Signal keys (never metric names: those come from the catalog). The authorization histogram and
+# counter are read from the SLOs themselves (the latency SLO's `signal`, the availability SLO's
+# good/total selectors); these two keys only pick which SLOs are the authorization ones.
+AUTHORIZATION_LATENCY = "authorization_duration_seconds"
+AUTHORIZATIONS = "authorizations_total"
+# The money signals no SLO covers, by the role the load test gives them.
+MONEY_SIGNALS = {"duplicate_charges": "duplicate_charges_total", "ledger_imbalance": "ledger_imbalance_minor",
+                 "reconciliation_age": "reconciliation_oldest_unreconciled_seconds",
+                 "circuit_state": "provider_circuit_state", "cost": "cost_usd_total"}
+
+
+class SignalError(ValueError):
+    """The catalog lacks a signal the load test reads; one line."""
+
+
 def _slo_on(c: Catalog, signal: str, latency: bool) -> tuple[str, Slo] | None:
-    for key, slo in c.slos.items():
-        if latency and slo.sli.latency is not None and slo.sli.latency.signal == signal:
+    """The SLO on `signal`; else, when the catalog has exactly one SLO of that kind, that one."""
+    kind = [(key, slo) for key, slo in c.slos.items()
+            if (slo.sli.latency is not None if latency else slo.total is not None)]
+    for key, slo in kind:
+        if (slo.sli.latency.signal if latency else slo.total.signal) == signal:
             return key, slo
-        if not latency and slo.total is not None and slo.total.signal == signal:
-            return key, slo
-    return None
+    return kind[0] if len(kind) == 1 else None
 
 
 def latency_slo(c: Catalog) -> tuple[str, Slo] | None:
-    return _slo_on(c, "authorization_duration_seconds", latency=True)
+    return _slo_on(c, AUTHORIZATION_LATENCY, latency=True)
 
 
 def availability_slo(c: Catalog) -> tuple[str, Slo] | None:
-    return _slo_on(c, "authorizations_total", latency=False)
+    return _slo_on(c, AUTHORIZATIONS, latency=False)
+
+
+def money_signals(c: Catalog) -> dict[str, str]:
+    """Role -> exported metric name of every signal the load test reads; SignalError names a missing key."""
+    for role, key in MONEY_SIGNALS.items():
+        if key not in c.signals:
+            raise SignalError(f"{c.path}: signals.{key}: missing; the load test reads it ({role.replace('_', ' ')})")
+    return {role: c.metric(key) for role, key in MONEY_SIGNALS.items()}
 
 
 def thresholds(c: Catalog, reconcile_within_s: float) -> Thresholds:
     lat, avail = latency_slo(c), availability_slo(c)
-    circuit = c.signals.get("provider_circuit_state")
+    circuit = c.signals.get(MONEY_SIGNALS["circuit_state"])
     open_value = circuit.enum.get("open") if circuit is not None and circuit.enum else None
     return Thresholds(lat[0] if lat else None, lat[1].sli.latency.under if lat else None,
                       avail[0] if avail else None, avail[1].error_budget if avail else None,
@@ -191,7 +215,7 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             want is not None and cm is not None and cm >= want, "no data" if cm is None else f"state {cm:.0f}",
             f"state {want}" if want is not None else "-",
             f"the circuit breaker for {scenario.expect_circuit_open} never opened during the run",
-            None if want is not None else "the catalog's provider_circuit_state has no 'open' value", needs_prom=True)
+            None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value", needs_prom=True)
     return gates
 
 

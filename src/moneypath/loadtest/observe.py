@@ -15,7 +15,8 @@ import yaml
 
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.dashboards import LOCUST_METRICS
-from moneypath.loadtest.gates import PromObservations, Thresholds, availability_slo, latency_slo
+from moneypath.loadtest.gates import (PromObservations, SignalError, Thresholds, availability_slo, latency_slo,
+                                      money_signals)
 from moneypath.snapshot import Prometheus, SnapshotError
 
 
@@ -50,6 +51,13 @@ class Observer:
     def __init__(self, c: Catalog, prom_url: str):
         self.c, self.prom = c, Prometheus(prom_url)
         self.url = prom_url
+        try:
+            self.names = money_signals(c)
+        except SignalError as exc:
+            raise ObserveError(str(exc)) from None
+        lat, avail = latency_slo(c), availability_slo(c)
+        self.latency_hist = c.metric(lat[1].sli.latency.signal) if lat else None
+        self.authorizations = c.metric(avail[1].total.signal) if avail else None
 
     def q(self, query: str, at: float) -> list[dict]:
         try:
@@ -67,9 +75,8 @@ class Observer:
         window = f"{max(1, math.ceil(end - start))}s"
         extra = {"provider": provider} if provider else {}
         out = PromObservations()
-        lat = latency_slo(c)
-        if lat is not None:
-            hist = c.metric(lat[1].sli.latency.signal)
+        if self.latency_hist is not None:
+            hist = self.latency_hist
             sel = "{" + ",".join(f'{k}="{v}"' for k, v in extra.items()) + "}" if extra else ""
             out.p99_s = self.scalar(f"histogram_quantile(0.99, sum by (le) (increase({hist}_bucket{sel}[{window}])))",
                                     end)
@@ -81,26 +88,27 @@ class Observer:
             out.authorizations = self.scalar(total, end)
             if out.authorizations:
                 out.error_ratio = self.scalar(f"1 - {good} / {total}", end)
-        dup = c.metric("duplicate_charges_total")
+        dup = self.names["duplicate_charges"]
         out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
-        imb = c.metric("ledger_imbalance_minor")
+        imb = self.names["ledger_imbalance"]
         values = [abs(float(r["value"][1])) for fn in ("max_over_time", "min_over_time")
                   for r in self.q(f"{fn}({imb}[{window}])", end)]
         out.ledger_imbalance_max_abs = max(values) if values else None
         if expect_circuit_open:
-            state = c.metric("provider_circuit_state")
+            state = self.names["circuit_state"]
             out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',
                                           end)
         out.locust_series = len(self.q(f"max_over_time({LOCUST_METRICS['requests']}[{window}])", end))
-        cost, auth = c.metric("cost_usd_total"), c.metric("authorizations_total")
-        out.cost_per_authorization_usd = self.scalar(
-            f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
+        if self.authorizations is not None:
+            cost, auth = self.names["cost"], self.authorizations
+            out.cost_per_authorization_usd = self.scalar(
+                f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
         return out
 
     def wait_reconciled(self, out: PromObservations, run_end: float, within_s: float, progress=None,
                         poll_s: float = 1.0) -> None:
         """Poll the oldest unreconciled capture's age until it is 0 or `within_s` after the run passed."""
-        gauge = f"max({self.c.metric('reconciliation_oldest_unreconciled_seconds')})"
+        gauge = f"max({self.names['reconciliation_age']})"
         deadline = run_end + within_s
         last_said = 0.0
         while True:
@@ -120,13 +128,15 @@ class Observer:
 
     def series(self, start: float, end: float, provider: str | None) -> dict[str, list[tuple[float, float]]]:
         """Service-side time series for the report's plots: authorization rate and p99."""
-        c = self.c
         step = max(1.0, (end - start) / 300)
         rng = f"{max(2, int(step * 4))}s"
-        auth, hist = c.metric("authorizations_total"), c.metric("authorization_duration_seconds")
+        auth, hist = self.authorizations, self.latency_hist
         sel = f'{{provider="{provider}"}}' if provider else ""
-        queries = {"service authorizations/s": f"sum(rate({auth}{sel}[{rng}]))",
-                   "service p99 (s)": f"histogram_quantile(0.99, sum by (le) (rate({hist}_bucket{sel}[{rng}])))"}
+        queries = {}
+        if auth is not None:
+            queries["service authorizations/s"] = f"sum(rate({auth}{sel}[{rng}]))"
+        if hist is not None:
+            queries["service p99 (s)"] = f"histogram_quantile(0.99, sum by (le) (rate({hist}_bucket{sel}[{rng}])))"
         out = {}
         for name, query in queries.items():
             try:

@@ -165,7 +165,11 @@ def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
             for key in getattr(spec, section):
                 if key not in known:
                     problems.append(f"{section}: {key!r} is not in the catalog ({', '.join(known)})")
-        methods = catalog.signals["authorization_duration_seconds"].labels.get("method", [])
+        from moneypath.loadtest.gates import latency_slo
+
+        lat = latency_slo(catalog)
+        histogram = catalog.signals.get(lat[1].sli.latency.signal) if lat else None
+        methods = histogram.labels.get("method", []) if histogram is not None else []
         for key in spec.methods:
             if methods and key not in methods:
                 problems.append(f"methods: {key!r} is not a method the catalog knows ({', '.join(methods)})")
