@@ -215,7 +215,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             want is not None and cm is not None and cm >= want, "no data" if cm is None else f"state {cm:.0f}",
             f"state {want}" if want is not None else "-",
             f"the circuit breaker for {scenario.expect_circuit_open} never opened during the run",
-            None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value", needs_prom=True)
+            None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value",
+            needs_prom=True)
     return gates
 
 

@@ -15,8 +15,7 @@ import yaml
 
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.dashboards import LOCUST_METRICS
-from moneypath.loadtest.gates import (PromObservations, SignalError, Thresholds, availability_slo, latency_slo,
-                                      money_signals)
+from moneypath.loadtest.gates import PromObservations, SignalError, Thresholds, availability_slo, latency_slo, money_signals
 from moneypath.snapshot import Prometheus, SnapshotError
 
 
