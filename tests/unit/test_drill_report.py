@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from moneypath.drills import report
-from moneypath.drills.report import ReportError, load_journal, regulatory_due_at, render, render_summary, rerender
+from moneypath.drills.report import ReportError, load_journal, render, rerender
 
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC).timestamp()  # drill start
 INJECT = T0 + 30
@@ -86,8 +86,8 @@ def passing_journal() -> dict:
         "regulatory": [
             {"regime": "DORA initial notification", "basis": "4 h from classification", "due_at": PAGE + 4 * 3600,
              "applies": "if classified as a major ICT-related incident"},
-            {"regime": "DORA intermediate report", "basis": "72 h from classification", "due_at": None,
-             "applies": "after the initial notification"},
+            {"regime": "PCI DSS incident response", "basis": "no fixed deadline", "due_at": None,
+             "applies": "if card data may be compromised"},
         ],
         "series": {
             "Duplicate charges": {"query": "sum(rate(moneypath_duplicate_charges_total[1m]))", "unit": "short",
@@ -171,10 +171,9 @@ def test_passing_drill_report_has_every_section(tmp_path, monkeypatch):
     # evidence and roles
     assert "`promql: sum by (provider) (increase(moneypath_duplicate_charges_total[1h]))`" in md
     assert "| engineering | T+15m: say where the second charge comes from | T+15 min 00 s | _not run interactively_" in md
-    # regulatory: the journal's due_at (4 h after the page at 09:01:12) and one computed from the basis (72 h)
+    # regulatory: the journal's due_at (4 h after the page at 09:01:12); a clock without a fixed deadline has none
     assert "| DORA initial notification | 4 h from classification | 2026-03-14 13:01:12 UTC |" in md
-    assert ("| DORA intermediate report | 72 h from classification | 2026-03-17 09:01:12 UTC (computed from the basis) |"
-            in md)
+    assert "| PCI DSS incident response | no fixed deadline | — | if card data may be compromised |" in md
     # timeline in order, relative to the fault
     tl = md.split("## Timeline")[1]
     assert tl.index("steady state checks") < tl.index("fault cleared") < tl.index("resolved")
@@ -286,32 +285,27 @@ def test_rerender_from_a_saved_journal(tmp_path):
         rerender(tmp_path / "missing.json")
 
 
-def test_regulatory_due_times_in_utc():
-    classified = datetime(2026, 3, 14, 23, 30, 0, tzinfo=UTC).timestamp()
-    due = regulatory_due_at(classified, "4 h from classification")
-    assert datetime.fromtimestamp(due, UTC) == datetime(2026, 3, 15, 3, 30, 0, tzinfo=UTC)
-    assert regulatory_due_at(classified, "72h after classification") == classified + 72 * 3600
-    assert regulatory_due_at(classified, "30 min from classification") == classified + 1800
-    assert regulatory_due_at(classified, "24 h after awareness") is None
-    assert regulatory_due_at(None, "4 h from classification") is None
+def test_rendering_leaves_the_journal_as_it_was(tmp_path):
+    for journal in (passing_journal(), failing_journal(), failed_run_journal()):
+        before = copy.deepcopy(journal)
+        render(journal, tmp_path / journal["drill"])
+        assert journal == before
 
 
-def test_summary_table_one_row_per_drill():
-    ok, bad, early = passing_journal(), failing_journal(), failed_run_journal()
-    ok["report"] = "reports/duplicate-charge-20260314-090000/report.md"
-    text = render_summary([ok, bad, early])
-    lines = text.splitlines()
-    assert lines[0].split() == ["drill", "verdict", "detect", "s", "page", "s", "diagnose", "s", "recover", "s",
-                                "failed", "report"]
-    row = next(line for line in lines if line.startswith("duplicate-charge "))
-    assert row.split() == ["duplicate-charge", "PASS", "35.0", "42.0", "60.0", "185.0", "—",
-                           "reports/duplicate-charge-20260314-090000/report.md"]
-    row = next(line for line in lines if line.startswith("duplicate-charge-broken"))
-    assert row.split()[:7] == ["duplicate-charge-broken", "FAIL", "—", "—", "61.5", "—", "detected"]
-    assert next(line for line in lines if line.startswith("fraud-spike")).split()[1] == "FAIL"
-    assert lines[-1] == "3 drills: 1 passed, 2 failed"
-    assert "\x1b[" not in text  # plain text, no terminal colors
-    assert copy.deepcopy(ok) == ok
+def test_drill_report_command_rerenders_or_says_why_in_one_line(tmp_path, capsys):
+    from moneypath.cli import main
+
+    src = tmp_path / "run"
+    src.mkdir()
+    (src / "journal.json").write_text(json.dumps(passing_journal()))
+    assert main(["drill", "report", str(src / "journal.json"), "--out", str(tmp_path / "again")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'again' / 'report.md'}"
+    assert (tmp_path / "again" / "index.html").exists()
+    (tmp_path / "list.json").write_text("[1]")
+    assert main(["drill", "report", str(tmp_path / "list.json")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"moneypath drill report: {tmp_path / 'list.json'}: not a drill journal (no schema/drill keys)\n"
+    assert not (tmp_path / "report.md").exists()
 
 
 def test_the_first_page_mark_is_the_first_expected_page_not_a_ticket(tmp_path, monkeypatch):

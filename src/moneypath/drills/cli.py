@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -158,14 +157,15 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
-    from moneypath.drills.report import render
+    from moneypath.drills.report import ReportError, rerender
 
-    path = Path(args.journal)
     try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"moneypath drill report: {path}: {exc}", file=sys.stderr)
+        path = rerender(Path(args.journal), Path(args.out) if args.out else None)
+    except ReportError as exc:
+        print(f"moneypath drill report: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    out = Path(args.out) if args.out else path.parent
-    print(f"wrote {render(journal, out)}")
+    except OSError as exc:  # the report directory could not be written (nothing partial is left)
+        print(f"moneypath drill report: cannot write the report: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {path}")
     return 0

@@ -140,23 +140,6 @@ def _money(amounts) -> str:
                      for cur, v in sorted(amounts.items()))
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|days?|h|hours?|min|minutes?|m)\b", re.IGNORECASE)
-
-
-def regulatory_due_at(classification_at: float | None, basis: str) -> float | None:
-    """Due time for a basis like "4 h from classification": classification_at plus the first duration in it.
-
-    None when the incident was not classified, or the basis does not count from classification
-    (e.g. "24 h after awareness") or names no duration.
-    """
-    m = _DURATION.search(basis or "")
-    if classification_at is None or not m or "classif" not in basis.lower():
-        return None
-    n, unit = float(m.group(1)), m.group(2).lower()
-    seconds = n * (86400 if unit.startswith("d") else 3600 if unit.startswith("h") else 60)
-    return classification_at + seconds
-
-
 # ------------------------------------------------------------------ the journal, read leniently
 
 
@@ -370,13 +353,9 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
 
     classified = _num(j.get("classification_at"))
     reg_rows = []
-    for r in jn.list("regulatory"):
-        due, computed = _num(r.get("due_at")), False
-        if due is None:
-            due, computed = regulatory_due_at(classified, str(r.get("basis") or "")), True
-        due_text = fmt_utc(due) + (" (computed from the basis)" if computed and due is not None else "")
-        if due is None:
-            due_text = "not classified" if classified is None else "—"
+    for r in jn.list("regulatory"):  # due_at is the runner's (finish()): basis hours from classification/awareness
+        due = _num(r.get("due_at"))
+        due_text = fmt_utc(due) if due is not None else "not classified" if classified is None else "—"
         reg_rows.append([Cell(str(r.get("regime") or "")), Cell(str(r.get("basis") or "")), Cell(due_text),
                          Cell(str(r.get("applies") or ""))])
     reg = Section("Regulatory clocks", [Para(
@@ -603,37 +582,3 @@ def rerender(journal_path: Path, out_dir: Path | None = None) -> Path:
     journal_path = Path(journal_path)
     journal = load_journal(journal_path)
     return render(journal, Path(out_dir) if out_dir is not None else journal_path.parent)
-
-
-# ------------------------------------------------------------------ summary for the CLI and make demo
-
-
-def render_summary(journals: list[dict]) -> str:
-    """A plain-text table, one row per drill; a journal's optional "report" key is shown as its report path."""
-    from io import StringIO
-
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table as RichTable
-
-    table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in (("drill", "left"), ("verdict", "left"), ("detect s", "right"), ("page s", "right"),
-                          ("diagnose s", "right"), ("recover s", "right"), ("failed", "left"), ("report", "left")):
-        table.add_column(name, justify=justify, no_wrap=name in ("drill", "report"))
-    passed = 0
-    for j in journals:
-        jn = _Journal(j)
-        passed += jn.verdict == "pass"
-        timings = j.get("timings") or {}
-        failed = ", ".join(str(o.get("name")) for o in jn.objectives if o.get("ok") is not True)
-        table.add_row(jn.drill, jn.verdict.upper(),
-                      *("—" if _num(timings.get(k)) is None else f"{_num(timings.get(k)):.1f}"
-                        for k in ("detect_s", "page_s", "diagnose_s", "recover_s")),
-                      failed or "—", str(j.get("report") or "—"))
-    buf = StringIO()
-    Console(file=buf, width=220, color_system=None, force_terminal=False, highlight=False).print(table)
-    total = len(journals)
-    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
-    return "\n".join(lines).strip("\n") + f"\n\n{total} drill{'s' if total != 1 else ''}: {passed} passed, " \
-                                          f"{total - passed} failed\n"
-
