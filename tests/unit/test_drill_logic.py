@@ -429,6 +429,8 @@ def test_ctrl_c_keeps_the_journal_and_report_of_what_happened(catalog, tmp_path,
     md = (journal_path.parent / "report.md").read_text()
     assert "interrupted (Ctrl-C stopped the drill) | ❌ **fail**" in md
     assert (journal_path.parent / "index.html").exists()
+    pngs = list(journal_path.parent.glob("plot-*.png"))  # the default key signals and the drill's plots, even empty
+    assert len(pngs) == 3 + len(drill.plots) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
 def _result(name, verdict="pass", interrupted=False):
@@ -504,3 +506,27 @@ def test_summary_on_the_terminal_is_a_rich_table(capsys):
     assert "drills (times from fault injection)" in out
     assert "duplicate-charge" in out and "PASS" in out and "FAIL" in out
     assert "reports/fraud-spike/report.md" in out  # the path is not cut
+
+
+def test_regulatory_due_times_count_from_classification_or_awareness(live, catalog):
+    alert = catalog.alert_name("DuplicateChargeDetected")
+    live.inject()
+    live.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
+    live.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
+                  _page(alert, "compliance", 1004.5, provider="acme")]
+    journal = live.finish()
+    assert journal["classification_at"] == 1004.0 and journal["awareness_at"] == 1003.0
+    assert [(r["regime"], r["basis"], r["due_at"]) for r in journal["regulatory"]] == [
+        ("DORA initial notification", "4 h from classification", 1004.0 + 4 * 3600),
+        ("DORA initial notification (latest)", "24 h from awareness", 1003.0 + 24 * 3600),
+        ("DORA intermediate report", "76 h from classification", 1004.0 + 76 * 3600)]
+    for r in live.drill.tabletop.regulatory:
+        r.hours = None  # "without undue delay": no due time
+    assert {r["due_at"] for r in live.finish()["regulatory"]} == {None}
+
+
+def test_no_page_no_regulatory_clock(live):
+    live.inject()
+    journal = live.finish()
+    assert journal["classification_at"] is None
+    assert [r["due_at"] for r in journal["regulatory"]] == [None, None, None]
