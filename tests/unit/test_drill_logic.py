@@ -424,6 +424,7 @@ def test_ctrl_c_keeps_the_journal_and_report_of_what_happened(catalog, tmp_path,
     journal_path = next(tmp_path.glob("duplicate-charge-*/journal.json"))
     journal = json.loads(journal_path.read_text())
     assert journal["interrupted"] is True and journal["fault"]["cleared_at"] is not None
+    assert journal["root"] == str(ROOT)  # the runbook link in the report is resolved against it
     assert journal["objectives"][0] == {"name": "interrupted", "ok": False,
                                         "reason": "the drill was interrupted (Ctrl-C) before it finished"}
     md = (journal_path.parent / "report.md").read_text()

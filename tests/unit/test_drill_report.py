@@ -146,9 +146,8 @@ def _png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_passing_drill_report_has_every_section(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the runner renders from the repository root; runbook links are relative to it
-    (tmp_path / "runbooks").mkdir()
+def test_passing_drill_report_has_every_section(tmp_path):
+    (tmp_path / "runbooks").mkdir()  # the report under the repository: the runbook is found above it
     (tmp_path / "runbooks" / "moneypathduplicatechargedetected.md").write_text("# runbook")
     out = tmp_path / "reports" / "duplicate-charge-20260314-090000"
     md_path = render(passing_journal(), out)
@@ -323,3 +322,22 @@ def test_the_first_page_mark_is_the_first_expected_page_not_a_ticket(tmp_path, m
     figures.clear()
     render(j, tmp_path / "r2")
     assert not [t for t in figures[0].axes[0].texts if "first page" in t.get_text()]
+
+
+def test_the_runbook_link_does_not_depend_on_the_current_directory(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    (repo / "runbooks").mkdir(parents=True)
+    (repo / "runbooks" / "moneypathduplicatechargedetected.md").write_text("# runbook")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (elsewhere / "runbooks").mkdir()  # a decoy: the current directory has the same relative path
+    (elsewhere / "runbooks" / "moneypathduplicatechargedetected.md").write_text("# not this one")
+    j = passing_journal()
+    j["root"] = str(repo)  # what the runner records: the repository root (the catalog's directory)
+    md = render(j, tmp_path / "out" / "r").read_text()
+    assert "(<../../repo/runbooks/moneypathduplicatechargedetected.md>)" in md
+    # an older journal without "root", rendered outside the repository: no link rather than a wrong one
+    del j["root"]
+    md = render(j, tmp_path / "out" / "r2").read_text()
+    assert "| runbook | runbooks/moneypathduplicatechargedetected.md |" in md

@@ -506,17 +506,24 @@ def _html(jn: _Journal, sections: list[Section]) -> str:
 # ------------------------------------------------------------------ render, atomically
 
 
-def _runbook_href(runbook: str, out_dir: Path) -> str | None:
+def _runbook_href(journal: dict, out_dir: Path) -> str | None:
+    """The runbook page as a link relative to the report: the journal's "runbook" is relative to the repository
+    root, which is the journal's "root" (the runner records it) or, for an older journal, a directory above the
+    report (reports/<drill>-<time>/ in the repository). Never the current directory. None when not found."""
+    runbook = str(journal.get("runbook") or "")
     if not runbook:
         return None
     if re.match(r"^[a-z][a-z0-9+.-]*://", runbook, re.IGNORECASE):
         return runbook
+    out_dir = Path(out_dir).resolve()
     path = Path(runbook)
-    if not path.is_absolute():
-        path = Path.cwd() / path  # the runner runs from the repository root, where drill files name runbooks
-    if not path.exists():
-        return None
-    return Path(os.path.relpath(path, out_dir.resolve())).as_posix()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        bases = [Path(str(journal["root"]))] if journal.get("root") else []
+        candidates = [base / path for base in [*bases, *out_dir.parents]]
+    found = next((c for c in candidates if c.is_file()), None)
+    return Path(os.path.relpath(found, out_dir)).as_posix() if found else None
 
 
 def render(journal: dict, out_dir: Path) -> Path:
@@ -539,7 +546,7 @@ def render(journal: dict, out_dir: Path) -> Path:
         raise ReportError(f"cannot write the report under {out_dir.parent}: {exc.strerror or exc}") from exc
     try:
         images = _plots(jn, tmp)
-        sections = _sections(jn, images, _runbook_href(str(journal.get("runbook") or ""), out_dir))
+        sections = _sections(jn, images, _runbook_href(journal, out_dir))
         (tmp / PAGE).write_text(_html(jn, sections), encoding="utf-8")
         (tmp / REPORT).write_text(_markdown(jn, sections), encoding="utf-8")
         if not (out_dir / JOURNAL).exists():

@@ -673,7 +673,8 @@ class DrillRun:
         self.event("phase", f"verdict: {verdict.upper()}")
         journal = {
             "schema": SCHEMA, "drill": drill.name, "file": drill.path, "title": drill.title,
-            "runbook": drill.runbook_page, "alert": drill.runbook_alert, "narrative": drill.tabletop.narrative,
+            "runbook": drill.runbook_page, "root": str(Path(self.catalog.path).resolve().parent),
+            "alert": drill.runbook_alert, "narrative": drill.tabletop.narrative,
             "target": self.target.describe(), "time_factor": self.target.time_factor, "duration_scale": self.scale,
             "started_at": self.started_at, "finished_at": finished_at, "fault": self.fault_state,
             "classification_at": classification_at, "awareness_at": awareness,

@@ -2,12 +2,15 @@
 
 For every role card the facilitator is asked who is answering, the answer, and whether the
 checkpoint is met; the answer's time is recorded, and an answer given after the card's due time
-(counted from the drill start) is kept but flagged late and does not meet the checkpoint. The
-result is the journal's "roles" list.
+(counted from when the clocks start, see run_tabletop) is kept but flagged late and does not meet
+the checkpoint. The result is the journal's "roles" list.
 
-Input and clock are injected (ask/say/clock) so the prompts are testable. Closed input (EOF,
-e.g. no terminal) records the remaining checkpoints as unanswered instead of failing; Ctrl-C stops
-the prompting and keeps what was answered, so the drill goes on to mitigation and its report.
+The runner prompts at the end of the drill (DrillRun.finish(), after mitigation and recovery, with
+the fault already cleared); due times count from the classification (the first expected page),
+else from the fault injection, else from the drill start. Input and clock are injected
+(ask/say/clock) so the prompts are testable. Closed input (EOF, e.g. no terminal) records the
+remaining checkpoints as unanswered instead of failing; Ctrl-C stops the prompting and keeps what
+was answered, so the drill still writes its journal and report.
 """
 
 from __future__ import annotations
