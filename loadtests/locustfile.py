@@ -43,8 +43,8 @@ log = logging.getLogger("moneypath.loadtests")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
 HERE = Path(__file__).resolve().parent
 WRITE_SCOPES = ["payments:write", "payments:read"]
-ATTEMPT, RETRIED, CHECK, DUPLICATE_CHECK = (scenarios.ATTEMPT, scenarios.RETRIED, scenarios.CHECK,
-                                           scenarios.DUPLICATE_CHECK)
+ATTEMPT, RETRIED, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED = (
+    scenarios.ATTEMPT, scenarios.RETRIED, scenarios.CHECK, scenarios.DUPLICATE_CHECK, scenarios.REPLAY_UNANSWERED)
 
 
 @events.init_command_line_parser.add_listener
@@ -347,6 +347,7 @@ class RetryStormUser(MoneyPathUser):
         """The same key again: it must replay the same payment, never make a second one."""
         headers = {**self.headers, "idempotency-key": key, CORRELATION_HEADER: cid}
         retry = self.s.scenario.retry
+        first_started = time.perf_counter()
         for attempt in range(1, retry.max_attempts + 1):
             started = time.perf_counter()
             with self.client.post(path, json=body, headers=headers, name=f"replay [{provider}]{ATTEMPT}",
@@ -367,7 +368,14 @@ class RetryStormUser(MoneyPathUser):
                     response_length=0, context={},
                     exception=None if same else Exception(f"one key, two payments: {first.get('id')}, {answer.get('id')}"))
                 return
-            time.sleep(retry.backoff_s(attempt, random.uniform))
+            if attempt < retry.max_attempts:
+                time.sleep(retry.backoff_s(attempt, random.uniform))
+        # every replay failed: the key is not proven charged once; a failed CHECK says so (the gate
+        # also compares the checks made with the keys completed)
+        self.environment.events.request.fire(
+            request_type=CHECK, name=REPLAY_UNANSWERED, response_time=(time.perf_counter() - first_started) * 1000,
+            response_length=0, context={},
+            exception=Exception(f"no answer to {retry.max_attempts} replays of a key (last: {r.status_code})"))
 
 
 class HealthzUser(MoneyPathUser):

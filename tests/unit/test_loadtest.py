@@ -88,7 +88,7 @@ def test_spike_jumps_twenty_fold_for_a_minute_or_a_third_of_a_short_run(spec):
     assert scenarios.spike_window(spike, 300) == (100, 160)
     assert [scenarios.users_at(spike, 2, t, 300) for t in (0, 99, 100, 159, 160, 299)] == [2, 2, 40, 40, 2, 2]
     assert scenarios.spike_window(spike, 9) == (3, 6)
-    assert scenarios.expected_rate(spike, 4, 4, 9, 2) == 80
+    assert [scenarios.users_at(spike, 2, t, 9) for t in (2.9, 3, 5.9, 6)] == [2, 40, 40, 2]
 
 
 def test_rate_is_requests_per_second_across_users():
@@ -141,6 +141,17 @@ def test_summary_judges_final_outcomes_and_the_judged_provider():
     acme = stats.summarize(entries, judge_provider="acme", duration_s=10)
     assert acme.authorize_p99_ms == 250 and acme.judged_failures == 1
     assert acme.authorizations == 110
+
+
+def test_summary_counts_completed_keys_and_unanswered_replays():
+    entries = [entry("authorize [acme]", method=scenarios.RETRIED, times={"400": 12}, failures=2),
+               entry("capture [acme]", method=scenarios.RETRIED, times={"300": 5}),
+               entry(scenarios.DUPLICATE_CHECK, method=scenarios.CHECK, times={"5": 12}),
+               entry(scenarios.REPLAY_UNANSWERED, method=scenarios.CHECK, times={"900": 3}, failures=3)]
+    s = stats.summarize(entries, duration_s=10)
+    assert (s.keys_completed, s.duplicate_checks, s.replays_unanswered) == (15, 12, 3)
+    assert s.judged_requests == 17  # checks are not requests
+    assert not hasattr(s, "to_dict") and not hasattr(scenarios, "expected_rate")
 
 
 def test_history_reads_the_aggregated_rows(tmp_path):
@@ -316,6 +327,30 @@ def test_prometheus_and_no_prometheus_together_are_refused(capsys):
 def test_prometheus_without_data_fails(thr, spec):
     result = gates.evaluate(summary(), gates.PromObservations(), thr, spec.get("checkout"))
     assert "Prometheus has no authorization latency for the run" in gates.breaches(result)
+
+
+def test_the_replay_check_must_cover_every_completed_key(thr, spec):
+    storm = spec.get("retry_storm")
+    ok = gates.evaluate(summary(duplicate_checks=15, duplicates_seen=0, keys_completed=15, replays_unanswered=0),
+                        healthy_prom(), thr, storm)
+    assert gates.breaches(ok) == []
+    assert {g.name: g.observed for g in ok}["duplicate_charges"] == ("0 (service), 0 of 15 keys replayed (client), "
+                                                                     "15 of 15 completed keys checked")
+    unanswered = gates.evaluate(summary(duplicate_checks=12, duplicates_seen=0, keys_completed=15,
+                                        replays_unanswered=3), healthy_prom(), thr, storm)
+    assert gates.breaches(unanswered) == ["3 keys got no answer to any replay: not proven charged once (client "
+                                          "replay check)"]
+    # every replay failed: no duplicate check at all, yet keys were completed
+    silent = gates.evaluate(summary(duplicate_checks=None, duplicates_seen=None, keys_completed=15,
+                                    replays_unanswered=0), healthy_prom(), thr, storm)
+    assert gates.breaches(silent) == ["15 of 15 completed keys were never replay-checked (client replay check)"]
+
+
+def test_the_duplicate_gate_says_no_data_when_prometheus_had_no_counter(thr, spec):
+    result = gates.evaluate(summary(), healthy_prom(duplicate_charges=None), thr, spec.get("checkout"))
+    dup = {g.name: g for g in result}["duplicate_charges"]
+    assert (dup.status, dup.observed) == ("fail", "no data (service)")
+    assert dup.reason == "Prometheus has no duplicate-charge counter for the run"
 
 
 def test_scenario_settings_shape_the_gates(thr, spec):
@@ -521,8 +556,91 @@ def test_the_cli_never_imports_locust_or_gevent():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_locustfile_parses_as_python():
-    compile(Path(ROOT / "loadtests" / "locustfile.py").read_text(), "locustfile.py", "exec")
+LOCUSTFILE_PROBE = """
+import importlib.util, json, sys, time
+from types import SimpleNamespace
+
+spec = importlib.util.spec_from_file_location("locustfile", sys.argv[1])
+mod = sys.modules["locustfile"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+from locust import FastHttpUser
+from moneypath.instrument.correlation import HEADER
+
+time.sleep = lambda s: None  # backoff between replays
+sent, fired = [], []
+
+
+class Answer:
+    def __init__(self, status, body):
+        self.status_code, self.body, self.headers, self.error = status, body, {}, None
+    def json(self):
+        return self.body
+    def success(self):
+        pass
+    def failure(self, why):
+        self.failed = why
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return False
+
+
+class Client:
+    def __init__(self, status):
+        self.status = status
+    def post(self, path, json=None, headers=None, name=None, catch_response=False):
+        sent.append({"method": "POST", "path": path, "name": name, "headers": headers})
+        return Answer(self.status, {"id": "pay_1", "state": "authorized", "provider": "acme", "amount_minor": 500})
+    def get(self, path, name=None, headers=None):
+        sent.append({"method": "GET", "path": path, "name": name, "headers": headers})
+
+
+files = mod.scenarios.load(sys.argv[2])
+env = SimpleNamespace(events=SimpleNamespace(request=SimpleNamespace(fire=lambda **kw: fired.append(
+    {"type": kw["request_type"], "name": kw["name"], "failed": kw["exception"] is not None}))))
+
+
+def user(cls, scenario, status=200):
+    u = object.__new__(cls)
+    u.s = mod.Settings(files, files.get(scenario), 10, 10, 60, "tok")
+    u.headers, u.client, u.environment = {"authorization": "Bearer tok"}, Client(status), env
+    u.authorized, u.captured = mod.deque(), mod.deque()
+    return u
+
+
+checkout = user(mod.CheckoutUser, "checkout")
+checkout.authorize()
+checkout.capture()
+checkout.payout()
+user(mod.HealthzUser, "healthz").step()
+storm = user(mod.RetryStormUser, "retry_storm", status=503)
+storm.replay_check("/v1/payments/authorize", {}, "acme", "lt-cid-1", "key-1", {"id": "pay_1"})
+print(json.dumps({
+    "fast": {n: issubclass(c, FastHttpUser) for n, c in mod.USER_CLASSES.items()},
+    "shape": mod.ScenarioShape.__mro__[1].__name__, "header": HEADER, "sent": sent, "fired": fired}))
+"""
+
+
+def test_the_locustfile_users_send_the_correlation_header_and_report_failed_replays():
+    """The locustfile imported for real (in a subprocess: Locust's gevent stays out of this one), its
+    users' tasks run against a fake client."""
+    r = subprocess.run([sys.executable, "-c", LOCUSTFILE_PROBE, str(ROOT / "loadtests" / "locustfile.py"),
+                        str(ROOT / "loadtests" / "scenarios.yaml")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    probe = json.loads(r.stdout.strip().splitlines()[-1])
+    assert probe["fast"] == {"checkout": True, "retry_storm": True, "healthz": True}
+    assert probe["shape"] == "LoadTestShape"
+    header = probe["header"]
+    assert [(s["method"], s["name"].split(" ")[0]) for s in probe["sent"][:4]] == [
+        ("POST", "authorize"), ("POST", "capture"), ("POST", "payout"), ("GET", "healthz")]
+    assert all(s["headers"].get(header, "").startswith("lt-") for s in probe["sent"]), probe["sent"]
+    authorize, capture = probe["sent"][:2]
+    assert authorize["headers"][header] == capture["headers"][header]  # one id per payment
+    assert all(s["headers"].get("idempotency-key") for s in probe["sent"] if s["method"] == "POST")
+    replays = [s for s in probe["sent"] if s["name"] == f"replay [acme]{scenarios.ATTEMPT}"]
+    assert len(replays) == 8 and {s["headers"]["idempotency-key"] for s in replays} == {"key-1"}
+    assert probe["fired"] == [{"type": scenarios.CHECK, "name": scenarios.REPLAY_UNANSWERED, "failed": True}]
 
 
 @pytest.mark.parametrize("argv", [

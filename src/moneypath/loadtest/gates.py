@@ -180,14 +180,24 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
 
     # money: never charged twice, the ledger balances, reconciliation catches up
     seen, checks = summary.duplicates_seen, summary.duplicate_checks
+    keys, unanswered = summary.keys_completed, summary.replays_unanswered or 0
+    if keys is not None:  # the retry storm: every key a client completed must have been replay-checked
+        checks, seen = checks or 0, seen or 0
+    unchecked = max(0, keys - checks - unanswered) if keys is not None else 0
     dup = p.duplicate_charges
-    dup_ok = (dup is not None or no_prom is not None) and not dup and not seen
+    dup_ok = (dup is not None or no_prom is not None) and not dup and not seen and not unanswered and not unchecked
     observed = ("no data" if dup is None else f"{dup:.0f}") + " (service)" if no_prom is None else "-"
     if checks is not None:
         observed += f", {seen} of {checks} keys replayed (client)"
+    if keys is not None:
+        observed += f", {checks} of {keys} completed keys checked"
     reasons = []
     if seen:
         reasons.append(f"{seen} idempotency keys answered with two different payments (client replay check)")
+    if unanswered:
+        reasons.append(f"{unanswered} keys got no answer to any replay: not proven charged once (client replay check)")
+    if unchecked:
+        reasons.append(f"{unchecked} of {keys} completed keys were never replay-checked (client replay check)")
     if dup:
         reasons.append(f"the service counted {dup:.0f} duplicate charges during the run")
     if dup is None and no_prom is None:

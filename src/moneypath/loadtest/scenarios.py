@@ -27,6 +27,7 @@ ATTEMPT = " (attempt)"
 RETRIED = "RETRIED"
 CHECK = "CHECK"
 DUPLICATE_CHECK = "idempotency: one payment per key"
+REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
 
 
 class ScenarioError(Exception):
@@ -219,12 +220,6 @@ def pace_per_user(rate: float, users: int) -> float:
     if rate <= 0 or users <= 0:
         raise ScenarioError("rate and users must be positive")
     return rate / users
-
-
-def expected_rate(scenario: Scenario, rate: float, elapsed_s: float, duration_s: float, base_users: int) -> float:
-    """Requests per second the shape asks for at a moment (for the report's plots)."""
-    users = users_at(scenario, base_users, elapsed_s, duration_s)
-    return 0.0 if users is None else rate / base_users * users
 
 
 def action_shares(spec: ScenarioFile) -> dict[str, float]:

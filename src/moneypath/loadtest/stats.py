@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.loadtest.scenarios import ATTEMPT, CHECK, DUPLICATE_CHECK
+from moneypath.loadtest.scenarios import ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
@@ -81,16 +81,13 @@ class Summary:
     p99_ms: float | None        # every HTTP request
     duplicate_checks: int | None  # client-side replay checks made (retry storm), None when none ran
     duplicates_seen: int | None
+    keys_completed: int | None = None      # keys a retrying client got an answer for (retry storm), each replay-checked
+    replays_unanswered: int | None = None  # keys whose every replay attempt failed: not checked
     rows: list[NameRow] = field(default_factory=list)
 
     @property
     def failure_ratio(self) -> float | None:
         return self.judged_failures / self.judged_requests if self.judged_requests else None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["failure_ratio"] = self.failure_ratio
-        return d
 
 
 def _duration(entries: list[dict]) -> float:
@@ -113,6 +110,8 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
     authorize_http = [e for e in authorize if e["method"] in HTTP_METHODS]
     auth_times = merge(authorize_http)
     checks = [e for e in entries if e["method"] == CHECK and e["name"] == DUPLICATE_CHECK]
+    unanswered = [e for e in entries if e["method"] == CHECK and e["name"] == REPLAY_UNANSWERED]
+    retried = [e for e in entries if e["method"] == RETRIED]
     rows = []
     for e in sorted(entries, key=lambda e: (e["method"], e["name"])):
         n = e["num_requests"]
@@ -135,6 +134,8 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
         p99_ms=percentile(merge(http), 0.99),
         duplicate_checks=sum(e["num_requests"] for e in checks) if checks else None,
         duplicates_seen=sum(e["num_failures"] for e in checks) if checks else None,
+        keys_completed=sum(e["num_requests"] - e["num_failures"] for e in retried) if retried else None,
+        replays_unanswered=sum(e["num_requests"] for e in unanswered) if retried or unanswered else None,
         rows=rows,
     )
 
