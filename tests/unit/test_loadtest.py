@@ -541,12 +541,13 @@ def test_a_baseline_that_is_not_a_result_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("flag, value", [("--rate", "0"), ("--users", "0"), ("--duration", "soon"),
                                          ("--workers", "-1"), ("--host", "localhost:8000")])
-def test_argument_errors_exit_2_without_a_traceback(flag, value, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["loadtest", "checkout", flag, value])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert f"argument {flag}" in err and "Traceback" not in err
+def test_argument_errors_exit_2_with_usage_and_one_error_line(flag, value):
+    r = run_cli("loadtest", "checkout", flag, value)
+    assert (r.returncode, r.stdout) == (2, "")
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("usage: moneypath loadtest")
+    errors = [line for line in lines if not line.startswith(("usage:", " "))]
+    assert len(errors) == 1 and errors[0].startswith(f"moneypath loadtest: error: argument {flag}: {value!r} ")
 
 
 def test_the_cli_never_imports_locust_or_gevent():
