@@ -116,7 +116,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
                     "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
                     "  zero duplicate charges, ledger balanced, reconciliation caught up after the run\n"
-                    "  with --baseline: p99 and throughput within tolerance of a previous run\n"
+                    "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
+                    "  within tolerance of a previous run\n"
+                    "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
                     "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
                     "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
