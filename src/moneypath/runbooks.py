@@ -7,7 +7,9 @@ A page is YAML front matter between two ``---`` lines, then markdown with the se
 What is checked: every alert the catalog generates has its page (the file its runbook_url names); the front
 matter parses and validates (`FrontMatter`); alert and severity are the rule's (an SLO alert with page and ticket
 rules is ``page``); owner is a catalog receiver and roles are catalog roles (a money-loss alert gives a role to
-every receiver it pages); every series name in a diagnosis query exists — ``<namespace>_…`` names in the catalog
+every receiver it pages); ``## First hour`` has "- Paged:" (naming the owner), "- Leads:", "- Customers:" and
+"- Regulatory:" items, each of the last three naming one of the page's roles, the last with the decision's
+deadline ("within 1 h of the page"); every series name in a diagnosis query exists — ``<namespace>_…`` names in the catalog
 (histograms with _bucket/_count/_sum), names with a colon among the recording rules — and its labels, values,
 rates and ranges pass the same checks as the rules (`moneypath.lint`); every query is pasted under
 ``## Diagnosis``; every PromQL query parses (all pages in one `promtool check rules` call); every SQL query is a
@@ -216,6 +218,9 @@ def check_page(text: str, alert: str, severity: str, money_loss: bool,
             if receiver not in covered:
                 problems.append(f"roles: {alert} is a money-loss alert that pages {receiver}; "
                                 f"give a role with receiver {receiver} its checkpoint")
+    if "## First hour: section missing" not in problems:
+        problems += check_first_hour(_section(page.body, "First hour"), meta,
+                                     owner_known=meta.owner in catalog.receivers)  # else reported once, above
     diagnosis_text = _normalise(_section(page.body, "Diagnosis")) if "## Diagnosis: section missing" not in problems \
         else None  # already reported once; not again for every query
     promql = []
@@ -230,6 +235,45 @@ def check_page(text: str, alert: str, severity: str, money_loss: bool,
         else:
             problems += [f"{key}: {what}" for what in check_sql(step.sql or "", context)]
     return problems, promql
+
+
+FIRST_HOUR = {  # the items `## First hour` must have ("- Label: ..."), and what each says
+    "Paged": "who is paged",
+    "Leads": "who leads the incident",
+    "Customers": "who communicates with customers",
+    "Regulatory": "who decides, and by when, whether a regulatory notification is needed",
+}
+_ITEM = re.compile(r"^[-*]\s+\**([A-Za-z ]+?)\**:\**\s*(.*)$")
+_DEADLINE = re.compile(r"\bwithin\W+(\d+(\.\d+)?\s*(h|hours?|min|minutes?|d|days?|business days?)|the hour)\b",
+                       re.IGNORECASE)  # the decision's deadline, not the notification clocks ("4 h after ...")
+
+
+def check_first_hour(section: str, meta: FrontMatter, owner_known: bool = True) -> list[str]:
+    """The first hour names people, not intentions: a "- Paged:" item naming the page's owner receiver, and
+    "- Leads:", "- Customers:" and "- Regulatory:" items each naming one of the page's roles (front matter),
+    the regulatory one with a deadline for the decision ("within 1 h of the page", "within 1 business day")."""
+    items: dict[str, str] = {}
+    label = None
+    for line in section.splitlines():
+        match = _ITEM.match(line.strip()) if re.match(r"^[-*]\s", line) else None
+        if match:
+            label = match[1].strip().capitalize()
+            items[label] = items.get(label, "") + " " + match[2]
+        elif re.match(r"^[-*]\s", line) or not line.strip():
+            label = None
+        elif label is not None:  # a continuation line of the item
+            items[label] += " " + line.strip()
+    key = "## First hour"
+    problems = [f"{key}: no '- {label}:' item ({what})" for label, what in FIRST_HOUR.items() if label not in items]
+    if owner_known and "Paged" in items and meta.owner not in items["Paged"]:
+        problems.append(f"{key}: '- Paged:' does not name {meta.owner}, the page's owner")
+    for label in ("Leads", "Customers", "Regulatory"):
+        if label in items and not any(re.search(rf"\b{role.replace('_', '[ _]')}\b", items[label], re.IGNORECASE)
+                                      for role in meta.roles):
+            problems.append(f"{key}: '- {label}:' names none of this page's roles ({', '.join(meta.roles)})")
+    if "Regulatory" in items and not _DEADLINE.search(items["Regulatory"]):
+        problems.append(f"{key}: '- Regulatory:' gives no deadline for the decision (e.g. within 1 h of the page)")
+    return problems
 
 
 def _section(body: str, title: str) -> str:

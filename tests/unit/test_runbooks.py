@@ -183,3 +183,33 @@ def test_a_page_no_alert_links_to(catalog, root):
 def test_series_names_skip_strings_ranges_and_matchers():
     names = series_names('sum by (le) (rate(moneypath_x_bucket{route="/v1/{id}", a=~"b:c"}[5m:1m])) / slo:y:z')
     assert names == ["sum", "by", "le", "rate", "moneypath_x_bucket", "slo:y:z"]
+
+
+# ---------------------------------------------------------------- ## First hour names people and deadlines
+
+CUSTOMERS = "- Customers: communications, with customer support preparing the refund notices.\n"
+
+
+def test_every_shipped_first_hour_names_who_is_paged_leads_communicates_and_decides(catalog):
+    assert [p for p in check_runbooks(catalog, ROOT, promtool=False) if "## First hour" in p] == []
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    (CUSTOMERS, "", "no '- Customers:' item (who communicates with customers)"),
+    ("- Leads: incident commander (payments-oncall).\n", "", "no '- Leads:' item (who leads the incident)"),
+    ("- Regulatory: compliance weighs", "- Compliance weighs",
+     "no '- Regulatory:' item (who decides, and by when, whether a regulatory notification is needed)"),
+    ("- Paged: **payments-oncall and compliance**", "- Paged: **the on-call people**",
+     "'- Paged:' does not name payments-oncall, the page's owner"),
+    (CUSTOMERS, "- Customers: someone tells them.\n", "'- Customers:' names none of this page's roles"),
+    ("**within 1 h** of the page", "in due course", "'- Regulatory:' gives no deadline for the decision"),
+])
+def test_a_first_hour_without_people_or_a_deadline(catalog, root, old, new, problem):
+    edit(root, DUP, old, new)
+    problems = check_runbooks(catalog, root, promtool=False)
+    assert len(problems) == 1 and problems[0].startswith(f"{DUP}: ## First hour: {problem}"), problems
+
+
+def test_a_first_hour_item_may_span_lines_and_use_bold_labels(catalog, root):
+    edit(root, DUP, CUSTOMERS, "- **Customers:** the\n  communications role.\n")
+    assert check_runbooks(catalog, root, promtool=False) == []
