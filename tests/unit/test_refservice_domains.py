@@ -298,6 +298,64 @@ def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
         assert conn.execute(select(payments.c.captured_at).where(payments.c.id == auth["id"])).scalar_one()
 
 
+def authorized_payment(app, key) -> dict:
+    for i in range(10):
+        auth = authorize(app, f"{key}-{i}").json()
+        if auth["state"] == "authorized":
+            return auth
+    raise AssertionError("the simulator declined ten payments in a row")
+
+
+def capture_event(auth: dict) -> bytes:
+    import json as jsonlib
+    return jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
+                          "reference": auth["reference"], "amount_minor": auth["amount_minor"],
+                          "currency": auth["currency"], "status": "CAPTURED", "occurred_at": time.time()}).encode()
+
+
+def fee_usd(catalog, provider, amount_minor) -> float:
+    fee = catalog.cost.provider_fees[provider]
+    return fee.fixed_usd + amount_minor / 100 * fee.bps / 10_000
+
+
+def test_a_capture_the_webhook_booked_first_counts_the_fee_once(world, catalog):
+    from moneypath.signing import HEADER, sign
+
+    app, _, mp = world
+    auth = authorized_payment(app, "race")
+    adapter = app.state.adapters["acme"]
+    original = adapter.capture
+
+    async def capture_then_webhook(*args):  # the provider's webhook wins the race to the ledger
+        result = await original(*args)
+        async with await client_for(app) as c:
+            event = capture_event(auth)
+            hooked = await c.post("/v1/webhooks/acme", content=event, headers={HEADER: sign(b"hook", event)})
+        assert hooked.json()["booked"] is True
+        return result
+
+    adapter.capture = capture_then_webhook
+    captured = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "race-cap")
+    assert captured.status_code == 200 and captured.json()["state"] == "captured"
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, auth["id"]) == ["capture"]
+    assert sample(mp, "moneypath_cost_usd_total", component="provider_fee", provider="acme") == pytest.approx(
+        fee_usd(catalog, "acme", auth["amount_minor"]))
+
+
+def test_a_failed_ledger_write_then_the_retry_counts_the_capture_fee_once(world, catalog):
+    app, _, mp = world
+    auth = authorized_payment(app, "fee")
+    call(app, "PUT", "/admin/faults/ledger_write_failure", json={"rate": 1}, headers=ADMIN)
+    failed = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "fee-cap")
+    assert failed.status_code == 503
+    assert sample(mp, "moneypath_cost_usd_total", component="provider_fee", provider="acme") == 0
+    call(app, "DELETE", "/admin/faults/ledger_write_failure", headers=ADMIN)
+    assert call(app, "POST", f"/v1/payments/{auth['id']}/capture", "fee-cap").status_code == 200
+    assert sample(mp, "moneypath_cost_usd_total", component="provider_fee", provider="acme") == pytest.approx(
+        fee_usd(catalog, "acme", auth["amount_minor"]))
+
+
 def _post_raw(app, path, body: bytes, headers: dict):
     async def go():
         async with await client_for(app) as c:

@@ -256,6 +256,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         return adapters[provider]
 
     async def idempotent(request: Request, who: str, operation: str, payload: dict, work) -> Response:
+        """`work(provider_key)` calls the provider and returns (status, body, book); `book(conn)` writes
+        the effect and may return a function to call once that commit succeeded."""
         key = request.headers.get("idempotency-key", "")
         if not 1 <= len(key) <= 255:
             raise ApiProblem(400, "idempotency-key-required", "Idempotency-Key required",
@@ -281,14 +283,15 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
 
         def commit():
             with engine.begin() as conn:
-                book(conn)
+                after = book(conn)
                 store.complete(conn, who, key, status, text)
                 if faults is not None and faults.fires("ledger_write_failure"):
                     raise LedgerUnavailable("ledger_write_failure fault")  # rolls the whole booking back
+            return after
 
         try:
             with mp.time_ledger_write():
-                await in_db(commit)
+                after = await in_db(commit)
         except Exception as exc:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
@@ -298,6 +301,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
                              "the payment could not be recorded and was not applied; retry with the same "
                              "Idempotency-Key") from None
+        if after is not None:  # e.g. the capture's provider fee: counted once, for what this commit booked
+            after()
         log.info("booked", extra={"operation": operation, "status": status, "payment_id": body.get("id"),
                                   "state": body.get("state")})
         return Response(text, status, media_type="application/json")
@@ -366,10 +371,14 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                                                                  row["currency"], key)
             if result.outcome != "succeeded":
                 provider_failed(result.outcome, row["provider"])
-            cost.provider_fee(row["provider"], row["amount_minor"])
             captured = {**row, "state": "captured", "provider_status": result.provider_status}
-            return 200, payments.public(captured), lambda conn: payments.mark_captured(conn, row,
-                                                                                       result.provider_status)
+
+            def book(conn):
+                # False: the provider's webhook booked it first, and counted the fee then.
+                if payments.mark_captured(conn, row, result.provider_status):
+                    return lambda: cost.provider_fee(row["provider"], row["amount_minor"])
+
+            return 200, payments.public(captured), book
 
         return await idempotent(request, who, "capture", {"payment_id": payment_id}, work)
 
@@ -390,8 +399,11 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             refunded = row["refunded_minor"] + body.amount_minor
             after = {**row, "refunded_minor": refunded,
                      "state": "refunded" if refunded == row["amount_minor"] else row["state"]}
-            return 200, payments.public(after), lambda conn: payments.mark_refunded(
-                conn, row, body.amount_minor, result.provider_status)
+
+            def book(conn):
+                payments.mark_refunded(conn, row, body.amount_minor, result.provider_status)
+
+            return 200, payments.public(after), book
 
         return await idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
 
@@ -409,10 +421,14 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             response = {"id": row_id, "kind": "payout", "state": "paid", "provider": body.provider,
                         "amount_minor": body.amount_minor, "currency": body.currency, "reference": body.reference,
                         "provider_ref": result.provider_ref, "provider_status": result.provider_status}
-            return 201, response, lambda conn: payments.create(
-                conn, principal=who, kind="payout", state="paid", provider=body.provider, method="bank_transfer",
-                amount_minor=body.amount_minor, currency=body.currency, reference=body.reference,
-                provider_ref=result.provider_ref, provider_status=result.provider_status, payment_id=row_id)
+
+            def book(conn):
+                payments.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
+                                method="bank_transfer", amount_minor=body.amount_minor, currency=body.currency,
+                                reference=body.reference, provider_ref=result.provider_ref,
+                                provider_status=result.provider_status, payment_id=row_id)
+
+            return 201, response, book
 
         return await idempotent(request, who, "payout", body.model_dump(), work)
 
