@@ -10,6 +10,8 @@ not depend on its neighbours. Faults add 1.2 s, well past it. Every run is secon
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sqlite3
@@ -112,12 +114,26 @@ def admin_headers() -> dict:
     return {"authorization": f"Bearer {issue(SECRET.encode(), 'test_ops', ['admin:faults'], ttl_s=600)}"}
 
 
-def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path, secret_env, tmp_path, capsys, catalog):
-    code = loadtest(money_path, tmp_path, "checkout", "--rate", "12", "--duration", "6")
-    out, err = capsys.readouterr()
+@pytest.fixture(scope="module")
+def healthy_run(money_path, tmp_path_factory):
+    """The healthy checkout run, made once: its own test judges it, and the latency-fault test uses
+    its result.json as baseline whatever the order or selection of tests."""
+    out = tmp_path_factory.mktemp("healthy")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MONEYPATH_TOKEN_SECRET", SECRET)
+        for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN"):
+            mp.delenv(name, raising=False)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = loadtest(money_path, out, "checkout", "--rate", "12", "--duration", "6")
+    return {"code": code, "out": stdout.getvalue(), "err": stderr.getvalue(), "dir": out}
+
+
+def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path, healthy_run):
+    code, out, err = healthy_run["code"], healthy_run["out"], healthy_run["err"]
     assert code == 0, out + err
     assert "every gate passed" in out and "[" in out and "rps" in out  # progress lines and the verdict
-    report = only_report(tmp_path)
+    report = only_report(healthy_run["dir"])
     for name in ("result.json", "report.md", "report.html", "throughput.png", "latency.png", "users.png",
                  "locust/locust.json", "locust/locust_stats_history.csv"):
         assert (report / name).stat().st_size > 0, name
@@ -140,13 +156,10 @@ def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path,
     wait_for(lambda: all(t["labels"]["job"] != "locust" for t in httpx.get(
         f"{money_path['prometheus']}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]), 10,
         "the locust scrape job to be removed")
-    money_path["healthy_result"] = report / "result.json"
 
 
-def test_latency_fault_fails_the_p99_gate_and_the_baseline(money_path, secret_env, tmp_path, capsys):
-    baseline = money_path.get("healthy_result")
-    if baseline is None:
-        pytest.skip("needs the healthy run's result as baseline")
+def test_latency_fault_fails_the_p99_gate_and_the_baseline(money_path, healthy_run, secret_env, tmp_path, capsys):
+    baseline = only_report(healthy_run["dir"]) / "result.json"
     for provider in ("acme", "globex"):
         httpx.put(f"{money_path['sim']}/admin/faults/latency", json={"provider": provider, "extra_ms": 1200},
                   headers=admin_headers(), timeout=5).raise_for_status()
@@ -169,6 +182,7 @@ def test_latency_fault_fails_the_p99_gate_and_the_baseline(money_path, secret_en
                                                                                "p99_latency_prometheus",
                                                                                "regression_p99"}
     assert next(g for g in result["gates"] if g["name"] == "ledger_balanced")["status"] == "pass"
+    assert next(g for g in result["gates"] if g["name"] == "baseline_load")["status"] == "pass"  # same rate
 
 
 def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, tmp_path, capsys):
