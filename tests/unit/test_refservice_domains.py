@@ -318,7 +318,7 @@ def fee_usd(catalog, provider, amount_minor) -> float:
     return fee.fixed_usd + amount_minor / 100 * fee.bps / 10_000
 
 
-def test_a_capture_the_webhook_booked_first_counts_the_fee_once(world, catalog):
+def test_a_capture_the_webhook_booked_first_counts_the_fee_once_and_is_a_ledger_write(world, catalog):
     from moneypath.signing import HEADER, sign
 
     app, _, mp = world
@@ -335,12 +335,14 @@ def test_a_capture_the_webhook_booked_first_counts_the_fee_once(world, catalog):
         return result
 
     adapter.capture = capture_then_webhook
+    writes = sample(mp, "moneypath_ledger_writes_total", outcome="committed")
     captured = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "race-cap")
     assert captured.status_code == 200 and captured.json()["state"] == "captured"
     with app.state.engine.connect() as conn:
         assert ledger.transactions_for(conn, auth["id"]) == ["capture"]
     assert sample(mp, "moneypath_cost_usd_total", component="provider_fee", provider="acme") == pytest.approx(
         fee_usd(catalog, "acme", auth["amount_minor"]))
+    assert sample(mp, "moneypath_ledger_writes_total", outcome="committed") == writes + 2  # webhook, then API
 
 
 def test_a_failed_ledger_write_then_the_retry_counts_the_capture_fee_once(world, catalog):
@@ -419,6 +421,49 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
     with app.state.engine.connect() as conn:
         assert ledger.transactions_for(conn, pid) == ["capture", "refund"]
         assert payment_rows.get(conn, pid, "merchant_1")["refunded_minor"] == 800
+
+
+def test_client_races_are_ledger_write_conflicts_not_failures(world):
+    from moneypath.refservice import payments as payment_rows
+    from moneypath.refservice.db import idempotency_keys
+
+    app, _, mp = world
+    payment = captured_payment(app, "conflict", amount=1000)
+    adapter = app.state.adapters["acme"]
+    original_refund, original_capture = adapter.refund, adapter.capture
+
+    async def refund_racing_another(*args):  # another refund books the rest while ours is at the provider
+        adapter.refund = original_refund
+        with app.state.engine.begin() as conn:
+            payment_rows.mark_refunded(conn, payment_rows.get(conn, payment["id"], "merchant_1"), 800, "REFUNDED")
+        return await original_refund(*args)
+
+    adapter.refund = refund_racing_another
+    before = {o: sample(mp, "moneypath_ledger_writes_total", outcome=o) for o in ("committed", "failed", "conflict")}
+    refused = call(app, "POST", f"/v1/payments/{payment['id']}/refund", "conflict-mine", {"amount_minor": 600})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/payment-not-refundable")
+
+    auth = authorized_payment(app, "taken")
+
+    async def capture_outliving_its_claim(*args):  # our lock expires and the client's retry takes over
+        adapter.capture = original_capture
+        with app.state.engine.begin() as conn:
+            conn.execute(idempotency_keys.update().where(idempotency_keys.c.key == "taken-cap").values(locked_until=0))
+        async with await client_for(app) as c:
+            retry = await c.post(f"/v1/payments/{auth['id']}/capture", headers={**WRITE, "idempotency-key": "taken-cap"})
+        assert retry.status_code == 200
+        return await original_capture(*args)
+
+    adapter.capture = capture_outliving_its_claim
+    stale = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "taken-cap")
+    assert stale.status_code == 409 and stale.json()["type"].endswith("/idempotency-key-in-use")
+    assert call(app, "POST", f"/v1/payments/{auth['id']}/capture", "taken-cap").json()["state"] == "captured"
+    after = {o: sample(mp, "moneypath_ledger_writes_total", outcome=o) for o in ("committed", "failed", "conflict")}
+    assert after == {"committed": before["committed"] + 2, "failed": before["failed"],
+                     "conflict": before["conflict"] + 2}
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, auth["id"]) == ["capture"]
+        assert ledger.transactions_for(conn, payment["id"]) == ["capture", "refund"]
 
 
 def test_with_instrumentation_off_payments_work_and_nothing_is_exposed(catalog, tmp_path):

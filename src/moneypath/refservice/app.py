@@ -34,7 +34,7 @@ from moneypath.refservice.adapters import ADAPTERS, Adapter
 from moneypath.refservice.cost import CostMeter
 from moneypath.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, webhook_events
 from moneypath.refservice.faults import service_faults
-from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.refservice.outbox import OutboxWorker
 from moneypath.refservice.provider_http import provider_http
 from moneypath.refservice.reconciliation import Reconciler
@@ -290,8 +290,17 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             return after
 
         try:
-            with mp.time_ledger_write():
-                after = await in_db(commit)
+            with mp.time_ledger_write() as write:
+                try:
+                    after = await in_db(commit)
+                except (payments.OverRefundError, ClaimLost):
+                    write.outcome = "conflict"  # a client race, not the ledger failing: outside its durability SLO
+                    raise
+        except ClaimLost:
+            # Our claim expired and a retry took the key over: that request's answer is the one that counts.
+            raise ApiProblem(409, "idempotency-key-in-use", "Request in progress",
+                             "a retry with this Idempotency-Key took the request over; retry later for its "
+                             "response") from None
         except Exception as exc:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
@@ -473,9 +482,18 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             except IntegrityError:
                 return False, None
 
-        fresh, booked = await in_db(store_event)
-        if booked is not None:
-            cost.provider_fee(booked["provider"], booked["amount_minor"])
+        if key[0] != "capture.settled":
+            fresh, booked = await in_db(store_event)
+        else:  # may book a capture: a ledger write like the API's, measured the same way
+            start = time.perf_counter()
+            try:
+                fresh, booked = await in_db(store_event)
+            except Exception:
+                mp.record_ledger_write("failed", time.perf_counter() - start)
+                raise
+            if booked is not None:
+                mp.record_ledger_write("committed", time.perf_counter() - start)
+                cost.provider_fee(booked["provider"], booked["amount_minor"])
         mp.count_webhook(known, "accepted" if fresh else "duplicate")
         return {"accepted": fresh, "duplicate": not fresh, "booked": booked is not None}
 

@@ -31,6 +31,11 @@ _COMPLETE = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress")
 _RELEASE = delete(keys).where(_THIS_KEY, keys.c.state == "in_progress")
 
 
+class ClaimLost(RuntimeError):
+    """complete() found the key no longer in progress under this claim: its lock expired and a
+    retry took it over (or it completed). Nothing may be booked under it."""
+
+
 class Outcome(enum.Enum):
     NEW = "new"                    # you own the key: do the work, then complete() in the same transaction
     REPLAY = "replay"              # already done: return the stored response
@@ -115,7 +120,7 @@ class IdempotencyStore:
         done = conn.execute(_COMPLETE, {"b_principal": principal, "b_key": key, "b_status": status, "b_body": body,
                                         "b_now": time.time() if now is None else now}).rowcount
         if done != 1:
-            raise RuntimeError(f"idempotency key {key!r} was not in progress; refusing a second effect")
+            raise ClaimLost(f"idempotency key {key!r} was not in progress; refusing a second effect")
 
     def release(self, principal: str, key: str) -> None:
         """Forget an in-progress claim whose request failed before any effect, so a retry runs."""
