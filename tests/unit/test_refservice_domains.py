@@ -269,6 +269,27 @@ def test_a_settled_payment_the_ledger_never_captured_is_missing_in_ledger(world,
                   mismatch_kind="missing_in_ledger") == 1
 
 
+def test_a_capture_booked_after_its_line_was_a_break_still_reconciles(world, tmp_path):
+    app, _, mp = world
+    auth = authorized_payment(app, "late")
+    settlements = tmp_path / "settlements"
+    settlements.mkdir(exist_ok=True)
+    (settlements / "acme-20260101000000-0003.csv").write_text(
+        "provider_ref,reference,amount_minor,currency,status,settled_at\n"
+        f"{auth['provider_ref']},{auth['reference']},{auth['amount_minor']},EUR,SETTLED,2026-01-01T00:00:00Z\n")
+    rec = app.state.reconciler
+    rec.run_once()
+    rec.run_once(time.time() + 11)  # the line outlived the grace period: the ledger did not have it then
+    assert breaks(app) == [("acme", "missing_in_ledger")]
+    assert call(app, "POST", f"/v1/payments/{auth['id']}/capture", "late-cap").status_code == 200
+    assert rec.run_once()["matched"] == 1
+    rec.run_once(time.time() + 601)  # past missing_after_s: not missing at the provider, it settled
+    assert breaks(app) == [("acme", "missing_in_ledger")]
+    assert sample(mp, "moneypath_reconciliation_mismatches_total", provider="acme",
+                  mismatch_kind="missing_in_ledger") == 1
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="acme") == 0
+
+
 # --- webhooks settle ambiguous captures -----------------------------------------------------------------
 
 

@@ -71,7 +71,9 @@ payments = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("captured_at", Float),  # when the capture was booked; reconciliation measures lag from here
-    Column("reconciled_at", Float),  # when a settlement line matched it (or a break was recorded)
+    # When a settlement line was matched to it, amount_differs included. A missing_at_provider break
+    # leaves it NULL: the capture still counts as unreconciled lag and a late line can still match it.
+    Column("reconciled_at", Float),
     Index("ix_payments_provider_ref", "provider", "provider_ref"),
     Index("ix_payments_unreconciled", "captured_at", "reconciled_at"),
 )

@@ -9,7 +9,8 @@ kind:
   charged twice; also counted as a duplicate charge with its amount);
 - amount_differs: the line's amount or currency is not what the ledger captured;
 - missing_in_ledger: a line still matches no capture after `grace_s` (money moved at the
-  provider that the ledger does not know about, e.g. an ambiguous timeout);
+  provider that the ledger does not know about, e.g. an ambiguous timeout); if the capture
+  is booked later, the line matches it then (the break stays: it was real for a while);
 - missing_at_provider: a capture no settlement has mentioned after `missing_after_s`.
 
 After each run, per provider: the age of the oldest unreconciled capture and the time of
@@ -117,7 +118,21 @@ class Reconciler:
         self.mp.count_mismatch(provider, kind)
         return True
 
+    def _reopen_late(self, conn: Connection) -> None:
+        """A line closed as missing_in_ledger whose capture has since been booked (the capture committed
+        after the grace period) goes back to open, so it matches below: the break stays recorded and
+        counted once, and the capture is reconciled instead of later looking missing at the provider."""
+        late = (select(settlement_lines.c.id)
+                .join(payments, and_(payments.c.provider == settlement_lines.c.provider,
+                                     payments.c.provider_ref == settlement_lines.c.provider_ref))
+                .where(settlement_lines.c.state == "break", settlement_lines.c.payment_id.is_(None),
+                       payments.c.captured_at.is_not(None), payments.c.reconciled_at.is_(None)))
+        ids = [line_id for (line_id,) in conn.execute(late)]
+        if ids:
+            conn.execute(update(settlement_lines).where(settlement_lines.c.id.in_(ids)).values(state="open"))
+
     def _match(self, conn: Connection, now: float, counts: dict) -> None:
+        self._reopen_late(conn)
         lines = conn.execute(select(settlement_lines).where(settlement_lines.c.state == "open")
                              .order_by(settlement_lines.c.id).limit(self.batch)).all()
         refs = {line.provider_ref for line in lines}
