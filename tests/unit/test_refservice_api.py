@@ -56,6 +56,26 @@ def test_missing_expired_and_wrong_scope_tokens(app):
                    "token-insufficient-scope")
 
 
+def test_long_lived_tokens_and_oversized_subjects_are_refused(catalog, tmp_path):
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET,
+                                   provider_url="http://127.0.0.1:9", token_max_lifetime_s=3600), mp=mp)
+    headers = {"idempotency-key": "k1"}
+    year = {**headers, **token("payments:write", ttl_s=365 * 86400)}
+    body = assert_problem(call(app, "POST", "/v1/payments/authorize", json=AUTHORIZE, headers=year), 401,
+                          "token-invalid")
+    assert "lives longer than" in body["detail"]
+    two_hours = {**headers, **token("payments:write", ttl_s=7200)}  # under the default, over this service's
+    assert_problem(call(app, "POST", "/v1/payments/authorize", json=AUTHORIZE, headers=two_hours), 401,
+                   "token-invalid")
+    long_subject = {**headers, "authorization": f"Bearer {issue(SECRET, 'm' * 65, ['payments:write'])}"}
+    assert_problem(call(app, "POST", "/v1/payments/authorize", json=AUTHORIZE, headers=long_subject), 401,
+                   "token-invalid")
+    assert ServiceConfig.from_env({"MONEYPATH_TOKEN_SECRET": "s"}).token_max_lifetime_s == 86400
+    assert ServiceConfig.from_env({"MONEYPATH_TOKEN_SECRET": "s",
+                                   "MONEYPATH_TOKEN_MAX_LIFETIME_S": "900"}).token_max_lifetime_s == 900
+
+
 def test_state_changes_need_an_idempotency_key(app):
     response = call(app, "POST", "/v1/payments/authorize", json=AUTHORIZE, headers=token("payments:write"))
     assert_problem(response, 400, "idempotency-key-required")

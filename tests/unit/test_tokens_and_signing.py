@@ -32,6 +32,44 @@ def test_token_round_trip_and_each_rejection():
         bearer("Basic abc")
 
 
+def _signed(claims: dict) -> str:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    sig = base64.urlsafe_b64encode(hmac.new(SECRET, body.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    return f"{body}.{sig}"
+
+
+def test_tokens_that_live_too_long_are_refused():
+    day = 24 * 3600
+    assert verify(SECRET, issue(SECRET, "ops", ["admin:faults"], ttl_s=day, now=1000), "admin:faults", now=1001)
+    for token in (issue(SECRET, "ops", ["admin:faults"], ttl_s=day + 1, now=1000),
+                  issue(SECRET, "ops", ["admin:faults"], ttl_s=365 * day, now=1000),
+                  _signed({"sub": "ops", "scopes": ["admin:faults"], "exp": 1000 + 2 * day}),  # no iat: exp - now
+                  _signed({"sub": "ops", "scopes": ["admin:faults"], "iat": 1000 + 300, "exp": 1000 + 900})):
+        with pytest.raises(TokenError) as e:
+            verify(SECRET, token, "admin:faults", now=1000)
+        assert e.value.kind == "invalid"
+    old_style = _signed({"sub": "ops", "scopes": ["admin:faults"], "exp": 1000 + 900})
+    assert verify(SECRET, old_style, "admin:faults", now=1000).sub == "ops"
+    week = issue(SECRET, "ops", ["admin:faults"], ttl_s=7 * day, now=1000)
+    assert verify(SECRET, week, "admin:faults", now=1000, max_lifetime_s=7 * day).sub == "ops"
+    with pytest.raises(TokenError):
+        verify(SECRET, issue(SECRET, "ops", ["admin:faults"], ttl_s=3600, now=1000), "admin:faults", now=1000,
+               max_lifetime_s=900)
+
+
+@pytest.mark.parametrize("subject", ["m" * 65, "", "merchant\x00"])
+def test_a_subject_the_service_cannot_store_is_an_invalid_token(subject):
+    with pytest.raises(TokenError) as e:
+        verify(SECRET, issue(SECRET, subject, ["payments:write"], now=1000), "payments:write", now=1001)
+    assert e.value.kind == "invalid"
+    assert verify(SECRET, issue(SECRET, "m" * 64, ["payments:write"], now=1000), "payments:write", now=1001)
+
+
 def test_webhook_signature_window_and_replay():
     verifier = Verifier(SECRET, window_s=300)
     body = b'{"event": "capture.settled"}'

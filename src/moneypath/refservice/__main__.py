@@ -15,6 +15,7 @@ from moneypath.refservice.db import make_engine
 
 ENVIRONMENT = """environment:
   MONEYPATH_TOKEN_SECRET          required: signs and checks API tokens
+  MONEYPATH_TOKEN_MAX_LIFETIME_S  longest token lifetime accepted, exp - iat (default 86400, 60-604800)
   MONEYPATH_WEBHOOK_SECRET        checks provider webhook signatures (webhooks are refused without it)
   MONEYPATH_CATALOG               catalog file (default moneypath.yaml)
   MONEYPATH_DB_URL                ledger database (default sqlite:///moneypath-ledger.db;

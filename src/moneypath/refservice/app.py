@@ -43,7 +43,7 @@ from moneypath.refservice.risk import RiskPolicy, RiskScreen
 from moneypath.refservice.workers import Jobs
 from moneypath.signing import HEADER as SIGNATURE_HEADER
 from moneypath.signing import SignatureError, Verifier
-from moneypath.tokens import TokenError, bearer, verify
+from moneypath.tokens import MAX_LIFETIME_S, TokenError, bearer, verify
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("moneypath.refservice")
@@ -58,6 +58,7 @@ class ServiceConfig:
     provider_url: str = "http://127.0.0.1:8100"
     token_secret: bytes = b""
     webhook_secret: bytes = b""
+    token_max_lifetime_s: float = MAX_LIFETIME_S  # a token that lives longer (exp - iat) is refused
     provider_timeout_s: float = 2.0
     enable_faults: bool = False  # the /admin/faults API for drills; off in production
     risk: RiskPolicy = RiskPolicy()
@@ -99,6 +100,7 @@ class ServiceConfig:
                    provider_url=env.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
                    token_secret=secret.encode(),
                    webhook_secret=env.get("MONEYPATH_WEBHOOK_SECRET", "").encode(),
+                   token_max_lifetime_s=number("MONEYPATH_TOKEN_MAX_LIFETIME_S", MAX_LIFETIME_S, 60, 7 * 86_400),
                    enable_faults=env.get("MONEYPATH_ENABLE_FAULTS", "") in ("1", "true", "yes"),
                    risk=RiskPolicy(timeout_s=number("MONEYPATH_RISK_TIMEOUT_MS", 150, 1, 30_000) / 1000,
                                    fallback=fallback,
@@ -244,7 +246,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
 
     def principal(request: Request, scope: str) -> str:
         try:
-            return verify(config.token_secret, bearer(request.headers.get("authorization")), scope).sub
+            return verify(config.token_secret, bearer(request.headers.get("authorization")), scope,
+                          max_lifetime_s=config.token_max_lifetime_s).sub
         except TokenError as exc:
             status = 403 if exc.kind == "insufficient_scope" else 401
             raise ApiProblem(status, f"token-{exc.kind.replace('_', '-')}", "Not authorized", str(exc)) from None
