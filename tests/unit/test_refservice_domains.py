@@ -101,6 +101,24 @@ def test_fault_api_needs_the_scope_and_validates(world):
     assert cleared == [ok.json()] and call(app, "GET", "/admin/faults", headers=ADMIN).json()["faults"] == []
 
 
+def test_deeply_nested_json_is_a_4xx_problem_not_a_5xx(world):
+    from moneypath.signing import HEADER, sign
+
+    app, _, _ = world
+    deep = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB body limit
+    put = call_raw(app, "PUT", "/admin/faults/risk_down", deep, ADMIN)
+    assert put.status_code == 422 and put.headers["content-type"] == "application/problem+json"
+    hooked = _post_raw(app, "/v1/webhooks/acme", deep, {HEADER: sign(b"hook", deep)})
+    assert hooked.status_code == 400 and hooked.json()["type"].endswith("/webhook-malformed")
+
+
+def call_raw(app, method, path, content: bytes, headers: dict):
+    async def go():
+        async with await client_for(app) as c:
+            return await c.request(method, path, content=content, headers=headers)
+    return asyncio.run(go())
+
+
 def test_fault_api_is_refused_unless_enabled(catalog, tmp_path):
     app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'l.db'}", token_secret=SECRET, background_jobs=False),
                      mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))

@@ -104,3 +104,20 @@ def test_adapter_over_aiohttp_retries_a_5xx_and_normalises_the_answer(catalog):
                                                    {"provider": "acme", "operation": "authorize", "outcome": outcome})
                 for outcome in ("success", "error")}
     assert attempts == {"success": 1, "error": 2}
+
+
+@pytest.mark.parametrize("content", [b"<html>gateway ok</html>", b"[" * 50_000, b""])
+def test_a_2xx_that_is_not_json_is_a_provider_error_not_a_crash(catalog, content):
+    class Garbled:
+        calls = 0
+
+        async def post(self, path, body, headers, timeout_s):
+            Garbled.calls += 1
+            return 200, content
+
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    adapter = AcmeAdapter(Garbled(), mp, retry=RetryPolicy(max_attempts=2, base_s=0.001, cap_s=0.002))
+    result = asyncio.run(adapter.capture("acme_1", 100, "EUR", "key-1"))
+    assert result.outcome == "error" and Garbled.calls == 2  # retried: safe, the key deduplicates it
+    assert mp.backend.registry.get_sample_value(catalog.metric("provider_requests_total"),
+                                                {"provider": "acme", "operation": "capture", "outcome": "error"}) == 2

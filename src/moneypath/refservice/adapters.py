@@ -60,6 +60,11 @@ class Adapter(ABC):
                 outcome = "timeout"
             except ProviderUnreachable:
                 outcome = "error"
+            if outcome == "success" and status < 400:
+                try:
+                    answer = json.loads(content)
+                except (ValueError, RecursionError):  # a 2xx that is not JSON is no answer: the provider misbehaved
+                    outcome = "error"
             if 400 <= status < 500:
                 # Our request was wrong: not the provider's health, and a retry would not help.
                 self.mp.record_provider_call(self.name, operation, "error", time.perf_counter() - start)
@@ -68,7 +73,7 @@ class Adapter(ABC):
             self.mp.record_provider_call(self.name, operation, outcome, time.perf_counter() - start)
             if outcome == "success":
                 self.breaker.success()
-                return json.loads(content), outcome
+                return answer, outcome
             self.breaker.failure()
             if attempt + 1 < self.retry.max_attempts:
                 self.mp.count_provider_retry(self.name, operation)

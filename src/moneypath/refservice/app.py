@@ -466,7 +466,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             mp.count_webhook(known, exc.kind)
             raise ApiProblem(webhook_status[exc.kind], f"webhook-{exc.kind.replace('_', '-')}", "Webhook rejected",
                              str(exc)) from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
             mp.count_webhook(known, "invalid_signature")
             raise ApiProblem(400, "webhook-malformed", "Webhook rejected", "signed, but not a provider event") from None
 
@@ -530,7 +530,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         fault_admin(request)
         try:
             params = json.loads(await request.body() or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise ApiProblem(422, "invalid-fault", "Invalid fault parameters", "body: is not valid JSON") from None
         try:
             return faults.set(name, params)
