@@ -1,4 +1,4 @@
-from moneypath.pan import REDACTED, contains_card_number, is_card_number, redact_card_numbers
+from moneypath.pan import REDACTED, contains_card_number, is_card_number, mentions_card_number, redact_card_numbers
 
 
 def test_luhn_valid_numbers_in_any_grouping_are_card_numbers():
@@ -24,3 +24,11 @@ def test_redaction_keeps_ordinary_numbers():
     text = "order 12345 paid, ts 1700000000123, trace 0af7651916cd43dd8448eb211c80319c"
     assert redact_card_numbers(text) == text
     assert not contains_card_number(text)
+
+
+def test_input_validation_refuses_standalone_card_numbers_not_digits_inside_ids():
+    for text in ("4111111111111111", "order 4111-1111-1111-1111", "card:5555 5555 5555 4444.", "378282246310005"):
+        assert mentions_card_number(text), text
+    for text in ("order-9", "4111111111111112", "x-ab4111111111111111", "41111111111111110000",
+                 "ts-1700000000000", "order-1234567890123"):
+        assert not mentions_card_number(text), text

@@ -165,6 +165,11 @@ CASES = [
      "reference"),
     ("reference-too-long", "POST", "/v1/payments/authorize", body({**AUTHORIZE, "reference": "r" * 129}), 422,
      "invalid-request", "reference"),
+    ("reference-card-number", "POST", "/v1/payments/authorize",
+     body({**AUTHORIZE, "reference": "card 4111 1111 1111 1111"}), 422, "invalid-request",
+     "reference: Value error, must not contain a card number"),
+    ("reference-card-number-payout", "POST", "/v1/payouts", body({**PAYOUT, "reference": "po-5555555555554444"}),
+     422, "invalid-request", "reference: Value error, must not contain a card number"),
     # Body size: over the limit whether Content-Length tells the truth, lies or is absent.
     ("oversized-with-length", "POST", "/v1/payments/authorize", raw(b" " * BIG), 413, "body-too-large",
      f"request bodies are limited to {LIMIT} bytes"),

@@ -27,6 +27,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from moneypath.pan import mentions_card_number
+
 PROBLEM = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
 # Longer integer literals are never valid here (amounts stop at 13 digits); Python itself
@@ -49,6 +51,9 @@ def _printable(value: str) -> str:
     # Providers refuse blank text; control characters are never meant, and PostgreSQL cannot store NUL.
     if not _REFERENCE.match(value):
         raise ValueError("must contain a visible character and no control characters")
+    # A reference is stored, logged and sent to providers: never a card number (the message does not echo it).
+    if mentions_card_number(value):
+        raise ValueError("must not contain a card number")
     return value
 
 
