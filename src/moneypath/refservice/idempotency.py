@@ -48,7 +48,6 @@ class Claim:
     outcome: Outcome
     status: int | None = None
     body: str | None = None
-    recovered: bool = False        # NEW by taking over an expired, never-completed claim
 
 
 class IdempotencyStore:
@@ -91,11 +90,12 @@ class IdempotencyStore:
             return Claim(Outcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
         taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": now + self.lock_ttl_s}).rowcount
-        return Claim(Outcome.NEW, recovered=True) if taken == 1 else Claim(Outcome.IN_PROGRESS)
+        return Claim(Outcome.NEW) if taken == 1 else Claim(Outcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
                       wait_s: float = 2.0, poll_s: float = 0.02) -> Claim:
-        """Like claim(), but a concurrent duplicate waits up to wait_s for the owner to finish."""
+        """Like claim(), but a concurrent duplicate waits up to wait_s for the owner to finish.
+        (For threads; the service uses claim_or_wait_async. The store-level retry-storm test uses it.)"""
         deadline = time.monotonic() + wait_s
         while True:
             claim = self.claim(principal, key, operation, request_hash)

@@ -99,12 +99,6 @@ class OverRefundError(ValueError):
     pass
 
 
-def _update(conn: Connection, payment: dict, **changes) -> dict:
-    changes["updated_at"] = time.time()
-    conn.execute(update(payments).where(payments.c.id == payment["id"]).values(**changes))
-    return {**payment, **changes}
-
-
 def public(payment: dict) -> dict:
     """What the API returns: no principal, money as minor units + currency."""
     return {k: payment[k] for k in ("id", "kind", "state", "provider", "method", "amount_minor", "refunded_minor",
