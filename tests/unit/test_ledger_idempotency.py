@@ -10,7 +10,7 @@ import pytest
 
 from moneypath.refservice import ledger
 from moneypath.refservice.db import make_engine
-from moneypath.refservice.idempotency import IdempotencyStore, Outcome
+from moneypath.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.refservice.ledger import Posting, UnbalancedError
 
 
@@ -65,10 +65,11 @@ def test_money_is_integer_minor_units_in_an_iso_currency():
 
 def test_new_then_replay_then_mismatch(engine):
     store = IdempotencyStore(engine)
-    assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is Outcome.NEW
+    mine = store.claim("merchant_1", "k1", "authorize", "h1")
+    assert mine.outcome is Outcome.NEW
     assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is Outcome.IN_PROGRESS
     with engine.begin() as conn:
-        store.complete(conn, "merchant_1", "k1", 201, '{"id": "pay_1"}')
+        store.complete(conn, "merchant_1", "k1", mine.lock, 201, '{"id": "pay_1"}')
     replay = store.claim("merchant_1", "k1", "authorize", "h1")
     assert (replay.outcome, replay.status, replay.body) == (Outcome.REPLAY, 201, '{"id": "pay_1"}')
     assert store.claim("merchant_1", "k1", "authorize", "h2").outcome is Outcome.MISMATCH
@@ -85,20 +86,33 @@ def test_a_claim_whose_owner_died_is_recoverable_once_after_its_lock_expires(eng
     assert store.claim("m", "k", "capture", "h", now=1032).outcome is Outcome.IN_PROGRESS  # only one retry wins
 
 
+def test_a_stale_owner_cannot_release_or_complete_the_claim_a_retry_took_over(engine):
+    store = IdempotencyStore(engine, lock_ttl_s=30)
+    stale = store.claim("m", "k", "capture", "h", now=1000)
+    taken = store.claim("m", "k", "capture", "h", now=1031)
+    assert taken.outcome is Outcome.NEW and taken.lock != stale.lock
+    store.release("m", "k", stale.lock)  # the stale owner's request failed: it must not free the retry's claim
+    assert store.claim("m", "k", "capture", "h", now=1032).outcome is Outcome.IN_PROGRESS
+    with pytest.raises(ClaimLost), engine.begin() as conn:
+        store.complete(conn, "m", "k", stale.lock, 200, '{"by": "stale"}')
+    with engine.begin() as conn:
+        store.complete(conn, "m", "k", taken.lock, 200, '{"by": "retry"}')
+    assert store.claim("m", "k", "capture", "h", now=1033).body == '{"by": "retry"}'
+
+
 def test_release_lets_a_retry_run_after_a_failure_without_effect(engine):
     store = IdempotencyStore(engine)
-    store.claim("m", "k", "payout", "h")
-    store.release("m", "k")
+    store.release("m", "k", store.claim("m", "k", "payout", "h").lock)
     assert store.claim("m", "k", "payout", "h").outcome is Outcome.NEW
 
 
 def test_completing_twice_is_refused(engine):
     store = IdempotencyStore(engine)
-    store.claim("m", "k", "capture", "h")
+    lock = store.claim("m", "k", "capture", "h").lock
     with engine.begin() as conn:
-        store.complete(conn, "m", "k", 200, "{}")
-    with pytest.raises(RuntimeError), engine.begin() as conn:
-        store.complete(conn, "m", "k", 200, "{}")
+        store.complete(conn, "m", "k", lock, 200, "{}")
+    with pytest.raises(ClaimLost), engine.begin() as conn:
+        store.complete(conn, "m", "k", lock, 200, "{}")
 
 
 def test_retry_storm_one_key_exactly_one_ledger_effect_identical_responses(engine):
@@ -116,7 +130,7 @@ def test_retry_storm_one_key_exactly_one_ledger_effect_identical_responses(engin
                     body = json.dumps({"payment_id": "pay_storm", "status": "captured"})
                     with engine.begin() as conn:  # effect and completion commit together
                         ledger.post(conn, "pay_storm", "capture", capture_postings(4200))
-                        store.complete(conn, "merchant_1", "storm-key", 200, body)
+                        store.complete(conn, "merchant_1", "storm-key", claim.lock, 200, body)
                     responses.append((200, body))
                     return
                 if claim.outcome is Outcome.REPLAY:

@@ -280,14 +280,14 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         try:
             status, body, book = await work(limits.provider_key(who, key))
         except BaseException:
-            await in_db(store.release, who, key)  # nothing was booked: let a retry run
+            await in_db(store.release, who, key, claim.lock)  # nothing was booked: let a retry run
             raise
         text = json.dumps(body)
 
         def commit():
             with engine.begin() as conn:
                 after = book(conn)
-                store.complete(conn, who, key, status, text)
+                store.complete(conn, who, key, claim.lock, status, text)
                 if faults is not None and faults.fires("ledger_write_failure"):
                     raise LedgerUnavailable("ledger_write_failure fault")  # rolls the whole booking back
             return after
@@ -307,7 +307,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         except Exception as exc:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
-            await in_db(store.release, who, key)
+            await in_db(store.release, who, key, claim.lock)
             if isinstance(exc, payments.OverRefundError):  # a concurrent refund took the rest first
                 raise ApiProblem(409, "payment-not-refundable", "Cannot refund", str(exc)) from None
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",

@@ -3,6 +3,9 @@ database transaction as the effect, replayed byte for byte afterwards.
 
 A claim that never completed (the process died mid-request) is recoverable once its lock
 expires; a concurrent duplicate waits briefly, then gets IN_PROGRESS (the API answers 409).
+The lock's expiry time doubles as the owner's token: complete() and release() match it, so a
+stale owner that outlived its lock cannot complete or free the claim a retry took over (each
+takeover sets a later expiry, so two owners never share one).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ _INSERT = keys.insert()
 _SELECT = select(keys).where(_THIS_KEY)
 _TAKE_OVER = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress", keys.c.locked_until <= bindparam("b_now"))
               .values(locked_until=bindparam("b_until")))
-_COMPLETE = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress")
+_MINE = and_(_THIS_KEY, keys.c.state == "in_progress", keys.c.locked_until == bindparam("b_lock"))
+_COMPLETE = (update(keys).where(_MINE)
              .values(state="completed", response_status=bindparam("b_status"), response_body=bindparam("b_body"),
                      completed_at=bindparam("b_now")))
-_RELEASE = delete(keys).where(_THIS_KEY, keys.c.state == "in_progress")
+_RELEASE = delete(keys).where(_MINE)
 
 
 class ClaimLost(RuntimeError):
@@ -48,6 +52,7 @@ class Claim:
     outcome: Outcome
     status: int | None = None
     body: str | None = None
+    lock: float | None = None      # NEW: the owner's token for complete() and release()
 
 
 class IdempotencyStore:
@@ -63,7 +68,7 @@ class IdempotencyStore:
                 conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
                                        "request_hash": request_hash, "state": "in_progress",
                                        "locked_until": now + self.lock_ttl_s, "created_at": now})
-            return Claim(Outcome.NEW)
+            return Claim(Outcome.NEW, lock=now + self.lock_ttl_s)
         except IntegrityError:
             pass  # the key exists: read it
         for _ in range(2):  # a lost insert race (PostgreSQL) is resolved by reading the winner's row
@@ -81,7 +86,7 @@ class IdempotencyStore:
             conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
                                    "request_hash": request_hash, "state": "in_progress",
                                    "locked_until": now + self.lock_ttl_s, "created_at": now})
-            return Claim(Outcome.NEW)
+            return Claim(Outcome.NEW, lock=now + self.lock_ttl_s)
         if row["operation"] != operation or row["request_hash"] != request_hash:
             return Claim(Outcome.MISMATCH)
         if row["state"] == "completed":
@@ -90,7 +95,7 @@ class IdempotencyStore:
             return Claim(Outcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
         taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": now + self.lock_ttl_s}).rowcount
-        return Claim(Outcome.NEW) if taken == 1 else Claim(Outcome.IN_PROGRESS)
+        return Claim(Outcome.NEW, lock=now + self.lock_ttl_s) if taken == 1 else Claim(Outcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
                       wait_s: float = 2.0, poll_s: float = 0.02) -> Claim:
@@ -115,14 +120,16 @@ class IdempotencyStore:
             await asyncio.sleep(poll_s)
 
     @staticmethod
-    def complete(conn: Connection, principal: str, key: str, status: int, body: str, now: float | None = None) -> None:
-        """Record the response inside the transaction that applied the effect."""
-        done = conn.execute(_COMPLETE, {"b_principal": principal, "b_key": key, "b_status": status, "b_body": body,
-                                        "b_now": time.time() if now is None else now}).rowcount
+    def complete(conn: Connection, principal: str, key: str, lock: float, status: int, body: str,
+                 now: float | None = None) -> None:
+        """Record the response inside the transaction that applied the effect; `lock` is the claim's."""
+        done = conn.execute(_COMPLETE, {"b_principal": principal, "b_key": key, "b_lock": lock, "b_status": status,
+                                        "b_body": body, "b_now": time.time() if now is None else now}).rowcount
         if done != 1:
             raise ClaimLost(f"idempotency key {key!r} was not in progress; refusing a second effect")
 
-    def release(self, principal: str, key: str) -> None:
-        """Forget an in-progress claim whose request failed before any effect, so a retry runs."""
+    def release(self, principal: str, key: str, lock: float) -> None:
+        """Forget our in-progress claim (`lock` is the claim's) whose request failed before any
+        effect, so a retry runs; a claim a retry took over since is left alone."""
         with self.engine.begin() as conn:
-            conn.execute(_RELEASE, {"b_principal": principal, "b_key": key})
+            conn.execute(_RELEASE, {"b_principal": principal, "b_key": key, "b_lock": lock})
