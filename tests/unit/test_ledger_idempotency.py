@@ -1,5 +1,5 @@
-"""Exactly-once money movement: balanced, append-only postings and idempotency keys that
-survive retry storms, crashed owners and confused clients."""
+"""Exactly-once money movement: balanced, append-only postings, idempotency keys that
+survive retry storms, crashed owners and confused clients, and outbox messages delivered once."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import json
 import threading
 
 import pytest
+from sqlalchemy import func, select
 
-from moneypath.refservice import ledger
-from moneypath.refservice.db import make_engine
+from moneypath.instrument import MoneyPath
+from moneypath.refservice import ledger, outbox
+from moneypath.refservice.db import deliveries, make_engine, outbox_messages
 from moneypath.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.refservice.ledger import Posting, UnbalancedError
 
@@ -149,3 +151,20 @@ def test_retry_storm_one_key_exactly_one_ledger_effect_identical_responses(engin
     with engine.connect() as conn:
         assert ledger.transactions_for(conn, "pay_storm") == ["capture"]
         assert ledger.imbalance(conn) == {"EUR": 0}
+
+
+def test_the_outbox_delivers_in_batches_and_records_a_redelivered_message_once(engine, catalog):
+    with engine.begin() as conn:
+        for i in range(5):
+            outbox.enqueue(conn, "payment.captured", {"payment_id": f"pay_{i}"})
+    with engine.begin() as conn:  # a worker recorded the first message, then stopped before deleting it
+        first = conn.execute(select(outbox_messages).order_by(outbox_messages.c.id)).first()
+        conn.execute(deliveries.insert().values(queue=first.queue, message_id=first.id, event=first.event,
+                                                payload=first.payload, delivered_at=1.0))
+    worker = outbox.OutboxWorker(engine, MoneyPath(catalog), batch=4)
+    assert [worker.run_once()["delivered"] for _ in range(4)] == [4, 4, 2, 0]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox_messages)).scalar() == 0
+        recorded = conn.execute(select(deliveries.c.queue, deliveries.c.message_id, deliveries.c.delivered_at)).all()
+    assert len(recorded) == len({(q, m) for q, m, _ in recorded}) == 10
+    assert [at for q, m, at in recorded if (q, m) == (first.queue, first.id)] == [1.0]  # the first record stands
