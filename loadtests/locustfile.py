@@ -37,7 +37,7 @@ from locust.runners import WorkerRunner
 
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.loadtest import scenarios
-from moneypath.tokens import issue
+from moneypath.tokens import MAX_LIFETIME_S, issue
 
 log = logging.getLogger("moneypath.loadtests")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
@@ -99,13 +99,18 @@ def _secret(options) -> bytes | None:
     return secrets["token_secret"].encode() if secrets else None
 
 
-def _token(options, scopes: list[str], given: str, env: str, ttl_s: float) -> str:
+def _token(options, scopes: list[str], given: str, env: str, duration_s: float) -> str:
+    """The given token, or one minted for the run plus an hour (at most the services' default
+    maximum token lifetime, which a longer run cannot fit in)."""
     if given or os.environ.get(env):
         return given or os.environ[env]
     secret = _secret(options)
     if secret is None:
         raise SystemExit(f"no API token: pass --token, set ${env} or $MONEYPATH_TOKEN_SECRET, or --state-dir")
-    return issue(secret, "loadtest", scopes, ttl_s=int(ttl_s))
+    if duration_s > MAX_LIFETIME_S:
+        raise SystemExit(f"a {duration_s:g} s run outlives the tokens minted here (at most {MAX_LIFETIME_S} s): "
+                         f"set ${env} to a longer-lived token and raise the service's MONEYPATH_TOKEN_MAX_LIFETIME_S")
+    return issue(secret, "loadtest", scopes, ttl_s=int(min(duration_s + 3600, MAX_LIFETIME_S)))
 
 
 def settings(environment) -> Settings:
@@ -116,7 +121,7 @@ def settings(environment) -> Settings:
     spec = scenarios.load(o.scenario_file)
     scenario = spec.get(o.scenario)
     duration = scenarios.duration_of(spec, scenario, o.duration or None)
-    token = o.token or _token(o, WRITE_SCOPES, "", "MONEYPATH_TOKEN", duration + 3600)
+    token = o.token or _token(o, WRITE_SCOPES, "", "MONEYPATH_TOKEN", duration)
     result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
                       token)
     environment.moneypath_settings = result
@@ -152,7 +157,7 @@ def _fault_calls(environment):
     o = environment.parsed_options
     if not s.scenario.faults:
         return []
-    admin = _token(o, ["admin:faults"], o.admin_token, "MONEYPATH_ADMIN_TOKEN", s.duration_s + 3600)
+    admin = _token(o, ["admin:faults"], o.admin_token, "MONEYPATH_ADMIN_TOKEN", s.duration_s)
     calls = []
     for fault in s.scenario.faults:
         base = o.providersim if fault.at == "providersim" else environment.host
@@ -187,6 +192,12 @@ def _clear_faults(environment, **_kwargs):
 
 
 # ---------------------------------------------------------------- users
+
+
+def _reference(kind: str) -> str:
+    """A unique merchant reference. The hex is glued to the word so that no digit run in it stands
+    alone: the service refuses a reference holding a standalone card number."""
+    return f"{kind}{uuid.uuid4().hex[:16]}"
 
 
 def _weighted(weights: dict[str, int]) -> str:
@@ -265,7 +276,7 @@ class CheckoutUser(MoneyPathUser):
         spec, cid = self.s.spec, _correlation_id()
         provider = _weighted(spec.providers)
         body = {"amount_minor": self.amount(), "currency": _weighted(spec.currencies), "provider": provider,
-                "method": _weighted(spec.methods), "reference": f"order-{uuid.uuid4().hex[:16]}"}
+                "method": _weighted(spec.methods), "reference": _reference("order")}
         status, payment, _ = self.write("/v1/payments/authorize", body, f"authorize [{provider}]", cid)
         if payment and payment.get("state") == "authorized":
             self.authorized.append((payment, cid))
@@ -291,7 +302,7 @@ class CheckoutUser(MoneyPathUser):
         spec = self.s.spec
         provider = _weighted(spec.providers)
         body = {"amount_minor": self.amount(), "currency": _weighted(spec.currencies), "provider": provider,
-                "reference": f"payout-{uuid.uuid4().hex[:16]}"}
+                "reference": _reference("payout")}
         self.write("/v1/payouts", body, f"payout [{provider}]", _correlation_id())
 
 
@@ -317,7 +328,7 @@ class RetryStormUser(MoneyPathUser):
         spec, cid = self.s.spec, _correlation_id()
         provider = _weighted(spec.providers)
         body = {"amount_minor": self.amount(), "currency": _weighted(spec.currencies), "provider": provider,
-                "method": _weighted(spec.methods), "reference": f"storm-{uuid.uuid4().hex[:16]}"}
+                "method": _weighted(spec.methods), "reference": _reference("storm")}
         payment = self.with_retries("authorize", "/v1/payments/authorize", body, provider, cid)
         if payment and payment.get("state") == "authorized":
             self.authorized.append((payment, cid))

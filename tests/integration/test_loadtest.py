@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import sqlite3
 import subprocess
@@ -23,6 +24,8 @@ import httpx
 import pytest
 
 from moneypath import cli, stack
+from moneypath import dashboards as d
+from moneypath.catalog import load_catalog
 from moneypath.loadtest import scenarios, stats
 from moneypath.tokens import issue
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
@@ -149,9 +152,19 @@ def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path,
     # Locust's statistics were scraped by the stack's Prometheus under the locust_exporter names
     assert result["prometheus_observations"]["locust_series"] > 0
     r = httpx.get(f"{money_path['prometheus']}/api/v1/query", timeout=5,
-                  params={"query": 'max_over_time(locust_requests_num_requests{name="authorize [acme]",'
+                  params={"query": f'max_over_time({d.LOCUST_METRICS["requests"]}{{name="authorize [acme]",'
                                    'method="POST"}[5m])'}).json()["data"]["result"]
     assert r and float(r[0]["value"][1]) > 0
+    # every Locust panel of the load-test dashboard shows the run, queried the way Grafana would
+    catalog = load_catalog(money_path["catalog"])
+    board = d.dashboards(catalog)[d.dashboard_uid(catalog, "loadtest")]
+    locust = [t["expr"] for _, t in d.panel_queries(board) if any(m in t["expr"] for m in d.LOCUST_METRICS.values())]
+    assert len(locust) == 4, locust
+    window = {"start": result["started_at"], "end": result["ended_at"], "step": 1}
+    for expr in locust:
+        rows = httpx.get(f"{money_path['prometheus']}/api/v1/query_range", timeout=5,
+                         params={"query": d.expand(expr), **window}).json()["data"]["result"]
+        assert any(math.isfinite(float(v)) and float(v) > 0 for row in rows for _, v in row["values"]), expr
     # ... and the exporter's scrape job was removed again afterwards
     wait_for(lambda: all(t["labels"]["job"] != "locust" for t in httpx.get(
         f"{money_path['prometheus']}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]), 10,

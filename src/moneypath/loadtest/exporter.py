@@ -15,11 +15,6 @@ from prometheus_client.core import GaugeMetricFamily
 
 from moneypath.dashboards import LOCUST_METRICS
 
-# Every series this exporter serves: the dashboard's request metrics plus the user count
-# (locust_exporter's name too; no dashboard panel queries it, so it is not in LOCUST_METRICS).
-EXPORTED_METRICS = {**LOCUST_METRICS, "users": "locust_users"}
-USERS = EXPORTED_METRICS["users"]
-
 
 class LocustCollector:
     """Reads the runner's stats at scrape time; costs nothing between scrapes."""
@@ -30,13 +25,13 @@ class LocustCollector:
     def collect(self):
         runner = self.environment.runner
         families = {
-            "requests": GaugeMetricFamily(EXPORTED_METRICS["requests"], "Requests sent, by request name.",
+            "requests": GaugeMetricFamily(LOCUST_METRICS["requests"], "Requests sent, by request name.",
                                           labels=("method", "name")),
-            "failures": GaugeMetricFamily(EXPORTED_METRICS["failures"], "Requests that failed, by request name.",
+            "failures": GaugeMetricFamily(LOCUST_METRICS["failures"], "Requests that failed, by request name.",
                                           labels=("method", "name")),
-            "rps": GaugeMetricFamily(EXPORTED_METRICS["rps"], "Requests per second over the last seconds.",
+            "rps": GaugeMetricFamily(LOCUST_METRICS["rps"], "Requests per second over the last seconds.",
                                      labels=("method", "name")),
-            "avg_response_ms": GaugeMetricFamily(EXPORTED_METRICS["avg_response_ms"],
+            "avg_response_ms": GaugeMetricFamily(LOCUST_METRICS["avg_response_ms"],
                                                  "Average response time in milliseconds.", labels=("method", "name")),
         }
         if runner is not None:
@@ -47,7 +42,7 @@ class LocustCollector:
                 families["rps"].add_metric(labels, entry.current_rps)
                 families["avg_response_ms"].add_metric(labels, entry.avg_response_time)
         yield from families.values()
-        users = GaugeMetricFamily(EXPORTED_METRICS["users"], "Users Locust is running.")
+        users = GaugeMetricFamily(LOCUST_METRICS["users"], "Users Locust is running.")
         users.add_metric((), runner.user_count if runner is not None else 0)
         yield users
 
