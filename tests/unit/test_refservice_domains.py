@@ -337,6 +337,24 @@ def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
         assert conn.execute(select(payments.c.captured_at).where(payments.c.id == auth["id"])).scalar_one()
 
 
+def test_a_refund_whose_call_timed_out_is_booked_once_by_the_clients_retry(world):
+    """Refund webhooks are stored, not booked: the retry with the same key books it, and the
+    provider (answering that key once) does not refund twice."""
+    app, sim, _ = world
+    payment = captured_payment(app, "amb-refund")
+    set_fault(sim, "timeout_late_success", {"provider": "acme", "rate": 1.0, "delay_s": 1})
+    timed_out = call(app, "POST", f"/v1/payments/{payment['id']}/refund", "amb-ref", {"amount_minor": 700})
+    assert timed_out.status_code == 504
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, payment["id"]) == ["capture"]
+    set_fault(sim, "timeout_late_success", {"provider": "acme", "rate": 0.0, "delay_s": 1})
+    retried = call(app, "POST", f"/v1/payments/{payment['id']}/refund", "amb-ref", {"amount_minor": 700})
+    assert retried.status_code == 200 and retried.json()["refunded_minor"] == 700
+    assert sim.state.providers["acme"].charges[payment["provider_ref"]].refunded_minor == 700
+    with app.state.engine.connect() as conn:
+        assert ledger.transactions_for(conn, payment["id"]) == ["capture", "refund"]
+
+
 def authorized_payment(app, key) -> dict:
     for i in range(10):
         auth = authorize(app, f"{key}-{i}").json()
