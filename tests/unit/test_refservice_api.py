@@ -24,7 +24,8 @@ def app(catalog, tmp_path):
                                     provider_url="http://127.0.0.1:9"), mp=mp)
 
 
-def token(*scopes: str, ttl_s: int = 600) -> dict:
+# minted when the module is collected: valid longer than any test session
+def token(*scopes: str, ttl_s: int = 3 * 3600) -> dict:
     return {"authorization": f"Bearer {issue(SECRET, 'merchant_1', list(scopes), ttl_s=ttl_s)}"}
 
 

@@ -32,7 +32,8 @@ PAYOUT = {"amount_minor": 900, "currency": "GBP", "provider": "globex", "referen
 BIG = LIMIT + 1  # first size over the limit
 
 
-def token(*scopes: str, ttl_s: int = 600) -> str:
+# minted when the module is collected: valid longer than any test session
+def token(*scopes: str, ttl_s: int = 3 * 3600) -> str:
     return f"Bearer {issue(SECRET, 'merchant_1', list(scopes), ttl_s=ttl_s)}"
 
 
