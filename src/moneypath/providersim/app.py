@@ -182,6 +182,7 @@ def create_app(config: SimConfig) -> Starlette:
                     await task
             webhooks.release()  # held by out_of_order_webhooks: late is better than lost
             await webhooks.drain(timeout_s=5)
+            await webhooks.aclose()
 
     routes = [Route(path, endpoint(p, operation), methods=["POST"])
               for p in providers.values() for operation, path in p.routes.items()]
