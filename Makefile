@@ -13,7 +13,12 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 	touch $@
 
-demo: setup
+# the demo needs less than the tests (no PostgreSQL, VictoriaMetrics or test tools)
+$(VENV)/.installed-demo: pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh --demo
+	touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath catalog check
 	$(BIN)/moneypath build --check
 	$(BIN)/moneypath lint

@@ -2,15 +2,21 @@
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
 # prometheus, alertmanager), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
 # tests start their own throwaway cluster) and a virtual environment with the package and its
-# test tools.
+# test tools. `setup.sh --demo` installs only what `make demo` runs (Prometheus, Alertmanager,
+# the package without test tools), so a first demo stays quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+demo=false
+case "${1:-}" in
+  "") ;;
+  --demo) demo=true ;;
+  *) echo "usage: setup.sh [--demo]" >&2; exit 2 ;;
+esac
 
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
-command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
 # PostgreSQL server for the ledger tests; Debian keeps initdb out of PATH, under /usr/lib/postgresql/<major>/bin.
 have_initdb() {
   command -v initdb >/dev/null 2>&1 && return 0
@@ -18,7 +24,10 @@ have_initdb() {
   for b in /usr/lib/postgresql/*/bin/initdb; do [ -x "$b" ] && return 0; done
   return 1
 }
-have_initdb || need_apt+=(postgresql)
+if ! $demo; then
+  command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
+  have_initdb || need_apt+=(postgresql)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -30,5 +39,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   python3 -m venv "$VENV"
 fi
-echo "setup: installing moneypath and its test tools into $VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+if $demo; then
+  echo "setup: installing moneypath into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e .
+else
+  echo "setup: installing moneypath and its test tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+fi
