@@ -198,13 +198,16 @@ def _keep_failed(tmp: Path, final: Path) -> Path | None:
         if not any(tmp.iterdir()):
             report.discard(tmp)
             return None
-        kept, n = final.with_name(final.name + "-failed"), 1
-        while kept.exists():
-            n += 1
-            kept = final.with_name(f"{final.name}-failed-{n}")
-        return report.publish(tmp, kept)
+        return report.publish(tmp, report.unused_path(final.with_name(final.name + "-failed")))
     except OSError:
         return tmp if tmp.exists() else None
+
+
+def _stopped(exc: BaseException, tmp: Path, final: Path) -> None:
+    """An unexpected stop (Ctrl-C, a bug): keep what the run wrote and say where."""
+    kept = _keep_failed(tmp, final)
+    if kept is not None:
+        print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
 
 
 def _failed(exc: Exception, tmp: Path, final: Path) -> str:
@@ -293,9 +296,7 @@ def _loadtest(args) -> int:
         print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
     except BaseException as exc:
-        kept = _keep_failed(tmp, final)
-        if kept is not None:
-            print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
+        _stopped(exc, tmp, final)
         raise
     finally:
         _close_target(target)
@@ -354,9 +355,7 @@ def _capacity(args) -> int:
         print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
     except BaseException as exc:
-        kept = _keep_failed(tmp, final)
-        if kept is not None:
-            print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
+        _stopped(exc, tmp, final)
         raise
     finally:
         _close_target(target)

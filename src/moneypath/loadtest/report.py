@@ -20,14 +20,19 @@ from moneypath.plots import Series, draw_lines, finish, pyplot, save
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 
 
+def unused_path(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`… whichever does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def staging_dir(out: Path, prefix: str) -> tuple[Path, Path]:
     """(temporary directory to write into, final directory) for a new report under `out`."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    final = out / f"{prefix}-{stamp}"
-    n = 1
-    while final.exists():
-        n += 1
-        final = out / f"{prefix}-{stamp}-{n}"
+    final = unused_path(out / f"{prefix}-{stamp}")
     tmp = out / f".{final.name}.{uuid.uuid4().hex[:8]}.partial"
     tmp.mkdir(parents=True)
     return tmp, final

@@ -490,18 +490,17 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             except IntegrityError:
                 return False, None
 
-        if key[0] != "capture.settled":
+        # a capture.settled event may book a capture: a ledger write like the API's, measured the same way
+        start = time.perf_counter()
+        try:
             fresh, booked = await in_db(store_event)
-        else:  # may book a capture: a ledger write like the API's, measured the same way
-            start = time.perf_counter()
-            try:
-                fresh, booked = await in_db(store_event)
-            except Exception:
+        except Exception:
+            if key[0] == "capture.settled":
                 mp.record_ledger_write("failed", time.perf_counter() - start)
-                raise
-            if booked is not None:
-                mp.record_ledger_write("committed", time.perf_counter() - start)
-                cost.provider_fee(booked["provider"], booked["amount_minor"])
+            raise
+        if booked is not None:
+            mp.record_ledger_write("committed", time.perf_counter() - start)
+            cost.provider_fee(booked["provider"], booked["amount_minor"])
         mp.count_webhook(known, "accepted" if fresh else "duplicate")
         return {"accepted": fresh, "duplicate": not fresh, "booked": booked is not None}
 

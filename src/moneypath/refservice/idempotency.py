@@ -62,31 +62,32 @@ class IdempotencyStore:
 
     def claim(self, principal: str, key: str, operation: str, request_hash: str, now: float | None = None) -> Claim:
         now = time.time() if now is None else now
+        until = now + self.lock_ttl_s  # the lock expiry, stored and kept by the owner as its token
         # The common case, a key never seen: one INSERT, which the primary key makes atomic.
         try:
             with self.engine.begin() as conn:
                 conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
                                        "request_hash": request_hash, "state": "in_progress",
-                                       "locked_until": now + self.lock_ttl_s, "created_at": now})
-            return Claim(Outcome.NEW, lock=now + self.lock_ttl_s)
+                                       "locked_until": until, "created_at": now})
+            return Claim(Outcome.NEW, lock=until)
         except IntegrityError:
             pass  # the key exists: read it
         for _ in range(2):  # a lost insert race (PostgreSQL) is resolved by reading the winner's row
             try:
                 with self.engine.begin() as conn:
-                    return self._claim(conn, principal, key, operation, request_hash, now)
+                    return self._claim(conn, principal, key, operation, request_hash, now, until)
             except IntegrityError:
                 continue
         raise RuntimeError("idempotency claim raced twice; the database is misbehaving")
 
-    def _claim(self, conn: Connection, principal, key, operation, request_hash, now) -> Claim:
+    def _claim(self, conn: Connection, principal, key, operation, request_hash, now, until) -> Claim:
         this = {"b_principal": principal, "b_key": key}
         row = conn.execute(_SELECT, this).mappings().first()
         if row is None:
             conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
                                    "request_hash": request_hash, "state": "in_progress",
-                                   "locked_until": now + self.lock_ttl_s, "created_at": now})
-            return Claim(Outcome.NEW, lock=now + self.lock_ttl_s)
+                                   "locked_until": until, "created_at": now})
+            return Claim(Outcome.NEW, lock=until)
         if row["operation"] != operation or row["request_hash"] != request_hash:
             return Claim(Outcome.MISMATCH)
         if row["state"] == "completed":
@@ -94,8 +95,8 @@ class IdempotencyStore:
         if row["locked_until"] > now:
             return Claim(Outcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
-        taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": now + self.lock_ttl_s}).rowcount
-        return Claim(Outcome.NEW, lock=now + self.lock_ttl_s) if taken == 1 else Claim(Outcome.IN_PROGRESS)
+        taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": until}).rowcount
+        return Claim(Outcome.NEW, lock=until) if taken == 1 else Claim(Outcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
                       wait_s: float = 2.0, poll_s: float = 0.02) -> Claim:

@@ -75,7 +75,7 @@ def mark_captured(conn: Connection, payment: dict, provider_status: str | None) 
     return True
 
 
-def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> dict:
+def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> None:
     """Book a refund; the refundable amount is checked in the same statement that adds to it,
     so two concurrent refunds can never refund more than was captured."""
     now = time.time()
@@ -91,8 +91,6 @@ def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_s
         Posting("merchant_payable", payment["currency"], amount_minor),
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
     _announce(conn, "payment.refunded", payment, amount_minor)
-    row = conn.execute(select(payments).where(payments.c.id == payment["id"])).mappings().one()
-    return dict(row)
 
 
 class OverRefundError(ValueError):
