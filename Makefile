@@ -1,20 +1,21 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 7 minutes)
-# make test — run the whole test suite (installs what it needs first)
+# make test — the import contracts, the unit tier, then the integration tier (installs what it needs first)
+# make test-unit — the unit tier alone (about a minute)
 # make bench — instrumentation benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench bench-service lint clean
+.PHONY: setup demo test test-unit bench bench-service lint clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/setup.sh
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 	touch $@
 
 # the demo needs less than the tests (no PostgreSQL, VictoriaMetrics or test tools)
-$(VENV)/.installed-demo: pyproject.toml scripts/setup.sh
+$(VENV)/.installed-demo: pyproject.toml constraints.txt scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh --demo
 	touch $@
 
@@ -24,8 +25,14 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath lint
 	$(BIN)/moneypath demo
 
+# The unit tier first (no process started, about a minute); stop there on a failure, then the integration tier.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m integration
+
+test-unit: setup
+	$(BIN)/python -m pytest -m "not integration"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_instrument.py

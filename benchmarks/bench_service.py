@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_service.py [--quick] [--no-profile]
 
 Each round starts a fresh stack on loopback: the provider simulator (answering at once,
---latency-scale 0, no webhooks) and the service (`python -m moneypath.refservice`) on a new
+--latency-scale 0, no webhooks) and the service (`python -m moneypath.reference.refservice`) on a new
 SQLite ledger, with MONEYPATH_INSTRUMENTATION=on or off. Rounds alternate on, off, on, off…
 so drift on a shared machine hits both conditions alike. Every round measures:
 
@@ -50,7 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
-from moneypath import tokens  # noqa: E402
+from moneypath._common import tokens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -79,7 +79,7 @@ async def main_loop(self):  # the event loop's thread, once serving: imports and
     finally:
         profiles[0].disable()
 threading.Thread._bootstrap_inner, uvicorn.server.Server.main_loop = inner, main_loop
-from moneypath.refservice.__main__ import main
+from moneypath.reference.refservice.__main__ import main
 code = main(sys.argv[2:])
 import pstats
 stats = pstats.Stats(profiles[0])
@@ -171,14 +171,14 @@ class Stack:
         sim_port, port = free_port(), free_port()
         try:
             self.sim = Process("provider simulator", [
-                sys.executable, "-m", "moneypath.providersim", "--port", str(sim_port), "--latency-scale", "0",
+                sys.executable, "-m", "moneypath.reference.providersim", "--port", str(sim_port), "--latency-scale", "0",
                 "--settlement-dir", str(workdir / "settlements")], env, sim_port, workdir / "sim.log")
             env.update(MONEYPATH_CATALOG=str(ROOT / "moneypath.yaml"), MONEYPATH_DB_URL=f"sqlite:///{workdir}/ledger.db",
                        MONEYPATH_PROVIDER_URL=self.sim.url,
                        MONEYPATH_INSTRUMENTATION=instrumentation,
                        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-mp") if workers > 1 else "")
             argv = ([sys.executable, "-c", PROFILED, str(profile_to)] if profile_to
-                    else [sys.executable, "-m", "moneypath.refservice"])
+                    else [sys.executable, "-m", "moneypath.reference.refservice"])
             self.service = Process("service", [*argv, "--port", str(port), "--workers", str(workers)], env, port,
                                    workdir / "service.log")
             self.port = port
@@ -425,7 +425,7 @@ CATEGORIES = (  # (label, substrings of the file path, or of the name for C func
     ("provider client (httpx, httpcore)", ("/httpx/", "/httpcore/")),
     ("FastAPI, Starlette", ("/fastapi/", "/starlette/")),
     ("pydantic", ("/pydantic",)),
-    ("logging (JSON lines, on in both conditions)", ("/logging/", "/instrument/logs.py", "/moneypath/pan.py")),
+    ("logging (JSON lines, on in both conditions)", ("/logging/", "/instrument/logs.py", "/moneypath/catalog/pan.py")),
     ("instrumentation (moneypath.instrument, prometheus_client)", ("/moneypath/instrument/", "/prometheus_client/")),
     ("service code (moneypath)", ("/moneypath/",)),
     ("asyncio, anyio, threads", ("/asyncio/", "/anyio/", "threading.py", "/concurrent/", "_asyncio", "_thread")),
@@ -479,7 +479,7 @@ def main() -> None:
                         help="open-loop rates, req/s, comma-separated (default %(default)s: the goal's 300/s, and "
                              "100/s, which a slower machine can still sustain)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="service worker processes (python -m moneypath.refservice --workers; default "
+                        help="service worker processes (python -m moneypath.reference.refservice --workers; default "
                              "%(default)s); the profiled round always runs one")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled round at the end")
     args = parser.parse_args()

@@ -35,16 +35,16 @@ import requests
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.runners import WorkerRunner
 
+from moneypath._common.tokens import MAX_LIFETIME_S, issue
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
-from moneypath.loadtest import scenarios
-from moneypath.tokens import MAX_LIFETIME_S, issue
+from moneypath.loadtest import contract, scenarios
 
 log = logging.getLogger("moneypath.loadtests")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
 HERE = Path(__file__).resolve().parent
 WRITE_SCOPES = ["payments:write", "payments:read"]
 ATTEMPT, RETRIED, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED = (
-    scenarios.ATTEMPT, scenarios.RETRIED, scenarios.CHECK, scenarios.DUPLICATE_CHECK, scenarios.REPLAY_UNANSWERED)
+    contract.ATTEMPT, contract.RETRIED, contract.CHECK, contract.DUPLICATE_CHECK, contract.REPLAY_UNANSWERED)
 
 
 @events.init_command_line_parser.add_listener
@@ -83,7 +83,7 @@ class Settings:
 def _stack_state(options):
     if not options.state_dir:
         return None, None
-    from moneypath import stack
+    from moneypath.stack import local as stack
 
     state_dir = Path(options.state_dir).resolve()
     state = stack.load_state(state_dir)

@@ -39,10 +39,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   python3 -m venv "$VENV"
 fi
+# Exact versions from constraints.txt, so every run installs the same thing; users get pyproject's ranges.
 if $demo; then
-  echo "setup: installing moneypath into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e .
+  echo "setup: installing moneypath[all] into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all]"
 else
-  echo "setup: installing moneypath and its test tools into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  echo "setup: installing moneypath[all] and its test tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all,dev]"
 fi

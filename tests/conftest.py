@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +16,31 @@ from tests import pgserver
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "moneypath.yaml"
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers: everything under tests/integration, and any test using a real server fixture, is
+    `integration`; `make test` runs the rest first (the unit tier) and stops there on a failure."""
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).parents or PROCESS_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A unit test that starts a process (a server, `python -m`) fails: mark it `integration`. In the unit
+    tier promtool passes every PromQL it is given (our own checks still run); the integration tier runs
+    the real one, and tests of what promtool reports are marked `integration`."""
+    if request.node.get_closest_marker("integration"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process: mark it integration")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr("moneypath.check.promql.promtool_check_rules", lambda path, *options, cwd=None: (True, ""))
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +94,26 @@ def pg_url(pg_server):
     name = pg_server.create_database()
     yield pg_server.url(name)
     pg_server.drop_database(name)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`moneypath ARGS` in this process (the unit tier starts no process): exit code and the exact
+    stdout and stderr, as a subprocess run would give them."""
+    import contextlib
+    import io
+    import os
+
+    from moneypath import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse: usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["moneypath", *args], code, out.getvalue(), err.getvalue())

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from moneypath.tokens import issue
+from moneypath._common.tokens import issue
 from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
 from tests.integration.test_provider_outage_e2e import start
 
@@ -27,9 +27,9 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
     env = {"MONEYPATH_TOKEN_SECRET": SECRET, "MONEYPATH_WEBHOOK_SECRET": "hooks", "MONEYPATH_CATALOG": str(CATALOG_PATH),
            "MONEYPATH_DB_URL": f"sqlite:///{db}",
            "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}"}
-    sim = start("moneypath.providersim", sim_port, env, "--latency-scale", "0.05",
+    sim = start("moneypath.reference.providersim", sim_port, env, "--latency-scale", "0.05",
                 "--settlement-dir", str(tmp_path / "settlements"))
-    service = start("moneypath.refservice", svc_port, env)
+    service = start("moneypath.reference.refservice", svc_port, env)
     procs = [sim, service]
     headers = {"authorization": f"Bearer {issue(SECRET.encode(), 'merchant_1', ['payments:write', 'payments:read'], 3600)}"}
     acknowledged: list[tuple[str, str]] = []  # (operation, payment id)
@@ -80,7 +80,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         assert acknowledged, "no request was acknowledged before the crash"
         print(f"crash: {len(acknowledged)} acknowledged, {len(unanswered)} authorizations cut off")
 
-        service = start("moneypath.refservice", svc_port, env)
+        service = start("moneypath.reference.refservice", svc_port, env)
         procs[1] = service
         wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the restarted service")
 

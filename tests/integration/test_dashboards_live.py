@@ -21,11 +21,11 @@ import time
 import httpx
 import pytest
 
-from moneypath import dashboards as d
-from moneypath import stack
+from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
-from moneypath.snapshot import snapshot
-from moneypath.tokens import issue
+from moneypath.generate import dashboards as d
+from moneypath.stack import local as stack
+from moneypath.stack.snapshot import snapshot
 from tests.conftest import CATALOG_PATH, wait_for
 from tests.integration.test_every_signal import clear, fault, payments_for
 

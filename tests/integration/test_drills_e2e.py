@@ -15,9 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from moneypath import stack
 from moneypath.cli import main
 from moneypath.drills.runner import local_stack
+from moneypath.stack import local as stack
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

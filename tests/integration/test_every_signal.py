@@ -16,9 +16,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from moneypath import stack
+from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
-from moneypath.tokens import issue
+from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, wait_for
 
 pytestmark = pytest.mark.integration

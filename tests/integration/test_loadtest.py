@@ -23,11 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from moneypath import cli, stack
-from moneypath import dashboards as d
+from moneypath import cli
+from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
-from moneypath.loadtest import scenarios, stats
-from moneypath.tokens import issue
+from moneypath.generate import dashboards as d
+from moneypath.loadtest import contract, stats
+from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 
 pytestmark = pytest.mark.integration
@@ -63,10 +64,11 @@ def money_path(tmp_path_factory, catalog, gate_catalog):
            "MONEYPATH_DB_URL": f"sqlite:///{tmp / 'ledger.db'}", "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}",
            "MONEYPATH_SETTLEMENT_DIR": str(tmp / "settlements"), "MONEYPATH_RECONCILE_INTERVAL_S": "1",
            "MONEYPATH_RECONCILE_GRACE_S": "5", "MONEYPATH_MISSING_AFTER_S": "30", "MONEYPATH_ENABLE_FAULTS": "1"}
-    procs = [_start("moneypath.providersim", sim_port, env, tmp / "sim.log", "--enable-faults", "--latency-scale", "0.1",
+    procs = [_start("moneypath.reference.providersim", sim_port, env, tmp / "sim.log", "--enable-faults",
+                    "--latency-scale", "0.1",
                     "--settlement-dir", str(tmp / "settlements"), "--settlement-interval", "2",
                     "--webhook-url", f"http://127.0.0.1:{svc_port}/v1/webhooks"),
-             _start("moneypath.refservice", svc_port, env, tmp / "service.log")]
+             _start("moneypath.reference.refservice", svc_port, env, tmp / "service.log")]
     state_dir = tmp / "stack"
     try:
         wait_for(lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"), 30, "the provider simulator")
@@ -206,7 +208,7 @@ def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, t
     assert gates["duplicate_charges"]["status"] == "pass", gates["duplicate_charges"]
     assert code == 0, out + err
     rows = {(r["method"], r["name"]): r for r in result["locust"]["by_name"]}
-    attempts = [r for (m, n), r in rows.items() if n.endswith(scenarios.ATTEMPT)]
+    attempts = [r for (m, n), r in rows.items() if n.endswith(contract.ATTEMPT)]
     assert sum(r["failures"] for r in attempts) > 5, "the storm never timed out and resent"
     assert result["locust"]["duplicate_checks"] > 10 and result["locust"]["duplicates_seen"] == 0
     # the ledger: every completed authorize key has exactly one payment, and no payment lacks its key

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from moneypath import stack
+from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 
 

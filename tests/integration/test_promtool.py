@@ -18,3 +18,11 @@ def test_promtool_check_metrics_accepts_the_exposition():
     result = subprocess.run([promtool, "check", "metrics"], input=sample, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == result.stderr.strip() == ""  # no lint findings either
+
+
+def test_the_repository_lints_clean_with_the_real_promtool(catalog):
+    """The unit tier stubs promtool; here every rule file, runbook query and drill query is parsed for real."""
+    from moneypath.check.lint import lint
+    from moneypath.generate.prometheus_config import retention
+
+    assert lint(catalog, ROOT, retention(catalog)) == []

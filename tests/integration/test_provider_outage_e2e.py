@@ -14,8 +14,8 @@ import uuid
 import httpx
 import pytest
 
-from moneypath import stack
-from moneypath.tokens import issue
+from moneypath._common.tokens import issue
+from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 
 SECRET = "e2e-secret"
@@ -32,9 +32,9 @@ def money_path(tmp_path):
     env = {"MONEYPATH_TOKEN_SECRET": SECRET, "MONEYPATH_WEBHOOK_SECRET": "hooks", "MONEYPATH_CATALOG": str(CATALOG_PATH),
            "MONEYPATH_DB_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
            "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}"}
-    procs = [start("moneypath.providersim", sim_port, env, "--enable-faults", "--latency-scale", "0.1",
+    procs = [start("moneypath.reference.providersim", sim_port, env, "--enable-faults", "--latency-scale", "0.1",
                    "--settlement-dir", str(tmp_path / "settlements")),
-             start("moneypath.refservice", svc_port, env)]
+             start("moneypath.reference.refservice", svc_port, env)]
     try:
         wait_for(lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"), 30, "the provider simulator")
         wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the reference service")

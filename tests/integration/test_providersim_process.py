@@ -1,4 +1,4 @@
-"""`python -m moneypath.providersim` as a real process on a loopback port: authorize and
+"""`python -m moneypath.reference.providersim` as a real process on a loopback port: authorize and
 capture with acme, flush settlements over HTTP with an admin token, read the CSV."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from moneypath.tokens import issue
+from moneypath._common.tokens import issue
 from tests.conftest import ROOT, free_port, http_ok, wait_for
 
 TOKEN_SECRET = "integration-token-secret"
@@ -22,7 +22,7 @@ def simulator(tmp_path):
     port = free_port()
     env = {**os.environ, "MONEYPATH_WEBHOOK_SECRET": "integration-webhook-secret",
            "MONEYPATH_TOKEN_SECRET": TOKEN_SECRET, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "moneypath.providersim", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "moneypath.reference.providersim", "--port", str(port),
                              "--settlement-dir", str(tmp_path / "settlements"), "--latency-scale", "0.1",
                              "--seed", "11"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -71,7 +71,7 @@ def test_authorize_capture_and_settle_over_http(simulator):
 def test_missing_secret_is_a_one_line_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}
     env["PYTHONPATH"] = str(ROOT / "src")
-    done = subprocess.run([sys.executable, "-m", "moneypath.providersim", "--port", str(free_port())], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "moneypath.reference.providersim", "--port", str(free_port())],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "MONEYPATH_WEBHOOK_SECRET" in done.stderr

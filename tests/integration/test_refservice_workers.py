@@ -1,4 +1,4 @@
-"""`python -m moneypath.refservice --workers 2`: both processes serve one port and one SQLite
+"""`python -m moneypath.reference.refservice --workers 2`: both processes serve one port and one SQLite
 ledger, every acknowledged payment is booked once, and /metrics adds up both workers."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from moneypath.tokens import issue
+from moneypath._common.tokens import issue
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 from tests.integration.test_provider_outage_e2e import start
 
@@ -30,9 +30,9 @@ def test_two_workers_share_the_port_and_the_ledger_and_metrics_add_up(tmp_path, 
            "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}", "PROMETHEUS_MULTIPROC_DIR": str(mp_dir)}
     mp_dir.mkdir()
     (mp_dir / "counter_999999.db").write_bytes(b"stale")  # from an earlier run: must be wiped at start
-    procs = [start("moneypath.providersim", sim_port, env, "--latency-scale", "0",
+    procs = [start("moneypath.reference.providersim", sim_port, env, "--latency-scale", "0",
                    "--settlement-dir", str(tmp_path / "settlements")),
-             start("moneypath.refservice", svc_port, env, "--workers", "2")]
+             start("moneypath.reference.refservice", svc_port, env, "--workers", "2")]
     base = f"http://127.0.0.1:{svc_port}"
     headers = {"authorization": f"Bearer {issue(SECRET.encode(), 'merchant_1', ['payments:write'], 3600)}"}
     try:
@@ -73,6 +73,6 @@ def test_two_workers_share_the_port_and_the_ledger_and_metrics_add_up(tmp_path, 
 
 def test_workers_out_of_range_is_one_line_and_exit_2():
     env = {**os.environ, "MONEYPATH_TOKEN_SECRET": SECRET}
-    done = subprocess.run([sys.executable, "-m", "moneypath.refservice", "--workers", "0"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "moneypath.reference.refservice", "--workers", "0"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--workers 0" in done.stderr

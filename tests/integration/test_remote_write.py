@@ -9,7 +9,7 @@ import subprocess
 import httpx
 import pytest
 
-from moneypath import stack
+from moneypath.stack import local as stack
 from tests.conftest import free_port, http_ok, wait_for
 from tests.integration.test_paging import service  # noqa: F401 - fixture reuse
 

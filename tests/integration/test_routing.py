@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from moneypath.routing import FAST, render_alertmanager
+from moneypath.generate.routing import FAST, render_alertmanager
 from tests.conftest import ROOT
 
 CONFIG = ROOT / "alerts" / "alertmanager.yml"

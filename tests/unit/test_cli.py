@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, run_cli
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "moneypath", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return run_cli(*args, cwd=cwd)
 
 
 def test_check_passes_on_the_repository_catalog():
@@ -86,6 +83,6 @@ def test_lint_lists_each_problem_and_exits_1(tmp_path):
 
 
 def test_stack_retention_covers_the_longest_window(catalog):
-    from moneypath.prometheus_config import retention
+    from moneypath.generate.prometheus_config import retention
 
     assert retention(catalog) == "31d"  # 30d SLO window + a day

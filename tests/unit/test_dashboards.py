@@ -15,9 +15,10 @@ import pytest
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Panel, RowPanel
 
-from moneypath import build, cli
-from moneypath import dashboards as d
-from moneypath.rules import alert_rules, recording_rules
+from moneypath import cli
+from moneypath.generate import build
+from moneypath.generate import dashboards as d
+from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import ROOT, free_port
 
 ALLOWED = {"timeseries", "stat", "gauge", "table", "bargauge"}
@@ -317,7 +318,7 @@ def test_push_to_something_that_is_not_grafana_is_one_line(capsys):
 
 
 def test_queries_expand_like_grafana_and_snapshot_colors_like_grafana(catalog, boards):
-    from moneypath.snapshot import COLORS, fmt_value, threshold_color
+    from moneypath.stack.snapshot import COLORS, fmt_value, threshold_color
 
     assert d.expand('rate(x{provider=~"$provider"}[$__rate_interval])', "1m") == 'rate(x{provider=~".*"}[1m])'
     assert d.expand("sum(${datasource})", "30s") == "sum(.*)"

@@ -9,11 +9,11 @@ import math
 import httpx
 import pytest
 
+from moneypath.check.drill_files import load_drill
+from moneypath.check.expect import Expect, check, check_all
 from moneypath.drills import money
-from moneypath.drills.expect import Expect, check, check_all
 from moneypath.drills.load import Outcome
 from moneypath.drills.runner import AlertSeen, DrillRun, _finite, write_journal
-from moneypath.drills.spec import load_drill
 from moneypath.drills.targets import Target
 from tests.conftest import ROOT
 
@@ -198,7 +198,7 @@ def _run_args(tmp_path, *extra):
 
 
 def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
-    from moneypath.drills import cli as drill_cli
+    from moneypath.cli import drill as drill_cli
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     ran = []
@@ -333,7 +333,7 @@ def test_the_watcher_ends_the_fault_at_its_declared_duration(live):
 
 
 def test_remediation_actions_are_called_and_judged(live):
-    from moneypath.drills.spec import Action
+    from moneypath.check.drill_files import Action
 
     live.drill.mitigation.actions = [Action.model_validate(
         {"name": "route card payments to globex", "where": "service", "method": "POST", "path": "/admin/routing",
@@ -442,8 +442,8 @@ def _result(name, verdict="pass", interrupted=False):
 
 
 def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, tmp_path, monkeypatch):
-    from moneypath import stack
     from moneypath.drills import runner
+    from moneypath.stack import local as stack
 
     drills = [load_drill(ROOT / "runbooks" / "drills" / f"{n}.yaml", catalog, ROOT)
               for n in ("duplicate-charge", "fraud-spike", "settlement-mismatch")]
@@ -473,7 +473,7 @@ def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, 
 
 
 def test_an_interrupted_run_prints_the_summary_and_exits_130(tmp_path, monkeypatch, capsys):
-    from moneypath.drills import cli as drill_cli
+    from moneypath.cli import drill as drill_cli
 
     monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: [_result("duplicate-charge", "fail",
                                                                                           interrupted=True)])

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from moneypath.drills.cli import _check
-from moneypath.drills.spec import DrillError, check_drill_files, drill_files, load_drill
+from moneypath.check.drill_files import DrillError, check_drill_files, drill_files, load_drill
+from moneypath.cli.drill import _check
 from tests.conftest import ROOT
 
 GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
@@ -120,6 +120,7 @@ def test_lint_reports_a_bad_drill_file(catalog, tmp_path):
     assert problems == ["runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"]
 
 
+@pytest.mark.integration  # starts a process
 def test_promtool_parses_drill_queries(catalog, tmp_path):
     _variant(tmp_path, _set("steady_state.0.promql", "sum(rate(moneypath_authorizations_total[10s])"))
     problems = check_drill_files(catalog, tmp_path)

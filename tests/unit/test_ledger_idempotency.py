@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from moneypath.instrument import MoneyPath
-from moneypath.refservice import ledger, outbox
-from moneypath.refservice.db import deliveries, make_engine, outbox_messages
-from moneypath.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
-from moneypath.refservice.ledger import Posting, UnbalancedError
+from moneypath.reference.refservice import ledger, outbox
+from moneypath.reference.refservice.db import deliveries, make_engine, outbox_messages
+from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
+from moneypath.reference.refservice.ledger import Posting, UnbalancedError
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def engine(request, tmp_path):
     """Every test runs on SQLite and on a real PostgreSQL server (fresh database each; skipped if none can run)."""
     if request.param == "sqlite":

@@ -1,4 +1,4 @@
-"""moneypath.lint: each check reports the exact line; the repository (rules, runbooks, drills) passes."""
+"""moneypath.check.lint: each check reports the exact line; the repository (rules, runbooks, drills) passes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from moneypath.lint import ALERTS_FILE, FILES, RECORDING_FILE, lint, parse_duration
+from moneypath.check.lint import ALERTS_FILE, FILES, RECORDING_FILE, lint, parse_duration
 from tests.conftest import ROOT
 
 # The SLO windows are 30d, so the generated rules need at least 30 days of retention (Prometheus keeps 15d by default).
@@ -22,7 +22,7 @@ needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="pr
 @pytest.fixture(autouse=True)
 def _rules_only(monkeypatch):
     """These tests write stub runbook pages; the pages themselves are checked in test_runbooks.py."""
-    monkeypatch.setattr("moneypath.runbooks.check_runbooks", lambda catalog, root, **kw: [])
+    monkeypatch.setattr("moneypath.check.lint.check_runbooks", lambda catalog, root, **kw: [])
 
 
 def alert(name="MoneyPathTest", expr=GOOD_EXPR, severity="page", **annotations):
@@ -122,6 +122,7 @@ def test_a_runbook_page_that_does_not_exist_is_reported_once_per_alert(catalog, 
 # ---------------------------------------------------------------- (c) promtool
 
 
+@pytest.mark.integration  # starts a process
 @needs_promtool
 def test_an_expression_promtool_cannot_parse_is_reported_with_the_rule_name(catalog, tmp_path):
     root = make_root(tmp_path, records=[record(expr="sum(rate(moneypath_authorizations_total[5m])")])
@@ -131,6 +132,7 @@ def test_an_expression_promtool_cannot_parse_is_reported_with_the_rule_name(cata
     assert "unclosed left parenthesis" in problems[0]
 
 
+@pytest.mark.integration  # starts a process
 @needs_promtool
 def test_a_rule_promtool_rejects_as_a_whole_is_reported_against_the_file(catalog, tmp_path):
     root = make_root(tmp_path, records=[{**record(), "bogus_field": 1}])
@@ -140,6 +142,7 @@ def test_a_rule_promtool_rejects_as_a_whole_is_reported_against_the_file(catalog
     ]
 
 
+@pytest.mark.integration  # starts a process
 def test_promtool_missing_from_path_is_one_problem(catalog, tmp_path, monkeypatch):
     root = make_root(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))

@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from moneypath import cli
-from moneypath.dashboards import LOCUST_METRICS
-from moneypath.loadtest import capacity, gates, report, scenarios, stats
+from moneypath._common.tokens import MAX_LIFETIME_S, verify
+from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.loadtest import capacity, contract, gates, report, scenarios, stats
 from moneypath.loadtest.exporter import registry_for
-from moneypath.tokens import MAX_LIFETIME_S, verify
+from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT
 
 
@@ -131,8 +132,8 @@ def test_summary_judges_final_outcomes_and_the_judged_provider():
         entry("authorize [globex]", times={"2000": 10}, failures=10),
         entry("capture [acme]", times={"50": 50}),
         entry("authorize [acme] (attempt)", times={"100": 30}, failures=20),
-        entry("authorize [acme]", method=scenarios.RETRIED, times={"400": 10}, failures=1),
-        entry(scenarios.DUPLICATE_CHECK, method=scenarios.CHECK, times={"5": 10}),
+        entry("authorize [acme]", method=contract.RETRIED, times={"400": 10}, failures=1),
+        entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 10}),
     ]
     s = stats.summarize(entries, duration_s=10)
     assert s.http_requests == 100 + 10 + 50 + 30
@@ -146,10 +147,10 @@ def test_summary_judges_final_outcomes_and_the_judged_provider():
 
 
 def test_summary_counts_completed_keys_and_unanswered_replays():
-    entries = [entry("authorize [acme]", method=scenarios.RETRIED, times={"400": 12}, failures=2),
-               entry("capture [acme]", method=scenarios.RETRIED, times={"300": 5}),
-               entry(scenarios.DUPLICATE_CHECK, method=scenarios.CHECK, times={"5": 12}),
-               entry(scenarios.REPLAY_UNANSWERED, method=scenarios.CHECK, times={"900": 3}, failures=3)]
+    entries = [entry("authorize [acme]", method=contract.RETRIED, times={"400": 12}, failures=2),
+               entry("capture [acme]", method=contract.RETRIED, times={"300": 5}),
+               entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 12}),
+               entry(contract.REPLAY_UNANSWERED, method=contract.CHECK, times={"900": 3}, failures=3)]
     s = stats.summarize(entries, duration_s=10)
     assert (s.keys_completed, s.duplicate_checks, s.replays_unanswered) == (15, 12, 3)
     assert s.judged_requests == 17  # checks are not requests
@@ -551,6 +552,7 @@ def test_argument_errors_exit_2_with_usage_and_one_error_line(flag, value):
     assert len(errors) == 1 and errors[0].startswith(f"moneypath loadtest: error: argument {flag}: {value!r} ")
 
 
+@pytest.mark.integration  # starts a process
 def test_the_cli_never_imports_locust_or_gevent():
     code = ("import sys; from moneypath import cli; cli.build_parser(); "
             "import moneypath.loadtest.runner, moneypath.loadtest.capacity; "
@@ -619,7 +621,7 @@ storm = user(mod.RetryStormUser, "retry_storm", status=503)
 storm.replay_check("/v1/payments/authorize", {}, "acme", "lt-cid-1", "key-1", {"id": "pay_1"})
 # references whose hex happens to be a Luhn-valid card number's digits
 import os, uuid
-from moneypath.pan import mentions_card_number
+from moneypath.catalog.pan import mentions_card_number
 card = uuid.UUID(hex="4111111111111111" + "0" * 16)
 uuid.uuid4 = lambda: card
 references = [mod._reference(kind) for kind in ("order", "payout", "storm")]
@@ -638,6 +640,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.integration  # starts a process
 def test_the_locustfile_users_send_the_correlation_header_and_report_failed_replays():
     """The locustfile imported for real (in a subprocess: Locust's gevent stays out of this one), its
     users' tasks run against a fake client."""
@@ -655,9 +658,9 @@ def test_the_locustfile_users_send_the_correlation_header_and_report_failed_repl
     authorize, capture = probe["sent"][:2]
     assert authorize["headers"][header] == capture["headers"][header]  # one id per payment
     assert all(s["headers"].get("idempotency-key") for s in probe["sent"] if s["method"] == "POST")
-    replays = [s for s in probe["sent"] if s["name"] == f"replay [acme]{scenarios.ATTEMPT}"]
+    replays = [s for s in probe["sent"] if s["name"] == f"replay [acme]{contract.ATTEMPT}"]
     assert len(replays) == 8 and {s["headers"]["idempotency-key"] for s in replays} == {"key-1"}
-    assert probe["fired"] == [{"type": scenarios.CHECK, "name": scenarios.REPLAY_UNANSWERED, "failed": True}]
+    assert probe["fired"] == [{"type": contract.CHECK, "name": contract.REPLAY_UNANSWERED, "failed": True}]
     # a reference is never refused as a card number, even when its hex is all digits
     assert probe["hyphenated_card_mentioned"] and probe["card_mentioned"] == [False, False, False]
     assert len(set(probe["references"])) == 3
@@ -682,9 +685,8 @@ def test_non_finite_or_non_positive_seconds_are_refused(argv, capsys):
 
 
 def run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """The real `moneypath` entry point in a subprocess: exit code and the exact stderr."""
-    return subprocess.run([sys.executable, "-m", "moneypath", *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    """The `moneypath` entry point: exit code and the exact stderr."""
+    return conftest.run_cli(*argv)
 
 
 @pytest.mark.parametrize("value", ["0", "0%", "-10", "101", "nan"])
@@ -696,7 +698,7 @@ def test_capacity_utilization_is_checked_when_parsing(value, capsys):
 
 
 def test_capacity_utilization_is_a_share_of_the_knee():
-    from moneypath.loadtest import cli as lt_cli
+    from moneypath.cli import loadtest as lt_cli
 
     assert lt_cli._utilization("50") == 0.5 and lt_cli._utilization("100%") == 1.0
     costs = capacity.UnitCosts(1.2, 0.1, 0.0005)
@@ -719,7 +721,7 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
 @pytest.fixture
 def no_run(monkeypatch):
     """Nothing is started: opening the target is recorded, `runner.run` is whatever a test sets."""
-    from moneypath.loadtest import cli as lt_cli
+    from moneypath.cli import loadtest as lt_cli
     from moneypath.loadtest import runner
 
     opened = []

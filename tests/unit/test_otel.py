@@ -13,11 +13,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExpor
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from moneypath.generate.sample import record_sample
 from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend, instrument_name
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.sample import record_sample
 
 
 def exported(body: str) -> dict[str, set[frozenset]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from moneypath.pager import create_app
+from moneypath.stack.pager import create_app
 
 WEBHOOK = {
     "version": "4", "status": "firing", "receiver": "payments-oncall", "groupKey": "{}:{alertname=\"X\"}",

@@ -1,4 +1,4 @@
-from moneypath.pan import REDACTED, contains_card_number, is_card_number, mentions_card_number, redact_card_numbers
+from moneypath.catalog.pan import REDACTED, contains_card_number, is_card_number, mentions_card_number, redact_card_numbers
 
 
 def test_luhn_valid_numbers_in_any_grouping_are_card_numbers():

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from moneypath.providersim import SimConfig, create_app
-from moneypath.providersim.__main__ import main
-from moneypath.providersim.providers import Acme, Globex
-from moneypath.signing import HEADER, SignatureError, Verifier
-from moneypath.tokens import issue
+from moneypath._common.tokens import issue
+from moneypath.reference.providersim import SimConfig, create_app
+from moneypath.reference.providersim.__main__ import main
+from moneypath.reference.providersim.providers import Acme, Globex
+from moneypath.reference.signing import HEADER, SignatureError, Verifier
 from tests.conftest import free_port, wait_for
 
 WEBHOOK_SECRET, TOKEN_SECRET = b"webhook-secret", b"token-secret"
@@ -381,7 +381,7 @@ def test_webhooks_are_delivered_signed_in_each_vocabulary(tmp_path, receiver):
 
     before = time.time()
     ref, token = run(make_app(tmp_path, receiver), scenario)
-    assert receiver.rejected == []  # every signature verified by moneypath.signing.Verifier
+    assert receiver.rejected == []  # every signature verified by moneypath.reference.signing.Verifier
     got = {(p, e["event"]): e for p, e, *_ in receiver.events}
     assert {k: (e["status"], e["amount_minor"], e["currency"]) for k, e in got.items()} == {
         ("acme", "capture.settled"): ("CAPTURED", 1250, "USD"), ("acme", "refund.completed"): ("REFUNDED", 50, "USD"),
@@ -448,7 +448,7 @@ def test_settlement_files_list_captures_once_and_atomically(tmp_path):
 
 
 def test_failed_settlement_write_leaves_nothing_and_keeps_the_lines(tmp_path, monkeypatch):
-    import moneypath.providersim.settlement as settlement
+    import moneypath.reference.providersim.settlement as settlement
 
     app = make_app(tmp_path)
 

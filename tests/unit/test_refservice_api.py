@@ -9,10 +9,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from moneypath._common.tokens import issue
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.refservice.app import ServiceConfig, create_app
-from moneypath.tokens import issue
+from moneypath.reference.refservice.app import ServiceConfig, create_app
 
 SECRET = b"test-token-secret"
 
@@ -119,7 +119,7 @@ def hooked(catalog, tmp_path):
 def test_webhooks_are_verified_deduplicated_and_counted(hooked):
     import json as jsonlib
 
-    from moneypath.signing import HEADER, sign
+    from moneypath.reference.signing import HEADER, sign
 
     app, mp = hooked
     event = jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": "acme_auth_1",

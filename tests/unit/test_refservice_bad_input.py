@@ -15,14 +15,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from moneypath._common.tokens import issue
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.providersim.app import SimConfig
-from moneypath.providersim.app import create_app as create_sim
-from moneypath.refservice import limits
-from moneypath.refservice.app import ServiceConfig, create_app
-from moneypath.refservice.db import metadata
-from moneypath.tokens import issue
+from moneypath.reference.providersim.app import SimConfig
+from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.refservice import limits
+from moneypath.reference.refservice.app import ServiceConfig, create_app
+from moneypath.reference.refservice.db import metadata
 
 SECRET = b"bad-input-secret"
 PROBLEM_BASE = "https://moneypath.dev/problems/"

@@ -11,15 +11,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from moneypath._common.tokens import issue
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.providersim.app import SimConfig
-from moneypath.providersim.app import create_app as create_sim
-from moneypath.refservice import ledger
-from moneypath.refservice.app import ServiceConfig, create_app
-from moneypath.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
-from moneypath.refservice.risk import RiskPolicy
-from moneypath.tokens import issue
+from moneypath.reference.providersim.app import SimConfig
+from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.refservice import ledger
+from moneypath.reference.refservice.app import ServiceConfig, create_app
+from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
+from moneypath.reference.refservice.risk import RiskPolicy
 from tests.unit.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
 
 READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
@@ -102,7 +102,7 @@ def test_fault_api_needs_the_scope_and_validates(world):
 
 
 def test_deeply_nested_json_is_a_4xx_problem_not_a_5xx(world):
-    from moneypath.signing import HEADER, sign
+    from moneypath.reference.signing import HEADER, sign
 
     app, _, _ = world
     deep = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB body limit
@@ -314,7 +314,7 @@ def test_a_capture_booked_after_its_line_was_a_break_still_reconciles(world, tmp
 def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
     import json as jsonlib
 
-    from moneypath.signing import HEADER, sign
+    from moneypath.reference.signing import HEADER, sign
 
     app, sim, mp = world
     auth = None
@@ -376,7 +376,7 @@ def fee_usd(catalog, provider, amount_minor) -> float:
 
 
 def test_a_capture_the_webhook_booked_first_counts_the_fee_once_and_is_a_ledger_write(world, catalog):
-    from moneypath.signing import HEADER, sign
+    from moneypath.reference.signing import HEADER, sign
 
     app, _, mp = world
     auth = authorized_payment(app, "race")
@@ -468,7 +468,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
     app, _, _ = world
     payment = captured_payment(app, "race", amount=1000)
     pid = payment["id"]
-    from moneypath.refservice import payments as payment_rows
+    from moneypath.reference.refservice import payments as payment_rows
 
     with app.state.engine.begin() as conn:  # a refund the service's read did not see yet
         row = payment_rows.get(conn, pid, "merchant_1")
@@ -481,8 +481,8 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
 
 
 def test_client_races_are_ledger_write_conflicts_not_failures(world):
-    from moneypath.refservice import payments as payment_rows
-    from moneypath.refservice.db import idempotency_keys
+    from moneypath.reference.refservice import payments as payment_rows
+    from moneypath.reference.refservice.db import idempotency_keys
 
     app, _, mp = world
     payment = captured_payment(app, "conflict", amount=1000)

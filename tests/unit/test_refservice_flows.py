@@ -9,13 +9,13 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from moneypath._common.tokens import issue
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.providersim.app import SimConfig
-from moneypath.providersim.app import create_app as create_sim
-from moneypath.refservice import ledger
-from moneypath.refservice.app import ServiceConfig, create_app
-from moneypath.tokens import issue
+from moneypath.reference.providersim.app import SimConfig
+from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.refservice import ledger
+from moneypath.reference.refservice.app import ServiceConfig, create_app
 
 SECRET = b"flow-secret"
 WRITE = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:write', 'payments:read'], ttl_s=3600)}"}

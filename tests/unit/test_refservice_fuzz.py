@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from moneypath._common.tokens import issue
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.providersim.app import SimConfig
-from moneypath.providersim.app import create_app as create_sim
-from moneypath.refservice.app import ServiceConfig, create_app
-from moneypath.tokens import issue
+from moneypath.reference.providersim.app import SimConfig
+from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.refservice.app import ServiceConfig, create_app
 
 SECRET = b"fuzz-secret"
 EXAMPLES = 75  # per operation and generation mode

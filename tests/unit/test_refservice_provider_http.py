@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.refservice.adapters import AcmeAdapter
-from moneypath.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable
-from moneypath.refservice.resilience import RetryPolicy
+from moneypath.reference.refservice.adapters import AcmeAdapter
+from moneypath.reference.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable
+from moneypath.reference.refservice.resilience import RetryPolicy
 from tests.conftest import free_port
 
 

@@ -1,6 +1,6 @@
 import random
 
-from moneypath.refservice.resilience import CircuitBreaker, RetryPolicy
+from moneypath.reference.refservice.resilience import CircuitBreaker, RetryPolicy
 
 
 def test_backoff_is_capped_exponential_with_full_jitter():

@@ -1,4 +1,4 @@
-"""moneypath.runbooks: the shipped pages pass; each broken variant gives its one-line problem."""
+"""moneypath.check.runbooks: the shipped pages pass; each broken variant gives its one-line problem."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from moneypath.lint import lint
-from moneypath.runbooks import SECTIONS, check_runbooks, expected_pages, series_names
+from moneypath.check.lint import lint
+from moneypath.check.promql import series_names
+from moneypath.check.runbooks import SECTIONS, check_runbooks, expected_pages
 from tests.conftest import ROOT
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
@@ -162,6 +163,7 @@ def test_sql_against_the_reference_schema(catalog, root):
         f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
 
 
+@pytest.mark.integration  # starts a process
 @needs_promtool
 def test_promql_that_does_not_parse_is_reported_by_one_promtool_run(catalog, root):
     q = "sum by (provider) (increase(moneypath_duplicate_charges_total[1h]))"

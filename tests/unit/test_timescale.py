@@ -1,4 +1,4 @@
-"""Time compression of the generated rules for the local drill stack (moneypath.timescale)."""
+"""Time compression of the generated rules for the local drill stack (moneypath.generate.compress)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import subprocess
 import pytest
 import yaml
 
-from moneypath.build import _rules_yaml
-from moneypath.rules import alert_rules, recording_rules
-from moneypath.timescale import compress_rules, format_duration, scale_duration, scale_expr
+from moneypath.generate.build import _rules_yaml
+from moneypath.generate.compress import compress_rules, format_duration, scale_duration, scale_expr
+from moneypath.generate.rules import alert_rules, recording_rules
 
 
 @pytest.mark.parametrize("seconds, text", [(5, "5s"), (60, "1m"), (90, "90s"), (7200, "2h"), (86400, "1d"),
@@ -49,6 +49,7 @@ def test_compress_rules_keeps_names_and_thresholds(catalog):
     assert all("for" not in r for r in after if r["alert"] == catalog.alert_name("DuplicateChargeDetected"))
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_compressed_rules_pass_promtool(catalog, tmp_path):
     for name, doc in (("alerts", alert_rules(catalog)), ("records", recording_rules(catalog))):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.signing import SignatureError, Verifier, sign
-from moneypath.tokens import TokenError, bearer, issue, verify
+from moneypath._common.tokens import TokenError, bearer, issue, verify
+from moneypath.reference.signing import SignatureError, Verifier, sign
 
 SECRET = b"s3cret"
 

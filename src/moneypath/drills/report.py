@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.plots import Series, draw_lines, finish, pyplot, save, utc
+from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 
 SCHEMA = 1
 REPORT = "report.md"

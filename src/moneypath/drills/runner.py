@@ -16,7 +16,7 @@ The phases, each a line of progress and a timeline entry:
 
 A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages.
 Times are wall-clock; the drill file's durations are stretched by `scale` when the target's
-rules are less compressed than the local drill stack's (see moneypath.drills.spec).
+rules are less compressed than the local drill stack's (see moneypath.check.drill_files).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ from pathlib import Path
 import httpx
 
 from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import Key
+from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Check, Drill, alert_names, receivers_for
+from moneypath.check.expect import Expect, check_all, describe_all
 from moneypath.drills import money
-from moneypath.drills.expect import Expect, check_all, describe_all
 from moneypath.drills.load import Load, Mix
-from moneypath.drills.spec import LOCAL_TIME_FACTOR, Check, Drill, alert_names, receivers_for
 from moneypath.drills.targets import Pages, Prometheus, Target, TargetError
-from moneypath.timescale import format_duration, scale_expr
+from moneypath.generate.compress import format_duration, scale_expr
 
 SCHEMA = 1
 TICK_S = 1.0
@@ -217,7 +218,7 @@ class DrillRun:
             return []
 
     def _prom_duplicates(self, seconds: float) -> dict[str, int]:
-        m = self.catalog.metric("duplicate_charged_minor_total")
+        m = self.catalog.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL)
         window = format_duration(max(seconds, 1))
         try:
             series = self.prom.query(f"sum by (currency) (increase({m}[{window}]))")
@@ -236,7 +237,7 @@ class DrillRun:
         return {"authorization": f"Bearer {self.target.admin_token}"}
 
     def inject(self) -> None:
-        from moneypath.drills.spec import _fault_specs
+        from moneypath.check.drill_files import _fault_specs
 
         fault = self.drill.fault
         spec = _fault_specs(fault.where)[fault.name]
@@ -260,7 +261,7 @@ class DrillRun:
         if not self.fault_active:
             return True
         fault = self.drill.fault
-        from moneypath.drills.spec import _fault_specs
+        from moneypath.check.drill_files import _fault_specs
 
         spec = _fault_specs(fault.where)[fault.name]
         params = {spec.target: fault.target} if spec.target and fault.target else None
@@ -752,7 +753,7 @@ class DrillRun:
                 detail = f"postings sum to 0 in {', '.join(sorted(sums)) or 'every currency'}"
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"could not read the ledger: {type(exc).__name__}: {exc}")
-        gauge = self.catalog.metric("ledger_imbalance_minor")
+        gauge = self.catalog.metric(Key.LEDGER_IMBALANCE_MINOR)
         try:
             series = self.prom.query(f"max by (currency) (abs({gauge}))")
             off = {s.get("currency", "?"): v for s, v in series if v != 0}
@@ -773,8 +774,8 @@ class DrillRun:
     def _series(self) -> dict:
         c = self.catalog
         w = format_duration(10 * self.scale)
-        auth, req = c.metric("authorizations_total"), c.metric("provider_requests_total")
-        hist = c.metric("authorization_duration_seconds")
+        auth, req = c.metric(Key.AUTHORIZATIONS_TOTAL), c.metric(Key.PROVIDER_REQUESTS_TOTAL)
+        hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
         panels = [("Authorizations by outcome", f"sum by (outcome) (rate({auth}[{w}]))", "reqps"),
                   ("Provider call failure share",
                    f'sum by (provider) (rate({req}{{outcome=~"error|timeout|circuit_open"}}[{w}])) '
@@ -916,8 +917,8 @@ def local_stack(catalog: Catalog, state_dir: Path, say=print):
     """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it."""
     import shutil
 
-    from moneypath import stack
-    from moneypath.tokens import issue
+    from moneypath._common.tokens import issue
+    from moneypath.stack import local as stack
 
     state_dir = state_dir.resolve()
     stack.down(state_dir, progress=lambda *_: None)  # an earlier run interrupted hard
@@ -934,7 +935,7 @@ def local_stack(catalog: Catalog, state_dir: Path, say=print):
                     started_stack=True, time_factor=LOCAL_TIME_FACTOR)
     _warm_up(target)
     say(f"stack up in {time.time() - started:.1f} s (Prometheus {target.prometheus}, pages {target.pager}/pages; "
-        f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.timescale)")
+        f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.generate.compress)")
     return target
 
 
@@ -961,7 +962,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     """Run each drill; without a target each gets its own fresh local stack, stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
     Ctrl-C ends the drill at hand (journal and report kept) and runs no further one."""
-    from moneypath import stack
+    from moneypath.stack import local as stack
 
     results = []
     for drill in drills:

@@ -5,7 +5,7 @@
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
     app.mount("/metrics", mp.metrics_app())
 
-Depends only on `moneypath.catalog` (and `moneypath.pan`), never on the rest of moneypath.
+Depends only on `moneypath.catalog` (and `moneypath.catalog.pan`), never on the rest of moneypath.
 """
 
 from moneypath.instrument.correlation import current_correlation_id

@@ -6,7 +6,7 @@ import re
 import uuid
 from contextvars import ContextVar
 
-from moneypath.pan import contains_card_number
+from moneypath.catalog.pan import contains_card_number
 
 HEADER = "x-correlation-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")

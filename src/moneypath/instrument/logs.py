@@ -9,8 +9,8 @@ import time
 
 from opentelemetry import trace
 
+from moneypath.catalog.pan import redact_card_numbers
 from moneypath.instrument.correlation import current_correlation_id
-from moneypath.pan import redact_card_numbers
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 

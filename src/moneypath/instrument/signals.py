@@ -18,6 +18,7 @@ from typing import Any
 from opentelemetry.context import get_current
 
 from moneypath.catalog import OTHER, Catalog, CatalogError, load_catalog
+from moneypath.catalog.conventions import Key
 from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
@@ -27,31 +28,31 @@ log = logging.getLogger("moneypath.instrument")
 # The signal keys this API records into, with the type and label names each method
 # needs. The catalog owns the names, help, buckets and allowed values.
 REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "authorization_duration_seconds": ("histogram", ("provider", "method", "outcome")),
-    "authorizations_total": ("counter", ("provider", "method", "outcome")),
-    "ledger_writes_total": ("counter", ("outcome",)),
-    "ledger_write_duration_seconds": ("histogram", ()),
-    "ledger_imbalance_minor": ("gauge", ("currency",)),
-    "reconciliation_oldest_unreconciled_seconds": ("gauge", ("provider",)),
-    "reconciliation_last_success_timestamp_seconds": ("gauge", ("provider",)),
-    "reconciliation_mismatches_total": ("counter", ("provider", "mismatch_kind")),
-    "duplicate_charges_total": ("counter", ("provider",)),
-    "duplicate_charged_minor_total": ("counter", ("currency",)),
-    "queue_depth": ("gauge", ("queue",)),
-    "dead_letters_total": ("counter", ("queue",)),
-    "provider_requests_total": ("counter", ("provider", "operation", "outcome")),
-    "provider_request_duration_seconds": ("histogram", ("provider", "operation")),
-    "provider_retries_total": ("counter", ("provider", "operation")),
-    "provider_circuit_state": ("gauge", ("provider",)),
-    "idempotent_replays_total": ("counter", ("operation",)),
-    "webhooks_total": ("counter", ("provider", "outcome")),
-    "fraud_decisions_total": ("counter", ("decision",)),
-    "fraud_score_ratio": ("histogram", ()),
-    "fraud_check_timeouts_total": ("counter", ("fallback",)),
-    "cost_usd_total": ("counter", ("component", "provider")),
-    "http_requests_total": ("counter", ("route", "method", "status_class")),
-    "http_request_duration_seconds": ("histogram", ("route", "method")),
-    "instrumentation_errors_total": ("counter", ()),
+    Key.AUTHORIZATION_DURATION_SECONDS: ("histogram", ("provider", "method", "outcome")),
+    Key.AUTHORIZATIONS_TOTAL: ("counter", ("provider", "method", "outcome")),
+    Key.LEDGER_WRITES_TOTAL: ("counter", ("outcome",)),
+    Key.LEDGER_WRITE_DURATION_SECONDS: ("histogram", ()),
+    Key.LEDGER_IMBALANCE_MINOR: ("gauge", ("currency",)),
+    Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS: ("gauge", ("provider",)),
+    Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS: ("gauge", ("provider",)),
+    Key.RECONCILIATION_MISMATCHES_TOTAL: ("counter", ("provider", "mismatch_kind")),
+    Key.DUPLICATE_CHARGES_TOTAL: ("counter", ("provider",)),
+    Key.DUPLICATE_CHARGED_MINOR_TOTAL: ("counter", ("currency",)),
+    Key.QUEUE_DEPTH: ("gauge", ("queue",)),
+    Key.DEAD_LETTERS_TOTAL: ("counter", ("queue",)),
+    Key.PROVIDER_REQUESTS_TOTAL: ("counter", ("provider", "operation", "outcome")),
+    Key.PROVIDER_REQUEST_DURATION_SECONDS: ("histogram", ("provider", "operation")),
+    Key.PROVIDER_RETRIES_TOTAL: ("counter", ("provider", "operation")),
+    Key.PROVIDER_CIRCUIT_STATE: ("gauge", ("provider",)),
+    Key.IDEMPOTENT_REPLAYS_TOTAL: ("counter", ("operation",)),
+    Key.WEBHOOKS_TOTAL: ("counter", ("provider", "outcome")),
+    Key.FRAUD_DECISIONS_TOTAL: ("counter", ("decision",)),
+    Key.FRAUD_SCORE_RATIO: ("histogram", ()),
+    Key.FRAUD_CHECK_TIMEOUTS_TOTAL: ("counter", ("fallback",)),
+    Key.COST_USD_TOTAL: ("counter", ("component", "provider")),
+    Key.HTTP_REQUESTS_TOTAL: ("counter", ("route", "method", "status_class")),
+    Key.HTTP_REQUEST_DURATION_SECONDS: ("histogram", ("route", "method")),
+    Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
 }
 
 _INF = math.inf
@@ -69,7 +70,7 @@ def check_required(catalog: Catalog) -> list[str]:
         elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
             problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
                             f" (has a {sig.type} with {list(sig.label_names)})")
-    circuit = catalog.signals.get("provider_circuit_state")
+    circuit = catalog.signals.get(Key.PROVIDER_CIRCUIT_STATE)
     if circuit is not None and not CIRCUIT_STATES <= set(circuit.enum or {}):
         problems.append(f"{catalog.path}: signals.provider_circuit_state.enum: must map "
                         f"{', '.join(sorted(CIRCUIT_STATES))} to numbers")
@@ -99,38 +100,38 @@ class MoneyPath:
             key: backend.family(sig, REQUIRED_SIGNALS[key][1] if key in REQUIRED_SIGNALS else None)
             for key, sig in catalog.signals.items()}
         f = self.families
-        self._auth_seconds = f["authorization_duration_seconds"]
-        self._auth_total = f["authorizations_total"]
+        self._auth_seconds = f[Key.AUTHORIZATION_DURATION_SECONDS]
+        self._auth_total = f[Key.AUTHORIZATIONS_TOTAL]
         # The hottest call gets one cache lookup for both of its children.
         self._auth_pairs: dict[tuple, tuple] = {}
         self._auth_exemplars = self._auth_seconds.exemplars
-        self._ledger_total = f["ledger_writes_total"]
+        self._ledger_total = f[Key.LEDGER_WRITES_TOTAL]
         self._ledger_total_cache = self._ledger_total._cache
-        self._ledger_seconds = f["ledger_write_duration_seconds"].child(())
-        self._ledger_exemplars = f["ledger_write_duration_seconds"].exemplars
-        self._imbalance = f["ledger_imbalance_minor"]
-        self._recon_age = f["reconciliation_oldest_unreconciled_seconds"]
-        self._recon_success = f["reconciliation_last_success_timestamp_seconds"]
-        self._mismatches = f["reconciliation_mismatches_total"]
-        self._duplicates = f["duplicate_charges_total"]
-        self._duplicate_minor = f["duplicate_charged_minor_total"]
-        self._queue_depth = f["queue_depth"]
-        self._dead_letters = f["dead_letters_total"]
-        self._provider_total = f["provider_requests_total"]
-        self._provider_seconds = f["provider_request_duration_seconds"]
-        self._provider_retries = f["provider_retries_total"]
-        self._circuit = f["provider_circuit_state"]
-        self._circuit_codes = catalog.signals["provider_circuit_state"].enum or {}
-        self._replays = f["idempotent_replays_total"]
-        self._webhooks = f["webhooks_total"]
-        self._fraud = f["fraud_decisions_total"]
-        self._fraud_score = f["fraud_score_ratio"].child(())
-        self._fraud_timeouts = f["fraud_check_timeouts_total"]
-        self._cost = f["cost_usd_total"]
+        self._ledger_seconds = f[Key.LEDGER_WRITE_DURATION_SECONDS].child(())
+        self._ledger_exemplars = f[Key.LEDGER_WRITE_DURATION_SECONDS].exemplars
+        self._imbalance = f[Key.LEDGER_IMBALANCE_MINOR]
+        self._recon_age = f[Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS]
+        self._recon_success = f[Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS]
+        self._mismatches = f[Key.RECONCILIATION_MISMATCHES_TOTAL]
+        self._duplicates = f[Key.DUPLICATE_CHARGES_TOTAL]
+        self._duplicate_minor = f[Key.DUPLICATE_CHARGED_MINOR_TOTAL]
+        self._queue_depth = f[Key.QUEUE_DEPTH]
+        self._dead_letters = f[Key.DEAD_LETTERS_TOTAL]
+        self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]
+        self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
+        self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
+        self._circuit = f[Key.PROVIDER_CIRCUIT_STATE]
+        self._circuit_codes = catalog.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {}
+        self._replays = f[Key.IDEMPOTENT_REPLAYS_TOTAL]
+        self._webhooks = f[Key.WEBHOOKS_TOTAL]
+        self._fraud = f[Key.FRAUD_DECISIONS_TOTAL]
+        self._fraud_score = f[Key.FRAUD_SCORE_RATIO].child(())
+        self._fraud_timeouts = f[Key.FRAUD_CHECK_TIMEOUTS_TOTAL]
+        self._cost = f[Key.COST_USD_TOTAL]
         self._cost_cache = self._cost._cache
-        self._http_total = f["http_requests_total"]
-        self._http_seconds = f["http_request_duration_seconds"]
-        self._errors = f["instrumentation_errors_total"].child(())
+        self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
+        self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
+        self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":

@@ -5,7 +5,7 @@ delivered (almost) what was asked; above it the service queues and the p99 climb
 instance carries the knee; a volume needs ceil(volume / (knee x utilization)) instances, so
 infrastructure cost grows in steps while provider fees and fraud screening grow per
 transaction (the catalog's `cost:` model, as the reference service accrues it in
-src/moneypath/refservice/cost.py).
+src/moneypath/reference/refservice/cost.py).
 
 `knee`, `project` and `interpolate` are pure; `run_steps` drives Locust through the runner.
 """
@@ -239,7 +239,7 @@ def table_lines(result: dict) -> list[str]:
 
 
 def _plots(result: dict, directory: Path) -> None:
-    from moneypath.plots import pyplot, save
+    from moneypath._common.plots import pyplot, save
 
     plt = pyplot()
     steps = result["steps"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from moneypath.catalog import Catalog, Slo
+from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import Key
+from moneypath.loadtest.contract import availability_slo, latency_slo
 from moneypath.loadtest.scenarios import Scenario
 from moneypath.loadtest.stats import Summary
 
@@ -40,37 +42,15 @@ class Thresholds:
     circuit_open_value: float | None
 
 
-# Signal keys (never metric names: those come from the catalog). The authorization histogram and
-# counter are read from the SLOs themselves (the latency SLO's `signal`, the availability SLO's
-# good/total selectors); these two keys only pick which SLOs are the authorization ones.
-AUTHORIZATION_LATENCY = "authorization_duration_seconds"
-AUTHORIZATIONS = "authorizations_total"
+# Signal keys (never metric names: those come from the catalog).
 # The money signals no SLO covers, by the role the load test gives them.
-MONEY_SIGNALS = {"duplicate_charges": "duplicate_charges_total", "ledger_imbalance": "ledger_imbalance_minor",
-                 "reconciliation_age": "reconciliation_oldest_unreconciled_seconds",
-                 "circuit_state": "provider_circuit_state", "cost": "cost_usd_total"}
+MONEY_SIGNALS = {"duplicate_charges": Key.DUPLICATE_CHARGES_TOTAL, "ledger_imbalance": Key.LEDGER_IMBALANCE_MINOR,
+                 "reconciliation_age": Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
+                 "circuit_state": Key.PROVIDER_CIRCUIT_STATE, "cost": Key.COST_USD_TOTAL}
 
 
 class SignalError(ValueError):
     """The catalog lacks a signal the load test reads; one line."""
-
-
-def _slo_on(c: Catalog, signal: str, latency: bool) -> tuple[str, Slo] | None:
-    """The SLO on `signal`; else, when the catalog has exactly one SLO of that kind, that one."""
-    kind = [(key, slo) for key, slo in c.slos.items()
-            if (slo.sli.latency is not None if latency else slo.total is not None)]
-    for key, slo in kind:
-        if (slo.sli.latency.signal if latency else slo.total.signal) == signal:
-            return key, slo
-    return kind[0] if len(kind) == 1 else None
-
-
-def latency_slo(c: Catalog) -> tuple[str, Slo] | None:
-    return _slo_on(c, AUTHORIZATION_LATENCY, latency=True)
-
-
-def availability_slo(c: Catalog) -> tuple[str, Slo] | None:
-    return _slo_on(c, AUTHORIZATIONS, latency=False)
 
 
 def money_signals(c: Catalog) -> dict[str, str]:

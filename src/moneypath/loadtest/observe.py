@@ -14,9 +14,10 @@ import httpx
 import yaml
 
 from moneypath.catalog import Catalog, Selector, duration_seconds
-from moneypath.dashboards import LOCUST_METRICS
-from moneypath.loadtest.gates import PromObservations, SignalError, Thresholds, availability_slo, latency_slo, money_signals
-from moneypath.snapshot import Prometheus, SnapshotError
+from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.loadtest.contract import availability_slo, latency_slo
+from moneypath.loadtest.gates import PromObservations, SignalError, Thresholds, money_signals
+from moneypath.stack.snapshot import Prometheus, SnapshotError
 
 
 class ObserveError(Exception):

@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from moneypath.plots import Series, draw_lines, finish, pyplot, save
+from moneypath._common.plots import Series, draw_lines, finish, pyplot, save
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 

@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 import yaml
 
-from moneypath import stack
+from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
 from moneypath.loadtest import gates as g
 from moneypath.loadtest import scenarios
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, summarize
-from moneypath.tokens import issue
+from moneypath.stack import local as stack
 
 REPO = Path(__file__).resolve().parents[3]
 LOCUST_JOB = "locust"

@@ -15,19 +15,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from moneypath.catalog import Catalog
+from moneypath.loadtest.contract import ACTIONS, latency_slo
 
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "loadtests" / "scenarios.yaml"
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
               "duplicate_charges", "ledger_balanced", "reconciliation", "circuit_opened")
-ACTIONS = ("authorize", "capture", "refund", "payout")
-# Request names the locustfile reports and the gates read: "<action> [<provider>]"; attempts a
-# client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
-# client finally got, request type RETRIED); CHECK entries are invariants the client verified.
-ATTEMPT = " (attempt)"
-RETRIED = "RETRIED"
-CHECK = "CHECK"
-DUPLICATE_CHECK = "idempotency: one payment per key"
-REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
 
 
 class ScenarioError(Exception):
@@ -166,8 +158,6 @@ def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
             for key in getattr(spec, section):
                 if key not in known:
                     problems.append(f"{section}: {key!r} is not in the catalog ({', '.join(known)})")
-        from moneypath.loadtest.gates import latency_slo
-
         lat = latency_slo(catalog)
         histogram = catalog.signals.get(lat[1].sli.latency.signal) if lat else None
         methods = histogram.labels.get("method", []) if histogram is not None else []

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.loadtest.scenarios import ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED
+from moneypath.loadtest.contract import ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 

@@ -1,0 +1,81 @@
+"""Names in one place: the built-in signal keys the library and generators use, the recording-rule and
+SLO names, the burn-rate windows (as data), and the Locust exporter's metric names.
+
+Code says `Key.LEDGER_WRITES_TOTAL`, never the string, so renaming a signal fails in one place. The
+catalog maps a key to its metric name (`catalog.metric(key)`: namespace + key).
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class Key:
+    """Catalog keys of the built-in signals (moneypath.yaml `signals:`)."""
+
+    AUTHORIZATION_DURATION_SECONDS = "authorization_duration_seconds"
+    AUTHORIZATIONS_TOTAL = "authorizations_total"
+    LEDGER_WRITES_TOTAL = "ledger_writes_total"
+    LEDGER_WRITE_DURATION_SECONDS = "ledger_write_duration_seconds"
+    LEDGER_IMBALANCE_MINOR = "ledger_imbalance_minor"
+    RECONCILIATION_OLDEST_UNRECONCILED_SECONDS = "reconciliation_oldest_unreconciled_seconds"
+    RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS = "reconciliation_last_success_timestamp_seconds"
+    RECONCILIATION_MISMATCHES_TOTAL = "reconciliation_mismatches_total"
+    DUPLICATE_CHARGES_TOTAL = "duplicate_charges_total"
+    DUPLICATE_CHARGED_MINOR_TOTAL = "duplicate_charged_minor_total"
+    QUEUE_DEPTH = "queue_depth"
+    DEAD_LETTERS_TOTAL = "dead_letters_total"
+    PROVIDER_REQUESTS_TOTAL = "provider_requests_total"
+    PROVIDER_REQUEST_DURATION_SECONDS = "provider_request_duration_seconds"
+    PROVIDER_RETRIES_TOTAL = "provider_retries_total"
+    PROVIDER_CIRCUIT_STATE = "provider_circuit_state"
+    IDEMPOTENT_REPLAYS_TOTAL = "idempotent_replays_total"
+    WEBHOOKS_TOTAL = "webhooks_total"
+    FRAUD_DECISIONS_TOTAL = "fraud_decisions_total"
+    FRAUD_SCORE_RATIO = "fraud_score_ratio"
+    FRAUD_CHECK_TIMEOUTS_TOTAL = "fraud_check_timeouts_total"
+    COST_USD_TOTAL = "cost_usd_total"
+    HTTP_REQUESTS_TOTAL = "http_requests_total"
+    HTTP_REQUEST_DURATION_SECONDS = "http_request_duration_seconds"
+    INSTRUMENTATION_ERRORS_TOTAL = "instrumentation_errors_total"
+
+
+# ---------------------------------------------------------------- SLO recording rules and alerts
+
+SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# (severity, long window, short window, burn-rate factor) — SRE Workbook, table 5-8.
+BURN_RATE_PAIRS = (
+    ("page", "1h", "5m", 14.4),
+    ("page", "6h", "30m", 6.0),
+    ("ticket", "1d", "2h", 3.0),
+    ("ticket", "3d", "6h", 1.0),
+)
+SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
+SLO_BUDGET_RECORD = "slo:error_budget:ratio"
+SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"
+
+
+def sli_error_record(window: str) -> str:
+    """Name of the recording rule holding an SLO's error ratio over a window (label slo=<key>)."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def slo_alert_key(slo_key: str) -> str:
+    """Catalog-style alert key of an SLO's burn-rate alert (prefix added by the catalog)."""
+    return f"{camel(slo_key)}BudgetBurn"
+
+
+# ---------------------------------------------------------------- load tests
+
+# What Locust's Prometheus exporter (moneypath.loadtest.exporter, locust_exporter's names) serves.
+LOCUST_METRICS = {
+    "requests": "locust_requests_num_requests",
+    "failures": "locust_requests_num_failures",
+    "rps": "locust_requests_current_rps",
+    "avg_response_ms": "locust_requests_avg_response_time",
+    "users": "locust_users",
+}

@@ -1,0 +1,457 @@
+"""Drill files (runbooks/drills/*.yaml): the model, loading, and the checks against the catalog.
+
+`load_drill(path, catalog, root)` returns a `Drill` or raises `DrillError` whose `problems` are
+one line each, ``runbooks/drills/x.yaml: key.path: what is wrong`` (the same shape as the
+runbook lint). `check_drill_files(catalog, root)` is what `moneypath lint` adds for every file.
+
+Times in a drill file are durations ("30s", "2m") or plain seconds, written for the local drill
+stack (rules compressed by `LOCAL_TIME_FACTOR`, see moneypath.generate.compress); the runner stretches
+them, and the ranges in the drill's own PromQL, when it targets rules compressed less.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from moneypath._common.faults import FaultError
+from moneypath._common.faults import Spec as FaultSpec
+from moneypath.catalog import Catalog
+from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.check.expect import Expect
+from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
+from moneypath.check.runbooks import FrontMatter, split_page
+
+DRILL_DIR = "runbooks/drills"
+LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
+ROLES = ("engineering", "operations", "compliance", "customer_support")
+
+
+class DrillError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_duration(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration (e.g. 30s, 2m, 4h)") from None
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v),
+                         Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Check(_Model):
+    """A PromQL query and what its result must look like."""
+
+    name: str = Field(min_length=1)
+    promql: str = Field(min_length=1)
+    expect: Expectations
+
+
+class Amounts(_Model):
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError("min must not be larger than max")
+        return self
+
+
+class Peak(_Model):
+    rate: float = Field(gt=0, le=2000)
+    duration: Seconds
+
+
+class Load(_Model):
+    rate: float = Field(gt=0, le=2000, description="payments per second")
+    baseline: Seconds  # load before the fault (or the peak)
+    capture: float = Field(default=0.8, ge=0, le=1)  # share of authorized payments captured
+    providers: dict[str, float] = Field(min_length=1)  # provider → weight
+    currencies: dict[str, float] = Field(min_length=1)  # currency → weight
+    methods: dict[Literal["card", "bank_transfer", "wallet"], float] = Field(default_factory=lambda: {"card": 1.0})
+    amounts: Amounts
+    concurrency: int = Field(default=64, ge=1, le=1000)
+    peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
+
+    @field_validator("providers", "currencies", "methods")
+    @classmethod
+    def _weights(cls, v: dict) -> dict:
+        if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
+            raise ValueError("weights must not be negative and at least one must be positive")
+        return v
+
+
+class Cap(_Model):
+    """Blast radius: the fault is cleared as soon as one is exceeded."""
+
+    payments_affected: int | None = Field(default=None, ge=1)
+    duplicate_minor: int | None = Field(default=None, ge=1)  # in any one currency
+
+
+class Fault(_Model):
+    where: Literal["service", "providersim"]
+    name: str = Field(min_length=1)
+    target: str | None = None  # provider (simulator faults) or queue (consumer_failure)
+    params: dict[str, Any] = Field(default_factory=dict)
+    after: Seconds = 0.0  # wait after the steady-state check before injecting
+    duration: Seconds  # the longest the fault stays; mitigation clears it earlier
+    cap: Cap = Field(default_factory=Cap)
+    halt_when: list[Check] = Field(default_factory=list)  # clear the fault at once when any holds
+
+
+class ExpectedAlert(_Model):
+    alert: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    page_within: Seconds  # from fault injection to the page at the pager
+    receivers: list[str] | None = None  # default: who the catalog's routing pages for this alert
+
+
+class Alerts(_Model):
+    expected: list[ExpectedAlert] = Field(default_factory=list)
+    allowed: list[str] = Field(default_factory=list)  # may page as a consequence; not judged
+    must_not_page: list[str] = Field(default_factory=list)  # "*" = every alert not expected or allowed
+
+
+class Step(_Model):
+    step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
+    expect: Expectations
+
+
+class Diagnosis(_Model):
+    within: Seconds  # from the first expected page (or from injection) until every step holds
+    steps: list[Step] = Field(min_length=1)
+
+
+class Action(_Model):
+    """A remediation through an API, e.g. POST {service}/admin/..."""
+
+    name: str = Field(min_length=1)
+    where: Literal["service", "providersim"]
+    method: Literal["POST", "PUT", "DELETE"]
+    path: str = Field(pattern=r"^/")
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+
+class Mitigation(_Model):
+    clear_fault: bool = True
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Recovery(_Model):
+    within: Seconds  # from mitigation
+    checks: list[Check] = Field(min_length=1)
+    alerts_resolved: bool = False  # also require the expected alerts to stop firing within the deadline
+
+
+class Plot(_Model):
+    title: str = Field(min_length=1)
+    promql: str = Field(min_length=1)
+    unit: str = "short"
+
+
+class RoleCard(_Model):
+    checkpoint: str = Field(min_length=1)
+    due: Seconds  # after classification, e.g. 15m
+
+
+class RegulatoryClock(_Model):
+    regime: str = Field(min_length=1)
+    hours: float | None = Field(default=None, gt=0)  # None: "without undue delay" per the plan
+    start: Literal["classification", "awareness"] = "classification"
+    applies: str = Field(min_length=1)
+
+
+class Tabletop(_Model):
+    narrative: str = Field(min_length=1)
+    roles: dict[str, RoleCard]
+    regulatory: list[RegulatoryClock] = Field(default_factory=list)
+
+    @field_validator("roles")
+    @classmethod
+    def _four_roles(cls, roles: dict) -> dict:
+        missing = [r for r in ROLES if r not in roles]
+        if missing:
+            raise ValueError(f"every drill gives a card to {', '.join(ROLES)}; missing: {', '.join(missing)}")
+        return roles
+
+
+class Drill(_Model):
+    title: str = Field(min_length=1)
+    runbook: str = Field(min_length=1)  # the alert whose runbook page this drill rehearses
+    load: Load
+    steady_state: list[Check] = Field(min_length=1)
+    steady_state_within: Seconds = 30.0  # how long the steady state may take to hold, before and after
+    fault: Fault | None = None
+    alerts: Alerts = Field(default_factory=Alerts)
+    diagnosis: Diagnosis
+    mitigation: Mitigation = Field(default_factory=Mitigation)
+    recovery: Recovery | None = None
+    plots: list[Plot] = Field(default_factory=list)
+    tabletop: Tabletop
+
+    # filled in by load_drill
+    name: str = ""
+    path: str = ""
+    runbook_alert: str = ""
+    runbook_page: str = ""
+    runbook_steps: dict[str, dict] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.fault is None and self.load.peak is None:
+            raise ValueError("a drill without a fault needs load.peak (what it watches)")
+        if self.fault is not None and self.recovery is None:
+            raise ValueError("a drill with a fault needs recovery (deadline and checks)")
+        return self
+
+
+# ---------------------------------------------------------------- loading
+
+
+def rel_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
+    """Parse, validate and check a drill file against the catalog and the runbooks; DrillError otherwise."""
+    rel = rel_path(Path(path), Path(root))
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DrillError([f"{rel}: {FILE}: no such file"]) from None
+    except OSError as e:
+        raise DrillError([f"{rel}: {FILE}: cannot be read: {e.strerror or e}"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DrillError([f"{rel}: {FILE}: not valid YAML{where}: {getattr(e, 'problem', None) or e}"]) from None
+    if not isinstance(doc, dict):
+        raise DrillError([f"{rel}: {FILE}: a drill file is a YAML mapping (title, runbook, load, ...)"])
+    for key in ("name", "path", "runbook_alert", "runbook_page", "runbook_steps"):
+        if key in doc:
+            raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
+    try:
+        drill = Drill.model_validate(doc)
+    except ValidationError as e:
+        raise DrillError([f"{rel}: {_loc(err['loc'])}: {_msg(err)}" for err in e.errors()]) from None
+    drill.name, drill.path = Path(path).stem, rel
+    problems = [f"{rel}: {line}" for line in check_drill(drill, catalog, Path(root))]
+    if problems:
+        raise DrillError(problems)
+    return drill
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or FILE
+
+
+def _msg(err: dict) -> str:
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+# ---------------------------------------------------------------- checks against the catalog
+
+
+def alert_names(catalog: Catalog) -> dict[str, dict]:
+    """Every generated alert name → {severity (worst), money_loss}."""
+    from moneypath.generate.rules import alert_rules
+
+    out: dict[str, dict] = {}
+    for group in alert_rules(catalog)["groups"]:
+        for rule in group["rules"]:
+            entry = out.setdefault(rule["alert"], {"severity": "ticket", "money_loss": False, "labels": set()})
+            if rule["labels"]["severity"] == "page":
+                entry["severity"] = "page"
+            entry["money_loss"] |= rule["labels"].get("money_loss") == "true"
+            entry["labels"] |= set(rule["labels"])
+    return out
+
+
+def resolve_alert(name: str, catalog: Catalog, known: dict[str, dict]) -> str | None:
+    """The generated alert name for `name`: either that name or a catalog key (prefix added)."""
+    if name in known:
+        return name
+    full = f"{catalog.alert_prefix}{name}"
+    return full if full in known else None
+
+
+def receivers_for(alert: str, catalog: Catalog, known: dict[str, dict]) -> list[str]:
+    """Who the catalog's routing pages for an alert (moneypath.generate.routing)."""
+    info = known[alert]
+    if info["money_loss"]:
+        return list(dict.fromkeys(catalog.routes.money_loss))
+    return [catalog.routes.page if info["severity"] == "page" else catalog.routes.ticket]
+
+
+def _fault_specs(where: str) -> dict[str, FaultSpec]:
+    if where == "service":
+        from moneypath.reference.refservice.faults import SPECS
+    else:
+        from moneypath.reference.providersim.faults import SPECS
+    return SPECS
+
+
+def check_fault(fault: Fault) -> list[str]:
+    specs = _fault_specs(fault.where)
+    if fault.name not in specs:
+        return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"]
+    spec = specs[fault.name]
+    problems = []
+    if spec.target:
+        if fault.target not in spec.targets:
+            problems.append(f"fault.target: {fault.name} hits one {spec.target}: one of {', '.join(spec.targets)}")
+    elif fault.target is not None:
+        problems.append(f"fault.target: {fault.name} takes no target")
+    for key in fault.params:
+        if key not in spec.params:
+            problems.append(f"fault.params.{key}: {fault.name} takes no such parameter "
+                            f"(it takes {', '.join(spec.params) or 'none'})")
+    for key, validate in spec.params.items():
+        if key not in fault.params:
+            problems.append(f"fault.params.{key}: required by {fault.name}")
+            continue
+        try:
+            validate(key, fault.params[key])
+        except FaultError as e:
+            problems.append(f"fault.params.{e}")
+    return problems
+
+
+def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
+    """Problems as ``key.path: what``; fills in the drill's runbook fields when the page is sound."""
+    problems: list[str] = []
+    known = alert_names(catalog)
+    context = QueryContext(catalog)
+
+    alert = resolve_alert(drill.runbook, catalog, known)
+    if alert is None:
+        problems.append(f"runbook: {drill.runbook!r} is not an alert the catalog generates "
+                        f"(known: {', '.join(sorted(known))})")
+    else:
+        drill.runbook_alert = alert
+        drill.runbook_page = f"runbooks/{alert.lower()}.md"
+        page = root / drill.runbook_page
+        try:
+            meta = FrontMatter.model_validate(split_page(page.read_text(encoding="utf-8")).meta)
+            drill.runbook_steps = {s.name: s.model_dump() for s in meta.diagnosis}
+        except FileNotFoundError:
+            problems.append(f"runbook: {drill.runbook_page} does not exist")
+        except (ValueError, ValidationError):
+            problems.append(f"runbook: {drill.runbook_page} has no valid front matter (see `moneypath lint`)")
+    if drill.runbook_steps:
+        for i, step in enumerate(drill.diagnosis.steps):
+            found = drill.runbook_steps.get(step.step)
+            if found is None:
+                problems.append(f"diagnosis.steps.{i}.step: {step.step!r} is not a diagnosis step of "
+                                f"{drill.runbook_page} (its steps: {'; '.join(drill.runbook_steps)})")
+                continue
+            for j, e in enumerate(step.expect):
+                if found.get("sql") and e.labels is None and e.numeric and e.column is None:
+                    problems.append(f"diagnosis.steps.{i}.expect.{j}: an SQL step's min/max/above/below need a column")
+                if found.get("promql") and e.column is not None:
+                    problems.append(f"diagnosis.steps.{i}.expect.{j}.column: only for SQL steps")
+
+    for key in ("providers", "currencies"):
+        declared = catalog.providers if key == "providers" else catalog.currencies
+        for name in getattr(drill.load, key):
+            if name not in declared:
+                problems.append(f"load.{key}.{name}: not in the catalog's {key} ({', '.join(declared)})")
+
+    if drill.fault is not None:
+        problems += check_fault(drill.fault)
+
+    named = set()
+    for i, exp in enumerate(drill.alerts.expected):
+        full = resolve_alert(exp.alert, catalog, known)
+        if full is None:
+            problems.append(f"alerts.expected.{i}.alert: {exp.alert!r} is not an alert the catalog generates")
+            continue
+        exp.alert = full
+        named.add(full)
+        for label in exp.labels:
+            if label not in known[full]["labels"] and label not in context.labels:
+                problems.append(f"alerts.expected.{i}.labels.{label}: {full} carries no such label")
+        for receiver in exp.receivers or []:
+            if receiver not in catalog.receivers:
+                problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver")
+    if drill.fault is None and drill.alerts.expected:
+        problems.append("alerts.expected: a drill without a fault expects no alert")
+    if drill.fault is not None and not drill.alerts.expected:
+        problems.append("alerts.expected: a drill with a fault expects at least one alert (the page it rehearses); "
+                        "without one nothing judges whether the fault was detected")
+    for key in ("allowed", "must_not_page"):
+        names = getattr(drill.alerts, key)
+        for i, name in enumerate(names):
+            if key == "must_not_page" and name == "*":
+                continue
+            full = resolve_alert(name, catalog, known)
+            if full is None:
+                problems.append(f"alerts.{key}.{i}: {name!r} is not an alert the catalog generates")
+            elif full in named:
+                problems.append(f"alerts.{key}.{i}: {full} is listed twice (expected, allowed, must_not_page)")
+            else:
+                names[i] = full
+                named.add(full)
+
+    if drill.fault is None and (drill.mitigation.actions or drill.recovery is not None):
+        problems.append("mitigation: a drill without a fault has nothing to mitigate or recover")
+
+    for key, expr in drill_queries(drill):
+        problems += [f"{key}: {what}" for what in check_promql(expr, context)]
+
+    for role in drill.tabletop.roles:
+        if role not in ROLES and role not in catalog.roles:
+            problems.append(f"tabletop.roles.{role}: not a drill role ({', '.join(ROLES)}) nor a catalog role")
+    return problems
+
+
+def drill_queries(drill: Drill) -> list[tuple[str, str]]:
+    """(key path, PromQL) of every query the drill file itself declares."""
+    out = [(f"steady_state.{i}.promql", c.promql) for i, c in enumerate(drill.steady_state)]
+    if drill.fault is not None:
+        out += [(f"fault.halt_when.{i}.promql", c.promql) for i, c in enumerate(drill.fault.halt_when)]
+    if drill.recovery is not None:
+        out += [(f"recovery.checks.{i}.promql", c.promql) for i, c in enumerate(drill.recovery.checks)]
+    out += [(f"plots.{i}.promql", p.promql) for i, p in enumerate(drill.plots)]
+    return out
+
+
+def drill_files(root: Path) -> list[Path]:
+    return sorted((Path(root) / DRILL_DIR).glob("*.yaml"))
+
+
+def check_drill_files(catalog: Catalog, root: Path, promtool: bool = True) -> list[str]:
+    """Every problem of every drill file under `root`, one line each (for `moneypath lint`)."""
+    problems: list[str] = []
+    queries: list[tuple[str, str, str]] = []
+    for path in drill_files(root):
+        try:
+            drill = load_drill(path, catalog, root)
+        except DrillError as e:
+            problems += e.problems
+            continue
+        queries += [(drill.path, key, expr) for key, expr in drill_queries(drill)]
+    if promtool:
+        problems += check_queries(queries, DRILL_DIR)
+    return problems

@@ -1,0 +1,278 @@
+"""Check the runbook pages (runbooks/<alert-name-lowercase>.md) against the catalog and the generated rules.
+
+A page is YAML front matter between two ``---`` lines, then markdown with the sections in `SECTIONS`.
+`check_runbooks(catalog, root)` returns one line per problem, ``runbooks/x.md: key.path: what is wrong``
+(``(file)`` when the problem is about the whole page); an empty list means every alert has a sound page.
+
+What is checked: every alert the catalog generates has its page (the file its runbook_url names); the front
+matter parses and validates (`FrontMatter`); alert and severity are the rule's (an SLO alert with page and ticket
+rules is ``page``); owner is a catalog receiver and roles are catalog roles (a money-loss alert gives a role to
+every receiver it pages); ``## First hour`` has "- Paged:" (naming the owner), "- Leads:", "- Customers:" and
+"- Regulatory:" items, each of the last three naming one of the page's roles, the last with the decision's
+deadline ("within 1 h of the page"); every series name in a diagnosis query exists — ``<namespace>_…`` names in the catalog
+(histograms with _bucket/_count/_sum), names with a colon among the recording rules — and its labels, values,
+rates and ranges pass the same checks as the rules (`moneypath.check.promql`); every query is pasted under
+``## Diagnosis``; every PromQL query parses (all pages in one `promtool check rules` call); every SQL query is a
+read-only statement that SQLite can prepare against the reference service's schema.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from moneypath.catalog import Catalog
+from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
+from moneypath.generate.rules import alert_rules
+
+RUNBOOK_DIR = "runbooks"
+SECTIONS = ("Meaning", "Impact", "First hour", "Diagnosis", "Mitigation", "Escalation", "Afterwards")
+FRONT = "(front matter)"
+
+_HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DiagnosisStep(_Model):
+    """One piece of evidence: a PromQL query over the service's metrics, or SQL against the ledger database."""
+
+    name: str = Field(min_length=1)
+    promql: str | None = Field(default=None, min_length=1)
+    sql: str | None = Field(default=None, min_length=1)
+    expect: str = Field(min_length=1)  # what the evidence looks like when this is the cause, e.g. "> 0"
+
+    @model_validator(mode="after")
+    def _one_query(self):
+        if (self.promql is None) == (self.sql is None):
+            raise ValueError("give exactly one of promql or sql")
+        return self
+
+
+class RegulatoryClock(_Model):
+    name: str = Field(min_length=1)
+    due: str = Field(min_length=1)
+
+
+class FrontMatter(_Model):
+    alert: str = Field(min_length=1)
+    severity: Literal["page", "ticket"]
+    owner: str = Field(min_length=1)
+    roles: dict[str, str] = Field(min_length=1)  # catalog role → first-hour checkpoint
+    diagnosis: list[DiagnosisStep] = Field(min_length=1)
+    mitigation: list[str] = Field(min_length=1)
+    regulatory: list[RegulatoryClock] = Field(default_factory=list)
+
+
+class Page:
+    """A page split into front matter (parsed YAML) and its markdown body."""
+
+    def __init__(self, meta: object, body: str):
+        self.meta, self.body = meta, body
+
+
+def split_page(text: str) -> Page:
+    """Front matter and body; ValueError with a one-line reason when there is no parsable front matter."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("the page must start with a '---' line opening the YAML front matter")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        raise ValueError("no closing '---' line after the YAML front matter")
+    try:
+        meta = yaml.safe_load("".join(lines[1:end]))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        if mark is not None:  # a line of the page, not of the front matter alone
+            raise ValueError(f"not valid YAML at line {mark.line + 2}: {getattr(e, 'problem', None) or e}") from None
+        raise ValueError(f"not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(meta, dict):
+        raise ValueError("the front matter must be a YAML mapping")
+    return Page(meta, "".join(lines[end + 1:]))
+
+
+# ---------------------------------------------------------------- what the rules expect
+
+
+def expected_pages(catalog: Catalog) -> dict[str, tuple[str, str, bool]]:
+    """Page file name → (alert name, severity, money_loss) for every generated alert.
+
+    An alert with several rules of different severities (the SLO burn alerts) is as severe as its worst rule."""
+    pages: dict[str, tuple[str, str, bool]] = {}
+    for group in alert_rules(catalog)["groups"]:
+        for rule in group["rules"]:
+            page = PurePosixPath(urlsplit(rule["annotations"]["runbook_url"]).path).name
+            severity = rule["labels"]["severity"]
+            money_loss = rule["labels"].get("money_loss") == "true"
+            if page in pages:
+                _, before, loss = pages[page]
+                severity = "page" if "page" in (before, severity) else severity
+                money_loss = money_loss or loss
+            pages[page] = (rule["alert"], severity, money_loss)
+    return pages
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_runbooks(catalog: Catalog, root: Path, promtool: bool = True) -> list[str]:
+    """Every problem with the runbook pages under `root`, one line each."""
+    root = Path(root)
+    problems: list[str] = []
+    queries: list[tuple[str, str, str]] = []  # (page, key path, PromQL) for the one promtool run
+    context = RunbookContext(catalog)
+    expected = expected_pages(catalog)
+    for name, (alert, severity, money_loss) in expected.items():
+        rel = f"{RUNBOOK_DIR}/{name}"
+        path = root / rel
+        if not path.is_file():
+            problems.append(f"{rel}: {FILE}: missing page for alert {alert}")
+            continue
+        found, promql = check_page(path.read_text(encoding="utf-8"), alert, severity, money_loss, context)
+        problems += [f"{rel}: {line}" for line in found]
+        queries += [(rel, key, expr) for key, expr in promql]
+    prefix = catalog.alert_prefix.lower()
+    for path in sorted((root / RUNBOOK_DIR).glob(f"{prefix}*.md")):
+        if path.name not in expected:
+            problems.append(f"{RUNBOOK_DIR}/{path.name}: {FILE}: no alert links to this page")
+    if promtool:
+        problems += check_queries(queries, RUNBOOK_DIR)
+    return list(dict.fromkeys(problems))
+
+
+class RunbookContext(QueryContext):
+    """The PromQL context plus, made on first use, an in-memory database with the reference schema."""
+
+    _sql = None
+
+    def sql_engine(self):
+        if self._sql is None:
+            from sqlalchemy import create_engine
+
+            from moneypath.reference.refservice.db import metadata
+
+            self._sql = create_engine("sqlite://")
+            metadata.create_all(self._sql)
+        return self._sql
+
+
+def check_page(text: str, alert: str, severity: str, money_loss: bool,
+               context: RunbookContext) -> tuple[list[str], list[tuple[str, str]]]:
+    """Problems as ``key.path: what`` and the page's PromQL queries as (key path, query)."""
+    try:
+        page = split_page(text)
+    except ValueError as e:
+        return [f"{FRONT}: {e}"], []
+    problems = [f"## {title}: section missing" for title in SECTIONS
+                if title not in {h.strip() for h in _HEADING.findall(page.body)}]
+    try:
+        meta = FrontMatter.model_validate(page.meta)
+    except ValidationError as e:
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or FRONT
+            problems.append(f"{where}: {err['msg']}")
+        return problems, []
+    catalog = context.catalog
+    if meta.alert != alert:
+        problems.append(f"alert: {meta.alert!r} is not {alert}, the alert that links to this page")
+    if meta.severity != severity:
+        problems.append(f"severity: {meta.severity}, but the {alert} rule says {severity}")
+    if meta.owner not in catalog.receivers:
+        problems.append(f"owner: {meta.owner!r} is not a catalog receiver (known: {', '.join(catalog.receivers)})")
+    for role in meta.roles:
+        if role not in catalog.roles:
+            problems.append(f"roles.{role}: not a catalog role (known: {', '.join(catalog.roles)})")
+    if money_loss:
+        covered = {catalog.roles[r].receiver for r in meta.roles if r in catalog.roles}
+        for receiver in catalog.routes.money_loss:
+            if receiver not in covered:
+                problems.append(f"roles: {alert} is a money-loss alert that pages {receiver}; "
+                                f"give a role with receiver {receiver} its checkpoint")
+    if "## First hour: section missing" not in problems:
+        problems += check_first_hour(_section(page.body, "First hour"), meta,
+                                     owner_known=meta.owner in catalog.receivers)  # else reported once, above
+    diagnosis_text = _normalise(_section(page.body, "Diagnosis")) if "## Diagnosis: section missing" not in problems \
+        else None  # already reported once; not again for every query
+    promql = []
+    for i, step in enumerate(meta.diagnosis):
+        key = f"diagnosis.{i}.{'promql' if step.promql else 'sql'}"
+        query = step.promql or step.sql or ""
+        if diagnosis_text is not None and _normalise(query) not in diagnosis_text:
+            problems.append(f"{key}: not pasted under ## Diagnosis (the human and the drill run the same query)")
+        if step.promql:
+            problems += [f"{key}: {what}" for what in check_promql(step.promql, context)]
+            promql.append((key, step.promql))
+        else:
+            problems += [f"{key}: {what}" for what in check_sql(step.sql or "", context)]
+    return problems, promql
+
+
+FIRST_HOUR = {  # the items `## First hour` must have ("- Label: ..."), and what each says
+    "Paged": "who is paged",
+    "Leads": "who leads the incident",
+    "Customers": "who communicates with customers",
+    "Regulatory": "who decides, and by when, whether a regulatory notification is needed",
+}
+_ITEM = re.compile(r"^[-*]\s+\**([A-Za-z ]+?)\**:\**\s*(.*)$")
+_DEADLINE = re.compile(r"\bwithin\W+(\d+(\.\d+)?\s*(h|hours?|min|minutes?|d|days?|business days?)|the hour)\b",
+                       re.IGNORECASE)  # the decision's deadline, not the notification clocks ("4 h after ...")
+
+
+def check_first_hour(section: str, meta: FrontMatter, owner_known: bool = True) -> list[str]:
+    """The first hour names people, not intentions: a "- Paged:" item naming the page's owner receiver, and
+    "- Leads:", "- Customers:" and "- Regulatory:" items each naming one of the page's roles (front matter),
+    the regulatory one with a deadline for the decision ("within 1 h of the page", "within 1 business day")."""
+    items: dict[str, str] = {}
+    label = None
+    for line in section.splitlines():
+        match = _ITEM.match(line.strip()) if re.match(r"^[-*]\s", line) else None
+        if match:
+            label = match[1].strip().capitalize()
+            items[label] = items.get(label, "") + " " + match[2]
+        elif re.match(r"^[-*]\s", line) or not line.strip():
+            label = None
+        elif label is not None:  # a continuation line of the item
+            items[label] += " " + line.strip()
+    key = "## First hour"
+    problems = [f"{key}: no '- {label}:' item ({what})" for label, what in FIRST_HOUR.items() if label not in items]
+    if owner_known and "Paged" in items and meta.owner not in items["Paged"]:
+        problems.append(f"{key}: '- Paged:' does not name {meta.owner}, the page's owner")
+    for label in ("Leads", "Customers", "Regulatory"):
+        if label in items and not any(re.search(rf"\b{role.replace('_', '[ _]')}\b", items[label], re.IGNORECASE)
+                                      for role in meta.roles):
+            problems.append(f"{key}: '- {label}:' names none of this page's roles ({', '.join(meta.roles)})")
+    if "Regulatory" in items and not _DEADLINE.search(items["Regulatory"]):
+        problems.append(f"{key}: '- Regulatory:' gives no deadline for the decision (e.g. within 1 h of the page)")
+    return problems
+
+
+def _section(body: str, title: str) -> str:
+    match = re.search(rf"^##\s+{re.escape(title)}\s*$(.*?)(?=^##\s|\Z)", body, re.MULTILINE | re.DOTALL)
+    return match[1] if match else ""
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def check_sql(sql: str, context: RunbookContext) -> list[str]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    statement = sql.strip().rstrip(";")
+    if not re.match(r"(?is)^(select|with)\b", statement) or ";" in statement:
+        return ["diagnosis queries are one read-only statement (SELECT or WITH)"]
+    try:
+        with context.sql_engine().connect() as conn:
+            conn.exec_driver_sql(f"EXPLAIN {statement}")
+    except SQLAlchemyError as e:
+        return [f"does not run on the reference schema: {' '.join(str(e.orig or e).split())}"]
+    return []
+
+

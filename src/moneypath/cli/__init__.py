@@ -1,0 +1,335 @@
+"""`moneypath …` command line. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from moneypath import __version__
+from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog, summary
+
+EXIT_USAGE = 2
+EXIT_CATALOG = 3
+
+
+def _catalog_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", metavar="PATH", default=os.environ.get("MONEYPATH_CATALOG", DEFAULT_PATH),
+                        help="catalog file (default: $MONEYPATH_CATALOG or ./moneypath.yaml)")
+
+
+def _state_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", metavar="DIR", default=os.environ.get("MONEYPATH_STATE_DIR", ".moneypath"),
+                        help="where the stack keeps config, data, logs and stack.json (default: .moneypath)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moneypath",
+        description="Observability and incident readiness for the money path of a payments platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"moneypath {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    catalog = commands.add_parser("catalog", help="check or show the catalog (moneypath.yaml)",
+                                  description="The catalog declares every signal, SLO, alert, provider, cost and route.")
+    catalog_cmds = catalog.add_subparsers(dest="catalog_command", metavar="ACTION")
+    catalog_cmds.required = True
+    check = catalog_cmds.add_parser("check", help="validate the catalog; one line per problem, exit 3 if any",
+                                    description="Validate the catalog: schema, naming conventions, label value sets, "
+                                                "SLO selectors, routes. Prints file:line: key.path: problem.")
+    _catalog_arg(check)
+    show = catalog_cmds.add_parser("show", help="print signals, SLOs, alerts and routes as tables",
+                                   description="Print what the catalog declares, with each signal's worst-case "
+                                               "series count (cardinality budget).")
+    _catalog_arg(show)
+    show.add_argument("--json", action="store_true", help="print the resolved catalog as JSON instead")
+
+    build = commands.add_parser(
+        "build", help="generate recording rules, alert rules, Alertmanager routing and Grafana dashboards",
+        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml, alerts/alertmanager.yml, "
+                    "dashboards/*.json and dashboards/provisioning/ from the catalog. Generated files are committed; "
+                    "never edit them by hand.")
+    _catalog_arg(build)
+    build.add_argument("--check", action="store_true",
+                       help="write nothing; exit 1 and list the files that are stale or missing")
+    build.add_argument("--root", metavar="DIR", default=".", help="repository root to write into (default: .)")
+
+    lint = commands.add_parser(
+        "lint", help="check the generated rules against the catalog and the runbooks",
+        description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
+                    "page exists; every expression parses (promtool); rate() only on counters; no label or value "
+                    "outside the catalog; no range longer than retention. One line per problem, exit 1 if any.")
+    _catalog_arg(lint)
+    lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
+    lint.add_argument("--retention", metavar="DURATION",
+                      help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
+                           "the longest SLO window or 7d, plus a day)")
+
+    up = commands.add_parser(
+        "up", help="start Prometheus, Alertmanager and the pager on loopback",
+        description="Start the local stack on free loopback ports: Prometheus with the generated rules (exemplar "
+                    "storage on), Alertmanager with the generated routing, and `moneypath pager` recording every "
+                    "page. Configuration, data and logs go to the state directory.")
+    _catalog_arg(up)
+    _state_arg(up)
+    up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
+                    help="a service to scrape (repeatable), e.g. 127.0.0.1:8000")
+    up.add_argument("--no-services", action="store_true",
+                    help="do not start the provider simulator and reference service (scrape only --target)")
+    up.add_argument("--faults", action="store_true",
+                    help="let drills inject faults into the provider simulator and the service (off by default)")
+    up.add_argument("--remote-write", action="append", default=[], metavar="URL",
+                    help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
+                         "Thanos Receive endpoint")
+    up.add_argument("--fast", action="store_true",
+                    help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
+                         "default is production-like 15 s")
+    down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
+    _state_arg(down)
+    status = commands.add_parser("status", help="health and URL of each part of the local stack",
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets.")
+    _state_arg(status)
+    pager = commands.add_parser(
+        "pager", help="run the Alertmanager webhook receiver that records pages",
+        description="Receive Alertmanager webhooks on POST /hooks/<receiver>, record every page and resolve "
+                    "(journal file, JSON lines) and list them on GET /pages.")
+    pager.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    pager.add_argument("--port", type=int, default=9095, help="port (default 9095)")
+    pager.add_argument("--journal", metavar="FILE", help="append-only JSON-lines record of pages (kept across restarts)")
+
+    demo = commands.add_parser(
+        "demo", help="every drill in runbooks/drills/, end to end, with reports and a summary table",
+        description="Run every drill in runbooks/drills/, each on a fresh local stack with 1 s intervals and the rules "
+                    "compressed 60x (provider simulator, reference service, Prometheus, Alertmanager, pager): baseline "
+                    "payments, a fault, the pages as they arrive, the runbook's evidence, mitigation, recovery and the "
+                    "ledger. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if any drill fails.")
+    _catalog_arg(demo)
+    demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
+
+    metrics = commands.add_parser("metrics", help="inspect the instrumentation's output",
+                                  description="Inspect what moneypath.instrument exports.")
+    metrics_cmds = metrics.add_subparsers(dest="metrics_command", metavar="ACTION")
+    metrics_cmds.required = True
+    sample = metrics_cmds.add_parser(
+        "sample", help="record synthetic payments and print the /metrics exposition",
+        description="Record a deterministic set of synthetic money-path events (inside traced spans, so latency "
+                    "histograms carry trace-id exemplars) and print the exposition a scrape would see.")
+    _catalog_arg(sample)
+    sample.add_argument("--format", choices=("openmetrics", "text"), default="openmetrics",
+                        help="exposition format (default: openmetrics, which carries exemplars)")
+    sample.add_argument("--payments", type=int, default=200, metavar="N", help="synthetic payments (default 200)")
+
+    dashboards = commands.add_parser("dashboards", help="Grafana dashboards generated from the catalog",
+                                     description="Dashboards are generated into dashboards/*.json by `moneypath build`.")
+    dashboards_cmds = dashboards.add_subparsers(dest="dashboards_command", metavar="ACTION")
+    dashboards_cmds.required = True
+    push = dashboards_cmds.add_parser(
+        "push", help="create or update the folder and every dashboard in a Grafana",
+        description="Create the folder if missing and save every generated dashboard into it with overwrite, through "
+                    "Grafana's HTTP API (grafana-client). Running it again updates them in place.")
+    _catalog_arg(push)
+    push.add_argument("--grafana-url", metavar="URL", required=True, help="e.g. http://localhost:3000")
+    push.add_argument("--token", metavar="T", default=os.environ.get("GRAFANA_TOKEN"),
+                      help="service account token (default: $GRAFANA_TOKEN); user:password in the URL also works")
+    push.add_argument("--folder", metavar="NAME", default="Money path", help="folder title (default: Money path)")
+
+    snapshot = commands.add_parser(
+        "snapshot", help="render the overview dashboard from Prometheus into PNGs and an HTML page",
+        description="Query Prometheus (query_range) for every panel of the on-call overview dashboard and write one "
+                    "PNG per panel plus index.html, for people without Grafana and for drill reports.")
+    _catalog_arg(snapshot)
+    snapshot.add_argument("--prometheus", metavar="URL", default="http://127.0.0.1:9090",
+                          help="Prometheus base URL (default http://127.0.0.1:9090)")
+    snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
+    snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
+                          help="time range ending now, a Prometheus duration (default 15m)")
+    # Commands defined in their own module add themselves here: add_commands(commands, _catalog_arg, _state_arg).
+    from moneypath.cli import loadtest as loadtest_cli
+
+    loadtest_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.cli import drill as drills_cli
+
+    drills_cli.add_commands(commands, _catalog_arg, _state_arg)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "run", None):  # commands that live in their own module: set_defaults(run=handler)
+            return args.run(args)
+        if args.command == "catalog":
+            return _catalog(args)
+        if args.command == "metrics":
+            return _metrics_sample(args)
+        if args.command == "build":
+            return _build(args)
+        if args.command == "lint":
+            return _lint(args)
+        if args.command == "demo":
+            from pathlib import Path
+
+            from moneypath.drills.demo import run_demo
+
+            return run_demo(load_catalog(args.catalog), Path(args.state_dir))
+        if args.command in ("up", "down", "status"):
+            return _stack(args)
+        if args.command == "dashboards":
+            return _dashboards_push(args)
+        if args.command == "snapshot":
+            return _snapshot(args)
+        if args.command == "pager":
+            from pathlib import Path
+
+            from moneypath.stack.pager import serve
+
+            serve(args.host, args.port, Path(args.journal) if args.journal else None)
+            return 0
+    except CatalogError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_CATALOG
+    except KeyboardInterrupt:
+        print("moneypath: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error for the user.
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (MONEYPATH_DEBUG=1 shows it)
+        if os.environ.get("MONEYPATH_DEBUG"):
+            raise
+        print(f"moneypath: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return EXIT_USAGE
+
+
+def _catalog(args) -> int:
+    catalog = load_catalog(args.catalog)
+    if args.catalog_command == "check":
+        from moneypath.instrument.signals import check_required
+
+        problems = check_required(catalog)
+        if problems:
+            raise CatalogError(problems)
+        s = summary(catalog)
+        print(f"{args.catalog}: OK — {s['signals']} signals (at most {s['max_series']} series), "
+              f"{s['slos']} SLOs, {s['alerts']} alerts, {s['providers']} providers")
+        return 0
+    if args.json:
+        print(json.dumps(catalog.model_dump(mode="json", by_alias=True), indent=2))
+        return 0
+    from moneypath.cli.catalog import print_catalog
+
+    print_catalog(catalog)
+    return 0
+
+
+def _lint(args) -> int:
+    from pathlib import Path
+
+    from moneypath.check.lint import lint
+    from moneypath.generate.prometheus_config import retention
+
+    catalog = load_catalog(args.catalog)
+    problems = lint(catalog, Path(args.root), args.retention or retention(catalog))
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not problems:
+        print("lint: no problems")
+    return 1 if problems else 0
+
+
+def _stack(args) -> int:
+    from pathlib import Path
+
+    from moneypath.stack import local as stack
+
+    state_dir = Path(args.state_dir)
+    try:
+        if args.command == "up":
+            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
+                             remote_write=args.remote_write, services=not args.no_services, faults=args.faults)
+            print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
+                  f"pages {state.url('pager')}/pages — stop with `moneypath down`")
+            return 0
+        if args.command == "down":
+            if not stack.down(state_dir):
+                print(f"nothing running from {state_dir}")
+            return 0
+        rows = stack.status(state_dir)
+        if not rows:
+            print(f"nothing running from {state_dir}")
+            return 1
+        for name, url, ok, detail in rows:
+            print(f"{name:<13} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
+        return 0 if all(ok for _, _, ok, _ in rows) else 1
+    except stack.StackError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
+
+
+def _build(args) -> int:
+    from pathlib import Path
+
+    from moneypath.generate import build
+
+    catalog = load_catalog(args.catalog)
+    root = Path(args.root)
+    if args.check:
+        stale = build.stale(catalog, root)
+        for rel in stale:
+            print(f"{rel}: stale — run `moneypath build`", file=sys.stderr)
+        if not stale:
+            print(f"generated files are up to date with {args.catalog}")
+        return 1 if stale else 0
+    changed = build.write(catalog, root)
+    for rel in changed:
+        print(f"wrote {rel}")
+    if not changed:
+        print("nothing to do: generated files are up to date")
+    return 0
+
+
+def _dashboards_push(args) -> int:
+    from moneypath.generate.dashboards import PushError, push
+
+    catalog = load_catalog(args.catalog)
+    try:
+        push(catalog, args.grafana_url, args.token, args.folder)
+    except PushError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _snapshot(args) -> int:
+    from pathlib import Path
+
+    from moneypath.stack.snapshot import SnapshotError, snapshot
+
+    catalog = load_catalog(args.catalog)
+    try:
+        page = snapshot(catalog, args.prometheus, Path(args.out), args.range_)
+    except (SnapshotError, ValueError) as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {page}")
+    return 0
+
+
+def _metrics_sample(args) -> int:
+    from moneypath.generate.sample import sample_exposition
+
+    if args.payments < 1:
+        print("moneypath: --payments must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(sample_exposition(args.catalog, args.format, args.payments))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""`moneypath drill run | check | report`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
+
+TARGET_HELP = """\
+Without --target-* options the runner starts a fresh local stack per drill (provider simulator,
+reference service with faults on, Prometheus with the rules compressed 60x, Alertmanager, pager)
+and stops it afterwards. With them it drills a running environment instead:
+
+  --target-service and --target-prometheus are required, and --target-pager (moneypath pager) or
+  --target-alertmanager to see the pages; --target-providersim for simulator faults; --db-url for the SQL
+  evidence and the ledger checks (opened read-only). Tokens: MONEYPATH_TOKEN_SECRET (to mint them),
+  or MONEYPATH_DRILL_TOKEN (payments:write, payments:read) and MONEYPATH_DRILL_ADMIN_TOKEN
+  (admin:faults). --time-factor says how much faster than production the target's rules run
+  (1 = the committed rules): drill durations are written for the local 60x stack and stretched.
+"""
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    drill = commands.add_parser("drill", help="run scripted incident drills (runbooks/drills/*.yaml)",
+                                description="Break the money path on purpose and check that the right page arrives, "
+                                            "that the runbook finds the evidence, that mitigation recovers, and that "
+                                            "the ledger stays whole. Writes reports/<drill>-<time>/.")
+    actions = drill.add_subparsers(dest="drill_command", metavar="ACTION")
+    actions.required = True
+
+    run = actions.add_parser("run", help="run drills and write their reports; exit 1 if any objective fails",
+                             description="Run each drill file: baseline load, steady state, fault, pages, runbook "
+                                         "evidence, mitigation, recovery, ledger and money impact; then a journal, "
+                                         "a report (markdown, HTML, PNG) and a summary table.",
+                             epilog=TARGET_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("files", nargs="+", metavar="FILE", help="drill files, e.g. runbooks/drills/*.yaml")
+    catalog_arg(run)
+    state_arg(run)
+    run.add_argument("--reports", metavar="DIR", default="reports", help="where reports go (default: reports)")
+    run.add_argument("--interactive", action="store_true",
+                     help="after each drill, prompt every role for its first-hour checkpoint and record the answers")
+    for name, what in (("service", "reference (or your) payment service"), ("prometheus", "Prometheus"),
+                       ("providersim", "provider simulator (simulator faults)"),
+                       ("alertmanager", "Alertmanager (pages, when there is no pager)"),
+                       ("pager", "moneypath pager (GET /pages)")):
+        run.add_argument(f"--target-{name}", metavar="URL", help=f"base URL of the {what}")
+    run.add_argument("--db-url", metavar="URL", help="ledger database (SQLAlchemy URL), opened read-only")
+    run.add_argument("--time-factor", type=float, default=1.0, metavar="F",
+                     help="with --target-*: how much faster than production the target's rules run (default 1)")
+    run.set_defaults(run=_run)
+
+    check = actions.add_parser("check", help="validate drill files; one line per problem",
+                               description="Validate drill files against the catalog, the runbooks and the fault "
+                                           "APIs without running anything. Exit 2 if any is invalid.")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    catalog_arg(check)
+    check.set_defaults(run=_check)
+
+    report = actions.add_parser("report", help="render a report again from its journal.json",
+                                description="Render report.md, index.html and the PNGs from a drill journal alone.")
+    report.add_argument("journal", metavar="JOURNAL", help="a reports/<drill>-<time>/journal.json")
+    report.add_argument("--out", metavar="DIR", help="where to write (default: the journal's directory)")
+    report.set_defaults(run=_report)
+
+
+def _load(files: list[str], catalog_path: str):
+    from moneypath.catalog import load_catalog
+    from moneypath.check.drill_files import DrillError, load_drill
+
+    catalog = load_catalog(catalog_path)
+    root = Path(catalog.path).resolve().parent
+    drills, problems = [], []
+    for f in files:
+        try:
+            drills.append(load_drill(Path(f), catalog, root))
+        except DrillError as e:
+            problems += e.problems
+    return catalog, drills, problems
+
+
+def _check(args) -> int:
+    _, drills, problems = _load(args.files, args.catalog)
+    for line in problems:
+        print(line, file=sys.stderr)
+    for d in drills:
+        print(f"{d.path}: OK — rehearses {d.runbook_alert}, "
+              f"{'fault ' + d.fault.name if d.fault else 'no fault (peak load)'}, "
+              f"{len(d.alerts.expected)} expected alert(s), {len(d.diagnosis.steps)} diagnosis step(s)")
+    return EXIT_INVALID if problems else 0
+
+
+def _target(args):
+    from moneypath._common.tokens import issue
+    from moneypath.drills.targets import Target
+
+    given = {n: getattr(args, f"target_{n}") for n in ("service", "prometheus", "providersim", "alertmanager", "pager")}
+    if not any(given.values()) and not args.db_url:
+        return None
+    missing = [n for n in ("service", "prometheus") if not given[n]]
+    if missing:
+        raise ValueError(f"with --target-* give at least --target-{' and --target-'.join(missing)}")
+    if not given["pager"] and not given["alertmanager"]:
+        # without a page source no page is ever seen: "detected" could not pass, "no unexpected pages" could not fail
+        raise ValueError("with --target-* give --target-pager or --target-alertmanager: without a page source the "
+                         "drill cannot tell who was paged")
+    if args.time_factor <= 0:
+        raise ValueError("--time-factor must be positive")
+    secret = os.environ.get("MONEYPATH_TOKEN_SECRET")
+    if secret:
+        payments = issue(secret.encode(), "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600)
+        admin = issue(secret.encode(), "drill_operator", ["admin:faults"], ttl_s=3600)
+    else:
+        payments, admin = os.environ.get("MONEYPATH_DRILL_TOKEN"), os.environ.get("MONEYPATH_DRILL_ADMIN_TOKEN")
+        if not payments:
+            raise ValueError("set MONEYPATH_TOKEN_SECRET, or MONEYPATH_DRILL_TOKEN (and MONEYPATH_DRILL_ADMIN_TOKEN "
+                             "for faults), to call the target service")
+    return Target(service=given["service"], prometheus=given["prometheus"], providersim=given["providersim"],
+                  alertmanager=given["alertmanager"], pager=given["pager"], db_url=args.db_url,
+                  payments_token=payments, admin_token=admin, started_stack=False, time_factor=args.time_factor)
+
+
+def _run(args) -> int:
+    from moneypath.drills.runner import print_summary, run_drills
+
+    catalog, drills, problems = _load(args.files, args.catalog)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        target = _target(args)
+    except ValueError as exc:
+        print(f"moneypath drill: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if target is not None:
+        for d in drills:
+            if d.fault is not None and d.fault.where == "providersim" and not target.providersim:
+                print(f"moneypath drill: {d.path}: fault {d.fault.name} is a simulator fault: give --target-providersim",
+                      file=sys.stderr)
+                return EXIT_INVALID
+            if d.fault is not None and not target.admin_token:
+                print(f"moneypath drill: {d.path}: injecting {d.fault.name} needs an admin:faults token "
+                      "(MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN)", file=sys.stderr)
+                return EXIT_INVALID
+    results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
+                         say=lambda text: print(text, flush=True), interactive=args.interactive)
+    print()
+    print_summary(results)
+    if any(r.interrupted for r in results):
+        return EXIT_INTERRUPTED
+    return 0 if results and all(r.verdict == "pass" for r in results) else EXIT_FAILED
+
+
+def _report(args) -> int:
+    from moneypath.drills.report import ReportError, rerender
+
+    try:
+        path = rerender(Path(args.journal), Path(args.out) if args.out else None)
+    except ReportError as exc:
+        print(f"moneypath drill report: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:  # the report directory could not be written (nothing partial is left)
+        print(f"moneypath drill report: cannot write the report: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,368 @@
+"""`moneypath loadtest SCENARIO` and `moneypath capacity`: commands added by `add_commands`.
+
+Both import Locust in subprocesses only; this module is safe on the main CLI's import path.
+Exit codes: 0 every gate passed, 1 a gate breached (one line per breach on stderr) or the
+run failed, 2 bad input (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from moneypath.catalog import duration_seconds, load_catalog
+
+EXIT_BREACH = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _seconds(text: str) -> float:
+    """90, 90.5 or a Prometheus duration such as 30s, 5m, 1h."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = duration_seconds(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds or a duration like 30s, 5m, 1h") \
+                from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds more than 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _count(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}")
+        return value
+    return parse
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1000")
+    return value / 100
+
+
+def _utilization(text: str) -> float:
+    """A share of the knee in percent: more than 0, at most 100."""
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 and at most 100 (percent of the knee)")
+    return value / 100
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s):// URL")
+    return text.rstrip("/")
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", type=_url, metavar="URL",
+                   help="the payment service to load (default: the stack running from --state-dir, else a fresh "
+                        "stack started for the run and stopped after it)")
+    p.add_argument("--prometheus", type=_url, metavar="URL",
+                   help="Prometheus that scrapes the service, for the service-side gates (default: the stack's)")
+    p.add_argument("--no-prometheus", action="store_true",
+                   help="judge without Prometheus: the service-side gates (duplicate charges, ledger, reconciliation, "
+                        "the service's latency and errors) are skipped and the verdict says so. Without this flag a "
+                        "run with no Prometheus, or whose Prometheus fails, fails those gates")
+    p.add_argument("--providersim", type=_url, metavar="URL",
+                   help="provider simulator, for scenarios that set faults there (default: the stack's)")
+    p.add_argument("--workers", type=_count(0), default=0, metavar="N",
+                   help="Locust worker processes beside the master, on loopback (default 0: one local process)")
+    p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
+    p.add_argument("--locustfile", metavar="FILE", type=Path, help="default: loadtests/locustfile.py")
+    p.add_argument("--scenario-file", metavar="FILE", type=Path,
+                   help="scenario definitions (default: scenarios.yaml beside the locustfile)")
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    lt = commands.add_parser(
+        "loadtest", help="run a Locust scenario against the payment service and judge it against the SLO gates",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a load-test scenario (loadtests/scenarios.yaml: checkout, peak, spike, soak,\n"
+                    "retry_storm, slow_provider, healthz) with Locust headless, one progress line every few\n"
+                    "seconds, then judge it against gates taken from the catalog's SLOs:\n"
+                    "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
+                    "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
+                    "  zero duplicate charges, ledger balanced, reconciliation caught up after the run\n"
+                    "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
+                    "  within tolerance of a previous run\n"
+                    "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
+                    "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
+                    "Locust's files) and exits 1 with one BREACH line per failed gate.",
+        epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
+               "  moneypath loadtest peak --workers 2\n"
+               "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
+               "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
+               "http://prometheus.example:9090")
+    lt.add_argument("scenario", metavar="SCENARIO", help="scenario name from the scenario file")
+    lt.add_argument("--users", type=_count(1), metavar="N",
+                    help="users at 1x (default: the file's baseline, scaled with --rate)")
+    lt.add_argument("--rate", type=_positive_float, metavar="RPS",
+                    help="requests per second at 1x (default: the file's baseline); peak and spike multiply it")
+    lt.add_argument("--duration", type=_seconds, metavar="SECONDS", help="run time, e.g. 90, 5m, 1h "
+                    "(default: the scenario's)")
+    _target_args(lt)
+    lt.add_argument("--baseline", type=Path, metavar="FILE", help="result.json of a previous run to compare with")
+    lt.add_argument("--p99-tolerance", type=_percent, default=0.20, metavar="PCT",
+                    help="allowed p99 increase over the baseline, in percent (default 20)")
+    lt.add_argument("--rps-tolerance", type=_percent, default=0.10, metavar="PCT",
+                    help="allowed throughput decrease from the baseline, in percent (default 10)")
+    lt.add_argument("--reconcile-within", type=_seconds, default=60.0, metavar="SECONDS",
+                    help="reconciliation must have caught up this long after the run (default 60)")
+    catalog_arg(lt)
+    state_arg(lt)
+    lt.set_defaults(run=_loadtest)
+
+    cap = commands.add_parser(
+        "capacity", help="find the knee with steps of increasing load, then project instances and cost at 1x/10x/100x",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the checkout mix in steps of increasing rate (--start, --step, up to --max,\n"
+                    "--step-duration each) and find the knee: the highest rate that still meets the latency and\n"
+                    "failure gates and delivers what was asked. Then project 1x, 10x and 100x of the current\n"
+                    "volume (--current-rps authorizations per second): instances needed (knee per instance),\n"
+                    "expected p99 and cost per transaction from the catalog's cost model (infrastructure per\n"
+                    "instance-hour, provider fees, fraud screening). Writes reports/capacity-<time>/ with a\n"
+                    "table and plots.",
+        epilog="example:\n  moneypath capacity --current-rps 5 --start 20 --step 20 --max 200 --step-duration 20")
+    cap.add_argument("--current-rps", type=_positive_float, default=5.0, metavar="R",
+                     help="today's volume in authorizations per second (default 5)")
+    cap.add_argument("--start", type=_positive_float, default=20.0, metavar="RPS", help="first step (default 20)")
+    cap.add_argument("--step", type=_positive_float, default=20.0, metavar="RPS", help="increase per step (default 20)")
+    cap.add_argument("--max", type=_positive_float, default=300.0, metavar="RPS", dest="max_rate",
+                     help="last step at most (default 300)")
+    cap.add_argument("--step-duration", type=_seconds, default=30.0, metavar="SECONDS",
+                     help="length of each step (default 30)")
+    cap.add_argument("--no-confirm", action="store_true",
+                     help="stop at the first failed step (default: run a failed step once more before stopping)")
+    cap.add_argument("--utilization", type=_utilization, default=1.0, metavar="PCT",
+                     help="plan instances to run at this share of the knee, 0 < PCT <= 100 (default 100: the knee per "
+                          "instance)")
+    _target_args(cap)
+    catalog_arg(cap)
+    state_arg(cap)
+    cap.set_defaults(run=_capacity)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _staging(out: str, prefix: str) -> tuple[Path, Path]:
+    """The report's staging directory under --out, made before anything runs; UsageError when it cannot be."""
+    from moneypath.loadtest import report
+
+    try:
+        return report.staging_dir(Path(out), prefix)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create a report directory there ({exc.strerror or exc})") from None
+
+
+def _keep_failed(tmp: Path, final: Path) -> Path | None:
+    """A failed run's staging directory: renamed to <final>-failed when it holds anything (Locust's
+    logs), so that what an error message points at still exists; removed when empty."""
+    from moneypath.loadtest import report
+
+    try:
+        if not any(tmp.iterdir()):
+            report.discard(tmp)
+            return None
+        return report.publish(tmp, report.unused_path(final.with_name(final.name + "-failed")))
+    except OSError:
+        return tmp if tmp.exists() else None
+
+
+def _stopped(exc: BaseException, tmp: Path, final: Path) -> None:
+    """An unexpected stop (Ctrl-C, a bug): keep what the run wrote and say where."""
+    kept = _keep_failed(tmp, final)
+    if kept is not None:
+        print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
+
+
+def _failed(exc: Exception, tmp: Path, final: Path) -> str:
+    """The one-line error of a failed run, naming where its logs were kept."""
+    kept = _keep_failed(tmp, final)
+    message = str(exc)
+    if kept is None:
+        return message
+    if str(tmp) in message:
+        return message.replace(str(tmp), str(kept))
+    return f"{message} (logs: {kept})"
+
+
+def _open_target(c, args, exporter_port: int):
+    """(target, owned): the service given, the stack running from --state-dir, or a fresh stack."""
+    from moneypath.loadtest import runner
+
+    state_dir = Path(args.state_dir)
+    if args.host is None and runner.running_stack(state_dir) is None:
+        if args.prometheus or args.providersim:
+            raise UsageError("--prometheus and --providersim go with --host")
+        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
+    else:
+        target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim)
+        if target.prometheus is None and not args.no_prometheus:
+            raise UsageError(f"no Prometheus scrapes {target.host}: the duplicate-charge, ledger and reconciliation "
+                             "gates need one: pass --prometheus URL, or --no-prometheus to judge without them")
+        if not args.no_prometheus:
+            runner.add_exporter_target(target, exporter_port)
+    if args.no_prometheus:
+        target.prometheus = None
+    return target
+
+
+def _close_target(target) -> None:
+    from moneypath.loadtest import runner
+    from moneypath.stack import local as stack
+
+    if target is None:
+        return
+    runner.remove_exporter_target(target)
+    if target.owned:
+        stack.down(target.state_dir, progress=lambda *_: None)
+
+
+def _loadtest(args) -> int:
+    from moneypath.loadtest import gates, report, runner, scenarios
+    from moneypath.stack import local as stack
+
+    try:
+        if args.workers and args.workers > 64:
+            raise UsageError("--workers: at most 64 on one machine (see loadtests/README.md for several machines)")
+        if args.prometheus and args.no_prometheus:
+            raise UsageError("--prometheus and --no-prometheus: choose one")
+        c = load_catalog(args.catalog)
+        gates.money_signals(c)
+        locustfile = (args.locustfile or runner.default_locustfile())
+        if not locustfile.exists():
+            raise UsageError(f"{locustfile}: locustfile not found")
+        sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
+        sfile.get(args.scenario)
+        baseline = runner.load_result(args.baseline) if args.baseline else None
+        tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
+    except (UsageError, scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    spec = runner.RunSpec(args.scenario, args.rate, args.users, args.duration, args.workers, args.reconcile_within,
+                          args.scenario_file, locustfile, require_prometheus=not args.no_prometheus)
+    target = None
+    try:
+        exporter_port = stack.free_port()
+        target = _open_target(c, args, exporter_port)
+        outcome = runner.run(c, spec, target, tmp / "locust", exporter_port, _say)
+        result = runner.result_dict(c, outcome, target)
+        thr = gates.thresholds(c, args.reconcile_within)
+        result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
+        if baseline is not None:
+            extra = gates.compare(result, baseline, gates.Tolerances(args.p99_tolerance, args.rps_tolerance))
+            result["gates"] += [gt.to_dict() for gt in extra]
+            result["baseline"] = str(args.baseline)
+        result["breaches"] = [gt["reason"] for gt in result["gates"] if gt["status"] == gates.FAIL]
+        result["passed"] = not result["breaches"]
+        report.render(result, outcome.ticks, outcome.service_series, tmp)
+        final = report.publish(tmp, final)
+    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
+        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    except BaseException as exc:
+        _stopped(exc, tmp, final)
+        raise
+    finally:
+        _close_target(target)
+    for line in report.gate_table(result["gates"]):
+        _say(line)
+    _say(f"report: {final / 'report.html'} (and report.md, result.json)")
+    for line in result["breaches"]:
+        print(f"BREACH: {line}", file=sys.stderr)
+    if result["passed"] and args.no_prometheus:
+        skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
+                   and gt["reason"] == runner.NOT_JUDGED]
+        _say(f"{args.scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
+             f"{len(skipped)} gates not judged ({', '.join(skipped)})")
+        return 0
+    if result["passed"]:
+        _say(f"{args.scenario}: every gate passed")
+        return 0
+    return EXIT_BREACH
+
+
+def _capacity(args) -> int:
+    from moneypath.loadtest import capacity, gates, report, runner, scenarios
+    from moneypath.stack import local as stack
+
+    try:
+        if args.prometheus and args.no_prometheus:
+            raise UsageError("--prometheus and --no-prometheus: choose one")
+        if args.start > args.max_rate:
+            raise UsageError(f"--start {args.start:g} is above --max {args.max_rate:g}")
+        try:
+            steps = capacity.step_rates(args.start, args.step, args.max_rate)
+        except capacity.TooManySteps as exc:
+            raise UsageError(str(exc)) from None
+        c = load_catalog(args.catalog)
+        gates.money_signals(c)
+        locustfile = (args.locustfile or runner.default_locustfile())
+        if not locustfile.exists():
+            raise UsageError(f"{locustfile}: locustfile not found")
+        sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
+        sfile.get(capacity.SCENARIO)
+        tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail
+    except (UsageError, scenarios.ScenarioError, gates.SignalError) as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target = None
+    try:
+        exporter_port = stack.free_port()
+        target = _open_target(c, args, exporter_port)
+        plan = capacity.run_steps(c, target, steps, args.step_duration, args.workers, locustfile,
+                                  args.scenario_file, tmp, exporter_port, _say, confirm=not args.no_confirm,
+                                  require_prometheus=not args.no_prometheus)
+        result = capacity.plan(c, sfile, plan, args.current_rps, args.utilization)
+        capacity.render(result, tmp)
+        final = report.publish(tmp, final)
+    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
+        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    except BaseException as exc:
+        _stopped(exc, tmp, final)
+        raise
+    finally:
+        _close_target(target)
+    for line in capacity.table_lines(result):
+        _say(line)
+    _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
+    if result["knee"] is None:
+        print("moneypath: no step met the gates, so there is no knee: start lower (--start)", file=sys.stderr)
+        return 1
+    return 0

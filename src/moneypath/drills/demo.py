@@ -1,0 +1,42 @@
+"""`moneypath demo` (and `make demo`): every drill in runbooks/drills/, end to end, on this machine.
+
+Each drill gets a fresh local stack (provider simulator, reference service with faults on,
+Prometheus with the rules compressed 60x, Alertmanager, pager) and runs its baseline load,
+steady-state check, fault, pages, runbook evidence, mitigation, recovery, ledger and money
+checks; the stack stops afterwards. At the end: one report per drill under reports/ and a
+summary table. Nothing is opened; the paths are printed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from moneypath.catalog import Catalog
+from moneypath.check.drill_files import DrillError, drill_files, load_drill
+from moneypath.drills.runner import print_summary, run_drills
+
+
+def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports")) -> int:
+    root = Path(c.path).resolve().parent
+    drills, problems = [], []
+    for path in drill_files(root):
+        try:
+            drills.append(load_drill(path, c, root))
+        except DrillError as e:
+            problems += e.problems
+    if problems or not drills:
+        for line in problems or [f"no drill files in {root / 'runbooks' / 'drills'}"]:
+            print(line, file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack: {', '.join(d.name for d in drills)}",
+          flush=True)
+    results = run_drills(drills, c, reports, None, state_dir, say=lambda text: print(text, flush=True))
+    print()
+    print_summary(results)
+    passed = sum(r.verdict == "pass" for r in results)
+    print(f"\n{passed} of {len(results)} drills passed in {time.monotonic() - started:.0f} s. Each report is "
+          f"report.md and index.html (with PNG plots) beside its journal.json under {reports.resolve()}/")
+    return 0 if passed == len(results) else 1

@@ -1,0 +1,315 @@
+"""Catalog → Prometheus recording rules, SLO burn-rate alerts and business alerts.
+
+Reads only the catalog. SLOs follow the SRE Workbook's multi-window, multi-burn-rate
+scheme (as Sloth and Pyrra compile it): error ratios recorded per window as
+`slo:sli_error:ratio_rate<window>{slo="…"}`, one alert rule per window pair. Business
+alert shapes live here, one builder per catalog alert; their thresholds come from the
+catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client.utils import floatToGoString
+
+from moneypath.catalog import Alert, Catalog, Selector, Slo
+from moneypath.catalog.conventions import (  # noqa: F401 - re-exported for the generators and checks
+    BURN_RATE_PAIRS,
+    SLI_WINDOWS,
+    SLO_BUDGET_RECORD,
+    SLO_BUDGET_REMAINING_RECORD,
+    SLO_OBJECTIVE_RECORD,
+    Key,
+    camel,
+    sli_error_record,
+    slo_alert_key,
+)
+
+LATENCY_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def num(x: float) -> str:
+    """A threshold as PromQL and people read it: no exponent, no lost digits."""
+    return format(x, ".15g") if abs(x) >= 1e-4 or x == 0 else repr(x)
+
+
+def pct(x: float) -> str:
+    return f"{num(x * 100)}%"
+
+
+def cost_per_authorization_record(c: Catalog) -> str:
+    return f":{c.metric(Key.COST_USD_TOTAL).removesuffix('_total')}_per_authorization:rate15m"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _matchers(selector: Selector, extra: str = "") -> str:
+    parts = [f'{m.label}{m.op}"{m.value}"' for m in selector.matchers]
+    if extra:
+        parts.append(extra)
+    return "{" + ", ".join(parts) + "}" if parts else ""
+
+
+def _counter(c: Catalog, selector: Selector) -> str:
+    return c.metric(selector.signal) + _matchers(selector)
+
+
+def sli_error_expr(c: Catalog, slo: Slo, window: str) -> str:
+    """Error ratio of an SLO over a window: 1 - good/total, from counters or histogram buckets."""
+    return f"1 - ({sli_good_ratio_expr(c, slo, window)})"
+
+
+def sli_good_ratio_expr(c: Catalog, slo: Slo, window: str) -> str:
+    """Good events over all events of an SLO over a window."""
+    lat = slo.sli.latency
+    if lat is not None:
+        hist = c.metric(lat.signal)
+        le = floatToGoString(lat.under)
+        good = f'sum(rate({hist}_bucket{{le="{le}"}}[{window}]))'
+        total = f"sum(rate({hist}_count[{window}]))"
+    else:
+        good = f"sum(rate({_counter(c, slo.good)}[{window}]))"
+        total = f"sum(rate({_counter(c, slo.total)}[{window}]))"
+    return f"{good} / {total}"
+
+
+def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "description": description,
+        "runbook_url": c.runbook_url(key),
+        "dashboard_url": f"{c.links.dashboard_base_url}{c.links.overview_dashboard}",
+    }
+
+
+# ---------------------------------------------------------------- recording rules
+
+
+def recording_rules(c: Catalog) -> dict:
+    auth_hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
+    auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
+    requests = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
+    ledger = c.metric(Key.LEDGER_WRITES_TOTAL)
+    cost = c.metric(Key.COST_USD_TOTAL)
+    fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
+    base = lambda name: name.removesuffix("_total")  # noqa: E731 - rule names drop _total
+    business = [
+        *({"record": f"provider:{auth_hist}:p{round(q * 100)}_rate5m",
+           "expr": f"histogram_quantile({q}, sum by (le, provider) (rate({auth_hist}_bucket[5m])))"}
+          for q in LATENCY_QUANTILES),
+        *({"record": f":{auth_hist}:p{round(q * 100)}_rate5m",
+           "expr": f"histogram_quantile({q}, sum by (le) (rate({auth_hist}_bucket[5m])))"}
+          for q in LATENCY_QUANTILES),
+        {"record": f"provider:{base(auth)}:rate5m", "expr": f"sum by (provider) (rate({auth}[5m]))"},
+        {"record": f"provider:{base(auth)}:approved_ratio_rate5m",
+         "expr": f'sum by (provider) (rate({auth}{{outcome="approved"}}[5m])) / sum by (provider) (rate({auth}[5m]))'},
+        {"record": f"provider:{base(requests)}:error_ratio_rate5m",
+         "expr": f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))'
+                 f" / sum by (provider) (rate({requests}[5m]))"},
+        {"record": f":{base(ledger)}:committed_ratio_rate5m",
+         "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
+        {"record": f":{base(ledger)}:failed_ratio_rate5m",
+         "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
+        # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
+        # regression alert's 7-day average for a week and silence it.
+        {"record": cost_per_authorization_record(c),
+         "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"},
+        *({"record": f":{base(fraud)}:decline_ratio_rate{w}",
+           "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
+          for w in ("15m", "1d")),
+    ]
+    slo_rules = []
+    for key, slo in c.slos.items():
+        labels = {"slo": key}
+        for window in SLI_WINDOWS:
+            slo_rules.append({"record": sli_error_record(window), "expr": sli_error_expr(c, slo, window),
+                              "labels": labels})
+        if slo.window not in SLI_WINDOWS:
+            # From the counters over the whole window: weighted by traffic, and a quiet
+            # five minutes (0/0) cannot turn a month of budget into NaN.
+            slo_rules.append({"record": sli_error_record(slo.window),
+                              "expr": sli_error_expr(c, slo, slo.window), "labels": labels})
+        slo_rules += [
+            {"record": SLO_OBJECTIVE_RECORD, "expr": f"vector({slo.objective / 100:.6g})", "labels": labels},
+            {"record": SLO_BUDGET_RECORD, "expr": f"vector({slo.error_budget:.6g})", "labels": labels},
+            {"record": SLO_BUDGET_REMAINING_RECORD,
+             "expr": f'1 - {sli_error_record(slo.window)}{{slo="{key}"}} / {slo.error_budget:.6g}',
+             "labels": labels},
+        ]
+    return {"groups": [{"name": "moneypath-business-recording", "rules": business},
+                       {"name": "moneypath-slo-recording", "rules": slo_rules}]}
+
+
+# ---------------------------------------------------------------- SLO alerts
+
+
+def slo_alert_rules(c: Catalog) -> list[dict]:
+    rules = []
+    for key, slo in c.slos.items():
+        alert_key = slo_alert_key(key)
+        for severity, long_w, short_w, factor in BURN_RATE_PAIRS:
+            threshold = f"{factor * slo.error_budget:.6g}"
+            rules.append({
+                "alert": c.alert_name(alert_key),
+                "expr": f'{sli_error_record(long_w)}{{slo="{key}"}} > {threshold}\n'
+                        f'and\n{sli_error_record(short_w)}{{slo="{key}"}} > {threshold}',
+                "labels": {"severity": severity, "slo": key, "long_window": long_w, "short_window": short_w},
+                "annotations": _annotations(
+                    c, alert_key,
+                    f"{key}: error budget burning at {factor:g}x over {long_w} and {short_w}.",
+                    f"{slo.description} The error ratio over {long_w} is "
+                    "{{ $value | humanizePercentage }}" + f" against a budget of {slo.error_budget * 100:g}%"
+                    f" ({slo.objective}% over {slo.window}). At {factor:g}x the whole budget is gone in "
+                    f"{_budget_exhaustion(slo.window, factor)}."),
+            })
+    return rules
+
+
+def _budget_exhaustion(window: str, factor: float) -> str:
+    days = int(window.rstrip("d")) if window.endswith("d") else None
+    if days is None:
+        return f"{window} / {factor:g}"
+    hours = days * 24 / factor
+    return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+
+
+# ---------------------------------------------------------------- business alerts
+
+
+@dataclass(frozen=True)
+class Shape:
+    expr: str
+    description: str
+    labels: tuple[tuple[str, str], ...] = ()  # tells apart several rules of one alert
+
+
+def _ledger_imbalance(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.LEDGER_IMBALANCE_MINOR)
+    return Shape(f"max by (currency) (abs({m})) > {num(a.threshold)}",
+                 "Ledger postings in {{ $labels.currency }} sum to {{ $value }} minor units instead of 0: "
+                 "money was created or destroyed. Stop writes that do not balance and find the entry.")
+
+
+def _ledger_write_failures(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.LEDGER_WRITES_TOTAL)
+    return Shape(f'sum(rate({m}{{outcome="failed"}}[5m])) / sum(rate({m}[5m])) > {num(a.threshold)}',
+                 "{{ $value | humanizePercentage }} of ledger writes failed over 5 minutes "
+                 f"(threshold {pct(a.threshold)}). Payments may be approved at the provider but not booked.")
+
+
+def _duplicate_charge(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.DUPLICATE_CHARGES_TOTAL)
+    return Shape(f"sum by (provider) (increase({m}[10m])) > {num(a.threshold)}",
+                 "{{ $value | printf \"%.0f\" }} duplicate charge(s) at {{ $labels.provider }} in the last 10 minutes. "
+                 "Customers were charged twice; refund and notify.")
+
+
+def _reconciliation_lag(c: Catalog, a: Alert) -> Shape:
+    age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
+    last = c.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+    return Shape(f"max by (provider) ({age}) > {num(a.threshold)}\nor\n"
+                 f"max by (provider) (time() - {last}) > {num(a.threshold)}",
+                 "Reconciliation with {{ $labels.provider }} is {{ $value | humanizeDuration }} behind "
+                 f"(threshold {num(a.threshold)} s): settlement drift would go unnoticed.")
+
+
+def _settlement_mismatch(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
+    return Shape(f"sum by (provider, mismatch_kind) (increase({m}[15m])) > {num(a.threshold)}",
+                 "{{ $value | printf \"%.0f\" }} settlement mismatch(es) of kind {{ $labels.mismatch_kind }} with "
+                 "{{ $labels.provider }} in the last 15 minutes.")
+
+
+def _dead_letters(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.DEAD_LETTERS_TOTAL)
+    return Shape(f"sum by (queue) (increase({m}[10m])) > {num(a.threshold)}",
+                 "{{ $value | printf \"%.0f\" }} message(s) dead-lettered on {{ $labels.queue }} in 10 minutes; "
+                 "notifications or compliance records are not being delivered.")
+
+
+def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
+    requests = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
+    circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
+    closed = (c.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {})["closed"]
+    return [
+        # A call refused by an open circuit failed too, from the payment's point of view.
+        Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout|circuit_open"}}[5m]))\n'
+              f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}",
+              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed, timed out or were "
+              f"refused by the circuit breaker over 5 minutes (threshold {pct(a.threshold)}). "
+              "Payments routed there are failing.",
+              (("reason", "error_ratio"),)),
+        # Half-open is still "not trusted": it only lasts for one trial call between open periods.
+        Shape(f"max by (provider) ({circuit}) > {closed}",
+              "The circuit breaker for {{ $labels.provider }} is not closed: calls are refused or on trial.",
+              (("reason", "circuit_open"),)),
+    ]
+
+
+def _fraud_spike(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.FRAUD_DECISIONS_TOTAL)
+    recent = f'sum(rate({m}{{decision="decline"}}[15m])) / sum(rate({m}[15m]))'
+    baseline = f'sum(rate({m}{{decision="decline"}}[1d])) / sum(rate({m}[1d]))'
+    # A floor of 1 % keeps a zero baseline from turning the first decline into a page.
+    return Shape(f"{recent}\n> {num(a.threshold)} * ({baseline})\nand\n{recent} > 0.01",
+                 "Fraud declines are {{ $value | humanizePercentage }} of decisions over 15 minutes, more than "
+                 f"{num(a.threshold)}x their 1-day rate: an attack, or a broken risk model declining good customers.")
+
+
+def _cost_regression(c: Catalog, a: Alert) -> Shape:
+    per_tx = cost_per_authorization_record(c)
+    return Shape(f"{per_tx}\n> {num(a.threshold)} * avg_over_time({per_tx}[7d])",
+                 "Cost per authorization is ${{ $value | printf \"%.4f\" }}, more than "
+                 f"{num(a.threshold)}x its 7-day average.")
+
+
+def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.AUTHORIZATIONS_TOTAL)
+    return Shape(f"sum(rate({m}[5m])) <= {num(a.threshold)}\nor\nabsent({m})",
+                 "No authorizations recorded for 5 minutes, or the money path's metrics are missing: "
+                 "either nobody can pay, or we cannot see them paying.")
+
+
+SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
+    "LedgerImbalance": _ledger_imbalance,
+    "LedgerWriteFailures": _ledger_write_failures,
+    "DuplicateChargeDetected": _duplicate_charge,
+    "ReconciliationLagHigh": _reconciliation_lag,
+    "SettlementMismatch": _settlement_mismatch,
+    "DeadLettersGrowing": _dead_letters,
+    "ProviderPartialOutage": _provider_outage,
+    "FraudSpike": _fraud_spike,
+    "CostPerTransactionRegression": _cost_regression,
+    "AuthorizationsSilent": _authorizations_silent,
+}
+
+
+def business_alert_rules(c: Catalog) -> list[dict]:
+    rules = []
+    for key, alert in c.alerts.items():
+        shapes = SHAPES[key](c, alert)
+        for shape in shapes if isinstance(shapes, list) else [shapes]:
+            labels = {"severity": alert.severity, **dict(shape.labels)}
+            if alert.money_loss:
+                labels["money_loss"] = "true"
+            rule = {"alert": c.alert_name(key), "expr": shape.expr}
+            if alert.for_ not in ("0s", "0m"):
+                rule["for"] = alert.for_
+            rule["labels"] = labels
+            rule["annotations"] = _annotations(c, key, alert.summary, shape.description)
+            rules.append(rule)
+    return rules
+
+
+def alert_rules(c: Catalog) -> dict:
+    return {"groups": [{"name": "moneypath-slo-alerts", "rules": slo_alert_rules(c)},
+                       {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]}
+
+
+def unknown_alert_shapes(c: Catalog) -> list[str]:
+    """Catalog alerts this module has no rule shape for."""
+    return [f"{c.path}: alerts.{key}: no rule shape for this alert (known: {', '.join(SHAPES)})"
+            for key in c.alerts if key not in SHAPES]

@@ -1,0 +1,42 @@
+"""The contract between a locustfile and the gates: request names, and which SLOs judge authorizations.
+
+Request names the locustfile reports and the gates read: "<action> [<provider>]"; attempts a
+client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
+client finally got, request type RETRIED); CHECK entries are invariants the client verified.
+"""
+
+from __future__ import annotations
+
+from moneypath.catalog import Catalog, Slo
+from moneypath.catalog.conventions import Key
+
+ACTIONS = ("authorize", "capture", "refund", "payout")
+ATTEMPT = " (attempt)"
+RETRIED = "RETRIED"
+CHECK = "CHECK"
+DUPLICATE_CHECK = "idempotency: one payment per key"
+REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
+
+# The authorization histogram and counter are read from the SLOs themselves (the latency SLO's
+# `signal`, the availability SLO's good/total selectors); these two keys only pick which SLOs are
+# the authorization ones.
+AUTHORIZATION_LATENCY = Key.AUTHORIZATION_DURATION_SECONDS
+AUTHORIZATIONS = Key.AUTHORIZATIONS_TOTAL
+
+
+def _slo_on(c: Catalog, signal: str, latency: bool) -> tuple[str, Slo] | None:
+    """The SLO on `signal`; else, when the catalog has exactly one SLO of that kind, that one."""
+    kind = [(key, slo) for key, slo in c.slos.items()
+            if (slo.sli.latency is not None if latency else slo.total is not None)]
+    for key, slo in kind:
+        if (slo.sli.latency.signal if latency else slo.total.signal) == signal:
+            return key, slo
+    return kind[0] if len(kind) == 1 else None
+
+
+def latency_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, AUTHORIZATION_LATENCY, latency=True)
+
+
+def availability_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, AUTHORIZATIONS, latency=False)

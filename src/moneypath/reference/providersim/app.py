@@ -1,0 +1,204 @@
+"""The simulator's HTTP face: both providers' APIs, the admin endpoints, and their errors.
+
+POST /acme/v1/authorizations[/{id}/capture|/{id}/refund], /acme/v1/payouts
+POST /globex/api/charges[/{token}/settle|/{token}/reverse], /globex/api/transfers
+GET /admin/faults, PUT|DELETE /admin/faults/{name}       (bearer token, scope admin:faults)
+POST /admin/settlements/flush                             (same token)
+GET /healthz
+
+Every error is RFC 9457 problem+json; none carries a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from moneypath._common import tokens
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.instrument.correlation import accept_correlation_id
+from moneypath.reference.providersim.faults import FaultError, Faults
+from moneypath.reference.providersim.providers import Provider, ProviderError, build
+from moneypath.reference.providersim.settlement import Settlement
+from moneypath.reference.providersim.webhooks import WebhookSender
+
+PROBLEM = "application/problem+json"
+ADMIN_SCOPE = "admin:faults"
+log = logging.getLogger("moneypath.reference.providersim")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    settlement_dir: Path | str
+    webhook_url: str | None  # None or "": no webhooks
+    webhook_secret: bytes
+    token_secret: bytes
+    enable_faults: bool = False
+    latency_scale: float = 1.0  # multiplies the providers' own latency; 0 answers at once
+    seed: int = 7
+    settlement_interval_s: float = 0  # 0: settle only on POST /admin/settlements/flush
+
+
+def problem(status: int, title: str, detail: str, type_: str, **extra) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="providersim"'} if status == 401 else None
+    return JSONResponse({"type": f"https://moneypath.dev/problems/{type_}", "title": title, "status": status,
+                         "detail": detail, **{k: v for k, v in extra.items() if v is not None}},
+                        status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def _json(request: Request) -> object:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProviderError(422, "Invalid request", "body: is not valid JSON", "invalid-request", "body") from exc
+
+
+def create_app(config: SimConfig) -> Starlette:
+    providers = build(config.seed)
+    faults = Faults(config.seed)
+    webhooks = WebhookSender(config.webhook_url, config.webhook_secret, faults)
+    settlement = Settlement(config.settlement_dir, faults)
+
+    def endpoint(provider: Provider, operation: str):
+        async def handle(request: Request):
+            name = provider.name
+            delay = provider.latency_s() * config.latency_scale
+            if slow := faults.get("latency", name):
+                delay += slow["extra_ms"] / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if faults.fires("error_rate", name):
+                return problem(503, "Service unavailable", f"{name} is failing (error_rate fault)", "unavailable")
+            try:
+                body = await _json(request)
+                if operation == "capture":
+                    copies = 2 if faults.fires("duplicate_capture", name) else 1
+                    reply, event = provider.capture(body, request.path_params["ref"], copies)
+                elif "ref" in request.path_params:
+                    reply, event = getattr(provider, operation)(body, request.path_params["ref"])
+                else:
+                    reply, event = getattr(provider, operation)(body)
+            except ProviderError as exc:
+                return problem(exc.status, exc.title, str(exc), exc.type_, field=exc.field)
+            if event is not None:
+                if correlation_id := request.headers.get(CORRELATION_HEADER):
+                    event["correlation_id"] = accept_correlation_id(correlation_id)
+                webhooks.emit(name, event)
+            if late := faults.fires("timeout_late_success", name):
+                await asyncio.sleep(late["delay_s"])  # the effect above is already applied
+            return JSONResponse(reply.body, status_code=reply.status)
+        return handle
+
+    def admin(request: Request, faults_endpoint: bool) -> JSONResponse | None:
+        """A problem response when the caller may not use this admin endpoint, else None."""
+        try:
+            tokens.verify(config.token_secret, tokens.bearer(request.headers.get("authorization")), ADMIN_SCOPE)
+        except tokens.TokenError as exc:
+            if exc.kind == "insufficient_scope":
+                return problem(403, "Forbidden", str(exc), "insufficient-scope")
+            return problem(401, "Unauthorized", str(exc), "unauthorized")
+        if faults_endpoint and not config.enable_faults:
+            return problem(403, "Faults disabled", "fault injection is off; start the simulator with --enable-faults "
+                           "(SimConfig.enable_faults=True) to use it", "faults-disabled")
+        return None
+
+    async def list_faults(request: Request):
+        if denied := admin(request, True):
+            return denied
+        return JSONResponse({"faults": faults.active()})
+
+    async def put_fault(request: Request):
+        if denied := admin(request, True):
+            return denied
+        try:
+            body = await _json(request)
+            return JSONResponse(faults.set(request.path_params["name"], body))
+        except ProviderError as exc:
+            return problem(exc.status, exc.title, str(exc), exc.type_, field=exc.field)
+        except FaultError as exc:
+            return _fault_problem(exc)
+
+    async def delete_fault(request: Request):
+        if denied := admin(request, True):
+            return denied
+        name, provider = request.path_params["name"], request.query_params.get("provider")
+        try:
+            cleared = faults.clear(name, provider)
+        except FaultError as exc:
+            return _fault_problem(exc)
+        if name == "out_of_order_webhooks":
+            for fault in cleared:
+                webhooks.release(fault["provider"])
+        return JSONResponse({"cleared": cleared})
+
+    async def flush(request: Request):
+        if denied := admin(request, False):
+            return denied
+        try:
+            return JSONResponse(settlement.flush(providers))
+        except OSError as exc:
+            return problem(500, "Settlement write failed", f"{type(exc).__name__}: {exc.strerror or exc}",
+                           "settlement-write-failed")
+
+    async def healthz(request: Request):
+        return JSONResponse({"status": "ok", "providers": sorted(providers), "faults": len(faults.active())})
+
+    async def not_found(request: Request, exc):
+        return problem(404, "Not found", f"no route for {request.method} {request.url.path}", "not-found")
+
+    async def not_allowed(request: Request, exc):
+        return problem(405, "Method not allowed", f"{request.method} is not allowed on {request.url.path}",
+                       "method-not-allowed")
+
+    async def server_error(request: Request, exc):
+        return problem(500, "Internal error", "the simulator failed; see its log", "internal-error")
+
+    async def settle_periodically():
+        while True:
+            await asyncio.sleep(config.settlement_interval_s)
+            try:
+                settlement.flush(providers)
+            except OSError:
+                log.exception("periodic settlement flush failed; the lines stay pending")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(settle_periodically()) if config.settlement_interval_s > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            webhooks.release()  # held by out_of_order_webhooks: late is better than lost
+            await webhooks.drain(timeout_s=5)
+            await webhooks.aclose()
+
+    routes = [Route(path, endpoint(p, operation), methods=["POST"])
+              for p in providers.values() for operation, path in p.routes.items()]
+    routes += [Route("/admin/faults", list_faults, methods=["GET"]),
+               Route("/admin/faults/{name}", put_fault, methods=["PUT"]),
+               Route("/admin/faults/{name}", delete_fault, methods=["DELETE"]),
+               Route("/admin/settlements/flush", flush, methods=["POST"]),
+               Route("/healthz", healthz, methods=["GET"])]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: not_found, 405: not_allowed, Exception: server_error})
+    app.state.config, app.state.providers, app.state.faults = config, providers, faults
+    app.state.webhooks, app.state.settlement = webhooks, settlement
+    return app
+
+
+def _fault_problem(exc: FaultError) -> JSONResponse:
+    if exc.status == 404:
+        return problem(404, "Unknown fault", str(exc), "unknown-fault")
+    return problem(exc.status, "Invalid fault parameters", str(exc), "invalid-fault", field=exc.field)

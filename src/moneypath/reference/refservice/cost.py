@@ -1,0 +1,40 @@
+"""Cost model from the catalog, accrued into the cost counter as money is spent.
+
+Infrastructure accrues by the hour (per service process), provider fees per capture
+(fixed + basis points of the amount; minor units read as cents, there is no FX), fraud
+screening per check. The cost_increase fault multiplies every component, as a price
+change or a runaway resource would.
+"""
+
+from __future__ import annotations
+
+import time
+
+from moneypath._common.faults import Faults
+from moneypath.catalog import Catalog
+from moneypath.instrument import MoneyPath
+
+
+class CostMeter:
+    def __init__(self, mp: MoneyPath, catalog: Catalog, faults: Faults | None = None, clock=time.monotonic):
+        self.mp, self.model, self.faults, self._clock = mp, catalog.cost, faults, clock
+        self._since = clock()
+
+    def _factor(self) -> float:
+        more = self.faults.get("cost_increase") if self.faults is not None else None
+        return more["factor"] if more else 1.0
+
+    def provider_fee(self, provider: str, amount_minor: int) -> None:
+        fee = self.model.provider_fees.get(provider)
+        if fee is not None:
+            self.mp.add_cost("provider_fee", (fee.fixed_usd + amount_minor / 100 * fee.bps / 10_000) * self._factor(),
+                             provider)
+
+    def fraud_check(self) -> None:
+        self.mp.add_cost("fraud_screening", self.model.fraud_screening_usd_per_check * self._factor())
+
+    def accrue_infrastructure(self) -> None:
+        """Add the infrastructure cost of the time since the last call."""
+        now = self._clock()
+        hours, self._since = (now - self._since) / 3600, now
+        self.mp.add_cost("infrastructure", self.model.infrastructure_usd_per_hour * hours * self._factor())

@@ -1,0 +1,73 @@
+"""Double-entry ledger: every transaction balances to zero per currency; append-only.
+
+Balances are derived from postings, never stored. Call inside the caller's database
+transaction so a payment's state change and its postings commit together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from moneypath.reference.refservice.db import ledger_postings, ledger_transactions
+
+
+class UnbalancedError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    currency: str
+    amount_minor: int  # debit > 0, credit < 0
+
+    def __post_init__(self):
+        # TigerBeetle-style: refuse what would corrupt money at the boundary.
+        if type(self.amount_minor) is not int:
+            raise TypeError(f"amount_minor must be an int of minor units, got {type(self.amount_minor).__name__}")
+        if self.amount_minor == 0:
+            raise ValueError("a posting moves money; zero is not a posting")
+        if len(self.currency) != 3 or not self.currency.isupper():
+            raise ValueError(f"{self.currency!r} is not an ISO 4217 currency code")
+
+
+def post(conn: Connection, payment_id: str, kind: str, postings: list[Posting], now: float | None = None) -> int:
+    """Append one balanced transaction; returns its id. Raises UnbalancedError before writing."""
+    totals: dict[str, int] = defaultdict(int)
+    for p in postings:
+        totals[p.currency] += p.amount_minor
+    unbalanced = {cur: total for cur, total in totals.items() if total != 0}
+    if len(postings) < 2 or unbalanced:
+        raise UnbalancedError(f"transaction {kind} for {payment_id} does not balance: {unbalanced or 'one leg'}")
+    tx_id = conn.execute(ledger_transactions.insert().values(
+        payment_id=payment_id, kind=kind, created_at=now or time.time())).inserted_primary_key[0]
+    conn.execute(ledger_postings.insert(), [
+        {"transaction_id": tx_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
+        for p in postings])
+    return tx_id
+
+
+def balances(conn: Connection) -> dict[tuple[str, str], int]:
+    """(account, currency) → balance in minor units."""
+    rows = conn.execute(select(ledger_postings.c.account, ledger_postings.c.currency,
+                               func.sum(ledger_postings.c.amount_minor))
+                        .group_by(ledger_postings.c.account, ledger_postings.c.currency))
+    return {(account, currency): int(total) for account, currency, total in rows}
+
+
+def imbalance(conn: Connection) -> dict[str, int]:
+    """Sum of all postings per currency: 0 everywhere when double entry holds."""
+    rows = conn.execute(select(ledger_postings.c.currency, func.sum(ledger_postings.c.amount_minor))
+                        .group_by(ledger_postings.c.currency))
+    return {currency: int(total) for currency, total in rows}
+
+
+def transactions_for(conn: Connection, payment_id: str) -> list[str]:
+    rows = conn.execute(select(ledger_transactions.c.kind).where(ledger_transactions.c.payment_id == payment_id)
+                        .order_by(ledger_transactions.c.id))
+    return [kind for (kind,) in rows]

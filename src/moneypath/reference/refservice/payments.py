@@ -1,0 +1,104 @@
+"""Payment state and its ledger effects, written in one database transaction each.
+
+Ledger accounts: `provider_receivable:<provider>` (what a provider owes us for captures),
+`merchant_payable` (what we owe the merchant), `provider_payout_clearing:<provider>`
+(payouts in flight). Every movement balances per currency.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import case, select, update
+from sqlalchemy.engine import Connection
+
+from moneypath.reference.refservice import ledger, outbox
+from moneypath.reference.refservice.db import payments
+from moneypath.reference.refservice.ledger import Posting
+
+_INSERT = payments.insert()  # built once: the per-call construction costs more than the statement
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def create(conn: Connection, *, principal: str, kind: str, state: str, provider: str, method: str,
+           amount_minor: int, currency: str, reference: str, provider_ref: str | None,
+           provider_status: str | None, payment_id: str | None = None, risk_decision: str | None = None) -> dict:
+    now = time.time()
+    row = {"id": payment_id or new_id("pay" if kind == "payment" else "po"), "principal": principal, "kind": kind,
+           "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
+           "currency": currency, "reference": reference, "provider_ref": provider_ref,
+           "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
+    conn.execute(_INSERT, row)
+    if kind == "payout" and state == "paid":
+        ledger.post(conn, row["id"], "payout", [
+            Posting("merchant_payable", currency, amount_minor),
+            Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
+        _announce(conn, "payout.paid", row, amount_minor)
+    return row
+
+
+def _announce(conn: Connection, event: str, payment: dict, amount_minor: int) -> None:
+    """Tell the consumers (notifications, compliance log) in the booking transaction: ids and money only."""
+    outbox.enqueue(conn, event, {"payment_id": payment["id"], "provider": payment["provider"],
+                                 "amount_minor": amount_minor, "currency": payment["currency"]})
+
+
+def by_provider_ref(conn: Connection, provider: str, provider_ref: str) -> dict | None:
+    found = conn.execute(select(payments).where(payments.c.provider == provider,
+                                                payments.c.provider_ref == provider_ref)).mappings().first()
+    return dict(found) if found else None
+
+
+def get(conn: Connection, payment_id: str, principal: str) -> dict | None:
+    row = conn.execute(select(payments).where(payments.c.id == payment_id, payments.c.principal == principal))
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+def mark_captured(conn: Connection, payment: dict, provider_status: str | None) -> bool:
+    """Book the capture once: False (nothing written) when it was already booked, e.g. by the
+    provider's capture webhook racing the API response."""
+    now = time.time()
+    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "authorized")
+                         .values(state="captured", provider_status=provider_status, captured_at=now,
+                                 updated_at=now)).rowcount
+    if moved != 1:
+        return False
+    ledger.post(conn, payment["id"], "capture", [
+        Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
+        Posting("merchant_payable", payment["currency"], -payment["amount_minor"])])
+    _announce(conn, "payment.captured", payment, payment["amount_minor"])
+    return True
+
+
+def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_status: str | None) -> None:
+    """Book a refund; the refundable amount is checked in the same statement that adds to it,
+    so two concurrent refunds can never refund more than was captured."""
+    now = time.time()
+    refunded = payments.c.refunded_minor + amount_minor
+    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "captured",
+                                                refunded <= payments.c.amount_minor)
+                         .values(refunded_minor=refunded, provider_status=provider_status, updated_at=now,
+                                 state=case((refunded == payments.c.amount_minor, "refunded"),
+                                            else_=payments.c.state))).rowcount
+    if moved != 1:
+        raise OverRefundError(f"payment {payment['id']} cannot take a refund of {amount_minor}")
+    ledger.post(conn, payment["id"], "refund", [
+        Posting("merchant_payable", payment["currency"], amount_minor),
+        Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
+    _announce(conn, "payment.refunded", payment, amount_minor)
+
+
+class OverRefundError(ValueError):
+    pass
+
+
+def public(payment: dict) -> dict:
+    """What the API returns: no principal, money as minor units + currency."""
+    return {k: payment[k] for k in ("id", "kind", "state", "provider", "method", "amount_minor", "refunded_minor",
+                                    "currency", "reference", "provider_ref", "provider_status", "risk_decision",
+                                    "created_at")}

@@ -1,0 +1,192 @@
+"""Reconciliation: match the ledger's captures against the providers' settlement files.
+
+Each run imports new files from the settlement directory (a file is imported once, in one
+transaction with its lines), then matches open lines to captured payments by provider
+reference. Differences are recorded once each in `reconciliation_breaks` and counted by
+kind:
+
+- duplicate: a second settlement line for a capture already matched (the customer was
+  charged twice; also counted as a duplicate charge with its amount);
+- amount_differs: the line's amount or currency is not what the ledger captured;
+- missing_in_ledger: a line still matches no capture after `grace_s` (money moved at the
+  provider that the ledger does not know about, e.g. an ambiguous timeout); if the capture
+  is booked later, the line matches it then (the break stays: it was real for a while);
+- missing_at_provider: a capture no settlement has mentioned after `missing_after_s`.
+
+After each run, per provider: the age of the oldest unreconciled capture and the time of
+the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from pathlib import Path
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
+
+log = logging.getLogger("moneypath.reference.refservice.reconciliation")
+COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
+
+
+class Reconciler:
+    def __init__(self, engine: Engine, mp: MoneyPath, directory: Path | str, providers: list[str],
+                 grace_s: float = 30.0, missing_after_s: float = 3600.0):
+        self.engine, self.mp, self.directory = engine, mp, Path(directory)
+        self.providers, self.grace_s, self.missing_after_s = list(providers), grace_s, missing_after_s
+        self.batch = 5000  # lines matched per run; the rest wait for the next run
+
+    def run_once(self, now: float | None = None) -> dict[str, int]:
+        """Import, match, measure. Returns counts: files, lines, matched and breaks by kind."""
+        now = time.time() if now is None else now
+        counts = {"files": 0, "lines": 0, "matched": 0}
+        for path in self._new_files():
+            counts["lines"] += self._import(path, now)
+            counts["files"] += 1
+        with self.engine.begin() as conn:
+            self._match(conn, now, counts)
+            ages = self._oldest_unreconciled(conn, now)
+        for provider in self.providers:
+            self.mp.record_reconciliation(provider, ages.get(provider, 0.0), succeeded_at=now)
+        return counts
+
+    # ------------------------------------------------------------ import
+
+    def _new_files(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        names = sorted(p for p in self.directory.glob("*.csv") if not p.name.startswith("."))
+        with self.engine.connect() as conn:
+            seen = {name for (name,) in conn.execute(select(settlement_files.c.name)
+                                                     .where(settlement_files.c.name.in_([p.name for p in names])))}
+        return [p for p in names if p.name not in seen]
+
+    def _import(self, path: Path, now: float) -> int:
+        provider = path.name.split("-", 1)[0]
+        error, rows = None, []
+        try:
+            rows = self._read(path, provider)
+        except (OSError, ValueError, csv.Error) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("settlement file %s not imported: %s", path.name, error)
+            rows = []
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(settlement_files.insert().values(name=path.name, provider=provider, lines=len(rows),
+                                                              error=error, imported_at=now))
+                if rows:
+                    conn.execute(settlement_lines.insert(), [{**row, "file": path.name, "provider": provider,
+                                                              "imported_at": now, "state": "open"} for row in rows])
+        except IntegrityError:
+            return 0  # another worker imported it first
+        return len(rows)
+
+    def _read(self, path: Path, provider: str) -> list[dict]:
+        if provider not in self.providers:
+            raise ValueError(f"unknown provider {provider!r} in the file name")
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                raise ValueError(f"header is {reader.fieldnames}, expected {list(COLUMNS)}")
+            rows = []
+            for number, line in enumerate(reader, start=2):
+                try:
+                    rows.append({"provider_ref": line["provider_ref"], "reference": line["reference"],
+                                 "amount_minor": int(line["amount_minor"]), "currency": line["currency"],
+                                 "status": line["status"]})
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"line {number}: {exc}") from None
+            return rows
+
+    # ------------------------------------------------------------ match
+
+    def _break(self, conn: Connection, provider: str, kind: str, subject: str, now: float, detail: str,
+               **fields) -> bool:
+        """Record a difference once; count it the first time only."""
+        try:
+            with conn.begin_nested():
+                conn.execute(reconciliation_breaks.insert().values(provider=provider, kind=kind, subject=subject,
+                                                                   detail=detail[:200], found_at=now, **fields))
+        except IntegrityError:
+            return False
+        self.mp.count_mismatch(provider, kind)
+        return True
+
+    def _reopen_late(self, conn: Connection) -> None:
+        """A line closed as missing_in_ledger whose capture has since been booked (the capture committed
+        after the grace period) goes back to open, so it matches below: the break stays recorded and
+        counted once, and the capture is reconciled instead of later looking missing at the provider."""
+        late = (select(settlement_lines.c.id)
+                .join(payments, and_(payments.c.provider == settlement_lines.c.provider,
+                                     payments.c.provider_ref == settlement_lines.c.provider_ref))
+                .where(settlement_lines.c.state == "break", settlement_lines.c.payment_id.is_(None),
+                       payments.c.captured_at.is_not(None), payments.c.reconciled_at.is_(None)))
+        ids = [line_id for (line_id,) in conn.execute(late)]
+        if ids:
+            conn.execute(update(settlement_lines).where(settlement_lines.c.id.in_(ids)).values(state="open"))
+
+    def _match(self, conn: Connection, now: float, counts: dict) -> None:
+        self._reopen_late(conn)
+        lines = conn.execute(select(settlement_lines).where(settlement_lines.c.state == "open")
+                             .order_by(settlement_lines.c.id).limit(self.batch)).all()
+        refs = {line.provider_ref for line in lines}
+        captured = {}
+        if refs:
+            for row in conn.execute(select(payments).where(payments.c.provider_ref.in_(refs),
+                                                           payments.c.captured_at.is_not(None))).mappings():
+                captured[(row["provider"], row["provider_ref"])] = dict(row)
+        for line in lines:
+            payment = captured.get((line.provider, line.provider_ref))
+            fields = {"provider_ref": line.provider_ref, "amount_minor": line.amount_minor, "currency": line.currency}
+            if payment is None:
+                if now - line.imported_at >= self.grace_s:
+                    self._break(conn, line.provider, "missing_in_ledger", f"line:{line.id}", now,
+                                f"settled {line.amount_minor} {line.currency} for {line.provider_ref}, "
+                                "which the ledger never captured", **fields)
+                    self._close(conn, line.id, "break")
+                continue
+            if payment["reconciled_at"] is not None:
+                if self._break(conn, line.provider, "duplicate", f"line:{line.id}", now,
+                               f"{line.provider_ref} settled again", payment_id=payment["id"], **fields):
+                    self.mp.count_duplicate_charge(line.provider, line.currency, line.amount_minor)
+                self._close(conn, line.id, "break", payment["id"])
+                continue
+            if line.amount_minor != payment["amount_minor"] or line.currency != payment["currency"]:
+                self._break(conn, line.provider, "amount_differs", f"line:{line.id}", now,
+                            f"settled {line.amount_minor} {line.currency}, ledger captured "
+                            f"{payment['amount_minor']} {payment['currency']}", payment_id=payment["id"], **fields)
+                state = "break"
+            else:
+                state = "matched"
+                counts["matched"] += 1
+            self._close(conn, line.id, state, payment["id"])
+            conn.execute(update(payments).where(payments.c.id == payment["id"]).values(reconciled_at=now))
+            payment["reconciled_at"] = now
+        already = exists().where(reconciliation_breaks.c.kind == "missing_at_provider",
+                                 reconciliation_breaks.c.payment_id == payments.c.id)
+        overdue = conn.execute(select(payments.c.id, payments.c.provider, payments.c.provider_ref,
+                                      payments.c.amount_minor, payments.c.currency)
+                               .where(and_(payments.c.captured_at.is_not(None), payments.c.reconciled_at.is_(None),
+                                           payments.c.captured_at <= now - self.missing_after_s, ~already))).all()
+        for row in overdue:
+            self._break(conn, row.provider, "missing_at_provider", f"payment:{row.id}", now,
+                        f"captured {row.amount_minor} {row.currency} not settled after {self.missing_after_s:.0f} s",
+                        provider_ref=row.provider_ref, payment_id=row.id, amount_minor=row.amount_minor,
+                        currency=row.currency)
+
+    @staticmethod
+    def _close(conn: Connection, line_id: int, state: str, payment_id: str | None = None) -> None:
+        conn.execute(update(settlement_lines).where(settlement_lines.c.id == line_id)
+                     .values(state=state, payment_id=payment_id))
+
+    def _oldest_unreconciled(self, conn: Connection, now: float) -> dict[str, float]:
+        rows = conn.execute(select(payments.c.provider, func.min(payments.c.captured_at))
+                            .where(payments.c.captured_at.is_not(None), payments.c.reconciled_at.is_(None))
+                            .group_by(payments.c.provider))
+        return {provider: max(0.0, now - oldest) for provider, oldest in rows if oldest is not None}

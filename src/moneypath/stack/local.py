@@ -1,0 +1,287 @@
+"""`moneypath up | down | status`: the local stack on loopback.
+
+Prometheus (generated scrape config, recording and alert rules, exemplar storage on),
+Alertmanager (generated routing) and `moneypath pager`, each on a free port, with their
+configuration, data and logs in a state directory. What runs is recorded in
+`<state>/stack.json`, so `down` and `status` work from another shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from moneypath.catalog import Catalog
+from moneypath.generate.build import _rules_yaml
+from moneypath.generate.compress import compress_rules
+from moneypath.generate.prometheus_config import prometheus_config, retention
+from moneypath.generate.routing import FAST, Timings, render_alertmanager
+from moneypath.generate.rules import alert_rules, recording_rules
+
+STATE_FILE = "stack.json"
+DEFAULT_STATE_DIR = ".moneypath"
+
+
+class StackError(Exception):
+    pass
+
+
+@dataclass
+class Part:
+    name: str
+    url: str
+    pid: int
+    health_path: str
+    log: str
+
+
+@dataclass
+class StackState:
+    state_dir: str
+    scrape_interval: str
+    evaluation_interval: str
+    targets: list[str]
+    parts: list[Part] = field(default_factory=list)
+    time_factor: float = 1.0  # rules compressed by this factor (moneypath.generate.compress); 1 = as committed
+
+    def url(self, name: str) -> str:
+        return next(p.url for p in self.parts if p.name == name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise StackError(f"{names[0]} not found: install the Debian package (`make setup` does)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_state(state_dir: Path) -> StackState | None:
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["parts"] = [Part(**p) for p in data["parts"]]
+    return StackState(**data)
+
+
+def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
+       timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
+       faults: bool = False, time_factor: float = 1.0, service_workers: int = 1) -> StackState:
+    """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
+
+    `services` also starts the provider simulator and the reference service (scraped as a
+    target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
+    `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
+    VictoriaMetrics: see collector/README.md). `service_workers` > 1 runs the reference service as that
+    many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
+    `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
+    moneypath.generate.compress): drills use it, alerts/ stays as committed."""
+    state_dir = state_dir.resolve()
+    running = load_state(state_dir)
+    if running and any(_alive(p.pid) for p in running.parts):
+        raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
+    interval = "1s" if fast else "15s"
+    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor)
+    for sub in ("prometheus-data", "alertmanager-data", "logs"):
+        (state_dir / sub).mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus", "providersim", "refservice")}
+    commands: dict[str, tuple[list[str], str, str, dict]] = {}
+    if services:
+        secrets = write_secrets(state_dir)
+        env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
+               "MONEYPATH_CATALOG": str(Path(c.path).resolve()), "MONEYPATH_DB_URL": f"sqlite:///{state_dir / 'ledger.db'}",
+               "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
+               "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
+               # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it
+               "MONEYPATH_RECONCILE_INTERVAL_S": "1" if fast else "5",
+               "MONEYPATH_RECONCILE_GRACE_S": "5" if fast else "30",
+               "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
+               **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
+        commands["providersim"] = ([sys.executable, "-m", "moneypath.reference.providersim",
+                                    "--port", str(ports["providersim"]),
+                                    "--settlement-dir", str(state_dir / "settlements"),
+                                    "--settlement-interval", "2" if fast else "60",
+                                    "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
+                                    *(["--enable-faults"] if faults else [])],
+                                   f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
+        commands["refservice"] = ([sys.executable, "-m", "moneypath.reference.refservice",
+                                   "--port", str(ports["refservice"]), "--workers", str(service_workers)],
+                                  f"http://127.0.0.1:{ports['refservice']}", "/healthz",
+                                  {**env, "PROMETHEUS_MULTIPROC_DIR": str(state_dir / "metrics-mp")}
+                                  if service_workers > 1 else env)
+        targets = [*targets, f"127.0.0.1:{ports['refservice']}"]
+        state.targets = list(targets)
+    pager_url = f"http://127.0.0.1:{ports['pager']}"
+    am_url = f"http://127.0.0.1:{ports['alertmanager']}"
+    prom_url = f"http://127.0.0.1:{ports['prometheus']}"
+
+    timings: Timings = FAST if fast else Timings()
+    (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
+    (state_dir / "recording-rules.yaml").write_text(_rules_yaml(compress_rules(recording_rules(c), time_factor)))
+    (state_dir / "alert-rules.yaml").write_text(_rules_yaml(compress_rules(alert_rules(c), time_factor)))
+    prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
+                             [f"127.0.0.1:{ports['alertmanager']}"], interval, interval,
+                             remote_write=[remote_write_entry(url, fast) for url in remote_write])
+    (state_dir / "prometheus.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
+
+    commands |= {
+        "pager": ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
+                   "--journal", str(state_dir / "pages.jsonl")], pager_url, "/healthz", {}),
+        "alertmanager": ([_binary("prometheus-alertmanager", "alertmanager"),
+                          f"--config.file={state_dir / 'alertmanager.yml'}",
+                          f"--storage.path={state_dir / 'alertmanager-data'}",
+                          f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                          "--cluster.listen-address="], am_url, "/-/ready", {}),
+        "prometheus": ([_binary("prometheus"), f"--config.file={state_dir / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
+                        f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                        "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
+                        f"--storage.tsdb.retention.time={retention(c)}",
+                        "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
+                       prom_url, "/-/ready", {}),
+    }
+    try:
+        for name, (argv, url, health, env) in commands.items():
+            log = state_dir / "logs" / f"{name}.log"
+            with log.open("ab") as out:
+                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True, env={**os.environ, **env})
+            state.parts.append(Part(name, url, proc.pid, health, str(log)))
+            _save(state)
+            progress(f"started {name:<12} {url}  (log {log})")
+        deadline = time.monotonic() + timeout_s
+        for part in state.parts:
+            while not _healthy(part):
+                if not _alive(part.pid):
+                    raise StackError(f"{part.name} exited at start; see {part.log}")
+                if time.monotonic() > deadline:
+                    raise StackError(f"{part.name} not ready after {timeout_s:.0f} s; see {part.log}")
+                time.sleep(0.2)
+            progress(f"ready   {part.name}")
+    except BaseException:
+        down(state_dir, progress=lambda *_: None)
+        raise
+    return state
+
+
+SECRETS_FILE = "secrets.json"
+
+
+def write_secrets(state_dir: Path) -> dict[str, str]:
+    """Fresh secrets for this stack's services, readable only by the owner (drills mint tokens with them)."""
+    import secrets as random_secrets
+
+    values = {"token_secret": random_secrets.token_hex(32), "webhook_secret": random_secrets.token_hex(32)}
+    path = state_dir / SECRETS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def read_secrets(state_dir: Path) -> dict[str, str]:
+    return json.loads((state_dir / SECRETS_FILE).read_text())
+
+
+def remote_write_entry(url: str, fast: bool = False) -> dict:
+    entry: dict = {"url": url}
+    if fast:  # ship within a second, so tests and drills read back what was just recorded
+        entry["queue_config"] = {"batch_send_deadline": "1s", "min_backoff": "100ms", "max_backoff": "1s"}
+    return entry
+
+
+def _save(state: StackState) -> None:
+    path = Path(state.state_dir) / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    os.replace(tmp, path)
+
+
+def _healthy(part: Part) -> bool:
+    try:
+        return httpx.get(part.url + part.health_path, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
+    """Stop everything the state directory records; True if anything was running."""
+    state = load_state(state_dir.resolve())
+    if state is None:
+        return False
+    for part in reversed(state.parts):
+        if _alive(part.pid):
+            try:
+                os.killpg(part.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    deadline = time.monotonic() + timeout_s
+    for part in reversed(state.parts):
+        while _alive(part.pid) and time.monotonic() < deadline:
+            _reap(part.pid)
+            time.sleep(0.1)
+        if _alive(part.pid):
+            os.killpg(part.pid, signal.SIGKILL)
+            _reap(part.pid)
+        progress(f"stopped {part.name}")
+    (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
+    """(part, url, healthy, detail) for every part; empty when nothing runs."""
+    state = load_state(state_dir.resolve())
+    if state is None:
+        return []
+    rows = []
+    for part in state.parts:
+        ok = _alive(part.pid) and _healthy(part)
+        detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
+        if ok and part.name == "prometheus":
+            detail += _targets_summary(part.url)
+        rows.append((part.name, part.url, ok, detail))
+    return rows
+
+
+def _targets_summary(prom_url: str) -> str:
+    try:
+        active = httpx.get(f"{prom_url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return ""
+    up_count = sum(1 for t in active if t.get("health") == "up")
+    return f", targets up {up_count}/{len(active)}"
