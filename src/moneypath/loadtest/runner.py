@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from moneypath._common import atomic
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
 from moneypath.loadtest import gates as g
@@ -182,9 +183,7 @@ def _set_locust_job(path: Path, address: str | None) -> None:
     if address:
         jobs.append({"job_name": LOCUST_JOB, "static_configs": [{"targets": [address]}]})
     config["scrape_configs"] = jobs
-    tmp = path.with_suffix(".yml.tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    os.replace(tmp, path)
+    atomic.write_text(path, yaml.safe_dump(config, sort_keys=False))
 
 
 def _reload(prom_url: str) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from moneypath._common import atomic
 from moneypath.catalog import Catalog
 from moneypath.generate.build import _rules_yaml
 from moneypath.generate.compress import compress_rules
@@ -219,10 +220,7 @@ def remote_write_entry(url: str, fast: bool = False) -> dict:
 
 
 def _save(state: StackState) -> None:
-    path = Path(state.state_dir) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    os.replace(tmp, path)
+    atomic.write_text(Path(state.state_dir) / STATE_FILE, json.dumps(asdict(state), indent=2))
 
 
 def _healthy(part: Part) -> bool:

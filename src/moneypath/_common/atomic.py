@@ -1,0 +1,41 @@
+"""Write a file so that a reader sees the old content or the new, never half of it (and a crash leaves
+no partial file): a temporary file in the same directory, then os.replace."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+
+@contextmanager
+def replacing(path: Path, fsync: bool = False, newline: str | None = None) -> Iterator[TextIO]:
+    """`with replacing(path) as f: f.write(...)`: the file appears at `path` when the block ends without
+    an exception; on an exception the temporary file is removed and `path` is untouched. `fsync` makes
+    the content durable before it appears (a settlement file a reader imports once)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str, fsync: bool = False) -> None:
+    with replacing(path, fsync=fsync) as f:
+        f.write(text)
+
+
+def write_json(path: Path, data: Any, **dumps: Any) -> None:
+    """JSON with a final newline; `dumps` goes to json.dumps (indent, default, allow_nan, ...)."""
+    write_text(path, json.dumps(data, **({"indent": 2} | dumps)) + "\n")
