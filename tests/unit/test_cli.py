@@ -86,3 +86,33 @@ def test_stack_retention_covers_the_longest_window(catalog):
     from moneypath.generate.prometheus_config import retention
 
     assert retention(catalog) == "31d"  # 30d SLO window + a day
+
+
+@pytest.mark.parametrize(("argv", "extra", "absent"), [
+    (["loadtest", "checkout"], "loadtest", "locust"),
+    (["build", "--check"], "tools", "grafana_foundation_sdk"),
+    (["up"], "reference", "fastapi"),
+])
+def test_a_command_whose_extra_is_missing_says_so_in_one_line(argv, extra, absent, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == absent else real(name, *a))
+    result = run(*argv)
+    assert result.returncode == 2
+    assert result.stderr == (f"moneypath {argv[0]} needs moneypath[{extra}]: pip install 'moneypath[{extra}]' "
+                             f"({absent} is not installed)\n")
+    assert result.stdout == ""
+
+
+def test_catalog_check_needs_no_extra(monkeypatch):
+    """The core distribution (library + catalog) can check a catalog: no extra's module is looked up."""
+    import importlib.util
+
+    from moneypath.cli import extras
+
+    looked_up = []
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: looked_up.append(name) or real(name, *a))
+    assert run("catalog", "check").returncode == 0
+    assert not set(looked_up) & {m for modules in extras.MODULES.values() for m in modules}

@@ -9,6 +9,7 @@ import sys
 
 from moneypath import __version__
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog, summary
+from moneypath.cli import extras
 
 EXIT_USAGE = 2
 EXIT_CATALOG = 3
@@ -158,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if problem := extras.missing(args):
+        print(problem, file=sys.stderr)
+        return extras.EXIT_MISSING_EXTRA
     try:
         if getattr(args, "run", None):  # commands that live in their own module: set_defaults(run=handler)
             return args.run(args)
@@ -192,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_CATALOG
+    except ModuleNotFoundError as exc:
+        extra = extras.extra_of(exc.name or "")
+        if extra is None or os.environ.get("MONEYPATH_DEBUG"):
+            raise
+        print(extras.message(args.command, extra, exc.name), file=sys.stderr)
+        return extras.EXIT_MISSING_EXTRA
     except KeyboardInterrupt:
         print("moneypath: interrupted", file=sys.stderr)
         return 130
