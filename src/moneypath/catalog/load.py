@@ -1,0 +1,89 @@
+"""Read a catalog file into a `Catalog`: YAML with line numbers, so every problem is one line
+``file:line: key.path: what is wrong``; raises CatalogError, never anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError
+from moneypath.catalog.validate import resolve
+
+
+def load_catalog(path: str | Path = DEFAULT_PATH) -> Catalog:
+    """Read, validate and resolve a catalog file. Raises CatalogError, never anything else."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError([f"{where}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError([f"{where}: cannot read: {exc}"]) from None
+    return parse_catalog(text, where)
+
+
+def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError([f"{where}{line}: YAML syntax error: {problem}"]) from None
+    lines: dict[tuple, int] = {}
+    duplicates: list[tuple[tuple, int]] = []
+    if node is not None:
+        _index_lines(node, (), lines, duplicates)
+
+    def fmt(loc: tuple, msg: str) -> str:
+        line = _nearest_line(lines, loc)
+        dotted = ".".join(str(p) for p in loc) or "(top)"
+        return f"{where}{f':{line}' if line else ''}: {dotted}: {msg}"
+
+    problems = [fmt(loc, "duplicate key (the later value would silently win)") for loc, _ in duplicates]
+    if not isinstance(data, dict):
+        raise CatalogError(problems + [fmt((), "the catalog must be a mapping of sections")])
+    try:
+        catalog = Catalog.model_validate({**data, "path": where})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if p != "for_")
+            problems.append(fmt(loc, err["msg"]))
+        raise CatalogError(problems) from None
+    problems += [fmt(loc, msg) for loc, msg in resolve(catalog)]
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list, active: frozenset = frozenset()) -> None:
+    if id(node) in active:  # an alias that contains itself (`x: &r [*r]`): already being indexed
+        return
+    active = active | {id(node)}
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = path + (key,)
+            if key in seen:
+                duplicates.append((child, key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines, duplicates, active)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, path + (i,), lines, duplicates, active)
+
+
+def _nearest_line(lines: dict, loc: tuple) -> int | None:
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())

@@ -1,0 +1,187 @@
+"""The catalog's typed model (pydantic): signals, SLOs, alerts, providers, cost, routes, roles, and the
+naming rules and durations they share. Loading is load.py; cross-reference checks are validate.py."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+DEFAULT_PATH = "moneypath.yaml"
+OTHER = "other"  # every label's overflow value; reserved, added automatically
+
+# A Prometheus duration such as 5m, 1h30m or 30d ("ms" before "m", so 5ms is not 5m + "s").
+DURATION = re.compile(r"(?:\d+(?:ms|[smhdwy]))+")
+_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration; ValueError if it is not one."""
+    if not DURATION.fullmatch(text):
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Signal(_Model):
+    type: Literal["counter", "histogram", "gauge"]
+    help: str = Field(min_length=1)
+    unit: str | None = None
+    labels: dict[str, list[str]] = Field(default_factory=dict)
+    buckets: list[float] | None = None
+    exemplars: bool = False
+    enum: dict[str, int] | None = None
+    multiprocess_mode: Literal["mostrecent", "max", "min", "sum"] = "mostrecent"
+
+    # Filled in by the catalog after references are expanded.
+    key: str = ""
+    name: str = ""
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(self.labels)
+
+    def max_series(self) -> int:
+        """Upper bound of exported series (each label value set plus 'other')."""
+        n = 1
+        for values in self.labels.values():
+            n *= len(values) + 1
+        if self.type == "histogram":
+            n *= len(self.buckets or ()) + 3  # buckets, +Inf, _sum, _count
+        return n
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A counter selector such as ``authorizations_total{outcome=~"approved|declined"}``."""
+
+    signal: str
+    matchers: tuple[Matcher, ...]
+
+
+class LatencySli(_Model):
+    signal: str
+    under: float = Field(gt=0)
+
+
+class Sli(_Model):
+    good: str | None = None
+    total: str | None = None
+    latency: LatencySli | None = None
+
+
+class Slo(_Model):
+    description: str = Field(min_length=1)
+    objective: float = Field(gt=0, lt=100)
+    window: str
+    sli: Sli
+
+    _good: Selector | None = PrivateAttr(default=None)
+    _total: Selector | None = PrivateAttr(default=None)
+
+    @property
+    def good(self) -> Selector | None:
+        return self._good
+
+    @property
+    def total(self) -> Selector | None:
+        return self._total
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed error ratio, e.g. 0.001 for 99.9 %."""
+        return round(1 - self.objective / 100, 12)
+
+
+class Alert(_Model):
+    severity: Literal["page", "ticket"]
+    threshold: float
+    summary: str = Field(min_length=1)
+    money_loss: bool = False
+    for_: str = Field(alias="for", default="0s")
+
+
+class Provider(_Model):
+    display_name: str = Field(min_length=1)
+
+
+class ProviderFee(_Model):
+    fixed_usd: float = Field(ge=0)
+    bps: float = Field(ge=0)
+
+
+class Cost(_Model):
+    infrastructure_usd_per_hour: float = Field(ge=0)
+    fraud_screening_usd_per_check: float = Field(ge=0, default=0)
+    provider_fees: dict[str, ProviderFee] = Field(default_factory=dict)
+
+
+class Receiver(_Model):
+    description: str = Field(min_length=1)
+
+
+class Routes(_Model):
+    page: str
+    ticket: str
+    money_loss: list[str] = Field(min_length=1)
+
+
+class Role(_Model):
+    receiver: str
+    duty: str = Field(min_length=1)
+
+
+class Links(_Model):
+    runbook_base_url: str
+    dashboard_base_url: str
+    overview_dashboard: str = "moneypath-overview"
+
+
+class Catalog(_Model):
+    version: Literal[1]
+    service: str = Field(min_length=1)
+    namespace: str
+    alert_prefix: str = "MoneyPath"
+    links: Links
+    providers: dict[str, Provider] = Field(min_length=1)
+    currencies: list[str] = Field(min_length=1)
+    signals: dict[str, Signal] = Field(min_length=1)
+    slos: dict[str, Slo] = Field(default_factory=dict)
+    alerts: dict[str, Alert] = Field(default_factory=dict)
+    cost: Cost
+    receivers: dict[str, Receiver] = Field(min_length=1)
+    routes: Routes
+    roles: dict[str, Role] = Field(default_factory=dict)
+
+    path: str = DEFAULT_PATH
+
+    def alert_name(self, key: str) -> str:
+        return f"{self.alert_prefix}{key}"
+
+    def runbook_url(self, key: str) -> str:
+        return f"{self.links.runbook_base_url}{self.alert_name(key).lower()}.md"
+
+    def metric(self, key: str) -> str:
+        """Full exported metric name of a signal key."""
+        return self.signals[key].name

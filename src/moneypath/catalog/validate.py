@@ -1,0 +1,202 @@
+"""Semantic checks of a parsed catalog: expand label references (@providers, @currencies, @signals),
+name the signals, and check cross-references and the naming conventions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
+from moneypath.catalog.pan import contains_card_number
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_SLO_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SELECTOR = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{(.*)\})?\s*$")
+_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+# Label names that would carry personal or card data; the conventions forbid them.
+_SENSITIVE_LABEL = re.compile(r"(card_?number|^pan$|account|customer|email|iban|user_?id|phone)", re.IGNORECASE)
+# Below this objective a 14.4x burn exceeds an error ratio of 1 and the fast page could never fire.
+MIN_OBJECTIVE = 100 - 100 / 14.4
+_RESERVED_LABELS = {"le", "quantile", "job", "instance"}
+_REFERENCE_SECTIONS = ("providers", "currencies", "signals")
+_UNIT_SUFFIX = {"seconds", "bytes", "ratio", "usd", "minor"}
+
+
+
+
+def resolve(c: Catalog) -> list[tuple[tuple, str]]:
+    """Expand label references, name signals, and check cross-references and conventions."""
+    problems: list[tuple[tuple, str]] = []
+
+    def bad(loc: tuple, msg: str) -> None:
+        problems.append((loc, msg))
+
+    if not _IDENT.match(c.namespace):
+        bad(("namespace",), "must be lower_snake_case (a metric name prefix)")
+    if not _ALERT_NAME.match(c.alert_prefix):
+        bad(("alert_prefix",), "must be CamelCase")
+    for key in c.providers:
+        if not _IDENT.match(key):
+            bad(("providers", key), "provider ids must be lower_snake_case")
+    for i, cur in enumerate(c.currencies):
+        if not _CURRENCY.match(cur):
+            bad(("currencies", i), f"{cur!r} is not an ISO 4217 code")
+
+    sections = {"providers": list(c.providers), "currencies": list(c.currencies), "signals": list(c.signals)}
+    for key, sig in c.signals.items():
+        loc = ("signals", key)
+        sig.key, sig.name = key, f"{c.namespace}_{key}"
+        _check_signal_name(sig, loc, bad)
+        resolved: dict[str, list[str]] = {}
+        for label, values in sig.labels.items():
+            lloc = loc + ("labels", label)
+            if not _LABEL_NAME.match(label) or label.startswith("__"):
+                bad(lloc, "not a valid Prometheus label name")
+            elif label in _RESERVED_LABELS:
+                bad(lloc, f"'{label}' is reserved by Prometheus")
+            elif _SENSITIVE_LABEL.search(label):
+                bad(lloc, "labels must never carry card, account or customer data")
+            expanded: list[str] = []
+            for i, value in enumerate(values):
+                if value.startswith("@"):
+                    section = value[1:]
+                    if section not in _REFERENCE_SECTIONS:
+                        bad(lloc + (i,), f"unknown reference {value!r} (use @providers, @currencies or @signals)")
+                    else:
+                        expanded += sections[section]
+                else:
+                    expanded.append(value)
+            if not expanded:
+                bad(lloc, "declare at least one allowed value")
+            for value in expanded:
+                if value == OTHER:
+                    bad(lloc, f"'{OTHER}' is reserved: unknown values are recorded as '{OTHER}' automatically")
+                elif contains_card_number(value):
+                    bad(lloc, "a value looks like a card number")
+                elif not value:
+                    bad(lloc, "empty label value")
+            if len(set(expanded)) != len(expanded):
+                bad(lloc, "duplicate values")
+            resolved[label] = expanded
+        sig.labels = resolved
+        if sig.type == "histogram":
+            b = sig.buckets
+            if not b:
+                bad(loc + ("buckets",), "a histogram needs buckets")
+            elif any(x <= 0 for x in b) or any(x >= y for x, y in zip(b, b[1:])):
+                bad(loc + ("buckets",), "buckets must be positive and strictly increasing")
+        elif sig.buckets is not None:
+            bad(loc + ("buckets",), f"only histograms have buckets, this is a {sig.type}")
+        if sig.exemplars and sig.type != "histogram":
+            bad(loc + ("exemplars",), "exemplars are attached to histograms only")
+        if sig.enum is not None and sig.type != "gauge":
+            bad(loc + ("enum",), "only gauges encode an enum")
+
+    for key, slo in c.slos.items():
+        _check_slo(c, key, slo, bad)
+    for key, alert in c.alerts.items():
+        if not _ALERT_NAME.match(key):
+            bad(("alerts", key), "alert names are CamelCase")
+        if not DURATION.fullmatch(alert.for_):
+            bad(("alerts", key, "for"), f"{alert.for_!r} is not a Prometheus duration (e.g. 5m)")
+    for provider in c.cost.provider_fees:
+        if provider not in c.providers:
+            bad(("cost", "provider_fees", provider), "not a declared provider")
+    for field in ("page", "ticket"):
+        if getattr(c.routes, field) not in c.receivers:
+            bad(("routes", field), f"receiver {getattr(c.routes, field)!r} is not declared in receivers")
+    for i, receiver in enumerate(c.routes.money_loss):
+        if receiver not in c.receivers:
+            bad(("routes", "money_loss", i), f"receiver {receiver!r} is not declared in receivers")
+    for key, role in c.roles.items():
+        if role.receiver not in c.receivers:
+            bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
+    return problems
+
+
+def _check_signal_name(sig: Signal, loc: tuple, bad) -> None:
+    key = sig.key
+    if not _IDENT.match(key):
+        bad(loc, "signal keys are lower_snake_case")
+        return
+    base = key[: -len("_total")] if key.endswith("_total") else key
+    if sig.type == "counter" and not key.endswith("_total"):
+        bad(loc, "counter names end in _total")
+    if sig.type != "counter" and key.endswith("_total"):
+        bad(loc, "only counters end in _total")
+    if sig.unit is not None:
+        if sig.unit not in _UNIT_SUFFIX:
+            bad(loc + ("unit",), f"use a base unit: one of {', '.join(sorted(_UNIT_SUFFIX))}")
+        elif not base.endswith("_" + sig.unit):
+            bad(loc, f"a signal in {sig.unit} must be named *_{sig.unit}{'_total' if sig.type == 'counter' else ''}")
+
+
+def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
+    loc = ("slos", key)
+    if not _SLO_NAME.match(key):
+        bad(loc, "SLO names are lower-kebab-case")
+    if not DURATION.fullmatch(slo.window):
+        bad(loc + ("window",), f"{slo.window!r} is not a Prometheus duration (e.g. 30d)")
+    if slo.objective < MIN_OBJECTIVE:
+        bad(loc + ("objective",), f"below {MIN_OBJECTIVE:.2f} a 14.4x burn rate exceeds 100 % errors, so the fast "
+                                  "page could never fire; use a ticket-only alert for such a loose objective")
+    sli = slo.sli
+    if sli.latency is not None:
+        if sli.good or sli.total:
+            bad(loc + ("sli",), "use either good/total or latency, not both")
+        sig = c.signals.get(sli.latency.signal)
+        if sig is None or sig.type != "histogram":
+            bad(loc + ("sli", "latency", "signal"), f"{sli.latency.signal!r} is not a histogram signal")
+        elif sli.latency.under not in (sig.buckets or ()):
+            bad(loc + ("sli", "latency", "under"),
+                f"{sli.latency.under} must be one of the bucket boundaries {sig.buckets} to be measured exactly")
+        return
+    if not (sli.good and sli.total):
+        bad(loc + ("sli",), "an SLI needs good and total selectors, or latency")
+        return
+    for field in ("good", "total"):
+        selector = _parse_selector(getattr(sli, field))
+        floc = loc + ("sli", field)
+        if selector is None:
+            bad(floc, 'not a selector like name{label="value"}')
+            continue
+        sig = c.signals.get(selector.signal)
+        if sig is None or sig.type != "counter":
+            bad(floc, f"{selector.signal!r} is not a counter signal")
+            continue
+        for m in selector.matchers:
+            if m.label not in sig.labels:
+                bad(floc, f"{selector.signal} has no label {m.label!r}")
+            elif m.op == "=" and m.value not in sig.labels[m.label]:
+                bad(floc, f"{m.value!r} is not an allowed value of {m.label}")
+        setattr(slo, f"_{field}", selector)
+    if slo.good and slo.total and slo.good.signal != slo.total.signal:
+        bad(loc + ("sli",), "good and total must select the same signal")
+
+
+def _parse_selector(text: str) -> Selector | None:
+    m = _SELECTOR.match(text)
+    if not m:
+        return None
+    body = m.group(2) or ""
+    matchers, pos = [], 0
+    while body[pos:].strip():
+        mm = _MATCHER.match(body, pos)
+        if not mm:
+            return None
+        matchers.append(Matcher(mm.group(1), mm.group(2), mm.group(3)))
+        pos = mm.end()
+    return Selector(m.group(1), tuple(matchers))
+
+
+def summary(c: Catalog) -> dict[str, Any]:
+    return {
+        "signals": len(c.signals),
+        "max_series": sum(s.max_series() for s in c.signals.values()),
+        "slos": len(c.slos),
+        "alerts": len(c.alerts),
+        "providers": len(c.providers),
+    }
