@@ -28,11 +28,11 @@ demo: $(VENV)/.installed-demo
 # The unit tier first (no process started, about a minute); stop there on a failure, then the integration tier.
 test: setup
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -m "not integration"
-	$(BIN)/python -m pytest -m integration
+	$(BIN)/python -m pytest -m "not integration and not timing"
+	$(BIN)/python -m pytest -m "integration or timing"
 
 test-unit: setup
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration and not timing"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_instrument.py

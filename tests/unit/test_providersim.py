@@ -278,6 +278,7 @@ def test_latency_is_seeded_lognormal_with_a_heavier_globex_tail():
     assert Acme(7).latency_s() == Acme(7).latency_s() != Acme(8).latency_s()
 
 
+@pytest.mark.timing  # asserts on wall-clock time: the second tier
 def test_latency_scale_slows_calls(tmp_path):
     async def scenario(c):
         start = time.perf_counter()
@@ -394,6 +395,7 @@ def test_webhooks_are_delivered_signed_in_each_vocabulary(tmp_path, receiver):
     assert got[("acme", "payout.paid")]["reference"] == "po-a"
 
 
+@pytest.mark.timing  # asserts on wall-clock time: the second tier
 def test_webhooks_are_retried_and_never_block_the_response(tmp_path, receiver):
     app = make_app(tmp_path, receiver)
 
@@ -500,6 +502,7 @@ def test_fault_error_rate_returns_503_without_effect_and_clears(tmp_path):
     run(app, scenario)
 
 
+@pytest.mark.timing  # asserts on wall-clock time: the second tier
 def test_fault_latency_adds_delay_and_clears(tmp_path):
     async def scenario(c):
         await set_fault(c, "latency", provider="globex", extra_ms=250)
@@ -514,6 +517,7 @@ def test_fault_latency_adds_delay_and_clears(tmp_path):
     run(make_app(tmp_path, enable_faults=True), scenario)
 
 
+@pytest.mark.timing  # asserts on wall-clock time: the second tier
 def test_fault_timeout_late_success_applies_the_effect_before_answering(tmp_path):
     app = make_app(tmp_path, enable_faults=True)
     acme = app.state.providers["acme"]

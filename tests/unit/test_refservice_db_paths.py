@@ -56,6 +56,7 @@ def service(catalog, tmp_path):
     app.state.engine.dispose()
 
 
+@pytest.mark.timing  # asserts on wall-clock time: the second tier
 def test_a_writer_holding_the_lock_does_not_stall_the_loop_and_the_payment_books_once(service):
     app, path = service
     held, release = threading.Event(), threading.Event()
