@@ -16,8 +16,10 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Panel, RowPanel
 
 from moneypath import cli
+from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.generate import build
 from moneypath.generate import dashboards as d
+from moneypath.generate.dashboards.panels import above
 from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import ROOT, free_port
 
@@ -130,11 +132,11 @@ def test_stat_colors_follow_the_catalog_thresholds(catalog):
     def steps(title):
         return [(s["value"], s["color"]) for s in by_title[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
 
-    assert steps("Reconciliation lag") == [(None, "green"), (d.above(1234), "red")]
+    assert steps("Reconciliation lag") == [(None, "green"), (above(1234), "red")]
     assert steps("Ledger write success") == [(None, "red"), (0.95, "yellow"), (0.9999, "green")]
-    assert steps("Ledger imbalance") == [(None, "green"), (d.above(0), "red")]
+    assert steps("Ledger imbalance") == [(None, "green"), (above(0), "red")]
     # the SLI counts le="0.3" as good: red strictly above the threshold
-    assert steps("Authorization p99")[1][0] == d.above(catalog.slos["authorization-latency"].sli.latency.under)
+    assert steps("Authorization p99")[1][0] == above(catalog.slos["authorization-latency"].sli.latency.under)
     for p in panels(overview):
         if p["type"] == "stat":
             assert p["fieldConfig"]["defaults"]["color"]["mode"] == "thresholds", p["title"]
@@ -152,7 +154,7 @@ def test_one_slo_row_per_catalog_slo_with_burn_rate_per_window(catalog, boards):
 
 def test_load_test_dashboard_uses_locust_exporter_names(boards):
     exprs = " ".join(t["expr"] for _, t in d.panel_queries(boards["moneypath-loadtest"]))
-    for name in d.LOCUST_METRICS.values():
+    for name in LOCUST_METRICS.values():
         assert name in exprs
 
 

@@ -305,7 +305,7 @@ def _build(args) -> int:
 
 
 def _dashboards_push(args) -> int:
-    from moneypath.generate.dashboards import PushError, push
+    from moneypath.stack.grafana import PushError, push
 
     catalog = load_catalog(args.catalog)
     try:

@@ -1,7 +1,7 @@
 """Locust's statistics as Prometheus metrics, served from inside Locust (master or local runner).
 
 The names and labels are those of the common locust_exporter (what the generated load-test
-dashboard queries: `moneypath.generate.dashboards.LOCUST_METRICS`), one series per request name and
+dashboard queries: `moneypath.catalog.conventions.LOCUST_METRICS`), one series per request name and
 method. The aggregated total is left out so that `sum()` over names does not count twice.
 
 Imported only inside a Locust process (it uses gevent's WSGI server); the locustfile calls

@@ -1,0 +1,71 @@
+"""The load-test dashboard: Locust's view (locust_exporter metrics) beside the service's own signals."""
+
+from __future__ import annotations
+
+from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import LOCUST_METRICS, Key
+from moneypath.generate.dashboards.panels import (
+    RATE,
+    AlertRef,
+    Board,
+    _latency_slo,
+    _pick,
+    _quantile,
+    _slo_by_signal,
+    _success_expr,
+    bad_above,
+    bar_panel,
+    burn_steps,
+    neutral,
+    q,
+    slo_success_steps,
+    stat_panel,
+    ts_panel,
+)
+from moneypath.generate.rules import SLO_BUDGET_RECORD, sli_error_record, slo_alert_key
+
+
+def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
+    auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
+    hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
+    lat = _latency_slo(c)
+    avail = _slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
+    ledger_slo = _slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
+    # Locust metrics as the common Prometheus exporter for Locust (locust_exporter) names them;
+    # `moneypath loadtest` serves them (moneypath.loadtest.exporter). They are not catalog signals.
+    lm = LOCUST_METRICS
+    locust = [
+        ts_panel("Locust users", "Simulated users Locust is running: the load shape (locust_exporter).",
+                 "short", [q(f"sum({lm['users']})", "users")], w=6),
+        ts_panel("Locust request rate", "Requests per second Locust sends, by request name (locust_exporter).",
+                 "reqps", [q(f"sum by (name) ({lm['rps']})", "{{name}}")], w=6),
+        ts_panel("Locust failure ratio", "Failed requests over all requests Locust sent (locust_exporter).",
+                 "percentunit", [q(f"sum({lm['failures']}) / sum({lm['requests']})", "failures")],
+                 bad_above(avail[1].error_budget) if avail else None, w=6),
+        ts_panel("Locust average response time", "Average response time Locust measured (locust_exporter).", "ms",
+                 [q(f"avg by (name) ({lm['avg_response_ms']})", "{{name}}")], w=6),
+    ]
+    service = [
+        ts_panel("Service authorization rate", "What the service counted, to compare with Locust's rate.", "reqps",
+                 [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], stack=True, w=8),
+        ts_panel("Service authorization latency", "p95/p99 the service measured; gate: the latency SLO threshold.",
+                 "s", [q(_quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.95, 0.99)],
+                 bad_above(lat[1].sli.latency.under) if lat else None, w=8),
+    ]
+    if avail:
+        service.append(ts_panel("Service authorization success", avail[1].description, "percentunit",
+                                [q(_success_expr(c, avail[1]), "success")], slo_success_steps(avail[1]), w=8))
+    if ledger_slo:
+        service.append(stat_panel("Ledger write success", ledger_slo[1].description, "percentunit",
+                                  [q(_success_expr(c, ledger_slo[1]), "committed")], slo_success_steps(ledger_slo[1]),
+                                  w=8))
+    service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.", "currencyUSD",
+                              [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}])) / sum(rate({auth}[{RATE}]))",
+                                 "USD")], neutral(), w=8))
+    service.append(bar_panel("SLO burn rate (5m)", "Short-window burn rate of every SLO during the run.", "suffix:x",
+                             [q(f"{sli_error_record('5m')} / on(slo) {SLO_BUDGET_RECORD}",
+                                "{{slo}}")], burn_steps(), w=8))
+    keys = [*(slo_alert_key(k) for k in c.slos), "AuthorizationsSilent", "CostPerTransactionRegression"]
+    return Board("loadtest", "Money path: load test",
+                 "Locust's view (locust_exporter metrics) beside the service's own signals, for release gates.",
+                 _pick(c, refs, keys), rows=[("Locust", locust), ("Service under load", service)])

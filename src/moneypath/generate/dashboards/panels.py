@@ -1,0 +1,249 @@
+"""Shared building blocks of the dashboards: thresholds, queries, panels, alert tables and catalog look-ups.
+
+Every panel uses the `datasource` template variable (type prometheus) and sets a unit; only current
+panel types (timeseries, stat, gauge, table, bargauge).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+from moneypath.catalog import Catalog, Slo
+from moneypath.catalog.conventions import Key
+from moneypath.generate.rules import BURN_RATE_PAIRS, alert_rules, sli_good_ratio_expr, slo_alert_key
+
+DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+RATE = "$__rate_interval"
+
+# ---------------------------------------------------------------- thresholds
+
+
+def above(t: float) -> float:
+    """Smallest value strictly above t: Grafana colors a step at "value >= step", alerts fire at "> t"."""
+    return math.nextafter(t, math.inf)
+
+
+def clean(x: float) -> float:
+    """1 - 14.4 * 0.001 as people write it (0.9856), not as floats compute it."""
+    return float(f"{x:.12g}")
+
+
+def _steps(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    return dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(
+        [dm.Threshold(value=v, color=color) for v, color in steps])
+
+
+def bad_above(t: float) -> dashboard.ThresholdsConfig:
+    return _steps((None, "green"), (above(t), "red"))
+
+
+def bad_below(t: float) -> dashboard.ThresholdsConfig:
+    """Red while the value is <= t (a 'silent' or 'below objective' alert)."""
+    return _steps((None, "red"), (above(t), "green"))
+
+
+def neutral() -> dashboard.ThresholdsConfig:
+    return _steps((None, "green"))
+
+
+def slo_success_steps(slo: Slo) -> dashboard.ThresholdsConfig:
+    """Success ratio: red below the fastest page burn, orange below the slowest ticket burn, green at the objective."""
+    fastest = max(f for _, _, _, f in BURN_RATE_PAIRS)
+    slowest = min(f for _, _, _, f in BURN_RATE_PAIRS)
+    return _steps((None, "red"), (clean(1 - fastest * slo.error_budget), "orange"),
+                  (clean(1 - slowest * slo.error_budget), "yellow"), (clean(slo.objective / 100), "green"))
+
+
+def burn_steps() -> dashboard.ThresholdsConfig:
+    colors = ("yellow", "orange", "red", "dark-red")
+    factors = sorted({f for _, _, _, f in BURN_RATE_PAIRS})
+    return _steps((None, "green"), *((f, colors[min(i, len(colors) - 1)]) for i, f in enumerate(factors)))
+
+
+# ---------------------------------------------------------------- queries and panels
+
+
+def q(expr: str, legend: str = "__auto", ref: str = "A", instant: bool = False, exemplar: bool = False,
+      fmt: str | None = None) -> prometheus.Dataquery:
+    query = (prometheus.Dataquery().expr(expr).ref_id(ref).legend_format(legend).datasource(DS)
+             .editor_mode(pm.QueryEditorMode.CODE))
+    query = query.instant() if instant else query.range()
+    if exemplar:
+        query = query.exemplar(True)
+    if fmt == "table":
+        query = query.format(pm.PromQueryFormat.TABLE)
+    return query
+
+
+def _refs(queries: Iterable[prometheus.Dataquery]) -> list[prometheus.Dataquery]:
+    return [query.ref_id(chr(ord("A") + i)) for i, query in enumerate(queries)]
+
+
+def _links(links: dict[str, str]) -> list[dashboard.DashboardLink]:
+    return [dashboard.DashboardLink(title).type(dm.DashboardLinkType.LINK).url(url).target_blank(True)
+            for title, url in sorted(links.items())]
+
+
+def stat_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
+               runbooks: dict[str, str] | None = None, mappings: list | None = None, w: int = 4,
+               h: int = 5) -> stat.Panel:
+    panel = (stat.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
+             .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.AREA)
+             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
+    if runbooks:
+        panel = panel.links(_links(runbooks))
+    if mappings:
+        panel = panel.mappings(mappings)
+    return panel
+
+
+def ts_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig | None = None,
+             runbooks: dict[str, str] | None = None, w: int = 12, h: int = 8, stack: bool = False) -> timeseries.Panel:
+    panel = (timeseries.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
+             .span(w).height(h).fill_opacity(10).line_width(1).show_points(common.VisibilityMode.NEVER)
+             .legend(cb.VizLegendOptions().display_mode(common.LegendDisplayMode.TABLE)
+                     .placement(common.LegendPlacement.BOTTOM).show_legend(True).calcs(["lastNotNull", "max"]))
+             .tooltip(cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)))
+    if thresholds is not None:
+        panel = panel.thresholds(thresholds).thresholds_style(
+            cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
+    if stack:
+        panel = panel.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL))
+    if runbooks:
+        panel = panel.links(_links(runbooks))
+    return panel
+
+
+def bar_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
+              runbooks: dict[str, str] | None = None, w: int = 8, h: int = 6) -> bargauge.Panel:
+    panel = (bargauge.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
+             .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .display_mode(common.BarGaugeDisplayMode.GRADIENT).orientation(common.VizOrientation.HORIZONTAL)
+             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
+    if runbooks:
+        panel = panel.links(_links(runbooks))
+    return panel
+
+
+def _organize(exclude: Iterable[str]) -> dm.DataTransformerConfig:
+    return dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {name: True for name in exclude}})
+
+
+# ---------------------------------------------------------------- alerts
+
+
+@dataclass(frozen=True)
+class AlertRef:
+    name: str
+    runbook_url: str
+
+
+def alert_refs(c: Catalog) -> dict[str, AlertRef]:
+    """Every generated alert by name, with the runbook URL its rules carry."""
+    out: dict[str, AlertRef] = {}
+    for group in alert_rules(c)["groups"]:
+        for rule in group["rules"]:
+            out.setdefault(rule["alert"], AlertRef(rule["alert"], rule["annotations"]["runbook_url"]))
+    return out
+
+
+ALERT_STATE = [dm.ValueMap(options={
+    "0": dm.ValueMappingResult(text="OK", color="green", index=0),
+    "1": dm.ValueMappingResult(text="PENDING", color="orange", index=1),
+    "2": dm.ValueMappingResult(text="FIRING", color="red", index=2),
+})]
+
+
+def alert_state_expr(alert: AlertRef) -> str:
+    """2 firing, 1 pending, 0 quiet — always one series, labelled with the alert and its runbook."""
+    sel = f'ALERTS{{alertname="{alert.name}"'
+    state = (f'(2 * max by (alertname) ({sel}, alertstate="firing"}})) or max by (alertname) ({sel}}})'
+             f' or label_replace(vector(0), "alertname", "{alert.name}", "", "")')
+    return f'label_replace({state}, "runbook_url", "{alert.runbook_url}", "", "")'
+
+
+def alerts_table(title: str, alerts: list[AlertRef], w: int = 24, h: int | None = None) -> table.Panel:
+    """One row per alert of this dashboard: its state and a link to its runbook."""
+    return (table.Panel().title(title)
+            .description("Each alert this dashboard covers, by name (from the generated alert rules): "
+                         "OK, PENDING or FIRING, with its runbook.")
+            .unit("short").datasource(DS).align(common.FieldTextAlignment.AUTO).inspect(False)
+            .targets([q("\nor\n".join(alert_state_expr(a) for a in alerts), legend="{{alertname}}", instant=True,
+                        fmt="table")])
+            .with_transformation(_organize(["Time"]))
+            .mappings(ALERT_STATE).thresholds(neutral())
+            .override_by_name("Value", [dm.DynamicConfigValue(id_val="displayName", value="state"),
+                                        dm.DynamicConfigValue(id_val="custom.cellOptions",
+                                                              value={"type": "color-background"})])
+            .override_by_name("runbook_url", [dm.DynamicConfigValue(id_val="links", value=[
+                {"title": "Open runbook", "url": "${__value.raw}", "targetBlank": True}])])
+            .sort_by([cb.TableSortByFieldState().display_name("state").desc(True)])
+            .span(w).height(h or min(4 + len(alerts), 14)))
+
+
+
+# ---------------------------------------------------------------- boards and catalog look-ups
+
+
+@dataclass
+class Board:
+    name: str
+    title: str
+    description: str
+    alerts: list[AlertRef]
+    rows: list[tuple[str, list]] = field(default_factory=list)
+    variables: list = field(default_factory=list)
+
+
+def _slos_on(c: Catalog, signals: set[str]) -> list[str]:
+    """SLOs whose SLI is made of one of these signals."""
+    out = []
+    for key, slo in c.slos.items():
+        used = {slo.sli.latency.signal} if slo.sli.latency else {slo.good.signal, slo.total.signal}
+        if used & signals:
+            out.append(key)
+    return out
+
+
+def _slo_by_signal(c: Catalog, signal: str) -> tuple[str, Slo] | None:
+    keys = _slos_on(c, {signal})
+    return (keys[0], c.slos[keys[0]]) if keys else None
+
+
+def _pick(c: Catalog, refs: dict[str, AlertRef], keys: Iterable[str]) -> list[AlertRef]:
+    names = []
+    for key in keys:
+        if key in c.alerts or key in {slo_alert_key(s) for s in c.slos}:
+            names.append(c.alert_name(key))
+    return [refs[n] for n in sorted(set(names)) if n in refs]
+
+
+def _rb(c: Catalog, refs: dict[str, AlertRef], *keys: str) -> dict[str, str]:
+    return {f"Runbook: {a.name}": a.runbook_url for a in _pick(c, refs, keys)}
+
+
+def _latency_slo(c: Catalog) -> tuple[str, Slo] | None:
+    for key, slo in c.slos.items():
+        if slo.sli.latency and slo.sli.latency.signal == Key.AUTHORIZATION_DURATION_SECONDS:
+            return key, slo
+    return None
+
+
+def _quantile(q_: float, hist: str, by: str = "", match: str = "", window: str = RATE) -> str:
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({q_}, sum by ({labels}) (rate({hist}_bucket{match}[{window}])))"
+
+
+def _success_expr(c: Catalog, slo: Slo, window: str = RATE) -> str:
+    return sli_good_ratio_expr(c, slo, window)
+
+
