@@ -1,0 +1,221 @@
+"""What `pip install moneypath` (no extras) puts into a service's environment, and that the README's
+instrumentation example runs there next to the newest OpenTelemetry SDK, FastAPI and uvicorn.
+
+A fresh virtual environment under tmp_path gets the project from a copy of the source tree (pyproject.toml,
+README.md, src/ — so the build leaves no build/ or *.egg-info in the working tree). pip uses the machine's
+own configuration (index mirrors). Takes a minute or two; run with -s to see the figures.
+
+What is counted:
+- packages: every distribution importlib.metadata finds in the new venv after the install, except
+  moneypath itself and the venv's own seed packages (pip, setuptools, wheel) — i.e. what the core
+  dependencies pull in. Goal: at most MAX_PACKAGES.
+- size: growth of the venv's site-packages on disk (allocated blocks, as `du` counts them; 1 MB = 10**6
+  bytes) from the empty venv to after the install, moneypath itself included. Goal: at most MAX_MB.
+  The per-package figures printed alongside are the files each distribution's RECORD lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT, free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+MAX_PACKAGES = 10  # besides moneypath, pip, setuptools, wheel
+MAX_MB = 60.0
+SEED_PACKAGES = {"pip", "setuptools", "wheel"}
+# Tools, extras and test dependencies that the core (`moneypath.catalog`, `moneypath.instrument`) must not pull in.
+NOT_IN_CORE = {
+    "locust", "gevent", "matplotlib", "numpy", "sqlalchemy", "psycopg", "psycopg-binary", "flask", "pyzmq",
+    "grafana-client", "grafana-foundation-sdk", "pytest", "fastapi", "starlette", "uvicorn", "httpx", "aiohttp",
+    "rich", "opentelemetry-sdk",
+}
+PIP_TIMEOUT_S = 600
+SERVER_START_S = 60
+
+INVENTORY = textwrap.dedent("""
+    import importlib.metadata, json, os, sys
+    dists = {}
+    for dist in importlib.metadata.distributions():
+        size = 0
+        for file in dist.files or ():
+            try:
+                size += os.stat(dist.locate_file(file)).st_blocks * 512
+            except OSError:
+                pass
+        dists[dist.metadata["Name"]] = {"version": dist.version, "bytes": size}
+    json.dump(dists, sys.stdout)
+""")
+
+# What the README leaves to the reader: an adapter, a ledger, a fee, and a route that authorizes a payment.
+# Appended after the README's block, unchanged (the names are looked up when authorize() runs).
+SERVICE_TAIL = textwrap.dedent("""
+
+    # ---- added by tests/integration/test_footprint.py: the service around the README's example ----
+    from types import SimpleNamespace
+
+
+    class _Adapter:
+        async def authorize(self, payment):
+            return SimpleNamespace(ok=True)
+
+
+    adapter = _Adapter()
+    ledger = SimpleNamespace(post=lambda result: None)
+    fee_usd = 0.13
+
+
+    @app.post("/v1/payments/authorize")
+    async def _authorize_endpoint(provider: str = "acme", method: str = "card"):
+        await authorize(SimpleNamespace(provider=provider, method=method))
+        return {"authorized": True}
+""")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def readme_instrumentation_example() -> str:
+    """The first ```python block under "## Instrumenting a service" in README.md."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Instrumenting a service\n(.*?)(?=^## |\Z)", readme, re.S | re.M)
+    assert section, 'README.md has no "## Instrumenting a service" section'
+    block = re.search(r"^```python\n(.*?)^```", section.group(1), re.S | re.M)
+    assert block, 'no ```python block under "## Instrumenting a service" in README.md'
+    return block.group(1)
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the project venv's traces (the new venv must see only itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # only pip's own compile step writes .pyc: the figures stay stable
+    return env
+
+
+def run(*args, cwd: Path | None = None, timeout: float = PIP_TIMEOUT_S) -> str:
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env=clean_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def disk_bytes(directory: Path) -> int:
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(directory):
+        for name in filenames:
+            total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
+def source_copy(dest: Path) -> Path:
+    """What a wheel is built from, copied so that building leaves the shared working tree alone."""
+    dest.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", dest)
+    shutil.copy2(ROOT / "README.md", dest)  # pyproject.toml: readme = "README.md"
+    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return dest
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys):
+    started = time.monotonic()
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    site_packages = Path(run(python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    empty_bytes = disk_bytes(site_packages)
+
+    # ---- the core: pip install moneypath, no extras --------------------------------------------------------
+    run(python, "-m", "pip", "install", "--no-input", source_copy(tmp_path / "moneypath-src"))
+    dists = json.loads(run(python, "-I", "-c", INVENTORY))
+    installed = {normalize(name): info for name, info in dists.items()}
+    assert "moneypath" in installed, f"moneypath is not installed in the new venv: {sorted(installed)}"
+    pulled_in = {name: info for name, info in dists.items() if normalize(name) not in SEED_PACKAGES | {"moneypath"}}
+    added_bytes = disk_bytes(site_packages) - empty_bytes
+
+    with capsys.disabled():
+        print(f"\ncore footprint: {len(pulled_in)} packages besides moneypath, {mb(added_bytes)} "
+              f"(site-packages growth on disk; goals ≤ {MAX_PACKAGES} packages, ≤ {MAX_MB:.0f} MB)")
+        for name, info in sorted(pulled_in.items(), key=lambda kv: -kv[1]["bytes"]) + [
+                ("moneypath", dists[next(n for n in dists if normalize(n) == "moneypath")])]:
+            print(f"  {name:<24} {info['version']:<12} {mb(info['bytes']):>9}")
+
+    unwanted = sorted(NOT_IN_CORE & set(installed))
+    assert not unwanted, f"the core install pulled in {unwanted}: they belong in an extra"
+    assert len(pulled_in) <= MAX_PACKAGES, f"{len(pulled_in)} packages besides moneypath: {sorted(pulled_in)}"
+    assert added_bytes <= MAX_MB * 1e6, f"the core install adds {mb(added_bytes)} (goal ≤ {MAX_MB:.0f} MB)"
+
+    # ---- what a team's service already has: the newest OpenTelemetry SDK, FastAPI, uvicorn ---------------
+    run(python, "-m", "pip", "install", "--no-input", "opentelemetry-sdk", "fastapi", "uvicorn")
+    run(python, "-m", "pip", "check")
+    versions = json.loads(run(python, "-I", "-c", INVENTORY))
+    with capsys.disabled():
+        print("  next to: " + ", ".join(
+            f"{name} {versions[name]['version']}" for name in sorted(versions, key=normalize)
+            if normalize(name) in {"opentelemetry-api", "opentelemetry-sdk", "fastapi", "starlette", "uvicorn"}))
+
+    # ---- the README's example, served by uvicorn -----------------------------------------------------------
+    service = tmp_path / "service"
+    service.mkdir()
+    shutil.copy2(ROOT / "moneypath.yaml", service)  # the example loads "moneypath.yaml" from the working dir
+    (service / "app.py").write_text(readme_instrumentation_example() + SERVICE_TAIL)
+    port = free_port()
+    log_path = tmp_path / "service.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [str(python), "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "warning"],
+            cwd=service, env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            if server.poll() is not None:
+                raise AssertionError(f"the service exited {server.returncode}:\n{log_path.read_text()}")
+            try:
+                return httpx.get(f"{base}/metrics", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, SERVER_START_S, "the README example to serve /metrics")
+        response = httpx.post(f"{base}/v1/payments/authorize", params={"provider": "acme", "method": "card"},
+                              timeout=10)
+        assert response.status_code == 200, f"{response.status_code} {response.text}\n{log_path.read_text()}"
+        scrape = httpx.get(f"{base}/metrics", timeout=10)
+        assert scrape.status_code == 200
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+    counts = {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(scrape.text)
+        if family.name == "moneypath_authorization_duration_seconds"
+        for sample in family.samples if sample.name == "moneypath_authorization_duration_seconds_count"
+    }
+    assert counts, f"no moneypath_authorization_duration_seconds series in /metrics:\n{scrape.text[:2000]}"
+    approved = (("method", "card"), ("outcome", "approved"), ("provider", "acme"))
+    assert counts.get(approved) == 1.0, f"authorization durations recorded: {counts}"
+    with capsys.disabled():
+        print(f"  README example served by uvicorn: 1 authorization scraped from /metrics "
+              f"({time.monotonic() - started:.0f} s in all)")
