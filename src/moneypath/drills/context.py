@@ -1,0 +1,89 @@
+"""What every part of a drill run shares (moneypath.drills.phases.DrillRun is one): the drill, the target's
+clients, the clock and the time scale, the load, and the log the journal is made of (timeline and
+objectives); with the small verbs they all use: scale a duration or a query, log an event or an
+objective, wait while the watcher ticks, query a drill-file check.
+
+The parts (watcher, fault switch, diagnosis, money impact) read the clients from here at each call,
+so a client replaced on the run (a test's fake) is the one they use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from moneypath.catalog import Catalog
+from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Check, Drill
+from moneypath.check.expect import check_all
+from moneypath.drills import money
+from moneypath.drills.journal import Event, Objective
+from moneypath.drills.load import Load
+from moneypath.drills.targets import Pages, Prometheus, Target, TargetError
+from moneypath.generate.compress import scale_expr
+
+TICK_S = 1.0
+
+
+class DrillContext:
+    def __init__(self, drill: Drill, catalog: Catalog, target: Target, say: Callable[[str], None] = print,
+                 clock: Callable[[], float] = time.time):
+        self.drill, self.catalog, self.target, self.say, self.clock = drill, catalog, target, say, clock
+        self.scale = LOCAL_TIME_FACTOR / target.time_factor
+        self.prom = Prometheus(target.prometheus)
+        self.pages_source = Pages(target.pager, target.alertmanager)
+        self.db = money.LedgerReader(target.db_url) if target.db_url else None
+        self.http = httpx.Client(timeout=10)
+        self.load: Load | None = None  # started by the baseline phase
+        self.started_at = clock()
+        self.timeline: list[Event] = []
+        self.objectives: list[Objective] = []
+
+    def s(self, seconds: float) -> float:
+        """A drill-file duration in this target's wall-clock seconds."""
+        return seconds * self.scale
+
+    def q(self, expr: str) -> str:
+        """A drill-file PromQL expression with its ranges stretched for this target."""
+        return scale_expr(expr, 1 / self.scale) if self.scale != 1 else expr
+
+    def event(self, kind: str, text: str, detail: dict | None = None, t: float | None = None) -> None:
+        t = self.clock() if t is None else t
+        self.timeline.append(Event(t=t, kind=kind, text=text, detail=detail or None))
+        self.say(f"[{t - self.started_at:6.1f} s] {text}")
+
+    def objective(self, name: str, ok: bool, reason: str) -> None:
+        self.objectives.append(Objective(name=name, ok=bool(ok), reason=reason))
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.target.admin_token}"}
+
+    def tick(self) -> None:
+        """One poll of the watcher; the run (DrillRun) does the watching."""
+
+    def sleep_ticking(self, seconds: float, until: Callable[[], bool] | None = None) -> None:
+        """Wait, polling the watcher every tick; stop early when `until()` is true."""
+        end = self.clock() + seconds
+        while True:
+            self.tick()
+            if until is not None and until():
+                return
+            left = end - self.clock()
+            if left <= 0:
+                return
+            time.sleep(min(TICK_S, left))
+
+    def run_check(self, check: Check) -> tuple[bool, str]:
+        try:
+            series = self.prom.query(self.q(check.promql))
+        except TargetError as exc:
+            return False, str(exc)
+        return check_all(check.expect, series)
+
+    def close(self) -> None:
+        self.prom.close()
+        self.pages_source.close()
+        self.http.close()
+        if self.db is not None:
+            self.db.close()

@@ -1,0 +1,94 @@
+"""The diagnosis: the runbook's diagnosis steps the drill names (PromQL on Prometheus, SQL read-only on the
+ledger database), run again and again until every one returns the evidence the drill expects, or the
+diagnosis deadline (counted from the first expected page, else from when the diagnosis starts).
+"""
+
+from __future__ import annotations
+
+from moneypath.check.expect import Expect, check_all, describe_all
+from moneypath.drills.context import DrillContext
+from moneypath.drills.journal import EvidenceStep
+
+
+class Diagnosis:
+    def __init__(self, ctx: DrillContext):
+        self.ctx = ctx
+        self.steps: list[EvidenceStep] = []  # each step as last run, in the drill's order
+        self.diagnosed_at: float | None = None  # when every step had its evidence
+
+    def run_step(self, step_name: str, expects: list[Expect]) -> EvidenceStep:
+        step = self.ctx.drill.runbook_steps[step_name]
+        kind = "promql" if step.get("promql") else "sql"
+        query = step.get("promql") or step.get("sql")
+        entry = EvidenceStep(step=step_name, kind=kind, query=query, at=self.ctx.clock(), result="", ok=False,
+                             expect=f"{step.get('expect')} — checked: {describe_all(expects)}")
+        try:
+            if kind == "promql":
+                items = self.ctx.prom.query(query)
+                entry.result = _render_series(items)
+            elif self.ctx.db is None:
+                entry.result = "not run: no ledger database (--db-url)"
+                return entry
+            else:
+                items = self.ctx.db.rows(query)
+                entry.result = _render_rows(items)
+        except Exception as exc:  # noqa: BLE001 - a failing query is evidence not found, with its reason
+            entry.result = f"error: {' '.join(str(exc).split())[:200]}"
+            return entry
+        entry.ok, entry.reason = check_all(expects, items)
+        return entry
+
+    def run(self, first_page: float | None) -> None:
+        """Run the steps until all hold or the deadline; the "diagnosed" objective."""
+        ctx = self.ctx
+        steps = ctx.drill.diagnosis.steps
+        base = first_page if first_page is not None else ctx.clock()
+        deadline = base + ctx.s(ctx.drill.diagnosis.within)
+        latest: dict[str, EvidenceStep] = {}
+        ctx.event("phase", f"diagnosis: {len(steps)} step(s) of {ctx.drill.runbook_page}")
+        while True:
+            for step in steps:
+                if step.step in latest and latest[step.step].ok:
+                    continue  # evidence found stays found
+                entry = self.run_step(step.step, step.expect)
+                before = latest.get(step.step)
+                latest[step.step] = entry
+                if before is None or entry.ok:
+                    ctx.event("diagnosis", f"{'evidence' if entry.ok else 'no evidence yet'}: {step.step} → "
+                                           f"{entry.result[:120]}", {"ok": entry.ok})
+            if all(e.ok for e in latest.values()):
+                self.diagnosed_at = ctx.clock()
+                break
+            if ctx.clock() >= deadline:
+                break
+            ctx.sleep_ticking(min(2.0, max(0.1, deadline - ctx.clock())))
+        self.steps = [latest[s.step] for s in steps]
+        missing = [e for e in self.steps if not e.ok]
+        if missing:
+            e = missing[0]
+            ctx.objective("diagnosed", False, f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the "
+                                              f"deadline ({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: "
+                                              f"{e.step!r}: {e.reason or e.result}")
+        else:
+            ctx.objective("diagnosed", True, f"all {len(steps)} runbook step(s) returned the expected evidence "
+                                             f"{self.diagnosed_at - base:.0f} s after "
+                                             f"{'the page' if first_page else 'the diagnosis started'}")
+
+
+def _render_series(series: list[tuple[dict, float]], limit: int = 240) -> str:
+    if not series:
+        return "(empty)"
+    parts = []
+    for labels, value in series:
+        text = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+        parts.append(f"{{{text}}} {value:.4g}" if text else f"{value:.4g}")
+    out = "; ".join(parts)
+    return out if len(out) <= limit else out[:limit - 1] + "…"
+
+
+def _render_rows(rows: list[dict], limit: int = 240) -> str:
+    if not rows:
+        return "0 rows"
+    first = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in rows[:3])
+    out = f"{len(rows)} row(s): {first}" + (" …" if len(rows) > 3 else "")
+    return out if len(out) <= limit else out[:limit - 1] + "…"

@@ -1,0 +1,101 @@
+"""The fault switch: the drill's fault set and cleared through the target's fault API (PUT/DELETE
+{service or providersim}/admin/faults/<name>), and the limits watched while it is on.
+
+The fault is cleared when its declared duration ends, at mitigation (unless mitigation.clear_fault is
+false), when a halt condition holds or the blast-radius cap is exceeded (both fail the drill), and on
+every way out of the run (DrillRun.run clears it in its `finally`).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from moneypath.check.drill_files import _fault_specs
+from moneypath.drills import impact
+from moneypath.drills.context import DrillContext
+from moneypath.drills.journal import FaultRecord
+from moneypath.drills.targets import TargetError
+
+
+class FaultSwitch:
+    def __init__(self, ctx: DrillContext):
+        self.ctx = ctx
+        self.record = FaultRecord.of(ctx.drill.fault)
+        self.active = False
+        self.end: float | None = None  # injection + the declared duration: watch() clears the fault then
+
+    def _url(self) -> str:
+        fault = self.ctx.drill.fault
+        base = self.ctx.target.service if fault.where == "service" else self.ctx.target.providersim
+        return f"{base.rstrip('/')}/admin/faults/{fault.name}"
+
+    def inject(self) -> None:
+        ctx, fault = self.ctx, self.ctx.drill.fault
+        spec = _fault_specs(fault.where)[fault.name]
+        body = dict(fault.params)
+        if spec.target:
+            body[spec.target] = fault.target
+        try:
+            r = ctx.http.put(self._url(), json=body, headers=ctx.admin_headers())
+        except httpx.HTTPError as exc:
+            raise TargetError(f"PUT {self._url()}: {type(exc).__name__}: {exc}") from None
+        if r.status_code != 200:
+            raise TargetError(f"PUT {self._url()}: {r.status_code} {_detail(r)}")
+        self.active = True
+        self.record.injected_at = ctx.clock()
+        self.end = self.record.injected_at + ctx.s(fault.duration)
+        params = ", ".join(f"{k}={v}" for k, v in fault.params.items())
+        ctx.event("fault", f"FAULT {fault.name}({params}) on {fault.where}"
+                           f"{' for ' + fault.target if fault.target else ''}", {"body": body})
+
+    def clear(self, why: str) -> bool:
+        """Clear the fault if it is on; False when the fault API refused (the fault is still on)."""
+        if not self.active:
+            return True
+        ctx, fault = self.ctx, self.ctx.drill.fault
+        spec = _fault_specs(fault.where)[fault.name]
+        params = {spec.target: fault.target} if spec.target and fault.target else None
+        if params and fault.where == "service":
+            params = {"target": fault.target}  # the service's DELETE takes ?target=, whatever the fault calls it
+        try:
+            r = ctx.http.delete(self._url(), params=params, headers=ctx.admin_headers())
+            ok = r.status_code == 200
+            detail = f"{r.status_code}" if ok else f"{r.status_code} {_detail(r)}"
+        except httpx.HTTPError as exc:
+            ok, detail = False, f"{type(exc).__name__}"
+        if ok:
+            self.active = False
+            self.record.cleared_at = ctx.clock()
+            if ctx.load and ctx.drill.load.peak:
+                ctx.load.set_rate(ctx.drill.load.rate)  # the peak rate goes with the fault
+        ctx.event("fault" if ok else "note", f"{'CLEAR' if ok else 'could not clear'} {fault.name} ({why}): {detail}")
+        return ok
+
+    def halt(self, reason: str) -> None:
+        self.record.halted = reason
+        self.ctx.event("halt", f"HALT: {reason}")
+        self.clear("halted")
+
+    def watch(self) -> None:
+        """Each tick: end the fault with its duration; while it is on, halt on a halt condition or the cap."""
+        ctx = self.ctx
+        if self.active and self.end is not None and ctx.clock() >= self.end:
+            ctx.event("note", f"fault duration ({ctx.s(ctx.drill.fault.duration):.0f} s) reached")
+            self.clear("duration reached")
+        if not self.active:
+            return
+        for check in ctx.drill.fault.halt_when:
+            ok, reason = ctx.run_check(check)
+            if ok:
+                self.halt(f"halt condition {check.name!r} holds: {reason}")
+                return
+        reason = impact.cap_exceeded(ctx, ctx.drill.fault.cap, self.record.injected_at)
+        if reason:
+            self.halt(reason)
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("detail", ""))[:200]
+    except ValueError:
+        return r.text[:200]

@@ -1,0 +1,127 @@
+"""What the fault costs in money, and whether the ledger still holds: payments affected, amounts charged
+twice, unreconciled differences and acknowledged writes lost, from the ledger database when the target
+has one (--db-url), else from Prometheus and the payments API. The blast-radius cap reads the same
+measures while the fault is on; the "ledger_balanced" objective judges them at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+
+from moneypath.catalog.conventions import Key
+from moneypath.check.drill_files import Cap
+from moneypath.drills import money
+from moneypath.drills.context import DrillContext
+from moneypath.drills.journal import MoneyImpact
+from moneypath.drills.load import Outcome
+from moneypath.drills.targets import TargetError
+from moneypath.generate.compress import format_duration
+
+
+def ledger_breaks(ctx: DrillContext, since: float | None) -> list[dict]:
+    if ctx.db is None or since is None:
+        return []
+    try:
+        return ctx.db.breaks_since(since)
+    except Exception as exc:  # noqa: BLE001 - a locked or missing table is reported, not fatal
+        ctx.event("note", f"ledger database: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+        return []
+
+
+def prom_duplicates(ctx: DrillContext, seconds: float) -> dict[str, int]:
+    """Minor units charged twice over the last `seconds`, per currency, from the service's own counter."""
+    m = ctx.catalog.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL)
+    window = format_duration(max(seconds, 1))
+    try:
+        series = ctx.prom.query(f"sum by (currency) (increase({m}[{window}]))")
+    except TargetError:
+        return {}
+    return {labels.get("currency", "?"): round(v) for labels, v in series if not math.isnan(v) and v > 0}
+
+
+def cap_exceeded(ctx: DrillContext, cap: Cap, injected: float) -> str | None:
+    """Why the blast-radius cap is exceeded since the injection, or None."""
+    if cap.payments_affected is None and cap.duplicate_minor is None:
+        return None
+    breaks = ledger_breaks(ctx, injected)
+    outcomes = ctx.load.snapshot() if ctx.load else []
+    affected = money.affected_payments(outcomes, injected, None, breaks)
+    duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - injected)
+    return money.cap_exceeded(len(affected), duplicates, cap.payments_affected, cap.duplicate_minor)
+
+
+def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | None, cleared: float | None,
+                 window_end: float | None) -> tuple[MoneyImpact, list[str]]:
+    """The drill's money impact, and a line per acknowledged write lost."""
+    settle = 5.0 * ctx.scale  # the window runs a little past the clear: payments in flight then still count
+    end = (cleared or window_end or ctx.clock()) + settle if injected is not None else None
+    breaks = ledger_breaks(ctx, ctx.started_at) if ctx.db else []
+    affected = money.affected_payments(outcomes, injected, end, breaks)
+    duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - ctx.started_at)
+    unreconciled = money.unreconciled_amounts(breaks) if ctx.db else None  # only the ledger database knows
+    acked, acked_captures = money.acknowledged(outcomes)
+    lost: list[str] = []
+    if ctx.db is not None:
+        try:
+            stored, booked = ctx.db.stored(acked)
+            lost = money.writes_lost(acked, acked_captures, stored, booked)
+        except Exception as exc:  # noqa: BLE001
+            lost = [f"could not check the ledger: {type(exc).__name__}: {exc}"]
+    else:
+        lost = _lost_via_api(ctx, acked, acked_captures)
+    impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
+                         unreconciled_minor=unreconciled, writes_lost=len(lost), acknowledged_payments=len(acked),
+                         acknowledged_captures=len(acked_captures))
+    ctx.event("note", f"money: {len(affected)} payment(s) affected, duplicates {duplicates or 0}, unreconciled "
+                      f"{'not measured (no --db-url)' if unreconciled is None else unreconciled or 0}, "
+                      f"writes lost {len(lost)} of {len(acked)} acknowledged")
+    return impact, lost
+
+
+def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[str]:
+    lost = []
+    headers = {"authorization": f"Bearer {ctx.target.payments_token}"}
+    for pid in sorted(acked):
+        try:
+            r = ctx.http.get(f"{ctx.target.service.rstrip('/')}/v1/payments/{pid}", headers=headers)
+        except httpx.HTTPError as exc:
+            lost.append(f"payment {pid}: could not check ({type(exc).__name__})")
+            continue
+        if r.status_code == 404:
+            lost.append(f"payment {pid} acknowledged, not found")
+        elif r.status_code == 200 and pid in acked_captures and r.json().get("state") not in ("captured", "refunded"):
+            lost.append(f"capture of {pid} acknowledged, payment is {r.json().get('state')}")
+    return lost
+
+
+def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str]) -> None:
+    """ledger_balanced: postings sum to 0 per currency (database and gauge), no acknowledged write lost."""
+    problems = []
+    detail = ""
+    if ctx.db is not None:
+        try:
+            sums = ctx.db.imbalance()
+            off = {c: v for c, v in sums.items() if v != 0}
+            if off:
+                problems.append(f"postings do not sum to 0: {off}")
+            detail = f"postings sum to 0 in {', '.join(sorted(sums)) or 'every currency'}"
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"could not read the ledger: {type(exc).__name__}: {exc}")
+    gauge = ctx.catalog.metric(Key.LEDGER_IMBALANCE_MINOR)
+    try:
+        series = ctx.prom.query(f"max by (currency) (abs({gauge}))")
+        off = {s.get("currency", "?"): v for s, v in series if v != 0}
+        if off:
+            problems.append(f"{gauge} is not 0: {off}")
+        elif not detail:
+            detail = f"{gauge} is 0 in every currency"
+    except TargetError as exc:
+        if ctx.db is None:  # the database answered for the ledger; the gauge is a second opinion
+            problems.append(str(exc))
+    if lost_lines:
+        problems.append(f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}")
+    ctx.objective("ledger_balanced", not problems, "; ".join(problems) if problems else
+                  f"{detail}; all {impact.acknowledged_payments} acknowledged payments and "
+                  f"{impact.acknowledged_captures} captures are in the ledger")

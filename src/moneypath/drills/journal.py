@@ -1,0 +1,253 @@
+"""The drill journal: its parts as dataclasses, and the writer of journal.json.
+
+The journal is the record of a drill run; moneypath.drills.report renders it, and `moneypath drill
+report` renders it again from journal.json alone, so its shape is a contract (SCHEMA): `to_dict()`
+gives exactly the keys, in the order, the report and the tests read. A part whose optional field is
+None leaves that key out (an event without detail, an evidence step that never got a verdict, an
+alert row with no expected labels).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from moneypath._common.atomic import write_json
+from moneypath.check.drill_files import Fault
+from moneypath.drills.load import LoadStats
+
+SCHEMA = 1
+
+# The objectives' order in the journal and the report: the story of the drill, whatever order they were judged in.
+OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "detected", "diagnosed", "mitigated", "recovered",
+                   "no_unexpected_pages", "ledger_balanced", "steady_state_after"]
+
+
+class Part:
+    """A JSON object of the journal. Item access by key and equality with a dict make a part read like
+    the journal.json it becomes (the runner's tests index a run's live parts that way)."""
+
+    optional: ClassVar[tuple[str, ...]] = ()  # left out of to_dict() when None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.optional:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in {f.name for f in fields(self)}:
+            raise KeyError(key)
+        setattr(self, key, value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Part):
+            other = other.to_dict()
+        return self.to_dict() == other if isinstance(other, dict) else NotImplemented
+
+    __hash__ = None  # mutable, like the dict it stands for
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Part):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(eq=False, kw_only=True)
+class Event(Part):
+    """A timeline entry (also a progress line)."""
+
+    t: float
+    kind: str  # phase, load, check, fault, halt, alert_firing, page, resolved, diagnosis, mitigation, answer, note
+    text: str
+    detail: dict | None = None
+    optional = ("detail",)
+
+
+@dataclass(eq=False, kw_only=True)
+class Objective(Part):
+    name: str
+    ok: bool
+    reason: str
+
+
+@dataclass(eq=False, kw_only=True)
+class FaultRecord(Part):
+    """The fault as declared, and when it was injected, cleared or halted (None: not, or no fault)."""
+
+    where: str | None
+    name: str | None
+    params: dict
+    target: str | None
+    injected_at: float | None = None
+    cleared_at: float | None = None
+    halted: str | None = None  # the reason the drill was stopped: a halt condition or the blast-radius cap
+
+    @classmethod
+    def of(cls, fault: Fault | None) -> FaultRecord:
+        if fault is None:
+            return cls(where=None, name=None, params={}, target=None)
+        return cls(where=fault.where, name=fault.name, params=dict(fault.params), target=fault.target)
+
+
+@dataclass(eq=False, kw_only=True)
+class AlertRow(Part):
+    """One alert of the alert matrix: expected (with its labels and deadline), allowed, must_not_page or unexpected."""
+
+    alert: str
+    labels: dict[str, str] | None = None  # expected rows only
+    expectation: str
+    deadline_s: float | None
+    first_firing_at: float | None
+    paged_at: float | None
+    resolved_at: float | None
+    receivers: list[str]
+    ok: bool
+    reason: str
+    optional = ("labels",)
+
+
+@dataclass(eq=False, kw_only=True)
+class EvidenceStep(Part):
+    """A runbook diagnosis step as last run: its query, what it returned and whether that is the evidence."""
+
+    step: str
+    kind: str  # promql | sql
+    query: str
+    expect: str
+    at: float
+    result: str
+    ok: bool
+    reason: str | None = None  # absent when the step could not run (no database, a failing query)
+    optional = ("reason",)
+
+
+@dataclass(eq=False, kw_only=True)
+class Timings(Part):
+    """Seconds from the fault injection (None: it did not happen)."""
+
+    detect_s: float | None
+    page_s: float | None
+    diagnose_s: float | None
+    recover_s: float | None
+
+
+@dataclass(eq=False, kw_only=True)
+class MoneyImpact(Part):
+    payments_affected: int
+    duplicate_amount_minor: dict[str, int]
+    unreconciled_minor: dict[str, int] | None  # None: not measured (no ledger database)
+    writes_lost: int
+    acknowledged_payments: int
+    acknowledged_captures: int
+
+
+@dataclass(eq=False, kw_only=True)
+class LoadSummary(Part):
+    rate: float
+    peak: float | None
+    started: int
+    acknowledged: int
+    failed: int
+    captured: int
+    behind: int
+    statuses: dict[str, int]
+
+    @classmethod
+    def of(cls, rate: float, peak: float | None, stats: LoadStats | None) -> LoadSummary:
+        stats = stats or LoadStats()  # no load was started: all 0
+        return cls(rate=rate, peak=peak, started=stats.started, acknowledged=stats.acknowledged, failed=stats.failed,
+                   captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses))
+
+
+@dataclass(eq=False, kw_only=True)
+class RegulatoryDue(Part):
+    regime: str
+    basis: str
+    due_at: float | None
+    applies: str
+
+
+@dataclass(eq=False, kw_only=True)
+class SeriesPanel(Part):
+    """A plot's data: the query, its unit and its points per series (a range query over the drill)."""
+
+    query: str
+    unit: str
+    points: dict
+
+
+@dataclass(eq=False, kw_only=True)
+class Journal(Part):
+    schema: int = SCHEMA
+    drill: str
+    file: str
+    title: str
+    runbook: str
+    root: str  # the repository root, where the runbook link in the report resolves
+    alert: str
+    narrative: str
+    target: dict
+    time_factor: float
+    duration_scale: float
+    started_at: float
+    finished_at: float
+    fault: FaultRecord
+    classification_at: float | None  # the first expected page
+    awareness_at: float | None  # the first expected alert firing, else the classification
+    timeline: list[Event]
+    objectives: list[Objective]
+    timings: Timings
+    money: MoneyImpact
+    writes_lost_detail: list[str]
+    alerts: list[AlertRow]
+    evidence: list[EvidenceStep]
+    roles: list[dict]  # moneypath.drills.tabletop's entries
+    regulatory: list[RegulatoryDue]
+    series: dict[str, SeriesPanel]
+    load: LoadSummary
+    pages_source: str
+    interrupted: bool
+    verdict: str  # pass | fail
+
+
+def order_objectives(objectives: list[Objective]) -> None:
+    objectives.sort(key=lambda o: OBJECTIVE_ORDER.index(o.name) if o.name in OBJECTIVE_ORDER else len(OBJECTIVE_ORDER))
+
+
+def finite(value: Any) -> Any:
+    """NaN and infinities become None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_journal(journal: dict, reports_dir: Path) -> Path:
+    """reports/<drill>-<YYYYmmdd-HHMMSS>/journal.json, written atomically (a reader never sees half of it)."""
+    stamp = datetime.fromtimestamp(journal["started_at"], UTC).strftime("%Y%m%d-%H%M%S")
+    out = reports_dir / f"{journal['drill']}-{stamp}"
+    n = 1
+    while out.exists():  # two runs in one second do not overwrite each other
+        n += 1
+        out = reports_dir / f"{journal['drill']}-{stamp}-{n}"
+    out.mkdir(parents=True)
+    write_json(out / "journal.json", journal, indent=1, allow_nan=False, default=str)
+    return out / "journal.json"

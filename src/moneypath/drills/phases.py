@@ -1,0 +1,359 @@
+"""One drill against a target, phase by phase (DrillRun); each phase a line of progress and a timeline entry:
+
+1. baseline load (payments through the public API) and the steady-state checks;
+2. the fault (moneypath.drills.faults), while the watcher (moneypath.drills.watcher) polls every second:
+   Prometheus' alerts, the pages (pager or Alertmanager), the fault's declared duration (the fault is
+   cleared when it ends), the halt conditions and the blast-radius cap (either clears the fault at once
+   and fails the drill); the drill waits for every expected page or its deadline;
+3. the runbook's diagnosis steps (moneypath.drills.evidence), executed until every one returns the
+   evidence the drill expects, or the diagnosis deadline;
+4. mitigation (clear the fault unless mitigation.clear_fault is false, remediation calls), then the
+   recovery checks until they hold or the recovery deadline, then the steady state again;
+5. the ledger and the money impact (moneypath.drills.impact), the key series for the plots
+   (moneypath.drills.series), the tabletop when interactive, and the journal (moneypath.drills.journal).
+
+A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages.
+Times are wall-clock; the drill file's durations are stretched by `scale` when the target's
+rules are less compressed than the local drill stack's (see moneypath.check.drill_files).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from moneypath.catalog import Catalog
+from moneypath.check.drill_files import Action, Check, Drill
+from moneypath.drills import impact
+from moneypath.drills.context import TICK_S, DrillContext
+from moneypath.drills.evidence import Diagnosis
+from moneypath.drills.faults import FaultSwitch
+from moneypath.drills.journal import (
+    AlertRow,
+    Event,
+    FaultRecord,
+    Journal,
+    LoadSummary,
+    RegulatoryDue,
+    Timings,
+    order_objectives,
+)
+from moneypath.drills.load import Load, Mix
+from moneypath.drills.series import key_series
+from moneypath.drills.targets import Target, TargetError
+from moneypath.drills.watcher import AlertSeen, Watcher, is_page
+
+
+class DrillRun(DrillContext):
+    def __init__(self, drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
+                 say: Callable[[str], None] = print, interactive: bool = False, ask=input, clock=time.time):
+        super().__init__(drill, catalog, target, say, clock)
+        self.reports_dir, self.interactive, self.ask = reports_dir, interactive, ask
+        self.watcher = Watcher(self)
+        self.faults = FaultSwitch(self)
+        self.diagnosis = Diagnosis(self)
+        self.recovered_at: float | None = None
+        self.window_end: float | None = None  # end of the fault (or peak) window
+        self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
+
+    # The parts' state, also read (and in tests set) on the run itself.
+
+    @property
+    def seen(self) -> dict[tuple, AlertSeen]:
+        return self.watcher.seen
+
+    @property
+    def pages(self) -> list[dict]:
+        return self.watcher.pages
+
+    @pages.setter
+    def pages(self, records: list[dict]) -> None:
+        self.watcher.pages = records
+
+    @property
+    def fault_state(self) -> FaultRecord:
+        return self.faults.record
+
+    @property
+    def fault_active(self) -> bool:
+        return self.faults.active
+
+    @property
+    def fault_end(self) -> float | None:
+        return self.faults.end
+
+    def inject(self) -> None:
+        self.faults.inject()
+
+    def alert_matrix(self) -> list[AlertRow]:
+        return self.watcher.alert_matrix(self.faults.record.injected_at)
+
+    def tick(self) -> None:
+        """One poll: alerts and pages, then the fault's end time, its halt conditions and its cap."""
+        try:
+            self.watcher.poll(self.clock())
+        except TargetError as exc:
+            self.event("note", f"watcher: {exc}")
+        self.faults.watch()
+
+    # ------------------------------------------------------------ the run
+
+    def run(self) -> dict:
+        """The phases, then the journal (as journal.json has it). Whatever ends the phases, the fault is
+        cleared, the load stopped and the journal kept."""
+        drill = self.drill
+        self.event("phase", f"drill {drill.name}: {drill.title} (rehearses {drill.runbook_alert})")
+        if self.scale != 1:
+            self.event("note", f"the target's rules run {self.target.time_factor:g}x production speed: drill "
+                               f"durations and ranges are stretched {self.scale:g}x")
+        try:
+            self._run_phases()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.event("note", "interrupted (Ctrl-C): the fault is cleared; the journal and report keep what "
+                               "happened so far")
+            self.objective("interrupted", False, "the drill was interrupted (Ctrl-C) before it finished")
+        except (TargetError, httpx.HTTPError) as exc:
+            self.event("note", f"drill stopped: {exc}")
+            self.objective("runner", False, f"the drill could not continue: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave a fault in place or lose the journal
+            self.event("note", f"drill stopped by an error: {type(exc).__name__}: {exc}")
+            self.objective("runner", False, f"the runner failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.faults.clear("cleanup")  # nothing to do unless the fault is still on
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - best effort: the target may be gone
+                pass
+            if self.load is not None:
+                self.load.stop()
+        return self.finish()
+
+    def _run_phases(self) -> None:
+        drill = self.drill
+        self._start_load()
+        self.sleep_ticking(self.s(drill.load.baseline))
+        if not self.steady_state("steady_state_before"):
+            self.event("note", "the steady state does not hold: no fault injected (fix the baseline first)")
+            return
+        if drill.fault is None:
+            self._peak_only()
+            return
+        if drill.fault.after:
+            self.sleep_ticking(self.s(drill.fault.after))
+        self.faults.inject()
+        injected = self.faults.record.injected_at
+        if drill.load.peak:
+            self.load.set_rate(drill.load.peak.rate)
+            self.event("load", f"load raised to {drill.load.peak.rate:g} payments/s")
+        longest = max((self.s(e.page_within) for e in drill.alerts.expected), default=0.0)
+        self.event("phase", f"waiting for {len(drill.alerts.expected)} expected page(s) (deadline up to {longest:.0f} s)")
+        self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
+                           until=lambda: self.watcher.all_expected_paged() or not self.faults.active)
+        self.diagnosis.run(self.watcher.first_expected_page())
+        self.tick()  # the fault's end time, the halt conditions and the cap, once more before mitigating
+        mitigated_at = self.mitigate()
+        self.event("phase", f"recovery: checks must hold within {self.s(drill.recovery.within):.0f} s")
+        self._recover(mitigated_at)
+        self.steady_state("steady_state_after")
+
+    def _start_load(self) -> None:
+        spec = self.drill.load
+        mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
+        self.load = Load(self.target.service, self.target.payments_token, mix, spec.rate, spec.concurrency,
+                         prefix=f"drill-{self.drill.name}")
+        self.load.start()
+        self.event("load", f"baseline load: {spec.rate:g} payments/s ({', '.join(spec.providers)}; "
+                           f"{spec.capture:.0%} captured) for {self.s(spec.baseline):.0f} s")
+
+    def poll_checks(self, checks: list[Check], within: float) -> tuple[bool, str, float | None]:
+        """Poll until every check holds or `within` runs out: (ok, reason, when it held)."""
+        deadline = self.clock() + within
+        while True:
+            results = [(c, *self.run_check(c)) for c in checks]
+            failing = [(c, reason) for c, ok, reason in results if not ok]
+            if not failing:
+                return True, "; ".join(f"{c.name}: {reason}" for c, _, reason in results), self.clock()
+            if self.clock() >= deadline:
+                c, reason = failing[0]
+                return False, f"{c.name}: {reason} (still after {within:.0f} s)", None
+            self.sleep_ticking(TICK_S)
+
+    def steady_state(self, name: str) -> bool:
+        ok, reason, _ = self.poll_checks(self.drill.steady_state, self.s(self.drill.steady_state_within))
+        self.objective(name, ok, ("holds: " if ok else "does not hold: ") + reason)
+        self.event("check", f"steady state {'holds' if ok else 'DOES NOT hold'}"
+                            f"{'' if ok else ': ' + reason}", {"ok": ok, "reason": reason})
+        return ok
+
+    def mitigate(self) -> float:
+        """Clear the fault (unless mitigation.clear_fault is false: then it stays until its duration ends or the
+        drill finishes) and call the remediation actions; the "mitigated" objective; returns when it was done."""
+        mitigation = self.drill.mitigation
+        self.event("phase", "mitigation")
+        mitigated = True
+        reasons = []
+        if mitigation.clear_fault:
+            if self.faults.active:
+                mitigated &= self.faults.clear("mitigation")
+            reasons.append("fault cleared" if mitigated else "the fault could not be cleared")
+        elif self.faults.active:
+            left = max(0.0, (self.faults.end or self.clock()) - self.clock())
+            reasons.append(f"fault left on (mitigation.clear_fault: false): it ends with its duration, in {left:.0f} s")
+        for action in mitigation.actions:
+            ok, text = self.act(action)
+            mitigated &= ok
+            reasons.append(text)
+        mitigated_at = self.clock()
+        self.window_end = mitigated_at
+        self.objective("mitigated", mitigated, "; ".join(reasons) or "nothing to do")
+        return mitigated_at
+
+    def act(self, action: Action) -> tuple[bool, str]:
+        """A remediation call; ok when it answers one of the statuses the drill expects."""
+        base = self.target.service if action.where == "service" else self.target.providersim
+        if not base:
+            return False, f"{action.name}: no {action.where} target"
+        try:
+            r = self.http.request(action.method, f"{base.rstrip('/')}{action.path}", json=action.json_body,
+                                  headers=self.admin_headers())
+            ok = r.status_code in action.expect_status
+            text = f"{action.name}: {action.method} {action.path} → {r.status_code}"
+        except httpx.HTTPError as exc:
+            ok, text = False, f"{action.name}: {type(exc).__name__}"
+        self.event("mitigation", text, {"ok": ok})
+        return ok, text
+
+    def _recover(self, mitigated_at: float) -> None:
+        rec = self.drill.recovery
+        within = self.s(rec.within)
+        ok, reason, when = self.poll_checks(rec.checks, within)
+        if ok and rec.alerts_resolved:
+            left = mitigated_at + within - self.clock()
+            self.sleep_ticking(max(0.0, left), until=self.watcher.expected_resolved)
+            if not self.watcher.expected_resolved():
+                ok = False
+                reason = f"recovery checks hold, but the expected alerts still fire {within:.0f} s after mitigation"
+            else:
+                when = self.clock()
+        elif ok:
+            self.tick()
+        if ok:
+            self.recovered_at = when
+            self.objective("recovered", True, f"recovered {when - mitigated_at:.0f} s after mitigation "
+                                              f"(deadline {within:.0f} s): {reason}")
+        else:
+            self.objective("recovered", False, reason)
+        self.event("check", f"recovery {'holds' if ok else 'FAILED'}: {reason[:160]}", {"ok": ok})
+
+    def _peak_only(self) -> None:
+        peak = self.drill.load.peak
+        self.load.set_rate(peak.rate)
+        self.event("load", f"peak load: {peak.rate:g} payments/s for {self.s(peak.duration):.0f} s; nothing may page")
+        self.sleep_ticking(self.s(peak.duration))
+        self.diagnosis.run(self.watcher.first_expected_page())
+        self.window_end = self.clock()
+        self.load.set_rate(self.drill.load.rate)
+        self.event("load", f"back to {self.drill.load.rate:g} payments/s")
+        self.steady_state("steady_state_after")
+
+    # ------------------------------------------------------------ the end: verdicts, tabletop, journal
+
+    def finish(self) -> dict:
+        """The objectives that need the whole run, the timings, the tabletop, the regulatory clocks, the
+        verdict: the journal, as journal.json has it."""
+        drill = self.drill
+        outcomes = self.load.snapshot() if self.load else []
+        injected, cleared = self.faults.record.injected_at, self.faults.record.cleared_at
+        matrix = self.alert_matrix()
+        self._judge_pages(matrix, injected)
+        if self.faults.record.halted:
+            self.objective("halted", False, f"the drill was stopped: {self.faults.record.halted}")
+        money_impact, lost_lines = impact.money_impact(self, outcomes, injected, cleared, self.window_end)
+        impact.ledger_objective(self, money_impact, lost_lines)
+        order_objectives(self.objectives)
+        first_firing = min((r.first_firing_at for r in matrix if r.expectation == "expected"
+                            and r.first_firing_at), default=None)
+        classification_at = self.watcher.first_expected_page()
+        timings = Timings(detect_s=_since(first_firing, injected), page_s=_since(classification_at, injected),
+                          diagnose_s=_since(self.diagnosis.diagnosed_at, injected),
+                          recover_s=_since(self.recovered_at, injected))
+        series = key_series(self)
+        finished_at = self.clock()
+        roles = self._roles(classification_at or injected or self.started_at)
+        awareness = first_firing or classification_at
+        regulatory = regulatory_clocks(drill, classification_at, awareness)
+        verdict = "pass" if self.objectives and all(o.ok for o in self.objectives) else "fail"
+        self.event("phase", f"verdict: {verdict.upper()}")
+        return Journal(
+            drill=drill.name, file=drill.path, title=drill.title, runbook=drill.runbook_page,
+            root=str(Path(self.catalog.path).resolve().parent), alert=drill.runbook_alert,
+            narrative=drill.tabletop.narrative, target=self.target.describe(), time_factor=self.target.time_factor,
+            duration_scale=self.scale, started_at=self.started_at, finished_at=finished_at, fault=self.faults.record,
+            classification_at=classification_at, awareness_at=awareness,
+            timeline=sorted(self.timeline, key=lambda e: e.t), objectives=self.objectives, timings=timings,
+            money=money_impact, writes_lost_detail=lost_lines[:20], alerts=matrix, evidence=self.diagnosis.steps,
+            roles=roles, regulatory=regulatory, series=series,
+            load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
+                                self.load.stats if self.load else None),
+            pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
+        ).to_dict()
+
+    def _judge_pages(self, matrix: list[AlertRow], injected: float | None) -> None:
+        """detected (when a fault was injected and alerts are expected) and no_unexpected_pages."""
+        if self.drill.alerts.expected and injected is not None:
+            bad = [r for r in matrix if r.expectation == "expected" and not r.ok]
+            self.objective("detected", not bad,
+                           f"{bad[0].alert}: {bad[0].reason}" if bad else
+                           f"every expected alert paged its receivers in time ({len(self.drill.alerts.expected)})")
+        unexpected = [r for r in matrix if r.expectation in ("must_not_page", "unexpected") and not r.ok]
+        firing = self.watcher.firing_pages()
+        tickets = sum(1 for p in firing if not is_page(p))
+        self.objective("no_unexpected_pages", not unexpected,
+                       "; ".join(f"{r.alert}: {r.reason}" for r in unexpected) if unexpected else
+                       f"nothing paged that should not ({len(firing) - tickets} page(s) and {tickets} ticket(s) "
+                       "in all)")
+
+    def _roles(self, clock_base: float) -> list[dict]:
+        """The journal's roles: the cards as drilled (answered at the tabletop when interactive)."""
+        roles = [{"role": role, "checkpoint": card.checkpoint, "due_s": card.due, "answered_by": None, "answer": None,
+                  "answered_at": None, "ok": None} for role, card in self.drill.tabletop.roles.items()]
+        if self.interactive and not self.interrupted:
+            roles = self._tabletop(roles, clock_base)
+            missed = [r["role"] for r in roles if r.get("ok") is False]
+            self.objective("tabletop", not missed,
+                           f"checkpoint not met or late: {', '.join(missed)}" if missed else
+                           f"every role met its first-hour checkpoint ({len(roles)})")
+        return roles
+
+    def _tabletop(self, roles: list[dict], started_at: float) -> list[dict]:
+        from moneypath.drills.tabletop import run_tabletop  # imports the report, and with it matplotlib
+
+        self.event("phase", "tabletop: each role answers its first-hour checkpoint")
+        answered = run_tabletop(roles, started_at, ask=self.ask, say=self.say, clock=self.clock,
+                                narrative=self.drill.tabletop.narrative)
+        for r in answered:
+            if r.get("answered_at"):
+                self.timeline.append(Event(t=r["answered_at"], kind="answer",
+                                           text=f"{r.get('role')}: {r.get('answered_by') or '?'} answered: "
+                                                f"{str(r.get('answer') or '')[:120]}"))
+        return answered
+
+
+def regulatory_clocks(drill: Drill, classification_at: float | None, awareness: float | None) -> list[RegulatoryDue]:
+    """When each regulatory notification is due: hours from the classification or from awareness."""
+    out = []
+    for clock in drill.tabletop.regulatory:
+        start = classification_at if clock.start == "classification" else awareness
+        out.append(RegulatoryDue(regime=clock.regime,
+                                 basis=f"{clock.hours:g} h from {clock.start}" if clock.hours else "no fixed deadline",
+                                 due_at=start + clock.hours * 3600 if clock.hours and start else None,
+                                 applies=clock.applies))
+    return out
+
+
+def _since(t: float | None, base: float | None) -> float | None:
+    return round(t - base, 1) if t is not None and base is not None else None

@@ -1,0 +1,207 @@
+"""The watcher: Prometheus' alerts and the pages on-call got (pager or Alertmanager), polled every tick of a
+drill, and what they add up to: when each alert first fired, paged and resolved, whether every expected
+page reached its receivers, and the alert matrix the drill is judged on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moneypath.check.drill_files import ExpectedAlert, alert_names, receivers_for
+from moneypath.drills.context import DrillContext
+from moneypath.drills.journal import AlertRow
+
+
+@dataclass
+class AlertSeen:
+    alertname: str
+    labels: dict[str, str]
+    first_pending: float | None = None
+    first_firing: float | None = None
+    last_firing: float | None = None
+    gone_at: float | None = None  # no longer firing or pending at Prometheus
+
+
+class Watcher:
+    def __init__(self, ctx: DrillContext):
+        self.ctx = ctx
+        self.known = alert_names(ctx.catalog)
+        self.seen: dict[tuple, AlertSeen] = {}
+        self.pages: list[dict] = []  # the page records of this drill, firing and resolved, in the order seen
+        self._page_keys: set[tuple] = set()
+
+    def poll(self, now: float) -> None:
+        """Raises TargetError when Prometheus or the page source does not answer."""
+        self._poll_alerts(now)
+        self._poll_pages(now)
+
+    def _poll_alerts(self, now: float) -> None:
+        present = set()
+        for alert in self.ctx.prom.alerts():
+            labels = {k: v for k, v in alert["labels"].items() if k != "alertstate"}
+            key = (labels.get("alertname", ""), tuple(sorted(labels.items())))
+            present.add(key)
+            seen = self.seen.get(key)
+            if seen is None:
+                seen = self.seen[key] = AlertSeen(key[0], labels)
+            seen.gone_at = None
+            if alert["state"] == "pending" and seen.first_pending is None:
+                seen.first_pending = now
+            if alert["state"] == "firing":
+                if seen.first_firing is None:
+                    seen.first_firing = now
+                    # one timeline line per alert name, however many label sets fire
+                    if not any(s.first_firing for k, s in self.seen.items() if k != key and k[0] == key[0]):
+                        self.ctx.event("alert_firing", f"firing at Prometheus: {key[0]}{label_text(labels)}",
+                                       {"alert": key[0], "labels": labels})
+                seen.last_firing = now
+        for key, seen in self.seen.items():
+            if key not in present and seen.gone_at is None:
+                seen.gone_at = now
+
+    def _poll_pages(self, now: float) -> None:
+        for record in self.ctx.pages_source.records(now):
+            if float(record.get("received_at") or 0) < self.ctx.started_at - 1:
+                continue  # before this drill (a stack shared with earlier work)
+            key = (record.get("received_at"), record.get("receiver"), record.get("status"),
+                   record.get("fingerprint") or tuple(sorted(record.get("labels", {}).items())))
+            if key in self._page_keys:
+                continue
+            self._page_keys.add(key)
+            self.pages.append(record)
+            status = record.get("status", "firing")
+            labels = record.get("labels", {})
+            word = "PAGE" if status == "firing" else "RESOLVED"
+            self.ctx.event("page" if status == "firing" else "resolved",
+                           f"{word} {record.get('alertname')}{label_text(labels)} → {record.get('receiver')} "
+                           f"({labels.get('severity', '?')})",
+                           {"alert": record.get("alertname"), "receiver": record.get("receiver"), "labels": labels},
+                           t=float(record.get("received_at") or now))
+
+    # ------------------------------------------------------------ what the alerts and pages add up to
+
+    def expected_receivers(self, alert: str, given: list[str] | None) -> list[str]:
+        return list(given) if given else receivers_for(alert, self.ctx.catalog, self.known)
+
+    def matching_pages(self, alert: str, labels: dict[str, str], status: str = "firing") -> list[dict]:
+        return [p for p in self.pages if p.get("alertname") == alert and p.get("status", "firing") == status
+                and all(p.get("labels", {}).get(k) == v for k, v in labels.items())]
+
+    def matching_seen(self, alert: str, labels: dict[str, str]) -> list[AlertSeen]:
+        return [s for s in self.seen.values() if s.alertname == alert
+                and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def all_expected_paged(self) -> bool:
+        for exp in self.ctx.drill.alerts.expected:
+            got = {p.get("receiver") for p in self.matching_pages(exp.alert, exp.labels)}
+            if not set(self.expected_receivers(exp.alert, exp.receivers)) <= got:
+                return False
+        return True
+
+    def first_expected_page(self) -> float | None:
+        """The classification: when the first expected page arrived."""
+        times = [float(p["received_at"]) for exp in self.ctx.drill.alerts.expected
+                 for p in self.matching_pages(exp.alert, exp.labels)]
+        return min(times) if times else None
+
+    def expected_resolved(self) -> bool:
+        for exp in self.ctx.drill.alerts.expected:
+            seen = self.matching_seen(exp.alert, exp.labels)
+            if any(s.gone_at is None for s in seen):
+                return False
+        return True
+
+    def firing_pages(self) -> list[dict]:
+        return [p for p in self.pages if p.get("status", "firing") == "firing"]
+
+    def alert_matrix(self, injected: float | None) -> list[AlertRow]:
+        """A row per expected alert (did it page its receivers by its deadline after `injected`, the fault
+        injection?), then a row per alert allowed, forbidden or paging though nobody listed it."""
+        alerts = self.ctx.drill.alerts
+        rows = [self._expected_row(exp, injected) for exp in alerts.expected]
+        listed = {exp.alert for exp in alerts.expected}
+        allowed = set(alerts.allowed)
+        forbidden = set(alerts.must_not_page)
+        if "*" in forbidden:
+            forbidden = (set(self.known) - listed - allowed) | (forbidden - {"*"})
+        paged_names = sorted({p.get("alertname") for p in self.firing_pages()})
+        for name in sorted(allowed | forbidden | set(paged_names)):
+            if name in listed:
+                continue  # an expected alert paging with other labels is not a second row
+            row = self._other_row(name, allowed, forbidden)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def _expected_row(self, exp: ExpectedAlert, injected: float | None) -> AlertRow:
+        want = self.expected_receivers(exp.alert, exp.receivers)
+        pages = self.matching_pages(exp.alert, exp.labels)
+        seen = self.matching_seen(exp.alert, exp.labels)
+        firing = [s.first_firing for s in seen if s.first_firing]
+        resolved = [float(p["received_at"]) for p in self.matching_pages(exp.alert, exp.labels, "resolved")]
+        gone = [s.gone_at for s in seen if s.first_firing and s.gone_at]
+        got = sorted({p.get("receiver") for p in pages})
+        deadline = self.ctx.s(exp.page_within)
+        paged_at = min((float(p["received_at"]) for p in pages), default=None)
+        all_paged_at = max((min(float(p["received_at"]) for p in pages if p.get("receiver") == r)
+                            for r in want if r in got), default=None)
+        if injected is None:
+            ok, reason = False, "the fault was never injected"
+        elif paged_at is None:
+            ok = False
+            reason = (f"fired at Prometheus {min(firing) - injected:.0f} s after the fault, but no page reached "
+                      f"{', '.join(want)}" if firing else
+                      f"never fired within {deadline:.0f} s (is the rule loaded? does the fault move its signal?)")
+        elif not set(want) <= set(got):
+            ok, reason = False, f"paged {', '.join(got)}, but not {', '.join(sorted(set(want) - set(got)))}"
+        elif all_paged_at - injected > deadline:
+            ok, reason = False, f"paged {all_paged_at - injected:.0f} s after the fault, deadline {deadline:.0f} s"
+        else:
+            ok, reason = True, f"paged {', '.join(got)} {all_paged_at - injected:.0f} s after the fault " \
+                               f"(deadline {deadline:.0f} s)"
+        # resolved: the resolve notification, else when Prometheus stopped showing it (if every series did)
+        resolved_at = min(resolved) if resolved else (max(gone) if gone and not any(
+            s.gone_at is None for s in seen) else None)
+        return AlertRow(alert=exp.alert, labels=dict(exp.labels), expectation="expected", deadline_s=deadline,
+                        first_firing_at=min(firing) if firing else None, paged_at=paged_at, resolved_at=resolved_at,
+                        receivers=got, ok=ok, reason=reason)
+
+    def _other_row(self, name: str, allowed: set[str], forbidden: set[str]) -> AlertRow | None:
+        pages = [p for p in self.firing_pages() if p.get("alertname") == name]
+        seen = [s for s in self.seen.values() if s.alertname == name]
+        firing = [s.first_firing for s in seen if s.first_firing]
+        resolved = [float(p["received_at"]) for p in self.pages
+                    if p.get("alertname") == name and p.get("status") == "resolved"]
+        got = sorted({p.get("receiver") for p in pages})
+        first_page = min((float(p["received_at"]) for p in pages), default=None)
+        # A page is a notification of severity page; a ticket waits for the next business day and is
+        # shown, not judged (an SLO's slow-burn ticket on a minutes-old history is noise, not an incident).
+        paging = [p for p in pages if is_page(p)]
+        tickets = "" if paging or not pages else f" (a ticket to {', '.join(got)}, not a page)"
+        if name in allowed:
+            expectation, ok = "allowed", True
+            reason = (f"allowed as a consequence of the fault; notified {', '.join(got)}" if pages else
+                      "allowed; did not page")
+        elif name in forbidden:
+            expectation, ok = "must_not_page", not paging
+            reason = (f"must not page, but paged {', '.join(sorted({p.get('receiver') for p in paging}))}"
+                      if paging else f"did not page{tickets}")
+        else:
+            expectation, ok = "unexpected", not paging
+            reason = (f"not expected by this drill, but paged "
+                      f"{', '.join(sorted({p.get('receiver') for p in paging}))}" if paging else
+                      f"not expected by this drill{tickets}; not judged")
+        if not pages and not firing and expectation != "must_not_page":
+            return None
+        return AlertRow(alert=name, expectation=expectation, deadline_s=None,
+                        first_firing_at=min(firing) if firing else None, paged_at=first_page,
+                        resolved_at=min(resolved) if resolved else None, receivers=got, ok=ok, reason=reason)
+
+
+def is_page(record: dict) -> bool:
+    return (record.get("labels") or {}).get("severity", record.get("severity")) != "ticket"
+
+
+def label_text(labels: dict[str, str]) -> str:
+    keep = {k: v for k, v in labels.items() if k not in ("alertname", "severity", "service", "money_loss")}
+    return "{" + ", ".join(f"{k}={v}" for k, v in sorted(keep.items())) + "}" if keep else ""
