@@ -125,7 +125,7 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
             assert len(pngs) == len(drawn)
             for png in pngs:
                 assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000, png
-                assert f"src='{png.name}'" in html
+                assert f'src="{png.name}"' in html
             assert "<table>" in html and catalog.runbook_url("LedgerImbalance") in html
             print(f"snapshot: {len(pngs)} PNGs + index.html in {time.monotonic() - t0:.1f} s")
     finally:

@@ -4,25 +4,23 @@ The journal (journal.json, schema 1, written by the runner) is the only input, s
 be re-rendered offline (`moneypath drill report JOURNAL.json`) and tested without a stack. Every
 section tolerates what a failed run leaves behind: missing series, null timings, no pages.
 
-Both formats come from one list of sections (tables of typed cells), so markdown and HTML say
-the same thing; HTML escapes every string from the journal, markdown escapes what would break a
-table or turn into markup. Files are rendered into a temporary sibling directory and moved into
-place only when complete: a crash never leaves a half-written report.
+Both formats come from one document (moneypath._common.report: sections of tables of typed
+cells), so markdown and HTML say the same thing; HTML escapes every string from the journal,
+markdown escapes what would break a table or turn into markup. Files are rendered into a
+temporary sibling directory and moved into place only when complete: a crash never leaves a
+half-written report.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
 import re
-import shutil
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
+from moneypath._common.report import Cell, Document, Image, Para, Section, Table, publishing, stage
 
 SCHEMA = 1
 REPORT = "report.md"
@@ -45,42 +43,6 @@ OBJECTIVE_TEXT = {
 
 class ReportError(Exception):
     """The journal cannot be read or the report cannot be written; the message is one line for the CLI."""
-
-
-# ------------------------------------------------------------------ cells, blocks, sections
-
-
-@dataclass
-class Cell:
-    text: str
-    kind: str = "text"  # text | code | ok | fail | na | bad | link
-    href: str | None = None
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[Cell]]
-    empty: str = "none"
-
-
-@dataclass
-class Para:
-    text: str
-    kind: str = "text"  # text | bad | quote | note
-
-
-@dataclass
-class Image:
-    title: str
-    file: str
-    caption: str
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Table | Para | Image] = field(default_factory=list)
 
 
 def _ok(value: bool | None, yes: str = "pass", no: str = "fail", none: str = "—") -> Cell:
@@ -229,7 +191,8 @@ def _plots(jn: _Journal, out: Path) -> list[Image]:
         entry = entry if isinstance(entry, dict) else {}
         name = f"plot-{i:02d}-{_slug(str(title))}.png"
         _plot_signal(jn, str(title), entry, out / name)
-        images.append(Image(str(title), name, str(entry.get("query") or "")))
+        query = str(entry.get("query") or "")
+        images.append(Image(str(title), name, [Cell("Query: "), Cell(query, "code")] if query else ""))
     return images
 
 
@@ -375,134 +338,6 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
     return out
 
 
-# ------------------------------------------------------------------ markdown
-
-
-_MD_SPECIAL = re.compile(r"([\\`*|<>\[\]])")
-
-
-def _md_text(s: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(s).split()))
-
-
-def _md_code(s: str) -> str:
-    s = " ".join(str(s).split()).replace("|", "\\|")
-    if not s:
-        return ""
-    fence = "``" if "`" in s else "`"
-    return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
-
-
-def _md_cell(c: Cell) -> str:
-    if c.kind == "code":
-        return _md_code(c.text)
-    if c.kind == "link" and c.href:
-        return f"[{_md_text(c.text)}](<{c.href.replace('>', '%3E').replace(' ', '%20')}>)"
-    text = _md_text(c.text)
-    if c.kind == "ok":
-        return f"✅ {text}"
-    if c.kind == "fail":
-        return f"❌ **{text}**"
-    if c.kind == "bad":
-        return f"⚠️ **{text}**" if text else ""
-    if c.kind == "na":
-        return f"_{text}_" if text and text != "—" else text
-    return text
-
-
-def _markdown(jn: _Journal, sections: list[Section]) -> str:
-    title = str(jn.j.get("title") or "")
-    lines = [f"# Drill report: {_md_text(jn.drill)}" + (f" — {_md_text(title)}" if title else ""), "",
-             f"**Verdict: {'✅ PASS' if jn.verdict == 'pass' else '❌ FAIL'}**", ""]
-    for sec in sections:
-        lines += [f"## {_md_text(sec.title)}", ""]
-        for b in sec.blocks:
-            if isinstance(b, Table):
-                if not b.rows:
-                    lines += [f"_{_md_text(b.empty)}_", ""]
-                    continue
-                lines.append("| " + " | ".join(_md_text(h) for h in b.headers) + " |")
-                lines.append("|" + "|".join("---" for _ in b.headers) + "|")
-                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
-                lines.append("")
-            elif isinstance(b, Image):
-                lines += [f"![{_md_text(b.title)}]({b.file})", ""]
-                if b.caption:
-                    lines += [f"Query: {_md_code(b.caption)}", ""]
-            elif b.kind == "quote":
-                lines += ["> " + line if line.strip() else ">" for line in _md_text(b.text).split("\n")] + [""]
-            elif b.kind == "bad":
-                lines += [f"**⚠️ {_md_text(b.text)}**", ""]
-            elif b.kind == "note":
-                lines += [f"_{_md_text(b.text)}_", ""]
-            else:
-                lines += [_md_text(b.text), ""]
-    lines += [f"_Rendered from {JOURNAL} (schema {jn.j.get('schema', '?')}); "
-              f"re-render with `moneypath drill report {JOURNAL}`._", ""]
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ HTML
-
-
-def _h(s) -> str:
-    return html.escape(str(s), quote=True)
-
-
-def _html_cell(c: Cell) -> str:
-    if c.kind == "code":
-        return f"<td><code>{_h(c.text)}</code></td>"
-    if c.kind == "link" and c.href:
-        return f'<td><a href="{_h(c.href)}">{_h(c.text)}</a></td>'
-    cls = {"ok": "ok", "fail": "fail", "bad": "bad", "na": "na"}.get(c.kind)
-    return f'<td class="{cls}">{_h(c.text)}</td>' if cls else f"<td>{_h(c.text)}</td>"
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; background: #fafafa; }
-h1 .verdict { padding: 2px 10px; border-radius: 4px; color: white; }
-.pass { background: #37872D; } .failv { background: #C4162A; }
-table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; }
-td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; }
-th { background: #f0f0f0; }
-td.ok { color: #1b6e1b; font-weight: bold; } td.fail { color: white; background: #C4162A; font-weight: bold; }
-td.bad, p.bad { color: #C4162A; font-weight: bold; } td.na, p.note { color: #777; font-style: italic; }
-code { font-size: 12px; word-break: break-all; }
-blockquote { border-left: 4px solid #ccc; margin: 0.5em 0; padding: 0.2em 1em; color: #444; white-space: pre-wrap; }
-figure { display: inline-block; margin: 6px; background: white; border: 1px solid #ddd; padding: 6px; max-width: 700px; }
-figure img { max-width: 100%; } figcaption { font-size: 11px; color: #555; }
-"""
-
-
-def _html(jn: _Journal, sections: list[Section]) -> str:
-    title = str(jn.j.get("title") or "")
-    verdict = ('<span class="verdict pass">PASS</span>' if jn.verdict == "pass"
-               else '<span class="verdict failv">FAIL</span>')
-    body = [f"<h1>Drill report: {_h(jn.drill)}{' — ' + _h(title) if title else ''} {verdict}</h1>"]
-    for sec in sections:
-        body.append(f"<h2>{_h(sec.title)}</h2>")
-        for b in sec.blocks:
-            if isinstance(b, Table):
-                if not b.rows:
-                    body.append(f'<p class="note">{_h(b.empty)}</p>')
-                    continue
-                head = "".join(f"<th>{_h(h)}</th>" for h in b.headers) if any(b.headers) else ""
-                rows = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in b.rows)
-                body.append(f"<table>{'<tr>' + head + '</tr>' if head else ''}{rows}</table>")
-            elif isinstance(b, Image):
-                body.append(f'<figure><img src="{_h(b.file)}" alt="{_h(b.title)}">'
-                            f"<figcaption><code>{_h(b.caption)}</code></figcaption></figure>")
-            elif b.kind == "quote":
-                body.append(f"<blockquote>{_h(b.text)}</blockquote>")
-            else:
-                body.append(f'<p class="{_h(b.kind)}">{_h(b.text)}</p>')
-    body.append(f'<p class="note">Rendered from <a href="{JOURNAL}">{JOURNAL}</a> '
-                f"(schema {_h(jn.j.get('schema', '?'))}).</p>")
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Drill {_h(jn.drill)}: {jn.verdict.upper()}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
-
-
 # ------------------------------------------------------------------ render, atomically
 
 
@@ -526,6 +361,20 @@ def _runbook_href(journal: dict, out_dir: Path) -> str | None:
     return Path(os.path.relpath(found, out_dir)).as_posix() if found else None
 
 
+def document(jn: _Journal, sections: list[Section]) -> Document:
+    """The report: the sections, and a footer naming the journal (the markdown also says how to re-render)."""
+    title = str(jn.j.get("title") or "")
+    schema = jn.j.get("schema", "?")
+    footer = Section("", [
+        Para([Cell(f"Rendered from {JOURNAL} (schema {schema}); re-render with "),
+              Cell(f"moneypath drill report {JOURNAL}", "code"), Cell(".")], "note", only="md"),
+        Para([Cell("Rendered from "), Cell(JOURNAL, "link", JOURNAL), Cell(f" (schema {schema}).")], "note",
+             only="html")])
+    return Document(f"Drill report: {jn.drill}" + (f" — {title}" if title else ""), [*sections, footer],
+                    verdict=("PASS", True) if jn.verdict == "pass" else ("FAIL", False),
+                    page_title=f"Drill {jn.drill}: {jn.verdict.upper()}")
+
+
 def render(journal: dict, out_dir: Path) -> Path:
     """Write report.md, index.html and one PNG per series into out_dir; return the report.md path.
 
@@ -539,35 +388,17 @@ def render(journal: dict, out_dir: Path) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"{out_dir} exists and is not a directory")
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.tmp"
-        tmp.mkdir()  # not mkdtemp: its 0700 would become the report directory's mode
+        tmp = stage(out_dir)
     except OSError as exc:
         raise ReportError(f"cannot write the report under {out_dir.parent}: {exc.strerror or exc}") from exc
-    try:
+    with publishing(tmp, out_dir, merge=True, last=REPORT):
         images = _plots(jn, tmp)
-        sections = _sections(jn, images, _runbook_href(journal, out_dir))
-        (tmp / PAGE).write_text(_html(jn, sections), encoding="utf-8")
-        (tmp / REPORT).write_text(_markdown(jn, sections), encoding="utf-8")
+        doc = document(jn, _sections(jn, images, _runbook_href(journal, out_dir)))
+        (tmp / PAGE).write_text(doc.to_html(), encoding="utf-8")
+        (tmp / REPORT).write_text(doc.to_markdown(), encoding="utf-8")
         if not (out_dir / JOURNAL).exists():
             (tmp / JOURNAL).write_text(json.dumps(journal, indent=1, default=str) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir / REPORT
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    try:
-        os.rename(tmp, out_dir)  # out_dir missing (or empty): the whole report appears at once
-        return
-    except OSError:
-        if not out_dir.is_dir():
-            raise
-    for p in sorted(tmp.iterdir(), key=lambda p: (p.name == REPORT, p.name)):
-        os.replace(p, out_dir / p.name)
-    tmp.rmdir()
 
 
 def load_journal(path: Path) -> dict:

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from moneypath._common import prometheus
+
 
 class TargetError(Exception):
     """A target did not answer as expected; the message is one line."""
@@ -46,41 +48,32 @@ def _redact(url: str | None) -> str | None:
 Series = list[tuple[dict[str, str], float]]
 
 
-class Prometheus:
+class Prometheus(prometheus.Prometheus):
+    """The common client with the drill's answers (labels and floats; series by legend) and its
+    failures as TargetError, worded as drill journals have always recorded them."""
+
     def __init__(self, url: str, timeout_s: float = 10.0):
-        self.url = url.rstrip("/")
-        self.client = httpx.Client(timeout=timeout_s)
+        super().__init__(url, timeout_s)
 
-    def close(self) -> None:
-        self.client.close()
-
-    def _get(self, path: str, params: dict | None = None) -> Any:
+    def get(self, path: str, params: dict | None = None) -> Any:
         try:
-            r = self.client.get(f"{self.url}{path}", params=params)
-            body = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise TargetError(f"Prometheus {self.url}{path}: {type(exc).__name__}: {exc}") from None
-        if body.get("status") != "success":
-            raise TargetError(f"Prometheus: {body.get('errorType', r.status_code)}: {body.get('error', '')}")
-        return body["data"]
+            return super().get(path, params)
+        except prometheus.PrometheusError as exc:
+            if exc.cause is not None:
+                raise TargetError(f"Prometheus {exc.url}{path}: {type(exc.cause).__name__}: {exc.cause}") from None
+            kind = exc.error_type if exc.error_type is not None else exc.status
+            raise TargetError(f"Prometheus: {kind}: {exc.error or ''}") from None
 
     def query(self, expr: str) -> Series:
         """An instant query as (labels, value) pairs; a scalar is one pair with no labels."""
-        data = self._get("/api/v1/query", {"query": expr})
-        if data["resultType"] in ("scalar", "string"):
-            return [({}, _float(data["result"][1]))]
-        return [(r["metric"], _float(r["value"][1])) for r in data["result"]]
+        return [(r["metric"], _float(r["value"][1])) for r in self.instant(expr)]
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> dict[str, list[list[float]]]:
-        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})
         out: dict[str, list[list[float]]] = {}
-        for r in data["result"]:
+        for r in self.range(expr, start, end, step):
             points = [[float(t), _float(v)] for t, v in r["values"]]
             out[legend(r["metric"])] = [p for p in points if not math.isnan(p[1]) and not math.isinf(p[1])]
         return out
-
-    def alerts(self) -> list[dict]:
-        return self._get("/api/v1/alerts")["alerts"]
 
 
 def legend(labels: dict[str, str]) -> str:

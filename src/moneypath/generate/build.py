@@ -6,12 +6,12 @@ leaves a half-written set behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
 
+from moneypath._common.atomic import replacing
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.generate import dashboards
 from moneypath.generate.prometheus_config import REMOTE_WRITE_EXAMPLES, prometheus_config
@@ -72,22 +72,17 @@ def stale(c: Catalog, root: Path) -> list[str]:
 
 
 def write(c: Catalog, root: Path) -> list[str]:
-    """Write changed artifacts atomically; returns the paths that changed."""
-    pending = []
-    try:
+    """Write changed artifacts atomically; returns the paths that changed. Every changed file is
+    written to its temporary file first; only when all are written does any replace its target."""
+    changed = []
+    with ExitStack() as replace_all:  # on an error before the end: every temporary file removed, nothing replaced
         for rel, content in artifacts(c).items():
             path = root / rel
             if path.exists() and path.read_text(encoding="utf-8") == content:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(content)
-            pending.append((tmp, path, rel))
-        for tmp, path, _ in pending:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _, _ in pending:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    return [rel for _, _, rel in pending]
+            f = replace_all.enter_context(replacing(path))
+            f.write(content)
+            f.flush()  # a full disk says so now, before any file is replaced
+            changed.append(rel)
+    return changed

@@ -12,14 +12,15 @@ src/moneypath/reference/refservice/cost.py).
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from moneypath._common import report as doc
+from moneypath._common.atomic import write_json, write_text
 from moneypath.catalog import Catalog
-from moneypath.loadtest import report, runner, scenarios
+from moneypath.loadtest import runner, scenarios
 
 SCENARIO = "checkout"
 STEP_GATES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus")
@@ -290,20 +291,21 @@ def _plots(result: dict, directory: Path) -> None:
     save(fig, directory / "capacity.png")
 
 
+def document(result: dict) -> doc.Document:
+    costs = result["unit_costs"]
+    intro = (f"Current volume: {result['current_authorizations_per_s']:g} authorizations/s; instances planned at "
+             f"{result['utilization']:.0%} of the knee. Cost model from the catalog: "
+             f"${costs['infrastructure_usd_per_instance_hour']:g} per instance-hour, provider fees "
+             f"{_usd(costs['fees_usd_per_authorization'])} and fraud screening "
+             f"{_usd(costs['fraud_usd_per_authorization'])} per authorization.")
+    return doc.Document("Capacity and cost plan", [doc.Section("", [
+        doc.Para(intro), doc.Para("\n".join(table_lines(result)), "pre"), doc.Image("capacity", "capacity.png")])],
+        escape="table")
+
+
 def render(result: dict, directory: Path) -> None:
     _plots(result, directory)
-    report.write_json(directory / "capacity.json", result)
-    lines = table_lines(result)
-    md = ["# Capacity and cost plan", "",
-          f"Current volume: {result['current_authorizations_per_s']:g} authorizations/s; instances planned at "
-          f"{result['utilization']:.0%} of the knee. Cost model from the catalog: "
-          f"${result['unit_costs']['infrastructure_usd_per_instance_hour']:g} per instance-hour, provider fees "
-          f"{_usd(result['unit_costs']['fees_usd_per_authorization'])} and fraud screening "
-          f"{_usd(result['unit_costs']['fraud_usd_per_authorization'])} per authorization.", "", "```", *lines, "```",
-          "", "![capacity](capacity.png)", ""]
-    (directory / "capacity.md").write_text("\n".join(md))
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Capacity and cost plan</title></head>"
-            f"<body style='font-family:sans-serif;max-width:1100px;margin:2em auto'><h1>Capacity and cost plan</h1>"
-            f"<p>{html.escape(md[2])}</p><pre>{html.escape(chr(10).join(lines))}</pre>"
-            f"<img src='capacity.png' alt='capacity'></body></html>\n")
-    (directory / "capacity.html").write_text(page)
+    write_json(directory / "capacity.json", result, default=str)
+    page = document(result)
+    write_text(directory / "capacity.md", page.to_markdown())
+    write_text(directory / "capacity.html", page.to_html())

@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 import time
 
-import httpx
 import yaml
 
+from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.loadtest.contract import availability_slo, latency_slo
 from moneypath.loadtest.gates import PromObservations, SignalError, Thresholds, money_signals
-from moneypath.stack.snapshot import Prometheus, SnapshotError
 
 
 class ObserveError(Exception):
@@ -27,10 +26,10 @@ class ObserveError(Exception):
 def scrape_interval_s(prom_url: str) -> float:
     """The Prometheus' global scrape interval (its config over the API); 15 s when it cannot tell."""
     try:
-        r = httpx.get(f"{prom_url.rstrip('/')}/api/v1/status/config", timeout=5)
-        config = yaml.safe_load(r.json()["data"]["yaml"])
+        with Prometheus(prom_url, timeout_s=5) as prom:
+            config = yaml.safe_load(prom.config_yaml())
         return duration_seconds(config["global"]["scrape_interval"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, yaml.YAMLError):
+    except (PrometheusError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return 15.0
 
 
@@ -62,7 +61,7 @@ class Observer:
     def q(self, query: str, at: float) -> list[dict]:
         try:
             return self.prom.instant(query, at)
-        except SnapshotError as exc:
+        except PrometheusError as exc:
             raise ObserveError(str(exc)) from None
 
     def scalar(self, query: str, at: float) -> float | None:
@@ -141,7 +140,7 @@ class Observer:
         for name, query in queries.items():
             try:
                 result = self.prom.range(query, start, end, step)
-            except SnapshotError:
+            except PrometheusError:
                 continue
             out[name] = [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
         return out

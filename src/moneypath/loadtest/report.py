@@ -2,55 +2,30 @@
 
 Everything is written into a hidden sibling directory first (Locust's own files included)
 and renamed into place when complete, so `reports/loadtest-<scenario>-<time>/` either is a
-whole report or does not exist.
+whole report or does not exist. Markdown and HTML come from one document
+(moneypath._common.report).
 """
 
 from __future__ import annotations
 
-import html
-import json
-import os
-import shutil
 import time
-import uuid
+from dataclasses import replace
 from pathlib import Path
 
+from moneypath._common import report as doc
+from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save
+from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the CLI's names for them
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
-
-
-def unused_path(path: Path) -> Path:
-    """`path`, or `path-2`, `path-3`… whichever does not exist yet."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
+MS_KEYS = ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
 def staging_dir(out: Path, prefix: str) -> tuple[Path, Path]:
     """(temporary directory to write into, final directory) for a new report under `out`."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     final = unused_path(out / f"{prefix}-{stamp}")
-    tmp = out / f".{final.name}.{uuid.uuid4().hex[:8]}.partial"
-    tmp.mkdir(parents=True)
-    return tmp, final
-
-
-def publish(tmp: Path, final: Path) -> Path:
-    os.rename(tmp, final)
-    return final
-
-
-def discard(tmp: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_json(path: Path, data) -> None:
-    part = path.with_name(path.name + ".tmp")
-    part.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(part, path)
+    return doc.stage(final, ".partial"), final
 
 
 def gate_table(gates: list[dict]) -> list[str]:
@@ -105,14 +80,7 @@ def _plots(result: dict, ticks, service: dict, directory: Path) -> list[tuple[st
     return made
 
 
-def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def render(result: dict, ticks, service: dict, directory: Path) -> None:
-    """Write result.json, report.md, report.html and the plots into `directory`."""
-    plots = _plots(result, ticks, service, directory)
-    write_json(directory / "result.json", result)
+def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     verdict = "PASSED" if result["passed"] else "FAILED"
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
@@ -132,48 +100,38 @@ def render(result: dict, ticks, service: dict, directory: Path) -> None:
     if obs.get("locust_series") is not None:
         facts.append(("Locust series scraped by Prometheus", str(obs["locust_series"])))
     if result.get("baseline"):
-        facts.append(("baseline", result["baseline"]))
+        facts.append(("baseline", str(result["baseline"])))
 
-    md = [f"# Load test {result['scenario']}: {verdict}", ""]
-    md += [f"- **{k}**: {_md_escape(v)}" for k, v in facts]
-    md += ["", "## Gates", "", "| gate | source | result | observed | limit |", "|---|---|---|---|---|"]
-    md += [f"| {_md_escape(gt['title'])} | {gt['source']} | {GATE_MARK[gt['status']]} | {_md_escape(gt['observed'])} "
-           f"| {_md_escape(gt['limit'])} |" for gt in result["gates"]]
+    gates = result["gates"]
+    gate_cells = [[gt["title"], gt["source"], GATE_MARK[gt["status"]], gt["observed"], gt["limit"]] for gt in gates]
+    sections = [doc.Section("", [doc.Bullets(facts)]), doc.Section("Gates", [
+        doc.Table(["gate", "source", "result", "observed", "limit"], gate_cells, None, only="md"),
+        doc.Table(["gate", "source", "result", "observed", "limit", "reason"],  # the page has room for the reason
+                  [[*cells, gt["reason"]] for cells, gt in zip(gate_cells, gates)], None,
+                  row_kinds=[gt["status"] for gt in gates], only="html")])]
     if result["breaches"]:
-        md += ["", "## Breaches", ""] + [f"- {_md_escape(b)}" for b in result["breaches"]]
-    skipped = [gt for gt in result["gates"] if gt["status"] == "skip"]
+        sections.append(doc.Section("Breaches", [doc.Bullets(result["breaches"])], only="md"))
+    skipped = [gt for gt in gates if gt["status"] == "skip"]
     if skipped:
-        md += ["", "Skipped: " + "; ".join(f"{gt['title']} ({gt['reason']})" for gt in skipped)]
-    md += ["", "## Requests by name", "", "| type | name | requests | failures | req/s | avg | p50 | p95 | p99 | max |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in loc["by_name"]:
-        cells = [r["method"], _md_escape(r["name"]), str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
-                 *("-" if r[k] is None else f"{r[k]:.0f}" for k in ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"))]
-        md.append("| " + " | ".join(cells) + " |")
-    md += ["", "## Plots", ""] + [f"![{title}]({name})" for title, name in plots]
-    md += ["", "Locust's own statistics (CSV, JSON) and logs are in `locust/`. Times in ms unless stated.", ""]
-    (directory / "report.md").write_text("\n".join(md))
+        sections.append(doc.Section("", [doc.Para("Skipped: " + "; ".join(f"{gt['title']} ({gt['reason']})"
+                                                                          for gt in skipped))], only="md"))
+    by_name = [[r["method"], r["name"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
+                *("-" if r[k] is None else f"{r[k]:.0f}" for k in MS_KEYS)] for r in loc["by_name"]]
+    plots_section = doc.Section("Plots", [doc.Gallery([doc.Image(title, name) for title, name in plots])])
+    sections += [replace(plots_section, only="html"), doc.Section("Requests by name", [doc.Table(
+        ["type", "name", "requests", "failures", "req/s", "avg", "p50", "p95", "p99", "max"], by_name, None,
+        align="llrrrrrrrr")]), replace(plots_section, only="md")]
+    locust = [doc.Cell("Locust's own statistics (CSV, JSON) and logs are in "), doc.Cell("locust/", "code")]
+    sections.append(doc.Section("", [doc.Para([*locust, doc.Cell(". Times in ms unless stated.")], only="md"),
+                                     doc.Para([*locust, doc.Cell(".")], only="html")]))
+    return doc.Document(f"Load test {result['scenario']}", sections, verdict=(verdict, result["passed"]),
+                        verdict_in_title=True, escape="table")
 
-    e = html.escape
-    rows = "".join(f"<tr class='{gt['status']}'><td>{e(gt['title'])}</td><td>{e(gt['source'])}</td>"
-                   f"<td>{GATE_MARK[gt['status']]}</td><td>{e(gt['observed'])}</td><td>{e(gt['limit'])}</td>"
-                   f"<td>{e(gt['reason'])}</td></tr>" for gt in result["gates"])
-    names = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
-        r["method"], r["name"], r["requests"], r["failures"], f"{r['rps']:.2f}",
-        *("-" if r[k] is None else f"{r[k]:.0f}" for k in ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")))) + "</tr>"
-        for r in loc["by_name"])
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Load test {e(result['scenario'])}: {verdict}</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}} tr.fail{{background:#fdd}} tr.pass{{background:#efe}}
-tr.skip{{color:#888}} h1 .v{{color:{'#2a2' if result['passed'] else '#c22'}}}</style></head><body>
-<h1>Load test {e(result['scenario'])}: <span class="v">{verdict}</span></h1>
-<ul>{''.join(f'<li><b>{e(k)}</b>: {e(str(v))}</li>' for k, v in facts)}</ul>
-<h2>Gates</h2><table><tr><th>gate</th><th>source</th><th>result</th><th>observed</th><th>limit</th><th>reason</th></tr>
-{rows}</table>
-<h2>Plots</h2>{''.join(f'<p><img src="{e(name)}" alt="{e(title)}"></p>' for title, name in plots)}
-<h2>Requests by name</h2><table><tr><th>type</th><th>name</th><th>requests</th><th>failures</th><th>req/s</th>
-<th>avg</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr>{names}</table>
-<p>Locust's own statistics (CSV, JSON) and logs are in <code>locust/</code>.</p></body></html>
-"""
-    (directory / "report.html").write_text(page)
+
+def render(result: dict, ticks, service: dict, directory: Path) -> None:
+    """Write result.json, report.md, report.html and the plots into `directory`."""
+    plots = _plots(result, ticks, service, directory)
+    write_json(directory / "result.json", result, default=str)
+    page = document(result, plots)
+    write_text(directory / "report.md", page.to_markdown())
+    write_text(directory / "report.html", page.to_html())

@@ -2,19 +2,20 @@
 
 For whoever has no Grafana at hand (a drill report, a post-incident review): the same
 panels, queries, units and threshold colors as the generated overview dashboard, from the
-Prometheus HTTP API (query_range for graphs and stats, instant queries for tables).
+Prometheus HTTP API (query_range for graphs and stats, instant queries for tables). The page is
+a moneypath._common.report document: a section per dashboard row, a figure per panel.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from pathlib import Path
 
-import httpx
-
+from moneypath._common.atomic import write_text
 from moneypath._common.plots import Series, draw_lines, finish, fmt_value, pyplot, save
+from moneypath._common.prometheus import Prometheus, PrometheusError
+from moneypath._common.report import Cell, Document, Image, Para, Section, Table
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.generate.dashboards import dashboard_uid, dashboards, expand
 
@@ -45,29 +46,6 @@ def threshold_color(panel: dict, v: float | None) -> str:
         if step.get("value") is None or (v is not None and v >= step["value"]):
             color = step["color"]
     return COLORS.get(color, color)
-
-
-class Prometheus:
-    def __init__(self, url: str, timeout_s: float = 15.0):
-        self.url = url.rstrip("/")
-        self.client = httpx.Client(timeout=timeout_s)
-
-    def _get(self, path: str, params: dict) -> list[dict]:
-        try:
-            r = self.client.get(f"{self.url}{path}", params=params)
-        except httpx.TransportError as exc:
-            raise SnapshotError(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}") from exc
-        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-        if r.status_code != 200 or body.get("status") != "success":
-            raise SnapshotError(f"Prometheus at {self.url} refused {params['query']!r}: "
-                                f"{body.get('error', r.text[:200])}")
-        return body["data"]["result"]
-
-    def range(self, query: str, start: float, end: float, step: float) -> list[dict]:
-        return self._get("/api/v1/query_range", {"query": query, "start": start, "end": end, "step": step})
-
-    def instant(self, query: str, at: float) -> list[dict]:
-        return self._get("/api/v1/query", {"query": query, "time": at})
 
 
 def _series(result: list[dict], legend: str) -> list[Series]:
@@ -129,30 +107,31 @@ def _mapped_text(panel: dict, v: float | None) -> str:
     return ""
 
 
-def _table_html(panel: dict, rows: list[dict]) -> str:
+def _table(panel: dict, rows: list[dict]) -> Table | Para:
     excluded = set()
     for t in panel.get("transformations", []):
         if t.get("id") == "organize":
             excluded |= {k for k, v in t["options"].get("excludeByName", {}).items() if v}
     if not rows:
-        empty = panel.get("fieldConfig", {}).get("defaults", {}).get("noValue", "no data")
-        return f"<p class=empty>{html.escape(empty)}</p>"
+        return Para(panel.get("fieldConfig", {}).get("defaults", {}).get("noValue", "no data"), "ok")
     cols = sorted({k for r in rows for k in r["metric"]} - excluded - {"__name__"})
     show_value = "Value" not in excluded
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols) + ("<th>state</th>" if show_value else "")
     body = []
     for r in sorted(rows, key=lambda r: (-float(r["value"][1]), sorted(r["metric"].items()))):
         cells = []
         for c in cols:
             v = r["metric"].get(c, "")
-            cells.append(f'<td><a href="{html.escape(v)}">runbook</a></td>' if c == "runbook_url" and v
-                         else f"<td>{html.escape(v)}</td>")
+            cells.append(Cell("runbook", "link", v) if c == "runbook_url" and v else Cell(v))
         if show_value:
             v = float(r["value"][1])
-            cells.append(f'<td style="background:{threshold_color(panel, v)}">'
-                         f"{html.escape(_mapped_text(panel, v) or fmt_value(v, 'short'))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+            cells.append(Cell(_mapped_text(panel, v) or fmt_value(v, "short"), color=threshold_color(panel, v)))
+        body.append(cells)
+    return Table(cols + (["state"] if show_value else []), body)
+
+
+def _description(panel: dict) -> list[Cell]:
+    links = [run for link in panel.get("links", []) for run in (Cell(" "), Cell(link["title"], "link", link["url"]))]
+    return [Cell(panel.get("description", "")), *links]
 
 
 def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m", progress=print,
@@ -164,50 +143,44 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     end = now or time.time()
     start = end - span
     step = max(span / 240, 1.0)
-    rate = f"{max(int(step * 4), 60)}s"
     doc = dashboards(c)[dashboard_uid(c, "overview")]
     prom = Prometheus(prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sections: list[str] = []
+    try:
+        sections = _panels(doc, prom, out_dir, start, end, step, progress)
+    except PrometheusError as exc:
+        raise SnapshotError(str(exc)) from None
+    finally:
+        prom.close()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
+    intro = Section("", [Para([
+        Cell(f"Snapshot of the last {range_} ending {stamp}, from Prometheus {prom.url}. Same panels, queries and "
+             "thresholds as the Grafana dashboard "), Cell(doc["uid"], "code"), Cell(".")])])
+    page = out_dir / "index.html"
+    write_text(page, Document(doc["title"], [intro, *sections], page_title=f"{doc['title']} — snapshot {stamp}",
+                              escape="table").to_html())
+    return page
+
+
+def _panels(doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float, step: float,
+            progress) -> list[Section]:
+    """A section per dashboard row: the row's tables, and its other panels as PNG figures."""
+    rate = f"{max(int(step * 4), 60)}s"
+    sections = [Section("")]
     for panel in doc["panels"]:
         if panel["type"] == "row":
-            sections.append(f"<h2>{html.escape(panel['title'])}</h2>")
+            sections.append(Section(panel["title"]))
             continue
-        links = "".join(f' <a href="{html.escape(link["url"])}">{html.escape(link["title"])}</a>'
-                        for link in panel.get("links", []))
-        desc = f"<p class=desc>{html.escape(panel.get('description', ''))}{links}</p>"
         if panel["type"] == "table":
             rows = [r for t in panel["targets"] for r in prom.instant(expand(t["expr"], rate), end)]
-            sections.append(f"<div class='panel wide'><h3>{html.escape(panel['title'])}</h3>{desc}"
-                            f"{_table_html(panel, rows)}</div>")
+            sections[-1].blocks.append(Section(panel["title"], [Para(_description(panel), "note"),
+                                                                _table(panel, rows)]))
             progress(f"table {panel['title']}: {len(rows)} rows")
             continue
         series = [s for t in panel["targets"]
                   for s in _series(prom.range(expand(t["expr"], rate), start, end, step), t.get("legendFormat", ""))]
         name = f"panel-{panel['id']:02d}-{re.sub(r'[^a-z0-9]+', '-', panel['title'].lower()).strip('-')}.png"
         _plot(panel, series, out_dir / name)
-        wide = " wide" if panel["type"] in ("timeseries", "bargauge") or len(series) > 1 else ""
-        sections.append(f"<div class='panel{wide}'><img src='{name}' alt='{html.escape(panel['title'])}'>{desc}</div>")
+        sections[-1].blocks.append(Image(panel["title"], name, _description(panel)))
         progress(f"{panel['type']:<10} {panel['title']}: {len(series)} series → {name}")
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
-    page = out_dir / "index.html"
-    page.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(doc['title'])} — snapshot {stamp}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; background: #fafafa; color: #222; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-.panel {{ background: white; border: 1px solid #ddd; padding: 8px; max-width: 420px; }}
-.panel.wide {{ max-width: 720px; }}
-.panel img {{ max-width: 100%; }}
-.desc {{ font-size: 12px; color: #555; }}
-table {{ border-collapse: collapse; font-size: 13px; }} td, th {{ border: 1px solid #ccc; padding: 3px 6px; }}
-.empty {{ color: #2a7; }} h2 {{ flex-basis: 100%; margin: 0.4em 0 0; }}
-</style></head><body>
-<h1>{html.escape(doc['title'])}</h1>
-<p>Snapshot of the last {html.escape(range_)} ending {stamp}, from Prometheus {html.escape(prom.url)}.
-Same panels, queries and thresholds as the Grafana dashboard <code>{html.escape(doc['uid'])}</code>.</p>
-<div class="grid">
-{chr(10).join(sections)}
-</div></body></html>
-""", encoding="utf-8")
-    return page
+    return [s for s in sections if s.title or s.blocks]

@@ -1,0 +1,87 @@
+"""The Prometheus HTTP API client (httpx): instant and range queries, active alerts, the running config.
+
+Every failure is a PrometheusError with a one-line message. It also keeps what went wrong (the
+exception, or the HTTP status and Prometheus' errorType and error), so that a caller with its
+own error type can word it as its users have always read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class PrometheusError(Exception):
+    """Prometheus could not be reached, or refused or garbled an answer; str() is one line."""
+
+    def __init__(self, message: str, *, url: str, path: str, query: str | None = None,
+                 cause: Exception | None = None, status: int | None = None, error_type: str | None = None,
+                 error: str | None = None):
+        super().__init__(message)
+        self.url, self.path, self.query = url, path, query
+        self.cause = cause  # the transport error, or the JSON error of a body that was not JSON
+        self.status, self.error_type, self.error = status, error_type, error
+
+
+class Prometheus:
+    """`Prometheus(url)`; `with Prometheus(url) as prom:` closes its connections at the end."""
+
+    def __init__(self, url: str, timeout_s: float = 15.0):
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(timeout=timeout_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Prometheus:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        """The "data" of a successful answer to GET <url><path>; PrometheusError otherwise."""
+        query = (params or {}).get("query")
+        where = dict(url=self.url, path=path, query=query)
+        try:
+            r = self.client.get(f"{self.url}{path}", params=params)
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}", cause=exc,
+                                  **where) from None
+        try:
+            body, cause = r.json(), None
+        except ValueError as exc:
+            body, cause = None, exc
+        if r.status_code == 200 and isinstance(body, dict) and body.get("status") == "success" and "data" in body:
+            return body["data"]
+        body = body if isinstance(body, dict) else {}
+        error = body.get("error")
+        detail = _one_line(r.text[:200] if error is None else error)
+        what = path if query is None else repr(query)
+        raise PrometheusError(f"Prometheus at {self.url} refused {what}: {detail}",
+                              cause=cause, status=r.status_code, error_type=body.get("errorType"),
+                              error=None if error is None else str(error), **where)
+
+    def instant(self, query: str, at: float | None = None) -> list[dict]:
+        """An instant query's samples ({"metric", "value": [t, "v"]}); a scalar is one sample without labels."""
+        data = self.get("/api/v1/query", {"query": query} | ({"time": at} if at is not None else {}))
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        return data["result"]
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[dict]:
+        """A range query's series ({"metric", "values": [[t, "v"], ...]})."""
+        return self.get("/api/v1/query_range", {"query": query, "start": start, "end": end, "step": step})["result"]
+
+    def alerts(self) -> list[dict]:
+        """The alerts Prometheus has pending or firing."""
+        return self.get("/api/v1/alerts")["alerts"]
+
+    def config_yaml(self) -> str:
+        """The configuration Prometheus runs with, as YAML text."""
+        return self.get("/api/v1/status/config")["yaml"]
