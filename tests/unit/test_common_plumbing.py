@@ -32,6 +32,7 @@ def _answer(request: httpx.Request) -> httpx.Response:
             {"metric": {"__name__": "up", "job": "a"}, "values": [[1, "1"], [2, "+Inf"], [3, "0"]]}]},
         "/api/v1/alerts": {"alerts": [{"labels": {"alertname": "X"}, "state": "firing"}]},
         "/api/v1/status/config": {"yaml": "global:\n  scrape_interval: 1s\n"},
+        "/api/v1/targets": {"activeTargets": [{"health": "up"}, {"health": "down"}], "droppedTargets": []},
     }
     return httpx.Response(200, json={"status": "success", "data": data[path]})
 
@@ -49,6 +50,7 @@ def test_the_client_answers_queries_alerts_and_config():
         assert prom.range("up", 1, 3, 1)[0]["values"][0] == [1, "1"]
         assert prom.alerts()[0]["labels"]["alertname"] == "X"
         assert "scrape_interval: 1s" in prom.config_yaml()
+        assert [t["health"] for t in prom.targets()] == ["up", "down"]
 
 
 @pytest.mark.parametrize("query, message", [
@@ -95,6 +97,51 @@ def test_the_load_test_observer_and_the_snapshot_word_it_as_the_client_does(cata
     monkeypatch.setattr(snapshot, "expand", lambda expr, rate: "down")
     with pytest.raises(snapshot.SnapshotError, match=f"^cannot reach Prometheus at {URL}: ConnectError$"):
         snapshot.snapshot(catalog, URL, tmp_path, "5m", progress=lambda *_: None)
+
+
+def _reloads(status: int | None):
+    """A client factory whose POST /-/reload answers `status` (None: every connection is refused)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if status is None:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        assert (request.method, request.url.path) == ("POST", "/-/reload")
+        return httpx.Response(status, text="" if status == 200 else "failed to reload config: bad\n")
+
+    return lambda url, timeout_s: _mock_with(Prometheus(url, timeout_s), answer)
+
+
+def _mock_with(prom, answer):
+    prom.client = httpx.Client(transport=httpx.MockTransport(answer))
+    return prom
+
+
+def test_the_reload_and_who_words_its_failure(monkeypatch):
+    from moneypath.loadtest import runner
+
+    _reloads(200)(URL + "/", 10).reload()
+    with pytest.raises(PrometheusError, match=f"^Prometheus at {URL} refused /-/reload: 500 failed to reload config: "
+                                              "bad$") as info:
+        _reloads(500)(URL, 10).reload()
+    assert info.value.status == 500 and info.value.error == "failed to reload config: bad\n"
+    monkeypatch.setattr(runner, "Prometheus", _reloads(200))
+    runner._reload(URL)
+    monkeypatch.setattr(runner, "Prometheus", _reloads(500))
+    with pytest.raises(runner.LoadTestError,
+                       match=f"^Prometheus at {URL}/ refused the reload: 500 failed to reload config: bad$"):
+        runner._reload(URL + "/")
+    monkeypatch.setattr(runner, "Prometheus", _reloads(None))
+    with pytest.raises(runner.LoadTestError, match=f"^cannot reload Prometheus at {URL}: ConnectError$"):
+        runner._reload(URL)
+
+
+def test_the_stack_status_counts_the_targets_up_or_says_nothing(monkeypatch):
+    from moneypath.stack import local
+
+    monkeypatch.setattr(local, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
+    assert local._targets_summary(URL) == ", targets up 1/2"
+    monkeypatch.setattr(local, "Prometheus", _reloads(None))  # not answering
+    assert local._targets_summary(URL) == ""
 
 
 def _document(escape: str) -> doc.Document:

@@ -12,6 +12,7 @@ import pytest
 from moneypath.check.drill_files import load_drill
 from moneypath.check.expect import Expect, check, check_all
 from moneypath.drills import money
+from moneypath.drills.journal import Objective
 from moneypath.drills.load import Outcome
 from moneypath.drills.runner import AlertSeen, DrillRun, _finite, write_journal
 from moneypath.drills.targets import Target
@@ -107,12 +108,12 @@ def test_blast_radius_cap():
 
 
 @pytest.fixture
-def run(catalog, tmp_path):
+def run(catalog):
     drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
     target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
                     time_factor=60)
-    r = DrillRun(drill, catalog, target, tmp_path, say=lambda _: None, clock=lambda: 1000.0)
-    r.fault_state["injected_at"] = 1000.0
+    r = DrillRun(drill, catalog, target, say=lambda _: None, clock=lambda: 1000.0)
+    r.faults.record.injected_at = 1000.0
     yield r
     r.close()
 
@@ -124,45 +125,45 @@ def _page(alert, receiver, t, status="firing", severity="page", **labels):
 
 def test_expected_alert_paged_in_time(run, catalog):
     alert = catalog.alert_name("DuplicateChargeDetected")
-    run.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
-    run.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
-                 _page(alert, "compliance", 1004.5, provider="acme")]
+    run.watcher.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
+    run.watcher.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
+                         _page(alert, "compliance", 1004.5, provider="acme")]
     row = run.alert_matrix()[0]
-    assert row["expectation"] == "expected" and row["ok"], row["reason"]
-    assert row["receivers"] == ["compliance", "payments-oncall"] and row["deadline_s"] == 30
-    assert row["first_firing_at"] == 1003.0 and row["paged_at"] == 1004.0
+    assert row.expectation == "expected" and row.ok, row.reason
+    assert row.receivers == ["compliance", "payments-oncall"] and row.deadline_s == 30
+    assert row.first_firing_at == 1003.0 and row.paged_at == 1004.0
 
 
 def test_expected_alert_late_or_to_the_wrong_people(run, catalog):
     alert = catalog.alert_name("DuplicateChargeDetected")
-    run.pages = [_page(alert, "payments-oncall", 1040.0, provider="acme"),
-                 _page(alert, "compliance", 1041.0, provider="acme")]
+    run.watcher.pages = [_page(alert, "payments-oncall", 1040.0, provider="acme"),
+                         _page(alert, "compliance", 1041.0, provider="acme")]
     row = run.alert_matrix()[0]
-    assert not row["ok"] and row["reason"] == "paged 41 s after the fault, deadline 30 s"
-    run.pages = [_page(alert, "payments-oncall", 1005.0, provider="acme")]
+    assert not row.ok and row.reason == "paged 41 s after the fault, deadline 30 s"
+    run.watcher.pages = [_page(alert, "payments-oncall", 1005.0, provider="acme")]
     row = run.alert_matrix()[0]
-    assert not row["ok"] and "not compliance" in row["reason"]
-    run.pages = [_page(alert, "payments-oncall", 1005.0, provider="globex")]  # the other provider
+    assert not row.ok and "not compliance" in row.reason
+    run.watcher.pages = [_page(alert, "payments-oncall", 1005.0, provider="globex")]  # the other provider
     row = run.alert_matrix()[0]
-    assert not row["ok"] and "never fired" in row["reason"]
+    assert not row.ok and "never fired" in row.reason
 
 
 def test_forbidden_unexpected_allowed_and_tickets(run, catalog):
     outage, mismatch = catalog.alert_name("ProviderPartialOutage"), catalog.alert_name("SettlementMismatch")
     latency = catalog.alert_name("ReconciliationLagHigh")  # a ticket nobody listed
     fraud = catalog.alert_name("FraudSpike")
-    run.pages = [_page(outage, "payments-oncall", 1010.0, provider="globex"),
-                 _page(mismatch, "payments-oncall", 1010.0),
-                 _page(latency, "payments-tickets", 1011.0, severity="ticket"),
-                 _page(fraud, "payments-oncall", 1012.0)]
-    rows = {r["alert"]: r for r in run.alert_matrix()}
-    assert rows[outage]["expectation"] == "must_not_page" and not rows[outage]["ok"]
-    assert rows[mismatch]["expectation"] == "allowed" and rows[mismatch]["ok"]
-    assert rows[latency]["expectation"] == "unexpected" and rows[latency]["ok"]  # a ticket is not a page
-    assert "a ticket to payments-tickets, not a page" in rows[latency]["reason"]
-    assert rows[fraud]["expectation"] == "unexpected" and not rows[fraud]["ok"]
+    run.watcher.pages = [_page(outage, "payments-oncall", 1010.0, provider="globex"),
+                         _page(mismatch, "payments-oncall", 1010.0),
+                         _page(latency, "payments-tickets", 1011.0, severity="ticket"),
+                         _page(fraud, "payments-oncall", 1012.0)]
+    rows = {r.alert: r for r in run.alert_matrix()}
+    assert rows[outage].expectation == "must_not_page" and not rows[outage].ok
+    assert rows[mismatch].expectation == "allowed" and rows[mismatch].ok
+    assert rows[latency].expectation == "unexpected" and rows[latency].ok  # a ticket is not a page
+    assert "a ticket to payments-tickets, not a page" in rows[latency].reason
+    assert rows[fraud].expectation == "unexpected" and not rows[fraud].ok
     quiet = catalog.alert_name("LedgerImbalance")
-    assert rows[quiet]["ok"] and rows[quiet]["reason"] == "did not page"
+    assert rows[quiet].ok and rows[quiet].reason == "did not page"
 
 
 def test_journal_is_written_whole_and_finite(tmp_path):
@@ -182,8 +183,8 @@ def test_interactive_tabletop_answers_go_into_roles_and_timeline(run):
     got = run._tabletop(roles, 1000.0)
     assert [r["role"] for r in got] == ["engineering", "operations", "compliance", "customer_support"]
     assert all(r["answered_by"] == "Ana" and r["ok"] is True for r in got)
-    answers_in_timeline = [e for e in run.timeline if e["kind"] == "answer"]
-    assert len(answers_in_timeline) == 4 and "Ana answered" in answers_in_timeline[0]["text"]
+    answers_in_timeline = [e for e in run.timeline if e.kind == "answer"]
+    assert len(answers_in_timeline) == 4 and "Ana answered" in answers_in_timeline[0].text
 
 
 # ---------------------------------------------------------------- the CLI's target
@@ -256,13 +257,13 @@ class Clock:
 
 
 @pytest.fixture
-def live(catalog, tmp_path):
+def live(catalog):
     """A DrillRun of duplicate-charge.yaml whose fault API calls are recorded (answered by `live.status`)."""
     drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
     target = Target(service="http://svc", prometheus="http://127.0.0.1:9", providersim="http://sim",
                     pager="http://127.0.0.1:9", admin_token="admin-token", time_factor=60)
     clock = Clock()
-    r = DrillRun(drill, catalog, target, tmp_path, say=lambda _: None, clock=clock)
+    r = DrillRun(drill, catalog, target, say=lambda _: None, clock=clock)
     r.prom.close(), r.pages_source.close(), r.http.close()
     r.prom, r.pages_source = FakeProm(), FakePages()
     r.calls, r.status, r.now = [], 200, clock
@@ -283,53 +284,53 @@ def _deletes(run):
 
 def test_clear_fault_false_leaves_the_fault_on_until_its_duration_ends(live):
     live.drill.mitigation.clear_fault = False
-    live.inject()
-    assert live.fault_active and live.fault_end == 1060.0  # 60 s at the local time factor
+    live.faults.inject()
+    assert live.faults.active and live.faults.end == 1060.0  # 60 s at the local time factor
     live.now.t = 1020.0
     live.mitigate()
-    assert live.fault_active and _deletes(live) == []
-    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
-    assert mitigated["ok"] and "fault left on (mitigation.clear_fault: false)" in mitigated["reason"]
+    assert live.faults.active and _deletes(live) == []
+    mitigated = next(o for o in live.objectives if o.name == "mitigated")
+    assert mitigated.ok and "fault left on (mitigation.clear_fault: false)" in mitigated.reason
     live.now.t = 1060.0
     live.tick()  # the watcher ends it with its duration
-    assert not live.fault_active and live.fault_state["cleared_at"] == 1060.0
+    assert not live.faults.active and live.faults.record.cleared_at == 1060.0
     assert _deletes(live) == [("DELETE", "http://sim/admin/faults/duplicate_capture?provider=acme",
                                "Bearer admin-token", None)]
 
 
 def test_clear_fault_true_clears_at_mitigation(live):
-    live.inject()
+    live.faults.inject()
     live.now.t = 1020.0
     live.mitigate()
-    assert not live.fault_active and live.fault_state["cleared_at"] == 1020.0 and len(_deletes(live)) == 1
-    assert next(o for o in live.objectives if o["name"] == "mitigated") == {"name": "mitigated", "ok": True,
-                                                                          "reason": "fault cleared"}
+    assert not live.faults.active and live.faults.record.cleared_at == 1020.0 and len(_deletes(live)) == 1
+    assert next(o for o in live.objectives if o.name == "mitigated") == Objective(name="mitigated", ok=True,
+                                                                                reason="fault cleared")
 
 
 def test_a_fault_left_on_is_cleared_when_the_drill_ends(live, monkeypatch):
     live.drill.mitigation.clear_fault = False
 
     def phases():
-        live.inject()
+        live.faults.inject()
         live.mitigate()
         raise RuntimeError("boom")  # any exit path
 
     monkeypatch.setattr(live, "_run_phases", phases)
     journal = live.run()
-    assert not live.fault_active and len(_deletes(live)) == 1
+    assert not live.faults.active and len(_deletes(live)) == 1
     assert "cleanup" in next(e["text"] for e in journal["timeline"] if e["text"].startswith("CLEAR"))
     assert journal["verdict"] == "fail"
 
 
 def test_the_watcher_ends_the_fault_at_its_declared_duration(live):
-    live.inject()
+    live.faults.inject()
     live.now.t = 1059.0
     live.tick()
-    assert live.fault_active and _deletes(live) == []
+    assert live.faults.active and _deletes(live) == []
     live.now.t = 1060.5
     live.tick()
-    assert not live.fault_active and len(_deletes(live)) == 1
-    assert any(e["text"] == "fault duration (60 s) reached" for e in live.timeline)
+    assert not live.faults.active and len(_deletes(live)) == 1
+    assert any(e.text == "fault duration (60 s) reached" for e in live.timeline)
 
 
 def test_remediation_actions_are_called_and_judged(live):
@@ -338,28 +339,28 @@ def test_remediation_actions_are_called_and_judged(live):
     live.drill.mitigation.actions = [Action.model_validate(
         {"name": "route card payments to globex", "where": "service", "method": "POST", "path": "/admin/routing",
          "json": {"provider": "globex"}})]
-    live.inject()
+    live.faults.inject()
     live.mitigate()
     post = next(c for c in live.calls if c[0] == "POST")
     assert post == ("POST", "http://svc/admin/routing", "Bearer admin-token", '{"provider":"globex"}')
-    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
-    assert mitigated["ok"] and "route card payments to globex: POST /admin/routing → 200" in mitigated["reason"]
+    mitigated = next(o for o in live.objectives if o.name == "mitigated")
+    assert mitigated.ok and "route card payments to globex: POST /admin/routing → 200" in mitigated.reason
     live.objectives.clear()
     live.status = 500
     live.mitigate()  # the fault is already cleared; the action now fails
-    mitigated = next(o for o in live.objectives if o["name"] == "mitigated")
-    assert not mitigated["ok"] and "→ 500" in mitigated["reason"]
+    mitigated = next(o for o in live.objectives if o.name == "mitigated")
+    assert not mitigated.ok and "→ 500" in mitigated.reason
 
 
 def test_a_halt_condition_clears_the_fault_and_fails_the_drill(live):
-    live.inject()
+    live.faults.inject()
     live.now.t = 1005.0
     live.tick()
-    assert live.fault_active and live.fault_state["halted"] is None  # the ledger balances: no halt
+    assert live.faults.active and live.faults.record.halted is None  # the ledger balances: no halt
     live.prom.answer = lambda expr: [({}, 250.0)] if "ledger_imbalance" in expr else []
     live.tick()
-    assert not live.fault_active and len(_deletes(live)) == 1
-    assert live.fault_state["halted"].startswith("halt condition 'the ledger itself is unbalanced' holds")
+    assert not live.faults.active and len(_deletes(live)) == 1
+    assert live.faults.record.halted.startswith("halt condition 'the ledger itself is unbalanced' holds")
     journal = live.finish()
     halted = next(o for o in journal["objectives"] if o["name"] == "halted")
     assert not halted["ok"] and "the ledger itself is unbalanced" in halted["reason"]
@@ -368,21 +369,21 @@ def test_a_halt_condition_clears_the_fault_and_fails_the_drill(live):
 
 def test_the_blast_radius_cap_clears_the_fault_and_fails_the_drill(live, catalog):
     duplicates = catalog.metric("duplicate_charged_minor_total")
-    live.inject()
+    live.faults.inject()
     live.now.t = 1010.0
     live.prom.answer = lambda expr: [({"currency": "EUR"}, 1_999_999.0)] if duplicates in expr else []
     live.tick()
-    assert live.fault_active  # under the cap (2,000,000 minor units in any currency)
+    assert live.faults.active  # under the cap (2,000,000 minor units in any currency)
     live.prom.answer = lambda expr: [({"currency": "EUR"}, 2_000_001.0)] if duplicates in expr else []
     live.tick()
-    assert not live.fault_active and "2000001 EUR minor units charged twice (cap 2000000)" in live.fault_state["halted"]
-    assert any(e["kind"] == "halt" for e in live.timeline)
+    assert not live.faults.active and "2000001 EUR minor units charged twice (cap 2000000)" in live.faults.record.halted
+    assert any(e.kind == "halt" for e in live.timeline)
     journal = live.finish()
     assert [o["name"] for o in journal["objectives"]][:1] == ["halted"] and journal["verdict"] == "fail"
 
 
 def test_a_drill_that_was_not_halted_has_no_halted_objective(live):
-    live.inject()
+    live.faults.inject()
     live.mitigate()
     assert "halted" not in [o["name"] for o in live.finish()["objectives"]]
 
@@ -390,7 +391,7 @@ def test_a_drill_that_was_not_halted_has_no_halted_objective(live):
 def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(live, tmp_path):
     from moneypath.drills.report import render
 
-    live.inject()
+    live.faults.inject()
     live.mitigate()
     journal = _finite(live.finish())
     assert journal["money"]["unreconciled_minor"] is None
@@ -411,7 +412,7 @@ def test_ctrl_c_keeps_the_journal_and_report_of_what_happened(catalog, tmp_path,
         self.http.close()
         self.http = httpx.Client(transport=httpx.MockTransport(
             lambda request: deletes.append(request.method) or httpx.Response(200, json={})))
-        self.inject()
+        self.faults.inject()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner.DrillRun, "_run_phases", phases)
@@ -511,10 +512,10 @@ def test_summary_on_the_terminal_is_a_rich_table(capsys):
 
 def test_regulatory_due_times_count_from_classification_or_awareness(live, catalog):
     alert = catalog.alert_name("DuplicateChargeDetected")
-    live.inject()
-    live.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
-    live.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
-                  _page(alert, "compliance", 1004.5, provider="acme")]
+    live.faults.inject()
+    live.watcher.seen[("x",)] = AlertSeen(alert, {"alertname": alert, "provider": "acme"}, first_firing=1003.0)
+    live.watcher.pages = [_page(alert, "payments-oncall", 1004.0, provider="acme"),
+                          _page(alert, "compliance", 1004.5, provider="acme")]
     journal = live.finish()
     assert journal["classification_at"] == 1004.0 and journal["awareness_at"] == 1003.0
     assert [(r["regime"], r["basis"], r["due_at"]) for r in journal["regulatory"]] == [
@@ -527,7 +528,7 @@ def test_regulatory_due_times_count_from_classification_or_awareness(live, catal
 
 
 def test_no_page_no_regulatory_clock(live):
-    live.inject()
+    live.faults.inject()
     journal = live.finish()
     assert journal["classification_at"] is None
     assert [r["due_at"] for r in journal["regulatory"]] == [None, None, None]

@@ -450,7 +450,7 @@ def test_settlement_files_list_captures_once_and_atomically(tmp_path):
 
 
 def test_failed_settlement_write_leaves_nothing_and_keeps_the_lines(tmp_path, monkeypatch):
-    import moneypath.reference.providersim.settlement as settlement
+    import moneypath._common.atomic as atomic  # the settlement file is written through it
 
     app = make_app(tmp_path)
 
@@ -460,7 +460,7 @@ def test_failed_settlement_write_leaves_nothing_and_keeps_the_lines(tmp_path, mo
     async def scenario(c):
         await capture(c, "acme", await approved(c, "acme", "f"), "cap")
         with monkeypatch.context() as m:
-            m.setattr(settlement.os, "replace", broken_replace)
+            m.setattr(atomic.os, "replace", broken_replace)
             assert_problem(await c.post("/admin/settlements/flush", headers=admin_headers()), 500)
             assert list((tmp_path / "settlements").iterdir()) == []  # no partial file, no temp file
         return await flush(c)

@@ -1,4 +1,5 @@
-"""The Prometheus HTTP API client (httpx): instant and range queries, active alerts, the running config.
+"""The Prometheus HTTP API client (httpx): instant and range queries, active alerts and scrape targets, the
+running config, and a config reload.
 
 Every failure is a PrometheusError with a one-line message. It also keeps what went wrong (the
 exception, or the HTTP status and Prometheus' errorType and error), so that a caller with its
@@ -85,3 +86,20 @@ class Prometheus:
     def config_yaml(self) -> str:
         """The configuration Prometheus runs with, as YAML text."""
         return self.get("/api/v1/status/config")["yaml"]
+
+    def targets(self) -> list[dict]:
+        """The targets Prometheus scrapes (activeTargets: labels, health, lastError...)."""
+        return self.get("/api/v1/targets")["activeTargets"]
+
+    def reload(self) -> None:
+        """Reload the configuration files (POST /-/reload: Prometheus runs with --web.enable-lifecycle).
+        A refusal keeps Prometheus' answer, plain text, in `error`."""
+        path = "/-/reload"
+        try:
+            r = self.client.post(f"{self.url}{path}")
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"cannot reach Prometheus at {self.url}: {type(exc).__name__}", cause=exc,
+                                  url=self.url, path=path) from None
+        if r.status_code != 200:
+            raise PrometheusError(f"Prometheus at {self.url} refused {path}: {r.status_code} {_one_line(r.text[:200])}",
+                                  status=r.status_code, error=r.text, url=self.url, path=path)

@@ -304,7 +304,7 @@ def receivers_for(alert: str, catalog: Catalog, known: dict[str, dict]) -> list[
     return [catalog.routes.page if info["severity"] == "page" else catalog.routes.ticket]
 
 
-def _fault_specs(where: str) -> dict[str, FaultSpec]:
+def fault_specs(where: str) -> dict[str, FaultSpec]:
     if where == "service":
         from moneypath.reference.refservice.faults import SPECS
     else:
@@ -313,7 +313,7 @@ def _fault_specs(where: str) -> dict[str, FaultSpec]:
 
 
 def check_fault(fault: Fault) -> list[str]:
-    specs = _fault_specs(fault.where)
+    specs = fault_specs(fault.where)
     if fault.name not in specs:
         return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"]
     spec = specs[fault.name]

@@ -13,11 +13,13 @@ import math
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from moneypath._common.atomic import write_json
-from moneypath.check.drill_files import Fault
-from moneypath.drills.load import LoadStats
+
+if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
+    from moneypath.check.drill_files import Fault
+    from moneypath.drills.load import LoadStats
 
 SCHEMA = 1
 
@@ -27,8 +29,7 @@ OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "detected", "
 
 
 class Part:
-    """A JSON object of the journal. Item access by key and equality with a dict make a part read like
-    the journal.json it becomes (the runner's tests index a run's live parts that way)."""
+    """A JSON object of the journal (a dataclass); to_dict() is the object as journal.json has it."""
 
     optional: ClassVar[tuple[str, ...]] = ()  # left out of to_dict() when None
 
@@ -41,21 +42,6 @@ class Part:
             out[f.name] = _plain(value)
         return out
 
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key not in {f.name for f in fields(self)}:
-            raise KeyError(key)
-        setattr(self, key, value)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Part):
-            other = other.to_dict()
-        return self.to_dict() == other if isinstance(other, dict) else NotImplemented
-
-    __hash__ = None  # mutable, like the dict it stands for
-
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Part):
@@ -67,7 +53,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class Event(Part):
     """A timeline entry (also a progress line)."""
 
@@ -78,14 +64,14 @@ class Event(Part):
     optional = ("detail",)
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class Objective(Part):
     name: str
     ok: bool
     reason: str
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class FaultRecord(Part):
     """The fault as declared, and when it was injected, cleared or halted (None: not, or no fault)."""
 
@@ -104,7 +90,7 @@ class FaultRecord(Part):
         return cls(where=fault.where, name=fault.name, params=dict(fault.params), target=fault.target)
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class AlertRow(Part):
     """One alert of the alert matrix: expected (with its labels and deadline), allowed, must_not_page or unexpected."""
 
@@ -121,7 +107,7 @@ class AlertRow(Part):
     optional = ("labels",)
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class EvidenceStep(Part):
     """A runbook diagnosis step as last run: its query, what it returned and whether that is the evidence."""
 
@@ -136,7 +122,7 @@ class EvidenceStep(Part):
     optional = ("reason",)
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class Timings(Part):
     """Seconds from the fault injection (None: it did not happen)."""
 
@@ -146,7 +132,7 @@ class Timings(Part):
     recover_s: float | None
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class MoneyImpact(Part):
     payments_affected: int
     duplicate_amount_minor: dict[str, int]
@@ -156,7 +142,7 @@ class MoneyImpact(Part):
     acknowledged_captures: int
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class LoadSummary(Part):
     rate: float
     peak: float | None
@@ -168,13 +154,12 @@ class LoadSummary(Part):
     statuses: dict[str, int]
 
     @classmethod
-    def of(cls, rate: float, peak: float | None, stats: LoadStats | None) -> LoadSummary:
-        stats = stats or LoadStats()  # no load was started: all 0
+    def of(cls, rate: float, peak: float | None, stats: LoadStats) -> LoadSummary:
         return cls(rate=rate, peak=peak, started=stats.started, acknowledged=stats.acknowledged, failed=stats.failed,
                    captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses))
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class RegulatoryDue(Part):
     regime: str
     basis: str
@@ -182,7 +167,7 @@ class RegulatoryDue(Part):
     applies: str
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class SeriesPanel(Part):
     """A plot's data: the query, its unit and its points per series (a range query over the drill)."""
 
@@ -191,7 +176,7 @@ class SeriesPanel(Part):
     points: dict
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(kw_only=True)
 class Journal(Part):
     schema: int = SCHEMA
     drill: str

@@ -34,59 +34,29 @@ from moneypath.drills.faults import FaultSwitch
 from moneypath.drills.journal import (
     AlertRow,
     Event,
-    FaultRecord,
     Journal,
     LoadSummary,
     RegulatoryDue,
     Timings,
     order_objectives,
 )
-from moneypath.drills.load import Load, Mix
+from moneypath.drills.load import Load, LoadStats, Mix
 from moneypath.drills.series import key_series
 from moneypath.drills.targets import Target, TargetError
-from moneypath.drills.watcher import AlertSeen, Watcher, is_page
+from moneypath.drills.watcher import Watcher, is_page
 
 
 class DrillRun(DrillContext):
-    def __init__(self, drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
-                 say: Callable[[str], None] = print, interactive: bool = False, ask=input, clock=time.time):
+    def __init__(self, drill: Drill, catalog: Catalog, target: Target, say: Callable[[str], None] = print,
+                 interactive: bool = False, ask=input, clock=time.time):
         super().__init__(drill, catalog, target, say, clock)
-        self.reports_dir, self.interactive, self.ask = reports_dir, interactive, ask
+        self.interactive, self.ask = interactive, ask
         self.watcher = Watcher(self)
         self.faults = FaultSwitch(self)
         self.diagnosis = Diagnosis(self)
         self.recovered_at: float | None = None
         self.window_end: float | None = None  # end of the fault (or peak) window
         self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
-
-    # The parts' state, also read (and in tests set) on the run itself.
-
-    @property
-    def seen(self) -> dict[tuple, AlertSeen]:
-        return self.watcher.seen
-
-    @property
-    def pages(self) -> list[dict]:
-        return self.watcher.pages
-
-    @pages.setter
-    def pages(self, records: list[dict]) -> None:
-        self.watcher.pages = records
-
-    @property
-    def fault_state(self) -> FaultRecord:
-        return self.faults.record
-
-    @property
-    def fault_active(self) -> bool:
-        return self.faults.active
-
-    @property
-    def fault_end(self) -> float | None:
-        return self.faults.end
-
-    def inject(self) -> None:
-        self.faults.inject()
 
     def alert_matrix(self) -> list[AlertRow]:
         return self.watcher.alert_matrix(self.faults.record.injected_at)
@@ -298,7 +268,7 @@ class DrillRun(DrillContext):
             money=money_impact, writes_lost_detail=lost_lines[:20], alerts=matrix, evidence=self.diagnosis.steps,
             roles=roles, regulatory=regulatory, series=series,
             load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
-                                self.load.stats if self.load else None),
+                                self.load.stats if self.load else LoadStats()),  # no load started: all 0
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
         ).to_dict()
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import Cell, Document, Image, Para, Section, Table, publishing, stage
+from moneypath.drills.journal import SCHEMA
 
-SCHEMA = 1
 REPORT = "report.md"
 PAGE = "index.html"
 JOURNAL = "journal.json"

@@ -41,7 +41,7 @@ class Result:
 
 def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
               interactive: bool = False, ask=input) -> Result:
-    run = DrillRun(drill, catalog, target, reports_dir, say, interactive, ask)
+    run = DrillRun(drill, catalog, target, say, interactive, ask)
     try:
         journal = run.run()
     finally:

@@ -23,6 +23,7 @@ import httpx
 import yaml
 
 from moneypath._common import atomic
+from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
 from moneypath.loadtest import gates as g
@@ -188,11 +189,12 @@ def _set_locust_job(path: Path, address: str | None) -> None:
 
 def _reload(prom_url: str) -> None:
     try:
-        r = httpx.post(f"{prom_url.rstrip('/')}/-/reload", timeout=10)
-    except httpx.HTTPError as exc:
-        raise LoadTestError(f"cannot reload Prometheus at {prom_url}: {type(exc).__name__}") from None
-    if r.status_code != 200:
-        raise LoadTestError(f"Prometheus at {prom_url} refused the reload: {r.status_code} {r.text.strip()[:200]}")
+        with Prometheus(prom_url, timeout_s=10) as prom:
+            prom.reload()
+    except PrometheusError as exc:
+        if exc.cause is not None:
+            raise LoadTestError(f"cannot reload Prometheus at {prom_url}: {type(exc.cause).__name__}") from None
+        raise LoadTestError(f"Prometheus at {prom_url} refused the reload: {exc.status} {exc.error.strip()[:200]}") from None
 
 
 # ---------------------------------------------------------------- Locust processes

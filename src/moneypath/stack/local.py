@@ -23,6 +23,7 @@ import httpx
 import yaml
 
 from moneypath._common import atomic
+from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.generate.build import _rules_yaml
 from moneypath.generate.compress import compress_rules
@@ -278,8 +279,9 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
 
 def _targets_summary(prom_url: str) -> str:
     try:
-        active = httpx.get(f"{prom_url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
-    except (httpx.HTTPError, ValueError, KeyError):
+        with Prometheus(prom_url, timeout_s=2) as prom:
+            active = prom.targets()
+    except (PrometheusError, KeyError):
         return ""
     up_count = sum(1 for t in active if t.get("health") == "up")
     return f", targets up {up_count}/{len(active)}"
