@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/bench_service.py [--quick] [--no-profile]
 
+(One script over 500 lines on purpose: a benchmark a reader runs and reads top to bottom, with its
+load generator, rounds and profile shares side by side; nothing imports it.)
+
 Each round starts a fresh stack on loopback: the provider simulator (answering at once,
 --latency-scale 0, no webhooks) and the service (`python -m moneypath.reference.refservice`) on a new
 SQLite ledger, with MONEYPATH_INSTRUMENTATION=on or off. Rounds alternate on, off, on, off…
