@@ -20,12 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-PROBLEM = "application/problem+json"
-
-
-def problem(status: int, title: str, detail: str, type_: str) -> JSONResponse:
-    return JSONResponse({"type": f"https://moneypath.dev/problems/{type_}", "title": title, "status": status,
-                         "detail": detail}, status_code=status, media_type=PROBLEM)
+from moneypath._common.problem import problem
 
 
 class PageJournal:
@@ -88,7 +83,7 @@ def create_app(journal_path: Path | None = None) -> Starlette:
             payload = json.loads(await request.body())
             records = records_from(receiver, payload, time.time())
         except (ValueError, UnicodeDecodeError) as exc:
-            return problem(400, "Not an Alertmanager webhook", str(exc).splitlines()[0], "bad-webhook")
+            return problem(400, "bad-webhook", "Not an Alertmanager webhook", str(exc).splitlines()[0])
         journal.add(records)
         return JSONResponse({"recorded": len(records)})
 
@@ -101,11 +96,11 @@ def create_app(journal_path: Path | None = None) -> Starlette:
         return JSONResponse({"status": "ok", "pages": len(journal.records)})
 
     async def not_found(request: Request, exc):
-        return problem(404, "Not found", f"no route for {request.method} {request.url.path}", "not-found")
+        return problem(404, "not-found", "Not found", f"no route for {request.method} {request.url.path}")
 
     async def not_allowed(request: Request, exc):
-        return problem(405, "Method not allowed", f"{request.method} is not allowed on {request.url.path}",
-                       "method-not-allowed")
+        return problem(405, "method-not-allowed", "Method not allowed",
+                       f"{request.method} is not allowed on {request.url.path}")
 
     app = Starlette(routes=[Route("/hooks/{receiver}", hook, methods=["POST"]), Route("/pages", pages),
                             Route("/healthz", healthz)],

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from moneypath._common import tokens
+from moneypath._common.problem import problem
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.reference.providersim.faults import FaultError, Faults
@@ -31,8 +32,8 @@ from moneypath.reference.providersim.providers import Provider, ProviderError, b
 from moneypath.reference.providersim.settlement import Settlement
 from moneypath.reference.providersim.webhooks import WebhookSender
 
-PROBLEM = "application/problem+json"
 ADMIN_SCOPE = "admin:faults"
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="providersim"'}
 log = logging.getLogger("moneypath.reference.providersim")
 
 
@@ -46,13 +47,6 @@ class SimConfig:
     latency_scale: float = 1.0  # multiplies the providers' own latency; 0 answers at once
     seed: int = 7
     settlement_interval_s: float = 0  # 0: settle only on POST /admin/settlements/flush
-
-
-def problem(status: int, title: str, detail: str, type_: str, **extra) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="providersim"'} if status == 401 else None
-    return JSONResponse({"type": f"https://moneypath.dev/problems/{type_}", "title": title, "status": status,
-                         "detail": detail, **{k: v for k, v in extra.items() if v is not None}},
-                        status_code=status, media_type=PROBLEM, headers=headers)
 
 
 async def _json(request: Request) -> object:
@@ -77,7 +71,7 @@ def create_app(config: SimConfig) -> Starlette:
             if delay > 0:
                 await asyncio.sleep(delay)
             if faults.fires("error_rate", name):
-                return problem(503, "Service unavailable", f"{name} is failing (error_rate fault)", "unavailable")
+                return problem(503, "unavailable", "Service unavailable", f"{name} is failing (error_rate fault)")
             try:
                 body = await _json(request)
                 if operation == "capture":
@@ -88,7 +82,7 @@ def create_app(config: SimConfig) -> Starlette:
                 else:
                     reply, event = getattr(provider, operation)(body)
             except ProviderError as exc:
-                return problem(exc.status, exc.title, str(exc), exc.type_, field=exc.field)
+                return _provider_problem(exc)
             if event is not None:
                 if correlation_id := request.headers.get(CORRELATION_HEADER):
                     event["correlation_id"] = accept_correlation_id(correlation_id)
@@ -104,11 +98,11 @@ def create_app(config: SimConfig) -> Starlette:
             tokens.verify(config.token_secret, tokens.bearer(request.headers.get("authorization")), ADMIN_SCOPE)
         except tokens.TokenError as exc:
             if exc.kind == "insufficient_scope":
-                return problem(403, "Forbidden", str(exc), "insufficient-scope")
-            return problem(401, "Unauthorized", str(exc), "unauthorized")
+                return problem(403, "insufficient-scope", "Forbidden", str(exc))
+            return problem(401, "unauthorized", "Unauthorized", str(exc), headers=BEARER_CHALLENGE)
         if faults_endpoint and not config.enable_faults:
-            return problem(403, "Faults disabled", "fault injection is off; start the simulator with --enable-faults "
-                           "(SimConfig.enable_faults=True) to use it", "faults-disabled")
+            return problem(403, "faults-disabled", "Faults disabled", "fault injection is off; start the simulator "
+                           "with --enable-faults (SimConfig.enable_faults=True) to use it")
         return None
 
     async def list_faults(request: Request):
@@ -123,7 +117,7 @@ def create_app(config: SimConfig) -> Starlette:
             body = await _json(request)
             return JSONResponse(faults.set(request.path_params["name"], body))
         except ProviderError as exc:
-            return problem(exc.status, exc.title, str(exc), exc.type_, field=exc.field)
+            return _provider_problem(exc)
         except FaultError as exc:
             return _fault_problem(exc)
 
@@ -146,21 +140,21 @@ def create_app(config: SimConfig) -> Starlette:
         try:
             return JSONResponse(settlement.flush(providers))
         except OSError as exc:
-            return problem(500, "Settlement write failed", f"{type(exc).__name__}: {exc.strerror or exc}",
-                           "settlement-write-failed")
+            return problem(500, "settlement-write-failed", "Settlement write failed",
+                           f"{type(exc).__name__}: {exc.strerror or exc}")
 
     async def healthz(request: Request):
         return JSONResponse({"status": "ok", "providers": sorted(providers), "faults": len(faults.active())})
 
     async def not_found(request: Request, exc):
-        return problem(404, "Not found", f"no route for {request.method} {request.url.path}", "not-found")
+        return problem(404, "not-found", "Not found", f"no route for {request.method} {request.url.path}")
 
     async def not_allowed(request: Request, exc):
-        return problem(405, "Method not allowed", f"{request.method} is not allowed on {request.url.path}",
-                       "method-not-allowed")
+        return problem(405, "method-not-allowed", "Method not allowed",
+                       f"{request.method} is not allowed on {request.url.path}")
 
     async def server_error(request: Request, exc):
-        return problem(500, "Internal error", "the simulator failed; see its log", "internal-error")
+        return problem(500, "internal-error", "Internal error", "the simulator failed; see its log")
 
     async def settle_periodically():
         while True:
@@ -198,7 +192,11 @@ def create_app(config: SimConfig) -> Starlette:
     return app
 
 
+def _provider_problem(exc: ProviderError) -> JSONResponse:
+    return problem(exc.status, exc.type_, exc.title, str(exc), field=exc.field)
+
+
 def _fault_problem(exc: FaultError) -> JSONResponse:
     if exc.status == 404:
-        return problem(404, "Unknown fault", str(exc), "unknown-fault")
-    return problem(exc.status, "Invalid fault parameters", str(exc), "invalid-fault", field=exc.field)
+        return problem(404, "unknown-fault", "Unknown fault", str(exc))
+    return problem(exc.status, "invalid-fault", "Invalid fault parameters", str(exc), field=exc.field)

@@ -1,22 +1,20 @@
 """Settlement files: what each provider captured since the last flush, one CSV per provider.
 
 `<dir>/<provider>-<UTC yyyymmddHHMMSS>-<seq>.csv` with the header below. Each file is written
-to a temp file in the same directory and renamed into place, so a reconciler polling the
-directory never reads half a file. The settlement_drop and settlement_alter faults act here,
+to a temp file in the same directory, synced, and renamed into place (_common.atomic), so a
+reconciler polling the directory never reads half a file. The settlement_drop and settlement_alter faults act here,
 as they would at a real provider: the file disagrees with what the API said.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import itertools
-import os
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moneypath._common.atomic import replacing
 from moneypath.reference.providersim.faults import Faults
 from moneypath.reference.providersim.providers import Provider, SettlementLine
 
@@ -64,18 +62,8 @@ class Settlement:
     def _write(self, provider: str, rows: list[tuple], at: datetime) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{provider}-{at:%Y%m%d%H%M%S}-{next(self._seq):04d}.csv"
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(text.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(target, fsync=True, newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            writer.writerows(rows)
         return target

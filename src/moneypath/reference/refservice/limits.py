@@ -27,9 +27,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from moneypath._common.problem import problem
 from moneypath.catalog.pan import mentions_card_number
 
-PROBLEM = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
 # Longer integer literals are never valid here (amounts stop at 13 digits); Python itself
 # refuses more than 4300 digits with a bare ValueError.
@@ -70,11 +70,8 @@ class InputProblem(Exception):
         super().__init__(detail)
         self.status, self.type, self.title, self.detail, self.extra = status, type_, title, detail, extra
 
-
-def problem(exc: InputProblem) -> JSONResponse:
-    return JSONResponse({"type": f"https://moneypath.dev/problems/{exc.type}", "title": exc.title,
-                         "status": exc.status, "detail": exc.detail, **exc.extra},
-                        status_code=exc.status, media_type=PROBLEM)
+    def response(self) -> JSONResponse:
+        return problem(self.status, self.type, self.title, self.detail, **self.extra)
 
 
 def install(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
@@ -83,7 +80,7 @@ def install(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     app.add_middleware(InputGuard, max_body_bytes=max_body_bytes)
 
     async def _refused(request, exc: InputProblem):
-        return problem(exc)
+        return exc.response()
 
     app.add_exception_handler(InputProblem, _refused)
 
@@ -122,7 +119,7 @@ class InputGuard:
             if body and scope["method"] in BODY_METHODS and self._is_json_route(scope["path"]):
                 check_json(headers.get("content-type"), body)
         except InputProblem as exc:
-            await problem(exc)(scope, receive, send)
+            await exc.response()(scope, receive, send)
             return
         except _ClientGone:
             return

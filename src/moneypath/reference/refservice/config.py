@@ -1,0 +1,71 @@
+"""The reference service's configuration: `ServiceConfig`, from arguments (tests, benchmarks) or
+from MONEYPATH_* environment variables (`python -m moneypath.reference.refservice`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from moneypath._common.tokens import MAX_LIFETIME_S
+from moneypath.reference.refservice.risk import RiskPolicy
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    catalog: str = "moneypath.yaml"
+    db_url: str = "sqlite:///moneypath-ledger.db"
+    provider_url: str = "http://127.0.0.1:8100"
+    token_secret: bytes = b""
+    webhook_secret: bytes = b""
+    token_max_lifetime_s: float = MAX_LIFETIME_S  # a token that lives longer (exp - iat) is refused
+    provider_timeout_s: float = 2.0
+    enable_faults: bool = False  # the /admin/faults API for drills; off in production
+    risk: RiskPolicy = RiskPolicy()
+    settlement_dir: str = ""  # provider settlement files to reconcile; "" turns reconciliation off
+    reconcile_interval_s: float = 5.0
+    reconcile_grace_s: float = 30.0  # a settlement line may arrive before its capture commits
+    missing_after_s: float = 3600.0  # a capture no settlement mentions by then is a break
+    outbox_interval_s: float = 0.5
+    outbox_max_attempts: int = 5
+    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance and cost accrual loops
+    instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
+        """From MONEYPATH_* variables; a bad value stops with one line naming the variable."""
+        env = os.environ if env is None else env
+        secret = env.get("MONEYPATH_TOKEN_SECRET", "")
+        if not secret:
+            raise SystemExit("moneypath refservice: set MONEYPATH_TOKEN_SECRET (it signs and checks API tokens)")
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name, "")
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise SystemExit(f"moneypath refservice: {name}={raw!r} is not a number") from None
+            if not low <= value <= high:
+                raise SystemExit(f"moneypath refservice: {name}={raw} must be between {low:g} and {high:g}")
+            return value
+
+        fallback = env.get("MONEYPATH_RISK_FALLBACK", "allow")
+        instrumentation = env.get("MONEYPATH_INSTRUMENTATION", "on")
+        if instrumentation not in ("on", "off"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_INSTRUMENTATION={instrumentation!r} must be on or off")
+        if fallback not in ("allow", "hold"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
+        return cls(catalog=env.get("MONEYPATH_CATALOG", "moneypath.yaml"),
+                   db_url=env.get("MONEYPATH_DB_URL", cls.db_url),
+                   provider_url=env.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
+                   token_secret=secret.encode(),
+                   webhook_secret=env.get("MONEYPATH_WEBHOOK_SECRET", "").encode(),
+                   token_max_lifetime_s=number("MONEYPATH_TOKEN_MAX_LIFETIME_S", MAX_LIFETIME_S, 60, 7 * 86_400),
+                   enable_faults=env.get("MONEYPATH_ENABLE_FAULTS", "") in ("1", "true", "yes"),
+                   risk=RiskPolicy(timeout_s=number("MONEYPATH_RISK_TIMEOUT_MS", 150, 1, 30_000) / 1000,
+                                   fallback=fallback,
+                                   allow_limit_minor=int(number("MONEYPATH_RISK_ALLOW_LIMIT_MINOR", 5000, 0, 10**12))),
+                   settlement_dir=env.get("MONEYPATH_SETTLEMENT_DIR", ""),
+                   reconcile_interval_s=number("MONEYPATH_RECONCILE_INTERVAL_S", 5, 0.1, 86_400),
+                   reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
+                   missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
+                   instrumented=instrumentation == "on")

@@ -1,0 +1,8 @@
+"""The service's HTTP API, one APIRouter per resource; create_app includes them in this order (payments,
+the hot path, first: FastAPI matches included routers one after the other)."""
+
+from __future__ import annotations
+
+from moneypath.reference.refservice.routers import admin_faults, health, payments, payouts, webhooks
+
+ROUTERS = (payments.router, payouts.router, webhooks.router, health.router, admin_faults.router)

@@ -1,0 +1,139 @@
+"""Payments: authorize, capture, refund (idempotent, with an `Idempotency-Key`) and read one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from moneypath.reference.refservice import limits, payments
+from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
+from moneypath.reference.refservice.problems import ApiProblem, provider_failed
+from moneypath.reference.refservice.services import Services
+
+router = APIRouter()
+
+
+class AuthorizeRequest(BaseModel):
+    amount_minor: limits.Amount
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    provider: str
+    method: Literal["card", "bank_transfer", "wallet"] = "card"
+    reference: limits.Reference
+
+
+class RefundRequest(BaseModel):
+    amount_minor: limits.Amount
+
+
+Writer = Annotated[Caller, Depends(require_scope("payments:write"))]
+Reader = Annotated[Caller, Depends(require_scope("payments:read"))]
+AuthorizeCall = Annotated[Authorized[AuthorizeRequest], Depends(authorized("payments:write", AuthorizeRequest))]
+RefundCall = Annotated[Authorized[RefundRequest], Depends(authorized("payments:write", RefundRequest))]
+
+
+async def load(svc: Services, who: str, payment_id: str) -> dict:
+    def read():
+        with svc.engine.connect() as conn:
+            return payments.get(conn, payment_id, who)
+    row = await svc.in_db(read)
+    if row is None:
+        raise ApiProblem(404, "payment-not-found", "Payment not found", f"no payment {payment_id}")
+    return row
+
+
+@router.post("/v1/payments/authorize", status_code=201)
+async def authorize(request: Request, call: AuthorizeCall):
+    who, svc, body = call
+    adapter = svc.adapter_for(body.provider)
+    limits.require_currency(svc.currencies, body.currency)
+    mp = svc.mp
+
+    async def work(key):
+        screened = await svc.risk.screen(body.amount_minor, body.reference)
+        provider_ref = provider_status = None
+        if not screened.proceeds:  # declined as fraud, or held because screening did not answer
+            state = "declined" if screened.decision == "decline" else "held"
+        else:
+            with mp.time_authorization(body.provider, body.method) as auth:
+                result = await adapter.authorize(body.amount_minor, body.currency, body.reference, key)
+                auth.outcome = result.outcome if result.outcome in ("approved", "declined", "timeout") else "error"
+            if result.outcome not in ("approved", "declined"):
+                provider_failed(result.outcome, body.provider)
+            state = "authorized" if result.outcome == "approved" else "declined"
+            provider_ref, provider_status = result.provider_ref, result.provider_status
+        row_id = payments.new_id("pay")  # known before booking: the stored response carries it
+
+        def book(conn):
+            payments.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
+                            method=body.method, amount_minor=body.amount_minor, currency=body.currency,
+                            reference=body.reference, provider_ref=provider_ref, provider_status=provider_status,
+                            payment_id=row_id, risk_decision=screened.decision)
+
+        response = {"id": row_id, "kind": "payment", "state": state, "provider": body.provider,
+                    "method": body.method, "amount_minor": body.amount_minor, "refunded_minor": 0,
+                    "currency": body.currency, "reference": body.reference, "provider_ref": provider_ref,
+                    "provider_status": provider_status, "risk_decision": screened.decision}
+        return 201, response, book
+
+    return await svc.idempotent(request, who, "authorize", body.model_dump(), work)
+
+
+@router.post("/v1/payments/{payment_id}/capture")
+async def capture(request: Request, payment_id: str, caller: Writer):
+    who, svc = caller
+
+    async def work(key):
+        row = await load(svc, who, payment_id)
+        if row["state"] == "captured":  # already booked, e.g. from the provider's webhook after a timeout
+            return 200, payments.public(row), lambda conn: None
+        if row["state"] != "authorized":
+            raise ApiProblem(409, "payment-not-capturable", "Cannot capture",
+                             f"payment {payment_id} is {row['state']}, only authorized payments capture")
+        result = await svc.adapter_for(row["provider"]).capture(row["provider_ref"], row["amount_minor"],
+                                                                row["currency"], key)
+        if result.outcome != "succeeded":
+            provider_failed(result.outcome, row["provider"])
+        captured = {**row, "state": "captured", "provider_status": result.provider_status}
+
+        def book(conn):
+            # False: the provider's webhook booked it first, and counted the fee then.
+            if payments.mark_captured(conn, row, result.provider_status):
+                return lambda: svc.cost.provider_fee(row["provider"], row["amount_minor"])
+
+        return 200, payments.public(captured), book
+
+    return await svc.idempotent(request, who, "capture", {"payment_id": payment_id}, work)
+
+
+@router.post("/v1/payments/{payment_id}/refund")
+async def refund(request: Request, payment_id: str, call: RefundCall):
+    who, svc, body = call
+
+    async def work(key):
+        row = await load(svc, who, payment_id)
+        remaining = row["amount_minor"] - row["refunded_minor"]
+        if row["state"] != "captured" or body.amount_minor > remaining:
+            raise ApiProblem(409, "payment-not-refundable", "Cannot refund",
+                             f"payment {payment_id} is {row['state']} with {remaining} minor units refundable")
+        result = await svc.adapter_for(row["provider"]).refund(row["provider_ref"], body.amount_minor,
+                                                               row["currency"], key)
+        if result.outcome != "succeeded":
+            provider_failed(result.outcome, row["provider"])
+        refunded = row["refunded_minor"] + body.amount_minor
+        after = {**row, "refunded_minor": refunded,
+                 "state": "refunded" if refunded == row["amount_minor"] else row["state"]}
+
+        def book(conn):
+            payments.mark_refunded(conn, row, body.amount_minor, result.provider_status)
+
+        return 200, payments.public(after), book
+
+    return await svc.idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
+
+
+@router.get("/v1/payments/{payment_id}")
+async def get_payment(payment_id: str, caller: Reader):
+    who, svc = caller
+    return payments.public(await load(svc, who, payment_id))

@@ -1,0 +1,50 @@
+"""Payouts: money out to a bank account through a provider (idempotent, with an `Idempotency-Key`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from moneypath.reference.refservice import limits, payments
+from moneypath.reference.refservice.dependencies import Authorized, authorized
+from moneypath.reference.refservice.problems import provider_failed
+
+router = APIRouter()
+
+
+class PayoutRequest(BaseModel):
+    amount_minor: limits.Amount
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    provider: str
+    reference: limits.Reference
+
+
+PayoutCall = Annotated[Authorized[PayoutRequest], Depends(authorized("payments:write", PayoutRequest))]
+
+
+@router.post("/v1/payouts", status_code=201)
+async def payout(request: Request, call: PayoutCall):
+    who, svc, body = call
+    adapter = svc.adapter_for(body.provider)
+    limits.require_currency(svc.currencies, body.currency)
+
+    async def work(key):
+        result = await adapter.payout(body.amount_minor, body.currency, body.reference, key)
+        if result.outcome != "succeeded":
+            provider_failed(result.outcome, body.provider)
+        row_id = payments.new_id("po")
+        response = {"id": row_id, "kind": "payout", "state": "paid", "provider": body.provider,
+                    "amount_minor": body.amount_minor, "currency": body.currency, "reference": body.reference,
+                    "provider_ref": result.provider_ref, "provider_status": result.provider_status}
+
+        def book(conn):
+            payments.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
+                            method="bank_transfer", amount_minor=body.amount_minor, currency=body.currency,
+                            reference=body.reference, provider_ref=result.provider_ref,
+                            provider_status=result.provider_status, payment_id=row_id)
+
+        return 201, response, book
+
+    return await svc.idempotent(request, who, "payout", body.model_dump(), work)
