@@ -12,10 +12,11 @@ import pytest
 from moneypath.check.drill_files import load_drill
 from moneypath.check.expect import Expect, check, check_all
 from moneypath.drills import money
-from moneypath.drills.journal import Objective
+from moneypath.drills.journal import Objective, finite, write_journal
 from moneypath.drills.load import Outcome
-from moneypath.drills.runner import AlertSeen, DrillRun, _finite, write_journal
+from moneypath.drills.runner import DrillRun
 from moneypath.drills.targets import Target
+from moneypath.drills.watcher import AlertSeen
 from tests.conftest import ROOT
 
 SERIES = [({"provider": "acme"}, 3.0), ({"provider": "globex"}, 0.0)]
@@ -166,8 +167,8 @@ def test_forbidden_unexpected_allowed_and_tickets(run, catalog):
     assert rows[quiet].ok and rows[quiet].reason == "did not page"
 
 
-def test_journal_is_written_whole_and_finite(tmp_path):
-    journal = _finite({"drill": "x", "started_at": 1795355415.0, "timings": {"detect_s": math.nan}, "v": [math.inf]})
+def test_journal_is_written_whole_andfinite(tmp_path):
+    journal = finite({"drill": "x", "started_at": 1795355415.0, "timings": {"detect_s": math.nan}, "v": [math.inf]})
     path = write_journal(journal, tmp_path)
     again = write_journal(journal, tmp_path)
     assert path.parent != again.parent  # two runs in one second do not overwrite each other
@@ -393,7 +394,7 @@ def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(l
 
     live.faults.inject()
     live.mitigate()
-    journal = _finite(live.finish())
+    journal = finite(live.finish())
     assert journal["money"]["unreconciled_minor"] is None
     assert any("unreconciled not measured (no --db-url)" in e["text"] for e in journal["timeline"])
     md = render(journal, tmp_path / "report").read_text()

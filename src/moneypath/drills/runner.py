@@ -17,14 +17,12 @@ import httpx
 
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Drill
-from moneypath.drills.journal import finite as _finite
-from moneypath.drills.journal import write_journal
+from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.drills.targets import Target
-from moneypath.drills.watcher import AlertSeen
 
-__all__ = ["SUMMARY_HEADERS", "AlertSeen", "DrillRun", "Result", "local_stack", "print_summary", "run_drill",
-           "run_drills", "summary_rows", "write_journal"]
+__all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "print_summary", "run_drill", "run_drills",
+           "summary_rows"]
 
 
 @dataclass
@@ -46,7 +44,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
         journal = run.run()
     finally:
         run.close()
-    journal = _finite(journal)
+    journal = finite(journal)
     path = write_journal(journal, reports_dir)
     report = str(path)
     try:
