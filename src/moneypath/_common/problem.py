@@ -22,3 +22,14 @@ def problem(status: int, type_: str, title: str, detail: str, *, headers: Mappin
     body = {"type": TYPE_BASE + type_, "title": title, "status": status, "detail": detail}
     body.update((name, value) for name, value in extensions.items() if value is not None)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class Problem(Exception):
+    """A refusal raised anywhere under a request; an exception handler renders it with `response()`."""
+
+    def __init__(self, status: int, type_: str, title: str, detail: str, **extensions: object):
+        super().__init__(detail)
+        self.status, self.type, self.title, self.detail, self.extensions = status, type_, title, detail, extensions
+
+    def response(self) -> JSONResponse:
+        return problem(self.status, self.type, self.title, self.detail, **self.extensions)

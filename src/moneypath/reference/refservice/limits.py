@@ -24,10 +24,9 @@ from typing import Annotated
 from fastapi import FastAPI
 from pydantic import AfterValidator, Field
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moneypath._common.problem import problem
+from moneypath._common.problem import Problem
 from moneypath.catalog.pan import mentions_card_number
 
 MAX_BODY_BYTES = 64 * 1024
@@ -63,15 +62,8 @@ Reference = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra
                       AfterValidator(_printable)]
 
 
-class InputProblem(Exception):
-    """Refused input; rendered as problem+json with `status` (extension members in `extra`)."""
-
-    def __init__(self, status: int, type_: str, title: str, detail: str, **extra):
-        super().__init__(detail)
-        self.status, self.type, self.title, self.detail, self.extra = status, type_, title, detail, extra
-
-    def response(self) -> JSONResponse:
-        return problem(self.status, self.type, self.title, self.detail, **self.extra)
+class InputProblem(Problem):
+    """Refused input, before anything is written (the guard renders those it catches itself)."""
 
 
 def install(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:

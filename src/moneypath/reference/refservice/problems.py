@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from starlette.responses import JSONResponse
-
-from moneypath._common.problem import problem
+from moneypath._common.problem import Problem
 
 _PROVIDER_FAILURE_STATUS = {"timeout": 504, "circuit_open": 503, "error": 502}
 
 
-class ApiProblem(Exception):
-    def __init__(self, status: int, type_: str, title: str, detail: str):
-        self.status, self.type, self.title, self.detail = status, type_, title, detail
-
-    def response(self) -> JSONResponse:
-        return problem(self.status, self.type, self.title, self.detail)
+class ApiProblem(Problem):
+    """A refusal by the API (auth, idempotency, state, provider); limits.InputProblem is bad input."""
 
 
 def provider_failed(outcome: str, provider: str) -> NoReturn:
