@@ -170,11 +170,13 @@ def promtool_check_rules(path: Path, *options: str, cwd: Path | None = None) -> 
 
 def run_promtool(root: Path, files: list[str]) -> list[str]:
     """(c) `promtool check rules` once per rule file under `root`; its failures as problem lines."""
+    if files and shutil.which("promtool") is None:
+        return [f"{root}: {FILE}: promtool is not on PATH, rule expressions were not checked"]
     problems = []
     for rel in files:
         outcome = promtool_check_rules(Path(rel), cwd=root)
         if isinstance(outcome, str):
-            problems.append(f"{rel}: {FILE}: {outcome}, rule expressions were not checked")
+            problems.append(f"{rel}: {FILE}: {outcome}")
         elif not outcome[0]:
             problems += _promtool_problems(rel, outcome[1])
     return problems
@@ -204,8 +206,8 @@ def check_queries(queries: list[tuple[str, str, str]], where: str) -> list[str]:
         rules = Path(tmp) / "queries.yaml"
         rules.write_text(yaml.safe_dump(doc, sort_keys=False))
         outcome = promtool_check_rules(rules, "--lint=none")
-    if isinstance(outcome, str):
-        return [f"{where}: {FILE}: {outcome}, PromQL was not parsed"]
+    if isinstance(outcome, str):  # promtool missing or timed out: say so, never pass silently
+        return [f"{where}: {FILE}: {outcome}" + (", PromQL was not parsed" if "PATH" in outcome else "")]
     passed, output = outcome
     if passed:
         return []
