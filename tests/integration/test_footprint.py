@@ -162,6 +162,17 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
     assert len(pulled_in) <= MAX_PACKAGES, f"{len(pulled_in)} packages besides moneypath: {sorted(pulled_in)}"
     assert added_bytes <= MAX_MB * 1e6, f"the core install adds {mb(added_bytes)} (goal ≤ {MAX_MB:.0f} MB)"
 
+    # ---- the core's own commands run; the others name their extra in one line -------------------------------
+    moneypath = venv / "bin" / "moneypath"
+    catalog = ROOT / "moneypath.yaml"
+    assert run(moneypath, "catalog", "check", "--catalog", catalog).startswith(f"{catalog}: OK")
+    assert "moneypath_authorization_duration_seconds_bucket" in run(
+        moneypath, "metrics", "sample", "--format", "text", "--payments", "5", "--catalog", catalog)
+    refused = subprocess.run([str(moneypath), "build", "--check", "--catalog", str(catalog)], cwd=tmp_path,
+                             env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stdout == "", refused
+    assert refused.stderr.startswith("moneypath build needs moneypath[tools]: pip install 'moneypath[tools]' ("), refused
+
     # ---- what a team's service already has: the newest OpenTelemetry SDK, FastAPI, uvicorn ---------------
     run(python, "-m", "pip", "install", "--no-input", "opentelemetry-sdk", "fastapi", "uvicorn")
     run(python, "-m", "pip", "check")

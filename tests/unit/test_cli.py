@@ -116,3 +116,25 @@ def test_catalog_check_needs_no_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: looked_up.append(name) or real(name, *a))
     assert run("catalog", "check").returncode == 0
     assert not set(looked_up) & {m for modules in extras.MODULES.values() for m in modules}
+
+
+def test_a_missing_module_no_extra_installs_is_one_line_exit_1(monkeypatch):
+    """e.g. a database driver a --db-url names: not ours to install, still no traceback."""
+    from moneypath import cli
+
+    def missing(args):
+        raise ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2")
+
+    monkeypatch.setattr(cli, "_lint", missing)
+    result = run("lint")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "moneypath: ModuleNotFoundError: No module named 'psycopg2'\n"
+
+
+def test_the_opentelemetry_api_is_core_and_the_sdk_is_the_otel_extra():
+    from moneypath.cli.extras import extra_of
+
+    assert extra_of("opentelemetry.trace") is None
+    assert extra_of("opentelemetry.sdk.trace") == "otel"
+    assert extra_of("opentelemetry.exporter.otlp.proto.http") == "otel"
+    assert extra_of("locust.env") == "loadtest"

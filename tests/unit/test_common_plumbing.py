@@ -224,3 +224,11 @@ def test_build_writes_every_changed_file_or_none(tmp_path, monkeypatch, catalog)
     assert json.dumps(sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())) == \
         json.dumps(["a.yaml", "same.yaml", "sub/b.yaml"])
     assert (tmp_path / "a.yaml").read_text() == "new a"
+
+
+def test_an_atomic_write_gets_the_mode_open_would_give(tmp_path):
+    from moneypath._common import atomic
+
+    atomic.write_text(tmp_path / "a.txt", "x")  # mkstemp alone would make it 0600
+    (tmp_path / "b.txt").write_text("x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777

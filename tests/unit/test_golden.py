@@ -13,6 +13,6 @@ def test_every_committed_artifact_is_what_build_generates_byte_for_byte(catalog)
     assert {"alerts/moneypath-alerts.yaml", "alerts/alertmanager.yml", "collector/recording-rules.yaml",
             "collector/prometheus.yml", "dashboards/moneypath-overview.json"} <= set(files)
     assert build.artifacts(catalog) == files  # deterministic
-    stale = [rel for rel, text in files.items() if (ROOT / rel).read_text(encoding="utf-8") != text]
+    stale = [rel for rel, text in files.items() if (ROOT / rel).read_bytes() != text.encode("utf-8")]
     assert stale == [], f"stale: {stale} — run `moneypath build` and review the diff"
     assert build.stale(catalog, ROOT) == []

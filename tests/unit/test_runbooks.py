@@ -28,12 +28,11 @@ def edit(root, rel, old, new, count=1):
     path.write_text(text.replace(old, new))
 
 
-@needs_promtool
-def test_the_shipped_runbooks_pass(catalog):
+def test_the_shipped_runbooks_pass_our_checks(catalog):
+    """(promtool's own parse of every query: tests/integration/test_promtool.py, the whole lint.)"""
     assert check_runbooks(catalog, ROOT) == []
 
 
-@needs_promtool
 def test_moneypath_lint_includes_the_runbook_checks(catalog, root):
     for rel in ("alerts/moneypath-alerts.yaml", "collector/recording-rules.yaml"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -215,3 +214,13 @@ def test_a_first_hour_without_people_or_a_deadline(catalog, root, old, new, prob
 def test_a_first_hour_item_may_span_lines_and_use_bold_labels(catalog, root):
     edit(root, DUP, CUSTOMERS, "- **Customers:** the\n  communications role.\n")
     assert check_runbooks(catalog, root, promtool=False) == []
+
+
+def test_promtool_missing_is_one_line_for_the_runbook_and_drill_queries(catalog, monkeypatch):
+    from moneypath.check import promql
+
+    monkeypatch.setattr(promql, "promtool_check_rules", lambda path, *options, cwd=None: promql.NO_PROMTOOL)
+    problems = lint(catalog, ROOT, "31d")
+    assert f"{ROOT}: (file): promtool is not on PATH, rule expressions were not checked" in problems
+    assert problems.count("runbooks: (file): promtool is not on PATH, diagnosis PromQL was not parsed") == 1
+    assert len(problems) == 2, problems

@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()
+
+
 @contextmanager
 def replacing(path: Path, fsync: bool = False, newline: str | None = None) -> Iterator[TextIO]:
     """`with replacing(path) as f: f.write(...)`: the file appears at `path` when the block ends without
@@ -20,6 +29,7 @@ def replacing(path: Path, fsync: bool = False, newline: str | None = None) -> It
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _MODE)  # mkstemp makes 0600; the file gets the mode open() would give it
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             yield f
             if fsync:

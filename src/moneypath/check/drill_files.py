@@ -23,7 +23,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.check.expect import Expect
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
-from moneypath.check.runbooks import FrontMatter, split_page
+from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 
 DRILL_DIR = "runbooks/drills"
 LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
@@ -453,5 +453,5 @@ def check_drill_files(catalog: Catalog, root: Path, promtool: bool = True) -> li
             continue
         queries += [(drill.path, key, expr) for key, expr in drill_queries(drill)]
     if promtool:
-        problems += check_queries(queries, DRILL_DIR)
+        problems += check_queries(queries, RUNBOOK_DIR)
     return problems

@@ -21,6 +21,7 @@ FILE = "(file)"  # the name slot of a problem about a whole file
 # Labels that may appear in by()/without() although no catalog signal declares them.
 GROUPING_LABELS = {"le", "slo", "provider", "service"}
 PROMTOOL_TIMEOUT = 60
+NO_PROMTOOL = "promtool is not on PATH"
 # A double-, single- or back-quoted PromQL string literal, escapes included.
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 # rate(metric / irate(metric / increase(metric: group 1 the function, group 2 the first series name.
@@ -159,7 +160,7 @@ def promtool_check_rules(path: Path, *options: str, cwd: Path | None = None) -> 
     """`promtool check rules PATH`: (passed, its output), or a one-line reason it could not run."""
     promtool = shutil.which("promtool")
     if promtool is None:
-        return "promtool is not on PATH"
+        return NO_PROMTOOL
     try:
         result = subprocess.run([promtool, "check", "rules", *options, str(path)], cwd=cwd,
                                 capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT)
@@ -170,11 +171,11 @@ def promtool_check_rules(path: Path, *options: str, cwd: Path | None = None) -> 
 
 def run_promtool(root: Path, files: list[str]) -> list[str]:
     """(c) `promtool check rules` once per rule file under `root`; its failures as problem lines."""
-    if files and shutil.which("promtool") is None:
-        return [f"{root}: {FILE}: promtool is not on PATH, rule expressions were not checked"]
     problems = []
     for rel in files:
         outcome = promtool_check_rules(Path(rel), cwd=root)
+        if outcome == NO_PROMTOOL:
+            return [f"{root}: {FILE}: {NO_PROMTOOL}, rule expressions were not checked"]
         if isinstance(outcome, str):
             problems.append(f"{rel}: {FILE}: {outcome}")
         elif not outcome[0]:
@@ -207,7 +208,7 @@ def check_queries(queries: list[tuple[str, str, str]], where: str) -> list[str]:
         rules.write_text(yaml.safe_dump(doc, sort_keys=False))
         outcome = promtool_check_rules(rules, "--lint=none")
     if isinstance(outcome, str):  # promtool missing or timed out: say so, never pass silently
-        return [f"{where}: {FILE}: {outcome}" + (", PromQL was not parsed" if "PATH" in outcome else "")]
+        return [f"{where}: {FILE}: {outcome}" + (", diagnosis PromQL was not parsed" if outcome == NO_PROMTOOL else "")]
     passed, output = outcome
     if passed:
         return []
@@ -217,4 +218,4 @@ def check_queries(queries: list[tuple[str, str, str]], where: str) -> list[str]:
         if rule and rule[1] in names:
             rel, key = names[rule[1]]
             problems.append(f"{rel}: {key}: promtool: {rule[2]}")
-    return problems or [f"{where}: {FILE}: promtool rejected the queries: {' '.join(output.split())[:300]}"]
+    return problems or [f"{where}: {FILE}: promtool rejected the diagnosis queries: {' '.join(output.split())[:300]}"]

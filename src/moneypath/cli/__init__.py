@@ -197,9 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_CATALOG
     except ModuleNotFoundError as exc:
-        extra = extras.extra_of(exc.name or "")
-        if extra is None or os.environ.get("MONEYPATH_DEBUG"):
+        if os.environ.get("MONEYPATH_DEBUG"):
             raise
+        extra = extras.extra_of(exc.name or "")
+        if extra is None:  # not ours to install (e.g. a database driver a --db-url names): one line
+            print(f"moneypath: ModuleNotFoundError: {exc}", file=sys.stderr)
+            return 1
         print(extras.message(args.command, extra, exc.name), file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
     except KeyboardInterrupt:

@@ -65,9 +65,11 @@ def message(command: str, extra: str, module: str) -> str:
 
 def extra_of(module: str) -> str | None:
     """The extra that installs a top-level module, for an ImportError the pre-check did not foresee."""
-    top = module.split(".")[0]
     for extra, modules in MODULES.items():
-        if any(m.split(".")[0] == top for m in modules):
+        if any(module == m or module.startswith(m + ".") for m in modules):
             return extra
+    if module.startswith("opentelemetry.exporter"):
+        return "otel"
+    top = module.split(".")[0]
     return {"gevent": "loadtest", "psycopg": "reference", "uvloop": "reference", "httptools": "reference",
             "numpy": "tools"}.get(top)

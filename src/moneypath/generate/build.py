@@ -33,7 +33,7 @@ _Dumper.add_representer(
     _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|"))
 
 
-def _rules_yaml(doc: dict) -> str:
+def rules_yaml(doc: dict) -> str:
     """Rule files with multi-line expressions as block literals, as people write them."""
     for group in doc["groups"]:
         for rule in group["rules"]:
@@ -51,8 +51,8 @@ def artifacts(c: Catalog) -> dict[str, str]:
         raise CatalogError(problems)
     header = HEADER.format(catalog=Path(c.path).name)
     return {
-        "collector/recording-rules.yaml": header + _rules_yaml(recording_rules(c)),
-        "alerts/moneypath-alerts.yaml": header + _rules_yaml(alert_rules(c)),
+        "collector/recording-rules.yaml": header + rules_yaml(recording_rules(c)),
+        "alerts/moneypath-alerts.yaml": header + rules_yaml(alert_rules(c)),
         "alerts/alertmanager.yml": header + render_alertmanager(c),
         "collector/prometheus.yml": header + yaml.safe_dump(prometheus_config(
             c, ["127.0.0.1:8000"], ["recording-rules.yaml", "../alerts/moneypath-alerts.yaml"], ["127.0.0.1:9093"]),

@@ -1,7 +1,8 @@
 """Synthetic money-path events recorded through the library, for `moneypath metrics sample`.
 
 Deterministic (seeded), every signal touched, latency recorded inside sampled spans so the
-OpenMetrics output shows trace-id exemplars. Uses a private registry and tracer provider.
+OpenMetrics output shows trace-id exemplars. Uses a private registry; the spans are seeded,
+non-recording API spans, so the core install (no OpenTelemetry SDK) runs it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import random
 import time
 
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
@@ -22,14 +24,15 @@ _OUTCOMES = (("approved", 0.9), ("declined", 0.08), ("error", 0.015), ("timeout"
 
 def record_sample(mp: MoneyPath, payments: int, seed: int = 7) -> None:
     rng = random.Random(seed)
-    tracer = TracerProvider().get_tracer("moneypath.generate.sample")
     providers = list(mp.catalog.providers)
     currencies = mp.catalog.currencies
     fees = mp.catalog.cost.provider_fees
     outcomes, weights = zip(*_OUTCOMES)
     for i in range(payments):
         provider = providers[i % len(providers)]
-        with tracer.start_as_current_span("authorize"):
+        span = NonRecordingSpan(SpanContext(rng.getrandbits(128) | 1, rng.getrandbits(64) | 1, is_remote=False,
+                                            trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+        with trace.use_span(span):
             seconds = rng.lognormvariate(-2.3, 0.5)
             outcome = rng.choices(outcomes, weights)[0]
             mp.record_provider_call(provider, "authorize", "success" if outcome in ("approved", "declined") else outcome,

@@ -25,14 +25,13 @@ import yaml
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
-from moneypath.generate.build import _rules_yaml
+from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
 from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 
 STATE_FILE = "stack.json"
-DEFAULT_STATE_DIR = ".moneypath"
 
 
 class StackError(Exception):
@@ -147,8 +146,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
 
     timings: Timings = FAST if fast else Timings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
-    (state_dir / "recording-rules.yaml").write_text(_rules_yaml(compress_rules(recording_rules(c), time_factor)))
-    (state_dir / "alert-rules.yaml").write_text(_rules_yaml(compress_rules(alert_rules(c), time_factor)))
+    (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), time_factor)))
+    (state_dir / "alert-rules.yaml").write_text(rules_yaml(compress_rules(alert_rules(c), time_factor)))
     prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
                              [f"127.0.0.1:{ports['alertmanager']}"], interval, interval,
                              remote_write=[remote_write_entry(url, fast) for url in remote_write])

@@ -34,7 +34,7 @@ from moneypath.reference.providersim.webhooks import WebhookSender
 
 ADMIN_SCOPE = "admin:faults"
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="providersim"'}
-log = logging.getLogger("moneypath.reference.providersim")
+log = logging.getLogger("moneypath.providersim")
 
 
 @dataclass(frozen=True)

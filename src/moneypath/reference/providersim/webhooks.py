@@ -17,7 +17,7 @@ from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.reference.providersim.faults import Faults
 from moneypath.reference.signing import HEADER, sign
 
-log = logging.getLogger("moneypath.reference.providersim")
+log = logging.getLogger("moneypath.providersim")
 BACKOFF_S = (0.05, 0.2, 0.5)  # one sleep before each retry
 
 

@@ -23,7 +23,7 @@ from moneypath.reference.refservice import limits, payments
 from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.reference.refservice.problems import ApiProblem
 
-log = logging.getLogger("moneypath.reference.refservice")
+log = logging.getLogger("moneypath.refservice")
 
 # book(conn) writes the effect and may return a function to call once that commit succeeded.
 Book = Callable[[Connection], Callable[[], object] | None]

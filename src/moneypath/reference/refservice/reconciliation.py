@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
 
-log = logging.getLogger("moneypath.reference.refservice.reconciliation")
+log = logging.getLogger("moneypath.refservice.reconciliation")
 COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-log = logging.getLogger("moneypath.reference.refservice.workers")
+log = logging.getLogger("moneypath.refservice.workers")
 
 
 async def every(interval_s: float, job: Callable[[], object], name: str) -> None:
