@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from moneypath.generate.build import _rules_yaml
+from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules, format_duration, scale_duration, scale_expr
 from moneypath.generate.rules import alert_rules, recording_rules
 
@@ -54,7 +54,7 @@ def test_compress_rules_keeps_names_and_thresholds(catalog):
 def test_compressed_rules_pass_promtool(catalog, tmp_path):
     for name, doc in (("alerts", alert_rules(catalog)), ("records", recording_rules(catalog))):
         path = tmp_path / f"{name}.yaml"
-        path.write_text(_rules_yaml(compress_rules(doc, 60)))
+        path.write_text(rules_yaml(compress_rules(doc, 60)))
         result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
         assert yaml.safe_load(path.read_text())["groups"]
