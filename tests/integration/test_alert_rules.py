@@ -11,7 +11,7 @@ import subprocess
 
 import yaml
 
-from moneypath.generate.rules import slo_alert_key
+from moneypath.catalog.conventions import slo_alert_key
 from tests.conftest import ROOT
 
 RULE_FILES = [str(ROOT / "collector" / "recording-rules.yaml"), str(ROOT / "alerts" / "moneypath-alerts.yaml")]

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from prometheus_client.utils import floatToGoString
 
 from moneypath.catalog import Alert, Catalog, Selector, Slo
-from moneypath.catalog.conventions import (  # noqa: F401 - re-exported for the generators and checks
+from moneypath.catalog.conventions import (
     BURN_RATE_PAIRS,
     SLI_WINDOWS,
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
     SLO_OBJECTIVE_RECORD,
     Key,
-    camel,
     sli_error_record,
     slo_alert_key,
 )

@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import LOCUST_METRICS, Key
+from moneypath.catalog.conventions import LOCUST_METRICS, SLO_BUDGET_RECORD, Key, sli_error_record, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
-    _latency_slo,
-    _pick,
-    _quantile,
-    _slo_by_signal,
-    _success_expr,
+    authorization_latency_slo,
     bad_above,
     bar_panel,
     burn_steps,
     neutral,
+    pick_alerts,
     q,
+    quantile,
+    slo_by_signal,
     slo_success_steps,
     stat_panel,
     ts_panel,
 )
-from moneypath.generate.rules import SLO_BUDGET_RECORD, sli_error_record, slo_alert_key
+from moneypath.generate.rules import sli_good_ratio_expr
 
 
 def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
     hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
-    lat = _latency_slo(c)
-    avail = _slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
-    ledger_slo = _slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
+    lat = authorization_latency_slo(c)
+    avail = slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
+    ledger_slo = slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
     # Locust metrics as the common Prometheus exporter for Locust (locust_exporter) names them;
     # `moneypath loadtest` serves them (moneypath.loadtest.exporter). They are not catalog signals.
     lm = LOCUST_METRICS
@@ -49,16 +48,16 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         ts_panel("Service authorization rate", "What the service counted, to compare with Locust's rate.", "reqps",
                  [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], stack=True, w=8),
         ts_panel("Service authorization latency", "p95/p99 the service measured; gate: the latency SLO threshold.",
-                 "s", [q(_quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.95, 0.99)],
+                 "s", [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.95, 0.99)],
                  bad_above(lat[1].sli.latency.under) if lat else None, w=8),
     ]
     if avail:
         service.append(ts_panel("Service authorization success", avail[1].description, "percentunit",
-                                [q(_success_expr(c, avail[1]), "success")], slo_success_steps(avail[1]), w=8))
+                                [q(sli_good_ratio_expr(c, avail[1], RATE), "success")], slo_success_steps(avail[1]), w=8))
     if ledger_slo:
         service.append(stat_panel("Ledger write success", ledger_slo[1].description, "percentunit",
-                                  [q(_success_expr(c, ledger_slo[1]), "committed")], slo_success_steps(ledger_slo[1]),
-                                  w=8))
+                                  [q(sli_good_ratio_expr(c, ledger_slo[1], RATE), "committed")],
+                                  slo_success_steps(ledger_slo[1]), w=8))
     service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.", "currencyUSD",
                               [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}])) / sum(rate({auth}[{RATE}]))",
                                  "USD")], neutral(), w=8))
@@ -68,4 +67,4 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     keys = [*(slo_alert_key(k) for k in c.slos), "AuthorizationsSilent", "CostPerTransactionRegression"]
     return Board("loadtest", "Money path: load test",
                  "Locust's view (locust_exporter metrics) beside the service's own signals, for release gates.",
-                 _pick(c, refs, keys), rows=[("Locust", locust), ("Service under load", service)])
+                 pick_alerts(c, refs, keys), rows=[("Locust", locust), ("Service under load", service)])

@@ -6,37 +6,36 @@ from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     DS,
     RATE,
     AlertRef,
     Board,
-    _latency_slo,
-    _organize,
-    _quantile,
-    _rb,
-    _slo_by_signal,
-    _steps,
-    _success_expr,
+    authorization_latency_slo,
     bad_above,
     bad_below,
     clean,
     neutral,
+    organize,
     q,
+    quantile,
+    runbook_links,
+    slo_by_signal,
     slo_success_steps,
     stat_panel,
+    threshold_steps,
     ts_panel,
 )
-from moneypath.generate.rules import LATENCY_QUANTILES, cost_per_authorization_record, slo_alert_key
+from moneypath.generate.rules import LATENCY_QUANTILES, cost_per_authorization_record, sli_good_ratio_expr
 
 
 def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
     hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
-    ledger_slo = _slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
-    avail = _slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
-    lat = _latency_slo(c)
+    ledger_slo = slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
+    avail = slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
+    lat = authorization_latency_slo(c)
     cost = c.metric(Key.COST_USD_TOTAL)
     per_tx = cost_per_authorization_record(c)
     fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
@@ -46,52 +45,54 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     now.append(stat_panel("Authorizations", "Authorizations per second, all providers.", "reqps",
                           [q(f"sum(rate({auth}[{RATE}]))", "authorizations/s")],
                           bad_below(silent.threshold) if silent else neutral(),
-                          _rb(c, refs, "AuthorizationsSilent")))
+                          runbook_links(c, refs, "AuthorizationsSilent")))
     if avail:
         key, slo = avail
         now.append(stat_panel("Authorization success", f"{slo.description} Objective {slo.objective}%.",
-                              "percentunit", [q(_success_expr(c, slo), "success")], slo_success_steps(slo),
-                              _rb(c, refs, slo_alert_key(key))))
+                              "percentunit", [q(sli_good_ratio_expr(c, slo, RATE), "success")], slo_success_steps(slo),
+                              runbook_links(c, refs, slo_alert_key(key))))
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else neutral()
     for quant in (0.95, 0.99):
         now.append(stat_panel(f"Authorization p{round(quant * 100)}", "Authorization latency quantile over the last "
                               "rate interval; red above the latency SLO's threshold.", "s",
-                              [q(_quantile(quant, hist), f"p{round(quant * 100)}")], latency_steps,
-                              _rb(c, refs, slo_alert_key(lat[0])) if lat else None))
+                              [q(quantile(quant, hist), f"p{round(quant * 100)}")], latency_steps,
+                              runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None))
     if ledger_slo:
         key, slo = ledger_slo
         failures = a.get("LedgerWriteFailures")
-        steps = (_steps((None, "red"), (clean(1 - failures.threshold), "yellow"), (clean(slo.objective / 100), "green"))
+        steps = (threshold_steps((None, "red"), (clean(1 - failures.threshold), "yellow"),
+                                 (clean(slo.objective / 100), "green"))
                  if failures else slo_success_steps(slo))
         now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.", "percentunit",
-                              [q(_success_expr(c, slo), "committed")], steps,
-                              _rb(c, refs, "LedgerWriteFailures", slo_alert_key(key))))
+                              [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
+                              runbook_links(c, refs, "LedgerWriteFailures", slo_alert_key(key))))
     imbalance = a.get("LedgerImbalance")
     now.append(stat_panel("Ledger imbalance", "Sum of postings per currency in minor units; double entry requires 0.",
                           "short", [q(f"max by (currency) (abs({c.metric(Key.LEDGER_IMBALANCE_MINOR)}))", "{{currency}}")],
                           bad_above(imbalance.threshold) if imbalance else neutral(),
-                          _rb(c, refs, "LedgerImbalance"), w=4))
+                          runbook_links(c, refs, "LedgerImbalance"), w=4))
 
     second: list = []
     lag = a.get("ReconciliationLagHigh")
     second.append(stat_panel(
         "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
         [q(f"max by (provider) ({c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)})", "{{provider}}")],
-        bad_above(lag.threshold) if lag else neutral(), _rb(c, refs, "ReconciliationLagHigh")))
+        bad_above(lag.threshold) if lag else neutral(), runbook_links(c, refs, "ReconciliationLagHigh")))
     dl = a.get("DeadLettersGrowing")
     second.append(stat_panel(
         "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
         [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
-        bad_above(dl.threshold) if dl else neutral(), _rb(c, refs, "DeadLettersGrowing")))
+        bad_above(dl.threshold) if dl else neutral(), runbook_links(c, refs, "DeadLettersGrowing")))
     second.append(stat_panel(
         "Cost per transaction", "Money spent running the money path per authorization.", "currencyUSD",
         [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")], neutral(),
-        _rb(c, refs, "CostPerTransactionRegression")))
+        runbook_links(c, refs, "CostPerTransactionRegression")))
     regression = a.get("CostPerTransactionRegression")
     second.append(stat_panel(
         "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's test.",
         "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
-        bad_above(regression.threshold) if regression else neutral(), _rb(c, refs, "CostPerTransactionRegression")))
+        bad_above(regression.threshold) if regression else neutral(),
+        runbook_links(c, refs, "CostPerTransactionRegression")))
     spike = a.get("FraudSpike")
     def decline(w: str) -> str:
         return f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'
@@ -99,16 +100,16 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     second.append(stat_panel(
         "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.", "suffix:x",
         [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")],
-        bad_above(spike.threshold) if spike else neutral(), _rb(c, refs, "FraudSpike")))
+        bad_above(spike.threshold) if spike else neutral(), runbook_links(c, refs, "FraudSpike")))
     second.append(stat_panel(
         "Alerts firing", "Number of moneypath alerts firing now.", "short",
         [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*"}}) or vector(0)', "firing")],
         bad_above(0)))
 
-    quantiles = [q(_quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in LATENCY_QUANTILES]
+    quantiles = [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in LATENCY_QUANTILES]
     trends = [
         ts_panel("Authorization latency", "Quantiles of authorization latency; exemplars link to traces.", "s",
-                 quantiles, latency_steps, _rb(c, refs, slo_alert_key(lat[0])) if lat else None),
+                 quantiles, latency_steps, runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None),
         ts_panel("Authorizations by outcome", "Authorizations per second by outcome.", "reqps",
                  [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], stack=True),
     ]
@@ -116,7 +117,7 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
               .description("Every alert firing now (ALERTS{alertstate=\"firing\"}), newest first.")
               .unit("short").datasource(DS).align(common.FieldTextAlignment.AUTO).inspect(False)
               .targets([q('ALERTS{alertstate="firing"}', instant=True, fmt="table")])
-              .with_transformation(_organize(["Time", "__name__", "Value", "alertstate"]))
+              .with_transformation(organize(["Time", "__name__", "Value", "alertstate"]))
               .thresholds(neutral()).no_value("No alerts firing").span(24).height(7))
     return Board("overview", "Money path overview", "On-call first stop: is money moving correctly right now?",
                  list(refs.values()),

@@ -17,8 +17,8 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from moneypath.catalog import Catalog, Slo
-from moneypath.catalog.conventions import Key
-from moneypath.generate.rules import BURN_RATE_PAIRS, alert_rules, sli_good_ratio_expr, slo_alert_key
+from moneypath.catalog.conventions import BURN_RATE_PAIRS, Key, slo_alert_key
+from moneypath.generate.rules import alert_rules
 
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
@@ -36,36 +36,36 @@ def clean(x: float) -> float:
     return float(f"{x:.12g}")
 
 
-def _steps(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+def threshold_steps(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
     return dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(
         [dm.Threshold(value=v, color=color) for v, color in steps])
 
 
 def bad_above(t: float) -> dashboard.ThresholdsConfig:
-    return _steps((None, "green"), (above(t), "red"))
+    return threshold_steps((None, "green"), (above(t), "red"))
 
 
 def bad_below(t: float) -> dashboard.ThresholdsConfig:
     """Red while the value is <= t (a 'silent' or 'below objective' alert)."""
-    return _steps((None, "red"), (above(t), "green"))
+    return threshold_steps((None, "red"), (above(t), "green"))
 
 
 def neutral() -> dashboard.ThresholdsConfig:
-    return _steps((None, "green"))
+    return threshold_steps((None, "green"))
 
 
 def slo_success_steps(slo: Slo) -> dashboard.ThresholdsConfig:
     """Success ratio: red below the fastest page burn, orange below the slowest ticket burn, green at the objective."""
     fastest = max(f for _, _, _, f in BURN_RATE_PAIRS)
     slowest = min(f for _, _, _, f in BURN_RATE_PAIRS)
-    return _steps((None, "red"), (clean(1 - fastest * slo.error_budget), "orange"),
+    return threshold_steps((None, "red"), (clean(1 - fastest * slo.error_budget), "orange"),
                   (clean(1 - slowest * slo.error_budget), "yellow"), (clean(slo.objective / 100), "green"))
 
 
 def burn_steps() -> dashboard.ThresholdsConfig:
     colors = ("yellow", "orange", "red", "dark-red")
     factors = sorted({f for _, _, _, f in BURN_RATE_PAIRS})
-    return _steps((None, "green"), *((f, colors[min(i, len(colors) - 1)]) for i, f in enumerate(factors)))
+    return threshold_steps((None, "green"), *((f, colors[min(i, len(colors) - 1)]) for i, f in enumerate(factors)))
 
 
 # ---------------------------------------------------------------- queries and panels
@@ -134,7 +134,7 @@ def bar_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashb
     return panel
 
 
-def _organize(exclude: Iterable[str]) -> dm.DataTransformerConfig:
+def organize(exclude: Iterable[str]) -> dm.DataTransformerConfig:
     return dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {name: True for name in exclude}})
 
 
@@ -179,7 +179,7 @@ def alerts_table(title: str, alerts: list[AlertRef], w: int = 24, h: int | None 
             .unit("short").datasource(DS).align(common.FieldTextAlignment.AUTO).inspect(False)
             .targets([q("\nor\n".join(alert_state_expr(a) for a in alerts), legend="{{alertname}}", instant=True,
                         fmt="table")])
-            .with_transformation(_organize(["Time"]))
+            .with_transformation(organize(["Time"]))
             .mappings(ALERT_STATE).thresholds(neutral())
             .override_by_name("Value", [dm.DynamicConfigValue(id_val="displayName", value="state"),
                                         dm.DynamicConfigValue(id_val="custom.cellOptions",
@@ -204,7 +204,7 @@ class Board:
     variables: list = field(default_factory=list)
 
 
-def _slos_on(c: Catalog, signals: set[str]) -> list[str]:
+def slos_on(c: Catalog, signals: set[str]) -> list[str]:
     """SLOs whose SLI is made of one of these signals."""
     out = []
     for key, slo in c.slos.items():
@@ -214,12 +214,12 @@ def _slos_on(c: Catalog, signals: set[str]) -> list[str]:
     return out
 
 
-def _slo_by_signal(c: Catalog, signal: str) -> tuple[str, Slo] | None:
-    keys = _slos_on(c, {signal})
+def slo_by_signal(c: Catalog, signal: str) -> tuple[str, Slo] | None:
+    keys = slos_on(c, {signal})
     return (keys[0], c.slos[keys[0]]) if keys else None
 
 
-def _pick(c: Catalog, refs: dict[str, AlertRef], keys: Iterable[str]) -> list[AlertRef]:
+def pick_alerts(c: Catalog, refs: dict[str, AlertRef], keys: Iterable[str]) -> list[AlertRef]:
     names = []
     for key in keys:
         if key in c.alerts or key in {slo_alert_key(s) for s in c.slos}:
@@ -227,23 +227,17 @@ def _pick(c: Catalog, refs: dict[str, AlertRef], keys: Iterable[str]) -> list[Al
     return [refs[n] for n in sorted(set(names)) if n in refs]
 
 
-def _rb(c: Catalog, refs: dict[str, AlertRef], *keys: str) -> dict[str, str]:
-    return {f"Runbook: {a.name}": a.runbook_url for a in _pick(c, refs, keys)}
+def runbook_links(c: Catalog, refs: dict[str, AlertRef], *keys: str) -> dict[str, str]:
+    return {f"Runbook: {a.name}": a.runbook_url for a in pick_alerts(c, refs, keys)}
 
 
-def _latency_slo(c: Catalog) -> tuple[str, Slo] | None:
+def authorization_latency_slo(c: Catalog) -> tuple[str, Slo] | None:
     for key, slo in c.slos.items():
         if slo.sli.latency and slo.sli.latency.signal == Key.AUTHORIZATION_DURATION_SECONDS:
             return key, slo
     return None
 
 
-def _quantile(q_: float, hist: str, by: str = "", match: str = "", window: str = RATE) -> str:
+def quantile(q_: float, hist: str, by: str = "", match: str = "", window: str = RATE) -> str:
     labels = f"le, {by}" if by else "le"
     return f"histogram_quantile({q_}, sum by ({labels}) (rate({hist}_bucket{match}[{window}])))"
-
-
-def _success_expr(c: Catalog, slo: Slo, window: str = RATE) -> str:
-    return sli_good_ratio_expr(c, slo, window)
-
-

@@ -6,24 +6,23 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     DS,
     RATE,
     AlertRef,
     Board,
-    _latency_slo,
-    _pick,
-    _quantile,
-    _rb,
-    _slos_on,
+    authorization_latency_slo,
     bad_above,
     neutral,
+    pick_alerts,
     q,
+    quantile,
+    runbook_links,
+    slos_on,
     stat_panel,
     ts_panel,
 )
-from moneypath.generate.rules import slo_alert_key
 
 
 def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
@@ -40,13 +39,13 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     failed = [v for v in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"] if v != "success"]
     failed_sel = f'{{provider=~"$provider", outcome=~"{"|".join(failed)}"}}'
     error_ratio = f"sum by (provider) (rate({req}{failed_sel}[{RATE}])) / sum by (provider) (rate({req}{sel}[{RATE}]))"
-    lat = _latency_slo(c)
+    lat = authorization_latency_slo(c)
     enum = circuit_sig.enum or {}
     colors = {0: "green", 1: "orange"}
     mapping = dm.ValueMap(options={str(v): dm.ValueMappingResult(text=k, color=colors.get(v, "red"), index=i)
                                    for i, (k, v) in enumerate(sorted(enum.items(), key=lambda kv: kv[1]))})
     closed = enum.get("closed", 0)
-    outage_rb = _rb(c, refs, "ProviderPartialOutage")
+    outage_rb = runbook_links(c, refs, "ProviderPartialOutage")
     health = [
         stat_panel("Circuit state", circuit_sig.help, "short",
                    [q(f"max by (provider) ({circuit}{sel})", "{{provider}}")], bad_above(closed), outage_rb,
@@ -56,15 +55,15 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                    bad_above(outage.threshold) if outage else neutral(), outage_rb, w=8),
         stat_panel("Authorization rate", "Authorizations per second by provider.", "reqps",
                    [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")], neutral(),
-                   _rb(c, refs, "AuthorizationsSilent"), w=8),
+                   runbook_links(c, refs, "AuthorizationsSilent"), w=8),
     ]
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else None
     trends = [
         ts_panel("Authorization latency by provider", "p95 and p99 authorization latency per provider.", "s",
-                 [q(_quantile(quant, hist, "provider", sel), f"p{round(quant * 100)} {{{{provider}}}}", exemplar=True)
+                 [q(quantile(quant, hist, "provider", sel), f"p{round(quant * 100)} {{{{provider}}}}", exemplar=True)
                   for quant in (0.95, 0.99)], latency_steps),
         ts_panel("Provider call latency (p99)", "One attempt's latency per provider and operation.", "s",
-                 [q(_quantile(0.99, req_hist, "provider, operation", sel), "{{provider}} {{operation}}",
+                 [q(quantile(0.99, req_hist, "provider, operation", sel), "{{provider}} {{operation}}",
                     exemplar=True)]),
         ts_panel("Provider error ratio", "Failed, timed-out and circuit-refused calls over all calls.", "percentunit",
                  [q(error_ratio, "{{provider}}")], bad_above(outage.threshold) if outage else None, outage_rb),
@@ -78,10 +77,10 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                  [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))", "{{provider}} {{outcome}}")]),
     ]
     keys = ["ProviderPartialOutage", "AuthorizationsSilent",
-            *(slo_alert_key(k) for k in _slos_on(c, {Key.AUTHORIZATIONS_TOTAL, Key.AUTHORIZATION_DURATION_SECONDS}))]
+            *(slo_alert_key(k) for k in slos_on(c, {Key.AUTHORIZATIONS_TOTAL, Key.AUTHORIZATION_DURATION_SECONDS}))]
     variable = (dashboard.QueryVariable("provider").label("Provider").datasource(DS)
                 .query({"query": f"label_values({req}, provider)", "refId": "PrometheusVariableQueryEditor-VariableQuery"})
                 .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC)
                 .multi(True).include_all(True).current(dm.VariableOption(selected=True, text="All", value="$__all")))
     return Board("providers", "Money path: providers", "Per-provider latency, errors, retries and circuit state.",
-                 _pick(c, refs, keys), rows=[("Health", health), ("Trends", trends)], variables=[variable])
+                 pick_alerts(c, refs, keys), rows=[("Health", health), ("Trends", trends)], variables=[variable])

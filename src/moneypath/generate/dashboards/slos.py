@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
-from moneypath.generate.dashboards.panels import (
-    AlertRef,
-    Board,
-    _pick,
-    _steps,
-    alerts_table,
-    bar_panel,
-    burn_steps,
-    neutral,
-    q,
-    stat_panel,
-    ts_panel,
-)
-from moneypath.generate.rules import (
+from moneypath.catalog.conventions import (
     BURN_RATE_PAIRS,
     SLI_WINDOWS,
     SLO_BUDGET_REMAINING_RECORD,
     SLO_OBJECTIVE_RECORD,
-    num,
     sli_error_record,
     slo_alert_key,
 )
+from moneypath.generate.dashboards.panels import (
+    AlertRef,
+    Board,
+    alerts_table,
+    bar_panel,
+    burn_steps,
+    neutral,
+    pick_alerts,
+    q,
+    stat_panel,
+    threshold_steps,
+    ts_panel,
+)
+from moneypath.generate.rules import num
 
 
 def slos(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     rows = []
     for key, slo in c.slos.items():
         sel = f'{{slo="{key}"}}'
-        alert = _pick(c, refs, [slo_alert_key(key)])
+        alert = pick_alerts(c, refs, [slo_alert_key(key)])
         budget = slo.error_budget
         windows = sorted({w for pair in BURN_RATE_PAIRS for w in pair[1:3]}, key=SLI_WINDOWS.index)
         rows.append((f"SLO {key}", [
@@ -43,7 +43,7 @@ def slos(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                       burn_steps(), {f"Runbook: {a.name}": a.runbook_url for a in alert}, w=8, h=6),
             stat_panel("Error budget remaining", f"Share of the {slo.window} error budget left.", "percentunit",
                        [q(f"{SLO_BUDGET_REMAINING_RECORD}{sel}", "remaining")],
-                       _steps((None, "red"), (0, "orange"), (0.5, "green")),
+                       threshold_steps((None, "red"), (0, "orange"), (0.5, "green")),
                        {f"Runbook: {a.name}": a.runbook_url for a in alert}, w=4, h=6),
             ts_panel("Burn rate (alert windows)", "Burn rate over the alert windows; page at "
                      + ", ".join(f"{f:g}x over {lw}/{sw}" for sev, lw, sw, f in BURN_RATE_PAIRS if sev == "page"),
@@ -52,4 +52,4 @@ def slos(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             alerts_table(f"Alert for {key}", alert, w=24, h=4),
         ]))
     return Board("slos", "Money path: SLOs", "Per SLO: objective, burn rate per window, remaining error budget.",
-                 _pick(c, refs, [slo_alert_key(k) for k in c.slos]), rows=rows)
+                 pick_alerts(c, refs, [slo_alert_key(k) for k in c.slos]), rows=rows)
