@@ -117,3 +117,13 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     finally:
         os.chdir(before)
     return subprocess.CompletedProcess(["moneypath", *args], code, out.getvalue(), err.getvalue())
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within timeout_s: a test never leaves a process behind."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)

@@ -1,5 +1,7 @@
 """What `pip install moneypath` (no extras) puts into a service's environment, and that the README's
-instrumentation example runs there next to the newest OpenTelemetry SDK, FastAPI and uvicorn.
+instrumentation example runs there next to the newest OpenTelemetry SDK, FastAPI and uvicorn — in a team's
+own service, not the reference one: its catalog names Stripe and Adyen, USD, JPY and KWD, and its route is
+POST /charges.
 
 A fresh virtual environment under tmp_path gets the project from a copy of the source tree (pyproject.toml,
 README.md, src/ — so the build leaves no build/ or *.egg-info in the working tree). pip uses the machine's
@@ -30,7 +32,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +62,20 @@ INVENTORY = textwrap.dedent("""
     json.dump(dists, sys.stdout)
 """)
 
+# The team adopting moneypath is not the reference service: its own providers and currencies in its catalog
+# (all built-in signals are still required until features can be switched off), its own API shape.
+def team_catalog() -> str:
+    """The shipped catalog with the team's providers (stripe, adyen) and currencies (USD, JPY, KWD)."""
+    text = (ROOT / "moneypath.yaml").read_text()
+    text = text.replace("  acme:\n    display_name: Acme Payments", "  stripe:\n    display_name: Stripe")
+    text = text.replace("  globex:\n    display_name: Globex Pay", "  adyen:\n    display_name: Adyen")
+    text = text.replace("currencies: [USD, EUR, GBP]", "currencies: [USD, JPY, KWD]")
+    text = text.replace("    acme: {fixed_usd", "    stripe: {fixed_usd")
+    text = text.replace("    globex: {fixed_usd", "    adyen: {fixed_usd")
+    assert "acme" not in text and "globex" not in text and "EUR" not in text, "the shipped catalog changed shape"
+    return text
+
+
 # What the README leaves to the reader: an adapter, a ledger, a fee, and a route that authorizes a payment.
 # Appended after the README's block, unchanged (the names are looked up when authorize() runs).
 SERVICE_TAIL = textwrap.dedent("""
@@ -78,8 +94,8 @@ SERVICE_TAIL = textwrap.dedent("""
     fee_usd = 0.13
 
 
-    @app.post("/v1/payments/authorize")
-    async def _authorize_endpoint(provider: str = "acme", method: str = "card"):
+    @app.post("/charges")
+    async def _charge_endpoint(provider: str, method: str = "card"):
         await authorize(SimpleNamespace(provider=provider, method=method))
         return {"authorized": True}
 """)
@@ -164,7 +180,8 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
 
     # ---- the core's own commands run; the others name their extra in one line -------------------------------
     moneypath = venv / "bin" / "moneypath"
-    catalog = ROOT / "moneypath.yaml"
+    catalog = tmp_path / "moneypath.yaml"
+    catalog.write_text(team_catalog())
     assert run(moneypath, "catalog", "check", "--catalog", catalog).startswith(f"{catalog}: OK")
     assert "moneypath_authorization_duration_seconds_bucket" in run(
         moneypath, "metrics", "sample", "--format", "text", "--payments", "5", "--catalog", catalog)
@@ -185,7 +202,7 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
     # ---- the README's example, served by uvicorn -----------------------------------------------------------
     service = tmp_path / "service"
     service.mkdir()
-    shutil.copy2(ROOT / "moneypath.yaml", service)  # the example loads "moneypath.yaml" from the working dir
+    shutil.copy2(catalog, service)  # the example loads "moneypath.yaml" from the working dir
     (service / "app.py").write_text(readme_instrumentation_example() + SERVICE_TAIL)
     port = free_port()
     log_path = tmp_path / "service.log"
@@ -205,18 +222,13 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
                 return False
 
         wait_for(up, SERVER_START_S, "the README example to serve /metrics")
-        response = httpx.post(f"{base}/v1/payments/authorize", params={"provider": "acme", "method": "card"},
+        response = httpx.post(f"{base}/charges", params={"provider": "adyen", "method": "card"},
                               timeout=10)
         assert response.status_code == 200, f"{response.status_code} {response.text}\n{log_path.read_text()}"
         scrape = httpx.get(f"{base}/metrics", timeout=10)
         assert scrape.status_code == 200
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server)
 
     counts = {
         tuple(sorted(sample.labels.items())): sample.value
@@ -225,8 +237,8 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
         for sample in family.samples if sample.name == "moneypath_authorization_duration_seconds_count"
     }
     assert counts, f"no moneypath_authorization_duration_seconds series in /metrics:\n{scrape.text[:2000]}"
-    approved = (("method", "card"), ("outcome", "approved"), ("provider", "acme"))
+    approved = (("method", "card"), ("outcome", "approved"), ("provider", "adyen"))
     assert counts.get(approved) == 1.0, f"authorization durations recorded: {counts}"
     with capsys.disabled():
-        print(f"  README example served by uvicorn: 1 authorization scraped from /metrics "
+        print(f"  README example in a team service (stripe, adyen; USD, JPY, KWD; POST /charges): 1 authorization scraped "
               f"({time.monotonic() - started:.0f} s in all)")

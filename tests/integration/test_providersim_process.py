@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from moneypath._common.tokens import issue
-from tests.conftest import ROOT, free_port, http_ok, wait_for
+from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
 
 TOKEN_SECRET = "integration-token-secret"
 
@@ -31,12 +31,7 @@ def simulator(tmp_path):
         assert proc.poll() is None, f"the simulator exited with {proc.returncode}"
         yield url, tmp_path / "settlements"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop_process(proc, 15)
 
 
 def test_authorize_capture_and_settle_over_http(simulator):
