@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
+
 DEFAULT_PATH = "moneypath.yaml"
 OTHER = "other"  # every label's overflow value; reserved, added automatically
 
@@ -115,9 +117,13 @@ class Slo(_Model):
 
 
 class Alert(_Model):
+    """A built-in alert (its rule shape is moneypath's; give `threshold`) or the team's own (give `expr`)."""
+
     severity: Literal["page", "ticket"]
-    threshold: float
+    threshold: float | None = None
     summary: str = Field(min_length=1)
+    description: str | None = Field(default=None, min_length=1)
+    expr: str | None = Field(default=None, min_length=1)  # PromQL over catalog signals and recording rules
     money_loss: bool = False
     for_: str = Field(alias="for", default="0s")
 
@@ -166,10 +172,12 @@ class Catalog(_Model):
     links: Links
     providers: dict[str, Provider] = Field(min_length=1)
     currencies: list[str] = Field(min_length=1)
+    currency_exponents: dict[str, int] = Field(default_factory=dict)  # overrides the ISO 4217 table
+    features: dict[str, bool] = Field(default_factory=dict)  # moneypath.catalog.features; unlisted = on
     signals: dict[str, Signal] = Field(min_length=1)
     slos: dict[str, Slo] = Field(default_factory=dict)
     alerts: dict[str, Alert] = Field(default_factory=dict)
-    cost: Cost
+    cost: Cost | None = None  # required while the cost feature is on
     receivers: dict[str, Receiver] = Field(min_length=1)
     routes: Routes
     roles: dict[str, Role] = Field(default_factory=dict)
@@ -181,6 +189,20 @@ class Catalog(_Model):
 
     def runbook_url(self, key: str) -> str:
         return f"{self.links.runbook_base_url}{self.alert_name(key).lower()}.md"
+
+    def enabled(self, feature: str) -> bool:
+        """Whether an optional domain (moneypath.catalog.features) is on; unlisted features are."""
+        return self.features.get(feature, True)
+
+    def exponent(self, currency: str) -> int:
+        """Digits after the decimal point of a currency's minor unit (ISO 4217, or the catalog's override)."""
+        if currency in self.currency_exponents:
+            return self.currency_exponents[currency]
+        return ISO_4217_EXPONENTS.get(currency, 2)
+
+    def money(self, minor: int | float, currency: str) -> str:
+        """Minor units as people read them: EUR 62.35, JPY 6,235, KWD 6.235."""
+        return format_money(minor, currency, self.exponent(currency))
 
     def metric(self, key: str) -> str:
         """Full exported metric name of a signal key."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from moneypath.catalog.currencies import ISO_4217_EXPONENTS
+from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
 
@@ -44,6 +46,15 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
     for i, cur in enumerate(c.currencies):
         if not _CURRENCY.match(cur):
             bad(("currencies", i), f"{cur!r} is not an ISO 4217 code")
+        elif cur not in ISO_4217_EXPONENTS and cur not in c.currency_exponents:
+            bad(("currencies", i), f"{cur!r} is not in moneypath's ISO 4217 table; give its minor-unit digits "
+                                   f"in currency_exponents (e.g. {{{cur}: 2}})")
+    for cur, exp in c.currency_exponents.items():
+        if not _CURRENCY.match(cur):
+            bad(("currency_exponents", cur), f"{cur!r} is not an ISO 4217 code")
+        elif not 0 <= exp <= 4:
+            bad(("currency_exponents", cur), "the digits after the decimal point are 0 to 4")
+    _check_features(c, bad)
 
     sections = {"providers": list(c.providers), "currencies": list(c.currencies), "signals": list(c.signals)}
     for key, sig in c.signals.items():
@@ -102,7 +113,16 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
             bad(("alerts", key), "alert names are CamelCase")
         if not DURATION.fullmatch(alert.for_):
             bad(("alerts", key, "for"), f"{alert.for_!r} is not a Prometheus duration (e.g. 5m)")
-    for provider in c.cost.provider_fees:
+        if key not in BUILTIN_ALERTS and alert.expr is None:
+            bad(("alerts", key), "not a built-in alert, so it needs its own expr: (PromQL over the catalog's "
+                                 f"signals); built-in: {', '.join(BUILTIN_ALERTS)}")
+        elif alert.expr is None and alert.threshold is None:
+            bad(("alerts", key), "a built-in alert needs a threshold (or its own expr:)")
+        elif alert.expr is not None and alert.threshold is not None:
+            bad(("alerts", key, "threshold"), "an alert with its own expr: carries its threshold in the expression")
+    if c.cost is None and c.enabled("cost"):
+        bad(("cost",), "the cost feature is on, so the catalog needs a cost: model (or set features.cost: false)")
+    for provider in c.cost.provider_fees if c.cost else ():
         if provider not in c.providers:
             bad(("cost", "provider_fees", provider), "not a declared provider")
     for field in ("page", "ticket"):
@@ -115,6 +135,22 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if role.receiver not in c.receivers:
             bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
     return problems
+
+
+def _check_features(c: Catalog, bad) -> None:
+    for name in c.features:
+        if name not in FEATURES:
+            bad(("features", name), f"unknown feature (known: {', '.join(FEATURES)})")
+    for key in c.signals:
+        feature = SIGNAL_FEATURE.get(key)
+        if feature and not c.enabled(feature):
+            bad(("signals", key), f"belongs to the {feature} feature, which is off (features.{feature}: false); "
+                                  "remove the signal or turn the feature on")
+    for key, alert in c.alerts.items():
+        feature = BUILTIN_ALERTS.get(key)
+        if feature and alert.expr is None and not c.enabled(feature):
+            bad(("alerts", key), f"a built-in alert of the {feature} feature, which is off (features.{feature}: "
+                                 "false); remove the alert or turn the feature on")
 
 
 def _check_signal_name(sig: Signal, loc: tuple, bad) -> None:

@@ -19,6 +19,7 @@ from opentelemetry.context import get_current
 
 from moneypath.catalog import OTHER, Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
@@ -65,8 +66,12 @@ def check_required(catalog: Catalog) -> list[str]:
     problems = []
     for key, (kind, labels) in REQUIRED_SIGNALS.items():
         sig = catalog.signals.get(key)
+        feature = SIGNAL_FEATURE.get(key)
+        if sig is None and feature and not catalog.enabled(feature):
+            continue
         if sig is None:
-            problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it")
+            hint = f" (or set features.{feature}: false)" if feature else ""
+            problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it{hint}")
         elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
             problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
                             f" (has a {sig.type} with {list(sig.label_names)})")

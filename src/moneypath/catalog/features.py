@@ -1,0 +1,49 @@
+"""Optional domains of a money path, switched on and off in the catalog (`features:`).
+
+A feature owns a slice: its built-in signals, its built-in alerts, and (by name) the recording
+rules, dashboard rows, load-test gates, runbook pages and drills the tools generate for it. A
+disabled feature's slice exists nowhere; the library's methods for it do nothing. Everything
+not listed here (authorizations, ledger, providers, duplicates, HTTP) is the core every
+money path has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moneypath.catalog.conventions import Key
+
+
+@dataclass(frozen=True)
+class Feature:
+    description: str
+    signals: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()  # built-in alert keys (catalog `alerts:` names, no prefix)
+
+
+FEATURES: dict[str, Feature] = {
+    "fraud": Feature("risk screening before authorization",
+                     (Key.FRAUD_DECISIONS_TOTAL, Key.FRAUD_SCORE_RATIO, Key.FRAUD_CHECK_TIMEOUTS_TOTAL),
+                     ("FraudSpike",)),
+    "queues": Feature("outbox queues and a dead-letter table", (Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL),
+                      ("DeadLettersGrowing",)),
+    "reconciliation": Feature("matching the ledger to provider settlements",
+                              (Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
+                               Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS,
+                               Key.RECONCILIATION_MISMATCHES_TOTAL),
+                              ("ReconciliationLagHigh", "SettlementMismatch")),
+    "payouts": Feature("money sent out to merchants or customers"),
+    "webhooks": Feature("provider webhooks with signature checks", (Key.WEBHOOKS_TOTAL,)),
+    "idempotency": Feature("idempotency keys answered from stored responses", (Key.IDEMPOTENT_REPLAYS_TOTAL,)),
+    "cost": Feature("a cost model and cost per transaction", (Key.COST_USD_TOTAL,),
+                    ("CostPerTransactionRegression",)),
+}
+
+# Built-in alerts of the core: their rule shapes need only core signals.
+CORE_ALERTS = ("LedgerImbalance", "LedgerWriteFailures", "DuplicateChargeDetected", "ProviderPartialOutage",
+               "AuthorizationsSilent")
+BUILTIN_ALERTS: dict[str, str | None] = {
+    **dict.fromkeys(CORE_ALERTS),
+    **{alert: name for name, f in FEATURES.items() for alert in f.alerts},
+}
+SIGNAL_FEATURE: dict[str, str] = {sig: name for name, f in FEATURES.items() for sig in f.signals}
