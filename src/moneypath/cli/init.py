@@ -1,0 +1,104 @@
+"""`moneypath init DIR`: a project for your own payment service."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from moneypath.catalog.currencies import ISO_4217_EXPONENTS
+from moneypath.catalog.features import FEATURES
+
+EXIT_USAGE = 2
+
+EPILOG = f"""features (optional domains; off unless listed):
+{chr(10).join(f"  {name:<15} {f.description}" for name, f in FEATURES.items())}
+
+example:
+  moneypath init ops --service tickets --providers komoju,knet --currencies JPY,KWD \\
+      --features cost,idempotency --methods card,konbini --routes /charges,/charges/{{charge_id}}
+
+Running init again never overwrites a file a person edited; it says what it kept."""
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    init = commands.add_parser(
+        "init", help="write a project for your own service: catalog, rules, dashboards, runbooks, drills",
+        description="Write a working moneypath project into DIR: a commented catalog (moneypath.yaml) for your "
+                    "service, the generated rules, routing and dashboards, a runbook page for every alert, a "
+                    "tabletop drill for every paging alert and a locustfile template. With a catalog already in "
+                    "DIR, init uses it (options that shape the catalog are then not needed) and refreshes the rest.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    init.add_argument("dir", metavar="DIR", help="project directory (created if missing)")
+    init.add_argument("--service", metavar="NAME", help="your service's name (default: DIR's name)")
+    init.add_argument("--providers", metavar="A,B", help="your payment providers, lower_snake_case ids")
+    init.add_argument("--currencies", metavar="USD,JPY", help="ISO 4217 codes you charge in")
+    init.add_argument("--features", metavar="F,G", default="",
+                      help=f"optional domains you have (default: none): {', '.join(FEATURES)}")
+    init.add_argument("--methods", metavar="M,N", default="card", help="payment methods (default: card)")
+    init.add_argument("--routes", metavar="R,S", default="",
+                      help="your API's route templates, e.g. /charges,/charges/{charge_id} (/healthz is added)")
+    init.add_argument("--oncall", metavar="RECEIVER", default="", help="who is paged (default: <service>-oncall)")
+    init.set_defaults(run=_run)
+
+
+def _list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def options_from(args):
+    """Init's options, or None when DIR has a catalog already; ValueError with one line for bad input."""
+    from moneypath.scaffold.catalog_template import Options
+
+    root = Path(args.dir)
+    if (root / "moneypath.yaml").exists():
+        return None
+    providers, currencies = _list(args.providers), _list(args.currencies)
+    if not providers or not currencies:
+        raise ValueError(f"{root}/moneypath.yaml does not exist yet: give --providers and --currencies to write it")
+    for p in providers:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", p):
+            raise ValueError(f"--providers: {p!r} is not a lower_snake_case id (e.g. stripe, adyen_eu)")
+    for cur in currencies:
+        if cur.upper() not in ISO_4217_EXPONENTS:
+            raise ValueError(f"--currencies: {cur!r} is not an ISO 4217 code moneypath knows (e.g. USD, JPY, KWD)")
+    features = _list(args.features)
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown:
+        raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)})")
+    routes = _list(args.routes)
+    for r in routes:
+        if not r.startswith("/"):
+            raise ValueError(f"--routes: {r!r} is not a route template starting with / (e.g. /charges/{{charge_id}})")
+    service = args.service or root.resolve().name
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", service):
+        raise ValueError(f"--service: {service!r}: use letters, digits, - and _ (it names metrics and alerts)")
+    return Options(service=service, providers=providers, currencies=[c.upper() for c in currencies],
+                   features={name: name in features for name in FEATURES}, methods=_list(args.methods) or ["card"],
+                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall)
+
+
+def _run(args) -> int:
+    from moneypath.scaffold.project import init_project
+
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"moneypath init: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result = init_project(Path(args.dir), options)
+    c = result.catalog
+    for label, paths in (("wrote", result.written), ("built", result.built), ("removed", result.removed)):
+        for rel in paths:
+            print(f"{label:<8}{rel}")
+    for rel in result.kept:
+        print(f"kept    {rel} (edited since init wrote it; delete it to get a fresh one)")
+    for rel in result.orphaned:
+        print(f"kept    {rel} (edited, but no alert links to it any more: delete it or link it)")
+    off = [name for name in FEATURES if not c.enabled(name)]
+    print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts, providers "
+          f"{', '.join(c.providers)}, currencies {', '.join(c.currencies)}; features off: {', '.join(off) or 'none'}")
+    print(f"next: edit {args.dir}/moneypath.yaml and the TODOs in {args.dir}/runbooks/, then\n"
+          f"  moneypath build --root {args.dir}\n  moneypath lint --root {args.dir}")
+    return 0

@@ -1,0 +1,345 @@
+"""The commented catalog `moneypath init` writes for a team's own service.
+
+Only the core signals and those of the features the team has; label values the team knows
+(providers, currencies, payment methods, route templates) come from init's options, the rest
+are sensible defaults with a comment saying what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from moneypath.catalog.conventions import Key, camel
+from moneypath.catalog.features import FEATURES
+
+LATENCY_BUCKETS = "[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]"
+
+
+@dataclass
+class Options:
+    service: str
+    providers: list[str]
+    currencies: list[str]
+    features: dict[str, bool]  # every feature of moneypath.catalog.features
+    methods: list[str] = field(default_factory=lambda: ["card"])
+    routes: list[str] = field(default_factory=lambda: ["/healthz"])
+    oncall: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return re.sub(r"[^a-z0-9_]", "_", self.service.lower()).strip("_") or "service"
+
+    @property
+    def prefix(self) -> str:
+        return camel(self.namespace) or "Service"
+
+    @property
+    def pager(self) -> str:
+        return self.oncall or f"{self.service}-oncall"
+
+    def on(self, feature: str) -> bool:
+        return self.features.get(feature, True)
+
+
+def _flow(values: list[str]) -> str:
+    return "[" + ", ".join(_scalar(v) for v in values) + "]"
+
+
+def _scalar(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9_@./-]+", value) and not value.startswith("@") else f'"{value}"'
+
+
+def _signals(o: Options) -> str:
+    operations = ["authorize", "capture", "refund"] + (["payout"] if o.on("payouts") else [])
+    methods = _flow(o.methods)
+    out = [f"""  # Authorizations: the heart of the money path (latency and availability SLOs below).
+  {Key.AUTHORIZATION_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: Time to authorize a payment with a provider, end to end.
+    labels: &authorization_labels
+      {{provider: ["@providers"], method: {methods}, outcome: [approved, declined, error, timeout]}}
+    buckets: {LATENCY_BUCKETS}
+    exemplars: true
+  {Key.AUTHORIZATIONS_TOTAL}:
+    type: counter
+    help: Authorizations attempted, by provider, method and outcome.
+    labels: *authorization_labels
+
+  # The ledger: every movement of money as one balanced transaction.
+  {Key.LEDGER_WRITES_TOTAL}:
+    type: counter
+    help: Ledger write transactions, by outcome.
+    labels: {{outcome: [committed, failed, conflict]}}
+  {Key.LEDGER_WRITE_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: Time to commit one balanced ledger transaction.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+    exemplars: true
+  {Key.LEDGER_IMBALANCE_MINOR}:
+    type: gauge
+    unit: minor
+    help: Sum of all ledger postings per currency in minor units; double entry requires 0.
+    labels: {{currency: ["@currencies"]}}
+
+  # Charged twice: money taken twice for one idempotency key or order.
+  {Key.DUPLICATE_CHARGES_TOTAL}:
+    type: counter
+    help: Payments charged more than once for one idempotency key or order.
+    labels: {{provider: ["@providers"]}}
+  {Key.DUPLICATE_CHARGED_MINOR_TOTAL}:
+    type: counter
+    unit: minor
+    help: Money charged twice, in minor units of the currency.
+    labels: {{currency: ["@currencies"]}}
+
+  # Calls to your payment providers (one attempt each), retries and the circuit breaker.
+  {Key.PROVIDER_REQUESTS_TOTAL}:
+    type: counter
+    help: Calls to a payment provider, by operation and outcome.
+    labels:
+      provider: ["@providers"]
+      operation: &operations {_flow(operations)}
+      outcome: [success, error, timeout, circuit_open]
+  {Key.PROVIDER_REQUEST_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: Latency of one call to a payment provider (one attempt).
+    labels: {{provider: ["@providers"], operation: *operations}}
+    buckets: {LATENCY_BUCKETS}
+    exemplars: true
+  {Key.PROVIDER_RETRIES_TOTAL}:
+    type: counter
+    help: Retries of provider calls after an error or timeout.
+    labels: {{provider: ["@providers"], operation: *operations}}
+  {Key.PROVIDER_CIRCUIT_STATE}:
+    type: gauge
+    help: Circuit breaker state per provider (0 closed, 1 half-open, 2 open).
+    labels: {{provider: ["@providers"]}}
+    enum: {{closed: 0, half_open: 1, open: 2}}
+    multiprocess_mode: max
+"""]
+    if o.on("reconciliation"):
+        out.append(f"""
+  # Reconciliation (feature): the ledger matched to provider settlements.
+  {Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS}:
+    type: gauge
+    unit: seconds
+    help: Age of the oldest ledger entry not yet matched to a provider settlement.
+    labels: {{provider: ["@providers"]}}
+  {Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS}:
+    type: gauge
+    unit: seconds
+    help: Unix time of the last successful reconciliation run.
+    labels: {{provider: ["@providers"]}}
+  {Key.RECONCILIATION_MISMATCHES_TOTAL}:
+    type: counter
+    help: Reconciliation mismatches found, by kind.
+    labels: {{provider: ["@providers"], mismatch_kind: [missing_in_ledger, missing_at_provider, amount_differs, duplicate]}}
+""")
+    if o.on("queues"):
+        out.append(f"""
+  # Queues (feature): name your outbox queues here.
+  {Key.QUEUE_DEPTH}:
+    type: gauge
+    help: Messages waiting in an outbox queue.
+    labels: &queue_labels {{queue: [outbox]}}
+  {Key.DEAD_LETTERS_TOTAL}:
+    type: counter
+    help: Messages moved to the dead-letter table after exhausting retries.
+    labels: *queue_labels
+""")
+    if o.on("idempotency"):
+        out.append(f"""
+  # Idempotency (feature): requests answered from a stored response.
+  {Key.IDEMPOTENT_REPLAYS_TOTAL}:
+    type: counter
+    help: Requests answered from a stored idempotent response instead of being executed again.
+    labels: {{operation: *operations}}
+""")
+    if o.on("webhooks"):
+        out.append(f"""
+  # Webhooks (feature): provider callbacks, by signature verification outcome.
+  {Key.WEBHOOKS_TOTAL}:
+    type: counter
+    help: Provider webhooks received, by verification outcome.
+    labels: {{provider: ["@providers"], outcome: [accepted, duplicate, invalid_signature, stale, replayed]}}
+""")
+    if o.on("fraud"):
+        out.append(f"""
+  # Fraud screening (feature).
+  {Key.FRAUD_DECISIONS_TOTAL}:
+    type: counter
+    help: Fraud screening decisions.
+    labels: {{decision: [approve, review, decline]}}
+  {Key.FRAUD_SCORE_RATIO}:
+    type: histogram
+    unit: ratio
+    help: Fraud scores returned by risk screening (0 safe, 1 certain fraud).
+    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+  {Key.FRAUD_CHECK_TIMEOUTS_TOTAL}:
+    type: counter
+    help: Fraud checks that timed out, by the fallback the policy applied.
+    labels: {{fallback: [hold, allow]}}
+""")
+    if o.on("cost"):
+        components = ["infrastructure", "provider_fee"] + (["fraud_screening"] if o.on("fraud") else [])
+        out.append(f"""
+  # Cost (feature): divide its rate by the authorization rate for cost per transaction.
+  {Key.COST_USD_TOTAL}:
+    type: counter
+    unit: usd
+    help: Money spent running the money path, by component.
+    labels: {{component: {_flow(components)}, provider: ["@providers", none]}}
+""")
+    out.append(f"""
+  # HTTP: route TEMPLATES (never raw paths: ids would make unbounded series).
+  {Key.HTTP_REQUESTS_TOTAL}:
+    type: counter
+    help: HTTP requests served, by route template, method and status class.
+    labels:
+      route: &routes {_flow(o.routes)}
+      method: &http_methods [GET, POST, PUT, DELETE]
+      status_class: [2xx, 3xx, 4xx, 5xx]
+  {Key.HTTP_REQUEST_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: HTTP request latency by route template and method.
+    labels: {{route: *routes, method: *http_methods}}
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+  {Key.INSTRUMENTATION_ERRORS_TOTAL}:
+    type: counter
+    help: Failures inside the instrumentation itself, counted and swallowed.
+""")
+    return "".join(out)
+
+
+def _alerts(o: Options) -> str:
+    lines = [
+        "  LedgerImbalance: {severity: page, money_loss: true, threshold: 0,",
+        "    summary: Ledger postings do not sum to zero in a currency.}",
+        "  LedgerWriteFailures: {severity: page, threshold: 0.01, for: 2m,",
+        "    summary: More than 1% of ledger writes are failing.}",
+        "  DuplicateChargeDetected: {severity: page, money_loss: true, threshold: 0,",
+        "    summary: A customer was charged more than once.}",
+        "  ProviderPartialOutage: {severity: page, threshold: 0.05, for: 2m,",
+        "    summary: A provider is failing more than 5% of calls or its circuit is open.}",
+        "  AuthorizationsSilent: {severity: page, threshold: 0, for: 2m,",
+        "    summary: \"No authorizations recorded, or the money path's metrics are absent.\"}",
+    ]
+    if o.on("reconciliation"):
+        lines += ["  ReconciliationLagHigh: {severity: ticket, threshold: 900, for: 5m,",
+                  "    summary: Ledger entries have waited more than 15 minutes for a settlement match.}",
+                  "  SettlementMismatch: {severity: page, money_loss: true, threshold: 0,",
+                  "    summary: Provider settlements disagree with the ledger.}"]
+    if o.on("queues"):
+        lines += ["  DeadLettersGrowing: {severity: ticket, threshold: 0, for: 5m,",
+                  "    summary: Messages are being dead-lettered.}"]
+    if o.on("fraud"):
+        lines += ["  FraudSpike: {severity: page, threshold: 3, for: 5m,",
+                  "    summary: Fraud declines are running at more than 3x their usual rate.}"]
+    if o.on("cost"):
+        lines += ["  CostPerTransactionRegression: {severity: ticket, threshold: 1.5, for: 15m,",
+                  "    summary: Cost per transaction is more than 1.5x its 7-day average.}"]
+    return "\n".join(lines) + "\n"
+
+
+def _cost(o: Options) -> str:
+    if not o.on("cost"):
+        return ""
+    fees = "\n".join(f"    {p}: {{fixed_usd: 0.0, bps: 0}}  # TODO: your contract with {p}" for p in o.providers)
+    fraud = "  fraud_screening_usd_per_check: 0.0  # TODO\n" if o.on("fraud") else ""
+    return f"""
+# The cost model (USD): infrastructure per instance-hour, provider fees per capture.
+cost:
+  infrastructure_usd_per_hour: 0.0  # TODO: what one instance of {o.service} costs
+{fraud}  provider_fees:
+{fees}
+"""
+
+
+def catalog_yaml(o: Options) -> str:
+    """The whole catalog text, commented; `moneypath catalog check` passes on it."""
+    features = ", ".join(f"{name}: {'true' if o.on(name) else 'false'}" for name in FEATURES)
+    auth = f"{o.namespace}_{Key.AUTHORIZATIONS_TOTAL}"
+    providers = "\n".join(f"  {p}: {{display_name: {p.replace('_', ' ').title()}}}" for p in o.providers)
+    return f"""# moneypath catalog for {o.service}: the single source of truth for its signals, SLOs, alerts,
+# routes and roles. Written by `moneypath init`; yours to edit. After a change:
+#   moneypath catalog check   # every check build and lint run on the rules
+#   moneypath build           # rules, routing, dashboards
+#   moneypath lint            # rules, runbook pages, drill files
+# Reference: https://github.com/moneypath/moneypath/blob/main/moneypath.yaml (every field documented).
+version: 1
+service: {o.service}
+namespace: {o.namespace}          # metric name prefix: {o.namespace}_authorizations_total
+alert_prefix: {o.prefix}          # alert names: {o.prefix}LedgerImbalance
+
+links:
+  runbook_base_url: https://git.example.com/{o.service}/runbooks/  # TODO: where runbooks/ is browsable
+  dashboard_base_url: http://localhost:3000/d/                     # TODO: your Grafana
+  overview_dashboard: {o.namespace}-overview
+
+# Optional domains: a feature that is off has no signals, rules, panels, gates, runbook pages or drills,
+# and the library's methods for it do nothing.
+features: {{{features}}}
+
+providers:
+{providers}
+
+# ISO 4217 codes; money is integer minor units in each currency's own exponent (JPY 0, EUR 2, KWD 3).
+currencies: {_flow(o.currencies)}
+
+signals:
+{_signals(o)}
+slos:
+  authorization-availability:
+    description: Authorizations that got an answer (approved or declined) rather than an error or timeout.
+    objective: 99.9
+    window: 30d
+    sli:
+      good: '{Key.AUTHORIZATIONS_TOTAL}{{outcome=~"approved|declined"}}'
+      total: {Key.AUTHORIZATIONS_TOTAL}
+  authorization-latency:
+    description: Authorizations answered within 300 ms.
+    objective: 99.0
+    window: 30d
+    sli:
+      latency: {{signal: {Key.AUTHORIZATION_DURATION_SECONDS}, under: 0.3}}
+  ledger-durability:
+    description: Ledger writes that committed.
+    objective: 99.99
+    window: 30d
+    sli:
+      good: '{Key.LEDGER_WRITES_TOTAL}{{outcome="committed"}}'
+      total: {Key.LEDGER_WRITES_TOTAL}
+
+# Built-in alerts take a threshold; your own alerts give `expr:` (PromQL over the signals above and
+# the recording rules), e.g.
+#   ApprovalRateLow:
+#     severity: ticket
+#     for: 10m
+#     summary: Fewer than 80% of authorizations are approved.
+#     expr: sum(rate({auth}{{outcome="approved"}}[10m])) / sum(rate({auth}[10m])) < 0.8
+alerts:
+{_alerts(o)}{_cost(o)}
+# Who gets what: page and ticket routes, and who is paged for money loss.
+receivers:
+  {o.pager}: {{description: Primary on-call engineer for {o.service}.}}
+  compliance: {{description: Compliance officer on duty; decides on regulatory notification.}}
+  {o.service}-tickets: {{description: "{o.service} ticket queue, next business day."}}
+routes:
+  page: {o.pager}
+  money_loss: [{o.pager}, compliance]
+  ticket: {o.service}-tickets
+
+# The first hour: every runbook page gives each role a checkpoint.
+roles:
+  incident_commander: {{receiver: {o.pager}, duty: Leads the incident and decides mitigations.}}
+  engineering: {{receiver: {o.pager}, duty: Diagnoses and mitigates.}}
+  communications: {{receiver: {o.pager}, duty: Status page and customer support briefing.}}
+  compliance: {{receiver: compliance, duty: Classifies the incident and owns regulatory notification clocks.}}
+  customer_support: {{receiver: {o.service}-tickets, duty: Answers customers and prepares remediation lists.}}
+"""

@@ -1,0 +1,134 @@
+"""`moneypath init`: a team's own project (a ticket shop: Komoju and KNET, JPY and KWD, no fraud, queues,
+payouts, reconciliation or webhooks) that builds and lints clean, and that a second run never damages."""
+
+from __future__ import annotations
+
+import py_compile
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moneypath.catalog import load_catalog
+from moneypath.catalog.features import FEATURES
+from moneypath.scaffold.project import MANIFEST
+from tests.conftest import ROOT, run_cli
+
+SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
+        "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
+OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks")
+
+
+def init(root: Path, *extra: str):
+    return run_cli("init", str(root), *extra)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = tmp_path / "ops"
+    result = init(root, *SHOP)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def _text_of_every_file(root: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_init_writes_a_project_that_builds_and_lints_clean(project):
+    c = load_catalog(project / "moneypath.yaml")
+    assert (c.service, list(c.providers), c.currencies) == ("tickets", ["komoju", "knet"], ["JPY", "KWD"])
+    assert [f for f in FEATURES if not c.enabled(f)] == list(OFF)
+    check = run_cli("build", "--root", str(project), "--check")
+    assert check.returncode == 0, check.stderr
+    lint = run_cli("lint", "--root", str(project))
+    assert lint.returncode == 0, lint.stderr
+    assert run_cli("catalog", "check", "--catalog", str(project / "moneypath.yaml")).returncode == 0
+
+
+def test_every_alert_has_a_page_and_every_paging_alert_a_tabletop_drill(project):
+    rules = yaml.safe_load((project / "alerts/moneypath-alerts.yaml").read_text())
+    alerts = {r["alert"]: r["labels"]["severity"] for g in rules["groups"] for r in g["rules"]}
+    assert "TicketsLedgerImbalance" in alerts
+    pages = {p.stem for p in (project / "runbooks").glob("*.md")}
+    assert pages == {a.lower() for a in alerts}
+    drills = {p.stem for p in (project / "runbooks/drills").glob("*.yaml")}
+    paging = {a.lower() for a, sev in alerts.items() if sev == "page"}
+    assert drills == paging and drills != pages  # the cost ticket has a page but no drill
+    page = (project / "runbooks/ticketsproviderpartialoutage.md").read_text()
+    assert "owner: tickets-oncall" in page and "TODO" in page
+    assert "tickets_provider_requests_total" in page  # the rule's own query is the first evidence
+    check = run_cli("drill", "check", *map(str, sorted((project / "runbooks/drills").glob("*.yaml"))),
+                    "--catalog", str(project / "moneypath.yaml"))
+    assert check.returncode == 0, check.stderr
+    assert "tabletop only" in check.stdout
+
+
+def test_a_tabletop_drill_is_refused_by_drill_run_with_one_line(project):
+    drill = next((project / "runbooks/drills").glob("*.yaml"))
+    result = run_cli("drill", "run", str(drill), "--catalog", str(project / "moneypath.yaml"))
+    assert result.returncode == 2
+    assert "tabletop drill" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_nothing_of_a_disabled_feature_exists_anywhere(project):
+    everything = _text_of_every_file(project).lower()
+    reference = load_catalog(ROOT / "moneypath.yaml")
+    for feature in OFF:
+        for key in FEATURES[feature].signals:
+            assert key not in everything, f"{feature}: {key}"
+        for alert in FEATURES[feature].alerts:
+            assert alert.lower() not in everything, f"{feature}: {alert}"
+    # and nothing of the reference service either
+    for word in (*reference.providers, "eur", "/v1/payments"):
+        assert not re.search(rf"\b{re.escape(word)}\b", everything), word
+
+
+def test_locustfile_names_requests_as_the_gates_read_them(project):
+    path = project / "loadtests/locustfile.py"
+    py_compile.compile(str(path), doraise=True)
+    text = path.read_text()
+    assert "'/charges'" in text and "authorize [" in text and "['komoju', 'knet']" in text
+
+
+def test_rerun_keeps_edited_files_refreshes_untouched_ones_and_removes_pages_of_removed_alerts(project):
+    edited = project / "runbooks/ticketsledgerimbalance.md"
+    edited.write_text(edited.read_text().replace("## Impact\n", "## Impact\nOur own words.\n"))
+    untouched = project / "runbooks/ticketsduplicatechargedetected.md"
+    untouched.write_text("")  # deleted content but the file is there: not what init wrote, so kept
+    cost_page = project / "runbooks/ticketscostpertransactionregression.md"
+    assert cost_page.exists()
+    # the team turns the cost feature off in its catalog
+    cat = project / "moneypath.yaml"
+    doc = yaml.safe_load(cat.read_text())
+    doc["features"]["cost"] = False
+    del doc["signals"]["cost_usd_total"], doc["alerts"]["CostPerTransactionRegression"], doc["cost"]
+    cat.write_text(yaml.safe_dump(doc, sort_keys=False))
+    again = init(project)
+    assert again.returncode == 0, again.stderr
+    assert "Our own words." in edited.read_text()
+    assert f"kept    {edited.relative_to(project)}" in again.stdout
+    assert untouched.read_text() == ""
+    assert not cost_page.exists() and "removed runbooks/ticketscostpertransactionregression.md" in again.stdout
+    assert run_cli("lint", "--root", str(project)).returncode != 0  # the emptied page is the team's to fix
+    third = init(project)
+    assert "wrote" not in third.stdout and "removed" not in third.stdout  # nothing left to do
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    for args, words in ((("--providers", "komoju", "--currencies", "XYZ"), "ISO 4217"),
+                        (("--providers", "Komoju", "--currencies", "JPY"), "lower_snake_case"),
+                        (("--providers", "komoju", "--currencies", "JPY", "--features", "loyalty"), "unknown loyalty"),
+                        (("--currencies", "JPY",), "--providers and --currencies")):
+        root = tmp_path / "x"
+        result = init(root, *args)
+        assert result.returncode == 2, args
+        assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert not root.exists() or not any(root.iterdir())
+
+
+def test_a_broken_manifest_is_a_clear_error(project):
+    (project / MANIFEST).write_text("not json")
+    result = init(project)
+    assert result.returncode == 3 and MANIFEST in result.stderr
