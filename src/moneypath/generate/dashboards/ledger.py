@@ -1,8 +1,7 @@
-"""The ledger dashboard: ledger writes and balance, reconciliation, outbox and dead letters."""
+"""The ledger dashboard: ledger writes and balance; reconciliation, outbox and dead letters while those
+features are on."""
 
 from __future__ import annotations
-
-from grafana_foundation_sdk.builders import dashboard
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key, slo_alert_key
@@ -10,15 +9,18 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    alert_above,
     bad_above,
     bar_panel,
-    neutral,
+    has,
+    money,
     pick_alerts,
     q,
     quantile,
     runbook_links,
     slos_on,
     stat_panel,
+    threshold,
     ts_panel,
 )
 
@@ -27,64 +29,74 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     writes = c.metric(Key.LEDGER_WRITES_TOTAL)
     write_hist = c.metric(Key.LEDGER_WRITE_DURATION_SECONDS)
     imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
-    age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
-    last = c.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-    mismatches = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
     dup = c.metric(Key.DUPLICATE_CHARGES_TOTAL)
     dup_minor = c.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL)
-    depth = c.metric(Key.QUEUE_DEPTH)
-    dead = c.metric(Key.DEAD_LETTERS_TOTAL)
-    a = c.alerts
-
-    def thr(key: str) -> dashboard.ThresholdsConfig:
-        return bad_above(a[key].threshold) if key in a else neutral()
 
     failed_ratio = f'sum(rate({writes}{{outcome="failed"}}[{RATE}])) / sum(rate({writes}[{RATE}]))'
+    imbalance_now, imbalance_units = money(c, lambda m: f"max by (currency) (abs({imbalance}{{{m}}}))",
+                                           threshold(c, "LedgerImbalance"))
+    imbalance_series, _ = money(c, lambda m: f"{imbalance}{{{m}}}")
+    charged_twice, charged_twice_units = money(c, lambda m: f"sum by (currency) (increase({dup_minor}{{{m}}}[1d]))")
     ledger_rows = [
         stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
-                   [q(failed_ratio, "failed")], thr("LedgerWriteFailures"),
+                   [q(failed_ratio, "failed")], alert_above(c, "LedgerWriteFailures"),
                    runbook_links(c, refs, "LedgerWriteFailures"), w=6),
-        stat_panel("Ledger imbalance", "Sum of postings per currency in minor units; must be 0.", "short",
-                   [q(f"max by (currency) (abs({imbalance}))", "{{currency}}")], thr("LedgerImbalance"),
-                   runbook_links(c, refs, "LedgerImbalance"), w=6),
+        stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; must be 0.",
+                   "short", imbalance_now, alert_above(c, "LedgerImbalance"), runbook_links(c, refs, "LedgerImbalance"), w=6,
+                   overrides=imbalance_units),
         stat_panel("Duplicate charges (10m)", "Payments charged more than once in 10 minutes, per provider.",
                    "short", [q(f"sum by (provider) (increase({dup}[10m]))", "{{provider}}")],
-                   thr("DuplicateChargeDetected"), runbook_links(c, refs, "DuplicateChargeDetected"), w=6),
-        stat_panel("Charged twice (minor units, 24h)", "Money charged twice, in minor units of each currency.",
-                   "short", [q(f"sum by (currency) (increase({dup_minor}[1d]))", "{{currency}}")], bad_above(0),
-                   runbook_links(c, refs, "DuplicateChargeDetected"), w=6),
+                   alert_above(c, "DuplicateChargeDetected"), runbook_links(c, refs, "DuplicateChargeDetected"), w=6),
+        stat_panel("Charged twice (24h)", "Money charged twice in the last 24 hours, per currency in its own units.",
+                   "short", charged_twice, bad_above(0), runbook_links(c, refs, "DuplicateChargeDetected"), w=6,
+                   overrides=charged_twice_units),
         ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.", "ops",
                  [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], stack=True),
         ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.", "s",
                  [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)]),
-        ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency.", "short",
-                 [q(f"{imbalance}", "{{currency}}")], thr("LedgerImbalance"), runbook_links(c, refs, "LedgerImbalance")),
+        ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency (in its own units).",
+                 "short", imbalance_series, alert_above(c, "LedgerImbalance"), runbook_links(c, refs, "LedgerImbalance"),
+                 overrides=imbalance_units),
         ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", "percentunit",
-                 [q(failed_ratio, "failed")], thr("LedgerWriteFailures"), runbook_links(c, refs, "LedgerWriteFailures")),
+                 [q(failed_ratio, "failed")], alert_above(c, "LedgerWriteFailures"),
+                 runbook_links(c, refs, "LedgerWriteFailures")),
     ]
-    recon = [
-        stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.", "s",
-                   [q(f"max by (provider) (time() - {last})", "{{provider}}")], thr("ReconciliationLagHigh"),
-                   runbook_links(c, refs, "ReconciliationLagHigh"), w=8),
-        ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.", "s",
-                 [q(f"max by (provider) ({age})", "{{provider}}")], thr("ReconciliationLagHigh"),
-                 runbook_links(c, refs, "ReconciliationLagHigh"), w=16),
-        bar_panel("Mismatches by kind (15m)", "Settlement mismatches in the last 15 minutes, by provider and kind.",
-                  "short", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
-                              "{{provider}} {{mismatch_kind}}")], thr("SettlementMismatch"),
-                  runbook_links(c, refs, "SettlementMismatch"), w=12, h=8),
-        ts_panel("Mismatches by kind", "Settlement mismatches per second by kind.", "short",
-                 [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")], w=12),
-    ]
-    outbox = [
-        ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help, "short",
-                 [q(f"max by (queue) ({depth})", "{{queue}}")]),
-        bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
-                  [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")], thr("DeadLettersGrowing"),
-                  runbook_links(c, refs, "DeadLettersGrowing"), w=12, h=8),
-    ]
+    rows = [("Ledger", ledger_rows)]
+    parts = ["Ledger writes, failures and balance"]
+    # Optional domains (catalog features): a row only while the catalog has their signals.
+    reconciliation = has(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
+                         Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, Key.RECONCILIATION_MISMATCHES_TOTAL)
+    if reconciliation:
+        age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
+        last = c.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+        mismatches = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
+        rows.append(("Reconciliation", [
+            stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.", "s",
+                       [q(f"max by (provider) (time() - {last})", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
+                       runbook_links(c, refs, "ReconciliationLagHigh"), w=8),
+            ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.", "s",
+                     [q(f"max by (provider) ({age})", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
+                     runbook_links(c, refs, "ReconciliationLagHigh"), w=16),
+            bar_panel("Mismatches by kind (15m)", "Settlement mismatches in the last 15 minutes, by provider and "
+                      "kind.", "short", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
+                                           "{{provider}} {{mismatch_kind}}")], alert_above(c, "SettlementMismatch"),
+                      runbook_links(c, refs, "SettlementMismatch"), w=12, h=8),
+            ts_panel("Mismatches by kind", "Settlement mismatches per second by kind.", "short",
+                     [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")], w=12),
+        ]))
+        parts.append("reconciliation lag and mismatches")
+    if has(c, Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL):
+        depth = c.metric(Key.QUEUE_DEPTH)
+        dead = c.metric(Key.DEAD_LETTERS_TOTAL)
+        rows.append(("Outbox", [
+            ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help, "short",
+                     [q(f"max by (queue) ({depth})", "{{queue}}")]),
+            bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
+                      [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")], alert_above(c, "DeadLettersGrowing"),
+                      runbook_links(c, refs, "DeadLettersGrowing"), w=12, h=8),
+        ]))
+        parts.append("outbox and dead letters")
     keys = ["LedgerImbalance", "LedgerWriteFailures", "DuplicateChargeDetected", "ReconciliationLagHigh",
             "SettlementMismatch", "DeadLettersGrowing", *(slo_alert_key(k) for k in slos_on(c, {Key.LEDGER_WRITES_TOTAL}))]
-    return Board("ledger", "Money path: ledger and reconciliation",
-                 "Ledger writes, failures and balance; reconciliation lag and mismatches; outbox and dead letters.",
-                 pick_alerts(c, refs, keys), rows=[("Ledger", ledger_rows), ("Reconciliation", recon), ("Outbox", outbox)])
+    title = "Money path: ledger and reconciliation" if reconciliation else "Money path: ledger"
+    return Board("ledger", title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)

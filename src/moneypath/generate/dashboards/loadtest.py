@@ -12,6 +12,7 @@ from moneypath.generate.dashboards.panels import (
     bad_above,
     bar_panel,
     burn_steps,
+    has,
     neutral,
     pick_alerts,
     q,
@@ -58,9 +59,10 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         service.append(stat_panel("Ledger write success", ledger_slo[1].description, "percentunit",
                                   [q(sli_good_ratio_expr(c, ledger_slo[1], RATE), "committed")],
                                   slo_success_steps(ledger_slo[1]), w=8))
-    service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.", "currencyUSD",
-                              [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}])) / sum(rate({auth}[{RATE}]))",
-                                 "USD")], neutral(), w=8))
+    if has(c, Key.COST_USD_TOTAL):  # an optional domain (catalog feature `cost`)
+        service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.",
+                                  "currencyUSD", [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}]))"
+                                                    f" / sum(rate({auth}[{RATE}]))", "USD")], neutral(), w=8))
     service.append(bar_panel("SLO burn rate (5m)", "Short-window burn rate of every SLO during the run.", "suffix:x",
                              [q(f"{sli_error_record('5m')} / on(slo) {SLO_BUDGET_RECORD}",
                                 "{{slo}}")], burn_steps(), w=8))

@@ -12,10 +12,13 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    alert_above,
     authorization_latency_slo,
     bad_above,
     bad_below,
     clean,
+    has,
+    money,
     neutral,
     organize,
     q,
@@ -24,8 +27,10 @@ from moneypath.generate.dashboards.panels import (
     slo_by_signal,
     slo_success_steps,
     stat_panel,
+    threshold,
     threshold_steps,
     ts_panel,
+    with_no_data,
 )
 from moneypath.generate.rules import LATENCY_QUANTILES, cost_per_authorization_record, sli_good_ratio_expr
 
@@ -36,15 +41,11 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     ledger_slo = slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
     avail = slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
     lat = authorization_latency_slo(c)
-    cost = c.metric(Key.COST_USD_TOTAL)
-    per_tx = cost_per_authorization_record(c)
-    fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
-    a = c.alerts
     now: list = []
-    silent = a.get("AuthorizationsSilent")
+    silent = threshold(c, "AuthorizationsSilent")
     now.append(stat_panel("Authorizations", "Authorizations per second, all providers.", "reqps",
                           [q(f"sum(rate({auth}[{RATE}]))", "authorizations/s")],
-                          bad_below(silent.threshold) if silent else neutral(),
+                          bad_below(silent) if silent is not None else neutral(),
                           runbook_links(c, refs, "AuthorizationsSilent")))
     if avail:
         key, slo = avail
@@ -59,48 +60,52 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                               runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None))
     if ledger_slo:
         key, slo = ledger_slo
-        failures = a.get("LedgerWriteFailures")
-        steps = (threshold_steps((None, "red"), (clean(1 - failures.threshold), "yellow"),
-                                 (clean(slo.objective / 100), "green"))
-                 if failures else slo_success_steps(slo))
+        failures = threshold(c, "LedgerWriteFailures")
+        steps = (threshold_steps((None, "red"), (clean(1 - failures), "yellow"), (clean(slo.objective / 100), "green"))
+                 if failures is not None else slo_success_steps(slo))
         now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.", "percentunit",
                               [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
                               runbook_links(c, refs, "LedgerWriteFailures", slo_alert_key(key))))
-    imbalance = a.get("LedgerImbalance")
-    now.append(stat_panel("Ledger imbalance", "Sum of postings per currency in minor units; double entry requires 0.",
-                          "short", [q(f"max by (currency) (abs({c.metric(Key.LEDGER_IMBALANCE_MINOR)}))", "{{currency}}")],
-                          bad_above(imbalance.threshold) if imbalance else neutral(),
-                          runbook_links(c, refs, "LedgerImbalance"), w=4))
+    imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
+    queries, units = money(c, lambda m: f"max by (currency) (abs({imbalance}{{{m}}}))",
+                           threshold(c, "LedgerImbalance"))
+    now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
+                          "entry requires 0.", "short", queries, alert_above(c, "LedgerImbalance"),
+                          runbook_links(c, refs, "LedgerImbalance"), w=4, overrides=units))
 
+    # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []
-    lag = a.get("ReconciliationLagHigh")
-    second.append(stat_panel(
-        "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
-        [q(f"max by (provider) ({c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)})", "{{provider}}")],
-        bad_above(lag.threshold) if lag else neutral(), runbook_links(c, refs, "ReconciliationLagHigh")))
-    dl = a.get("DeadLettersGrowing")
-    second.append(stat_panel(
-        "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
-        [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
-        bad_above(dl.threshold) if dl else neutral(), runbook_links(c, refs, "DeadLettersGrowing")))
-    second.append(stat_panel(
-        "Cost per transaction", "Money spent running the money path per authorization.", "currencyUSD",
-        [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")], neutral(),
-        runbook_links(c, refs, "CostPerTransactionRegression")))
-    regression = a.get("CostPerTransactionRegression")
-    second.append(stat_panel(
-        "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's test.",
-        "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
-        bad_above(regression.threshold) if regression else neutral(),
-        runbook_links(c, refs, "CostPerTransactionRegression")))
-    spike = a.get("FraudSpike")
-    def decline(w: str) -> str:
-        return f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'
+    if has(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
+        second.append(stat_panel(
+            "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
+            [q(f"max by (provider) ({c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)})", "{{provider}}")],
+            alert_above(c, "ReconciliationLagHigh"), runbook_links(c, refs, "ReconciliationLagHigh")))
+    if has(c, Key.DEAD_LETTERS_TOTAL):
+        second.append(stat_panel(
+            "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
+            [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
+            alert_above(c, "DeadLettersGrowing"), runbook_links(c, refs, "DeadLettersGrowing")))
+    if has(c, Key.COST_USD_TOTAL):
+        cost = c.metric(Key.COST_USD_TOTAL)
+        per_tx = cost_per_authorization_record(c)
+        second.append(stat_panel(
+            "Cost per transaction", "Money spent running the money path per authorization.", "currencyUSD",
+            [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")], neutral(),
+            runbook_links(c, refs, "CostPerTransactionRegression")))
+        second.append(stat_panel(
+            "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's "
+            "test.", "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
+            alert_above(c, "CostPerTransactionRegression"), runbook_links(c, refs, "CostPerTransactionRegression")))
+    if has(c, Key.FRAUD_DECISIONS_TOTAL):
+        fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
 
-    second.append(stat_panel(
-        "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.", "suffix:x",
-        [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")],
-        bad_above(spike.threshold) if spike else neutral(), runbook_links(c, refs, "FraudSpike")))
+        def decline(w: str) -> str:
+            return f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'
+
+        second.append(stat_panel(
+            "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.", "suffix:x",
+            [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")], alert_above(c, "FraudSpike"),
+            runbook_links(c, refs, "FraudSpike")))
     second.append(stat_panel(
         "Alerts firing", "Number of moneypath alerts firing now.", "short",
         [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*"}}) or vector(0)', "firing")],
@@ -118,7 +123,7 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
               .unit("short").datasource(DS).align(common.FieldTextAlignment.AUTO).inspect(False)
               .targets([q('ALERTS{alertstate="firing"}', instant=True, fmt="table")])
               .with_transformation(organize(["Time", "__name__", "Value", "alertstate"]))
-              .thresholds(neutral()).no_value("No alerts firing").span(24).height(7))
+              .thresholds(neutral()).mappings(with_no_data()).no_value("No alerts firing").span(24).height(7))
     return Board("overview", "Money path overview", "On-call first stop: is money moving correctly right now?",
                  list(refs.values()),
                  rows=[("Money path now", now + second), ("Trends", trends), ("Alerts", [firing])])

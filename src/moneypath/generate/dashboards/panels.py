@@ -1,13 +1,17 @@
 """Shared building blocks of the dashboards: thresholds, queries, panels, alert tables and catalog look-ups.
 
 Every panel uses the `datasource` template variable (type prometheus) and sets a unit; only current
-panel types (timeseries, stat, gauge, table, bargauge).
+panel types (timeseries, stat, gauge, table, bargauge). A panel that colours by thresholds reads a grey
+"no data" when its query returns nothing (a special value mapping for null and NaN, and `noValue`),
+never the green or red of its first threshold step. Money counted in minor units is shown in each
+currency's own units (`money`), and a panel on a feature's signal exists only while the catalog has
+that signal (`has`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table, timeseries
@@ -18,10 +22,13 @@ from grafana_foundation_sdk.models import prometheus as pm
 
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import BURN_RATE_PAIRS, Key, slo_alert_key
+from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.generate.rules import alert_rules
 
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
+NO_DATA = "no data"
+NO_DATA_COLOR = "#8e8e8e"  # a neutral grey: no data is neither good (green) nor bad (red)
 
 # ---------------------------------------------------------------- thresholds
 
@@ -52,6 +59,18 @@ def bad_below(t: float) -> dashboard.ThresholdsConfig:
 
 def neutral() -> dashboard.ThresholdsConfig:
     return threshold_steps((None, "green"))
+
+
+def threshold(c: Catalog, key: str) -> float | None:
+    """A built-in alert's threshold; None when the catalog has no such alert or gives it its own expr."""
+    alert = c.alerts.get(key)
+    return alert.threshold if alert is not None and alert.expr is None else None
+
+
+def alert_above(c: Catalog, key: str) -> dashboard.ThresholdsConfig:
+    """Red above the alert's threshold, or neutral when the alert has none."""
+    t = threshold(c, key)
+    return bad_above(t) if t is not None else neutral()
 
 
 def slo_success_steps(slo: Slo) -> dashboard.ThresholdsConfig:
@@ -92,22 +111,40 @@ def _links(links: dict[str, str]) -> list[dashboard.DashboardLink]:
             for title, url in sorted(links.items())]
 
 
+def with_no_data(mappings: list[dm.ValueMapping] | None = None) -> list[dm.ValueMapping]:
+    """The mappings plus null and NaN → a grey "no data" (what a stat, gauge or table cell shows without data)."""
+    mappings = list(mappings or [])
+    index = sum(len(m.options) for m in mappings if isinstance(m, dm.ValueMap))
+    return [*mappings, dm.SpecialValueMap(options=dm.DashboardSpecialValueMapOptions(
+        match=dm.SpecialValueMatch.NULL_AND_NAN,
+        result=dm.ValueMappingResult(text=NO_DATA, color=NO_DATA_COLOR, index=index)))]
+
+
+Overrides = list[tuple[str, list[dm.DynamicConfigValue]]]  # (series display name, field config)
+
+
+def _overrides(panel, overrides: Overrides | None):
+    for name, properties in overrides or ():
+        panel = panel.override_by_name(name, properties)
+    return panel
+
+
 def stat_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
                runbooks: dict[str, str] | None = None, mappings: list | None = None, w: int = 4,
-               h: int = 5) -> stat.Panel:
+               h: int = 5, overrides: Overrides | None = None) -> stat.Panel:
     panel = (stat.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
              .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .mappings(with_no_data(mappings)).no_value(NO_DATA)
              .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.AREA)
              .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
     if runbooks:
         panel = panel.links(_links(runbooks))
-    if mappings:
-        panel = panel.mappings(mappings)
-    return panel
+    return _overrides(panel, overrides)
 
 
 def ts_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig | None = None,
-             runbooks: dict[str, str] | None = None, w: int = 12, h: int = 8, stack: bool = False) -> timeseries.Panel:
+             runbooks: dict[str, str] | None = None, w: int = 12, h: int = 8, stack: bool = False,
+             overrides: Overrides | None = None) -> timeseries.Panel:
     panel = (timeseries.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
              .span(w).height(h).fill_opacity(10).line_width(1).show_points(common.VisibilityMode.NEVER)
              .legend(cb.VizLegendOptions().display_mode(common.LegendDisplayMode.TABLE)
@@ -120,13 +157,14 @@ def ts_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashbo
         panel = panel.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL))
     if runbooks:
         panel = panel.links(_links(runbooks))
-    return panel
+    return _overrides(panel, overrides)
 
 
 def bar_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
               runbooks: dict[str, str] | None = None, w: int = 8, h: int = 6) -> bargauge.Panel:
     panel = (bargauge.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
              .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .mappings(with_no_data()).no_value(NO_DATA)
              .display_mode(common.BarGaugeDisplayMode.GRADIENT).orientation(common.VizOrientation.HORIZONTAL)
              .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
     if runbooks:
@@ -180,7 +218,7 @@ def alerts_table(title: str, alerts: list[AlertRef], w: int = 24, h: int | None 
             .targets([q("\nor\n".join(alert_state_expr(a) for a in alerts), legend="{{alertname}}", instant=True,
                         fmt="table")])
             .with_transformation(organize(["Time"]))
-            .mappings(ALERT_STATE).thresholds(neutral())
+            .mappings(with_no_data(ALERT_STATE)).no_value(NO_DATA).thresholds(neutral())
             .override_by_name("Value", [dm.DynamicConfigValue(id_val="displayName", value="state"),
                                         dm.DynamicConfigValue(id_val="custom.cellOptions",
                                                               value={"type": "color-background"})])
@@ -189,6 +227,36 @@ def alerts_table(title: str, alerts: list[AlertRef], w: int = 24, h: int | None 
             .sort_by([cb.TableSortByFieldState().display_name("state").desc(True)])
             .span(w).height(h or min(4 + len(alerts), 14)))
 
+
+# ---------------------------------------------------------------- money in its currency's units
+
+
+def money(c: Catalog, expr: Callable[[str], str], threshold_minor: float | None = None,
+          legend: str = "{{currency}}") -> tuple[list[prometheus.Dataquery], Overrides]:
+    """Queries and per-currency field overrides for money counted in minor units (`*_minor*` signals).
+
+    `expr(matcher)` is the query over the minor-unit series selected by a currency matcher, keeping the
+    `currency` label (the legend). One query per exponent divides by 10^exponent (JPY by 1, EUR by 100,
+    KWD by 1000); one override per currency shows it as e.g. "KWD 6.235" (unit `prefix:KWD `, decimals
+    3), and scales an alert threshold given in minor units.
+    """
+    by_exponent: dict[int, list[str]] = {}
+    for cur in c.currencies:
+        by_exponent.setdefault(c.exponent(cur), []).append(cur)
+    queries = []
+    for exp, curs in sorted(by_exponent.items()):
+        matcher = f'currency="{curs[0]}"' if len(curs) == 1 else f'currency=~"{"|".join(curs)}"'
+        queries.append(q(f"{expr(matcher)} / {10 ** exp}", legend))
+    overrides: Overrides = []
+    for cur in c.currencies:
+        exp = c.exponent(cur)
+        props = [dm.DynamicConfigValue(id_val="unit", value=f"prefix:{cur} "),
+                 dm.DynamicConfigValue(id_val="decimals", value=exp)]
+        if threshold_minor:  # 0 minor units is 0 in every currency: the panel's own thresholds hold
+            props.append(dm.DynamicConfigValue(id_val="thresholds",
+                                               value=bad_above(clean(threshold_minor / 10 ** exp)).build()))
+        overrides.append((cur, props))
+    return queries, overrides
 
 
 # ---------------------------------------------------------------- boards and catalog look-ups
@@ -202,6 +270,13 @@ class Board:
     alerts: list[AlertRef]
     rows: list[tuple[str, list]] = field(default_factory=list)
     variables: list = field(default_factory=list)
+
+
+def has(c: Catalog, *keys: str) -> bool:
+    """Whether the catalog has these signals: declared, and their feature (catalog.features) on.
+
+    A disabled feature's panels query nothing: boards build them only `if has(c, ...)`."""
+    return all(key in c.signals and (key not in SIGNAL_FEATURE or c.enabled(SIGNAL_FEATURE[key])) for key in keys)
 
 
 def slos_on(c: Catalog, signals: set[str]) -> list[str]:

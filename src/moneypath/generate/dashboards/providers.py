@@ -1,4 +1,5 @@
-"""The providers dashboard: per-provider latency, errors, retries and circuit state."""
+"""The providers dashboard: per-provider latency, errors, retries and circuit state (and webhooks while that
+feature is on)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    alert_above,
     authorization_latency_slo,
     bad_above,
+    has,
     neutral,
     pick_alerts,
     q,
@@ -21,6 +24,7 @@ from moneypath.generate.dashboards.panels import (
     runbook_links,
     slos_on,
     stat_panel,
+    threshold,
     ts_panel,
 )
 
@@ -33,9 +37,8 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     retries = c.metric(Key.PROVIDER_RETRIES_TOTAL)
     circuit_sig = c.signals[Key.PROVIDER_CIRCUIT_STATE]
     circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
-    hooks = c.metric(Key.WEBHOOKS_TOTAL)
     sel = '{provider=~"$provider"}'
-    outage = c.alerts.get("ProviderPartialOutage")
+    outage = threshold(c, "ProviderPartialOutage")
     failed = [v for v in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"] if v != "success"]
     failed_sel = f'{{provider=~"$provider", outcome=~"{"|".join(failed)}"}}'
     error_ratio = f"sum by (provider) (rate({req}{failed_sel}[{RATE}])) / sum by (provider) (rate({req}{sel}[{RATE}]))"
@@ -52,7 +55,7 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                    mappings=[mapping], w=8),
         stat_panel("Provider error ratio", "Calls that failed, timed out or were refused by the circuit breaker.",
                    "percentunit", [q(error_ratio, "{{provider}}")],
-                   bad_above(outage.threshold) if outage else neutral(), outage_rb, w=8),
+                   alert_above(c, "ProviderPartialOutage"), outage_rb, w=8),
         stat_panel("Authorization rate", "Authorizations per second by provider.", "reqps",
                    [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")], neutral(),
                    runbook_links(c, refs, "AuthorizationsSilent"), w=8),
@@ -66,16 +69,19 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                  [q(quantile(0.99, req_hist, "provider, operation", sel), "{{provider}} {{operation}}",
                     exemplar=True)]),
         ts_panel("Provider error ratio", "Failed, timed-out and circuit-refused calls over all calls.", "percentunit",
-                 [q(error_ratio, "{{provider}}")], bad_above(outage.threshold) if outage else None, outage_rb),
+                 [q(error_ratio, "{{provider}}")], bad_above(outage) if outage is not None else None, outage_rb),
         ts_panel("Provider calls by outcome", "Calls per second by provider and outcome.", "reqps",
                  [q(f"sum by (provider, outcome) (rate({req}{sel}[{RATE}]))", "{{provider}} {{outcome}}")], stack=True),
         ts_panel("Retries", "Retries of provider calls per second, by provider and operation.", "ops",
                  [q(f"sum by (provider, operation) (rate({retries}{sel}[{RATE}]))", "{{provider}} {{operation}}")]),
         ts_panel("Circuit state over time", circuit_sig.help, "short",
                  [q(f"max by (provider) ({circuit}{sel})", "{{provider}}")], bad_above(closed), outage_rb),
-        ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
-                 [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))", "{{provider}} {{outcome}}")]),
     ]
+    if has(c, Key.WEBHOOKS_TOTAL):  # an optional domain (catalog feature `webhooks`)
+        hooks = c.metric(Key.WEBHOOKS_TOTAL)
+        trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
+                               [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))",
+                                  "{{provider}} {{outcome}}")]))
     keys = ["ProviderPartialOutage", "AuthorizationsSilent",
             *(slo_alert_key(k) for k in slos_on(c, {Key.AUTHORIZATIONS_TOTAL, Key.AUTHORIZATION_DURATION_SECONDS}))]
     variable = (dashboard.QueryVariable("provider").label("Provider").datasource(DS)
