@@ -6,10 +6,19 @@ import shutil
 
 import pytest
 
+from moneypath.catalog import load_catalog
 from moneypath.check.lint import lint
 from moneypath.check.promql import series_names
-from moneypath.check.runbooks import SECTIONS, check_runbooks, expected_pages
-from tests.conftest import ROOT
+from moneypath.check.runbooks import (
+    SECTIONS,
+    BadDbUrl,
+    DatabaseUnavailable,
+    check_runbooks,
+    expected_pages,
+    open_database,
+    sql_steps,
+)
+from tests.conftest import ROOT, run_cli
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 DUP = "runbooks/moneypathduplicatechargedetected.md"
@@ -28,9 +37,24 @@ def edit(root, rel, old, new, count=1):
     path.write_text(text.replace(old, new))
 
 
-def test_the_shipped_runbooks_pass_our_checks(catalog):
+@pytest.fixture
+def ref_db(tmp_path):
+    """A SQLite file with the reference service's schema: the reference project's own database."""
+    from sqlalchemy import create_engine
+
+    from moneypath.reference.refservice.db import metadata
+
+    path = tmp_path / "ledger.db"
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+def test_the_shipped_runbooks_pass_our_checks(catalog, ref_db):
     """(promtool's own parse of every query: tests/integration/test_promtool.py, the whole lint.)"""
     assert check_runbooks(catalog, ROOT) == []
+    assert check_runbooks(catalog, ROOT, db_url=ref_db) == []  # every SQL step prepares on the reference schema
 
 
 def test_moneypath_lint_includes_the_runbook_checks(catalog, root):
@@ -154,12 +178,222 @@ def test_a_missing_key_and_a_step_with_two_queries(catalog, root):
         f"{DUP}: diagnosis.3: Value error, give exactly one of promql or sql"]
 
 
-def test_sql_against_the_reference_schema(catalog, root):
+# ---------------------------------------------------------------- SQL steps, on the team's database (--db-url)
+
+
+def test_sql_is_prepared_on_the_database_given(catalog, root, ref_db):
     edit(root, DUP, "FROM reconciliation_breaks WHERE kind", "FROM reconciliation_break WHERE kind", 2)
     edit(root, DUP, "SELECT payment_id, COUNT(*) AS captures FROM", "DELETE FROM", 2)
-    assert check_runbooks(catalog, root, promtool=False) == [
-        f"{DUP}: diagnosis.3.sql: does not run on the reference schema: no such table: reconciliation_break",
+    assert check_runbooks(catalog, root, promtool=False, db_url=ref_db) == [
+        f"{DUP}: diagnosis.3.sql: does not run on the --db-url database: no such table: reconciliation_break",
         f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
+    # Without a database the table is not looked up anywhere (the lint counts the step as not checked);
+    # a statement that is not a read is refused all the same.
+    assert check_runbooks(catalog, root, promtool=False) == [
+        f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
+
+
+def test_sql_is_never_prepared_on_the_reference_schema_unless_that_is_the_database(catalog, root, tmp_path):
+    """A team whose database has none of the reference tables: the copied reference pages fail on it."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "team.db") as db:
+        db.execute("CREATE TABLE charges (id TEXT PRIMARY KEY, order_id TEXT, state TEXT, amount_minor INTEGER)")
+    problems = check_runbooks(catalog, root, promtool=False, db_url=f"sqlite:///{tmp_path / 'team.db'}")
+    assert len(problems) == len(sql_steps(catalog, root)) == 16
+    assert f"{DUP}: diagnosis.3.sql: does not run on the --db-url database: no such table: reconciliation_breaks" \
+        in problems
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH gone AS (DELETE FROM payments RETURNING id) SELECT COUNT(*) FROM gone",
+    "SELECT * INTO payments_copy FROM payments",
+    "SELECT id FROM payments FOR UPDATE",
+    "SELECT 1; DELETE FROM payments",
+    "UPDATE payments SET state = 'void'",
+])
+def test_a_statement_that_writes_is_refused_before_it_reaches_the_database(catalog, root, ref_db, sql):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \
+        "HAVING COUNT(*) > 1"
+    edit(root, DUP, q, sql, 2)
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        problems = check_runbooks(catalog, root, promtool=False, db_url=ref_db)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert problems == [f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
+    assert seen and not [s for s in seen if "payments_copy" in s or "gone" in s or "UPDATE" in s.upper()
+                         or "DELETE" in s.upper()]
+
+
+def test_reads_with_the_words_in_literals_or_names_are_not_writes(catalog, root, ref_db):
+    q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \
+        "HAVING COUNT(*) > 1"
+    edit(root, DUP, q, "SELECT id, updated_at FROM payments WHERE state <> 'delete; update' -- not into", 2)
+    assert check_runbooks(catalog, root, promtool=False, db_url=ref_db) == []
+
+
+def test_the_database_is_opened_read_only(ref_db, tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    engine = open_database(ref_db)
+    with engine.connect() as conn, pytest.raises(OperationalError, match="readonly database"):
+        conn.exec_driver_sql("CREATE TABLE mischief (a INTEGER)")
+    engine.dispose()
+    missing = tmp_path / "nope.db"
+    with pytest.raises(DatabaseUnavailable, match=f"cannot open the database sqlite:///{missing}: unable to open"):
+        open_database(f"sqlite:///{missing}")
+    assert not missing.exists()  # never created
+
+
+@pytest.mark.parametrize("url", ["not a url", "mysql://ro@db.example/payments", "postgres://ro@db.example/payments"])
+def test_a_database_url_that_cannot_be_opened_read_only_is_refused(url):
+    with pytest.raises(BadDbUrl):
+        open_database(url)
+
+
+def test_sql_steps_lists_what_a_lint_without_a_database_leaves_unchecked(catalog, root):
+    steps = sql_steps(catalog, ROOT)
+    assert len(steps) == 16
+    assert steps[:2] == ["runbooks/moneypathauthorizationssilent.md: diagnosis.4.sql",
+                         "runbooks/moneypathdeadlettersgrowing.md: diagnosis.2.sql"]
+    assert f"{DUP}: diagnosis.3.sql" in steps and f"{DUP}: diagnosis.4.sql" in steps
+    edit(root, DUP, "owner: payments-oncall\n", "")  # a page that does not validate: its problem is reported instead
+    assert len(sql_steps(catalog, root)) == 14
+
+
+def _lint_root(root):
+    for rel in ("moneypath.yaml", "alerts/moneypath-alerts.yaml", "collector/recording-rules.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, root / rel)
+    return root
+
+
+def test_moneypath_lint_notes_sql_not_checked_without_a_database(root):
+    result = run_cli("lint", "--root", str(_lint_root(root)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("lint: 16 SQL diagnosis steps not checked (give --db-url to check them against your "
+                             "database)\nlint: no problems\n")
+    assert result.stderr == ""
+
+
+def test_moneypath_lint_with_db_url_checks_the_sql(root, ref_db):
+    _lint_root(root)
+    result = run_cli("lint", "--root", str(root), "--db-url", ref_db)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "lint: no problems\n", "")
+    edit(root, DUP, "FROM ledger_transactions WHERE kind", "FROM ledger_transaction WHERE kind", 2)
+    result = run_cli("lint", "--root", str(root), "--db-url", ref_db)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"{DUP}: diagnosis.4.sql: does not run on the --db-url database: "
+                             "no such table: ledger_transaction\n")
+
+
+def test_moneypath_lint_with_a_database_that_cannot_be_opened_is_one_line(tmp_path):
+    result = run_cli("lint", "--db-url", f"sqlite:///{tmp_path / 'nope.db'}")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"moneypath: --db-url: cannot open the database sqlite:///{tmp_path / 'nope.db'}: "
+                             "unable to open database file\n")
+    bad = run_cli("lint", "--db-url", "mysql://ro@db.example/payments")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- a team's own pages and database
+
+FOREIGN = ROOT / "tests" / "foreign" / "moneypath.yaml"
+CHARGES_SQL = ("SELECT order_id, COUNT(*) AS captures, SUM(amount_minor) AS amount_minor FROM charges "
+               "WHERE state = 'captured' GROUP BY order_id HAVING COUNT(*) > 1")
+
+
+def foreign_page(alert, severity, sql=None):
+    """A sound page of the ticket shop's (tests/foreign): its roles, receivers and metrics, its own SQL."""
+    promql = "sum by (provider) (rate(shop_authorizations_total[5m]))"
+    steps = f"  - name: charges per provider\n    promql: {promql}\n    expect: \"> 0\"\n"
+    if sql:
+        steps += f"  - name: orders charged twice\n    sql: {sql}\n    expect: empty\n"
+    return (f"---\nalert: {alert}\nseverity: {severity}\nowner: tickets-oncall\nroles:\n"
+            f"  incident_commander: \"T+5m: ack.\"\n  compliance: \"T+60m: classify.\"\n"
+            f"diagnosis:\n{steps}mitigation: [\"Route charges to the other provider.\"]\n---\n"
+            f"# {alert}\n\n## Meaning\nm\n\n## Impact\ni\n\n## First hour\n"
+            "- Paged: tickets-oncall.\n- Leads: incident commander.\n- Customers: incident commander.\n"
+            "- Regulatory: compliance decides within 1 h of the page.\n\n"
+            f"## Diagnosis\n```\n{promql}\n{sql or ''}\n```\n\n## Mitigation\nm\n\n## Escalation\ne\n\n"
+            "## Afterwards\na\n")
+
+
+def test_a_teams_own_sql_passes_on_its_own_database_and_is_not_checked_without_it(tmp_path):
+    import sqlite3
+
+    shop = load_catalog(FOREIGN)
+    (tmp_path / "runbooks").mkdir()
+    for name, (alert, severity, _) in expected_pages(shop).items():
+        sql = CHARGES_SQL if alert == "ShopDuplicateChargeDetected" else None
+        (tmp_path / "runbooks" / name).write_text(foreign_page(alert, severity, sql))
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        db.execute("CREATE TABLE charges (id TEXT PRIMARY KEY, order_id TEXT, state TEXT, amount_minor INTEGER)")
+    assert check_runbooks(shop, tmp_path, promtool=False, db_url=f"sqlite:///{tmp_path / 'shop.db'}") == []
+    # without a database: no problem, the step is listed as not checked
+    assert check_runbooks(shop, tmp_path, promtool=False) == []
+    assert sql_steps(shop, tmp_path) == ["runbooks/shopduplicatechargedetected.md: diagnosis.1.sql"]
+    # the reference schema has no charges table: the team's SQL is not judged by it
+    reference = tmp_path / "reference.db"
+    from sqlalchemy import create_engine
+
+    from moneypath.reference.refservice.db import metadata
+
+    engine = create_engine(f"sqlite:///{reference}")
+    metadata.create_all(engine)
+    engine.dispose()
+    assert check_runbooks(shop, tmp_path, promtool=False, db_url=f"sqlite:///{reference}") == [
+        "runbooks/shopduplicatechargedetected.md: diagnosis.1.sql: does not run on the --db-url database: "
+        "no such table: charges"]
+
+
+@pytest.mark.integration  # a real PostgreSQL server (pg_url)
+def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import DBAPIError
+
+    from moneypath.reference.refservice.db import metadata
+
+    engine = create_engine(pg_url)
+    metadata.create_all(engine)
+    engine.dispose()
+    assert check_runbooks(catalog, root, promtool=False, db_url=pg_url) == []
+
+    edit(root, DUP, "FROM reconciliation_breaks WHERE kind", "FROM reconciliation_break WHERE kind", 2)
+    q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \
+        "HAVING COUNT(*) > 1"
+    edit(root, DUP, q, "WITH gone AS (DELETE FROM payments RETURNING id) SELECT COUNT(*) FROM gone", 2)
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        problems = check_runbooks(catalog, root, promtool=False, db_url=pg_url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert problems == [
+        f"{DUP}: diagnosis.3.sql: does not run on the --db-url database: relation \"reconciliation_break\" does not exist",
+        f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
+    assert any("reconciliation_break " in s for s in seen) and not [s for s in seen if "DELETE" in s]
+
+    readonly = open_database(pg_url)
+    with readonly.connect() as conn:
+        assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            conn.exec_driver_sql("CREATE TABLE mischief (a integer)")
+    readonly.dispose()
 
 
 @pytest.mark.integration  # starts a process

@@ -7,22 +7,30 @@ is no PromQL parser here, so the checks are deliberately conservative (string li
 before looking for functions, groupings and ranges). The runbook pages are checked too
 (`moneypath.check.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``), and so are the drill
 files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``).
+
+`check_generated(catalog, retention)` is `moneypath catalog check`: the same rule checks (and promtool) on the
+artifacts generated in memory, each problem as ``catalog: key.path: what is wrong`` (``alerts.<Key>.expr`` for a
+custom alert), so a catalog that passes it builds and its rules lint clean.
 """
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import yaml
 
-from moneypath.catalog import Catalog
+from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.promql import (
     FILE,
     GROUPING_LABELS,
+    NO_PROMTOOL,
     check_expr,
+    check_series,
     metric_index,
     recorded_labels,
     run_promtool,
@@ -36,10 +44,11 @@ SEVERITIES = ("page", "ticket")
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url")
 
 
-def lint(catalog: Catalog, root: Path, retention: str = "15d") -> list[str]:
-    """Every problem in the generated rule files under `root`, one line each, duplicates removed."""
+def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | None = None) -> list[str]:
+    """Every problem in the generated rule files under `root`, one line each, duplicates removed; runbook SQL is
+    prepared on the database at `db_url` (`moneypath.check.runbooks.check_runbooks`), if one is given."""
     root = Path(root)
-    limit = parse_duration(retention)
+    parse_duration(retention)
     problems: list[str] = []
     loaded: dict[str, list[dict]] = {}
     for rel in FILES:
@@ -48,17 +57,10 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d") -> list[str]:
             problems.append(f"{rel}: {FILE}: {error}")
         else:
             loaded[rel] = rules
-    metrics = metric_index(catalog)
-    known_labels = GROUPING_LABELS | {label for s in catalog.signals.values() for label in s.labels}
-    known_labels |= recorded_labels([r for rules in loaded.values() for r in rules])
-    for rel, rules in loaded.items():
-        for i, rule in enumerate(rules, 1):
-            name = rule_name(rule, i)
-            found = check_alert(rule, root) if "alert" in rule else []
-            found += check_expr(str(rule.get("expr", "")), metrics, known_labels, retention, limit)
-            problems += [f"{rel}: {name}: {what}" for what in found]
+    problems += [f"{rel}: {rule_name(rule, i)}: {what}"
+                 for rel, i, rule, what in rule_problems(catalog, loaded, retention, root)]
     problems += run_promtool(root, list(loaded))
-    problems += check_runbooks(catalog, root)
+    problems += check_runbooks(catalog, root, db_url=db_url)
     problems += check_drill_files(catalog, root)
     return list(dict.fromkeys(problems))
 
@@ -88,8 +90,30 @@ def rule_name(rule: dict, position: int) -> str:
 # ---------------------------------------------------------------- checks
 
 
-def check_alert(rule: dict, root: Path) -> list[str]:
-    """(a) severity and annotations present, (b) the runbook page exists."""
+def rule_problems(catalog: Catalog, loaded: dict[str, list[dict]], retention: str,
+                  root: Path | None) -> list[tuple[str, int, dict, str]]:
+    """(file, position, rule, what is wrong) for each problem the text checks find in the rules (all but
+    promtool): series, labels and values from the catalog or a recording rule, rate() on counters, ranges within
+    retention, an alert's severity and annotations and, unless `root` is None, its runbook page."""
+    limit = parse_duration(retention)
+    every_rule = [r for rules in loaded.values() for r in rules]
+    metrics = metric_index(catalog)
+    records = {str(r["record"]) for r in every_rule if "record" in r}
+    known_labels = GROUPING_LABELS | {label for s in catalog.signals.values() for label in s.labels}
+    known_labels |= recorded_labels(every_rule)
+    found = []
+    for rel, rules in loaded.items():
+        for i, rule in enumerate(rules, 1):
+            expr = str(rule.get("expr", ""))
+            whats = check_alert(rule, root) if "alert" in rule else []
+            whats += check_series(expr, metrics, records)
+            whats += check_expr(expr, metrics, known_labels, retention, limit)
+            found += [(rel, i, rule, what) for what in whats]
+    return found
+
+
+def check_alert(rule: dict, root: Path | None) -> list[str]:
+    """(a) severity and annotations present, (b) the runbook page exists (not looked for when `root` is None)."""
     labels = rule.get("labels") if isinstance(rule.get("labels"), dict) else {}
     annotations = rule.get("annotations") if isinstance(rule.get("annotations"), dict) else {}
     found = []
@@ -104,8 +128,98 @@ def check_alert(rule: dict, root: Path) -> list[str]:
         page = PurePosixPath(urlsplit(url).path).name
         if not page:
             found.append(f"runbook_url {url} names no file")
-        elif not (root / "runbooks" / page).is_file():
+        elif root is not None and not (root / "runbooks" / page).is_file():
             found.append(f"missing runbook runbooks/{page}")
     return found
 
 
+
+
+# ---------------------------------------------------------------- `moneypath catalog check`
+
+
+@dataclass
+class GeneratedCheck:
+    """What `check_generated` found: problems (``catalog: key.path: what is wrong``), the alerts whose runbook page
+    does not exist yet, how many alerts there are, and whether promtool parsed the rules (False: not installed)."""
+
+    problems: list[str] = field(default_factory=list)
+    alerts_without_page: list[str] = field(default_factory=list)
+    alerts: int = 0
+    promtool: bool = True
+    dashboards: bool = True  # False: the tools extra is not installed, dashboards were not generated
+
+
+def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
+    """What `moneypath build` and the rule part of `moneypath lint` would find, on the artifacts generated in memory
+    (promtool reads the rule files from a temporary directory), so a catalog that passes cannot fail to build or lint.
+    Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
+    ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/
+    beside the catalog: the alerts without one are listed, not reported as problems. Raises CatalogError when the
+    library cannot bind to the catalog (`moneypath.instrument.signals.check_required`)."""
+    from moneypath.generate import build
+
+    where = catalog.path
+    result = GeneratedCheck()
+    try:
+        texts = build.rule_artifacts(catalog)
+    except CatalogError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - `build` would fail: say so in one line
+        result.problems.append(f"{where}: (build): the rules cannot be generated: {type(exc).__name__}: {exc}")
+        return result
+    try:
+        import moneypath.generate.dashboards  # noqa: F401 - needs the tools extra (grafana-foundation-sdk)
+    except ModuleNotFoundError:
+        result.dashboards = False
+    else:
+        try:
+            build.dashboard_artifacts(catalog)
+        except Exception as exc:  # noqa: BLE001 - `build` would fail: say so in one line
+            result.problems.append(f"{where}: (build): the dashboards cannot be generated: {type(exc).__name__}: {exc}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        loaded: dict[str, list[dict]] = {}
+        for rel in FILES:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(texts[rel], encoding="utf-8")
+            rules, error = load_rules(root / rel)
+            if error:
+                result.problems.append(f"{where}: (build): {rel}: {error}")
+            else:
+                loaded[rel] = rules
+        owners: dict[str, str] = {}
+        for rules in loaded.values():
+            for i, rule in enumerate(rules, 1):
+                owners.setdefault(rule_name(rule, i), _owner(catalog, rule, rule_name(rule, i)))
+        for _, i, rule, what in rule_problems(catalog, loaded, retention, None):
+            result.problems.append(f"{where}: {_owner(catalog, rule, rule_name(rule, i))}: {what}")
+        for line in run_promtool(root, list(loaded)):
+            if NO_PROMTOOL in line:
+                result.promtool = False
+                continue
+            rel, name, what = (line.split(": ", 2) + ["", ""])[:3]
+            owner = owners.get(name, f"(build): {rel}" if name == FILE else f"(generated) {name}")
+            result.problems.append(f"{where}: {owner}: {what}")
+    pages = Path(where).parent / "runbooks"
+    alerts = {str(r["alert"]): r for r in loaded.get(ALERTS_FILE, []) if "alert" in r}
+    result.alerts = len(alerts)
+    for name, rule in alerts.items():
+        url = (rule.get("annotations") or {}).get("runbook_url", "")
+        page = PurePosixPath(urlsplit(str(url)).path).name
+        if page and not (pages / page).is_file():
+            result.alerts_without_page.append(name)
+    result.problems = list(dict.fromkeys(result.problems))
+    return result
+
+
+def _owner(catalog: Catalog, rule: dict, name: str) -> str:
+    """The catalog key path a generated rule comes from."""
+    labels = rule.get("labels") if isinstance(rule.get("labels"), dict) else {}
+    if "alert" in rule:
+        for key, alert in catalog.alerts.items():
+            if catalog.alert_name(key) == name:
+                return f"alerts.{key}.expr" if alert.expr is not None else f"alerts.{key}"
+    if labels.get("slo") in catalog.slos:
+        return f"slos.{labels['slo']}"
+    return f"(generated) {name}"

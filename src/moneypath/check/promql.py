@@ -20,6 +20,9 @@ from moneypath.catalog import duration_seconds as parse_duration
 FILE = "(file)"  # the name slot of a problem about a whole file
 # Labels that may appear in by()/without() although no catalog signal declares them.
 GROUPING_LABELS = {"le", "slo", "provider", "service"}
+# Series Prometheus itself writes for every target and alert: a rule may read them, the catalog cannot declare them.
+PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
+                     "scrape_series_added", "ALERTS", "ALERTS_FOR_STATE"}
 PROMTOOL_TIMEOUT = 60
 NO_PROMTOOL = "promtool is not on PATH"
 # A double-, single- or back-quoted PromQL string literal, escapes included.
@@ -31,7 +34,7 @@ _RATE = re.compile(r"\b(rate|irate|increase)\s*\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)")
 # e.g. route="/v1/payments/{payment_id}"; the look-behind stops a match from starting mid-name.
 _SELECTOR = re.compile(r'(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}')
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
-_GROUPING = re.compile(r"\b(by|without)\s*\(([^)]*)\)")
+_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 # [5m] or the range of a subquery [30m:1m]; group 1 is the (first) duration.
 _RANGE = re.compile(r"\[\s*(" + DURATION.pattern + r")\s*(?::[^\]]*)?\]")
 # promtool's message for one rule: 'file: 5:11: group "g", rule 1, "Name": message'.
@@ -39,6 +42,9 @@ _PROMTOOL_RULE = re.compile(r'group "[^"]*", rule \d+, "([^"]*)": (.*)$')
 _IDENT = re.compile(r"(?<![\w:])[a-zA-Z_:][a-zA-Z0-9_:]*")
 _BRACKETS = re.compile(r"\[[^\]]*\]")  # ranges and subqueries: [5m], [30m:1m]
 _MATCHERS = re.compile(r"\{[^{}]*\}")  # label names inside selectors are not series names
+# Words of PromQL that are neither functions (followed by "(") nor series names.
+_KEYWORDS = {"and", "or", "unless", "offset", "bool", "atan2", "inf", "nan", "start", "end", "by", "without", "on",
+             "ignoring", "group_left", "group_right"}
 
 
 def metric_index(catalog: Catalog) -> dict[str, tuple[Signal, str]]:
@@ -60,7 +66,8 @@ def recorded_labels(rules: list[dict]) -> set[str]:
 def check_expr(expr: str, metrics: dict, known_labels: set[str], retention: str, limit: float) -> list[str]:
     """(d) rates on counters, (e) catalog labels and values, (f) ranges within retention."""
     bare = _STRING.sub('""', expr)  # no function, grouping or range inside a string literal
-    return (check_rates(bare, metrics) + check_selectors(expr, metrics) + check_groupings(bare, known_labels)
+    return (check_rates(bare, metrics) + check_selectors(expr, metrics, known_labels)
+            + check_groupings(bare, known_labels)
             + check_ranges(bare, retention, limit))
 
 
@@ -76,10 +83,34 @@ def check_rates(expr: str, metrics: dict) -> list[str]:
     return found
 
 
-def check_selectors(expr: str, metrics: dict) -> list[str]:
+def selected_series(expr: str) -> list[str]:
+    """The series an expression selects, in order, each once: identifiers outside strings, ranges, label
+    matchers and grouping clauses that are neither a function name (followed by "(") nor a keyword."""
+    bare = _MATCHERS.sub("{}", _BRACKETS.sub("[]", _STRING.sub('""', expr)))
+    bare = _GROUPING.sub(" ", bare)
+    names = [m[0] for m in _IDENT.finditer(bare)
+             if m[0].lower() not in _KEYWORDS and not re.match(r"\s*\(", bare[m.end():])]
+    return list(dict.fromkeys(names))
+
+
+def check_series(expr: str, metrics: dict, records: set[str]) -> list[str]:
+    """Every series a rule reads is a catalog series, a recording rule or one of Prometheus's own. A series
+    inside rate()/irate()/increase() is left to check_rates, which names it in its own problem."""
+    rated = {metric for _, metric in _RATE.findall(_STRING.sub('""', expr))}
+    return [f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum) or a recording rule"
+            for name in selected_series(expr)
+            if name not in metrics and name not in records and name not in PROMETHEUS_SERIES and name not in rated]
+
+
+def check_selectors(expr: str, metrics: dict, known_labels: set[str] | None = None) -> list[str]:
+    """Matchers on a catalog series use its labels and values; on a recorded series (a name with a colon),
+    labels some signal or recording rule has (when `known_labels` is given)."""
     found = []
     for metric, body in _SELECTOR.findall(expr):
         if metric not in metrics:
+            if ":" in metric and known_labels is not None:
+                found += [f"{metric}: label {label} is on no catalog signal or recording rule"
+                          for label, _, _ in _MATCHER.findall(body) if label not in known_labels]
             continue
         sig, suffix = metrics[metric]
         for label, op, value in _MATCHER.findall(body):

@@ -12,8 +12,11 @@ every receiver it pages); ``## First hour`` has "- Paged:" (naming the owner), "
 deadline ("within 1 h of the page"); every series name in a diagnosis query exists — ``<namespace>_…`` names in the catalog
 (histograms with _bucket/_count/_sum), names with a colon among the recording rules — and its labels, values,
 rates and ranges pass the same checks as the rules (`moneypath.check.promql`); every query is pasted under
-``## Diagnosis``; every PromQL query parses (all pages in one `promtool check rules` call); every SQL query is a
-read-only statement that SQLite can prepare against the reference service's schema.
+``## Diagnosis``; every PromQL query parses (all pages in one `promtool check rules` call); every SQL query is
+one read (SELECT or WITH, no INSERT/UPDATE/DELETE/MERGE/INTO), and, given the team's database (``db_url``, a
+SQLAlchemy URL: SQLite or PostgreSQL), one that the database can prepare (``EXPLAIN``; nothing is executed, and the
+connection is read-only: SQLite opened with ``mode=ro``, PostgreSQL with ``default_transaction_read_only``). Without
+a database the SQL is not prepared anywhere: `sql_steps` lists the steps left unchecked, for the lint to say so.
 """
 
 from __future__ import annotations
@@ -122,12 +125,33 @@ def expected_pages(catalog: Catalog) -> dict[str, tuple[str, str, bool]]:
 # ---------------------------------------------------------------- checks
 
 
-def check_runbooks(catalog: Catalog, root: Path, promtool: bool = True) -> list[str]:
-    """Every problem with the runbook pages under `root`, one line each."""
-    root = Path(root)
+def check_runbooks(catalog: Catalog, root: Path, promtool: bool = True, db_url: str | None = None) -> list[str]:
+    """Every problem with the runbook pages under `root`, one line each; SQL steps are prepared on the database at
+    `db_url` (opened read-only first: `BadDbUrl` or `DatabaseUnavailable` if it cannot be), else not at all."""
+    db = open_database(db_url) if db_url is not None else None
+    try:
+        return _check_runbooks(catalog, Path(root), promtool, RunbookContext(catalog, db))
+    finally:
+        if db is not None:
+            db.dispose()
+
+
+def sql_steps(catalog: Catalog, root: Path) -> list[str]:
+    """``runbooks/x.md: diagnosis.N.sql`` for every SQL step of the pages under `root` whose front matter is
+    sound: the steps a lint without a database leaves unchecked."""
+    steps = []
+    for path in sorted((Path(root) / RUNBOOK_DIR).glob(f"{catalog.alert_prefix.lower()}*.md")):
+        try:
+            meta = FrontMatter.model_validate(split_page(path.read_text(encoding="utf-8")).meta)
+        except (OSError, UnicodeDecodeError, ValueError):  # ValidationError is a ValueError; reported by the check
+            continue
+        steps += [f"{RUNBOOK_DIR}/{path.name}: diagnosis.{i}.sql" for i, step in enumerate(meta.diagnosis) if step.sql]
+    return steps
+
+
+def _check_runbooks(catalog: Catalog, root: Path, promtool: bool, context: RunbookContext) -> list[str]:
     problems: list[str] = []
     queries: list[tuple[str, str, str]] = []  # (page, key path, PromQL) for the one promtool run
-    context = RunbookContext(catalog)
     expected = expected_pages(catalog)
     for name, (alert, severity, money_loss) in expected.items():
         rel = f"{RUNBOOK_DIR}/{name}"
@@ -148,19 +172,83 @@ def check_runbooks(catalog: Catalog, root: Path, promtool: bool = True) -> list[
 
 
 class RunbookContext(QueryContext):
-    """The PromQL context plus, made on first use, an in-memory database with the reference schema."""
+    """The PromQL context plus the team's database the SQL steps are prepared on (an Engine), or None."""
 
-    _sql = None
+    def __init__(self, catalog: Catalog, db=None):
+        super().__init__(catalog)
+        self.db = db
 
-    def sql_engine(self):
-        if self._sql is None:
-            from sqlalchemy import create_engine
 
-            from moneypath.reference.refservice.db import metadata
+# ---------------------------------------------------------------- the team's database (--db-url)
 
-            self._sql = create_engine("sqlite://")
-            metadata.create_all(self._sql)
-        return self._sql
+
+class BadDbUrl(ValueError):
+    """The database URL is not one the lint can open read-only (a usage error)."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be opened or read."""
+
+
+def open_database(url: str):
+    """A read-only SQLAlchemy engine on `url`, already connected once; `BadDbUrl` or `DatabaseUnavailable` (one-line
+    messages) instead of a traceback. SQLite files are opened with ``mode=ro`` (a missing file is an error, never
+    created); PostgreSQL sessions start with ``default_transaction_read_only=on``. A missing driver module raises
+    ModuleNotFoundError (the command line names the extra to install)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        parsed = make_url(url)
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except (ArgumentError, SQLAlchemyError, ValueError) as e:
+        raise BadDbUrl(f"not a database URL: {_one_line(e)} (e.g. sqlite:///ledger.db, "
+                       "postgresql+psycopg://user@host/db)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        if backend == "sqlite" and driver == "pysqlite":
+            engine = _sqlite_read_only(parsed)
+        elif backend == "postgresql" and driver in ("psycopg", "psycopg2"):
+            engine = create_engine(parsed, connect_args={"options": "-c default_transaction_read_only=on",
+                                                         "connect_timeout": 10})
+        else:
+            raise BadDbUrl(f"{shown}: only SQLite (sqlite:///PATH) and PostgreSQL (postgresql+psycopg://…) "
+                           "databases can be opened read-only")
+        with engine.connect() as conn:  # open it now: a wrong URL is one line before any page is read
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master" if backend == "sqlite" else "SELECT 1")
+    except SQLAlchemyError as e:
+        raise DatabaseUnavailable(f"cannot open the database {shown}: {_db_error(e)}") from None
+    return engine
+
+
+def _sqlite_read_only(url):
+    """SQLite opened with ``mode=ro`` as a URI: the file must exist and nothing can be written to it."""
+    import sqlite3
+    from urllib.parse import urlencode
+
+    from sqlalchemy import create_engine
+
+    database = url.database or ""
+    if database in ("", ":memory:"):  # an empty database of its own: nothing to write to
+        return create_engine("sqlite://")
+    if url.query.get("uri") == "true" and database.startswith("file:"):  # already a URI: keep its options
+        options = {k: v for k, v in url.query.items() if k != "uri"}
+        target = database
+    else:
+        options, target = {}, Path(database).absolute().as_uri()
+    target += "?" + urlencode({**options, "mode": "ro"}, doseq=True)
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(target, uri=True))
+
+
+def _db_error(e) -> str:
+    orig = getattr(e, "orig", None)
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)  # psycopg: no LINE/caret lines
+    return _one_line(primary or orig or e)
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
 
 
 def check_page(text: str, alert: str, severity: str, money_loss: bool,
@@ -262,17 +350,28 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+_SQL_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)  # literals, comments
+_SQL_WRITES = re.compile(r"\b(insert|update|delete|merge|into)\b", re.IGNORECASE)  # a WITH may write; SELECT INTO
+
+
 def check_sql(sql: str, context: RunbookContext) -> list[str]:
+    """A read (SELECT or WITH, one statement, nothing that writes or locks), refused before it reaches any
+    database; then, if the context has the team's database, prepared there (``EXPLAIN``, never run)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     statement = sql.strip().rstrip(";")
-    if not re.match(r"(?is)^(select|with)\b", statement) or ";" in statement:
+    bare = _SQL_QUOTED.sub("''", statement)
+    if not re.match(r"(?is)^(select|with)\b", statement) or ";" in bare or _SQL_WRITES.search(bare):
         return ["diagnosis queries are one read-only statement (SELECT or WITH)"]
+    if context.db is None:
+        return []  # not checked: `sql_steps` counts these for the lint's note
     try:
-        with context.sql_engine().connect() as conn:
-            conn.exec_driver_sql(f"EXPLAIN {statement}")
+        with context.db.connect() as conn:
+            if context.db.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            conn.execution_options(no_parameters=True).exec_driver_sql(f"EXPLAIN {statement}")
     except SQLAlchemyError as e:
-        return [f"does not run on the reference schema: {' '.join(str(e.orig or e).split())}"]
+        return [f"does not run on the --db-url database: {_db_error(e)}"]
     return []
 
 

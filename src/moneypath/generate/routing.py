@@ -8,6 +8,7 @@ webhooks; production receivers are shown as commented examples.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import yaml
@@ -32,28 +33,29 @@ class Timings:
 FAST = Timings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_repeat_interval="1m",
                ticket_repeat_interval="5m", resolve_timeout="1m")
 
-_PRODUCTION_EXAMPLES = """
+# The catalog's own receivers and service name fill in $page, $ticket and $service.
+_PRODUCTION_EXAMPLES = string.Template("""
 # Production receivers: replace a webhook_configs block above with one of these.
 #
-#  - name: payments-oncall
+#  - name: $page
 #    pagerduty_configs:
-#      - routing_key_file: /etc/alertmanager/secrets/pagerduty-payments   # Events API v2 key
+#      - routing_key_file: /etc/alertmanager/secrets/pagerduty-$service   # Events API v2 key
 #        severity: '{{ if eq .CommonLabels.severity "page" }}critical{{ else }}warning{{ end }}'
 #        links:
 #          - href: '{{ .CommonAnnotations.runbook_url }}'
 #            text: runbook
-#  - name: payments-oncall                # Grafana OnCall: its integration is an Alertmanager webhook
+#  - name: $page                # Grafana OnCall: its integration is an Alertmanager webhook
 #    webhook_configs:
 #      - url: https://oncall.example.com/integrations/v1/alertmanager/REPLACE_ME/
 #        send_resolved: true
-#  - name: payments-tickets
+#  - name: $ticket
 #    slack_configs:
-#      - api_url_file: /etc/alertmanager/secrets/slack-payments-webhook
-#        channel: '#payments-alerts'
+#      - api_url_file: /etc/alertmanager/secrets/slack-$service-webhook
+#        channel: '#$service-alerts'
 #        send_resolved: true
 #        title: '{{ .CommonLabels.alertname }}'
 #        text: '{{ .CommonAnnotations.summary }} <{{ .CommonAnnotations.runbook_url }}|runbook>'
-"""
+""")
 
 
 def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> dict:
@@ -86,4 +88,4 @@ def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings:
 
 def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> str:
     body = yaml.safe_dump(alertmanager_config(c, pager_url, timings), sort_keys=False, width=120)
-    return body + _PRODUCTION_EXAMPLES
+    return body + _PRODUCTION_EXAMPLES.substitute(page=c.routes.page, ticket=c.routes.ticket, service=c.service)

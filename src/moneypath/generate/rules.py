@@ -3,8 +3,9 @@
 Reads only the catalog. SLOs follow the SRE Workbook's multi-window, multi-burn-rate
 scheme (as Sloth and Pyrra compile it): error ratios recorded per window as
 `slo:sli_error:ratio_rate<window>{slo="…"}`, one alert rule per window pair. Business
-alert shapes live here, one builder per catalog alert; their thresholds come from the
-catalog.
+alert shapes live here, one builder per built-in alert; their thresholds come from the
+catalog. An alert with its own `expr:` (a team's custom alert, or a built-in overridden)
+is emitted as written. A disabled feature's recording rules are not generated at all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from moneypath.catalog.conventions import (
     sli_error_record,
     slo_alert_key,
 )
+from moneypath.catalog.features import SIGNAL_FEATURE
 
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 
@@ -87,13 +89,16 @@ def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[s
 # ---------------------------------------------------------------- recording rules
 
 
+def has_signals(c: Catalog, *keys: str) -> bool:
+    """Whether every signal is in the catalog and its feature (if it belongs to one) is on."""
+    return all(key in c.signals and c.enabled(SIGNAL_FEATURE.get(key, "")) for key in keys)
+
+
 def recording_rules(c: Catalog) -> dict:
     auth_hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
     auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
     requests = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
     ledger = c.metric(Key.LEDGER_WRITES_TOTAL)
-    cost = c.metric(Key.COST_USD_TOTAL)
-    fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
     base = lambda name: name.removesuffix("_total")  # noqa: E731 - rule names drop _total
     business = [
         *({"record": f"provider:{auth_hist}:p{round(q * 100)}_rate5m",
@@ -112,14 +117,18 @@ def recording_rules(c: Catalog) -> dict:
          "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
         {"record": f":{base(ledger)}:failed_ratio_rate5m",
          "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
+    ]
+    if has_signals(c, Key.COST_USD_TOTAL):
+        cost = c.metric(Key.COST_USD_TOTAL)
         # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
         # regression alert's 7-day average for a week and silence it.
-        {"record": cost_per_authorization_record(c),
-         "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"},
-        *({"record": f":{base(fraud)}:decline_ratio_rate{w}",
-           "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
-          for w in ("15m", "1d")),
-    ]
+        business.append({"record": cost_per_authorization_record(c),
+                         "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"})
+    if has_signals(c, Key.FRAUD_DECISIONS_TOTAL):
+        fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
+        business += [{"record": f":{base(fraud)}:decline_ratio_rate{w}",
+                      "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}
+                     for w in ("15m", "1d")]
     slo_rules = []
     for key, slo in c.slos.items():
         labels = {"slo": key}
@@ -286,11 +295,23 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
 }
 
 
+def alert_shapes(c: Catalog, key: str, alert: Alert) -> list[Shape]:
+    """The rules of one catalog alert: its own expr as written, else its built-in shape (validation
+    guarantees one of the two). A description in the catalog replaces the built-in one; a custom
+    alert without one repeats its summary."""
+    if alert.expr is not None:
+        return [Shape(alert.expr.strip(), alert.description or alert.summary)]
+    shapes = SHAPES[key](c, alert)
+    shapes = shapes if isinstance(shapes, list) else [shapes]
+    if alert.description is not None:
+        shapes = [Shape(shape.expr, alert.description, shape.labels) for shape in shapes]
+    return shapes
+
+
 def business_alert_rules(c: Catalog) -> list[dict]:
     rules = []
     for key, alert in c.alerts.items():
-        shapes = SHAPES[key](c, alert)
-        for shape in shapes if isinstance(shapes, list) else [shapes]:
+        for shape in alert_shapes(c, key, alert):
             labels = {"severity": alert.severity, **dict(shape.labels)}
             if alert.money_loss:
                 labels["money_loss"] = "true"
@@ -306,9 +327,3 @@ def business_alert_rules(c: Catalog) -> list[dict]:
 def alert_rules(c: Catalog) -> dict:
     return {"groups": [{"name": "moneypath-slo-alerts", "rules": slo_alert_rules(c)},
                        {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]}
-
-
-def unknown_alert_shapes(c: Catalog) -> list[str]:
-    """Catalog alerts this module has no rule shape for."""
-    return [f"{c.path}: alerts.{key}: no rule shape for this alert (known: {', '.join(SHAPES)})"
-            for key in c.alerts if key not in SHAPES]
