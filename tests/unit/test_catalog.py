@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from moneypath.catalog import CatalogError, load_catalog, parse_catalog
-from tests.conftest import CATALOG_PATH
+from tests.conftest import CATALOG_PATH, ROOT
 
 GOOD_TEXT = CATALOG_PATH.read_text()
 GOOD = yaml.safe_load(GOOD_TEXT)
@@ -141,3 +141,61 @@ def test_max_series_counts_other_and_histogram_lines(catalog):
     assert ledger.max_series() == 4  # 3 outcomes + other
     auth = catalog.signals["authorization_duration_seconds"]
     assert auth.max_series() == 3 * 4 * 5 * (9 + 3)
+
+
+def test_an_alert_may_not_take_the_name_of_an_slo_burn_rate_alert():
+    text = (ROOT / "tests/foreign/moneypath.yaml").read_text().replace(
+        "  KonbiniApprovalsLow:", "  ChargeAvailabilityBudgetBurn:")
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(text, "shop.yaml")
+    assert any("alerts.ChargeAvailabilityBudgetBurn: the name of SLO charge-availability" in p
+               for p in err.value.problems)
+
+
+def _foreign(**edits) -> str:
+    doc = yaml.safe_load((ROOT / "tests/foreign/moneypath.yaml").read_text())
+    for path, value in edits.items():
+        *parents, last = path.split("__")
+        node = doc
+        for p in parents:
+            node = node[p]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.mark.parametrize("edits, expected", [
+    ({"features__loyalty": False}, "features.loyalty: unknown feature"),
+    ({"signals__queue_depth": {"type": "gauge", "help": "x", "labels": {"queue": ["a"]}}},
+     "signals.queue_depth: belongs to the queues feature, which is off"),
+    ({"alerts__FraudSpike": {"severity": "page", "threshold": 3, "summary": "x"}},
+     "alerts.FraudSpike: a built-in alert of the fraud feature, which is off"),
+    ({"cost": None}, "cost: the cost feature is on, so the catalog needs a cost: model"),
+    ({"alerts__KonbiniApprovalsLow__expr": None}, "alerts.KonbiniApprovalsLow: not a built-in alert, so it needs"),
+    ({"alerts__LedgerImbalance__threshold": None}, "alerts.LedgerImbalance: a built-in alert needs a threshold"),
+    ({"currencies": ["JPY", "XTS"]}, "currencies.1: 'XTS' is not in moneypath's ISO 4217 table"),
+    ({"currency_exponents": {"KWD": 7}}, "currency_exponents.KWD: the digits after the decimal point are 0 to 4"),
+])
+def test_feature_alert_and_currency_problems_name_the_key(edits, expected):
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(_foreign(**edits), "shop.yaml")
+    assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+def test_features_off_need_no_signals_and_unlisted_features_are_on():
+    c = parse_catalog(_foreign(), "shop.yaml")
+    assert not c.enabled("fraud") and c.enabled("cost") and c.enabled("idempotency")
+    c = parse_catalog(_foreign(currencies=["JPY", "XTS"], currency_exponents={"XTS": 1}), "shop.yaml")
+    assert c.exponent("XTS") == 1 and c.money(6235, "XTS") == "XTS 623.5"
+
+
+@pytest.mark.parametrize("minor, currency, text", [
+    (6235, "EUR", "EUR 62.35"), (6235, "JPY", "JPY 6,235"), (6235, "KWD", "KWD 6.235"),
+    (-123456789, "USD", "USD -1,234,567.89"), (5, "BHD", "BHD 0.005"), (0, "CLF", "CLF 0.0000"),
+])
+def test_money_reads_in_the_currency_s_own_exponent(minor, currency, text):
+    from moneypath.catalog.currencies import format_money
+
+    assert format_money(minor, currency) == text

@@ -76,10 +76,18 @@ def test_metrics_sample_rejects_zero_payments():
 def test_lint_lists_each_problem_and_exits_1(tmp_path):
     result = run("lint")
     # Every alert has its runbook page: the repository lints clean.
-    assert result.returncode == 0 and result.stdout.strip() == "lint: no problems", result.stderr
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "lint: no problems", result.stderr
     short = run("lint", "--retention", "2d")
     assert short.returncode == 1
     assert "MoneyPathCostPerTransactionRegression: range [7d] exceeds retention 2d" in short.stderr
+
+
+@pytest.mark.parametrize(("retention", "what"), [("forever", "not a Prometheus duration: 'forever'"),
+                                                 ("0d", "'0d' must be longer than 0")])
+def test_lint_with_a_retention_that_is_not_a_duration_is_a_usage_error(retention, what):
+    result = run("lint", "--retention", retention)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"moneypath: --retention: {what} (e.g. 15d, 31d, 1y)\n"
 
 
 def test_stack_retention_covers_the_longest_window(catalog):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from moneypath.catalog.conventions import slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
@@ -108,9 +109,12 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
 
     for key, slo in c.slos.items():
         _check_slo(c, key, slo, bad)
+    slo_alerts = {slo_alert_key(key): key for key in c.slos}
     for key, alert in c.alerts.items():
         if not _ALERT_NAME.match(key):
             bad(("alerts", key), "alert names are CamelCase")
+        elif key in slo_alerts:
+            bad(("alerts", key), f"the name of SLO {slo_alerts[key]}'s burn-rate alert; choose another")
         if not DURATION.fullmatch(alert.for_):
             bad(("alerts", key, "for"), f"{alert.for_!r} is not a Prometheus duration (e.g. 5m)")
         if key not in BUILTIN_ALERTS and alert.expr is None:

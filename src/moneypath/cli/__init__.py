@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from moneypath import __version__
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog, summary
@@ -16,8 +17,18 @@ EXIT_CATALOG = 3
 
 
 def _catalog_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", metavar="PATH", default=os.environ.get("MONEYPATH_CATALOG", DEFAULT_PATH),
-                        help="catalog file (default: $MONEYPATH_CATALOG or ./moneypath.yaml)")
+    parser.add_argument("--catalog", metavar="PATH", default=None,
+                        help="catalog file (default: $MONEYPATH_CATALOG, else moneypath.yaml in --root if the "
+                             "command has one, else ./moneypath.yaml)")
+    parser.set_defaults(default_catalog=True)
+
+
+def _default_catalog(args: argparse.Namespace) -> None:
+    """--catalog when not given: the environment's, else the project's under --root, else ./moneypath.yaml."""
+    if getattr(args, "default_catalog", False) and args.catalog is None:
+        root = getattr(args, "root", None)
+        args.catalog = os.environ.get("MONEYPATH_CATALOG") or (
+            str(Path(root) / DEFAULT_PATH) if root not in (None, ".") else DEFAULT_PATH)
 
 
 def _state_arg(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_cmds.required = True
     check = catalog_cmds.add_parser("check", help="validate the catalog; one line per problem, exit 3 if any",
                                     description="Validate the catalog: schema, naming conventions, label value sets, "
-                                                "SLO selectors, routes. Prints file:line: key.path: problem.")
+                                                "features, SLO selectors, routes; then generate the rules, routing and "
+                                                "dashboards in memory and run every check `build` and the rule part of "
+                                                "`lint` would (your own alerts' expr included, promtool when "
+                                                "installed). Prints file:line: key.path: problem.")
     _catalog_arg(check)
     show = catalog_cmds.add_parser("show", help="print signals, SLOs, alerts and routes as tables",
                                    description="Print what the catalog declares, with each signal's worst-case "
@@ -62,12 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
         "lint", help="check the generated rules against the catalog and the runbooks",
         description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
                     "page exists; every expression parses (promtool); rate() only on counters; no label or value "
-                    "outside the catalog; no range longer than retention. One line per problem, exit 1 if any.")
+                    "outside the catalog; no range longer than retention; the runbook pages and drill files are "
+                    "sound. Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared "
+                    "(EXPLAIN, never run) on your database, otherwise the SQL steps are counted as not checked. "
+                    "One line per problem, exit 1 if any.")
     _catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",
                       help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
                            "the longest SLO window or 7d, plus a day)")
+    lint.add_argument("--db-url", metavar="URL",
+                      help="your service's database (SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB) "
+                           "to prepare the runbooks' SQL steps on; opened read-only (SQLite mode=ro, PostgreSQL "
+                           "read-only transactions) and nothing is executed. A read-only user is enough.")
 
     up = commands.add_parser(
         "up", help="start Prometheus, Alertmanager and the pager on loopback",
@@ -77,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     _catalog_arg(up)
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
-                    help="a service to scrape (repeatable), e.g. 127.0.0.1:8000")
+                    help="your service to scrape (repeatable), e.g. 127.0.0.1:8000; the reference service and "
+                         "provider simulator are then not started")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
@@ -88,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--fast", action="store_true",
                     help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
                          "default is production-like 15 s")
+    up.add_argument("--time-factor", type=float, default=1.0, metavar="F",
+                    help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
+                         "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default 1)")
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     _state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
@@ -154,11 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.cli import drill as drills_cli
 
     drills_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.cli import init as init_cli
+
+    init_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _default_catalog(args)
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
@@ -223,14 +252,23 @@ def main(argv: list[str] | None = None) -> int:
 def _catalog(args) -> int:
     catalog = load_catalog(args.catalog)
     if args.catalog_command == "check":
-        from moneypath.instrument.signals import check_required
+        # Everything `build` and the rule part of `lint` check, on artifacts generated in memory: a catalog that
+        # passes here builds. Runbook pages are the team's own files (`lint` checks them): only counted here.
+        from moneypath.check.lint import check_generated
+        from moneypath.generate.prometheus_config import retention
 
-        problems = check_required(catalog)
-        if problems:
-            raise CatalogError(problems)
+        result = check_generated(catalog, retention(catalog))
+        if result.problems:
+            raise CatalogError(result.problems)
         s = summary(catalog)
         print(f"{args.catalog}: OK — {s['signals']} signals (at most {s['max_series']} series), "
               f"{s['slos']} SLOs, {s['alerts']} alerts, {s['providers']} providers")
+        if result.alerts_without_page:
+            pages = os.path.join(os.path.dirname(catalog.path), "runbooks", "")
+            print(f"no runbook page yet in {pages} for {len(result.alerts_without_page)} of {result.alerts} alerts "
+                  "(SLO burn-rate alerts included; `moneypath lint` names them)")
+        if not result.promtool:
+            print("promtool is not installed: the rule expressions were checked without parsing them")
         return 0
     if args.json:
         print(json.dumps(catalog.model_dump(mode="json", by_alias=True), indent=2))
@@ -244,13 +282,34 @@ def _catalog(args) -> int:
 def _lint(args) -> int:
     from pathlib import Path
 
+    from moneypath.catalog import duration_seconds
     from moneypath.check.lint import lint
+    from moneypath.check.runbooks import BadDbUrl, DatabaseUnavailable, sql_steps
     from moneypath.generate.prometheus_config import retention
 
+    if args.retention is not None:
+        try:
+            if duration_seconds(args.retention) <= 0:
+                raise ValueError(f"{args.retention!r} must be longer than 0")
+        except ValueError as exc:
+            print(f"moneypath: --retention: {exc} (e.g. 15d, 31d, 1y)", file=sys.stderr)
+            return EXIT_USAGE
     catalog = load_catalog(args.catalog)
-    problems = lint(catalog, Path(args.root), args.retention or retention(catalog))
+    try:
+        problems = lint(catalog, Path(args.root), args.retention or retention(catalog), db_url=args.db_url)
+    except BadDbUrl as exc:
+        print(f"moneypath: --db-url: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnavailable as exc:
+        print(f"moneypath: --db-url: {exc}", file=sys.stderr)
+        return 1
     for line in problems:
         print(line, file=sys.stderr)
+    unchecked = [] if args.db_url is not None else sql_steps(catalog, Path(args.root))
+    if unchecked:
+        steps = "step" if len(unchecked) == 1 else "steps"
+        print(f"lint: {len(unchecked)} SQL diagnosis {steps} not checked "
+              "(give --db-url to check them against your database)")
     if not problems:
         print("lint: no problems")
     return 1 if problems else 0
@@ -264,8 +323,13 @@ def _stack(args) -> int:
     state_dir = Path(args.state_dir)
     try:
         if args.command == "up":
+            if args.time_factor < 1:
+                print("moneypath: --time-factor must be at least 1", file=sys.stderr)
+                return EXIT_USAGE
             state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
-                             remote_write=args.remote_write, services=not args.no_services, faults=args.faults)
+                             time_factor=args.time_factor,
+                             remote_write=args.remote_write, faults=args.faults,
+                             services=not (args.no_services or args.target))  # a --target is your service
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down`")
             return 0

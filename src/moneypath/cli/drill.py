@@ -65,6 +65,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                                 description="Render report.md, index.html and the PNGs from a drill journal alone.")
     report.add_argument("journal", metavar="JOURNAL", help="a reports/<drill>-<time>/journal.json")
     report.add_argument("--out", metavar="DIR", help="where to write (default: the journal's directory)")
+    report.add_argument("--catalog", metavar="PATH", default=os.environ.get("MONEYPATH_CATALOG"),
+                        help="the catalog whose currency exponents money is shown in (default: $MONEYPATH_CATALOG, "
+                             "else ./moneypath.yaml when there is one, else ISO 4217's)")
     report.set_defaults(run=_report)
 
 
@@ -89,9 +92,15 @@ def _check(args) -> int:
         print(line, file=sys.stderr)
     for d in drills:
         print(f"{d.path}: OK — rehearses {d.runbook_alert}, "
-              f"{'fault ' + d.fault.name if d.fault else 'no fault (peak load)'}, "
+              f"{_shape(d)}, "
               f"{len(d.alerts.expected)} expected alert(s), {len(d.diagnosis.steps)} diagnosis step(s)")
     return EXIT_INVALID if problems else 0
+
+
+def _shape(d) -> str:
+    if d.tabletop_only:
+        return "tabletop only (no load or fault yet)"
+    return f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
 
 
 def _target(args):
@@ -132,6 +141,11 @@ def _run(args) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         return EXIT_INVALID
+    for d in drills:
+        if d.tabletop_only:
+            print(f"moneypath drill: {d.path}: a tabletop drill (no load: or fault: yet) cannot run; rehearse it "
+                  "with its tabletop cards, or give it load and a fault your service can take", file=sys.stderr)
+            return EXIT_INVALID
     try:
         target = _target(args)
     except ValueError as exc:
@@ -157,10 +171,13 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
+    from moneypath.catalog import DEFAULT_PATH, load_catalog
     from moneypath.drills.report import ReportError, rerender
 
+    catalog_path = args.catalog or (DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None)
+    catalog = load_catalog(catalog_path) if catalog_path else None
     try:
-        path = rerender(Path(args.journal), Path(args.out) if args.out else None)
+        path = rerender(Path(args.journal), Path(args.out) if args.out else None, catalog)
     except ReportError as exc:
         print(f"moneypath drill report: {exc}", file=sys.stderr)
         return EXIT_INVALID

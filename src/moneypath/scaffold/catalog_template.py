@@ -289,7 +289,7 @@ features: {{{features}}}
 providers:
 {providers}
 
-# ISO 4217 codes; money is integer minor units in each currency's own exponent (JPY 0, EUR 2, KWD 3).
+# ISO 4217 codes; money is integer minor units in each currency's own exponent (JPY 0 digits, USD 2, KWD 3).
 currencies: {_flow(o.currencies)}
 
 signals:

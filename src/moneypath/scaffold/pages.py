@@ -7,6 +7,7 @@ query as the first diagnosis step); what only the team can write says TODO. Ever
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -93,7 +94,7 @@ def runbook_page(c: Catalog, page: AlertPage) -> str:
 ## Meaning
 {page.summary}
 
-{page.description}
+{_readable(page.description)}
 
 ## Impact
 {TODO}: the money at risk while this fires (failed payments per minute x average amount, money charged
@@ -120,6 +121,12 @@ twice, unreconciled amounts) and who notices first.
 ## Afterwards
 {TODO}: reconcile the window, list affected payments, write the incident review.
 """
+
+
+def _readable(template: str) -> str:
+    """An alert description without Go templating: {{ $labels.provider }} → <provider>, {{ $value … }} → N."""
+    text = re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", r"<\1>", template)
+    return re.sub(r"\{\{[^}]*\$value[^}]*\}\}", "N", text)
 
 
 def drill_file(c: Catalog, page: AlertPage) -> str:

@@ -1,0 +1,73 @@
+"""A team's own payment service, not moneypath's reference one: a ticket shop that charges in JPY and
+KWD through two providers of its own (Komoju and KNET, here small HTTP stubs), with its own API
+(`POST /charges`, `GET /charges/{charge_id}`), no fraud screening, queues, payouts, reconciliation or
+webhooks. It uses moneypath the way the README's "Adopting moneypath" section shows, and nothing else.
+
+    SHOP_CATALOG=ops/moneypath.yaml SHOP_PROVIDERS=komoju=http://127.0.0.1:9101,knet=http://127.0.0.1:9102 \\
+        uvicorn tests.foreign.ticketshop:app --port 8080
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from moneypath.instrument import MoneyPath, MoneyPathMiddleware
+
+mp = MoneyPath.from_catalog(os.environ.get("SHOP_CATALOG", "moneypath.yaml"))
+PROVIDERS = dict(item.split("=", 1) for item in os.environ.get("SHOP_PROVIDERS", "").split(",") if item)
+app = FastAPI()
+app.add_middleware(MoneyPathMiddleware, moneypath=mp)
+app.add_route("/metrics", mp.metrics_app())
+client = httpx.AsyncClient(timeout=1.0)
+charges: dict[str, dict] = {}
+for currency in mp.catalog.currencies:
+    mp.set_ledger_imbalance(currency, 0)
+
+
+def problem(status: int, title: str) -> JSONResponse:
+    return JSONResponse({"type": "about:blank", "title": title, "status": status}, status_code=status,
+                        media_type="application/problem+json")
+
+
+@app.post("/charges")
+async def create_charge(request: Request):
+    body = await request.json()
+    provider, currency = body.get("provider"), body.get("currency")
+    if provider not in PROVIDERS or currency not in mp.catalog.currencies:
+        return problem(422, "unknown provider or currency")
+    method = body.get("method", "card")
+    started = time.perf_counter()
+    try:
+        answer = await client.post(f"{PROVIDERS[provider]}/authorize", json=body)
+        outcome = "approved" if answer.status_code == 200 else "declined" if answer.status_code == 402 else "error"
+    except httpx.TimeoutException:
+        outcome = "timeout"
+    except httpx.HTTPError:
+        outcome = "error"
+    seconds = time.perf_counter() - started
+    mp.record_provider_call(provider, "authorize", "success" if outcome in ("approved", "declined") else outcome,
+                            seconds)
+    mp.record_authorization(provider, method, outcome, seconds)
+    if outcome in ("error", "timeout"):
+        return problem(502, f"{provider} did not answer")
+    with mp.time_ledger_write():
+        charge_id = uuid.uuid4().hex
+        charges[charge_id] = {"id": charge_id, "status": outcome, **body}
+    mp.add_cost("provider_fee", 0.02, provider)
+    return JSONResponse(charges[charge_id], status_code=201)
+
+
+@app.get("/charges/{charge_id}")
+async def get_charge(charge_id: str):
+    return charges.get(charge_id) or problem(404, "no such charge")
+
+
+@app.get("/healthz")
+async def healthz():
+    return {"ok": True}

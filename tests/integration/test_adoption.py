@@ -1,0 +1,148 @@
+"""A team adopts moneypath for its own service, through the CLI alone, as the README's "Adopting
+moneypath for your service" walks it: a ticket shop (tests/foreign/ticketshop.py: POST /charges,
+Komoju and KNET, JPY and KWD, no fraud, queues, payouts, reconciliation or webhooks).
+
+init → its own custom alert → build and lint clean (real promtool) → the service instrumented and
+running → the local stack scraping it with rules compressed 60x → KNET fails → the provider page
+reaches the pager for the team's on-call, and nothing of a disabled feature exists anywhere: not in
+the files, not in Prometheus' rules, not among its series.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from moneypath.catalog.features import FEATURES
+from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+
+MONEYPATH = [str(Path(sys.executable).parent / "moneypath")]
+OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks")
+CUSTOM_ALERT = """
+  KonbiniApprovalsLow:
+    severity: ticket
+    for: 10m
+    summary: Fewer than half of konbini charges are approved.
+    expr: |
+      sum(rate(shop_authorizations_total{method="konbini", outcome="approved"}[10m]))
+      / sum(rate(shop_authorizations_total{method="konbini"}[10m])) < 0.5
+"""
+
+
+def moneypath(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*MONEYPATH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    if check:
+        assert result.returncode == 0, f"moneypath {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = tmp_path / "ops"
+    moneypath("init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
+              "--features", "cost,idempotency", "--methods", "card,konbini",
+              "--routes", "/charges,/charges/{charge_id}", "--oncall", "shop-oncall")
+    catalog = root / "moneypath.yaml"
+    # The team's own alert, appended under alerts: as the catalog's comment shows; then init again
+    # for its runbook page.
+    text = catalog.read_text()
+    catalog.write_text(text.replace("\nalerts:\n", "\nalerts:" + CUSTOM_ALERT, 1))
+    again = moneypath("init", str(root))
+    assert "runbooks/shopkonbiniapprovalslow.md" in again.stdout
+    return root
+
+
+def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(project, tmp_path):
+    catalog = project / "moneypath.yaml"
+    moneypath("catalog", "check", "--catalog", str(catalog))
+    moneypath("build", "--root", str(project), "--check")
+    lint = moneypath("lint", "--root", str(project))
+    assert "no problems" in lint.stdout
+
+    # Nothing of a disabled feature in any file init or build wrote.
+    everything = "\n".join(p.read_text() for p in project.rglob("*") if p.is_file()).lower()
+    for feature in OFF:
+        for name in (*FEATURES[feature].signals, *(a.lower() for a in FEATURES[feature].alerts)):
+            assert name not in everything, f"{feature}: {name}"
+
+    ports = {name: free_port() for name in ("komoju", "knet", "shop")}
+    procs = [uvicorn("tests.foreign.provider_stub:app", ports[p], {}) for p in ("komoju", "knet")]
+    procs.append(uvicorn("tests.foreign.ticketshop:app", ports["shop"], {
+        "SHOP_CATALOG": str(catalog),
+        "SHOP_PROVIDERS": ",".join(f"{p}=http://127.0.0.1:{ports[p]}" for p in ("komoju", "knet"))}))
+    state_dir = tmp_path / "stack"
+    stop = threading.Event()
+    try:
+        shop = f"http://127.0.0.1:{ports['shop']}"
+        for name, port in ports.items():
+            wait_for(lambda port=port: http_ok(f"http://127.0.0.1:{port}/docs"), 30, f"{name} to start")
+        up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
+                       f"127.0.0.1:{ports['shop']}", "--fast", "--time-factor", "60")
+        urls = dict(re.findall(r"(Prometheus|Alertmanager) (http://\S+?),", up.stdout))
+        pager = re.search(r"pages (http://\S+)/pages", up.stdout)[1]
+        prom = urls["Prometheus"]
+
+        def charge_loop():
+            n = 0
+            with httpx.Client(timeout=5) as client:
+                while not stop.is_set():
+                    n += 1
+                    body = {"provider": ("komoju", "knet")[n % 2], "currency": ("JPY", "KWD")[n % 3 == 0],
+                            "amount_minor": 6235, "method": ("card", "konbini")[n % 5 == 0]}
+                    client.post(f"{shop}/charges", json=body)
+                    time.sleep(0.03)
+
+        loader = threading.Thread(target=charge_loop, daemon=True)
+        loader.start()
+        wait_for(lambda: _query(prom, 'sum(rate(shop_authorizations_total[5s])) > 5'), 60, "charges to flow")
+        assert _pages(pager) == []  # a healthy shop pages nobody
+
+        httpx.post(f"http://127.0.0.1:{ports['knet']}/fault", params={"error_rate": 1}, timeout=5).raise_for_status()
+        failed_at = time.time()
+        fired = wait_for(lambda: [p for p in _pages(pager, alertname="ShopProviderPartialOutage", status="firing")
+                                  if p["labels"].get("provider") == "knet"], 90, "the KNET outage to page")
+        print(f"\nKNET fails → page in {min(p['received_at'] for p in fired) - failed_at:.1f} s")
+        assert {p["receiver"] for p in fired} == {"shop-oncall"}
+        assert fired[0]["annotations"]["runbook_url"].endswith("/shopproviderpartialoutage.md")
+        assert (project / "runbooks/shopproviderpartialoutage.md").is_file()
+        others = {p["alertname"] for p in _pages(pager, status="firing")} - {"ShopProviderPartialOutage"}
+        assert others <= {"ShopAuthorizationAvailabilityBudgetBurn"}, others  # failed charges burn the budget
+
+        # Nothing of a disabled feature in Prometheus either: no rule, no series.
+        groups = httpx.get(f"{prom}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules_text = yaml.safe_dump(groups).lower()
+        assert "shopkonbiniapprovalslow" in rules_text
+        for feature in OFF:
+            for name in (*FEATURES[feature].signals, *(a.lower() for a in FEATURES[feature].alerts)):
+                assert name not in rules_text, f"{feature}: {name}"
+        names = httpx.get(f"{prom}/api/v1/label/__name__/values", timeout=5).json()["data"]
+        assert any(n.startswith("shop_authorizations") for n in names)
+        disabled = {f"shop_{key}" for feature in OFF for key in FEATURES[feature].signals}
+        assert not [n for n in names if any(n.startswith(d) for d in disabled)]
+    finally:
+        stop.set()
+        moneypath("down", "--state-dir", str(state_dir), check=False)
+        for proc in procs:
+            stop_process(proc)
+
+
+def _query(prom: str, expr: str) -> list:
+    return httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5).json()["data"]["result"]
+
+
+def _pages(pager: str, **filters) -> list[dict]:
+    return httpx.get(f"{pager}/pages", params=filters, timeout=5).json()
