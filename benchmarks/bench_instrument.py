@@ -1,6 +1,6 @@
 """Instrumentation cost, measured side by side in one run (figures, not pass/fail).
 
-    .venv/bin/python benchmarks/bench_instrument.py [--quick]
+    .venv/bin/python benchmarks/bench_instrument.py [--quick] [--micro]
 
 Each micro benchmark interleaves the library and its bare prometheus-client equivalent
 (pre-bound children) over several repeats and reports the median of each and their
@@ -130,6 +130,24 @@ def micro(number: int, repeats: int) -> None:
     r = interleaved({"bare": bare_auth, "otel": otel_auth, "raw": raw_otel_auth}, number // 2, repeats)
     row("OpenTelemetry path authorization vs bare prometheus-client", r["otel"], r["bare"], 4.0)
     print(f"  {'   (raw OTel SDK record+add, no library: ' + format(r['raw'], '.2f') + ' µs)':<58}")
+
+    # A feature the catalog switches off (tests/foreign: no fraud, no webhooks): its methods are no-ops.
+    foreign = MoneyPath(parse_catalog((ROOT / "tests" / "foreign" / "moneypath.yaml").read_text()),
+                        PrometheusBackend(CollectorRegistry()))
+
+    def nothing(*args, **kwargs):
+        pass
+
+    def off_feature():
+        foreign.record_fraud_decision("approve", 0.1)
+        foreign.count_webhook("komoju", "accepted")
+
+    def empty_calls():
+        nothing("approve", 0.1)
+        nothing("komoju", "accepted")
+
+    r = interleaved({"empty": empty_calls, "off": off_feature}, number, repeats)
+    row("2 calls of a disabled feature vs 2 empty function calls", r["off"], r["empty"], 1.3)
 
 
 def populated(providers: int) -> MoneyPath:
@@ -290,10 +308,14 @@ print(n)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and a 3 s endpoint run (smoke test)")
+    parser.add_argument("--micro", action="store_true", help="the hot-path micro benchmarks only (no rendering, "
+                                                             "no endpoint)")
     args = parser.parse_args()
     number, repeats, seconds = (20_000, 5, 3.0) if args.quick else (200_000, 9, 10.0)
     sys.path.insert(0, str(ROOT))
     micro(number, repeats)
+    if args.micro:
+        return
     exposition(3 if args.quick else 7)
     endpoint(seconds)
 

@@ -855,3 +855,217 @@ def test_signal_names_come_from_the_catalog_slos(catalog, tmp_path):
     assert Observer(other, "http://127.0.0.1:9").latency_hist == other.metric("http_request_duration_seconds")
     with pytest.raises(ObserveError, match="signals.ledger_imbalance_minor: missing"):
         Observer(load_catalog(catalog_without(tmp_path, "ledger_imbalance_minor")), "http://127.0.0.1:9")
+
+
+# ---------------------------------------------------------------- a team's own catalog (tests/foreign): features off
+
+FOREIGN_DIR = ROOT / "tests" / "foreign"
+
+
+def foreign_text(cost: bool = True) -> str:
+    """tests/foreign/moneypath.yaml; `cost=False` switches the cost feature off too (model, signal, alert gone)."""
+    text = (FOREIGN_DIR / "moneypath.yaml").read_text()
+    if cost:
+        return text
+    data = yaml.safe_load(text)
+    data["features"]["cost"] = False
+    del data["cost"], data["signals"]["cost_usd_total"], data["alerts"]["CostPerTransactionRegression"]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def foreign_catalog(cost: bool = True):
+    from moneypath.catalog import parse_catalog
+
+    return parse_catalog(foreign_text(cost), str(FOREIGN_DIR / "moneypath.yaml"))
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    return foreign_catalog()
+
+
+@pytest.fixture(scope="module")
+def foreign_spec(foreign):
+    return scenarios.load(FOREIGN_DIR / "scenarios.yaml", foreign)
+
+
+def test_the_foreign_scenarios_are_valid_against_the_foreign_catalog(foreign_spec):
+    assert set(foreign_spec.currencies) == {"JPY", "KWD"} and foreign_spec.mix.get("payout", 0) == 0
+    assert foreign_spec.get("knet_slow").expect_circuit_open == "knet"
+
+
+def test_payout_traffic_is_refused_when_the_catalog_has_no_payouts(tmp_path, foreign):
+    data = yaml.safe_load((FOREIGN_DIR / "scenarios.yaml").read_text())
+    data["mix"]["payout"] = 10
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(scenarios.ScenarioError) as exc:
+        scenarios.load(path, foreign)
+    assert str(exc.value) == (f"{path}: mix: payout: the catalog's payouts feature is off (features.payouts: false); "
+                              "give payout no weight")
+    data["mix"] = {"authorize": 0, "capture": 1}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(scenarios.ScenarioError, match="mix: authorize needs a positive weight"):
+        scenarios.load(path, foreign)
+    scenarios.load(ROOT / "loadtests" / "scenarios.yaml")  # no catalog: payouts are not judged
+
+
+def test_the_load_test_reads_no_signal_of_a_disabled_feature(foreign):
+    names = gates.money_signals(foreign)
+    assert "reconciliation_age" not in names
+    assert names["ledger_imbalance"] == foreign.metric("ledger_imbalance_minor")
+    assert names["cost"] == foreign.metric("cost_usd_total")
+    assert "cost" not in gates.money_signals(foreign_catalog(cost=False))
+
+
+def foreign_prom(**changes) -> gates.PromObservations:
+    values = dict(error_ratio=0.0, authorizations=500, duplicate_charges=0, ledger_imbalance_max_abs=0)
+    return gates.PromObservations(**{**values, **changes})
+
+
+def test_a_catalog_without_reconciliation_has_no_reconciliation_gate(foreign, foreign_spec):
+    thr = gates.thresholds(foreign, 30)
+    result = gates.evaluate(summary(), foreign_prom(), thr, foreign_spec.get("checkout"))
+    assert [g.name for g in result] == ["p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust",
+                                        "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced"]
+    assert gates.breaches(result) == []  # no reconciliation evidence is needed, none is asked for
+    without = gates.evaluate(summary(), None, thr, foreign_spec.get("checkout"), "no Prometheus")
+    assert "reconciliation" not in {g.name for g in without}
+
+
+@pytest.mark.parametrize("currency, minor, shown", [("KWD", 1250, "KWD 1.250"), ("JPY", 6235, "JPY 6,235")])
+def test_the_ledger_gate_shows_money_in_the_currencys_own_exponent(foreign, foreign_spec, currency, minor, shown):
+    thr = gates.thresholds(foreign, 30)
+    result = gates.evaluate(summary(), foreign_prom(ledger_imbalance_max_abs=minor, ledger_imbalance_currency=currency),
+                            thr, foreign_spec.get("checkout"))
+    ledger = {g.name: g for g in result}["ledger_balanced"]
+    assert (ledger.status, ledger.observed) == ("fail", shown)
+    assert ledger.reason == f"the ledger was out of balance by up to {shown} during the run"
+
+
+class FakePrometheus:
+    """Answers the Observer's instant queries from a table of substrings; records every query."""
+
+    def __init__(self, answers: dict[str, list[dict]]):
+        self.answers, self.queries = answers, []
+
+    def __call__(self, url, timeout_s: float = 15.0):
+        return self
+
+    def instant(self, query, at=None):
+        self.queries.append(query)
+        return next((v for k, v in self.answers.items() if k in query), [])
+
+    def range(self, query, start, end, step):
+        self.queries.append(query)
+        return []
+
+
+def test_the_observer_asks_nothing_about_disabled_features_and_names_the_worst_currency(monkeypatch):
+    from moneypath.loadtest import observe
+
+    for c in (foreign_catalog(), foreign_catalog(cost=False)):
+        imb = c.metric("ledger_imbalance_minor")
+        fake = FakePrometheus({
+            f"max_over_time({imb}": [{"metric": {"currency": "JPY"}, "value": [0, "0"]},
+                                     {"metric": {"currency": "KWD"}, "value": [0, "40"]}],
+            f"min_over_time({imb}": [{"metric": {"currency": "JPY"}, "value": [0, "-6235"]},
+                                     {"metric": {"currency": "KWD"}, "value": [0, "0"]}],
+            c.metric("authorizations_total"): [{"metric": {}, "value": [0, "500"]}]})
+        monkeypatch.setattr(observe, "Prometheus", fake)
+        obs = observe.Observer(c, "http://127.0.0.1:9")
+        out = obs.observe(0, 60, gates.thresholds(c, 30), None, None)
+        obs.wait_reconciled(out, 60, within_s=30)
+        assert (out.ledger_imbalance_max_abs, out.ledger_imbalance_currency) == (6235, "JPY")
+        assert out.caught_up_after_s is None and out.oldest_unreconciled_s is None
+        asked_cost = [q for q in fake.queries if "cost" in q]
+        if c.enabled("cost"):
+            assert asked_cost and all(c.metric("cost_usd_total") in q for q in asked_cost)
+        else:
+            assert asked_cost == [] and out.cost_per_authorization_usd is None
+        assert not [q for q in fake.queries if "reconcil" in q or "queue" in q or "dead_letter" in q]
+
+
+def test_unit_costs_read_each_currency_in_its_own_exponent(foreign, foreign_spec):
+    costs = capacity.unit_costs(foreign, foreign_spec)
+    # amount_minor is JPY minor units (exponent 0) three times in four and KWD (exponent 3) once: no FX
+    mean_major = foreign_spec.amount_minor.mean() * (0.75 / 1 + 0.25 / 1000)
+    assert capacity.mean_amount_major(foreign, foreign_spec) == pytest.approx(mean_major)
+    per_capture = 0.7 * (0.02 + mean_major * 320 / 10_000) + 0.3 * (0.10 + mean_major * 0 / 10_000)
+    shares = scenarios.action_shares(foreign_spec)
+    assert costs.fees_usd_per_authorization == pytest.approx(per_capture * shares["capture"] / shares["authorize"])
+    assert costs.infrastructure_usd_per_instance_hour == 0.40
+    assert costs.fraud_usd_per_authorization is None  # no fraud screening in this catalog
+
+
+def test_capacity_without_fraud_has_no_fraud_column(tmp_path, foreign, foreign_spec):
+    steps = [step(8, True, 90), step(16, True, 140), step(24, False, 900)]
+    result = capacity.plan(foreign, foreign_spec, steps, current=2, utilization=1.0)
+    lines = capacity.table_lines(result)
+    header = next(line for line in lines if line.strip().startswith("scale"))
+    assert header.split() == ["scale", "authorizations/s", "instances", "p99", "infra/tx", "fees/tx", "total/tx",
+                              "per", "month"]
+    capacity.render(result, tmp_path)
+    md = (tmp_path / "capacity.md").read_text()
+    assert "fraud" not in md and "provider fees" in md
+
+
+def test_capacity_without_the_cost_feature_plans_instances_and_p99_only(tmp_path, foreign_spec):
+    from dataclasses import replace
+
+    c = foreign_catalog(cost=False)
+    assert capacity.unit_costs(c, foreign_spec) is None
+    # without the cost feature the service accrues no cost: the steps observed none
+    steps = [replace(step(r, ok, p99), cost_per_authorization_usd=None) for r, ok, p99 in ((8, True, 90),
+                                                                                         (16, True, 140),
+                                                                                         (24, False, 900))]
+    result = capacity.plan(c, foreign_spec, steps, current=2, utilization=1.0)
+    assert result["unit_costs"] is None
+    assert [p["instances"] for p in result["projections"]] == [1, 3, 28]
+    assert all(p["usd_per_authorization"] is None for p in result["projections"])
+    lines = capacity.table_lines(result)
+    assert next(line for line in lines if line.strip().startswith("scale")).split() == [
+        "scale", "authorizations/s", "instances", "p99"]
+    capacity.render(result, tmp_path)
+    for name in ("capacity.json", "capacity.md", "capacity.html", "capacity.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    text = (tmp_path / "capacity.md").read_text()
+    assert "$" not in text and "cost model" not in text.lower().replace("(no cost model)", "")
+
+
+def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, no_run, monkeypatch, capsys):
+    """`moneypath loadtest` on the foreign catalog and scenarios: the real runner, observer, gates and report;
+    Locust's results are a file and Prometheus a table of answers."""
+    from moneypath.loadtest import observe, runner
+
+    path = tmp_path / "moneypath.yaml"
+    path.write_text(foreign_text(cost=False))
+    c = foreign_catalog(cost=False)
+
+    def start_locust(spec, target, work, *rest):
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "locust.json").write_text(json.dumps([entry("authorize [komoju]", times={"120": 300}),
+                                                      entry("capture [komoju]", times={"40": 200})]))
+        return []
+
+    imb = c.metric("ledger_imbalance_minor")
+    fake = FakePrometheus({f"min_over_time({imb}": [{"metric": {"currency": "KWD"}, "value": [0, "-1250"]}],
+                           "1 - ": [{"metric": {}, "value": [0, "0"]}],
+                           c.metric("authorizations_total"): [{"metric": {}, "value": [0, "300"]}],
+                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
+    monkeypatch.setattr(runner, "start_locust", start_locust)
+    monkeypatch.setattr(runner, "wait_locust", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "scrape_interval_s", lambda url: 0.0)
+    monkeypatch.setattr(observe, "Prometheus", fake)
+    code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
+                     str(FOREIGN_DIR / "scenarios.yaml"), "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines() == ["BREACH: the ledger was out of balance by up to KWD 1.250 during the run"]
+    result = json.loads(next((tmp_path / "out").iterdir()).joinpath("result.json").read_text())
+    assert {g["name"] for g in result["gates"]} == {"p99_latency_locust", "p99_latency_prometheus",
+                                                   "failure_ratio_locust", "failure_ratio_prometheus",
+                                                   "duplicate_charges", "ledger_balanced"}
+    md = next((tmp_path / "out").iterdir()).joinpath("report.md").read_text()
+    assert "KWD 1.250" in md and "reconciliation" not in md.lower() and "cost" not in md.lower()
+    assert not [q for q in fake.queries if "reconcil" in q or "cost" in q]

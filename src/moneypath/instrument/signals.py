@@ -3,6 +3,11 @@
 Every method is safe on the money path: a failure inside it is counted in
 `<namespace>_instrumentation_errors_total` and swallowed. Label values outside the
 catalog's declared sets are recorded as "other".
+
+The methods of an optional domain the catalog switches off (`features:`, see
+moneypath.catalog.features) are no-ops on that instance: they take any arguments, record
+nothing, count no instrumentation error and cost one empty call, so a service can call them
+whatever its catalog says.
 """
 
 from __future__ import annotations
@@ -56,6 +61,17 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
 }
 
+# The recording methods of each optional domain: no-ops while the catalog has the feature off.
+FEATURE_METHODS: dict[str, tuple[str, ...]] = {
+    "fraud": ("record_fraud_decision", "count_fraud_timeout"),
+    "queues": ("set_queue_depth", "count_dead_letter"),
+    "reconciliation": ("record_reconciliation", "count_mismatch"),
+    "payouts": (),
+    "webhooks": ("count_webhook",),
+    "idempotency": ("count_idempotent_replay",),
+    "cost": ("add_cost",),
+}
+
 _INF = math.inf
 CIRCUIT_STATES = {"closed", "half_open", "open"}
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -100,10 +116,16 @@ class MoneyPath:
             backend = PrometheusBackend()
         self.catalog = catalog
         self.backend = backend
+        off = [name for name in FEATURE_METHODS if not catalog.enabled(name)]
+        # Built-in keys of a disabled feature: the generic count/observe/set ignore them silently.
+        self._disabled_keys = frozenset(key for key, feature in SIGNAL_FEATURE.items() if feature in off)
         # Required signals take label values in this API's argument order, whatever the catalog's order.
         self.families: dict[str, Family] = {
             key: backend.family(sig, REQUIRED_SIGNALS[key][1] if key in REQUIRED_SIGNALS else None)
-            for key, sig in catalog.signals.items()}
+            for key, sig in catalog.signals.items() if key not in self._disabled_keys}
+        for name in off:
+            for method in FEATURE_METHODS[name]:
+                setattr(self, method, _disabled)  # the instance's no-op shadows the method
         f = self.families
         self._auth_seconds = f[Key.AUTHORIZATION_DURATION_SECONDS]
         self._auth_total = f[Key.AUTHORIZATIONS_TOTAL]
@@ -115,28 +137,31 @@ class MoneyPath:
         self._ledger_seconds = f[Key.LEDGER_WRITE_DURATION_SECONDS].child(())
         self._ledger_exemplars = f[Key.LEDGER_WRITE_DURATION_SECONDS].exemplars
         self._imbalance = f[Key.LEDGER_IMBALANCE_MINOR]
-        self._recon_age = f[Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS]
-        self._recon_success = f[Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS]
-        self._mismatches = f[Key.RECONCILIATION_MISMATCHES_TOTAL]
         self._duplicates = f[Key.DUPLICATE_CHARGES_TOTAL]
         self._duplicate_minor = f[Key.DUPLICATE_CHARGED_MINOR_TOTAL]
-        self._queue_depth = f[Key.QUEUE_DEPTH]
-        self._dead_letters = f[Key.DEAD_LETTERS_TOTAL]
         self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
         self._circuit = f[Key.PROVIDER_CIRCUIT_STATE]
         self._circuit_codes = catalog.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {}
-        self._replays = f[Key.IDEMPOTENT_REPLAYS_TOTAL]
-        self._webhooks = f[Key.WEBHOOKS_TOTAL]
-        self._fraud = f[Key.FRAUD_DECISIONS_TOTAL]
-        self._fraud_score = f[Key.FRAUD_SCORE_RATIO].child(())
-        self._fraud_timeouts = f[Key.FRAUD_CHECK_TIMEOUTS_TOTAL]
-        self._cost = f[Key.COST_USD_TOTAL]
-        self._cost_cache = self._cost._cache
         self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
         self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
         self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
+        # Optional domains: None while the feature is off (their methods are no-ops then, see above).
+        opt = f.get
+        self._recon_age = opt(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
+        self._recon_success = opt(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+        self._mismatches = opt(Key.RECONCILIATION_MISMATCHES_TOTAL)
+        self._queue_depth = opt(Key.QUEUE_DEPTH)
+        self._dead_letters = opt(Key.DEAD_LETTERS_TOTAL)
+        self._replays = opt(Key.IDEMPOTENT_REPLAYS_TOTAL)
+        self._webhooks = opt(Key.WEBHOOKS_TOTAL)
+        self._fraud = opt(Key.FRAUD_DECISIONS_TOTAL)
+        score = opt(Key.FRAUD_SCORE_RATIO)
+        self._fraud_score = score.child(()) if score is not None else None
+        self._fraud_timeouts = opt(Key.FRAUD_CHECK_TIMEOUTS_TOTAL)
+        self._cost = opt(Key.COST_USD_TOTAL)
+        self._cost_cache = self._cost._cache if self._cost is not None else {}
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":
@@ -402,12 +427,20 @@ class MoneyPath:
 
     # ------------------------------------------------------------ any catalog signal
 
+    # A key the catalog does not have is the caller's bug: counted as an instrumentation error.
+    # A built-in key of a feature the catalog switches off is not: it is ignored, whatever the
+    # value and labels, like that feature's methods.
+
     def count(self, key: str, amount: float = 1, /, **labels: str) -> None:
         """Increment any catalog counter by key, labels by name."""
         try:
+            family = self.families.get(key)
+            if family is None:
+                if key in self._disabled_keys:
+                    return
+                raise KeyError(key)
             if not 0.0 <= amount < _INF:
                 raise ValueError("counters only go up by finite amounts")
-            family = self.families[key]
             family.child(family.values_from(labels)).inc(amount)
         except Exception:
             self._failed("count")
@@ -415,7 +448,11 @@ class MoneyPath:
     def observe(self, key: str, value: float, /, **labels: str) -> None:
         """Observe into any catalog histogram by key."""
         try:
-            family = self.families[key]
+            family = self.families.get(key)
+            if family is None:
+                if key in self._disabled_keys:
+                    return
+                raise KeyError(key)
             self._observe(family, family.values_from(labels), value)
         except Exception:
             self._failed("observe")
@@ -423,9 +460,13 @@ class MoneyPath:
     def set(self, key: str, value: float, /, **labels: str) -> None:
         """Set any catalog gauge by key."""
         try:
+            family = self.families.get(key)
+            if family is None:
+                if key in self._disabled_keys:
+                    return
+                raise KeyError(key)
             if not -_INF < value < _INF:
                 raise ValueError("gauges hold finite values")
-            family = self.families[key]
             family.child(family.values_from(labels)).set(value)
         except Exception:
             self._failed("set")
@@ -437,6 +478,10 @@ class MoneyPath:
 # Small counters include "other", so the first event from an undeclared value pages too.
 INITIALIZE_COUNTERS_UP_TO = 256
 INITIALIZE_OTHER_UP_TO = 64
+
+
+def _disabled(*args: Any, **kwargs: Any) -> None:
+    """A method of a feature the catalog switches off: takes anything, records nothing."""
 
 
 def _initialize(family: Family) -> None:

@@ -5,7 +5,8 @@ delivered (almost) what was asked; above it the service queues and the p99 climb
 instance carries the knee; a volume needs ceil(volume / (knee x utilization)) instances, so
 infrastructure cost grows in steps while provider fees and fraud screening grow per
 transaction (the catalog's `cost:` model, as the reference service accrues it in
-src/moneypath/reference/refservice/cost.py).
+src/moneypath/reference/refservice/cost.py). Without the cost feature there is no cost model:
+the plan is instances and p99 only; without fraud screening there is no fraud share.
 
 `knee`, `project` and `interpolate` are pure; `run_steps` drives Locust through the runner.
 """
@@ -90,24 +91,37 @@ def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
 class UnitCosts:
     infrastructure_usd_per_instance_hour: float
     fees_usd_per_authorization: float      # provider fees, charged on the captures an authorization leads to
-    fraud_usd_per_authorization: float
+    fraud_usd_per_authorization: float | None = None  # None: the catalog has no fraud screening
 
 
-def unit_costs(c: Catalog, sfile: scenarios.ScenarioFile) -> UnitCosts:
+def mean_amount_major(c: Catalog, sfile: scenarios.ScenarioFile) -> float:
+    """The scenario's mean amount in major units: `amount_minor` is drawn in each currency's own minor
+    units, so it is read with that currency's exponent, weighted by the scenario's currency mix."""
+    weights = {cur: w for cur, w in sfile.currencies.items() if w > 0}
+    total = sum(weights.values())
+    return sfile.amount_minor.mean() * sum(w / total / 10 ** c.exponent(cur) for cur, w in weights.items())
+
+
+def unit_costs(c: Catalog, sfile: scenarios.ScenarioFile) -> UnitCosts | None:
     """Per-authorization variable cost from the catalog's cost model and the scenario mix: every
-    authorization is screened once; the capture share of them pays the provider's fixed fee plus
-    basis points of the mean amount (minor units read as cents, no FX, as the service does)."""
+    authorization is screened once (when the fraud feature is on); the capture share of them pays
+    the provider's fixed fee plus basis points of the mean amount. Amounts are read in major units
+    of their own currency (its ISO 4217 exponent, weighted by the scenario's currency mix) and taken
+    as USD: there is no FX, the cost model is in USD. None when the cost feature is off."""
+    if c.cost is None or not c.enabled("cost"):
+        return None
     shares = scenarios.action_shares(sfile)
     capture_per_auth = shares["capture"] / shares["authorize"] if shares["authorize"] else 0.0
     weights = {p: w for p, w in sfile.providers.items() if w > 0}
     total = sum(weights.values())
-    mean_usd = sfile.amount_minor.mean() / 100
+    mean_usd = mean_amount_major(c, sfile)
     fee = 0.0
     for provider, w in weights.items():
         model = c.cost.provider_fees.get(provider)
         if model is not None:
             fee += w / total * (model.fixed_usd + mean_usd * model.bps / 10_000)
-    return UnitCosts(c.cost.infrastructure_usd_per_hour, fee * capture_per_auth, c.cost.fraud_screening_usd_per_check)
+    fraud = c.cost.fraud_screening_usd_per_check if c.enabled("fraud") else None
+    return UnitCosts(c.cost.infrastructure_usd_per_hour, fee * capture_per_auth, fraud)
 
 
 @dataclass
@@ -117,17 +131,19 @@ class Projection:
     instances: int
     per_instance_authorizations_per_s: float
     p99_ms: float | None
-    infrastructure_usd_per_authorization: float
-    fees_usd_per_authorization: float
-    fraud_usd_per_authorization: float
-    usd_per_authorization: float
-    usd_per_month: float
+    # None without a cost model (the cost feature off); fraud also None without fraud screening
+    infrastructure_usd_per_authorization: float | None
+    fees_usd_per_authorization: float | None
+    fraud_usd_per_authorization: float | None
+    usd_per_authorization: float | None
+    usd_per_month: float | None
 
 
-def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts,
+def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts | None,
             p99_curve: list[tuple[float, float]], scales=SCALES) -> list[Projection]:
-    """Instances, expected p99 and cost per authorization at each scale of `current` authorizations/s,
-    with one instance carrying `knee_tx` x `utilization` authorizations per second."""
+    """Instances, expected p99 and (with a cost model) cost per authorization at each scale of
+    `current` authorizations/s, with one instance carrying `knee_tx` x `utilization` authorizations
+    per second."""
     if knee_tx <= 0 or current <= 0 or not 0 < utilization <= 1:
         raise ValueError("knee, current volume and utilization must be positive")
     out = []
@@ -135,11 +151,14 @@ def project(current: float, knee_tx: float, utilization: float, costs: UnitCosts
         volume = current * scale
         instances = max(1, math.ceil(volume / (knee_tx * utilization) - 1e-9))
         per_instance = volume / instances
+        p99 = interpolate(p99_curve, per_instance)
+        if costs is None:
+            out.append(Projection(scale, volume, instances, per_instance, p99, None, None, None, None, None))
+            continue
         infra = instances * costs.infrastructure_usd_per_instance_hour / 3600 / volume
-        total = infra + costs.fees_usd_per_authorization + costs.fraud_usd_per_authorization
-        out.append(Projection(scale, volume, instances, per_instance, interpolate(p99_curve, per_instance), infra,
-                              costs.fees_usd_per_authorization, costs.fraud_usd_per_authorization, total,
-                              total * volume * 86400 * 30))
+        total = infra + costs.fees_usd_per_authorization + (costs.fraud_usd_per_authorization or 0.0)
+        out.append(Projection(scale, volume, instances, per_instance, p99, infra, costs.fees_usd_per_authorization,
+                              costs.fraud_usd_per_authorization, total, total * volume * 86400 * 30))
     return out
 
 
@@ -198,7 +217,7 @@ def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: 
         curve = [(s.authorize_rps, s.p99_ms) for s in steps if s.passed and s.p99_ms is not None]
         projections = project(current, k.authorize_rps, utilization, costs, curve)
     return {"steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None, "current_authorizations_per_s":
-            current, "utilization": utilization, "unit_costs": asdict(costs),
+            current, "utilization": utilization, "unit_costs": asdict(costs) if costs is not None else None,
             "projections": [asdict(p) for p in projections], "created_at": time.time()}
 
 
@@ -227,13 +246,19 @@ def table_lines(result: dict) -> list[str]:
     if k.get("cost_per_authorization_usd") is not None:
         lines.append(f"cost per authorization the service accrued at the knee: {_usd(k['cost_per_authorization_usd'])} "
                      "(provider fees only on what was captured within the step)")
-    rows = [("scale", "authorizations/s", "instances", "p99", "infra/tx", "fees/tx", "fraud/tx", "total/tx", "per month")]
+    costs = result["unit_costs"]
+    fraud = costs is not None and costs.get("fraud_usd_per_authorization") is not None
+    rows = [("scale", "authorizations/s", "instances", "p99")]
+    if costs is not None:
+        rows[0] += ("infra/tx", "fees/tx", *(("fraud/tx",) if fraud else ()), "total/tx", "per month")
     for p in result["projections"]:
-        rows.append((f"{p['scale']}x", f"{p['authorizations_per_s']:g}", str(p["instances"]),
-                     "-" if p["p99_ms"] is None else f"{p['p99_ms']:.0f} ms",
-                     _usd(p["infrastructure_usd_per_authorization"]),
-                     _usd(p["fees_usd_per_authorization"]), _usd(p["fraud_usd_per_authorization"]),
-                     _usd(p["usd_per_authorization"]), f"${p['usd_per_month']:,.0f}"))
+        row = (f"{p['scale']}x", f"{p['authorizations_per_s']:g}", str(p["instances"]),
+               "-" if p["p99_ms"] is None else f"{p['p99_ms']:.0f} ms")
+        if costs is not None:
+            row += (_usd(p["infrastructure_usd_per_authorization"]), _usd(p["fees_usd_per_authorization"]),
+                    *((_usd(p["fraud_usd_per_authorization"]),) if fraud else ()), _usd(p["usd_per_authorization"]),
+                    f"${p['usd_per_month']:,.0f}")
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines += ["  ".join(v.rjust(widths[i]) for i, v in enumerate(r)) for r in rows]
     return lines
@@ -262,9 +287,22 @@ def _plots(result: dict, directory: Path) -> None:
     ax1b.legend(loc="lower right", fontsize=7)
     ax1.grid(alpha=0.3)
     projections = result["projections"]
-    if projections:
+    costs = result["unit_costs"]
+    if projections and costs is None:  # no cost model: instances by volume
         k = result["knee"]["authorize_rps"]
-        costs = result["unit_costs"]
+        current = result["current_authorizations_per_s"]
+        xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
+        curve = project(current, k, result["utilization"], None, [], scales=[x / current for x in xs])
+        ax2.step(xs, [p.instances for p in curve], where="post", color="#1F78C1", label="instances")
+        for p in projections:
+            ax2.plot([p["authorizations_per_s"]], [p["instances"]], marker="o", color="#E24D42")
+            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.", (p["authorizations_per_s"], p["instances"]),
+                         fontsize=7, textcoords="offset points", xytext=(4, 8))
+        ax2.set_xscale("log")
+        ax2.set_xlabel("authorizations/s")
+        ax2.set_title("Instances by volume (no cost model)", fontsize=10)
+    elif projections:
+        k = result["knee"]["authorize_rps"]
         current = result["current_authorizations_per_s"]
         xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
         curve = project(current, k, result["utilization"], UnitCosts(**costs), [], scales=[x / current for x in xs])
@@ -284,9 +322,10 @@ def _plots(result: dict, directory: Path) -> None:
         ax2.set_ylim(low / 3, max(pt.usd_per_authorization for pt in curve) * 3)
         ax2.set_xlabel("authorizations/s")
         ax2.legend(fontsize=7, loc="center right")
+        ax2.set_title("Cost per authorization by volume", fontsize=10)
     else:
         ax2.text(0.5, 0.5, "no knee, no projection", ha="center", va="center", transform=ax2.transAxes, color="grey")
-    ax2.set_title("Cost per authorization by volume", fontsize=10)
+        ax2.set_title("Cost per authorization by volume" if costs is not None else "Instances by volume", fontsize=10)
     ax2.grid(alpha=0.3, which="both")
     save(fig, directory / "capacity.png")
 
@@ -294,10 +333,13 @@ def _plots(result: dict, directory: Path) -> None:
 def document(result: dict) -> doc.Document:
     costs = result["unit_costs"]
     intro = (f"Current volume: {result['current_authorizations_per_s']:g} authorizations/s; instances planned at "
-             f"{result['utilization']:.0%} of the knee. Cost model from the catalog: "
-             f"${costs['infrastructure_usd_per_instance_hour']:g} per instance-hour, provider fees "
-             f"{_usd(costs['fees_usd_per_authorization'])} and fraud screening "
-             f"{_usd(costs['fraud_usd_per_authorization'])} per authorization.")
+             f"{result['utilization']:.0%} of the knee.")
+    if costs is not None:
+        fraud = costs.get("fraud_usd_per_authorization")
+        intro += (f" Cost model from the catalog: ${costs['infrastructure_usd_per_instance_hour']:g} per "
+                  f"instance-hour, provider fees {_usd(costs['fees_usd_per_authorization'])}"
+                  + (f" and fraud screening {_usd(fraud)}" if fraud is not None else "")
+                  + " per authorization (amounts in major units of their currency, taken as USD: no FX).")
     return doc.Document("Capacity and cost plan", [doc.Section("", [
         doc.Para(intro), doc.Para("\n".join(table_lines(result)), "pre"), doc.Image("capacity", "capacity.png")])],
         escape="table")

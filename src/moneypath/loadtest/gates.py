@@ -3,14 +3,18 @@
 Each gate passes, fails with a one-line reason, or is skipped with a one-line reason (not
 measured here, or the scenario says it does not apply). Thresholds are read from the
 catalog (`thresholds`): the latency SLO's `under`, the availability SLO's error budget.
+A feature the catalog switches off has no gate at all (no reconciliation gate without
+reconciliation); money is shown in its currency's own exponent (`Catalog.money`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
 from moneypath.loadtest.contract import availability_slo, latency_slo
 from moneypath.loadtest.scenarios import Scenario
 from moneypath.loadtest.stats import Summary
@@ -40,6 +44,8 @@ class Thresholds:
     error_budget: float | None
     reconcile_within_s: float
     circuit_open_value: float | None
+    features_off: frozenset[str] = frozenset()  # the catalog's optional domains that are off: no gates for them
+    money: Callable[[float, str], str] | None = None  # minor units + currency as people read them (Catalog.money)
 
 
 # Signal keys (never metric names: those come from the catalog).
@@ -54,20 +60,24 @@ class SignalError(ValueError):
 
 
 def money_signals(c: Catalog) -> dict[str, str]:
-    """Role -> exported metric name of every signal the load test reads; SignalError names a missing key."""
-    for role, key in MONEY_SIGNALS.items():
+    """Role -> exported metric name of every signal the load test reads, leaving out the roles of
+    features the catalog switches off; SignalError names a missing key."""
+    roles = {role: key for role, key in MONEY_SIGNALS.items()
+             if key not in SIGNAL_FEATURE or c.enabled(SIGNAL_FEATURE[key])}
+    for role, key in roles.items():
         if key not in c.signals:
             raise SignalError(f"{c.path}: signals.{key}: missing; the load test reads it ({role.replace('_', ' ')})")
-    return {role: c.metric(key) for role, key in MONEY_SIGNALS.items()}
+    return {role: c.metric(key) for role, key in roles.items()}
 
 
 def thresholds(c: Catalog, reconcile_within_s: float) -> Thresholds:
     lat, avail = latency_slo(c), availability_slo(c)
     circuit = c.signals.get(MONEY_SIGNALS["circuit_state"])
     open_value = circuit.enum.get("open") if circuit is not None and circuit.enum else None
+    off = frozenset(name for name in FEATURES if not c.enabled(name))
     return Thresholds(lat[0] if lat else None, lat[1].sli.latency.under if lat else None,
                       avail[0] if avail else None, avail[1].error_budget if avail else None,
-                      reconcile_within_s, open_value)
+                      reconcile_within_s, open_value, off, c.money)
 
 
 @dataclass
@@ -78,6 +88,7 @@ class PromObservations:
     authorizations: float | None = None
     duplicate_charges: float | None = None
     ledger_imbalance_max_abs: float | None = None
+    ledger_imbalance_currency: str | None = None  # the currency of that worst imbalance, when it is not 0
     caught_up_after_s: float | None = None     # seconds after the run until nothing waited; None: not in time
     oldest_unreconciled_s: float | None = None  # last value seen while waiting
     circuit_max: float | None = None
@@ -186,18 +197,24 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
     add("duplicate_charges", "zero duplicate charges", "prometheus" if checks is None else "prometheus+locust",
         dup_ok, observed, "0", "; ".join(reasons), needs_prom=checks is None or prometheus_required)
 
-    imb = p.ledger_imbalance_max_abs
-    add("ledger_balanced", "ledger balanced", "prometheus", imb == 0, "no data" if imb is None else f"{imb:.0f} minor",
+    imb, currency = p.ledger_imbalance_max_abs, p.ledger_imbalance_currency
+    if imb is not None and currency and thr.money is not None:
+        observed = worst = thr.money(imb, currency)  # e.g. "KWD 1.250"
+    elif imb is not None:
+        observed, worst = f"{imb:.0f} minor", f"{imb:.0f} minor units"
+    add("ledger_balanced", "ledger balanced", "prometheus", imb == 0, "no data" if imb is None else observed,
         "0 in every currency",
-        f"the ledger was out of balance by up to {imb:.0f} minor units during the run" if imb is not None
+        f"the ledger was out of balance by up to {worst} during the run" if imb is not None
         else "Prometheus has no ledger imbalance gauge for the run", needs_prom=True)
 
-    caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
-    add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
-        f"after {caught:.0f} s" if caught is not None else ("no data" if last is None else f"{last:.0f} s still waiting"),
-        f"within {thr.reconcile_within_s:.0f} s after the run",
-        f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
-        f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", needs_prom=True)
+    if "reconciliation" not in thr.features_off:
+        caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
+        add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
+            f"after {caught:.0f} s" if caught is not None
+            else ("no data" if last is None else f"{last:.0f} s still waiting"),
+            f"within {thr.reconcile_within_s:.0f} s after the run",
+            f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
+            f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", needs_prom=True)
 
     if scenario.expect_circuit_open:
         want, cm = thr.circuit_open_value, p.circuit_max

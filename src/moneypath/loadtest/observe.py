@@ -2,7 +2,8 @@
 
 Every metric name comes from the catalog (`c.metric`); SLI selectors from the SLOs. The
 window is the run itself: `increase(...[<run>s])` evaluated at the end of the run plus one
-scrape, so the last samples are in.
+scrape, so the last samples are in. Nothing is asked about a feature the catalog switches off
+(no cost query without the cost feature, no reconciliation wait without reconciliation).
 """
 
 from __future__ import annotations
@@ -90,15 +91,18 @@ class Observer:
         dup = self.names["duplicate_charges"]
         out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
         imb = self.names["ledger_imbalance"]
-        values = [abs(float(r["value"][1])) for fn in ("max_over_time", "min_over_time")
-                  for r in self.q(f"{fn}({imb}[{window}])", end)]
-        out.ledger_imbalance_max_abs = max(values) if values else None
+        worst = max(((abs(float(r["value"][1])), r.get("metric", {}).get("currency"))
+                     for fn in ("max_over_time", "min_over_time") for r in self.q(f"{fn}({imb}[{window}])", end)),
+                    key=lambda pair: pair[0], default=None)
+        if worst is not None:
+            out.ledger_imbalance_max_abs = worst[0]
+            out.ledger_imbalance_currency = worst[1] if worst[0] else None
         if expect_circuit_open:
             state = self.names["circuit_state"]
             out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',
                                           end)
         out.locust_series = len(self.q(f"max_over_time({LOCUST_METRICS['requests']}[{window}])", end))
-        if self.authorizations is not None:
+        if self.authorizations is not None and "cost" in self.names:
             cost, auth = self.names["cost"], self.authorizations
             out.cost_per_authorization_usd = self.scalar(
                 f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
@@ -106,7 +110,10 @@ class Observer:
 
     def wait_reconciled(self, out: PromObservations, run_end: float, within_s: float, progress=None,
                         poll_s: float = 1.0) -> None:
-        """Poll the oldest unreconciled capture's age until it is 0 or `within_s` after the run passed."""
+        """Poll the oldest unreconciled capture's age until it is 0 or `within_s` after the run passed;
+        nothing to wait for when the catalog has no reconciliation."""
+        if "reconciliation_age" not in self.names:
+            return
         gauge = f"max({self.names['reconciliation_age']})"
         deadline = run_end + within_s
         last_said = 0.0

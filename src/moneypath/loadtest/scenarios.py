@@ -119,7 +119,8 @@ class ScenarioFile(_Model):
 
 
 def load(path: str | Path | None = None, catalog: Catalog | None = None) -> ScenarioFile:
-    """Read and validate a scenario file; with a catalog, also check providers and currencies exist there."""
+    """Read and validate a scenario file; with a catalog, also check providers and currencies exist there
+    and that no payout traffic is asked of a catalog whose payouts feature is off."""
     path = Path(path) if path else DEFAULT_FILE
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -151,8 +152,13 @@ def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
             problems.append(f"{section}: weights must be >= 0 with at least one > 0")
     if unknown := set(spec.mix) - set(ACTIONS):
         problems.append(f"mix: unknown action {sorted(unknown)[0]!r} (one of {', '.join(ACTIONS)})")
-    if spec.mix.get("authorize", 0) <= 0 and spec.mix.get("payout", 0) <= 0:
-        problems.append("mix: authorize or payout needs a positive weight (captures and refunds need payments)")
+    payouts = catalog is None or catalog.enabled("payouts")
+    if catalog is not None and not payouts and spec.mix.get("payout", 0) > 0:
+        problems.append("mix: payout: the catalog's payouts feature is off (features.payouts: false); "
+                        "give payout no weight")
+    elif spec.mix.get("authorize", 0) <= 0 and (not payouts or spec.mix.get("payout", 0) <= 0):
+        problems.append("mix: authorize or payout needs a positive weight (captures and refunds need payments)"
+                        if payouts else "mix: authorize needs a positive weight (captures and refunds need payments)")
     if catalog is not None:
         for section, known in (("currencies", catalog.currencies), ("providers", catalog.providers)):
             for key in getattr(spec, section):
