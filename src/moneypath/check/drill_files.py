@@ -195,8 +195,8 @@ class Tabletop(_Model):
 class Drill(_Model):
     title: str = Field(min_length=1)
     runbook: str = Field(min_length=1)  # the alert whose runbook page this drill rehearses
-    load: Load
-    steady_state: list[Check] = Field(min_length=1)
+    load: Load | None = None  # None: a tabletop drill (what `moneypath init` writes until a fault is wired)
+    steady_state: list[Check] = Field(default_factory=list)
     steady_state_within: Seconds = 30.0  # how long the steady state may take to hold, before and after
     fault: Fault | None = None
     alerts: Alerts = Field(default_factory=Alerts)
@@ -213,8 +213,18 @@ class Drill(_Model):
     runbook_page: str = ""
     runbook_steps: dict[str, dict] = Field(default_factory=dict)
 
+    @property
+    def tabletop_only(self) -> bool:
+        return self.load is None
+
     @model_validator(mode="after")
     def _shape(self):
+        if self.load is None:
+            if self.fault is not None:
+                raise ValueError("a drill with a fault needs load (the payments the fault hits)")
+            return self
+        if not self.steady_state:
+            raise ValueError("a drill with load needs steady_state (at least one check)")
         if self.fault is None and self.load.peak is None:
             raise ValueError("a drill without a fault needs load.peak (what it watches)")
         if self.fault is not None and self.recovery is None:
@@ -372,7 +382,7 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
                 if found.get("promql") and e.column is not None:
                     problems.append(f"diagnosis.steps.{i}.expect.{j}.column: only for SQL steps")
 
-    for key in ("providers", "currencies"):
+    for key in ("providers", "currencies") if drill.load is not None else ():
         declared = catalog.providers if key == "providers" else catalog.currencies
         for name in getattr(drill.load, key):
             if name not in declared:
@@ -395,7 +405,7 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
         for receiver in exp.receivers or []:
             if receiver not in catalog.receivers:
                 problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver")
-    if drill.fault is None and drill.alerts.expected:
+    if drill.fault is None and drill.load is not None and drill.alerts.expected:
         problems.append("alerts.expected: a drill without a fault expects no alert")
     if drill.fault is not None and not drill.alerts.expected:
         problems.append("alerts.expected: a drill with a fault expects at least one alert (the page it rehearses); "

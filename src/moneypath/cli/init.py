@@ -53,6 +53,11 @@ def options_from(args):
 
     root = Path(args.dir)
     if (root / "moneypath.yaml").exists():
+        given = [f"--{name}" for name in ("service", "providers", "currencies", "features", "methods", "routes", "oncall")
+                 if getattr(args, name) not in (None, "", "card")]
+        if given:
+            print(f"moneypath init: {root}/moneypath.yaml exists, so {', '.join(given)} change nothing: "
+                  "edit the catalog instead", file=sys.stderr)
         return None
     providers, currencies = _list(args.providers), _list(args.currencies)
     if not providers or not currencies:
@@ -96,6 +101,8 @@ def _run(args) -> int:
         print(f"kept    {rel} (edited since init wrote it; delete it to get a fresh one)")
     for rel in result.orphaned:
         print(f"kept    {rel} (edited, but no alert links to it any more: delete it or link it)")
+    if not (result.written or result.built or result.removed):
+        print("nothing to write: every file is up to date with the catalog")
     off = [name for name in FEATURES if not c.enabled(name)]
     print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts, providers "
           f"{', '.join(c.providers)}, currencies {', '.join(c.currencies)}; features off: {', '.join(off) or 'none'}")

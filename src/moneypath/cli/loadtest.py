@@ -233,8 +233,9 @@ def _open_target(c, args, exporter_port: int):
     else:
         target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim)
         if target.prometheus is None and not args.no_prometheus:
-            raise UsageError(f"no Prometheus scrapes {target.host}: the duplicate-charge, ledger and reconciliation "
-                             "gates need one: pass --prometheus URL, or --no-prometheus to judge without them")
+            gates = "duplicate-charge, ledger" + (" and reconciliation" if c.enabled("reconciliation") else "")
+            raise UsageError(f"no Prometheus scrapes {target.host}: the {gates} gates need one: pass "
+                             "--prometheus URL, or --no-prometheus to judge without them")
         if not args.no_prometheus:
             runner.add_exporter_target(target, exporter_port)
     if args.no_prometheus:
