@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
 # prometheus, alertmanager), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
-# tests start their own throwaway cluster) and a virtual environment with the package and its
-# test tools. `setup.sh --demo` installs only what `make demo` runs (Prometheus, Alertmanager,
-# the package without test tools), so a first demo stays quick.
+# tests start their own throwaway cluster), Chromium (tests open the HTML pages headless) and a
+# virtual environment with the package and its test tools. `setup.sh --demo` installs only what
+# `make demo` runs (Prometheus, Alertmanager, the package without test tools), so a first demo
+# stays quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -27,6 +28,7 @@ have_initdb() {
 if ! $demo; then
   command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
   have_initdb || need_apt+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # reports and snapshot pages are checked in it
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -102,7 +102,84 @@ def test_writes_lost_is_acknowledged_minus_stored():
 def test_blast_radius_cap():
     assert money.cap_exceeded(10, {"EUR": 100}, 20, 1000) is None
     assert "21 payments affected (cap 20)" in money.cap_exceeded(21, {}, 20, None)
-    assert "5000 EUR minor units charged twice (cap 1000)" in money.cap_exceeded(0, {"EUR": 5000}, None, 1000)
+    assert "EUR 50.00 charged twice (cap EUR 10.00)" in money.cap_exceeded(0, {"EUR": 5000}, None, 1000)
+
+
+FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    """A ticket shop's catalog: JPY (no minor unit) and KWD (three decimals)."""
+    from moneypath.catalog import load_catalog
+
+    return load_catalog(FOREIGN_PATH)
+
+
+def test_the_blast_radius_cap_says_the_money_in_its_currency(foreign):
+    assert money.cap_exceeded(0, {"JPY": 6235}, None, 5000, foreign.money) == \
+        "blast-radius cap: JPY 6,235 charged twice (cap JPY 5,000)"
+    assert money.cap_exceeded(0, {"KWD": 6235}, None, 5000, foreign.money) == \
+        "blast-radius cap: KWD 6.235 charged twice (cap KWD 5.000)"
+    assert money.amounts_text({"KWD": 6235, "JPY": 6235}, foreign.money) == "JPY 6,235, KWD 6.235"
+    assert money.amounts_text({}, foreign.money) == "none"
+
+
+def test_runbook_evidence_reads_money_in_its_currency(foreign):
+    from moneypath.drills.evidence import _render_rows, _render_series
+
+    assert money.reads_money(foreign, "sum by (currency) (increase(shop_duplicate_charged_minor_total[1m]))")
+    assert not money.reads_money(foreign, "sum(increase(shop_duplicate_charges_total[1m]))")
+    series = [({"currency": "JPY"}, 6235.0), ({"currency": "KWD"}, 6235.0)]
+    assert _render_series(series, foreign.money) == '{currency="JPY"} 6235 (JPY 6,235); {currency="KWD"} 6235 (KWD 6.235)'
+    assert _render_series(series) == '{currency="JPY"} 6235; {currency="KWD"} 6235'  # not a money query
+    rows = [{"payment_id": "p1", "amount_minor": 6235, "currency": "KWD"}]
+    assert _render_rows(rows, foreign.money) == "1 row(s): payment_id=p1, amount_minor=6235 (KWD 6.235), currency=KWD"
+
+
+class _MoneyCtx:
+    """What impact.money_impact and impact.ledger_objective read of a drill run: a foreign catalog, no ledger
+    database, a Prometheus answering per currency."""
+
+    def __init__(self, catalog, answer):
+        self.catalog, self.db, self.scale, self.started_at = catalog, None, 1.0, 1000.0
+        self.prom = FakeProm()
+        self.prom.answer = answer
+        self.timeline, self.objectives = [], []
+        self.target = Target(service="http://svc", prometheus="http://prom", payments_token="t")
+        self.http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+
+    def clock(self):
+        return 1100.0
+
+    def event(self, kind, text, detail=None, t=None):
+        self.timeline.append(text)
+
+    def objective(self, name, ok, reason):
+        self.objectives.append(Objective(name=name, ok=ok, reason=reason))
+
+
+def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currency(foreign):
+    from moneypath.drills import impact
+
+    duplicates, imbalance = foreign.metric("duplicate_charged_minor_total"), foreign.metric("ledger_imbalance_minor")
+
+    def answer(expr):
+        if duplicates in expr:
+            return [({"currency": "JPY"}, 6235.0), ({"currency": "KWD"}, 6235.0)]
+        if imbalance in expr:
+            return [({"currency": "KWD"}, 6235.0)]
+        return []
+
+    ctx = _MoneyCtx(foreign, answer)
+    result, lost = impact.money_impact(ctx, [], 1010.0, 1050.0, None)
+    assert result.duplicate_amount_minor == {"JPY": 6235, "KWD": 6235}  # the journal keeps integer minor units
+    assert ctx.timeline == ["money: 0 payment(s) affected, duplicates JPY 6,235, KWD 6.235, unreconciled not "
+                            "measured (no --db-url), writes lost 0 of 0 acknowledged"]
+    impact.ledger_objective(ctx, result, lost)
+    (objective,) = ctx.objectives
+    assert not objective.ok and objective.reason == f"{imbalance} is not 0: KWD 6.235"
+    ctx.http.close()
 
 
 # ---------------------------------------------------------------- the alert matrix and its deadlines
@@ -377,7 +454,7 @@ def test_the_blast_radius_cap_clears_the_fault_and_fails_the_drill(live, catalog
     assert live.faults.active  # under the cap (2,000,000 minor units in any currency)
     live.prom.answer = lambda expr: [({"currency": "EUR"}, 2_000_001.0)] if duplicates in expr else []
     live.tick()
-    assert not live.faults.active and "2000001 EUR minor units charged twice (cap 2000000)" in live.faults.record.halted
+    assert not live.faults.active and "EUR 20,000.01 charged twice (cap EUR 20,000.00)" in live.faults.record.halted
     assert any(e.kind == "halt" for e in live.timeline)
     journal = live.finish()
     assert [o["name"] for o in journal["objectives"]][:1] == ["halted"] and journal["verdict"] == "fail"

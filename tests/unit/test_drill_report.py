@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from moneypath.catalog import load_catalog
 from moneypath.drills import report
 from moneypath.drills.report import ReportError, load_journal, render, rerender
+from tests.conftest import ROOT
 
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC).timestamp()  # drill start
 INJECT = T0 + 30
@@ -159,7 +161,8 @@ def test_passing_drill_report_has_every_section(tmp_path):
     assert "[runbooks/moneypathduplicatechargedetected.md](<../../runbooks/moneypathduplicatechargedetected.md>)" in md
     assert "| started | 2026-03-14 09:00:00 UTC |" in md
     assert "| detect | 35.0 | 35 s |" in md and "| recover | 185.0 | 3 min 05 s |" in md
-    assert "| payments affected | 17 |" in md and "| duplicate amount | EUR 84,150 minor units |" in md
+    assert "| payments affected | 17 |" in md and "| duplicate amount | EUR 841.50 |" in md
+    assert "| unreconciled difference | EUR 0.00 |" in md
     assert "| writes lost (must be 0) | ✅ 0 |" in md
     # alert matrix: one row per alert with expectation, deadline, firing/page/resolve relative to the fault
     row = next(line for line in md.splitlines() if line.startswith("| `MoneyPathDuplicateChargeDetected`"))
@@ -341,3 +344,79 @@ def test_the_runbook_link_does_not_depend_on_the_current_directory(tmp_path, mon
     del j["root"]
     md = render(j, tmp_path / "out" / "r2").read_text()
     assert "| runbook | runbooks/moneypathduplicatechargedetected.md |" in md
+
+
+# ---------------------------------------------------------------- money in its currency (a foreign catalog)
+
+FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    """A ticket shop's catalog: Komoju and KNET, JPY (no minor unit) and KWD (three decimals)."""
+    return load_catalog(FOREIGN_PATH)
+
+
+def foreign_journal() -> dict:
+    """The passing journal as the ticket shop's drill writes it: its providers, its currencies, a money plot."""
+    j = passing_journal()
+    j["money"] = {"payments_affected": 4, "duplicate_amount_minor": {"JPY": 6235, "KWD": 6235},
+                  "unreconciled_minor": {"KWD": 1500}, "writes_lost": 0}
+    j["series"] = {"Money charged twice": {
+        "query": "sum by (currency) (increase(shop_duplicate_charged_minor_total[10s]))", "unit": "minor",
+        "points": {"currency=KWD": _points(T0, T0 + 260, lambda t: 6235.0 if INJECT < t < CLEAR else 0.0)}}}
+    return j
+
+
+def test_money_reads_in_each_currencys_own_exponent(tmp_path, foreign):
+    out = tmp_path / "r"
+    md = render(foreign_journal(), out, foreign).read_text()
+    page = (out / "index.html").read_text()
+    assert "| duplicate amount | JPY 6,235, KWD 6.235 |" in md
+    assert "<td>JPY 6,235, KWD 6.235</td>" in page
+    assert "| unreconciled difference | KWD 1.500 |" in md
+    assert "minor units" not in md and "minor units" not in page
+
+
+def test_the_report_takes_the_exponents_from_the_catalog_it_is_given(tmp_path, foreign):
+    # the catalog's currency_exponents override ISO 4217: it is the catalog, not a table, that says how money reads
+    other = foreign.model_copy(update={"currency_exponents": {"KWD": 2}})
+    md = render(foreign_journal(), tmp_path / "r", other).read_text()
+    assert "| duplicate amount | JPY 6,235, KWD 62.35 |" in md
+    # without a catalog (an old journal re-rendered anywhere): ISO 4217's exponents
+    md = render(foreign_journal(), tmp_path / "iso").read_text()
+    assert "| duplicate amount | JPY 6,235, KWD 6.235 |" in md
+
+
+def test_a_money_plot_is_drawn_in_the_currency_not_in_minor_units(tmp_path, monkeypatch, foreign):
+    figures = []
+    real = report.save
+    monkeypatch.setattr(report, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
+    render(foreign_journal(), tmp_path / "r", foreign)
+    ax = figures[0].axes[0]
+    assert max(ax.lines[0].get_ydata()) == pytest.approx(6.235)  # 6235 minor units of KWD
+    assert ax.get_legend().get_texts()[0].get_text() == "KWD"
+    assert ax.yaxis.get_major_formatter()(6.235, 0) == "KWD 6.235"
+    # two currencies: an axis each (KWD 6.235 would be a flat line on a JPY 6,235 scale), each in its currency
+    j = foreign_journal()
+    j["series"]["Money charged twice"]["points"]["currency=JPY"] = _points(T0, T0 + 260, lambda t: 6235.0)
+    figures.clear()
+    render(j, tmp_path / "r2", foreign)
+    jpy, kwd = figures[0].axes
+    assert [jpy.get_title(), kwd.get_title()] == ["Money charged twice: JPY", "Money charged twice: KWD"]
+    assert max(jpy.lines[0].get_ydata()) == 6235.0 and max(kwd.lines[0].get_ydata()) == pytest.approx(6.235)
+    assert jpy.yaxis.get_major_formatter()(6235.0, 0) == "JPY 6,235"
+    assert kwd.yaxis.get_major_formatter()(6.235, 0) == "KWD 6.235"
+
+
+def test_drill_report_command_shows_money_in_the_catalogs_currencies(tmp_path, capsys):
+    from moneypath.cli import main
+
+    src = tmp_path / "run"
+    src.mkdir()
+    j = foreign_journal()
+    j["money"]["duplicate_amount_minor"] = {"KWD": 6235}
+    (src / "journal.json").write_text(json.dumps(j))
+    assert main(["drill", "report", str(src / "journal.json"), "--catalog", str(FOREIGN_PATH)]) == 0
+    assert "| duplicate amount | KWD 6.235 |" in (src / "report.md").read_text()
+    capsys.readouterr()

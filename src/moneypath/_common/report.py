@@ -234,12 +234,13 @@ tr.fail { background: #fdd; } tr.pass { background: #efe; } tr.skip { color: #88
 td.ok { color: #1b6e1b; font-weight: bold; } td.fail { color: white; background: #C4162A; font-weight: bold; }
 td.bad, p.bad { color: #C4162A; font-weight: bold; } td.na, p.note { color: #777; font-style: italic; }
 p.ok { color: #2a7; }
-code { font-size: 12px; word-break: break-all; }
+code { font-size: 12px; overflow-wrap: anywhere; }
 pre { background: white; border: 1px solid #ddd; padding: 6px; overflow-x: auto; font-size: 12px; }
 blockquote { border-left: 4px solid #ccc; margin: 0.5em 0; padding: 0.2em 1em; color: #444; white-space: pre-wrap; }
 figure { display: inline-block; vertical-align: top; margin: 6px; background: white; border: 1px solid #ddd;
-         padding: 6px; max-width: 700px; }
-figure img { max-width: 100%; } figcaption { font-size: 11px; color: #555; }
+         padding: 6px; min-width: 240px; max-width: calc(100% - 26px); }
+figure img { max-width: 100%; display: block; }
+figcaption { font-size: 11px; color: #555; width: 0; min-width: 100%; margin-top: 4px; }
 """
 
 

@@ -5,9 +5,12 @@ diagnosis deadline (counted from the first expected page, else from when the dia
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from moneypath.check.expect import Expect, check_all, describe_all
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
+from moneypath.drills.money import Money, reads_money
 
 
 class Diagnosis:
@@ -25,13 +28,14 @@ class Diagnosis:
         try:
             if kind == "promql":
                 items = self.ctx.prom.query(query)
-                entry.result = _render_series(items)
+                entry.result = _render_series(items, self.ctx.catalog.money if reads_money(self.ctx.catalog, query)
+                                              else None)
             elif self.ctx.db is None:
                 entry.result = "not run: no ledger database (--db-url)"
                 return entry
             else:
                 items = self.ctx.db.rows(query)
-                entry.result = _render_rows(items)
+                entry.result = _render_rows(items, self.ctx.catalog.money)
         except Exception as exc:  # noqa: BLE001 - a failing query is evidence not found, with its reason
             entry.result = f"error: {' '.join(str(exc).split())[:200]}"
             return entry
@@ -75,20 +79,34 @@ class Diagnosis:
                                              f"{'the page' if first_page else 'the diagnosis started'}")
 
 
-def _render_series(series: list[tuple[dict, float]], limit: int = 240) -> str:
+def _render_series(series: list[tuple[dict, float]], money: Money | None = None, limit: int = 240) -> str:
+    """Series as `{labels} value`; a money query's values (minor units) also read in their currency:
+    `{currency="KWD"} 6235 (KWD 6.235)`."""
     if not series:
         return "(empty)"
     parts = []
     for labels, value in series:
         text = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-        parts.append(f"{{{text}}} {value:.4g}" if text else f"{value:.4g}")
+        shown = f"{value:.4g}" if money is None else f"{value:.10g}"
+        if money is not None and labels.get("currency") and value == value and abs(value) != float("inf"):
+            shown += f" ({money(value, labels['currency'])})"
+        parts.append(f"{{{text}}} {shown}" if text else shown)
     out = "; ".join(parts)
     return out if len(out) <= limit else out[:limit - 1] + "…"
 
 
-def _render_rows(rows: list[dict], limit: int = 240) -> str:
+def _render_rows(rows: list[dict], money: Money | None = None, limit: int = 240) -> str:
+    """Rows as `k=v`; with `money`, a `*_minor` column of a row that has a currency also reads in it:
+    `amount_minor=6235 (KWD 6.235)`."""
     if not rows:
         return "0 rows"
-    first = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in rows[:3])
+
+    def cell(row: dict, k: str, v) -> str:
+        if money is not None and k.endswith("_minor") and isinstance(v, int | float | Decimal) \
+                and not isinstance(v, bool) and row.get("currency"):
+            return f"{k}={v} ({money(v, str(row['currency']))})"
+        return f"{k}={v}"
+
+    first = "; ".join(", ".join(cell(row, k, v) for k, v in row.items()) for row in rows[:3])
     out = f"{len(rows)} row(s): {first}" + (" …" if len(rows) > 3 else "")
     return out if len(out) <= limit else out[:limit - 1] + "…"

@@ -49,7 +49,7 @@ def cap_exceeded(ctx: DrillContext, cap: Cap, injected: float) -> str | None:
     outcomes = ctx.load.snapshot() if ctx.load else []
     affected = money.affected_payments(outcomes, injected, None, breaks)
     duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - injected)
-    return money.cap_exceeded(len(affected), duplicates, cap.payments_affected, cap.duplicate_minor)
+    return money.cap_exceeded(len(affected), duplicates, cap.payments_affected, cap.duplicate_minor, ctx.catalog.money)
 
 
 def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | None, cleared: float | None,
@@ -74,8 +74,10 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
                          unreconciled_minor=unreconciled, writes_lost=len(lost), acknowledged_payments=len(acked),
                          acknowledged_captures=len(acked_captures))
-    ctx.event("note", f"money: {len(affected)} payment(s) affected, duplicates {duplicates or 0}, unreconciled "
-                      f"{'not measured (no --db-url)' if unreconciled is None else unreconciled or 0}, "
+    unreconciled_text = "not measured (no --db-url)" if unreconciled is None else \
+        money.amounts_text(unreconciled, ctx.catalog.money)
+    ctx.event("note", f"money: {len(affected)} payment(s) affected, duplicates "
+                      f"{money.amounts_text(duplicates, ctx.catalog.money)}, unreconciled {unreconciled_text}, "
                       f"writes lost {len(lost)} of {len(acked)} acknowledged")
     return impact, lost
 
@@ -105,7 +107,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
             sums = ctx.db.imbalance()
             off = {c: v for c, v in sums.items() if v != 0}
             if off:
-                problems.append(f"postings do not sum to 0: {off}")
+                problems.append(f"postings do not sum to 0: {money.amounts_text(off, ctx.catalog.money)}")
             detail = f"postings sum to 0 in {', '.join(sorted(sums)) or 'every currency'}"
         except Exception as exc:  # noqa: BLE001
             problems.append(f"could not read the ledger: {type(exc).__name__}: {exc}")
@@ -114,7 +116,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
         series = ctx.prom.query(f"max by (currency) (abs({gauge}))")
         off = {s.get("currency", "?"): v for s, v in series if v != 0}
         if off:
-            problems.append(f"{gauge} is not 0: {off}")
+            problems.append(f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}")
         elif not detail:
             detail = f"{gauge} is 0 in every currency"
     except TargetError as exc:

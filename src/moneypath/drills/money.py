@@ -16,11 +16,27 @@ the few read-only queries against the ledger: the stack's SQLite file or any SQL
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from moneypath.catalog import Catalog
+from moneypath.catalog.currencies import format_money
 from moneypath.drills.load import Outcome
+
+Money = Callable[[int | float, str], str]  # minor units and currency -> "JPY 6,235" (Catalog.money)
+
+
+def amounts_text(amounts: dict[str, int | float], money: Money = format_money, none: str = "none") -> str:
+    """Per-currency minor units as people read them, e.g. "JPY 6,235, KWD 6.235"; `none` when empty."""
+    return ", ".join(money(v, cur) for cur, v in sorted(amounts.items())) or none
+
+
+def reads_money(c: Catalog, expr: str) -> bool:
+    """Whether a query reads one of the catalog's money signals (unit minor: minor units of a `currency` label)."""
+    names = [s.name for s in c.signals.values() if s.unit == "minor" and s.name]
+    return any(re.search(rf"(?<![A-Za-z0-9_:]){re.escape(n)}(?![A-Za-z0-9:])", expr) for n in names)
 
 
 def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: float | None,
@@ -80,14 +96,15 @@ def writes_lost(acked_payments: set[str], acked_captures: set[str], stored_payme
 
 
 def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | None,
-                 max_duplicate_minor: int | None) -> str | None:
-    """The blast-radius reason to stop the fault now, or None."""
+                 max_duplicate_minor: int | None, money: Money = format_money) -> str | None:
+    """The blast-radius reason to stop the fault now, or None. The cap is minor units in any currency."""
     if max_affected is not None and affected > max_affected:
         return f"blast-radius cap: {affected} payments affected (cap {max_affected})"
     if max_duplicate_minor is not None:
         for currency, amount in sorted(duplicates.items()):
             if amount > max_duplicate_minor:
-                return f"blast-radius cap: {amount} {currency} minor units charged twice (cap {max_duplicate_minor})"
+                return (f"blast-radius cap: {money(amount, currency)} charged twice "
+                        f"(cap {money(max_duplicate_minor, currency)})")
     return None
 
 

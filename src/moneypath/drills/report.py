@@ -18,11 +18,18 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import Cell, Document, Image, Para, Section, Table, publishing, stage
+from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.drills.journal import SCHEMA
 
+if TYPE_CHECKING:
+    from moneypath.catalog import Catalog
+    from moneypath.drills.money import Money
+
+MINOR = "minor"  # a plot's unit for money in minor units, one series per currency (a `currency` label)
 REPORT = "report.md"
 PAGE = "index.html"
 JOURNAL = "journal.json"
@@ -91,25 +98,38 @@ def _relative(t, zero) -> str:
     return f"T{'+' if d >= 0 else '−'}{fmt_duration(abs(d))} ({fmt_utc(t, with_date=False)})"
 
 
-def _money(amounts) -> str:
+def _money(amounts, money: Money) -> str:
+    """Per-currency minor units from the journal in each currency's own exponent: "JPY 6,235, KWD 6.235"."""
     if amounts is None:
         return "— (not measured)"
     if not amounts:
         return "0"
     if not isinstance(amounts, dict):
         return str(amounts)
-    return ", ".join(f"{cur} {int(v):,} minor units" if _num(v) is not None else f"{cur} {v}"
-                     for cur, v in sorted(amounts.items()))
+    return ", ".join(money(v, str(cur)) if (v := _num(raw)) is not None else f"{cur} {raw}"
+                     for cur, raw in sorted(amounts.items()))
+
+
+_CURRENCY = re.compile(r"(?:^|, )currency=([A-Za-z]{3})(?:,|$)")
+
+
+def _currency(legend: str) -> str | None:
+    """The currency a series is in, from its legend (`currency=JPY`, as the runner writes it), or None."""
+    m = _CURRENCY.search(legend) or re.fullmatch(r"([A-Z]{3})", legend)
+    return m.group(1).upper() if m else None
 
 
 # ------------------------------------------------------------------ the journal, read leniently
 
 
 class _Journal:
-    def __init__(self, j: dict):
+    def __init__(self, j: dict, catalog: Catalog | None = None):
         if not isinstance(j, dict):
             raise ReportError(f"a drill journal is a JSON object, got {type(j).__name__}")
         self.j = j
+        # money in each currency's own exponent: the catalog's (its overrides too), else ISO 4217's
+        self.money: Money = catalog.money if catalog is not None else format_money
+        self.exponent = catalog.exponent if catalog is not None else (lambda cur: ISO_4217_EXPONENTS.get(cur, 2))
         self.drill = str(j.get("drill") or "drill")
         self.fault = j.get("fault") or {}
         self.started_at = _num(j.get("started_at"))
@@ -145,15 +165,58 @@ def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")[:60] or "signal"
 
 
+def _money_series(jn: _Journal, series: list[Series]) -> set[str | None]:
+    """A money plot (unit "minor") in each currency's major unit: JPY 6235 stays 6,235, KWD 6235 becomes 6.235.
+    Returns the series' currencies (None: a series without one, left in minor units)."""
+    currencies: set[str | None] = set()
+    for s in series:
+        cur = _currency(s.name)
+        currencies.add(cur)
+        if cur is None:
+            s.name += " (minor units)"
+            continue
+        per_unit = 10 ** jn.exponent(cur)
+        s.name = cur if s.name in (cur, f"currency={cur}") else s.name
+        s.values = [v / per_unit for v in s.values]
+    return currencies
+
+
+def _money_axis(jn: _Journal, ax, currencies: set[str | None]) -> None:
+    """Ticks in the currency when every series on the axis is in that one ("JPY 6,000", "KWD 6.235")."""
+    if len(currencies) == 1 and None not in currencies:
+        cur = next(iter(currencies))
+        exp = jn.exponent(cur)
+        ax.yaxis.set_major_formatter(lambda v, _: f"{cur} {v:,.{exp}f}")
+
+
 def _plot_signal(jn: _Journal, title: str, entry: dict, path: Path) -> None:
+    """One plot of a journal series; money in several currencies gets an axis per currency (JPY 6,235 and
+    KWD 6.235 on one scale would flatten the KWD line)."""
     unit = str(entry.get("unit") or "short")
     series = []
     for legend, points in sorted((entry.get("points") or {}).items()):
         pts = [(t, v) for p in points or [] if isinstance(p, list | tuple) and len(p) == 2
                if (t := _num(p[0])) is not None for v in [_num(p[1])]]
         series.append(Series(str(legend), [t for t, _ in pts], [math.nan if v is None else v for _, v in pts]))
+    groups: list[tuple[str, list[Series], set[str | None]]] = [(title, series, set())]
+    if unit == MINOR:
+        currencies = _money_series(jn, series)
+        if len(currencies) > 1:
+            groups = [(f"{title}: {cur or 'no currency'}", [s for s in series if _currency(s.name) == cur], {cur})
+                      for cur in sorted(currencies, key=lambda c: c or "~")]
+        else:
+            groups = [(title, series, currencies)]
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8.5, 3.2))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, 3.2 if len(groups) == 1 else 2.6 * len(groups)),
+                             squeeze=False)
+    for ax, (name, group, currencies) in zip(axes[:, 0], groups):
+        _draw_signal(jn, ax, name, unit, group)
+        if unit == MINOR:
+            _money_axis(jn, ax, currencies)
+    save(fig, path)
+
+
+def _draw_signal(jn: _Journal, ax, title: str, unit: str, series: list[Series]) -> None:
     drawn = [s for s in series if s.times]
     known = [t for t in (jn.started_at, jn.finished_at, jn.injected_at, jn.first_page, jn.resolved) if t is not None]
     known += [t for s in drawn for t in (min(s.times), max(s.times))]
@@ -181,7 +244,6 @@ def _plot_signal(jn: _Journal, title: str, entry: dict, path: Path) -> None:
         ax.text(utc(t), 0.97 - 0.09 * row, f" {label}", transform=ax.get_xaxis_transform(), va="top", ha="left",
                 fontsize=7, color=color, bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1})
     finish(ax, title, unit, empty=not drawn)
-    save(fig, path)
 
 
 def _plots(jn: _Journal, out: Path) -> list[Image]:
@@ -253,8 +315,8 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
     lost = _num(money.get("writes_lost"))
     money_rows = [
         [Cell("payments affected"), Cell(str(money.get("payments_affected", "—")))],
-        [Cell("duplicate amount"), Cell(_money(money.get("duplicate_amount_minor")))],
-        [Cell("unreconciled difference"), Cell(_money(money.get("unreconciled_minor")))],
+        [Cell("duplicate amount"), Cell(_money(money.get("duplicate_amount_minor"), jn.money))],
+        [Cell("unreconciled difference"), Cell(_money(money.get("unreconciled_minor"), jn.money))],
         [Cell("writes lost (must be 0)"),
          Cell("—" if lost is None else f"{int(lost)}", "bad" if lost else ("ok" if lost == 0 else "na"))],
     ]
@@ -375,15 +437,17 @@ def document(jn: _Journal, sections: list[Section]) -> Document:
                     page_title=f"Drill {jn.drill}: {jn.verdict.upper()}")
 
 
-def render(journal: dict, out_dir: Path) -> Path:
+def render(journal: dict, out_dir: Path, catalog: Catalog | None = None) -> Path:
     """Write report.md, index.html and one PNG per series into out_dir; return the report.md path.
+
+    Money reads in each currency's exponent from `catalog` (the drill's), or from ISO 4217 without one.
 
     Everything is rendered into a temporary sibling directory first. A new out_dir appears whole
     by one rename; into an existing one (where the runner put journal.json) each finished file is
     moved with os.replace, report.md last. On any error the temporary directory is removed and
     out_dir is left as it was. journal.json is written too when out_dir has none.
     """
-    jn = _Journal(journal)
+    jn = _Journal(journal, catalog)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"{out_dir} exists and is not a directory")
@@ -415,8 +479,8 @@ def load_journal(path: Path) -> dict:
     return journal
 
 
-def rerender(journal_path: Path, out_dir: Path | None = None) -> Path:
+def rerender(journal_path: Path, out_dir: Path | None = None, catalog: Catalog | None = None) -> Path:
     """`moneypath drill report JOURNAL.json [--out DIR]`: render again from a saved journal (default: beside it)."""
     journal_path = Path(journal_path)
     journal = load_journal(journal_path)
-    return render(journal, Path(out_dir) if out_dir is not None else journal_path.parent)
+    return render(journal, Path(out_dir) if out_dir is not None else journal_path.parent, catalog)

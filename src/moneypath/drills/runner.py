@@ -50,7 +50,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
     try:
         from moneypath.drills.report import render  # matplotlib: loaded when a report is drawn
 
-        report = str(render(journal, path.parent))
+        report = str(render(journal, path.parent, catalog))
     except Exception as exc:  # noqa: BLE001 - the journal is the record; a report can be rendered again
         say(f"           report not rendered ({type(exc).__name__}: {exc}); the journal is {path}")
     say(f"           report: {report}")

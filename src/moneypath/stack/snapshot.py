@@ -4,10 +4,15 @@ For whoever has no Grafana at hand (a drill report, a post-incident review): the
 panels, queries, units and threshold colors as the generated overview dashboard, from the
 Prometheus HTTP API (query_range for graphs and stats, instant queries for tables). The page is
 a moneypath._common.report document: a section per dashboard row, a figure per panel.
+
+Each series reads as Grafana shows it, field overrides included: money, queried in its currency's own
+unit with a per-currency override (unit `prefix:KWD `, decimals 3), reads "JPY 6,235" and "KWD 6.235"
+(through the catalog's Catalog.money), with the override's thresholds.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from pathlib import Path
@@ -34,9 +39,33 @@ def _legend(fmt: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), fmt)
 
 
-def threshold_color(panel: dict, v: float | None) -> str:
-    """The color Grafana would give v from the panel's thresholds and value mappings."""
-    defaults = panel.get("fieldConfig", {}).get("defaults", {})
+def field(panel: dict, name: str | None = None) -> dict:
+    """The field config of the series called `name`: the panel's defaults with its byName overrides applied."""
+    config = panel.get("fieldConfig", {})
+    out = dict(config.get("defaults", {}))
+    for override in config.get("overrides", []) if name is not None else []:
+        matcher = override.get("matcher", {})
+        if matcher.get("id") == "byName" and matcher.get("options") == name:
+            out.update({p["id"]: p.get("value") for p in override.get("properties", []) if "id" in p})
+    return out
+
+
+def value_text(c: Catalog, config: dict, v: float | None) -> str:
+    """v as the field shows it: money ("JPY 6,235", "KWD 6.235") when its unit is a catalog currency's prefix."""
+    unit = str(config.get("unit") or "short")
+    if unit.startswith("prefix:") and v is not None and math.isfinite(v):
+        prefix = unit.removeprefix("prefix:")
+        currency = prefix.strip()
+        if currency in c.currencies:  # the query divided by 10^exponent: back to minor units, then read as money
+            return c.money(round(v * 10 ** c.exponent(currency)), currency)
+        decimals = config.get("decimals")
+        return f"{prefix}{v:,.{decimals}f}" if isinstance(decimals, int) else f"{prefix}{v:.4g}"
+    return fmt_value(v, unit)
+
+
+def threshold_color(panel: dict, v: float | None, name: str | None = None) -> str:
+    """The color Grafana would give v from the thresholds and value mappings (series `name`'s, overrides too)."""
+    defaults = field(panel, name)
     for mapping in defaults.get("mappings", []):
         hit = mapping.get("options", {}).get(str(int(v)) if v is not None and float(v).is_integer() else "")
         if hit and hit.get("color"):
@@ -57,7 +86,7 @@ def _series(result: list[dict], legend: str) -> list[Series]:
     return sorted(out, key=lambda s: s.name)
 
 
-def _plot(panel: dict, series: list[Series], path: Path) -> None:
+def _plot(c: Catalog, panel: dict, series: list[Series], path: Path) -> None:
     plt = pyplot()
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "short")
     kind = panel["type"]
@@ -65,9 +94,10 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
         fig, axes = plt.subplots(1, max(len(series), 1), figsize=(2.4 * max(len(series), 1), 1.8), squeeze=False)
         for ax, s in zip(axes[0], series or [Series("no data", [], [])]):
             last = s.values[-1] if s.values else None
-            ax.set_facecolor(threshold_color(panel, last))
-            ax.text(0.5, 0.55, fmt_value(last, unit),
-                    ha="center", va="center", fontsize=17, color="white", weight="bold", transform=ax.transAxes)
+            ax.set_facecolor(threshold_color(panel, last, s.name))
+            text = value_text(c, field(panel, s.name), last)
+            ax.text(0.5, 0.55, text, ha="center", va="center", fontsize=17 if len(text) <= 9 else 13,
+                    color="white", weight="bold", transform=ax.transAxes)
             mapped = _mapped_text(panel, last)
             ax.text(0.5, 0.18, mapped or s.name, ha="center", va="center", fontsize=8, color="white",
                     transform=ax.transAxes)
@@ -83,9 +113,9 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
         if kind == "bargauge":
             names = [s.name for s in series]
             values = [s.values[-1] if s.values else 0 for s in series]
-            ax.barh(names, values, color=[threshold_color(panel, v) for v in values])
-            for i, v in enumerate(values):
-                ax.text(v, i, " " + fmt_value(v, unit), va="center", fontsize=8)
+            ax.barh(names, values, color=[threshold_color(panel, v, n) for v, n in zip(values, names)])
+            for i, (v, n) in enumerate(zip(values, names)):
+                ax.text(v, i, " " + value_text(c, field(panel, n), v), va="center", fontsize=8)
         else:
             draw_lines(ax, series)
             for step in panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {}).get("steps", [])[1:]:
@@ -94,7 +124,24 @@ def _plot(panel: dict, series: list[Series], path: Path) -> None:
                     ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                                linewidth=0.8)
         finish(ax, panel["title"], unit, empty=not series)
+        if kind != "bargauge":
+            _axis_units(c, panel, series, ax)
     save(fig, path)
+
+
+def _axis_units(c: Catalog, panel: dict, series: list[Series], ax) -> None:
+    """A graph whose series have their own units (overrides: money per currency): ticks in that unit when
+    all share one ("KWD 6.000"), else plain numbers and a label saying each series has its own."""
+    units = {str(field(panel, s.name).get("unit") or "short") for s in series}
+    default = str(panel.get("fieldConfig", {}).get("defaults", {}).get("unit") or "short")
+    if units <= {default}:
+        return
+    if len(units) == 1:
+        config = field(panel, series[0].name)
+        ax.yaxis.set_major_formatter(lambda v, _: value_text(c, config, v))
+    else:
+        ax.yaxis.set_major_formatter(lambda v, _: fmt_value(v, "short"))
+        ax.set_ylabel("each series in its own unit", fontsize=7)
 
 
 def _mapped_text(panel: dict, v: float | None) -> str:
@@ -147,7 +194,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     prom = Prometheus(prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        sections = _panels(doc, prom, out_dir, start, end, step, progress)
+        sections = _panels(c, doc, prom, out_dir, start, end, step, progress)
     except PrometheusError as exc:
         raise SnapshotError(str(exc)) from None
     finally:
@@ -162,7 +209,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     return page
 
 
-def _panels(doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float, step: float,
+def _panels(c: Catalog, doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float, step: float,
             progress) -> list[Section]:
     """A section per dashboard row: the row's tables, and its other panels as PNG figures."""
     rate = f"{max(int(step * 4), 60)}s"
@@ -173,14 +220,15 @@ def _panels(doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float
             continue
         if panel["type"] == "table":
             rows = [r for t in panel["targets"] for r in prom.instant(expand(t["expr"], rate), end)]
-            sections[-1].blocks.append(Section(panel["title"], [Para(_description(panel), "note"),
-                                                                _table(panel, rows)]))
+            # a table alone in a row of the same name: no second heading saying the same
+            title = "" if panel["title"] == sections[-1].title else panel["title"]
+            sections[-1].blocks.append(Section(title, [Para(_description(panel), "note"), _table(panel, rows)]))
             progress(f"table {panel['title']}: {len(rows)} rows")
             continue
         series = [s for t in panel["targets"]
                   for s in _series(prom.range(expand(t["expr"], rate), start, end, step), t.get("legendFormat", ""))]
         name = f"panel-{panel['id']:02d}-{re.sub(r'[^a-z0-9]+', '-', panel['title'].lower()).strip('-')}.png"
-        _plot(panel, series, out_dir / name)
+        _plot(c, panel, series, out_dir / name)
         sections[-1].blocks.append(Image(panel["title"], name, _description(panel)))
         progress(f"{panel['type']:<10} {panel['title']}: {len(series)} series → {name}")
     return [s for s in sections if s.title or s.blocks]

@@ -1,0 +1,108 @@
+"""`moneypath snapshot` reads each series as Grafana shows it: money in its currency's own exponent
+(a ticket shop's JPY and KWD), per-currency overrides and thresholds; no Prometheus process (a fake answers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from moneypath._common.plots import Series
+from moneypath.catalog import load_catalog
+from moneypath.stack import snapshot
+from tests.conftest import ROOT
+
+FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
+NOW = 1_773_478_800.0  # 2026-03-14 09:00 UTC
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    """A ticket shop's catalog: Komoju and KNET, JPY (no minor unit) and KWD (three decimals)."""
+    return load_catalog(FOREIGN_PATH)
+
+
+def money_panel(kind: str = "stat") -> dict:
+    """A panel as the dashboards write money: queried in each currency's unit, one byName override per currency."""
+    def override(cur: str, decimals: int, red_above: float | None = None) -> dict:
+        props = [{"id": "unit", "value": f"prefix:{cur} "}, {"id": "decimals", "value": decimals}]
+        if red_above is not None:
+            props.append({"id": "thresholds", "value": {"mode": "absolute", "steps": [
+                {"value": None, "color": "green"}, {"value": red_above, "color": "red"}]}})
+        return {"matcher": {"id": "byName", "options": cur}, "properties": props}
+
+    return {"id": 9, "type": kind, "title": "Ledger imbalance", "targets": [],
+            "fieldConfig": {"defaults": {"unit": "short", "thresholds": {"mode": "absolute", "steps": [
+                {"value": None, "color": "green"}, {"value": 1e9, "color": "red"}]}},
+                "overrides": [override("JPY", 0, 10_000), override("KWD", 3, 10)]}}
+
+
+def drawn(monkeypatch) -> list:
+    figures = []
+    monkeypatch.setattr(snapshot, "save", lambda fig, path: figures.append(fig))
+    return figures
+
+
+def test_a_money_stat_reads_in_each_currencys_own_exponent(foreign, monkeypatch, tmp_path):
+    figures = drawn(monkeypatch)
+    series = [Series("JPY", [NOW], [6235.0]), Series("KWD", [NOW], [6.235])]  # 6235 minor units each
+    snapshot._plot(foreign, money_panel(), series, tmp_path / "p.png")
+    texts = [t.get_text() for ax in figures[0].axes for t in ax.texts]
+    assert "JPY 6,235" in texts and "KWD 6.235" in texts
+    # each currency's override thresholds: JPY 6,235 is under its 10,000, KWD 6.235 under its 10
+    assert [snapshot.threshold_color(money_panel(), 6235.0, "JPY"), snapshot.threshold_color(money_panel(), 12.5, "KWD")] \
+        == [snapshot.COLORS["green"], snapshot.COLORS["red"]]
+
+
+def test_money_bars_and_graphs_read_in_the_currency(foreign, monkeypatch, tmp_path):
+    figures = drawn(monkeypatch)
+    snapshot._plot(foreign, money_panel("bargauge"), [Series("JPY", [NOW], [6235.0]), Series("KWD", [NOW], [6.235])],
+                   tmp_path / "b.png")
+    assert {" JPY 6,235", " KWD 6.235"} <= {t.get_text() for t in figures[0].axes[0].texts}
+    snapshot._plot(foreign, money_panel("timeseries"), [Series("KWD", [NOW - 60, NOW], [0.0, 6.235])],
+                   tmp_path / "t.png")
+    assert figures[1].axes[0].yaxis.get_major_formatter()(6.235, 0) == "KWD 6.235"
+    snapshot._plot(foreign, money_panel("timeseries"), [Series("JPY", [NOW], [6235.0]), Series("KWD", [NOW], [6.235])],
+                   tmp_path / "t2.png")
+    assert figures[2].axes[0].get_ylabel() == "each series in its own unit"
+
+
+def test_value_text_uses_the_catalogs_exponents(foreign):
+    assert snapshot.value_text(foreign, {"unit": "prefix:JPY ", "decimals": 0}, 6235.0) == "JPY 6,235"
+    assert snapshot.value_text(foreign, {"unit": "prefix:KWD ", "decimals": 3}, -6.235) == "KWD -6.235"
+    assert snapshot.value_text(foreign, {"unit": "prefix:KWD ", "decimals": 3}, None) == "no data"
+    assert snapshot.value_text(foreign, {"unit": "prefix:≈", "decimals": 1}, 1234.56) == "≈1,234.6"  # not money
+    assert snapshot.value_text(foreign, {"unit": "percentunit"}, 0.5) == "50%"
+
+
+class FakePrometheus:
+    """Answers the overview's queries: the ledger imbalance per currency, in its own unit; nothing else."""
+
+    url = "http://prometheus.test:9090"
+
+    def __init__(self, *args, **kwargs):
+        self.queries = []
+
+    def range(self, query, start, end, step):
+        self.queries.append(query)
+        if "shop_ledger_imbalance_minor" not in query:
+            return []
+        scale = 1000 if 'currency="KWD"' in query and "/ 1000" in query else 1
+        cur = "KWD" if 'currency="KWD"' in query else "JPY"
+        return [{"metric": {"currency": cur}, "values": [[start, "0"], [end, str(6235 / scale)]]}]
+
+    def instant(self, query, at=None):
+        return []
+
+    def close(self):
+        pass
+
+
+def test_the_overview_snapshot_of_a_foreign_service_shows_its_money(foreign, monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(snapshot, "save", lambda fig, path: (figures.append(fig), path.write_bytes(b"")))
+    monkeypatch.setattr(snapshot, "Prometheus", FakePrometheus)
+    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW)
+    imbalance = next(f for f in figures if f.get_suptitle() == "Ledger imbalance")
+    texts = [t.get_text() for ax in imbalance.axes for t in ax.texts]
+    assert "JPY 6,235" in texts and "KWD 6.235" in texts
+    assert not [t for f in figures for ax in f.axes for t in ax.texts if t.get_text() in ("6235", "6.235", "6,235")]
+    assert "<title>" in page.read_text()
