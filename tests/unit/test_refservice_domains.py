@@ -533,3 +533,26 @@ def test_with_instrumentation_off_payments_work_and_nothing_is_exposed(catalog, 
     assert app.state.mp.backend.name == "none"
     assert authorize(app, "off-1").status_code == 201
     assert call(app, "GET", "/metrics").status_code == 404
+
+
+def test_provider_fees_read_the_amount_in_its_currency_s_exponent():
+    from moneypath.catalog import load_catalog
+    from moneypath.reference.refservice.cost import CostMeter
+    from tests.conftest import CATALOG_PATH
+
+    class Spent:
+        def __init__(self):
+            self.usd = []
+
+        def add_cost(self, component, usd, provider="none"):
+            self.usd.append((component, round(usd, 6), provider))
+
+    c = load_catalog(CATALOG_PATH)
+    provider, fee = next(iter(c.cost.provider_fees.items()))
+    spent = Spent()
+    meter = CostMeter(spent, c)
+    for currency in ("EUR", "JPY", "KWD"):
+        meter.provider_fee(provider, 6235, currency)
+    major = {"EUR": 62.35, "JPY": 6235, "KWD": 6.235}
+    assert spent.usd == [("provider_fee", round(fee.fixed_usd + major[cur] * fee.bps / 10_000, 6), provider)
+                         for cur in ("EUR", "JPY", "KWD")]

@@ -1,7 +1,7 @@
 """Cost model from the catalog, accrued into the cost counter as money is spent.
 
 Infrastructure accrues by the hour (per service process), provider fees per capture
-(fixed + basis points of the amount; minor units read as cents, there is no FX), fraud
+(fixed + basis points of the amount in its currency's major units, read as USD: there is no FX), fraud
 screening per check. The cost_increase fault multiplies every component, as a price
 change or a runaway resource would.
 """
@@ -18,17 +18,18 @@ from moneypath.instrument import MoneyPath
 class CostMeter:
     def __init__(self, mp: MoneyPath, catalog: Catalog, faults: Faults | None = None, clock=time.monotonic):
         self.mp, self.model, self.faults, self._clock = mp, catalog.cost, faults, clock
+        self._exponent = catalog.exponent
         self._since = clock()
 
     def _factor(self) -> float:
         more = self.faults.get("cost_increase") if self.faults is not None else None
         return more["factor"] if more else 1.0
 
-    def provider_fee(self, provider: str, amount_minor: int) -> None:
+    def provider_fee(self, provider: str, amount_minor: int, currency: str) -> None:
         fee = self.model.provider_fees.get(provider)
         if fee is not None:
-            self.mp.add_cost("provider_fee", (fee.fixed_usd + amount_minor / 100 * fee.bps / 10_000) * self._factor(),
-                             provider)
+            major = amount_minor / 10 ** self._exponent(currency)
+            self.mp.add_cost("provider_fee", (fee.fixed_usd + major * fee.bps / 10_000) * self._factor(), provider)
 
     def fraud_check(self) -> None:
         self.mp.add_cost("fraud_screening", self.model.fraud_screening_usd_per_check * self._factor())

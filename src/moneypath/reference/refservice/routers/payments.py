@@ -100,7 +100,7 @@ async def capture(request: Request, payment_id: str, caller: Writer):
         def book(conn):
             # False: the provider's webhook booked it first, and counted the fee then.
             if payments.mark_captured(conn, row, result.provider_status):
-                return lambda: svc.cost.provider_fee(row["provider"], row["amount_minor"])
+                return lambda: svc.cost.provider_fee(row["provider"], row["amount_minor"], row["currency"])
 
         return 200, payments.public(captured), book
 

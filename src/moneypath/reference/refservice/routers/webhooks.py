@@ -68,6 +68,6 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         raise
     if booked is not None:
         mp.record_ledger_write("committed", time.perf_counter() - start)
-        svc.cost.provider_fee(booked["provider"], booked["amount_minor"])
+        svc.cost.provider_fee(booked["provider"], booked["amount_minor"], booked["currency"])
     mp.count_webhook(known, "accepted" if fresh else "duplicate")
     return {"accepted": fresh, "duplicate": not fresh, "booked": booked is not None}
