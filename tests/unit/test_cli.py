@@ -146,3 +146,16 @@ def test_the_opentelemetry_api_is_core_and_the_sdk_is_the_otel_extra():
     assert extra_of("opentelemetry.sdk.trace") == "otel"
     assert extra_of("opentelemetry.exporter.otlp.proto.http") == "otel"
     assert extra_of("locust.env") == "loadtest"
+
+
+def test_snapshot_reads_prometheus_from_the_stack_in_state_dir(tmp_path):
+    import json
+
+    from moneypath.cli import _running_prometheus
+
+    assert _running_prometheus(tmp_path) == "http://127.0.0.1:9090"  # no stack: the usual default
+    (tmp_path / "stack.json").write_text(json.dumps({
+        "state_dir": str(tmp_path), "scrape_interval": "1s", "evaluation_interval": "1s", "targets": [],
+        "parts": [{"name": "prometheus", "url": "http://127.0.0.1:41234", "pid": 1, "health_path": "/-/ready",
+                   "log": "p.log"}]}))
+    assert _running_prometheus(tmp_path) == "http://127.0.0.1:41234"

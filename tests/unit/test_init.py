@@ -89,6 +89,7 @@ def test_nothing_of_a_disabled_feature_exists_anywhere(project):
 def test_locustfile_names_requests_as_the_gates_read_them(project):
     path = project / "loadtests/locustfile.py"
     py_compile.compile(str(path), doraise=True)
+    assert ".moneypath/" in (project / ".gitignore").read_text().split()
     text = path.read_text()
     assert "'/charges'" in text and "authorize [" in text and "['komoju', 'knet']" in text
 

@@ -6,6 +6,7 @@ counters, ranges within retention. `promtool` (Debian `prometheus`) parses what 
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 import subprocess
@@ -71,6 +72,11 @@ def check_expr(expr: str, metrics: dict, known_labels: set[str], retention: str,
             + check_ranges(bare, retention, limit))
 
 
+def did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.85)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def check_rates(expr: str, metrics: dict) -> list[str]:
     found = []
     for func, metric in _RATE.findall(expr):
@@ -79,7 +85,8 @@ def check_rates(expr: str, metrics: dict) -> list[str]:
         sig, suffix = metrics.get(metric, (None, ""))
         if sig is None or not (sig.type == "counter" or suffix):
             what = f"a {sig.type}" if sig else "not a catalog metric"
-            found.append(f"{func}() applied to {metric}, which is {what}, not a counter or histogram _bucket/_count/_sum")
+            found.append(f"{func}() applied to {metric}, which is {what}, not a counter or histogram _bucket/_count/_sum"
+                         + ("" if sig else did_you_mean(metric, metrics)))
     return found
 
 
@@ -98,6 +105,7 @@ def check_series(expr: str, metrics: dict, records: set[str]) -> list[str]:
     inside rate()/irate()/increase() is left to check_rates, which names it in its own problem."""
     rated = {metric for _, metric in _RATE.findall(_STRING.sub('""', expr))}
     return [f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum) or a recording rule"
+            + did_you_mean(name, [*metrics, *records])
             for name in selected_series(expr)
             if name not in metrics and name not in records and name not in PROMETHEUS_SERIES and name not in rated]
 
@@ -180,7 +188,8 @@ def check_promql(expr: str, context: QueryContext) -> list[str]:
             if name not in context.records:
                 found.append(f"{name} is not a recording rule")
         elif name.startswith(context.namespace) and name not in context.metrics:
-            found.append(f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum)")
+            found.append(f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum)"
+                         + did_you_mean(name, context.metrics))
     return found + check_expr(expr, context.metrics, context.labels, context.retention, context.limit)
 
 

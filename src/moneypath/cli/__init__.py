@@ -167,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Query Prometheus (query_range) for every panel of the on-call overview dashboard and write one "
                     "PNG per panel plus index.html, for people without Grafana and for drill reports.")
     _catalog_arg(snapshot)
-    snapshot.add_argument("--prometheus", metavar="URL", default="http://127.0.0.1:9090",
-                          help="Prometheus base URL (default http://127.0.0.1:9090)")
+    _state_arg(snapshot)
+    snapshot.add_argument("--prometheus", metavar="URL", default=None,
+                          help="Prometheus base URL (default: the one `moneypath up` runs from --state-dir, else "
+                               "http://127.0.0.1:9090)")
     snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
@@ -315,6 +317,11 @@ def _lint(args) -> int:
     return 1 if problems else 0
 
 
+def _state_flag(args) -> str:
+    default = os.environ.get("MONEYPATH_STATE_DIR", ".moneypath")
+    return "" if args.state_dir == default else f" --state-dir {args.state_dir}"
+
+
 def _stack(args) -> int:
     from pathlib import Path
 
@@ -331,11 +338,12 @@ def _stack(args) -> int:
                              remote_write=args.remote_write, faults=args.faults,
                              services=not (args.no_services or args.target))  # a --target is your service
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
-                  f"pages {state.url('pager')}/pages — stop with `moneypath down`")
+                  f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
             return 0
         if args.command == "down":
             if not stack.down(state_dir):
-                print(f"nothing running from {state_dir}")
+                print(f"nothing running from {state_dir} (a stack started with --state-dir DIR stops with "
+                      "`moneypath down --state-dir DIR`)")
             return 0
         rows = stack.status(state_dir)
         if not rows:
@@ -390,12 +398,21 @@ def _snapshot(args) -> int:
 
     catalog = load_catalog(args.catalog)
     try:
-        page = snapshot(catalog, args.prometheus, Path(args.out), args.range_)
+        page = snapshot(catalog, args.prometheus or _running_prometheus(Path(args.state_dir)), Path(args.out),
+                        args.range_)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {page}")
     return 0
+
+
+def _running_prometheus(state_dir: Path) -> str:
+    from moneypath.stack.local import load_state
+
+    state = load_state(state_dir)
+    running = [p.url for p in state.parts if p.name == "prometheus"] if state else []
+    return running[0] if running else "http://127.0.0.1:9090"
 
 
 def _metrics_sample(args) -> int:

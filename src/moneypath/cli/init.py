@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 from pathlib import Path
@@ -71,7 +72,9 @@ def options_from(args):
     features = _list(args.features)
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
-        raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)})")
+        close = difflib.get_close_matches(unknown[0], FEATURES, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)}){hint}")
     routes = _list(args.routes)
     for r in routes:
         if not r.startswith("/"):
@@ -104,7 +107,9 @@ def _run(args) -> int:
     if not (result.written or result.built or result.removed):
         print("nothing to write: every file is up to date with the catalog")
     off = [name for name in FEATURES if not c.enabled(name)]
-    print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts, providers "
+    burn = sum(1 for _ in c.slos)
+    print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts (+{burn} SLO "
+          f"burn-rate alerts), providers "
           f"{', '.join(c.providers)}, currencies {', '.join(c.currencies)}; features off: {', '.join(off) or 'none'}")
     print(f"next: edit {args.dir}/moneypath.yaml and the TODOs in {args.dir}/runbooks/, then\n"
           f"  moneypath build --root {args.dir}\n  moneypath lint --root {args.dir}")

@@ -267,10 +267,11 @@ def catalog_yaml(o: Options) -> str:
     auth = f"{o.namespace}_{Key.AUTHORIZATIONS_TOTAL}"
     providers = "\n".join(f"  {p}: {{display_name: {p.replace('_', ' ').title()}}}" for p in o.providers)
     return f"""# moneypath catalog for {o.service}: the single source of truth for its signals, SLOs, alerts,
-# routes and roles. Written by `moneypath init`; yours to edit. After a change:
+# routes and roles. Written by `moneypath init`; yours to edit. After a change, from this directory:
 #   moneypath catalog check   # every check build and lint run on the rules
+#   moneypath init .          # runbook pages and drills for new alerts (edited files are kept)
 #   moneypath build           # rules, routing, dashboards
-#   moneypath lint            # rules, runbook pages, drill files
+#   moneypath lint            # rules, runbook pages, drill files (--db-url to check their SQL)
 # Reference: https://github.com/moneypath/moneypath/blob/main/moneypath.yaml (every field documented).
 version: 1
 service: {o.service}
@@ -316,15 +317,7 @@ slos:
       good: '{Key.LEDGER_WRITES_TOTAL}{{outcome="committed"}}'
       total: {Key.LEDGER_WRITES_TOTAL}
 
-# Built-in alerts take a threshold; your own alerts give `expr:` (PromQL over the signals above and
-# the recording rules), e.g.
-#   ApprovalRateLow:
-#     severity: ticket
-#     for: 10m
-#     summary: Fewer than 80% of authorizations are approved.
-#     expr: sum(rate({auth}{{outcome="approved"}}[10m])) / sum(rate({auth}[10m])) < 0.8
-alerts:
-{_alerts(o)}{_cost(o)}
+{_cost(o)}
 # Who gets what: page and ticket routes, and who is paged for money loss.
 receivers:
   {o.pager}: {{description: Primary on-call engineer for {o.service}.}}
@@ -342,4 +335,13 @@ roles:
   communications: {{receiver: {o.pager}, duty: Status page and customer support briefing.}}
   compliance: {{receiver: compliance, duty: Classifies the incident and owns regulatory notification clocks.}}
   customer_support: {{receiver: {o.service}-tickets, duty: Answers customers and prepares remediation lists.}}
-"""
+
+# Alerts (last, so yours can be appended below). Built-in alerts take a threshold; your own give
+# `expr:` (PromQL over the signals above and the recording rules), e.g.
+#   ApprovalRateLow:
+#     severity: ticket
+#     for: 10m
+#     summary: Fewer than 80% of authorizations are approved.
+#     expr: sum(rate({auth}{{outcome="approved"}}[10m])) / sum(rate({auth}[10m])) < 0.8
+alerts:
+{_alerts(o)}"""

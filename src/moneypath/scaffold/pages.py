@@ -92,9 +92,7 @@ def runbook_page(c: Catalog, page: AlertPage) -> str:
 # {page.alert}
 
 ## Meaning
-{page.summary}
-
-{_readable(page.description)}
+{_meaning(page)}
 
 ## Impact
 {TODO}: the money at risk while this fires (failed payments per minute x average amount, money charged
@@ -121,6 +119,11 @@ twice, unreconciled amounts) and who notices first.
 ## Afterwards
 {TODO}: reconcile the window, list affected payments, write the incident review.
 """
+
+
+def _meaning(page: AlertPage) -> str:
+    described = _readable(page.description)
+    return page.summary if described.strip() == page.summary.strip() else f"{page.summary}\n\n{described}"
 
 
 def _readable(template: str) -> str:

@@ -46,6 +46,8 @@ def scaffold_files(c: Catalog) -> dict[str, str]:
         if page.severity == "page":
             files[pages.drill_path(page)] = pages.drill_file(c, page)
     files[LOCUSTFILE] = pages.locustfile(c)
+    # what `moneypath up --state-dir .moneypath` keeps (Prometheus data, logs) and the local test artifacts
+    files[".gitignore"] = ".moneypath/\nreports/\nsnapshot/\n"
     return files
 
 
