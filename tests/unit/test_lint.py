@@ -152,15 +152,16 @@ def test_promtool_missing_from_path_is_one_problem(catalog, tmp_path, monkeypatc
 # ---------------------------------------------------------------- (d) rate on counters only
 
 
-@pytest.mark.parametrize(("func", "metric", "what"), [
-    ("rate", "moneypath_queue_depth", "a gauge"),
-    ("irate", "moneypath_authorization_duration_seconds", "not a catalog metric"),
-    ("increase", "moneypath_unknown_total", "not a catalog metric"),
+@pytest.mark.parametrize(("func", "metric", "what", "hint"), [
+    ("rate", "moneypath_queue_depth", "a gauge", ""),
+    ("irate", "moneypath_authorization_duration_seconds", "not a catalog metric",
+     "; did you mean moneypath_authorization_duration_seconds_sum?"),  # a near miss names the closest series
+    ("increase", "moneypath_unknown_total", "not a catalog metric", ""),
 ])
-def test_rate_irate_increase_only_on_counters(catalog, tmp_path, func, metric, what):
+def test_rate_irate_increase_only_on_counters(catalog, tmp_path, func, metric, what, hint):
     root = make_root(tmp_path, records=[record(expr=f"sum({func}( {metric}[5m]))")])
     assert lint(catalog, root, RETENTION) == [f"{R}: job:test:rate5m: {func}() applied to {metric}, which is {what}, "
-                                              "not a counter or histogram _bucket/_count/_sum"]
+                                              f"not a counter or histogram _bucket/_count/_sum{hint}"]
 
 
 def test_histogram_series_counters_and_recorded_series_may_be_rated(catalog, tmp_path):

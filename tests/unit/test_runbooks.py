@@ -111,9 +111,9 @@ def test_an_unknown_metric(catalog, root):
     edit(root, DUP, "moneypath_duplicate_charged_minor_total[24h]", "moneypath_duplicate_charged_total[24h]", 2)
     assert check_runbooks(catalog, root, promtool=False) == [
         f"{DUP}: diagnosis.1.promql: moneypath_duplicate_charged_total is not a catalog metric "
-        "(nor a histogram's _bucket/_count/_sum)",
+        "(nor a histogram's _bucket/_count/_sum); did you mean moneypath_duplicate_charges_total?",
         f"{DUP}: diagnosis.1.promql: increase() applied to moneypath_duplicate_charged_total, which is not a "
-        "catalog metric, not a counter or histogram _bucket/_count/_sum"]
+        "catalog metric, not a counter or histogram _bucket/_count/_sum; did you mean moneypath_duplicate_charges_total?"]
 
 
 def test_an_unknown_recording_rule(catalog, root):
