@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
@@ -19,6 +20,24 @@ from moneypath.check.runbooks import (
     sql_steps,
 )
 from tests.conftest import ROOT, run_cli
+
+
+@contextlib.contextmanager
+def statements_sent():
+    """Every SQL statement any engine sends to a database inside the block."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 DUP = "runbooks/moneypathduplicatechargedetected.md"
@@ -213,22 +232,12 @@ def test_sql_is_never_prepared_on_the_reference_schema_unless_that_is_the_databa
     "UPDATE payments SET state = 'void'",
 ])
 def test_a_statement_that_writes_is_refused_before_it_reaches_the_database(catalog, root, ref_db, sql):
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
 
     q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \
         "HAVING COUNT(*) > 1"
     edit(root, DUP, q, sql, 2)
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with statements_sent() as seen:
         problems = check_runbooks(catalog, root, promtool=False, db_url=ref_db)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
     assert problems == [f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]
     assert seen and not [s for s in seen if "payments_copy" in s or "gone" in s or "UPDATE" in s.upper()
                          or "DELETE" in s.upper()]
@@ -358,8 +367,7 @@ def test_a_teams_own_sql_passes_on_its_own_database_and_is_not_checked_without_i
 
 @pytest.mark.integration  # a real PostgreSQL server (pg_url)
 def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):
-    from sqlalchemy import create_engine, event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy import create_engine
     from sqlalchemy.exc import DBAPIError
 
     from moneypath.reference.refservice.db import metadata
@@ -373,16 +381,8 @@ def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):
     q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \
         "HAVING COUNT(*) > 1"
     edit(root, DUP, q, "WITH gone AS (DELETE FROM payments RETURNING id) SELECT COUNT(*) FROM gone", 2)
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with statements_sent() as seen:
         problems = check_runbooks(catalog, root, promtool=False, db_url=pg_url)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
     assert problems == [
         f"{DUP}: diagnosis.3.sql: does not run on the --db-url database: relation \"reconciliation_break\" does not exist",
         f"{DUP}: diagnosis.4.sql: diagnosis queries are one read-only statement (SELECT or WITH)"]

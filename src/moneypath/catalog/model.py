@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
+from moneypath.catalog.features import SIGNAL_FEATURE
 
 DEFAULT_PATH = "moneypath.yaml"
 OTHER = "other"  # every label's overflow value; reserved, added automatically
@@ -194,11 +195,24 @@ class Catalog(_Model):
         """Whether an optional domain (moneypath.catalog.features) is on; unlisted features are."""
         return self.features.get(feature, True)
 
+    def signal_on(self, key: str) -> bool:
+        """Whether a built-in signal's feature is on (a signal of no feature always is)."""
+        feature = SIGNAL_FEATURE.get(key)
+        return feature is None or self.enabled(feature)
+
+    def has(self, *keys: str) -> bool:
+        """Whether every signal is declared and its feature on: what a generator may query."""
+        return all(key in self.signals and self.signal_on(key) for key in keys)
+
     def exponent(self, currency: str) -> int:
         """Digits after the decimal point of a currency's minor unit (ISO 4217, or the catalog's override)."""
         if currency in self.currency_exponents:
             return self.currency_exponents[currency]
         return ISO_4217_EXPONENTS.get(currency, 2)
+
+    def major_units(self, minor: int | float, currency: str) -> float:
+        """Minor units in the currency's major unit (6235 KWD minor → 6.235); fees in bps apply to these."""
+        return minor / 10 ** self.exponent(currency)
 
     def money(self, minor: int | float, currency: str) -> str:
         """Minor units as people read them: EUR 62.35, JPY 6,235, KWD 6.235."""

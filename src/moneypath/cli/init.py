@@ -107,8 +107,7 @@ def _run(args) -> int:
     if not (result.written or result.built or result.removed):
         print("nothing to write: every file is up to date with the catalog")
     off = [name for name in FEATURES if not c.enabled(name)]
-    burn = sum(1 for _ in c.slos)
-    print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts (+{burn} SLO "
+    print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts (+{len(c.slos)} SLO "
           f"burn-rate alerts), providers "
           f"{', '.join(c.providers)}, currencies {', '.join(c.currencies)}; features off: {', '.join(off) or 'none'}")
     print(f"next: edit {args.dir}/moneypath.yaml and the TODOs in {args.dir}/runbooks/, then\n"

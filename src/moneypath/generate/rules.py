@@ -26,7 +26,6 @@ from moneypath.catalog.conventions import (
     sli_error_record,
     slo_alert_key,
 )
-from moneypath.catalog.features import SIGNAL_FEATURE
 
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 
@@ -89,11 +88,6 @@ def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[s
 # ---------------------------------------------------------------- recording rules
 
 
-def has_signals(c: Catalog, *keys: str) -> bool:
-    """Whether every signal is in the catalog and its feature (if it belongs to one) is on."""
-    return all(key in c.signals and c.enabled(SIGNAL_FEATURE.get(key, "")) for key in keys)
-
-
 def recording_rules(c: Catalog) -> dict:
     auth_hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
     auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
@@ -118,13 +112,13 @@ def recording_rules(c: Catalog) -> dict:
         {"record": f":{base(ledger)}:failed_ratio_rate5m",
          "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
     ]
-    if has_signals(c, Key.COST_USD_TOTAL):
+    if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
         # regression alert's 7-day average for a week and silence it.
         business.append({"record": cost_per_authorization_record(c),
                          "expr": f"sum(rate({cost}[15m])) / (sum(rate({auth}[15m])) > 0)"})
-    if has_signals(c, Key.FRAUD_DECISIONS_TOTAL):
+    if c.has(Key.FRAUD_DECISIONS_TOTAL):
         fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
         business += [{"record": f":{base(fraud)}:decline_ratio_rate{w}",
                       "expr": f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'}

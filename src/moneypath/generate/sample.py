@@ -69,7 +69,8 @@ def record_sample(mp: MoneyPath, payments: int, seed: int = 7) -> None:
                 amount_minor = rng.randint(_MAJOR_MIN * scale, _MAJOR_MAX * scale)
                 fee = fees.get(provider)
                 if fee:
-                    mp.add_cost("provider_fee", fee.fixed_usd + amount_minor / scale * fee.bps / 10_000, provider)
+                    mp.add_cost("provider_fee", fee.fixed_usd + c.major_units(amount_minor, currency) * fee.bps / 10_000,
+                                provider)
         decision_score = rng.betavariate(1.2, 12)
         mp.record_fraud_decision("decline" if decision_score > 0.7 else "review" if decision_score > 0.4 else "approve",
                                  decision_score)

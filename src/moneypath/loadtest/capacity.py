@@ -99,7 +99,7 @@ def mean_amount_major(c: Catalog, sfile: scenarios.ScenarioFile) -> float:
     units, so it is read with that currency's exponent, weighted by the scenario's currency mix."""
     weights = {cur: w for cur, w in sfile.currencies.items() if w > 0}
     total = sum(weights.values())
-    return sfile.amount_minor.mean() * sum(w / total / 10 ** c.exponent(cur) for cur, w in weights.items())
+    return sum(w / total * c.major_units(sfile.amount_minor.mean(), cur) for cur, w in weights.items())
 
 
 def unit_costs(c: Catalog, sfile: scenarios.ScenarioFile) -> UnitCosts | None:

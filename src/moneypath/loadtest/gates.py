@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
+from moneypath.catalog.features import FEATURES
 from moneypath.loadtest.contract import availability_slo, latency_slo
 from moneypath.loadtest.scenarios import Scenario
 from moneypath.loadtest.stats import Summary
@@ -62,8 +62,7 @@ class SignalError(ValueError):
 def money_signals(c: Catalog) -> dict[str, str]:
     """Role -> exported metric name of every signal the load test reads, leaving out the roles of
     features the catalog switches off; SignalError names a missing key."""
-    roles = {role: key for role, key in MONEY_SIGNALS.items()
-             if key not in SIGNAL_FEATURE or c.enabled(SIGNAL_FEATURE[key])}
+    roles = {role: key for role, key in MONEY_SIGNALS.items() if c.signal_on(key)}
     for role, key in roles.items():
         if key not in c.signals:
             raise SignalError(f"{c.path}: signals.{key}: missing; the load test reads it ({role.replace('_', ' ')})")

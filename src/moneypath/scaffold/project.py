@@ -64,7 +64,7 @@ def init_project(root: Path, options: Options | None) -> InitResult:
     except (ValueError, KeyError, TypeError):
         raise CatalogError([f"{manifest_path}: not a moneypath init manifest; move it away and run init again"]) from None
     catalog_path = root / DEFAULT_PATH
-    result_written: list[str] = []
+    written: list[str] = []
     if not catalog_path.exists():
         if options is None:
             raise CatalogError([f"{catalog_path}: no catalog yet: give --providers and --currencies to write one"])
@@ -72,9 +72,9 @@ def init_project(root: Path, options: Options | None) -> InitResult:
         parse_catalog(text, str(catalog_path))  # a catalog that would not load is never written
         write_text(catalog_path, text)
         manifest[DEFAULT_PATH] = _digest(text)
-        result_written.append(DEFAULT_PATH)
+        written.append(DEFAULT_PATH)
     catalog = load_catalog(catalog_path)
-    result = InitResult(catalog, written=result_written)
+    result = InitResult(catalog, written=written)
     result.built = build.write(catalog, root)
 
     wanted = scaffold_files(catalog)

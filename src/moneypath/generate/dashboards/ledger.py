@@ -12,7 +12,6 @@ from moneypath.generate.dashboards.panels import (
     alert_above,
     bad_above,
     bar_panel,
-    has,
     money,
     pick_alerts,
     q,
@@ -64,7 +63,7 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     rows = [("Ledger", ledger_rows)]
     parts = ["Ledger writes, failures and balance"]
     # Optional domains (catalog features): a row only while the catalog has their signals.
-    reconciliation = has(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
+    reconciliation = c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
                          Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, Key.RECONCILIATION_MISMATCHES_TOTAL)
     if reconciliation:
         age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
@@ -85,7 +84,7 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                      [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")], w=12),
         ]))
         parts.append("reconciliation lag and mismatches")
-    if has(c, Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL):
+    if c.has(Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL):
         depth = c.metric(Key.QUEUE_DEPTH)
         dead = c.metric(Key.DEAD_LETTERS_TOTAL)
         rows.append(("Outbox", [

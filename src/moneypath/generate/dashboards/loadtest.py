@@ -12,7 +12,6 @@ from moneypath.generate.dashboards.panels import (
     bad_above,
     bar_panel,
     burn_steps,
-    has,
     neutral,
     pick_alerts,
     q,
@@ -59,7 +58,7 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         service.append(stat_panel("Ledger write success", ledger_slo[1].description, "percentunit",
                                   [q(sli_good_ratio_expr(c, ledger_slo[1], RATE), "committed")],
                                   slo_success_steps(ledger_slo[1]), w=8))
-    if has(c, Key.COST_USD_TOTAL):  # an optional domain (catalog feature `cost`)
+    if c.has(Key.COST_USD_TOTAL):  # an optional domain (catalog feature `cost`)
         service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.",
                                   "currencyUSD", [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}]))"
                                                     f" / sum(rate({auth}[{RATE}]))", "USD")], neutral(), w=8))

@@ -17,7 +17,6 @@ from moneypath.generate.dashboards.panels import (
     bad_above,
     bad_below,
     clean,
-    has,
     money,
     neutral,
     organize,
@@ -75,17 +74,17 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
 
     # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []
-    if has(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
+    if c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
         second.append(stat_panel(
             "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
             [q(f"max by (provider) ({c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)})", "{{provider}}")],
             alert_above(c, "ReconciliationLagHigh"), runbook_links(c, refs, "ReconciliationLagHigh")))
-    if has(c, Key.DEAD_LETTERS_TOTAL):
+    if c.has(Key.DEAD_LETTERS_TOTAL):
         second.append(stat_panel(
             "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
             [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
             alert_above(c, "DeadLettersGrowing"), runbook_links(c, refs, "DeadLettersGrowing")))
-    if has(c, Key.COST_USD_TOTAL):
+    if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         per_tx = cost_per_authorization_record(c)
         second.append(stat_panel(
@@ -96,7 +95,7 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's "
             "test.", "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
             alert_above(c, "CostPerTransactionRegression"), runbook_links(c, refs, "CostPerTransactionRegression")))
-    if has(c, Key.FRAUD_DECISIONS_TOTAL):
+    if c.has(Key.FRAUD_DECISIONS_TOTAL):
         fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
 
         def decline(w: str) -> str:

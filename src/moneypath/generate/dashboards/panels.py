@@ -22,7 +22,6 @@ from grafana_foundation_sdk.models import prometheus as pm
 
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import BURN_RATE_PAIRS, Key, slo_alert_key
-from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.generate.rules import alert_rules
 
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -270,13 +269,6 @@ class Board:
     alerts: list[AlertRef]
     rows: list[tuple[str, list]] = field(default_factory=list)
     variables: list = field(default_factory=list)
-
-
-def has(c: Catalog, *keys: str) -> bool:
-    """Whether the catalog has these signals: declared, and their feature (catalog.features) on.
-
-    A disabled feature's panels query nothing: boards build them only `if has(c, ...)`."""
-    return all(key in c.signals and (key not in SIGNAL_FEATURE or c.enabled(SIGNAL_FEATURE[key])) for key in keys)
 
 
 def slos_on(c: Catalog, signals: set[str]) -> list[str]:

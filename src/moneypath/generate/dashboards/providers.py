@@ -16,7 +16,6 @@ from moneypath.generate.dashboards.panels import (
     alert_above,
     authorization_latency_slo,
     bad_above,
-    has,
     neutral,
     pick_alerts,
     q,
@@ -77,7 +76,7 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         ts_panel("Circuit state over time", circuit_sig.help, "short",
                  [q(f"max by (provider) ({circuit}{sel})", "{{provider}}")], bad_above(closed), outage_rb),
     ]
-    if has(c, Key.WEBHOOKS_TOTAL):  # an optional domain (catalog feature `webhooks`)
+    if c.has(Key.WEBHOOKS_TOTAL):  # an optional domain (catalog feature `webhooks`)
         hooks = c.metric(Key.WEBHOOKS_TOTAL)
         trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
                                [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))",

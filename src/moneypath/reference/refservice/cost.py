@@ -18,7 +18,7 @@ from moneypath.instrument import MoneyPath
 class CostMeter:
     def __init__(self, mp: MoneyPath, catalog: Catalog, faults: Faults | None = None, clock=time.monotonic):
         self.mp, self.model, self.faults, self._clock = mp, catalog.cost, faults, clock
-        self._exponent = catalog.exponent
+        self._major_units = catalog.major_units
         self._since = clock()
 
     def _factor(self) -> float:
@@ -28,7 +28,7 @@ class CostMeter:
     def provider_fee(self, provider: str, amount_minor: int, currency: str) -> None:
         fee = self.model.provider_fees.get(provider)
         if fee is not None:
-            major = amount_minor / 10 ** self._exponent(currency)
+            major = self._major_units(amount_minor, currency)
             self.mp.add_cost("provider_fee", (fee.fixed_usd + major * fee.bps / 10_000) * self._factor(), provider)
 
     def fraud_check(self) -> None:
