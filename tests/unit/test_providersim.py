@@ -633,9 +633,11 @@ def test_fault_registry_lists_validates_and_clears_per_provider(tmp_path):
         await set_fault(c, "error_rate", provider="globex", rate=0.25)
         assert len((await c.get("/admin/faults", headers=h)).json()["faults"]) == 2
         r = await c.delete("/admin/faults/error_rate", params={"provider": "acme"}, headers=h)
-        assert r.json() == {"cleared": [{"name": "error_rate", "provider": "acme", "rate": 0.5}]}
-        assert (await c.get("/admin/faults", headers=h)).json() == {
-            "faults": [{"name": "error_rate", "provider": "globex", "rate": 0.25}]}
+        assert [f | {"ends_in_s": 0} for f in r.json()["cleared"]] == [
+            {"name": "error_rate", "provider": "acme", "rate": 0.5, "ends_in_s": 0}]
+        left = (await c.get("/admin/faults", headers=h)).json()["faults"]
+        assert len(left) == 1 and 899 < left[0].pop("ends_in_s") <= 900  # the default duration: 15 minutes
+        assert left == [{"name": "error_rate", "provider": "globex", "rate": 0.25}]
 
     run(make_app(tmp_path, enable_faults=True), scenario)
 

@@ -17,10 +17,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
 from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.conventions import Key
 from moneypath.check.expect import Expect
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
@@ -314,16 +316,17 @@ def receivers_for(alert: str, catalog: Catalog, known: dict[str, dict]) -> list[
     return [catalog.routes.page if info["severity"] == "page" else catalog.routes.ticket]
 
 
-def fault_specs(where: str) -> dict[str, FaultSpec]:
+def fault_specs(where: str, catalog: Catalog) -> dict[str, FaultSpec]:
+    """What the fault API at `where` can set, its targets named by the catalog."""
+    providers = tuple(catalog.providers)
     if where == "service":
-        from moneypath.reference.refservice.faults import SPECS
-    else:
-        from moneypath.reference.providersim.faults import SPECS
-    return SPECS
+        queue = catalog.signals.get(Key.QUEUE_DEPTH)
+        return service_specs(tuple(queue.labels.get("queue", ())) if queue else ())
+    return proxy_specs(providers) if where == "faultproxy" else simulator_specs(providers)
 
 
-def check_fault(fault: Fault) -> list[str]:
-    specs = fault_specs(fault.where)
+def check_fault(fault: Fault, catalog: Catalog) -> list[str]:
+    specs = fault_specs(fault.where, catalog)
     if fault.name not in specs:
         return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"]
     spec = specs[fault.name]
@@ -334,15 +337,21 @@ def check_fault(fault: Fault) -> list[str]:
     elif fault.target is not None:
         problems.append(f"fault.target: {fault.name} takes no target")
     for key in fault.params:
-        if key not in spec.params:
+        if key not in spec.params and key not in spec.optional:
             problems.append(f"fault.params.{key}: {fault.name} takes no such parameter "
-                            f"(it takes {', '.join(spec.params) or 'none'})")
+                            f"(it takes {', '.join([*spec.params, *spec.optional]) or 'none'})")
     for key, validate in spec.params.items():
         if key not in fault.params:
             problems.append(f"fault.params.{key}: required by {fault.name}")
             continue
         try:
             validate(key, fault.params[key])
+        except FaultError as e:
+            problems.append(f"fault.params.{e}")
+    for key, (validate, _) in spec.optional.items():
+        try:
+            if key in fault.params:
+                validate(key, fault.params[key])
         except FaultError as e:
             problems.append(f"fault.params.{e}")
     return problems
@@ -389,7 +398,7 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
                 problems.append(f"load.{key}.{name}: not in the catalog's {key} ({', '.join(declared)})")
 
     if drill.fault is not None:
-        problems += check_fault(drill.fault)
+        problems += check_fault(drill.fault, catalog)
 
     named = set()
     for i, exp in enumerate(drill.alerts.expected):

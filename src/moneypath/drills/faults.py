@@ -31,7 +31,7 @@ class FaultSwitch:
 
     def inject(self) -> None:
         ctx, fault = self.ctx, self.ctx.drill.fault
-        spec = fault_specs(fault.where)[fault.name]
+        spec = fault_specs(fault.where, ctx.catalog)[fault.name]
         body = dict(fault.params)
         if spec.target:
             body[spec.target] = fault.target
@@ -53,7 +53,7 @@ class FaultSwitch:
         if not self.active:
             return True
         ctx, fault = self.ctx, self.ctx.drill.fault
-        spec = fault_specs(fault.where)[fault.name]
+        spec = fault_specs(fault.where, ctx.catalog)[fault.name]
         params = {spec.target: fault.target} if spec.target and fault.target else None
         if params and fault.where == "service":
             params = {"target": fault.target}  # the service's DELETE takes ?target=, whatever the fault calls it
