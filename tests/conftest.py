@@ -48,6 +48,16 @@ def catalog():
     return load_catalog(CATALOG_PATH)
 
 
+FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
+
+
+@pytest.fixture(scope="session")
+def foreign():
+    """A ticket shop's catalog (tests/foreign): komoju and knet, JPY (no minor unit) and KWD (three decimals),
+    the optional domains off."""
+    return load_catalog(FOREIGN_PATH)
+
+
 @pytest.fixture
 def mp(catalog):
     return MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))

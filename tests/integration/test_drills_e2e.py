@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from moneypath.check.drill_files import load_drill
 from moneypath.cli import main
 from moneypath.drills.runner import local_stack
 from moneypath.stack import local as stack
@@ -68,7 +69,8 @@ def test_two_drills_pass_end_to_end(tmp_path, capsys):
 def broken_stack(catalog, tmp_path):
     """A local stack whose Prometheus lost the DuplicateChargeDetected rule (reloaded without it)."""
     state = tmp_path / "broken"
-    target = local_stack(catalog, state, say=lambda _: None)
+    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
+    target = local_stack(catalog, drill, state, say=lambda _: None)
     try:
         rules_file = state.resolve() / "alert-rules.yaml"
         doc = yaml.safe_load(rules_file.read_text())
@@ -94,6 +96,7 @@ def test_drill_fails_clearly_when_the_alert_rule_is_missing(broken_stack, tmp_pa
     doc["diagnosis"]["within"] = "4s"
     doc["recovery"]["within"] = "8s"
     doc["recovery"]["alerts_resolved"] = False
+    doc["load"]["requests"] = yaml.safe_load((DRILLS / doc["load"]["requests"]).read_text())
     drill = tmp_path / "runbooks" / "drills" / "duplicate-charge-broken.yaml"
     drill.parent.mkdir(parents=True)
     drill.write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -32,11 +32,6 @@ FEATURE_WORDS = {"fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox
 
 
 @pytest.fixture(scope="module")
-def foreign():
-    return load_catalog(FOREIGN)
-
-
-@pytest.fixture(scope="module")
 def foreign_boards(foreign):
     return d.dashboards(foreign, "moneypath.yaml")
 

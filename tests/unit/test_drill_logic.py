@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -71,8 +72,8 @@ def test_affected_payments_counts_the_fault_window_and_every_break():
     outcomes = [_outcome(1, payment_id="p1", error="authorize: 503 ledger-unavailable"),  # before the fault
                 _outcome(11, payment_id="p2", state="authorized"),  # fine
                 _outcome(12, error="authorize: 502 provider-error"),  # failed, no id
-                _outcome(13, payment_id="p3", state="declined", risk_decision="decline"),
-                _outcome(14, payment_id="p4", state="held", risk_decision="hold"),
+                _outcome(13, payment_id="p3", state="declined", flagged=True),
+                _outcome(14, payment_id="p4", state="held", flagged=True),
                 _outcome(40, payment_id="p5", error="capture: 503")]  # after the window
     breaks = [{"payment_id": "p2", "kind": "duplicate"}, {"payment_id": None, "provider_ref": "r9", "kind":
                                                                                     "missing_in_ledger"}]
@@ -105,16 +106,6 @@ def test_blast_radius_cap():
     assert "EUR 50.00 charged twice (cap EUR 10.00)" in money.cap_exceeded(0, {"EUR": 5000}, None, 1000)
 
 
-FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
-
-
-@pytest.fixture(scope="module")
-def foreign():
-    """A ticket shop's catalog: JPY (no minor unit) and KWD (three decimals)."""
-    from moneypath.catalog import load_catalog
-
-    return load_catalog(FOREIGN_PATH)
-
 
 def test_the_blast_radius_cap_says_the_money_in_its_currency(foreign):
     assert money.cap_exceeded(0, {"JPY": 6235}, None, 5000, foreign.money) == \
@@ -143,6 +134,7 @@ class _MoneyCtx:
 
     def __init__(self, catalog, answer):
         self.catalog, self.db, self.scale, self.started_at = catalog, None, 1.0, 1000.0
+        self.drill = SimpleNamespace(load=None)  # no request template: writes lost are not measured
         self.prom = FakeProm()
         self.prom.answer = answer
         self.timeline, self.objectives = [], []
@@ -175,7 +167,8 @@ def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currenc
     result, lost = impact.money_impact(ctx, [], 1010.0, 1050.0, None)
     assert result.duplicate_amount_minor == {"JPY": 6235, "KWD": 6235}  # the journal keeps integer minor units
     assert ctx.timeline == ["money: 0 payment(s) affected, duplicates JPY 6,235, KWD 6.235, unreconciled not "
-                            "measured (no --db-url), writes lost 0 of 0 acknowledged"]
+                            "measured (no --db-url), writes lost not measured (no --db-url, no read request) of 0 "
+                            "acknowledged"]
     impact.ledger_objective(ctx, result, lost)
     (objective,) = ctx.objectives
     assert not objective.ok and objective.reason == f"{imbalance} is not 0: KWD 6.235"
@@ -422,7 +415,7 @@ def test_remediation_actions_are_called_and_judged(live):
     post = next(c for c in live.calls if c[0] == "POST")
     assert post == ("POST", "http://svc/admin/routing", "Bearer admin-token", '{"provider":"globex"}')
     mitigated = next(o for o in live.objectives if o.name == "mitigated")
-    assert mitigated.ok and "route card payments to globex: POST /admin/routing → 200" in mitigated.reason
+    assert mitigated.ok and "route card payments to globex: POST http://svc/admin/routing → 200" in mitigated.reason
     live.objectives.clear()
     live.status = 500
     live.mitigate()  # the fault is already cleared; the action now fails
@@ -528,7 +521,7 @@ def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, 
               for n in ("duplicate-charge", "fraud-spike", "settlement-mismatch")]
     started, stopped = [], []
 
-    def local_stack(catalog, state_dir, say):
+    def local_stack(catalog, drill, state_dir, say):
         started.append(state_dir.name)
         if state_dir.name == "duplicate-charge":
             raise stack.StackError("prometheus exited at start;\nsee prometheus.log")

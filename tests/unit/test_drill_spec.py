@@ -41,6 +41,10 @@ def _variant(tmp_path: Path, edit) -> Path:
     # the runbook pages live beside the drills, as in the repository
     for page in (ROOT / "runbooks").glob("*.md"):
         (tmp_path / "runbooks" / page.name).write_text(page.read_text())
+    requests = tmp_path / "runbooks" / "drills" / "requests"
+    requests.mkdir(exist_ok=True)
+    for file in (ROOT / "runbooks" / "drills" / "requests").glob("*.yaml"):
+        (requests / file.name).write_text(file.read_text())
     return path
 
 
@@ -66,7 +70,23 @@ BAD = [
     ("fault.params.bogus", 1, "runbooks/drills/x.yaml: fault.params.bogus: duplicate_capture takes no such parameter"),
     ("fault.name", "meltdown", "runbooks/drills/x.yaml: fault.name: providersim has no fault 'meltdown'"),
     ("fault.target", "initech", "runbooks/drills/x.yaml: fault.target: duplicate_capture hits one provider"),
-    ("fault.where", "database", "runbooks/drills/x.yaml: fault.where: Input should be 'service' or 'providersim'"),
+    ("fault.where", "database", "runbooks/drills/x.yaml: fault.where: Input should be 'faultproxy', 'providersim', "
+                                "'service' or 'hook'"),
+    ("fault.set", {"url": "http://127.0.0.1:1/flag"}, "fault: set/clear: only for where: hook"),
+    ("fault.where", "hook", "fault: a hook fault needs set and clear"),
+    ("load.methods", {"cheque": 1}, "load.methods.cheque: not a method the catalog declares (card, bank_transfer, "
+                                    "wallet)"),
+    ("load.requests", "requests/nope.yaml", "load.requests: runbooks/drills/requests/nope.yaml: no such file"),
+    ("load.requests", {"authorize": {"path": "/pay", "id": "id", "outcome": "state", "json": {"a": "{amount}"}},
+                       "approved": ["ok"]},
+     "load.requests: authorize: unknown placeholder {amount} (known: {amount_minor}"),
+    ("load.requests", {"authorize": {"path": "/pay", "outcome": "state"}, "approved": ["ok"]},
+     "load.requests: authorize.id: required: where the payment id is in the answer"),
+    ("load.requests", {"authorize": {"path": "/pay", "id": "id", "outcome": "s"}, "approved": ["ok"],
+                       "read": {"method": "GET", "path": "/pay/1"}},
+     "load.requests: read.path: needs {payment_id}"),
+    ("load.requests", {"authorize": {"path": "/pay", "id": "id", "outcome": "s"}, "approved": ["ok"]},
+     "load: capture: a share above 0 needs requests.capture (or set capture: 0)"),
     ("runbook", "Meltdown", "runbooks/drills/x.yaml: runbook: 'Meltdown' is not an alert the catalog generates"),
     ("alerts.expected.0.alert", "Nope", "runbooks/drills/x.yaml: alerts.expected.0.alert: 'Nope' is not an alert"),
     ("alerts.expected.0.page_within", "soon", "runbooks/drills/x.yaml: alerts.expected.0.page_within: 'soon' is not a "

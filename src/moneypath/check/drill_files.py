@@ -11,6 +11,7 @@ them, and the ranges in the drill's own PromQL, when it targets rules compressed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -80,16 +81,95 @@ class Peak(_Model):
     duration: Seconds
 
 
+PLACEHOLDERS = ("amount_minor", "amount_major", "currency", "provider", "method", "idempotency_key", "reference",
+                "correlation_id", "payment_id")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${NAME}: read from the environment when the drill runs
+HTTP_METHODS = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def placeholders(value: Any) -> set[str]:
+    """The {name} placeholders in a template value (strings inside mappings and lists too)."""
+    if isinstance(value, str):
+        return set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", ENV_REF.sub("", value)))
+    if isinstance(value, dict):
+        return set().union(*(placeholders(v) for v in value.values()), set())
+    if isinstance(value, list):
+        return set().union(*(placeholders(v) for v in value), set())
+    return set()
+
+
+def env_refs(value: Any) -> set[str]:
+    """The ${NAME} environment references in a value."""
+    if isinstance(value, str):
+        return set(ENV_REF.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(env_refs(v) for v in value.values()), set())
+    if isinstance(value, list):
+        return set().union(*(env_refs(v) for v in value), set())
+    return set()
+
+
+class Call(_Model):
+    """One request of the team's API. Path, headers and JSON body may hold {placeholders}
+    (PLACEHOLDERS); a JSON value that is a placeholder alone keeps its type ("{amount_minor}" → 6235)."""
+
+    method: HTTP_METHODS = "POST"
+    path: str = Field(pattern=r"^/")
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    id: str | None = None  # where the payment id is in a 2xx answer: a dotted path, e.g. id or data.charge.id
+    outcome: str | None = None  # where the payment's state is in a 2xx answer, e.g. status
+
+
+class Requests(_Model):
+    """How the drill's load calls the team's API: the authorization, the capture, and how to read a payment back
+    (the "writes lost" check: an acknowledged payment the API no longer knows)."""
+
+    auth: Literal["minted", "bearer", "none"] = "minted"  # minted: from MONEYPATH_TOKEN_SECRET (or the local stack)
+    token_env: str = Field(default="MONEYPATH_DRILL_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # auth: bearer
+    authorize: Call
+    approved: list[str] = Field(min_length=1)  # outcomes after which the payment may be captured
+    flagged: dict[str, list[str]] = Field(default_factory=dict)  # dotted path → answers that count as affected
+    capture: Call | None = None
+    read: Call | None = None
+    captured: list[str] = Field(default_factory=list)  # read outcomes that show an acknowledged capture
+    retry_status: list[int] = Field(default_factory=lambda: [409, 500, 502, 503, 504])
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if not self.authorize.id:
+            raise ValueError("authorize.id: required: where the payment id is in the answer (e.g. id)")
+        if not self.authorize.outcome:
+            raise ValueError("authorize.outcome: required: where the payment's state is in the answer (e.g. status)")
+        if self.read is not None and self.capture is not None and not self.captured:
+            raise ValueError("captured: required with read and capture: the read outcomes that show a capture")
+        for key in ("authorize", "capture", "read"):
+            call = getattr(self, key)
+            if call is None:
+                continue
+            used = placeholders([call.path, call.headers, call.json_body])
+            unknown = sorted(used - set(PLACEHOLDERS))
+            if unknown:
+                raise ValueError(f"{key}: unknown placeholder {{{unknown[0]}}} (known: "
+                                 f"{', '.join('{' + n + '}' for n in PLACEHOLDERS)})")
+            if key == "authorize" and "payment_id" in used:
+                raise ValueError("authorize: {payment_id} is known only after the authorization (capture, read)")
+            if key != "authorize" and "payment_id" not in placeholders(call.path):
+                raise ValueError(f"{key}.path: needs {{payment_id}}, e.g. /charges/{{payment_id}}")
+        return self
+
+
 class Load(_Model):
     rate: float = Field(gt=0, le=2000, description="payments per second")
     baseline: Seconds  # load before the fault (or the peak)
     capture: float = Field(default=0.8, ge=0, le=1)  # share of authorized payments captured
     providers: dict[str, float] = Field(min_length=1)  # provider → weight
     currencies: dict[str, float] = Field(min_length=1)  # currency → weight
-    methods: dict[Literal["card", "bank_transfer", "wallet"], float] = Field(default_factory=lambda: {"card": 1.0})
+    methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
     amounts: Amounts
     concurrency: int = Field(default=64, ge=1, le=1000)
     peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
+    requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
 
     @field_validator("providers", "currencies", "methods")
     @classmethod
@@ -97,6 +177,12 @@ class Load(_Model):
         if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
             raise ValueError("weights must not be negative and at least one must be positive")
         return v
+
+    @model_validator(mode="after")
+    def _capture_needs_a_call(self):
+        if self.capture > 0 and self.requests.capture is None:
+            raise ValueError("capture: a share above 0 needs requests.capture (or set capture: 0)")
+        return self
 
 
 class Cap(_Model):
@@ -106,15 +192,39 @@ class Cap(_Model):
     duplicate_minor: int | None = Field(default=None, ge=1)  # in any one currency
 
 
+class Hook(_Model):
+    """An HTTP call to the team's own fault switch (a feature flag, a chaos tool's API); ${NAME} in the URL,
+    headers and body is read from the environment when the drill runs."""
+
+    method: HTTP_METHODS = "POST"
+    url: str = Field(pattern=r"^(https?://|\$\{)")
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+
 class Fault(_Model):
-    where: Literal["service", "providersim"]
-    name: str = Field(min_length=1)
-    target: str | None = None  # provider (simulator faults) or queue (consumer_failure)
+    where: Literal["faultproxy", "providersim", "service", "hook"]
+    name: str = Field(min_length=1)  # the fault API's fault; for a hook, what the report calls it
+    target: str | None = None  # provider (proxy and simulator faults) or queue (consumer_failure)
     params: dict[str, Any] = Field(default_factory=dict)
+    set: Hook | None = None  # where: hook
+    clear: Hook | None = None  # where: hook
     after: Seconds = 0.0  # wait after the steady-state check before injecting
     duration: Seconds  # the longest the fault stays; mitigation clears it earlier
     cap: Cap = Field(default_factory=Cap)
     halt_when: list[Check] = Field(default_factory=list)  # clear the fault at once when any holds
+
+    @model_validator(mode="after")
+    def _hook_or_api(self):
+        if self.where == "hook":
+            if self.set is None or self.clear is None:
+                raise ValueError("a hook fault needs set and clear (the calls that switch it on and off)")
+            if self.params:
+                raise ValueError("params: a hook fault carries its parameters in set (url, json)")
+        elif self.set is not None or self.clear is not None:
+            raise ValueError(f"set/clear: only for where: hook ({self.where} faults go through its fault API)")
+        return self
 
 
 class ExpectedAlert(_Model):
@@ -141,14 +251,23 @@ class Diagnosis(_Model):
 
 
 class Action(_Model):
-    """A remediation through an API, e.g. POST {service}/admin/..."""
+    """A remediation through an API: `where` (the service, the simulator or the fault proxy) and a path,
+    e.g. POST {service}/admin/..., or a whole `url` (${NAME} read from the environment)."""
 
     name: str = Field(min_length=1)
-    where: Literal["service", "providersim"]
+    where: Literal["service", "providersim", "faultproxy"] | None = None
     method: Literal["POST", "PUT", "DELETE"]
-    path: str = Field(pattern=r"^/")
+    path: str | None = Field(default=None, pattern=r"^/")
+    url: str | None = Field(default=None, pattern=r"^(https?://|\$\{)")
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+    @model_validator(mode="after")
+    def _where(self):
+        if (self.url is None) == (self.where is None or self.path is None):
+            raise ValueError("give either where and path, or url")
+        return self
 
 
 class Mitigation(_Model):
@@ -262,6 +381,9 @@ def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
     for key in ("name", "path", "runbook_alert", "runbook_page", "runbook_steps"):
         if key in doc:
             raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
+    load = doc.get("load")
+    if isinstance(load, dict) and isinstance(load.get("requests"), str):
+        load["requests"] = _requests_file(Path(path).parent / load["requests"], rel, Path(root))
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
@@ -271,6 +393,24 @@ def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
     if problems:
         raise DrillError(problems)
     return drill
+
+
+def _requests_file(path: Path, rel: str, root: Path) -> dict:
+    """A load.requests file (shared by the drills of one service): its mapping, or DrillError naming it."""
+    where = f"{rel}: load.requests"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DrillError([f"{where}: {rel_path(path, root)}: no such file"]) from None
+    except OSError as e:
+        raise DrillError([f"{where}: {rel_path(path, root)}: cannot be read: {e.strerror or e}"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DrillError([f"{where}: {rel_path(path, root)}: not valid YAML{at}"]) from None
+    if not isinstance(doc, dict):
+        raise DrillError([f"{where}: {rel_path(path, root)}: a mapping (auth, authorize, approved, capture, read)"])
+    return doc
 
 
 def _loc(loc: tuple) -> str:
@@ -326,6 +466,10 @@ def fault_specs(where: str, catalog: Catalog) -> dict[str, FaultSpec]:
 
 
 def check_fault(fault: Fault, catalog: Catalog) -> list[str]:
+    if fault.where == "hook":  # the team's own switch: its target, if named, is one of the catalog's providers
+        if fault.target is not None and fault.target not in catalog.providers:
+            return [f"fault.target: {fault.target!r} is not a catalog provider ({', '.join(catalog.providers)})"]
+        return []
     specs = fault_specs(fault.where, catalog)
     if fault.name not in specs:
         return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"]
@@ -396,6 +540,11 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
         for name in getattr(drill.load, key):
             if name not in declared:
                 problems.append(f"load.{key}.{name}: not in the catalog's {key} ({', '.join(declared)})")
+    methods = catalog.signals[Key.AUTHORIZATIONS_TOTAL].labels.get("method") \
+        if Key.AUTHORIZATIONS_TOTAL in catalog.signals else None
+    for name in drill.load.methods if drill.load is not None and methods else ():
+        if name not in methods:
+            problems.append(f"load.methods.{name}: not a method the catalog declares ({', '.join(methods)})")
 
     if drill.fault is not None:
         problems += check_fault(drill.fault, catalog)

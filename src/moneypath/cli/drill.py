@@ -14,14 +14,19 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
 TARGET_HELP = """\
 Without --target-* options the runner starts a fresh local stack per drill (provider simulator,
 reference service with faults on, Prometheus with the rules compressed 60x, Alertmanager, pager)
-and stops it afterwards. With them it drills a running environment instead:
+and stops it afterwards. With them it drills a running environment instead, your own service too:
 
   --target-service and --target-prometheus are required, and --target-pager (moneypath pager) or
-  --target-alertmanager to see the pages; --target-providersim for simulator faults; --db-url for the SQL
-  evidence and the ledger checks (opened read-only). Tokens: MONEYPATH_TOKEN_SECRET (to mint them),
-  or MONEYPATH_DRILL_TOKEN (payments:write, payments:read) and MONEYPATH_DRILL_ADMIN_TOKEN
-  (admin:faults). --time-factor says how much faster than production the target's rules run
-  (1 = the committed rules): drill durations are written for the local 60x stack and stretched.
+  --target-alertmanager to see the pages; --target-faultproxy (moneypath faultproxy), --target-providersim
+  or the service itself for the drill's fault (fault.where); --db-url for the SQL evidence and the ledger
+  checks (opened read-only). The drill's load calls the API as its load.requests say; their auth: minted
+  needs MONEYPATH_TOKEN_SECRET (or MONEYPATH_DRILL_TOKEN), bearer the variable in token_env, none nothing.
+  Faults through a fault API need an admin:faults token: MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN.
+  Hook faults and actions read ${NAME} from the environment. Before anything is broken, one payment goes
+  through the drill's requests: an API that does not answer as they say stops the run (exit 2).
+  --time-factor says how much faster than production the target's rules run (1 = the committed rules;
+  `moneypath up --target ... --time-factor 60` runs them 60x): drill durations are written for the
+  local 60x stack and stretched.
 """
 
 
@@ -45,6 +50,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--interactive", action="store_true",
                      help="after each drill, prompt every role for its first-hour checkpoint and record the answers")
     for name, what in (("service", "reference (or your) payment service"), ("prometheus", "Prometheus"),
+                       ("faultproxy", "fault proxy between the service and its providers (fault.where: faultproxy)"),
                        ("providersim", "provider simulator (simulator faults)"),
                        ("alertmanager", "Alertmanager (pages, when there is no pager)"),
                        ("pager", "moneypath pager (GET /pages)")):
@@ -103,11 +109,14 @@ def _shape(d) -> str:
     return f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
 
 
+TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")
+
+
 def _target(args):
     from moneypath._common.tokens import issue
     from moneypath.drills.targets import Target
 
-    given = {n: getattr(args, f"target_{n}") for n in ("service", "prometheus", "providersim", "alertmanager", "pager")}
+    given = {n: getattr(args, f"target_{n}") for n in TARGETS}
     if not any(given.values()) and not args.db_url:
         return None
     missing = [n for n in ("service", "prometheus") if not given[n]]
@@ -124,17 +133,36 @@ def _target(args):
         payments = issue(secret.encode(), "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600)
         admin = issue(secret.encode(), "drill_operator", ["admin:faults"], ttl_s=3600)
     else:
-        payments, admin = os.environ.get("MONEYPATH_DRILL_TOKEN"), os.environ.get("MONEYPATH_DRILL_ADMIN_TOKEN")
-        if not payments:
-            raise ValueError("set MONEYPATH_TOKEN_SECRET, or MONEYPATH_DRILL_TOKEN (and MONEYPATH_DRILL_ADMIN_TOKEN "
-                             "for faults), to call the target service")
-    return Target(service=given["service"], prometheus=given["prometheus"], providersim=given["providersim"],
-                  alertmanager=given["alertmanager"], pager=given["pager"], db_url=args.db_url,
-                  payments_token=payments, admin_token=admin, started_stack=False, time_factor=args.time_factor)
+        payments, admin = os.environ.get("MONEYPATH_DRILL_TOKEN", ""), os.environ.get("MONEYPATH_DRILL_ADMIN_TOKEN")
+    return Target(**given, db_url=args.db_url, payments_token=payments, admin_token=admin, started_stack=False,
+                  time_factor=args.time_factor)
+
+
+def _ready(d, target) -> str | None:
+    """Why drill `d` cannot run against `target` (one line), or None."""
+    from moneypath.drills.hooks import missing_env
+
+    api = d.load.requests
+    if api.auth == "minted" and not target.payments_token:
+        return (f"{d.path}: load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET, or MONEYPATH_DRILL_TOKEN, "
+                "to call the target service (or auth: bearer / none)")
+    if api.auth == "bearer" and not os.environ.get(api.token_env):
+        return f"{d.path}: load.requests.auth is bearer: set {api.token_env} to the token for the target service"
+    fault = d.fault
+    if fault is not None and fault.where not in ("hook", "service") and not getattr(target, fault.where):
+        return f"{d.path}: fault {fault.name} goes through the {fault.where}: give --target-{fault.where}"
+    if fault is not None and fault.where != "hook" and not target.admin_token:
+        return (f"{d.path}: injecting {fault.name} needs an admin:faults token (MONEYPATH_TOKEN_SECRET or "
+                "MONEYPATH_DRILL_ADMIN_TOKEN)")
+    unset = missing_env(d)
+    if unset:
+        return f"{d.path}: the fault hook or an action reads ${{{unset[0]}}}, which is not set"
+    return None
 
 
 def _run(args) -> int:
-    from moneypath.drills.runner import print_summary, run_drills
+    from moneypath.drills.load import TemplateError
+    from moneypath.drills.runner import preflight, print_summary, run_drills
 
     catalog, drills, problems = _load(args.files, args.catalog)
     if problems:
@@ -153,13 +181,14 @@ def _run(args) -> int:
         return EXIT_INVALID
     if target is not None:
         for d in drills:
-            if d.fault is not None and d.fault.where == "providersim" and not target.providersim:
-                print(f"moneypath drill: {d.path}: fault {d.fault.name} is a simulator fault: give --target-providersim",
-                      file=sys.stderr)
-                return EXIT_INVALID
-            if d.fault is not None and not target.admin_token:
-                print(f"moneypath drill: {d.path}: injecting {d.fault.name} needs an admin:faults token "
-                      "(MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN)", file=sys.stderr)
+            why = _ready(d, target)
+            if why is None:
+                try:
+                    print(f"{d.path}: preflight: {preflight(d, catalog, target)}", flush=True)
+                except TemplateError as exc:
+                    why = f"{d.path}: the service does not answer as load.requests say: {exc}"
+            if why is not None:
+                print(f"moneypath drill: {why}", file=sys.stderr)
                 return EXIT_INVALID
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive)

@@ -9,13 +9,14 @@ so a client replaced on the run (a test's fake) is the one they use.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 import httpx
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Check, Drill
+from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Check, Drill, Requests
 from moneypath.check.expect import check_all
 from moneypath.drills import money
 from moneypath.drills.journal import Event, Objective
@@ -59,6 +60,11 @@ class DrillContext:
     def admin_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.target.admin_token}"}
 
+    def api_headers(self) -> dict[str, str]:
+        """Authentication for the team's API, as the drill's requests say: none, a bearer token from the
+        environment, or the token minted for the target."""
+        return api_headers(self.drill.load.requests, self.target.payments_token) if self.drill.load else {}
+
     def tick(self) -> None:
         """One poll of the watcher; the run (DrillRun) does the watching."""
 
@@ -87,3 +93,10 @@ class DrillContext:
         self.http.close()
         if self.db is not None:
             self.db.close()
+
+
+def api_headers(requests: Requests, minted: str | None) -> dict[str, str]:
+    if requests.auth == "none":
+        return {}
+    token = os.environ.get(requests.token_env, "") if requests.auth == "bearer" else minted
+    return {"authorization": f"Bearer {token}"}

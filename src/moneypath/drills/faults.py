@@ -1,9 +1,11 @@
-"""The fault switch: the drill's fault set and cleared through the target's fault API (PUT/DELETE
-{service or providersim}/admin/faults/<name>), and the limits watched while it is on.
+"""The fault switch: the drill's fault set and cleared through a fault API (PUT/DELETE
+{faultproxy, providersim or service}/admin/faults/<name>) or through the team's own hook calls, and the
+limits watched while it is on.
 
 The fault is cleared when its declared duration ends, at mitigation (unless mitigation.clear_fault is
 false), when a halt condition holds or the blast-radius cap is exceeded (both fail the drill), and on
-every way out of the run (DrillRun.run clears it in its `finally`).
+every way out of the run (DrillRun.run clears it in its `finally`). A fault API is also told the duration
+(duration_s, with a margin), so the fault ends there even if this process dies.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import httpx
 
 from moneypath.check.drill_files import fault_specs
-from moneypath.drills import impact
+from moneypath.drills import hooks, impact
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import FaultRecord
 from moneypath.drills.targets import TargetError
+
+GRACE_S = 60.0  # the fault API's own end comes this long after the drill's
 
 
 class FaultSwitch:
@@ -26,21 +30,28 @@ class FaultSwitch:
 
     def _url(self) -> str:
         fault = self.ctx.drill.fault
-        base = self.ctx.target.service if fault.where == "service" else self.ctx.target.providersim
+        base = getattr(self.ctx.target, fault.where)
         return f"{base.rstrip('/')}/admin/faults/{fault.name}"
 
     def inject(self) -> None:
         ctx, fault = self.ctx, self.ctx.drill.fault
-        spec = fault_specs(fault.where, ctx.catalog)[fault.name]
-        body = dict(fault.params)
-        if spec.target:
-            body[spec.target] = fault.target
-        try:
-            r = ctx.http.put(self._url(), json=body, headers=ctx.admin_headers())
-        except httpx.HTTPError as exc:
-            raise TargetError(f"PUT {self._url()}: {type(exc).__name__}: {exc}") from None
-        if r.status_code != 200:
-            raise TargetError(f"PUT {self._url()}: {r.status_code} {_detail(r)}")
+        if fault.where == "hook":
+            ok, detail = hooks.call(ctx.http, fault.set.method, fault.set.url, fault.set.headers, fault.set.json_body,
+                                    fault.set.expect_status)
+            if not ok:
+                raise TargetError(f"fault hook set: {detail}")
+            body: dict = {"hook": detail}
+        else:
+            spec = fault_specs(fault.where, ctx.catalog)[fault.name]
+            body = dict(fault.params) | {"duration_s": round(ctx.s(fault.duration) + GRACE_S, 1)}
+            if spec.target:
+                body[spec.target] = fault.target
+            try:
+                r = ctx.http.put(self._url(), json=body, headers=ctx.admin_headers())
+            except httpx.HTTPError as exc:
+                raise TargetError(f"PUT {self._url()}: {type(exc).__name__}: {exc}") from None
+            if r.status_code != 200:
+                raise TargetError(f"PUT {self._url()}: {r.status_code} {_detail(r)}")
         self.active = True
         self.record.injected_at = ctx.clock()
         self.end = self.record.injected_at + ctx.s(fault.duration)
@@ -53,16 +64,20 @@ class FaultSwitch:
         if not self.active:
             return True
         ctx, fault = self.ctx, self.ctx.drill.fault
-        spec = fault_specs(fault.where, ctx.catalog)[fault.name]
-        params = {spec.target: fault.target} if spec.target and fault.target else None
-        if params and fault.where == "service":
-            params = {"target": fault.target}  # the service's DELETE takes ?target=, whatever the fault calls it
-        try:
-            r = ctx.http.delete(self._url(), params=params, headers=ctx.admin_headers())
-            ok = r.status_code == 200
-            detail = f"{r.status_code}" if ok else f"{r.status_code} {_detail(r)}"
-        except httpx.HTTPError as exc:
-            ok, detail = False, f"{type(exc).__name__}"
+        if fault.where == "hook":
+            ok, detail = hooks.call(ctx.http, fault.clear.method, fault.clear.url, fault.clear.headers,
+                                    fault.clear.json_body, fault.clear.expect_status)
+        else:
+            spec = fault_specs(fault.where, ctx.catalog)[fault.name]
+            params = {spec.target: fault.target} if spec.target and fault.target else None
+            if params and fault.where == "service":
+                params = {"target": fault.target}  # the service's DELETE takes ?target=, whatever the fault calls it
+            try:
+                r = ctx.http.delete(self._url(), params=params, headers=ctx.admin_headers())
+                ok = r.status_code == 200
+                detail = f"{r.status_code}" if ok else f"{r.status_code} {_detail(r)}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, f"{type(exc).__name__}"
         if ok:
             self.active = False
             self.record.cleared_at = ctx.clock()

@@ -12,7 +12,7 @@ import httpx
 
 from moneypath.catalog.conventions import Key
 from moneypath.check.drill_files import Cap
-from moneypath.drills import money
+from moneypath.drills import load, money
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import MoneyImpact
 from moneypath.drills.load import Outcome
@@ -72,30 +72,47 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     else:
         lost = _lost_via_api(ctx, acked, acked_captures)
     impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
-                         unreconciled_minor=unreconciled, writes_lost=len(lost), acknowledged_payments=len(acked),
-                         acknowledged_captures=len(acked_captures))
+                         unreconciled_minor=unreconciled, writes_lost=None if lost is None else len(lost),
+                         acknowledged_payments=len(acked), acknowledged_captures=len(acked_captures))
     unreconciled_text = "not measured (no --db-url)" if unreconciled is None else \
         money.amounts_text(unreconciled, ctx.catalog.money)
+    lost_text = "not measured (no --db-url, no read request)" if lost is None else f"{len(lost)}"
     ctx.event("note", f"money: {len(affected)} payment(s) affected, duplicates "
                       f"{money.amounts_text(duplicates, ctx.catalog.money)}, unreconciled {unreconciled_text}, "
-                      f"writes lost {len(lost)} of {len(acked)} acknowledged")
-    return impact, lost
+                      f"writes lost {lost_text} of {len(acked)} acknowledged")
+    return impact, lost or []
 
 
-def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[str]:
+def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[str] | None:
+    """Acknowledged writes the team's API no longer knows, read back with the template's read call; None when
+    the template has none (not measured)."""
+    api = ctx.drill.load.requests if ctx.drill.load else None
+    if api is None or api.read is None:
+        return None
     lost = []
-    headers = {"authorization": f"Bearer {ctx.target.payments_token}"}
     for pid in sorted(acked):
+        args = load.request_args(api.read, {"payment_id": pid})
+        url = f"{ctx.target.service.rstrip('/')}{args.pop('url')}"
+        args["headers"] = ctx.api_headers() | args["headers"]
         try:
-            r = ctx.http.get(f"{ctx.target.service.rstrip('/')}/v1/payments/{pid}", headers=headers)
+            r = ctx.http.request(url=url, **args)
         except httpx.HTTPError as exc:
             lost.append(f"payment {pid}: could not check ({type(exc).__name__})")
             continue
         if r.status_code == 404:
             lost.append(f"payment {pid} acknowledged, not found")
-        elif r.status_code == 200 and pid in acked_captures and r.json().get("state") not in ("captured", "refunded"):
-            lost.append(f"capture of {pid} acknowledged, payment is {r.json().get('state')}")
+        elif r.status_code == 200 and pid in acked_captures and api.captured:
+            state = load.dig(_json(r), api.read.outcome) if api.read.outcome else None
+            if str(state) not in api.captured:
+                lost.append(f"capture of {pid} acknowledged, payment is {state}")
     return lost
+
+
+def _json(r: httpx.Response):
+    try:
+        return r.json()
+    except ValueError:
+        return None
 
 
 def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str]) -> None:
@@ -124,6 +141,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
             problems.append(str(exc))
     if lost_lines:
         problems.append(f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}")
-    ctx.objective("ledger_balanced", not problems, "; ".join(problems) if problems else
-                  f"{detail}; all {impact.acknowledged_payments} acknowledged payments and "
-                  f"{impact.acknowledged_captures} captures are in the ledger")
+    kept = (f"all {impact.acknowledged_payments} acknowledged payments and {impact.acknowledged_captures} captures "
+            "are in the ledger" if impact.writes_lost is not None else
+            "acknowledged writes not checked (no --db-url, and the drill's requests have no read call)")
+    ctx.objective("ledger_balanced", not problems, "; ".join(problems) if problems else f"{detail}; {kept}")

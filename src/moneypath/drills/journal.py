@@ -137,7 +137,7 @@ class MoneyImpact(Part):
     payments_affected: int
     duplicate_amount_minor: dict[str, int]
     unreconciled_minor: dict[str, int] | None  # None: not measured (no ledger database)
-    writes_lost: int
+    writes_lost: int | None  # None: not measured (no --db-url and no read request)
     acknowledged_payments: int
     acknowledged_captures: int
 

@@ -1,28 +1,81 @@
-"""Baseline load for drills: payments at a steady rate through the service's public API.
+"""Baseline load for drills: payments at a steady rate through the team's own API, as the drill file's
+request template (moneypath.check.drill_files.Requests) says to call it.
 
 Open loop (a payment starts every 1/rate seconds whether or not the previous one finished,
 like real customers), at most `concurrency` in flight, on an asyncio loop in one background
 thread. Each payment is an authorization, then (for a share of the approved ones) a capture,
-each with its own Idempotency-Key and the payment's x-correlation-id; a 5xx, 409 in-progress
-or a transport error is retried with the same key, as the API asks. Every outcome is kept,
-so the runner can tell which payments the fault touched and whether anything acknowledged
-went missing.
+each with its own idempotency key ({idempotency_key}) and the payment's x-correlation-id; a
+status in the template's retry_status or a transport error is retried with the same key. Every
+outcome is kept, so the runner can tell which payments the fault touched and whether anything
+acknowledged went missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import httpx
 
+from moneypath.check.drill_files import Call, Requests
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 
-RETRY_STATUS = {409, 500, 502, 503, 504}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class TemplateError(Exception):
+    """The team's API does not answer as the drill's request template says; one line."""
+
+
+def render(value: Any, values: dict[str, Any]) -> Any:
+    """A template value with its placeholders filled: a string that is one placeholder alone keeps the value's
+    type (so "{amount_minor}" in a JSON body stays a number); inside a longer string it is text."""
+    if isinstance(value, str):
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole and whole[1] in values:
+            return values[whole[1]]
+        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], value)
+    if isinstance(value, dict):
+        return {k: render(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, values) for v in value]
+    return value
+
+
+_MISSING = object()
+
+
+def dig(doc: Any, path: str) -> Any:
+    """The value at a dotted path of a JSON answer (data.charge.id; list items by index), or _MISSING."""
+    for part in path.split("."):
+        if isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]
+        else:
+            return _MISSING
+    return doc
+
+
+def found(value: Any) -> bool:
+    return value is not _MISSING
+
+
+def request_args(call: Call, values: dict[str, Any]) -> dict[str, Any]:
+    """httpx request arguments of a template call."""
+    args: dict[str, Any] = {"method": call.method, "url": render(call.path, values),
+                            "headers": {k: str(render(v, values)) for k, v in call.headers.items()}}
+    if call.json_body is not None:
+        args["json"] = render(call.json_body, values)
+    return args
 
 
 @dataclass
@@ -35,8 +88,8 @@ class Outcome:
     amount_minor: int
     correlation_id: str
     payment_id: str | None = None  # set when the authorization was acknowledged (2xx)
-    state: str | None = None  # authorized | declined | held | captured
-    risk_decision: str | None = None
+    state: str | None = None  # the template's outcome: e.g. authorized, declined, held, captured
+    flagged: bool = False  # an answer the template's `flagged` counts as touched (held, declined as fraud...)
     capture_wanted: bool = False
     captured: bool = False  # capture acknowledged
     error: str | None = None  # the last failure when the payment did not get through
@@ -68,10 +121,27 @@ class LoadStats:
     statuses: dict[str, int] = field(default_factory=dict)
 
 
+def major_text(catalog) -> Callable[[int, str], str]:
+    """Minor units as the major-unit decimal text an API may want ({amount_major}: JPY 6235 → "6235", KWD 6235 →
+    "6.235"), exact (no float)."""
+    return lambda minor, currency: str(Decimal(minor).scaleb(-catalog.exponent(currency)))
+
+
+def payment_values(prefix: str, i: int, provider: str, currency: str, amount_minor: int, method: str,
+                   correlation_id: str, major: Callable[[int, str], str]) -> dict[str, Any]:
+    """The placeholders of one payment (the idempotency key is per call, the payment id comes later)."""
+    return {"amount_minor": amount_minor, "amount_major": major(amount_minor, currency), "currency": currency,
+            "provider": provider, "method": method, "correlation_id": correlation_id,
+            # letters glued to the hex and the counter: no digit run stands alone to be refused as a card number
+            "reference": f"{prefix}-id{correlation_id[:12]}n{i}"}
+
+
 class Load:
-    def __init__(self, service_url: str, token: str, mix: Mix, rate: float, concurrency: int = 64,
-                 seed: int = 7, attempts: int = 3, timeout_s: float = 10.0, prefix: str = "drill"):
-        self.service_url, self.token, self.mix = service_url.rstrip("/"), token, mix
+    def __init__(self, service_url: str, headers: dict[str, str], requests: Requests, mix: Mix, rate: float,
+                 major: Callable[[int, str], str], concurrency: int = 64, seed: int = 7, attempts: int = 3,
+                 timeout_s: float = 10.0, prefix: str = "drill"):
+        self.service_url, self.headers, self.requests, self.mix = service_url.rstrip("/"), headers, requests, mix
+        self.major = major
         self.rate, self.concurrency, self.attempts, self.timeout_s = rate, concurrency, attempts, timeout_s
         self.prefix = prefix
         self._rng = random.Random(seed)
@@ -108,8 +178,7 @@ class Load:
 
     async def _main(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        headers = {"authorization": f"Bearer {self.token}"}
-        async with httpx.AsyncClient(base_url=self.service_url, headers=headers, limits=limits,
+        async with httpx.AsyncClient(base_url=self.service_url, headers=self.headers, limits=limits,
                                      timeout=self.timeout_s) as client:
             slots = asyncio.Semaphore(self.concurrency)
             tasks: set[asyncio.Task] = set()
@@ -139,39 +208,48 @@ class Load:
         return self._rng.choices(names, weights=[weights[n] for n in names])[0]
 
     async def _payment(self, client: httpx.AsyncClient, i: int) -> None:
-        mix = self.mix
+        mix, api = self.mix, self.requests
         outcome = Outcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
                           amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
                           correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture)
-        method = self._choose(mix.methods)
+        values = payment_values(self.prefix, i, outcome.provider, outcome.currency, outcome.amount_minor,
+                                self._choose(mix.methods), outcome.correlation_id, self.major)
         with self._lock:
             self.outcomes.append(outcome)
             self.stats.started += 1
-        body = {"amount_minor": outcome.amount_minor, "currency": outcome.currency, "provider": outcome.provider,
-                # letters glued to the hex and the counter: no digit run stands alone to be refused as a card number
-                "method": method, "reference": f"{self.prefix}-id{outcome.correlation_id[:12]}n{i}"}
-        reply = await self._post(client, outcome, "/v1/payments/authorize", body)
+        reply = await self._send(client, outcome, "authorize", api.authorize, values)
         if reply is not None:
-            outcome.payment_id, outcome.state = reply.get("id"), reply.get("state")
-            outcome.risk_decision = reply.get("risk_decision")
-            self.stats.acknowledged += 1
-            if outcome.state == "authorized" and outcome.capture_wanted and outcome.payment_id:
-                captured = await self._post(client, outcome, f"/v1/payments/{outcome.payment_id}/capture", None)
+            pid, state = dig(reply, api.authorize.id), dig(reply, api.authorize.outcome)
+            if not found(pid) or not found(state):
+                missing = api.authorize.id if not found(pid) else api.authorize.outcome
+                outcome.error = f"authorize: the answer has no {missing}"
+            else:
+                outcome.payment_id, outcome.state = str(pid), str(state)
+                outcome.flagged = any(str(dig(reply, path)) in answers for path, answers in api.flagged.items())
+                self.stats.acknowledged += 1
+            if outcome.state in api.approved and outcome.capture_wanted and api.capture is not None:
+                captured = await self._send(client, outcome, "capture", api.capture,
+                                            values | {"payment_id": outcome.payment_id})
                 if captured is not None:
-                    outcome.captured, outcome.state = True, captured.get("state", "captured")
+                    outcome.captured = True
+                    state = dig(captured, api.capture.outcome) if api.capture.outcome else _MISSING
+                    outcome.state = str(state) if found(state) else "captured"
                     self.stats.captured += 1
         if outcome.failed:
             self.stats.failed += 1
         outcome.finished = time.time()
 
-    async def _post(self, client: httpx.AsyncClient, outcome: Outcome, path: str, body: dict | None) -> dict | None:
-        """POST with retries under one Idempotency-Key; the JSON reply, or None (outcome.error says why)."""
-        key = uuid.uuid4().hex
-        headers = {"idempotency-key": key, CORRELATION_HEADER: outcome.correlation_id}
+    async def _send(self, client: httpx.AsyncClient, outcome: Outcome, name: str, call: Call,
+                    values: dict[str, Any]) -> Any:
+        """One template call with retries under one idempotency key; the JSON answer, or None (outcome.error
+        says why)."""
+        args = request_args(call, values | {"idempotency_key": uuid.uuid4().hex})
+        args["headers"][CORRELATION_HEADER] = outcome.correlation_id
+        error = ""
         for attempt in range(self.attempts):
             outcome.attempts += 1
             try:
-                r = await client.post(path, json=body, headers=headers)
+                r = await client.request(**args)
             except httpx.HTTPError as exc:
                 status, error = "unreachable", f"{type(exc).__name__}"
             else:
@@ -179,14 +257,18 @@ class Load:
                 if r.status_code < 300:
                     self._count(status)
                     outcome.error = None
-                    return r.json()
-                error = f"{r.status_code} {_problem_type(r)}"
-                if r.status_code not in RETRY_STATUS:
+                    try:
+                        return r.json()
+                    except ValueError:
+                        outcome.error = f"{name}: {r.status_code} answer is not JSON"
+                        return None
+                error = f"{r.status_code} {_problem_type(r)}".rstrip()
+                if r.status_code not in self.requests.retry_status:
                     self._count(status)
-                    outcome.error = f"{path.rsplit('/', 1)[-1]}: {error}"
+                    outcome.error = f"{name}: {error}"
                     return None
             self._count(status)
-            outcome.error = f"{path.rsplit('/', 1)[-1]}: {error}"
+            outcome.error = f"{name}: {error}"
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(0.2 * (2 ** attempt))
         return None
@@ -198,6 +280,47 @@ class Load:
 
 def _problem_type(r: httpx.Response) -> str:
     try:
-        return str(r.json().get("type", "")).rsplit("/", 1)[-1]
+        body = r.json()
     except ValueError:
         return ""
+    return str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
+
+
+def probe(service_url: str, headers: dict[str, str], requests: Requests, values: dict[str, Any],
+          timeout_s: float = 10.0) -> str:
+    """One payment through the template, synchronously: authorize, capture when approved (and the template
+    can), read it back. What it saw in one line, or TemplateError saying which answer did not match."""
+    with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
+        answer = _probe_call(client, "authorize", requests.authorize, values)
+        pid, state = dig(answer, requests.authorize.id), dig(answer, requests.authorize.outcome)
+        for path, value in ((requests.authorize.id, pid), (requests.authorize.outcome, state)):
+            if not found(value):
+                keys = ", ".join(answer) if isinstance(answer, dict) else type(answer).__name__
+                raise TemplateError(f"authorize: the answer has no {path} (load.requests.authorize; it has: {keys})")
+        seen = f"authorize → {requests.authorize.id}={pid}, {requests.authorize.outcome}={state}"
+        values = values | {"payment_id": pid}
+        if str(state) in requests.approved and requests.capture is not None:
+            _probe_call(client, "capture", requests.capture, values)
+            seen += ", captured"
+        if requests.read is not None:
+            read = _probe_call(client, "read", requests.read, values)
+            if requests.read.outcome and not found(dig(read, requests.read.outcome)):
+                raise TemplateError(f"read: the answer has no {requests.read.outcome} (load.requests.read.outcome)")
+            seen += ", read back"
+        return seen
+
+
+def _probe_call(client: httpx.Client, name: str, call: Call, values: dict[str, Any]) -> Any:
+    args = request_args(call, values | {"idempotency_key": uuid.uuid4().hex})
+    where = f"{name}: {args['method']} {args['url']}"
+    try:
+        r = client.request(**args)
+    except httpx.HTTPError as exc:
+        raise TemplateError(f"{where}: {type(exc).__name__}: {' '.join(str(exc).split())[:120]}") from None
+    if r.status_code >= 300:
+        raise TemplateError(f"{where} answered {r.status_code} {_problem_type(r)}".rstrip()
+                            + f" (load.requests.{name}: path, headers, json, auth)")
+    try:
+        return r.json()
+    except ValueError:
+        raise TemplateError(f"{where} answered {r.status_code} without JSON") from None

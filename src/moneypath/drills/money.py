@@ -5,8 +5,9 @@ the few read-only queries against the ledger: the stack's SQLite file or any SQL
 (PostgreSQL sessions are set read-only).
 
 - payments affected: payments started while the fault was active (plus a settling margin)
-  that did not get through (no 2xx after retries, or the capture failed), were held, or were
-  declined as fraud; plus every payment a reconciliation break found since the drill started;
+  that did not get through (no 2xx after retries, or the capture failed), or whose answer the
+  request template flags (held, declined as fraud...); plus every payment a reconciliation
+  break found since the drill started;
 - duplicate amount: per currency, what breaks of kind ``duplicate`` say was charged twice;
 - unreconciled difference: per currency, the money in every other break (the amount that
   differs, or the whole line/capture when one side is missing);
@@ -47,7 +48,7 @@ def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: flo
         for o in outcomes:
             if not start <= o.t <= (end if end is not None else float("inf")):
                 continue
-            if o.failed or o.state == "held" or o.risk_decision == "decline":
+            if o.failed or o.flagged:
                 ids.add(o.payment_id or o.correlation_id)
     for b in breaks:
         ids.add(str(b.get("payment_id") or b.get("provider_ref") or b.get("subject")))

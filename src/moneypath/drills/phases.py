@@ -27,7 +27,7 @@ import httpx
 
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import Action, Check, Drill
-from moneypath.drills import impact
+from moneypath.drills import hooks, impact
 from moneypath.drills.context import TICK_S, DrillContext
 from moneypath.drills.evidence import Diagnosis
 from moneypath.drills.faults import FaultSwitch
@@ -40,7 +40,7 @@ from moneypath.drills.journal import (
     Timings,
     order_objectives,
 )
-from moneypath.drills.load import Load, LoadStats, Mix
+from moneypath.drills.load import Load, LoadStats, Mix, major_text
 from moneypath.drills.series import key_series
 from moneypath.drills.targets import Target, TargetError
 from moneypath.drills.watcher import Watcher, is_page
@@ -133,8 +133,8 @@ class DrillRun(DrillContext):
     def _start_load(self) -> None:
         spec = self.drill.load
         mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
-        self.load = Load(self.target.service, self.target.payments_token, mix, spec.rate, spec.concurrency,
-                         prefix=f"drill-{self.drill.name}")
+        self.load = Load(self.target.service, self.api_headers(), spec.requests, mix, spec.rate,
+                         major_text(self.catalog), spec.concurrency, prefix=f"drill-{self.drill.name}")
         self.load.start()
         self.event("load", f"baseline load: {spec.rate:g} payments/s ({', '.join(spec.providers)}; "
                            f"{spec.capture:.0%} captured) for {self.s(spec.baseline):.0f} s")
@@ -184,16 +184,16 @@ class DrillRun(DrillContext):
 
     def act(self, action: Action) -> tuple[bool, str]:
         """A remediation call; ok when it answers one of the statuses the drill expects."""
-        base = self.target.service if action.where == "service" else self.target.providersim
-        if not base:
-            return False, f"{action.name}: no {action.where} target"
-        try:
-            r = self.http.request(action.method, f"{base.rstrip('/')}{action.path}", json=action.json_body,
-                                  headers=self.admin_headers())
-            ok = r.status_code in action.expect_status
-            text = f"{action.name}: {action.method} {action.path} → {r.status_code}"
-        except httpx.HTTPError as exc:
-            ok, text = False, f"{action.name}: {type(exc).__name__}"
+        if action.url:
+            ok, detail = hooks.call(self.http, action.method, action.url, action.headers, action.json_body,
+                                    action.expect_status)
+        else:
+            base = getattr(self.target, action.where)
+            if not base:
+                return False, f"{action.name}: no {action.where} target"
+            ok, detail = hooks.call(self.http, action.method, f"{base.rstrip('/')}{action.path}",
+                                    self.admin_headers() | action.headers, action.json_body, action.expect_status)
+        text = f"{action.name}: {detail}"
         self.event("mitigation", text, {"ok": ok})
         return ok, text
 

@@ -10,19 +10,20 @@ and journal.json).
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Drill
+from moneypath.drills.context import api_headers
 from moneypath.drills.journal import finite, write_journal
+from moneypath.drills.load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.phases import DrillRun
 from moneypath.drills.targets import Target
 
-__all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "print_summary", "run_drill", "run_drills",
-           "summary_rows"]
+__all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
+           "run_drills", "summary_rows"]
 
 
 @dataclass
@@ -60,7 +61,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
 # ---------------------------------------------------------------- several drills, the local stack
 
 
-def local_stack(catalog: Catalog, state_dir: Path, say=print):
+def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print):
     """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it."""
     import shutil
 
@@ -80,27 +81,43 @@ def local_stack(catalog: Catalog, state_dir: Path, say=print):
                     payments_token=issue(secret, "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600),
                     admin_token=issue(secret, "drill_operator", ["admin:faults"], ttl_s=3600),
                     started_stack=True, time_factor=LOCAL_TIME_FACTOR)
-    _warm_up(target)
+    _warm_up(target, drill, catalog)
     say(f"stack up in {time.time() - started:.1f} s (Prometheus {target.prometheus}, pages {target.pager}/pages; "
         f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.generate.compress)")
     return target
 
 
-def _warm_up(target: Target, payments: int = 12) -> None:
+def _warm_up(target: Target, drill: Drill, catalog: Catalog, payments: int = 12) -> None:
     """A few payments one at a time before the drill's clock starts: a fresh service's first requests
     (connection pools, first writes) are slow, and on a history of seconds they alone would burn the latency SLO."""
-    headers = {"authorization": f"Bearer {target.payments_token}"}
-    with httpx.Client(base_url=target.service, headers=headers, timeout=10) as client:
-        for i in range(payments):
-            try:
-                r = client.post("/v1/payments/authorize", headers={"idempotency-key": f"warm-up-{i}-{time.time()}"},
-                                json={"amount_minor": 1000, "currency": "EUR", "provider": ("acme", "globex")[i % 2],
-                                      "reference": f"warm-up-{i}"})
-                if r.status_code == 201 and r.json().get("state") == "authorized":
-                    client.post(f"/v1/payments/{r.json()['id']}/capture",
-                                headers={"idempotency-key": f"warm-up-capture-{i}-{time.time()}"})
-            except httpx.HTTPError:
-                return
+    spec = drill.load
+    providers = [p for p, w in spec.providers.items() if w > 0]
+    for i in range(payments):
+        try:
+            probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
+                  first_payment(drill, catalog, f"warm-up-{i}", provider=providers[i % len(providers)]))
+        except TemplateError:
+            return
+
+
+def first_payment(drill: Drill, catalog: Catalog, prefix: str, provider: str | None = None) -> dict:
+    """The placeholders of a probe payment: the drill's first provider, currency and method, its smallest amount."""
+    spec = drill.load
+
+    def first(weights: dict[str, float]) -> str:
+        return next(k for k, w in weights.items() if w > 0)
+
+    currency = first(spec.currencies)
+    return payment_values(prefix, 0, provider or first(spec.providers), currency, spec.amounts.min,
+                          first(spec.methods), uuid.uuid4().hex, major_text(catalog))
+
+
+def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
+    """One payment through the drill's requests before anything is broken: what it saw, or TemplateError
+    (the team's API does not answer as the template says; the drill would judge nothing)."""
+    spec = drill.load
+    return probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
+                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"))
 
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,
@@ -120,7 +137,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             own = state_dir / drill.name
             try:
                 try:
-                    local = local_stack(catalog, own, say)
+                    local = local_stack(catalog, drill, own, say)
                 except Exception as exc:  # noqa: BLE001 - StackError, a port in use...: this drill fails, not the run
                     reason = f"stack did not start: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                     say(f"           {reason}")

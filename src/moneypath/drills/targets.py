@@ -1,5 +1,5 @@
-"""What a drill talks to, over HTTP (and SQL, read-only): the service, the simulator, Prometheus,
-Alertmanager, the pager and the ledger database — the local stack's or a staging environment's.
+"""What a drill talks to, over HTTP (and SQL, read-only): the service, the fault proxy or the simulator,
+Prometheus, Alertmanager, the pager and the ledger database — the local stack's or a staging environment's.
 """
 
 from __future__ import annotations
@@ -22,16 +22,18 @@ class Target:
     service: str
     prometheus: str
     providersim: str | None = None
+    faultproxy: str | None = None
     alertmanager: str | None = None
     pager: str | None = None
     db_url: str | None = None
-    payments_token: str = ""
+    payments_token: str = ""  # for the drills whose requests use auth: minted
     admin_token: str | None = None
     started_stack: bool = False
     time_factor: float = 1.0  # how much faster than production the target's rules run
 
     def describe(self) -> dict:
-        return {"service": self.service, "providersim": self.providersim, "prometheus": self.prometheus,
+        return {"service": self.service, "providersim": self.providersim, "faultproxy": self.faultproxy,
+                "prometheus": self.prometheus,
                 "alertmanager": self.alertmanager, "pager": self.pager, "started_stack": self.started_stack,
                 "database": _redact(self.db_url), "time_factor": self.time_factor}
 
