@@ -1,0 +1,65 @@
+"""Start the ticket shop as its team would: `moneypath init` writes its project, its providers (small stubs)
+and the shop run under uvicorn, optionally behind `moneypath faultproxy`. For the integration tests that
+show a moneypath capability on a service it has never seen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+
+MONEYPATH = [str(Path(sys.executable).parent / "moneypath")]
+PROVIDERS = ("komoju", "knet")
+
+
+def moneypath(*args: str, check: bool = True, env: dict | None = None, timeout: float = 120,
+              ) -> subprocess.CompletedProcess:
+    result = subprocess.run([*MONEYPATH, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                            env={**os.environ, **(env or {})})
+    if check:
+        assert result.returncode == 0, f"moneypath {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+
+
+def init_project(root: Path) -> Path:
+    """The shop's project as `moneypath init` writes it; its catalog path."""
+    moneypath("init", str(root), "--service", "shop", "--providers", ",".join(PROVIDERS), "--currencies", "JPY,KWD",
+              "--features", "cost,idempotency", "--methods", "card,konbini",
+              "--routes", "/charges,/charges/{charge_id}", "--oncall", "shop-oncall")
+    return root / "moneypath.yaml"
+
+
+@contextmanager
+def shop(catalog: Path, proxy_secret: str | None = None):
+    """The providers, the shop and (with a secret) the fault proxy between them, all on loopback; yields
+    {"shop", "faultproxy", "komoju", "knet"} → URL. Everything started is stopped on the way out."""
+    ports = {name: free_port() for name in (*PROVIDERS, "shop", "faultproxy")}
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    procs = [uvicorn("tests.foreign.provider_stub:app", ports[p], {}) for p in PROVIDERS]
+    try:
+        for p in PROVIDERS:
+            wait_for(lambda p=p: http_ok(f"{url[p]}/docs"), 30, f"{p} to start")
+        upstream = dict(url)
+        if proxy_secret is not None:
+            procs.append(subprocess.Popen(
+                [*MONEYPATH, "faultproxy", "--catalog", str(catalog), "--port", str(ports["faultproxy"]),
+                 "--enable-faults", *(a for p in PROVIDERS for a in ("--upstream", f"{p}={url[p]}"))],
+                cwd=ROOT, env={**os.environ, "MONEYPATH_TOKEN_SECRET": proxy_secret}))
+            wait_for(lambda: http_ok(f"{url['faultproxy']}/healthz"), 30, "the fault proxy to start")
+            upstream = {p: f"{url['faultproxy']}/{p}" for p in PROVIDERS}
+        procs.append(uvicorn("tests.foreign.ticketshop:app", ports["shop"], {
+            "SHOP_CATALOG": str(catalog), "SHOP_PROVIDERS": ",".join(f"{p}={upstream[p]}" for p in PROVIDERS)}))
+        wait_for(lambda: http_ok(f"{url['shop']}/healthz"), 30, "the shop to start")
+        yield url
+    finally:
+        for proc in procs:
+            stop_process(proc)

@@ -1,0 +1,117 @@
+"""Drills on a service moneypath has never seen, unchanged: the ticket shop (tests/foreign: POST /charges,
+Komoju and KNET, JPY and KWD, no auth) behind `moneypath faultproxy`, its project from `moneypath init`,
+the local stack scraping it with rules 60x faster (`moneypath up --target ... --time-factor 60`), and the
+drills in tests/foreign/drills: KNET fails a third of its calls (error_rate) and Komoju answers after the
+shop gave up though it charged (timeout, the ambiguous outcome). Both must pass: detected, paged, the
+runbook's evidence, recovered, nothing else paged, no acknowledged charge lost. Then the bad inputs: a
+template that does not match the answers, an unknown provider, each one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.foreign.harness import init_project, moneypath, shop
+
+pytestmark = pytest.mark.integration
+DRILLS = ROOT / "tests" / "foreign" / "drills"
+SECRET = "drill-test-secret-" + "x" * 16
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("shop") / "ops"
+    init_project(root)
+    shutil.copytree(DRILLS, root / "runbooks" / "drills", dirs_exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def running(project, tmp_path_factory):
+    catalog = project / "moneypath.yaml"
+    state_dir = tmp_path_factory.mktemp("stack")
+    with shop(catalog, proxy_secret=SECRET) as url:
+        try:
+            up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
+                           url["shop"].removeprefix("http://"), "--fast", "--time-factor", "60")
+            stack = dict(re.findall(r"(Prometheus|Alertmanager) (http://\S+?),", up.stdout))
+            stack["pager"] = re.search(r"pages (http://\S+)/pages", up.stdout)[1]
+            yield url | stack
+        finally:
+            moneypath("down", "--state-dir", str(state_dir), check=False)
+
+
+def drill_run(project: Path, running: dict, *files: str, timeout: float = 600):
+    return moneypath("drill", "run", *files, "--catalog", str(project / "moneypath.yaml"),
+                     "--reports", str(project / "reports"), "--target-service", running["shop"],
+                     "--target-prometheus", running["Prometheus"], "--target-pager", running["pager"],
+                     "--target-alertmanager", running["Alertmanager"], "--target-faultproxy", running["faultproxy"],
+                     "--time-factor", "60", check=False, env={"MONEYPATH_TOKEN_SECRET": SECRET}, timeout=timeout)
+
+
+def test_the_shops_drills_lint_clean(project):
+    lint = moneypath("lint", "--root", str(project))
+    assert "no problems" in lint.stdout, lint.stdout
+
+
+def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(project, running):
+    drills = project / "runbooks" / "drills"
+    run = drill_run(project, running, str(drills / "knet-partial-outage.yaml"),
+                    str(drills / "komoju-ambiguous-timeout.yaml"))
+    print(run.stdout[-4000:])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert "preflight: authorize → id=" in run.stdout
+    journals = {p.parent.name.rsplit("-", 2)[0]: json.loads(p.read_text())
+                for p in (project / "reports").glob("*/journal.json")}
+    assert set(journals) == {"knet-partial-outage", "komoju-ambiguous-timeout"}
+    for name, provider in (("knet-partial-outage", "knet"), ("komoju-ambiguous-timeout", "komoju")):
+        j = journals[name]
+        objectives = {o["name"]: o for o in j["objectives"]}
+        assert all(o["ok"] for o in j["objectives"]), objectives
+        assert {"detected", "diagnosed", "recovered", "no_unexpected_pages", "ledger_balanced"} <= set(objectives)
+        expected = next(r for r in j["alerts"] if r["expectation"] == "expected")
+        assert expected["alert"] == "ShopProviderPartialOutage" and expected["labels"] == {"provider": provider}
+        assert expected["receivers"] == ["shop-oncall"]
+        assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 50
+        assert j["money"]["payments_affected"] > 0  # the fault touched charges, and the journal counted them
+        assert j["fault"]["where"] == "faultproxy" and j["fault"]["cleared_at"]
+        assert j["target"]["faultproxy"] == running["faultproxy"]
+
+
+def test_a_template_that_does_not_match_the_answers_is_one_line_and_exit_2(project, running, tmp_path):
+    doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
+    requests = yaml.safe_load((DRILLS / "requests" / "ticketshop.yaml").read_text())
+    requests["authorize"]["id"] = "charge.id"  # the shop answers {id, status, ...}
+    doc["load"]["requests"] = requests
+    bad = project / "runbooks" / "drills" / "bad-template.yaml"
+    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        run = drill_run(project, running, str(bad), timeout=60)
+    finally:
+        bad.unlink()
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("moneypath drill: runbooks/drills/bad-template.yaml: the service does not answer as "
+                           "load.requests say: authorize: the answer has no charge.id"), line
+    assert "Traceback" not in run.stderr
+
+
+def test_an_unknown_provider_is_one_line_and_exit_2(project, running):
+    doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
+    doc["fault"]["target"] = "acme"
+    bad = project / "runbooks" / "drills" / "bad-provider.yaml"
+    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        run = drill_run(project, running, str(bad), timeout=60)
+    finally:
+        bad.unlink()
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("runbooks/drills/bad-provider.yaml: fault.target: error_rate hits one provider: "
+                                  "one of komoju, knet")
