@@ -127,7 +127,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
                **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.reference.providersim",
-                                    "--port", str(ports["providersim"]),
+                                    "--port", str(ports["providersim"]), "--catalog", env["MONEYPATH_CATALOG"],
                                     "--settlement-dir", str(state_dir / "settlements"),
                                     "--settlement-interval", "2" if fast else "60",
                                     "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",

@@ -1,6 +1,7 @@
-"""Simulated external payment providers (acme, globex) in their own HTTP process.
+"""Simulated external payment providers, one per provider of the catalog, in their own HTTP process.
 
-Run with `python -m moneypath.reference.providersim`; build in-process with `create_app(SimConfig(...))`.
+Run with `python -m moneypath.reference.providersim`; build in-process with
+`create_app(SimConfig(...))` (the shipped catalog's acme and globex) or `SimConfig.from_catalog(catalog, ...)`.
 """
 
 from moneypath.reference.providersim.app import SimConfig, create_app

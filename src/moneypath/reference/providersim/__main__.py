@@ -1,7 +1,11 @@
 """`python -m moneypath.reference.providersim`: serve the provider simulator with uvicorn.
 
-Secrets come from the environment (MONEYPATH_WEBHOOK_SECRET signs webhooks,
-MONEYPATH_TOKEN_SECRET verifies admin tokens) so they never show in `ps` output.
+It simulates the providers of a catalog (--catalog; default $MONEYPATH_CATALOG, else ./moneypath.yaml,
+as the reference service finds it): one API per provider, in the flat or the nested style
+(moneypath.reference.providersim.providers.styles_for; --style PROVIDER=STYLE chooses), accepting the
+catalog's currencies. Secrets come from the environment (MONEYPATH_WEBHOOK_SECRET signs webhooks,
+MONEYPATH_TOKEN_SECRET verifies admin tokens) so they never show in `ps` output. A bad option, a
+catalog that does not load or an unknown provider or style: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -10,17 +14,26 @@ import argparse
 import os
 import sys
 
+from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog
 from moneypath.reference.providersim.app import SimConfig, create_app
+from moneypath.reference.providersim.providers import STYLES, StyleError, styles_for
 
 SECRETS = ("MONEYPATH_WEBHOOK_SECRET", "MONEYPATH_TOKEN_SECRET")
+EXIT_USAGE = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m moneypath.reference.providersim",
-        description="Simulated payment providers acme and globex: APIs, signed webhooks, settlement files, and "
-                    f"(with --enable-faults) fault injection for drills. Needs {' and '.join(SECRETS)} in the "
-                    "environment.")
+        description="Simulated payment providers, one per provider of the catalog: APIs, signed webhooks, "
+                    "settlement files, and (with --enable-faults) fault injection for drills. Needs "
+                    f"{' and '.join(SECRETS)} in the environment.")
+    parser.add_argument("--catalog", metavar="PATH", default=os.environ.get("MONEYPATH_CATALOG") or DEFAULT_PATH,
+                        help="the catalog whose providers and currencies are simulated (default: $MONEYPATH_CATALOG, "
+                             f"else {DEFAULT_PATH})")
+    parser.add_argument("--style", action="append", default=[], metavar="PROVIDER=STYLE",
+                        help=f"the API style a provider speaks ({' or '.join(STYLES)}); repeatable. Without it acme "
+                             "is flat, globex nested, and the others alternate in catalog order starting flat")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8700, help="port to listen on (default: %(default)s)")
     parser.add_argument("--settlement-dir", default=".moneypath/settlements",
@@ -41,20 +54,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def parse_styles(values: list[str], providers: list[str]) -> dict[str, str]:
+    """`--style PROVIDER=STYLE` values → {provider: style}; StyleError (one line) on a bad one."""
+    chosen: dict[str, str] = {}
+    for value in values:
+        name, sep, style = (part.strip() for part in value.partition("="))
+        if not sep or not name or not style:
+            raise StyleError(f"--style {value!r}: expected PROVIDER=STYLE, e.g. {providers[0]}=nested")
+        if name in chosen and chosen[name] != style:
+            raise StyleError(f"--style {value!r}: {name} was given the {chosen[name]} style already")
+        try:
+            styles_for(providers, {name: style})
+        except StyleError as exc:
+            raise StyleError(f"--style {value!r}: {exc}") from None
+        chosen[name] = style
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     missing = [name for name in SECRETS if not os.environ.get(name)]
     if missing:
-        print(f"providersim: error: set {' and '.join(missing)} in the environment", file=sys.stderr)
-        return 2
+        return _error(f"set {' and '.join(missing)} in the environment")
+    try:
+        catalog = load_catalog(args.catalog)
+    except CatalogError as exc:
+        first, more = (exc.problems or [str(exc)])[0], len(exc.problems) - 1
+        return _error(first + (f" (and {more} more: moneypath catalog check --catalog {args.catalog})"
+                               if more > 0 else ""))
+    try:
+        styles = parse_styles(args.style, list(catalog.providers))
+    except StyleError as exc:
+        return _error(str(exc))
     import uvicorn
 
-    config = SimConfig(settlement_dir=args.settlement_dir, webhook_url=args.webhook_url,
-                       webhook_secret=os.environ[SECRETS[0]].encode(), token_secret=os.environ[SECRETS[1]].encode(),
-                       enable_faults=args.enable_faults, latency_scale=args.latency_scale, seed=args.seed,
-                       settlement_interval_s=args.settlement_interval)
+    config = SimConfig.from_catalog(
+        catalog, styles, settlement_dir=args.settlement_dir, webhook_url=args.webhook_url,
+        webhook_secret=os.environ[SECRETS[0]].encode(), token_secret=os.environ[SECRETS[1]].encode(),
+        enable_faults=args.enable_faults, latency_scale=args.latency_scale, seed=args.seed,
+        settlement_interval_s=args.settlement_interval)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def _error(message: str) -> int:
+    print(f"providersim: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""The simulator's HTTP face: both providers' APIs, the admin endpoints, and their errors.
+"""The simulator's HTTP face: one API per catalog provider, the admin endpoints, and their errors.
 
-POST /acme/v1/authorizations[/{id}/capture|/{id}/refund], /acme/v1/payouts
-POST /globex/api/charges[/{token}/settle|/{token}/reverse], /globex/api/transfers
+POST /{provider}/v1/authorizations[/{id}/capture|/{id}/refund], /{provider}/v1/payouts         (flat style)
+POST /{provider}/api/charges[/{token}/settle|/{token}/reverse], /{provider}/api/transfers     (nested style)
 GET /admin/faults, PUT|DELETE /admin/faults/{name}       (bearer token, scope admin:faults)
 POST /admin/settlements/flush                             (same token)
-GET /healthz
+GET /healthz                                              (providers, their styles, currencies)
 
+{provider} is each provider of the catalog; which style it speaks: providers.styles_for (with the
+reference catalog, /acme/v1/... and /globex/api/..., what the reference service's adapters call).
 Every error is RFC 9457 problem+json; none carries a traceback.
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -25,10 +29,18 @@ from starlette.routing import Route
 
 from moneypath._common import tokens
 from moneypath._common.problem import problem
+from moneypath.catalog import Catalog
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.reference.providersim.faults import FaultError, Faults
-from moneypath.reference.providersim.providers import Provider, ProviderError, build
+from moneypath.reference.providersim.providers import (
+    REFERENCE_CURRENCIES,
+    REFERENCE_PROVIDERS,
+    Provider,
+    ProviderError,
+    build,
+    styles_for,
+)
 from moneypath.reference.providersim.settlement import Settlement
 from moneypath.reference.providersim.webhooks import WebhookSender
 
@@ -47,6 +59,17 @@ class SimConfig:
     latency_scale: float = 1.0  # multiplies the providers' own latency; 0 answers at once
     seed: int = 7
     settlement_interval_s: float = 0  # 0: settle only on POST /admin/settlements/flush
+    # What to simulate, from the catalog (SimConfig.from_catalog); the defaults are the shipped moneypath.yaml's.
+    providers: tuple[str, ...] = REFERENCE_PROVIDERS  # one simulated provider each, in catalog order
+    currencies: Mapping[str, int] = field(default_factory=lambda: dict(REFERENCE_CURRENCIES))  # code → exponent
+    styles: Mapping[str, str] = field(default_factory=dict)  # provider → flat|nested; the rest: styles_for's rule
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, styles: Mapping[str, str] | None = None, **settings) -> SimConfig:
+        """The catalog's providers and currencies (with their exponents); `settings` are the other fields."""
+        return cls(providers=tuple(catalog.providers),
+                   currencies={code: catalog.exponent(code) for code in catalog.currencies},
+                   styles=dict(styles or {}), **settings)
 
 
 async def _json(request: Request) -> object:
@@ -57,8 +80,13 @@ async def _json(request: Request) -> object:
 
 
 def create_app(config: SimConfig) -> Starlette:
-    providers = build(config.seed)
-    faults = Faults(config.seed)
+    """The simulator for `config`; ValueError (providers.StyleError) if config.styles names an unknown
+    provider or style."""
+    if not config.providers or not config.currencies:
+        raise ValueError("SimConfig needs at least one provider and one currency (the catalog's)")
+    styles = styles_for(config.providers, config.styles)
+    providers = build(config.seed, styles, config.currencies)
+    faults = Faults(config.seed, providers=tuple(providers))
     webhooks = WebhookSender(config.webhook_url, config.webhook_secret, faults)
     settlement = Settlement(config.settlement_dir, faults)
 
@@ -144,10 +172,23 @@ def create_app(config: SimConfig) -> Starlette:
                            f"{type(exc).__name__}: {exc.strerror or exc}")
 
     async def healthz(request: Request):
-        return JSONResponse({"status": "ok", "providers": sorted(providers), "faults": len(faults.active())})
+        return JSONResponse({"status": "ok", "providers": sorted(providers), "styles": styles,
+                             "currencies": dict(config.currencies), "faults": len(faults.active())})
 
     async def not_found(request: Request, exc):
-        return problem(404, "not-found", "Not found", f"no route for {request.method} {request.url.path}")
+        path = request.url.path
+        first = path.strip("/").split("/", 1)[0]
+        if first in providers:
+            p = providers[first]
+            return problem(404, "not-found", "Not found", f"no route for {request.method} {path}; {first} speaks "
+                           f"the {p.style} style: POST {', '.join(p.routes.values())}")
+        if first and first not in ("admin", "healthz"):
+            close = difflib.get_close_matches(first, list(providers), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return problem(404, "unknown-provider", "Unknown provider",
+                           f"no route for {request.method} {path}: {first} is not a provider of the catalog "
+                           f"(this simulator serves {', '.join(providers)}){hint}")
+        return problem(404, "not-found", "Not found", f"no route for {request.method} {path}")
 
     async def not_allowed(request: Request, exc):
         return problem(405, "method-not-allowed", "Method not allowed",

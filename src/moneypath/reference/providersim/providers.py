@@ -1,24 +1,36 @@
-"""The two simulated providers: request shapes, vocabulary, state and idempotency. No HTTP here.
+"""The simulated providers, one per catalog provider, each speaking one of two API styles. No HTTP here.
 
-acme    flat JSON keyed by `idempotency_key`; APPROVED/DECLINED → CAPTURED → REFUNDED; payouts PAID;
-        settles as SETTLED. Fast (median ~60 ms), 5 % declines.
-globex  nested `amount`, keyed by `request_id`; OK/REFUSED → COMPLETE → REVERSED; transfers OK;
-        settles as COMPLETE. Slower (median ~100 ms) with a heavier tail, 10 % declines.
+flat    flat JSON keyed by `idempotency_key`; APPROVED/DECLINED → CAPTURED → REFUNDED; payouts PAID;
+        settles as SETTLED. POST /{provider}/v1/authorizations[/{id}/capture|/{id}/refund], /{provider}/v1/payouts.
+        Fast (median ~60 ms), 5 % declines.
+nested  nested `amount`, keyed by `request_id`; OK/REFUSED → COMPLETE → REVERSED; transfers OK;
+        settles as COMPLETE. POST /{provider}/api/charges[/{token}/settle|/{token}/reverse], /{provider}/api/transfers.
+        Slower (median ~100 ms) with a heavier tail, 10 % declines.
 
-Every operation returns (Reply, event or None); the event is the webhook to send. A replayed
+Which provider speaks which style (`styles_for`): the style asked for by name (`--style komoju=nested`);
+else acme flat and globex nested, as the reference service's adapters expect; else by the provider's
+position in the catalog: the first flat, the second nested, the third flat, and so on.
+
+Amounts are integer minor units of one of the catalog's currencies (each with its own exponent: JPY 0,
+KWD 3). Every operation returns (Reply, event or None); the event is the webhook to send. A replayed
 key returns the stored Reply and no event, so a retried request never has a second effect.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-CURRENCIES = ("USD", "EUR", "GBP")
+from moneypath.catalog.currencies import format_money
+
+# The shipped catalog's (moneypath.yaml): what an in-process SimConfig serves unless told otherwise.
+REFERENCE_PROVIDERS = ("acme", "globex")
+REFERENCE_CURRENCIES = {"USD": 2, "EUR": 2, "GBP": 2}  # code → exponent (digits of the minor unit)
 MAX_TEXT = 200
 
 
@@ -37,28 +49,6 @@ def invalid(field: str, detail: str) -> ProviderError:
 def _object(value: object, field: str) -> dict:
     if not isinstance(value, dict):
         raise invalid(field, "must be a JSON object")
-    return value
-
-
-def _amount(body: dict, key: str, field: str) -> int:
-    value = body.get(key)
-    # bool is an int in Python; a JSON true must not become a 1-cent charge.
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise invalid(field, "must be a positive integer (minor units)")
-    return value
-
-
-def _text(body: dict, key: str, field: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise invalid(field, f"must be a non-empty string of at most {MAX_TEXT} characters")
-    return value
-
-
-def _currency(body: dict, key: str, field: str) -> str:
-    value = body.get(key)
-    if value not in CURRENCIES:
-        raise invalid(field, f"must be one of {', '.join(CURRENCIES)}")
     return value
 
 
@@ -91,14 +81,20 @@ Outcome = tuple[Reply, dict | None]
 
 
 class Provider:
-    name = ""
+    """One simulated provider: `name` from the catalog, the API shape and profile from its style (a subclass)."""
+
+    style = ""
     median_s = 0.0
     sigma = 0.0  # lognormal shape: the larger, the heavier the tail
     decline_rate = 0.0
-    captured = refunded = paid = settled = ""  # status words in this provider's vocabulary
-    routes: dict[str, str] = {}  # operation → path template ({ref} is the charge id)
+    captured = refunded = paid = settled = ""  # status words in this style's vocabulary
+    paths: dict[str, str] = {}  # operation → path template ({provider} is the name, {ref} the charge id)
 
-    def __init__(self, seed: int):
+    def __init__(self, name: str, seed: int, currencies: Mapping[str, int] = REFERENCE_CURRENCIES):
+        assert name and currencies, "a provider needs a name and at least one currency"
+        self.name = name
+        self.currencies = dict(currencies)  # code → exponent
+        self.routes = {op: path.replace("{provider}", name) for op, path in self.paths.items()}
         # Separate streams so that, say, a latency draw never shifts which payment is declined.
         self._declines = random.Random(f"{seed}:{self.name}:declines")
         self._latency = random.Random(f"{seed}:{self.name}:latency")
@@ -110,7 +106,30 @@ class Provider:
     def latency_s(self) -> float:
         return self._latency.lognormvariate(math.log(self.median_s), self.sigma)
 
-    # The shapes each provider speaks; subclasses implement these.
+    # Fields every style validates the same way.
+    def currency(self, body: dict, key: str, field: str) -> str:
+        value = body.get(key)
+        if value not in self.currencies:
+            raise invalid(field, f"must be one of {', '.join(self.currencies)}")
+        return value
+
+    def amount(self, body: dict, key: str, field: str, currency: str) -> int:
+        value = body.get(key)
+        # bool is an int in Python; a JSON true must not become a 1-cent charge.
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            one = 10 ** self.currencies.get(currency, 2)
+            raise invalid(field, f"must be a positive integer in minor units of {currency} "
+                                 f"({format_money(one, currency, self.currencies.get(currency, 2))} is {one})")
+        return value
+
+    @staticmethod
+    def text(body: dict, key: str, field: str) -> str:
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+            raise invalid(field, f"must be a non-empty string of at most {MAX_TEXT} characters")
+        return value
+
+    # The shapes each style speaks; subclasses implement these.
     def parse_authorize(self, body: dict) -> tuple[int, str, str, str]: raise NotImplementedError
     def parse_capture(self, body: dict) -> str: raise NotImplementedError
     def parse_refund(self, body: dict, charge: Charge) -> tuple[int, str]: raise NotImplementedError
@@ -202,23 +221,25 @@ class Provider:
                 "amount_minor": amount, "currency": currency, "status": status, "occurred_at": time.time()}
 
 
-class Acme(Provider):
-    name, median_s, sigma, decline_rate = "acme", 0.060, 0.25, 0.05
+class Flat(Provider):
+    style, median_s, sigma, decline_rate = "flat", 0.060, 0.25, 0.05
     captured, refunded, paid, settled = "CAPTURED", "REFUNDED", "PAID", "SETTLED"
-    routes = {"authorize": "/acme/v1/authorizations", "capture": "/acme/v1/authorizations/{ref}/capture",
-              "refund": "/acme/v1/authorizations/{ref}/refund", "payout": "/acme/v1/payouts"}
+    paths = {"authorize": "/{provider}/v1/authorizations", "capture": "/{provider}/v1/authorizations/{ref}/capture",
+             "refund": "/{provider}/v1/authorizations/{ref}/refund", "payout": "/{provider}/v1/payouts"}
 
     def parse_authorize(self, body):
-        return (_amount(body, "amount_minor", "amount_minor"), _currency(body, "currency", "currency"),
-                _text(body, "reference", "reference"), _text(body, "idempotency_key", "idempotency_key"))
+        currency = self.currency(body, "currency", "currency")
+        return (self.amount(body, "amount_minor", "amount_minor", currency), currency,
+                self.text(body, "reference", "reference"), self.text(body, "idempotency_key", "idempotency_key"))
 
     parse_payout = parse_authorize
 
     def parse_capture(self, body):
-        return _text(body, "idempotency_key", "idempotency_key")
+        return self.text(body, "idempotency_key", "idempotency_key")
 
     def parse_refund(self, body, charge):
-        return _amount(body, "amount_minor", "amount_minor"), _text(body, "idempotency_key", "idempotency_key")
+        return (self.amount(body, "amount_minor", "amount_minor", charge.currency),
+                self.text(body, "idempotency_key", "idempotency_key"))
 
     def render_authorization(self, charge):
         return Reply(201, {"id": charge.ref, "status": "APPROVED" if charge.approved else "DECLINED",
@@ -235,34 +256,36 @@ class Acme(Provider):
 
     def new_id(self, kind):
         # Random, not seeded: references must stay unique across simulator restarts.
-        return f"acme_{'auth' if kind == 'charge' else 'po'}_{secrets.token_hex(12)}"
+        return f"{self.name}_{'auth' if kind == 'charge' else 'po'}_{secrets.token_hex(12)}"
 
 
-class Globex(Provider):
-    # p99 ≈ 0.26 s: a healthy globex meets the 300 ms authorization SLO; the tail is still the heavier one.
-    name, median_s, sigma, decline_rate = "globex", 0.100, 0.4, 0.10
+class Nested(Provider):
+    # p99 ≈ 0.26 s: a healthy nested provider meets the 300 ms authorization SLO; the tail is still the heavier one.
+    style, median_s, sigma, decline_rate = "nested", 0.100, 0.4, 0.10
     captured, refunded, paid, settled = "COMPLETE", "REVERSED", "OK", "COMPLETE"
-    routes = {"authorize": "/globex/api/charges", "capture": "/globex/api/charges/{ref}/settle",
-              "refund": "/globex/api/charges/{ref}/reverse", "payout": "/globex/api/transfers"}
+    paths = {"authorize": "/{provider}/api/charges", "capture": "/{provider}/api/charges/{ref}/settle",
+             "refund": "/{provider}/api/charges/{ref}/reverse", "payout": "/{provider}/api/transfers"}
 
     def _money(self, body: dict) -> tuple[int, str]:
         amount = _object(body.get("amount"), "amount")
-        return _amount(amount, "value", "amount.value"), _currency(amount, "currency", "amount.currency")
+        currency = self.currency(amount, "currency", "amount.currency")
+        return self.amount(amount, "value", "amount.value", currency), currency
 
     def parse_authorize(self, body):
         value, currency = self._money(body)
-        return value, currency, _text(body, "merchant_ref", "merchant_ref"), _text(body, "request_id", "request_id")
+        return value, currency, self.text(body, "merchant_ref", "merchant_ref"), self.text(body, "request_id",
+                                                                                          "request_id")
 
     parse_payout = parse_authorize
 
     def parse_capture(self, body):
-        return _text(body, "request_id", "request_id")
+        return self.text(body, "request_id", "request_id")
 
     def parse_refund(self, body, charge):
         value, currency = self._money(body)
         if currency != charge.currency:
             raise invalid("amount.currency", f"must match the charge currency {charge.currency}")
-        return value, _text(body, "request_id", "request_id")
+        return value, self.text(body, "request_id", "request_id")
 
     def render_authorization(self, charge):
         return Reply(200, {"charge": {"token": charge.ref, "result": "OK" if charge.approved else "REFUSED"}})
@@ -277,8 +300,65 @@ class Globex(Provider):
         return Reply(200, {"transfer": {"token": ref, "result": self.paid}})
 
     def new_id(self, kind):
+        return f"{self.name}_{secrets.token_hex(12)}"
+
+
+STYLES: dict[str, type[Provider]] = {"flat": Flat, "nested": Nested}
+
+
+class Acme(Flat):
+    """The reference catalog's acme: the flat style, as the reference service's acme adapter speaks it."""
+
+    def __init__(self, seed: int, currencies: Mapping[str, int] = REFERENCE_CURRENCIES):
+        super().__init__("acme", seed, currencies)
+
+
+class Globex(Nested):
+    """The reference catalog's globex: the nested style, with its historical `gx_` tokens."""
+
+    def __init__(self, seed: int, currencies: Mapping[str, int] = REFERENCE_CURRENCIES):
+        super().__init__("globex", seed, currencies)
+
+    def new_id(self, kind):
         return f"gx_{secrets.token_hex(12)}"
 
 
-def build(seed: int) -> dict[str, Provider]:
-    return {p.name: p for p in (Acme(seed), Globex(seed))}
+REFERENCE: dict[str, type[Acme] | type[Globex]] = {"acme": Acme, "globex": Globex}
+
+
+class StyleError(ValueError):
+    """An unknown provider or style in an explicit style choice; the message is one line."""
+
+
+def _hint(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def styles_for(providers: Iterable[str], chosen: Mapping[str, str] | None = None) -> dict[str, str]:
+    """provider → style, in catalog order: `chosen` first, then acme flat and globex nested, then by
+    position (the first provider flat, the second nested, alternately). StyleError names a bad choice."""
+    providers = list(providers)
+    for name, style in (chosen or {}).items():
+        if name not in providers:
+            raise StyleError(f"{name} is not a provider of the catalog (known: {', '.join(providers)})"
+                             f"{_hint(name, providers)}")
+        if style not in STYLES:
+            raise StyleError(f"{style} is not a style (known: {', '.join(STYLES)}){_hint(style, STYLES)}")
+    fixed = {name: cls.style for name, cls in REFERENCE.items()}
+    return {name: (chosen or {}).get(name) or fixed.get(name) or ("flat", "nested")[i % 2]
+            for i, name in enumerate(providers)}
+
+
+def build(seed: int, styles: Mapping[str, str] | None = None,
+          currencies: Mapping[str, int] = REFERENCE_CURRENCIES) -> dict[str, Provider]:
+    """One simulated provider per entry of `styles` (provider → style; default: the reference catalog's)."""
+    styles = styles_for(REFERENCE_PROVIDERS) if styles is None else styles
+    built: dict[str, Provider] = {}
+    for name, style in styles.items():
+        reference = REFERENCE.get(name)
+        if reference is not None and reference.style == style:
+            built[name] = reference(seed, currencies)
+        else:
+            built[name] = STYLES[style](name, seed, currencies)
+    return built
