@@ -10,10 +10,7 @@ the files, not in Prometheus' rules, not among its series.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,9 +20,9 @@ import pytest
 import yaml
 
 from moneypath.catalog.features import FEATURES
-from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.conftest import free_port, http_ok, stop_process, wait_for
+from tests.foreign.harness import init_project, moneypath, uvicorn
 
-MONEYPATH = [str(Path(sys.executable).parent / "moneypath")]
 OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks")
 CUSTOM_ALERT = """
   KonbiniApprovalsLow:
@@ -38,25 +35,10 @@ CUSTOM_ALERT = """
 """
 
 
-def moneypath(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*MONEYPATH, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    if check:
-        assert result.returncode == 0, f"moneypath {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
-
-
 @pytest.fixture
 def project(tmp_path) -> Path:
     root = tmp_path / "ops"
-    moneypath("init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
-              "--features", "cost,idempotency", "--methods", "card,konbini",
-              "--routes", "/charges,/charges/{charge_id}", "--oncall", "shop-oncall")
-    catalog = root / "moneypath.yaml"
+    catalog = init_project(root)
     # The team's own alert, appended under alerts: as the catalog's comment shows; then init again
     # for its runbook page.
     text = catalog.read_text()

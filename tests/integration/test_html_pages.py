@@ -270,7 +270,7 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
     from moneypath.loadtest.stats import history, load_entries, summarize
 
     c = load_catalog(CATALOG_PATH)
-    sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
+    sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
     scenario = sfile.get("checkout")
     work = tmp_path / "run" / "locust"
     work.mkdir(parents=True)
@@ -301,7 +301,7 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
     from moneypath.loadtest import capacity, scenarios
 
     c = load_catalog(CATALOG_PATH)
-    sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
+    sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
     steps = [capacity.Step(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14)
              for rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons in [
                  (20, 19.8, 8.9, 110.0, 118.0, 0.0, 0.1912, True, []),

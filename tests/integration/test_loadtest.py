@@ -206,6 +206,7 @@ def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, t
     result = json.loads((only_report(tmp_path) / "result.json").read_text())
     gates = {g["name"]: g for g in result["gates"]}
     assert gates["duplicate_charges"]["status"] == "pass", gates["duplicate_charges"]
+    assert gates["idempotent_replays"]["status"] == "pass", gates["idempotent_replays"]
     assert code == 0, out + err
     rows = {(r["method"], r["name"]): r for r in result["locust"]["by_name"]}
     attempts = [r for (m, n), r in rows.items() if n.endswith(contract.ATTEMPT)]

@@ -20,13 +20,15 @@ from moneypath._common.tokens import MAX_LIFETIME_S, verify
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.loadtest import capacity, contract, gates, report, scenarios, stats
 from moneypath.loadtest.exporter import registry_for
+from moneypath.loadtest.locustfiles import REFERENCE as SHIPPED_LOCUSTFILE
+from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT
 
 
 @pytest.fixture(scope="module")
 def spec(catalog):
-    return scenarios.load(ROOT / "loadtests" / "scenarios.yaml", catalog)
+    return scenarios.load(SHIPPED_SCENARIOS, catalog)
 
 
 def entry(name, method="POST", times=None, failures=0, start=1000.0, last=1010.0):
@@ -62,7 +64,7 @@ def test_unknown_scenario_names_the_choices(spec):
     ("mix", {"authorize": 1, "teleport": 1}, "mix: unknown action 'teleport'"),
 ])
 def test_a_bad_scenario_file_is_one_line(tmp_path, catalog, section, value, message):
-    data = yaml.safe_load((ROOT / "loadtests" / "scenarios.yaml").read_text())
+    data = yaml.safe_load((SHIPPED_SCENARIOS).read_text())
     data[section] = value
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -226,8 +228,8 @@ def test_money_gates(thr, spec):
                         oldest_unreconciled_s=75)
     result = gates.evaluate(summary(duplicate_checks=40, duplicates_seen=1), prom, thr, spec.get("checkout"))
     assert gates.breaches(result) == [
-        "1 idempotency keys answered with two different payments (client replay check); the service counted 1 "
-        "duplicate charges during the run",
+        "the service counted 1 duplicate charges during the run",
+        "1 idempotency keys answered with two different payments (client replay check)",
         "the ledger was out of balance by up to 250 minor units during the run",
         "reconciliation had not caught up 30 s after the run (oldest capture waiting 75 s)"]
 
@@ -283,7 +285,7 @@ def fake_run(prom, reason, catalog):
     from moneypath.loadtest import runner
 
     def run(c, spec, target, work, port, progress):
-        sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", catalog)
+        sfile = scenarios.load(SHIPPED_SCENARIOS, catalog)
         scenario = sfile.get(spec.scenario)
         thr = gates.thresholds(catalog, 30)
         judged = gates.evaluate(summary(), prom, thr, scenario, reason, spec.require_prometheus)
@@ -337,8 +339,8 @@ def test_the_replay_check_must_cover_every_completed_key(thr, spec):
     ok = gates.evaluate(summary(duplicate_checks=15, duplicates_seen=0, keys_completed=15, replays_unanswered=0),
                         healthy_prom(), thr, storm)
     assert gates.breaches(ok) == []
-    assert {g.name: g.observed for g in ok}["duplicate_charges"] == ("0 (service), 0 of 15 keys replayed (client), "
-                                                                     "15 of 15 completed keys checked")
+    assert {g.name: g.observed for g in ok}["idempotent_replays"] == (
+        "0 of 15 replayed keys answered with another payment, 15 of 15 completed keys checked")
     unanswered = gates.evaluate(summary(duplicate_checks=12, duplicates_seen=0, keys_completed=15,
                                         replays_unanswered=3), healthy_prom(), thr, storm)
     assert gates.breaches(unanswered) == ["3 keys got no answer to any replay: not proven charged once (client "
@@ -352,7 +354,7 @@ def test_the_replay_check_must_cover_every_completed_key(thr, spec):
 def test_the_duplicate_gate_says_no_data_when_prometheus_had_no_counter(thr, spec):
     result = gates.evaluate(summary(), healthy_prom(duplicate_charges=None), thr, spec.get("checkout"))
     dup = {g.name: g for g in result}["duplicate_charges"]
-    assert (dup.status, dup.observed) == ("fail", "no data (service)")
+    assert (dup.status, dup.observed) == ("fail", "no data")
     assert dup.reason == "Prometheus has no duplicate-charge counter for the run"
 
 
@@ -519,7 +521,8 @@ def test_report_is_published_whole(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["loadtest", "nope"], "moneypath: unknown scenario 'nope': choose one of checkout, peak, spike, soak, "
-                           "retry_storm, slow_provider, healthz (defined in loadtests/scenarios.yaml)"),
+                           "retry_storm, slow_provider, healthz (defined in "
+                           f"{SHIPPED_SCENARIOS})"),
     (["loadtest", "checkout", "--baseline", "/nonexistent/result.json"],
      "moneypath: /nonexistent/result.json: baseline file not found"),
     (["loadtest", "checkout", "--locustfile", "/nonexistent/locustfile.py"],
@@ -561,28 +564,25 @@ def test_the_cli_never_imports_locust_or_gevent():
 
 
 LOCUSTFILE_PROBE = """
-import importlib.util, json, sys, time
-from types import SimpleNamespace
+import json, os, sys
 
-spec = importlib.util.spec_from_file_location("locustfile", sys.argv[1])
-mod = sys.modules["locustfile"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
+from locust.util.load_locustfile import load_locustfile
 from locust import FastHttpUser
-from moneypath.instrument.correlation import HEADER
 
-time.sleep = lambda s: None  # backoff between replays
-sent, fired = [], []
+users, shapes = load_locustfile(sys.argv[1])  # as Locust loads it
+from moneypath.loadtest import client, harness, scenarios
+from moneypath.loadtest.user import PaymentUser
+
+sent = []
 
 
 class Answer:
-    def __init__(self, status, body):
-        self.status_code, self.body, self.headers, self.error = status, body, {}, None
+    def __init__(self, body):
+        self.status_code, self.body, self.content, self.error = 201, body, b"...", None
     def json(self):
         return self.body
     def success(self):
         pass
-    def failure(self, why):
-        self.failed = why
     def __enter__(self):
         return self
     def __exit__(self, *exc):
@@ -590,80 +590,47 @@ class Answer:
 
 
 class Client:
-    def __init__(self, status):
-        self.status = status
     def post(self, path, json=None, headers=None, name=None, catch_response=False):
-        sent.append({"method": "POST", "path": path, "name": name, "headers": headers})
-        return Answer(self.status, {"id": "pay_1", "state": "authorized", "provider": "acme", "amount_minor": 500})
-    def get(self, path, name=None, headers=None):
-        sent.append({"method": "GET", "path": path, "name": name, "headers": headers})
+        sent.append({"path": path, "name": name, "json": json})
+        state = {"authorize": "authorized", "capture": "captured", "refund": "captured"}.get(name.split()[0])
+        return Answer({"id": "pay_1", "state": state})
 
 
-files = mod.scenarios.load(sys.argv[2])
-env = SimpleNamespace(events=SimpleNamespace(request=SimpleNamespace(fire=lambda **kw: fired.append(
-    {"type": kw["request_type"], "name": kw["name"], "failed": kw["exception"] is not None}))))
-
-
-def user(cls, scenario, status=200):
-    u = object.__new__(cls)
-    u.s = mod.Settings(files, files.get(scenario), 10, 10, 60, "tok")
-    u.headers, u.client, u.environment = {"authorization": "Bearer tok"}, Client(status), env
-    u.authorized, u.captured = mod.deque(), mod.deque()
-    return u
-
-
-checkout = user(mod.CheckoutUser, "checkout")
-checkout.authorize()
-checkout.capture()
-checkout.payout()
-user(mod.HealthzUser, "healthz").step()
-storm = user(mod.RetryStormUser, "retry_storm", status=503)
-storm.replay_check("/v1/payments/authorize", {}, "acme", "lt-cid-1", "key-1", {"id": "pay_1"})
-# references whose hex happens to be a Luhn-valid card number's digits
-import os, uuid
-from moneypath.catalog.pan import mentions_card_number
-card = uuid.UUID(hex="4111111111111111" + "0" * 16)
-uuid.uuid4 = lambda: card
-references = [mod._reference(kind) for kind in ("order", "payout", "storm")]
+files = scenarios.load(sys.argv[2])
+u = object.__new__(users["ReferenceUser"])  # its endpoints, without Locust's __init__
+u.client = Client()
+u.begin(client.Settings(files, files.get("checkout"), 10, 10, 60, "tok"))
+payment = u.authorize(u.order())
+captured = u.capture(payment)
+u.refund(captured, 100)
+u.payout(u.order("payout"))
 os.environ["MONEYPATH_TOKEN_SECRET"] = "s"
 try:
-    mod._token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 2 * 86400)
+    harness.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 2 * 86400)
     too_long = None
 except SystemExit as exc:
     too_long = str(exc)
 print(json.dumps({
-    "fast": {n: issubclass(c, FastHttpUser) for n, c in mod.USER_CLASSES.items()},
-    "shape": mod.ScenarioShape.__mro__[1].__name__, "header": HEADER, "sent": sent, "fired": fired,
-    "references": references, "card_mentioned": [mentions_card_number(r) for r in references],
-    "hyphenated_card_mentioned": mentions_card_number("order-" + card.hex[:16]), "too_long": too_long,
-    "day_token": mod._token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 86400)}))
+    "users": {n: [issubclass(c, FastHttpUser), issubclass(c, PaymentUser)] for n, c in users.items()},
+    "shapes": len(shapes), "sent": sent, "captured": captured is not None, "too_long": too_long,
+    "day_token": harness.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 86400)}))
 """
 
 
 @pytest.mark.integration  # starts a process
-def test_the_locustfile_users_send_the_correlation_header_and_report_failed_replays():
-    """The locustfile imported for real (in a subprocess: Locust's gevent stays out of this one), its
-    users' tasks run against a fake client."""
-    r = subprocess.run([sys.executable, "-c", LOCUSTFILE_PROBE, str(ROOT / "loadtests" / "locustfile.py"),
-                        str(ROOT / "loadtests" / "scenarios.yaml")], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+def test_the_shipped_locustfile_is_a_payment_user_of_the_reference_api():
+    """The shipped locustfile loaded as Locust loads it (in a subprocess: Locust's gevent stays out of this one):
+    one PaymentUser with the reference service's endpoints; the shape comes from the init hook, not the file."""
+    r = subprocess.run([sys.executable, "-c", LOCUSTFILE_PROBE, str(SHIPPED_LOCUSTFILE), str(SHIPPED_SCENARIOS)],
+                       cwd="/", capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     probe = json.loads(r.stdout.strip().splitlines()[-1])
-    assert probe["fast"] == {"checkout": True, "retry_storm": True, "healthz": True}
-    assert probe["shape"] == "LoadTestShape"
-    header = probe["header"]
-    assert [(s["method"], s["name"].split(" ")[0]) for s in probe["sent"][:4]] == [
-        ("POST", "authorize"), ("POST", "capture"), ("POST", "payout"), ("GET", "healthz")]
-    assert all(s["headers"].get(header, "").startswith("lt-") for s in probe["sent"]), probe["sent"]
-    authorize, capture = probe["sent"][:2]
-    assert authorize["headers"][header] == capture["headers"][header]  # one id per payment
-    assert all(s["headers"].get("idempotency-key") for s in probe["sent"] if s["method"] == "POST")
-    replays = [s for s in probe["sent"] if s["name"] == f"replay [acme]{contract.ATTEMPT}"]
-    assert len(replays) == 8 and {s["headers"]["idempotency-key"] for s in replays} == {"key-1"}
-    assert probe["fired"] == [{"type": contract.CHECK, "name": contract.REPLAY_UNANSWERED, "failed": True}]
-    # a reference is never refused as a card number, even when its hex is all digits
-    assert probe["hyphenated_card_mentioned"] and probe["card_mentioned"] == [False, False, False]
-    assert len(set(probe["references"])) == 3
+    assert probe["users"] == {"ReferenceUser": [True, True]} and probe["shapes"] == 0
+    assert [(s["path"], s["name"].split(" ")[0]) for s in probe["sent"]] == [
+        ("/v1/payments/authorize", "authorize"), ("/v1/payments/pay_1/capture", "capture"),
+        ("/v1/payments/pay_1/refund", "refund"), ("/v1/payouts", "payout")]
+    assert probe["sent"][2]["json"] == {"amount_minor": 100} and probe["captured"]
+    assert set(probe["sent"][0]["json"]) == {"amount_minor", "currency", "provider", "method", "reference"}
     # minted tokens fit the services' maximum lifetime; a run longer than that is refused in one line
     claims = verify(b"s", probe["day_token"], "payments:write")  # refuses a token living longer than the maximum
     assert claims.exp > time.time() + MAX_LIFETIME_S - 120
@@ -907,7 +874,7 @@ def test_payout_traffic_is_refused_when_the_catalog_has_no_payouts(tmp_path, for
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(scenarios.ScenarioError, match="mix: authorize needs a positive weight"):
         scenarios.load(path, foreign)
-    scenarios.load(ROOT / "loadtests" / "scenarios.yaml")  # no catalog: payouts are not judged
+    scenarios.load(SHIPPED_SCENARIOS)  # no catalog: payouts are not judged
 
 
 def test_the_load_test_reads_no_signal_of_a_disabled_feature(foreign):
@@ -923,14 +890,19 @@ def foreign_prom(**changes) -> gates.PromObservations:
     return gates.PromObservations(**{**values, **changes})
 
 
-def test_a_catalog_without_reconciliation_has_no_reconciliation_gate(foreign, foreign_spec):
+def test_a_catalog_without_reconciliation_skips_its_gate_and_says_why(foreign, foreign_spec):
     thr = gates.thresholds(foreign, 30)
     result = gates.evaluate(summary(), foreign_prom(), thr, foreign_spec.get("checkout"))
     assert [g.name for g in result] == ["p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust",
-                                        "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced"]
+                                        "failure_ratio_prometheus", "duplicate_charges", "ledger_balanced",
+                                        "reconciliation"]
+    recon = result[-1]
+    assert (recon.status, recon.observed, recon.reason) == ("skip", "-", "feature reconciliation is off")
     assert gates.breaches(result) == []  # no reconciliation evidence is needed, none is asked for
     without = gates.evaluate(summary(), None, thr, foreign_spec.get("checkout"), "no Prometheus")
-    assert "reconciliation" not in {g.name for g in without}
+    assert {g.name: g.reason for g in without}["reconciliation"] == "feature reconciliation is off"
+    assert gates.feature_skips([g.to_dict() for g in result]) == [
+        "reconciliation caught up (feature reconciliation is off)"]
 
 
 @pytest.mark.parametrize("currency, minor, shown", [("KWD", 1250, "KWD 1.250"), ("JPY", 6235, "JPY 6,235")])
@@ -1063,9 +1035,14 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     assert code == 1
     assert err.splitlines() == ["BREACH: the ledger was out of balance by up to KWD 1.250 during the run"]
     result = json.loads(next((tmp_path / "out").iterdir()).joinpath("result.json").read_text())
-    assert {g["name"] for g in result["gates"]} == {"p99_latency_locust", "p99_latency_prometheus",
-                                                   "failure_ratio_locust", "failure_ratio_prometheus",
-                                                   "duplicate_charges", "ledger_balanced"}
+    assert {g["name"]: g["status"] for g in result["gates"]} == {
+        "p99_latency_locust": "skip", "p99_latency_prometheus": "skip", "failure_ratio_locust": "pass",
+        "failure_ratio_prometheus": "pass", "duplicate_charges": "pass", "ledger_balanced": "fail",
+        "reconciliation": "skip"}
+    assert out.splitlines()[-1] == ("checkout: FAILED: 1 of 7 gates breached; skipped: reconciliation caught up "
+                                    "(feature reconciliation is off)")
     md = next((tmp_path / "out").iterdir()).joinpath("report.md").read_text()
-    assert "KWD 1.250" in md and "reconciliation" not in md.lower() and "cost" not in md.lower()
+    assert md.splitlines()[0] == ("# Load test checkout: FAILED; skipped: reconciliation caught up (feature "
+                                  "reconciliation is off)")
+    assert "KWD 1.250" in md and "cost" not in md.lower()
     assert not [q for q in fake.queries if "reconcil" in q or "cost" in q]

@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.cli import init as init_cli
 
     init_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.cli import faultproxy as faultproxy_cli
+
+    faultproxy_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 

@@ -17,6 +17,33 @@ from moneypath.catalog import duration_seconds, load_catalog
 EXIT_BREACH = 1
 EXIT_USAGE = 2
 
+LOCUSTFILE_CONTRACT = """\
+your own locustfile (--locustfile FILE):
+  Subclass moneypath.loadtest.user.PaymentUser and define the endpoints your API has; the base
+  class names the requests, adds the headers, paces and retries them and follows the scenario
+  (`python -m pydoc moneypath.loadtest.user` for the rest):
+
+    from moneypath.loadtest.user import PaymentUser
+
+    class Buyer(PaymentUser):
+        def authorize(self, order):
+            return self.post("authorize", order, "/charges", json={
+                "provider": order.provider, "currency": order.currency,
+                "amount_minor": order.amount_minor, "reference": order.reference})
+
+  capture(self, payment), refund(self, payment, amount_minor) and payout(self, order) likewise.
+  The scenario file (--scenario-file, default scenarios.yaml beside the locustfile) gives the
+  rate, users, mix, providers, currencies, methods and amounts (checked against the catalog),
+  the scenarios and their faults (at: faultproxy, providersim or service).
+  Locust runs FILE as: locust -f FILE --headless --host URL --scenario NAME --scenario-file F
+    --rate R --concurrency U --duration S --exporter-port P [--no-auth] [--providersim URL]
+    [--faultproxy URL] (plus Locust's --csv/--json-file), with $MONEYPATH_TOKEN (the bearer
+    sent, none with --no-auth) and $MONEYPATH_ADMIN_TOKEN (scope admin:faults, for faults).
+  The gates read Locust's request names: "<action> [<provider>]", action one of authorize,
+  capture, refund, payout (the latency gates: authorize; the failure gates: every final
+  outcome); a retried attempt ends in " (attempt)" and the client's final outcome is request
+  type RETRIED; CHECK entries are the client's idempotency replay checks."""
+
 
 class UsageError(Exception):
     pass
@@ -98,10 +125,18 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                         "run with no Prometheus, or whose Prometheus fails, fails those gates")
     p.add_argument("--providersim", type=_url, metavar="URL",
                    help="provider simulator, for scenarios that set faults there (default: the stack's)")
+    p.add_argument("--faultproxy", type=_url, metavar="URL",
+                   help="the fault proxy between the service and its providers (`moneypath faultproxy`), for "
+                        "scenarios with faults at: faultproxy")
+    p.add_argument("--no-auth", action="store_true",
+                   help="the service takes no API token: none is needed or sent (a static bearer goes in "
+                        "$MONEYPATH_TOKEN instead)")
     p.add_argument("--workers", type=_count(0), default=0, metavar="N",
                    help="Locust worker processes beside the master, on loopback (default 0: one local process)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
-    p.add_argument("--locustfile", metavar="FILE", type=Path, help="default: loadtests/locustfile.py")
+    p.add_argument("--locustfile", metavar="FILE", type=Path,
+                   help="your own locustfile (the contract is below); default: the reference service's, shipped "
+                        "with moneypath")
     p.add_argument("--scenario-file", metavar="FILE", type=Path,
                    help="scenario definitions (default: scenarios.yaml beside the locustfile)")
 
@@ -110,12 +145,14 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lt = commands.add_parser(
         "loadtest", help="run a Locust scenario against the payment service and judge it against the SLO gates",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run a load-test scenario (loadtests/scenarios.yaml: checkout, peak, spike, soak,\n"
-                    "retry_storm, slow_provider, healthz) with Locust headless, one progress line every few\n"
-                    "seconds, then judge it against gates taken from the catalog's SLOs:\n"
+        description="Run a load-test scenario of the scenario file (the shipped one, for the reference service:\n"
+                    "checkout, peak, spike, soak, retry_storm, slow_provider, healthz) with Locust headless, one\n"
+                    "progress line every few seconds, then judge it against gates taken from the catalog's SLOs:\n"
                     "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
                     "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
-                    "  zero duplicate charges, ledger balanced, reconciliation caught up after the run\n"
+                    "  zero duplicate charges (and one payment per idempotency key in a retry storm), ledger\n"
+                    "  balanced, reconciliation caught up after the run; a gate of a feature the catalog\n"
+                    "  switches off is skipped and the verdict says so\n"
                     "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
                     "  within tolerance of a previous run\n"
                     "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
@@ -125,7 +162,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
-               "http://prometheus.example:9090")
+               "http://prometheus.example:9090\n"
+               "  moneypath loadtest checkout --locustfile loadtests/locustfile.py --catalog moneypath.yaml "
+               "--host http://127.0.0.1:8080 --no-auth --no-prometheus\n\n" + LOCUSTFILE_CONTRACT)
     lt.add_argument("scenario", metavar="SCENARIO", help="scenario name from the scenario file")
     lt.add_argument("--users", type=_count(1), metavar="N",
                     help="users at 1x (default: the file's baseline, scaled with --rate)")
@@ -227,11 +266,15 @@ def _open_target(c, args, exporter_port: int):
 
     state_dir = Path(args.state_dir)
     if args.host is None and runner.running_stack(state_dir) is None:
-        if args.prometheus or args.providersim:
-            raise UsageError("--prometheus and --providersim go with --host")
+        if args.prometheus or args.providersim or args.faultproxy or args.no_auth:
+            raise UsageError("--prometheus, --providersim, --faultproxy and --no-auth go with --host")
         target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
     else:
-        target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim)
+        try:
+            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim,
+                                            faultproxy=args.faultproxy, auth=not args.no_auth)
+        except runner.LoadTestError as exc:
+            raise UsageError(str(exc)) from None
         if target.prometheus is None and not args.no_prometheus:
             gates = "duplicate-charge, ledger" + (" and reconciliation" if c.enabled("reconciliation") else "")
             raise UsageError(f"no Prometheus scrapes {target.host}: the {gates} gates need one: pass "
@@ -254,22 +297,29 @@ def _close_target(target) -> None:
         stack.down(target.state_dir, progress=lambda *_: None)
 
 
+def _locustfile(path: Path) -> Path:
+    if not path.is_file():
+        raise UsageError(f"{path}: locustfile not found")
+    if path.suffix != ".py":
+        raise UsageError(f"{path}: a locustfile is a Python file (.py)")
+    return path
+
+
 def _loadtest(args) -> int:
     from moneypath.loadtest import gates, report, runner, scenarios
     from moneypath.stack import local as stack
 
     try:
         if args.workers and args.workers > 64:
-            raise UsageError("--workers: at most 64 on one machine (see loadtests/README.md for several machines)")
+            raise UsageError("--workers: at most 64 on one machine (for several machines see "
+                             "moneypath/loadtest/locustfiles/README.md)")
         if args.prometheus and args.no_prometheus:
             raise UsageError("--prometheus and --no-prometheus: choose one")
         c = load_catalog(args.catalog)
         gates.money_signals(c)
-        locustfile = (args.locustfile or runner.default_locustfile())
-        if not locustfile.exists():
-            raise UsageError(f"{locustfile}: locustfile not found")
+        locustfile = _locustfile(args.locustfile or runner.default_locustfile())
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
-        sfile.get(args.scenario)
+        scenario = sfile.get(args.scenario)
         baseline = runner.load_result(args.baseline) if args.baseline else None
         tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
     except (UsageError, scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
@@ -281,6 +331,8 @@ def _loadtest(args) -> int:
     try:
         exporter_port = stack.free_port()
         target = _open_target(c, args, exporter_port)
+        if missing := runner.missing_fault_api(scenario, target):
+            raise UsageError(missing)
         outcome = runner.run(c, spec, target, tmp / "locust", exporter_port, _say)
         result = runner.result_dict(c, outcome, target)
         thr = gates.thresholds(c, args.reconcile_within)
@@ -306,15 +358,17 @@ def _loadtest(args) -> int:
     _say(f"report: {final / 'report.html'} (and report.md, result.json)")
     for line in result["breaches"]:
         print(f"BREACH: {line}", file=sys.stderr)
+    features_off = "".join(f"; skipped: {line}" for line in gates.feature_skips(result["gates"]))
     if result["passed"] and args.no_prometheus:
         skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
                    and gt["reason"] == runner.NOT_JUDGED]
         _say(f"{args.scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
-             f"{len(skipped)} gates not judged ({', '.join(skipped)})")
+             f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
         return 0
     if result["passed"]:
-        _say(f"{args.scenario}: every gate passed")
+        _say(f"{args.scenario}: every gate passed{features_off}")
         return 0
+    _say(f"{args.scenario}: FAILED: {len(result['breaches'])} of {len(result['gates'])} gates breached{features_off}")
     return EXIT_BREACH
 
 
@@ -333,9 +387,7 @@ def _capacity(args) -> int:
             raise UsageError(str(exc)) from None
         c = load_catalog(args.catalog)
         gates.money_signals(c)
-        locustfile = (args.locustfile or runner.default_locustfile())
-        if not locustfile.exists():
-            raise UsageError(f"{locustfile}: locustfile not found")
+        locustfile = _locustfile(args.locustfile or runner.default_locustfile())
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(capacity.SCENARIO)
         tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail

@@ -1,8 +1,10 @@
 """The contract between a locustfile and the gates: request names, and which SLOs judge authorizations.
 
-Request names the locustfile reports and the gates read: "<action> [<provider>]"; attempts a
+Request names the locustfile reports and the gates read: "<action> [<provider>]" (`request_name`;
+the latency gates read the `authorize` ones, the failure gates every final outcome); attempts a
 client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
 client finally got, request type RETRIED); CHECK entries are invariants the client verified.
+moneypath.loadtest.user.PaymentUser names its requests so.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ RETRIED = "RETRIED"
 CHECK = "CHECK"
 DUPLICATE_CHECK = "idempotency: one payment per key"
 REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
+
+
+def request_name(action: str, provider: str) -> str:
+    return f"{action} [{provider}]"
+
 
 # The authorization histogram and counter are read from the SLOs themselves (the latency SLO's
 # `signal`, the availability SLO's good/total selectors); these two keys only pick which SLOs are

@@ -3,8 +3,9 @@
 Each gate passes, fails with a one-line reason, or is skipped with a one-line reason (not
 measured here, or the scenario says it does not apply). Thresholds are read from the
 catalog (`thresholds`): the latency SLO's `under`, the availability SLO's error budget.
-A feature the catalog switches off has no gate at all (no reconciliation gate without
-reconciliation); money is shown in its currency's own exponent (`Catalog.money`).
+The gate of a feature the catalog switches off (reconciliation, idempotency) is skipped
+with the reason "feature X is off", which the verdict repeats (`feature_skips`); nothing is
+asked of Prometheus for it. Money is shown in its currency's own exponent (`Catalog.money`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Thresholds:
     error_budget: float | None
     reconcile_within_s: float
     circuit_open_value: float | None
-    features_off: frozenset[str] = frozenset()  # the catalog's optional domains that are off: no gates for them
+    features_off: frozenset[str] = frozenset()  # the catalog's optional domains that are off: their gates skipped
     money: Callable[[float, str], str] | None = None  # minor units + currency as people read them (Catalog.money)
 
 
@@ -53,6 +54,22 @@ class Thresholds:
 MONEY_SIGNALS = {"duplicate_charges": Key.DUPLICATE_CHARGES_TOTAL, "ledger_imbalance": Key.LEDGER_IMBALANCE_MINOR,
                  "reconciliation_age": Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
                  "circuit_state": Key.PROVIDER_CIRCUIT_STATE, "cost": Key.COST_USD_TOTAL}
+
+
+# The gates an optional domain owns (moneypath.catalog.features).
+FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency"}
+IDEMPOTENT_REPLAYS = "one payment per idempotency key"
+
+
+def feature_off(feature: str) -> str:
+    """The skip reason of a gate whose feature the catalog switches off."""
+    return f"feature {feature} is off"
+
+
+def feature_skips(gates: list[dict]) -> list[str]:
+    """'<gate title> (feature X is off)' for each gate skipped because its feature is off: the verdict's list."""
+    reasons = {feature_off(f) for f in FEATURE_GATES.values()}
+    return [f"{g['title']} ({g['reason']})" for g in gates if g["status"] == SKIP and g["reason"] in reasons]
 
 
 class SignalError(ValueError):
@@ -168,33 +185,18 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             f"{thr.availability_slo} error budget {_pct(thr.error_budget)}"
             if er is not None else f"Prometheus counted no authorization{who} during the run", needs_prom=True)
 
-    # money: never charged twice, the ledger balances, reconciliation catches up
-    seen, checks = summary.duplicates_seen, summary.duplicate_checks
-    keys, unanswered = summary.keys_completed, summary.replays_unanswered or 0
-    if keys is not None:  # the retry storm: every key a client completed must have been replay-checked
-        checks, seen = checks or 0, seen or 0
-    unchecked = max(0, keys - checks - unanswered) if keys is not None else 0
+    # money: never charged twice, one payment per idempotency key, the ledger balances, reconciliation catches up
     dup = p.duplicate_charges
-    dup_ok = (dup is not None or no_prom is not None) and not dup and not seen and not unanswered and not unchecked
-    observed = ("no data" if dup is None else f"{dup:.0f}") + " (service)" if no_prom is None else "-"
-    if checks is not None:
-        observed += f", {seen} of {checks} keys replayed (client)"
-    if keys is not None:
-        observed += f", {checks} of {keys} completed keys checked"
-    reasons = []
-    if seen:
-        reasons.append(f"{seen} idempotency keys answered with two different payments (client replay check)")
-    if unanswered:
-        reasons.append(f"{unanswered} keys got no answer to any replay: not proven charged once (client replay check)")
-    if unchecked:
-        reasons.append(f"{unchecked} of {keys} completed keys were never replay-checked (client replay check)")
-    if dup:
-        reasons.append(f"the service counted {dup:.0f} duplicate charges during the run")
-    if dup is None and no_prom is None:
-        reasons.append("Prometheus has no duplicate-charge counter for the run")
-    # with the client's replay check and --no-prometheus, the client's evidence alone is judged
-    add("duplicate_charges", "zero duplicate charges", "prometheus" if checks is None else "prometheus+locust",
-        dup_ok, observed, "0", "; ".join(reasons), needs_prom=checks is None or prometheus_required)
+    add("duplicate_charges", "zero duplicate charges", "prometheus", dup == 0, "no data" if dup is None else f"{dup:.0f}",
+        "0", f"the service counted {dup:.0f} duplicate charges during the run" if dup
+        else "Prometheus has no duplicate-charge counter for the run", needs_prom=True)
+
+    replay = _replay_gate(summary)
+    if "idempotency" in thr.features_off:
+        add("idempotent_replays", IDEMPOTENT_REPLAYS, "locust", True, "-", "-", "", feature_off("idempotency"))
+    elif replay is not None:  # the client replayed keys (the retry storm)
+        add("idempotent_replays", IDEMPOTENT_REPLAYS, "locust", not replay[1], replay[0], "0 keys with two payments",
+            "; ".join(replay[1]))
 
     imb, currency = p.ledger_imbalance_max_abs, p.ledger_imbalance_currency
     if imb is not None and currency and thr.money is not None:
@@ -206,14 +208,15 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
         f"the ledger was out of balance by up to {worst} during the run" if imb is not None
         else "Prometheus has no ledger imbalance gauge for the run", needs_prom=True)
 
-    if "reconciliation" not in thr.features_off:
-        caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
-        add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
-            f"after {caught:.0f} s" if caught is not None
-            else ("no data" if last is None else f"{last:.0f} s still waiting"),
-            f"within {thr.reconcile_within_s:.0f} s after the run",
-            f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
-            f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge", needs_prom=True)
+    caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
+    off = "reconciliation" in thr.features_off
+    add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
+        "-" if off else f"after {caught:.0f} s" if caught is not None
+        else ("no data" if last is None else f"{last:.0f} s still waiting"),
+        "-" if off else f"within {thr.reconcile_within_s:.0f} s after the run",
+        f"reconciliation had not caught up {thr.reconcile_within_s:.0f} s after the run (oldest capture waiting "
+        f"{last:.0f} s)" if last is not None else "Prometheus has no reconciliation gauge",
+        feature_off("reconciliation") if off else None, needs_prom=True)
 
     if scenario.expect_circuit_open:
         want, cm = thr.circuit_open_value, p.circuit_max
@@ -224,6 +227,27 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value",
             needs_prom=True)
     return gates
+
+
+def _replay_gate(summary: Summary) -> tuple[str, list[str]] | None:
+    """(observed, failure reasons) of the client's replay check; None when the client replayed no key."""
+    seen, checks = summary.duplicates_seen, summary.duplicate_checks
+    keys, unanswered = summary.keys_completed, summary.replays_unanswered or 0
+    if checks is None and keys is None:
+        return None
+    checks, seen = checks or 0, seen or 0
+    unchecked = max(0, keys - checks - unanswered) if keys is not None else 0
+    observed = f"{seen} of {checks} replayed keys answered with another payment"
+    if keys is not None:
+        observed += f", {checks} of {keys} completed keys checked"
+    reasons = []
+    if seen:
+        reasons.append(f"{seen} idempotency keys answered with two different payments (client replay check)")
+    if unanswered:
+        reasons.append(f"{unanswered} keys got no answer to any replay: not proven charged once (client replay check)")
+    if unchecked:
+        reasons.append(f"{unchecked} of {keys} completed keys were never replay-checked (client replay check)")
+    return observed, reasons
 
 
 @dataclass

@@ -16,6 +16,7 @@ from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the CLI's names for them
+from moneypath.loadtest.gates import feature_skips
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 MS_KEYS = ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
@@ -84,6 +85,7 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     verdict = "PASSED" if result["passed"] else "FAILED"
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
+    verdict += "".join(f"; skipped: {line}" for line in feature_skips(result["gates"]))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result["started_at"]))
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),

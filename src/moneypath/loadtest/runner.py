@@ -1,9 +1,10 @@
 """Run Locust headless for one scenario (master + N workers on loopback, or one local process),
 show progress, and judge the run: `moneypath loadtest` and each step of `moneypath capacity`.
 
-Locust runs in subprocesses (`python -m locust -f loadtests/locustfile.py ...`): gevent's
-monkey-patching stays out of this process. Progress comes from the master's per-second
-stats history file; the final figures from its JSON stats.
+Locust runs in subprocesses (`python -m locust -f <locustfile> ...`, by default the shipped
+moneypath/loadtest/locustfiles/reference.py): gevent's monkey-patching stays out of this process.
+Progress comes from the master's per-second stats history file; the final figures from its JSON
+stats.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
+from moneypath.loadtest import faults, locustfiles, scenarios
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import scenarios
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, summarize
 from moneypath.stack import local as stack
 
-REPO = Path(__file__).resolve().parents[3]
 LOCUST_JOB = "locust"
 NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
 
@@ -42,8 +42,8 @@ class LoadTestError(Exception):
 
 
 def default_locustfile() -> Path:
-    local = Path("loadtests/locustfile.py")
-    return local if local.exists() else REPO / "loadtests" / "locustfile.py"
+    """The shipped locustfile for the reference service (package data, wherever moneypath is installed)."""
+    return locustfiles.REFERENCE
 
 
 @dataclass
@@ -52,8 +52,9 @@ class Target:
     host: str
     prometheus: str | None
     providersim: str | None
-    token: str
+    token: str | None  # None: requests go without an authorization header (--no-auth)
     admin_token: str | None
+    faultproxy: str | None = None
     state_dir: Path | None = None
     owned: bool = False
     reloaded_prometheus: bool = False  # we added the exporter to this stack's Prometheus config
@@ -120,13 +121,14 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print)
                      progress=lambda *_: None)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
-                  state_dir, owned=True)
+                  state_dir=state_dir, owned=True)
 
 
 def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
-                    env: dict | None = None) -> Target:
+                    env: dict | None = None, faultproxy: str | None = None, auth: bool = True) -> Target:
     """A service given by URL, or the one the stack in `state_dir` runs. Credentials come from that
-    stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET.
+    stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET;
+    with `auth` False no API token is needed or sent (fault APIs still need the admin token).
     A stack in `state_dir` without the service (`moneypath up --no-services --target ...`) still
     supplies its Prometheus, which then also scrapes Locust."""
     env = os.environ if env is None else env
@@ -143,14 +145,17 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
         token, admin = _mint(env["MONEYPATH_TOKEN_SECRET"].encode(), 24 * 3600)
     if state is not None and "prometheus" in names:
         prometheus = prometheus or state.url("prometheus")
-    token = env.get("MONEYPATH_TOKEN") or token
+    if "faultproxy" in names:
+        faultproxy = faultproxy or state.url("faultproxy")
+    token = (env.get("MONEYPATH_TOKEN") or token) if auth else None
     admin = env.get("MONEYPATH_ADMIN_TOKEN") or admin
     if not host:
         raise LoadTestError("no target: pass --host URL, or start a stack with `moneypath up --faults`")
-    if not token:
+    if auth and not token:
         raise LoadTestError(f"no API token for {host}: set $MONEYPATH_TOKEN (scopes payments:write payments:read) "
-                            "or $MONEYPATH_TOKEN_SECRET, or pass --state-dir of the stack that runs it")
-    return Target(host.rstrip("/"), prometheus, providersim, token, admin,
+                            "or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, or --no-auth "
+                            "when the service takes none")
+    return Target(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
                   Path(state.state_dir) if state is not None else None)
 
 
@@ -207,7 +212,10 @@ def _locust_argv(locustfile: Path) -> list[str]:
 def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
                  duration_s: float, scenario_file: Path, locustfile: Path) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MONEYPATH_TOKEN": target.token, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MONEYPATH_TOKEN", None)
+    if target.token:
+        env["MONEYPATH_TOKEN"] = target.token
     if target.admin_token:
         env["MONEYPATH_ADMIN_TOKEN"] = target.admin_token
     master = [*_locust_argv(locustfile), "--headless", "--host", target.host,
@@ -216,8 +224,11 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
               "--exporter-port", str(exporter_port), "--only-summary", "--csv", str(work / "locust"),
               "--csv-full-history", "--json-file", str(work / "locust"), "--exit-code-on-error", "0",
               "--stop-timeout", "5"]
-    if target.providersim:
-        master += ["--providersim", target.providersim]
+    if target.token is None:
+        master.append("--no-auth")
+    for option, url in (("--providersim", target.providersim), ("--faultproxy", target.faultproxy)):
+        if url:
+            master += [option, url]
     procs = []
     try:
         if spec.workers:
@@ -326,8 +337,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if scenario.faults and not target.admin_token:
         raise LoadTestError(f"scenario {scenario.name} sets faults: it needs an admin:faults token "
                             "($MONEYPATH_ADMIN_TOKEN or $MONEYPATH_TOKEN_SECRET)")
-    if any(f.at == "providersim" for f in scenario.faults) and not target.providersim:
-        raise LoadTestError(f"scenario {scenario.name} sets a fault in the provider simulator: pass --providersim URL")
+    if missing := missing_fault_api(scenario, target):
+        raise LoadTestError(missing)
     progress(f"{scenario.name}: {scenario.description.strip()}")
     progress(f"target {target.host}: {rate:g} requests/s from {users} users at 1x, up to "
              f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
@@ -368,17 +379,30 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                       series, ticks)
 
 
+def fault_calls(scenario: scenarios.Scenario, target: Target) -> list[faults.FaultCall]:
+    """The scenario's faults at the target's fault APIs (URLs and targets: the Locust hooks set them with
+    their end); MissingBase names the option a fault needs."""
+    bases = {"providersim": target.providersim, "faultproxy": target.faultproxy, "service": target.host}
+    return faults.calls(scenario.faults, bases, 0, scenario.name)
+
+
+def missing_fault_api(scenario: scenarios.Scenario, target: Target) -> str | None:
+    """Why the scenario's faults cannot be set on this target (the option that gives the URL), or None."""
+    try:
+        fault_calls(scenario, target)
+    except faults.MissingBase as exc:
+        return str(exc)
+    return None
+
+
 def clear_faults(scenario: scenarios.Scenario, target: Target) -> None:
     """Clear the scenario's faults once more: the locustfile clears them when the test stops,
     but not if Locust was killed. Clearing a fault that is not set is harmless."""
-    for fault in scenario.faults:
-        base = target.providersim if fault.at == "providersim" else target.host
-        if not base or not target.admin_token:
-            continue
-        query = ({"provider": fault.params["provider"]} if "provider" in fault.params else
-                 {"target": fault.params["queue"]} if "queue" in fault.params else None)
+    if not target.admin_token:
+        return
+    for call in fault_calls(scenario, target):
         try:
-            httpx.delete(f"{base}/admin/faults/{fault.name}", params=query, timeout=5,
+            httpx.delete(call.url, params=call.query or None, timeout=5,
                          headers={"authorization": f"Bearer {target.admin_token}"})
         except httpx.HTTPError:
             pass

@@ -1,8 +1,10 @@
-"""Scenario definitions (loadtests/scenarios.yaml) and the load shape they describe.
+"""Scenario files (the shipped one: moneypath/loadtest/locustfiles/scenarios.yaml) and the load
+shape they describe.
 
-Pure: no Locust, no I/O beyond reading the file. The locustfile turns a `Scenario` into
-users and pacing; `moneypath loadtest` reads the same file to validate a name and its
-options before starting anything.
+Pure: no Locust, no I/O beyond reading the file. The Locust side (moneypath.loadtest.harness and
+.user) turns a `Scenario` into users and pacing; `moneypath loadtest` reads the same file to validate
+a name and its options, and with the catalog its providers, currencies and faults, before starting
+anything.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from moneypath._common.fault_specs import WHERE
+from moneypath._common.faults import FaultError, Faults
 from moneypath.catalog import Catalog
+from moneypath.check.drill_files import fault_specs
+from moneypath.loadtest import locustfiles
 from moneypath.loadtest.contract import ACTIONS, latency_slo
 
-DEFAULT_FILE = Path(__file__).resolve().parents[3] / "loadtests" / "scenarios.yaml"
+DEFAULT_FILE = locustfiles.SCENARIOS
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
-              "duplicate_charges", "ledger_balanced", "reconciliation", "circuit_opened")
+              "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened")
 
 
 class ScenarioError(Exception):
@@ -70,7 +76,9 @@ class Retry(_Model):
 
 
 class Fault(_Model):
-    at: Literal["providersim", "service"]
+    """A fault set while the scenario runs: `params` is the body of `PUT {at}/admin/faults/{name}`
+    (its target, e.g. provider, and its parameters), checked against the vocabulary of the API at `at`."""
+    at: Literal[WHERE]
     name: str = Field(min_length=1)
     params: dict = Field(default_factory=dict)
 
@@ -175,7 +183,18 @@ def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
                 value = getattr(scenario, field)
                 if value is not None and value not in catalog.providers:
                     problems.append(f"scenarios.{name}.{field}: {value!r} is not a provider in the catalog")
+            problems += [f"scenarios.{name}.faults.{i}: {problem}" for i, fault in enumerate(scenario.faults)
+                         if (problem := _fault_problem(fault, catalog))]
     return problems
+
+
+def _fault_problem(fault: Fault, catalog: Catalog) -> str | None:
+    """What the fault API at `fault.at` would refuse in this fault (its own vocabulary, the catalog's targets)."""
+    try:
+        Faults(fault_specs(fault.at, catalog), seed=0).set(fault.name, fault.params)
+    except FaultError as exc:
+        return f"{fault.at}: {exc}"
+    return None
 
 
 # ---------------------------------------------------------------- the shape of the load

@@ -1,0 +1,307 @@
+"""What a moneypath load-test user does, without Locust: `PaymentClient`, the body of
+`moneypath.loadtest.user.PaymentUser` (which adds Locust's FastHttpUser, pacing and the task).
+
+Kept free of Locust so that the request naming, retries and the mix are tested in-process: the
+client needs only `self.client` (Locust's FastHttp client: `post`/`get` with `catch_response`),
+`self.environment.events.request` and the run's `Settings`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.loadtest import scenarios
+from moneypath.loadtest.contract import ACTIONS, ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED, request_name
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+class Weighted:
+    """A weighted choice from a scenario file's section, its cumulative weights built once."""
+
+    def __init__(self, weights: dict[str, int]):
+        self.keys = [k for k, w in weights.items() if w > 0]
+        self.cum, total = [], 0
+        for k in self.keys:
+            total += weights[k]
+            self.cum.append(total)
+
+    def __call__(self) -> str:
+        return random.choices(self.keys, cum_weights=self.cum)[0]
+
+
+@dataclass
+class Settings:
+    """One run, the same in every Locust process (moneypath.loadtest.harness.settings builds it)."""
+    spec: scenarios.ScenarioFile
+    scenario: scenarios.Scenario
+    rate: float
+    users: int
+    duration_s: float
+    token: str | None  # None: no authorization header
+
+    def __post_init__(self):
+        self.provider = Weighted(self.spec.providers)
+        self.currency = Weighted(self.spec.currencies)
+        self.method = Weighted(self.spec.methods)
+
+    @property
+    def pace(self) -> float:
+        return scenarios.pace_per_user(self.rate, self.users)
+
+
+@dataclass(frozen=True)
+class Order:
+    """A new payment (or payout), drawn by the scenario file's weights."""
+    provider: str
+    currency: str
+    method: str
+    amount_minor: int    # the currency's minor units
+    reference: str       # unique, and never mistaken for a card number
+    correlation_id: str  # one per payment: its capture and refunds carry it too
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What the API answered for an order: what its capture and refunds need."""
+    id: str | None       # the answer's `id_from` field (None when it has none)
+    provider: str
+    amount_minor: int
+    correlation_id: str
+    answer: dict = field(default_factory=dict, repr=False)  # the 2xx JSON answer
+    refunded_minor: int = 0
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.amount_minor - self.refunded_minor
+
+
+def reference(kind: str) -> str:
+    """A unique merchant reference. The hex is glued to the word so that no digit run in it stands
+    alone: a service may refuse a reference holding a standalone card number."""
+    return f"{kind}{uuid.uuid4().hex[:16]}"
+
+
+def dig(answer, path: str):
+    """`answer["data"]["id"]` for path "data.id"; None when any step is missing."""
+    for step in path.split("."):
+        if not isinstance(answer, dict) or step not in answer:
+            return None
+        answer = answer[step]
+    return answer
+
+
+def retryable(status: int) -> bool:
+    """No answer (timeout, connection), a conflict (the key is still in flight) or a server error."""
+    return status == 0 or status == 409 or status >= 500
+
+
+def _failure(r) -> str:
+    if not r.status_code:
+        return f"no answer: {type(r.error).__name__ if r.error else 'connection'}"
+    try:
+        kind = r.json().get("type", "").rsplit("/", 1)[-1]
+    except (ValueError, AttributeError):
+        kind = ""
+    return f"{r.status_code} {kind}".strip()
+
+
+class PaymentClient:
+    """A client of a payment API that the gates can judge. Subclass `PaymentUser` (not this) and
+    override the endpoints your API has; see moneypath.loadtest.user."""
+
+    health_path = "/healthz"  # what the healthz scenario GETs
+
+    # ------------------------------------------------------------ endpoints: override those your API has
+
+    def authorize(self, order: Order) -> Payment | None:
+        """Create a payment for `order`; return it when it can be captured (or is final), else None.
+        Typically `return self.post("authorize", order, "/payments", json={...})`."""
+        raise NotImplementedError
+
+    def capture(self, payment: Payment) -> Payment | None:
+        """Capture a payment `authorize` returned; return it when it can be refunded, else None."""
+        raise NotImplementedError
+
+    def refund(self, payment: Payment, amount_minor: int) -> Payment | None:
+        """Refund `amount_minor` of a payment `capture` returned; None when it failed."""
+        raise NotImplementedError
+
+    def payout(self, order: Order) -> Payment | None:
+        """Send money out for `order`."""
+        raise NotImplementedError
+
+    @classmethod
+    def endpoints(cls) -> tuple[str, ...]:
+        """The actions this class defines."""
+        return tuple(a for a in ACTIONS if getattr(cls, a) is not getattr(PaymentClient, a))
+
+    # ------------------------------------------------------------ requests: what an endpoint calls
+
+    def post(self, action: str, subject: Order | Payment, path: str, json=None, *, id_from: str = "id"
+             ) -> Payment | None:
+        """POST `json` to `path`, named "<action> [<provider>]" for the gates, with `subject`'s
+        correlation id, a new idempotency key and the bearer token. Returns the 2xx JSON answer as a
+        Payment (its id read from `id_from`, a dotted path such as "data.id"), None when the request
+        failed (Locust counts the failure). In a scenario with `retry:` a failed attempt is sent again
+        with the same key (capped exponential backoff, full jitter), then the key is replayed once
+        more: it must answer with the same id."""
+        name, key = request_name(action, subject.provider), uuid.uuid4().hex
+        retry = self.s.scenario.retry
+        if retry is None:
+            answer = self._send("POST", path, json, name, subject.correlation_id, key)[1]
+        else:
+            answer = self._with_retries(path, json, name, subject, key, retry, id_from)
+        if answer is None:
+            return None
+        return Payment(dig(answer, id_from), subject.provider, subject.amount_minor, subject.correlation_id, answer,
+                       getattr(subject, "refunded_minor", 0))
+
+    def get(self, action: str, subject: Order | Payment, path: str) -> dict | None:
+        """GET `path`, named "<action> [<provider>]", with `subject`'s correlation id: the 2xx JSON
+        answer, or None when the request failed."""
+        return self._send("GET", path, None, request_name(action, subject.provider), subject.correlation_id)[1]
+
+    def order(self, kind: str = "order") -> Order:
+        """A new order drawn from the scenario file: provider, currency, method, amount (lognormal
+        around the median, clamped), a unique reference starting with `kind`, a correlation id."""
+        s, a = self.s, self.s.spec.amount_minor
+        amount = int(min(a.max, max(a.min, random.lognormvariate(0, a.sigma) * a.median)))
+        return Order(s.provider(), s.currency(), s.method(), amount, reference(kind), f"lt-{uuid.uuid4().hex}")
+
+    # ------------------------------------------------------------ one step of each kind of scenario user
+
+    def begin(self, settings: Settings) -> None:
+        """Called once per user before its first step."""
+        self.s = settings
+        self.headers = {"authorization": f"Bearer {settings.token}"} if settings.token else {}
+        self.authorized: deque[Payment] = deque(maxlen=100)  # waiting for capture
+        self.captured: deque[Payment] = deque(maxlen=100)    # refundable
+        self.defined = self.endpoints()
+        self.mix = {a: w for a, w in settings.spec.mix.items() if w > 0 and a in self.defined}
+        self.step = {"checkout": self.checkout_step, "retry_storm": self.retry_storm_step,
+                     "healthz": self.healthz_step}[settings.scenario.user]
+
+    def checkout_step(self) -> None:
+        """One request, chosen by the mix's weights among what is possible now (a capture needs a
+        payment to capture, a refund one to refund)."""
+        possible = [(a, w) for a, w in self.mix.items()
+                    if (a != "capture" or self.authorized) and (a != "refund" or self.captured)]
+        action = random.choices([a for a, _ in possible], weights=[w for _, w in possible])[0]
+        if action == "authorize":
+            self._authorize("order")
+        elif action == "capture":
+            self._capture()
+        elif action == "refund":
+            self._refund()
+        else:
+            self.payout(self.order("payout"))
+
+    def retry_storm_step(self) -> None:
+        """Capture the oldest authorized payment, else authorize a new one; every write retried."""
+        if self.authorized and "capture" in self.defined:
+            self._capture()
+        else:
+            self._authorize("storm")
+
+    def healthz_step(self) -> None:
+        self.client.get(self.health_path, name="healthz", headers={CORRELATION_HEADER: f"lt-{uuid.uuid4().hex}"})
+
+    def _authorize(self, kind: str) -> None:
+        payment = self.authorize(self.order(kind))
+        if payment:
+            self.authorized.append(payment)
+
+    def _capture(self) -> None:
+        captured = self.capture(self.authorized.popleft())
+        if captured:
+            self.captured.append(captured)
+
+    def _refund(self) -> None:
+        """All of what is left (the file's refund_full_share of the time) or half; the rest stays refundable."""
+        payment = self.captured.popleft()
+        full = random.random() < self.s.spec.refund_full_share
+        amount = payment.refundable_minor if full else max(1, payment.refundable_minor // 2)
+        if self.refund(payment, amount):
+            left = replace(payment, refunded_minor=payment.refunded_minor + amount)
+            if left.refundable_minor > 0:
+                self.captured.append(left)
+
+    # ------------------------------------------------------------ HTTP
+
+    def _send(self, method: str, path: str, body, name: str, cid: str, key: str | None = None):
+        """(status, the 2xx JSON answer or None); Locust records the request under `name`."""
+        headers = {**self.headers, CORRELATION_HEADER: cid}
+        if key is not None:
+            headers[IDEMPOTENCY_HEADER] = key
+        call = self.client.post if method == "POST" else self.client.get
+        kwargs = {"json": body} if method == "POST" else {}
+        with call(path, headers=headers, name=name, catch_response=True, **kwargs) as r:
+            status, data = r.status_code or 0, None
+            if 200 <= status < 300:
+                try:
+                    data = r.json() if r.content else {}
+                    r.success()
+                except ValueError:
+                    r.failure(f"{status} answer is not JSON")
+            else:
+                r.failure(_failure(r))
+        return status, data
+
+    def _fire(self, request_type: str, name: str, started: float, error: str | None) -> None:
+        self.environment.events.request.fire(
+            request_type=request_type, name=name, response_time=(time.perf_counter() - started) * 1000,
+            response_length=0, exception=Exception(error) if error else None, context={})
+
+    def _with_retries(self, path, body, name, subject, key, retry, id_from):
+        started, data, error = time.perf_counter(), None, None
+        for attempt in range(1, retry.max_attempts + 1):
+            status, data = self._send("POST", path, body, name + ATTEMPT, subject.correlation_id, key)
+            if data is not None:
+                error = None
+                break
+            error = f"{status or 'timeout'} after {attempt} attempts"
+            if not retryable(status):
+                break
+            if attempt < retry.max_attempts:
+                time.sleep(retry.backoff_s(attempt, random.uniform))
+        self._fire(RETRIED, name, started, error)  # what the client finally got: the failure gate judges it
+        if data is not None:
+            self._replay(path, body, subject, key, dig(data, id_from), retry, id_from)
+        return data
+
+    def _replay(self, path, body, subject, key, first_id, retry, id_from) -> None:
+        """The same key again: it must answer with the same payment, never make a second one."""
+        name, started = f"replay [{subject.provider}]{ATTEMPT}", time.perf_counter()
+        for attempt in range(1, retry.max_attempts + 1):
+            tried = time.perf_counter()
+            status, answer = self._send("POST", path, body, name, subject.correlation_id, key)
+            if answer is not None:
+                again = dig(answer, id_from)
+                self._fire(CHECK, DUPLICATE_CHECK, tried,
+                           None if again == first_id else f"one key, two payments: {first_id}, {again}")
+                return
+            if attempt < retry.max_attempts:
+                time.sleep(retry.backoff_s(attempt, random.uniform))
+        # every replay failed: the key is not proven charged once; a failed CHECK says so (the gate
+        # also compares the checks made with the keys completed)
+        self._fire(CHECK, REPLAY_UNANSWERED, started,
+                   f"no answer to {retry.max_attempts} replays of a key (last: {status or 'timeout'})")
+
+
+def mix_problems(cls: type[PaymentClient], s: Settings) -> tuple[str | None, list[str]]:
+    """(why `cls` cannot run this scenario, the mix's actions it leaves out), checked before the run."""
+    defined = cls.endpoints()
+    kind, name = s.scenario.user, cls.__name__
+    left_out = [a for a, w in s.spec.mix.items() if w > 0 and a not in defined] if kind == "checkout" else []
+    if kind == "checkout" and not {"authorize", "payout"} & {a for a, w in s.spec.mix.items() if w > 0 and a in defined}:
+        return (f"{name} defines none of the mix's authorize, payout (define authorize(self, order) and give it "
+                "weight in the scenario file's mix)"), left_out
+    if kind == "retry_storm" and "authorize" not in defined:
+        return f"scenario {s.scenario.name} retries authorizations: {name} defines no authorize(self, order)", []
+    return None, left_out

@@ -1,0 +1,198 @@
+"""What every moneypath locustfile gets from Locust, registered when `moneypath.loadtest.user` is
+imported: the command-line options, the run's settings, the load shape, the scenario's faults and
+the Prometheus exporter.
+
+Options: --scenario, --scenario-file, --rate, --concurrency, --duration, --token, --no-auth,
+--admin-token, --providersim, --faultproxy, --state-dir, --exporter-port, --exporter-host. Locust's
+own -u/-r/-t do not apply: the scenario's shape decides users and duration. Workers get the
+master's options (and its token) when the test starts, so only the master needs them.
+
+Imported only inside a Locust process (it imports Locust, so gevent patches the process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import locust.stats
+import requests
+from locust import LoadTestShape, events
+from locust.runners import WorkerRunner
+
+from moneypath._common.tokens import MAX_LIFETIME_S, issue
+from moneypath.loadtest import faults, scenarios
+from moneypath.loadtest.client import Settings
+
+log = logging.getLogger("moneypath.loadtest")
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
+WRITE_SCOPES = ["payments:write", "payments:read"]
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser):
+    group = parser.add_argument_group("moneypath", "the scenario, the target's fault APIs and credentials")
+    group.add_argument("--scenario", default="checkout", help="scenario name in the scenario file (default: checkout)")
+    group.add_argument("--scenario-file", default="", help="scenario definitions (default: scenarios.yaml beside the "
+                       "locustfile)")
+    group.add_argument("--rate", type=float, default=0, help="baseline requests per second (default: the file's)")
+    group.add_argument("--concurrency", type=int, default=0, help="users at baseline (default: the file's)")
+    group.add_argument("--duration", type=float, default=0, help="run seconds (default: the scenario's)")
+    group.add_argument("--token", default="", help="API bearer token (default: $MONEYPATH_TOKEN, or minted from "
+                       "$MONEYPATH_TOKEN_SECRET or --state-dir, else none)")
+    group.add_argument("--no-auth", action="store_true", help="send no authorization header")
+    group.add_argument("--admin-token", default="", help="admin:faults token for scenarios with faults")
+    group.add_argument("--providersim", default="", help="provider simulator URL (faults at: providersim)")
+    group.add_argument("--faultproxy", default="", help="fault proxy URL (faults at: faultproxy)")
+    group.add_argument("--state-dir", default="", help="a `moneypath up` state directory: host, simulator, secrets")
+    group.add_argument("--exporter-port", type=int, default=0, help="serve /metrics for Prometheus on this port")
+    group.add_argument("--exporter-host", default="127.0.0.1", help="address of the /metrics server")
+
+
+# ---------------------------------------------------------------- settings shared by every process
+
+
+def scenario_file(environment) -> Path:
+    """--scenario-file, else scenarios.yaml beside the (first) locustfile."""
+    if environment.parsed_options.scenario_file:
+        return Path(environment.parsed_options.scenario_file)
+    return Path(environment.parsed_locustfiles[0]).resolve().parent / "scenarios.yaml"
+
+
+def _stack_state(options):
+    if not options.state_dir:
+        return None, None
+    from moneypath.stack import local as stack
+
+    state_dir = Path(options.state_dir).resolve()
+    state = stack.load_state(state_dir)
+    if state is None:
+        raise SystemExit(f"--state-dir {state_dir}: no stack.json (start one with `moneypath up --faults`)")
+    return state, stack.read_secrets(state_dir)
+
+
+def _secret(options) -> bytes | None:
+    if os.environ.get("MONEYPATH_TOKEN_SECRET"):
+        return os.environ["MONEYPATH_TOKEN_SECRET"].encode()
+    _, secrets = _stack_state(options)
+    return secrets["token_secret"].encode() if secrets else None
+
+
+def token(options, scopes: list[str], given: str, env: str, duration_s: float) -> str | None:
+    """The given token, $`env`, or one minted for the run plus an hour (at most the services' default
+    maximum token lifetime, which a longer run cannot fit in); None when there is nothing to mint from."""
+    if given or os.environ.get(env):
+        return given or os.environ[env]
+    secret = _secret(options)
+    if secret is None:
+        return None
+    if duration_s > MAX_LIFETIME_S:
+        raise SystemExit(f"a {duration_s:g} s run outlives the tokens minted here (at most {MAX_LIFETIME_S} s): "
+                         f"set ${env} to a longer-lived token and raise the service's MONEYPATH_TOKEN_MAX_LIFETIME_S")
+    return issue(secret, "loadtest", scopes, ttl_s=int(min(duration_s + 3600, MAX_LIFETIME_S)))
+
+
+def settings(environment) -> Settings:
+    cached = getattr(environment, "moneypath_settings", None)
+    if cached is not None:
+        return cached
+    o = environment.parsed_options
+    spec = scenarios.load(scenario_file(environment))
+    scenario = spec.get(o.scenario)
+    duration = scenarios.duration_of(spec, scenario, o.duration or None)
+    api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
+    result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
+                      api_token)
+    environment.moneypath_settings = result
+    return result
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs):
+    o = environment.parsed_options
+    if o is None or isinstance(environment.runner, WorkerRunner):
+        return  # a worker gets the master's options (and token) when the test starts
+    try:
+        s = settings(environment)
+    except scenarios.ScenarioError as exc:
+        raise SystemExit(f"moneypath: {exc}") from None
+    if s.token is None and not o.no_auth:
+        log.info("no API token (--token, $MONEYPATH_TOKEN, $MONEYPATH_TOKEN_SECRET, --state-dir): requests go "
+                 "without an authorization header")
+    # sent to workers with the other options when the test starts: they send what the master decided
+    o.token, o.no_auth = s.token or "", s.token is None
+    state, _ = _stack_state(o)
+    parts = {p.name for p in state.parts} if state is not None else set()
+    if "refservice" in parts:
+        environment.host = environment.host or state.url("refservice")
+    for part in ("providersim", "faultproxy"):  # the fault APIs the stack runs
+        if part in parts:
+            setattr(o, part, getattr(o, part) or state.url(part))
+    if environment.shape_class is None:  # a locustfile's own shape wins
+        environment.shape_class = ScenarioShape()
+        environment.shape_class.runner = environment.runner
+    if o.exporter_port:
+        from moneypath.loadtest.exporter import serve
+
+        serve(environment, o.exporter_host, o.exporter_port)
+        log.info("Locust metrics on http://%s:%d/metrics", o.exporter_host, o.exporter_port)
+
+
+# ---------------------------------------------------------------- faults a scenario sets (master only)
+
+
+def _fault_calls(environment) -> tuple[list[faults.FaultCall], dict]:
+    s = settings(environment)
+    o = environment.parsed_options
+    if not s.scenario.faults:
+        return [], {}
+    admin = token(o, ["admin:faults"], o.admin_token, "MONEYPATH_ADMIN_TOKEN", s.duration_s)
+    if admin is None:
+        raise SystemExit(f"scenario {s.scenario.name} sets faults: pass --admin-token, or set $MONEYPATH_ADMIN_TOKEN "
+                         "or $MONEYPATH_TOKEN_SECRET")
+    bases = {"providersim": o.providersim, "faultproxy": o.faultproxy, "service": environment.host}
+    try:
+        calls = faults.calls(s.scenario.faults, bases, s.duration_s, s.scenario.name)
+    except faults.MissingBase as exc:
+        raise SystemExit(f"moneypath: {exc}") from None
+    return calls, {"authorization": f"Bearer {admin}"}
+
+
+@events.test_start.add_listener
+def _set_faults(environment, **_kwargs):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    calls, headers = _fault_calls(environment)
+    for call in calls:
+        r = requests.put(call.url, json=call.body, headers=headers, timeout=10)
+        if r.status_code >= 300:
+            raise SystemExit(f"setting fault {call.url} failed: {r.status_code} {r.text[:200]}")
+        log.info("fault set: %s %s", call.url, call.body)
+
+
+@events.test_stop.add_listener
+def _clear_faults(environment, **_kwargs):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    calls, headers = _fault_calls(environment)
+    for call in calls:
+        requests.delete(call.url, params=call.query or None, headers=headers, timeout=10)
+        log.info("fault cleared: %s", call.url)
+
+
+# ---------------------------------------------------------------- the shape: users over time
+
+
+class ScenarioShape(LoadTestShape):
+    """Users over time from the scenario: baseline x multiplier, and the spike when there is one.
+    Installed by the init hook unless the locustfile has a shape of its own; the users are the
+    locustfile's user classes (Locust spreads them by their `weight`)."""
+
+    def tick(self):
+        s = settings(self.runner.environment)
+        users = scenarios.users_at(s.scenario, s.users, self.get_run_time(), s.duration_s)
+        if users is None:
+            return None
+        # the spawn rate also paces stopping users: the largest count, so a spike starts and ends at once
+        return users, scenarios.max_users(s.scenario, s.users)
