@@ -14,8 +14,8 @@ EXIT_MISSING_EXTRA = 2
 # A few modules that only that extra installs (top-level import names).
 MODULES = {
     "tools": ("rich", "httpx", "starlette", "uvicorn", "grafana_foundation_sdk", "grafana_client",
-              "matplotlib", "sqlalchemy"),
-    "reference": ("fastapi", "aiohttp", "sqlalchemy", "uvicorn"),
+              "matplotlib", "sqlalchemy", "aiohttp"),
+    "reference": ("fastapi", "sqlalchemy", "uvicorn"),
     "loadtest": ("locust",),
     "otel": ("opentelemetry.sdk",),
 }
@@ -28,7 +28,7 @@ def needed(args) -> list[str]:
         return ["tools"] if args.catalog_command == "show" and not args.json else []
     if command == "metrics":
         return []
-    if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot"):
+    if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot", "faultproxy"):
         return ["tools"]
     if command == "up":
         return ["tools"] if args.no_services else ["tools", "reference"]
