@@ -179,7 +179,14 @@ def _run(args) -> int:
     except ValueError as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if target is not None:
+    if target is None:
+        for d in drills:
+            if d.fault is not None and d.fault.where in ("faultproxy", "hook"):
+                print(f"moneypath drill: {d.path}: its fault goes through the {d.fault.where}, which the local stack "
+                      "(the reference service and its simulator) does not run: give --target-service and the "
+                      "other --target-* of your environment", file=sys.stderr)
+                return EXIT_INVALID
+    else:
         for d in drills:
             why = _ready(d, target)
             if why is None:
