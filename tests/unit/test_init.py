@@ -3,15 +3,22 @@ payouts, reconciliation or webhooks) that builds and lints clean, and that a sec
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import json
 import py_compile
 import re
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from moneypath.catalog import load_catalog
 from moneypath.catalog.features import FEATURES
+from moneypath.check.drill_files import Requests
+from moneypath.loadtest import client, scenarios
 from moneypath.scaffold.project import MANIFEST
 from tests.conftest import ROOT, run_cli
 
@@ -86,12 +93,88 @@ def test_nothing_of_a_disabled_feature_exists_anywhere(project):
         assert not re.search(rf"\b{re.escape(word)}\b", everything), word
 
 
-def test_locustfile_names_requests_as_the_gates_read_them(project):
+def test_locustfile_is_a_payment_user_declaring_the_catalogs_authorization(project, monkeypatch):
     path = project / "loadtests/locustfile.py"
     py_compile.compile(str(path), doraise=True)
     assert ".moneypath/" in (project / ".gitignore").read_text().split()
     text = path.read_text()
-    assert "'/charges'" in text and "authorize [" in text and "['komoju', 'knet']" in text
+    tree = ast.parse(text)
+    assert any(isinstance(n, ast.ImportFrom) and n.module == "moneypath.loadtest.user"
+               and [a.name for a in n.names] == ["PaymentUser"] for n in tree.body)
+    (user,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert [b.id for b in user.bases] == ["PaymentUser"]
+    assert [f.name for f in user.body if isinstance(f, ast.FunctionDef)] == ["authorize"]
+    assert '"/charges"' in text and "id_from=" in text and text.count("TODO") >= 2
+    assert "moneypath loadtest checkout --locustfile loadtests/locustfile.py --host " in text
+    # and it runs: loaded with the Locust-free body of PaymentUser (importing Locust would monkey-patch this
+    # process), its authorize sends one POST named as the gates read it, drawn from the written scenario file
+    monkeypatch.setitem(sys.modules, "moneypath.loadtest.user", SimpleNamespace(PaymentUser=client.PaymentClient))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location("init_locustfile", path))
+    module.__spec__.loader.exec_module(module)
+    assert client.mix_problems(module.Payer, _settings(project))[0] is None
+    sent = []
+    u = module.Payer()
+    u.client = SimpleNamespace(post=lambda path, json=None, headers=None, name=None, catch_response=False:
+                               sent.append((path, name, json)) or _Answer())
+    u.environment = SimpleNamespace(events=SimpleNamespace(request=SimpleNamespace(fire=lambda **kw: None)))
+    u.begin(_settings(project))
+    order = u.order()
+    assert u.authorize(order) is not None
+    assert sent == [("/charges", f"authorize [{order.provider}]",
+                     {"provider": order.provider, "currency": order.currency, "method": order.method,
+                      "amount_minor": order.amount_minor, "reference": order.reference})]
+
+
+class _Answer:
+    status_code, content, error = 201, b"{}", None
+
+    def json(self):
+        return {"id": "ch_1"}
+
+    def success(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _settings(project: Path) -> client.Settings:
+    spec = scenarios.load(project / "loadtests/scenarios.yaml", load_catalog(project / "moneypath.yaml"))
+    return client.Settings(spec, spec.get("checkout"), 10, 10, 60, None)
+
+
+def test_scenario_file_beside_the_locustfile_loads_against_the_written_catalog(project):
+    c = load_catalog(project / "moneypath.yaml")
+    spec = scenarios.load(project / "loadtests/scenarios.yaml", c)
+    assert set(spec.providers) == {"komoju", "knet"} and set(spec.currencies) == {"JPY", "KWD"}
+    assert set(spec.methods) == {"card", "konbini"}
+    assert {a for a, w in spec.mix.items() if w > 0} == {"authorize"} and "checkout" in spec.scenarios
+    # amounts read sensibly in both exponents (JPY 0 decimals, KWD 3): JPY 1,000 to 100,000 and KWD 1 to 100
+    assert 1_000 <= spec.amount_minor.median <= 100_000 and spec.amount_minor.min >= 1
+
+
+def test_drill_requests_file_validates_and_reads_a_payment_by_the_templated_route(project):
+    path = project / "runbooks/drills/requests/tickets.yaml"
+    text = path.read_text()
+    requests = Requests.model_validate(yaml.safe_load(text))
+    assert requests.auth == "none" and "TODO" in text.split("auth:")[1].splitlines()[0]
+    assert requests.authorize.path == "/charges" and requests.authorize.id and requests.authorize.outcome
+    assert requests.read is not None and requests.read.path == "/charges/{payment_id}"
+    assert json.loads((project / MANIFEST).read_text())["files"].keys() >= {
+        "loadtests/locustfile.py", "loadtests/scenarios.yaml", "runbooks/drills/requests/tickets.yaml"}
+
+
+def test_without_a_templated_route_the_requests_file_has_no_read(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, "--service", "shop", "--providers", "komoju", "--currencies", "USD",
+                "--routes", "/pay").returncode == 0
+    requests = Requests.model_validate(yaml.safe_load((root / "runbooks/drills/requests/shop.yaml").read_text()))
+    assert requests.read is None and requests.authorize.path == "/pay"
+    spec = scenarios.load(root / "loadtests/scenarios.yaml", load_catalog(root / "moneypath.yaml"))
+    assert spec.amount_minor.median == 2500  # USD 25.00
 
 
 def test_rerun_keeps_edited_files_refreshes_untouched_ones_and_removes_pages_of_removed_alerts(project):

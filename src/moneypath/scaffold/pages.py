@@ -1,4 +1,5 @@
-"""Runbook pages, tabletop drills and a locustfile for a team's own catalog.
+"""Runbook pages, tabletop drills, a locustfile and its scenario file, and the drills' request template
+for a team's own catalog.
 
 Everything the catalog knows is filled in (alert, severity, who is paged, roles, the rule's own
 query as the first diagnosis step); what only the team can write says TODO. Every page passes
@@ -7,8 +8,11 @@ query as the first diagnosis step); what only the team can write says TODO. Ever
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -16,7 +20,8 @@ import yaml
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import SLO_BUDGET_REMAINING_RECORD, Key, sli_error_record
-from moneypath.check.drill_files import DRILL_DIR, ROLES
+from moneypath.catalog.currencies import format_money
+from moneypath.check.drill_files import DRILL_DIR, PLACEHOLDERS, ROLES
 from moneypath.check.runbooks import RUNBOOK_DIR
 from moneypath.generate.rules import alert_rules
 
@@ -156,39 +161,143 @@ def drill_path(page: AlertPage) -> str:
     return f"{DRILL_DIR}/{PurePosixPath(page.file).stem}.yaml"
 
 
+def _routes(c: Catalog) -> tuple[str, str | None]:
+    """The catalog's first plain route (the authorization's path, as a guess) and its first templated one."""
+    routes = [r for r in c.signals[Key.HTTP_REQUESTS_TOTAL].labels.get("route", []) if r != "/healthz"]
+    plain = [r for r in routes if "{" not in r]
+    templated = [r for r in routes if "{" in r]
+    return (plain[0] if plain else "/payments"), (templated[0] if templated else None)
+
+
+def _methods(c: Catalog) -> list[str]:
+    """The catalog's authorization `method` values: those `moneypath loadtest` checks a scenario file against
+    (the authorization latency SLO's histogram), else the authorization counter's; `card` when neither has any."""
+    latency = [s.sli.latency.signal for s in c.slos.values() if s.sli.latency is not None]
+    signal = Key.AUTHORIZATION_DURATION_SECONDS if Key.AUTHORIZATION_DURATION_SECONDS in latency else (
+        latency[0] if len(latency) == 1 else None)
+    for key in (signal, Key.AUTHORIZATIONS_TOTAL):
+        if key is not None and key in c.signals:
+            methods = [m for m in c.signals[key].labels.get("method", []) if m != "other"]
+            if methods:
+                return methods
+    return ["card"]
+
+
+def _weights(keys: list[str]) -> dict[str, int]:
+    """Equal integer weights summing to 100 (the first ones take the remainder)."""
+    share, extra = divmod(100, len(keys))
+    return {k: share + (1 if i < extra else 0) for i, k in enumerate(keys)}
+
+
+def _median_minor(c: Catalog) -> int:
+    """A typical checkout in minor units that reads sensibly in every currency's own exponent: 25 major units
+    (2,500 in a zero-decimal currency such as JPY), the geometric mean across currencies, two significant digits."""
+    per = [2500 if c.exponent(cur) == 0 else 25 * 10 ** c.exponent(cur) for cur in c.currencies]
+    mean = math.prod(per) ** (1 / len(per))
+    digits = max(0, len(str(round(mean))) - 2)
+    return max(1, int(round(mean, -digits)))
+
+
 def locustfile(c: Catalog) -> str:
-    """A Locust file for the team's API: authorizations per provider, named as the gates read them."""
-    providers = list(c.providers)
-    currencies = list(c.currencies)
-    routes = [r for r in c.signals[Key.HTTP_REQUESTS_TOTAL].labels.get("route", []) if "{" not in r and r != "/healthz"]
-    path = routes[0] if routes else "/payments"
-    return f'''"""Load for {c.service}, written by `moneypath init`: edit the request to match your API.
+    """A locustfile for the team's API: a PaymentUser that declares the authorization, TODO where the team adapts it."""
+    path, _ = _routes(c)
+    return f'''"""Load for {c.service}, written by `moneypath init`: a subclass of moneypath's PaymentUser that
+declares your API's authorization. Request names ("authorize [<provider>]", the names the gates read),
+headers (correlation id, idempotency key, bearer token), pacing, the scenario's shape and faults,
+retries and the exporter come from the base class; providers, currencies, methods and amounts from
+the scenario file beside this one (scenarios.yaml).
 
-    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless -u 20 -r 5 -t 2m
+    moneypath loadtest checkout --locustfile loadtests/locustfile.py --host http://127.0.0.1:8000 [--no-auth]
 
-Requests are named "authorize [<provider>]", the names `moneypath loadtest` gates read.
+--no-auth when your API takes no token (else $MONEYPATH_TOKEN is sent as "authorization: Bearer ...").
+Does your API capture or refund separately, or pay out? Define capture(self, payment), refund(self,
+payment, amount_minor) or payout(self, order) too (`python -m pydoc moneypath.loadtest.user`) and give
+them weight in scenarios.yaml's mix.
 """
 
-import random
-import uuid
-
-from locust import FastHttpUser, constant_throughput, task
-
-PROVIDERS = {providers!r}
-CURRENCIES = {currencies!r}
+from moneypath.loadtest.user import PaymentUser
 
 
-class Payer(FastHttpUser):
-    wait_time = constant_throughput(1)
+class Payer(PaymentUser):
+    """POST {path}: a new payment of the order's provider, currency, method and amount in minor units."""
 
-    @task
-    def authorize(self):
-        provider = random.choice(PROVIDERS)
-        body = {{  # TODO: your API's request body
-            "provider": provider,
-            "currency": random.choice(CURRENCIES),
-            "amount_minor": random.randint(100, 20000),
-        }}
-        self.client.post({path!r}, json=body, name=f"authorize [{{provider}}]",
-                         headers={{"Idempotency-Key": str(uuid.uuid4())}})
+    def authorize(self, order):
+        # TODO: your API's path and request body (order: provider, currency, method, amount_minor, reference).
+        # TODO: id_from: where the payment id is in the answer (a dotted path, e.g. data.charge.id).
+        return self.post("authorize", order, {json.dumps(path)}, id_from="id", json={{
+            "provider": order.provider, "currency": order.currency, "method": order.method,
+            "amount_minor": order.amount_minor, "reference": order.reference}})
 '''
+
+
+def scenarios_file(c: Catalog) -> str:
+    """The scenario file `moneypath loadtest` reads beside the locustfile: this catalog's providers, currencies
+    and methods, a mix of authorizations only (what the locustfile declares), and a checkout scenario."""
+    median = _median_minor(c)
+    amounts = {"median": median, "sigma": 1.0, "min": max(1, median // 25), "max": median * 100}
+    reads = ", ".join(format_money(median, cur, c.exponent(cur)) for cur in c.currencies)
+    flow = partial(yaml.safe_dump, default_flow_style=True, sort_keys=False, width=1000)
+    first = next(iter(c.providers))
+    return f"""# Load-test scenarios for {c.service}, written by `moneypath init`, read by `moneypath loadtest`
+# (--scenario-file; by default this file, beside loadtests/locustfile.py). Providers, currencies and
+# methods must exist in the catalog (moneypath.yaml); the gates' thresholds come from its SLOs.
+# Rates are HTTP requests per second.
+
+baseline:
+  rate: 10          # requests per second at 1x (--rate)
+  users: 10         # concurrent users at 1x (--users)
+  duration_s: 60    # when a scenario does not say otherwise
+
+# One request per step, chosen by weight. The locustfile declares authorize only; give capture,
+# refund or payout weight once it defines them.
+mix: {flow({"authorize": 100}).strip()}
+
+# Lognormal amounts in each currency's own minor units, clamped: the median reads {reads}.
+amount_minor: {flow(amounts).strip()}
+currencies: {flow(_weights(list(c.currencies))).strip()}
+providers: {flow(_weights(list(c.providers))).strip()}
+methods: {flow(_weights(_methods(c))).strip()}
+
+scenarios:
+  checkout:
+    description: Checkouts at the baseline rate.
+  # TODO: your own scenarios, e.g. a provider answering late through the fault proxy
+  # (`moneypath faultproxy` between your service and its providers; `moneypath loadtest --faultproxy URL`):
+  # {first}_slow:
+  #   description: {first} answers 600 ms late; every payment through it is slow.
+  #   faults:
+  #     - {{at: faultproxy, name: latency, params: {{provider: {first}, extra_ms: 600}}}}
+"""
+
+
+def requests_file(c: Catalog) -> str:
+    """How the drills' load calls the team's API (`load.requests: requests/<service>.yaml` in a drill), with a read
+    of one payment when the catalog has a route for it (its first templated route, its id as {payment_id})."""
+    path, templated = _routes(c)
+    one = templated if templated and len(re.findall(r"\{[^}]*\}", templated)) == 1 else None
+    read_path = re.sub(r"\{[^}]*\}", "{payment_id}", one) if one else f"{path.rstrip('/')}/{{payment_id}}"
+    read = "" if one is None else f"""# the "writes lost" check without --db-url: TODO: your API's read of one payment
+read:
+  method: GET
+  path: {read_path}
+  outcome: status       # TODO: where its state is
+"""
+    return f"""# How a drill's load calls the {c.service} API, written by `moneypath init`: point a drill at it with
+# `load.requests: requests/{c.service}.yaml` (README, "Drilling your own service"). {{placeholders}} are
+# filled per payment: {", ".join("{" + p + "}" for p in PLACEHOLDERS[:5])},
+# {", ".join("{" + p + "}" for p in PLACEHOLDERS[5:])}; ${{NAME}} is read from the environment.
+auth: none              # TODO: none | bearer (token from the variable in token_env) | minted (MONEYPATH_TOKEN_SECRET)
+authorize:
+  method: POST
+  path: {path.ljust(15)} # TODO: your API's path
+  headers: {{Idempotency-Key: "{{idempotency_key}}"}}
+  # TODO: your API's request body
+  json: {{provider: "{{provider}}", currency: "{{currency}}", method: "{{method}}", amount_minor: "{{amount_minor}}",
+         reference: "{{reference}}"}}
+  id: id                # TODO: where the payment id is in a 2xx answer (dotted: data.charge.id)
+  outcome: status       # TODO: where its state is
+approved: [approved]    # TODO: states after which the drill may capture
+# TODO if your API captures separately (and set load.capture > 0 in the drill; captured: below with read:):
+# capture: {{method: POST, path: "{read_path}/capture", headers: {{Idempotency-Key: "{{idempotency_key}}"}}}}
+# captured: [captured]
+{read}"""

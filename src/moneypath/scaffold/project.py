@@ -2,8 +2,9 @@
 
 Writes the catalog (from the options, unless one is there: then that one is used), builds the
 generated artifacts, and scaffolds what people edit: a runbook page per alert, a tabletop drill
-per paging alert, a locustfile. A manifest (`.moneypath-init.json`) remembers what init wrote, by
-hash, so running init again rewrites only files nobody touched, removes untouched pages of alerts
+per paging alert, a locustfile (a PaymentUser) with its scenario file, and the drills' request
+template. A manifest (`.moneypath-init.json`) remembers what init wrote, by hash, so running init
+again rewrites only files nobody touched, removes untouched pages of alerts
 that no longer exist (a feature turned off), and says what it kept.
 """
 
@@ -16,12 +17,14 @@ from pathlib import Path
 
 from moneypath._common.atomic import write_json, write_text
 from moneypath.catalog import DEFAULT_PATH, Catalog, CatalogError, load_catalog, parse_catalog
+from moneypath.check.drill_files import DRILL_DIR
 from moneypath.generate import build
 from moneypath.scaffold import pages
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
 
 MANIFEST = ".moneypath-init.json"
 LOCUSTFILE = "loadtests/locustfile.py"
+SCENARIOS = "loadtests/scenarios.yaml"  # where `moneypath loadtest` looks by default: beside the locustfile
 
 
 @dataclass
@@ -38,6 +41,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def requests_path(c: Catalog) -> str:
+    """The drills' request template for the service (README, "Drilling your own service")."""
+    return f"{DRILL_DIR}/requests/{c.service}.yaml"
+
+
 def scaffold_files(c: Catalog) -> dict[str, str]:
     """Relative path → content of every file init scaffolds for a catalog."""
     files: dict[str, str] = {}
@@ -46,6 +54,8 @@ def scaffold_files(c: Catalog) -> dict[str, str]:
         if page.severity == "page":
             files[pages.drill_path(page)] = pages.drill_file(c, page)
     files[LOCUSTFILE] = pages.locustfile(c)
+    files[SCENARIOS] = pages.scenarios_file(c)
+    files[requests_path(c)] = pages.requests_file(c)
     # what `moneypath up --state-dir .moneypath` keeps (Prometheus data, logs) and the local test artifacts
     files[".gitignore"] = ".moneypath/\nreports/\nsnapshot/\n"
     return files
