@@ -85,17 +85,22 @@ def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(projec
         assert j["target"]["faultproxy"] == running["faultproxy"]
 
 
-def test_a_template_that_does_not_match_the_answers_is_one_line_and_exit_2(project, running, tmp_path):
+def run_variant(project: Path, running: dict, name: str, doc: dict):
+    """Run a drill written from `doc` into the project's drills (removed afterwards)."""
+    bad = project / "runbooks" / "drills" / f"{name}.yaml"
+    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        return drill_run(project, running, str(bad), timeout=60)
+    finally:
+        bad.unlink()
+
+
+def test_a_template_that_does_not_match_the_answers_is_one_line_and_exit_2(project, running):
     doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
     requests = yaml.safe_load((DRILLS / "requests" / "ticketshop.yaml").read_text())
     requests["authorize"]["id"] = "charge.id"  # the shop answers {id, status, ...}
     doc["load"]["requests"] = requests
-    bad = project / "runbooks" / "drills" / "bad-template.yaml"
-    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
-    try:
-        run = drill_run(project, running, str(bad), timeout=60)
-    finally:
-        bad.unlink()
+    run = run_variant(project, running, "bad-template", doc)
     assert run.returncode == 2
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("moneypath drill: runbooks/drills/bad-template.yaml: the service does not answer as "
@@ -106,12 +111,7 @@ def test_a_template_that_does_not_match_the_answers_is_one_line_and_exit_2(proje
 def test_an_unknown_provider_is_one_line_and_exit_2(project, running):
     doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
     doc["fault"]["target"] = "acme"
-    bad = project / "runbooks" / "drills" / "bad-provider.yaml"
-    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
-    try:
-        run = drill_run(project, running, str(bad), timeout=60)
-    finally:
-        bad.unlink()
+    run = run_variant(project, running, "bad-provider", doc)
     assert run.returncode == 2
     assert run.stderr.strip() == ("runbooks/drills/bad-provider.yaml: fault.target: error_rate hits one provider: "
                                   "one of komoju, knet")

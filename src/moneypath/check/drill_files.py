@@ -366,16 +366,7 @@ def rel_path(path: Path, root: Path) -> str:
 def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
     """Parse, validate and check a drill file against the catalog and the runbooks; DrillError otherwise."""
     rel = rel_path(Path(path), Path(root))
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DrillError([f"{rel}: {FILE}: no such file"]) from None
-    except OSError as e:
-        raise DrillError([f"{rel}: {FILE}: cannot be read: {e.strerror or e}"]) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DrillError([f"{rel}: {FILE}: not valid YAML{where}: {getattr(e, 'problem', None) or e}"]) from None
+    doc = _read_yaml(Path(path), f"{rel}: {FILE}")
     if not isinstance(doc, dict):
         raise DrillError([f"{rel}: {FILE}: a drill file is a YAML mapping (title, runbook, load, ...)"])
     for key in ("name", "path", "runbook_alert", "runbook_page", "runbook_steps"):
@@ -397,20 +388,25 @@ def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:
     """A load.requests file (shared by the drills of one service): its mapping, or DrillError naming it."""
-    where = f"{rel}: load.requests"
+    where = f"{rel}: load.requests: {rel_path(path, root)}"
+    doc = _read_yaml(path, where)
+    if not isinstance(doc, dict):
+        raise DrillError([f"{where}: a mapping (auth, authorize, approved, capture, read)"])
+    return doc
+
+
+def _read_yaml(path: Path, where: str):
+    """A YAML file's document, or DrillError: one line starting with `where`."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DrillError([f"{where}: {rel_path(path, root)}: no such file"]) from None
+        raise DrillError([f"{where}: no such file"]) from None
     except OSError as e:
-        raise DrillError([f"{where}: {rel_path(path, root)}: cannot be read: {e.strerror or e}"]) from None
+        raise DrillError([f"{where}: cannot be read: {e.strerror or e}"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DrillError([f"{where}: {rel_path(path, root)}: not valid YAML{at}"]) from None
-    if not isinstance(doc, dict):
-        raise DrillError([f"{where}: {rel_path(path, root)}: a mapping (auth, authorize, approved, capture, read)"])
-    return doc
+        raise DrillError([f"{where}: not valid YAML{at}: {getattr(e, 'problem', None) or e}"]) from None
 
 
 def _loc(loc: tuple) -> str:
