@@ -17,11 +17,12 @@ from tests.conftest import ROOT
 RULE_FILES = [str(ROOT / "collector" / "recording-rules.yaml"), str(ROOT / "alerts" / "moneypath-alerts.yaml")]
 
 
-def promtool(tmp_path, tests: list[dict], evaluation_interval: str = "15s") -> subprocess.CompletedProcess:
+def promtool(tmp_path, tests: list[dict], evaluation_interval: str = "15s",
+             rule_files: list[str] = RULE_FILES) -> subprocess.CompletedProcess:
     exe = shutil.which("promtool")
     assert exe, "promtool missing: `make test` installs the Debian package prometheus"
     path = tmp_path / "rules.test.yaml"
-    path.write_text(yaml.safe_dump({"rule_files": RULE_FILES, "evaluation_interval": evaluation_interval,
+    path.write_text(yaml.safe_dump({"rule_files": rule_files, "evaluation_interval": evaluation_interval,
                                     "tests": tests}, sort_keys=False))
     return subprocess.run([exe, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
 
@@ -107,6 +108,18 @@ def business_cases(c):
               "The circuit breaker for globex is not closed: calls are refused or on trial."),
          case(c, "ProviderPartialOutage", [('provider_circuit_state{provider="globex"}', "0x60")], "10m", {}, "",
               fires=False)),
+        ("ApprovalRateDrop",
+         case(c, "ApprovalRateDrop", [
+             ('authorizations_total{provider="acme",method="card",outcome="approved"}', "0+95x240 22845+45x59"),
+             ('authorizations_total{provider="acme",method="card",outcome="declined"}', "0+5x240 1255+55x59")],
+             "270m", {"provider": "acme", "method": "card"},
+             "acme (card) approved 45% of the payments it answered over 30m, more than 20% below its share over the "
+             "last 1d (at least 50 answers). Declines count as answers, so the availability SLO does not see this: "
+             "customers are being turned away.", interval="1m"),
+         case(c, "ApprovalRateDrop", [
+             ('authorizations_total{provider="acme",method="card",outcome="approved"}', "0+95x300"),
+             ('authorizations_total{provider="acme",method="card",outcome="declined"}', "0+5x300")], "270m", {}, "",
+             interval="1m", fires=False)),
         ("FraudSpike",
          case(c, "FraudSpike", [('fraud_decisions_total{decision="approve"}', "0+99x300"),
                                 ('fraud_decisions_total{decision="decline"}', "0+1x240 260+20x60")], "270m", {},
@@ -171,32 +184,50 @@ def _seconds(go: str) -> int:
     return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in _GO_DURATION.findall(go))
 
 
-def detection_seconds(catalog, tmp_path, slo: str, error_share: float, outage_at_min: int = 75,
-                      watch_min: int = 14) -> float | None:
-    """Seconds from the start of an error rate until the 1h/5m page fires, by evaluating the
-    rules every 15 s and expecting silence: promtool reports exactly the times it fired."""
-    per_step = 100
-    errors = round(per_step * error_share)
-    good = per_step - errors
-    steps_before, steps_after = outage_at_min * 4, watch_min * 4
-    total = steps_before + steps_after
-    auth = catalog.metric("authorizations_total")
-    series = [
-        {"series": f'{auth}{{provider="acme",method="card",outcome="approved"}}',
-         "values": f"0+{per_step}x{steps_before} {per_step * steps_before}+{good}x{steps_after}"},
-        {"series": f'{auth}{{provider="acme",method="card",outcome="error"}}',
-         "values": f"0x{steps_before} 0+{errors}x{steps_after}"},
-    ]
-    name = catalog.alert_name(slo_alert_key(slo))
-    checks = [{"eval_time": f"{s * 15}s", "alertname": name, "exp_alerts": []}
-              for s in range(steps_before + 1, total + 1)]
-    result = promtool(tmp_path, [{"interval": "15s", "input_series": series, "alert_rule_test": checks}])
+def fired_at(tmp_path, series: list[dict], alertname: str, eval_seconds, interval: str = "15s",
+             rule_files: list[str] = RULE_FILES, window: str = "1h") -> list[int]:
+    """The evaluation times (s) at which the `window`-long burn rule of `alertname` fired: promtool is told
+    to expect silence at every time, and reports exactly the times it was wrong."""
+    checks = [{"eval_time": f"{t}s", "alertname": alertname, "exp_alerts": []} for t in eval_seconds]
+    result = promtool(tmp_path, [{"interval": interval, "input_series": series, "alert_rule_test": checks}],
+                      rule_files=rule_files)
+    assert result.returncode == 0 or "alertname: " in result.stdout + result.stderr, result.stdout + result.stderr
     fired = []
     for block in (result.stdout + result.stderr).split("alertname: ")[1:]:
         time_text = block.split("time: ", 1)[1].split(",", 1)[0]
         got = block.split("got:", 1)[1]
-        if 'long_window="1h"' in got:
+        if f'long_window="{window}"' in got:
             fired.append(_seconds(time_text))
+    return sorted(fired)
+
+
+def auth_series(catalog, labels: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """The authorizations counter and a label set of the catalog's first provider and method."""
+    values = catalog.signals["authorizations_total"].labels
+    labels = labels or {name: values[name][0] for name in ("provider", "method") if name in values}
+    return catalog.metric("authorizations_total"), labels
+
+
+def _selector(metric: str, labels: dict[str, str], outcome: str) -> str:
+    return metric + "{" + ",".join(f'{k}="{v}"' for k, v in {**labels, "outcome": outcome}.items()) + "}"
+
+
+def detection_seconds(catalog, tmp_path, slo: str, error_share: float, outage_at_min: int = 75,
+                      watch_min: int = 14, per_step: float = 100, rule_files: list[str] = RULE_FILES) -> float | None:
+    """Seconds from the start of an error rate until the 1h/5m page fires, evaluating the rules every 15 s;
+    `per_step` payments every 15 s."""
+    errors = per_step * error_share
+    good = per_step - errors
+    steps_before, steps_after = outage_at_min * 4, watch_min * 4
+    total = steps_before + steps_after
+    auth, labels = auth_series(catalog)
+    series = [
+        {"series": _selector(auth, labels, "approved"),
+         "values": f"0+{per_step:g}x{steps_before} {per_step * steps_before:g}+{good:g}x{steps_after}"},
+        {"series": _selector(auth, labels, "error"), "values": f"0x{steps_before} 0+{errors:g}x{steps_after}"},
+    ]
+    fired = fired_at(tmp_path, series, catalog.alert_name(slo_alert_key(slo)),
+                     [s * 15 for s in range(steps_before + 1, total + 1)], rule_files=rule_files)
     return min(fired) - outage_at_min * 60 if fired else None
 
 

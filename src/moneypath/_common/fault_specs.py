@@ -39,6 +39,7 @@ def simulator_specs(providers: tuple[str, ...]) -> dict[str, Spec]:
         "error_rate": per_provider(rate=rate),                                     # 503 from the provider's API
         "latency": per_provider(extra_ms=number(0, 60_000)),                       # added to every call
         "timeout_late_success": per_provider(rate=rate, delay_s=number(0, 120)),   # effect now, answer after delay_s
+        "decline_spike": per_provider(rate=rate),                                  # also declined: issuers say no
         "duplicate_webhooks": per_provider(rate=rate),                             # same body twice, fresh signatures
         "out_of_order_webhooks": per_provider(),                                   # held, sent in reverse pairs
         "duplicate_capture": per_provider(rate=rate),                              # two settlement lines for one capture

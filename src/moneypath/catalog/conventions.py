@@ -50,6 +50,16 @@ BURN_RATE_PAIRS = (
     ("ticket", "1d", "2h", 3.0),
     ("ticket", "3d", "6h", 1.0),
 )
+# The low-traffic guard: a burn-rate alert pages only when its long window holds at least this many
+# events (per SLO `min_events`), so 3 errors out of 5 requests at 03:00 never page by themselves. 100
+# events keep one failed request from being more than 1 % of the window: below the 1.44 % a 99.9 %
+# SLO pages at over 1h, so a single failure can never page on its own at that volume either.
+DEFAULT_MIN_EVENTS = 100
+# ApprovalRateDrop compares a provider and method's recent approval share with its own last day, and
+# only when the recent window holds this many answers (approved + declined), unless `min_events` says.
+APPROVAL_RECENT_WINDOW = "30m"
+APPROVAL_BASELINE_WINDOW = "1d"
+DEFAULT_APPROVAL_MIN_ANSWERS = 50
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"
 SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"
@@ -58,6 +68,11 @@ SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"
 def sli_error_record(window: str) -> str:
     """Name of the recording rule holding an SLO's error ratio over a window (label slo=<key>)."""
     return f"slo:sli_error:ratio_rate{window}"
+
+
+def sli_events_record(window: str) -> str:
+    """Name of the recording rule holding how many events an SLO counted over a window (label slo=<key>)."""
+    return f"slo:sli_events:increase{window}"
 
 
 def camel(name: str) -> str:

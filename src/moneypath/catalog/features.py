@@ -41,7 +41,7 @@ FEATURES: dict[str, Feature] = {
 
 # Built-in alerts of the core: their rule shapes need only core signals.
 CORE_ALERTS = ("LedgerImbalance", "LedgerWriteFailures", "DuplicateChargeDetected", "ProviderPartialOutage",
-               "AuthorizationsSilent")
+               "ApprovalRateDrop", "AuthorizationsSilent")
 BUILTIN_ALERTS: dict[str, str | None] = {
     **dict.fromkeys(CORE_ALERTS),
     **{alert: name for name, f in FEATURES.items() for alert in f.alerts},

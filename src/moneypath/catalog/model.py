@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import SIGNAL_FEATURE
 
@@ -99,6 +100,8 @@ class Slo(_Model):
     objective: float = Field(gt=0, lt=100)
     window: str
     sli: Sli
+    # The low-traffic guard: fewer events than this in a burn-rate alert's long window never page.
+    min_events: int = Field(default=DEFAULT_MIN_EVENTS, ge=0)
 
     _good: Selector | None = PrivateAttr(default=None)
     _total: Selector | None = PrivateAttr(default=None)
@@ -126,6 +129,7 @@ class Alert(_Model):
     description: str | None = Field(default=None, min_length=1)
     expr: str | None = Field(default=None, min_length=1)  # PromQL over catalog signals and recording rules
     money_loss: bool = False
+    min_events: int | None = Field(default=None, ge=1)  # the volume an alert needs before it may fire (ApprovalRateDrop)
     for_: str = Field(alias="for", default="0s")
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moneypath.catalog.conventions import slo_alert_key
+from moneypath.catalog.conventions import Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
+
+VOLUME_ALERTS = ("ApprovalRateDrop",)  # built-in alerts that take `min_events`
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -109,6 +111,11 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
 
     for key, slo in c.slos.items():
         _check_slo(c, key, slo, bad)
+    if c.alerts.get("ApprovalRateDrop") and c.alerts["ApprovalRateDrop"].expr is None:
+        auth = c.signals.get(Key.AUTHORIZATIONS_TOTAL)
+        if auth is not None and not {"approved", "declined"} <= set(auth.labels.get("outcome", ())):
+            bad(("signals", Key.AUTHORIZATIONS_TOTAL, "labels", "outcome"),
+                "ApprovalRateDrop needs the outcomes approved and declined (or give the alert its own expr:)")
     slo_alerts = {slo_alert_key(key): key for key in c.slos}
     for key, alert in c.alerts.items():
         if not _ALERT_NAME.match(key):
@@ -124,6 +131,13 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
             bad(("alerts", key), "a built-in alert needs a threshold (or its own expr:)")
         elif alert.expr is not None and alert.threshold is not None:
             bad(("alerts", key, "threshold"), "an alert with its own expr: carries its threshold in the expression")
+        if alert.min_events is not None and (key not in VOLUME_ALERTS or alert.expr is not None):
+            bad(("alerts", key, "min_events"), f"only {', '.join(VOLUME_ALERTS)} takes a minimum volume; an alert "
+                                               "with its own expr: carries it in the expression")
+        if key == "ApprovalRateDrop" and alert.expr is None and alert.threshold is not None \
+                and not 0 < alert.threshold < 1:
+            bad(("alerts", key, "threshold"), f"{alert.threshold:g} is not a share: the drop relative to the last "
+                                              "day's approval share, between 0 and 1 (0.2 pages 20 % below it)")
     if c.cost is None and c.enabled("cost"):
         bad(("cost",), "the cost feature is on, so the catalog needs a cost: model (or set features.cost: false)")
     for provider in c.cost.provider_fees if c.cost else ():

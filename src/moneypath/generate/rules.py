@@ -17,13 +17,17 @@ from prometheus_client.utils import floatToGoString
 
 from moneypath.catalog import Alert, Catalog, Selector, Slo
 from moneypath.catalog.conventions import (
+    APPROVAL_BASELINE_WINDOW,
+    APPROVAL_RECENT_WINDOW,
     BURN_RATE_PAIRS,
+    DEFAULT_APPROVAL_MIN_ANSWERS,
     SLI_WINDOWS,
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
     SLO_OBJECTIVE_RECORD,
     Key,
     sli_error_record,
+    sli_events_record,
     slo_alert_key,
 )
 
@@ -63,17 +67,22 @@ def sli_error_expr(c: Catalog, slo: Slo, window: str) -> str:
 
 
 def sli_good_ratio_expr(c: Catalog, slo: Slo, window: str) -> str:
-    """Good events over all events of an SLO over a window."""
+    """Good events over all events of an SLO over a window; no value at all (not NaN) for a window
+    without events, so a quiet window neither flaps an alert nor blanks a dashboard with NaN."""
     lat = slo.sli.latency
     if lat is not None:
         hist = c.metric(lat.signal)
         le = floatToGoString(lat.under)
         good = f'sum(rate({hist}_bucket{{le="{le}"}}[{window}]))'
-        total = f"sum(rate({hist}_count[{window}]))"
     else:
         good = f"sum(rate({_counter(c, slo.good)}[{window}]))"
-        total = f"sum(rate({_counter(c, slo.total)}[{window}]))"
-    return f"{good} / {total}"
+    return f"{good} / ({_sli_total(c, slo, 'rate', window)} > 0)"
+
+
+def _sli_total(c: Catalog, slo: Slo, func: str, window: str) -> str:
+    lat = slo.sli.latency
+    series = f"{c.metric(lat.signal)}_count" if lat is not None else _counter(c, slo.total)
+    return f"sum({func}({series}[{window}]))"
 
 
 def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[str, str]:
@@ -86,6 +95,36 @@ def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[s
 
 
 # ---------------------------------------------------------------- recording rules
+
+
+def approval_grouping(c: Catalog) -> tuple[str, ...]:
+    """What an approval share is kept per: provider, and payment method where the catalog labels it."""
+    return tuple(label for label in ("provider", "method") if label in c.signals[Key.AUTHORIZATIONS_TOTAL].labels)
+
+
+def approval_records(c: Catalog) -> dict[str, str]:
+    """Names of the approval-share records: recent, baseline and recent answers (approved + declined)."""
+    level = "_".join(approval_grouping(c)) or ""
+    base = c.metric(Key.AUTHORIZATIONS_TOTAL).removesuffix("_total")
+    return {"recent": f"{level}:{base}:approval_ratio_rate{APPROVAL_RECENT_WINDOW}",
+            "baseline": f"{level}:{base}:approval_ratio_rate{APPROVAL_BASELINE_WINDOW}",
+            "answers": f"{level}:{base}:answers_increase{APPROVAL_RECENT_WINDOW}"}
+
+
+def _approval_rules(c: Catalog) -> list[dict]:
+    """Approved over answered (approved + declined): an error or timeout is the availability SLO's business,
+    so a provider outage does not read as issuers declining, and fraud declines never reach a provider."""
+    auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
+    by = ", ".join(approval_grouping(c))
+    answered = f'{auth}{{outcome=~"approved|declined"}}'
+    names = approval_records(c)
+    rules = [{"record": names[which],
+              "expr": f'sum by ({by}) (rate({auth}{{outcome="approved"}}[{w}]))\n'
+                      f"/ (sum by ({by}) (rate({answered}[{w}])) > 0)"}
+             for which, w in (("recent", APPROVAL_RECENT_WINDOW), ("baseline", APPROVAL_BASELINE_WINDOW))]
+    rules.append({"record": names["answers"],
+                  "expr": f"sum by ({by}) (increase({answered}[{APPROVAL_RECENT_WINDOW}]))"})
+    return rules
 
 
 def recording_rules(c: Catalog) -> dict:
@@ -112,6 +151,7 @@ def recording_rules(c: Catalog) -> dict:
         {"record": f":{base(ledger)}:failed_ratio_rate5m",
          "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
     ]
+    business += _approval_rules(c)
     if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         # "> 0" keeps a quiet quarter-hour from recording +Inf, which would sit in the
@@ -128,6 +168,8 @@ def recording_rules(c: Catalog) -> dict:
         labels = {"slo": key}
         for window in SLI_WINDOWS:
             slo_rules.append({"record": sli_error_record(window), "expr": sli_error_expr(c, slo, window),
+                              "labels": labels})
+            slo_rules.append({"record": sli_events_record(window), "expr": _sli_total(c, slo, "increase", window),
                               "labels": labels})
         if slo.window not in SLI_WINDOWS:
             # From the counters over the whole window: weighted by traffic, and a quiet
@@ -148,16 +190,29 @@ def recording_rules(c: Catalog) -> dict:
 # ---------------------------------------------------------------- SLO alerts
 
 
+def slo_burn_expr(key: str, slo: Slo, long_w: str, short_w: str, factor: float) -> str:
+    """Both windows burn faster than `factor` (SRE Workbook), with two guards of our own:
+    - low traffic: the long window holds at least `min_events` events, so 3 failures out of 5
+      requests at night do not page (the availability of a quiet hour is not significant);
+    - no flapping on silence: a short window without any event keeps the verdict of the long
+      window (a quiet 5 minutes in an outage is not a recovery; traffic that succeeds again is)."""
+    threshold = f"{factor * slo.error_budget:.6g}"
+    sel = f'{{slo="{key}"}}'
+    expr = (f"{sli_error_record(long_w)}{sel} > {threshold}\n"
+            f"and\n({sli_error_record(short_w)}{sel} > {threshold} or {sli_events_record(short_w)}{sel} == 0)")
+    if slo.min_events > 0:
+        expr += f"\nand\n{sli_events_record(long_w)}{sel} >= {slo.min_events}"
+    return expr
+
+
 def slo_alert_rules(c: Catalog) -> list[dict]:
     rules = []
     for key, slo in c.slos.items():
         alert_key = slo_alert_key(key)
         for severity, long_w, short_w, factor in BURN_RATE_PAIRS:
-            threshold = f"{factor * slo.error_budget:.6g}"
             rules.append({
                 "alert": c.alert_name(alert_key),
-                "expr": f'{sli_error_record(long_w)}{{slo="{key}"}} > {threshold}\n'
-                        f'and\n{sli_error_record(short_w)}{{slo="{key}"}} > {threshold}',
+                "expr": slo_burn_expr(key, slo, long_w, short_w, factor),
                 "labels": {"severity": severity, "slo": key, "long_window": long_w, "short_window": short_w},
                 "annotations": _annotations(
                     c, alert_key,
@@ -251,6 +306,18 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
     ]
 
 
+def _approval_rate_drop(c: Catalog, a: Alert) -> Shape:
+    names = approval_records(c)
+    minimum = a.min_events or DEFAULT_APPROVAL_MIN_ANSWERS
+    where = " ({{ $labels.method }})" if "method" in approval_grouping(c) else ""
+    return Shape(f"{names['recent']}\n< {num(1 - a.threshold)} * {names['baseline']}\n"
+                 f"and\n{names['answers']} >= {minimum}",
+                 "{{ $labels.provider }}" + where + " approved {{ $value | humanizePercentage }} of the payments it "
+                 f"answered over {APPROVAL_RECENT_WINDOW}, more than {pct(a.threshold)} below its share over the last "
+                 f"{APPROVAL_BASELINE_WINDOW} (at least {minimum} answers). Declines count as answers, so the "
+                 "availability SLO does not see this: customers are being turned away.")
+
+
 def _fraud_spike(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.FRAUD_DECISIONS_TOTAL)
     recent = f'sum(rate({m}{{decision="decline"}}[15m])) / sum(rate({m}[15m]))'
@@ -283,6 +350,7 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "SettlementMismatch": _settlement_mismatch,
     "DeadLettersGrowing": _dead_letters,
     "ProviderPartialOutage": _provider_outage,
+    "ApprovalRateDrop": _approval_rate_drop,
     "FraudSpike": _fraud_spike,
     "CostPerTransactionRegression": _cost_regression,
     "AuthorizationsSilent": _authorizations_silent,

@@ -227,6 +227,9 @@ def _alerts(o: Options) -> str:
         "    summary: A customer was charged more than once.}",
         "  ProviderPartialOutage: {severity: page, threshold: 0.05, for: 2m,",
         "    summary: A provider is failing more than 5% of calls or its circuit is open.}",
+        "  # approved / (approved + declined) per provider and method over 30m, against its own last day",
+        "  ApprovalRateDrop: {severity: page, threshold: 0.2, min_events: 50, for: 5m,",
+        "    summary: A provider is approving far fewer payments than it did over the last day.}",
         "  AuthorizationsSilent: {severity: page, threshold: 0, for: 2m,",
         "    summary: \"No authorizations recorded, or the money path's metrics are absent.\"}",
     ]

@@ -105,6 +105,8 @@ def create_app(config: SimConfig) -> Starlette:
                 if operation == "capture":
                     copies = 2 if faults.fires("duplicate_capture", name) else 1
                     reply, event = provider.capture(body, request.path_params["ref"], copies)
+                elif operation == "authorize":
+                    reply, event = provider.authorize(body, decline=bool(faults.fires("decline_spike", name)))
                 elif "ref" in request.path_params:
                     reply, event = getattr(provider, operation)(body, request.path_params["ref"])
                 else:

@@ -141,11 +141,12 @@ class Provider:
     def new_id(self, kind: str) -> str: raise NotImplementedError
 
     # Operations.
-    def authorize(self, body: object) -> Outcome:
+    def authorize(self, body: object, decline: bool = False) -> Outcome:
+        """`decline`: the decline_spike fault declines this one whatever the usual draw says."""
         amount, currency, reference, key = self.parse_authorize(_object(body, "body"))
 
         def apply() -> Outcome:
-            approved = self._declines.random() >= self.decline_rate
+            approved = self._declines.random() >= self.decline_rate and not decline
             charge = Charge(self.new_id("charge"), reference, amount, currency, approved)
             self.charges[charge.ref] = charge
             return self.render_authorization(charge), None
