@@ -1,5 +1,6 @@
 """A payment provider as the ticket shop sees it, reduced to what a test needs: `POST /authorize`
-approves, and `POST /fault?error_rate=R` makes that share of calls answer 503 (R=0 clears it)."""
+approves; `POST /fault?error_rate=R` makes that share of calls answer 503 and `POST /fault?decline_rate=D`
+that share answer 402 declined (issuers say no; 0 clears either). The second is a drill's hook fault."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 app = FastAPI()
-state = {"error_rate": 0.0}
+state = {"error_rate": 0.0, "decline_rate": 0.0}
 
 
 @app.post("/authorize")
 async def authorize():
     if random.random() < state["error_rate"]:
         return JSONResponse({"error": "unavailable"}, status_code=503)
+    if random.random() < state["decline_rate"]:
+        return JSONResponse({"status": "declined"}, status_code=402)
     return {"status": "approved"}
 
 
 @app.post("/fault")
-async def fault(error_rate: float):
-    state["error_rate"] = error_rate
+async def fault(error_rate: float | None = None, decline_rate: float | None = None):
+    for name, value in (("error_rate", error_rate), ("decline_rate", decline_rate)):
+        if value is not None:
+            state[name] = value
     return state

@@ -48,12 +48,13 @@ def running(project, tmp_path_factory):
             moneypath("down", "--state-dir", str(state_dir), check=False)
 
 
-def drill_run(project: Path, running: dict, *files: str, timeout: float = 600):
+def drill_run(project: Path, running: dict, *files: str, timeout: float = 600, env: dict | None = None):
     return moneypath("drill", "run", *files, "--catalog", str(project / "moneypath.yaml"),
                      "--reports", str(project / "reports"), "--target-service", running["shop"],
                      "--target-prometheus", running["Prometheus"], "--target-pager", running["pager"],
                      "--target-alertmanager", running["Alertmanager"], "--target-faultproxy", running["faultproxy"],
-                     "--time-factor", "60", check=False, env={"MONEYPATH_TOKEN_SECRET": SECRET}, timeout=timeout)
+                     "--time-factor", "60", check=False, env={"MONEYPATH_TOKEN_SECRET": SECRET, **(env or {})},
+                     timeout=timeout)
 
 
 def test_the_shops_drills_lint_clean(project):
@@ -70,7 +71,7 @@ def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(projec
     assert "preflight: authorize → id=" in run.stdout
     journals = {p.parent.name.rsplit("-", 2)[0]: json.loads(p.read_text())
                 for p in (project / "reports").glob("*/journal.json")}
-    assert set(journals) == {"knet-partial-outage", "komoju-ambiguous-timeout"}
+    assert {"knet-partial-outage", "komoju-ambiguous-timeout"} <= set(journals)
     for name, provider in (("knet-partial-outage", "knet"), ("komoju-ambiguous-timeout", "komoju")):
         j = journals[name]
         objectives = {o["name"]: o for o in j["objectives"]}
@@ -83,6 +84,23 @@ def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(projec
         assert j["money"]["payments_affected"] > 0  # the fault touched charges, and the journal counted them
         assert j["fault"]["where"] == "faultproxy" and j["fault"]["cleared_at"]
         assert j["target"]["faultproxy"] == running["faultproxy"]
+
+
+def test_issuers_declining_through_a_hook_page_approval_rate_drop_on_the_shop(project, running):
+    """Komoju answers every call but declines 60 %: the availability SLO sees answers, ApprovalRateDrop sees
+    the drop. The fault is the team's own switch (a hook), the alert and its floor come from `moneypath init`."""
+    run = drill_run(project, running, str(project / "runbooks" / "drills" / "komoju-declines.yaml"),
+                    env={"SHOP_KOMOJU_URL": running["komoju"]})
+    print(run.stdout[-3000:])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    journal = json.loads(max((project / "reports").glob("komoju-declines-*/journal.json")).read_text())
+    assert all(o["ok"] for o in journal["objectives"]), journal["objectives"]
+    expected = next(r for r in journal["alerts"] if r["expectation"] == "expected")
+    assert (expected["alert"], expected["labels"]) == ("ShopApprovalRateDrop", {"provider": "komoju", "method": "card"})
+    assert expected["receivers"] == ["shop-oncall"]
+    assert journal["fault"]["where"] == "hook" and journal["fault"]["cleared_at"]
+    paged = [r["alert"] for r in journal["alerts"] if r["expectation"] != "expected" and r["paged_at"] is not None]
+    assert not [name for name in paged if "AvailabilityBudgetBurn" in name]  # declines are answers
 
 
 def run_variant(project: Path, running: dict, name: str, doc: dict):
