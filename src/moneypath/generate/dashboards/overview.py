@@ -31,7 +31,12 @@ from moneypath.generate.dashboards.panels import (
     ts_panel,
     with_no_data,
 )
-from moneypath.generate.rules import LATENCY_QUANTILES, cost_per_authorization_record, sli_good_ratio_expr
+from moneypath.generate.rules import (
+    LATENCY_QUANTILES,
+    approval_records,
+    cost_per_authorization_record,
+    sli_good_ratio_expr,
+)
 
 
 def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
@@ -74,6 +79,14 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
 
     # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []
+    if "ApprovalRateDrop" in c.alerts and c.alerts["ApprovalRateDrop"].expr is None:
+        records = approval_records(c)
+        drop = threshold(c, "ApprovalRateDrop")
+        second.append(stat_panel(
+            "Approval share vs last day", "Approved / (approved + declined) over 30 m divided by the same over the "
+            "last day, per provider and method; red where ApprovalRateDrop pages (given enough answers).", "suffix:x",
+            [q(f"{records['recent']} / {records['baseline']}", "{{provider}} {{method}}")],
+            bad_below(clean(1 - drop)) if drop is not None else neutral(), runbook_links(c, refs, "ApprovalRateDrop")))
     if c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
         second.append(stat_panel(
             "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
