@@ -118,3 +118,19 @@ def test_build_refuses_a_catalog_the_library_cannot_record_into(tmp_path):
     assert result.returncode == 3
     assert "signals.provider_circuit_state.enum: must map closed, half_open, open to numbers" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "alerts").exists()
+
+
+def test_the_watchdog_reaches_the_dead_mans_switch_and_nobody_else(catalog, foreign, tmp_path):
+    """amtool: the heartbeat goes to the switch alone; a page still goes to on-call (both catalogs)."""
+    shop = tmp_path / "alertmanager.yml"
+    shop.write_text(render_alertmanager(foreign))
+    for c, config in ((catalog, CONFIG), (foreign, shop)):
+        def routes(*labels, config=config):
+            result = amtool("config", "routes", "test", f"--config.file={config}", *labels)
+            assert result.returncode == 0, result.stderr
+            return result.stdout.strip().split(",")
+
+        assert routes(f"alertname={c.alert_name('Watchdog')}", "severity=none") == [c.watchdog.receiver]
+        assert routes(f"alertname={c.alert_name('LedgerImbalance')}", "severity=page", "money_loss=true") == \
+            list(c.routes.money_loss)
+        assert routes(f"alertname={c.alert_name('ProviderPartialOutage')}", "severity=page") == [c.routes.page]

@@ -106,7 +106,9 @@ def _alerts_in_tables(doc) -> set[str]:
 
 
 def test_every_alert_is_on_a_dashboard_with_its_runbook_linked(catalog, boards):
-    alerts = {r["alert"] for g in alert_rules(catalog)["groups"] for r in g["rules"]}
+    # the watchdog fires always by design: a heartbeat for the dead man's switch, not a state to show
+    alerts = {r["alert"] for g in alert_rules(catalog)["groups"] for r in g["rules"] if r["labels"]["severity"] != "none"}
+    assert catalog.alert_name("Watchdog") not in alerts and len(alerts) >= 14
     shown = set()
     for uid, doc in boards.items():
         listed = _alerts_in_tables(doc)

@@ -91,10 +91,12 @@ def test_a_file_without_groups_of_rules_is_one_problem(catalog, tmp_path):
 # ---------------------------------------------------------------- (a) labels and annotations
 
 
-@pytest.mark.parametrize("severity", ["critical", None])
+@pytest.mark.parametrize("severity", ["critical", None, "none"])
 def test_severity_must_be_page_or_ticket(catalog, tmp_path, severity):
+    """`none` is the watchdog's severity, and no other alert's."""
     root = make_root(tmp_path, alerts=[alert(severity=severity)])
-    assert lint(catalog, root, RETENTION) == [f"{A}: MoneyPathTest: severity {severity!r} is not one of page, ticket"]
+    assert lint(catalog, root, RETENTION) == [f"{A}: MoneyPathTest: severity {severity!r} is not one of page, ticket "
+                                              "(none is the Watchdog's alone)"]
 
 
 @pytest.mark.parametrize("key", ["summary", "description", "dashboard_url"])

@@ -162,10 +162,12 @@ def test_every_built_in_alert_has_a_shape_so_validation_leaves_no_alert_without_
 def test_routing_names_the_catalogs_receivers_even_in_the_commented_examples(foreign):
     text = render_alertmanager(foreign)
     config = yaml.safe_load(text)
-    assert [r["name"] for r in config["receivers"]] == ["tickets-oncall", "finance", "tickets-queue"]
+    assert [r["name"] for r in config["receivers"]] == ["tickets-oncall", "finance", "tickets-queue", "deadmans-switch"]
     assert config["route"]["receiver"] == "tickets-queue"
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["tickets-oncall", "finance", "tickets-oncall",
-                                                                  "tickets-queue"]
+    assert [r["receiver"] for r in config["route"]["routes"]] == ["deadmans-switch", "tickets-oncall", "finance",
+                                                                  "tickets-oncall", "tickets-queue"]
+    assert config["route"]["routes"][0]["matchers"] == ['alertname="ShopWatchdog"']
+    assert "#  - name: deadmans-switch" in text and "hc-ping.com" in text
     assert "payments" not in text
     assert "#  - name: tickets-oncall" in text and "#  - name: tickets-queue" in text
     assert "'#tickets-alerts'" in text

@@ -115,7 +115,8 @@ def test_a_wrong_severity(catalog, root):
 
 def test_a_severity_that_is_neither_page_nor_ticket(catalog, root):
     edit(root, DUP, "\nseverity: page\n", "\nseverity: urgent\n")
-    assert check_runbooks(catalog, root, promtool=False) == [f"{DUP}: severity: Input should be 'page' or 'ticket'"]
+    assert check_runbooks(catalog, root, promtool=False) == [
+        f"{DUP}: severity: Input should be 'page', 'ticket' or 'none'"]
 
 
 def test_the_wrong_alert(catalog, root):

@@ -60,6 +60,10 @@ DEFAULT_MIN_EVENTS = 100
 APPROVAL_RECENT_WINDOW = "30m"
 APPROVAL_BASELINE_WINDOW = "1d"
 DEFAULT_APPROVAL_MIN_ANSWERS = 50
+# The dead man's switch: an alert that always fires, routed to a receiver outside (Healthchecks, Dead Man's
+# Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).
+WATCHDOG_ALERT = "Watchdog"
+WATCHDOG_SEVERITY = "none"
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"
 SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"

@@ -133,6 +133,15 @@ class Alert(_Model):
     for_: str = Field(alias="for", default="0s")
 
 
+class Watchdog(_Model):
+    """The always-firing alert and the dead man's switch receiver it goes to, never to on-call."""
+
+    enabled: bool = True
+    receiver: str = Field(default="deadmans-switch", min_length=1)
+    # How often Alertmanager repeats the heartbeat; the switch's period must be longer (with some grace).
+    repeat_interval: str = "1m"
+
+
 class Provider(_Model):
     display_name: str = Field(min_length=1)
 
@@ -186,6 +195,7 @@ class Catalog(_Model):
     receivers: dict[str, Receiver] = Field(min_length=1)
     routes: Routes
     roles: dict[str, Role] = Field(default_factory=dict)
+    watchdog: Watchdog = Field(default_factory=Watchdog)
 
     path: str = DEFAULT_PATH
 

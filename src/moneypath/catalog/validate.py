@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moneypath.catalog.conventions import Key, slo_alert_key
+from moneypath.catalog.conventions import WATCHDOG_ALERT, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
@@ -138,6 +138,13 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
                 and not 0 < alert.threshold < 1:
             bad(("alerts", key, "threshold"), f"{alert.threshold:g} is not a share: the drop relative to the last "
                                               "day's approval share, between 0 and 1 (0.2 pages 20 % below it)")
+    if WATCHDOG_ALERT in c.alerts:
+        bad(("alerts", WATCHDOG_ALERT), "the name of the generated dead man's switch alert (watchdog:); choose another")
+    if not DURATION.fullmatch(c.watchdog.repeat_interval):
+        bad(("watchdog", "repeat_interval"), f"{c.watchdog.repeat_interval!r} is not a Prometheus duration (e.g. 1m)")
+    if c.watchdog.enabled and c.watchdog.receiver in c.receivers:
+        bad(("watchdog", "receiver"), f"{c.watchdog.receiver!r} is a person or team in receivers: the heartbeat "
+                                      "arrives every minute; name the dead man's switch on its own (e.g. deadmans-switch)")
     if c.cost is None and c.enabled("cost"):
         bad(("cost",), "the cost feature is on, so the catalog needs a cost: model (or set features.cost: false)")
     for provider in c.cost.provider_fees if c.cost else ():

@@ -23,7 +23,7 @@ from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key
 from moneypath.check.expect import Expect
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
@@ -428,6 +428,8 @@ def alert_names(catalog: Catalog) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for group in alert_rules(catalog)["groups"]:
         for rule in group["rules"]:
+            if rule["labels"]["severity"] == WATCHDOG_SEVERITY:
+                continue  # the heartbeat fires always and pages nobody: no drill judges it
             entry = out.setdefault(rule["alert"], {"severity": "ticket", "money_loss": False, "labels": set()})
             if rule["labels"]["severity"] == "page":
                 entry["severity"] = "page"

@@ -24,6 +24,7 @@ import yaml
 
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.promql import (
     FILE,
@@ -117,8 +118,10 @@ def check_alert(rule: dict, root: Path | None) -> list[str]:
     labels = rule.get("labels") if isinstance(rule.get("labels"), dict) else {}
     annotations = rule.get("annotations") if isinstance(rule.get("annotations"), dict) else {}
     found = []
-    if labels.get("severity") not in SEVERITIES:
-        found.append(f"severity {labels.get('severity')!r} is not one of {', '.join(SEVERITIES)}")
+    heartbeat = str(rule.get("alert", "")).endswith(WATCHDOG_ALERT) and labels.get("severity") == WATCHDOG_SEVERITY
+    if labels.get("severity") not in SEVERITIES and not heartbeat:
+        found.append(f"severity {labels.get('severity')!r} is not one of {', '.join(SEVERITIES)} "
+                     f"({WATCHDOG_SEVERITY} is the {WATCHDOG_ALERT}'s alone)")
     for key in REQUIRED_ANNOTATIONS:
         value = annotations.get(key)
         if not isinstance(value, str) or not value.strip():

@@ -66,7 +66,7 @@ class RegulatoryClock(_Model):
 
 class FrontMatter(_Model):
     alert: str = Field(min_length=1)
-    severity: Literal["page", "ticket"]
+    severity: Literal["page", "ticket", "none"]  # none: the watchdog, a heartbeat
     owner: str = Field(min_length=1)
     roles: dict[str, str] = Field(min_length=1)  # catalog role → first-hour checkpoint
     diagnosis: list[DiagnosisStep] = Field(min_length=1)

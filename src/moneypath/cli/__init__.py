@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     pager.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     pager.add_argument("--port", type=int, default=9095, help="port (default 9095)")
     pager.add_argument("--journal", metavar="FILE", help="append-only JSON-lines record of pages (kept across restarts)")
+    pager.add_argument("--watchdog-receiver", metavar="NAME", default="deadmans-switch",
+                       help="the receiver whose deliveries are the watchdog's heartbeat, not pages (the catalog's "
+                            "watchdog.receiver; default deadmans-switch); GET /watchdog shows it")
+    pager.add_argument("--watchdog-timeout", metavar="SECONDS", type=float, default=180.0,
+                       help="say on stderr when no heartbeat came for this long (default 180: three missed "
+                            "1-minute repeats)")
 
     demo = commands.add_parser(
         "demo", help="every drill in runbooks/drills/, end to end, with reports and a summary table",
@@ -224,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
 
             from moneypath.stack.pager import serve
 
-            serve(args.host, args.port, Path(args.journal) if args.journal else None)
+            if args.watchdog_timeout <= 0:
+                print("moneypath: --watchdog-timeout must be more than 0 seconds", file=sys.stderr)
+                return EXIT_USAGE
+            serve(args.host, args.port, Path(args.journal) if args.journal else None, args.watchdog_receiver,
+                  args.watchdog_timeout)
             return 0
     except CatalogError as exc:
         for line in exc.problems:

@@ -1,8 +1,9 @@
 """Catalog → Alertmanager configuration: who is paged for what.
 
-page → the on-call receiver; money-loss alerts (label money_loss="true") → every receiver
-in routes.money_loss (on-call and compliance); ticket → the ticket receiver. A page for
-an SLO inhibits the ticket for the same SLO. Receivers deliver to `moneypath pager`
+The watchdog (always firing) → the dead man's switch receiver only, repeated every
+`watchdog.repeat_interval`, never to on-call. page → the on-call receiver; money-loss alerts
+(label money_loss="true") → every receiver in routes.money_loss (on-call and compliance);
+ticket → the ticket receiver. A page for an SLO inhibits the ticket for the same SLO. Receivers deliver to `moneypath pager`
 webhooks; production receivers are shown as commented examples.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import WATCHDOG_ALERT
 
 DEFAULT_PAGER_URL = "http://127.0.0.1:9095"
 
@@ -28,14 +30,28 @@ class Timings:
     page_repeat_interval: str = "1h"
     ticket_repeat_interval: str = "12h"
     resolve_timeout: str = "5m"
+    # The heartbeat: flushed often so each repeat goes out when it is due (a flush at exactly the repeat
+    # interval would skip to the next one); None repeats at the catalog's watchdog.repeat_interval.
+    watchdog_group_interval: str = "15s"
+    watchdog_repeat_interval: str | None = None
 
 
 FAST = Timings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_repeat_interval="1m",
-               ticket_repeat_interval="5m", resolve_timeout="1m")
+               ticket_repeat_interval="5m", resolve_timeout="1m", watchdog_group_interval="1s",
+               watchdog_repeat_interval="5s")
 
-# The catalog's own receivers and service name fill in $page, $ticket and $service.
+# The catalog's own receivers and service name fill in $page, $ticket, $watchdog and $service.
 _PRODUCTION_EXAMPLES = string.Template("""
 # Production receivers: replace a webhook_configs block above with one of these.
+#
+#  - name: $watchdog           # Healthchecks.io (or self-hosted): pages when pings stop for period + grace
+#    webhook_configs:
+#      - url: https://hc-ping.com/REPLACE-WITH-CHECK-UUID
+#        send_resolved: false
+#  - name: $watchdog           # Dead Man's Snitch, whose PagerDuty integration pages when the snitch goes quiet
+#    webhook_configs:
+#      - url: https://nosnch.in/REPLACE_ME
+#        send_resolved: false
 #
 #  - name: $page
 #    pagerduty_configs:
@@ -60,6 +76,11 @@ _PRODUCTION_EXAMPLES = string.Template("""
 
 def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> dict:
     routes = []
+    if c.watchdog.enabled:
+        wd = c.alert_name(WATCHDOG_ALERT)
+        routes.append({"receiver": c.watchdog.receiver, "matchers": [f'alertname="{wd}"'], "group_wait": "0s",
+                       "group_interval": timings.watchdog_group_interval,
+                       "repeat_interval": timings.watchdog_repeat_interval or c.watchdog.repeat_interval})
     money_loss = list(c.routes.money_loss)
     for i, receiver in enumerate(money_loss):
         routes.append({"receiver": receiver, "matchers": ['money_loss="true"'],
@@ -82,10 +103,13 @@ def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings:
         "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="ticket"'],
                            "equal": ["alertname", "slo"]}],
         "receivers": [{"name": name, "webhook_configs": [{"url": f"{pager_url}/hooks/{name}", "send_resolved": True}]}
-                      for name in c.receivers],
+                      for name in c.receivers] + ([{"name": c.watchdog.receiver, "webhook_configs": [
+                          {"url": f"{pager_url}/hooks/{c.watchdog.receiver}", "send_resolved": False}]}]
+                          if c.watchdog.enabled else []),
     }
 
 
 def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> str:
     body = yaml.safe_dump(alertmanager_config(c, pager_url, timings), sort_keys=False, width=120)
-    return body + _PRODUCTION_EXAMPLES.substitute(page=c.routes.page, ticket=c.routes.ticket, service=c.service)
+    return body + _PRODUCTION_EXAMPLES.substitute(page=c.routes.page, ticket=c.routes.ticket, service=c.service,
+                                                  watchdog=c.watchdog.receiver)

@@ -25,6 +25,8 @@ from moneypath.catalog.conventions import (
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
     SLO_OBJECTIVE_RECORD,
+    WATCHDOG_ALERT,
+    WATCHDOG_SEVERITY,
     Key,
     sli_error_record,
     sli_events_record,
@@ -386,6 +388,20 @@ def business_alert_rules(c: Catalog) -> list[dict]:
     return rules
 
 
+def watchdog_rule(c: Catalog) -> dict:
+    """Always firing: while it reaches the dead man's switch, Prometheus evaluates rules and Alertmanager
+    delivers; when it stops, the switch pages from outside."""
+    return {"alert": c.alert_name(WATCHDOG_ALERT), "expr": "vector(1)", "labels": {"severity": WATCHDOG_SEVERITY},
+            "annotations": _annotations(
+                c, WATCHDOG_ALERT, "Heartbeat: Prometheus evaluates the money path's rules and Alertmanager delivers.",
+                f"Always firing, sent to {c.watchdog.receiver} every {c.watchdog.repeat_interval}. If it stops "
+                "arriving there, nothing else can page either: Prometheus, its rule evaluation, Alertmanager or "
+                "the route is down.")}
+
+
 def alert_rules(c: Catalog) -> dict:
-    return {"groups": [{"name": "moneypath-slo-alerts", "rules": slo_alert_rules(c)},
-                       {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]}
+    groups = [{"name": "moneypath-slo-alerts", "rules": slo_alert_rules(c)},
+              {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]
+    if c.watchdog.enabled:
+        groups.append({"name": "moneypath-watchdog", "rules": [watchdog_rule(c)]})
+    return {"groups": groups}

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import SLO_BUDGET_REMAINING_RECORD, Key, sli_error_record
+from moneypath.catalog.conventions import SLO_BUDGET_REMAINING_RECORD, WATCHDOG_SEVERITY, Key, sli_error_record
 from moneypath.catalog.currencies import format_money
 from moneypath.check.drill_files import DRILL_DIR, PLACEHOLDERS, ROLES
 from moneypath.check.runbooks import RUNBOOK_DIR
@@ -62,6 +62,10 @@ def alert_pages(c: Catalog) -> list[AlertPage]:
 
 def _steps(c: Catalog, rule: dict) -> list[dict]:
     labels = rule["labels"]
+    if labels["severity"] == WATCHDOG_SEVERITY:  # the heartbeat: is Prometheus evaluating it?
+        return [{"name": "the heartbeat fires at Prometheus",
+                 "promql": f'ALERTS{{alertname="{rule["alert"]}", alertstate="firing"}}',
+                 "expect": "one series; none means rule evaluation stopped"}]
     if "slo" in labels:  # an SLO's burn-rate alert: its error ratio and what is left of its budget
         slo = labels["slo"]
         return [{"name": "error ratio over 5 minutes", "promql": f'{sli_error_record("5m")}{{slo="{slo}"}}',
@@ -78,7 +82,8 @@ def _role(c: Catalog, *preferred: str) -> str:
 
 
 def runbook_page(c: Catalog, page: AlertPage) -> str:
-    owner = c.routes.page if page.severity == "page" else c.routes.ticket
+    # the dead man's switch pages on-call from outside when the heartbeat stops
+    owner = c.routes.page if page.severity in ("page", WATCHDOG_SEVERITY) else c.routes.ticket
     leads = _role(c, "incident_commander", "engineering")
     customers = _role(c, "communications", "customer_support")
     regulatory = _role(c, "compliance")

@@ -24,7 +24,7 @@ import yaml
 
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath.catalog import Catalog
+from moneypath.catalog import Catalog, duration_seconds
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
@@ -155,7 +155,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
 
     commands |= {
         "pager": ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
-                   "--journal", str(state_dir / "pages.jsonl")], pager_url, "/healthz", {}),
+                   "--journal", str(state_dir / "pages.jsonl"), "--watchdog-receiver", c.watchdog.receiver,
+                   "--watchdog-timeout", f"{watchdog_timeout_s(c, timings):g}"], pager_url, "/healthz", {}),
         "alertmanager": ([_binary("prometheus-alertmanager", "alertmanager"),
                           f"--config.file={state_dir / 'alertmanager.yml'}",
                           f"--storage.path={state_dir / 'alertmanager-data'}",
@@ -272,8 +273,26 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
         if ok and part.name == "prometheus":
             detail += _targets_summary(part.url)
+        if ok and part.name == "pager":
+            detail += _watchdog_summary(part.url)
         rows.append((part.name, part.url, ok, detail))
     return rows
+
+
+def watchdog_timeout_s(c: Catalog, timings: Timings) -> float:
+    """Three missed heartbeats, plus the flush interval that may delay each one."""
+    repeat = duration_seconds(timings.watchdog_repeat_interval or c.watchdog.repeat_interval)
+    return 3 * repeat + duration_seconds(timings.watchdog_group_interval)
+
+
+def _watchdog_summary(pager_url: str) -> str:
+    try:
+        beat = httpx.get(f"{pager_url}/watchdog", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return ""
+    if beat.get("status") == "never":
+        return ", watchdog: no heartbeat yet"
+    return f", watchdog {beat.get('status')} (last {beat.get('age_s')} s ago, timeout {beat.get('timeout_s'):g} s)"
 
 
 def _targets_summary(prom_url: str) -> str:

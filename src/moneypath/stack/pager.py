@@ -2,7 +2,12 @@
 
 POST /hooks/{receiver}   Alertmanager webhook (version 4) → one record per alert
 GET  /pages              records as JSON; filter with ?receiver=&alertname=&status=
+GET  /watchdog           the dead man's switch: {status: ok|late|never, last_seen, age_s, timeout_s}
 GET  /healthz
+
+Deliveries to the watchdog receiver are heartbeats, not pages: they update the last-seen time (kept in
+`<journal>.watchdog` across restarts) and never enter the journal. When none arrives for the timeout the
+pager says so on stderr once, and again when the heartbeat resumes.
 
 Each record is appended to a JSON-lines journal before it is acknowledged, so a crash
 loses nothing Alertmanager believes delivered (it retries what we did not acknowledge).
@@ -10,9 +15,13 @@ loses nothing Alertmanager believes delivered (it retries what we did not acknow
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,7 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from moneypath._common.atomic import replacing
 from moneypath._common.problem import problem
+
+DEFAULT_WATCHDOG_RECEIVER = "deadmans-switch"
+DEFAULT_WATCHDOG_TIMEOUT_S = 180.0  # three missed heartbeats at the production repeat interval (1m)
 
 
 class PageJournal:
@@ -49,6 +62,49 @@ class PageJournal:
             return [r for r in self.records if all(r.get(k) == v for k, v in filters.items() if v)]
 
 
+class Heartbeat:
+    """When the watchdog last arrived, and whether it is late. `clock` and `say` are injectable for tests."""
+
+    def __init__(self, path: Path | None, timeout_s: float, clock: Callable[[], float] = time.time,
+                 say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)):
+        self.path, self.timeout_s, self.clock, self.say = path, timeout_s, clock, say
+        self.started = clock()
+        self.last_seen: float | None = None
+        self.reported_late = False
+        if path is not None and path.exists():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                self.last_seen = float(json.loads(path.read_text(encoding="utf-8"))["last_seen"])
+
+    def beat(self) -> None:
+        now = self.clock()
+        if self.reported_late:
+            self.say(f"watchdog: heartbeat again after {now - (self.last_seen or self.started):.0f} s")
+            self.reported_late = False
+        self.last_seen = now
+        if self.path is not None:
+            with replacing(self.path) as f:
+                json.dump({"last_seen": now}, f)
+
+    def state(self) -> dict:
+        now = self.clock()
+        age = None if self.last_seen is None else now - self.last_seen
+        if age is None:
+            status = "never"
+        else:
+            status = "late" if age > self.timeout_s else "ok"
+        return {"status": status, "last_seen": self.last_seen, "age_s": None if age is None else round(age, 1),
+                "timeout_s": self.timeout_s}
+
+    def check(self) -> None:
+        """Say once that the heartbeat is late (or never came within the timeout of starting)."""
+        silent_for = self.clock() - (self.last_seen if self.last_seen is not None else self.started)
+        if silent_for > self.timeout_s and not self.reported_late:
+            since = "no heartbeat" if self.last_seen is not None else "no heartbeat since the pager started"
+            self.say(f"watchdog: {since} for {silent_for:.0f} s (timeout {self.timeout_s:g} s): Prometheus, "
+                     "its rules or Alertmanager may be down")
+            self.reported_late = True
+
+
 def records_from(receiver: str, payload: dict, received_at: float) -> list[dict]:
     """Alertmanager's webhook body → one record per alert. Raises ValueError on a bad body."""
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
@@ -74,8 +130,11 @@ def records_from(receiver: str, payload: dict, received_at: float) -> list[dict]
     return out
 
 
-def create_app(journal_path: Path | None = None) -> Starlette:
+def create_app(journal_path: Path | None = None, watchdog_receiver: str = DEFAULT_WATCHDOG_RECEIVER,
+               watchdog_timeout_s: float = DEFAULT_WATCHDOG_TIMEOUT_S, heartbeat: Heartbeat | None = None) -> Starlette:
     journal = PageJournal(journal_path)
+    heartbeat = heartbeat or Heartbeat(journal_path.with_name(journal_path.name + ".watchdog") if journal_path
+                                       else None, watchdog_timeout_s)
 
     async def hook(request: Request):
         receiver = request.path_params["receiver"]
@@ -84,8 +143,27 @@ def create_app(journal_path: Path | None = None) -> Starlette:
             records = records_from(receiver, payload, time.time())
         except (ValueError, UnicodeDecodeError) as exc:
             return problem(400, "bad-webhook", "Not an Alertmanager webhook", str(exc).splitlines()[0])
+        if receiver == watchdog_receiver:
+            heartbeat.beat()
+            return JSONResponse({"heartbeat": heartbeat.last_seen})
         journal.add(records)
         return JSONResponse({"recorded": len(records)})
+
+    async def watchdog(request: Request):
+        return JSONResponse({"receiver": watchdog_receiver, **heartbeat.state()})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async def watch():
+            while True:
+                heartbeat.check()
+                await asyncio.sleep(1)
+
+        task = asyncio.create_task(watch())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def pages(request: Request):
         q = request.query_params
@@ -103,13 +181,16 @@ def create_app(journal_path: Path | None = None) -> Starlette:
                        f"{request.method} is not allowed on {request.url.path}")
 
     app = Starlette(routes=[Route("/hooks/{receiver}", hook, methods=["POST"]), Route("/pages", pages),
-                            Route("/healthz", healthz)],
-                    exception_handlers={404: not_found, 405: not_allowed})
+                            Route("/watchdog", watchdog), Route("/healthz", healthz)],
+                    exception_handlers={404: not_found, 405: not_allowed}, lifespan=lifespan)
     app.state.journal = journal
+    app.state.heartbeat = heartbeat
     return app
 
 
-def serve(host: str, port: int, journal_path: Path | None) -> None:
+def serve(host: str, port: int, journal_path: Path | None, watchdog_receiver: str = DEFAULT_WATCHDOG_RECEIVER,
+          watchdog_timeout_s: float = DEFAULT_WATCHDOG_TIMEOUT_S) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(journal_path), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(journal_path, watchdog_receiver, watchdog_timeout_s), host=host, port=port,
+                log_level="warning", access_log=False)

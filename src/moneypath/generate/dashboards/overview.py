@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key, slo_alert_key
+from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     DS,
     RATE,
@@ -120,7 +120,8 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             runbook_links(c, refs, "FraudSpike")))
     second.append(stat_panel(
         "Alerts firing", "Number of moneypath alerts firing now.", "short",
-        [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*"}}) or vector(0)', "firing")],
+        [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*", severity!="{WATCHDOG_SEVERITY}"}})'
+           " or vector(0)", "firing")],
         bad_above(0)))
 
     quantiles = [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in LATENCY_QUANTILES]

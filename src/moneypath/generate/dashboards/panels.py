@@ -21,7 +21,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from moneypath.catalog import Catalog, Slo
-from moneypath.catalog.conventions import BURN_RATE_PAIRS, Key, slo_alert_key
+from moneypath.catalog.conventions import BURN_RATE_PAIRS, WATCHDOG_SEVERITY, Key, slo_alert_key
 from moneypath.generate.rules import alert_rules
 
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -189,6 +189,8 @@ def alert_refs(c: Catalog) -> dict[str, AlertRef]:
     out: dict[str, AlertRef] = {}
     for group in alert_rules(c)["groups"]:
         for rule in group["rules"]:
+            if rule["labels"]["severity"] == WATCHDOG_SEVERITY:
+                continue  # always firing by design: a heartbeat, not a state on-call reads
             out.setdefault(rule["alert"], AlertRef(rule["alert"], rule["annotations"]["runbook_url"]))
     return out
 
