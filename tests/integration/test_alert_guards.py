@@ -177,3 +177,36 @@ def test_a_failing_provider_is_not_an_approval_drop(catalog, tmp_path):
     errors = (_key_selector("authorizations_total", labels, "error"), "0x240 100+100x59")
     quiet = _approval_case(catalog, labels, "0+95x300", "0+5x300", extra=[errors])
     assert promtool(tmp_path, [quiet], rule_files=RULE_FILES).returncode == 0
+
+
+# ---------------------------------------------------------------- business alerts at night
+
+
+def test_a_single_failed_call_at_night_is_not_a_provider_outage(any_catalog, tmp_path):
+    """One call every 12 minutes, each failing: 100 % errors, 1 call in 5 minutes, under the floor (10)."""
+    provider = next(iter(any_catalog.providers))
+    base = f'provider_requests_total{{provider="{provider}",operation="authorize",outcome='
+    quiet = case(any_catalog, "ProviderPartialOutage", [(base + '"error"}', "0x11 1x12 2x12 3x12 4x12"),
+                                                        (base + '"success"}', "0x60")],
+                 "41m", {}, "", interval="1m", fires=False)  # 3 minutes after the failure at 38m
+    files = rule_files(any_catalog, tmp_path)
+    assert promtool(tmp_path, [quiet], rule_files=files).returncode == 0
+    loud = tmp_path / "loud"
+    loud.mkdir()
+    floorless = any_catalog.model_copy(deep=True)
+    floorless.alerts["ProviderPartialOutage"].min_events = 1
+    assert promtool(loud, [quiet], rule_files=rule_files(floorless, loud)).returncode != 0
+
+
+def test_a_quiet_night_is_not_silence_but_a_stop_after_a_busy_hour_is(catalog, tmp_path):
+    auth, labels = auth_series(catalog)
+    night = [{"series": _selector(auth, labels, "approved"), "values": "0x11 1x12 2x12 3x12 4x40"}]
+    name = catalog.alert_name("AuthorizationsSilent")
+    assert fired_at(tmp_path, night, name, [m * 60 for m in range(20, 90, 5)], interval="1m", window="") == []
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    # 10 a minute for two hours, then nothing for 90 minutes: silent from ~2 minutes after the stop, and
+    # still silent after the last busy hour has left the window (a day ago would say so in production).
+    stop = [{"series": _selector(auth, labels, "approved"), "values": "0+10x120 1200x90"}]
+    fired = fired_at(busy, stop, name, [m * 60 for m in range(118, 200, 2)], interval="1m", window="")
+    assert fired and min(fired) <= 130 * 60

@@ -59,7 +59,10 @@ DEFAULT_MIN_EVENTS = 100
 # only when the recent window holds this many answers (approved + declined), unless `min_events` says.
 APPROVAL_RECENT_WINDOW = "30m"
 APPROVAL_BASELINE_WINDOW = "1d"
-DEFAULT_APPROVAL_MIN_ANSWERS = 50
+# Business alerts with a volume floor (catalog `min_events`), and its default: below it, a ratio or a
+# silence says nothing at night. ProviderPartialOutage: calls to the provider in its 5 minutes;
+# AuthorizationsSilent: authorizations in the last hour, or the same hour a day ago (see the rule).
+MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "AuthorizationsSilent": 60}
 # The dead man's switch: an alert that always fires, routed to a receiver outside (Healthchecks, Dead Man's
 # Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).
 WATCHDOG_ALERT = "Watchdog"

@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moneypath.catalog.conventions import WATCHDOG_ALERT, Key, slo_alert_key
+from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
-
-VOLUME_ALERTS = ("ApprovalRateDrop",)  # built-in alerts that take `min_events`
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -131,9 +129,9 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
             bad(("alerts", key), "a built-in alert needs a threshold (or its own expr:)")
         elif alert.expr is not None and alert.threshold is not None:
             bad(("alerts", key, "threshold"), "an alert with its own expr: carries its threshold in the expression")
-        if alert.min_events is not None and (key not in VOLUME_ALERTS or alert.expr is not None):
-            bad(("alerts", key, "min_events"), f"only {', '.join(VOLUME_ALERTS)} takes a minimum volume; an alert "
-                                               "with its own expr: carries it in the expression")
+        if alert.min_events is not None and (key not in MIN_EVENTS_DEFAULTS or alert.expr is not None):
+            bad(("alerts", key, "min_events"), f"only {', '.join(MIN_EVENTS_DEFAULTS)} take a minimum volume; an "
+                                               "alert with its own expr: carries it in the expression")
         if key == "ApprovalRateDrop" and alert.expr is None and alert.threshold is not None \
                 and not 0 < alert.threshold < 1:
             bad(("alerts", key, "threshold"), f"{alert.threshold:g} is not a share: the drop relative to the last "

@@ -20,7 +20,7 @@ from moneypath.catalog.conventions import (
     APPROVAL_BASELINE_WINDOW,
     APPROVAL_RECENT_WINDOW,
     BURN_RATE_PAIRS,
-    DEFAULT_APPROVAL_MIN_ANSWERS,
+    MIN_EVENTS_DEFAULTS,
     SLI_WINDOWS,
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
@@ -245,6 +245,10 @@ class Shape:
     labels: tuple[tuple[str, str], ...] = ()  # tells apart several rules of one alert
 
 
+def min_events(a: Alert, key: str) -> int:
+    return a.min_events if a.min_events is not None else MIN_EVENTS_DEFAULTS[key]
+
+
 def _ledger_imbalance(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.LEDGER_IMBALANCE_MINOR)
     return Shape(f"max by (currency) (abs({m})) > {num(a.threshold)}",
@@ -295,8 +299,10 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
     closed = (c.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {})["closed"]
     return [
         # A call refused by an open circuit failed too, from the payment's point of view.
+        # At least min_events calls in the 5 minutes: one failed call out of one at night is not an outage.
         Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout|circuit_open"}}[5m]))\n'
-              f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}",
+              f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}\n"
+              f"and\nsum by (provider) (increase({requests}[5m])) >= {min_events(a, 'ProviderPartialOutage')}",
               "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed, timed out or were "
               f"refused by the circuit breaker over 5 minutes (threshold {pct(a.threshold)}). "
               "Payments routed there are failing.",
@@ -310,7 +316,7 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
 
 def _approval_rate_drop(c: Catalog, a: Alert) -> Shape:
     names = approval_records(c)
-    minimum = a.min_events or DEFAULT_APPROVAL_MIN_ANSWERS
+    minimum = min_events(a, "ApprovalRateDrop")
     where = " ({{ $labels.method }})" if "method" in approval_grouping(c) else ""
     return Shape(f"{names['recent']}\n< {num(1 - a.threshold)} * {names['baseline']}\n"
                  f"and\n{names['answers']} >= {minimum}",
@@ -339,7 +345,12 @@ def _cost_regression(c: Catalog, a: Alert) -> Shape:
 
 def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.AUTHORIZATIONS_TOTAL)
-    return Shape(f"sum(rate({m}[5m])) <= {num(a.threshold)}\nor\nabsent({m})",
+    expected = min_events(a, "AuthorizationsSilent")
+    # Silent only where traffic was expected: the last hour, or the same hour a day ago, held min_events
+    # authorizations. A quiet night is not an outage; a stop longer than an hour still is (yesterday says so).
+    return Shape(f"sum(rate({m}[5m])) <= {num(a.threshold)}\n"
+                 f"and\n(sum(increase({m}[1h])) >= {expected} or sum(increase({m}[1h] offset 1d)) >= {expected})\n"
+                 f"or\nabsent({m})",
                  "No authorizations recorded for 5 minutes, or the money path's metrics are missing: "
                  "either nobody can pay, or we cannot see them paying.")
 
