@@ -205,8 +205,10 @@ def test_a_quiet_night_is_not_silence_but_a_stop_after_a_busy_hour_is(catalog, t
     assert fired_at(tmp_path, night, name, [m * 60 for m in range(20, 90, 5)], interval="1m", window="") == []
     busy = tmp_path / "busy"
     busy.mkdir()
-    # 10 a minute for two hours, then nothing for 90 minutes: silent from ~2 minutes after the stop, and
-    # still silent after the last busy hour has left the window (a day ago would say so in production).
-    stop = [{"series": _selector(auth, labels, "approved"), "values": "0+10x120 1200x90"}]
-    fired = fired_at(busy, stop, name, [m * 60 for m in range(118, 200, 2)], interval="1m", window="")
-    assert fired and min(fired) <= 130 * 60
+    # 10 a minute for 26 hours, then nothing for 2 hours: silent from ~8 minutes after the stop (5m rate window + for: 2m), and still
+    # silent once the busy hour has left the window, because the same hour a day ago was busy.
+    stop = [{"series": _selector(auth, labels, "approved"), "values": "0+10x1560 15600x120"}]
+    checks = [m * 60 for m in range(1556, 1680, 4)]
+    fired = fired_at(busy, stop, name, checks, interval="1m", window="")
+    assert fired and min(fired) <= 1570 * 60
+    assert set(fired) >= {t for t in checks if t >= 1570 * 60}

@@ -177,11 +177,11 @@ def test_a_changed_threshold_changes_the_verdict(catalog, tmp_path):
 
 # ---------------------------------------------------------------- SLO detection time
 
-_GO_DURATION = re.compile(r"(\d+)([hms])")
+_GO_DURATION = re.compile(r"(\d+)([wdhms])")  # promtool prints Prometheus durations: 1d2h8m
 
 
 def _seconds(go: str) -> int:
-    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in _GO_DURATION.findall(go))
+    return sum(int(n) * {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in _GO_DURATION.findall(go))
 
 
 def fired_at(tmp_path, series: list[dict], alertname: str, eval_seconds, interval: str = "15s",
