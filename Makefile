@@ -1,7 +1,7 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 7 minutes)
 # make test — the import contracts, the unit tier, then the integration tier (installs what it needs first)
 # make test-unit — the unit tier alone (about 45 s)
-# make bench — instrumentation and fault proxy benchmarks (figures, not pass/fail)
+# make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -37,6 +37,7 @@ test-unit: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_instrument.py
 	$(BIN)/python benchmarks/bench_faultproxy.py
+	$(BIN)/python benchmarks/bench_backtest.py
 
 bench-service: setup
 	$(BIN)/python benchmarks/bench_service.py

@@ -205,8 +205,8 @@ def test_a_quiet_night_is_not_silence_but_a_stop_after_a_busy_hour_is(catalog, t
     assert fired_at(tmp_path, night, name, [m * 60 for m in range(20, 90, 5)], interval="1m", window="") == []
     busy = tmp_path / "busy"
     busy.mkdir()
-    # 10 a minute for 26 hours, then nothing for 2 hours: silent from ~8 minutes after the stop (5m rate window + for: 2m), and still
-    # silent once the busy hour has left the window, because the same hour a day ago was busy.
+    # 10 a minute for 26 hours, then nothing for 2 hours: silent from ~8 minutes after the stop (the 5m
+    # window, then for: 2m), and still silent long after, because the same minutes a day ago were busy.
     stop = [{"series": _selector(auth, labels, "approved"), "values": "0+10x1560 15600x120"}]
     checks = [m * 60 for m in range(1556, 1680, 4)]
     fired = fired_at(busy, stop, name, checks, interval="1m", window="")

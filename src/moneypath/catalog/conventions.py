@@ -61,8 +61,9 @@ APPROVAL_RECENT_WINDOW = "30m"
 APPROVAL_BASELINE_WINDOW = "1d"
 # Business alerts with a volume floor (catalog `min_events`), and its default: below it, a ratio or a
 # silence says nothing at night. ProviderPartialOutage: calls to the provider in its 5 minutes;
-# AuthorizationsSilent: authorizations in the last hour, or the same hour a day ago (see the rule).
-MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "AuthorizationsSilent": 60}
+# AuthorizationsSilent: authorizations in the same 5 minutes a day ago (2 a minute: five silent minutes at
+# that rate happen by chance once in 20,000).
+MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "AuthorizationsSilent": 10}
 # The dead man's switch: an alert that always fires, routed to a receiver outside (Healthchecks, Dead Man's
 # Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).
 WATCHDOG_ALERT = "Watchdog"

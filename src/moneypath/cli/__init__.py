@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.cli import faultproxy as faultproxy_cli
 
     faultproxy_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.cli import alerts as alerts_cli
+
+    alerts_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 

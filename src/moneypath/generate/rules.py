@@ -346,11 +346,13 @@ def _cost_regression(c: Catalog, a: Alert) -> Shape:
 def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.AUTHORIZATIONS_TOTAL)
     expected = min_events(a, "AuthorizationsSilent")
-    # Silent only where traffic was expected: the same hour a day ago held min_events authorizations (a quiet
-    # night, or traffic falling off at midnight, is not an outage); with no data a day ago, the last hour did.
+    # Silent only where traffic was expected: the same 5 minutes a day ago held min_events authorizations
+    # (a quiet night, or traffic falling off at 01:00 as it did yesterday, is not an outage). Without data
+    # from a day ago (a new service), the 10 minutes before these 5 did.
     return Shape(f"sum(rate({m}[5m])) <= {num(a.threshold)}\n"
-                 f"and\n(\n  sum(increase({m}[1h] offset 1d)) >= {expected}\n  or\n"
-                 f"  (sum(increase({m}[1h])) >= {expected} and on() absent_over_time({m}[1h] offset 1d))\n)\n"
+                 f"and\n(\n  sum(increase({m}[5m] offset 1d)) >= {expected}\n  or\n"
+                 f"  (sum(increase({m}[10m] offset 5m)) >= {expected} and on() absent_over_time({m}[5m] offset 1d))"
+                 "\n)\n"
                  f"or\nabsent({m})",
                  "No authorizations recorded for 5 minutes, or the money path's metrics are missing: "
                  "either nobody can pay, or we cannot see them paying.")
