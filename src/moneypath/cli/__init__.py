@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--retention", metavar="DURATION",
                       help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
                            "the longest SLO window or 7d, plus a day)")
+    lint.add_argument("--prometheus", metavar="URL",
+                      help="also check that every metric and label the rules and dashboards read exists on this "
+                           "Prometheus (your staging or production one): a metric renamed in the service or a typo "
+                           "is one line naming the rule or panel; exit 2 if it cannot be reached")
+    lint.add_argument("--lookback", metavar="DURATION", default="1d",
+                      help="with --prometheus: how far back a metric counts as present (default 1d)")
     lint.add_argument("--db-url", metavar="URL",
                       help="your service's database (SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB) "
                            "to prepare the runbooks' SQL steps on; opened read-only (SQLite mode=ro, PostgreSQL "
@@ -312,6 +318,11 @@ def _lint(args) -> int:
         except ValueError as exc:
             print(f"moneypath: --retention: {exc} (e.g. 15d, 31d, 1y)", file=sys.stderr)
             return EXIT_USAGE
+    try:
+        lookback_s = duration_seconds(args.lookback)
+    except ValueError as exc:
+        print(f"moneypath: --lookback: {exc} (e.g. 1h, 1d)", file=sys.stderr)
+        return EXIT_USAGE
     catalog = load_catalog(args.catalog)
     try:
         problems = lint(catalog, Path(args.root), args.retention or retention(catalog), db_url=args.db_url)
@@ -321,6 +332,17 @@ def _lint(args) -> int:
     except DatabaseUnavailable as exc:
         print(f"moneypath: --db-url: {exc}", file=sys.stderr)
         return 1
+    if args.prometheus:
+        from moneypath._common.prometheus import PrometheusError
+        from moneypath.check.live import lint_live
+
+        try:
+            live = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s)
+        except PrometheusError as exc:
+            print(f"moneypath: --prometheus: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        problems += live
+        print(f"lint: {'no' if not live else len(live)} metric or label problem(s) against {args.prometheus}")
     for line in problems:
         print(line, file=sys.stderr)
     unchecked = [] if args.db_url is not None else sql_steps(catalog, Path(args.root))

@@ -1,0 +1,56 @@
+"""What `lint --prometheus` reads from a project: every rule and dashboard query (Grafana variables made
+harmless), and which matchers it may judge; on the shipped project and the ticket shop's generated one."""
+
+from __future__ import annotations
+
+import pytest
+
+from moneypath.check.live import _accepts_missing, grafana_free, uses
+from moneypath.check.promql import selected_series
+from moneypath.scaffold.project import scaffold_files
+from tests.conftest import ROOT
+
+
+def test_grafana_variables_become_plain_promql():
+    assert grafana_free('sum by (provider) (rate(x{provider=~"$provider"}[$__rate_interval]))') == \
+        'sum by (provider) (rate(x{provider=~".*"}[5m]))'
+    assert grafana_free("rate(x[${__interval}]) * ${factor:raw}") == "rate(x[5m]) * .*"
+
+
+@pytest.mark.parametrize("op, value, missing_ok", [
+    ("=", "acme", False), ("=", "", True), ("!=", "acme", True), ("!=", "", False),
+    ("=~", "approved|declined", False), ("=~", ".*", True), ("!~", "error|timeout", True), ("!~", ".*", False),
+])
+def test_only_matchers_an_absent_label_fails_are_judged(op, value, missing_ok):
+    assert _accepts_missing(op, value) is missing_ok
+
+
+def test_the_shipped_project_yields_every_rule_and_panel_query():
+    found, records, made, problems = uses(ROOT)
+    assert problems == []
+    assert {u.where.split(": ", 1)[0] for u in found} >= {"alerts/moneypath-alerts.yaml",
+                                                          "collector/recording-rules.yaml",
+                                                          "dashboards/moneypath-overview.json"}
+    assert any(u.where.startswith('dashboards/moneypath-overview.json: panel "') for u in found)
+    assert "slo:sli_error:ratio_rate5m" in records and "slo" in made
+    assert not any("$" in u.expr for u in found if u.where.startswith("dashboards/"))
+
+
+def test_the_ticket_shops_project_reads_its_own_metrics(foreign, tmp_path):
+    from moneypath.generate.build import write
+
+    for rel, text in scaffold_files(foreign).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    write(foreign, tmp_path)
+    found, records, _, problems = uses(tmp_path)
+    assert problems == []
+    metrics = {name for u in found for name in selected_series(u.expr)} - records
+    assert "shop_authorizations_total" in metrics and not [m for m in metrics if m.startswith("moneypath_")]
+
+
+def test_an_unreadable_dashboard_is_one_problem(tmp_path):
+    (tmp_path / "dashboards").mkdir()
+    (tmp_path / "dashboards" / "x.json").write_text("{not json")
+    _, _, _, problems = uses(tmp_path)
+    assert any(p.startswith("dashboards/x.json: (file): cannot be read as JSON") for p in problems)
