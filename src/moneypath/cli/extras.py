@@ -28,7 +28,8 @@ def needed(args) -> list[str]:
         return ["tools"] if args.catalog_command == "show" and not args.json else []
     if command == "metrics":
         return []
-    if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot", "faultproxy"):
+    if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot", "faultproxy",
+                   "alerts", "slo"):
         return ["tools"]
     if command == "up":
         return ["tools"] if args.no_services else ["tools", "reference"]
