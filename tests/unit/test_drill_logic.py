@@ -641,3 +641,17 @@ def test_no_page_no_regulatory_clock(live):
     journal = live.finish()
     assert journal["classification_at"] is None
     assert [r["due_at"] for r in journal["regulatory"]] == [None, None, None]
+
+
+def test_the_watchdog_heartbeat_is_never_part_of_a_drill(live):
+    """It fires always and reaches the switch, not on-call: no timeline line, no row, whatever the source."""
+    heartbeat = {"alertname": "MoneyPathWatchdog", "severity": "none"}
+    live.prom.alerts = lambda: [{"labels": heartbeat, "state": "firing"},
+                                {"labels": {"alertname": "MoneyPathDuplicateChargeDetected", "severity": "page",
+                                            "provider": "acme"}, "state": "firing"}]
+    live.pages_source.records = lambda now: [{"received_at": now, "receiver": "deadmans-switch", "status": "firing",
+                                              "alertname": "MoneyPathWatchdog", "labels": heartbeat}]
+    live.watcher.poll(live.now())
+    assert [s.alertname for s in live.watcher.seen.values()] == ["MoneyPathDuplicateChargeDetected"]
+    assert live.watcher.pages == []
+    assert "MoneyPathWatchdog" not in {row.alert for row in live.watcher.alert_matrix(live.now())}

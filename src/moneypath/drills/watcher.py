@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneypath.catalog.conventions import WATCHDOG_SEVERITY
 from moneypath.check.drill_files import ExpectedAlert, alert_names, receivers_for
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import AlertRow
@@ -38,6 +39,8 @@ class Watcher:
     def _poll_alerts(self, now: float) -> None:
         present = set()
         for alert in self.ctx.prom.alerts():
+            if alert["labels"].get("severity") == WATCHDOG_SEVERITY:
+                continue  # the heartbeat fires always: not part of any incident
             labels = {k: v for k, v in alert["labels"].items() if k != "alertstate"}
             key = (labels.get("alertname", ""), tuple(sorted(labels.items())))
             present.add(key)
@@ -63,6 +66,8 @@ class Watcher:
         for record in self.ctx.pages_source.records(now):
             if float(record.get("received_at") or 0) < self.ctx.started_at - 1:
                 continue  # before this drill (a stack shared with earlier work)
+            if (record.get("labels") or {}).get("severity") == WATCHDOG_SEVERITY:
+                continue  # the heartbeat, when pages are read from Alertmanager instead of the pager
             key = (record.get("received_at"), record.get("receiver"), record.get("status"),
                    record.get("fingerprint") or tuple(sorted(record.get("labels", {}).items())))
             if key in self._page_keys:
