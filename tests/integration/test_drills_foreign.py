@@ -99,8 +99,10 @@ def test_issuers_declining_through_a_hook_page_approval_rate_drop_on_the_shop(pr
     assert (expected["alert"], expected["labels"]) == ("ShopApprovalRateDrop", {"provider": "komoju", "method": "card"})
     assert expected["receivers"] == ["shop-oncall"]
     assert journal["fault"]["where"] == "hook" and journal["fault"]["cleared_at"]
-    paged = [r["alert"] for r in journal["alerts"] if r["expectation"] != "expected" and r["paged_at"] is not None]
-    assert not [name for name in paged if "AvailabilityBudgetBurn" in name]  # declines are answers
+    # declines are answers: the availability burn must not page (judged, as every alert, by must_not_page "*";
+    # its slow-burn tickets from the earlier drills on this stack are shown, not judged)
+    burn = [r for r in journal["alerts"] if r["alert"] == "ShopAuthorizationAvailabilityBudgetBurn"]
+    assert burn and all(r["expectation"] == "must_not_page" and r["ok"] for r in burn), burn
 
 
 def run_variant(project: Path, running: dict, name: str, doc: dict):

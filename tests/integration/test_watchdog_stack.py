@@ -37,8 +37,9 @@ def test_the_heartbeat_arrives_and_its_absence_is_reported(foreign, tmp_path):
         timeout = watchdog()["timeout_s"]
         late = wait_for(lambda: (w := watchdog())["status"] == "late" and w, timeout + 30, "the heartbeat to go late")
         assert late["age_s"] > timeout
-        log = (state_dir / "logs" / "pager.log").read_text()
-        assert f"(timeout {timeout:g} s): Prometheus, its rules or Alertmanager may be down" in log
+        line = f"(timeout {timeout:g} s): Prometheus, its rules or Alertmanager may be down"
+        # the pager's watch loop says it within a second of the status turning late
+        wait_for(lambda: line in (state_dir / "logs" / "pager.log").read_text(), 10, "the pager to say it")
         rows = {name: detail for name, _, _, detail in stack.status(state_dir)}
         assert ", watchdog late (" in rows["pager"]
     finally:
