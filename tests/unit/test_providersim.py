@@ -272,9 +272,10 @@ def test_latency_is_seeded_lognormal_with_a_heavier_globex_tail():
     acme, globex = Acme(7), Globex(7)
     a = sorted(acme.latency_s() for _ in range(4000))
     g = sorted(globex.latency_s() for _ in range(4000))
-    assert 0.055 < statistics.median(a) < 0.065 and 0.09 < statistics.median(g) < 0.11
-    assert g[3960] / statistics.median(g) > 1.3 * (a[3960] / statistics.median(a))  # p99 / p50
-    assert g[3960] < 0.3  # healthy globex meets the catalog's 300 ms authorization SLO
+    assert 0.055 < statistics.median(a) < 0.065 and 0.072 < statistics.median(g) < 0.088
+    assert g[3960] / statistics.median(g) > 1.2 * (a[3960] / statistics.median(a))  # p99 / p50
+    # Healthy providers leave the service headroom: p99 within two thirds of the catalog's 300 ms objective.
+    assert a[3960] < 0.2 and g[3960] < 0.2
     assert Acme(7).latency_s() == Acme(7).latency_s() != Acme(8).latency_s()
 
 

@@ -46,14 +46,14 @@ the Prometheus exporter. It imports Locust: only a Locust process imports it.
 
 from __future__ import annotations
 
-import random
 import time
 
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 from locust.runners import WorkerRunner
 
 from moneypath.loadtest import harness
 from moneypath.loadtest.client import Order, Payment, PaymentClient, mix_problems
+from moneypath.loadtest.pacing import Pacer
 
 __all__ = ["Order", "Payment", "PaymentUser"]
 
@@ -70,15 +70,15 @@ class PaymentUser(PaymentClient, FastHttpUser):
             self.connection_timeout = max(1.0, self.network_timeout)
         super().__init__(environment)
         self.begin(s)
-        self._pacer = constant_throughput(s.pace)
+        self._pacer = Pacer(s.pace)
 
     def on_start(self):
         # Start at a random phase of the pacing interval, as real clients do: users spawned
-        # together would otherwise send their requests in lockstep bursts.
-        time.sleep(random.uniform(0, 1 / self.s.pace))
+        # together would otherwise send their requests in lockstep bursts (see pacing.py).
+        time.sleep(self._pacer.first_wait())
 
     def wait_time(self):
-        return self._pacer(self)
+        return self._pacer.next_wait()
 
     @task
     def scenario_step(self):

@@ -5,7 +5,7 @@ flat    flat JSON keyed by `idempotency_key`; APPROVED/DECLINED → CAPTURED →
         Fast (median ~60 ms), 5 % declines.
 nested  nested `amount`, keyed by `request_id`; OK/REFUSED → COMPLETE → REVERSED; transfers OK;
         settles as COMPLETE. POST /{provider}/api/charges[/{token}/settle|/{token}/reverse], /{provider}/api/transfers.
-        Slower (median ~100 ms) with a heavier tail, 10 % declines.
+        Slower (median ~80 ms) with a heavier tail, 10 % declines.
 
 Which provider speaks which style (`styles_for`): the style asked for by name (`--style komoju=nested`);
 else acme flat and globex nested, as the reference service's adapters expect; else by the provider's
@@ -261,8 +261,9 @@ class Flat(Provider):
 
 
 class Nested(Provider):
-    # p99 ≈ 0.26 s: a healthy nested provider meets the 300 ms authorization SLO; the tail is still the heavier one.
-    style, median_s, sigma, decline_rate = "nested", 0.100, 0.4, 0.10
+    # p99 ≈ 0.18 s, well under the 300 ms authorization objective: a healthy simulator leaves the service
+    # 120 ms of headroom, so a latency breach under load means the service is slow, not the simulator's tail.
+    style, median_s, sigma, decline_rate = "nested", 0.080, 0.35, 0.10
     captured, refunded, paid, settled = "COMPLETE", "REVERSED", "OK", "COMPLETE"
     paths = {"authorize": "/{provider}/api/charges", "capture": "/{provider}/api/charges/{ref}/settle",
              "refund": "/{provider}/api/charges/{ref}/reverse", "payout": "/{provider}/api/transfers"}
