@@ -187,22 +187,44 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap = commands.add_parser(
         "capacity", help="find the knee with steps of increasing load, then project instances and cost at 1x/10x/100x",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the checkout mix in steps of increasing rate (--start, --step, up to --max,\n"
-                    "--step-duration each) and find the knee: the highest rate that still meets the latency and\n"
-                    "failure gates and delivers what was asked. Then project 1x, 10x and 100x of the current\n"
-                    "volume (--current-rps authorizations per second): instances needed (knee per instance),\n"
-                    "expected p99 and cost per transaction from the catalog's cost model (infrastructure per\n"
-                    "instance-hour, provider fees, fraud screening). Writes reports/capacity-<time>/ with a\n"
-                    "table and plots.",
-        epilog="example:\n  moneypath capacity --current-rps 5 --start 20 --step 20 --max 200 --step-duration 20")
+        description="Find how much one instance of the service carries, and what that costs at scale:\n"
+                    "  1. saturation: users send the checkout mix back to back (closed loop) for a step's length;\n"
+                    "     what they achieve is the saturation throughput, and the CPU of every local process\n"
+                    "     (service, provider simulator, Locust, Prometheus) and the service's ledger-write time\n"
+                    "     name the resource that ran out (service CPU, the database write lock, a provider,\n"
+                    "     the load generator, the machine's cores)\n"
+                    "  2. steps: the mix at fixed rates (paced, open loop), by default 40-105 % of the\n"
+                    "     saturation throughput, until a step breaks the latency or failure gates or delivers\n"
+                    "     less than asked; then up to two midpoints narrow the knee (the last step that held)\n"
+                    "  3. the Universal Scalability Law fitted to throughput against requests in flight\n"
+                    "  4. 1x, 10x and 100x of --current-rps authorizations/s: instances (knee per instance),\n"
+                    "     expected p99 and cost per transaction from the catalog's cost model. A shared\n"
+                    "     database is not multiplied: on the stack's SQLite file (one writer) more than one\n"
+                    "     instance is marked not feasible; --postgres URL measures the same service on\n"
+                    "     PostgreSQL with 1 and --postgres-workers processes and projects those instances\n"
+                    "     with the contention measured between them.\n"
+                    "One progress line per step with the time left. Writes reports/capacity-<time>/ (HTML with\n"
+                    "the throughput/latency curve, the knee and the USL fit; Markdown; JSON).",
+        epilog="examples:\n  moneypath capacity --current-rps 5\n"
+               "  moneypath capacity --start 20 --step 40 --max 180 --step-duration 20\n"
+               "  moneypath capacity --postgres postgresql+psycopg://app@127.0.0.1:5432/ledger")
     cap.add_argument("--current-rps", type=_positive_float, default=5.0, metavar="R",
                      help="today's volume in authorizations per second (default 5)")
-    cap.add_argument("--start", type=_positive_float, default=20.0, metavar="RPS", help="first step (default 20)")
-    cap.add_argument("--step", type=_positive_float, default=20.0, metavar="RPS", help="increase per step (default 20)")
-    cap.add_argument("--max", type=_positive_float, default=300.0, metavar="RPS", dest="max_rate",
-                     help="last step at most (default 300)")
+    cap.add_argument("--start", type=_positive_float, metavar="RPS",
+                     help="first step in requests/s (default: 40 %% of the saturation throughput; with --step and "
+                          "--max: 20, 20, 300 for those not given)")
+    cap.add_argument("--step", type=_positive_float, metavar="RPS", help="increase per step (see --start)")
+    cap.add_argument("--max", type=_positive_float, metavar="RPS", dest="max_rate", help="last step at most "
+                     "(see --start)")
     cap.add_argument("--step-duration", type=_seconds, default=30.0, metavar="SECONDS",
-                     help="length of each step (default 30)")
+                     help="length of each step and of the saturation probe (default 30)")
+    cap.add_argument("--saturation-users", type=_count(1), default=32, metavar="N",
+                     help="closed-loop users of the first saturation probe, doubled (up to 3 probes) while no "
+                          "resource is at its ceiling and more users still add throughput (default 32)")
+    cap.add_argument("--postgres", metavar="URL", help="also measure the service on this PostgreSQL database "
+                     "(postgresql+psycopg://...; only with the stack capacity starts itself) and project beside it")
+    cap.add_argument("--postgres-workers", type=_count(2), default=2, metavar="N",
+                     help="service processes of the PostgreSQL run (default 2)")
     cap.add_argument("--no-confirm", action="store_true",
                      help="stop at the first failed step (default: run a failed step once more before stopping)")
     cap.add_argument("--utilization", type=_utilization, default=1.0, metavar="PCT",
@@ -372,6 +394,42 @@ def _loadtest(args) -> int:
     return EXIT_BREACH
 
 
+def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True):
+    """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
+    from moneypath.loadtest import capacity
+
+    climb = capacity.Climb(c, target, args.step_duration, args.workers, locustfile, args.scenario_file, work,
+                           exporter_port, _say, require_prometheus=not args.no_prometheus)
+    if label:
+        _say(label)
+    saturation = climb.saturation(args.saturation_users)
+    if not climb_too:
+        return saturation, []
+    rates = steps if steps is not None else capacity.auto_rates(saturation.achieved_rps)
+    return saturation, climb.climb(rates, confirm=not args.no_confirm)
+
+
+def _postgres_run(c, args, locustfile, work, exporter_port) -> dict:
+    """The same service on PostgreSQL: a saturation probe with one process, then the climb with N."""
+    from moneypath.loadtest import runner
+
+    state = Path(args.state_dir) / "loadtest-postgres"
+    target = runner.start_stack(c, state, exporter_port, _say, db_url=args.postgres, service_workers=1)
+    try:
+        one, _ = _climb(c, args, target, None, locustfile, work / "postgres-1", exporter_port,
+                        "PostgreSQL, 1 service process:", climb_too=False)
+    finally:
+        _close_target(target)
+    target = runner.start_stack(c, state, exporter_port, _say, db_url=args.postgres,
+                                service_workers=args.postgres_workers)
+    try:
+        many, steps = _climb(c, args, target, None, locustfile, work / f"postgres-{args.postgres_workers}",
+                             exporter_port, f"PostgreSQL, {args.postgres_workers} service processes:")
+    finally:
+        _close_target(target)
+    return {"database": "postgresql", "workers": args.postgres_workers, "one": one, "many": many, "steps": steps}
+
+
 def _capacity(args) -> int:
     from moneypath.loadtest import capacity, gates, report, runner, scenarios
     from moneypath.stack import local as stack
@@ -379,12 +437,20 @@ def _capacity(args) -> int:
     try:
         if args.prometheus and args.no_prometheus:
             raise UsageError("--prometheus and --no-prometheus: choose one")
-        if args.start > args.max_rate:
-            raise UsageError(f"--start {args.start:g} is above --max {args.max_rate:g}")
-        try:
-            steps = capacity.step_rates(args.start, args.step, args.max_rate)
-        except capacity.TooManySteps as exc:
-            raise UsageError(str(exc)) from None
+        steps = None  # automatic: from the saturation throughput
+        if any(v is not None for v in (args.start, args.step, args.max_rate)):
+            start, step, top = args.start or 20.0, args.step or 20.0, args.max_rate or 300.0
+            if start > top:
+                raise UsageError(f"--start {start:g} is above --max {top:g}")
+            try:
+                steps = capacity.step_rates(start, step, top)
+            except capacity.TooManySteps as exc:
+                raise UsageError(str(exc)) from None
+        if args.postgres and (args.host or runner.running_stack(Path(args.state_dir)) is not None):
+            raise UsageError("--postgres measures stacks that capacity starts itself: leave out --host and stop "
+                             f"the stack in {args.state_dir}")
+        if args.postgres and not args.postgres.startswith("postgresql"):
+            raise UsageError(f"--postgres {args.postgres}: expected a postgresql+psycopg://... URL")
         c = load_catalog(args.catalog)
         gates.money_signals(c)
         locustfile = _locustfile(args.locustfile or runner.default_locustfile())
@@ -398,10 +464,14 @@ def _capacity(args) -> int:
     try:
         exporter_port = stack.free_port()
         target = _open_target(c, args, exporter_port)
-        plan = capacity.run_steps(c, target, steps, args.step_duration, args.workers, locustfile,
-                                  args.scenario_file, tmp, exporter_port, _say, confirm=not args.no_confirm,
-                                  require_prometheus=not args.no_prometheus)
-        result = capacity.plan(c, sfile, plan, args.current_rps, args.utilization)
+        database = "sqlite" if target.owned else "unknown"
+        saturation, measured = _climb(c, args, target, steps, locustfile, tmp, exporter_port)
+        compare = None
+        if args.postgres:
+            _close_target(target)
+            compare = _postgres_run(c, args, locustfile, tmp, exporter_port)
+        result = capacity.plan(c, sfile, measured, args.current_rps, args.utilization, saturation=saturation,
+                               database=database, compare=compare)
         capacity.render(result, tmp)
         final = report.publish(tmp, final)
     except (UsageError, runner.LoadTestError, stack.StackError) as exc:

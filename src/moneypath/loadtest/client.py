@@ -44,6 +44,7 @@ class Settings:
     users: int
     duration_s: float
     token: str | None  # None: no authorization header
+    closed_loop: bool = False  # every user sends its next request as soon as the last one is answered
 
     def __post_init__(self):
         self.provider = Weighted(self.spec.providers)

@@ -39,6 +39,8 @@ def _arguments(parser):
     group.add_argument("--rate", type=float, default=0, help="baseline requests per second (default: the file's)")
     group.add_argument("--concurrency", type=int, default=0, help="users at baseline (default: the file's)")
     group.add_argument("--duration", type=float, default=0, help="run seconds (default: the scenario's)")
+    group.add_argument("--closed-loop", action="store_true", help="no pacing: each user sends its next request "
+                       "as soon as the last is answered (the throughput at saturation; --rate is then ignored)")
     group.add_argument("--token", default="", help="API bearer token (default: $MONEYPATH_TOKEN, or minted from "
                        "$MONEYPATH_TOKEN_SECRET or --state-dir, else none)")
     group.add_argument("--no-auth", action="store_true", help="send no authorization header")
@@ -103,7 +105,7 @@ def settings(environment) -> Settings:
     duration = scenarios.duration_of(spec, scenario, o.duration or None)
     api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
     result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
-                      api_token)
+                      api_token, closed_loop=o.closed_loop)
     environment.moneypath_settings = result
     return result
 

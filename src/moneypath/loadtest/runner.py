@@ -72,6 +72,7 @@ class RunSpec:
     locustfile: Path | None = None
     only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
     require_prometheus: bool = True  # False (--no-prometheus): the gates that need it are skipped, not failed
+    closed_loop: bool = False  # users send back to back, unpaced: the saturation throughput (capacity)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class RunOutcome:
     work_dir: Path
     service_series: dict = field(default_factory=dict)
     ticks: list = field(default_factory=list)
+    usage: object = None  # resources.Usage when a meter was given
 
     @property
     def passed(self) -> bool:
@@ -112,13 +114,15 @@ def running_stack(state_dir: Path) -> stack.StackState | None:
     return state if rows and all(ok for _, _, ok, _ in rows) else None
 
 
-def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print) -> Target:
-    """A fresh stack (services, faults on, 1 s intervals) whose Prometheus scrapes the Locust exporter."""
+def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print, db_url: str | None = None,
+                service_workers: int = 1) -> Target:
+    """A fresh stack (services, faults on, 1 s intervals) whose Prometheus scrapes the Locust exporter;
+    the service on `db_url` (default its own SQLite file) with `service_workers` processes."""
     stack.down(state_dir, progress=lambda *_: None)
     shutil.rmtree(state_dir, ignore_errors=True)
     progress(f"starting the stack in {state_dir} ...")
     state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
-                     progress=lambda *_: None)
+                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
                   state_dir=state_dir, owned=True)
@@ -226,6 +230,8 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
               "--stop-timeout", "5"]
     if target.token is None:
         master.append("--no-auth")
+    if spec.closed_loop:
+        master.append("--closed-loop")
     for option, url in (("--providersim", target.providersim), ("--faultproxy", target.faultproxy)):
         if url:
             master += [option, url]
@@ -321,8 +327,9 @@ def wait_locust(procs: list[subprocess.Popen], work: Path, duration_s: float, pr
 
 
 def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: int, progress=print,
-        judge: bool = True) -> RunOutcome:
-    """Run one scenario against `target`, then judge it. Locust artifacts go to `work`."""
+        judge: bool = True, meter=None) -> RunOutcome:
+    """Run one scenario against `target`, then judge it. Locust artifacts go to `work`. A `meter`
+    (resources.CpuMeter) measures CPU from Locust's start to its end, Locust's own processes included."""
     locustfile = (spec.locustfile or default_locustfile()).resolve()
     scenario_file = (spec.scenario_file or locustfile.parent / "scenarios.yaml").resolve()
     try:
@@ -345,8 +352,13 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
              + (f", {spec.workers} workers" if spec.workers else ""))
     procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile)
     started = time.time()
+    usage = None
     try:
+        if meter is not None:
+            meter.begin({"locust": [p.pid for p in procs]})
         wait_locust(procs, work, duration, progress)
+        if meter is not None:
+            usage = meter.end()
     finally:
         stop_locust(procs)
         clear_faults(scenario, target)
@@ -376,7 +388,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             if gate.name not in spec.only_gates and gate.status != g.SKIP:
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks)
+                      series, ticks, usage)
 
 
 def fault_calls(scenario: scenarios.Scenario, target: Target) -> list[faults.FaultCall]:

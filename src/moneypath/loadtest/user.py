@@ -75,10 +75,11 @@ class PaymentUser(PaymentClient, FastHttpUser):
     def on_start(self):
         # Start at a random phase of the pacing interval, as real clients do: users spawned
         # together would otherwise send their requests in lockstep bursts (see pacing.py).
-        time.sleep(self._pacer.first_wait())
+        if not self.s.closed_loop:
+            time.sleep(self._pacer.first_wait())
 
     def wait_time(self):
-        return self._pacer.next_wait()
+        return 0.0 if self.s.closed_loop else self._pacer.next_wait()
 
     @task
     def scenario_step(self):

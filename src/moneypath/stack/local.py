@@ -95,7 +95,8 @@ def load_state(state_dir: Path) -> StackState | None:
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
-       faults: bool = False, time_factor: float = 1.0, service_workers: int = 1) -> StackState:
+       faults: bool = False, time_factor: float = 1.0, service_workers: int = 1,
+       db_url: str | None = None) -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
@@ -103,6 +104,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
     VictoriaMetrics: see collector/README.md). `service_workers` > 1 runs the reference service as that
     many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
+    `db_url` is the service's ledger database (default: a SQLite file in the state directory).
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed."""
     state_dir = state_dir.resolve()
@@ -118,7 +120,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     if services:
         secrets = write_secrets(state_dir)
         env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
-               "MONEYPATH_CATALOG": str(Path(c.path).resolve()), "MONEYPATH_DB_URL": f"sqlite:///{state_dir / 'ledger.db'}",
+               "MONEYPATH_CATALOG": str(Path(c.path).resolve()), "MONEYPATH_DB_URL": db_url or f"sqlite:///{state_dir / 'ledger.db'}",
                "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
                "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
                # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it
