@@ -292,4 +292,10 @@ def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, mo
     assert [s for s, _ in scales] == [1, 10, 100] and scales[0][1] <= scales[1][1] <= scales[2][1]
     assert (report / "capacity.png").stat().st_size > 0
     assert "knee: 12 requests/s" in out
+    sat = result["saturation"]  # the closed-loop probe ran first, on the same stack, with CPU measured
+    assert sat["closed_loop"] and sat["users"] >= 32 and sat["achieved_rps"] > result["steps"][-1]["achieved_rps"]
+    assert sat["usage"]["cores"]["service"] > 0 and sat["usage"]["cores"]["locust"] > 0, sat["usage"]
+    assert sat["usage"]["db_write_busy"] is not None and sat["limit_reason"]
+    assert result["database"] == "sqlite" and len(result["usl"]["points"]) == 3
+    assert "saturation (closed loop," in out and " left)" in out
     assert stack.load_state(state_dir / "loadtest") is None, "the stack it started is still recorded as running"

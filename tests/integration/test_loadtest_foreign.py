@@ -86,7 +86,8 @@ def shop(tmp_path_factory):
             for provider in ("komoju", "knet") * 3:
                 client.post("/charges", json={"provider": provider, "currency": "JPY", "amount_minor": 500})
         stack.up(load_catalog(catalog), state_dir, [f"127.0.0.1:{ports['shop']}"], fast=True, progress=lambda *_: None)
-        yield {"catalog": catalog, "host": host, "proxy": proxy, "state_dir": state_dir, "tmp": tmp}
+        yield {"catalog": catalog, "host": host, "proxy": proxy, "state_dir": state_dir, "tmp": tmp,
+               "shop_pid": procs[-1].pid}
     finally:
         stack.down(state_dir, progress=lambda *_: None)
         for proc in procs:
@@ -143,3 +144,24 @@ def test_komoju_slowed_through_the_fault_proxy_breaches_the_p99_gate(shop, no_cr
     admin = issue(SECRET.encode(), "test_ops", ["admin:faults"], ttl_s=600)
     active = httpx.get(f"{shop['proxy']}/admin/faults", headers={"authorization": f"Bearer {admin}"}, timeout=5)
     assert active.json()["faults"] == [], "the scenario's fault was not cleared"
+
+
+def test_capacity_of_the_shop_names_its_limit_and_assumes_nothing_of_its_database(shop, no_credentials, tmp_path,
+                                                                                   capsys):
+    """`moneypath capacity` on the team's service: its locustfile and scenarios, the shop's CPU through
+    --service-pid, JPY/KWD costs from its catalog; the shop's database is not ours to know."""
+    code = cli.main(["capacity", "--locustfile", str(FOREIGN / "locustfile.py"), "--scenario-file",
+                     str(FOREIGN / "scenarios.yaml"), "--catalog", str(shop["catalog"]), "--host", shop["host"],
+                     "--no-auth", "--state-dir", str(shop["state_dir"]), "--out", str(tmp_path), "--start", "4",
+                     "--step", "8", "--max", "12", "--step-duration", "5", "--current-rps", "2",
+                     "--saturation-users", "8", "--service-pid", str(shop["shop_pid"])])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    (report,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    result = json.loads((report / "capacity.json").read_text())
+    sat = result["saturation"]
+    assert sat["closed_loop"] and sat["authorize_rps"] > 0
+    assert sat["usage"]["cores"]["service"] > 0 and sat["usage"]["cores"]["locust"] > 0, sat["usage"]
+    assert result["database"] == "unknown" and "assumed to scale" in result["database_assumption"]
+    assert result["knee"]["rate"] == 12 and all(p["feasible"] for p in result["projections"])
+    assert "database: unknown" in out and "Traceback" not in err

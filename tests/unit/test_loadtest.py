@@ -18,7 +18,7 @@ import yaml
 from moneypath import cli
 from moneypath._common.tokens import MAX_LIFETIME_S, verify
 from moneypath.catalog.conventions import LOCUST_METRICS
-from moneypath.loadtest import capacity, contract, gates, report, scenarios, stats
+from moneypath.loadtest import capacity, contract, gates, report, resources, scenarios, stats, usl
 from moneypath.loadtest.exporter import registry_for
 from moneypath.loadtest.locustfiles import REFERENCE as SHIPPED_LOCUSTFILE
 from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
@@ -468,6 +468,116 @@ def test_capacity_report_renders_table_and_plot(tmp_path, catalog, spec):
     for name in ("capacity.json", "capacity.md", "capacity.html", "capacity.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "capacity.json").read_text())["projections"][2]["instances"] == 28
+
+
+def test_automatic_steps_surround_the_saturation_throughput():
+    assert capacity.auto_rates(400) == [160.0, 240.0, 300.0, 340.0, 380.0, 420.0]
+
+
+def test_a_wide_gap_above_the_knee_is_bisected_and_a_narrow_one_is_not():
+    assert capacity.refine_rate([step(100, True), step(200, True), step(300, False)]) == 250
+    assert capacity.refine_rate([step(100, True), step(200, True), step(215, False)]) is None
+    assert capacity.refine_rate([step(100, True), step(200, True)]) is None  # nothing failed
+    assert capacity.refine_rate([step(100, False)]) is None  # no knee
+
+
+def test_sqlite_projections_past_one_instance_are_not_feasible():
+    one, ten, hundred = capacity.project(5, 50, 1.0, None, [], database="sqlite")
+    assert (one.feasible, ten.feasible, hundred.feasible) == (True, True, False)
+    assert hundred.instances == 10 and "SQLite writer" in hundred.note
+    unknown = capacity.project(5, 50, 1.0, None, [])[2]
+    assert unknown.feasible and unknown.note is None and unknown.database == "unknown"
+
+
+def test_instances_sharing_a_database_do_not_multiply_its_capacity():
+    # n instances carry n x 50 / (1 + 0.1 (n - 1)): 400/s needs 36, not 8; 500/s is the asymptote itself
+    linear = capacity.project(4, 50, 1.0, None, [])[2]
+    shared = capacity.project(4, 50, 1.0, None, [], database="postgresql", contention=0.1)[2]
+    assert linear.instances == 8 and shared.instances == 36 and shared.feasible
+    out_of_reach = capacity.project(5, 50, 1.0, None, [], database="postgresql", contention=0.1)[2]
+    assert not out_of_reach.feasible and "out of reach" in out_of_reach.note
+    assert usl.instances_for(450, 50, 0.1) == 81
+
+
+def test_contention_between_processes_comes_from_two_saturation_probes():
+    one, two = step(100, True, auth=100), step(200, True, auth=160)
+    assert capacity.contention(one, two, 2) == pytest.approx(2 * 100 / 160 - 1)
+    assert capacity.contention(one, step(200, True, auth=200), 2) == 0  # perfect scaling
+    assert capacity.contention(one, step(200, True, auth=250), 2) == 0  # never negative
+    with pytest.raises(ValueError):
+        capacity.contention(one, two, 1)
+
+
+def test_the_usl_fit_recovers_known_parameters_and_its_peak():
+    truth = usl.Usl(50, 0.05, 0.0008, 1.0)
+    fitted = usl.fit([(n, truth.throughput(n)) for n in (1, 4, 8, 16, 32, 64)])
+    assert fitted.lam == pytest.approx(50, rel=0.02) and fitted.sigma == pytest.approx(0.05, abs=0.005)
+    assert fitted.kappa == pytest.approx(0.0008, rel=0.05) and fitted.r2 > 0.999
+    assert fitted.peak_concurrency == pytest.approx(34.5, rel=0.03)
+    assert usl.Usl(10, 0.1, 0.0, 1).peak_throughput == pytest.approx(100)  # no coherency cost: the asymptote
+    with pytest.raises(usl.FitError, match="3 points"):
+        usl.fit([(1, 10), (2, 19)])
+
+
+def test_the_limit_is_the_resource_nearest_its_ceiling():
+    u = resources.Usage({"service": 0.93, "locust": 0.4, "providersim": 0.2}, {"service": 1, "locust": 1,
+                                                                               "providersim": 1}, 2)
+    assert resources.bottleneck(u)[0] == "service"
+    assert "service CPU at 93%" in resources.bottleneck(u)[1]
+    busy_db = resources.Usage({"service": 0.5}, {"service": 1}, 2, db_write_busy=0.95, single_writer=True)
+    assert resources.bottleneck(busy_db)[0] == "db_write"
+    server = resources.Usage({"service": 0.5}, {"service": 1}, 2, db_write_busy=4.1)  # concurrent writers
+    assert resources.bottleneck(server)[0] is None
+    whole = resources.Usage({"service": 0.75, "locust": 0.7, "providersim": 0.3}, {"service": 1, "locust": 1,
+                                                                                 "providersim": 1}, 2)
+    assert resources.bottleneck(whole)[0] == "machine"  # 1.75 of 2 cores: no single part, the machine
+    idle = resources.Usage({"service": 0.3}, {"service": 1}, 2)
+    assert resources.bottleneck(idle) == (None, "none at its ceiling (highest: service CPU 30%)")
+    assert resources.bottleneck(resources.Usage())[0] is None
+
+
+def test_a_meter_measures_the_cpu_a_process_burns_against_one_core():
+    import os
+    import time
+
+    meter = resources.CpuMeter({"this": [os.getpid()]}, every_s=0.05)
+    meter.begin()
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+    usage = meter.end()
+    assert 0.2 < usage.cores["this"] <= 1.5 and usage.ceilings["this"] == 1
+
+
+def test_a_plan_with_saturation_and_a_postgres_run_reports_both(tmp_path, catalog, spec):
+    from dataclasses import replace
+
+    steps = [replace(step(r, ok, p99), concurrency=c) for r, ok, p99, c in
+             ((100, True, 90, 8.0), (200, True, 120, 17.0), (300, True, 180, 30.0), (340, False, 900, 80.0))]
+    sat = replace(step(330, True, 700, auth=150), closed_loop=True, users=64, concurrency=64.0,
+                  limit="service", limit_reason="service CPU at 96% of its ceiling")
+    compare = {"database": "postgresql", "workers": 2, "one": replace(step(200, True, auth=90), limit_reason="x"),
+               "many": replace(step(300, True, auth=150), limit_reason="y"),
+               "steps": [step(150, True, 100), step(250, True, 160), step(320, False, 800)]}
+    result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0, saturation=sat, database="sqlite",
+                           compare=compare)
+    assert result["knee"]["rate"] == 300 and result["knee_share_of_saturation"] == pytest.approx(135 / 150)
+    assert result["usl"]["fit"] is not None and len(result["usl"]["points"]) == 5
+    assert result["projections"][2]["feasible"] is False
+    cmp_ = result["compare"]
+    assert cmp_["contention"] == pytest.approx(2 * 90 / 150 - 1)
+    assert cmp_["per_process_authorizations_per_s"] == pytest.approx(112.5 * (1 + cmp_["contention"]) / 2)
+    assert all(p["database"] == "postgresql" for p in cmp_["projections"])
+    lines = capacity.table_lines(result)
+    assert lines[0].startswith("saturation (closed loop, 64 users): 330.0 requests/s = 150.0 authorizations/s")
+    assert any(line.startswith("the knee carries 90% of the saturation throughput") for line in lines)
+    assert any(line.startswith("Universal Scalability Law: lambda") for line in lines)
+    assert any(line.startswith("database: sqlite (one SQLite file") for line in lines)
+    assert any("100x: needs more than one SQLite writer" in line for line in lines)
+    assert any(line.startswith("beside it: postgresql, 2 service processes") for line in lines)
+    capacity.render(result, tmp_path)
+    html = (tmp_path / "capacity.html").read_text()
+    assert "Universal Scalability Law" in html and (tmp_path / "capacity.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------- exporter

@@ -221,6 +221,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap.add_argument("--saturation-users", type=_count(1), default=32, metavar="N",
                      help="closed-loop users of the first saturation probe, doubled (up to 3 probes) while no "
                           "resource is at its ceiling and more users still add throughput (default 32)")
+    cap.add_argument("--service-pid", type=_count(1), action="append", default=[], metavar="PID",
+                     help="your service's process on this machine (repeatable): its CPU is measured to name the "
+                          "limit (the stack capacity starts itself is measured without it)")
     cap.add_argument("--postgres", metavar="URL", help="also measure the service on this PostgreSQL database "
                      "(postgresql+psycopg://...; only with the stack capacity starts itself) and project beside it")
     cap.add_argument("--postgres-workers", type=_count(2), default=2, metavar="N",
@@ -394,12 +397,14 @@ def _loadtest(args) -> int:
     return EXIT_BREACH
 
 
-def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True):
+def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True,
+           single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
     from moneypath.loadtest import capacity
 
     climb = capacity.Climb(c, target, args.step_duration, args.workers, locustfile, args.scenario_file, work,
-                           exporter_port, _say, require_prometheus=not args.no_prometheus)
+                           exporter_port, _say, require_prometheus=not args.no_prometheus,
+                           service_pids=args.service_pid, single_writer=single_writer)
     if label:
         _say(label)
     saturation = climb.saturation(args.saturation_users)
@@ -465,7 +470,8 @@ def _capacity(args) -> int:
         exporter_port = stack.free_port()
         target = _open_target(c, args, exporter_port)
         database = "sqlite" if target.owned else "unknown"
-        saturation, measured = _climb(c, args, target, steps, locustfile, tmp, exporter_port)
+        saturation, measured = _climb(c, args, target, steps, locustfile, tmp, exporter_port,
+                                      single_writer=database == "sqlite")
         compare = None
         if args.postgres:
             _close_target(target)

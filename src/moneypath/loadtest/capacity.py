@@ -229,14 +229,17 @@ def refine_rate(steps: list[Step]) -> float | None:
     return round((k.rate + nxt) / 2, 1)
 
 
-def meter_for(target: runner.Target) -> resources.CpuMeter:
-    """CPU of the stack's own processes when the target is a stack on this machine (Locust's are added per step)."""
+def meter_for(target: runner.Target, service_pids: list[int] = ()) -> resources.CpuMeter:
+    """CPU of the stack's own processes when the target is a stack on this machine, and of `service_pids`
+    (a service of your own running here); Locust's processes are added per step."""
     parts: dict[str, list[int]] = {}
     if target.state_dir is not None:
         state = stack.load_state(target.state_dir.resolve())
         if state is not None:
             parts = {p.name if p.name != "refservice" else "service": [p.pid]
                      for p in state.parts if p.name in ("refservice", "providersim", "prometheus")}
+    if service_pids:
+        parts["service"] = list(service_pids)
     return resources.CpuMeter(parts)
 
 
@@ -245,8 +248,9 @@ class Climb:
 
     def __init__(self, c: Catalog, target: runner.Target, step_s: float, workers: int, locustfile: Path,
                  scenario_file: Path | None, work: Path, exporter_port: int, progress=print,
-                 require_prometheus: bool = True):
+                 require_prometheus: bool = True, service_pids: list[int] = (), single_writer: bool = False):
         self.c, self.target, self.step_s, self.workers = c, target, step_s, workers
+        self.service_pids, self.single_writer = list(service_pids), single_writer
         self.locustfile, self.scenario_file, self.work, self.exporter_port = locustfile, scenario_file, work, exporter_port
         self.progress, self.require_prometheus = progress, require_prometheus
         self.walls: list[float] = []
@@ -264,7 +268,7 @@ class Climb:
         name = f"saturation-{closed_loop_users}-users" if closed_loop_users else f"step-{self.count:02d}-{rate:g}"
         step = _one_step(self.c, self.target, rate, self.step_s, self.workers, self.locustfile, self.scenario_file,
                          self.work / name, self.exporter_port, self.progress, self.require_prometheus,
-                         closed_loop_users)
+                         closed_loop_users, self.service_pids, self.single_writer)
         self.walls.append(time.monotonic() - began)
         return step
 
@@ -343,12 +347,14 @@ def _db_write_busy(c: Catalog, prom_url: str | None, start: float, end: float) -
 
 
 def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress,
-              require_prometheus: bool = True, closed_loop_users: int | None = None) -> Step:
+              require_prometheus: bool = True, closed_loop_users: int | None = None,
+              service_pids: list[int] = (), single_writer: bool = False) -> Step:
     spec = runner.RunSpec(SCENARIO, rate=rate or None, users=closed_loop_users, duration_s=step_s, workers=workers,
                           scenario_file=scenario_file, locustfile=locustfile, only_gates=STEP_GATES,
                           require_prometheus=require_prometheus, closed_loop=closed_loop_users is not None)
     outcome = runner.run(c, spec, target, work, exporter_port,
-                         lambda line: progress("  " + line) if line.startswith("[") else None, meter=meter_for(target))
+                         lambda line: progress("  " + line) if line.startswith("[") else None,
+                         meter=meter_for(target, service_pids))
     s = outcome.summary
     reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
     if closed_loop_users is None:
@@ -359,6 +365,7 @@ def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work,
     usage = outcome.usage
     if usage is not None:
         usage.db_write_busy = _db_write_busy(c, target.prometheus, outcome.started_at, outcome.ended_at)
+        usage.single_writer = single_writer
     limit, why = resources.bottleneck(usage) if usage is not None else (None, "not measured")
     mean_s = _mean_response_s(s)
     step = Step(rate if closed_loop_users is None else round(s.rps, 1), s.rps, s.authorize_rps, s.authorize_p99_ms,

@@ -6,7 +6,7 @@ stack.json) and the Locust processes of the step. Each has a ceiling: one core p
 process (one event loop or gevent hub: more threads do not add a core), the machine's cores for
 all of them together. The database's write lock comes from the service's own ledger-write
 histogram (the catalog's signal): the seconds per second spent in ledger writes; one writer at a
-time (SQLite) saturates at 1.0.
+time (SQLite) saturates at 1.0 (a database server writes concurrently: the figure is kept, not judged).
 
 `bottleneck` is pure: the resource closest to its ceiling, if it is close enough to be the limit.
 """
@@ -30,10 +30,13 @@ class Usage:
     ceilings: dict[str, float] = field(default_factory=dict)
     machine_cores: int = 1
     db_write_busy: float | None = None  # ledger-write seconds per second; None: not measured
+    # One writer at a time (SQLite): the ledger-write seconds per second are the write lock's busy share.
+    # A database server writes concurrently, so the same figure (summed over overlapping writes) has no ceiling.
+    single_writer: bool = False
 
     def to_dict(self) -> dict:
         return {"cores": self.cores, "ceilings": self.ceilings, "machine_cores": self.machine_cores,
-                "db_write_busy": self.db_write_busy}
+                "db_write_busy": self.db_write_busy, "single_writer": self.single_writer}
 
 
 LABELS = {"service": "service CPU", "providersim": "provider simulator CPU (a provider)",
@@ -46,7 +49,7 @@ def shares(u: Usage) -> dict[str, float]:
     out = {name: used / u.ceilings[name] for name, used in u.cores.items() if u.ceilings.get(name)}
     if u.cores:
         out["machine"] = sum(u.cores.values()) / max(1, u.machine_cores)
-    if u.db_write_busy is not None:
+    if u.db_write_busy is not None and u.single_writer:
         out["db_write"] = u.db_write_busy
     return out
 
