@@ -411,7 +411,7 @@ def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str =
     if not climb_too:
         return saturation, []
     rates = steps if steps is not None else capacity.auto_rates(saturation.achieved_rps)
-    return saturation, climb.climb(rates, confirm=not args.no_confirm)
+    return saturation, climb.climb(rates, confirm=not args.no_confirm, extend=steps is None)
 
 
 def _postgres_run(c, args, locustfile, work, exporter_port) -> dict:

@@ -288,9 +288,10 @@ class Climb:
             time.sleep(2)
         return best
 
-    def climb(self, rates: list[float], confirm: bool = True) -> list[Step]:
+    def climb(self, rates: list[float], confirm: bool = True, extend: bool = False) -> list[Step]:
         """The steps in order until one fails (with `confirm`, a failed step runs once more and only a second
-        failure ends the climb: one slow outlier is the p99 of a short step), then up to MAX_REFINE midpoints."""
+        failure ends the climb: one slow outlier is the p99 of a short step); with `extend`, up to EXTEND more
+        10 % apart when all held; then up to MAX_REFINE midpoints."""
         steps: list[Step] = []
         for i, rate in enumerate(rates, 1):
             step = self.step(rate, f"step {i}/{len(rates)}: {rate:g} requests/s for {self.step_s:g} s", len(rates) - i)
@@ -302,7 +303,7 @@ class Climb:
                 break  # past the knee: more load only queues
             time.sleep(2)  # let the service drain before the next step
         extra = 0
-        while steps and all(s.passed for s in steps) and extra < EXTEND:  # the knee is higher than planned
+        while extend and steps and all(s.passed for s in steps) and extra < EXTEND:  # the knee is higher than planned
             extra += 1
             rate = round(steps[-1].rate * 1.1, 1)
             steps.append(self.step(rate, f"step +{extra}: {rate:g} requests/s (every planned step held)",
