@@ -640,11 +640,25 @@ def test_report_is_published_whole(tmp_path):
     (["capacity", "--start", "50", "--max", "10"], "moneypath: --start 50 is above --max 10"),
     (["capacity", "--start", "1", "--step", "1", "--max", "100"], "moneypath: 100 steps: at most 50 (raise --step or "
                                                                    "lower --max)"),
+    (["capacity", "--postgres", "mysql://app@127.0.0.1/ledger"],
+     "moneypath: --postgres mysql://app@127.0.0.1/ledger: expected a postgresql+psycopg://... URL"),
+    (["capacity", "--postgres", "postgresql+nodriver://app@127.0.0.1:1/ledger"],
+     "moneypath: --postgres postgresql+nodriver://app@127.0.0.1:1/ledger: Can't load plugin: "
+     "sqlalchemy.dialects:postgresql.nodriver"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert cli.main([*argv, "--catalog", str(CATALOG_PATH)]) == 2
     out, err = capsys.readouterr()
     assert err.strip() == message and out == ""
+
+
+def test_an_unreachable_postgres_is_refused_before_any_load(tmp_path, capsys):
+    argv = ["capacity", "--postgres", "postgresql+psycopg://app@127.0.0.1:1/ledger", "--state-dir", str(tmp_path),
+            "--catalog", str(CATALOG_PATH)]
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("moneypath: --postgres: cannot connect: ") and len(err.splitlines()) == 1 and out == ""
+    assert list(tmp_path.iterdir()) == []  # no stack was started
 
 
 def test_a_baseline_that_is_not_a_result_is_one_line(tmp_path, capsys):

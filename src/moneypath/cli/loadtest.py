@@ -397,6 +397,24 @@ def _loadtest(args) -> int:
     return EXIT_BREACH
 
 
+def _check_postgres(url: str) -> None:
+    """Before minutes of load: the --postgres database answers (UsageError, one line, if not)."""
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if not url.startswith("postgresql"):
+        raise UsageError(f"--postgres {url}: expected a postgresql+psycopg://... URL")
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 5})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise UsageError(f"--postgres {url}: {str(exc).splitlines()[0]}") from None
+    except DBAPIError as exc:
+        raise UsageError(f"--postgres: cannot connect: {str(exc.orig).splitlines()[0]}") from None
+
+
 def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True,
            single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
@@ -454,8 +472,8 @@ def _capacity(args) -> int:
         if args.postgres and (args.host or runner.running_stack(Path(args.state_dir)) is not None):
             raise UsageError("--postgres measures stacks that capacity starts itself: leave out --host and stop "
                              f"the stack in {args.state_dir}")
-        if args.postgres and not args.postgres.startswith("postgresql"):
-            raise UsageError(f"--postgres {args.postgres}: expected a postgresql+psycopg://... URL")
+        if args.postgres:
+            _check_postgres(args.postgres)
         c = load_catalog(args.catalog)
         gates.money_signals(c)
         locustfile = _locustfile(args.locustfile or runner.default_locustfile())
