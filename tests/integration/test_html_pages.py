@@ -298,7 +298,7 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
 
 
 def test_capacity_plan_page(browser, screenshots, tmp_path):
-    from moneypath.loadtest import capacity, scenarios
+    from moneypath.loadtest import capacity, capacity_report, scenarios
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
@@ -310,7 +310,7 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
                  (80, 71.4, 32.1, 820.0, 870.0, 0.012, 0.1902, False,
                   ["p99 820 ms over the 300 ms SLO", "delivered 71.4 of 80 requests/s (89%)"])]]
     result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7)
-    capacity.render(result, tmp_path)
+    capacity_report.render(result, tmp_path)
     check_page(browser, tmp_path / "capacity.html", "Capacity and cost plan", "Capacity and cost plan", screenshots,
                "capacity-plan")
 

@@ -418,11 +418,11 @@ def _check_postgres(url: str) -> None:
 def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True,
            single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
-    from moneypath.loadtest import capacity
+    from moneypath.loadtest import capacity, capacity_run
 
-    climb = capacity.Climb(c, target, args.step_duration, args.workers, locustfile, args.scenario_file, work,
-                           exporter_port, _say, require_prometheus=not args.no_prometheus,
-                           service_pids=args.service_pid, single_writer=single_writer)
+    climb = capacity_run.Climb(c, target, args.step_duration, args.workers, locustfile, args.scenario_file, work,
+                               exporter_port, _say, require_prometheus=not args.no_prometheus,
+                               service_pids=args.service_pid, single_writer=single_writer)
     if label:
         _say(label)
     saturation = climb.saturation(args.saturation_users)
@@ -454,7 +454,7 @@ def _postgres_run(c, args, locustfile, work, exporter_port) -> dict:
 
 
 def _capacity(args) -> int:
-    from moneypath.loadtest import capacity, gates, report, runner, scenarios
+    from moneypath.loadtest import capacity, capacity_report, gates, report, runner, scenarios
     from moneypath.stack import local as stack
 
     try:
@@ -496,7 +496,7 @@ def _capacity(args) -> int:
             compare = _postgres_run(c, args, locustfile, tmp, exporter_port)
         result = capacity.plan(c, sfile, measured, args.current_rps, args.utilization, saturation=saturation,
                                database=database, compare=compare)
-        capacity.render(result, tmp)
+        capacity_report.render(result, tmp)
         final = report.publish(tmp, final)
     except (UsageError, runner.LoadTestError, stack.StackError) as exc:
         print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
@@ -506,7 +506,7 @@ def _capacity(args) -> int:
         raise
     finally:
         _close_target(target)
-    for line in capacity.table_lines(result):
+    for line in capacity_report.table_lines(result):
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
     if result["knee"] is None:
