@@ -20,6 +20,15 @@ INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
 
 
+def pytest_configure(config):
+    # On a fresh machine matplotlib builds its font cache on first import by running fc-list: do that
+    # here, before the unit tier's no-process guard, instead of inside the first test that draws.
+    try:
+        import matplotlib.font_manager  # noqa: F401
+    except ImportError:
+        pass
+
+
 def pytest_collection_modifyitems(config, items):
     """The tiers: everything under tests/integration, and any test using a real server fixture, is
     `integration`; `make test` runs the rest first (the unit tier) and stops there on a failure."""
