@@ -299,3 +299,29 @@ def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, mo
     assert result["database"] == "sqlite" and len(result["usl"]["points"]) == 3
     assert "saturation (closed loop," in out and " left)" in out
     assert stack.load_state(state_dir / "loadtest") is None, "the stack it started is still recorded as running"
+
+
+def test_capacity_measures_postgres_with_one_and_two_processes_beside_sqlite(gate_catalog, pg_url, tmp_path, capsys,
+                                                                             monkeypatch):
+    """--postgres: after the stack's SQLite run, the same service on a real PostgreSQL with 1 process (a
+    saturation probe) and 2 processes (probe and steps); the plan shows both, each with its database."""
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    state_dir = tmp_path / "state"
+    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--state-dir", str(state_dir), "--out",
+                     str(tmp_path / "out"), "--start", "4", "--step", "8", "--max", "12", "--step-duration", "4",
+                     "--current-rps", "2", "--saturation-users", "8", "--postgres", pg_url])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    result = json.loads((only_report(tmp_path / "out") / "capacity.json").read_text())
+    assert result["database"] == "sqlite"
+    cmp_ = result["compare"]
+    assert cmp_["database"] == "postgresql" and cmp_["workers"] == 2
+    assert cmp_["one"]["authorize_rps"] > 0 and cmp_["many"]["authorize_rps"] > 0
+    assert cmp_["many"]["usage"]["cores"]["service"] > 0  # both worker processes counted under the service
+    assert [s["rate"] for s in cmp_["steps"]] == [4, 12] and cmp_["knee"]["rate"] == 12
+    assert cmp_["contention"] is not None and cmp_["contention"] >= 0
+    assert [p["database"] for p in cmp_["projections"]] == ["postgresql"] * 3
+    assert "beside it: postgresql, 2 service processes" in out
+    for sub in ("loadtest", "loadtest-postgres"):
+        assert stack.load_state(state_dir / sub) is None, f"the {sub} stack is still recorded as running"

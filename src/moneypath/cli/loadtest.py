@@ -432,8 +432,9 @@ def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str =
     return saturation, climb.climb(rates, confirm=not args.no_confirm, extend=steps is None)
 
 
-def _postgres_run(c, args, locustfile, work, exporter_port) -> dict:
-    """The same service on PostgreSQL: a saturation probe with one process, then the climb with N."""
+def _postgres_run(c, args, locustfile, work, exporter_port, steps: list[float] | None) -> dict:
+    """The same service on PostgreSQL: a saturation probe with one process, then the climb with N (the
+    same explicit steps, or automatic ones from its own saturation)."""
     from moneypath.loadtest import runner
 
     state = Path(args.state_dir) / "loadtest-postgres"
@@ -446,11 +447,11 @@ def _postgres_run(c, args, locustfile, work, exporter_port) -> dict:
     target = runner.start_stack(c, state, exporter_port, _say, db_url=args.postgres,
                                 service_workers=args.postgres_workers)
     try:
-        many, steps = _climb(c, args, target, None, locustfile, work / f"postgres-{args.postgres_workers}",
-                             exporter_port, f"PostgreSQL, {args.postgres_workers} service processes:")
+        many, measured = _climb(c, args, target, steps, locustfile, work / f"postgres-{args.postgres_workers}",
+                                exporter_port, f"PostgreSQL, {args.postgres_workers} service processes:")
     finally:
         _close_target(target)
-    return {"database": "postgresql", "workers": args.postgres_workers, "one": one, "many": many, "steps": steps}
+    return {"database": "postgresql", "workers": args.postgres_workers, "one": one, "many": many, "steps": measured}
 
 
 def _capacity(args) -> int:
@@ -493,7 +494,7 @@ def _capacity(args) -> int:
         compare = None
         if args.postgres:
             _close_target(target)
-            compare = _postgres_run(c, args, locustfile, tmp, exporter_port)
+            compare = _postgres_run(c, args, locustfile, tmp, exporter_port, steps)
         result = capacity.plan(c, sfile, measured, args.current_rps, args.utilization, saturation=saturation,
                                database=database, compare=compare)
         capacity_report.render(result, tmp)
