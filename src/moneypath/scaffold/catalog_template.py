@@ -165,7 +165,8 @@ def _signals(o: Options) -> str:
   {Key.WEBHOOKS_TOTAL}:
     type: counter
     help: Provider webhooks received, by verification outcome.
-    labels: {{provider: ["@providers"], outcome: [accepted, duplicate, invalid_signature, stale, replayed]}}
+    labels: {{provider: ["@providers"],
+             outcome: [accepted, duplicate, invalid_signature, stale, replayed, unknown_provider]}}
 """)
     if o.on("fraud"):
         out.append(f"""

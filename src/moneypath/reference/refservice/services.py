@@ -26,7 +26,7 @@ from moneypath.reference.refservice.provider_http import provider_http
 from moneypath.reference.refservice.reconciliation import Reconciler
 from moneypath.reference.refservice.resilience import RetryPolicy
 from moneypath.reference.refservice.risk import RiskScreen
-from moneypath.reference.signing import Verifier
+from moneypath.reference.signing import Verifier, secrets_by_provider
 
 # How long the event loop waits for SQLite's write lock before handing the call to a thread (see
 # in_db). A few ms covers a background job's short transaction; with 0, one such overlap sent a
@@ -65,7 +65,9 @@ class Services:
                                       config.reconcile_grace_s, config.missing_after_s)
                            if config.settlement_dir else None)
         self.currencies = list(mp.catalog.currencies)
-        self.verifier = Verifier(config.webhook_secret) if config.webhook_secret else None
+        self.verifiers = {name: Verifier(secret) for name, secret in
+                          secrets_by_provider(mp.catalog.providers, config.webhook_secret,
+                                              config.webhook_secrets).items()}
         self.idempotent = Idempotent(self.store, self.engine, mp, self.faults, self.in_db)
 
     async def in_db(self, fn, *args):
