@@ -53,6 +53,20 @@ idempotency_keys = Table(
     Column("completed_at", Float),
 )
 
+# An amount an operation in flight holds on a payment (a refund, a capture) until it books or
+# fails, so concurrent requests never ask the provider for more than the payment allows. It belongs
+# to the request's idempotency claim (principal, key) and lapses with that claim's lock.
+reservations = Table(
+    "reservations", metadata,
+    Column("principal", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("payment_id", String(64), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("locked_until", Float, nullable=False),  # the claim's lock: a takeover replaces the reservation
+    Index("ix_reservations_payment", "payment_id", "operation"),
+)
+
 payments = Table(
     "payments", metadata,
     Column("id", String(64), primary_key=True),

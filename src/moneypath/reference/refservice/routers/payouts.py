@@ -30,8 +30,8 @@ async def payout(request: Request, call: PayoutCall):
     adapter = svc.adapter_for(body.provider)
     limits.require_currency(svc.currencies, body.currency)
 
-    async def work(key):
-        result = await adapter.payout(body.amount_minor, body.currency, body.reference, key)
+    async def work(holder):
+        result = await adapter.payout(body.amount_minor, body.currency, body.reference, holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, body.provider)
         row_id = payments.new_id("po")
