@@ -79,9 +79,16 @@ def test_long_lived_tokens_and_oversized_subjects_are_refused(catalog, tmp_path)
                                    "MONEYPATH_TOKEN_MAX_LIFETIME_S": "900"}).token_max_lifetime_s == 900
 
 
-def test_state_changes_need_an_idempotency_key(app):
-    response = call(app, "POST", "/v1/payments/authorize", json=AUTHORIZE, headers=token("payments:write"))
-    assert_problem(response, 400, "idempotency-key-required")
+@pytest.mark.parametrize("path, body", [("/v1/payments/authorize", AUTHORIZE),
+                                        ("/v1/payments/pay_1/capture", None),
+                                        ("/v1/payments/pay_1/refund", {"amount_minor": 100}),
+                                        ("/v1/payouts", AUTHORIZE)])
+@pytest.mark.parametrize("key", [None, "", "k" * 256])
+def test_state_changes_need_an_idempotency_key(app, path, body, key):
+    """A 400 from the service's own check, not FastAPI's 422: the OpenAPI document declares the header
+    without FastAPI validating it."""
+    headers = token("payments:write") if key is None else {**token("payments:write"), "idempotency-key": key}
+    assert_problem(call(app, "POST", path, json=body, headers=headers), 400, "idempotency-key-required")
 
 
 @pytest.mark.parametrize("change, where", [
@@ -108,6 +115,53 @@ def test_openapi_and_metrics_are_served(app):
     assert "/v1/payments/authorize" in call(app, "GET", "/openapi.json").json()["paths"]
     metrics = call(app, "GET", "/metrics").text
     assert "moneypath_provider_circuit_state" in metrics
+
+
+# (method, path): the audit action and the scope each state change declares
+STATE_CHANGES = {
+    ("post", "/v1/payments/authorize"): ("authorize", "payments:write", "201"),
+    ("post", "/v1/payments/{payment_id}/capture"): ("capture", "payments:write", "200"),
+    ("post", "/v1/payments/{payment_id}/refund"): ("refund", "payments:write", "200"),
+    ("post", "/v1/payouts"): ("payout", "payments:write", "201"),
+}
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def test_openapi_declares_auth_idempotency_audit_and_answers_of_every_state_change(app):
+    document = call(app, "GET", "/openapi.json").json()
+    components = document["components"]
+    assert components["securitySchemes"]["bearerToken"]["type"] == "http"
+    assert components["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    problem = components["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert "currencies" in problem["properties"]  # the extension member unknown-currency answers with
+    for (method, path), (action, scope, success) in STATE_CHANGES.items():
+        operation = document["paths"][path][method]
+        key = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+        assert key["in"] == "header" and key["required"] is True
+        assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+        assert operation["security"] == [{"bearerToken": [scope]}]
+        assert operation["x-audit"]["action"] == action
+        answered = operation["responses"][success]
+        body = answered["content"]["application/json"]["schema"]
+        assert components["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"], f"{path}: a body with no fields"
+        assert "Idempotent-Replayed" in answered["headers"]
+        for status in ("400", "401", "403", "409", "413", "415", "422", "500", "502", "503", "504"):
+            assert operation["responses"][status]["content"] == PROBLEM_CONTENT, f"{method} {path} {status}"
+        assert set(operation["responses"]) <= {success, *(str(s) for s in range(400, 600))}
+    webhook = document["paths"]["/v1/webhooks/{provider}"]["post"]
+    assert webhook["security"] == [{"webhookSignature": []}] and webhook["x-audit"]["action"] == "webhook"
+    assert document["paths"]["/v1/payments/{payment_id}"]["get"]["security"] == [{"bearerToken": ["payments:read"]}]
+    assert "HTTPValidationError" not in components["schemas"]  # every 422 is problem+json, not FastAPI's shape
+
+
+def test_a_wrong_method_is_405_with_the_allowed_methods(app):
+    response = call(app, "GET", "/v1/payouts")
+    assert_problem(response, 405, "http-error")
+    assert response.headers["allow"] == "POST"
+    response = call(app, "DELETE", "/v1/payments/pay_1", headers=token("payments:read"))
+    assert_problem(response, 405, "http-error")
+    assert response.headers["allow"] == "GET"
 
 
 @pytest.fixture

@@ -47,9 +47,10 @@ class Idempotent:
     async def __call__(self, request: Request, who: str, operation: str, payload: dict, work: Work) -> Response:
         store, in_db, mp, faults = self.store, self.in_db, self.mp, self.faults
         key = request.headers.get("idempotency-key", "")
-        if not 1 <= len(key) <= 255:
+        if not 1 <= len(key) <= limits.IDEMPOTENCY_KEY_MAX:
             raise ApiProblem(400, "idempotency-key-required", "Idempotency-Key required",
-                             "send an Idempotency-Key header (1-255 characters) with every state-changing request")
+                             f"send an Idempotency-Key header (1-{limits.IDEMPOTENCY_KEY_MAX} characters) with "
+                             "every state-changing request")
         digest = hashlib.sha256(json.dumps([request.method, request.url.path, payload], sort_keys=True).encode())
         claim = await store.claim_or_wait_async(in_db, who, key, operation, digest.hexdigest())
         if claim.outcome is Outcome.REPLAY:

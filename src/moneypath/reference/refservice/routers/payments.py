@@ -1,4 +1,8 @@
-"""Payments: authorize, capture, refund (idempotent, with an `Idempotency-Key`) and read one."""
+"""Payments: authorize, capture, refund (idempotent, with an `Idempotency-Key`) and read one.
+
+The state changes return the answer booking.py stored (a Response): FastAPI does not validate a
+returned Response, so `response_model` declares the body in the document at no cost per payment;
+the read returns a dict, validated against it."""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
-from moneypath.reference.refservice import limits, payments, reservations
+from moneypath.reference.refservice import contract, limits, payments, reservations
 from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
 from moneypath.reference.refservice.problems import ApiProblem, provider_failed
 from moneypath.reference.refservice.reservations import Holder
@@ -26,6 +31,26 @@ class AuthorizeRequest(BaseModel):
 
 class RefundRequest(BaseModel):
     amount_minor: limits.Amount
+
+
+class Payment(BaseModel):
+    """A payment as the API shows it (read by id, a payout too): money in minor units of its currency."""
+
+    id: str
+    kind: Literal["payment", "payout"]
+    state: Literal["authorized", "declined", "held", "captured", "refunded", "paid"]
+    provider: str
+    method: Literal["card", "bank_transfer", "wallet"]
+    amount_minor: int
+    refunded_minor: int
+    currency: str
+    reference: str
+    provider_ref: str | None = Field(description="The provider's id; none when the payment never reached it.")
+    provider_status: str | None
+    risk_decision: Literal["approve", "review", "decline", "allow", "hold"] | None = Field(
+        description="Fraud screening: approve, review or decline, or the fallback (allow, hold) when it did "
+                    "not answer; none for a payout.")
+    created_at: float | SkipJsonSchema[None] = Field(None, description="Unix seconds; not in the authorize answer.")
 
 
 Writer = Annotated[Caller, Depends(require_scope("payments:write"))]
@@ -60,7 +85,9 @@ async def hold(svc: Services, holder: Holder, payment_id: str, operation: str, a
     return row
 
 
-@router.post("/v1/payments/authorize", status_code=201)
+@router.post("/v1/payments/authorize", status_code=201, response_model=Payment,
+             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "authorize", 201))
 async def authorize(request: Request, call: AuthorizeCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
@@ -98,7 +125,9 @@ async def authorize(request: Request, call: AuthorizeCall):
     return await svc.idempotent(request, who, "authorize", body.model_dump(), work)
 
 
-@router.post("/v1/payments/{payment_id}/capture")
+@router.post("/v1/payments/{payment_id}/capture", response_model=Payment,
+             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "capture", 200))
 async def capture(request: Request, payment_id: str, caller: Writer):
     who, svc = caller
 
@@ -126,7 +155,9 @@ async def capture(request: Request, payment_id: str, caller: Writer):
     return await svc.idempotent(request, who, "capture", {"payment_id": payment_id}, work)
 
 
-@router.post("/v1/payments/{payment_id}/refund")
+@router.post("/v1/payments/{payment_id}/refund", response_model=Payment,
+             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "refund", 200))
 async def refund(request: Request, payment_id: str, call: RefundCall):
     who, svc, body = call
 
@@ -151,7 +182,8 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
     return await svc.idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
 
 
-@router.get("/v1/payments/{payment_id}")
+@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=contract.refusals(401, 403, 404),
+            openapi_extra=contract.scoped("payments:read"))
 async def get_payment(payment_id: str, caller: Reader):
     who, svc = caller
     return payments.public(await load(svc, who, payment_id))

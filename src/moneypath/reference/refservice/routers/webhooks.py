@@ -6,9 +6,10 @@ import json
 import time
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
@@ -19,7 +20,19 @@ router = APIRouter()
 WEBHOOK_STATUS = {"invalid_signature": 401, "stale": 400, "replayed": 409}
 
 
-@router.post("/v1/webhooks/{provider}")
+class WebhookAck(BaseModel):
+    accepted: bool  # stored now; false for an event delivered before
+    duplicate: bool
+    booked: bool  # a capture.settled event booked a capture the service had not booked
+
+
+@router.post("/v1/webhooks/{provider}", response_model=WebhookAck,
+             responses=contract.refusals(401, 404, 409, 503, said={
+                 400: "Stale signature, or signed but not a provider event (or an invalid path or Content-Length).",
+                 401: "The signature does not verify with this provider's secret.",
+                 404: "The catalog names no such provider.", 409: "The signature's nonce was seen before.",
+                 503: "No webhook secret for this provider (MONEYPATH_WEBHOOK_SECRET or its own)."}),
+             openapi_extra={"security": [{contract.WEBHOOK_SIGNATURE: []}], "x-audit": contract.audit_event("webhook")})
 async def webhook(request: Request, provider: str, svc: ServicesDep):
     """Provider notifications: signed with that provider's own secret, inside the time window, each
     nonce once; the same event delivered twice is acknowledged without being applied again. A
