@@ -8,7 +8,7 @@ import time
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
@@ -47,7 +47,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         """Store the event once; a capture the provider settled that we never booked (our call
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
-            with svc.engine.begin() as conn:
+            with svc.engine.begin() as conn, audit.acting(f"provider:{known}"):
                 conn.execute(webhook_events.insert().values(provider=known, event=key[0], provider_ref=key[1],
                                                             body=text, received_at=time.time()))
                 if key[0] != "capture.settled":
