@@ -272,6 +272,22 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
     return engine
 
 
+def make_reader(url: str) -> Engine:
+    """An engine for long reads beside the writers (the audit chain's walk): on SQLite without make_engine's
+    BEGIN IMMEDIATE (a WAL reader neither waits for the writer nor holds it up) and query-only; on PostgreSQL
+    in read-only transactions. Its tables exist: make_engine created them."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection, record):
+            dbapi_connection.execute("PRAGMA query_only=ON")
+
+        return engine
+    options = {"options": "-c default_transaction_read_only=on"} if url.startswith("postgresql") else {}
+    return create_engine(url, connect_args=options)
+
+
 def _seed_audit_head(engine: Engine) -> None:
     """The chain's head row, once (another process starting at the same time may insert it first)."""
     with engine.connect() as conn:
