@@ -44,6 +44,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
+        if mp.catalog.enabled("audit"):  # the chain is always written; walked when the catalog has its signal
+            jobs.add(config.audit_verify_interval_s, services.audit.run_once, "audit-chain")
 
     @asynccontextmanager
     async def lifespan(app):

@@ -30,7 +30,8 @@ class ServiceConfig:
     missing_after_s: float = 3600.0  # a capture no settlement mentions by then is a break
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
-    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance and cost accrual loops
+    audit_verify_interval_s: float = 60.0  # how often the background check walks the audit trail's hash chain
+    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
 
     @classmethod
@@ -72,4 +73,5 @@ class ServiceConfig:
                    reconcile_interval_s=number("MONEYPATH_RECONCILE_INTERVAL_S", 5, 0.1, 86_400),
                    reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
                    missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
+                   audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 60, 0.1, 86_400),
                    instrumented=instrumentation == "on")

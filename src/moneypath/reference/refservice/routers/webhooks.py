@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from moneypath.reference.refservice import contract, payments
+from moneypath.reference.refservice import audit, contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
@@ -66,7 +66,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         """Store the event once; a capture the provider settled that we never booked (our call
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
-            with svc.engine.begin() as conn:
+            with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
                 conn.execute(webhook_events.insert().values(provider=provider, event=key[0], provider_ref=key[1],
                                                             body=text, received_at=time.time()))
                 if key[0] != "capture.settled":
