@@ -15,6 +15,7 @@ from moneypath.reference.refservice.audit_check import TAMPER
 from moneypath.reference.refservice.db import audit_events, audit_head
 from moneypath.reference.signing import HEADER, sign
 from tests.unit.test_refservice_domains import (
+    ACME_HOOK,
     _post_raw,
     authorize,
     call,
@@ -73,7 +74,7 @@ def test_a_webhook_booked_capture_names_the_provider(world):  # noqa: F811
     event = json.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
                         "reference": auth["reference"], "amount_minor": 2000, "currency": "EUR",
                         "status": "CAPTURED", "occurred_at": time.time()}).encode()
-    assert _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(b"hook", event)}).json()["booked"]
+    assert _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)}).json()["booked"]
     capture = events(app, auth["id"])[-1]
     assert (capture["action"], capture["actor"], capture["scope"]) == ("capture", "provider:acme", "")
 
