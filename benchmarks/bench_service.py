@@ -464,6 +464,12 @@ def profile(base: Path, args, secret: str, token: str) -> None:
     print(f"  {total:.1f} CPU s profiled in all threads:")
     for label, seconds in by_cat.most_common():
         print(f"    {seconds / total:5.1%}  {label}")
+    appends = [(calls, cumtime) for (file, _, name), (_, calls, _, cumtime, _) in stats.stats.items()
+               if file.endswith("refservice/audit.py") and name == "append"]
+    if appends:  # the audit trail's event per booking, its SQL included (cumulative time of audit.append)
+        calls, cumtime = appends[0]
+        print(f"    the audit trail (audit.append and all it calls, spread over the rows above): {cumtime / total:.1%}"
+              f" of the CPU, {cumtime / max(calls, 1) * 1e6:.0f} µs per event under the profiler")
     print("  top functions by own CPU time:")
     top = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:8]
     for (file, lineno, name), (_, calls, tottime, _, _) in top:

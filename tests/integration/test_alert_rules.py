@@ -144,6 +144,12 @@ def business_cases(c):
               "pay, or we cannot see them paying."),
          case(c, "AuthorizationsSilent", [('authorizations_total{provider="acme",method="card",outcome="approved"}',
                                            "0+10x40")], "10m", {}, "", fires=False)),
+        ("AuditChainBroken",
+         case(c, "AuditChainBroken", [("audit_chain_broken", "0x10 1x10")], "4m", {},
+              "The audit trail's hash chain no longer verifies: an event recording a change to a payment or payout "
+              "was edited or deleted after it was written. Who changed what can no longer be proven; "
+              "`moneypath audit verify` names the first broken event."),
+         case(c, "AuditChainBroken", [("audit_chain_broken", "0x20")], "4m", {}, "", fires=False)),
         ("AuthorizationsSilent",
          case(c, "AuthorizationsSilent", [('queue_depth{queue="notifications"}', "0x40")], "10m", {},
               "No authorizations recorded for 5 minutes, or the money path's metrics are missing: either nobody can "

@@ -28,7 +28,8 @@ MONEY_SIGNALS = (Key.LEDGER_IMBALANCE_MINOR, Key.DUPLICATE_CHARGED_MINOR_TOTAL)
 # Words a row or panel title of a feature's slice would carry.
 FEATURE_WORDS = {"fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox"),
                  "reconciliation": ("reconcil", "settlement", "mismatch"), "payouts": ("payout",),
-                 "webhooks": ("webhook",), "idempotency": ("idempot", "replay"), "cost": ("cost",)}
+                 "webhooks": ("webhook",), "idempotency": ("idempot", "replay"), "cost": ("cost",),
+                 "audit": ("audit",)}
 
 
 @pytest.fixture(scope="module")

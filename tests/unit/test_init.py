@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from moneypath.catalog import load_catalog
+from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
 from moneypath.check.drill_files import Requests
 from moneypath.loadtest import client, scenarios
@@ -24,7 +25,7 @@ from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
         "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
-OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks")
+OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks", "audit")
 
 
 def init(root: Path, *extra: str):
@@ -52,6 +53,18 @@ def test_init_writes_a_project_that_builds_and_lints_clean(project):
     lint = run_cli("lint", "--root", str(project))
     assert lint.returncode == 0, lint.stderr
     assert run_cli("catalog", "check", "--catalog", str(project / "moneypath.yaml")).returncode == 0
+
+
+def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clean(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,audit", *SHOP[-4:]).returncode == 0
+    c = load_catalog(root / "moneypath.yaml")
+    assert c.enabled("audit") and c.has(Key.AUDIT_CHAIN_BROKEN) and "AuditChainBroken" in c.alerts
+    rules = (root / "alerts/moneypath-alerts.yaml").read_text()
+    assert "TicketsAuditChainBroken" in rules and "max(tickets_audit_chain_broken) > 0" in rules
+    assert (root / "runbooks/ticketsauditchainbroken.md").is_file()
+    assert any((root / "runbooks/drills").glob("*audit*"))
+    assert run_cli("lint", "--root", str(root)).returncode == 0
 
 
 def test_every_alert_has_a_page_and_every_paging_alert_a_tabletop_drill(project):

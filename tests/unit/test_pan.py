@@ -32,3 +32,14 @@ def test_input_validation_refuses_standalone_card_numbers_not_digits_inside_ids(
     for text in ("order-9", "4111111111111112", "x-ab4111111111111111", "41111111111111110000",
                  "ts-1700000000000", "order-1234567890123"):
         assert not mentions_card_number(text), text
+
+
+def test_input_validation_sees_through_any_separator_and_script_but_not_order_numbers():
+    for text in ("4111/1111/1111/1111", "4111,1111,1111,1111", "4111  1111  1111  1111", "4111 / 1111 / 1111 / 1111",
+                 "\uff14" + "\uff11" * 15, "\u0664" + "\u0661" * 15, "3782/822463/10005",
+                 "card 4111 1111 1111 1111 12/27"):
+        assert mentions_card_number(text), text
+    # Other separators count only for groups printed like a card: order numbers and dates stay references.
+    for text in ("INV/2024/000123", "order 412345/678901, 2345", "2024/11/23 4111/1111", "order 12345, 67890",
+                 "po-4111/1111/1111/1112", "ab4111/1111/1111/1111"):
+        assert not mentions_card_number(text), text

@@ -22,7 +22,7 @@ from moneypath._common.tokens import issue
 from moneypath.reference.providersim import SimConfig, create_app
 from moneypath.reference.providersim.__main__ import main
 from moneypath.reference.providersim.providers import Acme, Globex
-from moneypath.reference.signing import HEADER, SignatureError, Verifier
+from moneypath.reference.signing import HEADER, SignatureError, Verifier, secrets_by_provider
 from tests.conftest import free_port, wait_for
 
 WEBHOOK_SECRET, TOKEN_SECRET = b"webhook-secret", b"token-secret"
@@ -43,7 +43,7 @@ class Receiver:
 
     def reset(self):
         with self.lock:
-            self.verifier = Verifier(WEBHOOK_SECRET)
+            self.verifiers = {}  # provider → Verifier with the secret that provider signs with
             self.events: list[tuple[str, dict, bytes, str]] = []  # provider, event, raw body, signature header
             self.rejected: list[str] = []
             self.attempts, self.fail_next, self.delay_s = 0, 0, 0.0
@@ -59,7 +59,11 @@ class Receiver:
         await asyncio.sleep(delay_s)
         header = request.headers.get(HEADER)
         try:
-            self.verifier.verify(header, body)
+            provider = request.path_params["provider"]
+            with self.lock:
+                verifier = self.verifiers.setdefault(provider, Verifier(
+                    secrets_by_provider([provider], WEBHOOK_SECRET, {})[provider]))
+            verifier.verify(header, body)
         except SignatureError as exc:
             with self.lock:
                 self.rejected.append(exc.kind)

@@ -171,6 +171,12 @@ CASES = [
      "reference: Value error, must not contain a card number"),
     ("reference-card-number-payout", "POST", "/v1/payouts", body({**PAYOUT, "reference": "po-5555555555554444"}),
      422, "invalid-request", "reference: Value error, must not contain a card number"),
+    # Separators and digits a reader still sees as a card number (they used to reach the provider).
+    *[(f"reference-card-number-{name}", "POST", "/v1/payments/authorize", body({**AUTHORIZE, "reference": ref}), 422,
+       "invalid-request", "reference: Value error, must not contain a card number")
+      for name, ref in (("slashes", "4111/1111/1111/1111"), ("commas", "4111,1111,1111,1111"),
+                        ("double-spaces", "4111  1111  1111  1111"), ("full-width", "４１１１１１１１１１１１１１１１"),
+                        ("full-width-spaced", "card ４１１１ １１１１ １１１１ １１１１"))],
     # Body size: over the limit whether Content-Length tells the truth, lies or is absent.
     ("oversized-with-length", "POST", "/v1/payments/authorize", raw(b" " * BIG), 413, "body-too-large",
      f"request bodies are limited to {LIMIT} bytes"),

@@ -20,8 +20,10 @@ from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
 from moneypath.reference.refservice.risk import RiskPolicy
+from moneypath.reference.signing import secrets_by_provider
 from tests.unit.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
 
+ACME_HOOK = secrets_by_provider(["acme"], b"hook", {})["acme"]  # what acme signs with when the service has b"hook"
 READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
 
 
@@ -108,7 +110,7 @@ def test_deeply_nested_json_is_a_4xx_problem_not_a_5xx(world):
     deep = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB body limit
     put = call_raw(app, "PUT", "/admin/faults/risk_down", deep, ADMIN)
     assert put.status_code == 422 and put.headers["content-type"] == "application/problem+json"
-    hooked = _post_raw(app, "/v1/webhooks/acme", deep, {HEADER: sign(b"hook", deep)})
+    hooked = _post_raw(app, "/v1/webhooks/acme", deep, {HEADER: sign(ACME_HOOK, deep)})
     assert hooked.status_code == 400 and hooked.json()["type"].endswith("/webhook-malformed")
 
 
@@ -329,7 +331,7 @@ def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
     event = jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
                            "reference": auth["reference"], "amount_minor": 2000, "currency": "EUR",
                            "status": "CAPTURED", "occurred_at": time.time()}).encode()
-    delivered = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(b"hook", event)})
+    delivered = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
     assert delivered.json() == {"accepted": True, "duplicate": False, "booked": True}
     retried = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "amb-cap")  # the client's retry
     assert retried.status_code == 200 and retried.json()["state"] == "captured"
@@ -388,7 +390,7 @@ def test_a_capture_the_webhook_booked_first_counts_the_fee_once_and_is_a_ledger_
         result = await original(*args)
         async with await client_for(app) as c:
             event = capture_event(auth)
-            hooked = await c.post("/v1/webhooks/acme", content=event, headers={HEADER: sign(b"hook", event)})
+            hooked = await c.post("/v1/webhooks/acme", content=event, headers={HEADER: sign(ACME_HOOK, event)})
         assert hooked.json()["booked"] is True
         return result
 

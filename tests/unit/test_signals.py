@@ -338,6 +338,7 @@ EVERY_METHOD = {
                             {"fallback": "hold"}),
     "add_cost": (lambda mp: mp.add_cost("infrastructure", 0.5), "cost_usd_total",
                  {"component": "infrastructure", "provider": "none"}),
+    "set_audit_chain": (lambda mp: mp.set_audit_chain(True), "audit_chain_broken", {}),
     "record_http": (lambda mp: mp.record_http("/healthz", "GET", 200, 0.01), "http_requests_total",
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",

@@ -38,6 +38,7 @@ class Key:
     HTTP_REQUESTS_TOTAL = "http_requests_total"
     HTTP_REQUEST_DURATION_SECONDS = "http_request_duration_seconds"
     INSTRUMENTATION_ERRORS_TOTAL = "instrumentation_errors_total"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

@@ -19,6 +19,9 @@ class Feature:
     description: str
     signals: tuple[str, ...] = ()
     alerts: tuple[str, ...] = ()  # built-in alert keys (catalog `alerts:` names, no prefix)
+    # Whether a catalog that does not list it has it. A feature added after catalogs were written is off
+    # unless listed, so those catalogs stay valid (they lack its signals) and nothing new pages them.
+    default: bool = True
 
 
 FEATURES: dict[str, Feature] = {
@@ -37,6 +40,8 @@ FEATURES: dict[str, Feature] = {
     "idempotency": Feature("idempotency keys answered from stored responses", (Key.IDEMPOTENT_REPLAYS_TOTAL,)),
     "cost": Feature("a cost model and cost per transaction", (Key.COST_USD_TOTAL,),
                     ("CostPerTransactionRegression",)),
+    "audit": Feature("a hash-chained audit trail of every change to a financial record (off unless listed)",
+                     (Key.AUDIT_CHAIN_BROKEN,), ("AuditChainBroken",), default=False),
 }
 
 # Built-in alerts of the core: their rule shapes need only core signals.

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
-from moneypath.catalog.features import SIGNAL_FEATURE
+from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
 
 DEFAULT_PATH = "moneypath.yaml"
 OTHER = "other"  # every label's overflow value; reserved, added automatically
@@ -206,8 +206,10 @@ class Catalog(_Model):
         return f"{self.links.runbook_base_url}{self.alert_name(key).lower()}.md"
 
     def enabled(self, feature: str) -> bool:
-        """Whether an optional domain (moneypath.catalog.features) is on; unlisted features are."""
-        return self.features.get(feature, True)
+        """Whether an optional domain (moneypath.catalog.features) is on; an unlisted one has its default
+        (on, but for features added later: audit)."""
+        known = FEATURES.get(feature)
+        return self.features.get(feature, known.default if known is not None else True)
 
     def signal_on(self, key: str) -> bool:
         """Whether a built-in signal's feature is on (a signal of no feature always is)."""

@@ -53,18 +53,42 @@ def contains_card_number(text: str) -> bool:
     return any(_run_holds_card(m.group()) for m in _RUN.finditer(text))
 
 
-# A number standing alone (not glued to letters or other digits), separators allowed inside.
-_STANDALONE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ ._:-]?[0-9]){12,18}(?![0-9A-Za-z])")
+# A number standing alone (not glued to letters or other digits): digit groups of any script (full-width
+# digits too) joined by up to three non-alphanumeric characters.
+_STANDALONE = re.compile(r"(?<![^\W_])\d+(?:[\W_]{1,3}\d+)*(?![^\W_])")
+_GROUP = re.compile(r"\d+")
+_PLAIN_SEPARATORS = frozenset(" ._:-")
+
+
+def _printed_like_a_card(lengths: list[int]) -> bool:
+    """Groups of four (the last may be shorter), or Amex/Diners 4-6-5 / 4-6-4: how cards are printed."""
+    return all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4 or lengths in ([4, 6, 5], [4, 6, 4])
 
 
 def mentions_card_number(text: str) -> bool:
-    """A standalone 13-19 digit number, Luhn-valid with an issuer digit first: what input validation
-    refuses. Narrower than contains_card_number (redaction), which also fires on digit runs inside
-    hex ids (~0.1-0.6 % of random order ids) — fine for a log line, not for refusing a payment."""
+    """A standalone number holding 13-19 digits of whole groups, Luhn-valid with an issuer digit first:
+    what input validation refuses ("card 4111 1111 1111 1111 12/27" too). Groups joined by one space,
+    dot, dash, underscore or colon count whatever their sizes; other or repeated separators
+    ("4111/1111/1111/1111", "4111,1111,…", "4111  1111  …") count when the groups are printed like a
+    card, so "order 123456/654321, 1234" stays an ordinary reference. Narrower than
+    contains_card_number (redaction), which also fires on digit runs inside hex ids (~0.1-0.6 % of
+    random order ids) — fine for a log line, not for refusing a payment."""
     for match in _STANDALONE.finditer(text):
-        digits = _digits(match.group())
-        if digits[0] in _ISSUER_FIRST_DIGITS and _luhn(digits):
-            return True
+        number = match.group()
+        spans = [g.span() for g in _GROUP.finditer(number)]
+        groups = ["".join(str(int(ch)) for ch in number[a:b]) for a, b in spans]  # any script's digits
+        plain = [number[spans[i][1]:spans[i + 1][0]] in _PLAIN_SEPARATORS for i in range(len(spans) - 1)]
+        for first in range(len(groups)):
+            if groups[first][0] not in _ISSUER_FIRST_DIGITS:
+                continue
+            digits = ""
+            for last in range(first, len(groups)):
+                digits += groups[last]
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and _luhn(digits) and (
+                        all(plain[first:last]) or _printed_like_a_card([len(g) for g in groups[first:last + 1]])):
+                    return True
     return False
 
 

@@ -358,6 +358,14 @@ def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
                  "either nobody can pay, or we cannot see them paying.")
 
 
+def _audit_chain_broken(c: Catalog, a: Alert) -> Shape:
+    m = c.metric(Key.AUDIT_CHAIN_BROKEN)
+    return Shape(f"max({m}) > {num(a.threshold)}",
+                 "The audit trail's hash chain no longer verifies: an event recording a change to a payment or "
+                 "payout was edited or deleted after it was written. Who changed what can no longer be proven; "
+                 "`moneypath audit verify` names the first broken event.")
+
+
 SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "LedgerImbalance": _ledger_imbalance,
     "LedgerWriteFailures": _ledger_write_failures,
@@ -370,6 +378,7 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "FraudSpike": _fraud_spike,
     "CostPerTransactionRegression": _cost_regression,
     "AuthorizationsSilent": _authorizations_silent,
+    "AuditChainBroken": _audit_chain_broken,
 }
 
 

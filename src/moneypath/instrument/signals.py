@@ -59,6 +59,7 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.HTTP_REQUESTS_TOTAL: ("counter", ("route", "method", "status_class")),
     Key.HTTP_REQUEST_DURATION_SECONDS: ("histogram", ("route", "method")),
     Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
+    Key.AUDIT_CHAIN_BROKEN: ("gauge", ()),
 }
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
@@ -70,6 +71,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
+    "audit": ("set_audit_chain",),
 }
 
 _INF = math.inf
@@ -162,6 +164,8 @@ class MoneyPath:
         self._fraud_timeouts = opt(Key.FRAUD_CHECK_TIMEOUTS_TOTAL)
         self._cost = opt(Key.COST_USD_TOTAL)
         self._cost_cache = self._cost._cache if self._cost is not None else {}
+        audit = opt(Key.AUDIT_CHAIN_BROKEN)
+        self._audit_broken = audit.child(()) if audit is not None else None
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":
@@ -308,6 +312,13 @@ class MoneyPath:
             self._imbalance.child((currency,)).set(minor_units)
         except Exception:
             self._failed("set_ledger_imbalance")
+
+    def set_audit_chain(self, broken: bool) -> None:
+        """After each walk of the audit trail's hash chain: 1 while it is broken, 0 while it is intact."""
+        try:
+            self._audit_broken.set(1 if broken else 0)
+        except Exception:
+            self._failed("set_audit_chain")
 
     # ------------------------------------------------------------ reconciliation
 

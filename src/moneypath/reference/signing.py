@@ -3,6 +3,10 @@
 Header `X-Moneypath-Signature: t=<unix seconds>,n=<nonce>,v1=<hex digest>` where the digest
 is HMAC-SHA256(secret, f"{t}.{n}.".encode() + body). The receiver rejects a bad signature,
 a timestamp outside its window (stale), and a nonce it has already seen (replayed).
+
+Each provider signs with its own secret, so an event signed for one provider is refused at
+another's URL: `MONEYPATH_WEBHOOK_SECRET_<PROVIDER>` when the provider issued one, otherwise a key
+derived from `MONEYPATH_WEBHOOK_SECRET` and the provider's name (`secrets_by_provider`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,34 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 HEADER = "x-moneypath-signature"
 DEFAULT_WINDOW_S = 300
+SECRET_ENV = "MONEYPATH_WEBHOOK_SECRET"
+
+
+def secret_env(provider: str) -> str:
+    """The variable holding one provider's own secret: MONEYPATH_WEBHOOK_SECRET_<NAME>, non-alphanumerics as _."""
+    return f"{SECRET_ENV}_" + "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in provider.upper())
+
+
+def own_secrets(env: Mapping[str, str]) -> dict[str, bytes]:
+    """The MONEYPATH_WEBHOOK_SECRET_<PROVIDER> variables that are set, by variable name."""
+    prefix = SECRET_ENV + "_"
+    return {name: value.encode() for name, value in env.items() if name.startswith(prefix) and value}
+
+
+def secrets_by_provider(providers: Iterable[str], master: bytes, own: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Each provider's signing secret: its own (`own`, by variable name, see secret_env) or one derived
+    from `master` and its name; providers with neither are left out (their webhooks are refused)."""
+    result = {}
+    for name in providers:
+        if own.get(secret_env(name)):
+            result[name] = own[secret_env(name)]
+        elif master:
+            result[name] = hmac.new(master, b"webhook:" + name.encode(), hashlib.sha256).hexdigest().encode()
+    return result
 
 
 class SignatureError(Exception):

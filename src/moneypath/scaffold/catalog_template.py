@@ -165,7 +165,8 @@ def _signals(o: Options) -> str:
   {Key.WEBHOOKS_TOTAL}:
     type: counter
     help: Provider webhooks received, by verification outcome.
-    labels: {{provider: ["@providers"], outcome: [accepted, duplicate, invalid_signature, stale, replayed]}}
+    labels: {{provider: ["@providers"],
+             outcome: [accepted, duplicate, invalid_signature, stale, replayed, unknown_provider]}}
 """)
     if o.on("fraud"):
         out.append(f"""
@@ -193,6 +194,16 @@ def _signals(o: Options) -> str:
     unit: usd
     help: Money spent running the money path, by component.
     labels: {{component: {_flow(components)}, provider: ["@providers", none]}}
+""")
+    if o.on("audit"):
+        out.append(f"""
+  # Audit trail (feature): set by the check that walks the hash chain of your audit events
+  # (`moneypath audit verify --db URL` walks the same chain from the command line).
+  {Key.AUDIT_CHAIN_BROKEN}:
+    type: gauge
+    help: 1 while the audit trail's hash chain does not verify (an event was edited or deleted), else 0.
+    labels: {{}}
+    multiprocess_mode: max
 """)
     out.append(f"""
   # HTTP: route TEMPLATES (never raw paths: ids would make unbounded series).
@@ -247,6 +258,9 @@ def _alerts(o: Options) -> str:
     if o.on("cost"):
         lines += ["  CostPerTransactionRegression: {severity: ticket, threshold: 1.5, for: 15m,",
                   "    summary: Cost per transaction is more than 1.5x its 7-day average.}"]
+    if o.on("audit"):
+        lines += ["  AuditChainBroken: {severity: page, money_loss: true, threshold: 0,",
+                  "    summary: The audit trail of changes to payments was edited or deleted.}"]
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,8 @@
 It simulates the providers of a catalog (--catalog; default $MONEYPATH_CATALOG, else ./moneypath.yaml,
 as the reference service finds it): one API per provider, in the flat or the nested style
 (moneypath.reference.providersim.providers.styles_for; --style PROVIDER=STYLE chooses), accepting the
-catalog's currencies. Secrets come from the environment (MONEYPATH_WEBHOOK_SECRET signs webhooks,
+catalog's currencies. Secrets come from the environment (each provider signs webhooks with
+MONEYPATH_WEBHOOK_SECRET_<PROVIDER>, or a key derived from MONEYPATH_WEBHOOK_SECRET and its name;
 MONEYPATH_TOKEN_SECRET verifies admin tokens) so they never show in `ps` output. A bad option, a
 catalog that does not load or an unknown provider or style: one line on stderr, exit 2.
 """
@@ -17,6 +18,7 @@ import sys
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog
 from moneypath.reference.providersim.app import SimConfig, create_app
 from moneypath.reference.providersim.providers import STYLES, StyleError, styles_for
+from moneypath.reference.signing import own_secrets
 
 SECRETS = ("MONEYPATH_WEBHOOK_SECRET", "MONEYPATH_TOKEN_SECRET")
 EXIT_USAGE = 2
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = SimConfig.from_catalog(
         catalog, styles, settlement_dir=args.settlement_dir, webhook_url=args.webhook_url,
-        webhook_secret=os.environ[SECRETS[0]].encode(), token_secret=os.environ[SECRETS[1]].encode(),
+        webhook_secret=os.environ[SECRETS[0]].encode(), webhook_secrets=own_secrets(os.environ),
+        token_secret=os.environ[SECRETS[1]].encode(),
         enable_faults=args.enable_faults, latency_scale=args.latency_scale, seed=args.seed,
         settlement_interval_s=args.settlement_interval)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False)

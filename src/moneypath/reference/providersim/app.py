@@ -43,6 +43,7 @@ from moneypath.reference.providersim.providers import (
 )
 from moneypath.reference.providersim.settlement import Settlement
 from moneypath.reference.providersim.webhooks import WebhookSender
+from moneypath.reference.signing import secrets_by_provider
 
 ADMIN_SCOPE = "admin:faults"
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="providersim"'}
@@ -53,7 +54,7 @@ log = logging.getLogger("moneypath.providersim")
 class SimConfig:
     settlement_dir: Path | str
     webhook_url: str | None  # None or "": no webhooks
-    webhook_secret: bytes
+    webhook_secret: bytes  # each provider signs with a secret derived from it, unless it has its own:
     token_secret: bytes
     enable_faults: bool = False
     latency_scale: float = 1.0  # multiplies the providers' own latency; 0 answers at once
@@ -63,6 +64,7 @@ class SimConfig:
     providers: tuple[str, ...] = REFERENCE_PROVIDERS  # one simulated provider each, in catalog order
     currencies: Mapping[str, int] = field(default_factory=lambda: dict(REFERENCE_CURRENCIES))  # code → exponent
     styles: Mapping[str, str] = field(default_factory=dict)  # provider → flat|nested; the rest: styles_for's rule
+    webhook_secrets: Mapping[str, bytes] = field(default_factory=dict)  # by variable (signing.secret_env)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, styles: Mapping[str, str] | None = None, **settings) -> SimConfig:
@@ -87,7 +89,8 @@ def create_app(config: SimConfig) -> Starlette:
     styles = styles_for(config.providers, config.styles)
     providers = build(config.seed, styles, config.currencies)
     faults = Faults(config.seed, providers=tuple(providers))
-    webhooks = WebhookSender(config.webhook_url, config.webhook_secret, faults)
+    webhooks = WebhookSender(config.webhook_url,
+                             secrets_by_provider(providers, config.webhook_secret, config.webhook_secrets), faults)
     settlement = Settlement(config.settlement_dir, faults)
 
     def endpoint(provider: Provider, operation: str):

@@ -2,7 +2,8 @@
 
 The API answers first and the webhook follows, as at a real provider, so a slow or failing
 receiver never slows a payment. Each attempt is signed afresh (moneypath.reference.signing) because
-the receiver rejects a nonce it has seen; a failed attempt is retried up to 3 times.
+the receiver rejects a nonce it has seen, and with the provider's own secret; a failed attempt is
+retried up to 3 times.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 
 import httpx
 
@@ -22,9 +24,9 @@ BACKOFF_S = (0.05, 0.2, 0.5)  # one sleep before each retry
 
 
 class WebhookSender:
-    def __init__(self, url: str | None, secret: bytes, faults: Faults, backoff_s: tuple[float, ...] = BACKOFF_S,
-                 timeout_s: float = 2.0):
-        self.url, self.secret, self.faults = (url or "").rstrip("/"), secret, faults
+    def __init__(self, url: str | None, secrets: Mapping[str, bytes], faults: Faults,
+                 backoff_s: tuple[float, ...] = BACKOFF_S, timeout_s: float = 2.0):
+        self.url, self.secrets, self.faults = (url or "").rstrip("/"), secrets, faults  # provider → its secret
         self.backoff_s, self.timeout_s = backoff_s, timeout_s
         self.delivered = self.failed = 0
         self._held: dict[str, list[list[bytes]]] = {}  # out_of_order_webhooks: emissions waiting for a partner
@@ -85,15 +87,15 @@ class WebhookSender:
     async def _deliver_all(self, provider: str, bodies: list[bytes]) -> None:
         client = self._http()
         for body in bodies:
-            await self._deliver(client, f"{self.url}/{provider}", body)
+            await self._deliver(client, f"{self.url}/{provider}", body, self.secrets[provider])
 
-    async def _deliver(self, client: httpx.AsyncClient, url: str, body: bytes) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, url: str, body: bytes, secret: bytes) -> None:
         problem = ""
         correlation_id = json.loads(body).get("correlation_id")  # the payment's id follows it into the webhook
         for attempt in range(len(self.backoff_s) + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s[attempt - 1])
-            headers = {"content-type": "application/json", HEADER: sign(self.secret, body)}  # fresh nonce per attempt
+            headers = {"content-type": "application/json", HEADER: sign(secret, body)}  # fresh nonce per attempt
             if correlation_id:
                 headers[CORRELATION_HEADER] = correlation_id
             try:

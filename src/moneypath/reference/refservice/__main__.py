@@ -16,7 +16,9 @@ from moneypath.reference.refservice.db import make_engine
 ENVIRONMENT = """environment:
   MONEYPATH_TOKEN_SECRET          required: signs and checks API tokens
   MONEYPATH_TOKEN_MAX_LIFETIME_S  longest token lifetime accepted, exp - iat (default 86400, 60-604800)
-  MONEYPATH_WEBHOOK_SECRET        checks provider webhook signatures (webhooks are refused without it)
+  MONEYPATH_WEBHOOK_SECRET        each provider's webhook secret is derived from it and the provider's name
+  MONEYPATH_WEBHOOK_SECRET_<PROVIDER>  a provider's own secret instead (e.g. _ACME); a provider with
+                                  neither has its webhooks refused
   MONEYPATH_CATALOG               catalog file (default moneypath.yaml)
   MONEYPATH_DB_URL                ledger database (default sqlite:///moneypath-ledger.db;
                                   PostgreSQL: postgresql+psycopg://user@host:port/db)

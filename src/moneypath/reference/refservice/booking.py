@@ -19,16 +19,18 @@ from starlette.responses import Response
 
 from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
-from moneypath.reference.refservice import limits, payments
+from moneypath.reference.refservice import limits, payments, reservations
 from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.reference.refservice.problems import ApiProblem
+from moneypath.reference.refservice.reservations import Holder
 
 log = logging.getLogger("moneypath.refservice")
 
 # book(conn) writes the effect and may return a function to call once that commit succeeded.
 Book = Callable[[Connection], Callable[[], object] | None]
-# work(provider_key) calls the provider and returns (status, response body, book).
-Work = Callable[[str], Awaitable[tuple[int, dict, Book]]]
+# work(holder) calls the provider with holder.provider_key (after reserving an amount under the
+# holder, if the operation is amount-limited) and returns (status, response body, book).
+Work = Callable[[Holder], Awaitable[tuple[int, dict, Book]]]
 
 
 class LedgerUnavailable(Exception):
@@ -45,9 +47,10 @@ class Idempotent:
     async def __call__(self, request: Request, who: str, operation: str, payload: dict, work: Work) -> Response:
         store, in_db, mp, faults = self.store, self.in_db, self.mp, self.faults
         key = request.headers.get("idempotency-key", "")
-        if not 1 <= len(key) <= 255:
+        if not 1 <= len(key) <= limits.IDEMPOTENCY_KEY_MAX:
             raise ApiProblem(400, "idempotency-key-required", "Idempotency-Key required",
-                             "send an Idempotency-Key header (1-255 characters) with every state-changing request")
+                             f"send an Idempotency-Key header (1-{limits.IDEMPOTENCY_KEY_MAX} characters) with "
+                             "every state-changing request")
         digest = hashlib.sha256(json.dumps([request.method, request.url.path, payload], sort_keys=True).encode())
         claim = await store.claim_or_wait_async(in_db, who, key, operation, digest.hexdigest())
         if claim.outcome is Outcome.REPLAY:
@@ -60,16 +63,17 @@ class Idempotent:
         if claim.outcome is Outcome.MISMATCH:
             raise ApiProblem(422, "idempotency-key-reused", "Idempotency-Key reused",
                              "this Idempotency-Key was used with a different request")
+        holder = Holder(who, key, claim.lock, limits.provider_key(who, key))
         try:
-            status, body, book = await work(limits.provider_key(who, key))
+            status, body, book = await work(holder)
         except BaseException:
-            await in_db(store.release, who, key, claim.lock)  # nothing was booked: let a retry run
+            await in_db(self._release, holder)  # nothing was booked: let a retry run
             raise
         text = json.dumps(body)
 
         def commit():
             with self.engine.begin() as conn:
-                after = book(conn)
+                after = book(conn)  # an amount-limited booking releases its reservation here (reservations)
                 store.complete(conn, who, key, claim.lock, status, text)
                 if faults is not None and faults.fires("ledger_write_failure"):
                     raise LedgerUnavailable("ledger_write_failure fault")  # rolls the whole booking back
@@ -90,7 +94,7 @@ class Idempotent:
         except Exception as exc:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
-            await in_db(store.release, who, key, claim.lock)
+            await in_db(self._release, holder)
             if isinstance(exc, payments.OverRefundError):  # a concurrent refund took the rest first
                 raise ApiProblem(409, "payment-not-refundable", "Cannot refund", str(exc)) from None
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
@@ -101,3 +105,9 @@ class Idempotent:
         log.info("booked", extra={"operation": operation, "status": status, "payment_id": body.get("id"),
                                   "state": body.get("state")})
         return Response(text, status, media_type="application/json")
+
+    def _release(self, holder: Holder) -> None:
+        """Free the claim and any amount it held, in one transaction, so a retry runs from scratch."""
+        with self.store.engine.begin() as conn:
+            self.store.release_in(conn, holder.principal, holder.key, holder.lock)
+            reservations.release(conn, holder)

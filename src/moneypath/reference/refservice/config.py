@@ -4,10 +4,12 @@ from MONEYPATH_* environment variables (`python -m moneypath.reference.refservic
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from moneypath._common.tokens import MAX_LIFETIME_S
 from moneypath.reference.refservice.risk import RiskPolicy
+from moneypath.reference.signing import own_secrets
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,8 @@ class ServiceConfig:
     db_url: str = "sqlite:///moneypath-ledger.db"
     provider_url: str = "http://127.0.0.1:8100"
     token_secret: bytes = b""
-    webhook_secret: bytes = b""
+    webhook_secret: bytes = b""  # each provider's secret is derived from it unless it has its own:
+    webhook_secrets: Mapping[str, bytes] = field(default_factory=dict)  # by variable (signing.secret_env)
     token_max_lifetime_s: float = MAX_LIFETIME_S  # a token that lives longer (exp - iat) is refused
     provider_timeout_s: float = 2.0
     enable_faults: bool = False  # the /admin/faults API for drills; off in production
@@ -27,7 +30,8 @@ class ServiceConfig:
     missing_after_s: float = 3600.0  # a capture no settlement mentions by then is a break
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
-    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance and cost accrual loops
+    audit_verify_interval_s: float = 60.0  # how often the background check walks the audit trail's hash chain
+    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
 
     @classmethod
@@ -59,6 +63,7 @@ class ServiceConfig:
                    provider_url=env.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
                    token_secret=secret.encode(),
                    webhook_secret=env.get("MONEYPATH_WEBHOOK_SECRET", "").encode(),
+                   webhook_secrets=own_secrets(env),
                    token_max_lifetime_s=number("MONEYPATH_TOKEN_MAX_LIFETIME_S", MAX_LIFETIME_S, 60, 7 * 86_400),
                    enable_faults=env.get("MONEYPATH_ENABLE_FAULTS", "") in ("1", "true", "yes"),
                    risk=RiskPolicy(timeout_s=number("MONEYPATH_RISK_TIMEOUT_MS", 150, 1, 30_000) / 1000,
@@ -68,4 +73,5 @@ class ServiceConfig:
                    reconcile_interval_s=number("MONEYPATH_RECONCILE_INTERVAL_S", 5, 0.1, 86_400),
                    reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
                    missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
+                   audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 60, 0.1, 86_400),
                    instrumented=instrumentation == "on")

@@ -25,7 +25,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE
 
 metadata = MetaData()
 
@@ -51,6 +53,20 @@ idempotency_keys = Table(
     Column("response_body", Text),
     Column("created_at", Float, nullable=False),
     Column("completed_at", Float),
+)
+
+# An amount an operation in flight holds on a payment (a refund, a capture) until it books or
+# fails, so concurrent requests never ask the provider for more than the payment allows. It belongs
+# to the request's idempotency claim (principal, key) and lapses with that claim's lock.
+reservations = Table(
+    "reservations", metadata,
+    Column("principal", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("payment_id", String(64), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("locked_until", Float, nullable=False),  # the claim's lock: a takeover replaces the reservation
+    Index("ix_reservations_payment", "payment_id", "operation"),
 )
 
 payments = Table(
@@ -187,6 +203,35 @@ reconciliation_breaks = Table(
     UniqueConstraint("kind", "subject", name="uq_break_once"),
 )
 
+# The audit trail (moneypath.reference.refservice.audit): one event per state change of a financial
+# record, appended in the transaction that makes the change, hash-chained (moneypath._common.audit_chain).
+audit_events = Table(
+    EVENTS_TABLE, metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the chain's order: 1, 2, 3, ...
+    Column("at", Float, nullable=False),
+    Column("actor", String(80), nullable=False),  # token subject, system:<job> or provider:<name>
+    Column("scope", String(64), nullable=False),  # the scope that allowed it ("" for jobs and webhooks)
+    Column("correlation_id", String(64), nullable=False),
+    Column("entity", String(16), nullable=False),  # payment | payout
+    Column("entity_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # authorize | payout | capture | refund | reconcile
+    Column("before", Text),  # the record's changed fields before (canonical JSON), NULL when created
+    Column("after", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_entity", "entity_id"),
+)
+
+# One row (id 1): the last seq and its hash. Appends lock it (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+# BEGIN IMMEDIATE already serializes writers), which keeps the chain linear; verification compares the
+# chain's end with it, so deleting the newest events is caught too.
+audit_head = Table(
+    HEAD_TABLE, metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 
 def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True) -> Engine:
     """An engine with the schema created. SQLite gets WAL and a busy timeout so concurrent
@@ -237,4 +282,33 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
                 raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
     metadata.create_all(engine)
+    _seed_audit_head(engine)
     return engine
+
+
+def make_reader(url: str) -> Engine:
+    """An engine for long reads beside the writers (the audit chain's walk): on SQLite without make_engine's
+    BEGIN IMMEDIATE (a WAL reader neither waits for the writer nor holds it up) and query-only; on PostgreSQL
+    in read-only transactions. Its tables exist: make_engine created them."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection, record):
+            dbapi_connection.execute("PRAGMA query_only=ON")
+
+        return engine
+    options = {"options": "-c default_transaction_read_only=on"} if url.startswith("postgresql") else {}
+    return create_engine(url, connect_args=options)
+
+
+def _seed_audit_head(engine: Engine) -> None:
+    """The chain's head row, once (another process starting at the same time may insert it first)."""
+    with engine.connect() as conn:
+        if conn.execute(audit_head.select().where(audit_head.c.id == 1)).first() is not None:
+            return
+    try:
+        with engine.begin() as conn:
+            conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+    except IntegrityError:
+        pass

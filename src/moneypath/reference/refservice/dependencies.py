@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from moneypath._common.tokens import TokenError, bearer, verify
+from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.services import Services
 
@@ -34,14 +35,19 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 
 def principal(svc: Services, request: Request, scope: str) -> str:
-    """The token's subject, if the request's bearer token is valid and carries `scope`."""
+    """The token's subject, if the request's bearer token is valid and carries `scope`; it becomes the audit
+    trail's actor for the rest of the request."""
     config = svc.config
     try:
-        return verify(config.token_secret, bearer(request.headers.get("authorization")), scope,
-                      max_lifetime_s=config.token_max_lifetime_s).sub
+        subject = verify(config.token_secret, bearer(request.headers.get("authorization")), scope,
+                         max_lifetime_s=config.token_max_lifetime_s).sub
     except TokenError as exc:
         status = 403 if exc.kind == "insufficient_scope" else 401
         raise ApiProblem(status, f"token-{exc.kind.replace('_', '-')}", "Not authorized", str(exc)) from None
+    # Who the audit trail names for what this request changes: an async dependency runs in the endpoint's
+    # context, and in_db carries the context into its thread.
+    audit.set_actor(subject, scope)
+    return subject
 
 
 class Caller(NamedTuple):

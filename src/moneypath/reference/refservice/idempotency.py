@@ -133,4 +133,9 @@ class IdempotencyStore:
         """Forget our in-progress claim (`lock` is the claim's) whose request failed before any
         effect, so a retry runs; a claim a retry took over since is left alone."""
         with self.engine.begin() as conn:
-            conn.execute(_RELEASE, {"b_principal": principal, "b_key": key, "b_lock": lock})
+            self.release_in(conn, principal, key, lock)
+
+    @staticmethod
+    def release_in(conn: Connection, principal: str, key: str, lock: float) -> None:
+        """release() inside a transaction of the caller's."""
+        conn.execute(_RELEASE, {"b_principal": principal, "b_key": key, "b_lock": lock})

@@ -37,8 +37,9 @@ MAX_INT_DIGITS = 40
 JSON_ROUTES = ("/v1/payments", "/v1/payouts")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+IDEMPOTENCY_KEY_MAX = 255  # characters in an Idempotency-Key (the column's size)
 # Provider idempotency keys are "<principal>:<Idempotency-Key>" while that stays short; the
-# simulated providers take at most 200 characters, an Idempotency-Key may have 255.
+# simulated providers take at most 200 characters, fewer than an Idempotency-Key may have.
 PROVIDER_KEY_MAX = 128
 
 _CONTROL = r"\x00-\x1f\x7f-\x9f"

@@ -13,11 +13,14 @@ import uuid
 from sqlalchemy import case, select, update
 from sqlalchemy.engine import Connection
 
-from moneypath.reference.refservice import ledger, outbox
+from moneypath.reference.refservice import audit, ledger, outbox
 from moneypath.reference.refservice.db import payments
 from moneypath.reference.refservice.ledger import Posting
 
 _INSERT = payments.insert()  # built once: the per-call construction costs more than the statement
+# What the audit trail records of a new record (every later event records the fields it changes).
+AUDITED = ("kind", "state", "provider", "method", "amount_minor", "refunded_minor", "currency", "reference",
+           "provider_ref", "provider_status", "risk_decision")
 
 
 def new_id(prefix: str) -> str:
@@ -38,6 +41,8 @@ def create(conn: Connection, *, principal: str, kind: str, state: str, provider:
             Posting("merchant_payable", currency, amount_minor),
             Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
         _announce(conn, "payout.paid", row, amount_minor)
+    audit.append(conn, kind, row["id"], "payout" if kind == "payout" else "authorize", None,
+                 {k: row[k] for k in AUDITED}, now)
     return row
 
 
@@ -72,6 +77,9 @@ def mark_captured(conn: Connection, payment: dict, provider_status: str | None) 
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
         Posting("merchant_payable", payment["currency"], -payment["amount_minor"])])
     _announce(conn, "payment.captured", payment, payment["amount_minor"])
+    audit.append(conn, payment["kind"], payment["id"], "capture",
+                 {"state": "authorized", "provider_status": payment.get("provider_status")},
+                 {"state": "captured", "provider_status": provider_status, "captured_at": now}, now)
     return True
 
 
@@ -84,13 +92,18 @@ def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_s
                                                 refunded <= payments.c.amount_minor)
                          .values(refunded_minor=refunded, provider_status=provider_status, updated_at=now,
                                  state=case((refunded == payments.c.amount_minor, "refunded"),
-                                            else_=payments.c.state))).rowcount
-    if moved != 1:
+                                            else_=payments.c.state))
+                         .returning(payments.c.refunded_minor, payments.c.state)).first()
+    if moved is None:
         raise OverRefundError(f"payment {payment['id']} cannot take a refund of {amount_minor}")
     ledger.post(conn, payment["id"], "refund", [
         Posting("merchant_payable", payment["currency"], amount_minor),
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
     _announce(conn, "payment.refunded", payment, amount_minor)
+    audit.append(conn, payment["kind"], payment["id"], "refund",
+                 {"state": "captured", "refunded_minor": moved.refunded_minor - amount_minor,
+                  "provider_status": payment.get("provider_status")},
+                 {"state": moved.state, "refunded_minor": moved.refunded_minor, "provider_status": provider_status}, now)
 
 
 class OverRefundError(ValueError):

@@ -29,9 +29,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
 
 log = logging.getLogger("moneypath.refservice.reconciliation")
+ACTOR = "system:reconciliation"  # who the audit trail says reconciled a payment
 COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
 
 
@@ -49,7 +51,7 @@ class Reconciler:
         for path in self._new_files():
             counts["lines"] += self._import(path, now)
             counts["files"] += 1
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, audit.acting(ACTOR):
             self._match(conn, now, counts)
             ages = self._oldest_unreconciled(conn, now)
         for provider in self.providers:
@@ -136,6 +138,7 @@ class Reconciler:
         lines = conn.execute(select(settlement_lines).where(settlement_lines.c.state == "open")
                              .order_by(settlement_lines.c.id).limit(self.batch)).all()
         refs = {line.provider_ref for line in lines}
+        reconciled = []  # audited last: on PostgreSQL the audit head stays locked from the first append to the commit
         captured = {}
         if refs:
             for row in conn.execute(select(payments).where(payments.c.provider_ref.in_(refs),
@@ -168,6 +171,7 @@ class Reconciler:
             self._close(conn, line.id, state, payment["id"])
             conn.execute(update(payments).where(payments.c.id == payment["id"]).values(reconciled_at=now))
             payment["reconciled_at"] = now
+            reconciled.append((payment, line, state))
         already = exists().where(reconciliation_breaks.c.kind == "missing_at_provider",
                                  reconciliation_breaks.c.payment_id == payments.c.id)
         overdue = conn.execute(select(payments.c.id, payments.c.provider, payments.c.provider_ref,
@@ -179,6 +183,10 @@ class Reconciler:
                         f"captured {row.amount_minor} {row.currency} not settled after {self.missing_after_s:.0f} s",
                         provider_ref=row.provider_ref, payment_id=row.id, amount_minor=row.amount_minor,
                         currency=row.currency)
+        for payment, line, state in reconciled:
+            audit.append(conn, payment["kind"], payment["id"], "reconcile", {"reconciled_at": None},
+                         {"reconciled_at": now, "settlement_line": line.id, "settled_minor": line.amount_minor,
+                          "settled_currency": line.currency, "match": state}, now)
 
     @staticmethod
     def _close(conn: Connection, line_id: int, state: str, payment_id: str | None = None) -> None:

@@ -14,10 +14,11 @@ import httpx
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
+from moneypath.reference.refservice.audit_check import AuditCheck
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
-from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine
+from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, make_reader
 from moneypath.reference.refservice.faults import service_faults
 from moneypath.reference.refservice.idempotency import IdempotencyStore
 from moneypath.reference.refservice.outbox import OutboxWorker
@@ -26,7 +27,7 @@ from moneypath.reference.refservice.provider_http import provider_http
 from moneypath.reference.refservice.reconciliation import Reconciler
 from moneypath.reference.refservice.resilience import RetryPolicy
 from moneypath.reference.refservice.risk import RiskScreen
-from moneypath.reference.signing import Verifier
+from moneypath.reference.signing import Verifier, secrets_by_provider
 
 # How long the event loop waits for SQLite's write lock before handing the call to a thread (see
 # in_db). A few ms covers a background job's short transaction; with 0, one such overlap sent a
@@ -64,8 +65,12 @@ class Services:
         self.reconciler = (Reconciler(self.engine, mp, config.settlement_dir, list(mp.catalog.providers),
                                       config.reconcile_grace_s, config.missing_after_s)
                            if config.settlement_dir else None)
+        self.reader = make_reader(config.db_url)
+        self.audit = AuditCheck(self.engine, self.reader, mp, self.faults)
         self.currencies = list(mp.catalog.currencies)
-        self.verifier = Verifier(config.webhook_secret) if config.webhook_secret else None
+        self.verifiers = {name: Verifier(secret) for name, secret in
+                          secrets_by_provider(mp.catalog.providers, config.webhook_secret,
+                                              config.webhook_secrets).items()}
         self.idempotent = Idempotent(self.store, self.engine, mp, self.faults, self.in_db)
 
     async def in_db(self, fn, *args):
@@ -100,3 +105,4 @@ class Services:
         self.db_threads.shutdown(wait=True)
         self.engine.dispose()
         self.claims.dispose()
+        self.reader.dispose()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
+from pydantic import BaseModel
+
+from moneypath.reference.refservice import contract
 
 router = APIRouter()
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get("/healthz", response_model=Health, responses=contract.refusals())
 async def healthz():
     return {"status": "ok"}

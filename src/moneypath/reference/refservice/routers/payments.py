@@ -1,4 +1,8 @@
-"""Payments: authorize, capture, refund (idempotent, with an `Idempotency-Key`) and read one."""
+"""Payments: authorize, capture, refund (idempotent, with an `Idempotency-Key`) and read one.
+
+The state changes return the answer booking.py stored (a Response): FastAPI does not validate a
+returned Response, so `response_model` declares the body in the document at no cost per payment;
+the read returns a dict, validated against it."""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
-from moneypath.reference.refservice import limits, payments
+from moneypath.reference.refservice import contract, limits, payments, reservations
 from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
 from moneypath.reference.refservice.problems import ApiProblem, provider_failed
+from moneypath.reference.refservice.reservations import Holder
 from moneypath.reference.refservice.services import Services
 
 router = APIRouter()
@@ -25,6 +31,26 @@ class AuthorizeRequest(BaseModel):
 
 class RefundRequest(BaseModel):
     amount_minor: limits.Amount
+
+
+class Payment(BaseModel):
+    """A payment as the API shows it (read by id, a payout too): money in minor units of its currency."""
+
+    id: str
+    kind: Literal["payment", "payout"]
+    state: Literal["authorized", "declined", "held", "captured", "refunded", "paid"]
+    provider: str
+    method: Literal["card", "bank_transfer", "wallet"]
+    amount_minor: int
+    refunded_minor: int
+    currency: str
+    reference: str
+    provider_ref: str | None = Field(description="The provider's id; none when the payment never reached it.")
+    provider_status: str | None
+    risk_decision: Literal["approve", "review", "decline", "allow", "hold"] | None = Field(
+        description="Fraud screening: approve, review or decline, or the fallback (allow, hold) when it did "
+                    "not answer; none for a payout.")
+    created_at: float | SkipJsonSchema[None] = Field(None, description="Unix seconds; not in the authorize answer.")
 
 
 Writer = Annotated[Caller, Depends(require_scope("payments:write"))]
@@ -43,21 +69,40 @@ async def load(svc: Services, who: str, payment_id: str) -> dict:
     return row
 
 
-@router.post("/v1/payments/authorize", status_code=201)
+async def hold(svc: Services, holder: Holder, payment_id: str, operation: str, amount: int,
+               allows: reservations.Rule, problem_type: str, title: str) -> dict:
+    """Reserve `amount` of `operation` on the payment before the provider is called (reservations):
+    its row; 404 when there is none, 409 when it cannot take the amount now."""
+    def reserve():
+        with svc.claims.begin() as conn:  # no effect yet: the claims' engine, which need not sync
+            return reservations.reserve(conn, holder, payment_id, operation, amount, allows)
+    try:
+        row = await svc.in_db(reserve)
+    except reservations.NotReservable as exc:
+        raise ApiProblem(409, problem_type, title, str(exc)) from None
+    if row is None:
+        raise ApiProblem(404, "payment-not-found", "Payment not found", f"no payment {payment_id}")
+    return row
+
+
+@router.post("/v1/payments/authorize", status_code=201, response_model=Payment,
+             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "authorize", 201))
 async def authorize(request: Request, call: AuthorizeCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
     limits.require_currency(svc.currencies, body.currency)
     mp = svc.mp
 
-    async def work(key):
+    async def work(holder):
         screened = await svc.risk.screen(body.amount_minor, body.reference)
         provider_ref = provider_status = None
         if not screened.proceeds:  # declined as fraud, or held because screening did not answer
             state = "declined" if screened.decision == "decline" else "held"
         else:
             with mp.time_authorization(body.provider, body.method) as auth:
-                result = await adapter.authorize(body.amount_minor, body.currency, body.reference, key)
+                result = await adapter.authorize(body.amount_minor, body.currency, body.reference,
+                                                holder.provider_key)
                 auth.outcome = result.outcome if result.outcome in ("approved", "declined", "timeout") else "error"
             if result.outcome not in ("approved", "declined"):
                 provider_failed(result.outcome, body.provider)
@@ -80,24 +125,27 @@ async def authorize(request: Request, call: AuthorizeCall):
     return await svc.idempotent(request, who, "authorize", body.model_dump(), work)
 
 
-@router.post("/v1/payments/{payment_id}/capture")
+@router.post("/v1/payments/{payment_id}/capture", response_model=Payment,
+             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "capture", 200))
 async def capture(request: Request, payment_id: str, caller: Writer):
     who, svc = caller
 
-    async def work(key):
+    async def work(holder):
         row = await load(svc, who, payment_id)
         if row["state"] == "captured":  # already booked, e.g. from the provider's webhook after a timeout
             return 200, payments.public(row), lambda conn: None
-        if row["state"] != "authorized":
-            raise ApiProblem(409, "payment-not-capturable", "Cannot capture",
-                             f"payment {payment_id} is {row['state']}, only authorized payments capture")
+        # one capture at a time reaches the provider: a concurrent one is answered 409 here
+        row = await hold(svc, holder, payment_id, "capture", row["amount_minor"], reservations.capturable,
+                         "payment-not-capturable", "Cannot capture")
         result = await svc.adapter_for(row["provider"]).capture(row["provider_ref"], row["amount_minor"],
-                                                                row["currency"], key)
+                                                                row["currency"], holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, row["provider"])
         captured = {**row, "state": "captured", "provider_status": result.provider_status}
 
         def book(conn):
+            reservations.release(conn, holder)
             # False: the provider's webhook booked it first, and counted the fee then.
             if payments.mark_captured(conn, row, result.provider_status):
                 return lambda: svc.cost.provider_fee(row["provider"], row["amount_minor"], row["currency"])
@@ -107,18 +155,18 @@ async def capture(request: Request, payment_id: str, caller: Writer):
     return await svc.idempotent(request, who, "capture", {"payment_id": payment_id}, work)
 
 
-@router.post("/v1/payments/{payment_id}/refund")
+@router.post("/v1/payments/{payment_id}/refund", response_model=Payment,
+             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "refund", 200))
 async def refund(request: Request, payment_id: str, call: RefundCall):
     who, svc, body = call
 
-    async def work(key):
-        row = await load(svc, who, payment_id)
-        remaining = row["amount_minor"] - row["refunded_minor"]
-        if row["state"] != "captured" or body.amount_minor > remaining:
-            raise ApiProblem(409, "payment-not-refundable", "Cannot refund",
-                             f"payment {payment_id} is {row['state']} with {remaining} minor units refundable")
+    async def work(holder):
+        # the amount is held before the provider is asked: concurrent refunds never ask for more than remains
+        row = await hold(svc, holder, payment_id, "refund", body.amount_minor, reservations.refundable,
+                         "payment-not-refundable", "Cannot refund")
         result = await svc.adapter_for(row["provider"]).refund(row["provider_ref"], body.amount_minor,
-                                                               row["currency"], key)
+                                                               row["currency"], holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, row["provider"])
         refunded = row["refunded_minor"] + body.amount_minor
@@ -126,6 +174,7 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
                  "state": "refunded" if refunded == row["amount_minor"] else row["state"]}
 
         def book(conn):
+            reservations.release(conn, holder)
             payments.mark_refunded(conn, row, body.amount_minor, result.provider_status)
 
         return 200, payments.public(after), book
@@ -133,7 +182,8 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
     return await svc.idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
 
 
-@router.get("/v1/payments/{payment_id}")
+@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=contract.refusals(401, 403, 404),
+            openapi_extra=contract.scoped("payments:read"))
 async def get_payment(payment_id: str, caller: Reader):
     who, svc = caller
     return payments.public(await load(svc, who, payment_id))

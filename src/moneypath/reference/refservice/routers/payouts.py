@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from moneypath.reference.refservice import limits, payments
+from moneypath.reference.refservice import contract, limits, payments
 from moneypath.reference.refservice.dependencies import Authorized, authorized
 from moneypath.reference.refservice.problems import provider_failed
 
@@ -21,17 +21,34 @@ class PayoutRequest(BaseModel):
     reference: limits.Reference
 
 
+class Payout(BaseModel):
+    """A payout as it was paid (read back by id it is a Payment of kind payout)."""
+
+    id: str
+    kind: Literal["payout"]
+    state: Literal["paid"]
+    provider: str
+    amount_minor: int
+    currency: str
+    reference: str
+    provider_ref: str | None
+    provider_status: str | None
+
+
 PayoutCall = Annotated[Authorized[PayoutRequest], Depends(authorized("payments:write", PayoutRequest))]
 
 
-@router.post("/v1/payouts", status_code=201)
+# Returns booking.py's stored Response: response_model declares the body, FastAPI does not validate it.
+@router.post("/v1/payouts", status_code=201, response_model=Payout,
+             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
+             openapi_extra=contract.state_change("payments:write", "payout", 201))
 async def payout(request: Request, call: PayoutCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
     limits.require_currency(svc.currencies, body.currency)
 
-    async def work(key):
-        result = await adapter.payout(body.amount_minor, body.currency, body.reference, key)
+    async def work(holder):
+        result = await adapter.payout(body.amount_minor, body.currency, body.reference, holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, body.provider)
         row_id = payments.new_id("po")

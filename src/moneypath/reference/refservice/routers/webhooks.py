@@ -6,53 +6,72 @@ import json
 import time
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import audit, contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
-from moneypath.reference.signing import SignatureError
+from moneypath.reference.signing import SECRET_ENV, SignatureError, secret_env
 
 router = APIRouter()
 WEBHOOK_STATUS = {"invalid_signature": 401, "stale": 400, "replayed": 409}
 
 
-@router.post("/v1/webhooks/{provider}")
+class WebhookAck(BaseModel):
+    accepted: bool  # stored now; false for an event delivered before
+    duplicate: bool
+    booked: bool  # a capture.settled event booked a capture the service had not booked
+
+
+@router.post("/v1/webhooks/{provider}", response_model=WebhookAck,
+             responses=contract.refusals(401, 404, 409, 503, said={
+                 400: "Stale signature, or signed but not a provider event (or an invalid path or Content-Length).",
+                 401: "The signature does not verify with this provider's secret.",
+                 404: "The catalog names no such provider.", 409: "The signature's nonce was seen before.",
+                 503: "No webhook secret for this provider (MONEYPATH_WEBHOOK_SECRET or its own)."}),
+             openapi_extra={"security": [{contract.WEBHOOK_SIGNATURE: []}], "x-audit": contract.audit_event("webhook")})
 async def webhook(request: Request, provider: str, svc: ServicesDep):
-    """Provider notifications: signed, inside the time window, each nonce once; the same
-    event delivered twice is acknowledged without being applied again."""
-    if svc.verifier is None:
-        raise ApiProblem(503, "webhooks-disabled", "Webhooks disabled", "no MONEYPATH_WEBHOOK_SECRET configured")
+    """Provider notifications: signed with that provider's own secret, inside the time window, each
+    nonce once; the same event delivered twice is acknowledged without being applied again. A
+    provider the catalog does not name is not found (and counted)."""
     mp = svc.mp
-    known = provider if provider in mp.catalog.providers else "other"
+    if provider not in mp.catalog.providers:
+        mp.count_webhook("other", "unknown_provider")
+        raise ApiProblem(404, "webhook-unknown-provider", "Unknown provider",
+                         "the catalog names no such provider")
+    verifier = svc.verifiers.get(provider)
+    if verifier is None:
+        raise ApiProblem(503, "webhooks-disabled", "Webhooks disabled",
+                         f"no webhook secret configured for {provider} ({SECRET_ENV} or {secret_env(provider)})")
     body = await request.body()
     try:
-        svc.verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
+        verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
         text = body.decode("utf-8")  # stored as text; anything else is not a provider event
         event = json.loads(text)
         key = (str(event["event"]), str(event["provider_ref"]))
         if len(key[0]) > 64 or len(key[1]) > 128:  # the columns' sizes
             raise ValueError("event or provider_ref too long")
     except SignatureError as exc:
-        mp.count_webhook(known, exc.kind)
+        mp.count_webhook(provider, exc.kind)
         raise ApiProblem(WEBHOOK_STATUS[exc.kind], f"webhook-{exc.kind.replace('_', '-')}", "Webhook rejected",
                          str(exc)) from None
     except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
-        mp.count_webhook(known, "invalid_signature")
+        mp.count_webhook(provider, "invalid_signature")
         raise ApiProblem(400, "webhook-malformed", "Webhook rejected", "signed, but not a provider event") from None
 
     def store_event() -> tuple[bool, dict | None]:
         """Store the event once; a capture the provider settled that we never booked (our call
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
-            with svc.engine.begin() as conn:
-                conn.execute(webhook_events.insert().values(provider=known, event=key[0], provider_ref=key[1],
+            with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
+                conn.execute(webhook_events.insert().values(provider=provider, event=key[0], provider_ref=key[1],
                                                             body=text, received_at=time.time()))
                 if key[0] != "capture.settled":
                     return True, None
-                row = payments.by_provider_ref(conn, known, key[1])
+                row = payments.by_provider_ref(conn, provider, key[1])
                 booked = row is not None and payments.mark_captured(conn, row, str(event.get("status", "")))
                 return True, row if booked else None
         except IntegrityError:
@@ -69,5 +88,5 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     if booked is not None:
         mp.record_ledger_write("committed", time.perf_counter() - start)
         svc.cost.provider_fee(booked["provider"], booked["amount_minor"], booked["currency"])
-    mp.count_webhook(known, "accepted" if fresh else "duplicate")
+    mp.count_webhook(provider, "accepted" if fresh else "duplicate")
     return {"accepted": fresh, "duplicate": not fresh, "booked": booked is not None}

@@ -1,0 +1,71 @@
+"""`moneypath audit verify --db URL`: one line, exit 0 intact, 1 at the first broken event, 2 for a database it
+cannot read (SQLite here; PostgreSQL in the integration tier)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import delete, update
+
+from moneypath.reference.refservice import audit, payments
+from moneypath.reference.refservice.db import audit_events, make_engine
+from tests.conftest import run_cli
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def ledger(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    for i in range(3):
+        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                                  method="card", amount_minor=1000 + i, currency="EUR", reference=f"o{i}",
+                                  provider_ref=f"acme_{i}", provider_status="approved")
+        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+            payments.mark_captured(conn, row, "captured")
+    yield url, engine
+    engine.dispose()
+
+
+def verify(url):
+    return run_cli("audit", "verify", "--db", url)
+
+
+def test_an_intact_chain_exits_0_with_one_line(ledger):
+    url, _ = ledger
+    result = verify(url)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "audit chain intact: 6 event(s), seq 1..6\n", "")
+
+
+def test_an_edited_event_exits_1_naming_its_seq(ledger):
+    url, engine = ledger
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 4).values(actor="someone"))
+    result = verify(url)
+    assert result.returncode == 1
+    assert result.stdout.startswith("audit chain BROKEN at seq 4: ") and "edited" in result.stdout
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_a_deleted_event_exits_1_naming_the_gap(ledger):
+    url, engine = ledger
+    with engine.begin() as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.seq == 2))
+    result = verify(url)
+    assert result.returncode == 1 and "seq 2" in result.stdout and "deleted" in result.stdout
+
+
+@pytest.mark.parametrize("url, says", [("nonsense://x", "not a database URL"),
+                                       ("sqlite:////nonexistent/dir/ledger.db", "cannot open the database")])
+def test_a_bad_url_is_one_line_and_exit_2(url, says):
+    result = verify(url)
+    assert result.returncode == 2 and says in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_database_without_an_audit_trail_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).close()
+    result = verify(f"sqlite:///{path}")
+    assert result.returncode == 2 and "cannot read audit_events" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
