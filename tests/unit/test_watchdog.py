@@ -90,6 +90,15 @@ def test_the_heartbeat_goes_late_once_and_says_when_it_is_back(tmp_path):
     assert again.state()["last_seen"] == 1021.0
 
 
+def test_a_late_heartbeat_never_reads_as_old_as_the_timeout(tmp_path):
+    clock = Clock()
+    beat = Heartbeat(tmp_path / "pages.jsonl.watchdog", timeout_s=16, clock=clock, say=lambda line: None)
+    beat.beat()
+    clock.now += 16.04
+    state = beat.state()
+    assert state["status"] == "late" and state["age_s"] > state["timeout_s"]
+
+
 def _webhook(alertname: str) -> dict:
     return {"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": {
         "alertname": alertname, "severity": "none"}, "annotations": {}, "startsAt": "2026-11-23T03:00:00Z"}]}

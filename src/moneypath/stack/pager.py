@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sys
 import threading
 import time
@@ -92,8 +93,9 @@ class Heartbeat:
             status = "never"
         else:
             status = "late" if age > self.timeout_s else "ok"
-        return {"status": status, "last_seen": self.last_seen, "age_s": None if age is None else round(age, 1),
-                "timeout_s": self.timeout_s}
+        # rounded up: a heartbeat 16.04 s old against a 16 s timeout is late, and must not read "16.0 s"
+        return {"status": status, "last_seen": self.last_seen,
+                "age_s": None if age is None else math.ceil(age * 10) / 10, "timeout_s": self.timeout_s}
 
     def check(self) -> None:
         """Say once that the heartbeat is late (or never came within the timeout of starting)."""
