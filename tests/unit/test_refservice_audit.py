@@ -5,7 +5,6 @@ drills' audit_tamper fault edits a past event that it must catch."""
 from __future__ import annotations
 
 import json
-import time
 
 from sqlalchemy import select, update
 
@@ -18,7 +17,9 @@ from tests.unit.test_refservice_domains import (
     ACME_HOOK,
     _post_raw,
     authorize,
+    authorized_payment,
     call,
+    capture_event,
     captured_payment,
     flush,
     world,  # noqa: F401 - the fixture
@@ -66,14 +67,8 @@ def test_a_replayed_request_appends_nothing(world):  # noqa: F811
 
 def test_a_webhook_booked_capture_names_the_provider(world):  # noqa: F811
     app, _, _ = world
-    auth = None
-    for i in range(10):
-        auth = authorize(app, f"aud-hook-{i}").json()
-        if auth["state"] == "authorized":
-            break
-    event = json.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
-                        "reference": auth["reference"], "amount_minor": 2000, "currency": "EUR",
-                        "status": "CAPTURED", "occurred_at": time.time()}).encode()
+    auth = authorized_payment(app, "aud-hook")
+    event = capture_event(auth)
     assert _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)}).json()["booked"]
     capture = events(app, auth["id"])[-1]
     assert (capture["action"], capture["actor"], capture["scope"]) == ("capture", "provider:acme", "")

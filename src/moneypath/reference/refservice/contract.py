@@ -40,7 +40,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 SECURITY_SCHEMES = {
     BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "moneypath token",
              "description": "A scoped, short-lived token signed with the service's MONEYPATH_TOKEN_SECRET "
-                            "(`moneypath token`). Scopes: payments:write, payments:read, admin:faults; each "
+                            "(moneypath._common.tokens.issue). Scopes: payments:write, payments:read, admin:faults; each "
                             "operation lists the one it needs. 401 without a valid token, 403 without the scope."},
     WEBHOOK_SIGNATURE: {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
                         "description": "The provider's HMAC-SHA256 signature of the raw body with a timestamp "
@@ -67,7 +67,8 @@ MEANING = {
     401: "No valid bearer token.",
     403: "The token does not carry the scope.",
     404: "No such payment for this caller.",
-    409: "A request with this Idempotency-Key is still running, or the payment's state does not allow this.",
+    409: "A request with this Idempotency-Key is still running, or the payment's state (or an amount another "
+         "refund or capture in flight holds) does not allow this.",
     413: "The request body is over 64 KiB.",
     415: "The body is not sent as application/json.",
     422: "Invalid request: a field, an unknown provider or currency, or the Idempotency-Key reused with "
