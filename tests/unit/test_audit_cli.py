@@ -69,3 +69,34 @@ def test_a_database_without_an_audit_trail_is_one_line_and_exit_2(tmp_path):
     result = verify(f"sqlite:///{path}")
     assert result.returncode == 2 and "cannot read audit_events" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+
+def test_a_foreign_service_writing_the_layout_itself_is_verified_and_an_edit_caught(tmp_path):
+    """A team's own service (tickets charged in JPY and KWD, its own actions and actors) writes the chain with
+    nothing of the reference service: plain sqlite3, the table names and the hash of moneypath._common.audit_chain."""
+    from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
+
+    path = tmp_path / "shop.db"
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE {EVENTS_TABLE} ({', '.join(HASHED)}, prev_hash, hash)")
+    db.execute(f"CREATE TABLE {HEAD_TABLE} (id INTEGER PRIMARY KEY, seq INTEGER, hash TEXT)")
+    prev = GENESIS
+    for seq, (action, currency, amount) in enumerate([("charge", "JPY", 6235), ("charge", "KWD", 1250),
+                                                      ("void", "JPY", 6235)], start=1):
+        event = {"seq": seq, "at": 1_800_000_000.0 + seq, "actor": "box-office", "scope": "tickets:sell",
+                 "correlation_id": f"c{seq}", "entity": "ticket", "entity_id": f"t{seq}", "action": action,
+                 "before": None, "after": canonical_state({"currency": currency, "amount_minor": amount})}
+        own = event_hash(prev, event)
+        db.execute(f"INSERT INTO {EVENTS_TABLE} VALUES ({', '.join('?' * (len(HASHED) + 2))})",
+                   [*(event[k] for k in HASHED), prev, own])
+        prev = own
+    db.execute(f"INSERT INTO {HEAD_TABLE} VALUES (1, 3, ?)", (prev,))
+    db.commit()
+    url = f"sqlite:///{path}"
+    assert verify(url).stdout == "audit chain intact: 3 event(s), seq 1..3\n"
+    db.execute(f"UPDATE {EVENTS_TABLE} SET after = replace(after, '1250', '125') WHERE seq = 2")
+    db.commit()
+    db.close()
+    result = verify(url)
+    assert result.returncode == 1 and result.stdout.startswith("audit chain BROKEN at seq 2:"), result.stdout
