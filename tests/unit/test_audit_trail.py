@@ -10,7 +10,7 @@ import threading
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from moneypath._common.audit_chain import GENESIS, event_hash, verify_chain, verify_database
+from moneypath._common.audit_chain import GENESIS, ChainWatch, event_hash, verify_chain, verify_database
 from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
@@ -133,6 +133,113 @@ def test_a_chain_rewritten_from_the_start_is_caught_against_an_earlier_walk(engi
     assert verdict(engine).intact  # consistent in itself
     v = verdict(engine, anchor=(earlier.last_seq, earlier.last_hash))
     assert v.broken_seq == earlier.last_seq and "rewritten" in v.reason
+
+
+# ChainWatch: the running service's check, O(new events + sweep) per run, with the full walk's guarantees.
+
+def watch_check(engine, watch: ChainWatch):
+    with engine.connect() as conn:
+        return watch.check(conn)
+
+
+def rehash_all(engine, actor: str = "forger") -> None:
+    """Rewrite every event and the head consistently (only an earlier check can tell)."""
+    with engine.begin() as conn:
+        rows = [dict(r) for r in conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings()]
+        prev = GENESIS
+        for row in rows:
+            row["actor"], row["prev_hash"] = actor, prev
+            prev = event_hash(prev, row)
+            conn.execute(update(audit_events).where(audit_events.c.seq == row["seq"])
+                         .values(actor=actor, prev_hash=row["prev_hash"], hash=prev))
+        conn.execute(update(audit_head).values(hash=prev))
+
+
+def test_the_watch_reads_only_new_events_and_a_bounded_sweep(engine):
+    seed(engine, 10)  # 20 events
+    watch = ChainWatch(sweep_min=3, batch=2)
+    first = watch_check(engine, watch)  # the head event, then a sweep of 3 old ones: never the whole history
+    assert (first.intact, first.events, first.last_seq, watch.sweep_next) == (True, 1 + 3, 20, 4)
+    seed_more = [book_payment(engine, f"more_{i}") for i in range(5)]  # 5 new events
+    second = watch_check(engine, watch)
+    assert (second.events, second.last_seq, watch.sweep_next) == (5 + 5, 25, 9) and len(seed_more) == 5
+    for _ in range(6):  # 9..25 in slices of 3
+        assert watch_check(engine, watch).events == 3 - (watch.sweep_next == 26)
+    assert watch.sweep_next == 26
+    assert watch_check(engine, watch).events == 3 and watch.sweep_next == 4  # wrapped at the tip: 1..3
+
+
+@pytest.mark.parametrize("edit", ["in_place", "deleted"])
+def test_the_watch_sweep_finds_an_old_event_edited_or_deleted_after_it_was_verified(engine, edit):
+    seed(engine, 6)
+    watch = ChainWatch(sweep_min=4, batch=3)
+    for _ in range(4):
+        assert watch_check(engine, watch).intact
+    with engine.begin() as conn:
+        if edit == "in_place":
+            conn.execute(update(audit_events).where(audit_events.c.seq == 2).values(after='{"state":"x"}'))
+        else:
+            conn.execute(delete(audit_events).where(audit_events.c.seq == 2))
+    verdicts = [watch_check(engine, watch) for _ in range(4)]  # one sweep cycle: 12 events, 4 per check
+    broken = [v for v in verdicts if not v.intact]
+    assert broken and broken[0].broken_seq == 2
+    assert ("edited" if edit == "in_place" else "deleted") in broken[0].reason
+    assert not verdicts[-1].intact  # it stays broken while the damage is there
+
+
+def test_the_watch_clears_once_the_edited_event_is_restored(engine):
+    seed(engine, 3)
+    watch = ChainWatch(sweep_min=100)
+    assert watch_check(engine, watch).intact
+    with engine.connect() as conn:
+        original = conn.execute(select(audit_events.c.after).where(audit_events.c.seq == 3)).scalar_one()
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 3).values(after='{"amount_minor":1}'))
+    assert watch_check(engine, watch).broken_seq == 3
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 3).values(after=original))
+    assert watch_check(engine, watch).intact and watch.broken is None
+
+
+def test_the_watch_catches_a_full_rehash_and_a_head_moved_back_at_the_next_check(engine):
+    seed(engine, 3)
+    watch = ChainWatch(sweep_min=1)  # the sweep alone would take 6 checks: the tip catches it at once
+    assert watch_check(engine, watch).intact
+    rehash_all(engine)
+    v = watch_check(engine, watch)
+    assert v.broken_seq == 6 and "rewritten" in v.reason
+    assert not watch_check(engine, watch).intact  # still broken: a consistent chain is no excuse
+
+    book_payment(engine, "late")  # seq 7
+    fresh = ChainWatch(sweep_min=1)
+    assert watch_check(engine, fresh).intact
+    with engine.begin() as conn:  # truncate: the newest event deleted, the head moved back to the one before
+        prev = conn.execute(select(audit_events.c.hash).where(audit_events.c.seq == 6)).scalar_one()
+        conn.execute(delete(audit_events).where(audit_events.c.seq == 7))
+        conn.execute(update(audit_head).values(seq=6, hash=prev))
+    v = watch_check(engine, fresh)
+    assert not v.intact and "deleted" in v.reason
+
+
+def test_the_watch_catches_a_forged_append_through_the_head(engine):
+    seed(engine, 2)
+    watch = ChainWatch(sweep_min=10)
+    assert watch_check(engine, watch).intact
+    with engine.begin() as conn:  # a new event whose prev_hash does not chain onto the last one
+        row = dict(conn.execute(select(audit_events).where(audit_events.c.seq == 4)).mappings().one())
+        row.update(seq=5, prev_hash=GENESIS, actor="forger")
+        row["hash"] = event_hash(GENESIS, row)
+        conn.execute(audit_events.insert().values(**row))
+        conn.execute(update(audit_head).values(seq=5, hash=row["hash"]))
+    v = watch_check(engine, watch)
+    assert v.broken_seq == 5 and "prev_hash" in v.reason
+
+
+def test_the_watch_on_an_empty_chain(engine):
+    watch = ChainWatch()
+    assert watch_check(engine, watch).intact and watch.tip is None
+    seed(engine, 1)
+    assert watch_check(engine, watch).last_seq == 2
 
 
 def test_concurrent_bookings_keep_the_chain_linear(engine):

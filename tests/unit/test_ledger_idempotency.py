@@ -44,6 +44,41 @@ def test_balanced_transactions_are_appended_and_balances_derived(engine):
         assert ledger.transactions_for(conn, "pay_1") == ["capture", "refund"]
 
 
+def test_the_running_imbalance_reads_only_new_postings_and_agrees_with_the_full_sum(engine):
+    running = ledger.RunningImbalance()
+    with engine.begin() as conn:
+        ledger.post(conn, "pay_1", "capture", capture_postings(1999))
+    with engine.connect() as conn:
+        assert running.update(conn) == {"EUR": 0} and running.after == 2
+    with engine.begin() as conn:  # a one-legged write that bypassed ledger.post (what the alert is for)
+        ledger.post(conn, "pay_2", "capture", capture_postings(700, "JPY"))
+        conn.execute(ledger.ledger_postings.insert().values(transaction_id=1, account="suspense", currency="JPY",
+                                                            amount_minor=5))
+    with engine.connect() as conn:
+        assert running.update(conn) == ledger.imbalance(conn) == {"EUR": 0, "JPY": 5}
+        assert running.after == 5 and not running.pending
+
+
+def test_the_running_imbalance_reads_an_id_that_committed_late_and_forgets_a_rolled_back_one(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'late.db'}")
+    running = ledger.RunningImbalance(settle_s=60)
+    with engine.begin() as conn:  # ids 3 and 4 taken by a transaction that has not committed yet (PostgreSQL)
+        conn.execute(ledger.ledger_transactions.insert().values(id=1, payment_id="p", kind="capture", created_at=0))
+        for pid, amount in ((1, 100), (2, -100), (5, 40), (6, -40)):
+            conn.execute(ledger.ledger_postings.insert().values(id=pid, transaction_id=1, account=f"a{pid}",
+                                                                currency="KWD", amount_minor=amount))
+    with engine.connect() as conn:
+        assert running.update(conn, now=1000.0) == {"KWD": 0} and set(running.pending) == {3, 4}
+    with engine.begin() as conn:  # the late commit, unbalanced
+        conn.execute(ledger.ledger_postings.insert().values(id=3, transaction_id=1, account="x", currency="KWD",
+                                                            amount_minor=7))
+    with engine.connect() as conn:
+        assert running.update(conn, now=1010.0) == {"KWD": 7} and set(running.pending) == {4}
+        running.update(conn, now=1061.0)  # id 4 never came: rolled back, no longer read
+    assert not running.pending
+    engine.dispose()
+
+
 @pytest.mark.parametrize("postings, error", [
     ([Posting("a", "EUR", 100), Posting("b", "EUR", -99)], UnbalancedError),
     ([Posting("a", "EUR", 100), Posting("b", "USD", -100)], UnbalancedError),   # balanced only across currencies

@@ -8,6 +8,9 @@ and cutting off the newest ones leaves the chain shorter than the one-row head t
 
 The table layout is shared by the writer and by `moneypath audit verify` (which never imports the
 service): the names below and the columns of HASHED.
+
+Two ways to check a chain: `verify_database` walks all of it (on demand: `moneypath audit verify`);
+`ChainWatch` is the running service's check, whose cost follows what is new, never the whole history.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ HEAD_TABLE = "audit_head"  # one row (id 1): the last seq and its hash
 GENESIS = "0" * 64  # prev_hash of the first event
 # The event fields the hash covers, in this order (seq included: a row moved to another seq is an edit).
 HASHED = ("seq", "at", "actor", "scope", "correlation_id", "entity", "entity_id", "action", "before", "after")
+_COLUMNS = ", ".join((*HASHED, "prev_hash", "hash"))  # what a walk reads
 
 
 def canonical_state(state: Mapping[str, object] | None) -> str | None:
@@ -123,9 +127,8 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 50
 
     found = conn.execute(text(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1")).first()
     head = (int(found[0]), found[1]) if found is not None else None
-    columns = ", ".join((*HASHED, "prev_hash", "hash"))
     upto = "" if head is None else f" AND seq <= {head[0]:d}"
-    page = text(f"SELECT {columns} FROM {EVENTS_TABLE} WHERE seq > :after{upto} ORDER BY seq LIMIT :n")
+    page = text(f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE seq > :after{upto} ORDER BY seq LIMIT :n")
     walk, after = ChainWalk(anchor), 0
     while True:
         rows = conn.execute(page, {"after": after, "n": batch}).mappings().all()
@@ -135,3 +138,108 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 50
         if len(rows) < batch:
             return walk.finish(head)
         after = int(rows[-1]["seq"])
+
+
+
+class ChainWatch:
+    """A service's periodic check of its own chain: each `check` costs O(new events + sweep_min), however
+    long the history, and together the checks keep the full walk's guarantees.
+
+    - The tip: the event the previous check ended on must still have the hash it had then, so a chain
+      re-hashed from any earlier point (head included) is caught at once; deleting it is caught too.
+    - Forward: the events appended since are walked from the tip up to the head, and the head must match.
+    - Sweep: a slice of older events is re-verified, as many as were new and at least `sweep_min`, wrapping
+      around at the tip; an event edited or deleted in place, long after it was first verified, is found
+      within one sweep cycle (history / max(new, sweep_min) checks).
+
+    The first check starts at the head (verifying the head event itself) and leaves the history to the
+    sweep, so a restart with millions of events costs no more than any other check. After a break, each
+    check re-verifies the broken place only, until it is whole again (the drill's restore from backup).
+    """
+
+    def __init__(self, sweep_min: int = 1000, batch: int = 5000):
+        self.sweep_min, self.batch = sweep_min, batch
+        self.tip: tuple[int, str] | None = None  # (seq, hash) the last check ended on
+        self.sweep_next = 1  # the next seq the sweep re-verifies
+        self.broken: Verdict | None = None
+        self._recheck: tuple[int, int] | None = None  # the seq window that must verify to clear `broken`
+
+    def check(self, conn) -> Verdict:
+        """One check on a SQLAlchemy connection: intact (`events` = those verified now) or the first break."""
+        from sqlalchemy import text
+
+        if self.broken is not None:  # whole again there? then the full check below decides
+            if not self._walk_range(conn, *self._recheck).intact:  # type: ignore[misc]
+                return self.broken
+            self.broken = self._recheck = None
+        found = conn.execute(text(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1")).first()
+        head = (int(found[0]), found[1]) if found is not None and int(found[0]) > 0 else None
+        if head is None and self.tip is None:
+            return Verdict(0, 0)
+        verified = 0
+        if self.tip is None:  # first check: the head event alone; the sweep covers the rest
+            start = self._walk_range(conn, head[0], head[0])  # type: ignore[index]
+            if not start.intact:
+                return self._fail(start, (head[0], head[0]))  # type: ignore[index]
+            self.tip, verified = (start.last_seq, start.last_hash), 1
+        tip_seq, tip_hash = self.tip
+        stored = conn.execute(text(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = :s"), {"s": tip_seq}).scalar()
+        if stored is None:
+            return self._fail(Verdict(0, tip_seq - 1, broken_seq=tip_seq, reason=f"seq {tip_seq} was verified "
+                                      "earlier and is gone: events were deleted"), (tip_seq, tip_seq))
+        if stored != tip_hash:
+            return self._fail(Verdict(0, tip_seq, broken_seq=tip_seq, reason="its hash differs from the one "
+                                      "verified earlier: the chain was rewritten"), (tip_seq, tip_seq))
+        head_seq, head_hash = head if head is not None else (0, GENESIS)
+        if head_seq < tip_seq:
+            return self._fail(Verdict(0, tip_seq, broken_seq=head_seq + 1, reason=f"the head records seq "
+                                      f"{head_seq}, but seq {tip_seq} was verified earlier: the head was moved back"),
+                              (tip_seq, tip_seq))
+        forward = self._walk_range(conn, tip_seq + 1, head_seq)
+        if not forward.intact:
+            return self._fail(forward, (forward.broken_seq - 1, forward.broken_seq + 1))  # type: ignore[operator]
+        if head_seq > tip_seq:
+            if forward.last_hash != head_hash:
+                return self._fail(Verdict(forward.events, head_seq, broken_seq=head_seq,
+                                          reason="the head's hash is not the last event's hash"), (head_seq, head_seq))
+            self.tip = (head_seq, head_hash)
+        if self.sweep_next > tip_seq:
+            self.sweep_next = 1
+        sweep_last = min(tip_seq, self.sweep_next + max(self.sweep_min, forward.events) - 1)
+        swept = self._walk_range(conn, self.sweep_next, sweep_last)
+        if not swept.intact:
+            return self._fail(swept, (swept.broken_seq - 1, swept.broken_seq + 1))  # type: ignore[operator]
+        self.sweep_next = sweep_last + 1
+        return Verdict(verified + forward.events + swept.events, self.tip[0], self.tip[1])
+
+    def _fail(self, verdict: Verdict, window: tuple[int, int]) -> Verdict:
+        self.broken, self._recheck = verdict, (max(1, window[0]), max(1, window[1]))
+        return verdict
+
+    def _walk_range(self, conn, first: int, last: int) -> Verdict:
+        """Events first..last in seq order, linked to the stored hash of the one before `first`."""
+        from sqlalchemy import text
+
+        walk = ChainWalk()
+        if first > last:
+            return Verdict(0, last)
+        if first > 1:
+            before = conn.execute(text(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = :s"), {"s": first - 1}).scalar()
+            if before is None:
+                return Verdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event "
+                               "was deleted")
+            walk.prev_seq, walk.prev_hash = first - 1, before
+        page = text(f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE seq > :after AND seq <= :last ORDER BY seq "
+                    "LIMIT :n")
+        after = first - 1
+        while after < last:
+            rows = conn.execute(page, {"after": after, "last": last, "n": self.batch}).mappings().all()
+            for row in rows:
+                if walk.step(row) is not None:
+                    return walk.verdict  # type: ignore[return-value]
+            if len(rows) < self.batch:
+                break
+            after = int(rows[-1]["seq"])
+        if walk.prev_seq < last:
+            return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
+        return Verdict(walk.events, walk.prev_seq, walk.prev_hash)

@@ -91,7 +91,7 @@ payments = Table(
     # leaves it NULL: the capture still counts as unreconciled lag and a late line can still match it.
     Column("reconciled_at", Float),
     Index("ix_payments_provider_ref", "provider", "provider_ref"),
-    Index("ix_payments_unreconciled", "captured_at", "reconciled_at"),
+    Index("ix_payments_unreconciled", "reconciled_at", "captured_at")  # equality on NULL first: no scan of settled history,
 )
 
 webhook_events = Table(

@@ -67,6 +67,41 @@ def imbalance(conn: Connection) -> dict[str, int]:
     return {currency: int(total) for currency, total in rows}
 
 
+class RunningImbalance:
+    """`imbalance` kept current by reading only the postings added since the last read (the ledger is
+    append-only), so the periodic measure costs what is new, never the whole history.
+
+    On PostgreSQL ids are handed out before commit, so a lower id can commit after a higher one was read;
+    ids skipped over are read again for `settle_s` (after that they were rolled back). SQLite has one
+    writer and commits in id order, so it never leaves any."""
+
+    def __init__(self, settle_s: float = 60.0, max_pending: int = 100_000):
+        self.sums: dict[str, int] = defaultdict(int)
+        self.after = 0  # the highest posting id read
+        self.pending: dict[int, float] = {}  # id skipped over -> when first seen missing
+        self.settle_s, self.max_pending = settle_s, max_pending
+
+    def update(self, conn: Connection, now: float | None = None) -> dict[str, int]:
+        now = time.time() if now is None else now
+        c = ledger_postings.c
+        new = select(c.id, c.currency, c.amount_minor).where(c.id > self.after).order_by(c.id)
+        rows = list(conn.execute(new))
+        if self.pending:
+            late = select(c.id, c.currency, c.amount_minor).where(c.id.in_(list(self.pending)))
+            rows += list(conn.execute(late))
+        expected = self.after + 1
+        for posting_id, currency, amount in rows:
+            self.sums[currency] += int(amount)
+            self.pending.pop(posting_id, None)
+            if posting_id > self.after:
+                self.pending.update(dict.fromkeys(range(expected, posting_id), now))
+                expected, self.after = posting_id + 1, posting_id
+        self.pending = {i: t for i, t in self.pending.items() if now - t < self.settle_s}
+        if len(self.pending) > self.max_pending:  # a huge rollback: keep the newest
+            self.pending = dict(sorted(self.pending.items())[-self.max_pending:])
+        return dict(self.sums)
+
+
 def transactions_for(conn: Connection, payment_id: str) -> list[str]:
     rows = conn.execute(select(ledger_transactions.c.kind).where(ledger_transactions.c.payment_id == payment_id)
                         .order_by(ledger_transactions.c.id))

@@ -43,6 +43,7 @@ class Reconciler:
         self.engine, self.mp, self.directory = engine, mp, Path(directory)
         self.providers, self.grace_s, self.missing_after_s = list(providers), grace_s, missing_after_s
         self.batch = 5000  # lines matched per run; the rest wait for the next run
+        self._imported: set[str] = set()  # names known imported: the database is asked only about new ones
 
     def run_once(self, now: float | None = None) -> dict[str, int]:
         """Import, match, measure. Returns counts: files, lines, matched and breaks by kind."""
@@ -51,6 +52,7 @@ class Reconciler:
         for path in self._new_files():
             counts["lines"] += self._import(path, now)
             counts["files"] += 1
+            self._imported.add(path.name)
         with self.engine.begin() as conn, audit.acting(ACTOR):
             self._match(conn, now, counts)
             ages = self._oldest_unreconciled(conn, now)
@@ -63,10 +65,14 @@ class Reconciler:
     def _new_files(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        names = sorted(p for p in self.directory.glob("*.csv") if not p.name.startswith("."))
+        names = sorted(p for p in self.directory.glob("*.csv")
+                       if not p.name.startswith(".") and p.name not in self._imported)
+        if not names:
+            return []
         with self.engine.connect() as conn:
             seen = {name for (name,) in conn.execute(select(settlement_files.c.name)
                                                      .where(settlement_files.c.name.in_([p.name for p in names])))}
+        self._imported |= seen
         return [p for p in names if p.name not in seen]
 
     def _import(self, path: Path, now: float) -> int:

@@ -67,6 +67,7 @@ class Services:
                            if config.settlement_dir else None)
         self.reader = make_reader(config.db_url)
         self.audit = AuditCheck(self.engine, self.reader, mp, self.faults)
+        self.imbalance = ledger.RunningImbalance()
         self.currencies = list(mp.catalog.currencies)
         self.verifiers = {name: Verifier(secret) for name, secret in
                           secrets_by_provider(mp.catalog.providers, config.webhook_secret,
@@ -89,7 +90,7 @@ class Services:
 
     def measure_ledger(self) -> None:
         with self.engine.connect() as conn:
-            sums = ledger.imbalance(conn)
+            sums = self.imbalance.update(conn)
         for currency in {*self.currencies, *sums}:
             self.mp.set_ledger_imbalance(currency, sums.get(currency, 0))
 
