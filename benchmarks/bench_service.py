@@ -168,7 +168,8 @@ class Stack:
     """Simulator + service on loopback over a fresh SQLite ledger in `workdir`."""
 
     def __init__(self, workdir: Path, instrumentation: str, secret: str, profile_to: Path | None = None,
-                 workers: int = 1):
+                 workers: int = 1, service_env: dict | None = None):
+        """`service_env` adds to (or overrides) the service's environment (bench_history.py)."""
         self.sim = self.service = None
         env = {**os.environ, "MONEYPATH_TOKEN_SECRET": secret, "MONEYPATH_WEBHOOK_SECRET": secrets.token_hex(16)}
         sim_port, port = free_port(), free_port()
@@ -179,7 +180,8 @@ class Stack:
             env.update(MONEYPATH_CATALOG=str(ROOT / "moneypath.yaml"), MONEYPATH_DB_URL=f"sqlite:///{workdir}/ledger.db",
                        MONEYPATH_PROVIDER_URL=self.sim.url,
                        MONEYPATH_INSTRUMENTATION=instrumentation,
-                       PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-mp") if workers > 1 else "")
+                       PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-mp") if workers > 1 else "",
+                       **(service_env or {}))
             argv = ([sys.executable, "-c", PROFILED, str(profile_to)] if profile_to
                     else [sys.executable, "-m", "moneypath.reference.refservice"])
             self.service = Process("service", [*argv, "--port", str(port), "--workers", str(workers)], env, port,
