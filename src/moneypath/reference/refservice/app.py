@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath._common.problem import problem
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
-from moneypath.reference.refservice import contract, limits
+from moneypath.reference.refservice import admission, contract, limits
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.routers import ROUTERS
@@ -29,6 +29,14 @@ from moneypath.reference.refservice.services import Services
 from moneypath.reference.refservice.workers import Jobs
 
 __all__ = ["ServiceConfig", "create_app"]
+
+
+def classify(method: str, path: str) -> str:
+    """Admission priority: money already in motion (captures, refunds, provider webhooks) is critical, new
+    work (authorizations, payouts, reads) may be shed first; health, metrics and admin are never limited."""
+    if method == "POST" and (path.startswith("/v1/webhooks/") or path.endswith(("/capture", "/refund"))):
+        return admission.CRITICAL
+    return admission.NORMAL if path.startswith("/v1/") else admission.EXEMPT
 
 
 def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
@@ -62,6 +70,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                              "auto_configure": False})
     limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
+    if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
+        app.add_middleware(admission.AdmissionControl, classify=classify)
     if config.instrumented:
         app.add_middleware(MoneyPathMiddleware, moneypath=mp)
         app.add_route("/metrics", mp.metrics_app())

@@ -33,6 +33,7 @@ class ServiceConfig:
     audit_verify_interval_s: float = 60.0  # how often the background check walks the audit trail's hash chain
     background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
+    admission: bool = True  # adaptive limit on requests in flight, fast 503 above it (admission.py); off: the bench's before
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
@@ -56,6 +57,9 @@ class ServiceConfig:
         instrumentation = env.get("MONEYPATH_INSTRUMENTATION", "on")
         if instrumentation not in ("on", "off"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_INSTRUMENTATION={instrumentation!r} must be on or off")
+        admission = env.get("MONEYPATH_ADMISSION", "on")
+        if admission not in ("on", "off"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_ADMISSION={admission!r} must be on or off")
         if fallback not in ("allow", "hold"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
         return cls(catalog=env.get("MONEYPATH_CATALOG", "moneypath.yaml"),
@@ -74,4 +78,4 @@ class ServiceConfig:
                    reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
                    missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
                    audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 60, 0.1, 86_400),
-                   instrumented=instrumentation == "on")
+                   instrumented=instrumentation == "on", admission=admission == "on")

@@ -1,0 +1,108 @@
+"""Admission control of the reference service: the adaptive limit learned from latency, fast 503 +
+Retry-After above it, critical money movements ahead of new authorizations, health never limited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from moneypath.reference.refservice import admission
+from moneypath.reference.refservice.admission import AdmissionControl, Gradient
+from moneypath.reference.refservice.app import classify
+
+
+def feed(g: Gradient, latency_s: float, seconds: float, start: float, per_window: int = 20) -> float:
+    """`per_window` completions of `latency_s` in each of g's windows for `seconds`; returns the end time."""
+    now = start
+    while now < start + seconds:
+        for _ in range(per_window):
+            g.observe(latency_s, now)
+        now += g.window_s
+    return now
+
+
+def test_the_limit_grows_while_latency_is_flat_and_shrinks_when_requests_queue():
+    g = Gradient(limit=20)
+    t = feed(g, 0.020, 5, 0.0)
+    grown = g.limit
+    assert grown > 40  # probing upwards: flat latency says there is no queue yet
+    t = feed(g, 0.200, 3, t)  # 10x the no-queue latency: requests are waiting
+    assert g.limit < grown / 4 and g.limit >= g.min_limit
+    shrunk = g.limit
+    feed(g, 0.020, 3, t)  # the queue drained: it grows again
+    assert g.limit > shrunk * 2
+
+
+def test_latency_within_tolerance_does_not_shrink_the_limit():
+    g = Gradient(limit=50, tolerance=2.0)
+    t = feed(g, 0.050, 5, 0.0)
+    before = g.limit
+    feed(g, 0.080, 2, t)  # 1.6x: provider jitter, not a queue
+    assert g.limit >= before
+
+
+class Slow:
+    """An inner app that answers 200 after being released."""
+
+    def __init__(self):
+        self.release = asyncio.Event()
+        self.entered = 0
+
+    async def __call__(self, scope, receive, send):
+        self.entered += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def request(app, method: str, path: str) -> tuple[int, dict, bytes]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "http", "method": method, "path": path, "headers": []}, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
+def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_gets_in():
+    async def scenario():
+        inner = Slow()
+        fixed = Gradient(limit=2, min_limit=2, max_limit=2)
+        app = AdmissionControl(inner, classify, fixed, reserve=0.5)
+        held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        status, headers, body = await asyncio.wait_for(request(app, "POST", "/v1/payments/authorize"), 1)
+        assert status == 503 and headers["retry-after"] == "1"
+        assert headers["content-type"] == "application/problem+json"
+        assert json.loads(body)["type"].endswith("/overloaded")
+        critical = [asyncio.create_task(request(app, "POST", f"/v1/payments/pay_{i}/capture")) for i in range(2)]
+        await asyncio.sleep(0.01)
+        assert inner.entered == 4  # the limit is 2; captures may use the reserve (2 * 1.5 + 1 = 4)
+        status, _, _ = await asyncio.wait_for(request(app, "POST", "/v1/payments/pay_9/refund"), 1)
+        assert status == 503  # the reserve is bounded too
+        health = asyncio.create_task(request(app, "GET", "/healthz"))
+        await asyncio.sleep(0.01)
+        assert inner.entered == 5  # never limited
+        inner.release.set()
+        results = await asyncio.gather(*held, *critical, health)
+        assert [r[0] for r in results] == [200] * 5
+        assert app.in_flight == 0 and app.refused == {admission.CRITICAL: 1, admission.NORMAL: 1}
+        assert (await request(app, "POST", "/v1/payments/authorize"))[0] == 200  # room again
+
+    asyncio.run(scenario())
+
+
+def test_the_reference_service_classifies_money_in_motion_as_critical():
+    assert classify("POST", "/v1/payments/pay_1/capture") == admission.CRITICAL
+    assert classify("POST", "/v1/payments/pay_1/refund") == admission.CRITICAL
+    assert classify("POST", "/v1/webhooks/acme") == admission.CRITICAL
+    assert classify("POST", "/v1/payments/authorize") == admission.NORMAL
+    assert classify("POST", "/v1/payouts") == admission.NORMAL
+    assert classify("GET", "/v1/payments/pay_1") == admission.NORMAL
+    assert {classify("GET", p) for p in ("/healthz", "/metrics", "/admin/faults")} == {admission.EXEMPT}
