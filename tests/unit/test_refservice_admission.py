@@ -41,6 +41,16 @@ def test_latency_within_tolerance_does_not_shrink_the_limit():
     assert g.limit >= before
 
 
+def test_a_stall_at_light_load_leaves_the_limit_alone():
+    g = Gradient(limit=40)
+    now = 0.0
+    for latency in [0.010] * 30 + [0.500] * 30:  # 3 in flight at most: the load, not the service, is small
+        for _ in range(5):
+            g.observe(latency, now, in_flight=3)
+        now += g.window_s
+    assert g.limit == 40
+
+
 class Slow:
     """An inner app that answers 200 after being released."""
 

@@ -50,6 +50,8 @@ def _arguments(parser):
     group.add_argument("--state-dir", default="", help="a `moneypath up` state directory: host, simulator, secrets")
     group.add_argument("--exporter-port", type=int, default=0, help="serve /metrics for Prometheus on this port")
     group.add_argument("--exporter-host", default="127.0.0.1", help="address of the /metrics server")
+    group.add_argument("--warmup", type=float, default=0, help="seconds after which the stats so far are written "
+                       "to <--csv prefix>_warmup.json: the latency gate judges what came after (default: none)")
 
 
 # ---------------------------------------------------------------- settings shared by every process
@@ -171,6 +173,27 @@ def _set_faults(environment, **_kwargs):
         if r.status_code >= 300:
             raise SystemExit(f"setting fault {call.url} failed: {r.status_code} {r.text[:200]}")
         log.info("fault set: %s %s", call.url, call.body)
+
+
+@events.test_start.add_listener
+def _snapshot_warmup(environment, **_kwargs):
+    """The stats of the warm-up, for `moneypath loadtest` to leave out of the latency gate (it subtracts
+    them: Locust's histograms are counts per rounded ms). Master only; a test shorter than it writes none."""
+    o = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or o is None or o.warmup <= 0 or not o.csv_prefix:
+        return
+    import json
+
+    import gevent
+
+    def write():
+        gevent.sleep(o.warmup)
+        path = Path(f"{o.csv_prefix}_warmup.json")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"warmup_s": o.warmup, "entries": environment.runner.stats.serialize_stats()}))
+        tmp.replace(path)
+
+    gevent.spawn(write)
 
 
 @events.test_stop.add_listener

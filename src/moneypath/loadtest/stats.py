@@ -144,6 +144,24 @@ def load_entries(path: Path) -> list[dict]:
     return json.loads(path.read_text())
 
 
+def steady_entries(final: list[dict], warmup: list[dict]) -> list[dict]:
+    """The entries of what came after the warm-up: counts and response-time histograms (requests per
+    rounded ms) minus the warm-up's, per (method, name). Exact, as both are counts."""
+    before = {(e["method"], e["name"]): e for e in warmup}
+    out = []
+    for e in final:
+        w = before.get((e["method"], e["name"]))
+        if w is None:
+            out.append(e)
+            continue
+        times = {k: int(v) - int(w.get("response_times", {}).get(k, 0)) for k, v in e.get("response_times", {}).items()}
+        out.append({**e, "num_requests": e["num_requests"] - w["num_requests"],
+                    "num_failures": e["num_failures"] - w["num_failures"],
+                    "total_response_time": e["total_response_time"] - w["total_response_time"],
+                    "response_times": {k: v for k, v in times.items() if v > 0}})
+    return out
+
+
 @dataclass
 class Tick:
     """One second of the run from the history CSV (the aggregated row)."""

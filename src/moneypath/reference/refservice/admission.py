@@ -13,7 +13,9 @@ them, and it is learned from latency rather than guessed (Netflix concurrency-li
     limit    = (1 - smoothing) * limit + smoothing * (limit * gradient + sqrt(limit))
 
 The sqrt(limit) term lets the limit probe upwards while latency stays flat; queueing shows up as a
-short latency above tolerance x long and shrinks it. A long average that drifted up under sustained
+short latency above tolerance x long and shrinks it. A window in which fewer than half the limit were
+ever in flight changes nothing (the load, not the service, set its latency: a stall at light load
+must not shrink the limit until normal traffic is refused). A long average that drifted up under sustained
 overload is pulled back when short falls well below it. Critical requests may go `reserve` above the
 limit, so a full house of authorizations never starves a capture. Health, metrics and admin routes are
 never limited. A refusal is decided before the body is read: it costs microseconds, not a booking.
@@ -38,7 +40,7 @@ class Gradient:
     """The adaptive limit on requests in flight (see the module docstring)."""
 
     limit: float = 20.0
-    min_limit: float = 4.0
+    min_limit: float = 8.0
     max_limit: float = 400.0
     tolerance: float = 2.0  # latency may grow to this multiple of the no-queue latency before the limit shrinks
     smoothing: float = 0.2
@@ -47,16 +49,19 @@ class Gradient:
 
     def __post_init__(self):
         self.long_rtt = 0.0
-        self._sum, self._n, self._window_end = 0.0, 0, 0.0
+        self._sum, self._n, self._window_end, self._busiest = 0.0, 0, 0.0, 0
 
-    def observe(self, latency_s: float, now: float) -> None:
-        """One admitted request finished after `latency_s`."""
+    def observe(self, latency_s: float, now: float, in_flight: int | None = None) -> None:
+        """One admitted request finished after `latency_s`, with `in_flight` others (None: the limit was full)."""
         self._sum += latency_s
         self._n += 1
+        self._busiest = max(self._busiest, self.limit if in_flight is None else in_flight)
         if now < self._window_end:
             return
-        short = self._sum / self._n
-        self._sum, self._n, self._window_end = 0.0, 0, now + self.window_s
+        short, busiest = self._sum / self._n, self._busiest
+        self._sum, self._n, self._window_end, self._busiest = 0.0, 0, now + self.window_s, 0
+        if busiest < self.limit / 2:  # app-limited: this latency says nothing about the limit
+            return
         if self.long_rtt == 0.0:
             self.long_rtt = short
         else:
@@ -106,7 +111,7 @@ class AdmissionControl:
         finally:
             self.in_flight -= 1
             now = time.perf_counter()
-            self.gradient.observe(now - started, now)
+            self.gradient.observe(now - started, now, self.in_flight + 1)
 
     def _refusal(self):
         return problem(503, "overloaded", "Service overloaded",

@@ -1,0 +1,244 @@
+"""The reference service above saturation: does it degrade or collapse? (figures, not pass/fail)
+
+    .venv/bin/python benchmarks/bench_overload.py [--overload 3] [--seconds 60] [--recovery 30] [--rounds 1]
+
+Each round, on a fresh stack (benchmarks/bench_service.py's Stack: provider simulator + service on a new
+SQLite ledger), with admission control on and off (MONEYPATH_ADMISSION), alternating:
+
+  saturation  closed loop, 32 connections, authorizations back to back (15 s): what the service can do
+  normal      open loop at --normal x saturation (10 s); its payments are captured during the overload
+  overload    open loop at --overload x saturation for --seconds, like clients that give up after
+              --client-timeout s (a new connection whenever none is free, as many clients would); beside
+              it, captures of the normal phase's payments at 20/s (money in motion)
+  recovery    back to --normal x saturation for --recovery s; recovered = the first second from which every
+              later second has no refusal, no timeout and p99 under the latency objective
+
+and reads: goodput (authorizations answered 201 per second) as a share of saturation, refusals (503) and
+how fast they came, client timeouts, the admitted p99 against the catalog's latency objective, captures
+refused against authorizations refused, payments booked that no client got an answer for, and whether
+every acknowledged payment is in the ledger.
+
+Goals (issue 27), admission on: goodput >= 90 % of saturation (aim 95 %), admitted p99 under the latency
+objective, refusals fast and never a timeout, captures admitted before new authorizations, no acknowledged
+write lost, every gate holds again within 30 s of the load dropping back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+if not __package__:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
+from benchmarks.bench_service import ROOT, Authorizations, Load, Stack, measure  # noqa: E402
+from moneypath._common import tokens  # noqa: E402
+from moneypath.catalog import load_catalog  # noqa: E402
+from moneypath.loadtest.contract import latency_slo  # noqa: E402
+
+MAX_CONNECTIONS = 4000
+
+
+class Phase:
+    """Tallies of one open-loop phase, per second of its schedule."""
+
+    def __init__(self):
+        self.outcomes: Counter = Counter()
+        self.admitted_ms: list[float] = []  # authorizations answered 201
+        self.refused_ms: list[float] = []  # 503s
+        self.per_second: dict[int, dict] = defaultdict(lambda: {"ok_ms": [], "bad": 0})
+        self.ids: list[str] = []
+
+
+class Client:
+    """Keep-alive connections to the service; a new one whenever none is free (up to MAX_CONNECTIONS)."""
+
+    def __init__(self, port: int, token: str, timeout_s: float):
+        self.port, self.timeout_s = port, timeout_s
+        self.auths = Authorizations(token)
+        self.token = token.encode()
+        self.idle: list[Connection] = []
+        self.open = 0
+
+    async def _conn(self) -> Connection | None:
+        if self.idle:
+            return self.idle.pop()
+        if self.open >= MAX_CONNECTIONS:
+            return None
+        self.open += 1
+        return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def send(self, raw: bytes, scheduled: float, phase: Phase, start: float, kind: str) -> None:
+        second = int(scheduled - start)
+        try:
+            conn = await asyncio.wait_for(self._conn(), max(0.001, scheduled + self.timeout_s - time.perf_counter()))
+            if conn is None:
+                raise ConnectionRefusedError("client connection cap")
+            status, body = await asyncio.wait_for(conn.request(raw),
+                                                  max(0.001, scheduled + self.timeout_s - time.perf_counter()))
+        except TimeoutError:
+            phase.outcomes[f"{kind} timeout"] += 1
+            phase.per_second[second]["bad"] += 1
+            if "conn" in locals() and conn is not None:  # the client gave up on this connection
+                conn.writer.close()
+                self.open -= 1
+            return
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            phase.outcomes[f"{kind} {type(exc).__name__}"] += 1
+            phase.per_second[second]["bad"] += 1
+            self.open -= 1
+            return
+        self.idle.append(conn)
+        ms = (time.perf_counter() - scheduled) * 1000
+        phase.outcomes[f"{kind} {status}"] += 1
+        if status == 503:
+            phase.refused_ms.append(ms)
+            phase.per_second[second]["bad"] += 1
+        elif kind == "authorize" and status == 201:
+            phase.admitted_ms.append(ms)
+            phase.per_second[second]["ok_ms"].append(ms)
+            payment = json.loads(body)
+            if payment.get("state") == "authorized":
+                phase.ids.append(payment["id"])
+
+    def capture(self, payment_id: str) -> bytes:
+        return (b"POST /v1/payments/%s/capture HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\n"
+                b"Idempotency-Key: cap-%s\r\nContent-Length: 0\r\n\r\n" % (payment_id.encode(), self.token,
+                                                                            payment_id.encode()))
+
+    async def run(self, rate: float, seconds: float, captures: list[str] | None = None) -> Phase:
+        phase, start = Phase(), time.perf_counter()
+
+        async def authorize(scheduled: float) -> None:
+            await self.send(self.auths(), scheduled, phase, start, "authorize")
+
+        jobs = [open_loop(rate, seconds, authorize)]
+        if captures:
+            pending = iter(captures)
+
+            async def capture(scheduled: float) -> None:
+                payment_id = next(pending, None)
+                if payment_id is not None:
+                    await self.send(self.capture(payment_id), scheduled, phase, start, "capture")
+
+            jobs.append(open_loop(min(20.0, len(captures) / seconds), seconds, capture))
+        await asyncio.gather(*jobs)
+        return phase
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.writer.close()
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) > 1 else float("nan")
+
+
+def recovered_after(phase: Phase, objective_ms: float, seconds: int) -> float | None:
+    """The first second from which every later second is clean (no refusal or timeout, p99 under the
+    objective); None if the last one is not."""
+    clean = [phase.per_second[s]["bad"] == 0 and not (p99(phase.per_second[s]["ok_ms"]) > objective_ms)
+             for s in range(seconds)]
+    if not clean or not clean[-1]:
+        return None
+    first = len(clean)
+    while first > 0 and clean[first - 1]:
+        first -= 1
+    return float(first)
+
+
+def one_round(workdir: Path, condition: str, args, secret: str, token: str, objective_ms: float) -> dict:
+    workdir.mkdir()
+    stack = Stack(workdir, "on", secret, service_env={"MONEYPATH_ADMISSION": condition})
+    try:
+        load = Load(stack.port, Authorizations(token))
+        measure(stack, load, lambda: load.closed(32, 2))  # warm-up, discarded
+        saturation = measure(stack, load, lambda: load.closed(32, 15))["rps"]
+        client = Client(stack.port, token, args.client_timeout)
+
+        async def phases():
+            normal = await client.run(saturation * args.normal, 10)
+            cpu0, t0 = stack.cpu(), time.perf_counter()
+            over = await client.run(saturation * args.overload, args.seconds, captures=normal.ids)
+            wall, cpu1 = time.perf_counter() - t0, stack.cpu()
+            recovery = await client.run(saturation * args.normal, args.recovery)
+            client.close()
+            return normal, over, recovery, (cpu1["service"] - cpu0["service"]) / wall * 100
+
+        normal, over, recovery, service_cpu = asyncio.run(phases())
+    finally:
+        stack.stop()
+    acknowledged = [*normal.ids, *over.ids, *recovery.ids]
+    with sqlite3.connect(workdir / "ledger.db") as db:
+        booked = db.execute("SELECT COUNT(*) FROM payments WHERE kind = 'payment'").fetchone()[0]
+        present = sum(db.execute("SELECT COUNT(*) FROM payments WHERE id = ?", (pid,)).fetchone()[0]
+                      for pid in acknowledged)
+    answered_201 = sum(n for k, n in (normal.outcomes + over.outcomes + recovery.outcomes).items()
+                       if k == "authorize 201")
+    o = over.outcomes
+    auths = sum(n for k, n in o.items() if k.startswith("authorize"))
+    caps = sum(n for k, n in o.items() if k.startswith("capture"))
+    return {"saturation": saturation, "offered": saturation * args.overload,
+            "goodput": o["authorize 201"] / args.seconds, "share": o["authorize 201"] / args.seconds / saturation,
+            "refused": o["authorize 503"], "refused_p99_ms": p99(over.refused_ms),
+            "timeouts": o["authorize timeout"] + o["capture timeout"],
+            "other_errors": sum(n for k, n in o.items() if not k.endswith((" 201", " 200", " 503", " timeout"))),
+            "admitted_p99_ms": p99(over.admitted_ms), "authorize_refused_share": o["authorize 503"] / max(auths, 1),
+            "capture_refused_share": o["capture 503"] / max(caps, 1), "captures": caps,
+            "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
+            "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": service_cpu}
+
+
+def line(r: dict, objective_ms: float) -> str:
+    recovered = "never" if r["recovered_s"] is None else f"{r['recovered_s']:.0f} s"
+    return (f"saturation {r['saturation']:.0f}/s, offered {r['offered']:.0f}/s: goodput {r['goodput']:.0f}/s "
+            f"({r['share']:.0%} of saturation), admitted p99 {r['admitted_p99_ms']:.0f} ms (objective "
+            f"{objective_ms:.0f}), refused {r['refused']} (p99 {r['refused_p99_ms']:.1f} ms), client timeouts "
+            f"{r['timeouts']}, other errors {r['other_errors']}; captures refused {r['capture_refused_share']:.0%} "
+            f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
+            f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
+            f"service CPU {r['service_cpu']:.0f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--overload", type=float, default=3.0, help="offered load as a multiple of saturation "
+                        "(default %(default)s)")
+    parser.add_argument("--normal", type=float, default=0.6, help="the normal load before and after, as a share of "
+                        "saturation (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="overload length (default %(default)s)")
+    parser.add_argument("--recovery", type=float, default=30.0, help="normal load after it (default %(default)s)")
+    parser.add_argument("--client-timeout", type=float, default=5.0, help="clients give up after this (default "
+                        "%(default)s s)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per condition (default %(default)s)")
+    parser.add_argument("--conditions", default="on,off", help="admission control on, off or both (default "
+                        "%(default)s)")
+    args = parser.parse_args()
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    if not conditions or set(conditions) - {"on", "off"} or args.overload <= 1 or not 0 < args.normal < 1:
+        raise SystemExit("bench_overload: --conditions is on and/or off, --overload > 1, 0 < --normal < 1")
+    found = latency_slo(load_catalog(ROOT / "moneypath.yaml"))
+    objective_ms = found[1].sli.latency.under * 1000 if found else 300.0
+    secret = secrets.token_hex(32)
+    token = tokens.issue(secret.encode(), "bench", ["payments:write"], ttl_s=3600)
+    print(f"{args.rounds} round(s) per condition ({', '.join(conditions)}), each on a fresh stack: saturation (closed "
+          f"loop 15 s), normal {args.normal:g}x for 10 s, overload {args.overload:g}x for {args.seconds:g} s (clients "
+          f"give up after {args.client_timeout:g} s), normal again for {args.recovery:g} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-overload-") as tmp:
+        for i in range(args.rounds):
+            for condition in conditions:
+                r = one_round(Path(tmp) / f"{i}-{condition}", condition, args, secret, token, objective_ms)
+                print(f"  round {i + 1} admission {condition:<3} {line(r, objective_ms)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
