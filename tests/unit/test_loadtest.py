@@ -495,6 +495,18 @@ def test_refusals_are_the_503_and_429_answers_locust_recorded(tmp_path):
     assert stats.refused_per_s(tmp_path / "missing.csv", 10) == 0.0
 
 
+def test_a_plan_carries_goodput_and_refusals_and_reads_older_plans(catalog, spec):
+    from dataclasses import replace
+
+    steps = [step(20, True), replace(step(40, False), goodput_rps=31.5, refused_rps=7.0)]
+    result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0)
+    assert [(s["goodput_rps"], s["refused_rps"]) for s in result["steps"]] == [(None, 0.0), (31.5, 7.0)]
+    for s in result["steps"]:
+        del s["goodput_rps"], s["refused_rps"]  # a plan written before they were measured
+    page = capacity_report.document(result)
+    assert "31.5" not in page.to_markdown() and page.to_html().count("<table") >= 3
+
+
 def test_automatic_steps_surround_the_saturation_throughput():
     assert capacity.auto_rates(400) == [160.0, 240.0, 300.0, 340.0, 380.0, 420.0]
 

@@ -237,7 +237,7 @@ h1 .verdict { padding: 2px 10px; border-radius: 4px; color: white; }
 table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; max-width: 100%; }
 td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; overflow-wrap: break-word; }
 th { background: #f0f0f0; }
-td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; } td.r { white-space: nowrap; }
 tr.fail { background: #fdd; } tr.pass { background: #efe; } tr.skip { color: #888; }
 tr.mark { background: #e3f1dc; font-weight: bold; outline: 2px solid #37872D; }
 td.ok { color: #1b6e1b; font-weight: bold; } td.fail { color: white; background: #C4162A; font-weight: bold; }
