@@ -185,11 +185,11 @@ def test_the_report_model_in_html_escapes_everything_and_keeps_one_stylesheet():
 def test_a_table_of_named_rows_marks_a_row_and_aligns_numbers_in_both_formats():
     table = doc.Table(["", "requests/s", "verdict"],
                       [["knee <b>", "1,250.5", doc.Cell("ok", "ok")], ["a|b", "9", doc.Cell("p99 > 300 ms", "bad")]],
-                      align="lrl", row_kinds=["mark", "fail"], key_column=True)
+                      align="lrl", row_kinds=["mark", "fail"], key_column=True, wide=True)
     page = doc.Document("T", [doc.Section("", [table, doc.Image("curve <1>", "a b.png", wide=True)])],
                         escape="table")
     html = page.to_html()
-    assert ('<table><tr><th></th><th class="r">requests/s</th><th>verdict</th></tr>'
+    assert ('<table class="wide"><tr><th></th><th class="r">requests/s</th><th>verdict</th></tr>'
             '<tr class="mark"><th scope="row">knee &lt;b&gt;</th><td class="r">1,250.5</td><td class="ok">ok</td></tr>'
             '<tr class="fail"><th scope="row">a|b</th><td class="r">9</td><td class="bad">p99 &gt; 300 ms</td></tr>'
             "</table>") in html
@@ -200,7 +200,8 @@ def test_a_table_of_named_rows_marks_a_row_and_aligns_numbers_in_both_formats():
             "| **a\\|b** | 9 | ⚠️ **p99 > 300 ms** |") in md
     strict = doc.Document("T", [doc.Section("", [table])]).to_markdown()
     assert "| **knee \\<b\\>** | 1,250.5 |" in strict
-    assert "<th scope" not in doc.Document("T", [doc.Section("", [doc.Table(["a"], [["x"]])])]).to_html()
+    plain = doc.Document("T", [doc.Section("", [doc.Table(["a"], [["x"]])])]).to_html()  # neither named rows nor wide
+    assert "<table><tr><th>a</th></tr><tr><td>x</td></tr></table>" in plain
 
 
 def test_a_report_directory_appears_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -60,6 +60,7 @@ class Table:
     row_kinds: list[str] | None = None  # per row, an HTML class: pass | fail | skip | mark (the row to find)
     only: str | None = None
     key_column: bool = False  # the first cell names its row: a row header in HTML, bold in markdown
+    wide: bool = False  # HTML: the page's full width, so the tables of a page line up
 
 
 @dataclass
@@ -237,6 +238,7 @@ h1 .verdict { padding: 2px 10px; border-radius: 4px; color: white; }
 table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; max-width: 100%; }
 td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; overflow-wrap: break-word; }
 th { background: #f0f0f0; }
+table.wide { width: 100%; }
 td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; } td.r { white-space: nowrap; }
 tr.fail { background: #fdd; } tr.pass { background: #efe; } tr.skip { color: #888; }
 tr.mark { background: #e3f1dc; font-weight: bold; outline: 2px solid #37872D; }
@@ -297,7 +299,7 @@ def _html_block(b: Block, level: int) -> list[str]:
         rows = "".join((f'<tr class="{h(k)}">' if k else "<tr>")
                        + "".join(_html_cell(c, r, b.key_column and i == 0) for i, (c, r) in enumerate(zip(row, right)))
                        + "</tr>" for row, k in zip(b.rows, kinds))
-        return [f"<table>{head}{rows}</table>"]
+        return [('<table class="wide">' if b.wide else "<table>") + f"{head}{rows}</table>"]
     if isinstance(b, Image):
         caption = f"<figcaption>{_html_runs(b.caption)}</figcaption>" if b.caption else ""
         wide = ' class="wide"' if b.wide else ""

@@ -35,6 +35,13 @@ def plots(result: dict) -> list[tuple[str, str]]:
     return [(title, name) for title, name, _, _ in _figures(result)]
 
 
+def _empty(ax, text: str) -> None:
+    """Nothing to draw: the reason, without axes whose ticks would mean nothing."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def _nan(v: float | None) -> float:
     return math.nan if v is None else v
 
@@ -73,8 +80,9 @@ def _throughput(ax, result: dict) -> None:
     k = result["knee"]
     if k:
         ax.axvline(k["rate"], color=GREEN, linestyle="--", linewidth=1.5)
-        ax.text(k["rate"], top * 0.97, f" knee {k['rate']:g} requests/s\n = {k['authorize_rps']:.1f} authorizations/s",
-                color=GREEN, va="top", fontweight="bold")
+        right_half = k["rate"] > ax.get_xlim()[1] / 2  # the label on the side with room: away from the failures
+        ax.text(k["rate"], top * 0.97, f" knee {k['rate']:g} requests/s \n = {k['authorize_rps']:.1f} authorizations/s ",
+                color=GREEN, va="top", ha="right" if right_half else "left", fontweight="bold")
     ax.set_xlabel("offered requests/s")
     ax.set_ylabel("requests/s")
     # below the axes: inside, it would cover the knee's label or the steps past saturation
@@ -118,12 +126,13 @@ def _usl(ax, result: dict) -> None:
         if fit["peak_concurrency"]:
             ax.axvline(fit["peak_concurrency"], color=RED, linestyle=":", linewidth=1)
     else:
-        ax.text(0.5, 0.5, "USL not fitted" + (f":\n{u['error']}" if u.get("error") else ""), ha="center",
-                va="center", transform=ax.transAxes, color="grey")
+        why = "USL not fitted" + (f":\n{u['error']}" if u.get("error") else "")
+        if not steps:
+            return _empty(ax, why)
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="grey")
     ax.set_xlabel("requests in flight (Little's law)")
     ax.set_ylabel("authorizations/s")
-    if steps or fit:
-        ax.legend(loc="lower right")
+    ax.legend(loc="lower right")
 
 
 def _instances(p: dict) -> str:
@@ -133,8 +142,7 @@ def _instances(p: dict) -> str:
 def _volume(ax, result: dict) -> None:
     projections, costs = result["projections"], result["unit_costs"]
     if not projections:
-        ax.text(0.5, 0.5, "no knee, no projection", ha="center", va="center", transform=ax.transAxes, color="grey")
-        return
+        return _empty(ax, "no knee, no projection")
     k, current = result["knee"]["authorize_rps"], result["current_authorizations_per_s"]
     xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
     curve = project(current, k, result["utilization"], UnitCosts(**costs) if costs else None, [],

@@ -144,11 +144,12 @@ def _usl_text(result: dict) -> str | None:
 
 def _headline(result: dict) -> doc.Table:
     sat, k = result.get("saturation"), result["knee"]
-    rows: list[list[str]] = []
+    rows: list[list] = []
     if sat:
         rows.append(["Saturation (closed loop)", f"{sat['achieved_rps']:.1f} requests/s = {sat['authorize_rps']:.1f} "
                      f"authorizations/s with {sat['users']} users; limit: {sat['limit_reason']}"])
-    rows.append(["Knee, one instance", _knee_text(k) if k else "none: the first step already breached"])
+    rows.append(["Knee, one instance", _knee_text(k) if k else doc.Cell("none: the first step already breached",
+                                                                         "bad")])
     if result.get("knee_share_of_saturation") is not None:
         rows.append(["Knee share of saturation", f"{result['knee_share_of_saturation']:.0%}"])
     if past := _past_saturation(result):
@@ -159,8 +160,8 @@ def _headline(result: dict) -> doc.Table:
         rows.append(["Cost accrued at the knee", f"{_usd(k['cost_per_authorization_usd'])} per authorization "
                      "(provider fees only on what was captured within the step)"])
     rows.append(["Database", f"{result.get('database', 'unknown')}: {result.get('database_assumption', '')}"])
-    kinds = ["mark" if row[0].startswith("Knee,") else "" for row in rows]
-    return doc.Table(["", ""], rows, row_kinds=kinds, key_column=True)
+    kinds = ["mark" if k and row[0].startswith("Knee,") else "" for row in rows]
+    return doc.Table(["", ""], rows, row_kinds=kinds, key_column=True, wide=True)
 
 
 def _steps_table(steps: list[dict], knee: dict | None) -> doc.Table:
@@ -174,7 +175,7 @@ def _steps_table(steps: list[dict], knee: dict | None) -> doc.Table:
                      _ms(s["p99_ms"]), verdict, s.get("limit_reason") or "-"])
         kinds.append("mark" if is_knee else "" if s["passed"] else "fail")
     return doc.Table(["offered requests/s", "achieved requests/s", "goodput/s", "refused/s", "authorizations/s",
-                      "p99", "verdict", "limit"], rows, align="rrrrrr", row_kinds=kinds)
+                      "p99", "verdict", "limit"], rows, align="rrrrrr", row_kinds=kinds, wide=True)
 
 
 def _projections_table(projections: list[dict], costs: dict | None) -> doc.Table:
@@ -184,9 +185,15 @@ def _projections_table(projections: list[dict], costs: dict | None) -> doc.Table
                     *(["fraud screening / authorization"] if _has_fraud(costs) else []), "total / authorization",
                     "per month"]
     notes = any(p.get("note") for p in projections)
-    rows = [[*_projection_values(p, costs), *([p.get("note") or ""] if notes else [])] for p in projections]
+    rows = []
+    for p in projections:
+        row: list = _projection_values(p, costs)
+        if not p.get("feasible", True):
+            row[2] = doc.Cell(row[2], "bad")
+        rows.append(row + ([p.get("note") or ""] if notes else []))
     kinds = ["" if p.get("feasible", True) else "fail" for p in projections]
-    return doc.Table(headers + (["note"] if notes else []), rows, align="r" * (len(headers)), row_kinds=kinds)
+    return doc.Table(headers + (["note"] if notes else []), rows, align="r" * len(headers), row_kinds=kinds,
+                     wide=True)
 
 
 def _compare_section(cmp_: dict, costs: dict | None) -> doc.Section:
@@ -202,7 +209,7 @@ def _compare_section(cmp_: dict, costs: dict | None) -> doc.Section:
         rows += [["Contention between processes", f"σ {cmp_['contention']:.3f}"],
                  ["One process plans at", f"{cmp_['per_process_authorizations_per_s']:.1f} authorizations/s"]]
     return doc.Section(f"Beside it: {cmp_['database']}, {n} service processes", [
-        doc.Table(["", ""], rows, key_column=True), doc.Section("Steps", [_steps_table(cmp_["steps"], k)]),
+        doc.Table(["", ""], rows, key_column=True, wide=True), doc.Section("Steps", [_steps_table(cmp_["steps"], k)]),
         doc.Section("Projections", [_projections_table(cmp_["projections"], costs)])])
 
 
