@@ -70,8 +70,10 @@ def screenshots(tmp_path_factory):
     return directory
 
 
-def check_page(browser, page_path: Path, title: str, heading: str, screenshots: Path, name: str) -> str:
-    """Open the page; assert it is whole and clean; save a full-page screenshot. Returns the page's text."""
+def check_page(browser, page_path: Path, title: str, heading: str, screenshots: Path, name: str,
+               inspect=None) -> str:
+    """Open the page; assert it is whole and clean; `inspect(page)` asserts what this page must show; save a
+    full-page screenshot. Returns the page's text."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
@@ -93,6 +95,8 @@ def check_page(browser, page_path: Path, title: str, heading: str, screenshots: 
             .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
             .map(e => e.tagName + ' ' + (e.textContent || e.getAttribute('src') || '').slice(0, 60))""")
         assert not wide, f"{name}: wider than the window: {wide[:5]}"
+        if inspect is not None:
+            inspect(page)
         text = page.locator("body").inner_text()
         shot = screenshots / f"{name}.png"
         page.screenshot(path=str(shot), full_page=True, timeout=PAGE_TIMEOUT_MS)
@@ -302,17 +306,49 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
-    steps = [capacity.Step(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14)
-             for rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons in [
-                 (20, 19.8, 8.9, 110.0, 118.0, 0.0, 0.1912, True, []),
-                 (40, 39.5, 17.8, 150.0, 161.0, 0.0, 0.1874, True, []),
-                 (60, 59.1, 26.6, 240.0, 255.0, 0.001, 0.1861, True, []),
+    steps = [capacity.Step(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14,
+                           concurrency=inflight, limit_reason=limit, goodput_rps=goodput, refused_rps=refused)
+             for rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, inflight, limit, goodput,
+             refused in [
+                 (20, 19.8, 8.9, 110.0, 118.0, 0.0, 0.1912, True, [], 2.2, "none at its ceiling (highest: service "
+                  "CPU 31%)", 19.8, 0.0),
+                 (40, 39.5, 17.8, 150.0, 161.0, 0.0, 0.1874, True, [], 5.9, None, 39.5, 0.0),
+                 (60, 59.1, 26.6, 240.0, 255.0, 0.001, 0.1861, True, [], 14.2, "service CPU at 88% of its ceiling",
+                  59.0, 0.0),
                  (80, 71.4, 32.1, 820.0, 870.0, 0.012, 0.1902, False,
-                  ["p99 820 ms over the 300 ms SLO", "delivered 71.4 of 80 requests/s (89%)"])]]
-    result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7)
+                  ["p99 820 ms over the 300 ms SLO", "delivered 71.4 of 80 requests/s (89%)"], 58.5,
+                  "service CPU at 97% of its ceiling", 70.5, 0.6),
+                 (120, 104.2, 29.8, 1310.0, 1420.0, 0.31, 0.1950, False,
+                  ["p99 1310 ms over the 300 ms SLO", "failure ratio 31% over 0.1%"], 136.0,
+                  "service CPU at 99% of its ceiling", 71.9, 30.1)]]
+    saturation = capacity.Step(74.0, 74.0, 33.3, 700.0, 720.0, 0.0, 0.19, True, [], 14, closed_loop=True, users=64,
+                               concurrency=52.0, limit="service", limit_reason="service CPU at 96% of its ceiling")
+    result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7, saturation=saturation)
     capacity_report.render(result, tmp_path)
+
+    def inspect(page):
+        assert page.locator("pre").count() == 0, "the plan is tables, not preformatted text"
+        assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        headline = page.locator("table").first
+        assert "Goodput past saturation" in headline.inner_text()
+        assert headline.locator("tr.mark th").inner_text() == "Knee, one instance"
+        rows = page.locator("h2:text-is('Steps') + table tr")
+        assert rows.count() == 1 + len(steps)  # the header, then one row per step
+        assert page.locator("h2:text-is('Steps') + table tr.mark td").first.inner_text() == "60"
+        assert page.locator("h2:text-is('Steps') + table tr.fail").count() == 2
+        assert page.locator("h2:text-is('Projections') + table tr").count() == 1 + 3
+        figures = page.evaluate("""() => {
+            const body = document.body.getBoundingClientRect().width;
+            return [...document.images].map(i => ({src: i.getAttribute('src'), top: i.getBoundingClientRect().top,
+                bottom: i.getBoundingClientRect().bottom, share: i.getBoundingClientRect().width / body}));
+        }""")
+        assert [f["src"] for f in figures] == ["capacity.png", "capacity-p99.png", "capacity-usl.png",
+                                               "capacity-cost.png"]
+        assert all(f["share"] > 0.97 for f in figures), f"not full width: {figures}"
+        assert all(a["bottom"] <= b["top"] for a, b in zip(figures, figures[1:])), "figures are stacked"
+
     check_page(browser, tmp_path / "capacity.html", "Capacity and cost plan", "Capacity and cost plan", screenshots,
-               "capacity-plan")
+               "capacity-plan", inspect)
 
 
 # ---------------------------------------------------------------- the snapshot (the ticket shop's, from Prometheus)

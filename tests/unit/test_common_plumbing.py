@@ -174,12 +174,34 @@ def test_the_report_model_in_html_escapes_everything_and_keeps_one_stylesheet():
     assert page.startswith('<!doctype html>\n<html lang="en">') and page.count("<style>") == 1
     assert '<h1>Report &lt;1&gt; <span class="verdict failv">FAILED</span></h1>' in page
     assert "<title>Report &lt;1&gt;</title>" in page
-    assert '<tr class="pass"><td>x|y</td><td>1</td></tr><tr class="fail"><td class="ok">ok</td>' in page
+    assert '<tr class="pass"><td>x|y</td><td class="r">1</td></tr><tr class="fail"><td class="ok">ok</td>' in page
     assert '<p class="note">nothing here</p>' in page and "<table><tr><th>a</th></tr></table>" in page
     assert '<p class="bad">html only</p>' in page and "markdown only" not in page
     assert '<figure><img src="3.png" alt="three"><figcaption>Query: <code>up</code></figcaption></figure>' in page
     assert "<pre>line one\nline two</pre>" in page and "<li>plain &lt;i&gt;</li>" in page
     assert "<h1>Report &lt;1&gt;: <span" in _document("table").to_html()
+
+
+def test_a_table_of_named_rows_marks_a_row_and_aligns_numbers_in_both_formats():
+    table = doc.Table(["", "requests/s", "verdict"],
+                      [["knee <b>", "1,250.5", doc.Cell("ok", "ok")], ["a|b", "9", doc.Cell("p99 > 300 ms", "bad")]],
+                      align="lrl", row_kinds=["mark", "fail"], key_column=True, wide=True)
+    page = doc.Document("T", [doc.Section("", [table, doc.Image("curve <1>", "a b.png", wide=True)])],
+                        escape="table")
+    html = page.to_html()
+    assert ('<table class="wide"><tr><th></th><th class="r">requests/s</th><th>verdict</th></tr>'
+            '<tr class="mark"><th scope="row">knee &lt;b&gt;</th><td class="r">1,250.5</td><td class="ok">ok</td></tr>'
+            '<tr class="fail"><th scope="row">a|b</th><td class="r">9</td><td class="bad">p99 &gt; 300 ms</td></tr>'
+            "</table>") in html
+    assert '<figure class="wide"><img src="a b.png" alt="curve &lt;1&gt;"></figure>' in html
+    assert "tr.mark {" in html and "figure.wide img { width: 100%" in html
+    md = page.to_markdown()
+    assert ("|  | requests/s | verdict |\n|---|---:|---|\n| **knee <b>** | 1,250.5 | ✅ ok |\n"
+            "| **a\\|b** | 9 | ⚠️ **p99 > 300 ms** |") in md
+    strict = doc.Document("T", [doc.Section("", [table])]).to_markdown()
+    assert "| **knee \\<b\\>** | 1,250.5 |" in strict
+    plain = doc.Document("T", [doc.Section("", [doc.Table(["a"], [["x"]])])]).to_html()  # neither named rows nor wide
+    assert "<table><tr><th>a</th></tr><tr><td>x</td></tr></table>" in plain
 
 
 def test_a_report_directory_appears_whole_or_not_at_all(tmp_path, monkeypatch):

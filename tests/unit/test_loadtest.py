@@ -470,6 +470,43 @@ def test_capacity_report_renders_table_and_plot(tmp_path, catalog, spec):
     assert json.loads((tmp_path / "capacity.json").read_text())["projections"][2]["instances"] == 28
 
 
+def test_goodput_is_what_was_achieved_less_what_failed():
+    entries = [entry("authorize [acme]", times={"100": 300}, failures=60),
+               entry("authorize [acme] (attempt)", times={"100": 100}, failures=40),  # attempts are requests too
+               entry("authorize [acme]", method=contract.RETRIED, times={"400": 50}, failures=50),  # not HTTP
+               entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 10}, failures=10)]
+    s = stats.summarize(entries, duration_s=10)
+    assert s.rps == 40.0 and capacity.goodput_rps(s) == 30.0  # (400 - 100 failed) / 10 s
+    assert capacity.goodput_rps(stats.summarize([entry("x", failures=10)], duration_s=10)) == 0.0
+    assert capacity.goodput_rps(stats.summarize([entry("x")], duration_s=10)) == 1.0
+
+
+def test_refusals_are_the_503_and_429_answers_locust_recorded(tmp_path):
+    path = tmp_path / "locust_failures.csv"
+    path.write_text("Method,Name,Error,Occurrences\n"
+                    "POST,authorize [acme],CatchResponseError('503 ledger-unavailable'),120\n"
+                    "POST,authorize [acme] (attempt),CatchResponseError('429 too-many-requests'),30\n"
+                    "GET,/healthz,\"HTTPError('503 Server Error: Service Unavailable for url: /healthz')\",10\n"
+                    "POST,capture [acme],CatchResponseError('502 provider-error'),40\n"
+                    "POST,capture [acme],CatchResponseError('no answer: ConnectionRefusedError'),7\n"
+                    "POST,refund [acme],CatchResponseError('422 amount-5030'),5\n"
+                    "RETRIED,authorize [acme],503 after 3 attempts,9\n")  # a final outcome, not an answer
+    assert stats.refused_per_s(path, 10) == 16.0
+    assert stats.refused_per_s(tmp_path / "missing.csv", 10) == 0.0
+
+
+def test_a_plan_carries_goodput_and_refusals_and_reads_older_plans(catalog, spec):
+    from dataclasses import replace
+
+    steps = [step(20, True), replace(step(40, False), goodput_rps=31.5, refused_rps=7.0)]
+    result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0)
+    assert [(s["goodput_rps"], s["refused_rps"]) for s in result["steps"]] == [(None, 0.0), (31.5, 7.0)]
+    for s in result["steps"]:
+        del s["goodput_rps"], s["refused_rps"]  # a plan written before they were measured
+    page = capacity_report.document(result)
+    assert "31.5" not in page.to_markdown() and page.to_html().count("<table") >= 3
+
+
 def test_automatic_steps_surround_the_saturation_throughput():
     assert capacity.auto_rates(400) == [160.0, 240.0, 300.0, 340.0, 380.0, 420.0]
 

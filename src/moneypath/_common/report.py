@@ -56,9 +56,11 @@ class Table:
     headers: list[str]
     rows: list[list[Cell | str]]
     empty: str | None = "none"  # said instead of a table without rows; None: the header row alone
-    align: str = ""  # per column, "r" right-aligns it (markdown `---:`)
-    row_kinds: list[str] | None = None  # per row, an HTML class: pass | fail | skip
+    align: str = ""  # per column, "r" right-aligns it (markdown `---:`, HTML class "r")
+    row_kinds: list[str] | None = None  # per row, an HTML class: pass | fail | skip | mark (the row to find)
     only: str | None = None
+    key_column: bool = False  # the first cell names its row: a row header in HTML, bold in markdown
+    wide: bool = False  # HTML: the page's full width, so the tables of a page line up
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Image:
     file: str
     caption: Inline = ""
     only: str | None = None
+    wide: bool = False  # the page's full width (a plot to read), not its natural size
 
 
 @dataclass
@@ -192,6 +195,10 @@ class _Markdown:
             return f"_{text}_" if text and text != "—" else text
         return text
 
+    def key(self, c: Cell | str) -> str:
+        text = self.cell(c)
+        return f"**{text}**" if text else ""
+
     def block(self, b: Block) -> list[str]:
         if isinstance(b, Table):
             if not b.rows and b.empty is not None:
@@ -199,7 +206,8 @@ class _Markdown:
             align = b.align.ljust(len(b.headers), "l")
             return ["| " + " | ".join(self.cell_text(h) for h in b.headers) + " |",
                     "|" + "|".join("---:" if a == "r" else "---" for a in align[:len(b.headers)]) + "|",
-                    *("| " + " | ".join(self.cell(c) for c in row) + " |" for row in b.rows)]
+                    *("| " + " | ".join(self.key(c) if b.key_column and i == 0 else self.cell(c)
+                                        for i, c in enumerate(row)) + " |" for row in b.rows)]
         if isinstance(b, Image):
             caption = self.runs(b.caption) if b.caption else ""
             return [f"![{self.text(b.title)}]({b.file})"] + (["", caption] if caption else [])
@@ -227,10 +235,13 @@ CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; background: #fafafa; }
 h1 .verdict { padding: 2px 10px; border-radius: 4px; color: white; }
 .verdict.pass { background: #37872D; } .verdict.failv { background: #C4162A; }
-table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; }
-td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; background: white; max-width: 100%; }
+td, th { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; text-align: left; overflow-wrap: break-word; }
 th { background: #f0f0f0; }
+table.wide { width: 100%; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; } td.r { white-space: nowrap; }
 tr.fail { background: #fdd; } tr.pass { background: #efe; } tr.skip { color: #888; }
+tr.mark { background: #e3f1dc; font-weight: bold; outline: 2px solid #37872D; }
 td.ok { color: #1b6e1b; font-weight: bold; } td.fail { color: white; background: #C4162A; font-weight: bold; }
 td.bad, p.bad { color: #C4162A; font-weight: bold; } td.na, p.note { color: #777; font-style: italic; }
 p.ok { color: #2a7; }
@@ -241,6 +252,9 @@ figure { display: inline-block; vertical-align: top; margin: 6px; background: wh
          padding: 6px; min-width: 240px; max-width: calc(100% - 26px); }
 figure img { max-width: 100%; display: block; }
 figcaption { font-size: 11px; color: #555; width: 0; min-width: 100%; margin-top: 4px; }
+figure.wide { display: block; margin: 6px 0 14px; max-width: none; }
+figure.wide img { width: 100%; height: auto; }
+figure.wide figcaption { font-size: 13px; }
 """
 
 
@@ -256,11 +270,13 @@ def _html_run(c: Cell) -> str:
     return h(c.text)
 
 
-def _html_cell(c: Cell | str) -> str:
+def _html_cell(c: Cell | str, right: bool = False, key: bool = False) -> str:
     c = _cell(c)
     style = f' style="background:{h(c.color)}"' if c.color else ""
-    cls = f' class="{c.kind}"' if c.kind in ("ok", "fail", "bad", "na") else ""
-    return f"<td{cls}{style}>{_html_run(c)}</td>"
+    classes = ([c.kind] if c.kind in ("ok", "fail", "bad", "na") else []) + (["r"] if right else [])
+    cls = f' class="{" ".join(classes)}"' if classes else ""
+    tag, scope = ("th", ' scope="row"') if key else ("td", "")
+    return f"<{tag}{scope}{cls}{style}>{_html_run(c)}</{tag}>"
 
 
 def _html_runs(text: Inline) -> str:
@@ -276,14 +292,18 @@ def _html_block(b: Block, level: int) -> list[str]:
     if isinstance(b, Table):
         if not b.rows and b.empty is not None:
             return [f'<p class="note">{h(b.empty)}</p>']
-        head = "<tr>" + "".join(f"<th>{h(x)}</th>" for x in b.headers) + "</tr>" if any(b.headers) else ""
+        right = [a == "r" for a in b.align.ljust(len(b.headers), "l")]
+        th = ['<th class="r">' if r else "<th>" for r in right]
+        head = "<tr>" + "".join(f"{t}{h(x)}</th>" for t, x in zip(th, b.headers)) + "</tr>" if any(b.headers) else ""
         kinds = b.row_kinds or [""] * len(b.rows)
-        rows = "".join((f'<tr class="{h(k)}">' if k else "<tr>") + "".join(_html_cell(c) for c in row) + "</tr>"
-                       for row, k in zip(b.rows, kinds))
-        return [f"<table>{head}{rows}</table>"]
+        rows = "".join((f'<tr class="{h(k)}">' if k else "<tr>")
+                       + "".join(_html_cell(c, r, b.key_column and i == 0) for i, (c, r) in enumerate(zip(row, right)))
+                       + "</tr>" for row, k in zip(b.rows, kinds))
+        return [('<table class="wide">' if b.wide else "<table>") + f"{head}{rows}</table>"]
     if isinstance(b, Image):
         caption = f"<figcaption>{_html_runs(b.caption)}</figcaption>" if b.caption else ""
-        return [f'<figure><img src="{h(b.file)}" alt="{h(b.title)}">{caption}</figure>']
+        wide = ' class="wide"' if b.wide else ""
+        return [f'<figure{wide}><img src="{h(b.file)}" alt="{h(b.title)}">{caption}</figure>']
     if isinstance(b, Gallery):
         return [line for image in b.images for line in _html_block(image, level)]
     if isinstance(b, Bullets):

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 from moneypath.catalog import Catalog
 from moneypath.loadtest import scenarios, usl
+from moneypath.loadtest.stats import Summary
 
 SCENARIO = "checkout"
 STEP_GATES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus")
@@ -67,6 +68,14 @@ class Step:
     usage: dict | None = None         # resources.Usage.to_dict(): CPU per part, the database write lock
     limit: str | None = None          # the resource at its ceiling (resources.LABELS key), None: none was
     limit_reason: str | None = None
+    goodput_rps: float | None = None  # successful responses per second; None: not measured (an older plan)
+    refused_rps: float = 0.0          # answered 503/429 per second, the service shedding load; 0: none or unknown
+
+
+def goodput_rps(s: Summary) -> float:
+    """Successful responses per second: achieved requests/s less failed requests/s (both HTTP, attempts
+    included). Past saturation the achieved rate can hold while this falls: answered, but with errors."""
+    return max(0.0, s.rps - s.http_failures / s.duration_s) if s.duration_s else 0.0
 
 
 def knee(steps: list[Step]) -> Step | None:

@@ -1,5 +1,5 @@
-"""`moneypath capacity`, the report: the plan as text lines (the terminal and Markdown), plots
-(steps with the knee and saturation, the USL fit, cost or instances by volume), HTML and JSON.
+"""`moneypath capacity`, the report: the plan as text lines (the terminal), as tables (Markdown and
+HTML: the headline, the steps, the projections, the comparison), its curves (capacity_plots.py) and JSON.
 """
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from pathlib import Path
 
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
-from moneypath.loadtest import usl
-from moneypath.loadtest.capacity import UnitCosts, project
+from moneypath.loadtest import capacity_plots
 
 
 def _usd(v: float | None) -> str:
@@ -18,21 +17,31 @@ def _usd(v: float | None) -> str:
     return f"${v:.6f}" if v < 0.01 else f"${v:,.4f}"
 
 
+def _has_fraud(costs: dict | None) -> bool:
+    return costs is not None and costs.get("fraud_usd_per_authorization") is not None
+
+
+def _projection_values(p: dict, costs: dict | None) -> list[str]:
+    """scale, authorizations/s, instances, p99 and with a cost model infra, fees, [fraud,] total per
+    authorization and per month."""
+    row = [f"{p['scale']}x", f"{p['authorizations_per_s']:g}", str(p["instances"]),
+           "-" if p["p99_ms"] is None else f"{p['p99_ms']:.0f} ms"]
+    if costs is not None:
+        row += [_usd(p["infrastructure_usd_per_authorization"]), _usd(p["fees_usd_per_authorization"]),
+                *([_usd(p["fraud_usd_per_authorization"])] if _has_fraud(costs) else []),
+                _usd(p["usd_per_authorization"]), f"${p['usd_per_month']:,.0f}"]
+    return row
+
+
 def _projection_rows(projections: list[dict], costs: dict | None) -> list[str]:
-    fraud = costs is not None and costs.get("fraud_usd_per_authorization") is not None
     rows = [("scale", "authorizations/s", "instances", "p99")]
     if costs is not None:
-        rows[0] += ("infra/tx", "fees/tx", *(("fraud/tx",) if fraud else ()), "total/tx", "per month")
+        rows[0] += ("infra/tx", "fees/tx", *(("fraud/tx",) if _has_fraud(costs) else ()), "total/tx", "per month")
     notes = []
     for p in projections:
-        instances = str(p["instances"]) + ("" if p.get("feasible", True) else "*")
-        row = (f"{p['scale']}x", f"{p['authorizations_per_s']:g}", instances,
-               "-" if p["p99_ms"] is None else f"{p['p99_ms']:.0f} ms")
-        if costs is not None:
-            row += (_usd(p["infrastructure_usd_per_authorization"]), _usd(p["fees_usd_per_authorization"]),
-                    *((_usd(p["fraud_usd_per_authorization"]),) if fraud else ()), _usd(p["usd_per_authorization"]),
-                    f"${p['usd_per_month']:,.0f}")
-        rows.append(row)
+        row = _projection_values(p, costs)
+        row[2] += "" if p.get("feasible", True) else "*"
+        rows.append(tuple(row))
         if p.get("note"):
             notes.append(f"  * {p['scale']}x: {p['note']}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -93,103 +102,115 @@ def table_lines(result: dict) -> list[str]:
     return lines
 
 
-def _usl_panel(ax, result: dict) -> None:
-    """Authorizations/s against requests in flight: the steps, the saturation probe and the fitted USL."""
-    u = result.get("usl") or {}
-    steps = [s for s in result["steps"] if s.get("concurrency")]
-    ax.plot([s["concurrency"] for s in steps], [s["authorize_rps"] for s in steps], "o", color="#1F78C1",
-            label="open-loop steps")
+# ---------------------------------------------------------------- the page: tables, then the curves
+
+
+def _rps(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
+def _knee_text(k: dict) -> str:
+    return (f"{k['rate']:g} requests/s = {k['authorize_rps']:.1f} authorizations/s"
+            + ("" if k["p99_ms"] is None else f", p99 {k['p99_ms']:.0f} ms"))
+
+
+def _past_saturation(result: dict) -> str | None:
+    """Goodput and refusals at the highest step offered past the closed-loop saturation, when measured."""
     sat = result.get("saturation")
-    if sat and sat.get("concurrency"):
-        ax.plot([sat["concurrency"]], [sat["authorize_rps"]], "D", color="#BA43A9", label="saturation (closed loop)")
+    past = [s for s in result["steps"] if sat and s["rate"] > sat["achieved_rps"] and s.get("goodput_rps") is not None]
+    if not past or not sat["achieved_rps"]:
+        return None
+    s = max(past, key=lambda s: s["rate"])
+    return (f"at {s['rate']:g} requests/s offered ({s['rate'] / sat['achieved_rps']:.1f}x saturation): goodput "
+            f"{s['goodput_rps']:.1f}/s, {s['goodput_rps'] / sat['achieved_rps']:.0%} of saturation; refused (503/429) "
+            f"{s.get('refused_rps', 0.0):.1f}/s; p99 {_ms(s['p99_ms'])}")
+
+
+def _usl_text(result: dict) -> str | None:
+    u = result.get("usl") or {}
     fit = u.get("fit")
-    if fit:
-        model = usl.Usl(fit["lam"], fit["sigma"], fit["kappa"], fit["r2"])
-        top = max([p[0] for p in u["points"]] + [fit["peak_concurrency"] or 0]) * 1.5
-        xs = [1 + i * (top - 1) / 200 for i in range(201)]
-        ax.plot(xs, [model.throughput(x) for x in xs], color="#E24D42",
-                label=f"USL σ={fit['sigma']:.3f} κ={fit['kappa']:.4f}")
-        if fit["peak_concurrency"]:
-            ax.axvline(fit["peak_concurrency"], color="#E24D42", linestyle=":", linewidth=1)
-    elif u.get("error"):
-        ax.text(0.5, 0.5, "USL not fitted:\n" + u["error"], ha="center", va="center", transform=ax.transAxes,
-                color="grey", fontsize=7)
-    ax.set_xlabel("requests in flight (Little's law)")
-    ax.set_ylabel("authorizations/s")
-    ax.set_title("Universal Scalability Law fit", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
+    if not fit:
+        return f"not fitted ({u['error']})" if u.get("error") else None
+    peak = (f"peak {fit['peak_throughput']:.1f} authorizations/s at {fit['peak_concurrency']:.0f} in flight"
+            if fit["peak_concurrency"] else
+            f"no peak, levels off at {fit['peak_throughput']:.1f}/s" if fit["peak_throughput"] else "no limit seen")
+    return (f"{peak}; λ {fit['lam']:.1f}/s, contention σ {fit['sigma']:.3f}, coherency κ {fit['kappa']:.5f} "
+            f"(R² {fit['r2']:.2f})")
 
 
-def _plots(result: dict, directory: Path) -> None:
-    from moneypath._common.plots import pyplot, save
+def _headline(result: dict) -> doc.Table:
+    sat, k = result.get("saturation"), result["knee"]
+    rows: list[list] = []
+    if sat:
+        rows.append(["Saturation (closed loop)", f"{sat['achieved_rps']:.1f} requests/s = {sat['authorize_rps']:.1f} "
+                     f"authorizations/s with {sat['users']} users; limit: {sat['limit_reason']}"])
+    rows.append(["Knee, one instance", _knee_text(k) if k else doc.Cell("none: the first step already breached",
+                                                                         "bad")])
+    if result.get("knee_share_of_saturation") is not None:
+        rows.append(["Knee share of saturation", f"{result['knee_share_of_saturation']:.0%}"])
+    if past := _past_saturation(result):
+        rows.append(["Goodput past saturation", past])
+    if usl_text := _usl_text(result):
+        rows.append(["Universal Scalability Law", usl_text])
+    if k and k.get("cost_per_authorization_usd") is not None:
+        rows.append(["Cost accrued at the knee", f"{_usd(k['cost_per_authorization_usd'])} per authorization "
+                     "(provider fees only on what was captured within the step)"])
+    rows.append(["Database", f"{result.get('database', 'unknown')}: {result.get('database_assumption', '')}"])
+    kinds = ["mark" if k and row[0].startswith("Knee,") else "" for row in rows]
+    return doc.Table(["", ""], rows, row_kinds=kinds, key_column=True, wide=True)
 
-    plt = pyplot()
-    steps = result["steps"]
-    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(16, 3.8))
-    rates = [s["rate"] for s in steps]
-    _usl_panel(ax3, result)
-    ax1.plot(rates, rates, color="#999", linestyle=":", label="offered")
-    ax1.plot(rates, [s["achieved_rps"] for s in steps], marker="o", color="#1F78C1", label="achieved requests/s")
-    ax1.set_xlabel("offered requests/s")
-    ax1.set_ylabel("requests/s")
-    ax1b = ax1.twinx()
-    ax1b.plot(rates, [s["p99_ms"] if s["p99_ms"] is not None else float("nan") for s in steps], marker="s",
-              color="#E24D42", label="p99 authorization (ms)")
-    ax1b.set_ylabel("p99 ms")
-    if result.get("saturation"):
-        ax1.axhline(result["saturation"]["achieved_rps"], color="#BA43A9", linestyle="-.", linewidth=1)
-        ax1.text(min(rates or [0]), result["saturation"]["achieved_rps"], " saturation (closed loop)", color="#BA43A9",
-                 fontsize=7, va="bottom")
-    if result["knee"]:
-        ax1.axvline(result["knee"]["rate"], color="#7EB26D", linestyle="--")
-        ax1.text(result["knee"]["rate"], ax1.get_ylim()[1] * 0.95, " knee", color="#7EB26D", fontsize=8)
-    ax1.set_title("Steps: throughput and p99", fontsize=10)
-    ax1.legend(loc="upper left", fontsize=7)
-    ax1b.legend(loc="lower right", fontsize=7)
-    ax1.grid(alpha=0.3)
-    projections = result["projections"]
-    costs = result["unit_costs"]
-    if projections and costs is None:  # no cost model: instances by volume
-        k = result["knee"]["authorize_rps"]
-        current = result["current_authorizations_per_s"]
-        xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
-        curve = project(current, k, result["utilization"], None, [], scales=[x / current for x in xs])
-        ax2.step(xs, [p.instances for p in curve], where="post", color="#1F78C1", label="instances")
-        for p in projections:
-            ax2.plot([p["authorizations_per_s"]], [p["instances"]], marker="o", color="#E24D42")
-            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.", (p["authorizations_per_s"], p["instances"]),
-                         fontsize=7, textcoords="offset points", xytext=(4, 8))
-        ax2.set_xscale("log")
-        ax2.set_xlabel("authorizations/s")
-        ax2.set_title("Instances by volume (no cost model)", fontsize=10)
-    elif projections:
-        k = result["knee"]["authorize_rps"]
-        current = result["current_authorizations_per_s"]
-        xs = [current * 10 ** (i / 50) for i in range(-25, 126)]
-        curve = project(current, k, result["utilization"], UnitCosts(**costs), [], scales=[x / current for x in xs])
-        ax2.plot(xs, [p.usd_per_authorization for p in curve], color="#1F78C1", label="total per authorization")
-        ax2.plot(xs, [p.infrastructure_usd_per_authorization for p in curve], color="#EAB839",
-                 label="infrastructure per authorization")
-        for p in projections:
-            ax2.plot([p["authorizations_per_s"]], [p["infrastructure_usd_per_authorization"]], marker="o",
-                     color="#E24D42")
-            ax2.annotate(f"{p['scale']}x: {p['instances']} inst.\ninfra {_usd(p['infrastructure_usd_per_authorization'])}"
-                         f"\ntotal {_usd(p['usd_per_authorization'])}",
-                         (p["authorizations_per_s"], p["infrastructure_usd_per_authorization"]), fontsize=7,
-                         textcoords="offset points", xytext=(4, 8))
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
-        low = min(pt.infrastructure_usd_per_authorization for pt in curve)
-        ax2.set_ylim(low / 3, max(pt.usd_per_authorization for pt in curve) * 3)
-        ax2.set_xlabel("authorizations/s")
-        ax2.legend(fontsize=7, loc="center right")
-        ax2.set_title("Cost per authorization by volume", fontsize=10)
-    else:
-        ax2.text(0.5, 0.5, "no knee, no projection", ha="center", va="center", transform=ax2.transAxes, color="grey")
-        ax2.set_title("Cost per authorization by volume" if costs is not None else "Instances by volume", fontsize=10)
-    ax2.grid(alpha=0.3, which="both")
-    save(fig, directory / "capacity.png")
+
+def _steps_table(steps: list[dict], knee: dict | None) -> doc.Table:
+    rows, kinds = [], []
+    for s in sorted(steps, key=lambda s: s["rate"]):
+        is_knee = knee is not None and s["rate"] == knee["rate"]
+        verdict = (doc.Cell("ok, the knee" if is_knee else "ok", "ok") if s["passed"]
+                   else doc.Cell("; ".join(s["reasons"]) or "failed", "bad"))
+        rows.append([f"{s['rate']:g}", _rps(s["achieved_rps"]), _rps(s.get("goodput_rps")),
+                     _rps(s["refused_rps"]) if "refused_rps" in s else "-", _rps(s["authorize_rps"]),
+                     _ms(s["p99_ms"]), verdict, s.get("limit_reason") or "-"])
+        kinds.append("mark" if is_knee else "" if s["passed"] else "fail")
+    return doc.Table(["offered requests/s", "achieved requests/s", "goodput/s", "refused/s", "authorizations/s",
+                      "p99", "verdict", "limit"], rows, align="rrrrrr", row_kinds=kinds, wide=True)
+
+
+def _projections_table(projections: list[dict], costs: dict | None) -> doc.Table:
+    headers = ["scale", "authorizations/s", "instances", "p99"]
+    if costs is not None:
+        headers += ["infrastructure / authorization", "provider fees / authorization",
+                    *(["fraud screening / authorization"] if _has_fraud(costs) else []), "total / authorization",
+                    "per month"]
+    notes = any(p.get("note") for p in projections)
+    rows = []
+    for p in projections:
+        row: list = _projection_values(p, costs)
+        if not p.get("feasible", True):
+            row[2] = doc.Cell(row[2], "bad")
+        rows.append(row + ([p.get("note") or ""] if notes else []))
+    kinds = ["" if p.get("feasible", True) else "fail" for p in projections]
+    return doc.Table(headers + (["note"] if notes else []), rows, align="r" * len(headers), row_kinds=kinds,
+                     wide=True)
+
+
+def _compare_section(cmp_: dict, costs: dict | None) -> doc.Section:
+    n = cmp_["workers"]
+    rows = [["Assumption", cmp_["assumption"]],
+            ["Saturation, 1 process", f"{cmp_['one']['authorize_rps']:.1f} authorizations/s; limit: "
+                                      f"{cmp_['one']['limit_reason']}"],
+            [f"Saturation, {n} processes", f"{cmp_['many']['authorize_rps']:.1f} authorizations/s; limit: "
+                                          f"{cmp_['many']['limit_reason']}"]]
+    k = cmp_["knee"]
+    rows.append([f"Knee, {n} processes", _knee_text(k) if k else "none: the first step already breached"])
+    if k is not None:
+        rows += [["Contention between processes", f"σ {cmp_['contention']:.3f}"],
+                 ["One process plans at", f"{cmp_['per_process_authorizations_per_s']:.1f} authorizations/s"]]
+    return doc.Section(f"Beside it: {cmp_['database']}, {n} service processes", [
+        doc.Table(["", ""], rows, key_column=True, wide=True), doc.Section("Steps", [_steps_table(cmp_["steps"], k)]),
+        doc.Section("Projections", [_projections_table(cmp_["projections"], costs)])])
 
 
 def document(result: dict) -> doc.Document:
@@ -202,13 +223,19 @@ def document(result: dict) -> doc.Document:
                   f"instance-hour, provider fees {_usd(costs['fees_usd_per_authorization'])}"
                   + (f" and fraud screening {_usd(fraud)}" if fraud is not None else "")
                   + " per authorization (amounts in major units of their currency, taken as USD: no FX).")
-    return doc.Document("Capacity and cost plan", [doc.Section("", [
-        doc.Para(intro), doc.Para("\n".join(table_lines(result)), "pre"), doc.Image("capacity", "capacity.png")])],
-        escape="table")
+    sections = [doc.Section("", [doc.Para(intro), _headline(result)]),
+                doc.Section("Steps", [_steps_table(result["steps"], result["knee"]),
+                                      doc.Para("The knee's row is marked; failed steps are red.", "note")]),
+                doc.Section("Projections", [_projections_table(result["projections"], costs)])]
+    if result.get("compare"):
+        sections.append(_compare_section(result["compare"], costs))
+    sections.append(doc.Section("Curves", [doc.Image(title, name, wide=True)
+                                           for title, name in capacity_plots.plots(result)]))
+    return doc.Document("Capacity and cost plan", sections, escape="table")
 
 
 def render(result: dict, directory: Path) -> None:
-    _plots(result, directory)
+    capacity_plots.render(result, directory)
     write_json(directory / "capacity.json", result, default=str)
     page = document(result)
     write_text(directory / "capacity.md", page.to_markdown())

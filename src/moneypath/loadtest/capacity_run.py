@@ -13,7 +13,8 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.loadtest import resources, runner, usl
-from moneypath.loadtest.capacity import DELIVERED, SCENARIO, STEP_GATES, Step, refine_rate
+from moneypath.loadtest.capacity import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
+from moneypath.loadtest.stats import refused_per_s
 from moneypath.stack import local as stack
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated
@@ -160,7 +161,9 @@ def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work,
                 prom.cost_per_authorization_usd if prom else None, not reasons, reasons,
                 prom.locust_series if prom else None, closed_loop=closed_loop_users is not None,
                 users=outcome.users, concurrency=usl.little_concurrency(s.rps, mean_s) if mean_s else None,
-                usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why)
+                usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
+                goodput_rps=goodput_rps(s), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
+                                                                      s.duration_s))
     if closed_loop_users is not None:
         progress(f"  saturation: {s.rps:.1f} requests/s = {s.authorize_rps:.1f} authorizations/s; limit: {why}")
     else:

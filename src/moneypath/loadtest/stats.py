@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,3 +202,19 @@ def history(path: Path) -> list[Tick]:
                               _num(row.get("99%")), int(_num(row.get("Total Request Count")) or 0),
                               int(_num(row.get("Total Failure Count")) or 0)))
     return ticks
+
+
+# A status in a failure's error text: the client writes "503 ledger-unavailable", Locust keeps it as
+# CatchResponseError('503 ledger-unavailable'); a plain HttpUser's HTTPError('503 Server Error: ...').
+_REFUSAL = re.compile(r"(?:^|[\s('\"])(?:429|503)(?=[\s'\")]|$)")
+
+
+def refused_per_s(path: Path, duration_s: float) -> float:
+    """HTTP requests answered 503 or 429 per second, from `<prefix>_failures.csv` (Method, Name, Error,
+    Occurrences): the service shedding load rather than queueing it. 0 when the file was not written."""
+    if not path.exists() or duration_s <= 0:
+        return 0.0
+    with path.open(newline="") as f:
+        n = sum(int(_num(row.get("Occurrences")) or 0) for row in csv.DictReader(f)
+                if row.get("Method") in HTTP_METHODS and _REFUSAL.search(row.get("Error") or ""))
+    return n / duration_s
