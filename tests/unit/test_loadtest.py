@@ -1207,3 +1207,30 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
                                   "reconciliation is off)")
     assert "KWD 1.250" in md and "cost" not in md.lower()
     assert not [q for q in fake.queries if "reconcil" in q or "cost" in q]
+
+
+def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_path):
+    import json as _json
+
+    from moneypath.loadtest import runner
+    from moneypath.loadtest.stats import steady_entries, summarize
+
+    def entry(times: dict, failures: int = 0) -> dict:
+        n = sum(times.values())
+        return {"method": "POST", "name": "authorize [komoju]", "num_requests": n, "num_failures": failures,
+                "total_response_time": sum(float(k) * v for k, v in times.items()), "response_times": times,
+                "max_response_time": max(float(k) for k in times), "start_time": 0, "last_request_timestamp": 60}
+
+    warm = [entry({"20": 90, "500": 10})]  # a slow warm-up: 10 % at 500 ms
+    final = [entry({"20": 1090, "500": 10, "40": 900}, failures=3)]
+    steady = steady_entries(final, warm)
+    assert steady[0]["num_requests"] == 1900 and steady[0]["response_times"] == {"20": 1000, "40": 900}
+    summary = summarize(final, None, 60)
+    assert summary.authorize_p99_ms == 500
+    (tmp_path / "warm.json").write_text(_json.dumps({"warmup_s": 15, "entries": warm}))
+    runner.steady_latency(summary, final, tmp_path / "warm.json", None, 60)
+    assert summary.authorize_p99_ms == 40 and summary.failure_ratio == 3 / 2000  # failures: the whole run
+    assert summary.warmup_note == "after the first 15 s; left out: 100 authorizations of the warm-up, p99 500 ms"
+    untouched = summarize(final, None, 60)
+    runner.steady_latency(untouched, final, tmp_path / "missing.json", None, 60)
+    assert untouched.authorize_p99_ms == 500 and not untouched.warmup_note

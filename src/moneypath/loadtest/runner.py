@@ -30,7 +30,7 @@ from moneypath.catalog import Catalog
 from moneypath.loadtest import faults, locustfiles, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
-from moneypath.loadtest.stats import Summary, history, load_entries, summarize
+from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
 from moneypath.stack import local as stack
 
 LOCUST_JOB = "locust"
@@ -214,7 +214,8 @@ def _locust_argv(locustfile: Path) -> list[str]:
 
 
 def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
-                 duration_s: float, scenario_file: Path, locustfile: Path) -> list[subprocess.Popen]:
+                 duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0
+                 ) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MONEYPATH_TOKEN", None)
@@ -228,6 +229,8 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
               "--exporter-port", str(exporter_port), "--only-summary", "--csv", str(work / "locust"),
               "--csv-full-history", "--json-file", str(work / "locust"), "--exit-code-on-error", "0",
               "--stop-timeout", "5"]
+    if warmup_s:
+        master += ["--warmup", f"{warmup_s:g}"]
     if target.token is None:
         master.append("--no-auth")
     if spec.closed_loop:
@@ -350,7 +353,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     progress(f"target {target.host}: {rate:g} requests/s from {users} users at 1x, up to "
              f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
-    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile)
+    warmup = scenarios.warmup_of(sfile.baseline, duration)
+    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile, warmup)
     started = time.time()
     usage = None
     try:
@@ -363,7 +367,9 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         stop_locust(procs)
         clear_faults(scenario, target)
     ended = time.time()
-    summary = summarize(load_entries(work / "locust.json"), scenario.judge_provider, duration)
+    entries = load_entries(work / "locust.json")
+    summary = summarize(entries, scenario.judge_provider, duration)
+    steady_latency(summary, entries, work / "locust_warmup.json", scenario.judge_provider, duration)
     ticks = history(work / "locust_stats_history.csv")
     prom, series = None, {}
     reason = (NOT_JUDGED if not spec.require_prometheus
@@ -389,6 +395,23 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
                       series, ticks, usage)
+
+
+def steady_latency(summary: Summary, entries: list[dict], warmup_file: Path, judge_provider: str | None,
+                   duration_s: float) -> None:
+    """The authorization latency of the steady part: the run minus its warm-up (the harness wrote the stats at
+    the warm-up's end); `summary.warmup_note` says what was left out. Nothing changes without that file."""
+    try:
+        warm = json.loads(warmup_file.read_text())
+    except (OSError, ValueError):
+        return
+    warm_summary = summarize(warm["entries"], judge_provider, warm["warmup_s"])
+    steady = summarize(steady_entries(entries, warm["entries"]), judge_provider, max(1.0, duration_s - warm["warmup_s"]))
+    p99 = "-" if warm_summary.authorize_p99_ms is None else f"{warm_summary.authorize_p99_ms:.0f} ms"
+    summary.warmup_note = (f"after the first {warm['warmup_s']:g} s; left out: {warm_summary.authorizations} "
+                           f"authorizations of the warm-up, p99 {p99}")
+    summary.authorize_p50_ms, summary.authorize_p95_ms, summary.authorize_p99_ms = (
+        steady.authorize_p50_ms, steady.authorize_p95_ms, steady.authorize_p99_ms)
 
 
 def fault_calls(scenario: scenarios.Scenario, target: Target) -> list[faults.FaultCall]:
@@ -438,7 +461,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
         "locust": {"rps": s.rps, "requests": s.http_requests, "failures": s.http_failures,
                    "failure_ratio": s.failure_ratio, "authorize_p50_ms": s.authorize_p50_ms,
                    "authorize_p95_ms": s.authorize_p95_ms, "authorize_p99_ms": s.authorize_p99_ms,
-                   "authorize_rps": s.authorize_rps, "p99_ms": s.p99_ms,
+                   "authorize_rps": s.authorize_rps, "p99_ms": s.p99_ms, "latency_judged": s.warmup_note or "whole run",
                    "duplicate_checks": s.duplicate_checks, "duplicates_seen": s.duplicates_seen,
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,

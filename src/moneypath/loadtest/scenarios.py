@@ -40,6 +40,14 @@ class Baseline(_Model):
     rate: float = Field(gt=0, default=10)
     users: int = Field(gt=0, default=10)
     duration_s: float = Field(gt=0, default=60)
+    # The Locust latency gate judges what comes after this (connections, caches, the limit learning);
+    # left out only when the run is at least three times as long. Money and failure gates judge it all.
+    warmup_s: float = Field(ge=0, default=15)
+
+
+def warmup_of(baseline: Baseline, duration_s: float) -> float:
+    """The warm-up the latency gate leaves out of a run of `duration_s` (0: none, the run is too short)."""
+    return baseline.warmup_s if duration_s >= 3 * baseline.warmup_s else 0.0
 
 
 class Amounts(_Model):

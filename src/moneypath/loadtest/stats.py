@@ -85,6 +85,7 @@ class Summary:
     keys_completed: int | None = None      # keys a retrying client got an answer for (retry storm), each replay-checked
     replays_unanswered: int | None = None  # keys whose every replay attempt failed: not checked
     rows: list[NameRow] = field(default_factory=list)
+    warmup_note: str = ""  # set when the authorize_* latencies judge the steady part only: what was left out
 
     @property
     def failure_ratio(self) -> float | None:
