@@ -1221,8 +1221,8 @@ def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_p
                 "total_response_time": sum(float(k) * v for k, v in times.items()), "response_times": times,
                 "max_response_time": max(float(k) for k in times), "start_time": 0, "last_request_timestamp": 60}
 
-    warm = [entry({"20": 90, "500": 10})]  # a slow warm-up: 10 % at 500 ms
-    final = [entry({"20": 1090, "500": 10, "40": 900}, failures=3)]
+    warm = [entry({"20": 70, "500": 30})]  # a slow warm-up: 30 % at 500 ms
+    final = [entry({"20": 1070, "500": 30, "40": 900}, failures=3)]
     steady = steady_entries(final, warm)
     assert steady[0]["num_requests"] == 1900 and steady[0]["response_times"] == {"20": 1000, "40": 900}
     summary = summarize(final, None, 60)
