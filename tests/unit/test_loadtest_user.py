@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import time
+
 import pytest
 import yaml
 
@@ -24,8 +26,8 @@ NOT_JSON = "<html>"
 
 
 class Answer:
-    def __init__(self, status, body):
-        self.status_code, self.body, self.error = status, body, None
+    def __init__(self, status, body, headers=None):
+        self.status_code, self.body, self.error, self.headers = status, body, None, headers or {}
         self.content = b"" if body is None else b"..."
         self.failed = None
 
@@ -55,8 +57,8 @@ class FakeClient:
 
     def _answer(self, method, path, name, headers, body=None):
         self.sent.append({"method": method, "path": path, "name": name, "headers": headers, "json": body})
-        status, answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return Answer(status, answer)
+        status, answer, *headers = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return Answer(status, answer, *headers)
 
     def post(self, path, json=None, headers=None, name=None, catch_response=False):
         return self._answer("POST", path, name, headers, json)
@@ -484,3 +486,12 @@ def test_a_user_behind_its_pace_starts_a_new_grid_instead_of_a_burst():
 def test_a_pace_must_be_positive():
     with pytest.raises(ValueError, match="pace must be positive"):
         pacing.Pacer(0)
+
+
+def test_a_refused_client_honours_retry_after_before_its_next_request(shipped):
+    u = user(Shop, shipped, "checkout", (503, {"type": "x/overloaded"}, {"retry-after": "2"}), (201, {"id": "pay_2"}))
+    before = time.perf_counter()
+    u.authorize(u.order())
+    assert before + 1.9 < u.not_before < time.perf_counter() + 2.1
+    assert [client.retry_after_s(s, v) for s, v in ((503, "1"), (429, "0.5"), (503, "999"), (503, "Wed, 21 Oct"),
+                                                    (500, "3"), (503, None))] == [1.0, 0.5, 30.0, 30.0, 0.0, 0.0]

@@ -102,6 +102,20 @@ def retryable(status: int) -> bool:
     return status == 0 or status == 409 or status >= 500
 
 
+MAX_RETRY_AFTER_S = 30.0  # a longer or unreadable Retry-After is capped: a load test must go on
+
+
+def retry_after_s(status: int, value: str | None) -> float:
+    """How long a refused client waits before its next request: the Retry-After seconds of a 503 or 429
+    (capped), 0 otherwise. A date instead of seconds counts as the cap."""
+    if status not in (429, 503) or not value:
+        return 0.0
+    try:
+        return min(MAX_RETRY_AFTER_S, max(0.0, float(value)))
+    except ValueError:
+        return MAX_RETRY_AFTER_S
+
+
 def _failure(r) -> str:
     if not r.status_code:
         return f"no answer: {type(r.error).__name__ if r.error else 'connection'}"
@@ -115,6 +129,8 @@ def _failure(r) -> str:
 class PaymentClient:
     """A client of a payment API that the gates can judge. Subclass `PaymentUser` (not this) and
     override the endpoints your API has; see moneypath.loadtest.user."""
+
+    not_before = 0.0  # perf_counter time before which this client sends nothing (a Retry-After it was given)
 
     health_path = "/healthz"  # what the healthz scenario GETs
 
@@ -252,6 +268,10 @@ class PaymentClient:
                     r.failure(f"{status} answer is not JSON")
             else:
                 r.failure(_failure(r))
+                headers = getattr(r, "headers", None) or {}
+                wait = retry_after_s(status, headers.get("retry-after"))
+                if wait:  # the service shed load: back off as a well-behaved client does (wait_time reads it)
+                    self.not_before = max(self.not_before, time.perf_counter() + wait)
         return status, data
 
     def _fire(self, request_type: str, name: str, started: float, error: str | None) -> None:

@@ -79,7 +79,9 @@ class PaymentUser(PaymentClient, FastHttpUser):
             time.sleep(self._pacer.first_wait())
 
     def wait_time(self):
-        return 0.0 if self.s.closed_loop else self._pacer.next_wait()
+        """The pace (none in a closed loop), or longer after a refusal with Retry-After."""
+        paced = 0.0 if self.s.closed_loop else self._pacer.next_wait()
+        return max(paced, self.not_before - time.perf_counter())
 
     @task
     def scenario_step(self):
