@@ -21,7 +21,6 @@ Goal (issue 27): CPU per authorization with history within 5 % of empty.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 import sqlite3
 import statistics

@@ -4,10 +4,9 @@ client, the scenario's fault calls, fault vocabularies by `at:`, the feature-off
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
-
-import time
 
 import pytest
 import yaml
