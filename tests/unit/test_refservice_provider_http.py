@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from aiohttp import web
@@ -15,7 +16,7 @@ from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.adapters import AcmeAdapter
 from moneypath.reference.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable
-from moneypath.reference.refservice.resilience import RetryPolicy
+from moneypath.reference.refservice.resilience import CircuitBreaker, RetryBudget, RetryPolicy
 from tests.conftest import free_port
 
 
@@ -121,3 +122,59 @@ def test_a_2xx_that_is_not_json_is_a_provider_error_not_a_crash(catalog, content
     assert result.outcome == "error" and Garbled.calls == 2  # retried: safe, the key deduplicates it
     assert mp.backend.registry.get_sample_value(catalog.metric("provider_requests_total"),
                                                 {"provider": "acme", "operation": "capture", "outcome": "error"}) == 2
+
+
+class _Failing:
+    """A provider that answers 500 at once, or after `delay_s` (a slow one)."""
+
+    def __init__(self, delay_s: float = 0.0):
+        self.calls, self.delay_s = 0, delay_s
+
+    async def post(self, path, body, headers, timeout_s):
+        self.calls += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return 500, b"{}"
+
+
+def test_retries_of_a_failing_provider_stay_within_the_budget(catalog):
+    """Every call fails: without the budget each would make 3 attempts (300 in all); with it, retries are
+    at most 20 % of calls plus the bucket's 10 to start with."""
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    provider = _Failing()
+    adapter = AcmeAdapter(provider, mp, retry=RetryPolicy(max_attempts=3, base_s=0.0, cap_s=0.0),
+                          breaker=CircuitBreaker(failure_threshold=10 ** 6))
+
+    async def calls():
+        for i in range(100):
+            assert (await adapter.capture("acme_1", 100, "EUR", f"key-{i}")).outcome == "error"
+
+    asyncio.run(calls())
+    retries = provider.calls - 100
+    assert 20 <= retries <= 20 + 10
+    assert mp.backend.registry.get_sample_value(catalog.metric("provider_retries_total"),
+                                                {"provider": "acme", "operation": "capture"}) == retries
+
+
+def test_the_budget_lets_an_occasional_failure_be_retried():
+    budget = RetryBudget(ratio=0.2, max_tokens=10)
+    for _ in range(10):
+        assert budget.withdraw()
+    assert not budget.withdraw()  # spent: calls must earn retries back
+    for _ in range(5):
+        budget.deposit()
+    assert budget.withdraw() and not budget.withdraw()
+    for _ in range(1000):
+        budget.deposit()
+    assert budget.tokens == 10  # a quiet hour does not bank a retry storm
+
+
+def test_attempts_share_one_deadline(catalog):
+    """A provider answering 500 after 0.3 s, a 0.5 s deadline: one retry fits, a third attempt does not."""
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    provider = _Failing(delay_s=0.3)
+    adapter = AcmeAdapter(provider, mp, timeout_s=0.5, retry=RetryPolicy(max_attempts=3, base_s=0.0, cap_s=0.0))
+    started = time.perf_counter()
+    result = asyncio.run(adapter.capture("acme_1", 100, "EUR", "key-1"))
+    assert result.outcome in ("error", "timeout") and provider.calls == 2
+    assert time.perf_counter() - started < 0.7

@@ -3,7 +3,10 @@
 Each adapter speaks its provider's API and vocabulary and returns a normalised result.
 The shared call path owns the timeout, retries (capped exponential backoff with full
 jitter; safe because every provider request carries an idempotency key) and the circuit
-breaker, and records every attempt with moneypath.instrument.
+breaker, and records every attempt with moneypath.instrument. Under overload retries must not
+multiply the load on a struggling provider: a retry budget per provider keeps retries to 20 %
+of calls, and every attempt fits in one deadline per operation (`timeout_s`), so a payment never
+waits 3 x 2 s for an answer.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass
 from moneypath.instrument import MoneyPath, current_correlation_id
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.reference.refservice.provider_http import ProviderHttp, ProviderTimeout, ProviderUnreachable
-from moneypath.reference.refservice.resilience import CircuitBreaker, RetryPolicy
+from moneypath.reference.refservice.resilience import CircuitBreaker, RetryBudget, RetryPolicy
+
+MIN_ATTEMPT_S = 0.05  # no retry starts with less than this left of the operation's deadline
 
 
 @dataclass(frozen=True)
@@ -34,27 +39,31 @@ class Adapter(ABC):
     name = ""
 
     def __init__(self, client: ProviderHttp, mp: MoneyPath, timeout_s: float = 2.0,
-                 retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None):
+                 retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None,
+                 budget: RetryBudget | None = None):
         self.client, self.mp, self.timeout_s, self.retry = client, mp, timeout_s, retry or RetryPolicy()
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker, self.budget = breaker or CircuitBreaker(), budget or RetryBudget()
         self.breaker._on_change = lambda state: mp.set_circuit_state(self.name, state)
         mp.set_circuit_state(self.name, self.breaker.state)
 
     async def _call(self, operation: str, path: str, body: dict) -> tuple[dict | None, str]:
-        """POST with retries; returns (JSON body or None, outcome of the last attempt)."""
+        """POST with retries within `timeout_s` in all; returns (JSON body or None, outcome of the last attempt)."""
         outcome = "error"
         correlation_id = current_correlation_id()
         headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
+        deadline = time.perf_counter() + self.timeout_s
+        self.budget.deposit()
         for attempt in range(self.retry.max_attempts):
             if not self.breaker.allow():
                 self.mp.record_provider_call(self.name, operation, "circuit_open", 0.0)
                 return None, "circuit_open"
             start = time.perf_counter()
+            left = deadline - start
             status = 0
             try:
-                # A total deadline, whatever the client's own timeouts do with a slow drip.
-                async with asyncio.timeout(self.timeout_s):
-                    status, content = await self.client.post(path, body, headers, self.timeout_s)
+                # The deadline holds whatever the client's own timeouts do with a slow drip.
+                async with asyncio.timeout(left):
+                    status, content = await self.client.post(path, body, headers, left)
                 outcome = "success" if status < 500 else "error"
             except (ProviderTimeout, TimeoutError):
                 outcome = "timeout"
@@ -75,9 +84,13 @@ class Adapter(ABC):
                 self.breaker.success()
                 return answer, outcome
             self.breaker.failure()
-            if attempt + 1 < self.retry.max_attempts:
-                self.mp.count_provider_retry(self.name, operation)
-                await asyncio.sleep(self.retry.delay(attempt))
+            if attempt + 1 >= self.retry.max_attempts:
+                break
+            pause = self.retry.delay(attempt)
+            if deadline - time.perf_counter() - pause < MIN_ATTEMPT_S or not self.budget.withdraw():
+                break
+            self.mp.count_provider_retry(self.name, operation)
+            await asyncio.sleep(pause)
         return None, outcome
 
     async def _request(self, operation: str, path: str, payload: dict, vocabulary: dict[str, str],
