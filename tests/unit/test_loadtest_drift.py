@@ -1,0 +1,172 @@
+"""Soak drift (moneypath.loadtest.drift) on synthetic samples: growth is caught, flat passes, missing inputs
+and short runs say why, a database growing in chunks is judged by its trend, not by where a chunk lands."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from moneypath.loadtest import drift
+from moneypath.loadtest.drift import Sample
+
+START = 1_700_000_000.0
+RATE = 150.0  # authorizations per second
+
+
+def run(duration_s=600.0, every_s=5.0, cpu_ms=2.0, cpu_growth=0.0, rss_mb=80.0, rss_growth_mb_per_s=0.0,
+        db_bytes=1500.0, db=None, auth=True, cpu=True, rss=True):
+    """Samples of a run: CPU ms per authorization growing by `cpu_growth` (a share) over the run, RSS growing
+    linearly, the DB growing `db_bytes` per payment (or by `db(t, n)`)."""
+    out, cpu_s = [], 0.0
+    t = 0.0
+    while t <= duration_s + 1e-9:
+        n = RATE * t
+        if t > 0:
+            per = cpu_ms * (1 + cpu_growth * t / duration_s) / 1000
+            cpu_s += per * RATE * every_s
+        size = db(t, n) if db else 4096 + db_bytes * n
+        out.append(Sample(START + t, cpu_s if cpu else None, (rss_mb + rss_growth_mb_per_s * t) * 1e6 if rss else None,
+                          size, n if auth else None))
+        t += every_s
+    return out
+
+
+def compute(samples, duration_s=600.0, warmup_s=15.0, p99=(100.0, 101.0), **kw):
+    return drift.compute(samples, START, START + duration_s, warmup_s, p99, **kw)
+
+
+def test_a_flat_run_passes_every_metric_with_the_figures_of_both_minutes():
+    d = compute(run())
+    assert d.reason == ""
+    assert d.windows.first == (START + 15, START + 75) and d.windows.last == (START + 540, START + 600)
+    cpu, p99, rss, db = (d.metric(k) for k in ("cpu_ms_per_authorization", "p99_ms", "rss_mb", "db_bytes_per_payment"))
+    assert cpu.first == pytest.approx(2.0) and cpu.last == pytest.approx(2.0) and cpu.status == drift.PASS
+    assert p99.drift == pytest.approx(0.01) and p99.status == drift.PASS
+    assert rss.first == pytest.approx(80.0) and rss.status == drift.PASS
+    assert db.first == pytest.approx(1500.0) and db.last == pytest.approx(1500.0) and db.status == drift.PASS
+    assert all(m.reason == "" for m in d.metrics)
+
+
+def test_cpu_per_authorization_that_grows_fails_with_both_figures_in_the_reason():
+    d = compute(run(cpu_growth=0.2))  # 20 % more CPU per authorization by the end
+    cpu = d.metric("cpu_ms_per_authorization")
+    assert cpu.status == drift.FAIL
+    assert 0.12 < cpu.drift < 0.2
+    assert "service CPU per authorization grew +" in cpu.reason and "limit +5%" in cpu.reason
+
+
+def test_a_memory_leak_fails_and_a_small_wobble_does_not():
+    leak = compute(run(rss_growth_mb_per_s=0.02)).metric("rss_mb")  # 80 MB -> ~92 MB
+    assert leak.status == drift.FAIL and leak.drift > 0.1
+    slight = compute(run(rss_growth_mb_per_s=0.005)).metric("rss_mb")  # ~ +3.4 %
+    assert slight.status == drift.PASS and 0.02 < slight.drift < 0.05
+
+
+def test_p99_growth_is_judged_one_sided():
+    assert compute(run(), p99=(100.0, 106.0)).metric("p99_ms").status == drift.FAIL
+    assert compute(run(), p99=(100.0, 105.0)).metric("p99_ms").status == drift.PASS
+    fell = compute(run(), p99=(100.0, 60.0)).metric("p99_ms")
+    assert fell.status == drift.PASS and fell.drift == pytest.approx(-0.4)
+
+
+def test_database_growing_per_payment_fails():
+    d = compute(run(db=lambda t, n: 4096 + n * (1500 + 2 * t)))  # each payment costs more as the run goes on
+    assert d.metric("db_bytes_per_payment").status == drift.FAIL
+
+
+def chunky(chunk_bytes, phase=0.37):
+    """A file that grows `chunk_bytes` at a time (pages, the WAL's high-water mark) as 1500 B per payment come in."""
+    return lambda t, n: 4096 + chunk_bytes * math.ceil(1500 * n / chunk_bytes + phase)
+
+
+def test_sqlite_growing_in_chunks_is_judged_by_its_trend_not_by_where_a_chunk_lands():
+    """3 MB chunks, one every ~14 s: a minute holds four chunks or five. The trend over the span is what
+    a payment costs; the growth inside each minute would have reported +25 % drift that is not there."""
+    samples = run(db=chunky(3 << 20))
+    d = compute(samples)
+    db = d.metric("db_bytes_per_payment")
+    assert db.status == drift.PASS
+    assert db.first == pytest.approx(1500, rel=0.02) and db.last == pytest.approx(1500, rel=0.02)
+    naive = []
+    for a, b in (d.windows.first, d.windows.last):
+        grow = drift.value_at(samples, "db_bytes", b) - drift.value_at(samples, "db_bytes", a)
+        naive.append(grow / (RATE * (b - a)))
+    assert abs(naive[1] / naive[0] - 1) > 0.2
+
+
+def test_chunks_too_coarse_for_the_span_are_shown_not_judged():
+    db = compute(run(db=chunky(16 << 20))).metric("db_bytes_per_payment")  # one chunk every ~75 s
+    assert db.status == drift.NOT_JUDGED and db.first is not None
+    assert "grew in only 1 steps" in db.reason or "grew in only 2 steps" in db.reason
+
+
+def test_a_database_leak_in_chunks_is_still_caught():
+    leak = compute(run(db=lambda t, n: 4096 + (3 << 20) * math.ceil(n * (1500 + 1.0 * t) / (3 << 20))))
+    assert leak.metric("db_bytes_per_payment").status == drift.FAIL
+
+
+def test_missing_inputs_give_reasons_per_metric():
+    d = compute(run(cpu=False, rss=False), p99=(None, None),
+                missing={"cpu": "no local service processes", "rss": "no local service processes",
+                         "p99": "no latency histogram in the catalog"})
+    cpu, p99, rss, db = (d.metric(k) for k in ("cpu_ms_per_authorization", "p99_ms", "rss_mb", "db_bytes_per_payment"))
+    assert cpu.status == drift.NOT_MEASURED and cpu.reason == "not measured: no local service processes"
+    assert p99.reason == "not measured: no latency histogram in the catalog"
+    assert rss.status == drift.NOT_MEASURED
+    assert db.status == drift.PASS  # what was measured is still judged
+
+
+def test_no_authorization_count_leaves_the_per_authorization_figures_unmeasured():
+    d = compute(run(auth=False), missing={"authorizations": "no Locust history"})
+    assert d.metric("cpu_ms_per_authorization").reason == "not measured: no Locust history"
+    assert d.metric("db_bytes_per_payment").reason == "not measured: no Locust history"
+    assert d.metric("rss_mb").status == drift.PASS
+
+
+def test_inputs_absent_without_a_stated_reason_still_say_what_is_missing():
+    d = compute(run(cpu=False), p99=(100.0, None))
+    assert d.metric("cpu_ms_per_authorization").reason == "not measured: no samples at the window's edges (first minute)"
+    assert d.metric("p99_ms").reason == "not measured: no latency for the window (last minute)"
+
+
+def test_a_hole_in_the_sampling_at_a_window_edge_is_not_bridged():
+    samples = [s for s in run() if not (START + 500 < s.t < START + 590)]
+    cpu = compute(samples).metric("cpu_ms_per_authorization")
+    assert cpu.status == drift.NOT_MEASURED and "(last minute)" in cpu.reason
+
+
+def test_a_run_shorter_than_warmup_and_two_minutes_is_not_judged():
+    d = compute(run(duration_s=130), duration_s=130, warmup_s=15)
+    assert d.windows is None and "run too short for drift: 130 s" in d.reason and "135 s" in d.reason
+    assert all(m.status == drift.NOT_JUDGED for m in d.metrics)
+    assert drift.summary_lines(d) == [f"drift: not judged: {d.reason}"]
+    assert compute(run(duration_s=135), duration_s=135).windows is not None
+
+
+def test_the_database_span_is_a_quarter_of_the_steady_part_and_never_overlaps():
+    w, _ = drift.windows(START, START + 3600, 15)
+    assert w.db_first == (START + 15, START + 15 + 3585 / 4)
+    w, _ = drift.windows(START, START + 135, 15)  # steady part of exactly two minutes
+    assert w.db_first[1] <= w.db_last[0]
+
+
+def test_a_first_figure_of_zero_is_not_turned_into_a_ratio():
+    d = compute(run(), p99=(0.0, 10.0))
+    assert d.metric("p99_ms").status == drift.NOT_JUDGED and "no ratio" in d.metric("p99_ms").reason
+
+
+def test_summary_lines_mark_each_metric():
+    lines = drift.summary_lines(compute(run(cpu_growth=0.3), missing={"rss": "no local service processes"}))
+    assert lines[0].startswith("drift, first minute after the warm-up -> last minute")
+    assert any(line.startswith("  FAIL service CPU per authorization: 2.") for line in lines), lines
+    assert "  -    service resident memory: not measured: no local service processes" in lines
+    assert any(line.startswith("  ok   database bytes per payment: 1,500 B -> 1,500 B") for line in lines)
+
+
+def test_to_dict_is_plain_data():
+    data = compute(run()).to_dict()
+    assert data["limit"] == drift.DRIFT_LIMIT and data["windows"]["first"] == (START + 15, START + 75)
+    assert {m["key"] for m in data["metrics"]} == {"cpu_ms_per_authorization", "p99_ms", "rss_mb",
+                                                   "db_bytes_per_payment"}
+    assert data["samples"][0]["t"] == START
