@@ -170,3 +170,66 @@ def test_to_dict_is_plain_data():
     assert {m["key"] for m in data["metrics"]} == {"cpu_ms_per_authorization", "p99_ms", "rss_mb",
                                                    "db_bytes_per_payment"}
     assert data["samples"][0]["t"] == START
+
+
+# ---------------------------------------------------------------- gates, scenario file, report
+
+
+def scenario(**kw):
+    from moneypath.loadtest.scenarios import Scenario
+
+    return Scenario(description="d", name="soak", **kw)
+
+
+def test_each_drift_figure_is_a_gate_that_passes_fails_or_says_why_it_was_skipped():
+    from moneypath.loadtest import gates
+
+    d = compute(run(cpu_growth=0.3, rss=False), missing={"rss": "no local service processes"})
+    by_name = {g.name: g for g in gates.drift_gates(d, scenario())}
+    assert set(by_name) == set(gates.DRIFT_GATES.values())
+    assert by_name["drift_cpu_per_authorization"].status == gates.FAIL
+    assert by_name["drift_cpu_per_authorization"].reason.startswith("service CPU per authorization grew +")
+    assert by_name["drift_p99"].status == gates.PASS and by_name["drift_p99"].observed == "100 ms -> 101 ms (+1.0%)"
+    assert by_name["drift_rss"].status == gates.SKIP
+    assert by_name["drift_rss"].reason == "not measured: no local service processes"
+    assert gates.breaches(list(by_name.values())) == [by_name["drift_cpu_per_authorization"].reason]
+    skipped = {g.name: g for g in gates.drift_gates(d, scenario(skip_gates=["drift_cpu_per_authorization"]))}
+    assert skipped["drift_cpu_per_authorization"].status == gates.SKIP
+
+
+def test_a_short_run_skips_every_drift_gate_with_the_reason():
+    from moneypath.loadtest import gates
+
+    d = compute(run(duration_s=100), duration_s=100)
+    assert {(g.status, g.reason) for g in gates.drift_gates(d, scenario())} == {(gates.SKIP, d.reason)}
+
+
+def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_name(catalog):
+    from moneypath.loadtest import scenarios
+    from moneypath.loadtest.locustfiles import SCENARIOS
+
+    spec = scenarios.load(SCENARIOS, catalog)
+    assert spec.get("soak").drift is True
+    assert [name for name, s in spec.scenarios.items() if s.drift] == ["soak"]
+    assert {"drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment"} <= set(scenarios.GATE_NAMES)
+    with pytest.raises(ValueError, match="unknown gate 'drift_cpu'"):
+        scenario(skip_gates=["drift_cpu"])
+
+
+def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp_path):
+    from moneypath.loadtest import report
+
+    d = compute(run(cpu_growth=0.3), sources={"cpu": "service processes"}).to_dict()
+    section = report.drift_section(d)
+    page = report.doc.Document("t", [section]).to_markdown()
+    assert "| service CPU per authorization | 2.0" in page and "| FAIL |" in page
+    assert "- **cpu**: service processes" in page
+    assert "one-sided" in page
+    short = report.doc.Document("t", [report.drift_section(compute(run(100), duration_s=100).to_dict())]).to_markdown()
+    assert "Drift not judged: run too short for drift" in short
+    rss, cpu = report.drift_series(d)
+    assert rss.values[0] == pytest.approx(80.0) and len(cpu.times) == 600 // 30
+    assert cpu.values[0] == pytest.approx(2.0, rel=0.02) and cpu.values[-1] == pytest.approx(2.6, rel=0.02)
+    made = report._drift_plots(report.pyplot(), d, tmp_path)
+    assert [name for _, name in made] == ["drift-rss.png", "drift-cpu.png"]
+    assert all((tmp_path / name).stat().st_size > 1000 for _, name in made)
