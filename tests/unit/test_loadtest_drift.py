@@ -233,3 +233,104 @@ def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp
     made = report._drift_plots(report.pyplot(), d, tmp_path)
     assert [name for _, name in made] == ["drift-rss.png", "drift-cpu.png"]
     assert all((tmp_path / name).stat().st_size > 1000 for _, name in made)
+
+
+# ---------------------------------------------------------------- measuring (sampler, Locust history)
+
+
+HISTORY_HEAD = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%,Total Request Count,Total Failure Count\n"
+
+
+def test_authorization_history_counts_final_authorize_outcomes_per_second(tmp_path):
+    from moneypath.loadtest import stats
+
+    path = tmp_path / "locust_stats_history.csv"
+    path.write_text(HISTORY_HEAD +
+                    "100,5,POST,authorize [acme],3,0,10,20,30,3,0\n"
+                    "100,5,POST,authorize [globex],3,0,10,20,50,2,0\n"
+                    "100,5,POST,capture [acme],3,0,10,20,90,7,0\n"
+                    "100,5,POST,authorize [acme] (attempt),3,0,10,20,900,9,0\n"
+                    "100,5,,Aggregated,4.5,0.5,12,40,90,21,0\n"
+                    "101,5,POST,authorize [acme],3,0,10,20,N/A,8,0\n"
+                    "101,5,RETRIED,authorize [globex],3,0,10,20,40,4,0\n")
+    ticks = stats.authorization_history(path)
+    assert [(t.t, t.total, t.p99_ms) for t in ticks] == [(100, 5, 50), (101, 12, 40)]
+    assert [t.total for t in stats.authorization_history(path, "acme")] == [3, 8]
+    assert stats.authorization_history(tmp_path / "none.csv") == []
+
+
+def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(tmp_path):
+    import os
+
+    from moneypath.loadtest import drift_run
+
+    db = tmp_path / "ledger.db"
+    db.write_bytes(b"x" * 4096)
+    sampler = drift_run.Sampler([os.getpid()], [db, tmp_path / "ledger.db-wal"], every_s=3600)
+    first = sampler.sample(now=1.0)
+    sum(i * i for i in range(200_000))  # some CPU
+    (tmp_path / "ledger.db-wal").write_bytes(b"y" * 1000)
+    second = sampler.sample(now=2.0)
+    assert first.db_bytes == 4096 and second.db_bytes == 5096
+    assert second.cpu_s > first.cpu_s > 0 and second.rss_bytes > 1e6
+    db.unlink()
+    assert sampler.sample(now=3.0).db_bytes is None  # the main file gone: no size, not a size of 0
+    gone = drift_run.Sampler([2 ** 22 + 12345], None)  # no such process
+    assert (gone.sample(now=1.0).cpu_s, gone.samples[0].rss_bytes) == (None, None)
+
+
+def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path):
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.Sampler([], None, every_s=0.01)
+    sampler.begin()
+    import time
+
+    time.sleep(0.05)
+    n = len(sampler.end())
+    assert n >= 3 and len(sampler.end()) == n
+
+
+def test_a_target_that_is_not_the_local_stacks_service_samples_nothing_local(catalog, tmp_path):
+    from types import SimpleNamespace
+
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.sampler_for(catalog, SimpleNamespace(state_dir=None, host="https://staging.example"))
+    assert sampler.service_pids == [] and sampler.db_files is None
+    assert "not the service of a local stack" in sampler.missing["db"]
+    samples = drift_run.process_from_prometheus(catalog, None, [Sample(1.0)], 5, sampler.missing, {})
+    assert samples == [Sample(1.0)] and sampler.missing["cpu"] == "no local service processes and no Prometheus"
+
+
+def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(catalog, tmp_path):
+    from moneypath.loadtest import drift_run
+
+    rows = []
+    for s in range(0, 601):
+        rows.append(f"{START + s:.0f},50,POST,authorize [acme],150,0,10,20,{120 if s < 300 else 130},{150 * s},0\n")
+    (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
+    sampler = drift_run.Sampler([12345], None, missing={"db": "not here"})  # local processes (not sampled here)
+    sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]  # what the thread took: no counts
+    d = drift_run.measure(catalog, sampler, None, tmp_path, START - 3, 600, 15)
+    assert d.windows.first == (START + 15, START + 75)
+    cpu = d.metric("cpu_ms_per_authorization")
+    assert cpu.first == pytest.approx(2.0, rel=0.03) and cpu.status == drift.PASS
+    p99 = d.metric("p99_ms")
+    assert (p99.first, p99.last, p99.status) == (120, 130, drift.FAIL)
+    assert d.sources["p99"].startswith("Locust") and d.metric("db_bytes_per_payment").reason == "not measured: not here"
+    assert d.metric("rss_mb").status == drift.PASS
+    foreign = drift_run.Sampler([], None)
+    foreign.samples = list(sampler.samples)
+    d = drift_run.measure(catalog, foreign, None, tmp_path, START, 600, 15)
+    assert d.metric("rss_mb").reason == "not measured: no local service processes and no Prometheus"
+
+
+def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.Sampler([12345], None)
+    sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]
+    d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
+    assert d.metric("cpu_ms_per_authorization").reason == \
+        "not measured: Locust wrote no per-second history of authorizations"
