@@ -162,7 +162,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
                     "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
-               "  moneypath loadtest soak --rate 350 --duration 10m\n"
+               "  moneypath loadtest soak --rate 340 --duration 10m\n"
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
