@@ -304,6 +304,32 @@ def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monke
     assert "BREACH: ledger balanced: not proven: Prometheus unavailable: timed out" in err.splitlines()
 
 
+def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_run, monkeypatch, capsys, catalog):
+    from moneypath.loadtest import runner
+    from tests.unit.test_loadtest_drift import compute, run
+
+    plain = fake_run(None, runner.NOT_JUDGED, catalog)
+
+    def with_drift(c, spec, target, work, port, progress):
+        outcome = plain(c, spec, target, work, port, progress)
+        outcome.drift = compute(run(cpu_growth=0.3))
+        outcome.gates += gates.drift_gates(outcome.drift, outcome.scenario)
+        return outcome
+
+    monkeypatch.setattr(runner, "run", with_drift)
+    code = cli.main(["loadtest", "soak", "--no-prometheus", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [line for line in err.splitlines() if line.startswith("BREACH")] == [
+        "BREACH: " + next(m.reason for m in compute(run(cpu_growth=0.3)).metrics if m.status == "fail")]
+    assert "drift, first minute after the warm-up -> last minute (growth over +5% fails):" in out.splitlines()
+    report_dir = next(tmp_path.iterdir())
+    result = json.loads((report_dir / "result.json").read_text())
+    assert [m["status"] for m in result["drift"]["metrics"]] == ["fail", "pass", "pass", "pass"]
+    assert "## Drift" in (report_dir / "report.md").read_text()
+    assert (report_dir / "drift-rss.png").exists() and (report_dir / "drift-cpu.png").exists()
+
+
 def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, monkeypatch, capsys, catalog):
     from moneypath.loadtest import runner
 

@@ -103,3 +103,10 @@ LOCUST_METRICS = {
     "avg_response_ms": "locust_requests_avg_response_time",
     "users": "locust_users",
 }
+
+# What prometheus_client's process collector serves for any Python service (and most other clients'):
+# the soak drift reads a service's CPU and memory from them when it has no local processes to measure.
+PROCESS_METRICS = {
+    "cpu_seconds": "process_cpu_seconds_total",
+    "resident_bytes": "process_resident_memory_bytes",
+}

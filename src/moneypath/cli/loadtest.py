@@ -153,12 +153,16 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  zero duplicate charges (and one payment per idempotency key in a retry storm), ledger\n"
                     "  balanced, reconciliation caught up after the run; a gate of a feature the catalog\n"
                     "  switches off is skipped and the verdict says so\n"
+                    "  soak (a scenario with drift: true): service CPU per authorization, authorize p99, resident\n"
+                    "  memory and database bytes per payment may grow at most 5 % from the first minute after\n"
+                    "  the warm-up to the last\n"
                     "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
                     "  within tolerance of a previous run\n"
                     "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
                     "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
                     "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
+               "  moneypath loadtest soak --rate 340 --duration 10m\n"
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
@@ -362,6 +366,8 @@ def _loadtest(args) -> int:
         result = runner.result_dict(c, outcome, target)
         thr = gates.thresholds(c, args.reconcile_within)
         result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
+        if outcome.drift is not None:
+            result["drift"] = outcome.drift.to_dict()
         if baseline is not None:
             extra = gates.compare(result, baseline, gates.Tolerances(args.p99_tolerance, args.rps_tolerance))
             result["gates"] += [gt.to_dict() for gt in extra]
@@ -380,6 +386,11 @@ def _loadtest(args) -> int:
         _close_target(target)
     for line in report.gate_table(result["gates"]):
         _say(line)
+    if outcome.drift is not None:
+        from moneypath.loadtest import drift
+
+        for line in drift.summary_lines(outcome.drift):
+            _say(line)
     _say(f"report: {final / 'report.html'} (and report.md, result.json)")
     for line in result["breaches"]:
         print(f"BREACH: {line}", file=sys.stderr)

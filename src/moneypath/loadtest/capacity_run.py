@@ -15,7 +15,6 @@ from moneypath.catalog.conventions import Key
 from moneypath.loadtest import resources, runner, usl
 from moneypath.loadtest.capacity import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
 from moneypath.loadtest.stats import refused_per_s
-from moneypath.stack import local as stack
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated
 SATURATION_PROBES = 3
@@ -27,12 +26,7 @@ MAX_REFINE = 2
 def meter_for(target: runner.Target, service_pids: list[int] = ()) -> resources.CpuMeter:
     """CPU of the stack's own processes when the target is a stack on this machine, and of `service_pids`
     (a service of your own running here); Locust's processes are added per step."""
-    parts: dict[str, list[int]] = {}
-    if target.state_dir is not None:
-        state = stack.load_state(target.state_dir.resolve())
-        if state is not None:
-            parts = {p.name if p.name != "refservice" else "service": [p.pid]
-                     for p in state.parts if p.name in ("refservice", "providersim", "prometheus")}
+    parts = resources.stack_parts(target.state_dir) if target.state_dir is not None else {}
     if service_pids:
         parts["service"] = list(service_pids)
     return resources.CpuMeter(parts)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
+from moneypath.loadtest import drift as dr
 from moneypath.loadtest.contract import availability_slo, latency_slo
 from moneypath.loadtest.scenarios import Scenario
 from moneypath.loadtest.stats import Summary
@@ -331,3 +332,27 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
 
 def breaches(gates: list[Gate]) -> list[str]:
     return [g.reason for g in gates if g.status == FAIL]
+
+
+# The soak's drift (moneypath.loadtest.drift): one gate per figure, so that skip_gates can leave one out.
+DRIFT_GATES = {"cpu_ms_per_authorization": "drift_cpu_per_authorization", "p99_ms": "drift_p99",
+               "rss_mb": "drift_rss", "db_bytes_per_payment": "drift_db_per_payment"}
+
+
+def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
+    """A gate per drift figure: pass or fail on its growth from the first minute after the warm-up to the last;
+    skipped, with the reason, when not measured or not judged (a run too short, chunks too coarse)."""
+    out = []
+    for m in d.metrics:
+        name = DRIFT_GATES[m.key]
+        title = f"drift: {m.title}"
+        limit = f"<= +{d.limit:.0%} (first minute after warm-up -> last)"
+        observed = (f"{dr.fmt(m.first, m.unit)} -> {dr.fmt(m.last, m.unit)}"
+                    + (f" ({m.drift:+.1%})" if m.drift is not None else ""))
+        if name in scenario.skip_gates:
+            out.append(Gate(name, title, "drift", SKIP, observed, limit, f"scenario {scenario.name} skips it"))
+        elif m.status in (dr.PASS, dr.FAIL):
+            out.append(Gate(name, title, "drift", PASS if m.status == dr.PASS else FAIL, observed, limit, m.reason))
+        else:
+            out.append(Gate(name, title, "drift", SKIP, observed if m.first is not None else "-", limit, m.reason))
+    return out

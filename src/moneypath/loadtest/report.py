@@ -14,8 +14,9 @@ from pathlib import Path
 
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
-from moneypath._common.plots import Series, draw_lines, finish, pyplot, save
+from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the CLI's names for them
+from moneypath.loadtest import drift as dr
 from moneypath.loadtest.gates import feature_skips
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
@@ -78,7 +79,81 @@ def _plots(result: dict, ticks, service: dict, directory: Path) -> list[tuple[st
     finish(ax, "Users", "", not ticks)
     save(fig, directory / "users.png")
     made.append(("Users", "users.png"))
+    if result.get("drift"):
+        made += _drift_plots(plt, result["drift"], directory)
     return made
+
+
+DRIFT_PLOT_STEP_S = 30.0  # CPU per authorization over 30 s steps: 5 s samples at a few hundred per second are noisy
+
+
+def drift_series(d: dict) -> tuple[Series, Series]:
+    """(resident memory in MB, CPU ms per authorization over DRIFT_PLOT_STEP_S steps) from a drift's samples."""
+    samples = list(d.get("samples", []))
+    rss = [(s["t"], s["rss_bytes"] / 1e6) for s in samples if s.get("rss_bytes") is not None]
+    per_auth, last = [], None
+    for s in samples:
+        if s.get("cpu_s") is None or s.get("authorizations") is None:
+            continue
+        if last is None:
+            last = s
+        elif s["t"] - last["t"] >= DRIFT_PLOT_STEP_S:
+            n = s["authorizations"] - last["authorizations"]
+            if n > 0:
+                per_auth.append((s["t"], (s["cpu_s"] - last["cpu_s"]) / n * 1000))
+            last = s
+    return (Series("service resident memory (MB)", [t for t, _ in rss], [v for _, v in rss]),
+            Series("service CPU per authorization (ms)", [t for t, _ in per_auth], [v for _, v in per_auth]))
+
+
+def _drift_plots(plt, d: dict, directory: Path) -> list[tuple[str, str]]:
+    made = []
+    windows = d.get("windows")
+    for series, unit, name, title in zip(drift_series(d), ("suffix: MB", "ms"), ("drift-rss.png", "drift-cpu.png"),
+                                         ("Resident memory", "CPU per authorization")):
+        fig, ax = plt.subplots(figsize=(9, 2.6))
+        draw_lines(ax, [series] if series.times else [])
+        if windows and series.times:
+            for a, b in (windows["first"], windows["last"]):
+                ax.axvspan(utc(a), utc(b), color="#1F78C1", alpha=0.12)
+        finish(ax, f"{title} (shaded: the first minute after the warm-up and the last)", unit, not series.times)
+        save(fig, directory / name)
+        made.append((f"Drift: {title.lower()}", name))
+    return made
+
+
+DRIFT_MARK = {dr.PASS: "PASS", dr.FAIL: "FAIL", dr.NOT_MEASURED: "-", dr.NOT_JUDGED: "-"}
+WINDOW_FMT = "%H:%M:%S"
+
+
+def drift_section(d: dict) -> doc.Section:
+    """The soak's drift: each figure in the first minute after the warm-up and the last, its drift and verdict."""
+    blocks: list = []
+    if d.get("windows") is None:
+        blocks.append(doc.Para(f"Drift not judged: {d['reason']}"))
+        return doc.Section("Drift", blocks)
+    w = d["windows"]
+
+    def span(pair) -> str:
+        return " - ".join(time.strftime(WINDOW_FMT, time.gmtime(t)) for t in pair) + " UTC"
+
+    rows, kinds = [], []
+    for m in d["metrics"]:
+        drift = "-" if m["drift"] is None else f"{m['drift']:+.1%}"
+        rows.append([m["title"], dr.fmt(m["first"], m["unit"]), dr.fmt(m["last"], m["unit"]), drift,
+                     DRIFT_MARK[m["status"]], m["reason"]])
+        kinds.append({dr.PASS: "pass", dr.FAIL: "fail"}.get(m["status"], "skip"))
+    blocks += [
+        doc.Para(f"From the first minute after the warm-up ({span(w['first'])}) to the last minute ({span(w['last'])}); "
+                 f"a figure may grow at most {d['limit']:.0%} (one-sided: one that falls passes). Database bytes "
+                 f"per payment is the trend of the file's size against authorizations over {span(w['db_first'])} "
+                 f"and {span(w['db_last'])}: the file grows in chunks, a minute alone would say where a chunk landed."),
+        doc.Table(["figure", "first minute", "last minute", "drift", "result", "reason"], rows, None,
+                  align="lrrrll", row_kinds=kinds)]
+    sources = d.get("sources") or {}
+    if sources:
+        blocks.append(doc.Bullets([(k, v) for k, v in sources.items()]))
+    return doc.Section("Drift", blocks)
 
 
 def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
@@ -117,6 +192,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     if skipped:
         sections.append(doc.Section("", [doc.Para("Skipped: " + "; ".join(f"{gt['title']} ({gt['reason']})"
                                                                           for gt in skipped))], only="md"))
+    if result.get("drift"):
+        sections.append(drift_section(result["drift"]))
     by_name = [[r["method"], r["name"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
                 *("-" if r[k] is None else f"{r[k]:.0f}" for k in MS_KEYS)] for r in loc["by_name"]]
     plots_section = doc.Section("Plots", [doc.Gallery([doc.Image(title, name) for title, name in plots])])

@@ -17,8 +17,11 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
+
+from moneypath.stack import local as stack
 
 SATURATED = 0.8  # at this share of its ceiling a resource is named as the limit
 
@@ -67,6 +70,46 @@ def bottleneck(u: Usage) -> tuple[str | None, str]:
     return name, f"{LABELS.get(name, name)} at {share:.0%} of its ceiling" + (f" (also {', '.join(also)})" if also else "")
 
 
+def process_group(pids: list[int]) -> tuple[list[psutil.Process], int]:
+    """(the processes of `pids` with all their children, how many cores they can use): a supervisor with
+    workers does not add a core of its own. Pids that are gone are left out."""
+    out, leaves = [], 0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            children = p.children(recursive=True)
+        except psutil.Error:
+            continue
+        out += [p, *children]
+        leaves += max(1, len(children))
+    return out, leaves
+
+
+def cpu_seconds(p: psutil.Process) -> float | None:
+    """User + system CPU seconds of one process so far; None when it has exited."""
+    try:
+        t = p.cpu_times()
+    except psutil.Error:
+        return None
+    return t.user + t.system
+
+
+def rss_bytes(p: psutil.Process) -> int | None:
+    """Resident memory of one process now; None when it has exited."""
+    try:
+        return p.memory_info().rss
+    except psutil.Error:
+        return None
+
+
+def stack_parts(state_dir, names=("refservice", "providersim", "prometheus")) -> dict[str, list[int]]:
+    """Pids of a local stack's processes by part ("service" for the reference service), from its stack.json."""
+    state = stack.load_state(Path(state_dir).resolve())
+    if state is None:
+        return {}
+    return {p.name if p.name != "refservice" else "service": [p.pid] for p in state.parts if p.name in names}
+
+
 class CpuMeter:
     """CPU seconds of named process groups between begin() and end(); children (worker processes)
     found at begin are counted with their parent. A thread samples every `every_s` so that a
@@ -82,28 +125,12 @@ class CpuMeter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @staticmethod
-    def _procs(pids: list[int]):
-        out, leaves = [], 0
-        for pid in pids:
-            try:
-                p = psutil.Process(pid)
-                children = p.children(recursive=True)
-            except psutil.Error:
-                continue
-            out += [p, *children]
-            leaves += max(1, len(children))  # a supervisor with workers does not add a core of its own
-        return out, leaves
-
     def _sample(self) -> None:
         for name, procs in self._groups.items():
             last = self._last.setdefault(name, {})
             for p in procs:
-                try:
-                    t = p.cpu_times()
-                except psutil.Error:
-                    continue  # exited: its last reading stays
-                last[p.pid] = t.user + t.system
+                if (t := cpu_seconds(p)) is not None:  # None: exited, its last reading stays
+                    last[p.pid] = t
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
@@ -111,7 +138,7 @@ class CpuMeter:
 
     def begin(self, more: dict[str, list[int]] | None = None) -> None:
         self.parts = {**self.parts, **(more or {})}
-        found = {name: self._procs(pids) for name, pids in self.parts.items()}
+        found = {name: process_group(pids) for name, pids in self.parts.items()}
         self._groups = {name: procs for name, (procs, _) in found.items() if procs}
         self._leaves = {name: leaves for name, (_, leaves) in found.items()}
         self._last = {}

@@ -27,7 +27,7 @@ from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
-from moneypath.loadtest import faults, locustfiles, scenarios
+from moneypath.loadtest import drift_run, faults, locustfiles, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
@@ -92,6 +92,7 @@ class RunOutcome:
     service_series: dict = field(default_factory=dict)
     ticks: list = field(default_factory=list)
     usage: object = None  # resources.Usage when a meter was given
+    drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
 
     @property
     def passed(self) -> bool:
@@ -357,13 +358,18 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile, warmup)
     started = time.time()
     usage = None
+    sampler = drift_run.sampler_for(c, target) if scenario.drift else None
     try:
         if meter is not None:
             meter.begin({"locust": [p.pid for p in procs]})
+        if sampler is not None:
+            sampler.begin()
         wait_locust(procs, work, duration, progress)
         if meter is not None:
             usage = meter.end()
     finally:
+        if sampler is not None:
+            sampler.end()
         stop_locust(procs)
         clear_faults(scenario, target)
     ended = time.time()
@@ -389,12 +395,16 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         except ObserveError as exc:
             prom, reason = None, f"Prometheus unavailable: {exc}"
     gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []
+    drift = None
+    if sampler is not None:
+        drift = drift_run.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider)
+        gates += g.drift_gates(drift, scenario) if judge else []
     if spec.only_gates is not None:
         for gate in gates:
             if gate.name not in spec.only_gates and gate.status != g.SKIP:
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks, usage)
+                      series, ticks, usage, drift)
 
 
 def steady_latency(summary: Summary, entries: list[dict], warmup_file: Path, judge_provider: str | None,

@@ -25,7 +25,8 @@ from moneypath.loadtest.contract import ACTIONS, latency_slo
 
 DEFAULT_FILE = locustfiles.SCENARIOS
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
-              "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened")
+              "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened",
+              "drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment")
 
 
 class ScenarioError(Exception):
@@ -102,6 +103,9 @@ class Scenario(_Model):
     judge_provider: str | None = None  # latency and failure gates look at this provider only
     expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
     skip_gates: list[str] = Field(default_factory=list)
+    # Sample the service through the run and judge the drift from the first minute after the warm-up to the
+    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.drift
+    drift: bool = False
 
     name: str = ""
 

@@ -98,14 +98,20 @@ def _duration(entries: list[dict]) -> float:
     return max(ends) - min(starts) if starts and ends else 0.0
 
 
+def is_final(method: str, name: str, judge_provider: str | None = None) -> bool:
+    """A final outcome the gates judge: not a client check, not an attempt a client retried, of the judged
+    provider when one is."""
+    if method == CHECK or name.endswith(ATTEMPT):
+        return False
+    return judge_provider is None or provider_of(name) == judge_provider
+
+
 def summarize(entries: list[dict], judge_provider: str | None = None, duration_s: float | None = None) -> Summary:
     http = [e for e in entries if e["method"] in HTTP_METHODS]
     duration = duration_s or _duration(http) or 1.0
 
     def judged(e: dict) -> bool:
-        if e["method"] == CHECK or e["name"].endswith(ATTEMPT):
-            return False
-        return judge_provider is None or provider_of(e["name"]) == judge_provider
+        return is_final(e["method"], e["name"], judge_provider)
 
     final = [e for e in entries if judged(e)]
     authorize = [e for e in final if action_of(e["name"]) == "authorize"]
@@ -203,6 +209,34 @@ def history(path: Path) -> list[Tick]:
                               _num(row.get("99%")), int(_num(row.get("Total Request Count")) or 0),
                               int(_num(row.get("Total Failure Count")) or 0)))
     return ticks
+
+
+@dataclass
+class AuthorizationTick:
+    """One second of the per-name history, authorizations only."""
+    t: float
+    total: int               # final authorize outcomes so far
+    p99_ms: float | None     # the slowest authorize name's p99 over Locust's rolling 10 s window
+
+
+def authorization_history(path: Path, judge_provider: str | None = None) -> list[AuthorizationTick]:
+    """Per second, from the per-name rows of `<prefix>_stats_history.csv` (--csv-full-history): the final
+    authorize outcomes so far ("authorize [<provider>]" rows, as `summarize` counts them) and their p99."""
+    if not path.exists():
+        return []
+    totals: dict[float, int] = {}
+    p99s: dict[float, float] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            name, method = row.get("Name") or "", row.get("Type") or ""
+            t = _num(row.get("Timestamp"))
+            if t is None or name == "Aggregated" or action_of(name) != "authorize" \
+                    or not is_final(method, name, judge_provider):
+                continue
+            totals[t] = totals.get(t, 0) + int(_num(row.get("Total Request Count")) or 0)
+            if (p99 := _num(row.get("99%"))) is not None:
+                p99s[t] = max(p99s.get(t, 0.0), p99)
+    return [AuthorizationTick(t, totals[t], p99s.get(t)) for t in sorted(totals)]
 
 
 # A status in a failure's error text: the client writes "503 ledger-unavailable", Locust keeps it as

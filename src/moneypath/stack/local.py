@@ -32,6 +32,7 @@ from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 
 STATE_FILE = "stack.json"
+LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
 
 
 class StackError(Exception):
@@ -121,7 +122,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         secrets = write_secrets(state_dir)
         env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
                "MONEYPATH_CATALOG": str(Path(c.path).resolve()),
-               "MONEYPATH_DB_URL": db_url or f"sqlite:///{state_dir / 'ledger.db'}",
+               "MONEYPATH_DB_URL": db_url or f"sqlite:///{state_dir / LEDGER_DB}",
                "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
                "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
                # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it

@@ -1,0 +1,336 @@
+"""Soak drift (moneypath.loadtest.drift) on synthetic samples: growth is caught, flat passes, missing inputs
+and short runs say why, a database growing in chunks is judged by its trend, not by where a chunk lands."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from moneypath.loadtest import drift
+from moneypath.loadtest.drift import Sample
+
+START = 1_700_000_000.0
+RATE = 150.0  # authorizations per second
+
+
+def run(duration_s=600.0, every_s=5.0, cpu_ms=2.0, cpu_growth=0.0, rss_mb=80.0, rss_growth_mb_per_s=0.0,
+        db_bytes=1500.0, db=None, auth=True, cpu=True, rss=True):
+    """Samples of a run: CPU ms per authorization growing by `cpu_growth` (a share) over the run, RSS growing
+    linearly, the DB growing `db_bytes` per payment (or by `db(t, n)`)."""
+    out, cpu_s = [], 0.0
+    t = 0.0
+    while t <= duration_s + 1e-9:
+        n = RATE * t
+        if t > 0:
+            per = cpu_ms * (1 + cpu_growth * t / duration_s) / 1000
+            cpu_s += per * RATE * every_s
+        size = db(t, n) if db else 4096 + db_bytes * n
+        out.append(Sample(START + t, cpu_s if cpu else None, (rss_mb + rss_growth_mb_per_s * t) * 1e6 if rss else None,
+                          size, n if auth else None))
+        t += every_s
+    return out
+
+
+def compute(samples, duration_s=600.0, warmup_s=15.0, p99=(100.0, 101.0), **kw):
+    return drift.compute(samples, START, START + duration_s, warmup_s, p99, **kw)
+
+
+def test_a_flat_run_passes_every_metric_with_the_figures_of_both_minutes():
+    d = compute(run())
+    assert d.reason == ""
+    assert d.windows.first == (START + 15, START + 75) and d.windows.last == (START + 540, START + 600)
+    cpu, p99, rss, db = (d.metric(k) for k in ("cpu_ms_per_authorization", "p99_ms", "rss_mb", "db_bytes_per_payment"))
+    assert cpu.first == pytest.approx(2.0) and cpu.last == pytest.approx(2.0) and cpu.status == drift.PASS
+    assert p99.drift == pytest.approx(0.01) and p99.status == drift.PASS
+    assert rss.first == pytest.approx(80.0) and rss.status == drift.PASS
+    assert db.first == pytest.approx(1500.0) and db.last == pytest.approx(1500.0) and db.status == drift.PASS
+    assert all(m.reason == "" for m in d.metrics)
+
+
+def test_cpu_per_authorization_that_grows_fails_with_both_figures_in_the_reason():
+    d = compute(run(cpu_growth=0.2))  # 20 % more CPU per authorization by the end
+    cpu = d.metric("cpu_ms_per_authorization")
+    assert cpu.status == drift.FAIL
+    assert 0.12 < cpu.drift < 0.2
+    assert "service CPU per authorization grew +" in cpu.reason and "limit +5%" in cpu.reason
+
+
+def test_a_memory_leak_fails_and_a_small_wobble_does_not():
+    leak = compute(run(rss_growth_mb_per_s=0.02)).metric("rss_mb")  # 80 MB -> ~92 MB
+    assert leak.status == drift.FAIL and leak.drift > 0.1
+    slight = compute(run(rss_growth_mb_per_s=0.005)).metric("rss_mb")  # ~ +3.4 %
+    assert slight.status == drift.PASS and 0.02 < slight.drift < 0.05
+
+
+def test_p99_growth_is_judged_one_sided():
+    assert compute(run(), p99=(100.0, 106.0)).metric("p99_ms").status == drift.FAIL
+    assert compute(run(), p99=(100.0, 105.0)).metric("p99_ms").status == drift.PASS
+    fell = compute(run(), p99=(100.0, 60.0)).metric("p99_ms")
+    assert fell.status == drift.PASS and fell.drift == pytest.approx(-0.4)
+
+
+def test_database_growing_per_payment_fails():
+    d = compute(run(db=lambda t, n: 4096 + n * (1500 + 2 * t)))  # each payment costs more as the run goes on
+    assert d.metric("db_bytes_per_payment").status == drift.FAIL
+
+
+def chunky(chunk_bytes, phase=0.37):
+    """A file that grows `chunk_bytes` at a time (pages, the WAL's high-water mark) as 1500 B per payment come in."""
+    return lambda t, n: 4096 + chunk_bytes * math.ceil(1500 * n / chunk_bytes + phase)
+
+
+def test_sqlite_growing_in_chunks_is_judged_by_its_trend_not_by_where_a_chunk_lands():
+    """3 MB chunks, one every ~14 s: a minute holds four chunks or five. The trend over the span is what
+    a payment costs; the growth inside each minute would have reported +25 % drift that is not there."""
+    samples = run(db=chunky(3 << 20))
+    d = compute(samples)
+    db = d.metric("db_bytes_per_payment")
+    assert db.status == drift.PASS
+    assert db.first == pytest.approx(1500, rel=0.02) and db.last == pytest.approx(1500, rel=0.02)
+    naive = []
+    for a, b in (d.windows.first, d.windows.last):
+        grow = drift.value_at(samples, "db_bytes", b) - drift.value_at(samples, "db_bytes", a)
+        naive.append(grow / (RATE * (b - a)))
+    assert abs(naive[1] / naive[0] - 1) > 0.2
+
+
+def test_chunks_too_coarse_for_the_span_are_shown_not_judged():
+    db = compute(run(db=chunky(16 << 20))).metric("db_bytes_per_payment")  # one chunk every ~75 s
+    assert db.status == drift.NOT_JUDGED and db.first is not None
+    assert "grew in only 1 steps" in db.reason or "grew in only 2 steps" in db.reason
+
+
+def test_a_database_leak_in_chunks_is_still_caught():
+    leak = compute(run(db=lambda t, n: 4096 + (3 << 20) * math.ceil(n * (1500 + 1.0 * t) / (3 << 20))))
+    assert leak.metric("db_bytes_per_payment").status == drift.FAIL
+
+
+def test_missing_inputs_give_reasons_per_metric():
+    d = compute(run(cpu=False, rss=False), p99=(None, None),
+                missing={"cpu": "no local service processes", "rss": "no local service processes",
+                         "p99": "no latency histogram in the catalog"})
+    cpu, p99, rss, db = (d.metric(k) for k in ("cpu_ms_per_authorization", "p99_ms", "rss_mb", "db_bytes_per_payment"))
+    assert cpu.status == drift.NOT_MEASURED and cpu.reason == "not measured: no local service processes"
+    assert p99.reason == "not measured: no latency histogram in the catalog"
+    assert rss.status == drift.NOT_MEASURED
+    assert db.status == drift.PASS  # what was measured is still judged
+
+
+def test_no_authorization_count_leaves_the_per_authorization_figures_unmeasured():
+    d = compute(run(auth=False), missing={"authorizations": "no Locust history"})
+    assert d.metric("cpu_ms_per_authorization").reason == "not measured: no Locust history"
+    assert d.metric("db_bytes_per_payment").reason == "not measured: no Locust history"
+    assert d.metric("rss_mb").status == drift.PASS
+
+
+def test_inputs_absent_without_a_stated_reason_still_say_what_is_missing():
+    d = compute(run(cpu=False), p99=(100.0, None))
+    assert d.metric("cpu_ms_per_authorization").reason == "not measured: no samples at the window's edges (first minute)"
+    assert d.metric("p99_ms").reason == "not measured: no latency for the window (last minute)"
+
+
+def test_a_hole_in_the_sampling_at_a_window_edge_is_not_bridged():
+    samples = [s for s in run() if not (START + 500 < s.t < START + 590)]
+    cpu = compute(samples).metric("cpu_ms_per_authorization")
+    assert cpu.status == drift.NOT_MEASURED and "(last minute)" in cpu.reason
+
+
+def test_a_run_shorter_than_warmup_and_two_minutes_is_not_judged():
+    d = compute(run(duration_s=130), duration_s=130, warmup_s=15)
+    assert d.windows is None and "run too short for drift: 130 s" in d.reason and "135 s" in d.reason
+    assert all(m.status == drift.NOT_JUDGED for m in d.metrics)
+    assert drift.summary_lines(d) == [f"drift: not judged: {d.reason}"]
+    assert compute(run(duration_s=135), duration_s=135).windows is not None
+
+
+def test_the_database_span_is_a_quarter_of_the_steady_part_and_never_overlaps():
+    w, _ = drift.windows(START, START + 3600, 15)
+    assert w.db_first == (START + 15, START + 15 + 3585 / 4)
+    w, _ = drift.windows(START, START + 135, 15)  # steady part of exactly two minutes
+    assert w.db_first[1] <= w.db_last[0]
+
+
+def test_a_first_figure_of_zero_is_not_turned_into_a_ratio():
+    d = compute(run(), p99=(0.0, 10.0))
+    assert d.metric("p99_ms").status == drift.NOT_JUDGED and "no ratio" in d.metric("p99_ms").reason
+
+
+def test_summary_lines_mark_each_metric():
+    lines = drift.summary_lines(compute(run(cpu_growth=0.3), missing={"rss": "no local service processes"}))
+    assert lines[0].startswith("drift, first minute after the warm-up -> last minute")
+    assert any(line.startswith("  FAIL service CPU per authorization: 2.") for line in lines), lines
+    assert "  -    service resident memory: not measured: no local service processes" in lines
+    assert any(line.startswith("  ok   database bytes per payment: 1,500 B -> 1,500 B") for line in lines)
+
+
+def test_to_dict_is_plain_data():
+    data = compute(run()).to_dict()
+    assert data["limit"] == drift.DRIFT_LIMIT and data["windows"]["first"] == (START + 15, START + 75)
+    assert {m["key"] for m in data["metrics"]} == {"cpu_ms_per_authorization", "p99_ms", "rss_mb",
+                                                   "db_bytes_per_payment"}
+    assert data["samples"][0]["t"] == START
+
+
+# ---------------------------------------------------------------- gates, scenario file, report
+
+
+def scenario(**kw):
+    from moneypath.loadtest.scenarios import Scenario
+
+    return Scenario(description="d", name="soak", **kw)
+
+
+def test_each_drift_figure_is_a_gate_that_passes_fails_or_says_why_it_was_skipped():
+    from moneypath.loadtest import gates
+
+    d = compute(run(cpu_growth=0.3, rss=False), missing={"rss": "no local service processes"})
+    by_name = {g.name: g for g in gates.drift_gates(d, scenario())}
+    assert set(by_name) == set(gates.DRIFT_GATES.values())
+    assert by_name["drift_cpu_per_authorization"].status == gates.FAIL
+    assert by_name["drift_cpu_per_authorization"].reason.startswith("service CPU per authorization grew +")
+    assert by_name["drift_p99"].status == gates.PASS and by_name["drift_p99"].observed == "100 ms -> 101 ms (+1.0%)"
+    assert by_name["drift_rss"].status == gates.SKIP
+    assert by_name["drift_rss"].reason == "not measured: no local service processes"
+    assert gates.breaches(list(by_name.values())) == [by_name["drift_cpu_per_authorization"].reason]
+    skipped = {g.name: g for g in gates.drift_gates(d, scenario(skip_gates=["drift_cpu_per_authorization"]))}
+    assert skipped["drift_cpu_per_authorization"].status == gates.SKIP
+
+
+def test_a_short_run_skips_every_drift_gate_with_the_reason():
+    from moneypath.loadtest import gates
+
+    d = compute(run(duration_s=100), duration_s=100)
+    assert {(g.status, g.reason) for g in gates.drift_gates(d, scenario())} == {(gates.SKIP, d.reason)}
+
+
+def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_name(catalog):
+    from moneypath.loadtest import scenarios
+    from moneypath.loadtest.locustfiles import SCENARIOS
+
+    spec = scenarios.load(SCENARIOS, catalog)
+    assert spec.get("soak").drift is True
+    assert [name for name, s in spec.scenarios.items() if s.drift] == ["soak"]
+    assert {"drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment"} <= set(scenarios.GATE_NAMES)
+    with pytest.raises(ValueError, match="unknown gate 'drift_cpu'"):
+        scenario(skip_gates=["drift_cpu"])
+
+
+def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp_path):
+    from moneypath.loadtest import report
+
+    d = compute(run(cpu_growth=0.3), sources={"cpu": "service processes"}).to_dict()
+    section = report.drift_section(d)
+    page = report.doc.Document("t", [section]).to_markdown()
+    assert "| service CPU per authorization | 2.0" in page and "| FAIL |" in page
+    assert "- **cpu**: service processes" in page
+    assert "one-sided" in page
+    short = report.doc.Document("t", [report.drift_section(compute(run(100), duration_s=100).to_dict())]).to_markdown()
+    assert "Drift not judged: run too short for drift" in short
+    rss, cpu = report.drift_series(d)
+    assert rss.values[0] == pytest.approx(80.0) and len(cpu.times) == 600 // 30
+    assert cpu.values[0] == pytest.approx(2.0, rel=0.02) and cpu.values[-1] == pytest.approx(2.6, rel=0.02)
+    made = report._drift_plots(report.pyplot(), d, tmp_path)
+    assert [name for _, name in made] == ["drift-rss.png", "drift-cpu.png"]
+    assert all((tmp_path / name).stat().st_size > 1000 for _, name in made)
+
+
+# ---------------------------------------------------------------- measuring (sampler, Locust history)
+
+
+HISTORY_HEAD = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%,Total Request Count,Total Failure Count\n"
+
+
+def test_authorization_history_counts_final_authorize_outcomes_per_second(tmp_path):
+    from moneypath.loadtest import stats
+
+    path = tmp_path / "locust_stats_history.csv"
+    path.write_text(HISTORY_HEAD +
+                    "100,5,POST,authorize [acme],3,0,10,20,30,3,0\n"
+                    "100,5,POST,authorize [globex],3,0,10,20,50,2,0\n"
+                    "100,5,POST,capture [acme],3,0,10,20,90,7,0\n"
+                    "100,5,POST,authorize [acme] (attempt),3,0,10,20,900,9,0\n"
+                    "100,5,,Aggregated,4.5,0.5,12,40,90,21,0\n"
+                    "101,5,POST,authorize [acme],3,0,10,20,N/A,8,0\n"
+                    "101,5,RETRIED,authorize [globex],3,0,10,20,40,4,0\n")
+    ticks = stats.authorization_history(path)
+    assert [(t.t, t.total, t.p99_ms) for t in ticks] == [(100, 5, 50), (101, 12, 40)]
+    assert [t.total for t in stats.authorization_history(path, "acme")] == [3, 8]
+    assert stats.authorization_history(tmp_path / "none.csv") == []
+
+
+def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(tmp_path):
+    import os
+
+    from moneypath.loadtest import drift_run
+
+    db = tmp_path / "ledger.db"
+    db.write_bytes(b"x" * 4096)
+    sampler = drift_run.Sampler([os.getpid()], [db, tmp_path / "ledger.db-wal"], every_s=3600)
+    first = sampler.sample(now=1.0)
+    sum(i * i for i in range(200_000))  # some CPU
+    (tmp_path / "ledger.db-wal").write_bytes(b"y" * 1000)
+    second = sampler.sample(now=2.0)
+    assert first.db_bytes == 4096 and second.db_bytes == 5096
+    assert second.cpu_s > first.cpu_s > 0 and second.rss_bytes > 1e6
+    db.unlink()
+    assert sampler.sample(now=3.0).db_bytes is None  # the main file gone: no size, not a size of 0
+    gone = drift_run.Sampler([2 ** 22 + 12345], None)  # no such process
+    assert (gone.sample(now=1.0).cpu_s, gone.samples[0].rss_bytes) == (None, None)
+
+
+def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path):
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.Sampler([], None, every_s=0.01)
+    sampler.begin()
+    import time
+
+    time.sleep(0.05)
+    n = len(sampler.end())
+    assert n >= 3 and len(sampler.end()) == n
+
+
+def test_a_target_that_is_not_the_local_stacks_service_samples_nothing_local(catalog, tmp_path):
+    from types import SimpleNamespace
+
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.sampler_for(catalog, SimpleNamespace(state_dir=None, host="https://staging.example"))
+    assert sampler.service_pids == [] and sampler.db_files is None
+    assert "not the service of a local stack" in sampler.missing["db"]
+    samples = drift_run.process_from_prometheus(catalog, None, [Sample(1.0)], 5, sampler.missing, {})
+    assert samples == [Sample(1.0)] and sampler.missing["cpu"] == "no local service processes and no Prometheus"
+
+
+def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(catalog, tmp_path):
+    from moneypath.loadtest import drift_run
+
+    rows = []
+    for s in range(0, 601):
+        rows.append(f"{START + s:.0f},50,POST,authorize [acme],150,0,10,20,{120 if s < 300 else 130},{150 * s},0\n")
+    (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
+    sampler = drift_run.Sampler([12345], None, missing={"db": "not here"})  # local processes (not sampled here)
+    sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]  # what the thread took: no counts
+    d = drift_run.measure(catalog, sampler, None, tmp_path, START - 3, 600, 15)
+    assert d.windows.first == (START + 15, START + 75)
+    cpu = d.metric("cpu_ms_per_authorization")
+    assert cpu.first == pytest.approx(2.0, rel=0.03) and cpu.status == drift.PASS
+    p99 = d.metric("p99_ms")
+    assert (p99.first, p99.last, p99.status) == (120, 130, drift.FAIL)
+    assert d.sources["p99"].startswith("Locust") and d.metric("db_bytes_per_payment").reason == "not measured: not here"
+    assert d.metric("rss_mb").status == drift.PASS
+    foreign = drift_run.Sampler([], None)
+    foreign.samples = list(sampler.samples)
+    d = drift_run.measure(catalog, foreign, None, tmp_path, START, 600, 15)
+    assert d.metric("rss_mb").reason == "not measured: no local service processes and no Prometheus"
+
+
+def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
+    from moneypath.loadtest import drift_run
+
+    sampler = drift_run.Sampler([12345], None)
+    sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]
+    d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
+    assert d.metric("cpu_ms_per_authorization").reason == \
+        "not measured: Locust wrote no per-second history of authorizations"
