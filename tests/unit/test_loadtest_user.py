@@ -29,6 +29,7 @@ class Answer:
         self.status_code, self.body, self.error, self.headers = status, body, None, headers or {}
         self.content = b"" if body is None else b"..."
         self.failed = None
+        self.request_meta = {"request_type": "POST"}  # what Locust fires when the block ends
 
     def json(self):
         if self.body is None or self.body == NOT_JSON:
@@ -52,12 +53,13 @@ class FakeClient:
     """Locust's FastHttp client as PaymentClient uses it; answers from a list of (status, body), the last repeated."""
 
     def __init__(self, *answers):
-        self.answers, self.sent = list(answers) or [(201, {"id": "pay_1"})], []
+        self.answers, self.sent, self.given = list(answers) or [(201, {"id": "pay_1"})], [], []
 
     def _answer(self, method, path, name, headers, body=None):
         self.sent.append({"method": method, "path": path, "name": name, "headers": headers, "json": body})
         status, answer, *headers = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return Answer(status, answer, *headers)
+        self.given.append(Answer(status, answer, *headers))
+        return self.given[-1]
 
     def post(self, path, json=None, headers=None, name=None, catch_response=False):
         return self._answer("POST", path, name, headers, json)
@@ -491,6 +493,8 @@ def test_a_refused_client_honours_retry_after_before_its_next_request(shipped):
     u = user(Shop, shipped, "checkout", (503, {"type": "x/overloaded"}, {"retry-after": "2"}), (201, {"id": "pay_2"}))
     before = time.perf_counter()
     u.authorize(u.order())
+    refused = u.client.given[0]
     assert before + 1.9 < u.not_before < time.perf_counter() + 2.1
+    assert refused.request_meta["request_type"] == "REFUSED" and refused.failed  # a refusal, and a failure
     assert [client.retry_after_s(s, v) for s, v in ((503, "1"), (429, "0.5"), (503, "999"), (503, "Wed, 21 Oct"),
                                                     (500, "3"), (503, None))] == [1.0, 0.5, 30.0, 30.0, 0.0, 0.0]

@@ -146,7 +146,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         "loadtest", help="run a Locust scenario against the payment service and judge it against the SLO gates",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run a load-test scenario of the scenario file (the shipped one, for the reference service:\n"
-                    "checkout, peak, spike, soak, retry_storm, slow_provider, healthz) with Locust headless, one\n"
+                    "checkout, peak, spike, soak, overload, retry_storm, slow_provider, healthz) with Locust headless, one\n"
                     "progress line every few seconds, then judge it against gates taken from the catalog's SLOs:\n"
                     "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
                     "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
@@ -156,6 +156,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  soak (a scenario with drift: true): service CPU per authorization, authorize p99, resident\n"
                     "  memory and database bytes per payment may grow at most 5 % from the first minute after\n"
                     "  the warm-up to the last\n"
+                    "  overload (a scenario with overload:, its spike past saturation; --rate = the saturation):\n"
+                    "  goodput >= 90 % of --rate, refusals (503/429 + Retry-After) fast, admitted requests within\n"
+                    "  the SLOs, captures and refunds refused no more than new payments, healthy 30 s after\n"
                     "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
                     "  within tolerance of a previous run\n"
                     "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
@@ -163,6 +166,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
                "  moneypath loadtest soak --rate 340 --duration 10m\n"
+               "  moneypath loadtest overload --rate 280   # the saturation from `moneypath capacity`\n"
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
@@ -368,6 +372,8 @@ def _loadtest(args) -> int:
         result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
         if outcome.drift is not None:
             result["drift"] = outcome.drift.to_dict()
+        if outcome.overload is not None:
+            result["overload"] = outcome.overload.to_dict()
         if baseline is not None:
             extra = gates.compare(result, baseline, gates.Tolerances(args.p99_tolerance, args.rps_tolerance))
             result["gates"] += [gt.to_dict() for gt in extra]

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field, replace
 
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.loadtest import scenarios
-from moneypath.loadtest.contract import ACTIONS, ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED, request_name
+from moneypath.loadtest.contract import (
+    ACTIONS,
+    ATTEMPT,
+    CHECK,
+    DUPLICATE_CHECK,
+    REFUSED,
+    REPLAY_UNANSWERED,
+    RETRIED,
+    request_name,
+)
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -272,6 +281,7 @@ class PaymentClient:
                 wait = retry_after_s(status, headers.get("retry-after"))
                 if wait:  # the service shed load: back off as a well-behaved client does (wait_time reads it)
                     self.not_before = max(self.not_before, time.perf_counter() + wait)
+                    r.request_meta["request_type"] = REFUSED
         return status, data
 
     def _fire(self, request_type: str, name: str, started: float, error: str | None) -> None:

@@ -3,7 +3,10 @@
 Request names the locustfile reports and the gates read: "<action> [<provider>]" (`request_name`;
 the latency gates read the `authorize` ones, the failure gates every final outcome); attempts a
 client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
-client finally got, request type RETRIED); CHECK entries are invariants the client verified.
+client finally got, request type RETRIED); CHECK entries are invariants the client verified. A
+request the service refused to take (503 or 429 with Retry-After: load shed at the door) is
+request type REFUSED: a failure for the failure gates, left out of the latency histograms (its
+fast answer would flatter them), and the refusals the overload gates judge.
 moneypath.loadtest.user.PaymentUser names its requests so.
 """
 
@@ -16,6 +19,7 @@ ACTIONS = ("authorize", "capture", "refund", "payout")
 ATTEMPT = " (attempt)"
 RETRIED = "RETRIED"
 CHECK = "CHECK"
+REFUSED = "REFUSED"
 DUPLICATE_CHECK = "idempotency: one payment per key"
 REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
 

@@ -3,7 +3,8 @@ imported: the command-line options, the run's settings, the load shape, the scen
 the Prometheus exporter.
 
 Options: --scenario, --scenario-file, --rate, --concurrency, --duration, --token, --no-auth,
---admin-token, --providersim, --faultproxy, --state-dir, --exporter-port, --exporter-host. Locust's
+--admin-token, --providersim, --faultproxy, --state-dir, --exporter-port, --exporter-host, --warmup,
+--snapshot-at. Locust's
 own -u/-r/-t do not apply: the scenario's shape decides users and duration. Workers get the
 master's options (and its token) when the test starts, so only the master needs them.
 
@@ -52,6 +53,8 @@ def _arguments(parser):
     group.add_argument("--exporter-host", default="127.0.0.1", help="address of the /metrics server")
     group.add_argument("--warmup", type=float, default=0, help="seconds after which the stats so far are written "
                        "to <--csv prefix>_warmup.json: the latency gate judges what came after (default: none)")
+    group.add_argument("--snapshot-at", default="", help="comma-separated seconds at which the stats so far are "
+                       "added to <--csv prefix>_snapshots.json (phase boundaries the overload gates judge between)")
 
 
 # ---------------------------------------------------------------- settings shared by every process
@@ -194,6 +197,30 @@ def _snapshot_warmup(environment, **_kwargs):
         tmp.replace(path)
 
     gevent.spawn(write)
+
+
+@events.test_start.add_listener
+def _snapshot_phases(environment, **_kwargs):
+    """The stats at each --snapshot-at second, all in one file rewritten whole after each (master only)."""
+    o = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or o is None or not o.snapshot_at or not o.csv_prefix:
+        return
+    import json
+
+    import gevent
+
+    path = Path(f"{o.csv_prefix}_snapshots.json")
+    taken: dict[str, list] = {}
+
+    def take(at_s: float):
+        gevent.sleep(at_s)
+        taken[f"{at_s:g}"] = environment.runner.stats.serialize_stats()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(taken))
+        tmp.replace(path)
+
+    for at in o.snapshot_at.split(","):
+        gevent.spawn(take, float(at))
 
 
 @events.test_stop.add_listener

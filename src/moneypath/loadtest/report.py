@@ -156,6 +156,32 @@ def drift_section(d: dict) -> doc.Section:
     return doc.Section("Drift", blocks)
 
 
+def overload_section(o: dict) -> doc.Section:
+    """The overload phase by phase: what was offered, answered, refused and how fast, then the recovery."""
+    def ms(v):
+        return "-" if v is None else f"{v:.0f} ms"
+
+    rows = []
+    for label, key, window in (("overload", "overload", o["overload_s"]), ("recovery", "recovery", o["recovery_s"])):
+        f = o.get(key)
+        if f is None:
+            rows.append([label, f"{window[0]:.0f}-{window[1]:.0f} s", *["-"] * 6])
+            continue
+        admitted = f["requests"] - f["refused"]
+        rows.append([label, f"{window[0]:.0f}-{window[1]:.0f} s", f"{f['requests'] / max(f['seconds'], 1e-9):.1f}/s",
+                     f"{f['goodput_rps']:.1f}/s ({f['goodput_rps'] / o['rate']:.0%})" if o["rate"] else "-",
+                     f"{f['refused']} (p99 {ms(f['refused_p99_ms'])})", f"{f['admitted_failed']} of {admitted}",
+                     ms(f["authorize_p99_ms"]),
+                     ", ".join(f"{k} {v:.1%}" for k, v in (f.get("refused_share") or {}).items()) or "-"])
+    after = o.get("recovered_after_s")
+    return doc.Section("Overload", [
+        doc.Para(f"1x is {o['rate']:g} requests/s (the saturation, as --rate set it); goodput is what was answered "
+                 f"with success. Every second was within the SLOs again "
+                 + ("never, to the end of the run." if after is None else f"{after:.0f} s after the load dropped.")),
+        doc.Table(["phase", "window", "sent", "goodput", "refused", "admitted, failed", "authorize p99 (admitted)",
+                   "refused share"], rows, None, align="llrrrrrl")])
+
+
 def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     verdict = "PASSED" if result["passed"] else "FAILED"
     if result.get("no_prometheus"):
@@ -194,6 +220,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
                                                                           for gt in skipped))], only="md"))
     if result.get("drift"):
         sections.append(drift_section(result["drift"]))
+    if result.get("overload"):
+        sections.append(overload_section(result["overload"]))
     by_name = [[r["method"], r["name"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
                 *("-" if r[k] is None else f"{r[k]:.0f}" for k in MS_KEYS)] for r in loc["by_name"]]
     plots_section = doc.Section("Plots", [doc.Gallery([doc.Image(title, name) for title, name in plots])])

@@ -27,7 +27,7 @@ from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
-from moneypath.loadtest import drift_run, faults, locustfiles, scenarios
+from moneypath.loadtest import drift_run, faults, locustfiles, overload, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
@@ -93,6 +93,7 @@ class RunOutcome:
     ticks: list = field(default_factory=list)
     usage: object = None  # resources.Usage when a meter was given
     drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
+    overload: object = None  # overload.Overload when the scenario is one (`overload:`)
 
     @property
     def passed(self) -> bool:
@@ -215,8 +216,8 @@ def _locust_argv(locustfile: Path) -> list[str]:
 
 
 def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
-                 duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0
-                 ) -> list[subprocess.Popen]:
+                 duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
+                 snapshot_at: tuple[float, ...] = ()) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MONEYPATH_TOKEN", None)
@@ -232,6 +233,8 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
               "--stop-timeout", "5"]
     if warmup_s:
         master += ["--warmup", f"{warmup_s:g}"]
+    if snapshot_at:
+        master += ["--snapshot-at", ",".join(f"{t:g}" for t in snapshot_at)]
     if target.token is None:
         master.append("--no-auth")
     if spec.closed_loop:
@@ -355,7 +358,14 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
              f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
     warmup = scenarios.warmup_of(sfile.baseline, duration)
-    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile, warmup)
+    phases = overload.phases(scenario, duration)
+    if phases is not None:
+        progress(f"overload: {rate:g} requests/s is 1x (set --rate to the saturation `moneypath capacity` measured); "
+                 f"{scenario.spike.multiplier:g}x from {phases.overload[0]:.0f} s to {phases.overload[1]:.0f} s, "
+                 f"recovery judged from {phases.recovery[0]:.0f} s")
+    snapshot_at = tuple(t for t in phases.boundaries() if 0 < t < duration) if phases else ()
+    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile, warmup,
+                         snapshot_at)
     started = time.time()
     usage = None
     sampler = drift_run.sampler_for(c, target) if scenario.drift else None
@@ -399,12 +409,35 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if sampler is not None:
         drift = drift_run.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider)
         gates += g.drift_gates(drift, scenario) if judge else []
+    shed = None
+    if phases is not None:
+        shed = overload_figures(phases, rate, scenario, entries, work, started, duration, ticks, thr)
+        gates += overload.gates(shed, thr, scenario) if judge else []
     if spec.only_gates is not None:
         for gate in gates:
             if gate.name not in spec.only_gates and gate.status != g.SKIP:
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks, usage, drift)
+                      series, ticks, usage, drift, shed)
+
+
+def overload_figures(phases: overload.Phases, rate: float, scenario: scenarios.Scenario, entries: list[dict],
+                     work: Path, started: float, duration_s: float, ticks, thr: g.Thresholds) -> overload.Overload:
+    """Each phase's figures from the snapshots the harness wrote at the boundaries (`<prefix>_snapshots.json`)."""
+    try:
+        snapshots = {round(float(t), 3): e for t, e in json.loads((work / "locust_snapshots.json").read_text()).items()}
+    except (OSError, ValueError):
+        snapshots = {}
+
+    def phase(window: tuple[float, float]) -> overload.PhaseFigures | None:
+        part = overload.between(snapshots, entries, window[0], window[1], duration_s)
+        return None if part is None else overload.figures(part, window[1] - window[0], scenario.judge_provider)
+
+    return overload.Overload(
+        phases, rate, phase(phases.overload), phase(phases.recovery),
+        overload.recovered_after(ticks, started, phases.overload[1], thr.error_budget,
+                                 thr.p99_s * 1000 if thr.p99_s is not None else None),
+        scenario.overload.goodput_share)
 
 
 def steady_latency(summary: Summary, entries: list[dict], warmup_file: Path, judge_provider: str | None,

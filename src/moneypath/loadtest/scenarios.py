@@ -27,6 +27,9 @@ DEFAULT_FILE = locustfiles.SCENARIOS
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
               "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened",
               "drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment")
+OVERLOAD_GATES = ("overload_goodput", "overload_refused_fast", "overload_admitted", "overload_priority",
+                  "overload_recovery")
+GATE_NAMES += OVERLOAD_GATES
 
 
 class ScenarioError(Exception):
@@ -84,6 +87,12 @@ class Retry(_Model):
         return uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+class OverloadGoal(_Model):
+    """The spike is an overload: judge it by phase (moneypath.loadtest.overload)."""
+    goodput_share: float = Field(gt=0, le=1, default=0.9)  # of the 1x rate (set --rate to the saturation)
+    recover_within_s: float = Field(ge=0, default=30)
+
+
 class Fault(_Model):
     """A fault set while the scenario runs: `params` is the body of `PUT {at}/admin/faults/{name}`
     (its target, e.g. provider, and its parameters), checked against the vocabulary of the API at `at`."""
@@ -106,11 +115,14 @@ class Scenario(_Model):
     # Sample the service through the run and judge the drift from the first minute after the warm-up to the
     # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.drift
     drift: bool = False
+    overload: OverloadGoal | None = None
 
     name: str = ""
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.overload is not None and self.spike is None:
+            raise ValueError("overload needs a spike: {multiplier, duration_s} (the load past saturation)")
         if self.user == "retry_storm" and self.retry is None:
             raise ValueError("a retry_storm user needs retry: {timeout_s, max_attempts, base_s, cap_s}")
         for gate in self.skip_gates:

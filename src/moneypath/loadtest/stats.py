@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.loadtest.contract import ATTEMPT, CHECK, DUPLICATE_CHECK, REPLAY_UNANSWERED, RETRIED
+from moneypath.loadtest.contract import ATTEMPT, CHECK, DUPLICATE_CHECK, REFUSED, REPLAY_UNANSWERED, RETRIED
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+SENT = (*HTTP_METHODS, REFUSED)  # every request that went out: answered, failed or refused at the door
 
 
 def percentile(response_times: dict, q: float) -> float | None:
@@ -107,7 +108,7 @@ def is_final(method: str, name: str, judge_provider: str | None = None) -> bool:
 
 
 def summarize(entries: list[dict], judge_provider: str | None = None, duration_s: float | None = None) -> Summary:
-    http = [e for e in entries if e["method"] in HTTP_METHODS]
+    http = [e for e in entries if e["method"] in SENT]
     duration = duration_s or _duration(http) or 1.0
 
     def judged(e: dict) -> bool:
@@ -251,5 +252,6 @@ def refused_per_s(path: Path, duration_s: float) -> float:
         return 0.0
     with path.open(newline="") as f:
         n = sum(int(_num(row.get("Occurrences")) or 0) for row in csv.DictReader(f)
-                if row.get("Method") in HTTP_METHODS and _REFUSAL.search(row.get("Error") or ""))
+                if row.get("Method") == REFUSED
+                or (row.get("Method") in HTTP_METHODS and _REFUSAL.search(row.get("Error") or "")))
     return n / duration_s

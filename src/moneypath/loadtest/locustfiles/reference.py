@@ -1,6 +1,6 @@
 """Locust load for moneypath's reference payment service (moneypath.reference.refservice), the
 default of `moneypath loadtest`. Its scenarios are in scenarios.yaml beside this file (checkout,
-peak, spike, soak, retry_storm, slow_provider, healthz); see README.md here.
+peak, spike, soak, overload, retry_storm, slow_provider, healthz); see README.md here.
 
     locust -f $(python -c 'import moneypath.loadtest.locustfiles as l; print(l.REFERENCE)') \\
         --state-dir .moneypath --scenario checkout --rate 20 --headless
