@@ -698,6 +698,9 @@ def test_report_is_published_whole(tmp_path):
                            f"{SHIPPED_SCENARIOS})"),
     (["loadtest", "checkout", "--baseline", "/nonexistent/result.json"],
      "moneypath: /nonexistent/result.json: baseline file not found"),
+    (["loadtest", "overload", "--duration", "90"],
+     "moneypath: scenario overload: a 90 s run leaves under 5 s to judge the recovery 30 s after the overload "
+     "ends at 60 s; run it longer (--duration)"),
     (["loadtest", "checkout", "--locustfile", "/nonexistent/locustfile.py"],
      "moneypath: /nonexistent/locustfile.py: locustfile not found"),
     (["capacity", "--start", "50", "--max", "10"], "moneypath: --start 50 is above --max 10"),

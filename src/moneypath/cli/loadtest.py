@@ -353,6 +353,7 @@ def _loadtest(args) -> int:
         locustfile = _locustfile(args.locustfile or runner.default_locustfile())
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         scenario = sfile.get(args.scenario)
+        runner.check_overload(scenario, scenarios.duration_of(sfile, scenario, args.duration))
         baseline = runner.load_result(args.baseline) if args.baseline else None
         tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
     except (UsageError, scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:

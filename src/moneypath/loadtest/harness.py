@@ -178,6 +178,12 @@ def _set_faults(environment, **_kwargs):
         log.info("fault set: %s %s", call.url, call.body)
 
 
+def _stats_so_far(environment) -> list[dict]:
+    """Every entry's stats so far. Not `RequestStats.serialize_stats()`: that one resets each entry (it is
+    what workers send the master), so the run's final stats would lose everything before the snapshot."""
+    return [e.serialize() for e in environment.runner.stats.entries.values() if e.num_requests or e.num_failures]
+
+
 @events.test_start.add_listener
 def _snapshot_warmup(environment, **_kwargs):
     """The stats of the warm-up, for `moneypath loadtest` to leave out of the latency gate (it subtracts
@@ -193,7 +199,7 @@ def _snapshot_warmup(environment, **_kwargs):
         gevent.sleep(o.warmup)
         path = Path(f"{o.csv_prefix}_warmup.json")
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"warmup_s": o.warmup, "entries": environment.runner.stats.serialize_stats()}))
+        tmp.write_text(json.dumps({"warmup_s": o.warmup, "entries": _stats_so_far(environment)}))
         tmp.replace(path)
 
     gevent.spawn(write)
@@ -214,7 +220,7 @@ def _snapshot_phases(environment, **_kwargs):
 
     def take(at_s: float):
         gevent.sleep(at_s)
-        taken[f"{at_s:g}"] = environment.runner.stats.serialize_stats()
+        taken[f"{at_s:g}"] = _stats_so_far(environment)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(taken))
         tmp.replace(path)

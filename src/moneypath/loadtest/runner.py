@@ -35,6 +35,7 @@ from moneypath.stack import local as stack
 
 LOCUST_JOB = "locust"
 NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
+MIN_RECOVERY_S = 5.0  # an overload run judges at least this long after its recovery time
 
 
 class LoadTestError(Exception):
@@ -358,6 +359,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
              f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
     warmup = scenarios.warmup_of(sfile.baseline, duration)
+    check_overload(scenario, duration)
     phases = overload.phases(scenario, duration)
     if phases is not None:
         progress(f"overload: {rate:g} requests/s is 1x (set --rate to the saturation `moneypath capacity` measured); "
@@ -419,6 +421,15 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
                       series, ticks, usage, drift, shed)
+
+
+def check_overload(scenario: scenarios.Scenario, duration_s: float) -> None:
+    """LoadTestError when an overload run is too short to judge its recovery."""
+    phases = overload.phases(scenario, duration_s)
+    if phases is not None and phases.recovery[1] - phases.recovery[0] < MIN_RECOVERY_S:
+        raise LoadTestError(f"scenario {scenario.name}: a {duration_s:g} s run leaves under {MIN_RECOVERY_S:g} s to "
+                            f"judge the recovery {scenario.overload.recover_within_s:g} s after the overload ends at "
+                            f"{phases.overload[1]:g} s; run it longer (--duration)")
 
 
 def overload_figures(phases: overload.Phases, rate: float, scenario: scenarios.Scenario, entries: list[dict],
