@@ -6,10 +6,38 @@ admin:faults scope. The vocabulary is moneypath._common.fault_specs.service_spec
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from moneypath._common.fault_specs import service_specs
 from moneypath._common.faults import Faults
 from moneypath.reference.refservice.outbox import QUEUES
 
+REQUEST_COST = "request_cost"
+
 
 def service_faults(seed: int = 7) -> Faults:
     return Faults(service_specs(QUEUES), seed)
+
+
+class RequestCost:
+    """The request_cost fault, a costlier release: every API request the service serves (health, metrics and admin
+    are not) holds the event loop `extra_ms` longer before it is handled, as a release whose code spends that much
+    more CPU per request would. The service's capacity falls to about 1 / (its own cost + extra_ms) requests per
+    second, so a drill can take it past saturation with a few hundred requests per second instead of thousands.
+
+    Pure ASGI, inside admission control: only admitted requests pay it (a refusal stays cheap), and the latency
+    admission control learns from includes it. The loop is held with a blocking sleep, not a hot loop: nothing else
+    runs on the loop meanwhile, exactly as with CPU work, but a drill in CI does not burn a core of the machine it
+    shares (and the /metrics thread, which a hot loop holding the GIL would also stall, keeps answering scrapes)."""
+
+    def __init__(self, app: ASGIApp, faults: Faults, counts: Callable[[str, str], bool]):
+        self.app, self.faults, self.counts = app, faults, counts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (cost := self.faults.get(REQUEST_COST)) is not None \
+                and self.counts(scope["method"], scope["path"]):
+            time.sleep(cost["extra_ms"] / 1000)  # noqa: ASYNC251 - on purpose: the fault is a busy event loop
+        await self.app(scope, receive, send)
