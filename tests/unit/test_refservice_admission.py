@@ -155,3 +155,20 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03
 
     asyncio.run(scenario())
+
+
+def test_a_spike_from_a_quiet_baseline_is_judged_against_the_latency_learned_while_quiet():
+    """The overload-spike drill: light load (few in flight), then at once more than the service carries. The
+    queued latency of the spike's first windows must not become the no-queue reference."""
+    g = Gradient(limit=50)
+    now = 0.0
+    for _ in range(150):  # 15 s at light load: 3 in flight, 20 ms each
+        for _ in range(5):
+            g.observe(0.020, now, in_flight=3)
+        now += g.window_s
+    assert g.limit == 50 and 0.015 < g.long_rtt < 0.025
+    for _ in range(30):  # 3 s of spike: the limit is full and requests wait 300 ms
+        for _ in range(20):
+            g.observe(0.300, now)
+        now += g.window_s
+    assert g.limit < 25
