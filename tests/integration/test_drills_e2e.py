@@ -65,6 +65,30 @@ def test_two_drills_pass_end_to_end(tmp_path, capsys):
     assert "duplicate-charge" in out and "PASS" in out
 
 
+@pytest.mark.xfail(strict=True, reason="admission control does not shed this spike yet: the Gradient2 limit's long "
+                   "average drifts up with the queue and the limit grows to the clients' concurrency (no 503), the "
+                   "latency SLO pages, /metrics and the admin API time out; see the overload-drill report")
+def test_overload_spike_is_shed_and_pages_nobody(tmp_path, capsys):
+    """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
+    nobody paged, recovered, and every refused payment counted apart from the (zero) writes lost."""
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
+                 "--state-dir", str(tmp_path / "state"), "--reports", str(reports)])
+    out = capsys.readouterr().out
+    print(f"\noverload-spike in {time.monotonic() - started:.0f} s")
+    j = _journals(reports)["overload-spike"]
+    failed = [o for o in j["objectives"] if not o["ok"]]
+    assert not failed, f"{failed}\n{out}"
+    assert {"steady_state_before", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
+            "steady_state_after"} <= {o["name"] for o in j["objectives"]}
+    assert "detected" not in {o["name"] for o in j["objectives"]}  # nothing is expected to page
+    assert j["load"]["statuses"].get("503", 0) > 0 and j["money"]["payments_refused"] > 0
+    assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 100
+    assert not any(r["paged_at"] for r in j["alerts"] if r["expectation"] != "allowed")
+    assert code == 0 and "PASS" in out
+
+
 @pytest.fixture
 def broken_stack(catalog, tmp_path):
     """A local stack whose Prometheus lost the DuplicateChargeDetected rule (reloaded without it)."""

@@ -81,6 +81,67 @@ def test_affected_payments_counts_the_fault_window_and_every_break():
     assert money.affected_payments(outcomes, None, None, []) == set()
 
 
+def test_a_refused_payment_is_affected_but_counted_apart_and_never_a_write_lost():
+    outcomes = [_outcome(11, error="authorize: 503 overloaded", refused=True),  # shed: never acknowledged
+                _outcome(12, error="authorize: 503 ledger-unavailable"),  # failed, not a refusal
+                _outcome(13, payment_id="p1", state="authorized"),
+                _outcome(40, error="authorize: 503 overloaded", refused=True)]  # after the window
+    assert money.affected_payments(outcomes, 10, 30) == {"c11", "c12"}
+    assert money.refused_payments(outcomes, 10, 30) == {"c11"}
+    assert money.refused_payments(outcomes, None, None) == set()
+    acked, captures = money.acknowledged(outcomes)
+    assert money.writes_lost(acked, captures, {"p1"}, set()) == []
+
+
+def test_the_load_waits_retry_after_and_marks_a_refusal():
+    import asyncio
+
+    import httpx
+
+    from moneypath.check.drill_files import Requests
+    from moneypath.drills.load import RETRY_AFTER_CAP_S, Load, Mix, retry_after_s
+
+    assert retry_after_s(httpx.Response(503, headers={"Retry-After": "1"})) == 1.0
+    assert retry_after_s(httpx.Response(503, headers={"Retry-After": "3600"})) == RETRY_AFTER_CAP_S
+    assert retry_after_s(httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})) == \
+        RETRY_AFTER_CAP_S
+    assert retry_after_s(httpx.Response(503)) is None
+
+    def run(answers: list[httpx.Response]) -> tuple[Outcome, list[float]]:
+        requests = Requests.model_validate({"authorize": {"path": "/pay", "id": "id", "outcome": "state"},
+                                            "approved": ["ok"]})
+        load = Load("http://svc", {}, requests, Mix({"acme": 1}, {"EUR": 1}, {"card": 1}, 100, 100, 0), 1,
+                    lambda m, c: str(m), attempts=2)
+        waits: list[float] = []
+        real_sleep = asyncio.sleep
+
+        async def sleep(s):
+            waits.append(s)
+            await real_sleep(0)
+
+        async def go():
+            answers_left = iter(answers)
+            transport = httpx.MockTransport(lambda request: next(answers_left))
+            async with httpx.AsyncClient(base_url="http://svc", transport=transport) as client:
+                asyncio.sleep = sleep
+                try:
+                    await load._payment(client, 0)
+                finally:
+                    asyncio.sleep = real_sleep
+        asyncio.run(go())
+        return load.outcomes[0], waits, load.stats
+
+    overloaded = {"type": "https://moneypath.dev/problems/overloaded"}
+    refusal = httpx.Response(503, headers={"Retry-After": "1"}, json=overloaded)
+    outcome, waits, stats = run([refusal, refusal])
+    assert outcome.refused and outcome.failed and outcome.payment_id is None and waits == [1.0]
+    assert outcome.error == "authorize: 503 overloaded" and stats.refused == 1 and stats.failed == 1
+    outcome, waits, stats = run([refusal, httpx.Response(201, json={"id": "p1", "state": "ok"})])
+    assert not outcome.refused and not outcome.failed and outcome.payment_id == "p1" and stats.refused == 0
+    outcome, waits, stats = run([httpx.Response(503, json={"type": "x/ledger-unavailable"})] * 2)
+    assert not outcome.refused and outcome.failed and waits == [0.2]  # no Retry-After: its own backoff, not a refusal
+
+
 def test_duplicate_and_unreconciled_amounts():
     breaks = [{"kind": "duplicate", "currency": "EUR", "amount_minor": 1200},
               {"kind": "duplicate", "currency": "EUR", "amount_minor": 300},

@@ -13,13 +13,20 @@ from tests.conftest import ROOT
 
 GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
 SHIPPED = {"duplicate-charge", "fraud-spike", "settlement-mismatch", "provider-partial-outage", "ledger-write-failures",
-           "dead-letters-growing", "healthy-baseline-peak"}
+           "dead-letters-growing", "healthy-baseline-peak", "overload-spike"}
 
 
 def test_every_shipped_drill_validates(catalog):
     found = {p.stem for p in drill_files(ROOT)}
     assert SHIPPED <= found
     assert check_drill_files(catalog, ROOT) == []
+
+
+def test_a_fault_drill_may_expect_no_page_only_when_it_says_nothing_may_page(catalog, tmp_path):
+    def absorbed(doc):
+        doc["alerts"] = {"must_not_page": ["*"]}
+    drill = load_drill(_variant(tmp_path, absorbed), catalog, tmp_path)
+    assert drill.fault is not None and drill.alerts.expected == []
 
 
 def test_loaded_drill_knows_its_runbook(catalog):

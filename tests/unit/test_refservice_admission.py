@@ -116,3 +116,59 @@ def test_the_reference_service_classifies_money_in_motion_as_critical():
     assert classify("POST", "/v1/payouts") == admission.NORMAL
     assert classify("GET", "/v1/payments/pay_1") == admission.NORMAL
     assert {classify("GET", p) for p in ("/healthz", "/metrics", "/admin/faults")} == {admission.EXEMPT}
+
+
+def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
+    """A costlier release (the overload-spike drill's fault): each admitted API request holds the event loop
+    extra_ms; health, metrics and admin never pay it, and a refusal stays cheap (the fault is inside admission)."""
+    import time
+
+    from moneypath.reference.refservice.faults import RequestCost, service_faults
+
+    async def scenario():
+        faults = service_faults()
+        inner = Slow()
+        inner.release.set()
+        cost = RequestCost(inner, faults, lambda method, path: classify(method, path) != admission.EXEMPT)
+        fixed = Gradient(limit=1, min_limit=1, max_limit=1)
+        app = AdmissionControl(cost, classify, fixed)
+
+        async def timed(method, path):
+            started = time.perf_counter()
+            status = (await request(app, method, path))[0]
+            return status, time.perf_counter() - started
+
+        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03  # no fault: no cost
+        faults.set("request_cost", {"extra_ms": 60})
+        status, took = await timed("POST", "/v1/payments/authorize")
+        assert status == 200 and took >= 0.06
+        assert (await timed("GET", "/healthz"))[1] < 0.03
+        assert (await timed("GET", "/admin/faults"))[1] < 0.03
+        inner.release.clear()  # one authorization holds the only slot: the next is refused, without the cost
+        held = asyncio.create_task(request(app, "POST", "/v1/payments/authorize"))
+        await asyncio.sleep(0.1)
+        status, took = await timed("POST", "/v1/payments/authorize")
+        assert status == 503 and took < 0.03
+        inner.release.set()
+        assert (await held)[0] == 200
+        faults.clear("request_cost")
+        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03
+
+    asyncio.run(scenario())
+
+
+def test_a_spike_from_a_quiet_baseline_is_judged_against_the_latency_learned_while_quiet():
+    """The overload-spike drill: light load (few in flight), then at once more than the service carries. The
+    queued latency of the spike's first windows must not become the no-queue reference."""
+    g = Gradient(limit=50)
+    now = 0.0
+    for _ in range(150):  # 15 s at light load: 3 in flight, 20 ms each
+        for _ in range(5):
+            g.observe(0.020, now, in_flight=3)
+        now += g.window_s
+    assert g.limit == 50 and 0.015 < g.long_rtt < 0.025
+    for _ in range(30):  # 3 s of spike: the limit is full and requests wait 300 ms
+        for _ in range(20):
+            g.observe(0.300, now)
+        now += g.window_s
+    assert g.limit < 25

@@ -57,5 +57,6 @@ def service_specs(queues: tuple[str, ...]) -> dict[str, Spec]:
         "risk_latency": Spec({"extra_ms": number(0, 60_000)}),                      # risk screening slows down
         "risk_down": Spec(),                                                        # risk screening fails at once
         "cost_increase": Spec({"factor": number(1, 1000)}),                         # every cost component multiplied
+        "request_cost": Spec({"extra_ms": number(0, 1000)}),   # a costlier release: each API request holds the loop longer
         "audit_tamper": Spec(),                          # one past audit event edited in the database; put back when cleared
     }

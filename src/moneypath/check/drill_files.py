@@ -563,9 +563,10 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
                 problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver")
     if drill.fault is None and drill.load is not None and drill.alerts.expected:
         problems.append("alerts.expected: a drill without a fault expects no alert")
-    if drill.fault is not None and not drill.alerts.expected:
-        problems.append("alerts.expected: a drill with a fault expects at least one alert (the page it rehearses); "
-                        "without one nothing judges whether the fault was detected")
+    if drill.fault is not None and not drill.alerts.expected and "*" not in drill.alerts.must_not_page:
+        problems.append("alerts.expected: a drill with a fault expects at least one alert (the page it rehearses), "
+                        "or says that nothing may page (must_not_page: [\"*\"], a fault the service absorbs); "
+                        "without either nothing judges the fault")
     for key in ("allowed", "must_not_page"):
         names = getattr(drill.alerts, key)
         for i, name in enumerate(names):

@@ -59,6 +59,7 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     end = (cleared or window_end or ctx.clock()) + settle if injected is not None else None
     breaks = ledger_breaks(ctx, ctx.started_at) if ctx.db else []
     affected = money.affected_payments(outcomes, injected, end, breaks)
+    refused = money.refused_payments(outcomes, injected, end)
     duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - ctx.started_at)
     unreconciled = money.unreconciled_amounts(breaks) if ctx.db else None  # only the ledger database knows
     acked, acked_captures = money.acknowledged(outcomes)
@@ -73,11 +74,13 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
         lost = _lost_via_api(ctx, acked, acked_captures)
     impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
                          unreconciled_minor=unreconciled, writes_lost=None if lost is None else len(lost),
-                         acknowledged_payments=len(acked), acknowledged_captures=len(acked_captures))
+                         acknowledged_payments=len(acked), acknowledged_captures=len(acked_captures),
+                         payments_refused=len(refused))
     unreconciled_text = "not measured (no --db-url)" if unreconciled is None else \
         money.amounts_text(unreconciled, ctx.catalog.money)
     lost_text = "not measured (no --db-url, no read request)" if lost is None else f"{len(lost)}"
-    ctx.event("note", f"money: {len(affected)} payment(s) affected, duplicates "
+    refused_text = f" ({len(refused)} refused by the service, never acknowledged)" if refused else ""
+    ctx.event("note", f"money: {len(affected)} payment(s) affected{refused_text}, duplicates "
                       f"{money.amounts_text(duplicates, ctx.catalog.money)}, unreconciled {unreconciled_text}, "
                       f"writes lost {lost_text} of {len(acked)} acknowledged")
     return impact, lost or []
@@ -144,4 +147,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     kept = (f"all {impact.acknowledged_payments} acknowledged payments and {impact.acknowledged_captures} captures "
             "are in the ledger" if impact.writes_lost is not None else
             "acknowledged writes not checked (no --db-url, and the drill's requests have no read call)")
+    if impact.payments_refused:
+        kept += (f"; {impact.payments_refused} payment(s) refused (429/503 + Retry-After), never acknowledged: "
+                 "not lost")
     ctx.objective("ledger_balanced", not problems, "; ".join(problems) if problems else f"{detail}; {kept}")

@@ -140,6 +140,7 @@ class MoneyImpact(Part):
     writes_lost: int | None  # None: not measured (no --db-url and no read request)
     acknowledged_payments: int
     acknowledged_captures: int
+    payments_refused: int = 0  # of the affected: refused by the service (429/503 + Retry-After), never acknowledged
 
 
 @dataclass(kw_only=True)
@@ -152,11 +153,12 @@ class LoadSummary(Part):
     captured: int
     behind: int
     statuses: dict[str, int]
+    refused: int = 0  # of the failed: the service refused them (429/503 + Retry-After); nothing was acknowledged
 
     @classmethod
     def of(cls, rate: float, peak: float | None, stats: LoadStats) -> LoadSummary:
         return cls(rate=rate, peak=peak, started=stats.started, acknowledged=stats.acknowledged, failed=stats.failed,
-                   captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses))
+                   captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses), refused=stats.refused)
 
 
 @dataclass(kw_only=True)

@@ -5,9 +5,12 @@ Open loop (a payment starts every 1/rate seconds whether or not the previous one
 like real customers), at most `concurrency` in flight, on an asyncio loop in one background
 thread. Each payment is an authorization, then (for a share of the approved ones) a capture,
 each with its own idempotency key ({idempotency_key}) and the payment's x-correlation-id; a
-status in the template's retry_status or a transport error is retried with the same key. Every
+status in the template's retry_status or a transport error is retried with the same key, after the
+answer's Retry-After when it has one (capped at RETRY_AFTER_CAP_S), as a well-behaved client would. Every
 outcome is kept, so the runner can tell which payments the fault touched and whether anything
-acknowledged went missing.
+acknowledged went missing. A payment whose last answer was a refusal (REFUSAL_STATUS with Retry-After:
+the service said "not now" before doing anything, e.g. admission control shedding load) is counted as
+refused: never acknowledged, so never a write lost.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from moneypath.check.drill_files import Call, Requests
 from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+REFUSAL_STATUS = (429, 503)  # with a Retry-After header: refused before any work (shed, rate-limited)
+RETRY_AFTER_CAP_S = 5.0  # a drill waits at most this long for one Retry-After
 
 
 class TemplateError(Exception):
@@ -93,6 +98,7 @@ class Outcome:
     capture_wanted: bool = False
     captured: bool = False  # capture acknowledged
     error: str | None = None  # the last failure when the payment did not get through
+    refused: bool = False  # its last answer was a refusal (429/503 with Retry-After): never acknowledged
     attempts: int = 0
     finished: float | None = None
 
@@ -116,6 +122,7 @@ class LoadStats:
     started: int = 0
     acknowledged: int = 0
     failed: int = 0
+    refused: int = 0  # of the failed: refused by the service (429/503 + Retry-After), never acknowledged
     captured: int = 0
     behind: int = 0  # payments that could not start on time: all `concurrency` slots were busy
     statuses: dict[str, int] = field(default_factory=dict)
@@ -237,6 +244,8 @@ class Load:
                     self.stats.captured += 1
         if outcome.failed:
             self.stats.failed += 1
+            if outcome.refused:
+                self.stats.refused += 1
         outcome.finished = time.time()
 
     async def _send(self, client: httpx.AsyncClient, outcome: Outcome, name: str, call: Call,
@@ -248,6 +257,8 @@ class Load:
         error = ""
         for attempt in range(self.attempts):
             outcome.attempts += 1
+            wait = 0.2 * (2 ** attempt)
+            outcome.refused = False
             try:
                 r = await client.request(**args)
             except httpx.HTTPError as exc:
@@ -263,6 +274,10 @@ class Load:
                         outcome.error = f"{name}: {r.status_code} answer is not JSON"
                         return None
                 error = f"{r.status_code} {_problem_type(r)}".rstrip()
+                after = retry_after_s(r)
+                outcome.refused = r.status_code in REFUSAL_STATUS and after is not None
+                if after is not None:
+                    wait = max(wait, after)
                 if r.status_code not in self.requests.retry_status:
                     self._count(status)
                     outcome.error = f"{name}: {error}"
@@ -270,12 +285,24 @@ class Load:
             self._count(status)
             outcome.error = f"{name}: {error}"
             if attempt + 1 < self.attempts:
-                await asyncio.sleep(0.2 * (2 ** attempt))
+                await asyncio.sleep(wait)
         return None
 
     def _count(self, status: str) -> None:
         with self._lock:
             self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
+
+
+def retry_after_s(r: httpx.Response) -> float | None:
+    """The answer's Retry-After in seconds (delta-seconds; an HTTP date counts as the cap), at most
+    RETRY_AFTER_CAP_S; None without one."""
+    value = r.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value.strip()), 0.0), RETRY_AFTER_CAP_S)
+    except ValueError:
+        return RETRY_AFTER_CAP_S if value.strip() else None
 
 
 def _problem_type(r: httpx.Response) -> str:

@@ -12,7 +12,10 @@ the few read-only queries against the ledger: the stack's SQLite file or any SQL
 - unreconciled difference: per currency, the money in every other break (the amount that
   differs, or the whole line/capture when one side is missing);
 - writes lost: payments the service acknowledged (2xx) that the ledger does not hold, and
-  captures it acknowledged that have no capture transaction. Must be 0.
+  captures it acknowledged that have no capture transaction. Must be 0;
+- refused: of the payments affected, those the service refused (429/503 with Retry-After: shed by admission
+  control, rate-limited) on their last attempt. Never acknowledged, so they are not writes lost: the customer
+  was told "not now", and nothing may have been booked for them.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: flo
     for b in breaks:
         ids.add(str(b.get("payment_id") or b.get("provider_ref") or b.get("subject")))
     return ids
+
+
+def refused_payments(outcomes: Iterable[Outcome], start: float | None, end: float | None) -> set[str]:
+    """Correlation ids of the payments started in the window that the service refused (never acknowledged)."""
+    if start is None:
+        return set()
+    stop = end if end is not None else float("inf")
+    return {o.correlation_id for o in outcomes if start <= o.t <= stop and o.failed and o.refused}
 
 
 def duplicate_amounts(breaks: Iterable[dict]) -> dict[str, int]:

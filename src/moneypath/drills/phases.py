@@ -12,7 +12,9 @@
 5. the ledger and the money impact (moneypath.drills.impact), the key series for the plots
    (moneypath.drills.series), the tabletop when interactive, and the journal (moneypath.drills.journal).
 
-A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages.
+A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages. A drill whose fault
+must page nobody (no expected alert, must_not_page "*": a fault the service should absorb, like a spike it
+sheds) holds the fault for the peak's duration (else the fault's) instead of waiting for a page.
 Times are wall-clock; the drill file's durations are stretched by `scale` when the target's
 rules are less compressed than the local drill stack's (see moneypath.check.drill_files).
 """
@@ -119,10 +121,17 @@ class DrillRun(DrillContext):
         if drill.load.peak:
             self.load.set_rate(drill.load.peak.rate)
             self.event("load", f"load raised to {drill.load.peak.rate:g} payments/s")
-        longest = max((self.s(e.page_within) for e in drill.alerts.expected), default=0.0)
-        self.event("phase", f"waiting for {len(drill.alerts.expected)} expected page(s) (deadline up to {longest:.0f} s)")
-        self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
-                           until=lambda: self.watcher.all_expected_paged() or not self.faults.active)
+        if drill.alerts.expected:
+            longest = max(self.s(e.page_within) for e in drill.alerts.expected)
+            self.event("phase", f"waiting for {len(drill.alerts.expected)} expected page(s) (deadline up to "
+                                f"{longest:.0f} s)")
+            self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
+                               until=lambda: self.watcher.all_expected_paged() or not self.faults.active)
+        else:  # the service must absorb the fault: hold it (and the peak) and watch that nothing pages
+            hold = self.s(drill.load.peak.duration if drill.load.peak else drill.fault.duration)
+            self.event("phase", f"holding the fault {hold:.0f} s: nothing may page")
+            self.sleep_ticking(max(0.0, min(injected + hold, self.faults.end) - self.clock()),
+                               until=lambda: not self.faults.active)
         self.diagnosis.run(self.watcher.first_expected_page())
         self.tick()  # the fault's end time, the halt conditions and the cap, once more before mitigating
         mitigated_at = self.mitigate()

@@ -315,6 +315,7 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
     lost = _num(money.get("writes_lost"))
     money_rows = [
         [Cell("payments affected"), Cell(str(money.get("payments_affected", "—")))],
+        [Cell("of which refused (never acknowledged)"), Cell(str(money.get("payments_refused", 0)))],
         [Cell("duplicate amount"), Cell(_money(money.get("duplicate_amount_minor"), jn.money))],
         [Cell("unreconciled difference"), Cell(_money(money.get("unreconciled_minor"), jn.money))],
         [Cell("writes lost (must be 0)"),

@@ -14,8 +14,11 @@ them, and it is learned from latency rather than guessed (Netflix concurrency-li
 
 The sqrt(limit) term lets the limit probe upwards while latency stays flat; queueing shows up as a
 short latency above tolerance x long and shrinks it. A window in which fewer than half the limit were
-ever in flight changes nothing (the load, not the service, set its latency: a stall at light load
-must not shrink the limit until normal traffic is refused). A long average that drifted up under sustained
+ever in flight leaves the limit alone (the load, not the service, set its latency: a stall at light load
+must not shrink the limit until normal traffic is refused), but feeds the long average: at light load
+the latency is the no-queue latency. (Learned only under load, a spike from a quiet baseline took its
+first, already queued windows for "no queue", and the limit grew instead of shedding: the overload-spike
+drill's clients all timed out.) A long average that drifted up under sustained
 overload is pulled back when short falls well below it. Critical requests may go `reserve` above the
 limit, so a full house of authorizations never starves a capture. Health, metrics and admin routes are
 never limited. A refusal is decided before the body is read: it costs microseconds, not a booking.
@@ -60,14 +63,14 @@ class Gradient:
             return
         short, busiest = self._sum / self._n, self._busiest
         self._sum, self._n, self._window_end, self._busiest = 0.0, 0, now + self.window_s, 0
-        if busiest < self.limit / 2:  # app-limited: this latency says nothing about the limit
-            return
         if self.long_rtt == 0.0:
             self.long_rtt = short
         else:
             self.long_rtt += (short - self.long_rtt) / self.long_samples
             if self.long_rtt / short > 2.0:  # latency fell well below the average: it had drifted up
                 self.long_rtt *= 0.95
+        if busiest < self.limit / 2:  # app-limited: this latency says nothing about the limit, but it is the
+            return                    # no-queue latency the limit is judged against when a spike arrives
         gradient = max(0.5, min(1.0, self.tolerance * self.long_rtt / short))
         target = self.limit * gradient + math.sqrt(self.limit)
         self.limit = max(self.min_limit, min(self.max_limit,

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath._common.problem import problem
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
-from moneypath.reference.refservice import admission, contract, limits
+from moneypath.reference.refservice import admission, contract, faults, limits
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.routers import ROUTERS
@@ -70,6 +70,9 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                              "auto_configure": False})
     limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
+    if services.faults is not None:  # the request_cost fault: inside admission control, so only admitted requests pay
+        app.add_middleware(faults.RequestCost, faults=services.faults,
+                           counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
         app.add_middleware(admission.AdmissionControl, classify=classify)
     if config.instrumented:
