@@ -7,48 +7,74 @@ import asyncio
 import json
 
 from moneypath.reference.refservice import admission
-from moneypath.reference.refservice.admission import AdmissionControl, Gradient
+from moneypath.reference.refservice.admission import AdmissionControl, LagLimit
 from moneypath.reference.refservice.app import classify
 
 
-def feed(g: Gradient, latency_s: float, seconds: float, start: float, per_window: int = 20) -> float:
-    """`per_window` completions of `latency_s` in each of g's windows for `seconds`; returns the end time."""
+FULL = -1
+
+
+def windows(limit: LagLimit, lag_s: float, seconds: float, in_flight: int, start: float = 0.0) -> float:
+    """Lag samples every 20 ms for `seconds` with `in_flight` requests (FULL: as many as the limit admits);
+    returns the end time."""
     now = start
     while now < start + seconds:
-        for _ in range(per_window):
-            g.observe(latency_s, now)
-        now += g.window_s
+        n = int(limit.limit) if in_flight == FULL else in_flight
+        limit.in_flight(n)
+        limit.lag(lag_s, now, n)
+        now += 0.02
     return now
 
 
-def test_the_limit_grows_while_latency_is_flat_and_shrinks_when_requests_queue():
-    g = Gradient(limit=20)
-    t = feed(g, 0.020, 5, 0.0)
-    grown = g.limit
-    assert grown > 40  # probing upwards: flat latency says there is no queue yet
-    t = feed(g, 0.200, 3, t)  # 10x the no-queue latency: requests are waiting
-    assert g.limit < grown / 4 and g.limit >= g.min_limit
-    shrunk = g.limit
-    feed(g, 0.020, 3, t)  # the queue drained: it grows again
-    assert g.limit > shrunk * 2
+def test_the_limit_grows_while_it_binds_and_the_loop_keeps_up():
+    limit = LagLimit(limit=20)
+    windows(limit, 0.002, 2, in_flight=FULL)
+    assert limit.limit > 60  # every window full, the loop on time: probe upwards
+    grown = limit.limit
+    windows(limit, 0.002, 2, in_flight=10)  # the load is small: no reason to move either way
+    assert limit.limit == grown
 
 
-def test_latency_within_tolerance_does_not_shrink_the_limit():
-    g = Gradient(limit=50, tolerance=2.0)
-    t = feed(g, 0.050, 5, 0.0)
-    before = g.limit
-    feed(g, 0.080, 2, t)  # 1.6x: provider jitter, not a queue
-    assert g.limit >= before
+def test_a_lagging_loop_cuts_the_limit_to_what_was_in_flight_and_below():
+    limit = LagLimit(limit=300)
+    t = windows(limit, 0.002, 0.5, in_flight=40)  # app-limited at 40: the limit stays high
+    assert limit.limit == 300
+    t = windows(limit, 0.080, 0.3, in_flight=40, start=t)  # 80 ms late timers: requests queue for the CPU
+    assert limit.limit < 40 * 0.9 ** 2 and limit.limit >= limit.min_limit
+    cut = limit.limit
+    windows(limit, 0.002, 1, in_flight=FULL, start=t)  # caught up: it probes upwards again
+    assert limit.limit > cut * 2
 
 
-def test_a_stall_at_light_load_leaves_the_limit_alone():
-    g = Gradient(limit=40)
-    now = 0.0
-    for latency in [0.010] * 30 + [0.500] * 30:  # 3 in flight at most: the load, not the service, is small
-        for _ in range(5):
-            g.observe(latency, now, in_flight=3)
-        now += g.window_s
-    assert g.limit == 40
+def test_a_slow_provider_does_not_cut_the_limit():
+    """Requests waiting on the network hold no CPU: many in flight, the loop on time, the limit grows."""
+    limit = LagLimit(limit=50)
+    windows(limit, 0.003, 3, in_flight=400)
+    assert limit.limit == limit.max_limit
+
+
+def test_the_limit_stays_within_its_bounds():
+    limit = LagLimit(limit=50, min_limit=8)
+    windows(limit, 1.0, 5, in_flight=100)
+    assert limit.limit == 8
+
+
+def test_the_probe_measures_a_blocked_loop():
+    """A real event loop blocked 60 ms at a time by a handler: the probe sees it and the limit falls."""
+    import time
+
+    async def scenario():
+        inner = Slow()
+        inner.release.set()
+        app = AdmissionControl(inner, classify, LagLimit(limit=100))
+        await request(app, "GET", "/healthz")  # starts the probe
+        for _ in range(8):
+            await asyncio.sleep(0.001)
+            time.sleep(0.06)  # CPU work holding the loop
+        await asyncio.sleep(0.05)
+        return app.limiter.limit
+
+    assert asyncio.run(scenario()) < 100
 
 
 class Slow:
@@ -83,7 +109,7 @@ async def request(app, method: str, path: str) -> tuple[int, dict, bytes]:
 def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_gets_in():
     async def scenario():
         inner = Slow()
-        fixed = Gradient(limit=2, min_limit=2, max_limit=2)
+        fixed = LagLimit(limit=2, min_limit=2, max_limit=2)
         app = AdmissionControl(inner, classify, fixed, reserve=0.5)
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(2)]
         await asyncio.sleep(0.01)
@@ -130,7 +156,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         inner = Slow()
         inner.release.set()
         cost = RequestCost(inner, faults, lambda method, path: classify(method, path) != admission.EXEMPT)
-        fixed = Gradient(limit=1, min_limit=1, max_limit=1)
+        fixed = LagLimit(limit=1, min_limit=1, max_limit=1)
         app = AdmissionControl(cost, classify, fixed)
 
         async def timed(method, path):
@@ -155,20 +181,3 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03
 
     asyncio.run(scenario())
-
-
-def test_a_spike_from_a_quiet_baseline_is_judged_against_the_latency_learned_while_quiet():
-    """The overload-spike drill: light load (few in flight), then at once more than the service carries. The
-    queued latency of the spike's first windows must not become the no-queue reference."""
-    g = Gradient(limit=50)
-    now = 0.0
-    for _ in range(150):  # 15 s at light load: 3 in flight, 20 ms each
-        for _ in range(5):
-            g.observe(0.020, now, in_flight=3)
-        now += g.window_s
-    assert g.limit == 50 and 0.015 < g.long_rtt < 0.025
-    for _ in range(30):  # 3 s of spike: the limit is full and requests wait 300 ms
-        for _ in range(20):
-            g.observe(0.300, now)
-        now += g.window_s
-    assert g.limit < 25
