@@ -44,7 +44,8 @@ def entry(name, method="POST", times=None, failures=0, start=1000.0, last=1010.0
 
 
 def test_the_shipped_scenarios_are_valid_against_the_catalog(spec):
-    assert set(spec.scenarios) == {"checkout", "peak", "spike", "soak", "overload", "retry_storm", "slow_provider", "healthz"}
+    assert set(spec.scenarios) == {"checkout", "peak", "spike", "soak", "overload", "retry_storm", "slow_provider",
+                                   "healthz"}
     assert spec.get("peak").multiplier == 10
     assert spec.get("spike").spike.multiplier == 20 and spec.get("spike").spike.duration_s == 60
     assert scenarios.duration_of(spec, spec.get("soak")) == 3600

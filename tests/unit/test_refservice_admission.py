@@ -10,7 +10,6 @@ from moneypath.reference.refservice import admission
 from moneypath.reference.refservice.admission import AdmissionControl, LagLimit
 from moneypath.reference.refservice.app import classify
 
-
 FULL = -1
 
 
