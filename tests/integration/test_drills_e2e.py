@@ -65,15 +65,15 @@ def test_two_drills_pass_end_to_end(tmp_path, capsys):
     assert "duplicate-charge" in out and "PASS" in out
 
 
-@pytest.mark.xfail(strict=True, reason="admission control does not shed this spike yet: the Gradient2 limit's long "
-                   "average drifts up with the queue and the limit grows to the clients' concurrency (no 503), the "
-                   "latency SLO pages, /metrics and the admin API time out; see the overload-drill report")
+@pytest.mark.xfail(run=False, reason="proposed drill, does not pass yet (runbooks/drills/proposed/README.md): the "
+                   "request_cost fault holds the one event loop 12 ms per admitted request, requests queue in the loop "
+                   "before admission control sees them, the latency SLO pages at +20 s; not run in CI (3 min)")
 def test_overload_spike_is_shed_and_pages_nobody(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     nobody paged, recovered, and every refused payment counted apart from the (zero) writes lost."""
     reports = tmp_path / "reports"
     started = time.monotonic()
-    code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
+    code = main(["drill", "run", str(DRILLS / "proposed" / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
                  "--state-dir", str(tmp_path / "state"), "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\noverload-spike in {time.monotonic() - started:.0f} s")

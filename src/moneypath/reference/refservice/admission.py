@@ -49,7 +49,7 @@ class LagLimit:
     """The adaptive limit on requests in flight (see the module docstring)."""
 
     limit: float = 50.0  # the checkout mix ramps 275 users at once: a low start refused its first seconds
-    min_limit: float = 8.0
+    min_limit: float = 2.0
     max_limit: float = 400.0
     # Loop lag at which requests are queueing for the CPU. Each request waits about this long at each of its
     # few awaits, so 25 ms keeps a p99 well inside a 300 ms objective; a healthy loop lags 1-5 ms.
