@@ -330,12 +330,15 @@ def test_capacity_measures_postgres_with_one_and_two_processes_beside_sqlite(gat
 
 
 def test_overload_is_judged_phase_by_phase(money_path, secret_env, tmp_path, capsys):
-    """Each request holds the service's event loop 15 ms (the request_cost fault: ~60 requests/s at most),
-    then 3x 30/s for 5 s: the loop lags, admission control refuses some (fast, with Retry-After) — real
-    Locust, real service, stats snapshotted at the phase boundaries and subtracted."""
+    """Each request holds the service's event loop 15 ms (the request_cost fault: ~60 requests/s at most) and
+    waits 800 ms on its provider, then 3x 30/s for 5 s: the limit on requests in flight binds, the loop lags,
+    admission control refuses some (with Retry-After) — real Locust, real service, stats snapshotted at the
+    phase boundaries and subtracted."""
     spec = yaml.safe_load(SHIPPED_SCENARIOS.read_text())
     spec["baseline"]["warmup_s"] = 3
-    costly = [{"at": "service", "name": "request_cost", "params": {"extra_ms": 15}}]
+    costly = [{"at": "service", "name": "request_cost", "params": {"extra_ms": 15}},
+              *({"at": "providersim", "name": "latency", "params": {"provider": p, "extra_ms": 800}}
+                for p in ("acme", "globex"))]
     spec["scenarios"] = {"overload": {**spec["scenarios"]["overload"], "spike": {"multiplier": 3, "duration_s": 5},
                                       "duration_s": 21, "overload": {"goodput_share": 0.9, "recover_within_s": 3},
                                       "faults": costly}}
@@ -359,5 +362,9 @@ def test_overload_is_judged_phase_by_phase(money_path, secret_env, tmp_path, cap
     snapshots = json.loads((report / "locust" / "locust_snapshots.json").read_text())
     assert sorted(snapshots, key=float) == ["7", "12", "15"]
     assert final >= sum(e["num_requests"] for e in snapshots["15"]) > sum(e["num_requests"] for e in snapshots["7"])
+    assert o["overload"]["refused_p99_ms"] is not None and o["recovery"]["authorize_p99_ms"] is not None
+    # each snapshot is the histogram of its moment, not the live one: counts match, phase by phase
+    for entries in snapshots.values():
+        assert all(sum(e["response_times"].values()) == e["num_requests"] for e in entries)
     assert result["locust"]["latency_judged"].startswith("after the first 3 s")
     assert "Overload" in (report / "report.md").read_text()

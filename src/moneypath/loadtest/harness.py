@@ -179,9 +179,13 @@ def _set_faults(environment, **_kwargs):
 
 
 def _stats_so_far(environment) -> list[dict]:
-    """Every entry's stats so far. Not `RequestStats.serialize_stats()`: that one resets each entry (it is
-    what workers send the master), so the run's final stats would lose everything before the snapshot."""
-    return [e.serialize() for e in environment.runner.stats.entries.values() if e.num_requests or e.num_failures]
+    """A copy of every entry's stats so far. Not `RequestStats.serialize_stats()`: that one resets each entry (it
+    is what workers send the master), so the run's final stats would lose everything before the snapshot. A copy:
+    `serialize()` hands out the live histogram, which a snapshot kept for later would see grow."""
+    import copy
+
+    return copy.deepcopy([e.serialize() for e in environment.runner.stats.entries.values()
+                          if e.num_requests or e.num_failures])
 
 
 @events.test_start.add_listener
