@@ -156,7 +156,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  soak (a scenario with drift: true): service CPU per authorization, authorize p99, resident\n"
                     "  memory and database bytes per payment may grow at most 5 % from the first minute after\n"
                     "  the warm-up to the last\n"
-                    "  overload (a scenario with overload:, its spike past saturation; --rate = the saturation):\n"
+                    "  overload (a scenario with overload:, its spike past saturation; --rate = the knee):\n"
                     "  goodput >= 90 % of --rate, refusals (503/429 + Retry-After) fast, admitted requests within\n"
                     "  the SLOs, captures and refunds refused no more than new payments, healthy 30 s after\n"
                     "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
@@ -166,7 +166,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "Locust's files) and exits 1 with one BREACH line per failed gate.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
                "  moneypath loadtest soak --rate 340 --duration 10m\n"
-               "  moneypath loadtest overload --rate 280   # the saturation from `moneypath capacity`\n"
+               "  moneypath loadtest overload --rate 280   # the knee from `moneypath capacity`\n"
                "  moneypath loadtest peak --workers 2\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "

@@ -1,5 +1,5 @@
 """The overload gates: a run offered more than the service can carry (the scenario's spike, e.g. 3x a
-`--rate` set to the measured saturation), judged phase by phase. Pure; the numbers come in.
+`--rate` set to the knee `moneypath capacity` measured), judged phase by phase. Pure; the numbers come in.
 
 The harness writes Locust's stats at each phase boundary (`--snapshot-at`); subtracting them gives
 exact counts and response-time histograms per phase. A request the service refused to take (503 or
@@ -110,7 +110,7 @@ def between(snapshots: dict[float, list[dict]], final: list[dict], start: float,
 @dataclass
 class Overload:
     phases: Phases
-    rate: float                 # the 1x rate: the service's saturation, as the user set it
+    rate: float                 # the 1x rate: the knee, as the user set it
     overload: PhaseFigures | None
     recovery: PhaseFigures | None
     recovered_after_s: float | None  # seconds after the load dropped until every second was clean; None: never
@@ -173,7 +173,7 @@ def gates(o: Overload, thr: Thresholds, scenario: Scenario) -> list[Gate]:
         add("overload_goodput", "goodput under overload", share >= o.goodput_share,
             f"{ov.goodput_rps:.1f}/s = {share:.0%} of {o.rate:g}/s ({when})", f">= {o.goodput_share:.0%} of the 1x rate",
             f"under overload the service answered {ov.goodput_rps:.1f} requests/s with success, {share:.0%} of the "
-            f"1x rate {o.rate:g}/s (goal {o.goodput_share:.0%}; set --rate to the saturation `moneypath capacity` "
+            f"1x rate {o.rate:g}/s (goal {o.goodput_share:.0%}; set --rate to the knee `moneypath capacity` "
             "measured)")
         refused = f"{ov.refused} refused, p99 {_ms(ov.refused_p99_ms)}"
         add("overload_refused_fast", "refused fast (503/429 + Retry-After)",

@@ -175,7 +175,7 @@ def overload_section(o: dict) -> doc.Section:
                      ", ".join(f"{k} {v:.1%}" for k, v in (f.get("refused_share") or {}).items()) or "-"])
     after = o.get("recovered_after_s")
     return doc.Section("Overload", [
-        doc.Para(f"1x is {o['rate']:g} requests/s (the saturation, as --rate set it); goodput is what was answered "
+        doc.Para(f"1x is {o['rate']:g} requests/s (the knee, as --rate set it); goodput is what was answered "
                  f"with success. Every second was within the SLOs again "
                  + ("never, to the end of the run." if after is None else f"{after:.0f} s after the load dropped.")),
         doc.Table(["phase", "window", "sent", "goodput", "refused", "admitted, failed", "authorize p99 (admitted)",

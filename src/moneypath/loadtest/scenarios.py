@@ -89,7 +89,7 @@ class Retry(_Model):
 
 class OverloadGoal(_Model):
     """The spike is an overload: judge it by phase (moneypath.loadtest.overload)."""
-    goodput_share: float = Field(gt=0, le=1, default=0.9)  # of the 1x rate (set --rate to the saturation)
+    goodput_share: float = Field(gt=0, le=1, default=0.9)  # of the 1x rate (set --rate to the knee)
     recover_within_s: float = Field(ge=0, default=30)
 
 

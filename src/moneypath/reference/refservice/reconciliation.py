@@ -65,8 +65,9 @@ class Reconciler:
     def _new_files(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        names = sorted(p for p in self.directory.glob("*.csv")
-                       if not p.name.startswith(".") and p.name not in self._imported)
+        csvs = [p for p in self.directory.glob("*.csv") if not p.name.startswith(".")]
+        self._imported &= {p.name for p in csvs}  # files archived away are forgotten: the set stays the directory's size
+        names = sorted(p for p in csvs if p.name not in self._imported)
         if not names:
             return []
         with self.engine.connect() as conn:
