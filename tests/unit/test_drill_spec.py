@@ -13,13 +13,22 @@ from tests.conftest import ROOT
 
 GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
 SHIPPED = {"duplicate-charge", "fraud-spike", "settlement-mismatch", "provider-partial-outage", "ledger-write-failures",
-           "dead-letters-growing", "healthy-baseline-peak", "overload-spike"}
+           "dead-letters-growing", "healthy-baseline-peak"}
 
 
 def test_every_shipped_drill_validates(catalog):
     found = {p.stem for p in drill_files(ROOT)}
     assert SHIPPED <= found
     assert check_drill_files(catalog, ROOT) == []
+
+
+def test_the_proposed_drills_stay_valid_though_the_demo_does_not_run_them(catalog):
+    """runbooks/drills/proposed/: written, not passing yet (its README says why); kept loadable meanwhile."""
+    proposed = sorted((ROOT / "runbooks" / "drills" / "proposed").glob("*.yaml"))
+    assert [p.stem for p in proposed] == ["overload-spike"]
+    assert "overload-spike" not in {p.stem for p in drill_files(ROOT)}
+    drill = load_drill(proposed[0], catalog, ROOT)
+    assert drill.fault is not None and drill.alerts.expected == []
 
 
 def test_a_fault_drill_may_expect_no_page_only_when_it_says_nothing_may_page(catalog, tmp_path):

@@ -362,7 +362,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     check_overload(scenario, duration)
     phases = overload.phases(scenario, duration)
     if phases is not None:
-        progress(f"overload: {rate:g} requests/s is 1x (set --rate to the knee `moneypath capacity` measured: the most it carries within the SLOs); "
+        progress(f"overload: {rate:g} requests/s is 1x (set --rate to the knee `moneypath capacity` measured: the "
+                 "most it carries within the SLOs); "
                  f"{scenario.spike.multiplier:g}x from {phases.overload[0]:.0f} s to {phases.overload[1]:.0f} s, "
                  f"recovery judged from {phases.recovery[0]:.0f} s")
     snapshot_at = tuple(t for t in phases.boundaries() if 0 < t < duration) if phases else ()
