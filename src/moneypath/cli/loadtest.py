@@ -42,7 +42,8 @@ your own locustfile (--locustfile FILE):
   The gates read Locust's request names: "<action> [<provider>]", action one of authorize,
   capture, refund, payout (the latency gates: authorize; the failure gates: every final
   outcome); a retried attempt ends in " (attempt)" and the client's final outcome is request
-  type RETRIED; CHECK entries are the client's idempotency replay checks."""
+  type RETRIED; a refusal (503 or 429 with Retry-After) is request type REFUSED (the overload gates
+  judge them); CHECK entries are the client's idempotency replay checks."""
 
 
 class UsageError(Exception):
