@@ -163,10 +163,10 @@ def test_the_watch_reads_only_new_events_and_a_bounded_sweep(engine):
     seed_more = [book_payment(engine, f"more_{i}") for i in range(5)]  # 5 new events
     second = watch_check(engine, watch)
     assert (second.events, second.last_seq, watch.sweep_next) == (5 + 5, 25, 9) and len(seed_more) == 5
-    for _ in range(6):  # 9..25 in slices of 3
-        assert watch_check(engine, watch).events == 3 - (watch.sweep_next == 26)
-    assert watch.sweep_next == 26
-    assert watch_check(engine, watch).events == 3 and watch.sweep_next == 4  # wrapped at the tip: 1..3
+    for _ in range(5):  # 9..23 in slices of 3
+        assert watch_check(engine, watch).events == 3
+    assert watch_check(engine, watch).events == 2 and watch.sweep_next == 1  # 24..25: the tip, so it wraps
+    assert watch_check(engine, watch).events == 3 and watch.sweep_next == 4  # 1..3
 
 
 @pytest.mark.parametrize("edit", ["in_place", "deleted"])
@@ -185,6 +185,23 @@ def test_the_watch_sweep_finds_an_old_event_edited_or_deleted_after_it_was_verif
     assert broken and broken[0].broken_seq == 2
     assert ("edited" if edit == "in_place" else "deleted") in broken[0].reason
     assert not verdicts[-1].intact  # it stays broken while the damage is there
+
+
+def test_the_sweep_comes_back_to_old_events_while_new_ones_keep_arriving(engine):
+    """Payments between every check (as under load): the tip moves each time, and the sweep must still wrap
+    round to the oldest events; an edit there is caught within one cycle (the overload drill's tamper)."""
+    seed(engine, 10)  # 20 events
+    watch = ChainWatch(sweep_min=8, batch=5)
+    for i in range(4):
+        assert watch_check(engine, watch).intact
+        book_payment(engine, f"busy_{i}")
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 3).values(after='{"state":"x"}'))
+    verdicts = []
+    for i in range(5):  # 28+ events, 8 swept per check (plus what is new): one cycle
+        book_payment(engine, f"busier_{i}")
+        verdicts.append(watch_check(engine, watch))
+    assert any(v.broken_seq == 3 for v in verdicts), verdicts
 
 
 def test_the_watch_clears_once_the_edited_event_is_restored(engine):

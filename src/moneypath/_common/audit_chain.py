@@ -209,7 +209,9 @@ class ChainWatch:
         swept = self._walk_range(conn, self.sweep_next, sweep_last)
         if not swept.intact:
             return self._fail(swept, (swept.broken_seq - 1, swept.broken_seq + 1))  # type: ignore[operator]
-        self.sweep_next = sweep_last + 1
+        # Wrap once the sweep has reached the tip: while events keep arriving the tip moves on every check,
+        # and a sweep that only waited for `sweep_next > tip` re-read the newest events forever, never the old.
+        self.sweep_next = 1 if sweep_last >= tip_seq else sweep_last + 1
         return Verdict(verified + forward.events + swept.events, self.tip[0], self.tip[1])
 
     def _fail(self, verdict: Verdict, window: tuple[int, int]) -> Verdict:
