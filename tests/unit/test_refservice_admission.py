@@ -180,20 +180,20 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
             status = (await request(app, method, path))[0]
             return status, time.perf_counter() - started
 
-        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03  # no fault: no cost
-        faults.set("request_cost", {"extra_ms": 60})
+        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.15  # no fault: no cost
+        faults.set("request_cost", {"extra_ms": 200})
         status, took = await timed("POST", "/v1/payments/authorize")
-        assert status == 200 and took >= 0.06
-        assert (await timed("GET", "/healthz"))[1] < 0.03
-        assert (await timed("GET", "/admin/faults"))[1] < 0.03
+        assert status == 200 and took >= 0.2
+        assert (await timed("GET", "/healthz"))[1] < 0.15
+        assert (await timed("GET", "/admin/faults"))[1] < 0.15
         inner.release.clear()  # one authorization holds the only slot: the next is refused, without the cost
         held = asyncio.create_task(request(app, "POST", "/v1/payments/authorize"))
         await asyncio.sleep(0.1)
         status, took = await timed("POST", "/v1/payments/authorize")
-        assert status == 503 and took < 0.03
+        assert status == 503 and took < 0.15
         inner.release.set()
         assert (await held)[0] == 200
         faults.clear("request_cost")
-        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.03
+        assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.15
 
     asyncio.run(scenario())
