@@ -123,3 +123,15 @@ def test_recovery_time_is_when_the_seconds_stay_clean():
     assert overload.recovered_after(history, 1000.0, 120, 0.001, 300) == 6  # last bad second 125 → clean from 126
     assert overload.recovered_after(ticks((121, 0), (130, 0)), 1000.0, 120, 0.001, 300) == 0
     assert overload.recovered_after(ticks((121, 0), (130, 9)), 1000.0, 120, 0.001, 300) is None
+
+
+def test_a_foreign_services_phase_is_judged_by_its_own_names_and_judged_provider():
+    """The ticket shop's providers (knet, komoju), one of them judged alone, as `judge_provider` does."""
+    entries = [entry("authorize [knet]", times={"90": 400}),
+               entry("authorize [knet]", method="REFUSED", times={"4": 600}, failures=600),
+               entry("capture [knet]", times={"70": 200}),
+               entry("authorize [komoju]", times={"2000": 50}, failures=50)]
+    knet = overload.figures(entries, 10, judge_provider="knet")
+    assert (knet.requests, knet.refused, knet.succeeded, knet.admitted_failed) == (1200, 600, 600, 0)
+    assert knet.authorize_p99_ms == 90 and knet.refused_share == {"in motion": 0.0, "new money": 0.6}
+    assert overload.figures(entries, 10).admitted_failed == 50  # komoju's failures count when all are judged
