@@ -150,6 +150,17 @@ def business_cases(c):
               "was edited or deleted after it was written. Who changed what can no longer be proven; "
               "`moneypath audit verify` names the first broken event."),
          case(c, "AuditChainBroken", [("audit_chain_broken", "0x20")], "4m", {}, "", fires=False)),
+        ("LoadShedding",
+         case(c, "LoadShedding", [('http_requests_total{route="/healthz",method="GET",status_class="2xx"}', "0+90x40"),
+                                  ('http_requests_total{route="/healthz",method="GET",status_class="5xx"}', "0+10x40"),
+                                  ('requests_shed_total{priority="normal"}', "0+10x40")], "10m", {},
+              "10% of requests were refused over 5 minutes (threshold 5%): more demand than the service carries, "
+              "or a release that costs more per request. Customers see 503 and retry; the SLOs do not count a "
+              "refused payment."),
+         case(c, "LoadShedding", [('http_requests_total{route="/healthz",method="GET",status_class="2xx"}', "0+98x40"),
+                                  ('http_requests_total{route="/healthz",method="GET",status_class="5xx"}', "0+2x40"),
+                                  ('requests_shed_total{priority="normal"}', "0+2x40")], "10m", {}, "",
+              fires=False)),
         ("AuthorizationsSilent",
          case(c, "AuthorizationsSilent", [('queue_depth{queue="notifications"}', "0x40")], "10m", {},
               "No authorizations recorded for 5 minutes, or the money path's metrics are missing: either nobody can "

@@ -25,7 +25,7 @@ from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
         "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
-OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks", "audit")
+OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks", "audit", "admission")
 
 
 def init(root: Path, *extra: str):
@@ -64,6 +64,20 @@ def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clea
     assert "TicketsAuditChainBroken" in rules and "max(tickets_audit_chain_broken) > 0" in rules
     assert (root / "runbooks/ticketsauditchainbroken.md").is_file()
     assert any((root / "runbooks/drills").glob("*audit*"))
+    assert run_cli("lint", "--root", str(root)).returncode == 0
+
+
+def test_the_admission_feature_brings_its_signal_shedding_alert_page_and_drill(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,admission", *SHOP[-4:]).returncode == 0
+    c = load_catalog(root / "moneypath.yaml")
+    assert c.enabled("admission") and c.has(Key.REQUESTS_SHED_TOTAL) and "LoadShedding" in c.alerts
+    assert c.signals[Key.REQUESTS_SHED_TOTAL].labels == {"priority": ["critical", "normal"]}
+    rules = (root / "alerts/moneypath-alerts.yaml").read_text()
+    assert "TicketsLoadShedding" in rules
+    assert "sum(rate(tickets_requests_shed_total[5m])) / sum(rate(tickets_http_requests_total[5m])) > 0.05" in rules
+    assert (root / "runbooks/ticketsloadshedding.md").is_file()
+    assert (root / "runbooks/drills/ticketsloadshedding.yaml").is_file()
     assert run_cli("lint", "--root", str(root)).returncode == 0
 
 

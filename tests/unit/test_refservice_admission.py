@@ -197,3 +197,42 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         assert (await timed("POST", "/v1/payments/authorize"))[1] < 0.15
 
     asyncio.run(scenario())
+
+
+def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
+    """The service counts what it sheds (requests_shed_total), so LoadShedding can page: the SLOs cannot see a
+    refusal. On a foreign catalog with the feature switched on too: the metric is the catalog's, not the reference's."""
+    import yaml
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.catalog.conventions import Key
+    from moneypath.catalog.load import load_catalog, parse_catalog
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+    from tests.conftest import CATALOG_PATH, FOREIGN_PATH
+
+    foreign = yaml.safe_load(FOREIGN_PATH.read_text())
+    foreign.setdefault("features", {})["admission"] = True
+    foreign["signals"][Key.REQUESTS_SHED_TOTAL] = {"type": "counter", "help": "Refused past capacity.",
+                                                   "labels": {"priority": ["critical", "normal"]}}
+
+    async def scenario(mp):
+        inner = Slow()
+        app = AdmissionControl(inner, classify, LagLimit(limit=1, min_limit=1, max_limit=1), reserve=0.0,
+                               on_refuse=mp.count_shed)
+        # a limit of 1 without reserve: one new payment fills it, and a capture gets the one critical slot above it
+        held = [asyncio.create_task(request(app, "POST", path))
+                for path in ("/v1/payments/authorize", "/v1/payments/pay_0/capture")]
+        await asyncio.sleep(0.01)
+        assert inner.entered == 2
+        for path in ("/v1/payments/authorize", "/v1/payouts", "/v1/payments/pay_1/capture"):
+            assert (await asyncio.wait_for(request(app, "POST", path), 1))[0] == 503
+        inner.release.set()
+        await asyncio.gather(*held)
+
+    for catalog in (load_catalog(CATALOG_PATH), parse_catalog(yaml.safe_dump(foreign), "foreign")):
+        mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+        asyncio.run(scenario(mp))
+        name = catalog.metric(Key.REQUESTS_SHED_TOTAL)
+        assert mp.registry.get_sample_value(name, {"priority": "normal"}) == 2, name
+        assert mp.registry.get_sample_value(name, {"priority": "critical"}) == 1, name

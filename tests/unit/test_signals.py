@@ -339,6 +339,7 @@ EVERY_METHOD = {
     "add_cost": (lambda mp: mp.add_cost("infrastructure", 0.5), "cost_usd_total",
                  {"component": "infrastructure", "provider": "none"}),
     "set_audit_chain": (lambda mp: mp.set_audit_chain(True), "audit_chain_broken", {}),
+    "count_shed": (lambda mp: mp.count_shed("normal"), "requests_shed_total", {"priority": "normal"}),
     "record_http": (lambda mp: mp.record_http("/healthz", "GET", 200, 0.01), "http_requests_total",
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",

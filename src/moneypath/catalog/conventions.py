@@ -39,6 +39,7 @@ class Key:
     HTTP_REQUEST_DURATION_SECONDS = "http_request_duration_seconds"
     INSTRUMENTATION_ERRORS_TOTAL = "instrumentation_errors_total"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    REQUESTS_SHED_TOTAL = "requests_shed_total"
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

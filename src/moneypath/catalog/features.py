@@ -42,6 +42,9 @@ FEATURES: dict[str, Feature] = {
                     ("CostPerTransactionRegression",)),
     "audit": Feature("a hash-chained audit trail of every change to a financial record (off unless listed)",
                      (Key.AUDIT_CHAIN_BROKEN,), ("AuditChainBroken",), default=False),
+    "admission": Feature("admission control: past its capacity the service refuses requests at once (503 + "
+                         "Retry-After) instead of queueing them (off unless listed)",
+                         (Key.REQUESTS_SHED_TOTAL,), ("LoadShedding",), default=False),
 }
 
 # Built-in alerts of the core: their rule shapes need only core signals.

@@ -366,6 +366,15 @@ def _audit_chain_broken(c: Catalog, a: Alert) -> Shape:
                  "`moneypath audit verify` names the first broken event.")
 
 
+def _load_shedding(c: Catalog, a: Alert) -> Shape:
+    shed, served = c.metric(Key.REQUESTS_SHED_TOTAL), c.metric(Key.HTTP_REQUESTS_TOTAL)
+    # Refusals are answered requests too (503), so the ratio is the share of all requests refused.
+    return Shape(f"sum(rate({shed}[5m])) / sum(rate({served}[5m])) > {num(a.threshold)}",
+                 "{{ $value | humanizePercentage }} of requests were refused over 5 minutes (threshold "
+                 f"{pct(a.threshold)}): more demand than the service carries, or a release that costs more per "
+                 "request. Customers see 503 and retry; the SLOs do not count a refused payment.")
+
+
 SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "LedgerImbalance": _ledger_imbalance,
     "LedgerWriteFailures": _ledger_write_failures,
@@ -379,6 +388,7 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "CostPerTransactionRegression": _cost_regression,
     "AuthorizationsSilent": _authorizations_silent,
     "AuditChainBroken": _audit_chain_broken,
+    "LoadShedding": _load_shedding,
 }
 
 

@@ -60,6 +60,7 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.HTTP_REQUEST_DURATION_SECONDS: ("histogram", ("route", "method")),
     Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
     Key.AUDIT_CHAIN_BROKEN: ("gauge", ()),
+    Key.REQUESTS_SHED_TOTAL: ("counter", ("priority",)),
 }
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
@@ -72,6 +73,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
     "audit": ("set_audit_chain",),
+    "admission": ("count_shed",),
 }
 
 _INF = math.inf
@@ -166,6 +168,7 @@ class MoneyPath:
         self._cost_cache = self._cost._cache if self._cost is not None else {}
         audit = opt(Key.AUDIT_CHAIN_BROKEN)
         self._audit_broken = audit.child(()) if audit is not None else None
+        self._shed = opt(Key.REQUESTS_SHED_TOTAL)
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":
@@ -319,6 +322,14 @@ class MoneyPath:
             self._audit_broken.set(1 if broken else 0)
         except Exception:
             self._failed("set_audit_chain")
+
+    def count_shed(self, priority: str) -> None:
+        """A request refused at once because the service was past its capacity (admission control);
+        `priority` is the catalog's class of the request, e.g. critical (money in motion) or normal."""
+        try:
+            self._shed.child((priority,)).inc()
+        except Exception:
+            self._failed("count_shed")
 
     # ------------------------------------------------------------ reconciliation
 

@@ -205,6 +205,15 @@ def _signals(o: Options) -> str:
     labels: {{}}
     multiprocess_mode: max
 """)
+    if o.on("admission"):
+        out.append(f"""
+  # Admission control (feature): count each request your service refuses at once past its capacity
+  # (503 + Retry-After), by priority: mp.count_shed("critical" | "normal").
+  {Key.REQUESTS_SHED_TOTAL}:
+    type: counter
+    help: Requests refused at once because the service was past its capacity, by priority.
+    labels: {{priority: [critical, normal]}}
+""")
     out.append(f"""
   # HTTP: route TEMPLATES (never raw paths: ids would make unbounded series).
   {Key.HTTP_REQUESTS_TOTAL}:
@@ -261,6 +270,9 @@ def _alerts(o: Options) -> str:
     if o.on("audit"):
         lines += ["  AuditChainBroken: {severity: page, money_loss: true, threshold: 0,",
                   "    summary: The audit trail of changes to payments was edited or deleted.}"]
+    if o.on("admission"):
+        lines += ["  LoadShedding: {severity: page, threshold: 0.05, for: 1m,",
+                  "    summary: The service is refusing more than 5% of requests because it is past its capacity.}"]
     return "\n".join(lines) + "\n"
 
 

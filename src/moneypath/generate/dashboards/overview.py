@@ -97,6 +97,13 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
             [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
             alert_above(c, "DeadLettersGrowing"), runbook_links(c, refs, "DeadLettersGrowing")))
+    if c.has(Key.REQUESTS_SHED_TOTAL):
+        shed, served = c.metric(Key.REQUESTS_SHED_TOTAL), c.metric(Key.HTTP_REQUESTS_TOTAL)
+        second.append(stat_panel(
+            "Refused past capacity", "Share of requests refused at once (503 + Retry-After) because the service was "
+            "past its capacity, per priority; the SLOs do not count them.", "percentunit",
+            [q(f"sum by (priority) (rate({shed}[{RATE}])) / scalar(sum(rate({served}[{RATE}])))", "{{priority}}")],
+            alert_above(c, "LoadShedding"), runbook_links(c, refs, "LoadShedding")))
     if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         per_tx = cost_per_authorization_record(c)

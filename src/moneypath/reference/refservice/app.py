@@ -74,7 +74,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         app.add_middleware(faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
-        app.add_middleware(admission.AdmissionControl, classify=classify)
+        app.add_middleware(admission.AdmissionControl, classify=classify, on_refuse=mp.count_shed)
     if config.instrumented:
         app.add_middleware(MoneyPathMiddleware, moneypath=mp)
         app.add_route("/metrics", mp.metrics_app())
