@@ -224,6 +224,12 @@ def _signals(o: Options) -> str:
     labels: {{route: *routes, method: *http_methods}}
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
+  # Card numbers found in input (never the number): count what your service refuses or redacts.
+  {Key.CARD_NUMBERS_TOTAL}:
+    type: counter
+    help: Card numbers found in input, by where they came from and what was done with them.
+    labels: {{source: [api, webhook], action: [refused, redacted]}}
+
   {Key.INSTRUMENTATION_ERRORS_TOTAL}:
     type: counter
     help: Failures inside the instrumentation itself, counted and swallowed.

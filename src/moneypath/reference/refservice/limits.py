@@ -23,6 +23,7 @@ from typing import Annotated
 
 from fastapi import FastAPI
 from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +43,7 @@ IDEMPOTENCY_KEY_MAX = 255  # characters in an Idempotency-Key (the column's size
 # simulated providers take at most 200 characters, fewer than an Idempotency-Key may have.
 PROVIDER_KEY_MAX = 128
 
+CARD_NUMBER_ERROR = "card_number"  # the validation error type of a card number in a field
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 REFERENCE_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 _REFERENCE = re.compile(REFERENCE_PATTERN)
@@ -51,9 +53,10 @@ def _printable(value: str) -> str:
     # Providers refuse blank text; control characters are never meant, and PostgreSQL cannot store NUL.
     if not _REFERENCE.match(value):
         raise ValueError("must contain a visible character and no control characters")
-    # A reference is stored, logged and sent to providers: never a card number (the message does not echo it).
+    # A reference is stored, logged and sent to providers: never a card number, glued to letters or not (the
+    # message does not echo it; the 422 handler counts it by this error type).
     if mentions_card_number(value):
-        raise ValueError("must not contain a card number")
+        raise PydanticCustomError(CARD_NUMBER_ERROR, "must not contain a card number")
     return value
 
 
