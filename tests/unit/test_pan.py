@@ -1,4 +1,5 @@
 import pytest
+from scripts.pan_false_positives import measure
 
 from moneypath.catalog.pan import (
     REDACTED,
@@ -8,7 +9,6 @@ from moneypath.catalog.pan import (
     redact_card_mentions,
     redact_card_numbers,
 )
-from scripts.pan_false_positives import measure
 
 
 def test_luhn_valid_numbers_in_any_grouping_are_card_numbers():

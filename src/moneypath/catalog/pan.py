@@ -90,9 +90,10 @@ def mentions_card_number(text: str) -> bool:
     "x4111111111111111"): what input validation refuses. Groups printed like a card (4-4-4-4, 4-6-5) count
     whatever joins them ("4111/1111/1111/1111", "4111,1111,…", "4111  1111  …"); groups of other sizes
     count only as the whole number and joined by one space, dot, dash, underscore or colon, so "order
-    123456/654321, 1234" and a marketplace order "112-1234567-1234567" stay ordinary references. A run of more than 19 digits is a longer number,
-    not a card (contains_card_number, for redaction, also looks inside those). False positives on
-    realistic order references and ids are measured in tests/unit/test_pan.py (README, "Card numbers")."""
+    123456/654321, 1234" and a marketplace order "112-1234567-1234567" stay ordinary references. A run
+    of more than 19 digits is a longer number, not a card (contains_card_number, for redaction, also
+    looks inside those). False positives on realistic order references and ids:
+    scripts/pan_false_positives.py, asserted in tests/unit/test_pan.py (README, "Card numbers")."""
     return any(_number_holds_card(m.group()) for m in _NUMBER.finditer(text))
 
 
