@@ -108,5 +108,5 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     # +8 µs per request in the first router, +13 µs in the fourth. ROUTERS puts payments first.
     for router in ROUTERS:
         app.include_router(router)
-    contract.install(app)
+    contract.install(app, mp.catalog.providers, services.currencies)
     return app

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import FastAPI
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,8 +60,22 @@ def _printable(value: str) -> str:
     return value
 
 
-# strict: only a JSON integer is an amount, not "100", 1e3 or true (true used to charge 1 minor unit).
-Amount = Annotated[int, Field(gt=0, le=10**12, strict=True)]
+def _whole(value: object) -> object:
+    # JSON Schema (2020-12, the OpenAPI 3.1 document's dialect) calls 1000.0 and 1e3 the integer 1000, and so
+    # does the service; every such amount up to 10**12 is exact in a float.
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
+
+
+# strict: only a JSON integer (a number with no fractional part) is an amount, not "100", 12.5 or true (true
+# used to charge 1 minor unit).
+Amount = Annotated[int, Field(gt=0, le=10**12, strict=True), BeforeValidator(_whole)]
+
+
+class RequestBody(BaseModel):
+    """A request body: its fields and no others (`"methd": "wallet"` would otherwise be ignored, and the
+    payment made by card); the document says so with `additionalProperties: false`."""
+
+    model_config = ConfigDict(extra="forbid")
 Reference = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra={"pattern": REFERENCE_PATTERN}),
                       AfterValidator(_printable)]
 
