@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from moneypath.catalog.pan import REDACTED, redact_card_mentions
+from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
 from moneypath.reference.refservice import audit, contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
@@ -21,13 +21,15 @@ router = APIRouter()
 
 
 def _redacted(value):
-    """A provider event with every card number in it (strings, keys, long integers) replaced by a marker, glued
+    """A provider event with every card number in it (strings, keys, numbers) replaced by a marker, glued
     to letters or not ("card 4111111111111111", "ord4111111111111111"); and whether there was one."""
     if isinstance(value, str):
         clean = redact_card_mentions(value)
         return clean, clean != value
     if isinstance(value, int) and not isinstance(value, bool):
         return (REDACTED, True) if redact_card_mentions(str(value)) != str(value) else (value, False)
+    if isinstance(value, float):  # 4111111111111111.0; not a fractional timestamp (mentions: issuer digit first)
+        return (REDACTED, True) if mentions_card_number(repr(value)) else (value, False)
     if isinstance(value, list):
         items = [_redacted(v) for v in value]
         return [v for v, _ in items], any(r for _, r in items)
