@@ -348,3 +348,17 @@ def test_a_new_project_appears_whole_with_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert root.stat().st_mode & 0o777 == 0o777 & ~umask  # as mkdir makes it, not mkdtemp's 0700
+
+
+def test_a_new_project_counts_card_numbers_its_service_refuses_or_redacts(project):
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+
+    c = load_catalog(project / "moneypath.yaml")
+    assert c.signals[Key.CARD_NUMBERS_TOTAL].labels == {"source": ["api", "webhook"], "action": ["refused", "redacted"]}
+    mp = MoneyPath(c, PrometheusBackend(CollectorRegistry()))
+    mp.count_card_number("api", "refused")
+    assert mp.registry.get_sample_value(c.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "refused"}) == 1
+    assert c.metric(Key.CARD_NUMBERS_TOTAL).startswith("tickets_")
