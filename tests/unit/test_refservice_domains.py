@@ -366,7 +366,8 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
     # an ordinary event is stored as sent, and not counted
     plain = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_2",
-                           "reference": "ORD-112-1234567-1234567", "occurred_at": 1795547276.2795289}).encode()
+                           "reference": "ORD-112-1234567-1234567", "occurred_at": 1795547276.2795289,
+                           "occurred_at_us": 1795547276279528}).encode()
     assert _post_raw(app, "/v1/webhooks/acme", plain, {HEADER: sign(ACME_HOOK, plain)}).status_code == 200
     with app.state.engine.connect() as conn:
         bodies = conn.execute(select(webhook_events.c.body).where(webhook_events.c.provider_ref == "acme_ref_2"))

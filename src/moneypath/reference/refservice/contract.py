@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from moneypath._common.problem import PROBLEM, TYPE_BASE
-from moneypath.reference.refservice.limits import _CONTROL, IDEMPOTENCY_KEY_MAX
+from moneypath.reference.refservice.limits import CONTROL, IDEMPOTENCY_KEY_MAX
 from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
 
 BEARER = "bearerToken"
@@ -122,7 +122,7 @@ def audit_event(action: str) -> dict[str, str]:
 
 # A path segment the service routes as the parameter: no control character (limits.InputGuard refuses those
 # with 400) and no slash (another route, or none).
-PATH_SEGMENT_PATTERN = rf"^[^/{_CONTROL}]+$"
+PATH_SEGMENT_PATTERN = rf"^[^/{CONTROL}]+$"
 
 
 def install(app: FastAPI, providers: Collection[str] = (), currencies: Collection[str] = ()) -> None:

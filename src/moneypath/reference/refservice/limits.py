@@ -44,7 +44,8 @@ IDEMPOTENCY_KEY_MAX = 255  # characters in an Idempotency-Key (the column's size
 PROVIDER_KEY_MAX = 128
 
 CARD_NUMBER_ERROR = "card_number"  # the validation error type of a card number in a field
-_CONTROL = r"\x00-\x1f\x7f-\x9f"
+CONTROL = r"\x00-\x1f\x7f-\x9f"  # a character class (no brackets): C0, DEL and C1
+_CONTROL = CONTROL
 REFERENCE_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 _REFERENCE = re.compile(REFERENCE_PATTERN)
 
@@ -76,6 +77,8 @@ class RequestBody(BaseModel):
     payment made by card); the document says so with `additionalProperties: false`."""
 
     model_config = ConfigDict(extra="forbid")
+
+
 Reference = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra={"pattern": REFERENCE_PATTERN}),
                       AfterValidator(_printable)]
 

@@ -26,9 +26,9 @@ def _redacted(value):
     if isinstance(value, str):
         clean = redact_card_mentions(value)
         return clean, clean != value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (REDACTED, True) if redact_card_mentions(str(value)) != str(value) else (value, False)
-    if isinstance(value, float):  # 4111111111111111.0; not a fractional timestamp (mentions: issuer digit first)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # a number as a whole, as the API judges a reference (4111111111111111, 4111111111111111.0), so that
+        # a microsecond timestamp or a fractional one is not taken for a card by a window inside its digits
         return (REDACTED, True) if mentions_card_number(repr(value)) else (value, False)
     if isinstance(value, list):
         items = [_redacted(v) for v in value]
@@ -37,6 +37,8 @@ def _redacted(value):
         pairs = [(_redacted(k), _redacted(v)) for k, v in value.items()]
         return {k: v for (k, _), (v, _) in pairs}, any(rk or rv for (_, rk), (_, rv) in pairs)
     return value, False
+
+
 WEBHOOK_STATUS = {"invalid_signature": 401, "stale": 400, "replayed": 409}
 
 
