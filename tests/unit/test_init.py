@@ -362,3 +362,16 @@ def test_a_new_project_counts_card_numbers_its_service_refuses_or_redacts(projec
     mp.count_card_number("api", "refused")
     assert mp.registry.get_sample_value(c.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "refused"}) == 1
     assert c.metric(Key.CARD_NUMBERS_TOTAL).startswith("tickets_")
+
+
+def test_a_catalog_linked_from_elsewhere_is_read_and_the_project_refreshed_inside(project, tmp_path):
+    shared = tmp_path / "shared" / "moneypath.yaml"
+    shared.parent.mkdir()
+    (project / "moneypath.yaml").rename(shared)
+    (project / "moneypath.yaml").symlink_to(shared)
+    page = project / "runbooks/ticketsledgerimbalance.md"
+    page.unlink()
+    result = init(project)
+    assert result.returncode == 0, result.stderr
+    assert page.is_file() and (project / "moneypath.yaml").is_symlink()
+    assert [p.name for p in shared.parent.iterdir()] == ["moneypath.yaml"]

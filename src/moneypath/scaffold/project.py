@@ -69,14 +69,15 @@ class InitError(Exception):
     """One line for the person running init; nothing was written or removed."""
 
 
-def _inside(root: Path, rel: str, what: str) -> Path:
-    """`root / rel` when it stays inside `root` once every link is followed; InitError otherwise (a manifest
-    or a planted symlink naming `../victim.txt` or `/etc/passwd` is refused, not obeyed)."""
+def _inside(root: Path, rel: str, what: str, follow: bool = True) -> Path:
+    """`root / rel` when it stays inside `root` once every link is followed (`follow`; else by its name alone);
+    InitError otherwise (a manifest or a planted symlink naming `../victim.txt` or `/etc/passwd` is refused,
+    not obeyed)."""
     if not isinstance(rel, str) or not rel or PurePosixPath(rel).is_absolute() or Path(rel).is_absolute() \
             or ".." in PurePosixPath(rel).parts or "\0" in rel:
         raise InitError(f"{what} names {rel!r}, which is not a path inside {root}: refusing to touch it")
     path = root / rel
-    if not path.resolve().is_relative_to(root.resolve()):
+    if follow and not path.resolve().is_relative_to(root.resolve()):
         raise InitError(f"{what} names {rel!r}, which resolves outside {root} (to {path.resolve()}): "
                         "refusing to touch it")
     return path
@@ -92,8 +93,8 @@ def _read_manifest(root: Path) -> dict[str, str]:
         return {}
     except (ValueError, KeyError, TypeError, OSError):
         raise CatalogError([f"{manifest_path}: not a moneypath init manifest; move it away and run init again"]) from None
-    for rel in manifest:
-        _inside(root, rel, str(manifest_path))
+    for rel in manifest:  # the catalog init never writes once it is there: it may be linked from elsewhere
+        _inside(root, rel, str(manifest_path), follow=rel != DEFAULT_PATH)
     return manifest
 
 
@@ -193,9 +194,9 @@ def _stage(root: Path, stage: Path, existing: bool, options: Options | None,
 
     catalog_path = root / DEFAULT_PATH
     written: list[str] = []
-    if read(DEFAULT_PATH) is None:
+    if not catalog_path.is_file():  # (a catalog linked from elsewhere is read, never written)
         if existing and catalog_path.exists():
-            raise InitError(f"{catalog_path} is not a readable file")
+            raise InitError(f"{catalog_path} is not a file")
         if options is None:
             raise CatalogError([f"{catalog_path}: no catalog yet: give --providers and --currencies to write one"])
         text = catalog_yaml(options)
