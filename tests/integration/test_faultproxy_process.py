@@ -163,6 +163,20 @@ def test_admin_refusals(proxy):
     assert client.get("/admin/faults", headers=admin).json() == {"faults": []}
 
 
+def test_hostile_admin_requests_are_4xx_problems_and_leave_no_traceback(proxy, running):
+    client, admin, _, _ = proxy
+    _, _, err = running
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = client.put("/admin/faults/error_rate", content=deep, headers={**admin, "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "nested too deeply" in r.json()["detail"]
+    r = client.delete("/admin/faults/error_rate", params={"provider": "knett"}, headers=admin)
+    assert r.status_code == 404 and r.json()["known"] == ["komoju", "knet"] and "did you mean knet?" in r.json()["detail"]
+    r = client.delete("/admin/faults/error_rate", params={"providr": "knet"}, headers=admin)
+    assert r.status_code == 400 and "did you mean provider?" in r.json()["detail"]
+    assert "Traceback" not in err.read_text()
+
+
 def test_error_rate_reset_and_latency(proxy):
     client, admin, eps, _ = proxy
     put(client, admin, "error_rate", provider="komoju", rate=1, status=502)

@@ -564,3 +564,66 @@ def test_without_aiohttp_the_command_names_the_extra(monkeypatch):
     result = run_cli("faultproxy", "--catalog", FOREIGN, "--upstream", "komoju=http://127.0.0.1:9")
     assert (result.returncode, result.stderr) == (2, "moneypath faultproxy needs moneypath[tools]: pip install "
                                                      "'moneypath[tools]' (aiohttp is not installed)\n")
+
+
+# --- hostile input to the admin API (issue 32): every malformed request a 4xx problem, never a 500 -----------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def test_every_malformed_admin_request_is_a_4xx_problem_and_nothing_is_logged_as_a_failure(caplog):
+    h = admin_headers()
+    cases = [  # (method, path, body, status, words in the detail)
+        ("PUT", "/admin/faults/error_rate", DEEP, 422, "nested too deeply"),
+        ("PUT", "/admin/faults/error_rate", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, 422, "nested too deeply"),
+        ("PUT", "/admin/faults/error_rate", b"", 422, "not valid JSON"),
+        ("PUT", "/admin/faults/error_rate", b"\xff\xfe", 422, "not UTF-8"),
+        ("PUT", "/admin/faults/error_rate", b"[1, 2]", 422, "must be a JSON object"),
+        ("PUT", "/admin/faults/error_rate", b'"komoju"', 422, "must be a JSON object"),
+        ("PUT", "/admin/faults/error_rate", b"9" * 5000, 422, "not valid JSON"),
+        ("PUT", "/admin/faults/error_rate", b'{"provider": "knet", "rate": NaN}', 422, "rate"),
+        ("PUT", "/admin/faults/error_rate", b'{"provider": "knet", "rate": 1, "duration_s": Infinity}', 422,
+         "duration_s"),
+        ("PUT", "/admin/faults/error_rate", b'{"provider": "knet", "provider": "komoju", "rate": 1}', 422,
+         "appears twice"),
+        ("PUT", "/admin/faults/error_rate", b'{"provider": "komjuu", "rate": 1}', 422, "did you mean komoju?"),
+        ("PUT", "/admin/faults/error_rate", b'{"provider": ["knet"], "rate": 1}', 422, "provider"),
+        ("PUT", "/admin/faults/error_rate?provider=knet", b'{"provider": "knet", "rate": 1}', 400,
+         "takes no query"),
+        ("PUT", "/admin/faults/eror_rate", b"{}", 404, "did you mean error_rate?"),
+        ("PUT", "/admin/faults/%ff%00", b"{}", 404, "no fault named"),
+        ("DELETE", "/admin/faults/error_rate?provider=stripe", b"", 404, "known: komoju, knet"),
+        ("DELETE", "/admin/faults/error_rate?provider=knett", b"", 404, "did you mean knet?"),
+        ("DELETE", "/admin/faults/error_rate?provider=", b"", 404, "no such provider"),
+        ("DELETE", "/admin/faults/error_rate?provider=knet&provider=komoju", b"", 400, "more than once"),
+        ("DELETE", "/admin/faults/error_rate?providr=knet", b"", 400, "did you mean provider?"),
+        ("DELETE", "/admin/faults/latencyy?provider=knet", b"", 404, "did you mean latency?"),
+        ("GET", "/admin/faults?verbose=1", b"", 400, "takes no query"),
+    ]
+
+    async def body(client, komoju, knet, service, app):
+        await put(client, "error_rate", provider="knet", rate=0)
+        for method, path, data, status, words in cases:
+            async with client.request(method, path, data=data, headers=h) as r:
+                assert r.status == status, (method, path[:60], await r.text())
+                detail = (await problem_of(r))["detail"]
+                assert words in detail and "Traceback" not in detail, (path[:60], detail)
+        async with client.get("/admin/faults", headers=h) as r:  # none of it cleared or changed the fault
+            assert [(f["name"], f["provider"], f["rate"]) for f in (await r.json())["faults"]] == [
+                ("error_rate", "knet", 0)]
+
+    with caplog.at_level("WARNING", logger="moneypath.faultproxy"):
+        run(body)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_an_unknown_provider_in_a_clear_is_a_404_naming_the_known_ones():
+    async def body(client, komoju, knet, service, app):
+        async with client.delete("/admin/faults/error_rate?provider=globex", headers=admin_headers()) as r:
+            assert r.status == 404
+            problem = await problem_of(r)
+            assert problem["type"].endswith("/unknown-provider") and problem["known"] == ["komoju", "knet"]
+        async with client.delete("/admin/faults/error_rate?provider=komoju", headers=admin_headers()) as r:
+            assert r.status == 200 and (await r.json()) == {"cleared": []}  # a known provider with nothing set
+
+    run(body)

@@ -4,8 +4,10 @@ payouts, reconciliation or webhooks) that builds and lints clean, and that a sec
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import json
+import os
 import py_compile
 import re
 import sys
@@ -244,3 +246,146 @@ def test_a_broken_manifest_is_a_clear_error(project):
     (project / MANIFEST).write_text("not json")
     result = init(project)
     assert result.returncode == 3 and MANIFEST in result.stderr
+
+
+# --- hostile input (issue 32): init writes and deletes only inside the project, all or nothing ---
+
+def _plant(project: Path, *names: str) -> None:
+    """What a cloned repository can carry: a manifest that says init wrote files outside the project,
+    with the right hashes so that a re-run would take them for untouched files of its own."""
+    manifest = json.loads((project / MANIFEST).read_text())
+    for name in names:
+        target = Path(name) if Path(name).is_absolute() else project / name
+        manifest["files"][name] = hashlib.sha256(target.read_text().encode()).hexdigest()
+    (project / MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("outside", ["../victim.txt", "ABSOLUTE", "runbooks/../../victim.txt"])
+def test_a_manifest_naming_a_file_outside_the_project_is_refused_and_nothing_is_removed(project, outside):
+    victim = project.parent / "victim.txt"
+    victim.write_text("someone else's file\n")
+    name = str(victim.resolve()) if outside == "ABSOLUTE" else outside
+    _plant(project, name)
+    before = _tree(project)
+    result = init(project)
+    assert result.returncode != 0 and victim.read_text() == "someone else's file\n"
+    assert len(result.stderr.strip().splitlines()) == 1 and "refusing" in result.stderr, result.stderr
+    assert "removed" not in result.stdout and _tree(project) == before
+
+
+def test_a_planted_symlink_out_of_the_project_is_neither_written_through_nor_followed_to_delete(project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine\n")
+    (project / "runbooks/drills").rename(tmp_path / "drills-moved")
+    (project / "runbooks/drills").symlink_to(elsewhere, target_is_directory=True)
+    result = init(project)
+    assert result.returncode != 0 and "outside" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert [p.name for p in elsewhere.iterdir()] == ["keep.txt"]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("word", ["yes", "null", "on", "off", "true", "No", "0x1F"])
+def test_yaml_words_given_as_names_load_as_the_strings_given(tmp_path, word):
+    # YAML 1.1 reads a bare yes/null/on as a bool or a null: every scalar init writes is quoted
+    name = word if word[0].isalpha() else f"s{word}"
+    root = tmp_path / "ops"
+    result = init(root, "--service", name, "--providers", f"komoju,{word.lower()}" if word[0].isalpha() else "komoju",
+                  "--currencies", "JPY", "--methods", f"card,{word}", "--oncall", word,
+                  "--features", "cost,idempotency")
+    assert result.returncode == 0, result.stderr
+    c = load_catalog(root / "moneypath.yaml")
+    assert c.service == name and c.routes.page == word
+    assert word in c.signals[Key.AUTHORIZATIONS_TOTAL].labels["method"]
+    if word[0].isalpha():
+        assert word.lower() in c.providers
+    assert run_cli("build", "--root", str(root), "--check").returncode == 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--service", ""), "--service is empty"),
+    (("--service", "   "), "--service is empty"),
+    (("--oncall", ""), "--oncall is empty"),
+    (("--service", "s" * 300), "at most"),
+    (("--oncall", "a b"), "--oncall"),
+    (("--routes", "/charges #x"), "--routes"),
+])
+def test_empty_or_unusable_names_are_refused_in_one_line(tmp_path, args, words):
+    root = tmp_path / "ops"
+    result = init(root, "--providers", "komoju", "--currencies", "JPY", *args)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not root.exists()
+
+
+def test_an_empty_dir_is_refused_and_nothing_is_written_where_init_runs(tmp_path):
+    result = run_cli("init", "", "--providers", "komoju", "--currencies", "JPY", cwd=tmp_path)
+    assert result.returncode == 2 and "DIR is empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_runbooks_file_in_the_way_leaves_the_directory_exactly_as_it_was(tmp_path):
+    root = tmp_path / "ops"
+    root.mkdir()
+    (root / "runbooks").write_text("a file, not a directory\n")
+    (root / "notes.md").write_text("ours\n")
+    result = init(root, *SHOP)
+    assert result.returncode != 0 and "runbooks" in result.stderr and "nothing was written" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _tree(root) == {"notes.md": b"ours\n", "runbooks": b"a file, not a directory\n"}
+    assert [p.name for p in tmp_path.iterdir()] == ["ops"]  # and no staging directory left beside it
+
+
+def test_a_name_too_long_for_the_file_system_leaves_no_half_written_project(tmp_path):
+    from moneypath.scaffold.catalog_template import Options
+    from moneypath.scaffold.project import InitError, init_project
+
+    # past the CLI's own limit: the runbook pages' names are longer than the file system takes
+    options = Options(service="s" * 300, providers=["komoju"], currencies=["JPY"],
+                      features={name: False for name in FEATURES})
+    root = tmp_path / "ops"
+    with pytest.raises(InitError, match="nothing was written"):
+        init_project(root, options)
+    assert list(tmp_path.iterdir()) == []
+    result = init(tmp_path / "x" / ("d" * 300), *SHOP)  # and a DIR name too long: one line, nothing created
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_project_appears_whole_with_the_usual_permissions(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, *SHOP).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["ops"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert root.stat().st_mode & 0o777 == 0o777 & ~umask  # as mkdir makes it, not mkdtemp's 0700
+
+
+def test_a_new_project_counts_card_numbers_its_service_refuses_or_redacts(project):
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+
+    c = load_catalog(project / "moneypath.yaml")
+    assert c.signals[Key.CARD_NUMBERS_TOTAL].labels == {"source": ["api", "webhook"], "action": ["refused", "redacted"]}
+    mp = MoneyPath(c, PrometheusBackend(CollectorRegistry()))
+    mp.count_card_number("api", "refused")
+    assert mp.registry.get_sample_value(c.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "refused"}) == 1
+    assert c.metric(Key.CARD_NUMBERS_TOTAL).startswith("tickets_")
+
+
+def test_a_catalog_linked_from_elsewhere_is_read_and_the_project_refreshed_inside(project, tmp_path):
+    shared = tmp_path / "shared" / "moneypath.yaml"
+    shared.parent.mkdir()
+    (project / "moneypath.yaml").rename(shared)
+    (project / "moneypath.yaml").symlink_to(shared)
+    page = project / "runbooks/ticketsledgerimbalance.md"
+    page.unlink()
+    result = init(project)
+    assert result.returncode == 0, result.stderr
+    assert page.is_file() and (project / "moneypath.yaml").is_symlink()
+    assert [p.name for p in shared.parent.iterdir()] == ["moneypath.yaml"]

@@ -82,7 +82,7 @@ def test_long_lived_tokens_and_oversized_subjects_are_refused(catalog, tmp_path)
 @pytest.mark.parametrize("path, body", [("/v1/payments/authorize", AUTHORIZE),
                                         ("/v1/payments/pay_1/capture", None),
                                         ("/v1/payments/pay_1/refund", {"amount_minor": 100}),
-                                        ("/v1/payouts", AUTHORIZE)])
+                                        ("/v1/payouts", {k: v for k, v in AUTHORIZE.items() if k != "method"})])
 @pytest.mark.parametrize("key", [None, "", "k" * 256])
 def test_state_changes_need_an_idempotency_key(app, path, body, key):
     """A 400 from the service's own check, not FastAPI's 422: the OpenAPI document declares the header

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from moneypath._common.tokens import issue
+from moneypath.catalog.conventions import Key
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.providersim.app import SimConfig
@@ -145,13 +146,19 @@ CASES = [
      400, "idempotency-key-required", "send an Idempotency-Key"),
     ("key-256-chars", "POST", "/v1/payments/authorize", body(AUTHORIZE, **{"idempotency-key": "k" * 256}), 400,
      "idempotency-key-required", "send an Idempotency-Key"),
-    # Amounts: only a JSON integer in 1..10**12 is an amount.
+    # Amounts: only a JSON integer (a number with no fractional part: 1000.0 and 1e3 are 1000) in 1..10**12.
     *[(f"amount-{name}-{op}", "POST", path, body({**payload, "amount_minor": value}), 422, "invalid-request",
        "amount_minor")
       for op, path, payload in (("authorize", "/v1/payments/authorize", AUTHORIZE), ("payout", "/v1/payouts", PAYOUT),
                                 ("refund", "/v1/payments/{id}/refund", {}))
       for name, value in (("negative", -1), ("zero", 0), ("10e30", 10**30), ("over-limit", 10**12 + 1),
-                          ("float-1e3", 1e3), ("string-100", "100"), ("true", True), ("null", None))],
+                          ("fraction", 12.5), ("string-100", "100"), ("true", True), ("null", None),
+                          ("zero-float", 0.0), ("1e13", 1e13))],
+    # No fields but the document's (a misspelt optional field was ignored: "methd": "wallet" charged a card).
+    ("unknown-field", "POST", "/v1/payments/authorize", body({**AUTHORIZE, "methd": "wallet"}), 422, "invalid-request",
+     "methd: Extra inputs are not permitted"),
+    ("unknown-field-refund", "POST", "/v1/payments/{id}/refund", body({"amount_minor": 5, "reason": "x"}), 422,
+     "invalid-request", "reason: Extra inputs are not permitted"),
     ("amount-missing", "POST", "/v1/payouts", body({k: v for k, v in PAYOUT.items() if k != "amount_minor"}), 422,
      "invalid-request", "amount_minor: Field required"),
     # Currency and reference.
@@ -168,15 +175,18 @@ CASES = [
      "invalid-request", "reference"),
     ("reference-card-number", "POST", "/v1/payments/authorize",
      body({**AUTHORIZE, "reference": "card 4111 1111 1111 1111"}), 422, "invalid-request",
-     "reference: Value error, must not contain a card number"),
+     "reference: must not contain a card number"),
     ("reference-card-number-payout", "POST", "/v1/payouts", body({**PAYOUT, "reference": "po-5555555555554444"}),
-     422, "invalid-request", "reference: Value error, must not contain a card number"),
+     422, "invalid-request", "reference: must not contain a card number"),
     # Separators and digits a reader still sees as a card number (they used to reach the provider).
     *[(f"reference-card-number-{name}", "POST", "/v1/payments/authorize", body({**AUTHORIZE, "reference": ref}), 422,
-       "invalid-request", "reference: Value error, must not contain a card number")
+       "invalid-request", "reference: must not contain a card number")
       for name, ref in (("slashes", "4111/1111/1111/1111"), ("commas", "4111,1111,1111,1111"),
                         ("double-spaces", "4111  1111  1111  1111"), ("full-width", "４１１１１１１１１１１１１１１１"),
-                        ("full-width-spaced", "card ４１１１ １１１１ １１１１ １１１１"))],
+                        ("full-width-spaced", "card ４１１１ １１１１ １１１１ １１１１"),
+                        # glued to letters (they used to be stored in the ledger and sent to the provider)
+                        ("glued-ord", "ord4111111111111111"), ("glued-x", "x4111111111111111"),
+                        ("glued-after", "4111111111111111ord"), ("glued-spaced", "ref4111 1111 1111 1111"))],
     # Body size: over the limit whether Content-Length tells the truth, lies or is absent.
     ("oversized-with-length", "POST", "/v1/payments/authorize", raw(b" " * BIG), 413, "body-too-large",
      f"request bodies are limited to {LIMIT} bytes"),
@@ -243,6 +253,27 @@ def test_refusals_are_measured_as_4xx(svc):
     value = svc.state.mp.registry.get_sample_value("moneypath_http_requests_total",
                                                    {"route": "other", "method": "POST", "status_class": "4xx"})
     assert value == 1
+
+
+def test_an_amount_with_no_fractional_part_is_that_integer_as_the_documents_json_schema_says(svc):
+    # OpenAPI 3.1 (JSON Schema 2020-12): 2500.0 and 2.5e3 are the integer 2500, valid by the document
+    for i, literal in enumerate((b"2500.0", b"2.5e3")):
+        payload = json.dumps({**PAYOUT, "reference": f"po-{i}"}).replace('"amount_minor": 900', '"amount_minor": X')
+        response = send(svc, "POST", "/v1/payouts", **raw(payload.encode().replace(b"X", literal),
+                                                          **{"idempotency-key": f"whole-{i}"}))
+        assert response.status_code == 201 and response.json()["amount_minor"] == 2500, response.text
+
+
+def test_a_refused_card_number_is_counted_never_echoed(svc):
+    for ref in ("ord4111111111111111", "card 5555 5555 5555 4444"):
+        problem = assert_problem(send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": ref})),
+                                 422, "invalid-request")
+        assert "4111" not in json.dumps(problem) and "5555" not in json.dumps(problem)
+    send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": "   "}))  # refused, not a card
+    counted = svc.state.mp.registry.get_sample_value(
+        svc.state.mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "refused"})
+    assert counted == 2
+    assert rows(svc)["payments"] == 0
 
 
 def test_limits_leave_good_requests_alone(svc):

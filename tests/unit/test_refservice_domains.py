@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from moneypath._common.tokens import issue
+from moneypath.catalog.conventions import Key
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.providersim.app import SimConfig
@@ -338,6 +339,40 @@ def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
     with app.state.engine.connect() as conn:
         assert ledger.transactions_for(conn, auth["id"]) == ["capture"]
         assert conn.execute(select(payments.c.captured_at).where(payments.c.id == auth["id"])).scalar_one()
+
+
+@pytest.mark.parametrize("reference", ["card 4111111111111111", "ord4111111111111111", "x4111 1111 1111 1111"])
+def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(world, reference):
+    import json as jsonlib
+
+    from moneypath.catalog.pan import REDACTED, contains_card_number, mentions_card_number
+    from moneypath.reference.refservice.db import webhook_events
+    from moneypath.reference.signing import HEADER, sign
+
+    app, _, mp = world
+    event = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_1",
+                           "reference": reference, "card": {"pan": 4111111111111111, "last4": "1111",
+                                                            "as_float": 5555555555554444.0},
+                           # whole seconds: a fractional timestamp's 17 digits can pass for a card by chance
+                           "amount_minor": 2000, "currency": "EUR", "occurred_at": int(time.time())}).encode()
+    hooked = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
+    assert hooked.status_code == 200 and hooked.json()["accepted"], hooked.text
+    with app.state.engine.connect() as conn:
+        (stored,) = conn.execute(select(webhook_events.c.body)).scalars().all()
+    assert not mentions_card_number(stored) and not contains_card_number(stored) and "4111" not in stored
+    kept = jsonlib.loads(stored)
+    assert kept["reference"] == reference[:reference.index("4")] + REDACTED
+    assert kept["card"] == {"pan": REDACTED, "last4": "1111", "as_float": REDACTED} and kept["amount_minor"] == 2000
+    assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
+    # an ordinary event is stored as sent, and not counted
+    plain = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_2",
+                           "reference": "ORD-112-1234567-1234567", "occurred_at": 1795547276.2795289,
+                           "occurred_at_us": 1795547276279528}).encode()
+    assert _post_raw(app, "/v1/webhooks/acme", plain, {HEADER: sign(ACME_HOOK, plain)}).status_code == 200
+    with app.state.engine.connect() as conn:
+        bodies = conn.execute(select(webhook_events.c.body).where(webhook_events.c.provider_ref == "acme_ref_2"))
+        assert bodies.scalar_one() == plain.decode()
+    assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
 
 
 def test_a_refund_whose_call_timed_out_is_booked_once_by_the_clients_retry(world):

@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from moneypath.catalog import CatalogError
+from moneypath.catalog import CatalogError, load_catalog
 from moneypath.instrument import families
 from moneypath.instrument.exposition import render
 from moneypath.instrument.prometheus import PrometheusBackend
@@ -332,6 +332,8 @@ EVERY_METHOD = {
                                 {"operation": "capture"}),
     "count_webhook": (lambda mp: mp.count_webhook("acme", "accepted"), "webhooks_total",
                       {"provider": "acme", "outcome": "accepted"}),
+    "count_card_number": (lambda mp: mp.count_card_number("webhook", "redacted"), "card_numbers_total",
+                          {"source": "webhook", "action": "redacted"}),
     "record_fraud_decision": (lambda mp: mp.record_fraud_decision("review", 0.5), "fraud_decisions_total",
                               {"decision": "review"}),
     "count_fraud_timeout": (lambda mp: mp.count_fraud_timeout("hold"), "fraud_check_timeouts_total",
@@ -471,3 +473,24 @@ def test_each_feature_off_silences_its_methods_and_nothing_else(feature):
     assert value(mp, "instrumentation_errors_total") == 0
     names = exported_families(mp)
     assert not [(key, n) for key in FEATURES[feature].signals for n in names if key.removesuffix("_total") in n]
+
+
+def test_card_numbers_are_counted_when_the_catalog_has_the_signal_and_ignored_when_it_has_not():
+    import yaml
+
+    from moneypath.catalog import parse_catalog
+    from moneypath.catalog.conventions import Key
+
+    mp = MoneyPath(load_catalog(CATALOG_PATH), PrometheusBackend(CollectorRegistry()))
+    mp.count_card_number("api", "refused")
+    mp.count_card_number("somewhere", "4111111111111111")  # outside the declared sets: "other", never the number
+    assert value(mp, Key.CARD_NUMBERS_TOTAL, source="api", action="refused") == 1
+    assert value(mp, Key.CARD_NUMBERS_TOTAL, source="other", action="other") == 1
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    del data["signals"][Key.CARD_NUMBERS_TOTAL]  # a catalog written before the signal existed still binds
+    older = MoneyPath(parse_catalog(yaml.safe_dump(data, sort_keys=False)), PrometheusBackend(CollectorRegistry()))
+    older.count_card_number("api", "refused")
+    assert value(older, "instrumentation_errors_total") == 0
+    data["signals"][Key.CARD_NUMBERS_TOTAL] = {"type": "counter", "help": "x", "labels": {"source": ["api"]}}
+    with pytest.raises(CatalogError, match=r"card_numbers_total: must be a counter with labels \['source', 'action'\]"):
+        MoneyPath(parse_catalog(yaml.safe_dump(data, sort_keys=False)), PrometheusBackend(CollectorRegistry()))

@@ -31,6 +31,7 @@ class Key:
     PROVIDER_CIRCUIT_STATE = "provider_circuit_state"
     IDEMPOTENT_REPLAYS_TOTAL = "idempotent_replays_total"
     WEBHOOKS_TOTAL = "webhooks_total"
+    CARD_NUMBERS_TOTAL = "card_numbers_total"
     FRAUD_DECISIONS_TOTAL = "fraud_decisions_total"
     FRAUD_SCORE_RATIO = "fraud_score_ratio"
     FRAUD_CHECK_TIMEOUTS_TOTAL = "fraud_check_timeouts_total"

@@ -53,9 +53,9 @@ def contains_card_number(text: str) -> bool:
     return any(_run_holds_card(m.group()) for m in _RUN.finditer(text))
 
 
-# A number standing alone (not glued to letters or other digits): digit groups of any script (full-width
-# digits too) joined by up to three non-alphanumeric characters.
-_STANDALONE = re.compile(r"(?<![^\W_])\d+(?:[\W_]{1,3}\d+)*(?![^\W_])")
+# A number, glued to letters or not ("ord4111111111111111" holds a card as surely as "card 4111…"): digit
+# groups of any script (full-width digits too) joined by up to three non-alphanumeric characters.
+_NUMBER = re.compile(r"\d+(?:[\W_]{1,3}\d+)*")
 _GROUP = re.compile(r"\d+")
 _PLAIN_SEPARATORS = frozenset(" ._:-")
 
@@ -65,31 +65,45 @@ def _printed_like_a_card(lengths: list[int]) -> bool:
     return all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4 or lengths in ([4, 6, 5], [4, 6, 4])
 
 
-def mentions_card_number(text: str) -> bool:
-    """A standalone number holding 13-19 digits of whole groups, Luhn-valid with an issuer digit first:
-    what input validation refuses ("card 4111 1111 1111 1111 12/27" too). Groups joined by one space,
-    dot, dash, underscore or colon count whatever their sizes; other or repeated separators
-    ("4111/1111/1111/1111", "4111,1111,…", "4111  1111  …") count when the groups are printed like a
-    card, so "order 123456/654321, 1234" stays an ordinary reference. Narrower than
-    contains_card_number (redaction), which also fires on digit runs inside hex ids (~0.1-0.6 % of
-    random order ids) — fine for a log line, not for refusing a payment."""
-    for match in _STANDALONE.finditer(text):
-        number = match.group()
-        spans = [g.span() for g in _GROUP.finditer(number)]
-        groups = ["".join(str(int(ch)) for ch in number[a:b]) for a, b in spans]  # any script's digits
-        plain = [number[spans[i][1]:spans[i + 1][0]] in _PLAIN_SEPARATORS for i in range(len(spans) - 1)]
-        for first in range(len(groups)):
-            if groups[first][0] not in _ISSUER_FIRST_DIGITS:
-                continue
-            digits = ""
-            for last in range(first, len(groups)):
-                digits += groups[last]
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and _luhn(digits) and (
-                        all(plain[first:last]) or _printed_like_a_card([len(g) for g in groups[first:last + 1]])):
-                    return True
+def _number_holds_card(number: str) -> bool:
+    spans = [g.span() for g in _GROUP.finditer(number)]
+    groups = ["".join(str(int(ch)) for ch in number[a:b]) for a, b in spans]  # any script's digits
+    plain = [number[spans[i][1]:spans[i + 1][0]] in _PLAIN_SEPARATORS for i in range(len(spans) - 1)]
+    for first in range(len(groups)):
+        if groups[first][0] not in _ISSUER_FIRST_DIGITS:
+            continue
+        digits = ""
+        for last in range(first, len(groups)):
+            digits += groups[last]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and _luhn(digits) and (
+                    first == last or _printed_like_a_card([len(g) for g in groups[first:last + 1]])
+                    or (first == 0 and last == len(groups) - 1 and all(plain))):
+                return True
     return False
+
+
+def mentions_card_number(text: str) -> bool:
+    """A number holding 13-19 digits of whole groups, Luhn-valid with an issuer digit first, whether it
+    stands alone or is glued to letters ("card 4111 1111 1111 1111 12/27", "ord4111111111111111",
+    "x4111111111111111"): what input validation refuses. Groups printed like a card (4-4-4-4, 4-6-5) count
+    whatever joins them ("4111/1111/1111/1111", "4111,1111,…", "4111  1111  …"); groups of other sizes
+    count only as the whole number and joined by one space, dot, dash, underscore or colon, so "order
+    123456/654321, 1234" and a marketplace order "112-1234567-1234567" stay ordinary references. A run
+    of more than 19 digits is a longer number, not a card (contains_card_number, for redaction, also
+    looks inside those). False positives on realistic order references and ids:
+    scripts/pan_false_positives.py, asserted in tests/unit/test_pan.py (README, "Card numbers")."""
+    return any(_number_holds_card(m.group()) for m in _NUMBER.finditer(text))
+
+
+def redact_card_mentions(text: str) -> str:
+    """Every number mentions_card_number or contains_card_number would find, replaced with a marker: afterwards
+    neither finds one (a provider's webhook is stored redacted, never refused: the provider would resend it)."""
+    if not any(ch.isdigit() for ch in text):
+        return text
+    text = _NUMBER.sub(lambda m: REDACTED if _number_holds_card(m.group()) else m.group(), text)
+    return redact_card_numbers(text)
 
 
 def redact_card_numbers(text: str) -> str:

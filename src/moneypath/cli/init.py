@@ -12,6 +12,8 @@ from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import FEATURES
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 3  # the project on disk is not one init may touch (a manifest naming ../x) or cannot be written
+NAME_MAX = 64  # a name becomes a file name (runbook pages, drills): well under any file system's 255
 
 EPILOG = f"""features (optional domains; off unless listed):
 {chr(10).join(f"  {name:<15} {f.description}" for name, f in FEATURES.items())}
@@ -40,7 +42,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     init.add_argument("--methods", metavar="M,N", default="card", help="payment methods (default: card)")
     init.add_argument("--routes", metavar="R,S", default="",
                       help="your API's route templates, e.g. /charges,/charges/{charge_id} (/healthz is added)")
-    init.add_argument("--oncall", metavar="RECEIVER", default="", help="who is paged (default: <service>-oncall)")
+    init.add_argument("--oncall", metavar="RECEIVER", help="who is paged (default: <service>-oncall)")
     init.set_defaults(run=_run)
 
 
@@ -52,8 +54,18 @@ def options_from(args):
     """Init's options, or None when DIR has a catalog already; ValueError with one line for bad input."""
     from moneypath.scaffold.catalog_template import Options
 
+    if not args.dir.strip():
+        raise ValueError("DIR is empty: name the project directory (e.g. ops)")
+    for name in ("service", "oncall"):
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise ValueError(f"--{name} is empty: give a name or leave the option out")
     root = Path(args.dir)
-    if (root / "moneypath.yaml").exists():
+    try:
+        has_catalog = (root / "moneypath.yaml").exists()
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise ValueError(f"DIR {args.dir[:40]!r}{'...' if len(args.dir) > 40 else ''}: {exc.strerror or exc}") from None
+    if has_catalog:
         given = [f"--{name}" for name in ("service", "providers", "currencies", "features", "methods", "routes", "oncall")
                  if getattr(args, name) not in (None, "", "card")]
         if given:
@@ -77,25 +89,38 @@ def options_from(args):
         raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)}){hint}")
     routes = _list(args.routes)
     for r in routes:
-        if not r.startswith("/"):
+        if not re.fullmatch(r"/[^\s#]*", r):
             raise ValueError(f"--routes: {r!r} is not a route template starting with / (e.g. /charges/{{charge_id}})")
-    service = args.service or root.resolve().name
+    service = args.service if args.service is not None else root.resolve().name
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", service):
         raise ValueError(f"--service: {service!r}: use letters, digits, - and _ (it names metrics and alerts)")
+    for value, option in ((service, "--service"), (args.oncall or "", "--oncall"), *((m, "--methods") for m in
+                                                                                     _list(args.methods))):
+        if len(value) > NAME_MAX:
+            raise ValueError(f"{option}: {value[:20]!r}... is {len(value)} characters; at most {NAME_MAX}")
+    if args.oncall is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", args.oncall):
+        raise ValueError(f"--oncall: {args.oncall!r}: use letters, digits, ., @, - and _ (it names a receiver)")
+    for m in _list(args.methods):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", m):
+            raise ValueError(f"--methods: {m!r}: use letters, digits, ., - and _ (it is a label value)")
     return Options(service=service, providers=providers, currencies=[c.upper() for c in currencies],
                    features={name: name in features for name in FEATURES}, methods=_list(args.methods) or ["card"],
-                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall)
+                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "")
 
 
 def _run(args) -> int:
-    from moneypath.scaffold.project import init_project
+    from moneypath.scaffold.project import InitError, init_project
 
     try:
         options = options_from(args)
     except ValueError as exc:
         print(f"moneypath init: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    result = init_project(Path(args.dir), options)
+    try:
+        result = init_project(Path(args.dir), options)
+    except InitError as exc:
+        print(f"moneypath init: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     c = result.catalog
     for label, paths in (("wrote", result.written), ("built", result.built), ("removed", result.removed)):
         for rel in paths:

@@ -63,6 +63,12 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.REQUESTS_SHED_TOTAL: ("counter", ("priority",)),
 }
 
+# Signals this API records into when the catalog has them (a catalog written before they existed stays valid:
+# their methods then do nothing); checked like the required ones when present.
+OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
+    Key.CARD_NUMBERS_TOTAL: ("counter", ("source", "action")),
+}
+
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
 FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "fraud": ("record_fraud_decision", "count_fraud_timeout"),
@@ -76,6 +82,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "admission": ("count_shed",),
 }
 
+_BOUND = REQUIRED_SIGNALS | OPTIONAL_SIGNALS
 _INF = math.inf
 CIRCUIT_STATES = {"closed", "half_open", "open"}
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -84,10 +91,10 @@ _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 def check_required(catalog: Catalog) -> list[str]:
     """Problems that stop this API from binding to the catalog (empty when it can)."""
     problems = []
-    for key, (kind, labels) in REQUIRED_SIGNALS.items():
+    for key, (kind, labels) in (REQUIRED_SIGNALS | OPTIONAL_SIGNALS).items():
         sig = catalog.signals.get(key)
         feature = SIGNAL_FEATURE.get(key)
-        if sig is None and feature and not catalog.enabled(feature):
+        if sig is None and (key in OPTIONAL_SIGNALS or feature and not catalog.enabled(feature)):
             continue
         if sig is None:
             hint = f" (or set features.{feature}: false)" if feature else ""
@@ -125,7 +132,7 @@ class MoneyPath:
         self._disabled_keys = frozenset(key for key, feature in SIGNAL_FEATURE.items() if feature in off)
         # Required signals take label values in this API's argument order, whatever the catalog's order.
         self.families: dict[str, Family] = {
-            key: backend.family(sig, REQUIRED_SIGNALS[key][1] if key in REQUIRED_SIGNALS else None)
+            key: backend.family(sig, _BOUND[key][1] if key in _BOUND else None)
             for key, sig in catalog.signals.items() if key not in self._disabled_keys}
         for name in off:
             for method in FEATURE_METHODS[name]:
@@ -160,6 +167,7 @@ class MoneyPath:
         self._dead_letters = opt(Key.DEAD_LETTERS_TOTAL)
         self._replays = opt(Key.IDEMPOTENT_REPLAYS_TOTAL)
         self._webhooks = opt(Key.WEBHOOKS_TOTAL)
+        self._card_numbers = opt(Key.CARD_NUMBERS_TOTAL)
         self._fraud = opt(Key.FRAUD_DECISIONS_TOTAL)
         score = opt(Key.FRAUD_SCORE_RATIO)
         self._fraud_score = score.child(()) if score is not None else None
@@ -408,6 +416,16 @@ class MoneyPath:
             self._webhooks.child((provider, outcome)).inc()
         except Exception:
             self._failed("count_webhook")
+
+    def count_card_number(self, source: str, action: str) -> None:
+        """A card number found in input (never the number itself): `source` where it came from (api, webhook),
+        `action` what was done (refused, redacted). Nothing while the catalog has no card_numbers_total."""
+        if self._card_numbers is None:
+            return
+        try:
+            self._card_numbers.child((source, action)).inc()
+        except Exception:
+            self._failed("count_card_number")
 
     def record_fraud_decision(self, decision: str, score: float | None = None) -> None:
         try:

@@ -7,6 +7,7 @@ are sensible defaults with a comment saying what to change.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -47,7 +48,9 @@ def _flow(values: list[str]) -> str:
 
 
 def _scalar(value: str) -> str:
-    return value if re.fullmatch(r"[A-Za-z0-9_@./-]+", value) and not value.startswith("@") else f'"{value}"'
+    """Every value a person gave, double-quoted (JSON's escaping is YAML's): `yes`, `null`, `on`, `1e3`, `#x`
+    or `a: b` load as the string that was given, never as a bool, a null, a number, a comment or a mapping."""
+    return json.dumps(str(value))
 
 
 def _signals(o: Options) -> str:
@@ -230,6 +233,12 @@ def _signals(o: Options) -> str:
     labels: {{route: *routes, method: *http_methods}}
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
+  # Card numbers found in input (never the number): count what your service refuses or redacts.
+  {Key.CARD_NUMBERS_TOTAL}:
+    type: counter
+    help: Card numbers found in input, by where they came from and what was done with them.
+    labels: {{source: [api, webhook], action: [refused, redacted]}}
+
   {Key.INSTRUMENTATION_ERRORS_TOTAL}:
     type: counter
     help: Failures inside the instrumentation itself, counted and swallowed.
@@ -279,7 +288,7 @@ def _alerts(o: Options) -> str:
 def _cost(o: Options) -> str:
     if not o.on("cost"):
         return ""
-    fees = "\n".join(f"    {p}: {{fixed_usd: 0.0, bps: 0}}  # TODO: your contract with {p}" for p in o.providers)
+    fees = "\n".join(f"    {_scalar(p)}: {{fixed_usd: 0.0, bps: 0}}  # TODO: your contract with {p}" for p in o.providers)
     fraud = "  fraud_screening_usd_per_check: 0.0  # TODO\n" if o.on("fraud") else ""
     return f"""
 # The cost model (USD): infrastructure per instance-hour, provider fees per capture.
@@ -294,7 +303,9 @@ def catalog_yaml(o: Options) -> str:
     """The whole catalog text, commented; `moneypath catalog check` passes on it."""
     features = ", ".join(f"{name}: {'true' if o.on(name) else 'false'}" for name in FEATURES)
     auth = f"{o.namespace}_{Key.AUTHORIZATIONS_TOTAL}"
-    providers = "\n".join(f"  {p}: {{display_name: {p.replace('_', ' ').title()}}}" for p in o.providers)
+    providers = "\n".join(f"  {_scalar(p)}: {{display_name: {_scalar(p.replace('_', ' ').title())}}}"
+                          for p in o.providers)
+    service, namespace, pager, tickets = (_scalar(v) for v in (o.service, o.namespace, o.pager, f"{o.service}-tickets"))
     return f"""# moneypath catalog for {o.service}: the single source of truth for its signals, SLOs, alerts,
 # routes and roles. Written by `moneypath init`; yours to edit. After a change, from this directory:
 #   moneypath catalog check   # every check build and lint run on the rules
@@ -303,14 +314,14 @@ def catalog_yaml(o: Options) -> str:
 #   moneypath lint            # rules, runbook pages, drill files (--db-url to check their SQL)
 # Reference: https://github.com/moneypath/moneypath/blob/main/moneypath.yaml (every field documented).
 version: 1
-service: {o.service}
-namespace: {o.namespace}          # metric name prefix: {o.namespace}_authorizations_total
-alert_prefix: {o.prefix}          # alert names: {o.prefix}LedgerImbalance
+service: {service}
+namespace: {namespace}          # metric name prefix: {o.namespace}_authorizations_total
+alert_prefix: {_scalar(o.prefix)}          # alert names: {o.prefix}LedgerImbalance
 
 links:
-  runbook_base_url: https://git.example.com/{o.service}/runbooks/  # TODO: where runbooks/ is browsable
+  runbook_base_url: {_scalar(f'https://git.example.com/{o.service}/runbooks/')}  # TODO: where runbooks/ is browsable
   dashboard_base_url: http://localhost:3000/d/                     # TODO: your Grafana
-  overview_dashboard: {o.namespace}-overview
+  overview_dashboard: {_scalar(f'{o.namespace}-overview')}
 
 # Optional domains: a feature that is off has no signals, rules, panels, gates, runbook pages or drills,
 # and the library's methods for it do nothing.
@@ -349,21 +360,21 @@ slos:
 {_cost(o)}
 # Who gets what: page and ticket routes, and who is paged for money loss.
 receivers:
-  {o.pager}: {{description: Primary on-call engineer for {o.service}.}}
+  {pager}: {{description: {_scalar(f"Primary on-call engineer for {o.service}.")}}}
   compliance: {{description: Compliance officer on duty; decides on regulatory notification.}}
-  {o.service}-tickets: {{description: "{o.service} ticket queue, next business day."}}
+  {tickets}: {{description: {_scalar(f"{o.service} ticket queue, next business day.")}}}
 routes:
-  page: {o.pager}
-  money_loss: [{o.pager}, compliance]
-  ticket: {o.service}-tickets
+  page: {pager}
+  money_loss: [{pager}, compliance]
+  ticket: {tickets}
 
 # The first hour: every runbook page gives each role a checkpoint.
 roles:
-  incident_commander: {{receiver: {o.pager}, duty: Leads the incident and decides mitigations.}}
-  engineering: {{receiver: {o.pager}, duty: Diagnoses and mitigates.}}
-  communications: {{receiver: {o.pager}, duty: Status page and customer support briefing.}}
+  incident_commander: {{receiver: {pager}, duty: Leads the incident and decides mitigations.}}
+  engineering: {{receiver: {pager}, duty: Diagnoses and mitigates.}}
+  communications: {{receiver: {pager}, duty: Status page and customer support briefing.}}
   compliance: {{receiver: compliance, duty: Classifies the incident and owns regulatory notification clocks.}}
-  customer_support: {{receiver: {o.service}-tickets, duty: Answers customers and prepares remediation lists.}}
+  customer_support: {{receiver: {tickets}, duty: Answers customers and prepares remediation lists.}}
 
 # Alerts (last, so yours can be appended below). Built-in alerts take a threshold; your own give
 # `expr:` (PromQL over the signals above and the recording rules), e.g.

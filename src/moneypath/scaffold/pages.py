@@ -284,7 +284,7 @@ def requests_file(c: Catalog) -> str:
     read = "" if one is None else f"""# the "writes lost" check without --db-url: TODO: your API's read of one payment
 read:
   method: GET
-  path: {read_path}
+  path: {json.dumps(read_path)}
   outcome: status       # TODO: where its state is
 """
     return f"""# How a drill's load calls the {c.service} API, written by `moneypath init`: point a drill at it with
@@ -294,7 +294,7 @@ read:
 auth: none              # TODO: none | bearer (token from the variable in token_env) | minted (MONEYPATH_TOKEN_SECRET)
 authorize:
   method: POST
-  path: {path.ljust(15)} # TODO: your API's path
+  path: {json.dumps(path).ljust(15)} # TODO: your API's path
   headers: {{Idempotency-Key: "{{idempotency_key}}"}}
   # TODO: your API's request body
   json: {{provider: "{{provider}}", currency: "{{currency}}", method: "{{method}}", amount_minor: "{{amount_minor}}",

@@ -564,10 +564,12 @@ def create_app(config: ProxyConfig) -> web.Application:
         return await webhooks.relay(provider, delivery, request.headers)
 
     async def admin(request: web.Request, tail: str) -> web.StreamResponse:
+        """Every malformed request is a 4xx problem: a query it does not take, a provider the proxy does not
+        have (404, with a did-you-mean), a body that is not one JSON object (nested 100,000 deep too)."""
         if tail == "faults":
             if request.method != "GET":
                 return _not_allowed(request, "GET")
-            if refusal := admin_refusal(request):
+            if refusal := admin_refusal(request) or query_refusal(request, ()):
                 return refusal
             return _json({"faults": faults.active()})
         if not tail.startswith("faults/") or "/" in tail[len("faults/"):]:
@@ -575,22 +577,45 @@ def create_app(config: ProxyConfig) -> web.Application:
         name = unquote(tail[len("faults/"):])
         if request.method not in ("PUT", "DELETE"):
             return _not_allowed(request, "PUT, DELETE")
-        if refusal := admin_refusal(request):
+        if refusal := admin_refusal(request) or query_refusal(request, ("provider",) if request.method == "DELETE"
+                                                              else ()):
             return refusal
+        specs = faults.faults.specs
+        if name not in specs:
+            return problem(404, "unknown-fault", "Unknown fault", f"no fault named {name!r}; known: "
+                           f"{', '.join(specs)}{did_you_mean(name, specs)}", known=list(specs))
+        body = None
         try:
             if request.method == "PUT":
-                try:
-                    body = json.loads(await request.read())
-                except (ValueError, UnicodeDecodeError):
-                    return problem(422, "invalid-fault", "Invalid fault parameters", "body: is not valid JSON",
-                                   field="body")
+                body, error = parse_body(await request.read())
+                if error:
+                    return problem(422, "invalid-fault", "Invalid fault parameters", f"body: {error}", field="body")
                 return _json(faults.set(name, body))
-            cleared = faults.clear(name, request.query.get("provider"))
-            return _json({"cleared": cleared})
+            provider = request.query.get("provider")
+            if provider is not None and provider not in upstreams:
+                return unknown_provider(provider, "?provider=")
+            return _json({"cleared": faults.clear(name, provider)})
         except FaultError as exc:
-            if exc.status == 404:
-                return problem(404, "unknown-fault", "Unknown fault", str(exc))
-            return problem(exc.status, "invalid-fault", "Invalid fault parameters", str(exc), field=exc.field)
+            given = body.get("provider") if isinstance(body, dict) and exc.field == "provider" else None
+            hint = did_you_mean(given, providers) if isinstance(given, str) else ""
+            return problem(exc.status, "invalid-fault", "Invalid fault parameters", f"{exc}{hint}", field=exc.field)
+
+    def unknown_provider(provider: str, where: str) -> web.Response:
+        return problem(404, "unknown-provider", "Unknown provider",
+                       f"{where}{provider!r}: no such provider behind this proxy (known: {known})"
+                       f"{did_you_mean(provider, providers)}", known=list(providers))
+
+    def query_refusal(request: web.Request, takes: tuple[str, ...]) -> web.Response | None:
+        for key in request.query:
+            if key not in takes:
+                hint = did_you_mean(key, takes)
+                return problem(400, "invalid-query", "Invalid query",
+                               f"{request.method} {request.path} takes "
+                               f"{'no query' if not takes else 'only ?' + ', ?'.join(takes)}, not ?{key}{hint}",
+                               field=key)
+            if len(request.query.getall(key)) > 1:
+                return problem(400, "invalid-query", "Invalid query", f"?{key} given more than once", field=key)
+        return None
 
     def admin_refusal(request: web.Request) -> web.Response | None:
         if not config.enable_faults:
@@ -630,6 +655,34 @@ def create_app(config: ProxyConfig) -> web.Application:
     app.on_cleanup.append(cleanup)
     app[FAULTS], app[WEBHOOKS], app[CONFIG] = faults, webhooks, config
     return app
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"field {key!r} appears twice")
+        seen[key] = value
+    return seen
+
+
+def parse_body(raw: bytes) -> tuple[object, str | None]:
+    """The body as JSON, or why not in one line (not UTF-8, not JSON, nested deeper than the parser goes)."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_object_pairs), None
+    except UnicodeDecodeError:
+        return None, "is not UTF-8"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except json.JSONDecodeError:
+        return None, "is not valid JSON"
+    except ValueError as exc:  # a repeated field, an integer of more than 4,300 digits
+        return None, f"is not valid JSON ({exc})"[:200]
 
 
 def _not_allowed(request: web.Request, allow: str) -> web.Response:

@@ -23,14 +23,14 @@ pretending the service runs an OAuth2 flow it does not have.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from moneypath._common.problem import PROBLEM, TYPE_BASE
-from moneypath.reference.refservice.limits import IDEMPOTENCY_KEY_MAX
+from moneypath.reference.refservice.limits import CONTROL, IDEMPOTENCY_KEY_MAX
 from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
 
 BEARER = "bearerToken"
@@ -120,11 +120,22 @@ def audit_event(action: str) -> dict[str, str]:
     return {"action": action, "description": f"appends one audit event with the action {action!r}"}
 
 
-def install(app: FastAPI) -> None:
+# A path segment the service routes as the parameter: no control character (limits.InputGuard refuses those
+# with 400) and no slash (another route, or none).
+PATH_SEGMENT_PATTERN = rf"^[^/{CONTROL}]+$"
+
+
+def install(app: FastAPI, providers: Collection[str] = (), currencies: Collection[str] = ()) -> None:
     """Complete the document FastAPI generates (once, on the first request for /openapi.json): add the
     components the routes refer to (the Problem schema, the security schemes), and drop the 422 FastAPI
     adds to every operation with parameters: its body is FastAPI's own error shape, which the service
-    never answers (its 422s are problem+json, declared by refusals() where they can happen)."""
+    never answers (its 422s are problem+json, declared by refusals() where they can happen).
+
+    And say what the service takes, as it checks it at run time (so that a request valid by the document
+    is not refused; schemathesis' positive_data_acceptance check holds the service to it): the catalog's
+    `providers` and `currencies` as enums wherever a body or path names one, path segments without a
+    control character or a slash, integer bounds as integers. (Request bodies take no other fields:
+    limits.RequestBody, `additionalProperties: false`.)"""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -136,6 +147,10 @@ def install(app: FastAPI) -> None:
                 for operation in operations.values():
                     if operation["responses"].get("422", {}).get("content", {}).get("application/json"):
                         del operation["responses"]["422"]
+                    _declare_parameters(operation, providers)
+                    _declare_body(operation, schemas, providers, currencies)
+            for schema in schemas.values():
+                _integer_bounds(schema)
             schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components["schemas"] = {name: schemas[name] for name in sorted(schemas)
                                      if name not in ("HTTPValidationError", "ValidationError")}
@@ -143,3 +158,35 @@ def install(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _integer_bounds(schema: dict[str, Any]) -> None:
+    """FastAPI's OpenAPI model writes every bound as a float (`maximum: 1000000000000.0`), and a generator
+    then sends 5.0 for an integer the service takes strictly (422): integer fields get integer bounds."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") == "integer":
+            for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(prop.get(bound), float) and prop[bound].is_integer():
+                    prop[bound] = int(prop[bound])
+
+
+def _declare_parameters(operation: dict[str, Any], providers: Collection[str]) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "path":
+            continue
+        schema = parameter.setdefault("schema", {})
+        if parameter["name"] == "provider" and providers:
+            schema["enum"] = sorted(providers)
+        else:
+            schema.setdefault("pattern", PATH_SEGMENT_PATTERN)
+
+
+def _declare_body(operation: dict[str, Any], schemas: dict[str, Any], providers: Collection[str],
+                  currencies: Collection[str]) -> None:
+    ref = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    if not ref:
+        return
+    properties = schemas[ref.rsplit("/", 1)[-1]].get("properties", {})
+    for name, values in (("provider", providers), ("currency", currencies)):
+        if name in properties and values:
+            properties[name]["enum"] = sorted(values)

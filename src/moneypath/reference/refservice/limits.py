@@ -22,7 +22,8 @@ from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import FastAPI
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,7 +43,9 @@ IDEMPOTENCY_KEY_MAX = 255  # characters in an Idempotency-Key (the column's size
 # simulated providers take at most 200 characters, fewer than an Idempotency-Key may have.
 PROVIDER_KEY_MAX = 128
 
-_CONTROL = r"\x00-\x1f\x7f-\x9f"
+CARD_NUMBER_ERROR = "card_number"  # the validation error type of a card number in a field
+CONTROL = r"\x00-\x1f\x7f-\x9f"  # a character class (no brackets): C0, DEL and C1
+_CONTROL = CONTROL
 REFERENCE_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 _REFERENCE = re.compile(REFERENCE_PATTERN)
 
@@ -51,14 +54,31 @@ def _printable(value: str) -> str:
     # Providers refuse blank text; control characters are never meant, and PostgreSQL cannot store NUL.
     if not _REFERENCE.match(value):
         raise ValueError("must contain a visible character and no control characters")
-    # A reference is stored, logged and sent to providers: never a card number (the message does not echo it).
+    # A reference is stored, logged and sent to providers: never a card number, glued to letters or not (the
+    # message does not echo it; the 422 handler counts it by this error type).
     if mentions_card_number(value):
-        raise ValueError("must not contain a card number")
+        raise PydanticCustomError(CARD_NUMBER_ERROR, "must not contain a card number")
     return value
 
 
-# strict: only a JSON integer is an amount, not "100", 1e3 or true (true used to charge 1 minor unit).
-Amount = Annotated[int, Field(gt=0, le=10**12, strict=True)]
+def _whole(value: object) -> object:
+    # JSON Schema (2020-12, the OpenAPI 3.1 document's dialect) calls 1000.0 and 1e3 the integer 1000, and so
+    # does the service; every such amount up to 10**12 is exact in a float.
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
+
+
+# strict: only a JSON integer (a number with no fractional part) is an amount, not "100", 12.5 or true (true
+# used to charge 1 minor unit).
+Amount = Annotated[int, Field(gt=0, le=10**12, strict=True), BeforeValidator(_whole)]
+
+
+class RequestBody(BaseModel):
+    """A request body: its fields and no others (`"methd": "wallet"` would otherwise be ignored, and the
+    payment made by card); the document says so with `additionalProperties: false`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 Reference = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra={"pattern": REFERENCE_PATTERN}),
                       AfterValidator(_printable)]
 

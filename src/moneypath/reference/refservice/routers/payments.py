@@ -21,7 +21,7 @@ from moneypath.reference.refservice.services import Services
 router = APIRouter()
 
 
-class AuthorizeRequest(BaseModel):
+class AuthorizeRequest(limits.RequestBody):
     amount_minor: limits.Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     provider: str
@@ -29,7 +29,7 @@ class AuthorizeRequest(BaseModel):
     reference: limits.Reference
 
 
-class RefundRequest(BaseModel):
+class RefundRequest(limits.RequestBody):
     amount_minor: limits.Amount
 
 

@@ -14,7 +14,7 @@ from moneypath.reference.refservice.problems import provider_failed
 router = APIRouter()
 
 
-class PayoutRequest(BaseModel):
+class PayoutRequest(limits.RequestBody):
     amount_minor: limits.Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     provider: str

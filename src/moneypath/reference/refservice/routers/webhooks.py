@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
 from moneypath.reference.refservice import audit, contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
@@ -17,6 +18,27 @@ from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
 from moneypath.reference.signing import SECRET_ENV, SignatureError, secret_env
 
 router = APIRouter()
+
+
+def _redacted(value):
+    """A provider event with every card number in it (strings, keys, numbers) replaced by a marker, glued
+    to letters or not ("card 4111111111111111", "ord4111111111111111"); and whether there was one."""
+    if isinstance(value, str):
+        clean = redact_card_mentions(value)
+        return clean, clean != value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # a number as a whole, as the API judges a reference (4111111111111111, 4111111111111111.0), so that
+        # a microsecond timestamp or a fractional one is not taken for a card by a window inside its digits
+        return (REDACTED, True) if mentions_card_number(repr(value)) else (value, False)
+    if isinstance(value, list):
+        items = [_redacted(v) for v in value]
+        return [v for v, _ in items], any(r for _, r in items)
+    if isinstance(value, dict):
+        pairs = [(_redacted(k), _redacted(v)) for k, v in value.items()]
+        return {k: v for (k, _), (v, _) in pairs}, any(rk or rv for (_, rk), (_, rv) in pairs)
+    return value, False
+
+
 WEBHOOK_STATUS = {"invalid_signature": 401, "stale": 400, "replayed": 409}
 
 
@@ -50,7 +72,9 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     try:
         verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
         text = body.decode("utf-8")  # stored as text; anything else is not a provider event
-        event = json.loads(text)
+        event, redacted = _redacted(json.loads(text))
+        if redacted:  # signed by the provider, so resent if refused: stored without the card number instead
+            text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         key = (str(event["event"]), str(event["provider_ref"]))
         if len(key[0]) > 64 or len(key[1]) > 128:  # the columns' sizes
             raise ValueError("event or provider_ref too long")
@@ -61,6 +85,8 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
         mp.count_webhook(provider, "invalid_signature")
         raise ApiProblem(400, "webhook-malformed", "Webhook rejected", "signed, but not a provider event") from None
+    if redacted:
+        mp.count_card_number("webhook", "redacted")
 
     def store_event() -> tuple[bool, dict | None]:
         """Store the event once; a capture the provider settled that we never booked (our call
