@@ -10,8 +10,8 @@ real payments, and provider and currency are often real ones, so that cases get 
 to the provider. Derandomized and bounded, so a run is the same every time and takes seconds.
 
 schemathesis generates and serializes the requests; httpx's ASGITransport delivers them.
-(schemathesis' own ASGI client goes through `requests`, which breaks when urllib3-future,
-pulled in by niquests, replaces urllib3 in the same environment.)
+(schemathesis' own ASGI client goes through `requests`, which broke when urllib3-future, once
+pulled in by grafana-client → niquests, replaced urllib3 in the same environment.)
 """
 
 from __future__ import annotations
