@@ -47,7 +47,8 @@ class GrafanaClient:
         self._http = httpx.Client(base_url=base, headers=headers, timeout=timeout_s, verify=verify)
 
     def request(self, method: str, path: str, json=None):
-        """The decoded JSON answer (None for 204, the text of a text/* answer); GrafanaError for a 4xx/5xx; ValueError when not JSON."""
+        """The decoded JSON answer (None for 204, the text of a text/* answer); GrafanaError for a 4xx/5xx;
+        ValueError when the body is not JSON."""
         response = self._http.request(method, path.lstrip("/"), json=json)
         if response.status_code >= 400:
             try:
