@@ -261,8 +261,11 @@ class OtelBackend:
                     return child
 
                 # MoneyPath hands over an exemplar only inside a sampled span, as the SDK's trace-based filter.
-                return Family(signal, bind_histogram, exemplars=signal.exemplars and self._histogram_exemplars,
-                              order=order)
+                family = Family(signal, bind_histogram, exemplars=signal.exemplars and self._histogram_exemplars,
+                                order=order)
+                if not signal.labels:
+                    family.child(())  # exported from the start with zero counts, as prometheus-client does
+                return family
             instrument = self._meter.create_histogram(
                 name, unit, signal.help, explicit_bucket_boundaries_advisory=signal.buckets)
             return Family(signal, lambda values: _SdkHistogram(instrument, dict(zip(names, values))),
