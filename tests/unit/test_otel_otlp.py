@@ -6,11 +6,8 @@ SDK's own instrument."""
 
 from __future__ import annotations
 
-import gzip
 import math
-import threading
 from bisect import bisect_left
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -27,46 +24,12 @@ from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
+from tests.otlp_receiver import Receiver
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 CUMULATIVE = 2  # opentelemetry.proto.metrics.v1.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 # UCUM unit → the Prometheus suffix the translation appends (prometheus/otlptranslator; "1" only on gauges)
 UNIT_SUFFIX = {"s": "seconds", "By": "bytes", "ms": "milliseconds"}
-
-
-class Receiver:
-    """An OTLP/HTTP metrics receiver on 127.0.0.1: decodes each ExportMetricsServiceRequest."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, str, ExportMetricsServiceRequest]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                request = ExportMetricsServiceRequest()
-                request.ParseFromString(body)
-                receiver.requests.append((self.path, self.headers.get("Content-Type"), request))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/v1/metrics"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _labels(attributes) -> dict[str, str]:
