@@ -1,7 +1,8 @@
 """`moneypath[otel]` next to the newest OpenTelemetry SDK a team already has: a clean venv installs the newest
 opentelemetry-sdk and OTLP/HTTP exporter first, then moneypath[otel] from a copy of this working tree; pip
 must leave every OpenTelemetry version as it was, and `backend="otel"` must deliver its in-process histograms
-(buckets, count, trace exemplar) over OTLP/HTTP to a receiver on 127.0.0.1 in this test.
+(buckets, count, trace exemplar) over OTLP/HTTP to a receiver on 127.0.0.1 in this test; then the unit tier's
+OTLP-vs-Prometheus comparison runs in that venv, against the installed copy and the newest SDK.
 
 Needs PyPI (or the machine's configured index): skipped with the reason when it cannot be reached.
 """
@@ -17,7 +18,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import CATALOG_PATH
+from tests.conftest import CATALOG_PATH, ROOT
 from tests.integration.test_footprint import INVENTORY, clean_env, normalize, run, source_copy
 from tests.otlp_receiver import Receiver
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 INDEX_TIMEOUT_S = 120
 SCRIPT_TIMEOUT_S = 120
+PYTEST_TIMEOUT_S = 300
 
 # Runs inside the new venv: the library as a team's service would use it, exporting to the test's receiver.
 SERVICE = textwrap.dedent("""
@@ -95,6 +97,13 @@ def test_otel_extra_keeps_the_newest_sdk_and_exports_through_it(tmp_path, capsys
     assert point.bucket_counts[signal.buckets.index(0.05)] == 1 and point.bucket_counts[signal.buckets.index(0.2)] == 1
     assert [(e.trace_id.hex(), e.as_double) for e in point.exemplars] == [("0af7651916cd43dd8448eb211c80319c", 0.12)]
     assert metrics["moneypath_authorizations"].sum.is_monotonic
+
+    # ---- the full OTLP-vs-Prometheus comparison (tests/unit/test_otel_otlp.py) against the installed copy ----
+    run(python, "-m", "pip", "install", "--no-input", "pytest", "httpx")
+    compared = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_otel_otlp.py"],
+                              cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=PYTEST_TIMEOUT_S)
+    assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-2000:]
+    assert re.search(r"\b2 passed\b", compared.stdout), compared.stdout[-500:]
     with capsys.disabled():
         print(f"\nmoneypath[otel] next to the newest SDK: {', '.join(f'{k} {v}' for k, v in sorted(after.items()))};"
               f" histograms {out.strip()}")
