@@ -229,3 +229,20 @@ def test_exemplars_follow_the_providers_exemplar_filter(catalog):
         seen.append([(e.trace_id, e.span_id, e.value)
                      for e in _points(reader, "moneypath_ledger_write_duration")[()].exemplars])
     assert seen == [[(0xABC, 0xDEF, 0.004)], []]
+
+
+def test_a_provider_whose_readers_cannot_be_seen_gets_the_sdks_histograms(catalog):
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+
+    class Opaque:  # a wrapper (a vendor's distribution, say) that hides the SDK's internals
+        def get_meter(self, *args, **kwargs):
+            return provider.get_meter(*args, **kwargs)
+
+        def shutdown(self):
+            provider.shutdown()
+
+    backend = OtelBackend(catalog.service, meter_provider=Opaque())
+    assert (backend.histograms, backend.histograms_reason) == ("sdk", "this MeterProvider's readers cannot be seen")
+    MoneyPath(catalog, backend).record_ledger_write("committed", 0.004)
+    assert _points(reader, "moneypath_ledger_write_duration")[()].count == 1

@@ -21,6 +21,11 @@ want cumulative explicit-bucket histograms (the defaults; the OTLP → Prometheu
 wants them too) and no views. Otherwise (delta temporality, exponential histograms, views, a
 provider whose readers cannot be seen) histograms go through the SDK's own instrument per
 call, which honours all of that (`histograms="sdk"`; `backend.histograms_reason` says why).
+
+The hook is the callback the MeterProvider gives each reader (`MetricReader._collect`, set through
+`_set_collect_callback`): private, unchanged from 1.44 to 1.45.2, where the unit tests run
+(tests/unit/test_otel*.py; tests/integration/test_otel_newest.py on the newest release). When a
+future SDK lacks it, histograms fall back to the SDK's path rather than break.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import threading
 import time
 from bisect import bisect_left
 from dataclasses import replace
+
+from opentelemetry import trace  # the API: a core dependency
 
 from moneypath.catalog import Signal
 from moneypath.instrument.families import Family
@@ -113,8 +120,6 @@ class AggregatedHistogram:
             self._keep_exemplar(i, amount)
 
     def _keep_exemplar(self, i: int, amount: float) -> None:
-        from opentelemetry import trace
-
         span = trace.get_current_span().get_span_context()
         if span.is_valid and span.trace_flags.sampled:
             self.exemplars[i] = (amount, time.time_ns(), span.span_id, span.trace_id)
