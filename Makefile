@@ -3,10 +3,11 @@
 # make test-unit — the unit tier alone (45–90 s, by machine)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
+# make bench-otel — the OTel backend per OpenTelemetry SDK version, one throwaway venv each under /tmp (about 15 minutes)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-unit bench bench-service lint clean
+.PHONY: setup demo test test-unit bench bench-service bench-otel lint clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +42,9 @@ bench: setup
 
 bench-service: setup
 	$(BIN)/python benchmarks/bench_service.py
+
+bench-otel: setup
+	$(BIN)/python benchmarks/bench_otel_versions.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

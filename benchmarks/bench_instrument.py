@@ -1,6 +1,6 @@
 """Instrumentation cost, measured side by side in one run (figures, not pass/fail).
 
-    .venv/bin/python benchmarks/bench_instrument.py [--quick] [--micro]
+    .venv/bin/python benchmarks/bench_instrument.py [--quick] [--micro] [--otel-json]
 
 Each micro benchmark interleaves the library and its bare prometheus-client equivalent
 (pre-bound children) over several repeats and reports the median of each and their
@@ -80,11 +80,6 @@ def micro(number: int, repeats: int) -> None:
     catalog = parse_catalog((ROOT / "moneypath.yaml").read_text())
     mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
     hist, count, ledger_count, ledger_hist, cost = bare_metrics(catalog, CollectorRegistry())
-    otel_mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[InMemoryMetricReader()]))
-    raw_meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("raw")
-    raw_hist = raw_meter.create_histogram("a", "s", explicit_bucket_boundaries_advisory=hist._upper_bounds[:-1])
-    raw_count = raw_meter.create_counter("b")
-    attrs = {"provider": "acme", "method": "card", "outcome": "approved"}
     tracer = TracerProvider().get_tracer("bench")
     exemplar = {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"}
 
@@ -111,13 +106,6 @@ def micro(number: int, repeats: int) -> None:
         mp.record_ledger_write("committed", 0.004)
         mp.add_cost("provider_fee", 0.13, "acme")
 
-    def otel_auth():
-        otel_mp.record_authorization("acme", "card", "approved", 0.12)
-
-    def raw_otel_auth():
-        raw_hist.record(0.12, attrs)
-        raw_count.add(1, attrs)
-
     print(f"Hot path (median of {repeats} interleaved runs × {number:,} calls, Python {sys.version.split()[0]})")
     r = interleaved({"bare": bare_auth, "lib": lib_auth}, number, repeats)
     row("authorization (latency + outcome), no trace", r["lib"], r["bare"], 1.3)
@@ -127,9 +115,11 @@ def micro(number: int, repeats: int) -> None:
     print(f"  {'   (bare prometheus-client with an exemplar: ' + format(r2['bare_ex'], '.2f') + ' µs)':<58}")
     r = interleaved({"bare": bare_event, "lib": lib_event}, number, repeats)
     row("money-path event (authorization + ledger write + cost)", r["lib"], r["bare"], 1.3)
-    r = interleaved({"bare": bare_auth, "otel": otel_auth, "raw": raw_otel_auth}, number // 2, repeats)
-    row("OpenTelemetry path authorization vs bare prometheus-client", r["otel"], r["bare"], 4.0)
-    print(f"  {'   (raw OTel SDK record+add, no library: ' + format(r['raw'], '.2f') + ' µs)':<58}")
+    r = otel_costs(number // 2, repeats)
+    row(f"OpenTelemetry path (SDK {r['sdk_version']}) authorization vs bare", r["otel"], r["bare"], OTEL_GOAL)
+    row("   the same, histograms='sdk' (SDK instrument per call)", r["otel_sdk"], r["bare"], OTEL_GOAL)
+    row("   raw OTel SDK histogram.record + counter.add, no library", r["raw"], r["bare"], OTEL_GOAL)
+    print("  (per SDK version side by side: benchmarks/bench_otel_versions.py)")
 
     # A feature the catalog switches off (tests/foreign: no fraud, no webhooks): its methods are no-ops.
     foreign = MoneyPath(parse_catalog((ROOT / "tests" / "foreign" / "moneypath.yaml").read_text()),
@@ -148,6 +138,44 @@ def micro(number: int, repeats: int) -> None:
 
     r = interleaved({"empty": empty_calls, "off": off_feature}, number, repeats)
     row("2 calls of a disabled feature vs 2 empty function calls", r["off"], r["empty"], 1.3)
+
+
+OTEL_GOAL = 2.0  # issue 30: <= 2x a pre-bound bare prometheus-client histogram + counter (aim <= 1.5x)
+
+
+def otel_costs(number: int, repeats: int) -> dict:
+    """µs per authorization (one histogram observation + its count), interleaved: bare prometheus-client
+    (pre-bound), moneypath's OTel backend (in-process histograms, the default), the same with the SDK's
+    instrument per call, and the raw SDK instruments with no library."""
+    from importlib.metadata import version
+
+    catalog = parse_catalog((ROOT / "moneypath.yaml").read_text())
+    hist, count, *_ = bare_metrics(catalog, CollectorRegistry())
+    otel_mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[InMemoryMetricReader()]))
+    assert otel_mp.backend.histograms == "aggregated", otel_mp.backend.histograms_reason
+    sdk_mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[InMemoryMetricReader()],
+                                            histograms="sdk"))
+    raw_meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("raw")
+    raw_hist = raw_meter.create_histogram("a", "s", explicit_bucket_boundaries_advisory=hist._upper_bounds[:-1])
+    raw_count = raw_meter.create_counter("b")
+    attrs = {"provider": "acme", "method": "card", "outcome": "approved"}
+
+    def bare():
+        hist.observe(0.12)
+        count.inc()
+
+    def otel():
+        otel_mp.record_authorization("acme", "card", "approved", 0.12)
+
+    def otel_sdk():
+        sdk_mp.record_authorization("acme", "card", "approved", 0.12)
+
+    def raw():
+        raw_hist.record(0.12, attrs)
+        raw_count.add(1, attrs)
+
+    r = interleaved({"bare": bare, "otel": otel, "otel_sdk": otel_sdk, "raw": raw}, number, repeats)
+    return {**r, "sdk_version": version("opentelemetry-sdk")}
 
 
 def populated(providers: int) -> MoneyPath:
@@ -310,8 +338,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and a 3 s endpoint run (smoke test)")
     parser.add_argument("--micro", action="store_true", help="the hot-path micro benchmarks only (no rendering, "
                                                              "no endpoint)")
+    parser.add_argument("--otel-json", action="store_true", help="print otel_costs() as JSON and stop "
+                                                                    "(what bench_otel_versions.py runs in each venv)")
     args = parser.parse_args()
     number, repeats, seconds = (20_000, 5, 3.0) if args.quick else (200_000, 9, 10.0)
+    if args.otel_json:
+        import json
+
+        print(json.dumps(otel_costs(number // 2, repeats)))
+        return
     sys.path.insert(0, str(ROOT))
     micro(number, repeats)
     if args.micro:

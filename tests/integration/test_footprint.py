@@ -242,3 +242,50 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
     with capsys.disabled():
         print(f"  README example in a team service (stripe, adyen; USD, JPY, KWD; POST /charges): 1 authorization scraped "
               f"({time.monotonic() - started:.0f} s in all)")
+
+
+# ---- each extra, and [all]: what a team's environment gets, and no distribution shadowing another ------------
+
+EXTRAS = ("otel", "tools", "reference", "loadtest", "all")
+
+
+def test_footprint_of_each_extra_and_no_shadowed_import_name_in_all(tmp_path, capsys):
+    """`pip install moneypath[all]` (ranges, no constraints: the newest versions a team gets) in a clean venv;
+    then, read from its site-packages with importlib.metadata: the distributions the core and each extra pull
+    in (their requirement closure), their size (allocated bytes of the files each RECORD lists), and every
+    installed distribution's import names, of which no two distributions may share one."""
+    from tests.distributions import clashes, closure, disk_bytes, installed, project_requirements
+
+    started = time.monotonic()
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    site_packages = run(python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
+    source = source_copy(tmp_path / "moneypath-src")
+    run(python, "-m", "pip", "install", "--no-input", f"{source}[all]")
+    run(python, "-m", "pip", "check")
+    dists = installed([site_packages])
+    assert "moneypath" in dists
+
+    rows = []
+    for label, extras in [("core", ()), *((f"[{e}]", (e,)) for e in EXTRAS)]:
+        names, missing = closure(project_requirements(extras, source / "pyproject.toml"), dists)
+        assert not missing, f"{label}: required but not installed: {missing}"
+        rows.append((label, len(names), sum(disk_bytes(dists[n]) for n in names)))
+    own = disk_bytes(dists["moneypath"])
+    versions = {n: dists[n].version for n in ("opentelemetry-sdk", "prometheus-client", "fastapi", "locust")}
+
+    found = clashes(dists.values())
+    with capsys.disabled():
+        print(f"\nfootprint per extra (clean venv, Python {sys.version.split()[0]}, newest versions within the ranges:"
+              f" {', '.join(f'{k} {v}' for k, v in versions.items())}); moneypath itself {mb(own)}")
+        print("| install | packages besides moneypath | MB on disk |")
+        print("|---|---|---|")
+        for label, count, size in rows:
+            print(f"| `moneypath{'' if label == 'core' else label}` | {count} | {size / 1e6:.0f} |")
+        print(f"  {len(dists)} distributions installed in all; shared import names: {found or 'none'} "
+              f"({time.monotonic() - started:.0f} s)")
+    assert not found, "distributions that install the same import name: " + "; ".join(
+        f"{name} from {', '.join(owners)}" for name, owners in found.items())
+    core, *_, everything = rows
+    assert core[1] <= MAX_PACKAGES and everything[1] > core[1]

@@ -333,3 +333,44 @@ def test_queries_expand_like_grafana_and_snapshot_colors_like_grafana(catalog, b
     assert [fmt_value(v, u) for v, u in ((0.9991, "percentunit"), (0.25, "s"), (0.0783, "currencyUSD"),
                                          (14.4, "suffix:x"), (None, "s"))] == ["99.9%", "250 ms", "$0.0783",
                                                                                 "14.4x", "no data"]
+
+
+class _Recording(BaseHTTPRequestHandler):
+    """Answers /api/health like Grafana, then 500 to anything else; records each request's Authorization."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        ok = self.path == "/grafana/api/health"
+        body = json.dumps({"database": "ok", "version": "11.6.0"} if ok else {"message": "database is locked"}).encode()
+        self.send_response(200 if ok else 500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("userinfo, token, expected_auth", [
+    ("admin:secret@", None, "Basic YWRtaW46c2VjcmV0"),  # user:password in the URL: basic auth
+    ("admin:secret@", "glsa_t", "Bearer glsa_t"),  # a token wins over the URL's user:password
+    ("", "glsa_t", "Bearer glsa_t"),
+])
+def test_push_speaks_grafanas_api_under_a_path_prefix_and_reports_a_server_error_in_one_line(
+        capsys, userinfo, token, expected_auth):
+    _Recording.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://{userinfo}127.0.0.1:{server.server_port}/grafana"
+        argv = ["dashboards", "push", "--grafana-url", url] + (["--token", token] if token else ["--token", ""])
+        assert cli.main(argv) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err.strip()
+    assert err == f"moneypath: Grafana at {url} failed while listing folders: 500 database is locked"
+    assert _Recording.seen == [("/grafana/api/health", expected_auth), ("/grafana/api/folders", expected_auth)]

@@ -6,10 +6,13 @@ import gzip
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -138,3 +141,108 @@ def test_otel_counters_lose_no_increments_across_threads(catalog):
               for m in sm.metrics if m.name == "moneypath_dead_letters" for p in m.data.data_points
               if p.attributes["queue"] == "notifications"]
     assert values == [80_000]
+
+
+def _points(reader, name: str) -> dict[tuple, object]:
+    return {tuple(sorted(p.attributes.items())): p for rm in reader.get_metrics_data().resource_metrics
+            for sm in rm.scope_metrics for m in sm.metrics if m.name == name for p in m.data.data_points}
+
+
+def test_aggregated_histograms_are_cumulative_across_collections_and_empty_ones_have_no_min_max(catalog):
+    reader = InMemoryMetricReader()
+    backend = OtelBackend(catalog.service, metric_readers=[reader])
+    assert (backend.histograms, backend.histograms_reason) == ("aggregated", None)
+    mp = MoneyPath(catalog, backend)
+    empty = _points(reader, "moneypath_ledger_write_duration")[()]  # unlabelled: exported from the start
+    assert (empty.count, empty.sum, empty.min, empty.max, set(empty.bucket_counts)) == (0, 0, None, None, {0})
+    mp.record_ledger_write("committed", 0.004)
+    first = _points(reader, "moneypath_ledger_write_duration")[()]
+    mp.record_ledger_write("committed", 0.5)
+    second = _points(reader, "moneypath_ledger_write_duration")[()]
+    assert (first.count, second.count, second.sum) == (1, 2, pytest.approx(0.504))
+    assert (second.min, second.max) == (0.004, 0.5)
+    assert second.start_time_unix_nano == first.start_time_unix_nano < first.time_unix_nano < second.time_unix_nano
+    assert list(second.explicit_bounds) == catalog.signals["ledger_write_duration_seconds"].buckets
+    assert not second.exemplars  # no span: no exemplar
+
+
+def test_aggregated_histograms_lose_no_observations_across_threads(catalog):
+    reader = InMemoryMetricReader()
+    mp = MoneyPath(catalog, OtelBackend(catalog.service, metric_readers=[reader]))
+
+    def work():
+        for _ in range(20_000):
+            mp.record_authorization("acme", "card", "approved", 0.12)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    key = (("method", "card"), ("outcome", "approved"), ("provider", "acme"))
+    point = _points(reader, "moneypath_authorization_duration")[key]
+    assert point.count == 80_000 and point.sum == pytest.approx(80_000 * 0.12)
+    assert _points(reader, "moneypath_authorizations")[key].value == 80_000
+
+
+@pytest.mark.parametrize("make_reader, reason", [
+    (lambda: InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA}), "delta"),
+    (lambda: InMemoryMetricReader(preferred_aggregation={Histogram: ExponentialBucketHistogramAggregation()}),
+     "ExponentialBucketHistogramAggregation"),
+])
+def test_readers_the_in_process_histograms_cannot_serve_get_the_sdks_own(catalog, make_reader, reason):
+    reader = make_reader()
+    backend = OtelBackend(catalog.service, metric_readers=[reader])
+    assert backend.histograms == "sdk" and reason in backend.histograms_reason
+    mp = MoneyPath(catalog, backend)
+    mp.record_ledger_write("committed", 0.004)
+    assert [p.count for p in _points(reader, "moneypath_ledger_write_duration").values()] == [1]
+
+
+def test_a_given_meter_provider_gets_in_process_histograms_unless_it_has_views(catalog):
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    backend = OtelBackend(catalog.service, meter_provider=provider)
+    assert backend.histograms == "aggregated"
+    MoneyPath(catalog, backend).record_ledger_write("committed", 0.004)
+    assert _points(reader, "moneypath_ledger_write_duration")[()].count == 1
+
+    viewed = MeterProvider(metric_readers=[InMemoryMetricReader()], views=[View(instrument_name="other")])
+    assert OtelBackend(catalog.service, meter_provider=viewed).histograms_reason == "the MeterProvider has views"
+    with pytest.raises(ValueError, match="histograms="):
+        OtelBackend(catalog.service, meter_provider=provider, histograms="fast")
+
+
+def test_exemplars_follow_the_providers_exemplar_filter(catalog):
+    from opentelemetry import trace
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    span = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+    seen = []
+    for exemplar_filter in (None, AlwaysOffExemplarFilter()):
+        reader = InMemoryMetricReader()
+        mp = MoneyPath(catalog, OtelBackend(catalog.service, meter_provider=MeterProvider(
+            metric_readers=[reader], exemplar_filter=exemplar_filter)))
+        with trace.use_span(span):
+            mp.record_ledger_write("committed", 0.004)
+        seen.append([(e.trace_id, e.span_id, e.value)
+                     for e in _points(reader, "moneypath_ledger_write_duration")[()].exemplars])
+    assert seen == [[(0xABC, 0xDEF, 0.004)], []]
+
+
+def test_a_provider_whose_readers_cannot_be_seen_gets_the_sdks_histograms(catalog):
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+
+    class Opaque:  # a wrapper (a vendor's distribution, say) that hides the SDK's internals
+        def get_meter(self, *args, **kwargs):
+            return provider.get_meter(*args, **kwargs)
+
+        def shutdown(self):
+            provider.shutdown()
+
+    backend = OtelBackend(catalog.service, meter_provider=Opaque())
+    assert (backend.histograms, backend.histograms_reason) == ("sdk", "this MeterProvider's readers cannot be seen")
+    MoneyPath(catalog, backend).record_ledger_write("committed", 0.004)
+    assert _points(reader, "moneypath_ledger_write_duration")[()].count == 1

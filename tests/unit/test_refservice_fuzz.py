@@ -14,8 +14,8 @@ catalog's providers and currencies as enums, integer bounds, path segments witho
 or slashes, no other body fields.
 
 schemathesis generates and serializes the requests; httpx's ASGITransport delivers them.
-(schemathesis' own ASGI client goes through `requests`, which breaks when urllib3-future,
-pulled in by niquests, replaces urllib3 in the same environment.)
+(schemathesis' own ASGI client goes through `requests`, which broke when urllib3-future, once
+pulled in by grafana-client → niquests, replaced urllib3 in the same environment.)
 """
 
 from __future__ import annotations

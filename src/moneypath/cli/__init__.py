@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     push = dashboards_cmds.add_parser(
         "push", help="create or update the folder and every dashboard in a Grafana",
         description="Create the folder if missing and save every generated dashboard into it with overwrite, through "
-                    "Grafana's HTTP API (grafana-client). Running it again updates them in place.")
+                    "Grafana's HTTP API (httpx). Running it again updates them in place.")
     _catalog_arg(push)
     push.add_argument("--grafana-url", metavar="URL", required=True, help="e.g. http://localhost:3000")
     push.add_argument("--token", metavar="T", default=os.environ.get("GRAFANA_TOKEN"),

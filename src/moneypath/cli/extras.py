@@ -13,7 +13,7 @@ EXIT_MISSING_EXTRA = 2
 
 # A few modules that only that extra installs (top-level import names).
 MODULES = {
-    "tools": ("rich", "httpx", "starlette", "uvicorn", "grafana_foundation_sdk", "grafana_client",
+    "tools": ("rich", "httpx", "starlette", "uvicorn", "grafana_foundation_sdk",
               "matplotlib", "sqlalchemy", "aiohttp"),
     "reference": ("fastapi", "sqlalchemy", "uvicorn"),
     "loadtest": ("locust",),
