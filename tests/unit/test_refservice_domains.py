@@ -364,6 +364,15 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     assert kept["reference"] == reference[:reference.index("4")] + REDACTED
     assert kept["card"] == {"pan": REDACTED, "last4": "1111", "as_float": REDACTED} and kept["amount_minor"] == 2000
     assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
+    # the provider's own id is matched as sent, even where its digits pass for a card (a hex id, ~0.1 %)
+    odd_ref = "acme_auth_4111111111111111ab"
+    odd = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": odd_ref}).encode()
+    assert _post_raw(app, "/v1/webhooks/acme", odd, {HEADER: sign(ACME_HOOK, odd)}).status_code == 200
+    with app.state.engine.connect() as conn:
+        assert conn.execute(select(webhook_events.c.provider_ref)
+                            .where(webhook_events.c.provider_ref == odd_ref)).scalar_one() == odd_ref
+    mp_redacted = sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted")
+    assert mp_redacted == 2
     # an ordinary event is stored as sent, and not counted
     plain = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_2",
                            "reference": "ORD-112-1234567-1234567", "occurred_at": 1795547276.2795289,
@@ -372,7 +381,7 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     with app.state.engine.connect() as conn:
         bodies = conn.execute(select(webhook_events.c.body).where(webhook_events.c.provider_ref == "acme_ref_2"))
         assert bodies.scalar_one() == plain.decode()
-    assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
+    assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 2
 
 
 def test_a_refund_whose_call_timed_out_is_booked_once_by_the_clients_retry(world):

@@ -72,10 +72,13 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     try:
         verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
         text = body.decode("utf-8")  # stored as text; anything else is not a provider event
-        event, redacted = _redacted(json.loads(text))
-        if redacted:  # signed by the provider, so resent if refused: stored without the card number instead
-            text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        event = json.loads(text)
+        # Matched on the provider's own identifiers as sent: a hex id holds a Luhn-valid digit run about once in
+        # a thousand, and a redacted provider_ref would leave its capture unbooked.
         key = (str(event["event"]), str(event["provider_ref"]))
+        clean, redacted = _redacted(event)
+        if redacted:  # signed by the provider, so resent if refused: stored without the card number instead
+            text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
         if len(key[0]) > 64 or len(key[1]) > 128:  # the columns' sizes
             raise ValueError("event or provider_ref too long")
     except SignatureError as exc:
