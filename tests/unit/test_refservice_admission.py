@@ -43,11 +43,39 @@ def test_a_lagging_loop_cuts_a_binding_limit():
     assert limit.limit > cut * 2
 
 
-def test_a_stall_while_the_limit_does_not_bind_cuts_nothing():
-    """A background job stalls the loop at light load: 20 in flight under a limit of 50 is not an overload."""
+def test_the_cut_follows_the_overshoot():
+    """Just over the target the limit eases down 10 % a window; a loop lagging 4x the target halves it each
+    window, so a spike that filled a high limit is down to the floor in a few windows, not thirty."""
+    gentle, deep = LagLimit(limit=64), LagLimit(limit=64)
+    windows(gentle, 0.026, 0.1, in_flight=FULL)
+    windows(deep, 0.100, 0.1, in_flight=FULL)
+    assert gentle.limit == 64 * 0.9 and deep.limit == 32
+    windows(deep, 0.100, 0.5, in_flight=FULL, start=0.1)
+    assert deep.limit == deep.min_limit
+
+
+def test_a_late_loop_while_the_limit_does_not_bind_cuts_nothing():
+    """At light load (20 in flight under a limit of 50) a loop a little late, or stalled now and then by a
+    background job, is not an overload."""
     limit = LagLimit(limit=50)
-    windows(limit, 0.150, 2, in_flight=20)
+    windows(limit, 0.060, 2, in_flight=20)  # every timer 60 ms late: over the target, not a stall
     assert limit.limit == 50
+    now = 0.0
+    for _ in range(20):  # one 150 ms stall in each window
+        for lag in (0.001, 0.150, 0.002, 0.001, 0.002):
+            limit.lag(lag, now, 20)
+            now += 0.02
+    assert limit.limit == 50
+
+
+def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
+    """A spike admitted 20 requests under a limit of 50 and each holds the loop: every timer 200 ms late.
+    The limit never binds, yet it must come down, and from the 20 in flight, not from 50."""
+    limit = LagLimit(limit=50)
+    windows(limit, 0.200, 0.1, in_flight=20)
+    assert limit.limit == 10  # 20 * 0.5
+    windows(limit, 0.200, 0.3, in_flight=FULL, start=0.1)
+    assert limit.limit == limit.min_limit
 
 
 def test_one_late_timer_in_a_window_is_not_a_queue():

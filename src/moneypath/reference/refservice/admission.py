@@ -16,13 +16,22 @@ no-queue average climbed with the queue, the requests it could not see waited ou
 the overload-spike drill it refused almost nothing while clients timed out.
 
     every window (100 ms; the loop sampled every 20 ms), when the limit was nearly full (>= 80 %):
-      median lag > target  → limit = max(min, limit * 0.9)     # shed: requests queue for the loop
+      median lag > target  → limit = max(min, limit * clamp(target / lag, 0.5, 0.9))   # shed
       otherwise            → limit += sqrt(limit)               # probe upwards
     and when it was not, nothing changes: the load, not the service, set what was in flight.
 
+The cut is proportional to the overshoot, at most halving per window: a sudden spike admits up to the
+whole limit at once, each admitted request lengthens the loop's round and so the window; cutting 10 % a
+window took ~30 windows of half a second each to come down from 50 to the floor (the overload-spike drill
+paged on latency meanwhile); halving takes five.
+
 The median, and only while the limit binds: a background job (a reconciliation run, a metrics
 scrape, a thread holding the GIL) stalls the loop now and then, and at 150 requests/s of the checkout
-mix such stalls of 50-180 ms cut a limit that did not bind and refused half the traffic.
+mix such stalls of 50-180 ms cut a limit that did not bind and refused half the traffic. One stall is
+one late timer in a window; a loop whose median timer is 4x the target late is stalled by its requests,
+and then the limit is cut below the limit too, from what was in flight (in the overload-spike drill a
+spike admitted ~20 requests under a limit of 50, each holding the loop 12 ms: the limit never bound,
+nothing was cut, and the latency SLO paged while /metrics went unanswered).
 
 Critical requests may go `reserve` above the limit, so a full house of authorizations never starves
 a capture. Health, metrics and admin routes are never limited. A refusal is decided before the body
@@ -54,7 +63,11 @@ class LagLimit:
     # Loop lag at which requests are queueing for the CPU. Each request waits about this long at each of its
     # few awaits, so 25 ms keeps a p99 well inside a 300 ms objective; a healthy loop lags 1-5 ms.
     lag_target_s: float = 0.025
-    backoff: float = 0.9
+    backoff: float = 0.9  # the gentlest cut, for a lag just over the target
+    deepest_cut: float = 0.5  # the deepest, for a lag twice the target or more
+    # A median lag this many times the target is a stalled loop even below the limit (every timer late, not
+    # one background stall in a window): requests in flight hold it, and they are cut.
+    stalled: float = 4.0
     window_s: float = 0.1
 
     def __post_init__(self):
@@ -74,12 +87,15 @@ class LagLimit:
             return
         typical, busiest = sorted(self._lags)[len(self._lags) // 2], self._busiest
         self._lags, self._busiest, self._window_end = [], in_flight, now + self.window_s
-        if busiest < 0.8 * self.limit:
-            return  # the load, not the limit, set what was in flight: a late timer now is a background job's
-        if typical > self.lag_target_s:
-            self.limit = max(self.min_limit, self.limit * self.backoff)
-        else:
+        binds = busiest >= 0.8 * self.limit
+        if typical > self.lag_target_s and (binds or typical > self.stalled * self.lag_target_s):
+            # Cut from what was in flight: a loop stalled by what it admitted cannot even take in enough new
+            # requests to fill the limit, so the limit itself may be far above the load it is choking on.
+            cut = max(self.deepest_cut, min(self.backoff, self.lag_target_s / typical))
+            self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * cut)
+        elif binds and typical <= self.lag_target_s:
             self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
+        # else the load, not the limit, set what was in flight: a late timer now is a background job's
 
 
 class AdmissionControl:
