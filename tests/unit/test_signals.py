@@ -339,6 +339,7 @@ EVERY_METHOD = {
     "add_cost": (lambda mp: mp.add_cost("infrastructure", 0.5), "cost_usd_total",
                  {"component": "infrastructure", "provider": "none"}),
     "set_audit_chain": (lambda mp: mp.set_audit_chain(True), "audit_chain_broken", {}),
+    "set_audit_checkpoint": (lambda mp: mp.set_audit_checkpoint(30), "audit_checkpoint_seq", {}),
     "record_http": (lambda mp: mp.record_http("/healthz", "GET", 200, 0.01), "http_requests_total",
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",

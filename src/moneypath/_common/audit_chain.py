@@ -198,16 +198,16 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
     verdict = walk.finish(head)
     if not verdict.intact or head is None:
         return verdict
-    return _beyond_head(conn) or verdict
+    return _beyond_head(conn, verdict.events) or verdict
 
 
-def _beyond_head(conn) -> Verdict | None:
+def _beyond_head(conn, walked: int = 0) -> Verdict | None:
     """An event stored after the head (read in one statement with it): appended without moving the head, or
     the head moved back over it. Rows after the head are an error, never left unread."""
     head_seq, last_seq = conn.exec_driver_sql(
         f"SELECT (SELECT seq FROM {HEAD_TABLE} WHERE id = 1), (SELECT max(seq) FROM {EVENTS_TABLE})").first()
     if last_seq is not None and head_seq is not None and int(last_seq) > int(head_seq):
-        return Verdict(0, int(head_seq), broken_seq=int(head_seq) + 1,
+        return Verdict(walked, int(head_seq), broken_seq=int(head_seq) + 1,
                        reason=f"events up to seq {int(last_seq)} lie beyond the head (seq {int(head_seq)}): "
                               "they were added without moving the head, or the head was moved back")
     return None

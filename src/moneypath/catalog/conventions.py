@@ -39,6 +39,7 @@ class Key:
     HTTP_REQUEST_DURATION_SECONDS = "http_request_duration_seconds"
     INSTRUMENTATION_ERRORS_TOTAL = "instrumentation_errors_total"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    AUDIT_CHECKPOINT_SEQ = "audit_checkpoint_seq"  # optional: recorded when the catalog declares it
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

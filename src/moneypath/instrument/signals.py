@@ -71,7 +71,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
-    "audit": ("set_audit_chain",),
+    "audit": ("set_audit_chain", "set_audit_checkpoint"),
 }
 
 _INF = math.inf
@@ -166,6 +166,9 @@ class MoneyPath:
         self._cost_cache = self._cost._cache if self._cost is not None else {}
         audit = opt(Key.AUDIT_CHAIN_BROKEN)
         self._audit_broken = audit.child(()) if audit is not None else None
+        # Optional within the feature (catalogs written before it lack it): not declared, not recorded.
+        checkpoint = opt(Key.AUDIT_CHECKPOINT_SEQ)
+        self._audit_checkpoint = checkpoint.child(()) if checkpoint is not None else None
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":
@@ -319,6 +322,19 @@ class MoneyPath:
             self._audit_broken.set(1 if broken else 0)
         except Exception:
             self._failed("set_audit_chain")
+
+    def set_audit_checkpoint(self, seq: int) -> None:
+        """After each signed checkpoint of the audit trail: the seq it covers (a no-op when the catalog does not
+        declare the signal). Kept by Prometheus, outside the database: a later chain shorter than the highest
+        value it ever had was cut off."""
+        if self._audit_checkpoint is None:
+            return
+        try:
+            if not 0 <= seq < _INF:
+                raise ValueError("a checkpoint's seq is a non-negative number")
+            self._audit_checkpoint.set(seq)
+        except Exception:
+            self._failed("set_audit_checkpoint")
 
     # ------------------------------------------------------------ reconciliation
 
