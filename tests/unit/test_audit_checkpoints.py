@@ -352,3 +352,115 @@ def test_the_publisher_skips_an_unmoved_head_and_refuses_a_second_hash_for_a_sig
     with pytest.raises(CheckpointError, match="signs another hash for seq 5"):
         Publisher(Signer(signer), CheckpointDir(tmp_path)).publish(5, "cd" * 32, 1_800_000_002)
     assert [p.name for p in tmp_path.iterdir()] == ["00000000000000000005.note"]
+
+
+def test_the_service_signs_the_head_as_it_leaves_it_at_shutdown(tmp_path):
+    import asyncio
+
+    from moneypath.reference.refservice.app import ServiceConfig, create_app
+
+    signer, public = generate_key("refservice")
+    (tmp_path / "refservice.key").write_text(signer)
+    config = ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=b"s", provider_url="http://sim",
+                           audit_verify_interval_s=3600, audit_checkpoint_dir=str(tmp_path / "cps"),
+                           audit_checkpoint_key=str(tmp_path / "refservice.key"))
+    app = create_app(config, mp=MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry()))
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            for i in range(2):  # bookings after the first check: only the checkpoint at shutdown covers them
+                with app.state.engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+                    payments.create(conn, principal="merchant_1", kind="payment", state="authorized",
+                                    provider="acme", method="card", amount_minor=700, currency="GBP",
+                                    reference=f"s{i}", provider_ref=f"acme_s{i}", provider_status="approved")
+
+    asyncio.run(run())
+    assert CheckpointDir(tmp_path / "cps").newest(Verifier(public)).seq == 2
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"MONEYPATH_AUDIT_CHECKPOINT_DIR": "cps"}, "MONEYPATH_AUDIT_CHECKPOINT_DIR and MONEYPATH_AUDIT_CHECKPOINT_KEY go "
+                                                "together"),
+    ({"MONEYPATH_AUDIT_CHECKPOINT_KEY": "k.key"}, "go together"),
+    ({"MONEYPATH_AUDIT_CHECKPOINT_DIR": "cps", "MONEYPATH_AUDIT_CHECKPOINT_KEY": "KEYDIR/none.key"},
+     "MONEYPATH_AUDIT_CHECKPOINT_KEY: cannot read the signer key"),
+    ({"MONEYPATH_AUDIT_CHECKPOINT_DIR": "cps", "MONEYPATH_AUDIT_CHECKPOINT_KEY": "KEYDIR/k.pub"},
+     "MONEYPATH_AUDIT_CHECKPOINT_KEY: a signer key starts with PRIVATE+KEY+"),
+    ({"MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S": "0"}, "MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S=0 must be between"),
+])
+def test_the_service_refuses_a_bad_checkpoint_configuration_in_one_line(tmp_path, env, says):
+    from moneypath.reference.refservice.config import ServiceConfig
+
+    signer, public = generate_key("k")
+    (tmp_path / "k.key").write_text(signer)
+    (tmp_path / "k.pub").write_text(public)
+    env = {"MONEYPATH_TOKEN_SECRET": "s", **{k: v.replace("KEYDIR", str(tmp_path)) for k, v in env.items()}}
+    with pytest.raises(SystemExit) as stopped:
+        ServiceConfig.from_env(env)
+    assert says in str(stopped.value) and len(str(stopped.value).splitlines()) == 1
+
+
+def test_the_service_takes_a_good_checkpoint_configuration(tmp_path):
+    from moneypath.reference.refservice.config import ServiceConfig
+
+    signer, _ = generate_key("k")
+    (tmp_path / "k.key").write_text(signer)
+    config = ServiceConfig.from_env({"MONEYPATH_TOKEN_SECRET": "s", "MONEYPATH_AUDIT_CHECKPOINT_DIR": "cps",
+                                     "MONEYPATH_AUDIT_CHECKPOINT_KEY": str(tmp_path / "k.key"),
+                                     "MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S": "30"})
+    assert (config.audit_checkpoint_dir, config.audit_checkpoint_interval_s) == ("cps", 30)
+
+
+# ------------------------------------------------------------------ a foreign service
+
+def ticket_shop(path, sales: list[tuple[str, str, int]], db=None) -> None:
+    """A team's own service (tickets in JPY and KWD, its own actors and actions) writing the chain's layout with
+    plain sqlite3 and nothing of the reference service; it does not sign checkpoints itself."""
+    db = db or sqlite3.connect(path)
+    db.execute(f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} ({', '.join(HASHED)}, prev_hash, hash)")
+    db.execute(f"CREATE TABLE IF NOT EXISTS {HEAD_TABLE} (id INTEGER PRIMARY KEY, seq INTEGER, hash TEXT)")
+    head = db.execute(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1").fetchone() or (0, GENESIS)
+    seq, prev = head
+    for action, currency, amount in sales:
+        seq += 1
+        event = {"seq": seq, "at": 1_800_000_000 + seq, "actor": "box-office", "scope": "tickets:sell",
+                 "correlation_id": f"c{seq}", "entity": "ticket", "entity_id": f"t{seq}", "action": action,
+                 "before": None, "after": json.dumps({"currency": currency, "amount_minor": amount}),
+                 "prev_hash": prev}
+        event["hash"] = prev = event_hash(prev, event)
+        insert(db, event)
+    db.execute(f"INSERT OR REPLACE INTO {HEAD_TABLE} VALUES (1, ?, ?)", (seq, prev))
+    db.commit()
+    db.close()
+
+
+def test_a_foreign_service_checkpointed_by_cron_catches_the_same_attacks(tmp_path):
+    keys, cps, path = tmp_path / "keys", tmp_path / "cps", tmp_path / "shop.db"
+    keys.mkdir()
+    assert run_cli("audit", "keygen", "payments-audit", "--out", str(keys)).returncode == 0
+    ticket_shop(path, [("charge", "JPY", 6235), ("charge", "KWD", 1250), ("void", "JPY", 6235)])
+    first = checkpoint(f"sqlite:///{path}", keys, cps)  # the first one walks all history
+    assert first.returncode == 0 and "intact up to seq 3: signed checkpoint 00000000000000000003.note" in first.stdout
+    ticket_shop(path, [("charge", "KWD", 4000)])
+    assert "seq 4: signed checkpoint 00000000000000000004.note" in checkpoint(f"sqlite:///{path}", keys, cps).stdout
+    again = checkpoint(f"sqlite:///{path}", keys, cps)
+    assert again.stdout == "audit chain intact up to seq 4: already checkpointed, nothing new to sign\n"
+    assert verify(path, keys, cps).returncode == 0
+
+    pristine = path.read_bytes()
+    for attack, broken_at, says in [
+        (lambda: rehash_from(path, 2, lambda e: e.update(after=e["after"].replace("1250", "125"))), 3,
+         "its hash differs from checkpoint 00000000000000000003.note"),
+        (lambda: rehash_from(path, 4, other_actor), 4, "its hash differs from checkpoint 00000000000000000004.note"),
+        (lambda: truncate(path), 4, "the chain ends at seq 3, but seq 4 is in checkpoint 00000000000000000004.note"),
+        (lambda: forge_append(path, move_head=False), 5, "lie beyond the head (seq 4)"),
+    ]:
+        path.write_bytes(pristine)
+        attack()
+        result = verify(path, keys, cps)
+        assert result.returncode == 1 and result.stdout.startswith(f"audit chain BROKEN at seq {broken_at}: ")
+        assert says in result.stdout, result.stdout
+    path.write_bytes(pristine)
+    forge_append(path, move_head=True)
+    assert verify(path, keys, cps, "--covered").stdout.startswith("audit chain BROKEN at seq 5: seq 5..5 are not "
+                                                                  "covered by any checkpoint")
