@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 EVENTS_TABLE = "audit_events"
@@ -27,6 +27,11 @@ GENESIS = "0" * 64  # prev_hash of the first event
 HASHED = ("seq", "at", "actor", "scope", "correlation_id", "entity", "entity_id", "action", "before", "after")
 ROW = (*HASHED, "prev_hash", "hash")  # what a walk reads, in this order (ChainWalk.steps takes tuples)
 _COLUMNS = ", ".join(ROW)
+# On SQLite the walk has the database quote the string fields (json_quote escapes as json.dumps does with
+# ensure_ascii=False): five columns per row instead of twelve, and no quoting in Python. Whatever it quotes
+# otherwise only costs time: an event whose hash does not match is hashed again from its fields in Python
+# (ChainWalk.steps_prejoined), so a difference in quoting can never pass for an edit, nor an edit for one.
+_SQLITE_COLUMNS = "seq, at, " + " || ',' || ".join(f"json_quote({c})" for c in HASHED[2:]) + ", prev_hash, hash"
 
 
 def canonical_state(state: Mapping[str, object] | None) -> str | None:
@@ -139,6 +144,43 @@ class ChainWalk:
             else:
                 self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
 
+    def steps_prejoined(self, rows: Iterable[tuple], refetch: Callable[[int], tuple]) -> Verdict | None:
+        """As `steps`, on rows (seq, at, the string fields already quoted and joined, prev_hash, hash); an event
+        that does not hash to its stored hash this way is fetched again whole (`refetch(seq)`, a ROW tuple) and
+        hashed as `steps` does before it counts as edited."""
+        if self.verdict is not None:
+            return self.verdict
+        prev_seq, prev_hash, marks, sha256 = self.prev_seq, self.prev_hash, self.marks, hashlib.sha256
+        count = 0
+        try:
+            for seq, at, joined, stored_prev, stored in rows:
+                if seq != prev_seq + 1:
+                    seq = int(seq)
+                    if seq != prev_seq + 1:
+                        return self._broken(prev_seq + 1, f"seq {prev_seq + 1} is missing (seq {seq} follows "
+                                                          f"{prev_seq}): an event was deleted")
+                if stored_prev != prev_hash:
+                    return self._broken(seq, "its prev_hash is not the hash of the event before it")
+                if type(seq) is int and (type(at) is float and at - at == 0.0 or type(at) is int):
+                    digest = sha256(f"{prev_hash}[{seq},{at!r},{joined}]".encode()).hexdigest()
+                else:
+                    digest = ""
+                if stored != digest:
+                    digest = sha256((prev_hash + _body(refetch(seq))).encode()).hexdigest()
+                    if stored != digest:
+                        return self._broken(seq, "its fields do not hash to its stored hash: the event was edited")
+                if seq in marks and marks[seq][0] != digest:
+                    return self._broken(seq, f"its hash differs from {marks[seq][1]}: the chain was rewritten")
+                prev_seq, prev_hash = seq, digest
+                count += 1
+            return None
+        finally:
+            self.events += count
+            if self.verdict is None:
+                self.prev_seq, self.prev_hash = prev_seq, prev_hash
+            else:
+                self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
+
     def finish(self, head: tuple[int, str] | None) -> Verdict:
         """After the last event: the head (last seq and hash the writer recorded), if there is one."""
         if self.verdict is not None:
@@ -168,37 +210,86 @@ def verify_chain(rows: Iterable[Mapping[str, object]], head: tuple[int, str] | N
     return walk.finish(head)
 
 
+SPAN_MIN = 100_000  # a parallel walk gives each process at least this many events (fewer: one walk)
+
+
 def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20_000,
-                    marks: Mapping[int, tuple[str, str]] | None = None) -> Verdict:
+                    marks: Mapping[int, tuple[str, str]] | None = None,
+                    spans: Callable[[list[tuple[int, int]], Mapping[int, tuple[str, str]]], list[Verdict]] | None = None,
+                    workers: int = 1) -> Verdict:
     """Walk the chain stored in a database (a SQLAlchemy connection), `batch` rows at a time in seq order,
     up to the head read first: events appended meanwhile are left for the next walk, so the walk needs no
     snapshot and never holds a lock the writers wait for. Then no event may lie beyond the head: read
     together with the head in one statement (one snapshot), so a writer's append, which moves the head in
     the same transaction, is never mistaken for one. `marks`: see ChainWalk (signed checkpoints).
 
-    Rows come through the driver's own cursor as plain tuples, in pages by seq: a full walk of 1,000,000
-    events on SQLite is what benchmarks/bench_audit.py --verify-events measures."""
+    Rows come through the driver's own cursor as plain tuples, in pages by seq. With `spans` (a function that
+    walks seq ranges elsewhere, each with walk_span, and returns their verdicts in order: the CLI runs them in
+    processes) and `workers` > 1, a long chain is cut into that many ranges walked at once; each range starts
+    from the stored hash of the event before it, which the range before verified, so together they prove
+    what one walk proves. benchmarks/bench_audit.py measures both on 1,000,000 events."""
     found = conn.exec_driver_sql(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1").first()
     head = (int(found[0]), found[1]) if found is not None else None
-    upto = "" if head is None else f" AND seq <= {head[0]:d}"
-    walk, after = ChainWalk(anchor, marks), 0
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        while True:
-            cursor.execute(f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE seq > {after:d}{upto} ORDER BY seq "
-                           f"LIMIT {batch:d}")
-            rows = cursor.fetchall()
-            if walk.steps(rows) is not None:
-                return walk.verdict  # type: ignore[return-value]
-            if len(rows) < batch:
-                break
-            after = int(rows[-1][0])
-    finally:
-        cursor.close()
+    walk = ChainWalk(anchor, marks)
+    if spans is not None and workers > 1 and head is not None and head[0] >= 2 * SPAN_MIN:
+        count = min(workers, head[0] // SPAN_MIN)
+        bounds = [head[0] * i // count for i in range(count + 1)]
+        walked, last_hash = 0, GENESIS
+        for verdict in spans([(bounds[i] + 1, bounds[i + 1]) for i in range(count)], walk.marks):
+            if not verdict.intact:
+                return Verdict(walked + verdict.events, verdict.last_seq, verdict.last_hash, verdict.broken_seq,
+                               verdict.reason)
+            walked, last_hash = walked + verdict.events, verdict.last_hash
+        walk.prev_seq, walk.prev_hash, walk.events = head[0], last_hash, walked
+    else:
+        upto = "" if head is None else f" AND seq <= {head[0]:d}"
+        if _walk_pages(conn, walk, 0, upto, batch) is not None:
+            return walk.verdict  # type: ignore[return-value]
     verdict = walk.finish(head)
     if not verdict.intact or head is None:
         return verdict
     return _beyond_head(conn, verdict.events) or verdict
+
+
+def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int) -> Verdict | None:
+    """Feed `walk` the events after seq `after` (and within `upto`, SQL) page by page; its verdict at a break."""
+    cursor = conn.connection.driver_connection.cursor()
+    sqlite = conn.dialect.name == "sqlite"
+    columns = _SQLITE_COLUMNS if sqlite else _COLUMNS
+
+    def refetch(seq: int) -> tuple:
+        return tuple(conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE seq = {seq:d}").one())
+
+    try:
+        while True:
+            cursor.execute(f"SELECT {columns} FROM {EVENTS_TABLE} WHERE seq > {after:d}{upto} ORDER BY seq "
+                           f"LIMIT {batch:d}")
+            rows = cursor.fetchall()
+            if (walk.steps_prejoined(rows, refetch) if sqlite else walk.steps(rows)) is not None:
+                return walk.verdict
+            if len(rows) < batch:
+                return None
+            after = int(rows[-1][0])
+    finally:
+        cursor.close()
+
+
+def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] | None = None,
+              batch: int = 20_000) -> Verdict:
+    """Events first..last in seq order, linked to the stored hash of the event before `first` (which the walk of
+    the range before verifies): one range of a parallel verify_database. Intact: last_hash is last's hash."""
+    walk = ChainWalk(marks={seq: mark for seq, mark in (marks or {}).items() if first <= seq <= last})
+    if first > 1:
+        before = conn.exec_driver_sql(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = {first - 1:d}").scalar()
+        if before is None:
+            return Verdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event was "
+                                                                      "deleted")
+        walk.prev_seq, walk.prev_hash = first - 1, before
+    if _walk_pages(conn, walk, first - 1, f" AND seq <= {last:d}", batch) is not None:
+        return walk.verdict  # type: ignore[return-value]
+    if walk.prev_seq < last:
+        return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
+    return Verdict(walk.events, walk.prev_seq, walk.prev_hash)
 
 
 def _beyond_head(conn, walked: int = 0) -> Verdict | None:
