@@ -16,7 +16,7 @@ def run(*args, cwd=ROOT):
 def test_check_passes_on_the_repository_catalog():
     result = run("catalog", "check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("moneypath.yaml: OK — 26 signals")
+    assert result.stdout.startswith("moneypath.yaml: OK — 27 signals")
 
 
 def test_check_reports_each_problem_on_one_line_without_a_traceback(tmp_path):
