@@ -536,3 +536,21 @@ def test_jobs_out_of_range_is_one_line_and_exit_2(ledger):
     path, _, _ = ledger
     result = run_cli("audit", "verify", "--db", f"sqlite:///{path}", "--jobs", "-1")
     assert (result.returncode, result.stdout) == (2, "") and "--jobs -1: give 1 to 64" in result.stderr
+
+
+@pytest.mark.parametrize("key, where, says", [
+    ("KEYS/nope.key", "CPS", "cannot read the signer key"),
+    ("KEYS/payments-audit.pub", "CPS", "a signer key starts with PRIVATE+KEY+"),
+    ("KEYS/payments-audit.key", "FILE", "cannot read the checkpoint directory"),
+    ("KEYS/payments-audit.key", "FILE/sub", "cannot write to"),
+])
+def test_bad_checkpoint_command_input_is_one_line_exit_2_and_writes_nothing(ledger, key, where, says):
+    path, keys, cps = ledger
+    (cps.parent / "file").write_text("")
+    before = sorted(p.name for p in cps.iterdir())
+    result = run_cli("audit", "checkpoint", "--db", f"sqlite:///{path}", "--key",
+                     key.replace("KEYS", str(keys)), "--checkpoints",
+                     where.replace("CPS", str(cps)).replace("FILE", str(cps.parent / "file")))
+    assert (result.returncode, result.stdout) == (2, "") and says in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in cps.iterdir()) == before
