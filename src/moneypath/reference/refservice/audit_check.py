@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 from sqlalchemy import select, update
@@ -51,6 +52,8 @@ class AuditCheck:
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
         self._checkpointed_at = 0.0  # monotonic time of the last checkpoint attempt
         self._checkpoint_logged = ""
+        # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
+        self._lock = threading.Lock()
         if publisher is not None:
             self._resume()
 
@@ -66,6 +69,10 @@ class AuditCheck:
             self.mp.set_audit_checkpoint(newest.seq)
 
     def run_once(self, checkpoint_now: bool = False) -> Verdict:
+        with self._lock:
+            return self._run_once(checkpoint_now)
+
+    def _run_once(self, checkpoint_now: bool) -> Verdict:
         if self.faults is not None:
             self._drill()
         with self.reader.connect() as conn:
