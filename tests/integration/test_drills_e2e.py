@@ -78,12 +78,13 @@ def test_a_tampered_audit_event_is_caught_while_payments_keep_flowing(tmp_path, 
     assert code == 0 and "PASS" in out
 
 
-@pytest.mark.xfail(run=False, reason="proposed drill, does not pass yet (runbooks/drills/proposed/README.md): the "
-                   "request_cost fault holds the one event loop 12 ms per admitted request, requests queue in the loop "
-                   "before admission control sees them, the latency SLO pages at +20 s; not run in CI (3 min)")
-def test_overload_spike_is_shed_and_pages_nobody(tmp_path, capsys):
+@pytest.mark.xfail(run=False, reason="proposed drill, does not pass reliably yet (runbooks/drills/proposed/README.md): "
+                   "the request_cost fault holds the one event loop 12 ms per admitted request; the admitted p99 "
+                   "reached 0.44-0.46 s in 3 of 5 runs and /metrics answers late, so LoadShedding paged late or "
+                   "not at all; not run in CI (3 min)")
+def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
-    nobody paged, recovered, and every refused payment counted apart from the (zero) writes lost."""
+    LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost."""
     reports = tmp_path / "reports"
     started = time.monotonic()
     code = main(["drill", "run", str(DRILLS / "proposed" / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
@@ -93,9 +94,8 @@ def test_overload_spike_is_shed_and_pages_nobody(tmp_path, capsys):
     j = _journals(reports)["overload-spike"]
     failed = [o for o in j["objectives"] if not o["ok"]]
     assert not failed, f"{failed}\n{out}"
-    assert {"steady_state_before", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
-            "steady_state_after"} <= {o["name"] for o in j["objectives"]}
-    assert "detected" not in {o["name"] for o in j["objectives"]}  # nothing is expected to page
+    assert {"steady_state_before", "detected", "diagnosed", "mitigated", "recovered", "no_unexpected_pages",
+            "ledger_balanced", "steady_state_after"} <= {o["name"] for o in j["objectives"]}
     assert j["load"]["statuses"].get("503", 0) > 0 and j["money"]["payments_refused"] > 0
     assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 100
     assert not any(r["paged_at"] for r in j["alerts"] if r["expectation"] != "allowed")

@@ -41,6 +41,7 @@ class Key:
     INSTRUMENTATION_ERRORS_TOTAL = "instrumentation_errors_total"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
     REQUESTS_SHED_TOTAL = "requests_shed_total"
+    AUDIT_CHECKPOINT_SEQ = "audit_checkpoint_seq"  # optional: recorded when the catalog declares it
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

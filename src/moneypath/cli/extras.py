@@ -14,7 +14,7 @@ EXIT_MISSING_EXTRA = 2
 # A few modules that only that extra installs (top-level import names).
 MODULES = {
     "tools": ("rich", "httpx", "starlette", "uvicorn", "grafana_foundation_sdk",
-              "matplotlib", "sqlalchemy", "aiohttp"),
+              "matplotlib", "sqlalchemy", "aiohttp", "cryptography"),
     "reference": ("fastapi", "sqlalchemy", "uvicorn"),
     "loadtest": ("locust",),
     "otel": ("opentelemetry.sdk",),

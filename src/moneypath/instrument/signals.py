@@ -67,6 +67,7 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
 # their methods then do nothing); checked like the required ones when present.
 OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.CARD_NUMBERS_TOTAL: ("counter", ("source", "action")),
+    Key.AUDIT_CHECKPOINT_SEQ: ("gauge", ()),
 }
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
@@ -78,7 +79,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
-    "audit": ("set_audit_chain",),
+    "audit": ("set_audit_chain", "set_audit_checkpoint"),
     "admission": ("count_shed",),
 }
 
@@ -177,6 +178,9 @@ class MoneyPath:
         audit = opt(Key.AUDIT_CHAIN_BROKEN)
         self._audit_broken = audit.child(()) if audit is not None else None
         self._shed = opt(Key.REQUESTS_SHED_TOTAL)
+        # Optional within the feature (catalogs written before it lack it): not declared, not recorded.
+        checkpoint = opt(Key.AUDIT_CHECKPOINT_SEQ)
+        self._audit_checkpoint = checkpoint.child(()) if checkpoint is not None else None
         self._logged_failures: set[str] = set()
         for family in self.families.values():
             if family.signal.type == "counter":
@@ -338,6 +342,19 @@ class MoneyPath:
             self._shed.child((priority,)).inc()
         except Exception:
             self._failed("count_shed")
+
+    def set_audit_checkpoint(self, seq: int) -> None:
+        """After each signed checkpoint of the audit trail: the seq it covers (a no-op when the catalog does not
+        declare the signal). Kept by Prometheus, outside the database: a later chain shorter than the highest
+        value it ever had was cut off."""
+        if self._audit_checkpoint is None:
+            return
+        try:
+            if not 0 <= seq < _INF:
+                raise ValueError("a checkpoint's seq is a non-negative number")
+            self._audit_checkpoint.set(seq)
+        except Exception:
+            self._failed("set_audit_checkpoint")
 
     # ------------------------------------------------------------ reconciliation
 

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath._common.problem import problem
@@ -52,7 +53,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
-        if mp.catalog.enabled("audit"):  # the chain is always written; walked when the catalog has its signal
+        # The chain is always written; walked when the catalog has its signal or the service signs checkpoints.
+        if mp.catalog.enabled("audit") or services.audit.publisher is not None:
             jobs.add(config.audit_verify_interval_s, services.audit.run_once, "audit-chain")
 
     @asynccontextmanager
@@ -63,6 +65,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             yield
         finally:
             await jobs.stop()
+            if config.background_jobs and services.audit.publisher is not None:
+                await run_in_threadpool(services.audit.final_checkpoint)  # the head as the service leaves it
             await services.aclose()
 
     # Request metrics come from MoneyPathMiddleware; FastAPI's own telemetry stays off on purpose.

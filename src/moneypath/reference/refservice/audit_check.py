@@ -6,6 +6,14 @@ Each run costs what is new since the last one plus a bounded sweep of older even
 the fast stack, made the checkout mix collapse after ~25 s at 150 authorizations/s. A forger who
 re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep.
 
+Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath._common.audit_checkpoint): at
+most every checkpoint interval, a check that found the chain intact signs the head it verified (its seq and
+hash, never one read without verifying it) with a key the database never holds, publishes it to the
+directory and sets the catalog's `audit_checkpoint_seq`; the service's last act at shutdown is one more. A
+restarted service starts its watch at the newest checkpoint, not at whatever head the database shows, so a
+chain rewritten or cut off while it was down is caught at its first check. The cost is O(1) per checkpoint
+(one signature, one small file); bookings do nothing more.
+
 The drills' `audit_tamper` fault (moneypath._common.fault_specs) is applied here: while it is set, one
 past event's `after` is edited in the database, as someone with write access would do by hand; when it
 is cleared the row is put back (the restore from a backup the runbook's mitigation describes).
@@ -15,13 +23,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from moneypath._common.audit_chain import ChainWatch, Verdict
+from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
 log = logging.getLogger("moneypath.refservice.audit")
@@ -30,14 +42,37 @@ TAMPER = "audit_tamper"
 
 class AuditCheck:
     def __init__(self, engine: Engine, reader: Engine, mp: MoneyPath, faults: Faults | None = None,
-                 sweep_min: int = 1000):
-        """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock."""
+                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0):
+        """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
+        `publisher` signs and publishes checkpoints (None: no checkpoints)."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
         self.watch = ChainWatch(sweep_min)
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
+        self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
+        self._checkpointed_at = 0.0  # monotonic time of the last checkpoint attempt
+        self._checkpoint_logged = ""
+        # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
+        self._lock = threading.Lock()
+        if publisher is not None:
+            self._resume()
 
-    def run_once(self) -> Verdict:
+    def _resume(self) -> None:
+        """Start the watch at the newest signed checkpoint: what the chain was is known from outside."""
+        try:
+            newest = self.publisher.newest()  # type: ignore[union-attr]
+        except CheckpointError as exc:
+            log.error("audit checkpoints: %s; starting at the database's head instead", exc)
+            return
+        if newest is not None:
+            self.watch.resume(newest.seq, newest.hash, f"signed in {newest.label()}")
+            self.mp.set_audit_checkpoint(newest.seq)
+
+    def run_once(self, checkpoint_now: bool = False) -> Verdict:
+        with self._lock:
+            return self._run_once(checkpoint_now)
+
+    def _run_once(self, checkpoint_now: bool) -> Verdict:
         if self.faults is not None:
             self._drill()
         with self.reader.connect() as conn:
@@ -48,7 +83,36 @@ class AuditCheck:
             self._logged = verdict.line()
             log.error("%s; run `moneypath audit verify --db URL`", verdict.line())
         self.mp.set_audit_chain(not verdict.intact)
+        if verdict.intact and self.publisher is not None:
+            now = time.monotonic()
+            if checkpoint_now or now - self._checkpointed_at >= self.checkpoint_interval_s:
+                self._checkpointed_at = now
+                self._checkpoint()
         return verdict
+
+    def final_checkpoint(self) -> None:
+        """At shutdown: check once more and sign the head as the service leaves it."""
+        try:
+            self.run_once(checkpoint_now=True)
+        except Exception:  # the database may be gone already; the checkpoints before stand
+            log.exception("audit checkpoint at shutdown failed")
+
+    def _checkpoint(self) -> None:
+        """Sign the tip the watch has just verified (never a head read without verifying it)."""
+        if self.watch.tip is None:
+            return
+        seq, hash_ = self.watch.tip
+        try:
+            made = self.publisher.publish(seq, hash_, time.time())  # type: ignore[union-attr]
+        except (CheckpointError, OSError) as exc:
+            line = str(exc) if isinstance(exc, CheckpointError) else f"cannot write a checkpoint: {exc}"
+            if line != self._checkpoint_logged:
+                self._checkpoint_logged = line
+                log.error("audit checkpoints: %s", line)
+            return
+        self._checkpoint_logged = ""
+        if made is not None:
+            self.mp.set_audit_checkpoint(made.seq)
 
     def _drill(self) -> None:
         on = self.faults.get(TAMPER) is not None  # type: ignore[union-attr]
@@ -77,3 +141,11 @@ def tamper(engine: Engine) -> tuple[int, str] | None:
             state["state"] = "edited"
         conn.execute(update(audit_events).where(audit_events.c.seq == seq).values(after=json.dumps(state)))
     return seq, original
+
+
+def checkpoint_publisher(config: ServiceConfig) -> Publisher | None:
+    """The publisher the configuration asks for (ServiceConfig.from_env checked the key already)."""
+    if not config.audit_checkpoint_dir:
+        return None
+    return Publisher(Signer(read_key(config.audit_checkpoint_key, "signer key")),
+                     CheckpointDir(config.audit_checkpoint_dir))

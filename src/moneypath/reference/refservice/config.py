@@ -31,6 +31,11 @@ class ServiceConfig:
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
     audit_verify_interval_s: float = 60.0  # how often the background check walks the audit trail's hash chain
+    # Signed checkpoints of the audit trail (moneypath._common.audit_checkpoint): a directory no database writer
+    # can reach, and the signer key file (`moneypath audit keygen`); both or neither. "" : no checkpoints.
+    audit_checkpoint_dir: str = ""
+    audit_checkpoint_key: str = ""
+    audit_checkpoint_interval_s: float = 60.0  # at most this often, at a check that found the chain intact
     background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
     admission: bool = True  # adaptive limit on requests in flight, fast 503 above it (admission.py); off: the bench's before
@@ -62,6 +67,18 @@ class ServiceConfig:
             raise SystemExit(f"moneypath refservice: MONEYPATH_ADMISSION={admission!r} must be on or off")
         if fallback not in ("allow", "hold"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
+        checkpoint_dir = env.get("MONEYPATH_AUDIT_CHECKPOINT_DIR", "")
+        checkpoint_key = env.get("MONEYPATH_AUDIT_CHECKPOINT_KEY", "")
+        if bool(checkpoint_dir) != bool(checkpoint_key):
+            raise SystemExit("moneypath refservice: MONEYPATH_AUDIT_CHECKPOINT_DIR and MONEYPATH_AUDIT_CHECKPOINT_KEY "
+                             "go together (where to publish the audit trail's checkpoints, the key that signs them)")
+        if checkpoint_key:
+            from moneypath._common.audit_checkpoint import CheckpointError, Signer, read_key
+
+            try:
+                Signer(read_key(checkpoint_key, "signer key"))
+            except CheckpointError as exc:
+                raise SystemExit(f"moneypath refservice: MONEYPATH_AUDIT_CHECKPOINT_KEY: {exc}") from None
         return cls(catalog=env.get("MONEYPATH_CATALOG", "moneypath.yaml"),
                    db_url=env.get("MONEYPATH_DB_URL", cls.db_url),
                    provider_url=env.get("MONEYPATH_PROVIDER_URL", cls.provider_url),
@@ -78,4 +95,6 @@ class ServiceConfig:
                    reconcile_grace_s=number("MONEYPATH_RECONCILE_GRACE_S", 30, 0, 86_400),
                    missing_after_s=number("MONEYPATH_MISSING_AFTER_S", 3600, 1, 30 * 86_400),
                    audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 60, 0.1, 86_400),
+                   audit_checkpoint_dir=checkpoint_dir, audit_checkpoint_key=checkpoint_key,
+                   audit_checkpoint_interval_s=number("MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S", 60, 0.1, 86_400),
                    instrumented=instrumentation == "on", admission=admission == "on")

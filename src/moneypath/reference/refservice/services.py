@@ -14,7 +14,7 @@ import httpx
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
-from moneypath.reference.refservice.audit_check import AuditCheck
+from moneypath.reference.refservice.audit_check import AuditCheck, checkpoint_publisher
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
@@ -66,7 +66,8 @@ class Services:
                                       config.reconcile_grace_s, config.missing_after_s)
                            if config.settlement_dir else None)
         self.reader = make_reader(config.db_url)
-        self.audit = AuditCheck(self.engine, self.reader, mp, self.faults)
+        self.audit = AuditCheck(self.engine, self.reader, mp, self.faults, publisher=checkpoint_publisher(config),
+                                checkpoint_interval_s=config.audit_checkpoint_interval_s)
         self.imbalance = ledger.RunningImbalance()
         self.currencies = list(mp.catalog.currencies)
         self.verifiers = {name: Verifier(secret) for name, secret in
