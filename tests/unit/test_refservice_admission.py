@@ -43,14 +43,14 @@ def test_a_lagging_loop_cuts_a_binding_limit():
     assert limit.limit > cut * 2
 
 
-def test_the_cut_follows_the_overshoot():
-    """Just over the target the limit eases down 10 % a window; a loop lagging 4x the target halves it each
-    window, so a spike that filled a high limit is down to the floor in a few windows, not thirty."""
+def test_a_stalled_loop_halves_the_limit_a_lagging_one_eases_it():
+    """Up to 4x the target (near the knee) the limit eases down 10 % a window; a loop lagging more is stalled
+    and the limit halves each window, so a spike that filled a high limit is at the floor in a few windows."""
     gentle, deep = LagLimit(limit=64), LagLimit(limit=64)
-    windows(gentle, 0.026, 0.1, in_flight=FULL)
-    windows(deep, 0.100, 0.1, in_flight=FULL)
+    windows(gentle, 0.090, 0.1, in_flight=FULL)
+    windows(deep, 0.120, 0.1, in_flight=FULL)
     assert gentle.limit == 64 * 0.9 and deep.limit == 32
-    windows(deep, 0.100, 0.5, in_flight=FULL, start=0.1)
+    windows(deep, 0.120, 0.5, in_flight=FULL, start=0.1)
     assert deep.limit == deep.min_limit
 
 
