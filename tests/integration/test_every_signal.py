@@ -62,6 +62,29 @@ def payments_for(client: httpx.Client, svc: str, write: dict, seconds: float) ->
     return sent
 
 
+def overload(svc: str, write: dict, waves: int, at_once: int) -> dict[int, int]:
+    """`waves` bursts of `at_once` authorizations sent together; the count of each status answered."""
+    import asyncio
+    from collections import Counter
+
+    async def burst(client: httpx.AsyncClient) -> list[int]:
+        async def one() -> int:
+            body = {"amount_minor": 1000, "currency": "USD", "provider": "acme", "reference": "signals-overload"}
+            r = await client.post(f"{svc}/v1/payments/authorize", json=body,
+                                  headers={**write, "idempotency-key": uuid.uuid4().hex})
+            return r.status_code
+        return await asyncio.gather(*(one() for _ in range(at_once)))
+
+    async def run() -> Counter:
+        statuses: Counter = Counter()
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=at_once)) as client:
+            for _ in range(waves):
+                statuses.update(await burst(client))
+        return statuses
+
+    return dict(asyncio.run(run()))
+
+
 def test_every_catalog_signal_is_emitted_under_load(tmp_path):
     catalog = load_catalog(CATALOG_PATH)
     state = stack.up(catalog, tmp_path / "stack", [], fast=True, services=True, faults=True, progress=lambda *_: None)
@@ -82,6 +105,17 @@ def test_every_catalog_signal_is_emitted_under_load(tmp_path):
             payments_for(client, svc, write, 2)
             clear(client, sim, "error_rate", admin)
             payments_for(client, svc, write, 2)
+            # a reference holding a card number is refused (and counted), glued to letters or not
+            body = {"amount_minor": 1000, "currency": "USD", "provider": "acme", "reference": "ord4111111111111111"}
+            refused = client.post(f"{svc}/v1/payments/authorize", json=body,
+                                  headers={**write, "idempotency-key": uuid.uuid4().hex})
+            assert refused.status_code == 422, refused.text
+            # an overload: each admitted request holds the loop 50 ms; waves of 40 at once stall it, and admission
+            # control refuses what the stalled loop cannot take (counted by priority)
+            fault(client, svc, "request_cost", admin, extra_ms=50)
+            statuses = overload(svc, write, waves=4, at_once=40)
+            clear(client, svc, "request_cost", admin)
+            assert statuses.get(503, 0) > 0, statuses
 
             def families() -> dict:
                 text = client.get(f"{svc}/metrics").text
