@@ -19,7 +19,7 @@ the overload-spike drill it refused almost nothing while clients timed out.
       median lag > target  → limit = max(min, limit * 0.9)       # shed: requests queue for the loop
       otherwise            → limit += sqrt(limit)               # probe upwards
     and when it was not, nothing changes: the load, not the service, set what was in flight; except
-    whatever the limit, when the median lag is over 4x the target (the loop stalled):
+    whatever the limit, when the median lag is over 4x the target two windows running (the loop stalled):
                              limit = max(min, min(limit, most in flight) * 0.5)
 
 The stalled rule is for a spike: it admits up to the whole limit at once, each admitted request
@@ -78,6 +78,7 @@ class LagLimit:
         self._lags: list[float] = []
         self._busiest = 0
         self._window_end = 0.0
+        self._stalled_for = 0  # windows in a row with the loop stalled
 
     def in_flight(self, n: int) -> None:
         """Called on each admission: the most requests in flight this window."""
@@ -92,11 +93,12 @@ class LagLimit:
         typical, busiest = sorted(self._lags)[len(self._lags) // 2], self._busiest
         self._lags, self._busiest, self._window_end = [], in_flight, now + self.window_s
         binds = busiest >= 0.8 * self.limit
-        if typical > self.stalled * self.lag_target_s:
+        self._stalled_for = self._stalled_for + 1 if typical > self.stalled * self.lag_target_s else 0
+        if self._stalled_for >= 2:  # two windows running: one is a background job's stall, not the requests
             # Stalled: halve from what was in flight. A loop stalled by what it admitted cannot even take in
             # enough new requests to fill the limit, so the limit itself may be far above the load it chokes on.
             self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * self.stalled_cut)
-        elif binds and typical > self.lag_target_s:
+        elif binds and typical > self.lag_target_s:  # (a first stalled window that binds is cut here too)
             self.limit = max(self.min_limit, self.limit * self.backoff)
         elif binds:
             self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
