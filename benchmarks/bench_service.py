@@ -180,8 +180,12 @@ class Stack:
             env.update(MONEYPATH_CATALOG=str(ROOT / "moneypath.yaml"), MONEYPATH_DB_URL=f"sqlite:///{workdir}/ledger.db",
                        MONEYPATH_PROVIDER_URL=self.sim.url,
                        MONEYPATH_INSTRUMENTATION=instrumentation,
-                       PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-mp") if workers > 1 else "",
                        **(service_env or {}))
+            # prometheus-client switches to its mmap-file values when the variable is SET, even to "" (then into
+            # the working directory): one process must not have it at all.
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            if workers > 1:
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics-mp")
             argv = ([sys.executable, "-c", PROFILED, str(profile_to)] if profile_to
                     else [sys.executable, "-m", "moneypath.reference.refservice"])
             self.service = Process("service", [*argv, "--port", str(port), "--workers", str(workers)], env, port,
