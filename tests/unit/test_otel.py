@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
@@ -21,6 +18,7 @@ from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend, instrument_name
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
+from tests.otlp_receiver import Receiver
 
 
 def exported(body: str) -> dict[str, set[frozenset]]:
@@ -77,40 +75,17 @@ def test_instrument_names_follow_the_otlp_to_prometheus_translation(catalog):
     assert instrument_name(catalog.signals["cost_usd_total"]) == "moneypath_cost_usd"
 
 
-class _OtlpReceiver(BaseHTTPRequestHandler):
-    requests: list[ExportMetricsServiceRequest] = []
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        request = ExportMetricsServiceRequest()
-        request.ParseFromString(body)
-        type(self).requests.append((self.path, request))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_metrics_reach_a_real_otlp_http_receiver(catalog):
-    _OtlpReceiver.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        exporter = OTLPMetricExporter(endpoint=f"http://127.0.0.1:{server.server_port}/v1/metrics", timeout=5)
+    with Receiver() as receiver:
+        exporter = OTLPMetricExporter(endpoint=receiver.endpoint, timeout=5)
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
         backend = OtelBackend(catalog.service, metric_readers=[reader])
         mp = MoneyPath(catalog, backend)
         mp.record_authorization("globex", "wallet", "declined", 0.2)
         mp.add_cost("provider_fee", 0.07, "globex")
         backend.shutdown()  # flushes one export
-    finally:
-        server.shutdown()
-    assert _OtlpReceiver.requests, "no OTLP request arrived"
-    path, request = _OtlpReceiver.requests[0]
+    assert receiver.requests, "no OTLP request arrived"
+    path, _, request = receiver.requests[0]
     assert path == "/v1/metrics"
     resource = request.resource_metrics[0]
     service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]

@@ -125,8 +125,7 @@ class ChainWalk:
                 if seq != prev_seq + 1:
                     seq = int(seq)  # type: ignore[arg-type]
                     if seq != prev_seq + 1:
-                        return self._broken(prev_seq + 1, f"seq {prev_seq + 1} is missing (seq {seq} follows "
-                                                          f"{prev_seq}): an event was deleted")
+                        return self._gap(prev_seq, seq)
                 if row[10] != prev_hash:
                     return self._broken(seq, "its prev_hash is not the hash of the event before it")
                 digest = sha256((prev_hash + body(row)).encode()).hexdigest()
@@ -138,11 +137,19 @@ class ChainWalk:
                 count += 1
             return None
         finally:
-            self.events += count
-            if self.verdict is None:
-                self.prev_seq, self.prev_hash = prev_seq, prev_hash
-            else:
-                self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
+            self._walked(count, prev_seq, prev_hash)
+
+    def _gap(self, prev_seq: int, seq: int) -> Verdict:
+        return self._broken(prev_seq + 1, f"seq {prev_seq + 1} is missing (seq {seq} follows {prev_seq}): an "
+                                          "event was deleted")
+
+    def _walked(self, count: int, prev_seq: int, prev_hash: str) -> None:
+        """After a batch (the hot loops keep their state in locals): count it and keep where the walk stands."""
+        self.events += count
+        if self.verdict is None:
+            self.prev_seq, self.prev_hash = prev_seq, prev_hash
+        else:
+            self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
 
     def steps_prejoined(self, rows: Iterable[tuple], refetch: Callable[[int], tuple]) -> Verdict | None:
         """As `steps`, on rows (seq, at, the string fields already quoted and joined, prev_hash, hash); an event
@@ -157,8 +164,7 @@ class ChainWalk:
                 if seq != prev_seq + 1:
                     seq = int(seq)
                     if seq != prev_seq + 1:
-                        return self._broken(prev_seq + 1, f"seq {prev_seq + 1} is missing (seq {seq} follows "
-                                                          f"{prev_seq}): an event was deleted")
+                        return self._gap(prev_seq, seq)
                 if stored_prev != prev_hash:
                     return self._broken(seq, "its prev_hash is not the hash of the event before it")
                 if type(seq) is int and (type(at) is float and at - at == 0.0 or type(at) is int):
@@ -175,11 +181,7 @@ class ChainWalk:
                 count += 1
             return None
         finally:
-            self.events += count
-            if self.verdict is None:
-                self.prev_seq, self.prev_hash = prev_seq, prev_hash
-            else:
-                self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
+            self._walked(count, prev_seq, prev_hash)
 
     def finish(self, head: tuple[int, str] | None) -> Verdict:
         """After the last event: the head (last seq and hash the writer recorded), if there is one."""
