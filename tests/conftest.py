@@ -146,3 +146,17 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout_s)
+
+
+@pytest.fixture
+def ref_db(tmp_path):
+    """A SQLite file with the reference service's schema: the reference project's own database."""
+    from sqlalchemy import create_engine
+
+    from moneypath.reference.refservice.db import metadata
+
+    path = tmp_path / "ledger.db"
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    engine.dispose()
+    return f"sqlite:///{path}"

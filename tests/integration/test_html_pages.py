@@ -147,7 +147,7 @@ def shop_journal() -> dict:
             {"t": page, "kind": "page", "text": "tickets-oncall, finance paged"},
             {"t": inject + 70, "kind": "diagnosis", "text": "runbook diagnosis: 2/2 steps found the evidence"},
             {"t": inject + 100, "kind": "note", "text": "money: 23 payment(s) affected, duplicates JPY 6,235, "
-                                                        "KWD 6.235, unreconciled not measured (no --db-url), "
+                                                        "KWD 6.235, unreconciled not checked (no --db-url), "
                                                         "writes lost 0 of 1520 acknowledged"},
             {"t": clear, "kind": "mitigation", "text": "fault cleared"},
             {"t": resolved, "kind": "resolved", "text": "ShopDuplicateChargeDetected resolved"},

@@ -228,8 +228,8 @@ def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currenc
     result, lost = impact.money_impact(ctx, [], 1010.0, 1050.0, None)
     assert result.duplicate_amount_minor == {"JPY": 6235, "KWD": 6235}  # the journal keeps integer minor units
     assert ctx.timeline == ["money: 0 payment(s) affected, duplicates JPY 6,235, KWD 6.235, unreconciled not "
-                            "measured (no --db-url), writes lost not measured (no --db-url, no read request) of 0 "
-                            "acknowledged"]
+                            "checked (no --db-url), writes lost not checked (no --db-url, and the drill's requests "
+                            "have no read call) of 0 acknowledged"]
     impact.ledger_objective(ctx, result, lost)
     (objective,) = ctx.objectives
     assert not objective.ok and objective.reason == f"{imbalance} is not 0: KWD 6.235"
@@ -565,9 +565,9 @@ def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(l
     live.mitigate()
     journal = finite(live.finish())
     assert journal["money"]["unreconciled_minor"] is None
-    assert any("unreconciled not measured (no --db-url)" in e["text"] for e in journal["timeline"])
+    assert any("unreconciled not checked (no --db-url)" in e["text"] for e in journal["timeline"])
     md = render(journal, tmp_path / "report").read_text()
-    assert "| unreconciled difference | — (not measured) |" in md
+    assert "| unreconciled difference | _not checked: no --db-url_ |" in md
 
 
 # ---------------------------------------------------------------- Ctrl-C and several drills

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from moneypath.catalog import load_catalog
+from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.lint import lint
 from moneypath.check.promql import series_names
 from moneypath.check.runbooks import (
@@ -54,20 +55,6 @@ def edit(root, rel, old, new, count=1):
     text = path.read_text()
     assert text.count(old) >= count, f"{old!r} not in {rel}"
     path.write_text(text.replace(old, new))
-
-
-@pytest.fixture
-def ref_db(tmp_path):
-    """A SQLite file with the reference service's schema: the reference project's own database."""
-    from sqlalchemy import create_engine
-
-    from moneypath.reference.refservice.db import metadata
-
-    path = tmp_path / "ledger.db"
-    engine = create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    engine.dispose()
-    return f"sqlite:///{path}"
 
 
 def test_the_shipped_runbooks_pass_our_checks(catalog, ref_db):
@@ -293,7 +280,8 @@ def test_moneypath_lint_notes_sql_not_checked_without_a_database(root):
     result = run_cli("lint", "--root", str(_lint_root(root)))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("lint: 19 SQL diagnosis steps not checked (give --db-url to check them against your "
-                             "database)\nlint: no problems\n")
+                             "database)\nlint: 4 ledger queries not checked (give --db-url to check them against "
+                             "your database)\nlint: no problems\n")
     assert result.stderr == ""
 
 
@@ -379,6 +367,7 @@ def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):
     metadata.create_all(engine)
     engine.dispose()
     assert check_runbooks(catalog, root, promtool=False, db_url=pg_url) == []
+    assert check_ledger_queries(catalog, pg_url) == []  # EXPLAIN with bound :ids and :since on PostgreSQL too
 
     edit(root, DUP, "FROM reconciliation_breaks WHERE kind", "FROM reconciliation_break WHERE kind", 2)
     q = "SELECT payment_id, COUNT(*) AS captures FROM ledger_transactions WHERE kind = 'capture' GROUP BY payment_id " \

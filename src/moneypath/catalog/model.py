@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
@@ -172,6 +172,42 @@ class Role(_Model):
     duty: str = Field(min_length=1)
 
 
+_READ = re.compile(r"(?is)^\s*(select|with)\b")
+
+
+class LedgerQueries(_Model):
+    """The read-only SQL a drill's money checks run on the service's own database (`--db-url`), in the
+    service's own table names; `moneypath lint --db-url` prepares each one there. A query not given is a
+    check reported as "not checked", never as money lost. Columns by name, parameters as ``:name``:
+
+    - ``balance``: ``currency``, ``total`` — postings summed per currency; every total must be 0;
+    - ``payments``: ``id`` — which of ``:ids`` (the payment ids the service acknowledged) are stored;
+    - ``captures``: ``id`` — which of ``:ids`` have a capture booked;
+    - ``breaks``: ``kind`` (``duplicate``, ``amount_differs``, …), ``currency``, ``amount_minor``, and any of
+      ``captured_minor``, ``payment_id``, ``provider``, ``provider_ref``, ``subject`` — reconciliation breaks
+      found since ``:since`` (Unix seconds).
+    """
+
+    balance: str | None = Field(default=None, min_length=1)
+    payments: str | None = Field(default=None, min_length=1)
+    captures: str | None = Field(default=None, min_length=1)
+    breaks: str | None = Field(default=None, min_length=1)
+
+    PARAMETERS: ClassVar[dict[str, str]] = {"payments": "ids", "captures": "ids", "breaks": "since"}
+
+    @field_validator("balance", "payments", "captures", "breaks")
+    @classmethod
+    def _one_read(cls, sql: str | None, info: ValidationInfo) -> str | None:
+        if sql is None:
+            return None
+        if not _READ.match(sql):
+            raise ValueError("a money check reads: one SELECT or WITH statement")
+        param = cls.PARAMETERS.get(info.field_name or "")
+        if param and not re.search(rf"(?<![:\w]):{param}\b", sql):
+            raise ValueError(f"give the {param} to check as :{param}")
+        return sql.strip().rstrip(";")
+
+
 class Links(_Model):
     runbook_base_url: str
     dashboard_base_url: str
@@ -196,6 +232,7 @@ class Catalog(_Model):
     routes: Routes
     roles: dict[str, Role] = Field(default_factory=dict)
     watchdog: Watchdog = Field(default_factory=Watchdog)
+    ledger: LedgerQueries = Field(default_factory=LedgerQueries)
 
     path: str = DEFAULT_PATH
 

@@ -26,6 +26,7 @@ from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
 from moneypath.check.drill_files import check_drill_files
+from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.promql import (
     FILE,
     GROUPING_LABELS,
@@ -47,7 +48,8 @@ REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url"
 
 def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | None = None) -> list[str]:
     """Every problem in the generated rule files under `root`, one line each, duplicates removed; runbook SQL is
-    prepared on the database at `db_url` (`moneypath.check.runbooks.check_runbooks`), if one is given."""
+    prepared on the database at `db_url` (`moneypath.check.runbooks.check_runbooks`), if one is given, and so are the
+    catalog's ledger queries (`moneypath.check.ledger`)."""
     root = Path(root)
     parse_duration(retention)
     problems: list[str] = []
@@ -62,6 +64,8 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
                  for rel, i, rule, what in rule_problems(catalog, loaded, retention, root)]
     problems += run_promtool(root, list(loaded))
     problems += check_runbooks(catalog, root, db_url=db_url)
+    if db_url is not None:
+        problems += check_ledger_queries(catalog, db_url)
     problems += check_drill_files(catalog, root)
     return list(dict.fromkeys(problems))
 

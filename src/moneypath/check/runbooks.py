@@ -218,7 +218,7 @@ def open_database(url: str):
         with engine.connect() as conn:  # open it now: a wrong URL is one line before any page is read
             conn.exec_driver_sql("SELECT count(*) FROM sqlite_master" if backend == "sqlite" else "SELECT 1")
     except SQLAlchemyError as e:
-        raise DatabaseUnavailable(f"cannot open the database {shown}: {_db_error(e)}") from None
+        raise DatabaseUnavailable(f"cannot open the database {shown}: {database_error(e)}") from None
     return engine
 
 
@@ -241,10 +241,12 @@ def _sqlite_read_only(url):
     return create_engine("sqlite://", creator=lambda: sqlite3.connect(target, uri=True))
 
 
-def _db_error(e) -> str:
+def database_error(e) -> str:
+    """The database's own message on one line (no SQL, no parameters, no LINE/caret lines), at most 200 chars."""
     orig = getattr(e, "orig", None)
     primary = getattr(getattr(orig, "diag", None), "message_primary", None)  # psycopg: no LINE/caret lines
-    return _one_line(primary or orig or e)
+    line = _one_line(primary or orig or e)
+    return line if len(line) <= 200 else line[:199] + "…"
 
 
 def _one_line(e) -> str:
@@ -371,7 +373,7 @@ def check_sql(sql: str, context: RunbookContext) -> list[str]:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             conn.execution_options(no_parameters=True).exec_driver_sql(f"EXPLAIN {statement}")
     except SQLAlchemyError as e:
-        return [f"does not run on the --db-url database: {_db_error(e)}"]
+        return [f"does not run on the --db-url database: {database_error(e)}"]
     return []
 
 

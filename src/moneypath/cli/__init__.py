@@ -351,11 +351,14 @@ def _lint(args) -> int:
         print(f"lint: {'no' if not live else len(live)} metric or label problem(s) against {args.prometheus}")
     for line in problems:
         print(line, file=sys.stderr)
-    unchecked = [] if args.db_url is not None else sql_steps(catalog, Path(args.root))
-    if unchecked:
-        steps = "step" if len(unchecked) == 1 else "steps"
-        print(f"lint: {len(unchecked)} SQL diagnosis {steps} not checked "
-              "(give --db-url to check them against your database)")
+    if args.db_url is None:
+        from moneypath.check.ledger import declared
+
+        for one, many, unchecked in (("SQL diagnosis step", "SQL diagnosis steps", sql_steps(catalog, Path(args.root))),
+                                     ("ledger query", "ledger queries", declared(catalog))):
+            if unchecked:
+                print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
+                      "(give --db-url to check them against your database)")
     if not problems:
         print("lint: no problems")
     return 1 if problems else 0

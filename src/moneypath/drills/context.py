@@ -34,7 +34,7 @@ class DrillContext:
         self.scale = LOCAL_TIME_FACTOR / target.time_factor
         self.prom = Prometheus(target.prometheus)
         self.pages_source = Pages(target.pager, target.alertmanager)
-        self.db = money.LedgerReader(target.db_url) if target.db_url else None
+        self.db = money.LedgerReader(target.db_url, catalog.ledger) if target.db_url else None
         self.http = httpx.Client(timeout=10)
         self.load: Load | None = None  # started by the baseline phase
         self.started_at = clock()

@@ -20,14 +20,16 @@ from moneypath.drills.targets import TargetError
 from moneypath.generate.compress import format_duration
 
 
-def ledger_breaks(ctx: DrillContext, since: float | None) -> list[dict]:
-    if ctx.db is None or since is None:
-        return []
+def ledger_breaks(ctx: DrillContext, since: float | None) -> tuple[list[dict] | None, str]:
+    """Reconciliation breaks found since `since` from the ledger database, or (None, why not)."""
+    if ctx.db is None:
+        return None, "no --db-url"
+    if since is None:
+        return [], ""
     try:
-        return ctx.db.breaks_since(since)
-    except Exception as exc:  # noqa: BLE001 - a locked or missing table is reported, not fatal
-        ctx.event("note", f"ledger database: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
-        return []
+        return ctx.db.breaks_since(since), ""
+    except money.NotChecked as exc:
+        return None, str(exc)
 
 
 def prom_duplicates(ctx: DrillContext, seconds: float) -> dict[str, int]:
@@ -45,40 +47,48 @@ def cap_exceeded(ctx: DrillContext, cap: Cap, injected: float) -> str | None:
     """Why the blast-radius cap is exceeded since the injection, or None."""
     if cap.payments_affected is None and cap.duplicate_minor is None:
         return None
-    breaks = ledger_breaks(ctx, injected)
+    breaks, _ = ledger_breaks(ctx, injected)
     outcomes = ctx.load.snapshot() if ctx.load else []
-    affected = money.affected_payments(outcomes, injected, None, breaks)
-    duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - injected)
+    affected = money.affected_payments(outcomes, injected, None, breaks or ())
+    duplicates = money.duplicate_amounts(breaks) if breaks is not None else prom_duplicates(ctx, ctx.clock() - injected)
     return money.cap_exceeded(len(affected), duplicates, cap.payments_affected, cap.duplicate_minor, ctx.catalog.money)
 
 
 def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | None, cleared: float | None,
                  window_end: float | None) -> tuple[MoneyImpact, list[str]]:
-    """The drill's money impact, and a line per acknowledged write lost."""
+    """The drill's money impact, and a line per acknowledged write lost. A check that cannot run (no query in
+    the catalog, a query the database refuses) is "not checked" with its reason, never a loss."""
     settle = 5.0 * ctx.scale  # the window runs a little past the clear: payments in flight then still count
     end = (cleared or window_end or ctx.clock()) + settle if injected is not None else None
-    breaks = ledger_breaks(ctx, ctx.started_at) if ctx.db else []
-    affected = money.affected_payments(outcomes, injected, end, breaks)
+    breaks, breaks_unchecked = ledger_breaks(ctx, ctx.started_at)
+    affected = money.affected_payments(outcomes, injected, end, breaks or ())
     refused = money.refused_payments(outcomes, injected, end)
-    duplicates = money.duplicate_amounts(breaks) if ctx.db else prom_duplicates(ctx, ctx.clock() - ctx.started_at)
-    unreconciled = money.unreconciled_amounts(breaks) if ctx.db else None  # only the ledger database knows
+    duplicates = (money.duplicate_amounts(breaks) if breaks is not None
+                  else prom_duplicates(ctx, ctx.clock() - ctx.started_at))
+    unreconciled = money.unreconciled_amounts(breaks) if breaks is not None else None  # only the database knows
     acked, acked_captures = money.acknowledged(outcomes)
-    lost: list[str] = []
-    if ctx.db is not None:
+    lost: list[str] | None
+    lost_unchecked = ""
+    if ctx.db is not None and ctx.db.declares("payments"):
         try:
             stored, booked = ctx.db.stored(acked)
             lost = money.writes_lost(acked, acked_captures, stored, booked)
-        except Exception as exc:  # noqa: BLE001
-            lost = [f"could not check the ledger: {type(exc).__name__}: {exc}"]
+        except money.NotChecked as exc:
+            lost, lost_unchecked = None, str(exc)
     else:
         lost = _lost_via_api(ctx, acked, acked_captures)
+        if lost is None:
+            lost_unchecked = ("no --db-url, and the drill's requests have no read call" if ctx.db is None else
+                              "the catalog declares no ledger.payments query, and the drill's requests have no "
+                              "read call")
+    not_checked = {k: v for k, v in (("unreconciled", breaks_unchecked), ("writes_lost", lost_unchecked)) if v}
     impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
                          unreconciled_minor=unreconciled, writes_lost=None if lost is None else len(lost),
                          acknowledged_payments=len(acked), acknowledged_captures=len(acked_captures),
-                         payments_refused=len(refused))
-    unreconciled_text = "not measured (no --db-url)" if unreconciled is None else \
-        money.amounts_text(unreconciled, ctx.catalog.money)
-    lost_text = "not measured (no --db-url, no read request)" if lost is None else f"{len(lost)}"
+                         payments_refused=len(refused), not_checked=not_checked)
+    unreconciled_text = (f"not checked ({breaks_unchecked})" if unreconciled is None
+                         else money.amounts_text(unreconciled, ctx.catalog.money))
+    lost_text = f"not checked ({lost_unchecked})" if lost is None else f"{len(lost)}"
     refused_text = f" ({len(refused)} refused by the service, never acknowledged)" if refused else ""
     ctx.event("note", f"money: {len(affected)} payment(s) affected{refused_text}, duplicates "
                       f"{money.amounts_text(duplicates, ctx.catalog.money)}, unreconciled {unreconciled_text}, "
@@ -119,8 +129,9 @@ def _json(r: httpx.Response):
 
 
 def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str]) -> None:
-    """ledger_balanced: postings sum to 0 per currency (database and gauge), no acknowledged write lost."""
-    problems = []
+    """ledger_balanced: postings sum to 0 per currency (database and gauge), no acknowledged write lost. What
+    could not be read is named as not checked; it fails the objective only when nothing else could judge it."""
+    problems, unchecked = [], []
     detail = ""
     if ctx.db is not None:
         try:
@@ -129,8 +140,8 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
             if off:
                 problems.append(f"postings do not sum to 0: {money.amounts_text(off, ctx.catalog.money)}")
             detail = f"postings sum to 0 in {', '.join(sorted(sums)) or 'every currency'}"
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"could not read the ledger: {type(exc).__name__}: {exc}")
+        except money.NotChecked as exc:
+            unchecked.append(f"balance not checked on the database: {exc}")
     gauge = ctx.catalog.metric(Key.LEDGER_IMBALANCE_MINOR)
     try:
         series = ctx.prom.query(f"max by (currency) (abs({gauge}))")
@@ -140,14 +151,15 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
         elif not detail:
             detail = f"{gauge} is 0 in every currency"
     except TargetError as exc:
-        if ctx.db is None:  # the database answered for the ledger; the gauge is a second opinion
+        if not detail:  # nothing else judged the balance
             problems.append(str(exc))
     if lost_lines:
         problems.append(f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}")
     kept = (f"all {impact.acknowledged_payments} acknowledged payments and {impact.acknowledged_captures} captures "
             "are in the ledger" if impact.writes_lost is not None else
-            "acknowledged writes not checked (no --db-url, and the drill's requests have no read call)")
+            f"acknowledged writes not checked ({impact.not_checked.get('writes_lost', 'no way to read them')})")
     if impact.payments_refused:
         kept += (f"; {impact.payments_refused} payment(s) refused (429/503 + Retry-After), never acknowledged: "
                  "not lost")
-    ctx.objective("ledger_balanced", not problems, "; ".join(problems) if problems else f"{detail}; {kept}")
+    reason = "; ".join(problems) if problems else "; ".join(x for x in [detail, kept, *unchecked] if x)
+    ctx.objective("ledger_balanced", not problems, reason)

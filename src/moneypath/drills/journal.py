@@ -10,7 +10,7 @@ alert row with no expected labels).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -136,11 +136,12 @@ class Timings(Part):
 class MoneyImpact(Part):
     payments_affected: int
     duplicate_amount_minor: dict[str, int]
-    unreconciled_minor: dict[str, int] | None  # None: not measured (no ledger database)
-    writes_lost: int | None  # None: not measured (no --db-url and no read request)
+    unreconciled_minor: dict[str, int] | None  # None: not checked (why in not_checked)
+    writes_lost: int | None  # None: not checked (why in not_checked)
     acknowledged_payments: int
     acknowledged_captures: int
     payments_refused: int = 0  # of the affected: refused by the service (429/503 + Retry-After), never acknowledged
+    not_checked: dict[str, str] = field(default_factory=dict)  # measure (unreconciled, writes_lost) → why not
 
 
 @dataclass(kw_only=True)

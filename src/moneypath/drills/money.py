@@ -1,8 +1,10 @@
 """Money impact of a drill, from what the load generator saw and what the ledger database holds.
 
-Pure functions over plain rows (unit-tested without a database) plus `LedgerReader`, which runs
-the few read-only queries against the ledger: the stack's SQLite file or any SQLAlchemy URL
-(PostgreSQL sessions are set read-only).
+Pure functions over plain rows (unit-tested without a database) plus `LedgerReader`, which runs the
+catalog's `ledger:` queries (the team's own table names) read-only against the service's database: the
+stack's SQLite file or any SQLAlchemy URL (PostgreSQL sessions are set read-only). A query the catalog
+does not declare, or one the database refuses, raises `NotChecked`: the report says "not checked" and
+why, never that money was lost.
 
 - payments affected: payments started while the fault was active (plus a settling margin)
   that did not get through (no 2xx after retries, or the capture failed), or whose answer the
@@ -25,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moneypath.catalog import Catalog
+from moneypath.catalog import Catalog, LedgerQueries
 from moneypath.catalog.currencies import format_money
 from moneypath.drills.load import Outcome
 
@@ -100,10 +102,12 @@ def acknowledged(outcomes: Iterable[Outcome]) -> tuple[set[str], set[str]]:
 
 
 def writes_lost(acked_payments: set[str], acked_captures: set[str], stored_payments: set[str],
-                booked_captures: set[str]) -> list[str]:
-    """What was acknowledged but is not in the ledger, one line each."""
+                booked_captures: set[str] | None) -> list[str]:
+    """What was acknowledged but is not in the ledger, one line each (captures only when they were read)."""
     lost = [f"payment {p} acknowledged, not in the ledger" for p in sorted(acked_payments - stored_payments)]
-    lost += [f"capture of {p} acknowledged, no capture transaction" for p in sorted(acked_captures - booked_captures)]
+    if booked_captures is not None:
+        lost += [f"capture of {p} acknowledged, no capture transaction"
+                 for p in sorted(acked_captures - booked_captures)]
     return lost
 
 
@@ -120,13 +124,18 @@ def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | 
     return None
 
 
-class LedgerReader:
-    """Read-only queries against the ledger database."""
+class NotChecked(Exception):
+    """A money check that could not run: the catalog declares no query for it, or the database refused the
+    query. One line, for the report: a check that did not run is "not checked", never money lost."""
 
-    def __init__(self, url: str):
+
+class LedgerReader:
+    """The catalog's ledger queries (`Catalog.ledger`), run read-only on the service's database."""
+
+    def __init__(self, url: str, queries: LedgerQueries):
         from sqlalchemy import create_engine, event
 
-        self.url = url
+        self.url, self.queries = url, queries
         if url.startswith("sqlite:///"):
             path = url.removeprefix("sqlite:///")
             self.engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
@@ -143,35 +152,53 @@ class LedgerReader:
     def close(self) -> None:
         self.engine.dispose()
 
-    def rows(self, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
-        from sqlalchemy import text
+    def declares(self, check: str) -> bool:
+        return getattr(self.queries, check) is not None
 
-        with self.engine.connect() as conn:
-            result = conn.execute(text(sql), params or {})
-            return [dict(row) for row in result.mappings()]
+    def _rows(self, check: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import bindparam, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from moneypath.check.runbooks import database_error
+
+        sql = getattr(self.queries, check)
+        if sql is None:
+            raise NotChecked(f"the catalog declares no ledger.{check} query")
+        query = text(sql)
+        if "ids" in (params or {}):
+            query = query.bindparams(bindparam("ids", expanding=True))
+        try:
+            with self.engine.connect() as conn:
+                return [dict(row) for row in conn.execute(query, params or {}).mappings()]
+        except SQLAlchemyError as exc:
+            raise NotChecked(f"ledger.{check} failed on the database: {database_error(exc)}") from None
 
     def breaks_since(self, t: float) -> list[dict]:
-        return self.rows(
-            "SELECT b.kind, b.provider, b.provider_ref, b.payment_id, b.subject, b.amount_minor, b.currency, "
-            "p.amount_minor AS captured_minor FROM reconciliation_breaks b LEFT JOIN payments p ON p.id = b.payment_id "
-            "WHERE b.found_at >= :t", {"t": t})
+        return self._rows("breaks", {"since": t})
 
     def imbalance(self) -> dict[str, int]:
-        return {r["currency"]: int(r["total"] or 0)
-                for r in self.rows("SELECT currency, SUM(amount_minor) AS total FROM ledger_postings GROUP BY currency")}
+        rows = self._rows("balance")
+        try:
+            return {str(r["currency"]): int(r["total"] or 0) for r in rows}
+        except KeyError as exc:
+            raise NotChecked(f"ledger.balance returns no {exc.args[0]!r} column (it needs currency, total)") from None
 
-    def stored(self, payment_ids: set[str]) -> tuple[set[str], set[str]]:
-        """(ids present in payments, ids with a capture transaction), in chunks."""
-        from sqlalchemy import bindparam, text
-
-        present, captured = set(), set()
+    def stored(self, payment_ids: set[str]) -> tuple[set[str], set[str] | None]:
+        """(ids the payments query finds, ids the captures query finds — None when it is not declared), 500
+        ids per query."""
+        present: set[str] = set()
+        captured: set[str] | None = set() if self.declares("captures") else None
         ids = sorted(payment_ids)
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                q = text("SELECT id FROM payments WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-                present |= {r[0] for r in conn.execute(q, {"ids": chunk})}
-                q = text("SELECT DISTINCT payment_id FROM ledger_transactions WHERE kind = 'capture' AND payment_id IN :ids"
-                         ).bindparams(bindparam("ids", expanding=True))
-                captured |= {r[0] for r in conn.execute(q, {"ids": chunk})}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            present |= self._ids("payments", chunk)
+            if captured is not None:
+                captured |= self._ids("captures", chunk)
         return present, captured
+
+    def _ids(self, check: str, ids: list[str]) -> set[str]:
+        rows = self._rows(check, {"ids": ids})
+        if rows and "id" not in rows[0]:
+            raise NotChecked(f"ledger.{check} returns no 'id' column (columns: {', '.join(rows[0])})")
+        return {str(r["id"]) for r in rows}
+

@@ -98,6 +98,11 @@ def _relative(t, zero) -> str:
     return f"T{'+' if d >= 0 else '−'}{fmt_duration(abs(d))} ({fmt_utc(t, with_date=False)})"
 
 
+def _not_checked(why: str | None) -> Cell:
+    """A money measure that could not be taken: never a number, never a loss."""
+    return Cell(f"not checked: {why}", "na") if why else Cell("—")
+
+
 def _money(amounts, money: Money) -> str:
     """Per-currency minor units from the journal in each currency's own exponent: "JPY 6,235, KWD 6.235"."""
     if amounts is None:
@@ -313,13 +318,17 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
 
     money = j.get("money") or {}
     lost = _num(money.get("writes_lost"))
+    unchecked = money.get("not_checked") or {}
+    unreconciled = money.get("unreconciled_minor")
     money_rows = [
         [Cell("payments affected"), Cell(str(money.get("payments_affected", "—")))],
         [Cell("of which refused (never acknowledged)"), Cell(str(money.get("payments_refused", 0)))],
         [Cell("duplicate amount"), Cell(_money(money.get("duplicate_amount_minor"), jn.money))],
-        [Cell("unreconciled difference"), Cell(_money(money.get("unreconciled_minor"), jn.money))],
+        [Cell("unreconciled difference"),
+         _not_checked(unchecked.get("unreconciled")) if unreconciled is None else Cell(_money(unreconciled, jn.money))],
         [Cell("writes lost (must be 0)"),
-         Cell("—" if lost is None else f"{int(lost)}", "bad" if lost else ("ok" if lost == 0 else "na"))],
+         _not_checked(unchecked.get("writes_lost")) if lost is None else
+         Cell(f"{int(lost)}", "bad" if lost else "ok")],
     ]
     money_sec = Section("Money impact", [Table(["", ""], money_rows)])
     if lost:

@@ -376,6 +376,14 @@ roles:
   compliance: {{receiver: compliance, duty: Classifies the incident and owns regulatory notification clocks.}}
   customer_support: {{receiver: {tickets}, duty: Answers customers and prepares remediation lists.}}
 
+# The money checks a drill runs on your database (`moneypath drill run --db-url`), in your own table
+# names; `moneypath lint --db-url` prepares each one there (EXPLAIN, read-only). One you leave out is
+# reported as "not checked", never as money lost. Uncomment and adapt:
+# ledger:
+#   balance: SELECT currency, SUM(amount_minor) AS total FROM postings GROUP BY currency  # every total must be 0
+#   payments: SELECT id FROM payments WHERE id IN :ids       # which acknowledged payment ids are stored
+#   captures: SELECT payment_id AS id FROM captures WHERE payment_id IN :ids   # which have a capture booked
+
 # Alerts (last, so yours can be appended below). Built-in alerts take a threshold; your own give
 # `expr:` (PromQL over the signals above and the recording rules), e.g.
 #   ApprovalRateLow:

@@ -1,0 +1,153 @@
+"""The drills' money checks on a team's own schema: the catalog's `ledger:` queries, prepared by the lint and
+run read-only by the drill. A check that cannot run is "not checked" with a one-line reason, never a loss."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moneypath.catalog import CatalogError, parse_catalog
+from moneypath.check.ledger import check_ledger_queries, declared
+from moneypath.drills import impact
+from moneypath.drills.load import Outcome
+from moneypath.drills.money import LedgerReader, NotChecked
+from moneypath.drills.report import render
+from tests.unit.test_drill_logic import _MoneyCtx
+
+FOREIGN = Path(__file__).parents[1] / "foreign" / "moneypath.yaml"
+
+# A ticket shop's own tables: nothing named like the reference service's.
+SHOP_SCHEMA = """
+CREATE TABLE charges (charge_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE journal_lines (charge_id TEXT, ccy TEXT NOT NULL, minor INTEGER NOT NULL);
+"""
+SHOP_LEDGER = {
+    "balance": "SELECT ccy AS currency, SUM(minor) AS total FROM journal_lines GROUP BY ccy",
+    "payments": "SELECT charge_id AS id FROM charges WHERE charge_id IN :ids",
+    "captures": "SELECT charge_id AS id FROM charges WHERE state = 'captured' AND charge_id IN :ids",
+}
+
+
+def shop_catalog(ledger: dict | None):
+    doc = yaml.safe_load(FOREIGN.read_text())
+    if ledger is not None:
+        doc["ledger"] = ledger
+    return parse_catalog(yaml.safe_dump(doc), "ops/moneypath.yaml")
+
+
+@pytest.fixture
+def shop_db(tmp_path):
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SHOP_SCHEMA)
+        conn.executemany("INSERT INTO charges VALUES (?, ?)", [("ch_1", "captured"), ("ch_2", "authorized")])
+        conn.executemany("INSERT INTO journal_lines VALUES (?, ?, ?)",
+                         [("ch_1", "JPY", 6235), ("ch_1", "JPY", -6235), ("ch_2", "KWD", 6235), ("ch_2", "KWD", -6235)])
+    return f"sqlite:///{path}"
+
+
+def test_the_reference_catalog_declares_every_ledger_query(catalog):
+    assert declared(catalog) == ["ledger.balance", "ledger.payments", "ledger.captures", "ledger.breaks"]
+
+
+@pytest.mark.parametrize(("ledger", "message"), [
+    ({"balance": "DELETE FROM journal_lines"}, "ledger.balance: Value error, a money check reads: one SELECT or WITH"),
+    ({"payments": "SELECT charge_id AS id FROM charges"}, "ledger.payments: Value error, give the ids to check as :ids"),
+    ({"breaks": "SELECT * FROM breaks"}, "ledger.breaks: Value error, give the since to check as :since"),
+    ({"balanse": "SELECT 1"}, "ledger.balanse: Extra inputs are not permitted"),
+])
+def test_a_ledger_query_that_cannot_be_a_money_check_is_refused_with_its_key(ledger, message):
+    with pytest.raises(CatalogError) as err:
+        shop_catalog(ledger)
+    assert any(message in p and p.startswith("ops/moneypath.yaml") for p in err.value.problems), err.value.problems
+
+
+def test_the_team_queries_read_the_team_schema(shop_db):
+    reader = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    try:
+        assert reader.imbalance() == {"JPY": 0, "KWD": 0}
+        assert reader.stored({"ch_1", "ch_2", "ch_3"}) == ({"ch_1", "ch_2"}, {"ch_1"})
+        with pytest.raises(NotChecked, match="the catalog declares no ledger.breaks query"):
+            reader.breaks_since(0)
+    finally:
+        reader.close()
+
+
+def test_the_lint_prepares_the_ledger_queries_on_the_team_database(catalog, shop_db, ref_db):
+    assert check_ledger_queries(shop_catalog(SHOP_LEDGER), shop_db) == []
+    assert check_ledger_queries(catalog, ref_db) == []  # the reference queries on the reference schema
+    # The reference queries on the shop's database: each names its key and the database's own message.
+    problems = check_ledger_queries(catalog, shop_db)
+    assert problems == [f"{catalog.path}: ledger.{key}: does not run on the --db-url database: no such table: {table}"
+                        for key, table in (("balance", "ledger_postings"), ("payments", "payments"),
+                                           ("captures", "ledger_transactions"), ("breaks", "reconciliation_breaks"))]
+    with sqlite3.connect(shop_db.removeprefix("sqlite:///")) as conn:  # EXPLAIN only: nothing was run or written
+        assert conn.execute("SELECT COUNT(*) FROM charges").fetchone() == (2,)
+
+
+def _acknowledged(*ids: str) -> list[Outcome]:
+    return [Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
+                    payment_id=i, captured=True) for i in ids]
+
+
+def _balanced(expr):
+    return [({"currency": "JPY"}, 0.0), ({"currency": "KWD"}, 0.0)]
+
+
+def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(foreign, shop_db, tmp_path):
+    """The trial: the reference service's queries on a team's database said "1 acknowledged ledger write(s)
+    LOST" with 6 KB of SQL in the objectives table, and "unreconciled 0" that was never measured."""
+    ctx = _MoneyCtx(foreign, _balanced)
+    ctx.db = LedgerReader(shop_db, parse_catalog((Path(__file__).parents[2] / "moneypath.yaml").read_text()).ledger)
+    try:
+        result, lost = impact.money_impact(ctx, _acknowledged(*(f"ch_{i}" for i in range(400))), 1000.0, 1050.0, None)
+        impact.ledger_objective(ctx, result, lost)
+    finally:
+        ctx.db.close()
+    assert lost == [] and result.writes_lost is None and result.unreconciled_minor is None
+    assert result.not_checked == {
+        "unreconciled": "ledger.breaks failed on the database: no such table: reconciliation_breaks",
+        "writes_lost": "ledger.payments failed on the database: no such table: payments"}
+    [objective] = ctx.objectives
+    assert objective.ok, objective.reason  # the gauge says 0 in every currency; nothing says money was lost
+    assert "SELECT" not in objective.reason and len(objective.reason) < 400
+    assert "balance not checked on the database: ledger.balance failed on the database: no such table: " \
+           "ledger_postings" in objective.reason
+    journal = {"schema": 1, "drill": {"name": "komoju-declines", "title": "t"}, "money": result.to_dict(),
+               "objectives": [o.to_dict() for o in ctx.objectives], "timeline": [], "verdict": {"ok": True}}
+    md = render(journal, tmp_path / "report").read_text()
+    assert "LOST" not in md
+    assert "| writes lost (must be 0) | _not checked: ledger.payments failed on the database: no such table: " \
+           "payments_ |" in md
+    assert "| unreconciled difference | _not checked: ledger.breaks failed on the database: no such table: " \
+           "reconciliation_breaks_ |" in md
+
+
+def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
+    ctx = _MoneyCtx(foreign, _balanced)
+    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    try:
+        result, lost = impact.money_impact(ctx, _acknowledged("ch_1", "ch_2", "ch_9"), 1000.0, 1050.0, None)
+        impact.ledger_objective(ctx, result, lost)
+    finally:
+        ctx.db.close()
+    assert lost == ["payment ch_9 acknowledged, not in the ledger", "capture of ch_2 acknowledged, no capture transaction",
+                    "capture of ch_9 acknowledged, no capture transaction"]
+    assert result.writes_lost == 3 and result.not_checked == {
+        "unreconciled": "the catalog declares no ledger.breaks query"}
+    [objective] = ctx.objectives
+    assert not objective.ok and "3 acknowledged write(s) lost, e.g. payment ch_9" in objective.reason
+
+
+def test_a_catalog_without_ledger_queries_says_so(foreign, shop_db):
+    ctx = _MoneyCtx(foreign, _balanced)
+    ctx.db = LedgerReader(shop_db, foreign.ledger)
+    try:
+        result, lost = impact.money_impact(ctx, _acknowledged("ch_1"), 1000.0, 1050.0, None)
+    finally:
+        ctx.db.close()
+    assert result.writes_lost is None and result.not_checked["writes_lost"] == (
+        "the catalog declares no ledger.payments query, and the drill's requests have no read call")
