@@ -27,7 +27,12 @@ def moneypath(*args: str, check: bool = True, env: dict | None = None, timeout: 
 
 def uvicorn(app: str, port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": _pythonpath(), **env})
+
+
+def _pythonpath() -> str:
+    """The repository first, then what the caller had (a worktree's src/ when testing one)."""
+    return os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
 
 def init_project(root: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -140,6 +141,24 @@ def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
         "unreconciled": "the catalog declares no ledger.breaks query"}
     [objective] = ctx.objectives
     assert not objective.ok and "3 acknowledged write(s) lost, e.g. payment ch_9" in objective.reason
+
+
+def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreign, shop_db):
+    """Only money the service confirmed counts: a 2xx in a state the request template calls approved."""
+    ctx = _MoneyCtx(foreign, _balanced)
+    ctx.drill = SimpleNamespace(load=SimpleNamespace(requests=SimpleNamespace(approved=["approved"], read=None)))
+    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    declined = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=97, correlation_id="c-d",
+                       payment_id="ch_declined", state="declined")
+    stored = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-1",
+                     payment_id="ch_2", state="approved")
+    lost_one = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-9",
+                       payment_id="ch_9", state="approved")
+    try:
+        result, lost = impact.money_impact(ctx, [declined, stored, lost_one], 1000.0, 1050.0, None)
+    finally:
+        ctx.db.close()
+    assert result.acknowledged_payments == 2 and lost == ["payment ch_9 acknowledged, not in the ledger"]
 
 
 def test_a_catalog_without_ledger_queries_says_so(foreign, shop_db):

@@ -66,7 +66,8 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     duplicates = (money.duplicate_amounts(breaks) if breaks is not None
                   else prom_duplicates(ctx, ctx.clock() - ctx.started_at))
     unreconciled = money.unreconciled_amounts(breaks) if breaks is not None else None  # only the database knows
-    acked, acked_captures = money.acknowledged(outcomes)
+    api = ctx.drill.load.requests if ctx.drill.load else None
+    acked, acked_captures = money.acknowledged(outcomes, api.approved if api is not None else None)
     lost: list[str] | None
     lost_unchecked = ""
     if ctx.db is not None and ctx.db.declares("payments"):

@@ -13,8 +13,9 @@ why, never that money was lost.
 - duplicate amount: per currency, what breaks of kind ``duplicate`` say was charged twice;
 - unreconciled difference: per currency, the money in every other break (the amount that
   differs, or the whole line/capture when one side is missing);
-- writes lost: payments the service acknowledged (2xx) that the ledger does not hold, and
-  captures it acknowledged that have no capture transaction. Must be 0;
+- writes lost: payments the service acknowledged (2xx, in a state the request template counts as
+  approved) that the ledger does not hold, and captures it acknowledged that have no capture
+  transaction. Must be 0;
 - refused: of the payments affected, those the service refused (429/503 with Retry-After: shed by admission
   control, rate-limited) on their last attempt. Never acknowledged, so they are not writes lost: the customer
   was told "not now", and nothing may have been booked for them.
@@ -90,11 +91,14 @@ def unreconciled_amounts(breaks: Iterable[dict]) -> dict[str, int]:
     return dict(out)
 
 
-def acknowledged(outcomes: Iterable[Outcome]) -> tuple[set[str], set[str]]:
-    """(payment ids the service acknowledged, ids whose capture it acknowledged)."""
+def acknowledged(outcomes: Iterable[Outcome], approved: Iterable[str] | None = None) -> tuple[set[str], set[str]]:
+    """(payment ids the service acknowledged as money — a 2xx whose state is one of `approved`, any 2xx when
+    None: a declined charge confirms no money, and a service need not store it — ids whose capture it
+    acknowledged)."""
+    states = set(approved) if approved is not None else None
     payments, captures = set(), set()
     for o in outcomes:
-        if o.payment_id:
+        if o.payment_id and (states is None or o.state in states or o.captured):
             payments.add(o.payment_id)
             if o.captured:
                 captures.add(o.payment_id)

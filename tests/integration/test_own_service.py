@@ -1,0 +1,101 @@
+"""A second team's own service, through the CLI only: tests/charges (a charges API with in-process
+providers, no circuit breaker, no webhooks, USD/JPY/KWD, its own tables `charges` and `journal_entries`,
+an admin hook to make a provider fail). What would make a team stop trusting moneypath must not happen:
+
+- the money checks read the team's tables through the catalog's `ledger:` queries, the lint prepares
+  them on the team's database (a wrong table is one line naming the key), and the drill's report judges
+  the ledger from them: balanced in every currency, no acknowledged charge lost;
+- a drill through the team's own hook passes: detected, paged, diagnosed, recovered, nothing else paged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.foreign.harness import moneypath, uvicorn
+
+pytestmark = pytest.mark.integration
+DRILLS = ROOT / "tests" / "charges" / "drills"
+LEDGER = """
+ledger:
+  balance: SELECT ccy AS currency, SUM(minor) AS total FROM journal_entries GROUP BY ccy
+  payments: SELECT charge_id AS id FROM charges WHERE charge_id IN :ids
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("charges") / "ops"
+    moneypath("init", str(root), "--service", "charges", "--providers", "stripe,adyen", "--currencies",
+              "USD,JPY,KWD", "--routes", "/v2/charges,/v2/charges/{charge_id},/admin/chaos", "--oncall",
+              "charges-oncall")
+    catalog = root / "moneypath.yaml"
+    catalog.write_text(catalog.read_text() + LEDGER)
+    shutil.copytree(DRILLS, root / "runbooks" / "drills", dirs_exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def service(project, tmp_path_factory):
+    port = free_port()
+    db = tmp_path_factory.mktemp("db") / "charges.db"
+    proc = uvicorn("tests.charges.service:app", port, {"CHARGES_CATALOG": str(project / "moneypath.yaml"),
+                                                       "CHARGES_DB": str(db)})
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 30, "the charges service to start")
+        yield {"url": f"http://127.0.0.1:{port}", "db_url": f"sqlite:///{db}"}
+    finally:
+        stop_process(proc)
+
+
+def test_the_lint_prepares_the_teams_ledger_queries_on_its_database(project, service):
+    lint = moneypath("lint", "--root", str(project), "--db-url", service["db_url"], check=False)
+    assert lint.returncode == 0 and "lint: no problems" in lint.stdout, lint.stdout + lint.stderr
+    without = moneypath("lint", "--root", str(project))
+    assert "lint: 2 ledger queries not checked (give --db-url to check them against your database)" in without.stdout
+
+    wrong = project.parent / "wrong.yaml"  # a table name the team mistyped: one line naming the key
+    wrong.write_text((project / "moneypath.yaml").read_text().replace("FROM journal_entries", "FROM journal_entry"))
+    lint = moneypath("lint", "--root", str(project), "--catalog", str(wrong), "--db-url", service["db_url"],
+                     check=False)
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    assert f"{wrong}: ledger.balance: does not run on the --db-url database: no such table: journal_entry" \
+        in lint.stderr.splitlines()
+
+
+def test_a_hook_drill_passes_and_judges_the_ledger_from_the_teams_tables(project, service, tmp_path):
+    catalog = project / "moneypath.yaml"
+    state_dir = tmp_path / "stack"
+    try:
+        up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
+                       service["url"].removeprefix("http://"), "--fast", "--time-factor", "60")
+        stack = dict(re.findall(r"(Prometheus|Alertmanager) (http://\S+?),", up.stdout))
+        pager = re.search(r"pages (http://\S+)/pages", up.stdout)[1]
+        run = moneypath("drill", "run", str(project / "runbooks" / "drills" / "adyen-failing.yaml"),
+                        "--catalog", str(catalog), "--reports", str(project / "reports"),
+                        "--target-service", service["url"], "--target-prometheus", stack["Prometheus"],
+                        "--target-pager", pager, "--target-alertmanager", stack["Alertmanager"],
+                        "--db-url", service["db_url"], "--time-factor", "60", check=False,
+                        env={"CHARGES_URL": service["url"]}, timeout=600)
+    finally:
+        moneypath("down", "--state-dir", str(state_dir), check=False)
+    print(run.stdout[-4000:])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    [journal_file] = (project / "reports").glob("adyen-failing*/journal.json")
+    journal = json.loads(journal_file.read_text())
+    objectives = {o["name"]: o for o in journal["objectives"]}
+    assert all(o["ok"] for o in journal["objectives"]), objectives
+    ledger = objectives["ledger_balanced"]["reason"]
+    assert ledger.startswith("postings sum to 0 in JPY, KWD, USD; all "), ledger
+    money = journal["money"]
+    assert money["writes_lost"] == 0 and money["acknowledged_payments"] > 100
+    assert money["not_checked"] == {"unreconciled": "the catalog declares no ledger.breaks query"}
+    report = (journal_file.parent / "report.md").read_text()
+    assert "LOST" not in report
+    assert "| unreconciled difference | _not checked: the catalog declares no ledger.breaks query_ |" in report
