@@ -184,3 +184,17 @@ def test_the_custom_alert_is_compressed_like_the_generated_ones(foreign):
     [rule] = [r for r in rules(doc) if r["alert"] == "ShopKonbiniApprovalsLow"]
     assert "[10s]" in rule["expr"] and "[10m]" not in rule["expr"]
     assert rule["for"] == "10s"
+
+
+def test_a_replica_of_a_pair_labels_its_series_and_sends_alerts_without_the_label(foreign):
+    config = prometheus_config(foreign, ["127.0.0.1:9000"], ["rules.yaml"], ["127.0.0.1:9093", "127.0.0.1:9094"],
+                               replica="b")
+    assert config["global"]["external_labels"] == {"service": "tickets", "replica": "b"}
+    assert config["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["127.0.0.1:9093",
+                                                                                    "127.0.0.1:9094"]}]}]
+    copy, drop = config["alerting"]["alert_relabel_configs"]
+    # the team's own watchdog name keeps its replica apart (heartbeat_from), every other alert loses it
+    assert copy == {"source_labels": ["alertname", "replica"], "regex": "ShopWatchdog;(.+)",
+                    "target_label": "heartbeat_from", "replacement": "$1"}
+    assert drop == {"action": "labeldrop", "regex": "replica"}
+    assert "alert_relabel_configs" not in prometheus_config(foreign, [], [], ["127.0.0.1:9093"])["alerting"]

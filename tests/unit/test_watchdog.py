@@ -80,7 +80,8 @@ def test_the_heartbeat_goes_late_once_and_says_when_it_is_back(tmp_path):
     assert said[-1] == "watchdog: heartbeat again after 21 s" and beat.state()["status"] == "ok"
     clock.now += 15
     beat.check()
-    assert len(said) == 2 and beat.state() == {"status": "ok", "last_seen": 1021.0, "age_s": 15.0, "timeout_s": 20}
+    assert len(said) == 2 and beat.state() == {"status": "ok", "last_seen": 1021.0, "age_s": 15.0, "timeout_s": 20,
+                                               "replicas": {}}
     clock.now += 10
     beat.check()
     assert beat.state()["status"] == "late"
@@ -118,3 +119,31 @@ def test_the_pager_keeps_heartbeats_out_of_the_pages(tmp_path):
         assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
     assert len(journal.read_text().splitlines()) == 1
     assert json.loads((tmp_path / "pages.jsonl.watchdog").read_text())["last_seen"] == state["last_seen"]
+
+
+def test_behind_a_prometheus_pair_a_silent_replica_shows_while_the_other_beats(tmp_path):
+    clock, said = Clock(), []
+    beat = Heartbeat(tmp_path / "pages.jsonl.watchdog", timeout_s=20, clock=clock, say=said.append)
+    beat.beat(["a", "b"])
+    for _ in range(5):  # b's Prometheus is gone: only a's heartbeat comes, every 5 s
+        clock.now += 5
+        beat.beat(["a"])
+        beat.check()
+    state = beat.state()
+    assert state["status"] == "ok" and state["replicas"] == {"a": {"status": "ok", "age_s": 0.0},
+                                                            "b": {"status": "late", "age_s": 25.0}}
+    assert said == ["watchdog: no heartbeat from replica b for 25 s (timeout 20 s): that Prometheus is down or "
+                    "cannot reach Alertmanager"]
+    beat.beat(["a", "b"])
+    assert said[-1] == "watchdog: heartbeat from replica b again after 25 s"
+    again = Heartbeat(tmp_path / "pages.jsonl.watchdog", timeout_s=20, clock=clock, say=said.append)
+    assert set(again.state()["replicas"]) == {"a", "b"}  # a restarted pager remembers each replica
+
+
+def test_the_pager_reads_the_replica_from_each_heartbeat(tmp_path):
+    pair = _webhook("MoneyPathWatchdog")
+    pair["alerts"] = [dict(pair["alerts"][0], labels={**pair["alerts"][0]["labels"], "heartbeat_from": r})
+                      for r in ("a", "b")]
+    with TestClient(create_app(tmp_path / "pages.jsonl", watchdog_receiver="deadmans-switch")) as client:
+        client.post("/hooks/deadmans-switch", json=pair)
+        assert set(client.get("/watchdog").json()["replicas"]) == {"a", "b"}

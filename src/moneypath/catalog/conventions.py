@@ -72,6 +72,10 @@ MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "Aut
 # Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).
 WATCHDOG_ALERT = "Watchdog"
 WATCHDOG_SEVERITY = "none"
+# Prometheus in pairs: each replica's external label, dropped from alerts so the Alertmanager cluster sees
+# one alert, not two; the watchdog keeps it as HEARTBEAT_FROM, so a silent replica shows.
+REPLICA_LABEL = "replica"
+HEARTBEAT_FROM_LABEL = "heartbeat_from"
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"
 SLO_BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"

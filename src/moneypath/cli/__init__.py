@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--time-factor", type=float, default=1.0, metavar="F",
                     help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
                          "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default 1)")
+    up.add_argument("--ha", action="store_true",
+                    help="production's shape: two Prometheus replicas running the same rules (external label "
+                         "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
+                         "loopback; a page still arrives, once, with one of each gone")
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     _state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
@@ -383,9 +387,12 @@ def _stack(args) -> int:
             state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
                              time_factor=args.time_factor,
                              remote_write=args.remote_write, faults=args.faults,
-                             services=not (args.no_services or args.target))  # a --target is your service
+                             services=not (args.no_services or args.target), ha=args.ha)  # a --target is your service
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
+            if args.ha:
+                print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
+                      f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
             return 0
         if args.command == "down":
             if not stack.down(state_dir):
@@ -397,7 +404,7 @@ def _stack(args) -> int:
             print(f"nothing running from {state_dir}")
             return 1
         for name, url, ok, detail in rows:
-            print(f"{name:<13} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
+            print(f"{name:<15} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
         return 0 if all(ok for _, _, ok, _ in rows) else 1
     except stack.StackError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)

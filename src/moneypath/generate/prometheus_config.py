@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from moneypath.catalog import Catalog, duration_seconds
+from moneypath.catalog.conventions import HEARTBEAT_FROM_LABEL, REPLICA_LABEL, WATCHDOG_ALERT
 
 REMOTE_WRITE_EXAMPLES = """
 # Scale-out: ship every scraped and recorded series to a horizontally scalable store.
@@ -29,7 +30,10 @@ def retention(c: Catalog) -> str:
 
 def prometheus_config(c: Catalog, targets: list[str], rule_files: list[str], alertmanagers: list[str],
                       scrape_interval: str = "15s", evaluation_interval: str = "15s",
-                      remote_write: list[dict] | None = None) -> dict:
+                      remote_write: list[dict] | None = None, replica: str | None = None) -> dict:
+    """`replica` names this server in a pair running the same rules (HA): its external label, dropped from
+    the alerts it sends so the Alertmanagers deduplicate the pair's alerts, but kept on the watchdog (as
+    HEARTBEAT_FROM_LABEL) so each replica's heartbeat is seen apart."""
     config: dict = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
                    "external_labels": {"service": c.service}},
@@ -43,6 +47,13 @@ def prometheus_config(c: Catalog, targets: list[str], rule_files: list[str], ale
     }
     if not alertmanagers:
         del config["alerting"]
+    elif replica is not None:
+        config["global"]["external_labels"][REPLICA_LABEL] = replica
+        config["alerting"]["alert_relabel_configs"] = [
+            {"source_labels": ["alertname", REPLICA_LABEL], "regex": f"{c.alert_name(WATCHDOG_ALERT)};(.+)",
+             "target_label": HEARTBEAT_FROM_LABEL, "replacement": "$1"},
+            {"action": "labeldrop", "regex": REPLICA_LABEL},
+        ]
     if remote_write:
         config["remote_write"] = remote_write
     return config

@@ -33,6 +33,7 @@ from moneypath.generate.rules import alert_rules, recording_rules
 
 STATE_FILE = "stack.json"
 LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
+REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
 
 
 class StackError(Exception):
@@ -97,7 +98,7 @@ def load_state(state_dir: Path) -> StackState | None:
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
        faults: bool = False, time_factor: float = 1.0, service_workers: int = 1,
-       db_url: str | None = None) -> StackState:
+       db_url: str | None = None, ha: bool = False) -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
@@ -107,16 +108,20 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
     `db_url` is the service's ledger database (default: a SQLite file in the state directory).
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
-    moneypath.generate.compress): drills use it, alerts/ stays as committed."""
+    moneypath.generate.compress): drills use it, alerts/ stays as committed. `ha` runs production's shape:
+    two Prometheus replicas with the same rules (parts prometheus, prometheus-b; replica labels a, b) each
+    sending to a two-node Alertmanager cluster gossiping on loopback (alertmanager, alertmanager-b)."""
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
     state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor)
-    for sub in ("prometheus-data", "alertmanager-data", "logs"):
+    replicas = REPLICAS if ha else ("",)
+    for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("pager", "alertmanager", "prometheus", "providersim", "refservice")}
+    ports = {name: free_port() for name in ("pager", "providersim", "refservice", *(
+        f"{kind}{r}" for kind in ("alertmanager", "prometheus", "cluster") for r in replicas))}
     commands: dict[str, tuple[list[str], str, str, dict]] = {}
     if services:
         secrets = write_secrets(state_dir)
@@ -146,35 +151,43 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         targets = [*targets, f"127.0.0.1:{ports['refservice']}"]
         state.targets = list(targets)
     pager_url = f"http://127.0.0.1:{ports['pager']}"
-    am_url = f"http://127.0.0.1:{ports['alertmanager']}"
-    prom_url = f"http://127.0.0.1:{ports['prometheus']}"
+    alertmanagers = [f"127.0.0.1:{ports[f'alertmanager{r}']}" for r in replicas]
 
     timings: Timings = FAST if fast else Timings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
     (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), time_factor)))
     (state_dir / "alert-rules.yaml").write_text(rules_yaml(compress_rules(alert_rules(c), time_factor)))
-    prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"), str(state_dir / "alert-rules.yaml")],
-                             [f"127.0.0.1:{ports['alertmanager']}"], interval, interval,
-                             remote_write=[remote_write_entry(url, fast) for url in remote_write])
-    (state_dir / "prometheus.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
+    for r in replicas:
+        prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"),
+                                              str(state_dir / "alert-rules.yaml")],
+                                 alertmanagers, interval, interval,
+                                 remote_write=[remote_write_entry(url, fast) for url in remote_write],
+                                 replica=(r.removeprefix("-") or "a") if ha else None)
+        (state_dir / f"prometheus{r}.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
-    commands |= {
-        "pager": ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
-                   "--journal", str(state_dir / "pages.jsonl"), "--watchdog-receiver", c.watchdog.receiver,
-                   "--watchdog-timeout", f"{watchdog_timeout_s(c, timings):g}"], pager_url, "/healthz", {}),
-        "alertmanager": ([_binary("prometheus-alertmanager", "alertmanager"),
-                          f"--config.file={state_dir / 'alertmanager.yml'}",
-                          f"--storage.path={state_dir / 'alertmanager-data'}",
-                          f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-                          "--cluster.listen-address="], am_url, "/-/ready", {}),
-        "prometheus": ([_binary("prometheus"), f"--config.file={state_dir / 'prometheus.yml'}",
-                        f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
-                        f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
-                        "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
-                        f"--storage.tsdb.retention.time={retention(c)}",
-                        "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
-                       prom_url, "/-/ready", {}),
-    }
+    commands["pager"] = ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
+                          "--journal", str(state_dir / "pages.jsonl"), "--watchdog-receiver", c.watchdog.receiver,
+                          "--watchdog-timeout", f"{watchdog_timeout_s(c, timings):g}"], pager_url, "/healthz", {})
+    for r in replicas:
+        # Each node gossips with the other; the one second in line waits peer-timeout for the first's
+        # notification before sending its own (Alertmanager's HA dedup).
+        cluster = [f"--cluster.listen-address=127.0.0.1:{ports[f'cluster{r}']}",
+                   *(f"--cluster.peer=127.0.0.1:{ports[f'cluster{p}']}" for p in replicas if p != r),
+                   f"--cluster.peer-timeout={'2s' if fast else '15s'}"] if ha else ["--cluster.listen-address="]
+        commands[f"alertmanager{r}"] = (
+            [_binary("prometheus-alertmanager", "alertmanager"), f"--config.file={state_dir / 'alertmanager.yml'}",
+             f"--storage.path={state_dir / f'alertmanager-data{r}'}",
+             f"--web.listen-address=127.0.0.1:{ports[f'alertmanager{r}']}", *cluster],
+            f"http://127.0.0.1:{ports[f'alertmanager{r}']}", "/-/ready", {})
+    for r in replicas:
+        commands[f"prometheus{r}"] = (
+            [_binary("prometheus"), f"--config.file={state_dir / f'prometheus{r}.yml'}",
+             f"--storage.tsdb.path={state_dir / f'prometheus-data{r}'}",
+             f"--web.listen-address=127.0.0.1:{ports[f'prometheus{r}']}",
+             "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
+             f"--storage.tsdb.retention.time={retention(c)}",
+             "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
+            f"http://127.0.0.1:{ports[f'prometheus{r}']}", "/-/ready", {})
     try:
         for name, (argv, url, health, env) in commands.items():
             log = state_dir / "logs" / f"{name}.log"
@@ -183,7 +196,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                                         start_new_session=True, env={**os.environ, **env})
             state.parts.append(Part(name, url, proc.pid, health, str(log)))
             _save(state)
-            progress(f"started {name:<12} {url}  (log {log})")
+            progress(f"started {name:<14} {url}  (log {log})")
         deadline = time.monotonic() + timeout_s
         for part in state.parts:
             while not _healthy(part):
@@ -276,7 +289,7 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
     for part in state.parts:
         ok = _alive(part.pid) and _healthy(part)
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
-        if ok and part.name == "prometheus":
+        if ok and part.name.startswith("prometheus"):
             detail += _targets_summary(part.url)
         if ok and part.name == "pager":
             detail += _watchdog_summary(part.url)
@@ -297,7 +310,10 @@ def _watchdog_summary(pager_url: str) -> str:
         return ""
     if beat.get("status") == "never":
         return ", watchdog: no heartbeat yet"
-    return f", watchdog {beat.get('status')} (last {beat.get('age_s')} s ago, timeout {beat.get('timeout_s'):g} s)"
+    silent = [f"replica {name} silent {r['age_s']} s" for name, r in (beat.get("replicas") or {}).items()
+              if r.get("status") == "late"]
+    return (f", watchdog {beat.get('status')} (last {beat.get('age_s')} s ago, timeout {beat.get('timeout_s'):g} s)"
+            + "".join(f", {line}" for line in silent))
 
 
 def _targets_summary(prom_url: str) -> str:

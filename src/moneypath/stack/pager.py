@@ -2,12 +2,14 @@
 
 POST /hooks/{receiver}   Alertmanager webhook (version 4) → one record per alert
 GET  /pages              records as JSON; filter with ?receiver=&alertname=&status=
-GET  /watchdog           the dead man's switch: {status: ok|late|never, last_seen, age_s, timeout_s}
+GET  /watchdog           the dead man's switch: {status: ok|late|never, last_seen, age_s, timeout_s, replicas}
 GET  /healthz
 
 Deliveries to the watchdog receiver are heartbeats, not pages: they update the last-seen time (kept in
 `<journal>.watchdog` across restarts) and never enter the journal. When none arrives for the timeout the
-pager says so on stderr once, and again when the heartbeat resumes.
+pager says so on stderr once, and again when the heartbeat resumes. Behind a Prometheus pair each
+heartbeat names the replicas it comes from (label `heartbeat_from`): one that stops beating while the other
+goes on is reported the same way, so half the monitoring down is not silent.
 
 Each record is appended to a JSON-lines journal before it is acknowledged, so a crash
 loses nothing Alertmanager believes delivered (it retries what we did not acknowledge).
@@ -32,6 +34,7 @@ from starlette.routing import Route
 
 from moneypath._common.atomic import replacing
 from moneypath._common.problem import problem
+from moneypath.catalog.conventions import HEARTBEAT_FROM_LABEL
 
 DEFAULT_WATCHDOG_RECEIVER = "deadmans-switch"
 DEFAULT_WATCHDOG_TIMEOUT_S = 180.0  # three missed heartbeats at the production repeat interval (1m)
@@ -64,27 +67,35 @@ class PageJournal:
 
 
 class Heartbeat:
-    """When the watchdog last arrived, and whether it is late. `clock` and `say` are injectable for tests."""
+    """When the watchdog last arrived (from each replica, behind a pair), and whether it is late. `clock` and
+    `say` are injectable for tests."""
 
     def __init__(self, path: Path | None, timeout_s: float, clock: Callable[[], float] = time.time,
                  say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)):
         self.path, self.timeout_s, self.clock, self.say = path, timeout_s, clock, say
         self.started = clock()
         self.last_seen: float | None = None
-        self.reported_late = False
+        self.replicas: dict[str, float] = {}  # replica → when its heartbeat last came
+        self.reported_late: set[str] = set()  # "" for the heartbeat as a whole
         if path is not None and path.exists():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                self.last_seen = float(json.loads(path.read_text(encoding="utf-8"))["last_seen"])
+            with contextlib.suppress(ValueError, OSError, TypeError, AttributeError):
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                self.last_seen = float(saved["last_seen"])
+                self.replicas = {str(k): float(v) for k, v in saved.get("replicas", {}).items()}
 
-    def beat(self) -> None:
+    def beat(self, replicas: list[str] = ()) -> None:
         now = self.clock()
-        if self.reported_late:
-            self.say(f"watchdog: heartbeat again after {now - (self.last_seen or self.started):.0f} s")
-            self.reported_late = False
+        for name in ("", *replicas):
+            if name in self.reported_late:
+                last = self.last_seen if not name else self.replicas.get(name)
+                what = "heartbeat" if not name else f"heartbeat from replica {name}"
+                self.say(f"watchdog: {what} again after {now - (last or self.started):.0f} s")
+                self.reported_late.discard(name)
         self.last_seen = now
+        self.replicas.update(dict.fromkeys(replicas, now))
         if self.path is not None:
             with replacing(self.path) as f:
-                json.dump({"last_seen": now}, f)
+                json.dump({"last_seen": now, "replicas": self.replicas}, f)
 
     def state(self) -> dict:
         now = self.clock()
@@ -95,16 +106,26 @@ class Heartbeat:
             status = "late" if age > self.timeout_s else "ok"
         # rounded up: a heartbeat 16.04 s old against a 16 s timeout is late, and must not read "16.0 s"
         return {"status": status, "last_seen": self.last_seen,
-                "age_s": None if age is None else math.ceil(age * 10) / 10, "timeout_s": self.timeout_s}
+                "age_s": None if age is None else math.ceil(age * 10) / 10, "timeout_s": self.timeout_s,
+                "replicas": {name: {"status": "late" if now - t > self.timeout_s else "ok",
+                                    "age_s": math.ceil((now - t) * 10) / 10}
+                             for name, t in sorted(self.replicas.items())}}
 
     def check(self) -> None:
-        """Say once that the heartbeat is late (or never came within the timeout of starting)."""
-        silent_for = self.clock() - (self.last_seen if self.last_seen is not None else self.started)
-        if silent_for > self.timeout_s and not self.reported_late:
+        """Say once that the heartbeat is late (or never came within the timeout of starting), and once for
+        each replica whose heartbeat stopped while another's goes on."""
+        now = self.clock()
+        silent_for = now - (self.last_seen if self.last_seen is not None else self.started)
+        if silent_for > self.timeout_s and "" not in self.reported_late:
             since = "no heartbeat" if self.last_seen is not None else "no heartbeat since the pager started"
             self.say(f"watchdog: {since} for {silent_for:.0f} s (timeout {self.timeout_s:g} s): Prometheus, "
                      "its rules or Alertmanager may be down")
-            self.reported_late = True
+            self.reported_late.add("")
+        for name, t in self.replicas.items():
+            if now - t > self.timeout_s and name not in self.reported_late:
+                self.say(f"watchdog: no heartbeat from replica {name} for {now - t:.0f} s (timeout "
+                         f"{self.timeout_s:g} s): that Prometheus is down or cannot reach Alertmanager")
+                self.reported_late.add(name)
 
 
 def records_from(receiver: str, payload: dict, received_at: float) -> list[dict]:
@@ -146,7 +167,8 @@ def create_app(journal_path: Path | None = None, watchdog_receiver: str = DEFAUL
         except (ValueError, UnicodeDecodeError) as exc:
             return problem(400, "bad-webhook", "Not an Alertmanager webhook", str(exc).splitlines()[0])
         if receiver == watchdog_receiver:
-            heartbeat.beat()
+            heartbeat.beat(sorted({r["labels"][HEARTBEAT_FROM_LABEL] for r in records
+                                   if r["status"] == "firing" and r["labels"].get(HEARTBEAT_FROM_LABEL)}))
             return JSONResponse({"heartbeat": heartbeat.last_seen})
         journal.add(records)
         return JSONResponse({"recorded": len(records)})
