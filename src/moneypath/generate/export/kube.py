@@ -82,11 +82,17 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
 
 
 def next_steps(c: Catalog, options: Options, out: str) -> list[str]:
+    from moneypath.generate.dashboards import DEFAULT_FOLDER
+
     namespace = options.namespace or DEFAULT_NAMESPACE
     labels = DEFAULT_LABELS if options.labels is None else options.labels
     shown = ", ".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
+    shown_dashboards = ", ".join(f"{k}={v}" for k, v in options.dashboard_labels.items())
     return [f"apply: kubectl apply --server-side -k {out}",
             f"PrometheusRule labelled {shown}: your Prometheus' ruleSelector must match it (--label KEY=VALUE), "
             "or its rules are silently ignored",
             f"AlertmanagerConfig: the operator only routes alerts labelled namespace={namespace}; "
-            "every exported alert rule carries it"]
+            "every exported alert rule carries it",
+            f"dashboards: ConfigMaps labelled {shown_dashboards}, folder {options.folder or DEFAULT_FOLDER!r} from "
+            f"annotation {options.folder_annotation} (Grafana's sidecar needs folderAnnotation and "
+            "foldersFromFilesStructure: true)"]

@@ -47,4 +47,5 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
 def next_steps(c: Catalog, options: Options, out: str) -> list[str]:
     namespace = namespace_of(c, options)
     return [f"load: mimirtool rules load --address=http://MIMIR:8080 --id={options.tenant} {out}/rules/{namespace}.yaml",
-            f"one namespace ({namespace}), one file: never split it, the ruler keeps one file's groups per namespace"]
+            f"namespace {namespace} is this one file: mimirtool refuses a namespace declared in two files, so keep "
+            "it whole"]
