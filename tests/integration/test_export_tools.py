@@ -23,7 +23,8 @@ def any_catalog(request):
 
 def _tool(name: str) -> str:
     path = shutil.which(name)
-    assert path, f"{name} missing: scripts/setup.sh installs it (Debian {'prometheus' if name == 'promtool' else 'victoria-metrics'})"
+    package = "prometheus" if name == "promtool" else "victoria-metrics"
+    assert path, f"{name} missing: scripts/setup.sh installs it (Debian {package})"
     return path
 
 

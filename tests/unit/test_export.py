@@ -207,8 +207,11 @@ def test_kube_receivers_translate_secret_files_details_and_links_to_the_crds_sha
         {"name": "og", "opsgenie_configs": [{"api_key_file": "/etc/am/opsgenie", "priority": "P1",
                                              "api_url": "https://api.eu.opsgenie.com/"}]},
         {"name": "chat", "slack_configs": [{"api_url_file": "/etc/am/slack", "channel": "#payments",
-                                            "send_resolved": True}]},
-        {"name": "hook", "webhook_configs": [{"url_file": "/etc/am/hook-url", "max_alerts": 10}]},
+                                            "send_resolved": True,
+                                            "actions": [{"type": "button", "text": "Runbook", "url": "{{ .x }}",
+                                                         "confirm": {"text": "Sure?", "ok_text": "Yes"}}]}]},
+        {"name": "hook", "webhook_configs": [{"url_file": "/etc/am/hook-url", "max_alerts": 10,
+                                              "http_config": {"bearer_token_file": "/etc/am/token"}}]},
     ]
     monkeypatch.setattr("moneypath.generate.export.kube.alertmanager_config", lambda c, url: plain)
     text = export.files(catalog, "kube")["alertmanagerconfig.yaml"]
@@ -221,7 +224,9 @@ def test_kube_receivers_translate_secret_files_details_and_links_to_the_crds_sha
     assert pd["pagerdutyConfigs"][0]["pagerDutyLinkConfigs"][0]["alt"] == "runbook"
     assert og["opsgenieConfigs"][0]["apiURL"] == "https://api.eu.opsgenie.com/"
     assert chat["slackConfigs"][0]["apiURL"]["key"] == "slack"
+    assert chat["slackConfigs"][0]["actions"][0]["confirm"]["okText"] == "Yes"
     assert hook["webhookConfigs"][0]["urlSecret"]["key"] == "hook-url"
+    assert hook["webhookConfigs"][0]["httpConfig"]["bearerTokenSecret"]["key"] == "token"
     assert "create secret generic moneypath-alertmanager-secrets --from-file=pagerduty-payments=PATH" in text
 
 

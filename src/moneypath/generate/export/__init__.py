@@ -25,9 +25,10 @@ __all__ = ["PLATFORMS", "ExportError", "Options", "files", "write"]
 PLATFORMS = {"prometheus": prometheus, "kube": kube, "mimir": mimir, "vm": vm}
 
 
-def files(c: Catalog, platform: str, options: Options = Options()) -> dict[str, str]:
-    """Relative path → content of the platform's export; ExportError on an unknown platform or a bad option."""
-    return _platform(platform).files(c, options)
+def files(c: Catalog, platform: str, options: Options | None = None) -> dict[str, str]:
+    """Relative path → content of the platform's export (`options` None: every default); ExportError on an unknown
+    platform or a bad option."""
+    return _platform(platform).files(c, options or Options())
 
 
 def next_steps(c: Catalog, platform: str, options: Options, out: str) -> list[str]:

@@ -17,8 +17,10 @@ from moneypath.generate.export.options import ExportError
 
 # Alertmanager key → CRD key where camelCase alone is not it.
 _IRREGULAR = {"api_url": "apiURL", "client_url": "clientURL", "icon_url": "iconURL", "image_url": "imageURL",
-              "thumb_url": "thumbURL", "url_file": "urlSecret", "links": "pagerDutyLinkConfigs",
+              "thumb_url": "thumbURL", "require_tls": "requireTLS", "links": "pagerDutyLinkConfigs",
               "images": "pagerDutyImageConfigs", "source_matchers": "sourceMatch", "target_matchers": "targetMatch"}
+# `<field>_file` → the CRD's Secret reference field, where it is not camelCase of <field>.
+_SECRET_FIELDS = {"url": "urlSecret", "bearer_token": "bearerTokenSecret"}
 # Alertmanager maps that the CRD takes as lists of {key, value}.
 _KEY_VALUE_LISTS = {"details"}
 _TRANSLATED = {"global", "route", "receivers", "inhibit_rules"}
@@ -70,16 +72,17 @@ class _Secrets:
 def _receiver_config(config: dict, secrets: _Secrets) -> dict:
     out = {}
     for key, value in config.items():
-        if key.endswith("_file") and key != "url_file":
-            out[camel(key.removesuffix("_file"))] = secrets.ref(value)
-        elif key == "url_file":
-            out["urlSecret"] = secrets.ref(value)
+        if key.endswith("_file"):
+            field = key.removesuffix("_file")
+            out[_SECRET_FIELDS.get(field) or camel(field)] = secrets.ref(value)
         elif key in _KEY_VALUE_LISTS and isinstance(value, dict):
             out[camel(key)] = [{"key": k, "value": str(v)} for k, v in value.items()]
         elif key == "links" and isinstance(value, list):  # PagerDuty: {href, text} → {href, alt}
             out[camel(key)] = [{"href": link["href"], "alt": link.get("text", "")} for link in value]
         elif isinstance(value, dict):
             out[camel(key)] = _receiver_config(value, secrets)
+        elif isinstance(value, list):  # Slack fields and actions, Opsgenie responders: objects, camelCase too
+            out[camel(key)] = [_receiver_config(v, secrets) if isinstance(v, dict) else v for v in value]
         else:
             out[camel(key)] = value
     return out
