@@ -26,7 +26,7 @@ have_initdb() {
   return 1
 }
 if ! $demo; then
-  command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test
+  command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)  # scale-out test; vmalert -dryRun (export)
   have_initdb || need_apt+=(postgresql)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # reports and snapshot pages are checked in it
 fi

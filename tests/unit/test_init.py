@@ -389,3 +389,35 @@ def test_a_catalog_linked_from_elsewhere_is_read_and_the_project_refreshed_insid
     assert result.returncode == 0, result.stderr
     assert page.is_file() and (project / "moneypath.yaml").is_symlink()
     assert [p.name for p in shared.parent.iterdir()] == ["moneypath.yaml"]
+
+
+@pytest.mark.parametrize("platform, first", [("kube", "prometheusrule.yaml"), ("mimir", "rules/tickets.yaml"),
+                                             ("vm", "vmrule.yaml")])
+def test_platform_writes_its_export_beside_the_plain_files_and_a_rerun_keeps_it(tmp_path, platform, first):
+    from moneypath.generate import export
+
+    root = tmp_path / "ops"
+    result = init(root, *SHOP, "--platform", platform)
+    assert result.returncode == 0, result.stderr
+    c = load_catalog(root / "moneypath.yaml")
+    expected = export.files(c, platform)
+    assert first in expected
+    deploy = root / "deploy" / platform
+    assert {p.relative_to(deploy).as_posix(): p.read_text() for p in deploy.rglob("*") if p.is_file()} == expected
+    assert f"moneypath export {platform} --catalog {root}/moneypath.yaml --out {root}/deploy/{platform}" in result.stdout
+    assert run_cli("build", "--root", str(root), "--check").returncode == 0  # the plain files are there too
+    assert run_cli("lint", "--root", str(root)).returncode == 0
+    again = init(root, "--platform", platform)
+    assert again.returncode == 0 and "nothing to write" in again.stdout, again.stdout
+
+
+def test_the_default_platform_writes_no_deploy_directory(project):
+    assert not (project / "deploy").exists()
+
+
+def test_an_unknown_platform_is_one_line_and_writes_nothing(tmp_path):
+    root = tmp_path / "ops"
+    result = init(root, *SHOP, "--platform", "k8s")
+    assert result.returncode == 2
+    assert "--platform: unknown 'k8s'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not root.exists()

@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.cli import audit as audit_cli
 
     audit_cli.add_commands(commands, _catalog_arg, _state_arg)
+    from moneypath.cli import export as export_cli
+
+    export_cli.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
 

@@ -29,7 +29,7 @@ def needed(args) -> list[str]:
     if command == "metrics":
         return []
     if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot", "faultproxy",
-                   "alerts", "slo", "audit"):
+                   "alerts", "slo", "audit", "export"):
         return ["tools"]
     if command == "up":
         return ["tools"] if args.no_services else ["tools", "reference"]

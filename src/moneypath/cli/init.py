@@ -43,6 +43,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     init.add_argument("--routes", metavar="R,S", default="",
                       help="your API's route templates, e.g. /charges,/charges/{charge_id} (/healthz is added)")
     init.add_argument("--oncall", metavar="RECEIVER", help="who is paged (default: <service>-oncall)")
+    init.add_argument("--platform", metavar="PLATFORM", default="prometheus",
+                      help="where you run: prometheus (default: the plain files only), kube (kube-prometheus-stack), "
+                           "mimir or vm; kube, mimir and vm also get `moneypath export PLATFORM`'s files, with its "
+                           "defaults, in DIR/deploy/PLATFORM/ (`moneypath export --help`)")
     init.set_defaults(run=_run)
 
 
@@ -109,15 +113,18 @@ def options_from(args):
 
 
 def _run(args) -> int:
+    from moneypath.generate.export import PLATFORMS
     from moneypath.scaffold.project import InitError, init_project
 
     try:
+        if args.platform not in PLATFORMS:
+            raise ValueError(f"--platform: unknown {args.platform!r} (known: {', '.join(PLATFORMS)})")
         options = options_from(args)
     except ValueError as exc:
         print(f"moneypath init: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = init_project(Path(args.dir), options)
+        result = init_project(Path(args.dir), options, args.platform)
     except InitError as exc:
         print(f"moneypath init: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -135,6 +142,8 @@ def _run(args) -> int:
     print(f"\n{c.service}: {len(c.signals)} signals, {len(c.slos)} SLOs, {len(c.alerts)} alerts (+{len(c.slos)} SLO "
           f"burn-rate alerts), providers "
           f"{', '.join(c.providers)}, currencies {', '.join(c.currencies)}; features off: {', '.join(off) or 'none'}")
+    refresh = "" if args.platform == "prometheus" else (
+        f"\n  moneypath export {args.platform} --catalog {args.dir}/moneypath.yaml --out {args.dir}/deploy/{args.platform}")
     print(f"next: edit {args.dir}/moneypath.yaml and the TODOs in {args.dir}/runbooks/, then\n"
-          f"  moneypath build --root {args.dir}\n  moneypath lint --root {args.dir}")
+          f"  moneypath build --root {args.dir}\n  moneypath lint --root {args.dir}{refresh}")
     return 0

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from moneypath._common.atomic import write_text
 from moneypath.catalog import DEFAULT_PATH, Catalog, CatalogError, load_catalog, parse_catalog
 from moneypath.check.drill_files import DRILL_DIR
-from moneypath.generate import build
+from moneypath.generate import build, export
 from moneypath.scaffold import pages
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
 
@@ -98,10 +98,11 @@ def _read_manifest(root: Path) -> dict[str, str]:
     return manifest
 
 
-def init_project(root: Path, options: Options | None) -> InitResult:
+def init_project(root: Path, options: Options | None, platform: str = "prometheus") -> InitResult:
     """Write or refresh the project under `root`; CatalogError if the catalog there is not valid, InitError when
     a path init would touch is outside the project or cannot be written. `options` make a new catalog when there
-    is none; with one already there they are not needed.
+    is none; with one already there they are not needed. A `platform` other than prometheus (whose files are the
+    build's) adds `moneypath export PLATFORM`'s files, with its defaults, under deploy/PLATFORM/.
 
     All or nothing: every file is first written to a staging directory beside `root` (in its parent, so the
     moves below never cross a file system). A new project is that directory, renamed to `root`; an existing one
@@ -122,7 +123,7 @@ def init_project(root: Path, options: Options | None) -> InitResult:
         _remove_dirs(made)
         raise InitError(f"cannot write under {parent}: {exc.strerror or exc}; nothing was written") from None
     try:
-        result, removals = _stage(root, stage, existing, options, manifest)
+        result, removals = _stage(root, stage, existing, options, manifest, platform)
         if existing:
             _commit(root, stage, removals)
         else:
@@ -177,8 +178,15 @@ def _remove_dirs(paths: list[Path]) -> None:
             pass
 
 
+def deploy_files(c: Catalog, platform: str) -> dict[str, str]:
+    """Relative path → content of a platform's export beside the plain files (none for plain Prometheus)."""
+    if platform == "prometheus":
+        return {}
+    return {f"deploy/{platform}/{rel}": content for rel, content in export.files(c, platform).items()}
+
+
 def _stage(root: Path, stage: Path, existing: bool, options: Options | None,
-           manifest: dict[str, str]) -> tuple[InitResult, list[str]]:
+           manifest: dict[str, str], platform: str) -> tuple[InitResult, list[str]]:
     """Write into `stage` what init would write into `root` (read: the files already in `root`); the result and
     the manifest's files to remove. Nothing in `root` changes here."""
     staged: dict[str, str] = {}
@@ -207,7 +215,7 @@ def _stage(root: Path, stage: Path, existing: bool, options: Options | None,
     else:
         catalog = load_catalog(catalog_path)
     result = InitResult(catalog, written=written)
-    for rel, content in build.artifacts(catalog).items():
+    for rel, content in {**build.artifacts(catalog), **deploy_files(catalog, platform)}.items():
         if read(rel) != content:
             staged[rel] = content
             result.built.append(rel)

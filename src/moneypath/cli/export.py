@@ -1,0 +1,104 @@
+"""`moneypath export <platform>`: the generated rules, routing and dashboards in a platform's native form."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+from pathlib import Path
+
+from moneypath.generate.routing import DEFAULT_PAGER_URL
+
+EXIT_USAGE = 2
+EXIT_UNWRITABLE = 1
+
+EPILOG = """platforms:
+  prometheus  the files `moneypath build` writes (rule files, alertmanager.yml, dashboards, provisioning)
+  kube        kube-prometheus-stack: PrometheusRule, AlertmanagerConfig, one dashboard ConfigMap per
+              dashboard for Grafana's sidecar, kustomization.yaml (kubectl apply --server-side -k DIR)
+  mimir       Grafana Mimir/Cortex ruler: rules/<namespace>.yaml for `mimirtool rules load` or `sync`
+  vm          VictoriaMetrics: a VMRule for the operator and vmalert rule files (rules/*.yaml)
+
+examples:
+  moneypath export kube --namespace monitoring --label release=prom-stack
+  moneypath export mimir --tenant payments --out deploy/mimir
+  moneypath export vm --namespace vm
+
+Every file is written, or none is."""
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    export = commands.add_parser(
+        "export", help="write the rules, routing and dashboards for Kubernetes, Mimir or VictoriaMetrics",
+        description="Translate what `moneypath build` generates into a platform's native objects: nothing is "
+                    "generated differently, so the alerts are the same everywhere.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("platform", metavar="PLATFORM", help="prometheus, kube, mimir or vm (below)")
+    catalog_arg(export)
+    export.add_argument("--out", metavar="DIR", help="directory to write into (default: deploy/PLATFORM)")
+    export.add_argument("--namespace", metavar="NS",
+                        help="kube, vm: the Kubernetes namespace of every object (default: monitoring); mimir: the "
+                             "ruler namespace, which names the file (default: the catalog's namespace)")
+    export.add_argument("--label", metavar="KEY=VALUE", action="append", default=None,
+                        help="kube, vm: a label on the rule objects, repeatable; it must match the ruleSelector of "
+                             "your Prometheus/VMAlert (kube default: release=kube-prometheus-stack, which a "
+                             "kube-prometheus-stack release of that name selects; vm default: none). Giving one "
+                             "replaces the default")
+    export.add_argument("--folder", metavar="NAME",
+                        help="kube: the Grafana folder for the dashboards (default: Money path, as `build`)")
+    export.add_argument("--folder-annotation", metavar="KEY", default="grafana_folder",
+                        help="kube: the annotation Grafana's sidecar reads the folder from "
+                             "(sidecar.dashboards.folderAnnotation; default grafana_folder)")
+    export.add_argument("--dashboard-label", metavar="KEY=VALUE", action="append", default=None,
+                        help="kube: the label Grafana's sidecar loads dashboard ConfigMaps by, repeatable "
+                             "(sidecar.dashboards.label/labelValue; default grafana_dashboard=1)")
+    export.add_argument("--tenant", metavar="ID", default="anonymous",
+                        help="mimir: the tenant (X-Scope-OrgID, mimirtool --id) shown in the load commands "
+                             "(default: anonymous, Mimir's tenant with multi-tenancy off)")
+    export.add_argument("--pager-url", metavar="URL", default=DEFAULT_PAGER_URL,
+                        help="kube: base URL of the receivers' webhooks in the AlertmanagerConfig, as in "
+                             f"alerts/alertmanager.yml (default {DEFAULT_PAGER_URL}, `moneypath pager`)")
+    export.set_defaults(run=_run)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
+    if values is None:
+        return None
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option}: {value!r} is not KEY=VALUE (e.g. {option} release=kube-prometheus-stack)")
+        out[key] = val
+    return out
+
+
+def _run(args) -> int:
+    from moneypath.catalog import load_catalog
+    from moneypath.generate import export
+
+    try:
+        options = export.Options(
+            namespace=args.namespace, labels=_pairs(args.label, "--label"), folder=args.folder,
+            folder_annotation=args.folder_annotation, tenant=args.tenant, pager_url=args.pager_url,
+            **({"dashboard_labels": d} if (d := _pairs(args.dashboard_label, "--dashboard-label")) else {}))
+        catalog = load_catalog(args.catalog)
+        rendered = export.files(catalog, args.platform, options)
+    except ValueError as exc:  # ExportError included
+        print(f"moneypath export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out or f"deploy/{args.platform}")
+    try:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(out))
+        written = export.write(out, rendered)
+    except OSError as exc:
+        print(f"moneypath export: cannot write {exc.filename or out}: {exc.strerror or exc}; nothing was written",
+              file=sys.stderr)
+        return EXIT_UNWRITABLE
+    for rel in written:
+        print(f"wrote {out / rel}")
+    for line in export.next_steps(catalog, args.platform, options, str(out)):
+        print(line)
+    return 0

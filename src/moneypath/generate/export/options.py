@@ -1,0 +1,24 @@
+"""The export's options, shared by every platform, and its one error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from moneypath.generate.routing import DEFAULT_PAGER_URL
+
+
+class ExportError(ValueError):
+    """One line for the person running export; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every knob of every platform; a platform reads the ones it has. None: the platform's default."""
+
+    namespace: str | None = None  # kube/vm: the Kubernetes namespace; mimir: the ruler namespace
+    labels: dict[str, str] | None = None  # kube/vm: selector labels on the rule objects
+    folder: str | None = None  # kube: the Grafana folder the sidecar files the dashboards in (None: the build's)
+    folder_annotation: str = "grafana_folder"  # kube: the sidecar's folderAnnotation
+    dashboard_labels: dict[str, str] = field(default_factory=lambda: {"grafana_dashboard": "1"})  # kube: sidecar label
+    tenant: str = "anonymous"  # mimir: X-Scope-OrgID (Mimir's tenant when multi-tenancy is off)
+    pager_url: str = DEFAULT_PAGER_URL  # kube: where the receivers' webhooks go (as in alerts/alertmanager.yml)
