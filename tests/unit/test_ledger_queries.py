@@ -73,6 +73,9 @@ def test_the_team_queries_read_the_team_schema(shop_db):
         assert reader.stored({"ch_1", "ch_2", "ch_3"}) == ({"ch_1", "ch_2"}, {"ch_1"})
         with pytest.raises(NotChecked, match="the catalog declares no ledger.breaks query"):
             reader.breaks_since(0)
+        # a runbook's SQL diagnosis step runs through the same read-only connection
+        assert reader.rows("SELECT charge_id, state FROM charges ORDER BY charge_id") == [
+            {"charge_id": "ch_1", "state": "captured"}, {"charge_id": "ch_2", "state": "authorized"}]
     finally:
         reader.close()
 

@@ -159,8 +159,17 @@ class LedgerReader:
     def declares(self, check: str) -> bool:
         return getattr(self.queries, check) is not None
 
-    def _rows(self, check: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Any read, e.g. a runbook's SQL diagnosis step; SQLAlchemyError as it comes."""
         from sqlalchemy import bindparam, text
+
+        query = text(sql)
+        if "ids" in (params or {}):
+            query = query.bindparams(bindparam("ids", expanding=True))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query, params or {}).mappings()]
+
+    def _rows(self, check: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from sqlalchemy.exc import SQLAlchemyError
 
         from moneypath.check.runbooks import database_error
@@ -168,12 +177,8 @@ class LedgerReader:
         sql = getattr(self.queries, check)
         if sql is None:
             raise NotChecked(f"the catalog declares no ledger.{check} query")
-        query = text(sql)
-        if "ids" in (params or {}):
-            query = query.bindparams(bindparam("ids", expanding=True))
         try:
-            with self.engine.connect() as conn:
-                return [dict(row) for row in conn.execute(query, params or {}).mappings()]
+            return self.rows(sql, params)
         except SQLAlchemyError as exc:
             raise NotChecked(f"ledger.{check} failed on the database: {database_error(exc)}") from None
 
