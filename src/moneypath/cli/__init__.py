@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--time-factor", type=float, default=1.0, metavar="F",
                     help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
                          "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default 1)")
+    up.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
+                    help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and "
+                         "answers queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
     up.add_argument("--ha", action="store_true",
                     help="production's shape: two Prometheus replicas running the same rules (external label "
                          "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
@@ -390,9 +393,13 @@ def _stack(args) -> int:
             state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
                              time_factor=args.time_factor,
                              remote_write=args.remote_write, faults=args.faults,
-                             services=not (args.no_services or args.target), ha=args.ha)  # a --target is your service
+                             services=not (args.no_services or args.target),  # a --target is your service
+                             ha=args.ha, engine=args.engine)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
+            if args.engine == "vm":
+                print(f"engine vm: VictoriaMetrics answers the Prometheus API at {state.url('victoriametrics')}; "
+                      f"vmalert {state.url('vmalert')} evaluates the rules")
             if args.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")

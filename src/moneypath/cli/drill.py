@@ -58,6 +58,12 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--db-url", metavar="URL", help="ledger database (SQLAlchemy URL), opened read-only")
     run.add_argument("--time-factor", type=float, default=1.0, metavar="F",
                      help="with --target-*: how much faster than production the target's rules run (default 1)")
+    run.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
+                     help="without --target-*: what runs the rules of the stack each drill starts (as `moneypath up "
+                          "--engine`): prometheus (default) or vm (VictoriaMetrics + vmalert)")
+    run.add_argument("--ha", action="store_true",
+                     help="without --target-*: each drill's stack runs a Prometheus pair and a two-node "
+                          "Alertmanager cluster (as `moneypath up --ha`)")
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -179,6 +185,10 @@ def _run(args) -> int:
     except ValueError as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if target is not None and (args.engine != "prometheus" or args.ha):
+        print("moneypath drill: --engine and --ha shape the stack a drill starts; with --target-* the drill runs "
+              "on the stack you give (start it with `moneypath up --engine/--ha`)", file=sys.stderr)
+        return EXIT_INVALID
     if target is None:
         for d in drills:
             if d.fault is not None and d.fault.where in ("faultproxy", "hook"):
@@ -198,7 +208,8 @@ def _run(args) -> int:
                 print(f"moneypath drill: {why}", file=sys.stderr)
                 return EXIT_INVALID
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
-                         say=lambda text: print(text, flush=True), interactive=args.interactive)
+                         say=lambda text: print(text, flush=True), interactive=args.interactive,
+                         topology={"engine": args.engine, "ha": args.ha})
     print()
     print_summary(results)
     if any(r.interrupted for r in results):

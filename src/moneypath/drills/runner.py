@@ -61,8 +61,9 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
 # ---------------------------------------------------------------- several drills, the local stack
 
 
-def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print):
-    """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it."""
+def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topology: dict | None = None):
+    """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it;
+    `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True)."""
     import shutil
 
     from moneypath._common.tokens import issue
@@ -73,7 +74,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print):
     shutil.rmtree(state_dir, ignore_errors=True)  # fresh history: no pages or alert state from before
     started = time.time()
     state = stack.up(catalog, state_dir, [], fast=True, services=True, faults=True, progress=lambda *_: None,
-                     time_factor=LOCAL_TIME_FACTOR)
+                     time_factor=LOCAL_TIME_FACTOR, **(topology or {}))
     secret = stack.read_secrets(state_dir)["token_secret"].encode()
     target = Target(service=state.url("refservice"), prometheus=state.url("prometheus"),
                     providersim=state.url("providersim"), alertmanager=state.url("alertmanager"),
@@ -124,8 +125,8 @@ def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,
                state_dir: Path = Path(".moneypath/drills"), say=print, interactive: bool = False,
-               ask=input) -> list[Result]:
-    """Run each drill; without a target each gets its own fresh local stack, stopped afterwards
+               ask=input, topology: dict | None = None) -> list[Result]:
+    """Run each drill; without a target each gets its own fresh local stack (of `topology`), stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
     Ctrl-C ends the drill at hand (journal and report kept) and runs no further one."""
     from moneypath.stack import local as stack
@@ -139,7 +140,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             own = state_dir / drill.name
             try:
                 try:
-                    local = local_stack(catalog, drill, own, say)
+                    local = local_stack(catalog, drill, own, say, topology)
                 except Exception as exc:  # noqa: BLE001 - StackError, a port in use...: this drill fails, not the run
                     reason = f"stack did not start: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                     say(f"           {reason}")

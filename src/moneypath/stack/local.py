@@ -33,6 +33,7 @@ from moneypath.generate.rules import alert_rules, recording_rules
 
 STATE_FILE = "stack.json"
 LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
+ENGINES = ("prometheus", "vm")
 REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
 
 
@@ -57,8 +58,12 @@ class StackState:
     targets: list[str]
     parts: list[Part] = field(default_factory=list)
     time_factor: float = 1.0  # rules compressed by this factor (moneypath.generate.compress); 1 = as committed
+    engine: str = "prometheus"  # or "vm": VictoriaMetrics stores and answers queries, vmalert runs the rules
 
     def url(self, name: str) -> str:
+        """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
+        if name == "prometheus" and self.engine == "vm":
+            name = "victoriametrics"
         return next(p.url for p in self.parts if p.name == name)
 
 
@@ -98,7 +103,7 @@ def load_state(state_dir: Path) -> StackState | None:
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
        faults: bool = False, time_factor: float = 1.0, service_workers: int = 1,
-       db_url: str | None = None, ha: bool = False) -> StackState:
+       db_url: str | None = None, ha: bool = False, engine: str = "prometheus") -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
@@ -110,17 +115,24 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed. `ha` runs production's shape:
     two Prometheus replicas with the same rules (parts prometheus, prometheus-b; replica labels a, b) each
-    sending to a two-node Alertmanager cluster gossiping on loopback (alertmanager, alertmanager-b)."""
+    sending to a two-node Alertmanager cluster gossiping on loopback (alertmanager, alertmanager-b).
+    `engine` "vm" runs the same rules on VictoriaMetrics instead: victoria-metrics scrapes and stores (and
+    answers the Prometheus API, proxying /api/v1/alerts and /api/v1/rules to vmalert), vmalert evaluates
+    the rule files and writes recorded series and alert state back to it."""
+    if engine not in ENGINES:
+        raise StackError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if ha and engine != "prometheus":
+        raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (README)")
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
-    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor)
+    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine)
     replicas = REPLICAS if ha else ("",)
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("pager", "providersim", "refservice", *(
+    ports = {name: free_port() for name in ("pager", "providersim", "refservice", "victoriametrics", "vmalert", *(
         f"{kind}{r}" for kind in ("alertmanager", "prometheus", "cluster") for r in replicas))}
     commands: dict[str, tuple[list[str], str, str, dict]] = {}
     if services:
@@ -179,7 +191,9 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
              f"--storage.path={state_dir / f'alertmanager-data{r}'}",
              f"--web.listen-address=127.0.0.1:{ports[f'alertmanager{r}']}", *cluster],
             f"http://127.0.0.1:{ports[f'alertmanager{r}']}", "/-/ready", {})
-    for r in replicas:
+    if engine == "vm":
+        commands |= _vm_commands(c, state_dir, ports, alertmanagers, interval)
+    for r in replicas if engine == "prometheus" else ():
         commands[f"prometheus{r}"] = (
             [_binary("prometheus"), f"--config.file={state_dir / f'prometheus{r}.yml'}",
              f"--storage.tsdb.path={state_dir / f'prometheus-data{r}'}",
@@ -210,6 +224,30 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         down(state_dir, progress=lambda *_: None)
         raise
     return state
+
+
+def _vm_commands(c: Catalog, state_dir: Path, ports: dict[str, int], alertmanagers: list[str],
+                 interval: str) -> dict[str, tuple[list[str], str, str, dict]]:
+    """VictoriaMetrics (scraping what prometheus.yml lists) and vmalert (the same rule files), on loopback."""
+    vm_url, vmalert_url = (f"http://127.0.0.1:{ports[n]}" for n in ("victoriametrics", "vmalert"))
+    (state_dir / "victoriametrics-data").mkdir(exist_ok=True)
+    return {
+        "victoriametrics": (
+            [_binary("victoria-metrics"), f"-storageDataPath={state_dir / 'victoriametrics-data'}",
+             f"-httpListenAddr=127.0.0.1:{ports['victoriametrics']}", f"-promscrape.config={state_dir / 'prometheus.yml'}",
+             "-promscrape.config.strictParse=false",  # rule_files and alerting are vmalert's, not its
+             f"-vmalert.proxyURL={vmalert_url}", f"-retentionPeriod={retention(c)}",
+             "-search.latencyOffset=0s",  # answer with the last second's samples, as Prometheus does
+             "-search.disableCache"],  # a drill reads back what was just written
+            vm_url, "/health", {}),
+        "vmalert": (
+            [_binary("vmalert"), f"-rule={state_dir / 'recording-rules.yaml'}", f"-rule={state_dir / 'alert-rules.yaml'}",
+             f"-datasource.url={vm_url}", f"-remoteWrite.url={vm_url}", f"-remoteRead.url={vm_url}",
+             *(f"-notifier.url=http://{am}" for am in alertmanagers), f"-evaluationInterval={interval}",
+             f"-httpListenAddr=127.0.0.1:{ports['vmalert']}", f"-external.label=service={c.service}",
+             f"-external.url={vm_url}"],
+            vmalert_url, "/health", {}),
+    }
 
 
 SECRETS_FILE = "secrets.json"
@@ -289,7 +327,7 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
     for part in state.parts:
         ok = _alive(part.pid) and _healthy(part)
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
-        if ok and part.name.startswith("prometheus"):
+        if ok and (part.name.startswith("prometheus") or part.name == "victoriametrics"):
             detail += _targets_summary(part.url)
         if ok and part.name == "pager":
             detail += _watchdog_summary(part.url)
