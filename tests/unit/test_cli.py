@@ -161,3 +161,22 @@ def test_snapshot_reads_prometheus_from_the_stack_in_state_dir(tmp_path):
         "parts": [{"name": "prometheus", "url": "http://127.0.0.1:41234", "pid": 1, "health_path": "/-/ready",
                    "log": "p.log"}]}))
     assert _running_prometheus(tmp_path) == "http://127.0.0.1:41234"
+
+
+def test_up_refuses_a_stack_shape_it_cannot_run(tmp_path):
+    from moneypath.stack import local as stack
+
+    catalog = load_catalog(str(ROOT / "moneypath.yaml"))
+    with pytest.raises(stack.StackError, match="--ha runs a Prometheus pair"):
+        stack.up(catalog, tmp_path, [], ha=True, engine="vm")
+    with pytest.raises(stack.StackError, match="unknown engine 'thanos'"):
+        stack.up(catalog, tmp_path, [], engine="thanos")
+    assert not (tmp_path / "stack.json").exists()  # refused before anything started
+
+
+def test_a_drill_on_a_given_target_refuses_a_stack_shape():
+    drill = str(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml")
+    result = run_cli("drill", "run", drill, "--engine", "vm", "--target-service", "http://127.0.0.1:9",
+                     "--target-prometheus", "http://127.0.0.1:9", "--target-pager", "http://127.0.0.1:9")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "--engine and --ha shape the stack a drill starts" in result.stderr
