@@ -67,7 +67,9 @@ def _slack(d: Slack) -> dict:
     return {**block, "send_resolved": True,
             "title": "[{{ .Status | toUpper }}] " + TITLE,
             "title_link": RUNBOOK,
-            "text": "{{ .CommonAnnotations.description }}\n<" + RUNBOOK + "|runbook> · <" + DASHBOARD + "|dashboard>"}
+            "text": "{{ .CommonAnnotations.description }}\n<" + RUNBOOK + "|runbook> · <" + DASHBOARD + "|dashboard>",
+            # Alertmanager's default adds "fallback", which Slack does not format (only pretext, text, fields).
+            "mrkdwn_in": ["pretext", "text"]}
 
 
 def _webhook(d: Webhook, send_resolved: bool) -> dict:
