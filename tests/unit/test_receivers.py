@@ -184,3 +184,9 @@ def test_build_refuses_a_literal_secret_with_one_line_and_writes_nothing(tmp_pat
     assert line.startswith(f"{catalog}:") and "receivers.payments-tickets.slack: api_url: a secret never goes" in line
     assert "hooks.slack.com" not in line and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moneypath.yaml"]
+
+
+def test_catalog_show_says_where_each_receiver_delivers(catalog):
+    out = run_cli("catalog", "show", "--catalog", str(CATALOG_PATH)).stdout
+    for name, receiver in catalog.receivers.items():
+        assert re.search(rf"receiver {re.escape(name)}\s+│ {', '.join(receiver.declared())}\s", out), name
