@@ -77,14 +77,12 @@ def test_pagerduty_and_opsgenie_take_severity_and_priority_from_the_alerts_sever
     assert set(OPSGENIE_PRIORITY.values()) <= {"P1", "P2", "P3", "P4", "P5"}
     [pd] = next(r for r in alertmanager_config(catalog, production=True)["receivers"]
                 if r["name"] == "payments-oncall")["pagerduty_configs"]
-    assert pd["severity"] == ('{{ if eq .CommonLabels.severity "page" }}critical{{ else if eq .CommonLabels.severity '
-                              '"ticket" }}warning{{ else }}warning{{ end }}')
+    assert pd["severity"] == '{{ if eq .CommonLabels.severity "page" }}critical{{ else }}warning{{ end }}'
     assert pd["source"] == catalog.service and pd["links"][0] == {"href": "{{ .CommonAnnotations.runbook_url }}",
                                                                   "text": "runbook"}
     [og] = next(r for r in alertmanager_config(foreign, production=True)["receivers"]
                 if r["name"] == "tickets-oncall")["opsgenie_configs"]
-    assert og["priority"] == ('{{ if eq .CommonLabels.severity "page" }}P1{{ else if eq .CommonLabels.severity '
-                              '"ticket" }}P3{{ else }}P3{{ end }}')
+    assert og["priority"] == '{{ if eq .CommonLabels.severity "page" }}P1{{ else }}P3{{ end }}'
     assert og["api_url"] == "https://api.eu.opsgenie.com/" and og["source"] == foreign.service
 
 

@@ -27,10 +27,11 @@ TITLE = "{{ .CommonLabels.alertname }}{{ with .CommonAnnotations.summary }}: {{ 
 
 
 def _by_severity(mapping: dict[str, str], default: str) -> str:
-    """A Go template choosing a value by the group's common `severity` label."""
+    """A Go template choosing a value by the group's common `severity` label (a value equal to the default
+    needs no branch of its own)."""
     branches = "".join(f'{"if" if i == 0 else "else if"} eq .CommonLabels.severity "{sev}" }}}}{value}{{{{ '
-                       for i, (sev, value) in enumerate(mapping.items()))
-    return f"{{{{ {branches}else }}}}{default}{{{{ end }}}}"
+                       for i, (sev, value) in enumerate((s, v) for s, v in mapping.items() if v != default))
+    return f"{{{{ {branches}else }}}}{default}{{{{ end }}}}" if branches else default
 
 
 def _pagerduty(c: Catalog, d: PagerDuty) -> dict:
