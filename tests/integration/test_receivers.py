@@ -184,8 +184,9 @@ def test_every_receiver_delivers_a_valid_payload_with_its_secret_from_a_file(bas
         # Who gets what: the catalog's routes, each receiver by every delivery it declares.
         expected = {(kind, name) for name, receiver in c.receivers.items() for kind in receiver.declared()
                     if name in {*c.routes.money_loss, c.routes.page, c.routes.ticket}}
-        delivered = lambda: {(r["path"].split("/")[1], r["path"].split("/")[2]) for r in capture.requests  # noqa: E731
-                             if r["path"] != "/watchdog"}
+        def delivered() -> set[tuple[str, str]]:
+            return {tuple(r["path"].split("/")[1:3]) for r in capture.requests if r["path"] != "/watchdog"}
+
         wait_for(lambda: delivered() >= expected, 60, f"deliveries to {sorted(expected)}")
         wait_for(lambda: capture.at("/watchdog"), 30, "the heartbeat")
         firing = list(capture.requests)

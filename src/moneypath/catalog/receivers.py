@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -27,7 +27,8 @@ def _plain_url(value: str) -> str:
         raise PydanticCustomError("url", "must be an http(s) URL")
     if parts.username or parts.password or parts.query:
         raise PydanticCustomError("url_secret", "may carry a credential (user:password@ or a ?query), and the "
-                                  "generated config would show it: put the whole URL in a file and give url_file")
+                                  "generated config would show it: put the whole URL in a file and give url_file "
+                                  "(Alertmanager 0.26 and later)")
     return value
 
 
@@ -51,7 +52,7 @@ class _Delivery(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _file_is_a_path(cls, value: Any, info) -> Any:
+    def _file_is_a_path(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name.endswith("_file") and isinstance(value, str) and not _is_path(value):
             raise PydanticCustomError("not_a_path", "give the path of the file that holds the secret "
                                       "(e.g. /etc/alertmanager/secrets/...), not the secret itself")
@@ -95,7 +96,7 @@ class Slack(_Delivery):
     LITERAL_SECRETS = {"api_url": "api_url_file", "url": "api_url_file"}
 
     api_url_file: str
-    channel: str | None = Field(default=None, pattern=r"^[#@][^\s]+$")
+    channel: str | None = Field(default=None, pattern=r"^\S+$")  # #name, @user or an ID; the hook's own if none
 
 
 class Webhook(_Delivery):
