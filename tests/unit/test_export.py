@@ -15,7 +15,9 @@ import jsonschema
 import pytest
 import yaml
 
+from moneypath.catalog import parse_catalog
 from moneypath.generate import build, dashboards, export
+from moneypath.generate.export.amconfig import camel
 from moneypath.generate.routing import alertmanager_config
 from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, run_cli
@@ -179,7 +181,7 @@ def test_kube_alertmanagerconfig_is_valid_and_routes_as_the_builds_alertmanager(
     routing = load(export.files(any_catalog, "kube")["alertmanagerconfig.yaml"])
     validate_routing(routing)
     assert (routing["apiVersion"], routing["kind"]) == ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig")
-    plain = alertmanager_config(any_catalog)
+    plain = alertmanager_config(any_catalog, production=any_catalog.delivers_in_production)
     spec = routing["spec"]
     assert spec["route"]["receiver"] == plain["route"]["receiver"]
     assert spec["route"]["groupBy"] == plain["route"]["group_by"]
@@ -190,8 +192,11 @@ def test_kube_alertmanagerconfig_is_valid_and_routes_as_the_builds_alertmanager(
         assert ours.get("continue", False) == theirs.get("continue", False)
         assert ours.get("repeatInterval") == theirs.get("repeat_interval")
     assert [r["name"] for r in spec["receivers"]] == [r["name"] for r in plain["receivers"]]
-    urls = [c["url"] for r in spec["receivers"] for c in r["webhookConfigs"]]
-    assert urls == [c["url"] for r in plain["receivers"] for c in r["webhook_configs"]]
+    # every delivery the catalog declares, in the CRD's spelling (PagerDuty, Opsgenie, Slack, webhook)
+    assert [sorted(k for k in r if k != "name") for r in spec["receivers"]] == \
+        [sorted(camel(k) for k in r if k != "name") for r in plain["receivers"]]
+    urls = [c["url"] for r in spec["receivers"] for c in r.get("webhookConfigs", ())]
+    assert urls == [c["url"] for r in plain["receivers"] for c in r.get("webhook_configs", ())]
     assert spec["inhibitRules"][0]["equal"] == plain["inhibit_rules"][0]["equal"]
 
 
@@ -213,7 +218,7 @@ def test_kube_receivers_translate_secret_files_details_and_links_to_the_crds_sha
         {"name": "hook", "webhook_configs": [{"url_file": "/etc/am/hook-url", "max_alerts": 10,
                                               "http_config": {"bearer_token_file": "/etc/am/token"}}]},
     ]
-    monkeypatch.setattr("moneypath.generate.export.kube.alertmanager_config", lambda c, url: plain)
+    monkeypatch.setattr("moneypath.generate.export.kube.alertmanager_config", lambda c, url, production: plain)
     text = export.files(catalog, "kube")["alertmanagerconfig.yaml"]
     routing = load(text)
     validate_routing(routing)
@@ -232,7 +237,7 @@ def test_kube_receivers_translate_secret_files_details_and_links_to_the_crds_sha
 
 def test_kube_routing_it_cannot_translate_is_an_error_not_a_silent_drop(catalog, monkeypatch):
     plain = {**alertmanager_config(catalog), "time_intervals": [{"name": "weekend"}]}
-    monkeypatch.setattr("moneypath.generate.export.kube.alertmanager_config", lambda c, url: plain)
+    monkeypatch.setattr("moneypath.generate.export.kube.alertmanager_config", lambda c, url, production: plain)
     with pytest.raises(export.ExportError, match="time_intervals"):
         export.files(catalog, "kube")
 
@@ -268,8 +273,26 @@ def test_kube_options_replace_the_defaults(foreign):
     assert board["metadata"]["namespace"] == "shop"
     assert board["metadata"]["labels"] == {"grafana.com/dashboard": "yes"}
     assert board["metadata"]["annotations"] == {"k8s-sidecar-target-directory": "Tickets"}
-    assert all(c["url"].startswith("http://127.0.0.1:1/hooks/") for r in routing["spec"]["receivers"]
+    assert not [c for r in routing["spec"]["receivers"] for c in r.get("webhookConfigs", ())
+                if c.get("url", "").startswith("http://127.0.0.1:1/")]  # it declares its deliveries: no pager
+    data = yaml.safe_load(FOREIGN_PATH.read_text())  # the same shop declaring none: every receiver on --pager-url
+    data["receivers"] = {name: {"description": r["description"]} for name, r in data["receivers"].items()}
+    del data["watchdog"]
+    local = load(export.files(parse_catalog(yaml.safe_dump(data, sort_keys=False), str(FOREIGN_PATH)), "kube",
+                              options)["alertmanagerconfig.yaml"])
+    assert all(c["url"].startswith("http://127.0.0.1:1/hooks/") for r in local["spec"]["receivers"]
                for c in r["webhookConfigs"])
+
+
+def test_kube_carries_the_catalogs_declared_receivers_with_their_secret_files_as_secret_keys(catalog):
+    text = export.files(catalog, "kube")["alertmanagerconfig.yaml"]
+    receivers = {r["name"]: r for r in load(text)["spec"]["receivers"]}
+    [pd] = receivers[catalog.routes.page]["pagerdutyConfigs"]
+    assert pd["routingKey"] == {"name": "moneypath-alertmanager-secrets", "key": "pagerduty-payments"}
+    assert pd["pagerDutyLinkConfigs"][0] == {"href": "{{ .CommonAnnotations.runbook_url }}", "alt": "runbook"}
+    [hook] = receivers["compliance"]["webhookConfigs"]
+    assert hook["httpConfig"]["authorization"]["credentials"]["key"] == "incident-io-token"
+    assert "Receivers deliver where the catalog declares" in text and "/etc/alertmanager" not in text
 
 
 @pytest.mark.parametrize("options, words", [

@@ -4,6 +4,7 @@ catalog's watchdog section, and the pager telling heartbeats from pages and noti
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from starlette.testclient import TestClient
@@ -35,12 +36,14 @@ def test_the_watchdog_always_fires_and_goes_to_the_switch_alone(fixture, request
 
 
 def _catalog(extra: str, base=CATALOG_PATH):
-    text = base.read_text() + extra
+    """The catalog with its own watchdog section replaced by `extra`."""
+    text = re.sub(r"^watchdog:\n(?:  .*\n)*", "", base.read_text(), flags=re.MULTILINE) + extra
     return parse_catalog(text, str(base))
 
 
 def test_a_catalog_can_name_its_switch_or_turn_it_off():
-    named = _catalog("\nwatchdog: {receiver: healthchecks, repeat_interval: 2m}\n", FOREIGN_PATH)
+    named = _catalog("\nwatchdog: {receiver: healthchecks, repeat_interval: 2m, webhook: {url: 'https://hc.test/p'}}\n",
+                     FOREIGN_PATH)
     route = alertmanager_config(named)["route"]["routes"][0]
     assert (route["receiver"], route["repeat_interval"]) == ("healthchecks", "2m")
     off = _catalog("\nwatchdog: {enabled: false}\n")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
+from moneypath.catalog.receivers import Deliveries, Webhook
 
 DEFAULT_PATH = "moneypath.yaml"
 OTHER = "other"  # every label's overflow value; reserved, added automatically
@@ -140,6 +141,8 @@ class Watchdog(_Model):
     receiver: str = Field(default="deadmans-switch", min_length=1)
     # How often Alertmanager repeats the heartbeat; the switch's period must be longer (with some grace).
     repeat_interval: str = "1m"
+    # Production: the switch's ping endpoint (Healthchecks, Dead Man's Snitch), which pages when pings stop.
+    webhook: Webhook | None = None
 
 
 class Provider(_Model):
@@ -157,7 +160,10 @@ class Cost(_Model):
     provider_fees: dict[str, ProviderFee] = Field(default_factory=dict)
 
 
-class Receiver(_Model):
+class Receiver(Deliveries, _Model):
+    """A team or person; its production deliveries (catalog/receivers.py) are optional: without any it is
+    a webhook to the local `moneypath pager`, as drills use."""
+
     description: str = Field(min_length=1)
 
 
@@ -235,6 +241,11 @@ class Catalog(_Model):
     ledger: LedgerQueries = Field(default_factory=LedgerQueries)
 
     path: str = DEFAULT_PATH
+
+    @property
+    def delivers_in_production(self) -> bool:
+        """Whether the catalog declares production deliveries (then every receiver must)."""
+        return any(r.declared() for r in self.receivers.values())
 
     def alert_name(self, key: str) -> str:
         return f"{self.alert_prefix}{key}"

@@ -11,6 +11,7 @@ from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
+from moneypath.catalog.receivers import DELIVERY_KINDS
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -157,7 +158,22 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
     for key, role in c.roles.items():
         if role.receiver not in c.receivers:
             bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
+    _check_deliveries(c, bad)
     return problems
+
+
+def _check_deliveries(c: Catalog, bad) -> None:
+    """Production deliveries are all or nothing: a receiver left out would be paged nowhere in production."""
+    if not c.delivers_in_production:
+        return
+    kinds = ", ".join(DELIVERY_KINDS)
+    for name, receiver in c.receivers.items():
+        if not receiver.declared():
+            bad(("receivers", name), f"declares no production delivery ({kinds}) while other receivers do: "
+                                     "its pages would go nowhere in production")
+    if c.watchdog.enabled and c.watchdog.webhook is None:
+        bad(("watchdog",), "receivers declare production deliveries, so the dead man's switch needs one too: "
+                           "webhook: {url: <its ping URL>} (or url_file)")
 
 
 def _check_features(c: Catalog, bad) -> None:

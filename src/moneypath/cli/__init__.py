@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser(
         "build", help="generate recording rules, alert rules, Alertmanager routing and Grafana dashboards",
-        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml, alerts/alertmanager.yml, "
-                    "dashboards/*.json and dashboards/provisioning/ from the catalog. Generated files are committed; "
-                    "never edit them by hand.")
+        description="Write collector/recording-rules.yaml, alerts/moneypath-alerts.yaml, alerts/alertmanager.yml "
+                    "(every receiver a webhook to the local `moneypath pager`, as the stack and drills use), "
+                    "dashboards/*.json and dashboards/provisioning/ from the catalog; and, when the catalog's "
+                    "receivers declare where they deliver (pagerduty, opsgenie, slack, webhook), "
+                    "alerts/alertmanager.production.yml, which names secret files only. Generated files are "
+                    "committed; never edit them by hand.")
     _catalog_arg(build)
     build.add_argument("--check", action="store_true",
                        help="write nothing; exit 1 and list the files that are stale or missing")

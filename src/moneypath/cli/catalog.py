@@ -53,4 +53,6 @@ def print_catalog(c: Catalog, console: Console | None = None) -> None:
     people.add_row("infrastructure", f"${c.cost.infrastructure_usd_per_hour:g}/hour")
     for key, role in c.roles.items():
         people.add_row(f"role {key}", f"{role.receiver}: {role.duty}")
+    for name, receiver in c.receivers.items():
+        people.add_row(f"receiver {name}", ", ".join(receiver.declared()) or "the local pager only")
     console.print(people)

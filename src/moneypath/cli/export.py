@@ -58,7 +58,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                              "(default: anonymous, Mimir's tenant with multi-tenancy off)")
     export.add_argument("--pager-url", metavar="URL", default=DEFAULT_PAGER_URL,
                         help="kube: base URL of the receivers' webhooks in the AlertmanagerConfig, as in "
-                             f"alerts/alertmanager.yml (default {DEFAULT_PAGER_URL}, `moneypath pager`)")
+                             f"alerts/alertmanager.yml (default {DEFAULT_PAGER_URL}, `moneypath pager`); unused "
+                             "when the catalog's receivers declare their deliveries (pagerduty, opsgenie, slack, "
+                             "webhook), which the AlertmanagerConfig then carries")
     export.set_defaults(run=_run)
 
 

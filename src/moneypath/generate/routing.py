@@ -4,7 +4,8 @@ The watchdog (always firing) → the dead man's switch receiver only, repeated e
 `watchdog.repeat_interval`, never to on-call. page → the on-call receiver; money-loss alerts
 (label money_loss="true") → every receiver in routes.money_loss (on-call and compliance);
 ticket → the ticket receiver. A page for an SLO inhibits the ticket for the same SLO. Receivers deliver to `moneypath pager`
-webhooks; production receivers are shown as commented examples.
+webhooks (what the local stack and drills use); with `production=True` they deliver where the catalog declares
+(PagerDuty, Opsgenie, Slack, webhook: moneypath.generate.receivers).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from moneypath.catalog import Catalog
+from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog.conventions import WATCHDOG_ALERT
+from moneypath.generate.receivers import heartbeat_block, receiver_blocks
 
 DEFAULT_PAGER_URL = "http://127.0.0.1:9095"
 
@@ -42,7 +44,8 @@ FAST = Timings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_
 
 # The catalog's own receivers and service name fill in $page, $ticket, $watchdog and $service.
 _PRODUCTION_EXAMPLES = string.Template("""
-# Production receivers: replace a webhook_configs block above with one of these.
+# Production receivers: declare them in the catalog (receivers.<name>.pagerduty, opsgenie, slack or webhook)
+# and `moneypath build` writes alertmanager.production.yml; or replace a webhook_configs block above with one of these.
 #
 #  - name: $watchdog           # Healthchecks.io (or self-hosted): pages when pings stop for period + grace
 #    webhook_configs:
@@ -74,7 +77,10 @@ _PRODUCTION_EXAMPLES = string.Template("""
 """)
 
 
-def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> dict:
+def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings(), *,
+                        production: bool = False) -> dict:
+    """The routing tree and receivers. `production`: each receiver delivers where the catalog declares
+    (CatalogError when it declares nowhere); otherwise every receiver is a webhook to `moneypath pager`."""
     routes = []
     if c.watchdog.enabled:
         wd = c.alert_name(WATCHDOG_ALERT)
@@ -102,14 +108,31 @@ def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings:
         },
         "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="ticket"'],
                            "equal": ["alertname", "slo"]}],
-        "receivers": [{"name": name, "webhook_configs": [{"url": f"{pager_url}/hooks/{name}", "send_resolved": True}]}
-                      for name in c.receivers] + ([{"name": c.watchdog.receiver, "webhook_configs": [
-                          {"url": f"{pager_url}/hooks/{c.watchdog.receiver}", "send_resolved": False}]}]
-                          if c.watchdog.enabled else []),
+        "receivers": _production_receivers(c) if production else _pager_receivers(c, pager_url),
     }
 
 
-def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings()) -> str:
-    body = yaml.safe_dump(alertmanager_config(c, pager_url, timings), sort_keys=False, width=120)
+def _pager_receivers(c: Catalog, pager_url: str) -> list[dict]:
+    return [{"name": name, "webhook_configs": [{"url": f"{pager_url}/hooks/{name}", "send_resolved": True}]}
+            for name in c.receivers] + ([{"name": c.watchdog.receiver, "webhook_configs": [
+                {"url": f"{pager_url}/hooks/{c.watchdog.receiver}", "send_resolved": False}]}]
+                if c.watchdog.enabled else [])
+
+
+def _production_receivers(c: Catalog) -> list[dict]:
+    if not c.delivers_in_production:  # the catalog check makes the rest all-or-nothing
+        raise CatalogError([f"{c.path}: receivers: no production delivery declared (pagerduty, opsgenie, slack or "
+                            "webhook under a receiver)"])
+    return [{"name": name, **receiver_blocks(c, receiver)} for name, receiver in c.receivers.items()] + (
+        [{"name": c.watchdog.receiver, **heartbeat_block(c.watchdog.webhook)}] if c.watchdog.enabled else [])
+
+
+def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings(), *,
+                        production: bool = False) -> str:
+    # Wide lines in production: a Go template folded across YAML lines is valid but unreadable.
+    body = yaml.safe_dump(alertmanager_config(c, pager_url, timings, production=production), sort_keys=False,
+                          width=1000 if production else 120, allow_unicode=True)
+    if production:
+        return body
     return body + _PRODUCTION_EXAMPLES.substitute(page=c.routes.page, ticket=c.routes.ticket, service=c.service,
                                                   watchdog=c.watchdog.receiver)

@@ -358,7 +358,10 @@ slos:
       total: {Key.LEDGER_WRITES_TOTAL}
 
 {_cost(o)}
-# Who gets what: page and ticket routes, and who is paged for money loss.
+# Who gets what: page and ticket routes, and who is paged for money loss. Where a receiver delivers in
+# production (pagerduty, opsgenie, slack, webhook; secrets by file only) goes under it, for example
+#   {pager}: {{description: ..., pagerduty: {{routing_key_file: /etc/alertmanager/secrets/pagerduty}}}}
+# and `moneypath build` writes alerts/alertmanager.production.yml (README: Production receivers).
 receivers:
   {pager}: {{description: {_scalar(f"Primary on-call engineer for {o.service}.")}}}
   compliance: {{description: Compliance officer on duty; decides on regulatory notification.}}

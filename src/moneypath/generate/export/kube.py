@@ -53,7 +53,12 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
         + k8s.dump(rule))
 
     secret = k8s.object_name(c.namespace, "alertmanager-secrets")
-    spec, keys = amconfig.spec(alertmanager_config(c, options.pager_url), secret)
+    # The receivers' declared deliveries when the catalog has them (as alerts/alertmanager.production.yml), else
+    # the pager's webhooks.
+    production = c.delivers_in_production
+    spec, keys = amconfig.spec(alertmanager_config(c, options.pager_url, production=production), secret)
+    delivery = ("Receivers deliver where the catalog declares\n# (as in alerts/alertmanager.production.yml)."
+                if production else f"Webhooks go to\n# {options.pager_url} (--pager-url).")
     secret_note = (f"# Receivers read keys {', '.join(keys)} of Secret {secret} in {namespace}:\n"
                    f"#   kubectl -n {namespace} create secret generic {secret} "
                    + " ".join(f"--from-file={k}=PATH" for k in keys) + "\n") if keys else ""
@@ -62,8 +67,8 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
     out["alertmanagerconfig.yaml"] = (
         header + f"# The operator adds the matcher namespace=\"{namespace}\" to this route and its inhibit rules: "
                  "only alerts\n# with that label reach it (every alert in prometheusrule.yaml sets it). Alertmanager's "
-                 "global section\n# (resolve_timeout) stays with the cluster's Alertmanager. Webhooks go to "
-                 f"{options.pager_url} (--pager-url).\n" + secret_note + k8s.dump(routing))
+                 f"global section\n# (resolve_timeout) stays with the cluster's Alertmanager. {delivery}\n"
+                 + secret_note + k8s.dump(routing))
 
     folder_note = (f"# Grafana's sidecar files it in {folder!r} only with sidecar.dashboards.folderAnnotation: "
                    f"{folder_annotation}\n# and sidecar.dashboards.provider.foldersFromFilesStructure: true "

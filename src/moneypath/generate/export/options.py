@@ -21,4 +21,5 @@ class Options:
     folder_annotation: str = "grafana_folder"  # kube: the sidecar's folderAnnotation
     dashboard_labels: dict[str, str] = field(default_factory=lambda: {"grafana_dashboard": "1"})  # kube: sidecar label
     tenant: str = "anonymous"  # mimir: X-Scope-OrgID (Mimir's tenant when multi-tenancy is off)
-    pager_url: str = DEFAULT_PAGER_URL  # kube: where the receivers' webhooks go (as in alerts/alertmanager.yml)
+    # kube: where the receivers' webhooks go (as in alerts/alertmanager.yml) when the catalog declares no deliveries
+    pager_url: str = DEFAULT_PAGER_URL
