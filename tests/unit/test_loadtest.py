@@ -884,7 +884,7 @@ def no_run(monkeypatch):
 
     opened = []
 
-    def open_target(c, args, port):
+    def open_target(c, args, port, *_locustfile):
         opened.append(args)
         return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 

@@ -415,7 +415,8 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
     spec = runner.RunSpec("checkout")
     runner.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
     argv, env = started[0]
-    assert "--no-auth" in argv and argv[argv.index("--faultproxy") + 1] == "http://127.0.0.1:8"
+    assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
+    assert env["MONEYPATH_NO_AUTH"] == "true" and env["MONEYPATH_FAULTPROXY"] == "http://127.0.0.1:8"
     assert "MONEYPATH_TOKEN" not in env and env["MONEYPATH_ADMIN_TOKEN"] == target.admin_token
 
 
