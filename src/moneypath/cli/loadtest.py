@@ -47,9 +47,12 @@ your own locustfile (--locustfile FILE):
     kind; the Locust p99 gate is skipped unless it names requests "authorize [...]".
   The gates read Locust's request names: "<action> [<provider>]", action one of authorize,
   capture, refund, payout (the latency gates: authorize; the failure gates: every final
-  outcome); a retried attempt ends in " (attempt)" and the client's final outcome is request
-  type RETRIED; a refusal (503 or 429 with Retry-After) is request type REFUSED (the overload gates
-  judge them); CHECK entries are the client's idempotency replay checks."""
+  outcome). The provider is the one the answer names (its top-level "provider"); when the
+  answer names none (a failure, or an API that does not say) it is "[requested <provider>]":
+  what the order asked for, not necessarily where the service sent it. A retried attempt ends
+  in " (attempt)" and the client's final outcome is request type RETRIED; a refusal (503 or 429
+  with Retry-After) is request type REFUSED (the overload gates judge them); CHECK entries are
+  the client's idempotency replay checks."""
 
 
 class UsageError(Exception):
