@@ -144,7 +144,12 @@ def test_not_yaml_and_missing_file(catalog, tmp_path):
     path.write_text("title: x\nload: [1\n")
     with pytest.raises(DrillError) as err:
         load_drill(path, catalog, tmp_path)
-    assert err.value.problems[0].startswith("runbooks/drills/broken.yaml: (file): not valid YAML at line")
+    assert err.value.problems[0].startswith("runbooks/drills/broken.yaml: (file): not valid YAML at line 2:")
+    path.write_text("title: x\nrunbook\nload: {rate: 1}\n")  # a key without its colon, noticed a line later
+    with pytest.raises(DrillError) as err:
+        load_drill(path, catalog, tmp_path)
+    assert err.value.problems == ["runbooks/drills/broken.yaml: (file): not valid YAML at line 2: could not find "
+                                  "expected ':'"]
     with pytest.raises(DrillError) as err:
         load_drill(tmp_path / "runbooks" / "drills" / "gone.yaml", catalog, tmp_path)
     assert err.value.problems == ["runbooks/drills/gone.yaml: (file): no such file"]

@@ -202,3 +202,15 @@ def test_a_plain_run_skips_the_locust_latency_gate_it_cannot_judge(plain, tmp_pa
         "histogram judges the latency")
     assert said[1] == launch.plain_note(plain)
     assert said[2] == "target http://127.0.0.1:9: 8 users at 1x (at their own pace), up to 8 users, 5 s"
+
+
+def test_a_broken_scenario_file_names_the_line_to_fix(tmp_path, capsys):
+    text = (FOREIGN / "scenarios.yaml").read_text()
+    lineno = text[:text.index("refund_full_share: 1.0\n")].count("\n") + 1
+    (tmp_path / "scenarios.yaml").write_text(text.replace("refund_full_share: 1.0\n", "refund_full_share 1.0\n", 1))
+    code = cli.main(["loadtest", "checkout", "--locustfile", str(FOREIGN / "locustfile.py"), "--scenario-file",
+                     str(tmp_path / "scenarios.yaml"), "--catalog", str(FOREIGN / "moneypath.yaml"), "--out",
+                     str(tmp_path / "out")])
+    assert code == 2
+    assert capsys.readouterr().err == (f"moneypath: {tmp_path / 'scenarios.yaml'}:{lineno}: YAML syntax error: could "
+                                       "not find expected ':'\n")

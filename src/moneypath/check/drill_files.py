@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
 from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key
@@ -404,9 +405,8 @@ def _read_yaml(path: Path, where: str):
     except OSError as e:
         raise DrillError([f"{where}: cannot be read: {e.strerror or e}"]) from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DrillError([f"{where}: not valid YAML{at}: {getattr(e, 'problem', None) or e}"]) from None
+        line = error_line(e)
+        raise DrillError([f"{where}: not valid YAML{f' at line {line}' if line else ''}: {error_text(e)}"]) from None
 
 
 def _loc(loc: tuple) -> str:
