@@ -129,6 +129,23 @@ def test_a_plain_locustfile_needs_no_token_and_takes_the_options(plain, tmp_path
         assert (spec.users, spec.duration_s, spec.workers) == (3, 5.0, 1)
 
 
+@pytest.mark.parametrize("team_locustfile", [False, True])
+def test_token_is_the_bearer_sent(plain, tmp_path, opened, team_locustfile):
+    """--token: what a PaymentUser sends (the shop's own locustfile), and what a plain one finds in $MONEYPATH_TOKEN."""
+    locustfile = FOREIGN / "locustfile.py" if team_locustfile else plain
+    with pytest.raises(pytest.fail.Exception):
+        _plain_run(locustfile, tmp_path, "--token", "tok-1")
+    assert opened[0][1].token == "tok-1"
+    argv, env = runner.locust_invocation(opened[0][0], opened[0][1], tmp_path, 9, 8.0, 8, 5.0,
+                                         FOREIGN / "scenarios.yaml", locustfile)
+    assert env["MONEYPATH_TOKEN"] == "tok-1" and "tok-1" not in argv
+
+
+def test_token_and_no_auth_is_one_line(plain, tmp_path, opened, capsys):
+    assert _plain_run(plain, tmp_path, "--token", "t", "--no-auth") == 2
+    assert (capsys.readouterr().err, opened) == ("moneypath: --token and --no-auth: choose one\n", [])
+
+
 def test_a_plain_locustfile_gets_the_token_there_is(plain, tmp_path, opened, monkeypatch):
     monkeypatch.setenv("MONEYPATH_TOKEN", "static")
     with pytest.raises(pytest.fail.Exception):

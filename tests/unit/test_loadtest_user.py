@@ -435,8 +435,8 @@ def test_no_auth_and_faultproxy_go_with_host(tmp_path, capsys, monkeypatch, flag
     code = cli.main(["loadtest", "checkout", "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "none"),
                      "--out", str(tmp_path / "out"), *flag])
     assert code == 2
-    assert capsys.readouterr().err == ("moneypath: --prometheus, --providersim, --faultproxy and --no-auth go with "
-                                       "--host\n")
+    assert capsys.readouterr().err == ("moneypath: --prometheus, --providersim, --faultproxy, --no-auth and --token "
+                                       "go with --host\n")
 
 
 def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -139,8 +140,10 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="the fault proxy between the service and its providers (`moneypath faultproxy`), for "
                         "scenarios with faults at: faultproxy")
     p.add_argument("--no-auth", action="store_true",
-                   help="the service takes no API token: none is needed or sent (a static bearer goes in "
-                        "$MONEYPATH_TOKEN instead)")
+                   help="the service takes no API token: none is needed or sent")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="the API bearer token to send (default: $MONEYPATH_TOKEN, which keeps it out of the process "
+                        "list, or one minted from $MONEYPATH_TOKEN_SECRET or the --state-dir stack's secret)")
     p.add_argument("--workers", type=_count(0), default=0, metavar="N",
                    help="Locust worker processes beside the master, on loopback (default 0: one local process)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
@@ -309,13 +312,16 @@ def _open_target(c, args, exporter_port: int, locustfile: Path | None = None):
     from moneypath.loadtest import launch, runner
 
     state_dir = Path(args.state_dir)
+    if args.token and args.no_auth:
+        raise UsageError("--token and --no-auth: choose one")
     if args.host is None and runner.running_stack(state_dir) is None:
-        if args.prometheus or args.providersim or args.faultproxy or args.no_auth:
-            raise UsageError("--prometheus, --providersim, --faultproxy and --no-auth go with --host")
+        if args.prometheus or args.providersim or args.faultproxy or args.no_auth or args.token:
+            raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
         target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
     else:
         try:
-            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim,
+            env = {**os.environ, "MONEYPATH_TOKEN": args.token} if args.token else None
+            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim, env=env,
                                             faultproxy=args.faultproxy, auth=not args.no_auth,
                                             need_token=locustfile is None or launch.knows_moneypath(locustfile))
         except runner.LoadTestError as exc:
