@@ -773,6 +773,12 @@ def test_an_alert_firing_before_the_fault_is_not_its_detection(shop_run, shop):
     row = shop_run.alert_matrix()[0]
     assert row.paged_at == 1012.0 and shop_run.watcher.first_expected_page() == 1012.0
     assert row.reason.endswith("; it was already firing before the fault, so this page may not be the fault's")
+    burn = shop.alert_name("AuthorizationAvailabilityBudgetBurn")  # allowed by the drill, paging since before it
+    shop_run.watcher.pages.append(_page(burn, "shop-oncall", 997.0))
+    rows = {r.alert: r for r in shop_run.alert_matrix()}
+    assert rows[burn].reason == "allowed as a consequence of the fault; notified shop-oncall; it was already firing " \
+                                "before the fault"
+    assert shop_run.watcher.already_firing() == sorted([outage, burn])
 
 
 def test_nothing_is_already_firing_before_a_fault_or_when_alerts_start_after_it(shop_run, shop):

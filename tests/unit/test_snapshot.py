@@ -114,8 +114,10 @@ def test_a_compressed_stacks_snapshot_divides_the_panels_windows_by_its_factor(f
     """A production window on a 60x stack spans 60 times more of its history: the snapshot compresses the panels'
     windows as the stack's rules are (the shop's cost panel compares with 7 days), and Grafana's one-minute floor
     of $__rate_interval too (15 m at 240 points: 4 steps of 3.75 s)."""
+    from moneypath._common.plots import pyplot
+
     prom = FakePrometheus()
-    monkeypatch.setattr(snapshot, "save", lambda fig, path: path.write_bytes(b""))
+    monkeypatch.setattr(snapshot, "save", lambda fig, path: (path.write_bytes(b""), pyplot().close(fig)))
     monkeypatch.setattr(snapshot, "Prometheus", lambda *a, **k: prom)
     page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW,
                              time_factor=factor)

@@ -239,6 +239,8 @@ class Watcher:
                       f"not expected by this drill{tickets}; not judged")
         if not pages and not firing and expectation != "must_not_page":
             return None
+        if name in self.already_firing():
+            reason += "; it was already firing before the fault"
         return AlertRow(alert=name, expectation=expectation, deadline_s=None,
                         first_firing_at=min(firing) if firing else None, paged_at=first_page,
                         resolved_at=min(resolved) if resolved else None, receivers=got, ok=ok, reason=reason)
