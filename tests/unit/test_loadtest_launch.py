@@ -231,3 +231,14 @@ def test_a_broken_scenario_file_names_the_line_to_fix(tmp_path, capsys):
     assert code == 2
     assert capsys.readouterr().err == (f"moneypath: {tmp_path / 'scenarios.yaml'}:{lineno}: YAML syntax error: could "
                                        "not find expected ':'\n")
+
+
+def test_a_locustfile_path_with_a_comma_is_one_line(tmp_path, capsys):
+    odd = tmp_path / "a,b"
+    odd.mkdir()
+    (odd / "load.py").write_text(PLAIN)
+    code = cli.main(["loadtest", "checkout", "--locustfile", str(odd / "load.py"), "--catalog",
+                     str(FOREIGN / "moneypath.yaml"), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert capsys.readouterr().err == (f"moneypath: {odd / 'load.py'}: Locust cannot load a locustfile whose path has "
+                                       "a comma; rename or move it\n")

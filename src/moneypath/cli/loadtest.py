@@ -353,6 +353,8 @@ def _locustfile(path: Path) -> Path:
         raise UsageError(f"{path}: locustfile not found")
     if path.suffix != ".py":
         raise UsageError(f"{path}: a locustfile is a Python file (.py)")
+    if "," in str(path.resolve()):  # Locust's -f splits on commas (moneypath adds its harness that way)
+        raise UsageError(f"{path}: Locust cannot load a locustfile whose path has a comma; rename or move it")
     return path
 
 
