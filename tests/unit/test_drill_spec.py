@@ -208,6 +208,8 @@ def shop_project(tmp_path_factory):
      "alerts.allowed.1: 'ShopAuthorizationLatencyBudgetBrun' is not an alert the catalog generates; did you mean "
      "ShopAuthorizationLatencyBudgetBurn?"),
     ("runbook: ProviderPartialOutage", "runbook: ProvderPartialOutage", "; did you mean ProviderPartialOutage?"),
+    ("labels: {provider: knet}", "labels: {provider: kent}", "alerts.expected.0.labels.provider: 'kent' is not a "
+                                                            "catalog provider (komoju, knet); did you mean knet?"),
     ("name: error_rate", "name: eror_rate", "; did you mean error_rate?"),
 ])
 def test_an_unknown_name_in_a_drill_suggests_the_catalogs(shop_project, old, new, expected):

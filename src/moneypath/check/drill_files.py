@@ -569,9 +569,12 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
             continue
         exp.alert = full
         named.add(full)
-        for label in exp.labels:
+        for label, value in exp.labels.items():
             if label not in known[full]["labels"] and label not in context.labels:
                 problems.append(f"alerts.expected.{i}.labels.{label}: {full} carries no such label")
+            elif label == "provider" and value not in catalog.providers:  # it would wait for a page never sent
+                problems.append(f"alerts.expected.{i}.labels.provider: {value!r} is not a catalog provider "
+                                f"({', '.join(catalog.providers)}){did_you_mean(value, catalog.providers, SHORT)}")
         for receiver in exp.receivers or []:
             if receiver not in catalog.receivers:
                 problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver"
