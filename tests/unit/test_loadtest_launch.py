@@ -158,7 +158,10 @@ def test_a_plain_locustfile_gets_the_token_there_is(plain, tmp_path, opened, mon
      "so its users pace themselves (their wait_time); set how many there are with --users (the scenario's shape "
      "multiplies them)"),
     ([], "retry_storm", True, "scenario retry_storm: their_locustfile.py does not use moneypath.loadtest.user."
-     "PaymentUser, so it sends no retry_storm steps and no retries: run it with a PaymentUser locustfile"),
+     "PaymentUser, so it does not retry with the same idempotency key, which the scenario judges: run it with a "
+     "PaymentUser locustfile"),
+    ([], "healthz", True, "scenario healthz: their_locustfile.py does not use moneypath.loadtest.user.PaymentUser, so "
+     "it does not send the healthz user's requests: run it with a PaymentUser locustfile"),
     ([], "overload", True, "scenario overload: their_locustfile.py does not use moneypath.loadtest.user.PaymentUser, "
      "so its refusals are not recorded as REFUSED, which the overload gates judge: run it with a PaymentUser "
      "locustfile"),

@@ -70,9 +70,12 @@ def plain_refusals(locustfile: Path, scenario, rate_given: bool, closed_loop: bo
                 "(the scenario's shape multiplies them)")
     if closed_loop:
         return f"{why} its users pace themselves: the closed-loop and paced steps of capacity need PaymentUser"
-    if scenario.user != "checkout" or scenario.retry is not None:
-        return (f"scenario {scenario.name}: {why} it sends no {scenario.user} steps and no retries: run it with a "
-                "PaymentUser locustfile")
+    if scenario.retry is not None:
+        return (f"scenario {scenario.name}: {why} it does not retry with the same idempotency key, which the "
+                "scenario judges: run it with a PaymentUser locustfile")
+    if scenario.user != "checkout":
+        return (f"scenario {scenario.name}: {why} it does not send the {scenario.user} user's requests: run it with "
+                "a PaymentUser locustfile")
     if scenario.overload is not None:
         return (f"scenario {scenario.name}: {why} its refusals are not recorded as REFUSED, which the overload "
                 "gates judge: run it with a PaymentUser locustfile")
