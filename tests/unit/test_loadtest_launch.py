@@ -52,8 +52,9 @@ def test_a_locustfile_knows_moneypath_only_when_it_imports_it(tmp_path, plain):
     assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "reference.py")
     assert not launch.knows_moneypath(plain)
     for text, knows in (("import moneypath.loadtest.user\n", True), ("from moneypath import loadtest\n", True),
-                        ("import moneypathology\n", False), ("from .moneypath import x\n", False),
-                        ("def (:\n", False)):
+                        ("from moneypath.loadtest.user import PaymentUser as P\n", True),
+                        ("import moneypath.instrument\n", False), ("import moneypathology\n", False),
+                        ("from .moneypath.loadtest import x\n", False), ("def (:\n", False)):
         (tmp_path / "f.py").write_text(text)
         assert launch.knows_moneypath(tmp_path / "f.py") is knows, text
 

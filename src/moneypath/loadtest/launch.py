@@ -47,16 +47,20 @@ ENV = {
 
 
 def knows_moneypath(locustfile: Path) -> bool:
-    """Whether the locustfile imports moneypath (its users are PaymentUsers, or may be); False for a plain
-    locustfile, or one that does not parse (Locust will say why)."""
+    """Whether the locustfile imports moneypath's load-test package (its users are PaymentUsers, or may be);
+    False for a plain locustfile, or one that does not parse (Locust will say why)."""
     try:
         tree = ast.parse(Path(locustfile).read_text(errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return False
     for node in ast.walk(tree):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
-        if any(n == "moneypath" or n.startswith("moneypath.") for n in names):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        if any(n == "moneypath.loadtest" or n.startswith("moneypath.loadtest.") for n in names):
             return True
     return False
 
