@@ -109,6 +109,21 @@ def test_line_number_points_at_the_offending_key():
         f"moneypath.yaml:{expected}: signals.queue_depth.type: Input should be 'counter', 'histogram' or 'gauge'"]
 
 
+@pytest.mark.parametrize("broken, line", [
+    ("alerts:\n", "alerts\n"),  # a key without its colon: PyYAML notices on the next line
+    ("  komoju: {display_name: Komoju}\n", "  komoju: {display_name: Komoju\n"),  # unclosed: found out later
+    ("alerts:\n", "alerts: x: y\n"),  # a mapping where a value goes: that very line
+])
+def test_a_yaml_syntax_error_names_the_line_to_fix_in_a_foreign_catalog(tmp_path, broken, line):
+    text = (ROOT / "tests" / "foreign" / "moneypath.yaml").read_text()
+    assert broken in text
+    lineno = text[:text.index(broken)].count("\n") + 1
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(text.replace(broken, line, 1), "shop.yaml")
+    (problem,) = info.value.problems
+    assert problem.startswith(f"shop.yaml:{lineno}: YAML syntax error: "), problem
+
+
 def test_yaml_syntax_error_and_duplicate_keys_and_missing_file(tmp_path):
     with pytest.raises(CatalogError) as info:
         parse_catalog("service: [unclosed\n", "x.yaml")

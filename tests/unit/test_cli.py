@@ -155,12 +155,12 @@ def test_snapshot_reads_prometheus_from_the_stack_in_state_dir(tmp_path):
 
     from moneypath.cli import _running_prometheus
 
-    assert _running_prometheus(tmp_path) == "http://127.0.0.1:9090"  # no stack: the usual default
+    assert _running_prometheus(tmp_path) == ("http://127.0.0.1:9090", 1.0)  # no stack: the usual default
     (tmp_path / "stack.json").write_text(json.dumps({
         "state_dir": str(tmp_path), "scrape_interval": "1s", "evaluation_interval": "1s", "targets": [],
         "parts": [{"name": "prometheus", "url": "http://127.0.0.1:41234", "pid": 1, "health_path": "/-/ready",
-                   "log": "p.log"}]}))
-    assert _running_prometheus(tmp_path) == "http://127.0.0.1:41234"
+                   "log": "p.log"}], "time_factor": 60}))
+    assert _running_prometheus(tmp_path) == ("http://127.0.0.1:41234", 60)  # and how compressed its rules are
 
 
 def test_up_refuses_a_stack_shape_it_cannot_run(tmp_path):

@@ -716,3 +716,117 @@ def test_the_watchdog_heartbeat_is_never_part_of_a_drill(live):
     assert [s.alertname for s in live.watcher.seen.values()] == ["MoneyPathDuplicateChargeDetected"]
     assert live.watcher.pages == []
     assert "MoneyPathWatchdog" not in {row.alert for row in live.watcher.alert_matrix(live.now())}
+
+
+# ---------------------------------------------------------------- a steady state that was not clean; tickets; resolves
+
+
+@pytest.fixture(scope="module")
+def shop_project(tmp_path_factory):
+    """The ticket shop's project as `moneypath init` writes it (tests/foreign/harness.py), with its drills."""
+    import shutil
+
+    from moneypath import cli
+
+    root = tmp_path_factory.mktemp("shop") / "ops"
+    assert cli.main(["init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
+                     "--features", "cost,idempotency", "--methods", "card,konbini", "--routes",
+                     "/charges,/charges/{charge_id}", "--oncall", "shop-oncall"]) == 0
+    shutil.copytree(ROOT / "tests" / "foreign" / "drills", root / "runbooks" / "drills", dirs_exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def shop(shop_project):
+    from moneypath.catalog import load_catalog
+
+    return load_catalog(shop_project / "moneypath.yaml")
+
+
+@pytest.fixture
+def shop_run(shop_project, shop):
+    """A ticket-shop drill (knet-partial-outage) with the pages a test gives; the clock at 990."""
+    drill = load_drill(shop_project / "runbooks" / "drills" / "knet-partial-outage.yaml", shop, shop_project)
+    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
+                    time_factor=60)
+    clock = Clock(990.0)
+    r = DrillRun(drill, shop, target, say=lambda _: None, clock=clock)
+    r.prom.close(), r.pages_source.close()
+    r.prom, r.pages_source, r.now = FakeProm(), FakePages(), clock
+    yield r
+    r.close()
+
+
+def test_an_alert_firing_before_the_fault_is_not_its_detection(shop_run, shop):
+    outage = shop.alert_name("ProviderPartialOutage")
+    early = _page(outage, "shop-oncall", 996.4, provider="knet")  # T-3.6 s
+    shop_run.watcher.pages = [early]
+    shop_run.watcher.seen[("x",)] = AlertSeen(outage, {"alertname": outage, "provider": "knet"}, first_firing=995.0)
+    shop_run.faults.record.injected_at = 1000.0
+    assert shop_run.watcher.already_firing() == [outage]
+    assert shop_run.watcher.first_expected_page() is None and not shop_run.watcher.all_expected_paged()
+    row = shop_run.alert_matrix()[0]
+    assert (row.ok, row.paged_at, row.first_firing_at) == (False, None, None)
+    assert row.reason == ("already firing before the fault (the steady state was not clean): no page after the fault "
+                          "to count as its detection")
+    shop_run.watcher.pages.append(_page(outage, "shop-oncall", 1012.0, provider="knet"))
+    row = shop_run.alert_matrix()[0]
+    assert row.paged_at == 1012.0 and shop_run.watcher.first_expected_page() == 1012.0
+    assert row.reason.endswith("; it was already firing before the fault, so this page may not be the fault's")
+    burn = shop.alert_name("AuthorizationAvailabilityBudgetBurn")  # allowed by the drill, paging since before it
+    shop_run.watcher.pages.append(_page(burn, "shop-oncall", 997.0))
+    rows = {r.alert: r for r in shop_run.alert_matrix()}
+    assert rows[burn].reason == "allowed as a consequence of the fault; notified shop-oncall; it was already firing " \
+                                "before the fault"
+    assert shop_run.watcher.already_firing() == sorted([outage, burn])
+
+
+def test_nothing_is_already_firing_before_a_fault_or_when_alerts_start_after_it(shop_run, shop):
+    outage = shop.alert_name("ProviderPartialOutage")
+    shop_run.watcher.seen[("x",)] = AlertSeen(outage, {"alertname": outage}, first_firing=995.0)
+    assert shop_run.watcher.already_firing() == []  # no fault yet
+    shop_run.faults.record.injected_at = 990.0
+    assert shop_run.watcher.already_firing() == []
+
+
+def test_the_injection_says_which_alerts_were_already_firing(shop_run, shop, monkeypatch):
+    outage = shop.alert_name("ProviderPartialOutage")
+    shop_run.watcher.seen[("x",)] = AlertSeen(outage, {"alertname": outage}, first_firing=985.0)
+    monkeypatch.setattr(shop_run, "steady_state", lambda name: True)
+    monkeypatch.setattr(shop_run, "_start_load", lambda: None)
+    monkeypatch.setattr(shop_run, "sleep_ticking", lambda *a, **k: None)
+    monkeypatch.setattr(shop_run.diagnosis, "run", lambda first: None)
+    monkeypatch.setattr(shop_run, "mitigate", lambda: 1000.0)
+    monkeypatch.setattr(shop_run, "_recover", lambda at: None)
+    monkeypatch.setattr(shop_run.faults, "inject", lambda: (setattr(shop_run.faults.record, "injected_at", 1000.0),
+                                                            setattr(shop_run.faults, "end", 1060.0)))
+    monkeypatch.setattr(shop_run, "load", SimpleNamespace(set_rate=lambda rate: None), raising=False)
+    shop_run._run_phases()
+    notes = [e.text for e in shop_run.timeline if e.kind == "note"]
+    assert f"steady state not clean: already firing before the fault: {outage} (their pages before it are not its " \
+           "detection)" in notes
+
+
+class _Records(FakePages):
+    def __init__(self, records):
+        self.given = records
+
+    def records(self, now):
+        return self.given
+
+
+def test_a_ticket_is_a_ticket_and_a_resolve_never_precedes_its_page(shop_run, shop):
+    outage, budget = shop.alert_name("ProviderPartialOutage"), shop.alert_name("AuthorizationLatencyBudgetBurn")
+    shop_run.pages_source = _Records([
+        _page(outage, "shop-oncall", 1010.0, "resolved", provider="knet"),  # listed first, arrived with its page
+        _page(outage, "shop-oncall", 1010.0, provider="knet"),
+        _page(budget, "shop-tickets", 1011.0, severity="ticket"),
+        _page(outage, "shop-oncall", 1012.0, "resolved", provider="komoju")])  # its page came before the drill
+    shop_run.watcher._poll_pages(1013.0)
+    lines = [(e.kind, e.text) for e in shop_run.timeline if e.kind in ("page", "ticket", "resolved")]
+    assert lines == [
+        ("page", f"PAGE {outage}{{provider=knet}} → shop-oncall (page)"),
+        ("resolved", f"RESOLVED {outage}{{provider=knet}} → shop-oncall (page)"),
+        ("ticket", f"TICKET {budget} → shop-tickets (ticket)"),
+        ("resolved", f"RESOLVED {outage}{{provider=komoju}} → shop-oncall (page; its notification came before this "
+                     "drill started)")]

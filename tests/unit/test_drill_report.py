@@ -420,3 +420,34 @@ def test_drill_report_command_shows_money_in_the_catalogs_currencies(tmp_path, c
     assert main(["drill", "report", str(src / "journal.json"), "--catalog", str(FOREIGN_PATH)]) == 0
     assert "| duplicate amount | KWD 6.235 |" in (src / "report.md").read_text()
     capsys.readouterr()
+
+
+def test_a_steady_state_that_was_not_clean_is_said_near_the_top(tmp_path, foreign):
+    j = foreign_journal()
+    j["already_firing"] = ["ShopProviderPartialOutage", "ShopApprovalRateDrop"]
+    md = render(j, tmp_path / "r", foreign).read_text()
+    top = md.split("## ")[1].splitlines()  # the first section: the drill
+    assert top[2] == ("**⚠️ Steady state not clean: already firing before the fault: ShopProviderPartialOutage, "
+                      "ShopApprovalRateDrop; their pages before it are not counted as its detection.**")
+    assert "Steady state not clean" not in render(foreign_journal(), tmp_path / "clean", foreign).read_text()
+
+
+def test_payments_affected_is_defined_where_it_is_shown(tmp_path, foreign):
+    md = render(foreign_journal(), tmp_path / "r", foreign).read_text()
+    money = md[md.index("## Money impact"):].split("## ")[1]
+    assert "| payments affected | 4 |" in money
+    assert "Payments affected: payments started while the fault was on (plus a settling margin) that did not get " \
+           "through" in money
+
+
+def test_a_resolve_never_precedes_its_page_in_the_timeline(tmp_path, foreign):
+    j = foreign_journal()
+    j["timeline"] = [{"t": INJECT + 30, "kind": "resolved", "text": "RESOLVED ShopProviderPartialOutage → shop-oncall"},
+                     {"t": INJECT + 30, "kind": "page", "text": "PAGE ShopProviderPartialOutage → shop-oncall"},
+                     {"t": INJECT + 31, "kind": "ticket", "text": "TICKET ShopLatencyBudgetBurn → shop-tickets"},
+                     {"t": INJECT - 1, "kind": "fault", "text": "injecting"}]
+    md = render(j, tmp_path / "r", foreign).read_text()
+    rows = [line for line in md[md.index("## Timeline"):].splitlines() if line.startswith("| ") and ":" in line]
+    assert [r.split(" | ")[-1].split(" →")[0].rstrip(" |") for r in rows] == [
+        "injecting", "PAGE ShopProviderPartialOutage", "RESOLVED ShopProviderPartialOutage",
+        "TICKET ShopLatencyBudgetBurn"]

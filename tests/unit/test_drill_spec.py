@@ -144,7 +144,12 @@ def test_not_yaml_and_missing_file(catalog, tmp_path):
     path.write_text("title: x\nload: [1\n")
     with pytest.raises(DrillError) as err:
         load_drill(path, catalog, tmp_path)
-    assert err.value.problems[0].startswith("runbooks/drills/broken.yaml: (file): not valid YAML at line")
+    assert err.value.problems[0].startswith("runbooks/drills/broken.yaml: (file): not valid YAML at line 2:")
+    path.write_text("title: x\nrunbook\nload: {rate: 1}\n")  # a key without its colon, noticed a line later
+    with pytest.raises(DrillError) as err:
+        load_drill(path, catalog, tmp_path)
+    assert err.value.problems == ["runbooks/drills/broken.yaml: (file): not valid YAML at line 2: could not find "
+                                  "expected ':'"]
     with pytest.raises(DrillError) as err:
         load_drill(tmp_path / "runbooks" / "drills" / "gone.yaml", catalog, tmp_path)
     assert err.value.problems == ["runbooks/drills/gone.yaml: (file): no such file"]
@@ -174,3 +179,46 @@ def test_drill_check_command(catalog, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "runbooks/drills/duplicate-charge.yaml: OK" in out
     assert "fault.params.rate: must be a number from 0 to 1" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def shop_project(tmp_path_factory):
+    """The ticket shop's project as `moneypath init` writes it (tests/foreign/harness.py), with its drills."""
+    import shutil
+
+    from moneypath import cli
+
+    root = tmp_path_factory.mktemp("shop") / "ops"
+    assert cli.main(["init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
+                     "--features", "cost,idempotency", "--methods", "card,konbini", "--routes",
+                     "/charges,/charges/{charge_id}", "--oncall", "shop-oncall"]) == 0
+    shutil.copytree(ROOT / "tests" / "foreign" / "drills", root / "runbooks" / "drills", dirs_exist_ok=True)
+    return root
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("target: knet", "target: knett", "fault.target: error_rate hits one provider: one of komoju, knet; did you mean "
+                                      "knet?"),
+    ("providers: {komoju: 1, knet: 1}", "providers: {komojo: 1, knet: 1}",
+     "load.providers.komojo: not in the catalog's providers (komoju, knet); did you mean komoju?"),
+    ("  - alert: ProviderPartialOutage", "  - alert: ProviderPartialOutgae",
+     "alerts.expected.0.alert: 'ProviderPartialOutgae' is not an alert the catalog generates; did you mean "
+     "ProviderPartialOutage?"),
+    ("    - AuthorizationLatencyBudgetBurn", "    - ShopAuthorizationLatencyBudgetBrun",
+     "alerts.allowed.1: 'ShopAuthorizationLatencyBudgetBrun' is not an alert the catalog generates; did you mean "
+     "ShopAuthorizationLatencyBudgetBurn?"),
+    ("runbook: ProviderPartialOutage", "runbook: ProvderPartialOutage", "; did you mean ProviderPartialOutage?"),
+    ("labels: {provider: knet}", "labels: {provider: kent}", "alerts.expected.0.labels.provider: 'kent' is not a "
+                                                            "catalog provider (komoju, knet); did you mean knet?"),
+    ("name: error_rate", "name: eror_rate", "; did you mean error_rate?"),
+])
+def test_an_unknown_name_in_a_drill_suggests_the_catalogs(shop_project, old, new, expected):
+    from moneypath.catalog import load_catalog
+
+    path = shop_project / "runbooks" / "drills" / "knet-partial-outage.yaml"
+    text = (ROOT / "tests" / "foreign" / "drills" / "knet-partial-outage.yaml").read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(DrillError) as err:
+        load_drill(path, load_catalog(shop_project / "moneypath.yaml"), shop_project)
+    assert any(expected in line for line in err.value.problems), err.value.problems

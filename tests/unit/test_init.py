@@ -149,7 +149,7 @@ def test_locustfile_is_a_payment_user_declaring_the_catalogs_authorization(proje
     u.begin(_settings(project))
     order = u.order()
     assert u.authorize(order) is not None
-    assert sent == [("/charges", f"authorize [{order.provider}]",
+    assert sent == [("/charges", f"authorize [requested {order.provider}]",
                      {"provider": order.provider, "currency": order.currency, "method": order.method,
                       "amount_minor": order.amount_minor, "reference": order.reference})]
 
@@ -204,6 +204,23 @@ def test_without_a_templated_route_the_requests_file_has_no_read(tmp_path):
     assert requests.read is None and requests.authorize.path == "/pay"
     spec = scenarios.load(root / "loadtests/scenarios.yaml", load_catalog(root / "moneypath.yaml"))
     assert spec.amount_minor.median == 2500  # USD 25.00
+
+
+@pytest.mark.parametrize("routes, authorize, read", [
+    ("/admin/providers/{payment_id},/charges,/charges/{charge_id}/refunds,/charges/{charge_id}", "/charges",
+     "/charges/{payment_id}"),
+    ("/internal/sweep,/v2/tickets/orders,/debug/orders/{id},/v2/tickets/orders/{order_id}", "/v2/tickets/orders",
+     "/v2/tickets/orders/{payment_id}"),
+    ("/orders,/Admin/providers/{payment_id}", "/orders", None),
+])
+def test_the_requests_template_never_reads_a_payment_from_an_admin_or_internal_route(tmp_path, routes, authorize,
+                                                                                   read):
+    root = tmp_path / "ops"
+    assert init(root, "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY",
+                "--routes", routes).returncode == 0
+    requests = Requests.model_validate(yaml.safe_load((root / "runbooks/drills/requests/shop.yaml").read_text()))
+    assert requests.authorize.path == authorize
+    assert (requests.read.path if requests.read else None) == read
 
 
 def test_rerun_keeps_edited_files_refreshes_untouched_ones_and_removes_pages_of_removed_alerts(project):

@@ -684,7 +684,10 @@ def test_report_is_published_whole(tmp_path):
     report.publish(tmp, final)
     assert not tmp.exists()
     assert "a &lt;gate&gt;" in (final / "report.html").read_text()
-    assert "# Load test checkout: FAILED" in (final / "report.md").read_text()
+    md = (final / "report.md").read_text()
+    assert "# Load test checkout: FAILED" in md
+    names = md[md.index("## Requests by name"):]  # what a request's provider in brackets means, said where they show
+    assert names.splitlines()[2].startswith('_"[x]" in a name: the service\'s answer named provider x; "[requested x]": ')
     assert json.loads((final / "result.json").read_text())["passed"] is False
     lines = report.gate_table(result["gates"])
     assert lines[0].startswith("gate") and "FAIL" in lines[2]
@@ -884,7 +887,7 @@ def no_run(monkeypatch):
 
     opened = []
 
-    def open_target(c, args, port):
+    def open_target(c, args, port, *_locustfile):
         opened.append(args)
         return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 

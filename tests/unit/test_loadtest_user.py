@@ -14,7 +14,7 @@ import yaml
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.instrument.correlation import HEADER
-from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios
+from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios, stats
 from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from tests.conftest import CATALOG_PATH, ROOT
 
@@ -121,7 +121,7 @@ def test_a_post_is_named_for_the_gates_and_carries_the_headers(shipped):
     order = u.order()
     payment = u.authorize(order)
     sent = u.client.sent[0]
-    assert (sent["method"], sent["path"], sent["name"]) == ("POST", "/p", "authorize [" + order.provider + "]")
+    assert (sent["method"], sent["path"], sent["name"]) == ("POST", "/p", f"authorize [requested {order.provider}]")
     assert sent["name"] == contract.request_name("authorize", order.provider)
     assert sent["headers"]["authorization"] == "Bearer tok"
     assert sent["headers"][HEADER] == order.correlation_id and order.correlation_id.startswith("lt-")
@@ -133,7 +133,46 @@ def test_a_post_is_named_for_the_gates_and_carries_the_headers(shipped):
     assert again["headers"][HEADER] == order.correlation_id  # one id per payment
     assert again["headers"][client.IDEMPOTENCY_HEADER] != sent["headers"][client.IDEMPOTENCY_HEADER]
     assert (again["path"], again["name"], captured.amount_minor) == ("/p/pay_1/capture",
-                                                                    f"capture [{order.provider}]", order.amount_minor)
+                                                                    f"capture [requested {order.provider}]",
+                                                                    order.amount_minor)
+
+
+@pytest.fixture(scope="module")
+def shop_scenarios():
+    from moneypath.catalog import load_catalog
+
+    return scenarios.load(FOREIGN / "scenarios.yaml", load_catalog(FOREIGN / "moneypath.yaml"))
+
+
+@pytest.mark.parametrize("sfile", ["shipped", "shop_scenarios"])
+def test_a_request_is_named_by_the_provider_the_answer_names_else_the_requested_one(sfile, request, no_sleep):
+    """The generator's draw is a request, not where the service routed it: labelled "requested" until an answer
+    names a provider of the scenario file (then Locust records that one, and the payment's capture goes by it)."""
+    spec = request.getfixturevalue(sfile)
+    asked, other = list(spec.providers)[:2]
+    u = user(Full, spec, "checkout", (201, {"id": "p1", "provider": other}), (201, {"id": "p2", "provider": "nope"}),
+             (503, {"type": "x/provider-down", "provider": other}), (201, {"id": "p3"}))
+    order = client.Order(asked, list(spec.currencies)[0], list(spec.methods)[0], 500, "r", "lt-1")
+    first = u.authorize(order)
+    u.authorize(order), u.authorize(order), u.authorize(order)
+    recorded = [a.request_meta.get("name", s["name"]) for a, s in zip(u.client.given, u.client.sent)]
+    assert recorded == [f"authorize [{other}]", f"authorize [requested {asked}]", f"authorize [requested {asked}]",
+                        f"authorize [requested {asked}]"]
+    assert first.provider == other
+    u.capture(first)
+    assert u.client.sent[-1]["name"] == f"capture [requested {other}]"
+    # the gates read the provider either way: a judged provider's failures are its own
+    assert stats.provider_of(f"authorize [requested {asked}]") == stats.provider_of(f"authorize [{asked}]") == asked
+    assert contract.answered_by(f"authorize [requested {asked}]{contract.ATTEMPT}", other) == \
+        f"authorize [{other}]{contract.ATTEMPT}"
+
+
+def test_a_retried_write_is_finally_named_by_the_provider_its_answer_names(shipped, no_sleep):
+    asked, other = list(shipped.providers)[:2]
+    u = user(Full, shipped, "retry_storm", (503, {}), (201, {"id": "p1", "provider": other}),
+             (200, {"id": "p1", "provider": other}))
+    u.authorize(client.Order(asked, "EUR", "card", 500, "r", "lt-1"))
+    assert u.fired[0] == {"type": contract.RETRIED, "name": f"authorize [{other}]", "error": None}
 
 
 def test_without_a_token_no_authorization_header_is_sent(shipped):
@@ -157,7 +196,7 @@ def test_a_get_is_named_and_correlated_but_sends_no_key(shipped):
     order = u.order()
     assert u.get("status", order, "/charges/1") == {"status": "approved"}
     sent = u.client.sent[0]
-    assert (sent["method"], sent["name"]) == ("GET", f"status [{order.provider}]")
+    assert (sent["method"], sent["name"]) == ("GET", f"status [requested {order.provider}]")
     assert client.IDEMPOTENCY_HEADER not in sent["headers"] and sent["headers"][HEADER] == order.correlation_id
 
 
@@ -238,10 +277,10 @@ def test_a_retried_write_keeps_its_key_names_attempts_and_replays(shipped, no_sl
     payment = u.authorize(order)
     assert payment.id == "pay_1" and order.reference.startswith("storm")
     names = [s["name"] for s in u.client.sent]
-    attempt = f"authorize [{order.provider}]{contract.ATTEMPT}"
-    assert names == [attempt, attempt, attempt, f"replay [{order.provider}]{contract.ATTEMPT}"]
+    attempt = f"authorize [requested {order.provider}]{contract.ATTEMPT}"
+    assert names == [attempt, attempt, attempt, f"replay [requested {order.provider}]{contract.ATTEMPT}"]
     assert len({s["headers"][client.IDEMPOTENCY_HEADER] for s in u.client.sent}) == 1  # one key throughout
-    assert u.fired == [{"type": contract.RETRIED, "name": f"authorize [{order.provider}]", "error": None},
+    assert u.fired == [{"type": contract.RETRIED, "name": f"authorize [requested {order.provider}]", "error": None},
                        {"type": contract.CHECK, "name": contract.DUPLICATE_CHECK, "error": None}]
     retry = shipped.get("retry_storm").retry
     assert len(no_sleep) == 2 and all(0 <= s <= retry.cap_s for s in no_sleep)
@@ -396,8 +435,8 @@ def test_no_auth_and_faultproxy_go_with_host(tmp_path, capsys, monkeypatch, flag
     code = cli.main(["loadtest", "checkout", "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "none"),
                      "--out", str(tmp_path / "out"), *flag])
     assert code == 2
-    assert capsys.readouterr().err == ("moneypath: --prometheus, --providersim, --faultproxy and --no-auth go with "
-                                       "--host\n")
+    assert capsys.readouterr().err == ("moneypath: --prometheus, --providersim, --faultproxy, --no-auth and --token "
+                                       "go with --host\n")
 
 
 def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
@@ -415,7 +454,8 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
     spec = runner.RunSpec("checkout")
     runner.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
     argv, env = started[0]
-    assert "--no-auth" in argv and argv[argv.index("--faultproxy") + 1] == "http://127.0.0.1:8"
+    assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
+    assert env["MONEYPATH_NO_AUTH"] == "true" and env["MONEYPATH_FAULTPROXY"] == "http://127.0.0.1:8"
     assert "MONEYPATH_TOKEN" not in env and env["MONEYPATH_ADMIN_TOKEN"] == target.admin_token
 
 

@@ -147,7 +147,7 @@ def test_a_query_not_pasted_under_diagnosis(catalog, root):
 def test_bad_yaml(catalog, root):
     edit(root, DUP, "alert: MoneyPathDuplicateChargeDetected", "alert: [MoneyPathDuplicateChargeDetected")
     assert check_runbooks(catalog, root, promtool=False) == [
-        f"{DUP}: (front matter): not valid YAML at line 3: expected ',' or ']', but got ':'"]
+        f"{DUP}: (front matter): not valid YAML at line 2: expected ',' or ']', but got ':'"]  # the '[' line
 
 
 def test_no_front_matter(catalog, root):

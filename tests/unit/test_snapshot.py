@@ -106,3 +106,27 @@ def test_the_overview_snapshot_of_a_foreign_service_shows_its_money(foreign, mon
     assert "JPY 6,235" in texts and "KWD 6.235" in texts
     assert not [t for f in figures for ax in f.axes for t in ax.texts if t.get_text() in ("6235", "6.235", "6,235")]
     assert "<title>" in page.read_text()
+
+
+@pytest.mark.parametrize("factor, week, rate", [(1, "[7d]", "[60s]"), (60, "[168m]", "[15s]"), (10, "[1008m]", "[15s]")])
+def test_a_compressed_stacks_snapshot_divides_the_panels_windows_by_its_factor(foreign, monkeypatch, tmp_path,
+                                                                               factor, week, rate):
+    """A production window on a 60x stack spans 60 times more of its history: the snapshot compresses the panels'
+    windows as the stack's rules are (the shop's cost panel compares with 7 days), and Grafana's one-minute floor
+    of $__rate_interval too (15 m at 240 points: 4 steps of 3.75 s)."""
+    from moneypath._common.plots import pyplot
+
+    prom = FakePrometheus()
+    monkeypatch.setattr(snapshot, "save", lambda fig, path: (path.write_bytes(b""), pyplot().close(fig)))
+    monkeypatch.setattr(snapshot, "Prometheus", lambda *a, **k: prom)
+    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW,
+                             time_factor=factor)
+    queries = " ".join(prom.queries)
+    assert week in queries and (factor == 1 or "[7d]" not in queries)
+    assert rate in queries and "$__rate_interval" not in queries
+    assert ("its windows divided by" in page.read_text()) is (factor != 1)
+
+
+def test_a_snapshot_time_factor_below_one_is_refused(foreign, tmp_path):
+    with pytest.raises(snapshot.SnapshotError, match="--time-factor must be at least 1, got 0.5"):
+        snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", time_factor=0.5)

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError
 from moneypath.catalog.validate import resolve
 
@@ -30,10 +31,8 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError([f"{where}{line}: YAML syntax error: {problem}"]) from None
+        line = error_line(exc)
+        raise CatalogError([f"{where}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}"]) from None
     lines: dict[tuple, int] = {}
     duplicates: list[tuple[tuple, int]] = []
     if node is not None:

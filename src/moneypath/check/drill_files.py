@@ -21,11 +21,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
 from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key
 from moneypath.check.expect import Expect
-from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
+from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 
 DRILL_DIR = "runbooks/drills"
@@ -404,9 +405,8 @@ def _read_yaml(path: Path, where: str):
     except OSError as e:
         raise DrillError([f"{where}: cannot be read: {e.strerror or e}"]) from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DrillError([f"{where}: not valid YAML{at}: {getattr(e, 'problem', None) or e}"]) from None
+        line = error_line(e)
+        raise DrillError([f"{where}: not valid YAML{f' at line {line}' if line else ''}: {error_text(e)}"]) from None
 
 
 def _loc(loc: tuple) -> str:
@@ -466,16 +466,19 @@ def fault_specs(where: str, catalog: Catalog) -> dict[str, FaultSpec]:
 def check_fault(fault: Fault, catalog: Catalog) -> list[str]:
     if fault.where == "hook":  # the team's own switch: its target, if named, is one of the catalog's providers
         if fault.target is not None and fault.target not in catalog.providers:
-            return [f"fault.target: {fault.target!r} is not a catalog provider ({', '.join(catalog.providers)})"]
+            return [f"fault.target: {fault.target!r} is not a catalog provider ({', '.join(catalog.providers)})"
+                    f"{did_you_mean(fault.target, catalog.providers, SHORT)}"]
         return []
     specs = fault_specs(fault.where, catalog)
     if fault.name not in specs:
-        return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"]
+        return [f"fault.name: {fault.where} has no fault {fault.name!r} (known: {', '.join(specs)})"
+                f"{did_you_mean(fault.name, specs, SHORT)}"]
     spec = specs[fault.name]
     problems = []
     if spec.target:
         if fault.target not in spec.targets:
-            problems.append(f"fault.target: {fault.name} hits one {spec.target}: one of {', '.join(spec.targets)}")
+            problems.append(f"fault.target: {fault.name} hits one {spec.target}: one of {', '.join(spec.targets)}"
+                            f"{did_you_mean(str(fault.target), spec.targets, SHORT) if fault.target else ''}")
     elif fault.target is not None:
         problems.append(f"fault.target: {fault.name} takes no target")
     for key in fault.params:
@@ -499,6 +502,14 @@ def check_fault(fault: Fault, catalog: Catalog) -> list[str]:
     return problems
 
 
+SHORT = 0.6  # did_you_mean's cutoff for short names (providers, currencies, receivers): komojo → komoju
+
+
+def _alert_hint(name: str, known, catalog: Catalog) -> str:
+    """Did you mean, among the alerts' full names and the short ones a drill may use (without the prefix)?"""
+    return did_you_mean(name, [*known, *(a.removeprefix(catalog.alert_prefix) for a in known)])
+
+
 def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
     """Problems as ``key.path: what``; fills in the drill's runbook fields when the page is sound."""
     problems: list[str] = []
@@ -508,7 +519,7 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
     alert = resolve_alert(drill.runbook, catalog, known)
     if alert is None:
         problems.append(f"runbook: {drill.runbook!r} is not an alert the catalog generates "
-                        f"(known: {', '.join(sorted(known))})")
+                        f"(known: {', '.join(sorted(known))}){_alert_hint(drill.runbook, known, catalog)}")
     else:
         drill.runbook_alert = alert
         drill.runbook_page = f"runbooks/{alert.lower()}.md"
@@ -537,12 +548,14 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
         declared = catalog.providers if key == "providers" else catalog.currencies
         for name in getattr(drill.load, key):
             if name not in declared:
-                problems.append(f"load.{key}.{name}: not in the catalog's {key} ({', '.join(declared)})")
+                problems.append(f"load.{key}.{name}: not in the catalog's {key} ({', '.join(declared)})"
+                                f"{did_you_mean(name, declared, SHORT)}")
     methods = catalog.signals[Key.AUTHORIZATIONS_TOTAL].labels.get("method") \
         if Key.AUTHORIZATIONS_TOTAL in catalog.signals else None
     for name in drill.load.methods if drill.load is not None and methods else ():
         if name not in methods:
-            problems.append(f"load.methods.{name}: not a method the catalog declares ({', '.join(methods)})")
+            problems.append(f"load.methods.{name}: not a method the catalog declares ({', '.join(methods)})"
+                            f"{did_you_mean(name, methods, SHORT)}")
 
     if drill.fault is not None:
         problems += check_fault(drill.fault, catalog)
@@ -551,16 +564,21 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
     for i, exp in enumerate(drill.alerts.expected):
         full = resolve_alert(exp.alert, catalog, known)
         if full is None:
-            problems.append(f"alerts.expected.{i}.alert: {exp.alert!r} is not an alert the catalog generates")
+            problems.append(f"alerts.expected.{i}.alert: {exp.alert!r} is not an alert the catalog generates"
+                            f"{_alert_hint(exp.alert, known, catalog)}")
             continue
         exp.alert = full
         named.add(full)
-        for label in exp.labels:
+        for label, value in exp.labels.items():
             if label not in known[full]["labels"] and label not in context.labels:
                 problems.append(f"alerts.expected.{i}.labels.{label}: {full} carries no such label")
+            elif label == "provider" and value not in catalog.providers:  # it would wait for a page never sent
+                problems.append(f"alerts.expected.{i}.labels.provider: {value!r} is not a catalog provider "
+                                f"({', '.join(catalog.providers)}){did_you_mean(value, catalog.providers, SHORT)}")
         for receiver in exp.receivers or []:
             if receiver not in catalog.receivers:
-                problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver")
+                problems.append(f"alerts.expected.{i}.receivers: {receiver!r} is not a catalog receiver"
+                                f"{did_you_mean(receiver, catalog.receivers, SHORT)}")
     if drill.fault is None and drill.load is not None and drill.alerts.expected:
         problems.append("alerts.expected: a drill without a fault expects no alert")
     if drill.fault is not None and not drill.alerts.expected and "*" not in drill.alerts.must_not_page:
@@ -574,7 +592,8 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
                 continue
             full = resolve_alert(name, catalog, known)
             if full is None:
-                problems.append(f"alerts.{key}.{i}: {name!r} is not an alert the catalog generates")
+                problems.append(f"alerts.{key}.{i}: {name!r} is not an alert the catalog generates"
+                                f"{_alert_hint(name, known, catalog)}")
             elif full in named:
                 problems.append(f"alerts.{key}.{i}: {full} is listed twice (expected, allowed, must_not_page)")
             else:

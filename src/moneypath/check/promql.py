@@ -72,8 +72,10 @@ def check_expr(expr: str, metrics: dict, known_labels: set[str], retention: str,
             + check_ranges(bare, retention, limit))
 
 
-def did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.85)
+def did_you_mean(name: str, known, cutoff: float = 0.85) -> str:
+    """"; did you mean X?" for the closest of `known`, or "". Long names (metrics, alerts) need a close match;
+    short ones (providers: komojo for komoju) a lower `cutoff`."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
     return f"; did you mean {close[0]}?" if close else ""
 
 

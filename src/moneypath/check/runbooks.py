@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
 from moneypath.generate.rules import alert_rules
@@ -92,10 +93,10 @@ def split_page(text: str) -> Page:
     try:
         meta = yaml.safe_load("".join(lines[1:end]))
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        if mark is not None:  # a line of the page, not of the front matter alone
-            raise ValueError(f"not valid YAML at line {mark.line + 2}: {getattr(e, 'problem', None) or e}") from None
-        raise ValueError(f"not valid YAML: {' '.join(str(e).split())}") from None
+        line = error_line(e)
+        if line is not None:  # a line of the page (after its '---'), not of the front matter alone
+            raise ValueError(f"not valid YAML at line {line + 1}: {error_text(e)}") from None
+        raise ValueError(f"not valid YAML: {error_text(e)}") from None
     if not isinstance(meta, dict):
         raise ValueError("the front matter must be a YAML mapping")
     return Page(meta, "".join(lines[end + 1:]))

@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
+    snapshot.add_argument("--time-factor", metavar="N", type=float, default=None,
+                          help="the panels' windows are divided by N, as a stack compressed N times divides its "
+                               "rules' (default: the --state-dir stack's --time-factor when its Prometheus is the "
+                               "one queried, else 1)")
     # Commands defined in their own module add themselves here: add_commands(commands, _catalog_arg, _state_arg).
     from moneypath.cli import loadtest as loadtest_cli
 
@@ -464,9 +468,12 @@ def _snapshot(args) -> int:
     from moneypath.stack.snapshot import SnapshotError, snapshot
 
     catalog = load_catalog(args.catalog)
+    prometheus, factor = _running_prometheus(Path(args.state_dir))
+    if args.prometheus and args.prometheus.rstrip("/") != prometheus:
+        prometheus, factor = args.prometheus, 1.0  # another Prometheus: its rules are not the stack's
     try:
-        page = snapshot(catalog, args.prometheus or _running_prometheus(Path(args.state_dir)), Path(args.out),
-                        args.range_)
+        page = snapshot(catalog, prometheus, Path(args.out), args.range_,
+                        time_factor=factor if args.time_factor is None else args.time_factor)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return 1
@@ -474,12 +481,13 @@ def _snapshot(args) -> int:
     return 0
 
 
-def _running_prometheus(state_dir: Path) -> str:
+def _running_prometheus(state_dir: Path) -> tuple[str, float]:
+    """(the Prometheus `moneypath up` runs from state_dir, its rules' time factor), else the default URL and 1."""
     from moneypath.stack.local import load_state
 
     state = load_state(state_dir)
     running = [p.url for p in state.parts if p.name == "prometheus"] if state else []
-    return running[0] if running else "http://127.0.0.1:9090"
+    return (running[0], state.time_factor) if running else ("http://127.0.0.1:9090", 1.0)
 
 
 def _metrics_sample(args) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -35,15 +36,24 @@ your own locustfile (--locustfile FILE):
   The scenario file (--scenario-file, default scenarios.yaml beside the locustfile) gives the
   rate, users, mix, providers, currencies, methods and amounts (checked against the catalog),
   the scenarios and their faults (at: faultproxy, providersim or service).
-  Locust runs FILE as: locust -f FILE --headless --host URL --scenario NAME --scenario-file F
-    --rate R --concurrency U --duration S --exporter-port P [--no-auth] [--providersim URL]
-    [--faultproxy URL] (plus Locust's --csv/--json-file), with $MONEYPATH_TOKEN (the bearer
-    sent, none with --no-auth) and $MONEYPATH_ADMIN_TOKEN (scope admin:faults, for faults).
+  Locust runs FILE as: locust -f FILE,<moneypath's harness> --headless --host URL (plus Locust's
+    --csv/--json-file): Locust's own options only. moneypath's reach the locustfile in the
+    environment: $MONEYPATH_SCENARIO, _SCENARIO_FILE, _RATE, _USERS, _DURATION_S, _NO_AUTH,
+    _PROVIDERSIM, _FAULTPROXY, _EXPORTER_PORT, $MONEYPATH_TOKEN (the bearer sent, unset with
+    --no-auth) and $MONEYPATH_ADMIN_TOKEN (scope admin:faults, for faults).
+  A plain locustfile (an HttpUser, nothing imported from moneypath) runs too: the scenario's
+    shape (users over time, --users, --duration), its faults and the exporter apply; its users
+    send their own requests at their own pace and with their own headers, so it needs no token,
+    --rate is refused (use --users), and so are scenarios with retries, overload or another user
+    kind; the Locust p99 gate is skipped unless it names requests "authorize [...]".
   The gates read Locust's request names: "<action> [<provider>]", action one of authorize,
   capture, refund, payout (the latency gates: authorize; the failure gates: every final
-  outcome); a retried attempt ends in " (attempt)" and the client's final outcome is request
-  type RETRIED; a refusal (503 or 429 with Retry-After) is request type REFUSED (the overload gates
-  judge them); CHECK entries are the client's idempotency replay checks."""
+  outcome). The provider is the one the answer names (its top-level "provider"); when the
+  answer names none (a failure, or an API that does not say) it is "[requested <provider>]":
+  what the order asked for, not necessarily where the service sent it. A retried attempt ends
+  in " (attempt)" and the client's final outcome is request type RETRIED; a refusal (503 or 429
+  with Retry-After) is request type REFUSED (the overload gates judge them); CHECK entries are
+  the client's idempotency replay checks."""
 
 
 class UsageError(Exception):
@@ -130,8 +140,10 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="the fault proxy between the service and its providers (`moneypath faultproxy`), for "
                         "scenarios with faults at: faultproxy")
     p.add_argument("--no-auth", action="store_true",
-                   help="the service takes no API token: none is needed or sent (a static bearer goes in "
-                        "$MONEYPATH_TOKEN instead)")
+                   help="the service takes no API token: none is needed or sent")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="the API bearer token to send (default: $MONEYPATH_TOKEN, which keeps it out of the process "
+                        "list, or one minted from $MONEYPATH_TOKEN_SECRET or the --state-dir stack's secret)")
     p.add_argument("--workers", type=_count(0), default=0, metavar="N",
                    help="Locust worker processes beside the master, on loopback (default 0: one local process)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
@@ -294,19 +306,24 @@ def _failed(exc: Exception, tmp: Path, final: Path) -> str:
     return f"{message} (logs: {kept})"
 
 
-def _open_target(c, args, exporter_port: int):
-    """(target, owned): the service given, the stack running from --state-dir, or a fresh stack."""
-    from moneypath.loadtest import runner
+def _open_target(c, args, exporter_port: int, locustfile: Path | None = None):
+    """(target, owned): the service given, the stack running from --state-dir, or a fresh stack. A locustfile
+    that knows nothing of moneypath sends its own headers: it needs no token, and gets one only if there is one."""
+    from moneypath.loadtest import launch, runner
 
     state_dir = Path(args.state_dir)
+    if args.token and args.no_auth:
+        raise UsageError("--token and --no-auth: choose one")
     if args.host is None and runner.running_stack(state_dir) is None:
-        if args.prometheus or args.providersim or args.faultproxy or args.no_auth:
-            raise UsageError("--prometheus, --providersim, --faultproxy and --no-auth go with --host")
+        if args.prometheus or args.providersim or args.faultproxy or args.no_auth or args.token:
+            raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
         target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
     else:
         try:
-            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim,
-                                            faultproxy=args.faultproxy, auth=not args.no_auth)
+            env = {**os.environ, "MONEYPATH_TOKEN": args.token} if args.token else None
+            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim, env=env,
+                                            faultproxy=args.faultproxy, auth=not args.no_auth,
+                                            need_token=locustfile is None or launch.knows_moneypath(locustfile))
         except runner.LoadTestError as exc:
             raise UsageError(str(exc)) from None
         if target.prometheus is None and not args.no_prometheus:
@@ -336,11 +353,13 @@ def _locustfile(path: Path) -> Path:
         raise UsageError(f"{path}: locustfile not found")
     if path.suffix != ".py":
         raise UsageError(f"{path}: a locustfile is a Python file (.py)")
+    if "," in str(path.resolve()):  # Locust's -f splits on commas (moneypath adds its harness that way)
+        raise UsageError(f"{path}: Locust cannot load a locustfile whose path has a comma; rename or move it")
     return path
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import gates, report, runner, scenarios
+    from moneypath.loadtest import gates, launch, report, runner, scenarios
     from moneypath.stack import local as stack
 
     try:
@@ -354,6 +373,9 @@ def _loadtest(args) -> int:
         locustfile = _locustfile(args.locustfile or runner.default_locustfile())
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         scenario = sfile.get(args.scenario)
+        if not launch.knows_moneypath(locustfile) and (
+                refused := launch.plain_refusals(locustfile, scenario, args.rate is not None)):
+            raise UsageError(refused)
         runner.check_overload(scenario, scenarios.duration_of(sfile, scenario, args.duration))
         baseline = runner.load_result(args.baseline) if args.baseline else None
         tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
@@ -365,7 +387,7 @@ def _loadtest(args) -> int:
     target = None
     try:
         exporter_port = stack.free_port()
-        target = _open_target(c, args, exporter_port)
+        target = _open_target(c, args, exporter_port, locustfile)
         if missing := runner.missing_fault_api(scenario, target):
             raise UsageError(missing)
         outcome = runner.run(c, spec, target, tmp / "locust", exporter_port, _say)
@@ -474,7 +496,7 @@ def _postgres_run(c, args, locustfile, work, exporter_port, steps: list[float] |
 
 
 def _capacity(args) -> int:
-    from moneypath.loadtest import capacity, capacity_report, gates, report, runner, scenarios
+    from moneypath.loadtest import capacity, capacity_report, gates, launch, report, runner, scenarios
     from moneypath.stack import local as stack
 
     try:
@@ -497,6 +519,8 @@ def _capacity(args) -> int:
         c = load_catalog(args.catalog)
         gates.money_signals(c)
         locustfile = _locustfile(args.locustfile or runner.default_locustfile())
+        if not launch.knows_moneypath(locustfile):
+            raise UsageError(launch.plain_refusals(locustfile, None, rate_given=False, closed_loop=True))
         sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(capacity.SCENARIO)
         tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail

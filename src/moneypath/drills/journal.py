@@ -132,9 +132,15 @@ class Timings(Part):
     recover_s: float | None
 
 
+# what "payments affected" counts (moneypath.drills.money.affected_payments), said wherever the figure is shown
+PAYMENTS_AFFECTED = ("payments started while the fault was on (plus a settling margin) that did not get through (no "
+                     "2xx after retries, or the capture failed) or whose answer the request template flags (held, "
+                     "declined as fraud...), plus every payment a reconciliation break found since the drill started")
+
+
 @dataclass(kw_only=True)
 class MoneyImpact(Part):
-    payments_affected: int
+    payments_affected: int  # PAYMENTS_AFFECTED
     duplicate_amount_minor: dict[str, int]
     unreconciled_minor: dict[str, int] | None  # None: not checked (why in not_checked)
     writes_lost: int | None  # None: not checked (why in not_checked)
@@ -197,6 +203,7 @@ class Journal(Part):
     fault: FaultRecord
     classification_at: float | None  # the first expected page
     awareness_at: float | None  # the first expected alert firing, else the classification
+    already_firing: list[str] = field(default_factory=list)  # alerts firing or paged before the fault: not clean
     timeline: list[Event]
     objectives: list[Objective]
     timings: Timings

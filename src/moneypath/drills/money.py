@@ -6,10 +6,7 @@ stack's SQLite file or any SQLAlchemy URL (PostgreSQL sessions are set read-only
 does not declare, or one the database refuses, raises `NotChecked`: the report says "not checked" and
 why, never that money was lost.
 
-- payments affected: payments started while the fault was active (plus a settling margin)
-  that did not get through (no 2xx after retries, or the capture failed), or whose answer the
-  request template flags (held, declined as fraud...); plus every payment a reconciliation
-  break found since the drill started;
+- payments affected: moneypath.drills.journal.PAYMENTS_AFFECTED (the report prints it beside the figure);
 - duplicate amount: per currency, what breaks of kind ``duplicate`` say was charged twice;
 - unreconciled difference: per currency, the money in every other break (the amount that
   differs, or the whole line/capture when one side is missing);

@@ -53,7 +53,7 @@ class DrillRun(DrillContext):
                  interactive: bool = False, ask=input, clock=time.time):
         super().__init__(drill, catalog, target, say, clock)
         self.interactive, self.ask = interactive, ask
-        self.watcher = Watcher(self)
+        self.watcher = Watcher(self, lambda: self.faults.record.injected_at)
         self.faults = FaultSwitch(self)
         self.diagnosis = Diagnosis(self)
         self.recovered_at: float | None = None
@@ -118,6 +118,9 @@ class DrillRun(DrillContext):
             self.sleep_ticking(self.s(drill.fault.after))
         self.faults.inject()
         injected = self.faults.record.injected_at
+        if already := self.watcher.already_firing():
+            self.event("note", f"steady state not clean: already firing before the fault: {', '.join(already)} "
+                               "(their pages before it are not its detection)")
         if drill.load.peak:
             self.load.set_rate(drill.load.peak.rate)
             self.event("load", f"load raised to {drill.load.peak.rate:g} payments/s")
@@ -272,7 +275,7 @@ class DrillRun(DrillContext):
             root=str(Path(self.catalog.path).resolve().parent), alert=drill.runbook_alert,
             narrative=drill.tabletop.narrative, target=self.target.describe(), time_factor=self.target.time_factor,
             duration_scale=self.scale, started_at=self.started_at, finished_at=finished_at, fault=self.faults.record,
-            classification_at=classification_at, awareness_at=awareness,
+            classification_at=classification_at, awareness_at=awareness, already_firing=self.watcher.already_firing(),
             timeline=sorted(self.timeline, key=lambda e: e.t), objectives=self.objectives, timings=timings,
             money=money_impact, writes_lost_detail=lost_lines[:20], alerts=matrix, evidence=self.diagnosis.steps,
             roles=roles, regulatory=regulatory, series=series,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import Cell, Document, Image, Para, Section, Table, publishing, stage
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
-from moneypath.drills.journal import SCHEMA
+from moneypath.drills.journal import PAYMENTS_AFFECTED, SCHEMA
 
 if TYPE_CHECKING:
     from moneypath.catalog import Catalog
@@ -295,6 +295,10 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
     if "started_stack" in target:
         rows.append([Cell("stack"), Cell("started by the drill" if target["started_stack"] else "running target")])
     summary = Section("Drill", [Table(["", ""], rows)])
+    already = [str(a) for a in j.get("already_firing") or []]
+    if already:  # first: every time below reads differently when the fault met alerts already firing
+        summary.blocks.insert(0, Para(f"Steady state not clean: already firing before the fault: {', '.join(already)}; "
+                                      "their pages before it are not counted as its detection.", "bad"))
     if j.get("narrative"):
         summary.blocks.append(Para(str(j["narrative"]), "quote"))
     if (_num(j.get("schema")) or 0) > SCHEMA:
@@ -330,7 +334,8 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
          _not_checked(unchecked.get("writes_lost")) if lost is None else
          Cell(f"{int(lost)}", "bad" if lost else "ok")],
     ]
-    money_sec = Section("Money impact", [Table(["", ""], money_rows)])
+    money_sec = Section("Money impact", [Table(["", ""], money_rows),
+                                         Para(f"Payments affected: {PAYMENTS_AFFECTED}.", "note")])
     if lost:
         money_sec.blocks.insert(0, Para(f"{int(lost)} acknowledged ledger write(s) LOST: money the platform "
                                         "confirmed is not in the ledger.", "bad"))
@@ -405,9 +410,14 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
           Cell("—" if jn.zero is None or _num(e.get("t")) is None else
                ("T+" if _num(e.get("t")) >= jn.zero else "T−") + fmt_duration(abs(_num(e.get("t")) - jn.zero))),
           Cell(str(e.get("kind") or ""), "bad" if e.get("kind") == "halt" else "text"), Cell(str(e.get("text") or ""))]
-         for e in sorted(jn.list("timeline"), key=lambda e: _num(e.get("t")) or 0.0)],
+         for e in sorted(jn.list("timeline"), key=_in_time_order)],
         "empty")]))
     return out
+
+
+def _in_time_order(event: dict) -> tuple[float, bool]:
+    """By time; at the same time a resolve after the page it resolves (one notification may carry both)."""
+    return _num(event.get("t")) or 0.0, event.get("kind") == "resolved"
 
 
 # ------------------------------------------------------------------ render, atomically

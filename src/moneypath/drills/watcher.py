@@ -1,10 +1,15 @@
 """The watcher: Prometheus' alerts and the pages on-call got (pager or Alertmanager), polled every tick of a
 drill, and what they add up to: when each alert first fired, paged and resolved, whether every expected
 page reached its receivers, and the alert matrix the drill is judged on.
+
+An alert already firing (or paged) before the fault was injected is the steady state not being clean, not
+the fault's detection: `already_firing` names them, and only pages that arrive once the fault is on count
+as detecting it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY
@@ -24,12 +29,14 @@ class AlertSeen:
 
 
 class Watcher:
-    def __init__(self, ctx: DrillContext):
+    def __init__(self, ctx: DrillContext, injected_at: Callable[[], float | None] = lambda: None):
         self.ctx = ctx
+        self.injected_at = injected_at  # when the fault went on (None: not yet, or a drill without one)
         self.known = alert_names(ctx.catalog)
         self.seen: dict[tuple, AlertSeen] = {}
         self.pages: list[dict] = []  # the page records of this drill, firing and resolved, in the order seen
         self._page_keys: set[tuple] = set()
+        self._paged: set[tuple] = set()  # (alert, receiver, labels) of the firing records seen, for their resolves
 
     def poll(self, now: float) -> None:
         """Raises TargetError when Prometheus or the page source does not answer."""
@@ -63,7 +70,10 @@ class Watcher:
                 seen.gone_at = now
 
     def _poll_pages(self, now: float) -> None:
-        for record in self.ctx.pages_source.records(now):
+        # in time order, a page before its resolve when both came at once (one notification can carry both)
+        records = sorted(self.ctx.pages_source.records(now), key=lambda r: (
+            float(r.get("received_at") or now), r.get("status", "firing") != "firing"))
+        for record in records:
             if float(record.get("received_at") or 0) < self.ctx.started_at - 1:
                 continue  # before this drill (a stack shared with earlier work)
             if (record.get("labels") or {}).get("severity") == WATCHDOG_SEVERITY:
@@ -76,10 +86,17 @@ class Watcher:
             self.pages.append(record)
             status = record.get("status", "firing")
             labels = record.get("labels", {})
-            word = "PAGE" if status == "firing" else "RESOLVED"
-            self.ctx.event("page" if status == "firing" else "resolved",
-                           f"{word} {record.get('alertname')}{label_text(labels)} → {record.get('receiver')} "
-                           f"({labels.get('severity', '?')})",
+            notified = (record.get("alertname"), record.get("receiver"), tuple(sorted(labels.items())))
+            why = ""
+            if status == "firing":
+                self._paged.add(notified)
+                kind = "page" if is_page(record) else "ticket"
+            else:
+                kind = "resolved"
+                if notified not in self._paged:  # its page was sent before this drill started (and left out)
+                    why = "; its notification came before this drill started"
+            self.ctx.event(kind, f"{kind.upper()} {record.get('alertname')}{label_text(labels)} → "
+                                 f"{record.get('receiver')} ({labels.get('severity', '?')}{why})",
                            {"alert": record.get("alertname"), "receiver": record.get("receiver"), "labels": labels},
                            t=float(record.get("received_at") or now))
 
@@ -92,13 +109,30 @@ class Watcher:
         return [p for p in self.pages if p.get("alertname") == alert and p.get("status", "firing") == status
                 and all(p.get("labels", {}).get(k) == v for k, v in labels.items())]
 
+    def _after_fault(self, t) -> bool:
+        injected = self.injected_at()
+        return injected is None or float(t or 0) >= injected
+
+    def detecting_pages(self, alert: str, labels: dict[str, str]) -> list[dict]:
+        """The pages that can be the fault's detection: those that arrived once it was on."""
+        return [p for p in self.matching_pages(alert, labels) if self._after_fault(p.get("received_at"))]
+
+    def already_firing(self) -> list[str]:
+        """Alerts firing at Prometheus, or paged, before the fault went on (the steady state was not clean);
+        [] before the fault or without one."""
+        if self.injected_at() is None:
+            return []
+        names = {s.alertname for s in self.seen.values() if s.first_firing and not self._after_fault(s.first_firing)}
+        names |= {p.get("alertname") for p in self.firing_pages() if not self._after_fault(p.get("received_at"))}
+        return sorted(n for n in names if n)
+
     def matching_seen(self, alert: str, labels: dict[str, str]) -> list[AlertSeen]:
         return [s for s in self.seen.values() if s.alertname == alert
                 and all(s.labels.get(k) == v for k, v in labels.items())]
 
     def all_expected_paged(self) -> bool:
         for exp in self.ctx.drill.alerts.expected:
-            got = {p.get("receiver") for p in self.matching_pages(exp.alert, exp.labels)}
+            got = {p.get("receiver") for p in self.detecting_pages(exp.alert, exp.labels)}
             if not set(self.expected_receivers(exp.alert, exp.receivers)) <= got:
                 return False
         return True
@@ -106,7 +140,7 @@ class Watcher:
     def first_expected_page(self) -> float | None:
         """The classification: when the first expected page arrived."""
         times = [float(p["received_at"]) for exp in self.ctx.drill.alerts.expected
-                 for p in self.matching_pages(exp.alert, exp.labels)]
+                 for p in self.detecting_pages(exp.alert, exp.labels)]
         return min(times) if times else None
 
     def expected_resolved(self) -> bool:
@@ -140,9 +174,11 @@ class Watcher:
 
     def _expected_row(self, exp: ExpectedAlert, injected: float | None) -> AlertRow:
         want = self.expected_receivers(exp.alert, exp.receivers)
-        pages = self.matching_pages(exp.alert, exp.labels)
+        pages = self.detecting_pages(exp.alert, exp.labels)
+        before = len(self.matching_pages(exp.alert, exp.labels)) > len(pages)
         seen = self.matching_seen(exp.alert, exp.labels)
-        firing = [s.first_firing for s in seen if s.first_firing]
+        before |= any(s.first_firing and not self._after_fault(s.first_firing) for s in seen)
+        firing = [s.first_firing for s in seen if s.first_firing and self._after_fault(s.first_firing)]
         resolved = [float(p["received_at"]) for p in self.matching_pages(exp.alert, exp.labels, "resolved")]
         gone = [s.gone_at for s in seen if s.first_firing and s.gone_at]
         got = sorted({p.get("receiver") for p in pages})
@@ -152,6 +188,9 @@ class Watcher:
                             for r in want if r in got), default=None)
         if injected is None:
             ok, reason = False, "the fault was never injected"
+        elif paged_at is None and before:
+            ok, reason = False, ("already firing before the fault (the steady state was not clean): no page after "
+                                 "the fault to count as its detection")
         elif paged_at is None:
             ok = False
             reason = (f"fired at Prometheus {min(firing) - injected:.0f} s after the fault, but no page reached "
@@ -164,6 +203,8 @@ class Watcher:
         else:
             ok, reason = True, f"paged {', '.join(got)} {all_paged_at - injected:.0f} s after the fault " \
                                f"(deadline {deadline:.0f} s)"
+        if before and paged_at is not None:
+            reason += "; it was already firing before the fault, so this page may not be the fault's"
         # resolved: the resolve notification, else when Prometheus stopped showing it (if every series did)
         resolved_at = min(resolved) if resolved else (max(gone) if gone and not any(
             s.gone_at is None for s in seen) else None)
@@ -198,6 +239,8 @@ class Watcher:
                       f"not expected by this drill{tickets}; not judged")
         if not pages and not firing and expectation != "must_not_page":
             return None
+        if name in self.already_firing():
+            reason += "; it was already firing before the fault"
         return AlertRow(alert=name, expectation=expectation, deadline_s=None,
                         first_firing_at=min(firing) if firing else None, paged_at=first_page,
                         resolved_at=min(resolved) if resolved else None, receivers=got, ok=ok, reason=reason)

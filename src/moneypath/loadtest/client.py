@@ -24,6 +24,7 @@ from moneypath.loadtest.contract import (
     REFUSED,
     REPLAY_UNANSWERED,
     RETRIED,
+    answered_by,
     request_name,
 )
 
@@ -172,7 +173,8 @@ class PaymentClient:
 
     def post(self, action: str, subject: Order | Payment, path: str, json=None, *, id_from: str = "id"
              ) -> Payment | None:
-        """POST `json` to `path`, named "<action> [<provider>]" for the gates, with `subject`'s
+        """POST `json` to `path`, named "<action> [<provider>]" for the gates (see `_send` for which
+        provider), with `subject`'s
         correlation id, a new idempotency key and the bearer token. Returns the 2xx JSON answer as a
         Payment (its id read from `id_from`, a dotted path such as "data.id"), None when the request
         failed (Locust counts the failure). In a scenario with `retry:` a failed attempt is sent again
@@ -186,8 +188,8 @@ class PaymentClient:
             answer = self._with_retries(path, json, name, subject, key, retry, id_from)
         if answer is None:
             return None
-        return Payment(dig(answer, id_from), subject.provider, subject.amount_minor, subject.correlation_id, answer,
-                       getattr(subject, "refunded_minor", 0))
+        return Payment(dig(answer, id_from), self._provider_in(answer) or subject.provider, subject.amount_minor,
+                       subject.correlation_id, answer, getattr(subject, "refunded_minor", 0))
 
     def get(self, action: str, subject: Order | Payment, path: str) -> dict | None:
         """GET `path`, named "<action> [<provider>]", with `subject`'s correlation id: the 2xx JSON
@@ -261,8 +263,14 @@ class PaymentClient:
 
     # ------------------------------------------------------------ HTTP
 
+    def _provider_in(self, answer) -> str | None:
+        """The provider a 2xx answer names (top-level `provider`), when it is one of the scenario file's."""
+        provider = answer.get("provider") if isinstance(answer, dict) else None
+        return provider if isinstance(provider, str) and provider in self.s.spec.providers else None
+
     def _send(self, method: str, path: str, body, name: str, cid: str, key: str | None = None):
-        """(status, the 2xx JSON answer or None); Locust records the request under `name`."""
+        """(status, the 2xx JSON answer or None); Locust records the request under `name`, with the provider
+        the answer names when it names one (the service may route elsewhere than the order asked)."""
         headers = {**self.headers, CORRELATION_HEADER: cid}
         if key is not None:
             headers[IDEMPOTENCY_HEADER] = key
@@ -274,6 +282,8 @@ class PaymentClient:
                 try:
                     data = r.json() if r.content else {}
                     r.success()
+                    if provider := self._provider_in(data):
+                        r.request_meta["name"] = answered_by(name, provider)
                 except ValueError:
                     r.failure(f"{status} answer is not JSON")
             else:
@@ -302,14 +312,16 @@ class PaymentClient:
                 break
             if attempt < retry.max_attempts:
                 time.sleep(retry.backoff_s(attempt, random.uniform))
-        self._fire(RETRIED, name, started, error)  # what the client finally got: the failure gate judges it
+        provider = self._provider_in(data)
+        # what the client finally got: the failure gate judges it
+        self._fire(RETRIED, answered_by(name, provider) if provider else name, started, error)
         if data is not None:
             self._replay(path, body, subject, key, dig(data, id_from), retry, id_from)
         return data
 
     def _replay(self, path, body, subject, key, first_id, retry, id_from) -> None:
         """The same key again: it must answer with the same payment, never make a second one."""
-        name, started = f"replay [{subject.provider}]{ATTEMPT}", time.perf_counter()
+        name, started = request_name("replay", subject.provider) + ATTEMPT, time.perf_counter()
         for attempt in range(1, retry.max_attempts + 1):
             tried = time.perf_counter()
             status, answer = self._send("POST", path, body, name, subject.correlation_id, key)

@@ -1,7 +1,11 @@
 """The contract between a locustfile and the gates: request names, and which SLOs judge authorizations.
 
 Request names the locustfile reports and the gates read: "<action> [<provider>]" (`request_name`;
-the latency gates read the `authorize` ones, the failure gates every final outcome); attempts a
+the latency gates read the `authorize` ones, the failure gates every final outcome). The provider
+is what is known: the one the service's answer names (its JSON's top-level `provider`, when it is
+one of the scenario file's), else the one the load generator drew for the order, which the
+service may have routed elsewhere: "authorize [requested acme]" (`answered_by` renames a request
+once its answer is in). Attempts a
 client retries end in ATTEMPT and do not count for the failure ratio (which judges what the
 client finally got, request type RETRIED); CHECK entries are invariants the client verified. A
 request the service refused to take (503 or 429 with Retry-After: load shed at the door) is
@@ -24,8 +28,18 @@ DUPLICATE_CHECK = "idempotency: one payment per key"
 REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
 
 
+REQUESTED = "requested "  # in a request name: the generator's draw, not a provider the service named
+
+
 def request_name(action: str, provider: str) -> str:
-    return f"{action} [{provider}]"
+    """The name a request goes out under: the provider the order asked for, labelled as such."""
+    return f"{action} [{REQUESTED}{provider}]"
+
+
+def answered_by(name: str, provider: str) -> str:
+    """`name` with the provider the service's answer named: "authorize [requested acme]" → "authorize [globex]"."""
+    head, _, rest = name.partition("[")
+    return f"{head}[{provider}]{rest.partition(']')[2]}" if rest else name
 
 
 # The authorization histogram and counter are read from the SLOs themselves (the latency SLO's

@@ -4,9 +4,11 @@ the Prometheus exporter.
 
 Options: --scenario, --scenario-file, --rate, --concurrency, --duration, --token, --no-auth,
 --admin-token, --providersim, --faultproxy, --state-dir, --exporter-port, --exporter-host, --warmup,
---snapshot-at. Locust's
-own -u/-r/-t do not apply: the scenario's shape decides users and duration. Workers get the
-master's options (and its token) when the test starts, so only the master needs them.
+--snapshot-at; each also read from its environment variable (moneypath.loadtest.launch.ENV), which
+is how `moneypath loadtest` sets them: Locust's command line would refuse them for a locustfile
+that does not import this module. Locust's own -u/-r/-t do not apply: the scenario's shape decides
+users and duration. Workers get the master's options (and its token) when the test starts, so only
+the master needs them.
 
 Imported only inside a Locust process (it imports Locust, so gevent patches the process).
 """
@@ -25,6 +27,7 @@ from locust.runners import WorkerRunner
 from moneypath._common.tokens import MAX_LIFETIME_S, issue
 from moneypath.loadtest import faults, scenarios
 from moneypath.loadtest.client import Settings
+from moneypath.loadtest.launch import ENV
 
 log = logging.getLogger("moneypath.loadtest")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
@@ -33,28 +36,33 @@ WRITE_SCOPES = ["payments:write", "payments:read"]
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser):
-    group = parser.add_argument_group("moneypath", "the scenario, the target's fault APIs and credentials")
-    group.add_argument("--scenario", default="checkout", help="scenario name in the scenario file (default: checkout)")
-    group.add_argument("--scenario-file", default="", help="scenario definitions (default: scenarios.yaml beside the "
-                       "locustfile)")
-    group.add_argument("--rate", type=float, default=0, help="baseline requests per second (default: the file's)")
-    group.add_argument("--concurrency", type=int, default=0, help="users at baseline (default: the file's)")
-    group.add_argument("--duration", type=float, default=0, help="run seconds (default: the scenario's)")
-    group.add_argument("--closed-loop", action="store_true", help="no pacing: each user sends its next request "
-                       "as soon as the last is answered (the throughput at saturation; --rate is then ignored)")
-    group.add_argument("--token", default="", help="API bearer token (default: $MONEYPATH_TOKEN, or minted from "
-                       "$MONEYPATH_TOKEN_SECRET or --state-dir, else none)")
-    group.add_argument("--no-auth", action="store_true", help="send no authorization header")
-    group.add_argument("--admin-token", default="", help="admin:faults token for scenarios with faults")
-    group.add_argument("--providersim", default="", help="provider simulator URL (faults at: providersim)")
-    group.add_argument("--faultproxy", default="", help="fault proxy URL (faults at: faultproxy)")
-    group.add_argument("--state-dir", default="", help="a `moneypath up` state directory: host, simulator, secrets")
-    group.add_argument("--exporter-port", type=int, default=0, help="serve /metrics for Prometheus on this port")
-    group.add_argument("--exporter-host", default="127.0.0.1", help="address of the /metrics server")
-    group.add_argument("--warmup", type=float, default=0, help="seconds after which the stats so far are written "
-                       "to <--csv prefix>_warmup.json: the latency gate judges what came after (default: none)")
-    group.add_argument("--snapshot-at", default="", help="comma-separated seconds at which the stats so far are "
-                       "added to <--csv prefix>_snapshots.json (phase boundaries the overload gates judge between)")
+    group = parser.add_argument_group("moneypath", "the scenario, the target's fault APIs and credentials "
+                                      "(each also from its $MONEYPATH_* variable, moneypath.loadtest.launch.ENV)")
+
+    def add(flag: str, **kwargs):
+        group.add_argument(flag, env_var=ENV[flag[2:].replace("-", "_")], **kwargs)
+
+    add("--scenario", default="checkout", help="scenario name in the scenario file (default: checkout)")
+    add("--scenario-file", default="", help="scenario definitions (default: scenarios.yaml beside the "
+        "locustfile)")
+    add("--rate", type=float, default=0, help="baseline requests per second (default: the file's)")
+    add("--concurrency", type=int, default=0, help="users at baseline (default: the file's)")
+    add("--duration", type=float, default=0, help="run seconds (default: the scenario's)")
+    add("--closed-loop", action="store_true", help="no pacing: each user sends its next request "
+        "as soon as the last is answered (the throughput at saturation; --rate is then ignored)")
+    add("--token", default="", help="API bearer token (default: $MONEYPATH_TOKEN, or minted from "
+        "$MONEYPATH_TOKEN_SECRET or --state-dir, else none)")
+    add("--no-auth", action="store_true", help="send no authorization header")
+    add("--admin-token", default="", help="admin:faults token for scenarios with faults")
+    add("--providersim", default="", help="provider simulator URL (faults at: providersim)")
+    add("--faultproxy", default="", help="fault proxy URL (faults at: faultproxy)")
+    add("--state-dir", default="", help="a `moneypath up` state directory: host, simulator, secrets")
+    add("--exporter-port", type=int, default=0, help="serve /metrics for Prometheus on this port")
+    add("--exporter-host", default="127.0.0.1", help="address of the /metrics server")
+    add("--warmup", type=float, default=0, help="seconds after which the stats so far are written "
+        "to <--csv prefix>_warmup.json: the latency gate judges what came after (default: none)")
+    add("--snapshot-at", default="", help="comma-separated seconds at which the stats so far are "
+        "added to <--csv prefix>_snapshots.json (phase boundaries the overload gates judge between)")
 
 
 # ---------------------------------------------------------------- settings shared by every process

@@ -225,7 +225,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     by_name = [[r["method"], r["name"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
                 *("-" if r[k] is None else f"{r[k]:.0f}" for k in MS_KEYS)] for r in loc["by_name"]]
     plots_section = doc.Section("Plots", [doc.Gallery([doc.Image(title, name) for title, name in plots])])
-    sections += [replace(plots_section, only="html"), doc.Section("Requests by name", [doc.Table(
+    sections += [replace(plots_section, only="html"), doc.Section("Requests by name", [doc.Para(
+        NAMES_NOTE, "note"), doc.Table(
         ["type", "name", "requests", "failures", "req/s", "avg", "p50", "p95", "p99", "max"], by_name, None,
         align="llrrrrrrrr")]), replace(plots_section, only="md")]
     locust = [doc.Cell("Locust's own statistics (CSV, JSON) and logs are in "), doc.Cell("locust/", "code")]
@@ -233,6 +234,10 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
                                      doc.Para([*locust, doc.Cell(".")], only="html")]))
     return doc.Document(f"Load test {result['scenario']}", sections, verdict=(verdict, result["passed"]),
                         verdict_in_title=True, escape="table")
+
+
+NAMES_NOTE = ('"[x]" in a name: the service\'s answer named provider x; "[requested x]": the answer named none (a '
+              "failure, or an API that does not say), so x is only what the load generator asked for.")
 
 
 def render(result: dict, ticks, service: dict, directory: Path) -> None:

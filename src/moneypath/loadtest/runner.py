@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
-from moneypath.loadtest import drift_run, faults, locustfiles, overload, scenarios
+from moneypath.loadtest import drift_run, faults, launch, locustfiles, overload, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
@@ -132,10 +131,12 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print,
 
 
 def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
-                    env: dict | None = None, faultproxy: str | None = None, auth: bool = True) -> Target:
+                    env: dict | None = None, faultproxy: str | None = None, auth: bool = True,
+                    need_token: bool = True) -> Target:
     """A service given by URL, or the one the stack in `state_dir` runs. Credentials come from that
     stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET;
-    with `auth` False no API token is needed or sent (fault APIs still need the admin token).
+    with `auth` False no API token is needed or sent (fault APIs still need the admin token); with
+    `need_token` False (a locustfile that sends its own headers) one is passed on when there is one.
     A stack in `state_dir` without the service (`moneypath up --no-services --target ...`) still
     supplies its Prometheus, which then also scrapes Locust."""
     env = os.environ if env is None else env
@@ -158,10 +159,13 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
     admin = env.get("MONEYPATH_ADMIN_TOKEN") or admin
     if not host:
         raise LoadTestError("no target: pass --host URL, or start a stack with `moneypath up --faults`")
-    if auth and not token:
-        raise LoadTestError(f"no API token for {host}: set $MONEYPATH_TOKEN (scopes payments:write payments:read) "
-                            "or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, or --no-auth "
-                            "when the service takes none")
+    if auth and need_token and not token:
+        # a stack that only scrapes the service (`moneypath up --target`) holds no secret of that service
+        stack_note = (f" (the stack in {state_dir} does not run {host}, so it has no token for it)"
+                      if state is not None else "")
+        raise LoadTestError(f"no API token for {host}{stack_note}: set $MONEYPATH_TOKEN (scopes payments:write "
+                            "payments:read) or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, "
+                            "or --no-auth when the service takes none")
     return Target(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
                   Path(state.state_dir) if state is not None else None)
 
@@ -212,37 +216,29 @@ def _reload(prom_url: str) -> None:
 # ---------------------------------------------------------------- Locust processes
 
 
-def _locust_argv(locustfile: Path) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
+def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
+                      duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
+                      snapshot_at: tuple[float, ...] = ()) -> tuple[list[str], dict[str, str]]:
+    """(the master's argv, the environment of every Locust process): Locust's own options on the command line,
+    moneypath's in MONEYPATH_* variables (moneypath.loadtest.launch), so any locustfile starts."""
+    argv = launch.command(locustfile, "--headless", "--host", target.host, "--only-summary",
+                          "--csv", str(work / "locust"), "--csv-full-history", "--json-file", str(work / "locust"),
+                          "--exit-code-on-error", "0", "--stop-timeout", "5")
+    env = launch.environment({
+        "scenario": spec.scenario, "scenario_file": str(scenario_file), "rate": float(rate), "concurrency": users,
+        "duration": float(duration_s), "exporter_port": exporter_port, "warmup": float(warmup_s) or None,
+        "snapshot_at": ",".join(f"{t:g}" for t in snapshot_at), "token": target.token,
+        "no_auth": target.token is None, "admin_token": target.admin_token, "closed_loop": spec.closed_loop,
+        "providersim": target.providersim, "faultproxy": target.faultproxy})
+    return argv, env
 
 
 def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
                  duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
                  snapshot_at: tuple[float, ...] = ()) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("MONEYPATH_TOKEN", None)
-    if target.token:
-        env["MONEYPATH_TOKEN"] = target.token
-    if target.admin_token:
-        env["MONEYPATH_ADMIN_TOKEN"] = target.admin_token
-    master = [*_locust_argv(locustfile), "--headless", "--host", target.host,
-              "--scenario", spec.scenario, "--scenario-file", str(scenario_file), "--rate", f"{rate:g}",
-              "--concurrency", str(users), "--duration", f"{duration_s:g}",
-              "--exporter-port", str(exporter_port), "--only-summary", "--csv", str(work / "locust"),
-              "--csv-full-history", "--json-file", str(work / "locust"), "--exit-code-on-error", "0",
-              "--stop-timeout", "5"]
-    if warmup_s:
-        master += ["--warmup", f"{warmup_s:g}"]
-    if snapshot_at:
-        master += ["--snapshot-at", ",".join(f"{t:g}" for t in snapshot_at)]
-    if target.token is None:
-        master.append("--no-auth")
-    if spec.closed_loop:
-        master.append("--closed-loop")
-    for option, url in (("--providersim", target.providersim), ("--faultproxy", target.faultproxy)):
-        if url:
-            master += [option, url]
+    master, env = locust_invocation(spec, target, work, exporter_port, rate, users, duration_s, scenario_file,
+                                    locustfile, warmup_s, snapshot_at)
     procs = []
     try:
         if spec.workers:
@@ -251,8 +247,8 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
                        "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
             procs.append(_spawn(master, work / "locust-master.log", env))
             for i in range(spec.workers):
-                procs.append(_spawn([*_locust_argv(locustfile), "--worker", "--master-host", "127.0.0.1",
-                                     "--master-port", str(port)], work / f"locust-worker-{i + 1}.log", env))
+                procs.append(_spawn(launch.command(locustfile, "--worker", "--master-host", "127.0.0.1",
+                                                   "--master-port", str(port)), work / f"locust-worker-{i + 1}.log", env))
         else:
             procs.append(_spawn(master, work / "locust.log", env))
     except BaseException:
@@ -345,6 +341,9 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         scenario = sfile.get(spec.scenario)
     except scenarios.ScenarioError as exc:
         raise LoadTestError(str(exc)) from None
+    plain = not launch.knows_moneypath(locustfile)
+    if plain and (refused := launch.plain_refusals(locustfile, scenario, spec.rate is not None, spec.closed_loop)):
+        raise LoadTestError(refused)
     rate = spec.rate or sfile.baseline.rate
     # users at 1x: given, or the baseline's scaled with the rate so that each user keeps the baseline pace
     users = spec.users or max(1, round(sfile.baseline.users * rate / sfile.baseline.rate))
@@ -355,8 +354,10 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if missing := missing_fault_api(scenario, target):
         raise LoadTestError(missing)
     progress(f"{scenario.name}: {scenario.description.strip()}")
-    progress(f"target {target.host}: {rate:g} requests/s from {users} users at 1x, up to "
-             f"{scenarios.max_users(scenario, users)} users, {duration:g} s"
+    if plain:
+        progress(launch.plain_note(locustfile))
+    load = f"{users} users at 1x (at their own pace)" if plain else f"{rate:g} requests/s from {users} users at 1x"
+    progress(f"target {target.host}: {load}, up to {scenarios.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
     warmup = scenarios.warmup_of(sfile.baseline, duration)
     check_overload(scenario, duration)
@@ -416,6 +417,11 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if phases is not None:
         shed = overload_figures(phases, rate, scenario, entries, work, started, duration, ticks, thr)
         gates += overload.gates(shed, thr, scenario) if judge else []
+    if plain and not summary.authorizations:
+        for gate in gates:
+            if gate.name == "p99_latency_locust" and gate.status != g.SKIP:
+                gate.status, gate.reason = g.SKIP, (f"{locustfile.name} names no request \"authorize [<provider>]\" "
+                                                    "(see --help): the service's histogram judges the latency")
     if spec.only_gates is not None:
         for gate in gates:
             if gate.name not in spec.only_gates and gate.status != g.SKIP:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from moneypath._common.fault_specs import WHERE
 from moneypath._common.faults import FaultError, Faults
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import fault_specs
 from moneypath.loadtest import locustfiles
@@ -158,7 +159,10 @@ def load(path: str | Path | None = None, catalog: Catalog | None = None) -> Scen
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        line = error_line(exc)
+        raise ScenarioError(f"{path}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}") from None
+    except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping with baseline, mix, ... and scenarios")

@@ -13,7 +13,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.loadtest.contract import ATTEMPT, CHECK, DUPLICATE_CHECK, REFUSED, REPLAY_UNANSWERED, RETRIED
+from moneypath.loadtest.contract import (
+    ATTEMPT,
+    CHECK,
+    DUPLICATE_CHECK,
+    REFUSED,
+    REPLAY_UNANSWERED,
+    REQUESTED,
+    RETRIED,
+)
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 SENT = (*HTTP_METHODS, REFUSED)  # every request that went out: answered, failed or refused at the door
@@ -43,9 +51,9 @@ def merge(entries: list[dict]) -> dict[float, int]:
 
 
 def provider_of(name: str) -> str | None:
-    """'authorize [acme] (attempt)' → 'acme'."""
+    """'authorize [acme] (attempt)' and 'authorize [requested acme]' → 'acme'."""
     if "[" in name and "]" in name:
-        return name[name.index("[") + 1:name.index("]")]
+        return name[name.index("[") + 1:name.index("]")].removeprefix(REQUESTED)
     return None
 
 

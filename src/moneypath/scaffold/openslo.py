@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import DURATION, Catalog, parse_catalog
 from moneypath.catalog.model import CatalogError
 
@@ -56,9 +57,8 @@ def read_documents(path: Path) -> list[dict]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ImportProblems([f"{path}{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from None
+        line = error_line(exc)
+        raise ImportProblems([f"{path}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}"]) from None
     if not all(isinstance(d, dict) for d in docs):
         raise ImportProblems([f"{path}: every document must be a mapping with apiVersion and kind"])
     return docs

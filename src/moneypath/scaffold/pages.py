@@ -166,12 +166,23 @@ def drill_path(page: AlertPage) -> str:
     return f"{DRILL_DIR}/{PurePosixPath(page.file).stem}.yaml"
 
 
+NOT_PAYMENT_ROUTES = ("admin", "internal", "debug")  # a path segment that says the route is not the payment API
+
+
 def _routes(c: Catalog) -> tuple[str, str | None]:
-    """The catalog's first plain route (the authorization's path, as a guess) and its first templated one."""
-    routes = [r for r in c.signals[Key.HTTP_REQUESTS_TOTAL].labels.get("route", []) if r != "/healthz"]
+    """Guesses from the catalog's routes: the authorization's path (the first plain route) and the read of one
+    payment (a route with one placeholder, best the authorization's path plus its id: /charges/{charge_id}), never
+    a route under admin/, internal/ or debug/ (GET /admin/providers/{id} reads no payment)."""
+    routes = [r for r in c.signals[Key.HTTP_REQUESTS_TOTAL].labels.get("route", [])
+              if r != "/healthz" and not set(r.lower().strip("/").split("/")) & set(NOT_PAYMENT_ROUTES)]
     plain = [r for r in routes if "{" not in r]
-    templated = [r for r in routes if "{" in r]
-    return (plain[0] if plain else "/payments"), (templated[0] if templated else None)
+    path = plain[0] if plain else "/payments"
+    one = [r for r in routes if len(re.findall(r"\{[^}]*\}", r)) == 1]
+
+    def fit(route: str) -> tuple[bool, bool]:  # under the authorization's path; the id its last segment
+        return route.startswith(path.rstrip("/") + "/"), route.rstrip("/").endswith("}")
+
+    return path, max(one, key=fit, default=None)  # max keeps the first of equals
 
 
 def _methods(c: Catalog) -> list[str]:
@@ -278,8 +289,7 @@ scenarios:
 def requests_file(c: Catalog) -> str:
     """How the drills' load calls the team's API (`load.requests: requests/<service>.yaml` in a drill), with a read
     of one payment when the catalog has a route for it (its first templated route, its id as {payment_id})."""
-    path, templated = _routes(c)
-    one = templated if templated and len(re.findall(r"\{[^}]*\}", templated)) == 1 else None
+    path, one = _routes(c)
     read_path = re.sub(r"\{[^}]*\}", "{payment_id}", one) if one else f"{path.rstrip('/')}/{{payment_id}}"
     read = "" if one is None else f"""# the "writes lost" check without --db-url: TODO: your API's read of one payment
 read:

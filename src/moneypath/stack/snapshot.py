@@ -8,6 +8,10 @@ a moneypath._common.report document: a section per dashboard row, a figure per p
 Each series reads as Grafana shows it, field overrides included: money, queried in its currency's own
 unit with a per-currency override (unit `prefix:KWD `, decimals 3), reads "JPY 6,235" and "KWD 6.235"
 (through the catalog's Catalog.money), with the override's thresholds.
+
+On a compressed stack (`moneypath up --time-factor N`, moneypath.generate.compress) the panels' own windows
+are divided by N as its rules' are: a production `[5m]` on a 60x stack spans five hours of its time, and
+a fix made minutes ago would not show.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from moneypath._common.plots import Series, draw_lines, finish, fmt_value, pyplo
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.report import Cell, Document, Image, Para, Section, Table
 from moneypath.catalog import Catalog, duration_seconds
+from moneypath.generate.compress import RANGE_FLOOR_S, scale_expr
 from moneypath.generate.dashboards import dashboard_uid, dashboards, expand
 
 COLORS = {"green": "#73BF69", "red": "#F2495C", "orange": "#FF9830", "yellow": "#FADE2A", "dark-red": "#C4162A",
@@ -182,11 +187,14 @@ def _description(panel: dict) -> list[Cell]:
 
 
 def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m", progress=print,
-             now: float | None = None) -> Path:
-    """Render every panel of the overview dashboard; returns the HTML page."""
+             now: float | None = None, time_factor: float = 1.0) -> Path:
+    """Render every panel of the overview dashboard, its windows divided by `time_factor` (the stack's
+    compression); returns the HTML page."""
     span = duration_seconds(range_)
     if span <= 0:
         raise SnapshotError(f"--range must be positive, got {range_!r}")
+    if not (math.isfinite(time_factor) and time_factor >= 1):
+        raise SnapshotError(f"--time-factor must be at least 1, got {time_factor:g}")
     end = now or time.time()
     start = end - span
     step = max(span / 240, 1.0)
@@ -194,7 +202,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     prom = Prometheus(prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        sections = _panels(c, doc, prom, out_dir, start, end, step, progress)
+        sections = _panels(c, doc, prom, out_dir, start, end, step, progress, time_factor)
     except PrometheusError as exc:
         raise SnapshotError(str(exc)) from None
     finally:
@@ -202,7 +210,9 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
     intro = Section("", [Para([
         Cell(f"Snapshot of the last {range_} ending {stamp}, from Prometheus {prom.url}. Same panels, queries and "
-             "thresholds as the Grafana dashboard "), Cell(doc["uid"], "code"), Cell(".")])])
+             "thresholds as the Grafana dashboard "), Cell(doc["uid"], "code"),
+        Cell(f"; its windows divided by {time_factor:g}, the stack's time compression (a [5m] reads "
+             f"[{scale_expr('[5m]', time_factor)[1:-1]}])." if time_factor != 1 else ".")])])
     page = out_dir / "index.html"
     write_text(page, Document(doc["title"], [intro, *sections], page_title=f"{doc['title']} — snapshot {stamp}",
                               escape="table").to_html())
@@ -210,23 +220,28 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
 
 
 def _panels(c: Catalog, doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float, step: float,
-            progress) -> list[Section]:
+            progress, time_factor: float = 1.0) -> list[Section]:
     """A section per dashboard row: the row's tables, and its other panels as PNG figures."""
-    rate = f"{max(int(step * 4), 60)}s"
+    # $__rate_interval as Grafana's: 4 steps, at least a minute of production time (on a compressed stack less)
+    rate = f"{max(int(step * 4), math.ceil(max(60 / time_factor, RANGE_FLOOR_S)))}s"
+
+    def query(expr: str) -> str:  # the panel's own windows compressed as the stack's rules are
+        return expand(scale_expr(expr, time_factor), rate)
+
     sections = [Section("")]
     for panel in doc["panels"]:
         if panel["type"] == "row":
             sections.append(Section(panel["title"]))
             continue
         if panel["type"] == "table":
-            rows = [r for t in panel["targets"] for r in prom.instant(expand(t["expr"], rate), end)]
+            rows = [r for t in panel["targets"] for r in prom.instant(query(t["expr"]), end)]
             # a table alone in a row of the same name: no second heading saying the same
             title = "" if panel["title"] == sections[-1].title else panel["title"]
             sections[-1].blocks.append(Section(title, [Para(_description(panel), "note"), _table(panel, rows)]))
             progress(f"table {panel['title']}: {len(rows)} rows")
             continue
         series = [s for t in panel["targets"]
-                  for s in _series(prom.range(expand(t["expr"], rate), start, end, step), t.get("legendFormat", ""))]
+                  for s in _series(prom.range(query(t["expr"]), start, end, step), t.get("legendFormat", ""))]
         name = f"panel-{panel['id']:02d}-{re.sub(r'[^a-z0-9]+', '-', panel['title'].lower()).strip('-')}.png"
         _plot(c, panel, series, out_dir / name)
         sections[-1].blocks.append(Image(panel["title"], name, _description(panel)))

@@ -1,0 +1,107 @@
+"""How `moneypath loadtest` starts Locust on a locustfile, and what a locustfile that knows nothing of
+moneypath can be given. No Locust import.
+
+Locust's argv carries Locust's own options only; moneypath's reach the locustfile through the
+environment (`ENV`, MONEYPATH_*), which the harness reads as the defaults of its options. A
+locustfile with options Locust does not know would make Locust exit before it starts, so nothing
+of moneypath's goes on that command line.
+
+The harness comes in as a second locustfile (`-f yours.py,<PLUGIN>`): with a plain locustfile (an
+HttpUser, nothing imported from moneypath) the scenario's shape (users over time, duration), its
+faults, the warm-up and phase snapshots and the Prometheus exporter still apply. What only
+`moneypath.loadtest.user.PaymentUser` does (pacing to --rate, the scenario file's mix, providers and
+currencies, retries, request names the gates read) cannot: `plain_refusals` says, before Locust
+starts, which of the run's options a plain locustfile cannot honour.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+
+from moneypath.loadtest import locustfiles
+
+PLUGIN = locustfiles.HERE / "moneypath_harness.py"
+
+# harness option (its argparse dest) -> the environment variable that sets it
+ENV = {
+    "scenario": "MONEYPATH_SCENARIO",
+    "scenario_file": "MONEYPATH_SCENARIO_FILE",
+    "rate": "MONEYPATH_RATE",
+    "concurrency": "MONEYPATH_USERS",
+    "duration": "MONEYPATH_DURATION_S",
+    "closed_loop": "MONEYPATH_CLOSED_LOOP",
+    "token": "MONEYPATH_TOKEN",
+    "no_auth": "MONEYPATH_NO_AUTH",
+    "admin_token": "MONEYPATH_ADMIN_TOKEN",
+    "providersim": "MONEYPATH_PROVIDERSIM",
+    "faultproxy": "MONEYPATH_FAULTPROXY",
+    "state_dir": "MONEYPATH_STATE_DIR",
+    "exporter_port": "MONEYPATH_EXPORTER_PORT",
+    "exporter_host": "MONEYPATH_EXPORTER_HOST",
+    "warmup": "MONEYPATH_WARMUP_S",
+    "snapshot_at": "MONEYPATH_SNAPSHOT_AT",
+}
+
+
+def knows_moneypath(locustfile: Path) -> bool:
+    """Whether the locustfile imports moneypath's load-test package (its users are PaymentUsers, or may be);
+    False for a plain locustfile, or one that does not parse (Locust will say why)."""
+    try:
+        tree = ast.parse(Path(locustfile).read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        if any(n == "moneypath.loadtest" or n.startswith("moneypath.loadtest.") for n in names):
+            return True
+    return False
+
+
+def plain_refusals(locustfile: Path, scenario, rate_given: bool, closed_loop: bool = False) -> str | None:
+    """Why a plain locustfile cannot run this as asked (one line), or None. `scenario` is a scenarios.Scenario."""
+    name = Path(locustfile).name
+    why = f"{name} does not use moneypath.loadtest.user.PaymentUser, so"
+    if rate_given:
+        return (f"--rate: {why} its users pace themselves (their wait_time); set how many there are with --users "
+                "(the scenario's shape multiplies them)")
+    if closed_loop:
+        return f"{why} its users pace themselves: the closed-loop and paced steps of capacity need PaymentUser"
+    if scenario.retry is not None:
+        return (f"scenario {scenario.name}: {why} it does not retry with the same idempotency key, which the "
+                "scenario judges: run it with a PaymentUser locustfile")
+    if scenario.user != "checkout":
+        return (f"scenario {scenario.name}: {why} it does not send the {scenario.user} user's requests: run it with "
+                "a PaymentUser locustfile")
+    if scenario.overload is not None:
+        return (f"scenario {scenario.name}: {why} its refusals are not recorded as REFUSED, which the overload "
+                "gates judge: run it with a PaymentUser locustfile")
+    return None
+
+
+def plain_note(locustfile: Path) -> str:
+    return (f"{Path(locustfile).name} does not use PaymentUser: the scenario's shape, duration and faults apply; its "
+            "mix, providers, currencies and pacing do not (your users send their own requests)")
+
+
+def command(locustfile: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", f"{locustfile},{PLUGIN}", *extra]
+
+
+def environment(options: dict[str, object], base: dict[str, str] | None = None) -> dict[str, str]:
+    """The Locust processes' environment: `base` (default this process's) without any MONEYPATH_* option the
+    caller did not decide, plus `options` (harness dest -> value; True flags as "true", None/False left out)."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in ENV.values()}
+    env["PYTHONUNBUFFERED"] = "1"
+    for dest, value in options.items():
+        if value is None or value is False or value == "":
+            continue
+        env[ENV[dest]] = "true" if value is True else f"{value:g}" if isinstance(value, float) else str(value)
+    return env

@@ -1,0 +1,115 @@
+"""`moneypath loadtest --locustfile` with a locustfile that knows nothing of moneypath (an HttpUser with one
+task) against a tiny HTTP app on loopback: Locust starts (its argv has no moneypath option), and the options
+reach the harness through the environment: the scenario's shape runs --users users for --duration seconds.
+On the ticket shop's catalog and scenarios; one run of 5 s. And Locust's own parser, given the runner's argv
+and environment, reads every one of moneypath's options from it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from moneypath import cli
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+FOREIGN = ROOT / "tests" / "foreign"
+PLAIN = '''from locust import HttpUser, constant, task
+
+
+class Buyer(HttpUser):
+    wait_time = constant(0.2)
+
+    @task
+    def charge(self):
+        self.client.post("/charges", json={"amount_minor": 500})
+'''
+
+
+class Charges(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = b'{"id": "ch_1"}'
+        self.send_response(201)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def app():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Charges)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypatch, capsys):
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    locustfile = tmp_path / "their_locustfile.py"
+    locustfile.write_text(PLAIN)
+    code = cli.main(["loadtest", "checkout", "--locustfile", str(locustfile), "--scenario-file",
+                     str(FOREIGN / "scenarios.yaml"), "--catalog", str(FOREIGN / "moneypath.yaml"), "--host", app,
+                     "--no-auth", "--no-prometheus", "--users", "2", "--duration", "5", "--state-dir",
+                     str(tmp_path / "state"), "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "does not use PaymentUser" in out and "Traceback" not in err
+    (report,) = [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+    result = json.loads((report / "result.json").read_text())
+    assert [r["name"] for r in result["locust"]["by_name"]] == ["/charges"]
+    assert result["locust"]["failures"] == 0 and result["locust"]["requests"] >= 20
+    with (report / "locust" / "locust_stats_history.csv").open() as f:
+        users = {int(row["User Count"]) for row in csv.DictReader(f)}
+    assert max(users) == 2  # --users reached the scenario's shape through $MONEYPATH_USERS
+
+
+PARSE = """
+import json, sys
+import moneypath.loadtest.harness  # registers moneypath's options, as the harness locustfile does
+from moneypath.loadtest.launch import ENV
+from locust.argument_parser import get_parser
+options = get_parser().parse_args(sys.argv[1:])
+print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
+"""
+
+
+def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):
+    """Locust's own parser, with the harness's options, given exactly the runner's argv and environment."""
+    from moneypath.loadtest import runner
+
+    target = runner.Target("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
+                           faultproxy="http://127.0.0.1:8")
+    spec = runner.RunSpec("komoju_slow", closed_loop=True)
+    argv, env = runner.locust_invocation(spec, target, tmp_path, 9646, 8.5, 3, 12.0, FOREIGN / "scenarios.yaml",
+                                         FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
+    env["PYTHONPATH"] = str(ROOT / "src")
+    done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "scenario": "komoju_slow", "scenario_file": str(FOREIGN / "scenarios.yaml"), "rate": 8.5, "concurrency": 3,
+        "duration": 12.0, "closed_loop": True, "token": "tok", "no_auth": False, "admin_token": "adm",
+        "providersim": "http://127.0.0.1:7", "faultproxy": "http://127.0.0.1:8", "state_dir": "",
+        "exporter_port": 9646, "exporter_host": "127.0.0.1", "warmup": 2.5, "snapshot_at": "4,8.5"}
+    env.pop("MONEYPATH_TOKEN")
+    env["MONEYPATH_NO_AUTH"] = "true"
+    done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert json.loads(done.stdout.splitlines()[-1])["no_auth"] is True, done.stderr
