@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError
+from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError, nearest_line
 from moneypath.catalog.validate import resolve
 
 
@@ -40,7 +40,7 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
         _index_lines(node, (), lines, duplicates)
 
     def fmt(loc: tuple, msg: str) -> str:
-        line = _nearest_line(lines, loc)
+        line = nearest_line(lines, loc)
         dotted = ".".join(str(p) for p in loc) or "(top)"
         return f"{where}{f':{line}' if line else ''}: {dotted}: {msg}"
 
@@ -57,6 +57,7 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     problems += [fmt(loc, msg) for loc, msg in resolve(catalog)]
     if problems:
         raise CatalogError(problems)
+    catalog._lines = lines
     return catalog
 
 
@@ -78,12 +79,3 @@ def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list, ac
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index_lines(item, path + (i,), lines, duplicates, active)
-
-
-def _nearest_line(lines: dict, loc: tuple) -> int | None:
-    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
-    while loc:
-        if loc in lines:
-            return lines[loc]
-        loc = loc[:-1]
-    return lines.get(())

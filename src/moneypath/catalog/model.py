@@ -29,6 +29,16 @@ def duration_seconds(text: str) -> float:
     return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
+def nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    """The line of a key path in the catalog file, or of its nearest ancestor that has one."""
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
 class CatalogError(Exception):
     """A catalog that cannot be used; `problems` holds one line per problem."""
 
@@ -198,6 +208,12 @@ class Catalog(_Model):
     watchdog: Watchdog = Field(default_factory=Watchdog)
 
     path: str = DEFAULT_PATH
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)
+
+    def located(self, *loc: str) -> str:
+        """``file:line`` of a key path in the catalog file (``file`` alone when not known)."""
+        line = nearest_line(self._lines, loc) if self._lines else None
+        return f"{self.path}:{line}" if line else self.path
 
     def alert_name(self, key: str) -> str:
         return f"{self.alert_prefix}{key}"
