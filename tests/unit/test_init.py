@@ -27,7 +27,7 @@ from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
         "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
-OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks", "audit", "admission")
+OFF = ("fraud", "queues", "payouts", "breaker", "reconciliation", "webhooks", "audit", "admission")
 
 
 def init(root: Path, *extra: str):

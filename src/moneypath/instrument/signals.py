@@ -81,6 +81,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "queues": ("set_queue_depth", "count_dead_letter"),
     "reconciliation": ("record_reconciliation", "count_mismatch"),
     "payouts": (),
+    "breaker": ("set_circuit_state",),
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
@@ -171,8 +172,6 @@ class MoneyPath:
         self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
-        self._circuit = f[Key.PROVIDER_CIRCUIT_STATE]
-        self._circuit_codes = catalog.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {}
         self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
         self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
         self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
@@ -196,6 +195,8 @@ class MoneyPath:
         audit = opt(Key.AUDIT_CHAIN_BROKEN)
         self._audit_broken = audit.child(()) if audit is not None else None
         self._shed = opt(Key.REQUESTS_SHED_TOTAL)
+        self._circuit = opt(Key.PROVIDER_CIRCUIT_STATE)
+        self._circuit_codes = (self._circuit.signal.enum or {}) if self._circuit is not None else {}
         # Optional within the feature (catalogs written before it lack it): not declared, not recorded.
         checkpoint = opt(Key.AUDIT_CHECKPOINT_SEQ)
         self._audit_checkpoint = checkpoint.child(()) if checkpoint is not None else None
