@@ -6,10 +6,10 @@ code uses, pan.py card-number detection. Imports nothing else from moneypath, so
 `moneypath.instrument` can build on it and a service can depend on the library alone.
 """
 
-from moneypath.catalog.load import load_catalog, parse_catalog
+from moneypath.catalog.load import find_catalog, load_catalog, parse_catalog
 from moneypath.catalog.model import *  # noqa: F403 - the model is the package's public face
 from moneypath.catalog.model import DEFAULT_PATH, DURATION, OTHER, Catalog, CatalogError, duration_seconds
 from moneypath.catalog.validate import summary
 
-__all__ = ["DEFAULT_PATH", "DURATION", "OTHER", "Catalog", "CatalogError", "duration_seconds", "load_catalog",
-           "parse_catalog", "summary"]
+__all__ = ["DEFAULT_PATH", "DURATION", "OTHER", "Catalog", "CatalogError", "duration_seconds", "find_catalog",
+           "load_catalog", "parse_catalog", "summary"]

@@ -25,6 +25,18 @@ def load_catalog(path: str | Path = DEFAULT_PATH) -> Catalog:
     return parse_catalog(text, where)
 
 
+def find_catalog(start: str | Path) -> Path | None:
+    """The nearest moneypath.yaml in `start` or a directory above it, looking no higher than the repository
+    root (the first directory holding .git) or the filesystem root; None when there is none."""
+    here = Path(start).resolve()
+    for directory in (here, *here.parents):
+        if (directory / DEFAULT_PATH).is_file():
+            return directory / DEFAULT_PATH
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
 def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

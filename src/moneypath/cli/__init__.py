@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from moneypath import __version__
-from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog, summary
+from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog, load_catalog, summary
 from moneypath.cli import extras
 
 EXIT_USAGE = 2
@@ -19,16 +19,29 @@ EXIT_CATALOG = 3
 def _catalog_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", metavar="PATH", default=None,
                         help="catalog file (default: $MONEYPATH_CATALOG, else moneypath.yaml in --root if the "
-                             "command has one, else ./moneypath.yaml)")
+                             "command has one, else the nearest moneypath.yaml in the first FILE's directory (or "
+                             "the current one) or above it, up to the repository root)")
     parser.set_defaults(default_catalog=True)
 
 
 def _default_catalog(args: argparse.Namespace) -> None:
-    """--catalog when not given: the environment's, else the project's under --root, else ./moneypath.yaml."""
-    if getattr(args, "default_catalog", False) and args.catalog is None:
-        root = getattr(args, "root", None)
-        args.catalog = os.environ.get("MONEYPATH_CATALOG") or (
-            str(Path(root) / DEFAULT_PATH) if root not in (None, ".") else DEFAULT_PATH)
+    """--catalog when not given: the environment's, else the project's under --root, else the nearest moneypath.yaml
+    from the first file's directory (drills in ops/runbooks/drills/ find ops/moneypath.yaml) or the current one."""
+    if not getattr(args, "default_catalog", False) or args.catalog is not None:
+        return
+    root = getattr(args, "root", None)
+    if os.environ.get("MONEYPATH_CATALOG"):
+        args.catalog = os.environ["MONEYPATH_CATALOG"]
+    elif root is not None:  # a project root: its catalog, and no other
+        args.catalog = str(Path(root) / DEFAULT_PATH) if root != "." else DEFAULT_PATH
+    else:
+        files = getattr(args, "files", None) or []
+        start = Path(files[0]).parent if files else Path.cwd()
+        found = find_catalog(start)
+        if found is None:
+            args.catalog, args.catalog_searched = DEFAULT_PATH, start
+        else:
+            args.catalog = os.path.relpath(found) if found.is_relative_to(Path.cwd()) else str(found)
 
 
 def _state_arg(parser: argparse.ArgumentParser) -> None:
@@ -252,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                   args.watchdog_timeout)
             return 0
     except CatalogError as exc:
+        searched = getattr(args, "catalog_searched", None)
+        if searched is not None and exc.problems == [f"{args.catalog}: file not found"]:
+            exc.problems = [f"{DEFAULT_PATH}: file not found in {searched} or any directory above it (up to the "
+                            "repository root); give --catalog PATH or set MONEYPATH_CATALOG"]
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_CATALOG
@@ -315,6 +332,7 @@ def _lint(args) -> int:
     from moneypath.catalog import duration_seconds
     from moneypath.check.lint import lint
     from moneypath.check.runbooks import BadDbUrl, DatabaseUnavailable, sql_steps
+    from moneypath.check.todos import count_todos
     from moneypath.generate.prometheus_config import retention
 
     if args.retention is not None:
@@ -356,8 +374,13 @@ def _lint(args) -> int:
         steps = "step" if len(unchecked) == 1 else "steps"
         print(f"lint: {len(unchecked)} SQL diagnosis {steps} not checked "
               "(give --db-url to check them against your database)")
+    todos = count_todos(Path(args.root))
+    for rel, n in todos.items():
+        print(f"{rel}: {n} TODO{'s' if n > 1 else ''} left from moneypath init")
+    left = f" ({sum(todos.values())} TODOs in {len(todos)} files still yours to fill in; they do not fail the lint)" \
+        if todos else ""
     if not problems:
-        print("lint: no problems")
+        print(f"lint: no problems{left}")
     return 1 if problems else 0
 
 

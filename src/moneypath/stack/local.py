@@ -109,6 +109,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed."""
     state_dir = state_dir.resolve()
+    user_targets = list(targets)
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
@@ -196,7 +197,41 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     except BaseException:
         down(state_dir, progress=lambda *_: None)
         raise
+    for target, reason in unanswered_targets(user_targets):
+        progress(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing of "
+                 "it is scraped until it does; is the service running, and is --target its host:port?")
     return state
+
+
+TARGET_WAIT_S = 3.0  # how long `up` gives a --target to answer before it says so (a service still starting)
+
+
+def unanswered_targets(targets: list[str], wait_s: float = TARGET_WAIT_S) -> list[tuple[str, str]]:
+    """(target, why) for each host:port whose /metrics does not answer 2xx within `wait_s` (asked again every
+    half second): what the first scrape would find."""
+    reasons: dict[str, str] = {}
+    pending = list(targets)
+    deadline = time.monotonic() + wait_s
+    while pending:
+        for target in list(pending):
+            try:
+                r = httpx.get(f"http://{target}/metrics", timeout=max(0.2, min(1.0, deadline - time.monotonic())))
+            except httpx.ConnectError:
+                reasons[target] = "connection refused"
+            except httpx.TimeoutException:
+                reasons[target] = "no answer in time"
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # not a host:port a URL can hold
+                reasons[target] = type(exc).__name__
+            else:
+                if r.is_success:
+                    pending.remove(target)
+                    reasons.pop(target, None)
+                else:
+                    reasons[target] = f"/metrics answered HTTP {r.status_code}"
+        if not pending or time.monotonic() + 0.5 > deadline:
+            break
+        time.sleep(0.5)
+    return [(t, reasons[t]) for t in pending]
 
 
 SECRETS_FILE = "secrets.json"
@@ -307,4 +342,11 @@ def _targets_summary(prom_url: str) -> str:
     except (PrometheusError, KeyError):
         return ""
     up_count = sum(1 for t in active if t.get("health") == "up")
-    return f", targets up {up_count}/{len(active)}"
+    down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
+            f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
+    return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+
+
+def _short_error(error: str) -> str:
+    """'Get "http://127.0.0.1:9/metrics": dial tcp 127.0.0.1:9: connect: connection refused' → 'connection refused'."""
+    return error.rsplit(": ", 1)[-1].strip()
