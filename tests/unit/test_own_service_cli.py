@@ -127,3 +127,19 @@ def test_status_names_the_targets_that_are_down(monkeypatch):
 
     monkeypatch.setattr(local, "Prometheus", Prom)
     assert local._targets_summary("http://127.0.0.1:1") == ", targets up 1/2; down: 127.0.0.1:9 (connection refused)"
+
+
+def test_drill_check_names_a_regex_alternative_the_catalog_does_not_declare(project, tmp_path):
+    drill = project / "runbooks" / "drills" / "ticketsproviderpartialoutage.yaml"
+    drill.write_text(drill.read_text().replace("\ndiagnosis:\n", """
+steady_state:
+  - name: provider calls succeed
+    promql: sum(rate(tickets_provider_requests_total{outcome=~"error|timout"}[1m]))
+    expect: {below: 0.02}
+diagnosis:
+""", 1))
+    result = run_cli("drill", "check", str(drill.relative_to(tmp_path)), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("runbooks/drills/ticketsproviderpartialoutage.yaml: steady_state.0.promql: "
+                             "tickets_provider_requests_total: outcome=~\"error|timout\": 'timout' is not a declared "
+                             "value of outcome; did you mean timeout?\n")
