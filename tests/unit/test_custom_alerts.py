@@ -128,8 +128,8 @@ def test_catalog_check_fails_on_a_custom_alert_whose_expr_lint_would_reject(tmp_
 
 
 def test_catalog_check_names_the_generated_rules_a_catalog_breaks(tmp_path):
-    """A ledger without a `failed` outcome binds to the library, but a generated recording rule and a built-in
-    alert select it."""
+    """A ledger without a `failed` outcome binds to the library, but generated dashboard panels, a recording rule and
+    a built-in alert select it."""
     path = tmp_path / "moneypath.yaml"
     path.write_text(FOREIGN.read_text()
                     .replace("labels: {outcome: [committed, failed, conflict]}",
@@ -139,7 +139,10 @@ def test_catalog_check_names_the_generated_rules_a_catalog_breaks(tmp_path):
     result = run_cli("catalog", "check", "--catalog", str(path))
     assert result.returncode == 3
     what = "shop_ledger_writes_total: outcome=\"failed\": 'failed' is not a declared value of outcome"
-    assert result.stderr.splitlines() == [f"{path}:112: alerts.LedgerWriteFailures: {what}",
+    board = f"{path}: (generated) dashboards/shop-ledger.json: panel"
+    assert result.stderr.splitlines() == [f'{board} "Ledger write failures": {what}',
+                                          f'{board} "Ledger write failure ratio": {what}',
+                                          f"{path}:112: alerts.LedgerWriteFailures: {what}",
                                           f"{path}: (generated) :shop_ledger_writes:failed_ratio_rate5m: {what}"]
 
 

@@ -26,11 +26,15 @@ def dashboard_queries(root: Path) -> tuple[list[tuple[str, str]], list[str]]:
         if not isinstance(doc, dict):
             problems.append(f"{rel}: (file): not a dashboard (a JSON object with panels)")
             continue
-        for panel in _panels(doc.get("panels", [])):
-            for target in panel.get("targets", []) or []:
-                if isinstance(target, dict) and target.get("expr"):
-                    found.append((f'{rel}: panel "{panel.get("title", "")}"', grafana_free(str(target["expr"]))))
+        found += panel_queries(rel, doc)
     return found, problems
+
+
+def panel_queries(rel: str, doc: dict) -> list[tuple[str, str]]:
+    """(where, expr) of every panel query of one dashboard document."""
+    return [(f'{rel}: panel "{panel.get("title", "")}"', grafana_free(str(target["expr"])))
+            for panel in _panels(doc.get("panels", []))
+            for target in panel.get("targets", []) or [] if isinstance(target, dict) and target.get("expr")]
 
 
 def _panels(panels: list) -> list[dict]:

@@ -18,6 +18,7 @@ custom alert), so a catalog that passes it builds and its rules lint clean.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,7 +29,7 @@ import yaml
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
-from moneypath.check.dashboards import dashboard_queries
+from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.promql import (
     FILE,
@@ -190,9 +191,15 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
         result.dashboards = False
     else:
         try:
-            build.dashboard_artifacts(catalog)
+            boards = build.dashboard_artifacts(catalog)
         except Exception as exc:  # noqa: BLE001 - `build` would fail: say so in one line
             result.problems.append(f"{where}: (build): the dashboards cannot be generated: {type(exc).__name__}: {exc}")
+        else:  # what the lint checks in the committed dashboards, so they lint clean once built
+            metrics = metric_index(catalog)
+            result.problems += [f"{where}: (generated) {at}: {what}"
+                                for rel, text in boards.items() if rel.startswith("dashboards/") and rel.endswith(".json")
+                                for at, expr in panel_queries(rel, json.loads(text))
+                                for what in check_selectors(expr, metrics)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         loaded: dict[str, list[dict]] = {}
