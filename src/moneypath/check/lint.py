@@ -168,7 +168,8 @@ class GeneratedCheck:
 
 
 def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
-    """What `moneypath build` and the rule part of `moneypath lint` would find, on the artifacts generated in memory
+    """What `moneypath build` and the rule and dashboard parts of `moneypath lint` would find, on the artifacts generated
+    in memory
     (promtool reads the rule files from a temporary directory), so a catalog that passes cannot fail to build or lint.
     Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
     ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/

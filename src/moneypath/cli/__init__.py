@@ -89,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "lint", help="check the generated rules against the catalog and the runbooks",
         description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
                     "page exists; every expression parses (promtool); rate() only on counters; no label or value "
-                    "outside the catalog; no range longer than retention; the runbook pages and drill files are "
+                    "outside the catalog (=, != and every alternative of a =~ or !~ regex, in the rules and the "
+                    "dashboards); no range longer than retention; the runbook pages and drill files are "
                     "sound. Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared "
                     "(EXPLAIN, never run) on your database, otherwise the SQL steps are counted as not checked. "
-                    "One line per problem, exit 1 if any.")
+                    "One line per problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line "
+                    "per file: your work list, never a failure.")
     _catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",
@@ -118,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
                     help="your service to scrape (repeatable), e.g. 127.0.0.1:8000; the reference service and "
-                         "provider simulator are then not started")
+                         "provider simulator are then not started. One whose /metrics does not answer within 3 s "
+                         "is named in a warning (the stack starts anyway)")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
