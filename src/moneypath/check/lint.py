@@ -168,9 +168,9 @@ class GeneratedCheck:
 
 
 def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
-    """What `moneypath build` and the rule and dashboard parts of `moneypath lint` would find, on the artifacts generated
-    in memory
-    (promtool reads the rule files from a temporary directory), so a catalog that passes cannot fail to build or lint.
+    """What `moneypath build` and the rule and dashboard parts of `moneypath lint` would find, on the artifacts
+    generated in memory (promtool reads the rule files from a temporary directory), so a catalog that passes cannot
+    fail to build or lint.
     Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
     ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/
     beside the catalog: the alerts without one are listed, not reported as problems. Raises CatalogError when the
