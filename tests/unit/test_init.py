@@ -69,6 +69,19 @@ def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clea
     assert run_cli("lint", "--root", str(root)).returncode == 0
 
 
+def test_the_breaker_feature_brings_its_signal_and_the_circuit_half_of_the_provider_alert(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,breaker", *SHOP[-4:]).returncode == 0
+    c = load_catalog(root / "moneypath.yaml")
+    assert c.enabled("breaker") and c.has(Key.PROVIDER_CIRCUIT_STATE)
+    assert "circuit_open" in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"]
+    rules = (root / "alerts/moneypath-alerts.yaml").read_text()
+    assert "max by (provider) (tickets_provider_circuit_state) > 0" in rules
+    assert 'outcome=~"error|timeout|circuit_open"' in rules
+    assert "Circuit state" in (root / "dashboards/tickets-providers.json").read_text()
+    assert run_cli("lint", "--root", str(root)).returncode == 0
+
+
 def test_the_admission_feature_brings_its_signal_shedding_alert_page_and_drill(tmp_path):
     root = tmp_path / "ops"
     assert init(root, *SHOP[:-6], "--features", "cost,idempotency,admission", *SHOP[-4:]).returncode == 0
