@@ -17,10 +17,9 @@ def test_up_and_status_name_a_target_that_does_not_answer(tmp_path):
     try:
         up = moneypath("up", "--catalog", str(FOREIGN_PATH), "--state-dir", str(state_dir), "--target", target,
                        "--fast", timeout=90)
-        warnings = [line for line in up.stdout.splitlines() if line.startswith("warning:")]
-        assert warnings == [f"warning: target {target} does not answer (connection refused): Prometheus keeps "
-                            "trying, but nothing of it is scraped until it does; is the service running, and is "
-                            "--target its host:port?"]
+        assert up.stderr.splitlines() == [
+            f"warning: target {target} does not answer (connection refused): Prometheus keeps trying, but nothing of "
+            "it is scraped until it does; is the service running, and is --target its host:port?"]
         assert "stack up: Prometheus" in up.stdout
 
         def prometheus_line():

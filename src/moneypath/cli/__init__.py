@@ -409,6 +409,11 @@ def _stack(args) -> int:
                              services=not (args.no_services or args.target))  # a --target is your service
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
+            # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service.
+            for target, reason in stack.unanswered_targets(args.target):
+                print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
+                      "of it is scraped until it does; is the service running, and is --target its host:port?",
+                      file=sys.stderr)
             return 0
         if args.command == "down":
             if not stack.down(state_dir):

@@ -109,7 +109,6 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed."""
     state_dir = state_dir.resolve()
-    user_targets = list(targets)
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
@@ -197,9 +196,6 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     except BaseException:
         down(state_dir, progress=lambda *_: None)
         raise
-    for target, reason in unanswered_targets(user_targets):
-        progress(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing of "
-                 "it is scraped until it does; is the service running, and is --target its host:port?")
     return state
 
 
