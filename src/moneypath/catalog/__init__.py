@@ -2,7 +2,8 @@
 
 model.py is the typed model, load.py reads a file (one line per problem, ``file:line: key.path: what
 is wrong``), validate.py checks cross-references and conventions, conventions.py holds the names
-code uses, pan.py card-number detection. Imports nothing else from moneypath, so
+code uses, pan.py card-number detection, matchers.py whether a PromQL label matcher can match a
+declared value (did-you-mean included). Imports nothing else from moneypath, so
 `moneypath.instrument` can build on it and a service can depend on the library alone.
 """
 
