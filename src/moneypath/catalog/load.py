@@ -1,5 +1,6 @@
 """Read a catalog file into a `Catalog`: YAML with line numbers, so every problem is one line
-``file:line: key.path: what is wrong``; raises CatalogError, never anything else."""
+``file:line: key.path: what is wrong``; raises CatalogError, never anything else. `find_catalog` finds the
+nearest one above a directory."""
 
 from __future__ import annotations
 
