@@ -66,7 +66,7 @@ def test_slo_selectors_are_parsed_and_error_budget_derived(catalog):
         (lambda d: d["slos"]["ledger-durability"]["sli"].update(good='ledger_write_total{outcome="committed"}'),
          "slos.ledger-durability.sli.good", "'ledger_write_total' is not a counter signal"),
         (lambda d: d["slos"]["ledger-durability"]["sli"].update(good='ledger_writes_total{outcome="comitted"}'),
-         "slos.ledger-durability.sli.good", "'comitted' is not an allowed value of outcome"),
+         "slos.ledger-durability.sli.good", "'comitted' is not a declared value of outcome; did you mean committed?"),
         (lambda d: d["slos"]["ledger-durability"].update(window="30 days"),
          "slos.ledger-durability.window", "not a Prometheus duration"),
         (lambda d: d["alerts"]["LedgerImbalance"].update(severity="urgent"),

@@ -139,7 +139,7 @@ def test_the_stack_status_counts_the_targets_up_or_says_nothing(monkeypatch):
     from moneypath.stack import local
 
     monkeypatch.setattr(local, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
-    assert local._targets_summary(URL) == ", targets up 1/2"
+    assert local._targets_summary(URL) == ", targets up 1/2; down: ? (no answer)"  # no instance label in the mock
     monkeypatch.setattr(local, "Prometheus", _reloads(None))  # not answering
     assert local._targets_summary(URL) == ""
 

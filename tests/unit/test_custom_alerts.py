@@ -104,7 +104,18 @@ def test_the_foreign_catalog_checks_out_and_counts_its_missing_runbook_pages(tmp
     ("sum(rate(shop_ledger_imbalance_minor[5m])) > 0",
      "rate() applied to shop_ledger_imbalance_minor, which is a gauge, not a counter or histogram _bucket/_count/_sum"),
     ('sum(rate(shop_authorizations_total{method="paypay"}[5m])) > 0',
-     'shop_authorizations_total{method="paypay"}: value not in the catalog for shop_authorizations_total'),
+     "shop_authorizations_total: method=\"paypay\": 'paypay' is not a declared value of method"),
+    ('sum(rate(shop_authorizations_total{outcome=~"error|timout"}[5m])) > 0',
+     "shop_authorizations_total: outcome=~\"error|timout\": 'timout' is not a declared value of outcome; "
+     "did you mean timeout?"),
+    ('sum(rate(shop_authorizations_total{provider!~"^(knet|komju)$"}[5m])) > 0',
+     "shop_authorizations_total: provider!~\"^(knet|komju)$\": 'komju' is not a declared value of provider; "
+     "did you mean komoju?"),
+    ('sum(rate(shop_authorizations_total{method=~"kon.*|deb[i]t|paypay"}[5m])) > 0',
+     "shop_authorizations_total: method=~\"kon.*|deb[i]t|paypay\": 'paypay' is not a declared value of method"),
+    ('sum(rate(shop_authorizations_total{method=~"c(ash|heque)"}[5m])) > 0',
+     "shop_authorizations_total: method=~\"c(ash|heque)\": 'c(ash|heque)' matches no declared value of method "
+     "(card, konbini, debit)"),
     ("sum by (store) (rate(shop_authorizations_total[5m])) > 0", "by (store): label store is on no catalog signal"),
     ("sum(rate(shop_authorizations_total[90d])) > 0", "range [90d] exceeds retention 29d"),
 ])
@@ -112,13 +123,13 @@ def test_catalog_check_fails_on_a_custom_alert_whose_expr_lint_would_reject(tmp_
     path = foreign_with_expr(tmp_path, expr)
     result = run_cli("catalog", "check", "--catalog", str(path))
     assert result.returncode == 3
-    assert result.stderr == f"{path}: alerts.KonbiniApprovalsLow.expr: {what}\n"
+    assert result.stderr == f"{path}:123: alerts.KonbiniApprovalsLow.expr: {what}\n"
     assert result.stdout == ""
 
 
 def test_catalog_check_names_the_generated_rules_a_catalog_breaks(tmp_path):
-    """A ledger without a `failed` outcome binds to the library, but a generated recording rule and a built-in
-    alert select it."""
+    """A ledger without a `failed` outcome binds to the library, but generated dashboard panels, a recording rule and
+    a built-in alert select it."""
     path = tmp_path / "moneypath.yaml"
     path.write_text(FOREIGN.read_text()
                     .replace("labels: {outcome: [committed, failed, conflict]}",
@@ -127,8 +138,11 @@ def test_catalog_check_names_the_generated_rules_a_catalog_breaks(tmp_path):
                                             "summary: Ledger writes fail.}\n"))
     result = run_cli("catalog", "check", "--catalog", str(path))
     assert result.returncode == 3
-    what = 'shop_ledger_writes_total{outcome="failed"}: value not in the catalog for shop_ledger_writes_total'
-    assert result.stderr.splitlines() == [f"{path}: alerts.LedgerWriteFailures: {what}",
+    what = "shop_ledger_writes_total: outcome=\"failed\": 'failed' is not a declared value of outcome"
+    board = f"{path}: (generated) dashboards/shop-ledger.json: panel"
+    assert result.stderr.splitlines() == [f'{board} "Ledger write failures": {what}',
+                                          f'{board} "Ledger write failure ratio": {what}',
+                                          f"{path}:112: alerts.LedgerWriteFailures: {what}",
                                           f"{path}: (generated) :shop_ledger_writes:failed_ratio_rate5m: {what}"]
 
 
@@ -144,7 +158,7 @@ def test_catalog_check_reports_what_promtool_rejects_against_the_alert(tmp_path,
     monkeypatch.setattr("moneypath.check.promql.promtool_check_rules", promtool)
     result = run_cli("catalog", "check", "--catalog", str(path))
     assert result.returncode == 3
-    assert result.stderr == (f"{path}: alerts.KonbiniApprovalsLow.expr: promtool: could not parse expression: "
+    assert result.stderr == (f"{path}:123: alerts.KonbiniApprovalsLow.expr: promtool: could not parse expression: "
                              "1:1: parse error: boom\n")
 
 

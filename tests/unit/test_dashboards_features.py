@@ -29,7 +29,7 @@ MONEY_SIGNALS = (Key.LEDGER_IMBALANCE_MINOR, Key.DUPLICATE_CHARGED_MINOR_TOTAL)
 FEATURE_WORDS = {"fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox"),
                  "reconciliation": ("reconcil", "settlement", "mismatch"), "payouts": ("payout",),
                  "webhooks": ("webhook",), "idempotency": ("idempot", "replay"), "cost": ("cost",),
-                 "audit": ("audit",), "admission": ("refused", "shed")}
+                 "audit": ("audit",), "admission": ("refused", "shed"), "breaker": ("circuit",)}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,8 @@ def test_a_disabled_feature_has_no_row_panel_or_query_on_the_foreign_dashboards(
 def test_the_reference_dashboards_show_the_features_with_panels(catalog):
     text = json.dumps(d.dashboards(catalog))
     shown = {f for f in FEATURES if any(k.removesuffix("_total") in text for k in feature_signal_keys(f))}
-    assert shown == {"fraud", "queues", "reconciliation", "webhooks", "cost", "admission"}  # idempotency has no panel
+    # idempotency has no panel
+    assert shown == {"fraud", "queues", "reconciliation", "webhooks", "cost", "admission", "breaker"}
 
 
 @pytest.mark.parametrize("feature", [f for f in FEATURES if FEATURES[f].signals])

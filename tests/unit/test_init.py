@@ -27,7 +27,7 @@ from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
         "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
-OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks", "audit", "admission")
+OFF = ("fraud", "queues", "payouts", "breaker", "reconciliation", "webhooks", "audit", "admission")
 
 
 def init(root: Path, *extra: str):
@@ -66,6 +66,19 @@ def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clea
     assert "TicketsAuditChainBroken" in rules and "max(tickets_audit_chain_broken) > 0" in rules
     assert (root / "runbooks/ticketsauditchainbroken.md").is_file()
     assert any((root / "runbooks/drills").glob("*audit*"))
+    assert run_cli("lint", "--root", str(root)).returncode == 0
+
+
+def test_the_breaker_feature_brings_its_signal_and_the_circuit_half_of_the_provider_alert(tmp_path):
+    root = tmp_path / "ops"
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,breaker", *SHOP[-4:]).returncode == 0
+    c = load_catalog(root / "moneypath.yaml")
+    assert c.enabled("breaker") and c.has(Key.PROVIDER_CIRCUIT_STATE)
+    assert "circuit_open" in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"]
+    rules = (root / "alerts/moneypath-alerts.yaml").read_text()
+    assert "max by (provider) (tickets_provider_circuit_state) > 0" in rules
+    assert 'outcome=~"error|timeout|circuit_open"' in rules
+    assert "Circuit state" in (root / "dashboards/tickets-providers.json").read_text()
     assert run_cli("lint", "--root", str(root)).returncode == 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.check.live import _accepts_missing, grafana_free, uses
+from moneypath.check.dashboards import grafana_free
+from moneypath.check.live import _accepts_missing, uses
 from moneypath.check.promql import selected_series
 from moneypath.scaffold.project import scaffold_files
 from tests.conftest import ROOT

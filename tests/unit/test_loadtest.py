@@ -1267,3 +1267,18 @@ def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_p
     untouched = summarize(final, None, 60)
     runner.steady_latency(untouched, final, tmp_path / "missing.json", None, 60)
     assert untouched.authorize_p99_ms == 500 and not untouched.warmup_note
+
+
+def test_a_circuit_gate_is_skipped_not_failed_when_the_service_has_no_breaker(foreign_spec):
+    from dataclasses import asdict
+
+    from moneypath.catalog import parse_catalog
+
+    data = yaml.safe_load(foreign_text())
+    data["features"]["breaker"] = False
+    del data["signals"]["provider_circuit_state"]
+    c = parse_catalog(yaml.safe_dump(data, sort_keys=False), "shop.yaml")
+    result = gates.evaluate(summary(), healthy_prom(), gates.thresholds(c, 30), foreign_spec.get("knet_slow"))
+    [circuit] = [g for g in result if g.name == "circuit_opened"]
+    assert (circuit.status, circuit.reason) == (gates.SKIP, "feature breaker is off")
+    assert "circuit opened for knet (feature breaker is off)" in gates.feature_skips([asdict(g) for g in result])

@@ -198,3 +198,51 @@ def test_a_replica_of_a_pair_labels_its_series_and_sends_alerts_without_the_labe
                     "target_label": "heartbeat_from", "replacement": "$1"}
     assert drop == {"action": "labeldrop", "regex": "replica"}
     assert "alert_relabel_configs" not in prometheus_config(foreign, [], [], ["127.0.0.1:9093"])["alerting"]
+
+
+def without_breaker() -> dict:
+    """The ticket shop as a service with no circuit breaker: the feature off, its signal and outcome gone."""
+    data = foreign_data()
+    data["features"]["breaker"] = False
+    del data["signals"][Key.PROVIDER_CIRCUIT_STATE]
+    data["signals"][Key.PROVIDER_REQUESTS_TOTAL]["labels"]["outcome"] = ["success", "error", "timeout"]
+    return data
+
+
+def test_without_a_breaker_provider_partial_outage_pages_on_the_error_ratio_alone(foreign):
+    c = load(without_breaker())
+    [outage] = business(c)["ShopProviderPartialOutage"]
+    assert outage["labels"]["reason"] == "error_ratio"
+    assert 'outcome=~"error|timeout"}' in outage["expr"]
+    assert "circuit" not in outage["annotations"]["description"]
+    everything = "".join(rule_artifacts(c).values())
+    assert "circuit" not in everything
+    # the shop as it is (breaker on by default): both halves, circuit_open counted as a failure
+    halves = business(foreign)["ShopProviderPartialOutage"]
+    assert [r["labels"]["reason"] for r in halves] == ["error_ratio", "circuit_open"]
+    assert 'outcome=~"error|timeout|circuit_open"}' in halves[0]["expr"]
+
+
+def test_without_a_breaker_the_dashboards_catalog_check_and_library_know_nothing_of_it(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.check.lint import check_generated
+    from moneypath.generate.build import dashboard_artifacts
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+
+    c = load(without_breaker())
+    assert "circuit" not in "".join(dashboard_artifacts(c).values()).lower()
+    result = check_generated(c, "29d")
+    assert result.problems == []
+    mp = MoneyPath(c, PrometheusBackend(CollectorRegistry()), strict=True)
+    mp.set_circuit_state("knet", "open")  # a no-op, like every method of a feature that is off
+    assert "circuit" not in "".join(m.name for m in mp.registry.collect())
+
+
+def test_a_catalog_without_a_breaker_that_still_declares_its_signal_is_refused():
+    data = without_breaker()
+    data["signals"][Key.PROVIDER_CIRCUIT_STATE] = yaml.safe_load(FOREIGN.read_text())["signals"][
+        Key.PROVIDER_CIRCUIT_STATE]
+    with pytest.raises(CatalogError, match="signals.provider_circuit_state: belongs to the breaker feature, which is off"):
+        load(data)

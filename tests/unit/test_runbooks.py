@@ -133,8 +133,8 @@ def test_an_unknown_recording_rule(catalog, root):
 def test_a_label_value_outside_the_catalog(catalog, root):
     edit(root, DUP, '{outcome="duplicate"}', '{outcome="dupe"}', 2)
     assert check_runbooks(catalog, root, promtool=False) == [
-        f'{DUP}: diagnosis.2.promql: moneypath_webhooks_total{{outcome="dupe"}}: value not in the catalog '
-        "for moneypath_webhooks_total"]
+        f"{DUP}: diagnosis.2.promql: moneypath_webhooks_total: outcome=\"dupe\": 'dupe' is not a declared value of "
+        "outcome; did you mean duplicate?"]
 
 
 def test_a_query_not_pasted_under_diagnosis(catalog, root):

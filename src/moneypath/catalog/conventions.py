@@ -67,6 +67,8 @@ APPROVAL_BASELINE_WINDOW = "1d"
 # silence says nothing at night. ProviderPartialOutage: calls to the provider in its 5 minutes;
 # AuthorizationsSilent: authorizations in the same 5 minutes a day ago (2 a minute: five silent minutes at
 # that rate happen by chance once in 20,000).
+# Outcomes of a provider call that failed from the payment's point of view (circuit_open: refused by the breaker).
+PROVIDER_FAILURE_OUTCOMES = ("error", "timeout", "circuit_open")
 MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "AuthorizationsSilent": 10}
 # The dead man's switch: an alert that always fires, routed to a receiver outside (Healthchecks, Dead Man's
 # Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).

@@ -36,6 +36,9 @@ FEATURES: dict[str, Feature] = {
                                Key.RECONCILIATION_MISMATCHES_TOTAL),
                               ("ReconciliationLagHigh", "SettlementMismatch")),
     "payouts": Feature("money sent out to merchants or customers"),
+    # On unless listed: catalogs written before it declare the breaker's signal, and keep it.
+    "breaker": Feature("a circuit breaker per provider, refusing calls while it is open",
+                       (Key.PROVIDER_CIRCUIT_STATE,)),
     "webhooks": Feature("provider webhooks with signature checks", (Key.WEBHOOKS_TOTAL,)),
     "idempotency": Feature("idempotency keys answered from stored responses", (Key.IDEMPOTENT_REPLAYS_TOTAL,)),
     "cost": Feature("a cost model and cost per transaction", (Key.COST_USD_TOTAL,),

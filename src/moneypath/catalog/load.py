@@ -1,5 +1,6 @@
 """Read a catalog file into a `Catalog`: YAML with line numbers, so every problem is one line
-``file:line: key.path: what is wrong``; raises CatalogError, never anything else."""
+``file:line: key.path: what is wrong``; raises CatalogError, never anything else. `find_catalog` finds the
+nearest one above a directory."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from moneypath._common.yaml_errors import error_line, error_text
-from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError
+from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError, nearest_line
 from moneypath.catalog.validate import resolve
 
 
@@ -26,6 +27,18 @@ def load_catalog(path: str | Path = DEFAULT_PATH) -> Catalog:
     return parse_catalog(text, where)
 
 
+def find_catalog(start: str | Path) -> Path | None:
+    """The nearest moneypath.yaml in `start` or a directory above it, looking no higher than the repository
+    root (the first directory holding .git) or the filesystem root; None when there is none."""
+    here = Path(start).resolve()
+    for directory in (here, *here.parents):
+        if (directory / DEFAULT_PATH).is_file():
+            return directory / DEFAULT_PATH
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
 def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -39,7 +52,7 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
         _index_lines(node, (), lines, duplicates)
 
     def fmt(loc: tuple, msg: str) -> str:
-        line = _nearest_line(lines, loc)
+        line = nearest_line(lines, loc)
         dotted = ".".join(str(p) for p in loc) or "(top)"
         return f"{where}{f':{line}' if line else ''}: {dotted}: {msg}"
 
@@ -56,6 +69,7 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     problems += [fmt(loc, msg) for loc, msg in resolve(catalog)]
     if problems:
         raise CatalogError(problems)
+    catalog._lines = lines
     return catalog
 
 
@@ -77,12 +91,3 @@ def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list, ac
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index_lines(item, path + (i,), lines, duplicates, active)
-
-
-def _nearest_line(lines: dict, loc: tuple) -> int | None:
-    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
-    while loc:
-        if loc in lines:
-            return lines[loc]
-        loc = loc[:-1]
-    return lines.get(())

@@ -30,6 +30,16 @@ def duration_seconds(text: str) -> float:
     return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
+def nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    """The line of a key path in the catalog file, or of its nearest ancestor that has one."""
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
 class CatalogError(Exception):
     """A catalog that cannot be used; `problems` holds one line per problem."""
 
@@ -241,6 +251,12 @@ class Catalog(_Model):
     ledger: LedgerQueries = Field(default_factory=LedgerQueries)
 
     path: str = DEFAULT_PATH
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)
+
+    def located(self, *loc: str) -> str:
+        """``file:line`` of a key path in the catalog file (``file`` alone when not known)."""
+        line = nearest_line(self._lines, loc) if self._lines else None
+        return f"{self.path}:{line}" if line else self.path
 
     @property
     def delivers_in_production(self) -> bool:

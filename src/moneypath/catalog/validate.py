@@ -9,6 +9,7 @@ from typing import Any
 from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
+from moneypath.catalog.matchers import matcher_problem
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
 from moneypath.catalog.receivers import DELIVERY_KINDS
@@ -245,8 +246,8 @@ def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
         for m in selector.matchers:
             if m.label not in sig.labels:
                 bad(floc, f"{selector.signal} has no label {m.label!r}")
-            elif m.op == "=" and m.value not in sig.labels[m.label]:
-                bad(floc, f"{m.value!r} is not an allowed value of {m.label}")
+            elif (problem := matcher_problem(m.label, m.op, m.value, sig.labels[m.label])) is not None:
+                bad(floc, problem)
         setattr(slo, f"_{field}", selector)
     if slo.good and slo.total and slo.good.signal != slo.total.signal:
         bad(loc + ("sli",), "good and total must select the same signal")

@@ -6,15 +6,19 @@ A problem about a whole file uses ``(file)`` as the name. Expressions are checke
 is no PromQL parser here, so the checks are deliberately conservative (string literals are blanked out
 before looking for functions, groupings and ranges). The runbook pages are checked too
 (`moneypath.check.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``), and so are the drill
-files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``).
+files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``), and the
+labels and values the committed dashboards match on (``dashboards/x.json: panel "Title": what is wrong``). A label
+value is checked whatever the matcher: `=`, `!=`, and each alternative of a `=~`/`!~` regex
+(`moneypath.catalog.matchers`).
 
 `check_generated(catalog, retention)` is `moneypath catalog check`: the same rule checks (and promtool) on the
-artifacts generated in memory, each problem as ``catalog: key.path: what is wrong`` (``alerts.<Key>.expr`` for a
+artifacts generated in memory, each problem as ``catalog:line: key.path: what is wrong`` (``alerts.<Key>.expr`` for a
 custom alert), so a catalog that passes it builds and its rules lint clean.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,6 +29,7 @@ import yaml
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
+from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.promql import (
@@ -32,6 +37,7 @@ from moneypath.check.promql import (
     GROUPING_LABELS,
     NO_PROMTOOL,
     check_expr,
+    check_selectors,
     check_series,
     metric_index,
     recorded_labels,
@@ -63,6 +69,7 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
     problems += [f"{rel}: {rule_name(rule, i)}: {what}"
                  for rel, i, rule, what in rule_problems(catalog, loaded, retention, root)]
     problems += run_promtool(root, list(loaded))
+    problems += dashboard_problems(catalog, root)
     problems += check_runbooks(catalog, root, db_url=db_url)
     if db_url is not None:
         problems += check_ledger_queries(catalog, db_url)
@@ -142,6 +149,13 @@ def check_alert(rule: dict, root: Path | None) -> list[str]:
 
 
 
+def dashboard_problems(catalog: Catalog, root: Path) -> list[str]:
+    """Labels and label values the committed dashboards' queries match on, against the catalog."""
+    queries, problems = dashboard_queries(root)
+    metrics = metric_index(catalog)
+    return problems + [f"{where}: {what}" for where, expr in queries for what in check_selectors(expr, metrics)]
+
+
 # ---------------------------------------------------------------- `moneypath catalog check`
 
 
@@ -158,8 +172,9 @@ class GeneratedCheck:
 
 
 def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
-    """What `moneypath build` and the rule part of `moneypath lint` would find, on the artifacts generated in memory
-    (promtool reads the rule files from a temporary directory), so a catalog that passes cannot fail to build or lint.
+    """What `moneypath build` and the rule and dashboard parts of `moneypath lint` would find, on the artifacts
+    generated in memory (promtool reads the rule files from a temporary directory), so a catalog that passes cannot
+    fail to build or lint.
     Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
     ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/
     beside the catalog: the alerts without one are listed, not reported as problems. Raises CatalogError when the
@@ -181,9 +196,15 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
         result.dashboards = False
     else:
         try:
-            build.dashboard_artifacts(catalog)
+            boards = build.dashboard_artifacts(catalog)
         except Exception as exc:  # noqa: BLE001 - `build` would fail: say so in one line
             result.problems.append(f"{where}: (build): the dashboards cannot be generated: {type(exc).__name__}: {exc}")
+        else:  # what the lint checks in the committed dashboards, so they lint clean once built
+            metrics = metric_index(catalog)
+            result.problems += [f"{where}: (generated) {at}: {what}"
+                                for rel, text in boards.items() if rel.startswith("dashboards/") and rel.endswith(".json")
+                                for at, expr in panel_queries(rel, json.loads(text))
+                                for what in check_selectors(expr, metrics)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         loaded: dict[str, list[dict]] = {}
@@ -200,14 +221,15 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
             for i, rule in enumerate(rules, 1):
                 owners.setdefault(rule_name(rule, i), _owner(catalog, rule, rule_name(rule, i)))
         for _, i, rule, what in rule_problems(catalog, loaded, retention, None):
-            result.problems.append(f"{where}: {_owner(catalog, rule, rule_name(rule, i))}: {what}")
+            owner = _owner(catalog, rule, rule_name(rule, i))
+            result.problems.append(f"{_located(catalog, owner)}: {owner}: {what}")
         for line in run_promtool(root, list(loaded)):
             if NO_PROMTOOL in line:
                 result.promtool = False
                 continue
             rel, name, what = (line.split(": ", 2) + ["", ""])[:3]
             owner = owners.get(name, f"(build): {rel}" if name == FILE else f"(generated) {name}")
-            result.problems.append(f"{where}: {owner}: {what}")
+            result.problems.append(f"{_located(catalog, owner)}: {owner}: {what}")
     pages = Path(where).parent / "runbooks"
     alerts = {str(r["alert"]): r for r in loaded.get(ALERTS_FILE, []) if "alert" in r}
     result.alerts = len(alerts)
@@ -218,6 +240,11 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
             result.alerts_without_page.append(name)
     result.problems = list(dict.fromkeys(result.problems))
     return result
+
+
+def _located(catalog: Catalog, owner: str) -> str:
+    """``file:line`` of the catalog entry a problem names (the file alone for a generated rule)."""
+    return catalog.path if owner.startswith("(") else catalog.located(*owner.split("."))
 
 
 def _owner(catalog: Catalog, rule: dict, name: str) -> str:

@@ -14,7 +14,6 @@ has not been incremented yet) looks missing too: the problem says so.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
 from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.check.dashboards import dashboard_queries
 from moneypath.check.lint import ALERTS_FILE, RECORDING_FILE, load_rules
 from moneypath.check.promql import (
     _GROUPING,
@@ -33,10 +33,6 @@ from moneypath.check.promql import (
     recorded_labels,
     selected_series,
 )
-
-# Grafana's interval variables become a duration PromQL accepts; any other variable matches anything.
-_INTERVAL_VARS = re.compile(r"\$\{?__(?:rate_interval|interval|range)(?:_ms|_s)?\}?")
-_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*(?::[a-z]+)?\}?")
 
 
 @dataclass(frozen=True)
@@ -54,33 +50,11 @@ def uses(root: Path) -> tuple[list[Use], set[str], set[str], list[str]]:
             problems.append(f"{rel}: (file): {error}")
         rules += loaded
         found += [Use(f"{rel}: {r.get('alert') or r.get('record')}", str(r["expr"])) for r in loaded if "expr" in r]
-    for path in sorted((root / "dashboards").glob("*.json")):
-        rel = path.relative_to(root).as_posix()
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            problems.append(f"{rel}: (file): cannot be read as JSON: {' '.join(str(exc).split())}")
-            continue
-        for panel in _panels(doc.get("panels", [])):
-            for target in panel.get("targets", []) or []:
-                if isinstance(target, dict) and target.get("expr"):
-                    found.append(Use(f'{rel}: panel "{panel.get("title", "")}"', grafana_free(target["expr"])))
+    queries, unreadable = dashboard_queries(root)
+    found += [Use(where, expr) for where, expr in queries]
+    problems += unreadable
     records = {str(r["record"]) for r in rules if "record" in r}
     return found, records, recorded_labels(rules), problems
-
-
-def _panels(panels: list) -> list[dict]:
-    out = []
-    for panel in panels:
-        if isinstance(panel, dict):
-            out.append(panel)
-            out += _panels(panel.get("panels", []) or [])
-    return out
-
-
-def grafana_free(expr: str) -> str:
-    """A dashboard query as Prometheus would get it: $__rate_interval → 5m, any other $variable → .*"""
-    return _VARIABLE.sub(".*", _INTERVAL_VARS.sub("5m", expr))
 
 
 @dataclass

@@ -6,7 +6,6 @@ counters, ranges within retention. `promtool` (Debian `prometheus`) parses what 
 
 from __future__ import annotations
 
-import difflib
 import re
 import shutil
 import subprocess
@@ -15,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from moneypath.catalog import DURATION, OTHER, Catalog, Signal
+from moneypath.catalog import DURATION, Catalog, Signal
 from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.matchers import did_you_mean, matcher_problem
 
 FILE = "(file)"  # the name slot of a problem about a whole file
 # Labels that may appear in by()/without() although no catalog signal declares them.
@@ -72,13 +72,6 @@ def check_expr(expr: str, metrics: dict, known_labels: set[str], retention: str,
             + check_ranges(bare, retention, limit))
 
 
-def did_you_mean(name: str, known, cutoff: float = 0.85) -> str:
-    """"; did you mean X?" for the closest of `known`, or "". Long names (metrics, alerts) need a close match;
-    short ones (providers: komojo for komoju) a lower `cutoff`."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
 def check_rates(expr: str, metrics: dict) -> list[str]:
     found = []
     for func, metric in _RATE.findall(expr):
@@ -129,8 +122,8 @@ def check_selectors(expr: str, metrics: dict, known_labels: set[str] | None = No
                     found.append(f'{metric}{{le="{value}"}}: not a bucket boundary of {sig.name}')
             elif label not in sig.labels:
                 found.append(f"{metric}: label {label} is not in the catalog for {sig.name}")
-            elif op == "=" and value not in (*sig.labels[label], OTHER):
-                found.append(f'{metric}{{{label}="{value}"}}: value not in the catalog for {sig.name}')
+            elif (problem := matcher_problem(label, op, value, sig.labels[label])) is not None:
+                found.append(f"{metric}: {problem}")
     return found
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from moneypath import __version__
-from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog, summary
+from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog, load_catalog, summary
 from moneypath.cli import extras
 
 EXIT_USAGE = 2
@@ -19,16 +19,29 @@ EXIT_CATALOG = 3
 def _catalog_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", metavar="PATH", default=None,
                         help="catalog file (default: $MONEYPATH_CATALOG, else moneypath.yaml in --root if the "
-                             "command has one, else ./moneypath.yaml)")
+                             "command has one, else the nearest moneypath.yaml in the first FILE's directory (or "
+                             "the current one) or above it, up to the repository root)")
     parser.set_defaults(default_catalog=True)
 
 
 def _default_catalog(args: argparse.Namespace) -> None:
-    """--catalog when not given: the environment's, else the project's under --root, else ./moneypath.yaml."""
-    if getattr(args, "default_catalog", False) and args.catalog is None:
-        root = getattr(args, "root", None)
-        args.catalog = os.environ.get("MONEYPATH_CATALOG") or (
-            str(Path(root) / DEFAULT_PATH) if root not in (None, ".") else DEFAULT_PATH)
+    """--catalog when not given: the environment's, else the project's under --root, else the nearest moneypath.yaml
+    from the first file's directory (drills in ops/runbooks/drills/ find ops/moneypath.yaml) or the current one."""
+    if not getattr(args, "default_catalog", False) or args.catalog is not None:
+        return
+    root = getattr(args, "root", None)
+    if os.environ.get("MONEYPATH_CATALOG"):
+        args.catalog = os.environ["MONEYPATH_CATALOG"]
+    elif root is not None:  # a project root: its catalog, and no other
+        args.catalog = str(Path(root) / DEFAULT_PATH) if root != "." else DEFAULT_PATH
+    else:
+        files = getattr(args, "files", None) or []
+        start = Path(files[0]).parent if files else Path.cwd()
+        found = find_catalog(start)
+        if found is None:
+            args.catalog, args.catalog_searched = DEFAULT_PATH, start
+        else:
+            args.catalog = os.path.relpath(found) if found.is_relative_to(Path.cwd()) else str(found)
 
 
 def _state_arg(parser: argparse.ArgumentParser) -> None:
@@ -79,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "lint", help="check the generated rules against the catalog and the runbooks",
         description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
                     "page exists; every expression parses (promtool); rate() only on counters; no label or value "
-                    "outside the catalog; no range longer than retention; the runbook pages and drill files are "
+                    "outside the catalog (=, != and every alternative of a =~ or !~ regex, in the rules and the "
+                    "dashboards); no range longer than retention; the runbook pages and drill files are "
                     "sound. Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared "
                     "(EXPLAIN, never run) on your database, otherwise the SQL steps are counted as not checked. "
-                    "One line per problem, exit 1 if any.")
+                    "One line per problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line "
+                    "per file: your work list, never a failure.")
     _catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",
@@ -108,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
                     help="your service to scrape (repeatable), e.g. 127.0.0.1:8000; the reference service and "
-                         "provider simulator are then not started")
+                         "provider simulator are then not started. One whose /metrics does not answer within 3 s "
+                         "is named in a warning (the stack starts anyway)")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
@@ -269,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
                   args.watchdog_timeout)
             return 0
     except CatalogError as exc:
+        searched = getattr(args, "catalog_searched", None)
+        if searched is not None and exc.problems == [f"{args.catalog}: file not found"]:
+            exc.problems = [f"{DEFAULT_PATH}: file not found in {searched} or any directory above it (up to the "
+                            "repository root); give --catalog PATH or set MONEYPATH_CATALOG"]
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_CATALOG
@@ -332,6 +352,7 @@ def _lint(args) -> int:
     from moneypath.catalog import duration_seconds
     from moneypath.check.lint import lint
     from moneypath.check.runbooks import BadDbUrl, DatabaseUnavailable, sql_steps
+    from moneypath.check.todos import count_todos
     from moneypath.generate.prometheus_config import retention
 
     if args.retention is not None:
@@ -376,8 +397,13 @@ def _lint(args) -> int:
             if unchecked:
                 print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
                       "(give --db-url to check them against your database)")
+    todos = count_todos(Path(args.root))
+    for rel, n in todos.items():
+        print(f"{rel}: {n} TODO{'s' if n > 1 else ''} left from moneypath init")
+    left = f" ({sum(todos.values())} TODOs in {len(todos)} files still yours to fill in; they do not fail the lint)" \
+        if todos else ""
     if not problems:
-        print("lint: no problems")
+        print(f"lint: no problems{left}")
     return 1 if problems else 0
 
 
@@ -410,6 +436,11 @@ def _stack(args) -> int:
             if args.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
+            # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service.
+            for target, reason in stack.unanswered_targets(args.target):
+                print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
+                      "of it is scraped until it does; is the service running, and is --target its host:port?",
+                      file=sys.stderr)
             return 0
         if args.command == "down":
             if not stack.down(state_dir):

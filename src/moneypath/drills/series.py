@@ -8,6 +8,7 @@ from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import SeriesPanel
 from moneypath.drills.targets import TargetError
 from moneypath.generate.compress import format_duration
+from moneypath.generate.rules import provider_failures
 
 
 def key_series(ctx: DrillContext) -> dict[str, SeriesPanel]:
@@ -17,7 +18,7 @@ def key_series(ctx: DrillContext) -> dict[str, SeriesPanel]:
     hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
     panels = [("Authorizations by outcome", f"sum by (outcome) (rate({auth}[{w}]))", "reqps"),
               ("Provider call failure share",
-               f'sum by (provider) (rate({req}{{outcome=~"error|timeout|circuit_open"}}[{w}])) '
+               f'sum by (provider) (rate({req}{{outcome=~"{provider_failures(c)}"}}[{w}])) '
                f"/ sum by (provider) (rate({req}[{w}]))", "percentunit"),
               ("Authorization latency p99",
                f"histogram_quantile(0.99, sum by (le, provider) (rate({hist}_bucket[{w}])))", "s")]

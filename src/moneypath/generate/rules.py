@@ -21,6 +21,7 @@ from moneypath.catalog.conventions import (
     APPROVAL_RECENT_WINDOW,
     BURN_RATE_PAIRS,
     MIN_EVENTS_DEFAULTS,
+    PROVIDER_FAILURE_OUTCOMES,
     SLI_WINDOWS,
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
@@ -293,25 +294,35 @@ def _dead_letters(c: Catalog, a: Alert) -> Shape:
                  "notifications or compliance records are not being delivered.")
 
 
+def provider_failures(c: Catalog) -> str:
+    """The failed outcomes of a provider call the catalog declares, as a regex alternation (circuit_open only
+    while the service has a breaker: a service without one never records it)."""
+    declared = c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"]
+    return "|".join(o for o in PROVIDER_FAILURE_OUTCOMES if o in declared)
+
+
 def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
     requests = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
-    circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
-    closed = (c.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {})["closed"]
-    return [
+    breaker = c.has(Key.PROVIDER_CIRCUIT_STATE)
+    shapes = [
         # A call refused by an open circuit failed too, from the payment's point of view.
         # At least min_events calls in the 5 minutes: one failed call out of one at night is not an outage.
-        Shape(f'sum by (provider) (rate({requests}{{outcome=~"error|timeout|circuit_open"}}[5m]))\n'
+        Shape(f'sum by (provider) (rate({requests}{{outcome=~"{provider_failures(c)}"}}[5m]))\n'
               f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}\n"
               f"and\nsum by (provider) (increase({requests}[5m])) >= {min_events(a, 'ProviderPartialOutage')}",
-              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed, timed out or were "
-              f"refused by the circuit breaker over 5 minutes (threshold {pct(a.threshold)}). "
-              "Payments routed there are failing.",
+              "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed"
+              + (", timed out or were refused by the circuit breaker" if breaker else " or timed out")
+              + f" over 5 minutes (threshold {pct(a.threshold)}). Payments routed there are failing.",
               (("reason", "error_ratio"),)),
-        # Half-open is still "not trusted": it only lasts for one trial call between open periods.
-        Shape(f"max by (provider) ({circuit}) > {closed}",
-              "The circuit breaker for {{ $labels.provider }} is not closed: calls are refused or on trial.",
-              (("reason", "circuit_open"),)),
     ]
+    if breaker:  # the feature `breaker`: a service without one can never fire this half
+        circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
+        closed = (c.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {})["closed"]
+        # Half-open is still "not trusted": it only lasts for one trial call between open periods.
+        shapes.append(Shape(f"max by (provider) ({circuit}) > {closed}",
+                            "The circuit breaker for {{ $labels.provider }} is not closed: calls are refused or on "
+                            "trial.", (("reason", "circuit_open"),)))
+    return shapes
 
 
 def _approval_rate_drop(c: Catalog, a: Alert) -> Shape:

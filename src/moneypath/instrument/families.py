@@ -5,6 +5,10 @@ tuple, then the backend's pre-bound child. Values arrive in the caller's label o
 (`order`), which need not be the catalog's; folding unknown values into "other" and
 reordering happen on the first sighting only. The raw-tuple cache is capped so hostile
 input cannot grow memory without bound.
+
+A value outside the catalog (a typo such as "stirpe", or a value the catalog forgot) is
+reported to `on_unknown` every time it is recorded, so its tuple is not cached while there is
+an `on_unknown`: the known-value path stays one lookup, the rare unknown one pays for the report.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ RAW_CACHE_LIMIT = 4096
 
 
 class Family:
-    __slots__ = ("signal", "order", "exemplars", "_allowed", "_to_catalog", "_cache", "_bound", "_bind")
+    __slots__ = ("signal", "order", "exemplars", "on_unknown", "_allowed", "_to_catalog", "_cache", "_bound", "_bind")
 
     def __init__(self, signal: Signal, bind: Callable[[tuple[str, ...]], Any], exemplars: bool,
                  order: tuple[str, ...] | None = None):
@@ -35,6 +39,8 @@ class Family:
         self._cache: dict[tuple, Any] = {}
         self._bound: dict[tuple[str, ...], Any] = {}
         self._bind = bind
+        # (signal, label name, value) for each value recorded as "other" that the caller did not pass as "other".
+        self.on_unknown: Callable[[Signal, str, Any], None] | None = None
 
     def child(self, values: tuple) -> Any:
         child = self._cache.get(values)
@@ -46,11 +52,17 @@ class Family:
         if len(values) != len(self._allowed):
             raise ValueError(f"{self.signal.name} takes {len(self._allowed)} label values, got {len(values)}")
         guarded = [allowed.get(v, OTHER) for v, allowed in zip(values, self._allowed)]
+        known = True
+        for name, value, folded in zip(self.order, values, guarded):
+            if folded is OTHER and value != OTHER:
+                known = False
+                if self.on_unknown is not None:
+                    self.on_unknown(self.signal, name, value)
         normalized = tuple(guarded[i] for i in self._to_catalog)
         child = self._bound.get(normalized)
         if child is None:
             child = self._bound[normalized] = self._bind(normalized)
-        if len(self._cache) < RAW_CACHE_LIMIT:
+        if (known or self.on_unknown is None) and len(self._cache) < RAW_CACHE_LIMIT:
             self._cache[values] = child
         return child
 

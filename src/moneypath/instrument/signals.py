@@ -2,7 +2,10 @@
 
 Every method is safe on the money path: a failure inside it is counted in
 `<namespace>_instrumentation_errors_total` and swallowed. Label values outside the
-catalog's declared sets are recorded as "other".
+catalog's declared sets are recorded as "other", counted as an instrumentation error (one
+per series recorded into "other") and logged once per (signal, label, value), so a typo (`"stirpe"` for `"stripe"`)
+shows on the first scrape. Strict mode (`MoneyPath(..., strict=True)`, or the environment's
+MONEYPATH_STRICT=1) raises every such failure instead, for a service's own tests.
 
 The methods of an optional domain the catalog switches off (`features:`, see
 moneypath.catalog.features) are no-ops on that instance: they take any arguments, record
@@ -16,6 +19,7 @@ import asyncio
 import itertools
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from opentelemetry.context import get_current
 from moneypath.catalog import OTHER, Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
+from moneypath.catalog.pan import contains_card_number
 from moneypath.instrument import families
 from moneypath.instrument.families import Family
 from moneypath.instrument.tracing import trace_exemplar
@@ -76,6 +81,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "queues": ("set_queue_depth", "count_dead_letter"),
     "reconciliation": ("record_reconciliation", "count_mismatch"),
     "payouts": (),
+    "breaker": ("set_circuit_state",),
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
@@ -87,6 +93,15 @@ _BOUND = REQUIRED_SIGNALS | OPTIONAL_SIGNALS
 _INF = math.inf
 CIRCUIT_STATES = {"closed", "half_open", "open"}
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+_FRAMEWORK_LABELLED = {Key.HTTP_REQUESTS_TOTAL, Key.HTTP_REQUEST_DURATION_SECONDS}
+STRICT_ENV = "MONEYPATH_STRICT"
+# Distinct unknown (signal, label, value) triples logged per instance: hostile input cannot flood the log.
+UNKNOWN_LOG_LIMIT = 256
+_LOGGED_VALUE_CHARS = 40
+
+
+class UnknownLabelValue(ValueError):
+    """Strict mode: a label value the catalog does not declare."""
 
 
 def check_required(catalog: Catalog) -> list[str]:
@@ -118,7 +133,9 @@ class MoneyPath:
     ...     auth.outcome = "approved"
     """
 
-    def __init__(self, catalog: Catalog, backend=None):
+    def __init__(self, catalog: Catalog, backend=None, strict: bool | None = None):
+        """`strict` (default: MONEYPATH_STRICT=1 in the environment) raises every instrumentation failure, an
+        undeclared label value included, instead of counting and swallowing it: for tests, never production."""
         problems = check_required(catalog)
         if problems:
             raise CatalogError(problems)
@@ -128,6 +145,7 @@ class MoneyPath:
             backend = PrometheusBackend()
         self.catalog = catalog
         self.backend = backend
+        self.strict = os.environ.get(STRICT_ENV, "") == "1" if strict is None else strict
         off = [name for name in FEATURE_METHODS if not catalog.enabled(name)]
         # Built-in keys of a disabled feature: the generic count/observe/set ignore them silently.
         self._disabled_keys = frozenset(key for key, feature in SIGNAL_FEATURE.items() if feature in off)
@@ -154,11 +172,10 @@ class MoneyPath:
         self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
-        self._circuit = f[Key.PROVIDER_CIRCUIT_STATE]
-        self._circuit_codes = catalog.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {}
         self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
         self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
         self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
+        self._errors_name = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
         # Optional domains: None while the feature is off (their methods are no-ops then, see above).
         opt = f.get
         self._recon_age = opt(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
@@ -178,11 +195,18 @@ class MoneyPath:
         audit = opt(Key.AUDIT_CHAIN_BROKEN)
         self._audit_broken = audit.child(()) if audit is not None else None
         self._shed = opt(Key.REQUESTS_SHED_TOTAL)
+        self._circuit = opt(Key.PROVIDER_CIRCUIT_STATE)
+        self._circuit_codes = (self._circuit.signal.enum or {}) if self._circuit is not None else {}
         # Optional within the feature (catalogs written before it lack it): not declared, not recorded.
         checkpoint = opt(Key.AUDIT_CHECKPOINT_SEQ)
         self._audit_checkpoint = checkpoint.child(()) if checkpoint is not None else None
         self._logged_failures: set[str] = set()
-        for family in self.families.values():
+        self._logged_unknown: set[tuple] = set()
+        for key, family in self.families.items():
+            # The middleware's route and method come from the web framework, not from the caller: routes the
+            # catalog does not list (/docs, a HEAD) are meant to be "other", not a mistake.
+            if key not in _FRAMEWORK_LABELLED:
+                family.on_unknown = self._unknown_value
             if family.signal.type == "counter":
                 _initialize(family)
 
@@ -231,12 +255,31 @@ class MoneyPath:
     # ------------------------------------------------------------ failure path
 
     def _failed(self, where: str) -> None:
+        """Called from an except block: count the failure (and raise it again in strict mode)."""
+        if self.strict:
+            raise  # the exception the caller's except block is handling
         try:
             self._errors.inc()
             if where not in self._logged_failures and len(self._logged_failures) < 64:
                 self._logged_failures.add(where)
                 # Neither the exception nor its message: either could carry a caller's label value.
                 log.warning("instrumentation failure in %s (counted, swallowed; logged once)", where)
+        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
+            pass
+
+    def _unknown_value(self, signal, label: str, value: Any) -> None:
+        """A value outside the catalog, about to be recorded as "other" (families.Family.on_unknown)."""
+        if self.strict:
+            raise UnknownLabelValue(f"{signal.name}: {label}={_shown(value)} is not a value the catalog declares "
+                                    f"({', '.join(signal.labels[label])})")
+        try:
+            self._errors.inc()
+            key = (signal.key, label, value)
+            if key not in self._logged_unknown and len(self._logged_unknown) < UNKNOWN_LOG_LIMIT:
+                self._logged_unknown.add(key)
+                log.warning("%s: %s=%s is not a value the catalog declares (%s): recorded as %s and counted in %s "
+                            "(logged once)", signal.name, label, _shown(value), ", ".join(signal.labels[label]),
+                            OTHER, self._errors_name)
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
@@ -255,7 +298,8 @@ class MoneyPath:
 
     def _bind_authorization(self, values: tuple) -> tuple:
         pair = (self._auth_seconds.child(values), self._auth_total.child(values))
-        if len(self._auth_pairs) < families.RAW_CACHE_LIMIT:
+        # Only values the family cached (all declared): an unknown one is reported on every call.
+        if values in self._auth_total._cache and len(self._auth_pairs) < families.RAW_CACHE_LIMIT:
             self._auth_pairs[values] = pair
         return pair
 
@@ -535,6 +579,14 @@ class MoneyPath:
 # Small counters include "other", so the first event from an undeclared value pages too.
 INITIALIZE_COUNTERS_UP_TO = 256
 INITIALIZE_OTHER_UP_TO = 64
+
+
+def _shown(value: Any) -> str:
+    """A caller's label value as a log line may show it: shortened, and never a card number."""
+    text = str(value)
+    if contains_card_number(text):
+        return "<a card number, not logged>"
+    return repr(text[:_LOGGED_VALUE_CHARS] + ("..." if len(text) > _LOGGED_VALUE_CHARS else ""))
 
 
 def _disabled(*args: Any, **kwargs: Any) -> None:

@@ -58,7 +58,7 @@ MONEY_SIGNALS = {"duplicate_charges": Key.DUPLICATE_CHARGES_TOTAL, "ledger_imbal
 
 
 # The gates an optional domain owns (moneypath.catalog.features).
-FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency"}
+FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency", "circuit_opened": "breaker"}
 IDEMPOTENT_REPLAYS = "one payment per idempotency key"
 
 
@@ -227,6 +227,7 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             want is not None and cm is not None and cm >= want, "no data" if cm is None else f"state {cm:.0f}",
             f"state {want}" if want is not None else "-",
             f"the circuit breaker for {scenario.expect_circuit_open} never opened during the run",
+            feature_off("breaker") if "breaker" in thr.features_off else
             None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value",
             needs_prom=True)
     return gates

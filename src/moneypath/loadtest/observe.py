@@ -97,7 +97,7 @@ class Observer:
         if worst is not None:
             out.ledger_imbalance_max_abs = worst[0]
             out.ledger_imbalance_currency = worst[1] if worst[0] else None
-        if expect_circuit_open:
+        if expect_circuit_open and "circuit_state" in self.names:  # not while the breaker feature is off
             state = self.names["circuit_state"]
             out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',
                                           end)

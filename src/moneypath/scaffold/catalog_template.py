@@ -55,6 +55,7 @@ def _scalar(value: str) -> str:
 
 def _signals(o: Options) -> str:
     operations = ["authorize", "capture", "refund"] + (["payout"] if o.on("payouts") else [])
+    outcomes = _flow(["success", "error", "timeout"] + (["circuit_open"] if o.on("breaker") else []))
     methods = _flow(o.methods)
     out = [f"""  # Authorizations: the heart of the money path (latency and availability SLOs below).
   {Key.AUTHORIZATION_DURATION_SECONDS}:
@@ -98,14 +99,14 @@ def _signals(o: Options) -> str:
     help: Money charged twice, in minor units of the currency.
     labels: {{currency: ["@currencies"]}}
 
-  # Calls to your payment providers (one attempt each), retries and the circuit breaker.
+  # Calls to your payment providers (one attempt each) and retries.
   {Key.PROVIDER_REQUESTS_TOTAL}:
     type: counter
     help: Calls to a payment provider, by operation and outcome.
     labels:
       provider: ["@providers"]
       operation: &operations {_flow(operations)}
-      outcome: [success, error, timeout, circuit_open]
+      outcome: {outcomes}
   {Key.PROVIDER_REQUEST_DURATION_SECONDS}:
     type: histogram
     unit: seconds
@@ -117,13 +118,16 @@ def _signals(o: Options) -> str:
     type: counter
     help: Retries of provider calls after an error or timeout.
     labels: {{provider: ["@providers"], operation: *operations}}
+"""]
+    if o.on("breaker"):
+        out.append(f"""  # Circuit breaker (feature): state per provider; ProviderPartialOutage pages while one is open.
   {Key.PROVIDER_CIRCUIT_STATE}:
     type: gauge
     help: Circuit breaker state per provider (0 closed, 1 half-open, 2 open).
     labels: {{provider: ["@providers"]}}
     enum: {{closed: 0, half_open: 1, open: 2}}
     multiprocess_mode: max
-"""]
+""")
     if o.on("reconciliation"):
         out.append(f"""
   # Reconciliation (feature): the ledger matched to provider settlements.
@@ -255,7 +259,8 @@ def _alerts(o: Options) -> str:
         "  DuplicateChargeDetected: {severity: page, money_loss: true, threshold: 0,",
         "    summary: A customer was charged more than once.}",
         "  ProviderPartialOutage: {severity: page, threshold: 0.05, for: 2m,",
-        "    summary: A provider is failing more than 5% of calls or its circuit is open.}",
+        "    summary: A provider is failing more than 5% of calls"
+        + (" or its circuit is open.}" if o.on("breaker") else ".}"),
         "  # approved / (approved + declined) per provider and method over 30m, against its own last day",
         "  ApprovalRateDrop: {severity: page, threshold: 0.2, min_events: 50, for: 5m,",
         "    summary: A provider is approving far fewer payments than it did over the last day.}",

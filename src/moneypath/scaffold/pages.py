@@ -23,9 +23,8 @@ from moneypath.catalog.conventions import SLO_BUDGET_REMAINING_RECORD, WATCHDOG_
 from moneypath.catalog.currencies import format_money
 from moneypath.check.drill_files import DRILL_DIR, PLACEHOLDERS, ROLES
 from moneypath.check.runbooks import RUNBOOK_DIR
+from moneypath.check.todos import TODO
 from moneypath.generate.rules import alert_rules
-
-TODO = "TODO"
 
 
 @dataclass

@@ -250,6 +250,37 @@ def _vm_commands(c: Catalog, state_dir: Path, ports: dict[str, int], alertmanage
     }
 
 
+TARGET_WAIT_S = 3.0  # how long `up` gives a --target to answer before it says so (a service still starting)
+
+
+def unanswered_targets(targets: list[str], wait_s: float = TARGET_WAIT_S) -> list[tuple[str, str]]:
+    """(target, why) for each host:port whose /metrics does not answer 2xx within `wait_s` (asked again every
+    half second): what the first scrape would find."""
+    reasons: dict[str, str] = {}
+    pending = list(targets)
+    deadline = time.monotonic() + wait_s
+    while pending:
+        for target in list(pending):
+            try:
+                r = httpx.get(f"http://{target}/metrics", timeout=max(0.2, min(1.0, deadline - time.monotonic())))
+            except httpx.ConnectError:
+                reasons[target] = "connection refused"
+            except httpx.TimeoutException:
+                reasons[target] = "no answer in time"
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # not a host:port a URL can hold
+                reasons[target] = type(exc).__name__
+            else:
+                if r.is_success:
+                    pending.remove(target)
+                    reasons.pop(target, None)
+                else:
+                    reasons[target] = f"/metrics answered HTTP {r.status_code}"
+        if not pending or time.monotonic() + 0.5 > deadline:
+            break
+        time.sleep(0.5)
+    return [(t, reasons[t]) for t in pending]
+
+
 SECRETS_FILE = "secrets.json"
 
 
@@ -361,4 +392,11 @@ def _targets_summary(prom_url: str) -> str:
     except (PrometheusError, KeyError):
         return ""
     up_count = sum(1 for t in active if t.get("health") == "up")
-    return f", targets up {up_count}/{len(active)}"
+    down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
+            f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
+    return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+
+
+def _short_error(error: str) -> str:
+    """'Get "http://127.0.0.1:9/metrics": dial tcp 127.0.0.1:9: connect: connection refused' → 'connection refused'."""
+    return error.rsplit(": ", 1)[-1].strip()

@@ -1,5 +1,5 @@
-"""The providers dashboard: per-provider latency, errors, retries and circuit state (and webhooks while that
-feature is on)."""
+"""The providers dashboard: per-provider latency, errors, retries, and circuit state and webhooks while those
+features (breaker, webhooks) are on."""
 
 from __future__ import annotations
 
@@ -34,30 +34,23 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     req = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
     req_hist = c.metric(Key.PROVIDER_REQUEST_DURATION_SECONDS)
     retries = c.metric(Key.PROVIDER_RETRIES_TOTAL)
-    circuit_sig = c.signals[Key.PROVIDER_CIRCUIT_STATE]
-    circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
     sel = '{provider=~"$provider"}'
     outage = threshold(c, "ProviderPartialOutage")
     failed = [v for v in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"] if v != "success"]
     failed_sel = f'{{provider=~"$provider", outcome=~"{"|".join(failed)}"}}'
     error_ratio = f"sum by (provider) (rate({req}{failed_sel}[{RATE}])) / sum by (provider) (rate({req}{sel}[{RATE}]))"
     lat = authorization_latency_slo(c)
-    enum = circuit_sig.enum or {}
-    colors = {0: "green", 1: "orange"}
-    mapping = dm.ValueMap(options={str(v): dm.ValueMappingResult(text=k, color=colors.get(v, "red"), index=i)
-                                   for i, (k, v) in enumerate(sorted(enum.items(), key=lambda kv: kv[1]))})
-    closed = enum.get("closed", 0)
     outage_rb = runbook_links(c, refs, "ProviderPartialOutage")
+    breaker = c.has(Key.PROVIDER_CIRCUIT_STATE)  # an optional domain (catalog feature `breaker`)
+    width = 8 if breaker else 12
     health = [
-        stat_panel("Circuit state", circuit_sig.help, "short",
-                   [q(f"max by (provider) ({circuit}{sel})", "{{provider}}")], bad_above(closed), outage_rb,
-                   mappings=[mapping], w=8),
-        stat_panel("Provider error ratio", "Calls that failed, timed out or were refused by the circuit breaker.",
+        stat_panel("Provider error ratio", "Calls that failed, timed out"
+                   + (" or were refused by the circuit breaker." if breaker else " or otherwise did not succeed."),
                    "percentunit", [q(error_ratio, "{{provider}}")],
-                   alert_above(c, "ProviderPartialOutage"), outage_rb, w=8),
+                   alert_above(c, "ProviderPartialOutage"), outage_rb, w=width),
         stat_panel("Authorization rate", "Authorizations per second by provider.", "reqps",
                    [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")], neutral(),
-                   runbook_links(c, refs, "AuthorizationsSilent"), w=8),
+                   runbook_links(c, refs, "AuthorizationsSilent"), w=width),
     ]
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else None
     trends = [
@@ -67,15 +60,26 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         ts_panel("Provider call latency (p99)", "One attempt's latency per provider and operation.", "s",
                  [q(quantile(0.99, req_hist, "provider, operation", sel), "{{provider}} {{operation}}",
                     exemplar=True)]),
-        ts_panel("Provider error ratio", "Failed, timed-out and circuit-refused calls over all calls.", "percentunit",
+        ts_panel("Provider error ratio", ("Failed, timed-out and circuit-refused calls over all calls." if breaker
+                                          else "Calls that did not succeed over all calls."), "percentunit",
                  [q(error_ratio, "{{provider}}")], bad_above(outage) if outage is not None else None, outage_rb),
         ts_panel("Provider calls by outcome", "Calls per second by provider and outcome.", "reqps",
                  [q(f"sum by (provider, outcome) (rate({req}{sel}[{RATE}]))", "{{provider}} {{outcome}}")], stack=True),
         ts_panel("Retries", "Retries of provider calls per second, by provider and operation.", "ops",
                  [q(f"sum by (provider, operation) (rate({retries}{sel}[{RATE}]))", "{{provider}} {{operation}}")]),
-        ts_panel("Circuit state over time", circuit_sig.help, "short",
-                 [q(f"max by (provider) ({circuit}{sel})", "{{provider}}")], bad_above(closed), outage_rb),
     ]
+    if breaker:
+        circuit_sig = c.signals[Key.PROVIDER_CIRCUIT_STATE]
+        circuit = f"max by (provider) ({c.metric(Key.PROVIDER_CIRCUIT_STATE)}{sel})"
+        enum = circuit_sig.enum or {}
+        colors = {0: "green", 1: "orange"}
+        mapping = dm.ValueMap(options={str(v): dm.ValueMappingResult(text=k, color=colors.get(v, "red"), index=i)
+                                       for i, (k, v) in enumerate(sorted(enum.items(), key=lambda kv: kv[1]))})
+        closed = enum.get("closed", 0)
+        health.insert(0, stat_panel("Circuit state", circuit_sig.help, "short", [q(circuit, "{{provider}}")],
+                                    bad_above(closed), outage_rb, mappings=[mapping], w=width))
+        trends.append(ts_panel("Circuit state over time", circuit_sig.help, "short", [q(circuit, "{{provider}}")],
+                               bad_above(closed), outage_rb))
     if c.has(Key.WEBHOOKS_TOTAL):  # an optional domain (catalog feature `webhooks`)
         hooks = c.metric(Key.WEBHOOKS_TOTAL)
         trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
@@ -87,5 +91,6 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                 .query({"query": f"label_values({req}, provider)", "refId": "PrometheusVariableQueryEditor-VariableQuery"})
                 .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC)
                 .multi(True).include_all(True).current(dm.VariableOption(selected=True, text="All", value="$__all")))
-    return Board("providers", "Money path: providers", "Per-provider latency, errors, retries and circuit state.",
+    what = "Per-provider latency, errors, retries" + (" and circuit state." if breaker else ".")
+    return Board("providers", "Money path: providers", what,
                  pick_alerts(c, refs, keys), rows=[("Health", health), ("Trends", trends)], variables=[variable])
