@@ -620,7 +620,7 @@ def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, 
               for n in ("duplicate-charge", "fraud-spike", "settlement-mismatch")]
     started, stopped = [], []
 
-    def local_stack(catalog, drill, state_dir, say):
+    def local_stack(catalog, drill, state_dir, say, topology=None):
         started.append(state_dir.name)
         if state_dir.name == "duplicate-charge":
             raise stack.StackError("prometheus exited at start;\nsee prometheus.log")

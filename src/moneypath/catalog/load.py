@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError, nearest_line
 from moneypath.catalog.validate import resolve
+from moneypath.catalog.yaml_errors import error_line, error_text
 
 
 def load_catalog(path: str | Path = DEFAULT_PATH) -> Catalog:

@@ -21,10 +21,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
 from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
-from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key
+from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.expect import Expect
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page

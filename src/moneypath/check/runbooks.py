@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
+from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
 from moneypath.generate.rules import alert_rules
 

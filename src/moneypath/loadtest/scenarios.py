@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from moneypath._common.fault_specs import WHERE
 from moneypath._common.faults import FaultError, Faults
-from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import Catalog
+from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.drill_files import fault_specs
 from moneypath.loadtest import locustfiles
 from moneypath.loadtest.contract import ACTIONS, latency_slo

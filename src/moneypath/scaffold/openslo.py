@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from moneypath._common.yaml_errors import error_line, error_text
 from moneypath.catalog import DURATION, Catalog, parse_catalog
 from moneypath.catalog.model import CatalogError
+from moneypath.catalog.yaml_errors import error_line, error_text
 
 _SELECTOR = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?\s*$')
 _WRAPPED = re.compile(r'^\s*(?:sum\s*\(\s*)?(?:rate|increase)\s*\(\s*(.+?)\s*\[[^\]]*\]\s*\)\s*\)?\s*$', re.S)
