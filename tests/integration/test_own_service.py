@@ -5,7 +5,11 @@ an admin hook to make a provider fail). What would make a team stop trusting mon
 - the money checks read the team's tables through the catalog's `ledger:` queries, the lint prepares
   them on the team's database (a wrong table is one line naming the key), and the drill's report judges
   the ledger from them: balanced in every currency, no acknowledged charge lost;
-- a drill through the team's own hook passes: detected, paged, diagnosed, recovered, nothing else paged.
+- a drill through the team's own hook passes: detected, paged, diagnosed, recovered, nothing else paged;
+- what the first trial found is one line at the moment it happens: a regex typo in the team's alert, a
+  provider the code has and the catalog lacks (counted on the first scrape), a target that does not
+  answer at `up`, the catalog found from a drill file's directory; and nothing generated reads the
+  circuit breaker the service does not have.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
@@ -26,6 +31,13 @@ LEDGER = """
 ledger:
   balance: SELECT ccy AS currency, SUM(minor) AS total FROM journal_entries GROUP BY ccy
   payments: SELECT charge_id AS id FROM charges WHERE charge_id IN :ids
+"""
+TYPO_ALERT = """
+  AdyenFailing:
+    severity: ticket
+    for: 10m
+    summary: Adyen fails charges.
+    expr: sum(rate(charges_authorizations_total{provider="adyen", outcome=~"error|timout"}[5m])) > 1
 """
 
 
@@ -99,3 +111,38 @@ def test_a_hook_drill_passes_and_judges_the_ledger_from_the_teams_tables(project
     report = (journal_file.parent / "report.md").read_text()
     assert "LOST" not in report
     assert "| unreconciled difference | _not checked: the catalog declares no ledger.breaks query_ |" in report
+
+
+def test_what_the_first_trial_found_is_one_line_at_the_moment_it_happens(project, service, tmp_path):
+    catalog = project / "moneypath.yaml"
+    generated = "".join((project / rel).read_text() for rel in ("alerts/moneypath-alerts.yaml",
+                                                                "collector/recording-rules.yaml"))
+    assert "circuit" not in generated  # no breaker declared: no rule reads one
+
+    typo = project.parent / "typo.yaml"
+    typo.write_text(catalog.read_text().replace("\nalerts:\n", "\nalerts:" + TYPO_ALERT, 1))
+    check = moneypath("catalog", "check", "--catalog", str(typo), check=False)
+    assert check.returncode == 3 and "'timout' is not a declared value of outcome" in check.stderr, check.stderr
+    assert "did you mean timeout?" in check.stderr and check.stderr.startswith(f"{typo}:")
+
+    charged = httpx.post(f"{service['url']}/v2/charges", json={"psp": "klarna", "ccy": "USD", "amount": 500},
+                         timeout=5)
+    assert charged.status_code == 201
+    scraped = httpx.get(f"{service['url']}/metrics", timeout=5).text
+    errors = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
+                 if line.startswith("charges_instrumentation_errors_total"))
+    assert errors >= 1 and 'provider="other"' in scraped
+
+    drill = project / "runbooks" / "drills" / "adyen-failing.yaml"
+    found = moneypath("drill", "check", str(drill), check=False)  # no --catalog: ops/moneypath.yaml, walked up to
+    assert found.returncode == 0, found.stdout + found.stderr
+
+    closed = free_port()
+    state_dir = tmp_path / "stack"
+    try:
+        up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
+                       f"127.0.0.1:{closed}", check=False)
+        assert up.returncode == 0, up.stderr
+        assert f"warning: target 127.0.0.1:{closed} does not answer (connection refused)" in up.stderr
+    finally:
+        moneypath("down", "--state-dir", str(state_dir), check=False)
