@@ -160,3 +160,22 @@ def ref_db(tmp_path):
     metadata.create_all(engine)
     engine.dispose()
     return f"sqlite:///{path}"
+
+
+# The ticket shop's project as its team makes it (`moneypath init`); tests/foreign/harness.py runs the same.
+SHOP_INIT_ARGS = ("--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD", "--features",
+                  "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}",
+                  "--oncall", "shop-oncall")
+
+
+@pytest.fixture(scope="module")
+def shop_project(tmp_path_factory):
+    """The ticket shop's project as `moneypath init` writes it, with its drills (in process: no stack)."""
+    import shutil
+
+    from moneypath import cli
+
+    root = tmp_path_factory.mktemp("shop") / "ops"
+    assert cli.main(["init", str(root), *SHOP_INIT_ARGS]) == 0
+    shutil.copytree(ROOT / "tests" / "foreign" / "drills", root / "runbooks" / "drills", dirs_exist_ok=True)
+    return root

@@ -10,10 +10,19 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.conftest import ROOT, SHOP_INIT_ARGS, free_port, http_ok, stop_process, wait_for
 
 MONEYPATH = [str(Path(sys.executable).parent / "moneypath")]
 PROVIDERS = ("komoju", "knet")
+# A latency SLO the shop adds to its init-made catalog (under alerts:), so the load test has a p99 gate.
+LATENCY_SLO = """
+  charge-latency:
+    description: Charges answered within 500 ms.
+    objective: 99.0
+    window: 28d
+    sli:
+      latency: {signal: authorization_duration_seconds, under: 0.5}
+"""
 
 
 def moneypath(*args: str, check: bool = True, env: dict | None = None, timeout: float = 120,
@@ -37,9 +46,7 @@ def _pythonpath() -> str:
 
 def init_project(root: Path) -> Path:
     """The shop's project as `moneypath init` writes it; its catalog path."""
-    moneypath("init", str(root), "--service", "shop", "--providers", ",".join(PROVIDERS), "--currencies", "JPY,KWD",
-              "--features", "cost,idempotency", "--methods", "card,konbini",
-              "--routes", "/charges,/charges/{charge_id}", "--oncall", "shop-oncall")
+    moneypath("init", str(root), *SHOP_INIT_ARGS)
     return root / "moneypath.yaml"
 
 

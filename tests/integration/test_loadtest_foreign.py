@@ -25,18 +25,11 @@ from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
 from moneypath.stack import local as stack
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.foreign.harness import LATENCY_SLO
 
 pytestmark = pytest.mark.integration
 FOREIGN = ROOT / "tests" / "foreign"
 SECRET = "foreign-faults"
-LATENCY_SLO = """
-  charge-latency:
-    description: Charges answered within 500 ms.
-    objective: 99.0
-    window: 28d
-    sli:
-      latency: {signal: authorization_duration_seconds, under: 0.5}
-"""
 
 
 def _start(argv: list[str], log: Path, env: dict) -> subprocess.Popen:

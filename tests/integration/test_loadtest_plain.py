@@ -10,13 +10,12 @@ import csv
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from moneypath import cli
 from tests.conftest import ROOT
+from tests.loopback_http import LoopbackServer, QuietHandler
 
 pytestmark = pytest.mark.integration
 FOREIGN = ROOT / "tests" / "foreign"
@@ -32,7 +31,7 @@ class Buyer(HttpUser):
 '''
 
 
-class Charges(BaseHTTPRequestHandler):
+class Charges(QuietHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         self.rfile.read(int(self.headers.get("content-length") or 0))
         body = b'{"id": "ch_1"}'
@@ -42,21 +41,11 @@ class Charges(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *_args):
-        pass
-
 
 @pytest.fixture
 def app():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Charges)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with LoopbackServer(Charges) as server:
+        yield server.url
 
 
 def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypatch, capsys):

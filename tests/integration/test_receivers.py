@@ -12,9 +12,7 @@ import re
 import secrets
 import shutil
 import subprocess
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -29,16 +27,17 @@ from moneypath.generate.routing import FAST, render_alertmanager
 from moneypath.generate.rules import alert_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, ROOT, free_port, stop_process, wait_for
 from tests.integration import receiver_schemas as schemas
+from tests.loopback_http import LoopbackServer, QuietHandler
 
 
-class Capture:
+class Capture(LoopbackServer):
     """An HTTP server on 127.0.0.1 that keeps every POST: path, headers and JSON body."""
 
     def __init__(self):
         self.requests: list[dict] = []
         capture = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 capture.requests.append({"path": self.path, "headers": dict(self.headers.items()),
@@ -49,19 +48,7 @@ class Capture:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def at(self, prefix: str) -> list[dict]:
         return [r for r in self.requests if r["path"].startswith(prefix)]

@@ -721,21 +721,6 @@ def test_the_watchdog_heartbeat_is_never_part_of_a_drill(live):
 # ---------------------------------------------------------------- a steady state that was not clean; tickets; resolves
 
 
-@pytest.fixture(scope="module")
-def shop_project(tmp_path_factory):
-    """The ticket shop's project as `moneypath init` writes it (tests/foreign/harness.py), with its drills."""
-    import shutil
-
-    from moneypath import cli
-
-    root = tmp_path_factory.mktemp("shop") / "ops"
-    assert cli.main(["init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
-                     "--features", "cost,idempotency", "--methods", "card,konbini", "--routes",
-                     "/charges,/charges/{charge_id}", "--oncall", "shop-oncall"]) == 0
-    shutil.copytree(ROOT / "tests" / "foreign" / "drills", root / "runbooks" / "drills", dirs_exist_ok=True)
-    return root
-
-
 @pytest.fixture
 def shop(shop_project):
     from moneypath.catalog import load_catalog

@@ -181,21 +181,6 @@ def test_drill_check_command(catalog, tmp_path, capsys):
     assert "fault.params.rate: must be a number from 0 to 1" in err and "Traceback" not in err
 
 
-@pytest.fixture(scope="module")
-def shop_project(tmp_path_factory):
-    """The ticket shop's project as `moneypath init` writes it (tests/foreign/harness.py), with its drills."""
-    import shutil
-
-    from moneypath import cli
-
-    root = tmp_path_factory.mktemp("shop") / "ops"
-    assert cli.main(["init", str(root), "--service", "shop", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
-                     "--features", "cost,idempotency", "--methods", "card,konbini", "--routes",
-                     "/charges,/charges/{charge_id}", "--oncall", "shop-oncall"]) == 0
-    shutil.copytree(ROOT / "tests" / "foreign" / "drills", root / "runbooks" / "drills", dirs_exist_ok=True)
-    return root
-
-
 @pytest.mark.parametrize("old, new, expected", [
     ("target: knet", "target: knett", "fault.target: error_rate hits one provider: one of komoju, knet; did you mean "
                                       "knet?"),

@@ -14,6 +14,7 @@ import pytest
 from moneypath import cli
 from moneypath.loadtest import launch, runner
 from tests.conftest import ROOT
+from tests.foreign.harness import LATENCY_SLO
 
 FOREIGN = ROOT / "tests" / "foreign"
 SHIPPED = ROOT / "src" / "moneypath" / "loadtest" / "locustfiles"
@@ -31,14 +32,6 @@ LOCUST_OPTIONS = {"-f", "--headless", "--host", "--only-summary", "--csv", "--cs
                   "--expect-workers", "--expect-workers-max-wait", "--worker", "--master-host", "--master-port"}
 
 
-LATENCY_SLO = """
-  charge-latency:
-    description: Charges answered within 500 ms.
-    objective: 99.0
-    window: 28d
-    sli:
-      latency: {signal: authorization_duration_seconds, under: 0.5}
-"""
 
 
 @pytest.fixture
