@@ -42,14 +42,17 @@ TAMPER = "audit_tamper"
 
 class AuditCheck:
     def __init__(self, engine: Engine, reader: Engine, mp: MoneyPath, faults: Faults | None = None,
-                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0):
+                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0,
+                 before_signing=None):
         """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
-        `publisher` signs and publishes checkpoints (None: no checkpoints)."""
+        `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
+        walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose)."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
         self.watch = ChainWatch(sweep_min)
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
+        self.before_signing = before_signing
         self._checkpointed_at = 0.0  # monotonic time of the last checkpoint attempt
         self._checkpoint_logged = ""
         # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
@@ -103,6 +106,8 @@ class AuditCheck:
             return
         seq, hash_ = self.watch.tip
         try:
+            if self.before_signing is not None:
+                self.before_signing()
             made = self.publisher.publish(seq, hash_, time.time())  # type: ignore[union-attr]
         except (CheckpointError, OSError) as exc:
             line = str(exc) if isinstance(exc, CheckpointError) else f"cannot write a checkpoint: {exc}"

@@ -254,7 +254,10 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
         connect_args = {"options": "-c synchronous_commit=off"}
     else:
         connect_args = {}
-    engine = create_engine(url, connect_args=connect_args)
+    # LIFO on a SQLite file: the connection used last is taken again, so its page cache is still valid (one
+    # that another connection wrote after must re-read the pages it touches: measured in pread calls).
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = create_engine(url, connect_args=connect_args, **({"pool_use_lifo": True} if sqlite and not in_memory else {}))
     if sqlite:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, record):

@@ -109,7 +109,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     # a capture.settled event may book a capture: a ledger write like the API's, measured the same way
     start = time.perf_counter()
     try:
-        fresh, booked = await svc.in_db(store_event)
+        fresh, booked = await svc.in_db(store_event, durable=True)
     except Exception:
         if key[0] == "capture.settled":
             mp.record_ledger_write("failed", time.perf_counter() - start)
