@@ -18,8 +18,8 @@ from moneypath.reference.refservice.audit_check import AuditCheck, checkpoint_pu
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
-from moneypath.reference.refservice.durability import GroupSync
 from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, make_reader
+from moneypath.reference.refservice.durability import GroupSync
 from moneypath.reference.refservice.faults import service_faults
 from moneypath.reference.refservice.idempotency import IdempotencyStore
 from moneypath.reference.refservice.outbox import OutboxWorker
