@@ -321,6 +321,7 @@ def _catalog(args) -> int:
     if args.catalog_command == "check":
         # Everything `build` and the rule part of `lint` check, on artifacts generated in memory: a catalog that
         # passes here builds. Runbook pages are the team's own files (`lint` checks them): only counted here.
+        from moneypath.check.instances import NO_PARSER
         from moneypath.check.lint import check_generated
         from moneypath.generate.prometheus_config import retention
 
@@ -336,6 +337,8 @@ def _catalog(args) -> int:
                   "(SLO burn-rate alerts included; `moneypath lint` names them)")
         if not result.promtool:
             print("promtool is not installed: the rule expressions were checked without parsing them")
+        if not result.instances:
+            print(NO_PARSER)
         return 0
     if args.json:
         print(json.dumps(catalog.model_dump(mode="json", by_alias=True), indent=2))
