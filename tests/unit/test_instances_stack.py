@@ -146,3 +146,36 @@ def test_postgres_goes_with_the_reference_service_alone(tmp_path, started, capsy
     err = capsys.readouterr().err
     assert err.startswith("moneypath: --postgres starts the reference service's database") and why in err
     assert len(err.splitlines()) == 1 and started == []
+
+
+def test_a_service_fault_is_set_and_cleared_on_every_instance(catalog):
+    """Each instance takes its share of the drill's payments, so a fault inside the service goes to all of them."""
+    from types import SimpleNamespace
+
+    from moneypath.drills.faults import FaultSwitch
+    from moneypath.drills.targets import Target
+
+    calls = []
+
+    class Http:
+        def put(self, url, json, headers):
+            calls.append(("PUT", url))
+            return SimpleNamespace(status_code=200)
+
+        def delete(self, url, params, headers):
+            calls.append(("DELETE", url))
+            return SimpleNamespace(status_code=200)
+
+    fault = SimpleNamespace(where="service", name="ledger_write_failure", params={"rate": 0.5}, duration="2m",
+                            target=None, halt_when=[], cap=None)
+    ctx = SimpleNamespace(drill=SimpleNamespace(fault=fault, load=SimpleNamespace(peak=None)), catalog=catalog,
+                          s=lambda d: 120.0, http=Http(), admin_headers=dict, clock=time.monotonic,
+                          event=lambda *a, **k: None, load=None,
+                          target=Target("http://127.0.0.1:1", "http://127.0.0.1:9", instances=("http://127.0.0.1:2",)))
+    switch = FaultSwitch.__new__(FaultSwitch)  # the record is the journal's business
+    switch.ctx, switch.active, switch.end, switch.record = ctx, False, None, SimpleNamespace()
+    switch.inject()
+    assert switch.clear("mitigation")
+    url = "http://127.0.0.1:{}/admin/faults/ledger_write_failure"
+    assert calls == [("PUT", url.format(1)), ("PUT", url.format(2)), ("DELETE", url.format(1)),
+                     ("DELETE", url.format(2))]
