@@ -4,6 +4,8 @@ says which gauges are shared, the generators follow it, and the shipped and fore
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -194,3 +196,15 @@ def test_the_generators_combine_a_gauge_as_the_catalog_says(tmp_path):
     assert InstanceCheck(c, []).aggregations("max by (currency) (shop_ledger_imbalance_minor)") == [
         "max() across instances of shop_ledger_imbalance_minor, which instances add up (aggregate: sum): it reads "
         "one instance's share; use sum by (...)"]
+
+
+def test_a_committed_dashboard_that_sums_a_shared_gauge_is_named(catalog, tmp_path):
+    """Panels may show one line per instance; a sum across instances of a shared gauge is wrong on a panel too."""
+    (tmp_path / "dashboards").mkdir()
+    board = {"panels": [{"title": "Imbalance", "targets": [
+        {"expr": 'sum by (currency) (moneypath_ledger_imbalance_minor{currency=~"$currency"})'}]},
+        {"title": "Per instance", "targets": [{"expr": "moneypath_queue_depth"}]}]}
+    (tmp_path / "dashboards" / "team.json").write_text(json.dumps(board))
+    problems = [p for p in lint(catalog, tmp_path, retention="30d") if p.startswith("dashboards/")]
+    assert problems == [f'dashboards/team.json: panel "Imbalance": sum() '
+                        f'{DOUBLE.format(m="moneypath_ledger_imbalance_minor")} N times; use max by (...)']

@@ -14,7 +14,6 @@ series whose instance label reaches its output: a selector keeps it, an aggregat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from moneypath.catalog import Catalog
@@ -34,8 +33,6 @@ _COUNTER_FUNCTIONS = {"rate", "irate", "increase"}
 _SAME_SERIES = {"topk", "bottomk", "limitk", "limit_ratio"}  # aggregations that return input series as they are
 _SHARE = {"sum"}  # what adds instances' values up
 _PICK = {"max", "min"}  # what takes one instance's value
-_GRAFANA_RANGE = re.compile(r"\[\$\w+\]|\[\$\{[^}]*\}\]")
-_GRAFANA_VAR = re.compile(r"\$\{[^}]*\}|\$\w+")
 SCALAR = None  # no labels at all: a number, time(), scalar()
 
 
@@ -172,11 +169,6 @@ class InstanceCheck:
 
 def parser_available() -> bool:
     return pp is not None
-
-
-def grafana_free(expr: str) -> str:
-    """A dashboard query with Grafana's variables replaced by values PromQL parses ($__rate_interval → 5m)."""
-    return _GRAFANA_RANGE.sub("[5m]", _GRAFANA_VAR.sub("x", expr))
 
 
 def _names_instance(labels) -> bool:

@@ -31,7 +31,7 @@ from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
 from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
-from moneypath.check.instances import NO_PARSER, InstanceCheck, grafana_free, parser_available
+from moneypath.check.instances import NO_PARSER, InstanceCheck, parser_available
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.promql import (
     FILE,
@@ -160,7 +160,7 @@ def dashboard_problems(catalog: Catalog, root: Path) -> list[str]:
     metrics = metric_index(catalog)
     instances = InstanceCheck(catalog, _recording(root))
     return problems + [f"{where}: {what}" for where, expr in queries
-                       for what in check_selectors(expr, metrics) + instances.aggregations(grafana_free(expr))]
+                       for what in check_selectors(expr, metrics) + instances.aggregations(expr)]
 
 
 def _recording(root: Path) -> list[dict]:
@@ -218,7 +218,7 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
             result.problems += [f"{where}: (generated) {at}: {what}"
                                 for rel, text in boards.items() if rel.startswith("dashboards/") and rel.endswith(".json")
                                 for at, expr in panel_queries(rel, json.loads(text))
-                                for what in check_selectors(expr, metrics) + instances.aggregations(grafana_free(expr))]
+                                for what in check_selectors(expr, metrics) + instances.aggregations(expr)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         loaded: dict[str, list[dict]] = {}
