@@ -40,6 +40,12 @@ def test_the_outage_drill_pages_once_with_two_instances_on_one_database(tmp_path
     assert journal["target"]["database"].startswith("postgresql+psycopg://postgres@127.0.0.1:")
     expected = [r for r in journal["alerts"] if r["expectation"] == "expected"]
     assert len(expected) == 1 and expected[0]["receivers"] == ["payments-oncall"], expected
+    # One firing notification per alert series, none per instance (the pager's journal of what Alertmanager sent).
+    (pages,) = (state / "drills").glob("*/pages.jsonl")
+    firing = [json.loads(line) for line in pages.read_text().splitlines() if line.strip()]
+    firing = [p for p in firing if p["status"] == "firing" and p["alertname"] == "MoneyPathProviderPartialOutage"]
+    assert firing and not [p for p in firing if "instance" in p["labels"] or "pod" in p["labels"]], firing
+    assert len({p["fingerprint"] for p in firing}) == 1, firing
     # Both processes were scraped as targets of their own.
     (config,) = (state / "drills").glob("*/prometheus.yml")
     scraped = [t for job in yaml.safe_load(config.read_text())["scrape_configs"]

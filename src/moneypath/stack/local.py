@@ -262,6 +262,8 @@ def _start_postgres(state: StackState, progress) -> str:
 
     state_dir = Path(state.state_dir)
     base = None if pgserver.running_as_root() else state_dir / "postgres"
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)  # a cluster left by a stack that died: throwaway, as this one
     try:
         server = pgserver.start(free_port, base)
     except (pgserver.Unavailable, RuntimeError, OSError) as exc:
