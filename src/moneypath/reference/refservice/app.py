@@ -51,6 +51,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(config.outbox_interval_s, services.outbox.run_once, "outbox")
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
+    if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
         # The chain is always written; walked when the catalog has its signal or the service signs checkpoints.
@@ -65,7 +66,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             yield
         finally:
             await jobs.stop()
-            if config.background_jobs and services.audit.publisher is not None:
+            if config.background_jobs and config.singleton_jobs and services.audit.publisher is not None:
                 await run_in_threadpool(services.audit.final_checkpoint)  # the head as the service leaves it
             await services.aclose()
 
