@@ -77,6 +77,10 @@ WATCHDOG_SEVERITY = "none"
 # Prometheus in pairs: each replica's external label, dropped from alerts so the Alertmanager cluster sees
 # one alert, not two; the watchdog keeps it as HEARTBEAT_FROM, so a silent replica shows.
 REPLICA_LABEL = "replica"
+# The replicas of the HA shape (`moneypath up --ha`): their replica label values, and the monitoring parts that
+# run in pairs (a drill's replica_down names one of each).
+HA_REPLICAS = ("a", "b")
+HA_COMPONENTS = ("prometheus", "alertmanager")
 HEARTBEAT_FROM_LABEL = "heartbeat_from"
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"

@@ -63,7 +63,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                           "--engine`): prometheus (default) or vm (VictoriaMetrics + vmalert)")
     run.add_argument("--ha", action="store_true",
                      help="without --target-*: each drill's stack runs a Prometheus pair and a two-node "
-                          "Alertmanager cluster (as `moneypath up --ha`)")
+                          "Alertmanager cluster (as `moneypath up --ha`); needed by a drill with replica_down, "
+                          "which kills one replica mid-incident and checks that each page still arrives once")
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -112,7 +113,11 @@ def _check(args) -> int:
 def _shape(d) -> str:
     if d.tabletop_only:
         return "tabletop only (no load or fault yet)"
-    return f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
+    shape = f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
+    if d.replica_down:
+        shape += (", kills " + " and ".join(f"{k.component} {k.replica}" for k in d.replica_down)
+                  + " mid-incident (run with --ha)")
+    return shape
 
 
 TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")
@@ -189,6 +194,13 @@ def _run(args) -> int:
         print("moneypath drill: --engine and --ha shape the stack a drill starts; with --target-* the drill runs "
               "on the stack you give (start it with `moneypath up --engine/--ha`)", file=sys.stderr)
         return EXIT_INVALID
+    from moneypath.check.drill_files import ha_problem
+
+    for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
+        why = ha_problem(d, args.ha, own_stack=target is None)
+        if why:
+            print(f"moneypath drill: {why}", file=sys.stderr)
+            return EXIT_INVALID
     if target is None:
         for d in drills:
             if d.fault is not None and d.fault.where in ("faultproxy", "hook"):

@@ -25,6 +25,7 @@ import yaml
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, duration_seconds
+from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
@@ -35,6 +36,14 @@ STATE_FILE = "stack.json"
 LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
 ENGINES = ("prometheus", "vm")
 REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
+
+
+def replica_part(component: str, replica: str) -> str:
+    """The part that runs `replica` (HA_REPLICAS: a, b) of a monitoring pair: prometheus-b for (prometheus, b)."""
+    if component not in HA_COMPONENTS or replica not in HA_REPLICAS:
+        raise StackError(f"no replica {replica!r} of {component!r} (pairs: {', '.join(HA_COMPONENTS)}; "
+                         f"replicas {', '.join(HA_REPLICAS)})")
+    return component + REPLICAS[HA_REPLICAS.index(replica)]
 
 
 class StackError(Exception):
@@ -48,6 +57,7 @@ class Part:
     pid: int
     health_path: str
     log: str
+    argv: list[str] = field(default_factory=list)  # how it was started (restart_part starts it so again)
 
 
 @dataclass
@@ -59,6 +69,8 @@ class StackState:
     parts: list[Part] = field(default_factory=list)
     time_factor: float = 1.0  # rules compressed by this factor (moneypath.generate.compress); 1 = as committed
     engine: str = "prometheus"  # or "vm": VictoriaMetrics stores and answers queries, vmalert runs the rules
+    ha: bool = False  # the monitoring runs in pairs (replica_part names them)
+    fast: bool = False  # 1 s intervals and the FAST notification timings (moneypath.generate.routing)
 
     def url(self, name: str) -> str:
         """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
@@ -128,7 +140,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
-    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine)
+    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine,
+                       ha=ha, fast=fast)
     replicas = REPLICAS if ha else ("",)
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -208,7 +221,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
             with log.open("ab") as out:
                 proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env={**os.environ, **env})
-            state.parts.append(Part(name, url, proc.pid, health, str(log)))
+            state.parts.append(Part(name, url, proc.pid, health, str(log), argv))
             _save(state)
             progress(f"started {name:<14} {url}  (log {log})")
         deadline = time.monotonic() + timeout_s
@@ -340,6 +353,57 @@ def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
         progress(f"stopped {part.name}")
     (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)
     return True
+
+
+def kill_part(state_dir: Path, name: str, timeout_s: float = 10.0) -> Part:
+    """SIGKILL one part of the stack (its process group, as a crash would take it) and wait until it is gone;
+    the part as stack.json records it. StackError when the stack has no such part or it is not running."""
+    state = load_state(state_dir.resolve())
+    part = next((p for p in state.parts if p.name == name), None) if state else None
+    if part is None:
+        raise StackError(f"no part {name!r} in the stack at {state_dir}")
+    if not _alive(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) is not running")
+    try:
+        os.killpg(part.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout_s
+    while _alive(part.pid) and time.monotonic() < deadline:
+        _reap(part.pid)  # our child when this process started the stack: a zombie would still look alive
+        time.sleep(0.05)
+    if _alive(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) still runs {timeout_s:.0f} s after SIGKILL")
+    return part
+
+
+RESTARTABLE = tuple(c + r for c in HA_COMPONENTS for r in REPLICAS)  # their environment is this process's own
+
+
+def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
+    """Start a dead monitoring part again as `up` started it (same flags, data directory, port and log) and
+    wait until it is ready; stack.json gets its new pid. StackError when it is running, unknown, or not ready."""
+    state = load_state(state_dir.resolve())
+    part = next((p for p in state.parts if p.name == name), None) if state else None
+    if part is None:
+        raise StackError(f"no part {name!r} in the stack at {state_dir}")
+    if name not in RESTARTABLE or not part.argv:
+        raise StackError(f"{name} cannot be restarted alone: moneypath down, then up")
+    if _alive(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) is still running")
+    with open(part.log, "ab") as out:
+        proc = subprocess.Popen(part.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    part.pid = proc.pid
+    _save(state)
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(part):
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited at restart; see {part.log}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{name} not ready {timeout_s:.0f} s after its restart; see {part.log}")
+        time.sleep(0.2)
+    return part
 
 
 def _reap(pid: int) -> None:
