@@ -146,10 +146,12 @@ class ReplicaKills:
         if wait and dead_proms and ctx.target.pager:
             self._poll_watchdog(ctx.clock())
             timeout = self.watchdog_timeout_s or 0.0
-            until = max(r.killed_at for r in dead_proms) + timeout + 5.0
+            # Alertmanager sends the dead replica's heartbeat until its alert's endsAt, then the next repeat
+            # leaves it out: its last beat comes up to a timeout after the kill, late a timeout after that
+            until = max(r.killed_at for r in dead_proms) + 2 * timeout
             if any(r.late_at is None for r in dead_proms) and until > ctx.clock():
                 ctx.event("phase", f"waiting up to {until - ctx.clock():.0f} s for the watchdog to show the dead "
-                                   "replica (its timeout: three missed heartbeats)")
+                                   f"replica (late after {timeout:g} s without its heartbeat)")
                 ctx.sleep_ticking(until - ctx.clock(), until=lambda: all(r.late_at for r in dead_proms))
         for rec in self.killed:
             try:

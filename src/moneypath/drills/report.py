@@ -451,7 +451,8 @@ def _ha_section(jn: _Journal, ha: dict) -> Section:
         else:
             timing, in_time = "not expected (not timed)", None
         group_rows.append([Cell(name, "code"), Cell(str(g.get("receiver") or "")), Cell(str(g.get("firing", 0))),
-                           Cell(f"{len(dups)} DUPLICATE(S) from the pair", "bad") if dups else Cell("exactly once", "ok"),
+                           Cell(f"{len(dups)} DUPLICATE(S) from the pair", "bad") if dups else
+                           Cell("exactly once" if g.get("firing") == 1 else "once per change, no duplicate", "ok"),
                            Cell(timing), _ok(in_time, "in time", "LATE")])
     beats = ha.get("heartbeats") if isinstance(ha.get("heartbeats"), dict) else {}
     beat_rows = [[Cell(f"replica {name}"), Cell(str((b or {}).get("text") or "")), _ok((b or {}).get("ok"))]
