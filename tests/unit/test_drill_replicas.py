@@ -46,6 +46,13 @@ def test_the_shipped_drill_kills_one_of_each_pair_and_needs_ha(catalog):
     assert ha_problem(load_drill(ROOT / "runbooks/drills/provider-partial-outage.yaml", catalog, ROOT), False) is None
 
 
+def test_drill_check_says_it_kills_and_needs_ha(capsys):
+    from moneypath.cli import main
+
+    assert main(["drill", "check", str(SHIPPED), "--catalog", str(ROOT / "moneypath.yaml")]) == 0
+    assert "kills prometheus b and alertmanager a mid-incident (run with --ha)" in capsys.readouterr().out
+
+
 def test_a_kill_needs_a_fault_to_be_mid_incident(catalog, tmp_path):
     doc = yaml.safe_load((ROOT / "runbooks/drills/healthy-baseline-peak.yaml").read_text())
     doc["replica_down"] = [{"component": "prometheus", "replica": "b"}]

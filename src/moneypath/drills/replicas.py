@@ -46,7 +46,6 @@ class ReplicaKills:
         self.repeat_s = duration_seconds(timings.page_repeat_interval)
         self.watchdog_timeout_s: float | None = None
         self.survivor_late: dict[str, float] = {}  # replica → when its heartbeat went late though it was not killed
-        self._first_beat_after_kill: dict[str, float] = {}
         if self.records:
             ctx.page_slack_s = self.evaluation_s  # one evaluation interval: what losing a replica may cost a page
 
@@ -170,9 +169,9 @@ class ReplicaKills:
 
     # ------------------------------------------------------------ judgement
 
-    def judge(self, pages: list[dict], expected_labels: Callable[[dict], object]) -> HaRecord | None:
+    def judge(self, pages: list[dict], expected_for: Callable[[dict], object]) -> HaRecord | None:
         """The objectives of a drill with replica_down, and what the report shows of it; None without one.
-        `expected_labels(record)` is the drill's expected alert a page record answers, or None."""
+        `expected_for(record)` is the drill's expected alert a page record answers, or None."""
         if not self.records:
             return None
         ctx, injected = self.ctx, self.injected_at()
@@ -184,7 +183,7 @@ class ReplicaKills:
                       "; ".join(f"{r.component} {r.replica} NOT killed: {r.error}" for r in missed) if missed else
                       "; ".join(f"{r.component} replica {r.replica} killed T+{r.killed_at - injected:.0f} s (pid "
                                 f"{r.pid})" for r in self.records))
-        groups = self._groups(pages, injected, expected_labels)
+        groups = self._groups(pages, injected, expected_for)
         doubled = [g for g in groups if g.duplicates]
         expected = [g for g in groups if g.expected]
         ctx.objective("paged_once", not doubled,
