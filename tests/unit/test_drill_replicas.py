@@ -42,7 +42,9 @@ def test_the_shipped_drill_kills_one_of_each_pair_and_needs_ha(catalog):
     assert line == ("runbooks/drills/provider-outage-half-monitoring.yaml: replica_down: kills a replica of the "
                     "monitoring pair, which only the HA stack has: run it with --ha (moneypath drill run --ha "
                     "runbooks/drills/provider-outage-half-monitoring.yaml)")
-    assert "with --target-* it does not know your processes" in ha_problem(drill, ha=True, own_stack=False)
+    assert ha_problem(drill, ha=True, own_stack=False) is None  # --target-* on the pair `up --ha` recorded
+    assert "with --target-* it kills only a replica of the stack `moneypath up --ha`" in ha_problem(
+        drill, ha=False, own_stack=False)
     assert ha_problem(load_drill(ROOT / "runbooks/drills/provider-partial-outage.yaml", catalog, ROOT), False) is None
 
 
@@ -84,11 +86,41 @@ def test_the_cli_refuses_it_without_ha_before_starting_anything(tmp_path, monkey
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     remote = ("--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
               "--target-pager", "http://127.0.0.1:9")
-    assert drill_cli._run(_cli(tmp_path, *remote)) == drill_cli.EXIT_INVALID
-    assert "with --target-* it does not know your processes" in capsys.readouterr().err and ran == []
+    assert drill_cli._run(_cli(tmp_path, *remote, "--state-dir", str(tmp_path))) == drill_cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "with --target-* it kills only a replica of the stack `moneypath up --ha` recorded in --state-dir" in err
+    assert ran == []
     monkeypatch.setattr("moneypath.drills.runner.print_summary", lambda results: None)
     drill_cli._run(_cli(tmp_path, "--ha"))
     assert ran and ran[0]["topology"] == {"engine": "prometheus", "ha": True}
+
+
+def test_with_targets_it_runs_on_the_ha_stack_up_recorded_whose_prometheus_is_the_target(tmp_path, monkeypatch,
+                                                                                          capsys):
+    from moneypath.cli import drill as drill_cli
+    from moneypath.stack import local as stack
+
+    state = _state(tmp_path)
+    stack._save(state)
+    ran = []
+    monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda drills, catalog, reports, target, *a, **kw:
+                        ran.append(target) or [])
+    monkeypatch.setattr("moneypath.drills.runner.preflight", lambda *a: "ok")
+    monkeypatch.setattr("moneypath.drills.runner.print_summary", lambda results: None)
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
+
+    def run(prometheus):
+        return drill_cli._run(_cli(tmp_path, "--target-service", "http://127.0.0.1:9", "--target-prometheus",
+                                   prometheus, "--target-pager", "http://127.0.0.1:9", "--target-providersim",
+                                   "http://127.0.0.1:9", "--state-dir", str(tmp_path)))
+
+    assert run("http://127.0.0.1:7777") == drill_cli.EXIT_INVALID and ran == []  # another Prometheus
+    assert "there is none" in capsys.readouterr().err
+    run("http://127.0.0.1:9092/")  # replica b of the recorded pair
+    assert [t.stack_dir for t in ran] == [str(tmp_path)]
+    state.ha = False
+    stack._save(state)
+    assert run("http://127.0.0.1:9092") == drill_cli.EXIT_INVALID and len(ran) == 1  # a single stack
 
 
 def test_run_drills_fails_it_on_a_single_stack_without_starting_one(catalog, tmp_path, monkeypatch):

@@ -692,13 +692,15 @@ def needs_ha(drill: Drill) -> bool:
 
 
 def ha_problem(drill: Drill, ha: bool, own_stack: bool = True) -> str | None:
-    """One line when the drill kills a monitoring replica but its stack is not the HA pair the drill starts
-    (`own_stack` False: a --target-* environment, whose processes a drill does not know); else None."""
-    if not needs_ha(drill) or ha and own_stack:
+    """One line when the drill kills a monitoring replica but its stack is not an HA pair whose processes the
+    drill knows: the stack it starts with --ha, or (`own_stack` False: --target-*) one `moneypath up --ha`
+    recorded in the state directory, `ha` True when it is that stack; else None."""
+    if not needs_ha(drill) or ha:
         return None
     if not own_stack:
-        return (f"{drill.path}: replica_down: kills a replica of the stack the drill starts (its processes, from its "
-                "stack.json); with --target-* it does not know your processes: run it without --target-*, with --ha")
+        return (f"{drill.path}: replica_down: with --target-* it kills only a replica of the stack `moneypath up "
+                "--ha` recorded in --state-dir (its stack.json), whose Prometheus is --target-prometheus; there is "
+                "none: start it so, or run the drill without --target-* and with --ha")
     return (f"{drill.path}: replica_down: kills a replica of the monitoring pair, which only the HA stack has: "
             f"run it with --ha (moneypath drill run --ha {drill.path})")
 

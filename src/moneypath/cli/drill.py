@@ -26,7 +26,8 @@ and stops it afterwards. With them it drills a running environment instead, your
   through the drill's requests: an API that does not answer as they say stops the run (exit 2).
   --time-factor says how much faster than production the target's rules run (1 = the committed rules;
   `moneypath up --target ... --time-factor 60` runs them 60x): drill durations are written for the
-  local 60x stack and stretched.
+  local 60x stack and stretched. A drill with replica_down kills processes only of the stack `moneypath up
+  --ha` recorded in --state-dir, when --target-prometheus is one of its pair.
 """
 
 
@@ -171,6 +172,18 @@ def _ready(d, target) -> str | None:
     return None
 
 
+def _ha_stack(state_dir: Path, prometheus: str) -> str | None:
+    """The state directory of a running `moneypath up --ha` stack whose Prometheus pair answers at `prometheus`:
+    the processes a drill's replica_down may kill. None when there is no such stack."""
+    from moneypath.stack import local as stack
+
+    state = stack.load_state(state_dir.resolve())
+    if state is None or not state.ha:
+        return None
+    urls = {p.url.rstrip("/") for p in state.parts if p.name.startswith("prometheus")}
+    return state.state_dir if prometheus.rstrip("/") in urls else None
+
+
 def _run(args) -> int:
     from moneypath.drills.load import TemplateError
     from moneypath.drills.runner import preflight, print_summary, run_drills
@@ -194,10 +207,12 @@ def _run(args) -> int:
         print("moneypath drill: --engine and --ha shape the stack a drill starts; with --target-* the drill runs "
               "on the stack you give (start it with `moneypath up --engine/--ha`)", file=sys.stderr)
         return EXIT_INVALID
-    from moneypath.check.drill_files import ha_problem
+    from moneypath.check.drill_files import ha_problem, needs_ha
 
+    if target is not None and any(needs_ha(d) for d in drills):
+        target.stack_dir = _ha_stack(Path(args.state_dir), target.prometheus)
     for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
-        why = ha_problem(d, args.ha, own_stack=target is None)
+        why = ha_problem(d, args.ha if target is None else target.stack_dir is not None, own_stack=target is None)
         if why:
             print(f"moneypath drill: {why}", file=sys.stderr)
             return EXIT_INVALID

@@ -134,7 +134,8 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     results = []
     for drill in drills:
         say(f"=== {drill.name}: {drill.title}")
-        why = ha_problem(drill, bool((topology or {}).get("ha")), own_stack=target is None)
+        why = ha_problem(drill, bool((topology or {}).get("ha")) if target is None else bool(target.stack_dir),
+                         own_stack=target is None)
         if why:  # the CLI refuses it first; a caller of this function gets the same line as a failed drill
             say(f"           {why}")
             results.append(Result(drill.name, "fail", {}, why))

@@ -30,7 +30,7 @@ class Target:
     admin_token: str | None = None
     started_stack: bool = False
     time_factor: float = 1.0  # how much faster than production the target's rules run
-    stack_dir: str | None = None  # the local stack the drill started (its stack.json): replica_down kills from it
+    stack_dir: str | None = None  # an HA stack's state directory (its stack.json): what replica_down may kill
 
     def describe(self) -> dict:
         return {"service": self.service, "providersim": self.providersim, "faultproxy": self.faultproxy,
