@@ -3,8 +3,8 @@ Prometheus replicas with the same rules, a two-node Alertmanager cluster gossipi
 the reference service.
 
 The shipped drill runbooks/drills/provider-outage-half-monitoring.yaml, with shorter waits, kills the
-Prometheus the drill reads (replica a: it must switch to the survivor) and the first Alertmanager node two
-seconds into a Globex outage. The page still arrives through the survivors, once per alert group, within
+Prometheus the drill reads (replica a: it must switch to the survivor) and the first Alertmanager node as a
+Globex outage starts. The page still arrives through the survivors, once per alert group, within
 the drill's single-stack deadline plus one evaluation interval; the pager's watchdog shows replica a silent
 while b beats on; the killed parts are restarted and the report says all of it.
 """
@@ -60,7 +60,7 @@ def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_killed_by_
         assert set(kills) == {("prometheus", "a"), ("alertmanager", "a")}
         injected = j["fault"]["injected_at"]
         for k in kills.values():
-            assert 2 <= k["killed_at"] - injected < 6 and k["restarted_at"] > k["killed_at"]
+            assert 0 <= k["killed_at"] - injected < 3 and k["restarted_at"] > k["killed_at"]
         assert "the drill reads Prometheus replica b" in out  # the one it read died: it follows the survivor
 
         alert = catalog.alert_name("ProviderPartialOutage")
@@ -88,7 +88,7 @@ def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_killed_by_
         assert json.loads((reports / next(p.parent.name for p in reports.glob("*/journal.json")) /
                            "journal.json").read_text())["ha"]["kills"]
         print(f"\n{alert} paged {group['paged_s']} s after the fault with Prometheus a and Alertmanager a killed "
-              f"2 s into it (single-stack deadline {group['single_stack_s']:.0f} s); replica a late at the pager "
+              f"as it started (single-stack deadline {group['single_stack_s']:.0f} s); replica a late at the pager "
               f"{prom_a['late_at'] - prom_a['killed_at']:.1f} s after its kill")
     finally:
         stack.down(state_dir, progress=lambda *_: None)

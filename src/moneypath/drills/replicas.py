@@ -30,6 +30,10 @@ from moneypath.drills.watcher import label_text
 from moneypath.generate.routing import FAST, Timings
 from moneypath.stack import local as stack
 
+# Why a pair may notify twice when a node dies: said with the failure, so the team knows what it saw.
+AT_LEAST_ONCE = ("; Alertmanager's cluster delivers at least once: a node killed right after it notified, before it "
+                 "gossiped that to its peer, leaves the peer to notify again (the drill killed one while a "
+                 "notification was in flight)")
 REPEAT_MARGIN = 0.9  # Alertmanager repeats a notification no sooner than its repeat interval; a receive-time jitter
 
 
@@ -75,15 +79,16 @@ class ReplicaKills:
             rec.error = "the drill's stack is not the HA pair (moneypath drill run --ha)"
             ctx.event("note", f"replica_down: {rec.component} {rec.replica} not killed: {rec.error}")
             return
+        at = ctx.clock()  # SIGKILL goes now; kill_part returns once the process is gone
         try:
             part = stack.kill_part(Path(self.state.state_dir), rec.part)
         except stack.StackError as exc:
             rec.error = str(exc)
             ctx.event("note", f"replica_down: {rec.part} not killed: {exc}")
             return
-        rec.pid, rec.killed_at = part.pid, ctx.clock()
+        rec.pid, rec.killed_at = part.pid, at
         ctx.event("replica", f"KILLED {rec.component} replica {rec.replica} ({rec.part}, pid {part.pid}) mid-incident",
-                  {"part": rec.part, "pid": part.pid})
+                  {"part": rec.part, "pid": part.pid}, t=at)
         self._read_from_survivor(part.url, rec)
 
     def _read_from_survivor(self, dead_url: str, rec: ReplicaRecord) -> None:
@@ -189,7 +194,8 @@ class ReplicaKills:
         ctx.objective("paged_once", not doubled,
                       "; ".join(f"{g.alert}{label_text(g.labels)} → {g.receiver}: the same notification again "
                                 f"{len(g.duplicates)} time(s) within the repeat interval (a duplicate from the pair)"
-                                for g in doubled) if doubled else
+                                for g in doubled) + (AT_LEAST_ONCE if any(
+                                    r.component == "alertmanager" for r in self.killed) else "") if doubled else
                       "; ".join(f"{g.alert}{label_text(g.labels)} → {g.receiver}: paged once" for g in expected)
                       or "no alert group was notified twice")
         heartbeats = self._heartbeats()

@@ -369,10 +369,11 @@ def kill_part(state_dir: Path, name: str, timeout_s: float = 10.0) -> Part:
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout_s
-    while _alive(part.pid) and time.monotonic() < deadline:
-        _reap(part.pid)  # our child when this process started the stack: a zombie would still look alive
+    while _alive(part.pid) and not _zombie(part.pid) and time.monotonic() < deadline:
+        _reap(part.pid)  # our child when this process started the stack
         time.sleep(0.05)
-    if _alive(part.pid):
+    _reap(part.pid)
+    if _alive(part.pid) and not _zombie(part.pid):
         raise StackError(f"{name} (pid {part.pid}) still runs {timeout_s:.0f} s after SIGKILL")
     return part
 
@@ -404,6 +405,16 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
             raise StackError(f"{name} not ready {timeout_s:.0f} s after its restart; see {part.log}")
         time.sleep(0.2)
     return part
+
+
+def _zombie(pid: int) -> bool:
+    """Dead but not yet reaped (by whoever its parent is now, when `up` ran in another process): it answers
+    signal 0 like a live process, but is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _reap(pid: int) -> None:
