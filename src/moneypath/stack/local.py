@@ -369,11 +369,9 @@ def kill_part(state_dir: Path, name: str, timeout_s: float = 10.0) -> Part:
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout_s
-    while _alive(part.pid) and not _zombie(part.pid) and time.monotonic() < deadline:
-        _reap(part.pid)  # our child when this process started the stack
+    while not _gone(part.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    _reap(part.pid)
-    if _alive(part.pid) and not _zombie(part.pid):
+    if not _gone(part.pid):
         raise StackError(f"{name} (pid {part.pid}) still runs {timeout_s:.0f} s after SIGKILL")
     return part
 
@@ -390,7 +388,7 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
         raise StackError(f"no part {name!r} in the stack at {state_dir}")
     if name not in RESTARTABLE or not part.argv:
         raise StackError(f"{name} cannot be restarted alone: moneypath down, then up")
-    if _alive(part.pid):
+    if not _gone(part.pid):
         raise StackError(f"{name} (pid {part.pid}) is still running")
     with open(part.log, "ab") as out:
         proc = subprocess.Popen(part.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -407,9 +405,18 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
     return part
 
 
+def _gone(pid: int) -> bool:
+    """Exited: reaped here when it is this process's child (`up` ran in it), else no longer running; a zombie
+    whose parent is another process (it answers signal 0 like a live one) is gone too. A child whose first
+    thread is a zombie while the others still exit is not yet gone: waitpid says so."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return not _alive(pid) or _zombie(pid)
+    return bool(reaped) or not _alive(pid)
+
+
 def _zombie(pid: int) -> bool:
-    """Dead but not yet reaped (by whoever its parent is now, when `up` ran in another process): it answers
-    signal 0 like a live process, but is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
