@@ -12,6 +12,9 @@
 5. the ledger and the money impact (moneypath.drills.impact), the key series for the plots
    (moneypath.drills.series), the tabletop when interactive, and the journal (moneypath.drills.journal).
 
+A drill with replica_down (the HA stack only) also kills those monitoring replicas while the fault is on, and
+at the end waits for the watchdog to show them, then restarts them (moneypath.drills.replicas).
+
 A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages. A drill whose fault
 must page nobody (no expected alert, must_not_page "*": a fault the service should absorb, like a spike it
 sheds) holds the fault for the peak's duration (else the fault's) instead of waiting for a page.

@@ -3,8 +3,8 @@
 run_drills runs each drill (on its own fresh local stack when no target is given) and run_drill one,
 through moneypath.drills.phases.DrillRun; print_summary shows the results. A drill run is cut by job:
 phases (the sequence), watcher (alerts and pages), faults (the fault switch, halts, the cap), evidence
-(the runbook's diagnosis), impact (money and ledger), series (the plots' data) and journal (its parts
-and journal.json).
+(the runbook's diagnosis), impact (money and ledger), series (the plots' data), replicas (monitoring
+replicas killed mid-incident, on the HA stack) and journal (its parts and journal.json).
 """
 
 from __future__ import annotations
