@@ -4,7 +4,8 @@ Each drill gets a fresh local stack (provider simulator, reference service with 
 Prometheus with the rules compressed 60x, Alertmanager, pager) and runs its baseline load,
 steady-state check, fault, pages, runbook evidence, mitigation, recovery, ledger and money
 checks; the stack stops afterwards. At the end: one report per drill under reports/ and a
-summary table. Nothing is opened; the paths are printed.
+summary table. Nothing is opened; the paths are printed. The stacks are single: a drill that kills a
+monitoring replica (replica_down) is skipped with a line saying how to run it (`drill run --ha`).
 """
 
 from __future__ import annotations
