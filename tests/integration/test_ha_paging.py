@@ -1,113 +1,94 @@
-"""Half the monitoring down, pages still arrive, once: `moneypath up --ha` (two Prometheus replicas with the
-same rules, a two-node Alertmanager cluster gossiping on loopback) in front of the reference service.
+"""Half the monitoring down, pages still arrive, once: a drill with replica_down on `moneypath up --ha` (two
+Prometheus replicas with the same rules, a two-node Alertmanager cluster gossiping on loopback) in front of
+the reference service.
 
-A provider outage with everything up pages once: the pair's two copies of the alert are one alert to the
-cluster (the replica label is dropped), and the cluster sends one notification. Then one Prometheus and
-one Alertmanager are killed and another provider fails: the page still arrives, once, through the
-survivors; the pager's watchdog names the silent replica.
+The shipped drill runbooks/drills/provider-outage-half-monitoring.yaml, with shorter waits, kills the
+Prometheus the drill reads (replica a: it must switch to the survivor) and the first Alertmanager node as a
+Globex outage starts. The page still arrives through the survivors, once per alert group, within
+the drill's single-stack deadline plus one evaluation interval; the pager's watchdog shows replica a silent
+while b beats on; the killed parts are restarted and the report says all of it.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
-import uuid
-from collections import defaultdict
+import json
 
 import httpx
 import pytest
+import yaml
 
-from moneypath._common.tokens import issue
+from moneypath.check.drill_files import load_drill
+from moneypath.drills.runner import local_stack, run_drill
 from moneypath.stack import local as stack
-from tests.conftest import wait_for
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
+DRILL = ROOT / "runbooks" / "drills" / "provider-outage-half-monitoring.yaml"
 
 
-def drive(service: str, secret: bytes, providers: list[str], currency: str, stop: threading.Event) -> None:
-    token = issue(secret, "merchant_1", ["payments:write"], ttl_s=3600)
-    with httpx.Client(base_url=service, timeout=10) as client:
-        i = 0
-        while not stop.is_set():
-            client.post("/v1/payments/authorize", headers={"authorization": f"Bearer {token}",
-                                                           "idempotency-key": uuid.uuid4().hex},
-                        json={"amount_minor": 1000 + i, "currency": currency,
-                              "provider": providers[i % len(providers)], "reference": f"ha-{i}"})
-            i += 1
-            stop.wait(1 / 20)
+def quicker(tmp_path):
+    """The shipped drill with the waits a test can afford: a short baseline, recovery without waiting for the
+    alert to resolve; and the Prometheus the drill reads is the one that dies."""
+    doc = yaml.safe_load(DRILL.read_text())
+    doc["load"]["baseline"] = "6s"
+    doc["load"]["requests"] = str(DRILL.parent / doc["load"]["requests"])
+    doc["recovery"]["alerts_resolved"] = False
+    doc["replica_down"][0]["replica"] = "a"
+    path = tmp_path / "runbooks" / "drills" / DRILL.name
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
-def deliveries(pager: str, alertname: str, provider: str) -> list[tuple[str, float, frozenset]]:
-    """(group key, when, {(fingerprint, status)}) per notification the pager received for the alert."""
-    by_delivery: dict[tuple[str, float], set] = defaultdict(set)
-    for p in httpx.get(f"{pager}/pages", params={"alertname": alertname}, timeout=5).json():
-        if p["labels"].get("provider") == provider:
-            by_delivery[(p["group_key"], p["received_at"])].add((p["fingerprint"], p["status"]))
-    return sorted((key, t, frozenset(alerts)) for (key, t), alerts in by_delivery.items())
-
-
-def duplicates(sent: list[tuple[str, float, frozenset]]) -> list[tuple[str, float]]:
-    """Notifications that repeat the one before them in their group: what a pair without dedup sends."""
-    last: dict[str, frozenset] = {}
-    out = []
-    for key, t, alerts in sorted(sent, key=lambda d: d[1]):
-        if last.get(key) == alerts:
-            out.append((key, t))
-        last[key] = alerts
-    return out
-
-
-def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_gone(catalog, tmp_path):
+def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_killed_by_the_drill(catalog, tmp_path):
+    drill = load_drill(quicker(tmp_path), catalog, ROOT)
     state_dir = tmp_path / "stack"
-    state = stack.up(catalog, state_dir, [], fast=True, services=True, faults=True, time_factor=60, ha=True,
-                     progress=lambda *_: None)
-    secret = stack.read_secrets(state_dir)["token_secret"].encode()
-    admin = {"authorization": f"Bearer {issue(secret, 'ops', ['admin:faults'], ttl_s=3600)}"}
-    sim, service, pager = state.url("providersim"), state.url("refservice"), state.url("pager")
-    alert = catalog.alert_name("ProviderPartialOutage")
-    first, second = list(catalog.providers)[:2]
-    stop = threading.Event()
-    load = threading.Thread(target=drive, args=(service, secret, [first, second], catalog.currencies[0], stop),
-                            daemon=True)
-    load.start()
-
-    def outage(provider: str) -> float:
-        """Fail every call to `provider`; seconds until its page arrived."""
-        at = time.time()
-        httpx.put(f"{sim}/admin/faults/error_rate", json={"provider": provider, "rate": 1.0}, headers=admin,
-                  timeout=5).raise_for_status()
-        fired = wait_for(lambda: [d for d in deliveries(pager, alert, provider) if ("firing" in {s for _, s in d[2]})],
-                         90, f"{alert} for {provider} to page", interval_s=0.5)
-        time.sleep(8)  # a duplicate from the other replica or node would arrive within the peer timeout
-        httpx.delete(f"{sim}/admin/faults/error_rate", headers=admin, timeout=5).raise_for_status()
-        return min(t for _, t, _ in fired) - at
-
+    reports = tmp_path / "reports"
+    lines: list[str] = []
     try:
-        wait_for(lambda: set(httpx.get(f"{pager}/watchdog", timeout=5).json()["replicas"]) == {"a", "b"}, 60,
-                 "a heartbeat from each Prometheus replica")
-        whole = outage(first)
-        assert duplicates(deliveries(pager, alert, first)) == []
-        pages = httpx.get(f"{pager}/pages", params={"alertname": alert}, timeout=5).json()
-        assert pages and not [p for p in pages if "replica" in p["labels"]]  # one alert from the pair, not two
+        target = local_stack(catalog, drill, state_dir, say=lines.append, topology={"ha": True})
+        first_prom = target.prometheus
+        result = run_drill(drill, catalog, target, reports, say=lines.append)
+        out = "\n".join(lines)
+        j = result.journal
+        objectives = {o["name"]: o for o in j["objectives"]}
+        assert result.verdict == "pass", [o for o in j["objectives"] if not o["ok"]]
+        for name in ("replica_down", "paged_once", "watchdog", "restored", "detected"):
+            assert objectives[name]["ok"], objectives[name]
 
-        dead = {p.name: p for p in state.parts if p.name in ("prometheus-b", "alertmanager")}
-        for part in dead.values():
-            os.killpg(part.pid, signal.SIGKILL)
-        half = outage(second)
-        sent = deliveries(pager, alert, second)
-        assert sent and duplicates(sent) == []
-        print(f"\nProviderPartialOutage paged {whole:.1f} s after the fault with the whole stack, {half:.1f} s with "
-              "one Prometheus and one Alertmanager killed")
+        kills = {(k["component"], k["replica"]): k for k in j["ha"]["kills"]}
+        assert set(kills) == {("prometheus", "a"), ("alertmanager", "a")}
+        injected = j["fault"]["injected_at"]
+        for k in kills.values():
+            assert 0 <= k["killed_at"] - injected < 3 and k["restarted_at"] > k["killed_at"]
+        assert "the drill reads Prometheus replica b" in out  # the one it read died: it follows the survivor
 
-        beat = wait_for(lambda: (b := httpx.get(f"{pager}/watchdog", timeout=5).json())["replicas"]["b"]["status"]
-                        == "late" and b, 60, "the watchdog to show replica b silent")
-        assert beat["status"] == "ok" and beat["replicas"]["a"]["status"] == "ok"  # a still beats
-        rows = {name: (ok, detail) for name, _, ok, detail in stack.status(state_dir)}
-        assert not rows["prometheus-b"][0] and not rows["alertmanager"][0] and rows["alertmanager-b"][0]
-        assert "replica b silent" in rows["pager"][1]
+        alert = catalog.alert_name("ProviderPartialOutage")
+        group = next(g for g in j["ha"]["groups"] if g["expected"])
+        assert group["alert"] == alert and group["labels"]["provider"] == "globex" and group["duplicates"] == []
+        assert group["paged_s"] <= group["allowed_s"] == group["single_stack_s"] + j["ha"]["evaluation_interval_s"]
+        assert all(g["duplicates"] == [] for g in j["ha"]["groups"])
+
+        # the pager's own record: one notification per change of the group, none carries the replica label
+        pages = httpx.get(f"{target.pager}/pages", params={"alertname": alert}, timeout=5).json()
+        firing = [p for p in pages if p["status"] == "firing" and p["labels"].get("provider") == "globex"]
+        assert firing and not [p for p in pages if "replica" in p["labels"]]
+        sent = sorted({(p["group_key"], p["received_at"]) for p in firing}, key=lambda s: s[1])
+        assert len(sent) == group["firing"]
+
+        prom_a = kills[("prometheus", "a")]
+        assert prom_a["late_at"] and prom_a["last_beat_at"] < prom_a["late_at"]
+        assert "kept beating" in j["ha"]["heartbeats"]["b"]["text"] and j["ha"]["heartbeats"]["b"]["ok"]
+        rows = {name: ok for name, _, ok, _ in stack.status(state_dir)}
+        assert rows["prometheus"] and rows["alertmanager"] and rows["prometheus-b"]  # whole again
+        assert httpx.get(f"{first_prom}/-/ready", timeout=5).status_code == 200
+
+        report = (reports / next(p.parent.name for p in reports.glob("*/journal.json")) / "report.md").read_text()
+        assert "Half the monitoring down" in report and "exactly once" in report and "DUPLICATE" not in report
+        assert json.loads((reports / next(p.parent.name for p in reports.glob("*/journal.json")) /
+                           "journal.json").read_text())["ha"]["kills"]
+        print(f"\n{alert} paged {group['paged_s']} s after the fault with Prometheus a and Alertmanager a killed "
+              f"as it started (single-stack deadline {group['single_stack_s']:.0f} s); replica a late at the pager "
+              f"{prom_a['late_at'] - prom_a['killed_at']:.1f} s after its kill")
     finally:
-        stop.set()
-        load.join(timeout=15)
         stack.down(state_dir, progress=lambda *_: None)

@@ -126,6 +126,22 @@ BAD = [
     ("recovery", _DELETE, "(file): a drill with a fault needs recovery"),
     ("alerts.expected", [], "runbooks/drills/x.yaml: alerts.expected: a drill with a fault expects at least one alert"),
     ("surprise", 1, "runbooks/drills/x.yaml: surprise: Extra inputs are not permitted"),
+    ("replica_dwon", [{"component": "prometheus", "replica": "b"}],
+     "runbooks/drills/x.yaml: replica_dwon: Extra inputs are not permitted; did you mean replica_down?"),
+    ("replica_down", [{"component": "prometheus", "replica": "b", "aftr": "2s"}],
+     "runbooks/drills/x.yaml: replica_down.0.aftr: Extra inputs are not permitted; did you mean after?"),
+    ("replica_down", [{"component": "promethues", "replica": "b"}],
+     "runbooks/drills/x.yaml: replica_down.0.component: 'promethues' does not run in pairs (one of prometheus, "
+     "alertmanager); did you mean prometheus?"),
+    ("replica_down", [{"component": "prometheus", "replica": "2"}],
+     "runbooks/drills/x.yaml: replica_down.0.replica: '2' is not a replica of the pair (one of a, b); did you mean b?"),
+    ("replica_down", [{"component": "alertmanager", "replica": "prometheus-B"}],
+     "replica_down.0.replica: 'prometheus-B' is not a replica of the pair (one of a, b); did you mean b?"),
+    ("replica_down", [{"component": "alertmanager", "replica": "a"}, {"component": "alertmanager", "replica": "b"}],
+     "runbooks/drills/x.yaml: replica_down.1.component: alertmanager is already killed by replica_down.0: with both "
+     "replicas down nothing pages"),
+    ("replica_down", [{"component": "prometheus", "replica": "b", "after": "90s"}],
+     "runbooks/drills/x.yaml: replica_down.0.after: 90 s is not before the fault ends (60 s)"),
 ]
 
 

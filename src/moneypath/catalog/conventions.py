@@ -79,6 +79,10 @@ WATCHDOG_SEVERITY = "none"
 REPLICA_LABEL = "replica"
 # The labels a scrape gives each instance of a service: an alert must aggregate them away (one page, not N).
 INSTANCE_LABELS = ("instance", "pod")
+# The replicas of the HA shape (`moneypath up --ha`): their replica label values, and the monitoring parts that
+# run in pairs (a drill's replica_down names one of each).
+HA_REPLICAS = ("a", "b")
+HA_COMPONENTS = ("prometheus", "alertmanager")
 HEARTBEAT_FROM_LABEL = "heartbeat_from"
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,7 +23,7 @@ from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
-from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key
+from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.expect import Expect
 from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries, did_you_mean
@@ -271,6 +271,16 @@ class Action(_Model):
         return self
 
 
+class ReplicaDown(_Model):
+    """Mid-incident, one replica of the monitoring pair dies (SIGKILL, as a crash): the drill judges that every
+    expected page still arrives, once per alert group, and that the watchdog shows the dead replica. Needs the
+    HA stack (`moneypath drill run --ha`); the runner restarts the replica when the drill ends."""
+
+    component: str  # HA_COMPONENTS: checked against the catalog's conventions, with a did-you-mean
+    replica: str  # HA_REPLICAS: a or b (the replica label; for alertmanager its first or second node)
+    after: Seconds = 0.0  # after the fault went on; before its duration ends
+
+
 class Mitigation(_Model):
     clear_fault: bool = True
     actions: list[Action] = Field(default_factory=list)
@@ -321,6 +331,7 @@ class Drill(_Model):
     steady_state: list[Check] = Field(default_factory=list)
     steady_state_within: Seconds = 30.0  # how long the steady state may take to hold, before and after
     fault: Fault | None = None
+    replica_down: list[ReplicaDown] = Field(default_factory=list)  # needs --ha: kill monitoring replicas mid-incident
     alerts: Alerts = Field(default_factory=Alerts)
     diagnosis: Diagnosis
     mitigation: Mitigation = Field(default_factory=Mitigation)
@@ -370,7 +381,7 @@ def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
     doc = _read_yaml(Path(path), f"{rel}: {FILE}")
     if not isinstance(doc, dict):
         raise DrillError([f"{rel}: {FILE}: a drill file is a YAML mapping (title, runbook, load, ...)"])
-    for key in ("name", "path", "runbook_alert", "runbook_page", "runbook_steps"):
+    for key in _LOADER_FIELDS:
         if key in doc:
             raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
     load = doc.get("load")
@@ -415,7 +426,36 @@ def _loc(loc: tuple) -> str:
 
 def _msg(err: dict) -> str:
     msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        known = _keys_at(Drill, err["loc"][:-1])
+        msg += did_you_mean(str(err["loc"][-1]), known) if known else ""
     return msg.removeprefix("Value error, ")
+
+
+def _keys_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys a drill file may have at `loc` (the path to a mapping), for a did-you-mean on a misspelt one."""
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model, found below
+        info = model.model_fields.get(str(part)) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None)
+        if info is None:
+            return []
+        found = _model_in(info.annotation)
+        if found is None:
+            return []
+        model = found
+    return [f.alias or name for name, f in model.model_fields.items() if name not in _LOADER_FIELDS]
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The model a field holds, through list[...], X | None and Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)
+
+
+_LOADER_FIELDS = ("name", "path", "runbook_alert", "runbook_page", "runbook_steps")
 
 
 # ---------------------------------------------------------------- checks against the catalog
@@ -559,6 +599,7 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
 
     if drill.fault is not None:
         problems += check_fault(drill.fault, catalog)
+    problems += check_replica_down(drill)
 
     named = set()
     for i, exp in enumerate(drill.alerts.expected):
@@ -610,6 +651,58 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
         if role not in ROLES and role not in catalog.roles:
             problems.append(f"tabletop.roles.{role}: not a drill role ({', '.join(ROLES)}) nor a catalog role")
     return problems
+
+
+def check_replica_down(drill: Drill) -> list[str]:
+    """A kill names a monitoring part of the pair and a replica, happens while the fault is on, and leaves one
+    replica of each pair alive (without one nothing pages: that is no HA drill)."""
+    problems: list[str] = []
+    killed: dict[str, int] = {}
+    for i, kill in enumerate(drill.replica_down):
+        key = f"replica_down.{i}"
+        if kill.component not in HA_COMPONENTS:
+            problems.append(f"{key}.component: {kill.component!r} does not run in pairs (one of "
+                            f"{', '.join(HA_COMPONENTS)}){did_you_mean(kill.component, HA_COMPONENTS, SHORT)}")
+        elif kill.component in killed:
+            problems.append(f"{key}.component: {kill.component} is already killed by replica_down.{killed[kill.component]}"
+                            ": with both replicas down nothing pages (kill one of each pair)")
+        else:
+            killed[kill.component] = i
+        if kill.replica not in HA_REPLICAS:
+            problems.append(f"{key}.replica: {kill.replica!r} is not a replica of the pair (one of "
+                            f"{', '.join(HA_REPLICAS)}){_replica_hint(kill.replica)}")
+        if drill.fault is None:
+            problems.append(f"{key}: a replica dies mid-incident: the drill needs a fault")
+        elif kill.after >= drill.fault.duration:
+            problems.append(f"{key}.after: {kill.after:g} s is not before the fault ends ({drill.fault.duration:g} s)")
+    return problems
+
+
+def _replica_hint(given: str) -> str:
+    """'; did you mean b?' for B, replica-b, prometheus-b or 2 (the second of the pair)."""
+    word = given.strip().lower()
+    if word.isdigit() and 1 <= int(word) <= len(HA_REPLICAS):
+        return f"; did you mean {HA_REPLICAS[int(word) - 1]}? (the replicas are named, first {HA_REPLICAS[0]})"
+    last = word.rsplit("-", 1)[-1]
+    return f"; did you mean {last}?" if last in HA_REPLICAS else ""
+
+
+def needs_ha(drill: Drill) -> bool:
+    return bool(drill.replica_down)
+
+
+def ha_problem(drill: Drill, ha: bool, own_stack: bool = True) -> str | None:
+    """One line when the drill kills a monitoring replica but its stack is not an HA pair whose processes the
+    drill knows: the stack it starts with --ha, or (`own_stack` False: --target-*) one `moneypath up --ha`
+    recorded in the state directory, `ha` True when it is that stack; else None."""
+    if not needs_ha(drill) or ha:
+        return None
+    if not own_stack:
+        return (f"{drill.path}: replica_down: with --target-* it kills only a replica of the stack `moneypath up "
+                "--ha` recorded in --state-dir (its stack.json), whose Prometheus is --target-prometheus; there is "
+                "none: start it so, or run the drill without --target-* and with --ha")
+    return (f"{drill.path}: replica_down: kills a replica of the monitoring pair, which only the HA stack has: "
+            f"run it with --ha (moneypath drill run --ha {drill.path})")
 
 
 def drill_queries(drill: Drill) -> list[tuple[str, str]]:

@@ -183,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every drill in runbooks/drills/, each on a fresh local stack with 1 s intervals and the rules "
                     "compressed 60x (provider simulator, reference service, Prometheus, Alertmanager, pager): baseline "
                     "payments, a fault, the pages as they arrive, the runbook's evidence, mitigation, recovery and the "
-                    "ledger. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if any drill fails.")
+                    "ledger. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if any drill fails. A drill "
+                    "that kills a monitoring replica (replica_down) needs the HA stack: it is skipped, with a line "
+                    "saying how to run it (moneypath drill run --ha FILE).")
     _catalog_arg(demo)
     demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
 

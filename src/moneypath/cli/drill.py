@@ -26,7 +26,8 @@ and stops it afterwards. With them it drills a running environment instead, your
   through the drill's requests: an API that does not answer as they say stops the run (exit 2).
   --time-factor says how much faster than production the target's rules run (1 = the committed rules;
   `moneypath up --target ... --time-factor 60` runs them 60x): drill durations are written for the
-  local 60x stack and stretched.
+  local 60x stack and stretched. A drill with replica_down kills processes only of the stack `moneypath up
+  --ha` recorded in --state-dir, when --target-prometheus is one of its pair.
 """
 
 
@@ -63,7 +64,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                           "--engine`): prometheus (default) or vm (VictoriaMetrics + vmalert)")
     run.add_argument("--ha", action="store_true",
                      help="without --target-*: each drill's stack runs a Prometheus pair and a two-node "
-                          "Alertmanager cluster (as `moneypath up --ha`)")
+                          "Alertmanager cluster (as `moneypath up --ha`); needed by a drill with replica_down, "
+                          "which kills one replica mid-incident and checks that each page still arrives once")
     run.add_argument("--instances", type=int, default=1, metavar="N",
                      help="without --target-*: each drill's stack runs the reference service as N processes on one "
                           "database, each scraped as its own target (as `moneypath up --instances`); the drill's "
@@ -123,7 +125,11 @@ def _check(args) -> int:
 def _shape(d) -> str:
     if d.tabletop_only:
         return "tabletop only (no load or fault yet)"
-    return f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
+    shape = f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
+    if d.replica_down:
+        shape += (", kills " + " and ".join(f"{k.component} {k.replica}" for k in d.replica_down)
+                  + " mid-incident (run with --ha)")
+    return shape
 
 
 TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")
@@ -177,6 +183,18 @@ def _ready(d, target) -> str | None:
     return None
 
 
+def _ha_stack(state_dir: Path, prometheus: str) -> str | None:
+    """The state directory of a running `moneypath up --ha` stack whose Prometheus pair answers at `prometheus`:
+    the processes a drill's replica_down may kill. None when there is no such stack."""
+    from moneypath.stack import local as stack
+
+    state = stack.load_state(state_dir.resolve())
+    if state is None or not state.ha:
+        return None
+    urls = {p.url.rstrip("/") for p in state.parts if p.name.startswith("prometheus")}
+    return state.state_dir if prometheus.rstrip("/") in urls else None
+
+
 def _run(args) -> int:
     from moneypath.drills.load import TemplateError
     from moneypath.drills.runner import preflight, print_summary, run_drills
@@ -207,6 +225,15 @@ def _run(args) -> int:
     if not 1 <= args.instances <= 16:
         print(f"moneypath drill: --instances {args.instances} must be between 1 and 16", file=sys.stderr)
         return EXIT_INVALID
+    from moneypath.check.drill_files import ha_problem, needs_ha
+
+    if target is not None and any(needs_ha(d) for d in drills):
+        target.stack_dir = _ha_stack(Path(args.state_dir), target.prometheus)
+    for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
+        why = ha_problem(d, args.ha if target is None else target.stack_dir is not None, own_stack=target is None)
+        if why:
+            print(f"moneypath drill: {why}", file=sys.stderr)
+            return EXIT_INVALID
     if target is None:
         for d in drills:
             if d.fault is not None and d.fault.where in ("faultproxy", "hook"):

@@ -37,6 +37,7 @@ class DrillContext:
         self.db = money.LedgerReader(target.db_url, catalog.ledger) if target.db_url else None
         self.http = httpx.Client(timeout=10)
         self.load: Load | None = None  # started by the baseline phase
+        self.page_slack_s = 0.0  # added to each expected page's deadline (a monitoring replica killed: one evaluation)
         self.started_at = clock()
         self.timeline: list[Event] = []
         self.objectives: list[Objective] = []
@@ -44,6 +45,10 @@ class DrillContext:
     def s(self, seconds: float) -> float:
         """A drill-file duration in this target's wall-clock seconds."""
         return seconds * self.scale
+
+    def page_deadline(self, page_within: float) -> float:
+        """An expected alert's deadline in wall-clock seconds from the fault: page_within, plus the slack."""
+        return self.s(page_within) + self.page_slack_s
 
     def q(self, expr: str) -> str:
         """A drill-file PromQL expression with its ranges stretched for this target."""

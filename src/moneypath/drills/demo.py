@@ -4,7 +4,8 @@ Each drill gets a fresh local stack (provider simulator, reference service with 
 Prometheus with the rules compressed 60x, Alertmanager, pager) and runs its baseline load,
 steady-state check, fault, pages, runbook evidence, mitigation, recovery, ledger and money
 checks; the stack stops afterwards. At the end: one report per drill under reports/ and a
-summary table. Nothing is opened; the paths are printed.
+summary table. Nothing is opened; the paths are printed. The stacks are single: a drill that kills a
+monitoring replica (replica_down) is skipped with a line saying how to run it (`drill run --ha`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import DrillError, drill_files, load_drill
+from moneypath.check.drill_files import DrillError, drill_files, load_drill, needs_ha
 from moneypath.drills.runner import print_summary, run_drills
 
 
@@ -30,6 +31,11 @@ def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports")) -> in
         for line in problems or [f"no drill files in {root / 'runbooks' / 'drills'}"]:
             print(line, file=sys.stderr)
         return 2
+    # the demo's stacks are single (no --ha): a drill that kills a monitoring replica is skipped, and says how to run it
+    for d in (d for d in drills if needs_ha(d)):
+        print(f"moneypath demo: skipping {d.name}: it kills a monitoring replica (replica_down), which needs the HA "
+              f"stack: moneypath drill run --ha {d.path}", flush=True)
+    drills = [d for d in drills if not needs_ha(d)]
     started = time.monotonic()
     print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack: {', '.join(d.name for d in drills)}",
           flush=True)

@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without
 SCHEMA = 1
 
 # The objectives' order in the journal and the report: the story of the drill, whatever order they were judged in.
-OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "detected", "diagnosed", "mitigated", "recovered",
-                   "no_unexpected_pages", "ledger_balanced", "steady_state_after"]
+OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "replica_down", "detected", "paged_once", "watchdog",
+                   "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced", "steady_state_after",
+                   "restored"]
 
 
 class Part:
@@ -186,6 +187,52 @@ class SeriesPanel(Part):
 
 
 @dataclass(kw_only=True)
+class ReplicaRecord(Part):
+    """A monitoring replica killed mid-incident (replica_down): when, its heartbeat at the pager, its restart."""
+
+    component: str
+    replica: str
+    part: str  # the stack's part, e.g. prometheus-b
+    after_s: float  # planned: seconds after the fault went on
+    pid: int | None = None
+    killed_at: float | None = None
+    error: str | None = None  # why it was not killed (or not restarted)
+    last_beat_at: float | None = None  # its last heartbeat at the pager (Prometheus only)
+    late_at: float | None = None  # when the pager first showed its heartbeat late
+    restarted_at: float | None = None  # ready again
+    beat_again_at: float | None = None  # its heartbeat back at the pager after the restart
+    restore: str | None = None  # how to bring it back, when the runner could not
+
+
+@dataclass(kw_only=True)
+class GroupPages(Part):
+    """The notifications of one alert group to one receiver during the drill, and the repeats among them."""
+
+    alert: str
+    labels: dict[str, str]
+    receiver: str
+    group: str  # Alertmanager's group key
+    firing: int  # notifications carrying the alert firing
+    duplicates: list[float]  # when a notification repeated the one before it within the repeat interval
+    expected: bool
+    paged_s: float | None = None  # expected groups: first page after the fault
+    single_stack_s: float | None = None  # the drill's page_within (the deadline on one Prometheus, one Alertmanager)
+    allowed_s: float | None = None  # with a replica down: plus one evaluation interval
+
+
+@dataclass(kw_only=True)
+class HaRecord(Part):
+    """What a drill with replica_down adds: the kills, the pages per alert group, the heartbeats."""
+
+    evaluation_interval_s: float
+    repeat_interval_s: float  # a repeat sooner than this is a duplicate, later it is Alertmanager's repeat
+    kills: list[ReplicaRecord]
+    groups: list[GroupPages]
+    watchdog_timeout_s: float | None = None
+    heartbeats: dict[str, dict] = field(default_factory=dict)  # replica -> {ok: bool, text: str}
+
+
+@dataclass(kw_only=True)
 class Journal(Part):
     schema: int = SCHEMA
     drill: str
@@ -218,6 +265,8 @@ class Journal(Part):
     pages_source: str
     interrupted: bool
     verdict: str  # pass | fail
+    ha: HaRecord | None = None  # a drill that killed monitoring replicas (replica_down)
+    optional = ("ha",)
 
 
 def order_objectives(objectives: list[Objective]) -> None:

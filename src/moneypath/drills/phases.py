@@ -12,6 +12,9 @@
 5. the ledger and the money impact (moneypath.drills.impact), the key series for the plots
    (moneypath.drills.series), the tabletop when interactive, and the journal (moneypath.drills.journal).
 
+A drill with replica_down (the HA stack only) also kills those monitoring replicas while the fault is on, and
+at the end waits for the watchdog to show them, then restarts them (moneypath.drills.replicas).
+
 A drill without a fault runs its peak load instead of 2-4 and checks that nothing pages. A drill whose fault
 must page nobody (no expected alert, must_not_page "*": a fault the service should absorb, like a spike it
 sheds) holds the fault for the peak's duration (else the fault's) instead of waiting for a page.
@@ -43,6 +46,7 @@ from moneypath.drills.journal import (
     order_objectives,
 )
 from moneypath.drills.load import Load, LoadStats, Mix, major_text
+from moneypath.drills.replicas import ReplicaKills
 from moneypath.drills.series import key_series
 from moneypath.drills.targets import Target, TargetError
 from moneypath.drills.watcher import Watcher, is_page
@@ -55,6 +59,7 @@ class DrillRun(DrillContext):
         self.interactive, self.ask = interactive, ask
         self.watcher = Watcher(self, lambda: self.faults.record.injected_at)
         self.faults = FaultSwitch(self)
+        self.replicas = ReplicaKills(self, lambda: self.faults.record.injected_at, lambda: self.faults.active)
         self.diagnosis = Diagnosis(self)
         self.recovered_at: float | None = None
         self.window_end: float | None = None  # end of the fault (or peak) window
@@ -64,7 +69,9 @@ class DrillRun(DrillContext):
         return self.watcher.alert_matrix(self.faults.record.injected_at)
 
     def tick(self) -> None:
-        """One poll: alerts and pages, then the fault's end time, its halt conditions and its cap."""
+        """One poll: the replicas due to die (before the watcher reads), alerts and pages, then the fault's end
+        time, its halt conditions and its cap."""
+        self.replicas.watch()
         try:
             self.watcher.poll(self.clock())
         except TargetError as exc:
@@ -102,7 +109,19 @@ class DrillRun(DrillContext):
                 pass
             if self.load is not None:
                 self.load.stop()
+            if self.replicas.killed:
+                self._settle_replicas()
         return self.finish()
+
+    def _settle_replicas(self) -> None:
+        """The watchdog's view of the dead replica, then the stack whole again (also after Ctrl-C, without the wait)."""
+        try:
+            self.replicas.settle(wait=not self.interrupted)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.replicas.settle(wait=False)
+        except Exception as exc:  # noqa: BLE001 - the journal must still be written; restored fails below
+            self.event("note", f"replicas not settled: {type(exc).__name__}: {exc}")
 
     def _run_phases(self) -> None:
         drill = self.drill
@@ -125,7 +144,7 @@ class DrillRun(DrillContext):
             self.load.set_rate(drill.load.peak.rate)
             self.event("load", f"load raised to {drill.load.peak.rate:g} payments/s")
         if drill.alerts.expected:
-            longest = max(self.s(e.page_within) for e in drill.alerts.expected)
+            longest = max(self.page_deadline(e.page_within) for e in drill.alerts.expected)
             self.event("phase", f"waiting for {len(drill.alerts.expected)} expected page(s) (deadline up to "
                                 f"{longest:.0f} s)")
             self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
@@ -252,6 +271,7 @@ class DrillRun(DrillContext):
         injected, cleared = self.faults.record.injected_at, self.faults.record.cleared_at
         matrix = self.alert_matrix()
         self._judge_pages(matrix, injected)
+        ha = self.replicas.judge(self.watcher.pages, self._expected_for)
         if self.faults.record.halted:
             self.objective("halted", False, f"the drill was stopped: {self.faults.record.halted}")
         money_impact, lost_lines = impact.money_impact(self, outcomes, injected, cleared, self.window_end)
@@ -281,8 +301,14 @@ class DrillRun(DrillContext):
             roles=roles, regulatory=regulatory, series=series,
             load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
                                 self.load.stats if self.load else LoadStats()),  # no load started: all 0
-            pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
+            pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict, ha=ha,
         ).to_dict()
+
+    def _expected_for(self, page: dict):
+        """The drill's expected alert a page record answers, or None."""
+        labels = page.get("labels") or {}
+        return next((e for e in self.drill.alerts.expected if e.alert == page.get("alertname")
+                     and all(labels.get(k) == v for k, v in e.labels.items())), None)
 
     def _judge_pages(self, matrix: list[AlertRow], injected: float | None) -> None:
         """detected (when a fault was injected and alerts are expected) and no_unexpected_pages."""

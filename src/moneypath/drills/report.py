@@ -45,6 +45,10 @@ OBJECTIVE_TEXT = {
     "no_unexpected_pages": "no unexpected pages",
     "ledger_balanced": "ledger balanced afterwards",
     "steady_state_after": "steady state after recovery",
+    "replica_down": "monitoring replica killed mid-incident",
+    "paged_once": "paged once per alert group (no duplicate from the pair)",
+    "watchdog": "watchdog shows the dead replica",
+    "restored": "stack whole again (killed replica restarted)",
 }
 
 
@@ -350,6 +354,10 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
           Cell(str(a.get("reason") or ""))] for a in jn.alerts],
         "no alert expected and none fired")]))
 
+    ha = j.get("ha")
+    if isinstance(ha, dict):
+        out.append(_ha_section(jn, ha))
+
     if images:
         sec = Section("Key signals")
         sec.blocks.append(Para("Fault window shaded; dashed lines: fault injected, first page, last alert resolved.",
@@ -413,6 +421,52 @@ def _sections(jn: _Journal, images: list[Image], runbook_href: str | None) -> li
          for e in sorted(jn.list("timeline"), key=_in_time_order)],
         "empty")]))
     return out
+
+
+def _ha_section(jn: _Journal, ha: dict) -> Section:
+    """replica_down: which replica died when, each alert group's pages (once, or a duplicate from the pair), the
+    time to page against the single-stack deadline, the heartbeats, and whether the stack is whole again."""
+    evaluation = _num(ha.get("evaluation_interval_s"))
+    kills = [k for k in ha.get("kills") or [] if isinstance(k, dict)]
+    kill_rows = [[Cell(f"{k.get('component')} {k.get('replica')}"), Cell(str(k.get("part") or ""), "code"),
+                  Cell(jn.rel(k.get("killed_at")) if k.get("killed_at") else "not killed",
+                       "text" if k.get("killed_at") else "bad"),
+                  Cell(jn.rel(k.get("last_beat_at")) if k.get("last_beat_at") else "—"),
+                  Cell(jn.rel(k.get("late_at")) if k.get("late_at") else "—"),
+                  Cell(jn.rel(k.get("restarted_at")) if k.get("restarted_at") else
+                       f"DOWN: {k.get('error') or 'not restarted'}" + (f"; {k['restore']}" if k.get("restore") else ""),
+                       "text" if k.get("restarted_at") else "bad")]
+                 for k in kills]
+    group_rows = []
+    for g in (g for g in ha.get("groups") or [] if isinstance(g, dict)):
+        labels = g.get("labels") or {}
+        name = str(g.get("alert") or "?") + ("{" + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) + "}"
+                                             if labels else "")
+        dups = g.get("duplicates") or []
+        paged, allowed = _num(g.get("paged_s")), _num(g.get("allowed_s"))
+        if g.get("expected"):
+            timing = (f"T+{fmt_duration(paged)}; single stack ≤ {fmt_duration(g.get('single_stack_s'))}, "
+                      f"allowed ≤ {fmt_duration(allowed)}" if paged is not None else "no page after the fault")
+            in_time = paged is not None and allowed is not None and paged <= allowed
+        else:
+            timing, in_time = "not expected (not timed)", None
+        group_rows.append([Cell(name, "code"), Cell(str(g.get("receiver") or "")), Cell(str(g.get("firing", 0))),
+                           Cell(f"{len(dups)} DUPLICATE(S) from the pair", "bad") if dups else
+                           Cell("exactly once" if g.get("firing") == 1 else "once per change, no duplicate", "ok"),
+                           Cell(timing), _ok(in_time, "in time", "LATE")])
+    beats = ha.get("heartbeats") if isinstance(ha.get("heartbeats"), dict) else {}
+    beat_rows = [[Cell(f"replica {name}"), Cell(str((b or {}).get("text") or "")), _ok((b or {}).get("ok"))]
+                 for name, b in sorted(beats.items())]
+    return Section("Half the monitoring down (replica_down)", [
+        Para(f"Killed mid-incident (SIGKILL) on the HA stack; each expected page may take one evaluation interval "
+             f"({fmt_duration(evaluation)}) longer than on a single stack; a notification repeating the one before it "
+             f"within the repeat interval ({fmt_duration(ha.get('repeat_interval_s'))}) is a duplicate.", "note"),
+        Table(["replica", "part", "killed", "last heartbeat", "watchdog late", "restarted"], kill_rows,
+              "no replica was to be killed"),
+        Table(["alert group", "receiver", "firing notifications", "once?", "time to page", "ok"], group_rows,
+              "no alert group was notified"),
+        Table(["heartbeat", "what the pager saw", "ok"], beat_rows,
+              "heartbeats not followed (no pager, or nothing was killed)")])
 
 
 def _in_time_order(event: dict) -> tuple[float, bool]:

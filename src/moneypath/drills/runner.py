@@ -3,8 +3,8 @@
 run_drills runs each drill (on its own fresh local stack when no target is given) and run_drill one,
 through moneypath.drills.phases.DrillRun; print_summary shows the results. A drill run is cut by job:
 phases (the sequence), watcher (alerts and pages), faults (the fault switch, halts, the cap), evidence
-(the runbook's diagnosis), impact (money and ledger), series (the plots' data) and journal (its parts
-and journal.json).
+(the runbook's diagnosis), impact (money and ledger), series (the plots' data), replicas (monitoring
+replicas killed mid-incident, on the HA stack) and journal (its parts and journal.json).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Drill
+from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Drill, ha_problem
 from moneypath.drills.context import api_headers
 from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.load import TemplateError, major_text, payment_values, probe
@@ -82,7 +82,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
                     instances=tuple(state.service_urls()[1:]),
                     payments_token=issue(secret, "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600),
                     admin_token=issue(secret, "drill_operator", ["admin:faults"], ttl_s=3600),
-                    started_stack=True, time_factor=LOCAL_TIME_FACTOR)
+                    started_stack=True, time_factor=LOCAL_TIME_FACTOR, stack_dir=str(state_dir))
     _warm_up(target, drill, catalog)
     say(f"stack up in {time.time() - started:.1f} s (Prometheus {target.prometheus}, pages {target.pager}/pages; "
         f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.generate.compress)")
@@ -135,6 +135,12 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     results = []
     for drill in drills:
         say(f"=== {drill.name}: {drill.title}")
+        why = ha_problem(drill, bool((topology or {}).get("ha")) if target is None else bool(target.stack_dir),
+                         own_stack=target is None)
+        if why:  # the CLI refuses it first; a caller of this function gets the same line as a failed drill
+            say(f"           {why}")
+            results.append(Result(drill.name, "fail", {}, why))
+            continue
         if target is not None:
             result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask)
         else:

@@ -35,6 +35,7 @@ class Target:
     @property
     def services(self) -> list[str]:
         return [self.service, *self.instances]
+    stack_dir: str | None = None  # an HA stack's state directory (its stack.json): what replica_down may kill
 
     def describe(self) -> dict:
         return {"service": self.service, **({"instances": list(self.instances)} if self.instances else {}),

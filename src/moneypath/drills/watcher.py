@@ -182,7 +182,9 @@ class Watcher:
         resolved = [float(p["received_at"]) for p in self.matching_pages(exp.alert, exp.labels, "resolved")]
         gone = [s.gone_at for s in seen if s.first_firing and s.gone_at]
         got = sorted({p.get("receiver") for p in pages})
-        deadline = self.ctx.s(exp.page_within)
+        deadline = self.ctx.page_deadline(exp.page_within)
+        slack = f" = {self.ctx.s(exp.page_within):.0f} s + {self.ctx.page_slack_s:g} s with a replica down" \
+            if self.ctx.page_slack_s else ""
         paged_at = min((float(p["received_at"]) for p in pages), default=None)
         all_paged_at = max((min(float(p["received_at"]) for p in pages if p.get("receiver") == r)
                             for r in want if r in got), default=None)
@@ -199,10 +201,10 @@ class Watcher:
         elif not set(want) <= set(got):
             ok, reason = False, f"paged {', '.join(got)}, but not {', '.join(sorted(set(want) - set(got)))}"
         elif all_paged_at - injected > deadline:
-            ok, reason = False, f"paged {all_paged_at - injected:.0f} s after the fault, deadline {deadline:.0f} s"
+            ok, reason = False, f"paged {all_paged_at - injected:.0f} s after the fault, deadline {deadline:.0f} s{slack}"
         else:
             ok, reason = True, f"paged {', '.join(got)} {all_paged_at - injected:.0f} s after the fault " \
-                               f"(deadline {deadline:.0f} s)"
+                               f"(deadline {deadline:.0f} s{slack})"
         if before and paged_at is not None:
             reason += "; it was already firing before the fault, so this page may not be the fault's"
         # resolved: the resolve notification, else when Prometheus stopped showing it (if every series did)

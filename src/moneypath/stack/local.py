@@ -25,6 +25,7 @@ import yaml
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, duration_seconds
+from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
@@ -39,6 +40,14 @@ MAX_INSTANCES = 16
 REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
 
 
+def replica_part(component: str, replica: str) -> str:
+    """The part that runs `replica` (HA_REPLICAS: a, b) of a monitoring pair: prometheus-b for (prometheus, b)."""
+    if component not in HA_COMPONENTS or replica not in HA_REPLICAS:
+        raise StackError(f"no replica {replica!r} of {component!r} (pairs: {', '.join(HA_COMPONENTS)}; "
+                         f"replicas {', '.join(HA_REPLICAS)})")
+    return component + REPLICAS[HA_REPLICAS.index(replica)]
+
+
 class StackError(Exception):
     pass
 
@@ -50,6 +59,7 @@ class Part:
     pid: int
     health_path: str
     log: str
+    argv: list[str] = field(default_factory=list)  # how it was started (restart_part starts it so again)
 
 
 @dataclass
@@ -67,6 +77,8 @@ class StackState:
     def service_urls(self) -> list[str]:
         """Every instance of the reference service, instance 0 (part "refservice") first."""
         return [p.url for p in self.parts if p.name == "refservice" or p.name.startswith(INSTANCE_PART)]
+    ha: bool = False  # the monitoring runs in pairs (replica_part names them)
+    fast: bool = False  # 1 s intervals and the FAST notification timings (moneypath.generate.routing)
 
     def url(self, name: str) -> str:
         """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
@@ -150,7 +162,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     if running and any(_alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
-    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine)
+    state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine,
+                       ha=ha, fast=fast)
     replicas = REPLICAS if ha else ("",)
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -236,7 +249,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
             with log.open("ab") as out:
                 proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env={**os.environ, **env})
-            state.parts.append(Part(name, url, proc.pid, health, str(log)))
+            state.parts.append(Part(name, url, proc.pid, health, str(log), argv))
             _save(state)
             progress(f"started {name:<14} {url}  (log {log})")
         deadline = time.monotonic() + timeout_s
@@ -403,6 +416,75 @@ def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
         shutil.rmtree(state.postgres_dir, ignore_errors=True)
     (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)
     return True
+
+
+def kill_part(state_dir: Path, name: str, timeout_s: float = 10.0) -> Part:
+    """SIGKILL one part of the stack (its process group, as a crash would take it) and wait until it is gone;
+    the part as stack.json records it. StackError when the stack has no such part or it is not running."""
+    state = load_state(state_dir.resolve())
+    part = next((p for p in state.parts if p.name == name), None) if state else None
+    if part is None:
+        raise StackError(f"no part {name!r} in the stack at {state_dir}")
+    if not _alive(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) is not running")
+    try:
+        os.killpg(part.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout_s
+    while not _gone(part.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not _gone(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) still runs {timeout_s:.0f} s after SIGKILL")
+    return part
+
+
+RESTARTABLE = tuple(c + r for c in HA_COMPONENTS for r in REPLICAS)  # their environment is this process's own
+
+
+def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
+    """Start a dead monitoring part again as `up` started it (same flags, data directory, port and log) and
+    wait until it is ready; stack.json gets its new pid. StackError when it is running, unknown, or not ready."""
+    state = load_state(state_dir.resolve())
+    part = next((p for p in state.parts if p.name == name), None) if state else None
+    if part is None:
+        raise StackError(f"no part {name!r} in the stack at {state_dir}")
+    if name not in RESTARTABLE or not part.argv:
+        raise StackError(f"{name} cannot be restarted alone: moneypath down, then up")
+    if not _gone(part.pid):
+        raise StackError(f"{name} (pid {part.pid}) is still running")
+    with open(part.log, "ab") as out:
+        proc = subprocess.Popen(part.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    part.pid = proc.pid
+    _save(state)
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(part):
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited at restart; see {part.log}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{name} not ready {timeout_s:.0f} s after its restart; see {part.log}")
+        time.sleep(0.2)
+    return part
+
+
+def _gone(pid: int) -> bool:
+    """Exited: reaped here when it is this process's child (`up` ran in it), else no longer running; a zombie
+    whose parent is another process (it answers signal 0 like a live one) is gone too. A child whose first
+    thread is a zombie while the others still exit is not yet gone: waitpid says so."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return not _alive(pid) or _zombie(pid)
+    return bool(reaped) or not _alive(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _reap(pid: int) -> None:
