@@ -50,8 +50,8 @@ def case(catalog, key, series, eval_time, labels, description, interval="15s", f
             "alert_rule_test": [{"eval_time": eval_time, "alertname": catalog.alert_name(key), "exp_alerts": expected}]}
 
 
-def stale_description(seq: int) -> str:
-    return (f"The newest signed checkpoint of the audit trail covers seq {seq}, but events appended more than 15m ago "
+def stale_description(seq: int, wait: str = "15m") -> str:
+    return (f"The newest signed checkpoint of the audit trail covers seq {seq}, but events appended more than {wait} ago "
             "lie beyond it: the service stopped signing (checkpoint directory unwritable or full, or a checkpoint "
             "there that contradicts the chain; see its log). Until it signs again, the newest events can be "
             "rewritten without `moneypath audit verify --checkpoints` noticing.")
@@ -219,6 +219,28 @@ def test_a_changed_threshold_changes_the_verdict(catalog, tmp_path):
                 "10m", {}, "anything")
     assert promtool(tmp_path, [quiet]).returncode == 0
     assert promtool(tmp_path, [loud]).returncode != 0
+
+
+def test_audit_checkpoint_stale_on_a_foreign_catalog(tmp_path):
+    """The ticket shop with its audit trail and checkpoints on (threshold 600 s, for: 10m): its own metric names,
+    alert name and wait; quiet while signing trails the head, firing once it stops."""
+    from moneypath.generate.build import rules_yaml
+    from moneypath.generate.rules import alert_rules, recording_rules
+    from tests.unit.test_rules_features import load, with_audit
+
+    shop = load(with_audit())
+    files = []
+    for name, doc in (("recording.yaml", recording_rules(shop)), ("alerts.yaml", alert_rules(shop))):
+        (tmp_path / name).write_text(rules_yaml(doc))
+        files.append(str(tmp_path / name))
+    firing = case(shop, "AuditCheckpointStale", [("audit_head_seq", "0+5x40"), ("audit_checkpoint_seq", "0+5x5 25x35")],
+                  "30m", {}, stale_description(25, "10m"), interval="1m")
+    quiet = case(shop, "AuditCheckpointStale", [("audit_head_seq", "0+5x40"), ("audit_checkpoint_seq", "0 0+5x39")],
+                 "30m", {}, "", interval="1m", fires=False)
+    assert firing["alert_rule_test"][0]["alertname"] == "ShopAuditCheckpointStale"
+    assert firing["input_series"][0]["series"] == "shop_audit_head_seq"
+    result = promtool(tmp_path, [firing, quiet], rule_files=files)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ---------------------------------------------------------------- SLO detection time

@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "storage on), Alertmanager with the generated routing, and `moneypath pager` recording every "
                     "page. Configuration, data and logs go to the state directory. The reference service it "
                     "starts (unless --target) signs checkpoints of its audit trail, when the catalog's audit "
-                    "feature is on, into audit-checkpoints/ in the state directory with a key made once in the state directory "
+                    "feature is on, into the state directory's audit-checkpoints/ with a key made there once "
                     "(audit-checkpoint.key, mode 0600; .pub to verify); up and status say where. Your own "
                     "service (--target) signs its own, or not.")
     _catalog_arg(up)
