@@ -10,6 +10,7 @@ import os
 import shlex
 import stat
 import threading
+import time
 import uuid
 
 import httpx
@@ -81,10 +82,15 @@ def test_the_stack_signs_checkpoints_says_where_and_stale_signing_raises_a_ticke
         aside = tmp_path / "checkpoints-aside"
         checkpoints.rename(aside)
         checkpoints.write_text("not a directory\n")
+        stopped = time.monotonic()
         wait_for(lambda: firing(prometheus, alert), 90, f"{alert} while nothing is signed")
+        fired = time.monotonic() - stopped
         checkpoints.unlink()
         aside.rename(checkpoints)
         wait_for(lambda: not firing(prometheus, alert), 60, f"{alert} to resolve once the service signs again")
+        print(f"\n{alert} fired {fired:.1f} s after signing stopped (floor at 60x: 15 s wait + 10 s for:), "
+              f"resolved {time.monotonic() - stopped - fired:.1f} s after it resumed")
+        assert fired >= 20  # not before events waited the (compressed) threshold and for: (less the 2 s interval)
     finally:
         stop.set()
         if driver is not None:
