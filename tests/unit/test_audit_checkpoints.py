@@ -309,6 +309,7 @@ def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newe
     assert check.run_once().intact
     assert [p.name for p in cps.iterdir()] == ["00000000000000000003.note"]
     assert registry.get_sample_value(mp.catalog.metric(Key.AUDIT_CHECKPOINT_SEQ)) == 3
+    assert registry.get_sample_value(mp.catalog.metric(Key.AUDIT_HEAD_SEQ)) == 3  # what AuditCheckpointStale compares
     assert check.run_once().intact and len(list(cps.iterdir())) == 1  # within the interval: none more
     assert CheckpointDir(cps).newest(Verifier(public)).seq == 3
 
@@ -319,9 +320,12 @@ def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newe
     assert "its hash differs from the one signed in checkpoint 00000000000000000003.note" in verdict.reason
     assert len(list(cps.iterdir())) == 1  # nothing signed over a broken chain
 
-    without, _ = AuditCheck(make_engine(f"sqlite:///{path}"), make_reader(f"sqlite:///{path}"),
-                            MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry())), None
+    plain = CollectorRegistry()
+    without = AuditCheck(make_engine(f"sqlite:///{path}"), make_reader(f"sqlite:///{path}"),
+                         MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=plain))
     assert without.run_once().intact  # the same restart without checkpoints: nothing outside says otherwise
+    # and nothing to catch up with: both gauges stay 0, so AuditCheckpointStale cannot fire for it
+    assert plain.get_sample_value(without.mp.catalog.metric(Key.AUDIT_HEAD_SEQ)) == 0
 
 
 def test_a_restart_catches_a_chain_cut_off_below_the_newest_checkpoint(tmp_path):

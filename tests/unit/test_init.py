@@ -67,6 +67,25 @@ def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clea
     assert (root / "runbooks/ticketsauditchainbroken.md").is_file()
     assert any((root / "runbooks/drills").glob("*audit*"))
     assert run_cli("lint", "--root", str(root)).returncode == 0
+    # A team's service is not assumed to sign checkpoints: no checkpoint signals, no AuditCheckpointStale ...
+    assert not c.has(Key.AUDIT_CHECKPOINT_SEQ) and "AuditCheckpointStale" not in c.alerts
+    assert "CheckpointStale" not in rules
+    # ... until it does, and follows the catalog's comment: then `init .` writes its page and the lint is clean.
+    text = (root / "moneypath.yaml").read_text()
+    assert f"also declare the gauges\n  # {Key.AUDIT_CHECKPOINT_SEQ} and {Key.AUDIT_HEAD_SEQ}" in text
+    gauges = "".join(f"  {key}:\n    type: gauge\n    help: {key}.\n    labels: {{}}\n"
+                     for key in (Key.AUDIT_CHECKPOINT_SEQ, Key.AUDIT_HEAD_SEQ))
+    assert text.index("\nsignals:") < text.index("\nslos:")  # the signals section ends where slos: starts
+    text = text.replace("\nslos:", "\n" + gauges + "\nslos:", 1)
+    text += ("  AuditCheckpointStale: {severity: ticket, threshold: 900, for: 5m,\n"
+             "    summary: New audit events wait for a signed checkpoint.}\n")
+    (root / "moneypath.yaml").write_text(text)
+    assert run_cli("init", str(root)).returncode == 0 and run_cli("build", "--root", str(root), "--catalog",
+                                                                   str(root / "moneypath.yaml")).returncode == 0
+    assert "max(tickets_audit_checkpoint_seq) < max(tickets_audit_head_seq offset 15m)" in \
+        (root / "alerts/moneypath-alerts.yaml").read_text()
+    assert (root / "runbooks/ticketsauditcheckpointstale.md").is_file()
+    assert run_cli("lint", "--root", str(root)).returncode == 0
 
 
 def test_the_breaker_feature_brings_its_signal_and_the_circuit_half_of_the_provider_alert(tmp_path):

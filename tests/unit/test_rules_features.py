@@ -246,3 +246,52 @@ def test_a_catalog_without_a_breaker_that_still_declares_its_signal_is_refused()
         Key.PROVIDER_CIRCUIT_STATE]
     with pytest.raises(CatalogError, match="signals.provider_circuit_state: belongs to the breaker feature, which is off"):
         load(data)
+
+
+# ---------------------------------------------------------------- audit checkpoints
+
+
+AUDIT_SIGNALS = {
+    Key.AUDIT_CHAIN_BROKEN: {"type": "gauge", "help": "1 while the chain does not verify.", "labels": {}},
+    Key.AUDIT_CHECKPOINT_SEQ: {"type": "gauge", "help": "Seq of the newest signed checkpoint.", "labels": {}},
+    Key.AUDIT_HEAD_SEQ: {"type": "gauge", "help": "Seq of the verified head.", "labels": {}},
+}
+
+
+def with_audit(checkpoints: bool = True, stale_alert: bool = True) -> dict:
+    """The ticket shop with its audit trail on; `checkpoints`: it declares the checkpoint signals."""
+    data = foreign_data()
+    data["features"]["audit"] = True
+    data["signals"] |= {k: v for k, v in AUDIT_SIGNALS.items() if checkpoints or k == Key.AUDIT_CHAIN_BROKEN}
+    data["alerts"]["AuditChainBroken"] = {"severity": "page", "threshold": 0, "summary": "The audit trail broke."}
+    if stale_alert:
+        data["alerts"]["AuditCheckpointStale"] = {"severity": "ticket", "threshold": 600, "for": "10m",
+                                                  "summary": "Audit events wait for a signed checkpoint."}
+    return data
+
+
+def test_audit_checkpoint_stale_on_a_foreign_catalog_uses_its_names_and_threshold():
+    c = load(with_audit())
+    [rule] = business(c)[c.alert_name("AuditCheckpointStale")]
+    assert rule["expr"] == (f"max({c.namespace}_audit_checkpoint_seq) < max({c.namespace}_audit_head_seq offset 10m)")
+    assert rule["for"] == "10m" and rule["labels"] == {"severity": "ticket"}
+    assert rule["annotations"]["runbook_url"] == c.runbook_url("AuditCheckpointStale")
+    assert "more than 10m ago" in rule["annotations"]["description"]
+    assert series_of_every_rule(c) - set(metric_index(c)) - {r["record"] for r in rules(recording_rules(c))} == set()
+    # compressed like every other rule: the drill stack's 60x turns the 10 minutes into 10 seconds
+    [compressed] = [r for r in rules(compress_rules(alert_rules(c), 60)) if r["alert"] == rule["alert"]]
+    assert compressed["expr"].endswith("offset 10s)")
+
+
+def test_audit_checkpoint_stale_exists_only_where_the_catalog_lists_it_with_the_checkpoint_signals():
+    assert not [name for name in business(load(with_audit(stale_alert=False))) if "Checkpoint" in name]
+    with pytest.raises(CatalogError, match=r"alerts.AuditCheckpointStale: compares the signals audit_checkpoint_seq "
+                                           r"and audit_head_seq; declare audit_checkpoint_seq and audit_head_seq"):
+        load(with_audit(checkpoints=False))
+    data = with_audit()
+    data["alerts"]["AuditCheckpointStale"]["threshold"] = 0
+    with pytest.raises(CatalogError, match=r"alerts.AuditCheckpointStale.threshold: 0: the seconds an audit event"):
+        load(data)
+    data = with_audit(checkpoints=False)  # a team's own expr needs no built-in signal
+    data["alerts"]["AuditCheckpointStale"] = {"severity": "ticket", "expr": "vector(0) > 1", "summary": "Ours."}
+    assert load(data).alerts["AuditCheckpointStale"].expr

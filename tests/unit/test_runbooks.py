@@ -207,7 +207,7 @@ def test_sql_is_never_prepared_on_the_reference_schema_unless_that_is_the_databa
     with sqlite3.connect(tmp_path / "team.db") as db:
         db.execute("CREATE TABLE charges (id TEXT PRIMARY KEY, order_id TEXT, state TEXT, amount_minor INTEGER)")
     problems = check_runbooks(catalog, root, promtool=False, db_url=f"sqlite:///{tmp_path / 'team.db'}")
-    assert len(problems) == len(sql_steps(catalog, root)) == 19
+    assert len(problems) == len(sql_steps(catalog, root)) == 20
     assert f"{DUP}: diagnosis.3.sql: does not run on the --db-url database: no such table: reconciliation_breaks" \
         in problems
 
@@ -259,14 +259,14 @@ def test_a_database_url_that_cannot_be_opened_read_only_is_refused(url):
 
 def test_sql_steps_lists_what_a_lint_without_a_database_leaves_unchecked(catalog, root):
     steps = sql_steps(catalog, ROOT)
-    assert len(steps) == 19
+    assert len(steps) == 20
     assert steps[:4] == ["runbooks/moneypathapprovalratedrop.md: diagnosis.4.sql",
                          "runbooks/moneypathauditchainbroken.md: diagnosis.2.sql",
                          "runbooks/moneypathauditchainbroken.md: diagnosis.3.sql",
-                         "runbooks/moneypathauthorizationssilent.md: diagnosis.4.sql"]
+                         "runbooks/moneypathauditcheckpointstale.md: diagnosis.3.sql"]
     assert f"{DUP}: diagnosis.3.sql" in steps and f"{DUP}: diagnosis.4.sql" in steps
     edit(root, DUP, "owner: payments-oncall\n", "")  # a page that does not validate: its problem is reported instead
-    assert len(sql_steps(catalog, root)) == 17
+    assert len(sql_steps(catalog, root)) == 18
 
 
 def _lint_root(root):
@@ -279,7 +279,7 @@ def _lint_root(root):
 def test_moneypath_lint_notes_sql_not_checked_without_a_database(root):
     result = run_cli("lint", "--root", str(_lint_root(root)))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ("lint: 19 SQL diagnosis steps not checked (give --db-url to check them against your "
+    assert result.stdout == ("lint: 20 SQL diagnosis steps not checked (give --db-url to check them against your "
                              "database)\nlint: 4 ledger queries not checked (give --db-url to check them against "
                              "your database)\nlint: no problems\n")
     assert result.stderr == ""

@@ -343,6 +343,7 @@ EVERY_METHOD = {
     "set_audit_chain": (lambda mp: mp.set_audit_chain(True), "audit_chain_broken", {}),
     "count_shed": (lambda mp: mp.count_shed("normal"), "requests_shed_total", {"priority": "normal"}),
     "set_audit_checkpoint": (lambda mp: mp.set_audit_checkpoint(30), "audit_checkpoint_seq", {}),
+    "set_audit_head": (lambda mp: mp.set_audit_head(31), "audit_head_seq", {}),
     "record_http": (lambda mp: mp.record_http("/healthz", "GET", 200, 0.01), "http_requests_total",
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",

@@ -80,6 +80,31 @@ def generate_key(name: str) -> tuple[str, str]:
             f"{name}+{key_id}+{base64.b64encode(bytes([ALGORITHM_ED25519]) + public).decode()}")
 
 
+def write_key_pair(name: str, out: Path) -> tuple[Path, Path, str]:
+    """A new key pair as `out/NAME.key` (the signer key, mode 0600) and `out/NAME.pub`: (private path, public
+    path, verifier key). Never replaces a key; CheckpointError in one line, and no half-written pair."""
+    signer, verifier = generate_key(name)
+    private, public = out / f"{name}.key", out / f"{name}.pub"
+    for path in (private, public):
+        if path.exists():
+            raise CheckpointError(f"{path} exists; refusing to replace a key")
+    if not out.is_dir():
+        raise CheckpointError(f"{out} is not a directory")
+    try:
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(signer + "\n")
+        try:
+            with open(public, "x") as f:
+                f.write(verifier + "\n")
+        except OSError:
+            private.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CheckpointError(f"cannot write the key files in {out}: {exc.strerror}") from None
+    return private, public, verifier
+
+
 def _key_parts(text: str, what: str) -> tuple[str, bytes, bytes]:
     parts = text.strip().split("+", 2)  # the base64 may hold "+" too
     if len(parts) != 3:

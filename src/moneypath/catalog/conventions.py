@@ -42,6 +42,7 @@ class Key:
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
     REQUESTS_SHED_TOTAL = "requests_shed_total"
     AUDIT_CHECKPOINT_SEQ = "audit_checkpoint_seq"  # optional: recorded when the catalog declares it
+    AUDIT_HEAD_SEQ = "audit_head_seq"  # optional: the head the service's check last verified
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

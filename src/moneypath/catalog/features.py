@@ -44,7 +44,8 @@ FEATURES: dict[str, Feature] = {
     "cost": Feature("a cost model and cost per transaction", (Key.COST_USD_TOTAL,),
                     ("CostPerTransactionRegression",)),
     "audit": Feature("a hash-chained audit trail of every change to a financial record (off unless listed)",
-                     (Key.AUDIT_CHAIN_BROKEN, Key.AUDIT_CHECKPOINT_SEQ), ("AuditChainBroken",), default=False),
+                     (Key.AUDIT_CHAIN_BROKEN, Key.AUDIT_CHECKPOINT_SEQ, Key.AUDIT_HEAD_SEQ),
+                     ("AuditChainBroken", "AuditCheckpointStale"), default=False),
     "admission": Feature("admission control: past its capacity the service refuses requests at once (503 + "
                          "Retry-After) instead of queueing them (off unless listed)",
                          (Key.REQUESTS_SHED_TOTAL,), ("LoadShedding",), default=False),

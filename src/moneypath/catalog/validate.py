@@ -116,6 +116,16 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if auth is not None and not {"approved", "declined"} <= set(auth.labels.get("outcome", ())):
             bad(("signals", Key.AUTHORIZATIONS_TOTAL, "labels", "outcome"),
                 "ApprovalRateDrop needs the outcomes approved and declined (or give the alert its own expr:)")
+    stale = c.alerts.get("AuditCheckpointStale")
+    if stale is not None and stale.expr is None:
+        missing = [key for key in (Key.AUDIT_CHECKPOINT_SEQ, Key.AUDIT_HEAD_SEQ) if key not in c.signals]
+        if missing:
+            bad(("alerts", "AuditCheckpointStale"), f"compares the signals {Key.AUDIT_CHECKPOINT_SEQ} and "
+                f"{Key.AUDIT_HEAD_SEQ}; declare {' and '.join(missing)} (a service that signs checkpoints of its "
+                "audit trail sets both) or remove the alert")
+        if stale.threshold is not None and stale.threshold < 1:
+            bad(("alerts", "AuditCheckpointStale", "threshold"), f"{stale.threshold:g}: the seconds an audit event "
+                "may wait for a signed checkpoint, at least 1 (several of the service's checkpoint intervals)")
     slo_alerts = {slo_alert_key(key): key for key in c.slos}
     for key, alert in c.alerts.items():
         if not _ALERT_NAME.match(key):

@@ -118,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         "up", help="start Prometheus, Alertmanager and the pager on loopback",
         description="Start the local stack on free loopback ports: Prometheus with the generated rules (exemplar "
                     "storage on), Alertmanager with the generated routing, and `moneypath pager` recording every "
-                    "page. Configuration, data and logs go to the state directory.")
+                    "page. Configuration, data and logs go to the state directory. The reference service it "
+                    "starts (unless --target) signs checkpoints of its audit trail, when the catalog's audit "
+                    "feature is on, into the state directory's audit-checkpoints/ with a key made there once "
+                    "(audit-checkpoint.key, mode 0600; .pub to verify); up and status say where. Your own "
+                    "service (--target) signs its own, or not.")
     _catalog_arg(up)
     _state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
@@ -162,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     _state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
-                                 description="Show each part's health, URL and, for Prometheus, its scrape targets.")
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets; "
+                                             "for the reference service, where its audit checkpoints go and "
+                                             "the newest seq signed.")
     _state_arg(status)
     pager = commands.add_parser(
         "pager", help="run the Alertmanager webhook receiver that records pages",
@@ -456,6 +462,10 @@ def _stack(args) -> int:
             if args.instances > 1 and state.service_urls():
                 print(f"{args.instances} instances of the reference service on one database: "
                       f"{', '.join(state.service_urls())}")
+            if state.audit_checkpoints:
+                print(f"audit checkpoints: the service signs its audit chain into {state.audit_checkpoints} (key "
+                      f"{state.audit_key.removesuffix('.pub')}.key, made once); check the ledger against them: "
+                      f"{state.audit_verify_command()}")
             if args.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")

@@ -179,34 +179,14 @@ def _walk_span_in(url: str, span: tuple[int, int], marks) -> object:
 
 
 def _keygen(args) -> int:
-    import os
     from pathlib import Path
 
-    from moneypath._common.audit_checkpoint import CheckpointError, generate_key
+    from moneypath._common.audit_checkpoint import CheckpointError, write_key_pair
 
     try:
-        signer, verifier = generate_key(args.name)
+        private, public, verifier = write_key_pair(args.name, Path(args.out))
     except CheckpointError as exc:
         return _fail("keygen", str(exc))
-    out = Path(args.out)
-    private, public = out / f"{args.name}.key", out / f"{args.name}.pub"
-    for path in (private, public):
-        if path.exists():
-            return _fail("keygen", f"{path} exists; refusing to replace a key")
-    if not out.is_dir():
-        return _fail("keygen", f"--out {out}: not a directory")
-    try:
-        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(signer + "\n")
-        try:
-            with open(public, "x") as f:
-                f.write(verifier + "\n")
-        except OSError:
-            private.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        return _fail("keygen", f"cannot write the key files in {out}: {exc.strerror}")
     print(f"wrote {private} (signer key: the service's MONEYPATH_AUDIT_CHECKPOINT_KEY) and {public} (verifier "
           f"key: {verifier})")
     return 0

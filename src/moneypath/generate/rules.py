@@ -33,6 +33,7 @@ from moneypath.catalog.conventions import (
     sli_events_record,
     slo_alert_key,
 )
+from moneypath.generate.compress import format_duration
 
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 
@@ -381,6 +382,24 @@ def _audit_chain_broken(c: Catalog, a: Alert) -> Shape:
                  "`moneypath audit verify` names the first broken event.")
 
 
+def _audit_checkpoint_stale(c: Catalog, a: Alert) -> Shape:
+    checkpoint, head = c.metric(Key.AUDIT_CHECKPOINT_SEQ), c.metric(Key.AUDIT_HEAD_SEQ)
+    wait = format_duration(a.threshold or 0)
+    # The newest checkpoint does not reach the head as it was `wait` ago: an event appended that long ago is still
+    # unsigned. It cannot fire on an idle service: its head stops moving, the next checkpoint signs it, and from
+    # then on the checkpoint equals the head. Nor on a Prometheus younger than `wait` (no head from then), after a
+    # service restart (it resumes at its newest checkpoint and signs the head at its first check), while the chain
+    # is broken (the head gauge moves on intact checks only: AuditChainBroken pages for that), or for a service
+    # without checkpoints (it sets neither gauge: both stay 0). max(): instances on one database share one chain,
+    # and whichever signs a head first covers it for all.
+    return Shape(f"max({checkpoint}) < max({head} offset {wait})",
+                 "The newest signed checkpoint of the audit trail covers seq {{ $value | printf \"%.0f\" }}, but "
+                 f"events appended more than {wait} ago lie beyond it: the service stopped signing (checkpoint "
+                 "directory unwritable or full, or a checkpoint there that contradicts the chain; see its log). "
+                 "Until it signs again, the newest events can be rewritten without `moneypath audit verify "
+                 "--checkpoints` noticing.")
+
+
 def _load_shedding(c: Catalog, a: Alert) -> Shape:
     shed, served = c.metric(Key.REQUESTS_SHED_TOTAL), c.metric(Key.HTTP_REQUESTS_TOTAL)
     # Refusals are answered requests too (503), so the ratio is the share of all requests refused.
@@ -403,6 +422,7 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     "CostPerTransactionRegression": _cost_regression,
     "AuthorizationsSilent": _authorizations_silent,
     "AuditChainBroken": _audit_chain_broken,
+    "AuditCheckpointStale": _audit_checkpoint_stale,
     "LoadShedding": _load_shedding,
 }
 

@@ -73,6 +73,7 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
 OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.CARD_NUMBERS_TOTAL: ("counter", ("source", "action")),
     Key.AUDIT_CHECKPOINT_SEQ: ("gauge", ()),
+    Key.AUDIT_HEAD_SEQ: ("gauge", ()),
 }
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
@@ -85,7 +86,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "webhooks": ("count_webhook",),
     "idempotency": ("count_idempotent_replay",),
     "cost": ("add_cost",),
-    "audit": ("set_audit_chain", "set_audit_checkpoint"),
+    "audit": ("set_audit_chain", "set_audit_checkpoint", "set_audit_head"),
     "admission": ("count_shed",),
 }
 
@@ -200,6 +201,8 @@ class MoneyPath:
         # Optional within the feature (catalogs written before it lack it): not declared, not recorded.
         checkpoint = opt(Key.AUDIT_CHECKPOINT_SEQ)
         self._audit_checkpoint = checkpoint.child(()) if checkpoint is not None else None
+        head = opt(Key.AUDIT_HEAD_SEQ)
+        self._audit_head = head.child(()) if head is not None else None
         self._logged_failures: set[str] = set()
         self._logged_unknown: set[tuple] = set()
         for key, family in self.families.items():
@@ -399,6 +402,20 @@ class MoneyPath:
             self._audit_checkpoint.set(seq)
         except Exception:
             self._failed("set_audit_checkpoint")
+
+    def set_audit_head(self, seq: int) -> None:
+        """In a service that signs checkpoints, after each check that found the audit trail intact: the seq of the
+        head it verified, which its next checkpoint must cover (a no-op when the catalog does not declare the
+        signal). The AuditCheckpointStale alert compares it with `set_audit_checkpoint`'s seq; a service without
+        checkpoints does not call it, so both stay 0 and nothing fires."""
+        if self._audit_head is None:
+            return
+        try:
+            if not 0 <= seq < _INF:
+                raise ValueError("a head's seq is a non-negative number")
+            self._audit_head.set(seq)
+        except Exception:
+            self._failed("set_audit_head")
 
     # ------------------------------------------------------------ reconciliation
 

@@ -4,6 +4,10 @@ Prometheus (generated scrape config, recording and alert rules, exemplar storage
 Alertmanager (generated routing) and `moneypath pager`, each on a free port, with their
 configuration, data and logs in a state directory. What runs is recorded in
 `<state>/stack.json`, so `down` and `status` work from another shell.
+
+With the reference service and the catalog's audit trail on, the service signs checkpoints of its audit
+chain (moneypath._common.audit_checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
+in the state directory (`audit-checkpoint.key`, mode 0600, and `.pub`): files beside the ledger, never in it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import httpx
 import yaml
 
 from moneypath._common import atomic
+from moneypath._common.audit_checkpoint import FILE as CHECKPOINT_FILE
+from moneypath._common.audit_checkpoint import CheckpointError, write_key_pair
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS
@@ -37,6 +43,11 @@ LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unl
 ENGINES = ("prometheus", "vm")
 INSTANCE_PART = "refservice-"  # parts refservice (instance 0), refservice-1, refservice-2, …
 MAX_INSTANCES = 16
+AUDIT_KEY = "audit-checkpoint"  # <state>/audit-checkpoint.key (signer, 0600) and .pub (verifier), made once
+AUDIT_CHECKPOINTS = "audit-checkpoints"  # <state>/audit-checkpoints/<seq>.note: what the service signed
+# How often the service signs its verified head: the fast stack's rules are compressed 60x (drills), so its
+# checkpoints must trail the head by seconds; otherwise the service's production default.
+AUDIT_CHECKPOINT_INTERVAL_S = {True: "2", False: "60"}
 REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
 
 
@@ -73,12 +84,22 @@ class StackState:
     engine: str = "prometheus"  # or "vm": VictoriaMetrics stores and answers queries, vmalert runs the rules
     db_url: str = ""  # the reference service's ledger database, when `up` started it
     postgres_dir: str = ""  # the throwaway PostgreSQL cluster `up --postgres` made; removed by `down`
+    ha: bool = False  # the monitoring runs in pairs (replica_part names them)
+    fast: bool = False  # 1 s intervals and the FAST notification timings (moneypath.generate.routing)
+    # The reference service's signed audit checkpoints ("" when it does not sign): the directory, the verifier
+    # key file, and the ledger database they cover ("" for a database the stack was given: its URL is not kept).
+    audit_checkpoints: str = ""
+    audit_key: str = ""
+    ledger_url: str = ""
 
     def service_urls(self) -> list[str]:
         """Every instance of the reference service, instance 0 (part "refservice") first."""
         return [p.url for p in self.parts if p.name == "refservice" or p.name.startswith(INSTANCE_PART)]
-    ha: bool = False  # the monitoring runs in pairs (replica_part names them)
-    fast: bool = False  # 1 s intervals and the FAST notification timings (moneypath.generate.routing)
+
+    def audit_verify_command(self) -> str:
+        """The one command that checks the stack's ledger against what its service signed."""
+        return (f"moneypath audit verify --db {self.ledger_url or 'URL'} --checkpoints {self.audit_checkpoints} "
+                f"--key {self.audit_key}")
 
     def url(self, name: str) -> str:
         """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
@@ -176,6 +197,11 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     if services:
         state.db_url = db_url or f"sqlite:///{state_dir / LEDGER_DB}"
         secrets = write_secrets(state_dir)
+        checkpoints = audit_checkpoint_env(c, state_dir, fast) if c.enabled("audit") else {}
+        if checkpoints:
+            state.audit_checkpoints = checkpoints["MONEYPATH_AUDIT_CHECKPOINT_DIR"]
+            state.audit_key = checkpoints["MONEYPATH_AUDIT_CHECKPOINT_KEY"].removesuffix(".key") + ".pub"
+            state.ledger_url = "" if db_url else f"sqlite:///{state_dir / LEDGER_DB}"
         env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
                "MONEYPATH_CATALOG": str(Path(c.path).resolve()),
                "MONEYPATH_DB_URL": state.db_url,
@@ -186,6 +212,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                "MONEYPATH_RECONCILE_GRACE_S": "5" if fast else "30",
                "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
                "MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1" if fast else "60",
+               **checkpoints,
                **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.reference.providersim",
                                     "--port", str(ports["providersim"]), "--catalog", env["MONEYPATH_CATALOG"],
@@ -346,6 +373,20 @@ def unanswered_targets(targets: list[str], wait_s: float = TARGET_WAIT_S) -> lis
             break
         time.sleep(0.5)
     return [(t, reasons[t]) for t in pending]
+
+
+def audit_checkpoint_env(c: Catalog, state_dir: Path, fast: bool) -> dict[str, str]:
+    """The reference service's checkpoint settings: the stack's key, made on the first `up` and kept (the
+    checkpoints already signed stay verifiable), and the directory beside the ledger."""
+    private = state_dir / f"{AUDIT_KEY}.key"
+    if not private.exists():
+        try:
+            write_key_pair(AUDIT_KEY, state_dir)
+        except CheckpointError as exc:
+            raise StackError(f"audit checkpoint key: {exc}") from None
+    return {"MONEYPATH_AUDIT_CHECKPOINT_DIR": str(state_dir / AUDIT_CHECKPOINTS),
+            "MONEYPATH_AUDIT_CHECKPOINT_KEY": str(private),
+            "MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S": AUDIT_CHECKPOINT_INTERVAL_S[fast]}
 
 
 SECRETS_FILE = "secrets.json"
@@ -512,6 +553,8 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
             i = instances.index(part.url)
             detail += (f", instance {i} of {len(instances)} on one {state.db_url.split(':', 1)[0]} database"
                        + (" (runs the once-per-database jobs)" if i == 0 else ""))
+        if part.name == "refservice" and state.audit_checkpoints:
+            detail += _checkpoints_summary(Path(state.audit_checkpoints))
         rows.append((part.name, part.url, ok, detail))
     return rows
 
@@ -533,6 +576,17 @@ def _watchdog_summary(pager_url: str) -> str:
               if r.get("status") == "late"]
     return (f", watchdog {beat.get('status')} (last {beat.get('age_s')} s ago, timeout {beat.get('timeout_s'):g} s)"
             + "".join(f", {line}" for line in silent))
+
+
+def _checkpoints_summary(directory: Path) -> str:
+    """How many checkpoints the service signed and up to which seq (the file names say; `audit verify` checks)."""
+    try:
+        seqs = [int(m[1]) for p in directory.iterdir() if (m := CHECKPOINT_FILE.fullmatch(p.name))]
+    except OSError:
+        seqs = []
+    if not seqs:
+        return f", audit checkpoints: none yet in {directory}"
+    return f", audit checkpoints: {len(seqs)} in {directory} (newest seq {max(seqs)})"
 
 
 def _targets_summary(prom_url: str) -> str:

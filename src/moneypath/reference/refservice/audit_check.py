@@ -9,7 +9,8 @@ re-hashes the chain and the head is caught at the next run, an event edited in p
 Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath._common.audit_checkpoint): at
 most every checkpoint interval, a check that found the chain intact signs the head it verified (its seq and
 hash, never one read without verifying it) with a key the database never holds, publishes it to the
-directory and sets the catalog's `audit_checkpoint_seq`; the service's last act at shutdown is one more. A
+directory and sets the catalog's `audit_checkpoint_seq` (and, after every intact check, `audit_head_seq` to the
+head it verified: the AuditCheckpointStale alert compares the two); the service's last act at shutdown is one more. A
 restarted service starts its watch at the newest checkpoint, not at whatever head the database shows, so a
 chain rewritten or cut off while it was down is caught at its first check. The cost is O(1) per checkpoint
 (one signature, one small file); bookings do nothing more.
@@ -87,6 +88,9 @@ class AuditCheck:
             log.error("%s; run `moneypath audit verify --db URL`", verdict.line())
         self.mp.set_audit_chain(not verdict.intact)
         if verdict.intact and self.publisher is not None:
+            # The head this check verified, beside the checkpoint's seq: AuditCheckpointStale compares the two.
+            # Only while signing: a service without checkpoints has nothing that must catch up with its head.
+            self.mp.set_audit_head(self.watch.tip[0] if self.watch.tip is not None else 0)
             now = time.monotonic()
             if checkpoint_now or now - self._checkpointed_at >= self.checkpoint_interval_s:
                 self._checkpointed_at = now
