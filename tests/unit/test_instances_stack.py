@@ -55,8 +55,8 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
     monkeypatch.setattr(stack, "_targets_summary", lambda url: "")
     monkeypatch.setattr(stack, "_watchdog_summary", lambda url: "")
     details = {name: detail for name, _, _, detail in stack.status(tmp_path)}
-    assert details["refservice"].endswith(", instance 0 of 3 on one postgresql+psycopg database "
-                                          "(runs the once-per-database jobs)")
+    assert (", instance 0 of 3 on one postgresql+psycopg database (runs the once-per-database jobs)"
+            in details["refservice"])
     assert details["refservice-2"].endswith(", instance 2 of 3 on one postgresql+psycopg database")
 
 
