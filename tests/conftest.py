@@ -9,10 +9,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from moneypath._common import pgserver
 from moneypath.catalog import load_catalog
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from tests import pgserver
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "moneypath.yaml"
@@ -99,7 +99,7 @@ def http_ok(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A throwaway PostgreSQL server on 127.0.0.1 for the session (tests/pgserver.py); skips if none can run."""
+    """A throwaway PostgreSQL server on 127.0.0.1 for the session (moneypath._common.pgserver); skips if none can run."""
     try:
         with pgserver.running_server(free_port) as server:
             yield server

@@ -1,5 +1,6 @@
-"""A throwaway PostgreSQL server for tests: initdb a cluster in a temp dir, serve it on
-127.0.0.1 only, hand out one fresh database per test, then stop it and delete everything.
+"""A throwaway PostgreSQL server for tests and benchmarks: initdb a cluster in a temp dir, serve it on
+127.0.0.1 only, hand out fresh databases, then stop it and delete everything. (Plumbing shared by
+tests/conftest.py and benchmarks/bench_pg_bookings.py; nothing in the product starts a server.)
 
 Binaries come from PATH, else from Debian's /usr/lib/postgresql/<major>/bin (newest major).
 PostgreSQL refuses to run as root, so under euid 0 every server command runs as the
@@ -26,7 +27,8 @@ from pathlib import Path
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 20
 
-# fsync is OFF: the cluster lives for one test session and is deleted afterwards, so crash
+# Tests: fsync is OFF (DURABLE below restores the defaults for a benchmark): the cluster lives for one
+# test session and is deleted afterwards, so crash
 # durability buys nothing, and a commit (or CREATE DATABASE) then never waits on a shared CI
 # machine's disk. It changes no locking, isolation or constraint behaviour, which is what these
 # tests exercise. (On an idle ext4 disk the difference measured small: ~0.3 s over the file.)
@@ -38,6 +40,9 @@ SERVER_SETTINGS = {
     "max_connections": "100",
     "log_min_messages": "warning",
 }
+# PostgreSQL's own defaults for what SERVER_SETTINGS turns off: a commit waits for its WAL flush, as in
+# production (benchmarks that measure what a commit holds up).
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 
 class Unavailable(Exception):
@@ -142,7 +147,7 @@ def _server_user() -> pwd.struct_passwd | None:
         raise Unavailable("running as root and there is no 'postgres' system user to run PostgreSQL as") from None
 
 
-def _start(port_factory: Callable[[], int]) -> PostgresServer:
+def _start(port_factory: Callable[[], int], overrides: dict[str, str] | None = None) -> PostgresServer:
     initdb, pg_ctl = find_binaries()
     run_as = _server_user()
     # /tmp when switching users: the caller's TMPDIR may not be reachable by the server user.
@@ -158,7 +163,8 @@ def _start(port_factory: Callable[[], int]) -> PostgresServer:
             raise RuntimeError(f"initdb failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
         for _attempt in range(3):  # the free port may be taken again before the server binds it
             server.port = port_factory()
-            settings = {**SERVER_SETTINGS, "port": str(server.port), "unix_socket_directories": f"'{base}'"}
+            settings = {**SERVER_SETTINGS, **(overrides or {}), "port": str(server.port),
+                        "unix_socket_directories": f"'{base}'"}
             # postgresql.auto.conf wins over postgresql.conf; the file belongs to the server user.
             (server.data / "postgresql.auto.conf").write_text(
                 "".join(f"{k} = {v}\n" for k, v in settings.items()))
@@ -199,9 +205,11 @@ def _wait_accepting(server: PostgresServer) -> None:
 
 
 @contextlib.contextmanager
-def running_server(port_factory: Callable[[], int]) -> Iterator[PostgresServer]:
-    """Start a server (Unavailable if it cannot run here), yield it, always stop and delete it."""
-    server = _start(port_factory)
+def running_server(port_factory: Callable[[], int], settings: dict[str, str] | None = None
+                   ) -> Iterator[PostgresServer]:
+    """Start a server (Unavailable if it cannot run here), yield it, always stop and delete it. `settings`
+    override SERVER_SETTINGS (e.g. DURABLE)."""
+    server = _start(port_factory, settings)
     try:
         yield server
     finally:
