@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from moneypath._common.audit_chain import GENESIS, ChainWatch, event_hash, verify_chain, verify_database
+from moneypath._common.audit_chain import (
+    GENESIS,
+    PENDING_MAX_S,
+    ChainWatch,
+    event_hash,
+    verify_chain,
+    verify_database,
+)
 from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
 from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
+from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -278,12 +286,72 @@ def test_concurrent_bookings_keep_the_chain_linear(engine):
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
+    audit.seal(engine)  # PostgreSQL: what the last bookings parked while another one held the chain
     with engine.connect() as conn:
         seqs = [s for (s,) in conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq))]
         head = conn.execute(select(audit_head.c.seq)).scalar()
     assert seqs == list(range(1, 97)) and head == 96
     v = verdict(engine)
     assert v.intact and v.events == 96
+
+
+def test_events_not_yet_chained_are_counted_and_one_left_too_long_is_a_break(engine):
+    seed(engine, 1)
+    with engine.begin() as conn:  # as a PostgreSQL booking parks it while another transaction holds the chain
+        conn.execute(audit_pending.insert().values(
+            at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
+            entity_id="pay_parked", action="capture", before=None, after='{"state":"captured"}'))
+    v, watch = verdict(engine), ChainWatch()
+    assert (v.intact, v.events, v.pending) == (True, 2, 1) and v.line().endswith("1 event(s) pending, not yet chained")
+    assert watch_check(engine, watch).pending == 1
+    with engine.begin() as conn:
+        conn.execute(update(audit_pending).values(at=time.time() - PENDING_MAX_S - 5))
+    v = verdict(engine)
+    assert (v.intact, v.broken_seq) == (False, 3) and "not yet chained" in v.reason, v.line()
+    assert not watch_check(engine, watch).intact
+    if engine.dialect.name == "postgresql":  # the sealer chains it (SQLite never parks: nothing seals there)
+        assert audit.seal(engine) == 1
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 3, 0) and watch_check(engine, watch).intact
+
+
+@pytest.mark.integration
+def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
+    """PostgreSQL: the transaction that chains holds the chain until it commits; another booking meanwhile
+    parks its event instead of waiting (with the head row locked FOR UPDATE it waited the whole length)."""
+    engine = make_engine(pg_url)
+    try:
+        first = engine.connect()
+        held = first.begin()
+        with audit.acting("merchant_1", "payments:write"):
+            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                            method="card", amount_minor=100, currency="EUR", reference="r-open",
+                            provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
+        done, errors = threading.Event(), []
+
+        def other():
+            try:
+                book_payment(engine, "pay_other")
+                done.set()
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                errors.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        booked = done.wait(timeout=10)
+        held.rollback()  # the holder's booking fails: its event goes, the parked one stays parked
+        first.close()
+        thread.join(timeout=30)
+        assert booked and not errors, errors
+        assert verdict(engine).pending == 1
+        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
+        with engine.connect() as conn:
+            order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+        assert order == ["pay_other", "pay_next"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
 
 
 def test_the_pure_walk_on_rows_in_memory():

@@ -29,6 +29,8 @@ from moneypath.reference.refservice.routers import ROUTERS
 from moneypath.reference.refservice.services import Services
 from moneypath.reference.refservice.workers import Jobs
 
+SEAL_INTERVAL_S = 1.0  # well inside audit_chain.PENDING_MAX_S
+
 __all__ = ["ServiceConfig", "create_app"]
 
 
@@ -53,6 +55,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
+        if not services.sqlite:  # events parked by the last bookings of a burst (audit.py): chained within a second
+            jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
         # The chain is always written; walked when the catalog has its signal or the service signs checkpoints.
         if mp.catalog.enabled("audit") or services.audit.publisher is not None:
             jobs.add(config.audit_verify_interval_s, services.audit.run_once, "audit-chain")
@@ -65,8 +69,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             yield
         finally:
             await jobs.stop()
-            if config.background_jobs and services.audit.publisher is not None:
-                await run_in_threadpool(services.audit.final_checkpoint)  # the head as the service leaves it
+            if config.background_jobs and (services.audit.publisher is not None or not services.sqlite):
+                await run_in_threadpool(services.audit.final_checkpoint)  # nothing parked; the head as it leaves it
             await services.aclose()
 
     # Request metrics come from MoneyPathMiddleware; FastAPI's own telemetry stays off on purpose.

@@ -17,9 +17,16 @@ from contextvars import ContextVar
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from moneypath._common.audit_chain import EVENTS_TABLE, HASHED, HEAD_TABLE, canonical_state, event_hash
+from moneypath._common.audit_chain import (
+    EVENTS_TABLE,
+    HASHED,
+    HEAD_TABLE,
+    PENDING_TABLE,
+    canonical_state,
+    event_hash,
+)
 from moneypath.instrument.correlation import current_correlation_id
 from moneypath.reference.refservice.db import audit_events
 
@@ -52,16 +59,47 @@ def acting(name: str, scope: str = "") -> Iterator[None]:
 
 
 # The append runs on the driver's connection (the caller's transaction): through SQLAlchemy's execution path
-# its three statements cost more CPU than the whole booking without them (measured with
-# benchmarks/bench_audit.py: 226 µs per booking on SQLite vs 243 µs for the booking itself). FOR UPDATE
-# locks the head row until the booking commits on PostgreSQL, so two transactions can never chain onto the
-# same event; SQLite's BEGIN IMMEDIATE already serializes writers (and it has no FOR UPDATE).
+# its statements cost more CPU than the whole booking without them (measured with benchmarks/bench_audit.py:
+# 226 µs per booking on SQLite vs 243 µs for the booking itself).
+#
+# SQLite: BEGIN IMMEDIATE already serializes writers, so the event is chained at once (read the head, insert,
+# advance the head).
+#
+# PostgreSQL: chaining an event needs the previous hash, and the link may only be seen once the booking
+# commits, so whoever chains must hold the chain from its read of the head to its commit, WAL flush included.
+# When every booking chained its own event (SELECT ... FOR UPDATE on the head), every booking waited for the
+# one before it to commit: 2 and 4 service processes booked no faster than one (benchmarks/bench_pg_bookings.py;
+# figures in the README). Now the chain has one holder at a time, and nobody waits for it: an append first
+# tries a transaction-scoped advisory lock (pg_try_advisory_xact_lock, in the statement that would otherwise
+# park the event). Got it: the booking chains, in order, the events parked by others (committed ones; those
+# still in flight are not visible and wait for the next holder) and then its own, and holds the lock to its
+# commit as before. Busy: the event is parked in audit_pending (one INSERT, no hash) in the booking's
+# transaction, and the current or the next holder chains it; `seal` (the service's job, every second) chains
+# what a burst's last bookings parked. The head row is still locked FOR UPDATE by the holder, so a service of
+# the previous version (which locks only the head) never chains beside it.
+#
+# What an auditor can still prove: the chain itself is what it was (linear, every event hashed with the one
+# before it; seq is the order events were chained, which may differ from the order of their `at`). A parked
+# event is not yet protected by the chain: `audit verify` and the service's check count it as pending, never
+# skip it, and one older than PENDING_MAX_S is a break (nothing seals). A rolled-back booking leaves nothing,
+# parked or chained (a holder that rolls back leaves the events it would have chained parked). Certificate
+# Transparency logs make the same trade (a promise at submission, the tree merged within a maximum merge
+# delay); Trillian and Tessera integrate queued entries in batches by one sequencer in the same way.
+#
+# Weighed and not taken: an advisory lock taken for the link alone (the link must stay locked until it
+# commits, or a later booking chains onto an event that may roll back: no gain); a separate sealer process
+# chaining every event asynchronously (every event pending for up to a sealing interval, also when bookings
+# do not contend, and a process to run and watch).
 _COLUMNS = (*HASHED, "prev_hash", "hash")
+_PARKED = HASHED[1:]  # what a parked event stores: everything hashed but the seq it is chained at
+SEAL_LOCK = 0x6D70_6175_6469_7431  # the advisory lock key of "the chain's holder" (any fixed bigint)
+SEAL_BATCH = 1000  # parked events chained per transaction at most
 _STATEMENTS: dict[str, tuple[str, str, str]] = {}
 
 
 def _statements(conn: Connection) -> tuple[str, str, str]:
-    """(read and lock the head, insert the event, advance the head) in the driver's parameter style."""
+    """(read and lock the head, insert the event, advance the head) in the driver's parameter style (SQLite:
+    qmark; the PostgreSQL path builds its statements below)."""
     dialect = conn.dialect
     found = _STATEMENTS.get(dialect.name)
     if found is None:
@@ -74,22 +112,78 @@ def _statements(conn: Connection) -> tuple[str, str, str]:
     return found
 
 
+# PostgreSQL (psycopg, %s): park unless this transaction holds (or now takes) the chain; the head with the
+# parked events in id order, one statement; the values of one chained event.
+_PARK = (f"INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {', '.join(['%s'] * len(_PARKED))} "
+         f"WHERE NOT pg_try_advisory_xact_lock({SEAL_LOCK})")
+_HOLD = f"SELECT pg_try_advisory_xact_lock({SEAL_LOCK})"
+_READ = (f"SELECT h.seq, h.hash, p.id, {', '.join(f'p.{c}' for c in _PARKED)} FROM {HEAD_TABLE} h LEFT JOIN LATERAL "
+         f"(SELECT * FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}) p ON true WHERE h.id = 1 FOR UPDATE OF h")
+_ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
+
+
+def _chain(driver, own: dict | None) -> tuple[int, dict | None]:
+    """Holding the chain: chain the parked events in id order, then `own` (None: parked ones only), in one
+    write; (events chained, own as chained)."""
+    rows = driver.execute(_READ).fetchall()
+    seq, prev_hash = rows[0][0], rows[0][1]
+    parked = [row[2:] for row in rows if row[2] is not None]
+    events = [dict(zip(_PARKED, row[1:])) for row in parked]
+    if own is not None:
+        events.append(own)
+    if not events:
+        return 0, None
+    values: list = []
+    for event in events:
+        seq += 1
+        event["seq"], event["prev_hash"] = seq, prev_hash
+        prev_hash = event["hash"] = event_hash(prev_hash, event)
+        values.extend(event[c] for c in _COLUMNS)
+    gone = f"d AS (DELETE FROM {PENDING_TABLE} WHERE id = ANY(%s)), " if parked else ""
+    driver.execute(f"WITH {gone}e AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) VALUES "
+                   f"{', '.join([_ROW] * len(events))}) UPDATE {HEAD_TABLE} SET seq = %s, hash = %s WHERE id = 1",
+                   ([[row[0] for row in parked]] if parked else []) + values + [seq, prev_hash])
+    return len(events), own
+
+
 def append(conn: Connection, entity: str, entity_id: str, action: str, before: Mapping[str, object] | None,
            after: Mapping[str, object], now: float | None = None) -> dict:
-    """Append one event in the caller's transaction; returns it. Call it last in the transaction: on
-    PostgreSQL the head row stays locked from here until the commit."""
-    head, insert, advance = _statements(conn)
+    """Append one event in the caller's transaction; returns it (on PostgreSQL with seq None when it was
+    parked for the chain's holder). Call it last in the transaction: the transaction that chains holds the
+    chain until it commits."""
     driver = conn.connection.driver_connection
     actor = _actor.get()
-    seq, prev_hash = driver.execute(head).fetchone()
-    event = {"seq": seq + 1, "at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
+    event = {"at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
              "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
-             "action": action, "before": canonical_state(before), "after": canonical_state(after),
-             "prev_hash": prev_hash}
+             "action": action, "before": canonical_state(before), "after": canonical_state(after)}
+    if conn.dialect.name != "sqlite":
+        if driver.execute(_PARK, [event[c] for c in _PARKED]).rowcount == 1:
+            return {**event, "seq": None}  # parked: the chain's holder links it
+        return _chain(driver, event)[1]  # type: ignore[return-value]
+    head, insert, advance = _statements(conn)
+    seq, prev_hash = driver.execute(head).fetchone()
+    event["seq"], event["prev_hash"] = seq + 1, prev_hash
     event["hash"] = event_hash(prev_hash, event)
     driver.execute(insert, [event[c] for c in _COLUMNS])
     driver.execute(advance, (event["seq"], event["hash"]))
     return event
+
+
+def seal(engine: Engine) -> int:
+    """Chain the events bookings parked (PostgreSQL; SQLite never parks), unless another transaction holds the
+    chain right now (it chains them itself). The number chained. The service runs it every second."""
+    if engine.dialect.name == "sqlite":
+        return 0
+    sealed = 0
+    while True:
+        with engine.begin() as conn:
+            driver = conn.connection.driver_connection
+            if not driver.execute(_HOLD).fetchone()[0]:
+                return sealed
+            chained = _chain(driver, None)[0]
+        sealed += chained
+        if chained < SEAL_BATCH:
+            return sealed
 
 
 def events_for(conn: Connection, entity_id: str) -> list[dict]:

@@ -33,6 +33,7 @@ from moneypath._common.audit_chain import ChainWatch, Verdict
 from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
@@ -90,9 +91,14 @@ class AuditCheck:
                 self._checkpoint()
         return verdict
 
+    def seal(self) -> int:
+        """Chain the events bookings parked (PostgreSQL: audit.seal)."""
+        return audit.seal(self.engine)
+
     def final_checkpoint(self) -> None:
-        """At shutdown: check once more and sign the head as the service leaves it."""
+        """At shutdown: chain what is parked, check once more and sign the head as the service leaves it."""
         try:
+            self.seal()
             self.run_once(checkpoint_now=True)
         except Exception:  # the database may be gone already; the checkpoints before stand
             log.exception("audit checkpoint at shutdown failed")
