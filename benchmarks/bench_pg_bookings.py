@@ -21,14 +21,15 @@ is verified as `moneypath audit verify` does.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import socket
 import sys
 import time
 from pathlib import Path
 
-if not __package__:  # run as a script: make `moneypath` importable from the tree
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+if not __package__ and importlib.util.find_spec("moneypath") is None:  # as a script: moneypath from this tree
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # (PYTHONPATH=other/src compares)
 
 from moneypath._common import pgserver  # noqa: E402
 

@@ -70,8 +70,8 @@ def acting(name: str, scope: str = "") -> Iterator[None]:
 # When every booking chained its own event (SELECT ... FOR UPDATE on the head), every booking waited for the
 # one before it to commit: 2 and 4 service processes booked no faster than one (benchmarks/bench_pg_bookings.py;
 # figures in the README). Now the chain has one holder at a time, and nobody waits for it: an append first
-# tries a transaction-scoped advisory lock (pg_try_advisory_xact_lock, in the statement that would otherwise
-# park the event). Got it: the booking chains, in order, the events parked by others (committed ones; those
+# tries a transaction-scoped advisory lock (pg_try_advisory_xact_lock, in the statement that reads the head).
+# Got it: the booking chains, in order, the events parked by others (committed ones; those
 # still in flight are not visible and wait for the next holder) and then its own, and holds the lock to its
 # commit as before. Busy: the event is parked in audit_pending (one INSERT, no hash) in the booking's
 # transaction, and the current or the next holder chains it; `seal` (the service's job, every second) chains
@@ -112,22 +112,22 @@ def _statements(conn: Connection) -> tuple[str, str, str]:
     return found
 
 
-# PostgreSQL (psycopg, %s): park unless this transaction holds (or now takes) the chain; the head with the
-# parked events in id order, one statement; the values of one chained event.
-_PARK = (f"INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {', '.join(['%s'] * len(_PARKED))} "
-         f"WHERE NOT pg_try_advisory_xact_lock({SEAL_LOCK})")
-_HOLD = f"SELECT pg_try_advisory_xact_lock({SEAL_LOCK})"
-_READ = (f"SELECT h.seq, h.hash, p.id, {', '.join(f'p.{c}' for c in _PARKED)} FROM {HEAD_TABLE} h LEFT JOIN LATERAL "
-         f"(SELECT * FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}) p ON true WHERE h.id = 1 FOR UPDATE OF h")
+# PostgreSQL (psycopg, %s). Take the chain: the head, locked, if the advisory lock is free (no row else), and
+# whether anything is parked. One statement, so its snapshot may predate the previous holder's commit; FOR
+# UPDATE still returns the head as that commit left it (READ COMMITTED re-reads a row updated since), and the
+# parked events themselves are read afresh, by a later statement, only when there are any.
+_TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_TABLE} "
+         f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
+_PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
+_PARK = f"INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) VALUES ({', '.join(['%s'] * len(_PARKED))})"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
 
 
-def _chain(driver, own: dict | None) -> tuple[int, dict | None]:
-    """Holding the chain: chain the parked events in id order, then `own` (None: parked ones only), in one
-    write; (events chained, own as chained)."""
-    rows = driver.execute(_READ).fetchall()
-    seq, prev_hash = rows[0][0], rows[0][1]
-    parked = [row[2:] for row in rows if row[2] is not None]
+def _chain(driver, head: tuple, own: dict | None) -> tuple[int, dict | None]:
+    """Holding the chain (head: what _TAKE returned): chain the parked events in id order, then `own` (None:
+    the parked ones only), in one write; (events chained, own as chained)."""
+    seq, prev_hash, anything_parked = head
+    parked = driver.execute(_PARKED_ROWS).fetchall() if anything_parked else []
     events = [dict(zip(_PARKED, row[1:])) for row in parked]
     if own is not None:
         events.append(own)
@@ -157,9 +157,11 @@ def append(conn: Connection, entity: str, entity_id: str, action: str, before: M
              "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
              "action": action, "before": canonical_state(before), "after": canonical_state(after)}
     if conn.dialect.name != "sqlite":
-        if driver.execute(_PARK, [event[c] for c in _PARKED]).rowcount == 1:
-            return {**event, "seq": None}  # parked: the chain's holder links it
-        return _chain(driver, event)[1]  # type: ignore[return-value]
+        head = driver.execute(_TAKE).fetchone()
+        if head is None:  # another transaction holds the chain: park the event for it (or the next holder)
+            driver.execute(_PARK, [event[c] for c in _PARKED])
+            return {**event, "seq": None}
+        return _chain(driver, head, event)[1]  # type: ignore[return-value]
     head, insert, advance = _statements(conn)
     seq, prev_hash = driver.execute(head).fetchone()
     event["seq"], event["prev_hash"] = seq + 1, prev_hash
@@ -178,9 +180,10 @@ def seal(engine: Engine) -> int:
     while True:
         with engine.begin() as conn:
             driver = conn.connection.driver_connection
-            if not driver.execute(_HOLD).fetchone()[0]:
+            head = driver.execute(_TAKE).fetchone()
+            if head is None:
                 return sealed
-            chained = _chain(driver, None)[0]
+            chained = _chain(driver, head, None)[0]
         sealed += chained
         if chained < SEAL_BATCH:
             return sealed
