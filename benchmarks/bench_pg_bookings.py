@@ -15,7 +15,10 @@ Printed per cell: bookings/s (all processes together) and the service's CPU per 
 process CPU time / their bookings; the database server's CPU is not in it), then what the trail adds per
 booking, as a share of the booking transaction and of the service's whole CPU per authorization
 (--cpu-per-auth-ms, benchmarks/bench_service.py's figure; goal <= 5 %). After each trail-on cell the chain
-is verified as `moneypath audit verify` does.
+is verified as `moneypath audit verify` does (events the last bookings parked show as pending), then what was
+parked is sealed as the service's job would, and verified again.
+
+To compare two versions of the code, run it from one tree with PYTHONPATH=<other tree>/src.
 """
 
 from __future__ import annotations
@@ -91,9 +94,15 @@ def cell(server: pgserver.PostgresServer, processes: int, trail: bool, seconds: 
     bookings, cpu = sum(n for n, _ in got), sum(c for _, c in got)
     verdict = ""
     if trail:
+        from moneypath.reference.refservice import audit
+
         engine = make_engine(url)
         with engine.connect() as conn:
             verdict = verify_database(conn).line()
+        seal = getattr(audit, "seal", None)  # what the service's seal job does (absent before the trail parked)
+        if seal is not None and (sealed := seal(engine)):
+            with engine.connect() as conn:
+                verdict += f"; {sealed} sealed: {verify_database(conn).line()}"
         engine.dispose()
     server.drop_database(name)
     return bookings / seconds, cpu / max(1, bookings), verdict

@@ -6,6 +6,31 @@ Who acted comes from the context: `acting(actor, scope)` binds it (the scope che
 dependencies.py, the webhook router, each background job); the correlation id is the request's
 (moneypath.instrument.correlation). Both are context variables, so they follow the work into
 `Services.in_db`, which runs it inline or in a thread with a copy of the context.
+
+Chaining on PostgreSQL, where several service processes book at once. Chaining an event needs the previous
+hash, and a link may be built on only once it is committed, so whoever chains holds the chain from its read
+of the head to its commit, WAL flush included. When every booking chained its own event (the head row
+`SELECT ... FOR UPDATE`), every booking waited for the one before it to commit: with the trail, 4 processes
+booked 25/s against 196/s without it (benchmarks/bench_pg_bookings.py; the README has the figures). Now one
+transaction at a time holds the chain and nobody waits for it. An append's one statement tries a
+transaction-scoped advisory lock (pg_try_advisory_xact_lock): got it, it returns the head (locked FOR UPDATE,
+so a service of the previous version, which locks only the head, never chains beside it) and the booking
+chains, in id order, the events others parked (committed ones; those in flight wait for the next holder),
+then its own, and holds the chain to its commit as before. Busy: the same statement parks the event in
+audit_pending (unchained, no hash) in the booking's transaction, and the current holder, the next one or
+`seal` (the service's job, every second) chains it.
+
+What an auditor can still prove: the chain is what it was (linear, each event hashed with the one before;
+seq is the order of chaining, which may differ from the order of `at`). A parked event is not yet protected
+by it: `moneypath audit verify` and the service's check (ChainWatch) count it as pending, never skip it, and
+one parked longer than PENDING_MAX_S (60 s) is a break: nothing seals, and it can be edited or deleted
+unseen. Checkpoints sign chained heads only. A rolled-back booking leaves nothing, parked or chained (a
+holder that rolls back leaves what it would have chained parked). Certificate Transparency makes the same
+trade (a promise at submission, merged within a maximum merge delay); Trillian and Tessera integrate queued
+entries in batches by one sequencer. Weighed and not taken: a lock held for the link alone (a later booking
+would chain onto an event that may still roll back); a separate sealer chaining every event (each one
+pending for up to an interval even without contention, and one more process to run and watch). Without
+contention a booking chains its own event, as before: nothing is pending.
 """
 
 from __future__ import annotations
@@ -62,34 +87,7 @@ def acting(name: str, scope: str = "") -> Iterator[None]:
 # its statements cost more CPU than the whole booking without them (measured with benchmarks/bench_audit.py:
 # 226 µs per booking on SQLite vs 243 µs for the booking itself).
 #
-# SQLite: BEGIN IMMEDIATE already serializes writers, so the event is chained at once (read the head, insert,
-# advance the head).
-#
-# PostgreSQL: chaining an event needs the previous hash, and the link may only be seen once the booking
-# commits, so whoever chains must hold the chain from its read of the head to its commit, WAL flush included.
-# When every booking chained its own event (SELECT ... FOR UPDATE on the head), every booking waited for the
-# one before it to commit: 2 and 4 service processes booked no faster than one (benchmarks/bench_pg_bookings.py;
-# figures in the README). Now the chain has one holder at a time, and nobody waits for it: an append first
-# tries a transaction-scoped advisory lock (pg_try_advisory_xact_lock, in the statement that reads the head).
-# Got it: the booking chains, in order, the events parked by others (committed ones; those
-# still in flight are not visible and wait for the next holder) and then its own, and holds the lock to its
-# commit as before. Busy: the event is parked in audit_pending (one INSERT, no hash) in the booking's
-# transaction, and the current or the next holder chains it; `seal` (the service's job, every second) chains
-# what a burst's last bookings parked. The head row is still locked FOR UPDATE by the holder, so a service of
-# the previous version (which locks only the head) never chains beside it.
-#
-# What an auditor can still prove: the chain itself is what it was (linear, every event hashed with the one
-# before it; seq is the order events were chained, which may differ from the order of their `at`). A parked
-# event is not yet protected by the chain: `audit verify` and the service's check count it as pending, never
-# skip it, and one older than PENDING_MAX_S is a break (nothing seals). A rolled-back booking leaves nothing,
-# parked or chained (a holder that rolls back leaves the events it would have chained parked). Certificate
-# Transparency logs make the same trade (a promise at submission, the tree merged within a maximum merge
-# delay); Trillian and Tessera integrate queued entries in batches by one sequencer in the same way.
-#
-# Weighed and not taken: an advisory lock taken for the link alone (the link must stay locked until it
-# commits, or a later booking chains onto an event that may roll back: no gain); a separate sealer process
-# chaining every event asynchronously (every event pending for up to a sealing interval, also when bookings
-# do not contend, and a process to run and watch).
+# SQLite chains at once (BEGIN IMMEDIATE already serializes writers); PostgreSQL: see the module docstring.
 _COLUMNS = (*HASHED, "prev_hash", "hash")
 _PARKED = HASHED[1:]  # what a parked event stores: everything hashed but the seq it is chained at
 SEAL_LOCK = 0x6D70_6175_6469_7431  # the advisory lock key of "the chain's holder" (any fixed bigint)
@@ -118,8 +116,11 @@ def _statements(conn: Connection) -> tuple[str, str, str]:
 # parked events themselves are read afresh, by a later statement, only when there are any.
 _TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_TABLE} "
          f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
+# An append's one statement: take the chain, or (no row returned) park the event.
+_TAKE_OR_PARK = (f"WITH took AS ({_TAKE}), parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) "
+                 f"SELECT {', '.join(['%s'] * len(_PARKED))} WHERE NOT EXISTS (SELECT 1 FROM took)) "
+                 "SELECT * FROM took")
 _PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
-_PARK = f"INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) VALUES ({', '.join(['%s'] * len(_PARKED))})"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
 
 
@@ -157,9 +158,8 @@ def append(conn: Connection, entity: str, entity_id: str, action: str, before: M
              "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
              "action": action, "before": canonical_state(before), "after": canonical_state(after)}
     if conn.dialect.name != "sqlite":
-        head = driver.execute(_TAKE).fetchone()
-        if head is None:  # another transaction holds the chain: park the event for it (or the next holder)
-            driver.execute(_PARK, [event[c] for c in _PARKED])
+        head = driver.execute(_TAKE_OR_PARK, [event[c] for c in _PARKED]).fetchone()
+        if head is None:  # another transaction holds the chain: parked for it (or the next holder)
             return {**event, "seq": None}
         return _chain(driver, head, event)[1]  # type: ignore[return-value]
     head, insert, advance = _statements(conn)
