@@ -297,10 +297,7 @@ def test_concurrent_bookings_keep_the_chain_linear(engine):
 
 def test_events_not_yet_chained_are_counted_and_one_left_too_long_is_a_break(engine):
     seed(engine, 1)
-    with engine.begin() as conn:  # as a PostgreSQL booking parks it while another transaction holds the chain
-        conn.execute(audit_pending.insert().values(
-            at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
-            entity_id="pay_parked", action="capture", before=None, after='{"state":"captured"}'))
+    park(engine, "pay_parked")
     v, watch = verdict(engine), ChainWatch()
     assert (v.intact, v.events, v.pending) == (True, 2, 1) and v.line().endswith("1 event(s) pending, not yet chained")
     assert watch_check(engine, watch).pending == 1
@@ -348,6 +345,51 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
         with engine.connect() as conn:
             order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
         assert order == ["pay_other", "pay_next"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
+
+
+def park(engine, entity_id: str) -> None:
+    """An event as a PostgreSQL booking parks it while another transaction holds the chain."""
+    with engine.begin() as conn:
+        conn.execute(audit_pending.insert().values(
+            at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
+            entity_id=entity_id, action="capture", before=None, after='{"state":"captured"}'))
+
+
+@pytest.mark.integration
+def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url, catalog):
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+    from moneypath.reference.refservice.app import ServiceConfig, create_app
+
+    engine = make_engine(pg_url)
+    app = create_app(ServiceConfig(db_url=pg_url, token_secret=b"s", provider_url="http://127.0.0.1:9"),
+                     mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))
+
+    def chained() -> list[str]:
+        with engine.connect() as conn:
+            return [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with app.router.lifespan_context(app):
+            park(engine, "pay_parked")
+            deadline = time.monotonic() + 10
+            while "pay_parked" not in chained() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            running = chained()
+            park(engine, "pay_last")  # parked just before the service stops
+        return running, chained()
+
+    try:
+        running, stopped = asyncio.run(run())
+        assert running == ["pay_parked"] and stopped == ["pay_parked", "pay_last"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 2, 0)
     finally:
