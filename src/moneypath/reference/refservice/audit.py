@@ -96,8 +96,7 @@ _STATEMENTS: dict[str, tuple[str, str, str]] = {}
 
 
 def _statements(conn: Connection) -> tuple[str, str, str]:
-    """(read and lock the head, insert the event, advance the head) in the driver's parameter style (SQLite:
-    qmark; the PostgreSQL path builds its statements below)."""
+    """(read and lock the head, insert the event, advance the head) in the driver's parameter style."""
     dialect = conn.dialect
     found = _STATEMENTS.get(dialect.name)
     if found is None:
@@ -152,23 +151,34 @@ def append(conn: Connection, entity: str, entity_id: str, action: str, before: M
     """Append one event in the caller's transaction; returns it (on PostgreSQL with seq None when it was
     parked for the chain's holder). Call it last in the transaction: the transaction that chains holds the
     chain until it commits."""
+    if conn.dialect.name != "sqlite":
+        return _append_postgresql(conn, entity, entity_id, action, before, after, now)
+    head, insert, advance = _statements(conn)
     driver = conn.connection.driver_connection
     actor = _actor.get()
-    event = {"at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
-             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
-             "action": action, "before": canonical_state(before), "after": canonical_state(after)}
-    if conn.dialect.name != "sqlite":
-        head = driver.execute(_TAKE_OR_PARK, [event[c] for c in _PARKED]).fetchone()
-        if head is None:  # another transaction holds the chain: parked for it (or the next holder)
-            return {**event, "seq": None}
-        return _chain(driver, head, event)[1]  # type: ignore[return-value]
-    head, insert, advance = _statements(conn)
     seq, prev_hash = driver.execute(head).fetchone()
-    event["seq"], event["prev_hash"] = seq + 1, prev_hash
+    event = {"seq": seq + 1, "at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
+             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
+             "action": action, "before": canonical_state(before), "after": canonical_state(after),
+             "prev_hash": prev_hash}
     event["hash"] = event_hash(prev_hash, event)
     driver.execute(insert, [event[c] for c in _COLUMNS])
     driver.execute(advance, (event["seq"], event["hash"]))
     return event
+
+
+def _append_postgresql(conn: Connection, entity: str, entity_id: str, action: str,
+                       before: Mapping[str, object] | None, after: Mapping[str, object], now: float | None) -> dict:
+    """Take the chain and chain the event, or park it for the holder (the module docstring)."""
+    actor = _actor.get()
+    event = {"at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
+             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
+             "action": action, "before": canonical_state(before), "after": canonical_state(after)}
+    driver = conn.connection.driver_connection
+    head = driver.execute(_TAKE_OR_PARK, [event[c] for c in _PARKED]).fetchone()
+    if head is None:  # another transaction holds the chain: parked for it (or the next holder)
+        return {**event, "seq": None}
+    return _chain(driver, head, event)[1]  # type: ignore[return-value]
 
 
 def seal(engine: Engine) -> int:
