@@ -17,6 +17,9 @@ Printed per cell: bookings/s (the N processes together) and the service's CPU pe
 process CPU time / their bookings; the database server's CPU is not in it), then what the trail adds per
 booking, as a share of the booking transaction and of the service's whole CPU per authorization
 (--cpu-per-auth-ms, benchmarks/bench_service.py's figure; goal <= 5 %), and the throughput ratio on/off.
+"lock wait": the share of the N processes' time their transactions spent waiting for a lock (pg_stat_activity
+sampled every 20 ms): what serializes them, in a figure that a busy shared machine blurs far less than
+bookings/s.
 At the end the chain is verified as `moneypath audit verify` does (events the last bookings parked show as
 pending), then sealed as the service's job would, and verified again.
 
@@ -36,6 +39,8 @@ from pathlib import Path
 
 if not __package__ and importlib.util.find_spec("moneypath") is None:  # as a script: moneypath from this tree
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # (PYTHONPATH=other/src compares)
+
+import psycopg  # noqa: E402
 
 from moneypath._common import pgserver  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
@@ -96,14 +101,22 @@ class Workers:
         for _ in self.procs:
             self.results.get(timeout=120)
 
-    def cell(self, processes: int, trail: bool, seconds: float) -> tuple[float, float]:
-        """(bookings/s of `processes` workers together, their CPU seconds per booking)."""
+    def cell(self, processes: int, trail: bool, seconds: float, conninfo: str) -> tuple[float, float, float]:
+        """(bookings/s of `processes` workers together, their CPU seconds per booking, the share of their
+        time spent waiting for a lock: sampled from pg_stat_activity, so drift in CPU does not blur it)."""
         start_at = time.time() + 0.3
         for q in self.commands[:processes]:
             q.put(("run", trail, start_at, seconds))
+        waiting, samples = 0, 0
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            time.sleep(max(0.0, start_at - time.time()))
+            while time.time() < start_at + seconds:
+                waiting += conn.execute(LOCK_WAITS).fetchone()[0]
+                samples += 1
+                time.sleep(0.02)
         got = [self.results.get(timeout=seconds + 60) for _ in range(processes)]
         bookings = sum(n for n, _ in got)
-        return bookings / seconds, sum(c for _, c in got) / max(1, bookings)
+        return bookings / seconds, sum(c for _, c in got) / max(1, bookings), waiting / max(1, samples) / processes
 
     def stop(self) -> None:
         for q in self.commands:
@@ -112,6 +125,11 @@ class Workers:
             p.join(timeout=30)
             if p.is_alive():
                 p.kill()
+
+
+# Backends of this database waiting for a lock (a row's, a transaction's, an advisory one) right now.
+LOCK_WAITS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+              "AND wait_event_type = 'Lock'")
 
 
 def chain_line(url: str) -> str:
@@ -141,30 +159,31 @@ def main() -> int:
     args = parser.parse_args()
     try:
         with pgserver.running_server(free_port, pgserver.DURABLE) as server:
-            url = server.url(server.create_database())
+            name = server.create_database()
+            url = server.url(name)
             make_engine(url).dispose()  # the schema, once, before the workers race to create it
             workers = Workers(url, max(args.processes))
             print(f"PostgreSQL on 127.0.0.1:{server.port} (fsync, synchronous_commit on); {args.rounds} rounds of "
                   f"{args.seconds:g} s per cell, trail on and off alternating; medians")
-            cells: dict[tuple[int, bool], list[tuple[float, float]]] = {}
+            cells: dict[tuple[int, bool], list[tuple[float, float, float]]] = {}
             try:
                 for _ in range(args.rounds):
                     for n in args.processes:
                         for trail in (True, False):
-                            cells.setdefault((n, trail), []).append(workers.cell(n, trail, args.seconds))
+                            cells.setdefault((n, trail), []).append(
+                                workers.cell(n, trail, args.seconds, server.conninfo(name)))
             finally:
                 workers.stop()
-            print(f"{'processes':>9} | {'trail on: bookings/s':>20} {'CPU µs/booking':>15} | "
-                  f"{'trail off: bookings/s':>21} {'CPU µs/booking':>15} | trail adds (CPU)")
+            print(f"{'processes':>9} | {'trail on: bookings/s':>20} {'CPU µs/booking':>15} {'lock wait':>9} | "
+                  f"{'trail off: bookings/s':>21} {'CPU µs/booking':>15} {'lock wait':>9} | trail adds (CPU)")
             for n in args.processes:
-                (on_rate, on_cpu), (off_rate, off_cpu) = (
-                    (statistics.median(r for r, _ in cells[n, t]), statistics.median(c for _, c in cells[n, t]))
-                    for t in (True, False))
+                (on_rate, on_cpu, on_wait), (off_rate, off_cpu, off_wait) = (
+                    tuple(statistics.median(cell[i] for cell in cells[n, t]) for i in range(3)) for t in (True, False))
                 added = on_cpu - off_cpu
-                print(f"{n:>9} | {on_rate:>20.0f} {on_cpu * 1e6:>15.0f} | {off_rate:>21.0f} {off_cpu * 1e6:>15.0f} | "
-                      f"{added * 1e6:.0f} µs = {added / off_cpu * 100:.0f} % of the booking, "
-                      f"{added * 1e3 / args.cpu_per_auth_ms * 100:.1f} % of {args.cpu_per_auth_ms:g} ms per "
-                      f"authorization; throughput x{on_rate / off_rate:.2f}", flush=True)
+                print(f"{n:>9} | {on_rate:>20.0f} {on_cpu * 1e6:>15.0f} {on_wait:>9.0%} | {off_rate:>21.0f} "
+                      f"{off_cpu * 1e6:>15.0f} {off_wait:>9.0%} | {added * 1e6:.0f} µs = {added / off_cpu * 100:.0f} % "
+                      f"of the booking, {added * 1e3 / args.cpu_per_auth_ms * 100:.1f} % of {args.cpu_per_auth_ms:g} "
+                      f"ms per authorization; throughput x{on_rate / off_rate:.2f}", flush=True)
             print("per round, bookings/s on/off: " + "; ".join(
                 f"{n}p " + " ".join(f"{a[0]:.0f}/{b[0]:.0f}" for a, b in zip(cells[n, True], cells[n, False]))
                 for n in args.processes))
