@@ -396,6 +396,35 @@ def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url,
         engine.dispose()
 
 
+def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
+    """Another service's chain in the same two tables (audit_pending is optional): nothing is pending."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from moneypath._common.audit_chain import EVENTS_TABLE, HEAD_TABLE, ROW
+
+    db, prev = sqlite3.connect(tmp_path / "theirs.db"), GENESIS
+    db.execute(f"CREATE TABLE {EVENTS_TABLE} ({', '.join(ROW)})")
+    db.execute(f"CREATE TABLE {HEAD_TABLE} (id, seq, hash)")
+    for seq in (1, 2):
+        row = {"seq": seq, "at": 10.5 * seq, "actor": "box_office", "scope": "tickets:sell", "correlation_id": "c",
+               "entity": "ticket", "entity_id": f"tkt_{seq}", "action": "sell", "before": None, "after": "{}",
+               "prev_hash": prev}
+        row["hash"] = prev = event_hash(prev, row)
+        db.execute(f"INSERT INTO {EVENTS_TABLE} VALUES ({', '.join('?' * len(ROW))})", [row[c] for c in ROW])
+    db.execute(f"INSERT INTO {HEAD_TABLE} VALUES (1, 2, ?)", (prev,))
+    db.commit()
+    db.close()
+    engine = create_engine(f"sqlite:///{tmp_path / 'theirs.db'}")
+    try:
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0) and v.line() == "audit chain intact: 2 event(s), seq 1..2"
+        assert watch_check(engine, ChainWatch()).intact
+    finally:
+        engine.dispose()
+
+
 def test_the_pure_walk_on_rows_in_memory():
     rows, prev = [], GENESIS
     for seq in (1, 2, 3):
