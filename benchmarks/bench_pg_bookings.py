@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_pg_bookings.py [--seconds 4] [--rounds 3] [--processes 1 2 4]
                                                      [--cpu-per-auth-ms 1.0]
 
-A throwaway PostgreSQL cluster on a free loopback port (moneypath._common.pgserver, with PostgreSQL's
+A throwaway PostgreSQL cluster on a free loopback port (moneypath.stack.pgserver, with PostgreSQL's
 durable defaults: fsync and synchronous_commit on, so a commit waits for its WAL flush as in production),
 stopped and deleted at the end. Up to 4 worker processes, started once on one database, each with the
 service's engine (db.make_engine), book as fast as they can through the reference service's own booking code
@@ -42,7 +42,7 @@ if not __package__ and importlib.util.find_spec("moneypath") is None:  # as a sc
 
 import psycopg  # noqa: E402
 
-from moneypath._common import pgserver  # noqa: E402
+from moneypath.stack import pgserver  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 
 

@@ -9,7 +9,6 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath._common import pgserver
 from moneypath.catalog import load_catalog
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
@@ -99,7 +98,9 @@ def http_ok(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A throwaway PostgreSQL server on 127.0.0.1 for the session (moneypath._common.pgserver); skips if none can run."""
+    """A throwaway PostgreSQL server on 127.0.0.1 for the session (moneypath.stack.pgserver); skips if none can run."""
+    from moneypath.stack import pgserver
+
     try:
         with pgserver.running_server(free_port) as server:
             yield server

@@ -179,4 +179,4 @@ def test_a_drill_on_a_given_target_refuses_a_stack_shape():
     result = run_cli("drill", "run", drill, "--engine", "vm", "--target-service", "http://127.0.0.1:9",
                      "--target-prometheus", "http://127.0.0.1:9", "--target-pager", "http://127.0.0.1:9")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert "--engine and --ha shape the stack a drill starts" in result.stderr
+    assert "--engine, --ha, --instances and --postgres shape the stack a drill starts" in result.stderr

@@ -1,10 +1,11 @@
-"""How the service reaches SQLite, chosen for speed, kept honest: bookings are synced at commit
-and claims need not be; a writer holding the lock elsewhere never stalls the event loop (the
-transaction moves to a thread and waits there), and the payment is still booked once."""
+"""How the service reaches SQLite, chosen for speed, kept honest: a booking is on disk before its answer goes
+out, with one sync for many off the event loop (durability.GroupSync); a writer holding the lock elsewhere never
+stalls the event loop (the transaction moves to a thread and waits there), and the payment is still booked once."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -20,6 +21,7 @@ from moneypath.reference.providersim.app import SimConfig
 from moneypath.reference.providersim.app import create_app as create_sim
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
+from moneypath.reference.refservice.durability import GroupSync
 
 SECRET = b"db-paths-secret"
 WRITE = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:write'], ttl_s=3600)}"}
@@ -42,6 +44,85 @@ def test_bookings_sync_at_commit_and_claims_do_not(tmp_path):
     finally:
         bookings.dispose()
         claims.dispose()
+
+
+def test_one_sync_covers_everyone_waiting_and_a_late_arrival_waits_for_the_next(tmp_path):
+    path = str(tmp_path / "ledger.db")
+    engine = make_engine(f"sqlite:///{path}", durable=False)
+    group = GroupSync(path)
+
+    async def scenario():
+        await asyncio.gather(*(group.sync() for _ in range(50)))
+        first = group.syncs
+        await group.sync()
+        return first, group.syncs
+
+    try:
+        assert asyncio.run(scenario()) == (1, 2)
+    finally:
+        group.close()
+        engine.dispose()
+
+
+def test_without_a_log_there_is_nothing_to_sync_and_a_new_log_is_synced_not_the_old_one(tmp_path):
+    path = tmp_path / "ledger.db"
+    group = GroupSync(str(path))
+    try:
+        group.sync_now()  # no database yet: nothing to sync, no error
+        assert group.syncs == 0
+        log = tmp_path / "ledger.db-wal"
+        log.write_bytes(b"first")
+        group.sync_now()
+        old = os.fstat(group._fd).st_ino
+        log.unlink()  # the last connection checkpointed and removed it; a new writer made a new one
+        log.write_bytes(b"second")
+        group.sync_now()
+        assert os.fstat(group._fd).st_ino == log.stat().st_ino != old
+        assert group.syncs == 2
+    finally:
+        group.close()
+
+
+def test_the_service_commits_without_checkpointing_and_the_job_checkpoints(catalog, tmp_path):
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET,
+                                   provider_url="http://127.0.0.1:9"), mp=mp)
+    services = app.state.services
+    try:
+        with services.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        with services.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO ledger_transactions (payment_id, kind, created_at) VALUES ('p', 'k', 0)")
+        busy, frames, moved = services.group_sync.checkpoint()
+        assert busy == 0 and frames > 0 and moved == frames
+    finally:
+        services.group_sync.close()
+        services.engine.dispose()
+
+
+def test_an_acknowledged_booking_is_on_disk_before_its_answer(service):
+    """The answer waits for a sync that started after the booking committed (what the sync saw committed)."""
+    app, path = service
+    group = app.state.services.group_sync
+    seen: list[set[str]] = []  # per sync: the payments committed when it started
+    real = group.sync_now
+
+    def observed_sync():
+        with sqlite3.connect(path) as conn:
+            seen.append({row[0] for row in conn.execute("SELECT id FROM payments")})
+        real()
+
+    group.sync_now = observed_sync
+
+    async def authorize():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+            return await client.post("/v1/payments/authorize", headers={**WRITE, "idempotency-key": "k-durable"},
+                                     json={"amount_minor": 700, "currency": "EUR", "provider": "acme",
+                                           "reference": "durable-1"})
+
+    response = asyncio.run(authorize())
+    assert response.status_code == 201, response.text
+    assert any(response.json()["id"] in committed for committed in seen), seen
 
 
 @pytest.fixture

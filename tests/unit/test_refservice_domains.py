@@ -243,6 +243,20 @@ def test_settlements_that_agree_reconcile_with_no_breaks(world):
     assert rec.run_once()["files"] == 0  # imported once
 
 
+def test_a_run_matches_in_short_transactions_and_leaves_what_exceeds_its_rounds_for_the_next(world):
+    app, sim, mp = world
+    for i in range(5):
+        captured_payment(app, f"batch{i}", provider="acme")
+    flush(sim)
+    rec = app.state.reconciler
+    rec.batch, rec.rounds = 2, 2  # two transactions of two lines per run
+    assert rec.run_once()["matched"] == 4
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="acme") > 0
+    assert rec.run_once()["matched"] == 1
+    assert sample(mp, "moneypath_reconciliation_oldest_unreconciled_seconds", provider="acme") == 0
+    assert breaks(app) == []
+
+
 def test_duplicate_settlement_is_a_duplicate_charge(world):
     app, sim, mp = world
     set_fault(sim, "duplicate_capture", {"provider": "acme", "rate": 1.0})

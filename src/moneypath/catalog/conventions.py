@@ -77,6 +77,8 @@ WATCHDOG_SEVERITY = "none"
 # Prometheus in pairs: each replica's external label, dropped from alerts so the Alertmanager cluster sees
 # one alert, not two; the watchdog keeps it as HEARTBEAT_FROM, so a silent replica shows.
 REPLICA_LABEL = "replica"
+# The labels a scrape gives each instance of a service: an alert must aggregate them away (one page, not N).
+INSTANCE_LABELS = ("instance", "pod")
 HEARTBEAT_FROM_LABEL = "heartbeat_from"
 SLO_OBJECTIVE_RECORD = "slo:objective:ratio"
 SLO_BUDGET_RECORD = "slo:error_budget:ratio"

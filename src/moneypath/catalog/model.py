@@ -61,14 +61,35 @@ class Signal(_Model):
     exemplars: bool = False
     enum: dict[str, int] | None = None
     multiprocess_mode: Literal["mostrecent", "max", "min", "sum"] = "mostrecent"
+    # How the series of several service instances combine into one value (`moneypath.check.instances`):
+    # sum for a share of the whole (counters and histograms always: each instance counts its own events),
+    # max/min for one shared thing every instance reports (an imbalance read from the shared ledger, a
+    # queue's depth in the shared database, the worst instance's circuit), where a sum counts it N times.
+    # A gauge's default: sum when its worker processes add up (multiprocess_mode: sum), else max.
+    aggregate: Literal["sum", "max", "min"] | None = None
 
     # Filled in by the catalog after references are expanded.
     key: str = ""
     name: str = ""
 
+    @field_validator("aggregate")
+    @classmethod
+    def _additive_events(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if value not in (None, "sum") and kind in ("counter", "histogram"):
+            raise ValueError(f"a {kind} counts each instance's own events: its instances add up (sum), never {value}")
+        return value
+
     @property
     def label_names(self) -> tuple[str, ...]:
         return tuple(self.labels)
+
+    @property
+    def across_instances(self) -> str:
+        """The PromQL aggregation that combines this signal's instances (see `aggregate`)."""
+        if self.aggregate is not None:
+            return self.aggregate
+        return "max" if self.type == "gauge" and self.multiprocess_mode != "sum" else "sum"
 
     def max_series(self) -> int:
         """Upper bound of exported series (each label value set plus 'other')."""

@@ -31,6 +31,7 @@ from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
 from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
+from moneypath.check.instances import NO_PARSER, InstanceCheck, parser_available
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.promql import (
     FILE,
@@ -69,6 +70,8 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
     problems += [f"{rel}: {rule_name(rule, i)}: {what}"
                  for rel, i, rule, what in rule_problems(catalog, loaded, retention, root)]
     problems += run_promtool(root, list(loaded))
+    if not parser_available():
+        problems.append(f"{root}: {FILE}: {NO_PARSER}")
     problems += dashboard_problems(catalog, root)
     problems += check_runbooks(catalog, root, db_url=db_url)
     if db_url is not None:
@@ -113,6 +116,7 @@ def rule_problems(catalog: Catalog, loaded: dict[str, list[dict]], retention: st
     records = {str(r["record"]) for r in every_rule if "record" in r}
     known_labels = GROUPING_LABELS | {label for s in catalog.signals.values() for label in s.labels}
     known_labels |= recorded_labels(every_rule)
+    instances = InstanceCheck(catalog, every_rule)
     found = []
     for rel, rules in loaded.items():
         for i, rule in enumerate(rules, 1):
@@ -120,6 +124,7 @@ def rule_problems(catalog: Catalog, loaded: dict[str, list[dict]], retention: st
             whats = check_alert(rule, root) if "alert" in rule else []
             whats += check_series(expr, metrics, records)
             whats += check_expr(expr, metrics, known_labels, retention, limit)
+            whats += instances.alert(expr) if "alert" in rule else instances.aggregations(expr)
             found += [(rel, i, rule, what) for what in whats]
     return found
 
@@ -153,7 +158,14 @@ def dashboard_problems(catalog: Catalog, root: Path) -> list[str]:
     """Labels and label values the committed dashboards' queries match on, against the catalog."""
     queries, problems = dashboard_queries(root)
     metrics = metric_index(catalog)
-    return problems + [f"{where}: {what}" for where, expr in queries for what in check_selectors(expr, metrics)]
+    instances = InstanceCheck(catalog, _recording(root))
+    return problems + [f"{where}: {what}" for where, expr in queries
+                       for what in check_selectors(expr, metrics) + instances.aggregations(expr)]
+
+
+def _recording(root: Path) -> list[dict]:
+    rules, _ = load_rules(root / RECORDING_FILE)  # its own problems are the rule lint's
+    return rules
 
 
 # ---------------------------------------------------------------- `moneypath catalog check`
@@ -168,6 +180,7 @@ class GeneratedCheck:
     alerts_without_page: list[str] = field(default_factory=list)
     alerts: int = 0
     promtool: bool = True
+    instances: bool = True  # False: promql-parser is missing, instance aggregation was not checked
     dashboards: bool = True  # False: the tools extra is not installed, dashboards were not generated
 
 
@@ -201,10 +214,11 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
             result.problems.append(f"{where}: (build): the dashboards cannot be generated: {type(exc).__name__}: {exc}")
         else:  # what the lint checks in the committed dashboards, so they lint clean once built
             metrics = metric_index(catalog)
+            instances = InstanceCheck(catalog, [])  # recorded series carry nothing: the rules are checked below
             result.problems += [f"{where}: (generated) {at}: {what}"
                                 for rel, text in boards.items() if rel.startswith("dashboards/") and rel.endswith(".json")
                                 for at, expr in panel_queries(rel, json.loads(text))
-                                for what in check_selectors(expr, metrics)]
+                                for what in check_selectors(expr, metrics) + instances.aggregations(expr)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         loaded: dict[str, list[dict]] = {}
@@ -238,6 +252,7 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
         page = PurePosixPath(urlsplit(str(url)).path).name
         if page and not (pages / page).is_file():
             result.alerts_without_page.append(name)
+    result.instances = parser_available()
     result.problems = list(dict.fromkeys(result.problems))
     return result
 

@@ -145,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="production's shape: two Prometheus replicas running the same rules (external label "
                          "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
                          "loopback; a page still arrives, once, with one of each gone")
+    up.add_argument("--instances", type=int, default=1, metavar="N",
+                    help="run the reference service as N processes (1-16) sharing one ledger database, each its "
+                         "own scrape target (label instance), as production runs a service: one page per incident "
+                         "only if every rule aggregates instance away. Instance 0 alone runs reconciliation and "
+                         "the audit check. On the default SQLite file the instances take turns at its write lock "
+                         "(writers serialize); give --db-url for PostgreSQL (default 1)")
+    up.add_argument("--db-url", metavar="URL",
+                    help="the reference service's ledger database (SQLAlchemy URL), e.g. "
+                         "postgresql+psycopg://user@127.0.0.1:5432/ledger; default: a SQLite file in the state "
+                         "directory")
+    up.add_argument("--postgres", action="store_true",
+                    help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger "
+                         "instead of the SQLite file: what several --instances share in production. Deleted by "
+                         "`moneypath down`")
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     _state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
@@ -321,6 +335,7 @@ def _catalog(args) -> int:
     if args.catalog_command == "check":
         # Everything `build` and the rule part of `lint` check, on artifacts generated in memory: a catalog that
         # passes here builds. Runbook pages are the team's own files (`lint` checks them): only counted here.
+        from moneypath.check.instances import NO_PARSER
         from moneypath.check.lint import check_generated
         from moneypath.generate.prometheus_config import retention
 
@@ -336,6 +351,8 @@ def _catalog(args) -> int:
                   "(SLO burn-rate alerts included; `moneypath lint` names them)")
         if not result.promtool:
             print("promtool is not installed: the rule expressions were checked without parsing them")
+        if not result.instances:
+            print(NO_PARSER)
         return 0
     if args.json:
         print(json.dumps(catalog.model_dump(mode="json", by_alias=True), indent=2))
@@ -427,12 +444,16 @@ def _stack(args) -> int:
                              time_factor=args.time_factor,
                              remote_write=args.remote_write, faults=args.faults,
                              services=not (args.no_services or args.target),  # a --target is your service
-                             ha=args.ha, engine=args.engine)
+                             ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
+                             postgres=args.postgres)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
             if args.engine == "vm":
                 print(f"engine vm: VictoriaMetrics answers the Prometheus API at {state.url('victoriametrics')}; "
                       f"vmalert {state.url('vmalert')} evaluates the rules")
+            if args.instances > 1 and state.service_urls():
+                print(f"{args.instances} instances of the reference service on one database: "
+                      f"{', '.join(state.service_urls())}")
             if args.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")

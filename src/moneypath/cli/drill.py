@@ -64,6 +64,17 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--ha", action="store_true",
                      help="without --target-*: each drill's stack runs a Prometheus pair and a two-node "
                           "Alertmanager cluster (as `moneypath up --ha`)")
+    run.add_argument("--instances", type=int, default=1, metavar="N",
+                     help="without --target-*: each drill's stack runs the reference service as N processes on one "
+                          "database, each scraped as its own target (as `moneypath up --instances`); the drill's "
+                          "payments go to them in turn. With --target-*, give the other instances' URLs as "
+                          "--target-instance (default 1)")
+    run.add_argument("--postgres", action="store_true",
+                     help="without --target-*: each drill's stack keeps its ledger in a throwaway PostgreSQL (as "
+                          "`moneypath up --postgres`) instead of a SQLite file; the money checks read it there")
+    run.add_argument("--target-instance", action="append", default=[], metavar="URL",
+                     help="with --target-service: another instance of the service (repeatable); the drill's "
+                          "payments are spread over all of them")
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -141,7 +152,7 @@ def _target(args):
     else:
         payments, admin = os.environ.get("MONEYPATH_DRILL_TOKEN", ""), os.environ.get("MONEYPATH_DRILL_ADMIN_TOKEN")
     return Target(**given, db_url=args.db_url, payments_token=payments, admin_token=admin, started_stack=False,
-                  time_factor=args.time_factor)
+                  time_factor=args.time_factor, instances=tuple(args.target_instance))
 
 
 def _ready(d, target) -> str | None:
@@ -185,9 +196,16 @@ def _run(args) -> int:
     except ValueError as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if target is not None and (args.engine != "prometheus" or args.ha):
-        print("moneypath drill: --engine and --ha shape the stack a drill starts; with --target-* the drill runs "
-              "on the stack you give (start it with `moneypath up --engine/--ha`)", file=sys.stderr)
+    if target is not None and (args.engine != "prometheus" or args.ha or args.instances != 1 or args.postgres):
+        print("moneypath drill: --engine, --ha, --instances and --postgres shape the stack a drill starts; with "
+              "--target-* the drill runs on the stack you give (start it with `moneypath up`, give its other "
+              "instances as --target-instance)", file=sys.stderr)
+        return EXIT_INVALID
+    if target is None and args.target_instance:
+        print("moneypath drill: --target-instance goes with --target-service", file=sys.stderr)
+        return EXIT_INVALID
+    if not 1 <= args.instances <= 16:
+        print(f"moneypath drill: --instances {args.instances} must be between 1 and 16", file=sys.stderr)
         return EXIT_INVALID
     if target is None:
         for d in drills:
@@ -209,7 +227,8 @@ def _run(args) -> int:
                 return EXIT_INVALID
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
-                         topology={"engine": args.engine, "ha": args.ha})
+                         topology={"engine": args.engine, "ha": args.ha, "instances": args.instances,
+                                   "postgres": args.postgres})
     print()
     print_summary(results)
     if any(r.interrupted for r in results):

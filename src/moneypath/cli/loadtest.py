@@ -194,6 +194,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lt.add_argument("--duration", type=_seconds, metavar="SECONDS", help="run time, e.g. 90, 5m, 1h "
                     "(default: the scenario's)")
     _target_args(lt)
+    lt.add_argument("--instances", type=_count(1), default=1, metavar="N",
+                    help="the stack this run starts runs the reference service as N processes on one database, each "
+                         "scraped as its own target, and each Locust user sends to one of them in turn (its own "
+                         "host: no balancer in between to measure). A running stack's instances are used as they "
+                         "are (default 1)")
     lt.add_argument("--baseline", type=Path, metavar="FILE", help="result.json of a previous run to compare with")
     lt.add_argument("--p99-tolerance", type=_percent, default=0.20, metavar="PCT",
                     help="allowed p99 increase over the baseline, in percent (default 20)")
@@ -317,8 +322,12 @@ def _open_target(c, args, exporter_port: int, locustfile: Path | None = None):
     if args.host is None and runner.running_stack(state_dir) is None:
         if args.prometheus or args.providersim or args.faultproxy or args.no_auth or args.token:
             raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
-        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say)
+        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say,
+                                    instances=getattr(args, "instances", 1))
     else:
+        if getattr(args, "instances", 1) > 1:
+            raise UsageError("--instances starts a stack of that many instances: leave out --host, or stop the "
+                             "running stack (whose own instances are used as they are)")
         try:
             env = {**os.environ, "MONEYPATH_TOKEN": args.token} if args.token else None
             target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim, env=env,

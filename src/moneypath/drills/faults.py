@@ -28,10 +28,12 @@ class FaultSwitch:
         self.active = False
         self.end: float | None = None  # injection + the declared duration: watch() clears the fault then
 
-    def _url(self) -> str:
+    def _urls(self) -> list[str]:
+        """The fault API to call: a service fault goes to every instance of the service (each takes its share of
+        the drill's payments), a fault elsewhere to the one part that runs it."""
         fault = self.ctx.drill.fault
-        base = getattr(self.ctx.target, fault.where)
-        return f"{base.rstrip('/')}/admin/faults/{fault.name}"
+        bases = self.ctx.target.services if fault.where == "service" else [getattr(self.ctx.target, fault.where)]
+        return [f"{base.rstrip('/')}/admin/faults/{fault.name}" for base in bases]
 
     def inject(self) -> None:
         ctx, fault = self.ctx, self.ctx.drill.fault
@@ -46,12 +48,13 @@ class FaultSwitch:
             body = dict(fault.params) | {"duration_s": round(ctx.s(fault.duration) + GRACE_S, 1)}
             if spec.target:
                 body[spec.target] = fault.target
-            try:
-                r = ctx.http.put(self._url(), json=body, headers=ctx.admin_headers())
-            except httpx.HTTPError as exc:
-                raise TargetError(f"PUT {self._url()}: {type(exc).__name__}: {exc}") from None
-            if r.status_code != 200:
-                raise TargetError(f"PUT {self._url()}: {r.status_code} {_detail(r)}")
+            for url in self._urls():
+                try:
+                    r = ctx.http.put(url, json=body, headers=ctx.admin_headers())
+                except httpx.HTTPError as exc:
+                    raise TargetError(f"PUT {url}: {type(exc).__name__}: {exc}") from None
+                if r.status_code != 200:
+                    raise TargetError(f"PUT {url}: {r.status_code} {_detail(r)}")
         self.active = True
         self.record.injected_at = ctx.clock()
         self.end = self.record.injected_at + ctx.s(fault.duration)
@@ -72,12 +75,16 @@ class FaultSwitch:
             params = {spec.target: fault.target} if spec.target and fault.target else None
             if params and fault.where == "service":
                 params = {"target": fault.target}  # the service's DELETE takes ?target=, whatever the fault calls it
-            try:
-                r = ctx.http.delete(self._url(), params=params, headers=ctx.admin_headers())
-                ok = r.status_code == 200
-                detail = f"{r.status_code}" if ok else f"{r.status_code} {_detail(r)}"
-            except httpx.HTTPError as exc:
-                ok, detail = False, f"{type(exc).__name__}"
+            ok, details = True, []
+            for url in self._urls():
+                try:
+                    r = ctx.http.delete(url, params=params, headers=ctx.admin_headers())
+                    ok = ok and r.status_code == 200
+                    details.append(f"{r.status_code}" if r.status_code == 200 else f"{r.status_code} {_detail(r)}")
+                except httpx.HTTPError as exc:
+                    ok = False
+                    details.append(f"{type(exc).__name__}")
+            detail = ", ".join(dict.fromkeys(details))
         if ok:
             self.active = False
             self.record.cleared_at = ctx.clock()

@@ -16,12 +16,13 @@ refused: never acknowledged, so never a write lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -144,10 +145,14 @@ def payment_values(prefix: str, i: int, provider: str, currency: str, amount_min
 
 
 class Load:
-    def __init__(self, service_url: str, headers: dict[str, str], requests: Requests, mix: Mix, rate: float,
-                 major: Callable[[int, str], str], concurrency: int = 64, seed: int = 7, attempts: int = 3,
+    def __init__(self, service_url: str | Sequence[str], headers: dict[str, str], requests: Requests, mix: Mix,
+                 rate: float, major: Callable[[int, str], str], concurrency: int = 64, seed: int = 7, attempts: int = 3,
                  timeout_s: float = 10.0, prefix: str = "drill"):
-        self.service_url, self.headers, self.requests, self.mix = service_url.rstrip("/"), headers, requests, mix
+        """`service_url`: one URL, or one per instance of the service: payment i goes to instance i mod N
+        (authorize and capture alike), as a round-robin balancer in front of them would send it."""
+        urls = [service_url] if isinstance(service_url, str) else list(service_url)
+        self.service_urls = [url.rstrip("/") for url in urls]
+        self.service_url, self.headers, self.requests, self.mix = self.service_urls[0], headers, requests, mix
         self.major = major
         self.rate, self.concurrency, self.attempts, self.timeout_s = rate, concurrency, attempts, timeout_s
         self.prefix = prefix
@@ -185,8 +190,9 @@ class Load:
 
     async def _main(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(base_url=self.service_url, headers=self.headers, limits=limits,
-                                     timeout=self.timeout_s) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(httpx.AsyncClient(
+                base_url=url, headers=self.headers, limits=limits, timeout=self.timeout_s)) for url in self.service_urls]
             slots = asyncio.Semaphore(self.concurrency)
             tasks: set[asyncio.Task] = set()
             next_at = time.monotonic()
@@ -203,7 +209,7 @@ class Load:
                     self.stats.behind += 1
                     continue
                 await slots.acquire()
-                task = asyncio.create_task(self._payment(client, i))
+                task = asyncio.create_task(self._payment(clients[i % len(clients)], i))
                 task.add_done_callback(lambda t: (slots.release(), tasks.discard(t)))
                 tasks.add(task)
                 i += 1

@@ -145,7 +145,7 @@ class DrillRun(DrillContext):
     def _start_load(self) -> None:
         spec = self.drill.load
         mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
-        self.load = Load(self.target.service, self.api_headers(), spec.requests, mix, spec.rate,
+        self.load = Load(self.target.services, self.api_headers(), spec.requests, mix, spec.rate,
                          major_text(self.catalog), spec.concurrency, prefix=f"drill-{self.drill.name}")
         self.load.start()
         self.event("load", f"baseline load: {spec.rate:g} payments/s ({', '.join(spec.providers)}; "

@@ -63,7 +63,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
 
 def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topology: dict | None = None):
     """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it;
-    `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True)."""
+    `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True, instances=3)."""
     import shutil
 
     from moneypath._common.tokens import issue
@@ -78,7 +78,8 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
     secret = stack.read_secrets(state_dir)["token_secret"].encode()
     target = Target(service=state.url("refservice"), prometheus=state.url("prometheus"),
                     providersim=state.url("providersim"), alertmanager=state.url("alertmanager"),
-                    pager=state.url("pager"), db_url=f"sqlite:///{state_dir / 'ledger.db'}",
+                    pager=state.url("pager"), db_url=state.db_url or f"sqlite:///{state_dir / 'ledger.db'}",
+                    instances=tuple(state.service_urls()[1:]),
                     payments_token=issue(secret, "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600),
                     admin_token=issue(secret, "drill_operator", ["admin:faults"], ttl_s=3600),
                     started_stack=True, time_factor=LOCAL_TIME_FACTOR)

@@ -30,9 +30,15 @@ class Target:
     admin_token: str | None = None
     started_stack: bool = False
     time_factor: float = 1.0  # how much faster than production the target's rules run
+    instances: tuple[str, ...] = ()  # the service's other instances (one database): the load is spread over all
+
+    @property
+    def services(self) -> list[str]:
+        return [self.service, *self.instances]
 
     def describe(self) -> dict:
-        return {"service": self.service, "providersim": self.providersim, "faultproxy": self.faultproxy,
+        return {"service": self.service, **({"instances": list(self.instances)} if self.instances else {}),
+                "providersim": self.providersim, "faultproxy": self.faultproxy,
                 "prometheus": self.prometheus,
                 "alertmanager": self.alertmanager, "pager": self.pager, "started_stack": self.started_stack,
                 "database": _redact(self.db_url), "time_factor": self.time_factor}

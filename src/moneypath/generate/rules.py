@@ -60,6 +60,13 @@ def _matchers(selector: Selector, extra: str = "") -> str:
     return "{" + ", ".join(parts) + "}" if parts else ""
 
 
+def across(c: Catalog, key: str, expr: str = "", by: str = "") -> str:
+    """A signal's instances as one value per `by` group, combined as the catalog says (`Signal.across_instances`):
+    max for one shared thing every instance reports, sum for shares; `expr` wraps the metric (default: itself)."""
+    op, expr = c.signals[key].across_instances, expr or c.metric(key)
+    return f"{op} by ({by}) ({expr})" if by else f"{op}({expr})"
+
+
 def _counter(c: Catalog, selector: Selector) -> str:
     return c.metric(selector.signal) + _matchers(selector)
 
@@ -252,7 +259,7 @@ def min_events(a: Alert, key: str) -> int:
 
 def _ledger_imbalance(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.LEDGER_IMBALANCE_MINOR)
-    return Shape(f"max by (currency) (abs({m})) > {num(a.threshold)}",
+    return Shape(f"{across(c, Key.LEDGER_IMBALANCE_MINOR, f'abs({m})', 'currency')} > {num(a.threshold)}",
                  "Ledger postings in {{ $labels.currency }} sum to {{ $value }} minor units instead of 0: "
                  "money was created or destroyed. Stop writes that do not balance and find the entry.")
 
@@ -272,10 +279,9 @@ def _duplicate_charge(c: Catalog, a: Alert) -> Shape:
 
 
 def _reconciliation_lag(c: Catalog, a: Alert) -> Shape:
-    age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
-    last = c.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-    return Shape(f"max by (provider) ({age}) > {num(a.threshold)}\nor\n"
-                 f"max by (provider) (time() - {last}) > {num(a.threshold)}",
+    age = across(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS, by="provider")
+    last = across(c, Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, by="provider")
+    return Shape(f"{age} > {num(a.threshold)}\nor\ntime() - {last} > {num(a.threshold)}",
                  "Reconciliation with {{ $labels.provider }} is {{ $value | humanizeDuration }} behind "
                  f"(threshold {num(a.threshold)} s): settlement drift would go unnoticed.")
 
@@ -316,10 +322,9 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
               (("reason", "error_ratio"),)),
     ]
     if breaker:  # the feature `breaker`: a service without one can never fire this half
-        circuit = c.metric(Key.PROVIDER_CIRCUIT_STATE)
         closed = (c.signals[Key.PROVIDER_CIRCUIT_STATE].enum or {})["closed"]
         # Half-open is still "not trusted": it only lasts for one trial call between open periods.
-        shapes.append(Shape(f"max by (provider) ({circuit}) > {closed}",
+        shapes.append(Shape(f"{across(c, Key.PROVIDER_CIRCUIT_STATE, by='provider')} > {closed}",
                             "The circuit breaker for {{ $labels.provider }} is not closed: calls are refused or on "
                             "trial.", (("reason", "circuit_open"),)))
     return shapes
@@ -370,8 +375,7 @@ def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
 
 
 def _audit_chain_broken(c: Catalog, a: Alert) -> Shape:
-    m = c.metric(Key.AUDIT_CHAIN_BROKEN)
-    return Shape(f"max({m}) > {num(a.threshold)}",
+    return Shape(f"{across(c, Key.AUDIT_CHAIN_BROKEN)} > {num(a.threshold)}",
                  "The audit trail's hash chain no longer verifies: an event recording a change to a payment or "
                  "payout was edited or deleted after it was written. Who changed what can no longer be proven; "
                  "`moneypath audit verify` names the first broken event.")

@@ -55,11 +55,16 @@ class Settings:
     duration_s: float
     token: str | None  # None: no authorization header
     closed_loop: bool = False  # every user sends its next request as soon as the last one is answered
+    hosts: tuple[str, ...] = ()  # every instance of the service (--hosts): user i sends to hosts[i mod N]
 
     def __post_init__(self):
         self.provider = Weighted(self.spec.providers)
         self.currency = Weighted(self.spec.currencies)
         self.method = Weighted(self.spec.methods)
+
+    def host_of(self, user: int) -> str | None:
+        """The instance the `user`-th user of a process sends to (None: Locust's --host): each its own, in turn."""
+        return self.hosts[user % len(self.hosts)] if self.hosts else None
 
     @property
     def pace(self) -> float:

@@ -54,6 +54,8 @@ def _arguments(parser):
         "$MONEYPATH_TOKEN_SECRET or --state-dir, else none)")
     add("--no-auth", action="store_true", help="send no authorization header")
     add("--admin-token", default="", help="admin:faults token for scenarios with faults")
+    add("--hosts", default="", help="comma-separated base URLs of the service's instances: each user sends to "
+        "one of them in turn (default: --host alone)")
     add("--providersim", default="", help="provider simulator URL (faults at: providersim)")
     add("--faultproxy", default="", help="fault proxy URL (faults at: faultproxy)")
     add("--state-dir", default="", help="a `moneypath up` state directory: host, simulator, secrets")
@@ -118,7 +120,8 @@ def settings(environment) -> Settings:
     duration = scenarios.duration_of(spec, scenario, o.duration or None)
     api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
     result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
-                      api_token, closed_loop=o.closed_loop)
+                      api_token, closed_loop=o.closed_loop,
+                      hosts=tuple(h.strip().rstrip("/") for h in o.hosts.split(",") if h.strip()))
     environment.moneypath_settings = result
     return result
 

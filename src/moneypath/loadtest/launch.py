@@ -37,6 +37,7 @@ ENV = {
     "no_auth": "MONEYPATH_NO_AUTH",
     "admin_token": "MONEYPATH_ADMIN_TOKEN",
     "providersim": "MONEYPATH_PROVIDERSIM",
+    "hosts": "MONEYPATH_HOSTS",
     "faultproxy": "MONEYPATH_FAULTPROXY",
     "state_dir": "MONEYPATH_STATE_DIR",
     "exporter_port": "MONEYPATH_EXPORTER_PORT",

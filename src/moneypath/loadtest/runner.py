@@ -58,6 +58,7 @@ class Target:
     state_dir: Path | None = None
     owned: bool = False
     reloaded_prometheus: bool = False  # we added the exporter to this stack's Prometheus config
+    instances: tuple[str, ...] = ()  # the service's other instances: Locust users are spread over host + these
 
 
 @dataclass
@@ -117,17 +118,17 @@ def running_stack(state_dir: Path) -> stack.StackState | None:
 
 
 def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print, db_url: str | None = None,
-                service_workers: int = 1) -> Target:
+                service_workers: int = 1, instances: int = 1) -> Target:
     """A fresh stack (services, faults on, 1 s intervals) whose Prometheus scrapes the Locust exporter;
     the service on `db_url` (default its own SQLite file) with `service_workers` processes."""
     stack.down(state_dir, progress=lambda *_: None)
     shutil.rmtree(state_dir, ignore_errors=True)
     progress(f"starting the stack in {state_dir} ...")
     state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
-                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers)
+                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers, instances=instances)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
-                  state_dir=state_dir, owned=True)
+                  state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
 
 
 def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
@@ -145,7 +146,9 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
         state = None  # recorded, but not (all) running
     names = {p.name for p in state.parts} if state is not None else set()
     token = admin = None
+    instances: tuple[str, ...] = ()
     if state is not None and "refservice" in names and (not host or host.rstrip("/") == state.url("refservice")):
+        instances = tuple(state.service_urls()[1:])
         token, admin = _mint(stack.read_secrets(Path(state.state_dir))["token_secret"].encode(), 24 * 3600)
         host = host or state.url("refservice")
         providersim = providersim or state.url("providersim")
@@ -167,7 +170,7 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
                             "payments:read) or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, "
                             "or --no-auth when the service takes none")
     return Target(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
-                  Path(state.state_dir) if state is not None else None)
+                  Path(state.state_dir) if state is not None else None, instances=instances)
 
 
 def add_exporter_target(target: Target, exporter_port: int) -> None:
@@ -229,7 +232,8 @@ def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: 
         "duration": float(duration_s), "exporter_port": exporter_port, "warmup": float(warmup_s) or None,
         "snapshot_at": ",".join(f"{t:g}" for t in snapshot_at), "token": target.token,
         "no_auth": target.token is None, "admin_token": target.admin_token, "closed_loop": spec.closed_loop,
-        "providersim": target.providersim, "faultproxy": target.faultproxy})
+        "providersim": target.providersim, "faultproxy": target.faultproxy,
+        "hosts": ",".join([target.host, *target.instances]) if target.instances else None})
     return argv, env
 
 

@@ -48,6 +48,7 @@ the Prometheus exporter. It imports Locust: only a Locust process imports it.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from locust import FastHttpUser, events, task
@@ -65,8 +66,12 @@ class PaymentUser(PaymentClient, FastHttpUser):
 
     abstract = True
 
+    _spawned = itertools.count()  # users of this process so far: which instance the next one sends to
+
     def __init__(self, environment):
         s = harness.settings(environment)
+        if s.hosts:  # several instances: a host of its own per user, read by FastHttpUser.__init__ (no balancer hop)
+            self.host = s.host_of(next(PaymentUser._spawned))
         if s.scenario.retry is not None:  # read by FastHttpUser.__init__: clients that give up early
             self.network_timeout = s.scenario.retry.timeout_s
             self.connection_timeout = max(1.0, self.network_timeout)

@@ -34,6 +34,8 @@ from moneypath.generate.rules import alert_rules, recording_rules
 STATE_FILE = "stack.json"
 LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
 ENGINES = ("prometheus", "vm")
+INSTANCE_PART = "refservice-"  # parts refservice (instance 0), refservice-1, refservice-2, …
+MAX_INSTANCES = 16
 REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
 
 
@@ -59,6 +61,12 @@ class StackState:
     parts: list[Part] = field(default_factory=list)
     time_factor: float = 1.0  # rules compressed by this factor (moneypath.generate.compress); 1 = as committed
     engine: str = "prometheus"  # or "vm": VictoriaMetrics stores and answers queries, vmalert runs the rules
+    db_url: str = ""  # the reference service's ledger database, when `up` started it
+    postgres_dir: str = ""  # the throwaway PostgreSQL cluster `up --postgres` made; removed by `down`
+
+    def service_urls(self) -> list[str]:
+        """Every instance of the reference service, instance 0 (part "refservice") first."""
+        return [p.url for p in self.parts if p.name == "refservice" or p.name.startswith(INSTANCE_PART)]
 
     def url(self, name: str) -> str:
         """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
@@ -103,7 +111,8 @@ def load_state(state_dir: Path) -> StackState | None:
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
        timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
        faults: bool = False, time_factor: float = 1.0, service_workers: int = 1,
-       db_url: str | None = None, ha: bool = False, engine: str = "prometheus") -> StackState:
+       db_url: str | None = None, ha: bool = False, engine: str = "prometheus", instances: int = 1,
+       postgres: bool = False) -> StackState:
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
@@ -112,6 +121,14 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     VictoriaMetrics: see collector/README.md). `service_workers` > 1 runs the reference service as that
     many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
     `db_url` is the service's ledger database (default: a SQLite file in the state directory).
+    `instances` > 1 runs that many reference service processes on that one database, each on its own port and
+    scraped as its own target (parts refservice, refservice-1, …; label instance = host:port): production's
+    shape, where every rule must aggregate `instance` away (moneypath.check.instances). Instance 0 alone runs
+    the jobs that must run once per database (reconciliation, the audit chain's walk and checkpoints:
+    MONEYPATH_SINGLETON_JOBS=off elsewhere); every instance delivers the outbox, which is safe concurrently
+    (rows claimed FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers).
+    `postgres` starts a throwaway PostgreSQL (Debian's binaries, moneypath.stack.pgserver) for the ledger instead
+    of the SQLite file: part "postgres", its cluster deleted by `down`.
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed. `ha` runs production's shape:
     two Prometheus replicas with the same rules (parts prometheus, prometheus-b; replica labels a, b) each
@@ -121,6 +138,11 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     the rule files and writes recorded series and alert state back to it."""
     if engine not in ENGINES:
         raise StackError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if not 1 <= instances <= MAX_INSTANCES:
+        raise StackError(f"--instances {instances} must be between 1 and {MAX_INSTANCES}")
+    if postgres and (db_url or not services):
+        raise StackError("--postgres starts the reference service's database: not with --db-url, --target or "
+                         "--no-services")
     if ha and engine != "prometheus":
         raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (README)")
     state_dir = state_dir.resolve()
@@ -132,14 +154,18 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     replicas = REPLICAS if ha else ("",)
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("pager", "providersim", "refservice", "victoriametrics", "vmalert", *(
+    services_at = ["refservice", *(f"{INSTANCE_PART}{i}" for i in range(1, instances))]
+    ports = {name: free_port() for name in ("pager", "providersim", *services_at, "victoriametrics", "vmalert", *(
         f"{kind}{r}" for kind in ("alertmanager", "prometheus", "cluster") for r in replicas))}
     commands: dict[str, tuple[list[str], str, str, dict]] = {}
+    if postgres:
+        db_url = _start_postgres(state, progress)
     if services:
+        state.db_url = db_url or f"sqlite:///{state_dir / LEDGER_DB}"
         secrets = write_secrets(state_dir)
         env = {"MONEYPATH_TOKEN_SECRET": secrets["token_secret"], "MONEYPATH_WEBHOOK_SECRET": secrets["webhook_secret"],
                "MONEYPATH_CATALOG": str(Path(c.path).resolve()),
-               "MONEYPATH_DB_URL": db_url or f"sqlite:///{state_dir / LEDGER_DB}",
+               "MONEYPATH_DB_URL": state.db_url,
                "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
                "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
                # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it
@@ -155,12 +181,14 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                                     "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
                                     *(["--enable-faults"] if faults else [])],
                                    f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
-        commands["refservice"] = ([sys.executable, "-m", "moneypath.reference.refservice",
-                                   "--port", str(ports["refservice"]), "--workers", str(service_workers)],
-                                  f"http://127.0.0.1:{ports['refservice']}", "/healthz",
-                                  {**env, "PROMETHEUS_MULTIPROC_DIR": str(state_dir / "metrics-mp")}
-                                  if service_workers > 1 else env)
-        targets = [*targets, f"127.0.0.1:{ports['refservice']}"]
+        for i, name in enumerate(services_at):
+            own = {**env, **({"MONEYPATH_SINGLETON_JOBS": "off"} if i else {}),
+                   **({"PROMETHEUS_MULTIPROC_DIR": str(state_dir / f"metrics-mp{name.removeprefix('refservice')}")}
+                      if service_workers > 1 else {})}
+            commands[name] = ([sys.executable, "-m", "moneypath.reference.refservice",
+                               "--port", str(ports[name]), "--workers", str(service_workers)],
+                              f"http://127.0.0.1:{ports[name]}", "/healthz", own)
+        targets = [*targets, *(f"127.0.0.1:{ports[name]}" for name in services_at)]
         state.targets = list(targets)
     pager_url = f"http://127.0.0.1:{ports['pager']}"
     alertmanagers = [f"127.0.0.1:{ports[f'alertmanager{r}']}" for r in replicas]
@@ -224,6 +252,32 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         down(state_dir, progress=lambda *_: None)
         raise
     return state
+
+
+def _start_postgres(state: StackState, progress) -> str:
+    """A PostgreSQL cluster for the ledger, recorded as part "postgres" (so `down` stops it); its database's URL.
+    Under root the server runs as the `postgres` user, which may not enter the state directory: then the cluster
+    lives in a directory of its own under /tmp, which `down` deletes too."""
+    from moneypath.stack import pgserver
+
+    state_dir = Path(state.state_dir)
+    base = None if pgserver.running_as_root() else state_dir / "postgres"
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)  # a cluster left by a stack that died: throwaway, as this one
+    try:
+        server = pgserver.start(free_port, base)
+    except (pgserver.Unavailable, RuntimeError, OSError) as exc:
+        raise StackError(f"--postgres: {str(exc).splitlines()[0]}") from None
+    state.postgres_dir = str(server.base)
+    state.parts.append(Part("postgres", f"postgresql://127.0.0.1:{server.port}", server.postmaster_pid(), "",
+                            str(server.log)))
+    _save(state)
+    progress(f"started {'postgres':<14} 127.0.0.1:{server.port}  (log {server.log})")
+    try:
+        return server.url(server.create_database("ledger"))
+    except Exception as exc:
+        down(state_dir, progress=lambda *_: None)
+        raise StackError(f"--postgres: the ledger database could not be created: {exc}") from None
 
 
 def _vm_commands(c: Catalog, state_dir: Path, ports: dict[str, int], alertmanagers: list[str],
@@ -312,6 +366,13 @@ def _save(state: StackState) -> None:
 
 
 def _healthy(part: Part) -> bool:
+    if part.url.startswith("postgresql://"):  # no HTTP: healthy while it accepts connections
+        host, port = part.url.removeprefix("postgresql://").rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return True
+        except OSError:
+            return False
     try:
         return httpx.get(part.url + part.health_path, timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -338,6 +399,8 @@ def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
             os.killpg(part.pid, signal.SIGKILL)
             _reap(part.pid)
         progress(f"stopped {part.name}")
+    if state.postgres_dir:  # throwaway: the ledger goes with the stack
+        shutil.rmtree(state.postgres_dir, ignore_errors=True)
     (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)
     return True
 
@@ -355,6 +418,7 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
     if state is None:
         return []
     rows = []
+    instances = state.service_urls()
     for part in state.parts:
         ok = _alive(part.pid) and _healthy(part)
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
@@ -362,6 +426,10 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
             detail += _targets_summary(part.url)
         if ok and part.name == "pager":
             detail += _watchdog_summary(part.url)
+        if len(instances) > 1 and part.url in instances:
+            i = instances.index(part.url)
+            detail += (f", instance {i} of {len(instances)} on one {state.db_url.split(':', 1)[0]} database"
+                       + (" (runs the once-per-database jobs)" if i == 0 else ""))
         rows.append((part.name, part.url, ok, detail))
     return rows
 

@@ -22,6 +22,7 @@ from moneypath.generate.dashboards.panels import (
     threshold,
     ts_panel,
 )
+from moneypath.generate.rules import across
 
 
 def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
@@ -32,9 +33,10 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     dup_minor = c.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL)
 
     failed_ratio = f'sum(rate({writes}{{outcome="failed"}}[{RATE}])) / sum(rate({writes}[{RATE}]))'
-    imbalance_now, imbalance_units = money(c, lambda m: f"max by (currency) (abs({imbalance}{{{m}}}))",
-                                           threshold(c, "LedgerImbalance"))
-    imbalance_series, _ = money(c, lambda m: f"{imbalance}{{{m}}}")
+    imbalance_now, imbalance_units = money(
+        c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
+        threshold(c, "LedgerImbalance"))
+    imbalance_series, _ = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"{imbalance}{{{m}}}", "currency"))
     charged_twice, charged_twice_units = money(c, lambda m: f"sum by (currency) (increase({dup_minor}{{{m}}}[1d]))")
     ledger_rows = [
         stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
@@ -66,15 +68,15 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     reconciliation = c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
                          Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, Key.RECONCILIATION_MISMATCHES_TOTAL)
     if reconciliation:
-        age = c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)
-        last = c.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+        age = across(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS, by="provider")
+        last = across(c, Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, by="provider")
         mismatches = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
         rows.append(("Reconciliation", [
             stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.", "s",
-                       [q(f"max by (provider) (time() - {last})", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
+                       [q(f"time() - {last}", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
                        runbook_links(c, refs, "ReconciliationLagHigh"), w=8),
             ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.", "s",
-                     [q(f"max by (provider) ({age})", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
+                     [q(age, "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
                      runbook_links(c, refs, "ReconciliationLagHigh"), w=16),
             bar_panel("Mismatches by kind (15m)", "Settlement mismatches in the last 15 minutes, by provider and "
                       "kind.", "short", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
@@ -85,11 +87,10 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         ]))
         parts.append("reconciliation lag and mismatches")
     if c.has(Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL):
-        depth = c.metric(Key.QUEUE_DEPTH)
         dead = c.metric(Key.DEAD_LETTERS_TOTAL)
         rows.append(("Outbox", [
             ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help, "short",
-                     [q(f"max by (queue) ({depth})", "{{queue}}")]),
+                     [q(across(c, Key.QUEUE_DEPTH, by="queue"), "{{queue}}")]),
             bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
                       [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")], alert_above(c, "DeadLettersGrowing"),
                       runbook_links(c, refs, "DeadLettersGrowing"), w=12, h=8),

@@ -33,6 +33,7 @@ from moneypath.generate.dashboards.panels import (
 )
 from moneypath.generate.rules import (
     LATENCY_QUANTILES,
+    across,
     approval_records,
     cost_per_authorization_record,
     sli_good_ratio_expr,
@@ -71,7 +72,7 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                               [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
                               runbook_links(c, refs, "LedgerWriteFailures", slo_alert_key(key))))
     imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
-    queries, units = money(c, lambda m: f"max by (currency) (abs({imbalance}{{{m}}}))",
+    queries, units = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
                            threshold(c, "LedgerImbalance"))
     now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
                           "entry requires 0.", "short", queries, alert_above(c, "LedgerImbalance"),
@@ -90,7 +91,7 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     if c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
         second.append(stat_panel(
             "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
-            [q(f"max by (provider) ({c.metric(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS)})", "{{provider}}")],
+            [q(across(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS, by="provider"), "{{provider}}")],
             alert_above(c, "ReconciliationLagHigh"), runbook_links(c, refs, "ReconciliationLagHigh")))
     if c.has(Key.DEAD_LETTERS_TOTAL):
         second.append(stat_panel(

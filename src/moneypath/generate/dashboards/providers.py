@@ -26,6 +26,7 @@ from moneypath.generate.dashboards.panels import (
     threshold,
     ts_panel,
 )
+from moneypath.generate.rules import across
 
 
 def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
@@ -70,7 +71,7 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     ]
     if breaker:
         circuit_sig = c.signals[Key.PROVIDER_CIRCUIT_STATE]
-        circuit = f"max by (provider) ({c.metric(Key.PROVIDER_CIRCUIT_STATE)}{sel})"
+        circuit = across(c, Key.PROVIDER_CIRCUIT_STATE, f"{c.metric(Key.PROVIDER_CIRCUIT_STATE)}{sel}", "provider")
         enum = circuit_sig.enum or {}
         colors = {0: "green", 1: "orange"}
         mapping = dm.ValueMap(options={str(v): dm.ValueMappingResult(text=k, color=colors.get(v, "red"), index=i)

@@ -32,6 +32,8 @@ ENVIRONMENT = """environment:
   MONEYPATH_RISK_ALLOW_LIMIT_MINOR  largest amount the allow fallback lets through (default 5000)
   MONEYPATH_ENABLE_FAULTS         1: the /admin/faults API for drills (off by default)
   MONEYPATH_INSTRUMENTATION       on | off: metrics off is the benchmark's baseline (default on)
+  MONEYPATH_SINGLETON_JOBS        on | off: reconciliation and the audit chain's walk and checkpoints, which
+                                  one instance per database runs; off on a service's other instances (default on)
 """
 
 

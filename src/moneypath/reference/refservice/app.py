@@ -53,10 +53,13 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(config.outbox_interval_s, services.outbox.run_once, "outbox")
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
+        if services.group_sync is not None:  # its connections leave checkpoints to this job (durability.py)
+            jobs.add(1.0, services.group_sync.checkpoint, "wal-checkpoint")
+        if not services.sqlite:  # events parked by a burst's last bookings (audit.py); every instance: one may die
+            jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
+    if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
-        if not services.sqlite:  # events parked by the last bookings of a burst (audit.py): chained within a second
-            jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
         # The chain is always written; walked when the catalog has its signal or the service signs checkpoints.
         if mp.catalog.enabled("audit") or services.audit.publisher is not None:
             jobs.add(config.audit_verify_interval_s, services.audit.run_once, "audit-chain")
@@ -69,8 +72,10 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             yield
         finally:
             await jobs.stop()
-            if config.background_jobs and (services.audit.publisher is not None or not services.sqlite):
-                await run_in_threadpool(services.audit.final_checkpoint)  # nothing parked; the head as it leaves it
+            if config.background_jobs and not services.sqlite:
+                await run_in_threadpool(services.audit.final_seal)  # nothing parked left behind
+            if config.background_jobs and config.singleton_jobs and services.audit.publisher is not None:
+                await run_in_threadpool(services.audit.final_checkpoint)  # the head as the service leaves it
             await services.aclose()
 
     # Request metrics come from MoneyPathMiddleware; FastAPI's own telemetry stays off on purpose.

@@ -43,14 +43,17 @@ TAMPER = "audit_tamper"
 
 class AuditCheck:
     def __init__(self, engine: Engine, reader: Engine, mp: MoneyPath, faults: Faults | None = None,
-                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0):
+                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0,
+                 before_signing=None):
         """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
-        `publisher` signs and publishes checkpoints (None: no checkpoints)."""
+        `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
+        walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose)."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
         self.watch = ChainWatch(sweep_min)
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
+        self.before_signing = before_signing
         self._checkpointed_at = 0.0  # monotonic time of the last checkpoint attempt
         self._checkpoint_logged = ""
         # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
@@ -95,10 +98,16 @@ class AuditCheck:
         """Chain the events bookings parked (PostgreSQL: audit.seal)."""
         return audit.seal(self.engine)
 
-    def final_checkpoint(self) -> None:
-        """At shutdown: chain what is parked, check once more and sign the head as the service leaves it."""
+    def final_seal(self) -> None:
+        """At shutdown: chain what is parked (the next instance's job would, within PENDING_MAX_S)."""
         try:
             self.seal()
+        except Exception:  # the database may be gone already
+            log.exception("audit seal at shutdown failed")
+
+    def final_checkpoint(self) -> None:
+        """At shutdown: check once more and sign the head as the service leaves it."""
+        try:
             self.run_once(checkpoint_now=True)
         except Exception:  # the database may be gone already; the checkpoints before stand
             log.exception("audit checkpoint at shutdown failed")
@@ -109,6 +118,8 @@ class AuditCheck:
             return
         seq, hash_ = self.watch.tip
         try:
+            if self.before_signing is not None:
+                self.before_signing()
             made = self.publisher.publish(seq, hash_, time.time())  # type: ignore[union-attr]
         except (CheckpointError, OSError) as exc:
             line = str(exc) if isinstance(exc, CheckpointError) else f"cannot write a checkpoint: {exc}"

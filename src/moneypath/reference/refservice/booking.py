@@ -82,7 +82,7 @@ class Idempotent:
         try:
             with mp.time_ledger_write() as write:
                 try:
-                    after = await in_db(commit)
+                    after = await in_db(commit, durable=True)
                 except (payments.OverRefundError, ClaimLost):
                     write.outcome = "conflict"  # a client race, not the ledger failing: outside its durability SLO
                     raise

@@ -37,6 +37,10 @@ class ServiceConfig:
     audit_checkpoint_key: str = ""
     audit_checkpoint_interval_s: float = 60.0  # at most this often, at a check that found the chain intact
     background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
+    # The jobs one instance per database runs (reconciliation, the audit chain's walk and checkpoints); off on the
+    # other instances of a service sharing the database. The rest run everywhere: the outbox claims rows with SKIP
+    # LOCKED, and the imbalance each instance reads from the shared ledger is the same value (aggregate: max).
+    singleton_jobs: bool = True
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
     admission: bool = True  # adaptive limit on requests in flight, fast 503 above it (admission.py); off: the bench's before
 
@@ -62,6 +66,9 @@ class ServiceConfig:
         instrumentation = env.get("MONEYPATH_INSTRUMENTATION", "on")
         if instrumentation not in ("on", "off"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_INSTRUMENTATION={instrumentation!r} must be on or off")
+        singleton = env.get("MONEYPATH_SINGLETON_JOBS", "on")
+        if singleton not in ("on", "off"):
+            raise SystemExit(f"moneypath refservice: MONEYPATH_SINGLETON_JOBS={singleton!r} must be on or off")
         admission = env.get("MONEYPATH_ADMISSION", "on")
         if admission not in ("on", "off"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_ADMISSION={admission!r} must be on or off")
@@ -97,4 +104,4 @@ class ServiceConfig:
                    audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 60, 0.1, 86_400),
                    audit_checkpoint_dir=checkpoint_dir, audit_checkpoint_key=checkpoint_key,
                    audit_checkpoint_interval_s=number("MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S", 60, 0.1, 86_400),
-                   instrumented=instrumentation == "on", admission=admission == "on")
+                   instrumented=instrumentation == "on", admission=admission == "on", singleton_jobs=singleton == "on")

@@ -20,19 +20,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.reference.refservice.db import idempotency_keys as keys
+from moneypath.reference.refservice.statements import Prepared
 
-# Built once: a statement built per call costs more Python than running it (SQLAlchemy
-# constructs, coerces and hashes every clause again before it finds its compiled form).
+# Compiled once, run on the driver (statements.Prepared): the claim runs on every state-changing request.
 _THIS_KEY = and_(keys.c.principal == bindparam("b_principal"), keys.c.key == bindparam("b_key"))
-_INSERT = keys.insert()
-_SELECT = select(keys).where(_THIS_KEY)
-_TAKE_OVER = (update(keys).where(_THIS_KEY, keys.c.state == "in_progress", keys.c.locked_until <= bindparam("b_now"))
-              .values(locked_until=bindparam("b_until")))
+_INSERT = Prepared(keys.insert().values({name: bindparam(name) for name in (
+    "principal", "key", "operation", "request_hash", "state", "locked_until", "created_at")}))
+_SELECT = Prepared(select(keys).where(_THIS_KEY))
+_TAKE_OVER = Prepared(update(keys).where(_THIS_KEY, keys.c.state == "in_progress",
+                                         keys.c.locked_until <= bindparam("b_now"))
+                      .values(locked_until=bindparam("b_until")))
 _MINE = and_(_THIS_KEY, keys.c.state == "in_progress", keys.c.locked_until == bindparam("b_lock"))
-_COMPLETE = (update(keys).where(_MINE)
-             .values(state="completed", response_status=bindparam("b_status"), response_body=bindparam("b_body"),
-                     completed_at=bindparam("b_now")))
-_RELEASE = delete(keys).where(_MINE)
+_COMPLETE = Prepared(update(keys).where(_MINE)
+                     .values(state="completed", response_status=bindparam("b_status"),
+                             response_body=bindparam("b_body"), completed_at=bindparam("b_now")))
+_RELEASE = Prepared(delete(keys).where(_MINE))
 
 
 class ClaimLost(RuntimeError):
@@ -66,9 +68,9 @@ class IdempotencyStore:
         # The common case, a key never seen: one INSERT, which the primary key makes atomic.
         try:
             with self.engine.begin() as conn:
-                conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
-                                       "request_hash": request_hash, "state": "in_progress",
-                                       "locked_until": until, "created_at": now})
+                _INSERT.count(conn, {"principal": principal, "key": key, "operation": operation,
+                                     "request_hash": request_hash, "state": "in_progress",
+                                     "locked_until": until, "created_at": now})
             return Claim(Outcome.NEW, lock=until)
         except IntegrityError:
             pass  # the key exists: read it
@@ -82,11 +84,11 @@ class IdempotencyStore:
 
     def _claim(self, conn: Connection, principal, key, operation, request_hash, now, until) -> Claim:
         this = {"b_principal": principal, "b_key": key}
-        row = conn.execute(_SELECT, this).mappings().first()
+        row = _SELECT.first(conn, this)
         if row is None:
-            conn.execute(_INSERT, {"principal": principal, "key": key, "operation": operation,
-                                   "request_hash": request_hash, "state": "in_progress",
-                                   "locked_until": until, "created_at": now})
+            _INSERT.count(conn, {"principal": principal, "key": key, "operation": operation,
+                                 "request_hash": request_hash, "state": "in_progress",
+                                 "locked_until": until, "created_at": now})
             return Claim(Outcome.NEW, lock=until)
         if row["operation"] != operation or row["request_hash"] != request_hash:
             return Claim(Outcome.MISMATCH)
@@ -95,7 +97,7 @@ class IdempotencyStore:
         if row["locked_until"] > now:
             return Claim(Outcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
-        taken = conn.execute(_TAKE_OVER, {**this, "b_now": now, "b_until": until}).rowcount
+        taken = _TAKE_OVER.count(conn, {**this, "b_now": now, "b_until": until})
         return Claim(Outcome.NEW, lock=until) if taken == 1 else Claim(Outcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
@@ -124,8 +126,8 @@ class IdempotencyStore:
     def complete(conn: Connection, principal: str, key: str, lock: float, status: int, body: str,
                  now: float | None = None) -> None:
         """Record the response inside the transaction that applied the effect; `lock` is the claim's."""
-        done = conn.execute(_COMPLETE, {"b_principal": principal, "b_key": key, "b_lock": lock, "b_status": status,
-                                        "b_body": body, "b_now": time.time() if now is None else now}).rowcount
+        done = _COMPLETE.count(conn, {"b_principal": principal, "b_key": key, "b_lock": lock, "b_status": status,
+                                      "b_body": body, "b_now": time.time() if now is None else now})
         if done != 1:
             raise ClaimLost(f"idempotency key {key!r} was not in progress; refusing a second effect")
 
@@ -138,4 +140,4 @@ class IdempotencyStore:
     @staticmethod
     def release_in(conn: Connection, principal: str, key: str, lock: float) -> None:
         """release() inside a transaction of the caller's."""
-        conn.execute(_RELEASE, {"b_principal": principal, "b_key": key, "b_lock": lock})
+        _RELEASE.count(conn, {"b_principal": principal, "b_key": key, "b_lock": lock})

@@ -10,10 +10,17 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from moneypath.reference.refservice.db import ledger_postings, ledger_transactions
+from moneypath.reference.refservice.statements import Prepared
+
+_TRANSACTION = Prepared(ledger_transactions.insert().values(
+    payment_id=bindparam("payment_id"), kind=bindparam("kind"), created_at=bindparam("created_at"))
+    .returning(ledger_transactions.c.id))
+_POSTING = Prepared(ledger_postings.insert().values({name: bindparam(name) for name in (
+    "transaction_id", "account", "currency", "amount_minor")}))
 
 
 class UnbalancedError(ValueError):
@@ -44,11 +51,9 @@ def post(conn: Connection, payment_id: str, kind: str, postings: list[Posting], 
     unbalanced = {cur: total for cur, total in totals.items() if total != 0}
     if len(postings) < 2 or unbalanced:
         raise UnbalancedError(f"transaction {kind} for {payment_id} does not balance: {unbalanced or 'one leg'}")
-    tx_id = conn.execute(ledger_transactions.insert().values(
-        payment_id=payment_id, kind=kind, created_at=now or time.time())).inserted_primary_key[0]
-    conn.execute(ledger_postings.insert(), [
-        {"transaction_id": tx_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
-        for p in postings])
+    tx_id = _TRANSACTION.scalar(conn, {"payment_id": payment_id, "kind": kind, "created_at": now or time.time()})
+    _POSTING.many(conn, [{"transaction_id": tx_id, "account": p.account, "currency": p.currency,
+                          "amount_minor": p.amount_minor} for p in postings])
     return tx_id
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -21,17 +21,19 @@ from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages
 from moneypath.reference.refservice.resilience import RetryPolicy
+from moneypath.reference.refservice.statements import Prepared
 
 QUEUES = ("notifications", "compliance_log")
+_ENQUEUE = Prepared(outbox_messages.insert().values({name: bindparam(name) for name in (
+    "queue", "event", "payload", "attempts", "next_attempt_at", "created_at")}))
 
 
 def enqueue(conn: Connection, event: str, payload: dict, now: float | None = None) -> None:
     """One message per queue, in the caller's transaction. Carries no card or customer data."""
     now = time.time() if now is None else now
     text = json.dumps(payload, sort_keys=True)
-    conn.execute(outbox_messages.insert(), [
-        {"queue": queue, "event": event, "payload": text, "attempts": 0, "next_attempt_at": now, "created_at": now}
-        for queue in QUEUES])
+    _ENQUEUE.many(conn, [{"queue": queue, "event": event, "payload": text, "attempts": 0, "next_attempt_at": now,
+                          "created_at": now} for queue in QUEUES])
 
 
 class OutboxWorker:

@@ -10,14 +10,31 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
 
 from moneypath.reference.refservice import audit, ledger, outbox
 from moneypath.reference.refservice.db import payments
 from moneypath.reference.refservice.ledger import Posting
+from moneypath.reference.refservice.statements import Prepared
 
-_INSERT = payments.insert()  # built once: the per-call construction costs more than the statement
+_COLUMNS = ("id", "principal", "kind", "state", "provider", "method", "amount_minor", "refunded_minor", "currency",
+            "reference", "provider_ref", "provider_status", "risk_decision", "created_at", "updated_at")
+_INSERT = Prepared(payments.insert().values({name: bindparam(name) for name in _COLUMNS}))
+_BY_PROVIDER_REF = Prepared(select(payments).where(payments.c.provider == bindparam("b_provider"),
+                                                   payments.c.provider_ref == bindparam("b_ref")))
+_GET = Prepared(select(payments).where(payments.c.id == bindparam("b_id"),
+                                       payments.c.principal == bindparam("b_principal")))
+_CAPTURE = Prepared(update(payments).where(payments.c.id == bindparam("b_id"), payments.c.state == "authorized")
+                    .values(state="captured", provider_status=bindparam("b_status"), captured_at=bindparam("b_now"),
+                            updated_at=bindparam("b_now")))
+_REFUNDED = payments.c.refunded_minor + bindparam("b_amount")
+_REFUND = Prepared(update(payments).where(payments.c.id == bindparam("b_id"), payments.c.state == "captured",
+                                          _REFUNDED <= payments.c.amount_minor)
+                   .values(refunded_minor=_REFUNDED, provider_status=bindparam("b_status"),
+                           updated_at=bindparam("b_now"),
+                           state=case((_REFUNDED == payments.c.amount_minor, "refunded"), else_=payments.c.state))
+                   .returning(payments.c.refunded_minor, payments.c.state))
 # What the audit trail records of a new record (every later event records the fields it changes).
 AUDITED = ("kind", "state", "provider", "method", "amount_minor", "refunded_minor", "currency", "reference",
            "provider_ref", "provider_status", "risk_decision")
@@ -35,7 +52,7 @@ def create(conn: Connection, *, principal: str, kind: str, state: str, provider:
            "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
            "currency": currency, "reference": reference, "provider_ref": provider_ref,
            "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
-    conn.execute(_INSERT, row)
+    _INSERT.count(conn, row)
     if kind == "payout" and state == "paid":
         ledger.post(conn, row["id"], "payout", [
             Posting("merchant_payable", currency, amount_minor),
@@ -53,25 +70,18 @@ def _announce(conn: Connection, event: str, payment: dict, amount_minor: int) ->
 
 
 def by_provider_ref(conn: Connection, provider: str, provider_ref: str) -> dict | None:
-    found = conn.execute(select(payments).where(payments.c.provider == provider,
-                                                payments.c.provider_ref == provider_ref)).mappings().first()
-    return dict(found) if found else None
+    return _BY_PROVIDER_REF.first(conn, {"b_provider": provider, "b_ref": provider_ref})
 
 
 def get(conn: Connection, payment_id: str, principal: str) -> dict | None:
-    row = conn.execute(select(payments).where(payments.c.id == payment_id, payments.c.principal == principal))
-    found = row.mappings().first()
-    return dict(found) if found else None
+    return _GET.first(conn, {"b_id": payment_id, "b_principal": principal})
 
 
 def mark_captured(conn: Connection, payment: dict, provider_status: str | None) -> bool:
     """Book the capture once: False (nothing written) when it was already booked, e.g. by the
     provider's capture webhook racing the API response."""
     now = time.time()
-    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "authorized")
-                         .values(state="captured", provider_status=provider_status, captured_at=now,
-                                 updated_at=now)).rowcount
-    if moved != 1:
+    if _CAPTURE.count(conn, {"b_id": payment["id"], "b_status": provider_status, "b_now": now}) != 1:
         return False
     ledger.post(conn, payment["id"], "capture", [
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
@@ -87,13 +97,8 @@ def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_s
     """Book a refund; the refundable amount is checked in the same statement that adds to it,
     so two concurrent refunds can never refund more than was captured."""
     now = time.time()
-    refunded = payments.c.refunded_minor + amount_minor
-    moved = conn.execute(update(payments).where(payments.c.id == payment["id"], payments.c.state == "captured",
-                                                refunded <= payments.c.amount_minor)
-                         .values(refunded_minor=refunded, provider_status=provider_status, updated_at=now,
-                                 state=case((refunded == payments.c.amount_minor, "refunded"),
-                                            else_=payments.c.state))
-                         .returning(payments.c.refunded_minor, payments.c.state)).first()
+    moved = _REFUND.first(conn, {"b_id": payment["id"], "b_amount": amount_minor, "b_status": provider_status,
+                                 "b_now": now})
     if moved is None:
         raise OverRefundError(f"payment {payment['id']} cannot take a refund of {amount_minor}")
     ledger.post(conn, payment["id"], "refund", [
@@ -101,9 +106,10 @@ def mark_refunded(conn: Connection, payment: dict, amount_minor: int, provider_s
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], -amount_minor)])
     _announce(conn, "payment.refunded", payment, amount_minor)
     audit.append(conn, payment["kind"], payment["id"], "refund",
-                 {"state": "captured", "refunded_minor": moved.refunded_minor - amount_minor,
+                 {"state": "captured", "refunded_minor": moved["refunded_minor"] - amount_minor,
                   "provider_status": payment.get("provider_status")},
-                 {"state": moved.state, "refunded_minor": moved.refunded_minor, "provider_status": provider_status}, now)
+                 {"state": moved["state"], "refunded_minor": moved["refunded_minor"],
+                  "provider_status": provider_status}, now)
 
 
 class OverRefundError(ValueError):

@@ -24,17 +24,24 @@ import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
+from moneypath.reference.refservice.statements import Prepared
 
 log = logging.getLogger("moneypath.refservice.reconciliation")
 ACTOR = "system:reconciliation"  # who the audit trail says reconciled a payment
 COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
+
+
+# Run once per settlement line (statements.Prepared)
+_CLOSE = Prepared(update(settlement_lines).where(settlement_lines.c.id == bindparam("b_id"))
+                  .values(state=bindparam("b_state"), payment_id=bindparam("b_payment")))
+_RECONCILED = Prepared(update(payments).where(payments.c.id == bindparam("b_id")).values(reconciled_at=bindparam("b_now")))
 
 
 class Reconciler:
@@ -42,7 +49,9 @@ class Reconciler:
                  grace_s: float = 30.0, missing_after_s: float = 3600.0):
         self.engine, self.mp, self.directory = engine, mp, Path(directory)
         self.providers, self.grace_s, self.missing_after_s = list(providers), grace_s, missing_after_s
-        self.batch = 5000  # lines matched per run; the rest wait for the next run
+        # Lines matched per transaction, and transactions per run (the rest wait for the next run): a transaction
+        # holds the ledger's write lock, which the payments on the event loop wait for, so it stays short.
+        self.batch, self.rounds = 500, 10
         self._imported: set[str] = set()  # names known imported: the database is asked only about new ones
 
     def run_once(self, now: float | None = None) -> dict[str, int]:
@@ -53,9 +62,11 @@ class Reconciler:
             counts["lines"] += self._import(path, now)
             counts["files"] += 1
             self._imported.add(path.name)
-        with self.engine.begin() as conn, audit.acting(ACTOR):
-            self._match(conn, now, counts)
-            ages = self._oldest_unreconciled(conn, now)
+        for round_ in range(self.rounds):
+            with self.engine.begin() as conn, audit.acting(ACTOR):
+                if not self._match(conn, now, counts) or round_ == self.rounds - 1:
+                    ages = self._oldest_unreconciled(conn, now)
+                    break
         for provider in self.providers:
             self.mp.record_reconciliation(provider, ages.get(provider, 0.0), succeeded_at=now)
         return counts
@@ -140,7 +151,8 @@ class Reconciler:
         if ids:
             conn.execute(update(settlement_lines).where(settlement_lines.c.id.in_(ids)).values(state="open"))
 
-    def _match(self, conn: Connection, now: float, counts: dict) -> None:
+    def _match(self, conn: Connection, now: float, counts: dict) -> bool:
+        """Match a batch of open lines; True when the batch was full (more may be open)."""
         self._reopen_late(conn)
         lines = conn.execute(select(settlement_lines).where(settlement_lines.c.state == "open")
                              .order_by(settlement_lines.c.id).limit(self.batch)).all()
@@ -176,7 +188,7 @@ class Reconciler:
                 state = "matched"
                 counts["matched"] += 1
             self._close(conn, line.id, state, payment["id"])
-            conn.execute(update(payments).where(payments.c.id == payment["id"]).values(reconciled_at=now))
+            _RECONCILED.count(conn, {"b_id": payment["id"], "b_now": now})
             payment["reconciled_at"] = now
             reconciled.append((payment, line, state))
         already = exists().where(reconciliation_breaks.c.kind == "missing_at_provider",
@@ -194,11 +206,11 @@ class Reconciler:
             audit.append(conn, payment["kind"], payment["id"], "reconcile", {"reconciled_at": None},
                          {"reconciled_at": now, "settlement_line": line.id, "settled_minor": line.amount_minor,
                           "settled_currency": line.currency, "match": state}, now)
+        return len(lines) == self.batch
 
     @staticmethod
     def _close(conn: Connection, line_id: int, state: str, payment_id: str | None = None) -> None:
-        conn.execute(update(settlement_lines).where(settlement_lines.c.id == line_id)
-                     .values(state=state, payment_id=payment_id))
+        _CLOSE.count(conn, {"b_id": line_id, "b_state": state, "b_payment": payment_id})
 
     def _oldest_unreconciled(self, conn: Connection, now: float) -> dict[str, float]:
         rows = conn.execute(select(payments.c.provider, func.min(payments.c.captured_at))

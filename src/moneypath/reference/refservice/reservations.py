@@ -18,16 +18,18 @@ from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from moneypath.reference.refservice.db import payments, reservations
+from moneypath.reference.refservice.statements import Prepared
 
 _THIS = and_(reservations.c.principal == bindparam("b_principal"), reservations.c.key == bindparam("b_key"))
-_FORGET = delete(reservations).where(_THIS)
-_RELEASE = delete(reservations).where(_THIS, reservations.c.locked_until == bindparam("b_lock"))
-_PAYMENT = (select(payments).where(payments.c.id == bindparam("b_id"), payments.c.principal == bindparam("b_principal"))
-            .with_for_update())
-_HELD = select(func.coalesce(func.sum(reservations.c.amount_minor), 0)).where(
+_FORGET = Prepared(delete(reservations).where(_THIS))
+_RELEASE = Prepared(delete(reservations).where(_THIS, reservations.c.locked_until == bindparam("b_lock")))
+_PAYMENT = Prepared(select(payments).where(payments.c.id == bindparam("b_id"),
+                                           payments.c.principal == bindparam("b_principal")).with_for_update())
+_HELD = Prepared(select(func.coalesce(func.sum(reservations.c.amount_minor), 0)).where(
     reservations.c.payment_id == bindparam("b_id"), reservations.c.operation == bindparam("b_operation"),
-    reservations.c.locked_until > bindparam("b_now"))
-_INSERT = reservations.insert()
+    reservations.c.locked_until > bindparam("b_now")))
+_INSERT = Prepared(reservations.insert().values({name: bindparam(name) for name in (
+    "principal", "key", "payment_id", "operation", "amount_minor", "locked_until")}))
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,18 @@ def reserve(conn: Connection, holder: Holder, payment_id: str, operation: str, a
     payment of this principal, NotReservable when `allows` refuses."""
     now = time.time() if now is None else now
     this = {"b_principal": holder.principal, "b_key": holder.key}
-    found = conn.execute(_PAYMENT, {"b_id": payment_id, "b_principal": holder.principal}).mappings().first()
-    if found is None:
+    row = _PAYMENT.first(conn, {"b_id": payment_id, "b_principal": holder.principal})
+    if row is None:
         return None
-    conn.execute(_FORGET, this)  # a retry that took the claim over replaces its predecessor's hold
-    held = conn.execute(_HELD, {"b_id": payment_id, "b_operation": operation, "b_now": now}).scalar_one()
-    row = dict(found)
+    _FORGET.count(conn, this)  # a retry that took the claim over replaces its predecessor's hold
+    held = _HELD.scalar(conn, {"b_id": payment_id, "b_operation": operation, "b_now": now})
     if (why := allows(row, held, amount)) is not None:
         raise NotReservable(why)
-    conn.execute(_INSERT, {"principal": holder.principal, "key": holder.key, "payment_id": payment_id,
-                           "operation": operation, "amount_minor": amount, "locked_until": holder.lock})
+    _INSERT.count(conn, {"principal": holder.principal, "key": holder.key, "payment_id": payment_id,
+                         "operation": operation, "amount_minor": amount, "locked_until": holder.lock})
     return row
 
 
 def release(conn: Connection, holder: Holder) -> None:
     """Drop the holder's reservation (booked, or failed); one a retry took over since is left alone."""
-    conn.execute(_RELEASE, {"b_principal": holder.principal, "b_key": holder.key, "b_lock": holder.lock})
+    _RELEASE.count(conn, {"b_principal": holder.principal, "b_key": holder.key, "b_lock": holder.lock})

@@ -7,6 +7,7 @@ import time
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
@@ -14,10 +15,13 @@ from moneypath.reference.refservice import audit, contract, payments
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
+from moneypath.reference.refservice.statements import Prepared
 from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
 from moneypath.reference.signing import SECRET_ENV, SignatureError, secret_env
 
 router = APIRouter()
+_STORE = Prepared(webhook_events.insert().values({name: bindparam(name) for name in (
+    "provider", "event", "provider_ref", "body", "received_at")}))
 
 
 def _redacted(value):
@@ -96,8 +100,8 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
             with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
-                conn.execute(webhook_events.insert().values(provider=provider, event=key[0], provider_ref=key[1],
-                                                            body=text, received_at=time.time()))
+                _STORE.count(conn, {"provider": provider, "event": key[0], "provider_ref": key[1], "body": text,
+                                    "received_at": time.time()})
                 if key[0] != "capture.settled":
                     return True, None
                 row = payments.by_provider_ref(conn, provider, key[1])
@@ -109,7 +113,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
     # a capture.settled event may book a capture: a ledger write like the API's, measured the same way
     start = time.perf_counter()
     try:
-        fresh, booked = await svc.in_db(store_event)
+        fresh, booked = await svc.in_db(store_event, durable=True)
     except Exception:
         if key[0] == "capture.settled":
             mp.record_ledger_write("failed", time.perf_counter() - start)

@@ -1,6 +1,5 @@
-"""A throwaway PostgreSQL server for tests and benchmarks: initdb a cluster in a temp dir, serve it on
-127.0.0.1 only, hand out fresh databases, then stop it and delete everything. (Plumbing shared by
-tests/conftest.py and benchmarks/bench_pg_bookings.py; nothing in the product starts a server.)
+"""A throwaway PostgreSQL server: initdb a cluster in a directory (a temp dir for the tests, the state
+directory for `moneypath up --postgres`), serve it on 127.0.0.1 only, hand out fresh databases, stop it.
 
 Binaries come from PATH, else from Debian's /usr/lib/postgresql/<major>/bin (newest major).
 PostgreSQL refuses to run as root, so under euid 0 every server command runs as the
@@ -27,8 +26,7 @@ from pathlib import Path
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 20
 
-# Tests: fsync is OFF (DURABLE below restores the defaults for a benchmark): the cluster lives for one
-# test session and is deleted afterwards, so crash
+# fsync is OFF: the cluster lives for one test session or one local stack and is thrown away, so crash
 # durability buys nothing, and a commit (or CREATE DATABASE) then never waits on a shared CI
 # machine's disk. It changes no locking, isolation or constraint behaviour, which is what these
 # tests exercise. (On an idle ext4 disk the difference measured small: ~0.3 s over the file.)
@@ -41,7 +39,7 @@ SERVER_SETTINGS = {
     "log_min_messages": "warning",
 }
 # PostgreSQL's own defaults for what SERVER_SETTINGS turns off: a commit waits for its WAL flush, as in
-# production (benchmarks that measure what a commit holds up).
+# production (benchmarks/bench_pg_bookings.py measures what a commit holds up).
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 
@@ -98,6 +96,10 @@ class PostgresServer:
         return subprocess.run(args, cwd=self.base, env=env, capture_output=True, text=True, timeout=timeout,
                               check=False, **kwargs)
 
+    def postmaster_pid(self) -> int:
+        """The server's pid (a session leader: pg_ctl starts it with setsid, so its group stops with it)."""
+        return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -123,10 +125,10 @@ class PostgresServer:
                 os.kill(pid, 0)
                 time.sleep(0.05)
 
-    def create_database(self) -> str:
+    def create_database(self, name: str = "") -> str:
         import psycopg
 
-        name = f"test_{uuid.uuid4().hex[:16]}"
+        name = name or f"test_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
@@ -138,6 +140,11 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def running_as_root() -> bool:
+    """Whether the server would run as the `postgres` user (then its directory must be one that user can enter)."""
+    return os.geteuid() == 0
+
+
 def _server_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
@@ -147,12 +154,19 @@ def _server_user() -> pwd.struct_passwd | None:
         raise Unavailable("running as root and there is no 'postgres' system user to run PostgreSQL as") from None
 
 
-def _start(port_factory: Callable[[], int], overrides: dict[str, str] | None = None) -> PostgresServer:
+def start(port_factory: Callable[[], int], base: Path | None = None,
+          overrides: dict[str, str] | None = None) -> PostgresServer:
+    """initdb and start a cluster in `base` (default: a new temp dir), on a port from `port_factory`; returns once
+    it accepts connections. Unavailable if PostgreSQL cannot run here; on any other failure it is stopped.
+    `overrides` replace SERVER_SETTINGS (e.g. DURABLE)."""
     initdb, pg_ctl = find_binaries()
     run_as = _server_user()
-    # /tmp when switching users: the caller's TMPDIR may not be reachable by the server user.
-    # Short path either way: a unix socket path is limited to ~107 bytes.
-    base = Path(tempfile.mkdtemp(prefix="moneypath-pg-", dir="/tmp" if run_as else None))
+    if base is None:
+        # /tmp when switching users: the caller's TMPDIR may not be reachable by the server user.
+        # Short path either way: a unix socket path is limited to ~107 bytes.
+        base = Path(tempfile.mkdtemp(prefix="moneypath-pg-", dir="/tmp" if run_as else None))
+    else:
+        base.mkdir(parents=True, exist_ok=True)
     server = PostgresServer(base=base, port=0, pg_ctl=pg_ctl, run_as=run_as)
     try:
         if run_as is not None:
@@ -163,8 +177,9 @@ def _start(port_factory: Callable[[], int], overrides: dict[str, str] | None = N
             raise RuntimeError(f"initdb failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
         for _attempt in range(3):  # the free port may be taken again before the server binds it
             server.port = port_factory()
+            # TCP on loopback only: a socket path under a deep state directory would pass the ~107-byte limit.
             settings = {**SERVER_SETTINGS, **(overrides or {}), "port": str(server.port),
-                        "unix_socket_directories": f"'{base}'"}
+                        "unix_socket_directories": "''"}
             # postgresql.auto.conf wins over postgresql.conf; the file belongs to the server user.
             (server.data / "postgresql.auto.conf").write_text(
                 "".join(f"{k} = {v}\n" for k, v in settings.items()))
@@ -209,7 +224,7 @@ def running_server(port_factory: Callable[[], int], settings: dict[str, str] | N
                    ) -> Iterator[PostgresServer]:
     """Start a server (Unavailable if it cannot run here), yield it, always stop and delete it. `settings`
     override SERVER_SETTINGS (e.g. DURABLE)."""
-    server = _start(port_factory, settings)
+    server = start(port_factory, overrides=settings)
     try:
         yield server
     finally:
