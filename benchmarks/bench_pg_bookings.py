@@ -42,8 +42,8 @@ if not __package__ and importlib.util.find_spec("moneypath") is None:  # as a sc
 
 import psycopg  # noqa: E402
 
-from moneypath.stack import pgserver  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
+from moneypath.stack import pgserver  # noqa: E402
 
 
 def free_port() -> int:

@@ -11,9 +11,9 @@ Chaining on PostgreSQL, where several service processes book at once. Chaining a
 hash, and a link may be built on only once it is committed, so whoever chains holds the chain from its read
 of the head to its commit, WAL flush included. When every booking chained its own event (the head row
 `SELECT ... FOR UPDATE`), every booking waited for the one before it to commit: 2 and 4 processes spent
-10 % and 34 % of their time waiting for that lock, and 4 booked at 0.42x their rate without the trail
-(benchmarks/bench_pg_bookings.py; the README has the figures). Now one transaction at a time holds the chain
-and nobody waits for it (0 % lock wait). An append's one statement tries a
+16 % and 44 % of their time waiting for that lock and booked fewer per second than one did (361 and 337 vs
+420; benchmarks/bench_pg_bookings.py, the README has the figures). Now one transaction at a time holds the
+chain and nobody waits for it (0 % lock wait; 501/567/688 per s with 1/2/4 processes). An append's one statement tries a
 transaction-scoped advisory lock (pg_try_advisory_xact_lock): got it, it returns the head (locked FOR UPDATE,
 so a service of the previous version, which locks only the head, never chains beside it) and the booking
 chains, in id order, the events others parked (committed ones; those in flight wait for the next holder),
