@@ -10,8 +10,8 @@ machine hits both alike. CPU is this process's (time.process_time: the fsync wai
 CPU); the share is of the service's whole CPU per authorization, measured end to end by
 benchmarks/bench_service.py (--cpu-per-auth-ms, default 1.0 ms: the README's figure at 300/s; DESIGN.md's
 older end-to-end figure is 3.1 ms). Goal: ≤ 5 %.
-With --postgres the same runs on that database as well (the head row lock serializes bookings there:
-what it costs in throughput under concurrency is not measured here).
+With --postgres the same runs on that database as well (one process; several processes booking at once:
+benchmarks/bench_pg_bookings.py).
 
 The full verify: a SQLite ledger holding --verify-events audit events (built once, kept at --ledger when given,
 so a rerun reuses it), walked the way `moneypath audit verify --db` walks it (read-only, every hash recomputed,

@@ -4,12 +4,14 @@ cannot read (SQLite here; PostgreSQL in the integration tier)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 from sqlalchemy import delete, update
 
+from moneypath._common.audit_chain import PENDING_MAX_S
 from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.db import audit_events, make_engine
+from moneypath.reference.refservice.db import audit_events, audit_pending, make_engine
 from tests.conftest import run_cli
 
 
@@ -46,6 +48,22 @@ def test_an_edited_event_exits_1_naming_its_seq(ledger):
     assert result.returncode == 1
     assert result.stdout.startswith("audit chain BROKEN at seq 4: ") and "edited" in result.stdout
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_an_event_not_yet_chained_is_reported_and_one_left_too_long_exits_1(ledger):
+    url, engine = ledger
+    with engine.begin() as conn:  # parked by a PostgreSQL booking while another transaction held the chain
+        conn.execute(audit_pending.insert().values(
+            at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
+            entity_id="pay_parked", action="refund", before=None, after="{}"))
+    result = verify(url)
+    assert (result.returncode, result.stdout) == (
+        0, "audit chain intact: 6 event(s), seq 1..6; 1 event(s) pending, not yet chained\n")
+    with engine.begin() as conn:
+        conn.execute(update(audit_pending).values(at=time.time() - PENDING_MAX_S - 1))
+    result = verify(url)
+    assert result.returncode == 1 and result.stdout.startswith("audit chain BROKEN at seq 7: 1 event(s) not yet "
+                                                               "chained")
 
 
 def test_a_deleted_event_exits_1_naming_the_gap(ledger):

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from moneypath._common.audit_chain import GENESIS, ChainWatch, event_hash, verify_chain, verify_database
+from moneypath._common.audit_chain import (
+    GENESIS,
+    PENDING_MAX_S,
+    ChainWatch,
+    event_hash,
+    verify_chain,
+    verify_database,
+)
 from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
 from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
+from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -278,12 +286,143 @@ def test_concurrent_bookings_keep_the_chain_linear(engine):
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
+    audit.seal(engine)  # PostgreSQL: what the last bookings parked while another one held the chain
     with engine.connect() as conn:
         seqs = [s for (s,) in conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq))]
         head = conn.execute(select(audit_head.c.seq)).scalar()
     assert seqs == list(range(1, 97)) and head == 96
     v = verdict(engine)
     assert v.intact and v.events == 96
+
+
+def test_events_not_yet_chained_are_counted_and_one_left_too_long_is_a_break(engine):
+    seed(engine, 1)
+    park(engine, "pay_parked")
+    v, watch = verdict(engine), ChainWatch()
+    assert (v.intact, v.events, v.pending) == (True, 2, 1) and v.line().endswith("1 event(s) pending, not yet chained")
+    assert watch_check(engine, watch).pending == 1
+    with engine.begin() as conn:
+        conn.execute(update(audit_pending).values(at=time.time() - PENDING_MAX_S - 5))
+    v = verdict(engine)
+    assert (v.intact, v.broken_seq) == (False, 3) and "not yet chained" in v.reason, v.line()
+    assert not watch_check(engine, watch).intact
+    if engine.dialect.name == "postgresql":  # the sealer chains it (SQLite never parks: nothing seals there)
+        assert audit.seal(engine) == 1
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 3, 0) and watch_check(engine, watch).intact
+
+
+@pytest.mark.integration
+def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
+    """PostgreSQL: the transaction that chains holds the chain until it commits; another booking meanwhile
+    parks its event instead of waiting (with the head row locked FOR UPDATE it waited the whole length)."""
+    engine = make_engine(pg_url)
+    try:
+        first = engine.connect()
+        held = first.begin()
+        with audit.acting("merchant_1", "payments:write"):
+            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                            method="card", amount_minor=100, currency="EUR", reference="r-open",
+                            provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
+        done, errors = threading.Event(), []
+
+        def other():
+            try:
+                book_payment(engine, "pay_other")
+                done.set()
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                errors.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        booked = done.wait(timeout=10)
+        held.rollback()  # the holder's booking fails: its event goes, the parked one stays parked
+        first.close()
+        thread.join(timeout=30)
+        assert booked and not errors, errors
+        assert verdict(engine).pending == 1
+        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
+        with engine.connect() as conn:
+            order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+        assert order == ["pay_other", "pay_next"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
+
+
+def park(engine, entity_id: str) -> None:
+    """An event as a PostgreSQL booking parks it while another transaction holds the chain."""
+    with engine.begin() as conn:
+        conn.execute(audit_pending.insert().values(
+            at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
+            entity_id=entity_id, action="capture", before=None, after='{"state":"captured"}'))
+
+
+@pytest.mark.integration
+def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url, catalog):
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+    from moneypath.reference.refservice.app import ServiceConfig, create_app
+
+    engine = make_engine(pg_url)
+    app = create_app(ServiceConfig(db_url=pg_url, token_secret=b"s", provider_url="http://127.0.0.1:9"),
+                     mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))
+
+    def chained() -> list[str]:
+        with engine.connect() as conn:
+            return [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with app.router.lifespan_context(app):
+            park(engine, "pay_parked")
+            deadline = time.monotonic() + 10
+            while "pay_parked" not in chained() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            running = chained()
+            park(engine, "pay_last")  # parked just before the service stops
+        return running, chained()
+
+    try:
+        running, stopped = asyncio.run(run())
+        assert running == ["pay_parked"] and stopped == ["pay_parked", "pay_last"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
+    """Another service's chain in the same two tables (audit_pending is optional): nothing is pending."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from moneypath._common.audit_chain import EVENTS_TABLE, HEAD_TABLE, ROW
+
+    db, prev = sqlite3.connect(tmp_path / "theirs.db"), GENESIS
+    db.execute(f"CREATE TABLE {EVENTS_TABLE} ({', '.join(ROW)})")
+    db.execute(f"CREATE TABLE {HEAD_TABLE} (id, seq, hash)")
+    for seq in (1, 2):
+        row = {"seq": seq, "at": 10.5 * seq, "actor": "box_office", "scope": "tickets:sell", "correlation_id": "c",
+               "entity": "ticket", "entity_id": f"tkt_{seq}", "action": "sell", "before": None, "after": "{}",
+               "prev_hash": prev}
+        row["hash"] = prev = event_hash(prev, row)
+        db.execute(f"INSERT INTO {EVENTS_TABLE} VALUES ({', '.join('?' * len(ROW))})", [row[c] for c in ROW])
+    db.execute(f"INSERT INTO {HEAD_TABLE} VALUES (1, 2, ?)", (prev,))
+    db.commit()
+    db.close()
+    engine = create_engine(f"sqlite:///{tmp_path / 'theirs.db'}")
+    try:
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0) and v.line() == "audit chain intact: 2 event(s), seq 1..2"
+        assert watch_check(engine, ChainWatch()).intact
+    finally:
+        engine.dispose()
 
 
 def test_the_pure_walk_on_rows_in_memory():

@@ -22,6 +22,12 @@ from dataclasses import dataclass
 
 EVENTS_TABLE = "audit_events"
 HEAD_TABLE = "audit_head"  # one row (id 1): the last seq and its hash
+# Events written but not yet chained (a writer may park an event here when another transaction is chaining,
+# and a sealer links it into the chain soon after: moneypath.reference.refservice.audit). Optional: a chain
+# without this table has nothing pending. A pending event is reported, never skipped; one older than
+# PENDING_MAX_S is a break (nothing seals, and until it is chained it can be edited or deleted unseen).
+PENDING_TABLE = "audit_pending"
+PENDING_MAX_S = 60.0
 GENESIS = "0" * 64  # prev_hash of the first event
 # The event fields the hash covers, in this order (seq included: a row moved to another seq is an edit).
 HASHED = ("seq", "at", "actor", "scope", "correlation_id", "entity", "entity_id", "action", "before", "after")
@@ -76,6 +82,7 @@ class Verdict:
     last_hash: str = GENESIS
     broken_seq: int | None = None
     reason: str = ""
+    pending: int = 0  # events written but not yet chained (PENDING_TABLE), younger than PENDING_MAX_S
 
     @property
     def intact(self) -> bool:
@@ -83,8 +90,9 @@ class Verdict:
 
     def line(self) -> str:
         if self.intact:
-            return f"audit chain intact: {self.events} event(s), seq 1..{self.last_seq}" if self.events else \
-                "audit chain intact: no events yet"
+            waiting = f"; {self.pending} event(s) pending, not yet chained" if self.pending else ""
+            return (f"audit chain intact: {self.events} event(s), seq 1..{self.last_seq}" if self.events else
+                    "audit chain intact: no events yet") + waiting
         return f"audit chain BROKEN at seq {self.broken_seq}: {self.reason} ({self.events} event(s) walked)"
 
 
@@ -250,7 +258,28 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
     verdict = walk.finish(head)
     if not verdict.intact or head is None:
         return verdict
-    return _beyond_head(conn, verdict.events) or verdict
+    return _beyond_head(conn, verdict.events) or pending(conn, verdict)
+
+
+def pending(conn, verdict: Verdict, now: float | None = None, has_table: bool | None = None) -> Verdict:
+    """An intact verdict with the events still waiting to be chained counted in, or a break when the oldest
+    has waited longer than PENDING_MAX_S. `has_table`: whether PENDING_TABLE exists (None: look it up)."""
+    import time
+
+    from sqlalchemy import inspect
+
+    if not verdict.intact or not (has_table if has_table is not None else inspect(conn).has_table(PENDING_TABLE)):
+        return verdict
+    count, oldest = conn.exec_driver_sql(f"SELECT count(*), min(at) FROM {PENDING_TABLE}").first()
+    if not count:
+        return verdict
+    waited = (time.time() if now is None else now) - float(oldest)
+    if waited > PENDING_MAX_S:
+        return Verdict(verdict.events, verdict.last_seq, verdict.last_hash, verdict.last_seq + 1,
+                       f"{count} event(s) not yet chained, the oldest written {waited:.0f} s ago (more than "
+                       f"{PENDING_MAX_S:g} s): nothing seals them, and until they are chained they can be edited "
+                       "or deleted unseen", pending=int(count))
+    return Verdict(verdict.events, verdict.last_seq, verdict.last_hash, pending=int(count))
 
 
 def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int) -> Verdict | None:
@@ -331,6 +360,7 @@ class ChainWatch:
         self.broken: Verdict | None = None
         self._recheck: tuple[int, int] | None = None  # the seq window that must verify to clear `broken`
         self.tip_from = "verified earlier"  # where the tip's hash is known from (words for the reasons)
+        self._has_pending: bool | None = None  # whether the chain has a PENDING_TABLE (looked up once)
 
     def resume(self, seq: int, hash_: str, known_from: str) -> None:
         """Start at (seq, hash) known from outside the database, e.g. "signed in checkpoint F"."""
@@ -352,7 +382,7 @@ class ChainWatch:
                 f"events up to seq {int(found[2])} lie beyond the head (seq {int(found[0])}): they were added "
                 "without moving the head, or the head was moved back")), (int(found[0]), int(found[0]) + 1))
         if head is None and self.tip is None:
-            return Verdict(0, 0)
+            return self._pending(conn, Verdict(0, 0))
         verified = 0
         if self.tip is None:  # first check: the head event alone; the sweep covers the rest
             start = self._walk_range(conn, head[0], head[0])  # type: ignore[index]
@@ -389,7 +419,15 @@ class ChainWatch:
         # Wrap once the sweep has reached the tip: while events keep arriving the tip moves on every check,
         # and a sweep that only waited for `sweep_next > tip` re-read the newest events forever, never the old.
         self.sweep_next = 1 if sweep_last >= tip_seq else sweep_last + 1
-        return Verdict(verified + forward.events + swept.events, self.tip[0], self.tip[1])
+        return self._pending(conn, Verdict(verified + forward.events + swept.events, self.tip[0], self.tip[1]))
+
+    def _pending(self, conn, verdict: Verdict) -> Verdict:
+        """The events waiting to be chained, checked anew at every check (no broken state to clear)."""
+        if self._has_pending is None:
+            from sqlalchemy import inspect
+
+            self._has_pending = inspect(conn).has_table(PENDING_TABLE)
+        return pending(conn, verdict, has_table=self._has_pending)
 
     def _fail(self, verdict: Verdict, window: tuple[int, int]) -> Verdict:
         self.broken, self._recheck = verdict, (max(1, window[0]), max(1, window[1]))

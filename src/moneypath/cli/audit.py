@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from moneypath._common.audit_chain import PENDING_MAX_S
+
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
 
@@ -35,8 +37,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "--checkpoints, the chain must also pass through every signed checkpoint (its event at the "
                     "checkpoint's seq has the signed hash): a chain re-hashed, cut off or with its newest event "
                     "edited is caught, naming the checkpoint it contradicts. Prints one line: the event count "
-                    "when intact, else the first broken seq and why. The database is opened read-only; a "
-                    "read-only user is enough.")
+                    "when intact, else the first broken seq and why. Events written but not yet chained "
+                    "(audit_pending, if the database has it: PostgreSQL bookings park their event there while "
+                    "another transaction chains) are counted as pending; one older than "
+                    f"{PENDING_MAX_S:g} s is a break. The database is opened read-only; a read-only user is enough.")
     verify.add_argument("--db", metavar="URL", required=True,
                         help="the service's database (SQLAlchemy URL: sqlite:///PATH or "
                              "postgresql+psycopg://USER@HOST/DB)")

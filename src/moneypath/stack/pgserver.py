@@ -38,6 +38,9 @@ SERVER_SETTINGS = {
     "max_connections": "100",
     "log_min_messages": "warning",
 }
+# PostgreSQL's own defaults for what SERVER_SETTINGS turns off: a commit waits for its WAL flush, as in
+# production (benchmarks/bench_pg_bookings.py measures what a commit holds up).
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 
 class Unavailable(Exception):
@@ -151,9 +154,11 @@ def _server_user() -> pwd.struct_passwd | None:
         raise Unavailable("running as root and there is no 'postgres' system user to run PostgreSQL as") from None
 
 
-def start(port_factory: Callable[[], int], base: Path | None = None) -> PostgresServer:
+def start(port_factory: Callable[[], int], base: Path | None = None,
+          overrides: dict[str, str] | None = None) -> PostgresServer:
     """initdb and start a cluster in `base` (default: a new temp dir), on a port from `port_factory`; returns once
-    it accepts connections. Unavailable if PostgreSQL cannot run here; on any other failure it is stopped."""
+    it accepts connections. Unavailable if PostgreSQL cannot run here; on any other failure it is stopped.
+    `overrides` replace SERVER_SETTINGS (e.g. DURABLE)."""
     initdb, pg_ctl = find_binaries()
     run_as = _server_user()
     if base is None:
@@ -173,7 +178,8 @@ def start(port_factory: Callable[[], int], base: Path | None = None) -> Postgres
         for _attempt in range(3):  # the free port may be taken again before the server binds it
             server.port = port_factory()
             # TCP on loopback only: a socket path under a deep state directory would pass the ~107-byte limit.
-            settings = {**SERVER_SETTINGS, "port": str(server.port), "unix_socket_directories": "''"}
+            settings = {**SERVER_SETTINGS, **(overrides or {}), "port": str(server.port),
+                        "unix_socket_directories": "''"}
             # postgresql.auto.conf wins over postgresql.conf; the file belongs to the server user.
             (server.data / "postgresql.auto.conf").write_text(
                 "".join(f"{k} = {v}\n" for k, v in settings.items()))
@@ -214,9 +220,11 @@ def _wait_accepting(server: PostgresServer) -> None:
 
 
 @contextlib.contextmanager
-def running_server(port_factory: Callable[[], int]) -> Iterator[PostgresServer]:
-    """Start a server (Unavailable if it cannot run here), yield it, always stop and delete it."""
-    server = start(port_factory)
+def running_server(port_factory: Callable[[], int], settings: dict[str, str] | None = None
+                   ) -> Iterator[PostgresServer]:
+    """Start a server (Unavailable if it cannot run here), yield it, always stop and delete it. `settings`
+    override SERVER_SETTINGS (e.g. DURABLE)."""
+    server = start(port_factory, overrides=settings)
     try:
         yield server
     finally:

@@ -29,6 +29,8 @@ from moneypath.reference.refservice.routers import ROUTERS
 from moneypath.reference.refservice.services import Services
 from moneypath.reference.refservice.workers import Jobs
 
+SEAL_INTERVAL_S = 1.0  # well inside audit_chain.PENDING_MAX_S
+
 __all__ = ["ServiceConfig", "create_app"]
 
 
@@ -53,6 +55,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
         if services.group_sync is not None:  # its connections leave checkpoints to this job (durability.py)
             jobs.add(1.0, services.group_sync.checkpoint, "wal-checkpoint")
+        if not services.sqlite:  # events parked by a burst's last bookings (audit.py); every instance: one may die
+            jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
     if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them
         if services.reconciler is not None:
             jobs.add(config.reconcile_interval_s, services.reconciler.run_once, "reconciliation")
@@ -68,6 +72,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
             yield
         finally:
             await jobs.stop()
+            if config.background_jobs and not services.sqlite:
+                await run_in_threadpool(services.audit.final_seal)  # nothing parked left behind
             if config.background_jobs and config.singleton_jobs and services.audit.publisher is not None:
                 await run_in_threadpool(services.audit.final_checkpoint)  # the head as the service leaves it
             await services.aclose()

@@ -34,6 +34,7 @@ from moneypath._common.audit_chain import ChainWatch, Verdict
 from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
@@ -96,6 +97,17 @@ class AuditCheck:
                 self._checkpointed_at = now
                 self._checkpoint()
         return verdict
+
+    def seal(self) -> int:
+        """Chain the events bookings parked (PostgreSQL: audit.seal)."""
+        return audit.seal(self.engine)
+
+    def final_seal(self) -> None:
+        """At shutdown: chain what is parked (the next instance's job would, within PENDING_MAX_S)."""
+        try:
+            self.seal()
+        except Exception:  # the database may be gone already
+            log.exception("audit seal at shutdown failed")
 
     def final_checkpoint(self) -> None:
         """At shutdown: check once more and sign the head as the service leaves it."""

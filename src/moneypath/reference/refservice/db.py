@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE
+from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
 
 metadata = MetaData()
 
@@ -230,6 +230,23 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+# Events a PostgreSQL booking parked because another transaction was chaining (audit.py): the sealer moves them
+# into audit_events in id order. Empty on SQLite (one writer: every event is chained at once).
+audit_pending = Table(
+    PENDING_TABLE, metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("entity", String(16), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("before", Text),
+    Column("after", Text, nullable=False),
 )
 
 
