@@ -250,7 +250,7 @@ audit_pending = Table(
 )
 
 
-def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True, one_writer: bool = False) -> Engine:
+def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True) -> Engine:
     """An engine with the schema created. SQLite gets WAL and a busy timeout so concurrent
     requests wait for the writer instead of failing.
 
@@ -263,12 +263,7 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
     the provider deduplicates its call by the same key — and it never forgets one that a durable
     commit followed, because syncing the log syncs everything written before. A process kill
     loses nothing either way: the log is in the operating system's hands as soon as commit returns.
-    This halves the syncs per authorization (one instead of two).
-
-    one_writer=True (the service on a SQLite file): the engine holds one connection, so within the process
-    writers take turns at the pool (a thread waits on a condition, woken the moment the connection is back)
-    instead of at SQLite's lock (whose busy handler sleeps 1, 2, 5 ms… between tries), and that connection's
-    page cache stays warm."""
+    This halves the syncs per authorization (one instead of two)."""
     sqlite = url.startswith("sqlite")
     if sqlite:
         connect_args: dict = {"timeout": 30}
@@ -278,10 +273,8 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
         connect_args = {}
     # LIFO on a SQLite file: the connection used last is taken again, so its page cache is still valid (one
     # that another connection wrote after must re-read the pages it touches: measured in pread calls).
-    pool: dict = {}
-    if sqlite and url not in ("sqlite://", "sqlite:///:memory:"):
-        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if one_writer else {"pool_use_lifo": True}
-    engine = create_engine(url, connect_args=connect_args, **pool)
+    lifo = sqlite and url not in ("sqlite://", "sqlite:///:memory:")
+    engine = create_engine(url, connect_args=connect_args, **({"pool_use_lifo": True} if lifo else {}))
     if sqlite:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, record):

@@ -36,9 +36,6 @@ from moneypath.reference.signing import Verifier, secrets_by_provider
 # write to the thread, which then held the lock while waiting for the GIL, so the next writes
 # overlapped too: measured 228-254 authorizations/s with 0 vs 433-479 with 5 (2 cores).
 INLINE_LOCK_WAIT_MS = 5
-# How many turns of the event loop a request waits for a background job's thread to give the one SQLite
-# connection back (make_engine's one_writer) before its transaction goes to a thread that waits for it.
-WRITER_YIELDS = 50
 
 
 class Services:
@@ -51,7 +48,7 @@ class Services:
         # SQLite: one engine whose commits do not sync; what acknowledges money syncs in groups before it answers
         # (in_db's durable=True, durability.GroupSync). PostgreSQL: bookings sync at commit (its own group commit),
         # claims need not (see make_engine).
-        self.engine = make_engine(config.db_url, durable=not sqlite, one_writer=sqlite)
+        self.engine = make_engine(config.db_url, durable=not sqlite)
         path = self.engine.url.database
         self.group_sync = GroupSync(path) if sqlite and path not in (None, "", ":memory:") else None
         if self.group_sync is not None and config.background_jobs:  # the wal-checkpoint job checkpoints instead
@@ -100,12 +97,6 @@ class Services:
 
     async def _run_db(self, fn, *args):
         if self.sqlite:
-            for _ in range(WRITER_YIELDS):
-                if self.engine.pool.checkedout() == 0:
-                    break
-                await asyncio.sleep(0)  # a job's thread has the connection: let it finish instead of waiting here
-            else:
-                return await self._in_thread(fn, *args)
             token = LOCK_WAIT_MS.set(INLINE_LOCK_WAIT_MS)
             try:
                 return fn(*args)
