@@ -66,6 +66,8 @@ def _printed_like_a_card(lengths: list[int]) -> bool:
 
 
 def _number_holds_card(number: str) -> bool:
+    if len(number) < 13:  # fewer than 13 characters hold fewer than 13 digits: most numbers (ids, amounts) end here
+        return False
     spans = [g.span() for g in _GROUP.finditer(number)]
     groups = ["".join(str(int(ch)) for ch in number[a:b]) for a, b in spans]  # any script's digits
     plain = [number[spans[i][1]:spans[i + 1][0]] in _PLAIN_SEPARATORS for i in range(len(spans) - 1)]
