@@ -53,8 +53,6 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(config.outbox_interval_s, services.outbox.run_once, "outbox")
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
-        if services.group_sync is not None:  # its connections leave checkpoints to this job (durability.py)
-            jobs.add(1.0, services.group_sync.checkpoint, "wal-checkpoint")
         if not services.sqlite:  # events parked by a burst's last bookings (audit.py); every instance: one may die
             jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
     if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them

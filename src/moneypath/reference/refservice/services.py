@@ -10,7 +10,6 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from sqlalchemy import event
 
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
@@ -20,7 +19,7 @@ from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
 from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, make_reader
-from moneypath.reference.refservice.durability import GroupSync, no_checkpoint_at_commit
+from moneypath.reference.refservice.durability import GroupSync
 from moneypath.reference.refservice.faults import service_faults
 from moneypath.reference.refservice.idempotency import IdempotencyStore
 from moneypath.reference.refservice.outbox import OutboxWorker
@@ -51,9 +50,6 @@ class Services:
         self.engine = make_engine(config.db_url, durable=not sqlite)
         path = self.engine.url.database
         self.group_sync = GroupSync(path) if sqlite and path not in (None, "", ":memory:") else None
-        if self.group_sync is not None and config.background_jobs:  # the wal-checkpoint job checkpoints instead
-            event.listen(self.engine, "connect", no_checkpoint_at_commit)
-            self.engine.dispose()  # the connection that created the schema predates the hook
         self.claims = self.engine if sqlite else make_engine(config.db_url, durable=False)
         self.store = IdempotencyStore(self.claims)
         # SQLite (a local file, one writer at a time) runs on the event loop: a transaction is tens of
