@@ -179,3 +179,10 @@ def test_a_service_fault_is_set_and_cleared_on_every_instance(catalog):
     url = "http://127.0.0.1:{}/admin/faults/ledger_write_failure"
     assert calls == [("PUT", url.format(1)), ("PUT", url.format(2)), ("DELETE", url.format(1)),
                      ("DELETE", url.format(2))]
+
+
+def test_a_part_that_exits_at_start_is_reported_with_its_last_line(tmp_path):
+    log = tmp_path / "refservice.log"
+    log.write_text("Traceback...\n\nmoneypath refservice: cannot open the ledger database sqlite:///x: unable to open\n\n")
+    assert stack._last_line(str(log)) == "moneypath refservice: cannot open the ledger database sqlite:///x: unable to open"
+    assert stack._last_line(str(tmp_path / "none.log")) == "no log"

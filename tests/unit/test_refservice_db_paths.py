@@ -191,3 +191,19 @@ def test_a_writer_holding_the_lock_does_not_stall_the_loop_and_the_payment_books
         rows = conn.exec_driver_sql("SELECT count(*) FROM payments WHERE reference = 'locked-1'").scalar()
         state = conn.exec_driver_sql("SELECT state FROM idempotency_keys WHERE key = 'k-locked'").scalar()
     assert (rows, state) == (1, "completed")
+
+
+@pytest.mark.parametrize("url, says", [
+    ("sqlite:///{tmp}/no/such/dir/ledger.db", "unable to open database file"),
+    ("postgresql+psycopg://user:secret@127.0.0.1:9/ledger", "127.0.0.1"),  # a closed port: nothing answers
+    ("nosuch://x", "Can't load plugin"),
+])
+def test_a_ledger_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, url, says):
+    from moneypath.reference.refservice.__main__ import main
+
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
+    monkeypatch.setenv("MONEYPATH_DB_URL", url.format(tmp=tmp_path))
+    assert main(["--port", "9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("moneypath refservice: cannot open the ledger database ")
+    assert says in err and "secret" not in err

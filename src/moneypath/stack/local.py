@@ -282,8 +282,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         deadline = time.monotonic() + timeout_s
         for part in state.parts:
             while not _healthy(part):
-                if not _alive(part.pid):
-                    raise StackError(f"{part.name} exited at start; see {part.log}")
+                if _gone(part.pid):  # a child that exited stays a zombie, answering signal 0, until reaped
+                    raise StackError(f"{part.name} exited at start: {_last_line(part.log)}; see {part.log}")
                 if time.monotonic() > deadline:
                     raise StackError(f"{part.name} not ready after {timeout_s:.0f} s; see {part.log}")
                 time.sleep(0.2)
@@ -507,6 +507,15 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
             raise StackError(f"{name} not ready {timeout_s:.0f} s after its restart; see {part.log}")
         time.sleep(0.2)
     return part
+
+
+def _last_line(log: str) -> str:
+    """The last line a part wrote (its error, when it exited at start)."""
+    try:
+        lines = [line for line in Path(log).read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip()[:300] if lines else "nothing in its log"
 
 
 def _gone(pid: int) -> bool:

@@ -10,6 +10,9 @@ import os
 import sys
 import tempfile
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
 
@@ -71,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_json_logging()  # one JSON object per line, with the correlation id of the request
     options = dict(host=args.host, port=args.port, log_level="warning", access_log=False)
+    try:
+        make_engine(config.db_url).dispose()  # the schema, once (before the workers race to create it)
+    except (DBAPIError, ArgumentError) as exc:
+        detail = " ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split())  # one line
+        print(f"moneypath refservice: cannot open the ledger database "
+              f"{make_url(config.db_url).render_as_string(hide_password=True)}: {detail}", file=sys.stderr)
+        return 2
     if args.workers == 1:
         uvicorn.run(create_app(config), **options)
         return 0
@@ -80,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         # Set before the workers start (each imports prometheus_client afresh and picks its store from it).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = prepare_multiprocess_dir(
             os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="moneypath-metrics-"))
-    make_engine(config.db_url).dispose()  # the schema, once, before the workers race to create it
     uvicorn.run("moneypath.reference.refservice.__main__:worker_app", factory=True, workers=args.workers, **options)
     return 0
 
