@@ -96,7 +96,7 @@ def test_every_option_the_runner_sets_reaches_the_harness_through_the_environmen
         "scenario": "komoju_slow", "scenario_file": str(FOREIGN / "scenarios.yaml"), "rate": 8.5, "concurrency": 3,
         "duration": 12.0, "closed_loop": True, "token": "tok", "no_auth": False, "admin_token": "adm",
         "providersim": "http://127.0.0.1:7", "faultproxy": "http://127.0.0.1:8", "state_dir": "",
-        "exporter_port": 9646, "exporter_host": "127.0.0.1", "warmup": 2.5, "snapshot_at": "4,8.5"}
+        "exporter_port": 9646, "exporter_host": "127.0.0.1", "warmup": 2.5, "snapshot_at": "4,8.5", "hosts": ""}
     env.pop("MONEYPATH_TOKEN")
     env["MONEYPATH_NO_AUTH"] = "true"
     done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,

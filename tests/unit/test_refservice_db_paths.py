@@ -207,3 +207,25 @@ def test_a_ledger_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("moneypath refservice: cannot open the ledger database ")
     assert says in err and "secret" not in err
+
+
+def test_instances_starting_together_on_postgresql_create_the_schema_once(pg_url):
+    """Two processes of `up --instances` create the schema at the same moment: neither may fail (one did, on a
+    duplicate type, before the schema was created under a lock)."""
+    barrier, errors, engines = threading.Barrier(4), [], []
+
+    def start():
+        try:
+            barrier.wait(10)
+            engines.append(make_engine(pg_url))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for engine in engines:
+        engine.dispose()
+    assert errors == [] and len(engines) == 4

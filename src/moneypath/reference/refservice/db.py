@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -301,7 +302,7 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
             except sqlite3.OperationalError as exc:
                 raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
-    metadata.create_all(engine)
+    _create_schema(engine)
     _seed_audit_head(engine)
     return engine
 
@@ -320,6 +321,20 @@ def make_reader(url: str) -> Engine:
         return engine
     options = {"options": "-c default_transaction_read_only=on"} if url.startswith("postgresql") else {}
     return create_engine(url, connect_args=options)
+
+
+# Held while the schema is created on PostgreSQL: instances starting together (`up --instances`) would otherwise
+# race in CREATE TABLE, and the loser fails on a duplicate type even though the table then exists.
+_SCHEMA_LOCK = 0x6D6F6E6579  # "money"
+
+
+def _create_schema(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        metadata.create_all(engine)
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn)
 
 
 def _seed_audit_head(engine: Engine) -> None:
