@@ -1,6 +1,6 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 10 minutes)
 # make test — the import contracts, the unit tier, then the integration tier (installs what it needs first)
-# make test-unit — the unit tier alone (1.5–2.5 min, by machine)
+# make test-unit — the unit tier alone (2.5–3 min on 2 cores, by machine)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 # make bench-otel — the OTel backend per OpenTelemetry SDK version, one throwaway venv each under /tmp (about 15 minutes)
