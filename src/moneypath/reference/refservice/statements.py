@@ -22,7 +22,7 @@ from sqlalchemy.sql import Executable
 
 
 class Prepared:
-    """`Prepared(core_statement)`; then `.rows(conn, params)`, `.first(...)`, `.scalar(...)`, `.count(...)`
+    """`Prepared(core_statement)`; then `.first(conn, params)`, `.scalar(...)`, `.count(...)`
     (rows changed) or `.many(conn, [params, ...])` inside the caller's transaction."""
 
     __slots__ = ("statement", "_compiled")
@@ -46,20 +46,19 @@ class Prepared:
         values = {**literals, **params} if literals else params
         return [values[name] for name in order] if order is not None else values
 
-    def _cursor(self, conn: Connection, params: Mapping[str, Any]):
-        sql, order, literals = self._for(conn)
-        args = self._args(order, literals, params)
+    @staticmethod
+    def _run(conn: Connection, how: str, sql: str, args):
+        """cursor.execute or executemany, the driver's errors raised as SQLAlchemy's."""
         cursor = conn.connection.driver_connection.cursor()
         try:
-            cursor.execute(sql, args)
+            getattr(cursor, how)(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error) from exc
         return cursor
 
-    def rows(self, conn: Connection, params: Mapping[str, Any] = {}) -> list[dict[str, Any]]:  # noqa: B006 (read only)
-        cursor = self._cursor(conn, params)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    def _cursor(self, conn: Connection, params: Mapping[str, Any]):
+        sql, order, literals = self._for(conn)
+        return self._run(conn, "execute", sql, self._args(order, literals, params))
 
     def first(self, conn: Connection, params: Mapping[str, Any] = {}) -> dict[str, Any] | None:  # noqa: B006
         cursor = self._cursor(conn, params)
@@ -75,9 +74,4 @@ class Prepared:
 
     def many(self, conn: Connection, params: Iterable[Mapping[str, Any]]) -> None:
         sql, order, literals = self._for(conn)
-        args = [self._args(order, literals, one) for one in params]
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(sql, args)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error) from exc
+        self._run(conn, "executemany", sql, [self._args(order, literals, one) for one in params])
