@@ -43,7 +43,7 @@ class Services:
     def __init__(self, config: ServiceConfig, mp: MoneyPath,
                  provider_transport: httpx.AsyncBaseTransport | None = None):
         self.config, self.mp = config, mp
-        sqlite = config.db_url.startswith("sqlite")
+        self.sqlite = sqlite = config.db_url.startswith("sqlite")
         # SQLite: one engine whose commits do not sync; what acknowledges money syncs in groups before it answers
         # (in_db's durable=True, durability.GroupSync). PostgreSQL: bookings sync at commit (its own group commit),
         # claims need not (see make_engine).
@@ -59,7 +59,6 @@ class Services:
         # lock (a background job, another worker process, an operator's script) the loop waits at most
         # INLINE_LOCK_WAIT_MS; then the same call runs again in a thread that waits up to the full busy
         # timeout. PostgreSQL (network round trips, real concurrency) always runs in a pool of threads.
-        self.sqlite = self.engine.dialect.name == "sqlite"
         self.db_threads = ThreadPoolExecutor(1 if self.sqlite else 16, thread_name_prefix="ledger")
         self.client = provider_http(config.provider_url, provider_transport)
         self.adapters: dict[str, Adapter] = {name: cls(self.client, mp, timeout_s=config.provider_timeout_s)
