@@ -5,6 +5,7 @@ stalls the event loop (the transaction moves to a thread and waits there), and t
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
 import threading
@@ -229,3 +230,18 @@ def test_instances_starting_together_on_postgresql_create_the_schema_once(pg_url
     for engine in engines:
         engine.dispose()
     assert errors == [] and len(engines) == 4
+
+
+def test_the_service_process_freezes_what_start_up_built_and_collects_the_young_less_often():
+    from moneypath.reference.refservice.__main__ import GC_YOUNG_THRESHOLD, settle_the_heap
+
+    thresholds = gc.get_threshold()
+    built_at_start_up = [[i] for i in range(1000)]  # containers the collector would walk on every full collection
+    try:
+        settle_the_heap()
+        assert gc.get_freeze_count() >= len(built_at_start_up)
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *thresholds[1:])
+        assert GC_YOUNG_THRESHOLD > thresholds[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

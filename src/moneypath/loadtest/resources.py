@@ -103,11 +103,17 @@ def rss_bytes(p: psutil.Process) -> int | None:
 
 
 def stack_parts(state_dir, names=("refservice", "providersim", "prometheus")) -> dict[str, list[int]]:
-    """Pids of a local stack's processes by part ("service" for the reference service), from its stack.json."""
+    """Pids of a local stack's processes by part ("service" for the reference service, all its instances), from
+    its stack.json."""
     state = stack.load_state(Path(state_dir).resolve())
     if state is None:
         return {}
-    return {p.name if p.name != "refservice" else "service": [p.pid] for p in state.parts if p.name in names}
+    parts: dict[str, list[int]] = {}
+    for p in state.parts:
+        name = "refservice" if p.name.startswith(stack.INSTANCE_PART) else p.name  # every instance is the service
+        if name in names:
+            parts.setdefault("service" if name == "refservice" else name, []).append(p.pid)
+    return parts
 
 
 class CpuMeter:
