@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
 from moneypath._common.faults import FaultError
 from moneypath._common.faults import Spec as FaultSpec
+from moneypath._common.strict import StrictModel
 from moneypath.catalog import Catalog
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
@@ -54,11 +55,7 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
                          Field(min_length=1)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Check(_Model):
+class Check(StrictModel):
     """A PromQL query and what its result must look like."""
 
     name: str = Field(min_length=1)
@@ -66,7 +63,7 @@ class Check(_Model):
     expect: Expectations
 
 
-class Amounts(_Model):
+class Amounts(StrictModel):
     min: int = Field(gt=0)
     max: int = Field(gt=0)
 
@@ -77,7 +74,7 @@ class Amounts(_Model):
         return self
 
 
-class Peak(_Model):
+class Peak(StrictModel):
     rate: float = Field(gt=0, le=2000)
     duration: Seconds
 
@@ -110,7 +107,7 @@ def env_refs(value: Any) -> set[str]:
     return set()
 
 
-class Call(_Model):
+class Call(StrictModel):
     """One request of the team's API. Path, headers and JSON body may hold {placeholders}
     (PLACEHOLDERS); a JSON value that is a placeholder alone keeps its type ("{amount_minor}" → 6235)."""
 
@@ -122,7 +119,7 @@ class Call(_Model):
     outcome: str | None = None  # where the payment's state is in a 2xx answer, e.g. status
 
 
-class Requests(_Model):
+class Requests(StrictModel):
     """How the drill's load calls the team's API: the authorization, the capture, and how to read a payment back
     (the "writes lost" check: an acknowledged payment the API no longer knows)."""
 
@@ -160,7 +157,7 @@ class Requests(_Model):
         return self
 
 
-class Load(_Model):
+class Load(StrictModel):
     rate: float = Field(gt=0, le=2000, description="payments per second")
     baseline: Seconds  # load before the fault (or the peak)
     capture: float = Field(default=0.8, ge=0, le=1)  # share of authorized payments captured
@@ -186,14 +183,14 @@ class Load(_Model):
         return self
 
 
-class Cap(_Model):
+class Cap(StrictModel):
     """Blast radius: the fault is cleared as soon as one is exceeded."""
 
     payments_affected: int | None = Field(default=None, ge=1)
     duplicate_minor: int | None = Field(default=None, ge=1)  # in any one currency
 
 
-class Hook(_Model):
+class Hook(StrictModel):
     """An HTTP call to the team's own fault switch (a feature flag, a chaos tool's API); ${NAME} in the URL,
     headers and body is read from the environment when the drill runs."""
 
@@ -204,7 +201,7 @@ class Hook(_Model):
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
 
 
-class Fault(_Model):
+class Fault(StrictModel):
     where: Literal["faultproxy", "providersim", "service", "hook"]
     name: str = Field(min_length=1)  # the fault API's fault; for a hook, what the report calls it
     target: str | None = None  # provider (proxy and simulator faults) or queue (consumer_failure)
@@ -228,30 +225,30 @@ class Fault(_Model):
         return self
 
 
-class ExpectedAlert(_Model):
+class ExpectedAlert(StrictModel):
     alert: str = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
     page_within: Seconds  # from fault injection to the page at the pager
     receivers: list[str] | None = None  # default: who the catalog's routing pages for this alert
 
 
-class Alerts(_Model):
+class Alerts(StrictModel):
     expected: list[ExpectedAlert] = Field(default_factory=list)
     allowed: list[str] = Field(default_factory=list)  # may page as a consequence; not judged
     must_not_page: list[str] = Field(default_factory=list)  # "*" = every alert not expected or allowed
 
 
-class Step(_Model):
+class Step(StrictModel):
     step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
     expect: Expectations
 
 
-class Diagnosis(_Model):
+class Diagnosis(StrictModel):
     within: Seconds  # from the first expected page (or from injection) until every step holds
     steps: list[Step] = Field(min_length=1)
 
 
-class Action(_Model):
+class Action(StrictModel):
     """A remediation through an API: `where` (the service, the simulator or the fault proxy) and a path,
     e.g. POST {service}/admin/..., or a whole `url` (${NAME} read from the environment)."""
 
@@ -271,7 +268,7 @@ class Action(_Model):
         return self
 
 
-class ReplicaDown(_Model):
+class ReplicaDown(StrictModel):
     """Mid-incident, one replica of the monitoring pair dies (SIGKILL, as a crash): the drill judges that every
     expected page still arrives, once per alert group, and that the watchdog shows the dead replica. Needs the
     HA stack (`moneypath drill run --ha`); the runner restarts the replica when the drill ends."""
@@ -281,36 +278,36 @@ class ReplicaDown(_Model):
     after: Seconds = 0.0  # after the fault went on; before its duration ends
 
 
-class Mitigation(_Model):
+class Mitigation(StrictModel):
     clear_fault: bool = True
     actions: list[Action] = Field(default_factory=list)
 
 
-class Recovery(_Model):
+class Recovery(StrictModel):
     within: Seconds  # from mitigation
     checks: list[Check] = Field(min_length=1)
     alerts_resolved: bool = False  # also require the expected alerts to stop firing within the deadline
 
 
-class Plot(_Model):
+class Plot(StrictModel):
     title: str = Field(min_length=1)
     promql: str = Field(min_length=1)
     unit: str = "short"
 
 
-class RoleCard(_Model):
+class RoleCard(StrictModel):
     checkpoint: str = Field(min_length=1)
     due: Seconds  # after classification, e.g. 15m
 
 
-class RegulatoryClock(_Model):
+class RegulatoryClock(StrictModel):
     regime: str = Field(min_length=1)
     hours: float | None = Field(default=None, gt=0)  # None: "without undue delay" per the plan
     start: Literal["classification", "awareness"] = "classification"
     applies: str = Field(min_length=1)
 
 
-class Tabletop(_Model):
+class Tabletop(StrictModel):
     narrative: str = Field(min_length=1)
     roles: dict[str, RoleCard]
     regulatory: list[RegulatoryClock] = Field(default_factory=list)
@@ -324,7 +321,7 @@ class Tabletop(_Model):
         return roles
 
 
-class Drill(_Model):
+class Drill(StrictModel):
     title: str = Field(min_length=1)
     runbook: str = Field(min_length=1)  # the alert whose runbook page this drill rehearses
     load: Load | None = None  # None: a tabletop drill (what `moneypath init` writes until a fault is wired)
