@@ -31,8 +31,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from moneypath._common.strict import StrictModel
 from moneypath.catalog import Catalog
-from moneypath.catalog.yaml_errors import error_line, error_text
-from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
+from moneypath.catalog.yaml_errors import FILE, error_line, error_text
+from moneypath.check.promql import QueryContext, check_promql, check_queries
 from moneypath.generate.rules import alert_rules
 
 RUNBOOK_DIR = "runbooks"
