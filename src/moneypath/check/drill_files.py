@@ -10,14 +10,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from moneypath._common.fault_specs import proxy_specs, service_specs, simulator_specs
-from moneypath._common.faults import FaultError
-from moneypath._common.faults import Spec as FaultSpec
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 from moneypath.formats.drill import ROLES, Drill, DrillError, Fault, drill_files, read_drill
+from moneypath.protocol.fault_specs import proxy_specs, service_specs, simulator_specs
+from moneypath.protocol.faults import FaultError
+from moneypath.protocol.faults import Spec as FaultSpec
 
 
 def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:

@@ -137,8 +137,8 @@ TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager",
 
 
 def _target(args):
-    from moneypath._common.tokens import issue
     from moneypath.drills.targets import Target
+    from moneypath.protocol.tokens import issue
 
     given = {n: getattr(args, f"target_{n}") for n in TARGETS}
     if not any(given.values()) and not args.db_url:

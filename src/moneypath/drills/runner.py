@@ -66,7 +66,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
     `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True, instances=3)."""
     import shutil
 
-    from moneypath._common.tokens import issue
+    from moneypath.protocol.tokens import issue
     from moneypath.stack import local as stack
 
     state_dir = state_dir.resolve()
