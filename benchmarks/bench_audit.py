@@ -82,7 +82,7 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
     inserted straight through sqlite3; every 1,000th (seq, hash) for the checkpoints."""
     import sqlite3
 
-    from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
+    from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
 
     make_engine(f"sqlite:///{path}").dispose()  # the service's schema
     db = sqlite3.connect(path)
@@ -117,8 +117,9 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
 
 
 def measure_verify(events: int, ledger: str | None) -> None:
-    from moneypath._common.audit_chain import HEAD_TABLE, verify_database
-    from moneypath._common.audit_checkpoint import (
+    from moneypath.check.runbooks import open_database
+    from moneypath.protocol.audit_chain import HEAD_TABLE, verify_database
+    from moneypath.protocol.audit_checkpoint import (
         Checkpoint,
         CheckpointDir,
         Publisher,
@@ -127,7 +128,6 @@ def measure_verify(events: int, ledger: str | None) -> None:
         generate_key,
         marks,
     )
-    from moneypath.check.runbooks import open_database
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(ledger) if ledger else Path(tmp) / "ledger.db"

@@ -41,9 +41,9 @@ if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
 from benchmarks.bench_service import ROOT, Authorizations, Load, Stack, measure  # noqa: E402
-from moneypath._common import tokens  # noqa: E402
 from moneypath.catalog import load_catalog  # noqa: E402
 from moneypath.loadtest.contract import latency_slo  # noqa: E402
+from moneypath.protocol import tokens  # noqa: E402
 
 MAX_CONNECTIONS = 4000
 

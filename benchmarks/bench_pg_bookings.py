@@ -134,7 +134,7 @@ LOCK_WAITS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_dat
 
 def chain_line(url: str) -> str:
     """The chain as `moneypath audit verify` sees it, then sealed as the service's job would and seen again."""
-    from moneypath._common.audit_chain import verify_database
+    from moneypath.protocol.audit_chain import verify_database
     from moneypath.reference.refservice import audit
     from moneypath.reference.refservice.db import make_engine
 

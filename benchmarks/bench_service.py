@@ -53,7 +53,7 @@ from prometheus_client.parser import text_string_to_metric_families
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
-from moneypath._common import tokens  # noqa: E402
+from moneypath.protocol import tokens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, update
 
-from moneypath._common import audit_chain
-from moneypath._common.audit_chain import verify_database
+from moneypath.protocol import audit_chain
+from moneypath.protocol.audit_chain import verify_database
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
 from tests.conftest import run_cli

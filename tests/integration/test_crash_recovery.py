@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
 from tests.integration.test_provider_outage_e2e import start
 

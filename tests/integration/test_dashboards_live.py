@@ -21,9 +21,9 @@ import time
 import httpx
 import pytest
 
-from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from moneypath.stack.snapshot import snapshot
 from tests.conftest import CATALOG_PATH, wait_for

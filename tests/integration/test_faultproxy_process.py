@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from tests.conftest import ROOT, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration

@@ -25,11 +25,11 @@ import pytest
 import yaml
 
 from moneypath import cli
-from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
 from moneypath.loadtest import contract, scenarios, stats
 from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from moneypath import cli
-from moneypath._common.tokens import issue
 from moneypath.catalog import load_catalog
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
 from tests.foreign.harness import LATENCY_SLO

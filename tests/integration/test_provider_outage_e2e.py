@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 

@@ -12,7 +12,7 @@ import sys
 import httpx
 import pytest
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from tests.conftest import FOREIGN_PATH, ROOT, free_port, http_ok, stop_process, wait_for
 
 TOKEN_SECRET = "integration-token-secret"

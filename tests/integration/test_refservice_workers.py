@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 from tests.integration.test_provider_outage_e2e import start
 

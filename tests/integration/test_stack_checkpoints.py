@@ -16,8 +16,8 @@ import uuid
 import httpx
 import pytest
 
-from moneypath._common.tokens import issue
 from moneypath.catalog.conventions import Key
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import wait_for
 from tests.foreign.harness import moneypath

@@ -13,8 +13,10 @@ import sqlite3
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
-from moneypath._common.audit_checkpoint import (
+from moneypath.catalog.conventions import Key
+from moneypath.instrument import MoneyPath
+from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
+from moneypath.protocol.audit_checkpoint import (
     Checkpoint,
     CheckpointDir,
     CheckpointError,
@@ -23,8 +25,6 @@ from moneypath._common.audit_checkpoint import (
     Verifier,
     generate_key,
 )
-from moneypath.catalog.conventions import Key
-from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.audit_check import AuditCheck
 from moneypath.reference.refservice.db import make_engine, make_reader
@@ -474,7 +474,7 @@ def test_a_foreign_service_checkpointed_by_cron_catches_the_same_attacks(tmp_pat
 
 def spans_here(engine):
     """verify_database's `spans`, run in this process (the CLI runs each range in a process of its own)."""
-    from moneypath._common.audit_chain import walk_span
+    from moneypath.protocol.audit_chain import walk_span
 
     def run(ranges, marks):
         with engine.connect() as conn:
@@ -493,8 +493,8 @@ def spans_here(engine):
     (lambda path: truncate(path), 20, "the chain ends at seq 19, but seq 20 is in checkpoint"),
 ])
 def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack, broken_at, says):
-    from moneypath._common import audit_chain
-    from moneypath._common.audit_checkpoint import marks
+    from moneypath.protocol import audit_chain
+    from moneypath.protocol.audit_checkpoint import marks
 
     path, keys, cps = ledger
     if attack is not None:
@@ -512,7 +512,7 @@ def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack,
 
 def test_an_event_the_database_quotes_otherwise_is_hashed_again_in_python(tmp_path):
     """A foreign writer that stores `at` as text: SQLite's quoting path cannot build its JSON, the Python one can."""
-    from moneypath._common.audit_chain import verify_database
+    from moneypath.protocol.audit_chain import verify_database
 
     path = tmp_path / "shop.db"
     db = sqlite3.connect(path)

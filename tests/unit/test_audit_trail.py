@@ -11,7 +11,8 @@ import time
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from moneypath._common.audit_chain import (
+from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
+from moneypath.protocol.audit_chain import (
     GENESIS,
     PENDING_MAX_S,
     ChainWatch,
@@ -19,7 +20,6 @@ from moneypath._common.audit_chain import (
     verify_chain,
     verify_database,
 )
-from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
@@ -402,7 +402,7 @@ def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
 
     from sqlalchemy import create_engine
 
-    from moneypath._common.audit_chain import EVENTS_TABLE, HEAD_TABLE, ROW
+    from moneypath.protocol.audit_chain import EVENTS_TABLE, HEAD_TABLE, ROW
 
     db, prev = sqlite3.connect(tmp_path / "theirs.db"), GENESIS
     db.execute(f"CREATE TABLE {EVENTS_TABLE} ({', '.join(ROW)})")

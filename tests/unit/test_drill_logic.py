@@ -11,13 +11,13 @@ import httpx
 import pytest
 
 from moneypath.check.drill_files import load_drill
-from moneypath.check.expect import Expect, check, check_all
 from moneypath.drills import money
 from moneypath.drills.journal import Objective, finite, write_journal
 from moneypath.drills.load import Outcome
 from moneypath.drills.runner import DrillRun
 from moneypath.drills.targets import Target
 from moneypath.drills.watcher import AlertSeen
+from moneypath.formats.expect import Expect, check, check_all
 from tests.conftest import ROOT
 
 SERIES = [({"provider": "acme"}, 3.0), ({"provider": "globex"}, 0.0)]
@@ -98,8 +98,8 @@ def test_the_load_waits_retry_after_and_marks_a_refusal():
 
     import httpx
 
-    from moneypath.check.drill_files import Requests
     from moneypath.drills.load import RETRY_AFTER_CAP_S, Load, Mix, retry_after_s
+    from moneypath.formats.requests import Requests
 
     assert retry_after_s(httpx.Response(503, headers={"Retry-After": "1"})) == 1.0
     assert retry_after_s(httpx.Response(503, headers={"Retry-After": "3600"})) == RETRY_AFTER_CAP_S
@@ -504,7 +504,7 @@ def test_the_watcher_ends_the_fault_at_its_declared_duration(live):
 
 
 def test_remediation_actions_are_called_and_judged(live):
-    from moneypath.check.drill_files import Action
+    from moneypath.formats.drill import Action
 
     live.drill.mitigation.actions = [Action.model_validate(
         {"name": "route card payments to globex", "where": "service", "method": "POST", "path": "/admin/routing",

@@ -15,12 +15,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from moneypath.check.drill_files import DrillError, ha_problem, load_drill, needs_ha
+from moneypath.check.drill_files import load_drill
 from moneypath.drills import replicas
 from moneypath.drills.journal import Objective
 from moneypath.drills.report import render
 from moneypath.drills.runner import DrillRun
 from moneypath.drills.targets import Target
+from moneypath.formats.drill import DrillError, ha_problem, needs_ha
 from moneypath.stack.local import Part, StackError, StackState
 from tests.conftest import ROOT
 from tests.unit.test_drill_logic import Clock, FakePages, FakeProm

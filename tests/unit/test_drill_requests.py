@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import yaml
 
-from moneypath.check.drill_files import Call, Drill
 from moneypath.drills import hooks
 from moneypath.drills.load import dig, found, major_text, payment_values, render, request_args
+from moneypath.formats.drill import Drill
+from moneypath.formats.requests import Call
 from tests.conftest import ROOT
 
 

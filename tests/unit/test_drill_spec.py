@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from moneypath.check.drill_files import DrillError, check_drill_files, drill_files, load_drill
+from moneypath.check.drill_files import check_drill_files, load_drill
 from moneypath.cli.drill import _check
+from moneypath.formats.drill import DrillError, drill_files
 from tests.conftest import ROOT
 
 GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"

@@ -20,7 +20,7 @@ import yaml
 from moneypath.catalog import load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
-from moneypath.check.drill_files import Requests
+from moneypath.formats.requests import Requests
 from moneypath.loadtest import client, scenarios
 from moneypath.scaffold.project import MANIFEST
 from tests.conftest import ROOT, run_cli

@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from moneypath import cli
-from moneypath._common.tokens import MAX_LIFETIME_S, verify
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, scenarios, stats, usl
 from moneypath.loadtest.exporter import registry_for
 from moneypath.loadtest.locustfiles import REFERENCE as SHIPPED_LOCUSTFILE
 from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
+from moneypath.protocol.tokens import MAX_LIFETIME_S, verify
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT
 

@@ -13,9 +13,9 @@ import yaml
 
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
-from moneypath.instrument.correlation import HEADER
 from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios, stats
 from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
+from moneypath.protocol.correlation import HEADER
 from tests.conftest import CATALOG_PATH, ROOT
 
 FOREIGN = ROOT / "tests" / "foreign"

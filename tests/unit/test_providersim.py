@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from moneypath._common.tokens import issue
+from moneypath.protocol.tokens import issue
 from moneypath.reference.providersim import SimConfig, create_app
 from moneypath.reference.providersim.__main__ import main
 from moneypath.reference.providersim.providers import Acme, Globex

@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import select, update
 
-from moneypath._common.audit_chain import GENESIS, event_hash, verify_database
+from moneypath.protocol.audit_chain import GENESIS, event_hash, verify_database
 from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.audit_check import TAMPER
 from moneypath.reference.refservice.db import audit_events, audit_head

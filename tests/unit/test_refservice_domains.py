@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from moneypath._common.tokens import issue
 from moneypath.catalog.conventions import Key
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
+from moneypath.protocol.tokens import issue
 from moneypath.reference.providersim.app import SimConfig
 from moneypath.reference.providersim.app import create_app as create_sim
 from moneypath.reference.refservice import ledger

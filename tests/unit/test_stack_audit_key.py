@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from moneypath._common.audit_checkpoint import Signer, Verifier, read_key
+from moneypath.protocol.audit_checkpoint import Signer, Verifier, read_key
 from moneypath.stack import local as stack
 
 

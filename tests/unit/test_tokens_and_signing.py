@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath._common.tokens import TokenError, bearer, issue, verify
+from moneypath.protocol.tokens import TokenError, bearer, issue, verify
 from moneypath.reference.signing import SignatureError, Verifier, sign
 
 SECRET = b"s3cret"

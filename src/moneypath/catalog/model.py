@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
+from moneypath._common.strict import StrictModel
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
@@ -48,11 +49,7 @@ class CatalogError(Exception):
         super().__init__("\n".join(problems))
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class Signal(_Model):
+class Signal(StrictModel):
     type: Literal["counter", "histogram", "gauge"]
     help: str = Field(min_length=1)
     unit: str | None = None
@@ -116,18 +113,18 @@ class Selector:
     matchers: tuple[Matcher, ...]
 
 
-class LatencySli(_Model):
+class LatencySli(StrictModel):
     signal: str
     under: float = Field(gt=0)
 
 
-class Sli(_Model):
+class Sli(StrictModel):
     good: str | None = None
     total: str | None = None
     latency: LatencySli | None = None
 
 
-class Slo(_Model):
+class Slo(StrictModel):
     description: str = Field(min_length=1)
     objective: float = Field(gt=0, lt=100)
     window: str
@@ -152,7 +149,7 @@ class Slo(_Model):
         return round(1 - self.objective / 100, 12)
 
 
-class Alert(_Model):
+class Alert(StrictModel):
     """A built-in alert (its rule shape is moneypath's; give `threshold`) or the team's own (give `expr`)."""
 
     severity: Literal["page", "ticket"]
@@ -165,7 +162,7 @@ class Alert(_Model):
     for_: str = Field(alias="for", default="0s")
 
 
-class Watchdog(_Model):
+class Watchdog(StrictModel):
     """The always-firing alert and the dead man's switch receiver it goes to, never to on-call."""
 
     enabled: bool = True
@@ -176,35 +173,35 @@ class Watchdog(_Model):
     webhook: Webhook | None = None
 
 
-class Provider(_Model):
+class Provider(StrictModel):
     display_name: str = Field(min_length=1)
 
 
-class ProviderFee(_Model):
+class ProviderFee(StrictModel):
     fixed_usd: float = Field(ge=0)
     bps: float = Field(ge=0)
 
 
-class Cost(_Model):
+class Cost(StrictModel):
     infrastructure_usd_per_hour: float = Field(ge=0)
     fraud_screening_usd_per_check: float = Field(ge=0, default=0)
     provider_fees: dict[str, ProviderFee] = Field(default_factory=dict)
 
 
-class Receiver(Deliveries, _Model):
+class Receiver(Deliveries, StrictModel):
     """A team or person; its production deliveries (catalog/receivers.py) are optional: without any it is
     a webhook to the local `moneypath pager`, as drills use."""
 
     description: str = Field(min_length=1)
 
 
-class Routes(_Model):
+class Routes(StrictModel):
     page: str
     ticket: str
     money_loss: list[str] = Field(min_length=1)
 
 
-class Role(_Model):
+class Role(StrictModel):
     receiver: str
     duty: str = Field(min_length=1)
 
@@ -212,7 +209,7 @@ class Role(_Model):
 _READ = re.compile(r"(?is)^\s*(select|with)\b")
 
 
-class LedgerQueries(_Model):
+class LedgerQueries(StrictModel):
     """The read-only SQL a drill's money checks run on the service's own database (`--db-url`), in the
     service's own table names; `moneypath lint --db-url` prepares each one there. A query not given is a
     check reported as "not checked", never as money lost. Columns by name, parameters as ``:name``:
@@ -245,13 +242,13 @@ class LedgerQueries(_Model):
         return sql.strip().rstrip(";")
 
 
-class Links(_Model):
+class Links(StrictModel):
     runbook_base_url: str
     dashboard_base_url: str
     overview_dashboard: str = "moneypath-overview"
 
 
-class Catalog(_Model):
+class Catalog(StrictModel):
     version: Literal[1]
     service: str = Field(min_length=1)
     namespace: str

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from moneypath._common.strict import StrictModel
 
 
 def _is_path(value: str) -> bool:
@@ -32,9 +34,7 @@ def _plain_url(value: str) -> str:
     return value
 
 
-class _Delivery(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
+class _Delivery(StrictModel):
     # A field people write the secret into → the *_file field to use instead.
     LITERAL_SECRETS: ClassVar[dict[str, str]] = {}
 
@@ -125,10 +125,8 @@ class Webhook(_Delivery):
         return self
 
 
-class Deliveries(BaseModel):
+class Deliveries(StrictModel):
     """The production delivery fields a receiver may declare; none means the local `moneypath pager` only."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     pagerduty: PagerDuty | None = None
     opsgenie: Opsgenie | None = None

@@ -4,6 +4,8 @@ an unclosed quote or bracket at the end of the file). For those the context mark
 
 from __future__ import annotations
 
+FILE = "(file)"  # the name slot of a problem about a whole file, not one key of it
+
 # the errors whose context mark, not their problem mark, is the line to fix
 _AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar", "while parsing a flow")
 

@@ -29,12 +29,12 @@ import yaml
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
+from moneypath.catalog.yaml_errors import FILE
 from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.instances import NO_PARSER, InstanceCheck, parser_available
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.promql import (
-    FILE,
     GROUPING_LABELS,
     NO_PROMTOOL,
     check_expr,

@@ -17,8 +17,8 @@ import yaml
 from moneypath.catalog import DURATION, Catalog, Signal
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean, matcher_problem
+from moneypath.catalog.yaml_errors import FILE
 
-FILE = "(file)"  # the name slot of a problem about a whole file
 # Labels that may appear in by()/without() although no catalog signal declares them.
 GROUPING_LABELS = {"le", "slo", "provider", "service"}
 # Series Prometheus itself writes for every target and alert: a rule may read them, the catalog cannot declare them.

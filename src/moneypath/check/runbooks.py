@@ -27,11 +27,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from moneypath._common.strict import StrictModel
 from moneypath.catalog import Catalog
-from moneypath.catalog.yaml_errors import error_line, error_text
-from moneypath.check.promql import FILE, QueryContext, check_promql, check_queries
+from moneypath.catalog.yaml_errors import FILE, error_line, error_text
+from moneypath.check.promql import QueryContext, check_promql, check_queries
 from moneypath.generate.rules import alert_rules
 
 RUNBOOK_DIR = "runbooks"
@@ -41,11 +42,7 @@ FRONT = "(front matter)"
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class DiagnosisStep(_Model):
+class DiagnosisStep(StrictModel):
     """One piece of evidence: a PromQL query over the service's metrics, or SQL against the ledger database."""
 
     name: str = Field(min_length=1)
@@ -60,12 +57,12 @@ class DiagnosisStep(_Model):
         return self
 
 
-class RegulatoryClock(_Model):
+class RegulatoryClock(StrictModel):
     name: str = Field(min_length=1)
     due: str = Field(min_length=1)
 
 
-class FrontMatter(_Model):
+class FrontMatter(StrictModel):
     alert: str = Field(min_length=1)
     severity: Literal["page", "ticket", "none"]  # none: the watchdog, a heartbeat
     owner: str = Field(min_length=1)

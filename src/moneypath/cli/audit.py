@@ -1,5 +1,5 @@
-"""`moneypath audit`: the audit trail's hash chain (moneypath._common.audit_chain) and its signed checkpoints
-(moneypath._common.audit_checkpoint).
+"""`moneypath audit`: the audit trail's hash chain (moneypath.protocol.audit_chain) and its signed checkpoints
+(moneypath.protocol.audit_checkpoint).
 
 - `verify --db URL [--checkpoints DIR --key PUB] [--covered]`: walk the chain, read-only (SQLite mode=ro,
   PostgreSQL read-only transactions, as `lint --db-url` opens it), through every signed checkpoint.
@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from moneypath._common.audit_chain import PENDING_MAX_S
+from moneypath.protocol.audit_chain import PENDING_MAX_S
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -96,7 +96,7 @@ def _open(command: str, url: str):
 
 
 def _unreadable(command: str, exc) -> int:
-    from moneypath._common.audit_chain import EVENTS_TABLE, HEAD_TABLE
+    from moneypath.protocol.audit_chain import EVENTS_TABLE, HEAD_TABLE
 
     orig = getattr(exc, "orig", None) or exc
     first = " ".join(str(orig).split())[:200]
@@ -106,8 +106,8 @@ def _unreadable(command: str, exc) -> int:
 def _verify(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from moneypath._common.audit_chain import verify_database
-    from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Verifier, marks, read_key
+    from moneypath.protocol.audit_chain import verify_database
+    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Verifier, marks, read_key
 
     if (args.checkpoints is None) != (args.key is None):
         return _fail("verify", "--checkpoints and --key go together (the directory and the key that signed it)")
@@ -171,8 +171,8 @@ def _spans_in_processes(url: str):
 
 
 def _walk_span_in(url: str, span: tuple[int, int], marks) -> object:
-    from moneypath._common.audit_chain import walk_span
     from moneypath.check.runbooks import open_database
+    from moneypath.protocol.audit_chain import walk_span
 
     engine = open_database(url)
     try:
@@ -185,7 +185,7 @@ def _walk_span_in(url: str, span: tuple[int, int], marks) -> object:
 def _keygen(args) -> int:
     from pathlib import Path
 
-    from moneypath._common.audit_checkpoint import CheckpointError, write_key_pair
+    from moneypath.protocol.audit_checkpoint import CheckpointError, write_key_pair
 
     try:
         private, public, verifier = write_key_pair(args.name, Path(args.out))
@@ -199,8 +199,8 @@ def _keygen(args) -> int:
 def _checkpoint(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from moneypath._common.audit_chain import ChainWatch, verify_database
-    from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
+    from moneypath.protocol.audit_chain import ChainWatch, verify_database
+    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 
     try:
         publisher = Publisher(Signer(read_key(args.key, "signer key")), CheckpointDir(args.checkpoints))

@@ -98,7 +98,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _load(files: list[str], catalog_path: str):
     from moneypath.catalog import load_catalog
-    from moneypath.check.drill_files import DrillError, load_drill
+    from moneypath.check.drill_files import load_drill
+    from moneypath.formats.drill import DrillError
 
     catalog = load_catalog(catalog_path)
     root = Path(catalog.path).resolve().parent
@@ -136,8 +137,8 @@ TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager",
 
 
 def _target(args):
-    from moneypath._common.tokens import issue
     from moneypath.drills.targets import Target
+    from moneypath.protocol.tokens import issue
 
     given = {n: getattr(args, f"target_{n}") for n in TARGETS}
     if not any(given.values()) and not args.db_url:
@@ -225,7 +226,7 @@ def _run(args) -> int:
     if not 1 <= args.instances <= 16:
         print(f"moneypath drill: --instances {args.instances} must be between 1 and 16", file=sys.stderr)
         return EXIT_INVALID
-    from moneypath.check.drill_files import ha_problem, needs_ha
+    from moneypath.formats.drill import ha_problem, needs_ha
 
     if target is not None and any(needs_ha(d) for d in drills):
         target.stack_dir = _ha_stack(Path(args.state_dir), target.prometheus)

@@ -16,12 +16,13 @@ from collections.abc import Callable
 import httpx
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Check, Drill, Requests
-from moneypath.check.expect import check_all
 from moneypath.drills import money
 from moneypath.drills.journal import Event, Objective
 from moneypath.drills.load import Load
 from moneypath.drills.targets import Pages, Prometheus, Target, TargetError
+from moneypath.formats.drill import LOCAL_TIME_FACTOR, Check, Drill
+from moneypath.formats.expect import check_all
+from moneypath.formats.requests import Requests
 from moneypath.generate.compress import scale_expr
 
 TICK_S = 1.0

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import DrillError, drill_files, load_drill, needs_ha
+from moneypath.check.drill_files import load_drill
 from moneypath.drills.runner import print_summary, run_drills
+from moneypath.formats.drill import DrillError, drill_files, needs_ha
 
 
 def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports")) -> int:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from moneypath.check.expect import Expect, check_all, describe_all
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
 from moneypath.drills.money import Money, reads_money
+from moneypath.formats.expect import Expect, check_all, describe_all
 
 
 class Diagnosis:

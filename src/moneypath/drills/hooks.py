@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from moneypath.check.drill_files import ENV_REF, Drill, env_refs
+from moneypath.formats.drill import Drill
+from moneypath.formats.requests import ENV_REF, env_refs
 
 
 def expand(value: Any, env: Mapping[str, str] | None = None) -> Any:

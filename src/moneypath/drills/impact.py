@@ -11,12 +11,12 @@ import math
 import httpx
 
 from moneypath.catalog.conventions import Key
-from moneypath.check.drill_files import Cap
 from moneypath.drills import load, money
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import MoneyImpact
 from moneypath.drills.load import Outcome
 from moneypath.drills.targets import TargetError
+from moneypath.formats.drill import Cap
 from moneypath.generate.compress import format_duration
 
 

@@ -1,5 +1,5 @@
 """Baseline load for drills: payments at a steady rate through the team's own API, as the drill file's
-request template (moneypath.check.drill_files.Requests) says to call it.
+request template (moneypath.formats.requests.Requests) says to call it.
 
 Open loop (a payment starts every 1/rate seconds whether or not the previous one finished,
 like real customers), at most `concurrency` in flight, on an asyncio loop in one background
@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from moneypath.check.drill_files import Call, Requests
-from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.formats.requests import Call, Requests
+from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REFUSAL_STATUS = (429, 503)  # with a Retry-After header: refused before any work (shed, rate-limited)

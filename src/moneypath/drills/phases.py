@@ -19,7 +19,7 @@ A drill without a fault runs its peak load instead of 2-4 and checks that nothin
 must page nobody (no expected alert, must_not_page "*": a fault the service should absorb, like a spike it
 sheds) holds the fault for the peak's duration (else the fault's) instead of waiting for a page.
 Times are wall-clock; the drill file's durations are stretched by `scale` when the target's
-rules are less compressed than the local drill stack's (see moneypath.check.drill_files).
+rules are less compressed than the local drill stack's (see moneypath.formats.drill).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from pathlib import Path
 import httpx
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import Action, Check, Drill
 from moneypath.drills import hooks, impact
 from moneypath.drills.context import TICK_S, DrillContext
 from moneypath.drills.evidence import Diagnosis
@@ -50,6 +49,7 @@ from moneypath.drills.replicas import ReplicaKills
 from moneypath.drills.series import key_series
 from moneypath.drills.targets import Target, TargetError
 from moneypath.drills.watcher import Watcher, is_page
+from moneypath.formats.drill import Action, Check, Drill
 
 
 class DrillRun(DrillContext):

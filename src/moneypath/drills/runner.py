@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.check.drill_files import LOCAL_TIME_FACTOR, Drill, ha_problem
 from moneypath.drills.context import api_headers
 from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.phases import DrillRun
 from moneypath.drills.targets import Target
+from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 
 __all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
            "run_drills", "summary_rows"]
@@ -66,7 +66,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
     `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True, instances=3)."""
     import shutil
 
-    from moneypath._common.tokens import issue
+    from moneypath.protocol.tokens import issue
     from moneypath.stack import local as stack
 
     state_dir = state_dir.resolve()

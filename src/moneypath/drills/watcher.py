@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY
-from moneypath.check.drill_files import ExpectedAlert, alert_names, receivers_for
+from moneypath.check.drill_files import alert_names, receivers_for
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import AlertRow
+from moneypath.formats.drill import ExpectedAlert
 
 
 @dataclass

@@ -8,7 +8,6 @@ from contextvars import ContextVar
 
 from moneypath.catalog.pan import contains_card_number
 
-HEADER = "x-correlation-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _current: ContextVar[str | None] = ContextVar("moneypath_correlation_id", default=None)
 

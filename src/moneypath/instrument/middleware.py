@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from moneypath.catalog import OTHER
-from moneypath.instrument.correlation import HEADER, accept_correlation_id, reset_correlation_id, set_correlation_id
+from moneypath.instrument.correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
+from moneypath.protocol.correlation import HEADER
 
 _HEADER_BYTES = HEADER.encode()
 

@@ -14,7 +14,6 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.loadtest import scenarios
 from moneypath.loadtest.contract import (
     ACTIONS,
@@ -27,6 +26,7 @@ from moneypath.loadtest.contract import (
     answered_by,
     request_name,
 )
+from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneypath._common.faults import DURATION, MAX_DURATION_S
 from moneypath.loadtest.scenarios import Fault
+from moneypath.protocol.faults import DURATION, MAX_DURATION_S
 
 OPTION = {"providersim": "--providersim", "faultproxy": "--faultproxy", "service": "--host"}
 TARGETS = {"provider": "provider", "queue": "target"}  # body key -> the DELETE's query parameter

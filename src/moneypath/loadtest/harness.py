@@ -24,10 +24,10 @@ import requests
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
-from moneypath._common.tokens import MAX_LIFETIME_S, issue
 from moneypath.loadtest import faults, scenarios
 from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
+from moneypath.protocol.tokens import MAX_LIFETIME_S, issue
 
 log = logging.getLogger("moneypath.loadtest")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line

@@ -24,12 +24,12 @@ import yaml
 
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath._common.tokens import issue
 from moneypath.catalog import Catalog
 from moneypath.loadtest import drift_run, faults, launch, locustfiles, overload, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 
 LOCUST_JOB = "locust"

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from moneypath._common.fault_specs import WHERE
-from moneypath._common.faults import FaultError, Faults
+from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.drill_files import fault_specs
 from moneypath.loadtest import locustfiles
 from moneypath.loadtest.contract import ACTIONS, latency_slo
+from moneypath.protocol.fault_specs import WHERE
+from moneypath.protocol.faults import FaultError, Faults
 
 DEFAULT_FILE = locustfiles.SCENARIOS
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
@@ -35,10 +36,6 @@ GATE_NAMES += OVERLOAD_GATES
 
 class ScenarioError(Exception):
     """A scenario file or choice that cannot be used; the message is one line."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Baseline(_Model):

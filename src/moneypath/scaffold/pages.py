@@ -21,9 +21,10 @@ import yaml
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import SLO_BUDGET_REMAINING_RECORD, WATCHDOG_SEVERITY, Key, sli_error_record
 from moneypath.catalog.currencies import format_money
-from moneypath.check.drill_files import DRILL_DIR, PLACEHOLDERS, ROLES
 from moneypath.check.runbooks import RUNBOOK_DIR
 from moneypath.check.todos import TODO
+from moneypath.formats.drill import DRILL_DIR, ROLES
+from moneypath.formats.requests import PLACEHOLDERS
 from moneypath.generate.rules import alert_rules
 
 

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from moneypath._common.atomic import write_text
 from moneypath.catalog import DEFAULT_PATH, Catalog, CatalogError, load_catalog, parse_catalog
-from moneypath.check.drill_files import DRILL_DIR
+from moneypath.formats.drill import DRILL_DIR
 from moneypath.generate import build, export
 from moneypath.scaffold import pages
 from moneypath.scaffold.catalog_template import Options, catalog_yaml

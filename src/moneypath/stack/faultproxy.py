@@ -70,11 +70,11 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
 from yarl import URL
 
-from moneypath._common import tokens
-from moneypath._common.fault_specs import proxy_specs
-from moneypath._common.faults import MAX_DURATION_S, FaultError, Faults
 from moneypath._common.problem import PROBLEM, TYPE_BASE
-from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol import tokens
+from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.fault_specs import proxy_specs
+from moneypath.protocol.faults import MAX_DURATION_S, FaultError, Faults
 
 log = logging.getLogger("moneypath.faultproxy")
 

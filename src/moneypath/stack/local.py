@@ -6,7 +6,7 @@ configuration, data and logs in a state directory. What runs is recorded in
 `<state>/stack.json`, so `down` and `status` work from another shell.
 
 With the reference service and the catalog's audit trail on, the service signs checkpoints of its audit
-chain (moneypath._common.audit_checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
+chain (moneypath.protocol.audit_checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
 in the state directory (`audit-checkpoint.key`, mode 0600, and `.pub`): files beside the ledger, never in it.
 """
 
@@ -27,8 +27,6 @@ import httpx
 import yaml
 
 from moneypath._common import atomic
-from moneypath._common.audit_checkpoint import FILE as CHECKPOINT_FILE
-from moneypath._common.audit_checkpoint import CheckpointError, write_key_pair
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS
@@ -37,6 +35,8 @@ from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
 from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
+from moneypath.protocol.audit_checkpoint import FILE as CHECKPOINT_FILE
+from moneypath.protocol.audit_checkpoint import CheckpointError, write_key_pair
 
 STATE_FILE = "stack.json"
 LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url

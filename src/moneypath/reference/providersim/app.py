@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from moneypath._common import tokens
 from moneypath._common.problem import problem
 from moneypath.catalog import Catalog
-from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
 from moneypath.instrument.correlation import accept_correlation_id
+from moneypath.protocol import tokens
+from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 from moneypath.reference.providersim.faults import FaultError, Faults
 from moneypath.reference.providersim.providers import (
     REFERENCE_CURRENCIES,

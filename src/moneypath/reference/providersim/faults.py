@@ -1,10 +1,10 @@
-"""The provider simulator's faults: each one hits one provider (moneypath._common.fault_specs)."""
+"""The provider simulator's faults: each one hits one provider (moneypath.protocol.fault_specs)."""
 
 from __future__ import annotations
 
-from moneypath._common.fault_specs import simulator_specs
-from moneypath._common.faults import FaultError
-from moneypath._common.faults import Faults as _Faults
+from moneypath.protocol.fault_specs import simulator_specs
+from moneypath.protocol.faults import FaultError
+from moneypath.protocol.faults import Faults as _Faults
 
 PROVIDERS = ("acme", "globex")
 

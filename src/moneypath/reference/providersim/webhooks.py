@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from moneypath.instrument.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 from moneypath.reference.providersim.faults import Faults
 from moneypath.reference.signing import HEADER, sign
 

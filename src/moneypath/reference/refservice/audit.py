@@ -45,7 +45,8 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from moneypath._common.audit_chain import (
+from moneypath.instrument.correlation import current_correlation_id
+from moneypath.protocol.audit_chain import (
     EVENTS_TABLE,
     HASHED,
     HEAD_TABLE,
@@ -53,7 +54,6 @@ from moneypath._common.audit_chain import (
     canonical_state,
     event_hash,
 )
-from moneypath.instrument.correlation import current_correlation_id
 from moneypath.reference.refservice.db import audit_events
 
 

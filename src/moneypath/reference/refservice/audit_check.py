@@ -30,10 +30,10 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from moneypath._common.audit_chain import ChainWatch, Verdict
-from moneypath._common.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
-from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.protocol.audit_chain import ChainWatch, Verdict
+from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
+from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head

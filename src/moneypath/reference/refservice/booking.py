@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice import limits, payments, reservations
 from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.reference.refservice.problems import ApiProblem

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from moneypath._common.tokens import MAX_LIFETIME_S
+from moneypath.protocol.tokens import MAX_LIFETIME_S
 from moneypath.reference.refservice.risk import RiskPolicy
 from moneypath.reference.signing import own_secrets
 
@@ -80,7 +80,7 @@ class ServiceConfig:
             raise SystemExit("moneypath refservice: MONEYPATH_AUDIT_CHECKPOINT_DIR and MONEYPATH_AUDIT_CHECKPOINT_KEY "
                              "go together (where to publish the audit trail's checkpoints, the key that signs them)")
         if checkpoint_key:
-            from moneypath._common.audit_checkpoint import CheckpointError, Signer, read_key
+            from moneypath.protocol.audit_checkpoint import CheckpointError, Signer, read_key
 
             try:
                 Signer(read_key(checkpoint_key, "signer key"))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from moneypath._common.faults import Faults
 from moneypath.catalog import Catalog
 from moneypath.instrument import MoneyPath
+from moneypath.protocol.faults import Faults
 
 
 class CostMeter:

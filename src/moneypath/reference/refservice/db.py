@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from moneypath._common.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
+from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
 
 metadata = MetaData()
 

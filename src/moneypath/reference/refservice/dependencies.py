@@ -19,7 +19,7 @@ from typing import Annotated, Generic, NamedTuple, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel
 
-from moneypath._common.tokens import TokenError, bearer, verify
+from moneypath.protocol.tokens import TokenError, bearer, verify
 from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.services import Services

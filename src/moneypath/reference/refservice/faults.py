@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moneypath._common.fault_specs import service_specs
-from moneypath._common.faults import Faults
+from moneypath.protocol.fault_specs import service_specs
+from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice.outbox import QUEUES
 
 REQUEST_COST = "request_cost"

@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 
-from moneypath._common.faults import Faults
 from moneypath.instrument import MoneyPath
+from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice.cost import CostMeter
 
 REVIEW_AT, DECLINE_AT = 0.7, 0.9

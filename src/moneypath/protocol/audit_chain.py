@@ -100,7 +100,7 @@ class ChainWalk:
     """Walks events in seq order (`steps` on a page of rows, then `finish`): stops at the first break.
 
     `marks` are hashes known from outside the database, by seq: what an earlier walk saw (`anchor`) and the
-    signed checkpoints (moneypath._common.audit_checkpoint), each with the words that name it. The chain must
+    signed checkpoints (moneypath.protocol.audit_checkpoint), each with the words that name it. The chain must
     pass through every one of them: an event at a marked seq with another hash means the chain was rewritten
     (or the newest event edited and re-hashed), a chain that ends before a mark was cut off."""
 

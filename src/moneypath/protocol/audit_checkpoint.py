@@ -283,7 +283,7 @@ class CheckpointDir:
 
 
 def marks(checkpoints: Iterable[Checkpoint]) -> dict[int, tuple[str, str]]:
-    """The (hash, label) a chain must have at each checkpoint's seq (moneypath._common.audit_chain.ChainWalk)."""
+    """The (hash, label) a chain must have at each checkpoint's seq (moneypath.protocol.audit_chain.ChainWalk)."""
     found: dict[int, tuple[str, str]] = {}
     for checkpoint in checkpoints:
         found[checkpoint.seq] = (checkpoint.hash, checkpoint.label())

@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from moneypath._common.strict import StrictModel
 
 Item = tuple[dict[str, str], float] | dict[str, Any]
 
 
-class Expect(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Expect(StrictModel):
     labels: dict[str, str] | None = None
     nonempty: bool | None = None
     rows_min: int | None = None

@@ -1,0 +1,390 @@
+"""Drill files (runbooks/drills/*.yaml): the model and its parsing.
+
+`read_drill(path, root)` returns a `Drill` or raises `DrillError` whose `problems` are one line each,
+``runbooks/drills/x.yaml: key.path: what is wrong`` (the same shape as the runbook lint). What a drill names
+(alerts, faults, providers, runbook steps) is checked against the catalog by moneypath.check.drill_files.
+
+Times in a drill file are durations ("30s", "2m") or plain seconds, written for the local drill
+stack (rules compressed by `LOCAL_TIME_FACTOR`, see moneypath.generate.compress); the runner stretches
+them, and the ranges in the drill's own PromQL, when it targets rules compressed less.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
+
+from moneypath._common.strict import StrictModel
+from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.matchers import did_you_mean
+from moneypath.catalog.yaml_errors import FILE, error_line, error_text
+from moneypath.formats.expect import Expect
+from moneypath.formats.requests import HTTP_METHODS, Requests
+
+DRILL_DIR = "runbooks/drills"
+LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
+ROLES = ("engineering", "operations", "compliance", "customer_support")
+
+
+class DrillError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_duration(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration (e.g. 30s, 2m, 4h)") from None
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v),
+                         Field(min_length=1)]
+
+
+class Check(StrictModel):
+    """A PromQL query and what its result must look like."""
+
+    name: str = Field(min_length=1)
+    promql: str = Field(min_length=1)
+    expect: Expectations
+
+
+class Amounts(StrictModel):
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError("min must not be larger than max")
+        return self
+
+
+class Peak(StrictModel):
+    rate: float = Field(gt=0, le=2000)
+    duration: Seconds
+
+
+class Load(StrictModel):
+    rate: float = Field(gt=0, le=2000, description="payments per second")
+    baseline: Seconds  # load before the fault (or the peak)
+    capture: float = Field(default=0.8, ge=0, le=1)  # share of authorized payments captured
+    providers: dict[str, float] = Field(min_length=1)  # provider → weight
+    currencies: dict[str, float] = Field(min_length=1)  # currency → weight
+    methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
+    amounts: Amounts
+    concurrency: int = Field(default=64, ge=1, le=1000)
+    peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
+    requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
+
+    @field_validator("providers", "currencies", "methods")
+    @classmethod
+    def _weights(cls, v: dict) -> dict:
+        if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
+            raise ValueError("weights must not be negative and at least one must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _capture_needs_a_call(self):
+        if self.capture > 0 and self.requests.capture is None:
+            raise ValueError("capture: a share above 0 needs requests.capture (or set capture: 0)")
+        return self
+
+
+class Cap(StrictModel):
+    """Blast radius: the fault is cleared as soon as one is exceeded."""
+
+    payments_affected: int | None = Field(default=None, ge=1)
+    duplicate_minor: int | None = Field(default=None, ge=1)  # in any one currency
+
+
+class Hook(StrictModel):
+    """An HTTP call to the team's own fault switch (a feature flag, a chaos tool's API); ${NAME} in the URL,
+    headers and body is read from the environment when the drill runs."""
+
+    method: HTTP_METHODS = "POST"
+    url: str = Field(pattern=r"^(https?://|\$\{)")
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+
+class Fault(StrictModel):
+    where: Literal["faultproxy", "providersim", "service", "hook"]
+    name: str = Field(min_length=1)  # the fault API's fault; for a hook, what the report calls it
+    target: str | None = None  # provider (proxy and simulator faults) or queue (consumer_failure)
+    params: dict[str, Any] = Field(default_factory=dict)
+    set: Hook | None = None  # where: hook
+    clear: Hook | None = None  # where: hook
+    after: Seconds = 0.0  # wait after the steady-state check before injecting
+    duration: Seconds  # the longest the fault stays; mitigation clears it earlier
+    cap: Cap = Field(default_factory=Cap)
+    halt_when: list[Check] = Field(default_factory=list)  # clear the fault at once when any holds
+
+    @model_validator(mode="after")
+    def _hook_or_api(self):
+        if self.where == "hook":
+            if self.set is None or self.clear is None:
+                raise ValueError("a hook fault needs set and clear (the calls that switch it on and off)")
+            if self.params:
+                raise ValueError("params: a hook fault carries its parameters in set (url, json)")
+        elif self.set is not None or self.clear is not None:
+            raise ValueError(f"set/clear: only for where: hook ({self.where} faults go through its fault API)")
+        return self
+
+
+class ExpectedAlert(StrictModel):
+    alert: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    page_within: Seconds  # from fault injection to the page at the pager
+    receivers: list[str] | None = None  # default: who the catalog's routing pages for this alert
+
+
+class Alerts(StrictModel):
+    expected: list[ExpectedAlert] = Field(default_factory=list)
+    allowed: list[str] = Field(default_factory=list)  # may page as a consequence; not judged
+    must_not_page: list[str] = Field(default_factory=list)  # "*" = every alert not expected or allowed
+
+
+class Step(StrictModel):
+    step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
+    expect: Expectations
+
+
+class Diagnosis(StrictModel):
+    within: Seconds  # from the first expected page (or from injection) until every step holds
+    steps: list[Step] = Field(min_length=1)
+
+
+class Action(StrictModel):
+    """A remediation through an API: `where` (the service, the simulator or the fault proxy) and a path,
+    e.g. POST {service}/admin/..., or a whole `url` (${NAME} read from the environment)."""
+
+    name: str = Field(min_length=1)
+    where: Literal["service", "providersim", "faultproxy"] | None = None
+    method: Literal["POST", "PUT", "DELETE"]
+    path: str | None = Field(default=None, pattern=r"^/")
+    url: str | None = Field(default=None, pattern=r"^(https?://|\$\{)")
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+    @model_validator(mode="after")
+    def _where(self):
+        if (self.url is None) == (self.where is None or self.path is None):
+            raise ValueError("give either where and path, or url")
+        return self
+
+
+class ReplicaDown(StrictModel):
+    """Mid-incident, one replica of the monitoring pair dies (SIGKILL, as a crash): the drill judges that every
+    expected page still arrives, once per alert group, and that the watchdog shows the dead replica. Needs the
+    HA stack (`moneypath drill run --ha`); the runner restarts the replica when the drill ends."""
+
+    component: str  # HA_COMPONENTS: checked against the catalog's conventions, with a did-you-mean
+    replica: str  # HA_REPLICAS: a or b (the replica label; for alertmanager its first or second node)
+    after: Seconds = 0.0  # after the fault went on; before its duration ends
+
+
+class Mitigation(StrictModel):
+    clear_fault: bool = True
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Recovery(StrictModel):
+    within: Seconds  # from mitigation
+    checks: list[Check] = Field(min_length=1)
+    alerts_resolved: bool = False  # also require the expected alerts to stop firing within the deadline
+
+
+class Plot(StrictModel):
+    title: str = Field(min_length=1)
+    promql: str = Field(min_length=1)
+    unit: str = "short"
+
+
+class RoleCard(StrictModel):
+    checkpoint: str = Field(min_length=1)
+    due: Seconds  # after classification, e.g. 15m
+
+
+class RegulatoryClock(StrictModel):
+    regime: str = Field(min_length=1)
+    hours: float | None = Field(default=None, gt=0)  # None: "without undue delay" per the plan
+    start: Literal["classification", "awareness"] = "classification"
+    applies: str = Field(min_length=1)
+
+
+class Tabletop(StrictModel):
+    narrative: str = Field(min_length=1)
+    roles: dict[str, RoleCard]
+    regulatory: list[RegulatoryClock] = Field(default_factory=list)
+
+    @field_validator("roles")
+    @classmethod
+    def _four_roles(cls, roles: dict) -> dict:
+        missing = [r for r in ROLES if r not in roles]
+        if missing:
+            raise ValueError(f"every drill gives a card to {', '.join(ROLES)}; missing: {', '.join(missing)}")
+        return roles
+
+
+class Drill(StrictModel):
+    title: str = Field(min_length=1)
+    runbook: str = Field(min_length=1)  # the alert whose runbook page this drill rehearses
+    load: Load | None = None  # None: a tabletop drill (what `moneypath init` writes until a fault is wired)
+    steady_state: list[Check] = Field(default_factory=list)
+    steady_state_within: Seconds = 30.0  # how long the steady state may take to hold, before and after
+    fault: Fault | None = None
+    replica_down: list[ReplicaDown] = Field(default_factory=list)  # needs --ha: kill monitoring replicas mid-incident
+    alerts: Alerts = Field(default_factory=Alerts)
+    diagnosis: Diagnosis
+    mitigation: Mitigation = Field(default_factory=Mitigation)
+    recovery: Recovery | None = None
+    plots: list[Plot] = Field(default_factory=list)
+    tabletop: Tabletop
+
+    # filled in by load_drill
+    name: str = ""
+    path: str = ""
+    runbook_alert: str = ""
+    runbook_page: str = ""
+    runbook_steps: dict[str, dict] = Field(default_factory=dict)
+
+    @property
+    def tabletop_only(self) -> bool:
+        return self.load is None
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.load is None:
+            if self.fault is not None:
+                raise ValueError("a drill with a fault needs load (the payments the fault hits)")
+            return self
+        if not self.steady_state:
+            raise ValueError("a drill with load needs steady_state (at least one check)")
+        if self.fault is None and self.load.peak is None:
+            raise ValueError("a drill without a fault needs load.peak (what it watches)")
+        if self.fault is not None and self.recovery is None:
+            raise ValueError("a drill with a fault needs recovery (deadline and checks)")
+        return self
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def rel_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def read_drill(path: Path, root: Path = Path(".")) -> Drill:
+    """Parse and validate a drill file, its name and path filled in; DrillError otherwise."""
+    rel = rel_path(Path(path), Path(root))
+    doc = _read_yaml(Path(path), f"{rel}: {FILE}")
+    if not isinstance(doc, dict):
+        raise DrillError([f"{rel}: {FILE}: a drill file is a YAML mapping (title, runbook, load, ...)"])
+    for key in _LOADER_FIELDS:
+        if key in doc:
+            raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
+    load = doc.get("load")
+    if isinstance(load, dict) and isinstance(load.get("requests"), str):
+        load["requests"] = _requests_file(Path(path).parent / load["requests"], rel, Path(root))
+    try:
+        drill = Drill.model_validate(doc)
+    except ValidationError as e:
+        raise DrillError([f"{rel}: {_loc(err['loc'])}: {_msg(err)}" for err in e.errors()]) from None
+    drill.name, drill.path = Path(path).stem, rel
+    return drill
+
+
+def _requests_file(path: Path, rel: str, root: Path) -> dict:
+    """A load.requests file (shared by the drills of one service): its mapping, or DrillError naming it."""
+    where = f"{rel}: load.requests: {rel_path(path, root)}"
+    doc = _read_yaml(path, where)
+    if not isinstance(doc, dict):
+        raise DrillError([f"{where}: a mapping (auth, authorize, approved, capture, read)"])
+    return doc
+
+
+def _read_yaml(path: Path, where: str):
+    """A YAML file's document, or DrillError: one line starting with `where`."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DrillError([f"{where}: no such file"]) from None
+    except OSError as e:
+        raise DrillError([f"{where}: cannot be read: {e.strerror or e}"]) from None
+    except yaml.YAMLError as e:
+        line = error_line(e)
+        raise DrillError([f"{where}: not valid YAML{f' at line {line}' if line else ''}: {error_text(e)}"]) from None
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or FILE
+
+
+def _msg(err: dict) -> str:
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        known = _keys_at(Drill, err["loc"][:-1])
+        msg += did_you_mean(str(err["loc"][-1]), known) if known else ""
+    return msg.removeprefix("Value error, ")
+
+
+def _keys_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys a drill file may have at `loc` (the path to a mapping), for a did-you-mean on a misspelt one."""
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model, found below
+        info = model.model_fields.get(str(part)) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None)
+        if info is None:
+            return []
+        found = _model_in(info.annotation)
+        if found is None:
+            return []
+        model = found
+    return [f.alias or name for name, f in model.model_fields.items() if name not in _LOADER_FIELDS]
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The model a field holds, through list[...], X | None and Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)
+
+
+_LOADER_FIELDS = ("name", "path", "runbook_alert", "runbook_page", "runbook_steps")
+
+
+def drill_files(root: Path) -> list[Path]:
+    return sorted((Path(root) / DRILL_DIR).glob("*.yaml"))
+
+
+def needs_ha(drill: Drill) -> bool:
+    return bool(drill.replica_down)
+
+
+def ha_problem(drill: Drill, ha: bool, own_stack: bool = True) -> str | None:
+    """One line when the drill kills a monitoring replica but its stack is not an HA pair whose processes the
+    drill knows: the stack it starts with --ha, or (`own_stack` False: --target-*) one `moneypath up --ha`
+    recorded in the state directory, `ha` True when it is that stack; else None."""
+    if not needs_ha(drill) or ha:
+        return None
+    if not own_stack:
+        return (f"{drill.path}: replica_down: with --target-* it kills only a replica of the stack `moneypath up "
+                "--ha` recorded in --state-dir (its stack.json), whose Prometheus is --target-prometheus; there is "
+                "none: start it so, or run the drill without --target-* and with --ha")
+    return (f"{drill.path}: replica_down: kills a replica of the monitoring pair, which only the HA stack has: "
+            f"run it with --ha (moneypath drill run --ha {drill.path})")

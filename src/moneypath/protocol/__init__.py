@@ -1,0 +1,3 @@
+"""Wire formats shared by the reference system and the tools, each in one place: scoped bearer tokens, the
+correlation id header, the fault switch and its vocabularies, the audit hash chain and its signed checkpoints.
+Imports no other moneypath package; the library takes the correlation header alone."""
