@@ -30,7 +30,7 @@ demo: $(VENV)/.installed-demo
 # integration tier.
 test: setup
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -m "not integration and not timing"
 	$(BIN)/python -m pytest -m "integration or timing"
 
