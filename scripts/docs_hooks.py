@@ -36,7 +36,7 @@ from pydantic import BaseModel  # noqa: E402  (after src/ is on the path, as mon
 MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [\w-]+)*) -->$", re.M)
 # Fields the loader fills in (the signal's key and exported name, the file it was read from): never written in YAML.
 INTERNAL = {("Signal", "key"), ("Signal", "name"), ("Catalog", "path")}
-HELP_COLUMNS = "100"
+HELP_COLUMNS = "78"  # what the theme's content column shows without scrolling
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
