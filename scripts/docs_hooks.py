@@ -106,11 +106,11 @@ def _default(field) -> str:
 def _constraints(field) -> str:
     words = []
     for item in field.metadata:
-        for attr, text in (("min_length", "at least {} long"), ("gt", "> {}"), ("ge", "≥ {}"), ("lt", "< {}"),
-                           ("le", "≤ {}")):
-            value = getattr(item, attr, None)
-            if value is not None:
-                words.append(text.format(value))
+        if (n := getattr(item, "min_length", None)) is not None:
+            words.append("not empty" if n == 1 else f"at least {n} entries")
+        for attr, sign in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")):
+            if (value := getattr(item, attr, None)) is not None:
+                words.append(f"{sign} {value}")
     return f"({', '.join(words)})" if words else ""
 
 
