@@ -1,5 +1,5 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 10 minutes)
-# make test — the import contracts, the unit tier, then the integration tier (installs what it needs first)
+# make test — the import contracts, the docs site (mkdocs build --strict), the unit tier, then the integration tier (installs what it needs first)
 # make test-unit — the unit tier alone (2.5–3 min on 2 cores, by machine)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
@@ -26,9 +26,11 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath lint
 	$(BIN)/moneypath demo
 
-# The unit tier first (no process started, about a minute); stop there on a failure, then the integration tier.
+# The docs site and the unit tier first (no process started, about a minute); stop there on a failure, then the
+# integration tier.
 test: setup
 	$(BIN)/lint-imports --no-cache
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -m "not integration and not timing"
 	$(BIN)/python -m pytest -m "integration or timing"
 

@@ -8,7 +8,7 @@ it) on a fresh SQLite ledger, with the audit append (one hash-chained event: rea
 insert, advance the head) and with the append replaced by a no-op; rounds alternate so drift on a shared
 machine hits both alike. CPU is this process's (time.process_time: the fsync wait at each commit is not
 CPU); the share is of the service's whole CPU per authorization, measured end to end by
-benchmarks/bench_service.py (--cpu-per-auth-ms, default 1.0 ms: the README's figure at 300/s; DESIGN.md's
+benchmarks/bench_service.py (--cpu-per-auth-ms, default 1.0 ms: docs/performance.md's figure at 300/s; DESIGN.md's
 older end-to-end figure is 3.1 ms). Goal: ≤ 5 %.
 With --postgres the same runs on that database as well (one process; several processes booking at once:
 benchmarks/bench_pg_bookings.py).

@@ -1,6 +1,6 @@
 """How often the card-number check (moneypath.catalog.pan.mentions_card_number, what the reference service
 refuses in a `reference`) trips on things that are not card numbers: realistic order references and ids,
-generated from a fixed seed. Prints one line per kind; README "Card numbers" quotes the figures.
+generated from a fixed seed. Prints one line per kind; docs/reference-service.md ("Card numbers") quotes the figures.
 
     PYTHONPATH=src python scripts/pan_false_positives.py [N]
 """

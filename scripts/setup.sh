@@ -2,9 +2,9 @@
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
 # prometheus, alertmanager), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
 # tests start their own throwaway cluster), Chromium (tests open the HTML pages headless) and a
-# virtual environment with the package and its test tools. `setup.sh --demo` installs only what
-# `make demo` runs (Prometheus, Alertmanager, the package without test tools), so a first demo
-# stays quick.
+# virtual environment with the package, its test tools and the docs tools (MkDocs). `setup.sh --demo`
+# installs only what `make demo` runs (Prometheus, Alertmanager, the package without test or docs
+# tools), so a first demo stays quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -46,6 +46,6 @@ if $demo; then
   echo "setup: installing moneypath[all] into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all]"
 else
-  echo "setup: installing moneypath[all] and its test tools into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all,dev]"
+  echo "setup: installing moneypath[all], its test tools and the docs tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[all,dev,docs]"
 fi

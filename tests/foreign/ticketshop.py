@@ -1,7 +1,7 @@
 """A team's own payment service, not moneypath's reference one: a ticket shop that charges in JPY and
 KWD through two providers of its own (Komoju and KNET, here small HTTP stubs), with its own API
 (`POST /charges`, `GET /charges/{charge_id}`), no fraud screening, queues, payouts, reconciliation or
-webhooks. It uses moneypath the way the README's "Adopting moneypath" section shows, and nothing else.
+webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing else.
 
     SHOP_CATALOG=ops/moneypath.yaml SHOP_PROVIDERS=komoju=http://127.0.0.1:9101,knet=http://127.0.0.1:9102 \\
         uvicorn tests.foreign.ticketshop:app --port 8080

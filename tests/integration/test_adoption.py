@@ -1,5 +1,5 @@
-"""A team adopts moneypath for its own service, through the CLI alone, as the README's "Adopting
-moneypath for your service" walks it: a ticket shop (tests/foreign/ticketshop.py: POST /charges,
+"""A team adopts moneypath for its own service, through the CLI alone, as docs/getting-started.md (and the
+README's shortest path) walks it: a ticket shop (tests/foreign/ticketshop.py: POST /charges,
 Komoju and KNET, JPY and KWD, no fraud, queues, payouts, reconciliation or webhooks).
 
 init → its own custom alert → build and lint clean (real promtool) → the service instrumented and

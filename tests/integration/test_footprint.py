@@ -1,5 +1,5 @@
-"""What `pip install moneypath` (no extras) puts into a service's environment, and that the README's
-instrumentation example runs there next to the newest OpenTelemetry SDK, FastAPI and uvicorn — in a team's
+"""What `pip install moneypath` (no extras) puts into a service's environment, and that the docs' instrumentation
+example (docs/instrumenting.md) runs there next to the newest OpenTelemetry SDK, FastAPI and uvicorn — in a team's
 own service, not the reference one: its catalog names Stripe and Adyen, USD, JPY and KWD, and its route is
 POST /charges.
 
@@ -33,6 +33,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, free_port, stop_process, wait_for
+from tests.docs_examples import code_block
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,7 @@ NOT_IN_CORE = {
 }
 PIP_TIMEOUT_S = 600
 SERVER_START_S = 60
+EXAMPLE_PAGE = "docs/instrumenting.md"  # its first python example, under the page's title
 
 INVENTORY = textwrap.dedent("""
     import importlib.metadata, json, os, sys
@@ -76,11 +78,11 @@ def team_catalog() -> str:
     return text
 
 
-# What the README leaves to the reader: an adapter, a ledger, a fee, and a route that authorizes a payment.
-# Appended after the README's block, unchanged (the names are looked up when authorize() runs).
+# What the example leaves to the reader: an adapter, a ledger, a fee, and a route that authorizes a payment.
+# Appended after the docs' block, unchanged (the names are looked up when authorize() runs).
 SERVICE_TAIL = textwrap.dedent("""
 
-    # ---- added by tests/integration/test_footprint.py: the service around the README's example ----
+    # ---- added by tests/integration/test_footprint.py: the service around the docs' example ----
     from types import SimpleNamespace
 
 
@@ -103,16 +105,6 @@ SERVICE_TAIL = textwrap.dedent("""
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def readme_instrumentation_example() -> str:
-    """The first ```python block under "## Instrumenting a service" in README.md."""
-    readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Instrumenting a service\n(.*?)(?=^## |\Z)", readme, re.S | re.M)
-    assert section, 'README.md has no "## Instrumenting a service" section'
-    block = re.search(r"^```python\n(.*?)^```", section.group(1), re.S | re.M)
-    assert block, 'no ```python block under "## Instrumenting a service" in README.md'
-    return block.group(1)
 
 
 def clean_env() -> dict[str, str]:
@@ -150,7 +142,7 @@ def mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys):
+def test_core_footprint_and_instrumentation_example_next_to_newest_otel(tmp_path, capsys):
     started = time.monotonic()
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
@@ -199,11 +191,11 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
             f"{name} {versions[name]['version']}" for name in sorted(versions, key=normalize)
             if normalize(name) in {"opentelemetry-api", "opentelemetry-sdk", "fastapi", "starlette", "uvicorn"}))
 
-    # ---- the README's example, served by uvicorn -----------------------------------------------------------
+    # ---- the docs' example, served by uvicorn -------------------------------------------------------------
     service = tmp_path / "service"
     service.mkdir()
     shutil.copy2(catalog, service)  # the example loads "moneypath.yaml" from the working dir
-    (service / "app.py").write_text(readme_instrumentation_example() + SERVICE_TAIL)
+    (service / "app.py").write_text(code_block(EXAMPLE_PAGE, "Instrumenting a service") + SERVICE_TAIL)
     port = free_port()
     log_path = tmp_path / "service.log"
     with open(log_path, "wb") as log:
@@ -221,7 +213,7 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
             except httpx.TransportError:
                 return False
 
-        wait_for(up, SERVER_START_S, "the README example to serve /metrics")
+        wait_for(up, SERVER_START_S, "the docs' instrumentation example to serve /metrics")
         response = httpx.post(f"{base}/charges", params={"provider": "adyen", "method": "card"},
                               timeout=10)
         assert response.status_code == 200, f"{response.status_code} {response.text}\n{log_path.read_text()}"
@@ -240,7 +232,7 @@ def test_core_footprint_and_readme_example_next_to_newest_otel(tmp_path, capsys)
     approved = (("method", "card"), ("outcome", "approved"), ("provider", "adyen"))
     assert counts.get(approved) == 1.0, f"authorization durations recorded: {counts}"
     with capsys.disabled():
-        print(f"  README example in a team service (stripe, adyen; USD, JPY, KWD; POST /charges): 1 authorization scraped "
+        print(f"  docs example in a team service (stripe, adyen; USD, JPY, KWD; POST /charges): 1 authorization scraped "
               f"({time.monotonic() - started:.0f} s in all)")
 
 

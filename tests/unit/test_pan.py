@@ -74,7 +74,7 @@ def test_redacting_mentions_keeps_everything_else():
 
 
 def test_false_positive_rate_on_order_references_and_ids_is_measured_and_small(capsys):
-    # README ("Card numbers") quotes these figures: PYTHONPATH=src python scripts/pan_false_positives.py
+    # docs/reference-service.md ("Card numbers") quotes these figures: PYTHONPATH=src python scripts/pan_false_positives.py
     rates = {name: hits / n for name, (hits, n) in measure(5_000).items()}
     with capsys.disabled():
         print("\ncard-number check, false positives:",

@@ -1,0 +1,156 @@
+"""The README and the docs site (docs/, mkdocs.yml) stay true: every shell and Python example is run by a test
+(tests/docs_examples.py says how a page names it), the runnable ones are run here, the generated parts cover
+what they are generated from, and the README stays short. `make test` builds the site with --strict."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import shlex
+import shutil
+from glob import glob
+from pathlib import Path
+
+import pytest
+
+from moneypath.catalog.model import Catalog
+from tests.conftest import ROOT, run_cli
+from tests.docs_examples import EXAMPLE_LANGS, blocks, pages
+
+README_MAX_LINES = 250
+EXAMPLES = [b for page in pages() for b in blocks(page) if b.lang in EXAMPLE_LANGS]
+RUN = [b for b in EXAMPLES if b.proof == "run"]
+
+
+def hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_shell_and_python_example_says_what_runs_it():
+    problems = []
+    for page in pages():
+        for block in blocks(page):
+            if not block.lang and block.text.startswith("$ "):
+                problems.append(f"{block.where}: a shell session: mark its fence ```console")
+    for block in EXAMPLES:
+        if block.proof is None:
+            problems.append(f"{block.where}: no <!-- example: … --> line above it (tests/docs_examples.py)")
+            continue
+        for proof in block.proof.split(", "):
+            if proof in ("run", "Makefile"):
+                continue
+            path, _, test = proof.partition("::")
+            source = ROOT / path
+            if not (path.startswith("tests/") and source.is_file() and test):
+                problems.append(f"{block.where}: {proof}: not tests/<file>.py::<test>")
+            elif not re.search(rf"^(async )?def {re.escape(test)}\(", source.read_text(), re.M):
+                problems.append(f"{block.where}: {path} has no test {test}")
+    assert not problems, "\n".join(problems)
+
+
+def test_python_examples_parse():
+    for block in (b for b in EXAMPLES if b.lang == "python"):
+        ast.parse(block.text, filename=block.where)
+
+
+def test_makefile_examples_name_its_targets_and_tools():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
+    for block in (b for b in EXAMPLES if b.proof == "Makefile"):
+        for argv in commands(block):
+            if argv[0] == "make":
+                assert set(argv[1:]) <= targets, f"{block.where}: {argv}: not a Makefile target"
+            else:
+                assert f"$(BIN)/{Path(argv[0]).name}" in makefile, f"{block.where}: the Makefile never runs {argv[0]}"
+
+
+@pytest.mark.parametrize("block", RUN, ids=[b.where for b in RUN])
+def test_runnable_examples_run_and_print_what_the_page_shows(block, tmp_path):
+    """In a copy of the shipped project, so a command that writes (export) writes there."""
+    shutil.copy(ROOT / "moneypath.yaml", tmp_path)
+    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
+    for argv, shown in sessions(block):
+        assert Path(argv[0]).name == "moneypath", f"{block.where}: only moneypath commands run here: {argv}"
+        args = [a for arg in argv[1:] for a in (sorted(glob(arg, root_dir=tmp_path)) if "*" in arg else [arg])]
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 0, f"{block.where}: moneypath {shlex.join(args)}\n{result.stdout}{result.stderr}"
+        printed = result.stdout + result.stderr
+        for line in shown:
+            assert line in printed, f"{block.where}: moneypath {shlex.join(args)} no longer prints {line!r}"
+
+
+def commands(block) -> list[list[str]]:
+    """The command lines of a shell example (continuations joined, comments dropped)."""
+    text = block.text.replace("\\\n", " ")
+    return [argv for line in text.splitlines() if (argv := shlex.split(line, comments=True))]
+
+
+def sessions(block) -> list[tuple[list[str], list[str]]]:
+    """Each command of an example with the output lines it shows (a `console` example's `$` lines)."""
+    if block.lang != "console":
+        return [(argv, []) for argv in commands(block)]
+    out: list[tuple[list[str], list[str]]] = []
+    for line in block.text.replace("\\\n", " ").splitlines():
+        if line.startswith("$ "):
+            out.append((shlex.split(line[2:], comments=True), []))
+        elif line.strip() and line.strip() not in ("…", "..."):
+            out[-1][1].append(line)
+    return out
+
+
+def test_readme_is_short_and_links_the_docs():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_MAX_LINES
+    for link in re.findall(r"\]\((docs/[^)#]+)", readme):
+        assert (ROOT / link).is_file(), f"README.md links {link}, which does not exist"
+
+
+def test_every_command_has_a_page_with_its_help():
+    listed = re.findall(r"^    (\w+)\s", run_cli("--help").stdout, re.M)
+    documented = {m.split()[0] for page in (ROOT / "docs" / "cli").glob("*.md")
+                  for m in re.findall(r"<!-- generated: help ([\w -]+?) -->", page.read_text())}
+    assert listed and set(listed) <= documented, f"no docs/cli page for: {sorted(set(listed) - documented)}"
+    assert documented <= set(listed), f"docs/cli pages for commands that do not exist: {sorted(documented - set(listed))}"
+
+
+def test_the_catalog_reference_has_every_key_of_the_model():
+    page = hooks().catalog_reference()
+    seen, queue = set(), [Catalog]
+    while queue:
+        model = queue.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        section = re.search(rf"^## {model.__name__}\n(.*?)(?=^## |\Z)", page, re.S | re.M)
+        assert section, f"the catalog reference has no section for {model.__name__}"
+        for name, field in model.model_fields.items():
+            if (model.__name__, name) in hooks().INTERNAL:
+                continue
+            assert f"| `{field.alias or name}` |" in section.group(1), f"{model.__name__}.{name} is not in the reference"
+            queue += [t for t in _models(field.annotation)]
+
+
+def _models(annotation):
+    from typing import get_args
+
+    from pydantic import BaseModel
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models(arg)
+
+
+def test_the_module_list_has_every_module_and_the_repository_tree_exists():
+    modules = hooks().module_list()
+    for path in (ROOT / "src" / "moneypath").rglob("*.py"):
+        if path.name != "__init__.py":
+            assert f"| `{path.stem}` |" in modules, f"{path.relative_to(ROOT)} is not in the architecture page"
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    tree = re.search(r"^## The repository\n.*?```\n(.*?)```", page, re.S | re.M).group(1)
+    for line in tree.splitlines():
+        for name in filter(None, (n.strip() for n in re.split(r"\s{2,}", line)[0].split(","))):
+            assert (ROOT / name).exists(), f"docs/architecture.md names {name}, which does not exist"
