@@ -211,7 +211,7 @@ def _signals(o: Options) -> str:
     help: 1 while the audit trail's hash chain does not verify (an event was edited or deleted), else 0.
     labels: {{}}
     multiprocess_mode: max
-  # If your service signs checkpoints of its chain (README: "Audit checkpoints"), also declare the gauges
+  # If your service signs checkpoints of its chain (moneypath docs: reference-service.md, "Audit checkpoints"), also declare the gauges
   # {Key.AUDIT_CHECKPOINT_SEQ} and {Key.AUDIT_HEAD_SEQ} (labels {{}}; mp.set_audit_checkpoint after each
   # checkpoint, mp.set_audit_head after each intact check) and the AuditCheckpointStale alert (a ticket
   # when new events stay unsigned; threshold = seconds they may wait, e.g. 900).
@@ -370,7 +370,7 @@ slos:
 # Who gets what: page and ticket routes, and who is paged for money loss. Where a receiver delivers in
 # production (pagerduty, opsgenie, slack, webhook; secrets by file only) goes under it, for example
 #   {pager}: {{description: ..., pagerduty: {{routing_key_file: /etc/alertmanager/secrets/pagerduty}}}}
-# and `moneypath build` writes alerts/alertmanager.production.yml (README: Production receivers).
+# and `moneypath build` writes alerts/alertmanager.production.yml (moneypath docs: alerts.md, "Production receivers").
 receivers:
   {pager}: {{description: {_scalar(f"Primary on-call engineer for {o.service}.")}}}
   compliance: {{description: Compliance officer on duty; decides on regulatory notification.}}

@@ -298,7 +298,7 @@ read:
   outcome: status       # TODO: where its state is
 """
     return f"""# How a drill's load calls the {c.service} API, written by `moneypath init`: point a drill at it with
-# `load.requests: requests/{c.service}.yaml` (README, "Drilling your own service"). {{placeholders}} are
+# `load.requests: requests/{c.service}.yaml` (moneypath docs: drills.md, "Drilling your own service"). {{placeholders}} are
 # filled per payment: {", ".join("{" + p + "}" for p in PLACEHOLDERS[:5])},
 # {", ".join("{" + p + "}" for p in PLACEHOLDERS[5:])}; ${{NAME}} is read from the environment.
 auth: none              # TODO: none | bearer (token from the variable in token_env) | minted (MONEYPATH_TOKEN_SECRET)

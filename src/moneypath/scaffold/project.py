@@ -46,7 +46,7 @@ def _digest(text: str) -> str:
 
 
 def requests_path(c: Catalog) -> str:
-    """The drills' request template for the service (README, "Drilling your own service")."""
+    """The drills' request template for the service (moneypath docs: drills.md, "Drilling your own service")."""
     return f"{DRILL_DIR}/requests/{c.service}.yaml"
 
 

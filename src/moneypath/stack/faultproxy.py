@@ -11,7 +11,7 @@ headers and body pass unchanged (compressed bodies stay compressed; no cookie is
 followed). An unknown provider is a 404, an upstream that cannot be reached a 502, one that does not answer
 within UPSTREAM_READ_S a 504: problem+json, never a traceback.
 
-Faults are the shared switches (moneypath._common.faults.Faults, vocabulary fault_specs.proxy_specs), off
+Faults are the shared switches (moneypath.protocol.faults.Faults, vocabulary fault_specs.proxy_specs), off
 unless the proxy starts with `enable_faults`; each hits one provider and ends by itself (`duration_s`).
 On a provider call they apply in this order:
 

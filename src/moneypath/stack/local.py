@@ -177,7 +177,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         raise StackError("--postgres starts the reference service's database: not with --db-url, --target or "
                          "--no-services")
     if ha and engine != "prometheus":
-        raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (README)")
+        raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (docs/platforms.md)")
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(_alive(p.pid) for p in running.parts):

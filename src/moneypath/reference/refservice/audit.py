@@ -1,5 +1,5 @@
 """The audit trail: every state change of a financial record appends one event, in the transaction
-that makes the change, to a hash chain (moneypath._common.audit_chain) that `moneypath audit verify`
+that makes the change, to a hash chain (moneypath.protocol.audit_chain) that `moneypath audit verify`
 and the service's background check (audit_check.py) walk.
 
 Who acted comes from the context: `acting(actor, scope)` binds it (the scope check of an API request in
@@ -12,7 +12,7 @@ hash, and a link may be built on only once it is committed, so whoever chains ho
 of the head to its commit, WAL flush included. When every booking chained its own event (the head row
 `SELECT ... FOR UPDATE`), every booking waited for the one before it to commit: 2 and 4 processes spent
 16 % and 44 % of their time waiting for that lock and booked fewer per second than one did (361 and 337 vs
-420; benchmarks/bench_pg_bookings.py, the README has the figures). Now one transaction at a time holds the
+420; benchmarks/bench_pg_bookings.py, docs/performance.md has the figures). Now one transaction at a time holds the
 chain and nobody waits for it (0 % lock wait; 501/567/688 per s with 1/2/4 processes). An append's one statement tries a
 transaction-scoped advisory lock (pg_try_advisory_xact_lock): got it, it returns the head (locked FOR UPDATE,
 so a service of the previous version, which locks only the head, never chains beside it) and the booking

@@ -2,11 +2,11 @@
 AuditChainBroken alert reads (`MoneyPath.set_audit_chain`), and log the first broken event once.
 
 Each run costs what is new since the last one plus a bounded sweep of older events
-(moneypath._common.audit_chain.ChainWatch), never a walk over all history: that walk, every second in
+(moneypath.protocol.audit_chain.ChainWatch), never a walk over all history: that walk, every second in
 the fast stack, made the checkout mix collapse after ~25 s at 150 authorizations/s. A forger who
 re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep.
 
-Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath._common.audit_checkpoint): at
+Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath.protocol.audit_checkpoint): at
 most every checkpoint interval, a check that found the chain intact signs the head it verified (its seq and
 hash, never one read without verifying it) with a key the database never holds, publishes it to the
 directory and sets the catalog's `audit_checkpoint_seq` (and, after every intact check, `audit_head_seq` to the
@@ -15,7 +15,7 @@ restarted service starts its watch at the newest checkpoint, not at whatever hea
 chain rewritten or cut off while it was down is caught at its first check. The cost is O(1) per checkpoint
 (one signature, one small file); bookings do nothing more.
 
-The drills' `audit_tamper` fault (moneypath._common.fault_specs) is applied here: while it is set, one
+The drills' `audit_tamper` fault (moneypath.protocol.fault_specs) is applied here: while it is set, one
 past event's `after` is edited in the database, as someone with write access would do by hand; when it
 is cleared the row is put back (the restore from a backup the runbook's mitigation describes).
 """

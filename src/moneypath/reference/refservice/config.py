@@ -31,7 +31,7 @@ class ServiceConfig:
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
     audit_verify_interval_s: float = 60.0  # how often the background check walks the audit trail's hash chain
-    # Signed checkpoints of the audit trail (moneypath._common.audit_checkpoint): a directory no database writer
+    # Signed checkpoints of the audit trail (moneypath.protocol.audit_checkpoint): a directory no database writer
     # can reach, and the signer key file (`moneypath audit keygen`); both or neither. "" : no checkpoints.
     audit_checkpoint_dir: str = ""
     audit_checkpoint_key: str = ""

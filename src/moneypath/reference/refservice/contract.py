@@ -40,7 +40,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 SECURITY_SCHEMES = {
     BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "moneypath token",
              "description": "A scoped, short-lived token signed with the service's MONEYPATH_TOKEN_SECRET "
-                            "(moneypath._common.tokens.issue). Scopes: payments:write, payments:read, admin:faults; each "
+                            "(moneypath.protocol.tokens.issue). Scopes: payments:write, payments:read, admin:faults; each "
                             "operation lists the one it needs. 401 without a valid token, 403 without the scope."},
     WEBHOOK_SIGNATURE: {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
                         "description": "The provider's HMAC-SHA256 signature of the raw body with a timestamp "

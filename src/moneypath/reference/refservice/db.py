@@ -205,7 +205,7 @@ reconciliation_breaks = Table(
 )
 
 # The audit trail (moneypath.reference.refservice.audit): one event per state change of a financial
-# record, appended in the transaction that makes the change, hash-chained (moneypath._common.audit_chain).
+# record, appended in the transaction that makes the change, hash-chained (moneypath.protocol.audit_chain).
 audit_events = Table(
     EVENTS_TABLE, metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the chain's order: 1, 2, 3, ...

@@ -1,7 +1,7 @@
 """The reference service's own faults (the provider simulator has the provider-side ones).
 
 Off unless the service is started with faults enabled; set and cleared over HTTP with the
-admin:faults scope. The vocabulary is moneypath._common.fault_specs.service_specs.
+admin:faults scope. The vocabulary is moneypath.protocol.fault_specs.service_specs.
 """
 
 from __future__ import annotations
