@@ -130,12 +130,12 @@ def test_catalog_check_needs_no_extra(monkeypatch):
 
 def test_a_missing_module_no_extra_installs_is_one_line_exit_1(monkeypatch):
     """e.g. a database driver a --db-url names: not ours to install, still no traceback."""
-    from moneypath import cli
+    from moneypath.cli import lint
 
     def missing(args):
         raise ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2")
 
-    monkeypatch.setattr(cli, "_lint", missing)
+    monkeypatch.setattr(lint, "_lint", missing)
     result = run("lint")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "moneypath: ModuleNotFoundError: No module named 'psycopg2'\n"
@@ -153,14 +153,14 @@ def test_the_opentelemetry_api_is_core_and_the_sdk_is_the_otel_extra():
 def test_snapshot_reads_prometheus_from_the_stack_in_state_dir(tmp_path):
     import json
 
-    from moneypath.cli import _running_prometheus
+    from moneypath.cli.snapshot import running_prometheus
 
-    assert _running_prometheus(tmp_path) == ("http://127.0.0.1:9090", 1.0)  # no stack: the usual default
+    assert running_prometheus(tmp_path) == ("http://127.0.0.1:9090", 1.0)  # no stack: the usual default
     (tmp_path / "stack.json").write_text(json.dumps({
         "state_dir": str(tmp_path), "scrape_interval": "1s", "evaluation_interval": "1s", "targets": [],
         "parts": [{"name": "prometheus", "url": "http://127.0.0.1:41234", "pid": 1, "health_path": "/-/ready",
                    "log": "p.log"}], "time_factor": 60}))
-    assert _running_prometheus(tmp_path) == ("http://127.0.0.1:41234", 60)  # and how compressed its rules are
+    assert running_prometheus(tmp_path) == ("http://127.0.0.1:41234", 60)  # and how compressed its rules are
 
 
 def test_up_refuses_a_stack_shape_it_cannot_run(tmp_path):

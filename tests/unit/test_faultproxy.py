@@ -516,7 +516,7 @@ def test_delayed_webhooks_are_accepted_at_once_and_delivered_late():
 
 
 def test_a_webhook_the_proxy_delivers_itself_is_retried_on_a_5xx(monkeypatch):
-    monkeypatch.setattr(fp, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(fp.webhooks, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
 
     async def body(client, komoju, knet, service, app):
         await put(client, "delay_webhooks", provider="knet", delay_s=0.1)
@@ -548,7 +548,7 @@ def test_faults_match_the_shared_vocabulary():
 
 
 def test_a_body_over_the_limit_is_a_problem_too(monkeypatch):
-    monkeypatch.setattr(fp, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(fp.server, "MAX_BODY_BYTES", 1000)
 
     async def body(client, komoju, knet, service, app):
         async with client.post("/komoju/v1/charges", data=b"x" * 2000) as r:

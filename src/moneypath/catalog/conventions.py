@@ -1,8 +1,8 @@
-"""Names in one place: the built-in signal keys the library and generators use, the recording-rule and
+"""Names in one place: the built-in signal and alert keys the library and generators use, the recording-rule and
 SLO names, the burn-rate windows (as data), and the Locust exporter's metric names.
 
-Code says `Key.LEDGER_WRITES_TOTAL`, never the string, so renaming a signal fails in one place. The
-catalog maps a key to its metric name (`catalog.metric(key)`: namespace + key).
+Code says `Key.LEDGER_WRITES_TOTAL` or `AlertKey.LEDGER_IMBALANCE`, never the string, so renaming a signal or an
+alert fails in one place. The catalog maps a key to its metric name (`catalog.metric(key)`: namespace + key).
 """
 
 from __future__ import annotations
@@ -45,6 +45,26 @@ class Key:
     AUDIT_HEAD_SEQ = "audit_head_seq"  # optional: the head the service's check last verified
 
 
+class AlertKey:
+    """Catalog keys of the built-in business alerts (moneypath.yaml `alerts:`; the catalog adds its prefix to
+    make the alert name). SLO burn-rate alerts are named by `slo_alert_key`."""
+
+    LEDGER_IMBALANCE = "LedgerImbalance"
+    LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
+    DUPLICATE_CHARGE_DETECTED = "DuplicateChargeDetected"
+    RECONCILIATION_LAG_HIGH = "ReconciliationLagHigh"
+    SETTLEMENT_MISMATCH = "SettlementMismatch"
+    DEAD_LETTERS_GROWING = "DeadLettersGrowing"
+    PROVIDER_PARTIAL_OUTAGE = "ProviderPartialOutage"
+    APPROVAL_RATE_DROP = "ApprovalRateDrop"
+    FRAUD_SPIKE = "FraudSpike"
+    COST_PER_TRANSACTION_REGRESSION = "CostPerTransactionRegression"
+    AUTHORIZATIONS_SILENT = "AuthorizationsSilent"
+    AUDIT_CHAIN_BROKEN = "AuditChainBroken"
+    AUDIT_CHECKPOINT_STALE = "AuditCheckpointStale"
+    LOAD_SHEDDING = "LoadShedding"
+
+
 # ---------------------------------------------------------------- SLO recording rules and alerts
 
 SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -70,7 +90,8 @@ APPROVAL_BASELINE_WINDOW = "1d"
 # that rate happen by chance once in 20,000).
 # Outcomes of a provider call that failed from the payment's point of view (circuit_open: refused by the breaker).
 PROVIDER_FAILURE_OUTCOMES = ("error", "timeout", "circuit_open")
-MIN_EVENTS_DEFAULTS = {"ApprovalRateDrop": 50, "ProviderPartialOutage": 10, "AuthorizationsSilent": 10}
+MIN_EVENTS_DEFAULTS = {AlertKey.APPROVAL_RATE_DROP: 50, AlertKey.PROVIDER_PARTIAL_OUTAGE: 10,
+                       AlertKey.AUTHORIZATIONS_SILENT: 10}
 # The dead man's switch: an alert that always fires, routed to a receiver outside (Healthchecks, Dead Man's
 # Snitch) that pages when the heartbeat stops; "none" is its severity (kube-prometheus' convention).
 WATCHDOG_ALERT = "Watchdog"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import AlertKey, Key
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,14 @@ class Feature:
 FEATURES: dict[str, Feature] = {
     "fraud": Feature("risk screening before authorization",
                      (Key.FRAUD_DECISIONS_TOTAL, Key.FRAUD_SCORE_RATIO, Key.FRAUD_CHECK_TIMEOUTS_TOTAL),
-                     ("FraudSpike",)),
+                     (AlertKey.FRAUD_SPIKE,)),
     "queues": Feature("outbox queues and a dead-letter table", (Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL),
-                      ("DeadLettersGrowing",)),
+                      (AlertKey.DEAD_LETTERS_GROWING,)),
     "reconciliation": Feature("matching the ledger to provider settlements",
                               (Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
                                Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS,
                                Key.RECONCILIATION_MISMATCHES_TOTAL),
-                              ("ReconciliationLagHigh", "SettlementMismatch")),
+                              (AlertKey.RECONCILIATION_LAG_HIGH, AlertKey.SETTLEMENT_MISMATCH)),
     "payouts": Feature("money sent out to merchants or customers"),
     # On unless listed: catalogs written before it declare the breaker's signal, and keep it.
     "breaker": Feature("a circuit breaker per provider, refusing calls while it is open",
@@ -42,18 +42,18 @@ FEATURES: dict[str, Feature] = {
     "webhooks": Feature("provider webhooks with signature checks", (Key.WEBHOOKS_TOTAL,)),
     "idempotency": Feature("idempotency keys answered from stored responses", (Key.IDEMPOTENT_REPLAYS_TOTAL,)),
     "cost": Feature("a cost model and cost per transaction", (Key.COST_USD_TOTAL,),
-                    ("CostPerTransactionRegression",)),
+                    (AlertKey.COST_PER_TRANSACTION_REGRESSION,)),
     "audit": Feature("a hash-chained audit trail of every change to a financial record (off unless listed)",
                      (Key.AUDIT_CHAIN_BROKEN, Key.AUDIT_CHECKPOINT_SEQ, Key.AUDIT_HEAD_SEQ),
-                     ("AuditChainBroken", "AuditCheckpointStale"), default=False),
+                     (AlertKey.AUDIT_CHAIN_BROKEN, AlertKey.AUDIT_CHECKPOINT_STALE), default=False),
     "admission": Feature("admission control: past its capacity the service refuses requests at once (503 + "
                          "Retry-After) instead of queueing them (off unless listed)",
-                         (Key.REQUESTS_SHED_TOTAL,), ("LoadShedding",), default=False),
+                         (Key.REQUESTS_SHED_TOTAL,), (AlertKey.LOAD_SHEDDING,), default=False),
 }
 
 # Built-in alerts of the core: their rule shapes need only core signals.
-CORE_ALERTS = ("LedgerImbalance", "LedgerWriteFailures", "DuplicateChargeDetected", "ProviderPartialOutage",
-               "ApprovalRateDrop", "AuthorizationsSilent")
+CORE_ALERTS = (AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES, AlertKey.DUPLICATE_CHARGE_DETECTED,
+               AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.APPROVAL_RATE_DROP, AlertKey.AUTHORIZATIONS_SILENT)
 BUILTIN_ALERTS: dict[str, str | None] = {
     **dict.fromkeys(CORE_ALERTS),
     **{alert: name for name, f in FEATURES.items() for alert in f.alerts},

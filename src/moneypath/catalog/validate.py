@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, Key, slo_alert_key
+from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, AlertKey, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.matchers import matcher_problem
@@ -111,20 +111,20 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
 
     for key, slo in c.slos.items():
         _check_slo(c, key, slo, bad)
-    if c.alerts.get("ApprovalRateDrop") and c.alerts["ApprovalRateDrop"].expr is None:
+    if c.alerts.get(AlertKey.APPROVAL_RATE_DROP) and c.alerts[AlertKey.APPROVAL_RATE_DROP].expr is None:
         auth = c.signals.get(Key.AUTHORIZATIONS_TOTAL)
         if auth is not None and not {"approved", "declined"} <= set(auth.labels.get("outcome", ())):
             bad(("signals", Key.AUTHORIZATIONS_TOTAL, "labels", "outcome"),
-                "ApprovalRateDrop needs the outcomes approved and declined (or give the alert its own expr:)")
-    stale = c.alerts.get("AuditCheckpointStale")
+                f"{AlertKey.APPROVAL_RATE_DROP} needs the outcomes approved and declined (or give the alert its own expr:)")
+    stale = c.alerts.get(AlertKey.AUDIT_CHECKPOINT_STALE)
     if stale is not None and stale.expr is None:
         missing = [key for key in (Key.AUDIT_CHECKPOINT_SEQ, Key.AUDIT_HEAD_SEQ) if key not in c.signals]
         if missing:
-            bad(("alerts", "AuditCheckpointStale"), f"compares the signals {Key.AUDIT_CHECKPOINT_SEQ} and "
+            bad(("alerts", AlertKey.AUDIT_CHECKPOINT_STALE), f"compares the signals {Key.AUDIT_CHECKPOINT_SEQ} and "
                 f"{Key.AUDIT_HEAD_SEQ}; declare {' and '.join(missing)} (a service that signs checkpoints of its "
                 "audit trail sets both) or remove the alert")
         if stale.threshold is not None and stale.threshold < 1:
-            bad(("alerts", "AuditCheckpointStale", "threshold"), f"{stale.threshold:g}: the seconds an audit event "
+            bad(("alerts", AlertKey.AUDIT_CHECKPOINT_STALE, "threshold"), f"{stale.threshold:g}: the seconds an audit event "
                 "may wait for a signed checkpoint, at least 1 (several of the service's checkpoint intervals)")
     slo_alerts = {slo_alert_key(key): key for key in c.slos}
     for key, alert in c.alerts.items():
@@ -144,7 +144,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if alert.min_events is not None and (key not in MIN_EVENTS_DEFAULTS or alert.expr is not None):
             bad(("alerts", key, "min_events"), f"only {', '.join(MIN_EVENTS_DEFAULTS)} take a minimum volume; an "
                                                "alert with its own expr: carries it in the expression")
-        if key == "ApprovalRateDrop" and alert.expr is None and alert.threshold is not None \
+        if key == AlertKey.APPROVAL_RATE_DROP and alert.expr is None and alert.threshold is not None \
                 and not 0 < alert.threshold < 1:
             bad(("alerts", key, "threshold"), f"{alert.threshold:g} is not a share: the drop relative to the last "
                                               "day's approval share, between 0 and 1 (0.2 pages 20 % below it)")

@@ -28,6 +28,7 @@ from moneypath.catalog.conventions import (
     SLO_OBJECTIVE_RECORD,
     WATCHDOG_ALERT,
     WATCHDOG_SEVERITY,
+    AlertKey,
     Key,
     sli_error_record,
     sli_events_record,
@@ -316,7 +317,7 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
         # At least min_events calls in the 5 minutes: one failed call out of one at night is not an outage.
         Shape(f'sum by (provider) (rate({requests}{{outcome=~"{provider_failures(c)}"}}[5m]))\n'
               f"/ sum by (provider) (rate({requests}[5m])) > {num(a.threshold)}\n"
-              f"and\nsum by (provider) (increase({requests}[5m])) >= {min_events(a, 'ProviderPartialOutage')}",
+              f"and\nsum by (provider) (increase({requests}[5m])) >= {min_events(a, AlertKey.PROVIDER_PARTIAL_OUTAGE)}",
               "{{ $value | humanizePercentage }} of calls to {{ $labels.provider }} failed"
               + (", timed out or were refused by the circuit breaker" if breaker else " or timed out")
               + f" over 5 minutes (threshold {pct(a.threshold)}). Payments routed there are failing.",
@@ -333,7 +334,7 @@ def _provider_outage(c: Catalog, a: Alert) -> list[Shape]:
 
 def _approval_rate_drop(c: Catalog, a: Alert) -> Shape:
     names = approval_records(c)
-    minimum = min_events(a, "ApprovalRateDrop")
+    minimum = min_events(a, AlertKey.APPROVAL_RATE_DROP)
     where = " ({{ $labels.method }})" if "method" in approval_grouping(c) else ""
     return Shape(f"{names['recent']}\n< {num(1 - a.threshold)} * {names['baseline']}\n"
                  f"and\n{names['answers']} >= {minimum}",
@@ -362,7 +363,7 @@ def _cost_regression(c: Catalog, a: Alert) -> Shape:
 
 def _authorizations_silent(c: Catalog, a: Alert) -> Shape:
     m = c.metric(Key.AUTHORIZATIONS_TOTAL)
-    expected = min_events(a, "AuthorizationsSilent")
+    expected = min_events(a, AlertKey.AUTHORIZATIONS_SILENT)
     # Silent only where traffic was expected: the same 5 minutes a day ago held min_events authorizations
     # (a quiet night, or traffic falling off at 01:00 as it did yesterday, is not an outage). Without data
     # from a day ago (a new service), the 10 minutes before these 5 did.
@@ -410,20 +411,20 @@ def _load_shedding(c: Catalog, a: Alert) -> Shape:
 
 
 SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
-    "LedgerImbalance": _ledger_imbalance,
-    "LedgerWriteFailures": _ledger_write_failures,
-    "DuplicateChargeDetected": _duplicate_charge,
-    "ReconciliationLagHigh": _reconciliation_lag,
-    "SettlementMismatch": _settlement_mismatch,
-    "DeadLettersGrowing": _dead_letters,
-    "ProviderPartialOutage": _provider_outage,
-    "ApprovalRateDrop": _approval_rate_drop,
-    "FraudSpike": _fraud_spike,
-    "CostPerTransactionRegression": _cost_regression,
-    "AuthorizationsSilent": _authorizations_silent,
-    "AuditChainBroken": _audit_chain_broken,
-    "AuditCheckpointStale": _audit_checkpoint_stale,
-    "LoadShedding": _load_shedding,
+    AlertKey.LEDGER_IMBALANCE: _ledger_imbalance,
+    AlertKey.LEDGER_WRITE_FAILURES: _ledger_write_failures,
+    AlertKey.DUPLICATE_CHARGE_DETECTED: _duplicate_charge,
+    AlertKey.RECONCILIATION_LAG_HIGH: _reconciliation_lag,
+    AlertKey.SETTLEMENT_MISMATCH: _settlement_mismatch,
+    AlertKey.DEAD_LETTERS_GROWING: _dead_letters,
+    AlertKey.PROVIDER_PARTIAL_OUTAGE: _provider_outage,
+    AlertKey.APPROVAL_RATE_DROP: _approval_rate_drop,
+    AlertKey.FRAUD_SPIKE: _fraud_spike,
+    AlertKey.COST_PER_TRANSACTION_REGRESSION: _cost_regression,
+    AlertKey.AUTHORIZATIONS_SILENT: _authorizations_silent,
+    AlertKey.AUDIT_CHAIN_BROKEN: _audit_chain_broken,
+    AlertKey.AUDIT_CHECKPOINT_STALE: _audit_checkpoint_stale,
+    AlertKey.LOAD_SHEDDING: _load_shedding,
 }
 
 

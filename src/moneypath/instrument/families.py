@@ -13,12 +13,20 @@ an `on_unknown`: the known-value path stays one lookup, the rare unknown one pay
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
 from moneypath.catalog import OTHER, Signal
 
 RAW_CACHE_LIMIT = 4096
+# Counters with at most this many declared label combinations are exported at 0 from the
+# start: `increase()` cannot see the first event of a series that is born at 1, and the
+# first duplicate charge or dead letter is exactly the one that must page.
+# Small counters include "other", so the first event from an undeclared value pages too.
+INITIALIZE_COUNTERS_UP_TO = 256
+INITIALIZE_OTHER_UP_TO = 64
 
 
 class Family:
@@ -69,3 +77,17 @@ class Family:
     def values_from(self, labels: dict[str, Any]) -> tuple:
         """Label values in this family's order from keyword arguments; a missing label is 'other'."""
         return tuple(labels.get(name, OTHER) for name in self.order)
+
+
+def initialize(family: Family) -> None:
+    """A small counter's series, created at 0 (see INITIALIZE_COUNTERS_UP_TO)."""
+    declared = [family.signal.labels[name] for name in family.order]
+    with_other = [[*values, OTHER] for values in declared]
+    if math.prod(len(v) for v in with_other) <= INITIALIZE_OTHER_UP_TO:
+        combos = with_other
+    elif math.prod(len(v) for v in declared) <= INITIALIZE_COUNTERS_UP_TO:
+        combos = declared
+    else:
+        return
+    for values in itertools.product(*combos):
+        family.child(values)

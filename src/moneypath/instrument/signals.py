@@ -15,118 +15,34 @@ whatever its catalog says.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.context import get_current
 
-from moneypath.catalog import OTHER, Catalog, CatalogError, load_catalog
+from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
-from moneypath.catalog.pan import contains_card_number
 from moneypath.instrument import families
+from moneypath.instrument.contract import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
+from moneypath.instrument.failures import FailurePath
 from moneypath.instrument.families import Family
+from moneypath.instrument.timers import AuthorizationTimer, LedgerTimer
 from moneypath.instrument.tracing import trace_exemplar
 
 log = logging.getLogger("moneypath.instrument")
 
-# The signal keys this API records into, with the type and label names each method
-# needs. The catalog owns the names, help, buckets and allowed values.
-REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
-    Key.AUTHORIZATION_DURATION_SECONDS: ("histogram", ("provider", "method", "outcome")),
-    Key.AUTHORIZATIONS_TOTAL: ("counter", ("provider", "method", "outcome")),
-    Key.LEDGER_WRITES_TOTAL: ("counter", ("outcome",)),
-    Key.LEDGER_WRITE_DURATION_SECONDS: ("histogram", ()),
-    Key.LEDGER_IMBALANCE_MINOR: ("gauge", ("currency",)),
-    Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS: ("gauge", ("provider",)),
-    Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS: ("gauge", ("provider",)),
-    Key.RECONCILIATION_MISMATCHES_TOTAL: ("counter", ("provider", "mismatch_kind")),
-    Key.DUPLICATE_CHARGES_TOTAL: ("counter", ("provider",)),
-    Key.DUPLICATE_CHARGED_MINOR_TOTAL: ("counter", ("currency",)),
-    Key.QUEUE_DEPTH: ("gauge", ("queue",)),
-    Key.DEAD_LETTERS_TOTAL: ("counter", ("queue",)),
-    Key.PROVIDER_REQUESTS_TOTAL: ("counter", ("provider", "operation", "outcome")),
-    Key.PROVIDER_REQUEST_DURATION_SECONDS: ("histogram", ("provider", "operation")),
-    Key.PROVIDER_RETRIES_TOTAL: ("counter", ("provider", "operation")),
-    Key.PROVIDER_CIRCUIT_STATE: ("gauge", ("provider",)),
-    Key.IDEMPOTENT_REPLAYS_TOTAL: ("counter", ("operation",)),
-    Key.WEBHOOKS_TOTAL: ("counter", ("provider", "outcome")),
-    Key.FRAUD_DECISIONS_TOTAL: ("counter", ("decision",)),
-    Key.FRAUD_SCORE_RATIO: ("histogram", ()),
-    Key.FRAUD_CHECK_TIMEOUTS_TOTAL: ("counter", ("fallback",)),
-    Key.COST_USD_TOTAL: ("counter", ("component", "provider")),
-    Key.HTTP_REQUESTS_TOTAL: ("counter", ("route", "method", "status_class")),
-    Key.HTTP_REQUEST_DURATION_SECONDS: ("histogram", ("route", "method")),
-    Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
-    Key.AUDIT_CHAIN_BROKEN: ("gauge", ()),
-    Key.REQUESTS_SHED_TOTAL: ("counter", ("priority",)),
-}
-
-# Signals this API records into when the catalog has them (a catalog written before they existed stays valid:
-# their methods then do nothing); checked like the required ones when present.
-OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
-    Key.CARD_NUMBERS_TOTAL: ("counter", ("source", "action")),
-    Key.AUDIT_CHECKPOINT_SEQ: ("gauge", ()),
-    Key.AUDIT_HEAD_SEQ: ("gauge", ()),
-}
-
-# The recording methods of each optional domain: no-ops while the catalog has the feature off.
-FEATURE_METHODS: dict[str, tuple[str, ...]] = {
-    "fraud": ("record_fraud_decision", "count_fraud_timeout"),
-    "queues": ("set_queue_depth", "count_dead_letter"),
-    "reconciliation": ("record_reconciliation", "count_mismatch"),
-    "payouts": (),
-    "breaker": ("set_circuit_state",),
-    "webhooks": ("count_webhook",),
-    "idempotency": ("count_idempotent_replay",),
-    "cost": ("add_cost",),
-    "audit": ("set_audit_chain", "set_audit_checkpoint", "set_audit_head"),
-    "admission": ("count_shed",),
-}
-
 _BOUND = REQUIRED_SIGNALS | OPTIONAL_SIGNALS
 _INF = math.inf
-CIRCUIT_STATES = {"closed", "half_open", "open"}
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 _FRAMEWORK_LABELLED = {Key.HTTP_REQUESTS_TOTAL, Key.HTTP_REQUEST_DURATION_SECONDS}
 STRICT_ENV = "MONEYPATH_STRICT"
-# Distinct unknown (signal, label, value) triples logged per instance: hostile input cannot flood the log.
-UNKNOWN_LOG_LIMIT = 256
-_LOGGED_VALUE_CHARS = 40
 
 
-class UnknownLabelValue(ValueError):
-    """Strict mode: a label value the catalog does not declare."""
-
-
-def check_required(catalog: Catalog) -> list[str]:
-    """Problems that stop this API from binding to the catalog (empty when it can)."""
-    problems = []
-    for key, (kind, labels) in (REQUIRED_SIGNALS | OPTIONAL_SIGNALS).items():
-        sig = catalog.signals.get(key)
-        feature = SIGNAL_FEATURE.get(key)
-        if sig is None and (key in OPTIONAL_SIGNALS or feature and not catalog.enabled(feature)):
-            continue
-        if sig is None:
-            hint = f" (or set features.{feature}: false)" if feature else ""
-            problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it{hint}")
-        elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
-            problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
-                            f" (has a {sig.type} with {list(sig.label_names)})")
-    circuit = catalog.signals.get(Key.PROVIDER_CIRCUIT_STATE)
-    if circuit is not None and not CIRCUIT_STATES <= set(circuit.enum or {}):
-        problems.append(f"{catalog.path}: signals.provider_circuit_state.enum: must map "
-                        f"{', '.join(sorted(CIRCUIT_STATES))} to numbers")
-    return problems
-
-
-class MoneyPath:
+class MoneyPath(FailurePath):
     """Record money-path signals. Create once per process, share everywhere.
 
     >>> mp = MoneyPath.from_catalog("moneypath.yaml")
@@ -211,7 +127,7 @@ class MoneyPath:
             if key not in _FRAMEWORK_LABELLED:
                 family.on_unknown = self._unknown_value
             if family.signal.type == "counter":
-                _initialize(family)
+                families.initialize(family)
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
@@ -255,36 +171,7 @@ class MoneyPath:
 
         return start_metrics_server(self.registry, port, addr)
 
-    # ------------------------------------------------------------ failure path
-
-    def _failed(self, where: str) -> None:
-        """Called from an except block: count the failure (and raise it again in strict mode)."""
-        if self.strict:
-            raise  # the exception the caller's except block is handling
-        try:
-            self._errors.inc()
-            if where not in self._logged_failures and len(self._logged_failures) < 64:
-                self._logged_failures.add(where)
-                # Neither the exception nor its message: either could carry a caller's label value.
-                log.warning("instrumentation failure in %s (counted, swallowed; logged once)", where)
-        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
-            pass
-
-    def _unknown_value(self, signal, label: str, value: Any) -> None:
-        """A value outside the catalog, about to be recorded as "other" (families.Family.on_unknown)."""
-        if self.strict:
-            raise UnknownLabelValue(f"{signal.name}: {label}={_shown(value)} is not a value the catalog declares "
-                                    f"({', '.join(signal.labels[label])})")
-        try:
-            self._errors.inc()
-            key = (signal.key, label, value)
-            if key not in self._logged_unknown and len(self._logged_unknown) < UNKNOWN_LOG_LIMIT:
-                self._logged_unknown.add(key)
-                log.warning("%s: %s=%s is not a value the catalog declares (%s): recorded as %s and counted in %s "
-                            "(logged once)", signal.name, label, _shown(value), ", ".join(signal.labels[label]),
-                            OTHER, self._errors_name)
-        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
-            pass
+    # ------------------------------------------------------------ shared by the methods below
 
     def _observe(self, family: Family, values: tuple, seconds: float) -> None:
         if not 0.0 <= seconds < _INF:
@@ -330,14 +217,14 @@ class MoneyPath:
         except Exception:
             self._failed("record_authorization")
 
-    def time_authorization(self, provider: str, method: str) -> _AuthorizationTimer:
+    def time_authorization(self, provider: str, method: str) -> AuthorizationTimer:
         """Context manager timing an authorization; set `.outcome` before leaving.
 
         Leaving with an exception and no outcome records "timeout" for TimeoutError or
         cancellation (how `asyncio.timeout` ends the block) and "error" otherwise; the
         exception always propagates.
         """
-        return _AuthorizationTimer(self, provider, method)
+        return AuthorizationTimer(self, provider, method)
 
     # ------------------------------------------------------------ ledger
 
@@ -361,10 +248,10 @@ class MoneyPath:
         except Exception:
             self._failed("record_ledger_write")
 
-    def time_ledger_write(self) -> _LedgerTimer:
+    def time_ledger_write(self) -> LedgerTimer:
         """Context manager: "committed" on success, "failed" on exception, or set `.outcome`
         (e.g. "conflict")."""
-        return _LedgerTimer(self)
+        return LedgerTimer(self)
 
     def set_ledger_imbalance(self, currency: str, minor_units: int) -> None:
         """Sum of postings in a currency (must be 0 under double entry)."""
@@ -590,72 +477,5 @@ class MoneyPath:
             self._failed("set")
 
 
-# Counters with at most this many declared label combinations are exported at 0 from the
-# start: `increase()` cannot see the first event of a series that is born at 1, and the
-# first duplicate charge or dead letter is exactly the one that must page.
-# Small counters include "other", so the first event from an undeclared value pages too.
-INITIALIZE_COUNTERS_UP_TO = 256
-INITIALIZE_OTHER_UP_TO = 64
-
-
-def _shown(value: Any) -> str:
-    """A caller's label value as a log line may show it: shortened, and never a card number."""
-    text = str(value)
-    if contains_card_number(text):
-        return "<a card number, not logged>"
-    return repr(text[:_LOGGED_VALUE_CHARS] + ("..." if len(text) > _LOGGED_VALUE_CHARS else ""))
-
-
 def _disabled(*args: Any, **kwargs: Any) -> None:
     """A method of a feature the catalog switches off: takes anything, records nothing."""
-
-
-def _initialize(family: Family) -> None:
-    declared = [family.signal.labels[name] for name in family.order]
-    with_other = [[*values, OTHER] for values in declared]
-    if math.prod(len(v) for v in with_other) <= INITIALIZE_OTHER_UP_TO:
-        combos = with_other
-    elif math.prod(len(v) for v in declared) <= INITIALIZE_COUNTERS_UP_TO:
-        combos = declared
-    else:
-        return
-    for values in itertools.product(*combos):
-        family.child(values)
-
-
-class _AuthorizationTimer:
-    __slots__ = ("_mp", "_provider", "_method", "_start", "outcome")
-
-    def __init__(self, mp: MoneyPath, provider: str, method: str):
-        self._mp, self._provider, self._method = mp, provider, method
-        self.outcome: str | None = None
-
-    def __enter__(self) -> _AuthorizationTimer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        outcome = self.outcome
-        if outcome is None:
-            # asyncio.timeout() cancels the block before raising TimeoutError outside it.
-            timed_out = exc_type is not None and issubclass(exc_type, (TimeoutError, asyncio.CancelledError))
-            outcome = "timeout" if timed_out else "error"
-        self._mp.record_authorization(self._provider, self._method, outcome, time.perf_counter() - self._start)
-        return False
-
-
-class _LedgerTimer:
-    __slots__ = ("_mp", "_start", "outcome")
-
-    def __init__(self, mp: MoneyPath):
-        self._mp = mp
-        self.outcome: str | None = None
-
-    def __enter__(self) -> _LedgerTimer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        outcome = self.outcome or ("failed" if exc_type is not None else "committed")
-        self._mp.record_ledger_write(outcome, time.perf_counter() - self._start)
-        return False

@@ -211,7 +211,8 @@ def _signals(o: Options) -> str:
     help: 1 while the audit trail's hash chain does not verify (an event was edited or deleted), else 0.
     labels: {{}}
     multiprocess_mode: max
-  # If your service signs checkpoints of its chain (moneypath docs: reference-service.md, "Audit checkpoints"), also declare the gauges
+  # If your service signs checkpoints of its chain (docs: reference-service.md, "Audit checkpoints"),
+  # also declare the gauges
   # {Key.AUDIT_CHECKPOINT_SEQ} and {Key.AUDIT_HEAD_SEQ} (labels {{}}; mp.set_audit_checkpoint after each
   # checkpoint, mp.set_audit_head after each intact check) and the AuditCheckpointStale alert (a ticket
   # when new events stay unsigned; threshold = seconds they may wait, e.g. 900).

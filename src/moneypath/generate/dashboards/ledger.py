@@ -4,7 +4,7 @@ features are on."""
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key, slo_alert_key
+from moneypath.catalog.conventions import AlertKey, Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
@@ -35,32 +35,33 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     failed_ratio = f'sum(rate({writes}{{outcome="failed"}}[{RATE}])) / sum(rate({writes}[{RATE}]))'
     imbalance_now, imbalance_units = money(
         c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
-        threshold(c, "LedgerImbalance"))
+        threshold(c, AlertKey.LEDGER_IMBALANCE))
     imbalance_series, _ = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"{imbalance}{{{m}}}", "currency"))
     charged_twice, charged_twice_units = money(c, lambda m: f"sum by (currency) (increase({dup_minor}{{{m}}}[1d]))")
     ledger_rows = [
         stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
-                   [q(failed_ratio, "failed")], alert_above(c, "LedgerWriteFailures"),
-                   runbook_links(c, refs, "LedgerWriteFailures"), w=6),
+                   [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
+                   runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES), w=6),
         stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; must be 0.",
-                   "short", imbalance_now, alert_above(c, "LedgerImbalance"), runbook_links(c, refs, "LedgerImbalance"), w=6,
-                   overrides=imbalance_units),
+                   "short", imbalance_now, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                   runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=6, overrides=imbalance_units),
         stat_panel("Duplicate charges (10m)", "Payments charged more than once in 10 minutes, per provider.",
                    "short", [q(f"sum by (provider) (increase({dup}[10m]))", "{{provider}}")],
-                   alert_above(c, "DuplicateChargeDetected"), runbook_links(c, refs, "DuplicateChargeDetected"), w=6),
+                   alert_above(c, AlertKey.DUPLICATE_CHARGE_DETECTED),
+                   runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), w=6),
         stat_panel("Charged twice (24h)", "Money charged twice in the last 24 hours, per currency in its own units.",
-                   "short", charged_twice, bad_above(0), runbook_links(c, refs, "DuplicateChargeDetected"), w=6,
+                   "short", charged_twice, bad_above(0), runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), w=6,
                    overrides=charged_twice_units),
         ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.", "ops",
                  [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], stack=True),
         ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.", "s",
                  [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)]),
         ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency (in its own units).",
-                 "short", imbalance_series, alert_above(c, "LedgerImbalance"), runbook_links(c, refs, "LedgerImbalance"),
-                 overrides=imbalance_units),
+                 "short", imbalance_series, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                 runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
         ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", "percentunit",
-                 [q(failed_ratio, "failed")], alert_above(c, "LedgerWriteFailures"),
-                 runbook_links(c, refs, "LedgerWriteFailures")),
+                 [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
+                 runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES)),
     ]
     rows = [("Ledger", ledger_rows)]
     parts = ["Ledger writes, failures and balance"]
@@ -73,15 +74,15 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         mismatches = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
         rows.append(("Reconciliation", [
             stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.", "s",
-                       [q(f"time() - {last}", "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
-                       runbook_links(c, refs, "ReconciliationLagHigh"), w=8),
+                       [q(f"time() - {last}", "{{provider}}")], alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH),
+                       runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), w=8),
             ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.", "s",
-                     [q(age, "{{provider}}")], alert_above(c, "ReconciliationLagHigh"),
-                     runbook_links(c, refs, "ReconciliationLagHigh"), w=16),
+                     [q(age, "{{provider}}")], alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH),
+                     runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), w=16),
             bar_panel("Mismatches by kind (15m)", "Settlement mismatches in the last 15 minutes, by provider and "
                       "kind.", "short", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
-                                           "{{provider}} {{mismatch_kind}}")], alert_above(c, "SettlementMismatch"),
-                      runbook_links(c, refs, "SettlementMismatch"), w=12, h=8),
+                                           "{{provider}} {{mismatch_kind}}")], alert_above(c, AlertKey.SETTLEMENT_MISMATCH),
+                      runbook_links(c, refs, AlertKey.SETTLEMENT_MISMATCH), w=12, h=8),
             ts_panel("Mismatches by kind", "Settlement mismatches per second by kind.", "short",
                      [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")], w=12),
         ]))
@@ -92,11 +93,13 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help, "short",
                      [q(across(c, Key.QUEUE_DEPTH, by="queue"), "{{queue}}")]),
             bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
-                      [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")], alert_above(c, "DeadLettersGrowing"),
-                      runbook_links(c, refs, "DeadLettersGrowing"), w=12, h=8),
+                      [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")],
+                      alert_above(c, AlertKey.DEAD_LETTERS_GROWING),
+                      runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING), w=12, h=8),
         ]))
         parts.append("outbox and dead letters")
-    keys = ["LedgerImbalance", "LedgerWriteFailures", "DuplicateChargeDetected", "ReconciliationLagHigh",
-            "SettlementMismatch", "DeadLettersGrowing", *(slo_alert_key(k) for k in slos_on(c, {Key.LEDGER_WRITES_TOTAL}))]
+    keys = [AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES, AlertKey.DUPLICATE_CHARGE_DETECTED,
+            AlertKey.RECONCILIATION_LAG_HIGH, AlertKey.SETTLEMENT_MISMATCH, AlertKey.DEAD_LETTERS_GROWING,
+            *(slo_alert_key(k) for k in slos_on(c, {Key.LEDGER_WRITES_TOTAL}))]
     title = "Money path: ledger and reconciliation" if reconciliation else "Money path: ledger"
     return Board("ledger", title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)

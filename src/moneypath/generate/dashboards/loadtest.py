@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import LOCUST_METRICS, SLO_BUDGET_RECORD, Key, sli_error_record, slo_alert_key
+from moneypath.catalog.conventions import LOCUST_METRICS, SLO_BUDGET_RECORD, AlertKey, Key, sli_error_record, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
@@ -65,7 +65,7 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     service.append(bar_panel("SLO burn rate (5m)", "Short-window burn rate of every SLO during the run.", "suffix:x",
                              [q(f"{sli_error_record('5m')} / on(slo) {SLO_BUDGET_RECORD}",
                                 "{{slo}}")], burn_steps(), w=8))
-    keys = [*(slo_alert_key(k) for k in c.slos), "AuthorizationsSilent", "CostPerTransactionRegression"]
+    keys = [*(slo_alert_key(k) for k in c.slos), AlertKey.AUTHORIZATIONS_SILENT, AlertKey.COST_PER_TRANSACTION_REGRESSION]
     return Board("loadtest", "Money path: load test",
                  "Locust's view (locust_exporter metrics) beside the service's own signals, for release gates.",
                  pick_alerts(c, refs, keys), rows=[("Locust", locust), ("Service under load", service)])

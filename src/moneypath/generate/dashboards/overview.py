@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import WATCHDOG_SEVERITY, Key, slo_alert_key
+from moneypath.catalog.conventions import WATCHDOG_SEVERITY, AlertKey, Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     DS,
     RATE,
@@ -47,11 +47,11 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     avail = slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
     lat = authorization_latency_slo(c)
     now: list = []
-    silent = threshold(c, "AuthorizationsSilent")
+    silent = threshold(c, AlertKey.AUTHORIZATIONS_SILENT)
     now.append(stat_panel("Authorizations", "Authorizations per second, all providers.", "reqps",
                           [q(f"sum(rate({auth}[{RATE}]))", "authorizations/s")],
                           bad_below(silent) if silent is not None else neutral(),
-                          runbook_links(c, refs, "AuthorizationsSilent")))
+                          runbook_links(c, refs, AlertKey.AUTHORIZATIONS_SILENT)))
     if avail:
         key, slo = avail
         now.append(stat_panel("Authorization success", f"{slo.description} Objective {slo.objective}%.",
@@ -65,57 +65,60 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
                               runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None))
     if ledger_slo:
         key, slo = ledger_slo
-        failures = threshold(c, "LedgerWriteFailures")
+        failures = threshold(c, AlertKey.LEDGER_WRITE_FAILURES)
         steps = (threshold_steps((None, "red"), (clean(1 - failures), "yellow"), (clean(slo.objective / 100), "green"))
                  if failures is not None else slo_success_steps(slo))
         now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.", "percentunit",
                               [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
-                              runbook_links(c, refs, "LedgerWriteFailures", slo_alert_key(key))))
+                              runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES, slo_alert_key(key))))
     imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
     queries, units = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
-                           threshold(c, "LedgerImbalance"))
+                           threshold(c, AlertKey.LEDGER_IMBALANCE))
     now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
-                          "entry requires 0.", "short", queries, alert_above(c, "LedgerImbalance"),
-                          runbook_links(c, refs, "LedgerImbalance"), w=4, overrides=units))
+                          "entry requires 0.", "short", queries, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                          runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=4, overrides=units))
 
     # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []
-    if "ApprovalRateDrop" in c.alerts and c.alerts["ApprovalRateDrop"].expr is None:
+    if AlertKey.APPROVAL_RATE_DROP in c.alerts and c.alerts[AlertKey.APPROVAL_RATE_DROP].expr is None:
         records = approval_records(c)
-        drop = threshold(c, "ApprovalRateDrop")
+        drop = threshold(c, AlertKey.APPROVAL_RATE_DROP)
         second.append(stat_panel(
             "Approval share vs last day", "Approved / (approved + declined) over 30 m divided by the same over the "
-            "last day, per provider and method; red where ApprovalRateDrop pages (given enough answers).", "suffix:x",
+            f"last day, per provider and method; red where {c.alert_name(AlertKey.APPROVAL_RATE_DROP)} pages (given "
+            "enough answers).", "suffix:x",
             [q(f"{records['recent']} / {records['baseline']}", "{{provider}} {{method}}")],
-            bad_below(clean(1 - drop)) if drop is not None else neutral(), runbook_links(c, refs, "ApprovalRateDrop")))
+            bad_below(clean(1 - drop)) if drop is not None else neutral(),
+            runbook_links(c, refs, AlertKey.APPROVAL_RATE_DROP)))
     if c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
         second.append(stat_panel(
             "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
             [q(across(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS, by="provider"), "{{provider}}")],
-            alert_above(c, "ReconciliationLagHigh"), runbook_links(c, refs, "ReconciliationLagHigh")))
+            alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH), runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH)))
     if c.has(Key.DEAD_LETTERS_TOTAL):
         second.append(stat_panel(
             "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
             [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
-            alert_above(c, "DeadLettersGrowing"), runbook_links(c, refs, "DeadLettersGrowing")))
+            alert_above(c, AlertKey.DEAD_LETTERS_GROWING), runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING)))
     if c.has(Key.REQUESTS_SHED_TOTAL):
         shed, served = c.metric(Key.REQUESTS_SHED_TOTAL), c.metric(Key.HTTP_REQUESTS_TOTAL)
         second.append(stat_panel(
             "Refused past capacity", "Share of requests refused at once (503 + Retry-After) because the service was "
             "past its capacity, per priority; the SLOs do not count them.", "percentunit",
             [q(f"sum by (priority) (rate({shed}[{RATE}])) / scalar(sum(rate({served}[{RATE}])))", "{{priority}}")],
-            alert_above(c, "LoadShedding"), runbook_links(c, refs, "LoadShedding")))
+            alert_above(c, AlertKey.LOAD_SHEDDING), runbook_links(c, refs, AlertKey.LOAD_SHEDDING)))
     if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         per_tx = cost_per_authorization_record(c)
         second.append(stat_panel(
             "Cost per transaction", "Money spent running the money path per authorization.", "currencyUSD",
             [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")], neutral(),
-            runbook_links(c, refs, "CostPerTransactionRegression")))
+            runbook_links(c, refs, AlertKey.COST_PER_TRANSACTION_REGRESSION)))
         second.append(stat_panel(
             "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's "
             "test.", "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
-            alert_above(c, "CostPerTransactionRegression"), runbook_links(c, refs, "CostPerTransactionRegression")))
+            alert_above(c, AlertKey.COST_PER_TRANSACTION_REGRESSION),
+            runbook_links(c, refs, AlertKey.COST_PER_TRANSACTION_REGRESSION)))
     if c.has(Key.FRAUD_DECISIONS_TOTAL):
         fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
 
@@ -124,8 +127,8 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
 
         second.append(stat_panel(
             "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.", "suffix:x",
-            [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")], alert_above(c, "FraudSpike"),
-            runbook_links(c, refs, "FraudSpike")))
+            [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")], alert_above(c, AlertKey.FRAUD_SPIKE),
+            runbook_links(c, refs, AlertKey.FRAUD_SPIKE)))
     second.append(stat_panel(
         "Alerts firing", "Number of moneypath alerts firing now.", "short",
         [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*", severity!="{WATCHDOG_SEVERITY}"}})'

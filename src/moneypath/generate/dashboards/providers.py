@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key, slo_alert_key
+from moneypath.catalog.conventions import AlertKey, Key, slo_alert_key
 from moneypath.generate.dashboards.panels import (
     DS,
     RATE,
@@ -36,22 +36,22 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     req_hist = c.metric(Key.PROVIDER_REQUEST_DURATION_SECONDS)
     retries = c.metric(Key.PROVIDER_RETRIES_TOTAL)
     sel = '{provider=~"$provider"}'
-    outage = threshold(c, "ProviderPartialOutage")
+    outage = threshold(c, AlertKey.PROVIDER_PARTIAL_OUTAGE)
     failed = [v for v in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"] if v != "success"]
     failed_sel = f'{{provider=~"$provider", outcome=~"{"|".join(failed)}"}}'
     error_ratio = f"sum by (provider) (rate({req}{failed_sel}[{RATE}])) / sum by (provider) (rate({req}{sel}[{RATE}]))"
     lat = authorization_latency_slo(c)
-    outage_rb = runbook_links(c, refs, "ProviderPartialOutage")
+    outage_rb = runbook_links(c, refs, AlertKey.PROVIDER_PARTIAL_OUTAGE)
     breaker = c.has(Key.PROVIDER_CIRCUIT_STATE)  # an optional domain (catalog feature `breaker`)
     width = 8 if breaker else 12
     health = [
         stat_panel("Provider error ratio", "Calls that failed, timed out"
                    + (" or were refused by the circuit breaker." if breaker else " or otherwise did not succeed."),
                    "percentunit", [q(error_ratio, "{{provider}}")],
-                   alert_above(c, "ProviderPartialOutage"), outage_rb, w=width),
+                   alert_above(c, AlertKey.PROVIDER_PARTIAL_OUTAGE), outage_rb, w=width),
         stat_panel("Authorization rate", "Authorizations per second by provider.", "reqps",
                    [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")], neutral(),
-                   runbook_links(c, refs, "AuthorizationsSilent"), w=width),
+                   runbook_links(c, refs, AlertKey.AUTHORIZATIONS_SILENT), w=width),
     ]
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else None
     trends = [
@@ -86,7 +86,7 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
                                [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))",
                                   "{{provider}} {{outcome}}")]))
-    keys = ["ProviderPartialOutage", "AuthorizationsSilent",
+    keys = [AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.AUTHORIZATIONS_SILENT,
             *(slo_alert_key(k) for k in slos_on(c, {Key.AUTHORIZATIONS_TOTAL, Key.AUTHORIZATION_DURATION_SECONDS}))]
     variable = (dashboard.QueryVariable("provider").label("Provider").datasource(DS)
                 .query({"query": f"label_values({req}, provider)", "refId": "PrometheusVariableQueryEditor-VariableQuery"})

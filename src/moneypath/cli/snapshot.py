@@ -1,0 +1,54 @@
+"""`moneypath snapshot`: the overview dashboard rendered from Prometheus into PNGs and an HTML page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from moneypath.catalog import load_catalog
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    snapshot = commands.add_parser(
+        "snapshot", help="render the overview dashboard from Prometheus into PNGs and an HTML page",
+        description="Query Prometheus (query_range) for every panel of the on-call overview dashboard and write one "
+                    "PNG per panel plus index.html, for people without Grafana and for drill reports.")
+    catalog_arg(snapshot)
+    state_arg(snapshot)
+    snapshot.add_argument("--prometheus", metavar="URL", default=None,
+                          help="Prometheus base URL (default: the one `moneypath up` runs from --state-dir, else "
+                               "http://127.0.0.1:9090)")
+    snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
+    snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
+                          help="time range ending now, a Prometheus duration (default 15m)")
+    snapshot.add_argument("--time-factor", metavar="N", type=float, default=None,
+                          help="the panels' windows are divided by N, as a stack compressed N times divides its "
+                               "rules' (default: the --state-dir stack's --time-factor when its Prometheus is the "
+                               "one queried, else 1)")
+    snapshot.set_defaults(run=_snapshot)
+
+
+def _snapshot(args) -> int:
+    from moneypath.stack.snapshot import SnapshotError, snapshot
+
+    catalog = load_catalog(args.catalog)
+    prometheus, factor = running_prometheus(Path(args.state_dir))
+    if args.prometheus and args.prometheus.rstrip("/") != prometheus:
+        prometheus, factor = args.prometheus, 1.0  # another Prometheus: its rules are not the stack's
+    try:
+        page = snapshot(catalog, prometheus, Path(args.out), args.range_,
+                        time_factor=factor if args.time_factor is None else args.time_factor)
+    except (SnapshotError, ValueError) as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {page}")
+    return 0
+
+
+def running_prometheus(state_dir: Path) -> tuple[str, float]:
+    """(the Prometheus `moneypath up` runs from state_dir, its rules' time factor), else the default URL and 1."""
+    from moneypath.stack.local import load_state
+
+    state = load_state(state_dir)
+    running = [p.url for p in state.parts if p.name == "prometheus"] if state else []
+    return (running[0], state.time_factor) if running else ("http://127.0.0.1:9090", 1.0)

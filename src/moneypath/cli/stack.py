@@ -1,0 +1,130 @@
+"""`moneypath up|down|status`: the local stack (Prometheus, Alertmanager, the pager) on loopback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from moneypath.catalog import load_catalog
+
+EXIT_USAGE = 2
+
+
+def add_commands(commands, catalog_arg, state_arg) -> None:
+    up = commands.add_parser(
+        "up", help="start Prometheus, Alertmanager and the pager on loopback",
+        description="Start the local stack on free loopback ports: Prometheus with the generated rules (exemplar "
+                    "storage on), Alertmanager with the generated routing, and `moneypath pager` recording every "
+                    "page. Configuration, data and logs go to the state directory. The reference service it "
+                    "starts (unless --target) signs checkpoints of its audit trail, when the catalog's audit "
+                    "feature is on, into the state directory's audit-checkpoints/ with a key made there once "
+                    "(audit-checkpoint.key, mode 0600; .pub to verify); up and status say where. Your own "
+                    "service (--target) signs its own, or not.")
+    catalog_arg(up)
+    state_arg(up)
+    up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
+                    help="your service to scrape (repeatable), e.g. 127.0.0.1:8000; the reference service and "
+                         "provider simulator are then not started. One whose /metrics does not answer within 3 s "
+                         "is named in a warning (the stack starts anyway)")
+    up.add_argument("--no-services", action="store_true",
+                    help="do not start the provider simulator and reference service (scrape only --target)")
+    up.add_argument("--faults", action="store_true",
+                    help="let drills inject faults into the provider simulator and the service (off by default)")
+    up.add_argument("--remote-write", action="append", default=[], metavar="URL",
+                    help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
+                         "Thanos Receive endpoint")
+    up.add_argument("--fast", action="store_true",
+                    help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
+                         "default is production-like 15 s")
+    up.add_argument("--time-factor", type=float, default=1.0, metavar="F",
+                    help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
+                         "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default 1)")
+    up.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
+                    help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and "
+                         "answers queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
+    up.add_argument("--ha", action="store_true",
+                    help="production's shape: two Prometheus replicas running the same rules (external label "
+                         "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
+                         "loopback; a page still arrives, once, with one of each gone")
+    up.add_argument("--instances", type=int, default=1, metavar="N",
+                    help="run the reference service as N processes (1-16) sharing one ledger database, each its "
+                         "own scrape target (label instance), as production runs a service: one page per incident "
+                         "only if every rule aggregates instance away. Instance 0 alone runs reconciliation and "
+                         "the audit check. On the default SQLite file the instances take turns at its write lock "
+                         "(writers serialize); give --db-url for PostgreSQL (default 1)")
+    up.add_argument("--db-url", metavar="URL",
+                    help="the reference service's ledger database (SQLAlchemy URL), e.g. "
+                         "postgresql+psycopg://user@127.0.0.1:5432/ledger; default: a SQLite file in the state "
+                         "directory")
+    up.add_argument("--postgres", action="store_true",
+                    help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger "
+                         "instead of the SQLite file: what several --instances share in production. Deleted by "
+                         "`moneypath down`")
+    down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
+    state_arg(down)
+    status = commands.add_parser("status", help="health and URL of each part of the local stack",
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets; "
+                                             "for the reference service, where its audit checkpoints go and "
+                                             "the newest seq signed.")
+    state_arg(status)
+    for command in (up, down, status):
+        command.set_defaults(run=_stack)
+
+
+def _state_flag(args) -> str:
+    default = os.environ.get("MONEYPATH_STATE_DIR", ".moneypath")
+    return "" if args.state_dir == default else f" --state-dir {args.state_dir}"
+
+
+def _stack(args) -> int:
+    from moneypath.stack import local as stack
+
+    state_dir = Path(args.state_dir)
+    try:
+        if args.command == "up":
+            if args.time_factor < 1:
+                print("moneypath: --time-factor must be at least 1", file=sys.stderr)
+                return EXIT_USAGE
+            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
+                             time_factor=args.time_factor,
+                             remote_write=args.remote_write, faults=args.faults,
+                             services=not (args.no_services or args.target),  # a --target is your service
+                             ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
+                             postgres=args.postgres)
+            print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
+                  f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
+            if args.engine == "vm":
+                print(f"engine vm: VictoriaMetrics answers the Prometheus API at {state.url('victoriametrics')}; "
+                      f"vmalert {state.url('vmalert')} evaluates the rules")
+            if args.instances > 1 and state.service_urls():
+                print(f"{args.instances} instances of the reference service on one database: "
+                      f"{', '.join(state.service_urls())}")
+            if state.audit_checkpoints:
+                print(f"audit checkpoints: the service signs its audit chain into {state.audit_checkpoints} (key "
+                      f"{state.audit_key.removesuffix('.pub')}.key, made once); check the ledger against them: "
+                      f"{state.audit_verify_command()}")
+            if args.ha:
+                print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
+                      f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
+            # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service.
+            for target, reason in stack.unanswered_targets(args.target):
+                print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
+                      "of it is scraped until it does; is the service running, and is --target its host:port?",
+                      file=sys.stderr)
+            return 0
+        if args.command == "down":
+            if not stack.down(state_dir):
+                print(f"nothing running from {state_dir} (a stack started with --state-dir DIR stops with "
+                      "`moneypath down --state-dir DIR`)")
+            return 0
+        rows = stack.status(state_dir)
+        if not rows:
+            print(f"nothing running from {state_dir}")
+            return 1
+        for name, url, ok, detail in rows:
+            print(f"{name:<15} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
+        return 0 if all(ok for _, _, ok, _ in rows) else 1
+    except stack.StackError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return 1
