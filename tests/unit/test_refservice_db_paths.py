@@ -245,3 +245,15 @@ def test_the_service_process_freezes_what_start_up_built_and_collects_the_young_
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_payment_ids_sort_by_creation_so_the_indexes_keyed_by_them_grow_at_their_right_edge():
+    from moneypath.reference.refservice.payments import new_id
+
+    ids = []
+    for _ in range(5):
+        ids.append(new_id("pay"))
+        time.sleep(0.002)  # a new millisecond
+    assert ids == sorted(ids)
+    assert all(len(i) == len("pay_") + 24 and int(i[4:], 16) >= 0 for i in ids)
+    assert len({new_id("pay") for _ in range(10_000)}) == 10_000  # the same millisecond: the random half differs

@@ -8,7 +8,7 @@ Ledger accounts: `provider_receivable:<provider>` (what a provider owes us for c
 from __future__ import annotations
 
 import time
-import uuid
+import secrets
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
@@ -41,7 +41,11 @@ AUDITED = ("kind", "state", "provider", "method", "amount_minor", "refunded_mino
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+    """`prefix_` + 12 hex digits of the time in ms + 12 random: ids that sort by creation, so every index keyed
+    by a payment (its own, the ledger's, the audit trail's, the reservations') grows at its right edge and its
+    hot pages stay few and cached; random ids write into pages all over each growing index. 48 random bits per
+    millisecond keep a collision out of reach."""
+    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 def create(conn: Connection, *, principal: str, kind: str, state: str, provider: str, method: str,
