@@ -112,7 +112,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
 
     monkeypatch.setattr(runner, "start_stack", start_stack)
     monkeypatch.setattr(runner, "running_stack", lambda state_dir: None)
-    monkeypatch.setattr("moneypath.cli.loadtest._close_target", lambda target: None)
+    monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):

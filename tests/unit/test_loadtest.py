@@ -882,8 +882,7 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
 @pytest.fixture
 def no_run(monkeypatch):
     """Nothing is started: opening the target is recorded, `runner.run` is whatever a test sets."""
-    from moneypath.cli import loadtest as lt_cli
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import runner, targets
 
     opened = []
 
@@ -891,8 +890,8 @@ def no_run(monkeypatch):
         opened.append(args)
         return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 
-    monkeypatch.setattr(lt_cli, "_open_target", open_target)
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "open_target", open_target)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     return opened
 
 

@@ -94,11 +94,11 @@ def test_the_harness_plugin_defines_no_user_and_imports_the_harness():
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The real _open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
-    from moneypath.cli import loadtest as lt_cli
+    """The real open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
+    from moneypath.loadtest import targets
 
     runs = []
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):

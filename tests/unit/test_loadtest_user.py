@@ -460,10 +460,10 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
 
 
 def test_a_faultproxy_scenario_without_faultproxy_is_exit_2(tmp_path, capsys, monkeypatch):
-    from moneypath.cli import loadtest as lt_cli
+    from moneypath.loadtest import targets
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
     code = cli.main(["loadtest", "komoju_slow", "--catalog", str(FOREIGN / "moneypath.yaml"), "--locustfile",
                      str(FOREIGN / "locustfile.py"), "--host", "http://127.0.0.1:9", "--no-auth", "--no-prometheus",
