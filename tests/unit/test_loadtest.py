@@ -19,11 +19,9 @@ from moneypath import cli
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, scenarios, stats, usl
 from moneypath.loadtest.exporter import registry_for
-from moneypath.loadtest.locustfiles import REFERENCE as SHIPPED_LOCUSTFILE
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.protocol.tokens import MAX_LIFETIME_S, verify
 from tests import conftest
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -1223,7 +1221,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     monkeypatch.setattr(runner, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
-                     str(FOREIGN_DIR / "scenarios.yaml"), "--out", str(tmp_path / "out")])
+                     str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
+                     str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 1
     assert err.splitlines() == ["BREACH: the ledger was out of balance by up to KWD 1.250 during the run"]

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from tests.foreign.harness import LATENCY_SLO
 
 FOREIGN = ROOT / "tests" / "foreign"
-SHIPPED = ROOT / "src" / "moneypath" / "loadtest" / "locustfiles"
+SHIPPED = ROOT / "loadtests"
 PLAIN = '''from locust import HttpUser, task
 
 
@@ -42,7 +42,7 @@ def plain(tmp_path) -> Path:
 
 
 def test_a_locustfile_knows_moneypath_only_when_it_imports_it(tmp_path, plain):
-    assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "reference.py")
+    assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "locustfile.py")
     assert not launch.knows_moneypath(plain)
     for text, knows in (("import moneypath.loadtest.user\n", True), ("from moneypath import loadtest\n", True),
                         ("from moneypath.loadtest.user import PaymentUser as P\n", True),

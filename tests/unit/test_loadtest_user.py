@@ -14,9 +14,8 @@ import yaml
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios, stats
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.protocol.correlation import HEADER
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
 FOREIGN = ROOT / "tests" / "foreign"
 

@@ -144,8 +144,9 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="Locust worker processes beside the master, on loopback (default 0: one local process)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
     p.add_argument("--locustfile", metavar="FILE", type=Path,
-                   help="your own locustfile (the contract is below); default: the reference service's, shipped "
-                        "with moneypath")
+                   help="your own locustfile (the contract is below); default: loadtests/locustfile.py beside the "
+                        "catalog, where `moneypath init` writes one (in moneypath's repository: the reference "
+                        "service's)")
     p.add_argument("--scenario-file", metavar="FILE", type=Path,
                    help="scenario definitions (default: scenarios.yaml beside the locustfile)")
 

@@ -63,7 +63,7 @@ def prepare(options) -> Plan:
     c = load_catalog(options.catalog)
     try:
         gates.money_signals(c)
-        locustfile = inputs.locustfile(options.locustfile or runner.default_locustfile())
+        locustfile = inputs.locustfile(options.locustfile or inputs.default_locustfile(options.catalog))
         if not launch.knows_moneypath(locustfile):
             raise UsageError(launch.plain_refusals(locustfile, None, rate_given=False, closed_loop=True))
         sfile = scenarios.load(options.scenario_file or locustfile.parent / "scenarios.yaml", c)

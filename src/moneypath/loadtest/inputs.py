@@ -1,15 +1,26 @@
-"""What `moneypath loadtest` and `moneypath capacity` check before anything runs: the locustfile and the
-report's staging directory. Bad input is a `UsageError`: one line, exit 2."""
+"""What `moneypath loadtest` and `moneypath capacity` check before anything runs: the locustfile (by default the
+project's, beside the catalog) and the report's staging directory. Bad input is a `UsageError`: one line, exit 2."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from moneypath.loadtest import report
+from moneypath.scaffold.project import LOCUSTFILE
 
 
 class UsageError(Exception):
     """Bad input to a load-test command, found before Locust starts; the message is one line."""
+
+
+def default_locustfile(catalog: str | Path) -> Path:
+    """The project's locustfile: loadtests/locustfile.py beside the catalog, where `moneypath init` writes a
+    team's (and where moneypath's own repository keeps the reference service's); UsageError when it is not there."""
+    path = Path(catalog).parent / LOCUSTFILE
+    if not path.is_file():
+        raise UsageError(f"{path}: no locustfile beside the catalog {catalog}: pass --locustfile FILE "
+                         "(`moneypath init DIR` writes one)")
+    return path
 
 
 def locustfile(path: Path) -> Path:

@@ -51,13 +51,13 @@ def prepare(options) -> Plan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
     if options.workers and options.workers > MAX_WORKERS:
         raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
-                         "moneypath/loadtest/locustfiles/README.md)")
+                         "\"Distributed\" in moneypath's loadtests/README.md)")
     if options.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     c = load_catalog(options.catalog)
     try:
         gates.money_signals(c)
-        locustfile = inputs.locustfile(options.locustfile or runner.default_locustfile())
+        locustfile = inputs.locustfile(options.locustfile or inputs.default_locustfile(options.catalog))
         sfile = scenarios.load(options.scenario_file or locustfile.parent / "scenarios.yaml", c)
         scenario = sfile.get(options.scenario)
         if not launch.knows_moneypath(locustfile) and (
