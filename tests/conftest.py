@@ -15,6 +15,9 @@ from moneypath.instrument.signals import MoneyPath
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "moneypath.yaml"
+# the reference service's locustfile and scenarios: the project's loadtests/, as `moneypath init` lays it out
+SHIPPED_LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+SHIPPED_SCENARIOS = ROOT / "loadtests" / "scenarios.yaml"
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
 

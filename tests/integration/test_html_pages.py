@@ -274,7 +274,7 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
     from moneypath.loadtest.stats import history, load_entries, summarize
 
     c = load_catalog(CATALOG_PATH)
-    sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
+    sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
     scenario = sfile.get("checkout")
     work = tmp_path / "run" / "locust"
     work.mkdir(parents=True)
@@ -305,7 +305,7 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
     from moneypath.loadtest import capacity, capacity_report, scenarios
 
     c = load_catalog(CATALOG_PATH)
-    sfile = scenarios.load(scenarios.DEFAULT_FILE, c)
+    sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
     steps = [capacity.Step(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14,
                            concurrency=inflight, limit_reason=limit, goodput_rps=goodput, refused_rps=refused)
              for rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, inflight, limit, goodput,

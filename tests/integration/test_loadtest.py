@@ -28,10 +28,9 @@ from moneypath import cli
 from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
 from moneypath.loadtest import contract, scenarios, stats
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
-from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
 
 pytestmark = pytest.mark.integration
 SECRET = "loadtest-secret"
@@ -105,9 +104,9 @@ def secret_env(monkeypatch):
 
 
 def loadtest(mp: dict, out: Path, scenario: str, *args: str) -> int:
-    return cli.main(["loadtest", scenario, "--catalog", str(mp["catalog"]), "--host", mp["host"], "--providersim",
-                     mp["sim"], "--state-dir", str(mp["state_dir"]), "--out", str(out), "--reconcile-within", "30",
-                     *args])
+    return cli.main(["loadtest", scenario, "--catalog", str(mp["catalog"]), "--locustfile", str(SHIPPED_LOCUSTFILE),
+                     "--host", mp["host"], "--providersim", mp["sim"], "--state-dir", str(mp["state_dir"]), "--out",
+                     str(out), "--reconcile-within", "30", *args])
 
 
 def only_report(out: Path) -> Path:
@@ -280,7 +279,8 @@ def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, mo
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
         monkeypatch.delenv(name, raising=False)
     state_dir = tmp_path / "state"
-    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--state-dir", str(state_dir), "--out",
+    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--locustfile", str(SHIPPED_LOCUSTFILE),
+                     "--state-dir", str(state_dir), "--out",
                      str(tmp_path / "out"), "--start", "4", "--step", "8", "--max", "12", "--step-duration", "5",
                      "--current-rps", "2"])
     out, err = capsys.readouterr()
@@ -310,7 +310,8 @@ def test_capacity_measures_postgres_with_one_and_two_processes_beside_sqlite(gat
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
         monkeypatch.delenv(name, raising=False)
     state_dir = tmp_path / "state"
-    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--state-dir", str(state_dir), "--out",
+    code = cli.main(["capacity", "--catalog", str(gate_catalog), "--locustfile", str(SHIPPED_LOCUSTFILE),
+                     "--state-dir", str(state_dir), "--out",
                      str(tmp_path / "out"), "--start", "4", "--step", "8", "--max", "12", "--step-duration", "4",
                      "--current-rps", "2", "--saturation-users", "8", "--postgres", pg_url])
     out, err = capsys.readouterr()

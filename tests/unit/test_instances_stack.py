@@ -15,10 +15,9 @@ import yaml
 from moneypath import cli
 from moneypath.drills.load import Load, Mix
 from moneypath.loadtest import client, runner, scenarios
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
-from tests.conftest import CATALOG_PATH
+from tests.conftest import CATALOG_PATH, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 
 class FakeProcess:
@@ -112,7 +111,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
 
     monkeypatch.setattr(runner, "start_stack", start_stack)
     monkeypatch.setattr(runner, "running_stack", lambda state_dir: None)
-    monkeypatch.setattr("moneypath.cli.loadtest._close_target", lambda target: None)
+    monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):
@@ -121,7 +120,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
     assert asked == [3]
     ((spec, target),) = runs
     _, env = runner.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
-                                      runner.default_locustfile())
+                                      SHIPPED_LOCUSTFILE)
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
     settings = client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok",

@@ -19,11 +19,9 @@ from moneypath import cli
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, scenarios, stats, usl
 from moneypath.loadtest.exporter import registry_for
-from moneypath.loadtest.locustfiles import REFERENCE as SHIPPED_LOCUSTFILE
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.protocol.tokens import MAX_LIFETIME_S, verify
 from tests import conftest
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -882,8 +880,7 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
 @pytest.fixture
 def no_run(monkeypatch):
     """Nothing is started: opening the target is recorded, `runner.run` is whatever a test sets."""
-    from moneypath.cli import loadtest as lt_cli
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import runner, targets
 
     opened = []
 
@@ -891,8 +888,8 @@ def no_run(monkeypatch):
         opened.append(args)
         return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 
-    monkeypatch.setattr(lt_cli, "_open_target", open_target)
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "open_target", open_target)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     return opened
 
 
@@ -1224,7 +1221,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     monkeypatch.setattr(runner, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
-                     str(FOREIGN_DIR / "scenarios.yaml"), "--out", str(tmp_path / "out")])
+                     str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
+                     str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 1
     assert err.splitlines() == ["BREACH: the ledger was out of balance by up to KWD 1.250 during the run"]

@@ -206,7 +206,7 @@ def test_a_short_run_skips_every_drift_gate_with_the_reason():
 
 def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_name(catalog):
     from moneypath.loadtest import scenarios
-    from moneypath.loadtest.locustfiles import SCENARIOS
+    from tests.conftest import SHIPPED_SCENARIOS as SCENARIOS
 
     spec = scenarios.load(SCENARIOS, catalog)
     assert spec.get("soak").drift is True

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from tests.foreign.harness import LATENCY_SLO
 
 FOREIGN = ROOT / "tests" / "foreign"
-SHIPPED = ROOT / "src" / "moneypath" / "loadtest" / "locustfiles"
+SHIPPED = ROOT / "loadtests"
 PLAIN = '''from locust import HttpUser, task
 
 
@@ -42,7 +42,7 @@ def plain(tmp_path) -> Path:
 
 
 def test_a_locustfile_knows_moneypath_only_when_it_imports_it(tmp_path, plain):
-    assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "reference.py")
+    assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "locustfile.py")
     assert not launch.knows_moneypath(plain)
     for text, knows in (("import moneypath.loadtest.user\n", True), ("from moneypath import loadtest\n", True),
                         ("from moneypath.loadtest.user import PaymentUser as P\n", True),
@@ -94,11 +94,11 @@ def test_the_harness_plugin_defines_no_user_and_imports_the_harness():
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The real _open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
-    from moneypath.cli import loadtest as lt_cli
+    """The real open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
+    from moneypath.loadtest import targets
 
     runs = []
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):

@@ -14,9 +14,8 @@ import yaml
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios, stats
-from moneypath.loadtest.locustfiles import SCENARIOS as SHIPPED_SCENARIOS
 from moneypath.protocol.correlation import HEADER
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
 FOREIGN = ROOT / "tests" / "foreign"
 
@@ -460,10 +459,10 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
 
 
 def test_a_faultproxy_scenario_without_faultproxy_is_exit_2(tmp_path, capsys, monkeypatch):
-    from moneypath.cli import loadtest as lt_cli
+    from moneypath.loadtest import targets
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
-    monkeypatch.setattr(lt_cli, "_close_target", lambda target: None)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
     code = cli.main(["loadtest", "komoju_slow", "--catalog", str(FOREIGN / "moneypath.yaml"), "--locustfile",
                      str(FOREIGN / "locustfile.py"), "--host", "http://127.0.0.1:9", "--no-auth", "--no-prometheus",

@@ -1,6 +1,7 @@
 """`moneypath loadtest SCENARIO` and `moneypath capacity`: commands added by `add_commands`.
 
-Both import Locust in subprocesses only; this module is safe on the main CLI's import path.
+Parse, call, print: the runs are moneypath.loadtest.session and .capacity_session, imported when a command
+runs; both start Locust in subprocesses only, so this module is safe on the main CLI's import path.
 Exit codes: 0 every gate passed, 1 a gate breached (one line per breach on stderr) or the
 run failed, 2 bad input (one line).
 """
@@ -9,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
-from moneypath.catalog import duration_seconds, load_catalog
+from moneypath.catalog import duration_seconds
 
 EXIT_BREACH = 1
 EXIT_USAGE = 2
@@ -54,10 +54,6 @@ your own locustfile (--locustfile FILE):
   in " (attempt)" and the client's final outcome is request type RETRIED; a refusal (503 or 429
   with Retry-After) is request type REFUSED (the overload gates judge them); CHECK entries are
   the client's idempotency replay checks."""
-
-
-class UsageError(Exception):
-    pass
 
 
 def _seconds(text: str) -> float:
@@ -148,8 +144,9 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="Locust worker processes beside the master, on loopback (default 0: one local process)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
     p.add_argument("--locustfile", metavar="FILE", type=Path,
-                   help="your own locustfile (the contract is below); default: the reference service's, shipped "
-                        "with moneypath")
+                   help="your own locustfile (the contract is below); default: loadtests/locustfile.py beside the "
+                        "catalog, where `moneypath init` writes one (in moneypath's repository: the reference "
+                        "service's)")
     p.add_argument("--scenario-file", metavar="FILE", type=Path,
                    help="scenario definitions (default: scenarios.yaml beside the locustfile)")
 
@@ -269,300 +266,52 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _staging(out: str, prefix: str) -> tuple[Path, Path]:
-    """The report's staging directory under --out, made before anything runs; UsageError when it cannot be."""
-    from moneypath.loadtest import report
-
-    try:
-        return report.staging_dir(Path(out), prefix)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create a report directory there ({exc.strerror or exc})") from None
-
-
-def _keep_failed(tmp: Path, final: Path) -> Path | None:
-    """A failed run's staging directory: renamed to <final>-failed when it holds anything (Locust's
-    logs), so that what an error message points at still exists; removed when empty."""
-    from moneypath.loadtest import report
-
-    try:
-        if not any(tmp.iterdir()):
-            report.discard(tmp)
-            return None
-        return report.publish(tmp, report.unused_path(final.with_name(final.name + "-failed")))
-    except OSError:
-        return tmp if tmp.exists() else None
-
-
-def _stopped(exc: BaseException, tmp: Path, final: Path) -> None:
-    """An unexpected stop (Ctrl-C, a bug): keep what the run wrote and say where."""
-    kept = _keep_failed(tmp, final)
-    if kept is not None:
-        print(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}", file=sys.stderr)
-
-
-def _failed(exc: Exception, tmp: Path, final: Path) -> str:
-    """The one-line error of a failed run, naming where its logs were kept."""
-    kept = _keep_failed(tmp, final)
-    message = str(exc)
-    if kept is None:
-        return message
-    if str(tmp) in message:
-        return message.replace(str(tmp), str(kept))
-    return f"{message} (logs: {kept})"
-
-
-def _open_target(c, args, exporter_port: int, locustfile: Path | None = None):
-    """(target, owned): the service given, the stack running from --state-dir, or a fresh stack. A locustfile
-    that knows nothing of moneypath sends its own headers: it needs no token, and gets one only if there is one."""
-    from moneypath.loadtest import launch, runner
-
-    state_dir = Path(args.state_dir)
-    if args.token and args.no_auth:
-        raise UsageError("--token and --no-auth: choose one")
-    if args.host is None and runner.running_stack(state_dir) is None:
-        if args.prometheus or args.providersim or args.faultproxy or args.no_auth or args.token:
-            raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
-        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, _say,
-                                    instances=getattr(args, "instances", 1))
-    else:
-        if getattr(args, "instances", 1) > 1:
-            raise UsageError("--instances starts a stack of that many instances: leave out --host, or stop the "
-                             "running stack (whose own instances are used as they are)")
-        try:
-            env = {**os.environ, "MONEYPATH_TOKEN": args.token} if args.token else None
-            target = runner.existing_target(state_dir, args.host, args.prometheus, args.providersim, env=env,
-                                            faultproxy=args.faultproxy, auth=not args.no_auth,
-                                            need_token=locustfile is None or launch.knows_moneypath(locustfile))
-        except runner.LoadTestError as exc:
-            raise UsageError(str(exc)) from None
-        if target.prometheus is None and not args.no_prometheus:
-            gates = "duplicate-charge, ledger" + (" and reconciliation" if c.enabled("reconciliation") else "")
-            raise UsageError(f"no Prometheus scrapes {target.host}: the {gates} gates need one: pass "
-                             "--prometheus URL, or --no-prometheus to judge without them")
-        if not args.no_prometheus:
-            runner.add_exporter_target(target, exporter_port)
-    if args.no_prometheus:
-        target.prometheus = None
-    return target
-
-
-def _close_target(target) -> None:
-    from moneypath.loadtest import runner
-    from moneypath.stack import local as stack
-
-    if target is None:
-        return
-    runner.remove_exporter_target(target)
-    if target.owned:
-        stack.down(target.state_dir, progress=lambda *_: None)
-
-
-def _locustfile(path: Path) -> Path:
-    if not path.is_file():
-        raise UsageError(f"{path}: locustfile not found")
-    if path.suffix != ".py":
-        raise UsageError(f"{path}: a locustfile is a Python file (.py)")
-    if "," in str(path.resolve()):  # Locust's -f splits on commas (moneypath adds its harness that way)
-        raise UsageError(f"{path}: Locust cannot load a locustfile whose path has a comma; rename or move it")
-    return path
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import gates, launch, report, runner, scenarios
-    from moneypath.stack import local as stack
+    from moneypath.loadtest import drift, inputs, report, session
 
     try:
-        if args.workers and args.workers > 64:
-            raise UsageError("--workers: at most 64 on one machine (for several machines see "
-                             "moneypath/loadtest/locustfiles/README.md)")
-        if args.prometheus and args.no_prometheus:
-            raise UsageError("--prometheus and --no-prometheus: choose one")
-        c = load_catalog(args.catalog)
-        gates.money_signals(c)
-        locustfile = _locustfile(args.locustfile or runner.default_locustfile())
-        sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
-        scenario = sfile.get(args.scenario)
-        if not launch.knows_moneypath(locustfile) and (
-                refused := launch.plain_refusals(locustfile, scenario, args.rate is not None)):
-            raise UsageError(refused)
-        runner.check_overload(scenario, scenarios.duration_of(sfile, scenario, args.duration))
-        baseline = runner.load_result(args.baseline) if args.baseline else None
-        tmp, final = _staging(args.out, f"loadtest-{args.scenario}")  # last: nothing after it can fail
-    except (UsageError, scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
-        print(f"moneypath: {exc}", file=sys.stderr)
+        plan = session.prepare(args)
+    except inputs.UsageError as exc:
+        _warn(f"moneypath: {exc}")
         return EXIT_USAGE
-    spec = runner.RunSpec(args.scenario, args.rate, args.users, args.duration, args.workers, args.reconcile_within,
-                          args.scenario_file, locustfile, require_prometheus=not args.no_prometheus)
-    target = None
     try:
-        exporter_port = stack.free_port()
-        target = _open_target(c, args, exporter_port, locustfile)
-        if missing := runner.missing_fault_api(scenario, target):
-            raise UsageError(missing)
-        outcome = runner.run(c, spec, target, tmp / "locust", exporter_port, _say)
-        result = runner.result_dict(c, outcome, target)
-        thr = gates.thresholds(c, args.reconcile_within)
-        result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
-        if outcome.drift is not None:
-            result["drift"] = outcome.drift.to_dict()
-        if outcome.overload is not None:
-            result["overload"] = outcome.overload.to_dict()
-        if baseline is not None:
-            extra = gates.compare(result, baseline, gates.Tolerances(args.p99_tolerance, args.rps_tolerance))
-            result["gates"] += [gt.to_dict() for gt in extra]
-            result["baseline"] = str(args.baseline)
-        result["breaches"] = [gt["reason"] for gt in result["gates"] if gt["status"] == gates.FAIL]
-        result["passed"] = not result["breaches"]
-        report.render(result, outcome.ticks, outcome.service_series, tmp)
-        final = report.publish(tmp, final)
-    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else 1
-    except BaseException as exc:
-        _stopped(exc, tmp, final)
-        raise
-    finally:
-        _close_target(target)
-    for line in report.gate_table(result["gates"]):
+        run = session.execute(plan, _say, _warn)
+    except session.RunFailed as exc:
+        _warn(f"moneypath: {exc}")
+        return exc.exit_code
+    for line in report.gate_table(run.result["gates"]):
         _say(line)
-    if outcome.drift is not None:
-        from moneypath.loadtest import drift
-
-        for line in drift.summary_lines(outcome.drift):
+    if run.outcome.drift is not None:
+        for line in drift.summary_lines(run.outcome.drift):
             _say(line)
-    _say(f"report: {final / 'report.html'} (and report.md, result.json)")
-    for line in result["breaches"]:
-        print(f"BREACH: {line}", file=sys.stderr)
-    features_off = "".join(f"; skipped: {line}" for line in gates.feature_skips(result["gates"]))
-    if result["passed"] and args.no_prometheus:
-        skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
-                   and gt["reason"] == runner.NOT_JUDGED]
-        _say(f"{args.scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
-             f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
-        return 0
-    if result["passed"]:
-        _say(f"{args.scenario}: every gate passed{features_off}")
-        return 0
-    _say(f"{args.scenario}: FAILED: {len(result['breaches'])} of {len(result['gates'])} gates breached{features_off}")
-    return EXIT_BREACH
-
-
-def _check_postgres(url: str) -> None:
-    """Before minutes of load: the --postgres database answers (UsageError, one line, if not)."""
-    import sqlalchemy
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-
-    if not url.startswith("postgresql"):
-        raise UsageError(f"--postgres {url}: expected a postgresql+psycopg://... URL")
-    try:
-        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except (ArgumentError, NoSuchModuleError) as exc:
-        raise UsageError(f"--postgres {url}: {str(exc).splitlines()[0]}") from None
-    except DBAPIError as exc:
-        raise UsageError(f"--postgres: cannot connect: {str(exc.orig).splitlines()[0]}") from None
-
-
-def _climb(c, args, target, steps, locustfile, work, exporter_port, label: str = "", climb_too: bool = True,
-           single_writer: bool = False):
-    """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
-    from moneypath.loadtest import capacity, capacity_run
-
-    climb = capacity_run.Climb(c, target, args.step_duration, args.workers, locustfile, args.scenario_file, work,
-                               exporter_port, _say, require_prometheus=not args.no_prometheus,
-                               service_pids=args.service_pid, single_writer=single_writer)
-    if label:
-        _say(label)
-    saturation = climb.saturation(args.saturation_users)
-    if not climb_too:
-        return saturation, []
-    rates = steps if steps is not None else capacity.auto_rates(saturation.achieved_rps)
-    return saturation, climb.climb(rates, confirm=not args.no_confirm, extend=steps is None)
-
-
-def _postgres_run(c, args, locustfile, work, exporter_port, steps: list[float] | None) -> dict:
-    """The same service on PostgreSQL: a saturation probe with one process, then the climb with N (the
-    same explicit steps, or automatic ones from its own saturation)."""
-    from moneypath.loadtest import runner
-
-    state = Path(args.state_dir) / "loadtest-postgres"
-    target = runner.start_stack(c, state, exporter_port, _say, db_url=args.postgres, service_workers=1)
-    try:
-        one, _ = _climb(c, args, target, None, locustfile, work / "postgres-1", exporter_port,
-                        "PostgreSQL, 1 service process:", climb_too=False)
-    finally:
-        _close_target(target)
-    target = runner.start_stack(c, state, exporter_port, _say, db_url=args.postgres,
-                                service_workers=args.postgres_workers)
-    try:
-        many, measured = _climb(c, args, target, steps, locustfile, work / f"postgres-{args.postgres_workers}",
-                                exporter_port, f"PostgreSQL, {args.postgres_workers} service processes:")
-    finally:
-        _close_target(target)
-    return {"database": "postgresql", "workers": args.postgres_workers, "one": one, "many": many, "steps": measured}
+    _say(f"report: {run.final / 'report.html'} (and report.md, result.json)")
+    for line in run.result["breaches"]:
+        _warn(f"BREACH: {line}")
+    _say(session.verdict(run.result, args.scenario, args.no_prometheus))
+    return 0 if run.result["passed"] else EXIT_BREACH
 
 
 def _capacity(args) -> int:
-    from moneypath.loadtest import capacity, capacity_report, gates, launch, report, runner, scenarios
-    from moneypath.stack import local as stack
+    from moneypath.loadtest import capacity_report, capacity_session, inputs, session
 
     try:
-        if args.prometheus and args.no_prometheus:
-            raise UsageError("--prometheus and --no-prometheus: choose one")
-        steps = None  # automatic: from the saturation throughput
-        if any(v is not None for v in (args.start, args.step, args.max_rate)):
-            start, step, top = args.start or 20.0, args.step or 20.0, args.max_rate or 300.0
-            if start > top:
-                raise UsageError(f"--start {start:g} is above --max {top:g}")
-            try:
-                steps = capacity.step_rates(start, step, top)
-            except capacity.TooManySteps as exc:
-                raise UsageError(str(exc)) from None
-        if args.postgres and (args.host or runner.running_stack(Path(args.state_dir)) is not None):
-            raise UsageError("--postgres measures stacks that capacity starts itself: leave out --host and stop "
-                             f"the stack in {args.state_dir}")
-        if args.postgres:
-            _check_postgres(args.postgres)
-        c = load_catalog(args.catalog)
-        gates.money_signals(c)
-        locustfile = _locustfile(args.locustfile or runner.default_locustfile())
-        if not launch.knows_moneypath(locustfile):
-            raise UsageError(launch.plain_refusals(locustfile, None, rate_given=False, closed_loop=True))
-        sfile = scenarios.load(args.scenario_file or locustfile.parent / "scenarios.yaml", c)
-        sfile.get(capacity.SCENARIO)
-        tmp, final = _staging(args.out, "capacity")  # last: nothing after it can fail
-    except (UsageError, scenarios.ScenarioError, gates.SignalError) as exc:
-        print(f"moneypath: {exc}", file=sys.stderr)
+        plan = capacity_session.prepare(args)
+    except inputs.UsageError as exc:
+        _warn(f"moneypath: {exc}")
         return EXIT_USAGE
-    target = None
     try:
-        exporter_port = stack.free_port()
-        target = _open_target(c, args, exporter_port)
-        database = "sqlite" if target.owned else "unknown"
-        saturation, measured = _climb(c, args, target, steps, locustfile, tmp, exporter_port,
-                                      single_writer=database == "sqlite")
-        compare = None
-        if args.postgres:
-            _close_target(target)
-            compare = _postgres_run(c, args, locustfile, tmp, exporter_port, steps)
-        result = capacity.plan(c, sfile, measured, args.current_rps, args.utilization, saturation=saturation,
-                               database=database, compare=compare)
-        capacity_report.render(result, tmp)
-        final = report.publish(tmp, final)
-    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        print(f"moneypath: {_failed(exc, tmp, final)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else 1
-    except BaseException as exc:
-        _stopped(exc, tmp, final)
-        raise
-    finally:
-        _close_target(target)
+        result, final = capacity_session.execute(plan, _say, _warn)
+    except session.RunFailed as exc:
+        _warn(f"moneypath: {exc}")
+        return exc.exit_code
     for line in capacity_report.table_lines(result):
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
     if result["knee"] is None:
-        print("moneypath: no step met the gates, so there is no knee: start lower (--start)", file=sys.stderr)
+        _warn("moneypath: no step met the gates, so there is no knee: start lower (--start)")
         return 1
     return 0

@@ -1,9 +1,10 @@
 """Load tests that gate a release (`moneypath loadtest`) and a capacity and cost plan (`moneypath capacity`).
 
-The Locust side: `user.PaymentUser`, the base class of every locustfile (a team's own, and the
-shipped `locustfiles/reference.py` for the reference service), its Locust-free body `client`, and
-`harness` (Locust options, the scenario shape, faults, the exporter hook). What both sides share:
-scenario files (`scenarios`), the request-name contract (`contract`), fault calls (`faults`).
-What judges a run: runner, stats, observe, gates, report, capacity. Nothing here imports Locust or
+The Locust side: `user.PaymentUser`, the base class of every locustfile (a team's own in its project's
+loadtests/, the reference service's in moneypath's), its Locust-free body `client`, and `harness`
+(Locust options, the scenario shape, faults, the exporter hook; `locustfiles/moneypath_harness.py`
+loads it). What both sides share: scenario files (`scenarios`), the request-name contract
+(`contract`), fault calls (`faults`). What runs and judges a command: session and capacity_session
+(inputs, targets), runner, stats, observe, gates, report, capacity. Nothing here imports Locust or
 gevent at import time: only a Locust process imports `user`, `harness`, `exporter` and a locustfile.
 """

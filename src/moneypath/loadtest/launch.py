@@ -23,7 +23,7 @@ from pathlib import Path
 
 from moneypath.loadtest import locustfiles
 
-PLUGIN = locustfiles.HERE / "moneypath_harness.py"
+PLUGIN = locustfiles.HARNESS
 
 # harness option (its argparse dest) -> the environment variable that sets it
 ENV = {

@@ -15,7 +15,7 @@ from pathlib import Path
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
-from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the CLI's names for them
+from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the commands' names for them
 from moneypath.loadtest import drift as dr
 from moneypath.loadtest.gates import feature_skips
 
@@ -28,6 +28,29 @@ def staging_dir(out: Path, prefix: str) -> tuple[Path, Path]:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     final = unused_path(out / f"{prefix}-{stamp}")
     return doc.stage(final, ".partial"), final
+
+
+def keep_failed(tmp: Path, final: Path) -> Path | None:
+    """A failed run's staging directory: renamed to <final>-failed when it holds anything (Locust's
+    logs), so that what an error message points at still exists; removed when empty."""
+    try:
+        if not any(tmp.iterdir()):
+            discard(tmp)
+            return None
+        return publish(tmp, unused_path(final.with_name(final.name + "-failed")))
+    except OSError:
+        return tmp if tmp.exists() else None
+
+
+def failure_message(exc: Exception, tmp: Path, final: Path) -> str:
+    """The one-line error of a failed run, naming where its logs were kept."""
+    kept = keep_failed(tmp, final)
+    message = str(exc)
+    if kept is None:
+        return message
+    if str(tmp) in message:
+        return message.replace(str(tmp), str(kept))
+    return f"{message} (logs: {kept})"
 
 
 def gate_table(gates: list[dict]) -> list[str]:

@@ -1,8 +1,8 @@
 """Run Locust headless for one scenario (master + N workers on loopback, or one local process),
 show progress, and judge the run: `moneypath loadtest` and each step of `moneypath capacity`.
 
-Locust runs in subprocesses (`python -m locust -f <locustfile> ...`, by default the shipped
-moneypath/loadtest/locustfiles/reference.py): gevent's monkey-patching stays out of this process.
+Locust runs in subprocesses (`python -m locust -f <locustfile> ...`, by default the project's
+loadtests/locustfile.py): gevent's monkey-patching stays out of this process.
 Progress comes from the master's per-second stats history file; the final figures from its JSON
 stats.
 """
@@ -25,7 +25,7 @@ import yaml
 from moneypath._common import atomic
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
-from moneypath.loadtest import drift_run, faults, launch, locustfiles, overload, scenarios
+from moneypath.loadtest import drift_run, faults, launch, overload, scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
@@ -39,11 +39,6 @@ MIN_RECOVERY_S = 5.0  # an overload run judges at least this long after its reco
 
 class LoadTestError(Exception):
     """The run could not be made (not a gate breach); one line."""
-
-
-def default_locustfile() -> Path:
-    """The shipped locustfile for the reference service (package data, wherever moneypath is installed)."""
-    return locustfiles.REFERENCE
 
 
 @dataclass
@@ -70,7 +65,7 @@ class RunSpec:
     workers: int = 0
     reconcile_within_s: float = 60.0
     scenario_file: Path | None = None
-    locustfile: Path | None = None
+    locustfile: Path | None = None  # run() needs one; locust_invocation() is given its own
     only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
     require_prometheus: bool = True  # False (--no-prometheus): the gates that need it are skipped, not failed
     closed_loop: bool = False  # users send back to back, unpaced: the saturation throughput (capacity)
@@ -338,7 +333,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         judge: bool = True, meter=None) -> RunOutcome:
     """Run one scenario against `target`, then judge it. Locust artifacts go to `work`. A `meter`
     (resources.CpuMeter) measures CPU from Locust's start to its end, Locust's own processes included."""
-    locustfile = (spec.locustfile or default_locustfile()).resolve()
+    locustfile = spec.locustfile.resolve()
     scenario_file = (spec.scenario_file or locustfile.parent / "scenarios.yaml").resolve()
     try:
         sfile = scenarios.load(scenario_file, c)

@@ -1,4 +1,4 @@
-"""Scenario files (the shipped one: moneypath/loadtest/locustfiles/scenarios.yaml) and the load
+"""Scenario files (the reference service's: loadtests/scenarios.yaml, beside its locustfile) and the load
 shape they describe.
 
 Pure: no Locust, no I/O beyond reading the file. The Locust side (moneypath.loadtest.harness and
@@ -20,12 +20,10 @@ from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.check.drill_files import fault_specs
-from moneypath.loadtest import locustfiles
 from moneypath.loadtest.contract import ACTIONS, latency_slo
 from moneypath.protocol.fault_specs import WHERE
 from moneypath.protocol.faults import FaultError, Faults
 
-DEFAULT_FILE = locustfiles.SCENARIOS
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
               "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened",
               "drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment")
@@ -148,10 +146,10 @@ class ScenarioFile(_Model):
         return self.scenarios[name]
 
 
-def load(path: str | Path | None = None, catalog: Catalog | None = None) -> ScenarioFile:
+def load(path: str | Path, catalog: Catalog | None = None) -> ScenarioFile:
     """Read and validate a scenario file; with a catalog, also check providers and currencies exist there
     and that no payout traffic is asked of a catalog whose payouts feature is off."""
-    path = Path(path) if path else DEFAULT_FILE
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,11 +1,9 @@
-"""The locustfile and scenario file moneypath ships: `reference.py` loads the reference payment
-service; `scenarios.yaml` defines its scenarios. Locust runs a locustfile by path (`locust -f`),
-so these are package data found from here, never from the working directory.
-See README.md here for the scenarios, the gates and a team's own locustfile.
+"""The locustfile moneypath adds to every run: `moneypath_harness.py` (see moneypath.loadtest.launch). Locust
+loads a locustfile by path and puts its directory on sys.path, so it lives in a directory of its own, found
+from here wherever moneypath is installed. The reference service's locustfile and scenarios are a project's,
+in loadtests/ beside the catalog, as `moneypath init` writes them for a team.
 """
 
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REFERENCE = HERE / "reference.py"
-SCENARIOS = HERE / "scenarios.yaml"
+HARNESS = Path(__file__).resolve().parent / "moneypath_harness.py"

@@ -1,9 +1,9 @@
-"""Locust load for moneypath's reference payment service (moneypath.reference.refservice), the
-default of `moneypath loadtest`. Its scenarios are in scenarios.yaml beside this file (checkout,
-peak, spike, soak, overload, retry_storm, slow_provider, healthz); see README.md here.
+"""Locust load for moneypath's reference payment service (moneypath.reference.refservice): this
+repository's project's locustfile, where `moneypath init` writes a team's, so `moneypath loadtest`
+run here finds it beside the catalog. Its scenarios are in scenarios.yaml beside this file
+(checkout, peak, spike, soak, overload, retry_storm, slow_provider, healthz); see README.md here.
 
-    locust -f $(python -c 'import moneypath.loadtest.locustfiles as l; print(l.REFERENCE)') \\
-        --state-dir .moneypath --scenario checkout --rate 20 --headless
+    locust -f loadtests/locustfile.py --state-dir .moneypath --scenario checkout --rate 20 --headless
 
 Everything but the service's API comes from moneypath.loadtest.user.PaymentUser: request names,
 headers, retries, the mix, the shape, faults and the exporter. Credentials: --token or

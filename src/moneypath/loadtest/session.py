@@ -1,0 +1,138 @@
+"""One `moneypath loadtest SCENARIO`, from its options to a published, judged report: `prepare` checks the
+input before anything starts (UsageError), `execute` opens the target, runs Locust, judges the run against
+the gates (and a baseline) and writes the report (RunFailed), `verdict` is its last line.
+
+`options` is the command's parsed options: those of targets.open_target, and scenario, rate, users,
+duration, workers, reconcile_within, locustfile, scenario_file, baseline, p99_tolerance, rps_tolerance,
+out and catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from moneypath.catalog import Catalog, load_catalog
+from moneypath.loadtest import gates, inputs, launch, report, runner, scenarios, targets
+from moneypath.loadtest.inputs import UsageError
+from moneypath.stack import local as stack
+
+MAX_WORKERS = 64  # local processes; beyond one machine, Locust's own master and workers
+
+
+class RunFailed(Exception):
+    """The run could not be made or judged (not a gate breach); one line naming where its logs were kept."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Plan:
+    """A checked load test: nothing started yet but the report's staging directory."""
+    c: Catalog
+    options: object
+    locustfile: Path
+    scenario: scenarios.Scenario
+    baseline: dict | None
+    tmp: Path
+    final: Path
+
+
+@dataclass
+class Judged:
+    result: dict
+    outcome: runner.RunOutcome
+    final: Path  # the published report directory
+
+
+def prepare(options) -> Plan:
+    """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
+    if options.workers and options.workers > MAX_WORKERS:
+        raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
+                         "\"Distributed\" in moneypath's loadtests/README.md)")
+    if options.prometheus and options.no_prometheus:
+        raise UsageError("--prometheus and --no-prometheus: choose one")
+    c = load_catalog(options.catalog)
+    try:
+        gates.money_signals(c)
+        locustfile = inputs.locustfile(options.locustfile or inputs.default_locustfile(options.catalog))
+        sfile = scenarios.load(options.scenario_file or locustfile.parent / "scenarios.yaml", c)
+        scenario = sfile.get(options.scenario)
+        if not launch.knows_moneypath(locustfile) and (
+                refused := launch.plain_refusals(locustfile, scenario, options.rate is not None)):
+            raise UsageError(refused)
+        runner.check_overload(scenario, scenarios.duration_of(sfile, scenario, options.duration))
+        baseline = runner.load_result(options.baseline) if options.baseline else None
+    except (scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
+        raise UsageError(str(exc)) from None
+    tmp, final = inputs.staging(options.out, f"loadtest-{options.scenario}")  # last: nothing after it can fail
+    return Plan(c, options, locustfile, scenario, baseline, tmp, final)
+
+
+def execute(plan: Plan, say=print, warn=print) -> Judged:
+    """Run the plan and publish its report; RunFailed when it cannot (its logs kept, the stack it started
+    stopped). `warn` says where an interrupted run's logs are before the interruption goes on."""
+    o, tmp, final = plan.options, plan.tmp, plan.final
+    spec = runner.RunSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
+                          plan.locustfile, require_prometheus=not o.no_prometheus)
+    target = None
+    try:
+        exporter_port = stack.free_port()
+        target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
+        if missing := runner.missing_fault_api(plan.scenario, target):
+            raise UsageError(missing)
+        outcome = runner.run(plan.c, spec, target, tmp / "locust", exporter_port, say)
+        result = judge(plan, outcome, target)
+        report.render(result, outcome.ticks, outcome.service_series, tmp)
+        final = report.publish(tmp, final)
+    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
+        code = 2 if isinstance(exc, UsageError) else 1
+        raise RunFailed(report.failure_message(exc, tmp, final), code) from None
+    except BaseException as exc:
+        interrupted(exc, tmp, final, warn)
+        raise
+    finally:
+        targets.close_target(target)
+    return Judged(result, outcome, final)
+
+
+def interrupted(exc: BaseException, tmp: Path, final: Path, warn) -> None:
+    """An unexpected stop (Ctrl-C, a bug): keep what the run wrote and say where."""
+    kept = report.keep_failed(tmp, final)
+    if kept is not None:
+        warn(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}")
+
+
+def judge(plan: Plan, outcome: runner.RunOutcome, target: runner.Target) -> dict:
+    """The run's result.json: the runner's figures and gates, the thresholds, drift, overload, the baseline's
+    gates, the breaches and the verdict."""
+    o = plan.options
+    result = runner.result_dict(plan.c, outcome, target)
+    thr = gates.thresholds(plan.c, o.reconcile_within)
+    result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
+    if outcome.drift is not None:
+        result["drift"] = outcome.drift.to_dict()
+    if outcome.overload is not None:
+        result["overload"] = outcome.overload.to_dict()
+    if plan.baseline is not None:
+        extra = gates.compare(result, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        result["gates"] += [gt.to_dict() for gt in extra]
+        result["baseline"] = str(o.baseline)
+    result["breaches"] = [gt["reason"] for gt in result["gates"] if gt["status"] == gates.FAIL]
+    result["passed"] = not result["breaches"]
+    return result
+
+
+def verdict(result: dict, scenario: str, no_prometheus: bool) -> str:
+    """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
+    features_off = "".join(f"; skipped: {line}" for line in gates.feature_skips(result["gates"]))
+    if result["passed"] and no_prometheus:
+        skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
+                   and gt["reason"] == runner.NOT_JUDGED]
+        return (f"{scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
+                f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
+    if result["passed"]:
+        return f"{scenario}: every gate passed{features_off}"
+    return f"{scenario}: FAILED: {len(result['breaches'])} of {len(result['gates'])} gates breached{features_off}"
