@@ -49,7 +49,7 @@ bench-otel: setup
 	$(BIN)/python benchmarks/bench_otel_versions.py
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks loadtests
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -7,8 +7,8 @@ Ledger accounts: `provider_receivable:<provider>` (what a provider owes us for c
 
 from __future__ import annotations
 
-import time
 import secrets
+import time
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
