@@ -16,6 +16,8 @@ from moneypath.instrument.signals import MoneyPath
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "moneypath.yaml"
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+SECOND_TIER = ("integration", "timing")
 PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
 
 
@@ -29,23 +31,33 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tiers: everything under tests/integration, and any test using a real server fixture, is
-    `integration`; `make test` runs the rest first (the unit tier) and stops there on a failure."""
+    """The folder is the tier: every test under tests/integration is `integration` unless it is `timing`;
+    `make test` runs tests/unit first (the unit tier) and stops there on a failure. A test under tests/unit
+    marked for the second tier, or using a real server, stops the run: it belongs in tests/integration."""
+    misplaced = []
     for item in items:
-        if INTEGRATION_DIR in Path(str(item.fspath)).parents or PROCESS_FIXTURES & set(item.fixturenames):
-            item.add_marker(pytest.mark.integration)
+        parents = Path(str(item.fspath)).parents
+        if INTEGRATION_DIR in parents:
+            if not item.get_closest_marker("timing"):
+                item.add_marker(pytest.mark.integration)
+        elif UNIT_DIR in parents and (any(item.get_closest_marker(m) for m in SECOND_TIER)
+                                      or PROCESS_FIXTURES & set(item.fixturenames)):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError("second-tier tests under tests/unit, move them to tests/integration: "
+                                + ", ".join(misplaced))
 
 
 @pytest.fixture(autouse=True)
 def _unit_tests_start_no_process(request, monkeypatch):
-    """A unit test that starts a process (a server, `python -m`) fails: mark it `integration`. In the unit
-    tier promtool passes every PromQL it is given (our own checks still run); the integration tier runs
-    the real one, and tests of what promtool reports are marked `integration`."""
+    """A unit test that starts a process (a server, `python -m`) fails: move it to tests/integration. In the
+    unit tier promtool passes every PromQL it is given (our own checks still run); the integration tier runs
+    the real one, and tests of what promtool reports live there."""
     if request.node.get_closest_marker("integration"):
         return
 
     def refuse(*args, **kwargs):
-        raise AssertionError(f"{request.node.nodeid} starts a process: mark it integration")
+        raise AssertionError(f"{request.node.nodeid} starts a process: move it to tests/integration")
 
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
     monkeypatch.setattr("moneypath.check.promql.promtool_check_rules", lambda path, *options, cwd=None: (True, ""))

@@ -176,17 +176,6 @@ def test_risk_down_allows_small_payments_and_holds_large_ones(world):
     assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="hold") == 1
 
 
-@pytest.mark.timing  # asserts on wall-clock time: the second tier
-def test_slow_risk_times_out_into_the_fallback(world):
-    app, _, mp = world
-    call(app, "PUT", "/admin/faults/risk_latency", json={"extra_ms": 500}, headers=ADMIN)
-    started = time.perf_counter()
-    response = authorize(app, "slow-risk", amount=100)
-    assert response.json()["risk_decision"] == "allow"
-    assert time.perf_counter() - started < 0.45  # the 50 ms timeout, not the 500 ms risk latency
-    assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="allow") == 1
-
-
 # --- outbox ---------------------------------------------------------------------------------------------
 
 
