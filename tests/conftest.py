@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from benchmarks.processes import free_port, http_ok, stop_process, wait_for  # noqa: F401 - the tests import them from here
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
@@ -83,31 +81,6 @@ def mp(catalog):
     return MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
-    """Poll until predicate() is truthy (returned), or fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
-
-
-def http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL server on 127.0.0.1 for the session (moneypath.stack.pgserver); skips if none can run."""
@@ -149,16 +122,6 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     finally:
         os.chdir(before)
     return subprocess.CompletedProcess(["moneypath", *args], code, out.getvalue(), err.getvalue())
-
-
-def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within timeout_s: a test never leaves a process behind."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
 
 
 @pytest.fixture
