@@ -1,6 +1,6 @@
 """How the service reaches its database, where a unit test cannot show it: a writer holding SQLite's lock does not
 stall the event loop, and instances starting together on PostgreSQL create the schema once (the rest:
-tests/unit/test_refservice_db_paths.py)."""
+tests/unit/refservice/test_refservice_db_paths.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from moneypath.reference.refservice.db import make_engine
-from tests.unit.test_refservice_db_paths import WRITE, service  # noqa: F401 - service: a fixture
+from tests.unit.refservice.test_refservice_db_paths import WRITE, service  # noqa: F401 - service: a fixture
 
 
 @pytest.mark.timing  # asserts on wall-clock time; the other test here starts a PostgreSQL server

@@ -1,5 +1,5 @@
 """The reference service's optional domains, where wall-clock time is the point: a slow risk check times out
-into the fallback. The `timing` tier; the rest: tests/unit/test_refservice_domains.py."""
+into the fallback. The `timing` tier; the rest: tests/unit/refservice/test_refservice_domains.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.unit.test_refservice_domains import ADMIN, authorize, call, sample, world  # noqa: F401 - world: a fixture
+from tests.unit.refservice.test_refservice_domains import ADMIN, authorize, call, sample, world  # noqa: F401 - world: a fixture
 
 
 @pytest.mark.timing

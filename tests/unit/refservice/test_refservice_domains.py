@@ -22,7 +22,7 @@ from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
 from moneypath.reference.refservice.risk import RiskPolicy
 from moneypath.reference.signing import secrets_by_provider
-from tests.unit.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
+from tests.unit.refservice.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
 
 ACME_HOOK = secrets_by_provider(["acme"], b"hook", {})["acme"]  # what acme signs with when the service has b"hook"
 READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
