@@ -1,5 +1,5 @@
 """The provider simulator in-process: what it promises about wall-clock time (latency, faults, webhook retries that
-never block an answer). The `timing` tier; the rest: tests/unit/test_providersim.py."""
+never block an answer). The `timing` tier; the rest: tests/unit/providersim/test_providersim.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.unit.test_providersim import (  # noqa: F401 - receiver, server: fixtures
+from tests.unit.providersim.test_providersim import (  # noqa: F401 - receiver, server: fixtures
     acme_authorize,
     approved,
     capture,
