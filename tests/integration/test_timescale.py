@@ -1,4 +1,5 @@
-"""Time-compressed rules (moneypath.generate.compress) pass the real promtool (the rest: tests/unit/test_timescale.py)."""
+"""Time-compressed rules (moneypath.generate.compress) pass the real promtool (the rest:
+tests/unit/generate/test_timescale.py)."""
 
 from __future__ import annotations
 
