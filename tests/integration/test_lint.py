@@ -1,10 +1,10 @@
 """moneypath.check.lint with the real promtool: what it reports, and a PATH without it (the rest:
-tests/unit/test_lint.py)."""
+tests/unit/check/test_lint.py)."""
 
 from __future__ import annotations
 
 from moneypath.check.lint import lint
-from tests.unit.test_lint import RETENTION, R, make_root, needs_promtool, record
+from tests.unit.check.test_lint import RETENTION, R, make_root, needs_promtool, record
 
 
 @needs_promtool

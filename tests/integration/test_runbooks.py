@@ -1,5 +1,5 @@
 """moneypath.check.runbooks against a real PostgreSQL server and the real promtool (the rest:
-tests/unit/test_runbooks.py)."""
+tests/unit/check/test_runbooks.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.runbooks import check_runbooks, open_database
-from tests.unit.test_runbooks import DUP, edit, root, statements_sent  # noqa: F401 - root: a fixture
+from tests.unit.check.test_runbooks import DUP, edit, root, statements_sent  # noqa: F401 - root: a fixture
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 
