@@ -1,5 +1,5 @@
 """How long `moneypath alerts backtest` takes: the shipped catalog's alerts over the synthetic week
-(tests/synthetic_week.py) on a real Prometheus, at a 1-minute step (10,080 evaluations, one query per rule)
+(benchmarks/synthetic_week.py) on a real Prometheus, at a 1-minute step (10,080 evaluations, one query per rule)
 and at 15 s (40,320, four chunks per rule). Figures, not pass/fail.
 
     .venv/bin/python benchmarks/bench_backtest.py
@@ -14,15 +14,16 @@ import tempfile
 import time
 from pathlib import Path
 
-if not __package__:  # run as a script: make `tests` importable
+if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import CATALOG_PATH, free_port, http_ok, stop_process, wait_for  # noqa: E402
-from tests.synthetic_week import DAY, load  # noqa: E402
-
+from benchmarks.processes import free_port, http_ok, stop_process, wait_for  # noqa: E402
+from benchmarks.synthetic_week import DAY, load  # noqa: E402
 from moneypath._common.prometheus import Prometheus  # noqa: E402
 from moneypath.catalog import load_catalog  # noqa: E402
 from moneypath.check.backtest import evaluate  # noqa: E402
 from moneypath.generate.rules import alert_rules, recording_rules  # noqa: E402
+
+CATALOG_PATH = Path(__file__).resolve().parent.parent / "moneypath.yaml"
 
 
 def main() -> None:

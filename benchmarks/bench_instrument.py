@@ -202,7 +202,7 @@ def exposition(repeats: int) -> None:
 
 
 def endpoint(seconds: float) -> None:
-    from tests.conftest import free_port  # noqa: E402 - benchmark-only helper
+    from benchmarks.processes import free_port
 
     print(f"\nTrivial instrumented endpoint, open-loop 300 req/s for {seconds:g} s, "
           f"with and without a 1 Hz scrape of /metrics (10 providers, all series populated)")

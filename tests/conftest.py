@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from benchmarks.processes import free_port, http_ok, stop_process, wait_for  # noqa: F401 - the tests import them from here
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
@@ -19,6 +17,8 @@ CATALOG_PATH = ROOT / "moneypath.yaml"
 SHIPPED_LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 SHIPPED_SCENARIOS = ROOT / "loadtests" / "scenarios.yaml"
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+SECOND_TIER = ("integration", "timing")
 PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
 
 
@@ -32,23 +32,33 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tiers: everything under tests/integration, and any test using a real server fixture, is
-    `integration`; `make test` runs the rest first (the unit tier) and stops there on a failure."""
+    """The folder is the tier: every test under tests/integration is `integration` unless it is `timing`;
+    `make test` runs tests/unit first (the unit tier) and stops there on a failure. A test under tests/unit
+    marked for the second tier, or using a real server, stops the run: it belongs in tests/integration."""
+    misplaced = []
     for item in items:
-        if INTEGRATION_DIR in Path(str(item.fspath)).parents or PROCESS_FIXTURES & set(item.fixturenames):
-            item.add_marker(pytest.mark.integration)
+        parents = Path(str(item.fspath)).parents
+        if INTEGRATION_DIR in parents:
+            if not item.get_closest_marker("timing"):
+                item.add_marker(pytest.mark.integration)
+        elif UNIT_DIR in parents and (any(item.get_closest_marker(m) for m in SECOND_TIER)
+                                      or PROCESS_FIXTURES & set(item.fixturenames)):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError("second-tier tests under tests/unit, move them to tests/integration: "
+                                + ", ".join(misplaced))
 
 
 @pytest.fixture(autouse=True)
 def _unit_tests_start_no_process(request, monkeypatch):
-    """A unit test that starts a process (a server, `python -m`) fails: mark it `integration`. In the unit
-    tier promtool passes every PromQL it is given (our own checks still run); the integration tier runs
-    the real one, and tests of what promtool reports are marked `integration`."""
+    """A unit test that starts a process (a server, `python -m`) fails: move it to tests/integration. In the
+    unit tier promtool passes every PromQL it is given (our own checks still run); the integration tier runs
+    the real one, and tests of what promtool reports live there."""
     if request.node.get_closest_marker("integration"):
         return
 
     def refuse(*args, **kwargs):
-        raise AssertionError(f"{request.node.nodeid} starts a process: mark it integration")
+        raise AssertionError(f"{request.node.nodeid} starts a process: move it to tests/integration")
 
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
     monkeypatch.setattr("moneypath.check.promql.promtool_check_rules", lambda path, *options, cwd=None: (True, ""))
@@ -72,31 +82,6 @@ def foreign():
 @pytest.fixture
 def mp(catalog):
     return MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
-    """Poll until predicate() is truthy (returned), or fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
-
-
-def http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -140,16 +125,6 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     finally:
         os.chdir(before)
     return subprocess.CompletedProcess(["moneypath", *args], code, out.getvalue(), err.getvalue())
-
-
-def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within timeout_s: a test never leaves a process behind."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_audit_checkpoint_stale_on_a_foreign_catalog(tmp_path):
     alert name and wait; quiet while signing trails the head, firing once it stops."""
     from moneypath.generate.build import rules_yaml
     from moneypath.generate.rules import alert_rules, recording_rules
-    from tests.unit.test_rules_features import load, with_audit
+    from tests.unit.generate.test_rules_features import load, with_audit
 
     shop = load(with_audit())
     files = []

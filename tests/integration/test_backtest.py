@@ -1,4 +1,4 @@
-"""`moneypath alerts backtest` on a real Prometheus holding a synthetic week (tests/synthetic_week.py, loaded
+"""`moneypath alerts backtest` on a real Prometheus holding a synthetic week (benchmarks/synthetic_week.py, loaded
 with `promtool tsdb create-blocks-from openmetrics`): every known incident is found by the alert meant for
 it, the quiet nights (including 3 failures out of 5 payments at 03:00) page nobody, and the noise budget
 decides the exit code. On the shipped catalog and on the ticket shop's."""
@@ -13,11 +13,11 @@ import time
 
 import httpx
 import pytest
+from benchmarks.synthetic_week import DAY, DAYS, HOUR, incidents, load
 
 from moneypath.catalog.conventions import slo_alert_key
 from tests.conftest import free_port, http_ok, stop_process, wait_for
 from tests.foreign.harness import moneypath
-from tests.synthetic_week import DAY, DAYS, HOUR, incidents, load
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
 """`moneypath audit verify --db URL`: one line, exit 0 intact, 1 at the first broken event, 2 for a database it
-cannot read (SQLite here; PostgreSQL in the integration tier)."""
+cannot read (SQLite here; PostgreSQL in tests/integration/test_audit_cli_postgresql.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from moneypath.reference.refservice.db import audit_events, audit_pending, make_
 from tests.conftest import run_cli
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def ledger(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
+@pytest.fixture
+def ledger(ledger_url):
+    engine = make_engine(ledger_url)
     for i in range(3):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
             row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
@@ -26,7 +25,7 @@ def ledger(request, tmp_path):
                                   provider_ref=f"acme_{i}", provider_status="approved")
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
             payments.mark_captured(conn, row, "captured")
-    yield url, engine
+    yield ledger_url, engine
     engine.dispose()
 
 

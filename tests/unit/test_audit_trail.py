@@ -1,6 +1,6 @@
 """The audit trail of the reference service: one event per state change of a financial record, in the
-booking's transaction, hash-chained; editing, deleting or cutting off events is caught. Every test runs on
-SQLite and on a real PostgreSQL server (fresh database each; skipped if none can run)."""
+booking's transaction, hash-chained; editing, deleting or cutting off events is caught. The tests taking an engine run on
+SQLite here and on a real PostgreSQL server in tests/integration/test_audit_trail_postgresql.py."""
 
 from __future__ import annotations
 
@@ -24,10 +24,9 @@ from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
+@pytest.fixture
+def engine(ledger_url):
+    engine = make_engine(ledger_url)
     yield engine
     engine.dispose()
 
@@ -312,88 +311,12 @@ def test_events_not_yet_chained_are_counted_and_one_left_too_long_is_a_break(eng
         assert (v.intact, v.events, v.pending) == (True, 3, 0) and watch_check(engine, watch).intact
 
 
-@pytest.mark.integration
-def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
-    """PostgreSQL: the transaction that chains holds the chain until it commits; another booking meanwhile
-    parks its event instead of waiting (with the head row locked FOR UPDATE it waited the whole length)."""
-    engine = make_engine(pg_url)
-    try:
-        first = engine.connect()
-        held = first.begin()
-        with audit.acting("merchant_1", "payments:write"):
-            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                            method="card", amount_minor=100, currency="EUR", reference="r-open",
-                            provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
-        done, errors = threading.Event(), []
-
-        def other():
-            try:
-                book_payment(engine, "pay_other")
-                done.set()
-            except BaseException as exc:  # noqa: BLE001 - surfaced below
-                errors.append(exc)
-
-        thread = threading.Thread(target=other)
-        thread.start()
-        booked = done.wait(timeout=10)
-        held.rollback()  # the holder's booking fails: its event goes, the parked one stays parked
-        first.close()
-        thread.join(timeout=30)
-        assert booked and not errors, errors
-        assert verdict(engine).pending == 1
-        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
-        with engine.connect() as conn:
-            order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
-        assert order == ["pay_other", "pay_next"]
-        v = verdict(engine)
-        assert (v.intact, v.events, v.pending) == (True, 2, 0)
-    finally:
-        engine.dispose()
-
-
 def park(engine, entity_id: str) -> None:
     """An event as a PostgreSQL booking parks it while another transaction holds the chain."""
     with engine.begin() as conn:
         conn.execute(audit_pending.insert().values(
             at=time.time(), actor="merchant_1", scope="payments:write", correlation_id="", entity="payment",
             entity_id=entity_id, action="capture", before=None, after='{"state":"captured"}'))
-
-
-@pytest.mark.integration
-def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url, catalog):
-    import asyncio
-
-    from prometheus_client import CollectorRegistry
-
-    from moneypath.instrument.prometheus import PrometheusBackend
-    from moneypath.instrument.signals import MoneyPath
-    from moneypath.reference.refservice.app import ServiceConfig, create_app
-
-    engine = make_engine(pg_url)
-    app = create_app(ServiceConfig(db_url=pg_url, token_secret=b"s", provider_url="http://127.0.0.1:9"),
-                     mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))
-
-    def chained() -> list[str]:
-        with engine.connect() as conn:
-            return [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
-
-    async def run() -> tuple[list[str], list[str]]:
-        async with app.router.lifespan_context(app):
-            park(engine, "pay_parked")
-            deadline = time.monotonic() + 10
-            while "pay_parked" not in chained() and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            running = chained()
-            park(engine, "pay_last")  # parked just before the service stops
-        return running, chained()
-
-    try:
-        running, stopped = asyncio.run(run())
-        assert running == ["pay_parked"] and stopped == ["pay_parked", "pay_last"]
-        v = verdict(engine)
-        assert (v.intact, v.events, v.pending) == (True, 2, 0)
-    finally:
-        engine.dispose()
 
 
 def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):

@@ -178,13 +178,6 @@ def test_lint_reports_a_bad_drill_file(catalog, tmp_path):
     assert problems == ["runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"]
 
 
-@pytest.mark.integration  # starts a process
-def test_promtool_parses_drill_queries(catalog, tmp_path):
-    _variant(tmp_path, _set("steady_state.0.promql", "sum(rate(moneypath_authorizations_total[10s])"))
-    problems = check_drill_files(catalog, tmp_path)
-    assert len(problems) == 1 and problems[0].startswith("runbooks/drills/x.yaml: steady_state.0.promql: promtool:")
-
-
 def test_drill_check_command(catalog, tmp_path, capsys):
     bad = _variant(tmp_path, _set("fault.params.rate", 5))
 

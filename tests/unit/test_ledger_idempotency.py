@@ -16,14 +16,10 @@ from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencySto
 from moneypath.reference.refservice.ledger import Posting, UnbalancedError
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def engine(request, tmp_path):
-    """Every test runs on SQLite and on a real PostgreSQL server (fresh database each; skipped if none can run)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
+@pytest.fixture
+def engine(ledger_url):
+    """SQLite here; tests/integration/test_ledger_idempotency_postgresql.py runs the same tests on PostgreSQL."""
+    engine = make_engine(ledger_url)
     yield engine
     engine.dispose()
 

@@ -16,7 +16,7 @@ from moneypath.drills import impact
 from moneypath.drills.load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report import render
-from tests.unit.test_drill_logic import _MoneyCtx
+from tests.unit.drills.test_drill_logic import _MoneyCtx
 
 FOREIGN = Path(__file__).parents[1] / "foreign" / "moneypath.yaml"
 

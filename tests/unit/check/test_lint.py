@@ -122,36 +122,6 @@ def test_a_runbook_page_that_does_not_exist_is_reported_once_per_alert(catalog, 
     assert lint(catalog, root, RETENTION) == [f"{A}: MoneyPathTest: missing runbook runbooks/moneypathtest.md"]
 
 
-# ---------------------------------------------------------------- (c) promtool
-
-
-@pytest.mark.integration  # starts a process
-@needs_promtool
-def test_an_expression_promtool_cannot_parse_is_reported_with_the_rule_name(catalog, tmp_path):
-    root = make_root(tmp_path, records=[record(expr="sum(rate(moneypath_authorizations_total[5m])")])
-    problems = lint(catalog, root, RETENTION)
-    assert len(problems) == 1, problems
-    assert problems[0].startswith(f"{R}: job:test:rate5m: promtool: could not parse expression: ")
-    assert "unclosed left parenthesis" in problems[0]
-
-
-@pytest.mark.integration  # starts a process
-@needs_promtool
-def test_a_rule_promtool_rejects_as_a_whole_is_reported_against_the_file(catalog, tmp_path):
-    root = make_root(tmp_path, records=[{**record(), "bogus_field": 1}])
-    assert lint(catalog, root, RETENTION) == [
-        f"{R}: (file): promtool: yaml: unmarshal errors:",
-        f"{R}: (file): promtool: line 6: field bogus_field not found in type rulefmt.RuleNode",
-    ]
-
-
-@pytest.mark.integration  # starts a process
-def test_promtool_missing_from_path_is_one_problem(catalog, tmp_path, monkeypatch):
-    root = make_root(tmp_path)
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert lint(catalog, root, RETENTION) == [f"{root}: (file): promtool is not on PATH, rule expressions were not checked"]
-
-
 # ---------------------------------------------------------------- (d) rate on counters only
 
 

@@ -12,8 +12,15 @@ from moneypath.reference.providersim import SimConfig, create_app
 from moneypath.reference.providersim.__main__ import main, parse_args
 from moneypath.reference.providersim.providers import StyleError, styles_for
 from tests.conftest import FOREIGN_PATH
-from tests.unit import test_providersim as sim
-from tests.unit.test_providersim import TOKEN_SECRET, WEBHOOK_SECRET, admin_headers, assert_problem, run, settlement_rows
+from tests.unit.providersim import test_providersim as sim
+from tests.unit.providersim.test_providersim import (
+    TOKEN_SECRET,
+    WEBHOOK_SECRET,
+    admin_headers,
+    assert_problem,
+    run,
+    settlement_rows,
+)
 
 server = sim.server  # the signed-webhook receiver (a module-scoped fixture), shared with test_providersim
 

@@ -49,7 +49,7 @@ def test_every_dashboard_round_trips_through_the_sdk_models(boards):
 
 
 def test_build_writes_every_dashboard_and_provisioning_file_with_a_generated_header(catalog):
-    """(Byte-for-byte against the committed files: tests/unit/test_golden.py.)"""
+    """(Byte-for-byte against the committed files: tests/unit/generate/test_golden.py.)"""
     generated = {rel: text for rel, text in build.artifacts(catalog).items() if rel.startswith("dashboards/")}
     assert sorted(generated) == ["dashboards/moneypath-ledger.json", "dashboards/moneypath-loadtest.json",
                                  "dashboards/moneypath-overview.json", "dashboards/moneypath-providers.json",

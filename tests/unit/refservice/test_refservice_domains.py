@@ -22,7 +22,7 @@ from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
 from moneypath.reference.refservice.risk import RiskPolicy
 from moneypath.reference.signing import secrets_by_provider
-from tests.unit.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
+from tests.unit.refservice.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
 
 ACME_HOOK = secrets_by_provider(["acme"], b"hook", {})["acme"]  # what acme signs with when the service has b"hook"
 READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
@@ -174,17 +174,6 @@ def test_risk_down_allows_small_payments_and_holds_large_ones(world):
     assert large.json()["provider_ref"] is None  # held payments never reach the provider
     assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="allow") == 1
     assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="hold") == 1
-
-
-@pytest.mark.timing  # asserts on wall-clock time: the second tier
-def test_slow_risk_times_out_into_the_fallback(world):
-    app, _, mp = world
-    call(app, "PUT", "/admin/faults/risk_latency", json={"extra_ms": 500}, headers=ADMIN)
-    started = time.perf_counter()
-    response = authorize(app, "slow-risk", amount=100)
-    assert response.json()["risk_decision"] == "allow"
-    assert time.perf_counter() - started < 0.45  # the 50 ms timeout, not the 500 ms risk latency
-    assert sample(mp, "moneypath_fraud_check_timeouts_total", fallback="allow") == 1
 
 
 # --- outbox ---------------------------------------------------------------------------------------------

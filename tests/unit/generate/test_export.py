@@ -22,7 +22,7 @@ from moneypath.generate.routing import alertmanager_config
 from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, run_cli
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # apimachinery's rules, written out independently of the code under test
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

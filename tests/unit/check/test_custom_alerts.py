@@ -65,7 +65,7 @@ def test_lint_passes_functions_keywords_prometheus_series_and_recorded_series(ca
             ' or absent(moneypath_authorizations_total) or vector(time()) < -Inf'
             ' or min(up{job="payments"}) == 0 or ALERTS{alertstate="firing"}'
             ' or max by (currency) (label_replace(moneypath_ledger_imbalance_minor, "x", "$1", "currency", "(rate.*)"))')
-    # (an instance label kept would page once per instance: moneypath.check.instances, tests/unit/test_instances.py)
+    # (an instance label kept would page once per instance: moneypath.check.instances, tests/unit/check/test_instances.py)
     assert lint(catalog, root_with(tmp_path, expr), "30d") == []
 
 

@@ -13,7 +13,7 @@ from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.audit_check import TAMPER
 from moneypath.reference.refservice.db import audit_events, audit_head
 from moneypath.reference.signing import HEADER, sign
-from tests.unit.test_refservice_domains import (
+from tests.unit.refservice.test_refservice_domains import (
     ACME_HOOK,
     _post_raw,
     authorize,
@@ -24,8 +24,8 @@ from tests.unit.test_refservice_domains import (
     flush,
     world,  # noqa: F401 - the fixture
 )
-from tests.unit.test_refservice_flows import ADMIN, sample
-from tests.unit.test_refservice_flows import WRITE as WRITE_HEADERS
+from tests.unit.refservice.test_refservice_flows import ADMIN, sample
+from tests.unit.refservice.test_refservice_flows import WRITE as WRITE_HEADERS
 
 CORRELATION = {"x-correlation-id": "corr-audit-0001"}
 

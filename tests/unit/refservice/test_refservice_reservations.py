@@ -1,7 +1,8 @@
 """Amount-limited operations hold their amount before the provider is asked: concurrent refunds and
 captures never send the provider more than the payment allows, the losers get a 409 and no provider
-call, and a failed call gives its amount back. On SQLite and on a real PostgreSQL server (where the
-service runs its transactions in 16 threads, so the row lock is what keeps them apart)."""
+call, and a failed call gives its amount back. On SQLite here and on a real PostgreSQL server in
+tests/integration/test_refservice_reservations_postgresql.py (where the service runs its transactions in 16
+threads, so the row lock is what keeps them apart)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,13 @@ class CountingTransport(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def service(request, catalog, tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+@pytest.fixture
+def service(ledger_url, catalog, tmp_path):
     # latency_scale: a provider call takes a few ms, so concurrent requests really overlap at the provider
     sim = create_sim(SimConfig(settlement_dir=tmp_path / "settlements", webhook_url=None, webhook_secret=b"w",
                                token_secret=SECRET, latency_scale=0.05))
     transport = CountingTransport(sim)
-    app = create_app(ServiceConfig(db_url=url, token_secret=SECRET, provider_url="http://sim", background_jobs=False),
+    app = create_app(ServiceConfig(db_url=ledger_url, token_secret=SECRET, provider_url="http://sim", background_jobs=False),
                      mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())), provider_transport=transport)
     yield app, transport
     app.state.engine.dispose()

@@ -24,8 +24,8 @@ from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha
 from moneypath.stack.local import Part, StackError, StackState
 from tests.conftest import ROOT
-from tests.unit.test_drill_logic import Clock, FakePages, FakeProm
-from tests.unit.test_drill_report import passing_journal
+from tests.unit.drills.test_drill_logic import Clock, FakePages, FakeProm
+from tests.unit.drills.test_drill_report import passing_journal
 
 SHIPPED = ROOT / "runbooks" / "drills" / "provider-outage-half-monitoring.yaml"
 

@@ -8,7 +8,6 @@ import asyncio
 import gc
 import os
 import sqlite3
-import threading
 import time
 
 import httpx
@@ -138,62 +137,6 @@ def service(catalog, tmp_path):
     app.state.engine.dispose()
 
 
-@pytest.mark.timing  # asserts on wall-clock time: the second tier
-def test_a_writer_holding_the_lock_does_not_stall_the_loop_and_the_payment_books_once(service):
-    app, path = service
-    held, release = threading.Event(), threading.Event()
-
-    def other_writer():  # e.g. another worker process, or an operator's script, mid-transaction
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            held.set()
-            release.wait(10)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-
-    async def scenario():
-        lags: list[float] = []
-        stop = asyncio.Event()
-
-        async def watch_loop():  # how late a 5 ms sleep wakes up: the loop's stalls
-            while not stop.is_set():
-                t = time.perf_counter()
-                await asyncio.sleep(0.005)
-                lags.append(time.perf_counter() - t - 0.005)
-
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc",
-                                     timeout=30) as client:
-            watcher = asyncio.create_task(watch_loop())
-            request = asyncio.create_task(client.post(
-                "/v1/payments/authorize", headers={**WRITE, "idempotency-key": "k-locked"},
-                json={"amount_minor": 700, "currency": "EUR", "provider": "acme", "reference": "locked-1"}))
-            await asyncio.sleep(0.6)  # the request waits for the lock all this time…
-            assert not request.done()
-            release.set()  # …and completes once the other writer commits
-            response = await asyncio.wait_for(request, 30)
-            stop.set()
-            await watcher
-        return response, lags
-
-    writer = threading.Thread(target=other_writer)
-    writer.start()
-    try:
-        assert held.wait(10)
-        response, lags = asyncio.run(scenario())
-    finally:
-        release.set()
-        writer.join(10)
-    assert response.status_code == 201, response.text
-    # Without the move to a thread the loop would stand still for the whole 0.6 s.
-    assert max(lags) < 0.25, f"event loop stalled {max(lags) * 1000:.0f} ms"
-    with app.state.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT count(*) FROM payments WHERE reference = 'locked-1'").scalar()
-        state = conn.exec_driver_sql("SELECT state FROM idempotency_keys WHERE key = 'k-locked'").scalar()
-    assert (rows, state) == (1, "completed")
-
-
 @pytest.mark.parametrize("url, says", [
     ("sqlite:///{tmp}/no/such/dir/ledger.db", "unable to open database file"),
     ("postgresql+psycopg://user:secret@127.0.0.1:9/ledger", "127.0.0.1"),  # a closed port: nothing answers
@@ -208,28 +151,6 @@ def test_a_ledger_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("moneypath refservice: cannot open the ledger database ")
     assert says in err and "secret" not in err
-
-
-def test_instances_starting_together_on_postgresql_create_the_schema_once(pg_url):
-    """Two processes of `up --instances` create the schema at the same moment: neither may fail (one did, on a
-    duplicate type, before the schema was created under a lock)."""
-    barrier, errors, engines = threading.Barrier(4), [], []
-
-    def start():
-        try:
-            barrier.wait(10)
-            engines.append(make_engine(pg_url))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for engine in engines:
-        engine.dispose()
-    assert errors == [] and len(engines) == 4
 
 
 def test_the_service_process_freezes_what_start_up_built_and_collects_the_young_less_often():
