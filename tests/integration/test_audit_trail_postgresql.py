@@ -1,4 +1,4 @@
-"""tests/unit/test_audit_trail.py on a real PostgreSQL server (a fresh database per test), and what only
+"""tests/unit/refservice/test_audit_trail.py on a real PostgreSQL server (a fresh database per test), and what only
 PostgreSQL does: a booking parks its event while another transaction holds the chain."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from sqlalchemy import select
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, make_engine
 from tests.database_contract import database_tests
-from tests.unit import test_audit_trail as unit
-from tests.unit.test_audit_trail import book_payment, park, verdict
+from tests.unit.refservice import test_audit_trail as unit
+from tests.unit.refservice.test_audit_trail import book_payment, park, verdict
 
 globals().update(database_tests(unit, "engine"))
 
