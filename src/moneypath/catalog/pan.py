@@ -94,8 +94,8 @@ def mentions_card_number(text: str) -> bool:
     count only as the whole number and joined by one space, dot, dash, underscore or colon, so "order
     123456/654321, 1234" and a marketplace order "112-1234567-1234567" stay ordinary references. A run
     of more than 19 digits is a longer number, not a card (contains_card_number, for redaction, also
-    looks inside those). False positives on realistic order references and ids:
-    scripts/pan_false_positives.py, asserted in tests/unit/test_pan.py (docs/reference-service.md, "card numbers")."""
+    looks inside those). False positives on realistic order references and ids: scripts/pan_false_positives.py,
+    asserted in tests/unit/catalog/test_pan.py (docs/reference-service.md, "card numbers")."""
     return any(_number_holds_card(m.group()) for m in _NUMBER.finditer(text))
 
 
