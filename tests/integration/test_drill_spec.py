@@ -1,9 +1,9 @@
-"""Drill files: the real promtool parses their queries (the rest: tests/unit/test_drill_spec.py)."""
+"""Drill files: the real promtool parses their queries (the rest: tests/unit/formats/test_drill_spec.py)."""
 
 from __future__ import annotations
 
 from moneypath.check.drill_files import check_drill_files
-from tests.unit.test_drill_spec import _set, _variant
+from tests.unit.formats.test_drill_spec import _set, _variant
 
 
 def test_promtool_parses_drill_queries(catalog, tmp_path):
