@@ -18,7 +18,7 @@ from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report import render
 from tests.unit.drills.test_drill_logic import _MoneyCtx
 
-FOREIGN = Path(__file__).parents[1] / "foreign" / "moneypath.yaml"
+FOREIGN = Path(__file__).parents[2] / "foreign" / "moneypath.yaml"
 
 # A ticket shop's own tables: nothing named like the reference service's.
 SHOP_SCHEMA = """
@@ -105,7 +105,7 @@ def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(fo
     """The trial: the reference service's queries on a team's database said "1 acknowledged ledger write(s)
     LOST" with 6 KB of SQL in the objectives table, and "unreconciled 0" that was never measured."""
     ctx = _MoneyCtx(foreign, _balanced)
-    ctx.db = LedgerReader(shop_db, parse_catalog((Path(__file__).parents[2] / "moneypath.yaml").read_text()).ledger)
+    ctx.db = LedgerReader(shop_db, parse_catalog((Path(__file__).parents[3] / "moneypath.yaml").read_text()).ledger)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged(*(f"ch_{i}" for i in range(400))), 1000.0, 1050.0, None)
         impact.ledger_objective(ctx, result, lost)
