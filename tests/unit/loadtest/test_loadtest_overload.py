@@ -6,7 +6,7 @@ import pytest
 
 from moneypath.loadtest import gates, overload, scenarios
 from moneypath.loadtest.stats import Tick, summarize
-from tests.unit.test_loadtest import SHIPPED_SCENARIOS, entry
+from tests.unit.loadtest.test_loadtest import SHIPPED_SCENARIOS, entry
 
 
 @pytest.fixture(scope="module")

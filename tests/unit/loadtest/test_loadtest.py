@@ -303,7 +303,7 @@ def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monke
 
 def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_run, monkeypatch, capsys, catalog):
     from moneypath.loadtest import runner
-    from tests.unit.test_loadtest_drift import compute, run
+    from tests.unit.loadtest.test_loadtest_drift import compute, run
 
     plain = fake_run(None, runner.NOT_JUDGED, catalog)
 
