@@ -98,9 +98,10 @@ def test_otel_extra_keeps_the_newest_sdk_and_exports_through_it(tmp_path, capsys
     assert [(e.trace_id.hex(), e.as_double) for e in point.exemplars] == [("0af7651916cd43dd8448eb211c80319c", 0.12)]
     assert metrics["moneypath_authorizations"].sum.is_monotonic
 
-    # ---- the full OTLP-vs-Prometheus comparison (tests/unit/test_otel_otlp.py) against the installed copy ----
+    # ---- the full OTLP-vs-Prometheus comparison (tests/unit/instrument/test_otel_otlp.py) against the installed copy ----
     run(python, "-m", "pip", "install", "--no-input", "pytest", "httpx")
-    compared = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_otel_otlp.py"],
+    compared = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               "tests/unit/instrument/test_otel_otlp.py"],
                               cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=PYTEST_TIMEOUT_S)
     assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-2000:]
     assert re.search(r"\b2 passed\b", compared.stdout), compared.stdout[-500:]
