@@ -136,12 +136,12 @@ def test_the_reload_and_who_words_its_failure(monkeypatch):
 
 
 def test_the_stack_status_counts_the_targets_up_or_says_nothing(monkeypatch):
-    from moneypath.stack import local
+    from moneypath.stack import status
 
-    monkeypatch.setattr(local, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
-    assert local._targets_summary(URL) == ", targets up 1/2; down: ? (no answer)"  # no instance label in the mock
-    monkeypatch.setattr(local, "Prometheus", _reloads(None))  # not answering
-    assert local._targets_summary(URL) == ""
+    monkeypatch.setattr(status, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
+    assert status._targets_summary(URL) == ", targets up 1/2; down: ? (no answer)"  # no instance label in the mock
+    monkeypatch.setattr(status, "Prometheus", _reloads(None))  # not answering
+    assert status._targets_summary(URL) == ""
 
 
 def _document(escape: str) -> doc.Document:

@@ -28,6 +28,7 @@ from moneypath.loadtest import (
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.session import RunFailed, interrupted
 from moneypath.stack import local as stack
+from moneypath.stack.processes import free_port
 
 
 @dataclass
@@ -98,7 +99,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
     tmp, final = plan.tmp, plan.final
     target = None
     try:
-        exporter_port = stack.free_port()
+        exporter_port = free_port()
         target = targets.open_target(plan.c, plan.options, exporter_port, None, say)
         database = "sqlite" if target.owned else "unknown"
         saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,

@@ -31,6 +31,8 @@ from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
+from moneypath.stack.processes import free_port
+from moneypath.stack.state import StackState
 
 LOCUST_JOB = "locust"
 NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
@@ -104,7 +106,7 @@ def _mint(secret: bytes, ttl_s: float) -> tuple[str, str]:
             issue(secret, "loadtest_ops", ["admin:faults"], ttl_s=int(ttl_s)))
 
 
-def running_stack(state_dir: Path) -> stack.StackState | None:
+def running_stack(state_dir: Path) -> StackState | None:
     state = stack.load_state(state_dir.resolve())
     if state is None or not any(p.name == "refservice" for p in state.parts):
         return None
@@ -241,7 +243,7 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
     procs = []
     try:
         if spec.workers:
-            port = stack.free_port()
+            port = free_port()
             master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                        "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
             procs.append(_spawn(master, work / "locust-master.log", env))
