@@ -14,7 +14,7 @@ import yaml
 
 from moneypath import cli
 from moneypath.drills.load import Load, Mix
-from moneypath.loadtest import client, runner, scenarios
+from moneypath.loadtest import client, locust_processes, runner, scenarios, targets
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
 from moneypath.stack import processes, status
@@ -111,8 +111,8 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
         return runner.Target("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
                              instances=tuple(f"http://127.0.0.1:{p}" for p in range(2, instances + 1)))
 
-    monkeypatch.setattr(runner, "start_stack", start_stack)
-    monkeypatch.setattr(runner, "running_stack", lambda state_dir: None)
+    monkeypatch.setattr(targets, "start_stack", start_stack)
+    monkeypatch.setattr(targets, "running_stack", lambda state_dir: None)
     monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
@@ -121,7 +121,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
                   "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     assert asked == [3]
     ((spec, target),) = runs
-    _, env = runner.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
+    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
                                       SHIPPED_LOCUSTFILE)
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
