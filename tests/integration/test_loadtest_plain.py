@@ -81,12 +81,12 @@ print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
 
 def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):
     """Locust's own parser, with the harness's options, given exactly the runner's argv and environment."""
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_processes, runner
 
     target = runner.Target("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
                            faultproxy="http://127.0.0.1:8")
     spec = runner.RunSpec("komoju_slow", closed_loop=True)
-    argv, env = runner.locust_invocation(spec, target, tmp_path, 9646, 8.5, 3, 12.0, FOREIGN / "scenarios.yaml",
+    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9646, 8.5, 3, 12.0, FOREIGN / "scenarios.yaml",
                                          FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
     env["PYTHONPATH"] = str(ROOT / "src")
     done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,

@@ -79,6 +79,7 @@ def _state_flag(args) -> str:
 
 def _stack(args) -> int:
     from moneypath.stack import local as stack
+    from moneypath.stack.status import unanswered_targets
 
     state_dir = Path(args.state_dir)
     try:
@@ -108,7 +109,7 @@ def _stack(args) -> int:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
             # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service.
-            for target, reason in stack.unanswered_targets(args.target):
+            for target, reason in unanswered_targets(args.target):
                 print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
                       "of it is scraped until it does; is the service running, and is --target its host:port?",
                       file=sys.stderr)

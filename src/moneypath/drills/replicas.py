@@ -29,6 +29,7 @@ from moneypath.drills.targets import Prometheus
 from moneypath.drills.watcher import label_text
 from moneypath.generate.routing import FAST, Timings
 from moneypath.stack import local as stack
+from moneypath.stack.state import replica_part
 
 # Why a pair may notify twice when a node dies: said with the failure, so the team knows what it saw.
 AT_LEAST_ONCE = ("; Alertmanager's cluster delivers at least once: a node killed right after it notified, before it "
@@ -277,7 +278,7 @@ class ReplicaKills:
 
 def _part(component: str, replica: str) -> str:
     try:
-        return stack.replica_part(component, replica)
+        return replica_part(component, replica)
     except stack.StackError:
         return f"{component}-{replica}"  # the drill-file check refuses it before a run
 

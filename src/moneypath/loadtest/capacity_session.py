@@ -28,6 +28,7 @@ from moneypath.loadtest import (
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.session import RunFailed, interrupted
 from moneypath.stack import local as stack
+from moneypath.stack.processes import free_port
 
 
 @dataclass
@@ -55,7 +56,7 @@ def prepare(options) -> Plan:
             steps = capacity.step_rates(start, step, top)
         except capacity.TooManySteps as exc:
             raise UsageError(str(exc)) from None
-    if options.postgres and (options.host or runner.running_stack(Path(options.state_dir)) is not None):
+    if options.postgres and (options.host or targets.running_stack(Path(options.state_dir)) is not None):
         raise UsageError("--postgres measures stacks that capacity starts itself: leave out --host and stop "
                          f"the stack in {options.state_dir}")
     if options.postgres:
@@ -98,7 +99,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
     tmp, final = plan.tmp, plan.final
     target = None
     try:
-        exporter_port = stack.free_port()
+        exporter_port = free_port()
         target = targets.open_target(plan.c, plan.options, exporter_port, None, say)
         database = "sqlite" if target.owned else "unknown"
         saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,
@@ -143,13 +144,13 @@ def _postgres_run(plan: Plan, work: Path, exporter_port: int, say) -> dict:
     same explicit steps, or automatic ones from its own saturation)."""
     o = plan.options
     state = Path(o.state_dir) / "loadtest-postgres"
-    target = runner.start_stack(plan.c, state, exporter_port, say, db_url=o.postgres, service_workers=1)
+    target = targets.start_stack(plan.c, state, exporter_port, say, db_url=o.postgres, service_workers=1)
     try:
         one, _ = _climb(plan, target, None, work / "postgres-1", exporter_port, say,
                         "PostgreSQL, 1 service process:", climb_too=False)
     finally:
         targets.close_target(target)
-    target = runner.start_stack(plan.c, state, exporter_port, say, db_url=o.postgres,
+    target = targets.start_stack(plan.c, state, exporter_port, say, db_url=o.postgres,
                                 service_workers=o.postgres_workers)
     try:
         many, measured = _climb(plan, target, plan.steps, work / f"postgres-{o.postgres_workers}", exporter_port, say,

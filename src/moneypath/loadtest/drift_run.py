@@ -27,6 +27,7 @@ from moneypath.loadtest import drift, resources
 from moneypath.loadtest.contract import latency_slo
 from moneypath.loadtest.stats import authorization_history
 from moneypath.stack import local as stack
+from moneypath.stack.state import LEDGER_DB
 
 SAMPLE_EVERY_S = 5.0
 def db_bytes(files: list[Path]) -> int | None:
@@ -102,7 +103,7 @@ def sampler_for(c: Catalog, target, every_s: float = SAMPLE_EVERY_S) -> Sampler:
         sources["cpu"] = sources["rss"] = f"service processes (pid {service.pid} and its children)"
         # `moneypath up` and `moneypath loadtest` run the service on the SQLite file in the state directory
         # (only `moneypath capacity --postgres` starts one on a server, and it drifts nothing)
-        db = Path(state.state_dir) / stack.LEDGER_DB
+        db = Path(state.state_dir) / LEDGER_DB
         files = [db, db.with_name(db.name + "-wal")]
         if db.exists():
             sources["db"] = f"{db} and its -wal"

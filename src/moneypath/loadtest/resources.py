@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from moneypath.stack import local as stack
+from moneypath.stack.state import INSTANCE_PART
 
 SATURATED = 0.8  # at this share of its ceiling a resource is named as the limit
 
@@ -110,7 +111,7 @@ def stack_parts(state_dir, names=("refservice", "providersim", "prometheus")) ->
         return {}
     parts: dict[str, list[int]] = {}
     for p in state.parts:
-        name = "refservice" if p.name.startswith(stack.INSTANCE_PART) else p.name  # every instance is the service
+        name = "refservice" if p.name.startswith(INSTANCE_PART) else p.name  # every instance is the service
         if name in names:
             parts.setdefault("service" if name == "refservice" else name, []).append(p.pid)
     return parts

@@ -16,6 +16,7 @@ from moneypath.catalog import Catalog, load_catalog
 from moneypath.loadtest import gates, inputs, launch, report, runner, scenarios, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.stack import local as stack
+from moneypath.stack.processes import free_port
 
 MAX_WORKERS = 64  # local processes; beyond one machine, Locust's own master and workers
 
@@ -79,7 +80,7 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
                           plan.locustfile, require_prometheus=not o.no_prometheus)
     target = None
     try:
-        exporter_port = stack.free_port()
+        exporter_port = free_port()
         target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
         if missing := runner.missing_fault_api(plan.scenario, target):
             raise UsageError(missing)

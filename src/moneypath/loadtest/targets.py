@@ -8,42 +8,167 @@ token, state_dir and, for `moneypath loadtest`, instances).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
+import yaml
+
+from moneypath._common import atomic
+from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
-from moneypath.loadtest import launch, runner
+from moneypath.loadtest import launch
 from moneypath.loadtest.inputs import UsageError
+from moneypath.loadtest.run_types import LoadTestError, Target
+from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
+from moneypath.stack.state import StackState
+
+LOCUST_JOB = "locust"
+
+
+def _mint(secret: bytes, ttl_s: float) -> tuple[str, str]:
+    return (issue(secret, "loadtest", ["payments:write", "payments:read"], ttl_s=int(ttl_s)),
+            issue(secret, "loadtest_ops", ["admin:faults"], ttl_s=int(ttl_s)))
+
+
+def running_stack(state_dir: Path) -> StackState | None:
+    state = stack.load_state(state_dir.resolve())
+    if state is None or not any(p.name == "refservice" for p in state.parts):
+        return None
+    rows = stack.status(state_dir)
+    return state if rows and all(ok for _, _, ok, _ in rows) else None
+
+
+def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print, db_url: str | None = None,
+                service_workers: int = 1, instances: int = 1) -> Target:
+    """A fresh stack (services, faults on, 1 s intervals) whose Prometheus scrapes the Locust exporter;
+    the service on `db_url` (default its own SQLite file) with `service_workers` processes."""
+    stack.down(state_dir, progress=lambda *_: None)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    progress(f"starting the stack in {state_dir} ...")
+    state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
+                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers, instances=instances)
+    token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
+    return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
+                  state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
+
+
+def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
+                    env: dict | None = None, faultproxy: str | None = None, auth: bool = True,
+                    need_token: bool = True) -> Target:
+    """A service given by URL, or the one the stack in `state_dir` runs. Credentials come from that
+    stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET;
+    with `auth` False no API token is needed or sent (fault APIs still need the admin token); with
+    `need_token` False (a locustfile that sends its own headers) one is passed on when there is one.
+    A stack in `state_dir` without the service (`moneypath up --no-services --target ...`) still
+    supplies its Prometheus, which then also scrapes Locust."""
+    env = os.environ if env is None else env
+    state = stack.load_state(state_dir.resolve()) if state_dir else None
+    if state is not None and not all(ok for _, _, ok, _ in stack.status(state_dir)):
+        state = None  # recorded, but not (all) running
+    names = {p.name for p in state.parts} if state is not None else set()
+    token = admin = None
+    instances: tuple[str, ...] = ()
+    if state is not None and "refservice" in names and (not host or host.rstrip("/") == state.url("refservice")):
+        instances = tuple(state.service_urls()[1:])
+        token, admin = _mint(stack.read_secrets(Path(state.state_dir))["token_secret"].encode(), 24 * 3600)
+        host = host or state.url("refservice")
+        providersim = providersim or state.url("providersim")
+    elif env.get("MONEYPATH_TOKEN_SECRET"):
+        token, admin = _mint(env["MONEYPATH_TOKEN_SECRET"].encode(), 24 * 3600)
+    if state is not None and "prometheus" in names:
+        prometheus = prometheus or state.url("prometheus")
+    if "faultproxy" in names:
+        faultproxy = faultproxy or state.url("faultproxy")
+    token = (env.get("MONEYPATH_TOKEN") or token) if auth else None
+    admin = env.get("MONEYPATH_ADMIN_TOKEN") or admin
+    if not host:
+        raise LoadTestError("no target: pass --host URL, or start a stack with `moneypath up --faults`")
+    if auth and need_token and not token:
+        # a stack that only scrapes the service (`moneypath up --target`) holds no secret of that service
+        stack_note = (f" (the stack in {state_dir} does not run {host}, so it has no token for it)"
+                      if state is not None else "")
+        raise LoadTestError(f"no API token for {host}{stack_note}: set $MONEYPATH_TOKEN (scopes payments:write "
+                            "payments:read) or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, "
+                            "or --no-auth when the service takes none")
+    return Target(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
+                  Path(state.state_dir) if state is not None else None, instances=instances)
+
+
+def add_exporter_target(target: Target, exporter_port: int) -> None:
+    """Make the stack's Prometheus scrape the Locust exporter: add a `locust` job to its config
+    file and reload it through the lifecycle API (`moneypath up` starts it with that API on)."""
+    if target.state_dir is None or target.owned:
+        return
+    state = stack.load_state(target.state_dir.resolve())
+    if state is None or not target.prometheus or target.prometheus.rstrip("/") != state.url("prometheus"):
+        return
+    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", f"127.0.0.1:{exporter_port}")
+    _reload(target.prometheus)
+    target.reloaded_prometheus = True
+
+
+def remove_exporter_target(target: Target) -> None:
+    if not target.reloaded_prometheus:
+        return
+    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", None)
+    try:
+        _reload(target.prometheus)
+    except LoadTestError:
+        pass  # the stack went away meanwhile
+    target.reloaded_prometheus = False
+
+
+def _set_locust_job(path: Path, address: str | None) -> None:
+    config = yaml.safe_load(path.read_text())
+    jobs = [j for j in config.get("scrape_configs", []) if j.get("job_name") != LOCUST_JOB]
+    if address:
+        jobs.append({"job_name": LOCUST_JOB, "static_configs": [{"targets": [address]}]})
+    config["scrape_configs"] = jobs
+    atomic.write_text(path, yaml.safe_dump(config, sort_keys=False))
+
+
+def _reload(prom_url: str) -> None:
+    try:
+        with Prometheus(prom_url, timeout_s=10) as prom:
+            prom.reload()
+    except PrometheusError as exc:
+        if exc.cause is not None:
+            raise LoadTestError(f"cannot reload Prometheus at {prom_url}: {type(exc.cause).__name__}") from None
+        raise LoadTestError(f"Prometheus at {prom_url} refused the reload: {exc.status} {exc.error.strip()[:200]}") from None
+
+
+# ---------------------------------------------------------------- Locust processes
 
 
 def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None = None, say=print):
-    """The target to load (runner.Target; `owned` when started here). A locustfile that knows nothing of moneypath
+    """The target to load (Target; `owned` when started here). A locustfile that knows nothing of moneypath
     sends its own headers: it needs no token, and gets one only if there is one."""
     state_dir = Path(options.state_dir)
     instances = getattr(options, "instances", 1)
     if options.token and options.no_auth:
         raise UsageError("--token and --no-auth: choose one")
-    if options.host is None and runner.running_stack(state_dir) is None:
+    if options.host is None and running_stack(state_dir) is None:
         if options.prometheus or options.providersim or options.faultproxy or options.no_auth or options.token:
             raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
-        target = runner.start_stack(c, state_dir / "loadtest", exporter_port, say, instances=instances)
+        target = start_stack(c, state_dir / "loadtest", exporter_port, say, instances=instances)
     else:
         if instances > 1:
             raise UsageError("--instances starts a stack of that many instances: leave out --host, or stop the "
                              "running stack (whose own instances are used as they are)")
         try:
             env = {**os.environ, "MONEYPATH_TOKEN": options.token} if options.token else None
-            target = runner.existing_target(state_dir, options.host, options.prometheus, options.providersim,
+            target = existing_target(state_dir, options.host, options.prometheus, options.providersim,
                                             env=env, faultproxy=options.faultproxy, auth=not options.no_auth,
                                             need_token=locustfile is None or launch.knows_moneypath(locustfile))
-        except runner.LoadTestError as exc:
+        except LoadTestError as exc:
             raise UsageError(str(exc)) from None
         if target.prometheus is None and not options.no_prometheus:
             gates = "duplicate-charge, ledger" + (" and reconciliation" if c.enabled("reconciliation") else "")
             raise UsageError(f"no Prometheus scrapes {target.host}: the {gates} gates need one: pass "
                              "--prometheus URL, or --no-prometheus to judge without them")
         if not options.no_prometheus:
-            runner.add_exporter_target(target, exporter_port)
+            add_exporter_target(target, exporter_port)
     if options.no_prometheus:
         target.prometheus = None
     return target
@@ -53,6 +178,6 @@ def close_target(target) -> None:
     """Undo what open_target did: the exporter's scrape target removed, a stack started here stopped."""
     if target is None:
         return
-    runner.remove_exporter_target(target)
+    remove_exporter_target(target)
     if target.owned:
         stack.down(target.state_dir, progress=lambda *_: None)

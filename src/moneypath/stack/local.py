@@ -1,9 +1,9 @@
-"""`moneypath up | down | status`: the local stack on loopback.
+"""`moneypath up | down`: the local stack on loopback.
 
 Prometheus (generated scrape config, recording and alert rules, exemplar storage on),
 Alertmanager (generated routing) and `moneypath pager`, each on a free port, with their
 configuration, data and logs in a state directory. What runs is recorded in
-`<state>/stack.json`, so `down` and `status` work from another shell.
+`<state>/stack.json` (moneypath.stack.state), so `down` and `status` work from another shell.
 
 With the reference service and the catalog's audit trail on, the service signs checkpoints of its audit
 chain (moneypath.protocol.audit_checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
@@ -12,133 +12,42 @@ in the state directory (`audit-checkpoint.key`, mode 0600, and `.pub`): files be
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 
-from moneypath._common import atomic
-from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, duration_seconds
-from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS
+from moneypath.catalog.conventions import HA_COMPONENTS
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
 from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
-from moneypath.protocol.audit_checkpoint import FILE as CHECKPOINT_FILE
-from moneypath.protocol.audit_checkpoint import CheckpointError, write_key_pair
+from moneypath.stack import processes
+from moneypath.stack.processes import find_binary, free_port
+from moneypath.stack.service_files import audit_checkpoint_env, write_secrets
+from moneypath.stack.service_files import read_secrets as read_secrets  # callers import it from here, with up
+from moneypath.stack.state import (
+    INSTANCE_PART,
+    LEDGER_DB,
+    REPLICAS,
+    STATE_FILE,
+    Part,
+    StackError,
+    StackState,
+    load_state,
+    save_state,
+)
+from moneypath.stack.status import status as status  # callers import it from here, with up and down
 
-STATE_FILE = "stack.json"
-LEDGER_DB = "ledger.db"  # the service's SQLite file in the state directory, unless up() is given a db_url
 ENGINES = ("prometheus", "vm")
-INSTANCE_PART = "refservice-"  # parts refservice (instance 0), refservice-1, refservice-2, …
 MAX_INSTANCES = 16
-AUDIT_KEY = "audit-checkpoint"  # <state>/audit-checkpoint.key (signer, 0600) and .pub (verifier), made once
-AUDIT_CHECKPOINTS = "audit-checkpoints"  # <state>/audit-checkpoints/<seq>.note: what the service signed
-# How often the service signs its verified head: the fast stack's rules are compressed 60x (drills), so its
-# checkpoints must trail the head by seconds; otherwise the service's production default.
-AUDIT_CHECKPOINT_INTERVAL_S = {True: "2", False: "60"}
-REPLICAS = ("", "-b")  # part-name suffixes of an HA pair: prometheus and prometheus-b, alertmanager and alertmanager-b
-
-
-def replica_part(component: str, replica: str) -> str:
-    """The part that runs `replica` (HA_REPLICAS: a, b) of a monitoring pair: prometheus-b for (prometheus, b)."""
-    if component not in HA_COMPONENTS or replica not in HA_REPLICAS:
-        raise StackError(f"no replica {replica!r} of {component!r} (pairs: {', '.join(HA_COMPONENTS)}; "
-                         f"replicas {', '.join(HA_REPLICAS)})")
-    return component + REPLICAS[HA_REPLICAS.index(replica)]
-
-
-class StackError(Exception):
-    pass
-
-
-@dataclass
-class Part:
-    name: str
-    url: str
-    pid: int
-    health_path: str
-    log: str
-    argv: list[str] = field(default_factory=list)  # how it was started (restart_part starts it so again)
-
-
-@dataclass
-class StackState:
-    state_dir: str
-    scrape_interval: str
-    evaluation_interval: str
-    targets: list[str]
-    parts: list[Part] = field(default_factory=list)
-    time_factor: float = 1.0  # rules compressed by this factor (moneypath.generate.compress); 1 = as committed
-    engine: str = "prometheus"  # or "vm": VictoriaMetrics stores and answers queries, vmalert runs the rules
-    db_url: str = ""  # the reference service's ledger database, when `up` started it
-    postgres_dir: str = ""  # the throwaway PostgreSQL cluster `up --postgres` made; removed by `down`
-    ha: bool = False  # the monitoring runs in pairs (replica_part names them)
-    fast: bool = False  # 1 s intervals and the FAST notification timings (moneypath.generate.routing)
-    # The reference service's signed audit checkpoints ("" when it does not sign): the directory, the verifier
-    # key file, and the ledger database they cover ("" for a database the stack was given: its URL is not kept).
-    audit_checkpoints: str = ""
-    audit_key: str = ""
-    ledger_url: str = ""
-
-    def service_urls(self) -> list[str]:
-        """Every instance of the reference service, instance 0 (part "refservice") first."""
-        return [p.url for p in self.parts if p.name == "refservice" or p.name.startswith(INSTANCE_PART)]
-
-    def audit_verify_command(self) -> str:
-        """The one command that checks the stack's ledger against what its service signed."""
-        return (f"moneypath audit verify --db {self.ledger_url or 'URL'} --checkpoints {self.audit_checkpoints} "
-                f"--key {self.audit_key}")
-
-    def url(self, name: str) -> str:
-        """A part's URL; "prometheus" is whatever answers the Prometheus HTTP API (VictoriaMetrics with vm)."""
-        if name == "prometheus" and self.engine == "vm":
-            name = "victoriametrics"
-        return next(p.url for p in self.parts if p.name == name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _binary(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise StackError(f"{names[0]} not found: install the Debian package (`make setup` does)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def load_state(state_dir: Path) -> StackState | None:
-    path = state_dir / STATE_FILE
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    data["parts"] = [Part(**p) for p in data["parts"]]
-    return StackState(**data)
 
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
@@ -180,7 +89,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (docs/platforms.md)")
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
-    if running and any(_alive(p.pid) for p in running.parts):
+    if running and any(processes.alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
     interval = "1s" if fast else "15s"
     state = StackState(str(state_dir), interval, interval, list(targets), time_factor=time_factor, engine=engine,
@@ -255,7 +164,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                    *(f"--cluster.peer=127.0.0.1:{ports[f'cluster{p}']}" for p in replicas if p != r),
                    f"--cluster.peer-timeout={'2s' if fast else '15s'}"] if ha else ["--cluster.listen-address="]
         commands[f"alertmanager{r}"] = (
-            [_binary("prometheus-alertmanager", "alertmanager"), f"--config.file={state_dir / 'alertmanager.yml'}",
+            [find_binary("prometheus-alertmanager", "alertmanager"), f"--config.file={state_dir / 'alertmanager.yml'}",
              f"--storage.path={state_dir / f'alertmanager-data{r}'}",
              f"--web.listen-address=127.0.0.1:{ports[f'alertmanager{r}']}", *cluster],
             f"http://127.0.0.1:{ports[f'alertmanager{r}']}", "/-/ready", {})
@@ -263,7 +172,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         commands |= _vm_commands(c, state_dir, ports, alertmanagers, interval)
     for r in replicas if engine == "prometheus" else ():
         commands[f"prometheus{r}"] = (
-            [_binary("prometheus"), f"--config.file={state_dir / f'prometheus{r}.yml'}",
+            [find_binary("prometheus"), f"--config.file={state_dir / f'prometheus{r}.yml'}",
              f"--storage.tsdb.path={state_dir / f'prometheus-data{r}'}",
              f"--web.listen-address=127.0.0.1:{ports[f'prometheus{r}']}",
              "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
@@ -277,13 +186,13 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                 proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env={**os.environ, **env})
             state.parts.append(Part(name, url, proc.pid, health, str(log), argv))
-            _save(state)
+            save_state(state)
             progress(f"started {name:<14} {url}  (log {log})")
         deadline = time.monotonic() + timeout_s
         for part in state.parts:
-            while not _healthy(part):
-                if _gone(part.pid):  # a child that exited stays a zombie, answering signal 0, until reaped
-                    raise StackError(f"{part.name} exited at start: {_last_line(part.log)}; see {part.log}")
+            while not processes.healthy(part):
+                if processes.gone(part.pid):  # a child that exited stays a zombie, answering signal 0, until reaped
+                    raise StackError(f"{part.name} exited at start: {processes.last_line(part.log)}; see {part.log}")
                 if time.monotonic() > deadline:
                     raise StackError(f"{part.name} not ready after {timeout_s:.0f} s; see {part.log}")
                 time.sleep(0.2)
@@ -311,7 +220,7 @@ def _start_postgres(state: StackState, progress) -> str:
     state.postgres_dir = str(server.base)
     state.parts.append(Part("postgres", f"postgresql://127.0.0.1:{server.port}", server.postmaster_pid(), "",
                             str(server.log)))
-    _save(state)
+    save_state(state)
     progress(f"started {'postgres':<14} 127.0.0.1:{server.port}  (log {server.log})")
     try:
         return server.url(server.create_database("ledger"))
@@ -327,7 +236,7 @@ def _vm_commands(c: Catalog, state_dir: Path, ports: dict[str, int], alertmanage
     (state_dir / "victoriametrics-data").mkdir(exist_ok=True)
     return {
         "victoriametrics": (
-            [_binary("victoria-metrics"), f"-storageDataPath={state_dir / 'victoriametrics-data'}",
+            [find_binary("victoria-metrics"), f"-storageDataPath={state_dir / 'victoriametrics-data'}",
              f"-httpListenAddr=127.0.0.1:{ports['victoriametrics']}", f"-promscrape.config={state_dir / 'prometheus.yml'}",
              "-promscrape.config.strictParse=false",  # rule_files and alerting are vmalert's, not its
              f"-vmalert.proxyURL={vmalert_url}", f"-retentionPeriod={retention(c)}",
@@ -335,77 +244,14 @@ def _vm_commands(c: Catalog, state_dir: Path, ports: dict[str, int], alertmanage
              "-search.disableCache"],  # a drill reads back what was just written
             vm_url, "/health", {}),
         "vmalert": (
-            [_binary("vmalert"), f"-rule={state_dir / 'recording-rules.yaml'}", f"-rule={state_dir / 'alert-rules.yaml'}",
+            [find_binary("vmalert"), f"-rule={state_dir / 'recording-rules.yaml'}",
+             f"-rule={state_dir / 'alert-rules.yaml'}",
              f"-datasource.url={vm_url}", f"-remoteWrite.url={vm_url}", f"-remoteRead.url={vm_url}",
              *(f"-notifier.url=http://{am}" for am in alertmanagers), f"-evaluationInterval={interval}",
              f"-httpListenAddr=127.0.0.1:{ports['vmalert']}", f"-external.label=service={c.service}",
              f"-external.url={vm_url}"],
             vmalert_url, "/health", {}),
     }
-
-
-TARGET_WAIT_S = 3.0  # how long `up` gives a --target to answer before it says so (a service still starting)
-
-
-def unanswered_targets(targets: list[str], wait_s: float = TARGET_WAIT_S) -> list[tuple[str, str]]:
-    """(target, why) for each host:port whose /metrics does not answer 2xx within `wait_s` (asked again every
-    half second): what the first scrape would find."""
-    reasons: dict[str, str] = {}
-    pending = list(targets)
-    deadline = time.monotonic() + wait_s
-    while pending:
-        for target in list(pending):
-            try:
-                r = httpx.get(f"http://{target}/metrics", timeout=max(0.2, min(1.0, deadline - time.monotonic())))
-            except httpx.ConnectError:
-                reasons[target] = "connection refused"
-            except httpx.TimeoutException:
-                reasons[target] = "no answer in time"
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # not a host:port a URL can hold
-                reasons[target] = type(exc).__name__
-            else:
-                if r.is_success:
-                    pending.remove(target)
-                    reasons.pop(target, None)
-                else:
-                    reasons[target] = f"/metrics answered HTTP {r.status_code}"
-        if not pending or time.monotonic() + 0.5 > deadline:
-            break
-        time.sleep(0.5)
-    return [(t, reasons[t]) for t in pending]
-
-
-def audit_checkpoint_env(c: Catalog, state_dir: Path, fast: bool) -> dict[str, str]:
-    """The reference service's checkpoint settings: the stack's key, made on the first `up` and kept (the
-    checkpoints already signed stay verifiable), and the directory beside the ledger."""
-    private = state_dir / f"{AUDIT_KEY}.key"
-    if not private.exists():
-        try:
-            write_key_pair(AUDIT_KEY, state_dir)
-        except CheckpointError as exc:
-            raise StackError(f"audit checkpoint key: {exc}") from None
-    return {"MONEYPATH_AUDIT_CHECKPOINT_DIR": str(state_dir / AUDIT_CHECKPOINTS),
-            "MONEYPATH_AUDIT_CHECKPOINT_KEY": str(private),
-            "MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S": AUDIT_CHECKPOINT_INTERVAL_S[fast]}
-
-
-SECRETS_FILE = "secrets.json"
-
-
-def write_secrets(state_dir: Path) -> dict[str, str]:
-    """Fresh secrets for this stack's services, readable only by the owner (drills mint tokens with them)."""
-    import secrets as random_secrets
-
-    values = {"token_secret": random_secrets.token_hex(32), "webhook_secret": random_secrets.token_hex(32)}
-    path = state_dir / SECRETS_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(values, f)
-    return values
-
-
-def read_secrets(state_dir: Path) -> dict[str, str]:
-    return json.loads((state_dir / SECRETS_FILE).read_text())
 
 
 def remote_write_entry(url: str, fast: bool = False) -> dict:
@@ -415,43 +261,25 @@ def remote_write_entry(url: str, fast: bool = False) -> dict:
     return entry
 
 
-def _save(state: StackState) -> None:
-    atomic.write_text(Path(state.state_dir) / STATE_FILE, json.dumps(asdict(state), indent=2))
-
-
-def _healthy(part: Part) -> bool:
-    if part.url.startswith("postgresql://"):  # no HTTP: healthy while it accepts connections
-        host, port = part.url.removeprefix("postgresql://").rsplit(":", 1)
-        try:
-            socket.create_connection((host, int(port)), timeout=2).close()
-            return True
-        except OSError:
-            return False
-    try:
-        return httpx.get(part.url + part.health_path, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
     """Stop everything the state directory records; True if anything was running."""
     state = load_state(state_dir.resolve())
     if state is None:
         return False
     for part in reversed(state.parts):
-        if _alive(part.pid):
+        if processes.alive(part.pid):
             try:
                 os.killpg(part.pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
     deadline = time.monotonic() + timeout_s
     for part in reversed(state.parts):
-        while _alive(part.pid) and time.monotonic() < deadline:
-            _reap(part.pid)
+        while processes.alive(part.pid) and time.monotonic() < deadline:
+            processes.reap(part.pid)
             time.sleep(0.1)
-        if _alive(part.pid):
+        if processes.alive(part.pid):
             os.killpg(part.pid, signal.SIGKILL)
-            _reap(part.pid)
+            processes.reap(part.pid)
         progress(f"stopped {part.name}")
     if state.postgres_dir:  # throwaway: the ledger goes with the stack
         shutil.rmtree(state.postgres_dir, ignore_errors=True)
@@ -466,16 +294,16 @@ def kill_part(state_dir: Path, name: str, timeout_s: float = 10.0) -> Part:
     part = next((p for p in state.parts if p.name == name), None) if state else None
     if part is None:
         raise StackError(f"no part {name!r} in the stack at {state_dir}")
-    if not _alive(part.pid):
+    if not processes.alive(part.pid):
         raise StackError(f"{name} (pid {part.pid}) is not running")
     try:
         os.killpg(part.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout_s
-    while not _gone(part.pid) and time.monotonic() < deadline:
+    while not processes.gone(part.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not _gone(part.pid):
+    if not processes.gone(part.pid):
         raise StackError(f"{name} (pid {part.pid}) still runs {timeout_s:.0f} s after SIGKILL")
     return part
 
@@ -492,15 +320,15 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
         raise StackError(f"no part {name!r} in the stack at {state_dir}")
     if name not in RESTARTABLE or not part.argv:
         raise StackError(f"{name} cannot be restarted alone: moneypath down, then up")
-    if not _gone(part.pid):
+    if not processes.gone(part.pid):
         raise StackError(f"{name} (pid {part.pid}) is still running")
     with open(part.log, "ab") as out:
         proc = subprocess.Popen(part.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     part.pid = proc.pid
-    _save(state)
+    save_state(state)
     deadline = time.monotonic() + timeout_s
-    while not _healthy(part):
+    while not processes.healthy(part):
         if proc.poll() is not None:
             raise StackError(f"{name} exited at restart; see {part.log}")
         if time.monotonic() > deadline:
@@ -509,107 +337,7 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
     return part
 
 
-def _last_line(log: str) -> str:
-    """The last line a part wrote (its error, when it exited at start)."""
-    try:
-        lines = [line for line in Path(log).read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return "no log"
-    return lines[-1].strip()[:300] if lines else "nothing in its log"
-
-
-def _gone(pid: int) -> bool:
-    """Exited: reaped here when it is this process's child (`up` ran in it), else no longer running; a zombie
-    whose parent is another process (it answers signal 0 like a live one) is gone too. A child whose first
-    thread is a zombie while the others still exit is not yet gone: waitpid says so."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return not _alive(pid) or _zombie(pid)
-    return bool(reaped) or not _alive(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
-    """(part, url, healthy, detail) for every part; empty when nothing runs."""
-    state = load_state(state_dir.resolve())
-    if state is None:
-        return []
-    rows = []
-    instances = state.service_urls()
-    for part in state.parts:
-        ok = _alive(part.pid) and _healthy(part)
-        detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if _alive(part.pid) else "exited")
-        if ok and (part.name.startswith("prometheus") or part.name == "victoriametrics"):
-            detail += _targets_summary(part.url)
-        if ok and part.name == "pager":
-            detail += _watchdog_summary(part.url)
-        if len(instances) > 1 and part.url in instances:
-            i = instances.index(part.url)
-            detail += (f", instance {i} of {len(instances)} on one {state.db_url.split(':', 1)[0]} database"
-                       + (" (runs the once-per-database jobs)" if i == 0 else ""))
-        if part.name == "refservice" and state.audit_checkpoints:
-            detail += _checkpoints_summary(Path(state.audit_checkpoints))
-        rows.append((part.name, part.url, ok, detail))
-    return rows
-
-
 def watchdog_timeout_s(c: Catalog, timings: Timings) -> float:
     """Three missed heartbeats, plus the flush interval that may delay each one."""
     repeat = duration_seconds(timings.watchdog_repeat_interval or c.watchdog.repeat_interval)
     return 3 * repeat + duration_seconds(timings.watchdog_group_interval)
-
-
-def _watchdog_summary(pager_url: str) -> str:
-    try:
-        beat = httpx.get(f"{pager_url}/watchdog", timeout=2).json()
-    except (httpx.HTTPError, ValueError):
-        return ""
-    if beat.get("status") == "never":
-        return ", watchdog: no heartbeat yet"
-    silent = [f"replica {name} silent {r['age_s']} s" for name, r in (beat.get("replicas") or {}).items()
-              if r.get("status") == "late"]
-    return (f", watchdog {beat.get('status')} (last {beat.get('age_s')} s ago, timeout {beat.get('timeout_s'):g} s)"
-            + "".join(f", {line}" for line in silent))
-
-
-def _checkpoints_summary(directory: Path) -> str:
-    """How many checkpoints the service signed and up to which seq (the file names say; `audit verify` checks)."""
-    try:
-        seqs = [int(m[1]) for p in directory.iterdir() if (m := CHECKPOINT_FILE.fullmatch(p.name))]
-    except OSError:
-        seqs = []
-    if not seqs:
-        return f", audit checkpoints: none yet in {directory}"
-    return f", audit checkpoints: {len(seqs)} in {directory} (newest seq {max(seqs)})"
-
-
-def _targets_summary(prom_url: str) -> str:
-    try:
-        with Prometheus(prom_url, timeout_s=2) as prom:
-            active = prom.targets()
-    except (PrometheusError, KeyError):
-        return ""
-    up_count = sum(1 for t in active if t.get("health") == "up")
-    down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
-            f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
-    return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
-
-
-def _short_error(error: str) -> str:
-    """'Get "http://127.0.0.1:9/metrics": dial tcp 127.0.0.1:9: connect: connection refused' → 'connection refused'."""
-    return error.rsplit(": ", 1)[-1].strip()

@@ -117,31 +117,31 @@ def _mock_with(prom, answer):
 
 
 def test_the_reload_and_who_words_its_failure(monkeypatch):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import targets
 
     _reloads(200)(URL + "/", 10).reload()
     with pytest.raises(PrometheusError, match=f"^Prometheus at {URL} refused /-/reload: 500 failed to reload config: "
                                               "bad$") as info:
         _reloads(500)(URL, 10).reload()
     assert info.value.status == 500 and info.value.error == "failed to reload config: bad\n"
-    monkeypatch.setattr(runner, "Prometheus", _reloads(200))
-    runner._reload(URL)
-    monkeypatch.setattr(runner, "Prometheus", _reloads(500))
-    with pytest.raises(runner.LoadTestError,
+    monkeypatch.setattr(targets, "Prometheus", _reloads(200))
+    targets._reload(URL)
+    monkeypatch.setattr(targets, "Prometheus", _reloads(500))
+    with pytest.raises(targets.LoadTestError,
                        match=f"^Prometheus at {URL}/ refused the reload: 500 failed to reload config: bad$"):
-        runner._reload(URL + "/")
-    monkeypatch.setattr(runner, "Prometheus", _reloads(None))
-    with pytest.raises(runner.LoadTestError, match=f"^cannot reload Prometheus at {URL}: ConnectError$"):
-        runner._reload(URL)
+        targets._reload(URL + "/")
+    monkeypatch.setattr(targets, "Prometheus", _reloads(None))
+    with pytest.raises(targets.LoadTestError, match=f"^cannot reload Prometheus at {URL}: ConnectError$"):
+        targets._reload(URL)
 
 
 def test_the_stack_status_counts_the_targets_up_or_says_nothing(monkeypatch):
-    from moneypath.stack import local
+    from moneypath.stack import status
 
-    monkeypatch.setattr(local, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
-    assert local._targets_summary(URL) == ", targets up 1/2; down: ? (no answer)"  # no instance label in the mock
-    monkeypatch.setattr(local, "Prometheus", _reloads(None))  # not answering
-    assert local._targets_summary(URL) == ""
+    monkeypatch.setattr(status, "Prometheus", lambda url, timeout_s: _mock(Prometheus(url, timeout_s)))
+    assert status._targets_summary(URL) == ", targets up 1/2; down: ? (no answer)"  # no instance label in the mock
+    monkeypatch.setattr(status, "Prometheus", _reloads(None))  # not answering
+    assert status._targets_summary(URL) == ""
 
 
 def _document(escape: str) -> doc.Document:

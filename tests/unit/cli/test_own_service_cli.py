@@ -10,7 +10,7 @@ import pytest
 
 from moneypath.catalog import find_catalog
 from moneypath.check.todos import count_todos
-from moneypath.stack import local
+from moneypath.stack import status
 from tests.conftest import free_port, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
@@ -96,7 +96,7 @@ def test_lint_counts_the_todos_init_left_one_line_per_file_without_failing(proje
 
 def test_a_closed_port_is_named_as_not_answering():
     port = free_port()
-    assert local.unanswered_targets([f"127.0.0.1:{port}"], wait_s=0.3) == [(f"127.0.0.1:{port}", "connection refused")]
+    assert status.unanswered_targets([f"127.0.0.1:{port}"], wait_s=0.3) == [(f"127.0.0.1:{port}", "connection refused")]
 
 
 def test_a_target_without_metrics_is_named_and_one_that_answers_is_not(monkeypatch):
@@ -104,8 +104,8 @@ def test_a_target_without_metrics_is_named_and_one_that_answers_is_not(monkeypat
         status = 404 if "127.0.0.1:1001" in url else 200
         return httpx.Response(status, request=httpx.Request("GET", url))
 
-    monkeypatch.setattr(local.httpx, "get", get)
-    assert local.unanswered_targets(["127.0.0.1:1001", "127.0.0.1:1002"], wait_s=0.3) == [
+    monkeypatch.setattr(status.httpx, "get", get)
+    assert status.unanswered_targets(["127.0.0.1:1001", "127.0.0.1:1002"], wait_s=0.3) == [
         ("127.0.0.1:1001", "/metrics answered HTTP 404")]
 
 
@@ -125,8 +125,8 @@ def test_status_names_the_targets_that_are_down(monkeypatch):
                     {"health": "down", "labels": {"instance": "127.0.0.1:9"},
                      "lastError": 'Get "http://127.0.0.1:9/metrics": dial tcp 127.0.0.1:9: connect: connection refused'}]
 
-    monkeypatch.setattr(local, "Prometheus", Prom)
-    assert local._targets_summary("http://127.0.0.1:1") == ", targets up 1/2; down: 127.0.0.1:9 (connection refused)"
+    monkeypatch.setattr(status, "Prometheus", Prom)
+    assert status._targets_summary("http://127.0.0.1:1") == ", targets up 1/2; down: 127.0.0.1:9 (connection refused)"
 
 
 def test_drill_check_names_a_regex_alternative_the_catalog_does_not_declare(project, tmp_path):

@@ -22,7 +22,7 @@ from moneypath.drills.report import render
 from moneypath.drills.runner import DrillRun
 from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha
-from moneypath.stack.local import Part, StackError, StackState
+from moneypath.stack.state import Part, StackError, StackState, replica_part, save_state
 from tests.conftest import ROOT
 from tests.unit.drills.test_drill_logic import Clock, FakePages, FakeProm
 from tests.unit.drills.test_drill_report import passing_journal
@@ -99,10 +99,9 @@ def test_the_cli_refuses_it_without_ha_before_starting_anything(tmp_path, monkey
 def test_with_targets_it_runs_on_the_ha_stack_up_recorded_whose_prometheus_is_the_target(tmp_path, monkeypatch,
                                                                                           capsys):
     from moneypath.cli import drill as drill_cli
-    from moneypath.stack import local as stack
 
     state = _state(tmp_path)
-    stack._save(state)
+    save_state(state)
     ran = []
     monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda drills, catalog, reports, target, *a, **kw:
                         ran.append(target) or [])
@@ -120,7 +119,7 @@ def test_with_targets_it_runs_on_the_ha_stack_up_recorded_whose_prometheus_is_th
     run("http://127.0.0.1:9092/")  # replica b of the recorded pair
     assert [t.stack_dir for t in ran] == [str(tmp_path)]
     state.ha = False
-    stack._save(state)
+    save_state(state)
     assert run("http://127.0.0.1:9092") == drill_cli.EXIT_INVALID and len(ran) == 1  # a single stack
 
 
@@ -373,13 +372,13 @@ def test_a_journal_without_replica_down_has_no_such_section(tmp_path):
 def test_the_stack_names_each_replica_and_restarts_only_the_monitoring_pairs(tmp_path):
     from moneypath.stack import local as stack
 
-    assert [stack.replica_part(c, r) for c in ("prometheus", "alertmanager") for r in ("a", "b")] == [
+    assert [replica_part(c, r) for c in ("prometheus", "alertmanager") for r in ("a", "b")] == [
         "prometheus", "prometheus-b", "alertmanager", "alertmanager-b"]
     with pytest.raises(StackError, match="no replica 'c' of 'prometheus'"):
-        stack.replica_part("prometheus", "c")
+        replica_part("prometheus", "c")
     state = _state(tmp_path)
     state.parts.append(Part("refservice", "http://127.0.0.1:9095", 2 ** 22 + 7, "/healthz", "r.log", ["true"]))
-    stack._save(state)
+    save_state(state)
     with pytest.raises(StackError, match="refservice cannot be restarted alone"):
         stack.restart_part(tmp_path, "refservice")
     with pytest.raises(StackError, match="no part 'grafana'"):

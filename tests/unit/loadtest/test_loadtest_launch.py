@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import launch, runner
+from moneypath.loadtest import launch, locust_processes, runner, targets
 from tests.conftest import ROOT
 from tests.foreign.harness import LATENCY_SLO
 
@@ -65,7 +65,7 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
     monkeypatch.setenv("MONEYPATH_STATE_DIR", "/elsewhere")
     target = runner.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
     spec = runner.RunSpec("komoju_slow", workers=1)
-    argv, env = runner.locust_invocation(spec, target, tmp_path, 9100, 8.0, 8, 12.5, FOREIGN / "scenarios.yaml",
+    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, 8.0, 8, 12.5, FOREIGN / "scenarios.yaml",
                                          plain, 3.0, (4.0, 8.5))
     assert argv[argv.index("-f") + 1] == f"{plain},{launch.PLUGIN}"
     assert {a for a in argv[3:] if a.startswith("-")} <= LOCUST_OPTIONS
@@ -75,9 +75,9 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
         "MONEYPATH_EXPORTER_PORT": "9100", "MONEYPATH_WARMUP_S": "3", "MONEYPATH_SNAPSHOT_AT": "4,8.5",
         "MONEYPATH_TOKEN": "tok", "MONEYPATH_ADMIN_TOKEN": "adm", "MONEYPATH_FAULTPROXY": "http://127.0.0.1:8"}
     started = []
-    monkeypatch.setattr(runner, "_spawn", lambda argv, log, env: started.append(argv) or object())
-    monkeypatch.setattr(runner.stack, "free_port", lambda: 5557)
-    runner.start_locust(spec, target, tmp_path, 9100, 8, 8, 12, FOREIGN / "scenarios.yaml", plain)
+    monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append(argv) or object())
+    monkeypatch.setattr(locust_processes, "free_port", lambda: 5557)
+    locust_processes.start_locust(spec, target, tmp_path, 9100, 8, 8, 12, FOREIGN / "scenarios.yaml", plain)
     worker = started[1]
     assert worker[worker.index("-f") + 1] == f"{plain},{launch.PLUGIN}"  # workers load the harness too
     assert {a for a in started[0][3:] + worker[3:] if a.startswith("-")} <= LOCUST_OPTIONS
@@ -95,7 +95,6 @@ def test_the_harness_plugin_defines_no_user_and_imports_the_harness():
 @pytest.fixture
 def opened(monkeypatch):
     """The real open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
-    from moneypath.loadtest import targets
 
     runs = []
     monkeypatch.setattr(targets, "close_target", lambda target: None)
@@ -130,7 +129,7 @@ def test_token_is_the_bearer_sent(plain, tmp_path, opened, team_locustfile):
     with pytest.raises(pytest.fail.Exception):
         _plain_run(locustfile, tmp_path, "--token", "tok-1")
     assert opened[0][1].token == "tok-1"
-    argv, env = runner.locust_invocation(opened[0][0], opened[0][1], tmp_path, 9, 8.0, 8, 5.0,
+    argv, env = locust_processes.locust_invocation(opened[0][0], opened[0][1], tmp_path, 9, 8.0, 8, 5.0,
                                          FOREIGN / "scenarios.yaml", locustfile)
     assert env["MONEYPATH_TOKEN"] == "tok-1" and "tok-1" not in argv
 
@@ -178,12 +177,12 @@ def test_capacity_refuses_a_plain_locustfile_in_one_line(plain, tmp_path, capsys
 
 def test_a_payment_user_without_a_token_names_the_stack_that_has_none(tmp_path, monkeypatch):
     """--state-dir of a stack that only scrapes the service (`moneypath up --target`): it holds no token for it."""
-    monkeypatch.setattr(runner.stack, "load_state", lambda d: type("S", (), {"parts": [], "state_dir": str(d)})())
-    monkeypatch.setattr(runner.stack, "status", lambda d: [("prometheus", "", True, "")])
+    monkeypatch.setattr(targets.stack, "load_state", lambda d: type("S", (), {"parts": [], "state_dir": str(d)})())
+    monkeypatch.setattr(targets.stack, "status", lambda d: [("prometheus", "", True, "")])
     with pytest.raises(runner.LoadTestError, match=r"^no API token for http://127.0.0.1:9 \(the stack in .*state "
                                                   r"does not run http://127.0.0.1:9, so it has no token for it\)"):
-        runner.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={})
-    target = runner.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={}, need_token=False)
+        targets.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={})
+    target = targets.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={}, need_token=False)
     assert target.token is None
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
-from moneypath.loadtest import client, contract, faults, gates, pacing, runner, scenarios, stats
+from moneypath.loadtest import client, contract, faults, gates, locust_processes, pacing, runner, scenarios, stats, targets
 from moneypath.protocol.correlation import HEADER
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
@@ -430,7 +430,7 @@ def test_a_bad_locustfile_is_one_line_and_exit_2(tmp_path, capsys, make, message
 
 @pytest.mark.parametrize("flag", [["--no-auth"], ["--faultproxy", "http://127.0.0.1:9"]])
 def test_no_auth_and_faultproxy_go_with_host(tmp_path, capsys, monkeypatch, flag):
-    monkeypatch.setattr(runner, "start_stack", lambda *_a, **_k: pytest.fail("a stack started"))
+    monkeypatch.setattr(targets, "start_stack", lambda *_a, **_k: pytest.fail("a stack started"))
     code = cli.main(["loadtest", "checkout", "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "none"),
                      "--out", str(tmp_path / "out"), *flag])
     assert code == 2
@@ -439,19 +439,19 @@ def test_no_auth_and_faultproxy_go_with_host(tmp_path, capsys, monkeypatch, flag
 
 
 def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
-    target = runner.existing_target(None, "http://127.0.0.1:9/", None, None, env={}, auth=False)
+    target = targets.existing_target(None, "http://127.0.0.1:9/", None, None, env={}, auth=False)
     assert (target.host, target.token, target.admin_token) == ("http://127.0.0.1:9", None, None)
-    target = runner.existing_target(None, "http://127.0.0.1:9", None, None, env={"MONEYPATH_TOKEN": "t",
+    target = targets.existing_target(None, "http://127.0.0.1:9", None, None, env={"MONEYPATH_TOKEN": "t",
                                                                                "MONEYPATH_TOKEN_SECRET": "s"},
                                     faultproxy="http://127.0.0.1:8", auth=False)
     assert target.token is None and target.admin_token and target.faultproxy == "http://127.0.0.1:8"
     with pytest.raises(runner.LoadTestError, match="or --no-auth when the service takes none"):
-        runner.existing_target(None, "http://127.0.0.1:9", None, None, env={})
+        targets.existing_target(None, "http://127.0.0.1:9", None, None, env={})
     started = []
-    monkeypatch.setattr(runner, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
+    monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
     monkeypatch.setenv("MONEYPATH_TOKEN", "leftover")
     spec = runner.RunSpec("checkout")
-    runner.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
+    locust_processes.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
     argv, env = started[0]
     assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
     assert env["MONEYPATH_NO_AUTH"] == "true" and env["MONEYPATH_FAULTPROXY"] == "http://127.0.0.1:8"
@@ -459,8 +459,6 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
 
 
 def test_a_faultproxy_scenario_without_faultproxy_is_exit_2(tmp_path, capsys, monkeypatch):
-    from moneypath.loadtest import targets
-
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
     monkeypatch.setattr(targets, "close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))

@@ -14,9 +14,11 @@ import yaml
 
 from moneypath import cli
 from moneypath.drills.load import Load, Mix
-from moneypath.loadtest import client, runner, scenarios
+from moneypath.loadtest import client, locust_processes, runner, scenarios, targets
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
+from moneypath.stack import processes, status
+from moneypath.stack.state import LEDGER_DB
 from tests.conftest import CATALOG_PATH, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 
@@ -32,7 +34,7 @@ def started(monkeypatch):
     procs: list[FakeProcess] = []
     monkeypatch.setattr(stack.subprocess, "Popen", lambda argv, env, **kw: procs.append(FakeProcess(argv, env, **kw))
                         or procs[-1])
-    monkeypatch.setattr(stack, "_healthy", lambda part: True)
+    monkeypatch.setattr(processes, "healthy", lambda part: True)
     return procs
 
 
@@ -50,9 +52,9 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
     scraped = {t for job in config["scrape_configs"] for g in job.get("static_configs", []) for t in g["targets"]}
     assert {f"127.0.0.1:{port}" for port in services} <= scraped
     # status names each instance and the one that runs the once-per-database jobs
-    monkeypatch.setattr(stack, "_alive", lambda pid: True)
-    monkeypatch.setattr(stack, "_targets_summary", lambda url: "")
-    monkeypatch.setattr(stack, "_watchdog_summary", lambda url: "")
+    monkeypatch.setattr(processes, "alive", lambda pid: True)
+    monkeypatch.setattr(status, "_targets_summary", lambda url: "")
+    monkeypatch.setattr(status, "_watchdog_summary", lambda url: "")
     details = {name: detail for name, _, _, detail in stack.status(tmp_path)}
     assert (", instance 0 of 3 on one postgresql+psycopg database (runs the once-per-database jobs)"
             in details["refservice"])
@@ -62,7 +64,7 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
 def test_one_instance_is_the_stack_as_before(catalog, tmp_path, started):
     state = stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None)
     assert [p.name for p in state.parts if p.name.startswith("refservice")] == ["refservice"]
-    assert state.db_url == f"sqlite:///{tmp_path.resolve() / stack.LEDGER_DB}"
+    assert state.db_url == f"sqlite:///{tmp_path.resolve() / LEDGER_DB}"
     assert "MONEYPATH_SINGLETON_JOBS" not in next(p.env for p in started if "moneypath.reference.refservice" in p.argv)
 
 
@@ -109,8 +111,8 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
         return runner.Target("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
                              instances=tuple(f"http://127.0.0.1:{p}" for p in range(2, instances + 1)))
 
-    monkeypatch.setattr(runner, "start_stack", start_stack)
-    monkeypatch.setattr(runner, "running_stack", lambda state_dir: None)
+    monkeypatch.setattr(targets, "start_stack", start_stack)
+    monkeypatch.setattr(targets, "running_stack", lambda state_dir: None)
     monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
     monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
@@ -119,7 +121,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
                   "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     assert asked == [3]
     ((spec, target),) = runs
-    _, env = runner.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
+    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
                                       SHIPPED_LOCUSTFILE)
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
@@ -183,5 +185,6 @@ def test_a_service_fault_is_set_and_cleared_on_every_instance(catalog):
 def test_a_part_that_exits_at_start_is_reported_with_its_last_line(tmp_path):
     log = tmp_path / "refservice.log"
     log.write_text("Traceback...\n\nmoneypath refservice: cannot open the ledger database sqlite:///x: unable to open\n\n")
-    assert stack._last_line(str(log)) == "moneypath refservice: cannot open the ledger database sqlite:///x: unable to open"
-    assert stack._last_line(str(tmp_path / "none.log")) == "no log"
+    assert processes.last_line(str(log)) == ("moneypath refservice: cannot open the ledger database sqlite:///x: "
+                                             "unable to open")
+    assert processes.last_line(str(tmp_path / "none.log")) == "no log"

@@ -8,11 +8,12 @@ import stat
 import pytest
 
 from moneypath.protocol.audit_checkpoint import Signer, Verifier, read_key
-from moneypath.stack import local as stack
+from moneypath.stack import service_files, status
+from moneypath.stack.state import StackError, StackState
 
 
 def test_the_key_is_made_once_readable_by_the_owner_only_and_kept(tmp_path, catalog):
-    env = stack.audit_checkpoint_env(catalog, tmp_path, fast=True)
+    env = service_files.audit_checkpoint_env(catalog, tmp_path, fast=True)
     key = tmp_path / "audit-checkpoint.key"
     assert env == {"MONEYPATH_AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
                    "MONEYPATH_AUDIT_CHECKPOINT_KEY": str(key), "MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S": "2"}
@@ -20,20 +21,20 @@ def test_the_key_is_made_once_readable_by_the_owner_only_and_kept(tmp_path, cata
     signer = Signer(read_key(str(key), "signer key"))
     Verifier(read_key(str(tmp_path / "audit-checkpoint.pub"), "verifier key"))  # the pair `audit verify --key` takes
     before = key.read_text()
-    again = stack.audit_checkpoint_env(catalog, tmp_path, fast=False)
+    again = service_files.audit_checkpoint_env(catalog, tmp_path, fast=False)
     assert key.read_text() == before and signer.name == "audit-checkpoint"
     assert again["MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S"] == "60"  # production's default off the fast stack
 
 
 def test_a_state_dir_that_cannot_hold_the_key_stops_up_with_one_line(tmp_path, catalog):
     (tmp_path / "audit-checkpoint.pub").write_text("someone else's\n")  # half a pair: never replaced
-    with pytest.raises(stack.StackError, match=r"^audit checkpoint key: .*audit-checkpoint.pub exists; refusing to "
+    with pytest.raises(StackError, match=r"^audit checkpoint key: .*audit-checkpoint.pub exists; refusing to "
                                                r"replace a key$"):
-        stack.audit_checkpoint_env(catalog, tmp_path, fast=True)
+        service_files.audit_checkpoint_env(catalog, tmp_path, fast=True)
 
 
 def test_the_verify_command_names_the_ledger_the_stack_keeps_and_hides_a_given_url(tmp_path):
-    state = stack.StackState(str(tmp_path), "1s", "1s", [], audit_checkpoints=str(tmp_path / "cps"),
+    state = StackState(str(tmp_path), "1s", "1s", [], audit_checkpoints=str(tmp_path / "cps"),
                              audit_key=str(tmp_path / "k.pub"), ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     assert state.audit_verify_command() == (f"moneypath audit verify --db sqlite:///{tmp_path / 'ledger.db'} "
                                             f"--checkpoints {tmp_path / 'cps'} --key {tmp_path / 'k.pub'}")
@@ -43,9 +44,9 @@ def test_the_verify_command_names_the_ledger_the_stack_keeps_and_hides_a_given_u
 
 def test_status_names_the_directory_and_the_newest_seq_signed(tmp_path):
     cps = tmp_path / "audit-checkpoints"
-    assert stack._checkpoints_summary(cps) == f", audit checkpoints: none yet in {cps}"
+    assert status._checkpoints_summary(cps) == f", audit checkpoints: none yet in {cps}"
     cps.mkdir()
     for seq in (7, 120):
         (cps / f"{seq:020d}.note").write_text("signed note\n")
     (cps / ".00000000000000000130.1.ab.tmp").write_text("being written\n")  # not a checkpoint yet
-    assert stack._checkpoints_summary(cps) == f", audit checkpoints: 2 in {cps} (newest seq 120)"
+    assert status._checkpoints_summary(cps) == f", audit checkpoints: 2 in {cps} (newest seq 120)"

@@ -1,0 +1,126 @@
+"""Start, follow and stop a run's Locust processes (one, or a master and workers on loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from moneypath.loadtest import launch
+from moneypath.loadtest.run_types import LoadTestError, RunSpec, Target
+from moneypath.loadtest.stats import history
+from moneypath.stack.processes import free_port
+
+
+def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
+                      duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
+                      snapshot_at: tuple[float, ...] = ()) -> tuple[list[str], dict[str, str]]:
+    """(the master's argv, the environment of every Locust process): Locust's own options on the command line,
+    moneypath's in MONEYPATH_* variables (moneypath.loadtest.launch), so any locustfile starts."""
+    argv = launch.command(locustfile, "--headless", "--host", target.host, "--only-summary",
+                          "--csv", str(work / "locust"), "--csv-full-history", "--json-file", str(work / "locust"),
+                          "--exit-code-on-error", "0", "--stop-timeout", "5")
+    env = launch.environment({
+        "scenario": spec.scenario, "scenario_file": str(scenario_file), "rate": float(rate), "concurrency": users,
+        "duration": float(duration_s), "exporter_port": exporter_port, "warmup": float(warmup_s) or None,
+        "snapshot_at": ",".join(f"{t:g}" for t in snapshot_at), "token": target.token,
+        "no_auth": target.token is None, "admin_token": target.admin_token, "closed_loop": spec.closed_loop,
+        "providersim": target.providersim, "faultproxy": target.faultproxy,
+        "hosts": ",".join([target.host, *target.instances]) if target.instances else None})
+    return argv, env
+
+
+def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
+                 duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
+                 snapshot_at: tuple[float, ...] = ()) -> list[subprocess.Popen]:
+    work.mkdir(parents=True, exist_ok=True)
+    master, env = locust_invocation(spec, target, work, exporter_port, rate, users, duration_s, scenario_file,
+                                    locustfile, warmup_s, snapshot_at)
+    procs = []
+    try:
+        if spec.workers:
+            port = free_port()
+            master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                       "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
+            procs.append(_spawn(master, work / "locust-master.log", env))
+            for i in range(spec.workers):
+                procs.append(_spawn(launch.command(locustfile, "--worker", "--master-host", "127.0.0.1",
+                                                   "--master-port", str(port)), work / f"locust-worker-{i + 1}.log", env))
+        else:
+            procs.append(_spawn(master, work / "locust.log", env))
+    except BaseException:
+        stop_locust(procs)
+        raise
+    return procs
+
+
+def _spawn(argv: list[str], log: Path, env: dict) -> subprocess.Popen:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    proc.log_path = log
+    return proc
+
+
+def stop_locust(procs: list[subprocess.Popen], timeout_s: float = 15.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if "Error" in line or "error" in line or "SystemExit" in line]
+    return (errors or lines or [""])[-1].strip()[:300]
+
+
+def progress_line(elapsed_s: float, tick) -> str:
+    if tick is None:
+        return f"[{elapsed_s:5.0f} s] starting Locust ..."
+    p99 = "-" if tick.p99_ms is None else f"{tick.p99_ms:.0f} ms"
+    ratio = tick.failures / tick.requests if tick.requests else 0.0
+    return (f"[{elapsed_s:5.0f} s] users {tick.users:4d}  rps {tick.rps:7.1f}  failures {tick.failures} "
+            f"({ratio:.2%})  p99 {p99}")
+
+
+def wait_locust(procs: list[subprocess.Popen], work: Path, duration_s: float, progress=print,
+                every_s: float = 3.0) -> None:
+    master = procs[0]
+    started = time.monotonic()
+    deadline = started + duration_s + 90  # spawning, stop timeout, writing stats
+    last = 0.0
+    while master.poll() is None:
+        if time.monotonic() > deadline:
+            stop_locust(procs)
+            raise LoadTestError(f"Locust did not finish within {duration_s + 90:.0f} s; see {work}")
+        for p in procs[1:]:
+            if p.poll() is not None and p.returncode not in (0, None):
+                stop_locust(procs)
+                raise LoadTestError(f"a Locust worker exited ({p.returncode}): {_last_line(p.log_path)}")
+        now = time.monotonic()
+        if now - last >= every_s:
+            ticks = history(work / "locust_stats_history.csv")
+            progress(progress_line(now - started, ticks[-1] if ticks else None))
+            last = now
+        time.sleep(0.2)
+    stop_locust(procs)
+    if not (work / "locust.json").exists():
+        raise LoadTestError(f"Locust exited ({master.returncode}) without results: {_last_line(master.log_path)}")

@@ -1,0 +1,72 @@
+"""What a load-test run is given and what it yields: its target, its spec, its outcome; and its one-line error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moneypath.loadtest import gates as g
+from moneypath.loadtest import scenarios
+from moneypath.loadtest.stats import Summary
+
+
+class LoadTestError(Exception):
+    """The run could not be made (not a gate breach); one line."""
+
+
+@dataclass
+class Target:
+    """Where the load goes and how to authenticate; `owned` stacks are stopped afterwards."""
+    host: str
+    prometheus: str | None
+    providersim: str | None
+    token: str | None  # None: requests go without an authorization header (--no-auth)
+    admin_token: str | None
+    faultproxy: str | None = None
+    state_dir: Path | None = None
+    owned: bool = False
+    reloaded_prometheus: bool = False  # we added the exporter to this stack's Prometheus config
+    instances: tuple[str, ...] = ()  # the service's other instances: Locust users are spread over host + these
+
+
+@dataclass
+class RunSpec:
+    scenario: str
+    rate: float | None = None
+    users: int | None = None
+    duration_s: float | None = None
+    workers: int = 0
+    reconcile_within_s: float = 60.0
+    scenario_file: Path | None = None
+    locustfile: Path | None = None  # run() needs one; locust_invocation() is given its own
+    only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
+    require_prometheus: bool = True  # False (--no-prometheus): the gates that need it are skipped, not failed
+    closed_loop: bool = False  # users send back to back, unpaced: the saturation throughput (capacity)
+
+
+@dataclass
+class RunOutcome:
+    scenario: scenarios.Scenario
+    spec: RunSpec
+    rate: float
+    users: int
+    duration_s: float
+    started_at: float
+    ended_at: float
+    summary: Summary
+    prom: g.PromObservations | None
+    prom_reason: str
+    gates: list[g.Gate]
+    work_dir: Path
+    service_series: dict = field(default_factory=dict)
+    ticks: list = field(default_factory=list)
+    usage: object = None  # resources.Usage when a meter was given
+    drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
+    overload: object = None  # overload.Overload when the scenario is one (`overload:`)
+
+    @property
+    def passed(self) -> bool:
+        return not g.breaches(self.gates)
+
+
+# ---------------------------------------------------------------- the target

@@ -1,0 +1,84 @@
+"""The local stack's processes: free ports, binaries on PATH, whether a part runs, answers, or is gone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import httpx
+
+from moneypath.stack.state import Part, StackError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_binary(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise StackError(f"{names[0]} not found: install the Debian package (`make setup` does)")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+def healthy(part: Part) -> bool:
+    if part.url.startswith("postgresql://"):  # no HTTP: healthy while it accepts connections
+        host, port = part.url.removeprefix("postgresql://").rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return True
+        except OSError:
+            return False
+    try:
+        return httpx.get(part.url + part.health_path, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+def last_line(log: str) -> str:
+    """The last line a part wrote (its error, when it exited at start)."""
+    try:
+        lines = [line for line in Path(log).read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip()[:300] if lines else "nothing in its log"
+
+
+def gone(pid: int) -> bool:
+    """Exited: reaped here when it is this process's child (`up` ran in it), else no longer running; a zombie
+    whose parent is another process (it answers signal 0 like a live one) is gone too. A child whose first
+    thread is a zombie while the others still exit is not yet gone: waitpid says so."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return not alive(pid) or _zombie(pid)
+    return bool(reaped) or not alive(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
