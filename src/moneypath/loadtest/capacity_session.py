@@ -21,13 +21,11 @@ from moneypath.loadtest import (
     inputs,
     launch,
     report,
-    runner,
     scenarios,
     targets,
 )
 from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.session import RunFailed, interrupted
-from moneypath.stack import local as stack
+from moneypath.loadtest.session import reported
 from moneypath.stack.processes import free_port
 
 
@@ -99,25 +97,20 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
     tmp, final = plan.tmp, plan.final
     target = None
     try:
-        exporter_port = free_port()
-        target = targets.open_target(plan.c, plan.options, exporter_port, None, say)
-        database = "sqlite" if target.owned else "unknown"
-        saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,
-                                      single_writer=database == "sqlite")
-        compare = None
-        if plan.options.postgres:
-            targets.close_target(target)
-            compare = _postgres_run(plan, tmp, exporter_port, say)
-        result = capacity.plan(plan.c, plan.sfile, measured, plan.options.current_rps, plan.options.utilization,
-                               saturation=saturation, database=database, compare=compare)
-        capacity_report.render(result, tmp)
-        final = report.publish(tmp, final)
-    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        code = 2 if isinstance(exc, UsageError) else 1
-        raise RunFailed(report.failure_message(exc, tmp, final), code) from None
-    except BaseException as exc:
-        interrupted(exc, tmp, final, warn)
-        raise
+        with reported(tmp, final, warn):
+            exporter_port = free_port()
+            target = targets.open_target(plan.c, plan.options, exporter_port, None, say)
+            database = "sqlite" if target.owned else "unknown"
+            saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,
+                                          single_writer=database == "sqlite")
+            compare = None
+            if plan.options.postgres:
+                targets.close_target(target)
+                compare = _postgres_run(plan, tmp, exporter_port, say)
+            result = capacity.plan(plan.c, plan.sfile, measured, plan.options.current_rps, plan.options.utilization,
+                                   saturation=saturation, database=database, compare=compare)
+            capacity_report.render(result, tmp)
+            final = report.publish(tmp, final)
     finally:
         targets.close_target(target)
     return result, final

@@ -9,6 +9,7 @@ out and catalog.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,30 +81,34 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
                           plan.locustfile, require_prometheus=not o.no_prometheus)
     target = None
     try:
-        exporter_port = free_port()
-        target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
-        if missing := runner.missing_fault_api(plan.scenario, target):
-            raise UsageError(missing)
-        outcome = runner.run(plan.c, spec, target, tmp / "locust", exporter_port, say)
-        result = judge(plan, outcome, target)
-        report.render(result, outcome.ticks, outcome.service_series, tmp)
-        final = report.publish(tmp, final)
-    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
-        code = 2 if isinstance(exc, UsageError) else 1
-        raise RunFailed(report.failure_message(exc, tmp, final), code) from None
-    except BaseException as exc:
-        interrupted(exc, tmp, final, warn)
-        raise
+        with reported(tmp, final, warn):
+            exporter_port = free_port()
+            target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
+            if missing := runner.missing_fault_api(plan.scenario, target):
+                raise UsageError(missing)
+            outcome = runner.run(plan.c, spec, target, tmp / "locust", exporter_port, say)
+            result = judge(plan, outcome, target)
+            report.render(result, outcome.ticks, outcome.service_series, tmp)
+            final = report.publish(tmp, final)
     finally:
         targets.close_target(target)
     return Judged(result, outcome, final)
 
 
-def interrupted(exc: BaseException, tmp: Path, final: Path, warn) -> None:
-    """An unexpected stop (Ctrl-C, a bug): keep what the run wrote and say where."""
-    kept = report.keep_failed(tmp, final)
-    if kept is not None:
-        warn(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}")
+@contextmanager
+def reported(tmp: Path, final: Path, warn):
+    """A run that cannot be made becomes RunFailed (2 for a usage error, else 1) with where its logs are kept; an
+    unexpected stop (Ctrl-C, a bug) keeps what the run wrote, says where, and goes on."""
+    try:
+        yield
+    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
+        code = 2 if isinstance(exc, UsageError) else 1
+        raise RunFailed(report.failure_message(exc, tmp, final), code) from None
+    except BaseException as exc:
+        kept = report.keep_failed(tmp, final)
+        if kept is not None:
+            warn(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}")
+        raise
 
 
 def judge(plan: Plan, outcome: runner.RunOutcome, target: runner.Target) -> dict:
