@@ -4,7 +4,14 @@ tests/unit/check/test_lint.py)."""
 from __future__ import annotations
 
 from moneypath.check.lint import lint
-from tests.unit.check.test_lint import RETENTION, R, make_root, needs_promtool, record
+from tests.unit.check.test_lint import (
+    RETENTION,
+    R,
+    _rules_only,  # noqa: F401 (autouse there, so here too: pages are checked elsewhere)
+    make_root,
+    needs_promtool,
+    record,
+)
 
 
 @needs_promtool
