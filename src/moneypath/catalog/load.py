@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from moneypath._common import yamlio
 from moneypath.catalog.model import DEFAULT_PATH, Catalog, CatalogError, nearest_line
 from moneypath.catalog.validate import resolve
 from moneypath.catalog.yaml_errors import error_line, error_text
@@ -41,8 +42,8 @@ def find_catalog(start: str | Path) -> Path | None:
 
 def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yamlio.compose(text)
+        data = yamlio.load(text)
     except yaml.YAMLError as exc:
         line = error_line(exc)
         raise CatalogError([f"{where}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}"]) from None

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from moneypath._common import yamlio
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
@@ -86,7 +87,7 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
 def load_rules(path: Path) -> tuple[list[dict], str | None]:
     """The rules of every group in a rule file, or an error message instead of a traceback."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yamlio.load(path.read_text())
     except FileNotFoundError:
         return [], "file is missing"
     except (OSError, yaml.YAMLError) as e:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
 from moneypath.catalog import Catalog
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
@@ -88,7 +89,7 @@ def split_page(text: str) -> Page:
     if end is None:
         raise ValueError("no closing '---' line after the YAML front matter")
     try:
-        meta = yaml.safe_load("".join(lines[1:end]))
+        meta = yamlio.load("".join(lines[1:end]))
     except yaml.YAMLError as e:
         line = error_line(e)
         if line is not None:  # a line of the page (after its '---'), not of the front matter alone

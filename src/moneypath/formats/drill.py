@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean
@@ -320,7 +321,7 @@ def _requests_file(path: Path, rel: str, root: Path) -> dict:
 def _read_yaml(path: Path, where: str):
     """A YAML file's document, or DrillError: one line starting with `where`."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlio.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DrillError([f"{where}: no such file"]) from None
     except OSError as e:

@@ -13,6 +13,7 @@ import time
 
 import yaml
 
+from moneypath._common import yamlio
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.catalog.conventions import LOCUST_METRICS
@@ -28,7 +29,7 @@ def scrape_interval_s(prom_url: str) -> float:
     """The Prometheus' global scrape interval (its config over the API); 15 s when it cannot tell."""
     try:
         with Prometheus(prom_url, timeout_s=5) as prom:
-            config = yaml.safe_load(prom.config_yaml())
+            config = yamlio.load(prom.config_yaml())
         return duration_seconds(config["global"]["scrape_interval"])
     except (PrometheusError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return 15.0

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog
 from moneypath.catalog.yaml_errors import error_line, error_text
@@ -151,7 +152,7 @@ def load(path: str | Path, catalog: Catalog | None = None) -> ScenarioFile:
     and that no payout traffic is asked of a catalog whose payouts feature is off."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
     except yaml.YAMLError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from moneypath._common import atomic
+from moneypath._common import atomic, yamlio
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.loadtest import launch
@@ -120,7 +120,7 @@ def remove_exporter_target(target: Target) -> None:
 
 
 def _set_locust_job(path: Path, address: str | None) -> None:
-    config = yaml.safe_load(path.read_text())
+    config = yamlio.load(path.read_text())
     jobs = [j for j in config.get("scrape_configs", []) if j.get("job_name") != LOCUST_JOB]
     if address:
         jobs.append({"job_name": LOCUST_JOB, "static_configs": [{"targets": [address]}]})

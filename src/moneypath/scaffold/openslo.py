@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from moneypath._common import yamlio
 from moneypath.catalog import DURATION, Catalog, parse_catalog
 from moneypath.catalog.model import CatalogError
 from moneypath.catalog.yaml_errors import error_line, error_text
@@ -55,7 +56,7 @@ def read_documents(path: Path) -> list[dict]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportProblems([f"{path}: cannot read: {exc}"]) from None
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamlio.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         line = error_line(exc)
         raise ImportProblems([f"{path}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}"]) from None
@@ -237,7 +238,7 @@ def catalog_with(catalog_path: Path, mapped: list[Mapped]) -> str:
     """The catalog's text with the SLOs added at the end of slos:, every other byte as it was (comments,
     anchors, flow mappings and line breaks included); validated before it is returned."""
     text = catalog_path.read_text(encoding="utf-8")
-    root = yaml.compose(text)
+    root = yamlio.compose(text)
     slos = next((value for key, value in root.value if key.value == "slos"), None)
     entries = yaml.safe_dump({m.key: m.slo for m in mapped}, sort_keys=False, width=4096, allow_unicode=True)
     if slos is None:
