@@ -57,7 +57,7 @@ def edit(root, rel, old, new, count=1):
 
 
 def test_the_shipped_runbooks_pass_our_checks(catalog, ref_db):
-    """(promtool's own parse of every query: tests/integration/test_promtool.py, the whole lint.)"""
+    """(promtool's own parse of every query: tests/integration/instrument/test_promtool.py, the whole lint.)"""
     assert check_runbooks(catalog, ROOT) == []
     assert check_runbooks(catalog, ROOT, db_url=ref_db) == []  # every SQL step prepares on the reference schema
 

@@ -1,5 +1,5 @@
 """`moneypath audit verify --db URL`: one line, exit 0 intact, 1 at the first broken event, 2 for a database it
-cannot read (SQLite here; PostgreSQL in tests/integration/test_audit_cli_postgresql.py)."""
+cannot read (SQLite here; PostgreSQL in tests/integration/refservice/test_audit_cli_postgresql.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The audit trail of the reference service: one event per state change of a financial record, in the
 booking's transaction, hash-chained; editing, deleting or cutting off events is caught. The tests taking an engine run on
-SQLite here and on a real PostgreSQL server in tests/integration/test_audit_trail_postgresql.py."""
+SQLite here and on a real PostgreSQL server in tests/integration/refservice/test_audit_trail_postgresql.py."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from moneypath.reference.refservice.ledger import Posting, UnbalancedError
 
 @pytest.fixture
 def engine(ledger_url):
-    """SQLite here; tests/integration/test_ledger_idempotency_postgresql.py runs the same tests on PostgreSQL."""
+    """SQLite here; tests/integration/refservice/test_ledger_idempotency_postgresql.py runs the same tests on PostgreSQL."""
     engine = make_engine(ledger_url)
     yield engine
     engine.dispose()

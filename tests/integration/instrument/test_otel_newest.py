@@ -19,7 +19,7 @@ import textwrap
 import pytest
 
 from tests.conftest import CATALOG_PATH, ROOT
-from tests.integration.test_footprint import INVENTORY, clean_env, normalize, run, source_copy
+from tests.integration.instrument.test_footprint import INVENTORY, clean_env, normalize, run, source_copy
 from tests.otlp_receiver import Receiver
 
 pytestmark = pytest.mark.integration

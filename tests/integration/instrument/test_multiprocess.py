@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from moneypath.instrument.exposition import prepare_multiprocess_dir
 from tests.conftest import CATALOG_PATH, ROOT, free_port
 
-HERE = "tests.integration"
+HERE = "tests.integration.instrument"
 
 
 def samples(text: str) -> dict[tuple, float]:

@@ -11,7 +11,7 @@ import yaml
 
 from moneypath.catalog.conventions import BURN_RATE_PAIRS, sli_error_record, slo_alert_key
 from moneypath.generate.rules import alert_rules, recording_rules
-from tests.integration.test_alert_rules import (
+from tests.integration.generate.test_alert_rules import (
     RULE_FILES,
     _selector,
     auth_series,

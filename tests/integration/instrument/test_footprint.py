@@ -82,7 +82,7 @@ def team_catalog() -> str:
 # Appended after the docs' block, unchanged (the names are looked up when authorize() runs).
 SERVICE_TAIL = textwrap.dedent("""
 
-    # ---- added by tests/integration/test_footprint.py: the service around the docs' example ----
+    # ---- added by tests/integration/instrument/test_footprint.py: the service around the docs' example ----
     from types import SimpleNamespace
 
 

@@ -20,7 +20,7 @@ from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 def service():
     port = free_port()
     env = {**os.environ, "MONEYPATH_CATALOG": str(CATALOG_PATH), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.integration.paging_app:app", "--host",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.integration.stack.paging_app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:

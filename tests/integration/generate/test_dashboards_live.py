@@ -5,7 +5,7 @@ intervals) runs a short load while the drill faults that move the rarer signals 
 and off; then every panel query of every dashboard is run over the Prometheus HTTP API the way
 Grafana would (variables substituted: datasource, provider = All, $__rate_interval = 1m) and must
 return at least one finite sample. A failure lists dashboard, panel title and query of each empty
-one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/test_loadtest.py
+one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_loadtest.py
 runs them against a real Locust run.
 
 The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
@@ -27,7 +27,7 @@ from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from moneypath.stack.snapshot import snapshot
 from tests.conftest import CATALOG_PATH, wait_for
-from tests.integration.test_every_signal import clear, fault, payments_for
+from tests.integration.refservice.test_every_signal import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
 

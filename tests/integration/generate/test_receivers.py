@@ -26,7 +26,7 @@ from moneypath.generate.receivers import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
 from moneypath.generate.routing import FAST, render_alertmanager
 from moneypath.generate.rules import alert_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, ROOT, free_port, stop_process, wait_for
-from tests.integration import receiver_schemas as schemas
+from tests.integration.generate import receiver_schemas as schemas
 from tests.loopback_http import LoopbackServer, QuietHandler
 
 
