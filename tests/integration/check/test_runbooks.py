@@ -9,12 +9,12 @@ import pytest
 
 from moneypath.check.ledger import check_ledger_queries
 from moneypath.check.runbooks import check_runbooks, open_database
-from tests.unit.check.test_runbooks import DUP, edit, root, statements_sent  # noqa: F401 - root: a fixture
+from tests.support.runbooks import DUP, edit, statements_sent
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 
 
-def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):  # noqa: F811
+def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):
     from sqlalchemy import create_engine
     from sqlalchemy.exc import DBAPIError
 
@@ -46,7 +46,7 @@ def test_sql_is_prepared_read_only_on_postgresql(catalog, root, pg_url):  # noqa
 
 
 @needs_promtool
-def test_promql_that_does_not_parse_is_reported_by_one_promtool_run(catalog, root):  # noqa: F811
+def test_promql_that_does_not_parse_is_reported_by_one_promtool_run(catalog, root):
     q = "sum by (provider) (increase(moneypath_duplicate_charges_total[1h]))"
     edit(root, DUP, q, q[:-1], 2)
     rel = "runbooks/moneypathledgerwritefailures.md"
