@@ -8,16 +8,14 @@ import time
 
 import pytest
 
-from tests.unit.providersim.test_providersim import (  # noqa: F401 - receiver, server: fixtures
+from tests.support.providersim import (
     acme_authorize,
     approved,
     capture,
     clear_fault,
     globex_charge,
     make_app,
-    receiver,
     run,
-    server,
     set_fault,
 )
 
@@ -35,7 +33,7 @@ def test_latency_scale_slows_calls(tmp_path):
 
 
 @pytest.mark.timing
-def test_webhooks_are_retried_and_never_block_the_response(tmp_path, receiver):  # noqa: F811
+def test_webhooks_are_retried_and_never_block_the_response(tmp_path, receiver):
     app = make_app(tmp_path, receiver)
 
     async def scenario(c):
