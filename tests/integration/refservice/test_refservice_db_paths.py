@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from moneypath.reference.refservice.db import make_engine
-from tests.unit.refservice.test_refservice_db_paths import WRITE, service  # noqa: F401 - service: a fixture
+from tests.support.db_paths import WRITE
 
 
 @pytest.mark.timing  # asserts on wall-clock time; the other test here starts a PostgreSQL server
-def test_a_writer_holding_the_lock_does_not_stall_the_loop_and_the_payment_books_once(service):  # noqa: F811
+def test_a_writer_holding_the_lock_does_not_stall_the_loop_and_the_payment_books_once(service):
     app, path = service
     held, release = threading.Event(), threading.Event()
 

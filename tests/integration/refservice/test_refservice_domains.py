@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from tests.unit.refservice.test_refservice_domains import ADMIN, authorize, call, sample, world  # noqa: F401 - world: a fixture
+from tests.support.refservice import ADMIN, authorize, call, sample
 
 
 @pytest.mark.timing
-def test_slow_risk_times_out_into_the_fallback(world):  # noqa: F811
+def test_slow_risk_times_out_into_the_fallback(world):
     app, _, mp = world
     call(app, "PUT", "/admin/faults/risk_latency", json={"extra_ms": 500}, headers=ADMIN)
     started = time.perf_counter()
