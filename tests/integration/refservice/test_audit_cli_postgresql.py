@@ -1,7 +1,7 @@
-"""tests/unit/refservice/test_audit_cli.py (`moneypath audit verify --db URL`) on a real PostgreSQL server, a fresh database
+"""tests/support/database/audit_cli.py (`moneypath audit verify --db URL`) on a real PostgreSQL server, a fresh database
 per test."""
 
-from tests.database_contract import database_tests
-from tests.unit.refservice import test_audit_cli as unit
+from tests.support.database import audit_cli as contract
+from tests.support.database import database_tests
 
-globals().update(database_tests(unit, "ledger"))
+globals().update(database_tests(contract, "ledger"))

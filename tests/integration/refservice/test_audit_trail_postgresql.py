@@ -1,4 +1,4 @@
-"""tests/unit/refservice/test_audit_trail.py on a real PostgreSQL server (a fresh database per test), and what only
+"""tests/support/database/audit_trail.py on a real PostgreSQL server (a fresh database per test), and what only
 PostgreSQL does: a booking parks its event while another transaction holds the chain."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, make_engine
-from tests.database_contract import database_tests
-from tests.unit.refservice import test_audit_trail as unit
-from tests.unit.refservice.test_audit_trail import book_payment, park, verdict
+from tests.support.database import audit_trail as contract
+from tests.support.database import database_tests
+from tests.support.database.audit_trail import book_payment, park, verdict
 
-globals().update(database_tests(unit, "engine"))
+globals().update(database_tests(contract, "engine"))
 
 
 def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):

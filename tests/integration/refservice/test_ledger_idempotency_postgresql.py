@@ -1,7 +1,7 @@
-"""tests/unit/refservice/test_ledger_idempotency.py (balanced postings, idempotency keys, the outbox) on a real PostgreSQL
+"""tests/support/database/ledger_idempotency.py (balanced postings, idempotency keys, the outbox) on a real PostgreSQL
 server, a fresh database per test."""
 
-from tests.database_contract import database_tests
-from tests.unit.refservice import test_ledger_idempotency as unit
+from tests.support.database import database_tests
+from tests.support.database import ledger_idempotency as contract
 
-globals().update(database_tests(unit, "engine"))
+globals().update(database_tests(contract, "engine"))

@@ -1,8 +1,8 @@
 """Amount-limited operations hold their amount before the provider is asked: concurrent refunds and
 captures never send the provider more than the payment allows, the losers get a 409 and no provider
-call, and a failed call gives its amount back. On SQLite here and on a real PostgreSQL server in
-tests/integration/refservice/test_refservice_reservations_postgresql.py (where the service runs its transactions in 16
-threads, so the row lock is what keeps them apart)."""
+call, and a failed call gives its amount back. Run on SQLite by tests/unit/refservice/test_refservice_reservations.py
+and on PostgreSQL by tests/integration/refservice/test_refservice_reservations_postgresql.py (where the service
+runs its transactions in 16 threads, so the row lock is what keeps them apart)."""
 
 from __future__ import annotations
 

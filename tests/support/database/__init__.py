@@ -1,6 +1,7 @@
-"""A unit module's database tests, collected again by an integration module: the contract is written once in
-tests/unit, where `ledger_url` is a SQLite file, and runs on PostgreSQL in tests/integration, where it is a real
-server's database."""
+"""The database contract: tests written once, in this package's modules, that take `ledger_url` (through a
+fixture of their module) and run in both tiers: a tests/unit module collects them on a SQLite file, a
+tests/integration module on a fresh database of a real PostgreSQL server (each tier's conftest.py gives
+`ledger_url`). The modules here are not collected themselves (not test_*.py)."""
 
 from __future__ import annotations
 
