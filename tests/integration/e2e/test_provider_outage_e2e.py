@@ -4,9 +4,6 @@ on-call through Prometheus and Alertmanager, and resolve once the fault clears."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,14 +13,12 @@ import pytest
 
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
-from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
+from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
+from tests.support.reference_processes import start
 
 SECRET = "e2e-secret"
 
 
-def start(module: str, port: int, env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
-                            env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture

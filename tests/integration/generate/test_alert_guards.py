@@ -11,14 +11,14 @@ import yaml
 
 from moneypath.catalog.conventions import BURN_RATE_PAIRS, sli_error_record, slo_alert_key
 from moneypath.generate.rules import alert_rules, recording_rules
-from tests.integration.generate.test_alert_rules import (
+from tests.support.promtool_rules import (
     RULE_FILES,
-    _selector,
     auth_series,
     case,
     detection_seconds,
     fired_at,
     promtool,
+    selector,
 )
 
 AVAILABILITY = "authorization-availability"
@@ -52,8 +52,8 @@ def without_guard(catalog):
 def night(catalog) -> list[dict]:
     """03:00: two payments approved and three failed in one hour, nothing else."""
     auth, labels = auth_series(catalog)
-    return [{"series": _selector(auth, labels, "approved"), "values": "0x70 1x20 2x30"},
-            {"series": _selector(auth, labels, "error"), "values": "0x75 1x3 2x3 3x40"}]
+    return [{"series": selector(auth, labels, "approved"), "values": "0x70 1x20 2x30"},
+            {"series": selector(auth, labels, "error"), "values": "0x75 1x3 2x3 3x40"}]
 
 
 NIGHT_CHECKS = [m * 60 for m in range(77, 121)]
@@ -112,9 +112,9 @@ def test_a_quiet_window_in_an_outage_keeps_the_page(catalog, tmp_path):
     auth, labels = auth_series(catalog)
     before, outage, silence = 75 * 4, 3 * 4, 10 * 4
     approved_total = 100 * before
-    series = [{"series": _selector(auth, labels, "approved"),
+    series = [{"series": selector(auth, labels, "approved"),
                "values": f"0+100x{before} {approved_total}x{outage + silence}"},
-              {"series": _selector(auth, labels, "error"),
+              {"series": selector(auth, labels, "error"),
                "values": f"0x{before} 100+100x{outage - 1} {100 * outage}x{silence}"}]
     name = burn_alert(catalog)
     start = before * 15
@@ -200,14 +200,14 @@ def test_a_single_failed_call_at_night_is_not_a_provider_outage(any_catalog, tmp
 
 def test_a_quiet_night_is_not_silence_but_a_stop_after_a_busy_hour_is(catalog, tmp_path):
     auth, labels = auth_series(catalog)
-    night = [{"series": _selector(auth, labels, "approved"), "values": "0x11 1x12 2x12 3x12 4x40"}]
+    night = [{"series": selector(auth, labels, "approved"), "values": "0x11 1x12 2x12 3x12 4x40"}]
     name = catalog.alert_name("AuthorizationsSilent")
     assert fired_at(tmp_path, night, name, [m * 60 for m in range(20, 90, 5)], interval="1m", window="") == []
     busy = tmp_path / "busy"
     busy.mkdir()
     # 10 a minute for 26 hours, then nothing for 2 hours: silent from ~8 minutes after the stop (the 5m
     # window, then for: 2m), and still silent long after, because the same minutes a day ago were busy.
-    stop = [{"series": _selector(auth, labels, "approved"), "values": "0+10x1560 15600x120"}]
+    stop = [{"series": selector(auth, labels, "approved"), "values": "0+10x1560 15600x120"}]
     checks = [m * 60 for m in range(1556, 1680, 4)]
     fired = fired_at(busy, stop, name, checks, interval="1m", window="")
     assert fired and min(fired) <= 1570 * 60

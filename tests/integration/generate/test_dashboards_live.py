@@ -27,7 +27,7 @@ from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from moneypath.stack.snapshot import snapshot
 from tests.conftest import CATALOG_PATH, wait_for
-from tests.integration.refservice.test_every_signal import clear, fault, payments_for
+from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, free_port, stop_process, wait_for
 from tests.docs_examples import code_block
+from tests.support.clean_venv import INVENTORY, clean_env, normalize, run, source_copy
 
 pytestmark = pytest.mark.integration
 
@@ -46,23 +46,9 @@ NOT_IN_CORE = {
     "grafana-client", "grafana-foundation-sdk", "pytest", "fastapi", "starlette", "uvicorn", "httpx", "aiohttp",
     "rich", "opentelemetry-sdk",
 }
-PIP_TIMEOUT_S = 600
 SERVER_START_S = 60
 EXAMPLE_PAGE = "docs/instrumenting.md"  # its first python example, under the page's title
 
-INVENTORY = textwrap.dedent("""
-    import importlib.metadata, json, os, sys
-    dists = {}
-    for dist in importlib.metadata.distributions():
-        size = 0
-        for file in dist.files or ():
-            try:
-                size += os.stat(dist.locate_file(file)).st_blocks * 512
-            except OSError:
-                pass
-        dists[dist.metadata["Name"]] = {"version": dist.version, "bytes": size}
-    json.dump(dists, sys.stdout)
-""")
 
 # The team adopting moneypath is not the reference service: its own providers and currencies in its catalog
 # (all built-in signals are still required until features can be switched off), its own API shape.
@@ -103,22 +89,10 @@ SERVICE_TAIL = textwrap.dedent("""
 """)
 
 
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def clean_env() -> dict[str, str]:
-    """This process's environment without the project venv's traces (the new venv must see only itself)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # only pip's own compile step writes .pyc: the figures stay stable
-    return env
 
 
-def run(*args, cwd: Path | None = None, timeout: float = PIP_TIMEOUT_S) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def disk_bytes(directory: Path) -> int:
@@ -129,13 +103,6 @@ def disk_bytes(directory: Path) -> int:
     return total
 
 
-def source_copy(dest: Path) -> Path:
-    """What a wheel is built from, copied so that building leaves the shared working tree alone."""
-    dest.mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", dest)
-    shutil.copy2(ROOT / "README.md", dest)  # pyproject.toml: readme = "README.md"
-    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return dest
 
 
 def mb(n: int) -> str:

@@ -19,8 +19,8 @@ import textwrap
 import pytest
 
 from tests.conftest import CATALOG_PATH, ROOT
-from tests.integration.instrument.test_footprint import INVENTORY, clean_env, normalize, run, source_copy
 from tests.otlp_receiver import Receiver
+from tests.support.clean_venv import INVENTORY, clean_env, normalize, run, source_copy
 
 pytestmark = pytest.mark.integration
 

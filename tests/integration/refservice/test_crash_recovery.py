@@ -15,7 +15,7 @@ import pytest
 
 from moneypath.protocol.tokens import issue
 from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
-from tests.integration.e2e.test_provider_outage_e2e import start
+from tests.support.reference_processes import start
 
 pytestmark = pytest.mark.integration
 SECRET = "crash-secret"

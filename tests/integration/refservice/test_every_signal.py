@@ -9,7 +9,6 @@ scraped every one of them.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -20,6 +19,7 @@ from moneypath.catalog import load_catalog
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, wait_for
+from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,39 +27,10 @@ pytestmark = pytest.mark.integration
 ZERO_ON_PURPOSE = {"instrumentation_errors_total": "the instrumentation never failed"}
 
 
-def fault(client: httpx.Client, base: str, name: str, headers: dict, **params) -> None:
-    r = client.put(f"{base}/admin/faults/{name}", json=params, headers=headers)
-    assert r.status_code == 200, r.text
 
 
-def clear(client: httpx.Client, base: str, name: str, headers: dict) -> None:
-    assert client.delete(f"{base}/admin/faults/{name}", headers=headers).status_code == 200
 
 
-def payments_for(client: httpx.Client, svc: str, write: dict, seconds: float) -> int:
-    """Authorize, capture, refund and pay out across both providers; a few replays. Returns requests sent."""
-    sent, deadline, i = 0, time.monotonic() + seconds, 0
-    while time.monotonic() < deadline:
-        i += 1
-        provider = ("acme", "globex")[i % 2]
-        key = uuid.uuid4().hex
-        body = {"amount_minor": 1000 + i, "currency": ("USD", "EUR", "GBP")[i % 3], "provider": provider,
-                "reference": f"signals-{key[:8]}"}
-        auth = client.post(f"{svc}/v1/payments/authorize", json=body, headers={**write, "idempotency-key": key})
-        sent += 1
-        if i % 5 == 0:
-            client.post(f"{svc}/v1/payments/authorize", json=body, headers={**write, "idempotency-key": key})
-        if auth.status_code == 201 and auth.json()["state"] == "authorized":
-            pid = auth.json()["id"]
-            cap = client.post(f"{svc}/v1/payments/{pid}/capture", headers={**write, "idempotency-key": f"c{key}"})
-            if cap.status_code == 200 and i % 3 == 0:
-                client.post(f"{svc}/v1/payments/{pid}/refund", json={"amount_minor": 100},
-                            headers={**write, "idempotency-key": f"r{key}"})
-            client.get(f"{svc}/v1/payments/{pid}", headers=write)
-        if i % 7 == 0:
-            client.post(f"{svc}/v1/payouts", json=body, headers={**write, "idempotency-key": f"p{key}"})
-        sent += 1
-    return sent
 
 
 def overload(svc: str, write: dict, waves: int, at_once: int) -> dict[int, int]:

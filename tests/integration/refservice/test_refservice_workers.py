@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.protocol.tokens import issue
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
-from tests.integration.e2e.test_provider_outage_e2e import start
+from tests.support.reference_processes import start
 
 pytestmark = pytest.mark.integration
 SECRET = "workers-secret"

@@ -11,7 +11,6 @@ import pytest
 
 from moneypath.stack import local as stack
 from tests.conftest import free_port, http_ok, wait_for
-from tests.integration.stack.test_paging import service  # noqa: F401 - fixture reuse
 
 
 @pytest.fixture
