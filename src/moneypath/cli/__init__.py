@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from moneypath import __version__
+from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
     try:
-        return args.run(args)  # every command module sets run=handler
+        with terminate_as_interrupt():  # SIGTERM (CI, systemd, timeout) cleans up as Ctrl-C does
+            return args.run(args)  # every command module sets run=handler
     except CatalogError as exc:
         searched = getattr(args, "catalog_searched", None)
         if searched is not None and exc.problems == [f"{args.catalog}: file not found"]:
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(extras.message(args.command, extra, exc.name), file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
+    except Terminated:
+        print("moneypath: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("moneypath: interrupted", file=sys.stderr)
         return 130

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from moneypath._common.interrupt import Terminated
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks, impact
 from moneypath.drills.context import TICK_S, DrillContext
@@ -90,11 +91,12 @@ class DrillRun(DrillContext):
                                f"durations and ranges are stretched {self.scale:g}x")
         try:
             self._run_phases()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.interrupted = True
-            self.event("note", "interrupted (Ctrl-C): the fault is cleared; the journal and report keep what "
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            self.event("note", f"interrupted ({how}): the fault is cleared; the journal and report keep what "
                                "happened so far")
-            self.objective("interrupted", False, "the drill was interrupted (Ctrl-C) before it finished")
+            self.objective("interrupted", False, f"the drill was interrupted ({how}) before it finished")
         except (TargetError, httpx.HTTPError) as exc:
             self.event("note", f"drill stopped: {exc}")
             self.objective("runner", False, f"the drill could not continue: {exc}")

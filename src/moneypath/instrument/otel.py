@@ -24,7 +24,7 @@ call, which honours all of that (`histograms="sdk"`; `backend.histograms_reason`
 
 The hook is the callback the MeterProvider gives each reader (`MetricReader._collect`, set through
 `_set_collect_callback`): private, unchanged from 1.44 to 1.45.2, where the unit tests run
-(tests/unit/instrument/test_otel*.py; tests/integration/test_otel_newest.py on the newest release). When a
+(tests/unit/instrument/test_otel*.py; tests/integration/instrument/test_otel_newest.py on the newest release). When a
 future SDK lacks it, histograms fall back to the SDK's path rather than break.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 
 import pytest
@@ -20,44 +19,11 @@ from moneypath.check.runbooks import (
     sql_steps,
 )
 from tests.conftest import ROOT, run_cli
-
-
-@contextlib.contextmanager
-def statements_sent():
-    """Every SQL statement any engine sends to a database inside the block."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
-
-
-DUP = "runbooks/moneypathduplicatechargedetected.md"
-
-
-@pytest.fixture
-def root(tmp_path):
-    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
-    return tmp_path
-
-
-def edit(root, rel, old, new, count=1):
-    path = root / rel
-    text = path.read_text()
-    assert text.count(old) >= count, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new))
+from tests.support.runbooks import DUP, edit, statements_sent
 
 
 def test_the_shipped_runbooks_pass_our_checks(catalog, ref_db):
-    """(promtool's own parse of every query: tests/integration/test_promtool.py, the whole lint.)"""
+    """(promtool's own parse of every query: tests/integration/instrument/test_promtool.py, the whole lint.)"""
     assert check_runbooks(catalog, ROOT) == []
     assert check_runbooks(catalog, ROOT, db_url=ref_db) == []  # every SQL step prepares on the reference schema
 

@@ -19,6 +19,7 @@ from moneypath.drills.targets import Target
 from moneypath.drills.watcher import AlertSeen
 from moneypath.formats.expect import Expect, check, check_all
 from tests.conftest import ROOT
+from tests.support.drill_fakes import Clock, FakePages, FakeProm, MoneyCtx
 
 SERIES = [({"provider": "acme"}, 3.0), ({"provider": "globex"}, 0.0)]
 ROWS = [{"provider": "acme", "kind": "duplicate", "amount_minor": 1200}, {"provider": "acme", "kind": "duplicate",
@@ -189,27 +190,6 @@ def test_runbook_evidence_reads_money_in_its_currency(foreign):
     assert _render_rows(rows, foreign.money) == "1 row(s): payment_id=p1, amount_minor=6235 (KWD 6.235), currency=KWD"
 
 
-class _MoneyCtx:
-    """What impact.money_impact and impact.ledger_objective read of a drill run: a foreign catalog, no ledger
-    database, a Prometheus answering per currency."""
-
-    def __init__(self, catalog, answer):
-        self.catalog, self.db, self.scale, self.started_at = catalog, None, 1.0, 1000.0
-        self.drill = SimpleNamespace(load=None)  # no request template: writes lost are not measured
-        self.prom = FakeProm()
-        self.prom.answer = answer
-        self.timeline, self.objectives = [], []
-        self.target = Target(service="http://svc", prometheus="http://prom", payments_token="t")
-        self.http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
-
-    def clock(self):
-        return 1100.0
-
-    def event(self, kind, text, detail=None, t=None):
-        self.timeline.append(text)
-
-    def objective(self, name, ok, reason):
-        self.objectives.append(Objective(name=name, ok=ok, reason=reason))
 
 
 def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currency(foreign):
@@ -224,7 +204,7 @@ def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currenc
             return [({"currency": "KWD"}, 6235.0)]
         return []
 
-    ctx = _MoneyCtx(foreign, answer)
+    ctx = MoneyCtx(foreign, answer)
     result, lost = impact.money_impact(ctx, [], 1010.0, 1050.0, None)
     assert result.duplicate_amount_minor == {"JPY": 6235, "KWD": 6235}  # the journal keeps integer minor units
     assert ctx.timeline == ["money: 0 payment(s) affected, duplicates JPY 6,235, KWD 6.235, unreconciled not "
@@ -389,41 +369,10 @@ def test_a_fault_through_the_proxy_needs_a_target_and_each_missing_need_is_one_l
 # ---------------------------------------------------------------- the runner's fault lifecycle (fakes, no stack)
 
 
-class FakeProm:
-    """Prometheus answering every query with `answer(expr)` (default: nothing)."""
-
-    def __init__(self):
-        self.answer = lambda expr: []
-
-    def query(self, expr):
-        return self.answer(expr)
-
-    def query_range(self, *args):
-        return {}
-
-    def alerts(self):
-        return []
-
-    def close(self):
-        pass
 
 
-class FakePages:
-    source = "pager"
-
-    def records(self, now):
-        return []
-
-    def close(self):
-        pass
 
 
-class Clock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.fixture

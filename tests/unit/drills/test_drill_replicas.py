@@ -24,8 +24,8 @@ from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha
 from moneypath.stack.state import Part, StackError, StackState, replica_part, save_state
 from tests.conftest import ROOT
-from tests.unit.drills.test_drill_logic import Clock, FakePages, FakeProm
-from tests.unit.drills.test_drill_report import passing_journal
+from tests.support.drill_fakes import Clock, FakePages, FakeProm
+from tests.support.drill_journal import passing_journal
 
 SHIPPED = ROOT / "runbooks" / "drills" / "provider-outage-half-monitoring.yaml"
 

@@ -16,7 +16,7 @@ from moneypath.drills import impact
 from moneypath.drills.load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report import render
-from tests.unit.drills.test_drill_logic import _MoneyCtx
+from tests.support.drill_fakes import MoneyCtx
 
 FOREIGN = Path(__file__).parents[2] / "foreign" / "moneypath.yaml"
 
@@ -104,7 +104,7 @@ def _balanced(expr):
 def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(foreign, shop_db, tmp_path):
     """The trial: the reference service's queries on a team's database said "1 acknowledged ledger write(s)
     LOST" with 6 KB of SQL in the objectives table, and "unreconciled 0" that was never measured."""
-    ctx = _MoneyCtx(foreign, _balanced)
+    ctx = MoneyCtx(foreign, _balanced)
     ctx.db = LedgerReader(shop_db, parse_catalog((Path(__file__).parents[3] / "moneypath.yaml").read_text()).ledger)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged(*(f"ch_{i}" for i in range(400))), 1000.0, 1050.0, None)
@@ -131,7 +131,7 @@ def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(fo
 
 
 def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
-    ctx = _MoneyCtx(foreign, _balanced)
+    ctx = MoneyCtx(foreign, _balanced)
     ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged("ch_1", "ch_2", "ch_9"), 1000.0, 1050.0, None)
@@ -148,7 +148,7 @@ def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
 
 def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreign, shop_db):
     """Only money the service confirmed counts: a 2xx in a state the request template calls approved."""
-    ctx = _MoneyCtx(foreign, _balanced)
+    ctx = MoneyCtx(foreign, _balanced)
     ctx.drill = SimpleNamespace(load=SimpleNamespace(requests=SimpleNamespace(approved=["approved"], read=None)))
     ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
     declined = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=97, correlation_id="c-d",
@@ -165,7 +165,7 @@ def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreig
 
 
 def test_a_catalog_without_ledger_queries_says_so(foreign, shop_db):
-    ctx = _MoneyCtx(foreign, _balanced)
+    ctx = MoneyCtx(foreign, _balanced)
     ctx.db = LedgerReader(shop_db, foreign.ledger)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged("ch_1"), 1000.0, 1050.0, None)

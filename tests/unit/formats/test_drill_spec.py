@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from moneypath.check.drill_files import check_drill_files, load_drill
 from moneypath.cli.drill import _check
 from moneypath.formats.drill import DrillError, drill_files
 from tests.conftest import ROOT
+from tests.support.drill_files import DELETE, GOOD, set_field, variant
 
-GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
 SHIPPED = {"duplicate-charge", "fraud-spike", "settlement-mismatch", "provider-partial-outage", "ledger-write-failures",
            "dead-letters-growing", "healthy-baseline-peak"}
 
@@ -35,7 +32,7 @@ def test_the_proposed_drills_stay_valid_though_the_demo_does_not_run_them(catalo
 def test_a_fault_drill_may_expect_no_page_only_when_it_says_nothing_may_page(catalog, tmp_path):
     def absorbed(doc):
         doc["alerts"] = {"must_not_page": ["*"]}
-    drill = load_drill(_variant(tmp_path, absorbed), catalog, tmp_path)
+    drill = load_drill(variant(tmp_path, absorbed), catalog, tmp_path)
     assert drill.fault is not None and drill.alerts.expected == []
 
 
@@ -49,38 +46,10 @@ def test_loaded_drill_knows_its_runbook(catalog):
     assert drill.load.baseline == 15.0 and drill.fault.duration == 60.0  # durations in seconds
 
 
-def _variant(tmp_path: Path, edit) -> Path:
-    doc = yaml.safe_load(GOOD.read_text())
-    edit(doc)
-    path = tmp_path / "runbooks" / "drills" / "x.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    # the runbook pages live beside the drills, as in the repository
-    for page in (ROOT / "runbooks").glob("*.md"):
-        (tmp_path / "runbooks" / page.name).write_text(page.read_text())
-    requests = tmp_path / "runbooks" / "drills" / "requests"
-    requests.mkdir(exist_ok=True)
-    for file in (ROOT / "runbooks" / "drills" / "requests").glob("*.yaml"):
-        (requests / file.name).write_text(file.read_text())
-    return path
 
 
-def _set(path: str, value):
-    def edit(doc):
-        *parents, last = path.split(".")
-        node = doc
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if value is _DELETE:
-            del node[last]
-        elif isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return edit
 
 
-_DELETE = object()
 
 BAD = [
     ("fault.params.rate", 2, "runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"),
@@ -122,9 +91,9 @@ BAD = [
     ("load.amounts", {"min": 10, "max": 5}, "load.amounts: min must not be larger than max"),
     ("steady_state.0.promql", "sum(rate(moneypath_no_such_metric_total[1m]))",
      "steady_state.0.promql: moneypath_no_such_metric_total is not a catalog metric"),
-    ("tabletop.roles.operations", _DELETE, "tabletop.roles: every drill gives a card to engineering, "
+    ("tabletop.roles.operations", DELETE, "tabletop.roles: every drill gives a card to engineering, "
                                            "operations, compliance, customer_support; missing: operations"),
-    ("recovery", _DELETE, "(file): a drill with a fault needs recovery"),
+    ("recovery", DELETE, "(file): a drill with a fault needs recovery"),
     ("alerts.expected", [], "runbooks/drills/x.yaml: alerts.expected: a drill with a fault expects at least one alert"),
     ("surprise", 1, "runbooks/drills/x.yaml: surprise: Extra inputs are not permitted"),
     ("replica_dwon", [{"component": "prometheus", "replica": "b"}],
@@ -148,7 +117,7 @@ BAD = [
 
 @pytest.mark.parametrize("key, value, expected", BAD, ids=[b[0] for b in BAD])
 def test_bad_drill_names_file_and_key(catalog, tmp_path, key, value, expected):
-    path = _variant(tmp_path, _set(key, value))
+    path = variant(tmp_path, set_field(key, value))
     with pytest.raises(DrillError) as err:
         load_drill(path, catalog, tmp_path)
     assert any(expected in line for line in err.value.problems), err.value.problems
@@ -173,13 +142,13 @@ def test_not_yaml_and_missing_file(catalog, tmp_path):
 
 
 def test_lint_reports_a_bad_drill_file(catalog, tmp_path):
-    _variant(tmp_path, _set("fault.params.rate", -1))
+    variant(tmp_path, set_field("fault.params.rate", -1))
     problems = check_drill_files(catalog, tmp_path)
     assert problems == ["runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"]
 
 
 def test_drill_check_command(catalog, tmp_path, capsys):
-    bad = _variant(tmp_path, _set("fault.params.rate", 5))
+    bad = variant(tmp_path, set_field("fault.params.rate", 5))
 
     class Args:
         files = [str(GOOD), str(bad)]

@@ -1,6 +1,7 @@
 """Production receivers: what each catalog receiver delivers to (PagerDuty Events v2, Opsgenie, Slack,
 webhook), the refusal of a literal secret, and the production Alertmanager config generated from them, on
-the reference catalog and the ticket shop's (tests/foreign). Delivery for real: tests/integration/test_receivers.py."""
+the reference catalog and the ticket shop's (tests/foreign). Delivery for real:
+tests/integration/generate/test_receivers.py."""
 
 from __future__ import annotations
 

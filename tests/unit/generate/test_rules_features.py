@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from moneypath.catalog import CatalogError, parse_catalog
+from moneypath.catalog import CatalogError
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES
 from moneypath.check.promql import metric_index, selected_series
@@ -16,16 +16,13 @@ from moneypath.generate.prometheus_config import prometheus_config
 from moneypath.generate.routing import render_alertmanager
 from moneypath.generate.rules import SHAPES, alert_rules, recording_rules
 from tests.conftest import ROOT
+from tests.support.shop_catalog import foreign_data, load, with_audit
 
 FOREIGN = ROOT / "tests" / "foreign" / "moneypath.yaml"
 
 
-def foreign_data() -> dict:
-    return yaml.safe_load(FOREIGN.read_text())
 
 
-def load(data: dict):
-    return parse_catalog(yaml.safe_dump(data, sort_keys=False), "team/moneypath.yaml")
 
 
 @pytest.fixture
@@ -251,23 +248,8 @@ def test_a_catalog_without_a_breaker_that_still_declares_its_signal_is_refused()
 # ---------------------------------------------------------------- audit checkpoints
 
 
-AUDIT_SIGNALS = {
-    Key.AUDIT_CHAIN_BROKEN: {"type": "gauge", "help": "1 while the chain does not verify.", "labels": {}},
-    Key.AUDIT_CHECKPOINT_SEQ: {"type": "gauge", "help": "Seq of the newest signed checkpoint.", "labels": {}},
-    Key.AUDIT_HEAD_SEQ: {"type": "gauge", "help": "Seq of the verified head.", "labels": {}},
-}
 
 
-def with_audit(checkpoints: bool = True, stale_alert: bool = True) -> dict:
-    """The ticket shop with its audit trail on; `checkpoints`: it declares the checkpoint signals."""
-    data = foreign_data()
-    data["features"]["audit"] = True
-    data["signals"] |= {k: v for k, v in AUDIT_SIGNALS.items() if checkpoints or k == Key.AUDIT_CHAIN_BROKEN}
-    data["alerts"]["AuditChainBroken"] = {"severity": "page", "threshold": 0, "summary": "The audit trail broke."}
-    if stale_alert:
-        data["alerts"]["AuditCheckpointStale"] = {"severity": "ticket", "threshold": 600, "for": "10m",
-                                                  "summary": "Audit events wait for a signed checkpoint."}
-    return data
 
 
 def test_audit_checkpoint_stale_on_a_foreign_catalog_uses_its_names_and_threshold():

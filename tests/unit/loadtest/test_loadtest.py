@@ -20,6 +20,7 @@ from moneypath.loadtest import capacity, capacity_report, contract, gates, repor
 from moneypath.loadtest.exporter import registry_for
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
+from tests.support.locust_stats import entry
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +28,6 @@ def spec(catalog):
     return scenarios.load(SHIPPED_SCENARIOS, catalog)
 
 
-def entry(name, method="POST", times=None, failures=0, start=1000.0, last=1010.0):
-    times = times or {"100": 10}
-    n = sum(times.values())
-    total = sum(float(k) * v for k, v in times.items())
-    return {"name": name, "method": method, "num_requests": n, "num_failures": failures, "response_times": times,
-            "total_response_time": total, "max_response_time": max(float(k) for k in times), "start_time": start,
-            "last_request_timestamp": last}
 
 
 # ---------------------------------------------------------------- scenarios and shape
@@ -303,7 +297,7 @@ def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monke
 
 def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_run, monkeypatch, capsys, catalog):
     from moneypath.loadtest import runner
-    from tests.unit.loadtest.test_loadtest_drift import compute, run
+    from tests.support.drift_samples import compute, run
 
     plain = fake_run(None, runner.NOT_JUDGED, catalog)
 

@@ -6,7 +6,8 @@ import pytest
 
 from moneypath.loadtest import gates, overload, scenarios
 from moneypath.loadtest.stats import Tick, summarize
-from tests.unit.loadtest.test_loadtest import SHIPPED_SCENARIOS, entry
+from tests.conftest import SHIPPED_SCENARIOS
+from tests.support.locust_stats import entry
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from moneypath.reference.providersim import SimConfig, create_app
 from moneypath.reference.providersim.__main__ import main, parse_args
 from moneypath.reference.providersim.providers import StyleError, styles_for
 from tests.conftest import FOREIGN_PATH
-from tests.unit.providersim import test_providersim as sim
-from tests.unit.providersim.test_providersim import (
+from tests.support.providersim import (
     TOKEN_SECRET,
     WEBHOOK_SECRET,
     admin_headers,
@@ -21,8 +20,6 @@ from tests.unit.providersim.test_providersim import (
     run,
     settlement_rows,
 )
-
-server = sim.server  # the signed-webhook receiver (a module-scoped fixture), shared with test_providersim
 
 
 @pytest.fixture

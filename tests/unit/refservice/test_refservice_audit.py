@@ -13,19 +13,19 @@ from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.audit_check import TAMPER
 from moneypath.reference.refservice.db import audit_events, audit_head
 from moneypath.reference.signing import HEADER, sign
-from tests.unit.refservice.test_refservice_domains import (
+from tests.support.refservice import (
     ACME_HOOK,
-    _post_raw,
+    ADMIN,
     authorize,
     authorized_payment,
     call,
     capture_event,
     captured_payment,
     flush,
-    world,  # noqa: F401 - the fixture
+    post_raw,
+    sample,
 )
-from tests.unit.refservice.test_refservice_flows import ADMIN, sample
-from tests.unit.refservice.test_refservice_flows import WRITE as WRITE_HEADERS
+from tests.support.refservice import WRITE as WRITE_HEADERS
 
 CORRELATION = {"x-correlation-id": "corr-audit-0001"}
 
@@ -69,7 +69,7 @@ def test_a_webhook_booked_capture_names_the_provider(world):  # noqa: F811
     app, _, _ = world
     auth = authorized_payment(app, "aud-hook")
     event = capture_event(auth)
-    assert _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)}).json()["booked"]
+    assert post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)}).json()["booked"]
     capture = events(app, auth["id"])[-1]
     assert (capture["action"], capture["actor"], capture["scope"]) == ("capture", "provider:acme", "")
 

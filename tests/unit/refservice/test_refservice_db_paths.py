@@ -16,15 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.protocol.tokens import issue
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
 from moneypath.reference.refservice.durability import GroupSync
+from tests.support.db_paths import SECRET, WRITE
 
-SECRET = b"db-paths-secret"
-WRITE = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:write'], ttl_s=3600)}"}
 FULL, NORMAL = 2, 1  # PRAGMA synchronous
 
 
@@ -125,16 +121,6 @@ def test_an_acknowledged_booking_is_on_disk_before_its_answer(service):
     assert any(response.json()["id"] in committed for committed in seen), seen
 
 
-@pytest.fixture
-def service(catalog, tmp_path):
-    sim = create_sim(SimConfig(settlement_dir=tmp_path / "settlements", webhook_url=None, webhook_secret=b"w",
-                               token_secret=SECRET, latency_scale=0))
-    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
-    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET,
-                                   provider_url="http://sim", background_jobs=False),
-                     mp=mp, provider_transport=httpx.ASGITransport(app=sim))
-    yield app, tmp_path / "ledger.db"
-    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize("url, says", [

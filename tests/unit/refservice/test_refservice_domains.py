@@ -21,61 +21,34 @@ from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
 from moneypath.reference.refservice.risk import RiskPolicy
-from moneypath.reference.signing import secrets_by_provider
-from tests.unit.refservice.test_refservice_flows import ADMIN, SECRET, WRITE, client_for, sample, set_fault
+from tests.support.refservice import (
+    ACME_HOOK,
+    ADMIN,
+    SECRET,
+    WRITE,
+    authorize,
+    authorized_payment,
+    call,
+    capture_event,
+    captured_payment,
+    client_for,
+    flush,
+    post_raw,
+    sample,
+    set_fault,
+)
 
-ACME_HOOK = secrets_by_provider(["acme"], b"hook", {})["acme"]  # what acme signs with when the service has b"hook"
 READ_ONLY = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:read'], ttl_s=3600)}"}
 
 
-@pytest.fixture
-def world(catalog, tmp_path):
-    settlements = tmp_path / "settlements"
-    sim = create_sim(SimConfig(settlement_dir=settlements, webhook_url=None, webhook_secret=b"w",
-                               token_secret=SECRET, enable_faults=True, latency_scale=0))
-    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
-    config = ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET, provider_url="http://sim",
-                           provider_timeout_s=0.5, enable_faults=True, settlement_dir=str(settlements),
-                           reconcile_grace_s=10, missing_after_s=600, outbox_max_attempts=3,
-                           risk=RiskPolicy(timeout_s=0.05, fallback="allow", allow_limit_minor=5000),
-                           background_jobs=False, webhook_secret=b"hook")
-    app = create_app(config, mp=mp, provider_transport=httpx.ASGITransport(app=sim))
-    for adapter in app.state.adapters.values():
-        adapter.retry = type(adapter.retry)(max_attempts=3, base_s=0.001, cap_s=0.002)
-    return app, sim, mp
 
 
-def call(app, method, path, key=None, json=None, headers=WRITE):
-    async def go():
-        async with await client_for(app) as c:
-            extra = {"idempotency-key": key} if key else {}
-            return await c.request(method, path, json=json, headers={**headers, **extra})
-    return asyncio.run(go())
 
 
-def authorize(app, key, amount=2000, provider="acme", reference=None, currency="EUR"):
-    return call(app, "POST", "/v1/payments/authorize", key, {"amount_minor": amount, "currency": currency,
-                                                             "provider": provider, "reference": reference or key})
 
 
-def captured_payment(app, key, **kw) -> dict:
-    """Authorize and capture; retries with fresh references until the seeded provider approves."""
-    for attempt in range(10):
-        auth = authorize(app, f"{key}-{attempt}", **kw)
-        assert auth.status_code == 201, auth.text
-        if auth.json()["state"] == "authorized":
-            cap = call(app, "POST", f"/v1/payments/{auth.json()['id']}/capture", f"{key}-cap-{attempt}")
-            assert cap.status_code == 200, cap.text
-            return cap.json()
-    raise AssertionError("the simulator declined ten payments in a row")
 
 
-def flush(sim):
-    async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as c:
-            r = await c.post("/admin/settlements/flush", headers=ADMIN)
-            assert r.status_code == 200, r.text
-    asyncio.run(go())
 
 
 def count(app, table, *where) -> int:
@@ -111,7 +84,7 @@ def test_deeply_nested_json_is_a_4xx_problem_not_a_5xx(world):
     deep = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB body limit
     put = call_raw(app, "PUT", "/admin/faults/risk_down", deep, ADMIN)
     assert put.status_code == 422 and put.headers["content-type"] == "application/problem+json"
-    hooked = _post_raw(app, "/v1/webhooks/acme", deep, {HEADER: sign(ACME_HOOK, deep)})
+    hooked = post_raw(app, "/v1/webhooks/acme", deep, {HEADER: sign(ACME_HOOK, deep)})
     assert hooked.status_code == 400 and hooked.json()["type"].endswith("/webhook-malformed")
 
 
@@ -335,7 +308,7 @@ def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
     event = jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
                            "reference": auth["reference"], "amount_minor": 2000, "currency": "EUR",
                            "status": "CAPTURED", "occurred_at": time.time()}).encode()
-    delivered = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
+    delivered = post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
     assert delivered.json() == {"accepted": True, "duplicate": False, "booked": True}
     retried = call(app, "POST", f"/v1/payments/{auth['id']}/capture", "amb-cap")  # the client's retry
     assert retried.status_code == 200 and retried.json()["state"] == "captured"
@@ -358,7 +331,7 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
                                                             "as_float": 5555555555554444.0},
                            # whole seconds: a fractional timestamp's 17 digits can pass for a card by chance
                            "amount_minor": 2000, "currency": "EUR", "occurred_at": int(time.time())}).encode()
-    hooked = _post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
+    hooked = post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
     assert hooked.status_code == 200 and hooked.json()["accepted"], hooked.text
     with app.state.engine.connect() as conn:
         (stored,) = conn.execute(select(webhook_events.c.body)).scalars().all()
@@ -370,7 +343,7 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     # the provider's own id is matched as sent, even where its digits pass for a card (a hex id, ~0.1 %)
     odd_ref = "acme_auth_4111111111111111ab"
     odd = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": odd_ref}).encode()
-    assert _post_raw(app, "/v1/webhooks/acme", odd, {HEADER: sign(ACME_HOOK, odd)}).status_code == 200
+    assert post_raw(app, "/v1/webhooks/acme", odd, {HEADER: sign(ACME_HOOK, odd)}).status_code == 200
     with app.state.engine.connect() as conn:
         assert conn.execute(select(webhook_events.c.provider_ref)
                             .where(webhook_events.c.provider_ref == odd_ref)).scalar_one() == odd_ref
@@ -380,7 +353,7 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     plain = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_2",
                            "reference": "ORD-112-1234567-1234567", "occurred_at": 1795547276.2795289,
                            "occurred_at_us": 1795547276279528}).encode()
-    assert _post_raw(app, "/v1/webhooks/acme", plain, {HEADER: sign(ACME_HOOK, plain)}).status_code == 200
+    assert post_raw(app, "/v1/webhooks/acme", plain, {HEADER: sign(ACME_HOOK, plain)}).status_code == 200
     with app.state.engine.connect() as conn:
         bodies = conn.execute(select(webhook_events.c.body).where(webhook_events.c.provider_ref == "acme_ref_2"))
         assert bodies.scalar_one() == plain.decode()
@@ -405,19 +378,8 @@ def test_a_refund_whose_call_timed_out_is_booked_once_by_the_clients_retry(world
         assert ledger.transactions_for(conn, payment["id"]) == ["capture", "refund"]
 
 
-def authorized_payment(app, key) -> dict:
-    for i in range(10):
-        auth = authorize(app, f"{key}-{i}").json()
-        if auth["state"] == "authorized":
-            return auth
-    raise AssertionError("the simulator declined ten payments in a row")
 
 
-def capture_event(auth: dict) -> bytes:
-    import json as jsonlib
-    return jsonlib.dumps({"provider": "acme", "event": "capture.settled", "provider_ref": auth["provider_ref"],
-                          "reference": auth["reference"], "amount_minor": auth["amount_minor"],
-                          "currency": auth["currency"], "status": "CAPTURED", "occurred_at": time.time()}).encode()
 
 
 def fee_usd(catalog, provider, amount_minor) -> float:
@@ -465,11 +427,6 @@ def test_a_failed_ledger_write_then_the_retry_counts_the_capture_fee_once(world,
         fee_usd(catalog, "acme", auth["amount_minor"]))
 
 
-def _post_raw(app, path, body: bytes, headers: dict):
-    async def go():
-        async with await client_for(app) as c:
-            return await c.post(path, content=body, headers=headers)
-    return asyncio.run(go())
 
 
 # --- cost -----------------------------------------------------------------------------------------------

@@ -11,15 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.protocol.tokens import issue
 from moneypath.reference.providersim.app import SimConfig
 from moneypath.reference.providersim.app import create_app as create_sim
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.app import ServiceConfig, create_app
-
-SECRET = b"flow-secret"
-WRITE = {"authorization": f"Bearer {issue(SECRET, 'merchant_1', ['payments:write', 'payments:read'], ttl_s=3600)}"}
-ADMIN = {"authorization": f"Bearer {issue(SECRET, 'ops', ['admin:faults'], ttl_s=3600)}"}
+from tests.support.refservice import SECRET, WRITE, client_for, sample, set_fault
 
 
 @pytest.fixture
@@ -35,12 +31,8 @@ def world(catalog, tmp_path):
     return app, sim, mp
 
 
-async def client_for(app):
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc", timeout=30)
 
 
-def sample(mp, name, **labels):
-    return mp.registry.get_sample_value(name, labels) or 0
 
 
 def post(app, path, key, json=None):
@@ -96,12 +88,6 @@ def test_retry_storm_one_key_one_charge_identical_responses(world):
     assert changed.status_code == 422 and changed.json()["type"].endswith("/idempotency-key-reused")
 
 
-def set_fault(sim, name, params):
-    async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as c:
-            r = await c.put(f"/admin/faults/{name}", json=params, headers=ADMIN)
-            assert r.status_code in (200, 201, 204), r.text
-    asyncio.run(go())
 
 
 def test_provider_outage_retries_then_opens_the_circuit(world):

@@ -1,6 +1,6 @@
 """The fault proxy (moneypath.stack.faultproxy): its configuration, and the app in-process on loopback between
 a test client and a small recording upstream and webhook receiver (aiohttp). The real process, startup
-checks and timings: tests/integration/test_faultproxy_process.py."""
+checks and timings: tests/integration/stack/test_faultproxy_process.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Several instances of the reference service on one database, without starting any: `moneypath up --instances N`
 writes N service commands (own ports, one database, the once-per-database jobs on instance 0 only) and N scrape
-targets; drills and load tests spread their traffic over the instances. tests/integration/test_instances_drill.py
+targets; drills and load tests spread their traffic over the instances. tests/integration/drills/test_instances_drill.py
 runs a drill on two for real."""
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""Every generated dashboard panel shows data from a real Prometheus scraping the reference service.
+
+The real stack (provider simulator, reference service, Prometheus and Alertmanager with 1 s
+intervals) runs a short load while the drill faults that move the rarer signals are switched on
+and off; then every panel query of every dashboard is run over the Prometheus HTTP API the way
+Grafana would (variables substituted: datasource, provider = All, $__rate_interval = 1m) and must
+return at least one finite sample. A failure lists dashboard, panel title and query of each empty
+one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_loadtest.py
+runs them against a real Locust run.
+
+The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+
+import httpx
+import pytest
+
+from moneypath.catalog import load_catalog
+from moneypath.generate import dashboards as d
+from moneypath.protocol.tokens import issue
+from moneypath.stack import local as stack
+from moneypath.stack.snapshot import snapshot
+from tests.conftest import CATALOG_PATH, wait_for
+from tests.support.stack_traffic import clear, fault, payments_for
+
+pytestmark = pytest.mark.integration
+
+LOCUST = tuple(d.LOCUST_METRICS.values())  # queried in test_loadtest.py, where Locust runs
+RATE = "1m"
+
+
+def has_data(client: httpx.Client, prom: str, target: dict) -> bool:
+    expr = d.expand(target["expr"], RATE)
+    if target.get("instant"):
+        r = client.get(f"{prom}/api/v1/query", params={"query": expr})
+        values = [row["value"] for row in r.json()["data"]["result"]] if r.status_code == 200 else []
+    else:
+        now = time.time()
+        r = client.get(f"{prom}/api/v1/query_range", params={"query": expr, "start": now - 60, "end": now, "step": 2})
+        values = [v for row in r.json()["data"]["result"] for v in row["values"]] if r.status_code == 200 else []
+    assert r.status_code == 200, f"Prometheus refused {expr!r}: {r.text}"
+    return any(math.isfinite(float(v)) for _, v in values)
+
+
+def empty_queries(client: httpx.Client, prom: str, boards: dict) -> list[str]:
+    """'dashboard: panel title: query' for every panel query without data."""
+    return [f"{uid}: {panel['title']}: {target['expr']}"
+            for uid, doc in sorted(boards.items()) for panel, target in d.panel_queries(doc)
+            if not any(m in target["expr"] for m in LOCUST) and not has_data(client, prom, target)]
+
+
+def test_every_panel_has_data_and_snapshot_renders(tmp_path):
+    catalog = load_catalog(CATALOG_PATH)
+    boards = d.dashboards(catalog)
+    started = time.monotonic()
+    state = stack.up(catalog, tmp_path / "stack", [], fast=True, services=True, faults=True, progress=lambda *_: None)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    try:
+        secret = stack.read_secrets(tmp_path / "stack")["token_secret"].encode()
+        write = {"authorization": f"Bearer {issue(secret, 'merchant_1', ['payments:write', 'payments:read'], 3600)}"}
+        admin = {"authorization": f"Bearer {issue(secret, 'drill', ['admin:faults'], 3600)}"}
+        svc, sim, prom = state.url("refservice"), state.url("providersim"), state.url("prometheus")
+
+        def background():
+            with httpx.Client(timeout=10) as c:
+                while not stop.is_set():
+                    payments_for(c, svc, write, 1)
+
+        with httpx.Client(timeout=10) as client:
+            fault(client, svc, "consumer_failure", admin, queue="notifications", rate=1)
+            fault(client, svc, "fraud_spike", admin, rate=0.2)
+            fault(client, sim, "duplicate_capture", admin, provider="acme", rate=0.5)
+            payments_for(client, svc, write, 3)
+            fault(client, svc, "risk_latency", admin, extra_ms=1000)
+            payments_for(client, svc, write, 1)
+            clear(client, svc, "risk_latency", admin)
+            # globex fails: retries, errors, an open circuit, and the availability SLO burns (an alert fires)
+            fault(client, sim, "error_rate", admin, provider="globex", rate=1)
+            payments_for(client, svc, write, 3)
+            threads.append(threading.Thread(target=background, daemon=True))
+            threads[0].start()
+            wait_for(lambda: client.get(f"{prom}/api/v1/query", params={"query": 'ALERTS{alertstate="firing"}'})
+                     .json()["data"]["result"], 30, "an alert to fire", interval_s=1)
+            clear(client, sim, "error_rate", admin)
+            load_s = time.monotonic() - started
+
+            nobody = f'{catalog.metric("authorizations_total")}{{provider="nobody"}}'
+            assert not has_data(client, prom, {"expr": nobody}), "the emptiness check must see an empty query"
+            empty: list[str] = []
+
+            def all_have_data() -> bool:
+                empty[:] = empty_queries(client, prom, boards)
+                return not empty
+
+            try:
+                wait_for(all_have_data, 30, "every panel query to return data", interval_s=2)
+            except AssertionError:
+                pass
+            queries = sum(1 for doc in boards.values() for _, t in d.panel_queries(doc) if not
+                          any(m in t["expr"] for m in LOCUST))
+            print(f"\n{queries} panel queries on {len(boards)} dashboards checked after {load_s:.0f} s of stack + load")
+            assert not empty, "panel queries without data:\n" + "\n".join(empty)
+
+            # The alerts the dashboards list are exactly the alerting rules Prometheus evaluates, but the
+            # watchdog: it fires always by design, a heartbeat for the dead man's switch, not a state to show.
+            groups = client.get(f"{prom}/api/v1/rules").json()["data"]["groups"]
+            rules = [r for g in groups for r in g["rules"] if r["type"] == "alerting"]
+            assert {r["name"] for r in rules if r["labels"].get("severity") == "none"} == {catalog.alert_name("Watchdog")}
+            loaded = {r["name"] for r in rules if r["labels"].get("severity") != "none"}
+            listed = {name for doc in boards.values() for _, t in d.panel_queries(doc)
+                      for name in re.findall(r'ALERTS\{alertname="(\w+)"', t["expr"])}
+            assert listed == loaded, (sorted(loaded - listed), sorted(listed - loaded))
+
+            # The overview as PNGs and HTML, from the same Prometheus.
+            t0 = time.monotonic()
+            page = snapshot(catalog, prom, tmp_path / "snapshot", "5m", progress=lambda *_: None)
+            html = page.read_text()
+            pngs = sorted((tmp_path / "snapshot").glob("*.png"))
+            overview = boards[catalog.links.overview_dashboard]
+            drawn = [p for p in overview["panels"] if p["type"] in ("stat", "timeseries", "bargauge", "gauge")]
+            assert len(pngs) == len(drawn)
+            for png in pngs:
+                assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000, png
+                assert f'src="{png.name}"' in html
+            assert "<table>" in html and catalog.runbook_url("LedgerImbalance") in html
+            print(f"snapshot: {len(pngs)} PNGs + index.html in {time.monotonic() - t0:.1f} s")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        stack.down(tmp_path / "stack", progress=lambda *_: None)

@@ -1,0 +1,166 @@
+"""`moneypath loadtest --locustfile` with a locustfile that knows nothing of moneypath (an HttpUser with one
+task) against a tiny HTTP app on loopback: Locust starts (its argv has no moneypath option), and the options
+reach the harness through the environment: the scenario's shape runs --users users for --duration seconds.
+On the ticket shop's catalog and scenarios; one run of 5 s. And Locust's own parser, given the runner's argv
+and environment, reads every one of moneypath's options from it. And SIGTERM (what CI, systemd, `timeout` and
+kubectl send) ends `moneypath loadtest` as Ctrl-C does: Locust stopped, its logs kept, one line, exit 143."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moneypath import cli
+from tests.conftest import ROOT, wait_for
+from tests.loopback_http import LoopbackServer, QuietHandler
+
+pytestmark = pytest.mark.integration
+FOREIGN = ROOT / "tests" / "foreign"
+PLAIN = '''from locust import HttpUser, constant, task
+
+
+class Buyer(HttpUser):
+    wait_time = constant(0.2)
+
+    @task
+    def charge(self):
+        self.client.post("/charges", json={"amount_minor": 500})
+'''
+
+
+class Charges(QuietHandler):
+    posts = 0  # the charges any instance answered: the load is on
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        Charges.posts += 1
+        body = b'{"id": "ch_1"}'
+        self.send_response(201)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def app():
+    with LoopbackServer(Charges) as server:
+        yield server.url
+
+
+def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypatch, capsys):
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    locustfile = tmp_path / "their_locustfile.py"
+    locustfile.write_text(PLAIN)
+    code = cli.main(["loadtest", "checkout", "--locustfile", str(locustfile), "--scenario-file",
+                     str(FOREIGN / "scenarios.yaml"), "--catalog", str(FOREIGN / "moneypath.yaml"), "--host", app,
+                     "--no-auth", "--no-prometheus", "--users", "2", "--duration", "5", "--state-dir",
+                     str(tmp_path / "state"), "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "does not use PaymentUser" in out and "Traceback" not in err
+    (report,) = [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+    result = json.loads((report / "result.json").read_text())
+    assert [r["name"] for r in result["locust"]["by_name"]] == ["/charges"]
+    assert result["locust"]["failures"] == 0 and result["locust"]["requests"] >= 20
+    with (report / "locust" / "locust_stats_history.csv").open() as f:
+        users = {int(row["User Count"]) for row in csv.DictReader(f)}
+    assert max(users) == 2  # --users reached the scenario's shape through $MONEYPATH_USERS
+
+
+PARSE = """
+import json, sys
+import moneypath.loadtest.harness  # registers moneypath's options, as the harness locustfile does
+from moneypath.loadtest.launch import ENV
+from locust.argument_parser import get_parser
+options = get_parser().parse_args(sys.argv[1:])
+print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
+"""
+
+
+def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):
+    """Locust's own parser, with the harness's options, given exactly the runner's argv and environment."""
+    from moneypath.loadtest import locust_processes, runner
+
+    target = runner.Target("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
+                           faultproxy="http://127.0.0.1:8")
+    spec = runner.RunSpec("komoju_slow", closed_loop=True)
+    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9646, 8.5, 3, 12.0, FOREIGN / "scenarios.yaml",
+                                         FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
+    env["PYTHONPATH"] = str(ROOT / "src")
+    done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "scenario": "komoju_slow", "scenario_file": str(FOREIGN / "scenarios.yaml"), "rate": 8.5, "concurrency": 3,
+        "duration": 12.0, "closed_loop": True, "token": "tok", "no_auth": False, "admin_token": "adm",
+        "providersim": "http://127.0.0.1:7", "faultproxy": "http://127.0.0.1:8", "state_dir": "",
+        "exporter_port": 9646, "exporter_host": "127.0.0.1", "warmup": 2.5, "snapshot_at": "4,8.5", "hosts": ""}
+    env.pop("MONEYPATH_TOKEN")
+    env["MONEYPATH_NO_AUTH"] = "true"
+    done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert json.loads(done.stdout.splitlines()[-1])["no_auth"] is True, done.stderr
+
+
+def _processes() -> dict[int, list[str]]:
+    """Every process by pid: its /proc/PID/stat after the command name (state, ppid, pgrp, session, ...)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            found[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (ValueError, OSError, IndexError):  # not a process, or gone meanwhile
+            pass
+    return found
+
+
+def _left(sessions: set[int]) -> list[int]:
+    """Live (not zombie) processes of these sessions: Locust and whatever it started."""
+    return [pid for pid, stat in _processes().items() if int(stat[3]) in sessions and stat[0] != "Z"]
+
+
+def test_sigterm_stops_locust_keeps_the_logs_and_exits_143_in_one_line(app, tmp_path):
+    locustfile = tmp_path / "their_locustfile.py"
+    locustfile.write_text(PLAIN)
+    drop = ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moneypath", "loadtest", "checkout", "--locustfile", str(locustfile), "--scenario-file",
+         str(FOREIGN / "scenarios.yaml"), "--catalog", str(FOREIGN / "moneypath.yaml"), "--host", app, "--no-auth",
+         "--no-prometheus", "--users", "2", "--duration", "120", "--state-dir", str(tmp_path / "state"),
+         "--out", str(out)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    sessions: set[int] = set()
+    try:
+        before = Charges.posts
+
+        def loading() -> set[int]:
+            # Locust runs in sessions of its own (start_new_session): those are what must be gone afterwards
+            children = {pid for pid, stat in _processes().items() if int(stat[1]) == proc.pid}
+            return children if Charges.posts > before + 3 else set()
+
+        sessions = wait_for(loading, 90, "Locust loading the app")
+        assert _left(sessions)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 143, stdout + stderr
+        assert stderr.splitlines()[-1] == "moneypath: terminated (SIGTERM)" and "Traceback" not in stderr, stderr
+        assert _left(sessions) == []  # the command waited for Locust to end: nothing left to wait for
+        (kept,) = [p for p in out.iterdir() if p.name.endswith("-failed")]
+        assert f"its logs are in {kept}" in stderr and (kept / "locust" / "locust.log").is_file(), stderr
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for pid in _left(sessions):  # only when the test failed: leave nothing running
+            os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,90 @@
+"""tests/support/database/audit_trail.py on a real PostgreSQL server (a fresh database per test), and what only
+PostgreSQL does: a booking parks its event while another transaction holds the chain."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select
+
+from moneypath.reference.refservice import audit, payments
+from moneypath.reference.refservice.db import audit_events, make_engine
+from tests.support.database import audit_trail as contract
+from tests.support.database import database_tests
+from tests.support.database.audit_trail import book_payment, park, verdict
+
+globals().update(database_tests(contract, "engine"))
+
+
+def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
+    """PostgreSQL: the transaction that chains holds the chain until it commits; another booking meanwhile
+    parks its event instead of waiting (with the head row locked FOR UPDATE it waited the whole length)."""
+    engine = make_engine(pg_url)
+    try:
+        first = engine.connect()
+        held = first.begin()
+        with audit.acting("merchant_1", "payments:write"):
+            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                            method="card", amount_minor=100, currency="EUR", reference="r-open",
+                            provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
+        done, errors = threading.Event(), []
+
+        def other():
+            try:
+                book_payment(engine, "pay_other")
+                done.set()
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                errors.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        booked = done.wait(timeout=10)
+        held.rollback()  # the holder's booking fails: its event goes, the parked one stays parked
+        first.close()
+        thread.join(timeout=30)
+        assert booked and not errors, errors
+        assert verdict(engine).pending == 1
+        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
+        with engine.connect() as conn:
+            order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+        assert order == ["pay_other", "pay_next"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
+
+def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url, catalog):
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.signals import MoneyPath
+    from moneypath.reference.refservice.app import ServiceConfig, create_app
+
+    engine = make_engine(pg_url)
+    app = create_app(ServiceConfig(db_url=pg_url, token_secret=b"s", provider_url="http://127.0.0.1:9"),
+                     mp=MoneyPath(catalog, PrometheusBackend(CollectorRegistry())))
+
+    def chained() -> list[str]:
+        with engine.connect() as conn:
+            return [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with app.router.lifespan_context(app):
+            park(engine, "pay_parked")
+            deadline = time.monotonic() + 10
+            while "pay_parked" not in chained() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            running = chained()
+            park(engine, "pay_last")  # parked just before the service stops
+        return running, chained()
+
+    try:
+        running, stopped = asyncio.run(run())
+        assert running == ["pay_parked"] and stopped == ["pay_parked", "pay_last"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()

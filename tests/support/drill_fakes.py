@@ -1,0 +1,71 @@
+"""Stand-ins for a drill run's surroundings in tests: a Prometheus answering what it is told, a pager with no
+pages, a clock that moves when told, and the context the money-impact code reads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import httpx
+
+from moneypath.drills.journal import Objective
+from moneypath.drills.targets import Target
+
+
+class MoneyCtx:
+    """What impact.money_impact and impact.ledger_objective read of a drill run: a foreign catalog, no ledger
+    database, a Prometheus answering per currency."""
+
+    def __init__(self, catalog, answer):
+        self.catalog, self.db, self.scale, self.started_at = catalog, None, 1.0, 1000.0
+        self.drill = SimpleNamespace(load=None)  # no request template: writes lost are not measured
+        self.prom = FakeProm()
+        self.prom.answer = answer
+        self.timeline, self.objectives = [], []
+        self.target = Target(service="http://svc", prometheus="http://prom", payments_token="t")
+        self.http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+
+    def clock(self):
+        return 1100.0
+
+    def event(self, kind, text, detail=None, t=None):
+        self.timeline.append(text)
+
+    def objective(self, name, ok, reason):
+        self.objectives.append(Objective(name=name, ok=ok, reason=reason))
+
+
+class FakeProm:
+    """Prometheus answering every query with `answer(expr)` (default: nothing)."""
+
+    def __init__(self):
+        self.answer = lambda expr: []
+
+    def query(self, expr):
+        return self.answer(expr)
+
+    def query_range(self, *args):
+        return {}
+
+    def alerts(self):
+        return []
+
+    def close(self):
+        pass
+
+
+class FakePages:
+    source = "pager"
+
+    def records(self, now):
+        return []
+
+    def close(self):
+        pass
+
+
+class Clock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t

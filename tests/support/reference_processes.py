@@ -1,0 +1,14 @@
+"""The reference system as real processes in tests: `python -m MODULE --port N` on the repository's code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def start(module: str, port: int, env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
+                            env={**os.environ, **env, "PYTHONPATH": str(ROOT)})

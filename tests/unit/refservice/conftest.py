@@ -1,0 +1,2 @@
+from tests.support.db_paths import service  # noqa: F401 - a fixture: the service on a SQLite file, in process
+from tests.support.refservice import world  # noqa: F401 - a fixture: the service with every domain on, in process
