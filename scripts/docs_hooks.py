@@ -33,6 +33,10 @@ if str(SRC) not in sys.path:
 
 from pydantic import BaseModel  # noqa: E402  (after src/ is on the path, as moneypath is)
 
+# MkDocs restores sys.path once the hook is loaded, and the venv's own moneypath (an editable install of another
+# tree) would then answer the imports below: import this tree's package now, so its submodules come from here.
+import moneypath  # noqa: E402, F401
+
 MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [\w-]+)*) -->$", re.M)
 # Fields the loader fills in (the signal's key and exported name, the file it was read from): never written in YAML.
 INTERNAL = {("Signal", "key"), ("Signal", "name"), ("Catalog", "path")}

@@ -4,7 +4,8 @@ error the text is read again by the pure-Python parser, whose message names what
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import yaml
 

@@ -50,20 +50,30 @@ class CatalogError(Exception):
 
 
 class Signal(StrictModel):
-    type: Literal["counter", "histogram", "gauge"]
-    help: str = Field(min_length=1)
-    unit: str | None = None
-    labels: dict[str, list[str]] = Field(default_factory=dict)
-    buckets: list[float] | None = None
-    exemplars: bool = False
-    enum: dict[str, int] | None = None
-    multiprocess_mode: Literal["mostrecent", "max", "min", "sum"] = "mostrecent"
-    # How the series of several service instances combine into one value (`moneypath.check.instances`):
-    # sum for a share of the whole (counters and histograms always: each instance counts its own events),
-    # max/min for one shared thing every instance reports (an imbalance read from the shared ledger, a
-    # queue's depth in the shared database, the worst instance's circuit), where a sum counts it N times.
-    # A gauge's default: sum when its worker processes add up (multiprocess_mode: sum), else max.
-    aggregate: Literal["sum", "max", "min"] | None = None
+    type: Literal["counter", "histogram", "gauge"] = Field(
+        description="The Prometheus metric type; a counter's key ends in `_total`, no other does.")
+    help: str = Field(min_length=1, description="The metric's HELP text, exported as written.")
+    unit: str | None = Field(default=None, description="A base unit (seconds, bytes, ratio, usd, minor); the key must "
+                             "then end in `_<unit>` (before `_total`).")
+    labels: dict[str, list[str]] = Field(default_factory=dict, description="Label → its allowed values, or "
+                                         "`@providers`, `@currencies`, `@signals`; any other value is recorded as "
+                                         "`other`.")
+    buckets: list[float] | None = Field(default=None, description="A histogram's bucket boundaries, positive and "
+                                        "increasing; histograms only, and required there.")
+    exemplars: bool = Field(default=False, description="Attach the current trace id to observations as exemplars; "
+                            "histograms only.")
+    enum: dict[str, int] | None = Field(default=None, description="State → the number the gauge reports for it "
+                                        "(the circuit breaker's closed/half_open/open); gauges only.")
+    multiprocess_mode: Literal["mostrecent", "max", "min", "sum"] = Field(
+        default="mostrecent", description="How a gauge's values from several worker processes of one instance "
+        "combine (prometheus_client multiprocess mode).")
+    aggregate: Literal["sum", "max", "min"] | None = Field(
+        default=None, description="How the series of several service instances combine into one value "
+        "(`moneypath.check.instances`): sum for a share of the whole (counters and histograms always: each "
+        "instance counts its own events), max/min for one shared thing every instance reports (an imbalance "
+        "read from the shared ledger, a queue's depth in the shared database, the worst instance's circuit), "
+        "where a sum counts it N times. A gauge's default: sum when its worker processes add up "
+        "(multiprocess_mode: sum), else max.")
 
     # Filled in by the catalog after references are expanded.
     key: str = ""
@@ -114,23 +124,29 @@ class Selector:
 
 
 class LatencySli(StrictModel):
-    signal: str
-    under: float = Field(gt=0)
+    signal: str = Field(description="The histogram signal whose observations are judged.")
+    under: float = Field(gt=0, description="Seconds: an observation at or under this is good; one of the "
+                         "histogram's bucket boundaries.")
 
 
 class Sli(StrictModel):
-    good: str | None = None
-    total: str | None = None
-    latency: LatencySli | None = None
+    good: str | None = Field(default=None, description='Counter selector of the good events, e.g. '
+                             '`authorizations_total{outcome=~"approved|declined"}`; the same signal as `total`.')
+    total: str | None = Field(default=None, description="Counter selector of all events; give `good` and "
+                              "`total`, or `latency`.")
+    latency: LatencySli | None = Field(default=None, description="A latency SLI from a histogram, instead of "
+                                       "good/total.")
 
 
 class Slo(StrictModel):
-    description: str = Field(min_length=1)
-    objective: float = Field(gt=0, lt=100)
-    window: str
-    sli: Sli
-    # The low-traffic guard: fewer events than this in a burn-rate alert's long window never page.
-    min_events: int = Field(default=DEFAULT_MIN_EVENTS, ge=0)
+    description: str = Field(min_length=1, description="What the SLO promises, in words.")
+    objective: float = Field(gt=0, lt=100, description="Percent of good events, e.g. 99.9; at least about 93 so "
+                             "the 14.4x fast burn can page.")
+    window: str = Field(description="The compliance window, a Prometheus duration (e.g. 30d); the error budget "
+                        "and the burn-rate alerts are computed over it.")
+    sli: Sli = Field(description="How good and total events are counted.")
+    min_events: int = Field(default=DEFAULT_MIN_EVENTS, ge=0, description="The low-traffic guard: fewer events "
+                            "than this in a burn-rate alert's long window never page.")
 
     _good: Selector | None = PrivateAttr(default=None)
     _total: Selector | None = PrivateAttr(default=None)
@@ -152,58 +168,72 @@ class Slo(StrictModel):
 class Alert(StrictModel):
     """A built-in alert (its rule shape is moneypath's; give `threshold`) or the team's own (give `expr`)."""
 
-    severity: Literal["page", "ticket"]
-    threshold: float | None = None
-    summary: str = Field(min_length=1)
-    description: str | None = Field(default=None, min_length=1)
-    expr: str | None = Field(default=None, min_length=1)  # PromQL over catalog signals and recording rules
-    money_loss: bool = False
-    min_events: int | None = Field(default=None, ge=1)  # the volume an alert needs before it may fire (ApprovalRateDrop)
-    for_: str = Field(alias="for", default="0s")
+    severity: Literal["page", "ticket"] = Field(description="Which route it takes: `routes.page` or "
+                                                 "`routes.ticket`.")
+    threshold: float | None = Field(default=None, description="A built-in alert's threshold, in the unit of "
+                                    "what it compares; an alert with `expr` has none.")
+    summary: str = Field(min_length=1, description="One line; the alert's `summary` annotation (the page's "
+                         "title).")
+    description: str | None = Field(default=None, min_length=1, description="More words; the alert's "
+                                    "`description` annotation.")
+    expr: str | None = Field(default=None, min_length=1, description="PromQL over catalog signals and "
+                             "recording rules")
+    money_loss: bool = Field(default=False, description="Money may be lost while it fires: it pages every "
+                             "receiver of `routes.money_loss` (label `money_loss=\"true\"`).")
+    min_events: int | None = Field(default=None, ge=1, description="the volume an alert needs before it may fire "
+                                   "(ApprovalRateDrop)")
+    for_: str = Field(alias="for", default="0s", description="How long the condition must hold before the "
+                      "alert fires, a Prometheus duration.")
 
 
 class Watchdog(StrictModel):
     """The always-firing alert and the dead man's switch receiver it goes to, never to on-call."""
 
-    enabled: bool = True
-    receiver: str = Field(default="deadmans-switch", min_length=1)
-    # How often Alertmanager repeats the heartbeat; the switch's period must be longer (with some grace).
-    repeat_interval: str = "1m"
-    # Production: the switch's ping endpoint (Healthchecks, Dead Man's Snitch), which pages when pings stop.
-    webhook: Webhook | None = None
+    enabled: bool = Field(default=True, description="Generate the always-firing alert and its route.")
+    receiver: str = Field(default="deadmans-switch", min_length=1, description="The switch's receiver name, "
+                          "not one of `receivers` (the heartbeat arrives every minute).")
+    repeat_interval: str = Field(default="1m", description="How often Alertmanager repeats the heartbeat; the "
+                                 "switch's period must be longer (with some grace).")
+    webhook: Webhook | None = Field(default=None, description="Production: the switch's ping endpoint "
+                                    "(Healthchecks, Dead Man's Snitch), which pages when pings stop.")
 
 
 class Provider(StrictModel):
-    display_name: str = Field(min_length=1)
+    display_name: str = Field(min_length=1, description="The provider's name as people say it (`moneypath "
+                              "catalog` shows it).")
 
 
 class ProviderFee(StrictModel):
-    fixed_usd: float = Field(ge=0)
-    bps: float = Field(ge=0)
+    fixed_usd: float = Field(ge=0, description="USD charged per capture.")
+    bps: float = Field(ge=0, description="Basis points of the captured amount (in its major unit).")
 
 
 class Cost(StrictModel):
-    infrastructure_usd_per_hour: float = Field(ge=0)
-    fraud_screening_usd_per_check: float = Field(ge=0, default=0)
-    provider_fees: dict[str, ProviderFee] = Field(default_factory=dict)
+    infrastructure_usd_per_hour: float = Field(ge=0, description="What one service process costs an hour.")
+    fraud_screening_usd_per_check: float = Field(ge=0, default=0, description="What one fraud check costs (with "
+                                                 "the fraud feature on).")
+    provider_fees: dict[str, ProviderFee] = Field(default_factory=dict, description="A catalog provider → its "
+                                                  "fee per capture.")
 
 
 class Receiver(Deliveries, StrictModel):
     """A team or person; its production deliveries (catalog/receivers.py) are optional: without any it is
     a webhook to the local `moneypath pager`, as drills use."""
 
-    description: str = Field(min_length=1)
+    description: str = Field(min_length=1, description="Who this is, in words.")
 
 
 class Routes(StrictModel):
-    page: str
-    ticket: str
-    money_loss: list[str] = Field(min_length=1)
+    page: str = Field(description="The receiver of every `severity: page` alert.")
+    ticket: str = Field(description="The receiver of every `severity: ticket` alert.")
+    money_loss: list[str] = Field(min_length=1, description="The receivers a `money_loss` alert pages, all of "
+                                  "them (on-call and compliance).")
 
 
 class Role(StrictModel):
-    receiver: str
-    duty: str = Field(min_length=1)
+    receiver: str = Field(description="The catalog receiver that takes this role in an incident.")
+    duty: str = Field(min_length=1, description="What the role does in the first hour; runbook pages and "
+                      "drills give it a checkpoint.")
 
 
 _READ = re.compile(r"(?is)^\s*(select|with)\b")
@@ -222,10 +252,13 @@ class LedgerQueries(StrictModel):
       found since ``:since`` (Unix seconds).
     """
 
-    balance: str | None = Field(default=None, min_length=1)
-    payments: str | None = Field(default=None, min_length=1)
-    captures: str | None = Field(default=None, min_length=1)
-    breaks: str | None = Field(default=None, min_length=1)
+    balance: str | None = Field(default=None, min_length=1, description="Postings summed per currency "
+                                "(`currency`, `total`).")
+    payments: str | None = Field(default=None, min_length=1, description="Which of `:ids` are stored (`id`).")
+    captures: str | None = Field(default=None, min_length=1, description="Which of `:ids` have a capture booked "
+                                 "(`id`).")
+    breaks: str | None = Field(default=None, min_length=1, description="Reconciliation breaks found since "
+                               "`:since` (`kind`, `currency`, `amount_minor`, …).")
 
     PARAMETERS: ClassVar[dict[str, str]] = {"payments": "ids", "captures": "ids", "breaks": "since"}
 
@@ -243,30 +276,42 @@ class LedgerQueries(StrictModel):
 
 
 class Links(StrictModel):
-    runbook_base_url: str
-    dashboard_base_url: str
-    overview_dashboard: str = "moneypath-overview"
+    runbook_base_url: str = Field(description="Prefix of every alert's `runbook_url`: "
+                                  "`<base><alert name in lowercase>.md`.")
+    dashboard_base_url: str = Field(description="Prefix of every alert's `dashboard_url` (Grafana's `/d/`).")
+    overview_dashboard: str = Field(default="moneypath-overview", description="The overview dashboard's uid, "
+                                    "appended to `dashboard_base_url`.")
 
 
 class Catalog(StrictModel):
-    version: Literal[1]
-    service: str = Field(min_length=1)
-    namespace: str
-    alert_prefix: str = "MoneyPath"
-    links: Links
-    providers: dict[str, Provider] = Field(min_length=1)
-    currencies: list[str] = Field(min_length=1)
-    currency_exponents: dict[str, int] = Field(default_factory=dict)  # overrides the ISO 4217 table
-    features: dict[str, bool] = Field(default_factory=dict)  # moneypath.catalog.features; unlisted = on
-    signals: dict[str, Signal] = Field(min_length=1)
-    slos: dict[str, Slo] = Field(default_factory=dict)
-    alerts: dict[str, Alert] = Field(default_factory=dict)
-    cost: Cost | None = None  # required while the cost feature is on
-    receivers: dict[str, Receiver] = Field(min_length=1)
-    routes: Routes
-    roles: dict[str, Role] = Field(default_factory=dict)
-    watchdog: Watchdog = Field(default_factory=Watchdog)
-    ledger: LedgerQueries = Field(default_factory=LedgerQueries)
+    version: Literal[1] = Field(description="The catalog format's version.")
+    service: str = Field(min_length=1, description="The service's name: the `service` label Prometheus adds "
+                         "and the scrape job.")
+    namespace: str = Field(description="lower_snake_case prefix of every metric name (`<namespace>_<signal "
+                           "key>`).")
+    alert_prefix: str = Field(default="MoneyPath", description="CamelCase prefix of every alert name "
+                              "(`<prefix><alert key>`).")
+    links: Links = Field(description="Where alerts link: runbooks and dashboards.")
+    providers: dict[str, Provider] = Field(min_length=1, description="Provider id (lower_snake_case, a "
+                                           "`provider` label value) → the provider.")
+    currencies: list[str] = Field(min_length=1, description="ISO 4217 codes the service takes.")
+    currency_exponents: dict[str, int] = Field(default_factory=dict, description="overrides the ISO 4217 table")
+    features: dict[str, bool] = Field(default_factory=dict, description="moneypath.catalog.features; unlisted = "
+                                      "on")
+    signals: dict[str, Signal] = Field(min_length=1, description="Signal key → the metric; the key is the "
+                                       "metric name without the namespace.")
+    slos: dict[str, Slo] = Field(default_factory=dict, description="SLO name (lower-kebab-case) → the SLO; each "
+                                 "gets recording rules and burn-rate alerts.")
+    alerts: dict[str, Alert] = Field(default_factory=dict, description="Alert key (CamelCase, without the "
+                                     "prefix) → a built-in alert's settings or the team's own alert.")
+    cost: Cost | None = Field(default=None, description="required while the cost feature is on")
+    receivers: dict[str, Receiver] = Field(min_length=1, description="Who can be paged: name → receiver.")
+    routes: Routes = Field(description="Which receivers each kind of alert goes to.")
+    roles: dict[str, Role] = Field(default_factory=dict, description="Incident roles (incident commander, "
+                                   "compliance, …) → who holds them.")
+    watchdog: Watchdog = Field(default_factory=Watchdog, description="The dead man's switch.")
+    ledger: LedgerQueries = Field(default_factory=LedgerQueries, description="SQL the drills' money checks run "
+                                  "on the service's database.")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)

@@ -64,10 +64,10 @@ class PagerDuty(_Delivery):
 
     LITERAL_SECRETS = {"routing_key": "routing_key_file", "service_key": "routing_key_file"}
 
-    routing_key_file: str
-    # The Events API endpoint; the default is PagerDuty's (https://events.pagerduty.com/v2/enqueue), the EU
-    # service account uses https://events.eu.pagerduty.com/v2/enqueue.
-    url: str | None = None
+    routing_key_file: str = Field(description="Path of the file holding the integration's routing key.")
+    url: str | None = Field(default=None, description="The Events API endpoint; the default is PagerDuty's "
+                            "(https://events.pagerduty.com/v2/enqueue), the EU service account uses "
+                            "https://events.eu.pagerduty.com/v2/enqueue.")
 
     @field_validator("url")
     @classmethod
@@ -80,9 +80,9 @@ class Opsgenie(_Delivery):
 
     LITERAL_SECRETS = {"api_key": "api_key_file"}
 
-    api_key_file: str
-    # Default https://api.opsgenie.com/; the EU instance is https://api.eu.opsgenie.com/.
-    api_url: str | None = None
+    api_key_file: str = Field(description="Path of the file holding the Opsgenie API key.")
+    api_url: str | None = Field(default=None, description="Default https://api.opsgenie.com/; the EU instance "
+                                "is https://api.eu.opsgenie.com/.")
 
     @field_validator("api_url")
     @classmethod
@@ -95,8 +95,9 @@ class Slack(_Delivery):
 
     LITERAL_SECRETS = {"api_url": "api_url_file", "url": "api_url_file"}
 
-    api_url_file: str
-    channel: str | None = Field(default=None, pattern=r"^\S+$")  # #name, @user or an ID; the hook's own if none
+    api_url_file: str = Field(description="Path of the file holding the incoming webhook's URL.")
+    channel: str | None = Field(default=None, pattern=r"^\S+$", description="#name, @user or an ID; the hook's "
+                                "own if none")
 
 
 class Webhook(_Delivery):
@@ -108,10 +109,12 @@ class Webhook(_Delivery):
     LITERAL_SECRETS = {"credentials": "credentials_file", "bearer_token": "credentials_file",
                        "password": "credentials_file"}
 
-    url: str | None = None
-    url_file: str | None = None
-    credentials_file: str | None = None  # sent as `Authorization: Bearer <file content>`
-    send_resolved: bool = True
+    url: str | None = Field(default=None, description="The endpoint, an http(s) URL carrying no credential.")
+    url_file: str | None = Field(default=None, description="Path of a file holding the URL, when the URL is "
+                                 "itself the credential.")
+    credentials_file: str | None = Field(default=None, description="sent as `Authorization: Bearer <file "
+                                         "content>`")
+    send_resolved: bool = Field(default=True, description="Also post when the alert resolves.")
 
     @field_validator("url")
     @classmethod
@@ -128,10 +131,11 @@ class Webhook(_Delivery):
 class Deliveries(StrictModel):
     """The production delivery fields a receiver may declare; none means the local `moneypath pager` only."""
 
-    pagerduty: PagerDuty | None = None
-    opsgenie: Opsgenie | None = None
-    slack: Slack | None = None
-    webhook: Webhook | None = None
+    pagerduty: PagerDuty | None = Field(default=None, description="Page through PagerDuty.")
+    opsgenie: Opsgenie | None = Field(default=None, description="Page through Opsgenie.")
+    slack: Slack | None = Field(default=None, description="Post to a Slack channel.")
+    webhook: Webhook | None = Field(default=None, description="Post Alertmanager's webhook payload to an "
+                                    "endpoint.")
 
     def declared(self) -> dict[str, _Delivery]:
         """Kind → delivery, for the kinds this receiver declares (in the order above)."""

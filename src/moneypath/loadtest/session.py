@@ -53,7 +53,7 @@ def prepare(options) -> Plan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
     if options.workers and options.workers > MAX_WORKERS:
         raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
-                         "\"Distributed\" in moneypath's loadtests/README.md)")
+                         "\"Distributed: master and workers\" in the load-test docs, docs/load-tests.md)")
     if options.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     c = load_catalog(options.catalog)

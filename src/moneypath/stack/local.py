@@ -60,8 +60,9 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     `services` also starts the provider simulator and the reference service (scraped as a
     target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
-    VictoriaMetrics: see collector/README.md). `service_workers` > 1 runs the reference service as that
-    many processes (`--workers`; metrics summed through `<state>/metrics-mp`, without exemplars).
+    VictoriaMetrics: see docs/platforms.md, "When one Prometheus is not enough"). `service_workers` > 1 runs
+    the reference service as that many processes (`--workers`; metrics summed through `<state>/metrics-mp`,
+    without exemplars).
     `db_url` is the service's ledger database (default: a SQLite file in the state directory).
     `instances` > 1 runs that many reference service processes on that one database, each on its own port and
     scraped as its own target (parts refservice, refservice-1, …; label instance = host:port): production's
