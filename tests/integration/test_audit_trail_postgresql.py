@@ -45,10 +45,10 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
         thread.join(timeout=30)
         assert booked and not errors, errors
         assert verdict(engine).pending == 1
-        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
+        book_payment(engine, "pay_next")  # the next holder chains its own (in its booking's statement), then what was parked
         with engine.connect() as conn:
             order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
-        assert order == ["pay_other", "pay_next"]
+        assert order == ["pay_next", "pay_other"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 2, 0)
     finally:
