@@ -88,6 +88,20 @@ def test_a_rolled_back_booking_leaves_no_event_and_the_chain_intact(engine):
     assert verdict(engine).intact
 
 
+def test_a_capture_booked_twice_appends_one_event(engine):
+    """The event goes with the booking statement's row (audit.Audited): a capture that finds the payment captured
+    already writes nothing, event included (on PostgreSQL neither chained nor parked)."""
+    row = book_payment(engine, "pay_twice")
+    for booked in (True, False):
+        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+            assert payments.mark_captured(conn, row, "captured") is booked
+    with engine.connect() as conn:
+        assert [e["action"] for e in audit.events_for(conn, "pay_twice")] == ["authorize", "capture"]
+        assert conn.execute(select(func.count()).select_from(audit_pending)).scalar() == 0
+    v = verdict(engine)
+    assert (v.intact, v.events, v.pending) == (True, 2, 0)
+
+
 def test_an_edited_event_is_caught_at_its_seq(engine):
     seed(engine)
     assert verdict(engine).intact
@@ -346,6 +360,22 @@ def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
         assert watch_check(engine, ChainWatch()).intact
     finally:
         engine.dispose()
+
+
+def test_an_event_hashed_from_its_tail_hashes_as_event_hash():
+    """A database that numbers and hashes the event (PostgreSQL, audit._append_sql) is sent event_tail and hashes
+    prev_hash + '[' + seq + tail: the same sha256 as event_hash, escapes, non-ASCII and NULL included."""
+    import hashlib
+
+    from moneypath.protocol.audit_chain import HASHED, event_tail
+
+    for before in (None, '{"note":"caf\u00e9 \\ \"q\""}'):
+        event = {"seq": 12345, "at": 1764000000.123456, "actor": "mérchant\n1", "scope": "payments:write",
+                 "correlation_id": "c\"1", "entity": "payment", "entity_id": "pay_1", "action": "capture",
+                 "before": before, "after": '{"state":"captured","ü":1}'}
+        tail = event_tail(event[k] for k in HASHED[1:])
+        by_database = hashlib.sha256(f"{'f' * 64}[{event['seq']}{tail}".encode()).hexdigest()
+        assert by_database == event_hash("f" * 64, event)
 
 
 def test_the_pure_walk_on_rows_in_memory():

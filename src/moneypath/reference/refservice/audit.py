@@ -114,6 +114,7 @@ _TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_T
          f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
 _PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
+_ARGS = tuple(f"a_{c}" for c in _PARKED)  # the event's parameters in _append_sql (a_: apart from the booking's)
 
 
 def _append_sql(booking: str | None) -> str:
@@ -123,7 +124,7 @@ def _append_sql(booking: str | None) -> str:
     (audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes. So the event
     needs no round trip of its own, and a booking none at all. Returns (rows the booking wrote, seq, hash,
     whether anything was parked before); seq is NULL when it parked."""
-    values = ", ".join(f"%(a_{c})s" for c in _PARKED)
+    values = ", ".join(f"%({name})s" for name in _ARGS)
     booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
     return (f"WITH {booked}took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
             f"FROM {HEAD_TABLE} WHERE id = 1{' AND EXISTS (SELECT 1 FROM booked)' if booking else ''} "
@@ -193,7 +194,8 @@ def append(conn: Connection, entity: str, entity_id: str, action: str, before: M
 def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict) -> tuple[int, int | None, str | None]:
     """PostgreSQL: run an _append_sql statement; (rows booked, seq, hash). A holder that found events parked
     chains them too, after its own (seq is the order of chaining, not of `at`)."""
-    args = {**params, "a_tail": event_tail([event[c] for c in _PARKED]), **{f"a_{c}": event[c] for c in _PARKED}}
+    fields = [event[c] for c in _PARKED]
+    args = {**params, "a_tail": event_tail(fields), **dict(zip(_ARGS, fields))}
     booked, seq, hashed, anything_parked = Prepared.run(conn, sql, args).fetchone()
     if seq is not None and anything_parked:
         _chain(conn.connection.driver_connection, (seq, hashed, True))
