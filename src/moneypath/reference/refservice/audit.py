@@ -114,28 +114,31 @@ _TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_T
          f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
 _PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
-_ARGS = tuple(f"a_{c}" for c in _PARKED)  # the event's parameters in _append_sql (a_: apart from the booking's)
+# The event's fields in _append_sql, read back from its one parameter: '[0' || tail is the JSON array of HASHED
+# (0 for the seq), so the statement carries one string for the event, not ten parameters.
+_FIELDS = ", ".join(["(e.j->>1)::float8", *(f"e.j->>{i}" for i in range(2, len(HASHED)))])
 
 
 def _append_sql(booking: str | None) -> str:
     """PostgreSQL: one statement that takes the chain and chains the event (no row taken: parks it), after
     `booking` (an INSERT or UPDATE of the record, compiled with %(name)s parameters) when given, and only if it
-    wrote a row. The hash is computed by the database: the event's JSON without its seq comes as %(a_tail)s
-    (audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes. So the event
-    needs no round trip of its own, and a booking none at all. Returns (rows the booking wrote, seq, hash,
+    wrote a row. The event comes as one parameter, its JSON without the seq (%(a_tail)s,
+    audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
+    computes the hash and reads the fields back from it (_FIELDS). So the event needs no round trip of its
+    own, and a booking none at all. Returns (rows the booking wrote, seq, hash,
     whether anything was parked before); seq is NULL when it parked."""
-    values = ", ".join(f"%({name})s" for name in _ARGS)
     booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
-    return (f"WITH {booked}took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
+    return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), "
+            f"took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
             f"FROM {HEAD_TABLE} WHERE id = 1{' AND EXISTS (SELECT 1 FROM booked)' if booking else ''} "
             f"AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE), "
-            f"chained AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) SELECT seq + 1, {values}, hash, "
-            f"encode(sha256(convert_to(hash || '[' || (seq + 1) || %(a_tail)s, 'UTF8')), 'hex') FROM took "
-            "RETURNING seq, hash), "
+            f"chained AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) SELECT took.seq + 1, {_FIELDS}, "
+            "took.hash, encode(sha256(convert_to(took.hash || '[' || (took.seq + 1) || %(a_tail)s, 'UTF8')), 'hex') "
+            "FROM took, e RETURNING seq, hash), "
             f"moved AS (UPDATE {HEAD_TABLE} SET seq = chained.seq, hash = chained.hash FROM chained "
             f"WHERE {HEAD_TABLE}.id = 1), "
-            f"parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {values} "
-            f"{'FROM booked ' if booking else ''}WHERE NOT EXISTS (SELECT 1 FROM took)) "
+            f"parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {_FIELDS} "
+            f"FROM e{', booked' if booking else ''} WHERE NOT EXISTS (SELECT 1 FROM took)) "
             f"SELECT {'(SELECT count(*) FROM booked)' if booking else '1'}, (SELECT seq FROM chained), "
             "(SELECT hash FROM chained), (SELECT parked FROM took)")
 
@@ -168,7 +171,7 @@ def _event(entity: str, entity_id: str, action: str, before: Mapping[str, object
            after: Mapping[str, object], now: float | None) -> dict:
     """The event's fields but its place in the chain (seq, prev_hash, hash)."""
     actor = _actor.get()
-    return {"at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
+    return {"at": time.time() if now is None else float(now), "actor": actor.name, "scope": actor.scope,
             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
             "action": action, "before": canonical_state(before), "after": canonical_state(after)}
 
@@ -194,8 +197,7 @@ def append(conn: Connection, entity: str, entity_id: str, action: str, before: M
 def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict) -> tuple[int, int | None, str | None]:
     """PostgreSQL: run an _append_sql statement; (rows booked, seq, hash). A holder that found events parked
     chains them too, after its own (seq is the order of chaining, not of `at`)."""
-    fields = [event[c] for c in _PARKED]
-    args = {**params, "a_tail": event_tail(fields), **dict(zip(_ARGS, fields))}
+    args = {**params, "a_tail": event_tail([event[c] for c in _PARKED])}
     booked, seq, hashed, anything_parked = Prepared.run(conn, sql, args).fetchone()
     if seq is not None and anything_parked:
         _chain(conn.connection.driver_connection, (seq, hashed, True))
