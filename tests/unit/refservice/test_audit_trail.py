@@ -102,6 +102,25 @@ def test_a_capture_booked_twice_appends_one_event(engine):
     assert (v.intact, v.events, v.pending) == (True, 2, 0)
 
 
+def test_fields_with_quotes_escapes_and_non_ascii_are_stored_and_hashed_as_given(engine):
+    """On PostgreSQL the event travels as its JSON and the database hashes it and reads the fields back
+    (audit._append_sql): what it stores must be what was given, and verify must agree with its hash."""
+    actor, correlation = 'mérchant "1" \\ \t ü€', 'corr-"x"\n'
+    token = set_correlation_id(correlation)
+    try:
+        with engine.begin() as conn, audit.acting(actor, "payments:write"):
+            payments.create(conn, principal="m", kind="payment", state="authorized", provider="acme", method="card",
+                            amount_minor=1, currency="EUR", reference='ref "ü"', provider_ref="acme_q",
+                            provider_status="approved", payment_id="pay_quoted")
+    finally:
+        reset_correlation_id(token)
+    with engine.connect() as conn:
+        (event,) = audit.events_for(conn, "pay_quoted")
+    assert (event["actor"], event["correlation_id"], event["before"]) == (actor, correlation, None)
+    assert json.loads(event["after"])["reference"] == 'ref "ü"'
+    assert event["hash"] == event_hash(GENESIS, event) and verdict(engine).intact
+
+
 def test_an_edited_event_is_caught_at_its_seq(engine):
     seed(engine)
     assert verdict(engine).intact
