@@ -125,8 +125,8 @@ def _append_sql(booking: str | None) -> str:
     wrote a row. The event comes as one parameter, its JSON without the seq (%(a_tail)s,
     audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
     computes the hash and reads the fields back from it (_FIELDS). So the event needs no round trip of its
-    own, and a booking none at all. Returns (rows the booking wrote, seq, hash,
-    whether anything was parked before); seq is NULL when it parked."""
+    own, and a booking none at all. Returns (rows the booking wrote, seq, hash, whether anything was parked
+    before); seq is NULL when it parked."""
     booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
     return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), "
             f"took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
@@ -207,8 +207,8 @@ def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict
 class Audited:
     """A booking statement that writes one record (its INSERT, or the UPDATE of its row) and appends the
     record's event when it wrote the row: `count(conn, params, entity, ..., now)`, the rows written. On
-    PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite the statement, then
-    `append` (three statements on the open file, cheaper than anything the combined statement would save)."""
+    PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite, as before, the
+    statement, then `append` (no network between them: measured no dearer than before)."""
 
     __slots__ = ("plain", "_sql")
 
