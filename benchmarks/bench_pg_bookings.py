@@ -10,8 +10,10 @@ stopped and deleted at the end. Up to 4 worker processes, started once on one da
 service's engine (db.make_engine), book as fast as they can through the reference service's own booking code
 (payments.create then payments.mark_captured, one transaction each, as booking.py commits them: two
 bookings per payment). A cell is N of them booking for --seconds; "trail off" replaces audit.append with a
-no-op (the same transactions without the event). Rounds repeat every cell, trail on and off alternating, so
-drift on a shared machine hits both alike; the table shows medians, then each round's figures.
+no-op and runs an audit.Audited booking statement without its event (the same transactions without the
+event); "trail on" also runs the service's seal job every second in each worker, its CPU counted. Rounds
+repeat every cell, trail on and off alternating, so drift on a shared machine hits both alike; the table shows
+medians, then each round's figures.
 
 Printed per cell: bookings/s (the N processes together) and the service's CPU per booking (the workers'
 process CPU time / their bookings; the database server's CPU is not in it), then what the trail adds per
@@ -31,25 +33,21 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing
-import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 
-if not __package__ and importlib.util.find_spec("moneypath") is None:  # as a script: moneypath from this tree
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # (PYTHONPATH=other/src compares)
+if not __package__:  # as a script: `benchmarks` importable, and moneypath from this tree unless PYTHONPATH gives
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # another (PYTHONPATH=other/src compares)
+    if importlib.util.find_spec("moneypath") is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import psycopg  # noqa: E402
 
+from benchmarks.processes import free_port  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 from moneypath.stack import pgserver  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def worker(url: str, tag: str, commands, results) -> None:
@@ -59,6 +57,13 @@ def worker(url: str, tag: str, commands, results) -> None:
     from moneypath.reference.refservice.db import make_engine
 
     real, engine, paid = audit.append, make_engine(url), 0
+    audited = getattr(audit, "Audited", None)  # absent in the code before bookings carried their event
+    real_count = audited.count if audited is not None else None
+
+    def unaudited(self, conn, params, *event):  # Audited.count without the event: the booking statement alone
+        return self.plain.count(conn, params)
+
+    seal = getattr(audit, "seal", None)  # the service's job, every second in every process (SEAL_INTERVAL_S)
 
     def pay() -> None:
         nonlocal paid
@@ -78,11 +83,17 @@ def worker(url: str, tag: str, commands, results) -> None:
         while (command := commands.get()) is not None:
             _, trail, start_at, seconds = command
             audit.append = real if trail else (lambda *a, **k: None)  # the same transactions without the event
+            if audited is not None:
+                audited.count = real_count if trail else unaudited
             time.sleep(max(0.0, start_at - time.time()))
             deadline, done, cpu = start_at + seconds, 0, time.process_time()
+            sealed_at = time.time()
             while time.time() < deadline:
                 pay()
                 done += 2
+                if trail and seal is not None and time.time() - sealed_at >= 1.0:  # its CPU counts as the trail's
+                    seal(engine)
+                    sealed_at = time.time()
             results.put((done, time.process_time() - cpu))
     engine.dispose()
 

@@ -73,6 +73,12 @@ def _body(row: tuple) -> str:
     return _encode(list(row[:10]))
 
 
+def event_tail(fields: Iterable[object]) -> str:
+    """What event_hash hashes after the previous hash, without the event's seq: `'[' + str(seq) + tail` is the
+    whole of it (fields: HASHED[1:] in order). For a writer whose database numbers and hashes the event."""
+    return _body((0, *fields))[2:]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The result of walking a chain: intact, or the first broken seq and why."""

@@ -45,14 +45,52 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
         thread.join(timeout=30)
         assert booked and not errors, errors
         assert verdict(engine).pending == 1
-        book_payment(engine, "pay_next")  # the next holder chains what was parked, then its own
+        book_payment(engine, "pay_next")  # the next holder chains its own (in its booking's statement), then what was parked
         with engine.connect() as conn:
             order = [r for (r,) in conn.execute(select(audit_events.c.entity_id).order_by(audit_events.c.seq))]
-        assert order == ["pay_other", "pay_next"]
+        assert order == ["pay_next", "pay_other"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 2, 0)
     finally:
         engine.dispose()
+
+def test_an_event_parked_by_a_booking_survives_the_holders_crash_and_the_seal_chains_it(pg_url):
+    """The capture's own statement parks its event while another booking holds the chain; the holder's process
+    dies before committing. The parked event committed with the capture: a fresh process finds it pending, its
+    seal chains it, and the chain verifies with every acknowledged booking's event in it."""
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    row = book_payment(engine, "pay_c")
+    assert (verdict(engine).events, verdict(engine).pending) == (1, 0)  # no contention: chained by its booking
+    holder = engine.connect()
+    holder.begin()
+    with audit.acting("merchant_1", "payments:write"):
+        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                        method="card", amount_minor=100, currency="EUR", reference="r-holder",
+                        provider_ref="acme_holder", provider_status="approved", payment_id="pay_holder")
+    holder_pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+        assert payments.mark_captured(conn, row, "captured")  # parked: the holder has the chain
+    assert verdict(engine).pending == 1
+    with engine.begin() as conn:  # the holder's process dies: its open transaction goes, unacknowledged
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid}).scalar()
+    holder.invalidate()
+    engine.dispose()
+
+    restarted = make_engine(pg_url)
+    try:
+        v = verdict(restarted)
+        assert (v.intact, v.events, v.pending) == (True, 1, 1)
+        assert audit.seal(restarted) == 1
+        with restarted.connect() as conn:
+            assert [e["action"] for e in audit.events_for(conn, "pay_c")] == ["authorize", "capture"]
+            assert audit.events_for(conn, "pay_holder") == []
+        v = verdict(restarted)
+        assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        restarted.dispose()
+
 
 def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url, catalog):
     import asyncio

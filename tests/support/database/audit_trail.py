@@ -88,6 +88,39 @@ def test_a_rolled_back_booking_leaves_no_event_and_the_chain_intact(engine):
     assert verdict(engine).intact
 
 
+def test_a_capture_booked_twice_appends_one_event(engine):
+    """The event goes with the booking statement's row (audit.Audited): a capture that finds the payment captured
+    already writes nothing, event included (on PostgreSQL neither chained nor parked)."""
+    row = book_payment(engine, "pay_twice")
+    for booked in (True, False):
+        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+            assert payments.mark_captured(conn, row, "captured") is booked
+    with engine.connect() as conn:
+        assert [e["action"] for e in audit.events_for(conn, "pay_twice")] == ["authorize", "capture"]
+        assert conn.execute(select(func.count()).select_from(audit_pending)).scalar() == 0
+    v = verdict(engine)
+    assert (v.intact, v.events, v.pending) == (True, 2, 0)
+
+
+def test_fields_with_quotes_escapes_and_non_ascii_are_stored_and_hashed_as_given(engine):
+    """On PostgreSQL the event travels as its JSON and the database hashes it and reads the fields back
+    (audit._append_sql): what it stores must be what was given, and verify must agree with its hash."""
+    actor, correlation = 'mérchant "1" \\ \t ü€', 'corr-"x"\n'
+    token = set_correlation_id(correlation)
+    try:
+        with engine.begin() as conn, audit.acting(actor, "payments:write"):
+            payments.create(conn, principal="m", kind="payment", state="authorized", provider="acme", method="card",
+                            amount_minor=1, currency="EUR", reference='ref "ü"', provider_ref="acme_q",
+                            provider_status="approved", payment_id="pay_quoted")
+    finally:
+        reset_correlation_id(token)
+    with engine.connect() as conn:
+        (event,) = audit.events_for(conn, "pay_quoted")
+    assert (event["actor"], event["correlation_id"], event["before"]) == (actor, correlation, None)
+    assert json.loads(event["after"])["reference"] == 'ref "ü"'
+    assert event["hash"] == event_hash(GENESIS, event) and verdict(engine).intact
+
+
 def test_an_edited_event_is_caught_at_its_seq(engine):
     seed(engine)
     assert verdict(engine).intact

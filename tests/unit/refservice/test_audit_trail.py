@@ -47,6 +47,22 @@ def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
         engine.dispose()
 
 
+def test_an_event_hashed_from_its_tail_hashes_as_event_hash():
+    """A database that numbers and hashes the event (PostgreSQL, audit._append_sql) is sent event_tail and hashes
+    prev_hash + '[' + seq + tail: the same sha256 as event_hash, escapes, non-ASCII and NULL included."""
+    import hashlib
+
+    from moneypath.protocol.audit_chain import HASHED, event_tail
+
+    for before in (None, '{"note":"caf\u00e9 \\ \"q\""}'):
+        event = {"seq": 12345, "at": 1764000000.123456, "actor": "mérchant\n1", "scope": "payments:write",
+                 "correlation_id": "c\"1", "entity": "payment", "entity_id": "pay_1", "action": "capture",
+                 "before": before, "after": '{"state":"captured","ü":1}'}
+        tail = event_tail(event[k] for k in HASHED[1:])
+        by_database = hashlib.sha256(f"{'f' * 64}[{event['seq']}{tail}".encode()).hexdigest()
+        assert by_database == event_hash("f" * 64, event)
+
+
 def test_the_pure_walk_on_rows_in_memory():
     rows, prev = [], GENESIS
     for seq in (1, 2, 3):

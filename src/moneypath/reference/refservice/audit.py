@@ -13,13 +13,17 @@ of the head to its commit, WAL flush included. When every booking chained its ow
 `SELECT ... FOR UPDATE`), every booking waited for the one before it to commit: 2 and 4 processes spent
 16 % and 44 % of their time waiting for that lock and booked fewer per second than one did (361 and 337 vs
 420; benchmarks/bench_pg_bookings.py, docs/performance.md has the figures). Now one transaction at a time holds the
-chain and nobody waits for it (0 % lock wait; 501/567/688 per s with 1/2/4 processes). An append's one statement tries a
-transaction-scoped advisory lock (pg_try_advisory_xact_lock): got it, it returns the head (locked FOR UPDATE,
-so a service of the previous version, which locks only the head, never chains beside it) and the booking
-chains, in id order, the events others parked (committed ones; those in flight wait for the next holder),
-then its own, and holds the chain to its commit as before. Busy: the same statement parks the event in
-audit_pending (unchained, no hash) in the booking's transaction, and the current holder, the next one or
-`seal` (the service's job, every second) chains it.
+chain and nobody waits for it (0 % lock wait; 501/567/688 per s with 1/2/4 processes). The booking's own statement
+does it all, with no round trip of its own (Audited: payments.create and mark_captured; `append` is the same
+statement without a booking, for the other changes): it writes the record, then tries a transaction-scoped
+advisory lock (pg_try_advisory_xact_lock). Got it: it takes the head (locked FOR UPDATE, so a service of an
+earlier version, which locks only the head, never chains beside it), inserts the event at the next seq with
+its hash computed by the database, and advances the head; the booking holds the chain to its commit as before,
+and if others had parked events meanwhile it chains those (committed ones, in id order; those in flight wait
+for the next holder) after its own. Busy: the same statement parks the event in audit_pending (unchained, no
+hash) in the booking's transaction, and the current holder, the next one or `seal` (the service's job, every
+second) chains it. The round trips, not the hash, were the trail's cost on the booking path (two statements
+per booking: 260-325 µs of the service's CPU; docs/performance.md).
 
 What an auditor can still prove: the chain is what it was (linear, each event hashed with the one before;
 seq is the order of chaining, which may differ from the order of `at`). A parked event is not yet protected
@@ -44,6 +48,7 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Executable
 
 from moneypath.instrument.correlation import current_correlation_id
 from moneypath.protocol.audit_chain import (
@@ -53,8 +58,10 @@ from moneypath.protocol.audit_chain import (
     PENDING_TABLE,
     canonical_state,
     event_hash,
+    event_tail,
 )
 from moneypath.reference.refservice.db import audit_events
+from moneypath.reference.refservice.statements import Prepared
 
 
 class Actor(NamedTuple):
@@ -87,99 +94,142 @@ def acting(name: str, scope: str = "") -> Iterator[None]:
 # The append runs on the driver's connection (the caller's transaction): through SQLAlchemy's execution path
 # its statements cost more CPU than the whole booking without them (measured with benchmarks/bench_audit.py:
 # 226 µs per booking on SQLite vs 243 µs for the booking itself).
-#
-# SQLite chains at once (BEGIN IMMEDIATE already serializes writers); PostgreSQL: see the module docstring.
 _COLUMNS = (*HASHED, "prev_hash", "hash")
 _PARKED = HASHED[1:]  # what a parked event stores: everything hashed but the seq it is chained at
 SEAL_LOCK = 0x6D70_6175_6469_7431  # the advisory lock key of "the chain's holder" (any fixed bigint)
 SEAL_BATCH = 1000  # parked events chained per transaction at most
-_STATEMENTS: dict[str, tuple[str, str, str]] = {}
+
+# SQLite chains at once (BEGIN IMMEDIATE already serializes writers): read the head, insert, advance the head.
+_SQLITE_HEAD = f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1"
+_SQLITE_INSERT = f"INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
+_SQLITE_ADVANCE = f"UPDATE {HEAD_TABLE} SET seq = ?, hash = ? WHERE id = 1"
 
 
-def _statements(conn: Connection) -> tuple[str, str, str]:
-    """(read and lock the head, insert the event, advance the head) in the driver's parameter style."""
-    dialect = conn.dialect
-    found = _STATEMENTS.get(dialect.name)
-    if found is None:
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        lock = "" if dialect.name == "sqlite" else " FOR UPDATE"
-        found = _STATEMENTS[dialect.name] = (
-            f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1{lock}",
-            f"INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})",
-            f"UPDATE {HEAD_TABLE} SET seq = {mark}, hash = {mark} WHERE id = 1")
-    return found
-
-
-# PostgreSQL (psycopg, %s). Take the chain: the head, locked, if the advisory lock is free (no row else), and
-# whether anything is parked. One statement, so its snapshot may predate the previous holder's commit; FOR
-# UPDATE still returns the head as that commit left it (READ COMMITTED re-reads a row updated since), and the
-# parked events themselves are read afresh, by a later statement, only when there are any.
+# PostgreSQL (psycopg, %s; see the module docstring). `seal` takes the chain: the head, locked, if the advisory
+# lock is free (no row else), and whether anything is parked. One statement, so its snapshot may predate the
+# previous holder's commit; FOR UPDATE still returns the head as that commit left it (READ COMMITTED re-reads a
+# row updated since), and the parked events themselves are read afresh, by a later statement, only when there
+# are any. _append_sql relies on the same.
 _TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_TABLE} "
          f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
-# An append's one statement: take the chain, or (no row returned) park the event.
-_TAKE_OR_PARK = (f"WITH took AS ({_TAKE}), parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) "
-                 f"SELECT {', '.join(['%s'] * len(_PARKED))} WHERE NOT EXISTS (SELECT 1 FROM took)) "
-                 "SELECT * FROM took")
 _PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
+# The event's fields in _append_sql, read back from its one parameter: '[0' || tail is the JSON array of HASHED
+# (0 for the seq), so the statement carries one string for the event, not ten parameters.
+_FIELDS = ", ".join(["(e.j->>1)::float8", *(f"e.j->>{i}" for i in range(2, len(HASHED)))])
 
 
-def _chain(driver, head: tuple, own: dict | None) -> tuple[int, dict | None]:
-    """Holding the chain (head: what _TAKE returned): chain the parked events in id order, then `own` (None:
-    the parked ones only), in one write; (events chained, own as chained)."""
+def _append_sql(booking: str | None) -> str:
+    """PostgreSQL: one statement that takes the chain and chains the event (no row taken: parks it), after
+    `booking` (an INSERT or UPDATE of the record, compiled with %(name)s parameters) when given, and only if it
+    wrote a row. The event comes as one parameter, its JSON without the seq (%(a_tail)s,
+    audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
+    computes the hash and reads the fields back from it (_FIELDS). So the event needs no round trip of its
+    own, and a booking none at all. Returns (rows the booking wrote, seq, hash, whether anything was parked
+    before); seq is NULL when it parked."""
+    booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
+    return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), "
+            f"took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
+            f"FROM {HEAD_TABLE} WHERE id = 1{' AND EXISTS (SELECT 1 FROM booked)' if booking else ''} "
+            f"AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE), "
+            f"chained AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) SELECT took.seq + 1, {_FIELDS}, "
+            "took.hash, encode(sha256(convert_to(took.hash || '[' || (took.seq + 1) || %(a_tail)s, 'UTF8')), 'hex') "
+            "FROM took, e RETURNING seq, hash), "
+            f"moved AS (UPDATE {HEAD_TABLE} SET seq = chained.seq, hash = chained.hash FROM chained "
+            f"WHERE {HEAD_TABLE}.id = 1), "
+            f"parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {_FIELDS} "
+            f"FROM e{', booked' if booking else ''} WHERE NOT EXISTS (SELECT 1 FROM took)) "
+            f"SELECT {'(SELECT count(*) FROM booked)' if booking else '1'}, (SELECT seq FROM chained), "
+            "(SELECT hash FROM chained), (SELECT parked FROM took)")
+
+
+_APPEND = _append_sql(None)
+
+
+def _chain(driver, head: tuple) -> int:
+    """Holding the chain (head: what _TAKE returned): chain the parked events in id order, in one write; how
+    many."""
     seq, prev_hash, anything_parked = head
     parked = driver.execute(_PARKED_ROWS).fetchall() if anything_parked else []
+    if not parked:
+        return 0
     events = [dict(zip(_PARKED, row[1:])) for row in parked]
-    if own is not None:
-        events.append(own)
-    if not events:
-        return 0, None
     values: list = []
     for event in events:
         seq += 1
         event["seq"], event["prev_hash"] = seq, prev_hash
         prev_hash = event["hash"] = event_hash(prev_hash, event)
         values.extend(event[c] for c in _COLUMNS)
-    gone = f"d AS (DELETE FROM {PENDING_TABLE} WHERE id = ANY(%s)), " if parked else ""
-    driver.execute(f"WITH {gone}e AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) VALUES "
-                   f"{', '.join([_ROW] * len(events))}) UPDATE {HEAD_TABLE} SET seq = %s, hash = %s WHERE id = 1",
-                   ([[row[0] for row in parked]] if parked else []) + values + [seq, prev_hash])
-    return len(events), own
+    driver.execute(f"WITH d AS (DELETE FROM {PENDING_TABLE} WHERE id = ANY(%s)), e AS (INSERT INTO {EVENTS_TABLE} "
+                   f"({', '.join(_COLUMNS)}) VALUES {', '.join([_ROW] * len(events))}) "
+                   f"UPDATE {HEAD_TABLE} SET seq = %s, hash = %s WHERE id = 1",
+                   [[row[0] for row in parked], *values, seq, prev_hash])
+    return len(events)
+
+
+def _event(entity: str, entity_id: str, action: str, before: Mapping[str, object] | None,
+           after: Mapping[str, object], now: float | None) -> dict:
+    """The event's fields but its place in the chain (seq, prev_hash, hash)."""
+    actor = _actor.get()
+    return {"at": time.time() if now is None else float(now), "actor": actor.name, "scope": actor.scope,
+            "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
+            "action": action, "before": canonical_state(before), "after": canonical_state(after)}
 
 
 def append(conn: Connection, entity: str, entity_id: str, action: str, before: Mapping[str, object] | None,
            after: Mapping[str, object], now: float | None = None) -> dict:
     """Append one event in the caller's transaction; returns it (on PostgreSQL with seq None when it was
     parked for the chain's holder). Call it last in the transaction: the transaction that chains holds the
-    chain until it commits."""
+    chain until it commits. A booking statement that writes one record can carry its event itself: Audited."""
+    event = _event(entity, entity_id, action, before, after, now)
     if conn.dialect.name != "sqlite":
-        return _append_postgresql(conn, entity, entity_id, action, before, after, now)
-    head, insert, advance = _statements(conn)
+        _, seq, hashed = _write(conn, _APPEND, {}, event)
+        return {**event, "seq": seq, "hash": hashed}
     driver = conn.connection.driver_connection
-    actor = _actor.get()
-    seq, prev_hash = driver.execute(head).fetchone()
-    event = {"seq": seq + 1, "at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
-             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
-             "action": action, "before": canonical_state(before), "after": canonical_state(after),
-             "prev_hash": prev_hash}
-    event["hash"] = event_hash(prev_hash, event)
-    driver.execute(insert, [event[c] for c in _COLUMNS])
-    driver.execute(advance, (event["seq"], event["hash"]))
+    event["seq"], event["prev_hash"] = driver.execute(_SQLITE_HEAD).fetchone()
+    event["seq"] += 1
+    event["hash"] = event_hash(event["prev_hash"], event)
+    driver.execute(_SQLITE_INSERT, [event[c] for c in _COLUMNS])
+    driver.execute(_SQLITE_ADVANCE, (event["seq"], event["hash"]))
     return event
 
 
-def _append_postgresql(conn: Connection, entity: str, entity_id: str, action: str,
-                       before: Mapping[str, object] | None, after: Mapping[str, object], now: float | None) -> dict:
-    """Take the chain and chain the event, or park it for the holder (the module docstring)."""
-    actor = _actor.get()
-    event = {"at": time.time() if now is None else now, "actor": actor.name, "scope": actor.scope,
-             "correlation_id": current_correlation_id() or "", "entity": entity, "entity_id": entity_id,
-             "action": action, "before": canonical_state(before), "after": canonical_state(after)}
-    driver = conn.connection.driver_connection
-    head = driver.execute(_TAKE_OR_PARK, [event[c] for c in _PARKED]).fetchone()
-    if head is None:  # another transaction holds the chain: parked for it (or the next holder)
-        return {**event, "seq": None}
-    return _chain(driver, head, event)[1]  # type: ignore[return-value]
+def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict) -> tuple[int, int | None, str | None]:
+    """PostgreSQL: run an _append_sql statement; (rows booked, seq, hash). A holder that found events parked
+    chains them too, after its own (seq is the order of chaining, not of `at`)."""
+    args = {**params, "a_tail": event_tail([event[c] for c in _PARKED])}
+    booked, seq, hashed, anything_parked = Prepared.run(conn, sql, args).fetchone()
+    if seq is not None and anything_parked:
+        _chain(conn.connection.driver_connection, (seq, hashed, True))
+    return booked, seq, hashed
+
+
+class Audited:
+    """A booking statement that writes one record (its INSERT, or the UPDATE of its row) and appends the
+    record's event when it wrote the row: `count(conn, params, entity, ..., now)`, the rows written. On
+    PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite, as before, the
+    statement, then `append` (no network between them: measured no dearer than before)."""
+
+    __slots__ = ("plain", "_sql")
+
+    def __init__(self, statement: Executable):
+        self.plain = Prepared(statement)
+        self._sql: dict[str, tuple[str, dict]] = {}
+
+    def count(self, conn: Connection, params: Mapping[str, object], entity: str, entity_id: str, action: str,
+              before: Mapping[str, object] | None, after: Mapping[str, object], now: float | None = None) -> int:
+        if conn.dialect.name == "sqlite":
+            written = self.plain.count(conn, params)
+            if written == 1:
+                append(conn, entity, entity_id, action, before, after, now)
+            return written
+        found = self._sql.get(conn.dialect.name)
+        if found is None:
+            compiled = self.plain.statement.compile(dialect=conn.dialect)
+            literals = {name: value for name, value in compiled.params.items() if value is not None}
+            found = self._sql[conn.dialect.name] = (_append_sql(compiled.string), literals)
+        sql, literals = found
+        return _write(conn, sql, {**literals, **params}, _event(entity, entity_id, action, before, after, now))[0]
 
 
 def seal(engine: Engine) -> int:
@@ -194,7 +244,7 @@ def seal(engine: Engine) -> int:
             head = driver.execute(_TAKE).fetchone()
             if head is None:
                 return sealed
-            chained = _chain(driver, head, None)[0]
+            chained = _chain(driver, head)
         sealed += chained
         if chained < SEAL_BATCH:
             return sealed

@@ -20,12 +20,13 @@ from moneypath.reference.refservice.statements import Prepared
 
 _COLUMNS = ("id", "principal", "kind", "state", "provider", "method", "amount_minor", "refunded_minor", "currency",
             "reference", "provider_ref", "provider_status", "risk_decision", "created_at", "updated_at")
-_INSERT = Prepared(payments.insert().values({name: bindparam(name) for name in _COLUMNS}))
+# The two bookings that write a record and its audit event in one statement on PostgreSQL (audit.Audited).
+_INSERT = audit.Audited(payments.insert().values({name: bindparam(name) for name in _COLUMNS}))
 _BY_PROVIDER_REF = Prepared(select(payments).where(payments.c.provider == bindparam("b_provider"),
                                                    payments.c.provider_ref == bindparam("b_ref")))
 _GET = Prepared(select(payments).where(payments.c.id == bindparam("b_id"),
                                        payments.c.principal == bindparam("b_principal")))
-_CAPTURE = Prepared(update(payments).where(payments.c.id == bindparam("b_id"), payments.c.state == "authorized")
+_CAPTURE = audit.Audited(update(payments).where(payments.c.id == bindparam("b_id"), payments.c.state == "authorized")
                     .values(state="captured", provider_status=bindparam("b_status"), captured_at=bindparam("b_now"),
                             updated_at=bindparam("b_now")))
 _REFUNDED = payments.c.refunded_minor + bindparam("b_amount")
@@ -56,14 +57,13 @@ def create(conn: Connection, *, principal: str, kind: str, state: str, provider:
            "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
            "currency": currency, "reference": reference, "provider_ref": provider_ref,
            "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
-    _INSERT.count(conn, row)
+    _INSERT.count(conn, row, kind, row["id"], "payout" if kind == "payout" else "authorize", None,
+                  {k: row[k] for k in AUDITED}, now)
     if kind == "payout" and state == "paid":
         ledger.post(conn, row["id"], "payout", [
             Posting("merchant_payable", currency, amount_minor),
             Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
         _announce(conn, "payout.paid", row, amount_minor)
-    audit.append(conn, kind, row["id"], "payout" if kind == "payout" else "authorize", None,
-                 {k: row[k] for k in AUDITED}, now)
     return row
 
 
@@ -85,15 +85,15 @@ def mark_captured(conn: Connection, payment: dict, provider_status: str | None) 
     """Book the capture once: False (nothing written) when it was already booked, e.g. by the
     provider's capture webhook racing the API response."""
     now = time.time()
-    if _CAPTURE.count(conn, {"b_id": payment["id"], "b_status": provider_status, "b_now": now}) != 1:
+    if _CAPTURE.count(conn, {"b_id": payment["id"], "b_status": provider_status, "b_now": now},
+                      payment["kind"], payment["id"], "capture",
+                      {"state": "authorized", "provider_status": payment.get("provider_status")},
+                      {"state": "captured", "provider_status": provider_status, "captured_at": now}, now) != 1:
         return False
     ledger.post(conn, payment["id"], "capture", [
         Posting(f"provider_receivable:{payment['provider']}", payment["currency"], payment["amount_minor"]),
         Posting("merchant_payable", payment["currency"], -payment["amount_minor"])])
     _announce(conn, "payment.captured", payment, payment["amount_minor"])
-    audit.append(conn, payment["kind"], payment["id"], "capture",
-                 {"state": "authorized", "provider_status": payment.get("provider_status")},
-                 {"state": "captured", "provider_status": provider_status, "captured_at": now}, now)
     return True
 
 

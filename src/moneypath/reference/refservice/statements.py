@@ -47,8 +47,9 @@ class Prepared:
         return [values[name] for name in order] if order is not None else values
 
     @staticmethod
-    def _run(conn: Connection, how: str, sql: str, args):
-        """cursor.execute or executemany, the driver's errors raised as SQLAlchemy's."""
+    def run(conn: Connection, sql: str, args, how: str = "execute"):
+        """cursor.execute (or executemany) of SQL compiled already (audit.Audited's too), the driver's errors
+        raised as SQLAlchemy's; the cursor."""
         cursor = conn.connection.driver_connection.cursor()
         try:
             getattr(cursor, how)(sql, args)
@@ -58,7 +59,7 @@ class Prepared:
 
     def _cursor(self, conn: Connection, params: Mapping[str, Any]):
         sql, order, literals = self._for(conn)
-        return self._run(conn, "execute", sql, self._args(order, literals, params))
+        return self.run(conn, sql, self._args(order, literals, params))
 
     def first(self, conn: Connection, params: Mapping[str, Any] = {}) -> dict[str, Any] | None:  # noqa: B006
         cursor = self._cursor(conn, params)
@@ -74,4 +75,4 @@ class Prepared:
 
     def many(self, conn: Connection, params: Iterable[Mapping[str, Any]]) -> None:
         sql, order, literals = self._for(conn)
-        self._run(conn, "executemany", sql, [self._args(order, literals, one) for one in params])
+        self.run(conn, sql, [self._args(order, literals, one) for one in params], "executemany")
