@@ -5,6 +5,8 @@ drift from it. A page asks for one with an HTML comment on a line of its own:
   (types, defaults, constraints; descriptions from the model's docstrings and field comments);
 - `<!-- generated: modules -->`: every package and module under src/moneypath, with its docstring's summary;
 - `<!-- generated: layers -->`: the layers contract of import-linter in pyproject.toml;
+- `<!-- generated: typed-methods -->`: the typed methods of `MoneyPath` (record_/time_/set_/count_/add_), with
+  their parameters;
 - `<!-- generated: help COMMAND [ACTION] -->`: `moneypath COMMAND [ACTION] --help`, as the parser prints it.
 
 It reads this tree's src/ (not whatever moneypath the venv has installed). tests/unit/test_docs.py imports
@@ -52,6 +54,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             return module_list()
         if kind == "layers":
             return layers()
+        if kind == "typed-methods":
+            return typed_methods()
         if kind == "help":
             return "```text\n" + command_help(*args) + "```"
         raise ValueError(f"{page.file.src_path}: unknown generated part {match.group(0)}")
@@ -204,6 +208,24 @@ def layers() -> str:
     layered = next(c for c in contracts if c["type"] == "layers")
     return "\n".join(f"{n}. " + ", ".join(f"`{p.strip()}`" for p in layer.split("|"))
                      for n, layer in enumerate(layered["layers"], start=1)) + "\n"
+
+
+# ---- the instrumentation library's typed methods -----------------------------------------------------------
+
+TYPED_METHOD = re.compile(r"(record|time|set|count|add)_")
+
+
+def typed_methods() -> str:
+    """The typed methods of `MoneyPath` in the order the class defines them, as `name(param, param=default)`."""
+    from moneypath.instrument.signals import MoneyPath
+
+    out = []
+    for name, method in vars(MoneyPath).items():
+        if callable(method) and TYPED_METHOD.match(name):
+            params = list(inspect.signature(method).parameters.values())[1:]  # without self
+            shown = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}" for p in params]
+            out.append(f"`{name}({', '.join(shown)})`")
+    return ", ".join(out) + ".\n"
 
 
 # ---- command help ------------------------------------------------------------------------------------------

@@ -149,8 +149,18 @@ def test_the_module_list_has_every_module_and_the_repository_tree_exists():
     for path in (ROOT / "src" / "moneypath").rglob("*.py"):
         if path.name != "__init__.py":
             assert f"| `{path.stem}` |" in modules, f"{path.relative_to(ROOT)} is not in the architecture page"
-    page = (ROOT / "docs" / "architecture.md").read_text()
+    page = (ROOT / "docs" / "reference" / "architecture.md").read_text()
     tree = re.search(r"^## The repository\n.*?```\n(.*?)```", page, re.S | re.M).group(1)
     for line in tree.splitlines():
         for name in filter(None, (n.strip() for n in re.split(r"\s{2,}", line)[0].split(","))):
-            assert (ROOT / name).exists(), f"docs/architecture.md names {name}, which does not exist"
+            assert (ROOT / name).exists(), f"docs/reference/architecture.md names {name}, which does not exist"
+
+
+def test_the_typed_method_list_has_every_public_method_but_the_plumbing_and_the_generic_ones():
+    from moneypath.instrument.signals import MoneyPath
+
+    listed = hooks().typed_methods()
+    plumbing = {"from_catalog", "registry", "metrics_app", "start_metrics_server", "count", "observe", "set"}
+    for name in (n for n in vars(MoneyPath) if not n.startswith("_") and n not in plumbing):
+        assert f"`{name}(" in listed, f"MoneyPath.{name} is not in docs/instrumenting.md's list of typed methods"
+    assert "`set_ledger_imbalance(currency, minor_units)`" in listed

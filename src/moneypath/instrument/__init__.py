@@ -3,7 +3,7 @@
     from moneypath.instrument import MoneyPath, MoneyPathMiddleware
     mp = MoneyPath.from_catalog("moneypath.yaml")
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
-    app.mount("/metrics", mp.metrics_app())
+    app.add_route("/metrics", mp.metrics_app())
 
 Depends only on `moneypath.catalog` (and `moneypath.catalog.pan`), never on the rest of moneypath.
 """
