@@ -102,7 +102,8 @@ def print_catalog(c: Catalog, console: Console | None = None) -> None:
         alerts.add_column(col)
     for key, alert in c.alerts.items():
         receivers = list(c.routes.money_loss) if alert.money_loss else [getattr(c.routes, alert.severity)]
-        alerts.add_row(c.alert_name(key), alert.severity, f"{alert.threshold:g}", alert.for_,
+        threshold = "own expr" if alert.threshold is None else f"{alert.threshold:g}"  # a team's own PromQL
+        alerts.add_row(c.alert_name(key), alert.severity, threshold, alert.for_,
                        ", ".join(receivers), c.runbook_url(key).rsplit("/", 1)[-1])
     console.print(alerts)
 

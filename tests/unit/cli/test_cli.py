@@ -52,6 +52,14 @@ def test_show_prints_tables_and_json():
     assert data["alerts"]["LedgerImbalance"]["for"] == "0s"
 
 
+def test_show_on_a_foreign_catalog_with_its_own_alert_expression():
+    """An alert written as the team's own PromQL has no threshold: its row says so (it made show fail)."""
+    table = run("catalog", "show", "--catalog", str(ROOT / "tests" / "foreign" / "moneypath.yaml"))
+    assert table.returncode == 0, table.stderr
+    (row,) = [line for line in table.stdout.splitlines() if "ShopKonbiniApprovalsLow" in line]
+    assert "own expr" in row
+
+
 @pytest.mark.parametrize("argv", [[], ["catalog"], ["metrics"], ["catalog", "frobnicate"]])
 def test_usage_errors_exit_2_with_usage(argv):
     result = run(*argv)
