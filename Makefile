@@ -30,12 +30,13 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath demo
 
 # The docs site and the unit tier first (no process started, so one worker per core; about 80 s on 2 cores); stop
-# there on a failure, then the integration tier.
+# there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
+# clocks; a module stays on one worker, and the drills and capacity runs take turns (tests/conftest.py).
 test: setup
 	$(BIN)/lint-imports --no-cache
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -m "not integration and not timing" -n auto
-	$(BIN)/python -m pytest -m "integration or timing"
+	$(BIN)/python -m pytest -m "integration or timing" -n auto --dist loadfile
 
 test-unit: setup
 	$(BIN)/python -m pytest -m "not integration and not timing" -n auto

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +22,8 @@ INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
 SECOND_TIER = ("integration", "timing")
 PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
+# Whole drills on a stack, judged by the clock: one at a time when the tier runs on several workers.
+EXCLUSIVE_DIRS = (INTEGRATION_DIR / "e2e", INTEGRATION_DIR / "drills")
 
 
 def pytest_configure(config):
@@ -34,19 +38,39 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """The folder is the tier: every test under tests/integration is `integration` unless it is `timing`;
     `make test` runs tests/unit first (the unit tier) and stops there on a failure. A test under tests/unit
-    marked for the second tier, or using a real server, stops the run: it belongs in tests/integration."""
+    marked for the second tier, or using a real server, stops the run: it belongs in tests/integration.
+
+    Tests under tests/integration/e2e and tests/integration/drills are `exclusive` (see the lock below)."""
     misplaced = []
     for item in items:
         parents = Path(str(item.fspath)).parents
         if INTEGRATION_DIR in parents:
             if not item.get_closest_marker("timing"):
                 item.add_marker(pytest.mark.integration)
+            if any(d in parents for d in EXCLUSIVE_DIRS):
+                item.add_marker(pytest.mark.exclusive)
         elif UNIT_DIR in parents and (any(item.get_closest_marker(m) for m in SECOND_TIER)
                                       or PROCESS_FIXTURES & set(item.fixturenames)):
             misplaced.append(item.nodeid)
     if misplaced:
         raise pytest.UsageError("second-tier tests under tests/unit, move them to tests/integration: "
                                 + ", ".join(misplaced))
+
+
+@pytest.fixture(autouse=True)
+def _one_exclusive_test_at_a_time(request, tmp_path_factory):
+    """`make test` runs the integration tier on several workers (pytest-xdist, a module per worker). An
+    `exclusive` test (a drill judged by the clock, a capacity run that saturates the cores) holds a lock the
+    workers share, so two of them never run together: a drill beside a saturation probe pages on its latency.
+    (pytest-xdist's own grouping, --dist loadgroup, does not work with pytest 9.2: it renames node ids
+    through an attribute pytest no longer reads.)"""
+    if not request.node.get_closest_marker("exclusive") or "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    lock = tmp_path_factory.getbasetemp().parent / "exclusive.lock"  # the run's directory, above each worker's
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -273,6 +273,7 @@ def test_slow_provider_opens_its_circuit_while_the_other_meets_the_slos(money_pa
     assert active == [], "the scenario's fault was not cleared"
 
 
+@pytest.mark.exclusive  # a saturation probe: never beside a drill
 def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, monkeypatch):
     """No --host: `capacity` starts a stack (its Prometheus scrapes the Locust exporter from the
     start), steps the checkout mix up, finds the knee, projects 1x/10x/100x and stops the stack."""
@@ -303,6 +304,7 @@ def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, mo
     assert stack.load_state(state_dir / "loadtest") is None, "the stack it started is still recorded as running"
 
 
+@pytest.mark.exclusive  # a saturation probe: never beside a drill
 def test_capacity_measures_postgres_with_one_and_two_processes_beside_sqlite(gate_catalog, pg_url, tmp_path, capsys,
                                                                              monkeypatch):
     """--postgres: after the stack's SQLite run, the same service on a real PostgreSQL with 1 process (a

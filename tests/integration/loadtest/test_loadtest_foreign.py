@@ -139,6 +139,7 @@ def test_komoju_slowed_through_the_fault_proxy_breaches_the_p99_gate(shop, no_cr
     assert active.json()["faults"] == [], "the scenario's fault was not cleared"
 
 
+@pytest.mark.exclusive  # a saturation probe: never beside a drill
 def test_capacity_of_the_shop_names_its_limit_and_assumes_nothing_of_its_database(shop, no_credentials, tmp_path,
                                                                                    capsys):
     """`moneypath capacity` on the team's service: its locustfile and scenarios, the shop's CPU through
