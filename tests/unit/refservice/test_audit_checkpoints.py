@@ -558,3 +558,18 @@ def test_bad_checkpoint_command_input_is_one_line_exit_2_and_writes_nothing(ledg
     assert (result.returncode, result.stdout) == (2, "") and says in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert sorted(p.name for p in cps.iterdir()) == before
+
+
+def test_the_first_intact_check_signs_even_on_a_machine_booted_less_than_an_interval_ago(tmp_path, monkeypatch):
+    # monotonic time counts from boot: a CI machine up for 7 minutes held the first checkpoint back for the hour
+    monkeypatch.setattr("moneypath.reference.refservice.audit_check.time.monotonic", lambda: 5.0)
+    path, cps = tmp_path / "ledger.db", tmp_path / "cps"
+    signer, _ = generate_key("refservice")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
+        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                        method="card", amount_minor=500, currency="JPY", reference="r0",
+                        provider_ref="acme_r0", provider_status="approved")
+    check, _ = service_check(path, cps, signer)
+    assert check.run_once().intact
+    assert [p.name for p in cps.iterdir()] == ["00000000000000000001.note"]

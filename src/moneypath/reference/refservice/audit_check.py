@@ -55,7 +55,9 @@ class AuditCheck:
         self._logged = ""
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
         self.before_signing = before_signing
-        self._checkpointed_at = 0.0  # monotonic time of the last checkpoint attempt
+        # monotonic time of the last checkpoint attempt; none yet: the first intact check signs (monotonic time counts
+        # from boot, so 0.0 here held the first checkpoint back for an interval on a machine up for less than one)
+        self._checkpointed_at = float("-inf")
         self._checkpoint_logged = ""
         # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
         self._lock = threading.Lock()
