@@ -490,3 +490,24 @@ def test_the_callers_correlation_id_comes_back_in_the_webhook(tmp_path, receiver
     run(make_app(tmp_path, receiver), scenario)
     events = [e for _, e, *_ in receiver.events if e["event"] == "capture.settled"]
     assert [e["correlation_id"] for e in events] == ["pay-corr-0001"]
+
+
+def test_the_simulator_process_settles_its_heap_and_freezes_what_it_keeps(monkeypatch, tmp_path):
+    import gc
+
+    import uvicorn
+
+    from moneypath.reference.providersim.__main__ import HEAP_FREEZE_INTERVAL_S, main
+
+    monkeypatch.setenv("MONEYPATH_WEBHOOK_SECRET", "w" * 32)
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "t" * 32)
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, options=options))
+    thresholds = gc.get_threshold()
+    try:
+        assert main(["--port", "1", "--settlement-dir", str(tmp_path)]) == 0
+        assert gc.get_threshold()[0] > thresholds[0] and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+    assert served["app"].state.config.heap_freeze_interval_s == HEAP_FREEZE_INTERVAL_S > 0

@@ -139,21 +139,6 @@ def test_a_ledger_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path
     assert says in err and "secret" not in err
 
 
-def test_the_service_process_freezes_what_start_up_built_and_collects_the_young_less_often():
-    from moneypath.reference.refservice.__main__ import GC_YOUNG_THRESHOLD, settle_the_heap
-
-    thresholds = gc.get_threshold()
-    built_at_start_up = [[i] for i in range(1000)]  # containers the collector would walk on every full collection
-    try:
-        settle_the_heap()
-        assert gc.get_freeze_count() >= len(built_at_start_up)
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *thresholds[1:])
-        assert GC_YOUNG_THRESHOLD > thresholds[0]
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-
-
 def test_payment_ids_sort_by_creation_so_the_indexes_keyed_by_them_grow_at_their_right_edge():
     from moneypath.reference.refservice.payments import new_id
 

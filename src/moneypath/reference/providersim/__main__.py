@@ -16,12 +16,15 @@ import os
 import sys
 
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog
+from moneypath.reference import heap
 from moneypath.reference.providersim.app import SimConfig, create_app
 from moneypath.reference.providersim.providers import STYLES, StyleError, styles_for
 from moneypath.reference.signing import own_secrets
 
 SECRETS = ("MONEYPATH_WEBHOOK_SECRET", "MONEYPATH_TOKEN_SECRET")
 EXIT_USAGE = 2
+# The simulator keeps every charge and reply: freeze them out of the collector's full walks (reference.heap).
+HEAP_FREEZE_INTERVAL_S = 10.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         webhook_secret=os.environ[SECRETS[0]].encode(), webhook_secrets=own_secrets(os.environ),
         token_secret=os.environ[SECRETS[1]].encode(),
         enable_faults=args.enable_faults, latency_scale=args.latency_scale, seed=args.seed,
-        settlement_interval_s=args.settlement_interval)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False)
+        settlement_interval_s=args.settlement_interval, heap_freeze_interval_s=HEAP_FREEZE_INTERVAL_S)
+    app = create_app(config)
+    heap.settle()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

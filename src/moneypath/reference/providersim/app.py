@@ -32,6 +32,7 @@ from moneypath.catalog import Catalog
 from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.protocol import tokens
 from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.reference import heap
 from moneypath.reference.providersim.faults import FaultError, Faults
 from moneypath.reference.providersim.providers import (
     REFERENCE_CURRENCIES,
@@ -60,6 +61,9 @@ class SimConfig:
     latency_scale: float = 1.0  # multiplies the providers' own latency; 0 answers at once
     seed: int = 7
     settlement_interval_s: float = 0  # 0: settle only on POST /admin/settlements/flush
+    # > 0: freeze what the simulator keeps every so many seconds (moneypath.reference.heap); its process sets it,
+    # an in-process app in a test leaves the test's collector alone
+    heap_freeze_interval_s: float = 0
     # What to simulate, from the catalog (SimConfig.from_catalog); the defaults are the shipped moneypath.yaml's.
     providers: tuple[str, ...] = REFERENCE_PROVIDERS  # one simulated provider each, in catalog order
     currencies: Mapping[str, int] = field(default_factory=lambda: dict(REFERENCE_CURRENCIES))  # code → exponent
@@ -212,11 +216,15 @@ def create_app(config: SimConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        task = asyncio.create_task(settle_periodically()) if config.settlement_interval_s > 0 else None
+        tasks = []
+        if config.settlement_interval_s > 0:
+            tasks.append(asyncio.create_task(settle_periodically()))
+        if config.heap_freeze_interval_s > 0:
+            tasks.append(asyncio.create_task(heap.freeze_periodically(config.heap_freeze_interval_s)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -6,7 +6,6 @@ Configuration from the environment (see --help for the list).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import tempfile
@@ -14,11 +13,9 @@ import tempfile
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from moneypath.reference import heap
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
-
-# Allocations net of frees between young collections (CPython's default is 700): see settle_the_heap.
-GC_YOUNG_THRESHOLD = 10_000
 
 ENVIRONMENT = """environment:
   MONEYPATH_TOKEN_SECRET          required: signs and checks API tokens
@@ -87,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.workers == 1:
         app = create_app(config)
-        settle_the_heap()
+        heap.settle()
         uvicorn.run(app, **options)
         return 0
     if config.instrumented:
@@ -106,23 +103,8 @@ def worker_app():
 
     configure_json_logging()
     app = create_app(ServiceConfig.from_env())
-    settle_the_heap()
+    heap.settle()
     return app
-
-
-def settle_the_heap() -> None:
-    """Freeze what start-up built and collect the young generation less often.
-
-    Measured at 275 requests/s of the checkout mix (issue 27): the collector ran ~55 times a second and
-    took ~9 % of the service's core, and each of its 4-5 full collections every 10 s walked the ~140,000
-    objects of the imported modules and the app for ~100 ms with the loop stopped: the p99 spikes, and
-    the stalls that made admission refuse. Frozen objects are never walked again (they are freed as
-    usual when nothing refers to them); a larger first threshold lets a request's garbage die of its
-    reference counts before a collection promotes it, so fewer objects reach the old generations.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 if __name__ == "__main__":
