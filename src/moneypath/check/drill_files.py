@@ -15,9 +15,8 @@ from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_S
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 from moneypath.formats.drill import ROLES, Drill, DrillError, Fault, drill_files, read_drill
-from moneypath.protocol.fault_specs import proxy_specs, service_specs, simulator_specs
+from moneypath.formats.faults import fault_specs
 from moneypath.protocol.faults import FaultError
-from moneypath.protocol.faults import Spec as FaultSpec
 
 
 def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
@@ -60,15 +59,6 @@ def receivers_for(alert: str, catalog: Catalog, known: dict[str, dict]) -> list[
     if info["money_loss"]:
         return list(dict.fromkeys(catalog.routes.money_loss))
     return [catalog.routes.page if info["severity"] == "page" else catalog.routes.ticket]
-
-
-def fault_specs(where: str, catalog: Catalog) -> dict[str, FaultSpec]:
-    """What the fault API at `where` can set, its targets named by the catalog."""
-    providers = tuple(catalog.providers)
-    if where == "service":
-        queue = catalog.signals.get(Key.QUEUE_DEPTH)
-        return service_specs(tuple(queue.labels.get("queue", ())) if queue else ())
-    return proxy_specs(providers) if where == "faultproxy" else simulator_specs(providers)
 
 
 def check_fault(fault: Fault, catalog: Catalog) -> list[str]:

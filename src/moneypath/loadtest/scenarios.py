@@ -20,7 +20,7 @@ from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog
 from moneypath.catalog.yaml_errors import error_line, error_text
-from moneypath.check.drill_files import fault_specs
+from moneypath.formats.faults import fault_specs
 from moneypath.loadtest.contract import ACTIONS, latency_slo
 from moneypath.protocol.fault_specs import WHERE
 from moneypath.protocol.faults import FaultError, Faults

@@ -4,6 +4,7 @@ bad-input paths. Locust itself is never imported here (gevent would patch this p
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -811,10 +812,17 @@ def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_p
     if kind == "file":
         out.write_text("not a directory")
     else:
-        if os.geteuid() == 0:
-            pytest.skip("running as root: a read-only directory is writable anyway")
         out.mkdir()
         out.chmod(0o500)
+        if os.geteuid() == 0:  # root writes into a read-only directory anyway: refuse as the kernel refuses others
+            mkdir = Path.mkdir
+
+            def refused(path, *args, **kwargs):
+                if path.is_relative_to(out) and path != out:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+                return mkdir(path, *args, **kwargs)
+
+            monkeypatch.setattr(Path, "mkdir", refused)
     try:
         code = cli.main(["loadtest", "checkout", "--out", str(out / "reports"), "--catalog", str(CATALOG_PATH)])
     finally:
