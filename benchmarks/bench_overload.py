@@ -42,7 +42,7 @@ if not __package__:  # run as a script: make `benchmarks` importable
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
 from benchmarks.bench_service import ROOT, Authorizations, Load, Stack, measure  # noqa: E402
 from moneypath.catalog import load_catalog  # noqa: E402
-from moneypath.loadtest.contract import latency_slo  # noqa: E402
+from moneypath.formats.scenarios import latency_slo  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
 
 MAX_CONNECTIONS = 4000

@@ -20,7 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 
 from moneypath.catalog import Catalog
-from moneypath.loadtest import scenarios, usl
+from moneypath.formats import scenarios
+from moneypath.loadtest import shape, usl
 from moneypath.loadtest.stats import Summary
 
 SCENARIO = "checkout"
@@ -124,7 +125,7 @@ def unit_costs(c: Catalog, sfile: scenarios.ScenarioFile) -> UnitCosts | None:
     as USD: there is no FX, the cost model is in USD. None when the cost feature is off."""
     if c.cost is None or not c.enabled("cost"):
         return None
-    shares = scenarios.action_shares(sfile)
+    shares = shape.action_shares(sfile)
     capture_per_auth = shares["capture"] / shares["authorize"] if shares["authorize"] else 0.0
     weights = {p: w for p, w in sfile.providers.items() if w > 0}
     total = sum(weights.values())

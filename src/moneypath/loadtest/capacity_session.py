@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
+from moneypath.formats import scenarios
 from moneypath.loadtest import (
     capacity,
     capacity_report,
@@ -21,7 +22,6 @@ from moneypath.loadtest import (
     inputs,
     launch,
     report,
-    scenarios,
     targets,
 )
 from moneypath.loadtest.inputs import UsageError

@@ -14,9 +14,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from moneypath.loadtest import scenarios
+from moneypath.formats import scenarios
+from moneypath.formats.scenarios import ACTIONS
+from moneypath.loadtest import shape
 from moneypath.loadtest.contract import (
-    ACTIONS,
     ATTEMPT,
     CHECK,
     DUPLICATE_CHECK,
@@ -68,7 +69,7 @@ class Settings:
 
     @property
     def pace(self) -> float:
-        return scenarios.pace_per_user(self.rate, self.users)
+        return shape.pace_per_user(self.rate, self.users)
 
 
 @dataclass(frozen=True)

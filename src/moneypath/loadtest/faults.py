@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneypath.loadtest.scenarios import Fault
+from moneypath.formats.scenarios import Fault
 from moneypath.protocol.faults import DURATION, MAX_DURATION_S
 
 OPTION = {"providersim": "--providersim", "faultproxy": "--faultproxy", "service": "--host"}

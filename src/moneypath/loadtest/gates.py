@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
+from moneypath.formats.scenarios import Scenario, availability_slo, latency_slo
 from moneypath.loadtest import drift as dr
-from moneypath.loadtest.contract import availability_slo, latency_slo
-from moneypath.loadtest.scenarios import Scenario
 from moneypath.loadtest.stats import Summary
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"

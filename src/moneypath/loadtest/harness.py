@@ -24,7 +24,8 @@ import requests
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
-from moneypath.loadtest import faults, scenarios
+from moneypath.formats import scenarios
+from moneypath.loadtest import faults, shape
 from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
 from moneypath.protocol.tokens import MAX_LIFETIME_S, issue
@@ -117,7 +118,7 @@ def settings(environment) -> Settings:
     o = environment.parsed_options
     spec = scenarios.load(scenario_file(environment))
     scenario = spec.get(o.scenario)
-    duration = scenarios.duration_of(spec, scenario, o.duration or None)
+    duration = shape.duration_of(spec, scenario, o.duration or None)
     api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
     result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
                       api_token, closed_loop=o.closed_loop,
@@ -264,8 +265,8 @@ class ScenarioShape(LoadTestShape):
 
     def tick(self):
         s = settings(self.runner.environment)
-        users = scenarios.users_at(s.scenario, s.users, self.get_run_time(), s.duration_s)
+        users = shape.users_at(s.scenario, s.users, self.get_run_time(), s.duration_s)
         if users is None:
             return None
         # the spawn rate also paces stopping users: the largest count, so a spike starts and ends at once
-        return users, scenarios.max_users(s.scenario, s.users)
+        return users, shape.max_users(s.scenario, s.users)

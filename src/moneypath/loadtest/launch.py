@@ -67,7 +67,7 @@ def knows_moneypath(locustfile: Path) -> bool:
 
 
 def plain_refusals(locustfile: Path, scenario, rate_given: bool, closed_loop: bool = False) -> str | None:
-    """Why a plain locustfile cannot run this as asked (one line), or None. `scenario` is a scenarios.Scenario."""
+    """Why a plain locustfile cannot run this as asked (one line), or None. `scenario` is a formats.scenarios.Scenario."""
     name = Path(locustfile).name
     why = f"{name} does not use moneypath.loadtest.user.PaymentUser, so"
     if rate_given:

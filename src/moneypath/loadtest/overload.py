@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from moneypath.formats.scenarios import OVERLOAD_GATES as GATE_NAMES
+from moneypath.formats.scenarios import Scenario
 from moneypath.loadtest.contract import REFUSED
 from moneypath.loadtest.gates import FAIL, PASS, SKIP, Gate, Thresholds
-from moneypath.loadtest.scenarios import OVERLOAD_GATES as GATE_NAMES
-from moneypath.loadtest.scenarios import Scenario, spike_window
+from moneypath.loadtest.shape import spike_window
 from moneypath.loadtest.stats import SENT, action_of, is_final, merge, percentile, steady_entries
 
 IN_MOTION = ("capture", "refund")  # money already promised: the service reserves room for these

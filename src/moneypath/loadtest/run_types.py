@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moneypath.formats import scenarios
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import scenarios
 from moneypath.loadtest.stats import Summary
 
 

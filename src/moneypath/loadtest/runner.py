@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 
 from moneypath.catalog import Catalog
-from moneypath.loadtest import drift_run, faults, launch, overload, scenarios
+from moneypath.formats import scenarios
+from moneypath.loadtest import drift_run, faults, launch, overload, shape
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.locust_processes import start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
@@ -45,7 +46,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     rate = spec.rate or sfile.baseline.rate
     # users at 1x: given, or the baseline's scaled with the rate so that each user keeps the baseline pace
     users = spec.users or max(1, round(sfile.baseline.users * rate / sfile.baseline.rate))
-    duration = scenarios.duration_of(sfile, scenario, spec.duration_s)
+    duration = shape.duration_of(sfile, scenario, spec.duration_s)
     if scenario.faults and not target.admin_token:
         raise LoadTestError(f"scenario {scenario.name} sets faults: it needs an admin:faults token "
                             "($MONEYPATH_ADMIN_TOKEN or $MONEYPATH_TOKEN_SECRET)")
@@ -55,9 +56,9 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if plain:
         progress(launch.plain_note(locustfile))
     load = f"{users} users at 1x (at their own pace)" if plain else f"{rate:g} requests/s from {users} users at 1x"
-    progress(f"target {target.host}: {load}, up to {scenarios.max_users(scenario, users)} users, {duration:g} s"
+    progress(f"target {target.host}: {load}, up to {shape.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
-    warmup = scenarios.warmup_of(sfile.baseline, duration)
+    warmup = shape.warmup_of(sfile.baseline, duration)
     check_overload(scenario, duration)
     phases = overload.phases(scenario, duration)
     if phases is not None:

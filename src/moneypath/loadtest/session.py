@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
-from moneypath.loadtest import gates, inputs, launch, report, runner, scenarios, targets
+from moneypath.formats import scenarios
+from moneypath.loadtest import gates, inputs, launch, report, runner, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
@@ -65,7 +66,7 @@ def prepare(options) -> Plan:
         if not launch.knows_moneypath(locustfile) and (
                 refused := launch.plain_refusals(locustfile, scenario, options.rate is not None)):
             raise UsageError(refused)
-        runner.check_overload(scenario, scenarios.duration_of(sfile, scenario, options.duration))
+        runner.check_overload(scenario, shape.duration_of(sfile, scenario, options.duration))
         baseline = runner.load_result(options.baseline) if options.baseline else None
     except (scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None

@@ -21,13 +21,14 @@ from pathlib import Path, PurePosixPath
 from moneypath._common.atomic import write_text
 from moneypath.catalog import DEFAULT_PATH, Catalog, CatalogError, load_catalog, parse_catalog
 from moneypath.formats.drill import DRILL_DIR
+from moneypath.formats.scenarios import SCENARIO_FILE
 from moneypath.generate import build, export
 from moneypath.scaffold import pages
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
 
 MANIFEST = ".moneypath-init.json"
 LOCUSTFILE = "loadtests/locustfile.py"
-SCENARIOS = "loadtests/scenarios.yaml"  # where `moneypath loadtest` looks by default: beside the locustfile
+SCENARIOS = SCENARIO_FILE  # where `moneypath loadtest` looks by default: beside the locustfile
 
 
 @dataclass

@@ -270,7 +270,8 @@ def locust_recording(work: Path, duration_s: int = 60) -> None:
 
 
 def test_loadtest_report_page(browser, screenshots, tmp_path):
-    from moneypath.loadtest import gates, report, runner, scenarios
+    from moneypath.formats import scenarios
+    from moneypath.loadtest import gates, report, runner
     from moneypath.loadtest.stats import history, load_entries, summarize
 
     c = load_catalog(CATALOG_PATH)
@@ -302,7 +303,8 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
 
 
 def test_capacity_plan_page(browser, screenshots, tmp_path):
-    from moneypath.loadtest import capacity, capacity_report, scenarios
+    from moneypath.formats import scenarios
+    from moneypath.loadtest import capacity, capacity_report
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)

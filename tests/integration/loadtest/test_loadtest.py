@@ -26,8 +26,9 @@ import yaml
 
 from moneypath import cli
 from moneypath.catalog import load_catalog
+from moneypath.formats import scenarios
 from moneypath.generate import dashboards as d
-from moneypath.loadtest import contract, scenarios, stats
+from moneypath.loadtest import contract, stats
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for

@@ -27,7 +27,8 @@ from locust.util.load_locustfile import load_locustfile
 from locust import FastHttpUser
 
 users, shapes = load_locustfile(sys.argv[1])  # as Locust loads it
-from moneypath.loadtest import client, harness, scenarios
+from moneypath.loadtest import client, harness
+from moneypath.formats import scenarios
 from moneypath.loadtest.user import PaymentUser
 
 sent = []

@@ -17,7 +17,8 @@ import yaml
 
 from moneypath import cli
 from moneypath.catalog.conventions import LOCUST_METRICS
-from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, scenarios, stats, usl
+from moneypath.formats import scenarios
+from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, shape, stats, usl
 from moneypath.loadtest.exporter import registry_for
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
@@ -39,59 +40,30 @@ def test_the_shipped_scenarios_are_valid_against_the_catalog(spec):
                                    "healthz"}
     assert spec.get("peak").multiplier == 10
     assert spec.get("spike").spike.multiplier == 20 and spec.get("spike").spike.duration_s == 60
-    assert scenarios.duration_of(spec, spec.get("soak")) == 3600
+    assert shape.duration_of(spec, spec.get("soak")) == 3600
     assert spec.get("retry_storm").user == "retry_storm"
     assert spec.get("slow_provider").faults[0].name == "latency"
 
 
-def test_unknown_scenario_names_the_choices(spec):
-    with pytest.raises(scenarios.ScenarioError, match="unknown scenario 'nope': choose one of checkout, peak"):
-        spec.get("nope")
-
-
-@pytest.mark.parametrize("section, value, message", [
-    ("providers", {"acme": 60, "initech": 40}, "providers: 'initech' is not in the catalog"),
-    ("currencies", {"JPY": 1}, "currencies: 'JPY' is not in the catalog"),
-    ("mix", {"authorize": 0, "capture": 1}, "mix: authorize or payout needs a positive weight"),
-    ("mix", {"authorize": 1, "teleport": 1}, "mix: unknown action 'teleport'"),
-])
-def test_a_bad_scenario_file_is_one_line(tmp_path, catalog, section, value, message):
-    data = yaml.safe_load((SHIPPED_SCENARIOS).read_text())
-    data[section] = value
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(scenarios.ScenarioError) as exc:
-        scenarios.load(path, catalog)
-    assert message in str(exc.value) and "\n" not in str(exc.value)
-
-
-def test_a_missing_or_broken_scenario_file_is_one_line(tmp_path):
-    with pytest.raises(scenarios.ScenarioError, match="scenario file not found"):
-        scenarios.load(tmp_path / "none.yaml")
-    (tmp_path / "bad.yaml").write_text("scenarios: {checkout: {description: x, multiplier: -1}}\nmix: {}\n")
-    with pytest.raises(scenarios.ScenarioError, match="bad.yaml: "):
-        scenarios.load(tmp_path / "bad.yaml")
-
-
 def test_peak_runs_ten_times_the_users_and_stops_at_the_duration(spec):
     peak = spec.get("peak")
-    assert scenarios.users_at(peak, 5, 0, 60) == 50
-    assert scenarios.users_at(peak, 5, 59.9, 60) == 50
-    assert scenarios.users_at(peak, 5, 60, 60) is None
+    assert shape.users_at(peak, 5, 0, 60) == 50
+    assert shape.users_at(peak, 5, 59.9, 60) == 50
+    assert shape.users_at(peak, 5, 60, 60) is None
 
 
 def test_spike_jumps_twenty_fold_for_a_minute_or_a_third_of_a_short_run(spec):
     spike = spec.get("spike")
-    assert scenarios.spike_window(spike, 300) == (100, 160)
-    assert [scenarios.users_at(spike, 2, t, 300) for t in (0, 99, 100, 159, 160, 299)] == [2, 2, 40, 40, 2, 2]
-    assert scenarios.spike_window(spike, 9) == (3, 6)
-    assert [scenarios.users_at(spike, 2, t, 9) for t in (2.9, 3, 5.9, 6)] == [2, 40, 40, 2]
+    assert shape.spike_window(spike, 300) == (100, 160)
+    assert [shape.users_at(spike, 2, t, 300) for t in (0, 99, 100, 159, 160, 299)] == [2, 2, 40, 40, 2, 2]
+    assert shape.spike_window(spike, 9) == (3, 6)
+    assert [shape.users_at(spike, 2, t, 9) for t in (2.9, 3, 5.9, 6)] == [2, 40, 40, 2]
 
 
 def test_rate_is_requests_per_second_across_users():
-    assert scenarios.pace_per_user(20, 10) == 2
+    assert shape.pace_per_user(20, 10) == 2
     with pytest.raises(scenarios.ScenarioError):
-        scenarios.pace_per_user(0, 10)
+        shape.pace_per_user(0, 10)
 
 
 def test_backoff_is_capped_exponential_with_full_jitter(spec):
@@ -102,7 +74,7 @@ def test_backoff_is_capped_exponential_with_full_jitter(spec):
 
 
 def test_action_shares_never_capture_more_than_was_authorized(spec):
-    shares = scenarios.action_shares(spec)
+    shares = shape.action_shares(spec)
     assert abs(sum(shares.values()) - 1) < 1e-9
     assert shares["capture"] <= shares["authorize"] and shares["refund"] <= shares["capture"]
 
@@ -471,7 +443,7 @@ def test_unit_costs_come_from_the_catalog_cost_model(catalog, spec):
     assert costs.infrastructure_usd_per_instance_hour == 1.20 and costs.fraud_usd_per_authorization == 0.0005
     mean_usd = spec.amount_minor.mean() / 100
     per_capture = 0.6 * (0.10 + mean_usd * 25 / 10_000) + 0.4 * (0.05 + mean_usd * 30 / 10_000)
-    shares = scenarios.action_shares(spec)
+    shares = shape.action_shares(spec)
     assert costs.fees_usd_per_authorization == pytest.approx(per_capture * shares["capture"] / shares["authorize"])
 
 
@@ -969,22 +941,6 @@ def test_the_foreign_scenarios_are_valid_against_the_foreign_catalog(foreign_spe
     assert foreign_spec.get("knet_slow").expect_circuit_open == "knet"
 
 
-def test_payout_traffic_is_refused_when_the_catalog_has_no_payouts(tmp_path, foreign):
-    data = yaml.safe_load((FOREIGN_DIR / "scenarios.yaml").read_text())
-    data["mix"]["payout"] = 10
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(scenarios.ScenarioError) as exc:
-        scenarios.load(path, foreign)
-    assert str(exc.value) == (f"{path}: mix: payout: the catalog's payouts feature is off (features.payouts: false); "
-                              "give payout no weight")
-    data["mix"] = {"authorize": 0, "capture": 1}
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(scenarios.ScenarioError, match="mix: authorize needs a positive weight"):
-        scenarios.load(path, foreign)
-    scenarios.load(SHIPPED_SCENARIOS)  # no catalog: payouts are not judged
-
-
 def test_the_load_test_reads_no_signal_of_a_disabled_feature(foreign):
     names = gates.money_signals(foreign)
     assert "reconciliation_age" not in names
@@ -1072,7 +1028,7 @@ def test_unit_costs_read_each_currency_in_its_own_exponent(foreign, foreign_spec
     mean_major = foreign_spec.amount_minor.mean() * (0.75 / 1 + 0.25 / 1000)
     assert capacity.mean_amount_major(foreign, foreign_spec) == pytest.approx(mean_major)
     per_capture = 0.7 * (0.02 + mean_major * 320 / 10_000) + 0.3 * (0.10 + mean_major * 0 / 10_000)
-    shares = scenarios.action_shares(foreign_spec)
+    shares = shape.action_shares(foreign_spec)
     assert costs.fees_usd_per_authorization == pytest.approx(per_capture * shares["capture"] / shares["authorize"])
     assert costs.infrastructure_usd_per_instance_hour == 0.40
     assert costs.fraud_usd_per_authorization is None  # no fraud screening in this catalog

@@ -152,7 +152,7 @@ def test_to_dict_is_plain_data():
 
 
 def scenario(**kw):
-    from moneypath.loadtest.scenarios import Scenario
+    from moneypath.formats.scenarios import Scenario
 
     return Scenario(description="d", name="soak", **kw)
 
@@ -181,7 +181,7 @@ def test_a_short_run_skips_every_drift_gate_with_the_reason():
 
 
 def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_name(catalog):
-    from moneypath.loadtest import scenarios
+    from moneypath.formats import scenarios
     from tests.conftest import SHIPPED_SCENARIOS as SCENARIOS
 
     spec = scenarios.load(SCENARIOS, catalog)

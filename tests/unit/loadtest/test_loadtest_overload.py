@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import gates, overload, scenarios
+from moneypath.formats import scenarios
+from moneypath.loadtest import gates, overload, shape
 from moneypath.loadtest.stats import Tick, summarize
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.support.locust_stats import entry
@@ -24,7 +25,7 @@ def test_the_shipped_overload_is_a_minute_at_3x_between_two_at_1x(spec):
     s = spec.get("overload")
     p = overload.phases(s, 180)
     assert p.overload == (60, 120) and p.recovery == (150, 180)
-    assert [scenarios.users_at(s, 100, t, 180) for t in (30, 60, 119, 120, 179)] == [100, 300, 300, 100, 100]
+    assert [shape.users_at(s, 100, t, 180) for t in (30, 60, 119, 120, 179)] == [100, 300, 300, 100, 100]
     assert overload.phases(spec.get("checkout"), 60) is None
 
 

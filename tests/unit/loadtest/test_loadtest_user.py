@@ -9,11 +9,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
-from moneypath.loadtest import client, contract, faults, gates, locust_processes, pacing, runner, scenarios, stats, targets
+from moneypath.formats import scenarios
+from moneypath.loadtest import client, contract, faults, gates, locust_processes, pacing, runner, stats, targets
 from moneypath.protocol.correlation import HEADER
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
@@ -357,28 +357,6 @@ def test_the_foreign_scenarios_slow_their_providers_through_the_fault_proxy(fore
     assert {f.at for s in sfile.scenarios.values() for f in s.faults} == {"faultproxy"}
     slow = sfile.get("komoju_slow").faults[0]
     assert (slow.name, slow.params["provider"]) == ("latency", "komoju")
-
-
-@pytest.mark.parametrize("fault, problem", [
-    ({"at": "faultproxy", "name": "timeout_late_success", "params": {"provider": "knet", "rate": 1, "delay_s": 1}},
-     "faultproxy: no fault named 'timeout_late_success'; known: error_rate, latency, timeout, reset"),
-    ({"at": "faultproxy", "name": "latency", "params": {"provider": "acme", "extra_ms": 10}},
-     "faultproxy: provider: must be one of komoju, knet"),
-    ({"at": "faultproxy", "name": "reset", "params": {"provider": "knet"}}, "faultproxy: rate: required"),
-    ({"at": "providersim", "name": "reset", "params": {"provider": "knet", "rate": 1}},
-     "providersim: no fault named 'reset'"),
-])
-def test_a_scenario_fault_is_checked_against_the_api_at_its_at(tmp_path, foreign, fault, problem):
-    data = yaml.safe_load((FOREIGN / "scenarios.yaml").read_text())
-    data["scenarios"]["checkout"]["faults"] = [fault]
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(scenarios.ScenarioError) as exc:
-        scenarios.load(path, foreign)
-    assert str(exc.value).startswith(f"{path}: scenarios.checkout.faults.0: {problem}")
-    assert "\n" not in str(exc.value)
-    for proxy_fault in ("error_rate", "latency", "timeout", "reset"):  # the proxy's own, none of the simulator's
-        assert proxy_fault in scenarios.fault_specs("faultproxy", foreign)
 
 
 def test_the_shipped_scenarios_faults_are_valid_against_the_simulator(shipped):

@@ -20,8 +20,9 @@ import yaml
 from moneypath.catalog import load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
+from moneypath.formats import scenarios
 from moneypath.formats.requests import Requests
-from moneypath.loadtest import client, scenarios
+from moneypath.loadtest import client
 from moneypath.scaffold.project import MANIFEST
 from tests.conftest import ROOT, run_cli
 

@@ -14,7 +14,8 @@ import yaml
 
 from moneypath import cli
 from moneypath.drills.load import Load, Mix
-from moneypath.loadtest import client, locust_processes, runner, scenarios, targets
+from moneypath.formats import scenarios
+from moneypath.loadtest import client, locust_processes, runner, targets
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
 from moneypath.stack import processes, status

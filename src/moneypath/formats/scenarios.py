@@ -1,10 +1,13 @@
-"""Scenario files (the reference service's: loadtests/scenarios.yaml, beside its locustfile) and the load
-shape they describe.
+"""The scenario file format (loadtests/scenarios.yaml beside a locustfile; the reference service's and every
+project `moneypath init` writes): its models, reading it with one line per problem, and checking it against the
+catalog (providers, currencies, methods, fault targets, the payouts feature).
 
-Pure: no Locust, no I/O beyond reading the file. The Locust side (moneypath.loadtest.harness and
-.user) turns a `Scenario` into users and pacing; `moneypath loadtest` reads the same file to validate
-a name and its options, and with the catalog its providers, currencies and faults, before starting
-anything.
+Pure: no Locust, no I/O beyond reading the file. `moneypath loadtest` and `capacity` load it before starting
+anything (`load`: the first problem, one line), `moneypath lint` reports every problem (`problems`), and the
+Locust side (moneypath.loadtest.harness and .user, the load's shape in moneypath.loadtest.shape) turns a
+`Scenario` into users and pacing. The vocabulary the file is written in lives here too: the actions a mix
+weighs (ACTIONS), the gates a scenario may skip (GATE_NAMES), and which of the catalog's SLOs judge
+authorizations (`latency_slo`, `availability_slo`), whose histogram names the methods the file may draw.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from pydantic import Field, ValidationError, model_validator
 
 from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel as _Model
-from moneypath.catalog import Catalog
+from moneypath.catalog import Catalog, Slo
+from moneypath.catalog.conventions import Key
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.formats.faults import fault_specs
-from moneypath.loadtest.contract import ACTIONS, latency_slo
 from moneypath.protocol.fault_specs import WHERE
 from moneypath.protocol.faults import FaultError, Faults
 
+SCENARIO_FILE = "loadtests/scenarios.yaml"  # a project's, under its root: where `moneypath loadtest` looks by default
+ACTIONS = ("authorize", "capture", "refund", "payout")  # what a mix weighs; a locustfile's user defines each it sends
 GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
               "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened",
               "drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment")
@@ -44,11 +49,6 @@ class Baseline(_Model):
     # The Locust latency gate judges what comes after this (connections, caches, the limit learning);
     # left out only when the run is at least three times as long. Money and failure gates judge it all.
     warmup_s: float = Field(ge=0, default=15)
-
-
-def warmup_of(baseline: Baseline, duration_s: float) -> float:
-    """The warm-up the latency gate leaves out of a run of `duration_s` (0: none, the run is too short)."""
-    return baseline.warmup_s if duration_s >= 3 * baseline.warmup_s else 0.0
 
 
 class Amounts(_Model):
@@ -149,31 +149,40 @@ class ScenarioFile(_Model):
 
 def load(path: str | Path, catalog: Catalog | None = None) -> ScenarioFile:
     """Read and validate a scenario file; with a catalog, also check providers and currencies exist there
-    and that no payout traffic is asked of a catalog whose payouts feature is off."""
+    and that no payout traffic is asked of a catalog whose payouts feature is off. ScenarioError names the
+    first problem, in one line."""
+    spec, found = problems(path, catalog)
+    if found:
+        raise ScenarioError(found[0])
+    return spec
+
+
+def problems(path: str | Path, catalog: Catalog | None = None,
+             shown: str | None = None) -> tuple[ScenarioFile | None, list[str]]:
+    """The scenario file at `path` (None when it cannot be read or validated) and every problem in it, one line
+    each, ``<file>: <key.path>: what is wrong`` (``<file>:<line>: YAML syntax error: ...`` for YAML that does not
+    parse); the file is named `shown`, else as `path` is given."""
     path = Path(path)
+    name = shown or str(path)
     try:
         data = yamlio.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found") from None
+        return None, [f"{name}: scenario file not found"]
     except yaml.YAMLError as exc:
         line = error_line(exc)
-        raise ScenarioError(f"{path}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}") from None
+        return None, [f"{name}{f':{line}' if line else ''}: YAML syntax error: {error_text(exc)}"]
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        return None, [f"{name}: cannot read: {str(exc).splitlines()[0]}"]
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: expected a mapping with baseline, mix, ... and scenarios")
+        return None, [f"{name}: expected a mapping with baseline, mix, ... and scenarios"]
     try:
         spec = ScenarioFile.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top)"
-        raise ScenarioError(f"{path}: {where}: {err['msg']}") from None
-    for name, scenario in spec.scenarios.items():
-        scenario.name = name
-    problems = _check(spec, catalog)
-    if problems:
-        raise ScenarioError(f"{path}: {problems[0]}")
-    return spec
+        return None, [f"{name}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+                      for err in exc.errors()]
+    for key, scenario in spec.scenarios.items():
+        scenario.name = key
+    return spec, [f"{name}: {problem}" for problem in _check(spec, catalog)]
 
 
 def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
@@ -221,52 +230,28 @@ def _fault_problem(fault: Fault, catalog: Catalog) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- the shape of the load
+# ---------------------------------------------------------------- what judges a scenario's authorizations
+
+# The authorization histogram and counter are read from the SLOs themselves (the latency SLO's
+# `signal`, the availability SLO's good/total selectors); these two keys only pick which SLOs are
+# the authorization ones.
+AUTHORIZATION_LATENCY = Key.AUTHORIZATION_DURATION_SECONDS
+AUTHORIZATIONS = Key.AUTHORIZATIONS_TOTAL
 
 
-def duration_of(spec: ScenarioFile, scenario: Scenario, duration_s: float | None = None) -> float:
-    return duration_s or scenario.duration_s or spec.baseline.duration_s
+def _slo_on(c: Catalog, signal: str, latency: bool) -> tuple[str, Slo] | None:
+    """The SLO on `signal`; else, when the catalog has exactly one SLO of that kind, that one."""
+    kind = [(key, slo) for key, slo in c.slos.items()
+            if (slo.sli.latency is not None if latency else slo.total is not None)]
+    for key, slo in kind:
+        if (slo.sli.latency.signal if latency else slo.total.signal) == signal:
+            return key, slo
+    return kind[0] if len(kind) == 1 else None
 
 
-def spike_window(scenario: Scenario, duration_s: float) -> tuple[float, float] | None:
-    """(start, end) of the spike: it starts a third into the run and lasts its duration, or a
-    third of the run when the run is shorter than three times that."""
-    if scenario.spike is None:
-        return None
-    length = min(scenario.spike.duration_s, duration_s / 3)
-    start = duration_s / 3
-    return start, start + length
+def latency_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, AUTHORIZATION_LATENCY, latency=True)
 
 
-def users_at(scenario: Scenario, base_users: int, elapsed_s: float, duration_s: float) -> int | None:
-    """How many users should run `elapsed_s` into the run; None once it is over."""
-    if elapsed_s >= duration_s:
-        return None
-    factor = scenario.multiplier
-    window = spike_window(scenario, duration_s)
-    if window and window[0] <= elapsed_s < window[1]:
-        factor = scenario.spike.multiplier
-    return max(1, round(base_users * factor))
-
-
-def max_users(scenario: Scenario, base_users: int) -> int:
-    factors = [scenario.multiplier] + ([scenario.spike.multiplier] if scenario.spike else [])
-    return max(1, round(base_users * max(factors)))
-
-
-def pace_per_user(rate: float, users: int) -> float:
-    """Requests per second each user sends so that `users` of them send `rate` together."""
-    if rate <= 0 or users <= 0:
-        raise ScenarioError("rate and users must be positive")
-    return rate / users
-
-
-def action_shares(spec: ScenarioFile) -> dict[str, float]:
-    """Steady-state share of each action among requests. A capture or refund is only possible
-    when there is something to capture or refund, so their share is bounded by what
-    authorizations produce: captures <= authorizations, refunds <= captures."""
-    w = {a: float(spec.mix.get(a, 0)) for a in ACTIONS}
-    w["capture"] = min(w["capture"], w["authorize"])
-    w["refund"] = min(w["refund"], w["capture"])
-    total = sum(w.values())
-    return {a: v / total for a, v in w.items()}
+def availability_slo(c: Catalog) -> tuple[str, Slo] | None:
+    return _slo_on(c, AUTHORIZATIONS, latency=False)
