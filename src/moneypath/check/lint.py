@@ -6,10 +6,10 @@ A problem about a whole file uses ``(file)`` as the name. Expressions are checke
 is no PromQL parser here, so the checks are deliberately conservative (string literals are blanked out
 before looking for functions, groupings and ranges). The runbook pages are checked too
 (`moneypath.check.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``), and so are the drill
-files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``), and the
-labels and values the committed dashboards match on (``dashboards/x.json: panel "Title": what is wrong``). A label
-value is checked whatever the matcher: `=`, `!=`, and each alternative of a `=~`/`!~` regex
-(`moneypath.catalog.matchers`).
+files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``), the
+scenario file (`check_scenario_file`, ``loadtests/scenarios.yaml: key.path: what is wrong``), and the labels and
+values the committed dashboards match on (``dashboards/x.json: panel "Title": what is wrong``). A label value is
+checked whatever the matcher: `=`, `!=`, and each alternative of a `=~`/`!~` regex (`moneypath.catalog.matchers`).
 
 `check_generated(catalog, retention)` is `moneypath catalog check`: the same rule checks (and promtool) on the
 artifacts generated in memory, each problem as ``catalog:line: key.path: what is wrong`` (``alerts.<Key>.expr`` for a
@@ -46,6 +46,7 @@ from moneypath.check.promql import (
     run_promtool,
 )
 from moneypath.check.runbooks import check_runbooks
+from moneypath.formats import scenarios
 
 ALERTS_FILE = "alerts/moneypath-alerts.yaml"
 RECORDING_FILE = "collector/recording-rules.yaml"
@@ -78,7 +79,18 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
     if db_url is not None:
         problems += check_ledger_queries(catalog, db_url)
     problems += check_drill_files(catalog, root)
+    problems += check_scenario_file(catalog, root)
     return list(dict.fromkeys(problems))
+
+
+def check_scenario_file(catalog: Catalog, root: Path) -> list[str]:
+    """Every problem in the project's scenario file (loadtests/scenarios.yaml under `root`, if it has one), one line
+    each, ``loadtests/scenarios.yaml: key.path: what is wrong``: what `moneypath loadtest` would refuse before a run
+    (moneypath.formats.scenarios), all of it at once."""
+    path = Path(root) / scenarios.SCENARIO_FILE
+    if not path.is_file():
+        return []
+    return scenarios.problems(path, catalog, shown=scenarios.SCENARIO_FILE)[1]
 
 
 # ---------------------------------------------------------------- reading

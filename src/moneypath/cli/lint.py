@@ -1,5 +1,5 @@
-"""`moneypath lint`: the generated rules, dashboards, runbook pages and drill files against the catalog; with
---prometheus, against a live Prometheus too."""
+"""`moneypath lint`: the generated rules, dashboards, runbook pages, drill files and the scenario file against the
+catalog; with --prometheus, against a live Prometheus too."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
                     "page exists; every expression parses (promtool); rate() only on counters; no label or value "
                     "outside the catalog (=, != and every alternative of a =~ or !~ regex, in the rules and the "
-                    "dashboards); no range longer than retention; the runbook pages and drill files are "
-                    "sound. Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared "
-                    "(EXPLAIN, never run) on your database, otherwise the SQL steps are counted as not checked. "
-                    "One line per problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line "
-                    "per file: your work list, never a failure.")
+                    "dashboards); no range longer than retention; the runbook pages, drill files and scenario file "
+                    "(loadtests/scenarios.yaml, if there is one) are sound. Runbook SQL must be one read (SELECT or "
+                    "WITH); with --db-url it is also prepared (EXPLAIN, never run) on your database, otherwise the "
+                    "SQL steps are counted as not checked. One line per problem, exit 1 if any. The TODOs "
+                    "`moneypath init` left are counted, one line per file: your work list, never a failure.")
     catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",

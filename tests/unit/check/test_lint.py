@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from moneypath.check.lint import FILES, lint, parse_duration
+from moneypath.formats.scenarios import SCENARIO_FILE
 from moneypath.generate.rules import alert_rules
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHIPPED_SCENARIOS
 from tests.support.lint import (
     RETENTION,
     A,
@@ -46,6 +47,24 @@ def test_a_missing_file_is_one_problem_not_a_traceback(catalog, tmp_path):
     root = make_root(tmp_path)
     (root / R).unlink()
     assert lint(catalog, root, RETENTION) == [f"{R}: (file): file is missing"]
+
+
+def test_a_bad_scenario_file_is_one_line_per_problem_naming_the_file_and_the_key(catalog, tmp_path):
+    root = make_root(tmp_path)
+    (root / "loadtests").mkdir()
+    shutil.copy(SHIPPED_SCENARIOS, root / SCENARIO_FILE)
+    assert lint(catalog, root, RETENTION) == []  # the shipped one; a root without one is clean too (above)
+    data = yaml.safe_load(SHIPPED_SCENARIOS.read_text())
+    data["providers"]["initech"] = 5
+    data["scenarios"]["slow_provider"]["judge_provider"] = "initech"
+    (root / SCENARIO_FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    assert lint(catalog, root, RETENTION) == [
+        f"{SCENARIO_FILE}: providers: 'initech' is not in the catalog ({', '.join(catalog.providers)})",
+        f"{SCENARIO_FILE}: scenarios.slow_provider.judge_provider: 'initech' is not a provider in the catalog"]
+    data["baseline"]["rate"] = "fast"
+    (root / SCENARIO_FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    assert lint(catalog, root, RETENTION) == [
+        f"{SCENARIO_FILE}: baseline.rate: Input should be a valid number, unable to parse string as a number"]
 
 
 def test_unparsable_yaml_is_one_problem(catalog, tmp_path):
