@@ -5,7 +5,6 @@ stalls the event loop (the transaction moves to a thread and waits there), and t
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sqlite3
 import time
