@@ -1,4 +1,5 @@
-"""`moneypath drill run | check | report`."""
+"""`moneypath drill run | check | report`: the options, and what each prints. Where a run drills and whether each
+drill can run there is moneypath.drills.readiness; the run itself moneypath.drills.runner."""
 
 from __future__ import annotations
 
@@ -133,71 +134,9 @@ def _shape(d) -> str:
     return shape
 
 
-TARGETS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")
-
-
-def _target(args):
-    from moneypath.drills.targets import Target
-    from moneypath.protocol.tokens import issue
-
-    given = {n: getattr(args, f"target_{n}") for n in TARGETS}
-    if not any(given.values()) and not args.db_url:
-        return None
-    missing = [n for n in ("service", "prometheus") if not given[n]]
-    if missing:
-        raise ValueError(f"with --target-* give at least --target-{' and --target-'.join(missing)}")
-    if not given["pager"] and not given["alertmanager"]:
-        # without a page source no page is ever seen: "detected" could not pass, "no unexpected pages" could not fail
-        raise ValueError("with --target-* give --target-pager or --target-alertmanager: without a page source the "
-                         "drill cannot tell who was paged")
-    if args.time_factor <= 0:
-        raise ValueError("--time-factor must be positive")
-    secret = os.environ.get("MONEYPATH_TOKEN_SECRET")
-    if secret:
-        payments = issue(secret.encode(), "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600)
-        admin = issue(secret.encode(), "drill_operator", ["admin:faults"], ttl_s=3600)
-    else:
-        payments, admin = os.environ.get("MONEYPATH_DRILL_TOKEN", ""), os.environ.get("MONEYPATH_DRILL_ADMIN_TOKEN")
-    return Target(**given, db_url=args.db_url, payments_token=payments, admin_token=admin, started_stack=False,
-                  time_factor=args.time_factor, instances=tuple(args.target_instance))
-
-
-def _ready(d, target) -> str | None:
-    """Why drill `d` cannot run against `target` (one line), or None."""
-    from moneypath.drills.hooks import missing_env
-
-    api = d.load.requests
-    if api.auth == "minted" and not target.payments_token:
-        return (f"{d.path}: load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET, or MONEYPATH_DRILL_TOKEN, "
-                "to call the target service (or auth: bearer / none)")
-    if api.auth == "bearer" and not os.environ.get(api.token_env):
-        return f"{d.path}: load.requests.auth is bearer: set {api.token_env} to the token for the target service"
-    fault = d.fault
-    if fault is not None and fault.where not in ("hook", "service") and not getattr(target, fault.where):
-        return f"{d.path}: fault {fault.name} goes through the {fault.where}: give --target-{fault.where}"
-    if fault is not None and fault.where != "hook" and not target.admin_token:
-        return (f"{d.path}: injecting {fault.name} needs an admin:faults token (MONEYPATH_TOKEN_SECRET or "
-                "MONEYPATH_DRILL_ADMIN_TOKEN)")
-    unset = missing_env(d)
-    if unset:
-        return f"{d.path}: the fault hook or an action reads ${{{unset[0]}}}, which is not set"
-    return None
-
-
-def _ha_stack(state_dir: Path, prometheus: str) -> str | None:
-    """The state directory of a running `moneypath up --ha` stack whose Prometheus pair answers at `prometheus`:
-    the processes a drill's replica_down may kill. None when there is no such stack."""
-    from moneypath.stack import local as stack
-
-    state = stack.load_state(state_dir.resolve())
-    if state is None or not state.ha:
-        return None
-    urls = {p.url.rstrip("/") for p in state.parts if p.name.startswith("prometheus")}
-    return state.state_dir if prometheus.rstrip("/") in urls else None
-
-
 def _run(args) -> int:
     from moneypath.drills.load import TemplateError
+    from moneypath.drills.readiness import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
 
     catalog, drills, problems = _load(args.files, args.catalog)
@@ -205,54 +144,21 @@ def _run(args) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         return EXIT_INVALID
-    for d in drills:
-        if d.tabletop_only:
-            print(f"moneypath drill: {d.path}: a tabletop drill (no load: or fault: yet) cannot run; rehearse it "
-                  "with its tabletop cards, or give it load and a fault your service can take", file=sys.stderr)
-            return EXIT_INVALID
     try:
-        target = _target(args)
-    except ValueError as exc:
+        target = placement(drills, args)
+    except NotReady as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if target is not None and (args.engine != "prometheus" or args.ha or args.instances != 1 or args.postgres):
-        print("moneypath drill: --engine, --ha, --instances and --postgres shape the stack a drill starts; with "
-              "--target-* the drill runs on the stack you give (start it with `moneypath up`, give its other "
-              "instances as --target-instance)", file=sys.stderr)
-        return EXIT_INVALID
-    if target is None and args.target_instance:
-        print("moneypath drill: --target-instance goes with --target-service", file=sys.stderr)
-        return EXIT_INVALID
-    if not 1 <= args.instances <= 16:
-        print(f"moneypath drill: --instances {args.instances} must be between 1 and 16", file=sys.stderr)
-        return EXIT_INVALID
-    from moneypath.formats.drill import ha_problem, needs_ha
-
-    if target is not None and any(needs_ha(d) for d in drills):
-        target.stack_dir = _ha_stack(Path(args.state_dir), target.prometheus)
-    for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
-        why = ha_problem(d, args.ha if target is None else target.stack_dir is not None, own_stack=target is None)
-        if why:
+    for d in drills if target is not None else ():
+        why = cannot_run(d, target)
+        if why is None:
+            try:
+                print(f"{d.path}: preflight: {preflight(d, catalog, target)}", flush=True)
+            except TemplateError as exc:
+                why = f"{d.path}: the service does not answer as load.requests say: {exc}"
+        if why is not None:
             print(f"moneypath drill: {why}", file=sys.stderr)
             return EXIT_INVALID
-    if target is None:
-        for d in drills:
-            if d.fault is not None and d.fault.where in ("faultproxy", "hook"):
-                print(f"moneypath drill: {d.path}: its fault goes through the {d.fault.where}, which the local stack "
-                      "(the reference service and its simulator) does not run: give --target-service and the "
-                      "other --target-* of your environment", file=sys.stderr)
-                return EXIT_INVALID
-    else:
-        for d in drills:
-            why = _ready(d, target)
-            if why is None:
-                try:
-                    print(f"{d.path}: preflight: {preflight(d, catalog, target)}", flush=True)
-                except TemplateError as exc:
-                    why = f"{d.path}: the service does not answer as load.requests say: {exc}"
-            if why is not None:
-                print(f"moneypath drill: {why}", file=sys.stderr)
-                return EXIT_INVALID
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
                          topology={"engine": args.engine, "ha": args.ha, "instances": args.instances,

@@ -312,6 +312,7 @@ def _run_args(tmp_path, *extra):
 
 def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
     from moneypath.cli import drill as drill_cli
+    from moneypath.drills.readiness import target_from
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     ran = []
@@ -323,8 +324,8 @@ def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch,
     assert err.count("\n") == 1 and "--target-pager or --target-alertmanager" in err
     assert ran == []  # nothing was drilled
     for source in ("--target-pager", "--target-alertmanager"):
-        target = drill_cli._target(_run_args(tmp_path, "--target-service", "http://s", "--target-prometheus",
-                                             "http://p", source, "http://pages"))
+        target = target_from(_run_args(tmp_path, "--target-service", "http://s", "--target-prometheus", "http://p",
+                                       source, "http://pages"))
         assert (target.pager or target.alertmanager) == "http://pages"
 
 
