@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from moneypath.cli.audit import _spans_in_processes  # noqa: E402
+from moneypath.check.audit_trail import spans_in_processes  # noqa: E402
 from moneypath.reference.refservice import audit, payments  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 
@@ -160,7 +160,7 @@ def measure_verify(events: int, ledger: str | None) -> None:
         jobs = min(4, os.cpu_count() or 1)
         start = time.perf_counter()
         with engine.connect() as conn:
-            verdict = verify_database(conn, spans=_spans_in_processes(f"sqlite:///{path}"), workers=jobs)
+            verdict = verify_database(conn, spans=spans_in_processes(f"sqlite:///{path}"), workers=jobs)
         wall = time.perf_counter() - start
         print(f"full verify, {jobs} processes (audit verify --db URL, the default): {verdict.line()} in {wall:.2f} s "
               "wall")
@@ -173,7 +173,7 @@ def measure_verify(events: int, ledger: str | None) -> None:
         checkpoints = CheckpointDir(Path(tmp) / "checkpoints").read(Verifier(public))
         read = time.perf_counter() - start
         with engine.connect() as conn:
-            through = verify_database(conn, marks=marks(checkpoints), spans=_spans_in_processes(f"sqlite:///{path}"),
+            through = verify_database(conn, marks=marks(checkpoints), spans=spans_in_processes(f"sqlite:///{path}"),
                                       workers=jobs)
         wall = time.perf_counter() - start
         engine.dispose()

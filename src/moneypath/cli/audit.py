@@ -1,5 +1,6 @@
 """`moneypath audit`: the audit trail's hash chain (moneypath.protocol.audit_chain) and its signed checkpoints
-(moneypath.protocol.audit_checkpoint).
+(moneypath.protocol.audit_checkpoint: how much of a chain they cover, what is new since the newest), a long chain
+walked in processes (moneypath.check.audit_trail). This module parses, calls and prints.
 
 - `verify --db URL [--checkpoints DIR --key PUB] [--covered]`: walk the chain, read-only (SQLite mode=ro,
   PostgreSQL read-only transactions, as `lint --db-url` opens it), through every signed checkpoint.
@@ -106,8 +107,9 @@ def _unreadable(command: str, exc) -> int:
 def _verify(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from moneypath.check.audit_trail import spans_in_processes
     from moneypath.protocol.audit_chain import verify_database
-    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Verifier, marks, read_key
+    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Verifier, coverage, marks, read_key
 
     if (args.checkpoints is None) != (args.key is None):
         return _fail("verify", "--checkpoints and --key go together (the directory and the key that signed it)")
@@ -128,58 +130,18 @@ def _verify(args) -> int:
         return EXIT_USAGE
     try:
         with engine.connect() as conn:
-            verdict = verify_database(conn, marks=marks(checkpoints), spans=_spans_in_processes(args.db),
+            verdict = verify_database(conn, marks=marks(checkpoints), spans=spans_in_processes(args.db),
                                       workers=workers)
     except SQLAlchemyError as exc:
         return _unreadable("verify", exc)
     finally:
         engine.dispose()
-    line = verdict.line()
     if not verdict.intact or args.checkpoints is None:
-        print(line)
+        print(verdict.line())
         return 0 if verdict.intact else EXIT_BROKEN
-    if not checkpoints:
-        covered_upto, coverage = 0, f"; no checkpoint in {args.checkpoints} vouches for it"
-    else:
-        newest = checkpoints[-1]
-        covered_upto = newest.seq
-        coverage = f"; passes through {len(checkpoints)} signed checkpoint(s), the newest {newest.label()}"
-    uncovered = verdict.last_seq - covered_upto
-    if uncovered > 0 and args.covered:
-        newest_words = f" (the newest is {checkpoints[-1].label()})" if checkpoints else ""
-        print(f"audit chain BROKEN at seq {covered_upto + 1}: seq {covered_upto + 1}..{verdict.last_seq} are not "
-              f"covered by any checkpoint{newest_words}: added after the last signature, and --covered says "
-              "nothing may be")
-        return EXIT_BROKEN
-    if uncovered > 0 and checkpoints:
-        coverage += f"; {uncovered} event(s) after it are not covered by a checkpoint yet"
-    print(line + coverage)
-    return 0
-
-
-def _spans_in_processes(url: str):
-    """walk_span over each range in a process of its own (forked: nothing to import again), in order."""
-
-    def run(ranges, marks):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_walk_span_in, [url] * len(ranges), ranges, [dict(marks)] * len(ranges)))
-
-    return run
-
-
-def _walk_span_in(url: str, span: tuple[int, int], marks) -> object:
-    from moneypath.check.runbooks import open_database
-    from moneypath.protocol.audit_chain import walk_span
-
-    engine = open_database(url)
-    try:
-        with engine.connect() as conn:
-            return walk_span(conn, *span, marks)
-    finally:
-        engine.dispose()
+    covered, line = coverage(verdict, checkpoints, args.checkpoints, required=args.covered)
+    print(line)
+    return 0 if covered else EXIT_BROKEN
 
 
 def _keygen(args) -> int:
@@ -199,8 +161,14 @@ def _keygen(args) -> int:
 def _checkpoint(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from moneypath.protocol.audit_chain import ChainWatch, verify_database
-    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
+    from moneypath.protocol.audit_checkpoint import (
+        CheckpointDir,
+        CheckpointError,
+        Publisher,
+        Signer,
+        read_key,
+        verify_since,
+    )
 
     try:
         publisher = Publisher(Signer(read_key(args.key, "signer key")), CheckpointDir(args.checkpoints))
@@ -211,13 +179,8 @@ def _checkpoint(args) -> int:
     if engine is None:
         return EXIT_USAGE
     try:
-        with engine.connect() as conn:
-            if newest is None:  # the first checkpoint vouches for all history: walk it
-                verdict = verify_database(conn)
-            else:  # consistency with the newest: its seq keeps its hash, the events after it chain to the head
-                watch = ChainWatch(sweep_min=0)
-                watch.resume(newest.seq, newest.hash, f"signed in {newest.label()}")
-                verdict = watch.check(conn)
+        with engine.connect() as conn:  # what is new since the newest checkpoint (all history before the first)
+            verdict = verify_since(conn, newest)
     except SQLAlchemyError as exc:
         return _unreadable("checkpoint", exc)
     finally:

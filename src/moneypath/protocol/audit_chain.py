@@ -240,10 +240,10 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
     the same transaction, is never mistaken for one. `marks`: see ChainWalk (signed checkpoints).
 
     Rows come through the driver's own cursor as plain tuples, in pages by seq. With `spans` (a function that
-    walks seq ranges elsewhere, each with walk_span, and returns their verdicts in order: the CLI runs them in
-    processes) and `workers` > 1, a long chain is cut into that many ranges walked at once; each range starts
-    from the stored hash of the event before it, which the range before verified, so together they prove
-    what one walk proves. benchmarks/bench_audit.py measures both on 1,000,000 events."""
+    walks seq ranges elsewhere, each with walk_span, and returns their verdicts in order:
+    moneypath.check.audit_trail runs them in processes) and `workers` > 1, a long chain is cut into that many
+    ranges walked at once; each range starts from the stored hash of the event before it, which the range before
+    verified, so together they prove what one walk proves. benchmarks/bench_audit.py measures both on 1,000,000 events."""
     found = conn.exec_driver_sql(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1").first()
     head = (int(found[0]), found[1]) if found is not None else None
     walk = ChainWalk(anchor, marks)

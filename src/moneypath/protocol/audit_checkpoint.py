@@ -8,7 +8,8 @@ Go's checksum database, transparency-dev/tessera) answer with signed checkpoints
 consistency between two heads. Here: the writer signs its verified head at an interval; a later chain is
 consistent with a checkpoint when its event at the checkpoint's seq has the checkpoint's hash (each
 event's hash covers the whole prefix, so the events after a checkpoint are the consistency proof between
-two heads). `moneypath audit verify --checkpoints DIR --key PUB` walks the chain through every checkpoint.
+two heads). `moneypath audit verify --checkpoints DIR --key PUB` walks the chain through every checkpoint and
+says how much of it they cover (`coverage`); `verify_since` is what a signer checks before it signs a new head.
 
 The format is C2SP's signed note (https://c2sp.org/signed-note) with Ed25519 keys, as Go's
 golang.org/x/mod/sumdb/note reads and writes it, and a body shaped like a tlog checkpoint:
@@ -38,6 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from moneypath.protocol.audit_chain import ChainWatch, Verdict, verify_database
 
 ALGORITHM_ED25519 = 1
 SIGNATURE_PREFIX = "\u2014 "  # "— ": a signature line
@@ -288,6 +291,40 @@ def marks(checkpoints: Iterable[Checkpoint]) -> dict[int, tuple[str, str]]:
     for checkpoint in checkpoints:
         found[checkpoint.seq] = (checkpoint.hash, checkpoint.label())
     return found
+
+
+def coverage(verdict: Verdict, checkpoints: list[Checkpoint], directory: str,
+             required: bool = False) -> tuple[bool, str]:
+    """An intact chain's verdict line with how much of it the signed checkpoints read from `directory` (oldest
+    first) cover: the events after the newest are not covered yet. (False, a BROKEN line at the first uncovered
+    seq) when `required` (every event must be covered: a copy taken after the service stopped, whose last act is a
+    checkpoint of its head) and some are not."""
+    if not checkpoints:
+        covered_upto, words = 0, f"; no checkpoint in {directory} vouches for it"
+    else:
+        newest = checkpoints[-1]
+        covered_upto = newest.seq
+        words = f"; passes through {len(checkpoints)} signed checkpoint(s), the newest {newest.label()}"
+    uncovered = verdict.last_seq - covered_upto
+    if uncovered > 0 and required:
+        newest_words = f" (the newest is {checkpoints[-1].label()})" if checkpoints else ""
+        return False, (f"audit chain BROKEN at seq {covered_upto + 1}: seq {covered_upto + 1}..{verdict.last_seq} "
+                       f"are not covered by any checkpoint{newest_words}: added after the last signature, and "
+                       "--covered says nothing may be")
+    if uncovered > 0 and checkpoints:
+        words += f"; {uncovered} event(s) after it are not covered by a checkpoint yet"
+    return True, verdict.line() + words
+
+
+def verify_since(conn, newest: Checkpoint | None) -> Verdict:
+    """The chain in a database (a SQLAlchemy connection) verified from the newest checkpoint on: its seq still has
+    the signed hash and the events after it chain on to the head (consistency between the two heads); the whole
+    chain when there is no checkpoint yet, as the first one vouches for all history."""
+    if newest is None:
+        return verify_database(conn)
+    watch = ChainWatch(sweep_min=0)
+    watch.resume(newest.seq, newest.hash, f"signed in {newest.label()}")
+    return watch.check(conn)
 
 
 class Publisher:
