@@ -262,8 +262,12 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
         if _walk_pages(conn, walk, 0, upto, batch) is not None:
             return walk.verdict  # type: ignore[return-value]
     verdict = walk.finish(head)
-    if not verdict.intact or head is None:
+    if not verdict.intact:
         return verdict
+    if head is None:  # the writer keeps the row from its first start (seq 0): without it no cut-off or append shows
+        return verdict if not verdict.events else Verdict(
+            verdict.events, verdict.last_seq, verdict.last_hash, broken_seq=verdict.last_seq,
+            reason=f"the head row ({HEAD_TABLE} id 1) is missing: it was deleted, so where the chain ends is unknown")
     return _beyond_head(conn, verdict.events) or pending(conn, verdict)
 
 

@@ -160,6 +160,23 @@ def test_an_event_after_the_head_is_an_error_not_ignored(ledger):
                                  "walked)\n")
 
 
+def test_a_deleted_head_row_is_an_error_and_nothing_is_signed_over_it(ledger, tmp_path):
+    path, keys, cps = ledger
+    db = sqlite3.connect(path)
+    db.execute(f"DELETE FROM {HEAD_TABLE}")  # then an event added after the old head would pass unseen
+    db.commit()
+    db.close()
+    forge_append(path, move_head=False)
+    says = (f"audit chain BROKEN at seq 21: the head row ({HEAD_TABLE} id 1) is missing: it was deleted, so where "
+            "the chain ends is unknown (21 event(s) walked)\n")
+    for result in (verify(path), verify(path, keys, cps)):
+        assert (result.returncode, result.stdout) == (1, says)
+    fresh = tmp_path / "fresh-checkpoints"
+    signed = checkpoint(f"sqlite:///{path}", keys, fresh)  # the first checkpoint walks all history
+    assert signed.returncode == 1 and signed.stdout == says.rstrip() + "; nothing signed\n"
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
 def test_an_appended_event_with_the_head_moved_is_not_covered_by_any_checkpoint(ledger):
     path, keys, cps = ledger
     forge_append(path, move_head=True)

@@ -276,6 +276,30 @@ def test_a_refused_card_number_is_counted_never_echoed(svc):
     assert rows(svc)["payments"] == 0
 
 
+def test_an_idempotency_key_holding_a_card_number_is_kept_as_its_digest_and_counted(svc):
+    # the key is stored with its answer (idempotency_keys) and sent on to the provider inside its own key; refused,
+    # it would refuse ~0.1 % of uuid4().hex keys (a Luhn-valid run between hex letters)
+    from moneypath.reference.refservice.db import idempotency_keys
+
+    headers = {"idempotency-key": "idem4111111111111111"}
+    first = send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": "order-k"}, **headers))
+    assert first.status_code == 201, first.text
+    replay = send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": "order-k"}, **headers))
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
+    other = send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": "order-x"}, **headers))
+    assert_problem(other, 422, "idempotency-key-reused")  # the digest stands for the key
+    with svc.state.engine.connect() as conn:
+        stored = " ".join(map(str, conn.execute(select(idempotency_keys)).all()))
+    assert "4111" not in stored and "sha256:" in stored
+    counted = svc.state.mp.registry.get_sample_value(
+        svc.state.mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "redacted"})
+    assert counted == 3 and rows(svc)["payments"] == 1
+    ordinary = send(svc, "POST", "/v1/payments/authorize", **body(AUTHORIZE, **{"idempotency-key": "ord-1234567890123"}))
+    assert ordinary.status_code == 201, ordinary.text
+    assert counted == svc.state.mp.registry.get_sample_value(
+        svc.state.mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "redacted"})
+
+
 def test_limits_leave_good_requests_alone(svc):
     """Bodies up to the limit, a JSON media type with parameters, a 255-character key (the
     provider gets a shorter one derived from it) and non-ASCII text in values all still work."""

@@ -95,7 +95,8 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key", "in": "header", "required": True,
     "description": "Unique per intended state change: a retry with the same key and request gets the stored "
                    "answer (marked Idempotent-Replayed), the same key with another request 422, a duplicate "
-                   "still running 409. Missing or longer than the limit: 400.",
+                   "still running 409. Missing or longer than the limit: 400. A key holding a card number is "
+                   "kept as its digest.",
     "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
 }
 

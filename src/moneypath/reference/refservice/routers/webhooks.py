@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -78,8 +79,11 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         text = body.decode("utf-8")  # stored as text; anything else is not a provider event
         event = json.loads(text)
         # Matched on the provider's own identifiers as sent: a hex id holds a Luhn-valid digit run about once in
-        # a thousand, and a redacted provider_ref would leave its capture unbooked.
+        # a thousand, and a redacted provider_ref would leave its capture unbooked. Stored, such an id is its
+        # digest: one event per id still (the unique constraint), and no card-like number in the column.
         key = (str(event["event"]), str(event["provider_ref"]))
+        stored_ref = key[1] if redact_card_mentions(key[1]) == key[1] else \
+            "sha256:" + hashlib.sha256(key[1].encode()).hexdigest()
         clean, redacted = _redacted(event)
         if redacted:  # signed by the provider, so resent if refused: stored without the card number instead
             text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
@@ -100,7 +104,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
             with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
-                _STORE.count(conn, {"provider": provider, "event": key[0], "provider_ref": key[1], "body": text,
+                _STORE.count(conn, {"provider": provider, "event": key[0], "provider_ref": stored_ref, "body": text,
                                     "received_at": time.time()})
                 if key[0] != "capture.settled":
                     return True, None
