@@ -189,3 +189,20 @@ def test_a_part_that_exits_at_start_is_reported_with_its_last_line(tmp_path):
     assert processes.last_line(str(log)) == ("moneypath refservice: cannot open the ledger database sqlite:///x: "
                                              "unable to open")
     assert processes.last_line(str(tmp_path / "none.log")) == "no log"
+
+
+def test_a_load_tests_stack_scrapes_every_second_and_evaluates_the_rules_as_production_does(catalog, tmp_path,
+                                                                                              started, monkeypatch):
+    monkeypatch.setattr(targets, "_mint", lambda secret, lifetime: ("token", "admin"))
+    targets.start_stack(catalog, tmp_path / "stack", exporter_port=9)
+    config = yaml.safe_load((tmp_path / "stack" / "prometheus.yml").read_text())
+    # every second the 1d/3d/30d SLO windows would re-read all the run's samples: a cost growing with the run
+    assert config["global"] == {**config["global"], "scrape_interval": "1s", "evaluation_interval": targets.RULES_EVERY}
+    assert targets.RULES_EVERY == "15s"
+    assert stack.load_state((tmp_path / "stack").resolve()).evaluation_interval == "15s"
+
+
+def test_a_drills_stack_evaluates_the_rules_as_often_as_it_scrapes(catalog, tmp_path, started):
+    stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None)
+    config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
+    assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "1s"
