@@ -220,6 +220,52 @@ def test_a_run_matches_in_short_transactions_and_leaves_what_exceeds_its_rounds_
     assert breaks(app) == []
 
 
+def test_no_statement_of_the_money_path_or_its_background_jobs_scans_a_table_that_grows(world):
+    """What runs per request and per background run reaches rows through an index, so its cost does not grow
+    with the ledger's history (issue 27: reconciliation looked lines' payments up by provider_ref alone, past the
+    index on (provider, provider_ref), and read every payment ever booked, each run). Every statement SQLite runs, prepared ones included (they bypass
+    SQLAlchemy's events), through the driver's trace callback."""
+    from sqlalchemy import event
+
+    app, sim, _ = world
+    services, ran = app.state.services, []
+    engines = {id(e): e for e in (services.engine, services.claims, services.reader)}.values()
+
+    def trace(dbapi_connection, record):
+        dbapi_connection.set_trace_callback(ran.append)
+
+    for engine in engines:
+        engine.dispose()  # new connections, each traced from its first statement
+        event.listen(engine, "connect", trace)
+    try:
+        for i in range(2):
+            captured_payment(app, f"grow{i}", provider="acme")
+        flush(sim)
+        app.state.reconciler.run_once()
+        app.state.outbox.run_once()
+        services.measure_ledger()
+        services.audit.run_once()
+    finally:
+        for engine in engines:
+            event.remove(engine, "connect", trace)
+            engine.dispose()
+    statements = {s for s in ran if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "INSERT"))}
+    assert len(statements) > 20
+    # (outbox_messages is the queue itself, its delivered rows deleted: scanning it costs the backlog, not history)
+    growing = ("payments", "ledger_postings", "ledger_transactions", "audit_events", "idempotency_keys",
+               "settlement_lines", "settlement_files", "webhook_events", "deliveries", "reservations",
+               "reconciliation_breaks", "dead_letters")
+    scans = {}
+    with services.reader.connect() as conn:
+        driver = conn.connection.driver_connection
+        for statement in statements:
+            plan = [row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + statement)]
+            bad = [step for step in plan if step.startswith(tuple(f"SCAN {t}" for t in growing))]
+            if bad:
+                scans[statement[:300]] = bad
+    assert scans == {}
+
+
 def test_duplicate_settlement_is_a_duplicate_charge(world):
     app, sim, mp = world
     set_fault(sim, "duplicate_capture", {"provider": "acme", "rate": 1.0})

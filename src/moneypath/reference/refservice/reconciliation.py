@@ -24,7 +24,7 @@ import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -156,12 +156,17 @@ class Reconciler:
         self._reopen_late(conn)
         lines = conn.execute(select(settlement_lines).where(settlement_lines.c.state == "open")
                              .order_by(settlement_lines.c.id).limit(self.batch)).all()
-        refs = {line.provider_ref for line in lines}
+        refs: dict[str, set[str]] = {}
+        for line in lines:
+            refs.setdefault(line.provider, set()).add(line.provider_ref)
         reconciled = []  # audited last: on PostgreSQL the audit head stays locked from the first append to the commit
         captured = {}
         if refs:
-            for row in conn.execute(select(payments).where(payments.c.provider_ref.in_(refs),
-                                                           payments.c.captured_at.is_not(None))).mappings():
+            # By (provider, provider_ref), the index's own order: provider_ref alone scanned every payment ever
+            # booked, each run (issue 27: reconciliation's share of the service's CPU grew over a soak).
+            wanted = or_(*(and_(payments.c.provider == provider, payments.c.provider_ref.in_(sorted(named)))
+                           for provider, named in refs.items()))
+            for row in conn.execute(select(payments).where(wanted, payments.c.captured_at.is_not(None))).mappings():
                 captured[(row["provider"], row["provider_ref"])] = dict(row)
         for line in lines:
             payment = captured.get((line.provider, line.provider_ref))
