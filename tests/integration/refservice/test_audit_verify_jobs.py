@@ -9,9 +9,9 @@ from sqlalchemy import delete, update
 
 from moneypath.protocol import audit_chain
 from moneypath.protocol.audit_chain import verify_database
-from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
 from tests.conftest import run_cli
+from tests.support.database.audit_trail import seed
 
 pytestmark = pytest.mark.integration
 
@@ -20,13 +20,7 @@ pytestmark = pytest.mark.integration
 def chain(request, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
-    for i in range(20):
-        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                  method="card", amount_minor=100 + i, currency="EUR", reference=f"j{i}",
-                                  provider_ref=f"acme_j{i}", provider_status="approved")
-        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+    seed(engine, 20)
     keys = tmp_path / "keys"
     keys.mkdir()
     assert run_cli("audit", "keygen", "jobs", "--out", str(keys)).returncode == 0

@@ -9,21 +9,15 @@ import pytest
 from sqlalchemy import delete, update
 
 from moneypath.protocol.audit_chain import PENDING_MAX_S
-from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.db import audit_events, audit_pending, make_engine
 from tests.conftest import run_cli
+from tests.support.database.audit_trail import seed
 
 
 @pytest.fixture
 def ledger(ledger_url):
     engine = make_engine(ledger_url)
-    for i in range(3):
-        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                  method="card", amount_minor=1000 + i, currency="EUR", reference=f"o{i}",
-                                  provider_ref=f"acme_{i}", provider_status="approved")
-        with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+    seed(engine, 3)
     yield ledger_url, engine
     engine.dispose()
 
