@@ -245,3 +245,18 @@ def test_prometheus_default_retention_is_shorter_than_the_30d_slo_window(catalog
         (root / "runbooks" / page).write_text("# runbook\n")
     problems = [p for p in lint(catalog, root) if "promtool" not in p]
     assert problems == [f"{R}: slo:sli_error:ratio_rate30d: range [30d] exceeds retention 15d"]
+
+
+def test_a_foreign_projects_scenario_file_naming_a_provider_it_lacks_is_one_line(tmp_path):
+    """The ticket shop as `moneypath init` writes it (Komoju and KNET, JPY and KWD): lint names the file and key."""
+    from tests.conftest import run_cli
+
+    root = tmp_path / "ops"
+    assert run_cli("init", str(root), "--service", "shop", "--providers", "komoju,knet",
+                   "--currencies", "JPY,KWD").returncode == 0
+    path = root / SCENARIO_FILE
+    path.write_text(path.read_text().replace("komoju: ", "initech: ", 1))
+    done = run_cli("lint", "--root", str(root))
+    assert done.returncode == 1
+    assert (f"{SCENARIO_FILE}: providers: 'initech' is not in the catalog (komoju, knet)"
+            in done.stdout + done.stderr)

@@ -206,3 +206,11 @@ def test_a_drills_stack_evaluates_the_rules_as_often_as_it_scrapes(catalog, tmp_
     stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None)
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "1s"
+
+
+def test_a_foreign_services_load_test_stack_evaluates_its_rules_every_15_s_too(foreign, tmp_path, started, monkeypatch):
+    monkeypatch.setattr(targets, "_mint", lambda secret, lifetime: ("token", "admin"))
+    targets.start_stack(foreign, tmp_path / "stack", exporter_port=9)
+    config = yaml.safe_load((tmp_path / "stack" / "prometheus.yml").read_text())
+    assert (config["global"]["scrape_interval"], config["global"]["evaluation_interval"]) == ("1s", "15s")
+    assert config["global"]["external_labels"]["service"] == foreign.service != "payments"
