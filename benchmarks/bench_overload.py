@@ -139,6 +139,39 @@ class Client:
             conn.writer.close()
 
 
+def booked_payments(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT COUNT(*) FROM payments WHERE kind = 'payment'").fetchone()[0]
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop, as the service runs: at 3x saturation the client shares the two cores with the service, and
+    what its loop spends per request is taken from the service (--client-loop asyncio compares)."""
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
+class LoopLag:
+    """How late the client's own timers fire: past ~50 ms the client, not the service, delays the answers."""
+
+    def __init__(self, every_s: float = 0.02):
+        self.every_s, self.lags_ms = every_s, []
+        self.task = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _probe(self) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(self.every_s)
+            self.lags_ms.append(max(0.0, time.perf_counter() - asked - self.every_s) * 1000)
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+    def p99_ms(self) -> float:
+        return p99(self.lags_ms)
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) > 1 else float("nan")
 
@@ -164,22 +197,27 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
         measure(stack, load, lambda: load.closed(32, 2))  # warm-up, discarded
         saturation = measure(stack, load, lambda: load.closed(32, 15))["rps"]
         client = Client(stack.port, token, args.client_timeout)
+        booked_before = booked_payments(workdir / "ledger.db")  # the saturation runs' payments were all answered
 
         async def phases():
             normal = await client.run(saturation * args.normal, 10)
+            lag = LoopLag()
             cpu0, t0 = stack.cpu(), time.perf_counter()
             over = await client.run(saturation * args.overload, args.seconds, captures=normal.ids)
             wall, cpu1 = time.perf_counter() - t0, stack.cpu()
+            lag.stop()
             recovery = await client.run(saturation * args.normal, args.recovery)
             client.close()
-            return normal, over, recovery, (cpu1["service"] - cpu0["service"]) / wall * 100
+            cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "sim", "gen")}
+            return normal, over, recovery, cores, lag.p99_ms()
 
-        normal, over, recovery, service_cpu = asyncio.run(phases())
+        with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
+            normal, over, recovery, cores, client_lag_ms = runner.run(phases())
     finally:
         stack.stop()
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
+    booked = booked_payments(workdir / "ledger.db") - booked_before
     with sqlite3.connect(workdir / "ledger.db") as db:
-        booked = db.execute("SELECT COUNT(*) FROM payments WHERE kind = 'payment'").fetchone()[0]
         present = sum(db.execute("SELECT COUNT(*) FROM payments WHERE id = ?", (pid,)).fetchone()[0]
                       for pid in acknowledged)
     answered_201 = sum(n for k, n in (normal.outcomes + over.outcomes + recovery.outcomes).items()
@@ -195,7 +233,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "admitted_p99_ms": p99(over.admitted_ms), "authorize_refused_share": o["authorize 503"] / max(auths, 1),
             "capture_refused_share": o["capture 503"] / max(caps, 1), "captures": caps,
             "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
-            "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": service_cpu}
+            "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": cores["service"],
+            "sim_cpu": cores["sim"], "client_cpu": cores["gen"], "client_lag_p99_ms": client_lag_ms}
 
 
 def line(r: dict, objective_ms: float) -> str:
@@ -206,7 +245,8 @@ def line(r: dict, objective_ms: float) -> str:
             f"{r['timeouts']}, other errors {r['other_errors']}; captures refused {r['capture_refused_share']:.0%} "
             f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
-            f"service CPU {r['service_cpu']:.0f} %")
+            f"CPU (% of a core) service {r['service_cpu']:.0f}, simulator {r['sim_cpu']:.0f}, this benchmark's "
+            f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms)")
 
 
 def main() -> None:
@@ -219,6 +259,8 @@ def main() -> None:
     parser.add_argument("--recovery", type=float, default=30.0, help="normal load after it (default %(default)s)")
     parser.add_argument("--client-timeout", type=float, default=5.0, help="clients give up after this (default "
                         "%(default)s s)")
+    parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the client's event loop (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per condition (default %(default)s)")
     parser.add_argument("--conditions", default="on,off", help="admission control on, off or both (default "
                         "%(default)s)")

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from moneypath.reference.refservice import admission
-from moneypath.reference.refservice.admission import AdmissionControl, LagLimit
+from moneypath.reference.refservice.admission import AdmissionControl, Gate, LagLimit
 from moneypath.reference.refservice.app import classify
 
 FULL = -1
@@ -111,12 +111,12 @@ def test_the_probe_measures_a_blocked_loop():
 
     async def scenario():
         inner = Slow()
-        app = AdmissionControl(inner, classify, LagLimit(limit=4, min_limit=1))
+        app = AdmissionControl(inner, Gate(classify, LagLimit(limit=4, min_limit=1)))
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(4)]
         for _ in range(12):
             await asyncio.sleep(0.001)
             time.sleep(0.06)  # CPU work holding the loop
-        limit = app.limiter.limit
+        limit = app.gate.limiter.limit
         inner.release.set()
         await asyncio.gather(*held)
         return limit
@@ -157,7 +157,8 @@ def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_g
     async def scenario():
         inner = Slow()
         fixed = LagLimit(limit=2, min_limit=2, max_limit=2)
-        app = AdmissionControl(inner, classify, fixed, reserve=0.5)
+        gate = Gate(classify, fixed, reserve=0.5)
+        app = AdmissionControl(inner, gate)
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(2)]
         await asyncio.sleep(0.01)
         status, headers, body = await asyncio.wait_for(request(app, "POST", "/v1/payments/authorize"), 1)
@@ -175,7 +176,7 @@ def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_g
         inner.release.set()
         results = await asyncio.gather(*held, *critical, health)
         assert [r[0] for r in results] == [200] * 5
-        assert app.in_flight == 0 and app.refused == {admission.CRITICAL: 1, admission.NORMAL: 1}
+        assert gate.in_flight == 0 and gate.refused == {admission.CRITICAL: 1, admission.NORMAL: 1}
         assert (await request(app, "POST", "/v1/payments/authorize"))[0] == 200  # room again
 
     asyncio.run(scenario())
@@ -204,7 +205,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         inner.release.set()
         cost = RequestCost(inner, faults, lambda method, path: classify(method, path) != admission.EXEMPT)
         fixed = LagLimit(limit=1, min_limit=1, max_limit=1)
-        app = AdmissionControl(cost, classify, fixed)
+        app = AdmissionControl(cost, Gate(classify, fixed))
 
         async def timed(method, path):
             started = time.perf_counter()
@@ -249,8 +250,8 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
 
     async def scenario(mp):
         inner = Slow()
-        app = AdmissionControl(inner, classify, LagLimit(limit=1, min_limit=1, max_limit=1), reserve=0.0,
-                               on_refuse=mp.count_shed)
+        app = AdmissionControl(inner, Gate(classify, LagLimit(limit=1, min_limit=1, max_limit=1), reserve=0.0,
+                                           on_refuse=mp.count_shed))
         # a limit of 1 without reserve: one new payment fills it, and a capture gets the one critical slot above it
         held = [asyncio.create_task(request(app, "POST", path))
                 for path in ("/v1/payments/authorize", "/v1/payments/pay_0/capture")]

@@ -72,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from moneypath.instrument import configure_json_logging
+    from moneypath.reference.refservice.admission_http import AdmittingHttpToolsProtocol
 
     configure_json_logging()  # one JSON object per line, with the correlation id of the request
     options = dict(host=args.host, port=args.port, log_level="warning", access_log=False)
+    if config.admission:  # refused as the headers are parsed, before a request becomes a task (admission_http.py)
+        options["http"] = AdmittingHttpToolsProtocol
     try:
         make_engine(config.db_url).dispose()  # the schema, once (before the workers race to create it)
     except (DBAPIError, ArgumentError) as exc:

@@ -105,50 +105,65 @@ class LagLimit:
         # else the load, not the limit, set what was in flight: a late timer now is a background job's
 
 
-class AdmissionControl:
-    """Pure ASGI: admit while requests in flight < limit (+ reserve for critical ones), else 503 at once."""
+# Set in a request's scope["extensions"] by the HTTP protocol (admission_http.py) when it admitted and counted it.
+ADMITTED = "moneypath.admitted"
 
-    def __init__(self, app: ASGIApp, classify: Callable[[str, str], str], limiter: LagLimit | None = None,
-                 reserve: float = 0.25, retry_after_s: int = 1, on_refuse: Callable[[str], None] | None = None,
-                 probe_every_s: float = 0.02):
-        self.app, self.classify = app, classify
+
+class Gate:
+    """What admits or refuses, shared by the HTTP protocol (uvicorn: before a request becomes a task) and the
+    ASGI middleware (any server): the limit, the requests in flight, the refusal."""
+
+    def __init__(self, classify: Callable[[str, str], str], limiter: LagLimit | None = None, reserve: float = 0.25,
+                 retry_after_s: int = 1, on_refuse: Callable[[str], None] | None = None,
+                 on_wire_refusal: Callable[[str], None] | None = None, probe_every_s: float = 0.02):
+        self.classify = classify
         self.limiter = limiter or LagLimit()
+        self.reserve, self.retry_after = reserve, str(retry_after_s)
+        # on_refuse(kind) counts every refusal; on_wire_refusal(method) also measures the protocol's, which no
+        # middleware sees (the ASGI path's are measured by the request metrics' middleware around this one).
+        self.on_refuse, self.on_wire_refusal = on_refuse, on_wire_refusal
         self.probe_every_s = probe_every_s
         self._probe: asyncio.Task | None = None
-        self.reserve, self.retry_after = reserve, str(retry_after_s)
-        self.on_refuse = on_refuse
         self.in_flight = 0
         self.refused = {CRITICAL: 0, NORMAL: 0}
+        self._wire: dict[tuple[int, bool], bytes] = {}
 
     def admits(self, kind: str) -> bool:
         limit = self.limiter.limit
         return self.in_flight < (limit * (1 + self.reserve) + 1 if kind == CRITICAL else limit)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        self._watch_the_loop()
-        kind = self.classify(scope["method"], scope["path"])
-        if kind == EXEMPT:
-            await self.app(scope, receive, send)
-            return
-        if not self.admits(kind):
-            self.refused[kind] += 1
-            if self.on_refuse is not None:
-                self.on_refuse(kind)
-            await self._refusal()(scope, receive, send)
-            return
+    def admit(self) -> None:
         self.in_flight += 1
         self.limiter.in_flight(self.in_flight)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= 1
 
-    def _watch_the_loop(self) -> None:
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    def refuse(self, kind: str) -> None:
+        self.refused[kind] += 1
+        if self.on_refuse is not None:
+            self.on_refuse(kind)
+
+    def refusal(self):
+        return problem(503, "overloaded", "Service overloaded",
+                       f"the service is at its limit of {self.limiter.limit:.0f} requests in flight; "
+                       f"retry after {self.retry_after} s with the same Idempotency-Key",
+                       headers={"Retry-After": self.retry_after})
+
+    def refusal_on_the_wire(self, keep_alive: bool) -> bytes:
+        """The refusal as HTTP/1.1 bytes after the status line's server headers, one per limit shown in it: the
+        protocol writes it without building a response."""
+        key = (int(self.limiter.limit + 0.5), keep_alive)
+        wire = self._wire.get(key)
+        if wire is None:
+            response = self.refusal()
+            headers = [*response.raw_headers, *(() if keep_alive else ((b"connection", b"close"),))]
+            wire = b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers) + b"\r\n" + response.body
+            self._wire[key] = wire
+        return wire
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the lag probe on the loop serving requests (again, if that loop changed: tests run several)."""
-        loop = asyncio.get_running_loop()
         if self._probe is None or self._probe.done() or self._probe.get_loop() is not loop:
             self._probe = loop.create_task(self._sample_lag())
 
@@ -159,8 +174,33 @@ class AdmissionControl:
             now = time.perf_counter()
             self.limiter.lag(max(0.0, now - asked - self.probe_every_s), now, self.in_flight)
 
-    def _refusal(self):
-        return problem(503, "overloaded", "Service overloaded",
-                       f"the service is at its limit of {self.limiter.limit:.0f} requests in flight; "
-                       f"retry after {self.retry_after} s with the same Idempotency-Key",
-                       headers={"Retry-After": self.retry_after})
+
+class AdmissionControl:
+    """Pure ASGI: admit while requests in flight < limit (+ reserve for critical ones), else 503 at once. Under
+    uvicorn with admission_http's protocol the protocol has decided already (and counted): this passes through."""
+
+    def __init__(self, app: ASGIApp, gate: Gate):
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        gate = self.gate
+        gate.watch(asyncio.get_running_loop())
+        if ADMITTED in scope.get("extensions", ()):
+            await self.app(scope, receive, send)
+            return
+        kind = gate.classify(scope["method"], scope["path"])
+        if kind == EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if not gate.admits(kind):
+            gate.refuse(kind)
+            await gate.refusal()(scope, receive, send)
+            return
+        gate.admit()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            gate.release()

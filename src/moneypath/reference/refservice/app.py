@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moneypath._common.problem import problem
+from moneypath.catalog import OTHER
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.reference.refservice import admission, contract, faults, limits
 from moneypath.reference.refservice.config import ServiceConfig
@@ -85,7 +86,10 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         app.add_middleware(faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
-        app.add_middleware(admission.AdmissionControl, classify=classify, on_refuse=mp.count_shed)
+        gate = admission.Gate(classify, on_refuse=mp.count_shed,
+                              on_wire_refusal=lambda method: mp.record_http(OTHER, method, 503, 0.0))
+        app.state.admission = gate  # admission_http's protocol finds it here
+        app.add_middleware(admission.AdmissionControl, gate=gate)
     if config.instrumented:
         app.add_middleware(MoneyPathMiddleware, moneypath=mp)
         app.add_route("/metrics", mp.metrics_app())

@@ -1,0 +1,95 @@
+"""Admission decided in uvicorn's HTTP protocol (admission_http.py): a refused request is answered as its headers
+are parsed and never reaches the app; the connection stays usable; the refusal is counted and measured; what the
+protocol admits is released however it ends."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from contextlib import contextmanager
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from moneypath.catalog import OTHER
+from moneypath.catalog.conventions import Key
+from moneypath.instrument import MoneyPath
+from moneypath.reference.refservice.admission import LagLimit
+from moneypath.reference.refservice.admission_http import AdmittingHttpToolsProtocol
+from moneypath.reference.refservice.app import ServiceConfig, create_app
+from tests.conftest import ROOT, free_port, wait_for
+
+
+class Counting:
+    """The app as uvicorn sees it, counting what reaches it (as uvicorn's own wrappers do, it has `.app`)."""
+
+    def __init__(self, app):
+        self.app, self.calls = app, []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.calls.append((scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def serving(app):
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                           http=AdmittingHttpToolsProtocol))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 10, "the service", interval_s=0.02)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_refusal_is_answered_from_the_headers_and_the_connection_goes_on(tmp_path):
+    mp = MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry())
+    service = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=b"s" * 32,
+                                       provider_url="http://127.0.0.1:9", background_jobs=False), mp=mp)
+    gate = service.state.admission
+    gate.limiter = LagLimit(limit=0, min_limit=0, max_limit=0)  # nothing new fits; a critical request still does
+    app = Counting(service)
+    with serving(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps({"amount_minor": 1000, "currency": "EUR"})
+        for _ in range(2):  # a body follows the refused headers: it is dropped, and the next request is read whole
+            conn.request("POST", "/v1/payments/authorize", body=body,
+                         headers={"content-type": "application/json", "idempotency-key": "k-1"})
+            refused = conn.getresponse()
+            payload = json.loads(refused.read())
+            assert refused.status == 503 and refused.getheader("retry-after") == "1"
+            assert refused.getheader("content-type") == "application/problem+json"
+            assert payload["type"].endswith("/overloaded") and payload["status"] == 503
+            assert not refused.will_close
+        conn.request("GET", "/healthz")  # the same connection: never limited
+        health = conn.getresponse()
+        health.read()
+        assert health.status == 200
+        conn.request("POST", "/v1/payments/pay_missing/capture", headers={"idempotency-key": "c-1"})
+        captured = conn.getresponse()
+        captured.read()
+        assert captured.status != 503  # money in motion gets in above the limit
+        assert ("POST", "/v1/payments/authorize") not in app.calls  # refused before it reached the app
+        assert ("POST", "/v1/payments/pay_missing/capture") in app.calls
+        wait_for(lambda: gate.in_flight == 0, 5, "the admitted capture released", interval_s=0.01)
+
+        closing = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        closing.request("POST", "/v1/payouts", body="{}", headers={"connection": "close"})
+        answer = closing.getresponse()
+        answer.read()
+        assert answer.status == 503 and answer.will_close
+        conn.close()
+        closing.close()
+
+    shed = mp.catalog.metric(Key.REQUESTS_SHED_TOTAL)
+    assert mp.registry.get_sample_value(shed, {"priority": "normal"}) == 3
+    assert gate.refused == {"critical": 0, "normal": 3}
+    requests = mp.registry.get_sample_value(mp.catalog.metric(Key.HTTP_REQUESTS_TOTAL),
+                                            {"route": OTHER, "method": "POST", "status_class": "5xx"})
+    assert requests == 3  # measured like any answer, though no middleware saw it
