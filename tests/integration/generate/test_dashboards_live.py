@@ -8,7 +8,7 @@ return at least one finite sample. A failure lists dashboard, panel title and qu
 one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_loadtest.py
 runs them against a real Locust run.
 
-The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
+The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import time
 import httpx
 import pytest
 
+from moneypath import cli
 from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
-from moneypath.stack.snapshot import snapshot
 from tests.conftest import CATALOG_PATH, wait_for
+from tests.docs_examples import args_of, code_block, fill, shell
 from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
@@ -118,10 +119,12 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
                       for name in re.findall(r'ALERTS\{alertname="(\w+)"', t["expr"])}
             assert listed == loaded, (sorted(loaded - listed), sorted(listed - loaded))
 
-            # The overview as PNGs and HTML, from the same Prometheus.
+            # The overview as PNGs and HTML, from the same Prometheus: docs/dashboards.md's `snapshot` line.
             t0 = time.monotonic()
-            page = snapshot(catalog, prom, tmp_path / "snapshot", "5m", progress=lambda *_: None)
-            html = page.read_text()
+            line = args_of(shell(code_block("docs/dashboards.md", "Dashboards", "sh"))[1])
+            assert cli.main([*fill(line, prometheus=prom, out=str(tmp_path / "snapshot")),
+                             "--catalog", str(CATALOG_PATH)]) == 0
+            html = (tmp_path / "snapshot" / "index.html").read_text()
             pngs = sorted((tmp_path / "snapshot").glob("*.png"))
             overview = boards[catalog.links.overview_dashboard]
             drawn = [p for p in overview["panels"] if p["type"] in ("stat", "timeseries", "bargauge", "gauge")]
