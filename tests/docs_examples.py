@@ -5,10 +5,12 @@ A shell or Python example is true only if something runs it. The line just above
 - `<!-- example: run -->`: tests/unit/test_docs.py runs its `moneypath` commands in process (a `console`
   example's `$` lines, whose shown output must appear in what the command prints);
 - `<!-- example: tests/<path>.py::<test> -->`: that test runs it (it starts a whole stack, a service or
-  Locust), reading the example from the page with `code_block` where it can (test_footprint.py does);
+  Locust), reading the example from the page with `code_block` and changing only what must differ there (a
+  port, a temporary path, a placeholder), in plain sight: `fill`, `substitute`, `required`;
 - `<!-- example: Makefile -->`: `make` targets, and tools the Makefile's recipes run.
 
-tests/unit/test_docs.py holds every page to this; `code_block` is how a test reads an example from a page.
+tests/unit/test_docs.py holds every page to this, and checks that the file of every test a page names calls
+`code_block` for that very example (so no test runs its own copy of a command).
 """
 
 from __future__ import annotations
@@ -86,6 +88,21 @@ def shell(text: str) -> list[list[str]]:
     if any(line.startswith("$ ") for line in lines):
         lines = [line[2:] for line in lines if line.startswith("$ ")]
     return [argv for line in lines if (argv := shlex.split(line, comments=True))]
+
+
+def sessions(text: str) -> list[tuple[list[str], list[str]]]:
+    """Each command of a `console` example (its `$` lines, continuations joined) with the output lines it shows
+    (an ellipsis line dropped); of any other shell example, each command with none."""
+    lines = text.replace("\\\n", " ").splitlines()
+    if not any(line.startswith("$ ") for line in lines):
+        return [(argv, []) for argv in shell(text)]
+    out: list[tuple[list[str], list[str]]] = []
+    for line in lines:
+        if line.startswith("$ "):
+            out.append((shlex.split(line[2:], comments=True), []))
+        elif line.strip() and line.strip() not in ("…", "..."):
+            out[-1][1].append(line)
+    return out
 
 
 def script_lines(text: str) -> list[str]:
