@@ -14,9 +14,13 @@ The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,8 +30,8 @@ from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
-from tests.conftest import CATALOG_PATH, wait_for
-from tests.docs_examples import args_of, code_block, fill, shell
+from tests.conftest import CATALOG_PATH, ROOT, wait_for
+from tests.docs_examples import args_of, code_block, env_of, fill, shell, substitute
 from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
@@ -60,7 +64,11 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
     catalog = load_catalog(CATALOG_PATH)
     boards = d.dashboards(catalog)
     started = time.monotonic()
-    state = stack.up(catalog, tmp_path / "stack", [], fast=True, services=True, faults=True, progress=lambda *_: None)
+    # docs/load-tests.md's plain-Locust example: its `moneypath up --faults --fast` starts this stack, and its
+    # headless Locust line runs against it at the end (3 s).
+    up_line, [assignment], locust_line, _ = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
+    assert cli.main([*args_of(up_line), "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "stack")]) == 0
+    state = stack.load_state(tmp_path / "stack")
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:
@@ -134,6 +142,16 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
                 assert f'src="{png.name}"' in html
             assert "<table>" in html and catalog.runbook_url("LedgerImbalance") in html
             print(f"snapshot: {len(pngs)} PNGs + index.html in {time.monotonic() - t0:.1f} s")
+
+        stop.set()
+        locustfile = env_of([assignment, "true"])["LOCUSTFILE"]
+        argv = substitute(locust_line, {"$LOCUSTFILE": locustfile, ".moneypath": str(tmp_path / "stack")})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}  # the stack's secret
+        run = subprocess.run([str(Path(sys.executable).parent / argv[0]), *argv[1:], "--duration", "3"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode in (0, 1) and "Traceback" not in run.stderr, run.stderr[-3000:]  # 1: a failed request
+        authorized = re.search(r"^\s*POST\s+authorize \[\w+\]\s+(\d+)", run.stdout + run.stderr, re.M)
+        assert authorized and int(authorized[1]) > 10, (run.stdout + run.stderr)[-3000:]
     finally:
         stop.set()
         for t in threads:

@@ -260,10 +260,10 @@ def test_every_load_shape_runs_short(money_path, secret_env, tmp_path, capsys, s
 
 
 def test_two_workers(money_path, healthy_run, secret_env, tmp_path, capsys):
-    """The page's `--workers 2 --baseline ...`, the baseline the healthy run (same rate and duration)."""
+    """The page's `--workers 2 --baseline ...`, the baseline the healthy run (at the same rate)."""
     baseline = only_report(healthy_run["dir"]) / "result.json"
     line = substitute(WORKERS, {"reports/loadtest-checkout-.../result.json": str(baseline)})
-    code = loadtest(money_path, tmp_path, line, "--rate", "12", "--duration", "6")
+    code = loadtest(money_path, tmp_path, line, "--rate", "12", "--duration", "5")
     out, err = capsys.readouterr()
     report = only_report(tmp_path)
     result = json.loads((report / "result.json").read_text())

@@ -124,8 +124,9 @@ print(json.dumps(out))
 
 def test_the_pages_locust_command_lines_parse_as_written():
     """docs/load-tests.md's plain-Locust and master/worker lines: every option is Locust's or the harness's and
-    takes the value the page gives ($LOCUSTFILE as the page sets it). Parsed, not run: a run needs a stack, and
-    the master/worker lines other machines."""
+    takes the value the page gives ($LOCUSTFILE as the page sets it). Parsed, not run: the headless line runs in
+    tests/integration/generate/test_dashboards_live.py (on its stack), the web UI waits for a person, and the
+    master/worker lines need other machines."""
     plain = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
     distributed = shell(code_block("docs/load-tests.md", "Distributed: master and workers", "sh"))
     up, [assignment], *locust_lines = plain
