@@ -39,9 +39,9 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run(*args, cwd: Path | None = None, timeout: float = PIP_TIMEOUT_S) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
+def run(*args, cwd: Path | None = None, timeout: float = PIP_TIMEOUT_S, env: dict | None = None) -> str:
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env={**clean_env(), **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

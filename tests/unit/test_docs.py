@@ -16,7 +16,7 @@ import pytest
 
 from moneypath.catalog.model import Catalog
 from tests.conftest import ROOT, run_cli
-from tests.docs_examples import EXAMPLE_LANGS, blocks, pages
+from tests.docs_examples import EXAMPLE_LANGS, blocks, find_block, pages, sessions
 
 README_MAX_LINES = 250
 EXAMPLES = [b for page in pages() for b in blocks(page) if b.lang in EXAMPLE_LANGS]
@@ -52,6 +52,51 @@ def test_every_shell_and_python_example_says_what_runs_it():
     assert not problems, "\n".join(problems)
 
 
+def test_every_test_a_page_names_reads_that_example_from_the_page():
+    """A test named above an example runs the example as written: its file calls `code_block` for that very block
+    (a static check: the call's arguments are literals or the module's constants), so it cannot drift into its
+    own copy of the command."""
+    reads: dict[str, set[tuple[str, int]]] = {}
+    problems = []
+    for block in EXAMPLES:
+        for proof in (block.proof or "").split(", "):
+            if proof in ("", "run", "Makefile"):
+                continue
+            path = proof.partition("::")[0]
+            if path not in reads:
+                reads[path] = examples_read(ROOT / path)
+            if (str(block.page.relative_to(ROOT)), block.line) not in reads[path]:
+                problems.append(f"{block.where}: {path} does not read it with code_block(page, heading, lang[, nth])")
+    assert not problems, "\n".join(problems)
+
+
+def examples_read(source: Path) -> set[tuple[str, int]]:
+    """(page, line of the fence) of every example a test file reads with `code_block`."""
+    tree = ast.parse(source.read_text())
+    constants = {}
+    for node in (n for n in tree.body if isinstance(n, ast.Assign)):
+        for target in node.targets:  # NAME = "…" and NAME, OTHER = "…", "…"
+            pairs = (zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple)
+                     and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+            constants |= {t.id: v.value for t, v in pairs if isinstance(t, ast.Name) and isinstance(v, ast.Constant)}
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in constants:
+            return constants[node.id]
+        raise AssertionError(f"{source.relative_to(ROOT)}:{node.lineno}: code_block takes literals or constants")
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "code_block":
+            args = [value(a) for a in node.args]
+            kwargs = {k.arg: value(k.value) for k in node.keywords}
+            block = find_block(*args, **kwargs)
+            found.add((str(block.page.relative_to(ROOT)), block.line))
+    return found
+
+
 def test_python_examples_parse():
     for block in (b for b in EXAMPLES if b.lang == "python"):
         ast.parse(block.text, filename=block.where)
@@ -73,7 +118,7 @@ def test_runnable_examples_run_and_print_what_the_page_shows(block, tmp_path):
     """In a copy of the shipped project, so a command that writes (export) writes there."""
     shutil.copy(ROOT / "moneypath.yaml", tmp_path)
     shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
-    for argv, shown in sessions(block):
+    for argv, shown in sessions(block.text):
         assert Path(argv[0]).name == "moneypath", f"{block.where}: only moneypath commands run here: {argv}"
         args = [a for arg in argv[1:] for a in (sorted(glob(arg, root_dir=tmp_path)) if "*" in arg else [arg])]
         result = run_cli(*args, cwd=tmp_path)
@@ -87,19 +132,6 @@ def commands(block) -> list[list[str]]:
     """The command lines of a shell example (continuations joined, comments dropped)."""
     text = block.text.replace("\\\n", " ")
     return [argv for line in text.splitlines() if (argv := shlex.split(line, comments=True))]
-
-
-def sessions(block) -> list[tuple[list[str], list[str]]]:
-    """Each command of an example with the output lines it shows (a `console` example's `$` lines)."""
-    if block.lang != "console":
-        return [(argv, []) for argv in commands(block)]
-    out: list[tuple[list[str], list[str]]] = []
-    for line in block.text.replace("\\\n", " ").splitlines():
-        if line.startswith("$ "):
-            out.append((shlex.split(line[2:], comments=True), []))
-        elif line.strip() and line.strip() not in ("…", "..."):
-            out[-1][1].append(line)
-    return out
 
 
 def test_readme_is_short_and_links_the_docs():

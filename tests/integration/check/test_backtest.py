@@ -17,6 +17,7 @@ from benchmarks.synthetic_week import DAY, DAYS, HOUR, incidents, load
 
 from moneypath.catalog.conventions import slo_alert_key
 from tests.conftest import free_port, http_ok, stop_process, wait_for
+from tests.docs_examples import args_of, code_block, fill, required, shell
 from tests.foreign.harness import moneypath
 
 pytestmark = pytest.mark.integration
@@ -55,9 +56,12 @@ def expected_alert(c, key: str) -> str | None:
 
 
 def test_the_backtest_finds_every_incident_and_keeps_the_nights_quiet(week):
+    """docs/alerts.md's synopsis, its optional parts as named, on this Prometheus and catalog."""
     c, path, url, end = week
-    run = moneypath("alerts", "backtest", "--catalog", path, "--prometheus", url, "--range", "7d", "--step", "1m",
-                    "--end", str(end), "--max-pages-per-week", "1", "--json", check=False, timeout=600)
+    [synopsis] = shell(code_block("docs/alerts.md", "Backtesting the alerts against history", "sh"))
+    backtest = args_of(synopsis)
+    run = moneypath(*fill(required(backtest, "--step", "--end", "--max-pages-per-week", "--json"), prometheus=url,
+                          end=str(end), max_pages_per_week="1"), "--catalog", str(path), check=False, timeout=600)
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     result = json.loads(run.stdout)
     print(f"\n{c.service}: 7d at 1m evaluated in {result['seconds']} s")
@@ -91,8 +95,9 @@ def test_the_backtest_finds_every_incident_and_keeps_the_nights_quiet(week):
     burn = expected_alert(c, "AuthorizationAvailabilityBudgetBurn")
     assert any(burn in line for line in over)  # the outage and the 10 % errors: two pages in a week
     budget = max(a["pages_per_week"] for a in result["alerts"])
-    again = moneypath("alerts", "backtest", "--catalog", path, "--prometheus", url, "--range", "1d", "--end",
-                      str(end), "--max-pages-per-week", f"{budget * 7 + 1:g}", check=False, timeout=300)
+    again = moneypath(*fill(required(backtest, "--end", "--max-pages-per-week"), prometheus=url, range="1d",
+                            end=str(end), max_pages_per_week=f"{budget * 7 + 1:g}"), "--catalog", str(path),
+                      check=False, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "firing in all" in again.stdout  # the table
 

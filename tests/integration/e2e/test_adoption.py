@@ -10,7 +10,11 @@ the files, not in Prometheus' rules, not among its series.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +25,10 @@ import yaml
 
 from moneypath.catalog.features import FEATURES
 from tests.conftest import free_port, http_ok, stop_process, wait_for
-from tests.foreign.harness import init_project, moneypath, uvicorn
+from tests.docs_examples import code_block, script_lines
+from tests.foreign.harness import moneypath, uvicorn
+
+PAGE, STEPS = "docs/getting-started.md", "Your own service in 10 minutes"  # its examples, run as written
 
 OFF = ("fraud", "queues", "payouts", "reconciliation", "webhooks")
 CUSTOM_ALERT = """
@@ -35,10 +42,37 @@ CUSTOM_ALERT = """
 """
 
 
+# What step 3's example leaves to "your service": a FastAPI app, a call's seconds, a ledger and a charge.
+YOURS = """
+from fastapi import FastAPI
+app, seconds, charge, posted = FastAPI(), 0.25, {"id": "ch_1"}, []
+class Ledger:
+    post = staticmethod(posted.append)
+ledger = Ledger()
+"""
+SHOW = """
+from starlette.testclient import TestClient
+print(posted)
+print(TestClient(app).get("/metrics").text)
+"""
+
+
+def sh(cwd: Path, line: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """A command line of the page in bash, in the directory that holds ops/, with this venv's moneypath and
+    python first on the PATH."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    run = subprocess.run(["bash", "-ec", line], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    assert run.returncode == 0 or not check, f"{line}\n{run.stdout}\n{run.stderr}"
+    return run
+
+
 @pytest.fixture
 def project(tmp_path) -> Path:
+    """Step 1's `moneypath init ops ...` in tmp_path, then step 2's own alert."""
+    sh(tmp_path, script_lines(code_block(PAGE, STEPS, "sh"))[0])
     root = tmp_path / "ops"
-    catalog = init_project(root)
+    catalog = root / "moneypath.yaml"
     # The team's own alert, appended under alerts: as the catalog's comment shows; then init again
     # for its runbook page.
     text = catalog.read_text()
@@ -51,9 +85,18 @@ def project(tmp_path) -> Path:
 def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(project, tmp_path):
     catalog = project / "moneypath.yaml"
     moneypath("catalog", "check", "--catalog", str(catalog))
+    build, lint, _ = script_lines(code_block(PAGE, STEPS, "sh", nth=1))  # the third (--db-url): test_own_service.py
+    sh(tmp_path, build)
     moneypath("build", "--root", str(project), "--check")
-    lint = moneypath("lint", "--root", str(project))
-    assert "no problems" in lint.stdout
+    assert "no problems" in sh(tmp_path, lint).stdout
+
+    # Step 3's instrumentation, as written, on stand-ins for what it says is the service's.
+    shown = subprocess.run([sys.executable, "-c", YOURS + code_block(PAGE, STEPS) + SHOW], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("[{'id': 'ch_1'}]\n")
+    declined = re.search(r'^shop_authorizations_total\{(.*)\} 1\.0$', shown.stdout, re.M)
+    assert declined and set(declined[1].split(",")) >= {'provider="knet"', 'method="konbini"', 'outcome="declined"'}
 
     # Nothing of a disabled feature in any file init or build wrote.
     everything = "\n".join(p.read_text() for p in project.rglob("*") if p.is_file()).lower()
@@ -66,14 +109,16 @@ def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(projec
     procs.append(uvicorn("tests.foreign.ticketshop:app", ports["shop"], {
         "SHOP_CATALOG": str(catalog),
         "SHOP_PROVIDERS": ",".join(f"{p}=http://127.0.0.1:{ports[p]}" for p in ("komoju", "knet"))}))
-    state_dir = tmp_path / "stack"
+    # Step 5, command for command: the stack scraping the shop (on a free port, not 8080), its firing pages,
+    # the snapshot, the stack down.
+    up_line, curl_line, snapshot_line, down_line = script_lines(code_block(PAGE, STEPS, "sh", nth=2))
+    assert "--target 127.0.0.1:8080" in up_line
     stop = threading.Event()
     try:
         shop = f"http://127.0.0.1:{ports['shop']}"
         for name, port in ports.items():
             wait_for(lambda port=port: http_ok(f"http://127.0.0.1:{port}/docs"), 30, f"{name} to start")
-        up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
-                       f"127.0.0.1:{ports['shop']}", "--fast", "--time-factor", "60")
+        up = sh(tmp_path, up_line.replace("127.0.0.1:8080", f"127.0.0.1:{ports['shop']}"))
         urls = dict(re.findall(r"(Prometheus|Alertmanager) (http://\S+?),", up.stdout))
         pager = re.search(r"pages (http://\S+)/pages", up.stdout)[1]
         prom = urls["Prometheus"]
@@ -99,6 +144,8 @@ def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(projec
                                   if p["labels"].get("provider") == "knet"], 90, "the KNET outage to page")
         print(f"\nKNET fails → page in {min(p['received_at'] for p in fired) - failed_at:.1f} s")
         assert {p["receiver"] for p in fired} == {"shop-oncall"}
+        firing = json.loads(sh(tmp_path, curl_line).stdout)
+        assert {(p["alertname"], p["labels"].get("provider")) for p in firing} >= {("ShopProviderPartialOutage", "knet")}
         assert fired[0]["annotations"]["runbook_url"].endswith("/shopproviderpartialoutage.md")
         assert (project / "runbooks/shopproviderpartialoutage.md").is_file()
         others = {p["alertname"] for p in _pages(pager, status="firing")} - {"ShopProviderPartialOutage"}
@@ -115,9 +162,12 @@ def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(projec
         assert any(n.startswith("shop_authorizations") for n in names)
         disabled = {f"shop_{key}" for feature in OFF for key in FEATURES[feature].signals}
         assert not [n for n in names if any(n.startswith(d) for d in disabled)]
+
+        sh(tmp_path, snapshot_line)
+        assert (tmp_path / "snapshot" / "index.html").is_file() and list((tmp_path / "snapshot").glob("*.png"))
     finally:
         stop.set()
-        moneypath("down", "--state-dir", str(state_dir), check=False)
+        sh(tmp_path, down_line, check=False)
         for proc in procs:
             stop_process(proc)
 

@@ -20,6 +20,7 @@ from moneypath.cli import main
 from moneypath.drills.runner import local_stack
 from moneypath.stack import local as stack
 from tests.conftest import ROOT
+from tests.docs_examples import args_of, code_block, required, shell
 
 pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
@@ -29,12 +30,14 @@ def _journals(reports: Path) -> dict[str, dict]:
     return {p.parent.name.split("-2")[0]: json.loads(p.read_text()) for p in reports.glob("*/journal.json")}
 
 
-def test_two_drills_pass_end_to_end(tmp_path, capsys):
+def test_two_drills_pass_end_to_end(tmp_path, capsys, monkeypatch):
+    """docs/drills.md's first command, with one more file and the state and reports in temporary directories."""
+    run = args_of(shell(code_block("docs/drills.md", "Drills", "sh"))[0])
     reports = tmp_path / "reports"
     started = time.monotonic()
-    code = main(["drill", "run", str(DRILLS / "duplicate-charge.yaml"), str(DRILLS / "dead-letters-growing.yaml"),
-                 "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "state"),
-                 "--reports", str(reports)])
+    monkeypatch.chdir(ROOT)
+    code = main([*required(run), str(DRILLS / "dead-letters-growing.yaml"),
+                 "--state-dir", str(tmp_path / "state"), "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\ntwo drills in {time.monotonic() - started:.0f} s")
     journals = _journals(reports)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.docs_examples import args_of, code_block, fill, shell, substitute
 from tests.foreign.harness import init_project, moneypath, shop
 
 pytestmark = pytest.mark.integration
@@ -63,9 +64,19 @@ def test_the_shops_drills_lint_clean(project):
 
 
 def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(project, running):
+    """docs/drills.md's command on the shop's stack: the complete drill it names as the init-written one's model,
+    one more file, and the reports and Alertmanager of this test."""
     drills = project / "runbooks" / "drills"
-    run = drill_run(project, running, str(drills / "knet-partial-outage.yaml"),
-                    str(drills / "komoju-ambiguous-timeout.yaml"))
+    [example] = shell(code_block("docs/drills.md", "Drilling your own service", "sh"))
+    args = substitute(args_of(example), {
+        "ops/runbooks/drills/shopproviderpartialoutage.yaml": str(drills / "knet-partial-outage.yaml")})
+    args = fill(args, catalog=str(project / "moneypath.yaml"), target_service=running["shop"],
+                target_faultproxy=running["faultproxy"], target_prometheus=running["Prometheus"],
+                target_pager=running["pager"])
+    args[3:3] = [str(drills / "komoju-ambiguous-timeout.yaml")]  # drill run FILE [FILE ...]
+    run = moneypath(*args, "--reports", str(project / "reports"),
+                    "--target-alertmanager", running["Alertmanager"], check=False,
+                    env={"MONEYPATH_TOKEN_SECRET": SECRET}, timeout=600)
     print(run.stdout[-4000:])
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     assert "preflight: authorize → id=" in run.stdout

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.docs_examples import args_of, code_block, fill, shell, substitute
 from tests.foreign.harness import moneypath, uvicorn
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,9 @@ def service(project, tmp_path_factory):
 
 
 def test_the_lint_prepares_the_teams_ledger_queries_on_its_database(project, service):
-    lint = moneypath("lint", "--root", str(project), "--db-url", service["db_url"], check=False)
+    """docs/getting-started.md's `lint --db-url` (step 4's third line) on this project and the service's database."""
+    line = args_of(shell(code_block("docs/getting-started.md", "Your own service in 10 minutes", "sh", nth=1))[2])
+    lint = moneypath(*fill(substitute(line, {"ops": str(project)}), db_url=service["db_url"]), check=False)
     assert lint.returncode == 0 and "lint: no problems" in lint.stdout, lint.stdout + lint.stderr
     without = moneypath("lint", "--root", str(project))
     assert "lint: 2 ledger queries not checked (give --db-url to check them against your database)" in without.stdout

@@ -8,25 +8,30 @@ return at least one finite sample. A failure lists dashboard, panel title and qu
 one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_loadtest.py
 runs them against a real Locust run.
 
-The same stack then feeds `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
+The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from moneypath import cli
 from moneypath.catalog import load_catalog
 from moneypath.generate import dashboards as d
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
-from moneypath.stack.snapshot import snapshot
-from tests.conftest import CATALOG_PATH, wait_for
+from tests.conftest import CATALOG_PATH, ROOT, wait_for
+from tests.docs_examples import args_of, code_block, env_of, fill, shell, substitute
 from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
@@ -59,7 +64,11 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
     catalog = load_catalog(CATALOG_PATH)
     boards = d.dashboards(catalog)
     started = time.monotonic()
-    state = stack.up(catalog, tmp_path / "stack", [], fast=True, services=True, faults=True, progress=lambda *_: None)
+    # docs/load-tests.md's plain-Locust example: its `moneypath up --faults --fast` starts this stack, and its
+    # headless Locust line runs against it at the end (3 s).
+    up_line, [assignment], locust_line, _ = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
+    assert cli.main([*args_of(up_line), "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "stack")]) == 0
+    state = stack.load_state(tmp_path / "stack")
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:
@@ -118,10 +127,12 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
                       for name in re.findall(r'ALERTS\{alertname="(\w+)"', t["expr"])}
             assert listed == loaded, (sorted(loaded - listed), sorted(listed - loaded))
 
-            # The overview as PNGs and HTML, from the same Prometheus.
+            # The overview as PNGs and HTML, from the same Prometheus: docs/dashboards.md's `snapshot` line.
             t0 = time.monotonic()
-            page = snapshot(catalog, prom, tmp_path / "snapshot", "5m", progress=lambda *_: None)
-            html = page.read_text()
+            line = args_of(shell(code_block("docs/dashboards.md", "Dashboards", "sh"))[1])
+            assert cli.main([*fill(line, prometheus=prom, out=str(tmp_path / "snapshot")),
+                             "--catalog", str(CATALOG_PATH)]) == 0
+            html = (tmp_path / "snapshot" / "index.html").read_text()
             pngs = sorted((tmp_path / "snapshot").glob("*.png"))
             overview = boards[catalog.links.overview_dashboard]
             drawn = [p for p in overview["panels"] if p["type"] in ("stat", "timeseries", "bargauge", "gauge")]
@@ -131,6 +142,16 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
                 assert f'src="{png.name}"' in html
             assert "<table>" in html and catalog.runbook_url("LedgerImbalance") in html
             print(f"snapshot: {len(pngs)} PNGs + index.html in {time.monotonic() - t0:.1f} s")
+
+        stop.set()
+        locustfile = env_of([assignment, "true"])["LOCUSTFILE"]
+        argv = substitute(locust_line, {"$LOCUSTFILE": locustfile, ".moneypath": str(tmp_path / "stack")})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}  # the stack's secret
+        run = subprocess.run([str(Path(sys.executable).parent / argv[0]), *argv[1:], "--duration", "3"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode in (0, 1) and "Traceback" not in run.stderr, run.stderr[-3000:]  # 1: a failed request
+        authorized = re.search(r"^\s*POST\s+authorize \[\w+\]\s+(\d+)", run.stdout + run.stderr, re.M)
+        assert authorized and int(authorized[1]) > 10, (run.stdout + run.stderr)[-3000:]
     finally:
         stop.set()
         for t in threads:

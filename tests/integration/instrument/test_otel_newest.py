@@ -19,6 +19,7 @@ import textwrap
 import pytest
 
 from tests.conftest import CATALOG_PATH, ROOT
+from tests.docs_examples import code_block
 from tests.otlp_receiver import Receiver
 from tests.support.clean_venv import INVENTORY, clean_env, normalize, run, source_copy
 
@@ -28,18 +29,14 @@ INDEX_TIMEOUT_S = 120
 SCRIPT_TIMEOUT_S = 120
 PYTEST_TIMEOUT_S = 300
 
-# Runs inside the new venv: the library as a team's service would use it, exporting to the test's receiver.
+# Runs inside the new venv: the library as a team's service would use it, exporting to the test's receiver
+# (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) as docs/instrumenting.md's example, read from the page, sets it up.
+EXAMPLE = code_block("docs/instrumenting.md", "OpenTelemetry instead of /metrics")
 SERVICE = textwrap.dedent("""
-    import sys
     from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
     from moneypath.instrument import MoneyPath
-
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=sys.argv[2], timeout=10),
-                                           export_interval_millis=3_600_000)
-    mp = MoneyPath.from_catalog(sys.argv[1], backend="otel", metric_readers=[reader])
+""") + EXAMPLE + textwrap.dedent("""
     span = NonRecordingSpan(SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=False,
                                         trace_flags=TraceFlags(TraceFlags.SAMPLED)))
     with trace.use_span(span):
@@ -84,7 +81,8 @@ def test_otel_extra_keeps_the_newest_sdk_and_exports_through_it(tmp_path, capsys
     catalog_path = tmp_path / "moneypath.yaml"
     shutil.copy2(CATALOG_PATH, catalog_path)
     with Receiver() as receiver:
-        out = run(python, "-c", SERVICE, catalog_path, receiver.endpoint, cwd=tmp_path, timeout=SCRIPT_TIMEOUT_S)
+        out = run(python, "-c", SERVICE, cwd=tmp_path, timeout=SCRIPT_TIMEOUT_S,  # catalog_path: moneypath.yaml there
+                  env={"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": receiver.endpoint})
     assert out.split()[0] == "aggregated", out
     assert len(receiver.requests) == 1
     metrics = {m.name: m for rm in receiver.requests[0][2].resource_metrics for sm in rm.scope_metrics

@@ -25,11 +25,15 @@ from moneypath.catalog import load_catalog
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
+from tests.docs_examples import args_of, code_block, fill, shell
 from tests.foreign.harness import LATENCY_SLO
 
 pytestmark = pytest.mark.integration
 FOREIGN = ROOT / "tests" / "foreign"
 SECRET = "foreign-faults"
+# docs/load-tests.md, "Load-testing your own service": the team's locustfile and the two commands that run it
+PAGE, HEADING = "docs/load-tests.md", "Load-testing your own service"
+CHECKOUT, KOMOJU_SLOW = (args_of(argv) for argv in shell(code_block(PAGE, HEADING, "sh")))
 
 
 def _start(argv: list[str], log: Path, env: dict) -> subprocess.Popen:
@@ -87,15 +91,19 @@ def shop(tmp_path_factory):
             stop_process(proc)
 
 
-def loadtest(shop: dict, out: Path, scenario: str, *args: str) -> int:
-    return cli.main(["loadtest", scenario, "--locustfile", str(FOREIGN / "locustfile.py"), "--scenario-file",
-                     str(FOREIGN / "scenarios.yaml"), "--catalog", str(shop["catalog"]), "--host", shop["host"],
-                     "--no-auth", "--state-dir", str(shop["state_dir"]), "--out", str(out), "--rate", "8",
-                     "--duration", "8", *args])
+def loadtest(shop: dict, out: Path, line: list[str], **values: str) -> int:
+    """A command of the page on the shop: the page's locustfile (written to `out`), the shop's catalog, URL and
+    stack; the shop's scenario file, and 8 s at 8 requests/s."""
+    locustfile = out / "locustfile.py"
+    locustfile.write_text(code_block(PAGE, HEADING))
+    argv = fill(line, locustfile=str(locustfile), catalog=str(shop["catalog"]), host=shop["host"],
+                state_dir=str(shop["state_dir"]), **values)
+    return cli.main([*argv, "--scenario-file", str(FOREIGN / "scenarios.yaml"), "--out", str(out / "out"),
+                     "--rate", "8", "--duration", "8"])
 
 
 def result_of(out: Path) -> dict:
-    (report,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    (report,) = [p for p in (out / "out").iterdir() if not p.name.startswith(".")]
     return json.loads((report / "result.json").read_text())
 
 
@@ -106,7 +114,7 @@ def no_credentials(monkeypatch):
 
 
 def test_the_team_locustfile_loads_the_shop_and_every_gate_passes(shop, no_credentials, tmp_path, capsys):
-    code = loadtest(shop, tmp_path, "checkout")
+    code = loadtest(shop, tmp_path, CHECKOUT)
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert out.splitlines()[-1] == ("checkout: every gate passed; skipped: reconciliation caught up "
@@ -125,7 +133,7 @@ def test_the_team_locustfile_loads_the_shop_and_every_gate_passes(shop, no_crede
 def test_komoju_slowed_through_the_fault_proxy_breaches_the_p99_gate(shop, no_credentials, monkeypatch, tmp_path,
                                                                      capsys):
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", SECRET)  # for the proxy's admin:faults token, nothing else
-    code = loadtest(shop, tmp_path, "komoju_slow", "--faultproxy", shop["proxy"])
+    code = loadtest(shop, tmp_path, KOMOJU_SLOW, faultproxy=shop["proxy"])
     out, err = capsys.readouterr()
     assert code == 1, out + err
     breaches = [line for line in err.splitlines() if line.startswith("BREACH: ")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 
 from moneypath import cli
 from tests.conftest import ROOT, wait_for
+from tests.docs_examples import args_of, code_block, env_of, fill, sessions, shell, substitute
 from tests.loopback_http import LoopbackServer, QuietHandler
 
 pytestmark = pytest.mark.integration
@@ -55,17 +57,30 @@ def app():
         yield server.url
 
 
+def shown(line: str) -> re.Pattern:
+    """A line the page shows, as a pattern: a request count (0/50) may differ."""
+    return re.compile(re.sub(r"0/\d+", r"0/\\d+", re.escape(line)))
+
+
 def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypatch, capsys):
+    """docs/load-tests.md's console example, both commands as written, in a directory holding their_locustfile.py
+    and tests/foreign; the app's URL for the page's; the state and the reports in temporary directories."""
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
         monkeypatch.delenv(name, raising=False)
+    example = code_block("docs/load-tests.md", "Load-testing your own service", "console")
+    (run, run_shows), (refused, refused_shows) = ((args_of(argv), shows) for argv, shows in sessions(example))
+    page_host = run[run.index("--host") + 1]
     locustfile = tmp_path / "their_locustfile.py"
     locustfile.write_text(PLAIN)
-    code = cli.main(["loadtest", "checkout", "--locustfile", str(locustfile), "--scenario-file",
-                     str(FOREIGN / "scenarios.yaml"), "--catalog", str(FOREIGN / "moneypath.yaml"), "--host", app,
-                     "--no-auth", "--no-prometheus", "--users", "2", "--duration", "5", "--state-dir",
-                     str(tmp_path / "state"), "--out", str(tmp_path / "out")])
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "foreign").symlink_to(FOREIGN)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main([*fill(run, host=app), "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 0, out + err
+    printed = (out + err).replace(app, page_host)
+    for line in run_shows:
+        assert shown(line).search(printed), f"no longer printed: {line!r}\n{printed}"
     assert "does not use PaymentUser" in out and "Traceback" not in err
     (report,) = [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
     result = json.loads((report / "result.json").read_text())
@@ -74,6 +89,11 @@ def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypa
     with (report / "locust" / "locust_stats_history.csv").open() as f:
         users = {int(row["User Count"]) for row in csv.DictReader(f)}
     assert max(users) == 2  # --users reached the scenario's shape through $MONEYPATH_USERS
+
+    assert refused[-1] == "..."  # the rest of the first command's options
+    code = cli.main([*refused[:-1], *run[run.index("--locustfile") + 2:]])
+    out, err = capsys.readouterr()
+    assert code == 2 and [err.strip()] == refused_shows, out + err
 
 
 PARSE = """
@@ -84,6 +104,55 @@ from locust.argument_parser import get_parser
 options = get_parser().parse_args(sys.argv[1:])
 print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
 """
+
+
+# Each command line (its environment, its argv after `locust`) through Locust's own parser with the harness's
+# options, as `locust` would parse it: {option as written: the value parsed} per line.
+PARSE_LINES = """
+import json, os, sys
+import moneypath.loadtest.harness  # registers moneypath's options, as the harness locustfile does
+from locust.argument_parser import get_parser
+out = []
+for env, argv in json.loads(sys.argv[1]):
+    os.environ.update(env)
+    parser = get_parser()
+    options, actions = parser.parse_args(argv), parser._option_string_actions
+    out.append({a: getattr(options, actions[a].dest) for a in argv if a in actions})
+print(json.dumps(out))
+"""
+
+
+def test_the_pages_locust_command_lines_parse_as_written():
+    """docs/load-tests.md's plain-Locust and master/worker lines: every option is Locust's or the harness's and
+    takes the value the page gives ($LOCUSTFILE as the page sets it). Parsed, not run: the headless line runs in
+    tests/integration/generate/test_dashboards_live.py (on its stack), the web UI waits for a person, and the
+    master/worker lines need other machines."""
+    plain = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
+    distributed = shell(code_block("docs/load-tests.md", "Distributed: master and workers", "sh"))
+    up, [assignment], *locust_lines = plain
+    assert cli.build_parser().parse_args(args_of(up)).faults is True  # `moneypath up --faults --fast`
+    locustfile = env_of([assignment, "true"])["LOCUSTFILE"]
+    assert (ROOT / locustfile).is_file()
+    lines = [(env_of(argv), substitute(argv[len(env_of(argv)) + 1:], {"$LOCUSTFILE": locustfile}))
+             for argv in (*locust_lines, *distributed)]
+    assert [argv[len(env_of(argv))] for argv in (*locust_lines, *distributed)] == ["locust"] * 4
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {k: v for k, v in env.items() if not k.startswith("MONEYPATH_")}
+    done = subprocess.run([sys.executable, "-c", PARSE_LINES, json.dumps(lines)], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for (line_env, argv), parsed in zip(lines, json.loads(done.stdout.splitlines()[-1])):
+        for i, arg in enumerate(argv):
+            if not arg.startswith("-"):
+                continue
+            given = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else True
+            value = parsed[arg]
+            assert value == given or (given is not True and isinstance(value, (int, float))
+                                      and float(given) == value), (argv, arg, given, value)
+        if "MONEYPATH_TOKEN" in line_env:
+            assert "--worker" in argv  # the worker's token from its environment
+    assert [p["--scenario"] for p in json.loads(done.stdout.splitlines()[-1]) if "--scenario" in p] == [
+        "checkout", "spike", "peak"]
 
 
 def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -14,11 +16,20 @@ import httpx
 import pytest
 
 from moneypath.protocol.tokens import issue
-from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
+from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
+from tests.docs_examples import code_block, env_of, fill, shell, substitute
 from tests.support.reference_processes import start
 
 pytestmark = pytest.mark.integration
 SECRET = "crash-secret"
+
+
+def start_service(port: int, env: dict) -> subprocess.Popen:
+    """docs/reference-service.md's command, on this interpreter and a free port; the secret and the rest in env."""
+    [line] = shell(code_block("docs/reference-service.md", "Running it", "sh"))
+    assert env_of(line) == {"MONEYPATH_TOKEN_SECRET": "…"}
+    argv = fill(substitute(line[1:], {".venv/bin/python": sys.executable}), port=str(port))
+    return subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
 
 
 def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
@@ -29,7 +40,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
            "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}"}
     sim = start("moneypath.reference.providersim", sim_port, env, "--latency-scale", "0.05",
                 "--settlement-dir", str(tmp_path / "settlements"))
-    service = start("moneypath.reference.refservice", svc_port, env)
+    service = start_service(svc_port, env)
     procs = [sim, service]
     headers = {"authorization": f"Bearer {issue(SECRET.encode(), 'merchant_1', ['payments:write', 'payments:read'], 3600)}"}
     acknowledged: list[tuple[str, str]] = []  # (operation, payment id)
@@ -80,7 +91,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         assert acknowledged, "no request was acknowledged before the crash"
         print(f"crash: {len(acknowledged)} acknowledged, {len(unanswered)} authorizations cut off")
 
-        service = start("moneypath.reference.refservice", svc_port, env)
+        service = start_service(svc_port, env)
         procs[1] = service
         wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the restarted service")
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from moneypath.protocol.tokens import issue
 from tests.conftest import ROOT, free_port, stop_process, wait_for
+from tests.docs_examples import args_of, code_block, env_of, script_lines, shell, substitute
 
 pytestmark = pytest.mark.integration
 
@@ -71,16 +72,18 @@ class Endpoints:
         self._thread.join(10)
 
 
-def start_proxy(tmp: Path, upstreams: dict[str, str], *extra: str, env_secret: bool = True):
+def start_proxy(tmp: Path, upstreams: dict[str, str], *extra: str, env_secret: bool = True, args=None):
+    """`moneypath faultproxy` on a free port; `args` (without --port) instead of the catalog, upstreams and extra."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}
     env["PYTHONPATH"] = str(ROOT / "src")
     if env_secret:
         env["MONEYPATH_TOKEN_SECRET"] = SECRET
+    if args is None:
+        args = ["faultproxy", "--catalog", CATALOG, *(f"--upstream={p}={u}" for p, u in upstreams.items()), *extra]
     out, err = tmp / f"proxy-{port}.out", tmp / f"proxy-{port}.err"
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "moneypath", "faultproxy", "--catalog", CATALOG,
-                                 "--port", str(port), *(f"--upstream={p}={u}" for p, u in upstreams.items()), *extra],
+        proc = subprocess.Popen([sys.executable, "-m", "moneypath", *args, "--port", str(port)],
                                 cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
     try:
         wait_for(lambda: proc.poll() is not None or out.read_text(), 30, "the proxy's banner")
@@ -100,10 +103,16 @@ def endpoints():
 
 @pytest.fixture(scope="module")
 def running(endpoints, tmp_path_factory):
-    """One proxy with faults enabled and a webhook target, for the module."""
+    """One proxy with faults enabled and a webhook target, for the module: docs/fault-proxy.md's command, its
+    catalog, upstreams and webhook target this test's (and a free --port)."""
     tmp = tmp_path_factory.mktemp("faultproxy")
-    proc, url, out, err = start_proxy(tmp, {"komoju": endpoints.urls["komoju"], "knet": endpoints.urls["knet"]},
-                                      "--webhook-target", endpoints.urls["service"] + "/hooks", "--enable-faults")
+    [example] = shell(code_block("docs/fault-proxy.md", "Fault proxy", "sh"))
+    assert env_of(example) == {"MONEYPATH_TOKEN_SECRET": "…"}  # start_proxy sets SECRET
+    args = substitute(args_of(example), {"ops/moneypath.yaml": CATALOG,
+                                         "komoju=https://sandbox.komoju.example": f"komoju={endpoints.urls['komoju']}",
+                                         "knet=http://127.0.0.1:9102": f"knet={endpoints.urls['knet']}",
+                                         "http://127.0.0.1:8080": endpoints.urls["service"] + "/hooks"})
+    proc, url, out, err = start_proxy(tmp, {}, args=args)
     try:
         yield url, out, err
     finally:
@@ -177,8 +186,27 @@ def test_hostile_admin_requests_are_4xx_problems_and_leave_no_traceback(proxy, r
     assert "Traceback" not in err.read_text()
 
 
-def test_error_rate_reset_and_latency(proxy):
+def by_hand(lines: list[str], url: str) -> str:
+    """docs/fault-proxy.md's "Making one provider fail by hand" lines in bash, on this proxy and its secret."""
+    script = "\n".join(lines).replace("MONEYPATH_TOKEN_SECRET=…", f"MONEYPATH_TOKEN_SECRET={SECRET}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_") and "proxy" not in k.lower()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python`: this one
+    run = subprocess.run(["bash", "-euc", script.replace("http://127.0.0.1:8790", url)], capture_output=True,
+                         text=True, env=env, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_error_rate_reset_and_latency(proxy, running):
     client, admin, eps, _ = proxy
+    mint, fail, clear = script_lines(code_block("docs/fault-proxy.md", "Making one provider fail by hand", "sh"))
+    by_hand([mint, fail], running[0])
+    r = client.post("/knet/v1/charges", json={})
+    assert (r.status_code, r.headers["x-moneypath-fault"]) == (503, "error_rate")
+    by_hand([mint, clear], running[0])
+    assert client.post("/knet/v1/charges", json={}).status_code == 201 and len(eps.seen["knet"]) == 1
+    eps.clear()
+
     put(client, admin, "error_rate", provider="komoju", rate=1, status=502)
     r = client.post("/komoju/v1/charges", json={})
     assert (r.status_code, r.headers["x-moneypath-fault"]) == (502, "error_rate")

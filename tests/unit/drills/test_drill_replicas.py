@@ -10,6 +10,7 @@ and restart are replaced by recorders.
 from __future__ import annotations
 
 import shutil
+from glob import glob
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +25,7 @@ from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha
 from moneypath.stack.state import Part, StackError, StackState, replica_part, save_state
 from tests.conftest import ROOT
+from tests.docs_examples import args_of, code_block, shell
 from tests.support.drill_fakes import Clock, FakePages, FakeProm
 from tests.support.drill_journal import passing_journal
 
@@ -49,10 +51,14 @@ def test_the_shipped_drill_kills_one_of_each_pair_and_needs_ha(catalog):
     assert ha_problem(load_drill(ROOT / "runbooks/drills/provider-partial-outage.yaml", catalog, ROOT), False) is None
 
 
-def test_drill_check_says_it_kills_and_needs_ha(capsys):
+def test_drill_check_says_it_kills_and_needs_ha(capsys, monkeypatch):
+    """docs/drills.md's `drill check` as written (every shipped drill), in the repository."""
     from moneypath.cli import main
 
-    assert main(["drill", "check", str(SHIPPED), "--catalog", str(ROOT / "moneypath.yaml")]) == 0
+    check = args_of(shell(code_block("docs/drills.md", "Drills", "sh"))[1])
+    monkeypatch.chdir(ROOT)
+    assert check[:2] == ["drill", "check"]
+    assert main([a for arg in check for a in (sorted(glob(arg)) if "*" in arg else [arg])]) == 0
     assert "kills prometheus b and alertmanager a mid-incident (run with --ha)" in capsys.readouterr().out
 
 

@@ -12,6 +12,7 @@ from moneypath.catalog import load_catalog
 from moneypath.drills import report_plots
 from moneypath.drills.report import ReportError, load_journal, render, rerender
 from tests.conftest import ROOT
+from tests.docs_examples import args_of, code_block, shell
 from tests.support.drill_journal import CLEAR, INJECT, T0, passing_journal, points
 
 EVIL = '<script>alert("x")</script>'
@@ -212,12 +213,19 @@ def test_rendering_leaves_the_journal_as_it_was(tmp_path):
 
 
 def test_drill_report_command_rerenders_or_says_why_in_one_line(tmp_path, capsys):
+    """docs/drills.md's `drill report`, its placeholder path a journal written here."""
     from moneypath.cli import main
 
+    report = args_of(shell(code_block("docs/drills.md", "Drills", "sh"))[3])
     src = tmp_path / "run"
     src.mkdir()
     (src / "journal.json").write_text(json.dumps(passing_journal()))
-    assert main(["drill", "report", str(src / "journal.json"), "--out", str(tmp_path / "again")]) == 0
+    argv = [str(src / "journal.json") if a == "reports/<drill>-<time>/journal.json" else a for a in report]
+    assert argv == ["drill", "report", str(src / "journal.json")]
+    assert main(argv) == 0  # beside the journal
+    assert capsys.readouterr().out.strip() == f"wrote {src / 'report.md'}"
+    assert (src / "index.html").exists()
+    assert main([*argv, "--out", str(tmp_path / "again")]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'again' / 'report.md'}"
     assert (tmp_path / "again" / "index.html").exists()
     (tmp_path / "list.json").write_text("[1]")

@@ -22,6 +22,7 @@ from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards.panels import above
 from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import free_port
+from tests.docs_examples import args_of, code_block, env_of, fill, required, shell
 
 ALLOWED = {"timeseries", "stat", "gauge", "table", "bargauge"}
 
@@ -251,24 +252,28 @@ class FakeGrafana:
 
 
 def test_push_creates_folder_and_dashboards_then_updates_in_place(catalog, capsys, monkeypatch):
+    """docs/dashboards.md's `push` with its folder, on a fake Grafana that takes the token glsa_good."""
+    push = shell(code_block("docs/dashboards.md", "Dashboards", "sh"))[0]
+    assert env_of(push) == {"GRAFANA_TOKEN": "glsa_…"}
     monkeypatch.setenv("GRAFANA_TOKEN", "glsa_good")
     with FakeGrafana() as grafana:
-        argv = ["dashboards", "push", "--grafana-url", grafana.url, "--folder", "Payments on-call"]
+        argv = fill(required(args_of(push), "--folder"), grafana_url=grafana.url)
+        assert argv[-2:] == ["--folder", "Money path"]
         assert cli.main(argv) == 0
         first = capsys.readouterr().out
-        assert "created folder 'Payments on-call' (uid payments-on-call)" in first
+        assert "created folder 'Money path' (uid money-path)" in first
         assert first.count("saved ") == 5 and "version 1" in first
-        assert grafana.folders == {"payments-on-call": {"id": 1, "title": "Payments on-call", "version": 1}}
+        assert grafana.folders == {"money-path": {"id": 1, "title": "Money path", "version": 1}}
         generated = d.dashboards(catalog)
         assert set(grafana.dashboards) == set(generated)
         posts = [body for method, path, body in grafana.requests if path == "/api/dashboards/db"]
-        assert all(b["overwrite"] is True and b["folderUid"] == "payments-on-call" for b in posts)
+        assert all(b["overwrite"] is True and b["folderUid"] == "money-path" for b in posts)
         for uid, stored in grafana.dashboards.items():
             assert stored["dashboard"] == {**generated[uid], "id": None}
 
         assert cli.main(argv) == 0  # idempotent: same folder, same dashboards, new versions
         second = capsys.readouterr().out
-        assert "folder 'Payments on-call' exists" in second and "version 2" in second
+        assert "folder 'Money path' exists" in second and "version 2" in second
         assert len(grafana.folders) == 1 and set(grafana.dashboards) == set(generated)
         assert [m for m, p, _ in grafana.requests if p == "/api/folders"].count("POST") == 1
 

@@ -15,6 +15,7 @@ from moneypath.generate import build
 from moneypath.generate.receivers import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
 from moneypath.generate.routing import DEFAULT_PAGER_URL, alertmanager_config, render_alertmanager
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, run_cli
+from tests.docs_examples import args_of, code_block, shell
 
 KINDS = {"pagerduty": "pagerduty_configs", "opsgenie": "opsgenie_configs", "slack": "slack_configs",
          "webhook": "webhook_configs"}
@@ -174,13 +175,18 @@ def test_build_writes_the_production_config_beside_the_local_one(fixture, reques
 
 
 def test_build_refuses_a_literal_secret_with_one_line_and_writes_nothing(tmp_path):
+    """docs/alerts.md's example, as written, in a project whose catalog has a literal Slack hook URL."""
+    example = code_block("docs/alerts.md", "Production receivers", "console")
+    build, echo = shell(example)
+    shown = example.splitlines()
     catalog = tmp_path / "moneypath.yaml"
     catalog.write_text(with_receiver(CATALOG_PATH.read_text(), "payments-tickets",
                                      "{description: Tickets, slack: {api_url: 'https://hooks.slack.com/services/T/B/S'}}"))
-    result = run_cli("build", "--catalog", str(catalog), "--root", str(tmp_path))
-    assert result.returncode == 3 and result.stdout == ""
+    result = run_cli(*args_of(build), cwd=tmp_path)
+    assert echo == ["echo", "$?"] and shown[-1] == str(result.returncode) == "3" and result.stdout == ""
     [line] = result.stderr.splitlines()
-    assert line.startswith(f"{catalog}:") and "receivers.payments-tickets.slack: api_url: a secret never goes" in line
+    assert re.sub(r":\d+:", ":N:", line, count=1) == re.sub(r":\d+:", ":N:", shown[1], count=1)  # the line may move
+    assert line.startswith("moneypath.yaml:") and "receivers.payments-tickets.slack: api_url: a secret never goes" in line
     assert "hooks.slack.com" not in line and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moneypath.yaml"]
 
