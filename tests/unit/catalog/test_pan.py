@@ -1,3 +1,7 @@
+import asyncio
+import importlib.util
+
+import httpx
 import pytest
 from scripts.pan_false_positives import measure
 
@@ -9,6 +13,7 @@ from moneypath.catalog.pan import (
     redact_card_mentions,
     redact_card_numbers,
 )
+from tests.conftest import ROOT
 
 
 def test_luhn_valid_numbers_in_any_grouping_are_card_numbers():
@@ -104,3 +109,30 @@ def test_false_positive_rate_on_order_references_and_ids_is_measured_and_small(c
         assert 0.08 < rates[name] < 0.12, name
     # log lines start windows at an issuer digit (2-6) only: a millisecond timestamp is never redacted there
     assert logged["ms timestamp id (13 digits, 17…)"] == 0 and logged["ORD-<8 digits>"] == 0
+
+
+def test_a_foreign_service_refuses_a_card_number_of_any_first_digit_and_counts_it(shop_project, monkeypatch):
+    # the ticket shop (tests/foreign), on the catalog `moneypath init` wrote for it, with its own provider stub
+    from tests.foreign import provider_stub
+
+    monkeypatch.setenv("SHOP_CATALOG", str(shop_project / "moneypath.yaml"))
+    monkeypatch.setenv("SHOP_PROVIDERS", "komoju=http://komoju")
+    spec = importlib.util.spec_from_file_location("ticketshop_pan", ROOT / "tests" / "foreign" / "ticketshop.py")
+    shop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shop)
+    shop.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=provider_stub.app))
+    charge = {"provider": "komoju", "currency": "JPY", "amount_minor": 4500, "method": "card"}
+
+    async def post(reference: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shop.app), base_url="http://shop") as client:
+            return await client.post("/charges", json={**charge, "reference": reference})
+
+    refs = [t for t in ANY_FIRST_DIGIT + GLUED if t.isascii()]
+    answers = [asyncio.run(post(ref)) for ref in refs]
+    assert [a.status_code for a in answers] == [422] * len(refs)
+    assert answers[0].headers["content-type"] == "application/problem+json"
+    assert asyncio.run(post("evt-1700000000t123")).status_code == 201  # a letter inside: a reference, stored
+    assert [c["reference"] for c in shop.charges.values()] == ["evt-1700000000t123"]
+    counted = shop.mp.registry.get_sample_value(shop.mp.catalog.metric("card_numbers_total"),
+                                                {"source": "api", "action": "refused"})
+    assert counted == len(refs)
