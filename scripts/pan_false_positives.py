@@ -1,6 +1,8 @@
-"""How often the card-number check (moneypath.catalog.pan.mentions_card_number, what the reference service
-refuses in a `reference`) trips on things that are not card numbers: realistic order references and ids,
-generated from a fixed seed. Prints one line per kind; docs/reference-service.md ("Card numbers") quotes the figures.
+"""How often the card-number checks trip on things that are not card numbers: realistic order references and
+ids, generated from a fixed seed. Two figures per kind: what is stored (moneypath.catalog.pan.mentions_card_number,
+what the reference service refuses in a `reference` and redacts in a webhook; every first digit) and what log
+lines redact (contains_card_number; windows starting at an issuer digit 2-6 only). docs/reference-service.md
+("Card numbers") quotes the figures.
 
     PYTHONPATH=src python scripts/pan_false_positives.py [N]
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 import random
 import string
 import sys
+import timeit
 import uuid
 from collections.abc import Callable
 
-from moneypath.catalog.pan import mentions_card_number
+from moneypath.catalog.pan import contains_card_number, mentions_card_number
 
 _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32 (ULID)
 _B62 = string.digits + string.ascii_letters
@@ -42,16 +45,24 @@ def kinds(rng: random.Random) -> dict[str, Callable[[], str]]:
     }
 
 
-def measure(n: int = 20_000, seed: int = 32) -> dict[str, tuple[int, int]]:
-    """Kind → (how many of n tripped the check, n)."""
+def measure(n: int = 20_000, seed: int = 32, check: Callable[[str], bool] = mentions_card_number,
+            ) -> dict[str, tuple[int, int]]:
+    """Kind → (how many of n tripped `check`, n); the same values for every check (the seed)."""
     rng = random.Random(seed)
-    return {name: (sum(mentions_card_number(make()) for _ in range(n)), n) for name, make in kinds(rng).items()}
+    return {name: (sum(check(make()) for _ in range(n)), n) for name, make in kinds(rng).items()}
 
 
 def main(argv: list[str]) -> int:
     n = int(argv[0]) if argv else 20_000
-    for name, (hits, total) in measure(n).items():
-        print(f"{name:<48} {hits:>6} of {total:<6} {100 * hits / total:6.2f} %")
+    stored, logged = measure(n), measure(n, check=contains_card_number)
+    print(f"{'of ' + str(n) + ' each':<48} {'stored (refused/redacted)':>26} {'log lines (redacted)':>22}")
+    for name, (hits, total) in stored.items():
+        print(f"{name:<48} {hits:>8} {100 * hits / total:6.2f} %{'':<8} {logged[name][0]:>8} "
+              f"{100 * logged[name][0] / total:6.2f} %")
+    values = [make() for make in kinds(random.Random(32)).values() for _ in range(1_000)]
+    for check in (mentions_card_number, contains_card_number):  # a figure, not a gate (machines differ)
+        best = min(timeit.repeat(lambda check=check: [check(v) for v in values], number=1, repeat=5))
+        print(f"{check.__name__}: {1e6 * best / len(values):.2f} µs per call (mean over these kinds)")
     return 0
 
 

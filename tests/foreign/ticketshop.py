@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from moneypath.catalog.pan import mentions_card_number
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 
 mp = MoneyPath.from_catalog(os.environ.get("SHOP_CATALOG", "moneypath.yaml"))
@@ -38,6 +39,11 @@ def problem(status: int, title: str) -> JSONResponse:
 @app.post("/charges")
 async def create_charge(request: Request):
     body = await request.json()
+    # A charge is kept as sent: text holding a card number (any Luhn-valid 13-19 digits, glued to letters or
+    # not) is refused and counted, never stored.
+    if any(isinstance(value, str) and mentions_card_number(value) for value in body.values()):
+        mp.count_card_number("api", "refused")
+        return problem(422, "a field holds a card number")
     provider, currency = body.get("provider"), body.get("currency")
     if provider not in PROVIDERS or currency not in mp.catalog.currencies:
         return problem(422, "unknown provider or currency")

@@ -11,8 +11,9 @@ import re
 # at least the 13 digits a card number needs: shorter runs (timestamps, ids, amounts) never reach
 # the Python check, which made redaction most of the cost of a log line.
 _RUN = re.compile(r"(?<![0-9])[0-9](?:[ ._:-]?[0-9]){12,}(?![0-9])")
-# Card networks issue from 2 (Mastercard 2-series) to 6; starting windows there keeps
-# millisecond timestamps and order numbers (mostly 1…) out of the redaction.
+# Log redaction only: the big networks issue from 2 (Mastercard 2-series) to 6; starting windows there keeps
+# millisecond timestamps and order numbers (mostly 1…) readable in every log line. What is stored
+# (mentions_card_number) takes every first digit: UATP cards start with 1, fuel and national cards with 7-9.
 _ISSUER_FIRST_DIGITS = frozenset("23456")
 REDACTED = "[REDACTED-PAN]"
 
@@ -72,8 +73,6 @@ def _number_holds_card(number: str) -> bool:
     groups = ["".join(str(int(ch)) for ch in number[a:b]) for a, b in spans]  # any script's digits
     plain = [number[spans[i][1]:spans[i + 1][0]] in _PLAIN_SEPARATORS for i in range(len(spans) - 1)]
     for first in range(len(groups)):
-        if groups[first][0] not in _ISSUER_FIRST_DIGITS:
-            continue
         digits = ""
         for last in range(first, len(groups)):
             digits += groups[last]
@@ -87,15 +86,17 @@ def _number_holds_card(number: str) -> bool:
 
 
 def mentions_card_number(text: str) -> bool:
-    """A number holding 13-19 digits of whole groups, Luhn-valid with an issuer digit first, whether it
-    stands alone or is glued to letters ("card 4111 1111 1111 1111 12/27", "ord4111111111111111",
-    "x4111111111111111"): what input validation refuses. Groups printed like a card (4-4-4-4, 4-6-5) count
-    whatever joins them ("4111/1111/1111/1111", "4111,1111,…", "4111  1111  …"); groups of other sizes
-    count only as the whole number and joined by one space, dot, dash, underscore or colon, so "order
-    123456/654321, 1234" and a marketplace order "112-1234567-1234567" stay ordinary references. A run
-    of more than 19 digits is a longer number, not a card (contains_card_number, for redaction, also
-    looks inside those). False positives on realistic order references and ids: scripts/pan_false_positives.py,
-    asserted in tests/unit/catalog/test_pan.py (docs/reference-service.md, "card numbers")."""
+    """A number holding 13-19 digits of whole groups that passes Luhn, whatever its first digit (UATP cards
+    start with 1, fuel, telecom and national cards with 7-9), alone or glued to letters ("card 4111 1111
+    1111 1111 12/27", "ord4111111111111111", "x7992739871300008"): what is refused or redacted before it is
+    stored. Groups printed like a card (4-4-4-4, 4-6-5) count whatever joins them ("4111/1111/1111/1111",
+    "4111,1111,…", "4111  1111  …"); groups of other sizes count only as the whole number joined by one
+    space, dot, dash, underscore or colon, so "order 123456/654321, 1234" stays a reference. A run of more
+    than 19 digits is a longer number, not a card (contains_card_number, for log lines, also looks inside
+    those, from an issuer digit only). One random 13-19 digit number in ten passes Luhn, so such ids and
+    whole-number order numbers ("112-1234567-1234567") are taken for cards that often: measured by
+    scripts/pan_false_positives.py, asserted in tests/unit/catalog/test_pan.py (docs/reference-service.md,
+    "Card numbers")."""
     return any(_number_holds_card(m.group()) for m in _NUMBER.finditer(text))
 
 

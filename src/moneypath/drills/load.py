@@ -140,7 +140,7 @@ def payment_values(prefix: str, i: int, provider: str, currency: str, amount_min
     """The placeholders of one payment (the idempotency key is per call, the payment id comes later)."""
     return {"amount_minor": amount_minor, "amount_major": major(amount_minor, currency), "currency": currency,
             "provider": provider, "method": method, "correlation_id": correlation_id,
-            # letters glued to the hex and the counter: no digit run stands alone to be refused as a card number
+            # a letter between the hex and the counter: no run of 13 digits, which passes for a card number 1 time in 10
             "reference": f"{prefix}-id{correlation_id[:12]}n{i}"}
 
 

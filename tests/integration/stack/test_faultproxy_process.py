@@ -6,6 +6,7 @@ API's refusals, faults off by default, clean shutdown and the startup errors."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -195,6 +196,49 @@ def by_hand(lines: list[str], url: str) -> str:
                          text=True, env=env, timeout=30)
     assert run.returncode == 0, run.stderr
     return run.stdout
+
+
+def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client would send them) and read the answer until the proxy closes."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+SECRETISH = "s3cr3t-" + "x" * 9000  # bigger than aiohttp's 8190-byte field limit; never echoed or logged
+
+
+MALFORMED = [
+    ("header-too-large", b"PUT /admin/faults/error_rate HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer "
+     + SECRETISH.encode() + b"\r\nContent-Length: 2\r\n\r\n{}", 431, "headers-too-large"),
+    ("too-many-headers", b"DELETE /admin/faults/latency HTTP/1.1\r\nHost: proxy\r\n"
+     + b"".join(b"X-H%d: 1\r\n" % i for i in range(200)) + b"\r\n", 431, "headers-too-large"),
+    ("uri-too-long", b"GET /admin/faults?" + SECRETISH.encode() + b" HTTP/1.1\r\nHost: proxy\r\n\r\n", 414,
+     "uri-too-long"),
+    ("header-without-colon", b"GET /admin/faults HTTP/1.1\r\nHost: proxy\r\nno colon here\r\n\r\n", 400,
+     "malformed-request"),
+    ("bad-chunk", b"PUT /admin/faults/error_rate HTTP/1.1\r\nHost: proxy\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"zz\r\n{}\r\n0\r\n\r\n", 400, "malformed-request"),
+]
+
+
+@pytest.mark.parametrize(("name", "request_bytes", "status", "type_"), MALFORMED, ids=[case[0] for case in MALFORMED])
+def test_a_malformed_request_is_a_4xx_problem_before_any_handler(running, name, request_bytes, status, type_):
+    url, _, err = running
+    got, headers, body = raw_exchange(url, request_bytes)
+    assert (got, headers["content-type"]) == (status, "application/problem+json"), (name, got, headers, body)
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["type"] == f"https://moneypath.dev/problems/{type_}", problem
+    assert "s3cr3t" not in body.decode()  # and the proxy closed the connection: raw_exchange read to its end
+    log = err.read_text()
+    assert "Traceback" not in log and "s3cr3t" not in log
 
 
 def test_error_rate_reset_and_latency(proxy, running):

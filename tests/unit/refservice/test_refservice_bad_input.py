@@ -276,9 +276,30 @@ def test_a_refused_card_number_is_counted_never_echoed(svc):
     assert rows(svc)["payments"] == 0
 
 
+def test_a_card_number_of_any_first_digit_is_refused_by_the_request_models_and_counted(svc):
+    # 1 (UATP), 7, 8 and 9 lead no 2-6 network's cards, but a Luhn-valid 13-19 digits is a card number all the same
+    from pydantic import ValidationError
+
+    from moneypath.reference.refservice.routers.payments import AuthorizeRequest
+    from moneypath.reference.refservice.routers.payouts import PayoutRequest
+
+    refs = ("card 1234567812345670", "ord7992739871300008", "INV800000000000002", "x9000000000000001")
+    for ref in refs:
+        for model, fields in ((AuthorizeRequest, AUTHORIZE), (PayoutRequest, PAYOUT)):
+            with pytest.raises(ValidationError) as refused:
+                model.model_validate({**fields, "reference": ref})
+            assert [e["type"] for e in refused.value.errors()] == [limits.CARD_NUMBER_ERROR], ref
+        problem = assert_problem(send(svc, "POST", "/v1/payments/authorize", **body({**AUTHORIZE, "reference": ref})),
+                                 422, "invalid-request")
+        assert problem["detail"] == "reference: must not contain a card number" and ref[-6:] not in json.dumps(problem)
+    counted = svc.state.mp.registry.get_sample_value(
+        svc.state.mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), {"source": "api", "action": "refused"})
+    assert counted == len(refs) and rows(svc)["payments"] == 0
+
+
 def test_an_idempotency_key_holding_a_card_number_is_kept_as_its_digest_and_counted(svc):
     # the key is stored with its answer (idempotency_keys) and sent on to the provider inside its own key; refused,
-    # it would refuse ~0.1 % of uuid4().hex keys (a Luhn-valid run between hex letters)
+    # it would refuse ~0.2 % of uuid4().hex keys (a Luhn-valid run between hex letters)
     from moneypath.reference.refservice.db import idempotency_keys
 
     headers = {"idempotency-key": "idem4111111111111111"}

@@ -387,7 +387,7 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     assert kept["reference"] == reference[:reference.index("4")] + REDACTED
     assert kept["card"] == {"pan": REDACTED, "last4": "1111", "as_float": REDACTED} and kept["amount_minor"] == 2000
     assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
-    # the provider's own id is matched as sent, even where its digits pass for a card (a hex id, ~0.1 %), but
+    # the provider's own id is matched as sent, even where its digits pass for a card (a hex id, ~0.2 %), but
     # stored as its digest: no card-like number in the column either, and a second delivery is still a duplicate
     odd_ref = "acme_auth_4111111111111111ab"
     odd = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": odd_ref}).encode()
@@ -409,6 +409,33 @@ def test_a_signed_webhook_holding_a_card_number_is_stored_redacted_and_counted(w
     assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 2
     again = post_raw(app, "/v1/webhooks/acme", odd, {HEADER: sign(ACME_HOOK, odd)}).json()  # digest still unique
     assert again["duplicate"] and not again["accepted"]
+
+
+def test_a_webhook_card_number_of_any_first_digit_is_stored_redacted_and_counted(world):
+    # 1 (UATP), 7, 8 and 9 lead no 2-6 network's cards; a Luhn-valid 13-19 digits is stored redacted all the same
+    import json as jsonlib
+
+    from moneypath.catalog.pan import REDACTED, contains_card_number, mentions_card_number
+    from moneypath.reference.refservice.db import webhook_events
+    from moneypath.reference.signing import HEADER, sign
+
+    app, _, mp = world
+    cards = {"reference": "card 1234567812345670", "order": "ord7992739871300008", "note": "INV800000000000002",
+             "pan": 9000000000000001, "uatp": 122000000000003.0}
+    # a fractional timestamp's digits are not one number (1795547276.2795284 would pass Luhn as 17 digits)
+    plain = {"occurred_at": 1795547276.2795284, "amount_minor": 2000, "currency": "EUR"}
+    event = jsonlib.dumps({"provider": "acme", "event": "refund.settled", "provider_ref": "acme_ref_9", **cards,
+                           **plain}).encode()
+    hooked = post_raw(app, "/v1/webhooks/acme", event, {HEADER: sign(ACME_HOOK, event)})
+    assert hooked.status_code == 200 and hooked.json()["accepted"], hooked.text
+    with app.state.engine.connect() as conn:
+        (stored,) = conn.execute(select(webhook_events.c.body)).scalars().all()
+    kept = jsonlib.loads(stored)
+    assert kept["reference"] == f"card {REDACTED}" and kept["order"] == f"ord{REDACTED}"
+    assert kept["note"] == f"INV{REDACTED}" and kept["pan"] == kept["uatp"] == REDACTED
+    assert {k: kept[k] for k in plain} == plain
+    assert not mentions_card_number(stored.replace("1795547276.2795284", "")) and not contains_card_number(stored)
+    assert sample(mp, mp.catalog.metric(Key.CARD_NUMBERS_TOTAL), source="webhook", action="redacted") == 1
 
 
 def test_a_refund_whose_call_timed_out_is_booked_once_by_the_clients_retry(world):

@@ -55,7 +55,7 @@ class Idempotent:
         if mentions_card_number(key):
             # The key is stored with its answer and sent on to the provider: such a key is kept as its digest, the
             # same for every retry. Not refused: a uuid4().hex key, as clients make them, holds a Luhn-valid
-            # run one time in a thousand.
+            # run about twice in a thousand.
             mp.count_card_number("api", "redacted")
             key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
         digest = hashlib.sha256(json.dumps([request.method, request.url.path, payload], sort_keys=True).encode())

@@ -9,7 +9,8 @@ the money path on request, without touching the service.
 Method, query, headers (hop-by-hop ones dropped, Host set for the upstream), body and the answer's status,
 headers and body pass unchanged (compressed bodies stay compressed; no cookie is kept; no redirect is
 followed). An unknown provider is a 404, an upstream that cannot be reached a 502, one that does not answer
-within UPSTREAM_READ_S a 504: problem+json, never a traceback.
+within UPSTREAM_READ_S a 504: problem+json, never a traceback; so is a request aiohttp cannot parse
+(431 headers too large, 414, 400: parse_errors).
 
 Faults are the shared switches (moneypath.protocol.faults.Faults, vocabulary fault_specs.proxy_specs), off
 unless the proxy starts with `enable_faults`; each hits one provider and ends by itself (`duration_s`).
@@ -52,7 +53,8 @@ requests/s, 0.3 ms of CPU per proxied call and 0.6-0.8 ms added at p99, where a 
 httpx proxy took 0.7 ms of CPU and added 1.6 ms (benchmarks/bench_faultproxy.py; goal: at most 2 ms).
 
 Modules: config (command-line configuration), faults (the switches and what they hold), upstream (forwarding),
-webhooks (the relay), handlers and admin (the routes, as named functions), server (the app and serving it).
+webhooks (the relay), handlers and admin (the routes, as named functions), parse_errors (requests aiohttp
+cannot parse), server (the app and serving it).
 """
 
 from moneypath.stack.faultproxy.config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url

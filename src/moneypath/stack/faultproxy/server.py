@@ -11,6 +11,7 @@ from aiohttp import web
 
 from moneypath.stack.faultproxy.config import ConfigError, ProxyConfig, display
 from moneypath.stack.faultproxy.handlers import handle
+from moneypath.stack.faultproxy.parse_errors import LIMITS, ProblemRunner
 from moneypath.stack.faultproxy.state import CONFIG, FAULTS, STATE, WEBHOOKS, ProxyState
 from moneypath.stack.faultproxy.upstream import new_session
 
@@ -23,7 +24,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 def create_app(config: ProxyConfig) -> web.Application:
     state = ProxyState(config)
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=LIMITS)
     app.router.add_route("*", "/{tail:.*}", handle)
     app.on_startup.append(start)
     app.on_shutdown.append(shutdown)
@@ -75,7 +76,8 @@ async def serve(config: ProxyConfig, host: str, port: int, ready: Callable[[str]
         raise ConfigError("; ".join(problems))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=2.0, handle_signals=False)
+    # ProblemRunner: a request aiohttp cannot parse is answered problem+json too (parse_errors)
+    runner = ProblemRunner(create_app(config), access_log=None, shutdown_timeout=2.0, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 
 from fastapi import APIRouter, Request
@@ -32,9 +33,10 @@ def _redacted(value):
         clean = redact_card_mentions(value)
         return clean, clean != value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        # a number as a whole, as the API judges a reference (4111111111111111, 4111111111111111.0), so that
-        # a microsecond timestamp or a fractional one is not taken for a card by a window inside its digits
-        return (REDACTED, True) if mentions_card_number(repr(value)) else (value, False)
+        # a number as a whole (4111111111111111, 4111111111111111.0): its integer part, so that a window inside
+        # its digits or a fractional timestamp's 17 digits (1795547276.2795284) is not taken for a card
+        whole = str(int(value)) if math.isfinite(value) else ""
+        return (REDACTED, True) if mentions_card_number(whole) else (value, False)
     if isinstance(value, list):
         items = [_redacted(v) for v in value]
         return [v for v, _ in items], any(r for _, r in items)
@@ -78,7 +80,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         verifier.verify(request.headers.get(SIGNATURE_HEADER), body)
         text = body.decode("utf-8")  # stored as text; anything else is not a provider event
         event = json.loads(text)
-        # Matched on the provider's own identifiers as sent: a hex id holds a Luhn-valid digit run about once in
+        # Matched on the provider's own identifiers as sent: a hex id holds a Luhn-valid digit run about twice in
         # a thousand, and a redacted provider_ref would leave its capture unbooked. Stored, such an id is its
         # digest: one event per id still (the unique constraint), and no card-like number in the column.
         key = (str(event["event"]), str(event["provider_ref"]))
