@@ -156,7 +156,7 @@ async def request(app, method: str, path: str) -> tuple[int, dict, bytes]:
 def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_gets_in():
     async def scenario():
         inner = Slow()
-        fixed = LagLimit(limit=2, min_limit=2, max_limit=2)
+        fixed = LagLimit(limit=2, min_limit=2, max_limit=2, lag_target_s=-1.0)  # always behind: a hard limit
         gate = Gate(classify, fixed, reserve=0.5)
         app = AdmissionControl(inner, gate)
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(2)]
@@ -182,6 +182,22 @@ def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_g
     asyncio.run(scenario())
 
 
+def test_over_the_limit_a_loop_that_keeps_up_admits_up_to_twice_it():
+    """After a stall, requests that waited for the provider, not the loop, arrive together: while the latest lag
+    sample is on target they are admitted up to twice the limit; a lagging loop refuses at the limit."""
+    limiter = LagLimit(limit=10, min_limit=10, max_limit=10)
+    gate = Gate(classify, limiter, reserve=0.0)
+    gate.in_flight = 15
+    assert gate.admits(admission.NORMAL)
+    gate.in_flight = 20
+    assert not gate.admits(admission.NORMAL)
+    gate.in_flight = 15
+    limiter.lag(0.2, now=0.0, in_flight=15)  # the loop fell behind
+    assert not gate.admits(admission.NORMAL)
+    gate.in_flight = 9
+    assert gate.admits(admission.NORMAL)
+
+
 def test_the_reference_service_classifies_money_in_motion_as_critical():
     assert classify("POST", "/v1/payments/pay_1/capture") == admission.CRITICAL
     assert classify("POST", "/v1/payments/pay_1/refund") == admission.CRITICAL
@@ -204,7 +220,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         inner = Slow()
         inner.release.set()
         cost = RequestCost(inner, faults, lambda method, path: classify(method, path) != admission.EXEMPT)
-        fixed = LagLimit(limit=1, min_limit=1, max_limit=1)
+        fixed = LagLimit(limit=1, min_limit=1, max_limit=1, lag_target_s=-1.0)  # always behind: a hard limit
         app = AdmissionControl(cost, Gate(classify, fixed))
 
         async def timed(method, path):
@@ -221,7 +237,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         inner.release.clear()  # one authorization holds the only slot: the next is refused, without the cost
         held = asyncio.create_task(request(app, "POST", "/v1/payments/authorize"))
         await asyncio.sleep(0.1)
-        status, took = await timed("POST", "/v1/payments/authorize")
+        status, took = await asyncio.wait_for(timed("POST", "/v1/payments/authorize"), 5)
         assert status == 503 and took < 0.15
         inner.release.set()
         assert (await held)[0] == 200
@@ -250,8 +266,8 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
 
     async def scenario(mp):
         inner = Slow()
-        app = AdmissionControl(inner, Gate(classify, LagLimit(limit=1, min_limit=1, max_limit=1), reserve=0.0,
-                                           on_refuse=mp.count_shed))
+        fixed = LagLimit(limit=1, min_limit=1, max_limit=1, lag_target_s=-1.0)  # always behind: a hard limit
+        app = AdmissionControl(inner, Gate(classify, fixed, reserve=0.0, on_refuse=mp.count_shed))
         # a limit of 1 without reserve: one new payment fills it, and a capture gets the one critical slot above it
         held = [asyncio.create_task(request(app, "POST", path))
                 for path in ("/v1/payments/authorize", "/v1/payments/pay_0/capture")]

@@ -39,7 +39,9 @@ nothing was cut, and the latency SLO paged while /metrics went unanswered).
 
 Critical requests may go `reserve` above the limit, so a full house of authorizations never starves
 a capture. Health, metrics and admin routes are never limited. A refusal is decided before the body
-is read: it costs microseconds, not a booking.
+is read: it costs microseconds, not a booking. Under uvicorn (the service's own `python -m`), the HTTP
+protocol of admission_http.py decides as the headers are parsed, before a request becomes a task, and counts
+it in flight from there; AdmissionControl, the ASGI middleware, decides for any other server (and tests).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class LagLimit:
         self._busiest = 0
         self._window_end = 0.0
         self._stalled_for = 0  # windows in a row with the loop stalled
+        self.last_lag_s = 0.0  # the latest sample: is the loop keeping up right now?
 
     def in_flight(self, n: int) -> None:
         """Called on each admission: the most requests in flight this window."""
@@ -87,6 +90,7 @@ class LagLimit:
     def lag(self, lag_s: float, now: float, in_flight: int) -> None:
         """One sample of the loop's lag; at the end of a window, the limit moves."""
         self._lags.append(lag_s)
+        self.last_lag_s = lag_s
         self._busiest = max(self._busiest, in_flight)
         if now < self._window_end:
             return
@@ -129,8 +133,15 @@ class Gate:
         self._wire: dict[tuple[int, bool], bytes] = {}
 
     def admits(self, kind: str) -> bool:
-        limit = self.limiter.limit
-        return self.in_flight < (limit * (1 + self.reserve) + 1 if kind == CRITICAL else limit)
+        limiter = self.limiter
+        limit = limiter.limit * (1 + self.reserve) + 1 if kind == CRITICAL else limiter.limit
+        if self.in_flight < limit:
+            return True
+        # Over the limit, up to twice it, while the loop keeps up: then what is in flight waits for the provider,
+        # not for the loop. At 150 authorizations/s of the checkout mix ~40-60 requests are in flight, and after a
+        # 100 ms stall (a full garbage collection) they arrive together, 130-150 at once: refused at the limit,
+        # 0.3 % of a 10-minute soak was turned away (captures too) while the loop was idle again.
+        return self.in_flight < 2 * limit and limiter.last_lag_s <= limiter.lag_target_s
 
     def admit(self) -> None:
         self.in_flight += 1
