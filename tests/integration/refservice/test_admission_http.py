@@ -93,3 +93,32 @@ def test_a_refusal_is_answered_from_the_headers_and_the_connection_goes_on(tmp_p
     requests = mp.registry.get_sample_value(mp.catalog.metric(Key.HTTP_REQUESTS_TOTAL),
                                             {"route": OTHER, "method": "POST", "status_class": "5xx"})
     assert requests == 3  # measured like any answer, though no middleware saw it
+
+
+def test_an_admitted_request_leaves_no_reference_cycle(tmp_path):
+    """Each request's objects are freed by their reference counts: a cycle per request (a closure over the request
+    kept by the request) left them all to the cyclic collector, whose pauses and memory grew with the load."""
+    import gc
+
+    mp = MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry())
+    service = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=b"s" * 32,
+                                       provider_url="http://127.0.0.1:9", background_jobs=False), mp=mp)
+    with serving(service) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in range(3):  # warm: what the first requests build once (routes, caches) is not per request
+            conn.request("POST", f"/v1/payments/pay_{i}/capture", headers={"idempotency-key": f"w-{i}"})
+            conn.getresponse().read()
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for i in range(20):
+                conn.request("POST", f"/v1/payments/pay_{i}/capture", headers={"idempotency-key": f"c-{i}"})
+                conn.getresponse().read()
+            wait_for(lambda: service.state.admission.in_flight == 0, 5, "the requests released", interval_s=0.01)
+            gc.collect()
+            cycles = [o for o in gc.garbage if type(o).__name__ == "RequestResponseCycle"]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        conn.close()
+    assert cycles == []

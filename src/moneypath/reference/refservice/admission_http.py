@@ -37,6 +37,23 @@ class _Answered:
 ANSWERED = _Answered()
 
 
+class Releasing:
+    """The app, giving back the admitted request's slot however it ends (answered, failed, cancelled). One per
+    connection, holding nothing of a request: a closure over the request's cycle made each request a reference
+    cycle (cycle -> closure -> cycle), and its scope, headers and FastAPI's exit stacks, ~20 objects a request,
+    waited for the cyclic collector: a 50-70 ms collection every ~7 s at 150 authorizations/s and memory that
+    grew between full collections."""
+
+    def __init__(self, app, gate: Gate):
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.release()
+
+
 def find_gate(app) -> Gate | None:
     """The admission gate of the app uvicorn serves (under uvicorn's own wrappers, e.g. proxy headers)."""
     for _ in range(8):
@@ -54,6 +71,7 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.gate = find_gate(self.app)
+        self.releasing = Releasing(self.app, self.gate) if self.gate is not None else None
 
     def on_headers_complete(self) -> None:
         gate = self.gate
@@ -85,14 +103,5 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle, app) -> None:
         if ADMITTED in cycle.scope.get("extensions", ()):
-            run, gate = cycle.run_asgi, self.gate
-
-            async def counted(app) -> None:  # released however the request ends (answered, failed, cancelled)
-                try:
-                    await run(app)
-                finally:
-                    gate.release()
-
-            cycle.run_asgi = counted
+            app = self.releasing
         super()._start_asgi_task(cycle, app)
-
