@@ -21,8 +21,9 @@ chain). "Trail on" is the service as shipped: the event in the booking's stateme
 Printed: each round's figures, then medians and the paired verdict: per round, trail share = (on - off) / on
 of the service's CPU per booking (what the trail costs of the service's CPU), the median of the rounds'
 shares (goal <= 5 %). The PostgreSQL server's CPU per booking (its processes, not the service's) is shown
-beside it: the trail moves work into the database too. At the end the last "trail on" database is verified as
-`moneypath audit verify` does.
+beside it: the trail moves work into the database too; "parked": the share of the events a booking parked
+because another transaction held the chain (audit.py), warm-up included. At the end the last "trail on"
+database is verified as `moneypath audit verify` does.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-if not __package__:  # as a script: `benchmarks` importable, and moneypath from this tree unless PYTHONPATH gives
+if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
 
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
 from benchmarks.bench_service import Stack, cpu_seconds, process_tree  # noqa: E402
 from benchmarks.processes import free_port  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
+from moneypath.protocol.audit_chain import EVENTS_TABLE, PENDING_TABLE  # noqa: E402
 from moneypath.stack import pgserver  # noqa: E402
 
 # The service's "trail off": imported by every interpreter the service starts (its --workers too).
@@ -152,6 +156,12 @@ def one_round(base: Path, server: pgserver.PostgresServer, trail: bool, args, se
                              time.process_time() - gen0)
     finally:
         stack.stop()
+    # How many events were parked (written to audit_pending first) of all chained, warm-up included.
+    time.sleep(0.5)  # the backends' statistics, flushed as they exit
+    with psycopg.connect(server.conninfo(name)) as conn:
+        parked = conn.execute("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s",
+                              (PENDING_TABLE,)).fetchone()[0]
+        events = conn.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()[0]
     bookings = sum(load.outcomes[k] for k in BOOKED)
     q = statistics.quantiles(load.latencies, n=100) if len(load.latencies) > 1 else [float("nan")] * 99
     return {"trail": trail, "db": name, "bookings_s": bookings / wall, "bookings": bookings,
@@ -159,14 +169,14 @@ def one_round(base: Path, server: pgserver.PostgresServer, trail: bool, args, se
             "outcomes": dict(load.outcomes), "p50": q[49] * 1000, "p99": q[98] * 1000,
             "svc_us": svc / max(bookings, 1) * 1e6, "db_us": db / max(bookings, 1) * 1e6,
             "svc_pct": svc / wall * 100, "db_pct": db / wall * 100, "sim_pct": sim / wall * 100,
-            "gen_pct": gen / wall * 100}
+            "gen_pct": gen / wall * 100, "parked": parked / max(events, 1)}
 
 
 def line(r: dict) -> str:
     return (f"trail {'on ' if r['trail'] else 'off'} {r['bookings_s']:5.0f} bookings/s  p50 {r['p50']:5.1f} ms  "
             f"p99 {r['p99']:6.1f} ms  errors {r['errors']:>3}  service {r['svc_us']:5.0f} µs/booking "
             f"({r['svc_pct']:3.0f} % of a core)  PostgreSQL {r['db_us']:4.0f} µs/booking ({r['db_pct']:3.0f} %)  "
-            f"sim {r['sim_pct']:3.0f} %  gen {r['gen_pct']:3.0f} %")
+            f"sim {r['sim_pct']:3.0f} %  gen {r['gen_pct']:3.0f} %" + (f"  parked {r['parked']:.0%}" if r["trail"] else ""))
 
 
 def chain_line(server: pgserver.PostgresServer, name: str) -> str:
