@@ -169,7 +169,7 @@ class Stack:
 
     def __init__(self, workdir: Path, instrumentation: str, secret: str, profile_to: Path | None = None,
                  workers: int = 1, service_env: dict | None = None):
-        """`service_env` adds to (or overrides) the service's environment (bench_history.py)."""
+        """`service_env` adds to (or overrides) the service's environment (bench_history.py, bench_pg_trail.py)."""
         self.sim = self.service = None
         env = {**os.environ, "MONEYPATH_TOKEN_SECRET": secret, "MONEYPATH_WEBHOOK_SECRET": secrets.token_hex(16)}
         sim_port, port = free_port(), free_port()
@@ -179,8 +179,8 @@ class Stack:
                 "--settlement-dir", str(workdir / "settlements")], env, sim_port, workdir / "sim.log")
             env.update(MONEYPATH_CATALOG=str(ROOT / "moneypath.yaml"), MONEYPATH_DB_URL=f"sqlite:///{workdir}/ledger.db",
                        MONEYPATH_PROVIDER_URL=self.sim.url,
-                       MONEYPATH_INSTRUMENTATION=instrumentation,
-                       **(service_env or {}))
+                       MONEYPATH_INSTRUMENTATION=instrumentation)
+            env.update(service_env or {})  # may replace any of these (bench_pg_trail.py: a PostgreSQL URL)
             # prometheus-client switches to its mmap-file values when the variable is SET, even to "" (then into
             # the working directory): one process must not have it at all.
             env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -81,7 +81,7 @@ class Reconciler:
         names = sorted(p for p in csvs if p.name not in self._imported)
         if not names:
             return []
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:  # COMMIT, not ROLLBACK: keeps the connection's prepared statements (payments.load)
             seen = {name for (name,) in conn.execute(select(settlement_files.c.name)
                                                      .where(settlement_files.c.name.in_([p.name for p in names])))}
         self._imported |= seen

@@ -1,0 +1,250 @@
+"""The audit trail's share of the reference service's CPU per booking on PostgreSQL, side by side (figures, not
+pass/fail): issue 32's "the trail costs <= 5 % of service CPU per booking".
+
+    .venv/bin/python benchmarks/bench_pg_trail.py [--rate 100] [--seconds 10] [--rounds 3] [--workers 1]
+
+A throwaway PostgreSQL cluster (moneypath.stack.pgserver, durable: fsync and synchronous_commit on, as in
+production) and the provider simulator (answering at once) on loopback; each round starts the real service
+(`python -m moneypath.reference.refservice`, benchmarks/bench_service.py's Stack, instrumented, with its
+background jobs) on a fresh database, trail on, then trail off, alternating, so drift on a shared machine hits
+both alike. The load is fixed and open loop: --rate payments per second, each an authorization then its
+capture on the same keep-alive connection (two bookings: payments.create, payments.mark_captured), started
+every 1/rate s whatever is outstanding. After a warm-up, the measured phase reads the service's process CPU
+(all its threads, every worker with --workers) and divides it by the bookings answered (every 201 of an
+authorization, declined or held included, and every 200 of a capture).
+
+"Trail off" is for measurement only, no setting of the service: a sitecustomize on the service's PYTHONPATH
+patches, in every worker, audit.Audited.count to the booking statement alone, audit.append to a no-op and
+audit.seal to nothing (the same transactions without their events; the chain's watch then walks an empty
+chain). "Trail on" is the service as shipped: the event in the booking's statement, the seal job every second.
+
+Printed: each round's figures, then medians and the paired verdict: per round, trail share = (on - off) / on
+of the service's CPU per booking (what the trail costs of the service's CPU), the median of the rounds'
+shares (goal <= 5 %). The PostgreSQL server's CPU per booking (its processes, not the service's) is shown
+beside it: the trail moves work into the database too; "parked": the share of the events a booking parked
+because another transaction held the chain (audit.py), warm-up included. At the end the last "trail on"
+database is verified as `moneypath audit verify` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+if not __package__:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+
+from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
+from benchmarks.bench_service import Stack, cpu_seconds, process_tree  # noqa: E402
+from benchmarks.processes import free_port  # noqa: E402
+from moneypath.protocol import tokens  # noqa: E402
+from moneypath.protocol.audit_chain import EVENTS_TABLE, PENDING_TABLE  # noqa: E402
+from moneypath.stack import pgserver  # noqa: E402
+
+# The service's "trail off": imported by every interpreter the service starts (its --workers too).
+TRAIL_OFF = '''
+from moneypath.reference.refservice import audit
+audit.Audited.count = lambda self, conn, params, *event, **kw: self.plain.count(conn, params)
+audit.append = lambda conn, *args, **kw: {}
+audit.seal = lambda engine: 0
+'''
+
+
+BOOKED = ("authorized", "captured", "booked, not authorized")  # each a booking (payments.create, mark_captured)
+
+
+class Payments:
+    """Open-loop authorize + capture: request bytes built with one %-format each, so the generator stays cheap."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.n, self.run_id = port, 0, secrets.token_hex(4).encode()
+        auth = b"Authorization: Bearer " + token.encode() + b"\r\n"
+        self.authorize = (b"POST /v1/payments/authorize HTTP/1.1\r\nHost: bench\r\n" + auth
+                          + b"Content-Type: application/json\r\nIdempotency-Key: a-" + self.run_id
+                          + b"-%d\r\nContent-Length: %d\r\n\r\n")
+        self.capture = (b"POST /v1/payments/%s/capture HTTP/1.1\r\nHost: bench\r\n" + auth
+                        + b"Idempotency-Key: c-" + self.run_id + b"-%d\r\nContent-Length: 0\r\n\r\n")
+        self.reset()
+
+    def reset(self) -> None:
+        self.latencies: list[float] = []
+        self.outcomes: Counter = Counter()
+
+    async def connect(self) -> Connection:
+        return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def pay(self, conn: Connection, scheduled: float) -> Connection:
+        """Authorize, then capture what was authorized; the connection to use next (a fresh one after a failure)."""
+        self.n += 1
+        n = self.n
+        body = (b'{"amount_minor": %d, "currency": "EUR", "provider": "%s", "reference": "pgtrail-%s-%d"}'
+                % (1000 + n % 997, (b"acme", b"globex")[n & 1], self.run_id, n))
+        try:
+            status, answer = await asyncio.wait_for(conn.request(self.authorize % (n, len(body)) + body), 30)
+            self.latencies.append(time.perf_counter() - scheduled)
+            if status != 201 or b'"state": "authorized"' not in answer:  # a 201 declined or held is booked too
+                self.outcomes["booked, not authorized" if status == 201 else f"authorize {status}"] += 1
+                return conn
+            self.outcomes["authorized"] += 1
+            payment_id = answer.split(b'"id": "', 1)[1].split(b'"', 1)[0]
+            started = time.perf_counter()
+            status, answer = await asyncio.wait_for(conn.request(self.capture % (payment_id, n)), 30)
+            self.latencies.append(time.perf_counter() - started)
+            self.outcomes["captured" if status == 200 else f"capture {status}"] += 1
+            return conn
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as exc:
+            self.outcomes[type(exc).__name__] += 1
+            conn.writer.close()
+            return await self.connect()
+
+    async def open(self, rate: float, seconds: float, connections: int = 64) -> None:
+        pool: asyncio.Queue[Connection] = asyncio.Queue()
+        for _ in range(connections):
+            pool.put_nowait(await self.connect())
+
+        async def one(scheduled: float) -> None:
+            conn = await pool.get()
+            pool.put_nowait(await self.pay(conn, scheduled))
+
+        await open_loop(rate, seconds, one)
+        while not pool.empty():
+            pool.get_nowait().writer.close()
+
+
+def tree_cpu(pid: int) -> float:
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            total += cpu_seconds(p)
+        except OSError:  # exited in between
+            pass
+    return total
+
+
+def one_round(base: Path, server: pgserver.PostgresServer, trail: bool, args, secret: str, token: str) -> dict:
+    """A fresh database and service; warm-up, then the measured phase. Its figures."""
+    name = server.create_database()
+    workdir = base / f"{name}-{'on' if trail else 'off'}"
+    workdir.mkdir()
+    env = {"MONEYPATH_DB_URL": server.url(name)}
+    if not trail:
+        patch = workdir / "trail-off"
+        patch.mkdir()
+        (patch / "sitecustomize.py").write_text(TRAIL_OFF)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(patch), os.environ.get("PYTHONPATH", "")]))
+    stack = Stack(workdir, "on", secret, workers=args.workers, service_env=env)
+    try:
+        load = Payments(stack.port, token)
+        asyncio.run(load.open(args.rate, args.warmup))  # discarded: connections, statement caches, JIT-free warm
+        load.reset()
+        postmaster = server.postmaster_pid()
+        svc0, db0, sim0, gen0, t0 = stack.service.cpu(), tree_cpu(postmaster), stack.sim.cpu(), time.process_time(), \
+            time.perf_counter()
+        asyncio.run(load.open(args.rate, args.seconds))
+        wall = time.perf_counter() - t0
+        svc, db, sim, gen = (stack.service.cpu() - svc0, tree_cpu(postmaster) - db0, stack.sim.cpu() - sim0,
+                             time.process_time() - gen0)
+    finally:
+        stack.stop()
+    # How many events were parked (written to audit_pending first) of all chained, warm-up included.
+    time.sleep(0.5)  # the backends' statistics, flushed as they exit
+    with psycopg.connect(server.conninfo(name)) as conn:
+        parked = conn.execute("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s",
+                              (PENDING_TABLE,)).fetchone()[0]
+        events = conn.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()[0]
+    bookings = sum(load.outcomes[k] for k in BOOKED)
+    q = statistics.quantiles(load.latencies, n=100) if len(load.latencies) > 1 else [float("nan")] * 99
+    return {"trail": trail, "db": name, "bookings_s": bookings / wall, "bookings": bookings,
+            "errors": sum(n for k, n in load.outcomes.items() if k not in BOOKED),
+            "outcomes": dict(load.outcomes), "p50": q[49] * 1000, "p99": q[98] * 1000,
+            "svc_us": svc / max(bookings, 1) * 1e6, "db_us": db / max(bookings, 1) * 1e6,
+            "svc_pct": svc / wall * 100, "db_pct": db / wall * 100, "sim_pct": sim / wall * 100,
+            "gen_pct": gen / wall * 100, "parked": parked / max(events, 1)}
+
+
+def line(r: dict) -> str:
+    return (f"trail {'on ' if r['trail'] else 'off'} {r['bookings_s']:5.0f} bookings/s  p50 {r['p50']:5.1f} ms  "
+            f"p99 {r['p99']:6.1f} ms  errors {r['errors']:>3}  service {r['svc_us']:5.0f} µs/booking "
+            f"({r['svc_pct']:3.0f} % of a core)  PostgreSQL {r['db_us']:4.0f} µs/booking ({r['db_pct']:3.0f} %)  "
+            f"sim {r['sim_pct']:3.0f} %  gen {r['gen_pct']:3.0f} %" + (f"  parked {r['parked']:.0%}" if r["trail"] else ""))
+
+
+def chain_line(server: pgserver.PostgresServer, name: str) -> str:
+    from moneypath.protocol.audit_chain import verify_database
+    from moneypath.reference.refservice.db import make_engine
+
+    engine = make_engine(server.url(name))
+    try:
+        with engine.connect() as conn:
+            return verify_database(conn).line()
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100.0,
+                        help="payments per second, open loop (two bookings each; default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured per round (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="discarded per round (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, trail on then off (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="service processes (--workers; default %(default)s)")
+    args = parser.parse_args()
+    secret = secrets.token_hex(32)
+    token = tokens.issue(secret.encode(), "bench", ["payments:write"], ttl_s=3600)
+    rounds: list[tuple[dict, dict]] = []
+    try:
+        with pgserver.running_server(free_port, pgserver.DURABLE) as server, \
+                tempfile.TemporaryDirectory(prefix="bench-pg-trail-") as tmp:
+            print(f"PostgreSQL on 127.0.0.1:{server.port} (fsync, synchronous_commit on); service with "
+                  f"{args.workers} worker(s), instrumented; open loop {args.rate:g} payments/s (authorize + capture: "
+                  f"{2 * args.rate:g} bookings/s), {args.warmup:g} s warm-up + {args.seconds:g} s measured per round; "
+                  f"{os.cpu_count()} cores shared by everything")
+            for i in range(args.rounds):
+                pair = []
+                for trail in (True, False):
+                    r = one_round(Path(tmp), server, trail, args, secret, token)
+                    print(f"  round {i + 1} {line(r)}", flush=True)
+                    pair.append(r)
+                rounds.append((pair[0], pair[1]))
+            on_db = rounds[-1][0]["db"]
+            chain = chain_line(server, on_db)
+    except pgserver.Unavailable as exc:
+        print(f"bench_pg_trail: PostgreSQL unavailable: {exc}", file=sys.stderr)
+        return 1
+    shares = [(on["svc_us"] - off["svc_us"]) / on["svc_us"] for on, off in rounds]
+    added = [on["svc_us"] - off["svc_us"] for on, off in rounds]
+    db_added = [on["db_us"] - off["db_us"] for on, off in rounds]
+
+    def med(key: str, trail: bool) -> float:
+        return statistics.median(pair[0 if trail else 1][key] for pair in rounds)
+
+    print(f"\nmedians of {args.rounds} rounds: service CPU per booking {med('svc_us', True):.0f} µs with the trail, "
+          f"{med('svc_us', False):.0f} µs without; PostgreSQL {med('db_us', True):.0f} vs {med('db_us', False):.0f} µs; "
+          f"bookings/s {med('bookings_s', True):.0f} vs {med('bookings_s', False):.0f}; p99 {med('p99', True):.1f} vs "
+          f"{med('p99', False):.1f} ms")
+    share = statistics.median(shares)
+    print(f"the trail per round (on - off, paired): service {', '.join(f'{a:+.0f}' for a in added)} µs per booking "
+          f"= {', '.join(f'{s:+.1%}' for s in shares)} of the service's CPU per booking; PostgreSQL "
+          f"{', '.join(f'{a:+.0f}' for a in db_added)} µs")
+    print(f"the trail's share of the service's CPU per booking: {share:.1%} (median of {len(shares)} paired rounds; "
+          f"goal <= 5 %: {'met' if share <= 0.05 else 'NOT met'})")
+    others = [f"{'on' if r['trail'] else 'off'} {k} {n}" for pair in rounds for r in pair
+              for k, n in r["outcomes"].items() if k not in BOOKED]
+    print(f"other answers (errors): {'; '.join(others) or 'none'}")
+    print(f"the last trail-on database after the service stopped: {chain}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
