@@ -134,14 +134,15 @@ class Gate:
 
     def admits(self, kind: str) -> bool:
         limiter = self.limiter
-        limit = limiter.limit * (1 + self.reserve) + 1 if kind == CRITICAL else limiter.limit
-        if self.in_flight < limit:
+        if kind == CRITICAL:  # above anything new work can reach, so money in motion always has its reserve
+            return self.in_flight < 2 * limiter.limit * (1 + self.reserve) + 1
+        if self.in_flight < limiter.limit:
             return True
         # Over the limit, up to twice it, while the loop keeps up: then what is in flight waits for the provider,
         # not for the loop. At 150 authorizations/s of the checkout mix ~40-60 requests are in flight, and after a
         # 100 ms stall (a full garbage collection) they arrive together, 130-150 at once: refused at the limit,
-        # 0.3 % of a 10-minute soak was turned away (captures too) while the loop was idle again.
-        return self.in_flight < 2 * limit and limiter.last_lag_s <= limiter.lag_target_s
+        # 0.3 % of a 10-minute soak was turned away while the loop was idle again.
+        return self.in_flight < 2 * limiter.limit and limiter.last_lag_s <= limiter.lag_target_s
 
     def admit(self) -> None:
         self.in_flight += 1
