@@ -36,7 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 if not __package__:  # run as a script: make `benchmarks` importable
@@ -44,8 +43,8 @@ if not __package__:  # run as a script: make `benchmarks` importable
 
 import psycopg  # noqa: E402
 
-from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
-from benchmarks.bench_service import Stack, cpu_seconds, process_tree  # noqa: E402
+from benchmarks.bench_instrument import Connection  # noqa: E402
+from benchmarks.bench_service import Load, Stack, cpu_seconds, process_tree  # noqa: E402
 from benchmarks.processes import free_port  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
 from moneypath.protocol.audit_chain import EVENTS_TABLE, PENDING_TABLE  # noqa: E402
@@ -63,27 +62,21 @@ audit.seal = lambda engine: 0
 BOOKED = ("authorized", "captured", "booked, not authorized")  # each a booking (payments.create, mark_captured)
 
 
-class Payments:
-    """Open-loop authorize + capture: request bytes built with one %-format each, so the generator stays cheap."""
+class Payments(Load):
+    """Open-loop authorize + capture (Load's open loop and connections, `send` is a payment): request bytes built
+    with one %-format each, so the generator stays cheap."""
 
     def __init__(self, port: int, token: str):
-        self.port, self.n, self.run_id = port, 0, secrets.token_hex(4).encode()
+        super().__init__(port, requests=None)
+        self.n, self.run_id = 0, secrets.token_hex(4).encode()
         auth = b"Authorization: Bearer " + token.encode() + b"\r\n"
         self.authorize = (b"POST /v1/payments/authorize HTTP/1.1\r\nHost: bench\r\n" + auth
                           + b"Content-Type: application/json\r\nIdempotency-Key: a-" + self.run_id
                           + b"-%d\r\nContent-Length: %d\r\n\r\n")
         self.capture = (b"POST /v1/payments/%s/capture HTTP/1.1\r\nHost: bench\r\n" + auth
                         + b"Idempotency-Key: c-" + self.run_id + b"-%d\r\nContent-Length: 0\r\n\r\n")
-        self.reset()
 
-    def reset(self) -> None:
-        self.latencies: list[float] = []
-        self.outcomes: Counter = Counter()
-
-    async def connect(self) -> Connection:
-        return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
-
-    async def pay(self, conn: Connection, scheduled: float) -> Connection:
+    async def send(self, conn: Connection, scheduled: float) -> Connection:
         """Authorize, then capture what was authorized; the connection to use next (a fresh one after a failure)."""
         self.n += 1
         n = self.n
@@ -106,19 +99,6 @@ class Payments:
             self.outcomes[type(exc).__name__] += 1
             conn.writer.close()
             return await self.connect()
-
-    async def open(self, rate: float, seconds: float, connections: int = 64) -> None:
-        pool: asyncio.Queue[Connection] = asyncio.Queue()
-        for _ in range(connections):
-            pool.put_nowait(await self.connect())
-
-        async def one(scheduled: float) -> None:
-            conn = await pool.get()
-            pool.put_nowait(await self.pay(conn, scheduled))
-
-        await open_loop(rate, seconds, one)
-        while not pool.empty():
-            pool.get_nowait().writer.close()
 
 
 def tree_cpu(pid: int) -> float:
