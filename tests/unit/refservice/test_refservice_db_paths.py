@@ -148,3 +148,15 @@ def test_payment_ids_sort_by_creation_so_the_indexes_keyed_by_them_grow_at_their
     assert ids == sorted(ids)
     assert all(len(i) == len("pay_") + 24 and int(i[4:], 16) >= 0 for i in ids)
     assert len({new_id("pay") for _ in range(10_000)}) == 10_000  # the same millisecond: the random half differs
+
+
+def test_a_catalog_that_is_not_there_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """Started outside the project (no moneypath.yaml where it runs): one line naming the file, not a traceback."""
+    from moneypath.reference.refservice.__main__ import main
+
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
+    monkeypatch.setenv("MONEYPATH_DB_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("MONEYPATH_CATALOG", str(tmp_path / "nowhere.yaml"))
+    assert main(["--port", "9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("moneypath refservice: ") and "nowhere.yaml" in err

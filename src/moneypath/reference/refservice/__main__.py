@@ -13,6 +13,7 @@ import tempfile
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from moneypath.catalog import CatalogError
 from moneypath.reference import heap
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
@@ -86,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{make_url(config.db_url).render_as_string(hide_password=True)}: {detail}", file=sys.stderr)
         return 2
     if args.workers == 1:
-        app = create_app(config)
+        try:
+            app = create_app(config)
+        except CatalogError as exc:  # e.g. run outside the project: no moneypath.yaml here (MONEYPATH_CATALOG)
+            print(f"moneypath refservice: {exc} (MONEYPATH_CATALOG names the catalog file)", file=sys.stderr)
+            return 2
         heap.settle()
         uvicorn.run(app, **options)
         return 0
