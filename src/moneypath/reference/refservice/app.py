@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moneypath._common.problem import problem
 from moneypath.catalog import OTHER
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
+from moneypath.reference import heap
 from moneypath.reference.refservice import admission, contract, faults, limits
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.problems import ApiProblem
@@ -54,6 +55,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(config.outbox_interval_s, services.outbox.run_once, "outbox")
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
+        jobs.add(heap.TRIM_INTERVAL_S, heap.trim, "heap-trim")  # free pages SQLite's caches left resident
         if not services.sqlite:  # events parked by a burst's last bookings (audit.py); every instance: one may die
             jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
     if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from moneypath.reference.refservice.db import ledger_postings, ledger_transactions
-from moneypath.reference.refservice.statements import Prepared
+from moneypath.reference.refservice.statements import Prepared, padded
 
 _TRANSACTION = Prepared(ledger_transactions.insert().values(
     payment_id=bindparam("payment_id"), kind=bindparam("kind"), created_at=bindparam("created_at"))
@@ -92,7 +92,7 @@ class RunningImbalance:
         new = select(c.id, c.currency, c.amount_minor).where(c.id > self.after).order_by(c.id)
         rows = list(conn.execute(new))
         if self.pending:
-            late = select(c.id, c.currency, c.amount_minor).where(c.id.in_(list(self.pending)))
+            late = select(c.id, c.currency, c.amount_minor).where(c.id.in_(padded(list(self.pending))))
             rows += list(conn.execute(late))
         expected = self.after + 1
         for posting_id, currency, amount in rows:

@@ -21,7 +21,7 @@ from moneypath.instrument import MoneyPath
 from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages
 from moneypath.reference.refservice.resilience import RetryPolicy
-from moneypath.reference.refservice.statements import Prepared
+from moneypath.reference.refservice.statements import Prepared, padded
 
 QUEUES = ("notifications", "compliance_log")
 _ENQUEUE = Prepared(outbox_messages.insert().values({name: bindparam(name) for name in (
@@ -69,7 +69,8 @@ class OutboxWorker:
                 at = time.time()
                 conn.execute(self._record, [{"queue": m.queue, "message_id": m.id, "event": m.event,
                                              "payload": m.payload, "delivered_at": at} for m in delivered])
-                conn.execute(delete(outbox_messages).where(outbox_messages.c.id.in_([m.id for m in delivered])))
+                done = padded([m.id for m in delivered])  # one statement text per power of two (statements.padded)
+                conn.execute(delete(outbox_messages).where(outbox_messages.c.id.in_(done)))
                 counts["delivered"] = len(delivered)
             depth = dict(conn.execute(select(outbox_messages.c.queue, func.count())
                                       .group_by(outbox_messages.c.queue)).all())

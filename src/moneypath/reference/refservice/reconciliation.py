@@ -24,14 +24,14 @@ import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import audit
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
-from moneypath.reference.refservice.statements import Prepared
+from moneypath.reference.refservice.statements import Prepared, padded
 
 log = logging.getLogger("moneypath.refservice.reconciliation")
 ACTOR = "system:reconciliation"  # who the audit trail says reconciled a payment
@@ -81,9 +81,9 @@ class Reconciler:
         names = sorted(p for p in csvs if p.name not in self._imported)
         if not names:
             return []
+        known = select(settlement_files.c.name).where(settlement_files.c.name.in_(padded([p.name for p in names])))
         with self.engine.begin() as conn:  # COMMIT, not ROLLBACK: keeps the connection's prepared statements (payments.load)
-            seen = {name for (name,) in conn.execute(select(settlement_files.c.name)
-                                                     .where(settlement_files.c.name.in_([p.name for p in names])))}
+            seen = {name for (name,) in conn.execute(known)}
         self._imported |= seen
         return [p for p in names if p.name not in seen]
 
@@ -149,7 +149,7 @@ class Reconciler:
                        payments.c.captured_at.is_not(None), payments.c.reconciled_at.is_(None)))
         ids = [line_id for (line_id,) in conn.execute(late)]
         if ids:
-            conn.execute(update(settlement_lines).where(settlement_lines.c.id.in_(ids)).values(state="open"))
+            conn.execute(update(settlement_lines).where(settlement_lines.c.id.in_(padded(ids))).values(state="open"))
 
     def _match(self, conn: Connection, now: float, counts: dict) -> bool:
         """Match a batch of open lines; True when the batch was full (more may be open)."""
@@ -164,10 +164,13 @@ class Reconciler:
         if refs:
             # By (provider, provider_ref), the index's own order: provider_ref alone scanned every payment ever
             # booked, each run (issue 27: reconciliation's share of the service's CPU grew over a soak).
-            wanted = or_(*(and_(payments.c.provider == provider, payments.c.provider_ref.in_(sorted(named)))
-                           for provider, named in refs.items()))
-            for row in conn.execute(select(payments).where(wanted, payments.c.captured_at.is_not(None))).mappings():
-                captured[(row["provider"], row["provider_ref"])] = dict(row)
+            # One statement per provider, its list padded (statements.padded): an OR of lists of two lengths
+            # was a new statement text at almost every run.
+            for provider, named in refs.items():
+                wanted = and_(payments.c.provider == provider, payments.c.provider_ref.in_(padded(sorted(named))))
+                for row in conn.execute(select(payments).where(wanted, payments.c.captured_at.is_not(None))
+                                        ).mappings():
+                    captured[(row["provider"], row["provider_ref"])] = dict(row)
         for line in lines:
             payment = captured.get((line.provider, line.provider_ref))
             fields = {"provider_ref": line.provider_ref, "amount_minor": line.amount_minor, "currency": line.currency}
