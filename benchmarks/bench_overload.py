@@ -55,7 +55,7 @@ class Phase:
         self.outcomes: Counter = Counter()
         self.admitted_ms: list[float] = []  # authorizations answered 201
         self.refused_ms: list[float] = []  # 503s
-        self.per_second: dict[int, dict] = defaultdict(lambda: {"ok_ms": [], "bad": 0})
+        self.per_second: dict[int, dict] = defaultdict(lambda: {"ok_ms": [], "bad": 0, "outcomes": Counter()})
         self.ids: list[str] = []
 
 
@@ -70,8 +70,14 @@ class Client:
         self.open = 0
 
     async def _conn(self) -> Connection | None:
-        if self.idle:
-            return self.idle.pop()
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.reader.at_eof():
+                return conn
+            # The service closed it after its keep-alive timeout (uvicorn: 5 s idle), as any HTTP client's pool
+            # finds out; reusing it would count the client's stale connection as the service's failure.
+            conn.writer.close()
+            self.open -= 1
         if self.open >= MAX_CONNECTIONS:
             return None
         self.open += 1
@@ -88,6 +94,7 @@ class Client:
         except TimeoutError:
             phase.outcomes[f"{kind} timeout"] += 1
             phase.per_second[second]["bad"] += 1
+            phase.per_second[second]["outcomes"][f"{kind} timeout"] += 1
             if "conn" in locals() and conn is not None:  # the client gave up on this connection
                 conn.writer.close()
                 self.open -= 1
@@ -95,11 +102,13 @@ class Client:
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             phase.outcomes[f"{kind} {type(exc).__name__}"] += 1
             phase.per_second[second]["bad"] += 1
+            phase.per_second[second]["outcomes"][f"{kind} {type(exc).__name__}"] += 1
             self.open -= 1
             return
         self.idle.append(conn)
         ms = (time.perf_counter() - scheduled) * 1000
         phase.outcomes[f"{kind} {status}"] += 1
+        phase.per_second[second]["outcomes"][f"{kind} {status}"] += 1
         if status == 503:
             phase.refused_ms.append(ms)
             phase.per_second[second]["bad"] += 1
@@ -137,6 +146,19 @@ class Client:
     def close(self) -> None:
         for conn in self.idle:
             conn.writer.close()
+
+
+def kernel_drops() -> tuple[int, int]:
+    """Packets the kernel dropped from its input backlog (all CPUs; loopback's too) and TCP segments it retransmitted,
+    since boot: a dropped SYN or request waits for a retransmission (1 s, then 3 s, 7 s for a SYN), so a client
+    timeout can be the test rig's, not the service's (0, 0 where /proc does not say)."""
+    try:
+        drops = sum(int(row.split()[1], 16) for row in Path("/proc/net/softnet_stat").read_text().splitlines())
+        tcp = [row.split() for row in Path("/proc/net/snmp").read_text().splitlines() if row.startswith("Tcp:")]
+        retrans = int(tcp[1][tcp[0].index("RetransSegs")])
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return drops, retrans
 
 
 def booked_payments(db_path: Path) -> int:
@@ -189,6 +211,16 @@ def recovered_after(phase: Phase, objective_ms: float, seconds: int) -> float | 
     return float(first)
 
 
+def timeline(name: str, phase: Phase) -> list[str]:
+    """Per second of a phase's schedule: what the clients got (to see where a tail or a slow recovery comes from)."""
+    rows = []
+    for second in sorted(phase.per_second):
+        tally = phase.per_second[second]
+        got = ", ".join(f"{k} {n}" for k, n in sorted(tally["outcomes"].items()))
+        rows.append(f"    {name} {second:>3} s: p99 {p99(tally['ok_ms']):>6.0f} ms; {got}")
+    return rows
+
+
 def one_round(workdir: Path, condition: str, args, secret: str, token: str, objective_ms: float) -> dict:
     workdir.mkdir()
     stack = Stack(workdir, "on", secret, service_env={"MONEYPATH_ADMISSION": condition})
@@ -202,17 +234,18 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
         async def phases():
             normal = await client.run(saturation * args.normal, 10)
             lag = LoopLag()
-            cpu0, t0 = stack.cpu(), time.perf_counter()
+            cpu0, t0, kernel0 = stack.cpu(), time.perf_counter(), kernel_drops()
             over = await client.run(saturation * args.overload, args.seconds, captures=normal.ids)
-            wall, cpu1 = time.perf_counter() - t0, stack.cpu()
+            wall, cpu1, kernel1 = time.perf_counter() - t0, stack.cpu(), kernel_drops()
             lag.stop()
             recovery = await client.run(saturation * args.normal, args.recovery)
             client.close()
             cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "sim", "gen")}
-            return normal, over, recovery, cores, lag.p99_ms()
+            kernel = {"dropped": kernel1[0] - kernel0[0], "retransmitted": kernel1[1] - kernel0[1]}
+            return normal, over, recovery, cores, lag.p99_ms(), kernel
 
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
-            normal, over, recovery, cores, client_lag_ms = runner.run(phases())
+            normal, over, recovery, cores, client_lag_ms, kernel = runner.run(phases())
     finally:
         stack.stop()
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
@@ -234,7 +267,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "capture_refused_share": o["capture 503"] / max(caps, 1), "captures": caps,
             "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
             "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": cores["service"],
-            "sim_cpu": cores["sim"], "client_cpu": cores["gen"], "client_lag_p99_ms": client_lag_ms}
+            "sim_cpu": cores["sim"], "client_cpu": cores["gen"], "client_lag_p99_ms": client_lag_ms, **kernel,
+            "timeline": [*timeline("overload", over), *timeline("recovery", recovery)]}
 
 
 def line(r: dict, objective_ms: float) -> str:
@@ -246,7 +280,9 @@ def line(r: dict, objective_ms: float) -> str:
             f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
             f"CPU (% of a core) service {r['service_cpu']:.0f}, simulator {r['sim_cpu']:.0f}, this benchmark's "
-            f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms)")
+            f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
+            f"overload: {r['dropped']} packets dropped from its input backlog, {r['retransmitted']} TCP segments "
+            f"retransmitted")
 
 
 def main() -> None:
@@ -261,6 +297,8 @@ def main() -> None:
                         "%(default)s s)")
     parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop",
                         help="the client's event loop (default %(default)s)")
+    parser.add_argument("--timeline", action="store_true", help="print what the clients got in each second of "
+                        "the overload and the recovery")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per condition (default %(default)s)")
     parser.add_argument("--conditions", default="on,off", help="admission control on, off or both (default "
                         "%(default)s)")
@@ -280,6 +318,8 @@ def main() -> None:
             for condition in conditions:
                 r = one_round(Path(tmp) / f"{i}-{condition}", condition, args, secret, token, objective_ms)
                 print(f"  round {i + 1} admission {condition:<3} {line(r, objective_ms)}", flush=True)
+                if args.timeline:
+                    print("\n".join(r["timeline"]), flush=True)
 
 
 if __name__ == "__main__":
