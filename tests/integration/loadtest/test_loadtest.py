@@ -350,7 +350,7 @@ def test_the_web_ui_line_swarms_the_service_through_the_ui_and_stops(money_path,
 
         stats = wait_for(paying, 60, "the baseline's 10 users to authorize payments", interval_s=0.5)
         assert stats["state"] == "running"  # the spike's baseline: 10 users (scenarios.yaml), 20x after two minutes
-        assert httpx.get(f"{ui}/stop", timeout=10).json()["success"]
+        assert httpx.post(f"{ui}/stop", timeout=10).json()["success"]
         wait_for(lambda: httpx.get(f"{ui}/stats/requests", timeout=5).json()["state"] == "stopped", 30,
                  "the run to stop")
         stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
@@ -368,19 +368,20 @@ def test_a_master_and_a_worker_run_the_scenario_as_the_page_starts_them(money_pa
     MASTER 127.0.0.1 and TARGET the module's service (the page's addresses are another network's), in a directory
     with loadtests/ for the plain-Locust block's LOCUSTFILE=; free ports for 5557 and 9646, one worker instead of
     four, --rate 2 instead of 50 (the peak's 10x is 20 requests/s) and --duration 8 appended, the token minted
-    here for the page's `...`. The master serves its exporter while it runs and writes the CSV and JSON."""
+    here for the page's `...`: the master's, which the worker sends (its own environment has none). The master
+    serves its exporter while it runs and writes the CSV and JSON."""
     _, assignment, *_ = script_lines(code_block("docs/load-tests.md", PLAIN_LOCUST, "sh"))
     *addresses, master, worker = script_lines(code_block("docs/load-tests.md", DISTRIBUTED, "sh"))
     assert [a.split("=")[0] for a in addresses] == ["MASTER", "TARGET"]
     variables = f"MASTER=127.0.0.1\nTARGET={money_path['host']}\n{assignment}\n"
     (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
     bind, exporter = free_port(), free_port()
-    master = replaced(master, {"--master-bind-port 5557": f"--master-bind-port {bind}", "--expect-workers 4":
-                               "--expect-workers 1", "--rate 50": "--rate 2",
-                               "--exporter-port 9646": f"--exporter-port {exporter}"}) + " --duration 8"
     token = issue(SECRET.encode(), "loadtest", ["payments:write", "payments:read"], ttl_s=600)
-    worker = replaced(worker, {"--master-port 5557": f"--master-port {bind}", "MONEYPATH_TOKEN=...":
-                               f"MONEYPATH_TOKEN={token}"})
+    master = replaced(master, {"MONEYPATH_TOKEN=...": f"MONEYPATH_TOKEN={token}", "--master-bind-port 5557":
+                               f"--master-bind-port {bind}", "--expect-workers 4": "--expect-workers 1",
+                               "--rate 50": "--rate 2", "--exporter-port 9646": f"--exporter-port {exporter}"})
+    master += " --duration 8"
+    worker = replaced(worker, {"--master-port 5557": f"--master-port {bind}"})
     started = time.monotonic()
     procs = [bash(variables + master, tmp_path, {}, tmp_path / "master.log")]
     try:
