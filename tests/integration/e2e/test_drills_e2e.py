@@ -2,7 +2,8 @@
 rules compressed 60x, Alertmanager, pager), 1 s intervals.
 
 Two shipped drills must pass through `moneypath drill run` (exit 0, every objective met, a report
-written). A broken stack — the expected alert's rule removed from Prometheus' rules — must make the
+written); a third, the edited audit trail, as `moneypath drill run FILE --interactive` with each role's answers
+piped in (the tabletop judged too). A broken stack — the expected alert's rule removed from Prometheus' rules — must make the
 drill fail with the reason in its objectives and a non-zero exit."""
 
 from __future__ import annotations

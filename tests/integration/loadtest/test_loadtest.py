@@ -296,17 +296,17 @@ def bash(script: str, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
 
 
 def stop_session(proc: subprocess.Popen, timeout_s: float = 20) -> None:
-    """SIGTERM to bash and whatever it started (its session), SIGKILL after timeout_s: nothing is left running."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:  # all gone
-            break
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            continue
-        time.sleep(0.2)  # bash gone: one more round if Locust outlived it
+    """SIGTERM to bash and whatever it started (its session; Locust shuts down on it), SIGKILL to what is left
+    after timeout_s: nothing is left running."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        while True:
+            proc.poll()  # reaps bash: a zombie would keep its group alive
+            os.killpg(proc.pid, signal.SIGKILL if time.monotonic() > deadline else 0)
+            time.sleep(0.2)
+    except ProcessLookupError:  # every process of the group is gone
+        pass
     proc.wait(timeout=timeout_s)
 
 
