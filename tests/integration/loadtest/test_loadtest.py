@@ -11,13 +11,17 @@ not depend on its neighbours. Faults add 1.2 s, well past it. Every run is secon
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import math
 import os
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -32,7 +36,7 @@ from moneypath.loadtest import contract, stats
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
-from tests.docs_examples import args_of, code_block, shell, substitute
+from tests.docs_examples import args_of, code_block, script_lines, shell, substitute
 
 pytestmark = pytest.mark.integration
 SECRET = "loadtest-secret"
@@ -275,6 +279,139 @@ def test_two_workers(money_path, healthy_run, secret_env, tmp_path, capsys):
     assert (report / "locust" / "locust-worker-2.log").exists()
     assert "2 workers" in out
     assert result["locust"]["requests"] > 30
+
+
+# docs/load-tests.md's plain-Locust block (its LOCUSTFILE= line and the web UI line) and the master and worker block
+PLAIN_LOCUST, DISTRIBUTED = "With plain Locust", "Distributed: master and workers"
+
+
+def bash(script: str, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
+    """Lines of the page in bash, this venv's locust first on the PATH, in a session of their own (what
+    `stop_session` ends), its output in `log`."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}, **env}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    with log.open("ab") as out:
+        return subprocess.Popen(["bash", "-ec", script], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_session(proc: subprocess.Popen, timeout_s: float = 20) -> None:
+    """SIGTERM to bash and whatever it started (its session; Locust shuts down on it), SIGKILL to what is left
+    after timeout_s: nothing is left running."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        while True:
+            proc.poll()  # reaps bash: a zombie would keep its group alive
+            os.killpg(proc.pid, signal.SIGKILL if time.monotonic() > deadline else 0)
+            time.sleep(0.2)
+    except ProcessLookupError:  # every process of the group is gone
+        pass
+    proc.wait(timeout=timeout_s)
+
+
+def replaced(line: str, values: dict[str, str]) -> str:
+    """A line of the page with some of its text replaced (a port, a URL the test cannot use); every part named must
+    be there."""
+    for old, new in values.items():
+        assert old in line, f"{old!r} is not in {line!r}"
+        line = line.replace(old, new)
+    return line
+
+
+def test_the_web_ui_line_swarms_the_service_through_the_ui_and_stops(money_path, tmp_path):
+    """The page's web UI line as written, in bash after the block's LOCUSTFILE= line: --host the module's service,
+    the UI on a free port of 127.0.0.1 (appended, instead of :8089 on every address), the token minted from
+    $MONEYPATH_TOKEN_SECRET. Its Start button's request (POST /swarm, no form: the scenario's shape decides the
+    users) starts the spike scenario's baseline, the UI's statistics show the payments, its Stop button's stops
+    them."""
+    _, assignment, _, web = script_lines(code_block("docs/load-tests.md", PLAIN_LOCUST, "sh"))
+    assert assignment.startswith("LOCUSTFILE=")
+    command, _, comment = web.partition("#")
+    assert comment.strip() == "web UI on :8089"
+    port = free_port()
+    line = f"{replaced(command.strip(), {'http://127.0.0.1:8000': money_path['host']})} " \
+           f"--web-host 127.0.0.1 --web-port {port}"
+    ui = f"http://127.0.0.1:{port}"
+    log = tmp_path / "locust.log"
+    started = time.monotonic()
+    proc = bash(f"{assignment}\n{line}", ROOT, {"MONEYPATH_TOKEN_SECRET": SECRET}, log)
+    try:
+        wait_for(lambda: proc.poll() is not None or http_ok(f"{ui}/stats/requests"), 60, "Locust's web UI")
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert httpx.get(f"{ui}/stats/requests", timeout=5).json()["state"] == "ready"
+        swarm = httpx.post(f"{ui}/swarm", data={}, timeout=10).json()
+        assert swarm["success"] and "ScenarioShape" in swarm["message"], swarm
+
+        def paying() -> dict | None:
+            stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
+            authorized = sum(r["num_requests"] for r in stats["stats"] if r["name"].startswith("authorize ["))
+            return stats if authorized >= 5 and stats["user_count"] == 10 else None
+
+        stats = wait_for(paying, 60, "the baseline's 10 users to authorize payments", interval_s=0.5)
+        assert stats["state"] == "running"  # the spike's baseline: 10 users (scenarios.yaml), 20x after two minutes
+        assert httpx.post(f"{ui}/stop", timeout=10).json()["success"]
+        wait_for(lambda: httpx.get(f"{ui}/stats/requests", timeout=5).json()["state"] == "stopped", 30,
+                 "the run to stop")
+        stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
+        names = {r["name"] for r in stats["stats"]}
+        assert {"authorize [acme]", "authorize [globex]"} & names, names
+        total = next(r for r in stats["stats"] if r["name"] == "Aggregated")
+        assert total["num_failures"] == 0, stats["errors"]  # a token was minted: no 401
+    finally:
+        stop_session(proc)
+    print(f"\nweb UI: {total['num_requests']} requests in {time.monotonic() - started:.1f} s")
+
+
+def test_a_master_and_a_worker_run_the_scenario_as_the_page_starts_them(money_path, tmp_path):
+    """The page's master and worker lines as written, each in bash after the block's MASTER= and TARGET= lines, with
+    MASTER 127.0.0.1 and TARGET the module's service (the page's addresses are another network's), in a directory
+    with loadtests/ for the plain-Locust block's LOCUSTFILE=; free ports for 5557 and 9646, one worker instead of
+    four, --rate 2 instead of 50 (the peak's 10x is 20 requests/s) and --duration 8 appended, the token minted
+    here for the page's `...`: the master's, which the worker sends (its own environment has none). The master
+    serves its exporter while it runs and writes the CSV and JSON."""
+    _, assignment, *_ = script_lines(code_block("docs/load-tests.md", PLAIN_LOCUST, "sh"))
+    *addresses, master, worker = script_lines(code_block("docs/load-tests.md", DISTRIBUTED, "sh"))
+    assert [a.split("=")[0] for a in addresses] == ["MASTER", "TARGET"]
+    variables = f"MASTER=127.0.0.1\nTARGET={money_path['host']}\n{assignment}\n"
+    (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
+    bind, exporter = free_port(), free_port()
+    token = issue(SECRET.encode(), "loadtest", ["payments:write", "payments:read"], ttl_s=600)
+    master = replaced(master, {"MONEYPATH_TOKEN=...": f"MONEYPATH_TOKEN={token}", "--master-bind-port 5557":
+                               f"--master-bind-port {bind}", "--expect-workers 4": "--expect-workers 1",
+                               "--rate 50": "--rate 2", "--exporter-port 9646": f"--exporter-port {exporter}"})
+    master += " --duration 8"
+    worker = replaced(worker, {"--master-port 5557": f"--master-port {bind}"})
+    started = time.monotonic()
+    procs = [bash(variables + master, tmp_path, {}, tmp_path / "master.log")]
+    try:
+        procs.append(bash(variables + worker, tmp_path, {}, tmp_path / "worker.log"))
+
+        def exported() -> float | None:
+            assert procs[0].poll() is None, (tmp_path / "master.log").read_text()[-3000:]
+            try:
+                text = httpx.get(f"http://127.0.0.1:{exporter}/metrics", timeout=2).text
+            except httpx.TransportError:
+                return None
+            counts = [float(v) for v in re.findall(r'^locust_requests_num_requests\{[^}]*name="authorize \[\w+\]"'
+                                                    r'[^}]*\} (\S+)$', text, re.M)]
+            return sum(counts) or None
+
+        exported_count = wait_for(exported, 60, "the master's exporter to count authorizations", interval_s=0.5)
+        assert procs[0].wait(timeout=60) == 0, (tmp_path / "master.log").read_text()[-3000:]
+        assert procs[1].wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()[-3000:]  # the master's quit
+    finally:
+        for proc in procs:
+            stop_session(proc)
+    print(f"\nmaster and worker: {time.monotonic() - started:.1f} s")
+    run = tmp_path / "run"
+    entries = json.loads((run / "locust.json").read_text())
+    authorized = sum(e["num_requests"] for e in entries if e["name"].startswith("authorize ["))
+    assert authorized >= exported_count and sum(e["num_failures"] for e in entries) == 0, entries
+    with (run / "locust_stats.csv").open() as f:
+        total = next(row for row in csv.DictReader(f) if row["Name"] == "Aggregated")
+    assert int(total["Request Count"]) > 50 and int(total["Failure Count"]) == 0, total
+    assert (run / "locust_stats_history.csv").stat().st_size > 0
 
 
 def test_slow_provider_opens_its_circuit_while_the_other_meets_the_slos(money_path, secret_env, tmp_path, capsys):

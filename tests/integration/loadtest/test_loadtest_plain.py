@@ -123,25 +123,23 @@ print(json.dumps(out))
 
 
 def test_the_pages_locust_command_lines_parse_as_written():
-    """docs/load-tests.md's plain-Locust and master/worker lines: every option is Locust's or the harness's and
-    takes the value the page gives ($LOCUSTFILE as the page sets it). Parsed, not run: the headless line runs in
-    tests/integration/generate/test_dashboards_live.py (on its stack), the web UI waits for a person, and the
-    master/worker lines need other machines."""
-    plain = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
-    distributed = shell(code_block("docs/load-tests.md", "Distributed: master and workers", "sh"))
-    up, [assignment], *locust_lines = plain
+    """docs/load-tests.md's plain-Locust lines: every option is Locust's or the harness's and takes the value the
+    page gives ($LOCUSTFILE as the page sets it). Each also runs: the headless line in
+    tests/integration/generate/test_dashboards_live.py (on its stack), the web UI line (and the master and worker
+    lines of "Distributed: master and workers") in tests/integration/loadtest/test_loadtest.py."""
+    up, [assignment], *locust_lines = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
     assert cli.build_parser().parse_args(args_of(up)).faults is True  # `moneypath up --faults --fast`
     locustfile = env_of([assignment, "true"])["LOCUSTFILE"]
     assert (ROOT / locustfile).is_file()
     lines = [(env_of(argv), substitute(argv[len(env_of(argv)) + 1:], {"$LOCUSTFILE": locustfile}))
-             for argv in (*locust_lines, *distributed)]
-    assert [argv[len(env_of(argv))] for argv in (*locust_lines, *distributed)] == ["locust"] * 4
+             for argv in locust_lines]
+    assert [argv[len(env_of(argv))] for argv in locust_lines] == ["locust"] * 2
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env = {k: v for k, v in env.items() if not k.startswith("MONEYPATH_")}
     done = subprocess.run([sys.executable, "-c", PARSE_LINES, json.dumps(lines)], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    for (line_env, argv), parsed in zip(lines, json.loads(done.stdout.splitlines()[-1])):
+    for (_, argv), parsed in zip(lines, json.loads(done.stdout.splitlines()[-1])):
         for i, arg in enumerate(argv):
             if not arg.startswith("-"):
                 continue
@@ -149,10 +147,7 @@ def test_the_pages_locust_command_lines_parse_as_written():
             value = parsed[arg]
             assert value == given or (given is not True and isinstance(value, (int, float))
                                       and float(given) == value), (argv, arg, given, value)
-        if "MONEYPATH_TOKEN" in line_env:
-            assert "--worker" in argv  # the worker's token from its environment
-    assert [p["--scenario"] for p in json.loads(done.stdout.splitlines()[-1]) if "--scenario" in p] == [
-        "checkout", "spike", "peak"]
+    assert [p["--scenario"] for p in json.loads(done.stdout.splitlines()[-1])] == ["checkout", "spike"]
 
 
 def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):
