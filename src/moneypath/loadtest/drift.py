@@ -13,6 +13,12 @@ database's size on disk and the authorizations so far (all cumulative but RSS). 
                           `db_span_s`): a database file grows in chunks, not per payment; judged only
                           when it grew in enough steps (DB_MIN_STEPS) for the slope to mean something
 
+Resident memory may start later (`memory_warmup_s`, the scenario's `drift_memory_warmup_s`): its first minute
+is then the one after that warm-up, when the service's bounded in-memory state is full. A service that keeps
+something for a fixed time (the reference keeps each webhook's nonce for its 300 s replay window) grows while
+that window fills and is flat after it; judged from the first minute after 15 s, that fill is read as drift.
+What the later start leaves out is said with the figure.
+
 Drift is last / first - 1, judged against DRIFT_LIMIT for growth only: a figure that falls (CPU per
 authorization once caches are warm) is shown, not failed. A figure whose inputs were not measured says
 why ("not measured: <reason>"); a run too short for two minutes after its warm-up is not judged.
@@ -66,6 +72,7 @@ class Windows:
     last: tuple[float, float]
     db_first: tuple[float, float]
     db_last: tuple[float, float]
+    rss_first: tuple[float, float] | None = None  # None: the same as `first`
 
 
 @dataclass
@@ -100,16 +107,27 @@ def db_span_s(steady_s: float) -> float:
     return max(WINDOW_S, DB_SPAN_SHARE * steady_s)
 
 
-def windows(start: float, end: float, warmup_s: float) -> tuple[Windows | None, str]:
+def windows(start: float, end: float, warmup_s: float, memory_warmup_s: float = 0.0) -> tuple[Windows | None, str]:
     """(windows, "") for a run of the load from `start` to `end`; (None, reason) when it is shorter
-    than the warm-up and two minutes."""
+    than the warm-up and two minutes. Resident memory's first minute starts after `memory_warmup_s` when
+    that is longer than the warm-up (`rss_first`; None when the run is too short for it)."""
     steady = end - start - warmup_s
     if steady < 2 * WINDOW_S:
         return None, (f"run too short for drift: {end - start:.0f} s, needs the warm-up ({warmup_s:g} s) and two "
                       f"minutes ({warmup_s + 2 * WINDOW_S:.0f} s)")
     a = start + warmup_s
     span = min(db_span_s(steady), steady / 2)
-    return Windows((a, a + WINDOW_S), (end - WINDOW_S, end), (a, a + span), (end - span, end)), ""
+    m = start + max(warmup_s, memory_warmup_s)
+    rss_first = (m, m + WINDOW_S) if end - m >= 2 * WINDOW_S else None
+    return Windows((a, a + WINDOW_S), (end - WINDOW_S, end), (a, a + span), (end - span, end), rss_first), ""
+
+
+def memory_left_out(memory_warmup_s: float, warmup_s: float) -> str:
+    """What a later first minute for resident memory leaves out ("" when it starts with the others)."""
+    if memory_warmup_s <= warmup_s:
+        return ""
+    return (f"first minute from {memory_warmup_s:g} s: left out the {memory_warmup_s:g} s in which the service's "
+            f"bounded in-memory state fills (the scenario's drift_memory_warmup_s)")
 
 
 def value_at(samples: list[Sample], attr: str, t: float) -> float | None:
@@ -209,15 +227,16 @@ def fmt(v: float | None, unit: str) -> str:
 
 def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             p99_ms: tuple[float | None, float | None] = (None, None), missing: dict[str, str] | None = None,
-            sources: dict[str, str] | None = None, limit: float = DRIFT_LIMIT) -> Drift:
-    """Drift between the first minute after the warm-up and the last minute of the load from `start` to `end`.
+            sources: dict[str, str] | None = None, limit: float = DRIFT_LIMIT, memory_warmup_s: float = 0.0) -> Drift:
+    """Drift between the first minute after the warm-up (for resident memory: after `memory_warmup_s` when
+    longer) and the last minute of the load from `start` to `end`.
 
     `p99_ms` is (first window, last window) as measured for `windows(start, end, warmup_s)`; `missing` maps
     an input (cpu, rss, db, authorizations, p99) that was not measured to why."""
     missing = dict(missing or {})
     samples = sorted(samples, key=lambda s: s.t)
     metrics = [Metric(key, title, unit) for key, title, unit, _ in METRICS]
-    win, reason = windows(start, end, warmup_s)
+    win, reason = windows(start, end, warmup_s, memory_warmup_s)
     out = Drift(limit, win, metrics, reason, dict(sources or {}), samples)
     if win is None:
         for m in metrics:
@@ -237,13 +256,20 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             m.first, m.last = p99_ms
             r1 = r2 = "no latency for the window"
         elif m.key == "rss_mb":
-            (m.first, r1), (m.last, r2) = (_mean_rss_mb(samples, w) for w in (win.first, win.last))
+            if memory_warmup_s > warmup_s and win.rss_first is None:
+                m.status, m.reason = NOT_JUDGED, (
+                    f"run too short for memory drift: {end - start:.0f} s, needs the memory warm-up "
+                    f"({memory_warmup_s:g} s) and two minutes ({memory_warmup_s + 2 * WINDOW_S:.0f} s)")
+                continue
+            (m.first, r1), (m.last, r2) = (_mean_rss_mb(samples, w) for w in (win.rss_first or win.first, win.last))
         else:
             (m.first, r1), (m.last, r2) = (_db_per_payment(samples, w) for w in (win.db_first, win.db_last))
         if m.first is None or m.last is None:
             m.reason = "not measured: " + (r1 if m.first is None else r2) + (
                 " (first minute)" if m.first is None else " (last minute)")
         judge(m, limit)
+        if m.key == "rss_mb" and m.status in (PASS, FAIL) and (note := memory_left_out(memory_warmup_s, warmup_s)):
+            m.reason = f"{m.reason}; {note}" if m.reason else note
         if m.key == "db_bytes_per_payment" and m.status in (PASS, FAIL):
             steps = min(db_steps(samples, win.db_first), db_steps(samples, win.db_last))
             if steps < DB_MIN_STEPS:
@@ -261,7 +287,8 @@ def summary_lines(d: Drift) -> list[str]:
     for m in d.metrics:
         if m.status in (PASS, FAIL):
             mark = "ok  " if m.status == PASS else "FAIL"
-            lines.append(f"  {mark} {m.title}: {fmt(m.first, m.unit)} -> {fmt(m.last, m.unit)} ({m.drift:+.1%})")
+            note = f" [{m.reason}]" if m.status == PASS and m.reason else ""
+            lines.append(f"  {mark} {m.title}: {fmt(m.first, m.unit)} -> {fmt(m.last, m.unit)} ({m.drift:+.1%}){note}")
         else:
             lines.append(f"  -    {m.title}: {m.reason}")
     return lines

@@ -196,7 +196,7 @@ def p99_windows(c: Catalog, prom_url: str | None, wins: drift.Windows, ticks, ju
 
 
 def measure(c: Catalog, sampler: Sampler, prom_url: str | None, work: Path, started: float, duration_s: float,
-            warmup_s: float, judge_provider: str | None = None) -> drift.Drift:
+            warmup_s: float, judge_provider: str | None = None, memory_warmup_s: float = 0.0) -> drift.Drift:
     """The drift of a finished run whose load ran `duration_s` from about `started` (Locust's first history
     second, when it has one: the users start a moment after the processes)."""
     missing, sources = dict(sampler.missing), dict(sampler.sources)
@@ -213,4 +213,4 @@ def measure(c: Catalog, sampler: Sampler, prom_url: str | None, work: Path, star
         missing["authorizations"] = "Locust wrote no per-second history of authorizations"
     wins, _ = drift.windows(start, end, warmup_s)
     p99 = p99_windows(c, prom_url, wins, ticks, judge_provider, sources, missing) if wins else (None, None)
-    return drift.compute(samples, start, end, warmup_s, p99, missing, sources)
+    return drift.compute(samples, start, end, warmup_s, p99, missing, sources, memory_warmup_s=memory_warmup_s)

@@ -347,6 +347,8 @@ def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
         name = DRIFT_GATES[m.key]
         title = f"drift: {m.title}"
         limit = f"<= +{d.limit:.0%} (first minute after warm-up -> last)"
+        if m.key == "rss_mb" and d.windows is not None and d.windows.rss_first not in (None, d.windows.first):
+            limit = f"<= +{d.limit:.0%} (first minute after the memory warm-up -> last)"
         observed = (f"{dr.fmt(m.first, m.unit)} -> {dr.fmt(m.last, m.unit)}"
                     + (f" ({m.drift:+.1%})" if m.drift is not None else ""))
         if name in scenario.skip_gates:

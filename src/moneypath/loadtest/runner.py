@@ -110,7 +110,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []
     drift = None
     if sampler is not None:
-        drift = drift_run.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider)
+        drift = drift_run.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider,
+                                  scenario.drift_memory_warmup_s)
         gates += g.drift_gates(drift, scenario) if judge else []
     shed = None
     if phases is not None:

@@ -168,6 +168,9 @@ def test_each_drift_figure_is_a_gate_that_passes_fails_or_says_why_it_was_skippe
     assert by_name["drift_p99"].status == gates.PASS and by_name["drift_p99"].observed == "100 ms -> 101 ms (+1.0%)"
     assert by_name["drift_rss"].status == gates.SKIP
     assert by_name["drift_rss"].reason == "not measured: no local service processes"
+    later = {g.name: g for g in gates.drift_gates(compute(filling(), memory_warmup_s=300), scenario())}
+    assert later["drift_rss"].status == gates.PASS and "after the memory warm-up" in later["drift_rss"].limit
+    assert "left out the 300 s" in later["drift_rss"].reason and "memory" not in later["drift_p99"].limit
     assert gates.breaches(list(by_name.values())) == [by_name["drift_cpu_per_authorization"].reason]
     skipped = {g.name: g for g in gates.drift_gates(d, scenario(skip_gates=["drift_cpu_per_authorization"]))}
     assert skipped["drift_cpu_per_authorization"].status == gates.SKIP
@@ -186,6 +189,9 @@ def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_n
 
     spec = scenarios.load(SCENARIOS, catalog)
     assert spec.get("soak").drift is True
+    # memory from minute 6: the reference keeps each webhook's nonce for its replay window
+    from moneypath.reference.signing import DEFAULT_WINDOW_S
+    assert spec.get("soak").drift_memory_warmup_s == DEFAULT_WINDOW_S
     assert [name for name, s in spec.scenarios.items() if s.drift] == ["soak"]
     assert {"drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment"} <= set(scenarios.GATE_NAMES)
     with pytest.raises(ValueError, match="unknown gate 'drift_cpu'"):
@@ -310,3 +316,33 @@ def test_measure_without_history_says_the_per_authorization_figures_are_not_meas
     d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
     assert d.metric("cpu_ms_per_authorization").reason == \
         "not measured: Locust wrote no per-second history of authorizations"
+
+
+def filling(window_s=300.0, fill_mb=20.0, leak_mb_per_s=0.0):
+    """RSS of a service whose bounded in-memory state fills linearly for `window_s` (nonces kept for a replay
+    window), then stays flat; plus a leak if asked."""
+    samples = run()
+    return [Sample(s.t, s.cpu_s, (80.0 + fill_mb * min(1.0, (s.t - START) / window_s)
+                                  + leak_mb_per_s * (s.t - START)) * 1e6, s.db_bytes, s.authorizations)
+            for s in samples]
+
+
+def test_memory_judged_after_its_own_warm_up_passes_a_bounded_fill_and_says_what_it_left_out():
+    early = compute(filling()).metric("rss_mb")
+    assert early.status == drift.FAIL  # the fill read as drift from the first minute after 15 s
+    d = compute(filling(), memory_warmup_s=300)
+    rss = d.metric("rss_mb")
+    assert d.windows.rss_first == (START + 300, START + 360) and d.windows.first == (START + 15, START + 75)
+    assert rss.status == drift.PASS and rss.first == pytest.approx(100.0) and rss.drift == pytest.approx(0.0)
+    assert "first minute from 300 s: left out the 300 s" in rss.reason
+    assert d.metric("cpu_ms_per_authorization").reason == ""  # the others keep the first minute after the warm-up
+    assert "left out the 300 s" in "\n".join(drift.summary_lines(d))
+
+
+def test_memory_warm_up_still_catches_a_leak_and_needs_two_minutes_after_it():
+    leak = compute(filling(leak_mb_per_s=0.05), memory_warmup_s=300).metric("rss_mb")  # +12 MB between the minutes
+    assert leak.status == drift.FAIL and "left out the 300 s" in leak.reason
+    short = compute(filling(), memory_warmup_s=500).metric("rss_mb")
+    assert short.status == drift.NOT_JUDGED and "run too short for memory drift" in short.reason
+    assert compute(filling(), memory_warmup_s=500).metric("p99_ms").status == drift.PASS
+    assert compute(run(), memory_warmup_s=10).windows.rss_first == (START + 15, START + 75)  # shorter: no effect

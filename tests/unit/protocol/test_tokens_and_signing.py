@@ -109,3 +109,43 @@ def test_token_time_zero_is_honoured():
     with pytest.raises(TokenError) as e:
         verify(SECRET, token, "admin:faults", now=61)
     assert e.value.kind == "expired"
+
+
+def test_nonces_are_forgotten_a_slot_at_a_time_after_their_window_never_before():
+    from moneypath.reference.signing import NonceWindow
+
+    w = NonceWindow(slot_s=10)
+    assert w.add("a", keep_until=1_305, now=1_005)
+    assert not w.add("a", keep_until=1_306, now=1_006)  # replayed
+    assert w.add("b", keep_until=1_309, now=1_009) and len(w) == 2
+    assert not w.add("a", keep_until=1_310, now=1_305)  # still inside its window: kept
+    assert w.add("c", keep_until=1_611, now=1_311) and len(w) == 1  # a's and b's slot (1,300-1,310) has passed
+    assert w.add("a", keep_until=1_612, now=1_312)
+
+
+def test_over_max_nonces_the_soonest_to_expire_are_forgotten_first():
+    from moneypath.reference.signing import NonceWindow
+
+    w = NonceWindow(slot_s=10, max_nonces=3)
+    for i, nonce in enumerate(["a", "b", "c"]):
+        assert w.add(nonce, keep_until=1_300 + 10 * i, now=1_000)
+    assert w.add("d", keep_until=1_330, now=1_000) and len(w) == 3
+    assert w.add("a", keep_until=1_330, now=1_000)  # a went first
+    assert not w.add("d", keep_until=1_330, now=1_000)
+
+
+def test_a_nonce_costs_about_a_hundred_bytes_kept():
+    import secrets
+    import tracemalloc
+
+    from moneypath.reference.signing import NonceWindow
+
+    w, nonces = NonceWindow(), [secrets.token_hex(12) for _ in range(20_000)]
+    tracemalloc.start()
+    try:
+        for i, nonce in enumerate(nonces):
+            w.add(nonce, keep_until=1_300 + i / 100, now=1_000 + i / 100)
+        per_nonce = tracemalloc.get_traced_memory()[0] / len(nonces)
+    finally:
+        tracemalloc.stop()
+    assert per_nonce < 120  # an OrderedDict of nonce strings and expiry floats: ~195
