@@ -57,6 +57,7 @@ class Phase:
         self.refused_ms: list[float] = []  # 503s
         self.per_second: dict[int, dict] = defaultdict(lambda: {"ok_ms": [], "bad": 0, "outcomes": Counter()})
         self.ids: list[str] = []
+        self.timeouts_connecting = 0
 
 
 class Client:
@@ -81,29 +82,31 @@ class Client:
         if self.open >= MAX_CONNECTIONS:
             return None
         self.open += 1
-        return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
+        try:
+            return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
+        except BaseException:  # refused, or the client gave up while connecting: no connection to count
+            self.open -= 1
+            raise
 
     async def send(self, raw: bytes, scheduled: float, phase: Phase, start: float, kind: str) -> None:
-        second = int(scheduled - start)
+        second, conn = int(scheduled - start), None
         try:
             conn = await asyncio.wait_for(self._conn(), max(0.001, scheduled + self.timeout_s - time.perf_counter()))
             if conn is None:
                 raise ConnectionRefusedError("client connection cap")
             status, body = await asyncio.wait_for(conn.request(raw),
                                                   max(0.001, scheduled + self.timeout_s - time.perf_counter()))
-        except TimeoutError:
-            phase.outcomes[f"{kind} timeout"] += 1
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            outcome = f"{kind} timeout" if isinstance(exc, TimeoutError) else f"{kind} {type(exc).__name__}"
+            phase.outcomes[outcome] += 1
+            if conn is None and isinstance(exc, TimeoutError):
+                phase.timeouts_connecting += 1  # never got a connection: set-up, not the service's answer
+                outcome += " (connecting)"
             phase.per_second[second]["bad"] += 1
-            phase.per_second[second]["outcomes"][f"{kind} timeout"] += 1
-            if "conn" in locals() and conn is not None:  # the client gave up on this connection
+            phase.per_second[second]["outcomes"][outcome] += 1
+            if conn is not None:  # the client gave up on this connection, or it failed
                 conn.writer.close()
                 self.open -= 1
-            return
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            phase.outcomes[f"{kind} {type(exc).__name__}"] += 1
-            phase.per_second[second]["bad"] += 1
-            phase.per_second[second]["outcomes"][f"{kind} {type(exc).__name__}"] += 1
-            self.open -= 1
             return
         self.idle.append(conn)
         ms = (time.perf_counter() - scheduled) * 1000
@@ -148,17 +151,22 @@ class Client:
             conn.writer.close()
 
 
-def kernel_drops() -> tuple[int, int]:
-    """Packets the kernel dropped from its input backlog (all CPUs; loopback's too) and TCP segments it retransmitted,
-    since boot: a dropped SYN or request waits for a retransmission (1 s, then 3 s, 7 s for a SYN), so a client
-    timeout can be the test rig's, not the service's (0, 0 where /proc does not say)."""
+def _proc_counter(path: str, group: str, name: str) -> int:
+    rows = [row.split() for row in Path(path).read_text().splitlines() if row.startswith(group + ":")]
+    return int(rows[1][rows[0].index(name)])
+
+
+def kernel_drops() -> tuple[int, int, int]:
+    """Since boot: packets the kernel dropped from its input backlog (all CPUs; loopback's too), connections it
+    dropped because a listening socket's accept queue was full, and TCP segments it retransmitted. A dropped SYN,
+    handshake or request waits for a retransmission (1 s, then 3 s, 7 s for a SYN), so a client timeout can be
+    the test rig's or the accept queue's, not the service's answer (zeros where /proc does not say)."""
     try:
         drops = sum(int(row.split()[1], 16) for row in Path("/proc/net/softnet_stat").read_text().splitlines())
-        tcp = [row.split() for row in Path("/proc/net/snmp").read_text().splitlines() if row.startswith("Tcp:")]
-        retrans = int(tcp[1][tcp[0].index("RetransSegs")])
+        return (drops, _proc_counter("/proc/net/netstat", "TcpExt", "ListenOverflows"),
+                _proc_counter("/proc/net/snmp", "Tcp", "RetransSegs"))
     except (OSError, ValueError, IndexError):
-        return 0, 0
-    return drops, retrans
+        return 0, 0, 0
 
 
 def booked_payments(db_path: Path) -> int:
@@ -241,7 +249,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             recovery = await client.run(saturation * args.normal, args.recovery)
             client.close()
             cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "sim", "gen")}
-            kernel = {"dropped": kernel1[0] - kernel0[0], "retransmitted": kernel1[1] - kernel0[1]}
+            kernel = {name: after - before for name, before, after in
+                      zip(("dropped", "accept_overflows", "retransmitted"), kernel0, kernel1, strict=True)}
             return normal, over, recovery, cores, lag.p99_ms(), kernel
 
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
@@ -261,7 +270,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
     return {"saturation": saturation, "offered": saturation * args.overload,
             "goodput": o["authorize 201"] / args.seconds, "share": o["authorize 201"] / args.seconds / saturation,
             "refused": o["authorize 503"], "refused_p99_ms": p99(over.refused_ms),
-            "timeouts": o["authorize timeout"] + o["capture timeout"],
+            "timeouts": o["authorize timeout"] + o["capture timeout"], "timeouts_connecting": over.timeouts_connecting,
             "other_errors": sum(n for k, n in o.items() if not k.endswith((" 201", " 200", " 503", " timeout"))),
             "admitted_p99_ms": p99(over.admitted_ms), "authorize_refused_share": o["authorize 503"] / max(auths, 1),
             "capture_refused_share": o["capture 503"] / max(caps, 1), "captures": caps,
@@ -276,13 +285,14 @@ def line(r: dict, objective_ms: float) -> str:
     return (f"saturation {r['saturation']:.0f}/s, offered {r['offered']:.0f}/s: goodput {r['goodput']:.0f}/s "
             f"({r['share']:.0%} of saturation), admitted p99 {r['admitted_p99_ms']:.0f} ms (objective "
             f"{objective_ms:.0f}), refused {r['refused']} (p99 {r['refused_p99_ms']:.1f} ms), client timeouts "
-            f"{r['timeouts']}, other errors {r['other_errors']}; captures refused {r['capture_refused_share']:.0%} "
+            f"{r['timeouts']} ({r['timeouts_connecting']} while connecting), other errors {r['other_errors']}; "
+            f"captures refused {r['capture_refused_share']:.0%} "
             f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
             f"CPU (% of a core) service {r['service_cpu']:.0f}, simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
-            f"overload: {r['dropped']} packets dropped from its input backlog, {r['retransmitted']} TCP segments "
-            f"retransmitted")
+            f"overload: {r['dropped']} packets dropped from its input backlog, {r['accept_overflows']} connections "
+            f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted")
 
 
 def main() -> None:
