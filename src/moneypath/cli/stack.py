@@ -24,7 +24,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     catalog_arg(up)
     state_arg(up)
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
-                    help="your service to scrape (repeatable), e.g. 127.0.0.1:8000; the reference service and "
+                    help="your service to scrape (repeatable): the address serving its /metrics, its API's or a "
+                         "metrics port of its own, e.g. 127.0.0.1:8000; the reference service and "
                          "provider simulator are then not started. One whose /metrics does not answer within 3 s "
                          "is named in a warning (the stack starts anyway)")
     up.add_argument("--no-services", action="store_true",

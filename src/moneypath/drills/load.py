@@ -35,6 +35,13 @@ from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REFUSAL_STATUS = (429, 503)  # with a Retry-After header: refused before any work (shed, rate-limited)
 RETRY_AFTER_CAP_S = 5.0  # a drill waits at most this long for one Retry-After
+# Connections per httpx client: the payments go through several small pools, not one of `concurrency`.
+# httpcore 1.0's pool walks all its connections for each idle one on every request it adds or removes
+# (_assign_requests_to_connections), O(n^2) in the pool's size: with the overload drill's 400 slots, mostly
+# idle while refused payments wait out their Retry-After together, the load's own loop stalled for seconds
+# every few seconds, the service saw nothing meanwhile and then a burst, and its refusals came in bursts that
+# 5-second rate windows missed (LoadShedding never fired).
+POOL_CONNECTIONS = 32
 
 
 class TemplateError(Exception):
@@ -189,10 +196,15 @@ class Load:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        # Payment i goes to instance i mod N and, there, to pool (i // N) mod P (POOL_CONNECTIONS): the pools share
+        # the slots, each keeps about its share of connections alive and may open more while the others idle.
+        pools = -(-self.concurrency // POOL_CONNECTIONS)
+        limits = httpx.Limits(max_connections=self.concurrency,
+                              max_keepalive_connections=-(-self.concurrency // pools))
         async with contextlib.AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(httpx.AsyncClient(
-                base_url=url, headers=self.headers, limits=limits, timeout=self.timeout_s)) for url in self.service_urls]
+                base_url=url, headers=self.headers, limits=limits, timeout=self.timeout_s))
+                for _ in range(pools) for url in self.service_urls]
             slots = asyncio.Semaphore(self.concurrency)
             tasks: set[asyncio.Task] = set()
             next_at = time.monotonic()

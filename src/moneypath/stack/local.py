@@ -48,6 +48,7 @@ from moneypath.stack.status import status as status  # callers import it from he
 
 ENGINES = ("prometheus", "vm")
 MAX_INSTANCES = 16
+METRICS_PORT_SUFFIX = "-metrics"  # the reference service's metrics port, by the service part's name (ports only)
 
 
 def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
@@ -58,14 +59,15 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
 
     `services` also starts the provider simulator and the reference service (scraped as a
-    target; their secrets go to `<state>/secrets.json`); `faults` lets drills inject faults.
+    target on its own metrics port, `--metrics-port`, served off the request loop; their secrets go to
+    `<state>/secrets.json`); `faults` lets drills inject faults.
     `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
     VictoriaMetrics: see docs/platforms.md, "When one Prometheus is not enough"). `service_workers` > 1 runs
     the reference service as that many processes (`--workers`; metrics summed through `<state>/metrics-mp`,
     without exemplars).
     `db_url` is the service's ledger database (default: a SQLite file in the state directory).
     `instances` > 1 runs that many reference service processes on that one database, each on its own port and
-    scraped as its own target (parts refservice, refservice-1, …; label instance = host:port): production's
+    scraped as its own target (parts refservice, refservice-1, …; label instance = its metrics host:port): production's
     shape, where every rule must aggregate `instance` away (moneypath.check.instances). Instance 0 alone runs
     the jobs that must run once per database (reconciliation, the audit chain's walk and checkpoints:
     MONEYPATH_SINGLETON_JOBS=off elsewhere); every instance delivers the outbox, which is safe concurrently
@@ -102,7 +104,9 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     services_at = ["refservice", *(f"{INSTANCE_PART}{i}" for i in range(1, instances))]
-    ports = {name: free_port() for name in ("pager", "providersim", *services_at, "victoriametrics", "vmalert", *(
+    metrics_at = {name: f"{name}{METRICS_PORT_SUFFIX}" for name in services_at}
+    ports = {name: free_port() for name in ("pager", "providersim", *services_at, *metrics_at.values(),
+                                            "victoriametrics", "vmalert", *(
         f"{kind}{r}" for kind in ("alertmanager", "prometheus", "cluster") for r in replicas))}
     commands: dict[str, tuple[list[str], str, str, dict]] = {}
     if postgres:
@@ -139,9 +143,12 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                    **({"PROMETHEUS_MULTIPROC_DIR": str(state_dir / f"metrics-mp{name.removeprefix('refservice')}")}
                       if service_workers > 1 else {})}
             commands[name] = ([sys.executable, "-m", "moneypath.reference.refservice",
-                               "--port", str(ports[name]), "--workers", str(service_workers)],
+                               "--port", str(ports[name]), "--metrics-port", str(ports[metrics_at[name]]),
+                               "--workers", str(service_workers)],
                               f"http://127.0.0.1:{ports[name]}", "/healthz", own)
-        targets = [*targets, *(f"127.0.0.1:{ports[name]}" for name in services_at)]
+        # Scraped on its metrics port, served off its event loop: an overloaded service (the overload drill) still
+        # answers every scrape, where its API port answers a scrape only when the loop gets to it.
+        targets = [*targets, *(f"127.0.0.1:{ports[metrics_at[name]]}" for name in services_at)]
         state.targets = list(targets)
     pager_url = f"http://127.0.0.1:{ports['pager']}"
     alertmanagers = [f"127.0.0.1:{ports[f'alertmanager{r}']}" for r in replicas]

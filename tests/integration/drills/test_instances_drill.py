@@ -46,11 +46,12 @@ def test_the_outage_drill_pages_once_with_two_instances_on_one_database(tmp_path
     firing = [p for p in firing if p["status"] == "firing" and p["alertname"] == "MoneyPathProviderPartialOutage"]
     assert firing and not [p for p in firing if "instance" in p["labels"] or "pod" in p["labels"]], firing
     assert len({p["fingerprint"] for p in firing}) == 1, firing
-    # Both processes were scraped as targets of their own.
+    # Both processes were scraped as targets of their own, each on its metrics port (--metrics-port, off its loop).
     (config,) = (state / "drills").glob("*/prometheus.yml")
     scraped = [t for job in yaml.safe_load(config.read_text())["scrape_configs"]
                for group in job.get("static_configs", []) for t in group["targets"]]
     instances = [journal["target"]["service"], *journal["target"]["instances"]]
-    assert {url.removeprefix("http://") for url in instances} <= set(scraped), (instances, scraped)
+    assert len(set(scraped)) == len(instances) == 2, (instances, scraped)
+    assert not {url.removeprefix("http://") for url in instances} & set(scraped), (instances, scraped)
     print(f"detect {journal['timings']['detect_s']} s, page {journal['timings']['page_s']} s")
     assert code == 0, out

@@ -113,9 +113,9 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
 
 
 @pytest.mark.xfail(run=False, reason="proposed drill, does not pass reliably yet (runbooks/drills/proposed/README.md): "
-                   "the request_cost fault holds the one event loop 12 ms per admitted request; with admission in the "
-                   "HTTP protocol the admitted p99 held (0.29 s) but LoadShedding did not fire within 40 s in the last "
-                   "run (/metrics is served on the same loop); not run in CI (3 min)")
+                   "LoadShedding pages at +13 s now (metrics port, the drill's load in small connection pools), no SLO "
+                   "pages, nothing is lost, but the admitted p99 at the diagnosis is 0.29-0.43 s against 0.3 (1 of 3 "
+                   "runs passed); not run in CI")
 def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost."""

@@ -1,5 +1,6 @@
 """`python -m moneypath.reference.refservice --workers 2`: both processes serve one port and one SQLite
-ledger, every acknowledged payment is booked once, and /metrics adds up both workers."""
+ledger, every acknowledged payment is booked once, and /metrics adds up both workers (on the API port, and on
+--metrics-port, served by the parent process)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ SECRET = "workers-secret"
 
 
 def test_two_workers_share_the_port_and_the_ledger_and_metrics_add_up(tmp_path, catalog):
-    sim_port, svc_port = free_port(), free_port()
+    sim_port, svc_port, metrics_port = free_port(), free_port(), free_port()
     mp_dir = tmp_path / "metrics-mp"
     env = {"MONEYPATH_TOKEN_SECRET": SECRET, "MONEYPATH_WEBHOOK_SECRET": "hooks", "MONEYPATH_CATALOG": str(CATALOG_PATH),
            "MONEYPATH_DB_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
@@ -32,7 +33,8 @@ def test_two_workers_share_the_port_and_the_ledger_and_metrics_add_up(tmp_path, 
     (mp_dir / "counter_999999.db").write_bytes(b"stale")  # from an earlier run: must be wiped at start
     procs = [start("moneypath.reference.providersim", sim_port, env, "--latency-scale", "0",
                    "--settlement-dir", str(tmp_path / "settlements")),
-             start("moneypath.reference.refservice", svc_port, env, "--workers", "2")]
+             start("moneypath.reference.refservice", svc_port, env, "--workers", "2", "--metrics-port",
+                   str(metrics_port))]
     base = f"http://127.0.0.1:{svc_port}"
     headers = {"authorization": f"Bearer {issue(SECRET.encode(), 'merchant_1', ['payments:write'], 3600)}"}
     try:
@@ -56,11 +58,12 @@ def test_two_workers_share_the_port_and_the_ledger_and_metrics_add_up(tmp_path, 
 
         writers = {name.rsplit("_", 1)[1] for name in os.listdir(mp_dir) if name.startswith("counter_")}
         assert "999999.db" not in writers and len(writers) == 2, f"expected both workers to serve: {writers}"
-        text = httpx.get(f"{base}/metrics", timeout=10).text
-        served = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                     if s.name == catalog.metric("http_requests_total")
-                     and s.labels.get("route") == "/v1/payments/authorize")
-        assert served == 200
+        for url in (f"{base}/metrics", f"http://127.0.0.1:{metrics_port}/metrics"):
+            text = httpx.get(url, timeout=10).text
+            served = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                         if s.name == catalog.metric("http_requests_total")
+                         and s.labels.get("route") == "/v1/payments/authorize")
+            assert served == 200, url
     finally:
         for p in procs:
             p.terminate()

@@ -43,7 +43,8 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
     state = stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None, instances=3,
                      db_url="postgresql+psycopg://ledger@127.0.0.1:5/ledger")
     services = {p.argv[p.argv.index("--port") + 1]: p.env for p in started if "moneypath.reference.refservice" in p.argv}
-    assert len(services) == 3
+    metrics = [p.argv[p.argv.index("--metrics-port") + 1] for p in started if "moneypath.reference.refservice" in p.argv]
+    assert len(services) == 3 and len(set(metrics) | set(services)) == 6
     assert {env["MONEYPATH_DB_URL"] for env in services.values()} == {"postgresql+psycopg://ledger@127.0.0.1:5/ledger"}
     assert [env.get("MONEYPATH_SINGLETON_JOBS", "on") for env in services.values()] == ["on", "off", "off"]
     urls = state.service_urls()
@@ -51,7 +52,8 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
     assert urls == [f"http://127.0.0.1:{port}" for port in services]
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     scraped = {t for job in config["scrape_configs"] for g in job.get("static_configs", []) for t in g["targets"]}
-    assert {f"127.0.0.1:{port}" for port in services} <= scraped
+    # each scraped on its metrics port (served off its event loop), not its API port
+    assert {f"127.0.0.1:{port}" for port in metrics} == scraped
     # status names each instance and the one that runs the once-per-database jobs
     monkeypatch.setattr(processes, "alive", lambda pid: True)
     monkeypatch.setattr(status, "_targets_summary", lambda url: "")

@@ -52,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     parser.add_argument(
+        "--metrics-port", type=int, default=None, metavar="PORT",
+        help="also serve /metrics on this port (same --host), from a thread with its own HTTP server: a scrape is "
+             "answered while the event loop is busy (the /metrics on --port renders in a thread too, but its request "
+             "waits for the loop like any other, so an overloaded service is scraped late or not at all). With "
+             "--workers N the parent process serves it, every worker's values summed. Default: none (only /metrics "
+             "on --port, which stays either way)")
+    parser.add_argument(
         "--workers", type=int, default=1, metavar="N",
         help="service processes sharing the port (default: %(default)s). One process serves about 400 "
              "authorizations/s on one core (its Python CPU, ~2.3 ms each, is the limit). With N > 1 the "
@@ -65,10 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m moneypath.reference.refservice: --workers {args.workers} must be between 1 and 64",
               file=sys.stderr)
         return 2
+    if args.metrics_port is not None and not (0 < args.metrics_port < 65536 and args.metrics_port != args.port):
+        print(f"python -m moneypath.reference.refservice: --metrics-port {args.metrics_port} must be a port "
+              f"(1-65535) other than --port", file=sys.stderr)
+        return 2
     try:
         config = ServiceConfig.from_env()
     except SystemExit as exc:
         print(exc, file=sys.stderr)
+        return 2
+    if args.metrics_port is not None and not config.instrumented:
+        print("python -m moneypath.reference.refservice: --metrics-port with MONEYPATH_INSTRUMENTATION=off: there are "
+              "no metrics to serve", file=sys.stderr)
         return 2
     import uvicorn
 
@@ -92,17 +107,37 @@ def main(argv: list[str] | None = None) -> int:
         except CatalogError as exc:  # e.g. run outside the project: no moneypath.yaml here (MONEYPATH_CATALOG)
             print(f"moneypath refservice: {exc} (MONEYPATH_CATALOG names the catalog file)", file=sys.stderr)
             return 2
+        if args.metrics_port is not None and not _serve_metrics(app.state.mp.registry, args.host, args.metrics_port):
+            return 2
         heap.settle()
         uvicorn.run(app, **options)
         return 0
     if config.instrumented:
+        from prometheus_client import CollectorRegistry
+
         from moneypath.instrument.exposition import prepare_multiprocess_dir
 
         # Set before the workers start (each imports prometheus_client afresh and picks its store from it).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = prepare_multiprocess_dir(
             os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="moneypath-metrics-"))
+        # Served by this process, which runs no requests: the workers' files summed (MultiProcessCollector).
+        if args.metrics_port is not None and not _serve_metrics(CollectorRegistry(), args.host, args.metrics_port):
+            return 2
     uvicorn.run("moneypath.reference.refservice.__main__:worker_app", factory=True, workers=args.workers, **options)
     return 0
+
+
+def _serve_metrics(registry, host: str, port: int) -> bool:
+    """/metrics from a daemon thread on its own port (moneypath.instrument.exposition.start_metrics_server: every
+    worker's values in multi-process mode); False, said in one line, when the port cannot be had."""
+    from moneypath.instrument.exposition import start_metrics_server
+
+    try:
+        start_metrics_server(registry, port, host)
+    except OSError as exc:
+        print(f"moneypath refservice: cannot serve /metrics on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def worker_app():
