@@ -175,7 +175,7 @@ def booked_payments(db_path: Path) -> int:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop, as the service runs: at 3x saturation the client shares the two cores with the service, and
+    """uvloop, the cheaper loop for this client: at 3x saturation it shares the two cores with the service, and
     what its loop spends per request is taken from the service (--client-loop asyncio compares)."""
     import uvloop
 

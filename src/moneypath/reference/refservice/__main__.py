@@ -91,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     from moneypath.reference.refservice.admission_http import AdmittingHttpToolsProtocol
 
     configure_json_logging()  # one JSON object per line, with the correlation id of the request
-    options = dict(host=args.host, port=args.port, log_level="warning", access_log=False)
+    # asyncio's loop, not uvloop: libuv (since 1.45, libuv#3696) accepts one connection per loop iteration, so at 3x
+    # saturation (iterations of ~15 ms) the service took in ~70 connections a second, its accept queue overflowed and
+    # clients timed out on requests it never saw (20,000 refused handshakes a minute); asyncio accepts up to the
+    # backlog at each wake-up. Measured with benchmarks/bench_overload.py: 5,372-10,273 client timeouts -> 0,
+    # saturation 919 vs 951/s (docs/performance.md).
+    options = dict(host=args.host, port=args.port, log_level="warning", access_log=False, loop="asyncio")
     if config.admission:  # refused as the headers are parsed, before a request becomes a task (admission_http.py)
         options["http"] = AdmittingHttpToolsProtocol
     try:
