@@ -15,8 +15,9 @@ SQLite ledger), with admission control on and off (MONEYPATH_ADMISSION), alterna
 
 and reads: goodput (authorizations answered 201 per second) as a share of saturation, refusals (503) and
 how fast they came, client timeouts, the admitted p99 against the catalog's latency objective, captures
-refused against authorizations refused, payments booked that no client got an answer for, and whether
-every acknowledged payment is in the ledger.
+refused against authorizations refused, payments booked that no client got an answer for, whether
+every acknowledged payment is in the ledger, and the kernel's counters over the overload (handshakes refused by a
+full accept queue, retransmissions: a timeout on a request the service never read). --timeline prints each second.
 
 Goals (issue 27), admission on: goodput >= 90 % of saturation (aim 95 %), admitted p99 under the latency
 objective, refusals fast and never a timeout, captures admitted before new authorizations, no acknowledged
