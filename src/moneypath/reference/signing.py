@@ -78,15 +78,15 @@ class NonceWindow:
         self.slot_s, self.max_nonces = slot_s, max_nonces
         self._keys: dict[int, None] = {}
         self._slots: dict[int, list[int]] = {}  # slot (expiry // slot_s) -> the keys expiring in it
+        self._first_gone_at = float("inf")  # when the earliest slot may be forgotten: no scan of the slots before
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def add(self, nonce: str, keep_until: float, now: float) -> bool:
         """Remember `nonce` until `keep_until`; False when it is remembered already (a replay)."""
-        if self._slots:
-            gone = [slot for slot in self._slots if (slot + 1) * self.slot_s < now]
-            for slot in gone:
+        if self._first_gone_at < now:
+            for slot in [slot for slot in self._slots if (slot + 1) * self.slot_s < now]:
                 self._forget(slot)
         key = hash(nonce)
         if key in self._keys:
@@ -94,13 +94,16 @@ class NonceWindow:
         while len(self._keys) >= self.max_nonces and self._slots:
             self._forget(min(self._slots))
         self._keys[key] = None
-        self._slots.setdefault(int(keep_until // self.slot_s), []).append(key)
+        slot = int(keep_until // self.slot_s)
+        self._slots.setdefault(slot, []).append(key)
+        self._first_gone_at = min(self._first_gone_at, (slot + 1) * self.slot_s)
         return True
 
     def _forget(self, slot: int) -> None:
         keys = self._keys
         for key in self._slots.pop(slot):
             keys.pop(key, None)
+        self._first_gone_at = (min(self._slots) + 1) * self.slot_s if self._slots else float("inf")
 
 
 class Verifier:
