@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sqlite3
 
 import pytest
@@ -343,6 +344,29 @@ def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newe
     assert without.run_once().intact  # the same restart without checkpoints: nothing outside says otherwise
     # and nothing to catch up with: both gauges stay 0, so AuditCheckpointStale cannot fire for it
     assert plain.get_sample_value(without.mp.catalog.metric(Key.AUDIT_HEAD_SEQ)) == 0
+
+
+def test_no_checkpoint_directory_yet_is_no_error_on_a_new_chain_and_a_warning_on_one_with_history(tmp_path, caplog):
+    """A fresh stack logged ERROR "cannot read the checkpoint directory" at its first start (nothing published
+    yet); a chain with events and no directory may have lost its checkpoints, which is worth a warning."""
+    path, cps = tmp_path / "ledger.db", tmp_path / "cps"
+    signer, _ = generate_key("refservice")
+    make_engine(f"sqlite:///{path}")
+    with caplog.at_level(logging.INFO, logger="moneypath.refservice.audit"):
+        check, _ = service_check(path, cps, signer)
+    assert [(r.levelname, "no directory" in r.getMessage()) for r in caplog.records] == [("INFO", True)]
+    assert check.run_once().intact and not cps.exists()  # nothing to sign on an empty chain
+
+    with make_engine(f"sqlite:///{path}").begin() as conn, audit.acting("merchant_1", "payments:write"):
+        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="zenpay",
+                        method="card", amount_minor=700, currency="BRL", reference="b1", provider_ref="zen_b1",
+                        provider_status="approved")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="moneypath.refservice.audit"):
+        check, _ = service_check(path, cps, signer)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "the chain holds 1 events" in caplog.records[0].getMessage()
+    assert check.run_once().intact and [p.name for p in cps.iterdir()] == ["00000000000000000001.note"]
 
 
 def test_a_restart_catches_a_chain_cut_off_below_the_newest_checkpoint(tmp_path):

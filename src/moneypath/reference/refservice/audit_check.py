@@ -66,6 +66,16 @@ class AuditCheck:
 
     def _resume(self) -> None:
         """Start the watch at the newest signed checkpoint: what the chain was is known from outside."""
+        directory = self.publisher.directory.path  # type: ignore[union-attr]
+        if not directory.exists():
+            # A new service has published nothing yet (the first intact check creates the directory): no error. A
+            # chain with events and no directory is worth a warning: never published here, or removed since.
+            with self.reader.connect() as conn:
+                events = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0
+            (log.warning if events else log.info)(
+                "audit checkpoints: no directory %s yet (the chain holds %d events); starting at the database's "
+                "head, the first intact check publishes one", directory, events)
+            return
         try:
             newest = self.publisher.newest()  # type: ignore[union-attr]
         except CheckpointError as exc:
