@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from contextlib import contextmanager
 
@@ -122,3 +123,27 @@ def test_an_admitted_request_leaves_no_reference_cycle(tmp_path):
             gc.garbage.clear()
         conn.close()
     assert cycles == []
+
+
+def test_a_request_uvicorn_cannot_parse_is_answered_with_problem_json_admission_on_or_off(tmp_path):
+    """uvicorn's own answer is plain text ("Invalid HTTP request received."); every other refusal of the service is
+    problem+json, so a client reading problems reads this one too."""
+    for admission in (True, False):
+        service = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / f'{admission}.db'}", token_secret=b"s" * 32,
+                                           provider_url="http://127.0.0.1:9", background_jobs=False,
+                                           admission=admission),
+                             mp=MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry()))
+        with serving(service) as port, socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):  # the service closes the connection after it
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        assert lines[0] == "HTTP/1.1 400 Bad Request", admission
+        assert headers["content-type"] == "application/problem+json" and headers["connection"] == "close"
+        assert int(headers["content-length"]) == len(body)
+        problem = json.loads(body)
+        assert problem["type"].endswith("/malformed-request") and problem["status"] == 400
+        assert problem["detail"].startswith("Invalid HTTP request received")

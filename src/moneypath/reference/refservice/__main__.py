@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     # clients timed out on requests it never saw (20,000 refused handshakes a minute); asyncio accepts up to the
     # backlog at each wake-up. Measured with benchmarks/bench_overload.py: 5,372-10,273 client timeouts -> 0,
     # saturation 919 vs 951/s (docs/performance.md).
-    options = dict(host=args.host, port=args.port, log_level="warning", access_log=False, loop="asyncio")
-    if config.admission:  # refused as the headers are parsed, before a request becomes a task (admission_http.py)
-        options["http"] = AdmittingHttpToolsProtocol
+    # With admission on, refused as the headers are parsed, before a request becomes a task; on or off, a request
+    # uvicorn cannot parse is answered with problem+json (admission_http.py).
+    options = dict(host=args.host, port=args.port, log_level="warning", access_log=False, loop="asyncio",
+                   http=AdmittingHttpToolsProtocol)
     try:
         make_engine(config.db_url).dispose()  # the schema, once (before the workers race to create it)
     except (DBAPIError, ArgumentError) as exc:

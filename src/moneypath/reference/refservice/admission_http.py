@@ -9,8 +9,9 @@ requests in flight did not bound that wait (admitted p99 4.4 s, clients timing o
 Here the count starts when the headers are in: what waits for the loop is what was admitted.
 
 Run with `uvicorn.run(app, http=AdmittingHttpToolsProtocol)`; an app without `state.admission` (admission off)
-gets uvicorn's own behaviour. A pipelined request (one sent before the previous answer) and a protocol upgrade go
-the ordinary way, and the ASGI middleware decides for them.
+gets uvicorn's own behaviour, but for one thing: a request uvicorn cannot parse is answered 400 with problem+json,
+like every other refusal of the service, not uvicorn's plain text. A pipelined request (one sent before the
+previous answer) and a protocol upgrade go the ordinary way, and the ASGI middleware decides for them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from moneypath._common.problem import problem
 from moneypath.reference.refservice.admission import ADMITTED, EXEMPT, Gate
 
 
@@ -100,6 +102,15 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
             self.on_response_complete()  # what uvicorn does after any answer: count it, arm the keep-alive timer
         else:
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """What uvicorn answers a request it cannot parse (then it closes the connection), as problem+json."""
+        response = problem(400, "malformed-request", "Malformed HTTP request",
+                           f"{msg.rstrip('.')}: the bytes received are not an HTTP/1.1 request this service can read")
+        headers = (*self.server_state.default_headers, *response.raw_headers, (b"connection", b"close"))
+        self.transport.write(STATUS_LINE[400] + b"".join(b"%s: %s\r\n" % pair for pair in headers) + b"\r\n"
+                             + response.body)
+        self.transport.close()
 
     def _start_asgi_task(self, cycle, app) -> None:
         if ADMITTED in cycle.scope.get("extensions", ()):
