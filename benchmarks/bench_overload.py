@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import secrets
 import sqlite3
@@ -233,10 +234,17 @@ def timeline(name: str, phase: Phase) -> list[str]:
 def one_round(workdir: Path, condition: str, args, secret: str, token: str, objective_ms: float) -> dict:
     workdir.mkdir()
     stack = Stack(workdir, "on", secret, service_env={"MONEYPATH_ADMISSION": condition})
+    # The client's own collector paused it: gen-2 collections grew with what it had tallied, to 150 ms each
+    # (10 in a 30 s overload, 1.1 s in all), and the service sat idle meanwhile, for want of requests. Its
+    # objects are freed by reference counting, so it runs without the collector from the saturation on.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     try:
         load = Load(stack.port, Authorizations(token))
         measure(stack, load, lambda: load.closed(32, 2))  # warm-up, discarded
-        saturation = measure(stack, load, lambda: load.closed(32, 15))["rps"]
+        closed = measure(stack, load, lambda: load.closed(32, 15))
+        saturation = closed["rps"]
         client = Client(stack.port, token, args.client_timeout)
         booked_before = booked_payments(workdir / "ledger.db")  # the saturation runs' payments were all answered
 
@@ -249,7 +257,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             lag.stop()
             recovery = await client.run(saturation * args.normal, args.recovery)
             client.close()
-            cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "sim", "gen")}
+            cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "loop", "sim", "gen")}
             kernel = {name: after - before for name, before, after in
                       zip(("dropped", "accept_overflows", "retransmitted"), kernel0, kernel1, strict=True)}
             return normal, over, recovery, cores, lag.p99_ms(), kernel
@@ -257,6 +265,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
             normal, over, recovery, cores, client_lag_ms, kernel = runner.run(phases())
     finally:
+        gc.enable()
+        gc.unfreeze()
         stack.stop()
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
     booked = booked_payments(workdir / "ledger.db") - booked_before
@@ -277,6 +287,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "capture_refused_share": o["capture 503"] / max(caps, 1), "captures": caps,
             "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
             "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": cores["service"],
+            "loop_cpu": cores["loop"], "saturation_cpu": closed["service_cpu"], "saturation_loop_cpu": closed["loop_cpu"],
             "sim_cpu": cores["sim"], "client_cpu": cores["gen"], "client_lag_p99_ms": client_lag_ms, **kernel,
             "timeline": [*timeline("overload", over), *timeline("recovery", recovery)]}
 
@@ -290,7 +301,8 @@ def line(r: dict, objective_ms: float) -> str:
             f"captures refused {r['capture_refused_share']:.0%} "
             f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
-            f"CPU (% of a core) service {r['service_cpu']:.0f}, simulator {r['sim_cpu']:.0f}, this benchmark's "
+            f"CPU (% of a core) service {r['service_cpu']:.0f} (its loop's thread {r['loop_cpu']:.0f}; at saturation "
+            f"{r['saturation_cpu']:.0f} and {r['saturation_loop_cpu']:.0f}), simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
             f"overload: {r['dropped']} packets dropped from its input backlog, {r['accept_overflows']} connections "
             f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted")
