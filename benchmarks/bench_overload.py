@@ -71,6 +71,7 @@ class Client:
         self.token = token.encode()
         self.idle: list[Connection] = []
         self.open = 0
+        self.opened = 0  # connections set up, ever
 
     async def _conn(self) -> Connection | None:
         while self.idle:
@@ -84,6 +85,7 @@ class Client:
         if self.open >= MAX_CONNECTIONS:
             return None
         self.open += 1
+        self.opened += 1
         try:
             return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
         except BaseException:  # refused, or the client gave up while connecting: no connection to count
@@ -249,21 +251,26 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
         booked_before = booked_payments(workdir / "ledger.db")  # the saturation runs' payments were all answered
 
         async def phases():
+            before_normal, opened0 = stack.cpu()["service"], client.opened
             normal = await client.run(saturation * args.normal, 10)
             lag = LoopLag()
             cpu0, t0, kernel0 = stack.cpu(), time.perf_counter(), kernel_drops()
+            opened1 = client.opened
             over = await client.run(saturation * args.overload, args.seconds, captures=normal.ids)
             wall, cpu1, kernel1 = time.perf_counter() - t0, stack.cpu(), kernel_drops()
             lag.stop()
+            opened = {"normal": opened1 - opened0, "overload": client.opened - opened1}
+            cpu_per_request = {"normal": (cpu0["service"] - before_normal) / max(1, sum(normal.outcomes.values())),
+                               "overload": (cpu1["service"] - cpu0["service"]) / max(1, sum(over.outcomes.values()))}
             recovery = await client.run(saturation * args.normal, args.recovery)
             client.close()
             cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "loop", "sim", "gen")}
             kernel = {name: after - before for name, before, after in
                       zip(("dropped", "accept_overflows", "retransmitted"), kernel0, kernel1, strict=True)}
-            return normal, over, recovery, cores, lag.p99_ms(), kernel
+            return normal, over, recovery, cores, lag.p99_ms(), kernel, opened, cpu_per_request
 
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
-            normal, over, recovery, cores, client_lag_ms, kernel = runner.run(phases())
+            normal, over, recovery, cores, client_lag_ms, kernel, opened, per_request = runner.run(phases())
     finally:
         gc.enable()
         gc.unfreeze()
@@ -288,7 +295,10 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
             "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": cores["service"],
             "loop_cpu": cores["loop"], "saturation_cpu": closed["service_cpu"], "saturation_loop_cpu": closed["loop_cpu"],
-            "sim_cpu": cores["sim"], "client_cpu": cores["gen"], "client_lag_p99_ms": client_lag_ms, **kernel,
+            "saturation_cpu_us": closed["cpu_ms"] * 1000, "normal_cpu_us": per_request["normal"] * 1e6,
+            "overload_cpu_us": per_request["overload"] * 1e6, "opened_normal": opened["normal"],
+            "opened_overload": opened["overload"], "sim_cpu": cores["sim"], "client_cpu": cores["gen"],
+            "client_lag_p99_ms": client_lag_ms, **kernel,
             "timeline": [*timeline("overload", over), *timeline("recovery", recovery)]}
 
 
@@ -302,7 +312,10 @@ def line(r: dict, objective_ms: float) -> str:
             f"of {r['captures']} vs authorizations {r['authorize_refused_share']:.0%}; booked without an answer "
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
             f"CPU (% of a core) service {r['service_cpu']:.0f} (its loop's thread {r['loop_cpu']:.0f}; at saturation "
-            f"{r['saturation_cpu']:.0f} and {r['saturation_loop_cpu']:.0f}), simulator {r['sim_cpu']:.0f}, this benchmark's "
+            f"{r['saturation_cpu']:.0f} and {r['saturation_loop_cpu']:.0f}); the service's CPU per request answered: "
+            f"saturation {r['saturation_cpu_us']:.0f} µs, normal {r['normal_cpu_us']:.0f} µs, overload (refusals "
+            f"included) {r['overload_cpu_us']:.0f} µs; connections set up: normal {r['opened_normal']}, overload "
+            f"{r['opened_overload']}; simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
             f"overload: {r['dropped']} packets dropped from its input backlog, {r['accept_overflows']} connections "
             f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted")
