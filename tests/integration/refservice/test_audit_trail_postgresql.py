@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import select
 
+from moneypath.protocol.audit_chain import GENESIS, event_hash
 from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.db import audit_events, make_engine
+from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 from tests.support.database import audit_trail as contract
 from tests.support.database import database_tests
 from tests.support.database.audit_trail import book_payment, park, verdict
@@ -124,5 +126,101 @@ def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url,
         assert running == ["pay_parked"] and stopped == ["pay_parked", "pay_last"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 2, 0)
+    finally:
+        engine.dispose()
+
+
+def _park_behind_a_holder(engine, ids: list[str]) -> None:
+    """Book `ids` while another transaction holds the chain (and rolls back): their statements park them, each
+    with its tail."""
+    holder = engine.connect()
+    held = holder.begin()
+    with audit.acting("merchant_1", "payments:write"):
+        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                        method="card", amount_minor=100, currency="EUR", reference=f"r-hold-{ids[0]}",
+                        provider_ref=f"acme_hold_{ids[0]}", provider_status="approved", payment_id=f"hold_{ids[0]}")
+    try:
+        for pid in ids:
+            book_payment(engine, pid)
+    finally:
+        held.rollback()
+        holder.close()
+
+
+def _chained_as_event_hash_does(engine) -> list[str]:
+    """The chain's entity ids in seq order, after checking every event's hash against audit_chain.event_hash
+    (byte for byte: the statement hashed the stored tail, Python hashes the stored fields)."""
+    with engine.connect() as conn:
+        events = [dict(r) for r in conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings()]
+    prev = GENESIS
+    for event in events:
+        assert (event["prev_hash"], event["hash"]) == (prev, event_hash(prev, event)), event
+        prev = event["hash"]
+    return [e["entity_id"] for e in events]
+
+
+def test_parked_events_are_chained_by_the_next_holders_statement_in_id_order_with_event_hashs_hashes(pg_url):
+    from sqlalchemy import func
+
+    engine = make_engine(pg_url)
+    try:
+        _park_behind_a_holder(engine, ["pay_p1", "pay_p2", "pay_p3"])
+        with engine.connect() as conn:
+            tails = conn.execute(select(audit_pending.c.tail)).scalars().all()
+        assert len(tails) == 3 and all(tails)
+        with pytest.raises(RuntimeError), engine.begin() as conn:  # a holder that chained them rolls back
+            with audit.acting("merchant_1", "payments:write"):
+                payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                                method="card", amount_minor=1, currency="EUR", reference="r-back",
+                                provider_ref="acme_back", provider_status="approved", payment_id="pay_back")
+            assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 4
+            raise RuntimeError("the booking fails after its statement")
+        assert verdict(engine).pending == 3 and _chained_as_event_hash_does(engine) == []
+        book_payment(engine, "pay_next")  # its own event first, then the parked ones, in one statement
+        assert _chained_as_event_hash_does(engine) == ["pay_next", "pay_p1", "pay_p2", "pay_p3"]
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(audit_pending)).scalar() == 0
+            assert tuple(conn.execute(select(audit_head.c.seq)).one()) == (4,)
+        _park_behind_a_holder(engine, ["pay_s1", "pay_s2"])
+        assert audit.seal(engine) == 2 and audit.seal(engine) == 0
+        assert _chained_as_event_hash_does(engine)[4:] == ["pay_s1", "pay_s2"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 6, 0)
+    finally:
+        engine.dispose()
+
+
+def test_rows_parked_without_a_tail_by_an_earlier_version_are_chained_in_id_order_with_the_newer_ones(pg_url):
+    """A service of an earlier version parks the fields only (no tail); the holder's statement then leaves the
+    parked rows to _chain (Python, from the fields): id order holds across both kinds."""
+    engine = make_engine(pg_url)
+    try:
+        park(engine, "pay_old")  # the fields only, as an earlier version parks
+        _park_behind_a_holder(engine, ["pay_new"])
+        book_payment(engine, "pay_next")
+        assert _chained_as_event_hash_does(engine) == ["pay_next", "pay_old", "pay_new"]
+        park(engine, "pay_old2")
+        _park_behind_a_holder(engine, ["pay_new2"])
+        assert audit.seal(engine) == 2
+        assert _chained_as_event_hash_does(engine)[3:] == ["pay_old2", "pay_new2"]
+        v = verdict(engine)
+        assert (v.intact, v.events, v.pending) == (True, 5, 0)
+    finally:
+        engine.dispose()
+
+
+def test_an_audit_pending_table_without_the_tail_column_gets_it(pg_url):
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_pending DROP COLUMN tail"))
+    engine.dispose()
+    engine = make_engine(pg_url)  # as a service of this version starting on an older database
+    try:
+        park(engine, "pay_old")
+        _park_behind_a_holder(engine, ["pay_new"])
+        assert audit.seal(engine) == 2
+        assert _chained_as_event_hash_does(engine) == ["pay_old", "pay_new"]
     finally:
         engine.dispose()

@@ -19,11 +19,15 @@ statement without a booking, for the other changes): it writes the record, then 
 advisory lock (pg_try_advisory_xact_lock). Got it: it takes the head (locked FOR UPDATE, so a service of an
 earlier version, which locks only the head, never chains beside it), inserts the event at the next seq with
 its hash computed by the database, and advances the head; the booking holds the chain to its commit as before,
-and if others had parked events meanwhile it chains those (committed ones, in id order; those in flight wait
-for the next holder) after its own. Busy: the same statement parks the event in audit_pending (unchained, no
-hash) in the booking's transaction, and the current holder, the next one or `seal` (the service's job, every
-second) chains it. The round trips, not the hash, were the trail's cost on the booking path (two statements
-per booking: 260-325 µs of the service's CPU; docs/performance.md).
+and if others had parked events meanwhile it chains those after its own (committed ones, in id order; those
+in flight wait for the next holder) in one more statement, in SQL: a parked event keeps its tail, the JSON its
+hash covers, and the statement hashes them one after the other (a recursive CTE, _chain_sql), so chaining them
+costs the service one round trip and no Python (it was two and the hashing). Busy: the same statement parks
+the event in audit_pending (unchained, no hash, its tail kept) in the booking's transaction, and the current
+holder, the next one or `seal` (the service's job, every second; the same SQL) chains it. A row parked by a
+service of an earlier version has no tail: it is chained from its fields in Python (_chain), as before. The
+round trips, not the hash, were the trail's cost on the booking path (two statements per booking: 260-325 µs
+of the service's CPU; docs/performance.md).
 
 What an auditor can still prove: the chain is what it was (linear, each event hashed with the one before;
 seq is the order of chaining, which may differ from the order of `at`). A parked event is not yet protected
@@ -105,18 +109,43 @@ _SQLITE_INSERT = f"INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) VALUES ({'
 _SQLITE_ADVANCE = f"UPDATE {HEAD_TABLE} SET seq = ?, hash = ? WHERE id = 1"
 
 
-# PostgreSQL (psycopg, %s; see the module docstring). `seal` takes the chain: the head, locked, if the advisory
-# lock is free (no row else), and whether anything is parked. One statement, so its snapshot may predate the
-# previous holder's commit; FOR UPDATE still returns the head as that commit left it (READ COMMITTED re-reads a
-# row updated since), and the parked events themselves are read afresh, by a later statement, only when there
-# are any. _append_sql relies on the same.
-_TAKE = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) FROM {HEAD_TABLE} "
-         f"WHERE id = 1 AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
+# PostgreSQL (psycopg, %s; see the module docstring). The booking's statement takes the chain: the head, locked,
+# if the advisory lock is free (`took`; no row else), and whether anything is parked. One statement, so its
+# snapshot may predate the previous holder's commit; FOR UPDATE still returns the head as that commit left it
+# (READ COMMITTED re-reads a row updated since). What is parked is chained by _CHAIN_PARKED, a later statement
+# (a fresh snapshot), only when there is any; `seal` does both in one statement (_SEAL): there the parked events
+# are taken by a DELETE ... RETURNING, which skips a row a holder that committed since deleted (chained), so
+# an event is chained once either way, and only if its booking committed (or is this transaction).
+_TOOK = (f"SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked FROM {HEAD_TABLE} "
+         f"WHERE id = 1{{booked}} AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE")
 _PARKED_ROWS = f"SELECT id, {', '.join(_PARKED)} FROM {PENDING_TABLE} ORDER BY id LIMIT {SEAL_BATCH}"
 _ROW = f"({', '.join(['%s'] * len(_COLUMNS))})"
 # The event's fields in _append_sql, read back from its one parameter: '[0' || tail is the JSON array of HASHED
 # (0 for the seq), so the statement carries one string for the event, not ten parameters.
 _FIELDS = ", ".join(["(e.j->>1)::float8", *(f"e.j->>{i}" for i in range(2, len(HASHED)))])
+# `legacy`: whether a parked row has no tail (parked by a service of an earlier version, which stores the fields
+# only): then the SQL chains none of them and _chain does, in Python, in id order.
+_LEGACY = f"EXISTS (SELECT 1 FROM {PENDING_TABLE} WHERE tail IS NULL) AS legacy"
+
+
+def _chain_sql(start: str) -> str:
+    """The CTEs that chain the parked events after `start` (a CTE of one row (seq, hash, legacy), or none:
+    nothing chains): delete them from PENDING_TABLE (id order, SEAL_BATCH at most, none if `legacy`), number and
+    hash each after the one before (`chain`, recursive: exactly event_hash, from the tail the booking that
+    parked it stored), insert them (`sealed`) and advance the head to the last (`moved`). SQL, not Python: no
+    round trip to fetch them and no client CPU per parked event."""
+    return (f"d AS (DELETE FROM {PENDING_TABLE} WHERE id IN (SELECT id FROM {PENDING_TABLE} ORDER BY id "
+            f"LIMIT {SEAL_BATCH}) AND EXISTS (SELECT 1 FROM {start} WHERE NOT legacy) RETURNING *), "
+            "n AS (SELECT (row_number() OVER (ORDER BY id))::int AS i, * FROM d), "
+            "a AS (SELECT array_agg(tail ORDER BY id) AS tails FROM d), "
+            f"chain (i, seq, prev, hash) AS (SELECT 0, seq, NULL::text, hash::text FROM {start} UNION ALL "
+            "SELECT chain.i + 1, chain.seq + 1, chain.hash, encode(sha256(convert_to(chain.hash || '[' || "
+            "(chain.seq + 1) || a.tails[chain.i + 1], 'UTF8')), 'hex') FROM chain, a "
+            "WHERE chain.i < cardinality(a.tails)), "
+            f"sealed AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) SELECT chain.seq, "
+            f"{', '.join(f'n.{c}' for c in _PARKED)}, chain.prev, chain.hash FROM chain JOIN n USING (i) RETURNING 1), "
+            f"moved AS (UPDATE {HEAD_TABLE} SET seq = last.seq, hash = last.hash FROM (SELECT i, seq, hash FROM chain "
+            f"ORDER BY i DESC LIMIT 1) last WHERE {HEAD_TABLE}.id = 1 AND last.i > 0) ")
 
 
 def _append_sql(booking: str | None) -> str:
@@ -124,33 +153,42 @@ def _append_sql(booking: str | None) -> str:
     `booking` (an INSERT or UPDATE of the record, compiled with %(name)s parameters) when given, and only if it
     wrote a row. The event comes as one parameter, its JSON without the seq (%(a_tail)s,
     audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
-    computes the hash and reads the fields back from it (_FIELDS). So the event needs no round trip of its
-    own, and a booking none at all. Returns (rows the booking wrote, seq, hash, whether anything was parked
-    before); seq is NULL when it parked."""
+    computes the hash and reads the fields back from it (_FIELDS); a parked event keeps it (the pending row's
+    tail) for its holder's hash. So the event needs no round trip of its own, and a booking none at all.
+    Returns (rows the booking wrote, seq, hash, whether anything was parked before); seq is NULL when it
+    parked. (Chaining the parked events in this statement too, _chain_sql after the event, was measured: no
+    round trip when some are parked, but ~40 µs more of PostgreSQL's CPU on every booking, and more of the
+    service's: dearer, since most bookings find nothing parked.)"""
     booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
-    return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), "
-            f"took AS (SELECT seq, hash, EXISTS (SELECT 1 FROM {PENDING_TABLE}) AS parked "
-            f"FROM {HEAD_TABLE} WHERE id = 1{' AND EXISTS (SELECT 1 FROM booked)' if booking else ''} "
-            f"AND pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE), "
+    took = _TOOK.format(booked=" AND EXISTS (SELECT 1 FROM booked)" if booking else "")
+    return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), took AS ({took}), "
             f"chained AS (INSERT INTO {EVENTS_TABLE} ({', '.join(_COLUMNS)}) SELECT took.seq + 1, {_FIELDS}, "
             "took.hash, encode(sha256(convert_to(took.hash || '[' || (took.seq + 1) || %(a_tail)s, 'UTF8')), 'hex') "
             "FROM took, e RETURNING seq, hash), "
             f"moved AS (UPDATE {HEAD_TABLE} SET seq = chained.seq, hash = chained.hash FROM chained "
             f"WHERE {HEAD_TABLE}.id = 1), "
-            f"parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}) SELECT {_FIELDS} "
+            f"parked AS (INSERT INTO {PENDING_TABLE} ({', '.join(_PARKED)}, tail) SELECT {_FIELDS}, %(a_tail)s "
             f"FROM e{', booked' if booking else ''} WHERE NOT EXISTS (SELECT 1 FROM took)) "
             f"SELECT {'(SELECT count(*) FROM booked)' if booking else '1'}, (SELECT seq FROM chained), "
             "(SELECT hash FROM chained), (SELECT parked FROM took)")
 
 
 _APPEND = _append_sql(None)
+# A holder, after its booking's statement found events parked: chain them after its event (seq, hash); (how
+# many chained, legacy).
+_CHAIN_PARKED = (f"WITH RECURSIVE took AS (SELECT %s::bigint AS seq, %s::text AS hash, {_LEGACY}), "
+                 + _chain_sql("took") + "SELECT (SELECT count(*) FROM sealed), (SELECT legacy FROM took)")
+# `seal`: take the chain and chain what is parked; (took it, how many chained, head seq and hash as taken, legacy).
+_SEAL = (f"WITH RECURSIVE took AS (SELECT seq, hash, {_LEGACY} FROM {HEAD_TABLE} WHERE id = 1 AND "
+         f"pg_try_advisory_xact_lock({SEAL_LOCK}) FOR UPDATE), " + _chain_sql("took")
+         + "SELECT (SELECT count(*) FROM took), (SELECT count(*) FROM sealed), (SELECT seq FROM took), "
+         "(SELECT hash FROM took), (SELECT legacy FROM took)")
 
 
-def _chain(driver, head: tuple) -> int:
-    """Holding the chain (head: what _TAKE returned): chain the parked events in id order, in one write; how
-    many."""
-    seq, prev_hash, anything_parked = head
-    parked = driver.execute(_PARKED_ROWS).fetchall() if anything_parked else []
+def _chain(driver, seq: int, prev_hash: str) -> int:
+    """Holding the chain (its head: seq, prev_hash), parked rows without a tail among them (a service of an
+    earlier version parked them): chain the parked events in id order in Python, in one write; how many."""
+    parked = driver.execute(_PARKED_ROWS).fetchall()
     if not parked:
         return 0
     events = [dict(zip(_PARKED, row[1:])) for row in parked]
@@ -200,7 +238,10 @@ def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict
     args = {**params, "a_tail": event_tail([event[c] for c in _PARKED])}
     booked, seq, hashed, anything_parked = Prepared.run(conn, sql, args).fetchone()
     if seq is not None and anything_parked:
-        _chain(conn.connection.driver_connection, (seq, hashed, True))
+        driver = conn.connection.driver_connection
+        _, legacy = driver.execute(_CHAIN_PARKED, (seq, hashed)).fetchone()
+        if legacy:
+            _chain(driver, seq, hashed)
     return booked, seq, hashed
 
 
@@ -241,10 +282,11 @@ def seal(engine: Engine) -> int:
     while True:
         with engine.begin() as conn:
             driver = conn.connection.driver_connection
-            head = driver.execute(_TAKE).fetchone()
-            if head is None:
+            took, chained, seq, prev_hash, legacy = driver.execute(_SEAL).fetchone()
+            if not took:
                 return sealed
-            chained = _chain(driver, head)
+            if legacy:
+                chained = _chain(driver, seq, prev_hash)
         sealed += chained
         if chained < SEAL_BATCH:
             return sealed

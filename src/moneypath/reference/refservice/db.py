@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -234,8 +235,11 @@ audit_head = Table(
 )
 
 
-# Events a PostgreSQL booking parked because another transaction was chaining (audit.py): the sealer moves them
-# into audit_events in id order. Empty on SQLite (one writer: every event is chained at once).
+# Events a PostgreSQL booking parked because another transaction was chaining (audit.py): the chain's next holder
+# or the sealer moves them into audit_events in id order. Empty on SQLite (one writer: every event is chained at
+# once). `tail`: the event's hashed JSON without the seq (audit_chain.event_tail), from which the holder's
+# statement hashes it; NULL in a row parked by a service of an earlier version (added to an older table by
+# _create_schema), which the holder chains from the fields in Python.
 audit_pending = Table(
     PENDING_TABLE, metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
@@ -248,6 +252,7 @@ audit_pending = Table(
     Column("action", String(16), nullable=False),
     Column("before", Text),
     Column("after", Text, nullable=False),
+    Column("tail", Text),
 )
 
 
@@ -329,12 +334,13 @@ _SCHEMA_LOCK = 0x6D6F6E6579  # "money"
 
 
 def _create_schema(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        metadata.create_all(engine)
-        return
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(conn)
+        # a table created before its tail column (audit_pending): add it (NULL in the rows it has)
+        if "tail" not in {c["name"] for c in inspect(conn).get_columns(PENDING_TABLE)}:
+            conn.execute(text(f"ALTER TABLE {PENDING_TABLE} ADD COLUMN tail TEXT"))
 
 
 def _seed_audit_head(engine: Engine) -> None:
