@@ -59,14 +59,51 @@ def test_a_late_loop_while_the_limit_does_not_bind_cuts_nothing():
     """At light load (20 in flight under a limit of 50) a loop a little late, or stalled now and then by a
     background job, is not an overload."""
     limit = LagLimit(limit=50)
-    windows(limit, 0.060, 2, in_flight=20)  # every timer 60 ms late: over the target, not a stall
+    now = windows(limit, 0.060, 2, in_flight=20)  # every timer 60 ms late: over the target, not a stall
     assert limit.limit == 50
-    now = 0.0
     for _ in range(20):  # one 150 ms stall in each window
         for lag in (0.001, 0.150, 0.002, 0.001, 0.002):
             limit.lag(lag, now, 20)
             now += 0.02
-    assert limit.limit == 50
+    assert limit.limit == 2 * 20  # followed the load (twice what is in flight), never cut under it
+
+
+def test_a_limit_that_does_not_bind_follows_the_load():
+    """At light load the limit comes down to twice what is in flight (10 % a window, not under 8), so a spike
+    meets a limit near the load it comes from; more load, and it follows up before it binds."""
+    limit = LagLimit(limit=50)
+    t = windows(limit, 0.002, 0.15, in_flight=4)
+    assert 50 * 0.9 ** 2 <= limit.limit < 50  # gently
+    t = windows(limit, 0.002, 3, in_flight=4, start=t)
+    assert limit.limit == limit.idle_limit == 8
+    t = windows(limit, 0.002, 0.2, in_flight=6, start=t)
+    assert limit.limit == 12  # 6 in flight under a limit of 8 (not yet 80 %): followed up to twice it
+    windows(limit, 0.002, 0.5, in_flight=9, start=t)  # 9 under a limit of 12 (not yet 80 %): twice it
+    assert limit.limit >= 18
+
+
+def test_after_a_cut_nothing_is_admitted_over_the_limit():
+    """A cut says the loop is busy with what was admitted: for five windows no new work over the limit however on
+    time the latest sample, and money in motion keeps its reserve above the limit itself."""
+    limiter = LagLimit(limit=10, min_limit=2, max_limit=10)
+    gate = Gate(classify, limiter, reserve=0.25)
+    gate.in_flight = 15
+    assert limiter.settled and gate.admits(admission.NORMAL)  # up to twice the limit while the loop keeps up
+    assert gate.admits(admission.CRITICAL)  # up to 2 * 10 * 1.25 + 1
+    now = windows(limiter, 0.040, 0.1, in_flight=FULL)  # late with the limit bound: cut 10 % a window
+    assert 8 <= limiter.limit < 10 and not limiter.settled
+    limiter.lag(0.001, now, 10)  # on time again
+    gate.in_flight = 10
+    assert not gate.admits(admission.NORMAL)
+    assert gate.admits(admission.CRITICAL)  # under limit * 1.25 + 1
+    gate.in_flight = int(limiter.limit * 1.25 + 1) + 1
+    assert not gate.admits(admission.CRITICAL)
+    for _ in range(6 * 5):  # five windows on time, nothing in flight: settled again
+        limiter.lag(0.001, now, 0)
+        now += 0.02
+    assert limiter.settled
+    gate.in_flight = limiter.limit + 1
+    assert gate.admits(admission.NORMAL)
 
 
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
