@@ -82,30 +82,6 @@ def test_a_limit_that_does_not_bind_follows_the_load():
     assert limit.limit >= 18
 
 
-def test_after_a_cut_nothing_is_admitted_over_the_limit():
-    """A cut says the loop is busy with what was admitted: for five windows no new work over the limit however on
-    time the latest sample, and money in motion keeps its reserve above the limit itself."""
-    limiter = LagLimit(limit=10, min_limit=2, max_limit=10)
-    gate = Gate(classify, limiter, reserve=0.25)
-    gate.in_flight = 15
-    assert limiter.settled and gate.admits(admission.NORMAL)  # up to twice the limit while the loop keeps up
-    assert gate.admits(admission.CRITICAL)  # up to 2 * 10 * 1.25 + 1
-    now = windows(limiter, 0.040, 0.1, in_flight=FULL)  # late with the limit bound: cut 10 % a window
-    assert 8 <= limiter.limit < 10 and not limiter.settled
-    limiter.lag(0.001, now, 10)  # on time again
-    gate.in_flight = 10
-    assert not gate.admits(admission.NORMAL)
-    assert gate.admits(admission.CRITICAL)  # under limit * 1.25 + 1
-    gate.in_flight = int(limiter.limit * 1.25 + 1) + 1
-    assert not gate.admits(admission.CRITICAL)
-    for _ in range(6 * 5):  # five windows on time, nothing in flight: settled again
-        limiter.lag(0.001, now, 0)
-        now += 0.02
-    assert limiter.settled
-    gate.in_flight = limiter.limit + 1
-    assert gate.admits(admission.NORMAL)
-
-
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
     """A spike admitted 20 requests under a limit of 50 and each holds the loop: every timer 200 ms late.
     The limit never binds, yet it must come down, and from the 20 in flight, not from 50."""

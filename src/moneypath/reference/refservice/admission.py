@@ -23,7 +23,6 @@ the overload-spike drill it refused almost nothing while clients timed out.
       otherwise            → nothing changes (a late timer is a background job's)
     whatever the limit, when the median lag is over 4x the target two windows running (the loop stalled):
                              limit = max(min, min(limit, most in flight) * 0.5)
-    and for five windows after a cut, nothing is admitted over the limit (see Gate.admits).
 
 The stalled rule is for a spike: it admits up to the whole limit at once, each admitted request
 lengthens the loop's round and so the window, and cutting 10 % a window took ~30 windows of half a
@@ -40,24 +39,24 @@ and then the limit is cut below the limit too, from what was in flight (in the o
 spike admitted ~20 requests under a limit of 50, each holding the loop 12 ms: the limit never bound,
 nothing was cut, and the latency SLO paged while /metrics went unanswered).
 
-Following the load, and no admission over the limit after a cut, are for the onset of a spike
-(overload-spike drill, 12 ms of loop per admitted request). The load is only seen on the loop once the
-admitted requests come back from the provider, ~0.1-0.2 s later, so whatever the limit allows when the
-spike lands is admitted before any lag shows: at light load a limit left at its start of 50 admitted
-43 requests in the first 0.3 s, the loop then lagged 130-280 ms for 1.2 s until the stalled rule had
-halved it to the floor, and those authorizations (~1 % of the drill's by the diagnosis) alone put the
-admitted p99 over 0.3 s (0.40-0.83 s on a 10 s window at the onset; 0.20-0.29 s for the rest of the
-peak). Following the load, the limit was 8-10 when the spike landed, at most 16-23 were in flight and
-the loop lagged 70-150 ms for ~0.3 s. After a cut, the lag that made it is the admitted requests', not a
-garbage collection's, and admitting twice the limit on one on-time sample refilled the loop: the spike
-held 15-27 in flight under limits of 3-10; without it 9-17. The floor of 8 (not `min`) and following
-the load down by at most 10 % a window keep a ramp from idle quick (the limit probes up from there by sqrt a window,
-and admits twice it while the loop keeps up).
+Following the load is for the onset of a spike (overload-spike drill, 12 ms of loop per admitted
+request). The load only shows on the loop once the admitted requests come back from the provider,
+~0.1-0.2 s later, so whatever the limit allows when the spike lands is admitted before any lag shows:
+at light load a limit left at its start of 50 admitted 43 requests in the first 0.3 s, the loop then
+lagged 130-280 ms for 1.2 s until the stalled rule had halved it to the floor, and those authorizations
+(~1 % of the drill's by the diagnosis) alone put the admitted p99 over 0.3 s (0.40-0.83 s on a 10 s
+window at the onset; 0.20-0.29 s for the rest of the peak). Following the load, the limit was 8-10 when
+the spike landed, at most 16-23 were in flight and the loop lagged 70-150 ms for ~0.3 s. The floor of 8
+(not `min`) and following the load down by at most 10 % a window keep a ramp from idle quick (the limit
+probes up from there by sqrt a window, and admits up to twice it while the loop keeps up).
 
-Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers
-parsed to the app starting) sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms: a
-request waits for a long round in the socket's buffer, before its headers are parsed, where no timer
-of the service sees it; the lag probe does.
+Tried and left out: no admission over the limit for five windows after a cut (a cut says the loop is
+busy with what was admitted), with the captures' reserve above the limit itself meanwhile: the drill's
+peak held 9-17 in flight instead of 15-27, but the checkout mix at 275/s was refused in bursts after its
+stalls (34 of 16,541 requests, 0.21 %, over the 0.1 % budget). And a CoDel-style rule on the time an
+admitted request waits for the loop (headers parsed to the app starting): it sees 1-10 ms at the drill's
+peak while the loop's rounds are 60-280 ms, since a request waits out a long round in the socket's
+buffer, before its headers are parsed, where no timer of the service sees it; the lag probe does.
 
 Critical requests may go `reserve` above the limit, so a full house of authorizations never starves
 a capture. Health, metrics and admin routes are never limited. A refusal is decided before the body
@@ -97,9 +96,6 @@ class LagLimit:
     stalled: float = 4.0
     stalled_cut: float = 0.5
     window_s: float = 0.1
-    # Windows after a cut during which the loop is taken to be busy with what was admitted: nothing over the limit,
-    # however on time the latest lag sample (see Gate.admits).
-    settle_windows: int = 5
     # While the limit does not bind and the loop is on time, it follows the load down to `headroom` times what was
     # in flight, never under `idle_limit`: a spike meets a limit near the load it comes from, not the start of 50.
     headroom: float = 2.0
@@ -110,17 +106,11 @@ class LagLimit:
         self._busiest = 0
         self._window_end = 0.0
         self._stalled_for = 0  # windows in a row with the loop stalled
-        self._since_cut = self.settle_windows  # windows since the limit was last cut
         self.last_lag_s = 0.0  # the latest sample: is the loop keeping up right now?
 
     def in_flight(self, n: int) -> None:
         """Called on each admission: the most requests in flight this window."""
         self._busiest = max(self._busiest, n)
-
-    @property
-    def settled(self) -> bool:
-        """No cut for `settle_windows` windows: what is in flight over the limit waits for the network, not the loop."""
-        return self._since_cut >= self.settle_windows
 
     def lag(self, lag_s: float, now: float, in_flight: int) -> None:
         """One sample of the loop's lag; at the end of a window, the limit moves."""
@@ -133,15 +123,12 @@ class LagLimit:
         self._lags, self._busiest, self._window_end = [], in_flight, now + self.window_s
         binds = busiest >= 0.8 * self.limit
         self._stalled_for = self._stalled_for + 1 if typical > self.stalled * self.lag_target_s else 0
-        self._since_cut += 1
         if self._stalled_for >= 2:  # two windows running: one is a background job's stall, not the requests
             # Stalled: halve from what was in flight. A loop stalled by what it admitted cannot even take in
             # enough new requests to fill the limit, so the limit itself may be far above the load it chokes on.
             self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * self.stalled_cut)
-            self._since_cut = 0
         elif binds and typical > self.lag_target_s:  # (a first stalled window that binds is cut here too)
             self.limit = max(self.min_limit, self.limit * self.backoff)
-            self._since_cut = 0
         elif binds:
             self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
         elif typical <= self.lag_target_s:  # the load, not the limit, set what was in flight: follow it
@@ -175,13 +162,10 @@ class Gate:
 
     def admits(self, kind: str) -> bool:
         limiter = self.limiter
-        ceiling = 2 * limiter.limit if limiter.settled else limiter.limit  # what new work can reach at most
         if kind == CRITICAL:  # above anything new work can reach, so money in motion always has its reserve
-            return self.in_flight < ceiling * (1 + self.reserve) + 1
+            return self.in_flight < 2 * limiter.limit * (1 + self.reserve) + 1
         if self.in_flight < limiter.limit:
             return True
-        if not limiter.settled:
-            return False
         # Over the limit, up to twice it, while the loop keeps up: then what is in flight waits for the provider,
         # not for the loop. At 150 authorizations/s of the checkout mix ~40-60 requests are in flight, and after a
         # 100 ms stall (a full garbage collection) they arrive together, 130-150 at once: refused at the limit,
