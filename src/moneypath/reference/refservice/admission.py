@@ -46,7 +46,8 @@ at light load a limit left at its start of 50 admitted 43 requests in the first 
 lagged 130-280 ms for 1.2 s until the stalled rule had halved it to the floor, and those authorizations
 (~1 % of the drill's by the diagnosis) alone put the admitted p99 over 0.3 s (0.40-0.83 s on a 10 s
 window at the onset; 0.20-0.29 s for the rest of the peak). Following the load, the limit was 8-10 when
-the spike landed, at most 16-23 were in flight and the loop lagged 70-150 ms for ~0.3 s. The floor of 8
+the spike landed, at most 16-23 were in flight and the loop lagged 70-150 ms for ~0.3 s (traced with the
+first rule below also in, which changes nothing before a first cut). The floor of 8
 (not `min`) and following the load down by at most 10 % a window keep a ramp from idle quick (the limit
 probes up from there by sqrt a window, and admits up to twice it while the loop keeps up).
 
@@ -98,8 +99,9 @@ class LagLimit:
     stalled: float = 4.0
     stalled_cut: float = 0.5
     window_s: float = 0.1
-    # While the limit does not bind and the loop is on time, it follows the load down to `headroom` times what was
-    # in flight, never under `idle_limit`: a spike meets a limit near the load it comes from, not the start of 50.
+    # While the limit does not bind and the loop is on time, it follows the load: `headroom` times what was in flight
+    # (down by at most `backoff` a window), never under `idle_limit`: a spike meets a limit near the load it comes
+    # from, not the start of 50.
     headroom: float = 2.0
     idle_limit: float = 8.0
 
