@@ -55,7 +55,7 @@ Tried and left out: no admission over the limit for five windows after a cut (a 
 busy with what was admitted), with the captures' reserve above the limit itself meanwhile: the drill's
 peak held 9-17 in flight instead of 15-27, and the checkout mix at 275/s refused 34 of 16,541 requests
 (0.21 %, over its 0.1 % budget) in bursts. It was dropped on that one run; main's code in the same
-session refused 26 of 16,548 (0.16 %) and this code 10 of 16,542 (0.06 %), so whether the rule costs the
+session refused 26 of 16,548 (0.16 %) and this code 10 and 4 in two runs (0.06 %, 0.02 %), so whether it costs the
 checkout mix anything is not shown either way. And a CoDel-style rule on the time an
 admitted request waits for the loop (headers parsed to the app starting): it sees 1-10 ms at the drill's
 peak while the loop's rounds are 60-280 ms, since a request waits out a long round in the socket's
