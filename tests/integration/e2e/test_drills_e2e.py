@@ -112,16 +112,14 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     assert sum(1 for e in j["timeline"] if e["kind"] == "answer") == len(roles)
 
 
-@pytest.mark.xfail(run=False, reason="proposed drill, does not pass reliably yet (runbooks/drills/proposed/README.md): "
-                   "LoadShedding pages at +13 s now (metrics port, the drill's load in small connection pools), no SLO "
-                   "pages, nothing is lost, but the admitted p99 at the diagnosis is 0.29-0.43 s against 0.3 (1 of 3 "
-                   "runs passed); not run in CI")
 def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
-    LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost."""
+    LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
+    About 50 s; 6 of 6 runs passed on 2026-11-25, two of them this test (runbooks/drills/proposed/
+    README.md has the history)."""
     reports = tmp_path / "reports"
     started = time.monotonic()
-    code = main(["drill", "run", str(DRILLS / "proposed" / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
+    code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
                  "--state-dir", str(tmp_path / "state"), "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\noverload-spike in {time.monotonic() - started:.0f} s")
@@ -132,7 +130,7 @@ def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
             "ledger_balanced", "steady_state_after"} <= {o["name"] for o in j["objectives"]}
     assert j["load"]["statuses"].get("503", 0) > 0 and j["money"]["payments_refused"] > 0
     assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 100
-    assert not any(r["paged_at"] for r in j["alerts"] if r["expectation"] != "allowed")
+    assert {r["alert"] for r in j["alerts"] if r["paged_at"]} == {"MoneyPathLoadShedding"}  # and no SLO, nothing else
     assert code == 0 and "PASS" in out
 
 
