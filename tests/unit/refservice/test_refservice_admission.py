@@ -82,6 +82,20 @@ def test_a_limit_that_does_not_bind_follows_the_load():
     assert limit.limit >= 18
 
 
+def test_following_the_load_keeps_the_headroom_of_the_last_bursts():
+    """The checkout mix bunches up after a background stall (130-150 in flight where 40-60 are usual) every few
+    seconds: a limit at twice the calm between bursts refused 0.17 % of a 10-minute soak. The limit keeps twice
+    the busiest window of the last 30 s, and follows the calm only after it."""
+    limit = LagLimit(limit=50)
+    t = windows(limit, 0.002, 3, in_flight=20)
+    assert limit.limit == 40
+    t = windows(limit, 0.002, 0.1, in_flight=35, start=t)  # a burst, one window
+    t = windows(limit, 0.002, 10, in_flight=20, start=t)  # calm again
+    assert limit.limit >= 2 * 35  # the last window alone would say 40
+    windows(limit, 0.002, 31, in_flight=20, start=t)
+    assert limit.limit == 40
+
+
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
     """A spike admitted 20 requests under a limit of 50 and each holds the loop: every timer 200 ms late.
     The limit never binds, yet it must come down, and from the 20 in flight, not from 50."""

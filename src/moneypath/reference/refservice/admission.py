@@ -19,7 +19,7 @@ the overload-spike drill it refused almost nothing while clients timed out.
       median lag > target  → limit = max(min, limit * 0.9)       # shed: requests queue for the loop
       otherwise            → limit += sqrt(limit)               # probe upwards
     and when it was not, the load, not the service, set what was in flight:
-      median lag <= target → limit = max(limit * 0.9, 2 * most in flight, 8)   # follow the load
+      median lag <= target → limit = max(limit * 0.9, 2 * most in flight in 30 s, 8)   # follow the load
       otherwise            → nothing changes (a late timer is a background job's)
     whatever the limit, when the median lag is over 4x the target two windows running (the loop stalled):
                              limit = max(min, min(limit, most in flight) * 0.5)
@@ -73,6 +73,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,12 +105,18 @@ class LagLimit:
     # from, not the start of 50.
     headroom: float = 2.0
     idle_limit: float = 8.0
+    # ...of the most in flight in any window of the last `memory_s`: the checkout mix's bursts after a background
+    # stall (130-150 at once where 40-60 are in flight) come every few seconds; following the last window alone
+    # left the limit at twice the calm between them, and a 10-minute soak at 150 authorizations/s refused 337 of
+    # 199,978 requests (0.17 %, over the 0.1 % error budget; 0 on the limit that did not follow the load).
+    memory_s: float = 30.0
 
     def __post_init__(self):
         self._lags: list[float] = []
         self._busiest = 0
         self._window_end = 0.0
         self._stalled_for = 0  # windows in a row with the loop stalled
+        self._peaks: deque[int] = deque(maxlen=max(1, round(self.memory_s / self.window_s)))  # busiest per window
         self.last_lag_s = 0.0  # the latest sample: is the loop keeping up right now?
 
     def in_flight(self, n: int) -> None:
@@ -125,6 +132,7 @@ class LagLimit:
             return
         typical, busiest = sorted(self._lags)[len(self._lags) // 2], self._busiest
         self._lags, self._busiest, self._window_end = [], in_flight, now + self.window_s
+        self._peaks.append(busiest)
         binds = busiest >= 0.8 * self.limit
         self._stalled_for = self._stalled_for + 1 if typical > self.stalled * self.lag_target_s else 0
         if self._stalled_for >= 2:  # two windows running: one is a background job's stall, not the requests
@@ -136,8 +144,8 @@ class LagLimit:
         elif binds:
             self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
         elif typical <= self.lag_target_s:  # the load, not the limit, set what was in flight: follow it
-            self.limit = min(self.max_limit, max(self.limit * self.backoff, self.headroom * busiest, self.idle_limit,
-                                                 self.min_limit))
+            self.limit = min(self.max_limit, max(self.limit * self.backoff, self.headroom * max(self._peaks),
+                                                 self.idle_limit, self.min_limit))
         # else the load set what was in flight and a late timer now is a background job's: nothing moves
 
 
