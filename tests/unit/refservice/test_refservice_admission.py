@@ -59,14 +59,41 @@ def test_a_late_loop_while_the_limit_does_not_bind_cuts_nothing():
     """At light load (20 in flight under a limit of 50) a loop a little late, or stalled now and then by a
     background job, is not an overload."""
     limit = LagLimit(limit=50)
-    windows(limit, 0.060, 2, in_flight=20)  # every timer 60 ms late: over the target, not a stall
+    now = windows(limit, 0.060, 2, in_flight=20)  # every timer 60 ms late: over the target, not a stall
     assert limit.limit == 50
-    now = 0.0
     for _ in range(20):  # one 150 ms stall in each window
         for lag in (0.001, 0.150, 0.002, 0.001, 0.002):
             limit.lag(lag, now, 20)
             now += 0.02
-    assert limit.limit == 50
+    assert limit.limit == 2 * 20  # followed the load (twice what is in flight), never cut under it
+
+
+def test_a_limit_that_does_not_bind_follows_the_load():
+    """At light load the limit comes down to twice what is in flight (10 % a window, not under 8), so a spike
+    meets a limit near the load it comes from; more load, and it follows up before it binds."""
+    limit = LagLimit(limit=50)
+    t = windows(limit, 0.002, 0.15, in_flight=4)
+    assert 50 * 0.9 ** 2 <= limit.limit < 50  # gently
+    t = windows(limit, 0.002, 3, in_flight=4, start=t)
+    assert limit.limit == limit.idle_limit == 8
+    t = windows(limit, 0.002, 0.2, in_flight=6, start=t)
+    assert limit.limit == 12  # 6 in flight under a limit of 8 (not yet 80 %): followed up to twice it
+    windows(limit, 0.002, 0.5, in_flight=9, start=t)  # 9 under a limit of 12 (not yet 80 %): twice it
+    assert limit.limit >= 18
+
+
+def test_following_the_load_keeps_the_headroom_of_the_last_bursts():
+    """The checkout mix bunches up after a background stall (130-150 in flight where 40-60 are usual) every few
+    seconds: a limit at twice the calm between bursts refused 0.17 % of a 10-minute soak. The limit keeps twice
+    the busiest window of the last 30 s, and follows the calm only after it."""
+    limit = LagLimit(limit=50)
+    t = windows(limit, 0.002, 3, in_flight=20)
+    assert limit.limit == 40
+    t = windows(limit, 0.002, 0.1, in_flight=35, start=t)  # a burst, one window
+    t = windows(limit, 0.002, 10, in_flight=20, start=t)  # calm again
+    assert limit.limit >= 2 * 35  # the last window alone would say 40
+    windows(limit, 0.002, 31, in_flight=20, start=t)
+    assert limit.limit == 40
 
 
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
