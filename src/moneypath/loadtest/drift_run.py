@@ -153,13 +153,16 @@ def process_from_prometheus(c: Catalog, prom_url: str | None, samples: list[drif
 
 
 def with_authorizations(samples: list[drift.Sample], ticks) -> list[drift.Sample]:
-    """Each sample with the authorizations so far: the last history second at or before it (0 before the first)."""
+    """Each sample with the authorizations and requests so far: the last history second at or before it (0 before
+    the first; requests None when the history has no aggregated rows)."""
     out, i, total = [], 0, 0
+    requests: int | None = 0 if all(t.requests is not None for t in ticks) else None
     for s in sorted(samples, key=lambda s: s.t):
         while i < len(ticks) and ticks[i].t <= s.t:
             total = ticks[i].total
+            requests = None if requests is None else ticks[i].requests
             i += 1
-        out.append(drift.Sample(s.t, s.cpu_s, s.rss_bytes, s.db_bytes, total))
+        out.append(drift.Sample(s.t, s.cpu_s, s.rss_bytes, s.db_bytes, total, requests))
     return out
 
 
@@ -208,7 +211,7 @@ def measure(c: Catalog, sampler: Sampler, prom_url: str | None, work: Path, star
         samples = process_from_prometheus(c, prom_url, samples, sampler.every_s, missing, sources)
     if ticks:
         samples = with_authorizations(samples, ticks)
-        sources["authorizations"] = "Locust's per-second history (final authorize outcomes)"
+        sources["authorizations"] = "Locust's per-second history (final authorize outcomes; all requests for the mix)"
     else:
         missing["authorizations"] = "Locust wrote no per-second history of authorizations"
     wins, _ = drift.windows(start, end, warmup_s)

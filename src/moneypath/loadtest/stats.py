@@ -226,26 +226,31 @@ class AuthorizationTick:
     t: float
     total: int               # final authorize outcomes so far
     p99_ms: float | None     # the slowest authorize name's p99 over Locust's rolling 10 s window
+    requests: int | None = None  # every request so far (the aggregated row), when the second has one
 
 
 def authorization_history(path: Path, judge_provider: str | None = None) -> list[AuthorizationTick]:
     """Per second, from the per-name rows of `<prefix>_stats_history.csv` (--csv-full-history): the final
-    authorize outcomes so far ("authorize [<provider>]" rows, as `summarize` counts them) and their p99."""
+    authorize outcomes so far ("authorize [<provider>]" rows, as `summarize` counts them), their p99, and
+    every request so far (the aggregated row)."""
     if not path.exists():
         return []
     totals: dict[float, int] = {}
     p99s: dict[float, float] = {}
+    requests: dict[float, int] = {}
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             name, method = row.get("Name") or "", row.get("Type") or ""
             t = _num(row.get("Timestamp"))
+            if t is not None and name == "Aggregated":
+                requests[t] = int(_num(row.get("Total Request Count")) or 0)
             if t is None or name == "Aggregated" or action_of(name) != "authorize" \
                     or not is_final(method, name, judge_provider):
                 continue
             totals[t] = totals.get(t, 0) + int(_num(row.get("Total Request Count")) or 0)
             if (p99 := _num(row.get("99%"))) is not None:
                 p99s[t] = max(p99s.get(t, 0.0), p99)
-    return [AuthorizationTick(t, totals[t], p99s.get(t)) for t in sorted(totals)]
+    return [AuthorizationTick(t, totals[t], p99s.get(t), requests.get(t)) for t in sorted(totals)]
 
 
 # A status in a failure's error text: the client writes "503 ledger-unavailable", Locust keeps it as
