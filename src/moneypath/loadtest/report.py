@@ -111,19 +111,24 @@ DRIFT_PLOT_STEP_S = 30.0  # CPU per authorization over 30 s steps: 5 s samples a
 
 
 def drift_series(d: dict) -> tuple[Series, Series]:
-    """(resident memory in MB, CPU ms per authorization over DRIFT_PLOT_STEP_S steps) from a drift's samples."""
+    """(resident memory in MB, CPU ms per authorization over DRIFT_PLOT_STEP_S steps) from a drift's samples; at
+    the run's mix, as the gate judges it (drift.py), when the samples count requests."""
     samples = list(d.get("samples", []))
     rss = [(s["t"], s["rss_bytes"] / 1e6) for s in samples if s.get("rss_bytes") is not None]
+    counted = [s for s in samples if s.get("cpu_s") is not None and s.get("authorizations") is not None]
+    per, ratio = "authorizations", 1.0
+    if len(counted) > 1 and all(s.get("requests") is not None for s in counted) \
+            and counted[-1]["authorizations"] > counted[0]["authorizations"]:
+        per, ratio = "requests", ((counted[-1]["requests"] - counted[0]["requests"])
+                                  / (counted[-1]["authorizations"] - counted[0]["authorizations"]))
     per_auth, last = [], None
-    for s in samples:
-        if s.get("cpu_s") is None or s.get("authorizations") is None:
-            continue
+    for s in counted:
         if last is None:
             last = s
         elif s["t"] - last["t"] >= DRIFT_PLOT_STEP_S:
-            n = s["authorizations"] - last["authorizations"]
+            n = s[per] - last[per]
             if n > 0:
-                per_auth.append((s["t"], (s["cpu_s"] - last["cpu_s"]) / n * 1000))
+                per_auth.append((s["t"], (s["cpu_s"] - last["cpu_s"]) / n * ratio * 1000))
             last = s
     return (Series("service resident memory (MB)", [t for t, _ in rss], [v for _, v in rss]),
             Series("service CPU per authorization (ms)", [t for t, _ in per_auth], [v for _, v in per_auth]))

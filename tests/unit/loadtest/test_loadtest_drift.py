@@ -47,8 +47,13 @@ def test_cpu_is_judged_at_the_runs_mix_so_a_mix_that_settles_is_not_read_as_drif
             out.append(Sample(b.t, cpu_s, b.rss_bytes, b.db_bytes, b.authorizations, b.requests))
         return [Sample(START, 0.0, samples[0].rss_bytes, samples[0].db_bytes, 0.0, 0.0), *out]
 
-    cpu = compute(settling()).metric("cpu_ms_per_authorization")
+    from moneypath.loadtest import report
+
+    d = compute(settling())
+    cpu = d.metric("cpu_ms_per_authorization")
     assert cpu.status == drift.PASS and cpu.drift == pytest.approx(0.0, abs=1e-6)
+    plotted = report.drift_series(d.to_dict())[1].values  # the report's plot at the same mix: flat too
+    assert len(plotted) == 20 and max(plotted) / min(plotted) == pytest.approx(1.0, abs=1e-6)
     assert cpu.first == pytest.approx(2.2, rel=0.01)  # 1 ms per request x the steady part's ~2.2 requests each
     assert cpu.reason.startswith("at the run's mix (authorizations ") and "CPU over authorizations alone" in cpu.reason
     alone = float(cpu.reason.rsplit(", ", 1)[1].rstrip("%)")) / 100
