@@ -263,6 +263,22 @@ def test_over_the_limit_a_loop_that_keeps_up_admits_up_to_twice_it():
     assert gate.admits(admission.NORMAL)
 
 
+def test_over_the_limit_nothing_more_is_admitted_until_the_loop_settles_after_a_late_window():
+    """Overloaded, the latest lag sample is on time now and then; admitting up to twice the limit at those moments
+    kept the overload-spike drill's loop ~0.8 busy whatever the limit. After a late window the limit holds."""
+    limiter = LagLimit(limit=10, min_limit=10, max_limit=10)
+    gate = Gate(classify, limiter, reserve=0.0)
+    gate.in_flight = 15
+    limiter.lag(0.060, now=0.0, in_flight=15)  # a late window
+    limiter.lag(0.002, now=0.05, in_flight=15)  # and the latest sample on time
+    assert not gate.admits(admission.NORMAL)
+    now = 0.1
+    for _ in range(limiter.settle):  # windows on time, one after the other
+        limiter.lag(0.002, now, in_flight=15)
+        now += limiter.window_s * 1.01
+    assert gate.admits(admission.NORMAL)
+
+
 def test_the_reference_service_classifies_money_in_motion_as_critical():
     assert classify("POST", "/v1/payments/pay_1/capture") == admission.CRITICAL
     assert classify("POST", "/v1/payments/pay_1/refund") == admission.CRITICAL
