@@ -39,7 +39,7 @@ def test_a_lagging_loop_cuts_a_binding_limit():
     t = windows(limit, 0.080, 0.5, in_flight=FULL)  # 80 ms late timers with the limit full: requests queue
     assert limit.limit < 60 * 0.9 ** 3 and limit.limit >= limit.min_limit
     cut = limit.limit
-    windows(limit, 0.002, 1, in_flight=FULL, start=t)  # caught up: it probes upwards again
+    windows(limit, 0.002, 1.5, in_flight=FULL, start=t)  # caught up: once it shows it keeps up, it probes upwards
     assert limit.limit > cut * 2
 
 
@@ -94,6 +94,42 @@ def test_following_the_load_keeps_the_headroom_of_the_last_bursts():
     assert limit.limit >= 2 * 35  # the last window alone would say 40
     windows(limit, 0.002, 31, in_flight=20, start=t)
     assert limit.limit == 40
+
+
+def test_a_loop_late_most_windows_brings_a_binding_limit_to_its_floor():
+    """Overloaded, the loop's rounds are long (1-2 lag samples a window) and now and then one window is on time.
+    Growing by sqrt in that window undid five cuts of 10 % at small limits, so the limit held where the loop lagged
+    2-3x the target three windows in four; it must instead come down until the loop keeps up."""
+    limit = LagLimit(limit=10)
+    now = 0.0
+    for i in range(200):  # three windows late (60 ms), one on time; one sample each, the limit full
+        n = int(limit.limit * 2.5)  # captures and webhooks above the limit, as in the overload-spike drill
+        limit.in_flight(n)
+        limit.lag(0.002 if i % 4 == 3 else 0.060, now, n)
+        now += limit.window_s * 1.2
+    assert limit.limit == limit.min_limit
+
+
+def test_after_a_late_window_the_limit_grows_only_once_the_loop_keeps_up():
+    limit = LagLimit(limit=20)
+    now = 0.0
+
+    def window(lag_s: float, in_flight: int = FULL) -> None:  # one sample a window, as in a slow loop's rounds
+        nonlocal now
+        n = int(limit.limit) if in_flight == FULL else in_flight
+        limit.in_flight(n)
+        limit.lag(lag_s, now, n)
+        now += limit.window_s * 1.01
+
+    window(0.060)
+    cut = limit.limit
+    assert cut == 18
+    for _ in range(limit.settle - 1):  # on time, the load light: following it would raise the limit to 2 x 20
+        window(0.002, in_flight=2)
+    assert limit.limit == cut  # not yet: the loop has not shown it keeps up
+    for _ in range(10):
+        window(0.002)
+    assert limit.limit > cut * 2
 
 
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
@@ -224,6 +260,22 @@ def test_over_the_limit_a_loop_that_keeps_up_admits_up_to_twice_it():
     limiter.lag(0.2, now=0.0, in_flight=15)  # the loop fell behind
     assert not gate.admits(admission.NORMAL)
     gate.in_flight = 9
+    assert gate.admits(admission.NORMAL)
+
+
+def test_over_the_limit_nothing_more_is_admitted_until_the_loop_settles_after_a_late_window():
+    """Overloaded, the latest lag sample is on time now and then; admitting up to twice the limit at those moments
+    kept the overload-spike drill's loop ~0.8 busy whatever the limit. After a late window the limit holds."""
+    limiter = LagLimit(limit=10, min_limit=10, max_limit=10)
+    gate = Gate(classify, limiter, reserve=0.0)
+    gate.in_flight = 15
+    limiter.lag(0.060, now=0.0, in_flight=15)  # a late window
+    limiter.lag(0.002, now=0.05, in_flight=15)  # and the latest sample on time
+    assert not gate.admits(admission.NORMAL)
+    now = 0.1
+    for _ in range(limiter.settle):  # windows on time, one after the other
+        limiter.lag(0.002, now, in_flight=15)
+        now += limiter.window_s * 1.01
     assert gate.admits(admission.NORMAL)
 
 
