@@ -102,6 +102,9 @@ class Drift:
     reason: str = ""        # why drift is not judged at all ("" when it is)
     sources: dict[str, str] = field(default_factory=dict)  # input -> where it came from
     samples: list[Sample] = field(default_factory=list)
+    # The steady part's requests per authorization, when the samples count requests: the mix CPU is judged at
+    # (and the report plots it at)
+    requests_per_authorization: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,23 +173,30 @@ def _per_count(samples, attr, window, scale, per="authorizations") -> tuple[floa
     return (v1 - v0) / (n1 - n0) * scale, ""
 
 
-def _cpu_at_the_runs_mix(samples, win: Windows, steady: tuple[float, float]) -> tuple[float, float, str] | None:
-    """CPU per authorization in the first and last windows at the mix of the steady part, and a note on how the
-    mix moved ("" when it did not); None without request counts."""
-    share = []
-    for a, b in (steady, win.first, win.last):
-        n = [value_at(samples, k, t) for k in ("authorizations", "requests") for t in (a, b)]
-        if None in n or n[3] - n[2] <= 0 or n[1] - n[0] <= 0:
+def _counted(samples, key, window) -> float | None:
+    """How much of the cumulative `key` the window holds; None when unknown or nothing."""
+    a, b = (value_at(samples, key, t) for t in window)
+    return None if a is None or b is None or b - a <= 0 else b - a
+
+
+def _cpu_at_the_runs_mix(samples, win: Windows, steady: tuple[float, float]) -> tuple[float, float, float, str] | None:
+    """The steady part's requests per authorization, CPU per authorization at that mix in the first and last
+    windows, and a note on how the mix moved ("" when it did not); None without request counts."""
+    per_auth = []  # requests per authorization: steady part, first window, last window
+    for w in (steady, win.first, win.last):
+        auths, requests = _counted(samples, "authorizations", w), _counted(samples, "requests", w)
+        if auths is None or requests is None:
             return None
-        share.append((n[1] - n[0]) / (n[3] - n[2]))
-    per_request = [_per_count(samples, "cpu_s", w, 1000, "requests") for w in (win.first, win.last)]
-    if any(v is None for v, _ in per_request):
+        per_auth.append(requests / auths)
+    per_request = [_per_count(samples, "cpu_s", w, 1000, "requests")[0] for w in (win.first, win.last)]
+    if None in per_request:
         return None
-    raw = [v / sh for (v, _), sh in zip(per_request, share[1:])]
-    note = (f"at the run's mix (authorizations {share[0]:.1%} of requests; {share[1]:.1%} in the first minute, "
-            f"{share[2]:.1%} in the last; CPU over authorizations alone {fmt(raw[0], 'ms')} -> {fmt(raw[1], 'ms')}, "
-            f"{raw[1] / raw[0] - 1:+.1%})") if abs(share[1] - share[2]) >= 0.005 else ""
-    return per_request[0][0] / share[0], per_request[1][0] / share[0], note
+    mix, first, last = per_auth
+    raw = (per_request[0] * first, per_request[1] * last)
+    note = (f"at the run's mix (authorizations {1 / mix:.1%} of requests; {1 / first:.1%} in the first minute, "
+            f"{1 / last:.1%} in the last; CPU over authorizations alone {fmt(raw[0], 'ms')} -> {fmt(raw[1], 'ms')}, "
+            f"{raw[1] / raw[0] - 1:+.1%})") if abs(1 / first - 1 / last) >= 0.005 else ""
+    return mix, per_request[0] * mix, per_request[1] * mix, note
 
 
 def _mean_rss_mb(samples, window) -> tuple[float | None, str]:
@@ -280,7 +290,7 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
         mix_note = ""
         if m.key == "cpu_ms_per_authorization":
             if at_mix := _cpu_at_the_runs_mix(samples, win, (win.first[0], win.last[1])):
-                m.first, m.last, mix_note = at_mix
+                out.requests_per_authorization, m.first, m.last, mix_note = at_mix
             else:
                 (m.first, r1), (m.last, r2) = (_per_count(samples, "cpu_s", w, 1000)
                                                for w in (win.first, win.last))

@@ -115,12 +115,9 @@ def drift_series(d: dict) -> tuple[Series, Series]:
     the run's mix, as the gate judges it (drift.py), when the samples count requests."""
     samples = list(d.get("samples", []))
     rss = [(s["t"], s["rss_bytes"] / 1e6) for s in samples if s.get("rss_bytes") is not None]
-    counted = [s for s in samples if s.get("cpu_s") is not None and s.get("authorizations") is not None]
-    per, ratio = "authorizations", 1.0
-    if len(counted) > 1 and all(s.get("requests") is not None for s in counted) \
-            and counted[-1]["authorizations"] > counted[0]["authorizations"]:
-        per, ratio = "requests", ((counted[-1]["requests"] - counted[0]["requests"])
-                                  / (counted[-1]["authorizations"] - counted[0]["authorizations"]))
+    mix = d.get("requests_per_authorization")
+    per, ratio = ("requests", mix) if mix else ("authorizations", 1.0)
+    counted = [s for s in samples if s.get("cpu_s") is not None and s.get(per) is not None]
     per_auth, last = [], None
     for s in counted:
         if last is None:
