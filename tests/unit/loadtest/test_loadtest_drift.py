@@ -342,6 +342,33 @@ def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(cat
     assert d.metric("rss_mb").reason == "not measured: no local service processes and no Prometheus"
 
 
+def test_a_foreign_services_history_gives_the_mix_and_cpu_is_judged_at_it(catalog, tmp_path):
+    """Another shop's locustfile (providers payu and mollie, its own request names): requests come from Locust's
+    aggregated row whatever the names, and a mix that settles (authorizations 50 % of requests at the start, 40 %
+    after four minutes) over a flat 1 ms of CPU per request passes, where CPU over authorizations alone grew."""
+    from moneypath.loadtest import drift_run
+
+    auths = requests = 0.0
+    rows, cpu = [], {}
+    for s in range(0, 601):
+        share = 0.5 - 0.1 * min(1.0, s / 240)
+        requests += 200
+        auths += 200 * share
+        rows += [f"{START + s:.0f},50,POST,authorize [payu],60,0,10,20,120,{auths * 0.6:.0f},0\n",
+                 f"{START + s:.0f},50,POST,authorize [mollie],40,0,10,20,130,{auths * 0.4:.0f},0\n",
+                 f"{START + s:.0f},50,POST,settle order [mollie],40,0,10,20,90,{requests - auths:.0f},0\n",
+                 f"{START + s:.0f},50,,Aggregated,200,0,10,20,130,{requests:.0f},0\n"]
+        cpu[s] = requests / 1000  # 1 ms per request
+    (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
+    sampler = drift_run.Sampler([12345], None, missing={"db": "not here"})
+    sampler.samples = [Sample(START + s + 0.5, cpu[s]) for s in range(0, 601, 5)]
+    d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
+    m = d.metric("cpu_ms_per_authorization")
+    assert m.status == drift.PASS and m.drift == pytest.approx(0.0, abs=0.01)
+    assert d.requests_per_authorization == pytest.approx(2.45, rel=0.03)  # the steady part's mix, mostly at 40 %
+    assert "in the first minute" in m.reason and float(m.reason.rsplit(", ", 1)[1].rstrip("%)")) > 5
+
+
 def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
     from moneypath.loadtest import drift_run
 
