@@ -112,18 +112,14 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     assert sum(1 for e in j["timeline"] if e["kind"] == "answer") == len(roles)
 
 
-@pytest.mark.xfail(run=False, reason="proposed drill (runbooks/drills/proposed/README.md): it passed 7 of 7 runs alone "
-                   "on 2026-11-25 (admitted p99 at the diagnosis 0.265-0.283 s, LoadShedding at +12-13 s, no SLO page), "
-                   "but in CI, beside another pytest worker on the same 2 cores, the admitted p99 was 1.9 s and the "
-                   "latency and availability SLOs paged: not run in CI")
-def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
+def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys, catalog):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
-    About 50 s; 6 of 6 runs passed on 2026-11-25, two of them this test (runbooks/drills/proposed/
-    README.md has the history)."""
+    About 50 s; the drill passed 12 of 12 runs of this test on 2026-11-26, 10 of them beside another pytest worker
+    running other integration files, as CI runs it (runbooks/drills/proposed/README.md has the history)."""
     reports = tmp_path / "reports"
     started = time.monotonic()
-    code = main(["drill", "run", str(DRILLS / "proposed" / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
+    code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
                  "--state-dir", str(tmp_path / "state"), "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\noverload-spike in {time.monotonic() - started:.0f} s")
@@ -134,7 +130,9 @@ def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
             "ledger_balanced", "steady_state_after"} <= {o["name"] for o in j["objectives"]}
     assert j["load"]["statuses"].get("503", 0) > 0 and j["money"]["payments_refused"] > 0
     assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 100
-    assert {r["alert"] for r in j["alerts"] if r["paged_at"]} == {"MoneyPathLoadShedding"}  # and no SLO, nothing else
+    # and no SLO, nothing else: a ticket (an SLO's slow burn on the stack's minutes-old history) is shown, not a page
+    paged = {r["alert"] for r in j["alerts"] if r["paged_at"] and set(r["receivers"]) - {catalog.routes.ticket}}
+    assert paged == {"MoneyPathLoadShedding"}, [(r["alert"], r["receivers"]) for r in j["alerts"] if r["paged_at"]]
     assert code == 0 and "PASS" in out
 
 
