@@ -115,7 +115,7 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
 def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys, catalog):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
-    About 50 s; the drill passed 12 of 12 runs of this test on 2026-11-26, 10 of them beside another pytest worker
+    About 50 s; the drill passed 13 of 13 runs of this test on 2026-11-26, 11 of them beside another pytest worker
     running other integration files, as CI runs it (runbooks/drills/proposed/README.md has the history)."""
     reports = tmp_path / "reports"
     started = time.monotonic()
