@@ -12,6 +12,9 @@ SQLite ledger), with admission control on and off (MONEYPATH_ADMISSION), alterna
               it, captures of the normal phase's payments at 20/s (money in motion)
   recovery    back to --normal x saturation for --recovery s; recovered = the first second from which every
               later second has no refusal, no timeout and p99 under the latency objective
+  after       the saturation's closed loop again (15 s), same process: goodput is shown against it too, so
+              a cost that grew within the round (docs/performance.md: ~15 % in one round, gone after a
+              restart) is told apart from the overload's
 
 and reads: goodput (authorizations answered 201 per second) as a share of saturation, refusals (503) and
 how fast they came, client timeouts, the admitted p99 against the catalog's latency objective, captures
@@ -271,12 +274,16 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
 
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
             normal, over, recovery, cores, client_lag_ms, kernel, opened, per_request = runner.run(phases())
+        booked_by_phases = booked_payments(workdir / "ledger.db")
+        # The same closed loop again: what the same process can do after, so that a cost that grew within the round
+        # (a slower machine, something the process accumulates) is told apart from the overload's.
+        after = measure(stack, load, lambda: load.closed(32, 15))
     finally:
         gc.enable()
         gc.unfreeze()
         stack.stop()
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
-    booked = booked_payments(workdir / "ledger.db") - booked_before
+    booked = booked_by_phases - booked_before
     with sqlite3.connect(workdir / "ledger.db") as db:
         present = sum(db.execute("SELECT COUNT(*) FROM payments WHERE id = ?", (pid,)).fetchone()[0]
                       for pid in acknowledged)
@@ -285,7 +292,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
     o = over.outcomes
     auths = sum(n for k, n in o.items() if k.startswith("authorize"))
     caps = sum(n for k, n in o.items() if k.startswith("capture"))
-    return {"saturation": saturation, "offered": saturation * args.overload,
+    return {"saturation": saturation, "saturation_after": after["rps"], "offered": saturation * args.overload,
             "goodput": o["authorize 201"] / args.seconds, "share": o["authorize 201"] / args.seconds / saturation,
             "refused": o["authorize 503"], "refused_p99_ms": p99(over.refused_ms),
             "timeouts": o["authorize timeout"] + o["capture timeout"], "timeouts_connecting": over.timeouts_connecting,
@@ -295,7 +302,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "unanswered_booked": booked - answered_201, "lost": len(acknowledged) - present,
             "recovered_s": recovered_after(recovery, objective_ms, int(args.recovery)), "service_cpu": cores["service"],
             "loop_cpu": cores["loop"], "saturation_cpu": closed["service_cpu"], "saturation_loop_cpu": closed["loop_cpu"],
-            "saturation_cpu_us": closed["cpu_ms"] * 1000, "normal_cpu_us": per_request["normal"] * 1e6,
+            "saturation_cpu_us": closed["cpu_ms"] * 1000, "after_cpu_us": after["cpu_ms"] * 1000,
+            "normal_cpu_us": per_request["normal"] * 1e6,
             "overload_cpu_us": per_request["overload"] * 1e6, "opened_normal": opened["normal"],
             "opened_overload": opened["overload"], "sim_cpu": cores["sim"], "client_cpu": cores["gen"],
             "client_lag_p99_ms": client_lag_ms, **kernel,
@@ -305,7 +313,9 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
 def line(r: dict, objective_ms: float) -> str:
     recovered = "never" if r["recovered_s"] is None else f"{r['recovered_s']:.0f} s"
     return (f"saturation {r['saturation']:.0f}/s, offered {r['offered']:.0f}/s: goodput {r['goodput']:.0f}/s "
-            f"({r['share']:.0%} of saturation), admitted p99 {r['admitted_p99_ms']:.0f} ms (objective "
+            f"({r['share']:.0%} of saturation; {r['goodput'] / r['saturation_after']:.0%} of the "
+            f"{r['saturation_after']:.0f}/s the same process did after the recovery), admitted p99 "
+            f"{r['admitted_p99_ms']:.0f} ms (objective "
             f"{objective_ms:.0f}), refused {r['refused']} (p99 {r['refused_p99_ms']:.1f} ms), client timeouts "
             f"{r['timeouts']} ({r['timeouts_connecting']} while connecting), other errors {r['other_errors']}; "
             f"captures refused {r['capture_refused_share']:.0%} "
@@ -313,7 +323,8 @@ def line(r: dict, objective_ms: float) -> str:
             f"{r['unanswered_booked']}; acknowledged but lost {r['lost']}; recovered after {recovered}; "
             f"CPU (% of a core) service {r['service_cpu']:.0f} (its loop's thread {r['loop_cpu']:.0f}; at saturation "
             f"{r['saturation_cpu']:.0f} and {r['saturation_loop_cpu']:.0f}); the service's CPU per request answered: "
-            f"saturation {r['saturation_cpu_us']:.0f} µs, normal {r['normal_cpu_us']:.0f} µs, overload (refusals "
+            f"saturation {r['saturation_cpu_us']:.0f} µs (after: {r['after_cpu_us']:.0f} µs), "
+            f"normal {r['normal_cpu_us']:.0f} µs, overload (refusals "
             f"included) {r['overload_cpu_us']:.0f} µs; connections set up: normal {r['opened_normal']}, overload "
             f"{r['opened_overload']}; simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
