@@ -127,6 +127,16 @@ class Watcher:
         names |= {p.get("alertname") for p in self.firing_pages() if not self._after_fault(p.get("received_at"))}
         return sorted(n for n in names if n)
 
+    def _firing_before_fault(self, page: dict) -> bool:
+        """The page came before the fault, or is for a label set firing or paged before it (a repeat)."""
+        if not self._after_fault(page.get("received_at")):
+            return True
+        name, labels = page.get("alertname"), page.get("labels") or {}
+        return any(s.alertname == name and s.first_firing and not self._after_fault(s.first_firing)
+                   and all(labels.get(k) == v for k, v in s.labels.items()) for s in self.seen.values()) or \
+            any(p.get("alertname") == name and (p.get("labels") or {}) == labels
+                and not self._after_fault(p.get("received_at")) for p in self.firing_pages())
+
     def matching_seen(self, alert: str, labels: dict[str, str]) -> list[AlertSeen]:
         return [s for s in self.seen.values() if s.alertname == alert
                 and all(s.labels.get(k) == v for k, v in labels.items())]
@@ -226,19 +236,24 @@ class Watcher:
         # A page is a notification of severity page; a ticket waits for the next business day and is
         # shown, not judged (an SLO's slow-burn ticket on a minutes-old history is noise, not an incident).
         paging = [p for p in pages if is_page(p)]
+        # A page for what was firing before the fault (an earlier incident still burning) is the steady
+        # state not being clean, which the timeline says; it is not the fault's false alarm.
+        judged = [p for p in paging if not self._firing_before_fault(p)]
+        receivers = ", ".join(sorted({p.get("receiver") for p in judged}))
         tickets = "" if paging or not pages else f" (a ticket to {', '.join(got)}, not a page)"
+        if paging and not judged:
+            tickets = (f" since the fault (paged {', '.join(sorted({p.get('receiver') for p in paging}))} for "
+                       "what was firing before it: not judged)")
         if name in allowed:
             expectation, ok = "allowed", True
             reason = (f"allowed as a consequence of the fault; notified {', '.join(got)}" if pages else
                       "allowed; did not page")
         elif name in forbidden:
-            expectation, ok = "must_not_page", not paging
-            reason = (f"must not page, but paged {', '.join(sorted({p.get('receiver') for p in paging}))}"
-                      if paging else f"did not page{tickets}")
+            expectation, ok = "must_not_page", not judged
+            reason = f"must not page, but paged {receivers}" if judged else f"did not page{tickets}"
         else:
-            expectation, ok = "unexpected", not paging
-            reason = (f"not expected by this drill, but paged "
-                      f"{', '.join(sorted({p.get('receiver') for p in paging}))}" if paging else
+            expectation, ok = "unexpected", not judged
+            reason = (f"not expected by this drill, but paged {receivers}" if judged else
                       f"not expected by this drill{tickets}; not judged")
         if not pages and not firing and expectation != "must_not_page":
             return None

@@ -716,6 +716,24 @@ def test_an_alert_firing_before_the_fault_is_not_its_detection(shop_run, shop):
     assert shop_run.watcher.already_firing() == sorted([outage, burn])
 
 
+def test_a_forbidden_page_for_what_was_firing_before_the_fault_is_shown_not_judged(shop_run, shop):
+    """An earlier incident still burning pages during the baseline, and again after the fault: not the fault's
+    false alarm. A label set that first fires after the fault is judged."""
+    forbidden = shop.alert_name("ApprovalRateDrop")  # must_not_page "*" in knet-partial-outage
+    shop_run.faults.record.injected_at = 1000.0
+    shop_run.watcher.seen[("x",)] = AlertSeen(forbidden, {"alertname": forbidden, "provider": "komoju"},
+                                              first_firing=992.0)
+    shop_run.watcher.pages = [_page(forbidden, "shop-oncall", 995.0, provider="komoju"),
+                              _page(forbidden, "shop-oncall", 1030.0, provider="komoju")]  # a repeat
+    row = {r.alert: r for r in shop_run.alert_matrix()}[forbidden]
+    assert row.expectation == "must_not_page" and row.ok
+    assert row.reason == ("did not page since the fault (paged shop-oncall for what was firing before it: not "
+                          "judged); it was already firing before the fault")
+    shop_run.watcher.pages.append(_page(forbidden, "shop-oncall", 1031.0, provider="knet"))  # new since the fault
+    row = {r.alert: r for r in shop_run.alert_matrix()}[forbidden]
+    assert not row.ok and row.reason.startswith("must not page, but paged shop-oncall")
+
+
 def test_nothing_is_already_firing_before_a_fault_or_when_alerts_start_after_it(shop_run, shop):
     outage = shop.alert_name("ProviderPartialOutage")
     shop_run.watcher.seen[("x",)] = AlertSeen(outage, {"alertname": outage}, first_firing=995.0)
