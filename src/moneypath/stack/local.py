@@ -128,7 +128,7 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                "MONEYPATH_RECONCILE_INTERVAL_S": "1" if fast else "5",
                "MONEYPATH_RECONCILE_GRACE_S": "5" if fast else "30",
                "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
-               "MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1" if fast else "60",
+               **({"MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1"} if fast else {}),  # else the service's default
                **checkpoints,
                **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.reference.providersim",
