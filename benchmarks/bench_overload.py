@@ -13,8 +13,8 @@ SQLite ledger), with admission control on and off (MONEYPATH_ADMISSION), alterna
   recovery    back to --normal x saturation for --recovery s; recovered = the first second from which every
               later second has no refusal, no timeout and p99 under the latency objective
   after       the saturation's closed loop again (15 s), same process: goodput is shown against it too, so
-              a cost that grew within the round (docs/performance.md: ~15 % in one round, gone after a
-              restart) is told apart from the overload's
+              a cost that grew within the round (the ledger's growth, a slower machine, a background job
+              that ran then) is told apart from the overload's
 
 and reads: goodput (authorizations answered 201 per second) as a share of saturation, refusals (503) and
 how fast they came, client timeouts, the admitted p99 against the catalog's latency objective, captures
@@ -276,7 +276,7 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             normal, over, recovery, cores, client_lag_ms, kernel, opened, per_request = runner.run(phases())
         booked_by_phases = booked_payments(workdir / "ledger.db")
         # The same closed loop again: what the same process can do after, so that a cost that grew within the round
-        # (a slower machine, something the process accumulates) is told apart from the overload's.
+        # (the ledger's growth, a slower machine, a background job that ran then) is told apart from the overload's.
         after = measure(stack, load, lambda: load.closed(32, 15))
     finally:
         gc.enable()

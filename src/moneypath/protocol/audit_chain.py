@@ -363,8 +363,10 @@ class ChainWatch:
     only, until it is whole again (the drill's restore from backup). Events beyond the head are a break.
     """
 
-    def __init__(self, sweep_min: int = 1000, batch: int = 5000):
-        self.sweep_min, self.batch = sweep_min, batch
+    def __init__(self, sweep_min: int = 1000, batch: int = 5000, between_pages: Callable[[], object] | None = None):
+        """`between_pages` is called after each page of `batch` events (a service's check: a pause, so a thread
+        hashing events does not hold the interpreter's lock from its request handling for the whole check)."""
+        self.sweep_min, self.batch, self.between_pages = sweep_min, batch, between_pages
         self.tip: tuple[int, str] | None = None  # (seq, hash) the last check ended on
         self.sweep_next = 1  # the next seq the sweep re-verifies
         self.broken: Verdict | None = None
@@ -466,6 +468,8 @@ class ChainWatch:
             if len(rows) < self.batch:
                 break
             after = int(rows[-1][0])
+            if self.between_pages is not None:
+                self.between_pages()
         if walk.prev_seq < last:
             return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
         return Verdict(walk.events, walk.prev_seq, walk.prev_hash)

@@ -209,6 +209,19 @@ def test_the_watch_reads_only_new_events_and_a_bounded_sweep(engine):
     assert watch_check(engine, watch).events == 3 and watch.sweep_next == 4  # 1..3
 
 
+def test_the_watch_pauses_between_pages_and_verifies_the_same(engine):
+    """The service's check pauses after each full page (its thread lets the event loop run); the verdicts are
+    those of a watch that does not."""
+    seed(engine, 10)  # 20 events
+    pauses = []
+    paced, plain = ChainWatch(sweep_min=3, batch=2, between_pages=lambda: pauses.append(1)), ChainWatch(3, 2)
+    assert watch_check(engine, paced) == watch_check(engine, plain) and len(pauses) == 1  # sweep 1..3: 2 + 1
+    for i in range(5):
+        book_payment(engine, f"paced_{i}")
+    assert watch_check(engine, paced) == watch_check(engine, plain)
+    assert len(pauses) == 1 + 2 + 2  # forward 21..25 and sweep 4..8: pages of 2, 2, 1 each
+
+
 @pytest.mark.parametrize("edit", ["in_place", "deleted"])
 def test_the_watch_sweep_finds_an_old_event_edited_or_deleted_after_it_was_verified(engine, edit):
     seed(engine, 6)

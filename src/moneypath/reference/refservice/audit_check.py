@@ -50,7 +50,9 @@ class AuditCheck:
         `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
         walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose)."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
-        self.watch = ChainWatch(sweep_min)
+        # Pages of 500 events (~5 ms of hashing) with a 5 ms sleep between: the check's thread then lets the event
+        # loop run between pages instead of contending for the GIL through ~100 ms of hashing at 1,000 payments/s.
+        self.watch = ChainWatch(sweep_min, batch=500, between_pages=lambda: time.sleep(0.005))
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
