@@ -98,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     # saturation 919 vs 951/s (docs/performance.md).
     # With admission on, refused as the headers are parsed, before a request becomes a task; on or off, a request
     # uvicorn cannot parse is answered with problem+json (admission_http.py).
+    # An idle connection is kept 75 s (nginx's default), not uvicorn's 5: a client pool keeps its idle connections
+    # longer than 5 s (aiohttp 15 s, Go 90 s), and one it reuses as the service closes it is reset; a loop that
+    # stalls a moment (a background job) fires its overdue close timers on requests already sent.
     options = dict(host=args.host, port=args.port, log_level="warning", access_log=False, loop="asyncio",
-                   http=AdmittingHttpToolsProtocol)
+                   http=AdmittingHttpToolsProtocol, timeout_keep_alive=75)
     try:
         make_engine(config.db_url).dispose()  # the schema, once (before the workers race to create it)
     except (DBAPIError, ArgumentError) as exc:
