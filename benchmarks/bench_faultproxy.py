@@ -28,6 +28,7 @@ from pathlib import Path
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
+from benchmarks.processes import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -45,13 +46,6 @@ app.router.add_route("*", "/{tail:.*}", answer)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:

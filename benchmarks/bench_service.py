@@ -38,7 +38,6 @@ import asyncio
 import os
 import pstats
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from prometheus_client.parser import text_string_to_metric_families
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
+from benchmarks.processes import free_port  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,11 +92,6 @@ stats.dump_stats(sys.argv[1])
 sys.exit(code)
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int, tid: int | None = None) -> float:

@@ -3,17 +3,12 @@ imports them from here; a benchmark never imports tests)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from moneypath.stack.processes import free_port  # noqa: F401 - below the ephemeral range; tests import it from here
 
 
 def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 from pathlib import Path
@@ -13,9 +14,40 @@ from moneypath.stack.state import Part, StackError
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port free for TCP and UDP, below the kernel's ephemeral range: a port the kernel picked (bind to
+    0) is one it hands out again as the source port of outgoing connections, and a stack starts its parts seconds
+    after choosing their ports, beside load tests opening thousands of connections (an Alertmanager found its
+    cluster port taken in CI). Another caller of this function may still pick the same one: the random choice
+    over ~12,000 ports makes that rare."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(PORTS_FROM, low)
+        if _bindable(port):
+            return port
+    with socket.socket() as s:  # the range below is full: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PORTS_FROM = 20_000
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768  # Linux's default
+    return max(low, PORTS_FROM + 1_000)
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):  # Alertmanager's gossip binds both
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def find_binary(*names: str) -> str:

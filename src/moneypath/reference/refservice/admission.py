@@ -62,9 +62,10 @@ nothing over the limit for five windows after a cut and the captures' reserve ab
 34 of 16,541 of the checkout mix in one run on a slower VM, where main's code refused 26; the captures' reserve
 is unchanged here.)
 
-Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the app starting): it sees 1-10 ms at the drill's
-peak while the loop's rounds are 60-280 ms, since a request waits out a long round in the socket's
-buffer, before its headers are parsed, where no timer of the service sees it; the lag probe does.
+Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
+app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
+out a long round in the socket's buffer, before its headers are parsed, where no timer of the service sees it; the
+lag probe does.
 
 Critical requests may go `reserve` above the limit, so a full house of authorizations never starves
 a capture. Health, metrics and admin routes are never limited. A refusal is decided before the body
