@@ -93,7 +93,6 @@ sys.exit(code)
 """
 
 
-
 def cpu_seconds(pid: int, tid: int | None = None) -> float:
     """utime + stime (fields 14 and 15 of /proc/<pid>/stat): of all the process's threads, or of one."""
     stat = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"

@@ -132,10 +132,9 @@ class Watcher:
         if not self._after_fault(page.get("received_at")):
             return True
         name, labels = page.get("alertname"), page.get("labels") or {}
-        return any(s.alertname == name and s.first_firing and not self._after_fault(s.first_firing)
-                   and all(labels.get(k) == v for k, v in s.labels.items()) for s in self.seen.values()) or \
-            any(p.get("alertname") == name and (p.get("labels") or {}) == labels
-                and not self._after_fault(p.get("received_at")) for p in self.firing_pages())
+        paged_before = any(not self._after_fault(p.get("received_at")) for p in self.matching_pages(name, labels))
+        return paged_before or any(s.alertname == name and s.first_firing and not self._after_fault(s.first_firing)
+                                   and all(labels.get(k) == v for k, v in s.labels.items()) for s in self.seen.values())
 
     def matching_seen(self, alert: str, labels: dict[str, str]) -> list[AlertSeen]:
         return [s for s in self.seen.values() if s.alertname == alert
@@ -240,21 +239,22 @@ class Watcher:
         # state not being clean, which the timeline says; it is not the fault's false alarm.
         judged = [p for p in paging if not self._firing_before_fault(p)]
         receivers = ", ".join(sorted({p.get("receiver") for p in judged}))
-        tickets = "" if paging or not pages else f" (a ticket to {', '.join(got)}, not a page)"
         if paging and not judged:
-            tickets = (f" since the fault (paged {', '.join(sorted({p.get('receiver') for p in paging}))} for "
-                       "what was firing before it: not judged)")
+            not_judged = (f" since the fault (paged {', '.join(sorted({p.get('receiver') for p in paging}))} for "
+                          "what was firing before it: not judged)")
+        else:
+            not_judged = "" if paging or not pages else f" (a ticket to {', '.join(got)}, not a page)"
         if name in allowed:
             expectation, ok = "allowed", True
             reason = (f"allowed as a consequence of the fault; notified {', '.join(got)}" if pages else
                       "allowed; did not page")
         elif name in forbidden:
             expectation, ok = "must_not_page", not judged
-            reason = f"must not page, but paged {receivers}" if judged else f"did not page{tickets}"
+            reason = f"must not page, but paged {receivers}" if judged else f"did not page{not_judged}"
         else:
             expectation, ok = "unexpected", not judged
             reason = (f"not expected by this drill, but paged {receivers}" if judged else
-                      f"not expected by this drill{tickets}; not judged")
+                      f"not expected by this drill{not_judged}; not judged")
         if not pages and not firing and expectation != "must_not_page":
             return None
         if name in self.already_firing():

@@ -12,6 +12,8 @@ import httpx
 
 from moneypath.stack.state import Part, StackError
 
+PORTS_FROM = 20_000  # free_port's lowest; the ephemeral range starts at 32,768 by default
+
 
 def free_port() -> int:
     """A loopback port free for TCP and UDP, below the kernel's ephemeral range: a port the kernel picked (bind to
@@ -28,8 +30,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-PORTS_FROM = 20_000
 
 
 def _ephemeral_low() -> int:
