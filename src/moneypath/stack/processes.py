@@ -19,17 +19,27 @@ def free_port() -> int:
     """A loopback port free for TCP and UDP, below the kernel's ephemeral range: a port the kernel picked (bind to
     0) is one it hands out again as the source port of outgoing connections, and a stack starts its parts seconds
     after choosing their ports, beside load tests opening thousands of connections (an Alertmanager found its
-    cluster port taken in CI). Another caller of this function may still pick the same one: the random choice
-    over ~12,000 ports makes that rare."""
+    cluster port taken in CI).
+
+    The ports come in turn from a random start, so one process never gets the same port twice until it has gone
+    round ~12,000 of them (the ports of one stack are chosen before any is bound: a random choice each time
+    repeated itself in CI and gave refservice its own port for metrics), and two processes (pytest's workers)
+    meet only if their turns reach the same ports at the same moment."""
+    global _next
     low = _ephemeral_low()
-    for _ in range(100):
-        port = random.randrange(PORTS_FROM, low)
+    if _next is None:
+        _next = random.randrange(PORTS_FROM, low)
+    for _ in range(200):
+        port = PORTS_FROM + (_next - PORTS_FROM) % (low - PORTS_FROM)
+        _next = port + 1
         if _bindable(port):
             return port
-    with socket.socket() as s:  # the range below is full: the kernel's choice
+    with socket.socket() as s:  # 200 taken in a row: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+_next: int | None = None  # where free_port's turn is in this process
 
 
 def _ephemeral_low() -> int:

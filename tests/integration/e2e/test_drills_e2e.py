@@ -116,7 +116,8 @@ def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys, c
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
     About 50 s; the drill passed 13 of 13 runs of this test on 2026-11-26, 11 of them beside another pytest worker
-    running other integration files, as CI runs it (runbooks/drills/proposed/README.md has the history)."""
+    running other integration files, as CI runs it, and failed once in CI on the admitted p99 (0.358 s, then 0.3 was
+    the bound; runbooks/drills/proposed/README.md has the history)."""
     reports = tmp_path / "reports"
     started = time.monotonic()
     code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
