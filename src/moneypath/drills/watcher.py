@@ -231,10 +231,10 @@ class Watcher:
         resolved = [float(p["received_at"]) for p in self.pages
                     if p.get("alertname") == name and p.get("status") == "resolved"]
         got = sorted({p.get("receiver") for p in pages})
-        first_page = min((float(p["received_at"]) for p in pages), default=None)
         # A page is a notification of severity page; a ticket waits for the next business day and is
         # shown, not judged (an SLO's slow-burn ticket on a minutes-old history is noise, not an incident).
         paging = [p for p in pages if is_page(p)]
+        first_page = min((float(p["received_at"]) for p in paging), default=None)  # a ticket pages no one
         # A page for what was firing before the fault (an earlier incident still burning) is the steady
         # state not being clean, which the timeline says; it is not the fault's false alarm.
         judged = [p for p in paging if not self._firing_before_fault(p)]

@@ -112,7 +112,7 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     assert sum(1 for e in j["timeline"] if e["kind"] == "answer") == len(roles)
 
 
-def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys, catalog):
+def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
     About 50 s; the drill passed 13 of 13 runs of this test on 2026-11-26, 11 of them beside another pytest worker
@@ -132,7 +132,7 @@ def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys, c
     assert j["load"]["statuses"].get("503", 0) > 0 and j["money"]["payments_refused"] > 0
     assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 100
     # and no SLO, nothing else: a ticket (an SLO's slow burn on the stack's minutes-old history) is shown, not a page
-    paged = {r["alert"] for r in j["alerts"] if r["paged_at"] and set(r["receivers"]) - {catalog.routes.ticket}}
+    paged = {r["alert"] for r in j["alerts"] if r["paged_at"]}  # a ticket (the latency budget's) pages no one
     assert paged == {"MoneyPathLoadShedding"}, [(r["alert"], r["receivers"]) for r in j["alerts"] if r["paged_at"]]
     assert code == 0 and "PASS" in out
 

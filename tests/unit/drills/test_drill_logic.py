@@ -273,6 +273,8 @@ def test_forbidden_unexpected_allowed_and_tickets(run, catalog):
     assert rows[mismatch].expectation == "allowed" and rows[mismatch].ok
     assert rows[latency].expectation == "unexpected" and rows[latency].ok  # a ticket is not a page
     assert "a ticket to payments-tickets, not a page" in rows[latency].reason
+    assert rows[latency].paged_at is None and rows[latency].receivers == ["payments-tickets"]
+    assert rows[fraud].paged_at == 1012.0
     assert rows[fraud].expectation == "unexpected" and not rows[fraud].ok
     quiet = catalog.alert_name("LedgerImbalance")
     assert rows[quiet].ok and rows[quiet].reason == "did not page"
