@@ -292,8 +292,10 @@ def pending(conn, verdict: Verdict, now: float | None = None, has_table: bool | 
     return Verdict(verdict.events, verdict.last_seq, verdict.last_hash, pending=int(count))
 
 
-def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int) -> Verdict | None:
-    """Feed `walk` the events after seq `after` (and within `upto`, SQL) page by page; its verdict at a break."""
+def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int,
+                between_pages: Callable[[], object] | None = None) -> Verdict | None:
+    """Feed `walk` the events after seq `after` (and within `upto`, SQL) page by page; its verdict at a break.
+    `between_pages()` is called after each full page (ChainWatch's pause)."""
     cursor = conn.connection.driver_connection.cursor()
     sqlite = conn.dialect.name == "sqlite"
     columns = _SQLITE_COLUMNS if sqlite else _COLUMNS
@@ -311,14 +313,17 @@ def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int) -> Ver
             if len(rows) < batch:
                 return None
             after = int(rows[-1][0])
+            if between_pages is not None:
+                between_pages()
     finally:
         cursor.close()
 
 
 def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] | None = None,
-              batch: int = 20_000) -> Verdict:
+              batch: int = 20_000, between_pages: Callable[[], object] | None = None) -> Verdict:
     """Events first..last in seq order, linked to the stored hash of the event before `first` (which the walk of
-    the range before verifies): one range of a parallel verify_database. Intact: last_hash is last's hash."""
+    the range before verifies): one range of a parallel verify_database, or what a ChainWatch check walks (on
+    SQLite the database quotes the fields: half the watch's CPU per event). Intact: last_hash is last's hash."""
     walk = ChainWalk(marks={seq: mark for seq, mark in (marks or {}).items() if first <= seq <= last})
     if first > 1:
         before = conn.exec_driver_sql(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = {first - 1:d}").scalar()
@@ -326,7 +331,7 @@ def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] 
             return Verdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event was "
                                                                       "deleted")
         walk.prev_seq, walk.prev_hash = first - 1, before
-    if _walk_pages(conn, walk, first - 1, f" AND seq <= {last:d}", batch) is not None:
+    if _walk_pages(conn, walk, first - 1, f" AND seq <= {last:d}", batch, between_pages) is not None:
         return walk.verdict  # type: ignore[return-value]
     if walk.prev_seq < last:
         return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
@@ -447,29 +452,6 @@ class ChainWatch:
 
     def _walk_range(self, conn, first: int, last: int) -> Verdict:
         """Events first..last in seq order, linked to the stored hash of the one before `first`."""
-        from sqlalchemy import text
-
-        walk = ChainWalk()
         if first > last:
             return Verdict(0, last)
-        if first > 1:
-            before = conn.execute(text(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = :s"), {"s": first - 1}).scalar()
-            if before is None:
-                return Verdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event "
-                               "was deleted")
-            walk.prev_seq, walk.prev_hash = first - 1, before
-        page = text(f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE seq > :after AND seq <= :last ORDER BY seq "
-                    "LIMIT :n")
-        after = first - 1
-        while after < last:
-            rows = conn.execute(page, {"after": after, "last": last, "n": self.batch}).all()
-            if walk.steps(rows) is not None:
-                return walk.verdict  # type: ignore[return-value]
-            if len(rows) < self.batch:
-                break
-            after = int(rows[-1][0])
-            if self.between_pages is not None:
-                self.between_pages()
-        if walk.prev_seq < last:
-            return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
-        return Verdict(walk.events, walk.prev_seq, walk.prev_hash)
+        return walk_span(conn, first, last, batch=self.batch, between_pages=self.between_pages)
