@@ -25,10 +25,10 @@ def free_port() -> int:
     round ~12,000 of them (the ports of one stack are chosen before any is bound: a random choice each time
     repeated itself in CI and gave refservice its own port for metrics), and two processes (pytest's workers)
     meet only if their turns reach the same ports at the same moment."""
-    global _next
+    global _next, _turn_pid
     low = _ephemeral_low()
-    if _next is None:
-        _next = random.randrange(PORTS_FROM, low)
+    if _next is None or _turn_pid != os.getpid():  # a forked child starts a turn of its own
+        _next, _turn_pid = random.randrange(PORTS_FROM, low), os.getpid()
     for _ in range(200):
         port = PORTS_FROM + (_next - PORTS_FROM) % (low - PORTS_FROM)
         _next = port + 1
@@ -40,6 +40,7 @@ def free_port() -> int:
 
 
 _next: int | None = None  # where free_port's turn is in this process
+_turn_pid = 0  # the process whose turn _next is
 
 
 def _ephemeral_low() -> int:

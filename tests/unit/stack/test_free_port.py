@@ -3,6 +3,7 @@ meantime), free for TCP and UDP; one taken either way is passed over, and one pr
 
 from __future__ import annotations
 
+import os
 import socket
 
 from moneypath.stack import processes
@@ -24,6 +25,7 @@ def test_ports_chosen_before_any_is_bound_are_all_different():
 
 def test_the_turn_wraps_round_below_the_ephemeral_range(monkeypatch):
     monkeypatch.setattr(processes, "_next", processes._ephemeral_low() - 1)
+    monkeypatch.setattr(processes, "_turn_pid", os.getpid())
     ports = [processes.free_port() for _ in range(3)]
     assert all(processes.PORTS_FROM <= p < processes._ephemeral_low() for p in ports)
     assert any(p < processes.PORTS_FROM + 10 for p in ports)
@@ -35,4 +37,13 @@ def test_a_port_taken_for_tcp_or_udp_is_passed_over(monkeypatch):
         udp.bind(("127.0.0.1", start))
         tcp.bind(("127.0.0.1", start + 1))
         monkeypatch.setattr(processes, "_next", start)
+        monkeypatch.setattr(processes, "_turn_pid", os.getpid())
         assert processes.free_port() == start + 2
+
+
+def test_a_forked_child_starts_a_turn_of_its_own(monkeypatch):
+    processes.free_port()
+    monkeypatch.setattr(processes, "_turn_pid", -1)  # as in a child forked after the parent's first pick
+    monkeypatch.setattr(processes.random, "randrange", lambda *_: processes.PORTS_FROM + 7)
+    start = next(p for p in range(processes.PORTS_FROM + 7, 32_000) if processes._bindable(p))
+    assert processes.free_port() == start
