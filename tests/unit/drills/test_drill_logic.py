@@ -785,3 +785,12 @@ def test_a_ticket_is_a_ticket_and_a_resolve_never_precedes_its_page(shop_run, sh
         ("ticket", f"TICKET {budget} → shop-tickets (ticket)"),
         ("resolved", f"RESOLVED {outage}{{provider=komoju}} → shop-oncall (page; its notification came before this "
                      "drill started)")]
+
+
+def test_a_ticket_on_a_foreign_shop_is_notified_but_never_paged(shop_run, shop):
+    budget, outage = shop.alert_name("AuthorizationLatencyBudgetBurn"), shop.alert_name("ProviderPartialOutage")
+    shop_run.watcher.pages = [_page(budget, "shop-tickets", 1011.0, severity="ticket"),
+                              _page(outage, "shop-oncall", 1012.0, provider="knet")]
+    rows = {r.alert: r for r in shop_run.alert_matrix()}
+    assert (rows[budget].paged_at, rows[budget].receivers) == (None, ["shop-tickets"])
+    assert rows[outage].paged_at == 1012.0
