@@ -304,7 +304,7 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([f"{rel}: {_loc(err['loc'])}: {_msg(err)}" for err in e.errors()]) from None
+        raise DrillError([f"{rel}: {_loc(err['loc'], doc)}: {_msg(err)}" for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
 
@@ -331,8 +331,21 @@ def _read_yaml(path: Path, where: str):
         raise DrillError([f"{where}: not valid YAML{f' at line {line}' if line else ''}: {error_text(e)}"]) from None
 
 
-def _loc(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or FILE
+def _loc(loc: tuple, doc: Any) -> str:
+    """The path to a bad value in the file's own words: an index the reader added (`expect: {below: 1}` is read
+    as a list of one expectation) is left out, so the path names a key the file has."""
+    parts, node = [], doc
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, dict):
+            continue  # a mapping where a list may be: it is the list's only item
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return ".".join(parts) or FILE
 
 
 def _msg(err: dict) -> str:

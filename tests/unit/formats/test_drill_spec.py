@@ -88,9 +88,9 @@ BAD = [
                                                           "is listed twice"),
     ("diagnosis.steps.0.step", "look around", "diagnosis.steps.0.step: 'look around' is not a diagnosis step of "
                                               "runbooks/moneypathduplicatechargedetected.md"),
-    ("diagnosis.steps.0.expect", {"labels": {"provider": "acme"}}, "diagnosis.steps.0.expect.0: give at "
+    ("diagnosis.steps.0.expect", {"labels": {"provider": "acme"}}, "diagnosis.steps.0.expect: give at "
                                                                    "least one of"),
-    ("diagnosis.steps.0.expect", {"nonempty": True, "often": 3}, "diagnosis.steps.0.expect.0.often: Extra inputs"),
+    ("diagnosis.steps.0.expect", {"nonempty": True, "often": 3}, "diagnosis.steps.0.expect.often: Extra inputs"),
     ("load.providers", {"initech": 1}, "load.providers.initech: not in the catalog's providers"),
     ("load.currencies", {"XXX": 1}, "load.currencies.XXX: not in the catalog's currencies"),
     ("load.rate", 0, "load.rate: Input should be greater than 0"),
@@ -181,6 +181,11 @@ def test_drill_check_command(catalog, tmp_path, capsys):
     ("labels: {provider: knet}", "labels: {provider: kent}", "alerts.expected.0.labels.provider: 'kent' is not a "
                                                             "catalog provider (komoju, knet); did you mean knet?"),
     ("name: error_rate", "name: eror_rate", "; did you mean error_rate?"),
+    # an expectation written as a mapping is named by its key, one in a list by its index
+    ("expect: {nonempty: true, below: 0.05}", "expect: {nonempty: true, below: half}",
+     "recovery.checks.0.expect.below: Input should be a valid number"),
+    ("- {labels: {provider: knet}, above: 0.05}", "- {labels: {provider: knet}, above: lots}",
+     "diagnosis.steps.0.expect.0.above: Input should be a valid number"),
 ])
 def test_an_unknown_name_in_a_drill_suggests_the_catalogs(shop_project, old, new, expected):
     from moneypath.catalog import load_catalog
