@@ -39,6 +39,8 @@ ENVIRONMENT = """environment:
   MONEYPATH_INSTRUMENTATION       on | off: metrics off is the benchmark's baseline (default on)
   MONEYPATH_SINGLETON_JOBS        on | off: reconciliation and the audit chain's walk and checkpoints, which
                                   one instance per database runs; off on a service's other instances (default on)
+  MONEYPATH_AUDIT_CHECK_PROCESS   on | off: walk the audit chain in a child process, so its hashing never holds
+                                  the interpreter's lock request handling needs; off: in a thread (default on)
 """
 
 

@@ -35,6 +35,7 @@ from moneypath.protocol.audit_chain import ChainWatch, Verdict
 from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice import audit
+from moneypath.reference.refservice.audit_walker import WalkerProcess
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
@@ -45,14 +46,17 @@ TAMPER = "audit_tamper"
 class AuditCheck:
     def __init__(self, engine: Engine, reader: Engine, mp: MoneyPath, faults: Faults | None = None,
                  sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0,
-                 before_signing=None):
+                 before_signing=None, walker_db_url: str | None = None):
         """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
         `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
-        walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose)."""
+        walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose);
+        `walker_db_url`: walk in a child process on that database (audit_walker.py), else in the calling thread."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
-        # Pages of 500 events (~5 ms of hashing) with a 5 ms sleep between: the check's thread then lets the event
+        # In a thread: pages of 500 events (~5 ms of hashing) with a 5 ms sleep between, so the check lets the event
         # loop run between pages instead of contending for the GIL through ~100 ms of hashing at 1,000 payments/s.
-        self.watch = ChainWatch(sweep_min, batch=500, between_pages=lambda: time.sleep(0.005))
+        self.watch: ChainWatch | WalkerProcess = (
+            WalkerProcess(walker_db_url, sweep_min) if walker_db_url is not None
+            else ChainWatch(sweep_min, batch=500, between_pages=lambda: time.sleep(0.005)))
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
         self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
@@ -94,8 +98,11 @@ class AuditCheck:
     def _run_once(self, checkpoint_now: bool) -> Verdict:
         if self.faults is not None:
             self._drill()
-        with self.reader.connect() as conn:
-            verdict = self.watch.check(conn)
+        if isinstance(self.watch, WalkerProcess):
+            verdict = self.watch.check()
+        else:
+            with self.reader.connect() as conn:
+                verdict = self.watch.check(conn)
         if verdict.intact:
             self._logged = ""
         elif verdict.line() != self._logged:
@@ -129,6 +136,12 @@ class AuditCheck:
             self.run_once(checkpoint_now=True)
         except Exception:  # the database may be gone already; the checkpoints before stand
             log.exception("audit checkpoint at shutdown failed")
+
+    def close(self) -> None:
+        """After the last check: stop the walker process, if the walk has one."""
+        with self._lock:
+            if isinstance(self.watch, WalkerProcess):
+                self.watch.close()
 
     def _checkpoint(self) -> None:
         """Sign the tip the watch has just verified (never a head read without verifying it)."""

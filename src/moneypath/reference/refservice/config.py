@@ -34,6 +34,10 @@ class ServiceConfig:
     # (and a sweep as large): every 60 s at 1,000 payments/s that was 120,000 events in one 4 s go, which took
     # ~15 % of the service's throughput while it ran and grew the WAL to 14 MB; every 5 s the same work is even.
     audit_verify_interval_s: float = 5.0
+    # Walk the chain in a child process (audit_walker.py): its hashing then never holds the interpreter's lock that
+    # request handling needs. The service's own run (from_env: MONEYPATH_AUDIT_CHECK_PROCESS, default on) does; an
+    # app built in code (tests, embedded in another process) walks in a thread, pausing between pages.
+    audit_check_process: bool = False
     # Signed checkpoints of the audit trail (moneypath.protocol.audit_checkpoint): a directory no database writer
     # can reach, and the signer key file (`moneypath audit keygen`); both or neither. "" : no checkpoints.
     audit_checkpoint_dir: str = ""
@@ -65,16 +69,16 @@ class ServiceConfig:
                 raise SystemExit(f"moneypath refservice: {name}={raw} must be between {low:g} and {high:g}")
             return value
 
+        def on(name: str) -> bool:
+            raw = env.get(name, "on")
+            if raw not in ("on", "off"):
+                raise SystemExit(f"moneypath refservice: {name}={raw!r} must be on or off")
+            return raw == "on"
+
         fallback = env.get("MONEYPATH_RISK_FALLBACK", "allow")
-        instrumentation = env.get("MONEYPATH_INSTRUMENTATION", "on")
-        if instrumentation not in ("on", "off"):
-            raise SystemExit(f"moneypath refservice: MONEYPATH_INSTRUMENTATION={instrumentation!r} must be on or off")
-        singleton = env.get("MONEYPATH_SINGLETON_JOBS", "on")
-        if singleton not in ("on", "off"):
-            raise SystemExit(f"moneypath refservice: MONEYPATH_SINGLETON_JOBS={singleton!r} must be on or off")
-        admission = env.get("MONEYPATH_ADMISSION", "on")
-        if admission not in ("on", "off"):
-            raise SystemExit(f"moneypath refservice: MONEYPATH_ADMISSION={admission!r} must be on or off")
+        instrumented, singleton, admission = (on("MONEYPATH_INSTRUMENTATION"), on("MONEYPATH_SINGLETON_JOBS"),
+                                              on("MONEYPATH_ADMISSION"))
+        audit_check_process = on("MONEYPATH_AUDIT_CHECK_PROCESS")
         if fallback not in ("allow", "hold"):
             raise SystemExit(f"moneypath refservice: MONEYPATH_RISK_FALLBACK={fallback!r} must be allow or hold")
         checkpoint_dir = env.get("MONEYPATH_AUDIT_CHECKPOINT_DIR", "")
@@ -107,4 +111,5 @@ class ServiceConfig:
                    audit_verify_interval_s=number("MONEYPATH_AUDIT_VERIFY_INTERVAL_S", 5, 0.1, 86_400),
                    audit_checkpoint_dir=checkpoint_dir, audit_checkpoint_key=checkpoint_key,
                    audit_checkpoint_interval_s=number("MONEYPATH_AUDIT_CHECKPOINT_INTERVAL_S", 60, 0.1, 86_400),
-                   instrumented=instrumentation == "on", admission=admission == "on", singleton_jobs=singleton == "on")
+                   audit_check_process=audit_check_process, instrumented=instrumented, admission=admission,
+                   singleton_jobs=singleton)

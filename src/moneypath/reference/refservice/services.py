@@ -74,7 +74,8 @@ class Services:
         self.reader = make_reader(config.db_url)
         self.audit = AuditCheck(self.engine, self.reader, mp, self.faults, publisher=checkpoint_publisher(config),
                                 checkpoint_interval_s=config.audit_checkpoint_interval_s,
-                                before_signing=self.group_sync.sync_now if self.group_sync else None)
+                                before_signing=self.group_sync.sync_now if self.group_sync else None,
+                                walker_db_url=config.db_url if config.audit_check_process else None)
         self.imbalance = ledger.RunningImbalance()
         self.currencies = list(mp.catalog.currencies)
         self.verifiers = {name: Verifier(secret) for name, secret in
@@ -119,8 +120,10 @@ class Services:
         return self.adapters[provider]
 
     async def aclose(self) -> None:
-        """After the background jobs stopped: the provider client, the database threads and engines."""
+        """After the background jobs stopped: the provider client, the audit walker, the database threads and
+        engines."""
         await self.client.aclose()
+        self.audit.close()
         self.db_threads.shutdown(wait=True)
         if self.group_sync is not None:
             self.group_sync.close()
