@@ -4,7 +4,9 @@ AuditChainBroken alert reads (`MoneyPath.set_audit_chain`), and log the first br
 Each run costs what is new since the last one plus a bounded sweep of older events
 (moneypath.protocol.audit_chain.ChainWatch), never a walk over all history: that walk, every second in
 the fast stack, made the checkout mix collapse after ~25 s at 150 authorizations/s. A forger who
-re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep.
+re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep. The
+service's own run walks in a child process (audit_walker.py: the hashing then never holds the interpreter's lock
+that request handling needs); an app built in code walks in the calling thread, pausing between pages.
 
 Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath.protocol.audit_checkpoint): at
 most every checkpoint interval, a check that found the chain intact signs the head it verified (its seq and

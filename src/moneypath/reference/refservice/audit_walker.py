@@ -1,12 +1,13 @@
 """The audit check's walk (moneypath.protocol.audit_chain.ChainWatch) in a child process of its own, so hashing
 the chain never competes with request handling for the interpreter's lock.
 
-Measured with benchmarks/bench_overload.py (3x saturation for 40 s, 2 rounds each, alternating): walked in the
-service's thread, every check (every 5 s, ~9,000 events) took 70-122 ms of CPU and 300-610 ms wall, and the second
-it ran in answered 574-740 authorizations against 800-900 in the others; the recovery's p99 jumped to 23-63 ms in
-those seconds against 10-18 ms. Walked in a process of its own the same checks took 35-41 ms of CPU (no lock to
-wait for, no cache shared with the event loop), no second of the overload dipped below 731, and the recovery's p99
-stayed at 11-21 ms every second.
+Measured with benchmarks/bench_overload.py (3x saturation for 40 s, `--timeline`, 2 rounds each, alternating
+MONEYPATH_AUDIT_CHECK_PROCESS=off and on): walked in a thread of the service, each check (every 5 s, ~9,000
+events) left the second it ran in with 595-713 authorizations answered against 750-930 in the others, and the
+recovery's p99 jumped to 33-60 ms in those seconds against 9-23 ms; goodput 819 and 795/s, 80 and 85 % of the
+saturation. Walked here: no second under 725, the recovery's p99 10-18 ms (one second 32), goodput 829 and 834/s,
+87 and 89 %. Timed alone, a check of ~9,000 events costs the child 35-41 ms of CPU; in the service's thread it
+took 70-122 ms (waiting for the lock, sharing the cache with the event loop).
 
 The child holds the ChainWatch (its tip, its sweep's place, a break it is waiting to see mended) and its own
 read-only engine on the service's database. The service keeps the tip of the last check: it signs checkpoints
