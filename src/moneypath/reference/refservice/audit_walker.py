@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     reader = make_reader(args.db)
     try:
         serve(ChainWatch(args.sweep_min, batch=args.batch), reader, sys.stdin, sys.stdout)
-    except KeyboardInterrupt:  # the service's Ctrl-C reaches its whole process group
+    except (KeyboardInterrupt, BrokenPipeError):  # the service's Ctrl-C reaches its process group; or it is gone
         pass
     finally:
         reader.dispose()
