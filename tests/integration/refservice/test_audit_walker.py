@@ -18,7 +18,7 @@ from moneypath.instrument import MoneyPath
 from moneypath.protocol.audit_chain import HASHED, event_hash
 from moneypath.reference.refservice import audit, payments
 from moneypath.reference.refservice.audit_check import AuditCheck
-from moneypath.reference.refservice.audit_walker import WalkerError, WalkerProcess
+from moneypath.reference.refservice.audit_walker import MODULE, WalkerError, WalkerProcess
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine, make_reader
 from tests.conftest import ROOT
 
@@ -137,7 +137,7 @@ def test_the_walker_ends_when_closed_or_when_its_input_closes(tmp_path):
     walker.close()  # twice: nothing left to stop
 
     # a service killed outright closes the child's input with its own end: the child goes too
-    orphan = subprocess.Popen([sys.executable, "-m", "moneypath.reference.refservice.audit_walker", "--db", url],
+    orphan = subprocess.Popen([sys.executable, "-m", MODULE, "--db", url],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     orphan.stdin.write('{"check": true}\n')
     orphan.stdin.flush()

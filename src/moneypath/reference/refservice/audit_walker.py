@@ -35,6 +35,7 @@ from moneypath.protocol.audit_chain import ChainWatch, Verdict
 
 log = logging.getLogger("moneypath.refservice.audit")
 STOP_TIMEOUT_S = 5.0
+MODULE = "moneypath.reference.refservice.audit_walker"  # what `python -m` runs (as __main__ there)
 
 
 class WalkerError(RuntimeError):
@@ -45,7 +46,7 @@ class WalkerProcess:
     """The parent's side: `check()`, `resume()` and `tip` as a ChainWatch has them, the walk in the child."""
 
     def __init__(self, db_url: str, sweep_min: int = 1000, batch: int = 5000):
-        self.argv = [sys.executable, "-m", __name__, "--db", db_url, "--sweep-min", str(sweep_min),
+        self.argv = [sys.executable, "-m", MODULE, "--db", db_url, "--sweep-min", str(sweep_min),
                      "--batch", str(batch)]
         self.tip: tuple[int, str] | None = None  # (seq, hash) the last check ended on
         self.tip_from = "verified earlier"
@@ -129,7 +130,7 @@ def serve(watch: ChainWatch, reader, lines, out) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__name__}",
+        prog=f"python -m {MODULE}",
         description="The reference service's audit chain check in a process of its own (the service starts it; "
                     "requests on standard input, a JSON object a line).")
     parser.add_argument("--db", required=True, help="the ledger's database URL (read only)")
