@@ -6,6 +6,7 @@ input closes. It starts processes, so it is here, not in the unit tier."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -132,6 +133,13 @@ def test_the_walker_ends_when_closed_or_when_its_input_closes(tmp_path):
     walker = WalkerProcess(url)
     assert walker.check().intact
     child = walker._proc
+    # `moneypath down` and a Ctrl-C signal the service's whole process group: the child stays for the service's
+    # last check at shutdown, and goes when the service closes it
+    child.send_signal(signal.SIGTERM)
+    child.send_signal(signal.SIGINT)
+    book(engine, 1, start=1)
+    verdict = walker.check()
+    assert verdict.intact and walker.tip[0] == 4 and child.poll() is None
     walker.close()
     assert child.returncode == 0 and walker._proc is None
     walker.close()  # twice: nothing left to stop
@@ -142,10 +150,10 @@ def test_the_walker_ends_when_closed_or_when_its_input_closes(tmp_path):
     orphan.stdin.write('{"check": true}\n')
     orphan.stdin.flush()
     answer = json.loads(orphan.stdout.readline())
-    assert answer["tip"][0] == 2 and answer["verdict"]["broken_seq"] is None
+    assert answer["tip"][0] == 4 and answer["verdict"]["broken_seq"] is None
     orphan.stdin.close()
     assert orphan.wait(timeout=10) == 0
     orphan.stdout.close()
     with engine.connect() as conn:
-        assert conn.execute(select(audit_events.c.seq)).all() == [(1,), (2,)]  # a reader: it wrote nothing
+        assert conn.execute(select(audit_events.c.seq)).all() == [(1,), (2,), (3,), (4,)]  # a reader: wrote nothing
     engine.dispose()

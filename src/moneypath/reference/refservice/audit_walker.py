@@ -13,7 +13,9 @@ The child holds the ChainWatch (its tip, its sweep's place, a break it is waitin
 read-only engine on the service's database. The service keeps the tip of the last check: it signs checkpoints
 with it, and a child that dies is replaced at the next check by one resumed at that tip (its sweep starts over,
 which costs nothing but time). The child exits when its input closes, so it never outlives the service, however
-the service ends.
+the service ends, and only then: it ignores SIGTERM and SIGINT, which `moneypath down` and a Ctrl-C send to the
+service's whole process group, because the service's last act at shutdown is a check (and a checkpoint signed over
+it) that needs the child still there.
 
 The protocol is a JSON object a line: `{"resume": [seq, hash, known_from]}` answers `{"ok": true}`,
 `{"check": true}` answers `{"verdict": {...}, "tip": [seq, hash] | null}` or `{"error": "..."}` when the database
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import subprocess
 import sys
 from dataclasses import asdict
@@ -137,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-min", type=int, default=1000, help="older events re-verified a check, at least")
     parser.add_argument("--batch", type=int, default=5000, help="events a page")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the service ends it by closing its input (above)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from moneypath.reference.refservice.db import make_reader
 
     reader = make_reader(args.db)
     try:
         serve(ChainWatch(args.sweep_min, batch=args.batch), reader, sys.stdin, sys.stdout)
-    except (KeyboardInterrupt, BrokenPipeError):  # the service's Ctrl-C reaches its process group; or it is gone
+    except BrokenPipeError:  # the service went while a check was under way
         pass
     finally:
         reader.dispose()
