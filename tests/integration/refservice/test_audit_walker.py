@@ -62,7 +62,11 @@ def test_the_walker_answers_as_the_thread_does_and_catches_an_edit(ledger):
     thread = AuditCheck(engine, make_reader(url), check.mp)  # the same check, walked in this process
     try:
         assert isinstance(check.watch, WalkerProcess)
+        check.start()  # as the service's start-up does: the child is there, loaded, before any check
+        started = check.watch._proc
+        assert started is not None and started.poll() is None
         first, alone = check.run_once(), thread.run_once()
+        assert check.watch._proc is started
         assert first.intact and (first.last_seq, first.last_hash) == (alone.last_seq, alone.last_hash) == (
             20, check.watch.tip[1])
         assert broken_signal(check, registry) == 0

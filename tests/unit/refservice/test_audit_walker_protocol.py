@@ -46,5 +46,5 @@ def test_resume_then_check_answers_the_verdict_and_the_tip(tmp_path):
 
 def test_a_database_it_cannot_read_is_an_answer_and_the_next_request_is_served(tmp_path):
     reader = make_reader(f"sqlite:///{tmp_path / 'no-such-dir' / 'ledger.db'}")
-    got = answers(ChainWatch(), reader, {"check": True}, {"resume": [1, "cd" * 32, "verified earlier"]})
-    assert got[0]["error"].startswith("OperationalError:") and got[1] == {"ok": True}
+    got = answers(ChainWatch(), reader, {"ready": True}, {"check": True}, {"resume": [1, "cd" * 32, "verified earlier"]})
+    assert got[0] == {"ok": True} and got[1]["error"].startswith("OperationalError:") and got[2] == {"ok": True}

@@ -51,6 +51,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     services = Services(config, mp, provider_transport)
 
     jobs = Jobs()
+    walks = False  # whether this instance checks the audit chain (its walker then starts with the service)
     if config.background_jobs:
         jobs.add(config.outbox_interval_s, services.outbox.run_once, "outbox")
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
@@ -64,10 +65,13 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         # The chain is always written; walked when the catalog has its signal or the service signs checkpoints.
         if mp.catalog.enabled("audit") or services.audit.publisher is not None:
             jobs.add(config.audit_verify_interval_s, services.audit.run_once, "audit-chain")
+            walks = True
 
     @asynccontextmanager
     async def lifespan(app):
         services.measure_ledger()
+        if walks:  # the walker's start-up (an interpreter, its imports) before the first request, not beside it
+            await run_in_threadpool(services.audit.start)
         jobs.start()
         try:
             yield

@@ -37,7 +37,7 @@ from moneypath.protocol.audit_chain import ChainWatch, Verdict
 from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath.protocol.faults import Faults
 from moneypath.reference.refservice import audit
-from moneypath.reference.refservice.audit_walker import WalkerProcess
+from moneypath.reference.refservice.audit_walker import WalkerError, WalkerProcess
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
@@ -138,6 +138,16 @@ class AuditCheck:
             self.run_once(checkpoint_now=True)
         except Exception:  # the database may be gone already; the checkpoints before stand
             log.exception("audit checkpoint at shutdown failed")
+
+    def start(self) -> None:
+        """Start the walker process now, if the walk has one (else the first check does); a failure is logged and
+        left to the first check to retry."""
+        with self._lock:
+            if isinstance(self.watch, WalkerProcess):
+                try:
+                    self.watch.start()
+                except (OSError, WalkerError) as exc:
+                    log.warning("audit walker did not start: %s; the first check tries again", exc)
 
     def close(self) -> None:
         """After the last check: stop the walker process, if the walk has one."""
