@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -26,7 +27,23 @@ PROCESS_FIXTURES = {"pg_server", "pg_url"}  # a real PostgreSQL server
 EXCLUSIVE_DIRS = (INTEGRATION_DIR / "e2e", INTEGRATION_DIR / "drills")
 
 
+def _spread_port_turns() -> None:
+    """Each pytest-xdist worker starts free_port's turn in its own share of the range. Two random starts that lie
+    close go round in step and clash: in CI (2026-11-26) gw1's stacks took 22545 and 22558 just as gw0's chose
+    them, and gw0's pager and service found them in use. A worker uses a few hundred ports a run, far less than
+    its share."""
+    from moneypath.stack import processes
+
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > int(worker[2:]):
+        share = (processes._ephemeral_low() - processes.PORTS_FROM) // int(count)
+        # a random place in the first half of the share: another session on the machine rarely starts beside it
+        processes._next = processes.PORTS_FROM + int(worker[2:]) * share + random.randrange(share // 2)
+        processes._turn_pid = os.getpid()
+
+
 def pytest_configure(config):
+    _spread_port_turns()
     # On a fresh machine matplotlib builds its font cache on first import by running fc-list: do that
     # here, before the unit tier's no-process guard, instead of inside the first test that draws.
     try:
