@@ -112,12 +112,14 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     assert sum(1 for e in j["timeline"] if e["kind"] == "answer") == len(roles)
 
 
+@pytest.mark.alone
 def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     """Three times capacity (the request_cost fault lowers capacity, the peak raises the traffic): refused fast,
     LoadShedding paged and no SLO, recovered, and every refused payment counted apart from the (zero) writes lost.
     About 50 s; the drill passed 13 of 13 runs of this test on 2026-11-26, 11 of them beside another pytest worker
     running other integration files, as CI runs it, and failed once in CI on the admitted p99 (0.358 s, then 0.3 was
-    the bound; runbooks/drills/proposed/README.md has the history)."""
+    the bound; runbooks/drills/proposed/README.md has the history). On a VM a third as fast it failed in 2 CI runs of
+    3 beside another worker (admitted p99 1.4-1.6 s, the latency SLO paged) and passed alone: it runs `alone`."""
     reports = tmp_path / "reports"
     started = time.monotonic()
     code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
