@@ -80,8 +80,8 @@ def _one_exclusive_test_at_a_time(request, tmp_path_factory):
     `exclusive` test (a drill judged by the clock, a capacity run that saturates the cores) holds a lock the
     workers share, so two of them never run together: a drill beside a saturation probe pages on its latency. An
     `alone` test runs beside no test at all: the overload-spike drill holds its service at 3x capacity and judges
-    the admitted p99, and on a slower VM (2026-11-26: a refusal 43 µs against 13, closed-loop saturation a third)
-    another worker's test beside it took the CPU it was judged on (admitted p99 1.4-1.6 s, in 2 CI runs of 3).
+    the admitted p99, and another worker's test beside it took the CPU it was judged on (admitted p99 1.41 and
+    1.62 s in two full CI runs, the second on a VM a third as fast; it passed alone).
     (pytest-xdist's own grouping, --dist loadgroup, does not work with pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)"""
     second_tier = request.node.get_closest_marker("integration") or request.node.get_closest_marker("timing")
