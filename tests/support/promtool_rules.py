@@ -22,7 +22,8 @@ def promtool(tmp_path, tests: list[dict], evaluation_interval: str = "15s",
     path = tmp_path / "rules.test.yaml"
     path.write_text(yaml.safe_dump({"rule_files": rule_files, "evaluation_interval": evaluation_interval,
                                     "tests": tests}, sort_keys=False))
-    return subprocess.run([exe, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([exe, "test", "rules", str(path)], capture_output=True, text=True,
+                          timeout=300)  # 26 hours of series took over 120 s on a slow VM
 
 
 def case(catalog, key, series, eval_time, labels, description, interval="15s", fires=True):

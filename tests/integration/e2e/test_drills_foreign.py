@@ -92,7 +92,11 @@ def test_a_partial_outage_and_an_ambiguous_timeout_drill_pass_on_the_shop(projec
         assert expected["alert"] == "ShopProviderPartialOutage" and expected["labels"] == {"provider": provider}
         assert expected["receivers"] == ["shop-oncall"]
         assert j["money"]["writes_lost"] == 0 and j["money"]["acknowledged_payments"] > 50
-        assert j["money"]["payments_affected"] > 0  # the fault touched charges, and the journal counted them
+        # The fault touched charges, and the journal counted them: failed answers (the load retries a 502 with the same
+        # Idempotency-Key, so at KNET's 30 % a payment fails only when every attempt did: in CI 19 answers of 502 and
+        # 0 payments failed, with the fault cleared 12 s after it started).
+        assert sum(n for status, n in j["load"]["statuses"].items() if not status.startswith("2")) > 0, j["load"]
+        assert j["money"]["payments_refused"] == 0
         assert j["fault"]["where"] == "faultproxy" and j["fault"]["cleared_at"]
         assert j["target"]["faultproxy"] == running["faultproxy"]
 
