@@ -68,12 +68,10 @@ The gentle cut stops at what Little's law allows: requests completed per second 
 spends that long in the service on average. Above saturation the service is cheaper per request the more it
 has in flight (the loop's wake-ups, the writes that wake a peer and the WAL syncs are shared): closed loops of
 authorizations on a slow VM did 266/s at 4 connections, 311-328/s at 16 and 332-398/s at 32, CPU per request
-4.1, 3.1-3.2 and 2.5-2.9 ms. Without the floor the lag rule held 3x overload there at a limit of 16-22 (median;
-a median lag of 19-20 ms against the 25 ms target, a late window in four, growth only after five on target);
-with it 22-26 (lag 23-24 ms), and goodput rose from 74, 63 and 64 % of the saturation to 80, 70 and 82 %
-(bench_overload.py, 30 s at 3x, three rounds alternating), admitted p99 178-181 ms against 187-221 ms, but for
-one round whose machine slowed mid-run (328 ms; its saturation after the round 311/s against 376/s before). A
-stalled loop (the rule below) is still halved whatever the rate.
+4.1, 3.1-3.2 and 2.5-2.9 ms. Without the floor the lag rule held 3x overload there at a limit of ~20 (a
+median lag of ~20 ms against the 25 ms target, a late window in four, growth only after five on target); with
+it ~27, admitted p99 189-197 ms against 160-242 ms, goodput 333, 299 and 341/s against 277, 311 and 281/s
+(bench_overload.py, 30 s at 3x, alternating). A stalled loop (the rule below) is still halved whatever the rate.
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
