@@ -55,37 +55,6 @@ def test_a_stalled_loop_halves_the_limit_a_lagging_one_eases_it():
     assert deep.limit == deep.min_limit
 
 
-def completing(limit: LagLimit, lag_s: float, seconds: float, per_second: float, start: float = 0.0) -> float:
-    """Windows with the limit full, a lag sample every 20 ms, requests completing at `per_second`."""
-    now, done = start, 0.0
-    while now < start + seconds:
-        n = int(limit.limit)
-        limit.in_flight(n)
-        limit.lag(lag_s, now, n, completed=int(done))
-        now += 0.02
-        done += per_second * 0.02
-    return now
-
-
-def test_a_gentle_cut_stops_where_littles_law_puts_the_budget():
-    """A loop a little late with the limit full: the limit eases down, but not below the requests completed per
-    second times the latency budget (300/s x 0.1 s = 30 in flight, each 100 ms in the service on average): above
-    saturation the service is cheaper per request with more in flight, and cutting under that lost goodput."""
-    fast, slow, blind = (LagLimit(limit=60, latency_budget_s=0.1) for _ in range(3))
-    completing(fast, 0.040, 3, per_second=300)
-    completing(slow, 0.040, 3, per_second=100)
-    windows(blind, 0.040, 3, in_flight=FULL)  # no completions given: the floor is off
-    assert 29 <= fast.limit <= 31
-    assert 9 <= slow.limit <= 11
-    assert blind.limit < 5
-
-
-def test_a_stalled_loop_is_halved_through_the_floor():
-    limit = LagLimit(limit=64, latency_budget_s=0.1)
-    completing(limit, 0.150, 0.6, per_second=1000)  # every timer 150 ms late: halved whatever completes
-    assert limit.limit < 64 * 0.5 ** 3
-
-
 def test_a_late_loop_while_the_limit_does_not_bind_cuts_nothing():
     """At light load (20 in flight under a limit of 50) a loop a little late, or stalled now and then by a
     background job, is not an overload."""

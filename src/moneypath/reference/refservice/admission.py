@@ -16,8 +16,7 @@ no-queue average climbed with the queue, the requests it could not see waited ou
 the overload-spike drill it refused almost nothing while clients timed out.
 
     every window (100 ms; the loop sampled every 20 ms), when the limit was nearly full (>= 80 %):
-      median lag > target  → limit = max(min, limit * 0.9, min(limit, completed/s * budget))   # shed: requests
-                                                                  # queue for the loop, but not below Little's law
+      median lag > target  → limit = max(min, limit * 0.9)       # shed: requests queue for the loop
       on target 5 windows running → limit += sqrt(limit)        # probe upwards
     and when it was not, the load, not the service, set what was in flight:
       on target 5 windows running → limit = max(limit * 0.9, 2 * most in flight in 30 s, 8)   # follow the load
@@ -62,16 +61,6 @@ lag of 15-30 ms; the checkout mix at 275/s (no late window at all) refused 0 of 
 nothing over the limit for five windows after a cut and the captures' reserve above the limit itself, refused
 34 of 16,541 of the checkout mix in one run on a slower VM, where main's code refused 26; the captures' reserve
 is unchanged here.)
-
-The gentle cut stops at what Little's law allows: requests completed per second in the window times
-`latency_budget_s` (a third of the catalog's tightest latency objective) is the concurrency at which a request
-spends that long in the service on average. Above saturation the service is cheaper per request the more it
-has in flight (the loop's wake-ups, the writes that wake a peer and the WAL syncs are shared): closed loops of
-authorizations on a slow VM did 266/s at 4 connections, 311-328/s at 16 and 332-398/s at 32, CPU per request
-4.1, 3.1-3.2 and 2.5-2.9 ms. Without the floor the lag rule held 3x overload there at a limit of ~20 (a
-median lag of ~20 ms against the 25 ms target, a late window in four, growth only after five on target); with
-it ~27, admitted p99 189-197 ms against 160-242 ms, goodput 333, 299 and 341/s against 277, 311 and 281/s
-(bench_overload.py, 30 s at 3x, alternating). A stalled loop (the rule below) is still halved whatever the rate.
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
@@ -132,10 +121,6 @@ class LagLimit:
     # loop lagged 2-3x the target three windows in four (overload-spike drill, 120 ms rounds of 1-2 lag samples:
     # admitted p99 over 0.3 s beside a CPU hog). After a late window the loop must show it keeps up first.
     settle: int = 5
-    # The gentle cut goes no lower than the requests completed per second times this (Little's law: the concurrency
-    # at which a request spends this long in the service on average). The app sets a third of the catalog's tightest
-    # latency objective; 0 turns the floor off.
-    latency_budget_s: float = 0.1
 
     def __post_init__(self):
         self._lags: list[float] = []
@@ -146,26 +131,19 @@ class LagLimit:
         self.settled = True  # the loop has kept up `settle` windows running: nothing cut it since
         self._peaks: deque[int] = deque(maxlen=max(1, round(self.memory_s / self.window_s)))  # busiest per window
         self.last_lag_s = 0.0  # the latest sample: is the loop keeping up right now?
-        self._window_start, self._completed_before = None, 0  # the window's start and completions then
 
     def in_flight(self, n: int) -> None:
         """Called on each admission: the most requests in flight this window."""
         self._busiest = max(self._busiest, n)
 
-    def lag(self, lag_s: float, now: float, in_flight: int, completed: int | None = None) -> None:
-        """One sample of the loop's lag (`completed`: requests that left the service so far, for the floor of the
-        gentle cut); at the end of a window, the limit moves."""
+    def lag(self, lag_s: float, now: float, in_flight: int) -> None:
+        """One sample of the loop's lag; at the end of a window, the limit moves."""
         self._lags.append(lag_s)
         self.last_lag_s = lag_s
         self._busiest = max(self._busiest, in_flight)
         if now < self._window_end:
             return
         typical, busiest = sorted(self._lags)[len(self._lags) // 2], self._busiest
-        floor = 0.0
-        if completed is not None and self._window_start is not None and now > self._window_start:
-            floor = (completed - self._completed_before) / (now - self._window_start) * self.latency_budget_s
-        if completed is not None:
-            self._window_start, self._completed_before = now, completed
         self._lags, self._busiest, self._window_end = [], in_flight, now + self.window_s
         self._peaks.append(busiest)
         binds = busiest >= 0.8 * self.limit
@@ -177,7 +155,7 @@ class LagLimit:
             # enough new requests to fill the limit, so the limit itself may be far above the load it chokes on.
             self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * self.stalled_cut)
         elif binds and typical > self.lag_target_s:  # (a first stalled window that binds is cut here too)
-            self.limit = max(self.min_limit, self.limit * self.backoff, min(self.limit, floor))
+            self.limit = max(self.min_limit, self.limit * self.backoff)
         elif binds:
             if self.settled:
                 self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
@@ -207,7 +185,6 @@ class Gate:
         self.probe_every_s = probe_every_s
         self._probe: asyncio.Task | None = None
         self.in_flight = 0
-        self.completed = 0  # requests that left the service (answered, failed or cancelled), ever
         self.refused = {CRITICAL: 0, NORMAL: 0}
         self._wire: dict[tuple[int, bool], bytes] = {}
 
@@ -232,7 +209,6 @@ class Gate:
 
     def release(self) -> None:
         self.in_flight -= 1
-        self.completed += 1
 
     def refuse(self, kind: str) -> None:
         self.refused[kind] += 1
@@ -267,7 +243,7 @@ class Gate:
             asked = time.perf_counter()
             await asyncio.sleep(self.probe_every_s)
             now = time.perf_counter()
-            self.limiter.lag(max(0.0, now - asked - self.probe_every_s), now, self.in_flight, self.completed)
+            self.limiter.lag(max(0.0, now - asked - self.probe_every_s), now, self.in_flight)
 
 
 class AdmissionControl:

@@ -92,9 +92,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         app.add_middleware(faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
-        objectives = [slo.sli.latency.under for slo in mp.catalog.slos.values() if slo.sli.latency is not None]
-        limiter = admission.LagLimit(latency_budget_s=min(objectives) / 3) if objectives else None
-        gate = admission.Gate(classify, limiter, on_refuse=mp.count_shed,
+        gate = admission.Gate(classify, on_refuse=mp.count_shed,
                               on_wire_refusal=lambda method: mp.record_http(OTHER, method, 503, 0.0))
         app.state.admission = gate  # admission_http's protocol finds it here
         app.add_middleware(admission.AdmissionControl, gate=gate)
