@@ -39,7 +39,7 @@ def test_a_lagging_loop_cuts_a_binding_limit():
     t = windows(limit, 0.080, 0.5, in_flight=FULL)  # 80 ms late timers with the limit full: requests queue
     assert limit.limit < 60 * 0.9 ** 3 and limit.limit >= limit.min_limit
     cut = limit.limit
-    windows(limit, 0.002, 3, in_flight=FULL, start=t)  # caught up: once it shows it keeps up, it probes upwards
+    windows(limit, 0.002, 1.5, in_flight=FULL, start=t)  # caught up: once it shows it keeps up, it probes upwards
     assert limit.limit > cut * 2
 
 
@@ -127,7 +127,7 @@ def test_after_a_late_window_the_limit_grows_only_once_the_loop_keeps_up():
     for _ in range(limit.settle - 1):  # on time, the load light: following it would raise the limit to 2 x 20
         window(0.002, in_flight=2)
     assert limit.limit == cut  # not yet: the loop has not shown it keeps up
-    for _ in range(20):
+    for _ in range(10):
         window(0.002)
     assert limit.limit > cut * 2
 
@@ -135,32 +135,16 @@ def test_after_a_late_window_the_limit_grows_only_once_the_loop_keeps_up():
 def test_after_a_cut_a_lull_in_the_load_does_not_raise_the_limit_to_the_overloads_peaks():
     """Overloaded, the clients refused together wait out Retry-After together: the load pauses. Following it then
     took the limit from 3 to twice the overload's own peak (46, then 96) and the next burst stalled the loop; until
-    `calm_s` after the last cut the limit does not follow the load."""
+    `calm_s` after the last cut following the load does not raise the limit (it may lower it)."""
     limit = LagLimit(limit=20)
     t = windows(limit, 0.060, 0.3, in_flight=40)  # overloaded: the limit binds and the loop is late
     t = windows(limit, 0.002, 0.2, in_flight=0, start=t)  # a lull, the loop on time...
     cut = limit.limit
     assert cut < 20 and not limit.calm
-    t = windows(limit, 0.002, 2, in_flight=0, start=t)  # ...for long enough to settle
-    assert limit.settled and limit.limit == cut
-    t = windows(limit, 0.002, limit.calm_s, in_flight=4, start=t)
-    windows(limit, 0.002, 1, in_flight=4, start=t)  # calm again: it follows the load, not the overload's peaks
-    assert limit.calm and limit.limit == limit.idle_limit
-
-
-def test_after_a_cut_a_binding_limit_grows_once_every_few_windows():
-    """An admitted request shows on the loop only once it is back from the provider: growing every window took three
-    sqrt steps before the first lag showed. After a cut it grows once every `pace` windows; calm, every window."""
-    limit = LagLimit(limit=20)
-    t = windows(limit, 0.060, 0.1, in_flight=FULL)
-    grown = []
-    for _ in range(limit.settle + 3 * limit.pace):  # on time, the limit full
-        t = windows(limit, 0.002, limit.window_s, in_flight=FULL, start=t)
-        grown.append(limit.limit)
-    steps = [i for i in range(1, len(grown)) if grown[i] > grown[i - 1]]
-    assert not limit.calm and len(steps) >= 2
-    assert all(b - a >= limit.pace for a, b in zip(steps, steps[1:], strict=False))
-
+    t = windows(limit, 0.002, limit.calm_s - 1, in_flight=0, start=t)  # ...long enough to settle, shorter than calm_s
+    assert limit.settled and not limit.calm and limit.limit == cut
+    windows(limit, 0.002, 2, in_flight=0, start=t)  # calm: following the load raises it again
+    assert limit.calm and limit.limit == 2 * 40
 
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
     """A spike admitted 20 requests under a limit of 50 and each holds the loop: every timer 200 ms late.
@@ -307,20 +291,6 @@ def test_over_the_limit_nothing_more_is_admitted_until_the_loop_settles_after_a_
         limiter.lag(0.002, now, in_flight=15)
         now += limiter.window_s * 1.01
     assert gate.admits(admission.NORMAL)
-
-
-def test_over_the_limit_nothing_is_admitted_until_calm_after_a_cut():
-    """A cut is an overload: admitting up to twice the limit again once the loop has settled let each lull end in a
-    burst. Over the limit waits until `calm_s` after the last cut."""
-    limiter = LagLimit(limit=10, min_limit=2, max_limit=10)
-    gate = Gate(classify, limiter, reserve=0.0)
-    t = windows(limiter, 0.060, 0.1, in_flight=10)  # cut: 10 -> 9
-    t = windows(limiter, 0.002, 1, in_flight=4, start=t)  # settled, not calm
-    gate.in_flight = int(limiter.limit) + 1
-    assert limiter.settled and not gate.admits(admission.NORMAL)
-    windows(limiter, 0.002, limiter.calm_s, in_flight=4, start=t)
-    gate.in_flight = int(limiter.limit) + 1
-    assert limiter.calm and gate.admits(admission.NORMAL)
 
 
 def test_the_reference_service_classifies_money_in_motion_as_critical():
