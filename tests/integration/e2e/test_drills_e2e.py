@@ -120,7 +120,8 @@ def test_overload_spike_is_shed_and_pages_load_shedding_only(tmp_path, capsys):
     running other integration files, as CI runs it, and failed once in CI on the admitted p99 (0.358 s, then 0.3 was
     the bound; runbooks/drills/proposed/README.md has the history). Later it failed in two full CI runs beside another
     worker (admitted p99 1.41 and 1.62 s, the latency SLO paged; the second on a VM a third as fast), so it runs
-    `alone`; on that VM it failed alone too, now and then (the latency SLO paged): the drill is at its edge there."""
+    `alone`; on that VM it failed alone too, now and then (the latency SLO paged). The cause found: in the overload's
+    lulls the limit followed the load up to the overload's own peak (admission.py, `LagLimit.calm_s`)."""
     reports = tmp_path / "reports"
     started = time.monotonic()
     code = main(["drill", "run", str(DRILLS / "overload-spike.yaml"), "--catalog", str(ROOT / "moneypath.yaml"),
