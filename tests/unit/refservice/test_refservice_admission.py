@@ -146,6 +146,7 @@ def test_after_a_cut_a_lull_in_the_load_does_not_raise_the_limit_to_the_overload
     windows(limit, 0.002, 2, in_flight=0, start=t)  # calm: following the load raises it again
     assert limit.calm and limit.limit == 2 * 40
 
+
 def test_a_loop_stalled_below_the_limit_is_cut_from_what_was_in_flight():
     """A spike admitted 20 requests under a limit of 50 and each holds the loop: every timer 200 ms late.
     The limit never binds, yet it must come down, and from the 20 in flight, not from 50."""
