@@ -173,9 +173,8 @@ class LagLimit:
             if self.settled:
                 self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
         elif self.settled:  # the load, not the limit, set what was in flight: follow it (up only when calm)
-            follow = max(self.headroom * max(self._peaks), self.idle_limit, self.min_limit)
-            followed = max(self.limit * self.backoff, follow)
-            self.limit = min(self.max_limit, followed if self.calm else min(followed, self.limit))
+            followed = max(self.limit * self.backoff, self.headroom * max(self._peaks), self.idle_limit, self.min_limit)
+            self.limit = min(self.max_limit, followed) if self.calm else min(self.limit, followed)
         # else the load set what was in flight and a late timer now is a background job's: nothing moves
         if self.limit < before and typical > self.lag_target_s:  # a cut
             self._cut_at = now
