@@ -63,6 +63,11 @@ nothing over the limit for five windows after a cut and the captures' reserve ab
 34 of 16,541 of the checkout mix in one run on a slower VM, where main's code refused 26; the captures' reserve
 is unchanged here.)
 
+Tried twice and left out: a floor under the gentle cut at Little's law (requests completed per second times a third
+of the tightest latency objective). Under overload it kept the limit out of the low end and goodput was higher in seven
+rounds of eight (on two noisy VMs, within their noise), but admitted requests waited longer near capacity (the
+checkout mix's service p99 217-242 ms against 200-208 ms): docs/performance.md, "The night".
+
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
 out a long round in the socket's buffer, before its headers are parsed, where no timer of the service sees it; the
