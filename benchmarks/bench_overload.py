@@ -16,11 +16,15 @@ SQLite ledger), with admission control on and off (MONEYPATH_ADMISSION), alterna
               a cost that grew within the round (the ledger's growth, a slower machine, a background job
               that ran then) is told apart from the overload's
 
-and reads: goodput (authorizations answered 201 per second) as a share of saturation, refusals (503) and
+and reads: goodput (requests answered 201/200 per second: the authorizations and the captures beside them, as the
+capacity plan counts successful responses; a capture costs the service as much as an authorization or more, 4.9
+against 4.0-4.7 ms at 200/s here) as a share of saturation, and the authorizations' alone, refusals (503) and
 how fast they came, client timeouts, the admitted p99 against the catalog's latency objective, captures
 refused against authorizations refused, payments booked that no client got an answer for, whether
 every acknowledged payment is in the ledger, and the kernel's counters over the overload (handshakes refused by a
 full accept queue, retransmissions: a timeout on a request the service never read). --timeline prints each second.
+--pin puts the service alone on one core beside a probe of that core's speed (benchmarks/core_speed.py) and shows
+goodput also at the saturation's core speed: on a VM a core's speed moves by a third from one minute to the next.
 
 Goals (issue 27), admission on: goodput >= 90 % of saturation (aim 95 %), admitted p99 under the latency
 objective, refusals fast and never a timeout, captures admitted before new authorizations, no acknowledged
@@ -33,6 +37,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import secrets
 import sqlite3
 import statistics
@@ -45,7 +50,8 @@ from pathlib import Path
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
-from benchmarks.bench_service import ROOT, Authorizations, Load, Stack, measure  # noqa: E402
+from benchmarks.bench_service import ROOT, Authorizations, Load, Stack, measure, process_tree  # noqa: E402
+from benchmarks.core_speed import CoreSpeed, pin  # noqa: E402
 from moneypath.catalog import load_catalog  # noqa: E402
 from moneypath.formats.scenarios import latency_slo  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
@@ -63,6 +69,7 @@ class Phase:
         self.per_second: dict[int, dict] = defaultdict(lambda: {"ok_ms": [], "bad": 0, "outcomes": Counter()})
         self.ids: list[str] = []
         self.timeouts_connecting = 0
+        self.start = time.perf_counter()  # its schedule's second 0
 
 
 class Client:
@@ -135,7 +142,8 @@ class Client:
                                                                             payment_id.encode()))
 
     async def run(self, rate: float, seconds: float, captures: list[str] | None = None) -> Phase:
-        phase, start = Phase(), time.perf_counter()
+        phase = Phase()
+        start = phase.start
 
         async def authorize(scheduled: float) -> None:
             await self.send(self.auths(), scheduled, phase, start, "authorize")
@@ -226,19 +234,36 @@ def recovered_after(phase: Phase, objective_ms: float, seconds: int) -> float | 
     return float(first)
 
 
-def timeline(name: str, phase: Phase) -> list[str]:
-    """Per second of a phase's schedule: what the clients got (to see where a tail or a slow recovery comes from)."""
+def timeline(name: str, phase: Phase, speed: CoreSpeed | None) -> list[str]:
+    """Per second of a phase's schedule: what the clients got (to see where a tail or a slow recovery comes from)
+    and, with --pin, the service's core speed (ms per probe walk)."""
     rows = []
     for second in sorted(phase.per_second):
         tally = phase.per_second[second]
         got = ", ".join(f"{k} {n}" for k, n in sorted(tally["outcomes"].items()))
-        rows.append(f"    {name} {second:>3} s: p99 {p99(tally['ok_ms']):>6.0f} ms; {got}")
+        core = "" if speed is None else f"core {speed.mean_ms(phase.start + second, phase.start + second + 1):5.2f}; "
+        rows.append(f"    {name} {second:>3} s: {core}p99 {p99(tally['ok_ms']):>6.0f} ms; {got}")
     return rows
+
+
+ALL_CPUS = os.sched_getaffinity(0)
+
+
+def pinned(stack: Stack) -> CoreSpeed:
+    """--pin: the service (every thread, and its audit walker) alone on the first CPU with a probe of that core's
+    speed, the simulator and this client on the others."""
+    first, *rest = sorted(ALL_CPUS)
+    for pid in process_tree(stack.service.proc.pid):
+        pin(pid, {first})
+    for pid in [*process_tree(stack.sim.proc.pid), os.getpid()]:
+        pin(pid, set(rest))
+    return CoreSpeed(first)
 
 
 def one_round(workdir: Path, condition: str, args, secret: str, token: str, objective_ms: float) -> dict:
     workdir.mkdir()
     stack = Stack(workdir, "on", secret, service_env={"MONEYPATH_ADMISSION": condition})
+    speed = pinned(stack) if args.pin else None
     # The client's own collector paused it: gen-2 collections grew with what it had tallied, to 150 ms each
     # (10 in a 30 s overload, 1.1 s in all), and the service sat idle meanwhile, for want of requests. Its
     # objects are freed by reference counting, so it runs without the collector from the saturation on.
@@ -248,7 +273,9 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
     try:
         load = Load(stack.port, Authorizations(token))
         measure(stack, load, lambda: load.closed(32, 2))  # warm-up, discarded
+        t_saturation = time.perf_counter()
         closed = measure(stack, load, lambda: load.closed(32, 15))
+        t_saturation = (t_saturation, time.perf_counter())
         saturation = closed["rps"]
         client = Client(stack.port, token, args.client_timeout)
         booked_before = booked_payments(workdir / "ledger.db")  # the saturation runs' payments were all answered
@@ -270,18 +297,26 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             cores = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in ("service", "loop", "sim", "gen")}
             kernel = {name: after - before for name, before, after in
                       zip(("dropped", "accept_overflows", "retransmitted"), kernel0, kernel1, strict=True)}
-            return normal, over, recovery, cores, lag.p99_ms(), kernel, opened, cpu_per_request
+            return normal, over, recovery, cores, lag.p99_ms(), kernel, opened, cpu_per_request, (t0, t0 + wall)
 
         with asyncio.Runner(loop_factory=new_event_loop if args.client_loop == "uvloop" else None) as runner:
-            normal, over, recovery, cores, client_lag_ms, kernel, opened, per_request = runner.run(phases())
+            normal, over, recovery, cores, client_lag_ms, kernel, opened, per_request, t_overload = runner.run(phases())
         booked_by_phases = booked_payments(workdir / "ledger.db")
         # The same closed loop again: what the same process can do after, so that a cost that grew within the round
         # (the ledger's growth, a slower machine, a background job that ran then) is told apart from the overload's.
+        t_after = time.perf_counter()
         after = measure(stack, load, lambda: load.closed(32, 15))
+        t_after = (t_after, time.perf_counter())
+        core_ms = {} if speed is None else {"core_saturation_ms": speed.mean_ms(*t_saturation),
+                                            "core_overload_ms": speed.mean_ms(*t_overload),
+                                            "core_after_ms": speed.mean_ms(*t_after)}
     finally:
         gc.enable()
         gc.unfreeze()
         stack.stop()
+        if speed is not None:
+            speed.stop()
+            os.sched_setaffinity(0, ALL_CPUS)
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
     booked = booked_by_phases - booked_before
     with sqlite3.connect(workdir / "ledger.db") as db:
@@ -293,7 +328,9 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
     auths = sum(n for k, n in o.items() if k.startswith("authorize"))
     caps = sum(n for k, n in o.items() if k.startswith("capture"))
     return {"saturation": saturation, "saturation_after": after["rps"], "offered": saturation * args.overload,
-            "goodput": o["authorize 201"] / args.seconds, "share": o["authorize 201"] / args.seconds / saturation,
+            "goodput": (o["authorize 201"] + o["capture 200"]) / args.seconds,
+            "share": (o["authorize 201"] + o["capture 200"]) / args.seconds / saturation,
+            "auth_goodput": o["authorize 201"] / args.seconds,
             "refused": o["authorize 503"], "refused_p99_ms": p99(over.refused_ms),
             "timeouts": o["authorize timeout"] + o["capture timeout"], "timeouts_connecting": over.timeouts_connecting,
             "other_errors": sum(n for k, n in o.items() if not k.endswith((" 201", " 200", " 503", " timeout"))),
@@ -306,15 +343,16 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
             "normal_cpu_us": per_request["normal"] * 1e6,
             "overload_cpu_us": per_request["overload"] * 1e6, "opened_normal": opened["normal"],
             "opened_overload": opened["overload"], "sim_cpu": cores["sim"], "client_cpu": cores["gen"],
-            "client_lag_p99_ms": client_lag_ms, **kernel,
-            "timeline": [*timeline("overload", over), *timeline("recovery", recovery)]}
+            "client_lag_p99_ms": client_lag_ms, **kernel, **core_ms,
+            "timeline": [*timeline("overload", over, speed), *timeline("recovery", recovery, speed)]}
 
 
 def line(r: dict, objective_ms: float) -> str:
     recovered = "never" if r["recovered_s"] is None else f"{r['recovered_s']:.0f} s"
     return (f"saturation {r['saturation']:.0f}/s, offered {r['offered']:.0f}/s: goodput {r['goodput']:.0f}/s "
             f"({r['share']:.0%} of saturation; {r['goodput'] / r['saturation_after']:.0%} of the "
-            f"{r['saturation_after']:.0f}/s the same process did after the recovery), admitted p99 "
+            f"{r['saturation_after']:.0f}/s the same process did after the recovery; authorizations alone "
+            f"{r['auth_goodput']:.0f}/s, {r['auth_goodput'] / r['saturation']:.0%}), admitted p99 "
             f"{r['admitted_p99_ms']:.0f} ms (objective "
             f"{objective_ms:.0f}), refused {r['refused']} (p99 {r['refused_p99_ms']:.1f} ms), client timeouts "
             f"{r['timeouts']} ({r['timeouts_connecting']} while connecting), other errors {r['other_errors']}; "
@@ -329,7 +367,18 @@ def line(r: dict, objective_ms: float) -> str:
             f"{r['opened_overload']}; simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
             f"overload: {r['dropped']} packets dropped from its input backlog, {r['accept_overflows']} connections "
-            f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted")
+            f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted{core_speed(r)}")
+
+
+def core_speed(r: dict) -> str:
+    """--pin: how fast the service's core ran in each phase, and goodput at the saturation's speed."""
+    if "core_overload_ms" not in r:
+        return ""
+    slower = r["core_overload_ms"] / r["core_saturation_ms"]
+    return (f"; the service's core (a probe beside it, ms per walk): saturation {r['core_saturation_ms']:.2f}, "
+            f"overload {r['core_overload_ms']:.2f}, after {r['core_after_ms']:.2f}: goodput at the saturation's core "
+            f"speed {r['share'] * slower:.0%} of saturation, at the after's "
+            f"{r['goodput'] / r['saturation_after'] * r['core_overload_ms'] / r['core_after_ms']:.0%}")
 
 
 def main() -> None:
@@ -349,7 +398,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds per condition (default %(default)s)")
     parser.add_argument("--conditions", default="on,off", help="admission control on, off or both (default "
                         "%(default)s)")
+    parser.add_argument("--pin", action="store_true", help="the service alone on the first CPU with a probe of that "
+                        "core's speed, the rest on the others: goodput is also shown at the saturation's core speed "
+                        "(benchmarks/core_speed.py: on a VM the core's speed moves from one minute to the next)")
     args = parser.parse_args()
+    if args.pin and len(ALL_CPUS) < 2:
+        raise SystemExit("bench_overload: --pin needs two CPUs or more")
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     if not conditions or set(conditions) - {"on", "off"} or args.overload <= 1 or not 0 < args.normal < 1:
         raise SystemExit("bench_overload: --conditions is on and/or off, --overload > 1, 0 < --normal < 1")
