@@ -263,7 +263,7 @@ def pinned(stack: Stack) -> CoreSpeed:
 def one_round(workdir: Path, condition: str, args, secret: str, token: str, objective_ms: float) -> dict:
     workdir.mkdir()
     stack = Stack(workdir, "on", secret, service_env={"MONEYPATH_ADMISSION": condition})
-    speed = pinned(stack) if args.pin else None
+    speed = None
     # The client's own collector paused it: gen-2 collections grew with what it had tallied, to 150 ms each
     # (10 in a 30 s overload, 1.1 s in all), and the service sat idle meanwhile, for want of requests. Its
     # objects are freed by reference counting, so it runs without the collector from the saturation on.
@@ -271,6 +271,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
     gc.freeze()
     gc.disable()
     try:
+        if args.pin:
+            speed = pinned(stack)
         load = Load(stack.port, Authorizations(token))
         measure(stack, load, lambda: load.closed(32, 2))  # warm-up, discarded
         t_saturation = time.perf_counter()
@@ -316,7 +318,8 @@ def one_round(workdir: Path, condition: str, args, secret: str, token: str, obje
         stack.stop()
         if speed is not None:
             speed.stop()
-            os.sched_setaffinity(0, ALL_CPUS)
+        if args.pin:
+            pin(os.getpid(), ALL_CPUS)
     acknowledged = [*normal.ids, *over.ids, *recovery.ids]
     booked = booked_by_phases - booked_before
     with sqlite3.connect(workdir / "ledger.db") as db:
