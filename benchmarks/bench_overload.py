@@ -370,10 +370,10 @@ def line(r: dict, objective_ms: float) -> str:
             f"{r['opened_overload']}; simulator {r['sim_cpu']:.0f}, this benchmark's "
             f"client {r['client_cpu']:.0f} (its loop's lag p99 {r['client_lag_p99_ms']:.0f} ms); kernel during the "
             f"overload: {r['dropped']} packets dropped from its input backlog, {r['accept_overflows']} connections "
-            f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted{core_speed(r)}")
+            f"from a full accept queue, {r['retransmitted']} TCP segments retransmitted{at_core_speed(r)}")
 
 
-def core_speed(r: dict) -> str:
+def at_core_speed(r: dict) -> str:
     """--pin: how fast the service's core ran in each phase, and goodput at the saturation's speed."""
     if "core_overload_ms" not in r:
         return ""

@@ -22,6 +22,8 @@ import sys
 import threading
 from pathlib import Path
 
+from benchmarks.processes import stop_process
+
 PROBE = r"""
 import random, sys, time
 
@@ -73,9 +75,4 @@ class CoreSpeed:
         return statistics.mean(inside) if inside else float("nan")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, timeout_s=5)
