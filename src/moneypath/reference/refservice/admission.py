@@ -66,7 +66,10 @@ is unchanged here.)
 Tried twice and left out: a floor under the gentle cut at Little's law (requests completed per second times a third
 of the tightest latency objective). Under overload it kept the limit out of the low end and goodput was higher in seven
 rounds of eight (on two noisy VMs, within their noise), but admitted requests waited longer near capacity (the
-checkout mix's service p99 217-242 ms against 200-208 ms): docs/performance.md, "The night".
+checkout mix's service p99 217-242 ms against 200-208 ms): docs/performance.md, "The night". Measured since
+(2026-11-27, pinned, alternating): the same rule never below 32, or a limit fixed at 32, did 84-98 % of saturation
+under 3x against main's 72-79 %, with a lower admitted p99; floors computed from completions or from the loop's
+busy time did not (performance.md, "What does move it"). 32 as such would not serve the overload-spike drill.
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
