@@ -33,7 +33,8 @@ demo: $(VENV)/.installed-demo
 # there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
 # clocks; a module stays on one worker, and the drills and capacity runs take turns (tests/conftest.py).
 # The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
-# while the other finished its share (a fresh clone, 2 cores: 100.6 s against 93.6 s, pytest's figures).
+# while the other finished its share (no compiled modules, 2 cores, three pairs alternating: 98.8-107.1 s against
+# 91.9-97.6 s, pytest's figures).
 test: setup
 	$(BIN)/lint-imports --no-cache
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
