@@ -1,6 +1,6 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 11 minutes)
 # make test — the import contracts, the docs site (mkdocs build --strict), the unit tier, then the integration tier (installs what it needs first)
-# make test-unit — the unit tier alone (75-95 s on 2 cores, by the VM: one pytest worker per core)
+# make test-unit — the unit tier alone (45-110 s on 2 cores, by the VM: one pytest worker per core)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 # make bench-otel — the OTel backend per OpenTelemetry SDK version, one throwaway venv each under /tmp (about 15 minutes)
@@ -29,7 +29,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath lint
 	$(BIN)/moneypath demo
 
-# The docs site and the unit tier first (no process started, so one worker per core; 75-95 s on 2 cores); stop
+# The docs site and the unit tier first (no process started, so one worker per core; 45-110 s on 2 cores); stop
 # there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
 # clocks; a module stays on one worker, and the drills and capacity runs take turns (tests/conftest.py).
 # The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
