@@ -35,14 +35,16 @@ demo: $(VENV)/.installed-demo
 # The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
 # while the other finished its share (no compiled modules, 2 cores, three pairs alternating: 98.8-107.1 s against
 # 91.9-97.6 s, pytest's figures).
+UNIT_TIER := -m "not integration and not timing" -n auto --dist worksteal
+
 test: setup
 	$(BIN)/lint-imports --no-cache
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
-	$(BIN)/python -m pytest -m "not integration and not timing" -n auto --dist worksteal
+	$(BIN)/python -m pytest $(UNIT_TIER)
 	$(BIN)/python -m pytest -m "integration or timing" -n auto --dist loadfile
 
 test-unit: setup
-	$(BIN)/python -m pytest -m "not integration and not timing" -n auto --dist worksteal
+	$(BIN)/python -m pytest $(UNIT_TIER)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_instrument.py
