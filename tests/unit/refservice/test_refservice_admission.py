@@ -55,20 +55,6 @@ def test_a_stalled_loop_halves_the_limit_a_lagging_one_eases_it():
     assert deep.limit == deep.min_limit
 
 
-def test_a_gentle_cut_stops_at_the_floor_a_stalled_loop_goes_under_it():
-    """Under 3x the loop lagged about as much at 18 in flight as at 32 (the closed loop that measures saturation) while
-    goodput did not: a late loop is cut no lower than `floor`. A stalled one (requests that hold the loop) is halved
-    under it, and from there a late loop is cut gently, as before."""
-    limit = LagLimit(limit=60)
-    t = windows(limit, 0.040, 3, in_flight=FULL)  # late, not stalled, the limit full: 10 % a window would reach 2.5
-    assert limit.limit == limit.floor == 32
-    t = windows(limit, 0.200, 0.3, in_flight=FULL, start=t)  # stalled: halved, whatever the floor
-    stalled = limit.limit
-    assert stalled <= limit.floor / 2
-    windows(limit, 0.040, 0.3, in_flight=FULL, start=t)
-    assert limit.limit < stalled
-
-
 def test_a_late_loop_while_the_limit_does_not_bind_cuts_nothing():
     """At light load (20 in flight under a limit of 50) a loop a little late, or stalled now and then by a
     background job, is not an overload."""

@@ -16,7 +16,7 @@ no-queue average climbed with the queue, the requests it could not see waited ou
 the overload-spike drill it refused almost nothing while clients timed out.
 
     every window (100 ms; the loop sampled every 20 ms), when the limit was nearly full (>= 80 %):
-      median lag > target  → limit = max(min, limit * 0.9, 32 if limit >= 32)   # shed: requests queue for the loop
+      median lag > target  → limit = max(min, limit * 0.9)       # shed: requests queue for the loop
       on target 5 windows running → limit += sqrt(limit)        # probe upwards
     and when it was not, the load, not the service, set what was in flight:
       on target 5 windows running → limit = max(limit * 0.9, 2 * most in flight in 30 s, 8)   # follow the load
@@ -63,18 +63,16 @@ nothing over the limit for five windows after a cut and the captures' reserve ab
 34 of 16,541 of the checkout mix in one run on a slower VM, where main's code refused 26; the captures' reserve
 is unchanged here.)
 
-The gentle cut stops at 32 (`LagLimit.floor`), the closed loop that measures saturation (bench_overload.py,
-bench_service.py). Under 3x the loop's median lag was 20-21 ms at 32 in flight and 19-21 ms at main's 18-31, while
-goodput was not the same: held at 32, 84-98 % of saturation at its core speed in 7 rounds (2026-11-27, early) and
-86-103 % in 7 (later, median 94 %), against main's 72-79 % in 7 and 75-96 % in 14 (median 86 %), alternating, with a
-lower admitted p99 (137-192 ms against 166-354). A signal
-that flat cannot find that optimum: cut 10 % by every late window and grown only after five on time, the limit walked
-down. The stalled rule still goes under 32 (the overload-spike drill's requests hold the loop 12 ms each: 32 in flight
-would queue ~380 ms), and a limit under it is cut gently from there, as before. Tried and left out: floors computed
-from what the loop does, at Little's law on the requests completed (last second, or the best 2 s of the last 30 s
-times 60-100 ms) or the loop's busy time per request: they held the limit at 23-40 and ran the loop busier (a median
-lag of 23-47 ms, what they admitted over their floor), no better than main (docs/performance.md, "The next step
-taken"); a Little's-law floor also raised the checkout mix's service p99 near capacity (217-242 ms against 200-208).
+Tried twice and left out: a floor under the gentle cut at Little's law (requests completed per second times a third
+of the tightest latency objective). Under overload it kept the limit out of the low end and goodput was higher in seven
+rounds of eight (on two noisy VMs, within their noise), but admitted requests waited longer near capacity (the
+checkout mix's service p99 217-242 ms against 200-208 ms): docs/performance.md, "The night". Measured since
+(2026-11-27, pinned, alternating): the same rule never below 32, or a limit fixed at 32, did 84-98 % of saturation
+under 3x against main's 72-79 %, with a lower admitted p99; floors computed from completions or from the loop's
+busy time did not (performance.md, "What does move it"). 32 as such would not serve the overload-spike drill. Traced
+since (same day, later): floors at Little's law on the best rate held the limit at 23-40 and were no better; the gentle
+cut stopping at 32 (the stalled one free under it) held 32 and was not shown better either; only 32 with nothing over
+it was (performance.md, "The next step taken").
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
@@ -144,12 +142,6 @@ class LagLimit:
     # and pacing growth for 30 s after a cut refused 0.96 % of the checkout mix at 150/s on a slow VM, against
     # 0.25 % without.)
     calm_s: float = 5.0
-    # The gentle cut stops at `floor`, the closed loop that measures saturation: under 3x the loop's median lag was
-    # 20-21 ms at 32 in flight and about the same at 18-31, where goodput was lower (the module docstring). The lag
-    # cannot find that optimum, and a cut by every late window against growth only after five on time walked the
-    # limit down. A limit already under it (the stalled rule took it there: requests that hold the loop, as in the
-    # overload-spike drill) is still cut gently.
-    floor: float = 32.0
 
     def __post_init__(self):
         self._lags: list[float] = []
@@ -187,8 +179,7 @@ class LagLimit:
             # enough new requests to fill the limit, so the limit itself may be far above the load it chokes on.
             self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * self.stalled_cut)
         elif binds and typical > self.lag_target_s:  # (a first stalled window that binds is cut here too)
-            stop = self.floor if self.limit >= self.floor else self.min_limit
-            self.limit = max(self.min_limit, self.limit * self.backoff, stop)
+            self.limit = max(self.min_limit, self.limit * self.backoff)
         elif binds:
             if self.settled:
                 self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
