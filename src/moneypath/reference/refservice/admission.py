@@ -17,6 +17,8 @@ the overload-spike drill it refused almost nothing while clients timed out.
 
     every window (100 ms; the loop sampled every 20 ms), when the limit was nearly full (>= 80 %):
       median lag > target  → limit = max(min, limit * 0.9)       # shed: requests queue for the loop
+                             (not under the floor, 32, from above it; held there, nothing grows above it
+                             nor is admitted over it for 5 s: see "The floor")
       on target 5 windows running → limit += sqrt(limit)        # probe upwards
     and when it was not, the load, not the service, set what was in flight:
       on target 5 windows running → limit = max(limit * 0.9, 2 * most in flight in 30 s, 8)   # follow the load
@@ -27,7 +29,7 @@ the overload-spike drill it refused almost nothing while clients timed out.
 
 The stalled rule is for a spike: it admits up to the whole limit at once, each admitted request
 lengthens the loop's round and so the window, and cutting 10 % a window took ~30 windows of half a
-second each to come down from 50 to the floor (the overload-spike drill paged on latency meanwhile);
+second each to come down from 50 to `min_limit` (the overload-spike drill paged on latency meanwhile);
 halving takes five. Near the knee the lag stays under 4x and the cut stays gentle: a proportional cut
 there (target / lag, down to half) refused 42 % of the checkout mix at 275/s instead of 35 % (goodput
 161 vs 179/s, Locust p99 300 vs 400 ms), a trade the overload goal (goodput) does not want.
@@ -44,11 +46,11 @@ Following the load is for the onset of a spike (overload-spike drill, 12 ms of l
 request). The load only shows on the loop once the admitted requests come back from the provider,
 ~0.1-0.2 s later, so whatever the limit allows when the spike lands is admitted before any lag shows:
 at light load a limit left at its start of 50 admitted 43 requests in the first 0.3 s, the loop then
-lagged 130-280 ms for 1.2 s until the stalled rule had halved it to the floor, and those authorizations
+lagged 130-280 ms for 1.2 s until the stalled rule had halved it to `min_limit`, and those authorizations
 (~1 % of the drill's by the diagnosis) alone put the admitted p99 over 0.3 s (0.40-0.83 s on a 10 s
 window at the onset; 0.20-0.29 s for the rest of the peak). Following the load, the limit was 8-10 when
 the spike landed, at most 16-23 were in flight and the loop lagged 70-150 ms for ~0.3 s (traced with the
-first rule below also in, which changes nothing before a first cut). The floor of 8
+first rule below also in, which changes nothing before a first cut). The idle limit of 8
 (not `min`) and following the load down by at most 10 % a window keep a ramp from idle quick (the limit
 probes up from there by sqrt a window, and admits up to twice it while the loop keeps up).
 
@@ -63,16 +65,23 @@ nothing over the limit for five windows after a cut and the captures' reserve ab
 34 of 16,541 of the checkout mix in one run on a slower VM, where main's code refused 26; the captures' reserve
 is unchanged here.)
 
-Tried twice and left out: a floor under the gentle cut at Little's law (requests completed per second times a third
-of the tightest latency objective). Under overload it kept the limit out of the low end and goodput was higher in seven
-rounds of eight (on two noisy VMs, within their noise), but admitted requests waited longer near capacity (the
-checkout mix's service p99 217-242 ms against 200-208 ms): docs/performance.md, "The night". Measured since
-(2026-11-27, pinned, alternating): the same rule never below 32, or a limit fixed at 32, did 84-98 % of saturation
-under 3x against main's 72-79 %, with a lower admitted p99; floors computed from completions or from the loop's
-busy time did not (performance.md, "What does move it"). 32 as such would not serve the overload-spike drill. Traced
-since (same day, later): floors at Little's law on the best rate held the limit at 23-40 and were no better; the gentle
-cut stopping at 32 (the stalled one free under it) held 32 and was not shown better either; only 32 with nothing over
-it was (performance.md, "The next step taken").
+The floor. Under overload the lag cannot tell 18 requests in flight from 32 while throughput can: traced per
+window under 3x saturation (2026-11-27), the loop's median lag was 19-21 ms either way, one window in three or four
+late, so a rule on the lag alone walked on its noise to 15-31 in flight (cut 10 % by any late window, grown only after
+five on time) and did a median 86.5 % of saturation in 14 rounds. Fewer in flight is dearer per request: closed loops
+of authorizations cost the service 4.1 ms each at 4 connections, 3.1-3.2 at 16, 2.7-2.8 at 32 and 2.8-2.9 at 64
+(fewer writes and wake-ups a request when more share each round of the loop); 32 is also the closed loop that
+measures saturation (benchmarks/bench_overload.py). So the gentle cut does not take the limit under 32 from above
+it, and a late window that binds there is an overload, not a burst: for `calm_s` the limit neither grows above the
+floor nor admits anyone over itself. Letting it move there lost what the floor gains (2026-11-27, pinned,
+alternating with this rule's predecessor): floors that held 32 but grew once settled, or admitted up to twice the
+limit, ran the loop busier (late in 50-90 % of windows) and did no better; the limit fixed at 32 did 85-101 % in 10
+rounds, and this rule, the same at the floor, is measured in docs/performance.md ("Held at the floor"). Below the
+floor nothing changes: the stalled rule still halves under it (the overload-spike drill's requests hold the loop 12
+ms each; 32 of them would queue ~380 ms), and from there the gentle cut goes to `min_limit` and growth is by sqrt
+as before. A burst of the checkout mix (the limit following the load at 80-120) is never held: only the floor holds.
+Also tried and left out: floors at Little's law on the rate completed (they held 23-40 and were no better), and a
+floor from the loop's busy time per request.
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits
@@ -142,6 +151,9 @@ class LagLimit:
     # and pacing growth for 30 s after a cut refused 0.96 % of the checkout mix at 150/s on a slow VM, against
     # 0.25 % without.)
     calm_s: float = 5.0
+    # The gentle cut stops here from above: the concurrency at which a request's cost stops falling (see "The
+    # floor"). Held at it by a late window, nothing grows above it or is admitted over the limit for `calm_s`.
+    floor: float = 32.0
 
     def __post_init__(self):
         self._lags: list[float] = []
@@ -152,6 +164,8 @@ class LagLimit:
         self.settled = True  # the loop has kept up `settle` windows running: nothing cut it since
         self._cut_at = -math.inf
         self.calm = True  # no cut for `calm_s`: the load, not an overload, set what was in flight
+        self._held_at = -math.inf
+        self.held = False  # a late window found the limit at the floor less than `calm_s` ago: overloaded
         self._peaks: deque[int] = deque(maxlen=max(1, round(self.memory_s / self.window_s)))  # busiest per window
         self.last_lag_s = 0.0  # the latest sample: is the loop keeping up right now?
 
@@ -179,10 +193,14 @@ class LagLimit:
             # enough new requests to fill the limit, so the limit itself may be far above the load it chokes on.
             self.limit = max(self.min_limit, min(self.limit, max(busiest, self.min_limit)) * self.stalled_cut)
         elif binds and typical > self.lag_target_s:  # (a first stalled window that binds is cut here too)
-            self.limit = max(self.min_limit, self.limit * self.backoff)
+            stop = self.floor if self.limit >= self.floor else self.min_limit
+            self.limit = max(self.min_limit, self.limit * self.backoff, stop)
+            if self.limit == self.floor:
+                self._held_at = now
         elif binds:
             if self.settled:
-                self.limit = min(self.max_limit, self.limit + math.sqrt(self.limit))
+                grown = min(self.max_limit, self.limit + math.sqrt(self.limit))
+                self.limit = max(self.limit, min(grown, self.floor)) if self.held else grown
         elif self.settled:  # the load, not the limit, set what was in flight: follow it (up only when calm)
             followed = max(self.limit * self.backoff, self.headroom * max(self._peaks), self.idle_limit, self.min_limit)
             self.limit = min(self.max_limit, followed) if self.calm else min(self.limit, followed)
@@ -190,6 +208,7 @@ class LagLimit:
         if self.limit < before and typical > self.lag_target_s:  # a cut
             self._cut_at = now
         self.calm = now - self._cut_at >= self.calm_s
+        self.held = now - self._held_at < self.calm_s
 
 
 # Set in a request's scope["extensions"] by the HTTP protocol (admission_http.py) when it admitted and counted it.
@@ -226,8 +245,9 @@ class Gate:
         # 100 ms stall (a full garbage collection) they arrive together, 130-150 at once: refused at the limit,
         # 0.3 % of a 10-minute soak was turned away while the loop was idle again. Not while the loop has yet to
         # settle after a late window: overloaded, the latest sample is on time now and then, and admitting up to
-        # twice the limit then kept the overload-spike drill's loop ~0.8 busy whatever the limit.
-        return (self.in_flight < 2 * limiter.limit and limiter.settled
+        # twice the limit then kept the overload-spike drill's loop ~0.8 busy whatever the limit. Nor while held at
+        # the floor: overloaded there, admissions over it ran the loop busier and lost what the floor gains.
+        return (self.in_flight < 2 * limiter.limit and limiter.settled and not limiter.held
                 and limiter.last_lag_s <= limiter.lag_target_s)
 
     def admit(self) -> None:
