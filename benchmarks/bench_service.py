@@ -52,7 +52,7 @@ from prometheus_client.parser import text_string_to_metric_families
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_instrument import Connection, open_loop  # noqa: E402
-from benchmarks.processes import free_port  # noqa: E402
+from benchmarks.processes import free_port, unwind_on_sigterm  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +164,7 @@ class Stack:
     def __init__(self, workdir: Path, instrumentation: str, secret: str, profile_to: Path | None = None,
                  workers: int = 1, service_env: dict | None = None):
         """`service_env` adds to (or overrides) the service's environment (bench_history.py, bench_pg_trail.py)."""
+        unwind_on_sigterm()  # so the caller's `finally: stack.stop()` runs when the benchmark is killed
         self.sim = self.service = None
         env = {**os.environ, "MONEYPATH_TOKEN_SECRET": secret, "MONEYPATH_WEBHOOK_SECRET": secrets.token_hex(16)}
         sim_port, port = free_port(), free_port()

@@ -3,7 +3,10 @@ imports them from here; a benchmark never imports tests)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import threading
 import time
 
 import httpx
@@ -38,3 +41,11 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout_s)
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM (a `timeout`, a `kill`, CI giving up) unwind like Ctrl-C, so the `finally` that stops a
+    benchmark's service and simulator runs: by default it killed the benchmark alone, and its idle service,
+    simulator and audit walker ran on beside the next measurement. Leaves a handler someone else set alone."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
