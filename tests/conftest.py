@@ -52,6 +52,7 @@ def pytest_configure(config):
         pass
 
 
+@pytest.hookimpl(optionalhook=True)  # a venv without pytest-xdist (test_otel_newest.py's) loads this file too
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile`, but every file under EXCLUSIVE_DIRS in one work unit: one worker runs the drills one after
     the other while the others run the rest. Spread a file per worker, they took turns on the exclusive lock below
