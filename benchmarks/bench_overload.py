@@ -408,8 +408,10 @@ def main() -> None:
     if args.pin and len(ALL_CPUS) < 2:
         raise SystemExit("bench_overload: --pin needs two CPUs or more")
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    if not conditions or set(conditions) - {"on", "off"} or args.overload <= 1 or not 0 < args.normal < 1:
-        raise SystemExit("bench_overload: --conditions is on and/or off, --overload > 1, 0 < --normal < 1")
+    if (not conditions or set(conditions) - {"on", "off"} or args.overload <= 1 or not 0 < args.normal < 1
+            or min(args.seconds, args.recovery, args.rounds) <= 0):
+        raise SystemExit("bench_overload: --conditions is on and/or off, --overload > 1, 0 < --normal < 1, "
+                         "--seconds, --recovery and --rounds > 0")
     found = latency_slo(load_catalog(ROOT / "moneypath.yaml"))
     objective_ms = found[1].sli.latency.under * 1000 if found else 300.0
     secret = secrets.token_hex(32)

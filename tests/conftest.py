@@ -102,7 +102,7 @@ def _take_turns_on_the_machine(request, tmp_path_factory):
     1.62 s in two full CI runs, the second on a VM a third as fast). Alone is necessary, not enough: on that VM
     it also failed alone now and then (tests/integration/e2e/test_drills_e2e.py).
     (pytest-xdist's own grouping, --dist loadgroup, does not work with pytest 9.2: it renames node ids
-    through an attribute pytest no longer reads.)"""
+    through an attribute pytest no longer reads; pytest_xdist_make_scheduler above groups the drills instead.)"""
     second_tier = request.node.get_closest_marker("integration") or request.node.get_closest_marker("timing")
     if not second_tier or "PYTEST_XDIST_WORKER" not in os.environ:
         yield
