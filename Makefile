@@ -31,8 +31,8 @@ demo: $(VENV)/.installed-demo
 
 # The docs site and the unit tier first (no process started, so one worker per core; 45-110 s on 2 cores); stop
 # there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
-# clocks; a module stays on one worker, the drills all on one (one after the other), and the capacity runs take
-# turns with them (tests/conftest.py). It prints its 25 slowest tests: CI's budget is 30 minutes and this tier takes
+# clocks; a module stays on one worker, and every `exclusive` test (the drills, the capacity runs) on one, one after
+# the other (tests/conftest.py). It prints its 25 slowest tests: CI's budget is 30 minutes and this tier takes
 # most of it (23 min on a slow VM; 27.5 while the drills were spread over the workers and took turns on a lock).
 # The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
 # while the other finished its share (no compiled modules, 2 cores, three pairs alternating: 98.8-107.1 s against

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import fcntl
 import os
 import random
@@ -52,22 +53,40 @@ def pytest_configure(config):
         pass
 
 
+def marked_exclusive(directory: Path = INTEGRATION_DIR, root: Path = ROOT) -> set[str]:
+    """Node ids ("path::test", parameters left off) of the tests whose source marks them `exclusive` outside
+    EXCLUSIVE_DIRS: pytest-xdist's controller schedules by node id before any worker has collected a marker."""
+    found = set()
+    for path in sorted(directory.rglob("test_*.py")):
+        where = path.relative_to(root).as_posix()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and any(ast.unparse(d).endswith("mark.exclusive") for d in node.decorator_list)):
+                found.add(f"{where}::{node.name}")
+    return found
+
+
 @pytest.hookimpl(optionalhook=True)  # a venv without pytest-xdist (test_otel_newest.py's) loads this file too
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadfile`, but every file under EXCLUSIVE_DIRS in one work unit: one worker runs the drills one after
-    the other while the others run the rest. Spread a file per worker, they took turns on the exclusive lock below
-    and the worker waiting held its next file too (setups of 120-164 s waiting in CI; the tier 27 min of 31)."""
+    """`--dist loadfile`, but every `exclusive` test in one work unit (the files under EXCLUSIVE_DIRS, and the tests
+    marked so elsewhere: the capacity runs): one worker runs them one after the other while the others run the rest.
+    Spread a file per worker, they took turns on the exclusive lock below and the worker waiting held its next file
+    too (setups of 120-164 s waiting in CI; the tier 27 min of 31); with the capacity runs left in their files, the
+    lane and their worker still waited for each other (setups of 72-140 s)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    exclusive = tuple(f"{d.relative_to(ROOT).as_posix()}/" for d in EXCLUSIVE_DIRS)
+    exclusive_dirs = tuple(f"{d.relative_to(ROOT).as_posix()}/" for d in EXCLUSIVE_DIRS)
+    exclusive_tests = marked_exclusive()
 
-    class ExclusiveFilesInOneLane(LoadFileScheduling):
+    class ExclusiveTestsInOneLane(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "exclusive drills" if nodeid.startswith(exclusive) else super()._split_scope(nodeid)
+            if nodeid.startswith(exclusive_dirs) or nodeid.split("[", 1)[0] in exclusive_tests:
+                return "exclusive"
+            return super()._split_scope(nodeid)
 
-    return ExclusiveFilesInOneLane(config, log)
+    return ExclusiveTestsInOneLane(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -102,7 +121,7 @@ def _take_turns_on_the_machine(request, tmp_path_factory):
     1.62 s in two full CI runs, the second on a VM a third as fast). Alone is necessary, not enough: on that VM
     it also failed alone now and then (tests/integration/e2e/test_drills_e2e.py).
     (pytest-xdist's own grouping, --dist loadgroup, does not work with pytest 9.2: it renames node ids
-    through an attribute pytest no longer reads; pytest_xdist_make_scheduler above groups the drills instead.)"""
+    through an attribute pytest no longer reads; pytest_xdist_make_scheduler above groups the exclusive tests instead.)"""
     second_tier = request.node.get_closest_marker("integration") or request.node.get_closest_marker("timing")
     if not second_tier or "PYTEST_XDIST_WORKER" not in os.environ:
         yield
