@@ -38,6 +38,7 @@ def test_the_tests_marked_exclusive_in_their_source_are_found_by_node_id(tmp_pat
     (tmp_path / "loadtest").mkdir()
     (tmp_path / "loadtest" / "test_runs.py").write_text(A_FILE)
     (tmp_path / "loadtest" / "helpers.py").write_text(A_FILE)  # not a test file
+    (tmp_path / "loadtest" / "test_broken.py").write_text("def test_x(:\n")  # left to pytest's collection error
     assert marked_exclusive(tmp_path, root=tmp_path) == {"loadtest/test_runs.py::test_capacity",
                                                          "loadtest/test_runs.py::test_capacity_async"}
 
