@@ -33,8 +33,9 @@ demo: $(VENV)/.installed-demo
 # there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
 # clocks; a module stays on one worker, and every `exclusive` test (the drills, the capacity runs) on one, one after
 # the other (tests/conftest.py). It prints its 25 slowest tests: CI's budget is 30 minutes and this tier takes
-# most of it (20.4 min on a 2-core VM with every exclusive test in the lane, CI 24 min; 23 on a slower VM with the
-# drills alone in it; 27.5 while the drills were spread over the workers and took turns on a lock).
+# most of it (on one 2-core VM, a run each: 20.4 min with every exclusive test in the lane, CI 24.0 min, against 22.0
+# and 25.4 with the drills alone in it, whose capacity runs' workers waited 40-117 s for the lock; 27.5 min on a
+# slower VM while the drills were spread over the workers and took turns on a lock).
 # The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
 # while the other finished its share (no compiled modules, 2 cores, three pairs alternating: 98.8-107.1 s against
 # 91.9-97.6 s, pytest's figures).
