@@ -54,8 +54,9 @@ def pytest_configure(config):
 
 
 def marked_exclusive(directory: Path = INTEGRATION_DIR, root: Path = ROOT) -> set[str]:
-    """Node ids ("path::test", parameters left off) of the tests whose source marks them `exclusive` outside
-    EXCLUSIVE_DIRS: pytest-xdist's controller schedules by node id before any worker has collected a marker."""
+    """Node ids ("path::test", parameters left off) of the module-level tests whose source marks them `exclusive`
+    (the files under EXCLUSIVE_DIRS are exclusive whole, marked at collection): pytest-xdist's controller schedules by
+    node id before any worker has collected a marker."""
     found = set()
     for path in sorted(directory.rglob("test_*.py")):
         where = path.relative_to(root).as_posix()
