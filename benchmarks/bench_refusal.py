@@ -1,14 +1,16 @@
 """What one refusal costs the service's core, end to end, on asyncio's loop and on uvloop (figures, not pass/fail).
 
-    .venv/bin/python benchmarks/bench_refusal.py [--seconds 10] [--rounds 2] [--connections 64]
+    .venv/bin/python benchmarks/bench_refusal.py [--seconds 10] [--rounds 2] [--connections 64] [--loops asyncio,uvloop]
 
 Above saturation the service answers about two refusals for every authorization it admits (bench_overload.py,
-3x), so what a refusal costs decides the goodput. A server process with the reference service's HTTP protocol
-(admission_http.py) and a gate that admits nothing new refuses every request as its headers are parsed; a client
-process keeps --connections keep-alive connections busy with authorizations (the bench's request bytes), each
-sent when the previous answer is in. Per round and loop: refusals per second, and the server's CPU per refusal,
-user and system apart (the system part is the loopback TCP stack: on loopback the sender's write does the
-receiver's work). Loops alternate, so drift on a shared machine hits both alike.
+3x), so what a refusal costs decides the goodput. A server process runs the reference service's app (create_app,
+its metrics on, no background jobs, a fresh SQLite ledger) with its HTTP protocol (admission_http.py) under
+uvicorn, its gate's limit at 0, so every authorization is refused as its headers are parsed; a client process keeps
+--connections keep-alive connections busy with authorizations (the bench's request bytes), each sent when the
+previous answer is in. Per round and loop: refusals per second, and the server's CPU per refusal, user and system
+apart (the system part is the loopback TCP stack: on loopback the sender's write does the receiver's work). Loops
+alternate, so drift on a shared machine hits both alike. The service runs on asyncio's loop (refservice
+`__main__`); uvloop is shown beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if not __package__:  # run as a script: make `benchmarks` importable
 from benchmarks.bench_service import CLK_TCK  # noqa: E402
 from benchmarks.processes import free_port, wait_for  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 BODY = b'{"amount_minor": 1250, "currency": "EUR", "provider": "acme", "reference": "order-1"}'
 REQUEST = (b"POST /v1/payments/authorize HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + b"t" * 180 + b"\r\n"
            b"Content-Type: application/json\r\nIdempotency-Key: a-bench-1\r\nContent-Length: %d\r\n\r\n" % len(BODY)
@@ -34,17 +37,22 @@ REQUEST = (b"POST /v1/payments/authorize HTTP/1.1\r\nHost: bench\r\nAuthorizatio
 
 
 def serve(port: int, loop: str) -> None:
-    """The server: uvicorn with the service's protocol, every new request refused (the gate's limit is 0)."""
+    """The server: the service's app with its HTTP protocol under uvicorn, every new request refused."""
+    import tempfile
+
     import uvicorn
-    from starlette.applications import Starlette
 
-    from moneypath.reference.refservice.admission import NORMAL, Gate, LagLimit
+    from moneypath.reference.refservice.admission import LagLimit
     from moneypath.reference.refservice.admission_http import AdmittingHttpToolsProtocol
+    from moneypath.reference.refservice.app import ServiceConfig, create_app
 
-    app = Starlette()
-    app.state.admission = Gate(lambda method, path: NORMAL, LagLimit(limit=0, min_limit=0, max_limit=0))
+    ledger = Path(tempfile.mkdtemp(prefix="bench-refusal-")) / "ledger.db"
+    app = create_app(ServiceConfig(catalog=str(ROOT / "moneypath.yaml"), db_url=f"sqlite:///{ledger}",
+                                   token_secret=b"s" * 32, provider_url=f"http://127.0.0.1:{port}",
+                                   background_jobs=False))
+    app.state.admission.limiter = LagLimit(limit=0, min_limit=0, max_limit=0)  # nothing new fits
     uvicorn.run(app, host="127.0.0.1", port=port, loop=loop, http=AdmittingHttpToolsProtocol, log_level="warning",
-                access_log=False)
+                access_log=False, timeout_keep_alive=75)
 
 
 async def one_connection(port: int, until: float) -> int:
@@ -112,12 +120,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured per round and loop (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each loop once (default 2)")
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections (default 64)")
+    parser.add_argument("--loops", default="asyncio,uvloop",
+                        help="the server's event loops, comma-separated (default asyncio,uvloop; the service's: asyncio)")
     args = parser.parse_args()
+    loops = [name.strip() for name in args.loops.split(",") if name.strip()]
     if args.seconds <= 0 or args.rounds < 1 or args.connections < 1:
         parser.error("--seconds must be positive, --rounds and --connections at least 1")
-    results: dict[str, list[dict]] = {"asyncio": [], "uvloop": []}
+    if not loops or set(loops) - {"asyncio", "uvloop"}:
+        parser.error(f"--loops takes asyncio, uvloop or both, not {args.loops!r}")
+    results: dict[str, list[dict]] = {loop: [] for loop in loops}
     for i in range(args.rounds):
-        for loop in (("asyncio", "uvloop") if i % 2 == 0 else ("uvloop", "asyncio")):
+        for loop in (loops if i % 2 == 0 else loops[::-1]):
             r = one_round(loop, args.seconds, args.connections)
             results[loop].append(r)
             print(f"round {i + 1} {loop:7}: {r['rps']:7.0f} refusals/s, server CPU per refusal {r['user_us']:5.1f} µs "

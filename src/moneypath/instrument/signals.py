@@ -269,11 +269,12 @@ class MoneyPath(FailurePath):
         except Exception:
             self._failed("set_audit_chain")
 
-    def count_shed(self, priority: str) -> None:
+    def count_shed(self, priority: str, count: int = 1) -> None:
         """A request refused at once because the service was past its capacity (admission control);
-        `priority` is the catalog's class of the request, e.g. critical (money in motion) or normal."""
+        `priority` is the catalog's class of the request, e.g. critical (money in motion) or normal. `count`
+        refusals at once: a server that tallies its refusals and records them now and then (the hot path)."""
         try:
-            self._shed.child((priority,)).inc()
+            self._shed.child((priority,)).inc(count)
         except Exception:
             self._failed("count_shed")
 
@@ -429,6 +430,15 @@ class MoneyPath(FailurePath):
             self._observe(self._http_seconds, (route, method), seconds)
         except Exception:
             self._failed("record_http")
+
+    def count_http(self, route: str, method: str, status: int, count: int = 1) -> None:
+        """`count` answers that no timer saw, counted with every other answer (http_requests_total) and kept out
+        of the latency histogram: e.g. a server's refusals as the headers are parsed, tallied and recorded now
+        and then, whose time was never measured."""
+        try:
+            self._http_total.child((route, method, _STATUS_CLASS.get(status // 100, "5xx"))).inc(count)
+        except Exception:
+            self._failed("count_http")
 
     # ------------------------------------------------------------ any catalog signal
 

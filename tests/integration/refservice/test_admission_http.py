@@ -1,13 +1,15 @@
 """Admission decided in uvicorn's HTTP protocol (admission_http.py): a refused request is answered as its headers
 are parsed and never reaches the app; the connection stays usable; the refusal is counted and measured; what the
-protocol admits is released however it ends."""
+protocol admits is released however it ends; an idle connection is closed as uvicorn would, its timer armed once."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
 import threading
+import time
 from contextlib import contextmanager
 
 import uvicorn
@@ -35,10 +37,10 @@ class Counting:
 
 
 @contextmanager
-def serving(app):
+def serving(app, keep_alive_s: float = 5):
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                           http=AdmittingHttpToolsProtocol))
+                                           http=AdmittingHttpToolsProtocol, timeout_keep_alive=keep_alive_s))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -147,3 +149,57 @@ def test_a_request_uvicorn_cannot_parse_is_answered_with_problem_json_admission_
         problem = json.loads(body)
         assert problem["type"].endswith("/malformed-request") and problem["status"] == 400
         assert problem["detail"].startswith("Invalid HTTP request received")
+
+
+def _answer(sock: socket.socket, path: str) -> bytes:
+    """One GET on a raw keep-alive connection: the answer's status line."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.endswith(b"ok"):
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed before the answer to {path}"
+        answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(65536) == b""
+    except TimeoutError:
+        return False
+    finally:
+        sock.settimeout(10)
+
+
+def test_a_connection_is_closed_once_idle_for_the_keep_alive_time_since_its_last_answer_and_never_while_busy():
+    """The keep-alive timer is armed once per idle spell, not after every answer (uvicorn re-arms it each time):
+    answered again before it fires, the connection gets the full time from that answer; a request still running
+    when it fires is not cut, and the time counts from its answer."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def fast(request):
+        return PlainTextResponse("ok")
+
+    async def slow(request):
+        await asyncio.sleep(2.0)
+        return PlainTextResponse("ok")
+
+    keep_alive_s = 1.0
+    app = Starlette(routes=[Route("/fast", fast), Route("/slow", slow)])
+    with serving(app, keep_alive_s) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"
+            time.sleep(0.6)
+            assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"
+            time.sleep(0.6)  # 1.2 s after the first answer, 0.6 s after the last: still open
+            assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"
+            assert not _closed_within(sock, 0.5)
+            assert _closed_within(sock, 3.0)  # idle past its time: closed
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"
+            assert _answer(sock, "/slow") == b"HTTP/1.1 200 OK"  # the timer fired meanwhile; the request went on
+            assert not _closed_within(sock, 0.5)
+            assert _closed_within(sock, 3.0)

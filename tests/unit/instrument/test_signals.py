@@ -346,6 +346,8 @@ EVERY_METHOD = {
     "set_audit_head": (lambda mp: mp.set_audit_head(31), "audit_head_seq", {}),
     "record_http": (lambda mp: mp.record_http("/healthz", "GET", 200, 0.01), "http_requests_total",
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
+    "count_http": (lambda mp: mp.count_http("/healthz", "GET", 503, 4), "http_requests_total",
+                   {"route": "/healthz", "method": "GET", "status_class": "5xx"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",
               {"provider": "globex"}),
     "observe": (lambda mp: mp.observe("ledger_write_duration_seconds", 0.2), "ledger_write_duration_seconds", None),
@@ -475,6 +477,18 @@ def test_each_feature_off_silences_its_methods_and_nothing_else(feature):
     assert value(mp, "instrumentation_errors_total") == 0
     names = exported_families(mp)
     assert not [(key, n) for key in FEATURES[feature].signals for n in names if key.removesuffix("_total") in n]
+
+
+def test_a_tally_of_untimed_answers_is_counted_and_kept_out_of_the_latency_histogram(mp):
+    """count_http and count_shed take a tally (the reference service's refusals, recorded every 50 ms): n at once,
+    and answers no timer saw add nothing to the duration histogram, whose count stays the timed answers'."""
+    mp.record_http("/healthz", "GET", 503, 0.01)
+    mp.count_http("/healthz", "GET", 503, 40)
+    mp.count_shed("normal", 40)
+    assert value(mp, "http_requests_total", route="/healthz", method="GET", status_class="5xx") == 41
+    assert value(mp, "http_request_duration_seconds", "_count", route="/healthz", method="GET") == 1
+    assert value(mp, "requests_shed_total", priority="normal") == 40
+    assert value(mp, "instrumentation_errors_total") == 0
 
 
 def test_card_numbers_are_counted_when_the_catalog_has_the_signal_and_ignored_when_it_has_not():

@@ -412,3 +412,32 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
         name = catalog.metric(Key.REQUESTS_SHED_TOTAL)
         assert mp.registry.get_sample_value(name, {"priority": "normal"}) == 2, name
         assert mp.registry.get_sample_value(name, {"priority": "critical"}) == 1, name
+
+
+def test_the_protocols_refusals_are_tallied_and_recorded_together_within_the_tally_interval():
+    """Refused as the headers are parsed (admission_http), a refusal costs a dict entry; the metrics get one call
+    per kind and method within TALLY_S, and the tally left when the service stops is recorded by record_tally."""
+    recorded: list[tuple] = []
+    gate = Gate(classify, LagLimit(limit=0, min_limit=0, max_limit=0),
+                on_refuse=lambda kind, n: recorded.append(("shed", kind, n)),
+                on_wire_refusals=lambda method, n: recorded.append(("http", method, n)))
+
+    async def scenario():
+        for _ in range(3):
+            gate.refuse_on_the_wire(admission.NORMAL, "POST")
+        gate.refuse_on_the_wire(admission.NORMAL, "GET")
+        gate.refuse_on_the_wire(admission.CRITICAL, "POST")
+        assert recorded == []  # nothing on the hot path
+        assert gate.refused == {admission.CRITICAL: 1, admission.NORMAL: 4}  # counted at once all the same
+        await asyncio.sleep(admission.TALLY_S * 3)
+        assert sorted(recorded) == [("http", "GET", 1), ("http", "POST", 1), ("http", "POST", 3),
+                                    ("shed", admission.CRITICAL, 1), ("shed", admission.NORMAL, 1),
+                                    ("shed", admission.NORMAL, 3)]
+        recorded.clear()
+        gate.refuse_on_the_wire(admission.NORMAL, "POST")
+        gate.record_tally()  # as the service stops: before the timer
+        assert recorded == [("shed", admission.NORMAL, 1), ("http", "POST", 1)]
+        await asyncio.sleep(admission.TALLY_S * 3)  # the timer finds the tally empty: nothing twice
+        assert len(recorded) == 2
+
+    asyncio.run(scenario())

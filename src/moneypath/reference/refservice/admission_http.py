@@ -12,6 +12,11 @@ Run with `uvicorn.run(app, http=AdmittingHttpToolsProtocol)`; an app without `st
 gets uvicorn's own behaviour, but for one thing: a request uvicorn cannot parse is answered 400 with problem+json,
 like every other refusal of the service, not uvicorn's plain text. A pipelined request (one sent before the
 previous answer) and a protocol upgrade go the ordinary way, and the ASGI middleware decides for them.
+
+Two costs uvicorn pays per request are paid less often here, admission on or off: the keep-alive timer is armed
+once per idle spell rather than re-armed after every answer, and a refusal's server headers are joined once a
+second. With the refusals' metrics tallied by the gate (admission.Gate.refuse_on_the_wire), a refusal costs the
+service's core a third less (benchmarks/bench_refusal.py; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class _Answered:
 
 
 ANSWERED = _Answered()
+# uvicorn's default headers (a list it replaces each second) and the same as bytes, shared by every connection.
+_server_headers: tuple[list | None, bytes] = (None, b"")
 
 
 class Releasing:
@@ -74,6 +81,7 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.gate = find_gate(self.app)
         self.releasing = Releasing(self.app, self.gate) if self.gate is not None else None
+        self._read_since_answer, self._answered_at = False, 0.0  # the keep-alive timer's (below)
 
     def on_headers_complete(self) -> None:
         gate = self.gate
@@ -91,17 +99,62 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
             self.scope["extensions"] = {ADMITTED: kind}
             super().on_headers_complete()
             return
-        gate.refuse(kind)
-        if gate.on_wire_refusal is not None:
-            gate.on_wire_refusal(method)
+        gate.refuse_on_the_wire(kind, method)
         keep_alive = self.parser.should_keep_alive()
-        server_headers = b"".join(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers)
-        self.transport.write(STATUS_LINE[503] + server_headers + gate.refusal_on_the_wire(keep_alive))
+        self.transport.write(STATUS_LINE[503] + self._server_headers() + gate.refusal_on_the_wire(keep_alive))
         self.cycle = ANSWERED
         if keep_alive:
             self.on_response_complete()  # what uvicorn does after any answer: count it, arm the keep-alive timer
         else:
             self.transport.close()
+
+    def _server_headers(self) -> bytes:
+        """uvicorn's default headers as bytes, joined again only when uvicorn replaces them (each second: the date)."""
+        global _server_headers
+        headers = self.server_state.default_headers
+        if _server_headers[0] is not headers:
+            _server_headers = (headers, b"".join(b"%s: %s\r\n" % pair for pair in headers))
+        return _server_headers[1]
+
+    # The keep-alive timer, armed once per idle spell instead of once per answer. uvicorn cancels it on every read
+    # and arms a new one (75 s) after every answer: a TimerHandle pushed into asyncio's heap (its comparisons in
+    # Python) and one cancelled for the heap to sweep, per request. Here the timer stays armed and, when it fires,
+    # closes the connection only if it has been idle that long since its last answer, as uvicorn's would.
+
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn calls this on every read (and when the connection is lost): the connection is busy."""
+        self._read_since_answer = True
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, but for the keep-alive timer: armed only if none is."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._read_since_answer = False
+        self._answered_at = self.loop.time()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_at(self._answered_at + self.timeout_keep_alive,
+                                                             self._keep_alive_expired)
+
+    def _keep_alive_expired(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._read_since_answer:  # a request came in after the last answer: as uvicorn, re-armed at its answer
+            return
+        idle_until = self._answered_at + self.timeout_keep_alive
+        if self.loop.time() < idle_until:  # answered again since the timer was armed
+            self.timeout_keep_alive_task = self.loop.call_at(idle_until, self._keep_alive_expired)
+            return
+        self.timeout_keep_alive_handler()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def send_400_response(self, msg: str) -> None:
         """What uvicorn answers a request it cannot parse (then it closes the connection), as problem+json."""

@@ -76,6 +76,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         try:
             yield
         finally:
+            if config.admission:
+                app.state.admission.record_tally()  # the last refusals the HTTP protocol tallied
             await jobs.stop()
             if config.background_jobs and not services.sqlite:
                 await run_in_threadpool(services.audit.final_seal)  # nothing parked left behind
@@ -93,7 +95,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
         gate = admission.Gate(classify, on_refuse=mp.count_shed,
-                              on_wire_refusal=lambda method: mp.record_http(OTHER, method, 503, 0.0))
+                              on_wire_refusals=lambda method, count: mp.count_http(OTHER, method, 503, count))
         app.state.admission = gate  # admission_http's protocol finds it here
         app.add_middleware(admission.AdmissionControl, gate=gate)
     if config.instrumented:
