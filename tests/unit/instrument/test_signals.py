@@ -479,16 +479,19 @@ def test_each_feature_off_silences_its_methods_and_nothing_else(feature):
     assert not [(key, n) for key in FEATURES[feature].signals for n in names if key.removesuffix("_total") in n]
 
 
-def test_a_tally_of_untimed_answers_is_counted_and_kept_out_of_the_latency_histogram(mp):
+def test_a_tally_of_untimed_answers_is_counted_and_kept_out_of_the_latency_histogram(mp, foreign):
     """count_http and count_shed take a tally (the reference service's refusals, recorded every 50 ms): n at once,
-    and answers no timer saw add nothing to the duration histogram, whose count stays the timed answers'."""
-    mp.record_http("/healthz", "GET", 503, 0.01)
-    mp.count_http("/healthz", "GET", 503, 40)
-    mp.count_shed("normal", 40)
-    assert value(mp, "http_requests_total", route="/healthz", method="GET", status_class="5xx") == 41
-    assert value(mp, "http_request_duration_seconds", "_count", route="/healthz", method="GET") == 1
+    and answers no timer saw add nothing to the duration histogram, whose count stays the timed answers'. On the
+    foreign catalog too (its own routes; no admission feature, so count_shed records nothing there)."""
+    for instrumented, route in ((mp, "/healthz"), (foreign, "/charges")):
+        instrumented.record_http(route, "POST", 503, 0.01)
+        instrumented.count_http(route, "POST", 503, 40)
+        instrumented.count_shed("normal", 40)
+        assert value(instrumented, "http_requests_total", route=route, method="POST", status_class="5xx") == 41
+        assert value(instrumented, "http_request_duration_seconds", "_count", route=route, method="POST") == 1
+        assert value(instrumented, "instrumentation_errors_total") == 0
     assert value(mp, "requests_shed_total", priority="normal") == 40
-    assert value(mp, "instrumentation_errors_total") == 0
+    assert "requests_shed_total" not in foreign.catalog.signals
 
 
 def test_card_numbers_are_counted_when_the_catalog_has_the_signal_and_ignored_when_it_has_not():
