@@ -274,6 +274,8 @@ class MoneyPath(FailurePath):
         `priority` is the catalog's class of the request, e.g. critical (money in motion) or normal. `count`
         refusals at once: a server that tallies its refusals and records them now and then (the hot path)."""
         try:
+            if not 0 <= count < _INF:  # NaN or infinite would poison the counter for good
+                raise ValueError("counters only go up by finite amounts")
             self._shed.child((priority,)).inc(count)
         except Exception:
             self._failed("count_shed")
@@ -436,6 +438,8 @@ class MoneyPath(FailurePath):
         of the latency histogram: e.g. a server's refusals as the headers are parsed, tallied and recorded now
         and then, whose time was never measured."""
         try:
+            if not 0 <= count < _INF:
+                raise ValueError("counters only go up by finite amounts")
             self._http_total.child((route, method, _STATUS_CLASS.get(status // 100, "5xx"))).inc(count)
         except Exception:
             self._failed("count_http")

@@ -266,6 +266,9 @@ def test_an_equal_str_subclass_is_exported_with_the_catalog_spelling(mp):
     lambda mp: mp.set_ledger_imbalance("USD", float("nan")),
     lambda mp: mp.record_fraud_decision("approve", 7.0),
     lambda mp: mp.count("dead_letters_total", float("inf"), queue="notifications"),
+    lambda mp: mp.count_shed("normal", float("nan")),
+    lambda mp: mp.count_http("/healthz", "GET", 503, float("inf")),
+    lambda mp: mp.count_http("/healthz", "GET", 503, -5),
 ])
 def test_non_finite_values_are_refused_and_counted_not_recorded(mp, call):
     call(mp)
