@@ -1,5 +1,5 @@
 """Admission decided in uvicorn's HTTP protocol (admission_http.py): a refused request is answered as its headers
-are parsed and never reaches the app; the connection stays usable; the refusal is counted and measured; what the
+are parsed and never reaches the app; the connection stays usable; the refusal is counted; what the
 protocol admits is released however it ends; an idle connection is closed as uvicorn would, its timer armed once."""
 
 from __future__ import annotations
@@ -95,7 +95,10 @@ def test_a_refusal_is_answered_from_the_headers_and_the_connection_goes_on(tmp_p
     assert gate.refused == {"critical": 0, "normal": 3}
     requests = mp.registry.get_sample_value(mp.catalog.metric(Key.HTTP_REQUESTS_TOTAL),
                                             {"route": OTHER, "method": "POST", "status_class": "5xx"})
-    assert requests == 3  # measured like any answer, though no middleware saw it
+    assert requests == 3  # counted like any answer, though no middleware saw it (and kept out of the latency histogram)
+    timed = mp.registry.get_sample_value(mp.catalog.metric(Key.HTTP_REQUEST_DURATION_SECONDS) + "_count",
+                                         {"route": OTHER, "method": "POST"})
+    assert not timed  # nothing timed them
 
 
 def test_an_admitted_request_leaves_no_reference_cycle(tmp_path):
@@ -172,10 +175,7 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
         sock.settimeout(10)
 
 
-def test_a_connection_is_closed_once_idle_for_the_keep_alive_time_since_its_last_answer_and_never_while_busy():
-    """The keep-alive timer is armed once per idle spell, not after every answer (uvicorn re-arms it each time):
-    answered again before it fires, the connection gets the full time from that answer; a request still running
-    when it fires is not cut, and the time counts from its answer."""
+def _fast_and_slow():
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -187,9 +187,15 @@ def test_a_connection_is_closed_once_idle_for_the_keep_alive_time_since_its_last
         await asyncio.sleep(2.0)
         return PlainTextResponse("ok")
 
+    return Starlette(routes=[Route("/fast", fast), Route("/slow", slow)])
+
+
+def test_a_connection_is_closed_once_idle_for_the_keep_alive_time_since_its_last_answer_and_never_while_busy():
+    """The keep-alive timer is armed once per idle spell, not after every answer (uvicorn re-arms it each time):
+    answered again before it fires, the connection gets the full time from that answer; a request still running
+    when it fires is not cut, and the time counts from its answer."""
     keep_alive_s = 1.0
-    app = Starlette(routes=[Route("/fast", fast), Route("/slow", slow)])
-    with serving(app, keep_alive_s) as port:
+    with serving(_fast_and_slow(), keep_alive_s) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"
             time.sleep(0.6)
@@ -203,3 +209,37 @@ def test_a_connection_is_closed_once_idle_for_the_keep_alive_time_since_its_last
             assert _answer(sock, "/slow") == b"HTTP/1.1 200 OK"  # the timer fired meanwhile; the request went on
             assert not _closed_within(sock, 0.5)
             assert _closed_within(sock, 3.0)
+
+
+def test_a_pipelined_request_running_when_the_keep_alive_timer_fires_is_not_cut():
+    """Sent before the answer to the one ahead of it, a request starts at that answer: the connection is busy, and
+    the timer armed after an earlier answer, firing meanwhile, leaves it be."""
+    with serving(_fast_and_slow(), 1.0) as port, socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        assert _answer(sock, "/fast") == b"HTTP/1.1 200 OK"  # arms the timer
+        time.sleep(0.5)
+        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 OK") < 2 or not answers.endswith(b"ok"):
+            chunk = sock.recv(65536)
+            assert chunk, f"the connection closed with the pipelined request unanswered: {answers!r}"
+            answers += chunk
+        assert _closed_within(sock, 3.0)
+
+
+def test_a_refused_requests_body_arriving_after_the_refusal_does_not_keep_the_connection_open(tmp_path):
+    """Refused as its headers are parsed, a request's body may come in a later read (clients send it apart): those
+    bytes are not a new request, and the connection, idle after them, is closed in its keep-alive time."""
+    service = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=b"s" * 32,
+                                       provider_url="http://127.0.0.1:9", background_jobs=False),
+                         mp=MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=CollectorRegistry()))
+    service.state.admission.limiter = LagLimit(limit=0, min_limit=0, max_limit=0)
+    body = json.dumps({"amount_minor": 1000, "currency": "EUR"}).encode()
+    with serving(service, 1.0) as port, socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Idempotency-Key: k-1\r\nContent-Length: %d\r\n\r\n" % len(body))
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 503")
+        sock.sendall(body)
+        assert _closed_within(sock, 3.0)

@@ -439,5 +439,13 @@ def test_the_protocols_refusals_are_tallied_and_recorded_together_within_the_tal
         assert recorded == [("shed", admission.NORMAL, 1), ("http", "POST", 1)]
         await asyncio.sleep(admission.TALLY_S * 3)  # the timer finds the tally empty: nothing twice
         assert len(recorded) == 2
+        recorded.clear()
+        gate.refuse_on_the_wire(admission.NORMAL, "POST")  # and the loop stops before its timer fires
+
+    async def on_another_loop():
+        gate.refuse_on_the_wire(admission.NORMAL, "POST")  # the tally left behind is recorded from here
+        await asyncio.sleep(admission.TALLY_S * 3)
+        assert recorded == [("shed", admission.NORMAL, 2), ("http", "POST", 2)]
 
     asyncio.run(scenario())
+    asyncio.run(on_another_loop())

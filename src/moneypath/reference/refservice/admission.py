@@ -237,6 +237,7 @@ class Gate:
         self.in_flight = 0
         self.refused = {CRITICAL: 0, NORMAL: 0}
         self._tally: dict[tuple[str, str], int] = {}  # the protocol's refusals not yet recorded, by kind and method
+        self._tally_loop: asyncio.AbstractEventLoop | None = None  # where the timer that records it was set
         self._wire: dict[tuple[int, bool], bytes] = {}
 
     def admits(self, kind: str) -> bool:
@@ -273,9 +274,10 @@ class Gate:
         Recorded one by one, the metrics' label lookups and locks were a third of a refusal's Python (py-spy of
         the service at 3x saturation), and at 3x there are two refusals for every request admitted."""
         self.refused[kind] += 1
-        tally = self._tally
-        if not tally:
-            asyncio.get_running_loop().call_later(TALLY_S, self.record_tally)
+        tally, loop = self._tally, asyncio.get_running_loop()
+        if not tally or loop is not self._tally_loop:  # (a loop stopped with a tally left: a gate outlives it in tests)
+            self._tally_loop = loop
+            loop.call_later(TALLY_S, self.record_tally)
         key = (kind, method)
         tally[key] = tally.get(key, 0) + 1
 

@@ -83,7 +83,7 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.gate = find_gate(self.app)
         self.releasing = Releasing(self.app, self.gate) if self.gate is not None else None
-        self._read_since_answer, self._answered_at = False, 0.0  # the keep-alive timer's (below)
+        self._request_since_answer, self._answered_at = False, 0.0  # the keep-alive timer's (below)
 
     def on_headers_complete(self) -> None:
         gate = self.gate
@@ -113,39 +113,46 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
     def _server_headers(self) -> bytes:
         """uvicorn's default headers as bytes, joined again only when uvicorn replaces them (each second: the date)."""
         global _server_headers
-        headers = self.server_state.default_headers
-        if _server_headers[0] is not headers:
-            _server_headers = (headers, b"".join(b"%s: %s\r\n" % pair for pair in headers))
-        return _server_headers[1]
+        headers, cached = self.server_state.default_headers, _server_headers  # one read: servers in threads share it
+        if cached[0] is not headers:
+            cached = _server_headers = (headers, b"".join(b"%s: %s\r\n" % pair for pair in headers))
+        return cached[1]
 
     # The keep-alive timer, armed once per idle spell instead of once per answer. uvicorn cancels it on every read
     # and arms a new one (75 s) after every answer: a TimerHandle pushed into asyncio's heap (its comparisons in
     # Python) and one cancelled for the heap to sweep, per request. Here the timer stays armed and, when it fires,
-    # closes the connection only if it has been idle that long since its last answer, as uvicorn's would.
+    # closes the connection only if no request has begun since the last answer and it has been idle that long.
+    # A request that has begun is not cut, however long it takes (uvicorn's rule too); bytes that are not a new
+    # request (a refused request's body, arriving after the refusal) do not keep the connection open.
 
     def _unset_keepalive_if_required(self) -> None:
-        """uvicorn calls this on every read (and when the connection is lost): the connection is busy."""
-        self._read_since_answer = True
+        """uvicorn cancels the timer here on every read and when the connection is lost: nothing to do (above)."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._request_since_answer = True
 
     def on_response_complete(self) -> None:
         """uvicorn's, but for the keep-alive timer: armed only if none is."""
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self._read_since_answer = False
         self._answered_at = self.loop.time()
         self.flow.resume_reading()
-        if self.pipeline:
+        if self.pipeline:  # a request sent before this answer starts now: the connection stays busy
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
-        elif self.timeout_keep_alive_task is None:
+            return
+        self._request_since_answer = False
+        if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_at(self._answered_at + self.timeout_keep_alive,
                                                              self._keep_alive_expired)
 
     def _keep_alive_expired(self) -> None:
         self.timeout_keep_alive_task = None
-        if self._read_since_answer:  # a request came in after the last answer: as uvicorn, re-armed at its answer
-            return
+        cycle = self.cycle
+        if self._request_since_answer or (cycle is not None and not cycle.response_complete):
+            return  # a request has begun since the last answer: armed again at its answer
         idle_until = self._answered_at + self.timeout_keep_alive
         if self.loop.time() < idle_until:  # answered again since the timer was armed
             self.timeout_keep_alive_task = self.loop.call_at(idle_until, self._keep_alive_expired)

@@ -93,7 +93,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     if services.faults is not None:  # the request_cost fault: inside admission control, so only admitted requests pay
         app.add_middleware(faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
-    if config.admission:  # outside the input guard: an overload refusal reads no body; still measured
+    if config.admission:  # outside the input guard: an overload refusal reads no body; still counted
         gate = admission.Gate(classify, on_refuse=mp.count_shed,
                               on_wire_refusals=lambda method, count: mp.count_http(OTHER, method, 503, count))
         app.state.admission = gate  # admission_http's protocol finds it here
