@@ -1,4 +1,4 @@
-# make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 11 minutes)
+# make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 12 minutes)
 # make test — the import contracts, the docs site (mkdocs build --strict), the unit tier, then the integration tier (installs what it needs first)
 # make test-unit — the unit tier alone (45-110 s on 2 cores, by the VM: one pytest worker per core)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
