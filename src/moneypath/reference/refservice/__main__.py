@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     # saturation (iterations of ~15 ms) the service took in ~70 connections a second, its accept queue overflowed and
     # clients timed out on requests it never saw (20,000 refused handshakes a minute); asyncio accepts up to the
     # backlog at each wake-up. Measured with benchmarks/bench_overload.py: 5,372-10,273 client timeouts -> 0,
-    # saturation 919 vs 951/s (docs/performance.md).
+    # saturation 919 vs 951/s (docs/performance-record.md).
     # With admission on, refused as the headers are parsed, before a request becomes a task; on or off, a request
     # uvicorn cannot parse is answered with problem+json (admission_http.py).
     # An idle connection is kept 75 s (nginx's default), not uvicorn's 5: a client pool keeps its idle connections

@@ -76,13 +76,13 @@ it, and a late window that binds there is an overload, not a burst: for `calm_s`
 floor nor admits anyone over itself. Letting it move there lost what the floor gains (2026-11-27, pinned,
 alternating with this rule's predecessor): floors that held 32 but grew once settled, or admitted up to twice the
 limit, ran the loop busier (late in 50-90 % of windows) and did no better; the limit fixed at 32 did 85-101 % in 10
-rounds, and this rule, the same at the floor, is measured in docs/performance.md ("Held at the floor"). Below the
+rounds, and this rule, the same at the floor, is measured in docs/performance-record.md ("Held at the floor"). Below the
 floor nothing changes: the stalled rule still halves under it (the overload-spike drill's requests hold the loop 12
 ms each; 32 of them would queue ~380 ms), and from there the gentle cut goes to `min_limit` and growth is by sqrt
 as before. A burst of the checkout mix (the limit following the load at 80-120) is never held: only the floor holds.
 Also tried and left out: floors at Little's law on the rate completed (they held 23-40 and were no better), and a
 floor from the loop's busy time per request. And a short queue before the limit (a request over it waiting up to 50 ms
-for a slot, which a freed slot took at once): no more goodput, refusals twice as slow (docs/performance.md).
+for a slot, which a freed slot took at once): no more goodput, refusals twice as slow (docs/performance-record.md).
 
 Tried and left out: a CoDel-style rule on the time an admitted request waits for the loop (headers parsed to the
 app starting): it sees 1-10 ms at the drill's peak while the loop's rounds are 60-280 ms, since a request waits

@@ -17,7 +17,7 @@ Two costs uvicorn pays per request are paid less often here, admission on or off
 once per idle spell rather than re-armed after every answer, and a refusal's server headers are joined once a
 second. With the refusals' metrics tallied by the gate (admission.Gate.refuse_on_the_wire), a refusal costs the
 service's core 40 % less, 42-45 µs against 71-73 on a slow VM (benchmarks/bench_refusal.py): at 3x saturation,
-two refusals to each request admitted, ~3 % of the core given back to admitted work (docs/performance.md,
+two refusals to each request admitted, ~3 % of the core given back to admitted work (docs/performance-record.md,
 "Cheaper refusals").
 """
 
