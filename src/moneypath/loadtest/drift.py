@@ -14,10 +14,14 @@ database's size on disk and the authorizations so far (all cumulative but RSS). 
   authorize p99           given per window (the service's histogram, else Locust)
   resident memory         mean of the samples in the window (MB): one GC or arena release at the
                           window's edge does not decide it
-  DB bytes per payment    the slope of database bytes against authorizations (least squares) over a
-                          span at least a minute long, widened to a quarter of the steady part (see
-                          `db_span_s`): a database file grows in chunks, not per payment; judged only
-                          when it grew in enough steps (DB_MIN_STEPS) for the slope to mean something
+  DB bytes per payment    the slope of database bytes against requests (least squares) over a span at
+                          least a minute long, widened to a quarter of the steady part (see `db_span_s`),
+                          x requests per authorization over the steady part: at the run's mix, as CPU is
+                          (every request of the mix writes; over authorizations alone a 10-minute soak of
+                          the reference mix read +6.2 %, a failed gate, where the run's mix gave +1.5 %).
+                          Without a request count, the slope against authorizations. A database file grows
+                          in chunks, not per payment; judged only when it grew in enough steps
+                          (DB_MIN_STEPS) for the slope to mean something
 
 Resident memory may start later (`memory_warmup_s`, the scenario's `drift_memory_warmup_s`): its first minute
 is then the one after that warm-up, when the service's bounded in-memory state is full. A service that keeps
@@ -44,7 +48,7 @@ WINDOW_S = 60.0
 # page by page as checkpoints copy the WAL in, and the WAL itself jumps to its high-water mark and is
 # then reused: the growth inside one minute is lumpy (0 in one minute, two chunks in the next), and
 # an endpoint difference over a minute swings with where a chunk lands. A least-squares slope over a
-# longer span averages over many chunks; against authorizations, not time, so the rate does not matter.
+# longer span averages over many chunks; against requests (or authorizations), not time, so the rate does not matter.
 DB_SPAN_SHARE = 0.25
 # ... and only when the file grew in at least this many steps in each span: with fewer, the chunks are too
 # coarse for the slope to be within a few percent (a staircase of 4 steps fits a line 5-15 % off), so the
@@ -220,16 +224,41 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
-def _db_per_payment(samples, span) -> tuple[float | None, str]:
+def _db_per_count(samples, span, per="authorizations", scale=1.0) -> tuple[float | None, str]:
+    """The slope of the database's size against the cumulative `per` in `span`, times `scale`."""
     a, b = span
-    pts = [(s.authorizations, s.db_bytes) for s in samples
-           if a <= s.t <= b and s.db_bytes is not None and s.authorizations is not None]
+    pts = [(getattr(s, per), s.db_bytes) for s in samples
+           if a <= s.t <= b and s.db_bytes is not None and getattr(s, per) is not None]
     if len(pts) < 2:
-        return None, "fewer than two samples with a size and an authorization count in the span"
+        return None, f"fewer than two samples with a size and a count of {per} in the span"
     k = slope(pts)
     if k is None:
-        return None, "no authorizations in the span"
-    return max(0.0, k), ""  # a file does not shrink per payment (a checkpoint's truncation is not a payment)
+        return None, f"no {per} in the span"
+    return max(0.0, k) * scale, ""  # a file does not shrink per payment (a checkpoint's truncation is not a payment)
+
+
+def _db_at_the_runs_mix(samples, win: Windows, mix: float) -> tuple[float, float, str] | None:
+    """Database bytes per authorization at the steady part's `mix` (requests per authorization) in the first and
+    last spans, and a note on how the mix moved between them ("" when it did not); None without request counts."""
+    spans = (win.db_first, win.db_last)
+    counted = [(_counted(samples, "authorizations", w), _counted(samples, "requests", w)) for w in spans]
+    per_request = [_db_per_count(samples, w, "requests", mix)[0] for w in spans]
+    if None in per_request or any(None in c for c in counted):
+        return None
+    (auths0, requests0), (auths1, requests1) = counted
+    alone = [_db_per_count(samples, w)[0] for w in spans]
+    note = ""
+    if abs(auths0 / requests0 - auths1 / requests1) >= 0.005 and None not in alone and alone[0] > 0:
+        note = (f"at the run's mix (authorizations {1 / mix:.1%} of requests; {auths0 / requests0:.1%} in the first "
+                f"span, {auths1 / requests1:.1%} in the last; bytes over authorizations alone {fmt(alone[0], 'B')} -> "
+                f"{fmt(alone[1], 'B')}, {alone[1] / alone[0] - 1:+.1%})")
+    return per_request[0], per_request[1], note
+
+
+def _steady_mix(samples, steady: tuple[float, float]) -> float | None:
+    """Requests per authorization over the steady part; None when the samples do not count both."""
+    auths, requests = _counted(samples, "authorizations", steady), _counted(samples, "requests", steady)
+    return None if auths is None or requests is None else requests / auths
 
 
 def db_steps(samples: list[Sample], span: tuple[float, float]) -> int:
@@ -305,7 +334,12 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
                 continue
             (m.first, r1), (m.last, r2) = (_mean_rss_mb(samples, w) for w in (win.rss_first or win.first, win.last))
         else:
-            (m.first, r1), (m.last, r2) = (_db_per_payment(samples, w) for w in (win.db_first, win.db_last))
+            mix = _steady_mix(samples, (win.first[0], win.last[1]))
+            if mix is not None and (at_mix := _db_at_the_runs_mix(samples, win, mix)):
+                m.first, m.last, mix_note = at_mix
+                out.requests_per_authorization = out.requests_per_authorization or mix
+            else:
+                (m.first, r1), (m.last, r2) = (_db_per_count(samples, w) for w in (win.db_first, win.db_last))
         if m.first is None or m.last is None:
             m.reason = "not measured: " + (r1 if m.first is None else r2) + (
                 " (first minute)" if m.first is None else " (last minute)")

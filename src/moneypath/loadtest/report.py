@@ -171,7 +171,10 @@ def drift_section(d: dict) -> doc.Section:
     blocks += [
         doc.Para(f"From the first minute after the warm-up ({span(w['first'])}) to the last minute ({span(w['last'])}); "
                  f"a figure may grow at most {d['limit']:.0%} (one-sided: one that falls passes). Database bytes "
-                 f"per payment is the trend of the file's size against authorizations over {span(w['db_first'])} "
+                 f"per payment is the trend of the file's size against "
+                 + ("requests at the run's mix, as CPU per authorization is," if d.get("requests_per_authorization")
+                    else "authorizations")
+                 + f" over {span(w['db_first'])} "
                  f"and {span(w['db_last'])}: the file grows in chunks, a minute alone would say where a chunk landed."
                  + (f" Resident memory's first minute is {span(w['rss_first'])}, after the memory warm-up: the service's "
                     f"bounded in-memory state fills before it (its reason says what was left out)."

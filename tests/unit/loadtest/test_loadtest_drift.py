@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -81,6 +82,31 @@ def test_p99_growth_is_judged_one_sided():
 def test_database_growing_per_payment_fails():
     d = compute(run(db=lambda t, n: 4096 + n * (1500 + 2 * t)))  # each payment costs more as the run goes on
     assert d.metric("db_bytes_per_payment").status == drift.FAIL
+
+
+def test_database_bytes_are_judged_at_the_runs_mix_too():
+    """Measured (2026-11-27, a 10-minute soak of the reference mix at --rate 150): authorizations 46.7 % of requests
+    in the first quarter, 44.7 % in the last, and every request writes; bytes over authorizations alone +6.2 %, a
+    failed gate, at the run's mix +1.5 %. Here: a constant 700 B per request, the mix settling (2.0 requests per
+    authorization at the start, 2.3 after four minutes)."""
+    def mix(t):
+        return 2.0 + 0.3 * min(1.0, t / 240)
+
+    def settling(bytes_per_request):
+        return [replace(s, db_bytes=4096 + s.requests * bytes_per_request(s.t - START))
+                for s in run(requests_per_authorization=mix)]
+
+    d = compute(settling(lambda t: 700.0))
+    db = d.metric("db_bytes_per_payment")
+    assert db.status == drift.PASS and db.drift == pytest.approx(0.0, abs=1e-6)
+    assert db.first == pytest.approx(700 * d.requests_per_authorization)  # at the steady part's mix
+    assert db.reason.startswith("at the run's mix (authorizations ") and "in the first span" in db.reason
+    alone = float(db.reason.rsplit(", ", 1)[1].rstrip("%)")) / 100
+    assert alone > 0.05  # what the gate judged before: a failure
+    grows = compute(settling(lambda t: 700.0 + 0.2 * t)).metric("db_bytes_per_payment")
+    assert grows.status == drift.FAIL and grows.drift > 0.1  # a real growth per request is still caught
+    steady = compute(run(requests_per_authorization=lambda t: 2.2)).metric("db_bytes_per_payment")
+    assert steady.reason == "" and steady.first == pytest.approx(1500)  # a mix that does not move: no note
 
 
 def chunky(chunk_bytes, phase=0.37):
@@ -342,10 +368,11 @@ def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(cat
     assert d.metric("rss_mb").reason == "not measured: no local service processes and no Prometheus"
 
 
-def test_a_foreign_services_history_gives_the_mix_and_cpu_is_judged_at_it(catalog, tmp_path):
+def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judged_at_it(catalog, tmp_path):
     """Another shop's locustfile (providers payu and mollie, its own request names): requests come from Locust's
     aggregated row whatever the names, and a mix that settles (authorizations 50 % of requests at the start, 40 %
-    after four minutes) over a flat 1 ms of CPU per request passes, where CPU over authorizations alone grew."""
+    after four minutes) over a flat 1 ms of CPU and 900 B of database per request passes, where both over
+    authorizations alone grew."""
     from moneypath.loadtest import drift_run
 
     auths = requests = 0.0
@@ -360,13 +387,18 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_is_judged_at_it(catalo
                  f"{START + s:.0f},50,,Aggregated,200,0,10,20,130,{requests:.0f},0\n"]
         cpu[s] = requests / 1000  # 1 ms per request
     (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
-    sampler = drift_run.Sampler([12345], None, missing={"db": "not here"})
-    sampler.samples = [Sample(START + s + 0.5, cpu[s]) for s in range(0, 601, 5)]
+    sampler = drift_run.Sampler([12345], None)
+    # its database: 900 B for every request it answers, whatever the request
+    sampler.samples = [Sample(START + s + 0.5, cpu[s], db_bytes=8192 + 900 * 200 * s) for s in range(0, 601, 5)]
     d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
     m = d.metric("cpu_ms_per_authorization")
     assert m.status == drift.PASS and m.drift == pytest.approx(0.0, abs=0.01)
     assert d.requests_per_authorization == pytest.approx(2.45, rel=0.03)  # the steady part's mix, mostly at 40 %
     assert "in the first minute" in m.reason and float(m.reason.rsplit(", ", 1)[1].rstrip("%)")) > 5
+    db = d.metric("db_bytes_per_payment")  # the same mix: flat per request, so flat at the run's mix
+    assert db.status == drift.PASS and db.drift == pytest.approx(0.0, abs=0.01)
+    assert db.first == pytest.approx(900 * d.requests_per_authorization, rel=0.01)
+    assert "in the first span" in db.reason and float(db.reason.rsplit(", ", 1)[1].rstrip("%)")) > 5
 
 
 def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
