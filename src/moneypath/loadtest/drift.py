@@ -2,7 +2,7 @@
 minute, per authorization. Pure: samples and per-window p99s come in, figures and verdicts go out.
 
 Samples (every few seconds, drift_run.py takes them): service CPU seconds and resident memory, the
-database's size on disk and the authorizations so far (all cumulative but RSS). For each window:
+database's size on disk, and the authorizations and all requests so far (all cumulative but RSS). For each window:
 
   CPU per authorization   CPU seconds spent in the window / requests in it x requests per authorization
                           over the steady part (ms): at the run's mix. The mix moves at the start of a run
@@ -106,9 +106,10 @@ class Drift:
     reason: str = ""        # why drift is not judged at all ("" when it is)
     sources: dict[str, str] = field(default_factory=dict)  # input -> where it came from
     samples: list[Sample] = field(default_factory=list)
-    # The steady part's requests per authorization, when the samples count requests: the mix CPU is judged at
-    # (and the report plots it at)
+    # The steady part's requests per authorization, when the samples count requests: the mix CPU and database bytes
+    # are judged at (and the report plots CPU at)
     requests_per_authorization: float | None = None
+    db_per: str = ""  # what database bytes were counted against: "requests" (at the mix), "authorizations", or ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -183,24 +184,31 @@ def _counted(samples, key, window) -> float | None:
     return None if a is None or b is None or b - a <= 0 else b - a
 
 
-def _cpu_at_the_runs_mix(samples, win: Windows, steady: tuple[float, float]) -> tuple[float, float, float, str] | None:
-    """The steady part's requests per authorization, CPU per authorization at that mix in the first and last
-    windows, and a note on how the mix moved ("" when it did not); None without request counts."""
-    per_auth = []  # requests per authorization: steady part, first window, last window
-    for w in (steady, win.first, win.last):
-        auths, requests = _counted(samples, "authorizations", w), _counted(samples, "requests", w)
-        if auths is None or requests is None:
-            return None
-        per_auth.append(requests / auths)
+def _share(samples, window) -> float | None:
+    """Authorizations as a share of requests in `window`; None when either is not counted there."""
+    auths, requests = _counted(samples, "authorizations", window), _counted(samples, "requests", window)
+    return None if auths is None or requests is None else auths / requests
+
+
+def _mix_note(mix: float, shares: tuple[float, float], where: str, what: str, alone: tuple, unit: str) -> str:
+    """How the mix moved between the two windows and what the figure over authorizations alone was ("" when the
+    mix did not move, or the figure alone cannot be given)."""
+    if abs(shares[0] - shares[1]) < 0.005 or None in alone or not alone[0]:
+        return ""
+    return (f"at the run's mix (authorizations {1 / mix:.1%} of requests; {shares[0]:.1%} in the first {where}, "
+            f"{shares[1]:.1%} in the last; {what} over authorizations alone {fmt(alone[0], unit)} -> "
+            f"{fmt(alone[1], unit)}, {alone[1] / alone[0] - 1:+.1%})")
+
+
+def _cpu_at_the_runs_mix(samples, win: Windows, mix: float) -> tuple[float, float, str] | None:
+    """CPU per authorization at the steady part's `mix` (requests per authorization) in the first and last
+    windows, and a note on how the mix moved; None without request counts."""
+    shares = tuple(_share(samples, w) for w in (win.first, win.last))
     per_request = [_per_count(samples, "cpu_s", w, 1000, "requests")[0] for w in (win.first, win.last)]
-    if None in per_request:
+    if None in shares or None in per_request:
         return None
-    mix, first, last = per_auth
-    raw = (per_request[0] * first, per_request[1] * last)
-    note = (f"at the run's mix (authorizations {1 / mix:.1%} of requests; {1 / first:.1%} in the first minute, "
-            f"{1 / last:.1%} in the last; CPU over authorizations alone {fmt(raw[0], 'ms')} -> {fmt(raw[1], 'ms')}, "
-            f"{raw[1] / raw[0] - 1:+.1%})") if abs(1 / first - 1 / last) >= 0.005 else ""
-    return mix, per_request[0] * mix, per_request[1] * mix, note
+    alone = (per_request[0] / shares[0], per_request[1] / shares[1])
+    return per_request[0] * mix, per_request[1] * mix, _mix_note(mix, shares, "minute", "CPU", alone, "ms")
 
 
 def _mean_rss_mb(samples, window) -> tuple[float | None, str]:
@@ -239,26 +247,20 @@ def _db_per_count(samples, span, per="authorizations", scale=1.0) -> tuple[float
 
 def _db_at_the_runs_mix(samples, win: Windows, mix: float) -> tuple[float, float, str] | None:
     """Database bytes per authorization at the steady part's `mix` (requests per authorization) in the first and
-    last spans, and a note on how the mix moved between them ("" when it did not); None without request counts."""
+    last spans, and a note on how the mix moved between them; None without request counts."""
     spans = (win.db_first, win.db_last)
-    counted = [(_counted(samples, "authorizations", w), _counted(samples, "requests", w)) for w in spans]
+    shares = tuple(_share(samples, w) for w in spans)
     per_request = [_db_per_count(samples, w, "requests", mix)[0] for w in spans]
-    if None in per_request or any(None in c for c in counted):
+    if None in shares or None in per_request:
         return None
-    (auths0, requests0), (auths1, requests1) = counted
-    alone = [_db_per_count(samples, w)[0] for w in spans]
-    note = ""
-    if abs(auths0 / requests0 - auths1 / requests1) >= 0.005 and None not in alone and alone[0] > 0:
-        note = (f"at the run's mix (authorizations {1 / mix:.1%} of requests; {auths0 / requests0:.1%} in the first "
-                f"span, {auths1 / requests1:.1%} in the last; bytes over authorizations alone {fmt(alone[0], 'B')} -> "
-                f"{fmt(alone[1], 'B')}, {alone[1] / alone[0] - 1:+.1%})")
-    return per_request[0], per_request[1], note
+    alone = tuple(_db_per_count(samples, w)[0] for w in spans)
+    return per_request[0], per_request[1], _mix_note(mix, shares, "span", "bytes", alone, "B")
 
 
 def _steady_mix(samples, steady: tuple[float, float]) -> float | None:
     """Requests per authorization over the steady part; None when the samples do not count both."""
-    auths, requests = _counted(samples, "authorizations", steady), _counted(samples, "requests", steady)
-    return None if auths is None or requests is None else requests / auths
+    share = _share(samples, steady)
+    return None if share is None else 1 / share
 
 
 def db_steps(samples: list[Sample], span: tuple[float, float]) -> int:
@@ -309,6 +311,7 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             m.status, m.reason = NOT_JUDGED, reason
         return out
     inputs = {key: inp for key, _, _, inp in METRICS}
+    mix = out.requests_per_authorization = _steady_mix(samples, (win.first[0], win.last[1]))
     for m in metrics:
         inp = inputs[m.key]
         needs = [inp] + (["authorizations"] if m.key in ("cpu_ms_per_authorization", "db_bytes_per_payment") else [])
@@ -318,8 +321,8 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             continue
         mix_note = ""
         if m.key == "cpu_ms_per_authorization":
-            if at_mix := _cpu_at_the_runs_mix(samples, win, (win.first[0], win.last[1])):
-                out.requests_per_authorization, m.first, m.last, mix_note = at_mix
+            if mix is not None and (at_mix := _cpu_at_the_runs_mix(samples, win, mix)):
+                m.first, m.last, mix_note = at_mix
             else:
                 (m.first, r1), (m.last, r2) = (_per_count(samples, "cpu_s", w, 1000)
                                                for w in (win.first, win.last))
@@ -334,12 +337,11 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
                 continue
             (m.first, r1), (m.last, r2) = (_mean_rss_mb(samples, w) for w in (win.rss_first or win.first, win.last))
         else:
-            mix = _steady_mix(samples, (win.first[0], win.last[1]))
             if mix is not None and (at_mix := _db_at_the_runs_mix(samples, win, mix)):
-                m.first, m.last, mix_note = at_mix
-                out.requests_per_authorization = out.requests_per_authorization or mix
+                (m.first, m.last, mix_note), out.db_per = at_mix, "requests"
             else:
                 (m.first, r1), (m.last, r2) = (_db_per_count(samples, w) for w in (win.db_first, win.db_last))
+                out.db_per = "authorizations"
         if m.first is None or m.last is None:
             m.reason = "not measured: " + (r1 if m.first is None else r2) + (
                 " (first minute)" if m.first is None else " (last minute)")

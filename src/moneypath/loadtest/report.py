@@ -172,7 +172,7 @@ def drift_section(d: dict) -> doc.Section:
         doc.Para(f"From the first minute after the warm-up ({span(w['first'])}) to the last minute ({span(w['last'])}); "
                  f"a figure may grow at most {d['limit']:.0%} (one-sided: one that falls passes). Database bytes "
                  f"per payment is the trend of the file's size against "
-                 + ("requests at the run's mix, as CPU per authorization is," if d.get("requests_per_authorization")
+                 + ("requests at the run's mix, as CPU per authorization is," if d.get("db_per") == "requests"
                     else "authorizations")
                  + f" over {span(w['db_first'])} "
                  f"and {span(w['db_last'])}: the file grows in chunks, a minute alone would say where a chunk landed."

@@ -65,6 +65,14 @@ def test_cpu_is_judged_at_the_runs_mix_so_a_mix_that_settles_is_not_read_as_drif
     assert steady.reason == "" and steady.first == pytest.approx(2.0)  # a mix that does not move: no note
 
 
+def test_no_cpu_in_the_first_minute_with_the_mix_moving_is_not_judged_and_raises_nothing():
+    # the note on the mix divided by the first minute's CPU over authorizations alone: a ZeroDivisionError here once
+    samples = [replace(s, cpu_s=0.0 if s.t - START <= 80 else (s.t - START - 80) * 0.3)
+               for s in run(requests_per_authorization=lambda t: 2.0 + 0.3 * min(1.0, t / 240))]
+    cpu = compute(samples).metric("cpu_ms_per_authorization")
+    assert cpu.status == drift.NOT_JUDGED and "first minute's figure is 0" in cpu.reason
+
+
 def test_a_memory_leak_fails_and_a_small_wobble_does_not():
     leak = compute(run(rss_growth_mb_per_s=0.02)).metric("rss_mb")  # 80 MB -> ~92 MB
     assert leak.status == drift.FAIL and leak.drift > 0.1
@@ -99,14 +107,17 @@ def test_database_bytes_are_judged_at_the_runs_mix_too():
     d = compute(settling(lambda t: 700.0))
     db = d.metric("db_bytes_per_payment")
     assert db.status == drift.PASS and db.drift == pytest.approx(0.0, abs=1e-6)
-    assert db.first == pytest.approx(700 * d.requests_per_authorization)  # at the steady part's mix
+    assert d.db_per == "requests" and 2.1 < d.requests_per_authorization < 2.3  # the steady part's mix
+    assert db.first == pytest.approx(700 * d.requests_per_authorization)  # 700 B a request, at that mix
     assert db.reason.startswith("at the run's mix (authorizations ") and "in the first span" in db.reason
     alone = float(db.reason.rsplit(", ", 1)[1].rstrip("%)")) / 100
     assert alone > 0.05  # what the gate judged before: a failure
     grows = compute(settling(lambda t: 700.0 + 0.2 * t)).metric("db_bytes_per_payment")
     assert grows.status == drift.FAIL and grows.drift > 0.1  # a real growth per request is still caught
-    steady = compute(run(requests_per_authorization=lambda t: 2.2)).metric("db_bytes_per_payment")
-    assert steady.reason == "" and steady.first == pytest.approx(1500)  # a mix that does not move: no note
+    steady = compute(run(requests_per_authorization=lambda t: 2.2))
+    db = steady.metric("db_bytes_per_payment")
+    assert steady.db_per == "requests" and db.reason == "" and db.first == pytest.approx(1500)  # a steady mix: no note
+    assert compute(run()).db_per == "authorizations"  # no requests counted: against authorizations, as before
 
 
 def chunky(chunk_bytes, phase=0.37):
@@ -265,6 +276,11 @@ def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp
     assert "| service CPU per authorization | 2.0" in page and "| FAIL |" in page
     assert "- **cpu**: service processes" in page
     assert "one-sided" in page
+    assert "size against authorizations over" in page  # these samples count no requests
+    counted = compute(run(requests_per_authorization=lambda t: 2.2)).to_dict()
+    assert counted["db_per"] == "requests"
+    at_mix = report.doc.Document("t", [report.drift_section(counted)]).to_markdown()
+    assert "size against requests at the run's mix" in at_mix
     short = report.doc.Document("t", [report.drift_section(compute(run(100), duration_s=100).to_dict())]).to_markdown()
     assert "Drift not judged: run too short for drift" in short
     rss, cpu = report.drift_series(d)
