@@ -150,8 +150,9 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
 
     def _keep_alive_expired(self) -> None:
         self.timeout_keep_alive_task = None
-        cycle = self.cycle
-        if self._request_since_answer or (cycle is not None and not cycle.response_complete):
+        # Set as any request begins and cleared only once the connection has answered everything it was sent (a
+        # pipelined request keeps it set), so it covers a request in flight as well as one whose headers are coming.
+        if self._request_since_answer:
             return  # a request has begun since the last answer: armed again at its answer
         idle_until = self._answered_at + self.timeout_keep_alive
         if self.loop.time() < idle_until:  # answered again since the timer was armed
