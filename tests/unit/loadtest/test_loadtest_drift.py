@@ -120,6 +120,22 @@ def test_database_bytes_are_judged_at_the_runs_mix_too():
     assert compute(run()).db_per == "authorizations"  # no requests counted: against authorizations, as before
 
 
+def test_requests_missing_in_one_window_fall_back_to_authorizations_and_say_so():
+    """Requests counted at the steady part's edges but not around the end of the first minute and of the first
+    database span (those samples lost the count): CPU and database bytes are judged over authorizations alone, and
+    each reason says why it is not at the run's mix."""
+    samples = run(requests_per_authorization=lambda t: 2.2)
+    holed = [replace(s, requests=None) if START + 55 <= s.t <= START + 185 else s for s in samples]
+    d = compute(holed)
+    assert d.db_per == "authorizations"
+    for key in ("cpu_ms_per_authorization", "db_bytes_per_payment"):
+        m = d.metric(key)
+        assert m.status == drift.PASS
+        assert m.reason.startswith("over authorizations alone: requests were not counted in both ")
+    steady = compute(samples)
+    assert all(steady.metric(k).reason == "" for k in ("cpu_ms_per_authorization", "db_bytes_per_payment"))
+
+
 def chunky(chunk_bytes, phase=0.37):
     """A file that grows `chunk_bytes` at a time (pages, the WAL's high-water mark) as 1500 B per payment come in."""
     return lambda t, n: 4096 + chunk_bytes * math.ceil(1500 * n / chunk_bytes + phase)
