@@ -17,7 +17,7 @@ from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
-from moneypath.reference.refservice.durability import GroupSync
+from moneypath.reference.refservice.durability import Checkpointer, GroupSync
 from tests.support.db_paths import SECRET, WRITE
 
 FULL, NORMAL = 2, 1  # PRAGMA synchronous
@@ -93,6 +93,66 @@ def test_the_log_does_not_grow_without_bound_under_the_service(catalog, tmp_path
     finally:
         services.group_sync.close()
         services.engine.dispose()
+
+
+def test_the_checkpointer_copies_the_log_so_the_writers_checkpoint_finds_nothing_left(tmp_path):
+    """A PASSIVE checkpoint on a connection of its own: what the writers logged reaches the database file, the
+    writers' own checkpoint (the one that runs on the event loop) then has nothing to copy, and the next write
+    starts the log over."""
+    path = tmp_path / "ledger.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    checkpointer = Checkpointer(str(path))
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # only the checkpointer copies here
+        writer.execute("CREATE TABLE t (x TEXT)")
+        for _ in range(200):
+            writer.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
+        before = path.stat().st_size
+        log_frames, copied = checkpointer.run_once()
+        assert log_frames > 200 and copied == log_frames and checkpointer.runs == 1
+        assert path.stat().st_size > before + 150_000  # the rows are in the database file now
+        assert writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone() == (0, log_frames, log_frames)
+        writer.execute("INSERT INTO t VALUES ('y')")
+        assert checkpointer.run_once()[0] < 5  # the write restarted the log
+    finally:
+        checkpointer.close()
+        writer.close()
+
+
+def test_the_checkpointer_never_creates_a_database_and_runs_for_a_ledger_file_only(catalog, tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(sqlite3.OperationalError):
+        Checkpointer(str(missing)).run_once()
+    assert not missing.exists()
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    for url, has in ((f"sqlite:///{tmp_path / 'ledger.db'}", True), ("sqlite://", False)):
+        services = create_app(ServiceConfig(db_url=url, token_secret=SECRET, provider_url="http://127.0.0.1:9"),
+                              mp=mp).state.services
+        assert (services.checkpointer is not None) is has
+        asyncio.run(services.aclose())
+
+
+def test_the_service_copies_its_log_in_a_background_job(catalog, tmp_path):
+    """While the service runs, the checkpointer job copies what its writers log, off the event loop."""
+    mp = MoneyPath(catalog, PrometheusBackend(CollectorRegistry()))
+    app = create_app(ServiceConfig(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", token_secret=SECRET,
+                                   provider_url="http://127.0.0.1:9"), mp=mp)
+    services = app.state.services
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            for i in range(50):
+                with services.engine.begin() as conn:
+                    conn.exec_driver_sql("INSERT INTO ledger_transactions (payment_id, kind, created_at) "
+                                         f"VALUES ('p{i}', 'x', 0)")
+            for _ in range(100):  # bounded: a run every 0.1 s
+                if services.checkpointer.runs:
+                    break
+                await asyncio.sleep(0.05)
+            return services.checkpointer.runs
+
+    assert asyncio.run(run()) > 0
 
 
 def test_an_acknowledged_booking_is_on_disk_before_its_answer(service):

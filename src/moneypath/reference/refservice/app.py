@@ -26,6 +26,7 @@ from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.reference import heap
 from moneypath.reference.refservice import admission, contract, faults, limits
 from moneypath.reference.refservice.config import ServiceConfig
+from moneypath.reference.refservice.durability import CHECKPOINT_EVERY_S
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.routers import ROUTERS
 from moneypath.reference.refservice.services import Services
@@ -57,6 +58,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         jobs.add(5.0, services.measure_ledger, "ledger-imbalance")
         jobs.add(1.0, services.cost.accrue_infrastructure, "infrastructure-cost")
         jobs.add(heap.TRIM_INTERVAL_S, heap.trim, "heap-trim")  # free pages SQLite's caches left resident
+        if services.checkpointer is not None:  # the log's pages copied off the event loop (durability.py)
+            jobs.add(CHECKPOINT_EVERY_S, services.checkpointer.run_once, "wal-checkpoint")
         if not services.sqlite:  # events parked by a burst's last bookings (audit.py); every instance: one may die
             jobs.add(SEAL_INTERVAL_S, services.audit.seal, "audit-seal")
     if config.background_jobs and config.singleton_jobs:  # once per database: one instance of several runs them

@@ -19,7 +19,7 @@ from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
 from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, make_reader
-from moneypath.reference.refservice.durability import GroupSync
+from moneypath.reference.refservice.durability import Checkpointer, GroupSync
 from moneypath.reference.refservice.faults import service_faults
 from moneypath.reference.refservice.idempotency import IdempotencyStore
 from moneypath.reference.refservice.outbox import OutboxWorker
@@ -49,7 +49,9 @@ class Services:
         # claims need not (see make_engine).
         self.engine = make_engine(config.db_url, durable=not sqlite)
         path = self.engine.url.database
-        self.group_sync = GroupSync(path) if sqlite and path not in (None, "", ":memory:") else None
+        on_file = sqlite and path not in (None, "", ":memory:")
+        self.group_sync = GroupSync(path) if on_file else None
+        self.checkpointer = Checkpointer(path) if on_file else None  # a background job (app.create_app)
         self.claims = self.engine if sqlite else make_engine(config.db_url, durable=False)
         self.store = IdempotencyStore(self.claims)
         # SQLite (a local file, one writer at a time) runs on the event loop: a transaction is tens of
@@ -127,6 +129,8 @@ class Services:
         self.db_threads.shutdown(wait=True)
         if self.group_sync is not None:
             self.group_sync.close()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
         if self.claims is not self.engine:
             self.claims.dispose()
