@@ -98,8 +98,9 @@ def test_the_log_does_not_grow_without_bound_under_the_service(catalog, tmp_path
 def test_the_checkpointer_copies_the_log_so_the_writers_checkpoint_finds_nothing_left(tmp_path):
     """A PASSIVE checkpoint on a connection of its own: what the writers logged reaches the database file, the
     writers' own checkpoint (the one that runs on the event loop) then has nothing to copy, and the next write
-    starts the log over."""
-    path = tmp_path / "ledger.db"
+    starts the log over. (In a directory whose name a URI would misread.)"""
+    path = tmp_path / "a #?% b" / "ledger.db"
+    path.parent.mkdir()
     writer = sqlite3.connect(path, isolation_level=None)
     checkpointer = Checkpointer(str(path))
     try:

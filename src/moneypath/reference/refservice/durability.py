@@ -32,6 +32,7 @@ import asyncio
 import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 class GroupSync:
@@ -134,7 +135,7 @@ class Checkpointer:
         if self._conn is None:
             # Never creates the database (mode=rw): the service's engine made it. Runs from whichever thread the
             # job gets, one run at a time.
-            uri = "file:" + os.path.abspath(self.database_path) + "?mode=rw"
+            uri = Path(os.path.abspath(self.database_path)).as_uri() + "?mode=rw"  # (as_uri escapes ? and #)
             self._conn = sqlite3.connect(uri, uri=True, timeout=0.1, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA synchronous=NORMAL")
         busy, log_frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
