@@ -17,7 +17,7 @@ from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
-from moneypath.reference.refservice.durability import Checkpointer, GroupSync
+from moneypath.reference.refservice.durability import LOG_PAGES_PER_CHECKPOINT, Checkpointer, GroupSync
 from tests.support.db_paths import SECRET, WRITE
 
 FULL, NORMAL = 2, 1  # PRAGMA synchronous
@@ -85,11 +85,11 @@ def test_the_log_does_not_grow_without_bound_under_the_service(catalog, tmp_path
                                    provider_url="http://127.0.0.1:9"), mp=mp)
     services = app.state.services
     try:
-        for i in range(3000):
+        for i in range(6000):  # a log never restarted: > 2 pages each, 48 MB
             with services.engine.begin() as conn:
                 conn.exec_driver_sql("INSERT INTO ledger_transactions (payment_id, kind, created_at) "
                                      f"VALUES ('p{i}', '{'x' * 200}', 0)")
-        assert (tmp_path / "ledger.db-wal").stat().st_size < 8 * 1024 * 1024  # 1,000 pages and some
+        assert (tmp_path / "ledger.db-wal").stat().st_size < (LOG_PAGES_PER_CHECKPOINT + 1000) * 4096
     finally:
         services.group_sync.close()
         services.engine.dispose()

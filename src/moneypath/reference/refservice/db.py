@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
+from moneypath.reference.refservice.durability import LOG_PAGES_PER_CHECKPOINT
 
 metadata = MetaData()
 
@@ -288,6 +289,7 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={LOG_PAGES_PER_CHECKPOINT}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS.get()}")
             cursor.close()
