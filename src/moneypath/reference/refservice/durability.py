@@ -15,15 +15,18 @@ that at synchronous=NORMAL too), so frames moved out of the log are durable ther
 replaced in between (the last connection closed, which checkpointed and removed it), the sync runs again on
 the new one. PostgreSQL needs none of this: its commit waits for its own group-committed WAL flush.
 
-Checkpoints: the commit that crosses 1,000 pages of log runs one, on the event loop, and that one restarts the
-log. Alone it copied every page the log held and synced the log and the database on the loop: traced under the
-checkout mix at 150/s (2026-11-27), ~2.75 a second, each holding the loop 8-11 ms in the database's `fdatasync`
-(up to 35 ms), ~3 % of the loop's time in syncs and every request in flight delayed meanwhile. `Checkpointer`
-copies the log in a thread of its own connection beforehand (PASSIVE: it neither waits for the writers nor holds
-them up, and SQLite runs it without the GIL), so the loop's checkpoint finds the log nearly all copied and has
-little left to write and sync. The loop's checkpoint stays: only a checkpoint under the write lock can restart the
-log, and one run in a background job alone (`wal_autocheckpoint=0`) never caught up with the writers, so the log
-was never restarted and grew without bound (1.8 GB in 84 s at 275 requests/s), and every request slowed with it.
+Checkpoints: a commit that finds the log `LOG_PAGES_PER_CHECKPOINT` long runs one, on the event loop, and that one
+restarts the log. With SQLite's default (1,000 pages) and nothing else, that checkpoint copied every page the log
+held and synced on the loop three times a cycle (the log before the copy, the database after, the new log's header
+at the next commit): traced under the checkout mix at 150/s (2026-11-27), 9.2 syncs a second on the loop, 2 ms each
+on a new ledger; on a 700 MB one, 44 minutes into a soak, the database's sync took 8-11 ms (up to 35). Every
+request in flight waits meanwhile. `Checkpointer` copies the log beforehand in a thread, on a connection of its own
+(PASSIVE: it neither waits for the writers nor holds them up, and SQLite runs it without the GIL), so the loop's
+checkpoint has little left to copy; and the longer log (4,000 pages, 16 MB) makes the loop's three syncs a quarter
+as frequent: 2.2 a second, traced the same way. The loop's checkpoint stays: only a checkpoint under the write lock
+restarts the log, and one run in a background job alone (`wal_autocheckpoint=0`) never caught up with the writers,
+so the log was never restarted and grew without bound (1.8 GB in 84 s at 275 requests/s), and every request slowed
+with it.
 """
 
 from __future__ import annotations
@@ -118,11 +121,8 @@ class GroupSync:
 
 # How often the checkpointer copies the log: the loop's own checkpoint then finds at most this long's writes left.
 CHECKPOINT_EVERY_S = 0.1
-# The log's length at which a commit checkpoints (the writers' wal_autocheckpoint; SQLite's default is 1,000 pages).
-# Every checkpoint on the loop syncs the log before and the database after, and the first commit after the restart
-# syncs the log's new header, however little the checkpointer left it to copy (traced: 9.2 syncs a second on the
-# loop at 1,000 pages with the checkpointer or without, 2 ms each on a new ledger): a longer log makes them rarer.
-# 4,000 pages is a 16 MB log.
+# The log's length at which a commit checkpoints (the writers' wal_autocheckpoint; SQLite's default is 1,000 pages):
+# the loop's checkpoint syncs three times however little the checkpointer left it, so it should come rarely.
 LOG_PAGES_PER_CHECKPOINT = 4000
 
 
