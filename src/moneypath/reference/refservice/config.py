@@ -43,7 +43,7 @@ class ServiceConfig:
     audit_checkpoint_dir: str = ""
     audit_checkpoint_key: str = ""
     audit_checkpoint_interval_s: float = 60.0  # at most this often, at a check that found the chain intact
-    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual and audit chain loops
+    background_jobs: bool = True  # outbox, reconciliation, ledger imbalance, cost accrual, audit chain, log checkpoints
     # The jobs one instance per database runs (reconciliation, the audit chain's walk and checkpoints); off on the
     # other instances of a service sharing the database. The rest run everywhere: the outbox claims rows with SKIP
     # LOCKED, and the imbalance each instance reads from the shared ledger is the same value (aggregate: max).

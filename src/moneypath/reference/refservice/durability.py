@@ -18,15 +18,16 @@ the new one. PostgreSQL needs none of this: its commit waits for its own group-c
 Checkpoints: a commit that finds the log `LOG_PAGES_PER_CHECKPOINT` long runs one, on the event loop, and that one
 restarts the log. With SQLite's default (1,000 pages) and nothing else, that checkpoint copied every page the log
 held and synced on the loop three times a cycle (the log before the copy, the database after, the new log's header
-at the next commit): traced under the checkout mix at 150/s (2026-11-27), 9.2 syncs a second on the loop, 2 ms each
+at the next commit): traced under the checkout mix at 150/s (2026-11-27), 9.5 syncs a second on the loop, 2 ms each
 on a new ledger; on a 700 MB one, 44 minutes into a soak, the database's sync took 8-11 ms (up to 35). Every
 request in flight waits meanwhile. `Checkpointer` copies the log beforehand in a thread, on a connection of its own
 (PASSIVE: it neither waits for the writers nor holds them up, and SQLite runs it without the GIL), so the loop's
 checkpoint has little left to copy; and the longer log (4,000 pages, 16 MB) makes the loop's three syncs a quarter
-as frequent: 2.2 a second, traced the same way. The loop's checkpoint stays: only a checkpoint under the write lock
-restarts the log, and one run in a background job alone (`wal_autocheckpoint=0`) never caught up with the writers,
-so the log was never restarted and grew without bound (1.8 GB in 84 s at 275 requests/s), and every request slowed
-with it.
+as frequent: 2.2 a second, traced the same way. The loop's checkpoint stays: SQLite restarts the log at the next
+write after a checkpoint that copied all of it, and under steady writes only the loop's own gets there (it runs
+right after its commit, before another write; the checkpointer is always a few writes behind); one run in a
+background job alone (`wal_autocheckpoint=0`) never caught up with the writers, so the log was never restarted and
+grew without bound (1.8 GB in 84 s at 275 requests/s), and every request slowed with it.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ LOG_PAGES_PER_CHECKPOINT = 4000
 class Checkpointer:
     """`run_once()`, in a thread every fraction of a second: copy what the write-ahead log holds into the database
     (a PASSIVE checkpoint on a connection of its own, synchronous=NORMAL: the log is synced before the copy and the
-    database after, as SQLite's own checkpoint does). Returns (frames in the log, frames copied); a checkpoint
+    database after, as SQLite's own checkpoint does). Returns (frames in the log, frames of it copied so far); a
+    checkpoint
     already running elsewhere makes it a no-op that returns None."""
 
     def __init__(self, database_path: str):
