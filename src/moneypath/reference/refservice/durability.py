@@ -131,8 +131,7 @@ class Checkpointer:
     """`run_once()`, in a thread every fraction of a second: copy what the write-ahead log holds into the database
     (a PASSIVE checkpoint on a connection of its own, synchronous=NORMAL: the log is synced before the copy and the
     database after, as SQLite's own checkpoint does). Returns (frames in the log, frames of it copied so far); a
-    checkpoint
-    already running elsewhere makes it a no-op that returns None."""
+    checkpoint already running elsewhere makes it a no-op that returns None."""
 
     def __init__(self, database_path: str):
         self.database_path = database_path
@@ -143,7 +142,7 @@ class Checkpointer:
         if self._conn is None:
             # Never creates the database (mode=rw): the service's engine made it. Runs from whichever thread the
             # job gets, one run at a time.
-            uri = Path(os.path.abspath(self.database_path)).as_uri() + "?mode=rw"  # (as_uri escapes ? and #)
+            uri = Path(self.database_path).absolute().as_uri() + "?mode=rw"  # (as_uri escapes ? and #)
             self._conn = sqlite3.connect(uri, uri=True, timeout=0.1, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA synchronous=NORMAL")
         busy, log_frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
