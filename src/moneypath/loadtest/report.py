@@ -176,6 +176,9 @@ def drift_section(d: dict) -> doc.Section:
                     else "authorizations")
                  + f" over {span(w['db_first'])} "
                  f"and {span(w['db_last'])}: the file grows in chunks, a minute alone would say where a chunk landed."
+                 " Resident memory is read at the middle of each minute off the least-squares line through its "
+                 "samples between them: where the last minute fell on a plateau's wobble does not decide it (its "
+                 "reason gives the minutes' own means when they differ)."
                  + (f" Resident memory's first minute is {span(w['rss_first'])}, after the memory warm-up: the service's "
                     f"bounded in-memory state fills before it (its reason says what was left out)."
                     if w.get("rss_first") and list(w["rss_first"]) != list(w["first"]) else "")),

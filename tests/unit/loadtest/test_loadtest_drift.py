@@ -76,6 +76,8 @@ def test_no_cpu_in_the_first_minute_with_the_mix_moving_is_not_judged_and_raises
 def test_a_memory_leak_fails_and_a_small_wobble_does_not():
     leak = compute(run(rss_growth_mb_per_s=0.02)).metric("rss_mb")  # 80 MB -> ~92 MB
     assert leak.status == drift.FAIL and leak.drift > 0.1
+    assert leak.first == pytest.approx(80.0 + 0.02 * 45) and leak.last == pytest.approx(80.0 + 0.02 * 570)
+    assert "a line through" not in leak.reason  # a steady leak: the line and the minutes' means agree
     slight = compute(run(rss_growth_mb_per_s=0.005)).metric("rss_mb")  # ~ +3.4 %
     assert slight.status == drift.PASS and 0.02 < slight.drift < 0.05
 
@@ -441,6 +443,21 @@ def test_measure_without_history_says_the_per_authorization_figures_are_not_meas
     d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
     assert d.metric("cpu_ms_per_authorization").reason == \
         "not measured: Locust wrote no per-second history of authorizations"
+
+
+def test_memory_is_judged_on_its_line_so_a_plateau_whose_last_minute_is_high_passes_and_says_so():
+    """Measured (an hour-long soak of the reference mix): the service's memory on a plateau wobbling ±2 %, its
+    last minute on a high: +6.0 % from the two minutes' means, +3.6 % from the line through every sample."""
+    def wobbling(leak_mb_per_s=0.0):  # 100 MB, the last minute's samples 6 % higher, the first's 1 % lower
+        return [replace(s, rss_bytes=(100.0 * (1.06 if s.t >= START + 540 else 0.99 if s.t <= START + 75 else 1.0)
+                                      + leak_mb_per_s * (s.t - START)) * 1e6) for s in run()]
+
+    rss = compute(wobbling()).metric("rss_mb")
+    assert rss.status == drift.PASS and 0 < rss.drift < 0.05
+    assert rss.reason.startswith("a line through the 118 samples from the first minute to the last; ")
+    assert rss.reason.endswith("the minutes' own means 99.0 MB -> 106.0 MB (+7.1%)")  # what the gate judged before
+    leak = compute(wobbling(leak_mb_per_s=0.02)).metric("rss_mb")  # the same wobble on a steady leak: still caught
+    assert leak.status == drift.FAIL and leak.drift > 0.1 and "the minutes' own means" in leak.reason
 
 
 def filling(window_s=300.0, fill_mb=20.0, leak_mb_per_s=0.0):
