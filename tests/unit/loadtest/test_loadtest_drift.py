@@ -77,7 +77,7 @@ def test_a_memory_leak_fails_and_a_small_wobble_does_not():
     leak = compute(run(rss_growth_mb_per_s=0.02)).metric("rss_mb")  # 80 MB -> ~92 MB
     assert leak.status == drift.FAIL and leak.drift > 0.1
     assert leak.first == pytest.approx(80.0 + 0.02 * 45) and leak.last == pytest.approx(80.0 + 0.02 * 570)
-    assert "a line through" not in leak.reason  # a steady leak: the line and the minutes' means agree
+    assert "least-squares" not in leak.reason  # a steady leak: the line and the minutes' means agree
     slight = compute(run(rss_growth_mb_per_s=0.005)).metric("rss_mb")  # ~ +3.4 %
     assert slight.status == drift.PASS and 0.02 < slight.drift < 0.05
 
@@ -446,18 +446,31 @@ def test_measure_without_history_says_the_per_authorization_figures_are_not_meas
 
 
 def test_memory_is_judged_on_its_line_so_a_plateau_whose_last_minute_is_high_passes_and_says_so():
-    """Measured (an hour-long soak of the reference mix): the service's memory on a plateau wobbling ±2 %, its
-    last minute on a high: +6.0 % from the two minutes' means, +3.6 % from the line through every sample."""
-    def wobbling(leak_mb_per_s=0.0):  # 100 MB, the last minute's samples 6 % higher, the first's 1 % lower
-        return [replace(s, rss_bytes=(100.0 * (1.06 if s.t >= START + 540 else 0.99 if s.t <= START + 75 else 1.0)
-                                      + leak_mb_per_s * (s.t - START)) * 1e6) for s in run()]
+    """The measured hour-long soak in miniature: a creep of +3.6 % over the run (its least-squares line), the first
+    minute 1.4 % under it, the last 0.9 % over, the minutes between ±1 %: +6.0 % from the two minutes' means."""
+    def wobbling(leak_mb_per_s=0.0):
+        def rss(t):
+            k = 0.986 if t <= 75 else 1.009 if t >= 540 else (1.01 if int(t // 60) % 2 else 0.99)
+            return 100.0 * (1 + 0.036 * (t - 45) / 525) * k + leak_mb_per_s * t
+        return [replace(s, rss_bytes=rss(s.t - START) * 1e6) for s in run()]
 
     rss = compute(wobbling()).metric("rss_mb")
-    assert rss.status == drift.PASS and 0 < rss.drift < 0.05
-    assert rss.reason.startswith("a line through the 118 samples from the first minute to the last; ")
-    assert rss.reason.endswith("the minutes' own means 99.0 MB -> 106.0 MB (+7.1%)")  # what the gate judged before
+    assert rss.status == drift.PASS and rss.drift == pytest.approx(0.0454, abs=1e-3)  # read at the minutes' middles
+    assert rss.reason == ("read off the least-squares line through the 118 samples from the first minute to the "
+                          "last; the minutes' own means 98.6 MB -> 104.5 MB (+6.0%)")  # what the gate judged before
     leak = compute(wobbling(leak_mb_per_s=0.02)).metric("rss_mb")  # the same wobble on a steady leak: still caught
     assert leak.status == drift.FAIL and leak.drift > 0.1 and "the minutes' own means" in leak.reason
+
+
+def test_a_late_rise_the_line_averages_away_fails_on_the_last_minutes_mean_and_a_step_halfway_reads_higher():
+    late = [replace(s, rss_bytes=(100.0 + max(0.0, s.t - START - 480) * 0.06) * 1e6) for s in run()]  # +7 % in 2 min
+    rss = compute(late).metric("rss_mb")
+    assert rss.drift < 0.05 and rss.status == drift.FAIL  # on the line alone it would pass
+    assert rss.reason.startswith("service resident memory's last minute (105.4 MB) is +") and "a late rise" in rss.reason
+    assert "the minutes' own means 100.0 MB -> 105.4 MB (+5.4%)" in rss.reason
+    step = [replace(s, rss_bytes=(100.0 + (4.0 if s.t > START + 307 else 0.0)) * 1e6) for s in run()]  # +4 % halfway
+    stepped = compute(step).metric("rss_mb")  # the line's price for a plateau's wobble: a step halfway reads ~1.35x
+    assert stepped.status == drift.FAIL and stepped.drift == pytest.approx(0.054, abs=0.002)
 
 
 def filling(window_s=300.0, fill_mb=20.0, leak_mb_per_s=0.0):
