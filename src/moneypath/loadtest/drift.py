@@ -222,10 +222,10 @@ def _rss_line_mb(samples, first, last) -> tuple[float, float, int] | None:
     """The least-squares line through resident memory from the first window's start to the last's end, at the
     two windows' middles (MB), and how many samples it went through; None without two distinct times."""
     points = [(s.t, s.rss_bytes / 1e6) for s in samples if first[0] <= s.t <= last[1] and s.rss_bytes is not None]
-    k = slope(points)
-    if k is None:
+    fitted = line(points)
+    if fitted is None:
         return None
-    mx, my = (sum(p[i] for p in points) / len(points) for i in (0, 1))
+    k, mx, my = fitted
     return (*(my + k * ((w[0] + w[1]) / 2 - mx) for w in (first, last)), len(points))
 
 
@@ -238,8 +238,8 @@ def _mean_rss_mb(samples, window) -> tuple[float | None, str]:
     return sum(inside) / len(inside) / 1e6, ""
 
 
-def slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of y on x; None with fewer than two distinct x."""
+def line(points: list[tuple[float, float]]) -> tuple[float, float, float] | None:
+    """Least-squares line of y on x as (slope, mean x, mean y); None with fewer than two distinct x."""
     if len(points) < 2:
         return None
     mx = sum(x for x, _ in points) / len(points)
@@ -247,7 +247,13 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     sxx = sum((x - mx) ** 2 for x, _ in points)
     if sxx <= 0:
         return None
-    return sum((x - mx) * (y - my) for x, y in points) / sxx
+    return sum((x - mx) * (y - my) for x, y in points) / sxx, mx, my
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of y on x; None with fewer than two distinct x."""
+    fitted = line(points)
+    return None if fitted is None else fitted[0]
 
 
 def _db_per_count(samples, span, per="authorizations", scale=1.0) -> tuple[float | None, str]:
@@ -304,6 +310,16 @@ def judge(m: Metric, limit: float) -> None:
     m.status = PASS if ok else FAIL
     m.reason = "" if ok else (f"{m.title} grew {m.drift:+.1%} from the first minute after the warm-up to the last "
                               f"({fmt(m.first, m.unit)} -> {fmt(m.last, m.unit)}; limit +{limit:.0%})")
+
+
+def _judge_late_rise(m: Metric, last_mean: float, limit: float) -> None:
+    """Fail a figure read off a line whose last minute's own mean is more than half the limit over the line there:
+    a rise in the last minutes, which the line averages away."""
+    if m.status == PASS and m.last > 0 and last_mean / m.last - 1 > limit / 2:
+        m.status = FAIL
+        m.reason = (f"{m.title}'s last minute ({fmt(last_mean, m.unit)}) is {last_mean / m.last - 1:+.1%} over the "
+                    f"line through the run ({fmt(m.last, m.unit)}) there: a late rise; limit +{limit / 2:.1%} over "
+                    f"the line")
 
 
 def fmt(v: float | None, unit: str) -> str:
@@ -382,12 +398,8 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             m.reason = "not measured: " + (r1 if m.first is None else r2) + (
                 " (first minute)" if m.first is None else " (last minute)")
         judge(m, limit)
-        if m.key == "rss_mb" and m.status == PASS and None not in means and m.last > 0 \
-                and means[1] / m.last - 1 > limit / 2:  # a late rise, which the line averages away
-            m.status = FAIL
-            m.reason = (f"{m.title}'s last minute ({fmt(means[1], m.unit)}) is {means[1] / m.last - 1:+.1%} over "
-                        f"the line through the run ({fmt(m.last, m.unit)}) there: a late rise; limit "
-                        f"+{limit / 2:.1%} over the line")
+        if m.key == "rss_mb" and None not in means:
+            _judge_late_rise(m, means[1], limit)
         if m.key == "rss_mb" and (left_out := memory_left_out(memory_warmup_s, warmup_s)):
             note = f"{note}; {left_out}" if note else left_out
         if m.status in (PASS, FAIL) and note:
