@@ -50,8 +50,16 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     init.set_defaults(run=_run)
 
 
-def _list(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+def _list(text: str | None, option: str | None = None) -> list[str]:
+    """The comma-separated values of a list option; with `option`, a value given twice is refused (ValueError
+    naming the option), case aside, since each value becomes a label value or a catalog key."""
+    values = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if option is not None:
+        seen: set[str] = set()
+        twice = [v for v in values if v.casefold() in seen or seen.add(v.casefold())]
+        if twice:
+            raise ValueError(f"{option}: {', '.join(dict.fromkeys(twice))} given more than once")
+    return values
 
 
 def options_from(args):
@@ -76,7 +84,7 @@ def options_from(args):
             print(f"moneypath init: {root}/moneypath.yaml exists, so {', '.join(given)} change nothing: "
                   "edit the catalog instead", file=sys.stderr)
         return None
-    providers, currencies = _list(args.providers), _list(args.currencies)
+    providers, currencies = _list(args.providers, "--providers"), _list(args.currencies, "--currencies")
     if not providers or not currencies:
         raise ValueError(f"{root}/moneypath.yaml does not exist yet: give --providers and --currencies to write it")
     for p in providers:
@@ -85,30 +93,30 @@ def options_from(args):
     for cur in currencies:
         if cur.upper() not in ISO_4217_EXPONENTS:
             raise ValueError(f"--currencies: {cur!r} is not an ISO 4217 code moneypath knows (e.g. USD, JPY, KWD)")
-    features = _list(args.features)
+    features = _list(args.features, "--features")
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         close = difflib.get_close_matches(unknown[0], FEATURES, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)}){hint}")
-    routes = _list(args.routes)
+    routes = _list(args.routes, "--routes")
     for r in routes:
         if not re.fullmatch(r"/[^\s#]*", r):
             raise ValueError(f"--routes: {r!r} is not a route template starting with / (e.g. /charges/{{charge_id}})")
     service = args.service if args.service is not None else root.resolve().name
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", service):
         raise ValueError(f"--service: {service!r}: use letters, digits, - and _ (it names metrics and alerts)")
-    for value, option in ((service, "--service"), (args.oncall or "", "--oncall"), *((m, "--methods") for m in
-                                                                                     _list(args.methods))):
+    methods = _list(args.methods, "--methods")
+    for value, option in ((service, "--service"), (args.oncall or "", "--oncall"), *((m, "--methods") for m in methods)):
         if len(value) > NAME_MAX:
             raise ValueError(f"{option}: {value[:20]!r}... is {len(value)} characters; at most {NAME_MAX}")
     if args.oncall is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", args.oncall):
         raise ValueError(f"--oncall: {args.oncall!r}: use letters, digits, ., @, - and _ (it names a receiver)")
-    for m in _list(args.methods):
+    for m in methods:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", m):
             raise ValueError(f"--methods: {m!r}: use letters, digits, ., - and _ (it is a label value)")
     return Options(service=service, providers=providers, currencies=[c.upper() for c in currencies],
-                   features={name: name in features for name in FEATURES}, methods=_list(args.methods) or ["card"],
+                   features={name: name in features for name in FEATURES}, methods=methods or ["card"],
                    routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "")
 
 

@@ -292,6 +292,18 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
         assert not root.exists() or not any(root.iterdir())
 
 
+@pytest.mark.parametrize("option, value, named", [
+    ("--currencies", "USD,usd", "usd"), ("--providers", "komoju,knet,komoju", "komoju"),
+    ("--features", "fraud,fraud", "fraud"), ("--methods", "card,wallet,card", "card"),
+    ("--routes", "/pay,/pay", "/pay")])
+def test_a_value_given_twice_in_a_list_option_is_one_line_naming_the_option(tmp_path, option, value, named):
+    args = {"--providers": "komoju,knet", "--currencies": "JPY,USD", option: value}
+    result = init(tmp_path / "x", *(word for pair in args.items() for word in pair))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"moneypath init: {option}: {named} given more than once"
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_broken_manifest_is_a_clear_error(project):
     (project / MANIFEST).write_text("not json")
     result = init(project)
