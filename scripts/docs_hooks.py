@@ -56,6 +56,17 @@ FIX = ".venv/bin/python scripts/docs_hooks.py --write"  # what --check and the u
 # Fields the loader fills in (the signal's key and exported name, the file it was read from): never written in YAML.
 INTERNAL = {("Signal", "key"), ("Signal", "name"), ("Catalog", "path")}
 HELP_COLUMNS = "78"  # what the theme's content column shows without scrolling
+# The Python the help sections are generated with (CI's and the venv's): argparse's layout of a help page may
+# change between Python versions, so another version may see them stale.
+HELP_PYTHON = (3, 11)
+
+
+def python_note() -> str:
+    """A warning when this Python is not the one the help sections are generated with (empty when it is)."""
+    if sys.version_info[:2] == HELP_PYTHON:
+        return ""
+    return (f"note: this is Python {sys.version_info[0]}.{sys.version_info[1]}; the help sections are generated "
+            f"with Python {HELP_PYTHON[0]}.{HELP_PYTHON[1]} (argparse's layout differs between versions)")
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -165,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--write", action="store_true", help="rewrite every file whose sections are stale")
     mode.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale section")
     args = parser.parse_args(argv)  # bad usage: exit 2
+    if note := python_note():
+        print(note, file=sys.stderr)
     if args.check:
         found = stale()
         for line in found:

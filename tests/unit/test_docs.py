@@ -204,7 +204,7 @@ def test_the_generated_sections_are_committed_fresh():
     docs = hooks()
     stale = docs.stale()
     assert not stale, ("generated sections out of date with the code:\n  " + "\n  ".join(stale)
-                       + f"\nfill them in: {docs.FIX}  (or make docs), then commit the pages")
+                       + f"\nfill them in: {docs.FIX}  (or make docs), then commit the pages\n{docs.python_note()}")
 
 
 def test_a_stale_section_is_named_and_write_fills_it_in_only_where_it_changed(tmp_path):
