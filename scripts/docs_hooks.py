@@ -1,5 +1,10 @@
-"""MkDocs hook (mkdocs.yml: hooks): the parts of the docs that are generated from the code, so they cannot
-drift from it. A page asks for one with an HTML comment on a line of its own:
+"""The parts of the docs that are generated from the code, so they cannot drift from it. A page asks for one with
+a pair of HTML comments, each on a line of its own, and the content between them is committed filled in (so a
+page reads complete as plain Markdown, on the forge too):
+
+    <!-- generated: help init -->
+    …generated content…
+    <!-- end generated -->
 
 - `<!-- generated: catalog-reference -->`: every key of moneypath.yaml, from the catalog's pydantic model
   (types, defaults, constraints; descriptions from the model's docstrings and field comments);
@@ -9,10 +14,14 @@ drift from it. A page asks for one with an HTML comment on a line of its own:
   their parameters;
 - `<!-- generated: help COMMAND [ACTION] -->`: `moneypath COMMAND [ACTION] --help`, as the parser prints it.
 
+`python scripts/docs_hooks.py --write` (`make docs`) fills every section of README.md and docs/**/*.md in
+afresh (a new marker needs no end line: --write adds it); `--check` only says which are stale (exit 1).
+tests/unit/test_docs.py runs the check, so a stale section fails the unit tier. As a MkDocs hook
+(mkdocs.yml: hooks) it fills the sections in the same way as the site is built.
+
 It reads this tree's src/ (not whatever moneypath the venv has installed). tests/unit/test_docs.py imports
 the renderers.
 """
-
 from __future__ import annotations
 
 import ast
@@ -21,7 +30,9 @@ import inspect
 import io
 import os
 import re
+import stat
 import sys
+import tempfile
 import tokenize
 import tomllib
 import types
@@ -39,28 +50,144 @@ from pydantic import BaseModel  # noqa: E402  (after src/ is on the path, as mon
 # tree) would then answer the imports below: import this tree's package now, so its submodules come from here.
 import moneypath  # noqa: E402, F401
 
-MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [\w-]+)*) -->$", re.M)
+BEGIN = re.compile(r"^<!-- generated: ([\w-]+)((?: [\w-]+)*) -->$")
+END = "<!-- end generated -->"
+FIX = ".venv/bin/python scripts/docs_hooks.py --write"  # what --check and the unit test tell a reader to run
 # Fields the loader fills in (the signal's key and exported name, the file it was read from): never written in YAML.
 INTERNAL = {("Signal", "key"), ("Signal", "name"), ("Catalog", "path")}
 HELP_COLUMNS = "78"  # what the theme's content column shows without scrolling
+# The Python the help sections are generated with (CI's and the venv's): argparse's layout of a help page may
+# change between Python versions, so another version may see them stale.
+HELP_PYTHON = (3, 11)
+
+
+def python_note() -> str:
+    """A warning when this Python is not the one the help sections are generated with (empty when it is)."""
+    if sys.version_info[:2] == HELP_PYTHON:
+        return ""
+    return (f"note: this is Python {sys.version_info[0]}.{sys.version_info[1]}; the help sections are generated "
+            f"with Python {HELP_PYTHON[0]}.{HELP_PYTHON[1]} (argparse's layout differs between versions)")
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    def expand(match: re.Match) -> str:
-        kind, args = match.group(1), match.group(2).split()
-        if kind == "catalog-reference":
-            return catalog_reference()
-        if kind == "modules":
-            return module_list()
-        if kind == "layers":
-            return layers()
-        if kind == "typed-methods":
-            return typed_methods()
-        if kind == "help":
-            return "```text\n" + command_help(*args) + "```"
-        raise ValueError(f"{page.file.src_path}: unknown generated part {match.group(0)}")
+    """The page with its generated sections filled in afresh: what is committed, when it is fresh."""
+    return refresh(markdown, page.file.src_path)[0]
 
-    return MARKER.sub(expand, markdown)
+
+def render(kind: str, args: list[str], where: str) -> str:
+    """The Markdown of one generated section."""
+    if kind == "catalog-reference":
+        return catalog_reference()
+    if kind == "modules":
+        return module_list()
+    if kind == "layers":
+        return layers()
+    if kind == "typed-methods":
+        return typed_methods()
+    if kind == "help":
+        return "```text\n" + command_help(*args) + "```"
+    raise ValueError(f"{where}: unknown generated part {kind!r}")
+
+
+# ---- filling the sections in, in place ---------------------------------------------------------------------
+
+
+def refresh(text: str, where: str) -> tuple[str, list[str]]:
+    """`text` with every generated section filled in afresh, and the names of the sections whose content changed.
+
+    A section is a begin marker and the lines up to the next end marker; a begin marker with no end marker before
+    the next begin marker (or the end of the file) is a new section: its end marker is added. Markers inside a
+    fenced block (an example of the syntax) are left alone. The content is set off by blank lines, so the
+    comments stay HTML blocks of their own and a table or fence after them parses as one."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    changed: list[str] = []
+    fenced, i = False, 0
+    while i < len(lines):
+        line = lines[i]
+        begin = None if fenced else BEGIN.match(line.rstrip("\n"))
+        if begin is None:
+            fenced ^= line.startswith("```")
+            out.append(line)
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines))
+                    if lines[j].rstrip("\n") == END or BEGIN.match(lines[j].rstrip("\n"))), len(lines))
+        closed = end < len(lines) and lines[end].rstrip("\n") == END
+        old = "".join(lines[i + 1:end]) if closed else None
+        new = "\n" + render(begin.group(1), begin.group(2).split(), where).strip("\n") + "\n\n"
+        if not closed or new != old or lines[end] != END + "\n":
+            changed.append(" ".join([begin.group(1), *begin.group(2).split()]))
+        out += [line if line.endswith("\n") else line + "\n", new, END + "\n"]
+        i = end + 1 if closed else i + 1  # a new section: the lines after its marker are the page's own
+    return "".join(out), changed
+
+
+def pages(root: Path = ROOT) -> list[Path]:
+    """The Markdown files that may hold generated sections: the README and every page of the site."""
+    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def stale(paths: list[Path] | None = None) -> list[str]:
+    """`FILE: SECTION` for every generated section that is not what the code generates today (empty when fresh)."""
+    return [f"{_name(path)}: {section}" for path in (pages() if paths is None else paths) if path.is_file()
+            for section in refresh(path.read_text(), _name(path))[1]]
+
+
+def write(paths: list[Path] | None = None) -> list[Path]:
+    """Fill every generated section in afresh; a file is rewritten (atomically) only when it changed. Returns
+    the files rewritten."""
+    written = []
+    for path in pages() if paths is None else paths:
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        new, _ = refresh(text, _name(path))
+        if new != text:
+            _replace(path, new)
+            written.append(path)
+    return written
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path` (a reader sees either version)."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/docs_hooks.py", description="Fill in the generated sections of "
+                                     "README.md and docs/**/*.md (--write), or say which are stale (--check).")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite every file whose sections are stale")
+    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale section")
+    args = parser.parse_args(argv)  # bad usage: exit 2
+    if note := python_note():
+        print(note, file=sys.stderr)
+    if args.check:
+        found = stale()
+        for line in found:
+            print(f"stale: {line}", file=sys.stderr)
+        if found:
+            print(f"fill them in: {FIX}  (or make docs)", file=sys.stderr)
+        return 1 if found else 0
+    for path in write():
+        print(f"wrote {_name(path)}")
+    return 0
 
 
 # ---- the catalog reference ---------------------------------------------------------------------------------
@@ -250,3 +377,7 @@ def command_help(*command: str) -> str:
     if not text.startswith("usage:"):
         raise ValueError(f"moneypath {' '.join(command)} --help printed no usage")
     return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -196,3 +196,46 @@ def test_the_typed_method_list_has_every_public_method_but_the_plumbing_and_the_
     for name in (n for n in vars(MoneyPath) if not n.startswith("_") and n not in plumbing):
         assert f"`{name}(" in listed, f"MoneyPath.{name} is not in docs/instrumenting.md's list of typed methods"
     assert "`set_ledger_imbalance(currency, minor_units)`" in listed
+
+
+def test_the_generated_sections_are_committed_fresh():
+    """README.md and docs/**/*.md carry their generated sections filled in (so they read complete on the forge):
+    each must be what the code generates today."""
+    docs = hooks()
+    stale = docs.stale()
+    assert not stale, ("generated sections out of date with the code:\n  " + "\n  ".join(stale)
+                       + f"\nfill them in: {docs.FIX}  (or make docs), then commit the pages\n{docs.python_note()}")
+
+
+def test_a_stale_section_is_named_and_write_fills_it_in_only_where_it_changed(tmp_path):
+    docs = hooks()
+    fresh = (ROOT / "docs" / "cli" / "init.md").read_text()
+    assert "<!-- end generated -->" in fresh and "usage: moneypath init" in fresh
+    stale, other = tmp_path / "init.md", tmp_path / "lint.md"
+    stale.write_text(fresh.replace("usage: moneypath init", "usage: moneypath init --gone"))
+    shutil.copy(ROOT / "docs" / "cli" / "lint.md", other)
+    before = other.stat().st_mtime_ns
+    assert docs.stale([stale, other]) == [f"{stale}: help init"]
+    assert docs.write([stale, other]) == [stale]
+    assert stale.read_text() == fresh and other.stat().st_mtime_ns == before
+    assert docs.stale([stale, other]) == [] and docs.write([stale, other]) == []
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_new_marker_gets_its_end_and_an_example_of_the_syntax_is_left_alone():
+    docs = hooks()
+    page = "# Page\n\n<!-- generated: layers -->\nText after.\n\n```md\n<!-- generated: layers -->\n```\n"
+    filled, changed = docs.refresh(page, "page.md")
+    assert changed == ["layers"]
+    assert filled.startswith(f"# Page\n\n<!-- generated: layers -->\n\n{docs.layers().strip()}\n\n"
+                             "<!-- end generated -->\nText after.\n")
+    assert filled.endswith("```md\n<!-- generated: layers -->\n```\n")
+    assert docs.refresh(filled, "page.md") == (filled, [])
+    with pytest.raises(ValueError, match="page.md: unknown generated part 'nothing'"):
+        docs.refresh("<!-- generated: nothing -->\n", "page.md")
+
+
+def test_the_docs_script_takes_write_or_check():
+    with pytest.raises(SystemExit) as exit_:
+        hooks().main([])
+    assert exit_.value.code == 2
