@@ -1,7 +1,7 @@
 # make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 12 minutes)
 # make test — the import contracts, the docs site (mkdocs build --strict), the unit tier, then the integration tier (installs what it needs first)
 # make docs — fill in the docs' generated sections (command help, catalog reference, module list) from the code
-# make test-unit — the unit tier alone (45-110 s on 2 cores, by the VM: one pytest worker per core)
+# make test-unit — the unit tier alone (under 2 minutes: one pytest worker per core)
 # make bench — instrumentation, fault proxy and alert backtest benchmarks (figures, not pass/fail)
 # make bench-service — the reference service end to end, instrumented vs not (about 3 minutes)
 # make bench-otel — the OTel backend per OpenTelemetry SDK version, one throwaway venv each under /tmp (about 15 minutes)
@@ -30,16 +30,12 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/moneypath lint
 	$(BIN)/moneypath demo
 
-# The docs site and the unit tier first (no process started, so one worker per core; 45-110 s on 2 cores); stop
+# The docs site and the unit tier first (no process started, so one worker per core; under 2 minutes); stop
 # there on a failure, then the integration tier, also on every core: its tests mostly wait for servers and
 # clocks; a module stays on one worker, and every `exclusive` test (the drills, the capacity runs) on one, one after
 # the other (tests/conftest.py). It prints its 25 slowest tests: CI's budget is 30 minutes and this tier takes
-# most of it (on one 2-core VM, a run each: 20.4 min with every exclusive test in the lane, CI 24.0 min, against 22.0
-# and 25.4 with the drills alone in it, whose capacity runs' workers waited 40-117 s for the lock; 27.5 min on a
-# slower VM while the drills were spread over the workers and took turns on a lock).
-# The unit tier's workers steal work from each other at the end: with xdist's default (load) one worker sat idle
-# while the other finished its share (no compiled modules, 2 cores, three pairs alternating: 98.8-107.1 s against
-# 91.9-97.6 s, pytest's figures).
+# most of it. The unit tier's workers steal work from each other at the end (worksteal), so none sits idle.
+# Why, with the figures: docs/decisions/0015-test-tier-scheduling.md.
 UNIT_TIER := -m "not integration and not timing" -n auto --dist worksteal
 
 test: setup
