@@ -23,7 +23,7 @@ SESSION = re.compile(
     re.IGNORECASE,
 )
 MEASURED_AGAINST = re.compile(r"\b[Mm]easured\b.*\bagainst\b")
-MEASURED_ARROW = re.compile(r"\b[Mm]easured\b.*(?:->|→)")
+MEASURED_ARROW = re.compile(r"\b[Mm]easured\b.*\d.*(?:->|→)")  # a figure, then where it went
 FIGURE_ARROW = re.compile(r"\d[\d.,]*\s*(?:ms|µs|s|%|/s|MB|MiB|GB|x)\s*(?:->|→)\s*~?\d")
 PERFORMANCE_RECORD = re.compile(r"performance-record\.md")
 
