@@ -1,7 +1,8 @@
 """Serving `/metrics` without stalling payments, and multi-process collection.
 
-Rendering costs about 10 µs per sample line, so a large exposition rendered inside the
-event loop stalls every in-flight request. `metrics_app` renders in a worker thread;
+Rendering is pure Python and grows with the sample lines, so a large exposition rendered
+inside the event loop stalls every in-flight request
+(docs/decisions/0004-metrics-off-the-request-loop.md). `metrics_app` renders in a worker thread;
 `start_metrics_server` serves from a separate thread with its own HTTP server.
 """
 

@@ -6,8 +6,8 @@ Prometheus backend. The MeterProvider is private to moneypath, never the global 
 nothing else (FastAPI's built-in telemetry, for one) switches on by accident.
 
 Cost: a synchronous SDK instrument call costs several microseconds (attribute cleaning and
-hashing, exemplar filter, per-reader storage; 1.45 doubled it) and degrades under threads.
-So nothing goes through the SDK per call:
+hashing, exemplar filter, per-reader storage) and degrades under threads
+(docs/decisions/0014-instrumentation-hot-path.md). So nothing goes through the SDK per call:
 - counters and gauges are pre-aggregated in-process (a float behind a lock) and reported by
   observable instruments at collection time;
 - histograms are aggregated in-process too (bucket counts, sum, min, max and the last sampled

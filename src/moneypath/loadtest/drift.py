@@ -5,30 +5,23 @@ Samples (every few seconds, drift_run.py takes them): service CPU seconds and re
 database's size on disk, and the authorizations and all requests so far (all cumulative but RSS). For each window:
 
   CPU per authorization   CPU seconds spent in the window / requests in it x requests per authorization
-                          over the steady part (ms): at the run's mix. The mix moves at the start of a run
-                          (users authorize before they have payments to capture: in a 10-minute soak of the
-                          reference mix authorizations were 47 % of requests in the first minute and 45 % in
-                          the last), and CPU over authorizations alone then grew +7.4 % while the CPU per
-                          second and the requests per second stayed flat. Without a request count, CPU
-                          seconds / authorizations in the window.
+                          over the steady part (ms): at the run's mix, since the mix moves at the start of a
+                          run (users authorize before they have payments to capture). Without a request
+                          count, CPU seconds / authorizations in the window.
   authorize p99           given per window (the service's histogram, else Locust)
   resident memory         the least-squares line through every sample from the first minute to the last,
-                          read at the middle of each (MB), beside the two minutes' own means. A service's
-                          memory settles on a plateau that wobbles ±2 %, and two minutes' means put the
-                          figure wherever the last minute fell on it: five soaks of the reference mix with
-                          the same shape read +2.9 to +6.0 % from the means, +3.3 to +3.9 % from the line.
-                          A leak that grows steadily reads the same either way; a step up halfway reads up to 1.5x
-                          its height on the line; a rise in the last minutes counts for little on it, so the
-                          last minute's own mean more than half the limit over the line there fails too (the
-                          minute means of those five soaks stayed within +1.3 % of their lines)
+                          read at the middle of each (MB), beside the two minutes' own means: a plateau that
+                          wobbles reads near 0 on the line, where two minutes' means put it wherever the last
+                          minute fell. A rise in the last minutes counts for little on the line, so the last
+                          minute's own mean more than half the limit over the line there fails too
   DB bytes per payment    the slope of database bytes against requests (least squares) over a span at
                           least a minute long, widened to a quarter of the steady part (see `db_span_s`),
                           x requests per authorization over the steady part: at the run's mix, as CPU is
-                          (every request of the mix writes; over authorizations alone a 10-minute soak of
-                          the reference mix read +6.2 %, a failed gate, where the run's mix gave +1.5 %).
-                          Without a request count, the slope against authorizations. A database file grows
-                          in chunks, not per payment; judged only when it grew in enough steps
-                          (DB_MIN_STEPS) for the slope to mean something
+                          (every request of the mix writes). Without a request count, the slope against
+                          authorizations. A database file grows in chunks, not per payment; judged only when
+                          it grew in enough steps (DB_MIN_STEPS) for the slope to mean something
+
+Why a line and the late-rise rule: docs/decisions/0010-soak-drift-least-squares-line.md
 
 Resident memory may start later (`memory_warmup_s`, the scenario's `drift_memory_warmup_s`): its first minute
 is then the one after that warm-up, when the service's bounded in-memory state is full. A service that keeps
@@ -45,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-# 5 %: the issue's bar. A minute at the soak's rate (>= 150 authorizations/s) holds >= 9000
+# 5 %: the soak's bar. A minute at the soak's rate (>= 150 authorizations/s) holds >= 9000
 # authorizations, so the counting noise of a per-authorization figure is far below 1 % and a
 # steady service stays well inside 5 %; a leak (memory, rows never pruned, a scan that grows with
 # history) makes the last minute cost more than the first and crosses it within the run.
@@ -58,8 +51,7 @@ WINDOW_S = 60.0
 # longer span averages over many chunks; against requests (or authorizations), not time, so the rate does not matter.
 DB_SPAN_SHARE = 0.25
 # ... and only when the file grew in at least this many steps in each span: with fewer, the chunks are too
-# coarse for the slope to be within a few percent (a staircase of 4 steps fits a line 5-15 % off), so the
-# figure is shown and not judged.
+# coarse for the slope to be within a few percent, so the figure is shown and not judged.
 DB_MIN_STEPS = 8
 # A sample further than this from a window's edge is not taken for the value there.
 MAX_GAP_S = 15.0

@@ -3,9 +3,8 @@
 Why not Locust's `constant_throughput`: it measures a user's first interval from the moment the
 user was created, so a random start phase slept in `on_start` counts as "run time" and the first
 wait takes it back. Every user spawned in the same tick then sends at the same instant each
-interval: measured at 60 users x 1/s, 216 of 240 requests left within one 0.1 s slice of the
-second, and the bursts queued in the service (acme authorize median 110 ms against the
-simulator's 60 ms). A `Pacer` keeps each user on its own grid, `phase + k / pace`.
+interval, and the bursts queue in the service. A `Pacer` keeps each user on its own grid,
+`phase + k / pace`.
 """
 
 from __future__ import annotations

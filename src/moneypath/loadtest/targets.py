@@ -26,8 +26,7 @@ from moneypath.stack.state import StackState
 LOCUST_JOB = "locust"
 # The load test's stack evaluates the rules as production does, not every second: nothing it judges reads a rule,
 # and at 1 s the SLO rules over 1d/3d/30d windows re-read every sample since the stack started, every second — a
-# cost that grows with the run on the cores the service shares (measured: Prometheus 0.07 -> 0.19 of a core
-# over a 10-minute soak at 175 requests/s, still rising).
+# cost that grows with the run on the cores the service shares. Why: docs/decisions/0011-load-test-rules-every-15s.md
 RULES_EVERY = "15s"
 
 

@@ -57,8 +57,8 @@ _quote = json.encoder.encode_basestring  # the C escaper json.dumps(ensure_ascii
 
 def _body(row: tuple) -> str:
     """The canonical JSON of a row's HASHED fields (row: those fields first, in HASHED order), exactly what
-    event_hash hashes, built without the generic encoder when every field has its usual type (2-3x faster:
-    a full walk of 1,000,000 events is mostly this). Anything else (a NULL or a number where a string is
+    event_hash hashes, built without the generic encoder when every field has its usual type (a full walk is
+    mostly this). Anything else (a NULL or a number where a string is
     expected, a non-finite float) goes through the encoder."""
     seq, at, *strings = row[:10]
     if type(seq) is int and (type(at) is float and at - at == 0.0 or type(at) is int):
@@ -323,7 +323,7 @@ def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] 
               batch: int = 20_000, between_pages: Callable[[], object] | None = None) -> Verdict:
     """Events first..last in seq order, linked to the stored hash of the event before `first` (which the walk of
     the range before verifies): one range of a parallel verify_database, or what a ChainWatch check walks (on
-    SQLite the database quotes the fields: 18 % less of the watch's CPU per event). Intact: last_hash is last's
+    SQLite the database quotes the fields, cheaper than Python). Intact: last_hash is last's
     hash."""
     walk = ChainWalk(marks={seq: mark for seq, mark in (marks or {}).items() if first <= seq <= last})
     if first > 1:

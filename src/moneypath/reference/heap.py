@@ -5,20 +5,16 @@ collection walks all of them with the event loop stopped, so a pause grows with 
 
 - `settle()` once after start-up: what the imports and the app built is frozen (never walked again; it is
   still freed as usual when nothing refers to it), and the first threshold is raised so that a request's
-  garbage dies of its reference counts before a collection promotes it. Measured in the service at 275
-  requests/s of the checkout mix (issue 27): the collector took ~9 % of its core before, 4-5 full
-  collections every 10 s of ~100 ms each over the ~140,000 objects start-up built; after, ~1 %, none.
+  garbage dies of its reference counts before a collection promotes it.
 - `freeze_periodically()` in a process that keeps a record of everything it served (the simulator keeps
   every charge and reply, as a provider does): each freeze moves what is alive now out of the collector's
-  sight, which costs O(1) (the generations' lists are spliced). Without it the simulator's full collections
-  walked ~470,000 objects after 90,000 authorizations (~190 ms with the loop stopped, each provider call in
-  flight waiting) and grew with the run. The price: a reference cycle that is already garbage when a
-  freeze happens is never collected (reference counting frees everything else), a few objects a freeze.
+  sight, at O(1) cost. The price: a reference cycle that is already garbage when a freeze happens is never
+  collected (reference counting frees everything else), a few objects a freeze.
 - `trim()` (the service, every TRIM_INTERVAL_S): glibc returns a heap's free memory to the OS only from its
-  top, so pages freed in the middle (SQLite's page and statement caches, the request threads' arenas) stay
-  resident. In process, served over HTTP with the checkout mix (issue 27), malloc's free-but-resident memory
-  grew ~5 MB per 10,000 requests while what it held in use grew ~1 MB; `malloc_trim(0)` gives those pages
-  back (0.03-0.5 ms a call).
+  top, so pages freed in the middle (SQLite's caches, the request threads' arenas) stay resident until
+  `malloc_trim(0)` gives them back.
+
+Why these settings: docs/decisions/0008-heap-and-garbage-collector.md
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ class NonceWindow:
     A nonce is kept as its 64-bit hash (Python's, keyed per process: an outsider cannot aim at a collision;
     a chance one refuses a webhook as replayed with odds of about n / 2**64 — 3e-15 with 55,000 kept), in a
     dict (compact: ~46 bytes a key) beside a list per slot of `slot_s` seconds of expiry times, so a slot is
-    forgotten whole when its time has passed and no per-nonce time or order node is kept. ~95 bytes a nonce,
-    against ~195 as an OrderedDict of nonce strings and expiry floats (measured with 90,000). A nonce may be
+    forgotten whole when its time has passed and no per-nonce time or order node is kept: about half the memory
+    of an OrderedDict of nonce strings and expiry floats. A nonce may be
     kept up to `slot_s` longer than its window: harmless, its signature is stale by then and the staleness
     check comes first. Over `max_nonces` the slots expiring soonest are forgotten first."""
 

@@ -74,8 +74,8 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     (rows claimed FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers).
     `postgres` starts a throwaway PostgreSQL (Debian's binaries, moneypath.stack.pgserver) for the ledger instead
     of the SQLite file: part "postgres", its cluster deleted by `down`.
-    `rules_every` evaluates the rules at that interval instead of the scrape's (load tests: production's 15 s;
-    at 1 s the rules over 1d/3d/30d windows re-read every sample since the stack started, every second).
+    `rules_every` evaluates the rules at that interval instead of the scrape's (load tests: production's 15 s,
+    docs/decisions/0011-load-test-rules-every-15s.md).
     `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
     moneypath.generate.compress): drills use it, alerts/ stays as committed. `ha` runs production's shape:
     two Prometheus replicas with the same rules (parts prometheus, prometheus-b; replica labels a, b) each

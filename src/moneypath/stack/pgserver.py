@@ -29,7 +29,7 @@ STOP_TIMEOUT_S = 20
 # fsync is OFF: the cluster lives for one test session or one local stack and is thrown away, so crash
 # durability buys nothing, and a commit (or CREATE DATABASE) then never waits on a shared CI
 # machine's disk. It changes no locking, isolation or constraint behaviour, which is what these
-# tests exercise. (On an idle ext4 disk the difference measured small: ~0.3 s over the file.)
+# tests exercise.
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "fsync": "off",

@@ -7,9 +7,8 @@ retried up to 3 times.
 
 aiohttp, not httpx: httpx's pool scans every queued request against every connection on each
 request, so when deliveries queue up (a burst, a slow receiver) the cost per webhook grows with the
-queue. Under the checkout mix at 275 requests/s that scan took 96 % of the simulator's core, its
-answers to the service slowed past the 2 s provider timeout and the service's circuits opened.
-aiohttp's connector queues waiters in order at a constant cost each.
+queue, until the simulator's answers to the service slow past its provider timeout. aiohttp's
+connector queues waiters in order at a constant cost each (see docs/decisions/0012-provider-client.md).
 """
 
 from __future__ import annotations
@@ -76,9 +75,8 @@ class WebhookSender:
         task.add_done_callback(self._tasks.discard)
 
     def _http(self) -> aiohttp.ClientSession:
-        """One pooled session per event loop. A client per event (a TLS context and a connection
-        each) kept the simulator at 44 % of a core under 20 requests/s of the checkout mix, which
-        delayed its answers by tens of ms; pooled, 4 %."""
+        """One pooled session per event loop: a client per event (a TLS context and a connection
+        each) would cost the simulator a large share of its core and delay its answers."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             # trust_env=False (the default): the receiver is ours; an HTTP(S)_PROXY must not reroute it.

@@ -94,21 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     from moneypath.reference.refservice.admission_http import AdmittingHttpToolsProtocol
 
     configure_json_logging()  # one JSON object per line, with the correlation id of the request
-    # No `<counter>_created` series: a third of the exposition's lines, and of the time to render it in a thread that
-    # holds the GIL beside the event loop (OpenMetrics, 1,100 lines after 30 s of the checkout mix: 28 -> 18 ms a
-    # scrape); Prometheus drops them from OpenMetrics anyway, and text-format scrapers (vmagent, the OTel collector)
-    # store each as a series of its own. Multi-process mode (--workers N) never had them.
+    # No `<counter>_created` series: a large share of the exposition and of the time to render it beside the event
+    # loop; Prometheus drops them from OpenMetrics anyway. See docs/decisions/0004-metrics-off-the-request-loop.md
     prometheus_client.disable_created_metrics()
-    # asyncio's loop, not uvloop: libuv (since 1.45, libuv#3696) accepts one connection per loop iteration, so at 3x
-    # saturation (iterations of ~15 ms) the service took in ~70 connections a second, its accept queue overflowed and
-    # clients timed out on requests it never saw (20,000 refused handshakes a minute); asyncio accepts up to the
-    # backlog at each wake-up. Measured with benchmarks/bench_overload.py: 5,372-10,273 client timeouts -> 0,
-    # saturation 919 vs 951/s (docs/performance-record.md).
+    # asyncio's loop, not uvloop: libuv accepts one connection per loop iteration, so a saturated service's accept
+    # queue overflows; asyncio accepts up to the backlog at each wake-up. See docs/decisions/0003-asyncio-loop-not-uvloop.md
     # With admission on, refused as the headers are parsed, before a request becomes a task; on or off, a request
     # uvicorn cannot parse is answered with problem+json (admission_http.py).
     # An idle connection is kept 75 s (nginx's default), not uvicorn's 5: a client pool keeps its idle connections
-    # longer than 5 s (aiohttp 15 s, Go 90 s), and one it reuses as the service closes it is reset; a loop that
-    # stalls a moment (a background job) fires its overdue close timers on requests already sent.
+    # longer than 5 s, and one it reuses as the service closes it is reset.
     options = dict(host=args.host, port=args.port, log_level="warning", access_log=False, loop="asyncio",
                    http=AdmittingHttpToolsProtocol, timeout_keep_alive=75)
     try:

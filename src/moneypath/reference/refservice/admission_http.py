@@ -1,12 +1,9 @@
 """uvicorn's HTTP protocol with admission control decided as the headers are parsed: a refused request is
 answered there and then, and never becomes a task.
 
-Measured with benchmarks/bench_overload.py (3x saturation): refused in the ASGI middleware, each refusal still
-cost the service a task, the scope, Starlette's middleware stack and uvicorn's response machinery (~126 µs of
-the service's core each; at 2x saturation refused, a quarter of the core), and worse, every request waited in
-the event loop's ready queue behind all the others before the middleware could count it, so a limit on
-requests in flight did not bound that wait (admitted p99 4.4 s, clients timing out on admitted payments).
-Here the count starts when the headers are in: what waits for the loop is what was admitted.
+The count of requests in flight starts when the headers are in, so what waits for the event loop is only
+what was admitted (a refusal in the ASGI middleware would still cost a task and wait in the loop's ready
+queue behind everything else). Why: docs/decisions/0002-refuse-as-headers-are-parsed.md
 
 Run with `uvicorn.run(app, http=AdmittingHttpToolsProtocol)`; an app without `state.admission` (admission off)
 gets uvicorn's own behaviour, but for one thing: a request uvicorn cannot parse is answered 400 with problem+json,
@@ -15,10 +12,7 @@ previous answer) and a protocol upgrade go the ordinary way, and the ASGI middle
 
 Two costs uvicorn pays per request are paid less often here, admission on or off: the keep-alive timer is armed
 once per idle spell rather than re-armed after every answer, and a refusal's server headers are joined once a
-second. With the refusals' metrics tallied by the gate (admission.Gate.refuse_on_the_wire), a refusal costs the
-service's core 40 % less, 42-45 µs against 71-73 on a slow VM (benchmarks/bench_refusal.py): at 3x saturation,
-two refusals to each request admitted, ~3 % of the core given back to admitted work (docs/performance-record.md,
-"Cheaper refusals").
+second (when uvicorn replaces them).
 """
 
 from __future__ import annotations
@@ -50,10 +44,9 @@ _server_headers: tuple[list | None, bytes] = (None, b"")
 
 class Releasing:
     """The app, giving back the admitted request's slot however it ends (answered, failed, cancelled). One per
-    connection, holding nothing of a request: a closure over the request's cycle made each request a reference
-    cycle (cycle -> closure -> cycle), and its scope, headers and FastAPI's exit stacks, ~20 objects a request,
-    waited for the cyclic collector: a 50-70 ms collection every ~7 s at 150 authorizations/s and memory that
-    grew between full collections."""
+    connection, holding nothing of a request: a closure over the request's cycle would make each request a
+    reference cycle, left for the cyclic collector with its scope and headers
+    (docs/decisions/0008-heap-and-garbage-collector.md)."""
 
     def __init__(self, app, gate: Gate):
         self.app, self.gate = app, gate

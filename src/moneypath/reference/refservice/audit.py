@@ -9,25 +9,19 @@ dependencies.py, the webhook router, each background job); the correlation id is
 
 Chaining on PostgreSQL, where several service processes book at once. Chaining an event needs the previous
 hash, and a link may be built on only once it is committed, so whoever chains holds the chain from its read
-of the head to its commit, WAL flush included. When every booking chained its own event (the head row
-`SELECT ... FOR UPDATE`), every booking waited for the one before it to commit: 2 and 4 processes spent
-16 % and 44 % of their time waiting for that lock and booked fewer per second than one did (361 and 337 vs
-420; benchmarks/bench_pg_bookings.py, docs/performance.md has the figures). Now one transaction at a time holds the
-chain and nobody waits for it (0 % lock wait; 501/567/688 per s with 1/2/4 processes). The booking's own statement
-does it all, with no round trip of its own (Audited: payments.create and mark_captured; `append` is the same
-statement without a booking, for the other changes): it writes the record, then tries a transaction-scoped
-advisory lock (pg_try_advisory_xact_lock). Got it: it takes the head (locked FOR UPDATE, so a service of an
-earlier version, which locks only the head, never chains beside it), inserts the event at the next seq with
-its hash computed by the database, and advances the head; the booking holds the chain to its commit as before,
-and if others had parked events meanwhile it chains those after its own (committed ones, in id order; those
-in flight wait for the next holder) in one more statement, in SQL: a parked event keeps its tail, the JSON its
-hash covers, and the statement hashes them one after the other (a recursive CTE, _chain_sql), so chaining them
-costs the service one round trip and no Python (it was two and the hashing). Busy: the same statement parks
-the event in audit_pending (unchained, no hash, its tail kept) in the booking's transaction, and the current
-holder, the next one or `seal` (the service's job, every second; the same SQL) chains it. A row parked by a
-service of an earlier version has no tail: it is chained from its fields in Python (_chain), as before. The
-round trips, not the hash, were the trail's cost on the booking path (two statements per booking: 260-325 µs
-of the service's CPU; docs/performance.md).
+of the head to its commit, WAL flush included. So one transaction at a time holds the chain and nobody waits
+for it. The booking's own statement does it all, with no round trip of its own (Audited: payments.create and
+mark_captured; `append` is the same statement without a booking, for the other changes): it writes the record,
+then tries a transaction-scoped advisory lock (pg_try_advisory_xact_lock). Got it: it takes the head (locked
+FOR UPDATE, so a service of an earlier version, which locks only the head, never chains beside it), inserts the
+event at the next seq with its hash computed by the database, and advances the head; the booking holds the
+chain to its commit, and if others had parked events meanwhile it chains those after its own (committed ones,
+in id order; those in flight wait for the next holder) in one more statement, in SQL: a parked event keeps its
+tail, the JSON its hash covers, and the statement hashes them one after the other (a recursive CTE,
+_chain_sql). Busy: the same statement parks the event in audit_pending (unchained, no hash, its tail kept) in
+the booking's transaction, and the current holder, the next one or `seal` (the service's job, every second;
+the same SQL) chains it. A row parked by a service of an earlier version has no tail: it is chained from its
+fields in Python (_chain). Round trips, not the hash, are the trail's cost on the booking path.
 
 What an auditor can still prove: the chain is what it was (linear, each event hashed with the one before;
 seq is the order of chaining, which may differ from the order of `at`). A parked event is not yet protected
@@ -35,11 +29,8 @@ by it: `moneypath audit verify` and the service's check (ChainWatch) count it as
 one parked longer than PENDING_MAX_S (60 s) is a break: nothing seals, and it can be edited or deleted
 unseen. Checkpoints sign chained heads only. A rolled-back booking leaves nothing, parked or chained (a
 holder that rolls back leaves what it would have chained parked). Certificate Transparency makes the same
-trade (a promise at submission, merged within a maximum merge delay); Trillian and Tessera integrate queued
-entries in batches by one sequencer. Weighed and not taken: a lock held for the link alone (a later booking
-would chain onto an event that may still roll back); a separate sealer chaining every event (each one
-pending for up to an interval even without contention, and one more process to run and watch). Without
-contention a booking chains its own event, as before: nothing is pending.
+trade (a promise at submission, merged within a maximum merge delay). Without contention a booking chains its
+own event: nothing is pending.
 """
 
 from __future__ import annotations
@@ -96,8 +87,7 @@ def acting(name: str, scope: str = "") -> Iterator[None]:
 
 
 # The append runs on the driver's connection (the caller's transaction): through SQLAlchemy's execution path
-# its statements cost more CPU than the whole booking without them (measured with benchmarks/bench_audit.py:
-# 226 µs per booking on SQLite vs 243 µs for the booking itself).
+# its statements would cost more CPU than the whole booking without them (benchmarks/bench_audit.py).
 _COLUMNS = (*HASHED, "prev_hash", "hash")
 _PARKED = HASHED[1:]  # what a parked event stores: everything hashed but the seq it is chained at
 SEAL_LOCK = 0x6D70_6175_6469_7431  # the advisory lock key of "the chain's holder" (any fixed bigint)
@@ -156,9 +146,8 @@ def _append_sql(booking: str | None) -> str:
     computes the hash and reads the fields back from it (_FIELDS); a parked event keeps it (the pending row's
     tail) for its holder's hash. So the event needs no round trip of its own, and a booking none at all.
     Returns (rows the booking wrote, seq, hash, whether anything was parked before); seq is NULL when it
-    parked. (Chaining the parked events in this statement too, _chain_sql after the event, was measured: no
-    round trip when some are parked, but ~40 µs more of PostgreSQL's CPU on every booking, and more of the
-    service's: dearer, since most bookings find nothing parked.)"""
+    parked. Parked events are chained by a separate statement, not this one: most bookings find nothing
+    parked, and every booking would pay for it here."""
     booked = f"booked AS ({booking} RETURNING 1), " if booking else ""
     took = _TOOK.format(booked=" AND EXISTS (SELECT 1 FROM booked)" if booking else "")
     return (f"WITH {booked}e AS (SELECT ('[0' || %(a_tail)s)::json AS j), took AS ({took}), "
@@ -248,8 +237,8 @@ def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict
 class Audited:
     """A booking statement that writes one record (its INSERT, or the UPDATE of its row) and appends the
     record's event when it wrote the row: `count(conn, params, entity, ..., now)`, the rows written. On
-    PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite, as before, the
-    statement, then `append` (no network between them: measured no dearer than before)."""
+    PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite the statement,
+    then `append` (no network between them)."""
 
     __slots__ = ("plain", "_sql")
 

@@ -2,8 +2,8 @@
 AuditChainBroken alert reads (`MoneyPath.set_audit_chain`), and log the first broken event once.
 
 Each run costs what is new since the last one plus a bounded sweep of older events
-(moneypath.protocol.audit_chain.ChainWatch), never a walk over all history: that walk, every second in
-the fast stack, made the checkout mix collapse after ~25 s at 150 authorizations/s. A forger who
+(moneypath.protocol.audit_chain.ChainWatch), never a walk over all history, whose cost would grow with the
+ledger until checks crowd out requests. A forger who
 re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep. The
 service's own run walks in a child process (audit_walker.py: the hashing then never holds the interpreter's lock
 that request handling needs); an app built in code walks in the calling thread, pausing between pages.
@@ -54,8 +54,8 @@ class AuditCheck:
         walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose);
         `walker_db_url`: walk in a child process on that database (audit_walker.py), else in the calling thread."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
-        # In a thread: pages of 500 events (~5 ms of hashing) with a 5 ms sleep between, so the check lets the event
-        # loop run between pages instead of contending for the GIL through ~100 ms of hashing at 1,000 payments/s.
+        # In a thread: pages of 500 events with a 5 ms sleep between, so the check lets the event loop run between
+        # pages instead of contending for the GIL through the whole walk.
         self.watch: ChainWatch | WalkerProcess = (
             WalkerProcess(walker_db_url, sweep_min) if walker_db_url is not None
             else ChainWatch(sweep_min, batch=500, between_pages=lambda: time.sleep(0.005)))

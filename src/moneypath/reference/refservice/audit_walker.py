@@ -1,13 +1,7 @@
 """The audit check's walk (moneypath.protocol.audit_chain.ChainWatch) in a child process of its own, so hashing
 the chain never competes with request handling for the interpreter's lock.
 
-Measured with benchmarks/bench_overload.py (3x saturation for 40 s, `--timeline`, 2 rounds each, alternating
-MONEYPATH_AUDIT_CHECK_PROCESS=off and on): walked in a thread of the service, each check (every 5 s, ~9,000
-events) left the second it ran in with 595-713 authorizations answered against 750-930 in the others, and the
-recovery's p99 jumped to 33-60 ms in those seconds against 9-23 ms; goodput 819 and 795/s, 80 and 85 % of the
-saturation. Walked here: no second under 725, the recovery's p99 10-18 ms (one second 32), goodput 829 and 834/s,
-87 and 89 %. Timed alone, a check of ~9,000 events costs the child 35-41 ms of CPU; in the service's thread it
-took 70-122 ms (waiting for the lock, sharing the cache with the event loop).
+Why a child process: docs/decisions/0009-audit-walk-in-its-own-process.md
 
 The child holds the ChainWatch (its tip, its sweep's place, a break it is waiting to see mended) and its own
 read-only engine on the service's database. The service keeps the tip of the last check: it signs checkpoints
@@ -17,9 +11,8 @@ the service ends, and only then: it ignores SIGTERM and SIGINT, which `moneypath
 service's whole process group, because the service's last act at shutdown is a check (and a checkpoint signed over
 it) that needs the child still there.
 
-The service starts the child before it takes its first request, so its interpreter and imports (~0.2 s of a core)
-do not land beside the first requests (started at the first check instead, a checkout run at 275/s refused 3
-requests in its first seconds, where runs before had refused none: the likely cause).
+The service starts the child before it takes its first request, so its interpreter and imports do not land
+beside the first requests.
 
 The protocol is a JSON object a line: `{"ready": true}` answers `{"ok": true}` once the child is loaded,
 `{"resume": [seq, hash, known_from]}` answers `{"ok": true}`, and `{"check": true}` answers

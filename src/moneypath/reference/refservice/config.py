@@ -31,8 +31,8 @@ class ServiceConfig:
     outbox_interval_s: float = 0.5
     outbox_max_attempts: int = 5
     # How often the background check walks the audit trail's hash chain. Each check costs what came since the last
-    # (and a sweep as large): every 60 s at 1,000 payments/s that was 120,000 events in one 4 s go, which took
-    # ~15 % of the service's throughput while it ran and grew the WAL to 14 MB; every 5 s the same work is even.
+    # (and a sweep as large): a long interval piles the work into one burst that takes throughput while it runs
+    # and grows the WAL; a short one spreads the same work evenly.
     audit_verify_interval_s: float = 5.0
     # Walk the chain in a child process (audit_walker.py): its hashing then never holds the interpreter's lock that
     # request handling needs. The service's own run (from_env: MONEYPATH_AUDIT_CHECK_PROCESS, default on) does; an
@@ -49,7 +49,7 @@ class ServiceConfig:
     # LOCKED, and the imbalance each instance reads from the shared ledger is the same value (aggregate: max).
     singleton_jobs: bool = True
     instrumented: bool = True  # False: metrics off (no middleware, no /metrics); the benchmark's baseline
-    admission: bool = True  # adaptive limit on requests in flight, fast 503 above it (admission.py); off: the bench's before
+    admission: bool = True  # adaptive limit on requests in flight, fast 503 above it (admission.py); off: a baseline
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:

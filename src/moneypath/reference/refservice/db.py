@@ -279,7 +279,7 @@ def make_engine(url: str = "sqlite:///moneypath-ledger.db", durable: bool = True
     else:
         connect_args = {}
     # LIFO on a SQLite file: the connection used last is taken again, so its page cache is still valid (one
-    # that another connection wrote after must re-read the pages it touches: measured in pread calls).
+    # that another connection wrote after must re-read the pages it touches).
     lifo = sqlite and url not in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(url, connect_args=connect_args, **({"pool_use_lifo": True} if lifo else {}))
     if sqlite:

@@ -5,8 +5,7 @@ The service's SQLite connections commit with synchronous=NORMAL: in WAL mode a c
 visible at once, and survives a process kill (the log is in the operating system's hands), but is not yet on
 disk. Before an answer that acknowledges money goes out, `await GroupSync.sync()` waits until the write-ahead
 log is synced: one `fdatasync` of the log in a thread covers every commit that returned before it started, so
-200 bookings/s cost a few syncs per second instead of 200, and the event loop never blocks on the disk.
-Measured on 2 cores: the per-commit sync of synchronous=FULL held the loop 8 % of its time at 200 requests/s.
+the event loop never blocks on the disk. Why: docs/decisions/0005-group-commit-for-sqlite.md
 
 Why this is as safe as synchronous=FULL for what the API acknowledges: a commit appends its frames (with their
 commit marker and checksums) to the log before it returns; a sync that starts after that puts them on disk.
@@ -16,18 +15,12 @@ replaced in between (the last connection closed, which checkpointed and removed 
 the new one. PostgreSQL needs none of this: its commit waits for its own group-committed WAL flush.
 
 Checkpoints: a commit that finds the log `LOG_PAGES_PER_CHECKPOINT` long runs one, on the event loop, and that one
-restarts the log. With SQLite's default (1,000 pages) and nothing else, that checkpoint copied every page the log
-held and synced on the loop three times a cycle (the log before the copy, the database after, the new log's header
-at the next commit): traced under the checkout mix at 150/s (2026-11-27), 9.5 syncs a second on the loop, 2 ms each
-on a new ledger; on a 700 MB one, 44 minutes into a soak, the database's sync took 8-11 ms (up to 35). Every
-request in flight waits meanwhile. `Checkpointer` copies the log beforehand in a thread, on a connection of its own
-(PASSIVE: it neither waits for the writers nor holds them up, and SQLite runs it without the GIL), so the loop's
-checkpoint has little left to copy; and the longer log (4,000 pages, 16 MB) makes the loop's three syncs a quarter
-as frequent: 2.2 a second, traced the same way. The loop's checkpoint stays: SQLite restarts the log at the next
-write after a checkpoint that copied all of it, and under steady writes only the loop's own gets there (it runs
-right after its commit, before another write; the checkpointer is always a few writes behind); one run in a
-background job alone (`wal_autocheckpoint=0`) never caught up with the writers, so the log was never restarted and
-grew without bound (1.8 GB in 84 s at 275 requests/s), and every request slowed with it.
+restarts the log. `Checkpointer` copies the log beforehand in a thread, on a connection of its own (PASSIVE: it
+neither waits for the writers nor holds them up), so the loop's checkpoint has little left to copy. The loop's
+checkpoint must stay: SQLite restarts the log only at the next write after a checkpoint that copied all of it,
+and under steady writes only the loop's own gets there (it runs right after its commit, before another write);
+a background checkpoint alone never catches up, and the log grows without bound.
+Why: docs/decisions/0006-sqlite-checkpoints-off-the-loop.md
 """
 
 from __future__ import annotations
@@ -122,8 +115,9 @@ class GroupSync:
 
 # How often the checkpointer copies the log: the loop's own checkpoint then finds at most this long's writes left.
 CHECKPOINT_EVERY_S = 0.1
-# The log's length at which a commit checkpoints (the writers' wal_autocheckpoint; SQLite's default is 1,000 pages):
-# the loop's checkpoint syncs three times however little the checkpointer left it, so it should come rarely.
+# The log's length at which a commit checkpoints (the writers' wal_autocheckpoint): the loop's checkpoint syncs
+# three times however little the checkpointer left it, so it should come rarely.
+# Why 4,000 pages: docs/decisions/0006-sqlite-checkpoints-off-the-loop.md
 LOG_PAGES_PER_CHECKPOINT = 4000
 
 

@@ -33,7 +33,7 @@ class RequestCost:
     is: the request is in flight while it waits for the loop, so the requests in flight and the latency admission
     control learns from both show the queue. (Paid on entry, before the first await, it would run the moment a
     request is admitted: in flight would stay near zero while the real queue grew in front of admission control,
-    which then sheds nothing; measured, every client timed out.) The loop is held with a blocking sleep, not a hot
+    which then sheds nothing and lets every client time out.) The loop is held with a blocking sleep, not a hot
     loop: nothing else runs on it meanwhile, exactly as with CPU work, but a drill in CI does not burn a core of the
     machine it shares."""
 

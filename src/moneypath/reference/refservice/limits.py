@@ -67,8 +67,8 @@ def _whole(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
 
 
-# strict: only a JSON integer (a number with no fractional part) is an amount, not "100", 12.5 or true (true
-# used to charge 1 minor unit).
+# strict: only a JSON integer (a number with no fractional part) is an amount, not "100", 12.5 or true (lax,
+# true would charge 1 minor unit).
 Amount = Annotated[int, Field(gt=0, le=10**12, strict=True), BeforeValidator(_whole)]
 
 

@@ -2,9 +2,8 @@
 in-process ASGI transport (tests).
 
 Why two: httpx's connection pool scans every pooled connection (a socket poll each) on every
-request, which cost 2.5 ms of CPU per provider call at 32 concurrent requests on a 2-core
-machine — a third of the service's whole budget per authorization; aiohttp's C parser and pool
-cost 0.2 ms for the same call. httpx stays for `provider_transport`, which lets the unit tests
+request, a cost that grows with concurrency; aiohttp's C parser and pool do not
+(docs/decisions/0012-provider-client.md). httpx stays for `provider_transport`, which lets the unit tests
 run the provider simulator in-process through `httpx.ASGITransport`.
 
 Both answer `post()` with (status, body bytes) and raise `ProviderTimeout` or

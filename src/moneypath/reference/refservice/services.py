@@ -31,9 +31,9 @@ from moneypath.reference.refservice.risk import RiskScreen
 from moneypath.reference.signing import Verifier, secrets_by_provider
 
 # How long the event loop waits for SQLite's write lock before handing the call to a thread (see
-# in_db). A few ms covers a background job's short transaction; with 0, one such overlap sent a
-# write to the thread, which then held the lock while waiting for the GIL, so the next writes
-# overlapped too: measured 228-254 authorizations/s with 0 vs 433-479 with 5 (2 cores).
+# in_db). A few ms covers a background job's short transaction; at 0 one overlap sends a write to
+# the thread, which holds the lock while waiting for the GIL, and the next writes overlap too.
+# Why 5 ms: docs/decisions/0007-sqlite-write-lock-wait-inline.md
 INLINE_LOCK_WAIT_MS = 5
 
 
@@ -57,7 +57,7 @@ class Services:
         # SQLite (a local file, one writer at a time) runs on the event loop: a transaction is tens of
         # microseconds of C plus SQLAlchemy's Python, and syncs happen off the loop (GroupSync) — less than
         # handing it to a thread, where it also waits for the GIL while holding SQLite's write lock
-        # (measured on 2 cores: 373-399 vs 281-327 authorizations/s). When another writer holds the
+        # (docs/decisions/0007-sqlite-write-lock-wait-inline.md). When another writer holds the
         # lock (a background job, another worker process, an operator's script) the loop waits at most
         # INLINE_LOCK_WAIT_MS; then the same call runs again in a thread that waits up to the full busy
         # timeout. PostgreSQL (network round trips, real concurrency) always runs in a pool of threads.

@@ -1,9 +1,8 @@
 """Statements of the payment hot path: written with SQLAlchemy Core, compiled once per dialect, run on the
 transaction's driver connection.
 
-SQLAlchemy's execution path (execution context, result wrapping, cache-key lookup) cost more Python than
-the statements themselves: a capture runs ~12 of them in 4 transactions, and a profile of the checkout mix
-at 200 requests/s put a quarter of the event loop's time in SQLAlchemy. A `Prepared` keeps Core for what it
+SQLAlchemy's execution path (execution context, result wrapping, cache-key lookup) costs more Python than
+the statements themselves, and a capture runs about a dozen of them. A `Prepared` keeps Core for what it
 is good at — the statement, its dialect's SQL and parameter style — and hands the driver the compiled string.
 What it gives up is nothing these statements use: bind/result type processing (their columns are strings,
 integers and floats, which both drivers take and return as they are) and column defaults (callers pass every
@@ -27,9 +26,9 @@ def padded(values: Sequence[T]) -> list[T]:
     """`values` for an IN list, its length rounded up to a power of two by repeating the last one (same rows).
 
     Each length of an IN list is a statement text of its own: SQLite's driver keeps the last 128 prepared per
-    connection, so lists whose length follows the data filled every writer connection's cache with variants
-    (up to ~120 kB each) and pushed the hot path's statements out (issue 27: +2 MB per connection per 20,000
-    requests, still rising). Powers of two: at most log2(n) + 1 texts per statement."""
+    connection, so lists whose length follows the data would fill every writer connection's cache with variants,
+    push the hot path's statements out and grow memory with the run. Powers of two: at most log2(n) + 1 texts
+    per statement."""
     if not values:
         return list(values)
     size = 1 << (len(values) - 1).bit_length()

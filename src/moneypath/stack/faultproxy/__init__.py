@@ -48,9 +48,8 @@ An answer a fault touched carries `X-Moneypath-Fault: <name>` (error_rate, laten
 (at most one line a second per fault and provider, with the count).
 
 The hot path with no fault set costs a truth test per fault (`Faults.fires` returns at once). aiohttp
-serves and forwards (pooled keep-alive connections, uvloop when installed): measured on 2 cores at 200
-requests/s, 0.3 ms of CPU per proxied call and 0.6-0.8 ms added at p99, where a starlette + uvicorn +
-httpx proxy took 0.7 ms of CPU and added 1.6 ms (benchmarks/bench_faultproxy.py; goal: at most 2 ms).
+serves and forwards (pooled keep-alive connections, uvloop when installed); the goal is at most 2 ms added
+at p99 (benchmarks/bench_faultproxy.py). Why aiohttp: docs/decisions/0013-fault-proxy.md
 
 Modules: config (command-line configuration), faults (the switches and what they hold), upstream (forwarding),
 webhooks (the relay), handlers and admin (the routes, as named functions), parse_errors (requests aiohttp

@@ -62,8 +62,8 @@ RefundCall = Annotated[Authorized[RefundRequest], Depends(authorized("payments:w
 async def load(svc: Services, who: str, payment_id: str) -> dict:
     def read():
         # begin(), not connect(): a read ends in COMMIT, not ROLLBACK. psycopg deallocates every statement it
-        # prepared on a connection at a ROLLBACK, so reads that rolled back on this engine had PostgreSQL plan the
-        # bookings' statements afresh almost every time (the audited booking's ~0.25 ms each; issue 32).
+        # prepared on a connection at a ROLLBACK, so reads that rolled back on this engine would have PostgreSQL plan
+        # the bookings' statements afresh almost every time.
         with svc.engine.begin() as conn:
             return payments.get(conn, payment_id, who)
     row = await svc.in_db(read)
