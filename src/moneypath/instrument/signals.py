@@ -220,8 +220,9 @@ class MoneyPath(FailurePath):
     def time_authorization(self, provider: str, method: str) -> AuthorizationTimer:
         """Context manager timing an authorization; set `.outcome` before leaving.
 
-        Leaving with an exception and no outcome records "timeout" for TimeoutError or
-        cancellation (how `asyncio.timeout` ends the block) and "error" otherwise; the
+        Leaving with an exception and no outcome records "timeout" for a timeout (the built-in
+        TimeoutError, cancellation as `asyncio.timeout` ends the block, and the timeouts of requests,
+        urllib3, httpx and aiohttp: moneypath.instrument.timeouts) and "error" otherwise; the
         exception always propagates.
         """
         return AuthorizationTimer(self, provider, method)

@@ -3,9 +3,10 @@ and record it through the MoneyPath that made them."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
+
+from moneypath.instrument.timeouts import is_timeout
 
 if TYPE_CHECKING:
     from moneypath.instrument.signals import MoneyPath
@@ -25,9 +26,7 @@ class AuthorizationTimer:
     def __exit__(self, exc_type, exc, tb) -> bool:
         outcome = self.outcome
         if outcome is None:
-            # asyncio.timeout() cancels the block before raising TimeoutError outside it.
-            timed_out = exc_type is not None and issubclass(exc_type, (TimeoutError, asyncio.CancelledError))
-            outcome = "timeout" if timed_out else "error"
+            outcome = "timeout" if is_timeout(exc_type, exc) else "error"
         self._mp.record_authorization(self._provider, self._method, outcome, time.perf_counter() - self._start)
         return False
 
