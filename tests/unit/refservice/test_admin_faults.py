@@ -1,5 +1,5 @@
-"""The service's fault API (/admin/faults),
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""The service's fault API (/admin/faults), driven through the HTTP API with the provider simulator in-process; the
+background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The cost meter: provider fees counted once, infrastructure cost and its fault,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""The cost meter: provider fees counted once, infrastructure cost and its fault, driven through the HTTP API with the
+provider simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

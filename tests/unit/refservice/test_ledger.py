@@ -1,5 +1,5 @@
-"""Ledger writes: failures, races between clients, refunds that would overrun,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""Ledger writes: failures, races between clients, refunds that would overrun, driven through the HTTP API with the
+provider simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The outbox: delivery to each consumer, retries with backoff, dead letters,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""The outbox: delivery to each consumer, retries with backoff, dead letters, driven through the HTTP API with the
+provider simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Reconciliation of the providers' settlement files against the ledger,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""Reconciliation of the providers' settlement files against the ledger, driven through the HTTP API with the provider
+simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Risk screening: the fraud spike and the fallback when risk is down,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""Risk screening: the fraud spike and the fallback when risk is down, driven through the HTTP API with the provider
+simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Provider webhooks: settling ambiguous captures and refunds, card numbers stored redacted,
-driven through the HTTP API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
+"""Provider webhooks: settling ambiguous captures and refunds, card numbers stored redacted, driven through the HTTP
+API with the provider simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 
