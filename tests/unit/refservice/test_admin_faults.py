@@ -10,14 +10,7 @@ from prometheus_client import CollectorRegistry
 from moneypath.instrument.prometheus import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.app import ServiceConfig, create_app
-from tests.support.refservice import (
-    ACME_HOOK,
-    ADMIN,
-    SECRET,
-    call,
-    client_for,
-    post_raw,
-)
+from tests.support.refservice import ACME_HOOK, ADMIN, SECRET, call, client_for, post_raw
 
 
 def test_fault_api_needs_the_scope_and_validates(world):

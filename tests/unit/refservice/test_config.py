@@ -9,11 +9,7 @@ from moneypath.reference.providersim.app import SimConfig
 from moneypath.reference.providersim.app import create_app as create_sim
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.risk import RiskPolicy
-from tests.support.refservice import (
-    SECRET,
-    authorize,
-    call,
-)
+from tests.support.refservice import SECRET, authorize, call
 
 
 @pytest.mark.parametrize("env, message", [

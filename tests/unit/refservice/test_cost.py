@@ -6,15 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.reference.refservice import ledger
-from tests.support.refservice import (
-    ACME_HOOK,
-    ADMIN,
-    authorized_payment,
-    call,
-    capture_event,
-    client_for,
-    sample,
-)
+from tests.support.refservice import ACME_HOOK, ADMIN, authorized_payment, call, capture_event, client_for, sample
 
 
 def fee_usd(catalog, provider, amount_minor) -> float:

@@ -6,15 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.reference.refservice import ledger
-from tests.support.refservice import (
-    ADMIN,
-    WRITE,
-    authorized_payment,
-    call,
-    captured_payment,
-    client_for,
-    sample,
-)
+from tests.support.refservice import ADMIN, WRITE, authorized_payment, call, captured_payment, client_for, sample
 
 
 def test_a_failed_ledger_write_acknowledges_nothing_and_the_retry_books_once(world):

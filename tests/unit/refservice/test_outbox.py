@@ -8,12 +8,7 @@ import time
 from sqlalchemy import func, select
 
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages
-from tests.support.refservice import (
-    ADMIN,
-    call,
-    captured_payment,
-    sample,
-)
+from tests.support.refservice import ADMIN, call, captured_payment, sample
 
 
 def count(app, table, *where) -> int:

@@ -8,14 +8,7 @@ import time
 from sqlalchemy import select
 
 from moneypath.reference.refservice.db import reconciliation_breaks
-from tests.support.refservice import (
-    authorized_payment,
-    call,
-    captured_payment,
-    flush,
-    sample,
-    set_fault,
-)
+from tests.support.refservice import authorized_payment, call, captured_payment, flush, sample, set_fault
 
 
 def breaks(app) -> list[tuple[str, str]]:

@@ -3,12 +3,7 @@ simulator in-process; the background jobs are run by hand (run_once)."""
 
 from __future__ import annotations
 
-from tests.support.refservice import (
-    ADMIN,
-    authorize,
-    call,
-    sample,
-)
+from tests.support.refservice import ADMIN, authorize, call, sample
 
 
 def test_fraud_spike_declines_without_calling_the_provider(world):

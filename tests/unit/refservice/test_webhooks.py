@@ -12,15 +12,7 @@ from sqlalchemy import select
 from moneypath.catalog.conventions import Key
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.db import payments
-from tests.support.refservice import (
-    ACME_HOOK,
-    authorize,
-    call,
-    captured_payment,
-    post_raw,
-    sample,
-    set_fault,
-)
+from tests.support.refservice import ACME_HOOK, authorize, call, captured_payment, post_raw, sample, set_fault
 
 
 def test_capture_webhook_books_a_capture_whose_call_timed_out(world):
