@@ -1,5 +1,5 @@
 """The provider simulator in-process: what it promises about wall-clock time (latency, faults, webhook retries that
-never block an answer). The `timing` tier; the rest: tests/unit/providersim/test_providersim.py."""
+never block an answer). The `timing` tier; the rest: tests/unit/providersim/ (test_providers.py and its neighbours)."""
 
 from __future__ import annotations
 

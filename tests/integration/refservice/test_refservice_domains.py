@@ -1,5 +1,6 @@
 """The reference service's optional domains, where wall-clock time is the point: a slow risk check times out
-into the fallback. The `timing` tier; the rest: tests/unit/refservice/test_refservice_domains.py."""
+into the fallback. The `timing` tier; the rest: tests/unit/refservice/test_risk.py
+and the other domains' files beside it."""
 
 from __future__ import annotations
 
