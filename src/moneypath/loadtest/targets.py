@@ -51,9 +51,9 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print,
     stack.down(state_dir, progress=lambda *_: None)
     shutil.rmtree(state_dir, ignore_errors=True)
     progress(f"starting the stack in {state_dir} ...")
-    state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
-                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers, instances=instances,
-                     rules_every=RULES_EVERY)
+    spec = stack.StackSpec([f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True, db_url=db_url,
+                           service_workers=service_workers, instances=instances, rules_every=RULES_EVERY)
+    state = stack.up(c, state_dir, spec, progress=lambda *_: None)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
                   state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
