@@ -31,6 +31,7 @@ from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.stack import processes
 from moneypath.stack.processes import find_binary, free_port
+from moneypath.stack.scrape import set_extra_scrape_targets as set_extra_scrape_targets  # callers import it from here
 from moneypath.stack.service_files import audit_checkpoint_env, write_secrets
 from moneypath.stack.service_files import read_secrets as read_secrets  # callers import it from here, with up
 from moneypath.stack.spec import StackSpec as StackSpec  # callers import it from here, with up
