@@ -124,8 +124,8 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
                   "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     assert asked == [3]
     ((spec, target),) = runs
-    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
-                                      SHIPPED_LOCUSTFILE)
+    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, locust_processes.LocustLoad(
+        8.0, 8, 5.0, SHIPPED_SCENARIOS, SHIPPED_LOCUSTFILE))
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
     settings = client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok",
