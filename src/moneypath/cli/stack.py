@@ -88,12 +88,12 @@ def _stack(args) -> int:
             if args.time_factor < 1:
                 print("moneypath: --time-factor must be at least 1", file=sys.stderr)
                 return EXIT_USAGE
-            state = stack.up(load_catalog(args.catalog), state_dir, args.target, fast=args.fast,
-                             time_factor=args.time_factor,
-                             remote_write=args.remote_write, faults=args.faults,
-                             services=not (args.no_services or args.target),  # a --target is your service
-                             ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
-                             postgres=args.postgres)
+            spec = stack.StackSpec(args.target, fast=args.fast, time_factor=args.time_factor,
+                                   remote_write=args.remote_write, faults=args.faults,
+                                   services=not (args.no_services or args.target),  # a --target is your service
+                                   ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
+                                   postgres=args.postgres)
+            state = stack.up(load_catalog(args.catalog), state_dir, spec)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
             if args.engine == "vm":

@@ -63,7 +63,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
 
 def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topology: dict | None = None):
     """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it;
-    `topology` is the shape `moneypath.stack.local.up` takes (engine="vm", ha=True, instances=3)."""
+    `topology` is the shape's fields (moneypath.stack.spec.StackSpec: engine="vm", ha=True, instances=3)."""
     import shutil
 
     from moneypath.protocol.tokens import issue
@@ -73,8 +73,8 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
     stack.down(state_dir, progress=lambda *_: None)  # an earlier run interrupted hard
     shutil.rmtree(state_dir, ignore_errors=True)  # fresh history: no pages or alert state from before
     started = time.time()
-    state = stack.up(catalog, state_dir, [], fast=True, services=True, faults=True, progress=lambda *_: None,
-                     time_factor=LOCAL_TIME_FACTOR, **(topology or {}))
+    spec = stack.StackSpec(fast=True, services=True, faults=True, time_factor=LOCAL_TIME_FACTOR, **(topology or {}))
+    state = stack.up(catalog, state_dir, spec, progress=lambda *_: None)
     secret = stack.read_secrets(state_dir)["token_secret"].encode()
     target = Target(service=state.url("refservice"), prometheus=state.url("prometheus"),
                     providersim=state.url("providersim"), alertmanager=state.url("alertmanager"),

@@ -3,7 +3,7 @@
 The catalog's alerts wait 2-15 minutes (`for:`) and look back 5 minutes to a day (range
 selectors), so on production rules a drill takes longer than a coffee break, and an alert
 comparing 15 minutes against a day (FraudSpike) cannot fire at all on a Prometheus with a
-few minutes of history. `stack.up(..., time_factor=60)` writes compressed copies of the
+few minutes of history. `up` with `StackSpec(time_factor=60)` writes compressed copies of the
 generated rules into its state directory (the committed ones in alerts/ and collector/ stay
 as they are): every range, subquery step and offset is divided by the factor, and so is
 every `for:`, with floors so that a 1 s scrape still yields enough samples. What is not

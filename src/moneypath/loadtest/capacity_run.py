@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
@@ -35,13 +36,12 @@ def meter_for(target: runner.Target, service_pids: list[int] = ()) -> resources.
 class Climb:
     """Runs the steps of one setup (a target and its database), with progress and time left."""
 
-    def __init__(self, c: Catalog, target: runner.Target, step_s: float, workers: int, locustfile: Path,
-                 scenario_file: Path | None, work: Path, exporter_port: int, progress=print,
-                 require_prometheus: bool = True, service_pids: list[int] = (), single_writer: bool = False):
-        self.c, self.target, self.step_s, self.workers = c, target, step_s, workers
+    def __init__(self, c: Catalog, target: runner.Target, spec: runner.RunSpec, work: Path, exporter_port: int,
+                 progress=print, service_pids: list[int] = (), single_writer: bool = False):
+        """`spec` is the run every step makes (step_spec): each step sets its rate, or its closed-loop users."""
+        self.c, self.target, self.spec, self.step_s = c, target, spec, spec.duration_s
         self.service_pids, self.single_writer = list(service_pids), single_writer
-        self.locustfile, self.scenario_file, self.work, self.exporter_port = locustfile, scenario_file, work, exporter_port
-        self.progress, self.require_prometheus = progress, require_prometheus
+        self.work, self.exporter_port, self.progress = work, exporter_port, progress
         self.walls: list[float] = []
         self.count = 0
 
@@ -55,9 +55,7 @@ class Climb:
         self.progress(f"{label} ({self._left(remaining_after + 1)})")
         began = time.monotonic()
         name = f"saturation-{closed_loop_users}-users" if closed_loop_users else f"step-{self.count:02d}-{rate:g}"
-        step = _one_step(self.c, self.target, rate, self.step_s, self.workers, self.locustfile, self.scenario_file,
-                         self.work / name, self.exporter_port, self.progress, self.require_prometheus,
-                         closed_loop_users, self.service_pids, self.single_writer)
+        step = _one_step(self, rate, self.work / name, closed_loop_users)
         self.walls.append(time.monotonic() - began)
         return step
 
@@ -128,15 +126,19 @@ def _db_write_busy(c: Catalog, prom_url: str | None, start: float, end: float) -
     return float(rows[0]["value"][1]) if rows else None
 
 
-def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress,
-              require_prometheus: bool = True, closed_loop_users: int | None = None,
-              service_pids: list[int] = (), single_writer: bool = False) -> Step:
-    spec = runner.RunSpec(SCENARIO, rate=rate or None, users=closed_loop_users, duration_s=step_s, workers=workers,
-                          scenario_file=scenario_file, locustfile=locustfile, only_gates=STEP_GATES,
-                          require_prometheus=require_prometheus, closed_loop=closed_loop_users is not None)
-    outcome = runner.run(c, spec, target, work, exporter_port,
+def step_spec(step_s: float, workers: int, locustfile: Path, scenario_file: Path | None,
+              require_prometheus: bool = True) -> runner.RunSpec:
+    """The run every capacity step makes: the capacity scenario for `step_s`, judged by STEP_GATES alone."""
+    return runner.RunSpec(SCENARIO, duration_s=step_s, workers=workers, scenario_file=scenario_file,
+                          locustfile=locustfile, only_gates=STEP_GATES, require_prometheus=require_prometheus)
+
+
+def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | None = None) -> Step:
+    c, target, progress, single_writer = climb.c, climb.target, climb.progress, climb.single_writer
+    spec = replace(climb.spec, rate=rate or None, users=closed_loop_users, closed_loop=closed_loop_users is not None)
+    outcome = runner.run(c, spec, target, work, climb.exporter_port,
                          lambda line: progress("  " + line) if line.startswith("[") else None,
-                         meter=meter_for(target, service_pids))
+                         meter=meter_for(target, climb.service_pids))
     s = outcome.summary
     reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
     if closed_loop_users is None:

@@ -120,9 +120,10 @@ def _climb(plan: Plan, target, steps, work: Path, exporter_port: int, say, label
            single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
     o = plan.options
-    climb = capacity_run.Climb(plan.c, target, o.step_duration, o.workers, plan.locustfile, o.scenario_file, work,
-                               exporter_port, say, require_prometheus=not o.no_prometheus,
-                               service_pids=o.service_pid, single_writer=single_writer)
+    spec = capacity_run.step_spec(o.step_duration, o.workers, plan.locustfile, o.scenario_file,
+                                  require_prometheus=not o.no_prometheus)
+    climb = capacity_run.Climb(plan.c, target, spec, work, exporter_port, say, service_pids=o.service_pid,
+                               single_writer=single_writer)
     if label:
         say(label)
     saturation = climb.saturation(o.saturation_users)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath.loadtest import launch
@@ -14,30 +15,40 @@ from moneypath.loadtest.stats import history
 from moneypath.stack.processes import free_port
 
 
-def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
-                      duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
-                      snapshot_at: tuple[float, ...] = ()) -> tuple[list[str], dict[str, str]]:
+@dataclass(frozen=True)
+class LocustLoad:
+    """What a run's Locust processes are given once the run's spec is resolved against its scenario file."""
+    rate: float  # requests/s at 1x
+    users: int  # users at 1x
+    duration_s: float
+    scenario_file: Path
+    locustfile: Path
+    warmup_s: float = 0.0
+    snapshot_at: tuple[float, ...] = ()  # seconds into the run at which Locust snapshots its statistics
+
+
+def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: int,
+                      load: LocustLoad) -> tuple[list[str], dict[str, str]]:
     """(the master's argv, the environment of every Locust process): Locust's own options on the command line,
     moneypath's in MONEYPATH_* variables (moneypath.loadtest.launch), so any locustfile starts."""
-    argv = launch.command(locustfile, "--headless", "--host", target.host, "--only-summary",
+    argv = launch.command(load.locustfile, "--headless", "--host", target.host, "--only-summary",
                           "--csv", str(work / "locust"), "--csv-full-history", "--json-file", str(work / "locust"),
                           "--exit-code-on-error", "0", "--stop-timeout", "5")
     env = launch.environment({
-        "scenario": spec.scenario, "scenario_file": str(scenario_file), "rate": float(rate), "concurrency": users,
-        "duration": float(duration_s), "exporter_port": exporter_port, "warmup": float(warmup_s) or None,
-        "snapshot_at": ",".join(f"{t:g}" for t in snapshot_at), "token": target.token,
+        "scenario": spec.scenario, "scenario_file": str(load.scenario_file), "rate": float(load.rate),
+        "concurrency": load.users, "duration": float(load.duration_s), "exporter_port": exporter_port,
+        "warmup": float(load.warmup_s) or None, "snapshot_at": ",".join(f"{t:g}" for t in load.snapshot_at),
+        "token": target.token,
         "no_auth": target.token is None, "admin_token": target.admin_token, "closed_loop": spec.closed_loop,
         "providersim": target.providersim, "faultproxy": target.faultproxy,
         "hosts": ",".join([target.host, *target.instances]) if target.instances else None})
     return argv, env
 
 
-def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, rate: float, users: int,
-                 duration_s: float, scenario_file: Path, locustfile: Path, warmup_s: float = 0.0,
-                 snapshot_at: tuple[float, ...] = ()) -> list[subprocess.Popen]:
+def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int,
+                 load: LocustLoad) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
-    master, env = locust_invocation(spec, target, work, exporter_port, rate, users, duration_s, scenario_file,
-                                    locustfile, warmup_s, snapshot_at)
+    master, env = locust_invocation(spec, target, work, exporter_port, load)
     procs = []
     try:
         if spec.workers:
@@ -46,7 +57,7 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int, 
                        "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
             procs.append(_spawn(master, work / "locust-master.log", env))
             for i in range(spec.workers):
-                procs.append(_spawn(launch.command(locustfile, "--worker", "--master-host", "127.0.0.1",
+                procs.append(_spawn(launch.command(load.locustfile, "--worker", "--master-host", "127.0.0.1",
                                                    "--master-port", str(port)), work / f"locust-worker-{i + 1}.log", env))
         else:
             procs.append(_spawn(master, work / "locust.log", env))

@@ -20,7 +20,7 @@ from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import drift_run, faults, launch, overload, shape
 from moneypath.loadtest import gates as g
-from moneypath.loadtest.locust_processes import start_locust, stop_locust, wait_locust
+from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, RunOutcome, RunSpec, Target
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
@@ -67,8 +67,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                  f"{scenario.spike.multiplier:g}x from {phases.overload[0]:.0f} s to {phases.overload[1]:.0f} s, "
                  f"recovery judged from {phases.recovery[0]:.0f} s")
     snapshot_at = tuple(t for t in phases.boundaries() if 0 < t < duration) if phases else ()
-    procs = start_locust(spec, target, work, exporter_port, rate, users, duration, scenario_file, locustfile, warmup,
-                         snapshot_at)
+    procs = start_locust(spec, target, work, exporter_port,
+                         LocustLoad(rate, users, duration, scenario_file, locustfile, warmup, snapshot_at))
     started = time.time()
     usage = None
     sampler = drift_run.sampler_for(c, target) if scenario.drift else None

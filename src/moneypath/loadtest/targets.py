@@ -11,10 +11,6 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
-from moneypath._common import atomic, yamlio
-from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.loadtest import launch
 from moneypath.loadtest.inputs import UsageError
@@ -50,9 +46,9 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print,
     stack.down(state_dir, progress=lambda *_: None)
     shutil.rmtree(state_dir, ignore_errors=True)
     progress(f"starting the stack in {state_dir} ...")
-    state = stack.up(c, state_dir, [f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True,
-                     progress=lambda *_: None, db_url=db_url, service_workers=service_workers, instances=instances,
-                     rules_every=RULES_EVERY)
+    spec = stack.StackSpec([f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True, db_url=db_url,
+                           service_workers=service_workers, instances=instances, rules_every=RULES_EVERY)
+    state = stack.up(c, state_dir, spec, progress=lambda *_: None)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
                   state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
@@ -101,46 +97,27 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
 
 
 def add_exporter_target(target: Target, exporter_port: int) -> None:
-    """Make the stack's Prometheus scrape the Locust exporter: add a `locust` job to its config
-    file and reload it through the lifecycle API (`moneypath up` starts it with that API on)."""
+    """Make the stack's Prometheus scrape the Locust exporter (job `locust`): the stack adds the job and reloads."""
     if target.state_dir is None or target.owned:
         return
     state = stack.load_state(target.state_dir.resolve())
     if state is None or not target.prometheus or target.prometheus.rstrip("/") != state.url("prometheus"):
         return
-    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", f"127.0.0.1:{exporter_port}")
-    _reload(target.prometheus)
+    try:
+        stack.set_extra_scrape_targets(target.state_dir, LOCUST_JOB, [f"127.0.0.1:{exporter_port}"])
+    except stack.StackError as exc:
+        raise LoadTestError(str(exc)) from None
     target.reloaded_prometheus = True
 
 
 def remove_exporter_target(target: Target) -> None:
     if not target.reloaded_prometheus:
         return
-    _set_locust_job(target.state_dir.resolve() / "prometheus.yml", None)
     try:
-        _reload(target.prometheus)
-    except LoadTestError:
+        stack.set_extra_scrape_targets(target.state_dir, LOCUST_JOB, [])
+    except stack.StackError:
         pass  # the stack went away meanwhile
     target.reloaded_prometheus = False
-
-
-def _set_locust_job(path: Path, address: str | None) -> None:
-    config = yamlio.load(path.read_text())
-    jobs = [j for j in config.get("scrape_configs", []) if j.get("job_name") != LOCUST_JOB]
-    if address:
-        jobs.append({"job_name": LOCUST_JOB, "static_configs": [{"targets": [address]}]})
-    config["scrape_configs"] = jobs
-    atomic.write_text(path, yaml.safe_dump(config, sort_keys=False))
-
-
-def _reload(prom_url: str) -> None:
-    try:
-        with Prometheus(prom_url, timeout_s=10) as prom:
-            prom.reload()
-    except PrometheusError as exc:
-        if exc.cause is not None:
-            raise LoadTestError(f"cannot reload Prometheus at {prom_url}: {type(exc.cause).__name__}") from None
-        raise LoadTestError(f"Prometheus at {prom_url} refused the reload: {exc.status} {exc.error.strip()[:200]}") from None
 
 
 # ---------------------------------------------------------------- Locust processes

@@ -31,8 +31,10 @@ from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.stack import processes
 from moneypath.stack.processes import find_binary, free_port
+from moneypath.stack.scrape import set_extra_scrape_targets as set_extra_scrape_targets  # callers import it from here
 from moneypath.stack.service_files import audit_checkpoint_env, write_secrets
 from moneypath.stack.service_files import read_secrets as read_secrets  # callers import it from here, with up
+from moneypath.stack.spec import StackSpec as StackSpec  # callers import it from here, with up
 from moneypath.stack.state import (
     INSTANCE_PART,
     LEDGER_DB,
@@ -46,75 +48,37 @@ from moneypath.stack.state import (
 )
 from moneypath.stack.status import status as status  # callers import it from here, with up and down
 
-ENGINES = ("prometheus", "vm")
-MAX_INSTANCES = 16
 METRICS_PORT_SUFFIX = "-metrics"  # the reference service's metrics port, by the service part's name (ports only)
 
 
-def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, progress=print,
-       timeout_s: float = 60.0, remote_write: list[str] = (), services: bool = False,
-       faults: bool = False, time_factor: float = 1.0, service_workers: int = 1,
-       db_url: str | None = None, ha: bool = False, engine: str = "prometheus", instances: int = 1,
-       postgres: bool = False, rules_every: str | None = None) -> StackState:
-    """Start Prometheus, Alertmanager and the pager; returns when all of them answer.
-
-    `services` also starts the provider simulator and the reference service (scraped as a
-    target on its own metrics port, `--metrics-port`, served off the request loop; their secrets go to
-    `<state>/secrets.json`); `faults` lets drills inject faults.
-    `remote_write` URLs receive every scraped and recorded series (Mimir, Thanos Receive,
-    VictoriaMetrics: see docs/platforms.md, "When one Prometheus is not enough"). `service_workers` > 1 runs
-    the reference service as that many processes (`--workers`; metrics summed through `<state>/metrics-mp`,
-    without exemplars).
-    `db_url` is the service's ledger database (default: a SQLite file in the state directory).
-    `instances` > 1 runs that many reference service processes on that one database, each on its own port and
-    scraped as its own target (parts refservice, refservice-1, …; label instance = its metrics host:port): production's
-    shape, where every rule must aggregate `instance` away (moneypath.check.instances). Instance 0 alone runs
-    the jobs that must run once per database (reconciliation, the audit chain's walk and checkpoints:
-    MONEYPATH_SINGLETON_JOBS=off elsewhere); every instance delivers the outbox, which is safe concurrently
-    (rows claimed FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers).
-    `postgres` starts a throwaway PostgreSQL (Debian's binaries, moneypath.stack.pgserver) for the ledger instead
-    of the SQLite file: part "postgres", its cluster deleted by `down`.
-    `rules_every` evaluates the rules at that interval instead of the scrape's (load tests: production's 15 s,
-    docs/decisions/0011-load-test-rules-every-15s.md).
-    `time_factor` > 1 runs compressed copies of the rules (windows and `for:` divided by it; see
-    moneypath.generate.compress): drills use it, alerts/ stays as committed. `ha` runs production's shape:
-    two Prometheus replicas with the same rules (parts prometheus, prometheus-b; replica labels a, b) each
-    sending to a two-node Alertmanager cluster gossiping on loopback (alertmanager, alertmanager-b).
-    `engine` "vm" runs the same rules on VictoriaMetrics instead: victoria-metrics scrapes and stores (and
-    answers the Prometheus API, proxying /api/v1/alerts and /api/v1/rules to vmalert), vmalert evaluates
-    the rule files and writes recorded series and alert state back to it."""
-    if engine not in ENGINES:
-        raise StackError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
-    if not 1 <= instances <= MAX_INSTANCES:
-        raise StackError(f"--instances {instances} must be between 1 and {MAX_INSTANCES}")
-    if postgres and (db_url or not services):
-        raise StackError("--postgres starts the reference service's database: not with --db-url, --target or "
-                         "--no-services")
-    if ha and engine != "prometheus":
-        raise StackError("--ha runs a Prometheus pair; with --engine vm run vmalert in pairs yourself (docs/platforms.md)")
+def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackState:
+    """Start the stack `spec` shapes (Prometheus, Alertmanager and the pager at least) from `state_dir`; returns
+    when every part answers. StackError when a stack already runs from there or a part does not start (what
+    started is stopped again)."""
     state_dir = state_dir.resolve()
     running = load_state(state_dir)
     if running and any(processes.alive(p.pid) for p in running.parts):
         raise StackError(f"a stack is already running from {state_dir} (moneypath down --state-dir {state_dir})")
-    interval = "1s" if fast else "15s"
-    rules_interval = rules_every or interval
-    state = StackState(str(state_dir), interval, rules_interval, list(targets), time_factor=time_factor, engine=engine,
-                       ha=ha, fast=fast)
-    replicas = REPLICAS if ha else ("",)
+    interval = spec.interval
+    targets, db_url = list(spec.targets), spec.db_url  # the service's own are added; --postgres makes one
+    rules_interval = spec.rules_every or interval
+    state = StackState(str(state_dir), interval, rules_interval, list(targets), time_factor=spec.time_factor,
+                       engine=spec.engine, ha=spec.ha, fast=spec.fast)
+    replicas = REPLICAS if spec.ha else ("",)
     for sub in ("logs", *(f"{kind}-data{r}" for kind in ("prometheus", "alertmanager") for r in replicas)):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    services_at = ["refservice", *(f"{INSTANCE_PART}{i}" for i in range(1, instances))]
+    services_at = ["refservice", *(f"{INSTANCE_PART}{i}" for i in range(1, spec.instances))]
     metrics_at = {name: f"{name}{METRICS_PORT_SUFFIX}" for name in services_at}
     ports = {name: free_port() for name in ("pager", "providersim", *services_at, *metrics_at.values(),
                                             "victoriametrics", "vmalert", *(
         f"{kind}{r}" for kind in ("alertmanager", "prometheus", "cluster") for r in replicas))}
     commands: dict[str, tuple[list[str], str, str, dict]] = {}
-    if postgres:
+    if spec.postgres:
         db_url = _start_postgres(state, progress)
-    if services:
+    if spec.services:
         state.db_url = db_url or f"sqlite:///{state_dir / LEDGER_DB}"
         secrets = write_secrets(state_dir)
-        checkpoints = audit_checkpoint_env(c, state_dir, fast) if c.enabled("audit") else {}
+        checkpoints = audit_checkpoint_env(c, state_dir, spec.fast) if c.enabled("audit") else {}
         if checkpoints:
             state.audit_checkpoints = checkpoints["MONEYPATH_AUDIT_CHECKPOINT_DIR"]
             state.audit_key = checkpoints["MONEYPATH_AUDIT_CHECKPOINT_KEY"].removesuffix(".key") + ".pub"
@@ -125,26 +89,26 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
                "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{ports['providersim']}",
                "MONEYPATH_SETTLEMENT_DIR": str(state_dir / "settlements"),
                # fast: settle every 2 s, reconcile every 1 s, call a capture missing after 30 s, so a drill sees it
-               "MONEYPATH_RECONCILE_INTERVAL_S": "1" if fast else "5",
-               "MONEYPATH_RECONCILE_GRACE_S": "5" if fast else "30",
-               "MONEYPATH_MISSING_AFTER_S": "30" if fast else "3600",
-               **({"MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1"} if fast else {}),  # else the service's default
+               "MONEYPATH_RECONCILE_INTERVAL_S": "1" if spec.fast else "5",
+               "MONEYPATH_RECONCILE_GRACE_S": "5" if spec.fast else "30",
+               "MONEYPATH_MISSING_AFTER_S": "30" if spec.fast else "3600",
+               **({"MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1"} if spec.fast else {}),  # else the service's default
                **checkpoints,
-               **({"MONEYPATH_ENABLE_FAULTS": "1"} if faults else {})}
+               **({"MONEYPATH_ENABLE_FAULTS": "1"} if spec.faults else {})}
         commands["providersim"] = ([sys.executable, "-m", "moneypath.reference.providersim",
                                     "--port", str(ports["providersim"]), "--catalog", env["MONEYPATH_CATALOG"],
                                     "--settlement-dir", str(state_dir / "settlements"),
-                                    "--settlement-interval", "2" if fast else "60",
+                                    "--settlement-interval", "2" if spec.fast else "60",
                                     "--webhook-url", f"http://127.0.0.1:{ports['refservice']}/v1/webhooks",
-                                    *(["--enable-faults"] if faults else [])],
+                                    *(["--enable-faults"] if spec.faults else [])],
                                    f"http://127.0.0.1:{ports['providersim']}", "/healthz", env)
         for i, name in enumerate(services_at):
             own = {**env, **({"MONEYPATH_SINGLETON_JOBS": "off"} if i else {}),
                    **({"PROMETHEUS_MULTIPROC_DIR": str(state_dir / f"metrics-mp{name.removeprefix('refservice')}")}
-                      if service_workers > 1 else {})}
+                      if spec.service_workers > 1 else {})}
             commands[name] = ([sys.executable, "-m", "moneypath.reference.refservice",
                                "--port", str(ports[name]), "--metrics-port", str(ports[metrics_at[name]]),
-                               "--workers", str(service_workers)],
+                               "--workers", str(spec.service_workers)],
                               f"http://127.0.0.1:{ports[name]}", "/healthz", own)
         # Scraped on its metrics port, served off its event loop: an overloaded service (the overload drill) still
         # answers every scrape, where its API port answers a scrape only when the loop gets to it.
@@ -153,16 +117,16 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
     pager_url = f"http://127.0.0.1:{ports['pager']}"
     alertmanagers = [f"127.0.0.1:{ports[f'alertmanager{r}']}" for r in replicas]
 
-    timings: Timings = FAST if fast else Timings()
+    timings: Timings = FAST if spec.fast else Timings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
-    (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), time_factor)))
-    (state_dir / "alert-rules.yaml").write_text(rules_yaml(compress_rules(alert_rules(c), time_factor)))
+    (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), spec.time_factor)))
+    (state_dir / "alert-rules.yaml").write_text(rules_yaml(compress_rules(alert_rules(c), spec.time_factor)))
     for r in replicas:
         prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"),
                                               str(state_dir / "alert-rules.yaml")],
                                  alertmanagers, interval, rules_interval,
-                                 remote_write=[remote_write_entry(url, fast) for url in remote_write],
-                                 replica=(r.removeprefix("-") or "a") if ha else None)
+                                 remote_write=[remote_write_entry(url, spec.fast) for url in spec.remote_write],
+                                 replica=(r.removeprefix("-") or "a") if spec.ha else None)
         (state_dir / f"prometheus{r}.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
     commands["pager"] = ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
@@ -173,22 +137,23 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
         # notification before sending its own (Alertmanager's HA dedup).
         cluster = [f"--cluster.listen-address=127.0.0.1:{ports[f'cluster{r}']}",
                    *(f"--cluster.peer=127.0.0.1:{ports[f'cluster{p}']}" for p in replicas if p != r),
-                   f"--cluster.peer-timeout={'2s' if fast else '15s'}"] if ha else ["--cluster.listen-address="]
+                   f"--cluster.peer-timeout={'2s' if spec.fast else '15s'}"] if spec.ha else [
+            "--cluster.listen-address="]
         commands[f"alertmanager{r}"] = (
             [find_binary("prometheus-alertmanager", "alertmanager"), f"--config.file={state_dir / 'alertmanager.yml'}",
              f"--storage.path={state_dir / f'alertmanager-data{r}'}",
              f"--web.listen-address=127.0.0.1:{ports[f'alertmanager{r}']}", *cluster],
             f"http://127.0.0.1:{ports[f'alertmanager{r}']}", "/-/ready", {})
-    if engine == "vm":
+    if spec.engine == "vm":
         commands |= _vm_commands(c, state_dir, ports, alertmanagers, rules_interval)
-    for r in replicas if engine == "prometheus" else ():
+    for r in replicas if spec.engine == "prometheus" else ():
         commands[f"prometheus{r}"] = (
             [find_binary("prometheus"), f"--config.file={state_dir / f'prometheus{r}.yml'}",
              f"--storage.tsdb.path={state_dir / f'prometheus-data{r}'}",
              f"--web.listen-address=127.0.0.1:{ports[f'prometheus{r}']}",
              "--enable-feature=exemplar-storage", "--web.enable-lifecycle",
              f"--storage.tsdb.retention.time={retention(c)}",
-             "--rules.alert.resend-delay=1s" if fast else "--rules.alert.resend-delay=1m"],
+             "--rules.alert.resend-delay=1s" if spec.fast else "--rules.alert.resend-delay=1m"],
             f"http://127.0.0.1:{ports[f'prometheus{r}']}", "/-/ready", {})
     try:
         for name, (argv, url, health, env) in commands.items():
@@ -199,13 +164,13 @@ def up(c: Catalog, state_dir: Path, targets: list[str], fast: bool = False, prog
             state.parts.append(Part(name, url, proc.pid, health, str(log), argv))
             save_state(state)
             progress(f"started {name:<14} {url}  (log {log})")
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + spec.timeout_s
         for part in state.parts:
             while not processes.healthy(part):
                 if processes.gone(part.pid):  # a child that exited stays a zombie, answering signal 0, until reaped
                     raise StackError(f"{part.name} exited at start: {processes.last_line(part.log)}; see {part.log}")
                 if time.monotonic() > deadline:
-                    raise StackError(f"{part.name} not ready after {timeout_s:.0f} s; see {part.log}")
+                    raise StackError(f"{part.name} not ready after {spec.timeout_s:.0f} s; see {part.log}")
                 time.sleep(0.2)
             progress(f"ready   {part.name}")
     except BaseException:

@@ -392,7 +392,7 @@ def test_snapshot_page(browser, screenshots, tmp_path):
     feeder.start()
     state_dir = tmp_path / "stack"
     try:
-        state = stack.up(shop, state_dir, [f"127.0.0.1:{port}"], fast=True, progress=lambda *_: None)
+        state = stack.up(shop, state_dir, stack.StackSpec([f"127.0.0.1:{port}"], fast=True), progress=lambda *_: None)
         prom = state.url("prometheus")
         ratio = "slo:sli_error:ratio_rate5m"
 

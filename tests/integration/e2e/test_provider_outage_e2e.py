@@ -55,7 +55,7 @@ def drive(service: str, stop: threading.Event, rate: float = 20.0) -> None:
 
 def test_provider_outage_pages_and_resolves(catalog, money_path, tmp_path):
     sim_url, service = money_path
-    state = stack.up(catalog, tmp_path / "stack", [service], fast=True, progress=lambda *_: None)
+    state = stack.up(catalog, tmp_path / "stack", stack.StackSpec([service], fast=True), progress=lambda *_: None)
     stop = threading.Event()
     load = threading.Thread(target=drive, args=(service, stop), daemon=True)
     load.start()

@@ -85,7 +85,8 @@ def money_path(tmp_path_factory, catalog, gate_catalog):
     try:
         wait_for(lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"), 30, "the provider simulator")
         wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the reference service")
-        state = stack.up(catalog, state_dir, [f"127.0.0.1:{svc_port}"], fast=True, progress=lambda *_: None)
+        state = stack.up(catalog, state_dir, stack.StackSpec([f"127.0.0.1:{svc_port}"], fast=True),
+                         progress=lambda *_: None)
         warm_up(f"http://127.0.0.1:{svc_port}")
         yield {"catalog": gate_catalog, "host": f"http://127.0.0.1:{svc_port}", "sim": f"http://127.0.0.1:{sim_port}",
                "prometheus": state.url("prometheus"), "state_dir": state_dir, "db": tmp / "ledger.db", "tmp": tmp}

@@ -82,7 +82,8 @@ def shop(tmp_path_factory):
         with httpx.Client(base_url=host, timeout=5) as client:  # the first charges pay for imports and pools
             for provider in ("komoju", "knet") * 3:
                 client.post("/charges", json={"provider": provider, "currency": "JPY", "amount_minor": 500})
-        stack.up(load_catalog(catalog), state_dir, [f"127.0.0.1:{ports['shop']}"], fast=True, progress=lambda *_: None)
+        stack.up(load_catalog(catalog), state_dir, stack.StackSpec([f"127.0.0.1:{ports['shop']}"], fast=True),
+                 progress=lambda *_: None)
         yield {"catalog": catalog, "host": host, "proxy": proxy, "state_dir": state_dir, "tmp": tmp,
                "shop_pid": procs[-1].pid}
     finally:

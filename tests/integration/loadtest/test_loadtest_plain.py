@@ -157,8 +157,8 @@ def test_every_option_the_runner_sets_reaches_the_harness_through_the_environmen
     target = runner.Target("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
                            faultproxy="http://127.0.0.1:8")
     spec = runner.RunSpec("komoju_slow", closed_loop=True)
-    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9646, 8.5, 3, 12.0, FOREIGN / "scenarios.yaml",
-                                         FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
+    load = locust_processes.LocustLoad(8.5, 3, 12.0, FOREIGN / "scenarios.yaml", FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
+    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9646, load)
     env["PYTHONPATH"] = str(ROOT / "src")
     done = subprocess.run([sys.executable, "-c", PARSE, *argv[3:]], env=env, capture_output=True, text=True,
                           timeout=60)

@@ -58,7 +58,8 @@ def overload(svc: str, write: dict, waves: int, at_once: int) -> dict[int, int]:
 
 def test_every_catalog_signal_is_emitted_under_load(tmp_path):
     catalog = load_catalog(CATALOG_PATH)
-    state = stack.up(catalog, tmp_path / "stack", [], fast=True, services=True, faults=True, progress=lambda *_: None)
+    state = stack.up(catalog, tmp_path / "stack", stack.StackSpec(fast=True, services=True, faults=True),
+                     progress=lambda *_: None)
     try:
         secret = stack.read_secrets(tmp_path / "stack")["token_secret"].encode()
         write = {"authorization": f"Bearer {issue(secret, 'merchant_1', ['payments:write', 'payments:read'], 3600)}"}

@@ -15,7 +15,7 @@ from tests.conftest import wait_for
 
 @pytest.fixture
 def running_stack(catalog, service, tmp_path):
-    state = stack.up(catalog, tmp_path / "stack", [service[0]], fast=True, progress=lambda *_: None)
+    state = stack.up(catalog, tmp_path / "stack", stack.StackSpec([service[0]], fast=True), progress=lambda *_: None)
     try:
         yield state, service[1]
     finally:

@@ -33,8 +33,8 @@ def victoria(tmp_path):
 
 def test_recorded_sli_series_arrive_in_victoriametrics(catalog, service, victoria, tmp_path):  # noqa: F811
     state_dir = tmp_path / "stack"
-    stack.up(catalog, state_dir, [service[0]], fast=True, progress=lambda *_: None,
-             remote_write=[f"{victoria}/api/v1/write"])
+    stack.up(catalog, state_dir, stack.StackSpec([service[0]], fast=True, remote_write=[f"{victoria}/api/v1/write"]),
+             progress=lambda *_: None)
     try:
         # The service authorizes but writes no ledger entries: ledger-durability's ratio is 0/0 (NaN),
         # which VictoriaMetrics treats as no data. The authorization SLOs must arrive.

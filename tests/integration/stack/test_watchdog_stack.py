@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def test_the_heartbeat_arrives_and_its_absence_is_reported(foreign, tmp_path):
     state_dir = tmp_path / "stack"
-    state = stack.up(foreign, state_dir, [], fast=True, progress=lambda *_: None)
+    state = stack.up(foreign, state_dir, stack.StackSpec(fast=True), progress=lambda *_: None)
     try:
         pager = state.url("pager")
 

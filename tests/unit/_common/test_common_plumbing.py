@@ -117,22 +117,23 @@ def _mock_with(prom, answer):
 
 
 def test_the_reload_and_who_words_its_failure(monkeypatch):
-    from moneypath.loadtest import targets
+    from moneypath.stack import scrape
+    from moneypath.stack.state import StackError
 
     _reloads(200)(URL + "/", 10).reload()
     with pytest.raises(PrometheusError, match=f"^Prometheus at {URL} refused /-/reload: 500 failed to reload config: "
                                               "bad$") as info:
         _reloads(500)(URL, 10).reload()
     assert info.value.status == 500 and info.value.error == "failed to reload config: bad\n"
-    monkeypatch.setattr(targets, "Prometheus", _reloads(200))
-    targets._reload(URL)
-    monkeypatch.setattr(targets, "Prometheus", _reloads(500))
-    with pytest.raises(targets.LoadTestError,
-                       match=f"^Prometheus at {URL}/ refused the reload: 500 failed to reload config: bad$"):
-        targets._reload(URL + "/")
-    monkeypatch.setattr(targets, "Prometheus", _reloads(None))
-    with pytest.raises(targets.LoadTestError, match=f"^cannot reload Prometheus at {URL}: ConnectError$"):
-        targets._reload(URL)
+    # the stack reloads its scrapers (moneypath.stack.scrape; the load test passes its words on: test_scrape_targets)
+    monkeypatch.setattr(scrape, "Prometheus", _reloads(200))
+    scrape._reload(URL)
+    monkeypatch.setattr(scrape, "Prometheus", _reloads(500))
+    with pytest.raises(StackError, match=f"^Prometheus at {URL}/ refused the reload: 500 failed to reload config: bad$"):
+        scrape._reload(URL + "/")
+    monkeypatch.setattr(scrape, "Prometheus", _reloads(None))
+    with pytest.raises(StackError, match=f"^cannot reload Prometheus at {URL}: ConnectError$"):
+        scrape._reload(URL)
 
 
 def test_the_stack_status_counts_the_targets_up_or_says_nothing(monkeypatch):

@@ -176,9 +176,9 @@ def test_up_refuses_a_stack_shape_it_cannot_run(tmp_path):
 
     catalog = load_catalog(str(ROOT / "moneypath.yaml"))
     with pytest.raises(stack.StackError, match="--ha runs a Prometheus pair"):
-        stack.up(catalog, tmp_path, [], ha=True, engine="vm")
+        stack.up(catalog, tmp_path, stack.StackSpec(ha=True, engine="vm"))
     with pytest.raises(stack.StackError, match="unknown engine 'thanos'"):
-        stack.up(catalog, tmp_path, [], engine="thanos")
+        stack.up(catalog, tmp_path, stack.StackSpec(engine="thanos"))
     assert not (tmp_path / "stack.json").exists()  # refused before anything started
 
 

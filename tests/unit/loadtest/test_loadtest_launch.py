@@ -65,8 +65,8 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
     monkeypatch.setenv("MONEYPATH_STATE_DIR", "/elsewhere")
     target = runner.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
     spec = runner.RunSpec("komoju_slow", workers=1)
-    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, 8.0, 8, 12.5, FOREIGN / "scenarios.yaml",
-                                         plain, 3.0, (4.0, 8.5))
+    argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, locust_processes.LocustLoad(
+        8.0, 8, 12.5, FOREIGN / "scenarios.yaml", plain, 3.0, (4.0, 8.5)))
     assert argv[argv.index("-f") + 1] == f"{plain},{launch.PLUGIN}"
     assert {a for a in argv[3:] if a.startswith("-")} <= LOCUST_OPTIONS
     assert {k: v for k, v in env.items() if k.startswith("MONEYPATH_")} == {
@@ -77,7 +77,8 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
     started = []
     monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append(argv) or object())
     monkeypatch.setattr(locust_processes, "free_port", lambda: 5557)
-    locust_processes.start_locust(spec, target, tmp_path, 9100, 8, 8, 12, FOREIGN / "scenarios.yaml", plain)
+    locust_processes.start_locust(spec, target, tmp_path, 9100,
+                                  locust_processes.LocustLoad(8, 8, 12, FOREIGN / "scenarios.yaml", plain))
     worker = started[1]
     assert worker[worker.index("-f") + 1] == f"{plain},{launch.PLUGIN}"  # workers load the harness too
     assert {a for a in started[0][3:] + worker[3:] if a.startswith("-")} <= LOCUST_OPTIONS
@@ -129,8 +130,8 @@ def test_token_is_the_bearer_sent(plain, tmp_path, opened, team_locustfile):
     with pytest.raises(pytest.fail.Exception):
         _plain_run(locustfile, tmp_path, "--token", "tok-1")
     assert opened[0][1].token == "tok-1"
-    argv, env = locust_processes.locust_invocation(opened[0][0], opened[0][1], tmp_path, 9, 8.0, 8, 5.0,
-                                         FOREIGN / "scenarios.yaml", locustfile)
+    argv, env = locust_processes.locust_invocation(opened[0][0], opened[0][1], tmp_path, 9, locust_processes.LocustLoad(
+        8.0, 8, 5.0, FOREIGN / "scenarios.yaml", locustfile))
     assert env["MONEYPATH_TOKEN"] == "tok-1" and "tok-1" not in argv
 
 

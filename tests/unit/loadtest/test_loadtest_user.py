@@ -429,7 +429,8 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
     monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
     monkeypatch.setenv("MONEYPATH_TOKEN", "leftover")
     spec = runner.RunSpec("checkout")
-    locust_processes.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
+    locust_processes.start_locust(spec, target, tmp_path, 9,
+                                  locust_processes.LocustLoad(10, 10, 5, SHIPPED_SCENARIOS, Path("x.py")))
     argv, env = started[0]
     assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
     assert env["MONEYPATH_NO_AUTH"] == "true" and env["MONEYPATH_FAULTPROXY"] == "http://127.0.0.1:8"

@@ -40,8 +40,8 @@ def started(monkeypatch):
 
 
 def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_path, started, monkeypatch):
-    state = stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None, instances=3,
-                     db_url="postgresql+psycopg://ledger@127.0.0.1:5/ledger")
+    spec = stack.StackSpec(fast=True, services=True, instances=3, db_url="postgresql+psycopg://ledger@127.0.0.1:5/ledger")
+    state = stack.up(catalog, tmp_path, spec, progress=lambda *_: None)
     services = {p.argv[p.argv.index("--port") + 1]: p.env for p in started if "moneypath.reference.refservice" in p.argv}
     metrics = [p.argv[p.argv.index("--metrics-port") + 1] for p in started if "moneypath.reference.refservice" in p.argv]
     assert len(services) == 3 and len(set(metrics) | set(services)) == 6
@@ -65,7 +65,7 @@ def test_up_runs_n_instances_on_one_database_each_its_own_target(catalog, tmp_pa
 
 
 def test_one_instance_is_the_stack_as_before(catalog, tmp_path, started):
-    state = stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None)
+    state = stack.up(catalog, tmp_path, stack.StackSpec(fast=True, services=True), progress=lambda *_: None)
     assert [p.name for p in state.parts if p.name.startswith("refservice")] == ["refservice"]
     assert state.db_url == f"sqlite:///{tmp_path.resolve() / LEDGER_DB}"
     assert "MONEYPATH_SINGLETON_JOBS" not in next(p.env for p in started if "moneypath.reference.refservice" in p.argv)
@@ -124,8 +124,8 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
                   "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     assert asked == [3]
     ((spec, target),) = runs
-    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, 8.0, 8, 5.0, SHIPPED_SCENARIOS,
-                                      SHIPPED_LOCUSTFILE)
+    _, env = locust_processes.locust_invocation(spec, target, tmp_path, 9, locust_processes.LocustLoad(
+        8.0, 8, 5.0, SHIPPED_SCENARIOS, SHIPPED_LOCUSTFILE))
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
     settings = client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok",
@@ -205,7 +205,7 @@ def test_a_load_tests_stack_scrapes_every_second_and_evaluates_the_rules_as_prod
 
 
 def test_a_drills_stack_evaluates_the_rules_as_often_as_it_scrapes(catalog, tmp_path, started):
-    stack.up(catalog, tmp_path, [], fast=True, services=True, progress=lambda *_: None)
+    stack.up(catalog, tmp_path, stack.StackSpec(fast=True, services=True), progress=lambda *_: None)
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "1s"
 
