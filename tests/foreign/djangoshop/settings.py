@@ -29,7 +29,7 @@ def database_from_url(url: str) -> dict:
     if scheme == "sqlite":
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": unquote(parts.path[1:]) or BASE_DIR / "shop.sqlite3",  # sqlite:////abs/path, sqlite:///relative
+            "NAME": unquote(parts.path[1:]) or BASE_DIR / "shop.db",  # sqlite:////abs/path, sqlite:///relative
             # Several web and worker processes write: WAL lets readers go on, writers wait up to 5 s for the lock.
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                         "transaction_mode": "IMMEDIATE", "timeout": 5},
@@ -48,7 +48,7 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 
 
-DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'shop.sqlite3'}"))}
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'shop.db'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = ["djangoshop.payments"]
