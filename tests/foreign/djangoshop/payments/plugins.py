@@ -1,0 +1,71 @@
+"""Payment plugins, one per gateway (Saleor's shape): each turns its provider's answers and failures into a
+GatewayResponse the checkout acts on. A plugin never raises for a provider failure."""
+
+import logging
+from dataclasses import dataclass
+
+import requests
+
+from djangoshop.payments.models import Payment
+from djangoshop.payments.providers import ProviderClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayResponse:
+    is_success: bool
+    kind: str             # "authorize" | "capture"
+    psp_reference: str = ""
+    error: str = ""       # "" | "declined" | "timeout" | "unavailable" | "provider_error"
+    message: str = ""
+
+
+class BasePlugin:
+    gateway = ""
+
+    def __init__(self):
+        self.client = ProviderClient(self.gateway)
+
+    def authorize_payment(self, payment: Payment) -> GatewayResponse:
+        try:
+            charge = self.client.authorize(payment.amount_minor, payment.currency, str(payment.id))
+        except requests.RequestException as exc:
+            return self._failure("authorize", payment, exc)
+        return GatewayResponse(True, "authorize", psp_reference=charge["id"])
+
+    def capture_payment(self, payment: Payment) -> GatewayResponse:
+        try:
+            charge = self.client.capture(payment.provider_ref, payment.amount_minor)
+        except requests.RequestException as exc:
+            return self._failure("capture", payment, exc)
+        return GatewayResponse(True, "capture", psp_reference=charge["id"])
+
+    def _failure(self, kind: str, payment: Payment, exc: requests.RequestException) -> GatewayResponse:
+        if isinstance(exc, requests.Timeout):
+            error = "timeout"
+        elif isinstance(exc, requests.ConnectionError):
+            error = "unavailable"
+        elif exc.response is not None and exc.response.status_code == 402:
+            error = "declined"
+        else:
+            error = "provider_error"
+        log.warning("%s %s of payment %s failed: %s (%s)", self.gateway, kind, payment.id, error,
+                    type(exc).__name__)
+        return GatewayResponse(False, kind, error=error, message=f"{self.gateway}: {kind} failed ({error})")
+
+
+class PaystackPlugin(BasePlugin):
+    gateway = "paystack"
+
+
+class MolliePlugin(BasePlugin):
+    gateway = "mollie"
+
+
+PLUGINS = {plugin.gateway: plugin for plugin in (PaystackPlugin, MolliePlugin)}
+
+
+def get_plugin(gateway: str) -> BasePlugin:
+    """KeyError for a gateway the shop has no plugin for."""
+    return PLUGINS[gateway]()

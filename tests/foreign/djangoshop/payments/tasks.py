@@ -1,0 +1,30 @@
+"""Background work: captures run in Celery workers, after the order is committed."""
+
+import logging
+
+from django.utils import timezone
+
+from djangoshop.celery import app
+from djangoshop.payments.models import Payment
+from djangoshop.payments.plugins import get_plugin
+
+log = logging.getLogger(__name__)
+
+
+class CaptureFailed(Exception):
+    pass
+
+
+@app.task(autoretry_for=(CaptureFailed,), max_retries=3, retry_backoff=1, retry_jitter=False)
+def capture_payment(payment_id: str) -> str:
+    """Capture an authorized payment with its gateway and mark it captured; a captured one is left alone."""
+    payment = Payment.objects.get(id=payment_id)
+    if payment.status != Payment.Status.AUTHORIZED:
+        return payment.status
+    response = get_plugin(payment.provider).capture_payment(payment)
+    if not response.is_success:
+        raise CaptureFailed(response.message)
+    Payment.objects.filter(id=payment.id, status=Payment.Status.AUTHORIZED).update(
+        status=Payment.Status.CAPTURED, captured_at=timezone.now())
+    log.info("payment %s captured (%s %s)", payment.id, payment.provider, payment.provider_ref)
+    return Payment.Status.CAPTURED
