@@ -304,7 +304,8 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
 
 def test_capacity_plan_page(browser, screenshots, tmp_path):
     from moneypath.formats import scenarios
-    from moneypath.loadtest import capacity, capacity_report
+    from moneypath.loadtest.capacity import plan as capacity
+    from moneypath.loadtest.capacity import plan_report
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
@@ -326,7 +327,7 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
     saturation = capacity.Step(74.0, 74.0, 33.3, 700.0, 720.0, 0.0, 0.19, True, [], 14, closed_loop=True, users=64,
                                concurrency=52.0, limit="service", limit_reason="service CPU at 96% of its ceiling")
     result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7, saturation=saturation)
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
 
     def inspect(page):
         assert page.locator("pre").count() == 0, "the plan is tables, not preformatted text"

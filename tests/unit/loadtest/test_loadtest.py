@@ -18,7 +18,9 @@ import yaml
 from moneypath import cli
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.formats import scenarios
-from moneypath.loadtest import capacity, capacity_report, contract, gates, report, resources, shape, stats, usl
+from moneypath.loadtest import contract, gates, report, resources, shape, stats
+from moneypath.loadtest.capacity import plan as capacity
+from moneypath.loadtest.capacity import plan_report, usl
 from moneypath.loadtest.exporter import registry_for
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
@@ -451,10 +453,10 @@ def test_capacity_report_renders_table_and_plot(tmp_path, catalog, spec):
     steps = [step(20, True, 90), step(40, True, 140), step(60, False, 900)]
     result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0)
     assert result["knee"]["rate"] == 40 and [p["scale"] for p in result["projections"]] == [1, 10, 100]
-    lines = capacity_report.table_lines(result)
+    lines = plan_report.table_lines(result)
     assert any(line.startswith("knee: 40 requests/s = 18.0 authorizations/s per instance") for line in lines)
     assert any(line.strip().startswith("100x") for line in lines)
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
     for name in ("capacity.json", "capacity.md", "capacity.html", "capacity.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "capacity.json").read_text())["projections"][2]["instances"] == 28
@@ -493,7 +495,7 @@ def test_a_plan_carries_goodput_and_refusals_and_reads_older_plans(catalog, spec
     assert [(s["goodput_rps"], s["refused_rps"]) for s in result["steps"]] == [(None, 0.0), (31.5, 7.0)]
     for s in result["steps"]:
         del s["goodput_rps"], s["refused_rps"]  # a plan written before they were measured
-    page = capacity_report.document(result)
+    page = plan_report.document(result)
     assert "31.5" not in page.to_markdown() and page.to_html().count("<table") >= 3
 
 
@@ -594,14 +596,14 @@ def test_a_plan_with_saturation_and_a_postgres_run_reports_both(tmp_path, catalo
     assert cmp_["contention"] == pytest.approx(2 * 90 / 150 - 1)
     assert cmp_["per_process_authorizations_per_s"] == pytest.approx(112.5 * (1 + cmp_["contention"]) / 2)
     assert all(p["database"] == "postgresql" for p in cmp_["projections"])
-    lines = capacity_report.table_lines(result)
+    lines = plan_report.table_lines(result)
     assert lines[0].startswith("saturation (closed loop, 64 users): 330.0 requests/s = 150.0 authorizations/s")
     assert any(line.startswith("the knee carries 90% of the saturation throughput") for line in lines)
     assert any(line.startswith("Universal Scalability Law: lambda") for line in lines)
     assert any(line.startswith("database: sqlite (one SQLite file") for line in lines)
     assert any("100x: needs more than one SQLite writer" in line for line in lines)
     assert any(line.startswith("beside it: postgresql, 2 service processes") for line in lines)
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
     html = (tmp_path / "capacity.html").read_text()
     assert "Universal Scalability Law" in html and (tmp_path / "capacity.png").stat().st_size > 0
 
@@ -1037,11 +1039,11 @@ def test_unit_costs_read_each_currency_in_its_own_exponent(foreign, foreign_spec
 def test_capacity_without_fraud_has_no_fraud_column(tmp_path, foreign, foreign_spec):
     steps = [step(8, True, 90), step(16, True, 140), step(24, False, 900)]
     result = capacity.plan(foreign, foreign_spec, steps, current=2, utilization=1.0)
-    lines = capacity_report.table_lines(result)
+    lines = plan_report.table_lines(result)
     header = next(line for line in lines if line.strip().startswith("scale"))
     assert header.split() == ["scale", "authorizations/s", "instances", "p99", "infra/tx", "fees/tx", "total/tx",
                               "per", "month"]
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
     md = (tmp_path / "capacity.md").read_text()
     assert "fraud" not in md and "provider fees" in md
 
@@ -1059,10 +1061,10 @@ def test_capacity_without_the_cost_feature_plans_instances_and_p99_only(tmp_path
     assert result["unit_costs"] is None
     assert [p["instances"] for p in result["projections"]] == [1, 3, 28]
     assert all(p["usd_per_authorization"] is None for p in result["projections"])
-    lines = capacity_report.table_lines(result)
+    lines = plan_report.table_lines(result)
     assert next(line for line in lines if line.strip().startswith("scale")).split() == [
         "scale", "authorizations/s", "instances", "p99"]
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
     for name in ("capacity.json", "capacity.md", "capacity.html", "capacity.png"):
         assert (tmp_path / name).stat().st_size > 0
     text = (tmp_path / "capacity.md").read_text()

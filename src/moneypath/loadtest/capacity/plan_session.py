@@ -15,15 +15,14 @@ from pathlib import Path
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import (
-    capacity,
-    capacity_report,
-    capacity_run,
     gates,
     inputs,
     launch,
     report,
     targets,
 )
+from moneypath.loadtest.capacity import measure, plan_report
+from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.session import reported
 from moneypath.stack.processes import free_port
@@ -109,7 +108,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
                 compare = _postgres_run(plan, tmp, exporter_port, say)
             result = capacity.plan(plan.c, plan.sfile, measured, plan.options.current_rps, plan.options.utilization,
                                    saturation=saturation, database=database, compare=compare)
-            capacity_report.render(result, tmp)
+            plan_report.render(result, tmp)
             final = report.publish(tmp, final)
     finally:
         targets.close_target(target)
@@ -120,7 +119,7 @@ def _climb(plan: Plan, target, steps, work: Path, exporter_port: int, say, label
            single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
     o = plan.options
-    climb = capacity_run.Climb(plan.c, target, o.step_duration, o.workers, plan.locustfile, o.scenario_file, work,
+    climb = measure.Climb(plan.c, target, o.step_duration, o.workers, plan.locustfile, o.scenario_file, work,
                                exporter_port, say, require_prometheus=not o.no_prometheus,
                                service_pids=o.service_pid, single_writer=single_writer)
     if label:

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from moneypath._common.plots import pyplot, save
-from moneypath.loadtest import usl
-from moneypath.loadtest.capacity import UnitCosts, project
+from moneypath.loadtest.capacity import usl
+from moneypath.loadtest.capacity.plan import UnitCosts, project
 
 # 1100 px at DPI: the page's width, so the browser draws the text at the size set here
 FIGSIZE, SHORT, DPI = (11, 5.2), (11, 3.6), 100

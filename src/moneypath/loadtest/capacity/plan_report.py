@@ -1,5 +1,5 @@
 """`moneypath capacity`, the report: the plan as text lines (the terminal), as tables (Markdown and
-HTML: the headline, the steps, the projections, the comparison), its curves (capacity_plots.py) and JSON.
+HTML: the headline, the steps, the projections, the comparison), its curves (curves.py) and JSON.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
-from moneypath.loadtest import capacity_plots
+from moneypath.loadtest.capacity import curves
 
 
 def _usd(v: float | None) -> str:
@@ -230,12 +230,12 @@ def document(result: dict) -> doc.Document:
     if result.get("compare"):
         sections.append(_compare_section(result["compare"], costs))
     sections.append(doc.Section("Curves", [doc.Image(title, name, wide=True)
-                                           for title, name in capacity_plots.plots(result)]))
+                                           for title, name in curves.plots(result)]))
     return doc.Document("Capacity and cost plan", sections, escape="table")
 
 
 def render(result: dict, directory: Path) -> None:
-    capacity_plots.render(result, directory)
+    curves.render(result, directory)
     write_json(directory / "capacity.json", result, default=str)
     page = document(result)
     write_text(directory / "capacity.md", page.to_markdown())

@@ -1,6 +1,6 @@
 """`moneypath capacity`, the measuring: the saturation probe and the steps, each a Locust run through
 the runner with the CPU of every local process and the service's ledger-write time (resources.py),
-progress lines with the time left. What the steps mean is capacity.py's.
+progress lines with the time left. What the steps mean is plan.py's.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.loadtest import resources, runner, usl
-from moneypath.loadtest.capacity import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
+from moneypath.loadtest import resources, runner
+from moneypath.loadtest.capacity import usl
+from moneypath.loadtest.capacity.plan import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
 from moneypath.loadtest.stats import refused_per_s
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated

@@ -10,7 +10,7 @@ src/moneypath/reference/refservice/cost.py). A shared database is not multiplied
 carry n x knee / (1 + sigma (n - 1)) with sigma measured between processes. Without the cost
 feature the plan is instances and p99 only; without fraud screening there is no fraud share.
 
-Pure (no I/O): capacity_run.py measures the steps, capacity_report.py writes the plan.
+Pure (no I/O): measure.py measures the steps, plan_report.py writes the plan.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import shape, usl
+from moneypath.loadtest import shape
+from moneypath.loadtest.capacity import usl
 from moneypath.loadtest.stats import Summary
 
 SCENARIO = "checkout"
