@@ -271,7 +271,8 @@ def _warn(text: str) -> None:
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import drift, inputs, report, session
+    from moneypath.loadtest import inputs, report, session
+    from moneypath.loadtest.soak import drift
 
     try:
         plan = session.prepare(args)

@@ -110,7 +110,7 @@ class Scenario(_Model):
     expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
     skip_gates: list[str] = Field(default_factory=list)
     # Sample the service through the run and judge the drift from the first minute after the warm-up to the
-    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.drift
+    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.soak.drift
     drift: bool = False
     # Resident memory's first minute starts this far into the run when that is after the warm-up: a service's
     # bounded in-memory state (kept for a fixed time, e.g. webhook nonces for a replay window) fills first, and is

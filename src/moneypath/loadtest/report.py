@@ -16,8 +16,8 @@ from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the commands' names for them
-from moneypath.loadtest import drift as dr
 from moneypath.loadtest.gates import feature_skips
+from moneypath.loadtest.soak import drift as dr
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 MS_KEYS = ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")

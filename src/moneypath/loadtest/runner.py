@@ -18,11 +18,12 @@ import httpx
 
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import drift_run, faults, launch, overload, shape
+from moneypath.loadtest import faults, launch, overload, shape
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.locust_processes import start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, RunOutcome, RunSpec, Target
+from moneypath.loadtest.soak import sampling
 from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
 
 NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
@@ -71,7 +72,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                          snapshot_at)
     started = time.time()
     usage = None
-    sampler = drift_run.sampler_for(c, target) if scenario.drift else None
+    sampler = sampling.sampler_for(c, target) if scenario.drift else None
     try:
         if meter is not None:
             meter.begin({"locust": [p.pid for p in procs]})
@@ -110,7 +111,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []
     drift = None
     if sampler is not None:
-        drift = drift_run.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider,
+        drift = sampling.measure(c, sampler, target.prometheus, work, started, duration, warmup, scenario.judge_provider,
                                   scenario.drift_memory_warmup_s)
         gates += g.drift_gates(drift, scenario) if judge else []
     shed = None

@@ -1,4 +1,4 @@
-"""Soak drift (moneypath.loadtest.drift) on synthetic samples: growth is caught, flat passes, missing inputs
+"""Soak drift (moneypath.loadtest.soak.drift) on synthetic samples: growth is caught, flat passes, missing inputs
 and short runs say why, a database growing in chunks is judged by its trend, not by where a chunk lands."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from moneypath.loadtest import drift
-from moneypath.loadtest.drift import Sample
+from moneypath.loadtest.soak import drift
+from moneypath.loadtest.soak.drift import Sample
 from tests.support.drift_samples import RATE, START, compute, run
 
 
@@ -336,11 +336,11 @@ def test_authorization_history_counts_final_authorize_outcomes_per_second(tmp_pa
 def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(tmp_path):
     import os
 
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
     db = tmp_path / "ledger.db"
     db.write_bytes(b"x" * 4096)
-    sampler = drift_run.Sampler([os.getpid()], [db, tmp_path / "ledger.db-wal"], every_s=3600)
+    sampler = sampling.Sampler([os.getpid()], [db, tmp_path / "ledger.db-wal"], every_s=3600)
     first = sampler.sample(now=1.0)
     spent = time.process_time()
     while time.process_time() - spent < 0.05:  # some CPU: /proc counts it in 10 ms ticks (a fixed loop took < 1 once)
@@ -351,14 +351,14 @@ def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(
     assert second.cpu_s > first.cpu_s > 0 and second.rss_bytes > 1e6
     db.unlink()
     assert sampler.sample(now=3.0).db_bytes is None  # the main file gone: no size, not a size of 0
-    gone = drift_run.Sampler([2 ** 22 + 12345], None)  # no such process
+    gone = sampling.Sampler([2 ** 22 + 12345], None)  # no such process
     assert (gone.sample(now=1.0).cpu_s, gone.samples[0].rss_bytes) == (None, None)
 
 
 def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path):
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
-    sampler = drift_run.Sampler([], None, every_s=0.01)
+    sampler = sampling.Sampler([], None, every_s=0.01)
     sampler.begin()
     import time
 
@@ -370,25 +370,25 @@ def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path
 def test_a_target_that_is_not_the_local_stacks_service_samples_nothing_local(catalog, tmp_path):
     from types import SimpleNamespace
 
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
-    sampler = drift_run.sampler_for(catalog, SimpleNamespace(state_dir=None, host="https://staging.example"))
+    sampler = sampling.sampler_for(catalog, SimpleNamespace(state_dir=None, host="https://staging.example"))
     assert sampler.service_pids == [] and sampler.db_files is None
     assert "not the service of a local stack" in sampler.missing["db"]
-    samples = drift_run.process_from_prometheus(catalog, None, [Sample(1.0)], 5, sampler.missing, {})
+    samples = sampling.process_from_prometheus(catalog, None, [Sample(1.0)], 5, sampler.missing, {})
     assert samples == [Sample(1.0)] and sampler.missing["cpu"] == "no local service processes and no Prometheus"
 
 
 def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(catalog, tmp_path):
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
     rows = []
     for s in range(0, 601):
         rows.append(f"{START + s:.0f},50,POST,authorize [acme],150,0,10,20,{120 if s < 300 else 130},{150 * s},0\n")
     (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
-    sampler = drift_run.Sampler([12345], None, missing={"db": "not here"})  # local processes (not sampled here)
+    sampler = sampling.Sampler([12345], None, missing={"db": "not here"})  # local processes (not sampled here)
     sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]  # what the thread took: no counts
-    d = drift_run.measure(catalog, sampler, None, tmp_path, START - 3, 600, 15)
+    d = sampling.measure(catalog, sampler, None, tmp_path, START - 3, 600, 15)
     assert d.windows.first == (START + 15, START + 75)
     cpu = d.metric("cpu_ms_per_authorization")
     assert cpu.first == pytest.approx(2.0, rel=0.03) and cpu.status == drift.PASS
@@ -396,9 +396,9 @@ def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(cat
     assert (p99.first, p99.last, p99.status) == (120, 130, drift.FAIL)
     assert d.sources["p99"].startswith("Locust") and d.metric("db_bytes_per_payment").reason == "not measured: not here"
     assert d.metric("rss_mb").status == drift.PASS
-    foreign = drift_run.Sampler([], None)
+    foreign = sampling.Sampler([], None)
     foreign.samples = list(sampler.samples)
-    d = drift_run.measure(catalog, foreign, None, tmp_path, START, 600, 15)
+    d = sampling.measure(catalog, foreign, None, tmp_path, START, 600, 15)
     assert d.metric("rss_mb").reason == "not measured: no local service processes and no Prometheus"
 
 
@@ -407,7 +407,7 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judge
     aggregated row whatever the names, and a mix that settles (authorizations 50 % of requests at the start, 40 %
     after four minutes) over a flat 1 ms of CPU and 900 B of database per request passes, where both over
     authorizations alone grew."""
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
     auths = requests = 0.0
     rows, cpu = [], {}
@@ -421,10 +421,10 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judge
                  f"{START + s:.0f},50,,Aggregated,200,0,10,20,130,{requests:.0f},0\n"]
         cpu[s] = requests / 1000  # 1 ms per request
     (tmp_path / "locust_stats_history.csv").write_text(HISTORY_HEAD + "".join(rows))
-    sampler = drift_run.Sampler([12345], None)
+    sampler = sampling.Sampler([12345], None)
     # its database: 900 B for every request it answers, whatever the request
     sampler.samples = [Sample(START + s + 0.5, cpu[s], db_bytes=8192 + 900 * 200 * s) for s in range(0, 601, 5)]
-    d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
+    d = sampling.measure(catalog, sampler, None, tmp_path, START, 600, 15)
     m = d.metric("cpu_ms_per_authorization")
     assert m.status == drift.PASS and m.drift == pytest.approx(0.0, abs=0.01)
     assert d.requests_per_authorization == pytest.approx(2.45, rel=0.03)  # the steady part's mix, mostly at 40 %
@@ -436,11 +436,11 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judge
 
 
 def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
-    from moneypath.loadtest import drift_run
+    from moneypath.loadtest.soak import sampling
 
-    sampler = drift_run.Sampler([12345], None)
+    sampler = sampling.Sampler([12345], None)
     sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]
-    d = drift_run.measure(catalog, sampler, None, tmp_path, START, 600, 15)
+    d = sampling.measure(catalog, sampler, None, tmp_path, START, 600, 15)
     assert d.metric("cpu_ms_per_authorization").reason == \
         "not measured: Locust wrote no per-second history of authorizations"
 

@@ -24,7 +24,8 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import PROCESS_METRICS
 from moneypath.formats.scenarios import latency_slo
-from moneypath.loadtest import drift, resources
+from moneypath.loadtest import resources
+from moneypath.loadtest.soak import drift
 from moneypath.loadtest.stats import authorization_history
 from moneypath.stack import local as stack
 from moneypath.stack.state import LEDGER_DB

@@ -1,7 +1,7 @@
 """Drift over a long run (`moneypath loadtest soak`): the first minute after the warm-up against the last
 minute, per authorization. Pure: samples and per-window p99s come in, figures and verdicts go out.
 
-Samples (every few seconds, drift_run.py takes them): service CPU seconds and resident memory, the
+Samples (every few seconds, sampling.py takes them): service CPU seconds and resident memory, the
 database's size on disk, and the authorizations and all requests so far (all cumulative but RSS). For each window:
 
   CPU per authorization   CPU seconds spent in the window / requests in it x requests per authorization
