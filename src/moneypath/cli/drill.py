@@ -172,7 +172,7 @@ def _run(args) -> int:
 
 def _report(args) -> int:
     from moneypath.catalog import DEFAULT_PATH, load_catalog
-    from moneypath.drills.report import ReportError, rerender
+    from moneypath.drills.report.rendering import ReportError, rerender
 
     catalog_path = args.catalog or (DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None)
     catalog = load_catalog(catalog_path) if catalog_path else None

@@ -49,7 +49,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
     path = write_journal(journal, reports_dir)
     report = str(path)
     try:
-        from moneypath.drills.report import render  # matplotlib: loaded when a report is drawn
+        from moneypath.drills.report.rendering import render  # matplotlib: loaded when a report is drawn
 
         report = str(render(journal, path.parent, catalog))
     except Exception as exc:  # noqa: BLE001 - the journal is the record; a report can be rendered again

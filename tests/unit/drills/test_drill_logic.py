@@ -511,7 +511,7 @@ def test_a_drill_that_was_not_halted_has_no_halted_objective(live):
 
 
 def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(live, tmp_path):
-    from moneypath.drills.report import render
+    from moneypath.drills.report.rendering import render
 
     live.faults.inject()
     live.mitigate()

@@ -19,7 +19,7 @@ import yaml
 from moneypath.check.drill_files import load_drill
 from moneypath.drills import replicas
 from moneypath.drills.journal import Objective
-from moneypath.drills.report import render
+from moneypath.drills.report.rendering import render
 from moneypath.drills.runner import DrillRun
 from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha

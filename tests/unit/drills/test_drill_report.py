@@ -9,8 +9,8 @@ import struct
 import pytest
 
 from moneypath.catalog import load_catalog
-from moneypath.drills import report_plots
-from moneypath.drills.report import ReportError, load_journal, render, rerender
+from moneypath.drills.report import charts
+from moneypath.drills.report.rendering import ReportError, load_journal, render, rerender
 from tests.conftest import ROOT
 from tests.docs_examples import args_of, code_block, shell
 from tests.support.drill_journal import CLEAR, INJECT, T0, passing_journal, points
@@ -164,8 +164,8 @@ def test_an_error_mid_render_leaves_no_partial_directory(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    real = report_plots._plot_signal
-    monkeypatch.setattr(report_plots, "_plot_signal", boom)
+    real = charts._plot_signal
+    monkeypatch.setattr(charts, "_plot_signal", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         render(passing_journal(), tmp_path / "new")
     assert list(tmp_path.iterdir()) == []  # neither the report directory nor a temporary one
@@ -180,7 +180,7 @@ def test_an_error_mid_render_leaves_no_partial_directory(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
     assert sorted(p.name for p in existing.iterdir()) == ["journal.json", "report.md"]
     assert (existing / "report.md").read_text() == "old report"
-    monkeypatch.setattr(report_plots, "_plot_signal", real)
+    monkeypatch.setattr(charts, "_plot_signal", real)
     render(passing_journal(), existing)
     assert "old report" not in (existing / "report.md").read_text()
     assert (existing / "journal.json").read_text() == "{}"  # the runner's journal is not rewritten
@@ -241,8 +241,8 @@ def test_the_first_page_mark_is_the_first_expected_page_not_a_ticket(tmp_path, m
                         "first_firing_at": INJECT + 5, "paged_at": INJECT + 10, "resolved_at": None,
                         "receivers": ["payments-tickets"], "ok": True, "reason": "a ticket, not judged"})
     figures = []
-    real = report_plots.save
-    monkeypatch.setattr(report_plots, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
+    real = charts.save
+    monkeypatch.setattr(charts, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
     render(j, tmp_path / "r")
     marks = [t.get_text().strip() for t in figures[0].axes[0].texts]
     assert "first page T+42 s" in marks and "first page T+10 s" not in marks
@@ -315,8 +315,8 @@ def test_the_report_takes_the_exponents_from_the_catalog_it_is_given(tmp_path, f
 
 def test_a_money_plot_is_drawn_in_the_currency_not_in_minor_units(tmp_path, monkeypatch, foreign):
     figures = []
-    real = report_plots.save
-    monkeypatch.setattr(report_plots, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
+    real = charts.save
+    monkeypatch.setattr(charts, "save", lambda fig, path: (figures.append(fig), real(fig, path)))
     render(foreign_journal(), tmp_path / "r", foreign)
     ax = figures[0].axes[0]
     assert max(ax.lines[0].get_ydata()) == pytest.approx(6.235)  # 6235 minor units of KWD

@@ -15,7 +15,7 @@ from moneypath.check.ledger import check_ledger_queries, declared
 from moneypath.drills import impact
 from moneypath.drills.load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked
-from moneypath.drills.report import render
+from moneypath.drills.report.rendering import render
 from tests.support.drill_fakes import MoneyCtx
 
 FOREIGN = Path(__file__).parents[2] / "foreign" / "moneypath.yaml"

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moneypath._common.report import Cell, Document, Para, Section, publishing, stage
-from moneypath.drills.report_journal import Journal, ReportError, load_journal  # callers import the last two from here
-from moneypath.drills.report_plots import render_plots
-from moneypath.drills.report_sections import build_sections
+from moneypath.drills.report.charts import render_plots
+from moneypath.drills.report.reading import Journal, ReportError, load_journal  # callers import the last two from here
+from moneypath.drills.report.sections import build_sections
 
 if TYPE_CHECKING:
     from moneypath.catalog import Catalog

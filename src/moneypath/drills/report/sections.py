@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from moneypath._common.report import Cell, Image, Para, Section, Table
 from moneypath.drills.journal import PAYMENTS_AFFECTED, SCHEMA
-from moneypath.drills.report_format import fmt_duration, fmt_utc, money_text, not_checked, num, ok_cell, relative
-from moneypath.drills.report_journal import Journal
+from moneypath.drills.report.formatting import fmt_duration, fmt_utc, money_text, not_checked, num, ok_cell, relative
+from moneypath.drills.report.reading import Journal
 
 OBJECTIVE_TEXT = {
     "interrupted": "interrupted (Ctrl-C stopped the drill)",

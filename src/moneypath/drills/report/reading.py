@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
-from moneypath.drills.report_format import num, relative
+from moneypath.drills.report.formatting import num, relative
 
 if TYPE_CHECKING:
     from moneypath.catalog import Catalog

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import Cell, Image
-from moneypath.drills.report_format import currency_of, fmt_duration, num
-from moneypath.drills.report_journal import Journal
+from moneypath.drills.report.formatting import currency_of, fmt_duration, num
+from moneypath.drills.report.reading import Journal
 
 MINOR = "minor"  # a plot's unit for money in minor units, one series per currency (a `currency` label)
 
