@@ -33,7 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from moneypath.check.audit_trail import spans_in_processes  # noqa: E402
-from moneypath.reference.refservice import audit, payments  # noqa: E402
+from moneypath.reference.refservice import payments
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 
 
@@ -88,7 +89,7 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
     inserted straight through sqlite3; every 1,000th (seq, hash) for the checkpoints."""
     import sqlite3
 
-    from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
+    from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
 
     make_engine(f"sqlite:///{path}").dispose()  # the service's schema
     db = sqlite3.connect(path)
@@ -124,8 +125,8 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
 
 def measure_verify(events: int, ledger: str | None) -> None:
     from moneypath.check.runbooks import open_database
-    from moneypath.protocol.audit_chain import HEAD_TABLE, verify_database
-    from moneypath.protocol.audit_checkpoint import (
+    from moneypath.protocol.audit.chain import HEAD_TABLE, verify_database
+    from moneypath.protocol.audit.checkpoint import (
         Checkpoint,
         CheckpointDir,
         Publisher,

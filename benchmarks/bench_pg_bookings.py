@@ -53,7 +53,8 @@ from moneypath.stack import pgserver  # noqa: E402
 def worker(url: str, tag: str, commands, results) -> None:
     """One service process: its own engine; books for each ("run", trail, start_at, seconds) command until the
     deadline and puts (bookings, CPU seconds) on `results`; stops at None."""
-    from moneypath.reference.refservice import audit, payments
+    from moneypath.reference.refservice import payments
+    from moneypath.reference.refservice.audit import trail as audit
     from moneypath.reference.refservice.db import make_engine
 
     real, engine, paid = audit.append, make_engine(url), 0
@@ -145,8 +146,8 @@ LOCK_WAITS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_dat
 
 def chain_line(url: str) -> str:
     """The chain as `moneypath audit verify` sees it, then sealed as the service's job would and seen again."""
-    from moneypath.protocol.audit_chain import verify_database
-    from moneypath.reference.refservice import audit
+    from moneypath.protocol.audit.chain import verify_database
+    from moneypath.reference.refservice.audit import trail as audit
     from moneypath.reference.refservice.db import make_engine
 
     engine = make_engine(url)

@@ -13,14 +13,15 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
-from moneypath.protocol.audit_chain import (
+from moneypath.protocol.audit.chain import (
     GENESIS,
     PENDING_MAX_S,
     ChainWatch,
     event_hash,
     verify_database,
 )
-from moneypath.reference.refservice import audit, payments
+from moneypath.reference.refservice import payments
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
 

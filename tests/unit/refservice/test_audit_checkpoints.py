@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
-from moneypath.protocol.audit_checkpoint import (
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
+from moneypath.protocol.audit.checkpoint import (
     Checkpoint,
     CheckpointDir,
     CheckpointError,
@@ -26,8 +26,9 @@ from moneypath.protocol.audit_checkpoint import (
     Verifier,
     generate_key,
 )
-from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.audit_check import AuditCheck
+from moneypath.reference.refservice import payments
+from moneypath.reference.refservice.audit import trail as audit
+from moneypath.reference.refservice.audit.chain_check import AuditCheck
 from moneypath.reference.refservice.db import make_engine, make_reader
 from tests.conftest import ROOT, run_cli
 
@@ -515,7 +516,7 @@ def test_a_foreign_service_checkpointed_by_cron_catches_the_same_attacks(tmp_pat
 
 def spans_here(engine):
     """verify_database's `spans`, run in this process (the CLI runs each range in a process of its own)."""
-    from moneypath.protocol.audit_chain import walk_span
+    from moneypath.protocol.audit.chain import walk_span
 
     def run(ranges, marks):
         with engine.connect() as conn:
@@ -534,8 +535,8 @@ def spans_here(engine):
     (lambda path: truncate(path), 20, "the chain ends at seq 19, but seq 20 is in checkpoint"),
 ])
 def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack, broken_at, says):
-    from moneypath.protocol import audit_chain
-    from moneypath.protocol.audit_checkpoint import marks
+    from moneypath.protocol.audit import chain as audit_chain
+    from moneypath.protocol.audit.checkpoint import marks
 
     path, keys, cps = ledger
     if attack is not None:
@@ -553,7 +554,7 @@ def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack,
 
 def test_an_event_the_database_quotes_otherwise_is_hashed_again_in_python(tmp_path):
     """A foreign writer that stores `at` as text: SQLite's quoting path cannot build its JSON, the Python one can."""
-    from moneypath.protocol.audit_chain import verify_database
+    from moneypath.protocol.audit.chain import verify_database
 
     path = tmp_path / "shop.db"
     db = sqlite3.connect(path)
@@ -603,7 +604,7 @@ def test_bad_checkpoint_command_input_is_one_line_exit_2_and_writes_nothing(ledg
 
 def test_the_first_intact_check_signs_even_on_a_machine_booted_less_than_an_interval_ago(tmp_path, monkeypatch):
     # monotonic time counts from boot: a CI machine up for 7 minutes held the first checkpoint back for the hour
-    monkeypatch.setattr("moneypath.reference.refservice.audit_check.time.monotonic", lambda: 5.0)
+    monkeypatch.setattr("moneypath.reference.refservice.audit.chain_check.time.monotonic", lambda: 5.0)
     path, cps = tmp_path / "ledger.db", tmp_path / "cps"
     signer, _ = generate_key("refservice")
     engine = make_engine(f"sqlite:///{path}")

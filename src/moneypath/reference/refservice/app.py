@@ -32,7 +32,7 @@ from moneypath.reference.refservice.routers import ROUTERS
 from moneypath.reference.refservice.services import Services
 from moneypath.reference.refservice.workers import Jobs
 
-SEAL_INTERVAL_S = 1.0  # well inside audit_chain.PENDING_MAX_S
+SEAL_INTERVAL_S = 1.0  # well inside moneypath.protocol.audit.chain.PENDING_MAX_S
 
 __all__ = ["ServiceConfig", "create_app"]
 

@@ -34,11 +34,11 @@ class ServiceConfig:
     # (and a sweep as large): every 60 s at 1,000 payments/s that was 120,000 events in one 4 s go, which took
     # ~15 % of the service's throughput while it ran and grew the WAL to 14 MB; every 5 s the same work is even.
     audit_verify_interval_s: float = 5.0
-    # Walk the chain in a child process (audit_walker.py): its hashing then never holds the interpreter's lock that
+    # Walk the chain in a child process (audit/walker.py): its hashing then never holds the interpreter's lock that
     # request handling needs. The service's own run (from_env: MONEYPATH_AUDIT_CHECK_PROCESS, default on) does; an
     # app built in code (tests, embedded in another process) walks in a thread, pausing between pages.
     audit_check_process: bool = False
-    # Signed checkpoints of the audit trail (moneypath.protocol.audit_checkpoint): a directory no database writer
+    # Signed checkpoints of the audit trail (moneypath.protocol.audit.checkpoint): a directory no database writer
     # can reach, and the signer key file (`moneypath audit keygen`); both or neither. "" : no checkpoints.
     audit_checkpoint_dir: str = ""
     audit_checkpoint_key: str = ""
@@ -87,7 +87,7 @@ class ServiceConfig:
             raise SystemExit("moneypath refservice: MONEYPATH_AUDIT_CHECKPOINT_DIR and MONEYPATH_AUDIT_CHECKPOINT_KEY "
                              "go together (where to publish the audit trail's checkpoints, the key that signs them)")
         if checkpoint_key:
-            from moneypath.protocol.audit_checkpoint import CheckpointError, Signer, read_key
+            from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
 
             try:
                 Signer(read_key(checkpoint_key, "signer key"))

@@ -13,7 +13,8 @@ import time
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
 
-from moneypath.reference.refservice import audit, ledger, outbox
+from moneypath.reference.refservice import ledger, outbox
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import payments
 from moneypath.reference.refservice.ledger import Posting
 from moneypath.reference.refservice.statements import Prepared

@@ -14,7 +14,7 @@ import httpx
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
-from moneypath.reference.refservice.audit_check import AuditCheck, checkpoint_publisher
+from moneypath.reference.refservice.audit.chain_check import AuditCheck, checkpoint_publisher
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter

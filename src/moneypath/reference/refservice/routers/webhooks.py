@@ -13,7 +13,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
-from moneypath.reference.refservice import audit, contract, payments
+from moneypath.reference.refservice import contract, payments
+from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
@@ -105,7 +106,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         """Store the event once; a capture the provider settled that we never booked (our call
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
-            with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
+            with svc.engine.begin() as conn, trail.acting(f"provider:{provider}"):
                 _STORE.count(conn, {"provider": provider, "event": key[0], "provider_ref": stored_ref, "body": text,
                                     "received_at": time.time()})
                 if key[0] != "capture.settled":

@@ -2,13 +2,13 @@
 AuditChainBroken alert reads (`MoneyPath.set_audit_chain`), and log the first broken event once.
 
 Each run costs what is new since the last one plus a bounded sweep of older events
-(moneypath.protocol.audit_chain.ChainWatch), never a walk over all history: that walk, every second in
+(moneypath.protocol.audit.chain.ChainWatch), never a walk over all history: that walk, every second in
 the fast stack, made the checkout mix collapse after ~25 s at 150 authorizations/s. A forger who
 re-hashes the chain and the head is caught at the next run, an event edited in place within one sweep. The
-service's own run walks in a child process (audit_walker.py: the hashing then never holds the interpreter's lock
+service's own run walks in a child process (walker.py: the hashing then never holds the interpreter's lock
 that request handling needs); an app built in code walks in the calling thread, pausing between pages.
 
-Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath.protocol.audit_checkpoint): at
+Checkpoints (when MONEYPATH_AUDIT_CHECKPOINT_DIR and _KEY are set; moneypath.protocol.audit.checkpoint): at
 most every checkpoint interval, a check that found the chain intact signs the head it verified (its seq and
 hash, never one read without verifying it) with a key the database never holds, publishes it to the
 directory and sets the catalog's `audit_checkpoint_seq` (and, after every intact check, `audit_head_seq` to the
@@ -33,11 +33,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.audit_chain import ChainWatch, Verdict
-from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
+from moneypath.protocol.audit.chain import ChainWatch, Verdict
+from moneypath.protocol.audit.checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath.protocol.faults import Faults
-from moneypath.reference.refservice import audit
-from moneypath.reference.refservice.audit_walker import WalkerError, WalkerProcess
+from moneypath.reference.refservice.audit import trail as audit
+from moneypath.reference.refservice.audit.walker import WalkerError, WalkerProcess
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.db import audit_events, audit_head
 
@@ -52,7 +52,7 @@ class AuditCheck:
         """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
         `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
         walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose);
-        `walker_db_url`: walk in a child process on that database (audit_walker.py), else in the calling thread."""
+        `walker_db_url`: walk in a child process on that database (walker.py), else in the calling thread."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
         # In a thread: pages of 500 events (~5 ms of hashing) with a 5 ms sleep between, so the check lets the event
         # loop run between pages instead of contending for the GIL through ~100 ms of hashing at 1,000 payments/s.

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from moneypath.protocol.audit_chain import ChainWatch, Verdict, verify_database
+from moneypath.protocol.audit.chain import ChainWatch, Verdict, verify_database
 
 ALGORITHM_ED25519 = 1
 SIGNATURE_PREFIX = "\u2014 "  # "— ": a signature line
@@ -286,7 +286,7 @@ class CheckpointDir:
 
 
 def marks(checkpoints: Iterable[Checkpoint]) -> dict[int, tuple[str, str]]:
-    """The (hash, label) a chain must have at each checkpoint's seq (moneypath.protocol.audit_chain.ChainWalk)."""
+    """The (hash, label) a chain must have at each checkpoint's seq (moneypath.protocol.audit.chain.ChainWalk)."""
     found: dict[int, tuple[str, str]] = {}
     for checkpoint in checkpoints:
         found[checkpoint.seq] = (checkpoint.hash, checkpoint.label())

@@ -1,6 +1,6 @@
 """The audit trail: every state change of a financial record appends one event, in the transaction
-that makes the change, to a hash chain (moneypath.protocol.audit_chain) that `moneypath audit verify`
-and the service's background check (audit_check.py) walk.
+that makes the change, to a hash chain (moneypath.protocol.audit.chain) that `moneypath audit verify`
+and the service's background check (chain_check.py) walk.
 
 Who acted comes from the context: `acting(actor, scope)` binds it (the scope check of an API request in
 dependencies.py, the webhook router, each background job); the correlation id is the request's
@@ -55,7 +55,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
 from moneypath.instrument.correlation import current_correlation_id
-from moneypath.protocol.audit_chain import (
+from moneypath.protocol.audit.chain import (
     EVENTS_TABLE,
     HASHED,
     HEAD_TABLE,
@@ -152,7 +152,7 @@ def _append_sql(booking: str | None) -> str:
     """PostgreSQL: one statement that takes the chain and chains the event (no row taken: parks it), after
     `booking` (an INSERT or UPDATE of the record, compiled with %(name)s parameters) when given, and only if it
     wrote a row. The event comes as one parameter, its JSON without the seq (%(a_tail)s,
-    audit_chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
+    chain.event_tail), which `'[' || seq` completes to exactly what event_hash hashes: the database
     computes the hash and reads the fields back from it (_FIELDS); a parked event keeps it (the pending row's
     tail) for its holder's hash. So the event needs no round trip of its own, and a booking none at all.
     Returns (rows the booking wrote, seq, hash, whether anything was parked before); seq is NULL when it

@@ -1,7 +1,7 @@
 """The audit trail's hash chain: how an event is hashed, and the walk that finds the first broken one.
 
 A service appends one event per state change of a financial record, in the transaction that makes the
-change (the reference service: moneypath.reference.refservice.audit). Each event carries the hash of
+change (the reference service: moneypath.reference.refservice.audit.trail). Each event carries the hash of
 the one before it, and its own hash is sha256(prev_hash + canonical JSON of its fields), so editing an
 event changes its hash, deleting one leaves a gap in `seq` (or a `prev_hash` that no longer matches),
 and cutting off the newest ones leaves the chain shorter than the one-row head table says.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 EVENTS_TABLE = "audit_events"
 HEAD_TABLE = "audit_head"  # one row (id 1): the last seq and its hash
 # Events written but not yet chained (a writer may park an event here when another transaction is chaining,
-# and a sealer links it into the chain soon after: moneypath.reference.refservice.audit). Optional: a chain
+# and a sealer links it into the chain soon after: moneypath.reference.refservice.audit.trail). Optional: a chain
 # without this table has nothing pending. A pending event is reported, never skipped; one older than
 # PENDING_MAX_S is a break (nothing seals, and until it is chained it can be edited or deleted unseen).
 PENDING_TABLE = "audit_pending"
@@ -106,7 +106,7 @@ class ChainWalk:
     """Walks events in seq order (`steps` on a page of rows, then `finish`): stops at the first break.
 
     `marks` are hashes known from outside the database, by seq: what an earlier walk saw (`anchor`) and the
-    signed checkpoints (moneypath.protocol.audit_checkpoint), each with the words that name it. The chain must
+    signed checkpoints (moneypath.protocol.audit.checkpoint), each with the words that name it. The chain must
     pass through every one of them: an event at a marked seq with another hash means the chain was rewritten
     (or the newest event edited and re-hashed), a chain that ends before a mark was cut off."""
 

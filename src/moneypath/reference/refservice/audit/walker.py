@@ -1,4 +1,4 @@
-"""The audit check's walk (moneypath.protocol.audit_chain.ChainWatch) in a child process of its own, so hashing
+"""The audit check's walk (moneypath.protocol.audit.chain.ChainWatch) in a child process of its own, so hashing
 the chain never competes with request handling for the interpreter's lock.
 
 Measured with benchmarks/bench_overload.py (3x saturation for 40 s, `--timeline`, 2 rounds each, alternating
@@ -26,7 +26,7 @@ The protocol is a JSON object a line: `{"ready": true}` answers `{"ok": true}` o
 `{"verdict": {...}, "tip": [seq, hash] | null}`, or `{"error": "..."}` when the database could not be read (the
 child stays; the next check tries again).
 
-    python -m moneypath.reference.refservice.audit_walker --db URL [--sweep-min N] [--batch N]
+    python -m moneypath.reference.refservice.audit.walker --db URL [--sweep-min N] [--batch N]
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-from moneypath.protocol.audit_chain import ChainWatch, Verdict
+from moneypath.protocol.audit.chain import ChainWatch, Verdict
 
 log = logging.getLogger("moneypath.refservice.audit")
 STOP_TIMEOUT_S = 5.0
-MODULE = "moneypath.reference.refservice.audit_walker"  # what `python -m` runs (as __main__ there)
+MODULE = "moneypath.reference.refservice.audit.walker"  # what `python -m` runs (as __main__ there)
 
 
 class WalkerError(RuntimeError):
