@@ -24,9 +24,9 @@ from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.yaml_errors import error_line, error_text
-from moneypath.formats.faults import fault_specs
-from moneypath.protocol.fault_specs import WHERE
-from moneypath.protocol.faults import FaultError, Faults
+from moneypath.formats.fault_specs import fault_specs
+from moneypath.protocol.faults.switches import FaultError, Faults
+from moneypath.protocol.faults.vocabularies import WHERE
 
 SCENARIO_FILE = "loadtests/scenarios.yaml"  # a project's, under its root: where `moneypath loadtest` looks by default
 ACTIONS = ("authorize", "capture", "refund", "payout")  # what a mix weighs; a locustfile's user defines each it sends

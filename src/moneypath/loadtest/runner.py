@@ -18,8 +18,9 @@ import httpx
 
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import faults, launch, overload, shape
+from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
+from moneypath.loadtest import launch, overload, shape
 from moneypath.loadtest.locust_processes import start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, RunOutcome, RunSpec, Target

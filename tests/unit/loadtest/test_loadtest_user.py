@@ -13,7 +13,7 @@ import pytest
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, contract, faults, gates, locust_processes, pacing, runner, stats, targets
+from moneypath.loadtest import client, contract, fault_calls, gates, locust_processes, pacing, runner, stats, targets
 from moneypath.protocol.correlation import HEADER
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
@@ -333,16 +333,16 @@ def test_fault_calls_go_to_the_api_at_their_at_and_end_after_the_run():
     fs = [scenarios.Fault(at="faultproxy", name="latency", params={"provider": "komoju", "extra_ms": 700}),
           scenarios.Fault(at="providersim", name="error_rate", params={"provider": "acme", "rate": 1, "duration_s": 5}),
           scenarios.Fault(at="service", name="consumer_failure", params={"queue": "webhooks", "rate": 0.5})]
-    calls = faults.calls(fs, {"faultproxy": "http://p:1/", "providersim": "http://s:2", "service": "http://h:3"}, 30)
+    calls = fault_calls.calls(fs, {"faultproxy": "http://p:1/", "providersim": "http://s:2", "service": "http://h:3"}, 30)
     assert calls == [
-        faults.FaultCall("http://p:1/admin/faults/latency", {"duration_s": 90.0, "provider": "komoju",
+        fault_calls.FaultCall("http://p:1/admin/faults/latency", {"duration_s": 90.0, "provider": "komoju",
                                                                "extra_ms": 700}, {"provider": "komoju"}),
-        faults.FaultCall("http://s:2/admin/faults/error_rate", {"duration_s": 5, "provider": "acme", "rate": 1},
+        fault_calls.FaultCall("http://s:2/admin/faults/error_rate", {"duration_s": 5, "provider": "acme", "rate": 1},
                          {"provider": "acme"}),
-        faults.FaultCall("http://h:3/admin/faults/consumer_failure", {"duration_s": 90.0, "queue": "webhooks",
+        fault_calls.FaultCall("http://h:3/admin/faults/consumer_failure", {"duration_s": 90.0, "queue": "webhooks",
                                                                        "rate": 0.5}, {"target": "webhooks"})]
-    with pytest.raises(faults.MissingBase, match="scenario slow sets a faultproxy fault: pass --faultproxy URL"):
-        faults.calls(fs[:1], {"faultproxy": None}, 30, "slow")
+    with pytest.raises(fault_calls.MissingBase, match="scenario slow sets a faultproxy fault: pass --faultproxy URL"):
+        fault_calls.calls(fs[:1], {"faultproxy": None}, 30, "slow")
 
 
 @pytest.fixture(scope="module")

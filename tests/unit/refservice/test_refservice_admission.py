@@ -340,7 +340,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
     extra_ms; health, metrics and admin never pay it, and a refusal stays cheap (the fault is inside admission)."""
     import time
 
-    from moneypath.reference.refservice.faults import RequestCost, service_faults
+    from moneypath.reference.refservice.service_faults import RequestCost, service_faults
 
     async def scenario():
         faults = service_faults()

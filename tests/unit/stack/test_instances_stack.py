@@ -156,7 +156,7 @@ def test_a_service_fault_is_set_and_cleared_on_every_instance(catalog):
     """Each instance takes its share of the drill's payments, so a fault inside the service goes to all of them."""
     from types import SimpleNamespace
 
-    from moneypath.drills.faults import FaultSwitch
+    from moneypath.drills.fault_switch import FaultSwitch
     from moneypath.drills.targets import Target
 
     calls = []

@@ -33,7 +33,6 @@ from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.protocol import tokens
 from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
 from moneypath.reference import heap
-from moneypath.reference.providersim.faults import FaultError, Faults
 from moneypath.reference.providersim.providers import (
     REFERENCE_CURRENCIES,
     REFERENCE_PROVIDERS,
@@ -43,6 +42,7 @@ from moneypath.reference.providersim.providers import (
     styles_for,
 )
 from moneypath.reference.providersim.settlement import Settlement
+from moneypath.reference.providersim.simulator_faults import FaultError, Faults
 from moneypath.reference.providersim.webhooks import WebhookSender
 from moneypath.reference.signing import secrets_by_provider
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
-from moneypath.reference.providersim.faults import Faults
+from moneypath.reference.providersim.simulator_faults import Faults
 from moneypath.reference.signing import HEADER, sign
 
 log = logging.getLogger("moneypath.providersim")

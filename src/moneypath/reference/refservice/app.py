@@ -24,7 +24,7 @@ from moneypath._common.problem import problem
 from moneypath.catalog import OTHER
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.reference import heap
-from moneypath.reference.refservice import admission, contract, faults, limits
+from moneypath.reference.refservice import admission, contract, limits, service_faults
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.durability import CHECKPOINT_EVERY_S
 from moneypath.reference.refservice.problems import ApiProblem
@@ -94,7 +94,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                              "auto_configure": False})
     limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
     if services.faults is not None:  # the request_cost fault: inside admission control, so only admitted requests pay
-        app.add_middleware(faults.RequestCost, faults=services.faults,
+        app.add_middleware(service_faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still counted
         gate = admission.Gate(classify, on_refuse=mp.count_shed,

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice import limits, payments, reservations
 from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.reference.refservice.problems import ApiProblem

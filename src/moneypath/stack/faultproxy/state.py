@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import ClientSession, web
 
 from moneypath.stack.faultproxy.config import ProxyConfig
-from moneypath.stack.faultproxy.faults import ProxyFaults
+from moneypath.stack.faultproxy.proxy_faults import ProxyFaults
 from moneypath.stack.faultproxy.webhooks import WebhookRelay
 
 

@@ -17,7 +17,7 @@ restarted service starts its watch at the newest checkpoint, not at whatever hea
 chain rewritten or cut off while it was down is caught at its first check. The cost is O(1) per checkpoint
 (one signature, one small file); bookings do nothing more.
 
-The drills' `audit_tamper` fault (moneypath.protocol.fault_specs) is applied here: while it is set, one
+The drills' `audit_tamper` fault (moneypath.protocol.faults.vocabularies) is applied here: while it is set, one
 past event's `after` is edited in the database, as someone with write access would do by hand; when it
 is cleared the row is put back (the restore from a backup the runbook's mitigation describes).
 """
@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from moneypath.instrument import MoneyPath
 from moneypath.protocol.audit.chain import ChainWatch, Verdict
 from moneypath.protocol.audit.checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.audit.walker import WalkerError, WalkerProcess
 from moneypath.reference.refservice.config import ServiceConfig

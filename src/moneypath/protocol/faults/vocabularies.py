@@ -2,12 +2,12 @@
 
 One vocabulary per API, each a function of the names its faults hit (the catalog's providers, the
 service's queues), so the processes that serve the faults and the drill-file check that validates a
-drill against them read the same table. Every fault also takes `duration_s` (moneypath.protocol.faults).
+drill against them read the same table. Every fault also takes `duration_s` (moneypath.protocol.faults.switches).
 """
 
 from __future__ import annotations
 
-from moneypath.protocol.faults import Spec, integer, number, rate
+from moneypath.protocol.faults.switches import Spec, integer, number, rate
 
 WHERE = ("faultproxy", "providersim", "service")
 

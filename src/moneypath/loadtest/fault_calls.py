@@ -1,7 +1,7 @@
 """The faults a scenario sets, as HTTP calls to the fault API at `at`. Pure: the callers send them
 (the Locust hooks when the test starts and stops, the runner once more after Locust exits).
 
-Every fault API speaks the same shape (moneypath.protocol.faults): `PUT {base}/admin/faults/{name}`
+Every fault API speaks the same shape (moneypath.protocol.faults.switches): `PUT {base}/admin/faults/{name}`
 with the fault's body, `DELETE {base}/admin/faults/{name}?<target>=<value>`, a bearer token with
 scope admin:faults. The bases: the provider simulator (`--providersim`), the fault proxy between a
 service and its providers (`--faultproxy`), or the service itself (`--host`).
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moneypath.formats.scenarios import Fault
-from moneypath.protocol.faults import DURATION, MAX_DURATION_S
+from moneypath.protocol.faults.switches import DURATION, MAX_DURATION_S
 
 OPTION = {"providersim": "--providersim", "faultproxy": "--faultproxy", "service": "--host"}
 TARGETS = {"provider": "provider", "queue": "target"}  # body key -> the DELETE's query parameter

@@ -1,7 +1,7 @@
 """The reference service's own faults (the provider simulator has the provider-side ones).
 
 Off unless the service is started with faults enabled; set and cleared over HTTP with the
-admin:faults scope. The vocabulary is moneypath.protocol.fault_specs.service_specs.
+admin:faults scope. The vocabulary is moneypath.protocol.faults.vocabularies.service_specs.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moneypath.protocol.fault_specs import service_specs
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
+from moneypath.protocol.faults.vocabularies import service_specs
 from moneypath.reference.refservice.outbox import QUEUES
 
 REQUEST_COST = "request_cost"

@@ -1,13 +1,13 @@
 """What a file's fault may set at each fault API (the service's, the provider simulator's, the fault proxy's):
-the shared vocabularies of moneypath.protocol.fault_specs, their targets named by the catalog. Drill files and
+the shared vocabularies of moneypath.protocol.faults.vocabularies, their targets named by the catalog. Drill files and
 scenario files check their faults against it, and the drill runner sets a fault by it."""
 
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.protocol.fault_specs import proxy_specs, service_specs, simulator_specs
-from moneypath.protocol.faults import Spec
+from moneypath.protocol.faults.switches import Spec
+from moneypath.protocol.faults.vocabularies import proxy_specs, service_specs, simulator_specs
 
 
 def fault_specs(where: str, catalog: Catalog) -> dict[str, Spec]:

@@ -1,5 +1,5 @@
 """Fault switches for drills and load tests, shared by the fault proxy, the provider simulator and the
-reference service (their vocabularies: moneypath.protocol.fault_specs).
+reference service (their vocabularies: moneypath.protocol.faults.vocabularies).
 
 A fault has validated parameters and, optionally, a target (the provider or queue it hits),
 so a drill can break one provider and leave the other healthy. Whether a rate-based fault

@@ -16,7 +16,7 @@ from moneypath.drills import hooks, impact
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import FaultRecord
 from moneypath.drills.targets import TargetError
-from moneypath.formats.faults import fault_specs
+from moneypath.formats.fault_specs import fault_specs
 
 GRACE_S = 60.0  # the fault API's own end comes this long after the drill's
 

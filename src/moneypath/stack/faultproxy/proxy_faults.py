@@ -1,4 +1,4 @@
-"""The proxy's faults: the shared switches (moneypath.protocol.faults) plus the work held under each setting,
+"""The proxy's faults: the shared switches (moneypath.protocol.faults.switches) plus the work held under each setting,
 released when the setting is cleared, replaced or ends."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
-from moneypath.protocol.fault_specs import proxy_specs
-from moneypath.protocol.faults import MAX_DURATION_S, Faults
+from moneypath.protocol.faults.switches import MAX_DURATION_S, Faults
+from moneypath.protocol.faults.vocabularies import proxy_specs
 from moneypath.stack.faultproxy.config import SEED
 
 log = logging.getLogger("moneypath.faultproxy")
