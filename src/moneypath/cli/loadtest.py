@@ -271,7 +271,7 @@ def _warn(text: str) -> None:
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import inputs, report, session
+    from moneypath.loadtest import inputs, run_report, session
     from moneypath.loadtest.soak import drift
 
     try:
@@ -284,7 +284,7 @@ def _loadtest(args) -> int:
     except session.RunFailed as exc:
         _warn(f"moneypath: {exc}")
         return exc.exit_code
-    for line in report.gate_table(run.result["gates"]):
+    for line in run_report.gate_table(run.result["gates"]):
         _say(line)
     if run.outcome.drift is not None:
         for line in drift.summary_lines(run.outcome.drift):

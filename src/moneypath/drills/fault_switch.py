@@ -14,8 +14,8 @@ import httpx
 
 from moneypath.drills import hooks, impact
 from moneypath.drills.context import DrillContext
+from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import FaultRecord
-from moneypath.drills.targets import TargetError
 from moneypath.formats.fault_specs import fault_specs
 
 GRACE_S = 60.0  # the fault API's own end comes this long after the drill's

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from moneypath._common.atomic import write_json
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
-    from moneypath.drills.load import LoadStats
+    from moneypath.drills.baseline_load import LoadStats
     from moneypath.formats.drill import Fault
 
 SCHEMA = 1

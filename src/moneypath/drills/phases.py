@@ -33,7 +33,9 @@ import httpx
 from moneypath._common.interrupt import Terminated
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks, impact
+from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
+from moneypath.drills.endpoints import Target, TargetError
 from moneypath.drills.evidence import Diagnosis
 from moneypath.drills.fault_switch import FaultSwitch
 from moneypath.drills.journal import (
@@ -45,10 +47,8 @@ from moneypath.drills.journal import (
     Timings,
     order_objectives,
 )
-from moneypath.drills.load import Load, LoadStats, Mix, major_text
 from moneypath.drills.replicas import ReplicaKills
 from moneypath.drills.series import key_series
-from moneypath.drills.targets import Target, TargetError
 from moneypath.drills.watcher import Watcher, is_page
 from moneypath.formats.drill import Action, Check, Drill
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from moneypath.formats import scenarios
 from moneypath.formats.scenarios import ACTIONS
 from moneypath.loadtest import shape
-from moneypath.loadtest.contract import (
+from moneypath.loadtest.request_names import (
     ATTEMPT,
     CHECK,
     DUPLICATE_CHECK,

@@ -32,7 +32,7 @@ from moneypath import cli
 from moneypath.catalog import load_catalog
 from moneypath.formats import scenarios
 from moneypath.generate import dashboards as d
-from moneypath.loadtest import contract, stats
+from moneypath.loadtest import request_names, stats
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
@@ -223,7 +223,7 @@ def test_retry_storm_leaves_exactly_one_charge_per_key(money_path, secret_env, t
     assert gates["idempotent_replays"]["status"] == "pass", gates["idempotent_replays"]
     assert code == 0, out + err
     rows = {(r["method"], r["name"]): r for r in result["locust"]["by_name"]}
-    attempts = [r for (m, n), r in rows.items() if n.endswith(contract.ATTEMPT)]
+    attempts = [r for (m, n), r in rows.items() if n.endswith(request_names.ATTEMPT)]
     assert sum(r["failures"] for r in attempts) > 5, "the storm never timed out and resent"
     assert result["locust"]["duplicate_checks"] > 10 and result["locust"]["duplicates_seen"] == 0
     # the ledger: every completed authorize key has exactly one payment, and no payment lacks its key

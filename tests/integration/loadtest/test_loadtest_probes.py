@@ -15,7 +15,7 @@ from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 def test_the_cli_never_imports_locust_or_gevent():
     code = ("import sys; from moneypath import cli; cli.build_parser(); "
-            "import moneypath.loadtest.runner, moneypath.loadtest.capacity.plan; "
+            "import moneypath.loadtest.locust_run, moneypath.loadtest.capacity.plan; "
             "assert 'gevent' not in sys.modules and 'locust' not in sys.modules, 'imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -12,10 +12,10 @@ import pytest
 
 from moneypath.check.drill_files import load_drill
 from moneypath.drills import money
+from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import Objective, finite, write_journal
-from moneypath.drills.load import Outcome
 from moneypath.drills.runner import DrillRun
-from moneypath.drills.targets import Target
 from moneypath.drills.watcher import AlertSeen
 from moneypath.formats.expect import Expect, check, check_all
 from tests.conftest import ROOT
@@ -99,7 +99,7 @@ def test_the_load_waits_retry_after_and_marks_a_refusal():
 
     import httpx
 
-    from moneypath.drills.load import RETRY_AFTER_CAP_S, Load, Mix, retry_after_s
+    from moneypath.drills.baseline_load import RETRY_AFTER_CAP_S, Load, Mix, retry_after_s
     from moneypath.formats.requests import Requests
 
     assert retry_after_s(httpx.Response(503, headers={"Retry-After": "1"})) == 1.0
@@ -314,7 +314,7 @@ def _run_args(tmp_path, *extra):
 
 def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
     from moneypath.cli import drill as drill_cli
-    from moneypath.drills.readiness import target_from
+    from moneypath.drills.placement import target_from
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     ran = []

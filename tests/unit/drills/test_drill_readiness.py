@@ -1,4 +1,4 @@
-"""moneypath.drills.readiness: where a drill run drills (its own stack or the --target-* environment, tokens minted
+"""moneypath.drills.placement: where a drill run drills (its own stack or the --target-* environment, tokens minted
 or read) and why a drill cannot run there, one line, before anything starts. No process, no network."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from moneypath.check.drill_files import load_drill
-from moneypath.drills.readiness import NotReady, cannot_run, placement, target_from
+from moneypath.drills.placement import NotReady, cannot_run, placement, target_from
 from moneypath.protocol.tokens import verify
 from tests.conftest import ROOT
 

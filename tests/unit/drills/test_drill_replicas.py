@@ -18,10 +18,10 @@ import yaml
 
 from moneypath.check.drill_files import load_drill
 from moneypath.drills import replicas
+from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import Objective
 from moneypath.drills.report.rendering import render
 from moneypath.drills.runner import DrillRun
-from moneypath.drills.targets import Target
 from moneypath.formats.drill import DrillError, ha_problem, needs_ha
 from moneypath.stack.state import Part, StackError, StackState, replica_part, save_state
 from tests.conftest import ROOT

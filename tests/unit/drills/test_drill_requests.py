@@ -1,4 +1,4 @@
-"""A drill's load calls the team's own API through its request template (moneypath.drills.load), and its
+"""A drill's load calls the team's own API through its request template (moneypath.drills.baseline_load), and its
 hooks read the environment (moneypath.drills.hooks): placeholders keep their type, answers are read at
 dotted paths, money goes out in the currency's own exponent, ${NAME} comes from the environment."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import yaml
 
 from moneypath.drills import hooks
-from moneypath.drills.load import dig, found, major_text, payment_values, render, request_args
+from moneypath.drills.baseline_load import dig, found, major_text, payment_values, render, request_args
 from moneypath.formats.drill import Drill
 from moneypath.formats.requests import Call
 from tests.conftest import ROOT

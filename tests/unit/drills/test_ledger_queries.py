@@ -13,7 +13,7 @@ import yaml
 from moneypath.catalog import CatalogError, parse_catalog
 from moneypath.check.ledger import check_ledger_queries, declared
 from moneypath.drills import impact
-from moneypath.drills.load import Outcome
+from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report.rendering import render
 from tests.support.drill_fakes import MoneyCtx

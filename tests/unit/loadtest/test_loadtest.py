@@ -18,7 +18,7 @@ import yaml
 from moneypath import cli
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.formats import scenarios
-from moneypath.loadtest import contract, gates, report, resources, shape, stats
+from moneypath.loadtest import gates, request_names, resources, run_report, shape, stats
 from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.capacity import plan_report, usl
 from moneypath.loadtest.exporter import registry_for
@@ -100,8 +100,8 @@ def test_summary_judges_final_outcomes_and_the_judged_provider():
         entry("authorize [globex]", times={"2000": 10}, failures=10),
         entry("capture [acme]", times={"50": 50}),
         entry("authorize [acme] (attempt)", times={"100": 30}, failures=20),
-        entry("authorize [acme]", method=contract.RETRIED, times={"400": 10}, failures=1),
-        entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 10}),
+        entry("authorize [acme]", method=request_names.RETRIED, times={"400": 10}, failures=1),
+        entry(request_names.DUPLICATE_CHECK, method=request_names.CHECK, times={"5": 10}),
     ]
     s = stats.summarize(entries, duration_s=10)
     assert s.http_requests == 100 + 10 + 50 + 30
@@ -115,10 +115,10 @@ def test_summary_judges_final_outcomes_and_the_judged_provider():
 
 
 def test_summary_counts_completed_keys_and_unanswered_replays():
-    entries = [entry("authorize [acme]", method=contract.RETRIED, times={"400": 12}, failures=2),
-               entry("capture [acme]", method=contract.RETRIED, times={"300": 5}),
-               entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 12}),
-               entry(contract.REPLAY_UNANSWERED, method=contract.CHECK, times={"900": 3}, failures=3)]
+    entries = [entry("authorize [acme]", method=request_names.RETRIED, times={"400": 12}, failures=2),
+               entry("capture [acme]", method=request_names.RETRIED, times={"300": 5}),
+               entry(request_names.DUPLICATE_CHECK, method=request_names.CHECK, times={"5": 12}),
+               entry(request_names.REPLAY_UNANSWERED, method=request_names.CHECK, times={"900": 3}, failures=3)]
     s = stats.summarize(entries, duration_s=10)
     assert (s.keys_completed, s.duplicate_checks, s.replays_unanswered) == (15, 12, 3)
     assert s.judged_requests == 17  # checks are not requests
@@ -220,23 +220,23 @@ def test_without_prometheus_evidence_its_gates_fail(thr, spec):
 
 
 def test_with_no_prometheus_its_gates_are_skipped_and_say_why(thr, spec):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
-    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), runner.NOT_JUDGED, prometheus_required=False)
+    result = gates.evaluate(summary(), None, thr, spec.get("checkout"), locust_run.NOT_JUDGED, prometheus_required=False)
     by = {g.name: g for g in result}
     for name in PROM_GATES:
-        assert (by[name].status, by[name].reason) == ("skip", runner.NOT_JUDGED)
+        assert (by[name].status, by[name].reason) == ("skip", locust_run.NOT_JUDGED)
     assert gates.breaches(result) == []
     storm = gates.evaluate(summary(duplicate_checks=40, duplicates_seen=1), None, thr, spec.get("retry_storm"),
-                           runner.NOT_JUDGED, prometheus_required=False)
+                           locust_run.NOT_JUDGED, prometheus_required=False)
     assert gates.breaches(storm) == ["1 idempotency keys answered with two different payments (client replay check)"]
 
 
 def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
     monkeypatch.setenv("MONEYPATH_TOKEN", "t")
-    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     code = cli.main(["loadtest", "checkout", "--host", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "none"),
                      "--out", str(tmp_path / "out"), "--catalog", str(CATALOG_PATH)])
     assert code == 2
@@ -248,7 +248,7 @@ def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypat
 
 def fake_run(prom, reason, catalog):
     """runner.run without Locust: the gates judged on a healthy Locust summary and `prom`."""
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
     def run(c, spec, target, work, port, progress):
         sfile = scenarios.load(SHIPPED_SCENARIOS, catalog)
@@ -256,14 +256,14 @@ def fake_run(prom, reason, catalog):
         thr = gates.thresholds(catalog, 30)
         judged = gates.evaluate(summary(), prom, thr, scenario, reason, spec.require_prometheus)
         work.mkdir(parents=True)
-        return runner.RunOutcome(scenario, spec, 10, 10, 10, 0, 10, summary(), prom, reason, judged, work)
+        return locust_run.RunOutcome(scenario, spec, 10, 10, 10, 0, 10, summary(), prom, reason, judged, work)
     return run
 
 
 def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
-    monkeypatch.setattr(runner, "run", fake_run(None, "Prometheus unavailable: timed out", catalog))
+    monkeypatch.setattr(locust_run, "run", fake_run(None, "Prometheus unavailable: timed out", catalog))
     code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
     out, err = capsys.readouterr()
     assert code == 1
@@ -271,10 +271,10 @@ def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monke
 
 
 def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
     from tests.support.drift_samples import compute, run
 
-    plain = fake_run(None, runner.NOT_JUDGED, catalog)
+    plain = fake_run(None, locust_run.NOT_JUDGED, catalog)
 
     def with_drift(c, spec, target, work, port, progress):
         outcome = plain(c, spec, target, work, port, progress)
@@ -282,7 +282,7 @@ def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_r
         outcome.gates += gates.drift_gates(outcome.drift, outcome.scenario)
         return outcome
 
-    monkeypatch.setattr(runner, "run", with_drift)
+    monkeypatch.setattr(locust_run, "run", with_drift)
     code = cli.main(["loadtest", "soak", "--no-prometheus", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
     out, err = capsys.readouterr()
     assert code == 1
@@ -297,9 +297,9 @@ def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_r
 
 
 def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
-    monkeypatch.setattr(runner, "run", fake_run(None, runner.NOT_JUDGED, catalog))
+    monkeypatch.setattr(locust_run, "run", fake_run(None, locust_run.NOT_JUDGED, catalog))
     code = cli.main(["loadtest", "checkout", "--no-prometheus", "--out", str(tmp_path), "--catalog",
                      str(CATALOG_PATH)])
     out, err = capsys.readouterr()
@@ -312,7 +312,7 @@ def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, mon
     assert "PASSED without Prometheus evidence" in (report_dir / "report.md").read_text().splitlines()[0]
     result = json.loads((report_dir / "result.json").read_text())
     assert result["no_prometheus"] is True
-    assert {g["reason"] for g in result["gates"] if g["status"] == "skip"} == {runner.NOT_JUDGED}
+    assert {g["reason"] for g in result["gates"] if g["status"] == "skip"} == {locust_run.NOT_JUDGED}
 
 
 def test_prometheus_and_no_prometheus_together_are_refused(capsys):
@@ -465,8 +465,8 @@ def test_capacity_report_renders_table_and_plot(tmp_path, catalog, spec):
 def test_goodput_is_what_was_achieved_less_what_failed():
     entries = [entry("authorize [acme]", times={"100": 300}, failures=60),
                entry("authorize [acme] (attempt)", times={"100": 100}, failures=40),  # attempts are requests too
-               entry("authorize [acme]", method=contract.RETRIED, times={"400": 50}, failures=50),  # not HTTP
-               entry(contract.DUPLICATE_CHECK, method=contract.CHECK, times={"5": 10}, failures=10)]
+               entry("authorize [acme]", method=request_names.RETRIED, times={"400": 50}, failures=50),  # not HTTP
+               entry(request_names.DUPLICATE_CHECK, method=request_names.CHECK, times={"5": 10}, failures=10)]
     s = stats.summarize(entries, duration_s=10)
     assert s.rps == 40.0 and capacity.goodput_rps(s) == 30.0  # (400 - 100 failed) / 10 s
     assert capacity.goodput_rps(stats.summarize([entry("x", failures=10)], duration_s=10)) == 0.0
@@ -635,7 +635,7 @@ def test_exporter_serves_locust_stats_under_the_dashboard_names():
 
 
 def test_report_is_published_whole(tmp_path):
-    tmp, final = report.staging_dir(tmp_path, "loadtest-checkout")
+    tmp, final = run_report.staging_dir(tmp_path, "loadtest-checkout")
     assert tmp.name.startswith(".") and not final.exists()
     result = {"scenario": "checkout", "description": "d", "target": "http://127.0.0.1:1", "started_at": 0,
               "duration_s": 10, "rate": 5, "users": 5, "workers": 0, "p99_threshold_ms": 300,
@@ -644,8 +644,8 @@ def test_report_is_published_whole(tmp_path):
               "prometheus_observations": None, "gates": [gates.Gate("x", "a <gate>", "locust", "fail", "1", "0",
                                                                     "why").to_dict()],
               "breaches": ["why"], "passed": False}
-    report.render(result, [], {}, tmp)
-    report.publish(tmp, final)
+    run_report.render(result, [], {}, tmp)
+    run_report.publish(tmp, final)
     assert not tmp.exists()
     assert "a &lt;gate&gt;" in (final / "report.html").read_text()
     md = (final / "report.md").read_text()
@@ -653,7 +653,7 @@ def test_report_is_published_whole(tmp_path):
     names = md[md.index("## Requests by name"):]  # what a request's provider in brackets means, said where they show
     assert names.splitlines()[2].startswith('_"[x]" in a name: the service\'s answer named provider x; "[requested x]": ')
     assert json.loads((final / "result.json").read_text())["passed"] is False
-    lines = report.gate_table(result["gates"])
+    lines = run_report.gate_table(result["gates"])
     assert lines[0].startswith("gate") and "FAIL" in lines[2]
 
 
@@ -763,14 +763,14 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
 
 @pytest.fixture
 def no_run(monkeypatch):
-    """Nothing is started: opening the target is recorded, `runner.run` is whatever a test sets."""
-    from moneypath.loadtest import runner, targets
+    """Nothing is started: opening the target is recorded, `locust_run.run` is whatever a test sets."""
+    from moneypath.loadtest import locust_run, targets
 
     opened = []
 
     def open_target(c, args, port, *_locustfile):
         opened.append(args)
-        return runner.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
+        return locust_run.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 
     monkeypatch.setattr(targets, "open_target", open_target)
     monkeypatch.setattr(targets, "close_target", lambda target: None)
@@ -779,9 +779,9 @@ def no_run(monkeypatch):
 
 @pytest.mark.parametrize("kind", ["file", "read-only"])
 def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
-    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     out = tmp_path / "out"
     if kind == "file":
         out.write_text("not a directory")
@@ -808,14 +808,14 @@ def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_p
 
 
 def test_a_failed_run_keeps_the_logs_its_message_points_at(tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
     def run(c, spec, target, work, port, progress):
         work.mkdir(parents=True)
         (work / "locust.log").write_text("gevent exploded\n")
-        raise runner.LoadTestError(f"Locust did not finish within 96 s; see {work}")
+        raise locust_run.LoadTestError(f"Locust did not finish within 96 s; see {work}")
 
-    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.setattr(locust_run, "run", run)
     code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
@@ -826,12 +826,12 @@ def test_a_failed_run_keeps_the_logs_its_message_points_at(tmp_path, no_run, mon
 
 
 def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
     def run(*_args):
-        raise runner.LoadTestError("no API token for http://127.0.0.1:9")
+        raise locust_run.LoadTestError("no API token for http://127.0.0.1:9")
 
-    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.setattr(locust_run, "run", run)
     assert cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)]) == 1
     assert capsys.readouterr().err == "moneypath: no API token for http://127.0.0.1:9\n"
     assert list(tmp_path.iterdir()) == []
@@ -847,9 +847,9 @@ def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeyp
 ])
 def test_a_baseline_with_a_bad_field_is_refused_before_the_run(tmp_path, no_run, monkeypatch, capsys, locust, top,
                                                                message):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
-    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"scenario": "checkout", "locust": locust, **top}))
     code = cli.main(["loadtest", "checkout", "--baseline", str(path), "--out", str(tmp_path / "out"), "--catalog",
@@ -860,12 +860,12 @@ def test_a_baseline_with_a_bad_field_is_refused_before_the_run(tmp_path, no_run,
 
 
 def test_a_good_baseline_loads(tmp_path):
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
 
     path = tmp_path / "result.json"
     path.write_text(json.dumps({"scenario": "checkout", "rate": 12, "users": 12, "duration_s": 6, "workers": 0,
                                 "locust": {"rps": 11.5, "authorize_p99_ms": None}}))
-    assert runner.load_result(path)["locust"]["rps"] == 11.5
+    assert locust_run.load_result(path)["locust"]["rps"] == 11.5
 
 
 def catalog_without(tmp_path, *keys: str) -> Path:
@@ -1074,7 +1074,7 @@ def test_capacity_without_the_cost_feature_plans_instances_and_p99_only(tmp_path
 def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, no_run, monkeypatch, capsys):
     """`moneypath loadtest` on the foreign catalog and scenarios: the real runner, observer, gates and report;
     Locust's results are a file and Prometheus a table of answers."""
-    from moneypath.loadtest import observe, runner
+    from moneypath.loadtest import locust_run, observe
 
     path = tmp_path / "moneypath.yaml"
     path.write_text(foreign_text(cost=False))
@@ -1091,9 +1091,9 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
                            "1 - ": [{"metric": {}, "value": [0, "0"]}],
                            c.metric("authorizations_total"): [{"metric": {}, "value": [0, "300"]}],
                            c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
-    monkeypatch.setattr(runner, "start_locust", start_locust)
-    monkeypatch.setattr(runner, "wait_locust", lambda *a, **k: None)
-    monkeypatch.setattr(runner, "scrape_interval_s", lambda url: 0.0)
+    monkeypatch.setattr(locust_run, "start_locust", start_locust)
+    monkeypatch.setattr(locust_run, "wait_locust", lambda *a, **k: None)
+    monkeypatch.setattr(locust_run, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
                      str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
@@ -1118,7 +1118,7 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
 def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_path):
     import json as _json
 
-    from moneypath.loadtest import runner
+    from moneypath.loadtest import locust_run
     from moneypath.loadtest.stats import steady_entries, summarize
 
     def entry(times: dict, failures: int = 0) -> dict:
@@ -1134,11 +1134,11 @@ def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_p
     summary = summarize(final, None, 60)
     assert summary.authorize_p99_ms == 500
     (tmp_path / "warm.json").write_text(_json.dumps({"warmup_s": 15, "entries": warm}))
-    runner.steady_latency(summary, final, tmp_path / "warm.json", None, 60)
+    locust_run.steady_latency(summary, final, tmp_path / "warm.json", None, 60)
     assert summary.authorize_p99_ms == 40 and summary.failure_ratio == 3 / 2000  # failures: the whole run
     assert summary.warmup_note == "after the first 15 s; left out: 100 authorizations of the warm-up, p99 500 ms"
     untouched = summarize(final, None, 60)
-    runner.steady_latency(untouched, final, tmp_path / "missing.json", None, 60)
+    locust_run.steady_latency(untouched, final, tmp_path / "missing.json", None, 60)
     assert untouched.authorize_p99_ms == 500 and not untouched.warmup_note
 
 

@@ -48,12 +48,12 @@ def test_cpu_is_judged_at_the_runs_mix_so_a_mix_that_settles_is_not_read_as_drif
             out.append(Sample(b.t, cpu_s, b.rss_bytes, b.db_bytes, b.authorizations, b.requests))
         return [Sample(START, 0.0, samples[0].rss_bytes, samples[0].db_bytes, 0.0, 0.0), *out]
 
-    from moneypath.loadtest import report
+    from moneypath.loadtest import run_report
 
     d = compute(settling())
     cpu = d.metric("cpu_ms_per_authorization")
     assert cpu.status == drift.PASS and cpu.drift == pytest.approx(0.0, abs=1e-6)
-    plotted = report.drift_series(d.to_dict())[1].values  # the report's plot at the same mix: flat too
+    plotted = run_report.drift_series(d.to_dict())[1].values  # the report's plot at the same mix: flat too
     assert len(plotted) == 20 and max(plotted) / min(plotted) == pytest.approx(1.0, abs=1e-6)
     assert cpu.first == pytest.approx(2.2, rel=0.01)  # 1 ms per request x the steady part's ~2.2 requests each
     assert cpu.reason.startswith("at the run's mix (authorizations ") and "CPU over authorizations alone" in cpu.reason
@@ -286,25 +286,26 @@ def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_n
 
 
 def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp_path):
-    from moneypath.loadtest import report
+    from moneypath.loadtest import run_report
 
     d = compute(run(cpu_growth=0.3), sources={"cpu": "service processes"}).to_dict()
-    section = report.drift_section(d)
-    page = report.doc.Document("t", [section]).to_markdown()
+    section = run_report.drift_section(d)
+    page = run_report.doc.Document("t", [section]).to_markdown()
     assert "| service CPU per authorization | 2.0" in page and "| FAIL |" in page
     assert "- **cpu**: service processes" in page
     assert "one-sided" in page
     assert "size against authorizations over" in page  # these samples count no requests
     counted = compute(run(requests_per_authorization=lambda t: 2.2)).to_dict()
     assert counted["db_per"] == "requests"
-    at_mix = report.doc.Document("t", [report.drift_section(counted)]).to_markdown()
+    at_mix = run_report.doc.Document("t", [run_report.drift_section(counted)]).to_markdown()
     assert "size against requests at the run's mix" in at_mix
-    short = report.doc.Document("t", [report.drift_section(compute(run(100), duration_s=100).to_dict())]).to_markdown()
+    short = run_report.doc.Document("t", [run_report.drift_section(compute(run(100), duration_s=100).to_dict())])
+    short = short.to_markdown()
     assert "Drift not judged: run too short for drift" in short
-    rss, cpu = report.drift_series(d)
+    rss, cpu = run_report.drift_series(d)
     assert rss.values[0] == pytest.approx(80.0) and len(cpu.times) == 600 // 30
     assert cpu.values[0] == pytest.approx(2.0, rel=0.02) and cpu.values[-1] == pytest.approx(2.6, rel=0.02)
-    made = report._drift_plots(report.pyplot(), d, tmp_path)
+    made = run_report._drift_plots(run_report.pyplot(), d, tmp_path)
     assert [name for _, name in made] == ["drift-rss.png", "drift-cpu.png"]
     assert all((tmp_path / name).stat().st_size > 1000 for _, name in made)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import launch, locust_processes, runner, targets
+from moneypath.loadtest import launch, locust_processes, locust_run, targets
 from tests.conftest import ROOT
 from tests.foreign.harness import LATENCY_SLO
 
@@ -63,8 +63,8 @@ def test_every_harness_option_has_its_environment_variable():
 def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environment(plain, tmp_path, monkeypatch):
     monkeypatch.setenv("MONEYPATH_RATE", "999")  # left over in the shell: the run decides, not the shell
     monkeypatch.setenv("MONEYPATH_STATE_DIR", "/elsewhere")
-    target = runner.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
-    spec = runner.RunSpec("komoju_slow", workers=1)
+    target = locust_run.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
+    spec = locust_run.RunSpec("komoju_slow", workers=1)
     argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, 8.0, 8, 12.5, FOREIGN / "scenarios.yaml",
                                          plain, 3.0, (4.0, 8.5))
     assert argv[argv.index("-f") + 1] == f"{plain},{launch.PLUGIN}"
@@ -94,11 +94,11 @@ def test_the_harness_plugin_defines_no_user_and_imports_the_harness():
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The real open_target up to the target; `runner.run` records what it was given instead of starting Locust."""
+    """The real open_target up to the target; `locust_run.run` records what it was given instead of starting Locust."""
 
     runs = []
     monkeypatch.setattr(targets, "close_target", lambda target: None)
-    monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
+    monkeypatch.setattr(locust_run, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -179,7 +179,7 @@ def test_a_payment_user_without_a_token_names_the_stack_that_has_none(tmp_path, 
     """--state-dir of a stack that only scrapes the service (`moneypath up --target`): it holds no token for it."""
     monkeypatch.setattr(targets.stack, "load_state", lambda d: type("S", (), {"parts": [], "state_dir": str(d)})())
     monkeypatch.setattr(targets.stack, "status", lambda d: [("prometheus", "", True, "")])
-    with pytest.raises(runner.LoadTestError, match=r"^no API token for http://127.0.0.1:9 \(the stack in .*state "
+    with pytest.raises(locust_run.LoadTestError, match=r"^no API token for http://127.0.0.1:9 \(the stack in .*state "
                                                   r"does not run http://127.0.0.1:9, so it has no token for it\)"):
         targets.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={})
     target = targets.existing_target(tmp_path / "state", "http://127.0.0.1:9", None, None, env={}, need_token=False)
@@ -198,14 +198,14 @@ def test_a_plain_run_skips_the_locust_latency_gate_it_cannot_judge(plain, tmp_pa
             "last_request_timestamp": 1005.0}]))
         return []
 
-    monkeypatch.setattr(runner, "start_locust", start_locust)
-    monkeypatch.setattr(runner, "wait_locust", lambda *a, **k: None)
+    monkeypatch.setattr(locust_run, "start_locust", start_locust)
+    monkeypatch.setattr(locust_run, "wait_locust", lambda *a, **k: None)
     text = (FOREIGN / "moneypath.yaml").read_text()  # plus a latency SLO: the shop's own has none
     (tmp_path / "moneypath.yaml").write_text(text.replace("\nalerts:\n", LATENCY_SLO + "\nalerts:\n", 1))
     c = load_catalog(tmp_path / "moneypath.yaml")
     said = []
-    target = runner.Target("http://127.0.0.1:9", None, None, None, None)
-    outcome = runner.run(c, runner.RunSpec("checkout", duration_s=5, locustfile=plain, require_prometheus=False,
+    target = locust_run.Target("http://127.0.0.1:9", None, None, None, None)
+    outcome = locust_run.run(c, locust_run.RunSpec("checkout", duration_s=5, locustfile=plain, require_prometheus=False,
                                            scenario_file=FOREIGN / "scenarios.yaml"), target, tmp_path / "w", 9,
                          said.append)
     gates = {g.name: g for g in outcome.gates}

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import runner
+from moneypath.loadtest import locust_run
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.session import RunFailed, reported
 from tests.conftest import CATALOG_PATH
@@ -23,7 +23,7 @@ def staged(tmp_path):
 
 
 @pytest.mark.parametrize(("error", "code"), [(UsageError("--rate must be positive"), 2),
-                                             (runner.LoadTestError("Locust exited 1"), 1)])
+                                             (locust_run.LoadTestError("Locust exited 1"), 1)])
 def test_a_run_that_cannot_be_made_fails_with_its_code_and_the_kept_logs(tmp_path, error, code):
     tmp, final = staged(tmp_path)
     with pytest.raises(RunFailed) as caught, reported(tmp, final, warn=pytest.fail):
@@ -48,7 +48,7 @@ def test_sigterm_during_a_run_stops_the_stack_it_started_and_keeps_the_logs(tmp_
     started) closed, Locust's log kept, one last line and 143."""
     from moneypath.loadtest import targets
 
-    target = runner.Target("http://127.0.0.1:9", None, None, "t", None)
+    target = locust_run.Target("http://127.0.0.1:9", None, None, "t", None)
     closed = []
     monkeypatch.setattr(targets, "open_target", lambda *args, **kw: target)
     monkeypatch.setattr(targets, "close_target", closed.append)
@@ -59,7 +59,7 @@ def test_sigterm_during_a_run_stops_the_stack_it_started_and_keeps_the_logs(tmp_
         os.kill(os.getpid(), signal.SIGTERM)
         signal.pause()  # not reached: the handler raises on delivery
 
-    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.setattr(locust_run, "run", run)
     code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH), "--no-prometheus"])
     err = capsys.readouterr().err
     (kept,) = [p for p in tmp_path.iterdir() if p.name.endswith("-failed")]

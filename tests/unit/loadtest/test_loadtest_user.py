@@ -13,7 +13,17 @@ import pytest
 from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, contract, fault_calls, gates, locust_processes, pacing, runner, stats, targets
+from moneypath.loadtest import (
+    client,
+    fault_calls,
+    gates,
+    locust_processes,
+    locust_run,
+    pacing,
+    request_names,
+    stats,
+    targets,
+)
 from moneypath.protocol.correlation import HEADER
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
@@ -121,7 +131,7 @@ def test_a_post_is_named_for_the_gates_and_carries_the_headers(shipped):
     payment = u.authorize(order)
     sent = u.client.sent[0]
     assert (sent["method"], sent["path"], sent["name"]) == ("POST", "/p", f"authorize [requested {order.provider}]")
-    assert sent["name"] == contract.request_name("authorize", order.provider)
+    assert sent["name"] == request_names.request_name("authorize", order.provider)
     assert sent["headers"]["authorization"] == "Bearer tok"
     assert sent["headers"][HEADER] == order.correlation_id and order.correlation_id.startswith("lt-")
     assert len(sent["headers"][client.IDEMPOTENCY_HEADER]) == 32
@@ -162,8 +172,8 @@ def test_a_request_is_named_by_the_provider_the_answer_names_else_the_requested_
     assert u.client.sent[-1]["name"] == f"capture [requested {other}]"
     # the gates read the provider either way: a judged provider's failures are its own
     assert stats.provider_of(f"authorize [requested {asked}]") == stats.provider_of(f"authorize [{asked}]") == asked
-    assert contract.answered_by(f"authorize [requested {asked}]{contract.ATTEMPT}", other) == \
-        f"authorize [{other}]{contract.ATTEMPT}"
+    assert request_names.answered_by(f"authorize [requested {asked}]{request_names.ATTEMPT}", other) == \
+        f"authorize [{other}]{request_names.ATTEMPT}"
 
 
 def test_a_retried_write_is_finally_named_by_the_provider_its_answer_names(shipped, no_sleep):
@@ -171,7 +181,7 @@ def test_a_retried_write_is_finally_named_by_the_provider_its_answer_names(shipp
     u = user(Full, shipped, "retry_storm", (503, {}), (201, {"id": "p1", "provider": other}),
              (200, {"id": "p1", "provider": other}))
     u.authorize(client.Order(asked, "EUR", "card", 500, "r", "lt-1"))
-    assert u.fired[0] == {"type": contract.RETRIED, "name": f"authorize [{other}]", "error": None}
+    assert u.fired[0] == {"type": request_names.RETRIED, "name": f"authorize [{other}]", "error": None}
 
 
 def test_without_a_token_no_authorization_header_is_sent(shipped):
@@ -276,11 +286,11 @@ def test_a_retried_write_keeps_its_key_names_attempts_and_replays(shipped, no_sl
     payment = u.authorize(order)
     assert payment.id == "pay_1" and order.reference.startswith("storm")
     names = [s["name"] for s in u.client.sent]
-    attempt = f"authorize [requested {order.provider}]{contract.ATTEMPT}"
-    assert names == [attempt, attempt, attempt, f"replay [requested {order.provider}]{contract.ATTEMPT}"]
+    attempt = f"authorize [requested {order.provider}]{request_names.ATTEMPT}"
+    assert names == [attempt, attempt, attempt, f"replay [requested {order.provider}]{request_names.ATTEMPT}"]
     assert len({s["headers"][client.IDEMPOTENCY_HEADER] for s in u.client.sent}) == 1  # one key throughout
-    assert u.fired == [{"type": contract.RETRIED, "name": f"authorize [requested {order.provider}]", "error": None},
-                       {"type": contract.CHECK, "name": contract.DUPLICATE_CHECK, "error": None}]
+    assert u.fired == [{"type": request_names.RETRIED, "name": f"authorize [requested {order.provider}]", "error": None},
+                       {"type": request_names.CHECK, "name": request_names.DUPLICATE_CHECK, "error": None}]
     retry = shipped.get("retry_storm").retry
     assert len(no_sleep) == 2 and all(0 <= s <= retry.cap_s for s in no_sleep)
 
@@ -288,7 +298,7 @@ def test_a_retried_write_keeps_its_key_names_attempts_and_replays(shipped, no_sl
 def test_a_replay_with_another_payment_is_a_failed_check(shipped):
     u = user(Full, shipped, "retry_storm", (201, {"id": "pay_1"}), (200, {"id": "pay_2"}))
     u.authorize(u.order())
-    assert u.fired[-1] == {"type": contract.CHECK, "name": contract.DUPLICATE_CHECK,
+    assert u.fired[-1] == {"type": request_names.CHECK, "name": request_names.DUPLICATE_CHECK,
                            "error": "one key, two payments: pay_1, pay_2"}
 
 
@@ -297,7 +307,7 @@ def test_a_key_whose_replays_all_fail_is_reported_unanswered(shipped):
     u.authorize(u.order())
     retry = shipped.get("retry_storm").retry
     assert len(u.client.sent) == 1 + retry.max_attempts
-    assert u.fired[-1] == {"type": contract.CHECK, "name": contract.REPLAY_UNANSWERED,
+    assert u.fired[-1] == {"type": request_names.CHECK, "name": request_names.REPLAY_UNANSWERED,
                            "error": f"no answer to {retry.max_attempts} replays of a key (last: 503)"}
 
 
@@ -305,7 +315,7 @@ def test_a_refused_write_is_not_retried(shipped):
     u = user(Full, shipped, "retry_storm", (422, {"type": "about:blank"}))
     assert u.authorize(u.order()) is None
     assert len(u.client.sent) == 1
-    assert u.fired == [{"type": contract.RETRIED, "name": u.client.sent[0]["name"].removesuffix(contract.ATTEMPT),
+    assert u.fired == [{"type": request_names.RETRIED, "name": u.client.sent[0]["name"].removesuffix(request_names.ATTEMPT),
                         "error": "422 after 1 attempts"}]
 
 
@@ -423,12 +433,12 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
                                                                                "MONEYPATH_TOKEN_SECRET": "s"},
                                     faultproxy="http://127.0.0.1:8", auth=False)
     assert target.token is None and target.admin_token and target.faultproxy == "http://127.0.0.1:8"
-    with pytest.raises(runner.LoadTestError, match="or --no-auth when the service takes none"):
+    with pytest.raises(locust_run.LoadTestError, match="or --no-auth when the service takes none"):
         targets.existing_target(None, "http://127.0.0.1:9", None, None, env={})
     started = []
     monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
     monkeypatch.setenv("MONEYPATH_TOKEN", "leftover")
-    spec = runner.RunSpec("checkout")
+    spec = locust_run.RunSpec("checkout")
     locust_processes.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
     argv, env = started[0]
     assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
@@ -439,7 +449,7 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
 def test_a_faultproxy_scenario_without_faultproxy_is_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
     monkeypatch.setattr(targets, "close_target", lambda target: None)
-    monkeypatch.setattr(runner, "run", lambda *_: pytest.fail("the run started"))
+    monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     code = cli.main(["loadtest", "komoju_slow", "--catalog", str(FOREIGN / "moneypath.yaml"), "--locustfile",
                      str(FOREIGN / "locustfile.py"), "--host", "http://127.0.0.1:9", "--no-auth", "--no-prometheus",
                      "--state-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out")])

@@ -12,7 +12,7 @@ from pathlib import Path
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.loadtest import resources, runner
+from moneypath.loadtest import locust_run, resources
 from moneypath.loadtest.capacity import usl
 from moneypath.loadtest.capacity.plan import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
 from moneypath.loadtest.stats import refused_per_s
@@ -24,7 +24,7 @@ EXTEND = 4              # steps added, 10 % apart, when every planned step held
 MAX_REFINE = 2
 
 
-def meter_for(target: runner.Target, service_pids: list[int] = ()) -> resources.CpuMeter:
+def meter_for(target: locust_run.Target, service_pids: list[int] = ()) -> resources.CpuMeter:
     """CPU of the stack's own processes when the target is a stack on this machine, and of `service_pids`
     (a service of your own running here); Locust's processes are added per step."""
     parts = resources.stack_parts(target.state_dir) if target.state_dir is not None else {}
@@ -36,7 +36,7 @@ def meter_for(target: runner.Target, service_pids: list[int] = ()) -> resources.
 class Climb:
     """Runs the steps of one setup (a target and its database), with progress and time left."""
 
-    def __init__(self, c: Catalog, target: runner.Target, step_s: float, workers: int, locustfile: Path,
+    def __init__(self, c: Catalog, target: locust_run.Target, step_s: float, workers: int, locustfile: Path,
                  scenario_file: Path | None, work: Path, exporter_port: int, progress=print,
                  require_prometheus: bool = True, service_pids: list[int] = (), single_writer: bool = False):
         self.c, self.target, self.step_s, self.workers = c, target, step_s, workers
@@ -132,10 +132,10 @@ def _db_write_busy(c: Catalog, prom_url: str | None, start: float, end: float) -
 def _one_step(c, target, rate, step_s, workers, locustfile, scenario_file, work, exporter_port, progress,
               require_prometheus: bool = True, closed_loop_users: int | None = None,
               service_pids: list[int] = (), single_writer: bool = False) -> Step:
-    spec = runner.RunSpec(SCENARIO, rate=rate or None, users=closed_loop_users, duration_s=step_s, workers=workers,
+    spec = locust_run.RunSpec(SCENARIO, rate=rate or None, users=closed_loop_users, duration_s=step_s, workers=workers,
                           scenario_file=scenario_file, locustfile=locustfile, only_gates=STEP_GATES,
                           require_prometheus=require_prometheus, closed_loop=closed_loop_users is not None)
-    outcome = runner.run(c, spec, target, work, exporter_port,
+    outcome = locust_run.run(c, spec, target, work, exporter_port,
                          lambda line: progress("  " + line) if line.startswith("[") else None,
                          meter=meter_for(target, service_pids))
     s = outcome.summary

@@ -18,7 +18,7 @@ from moneypath.loadtest import (
     gates,
     inputs,
     launch,
-    report,
+    run_report,
     targets,
 )
 from moneypath.loadtest.capacity import measure, plan_report
@@ -109,7 +109,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
             result = capacity.plan(plan.c, plan.sfile, measured, plan.options.current_rps, plan.options.utilization,
                                    saturation=saturation, database=database, compare=compare)
             plan_report.render(result, tmp)
-            final = report.publish(tmp, final)
+            final = run_report.publish(tmp, final)
     finally:
         targets.close_target(target)
     return result, final

@@ -7,7 +7,7 @@ too), and the response is stored in the transaction that books the money (bookin
 create_app builds the app: the wiring (services.py, kept on app.state and handed to the
 endpoints through FastAPI dependencies, dependencies.py), the routers (routers/), the middleware,
 the problem+json exception handlers, the lifespan running the background jobs, and the OpenAPI
-document's shared parts (contract.py).
+document's shared parts (openapi.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from moneypath._common.problem import problem
 from moneypath.catalog import OTHER
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.reference import heap
-from moneypath.reference.refservice import admission, contract, limits, service_faults
+from moneypath.reference.refservice import admission, limits, openapi, service_faults
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.durability import CHECKPOINT_EVERY_S
 from moneypath.reference.refservice.problems import ApiProblem
@@ -134,5 +134,5 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     # +8 µs per request in the first router, +13 µs in the fourth. ROUTERS puts payments first.
     for router in ROUTERS:
         app.include_router(router)
-    contract.install(app, mp.catalog.providers, services.currencies)
+    openapi.install(app, mp.catalog.providers, services.currencies)
     return app

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from moneypath.reference.refservice import contract, limits, payments, reservations
+from moneypath.reference.refservice import limits, openapi, payments, reservations
 from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
 from moneypath.reference.refservice.problems import ApiProblem, provider_failed
 from moneypath.reference.refservice.reservations import Holder
@@ -89,8 +89,8 @@ async def hold(svc: Services, holder: Holder, payment_id: str, operation: str, a
 
 
 @router.post("/v1/payments/authorize", status_code=201, response_model=Payment,
-             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "authorize", 201))
+             responses=openapi.refusals(401, 403, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "authorize", 201))
 async def authorize(request: Request, call: AuthorizeCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
@@ -129,8 +129,8 @@ async def authorize(request: Request, call: AuthorizeCall):
 
 
 @router.post("/v1/payments/{payment_id}/capture", response_model=Payment,
-             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "capture", 200))
+             responses=openapi.refusals(401, 403, 404, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "capture", 200))
 async def capture(request: Request, payment_id: str, caller: Writer):
     who, svc = caller
 
@@ -159,8 +159,8 @@ async def capture(request: Request, payment_id: str, caller: Writer):
 
 
 @router.post("/v1/payments/{payment_id}/refund", response_model=Payment,
-             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "refund", 200))
+             responses=openapi.refusals(401, 403, 404, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "refund", 200))
 async def refund(request: Request, payment_id: str, call: RefundCall):
     who, svc, body = call
 
@@ -185,8 +185,8 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
     return await svc.idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
 
 
-@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=contract.refusals(401, 403, 404),
-            openapi_extra=contract.scoped("payments:read"))
+@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=openapi.refusals(401, 403, 404),
+            openapi_extra=openapi.scoped("payments:read"))
 async def get_payment(payment_id: str, caller: Reader):
     who, svc = caller
     return payments.public(await load(svc, who, payment_id))

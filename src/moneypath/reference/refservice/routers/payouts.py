@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from moneypath.reference.refservice import contract, limits, payments
+from moneypath.reference.refservice import limits, openapi, payments
 from moneypath.reference.refservice.dependencies import Authorized, authorized
 from moneypath.reference.refservice.problems import provider_failed
 
@@ -40,8 +40,8 @@ PayoutCall = Annotated[Authorized[PayoutRequest], Depends(authorized("payments:w
 
 # Returns booking.py's stored Response: response_model declares the body, FastAPI does not validate it.
 @router.post("/v1/payouts", status_code=201, response_model=Payout,
-             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "payout", 201))
+             responses=openapi.refusals(401, 403, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "payout", 201))
 async def payout(request: Request, call: PayoutCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)

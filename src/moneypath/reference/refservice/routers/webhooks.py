@@ -13,7 +13,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
-from moneypath.reference.refservice import contract, payments
+from moneypath.reference.refservice import openapi, payments
 from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
@@ -57,12 +57,12 @@ class WebhookAck(BaseModel):
 
 
 @router.post("/v1/webhooks/{provider}", response_model=WebhookAck,
-             responses=contract.refusals(401, 404, 409, 503, said={
+             responses=openapi.refusals(401, 404, 409, 503, said={
                  400: "Stale signature, or signed but not a provider event (or an invalid path or Content-Length).",
                  401: "The signature does not verify with this provider's secret.",
                  404: "The catalog names no such provider.", 409: "The signature's nonce was seen before.",
                  503: "No webhook secret for this provider (MONEYPATH_WEBHOOK_SECRET or its own)."}),
-             openapi_extra={"security": [{contract.WEBHOOK_SIGNATURE: []}], "x-audit": contract.audit_event("webhook")})
+             openapi_extra={"security": [{openapi.WEBHOOK_SIGNATURE: []}], "x-audit": openapi.audit_event("webhook")})
 async def webhook(request: Request, provider: str, svc: ServicesDep):
     """Provider notifications: signed with that provider's own secret, inside the time window, each
     nonce once; the same event delivered twice is acknowledged without being applied again. A

@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from moneypath.drills.endpoints import Target
 from moneypath.drills.hooks import missing_env
-from moneypath.drills.targets import Target
 from moneypath.formats.drill import Drill, ha_problem, needs_ha
 from moneypath.protocol.tokens import issue
 
