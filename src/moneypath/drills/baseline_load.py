@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from moneypath.formats.requests import Call, Requests
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REFUSAL_STATUS = (429, 503)  # with a Retry-After header: refused before any work (shed, rate-limited)

@@ -57,7 +57,7 @@ class MoneyPath(FailurePath):
         if problems:
             raise CatalogError(problems)
         if backend is None:
-            from moneypath.instrument.prometheus import PrometheusBackend
+            from moneypath.instrument.prometheus_backend import PrometheusBackend
 
             backend = PrometheusBackend()
         self.catalog = catalog
@@ -136,7 +136,7 @@ class MoneyPath(FailurePath):
         (metrics off: every call is a no-op)."""
         catalog = load_catalog(path)
         if backend == "prometheus":
-            from moneypath.instrument.prometheus import PrometheusBackend
+            from moneypath.instrument.prometheus_backend import PrometheusBackend
 
             return cls(catalog, PrometheusBackend(**options))
         if backend == "otel":

@@ -27,7 +27,7 @@ from moneypath.loadtest.request_names import (
     answered_by,
     request_name,
 )
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 

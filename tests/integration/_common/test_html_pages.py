@@ -30,7 +30,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.conftest import CATALOG_PATH, ROOT, free_port, run_cli, wait_for
 

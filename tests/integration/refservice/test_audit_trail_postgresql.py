@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from moneypath.protocol.audit.chain import GENESIS, event_hash
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import payment_state
 from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 from tests.support.database import audit_trail as contract
@@ -28,7 +28,7 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
         first = engine.connect()
         held = first.begin()
         with trail.acting("merchant_1", "payments:write"):
-            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            payment_state.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                             method="card", amount_minor=100, currency="EUR", reference="r-open",
                             provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
         done, errors = threading.Event(), []
@@ -69,12 +69,12 @@ def test_an_event_parked_by_a_booking_survives_the_holders_crash_and_the_seal_ch
     holder = engine.connect()
     holder.begin()
     with trail.acting("merchant_1", "payments:write"):
-        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=100, currency="EUR", reference="r-holder",
                         provider_ref="acme_holder", provider_status="approved", payment_id="pay_holder")
     holder_pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
     with engine.begin() as conn, trail.acting("merchant_1", "payments:write"):
-        assert payments.mark_captured(conn, row, "captured")  # parked: the holder has the chain
+        assert payment_state.mark_captured(conn, row, "captured")  # parked: the holder has the chain
     assert verdict(engine).pending == 1
     with engine.begin() as conn:  # the holder's process dies: its open transaction goes, unacknowledged
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid}).scalar()
@@ -100,7 +100,7 @@ def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url,
 
     from prometheus_client import CollectorRegistry
 
-    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.prometheus_backend import PrometheusBackend
     from moneypath.instrument.signals import MoneyPath
     from moneypath.reference.refservice.app import ServiceConfig, create_app
 
@@ -137,7 +137,7 @@ def _park_behind_a_holder(engine, ids: list[str]) -> None:
     holder = engine.connect()
     held = holder.begin()
     with trail.acting("merchant_1", "payments:write"):
-        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=100, currency="EUR", reference=f"r-hold-{ids[0]}",
                         provider_ref=f"acme_hold_{ids[0]}", provider_status="approved", payment_id=f"hold_{ids[0]}")
     try:
@@ -171,7 +171,7 @@ def test_parked_events_are_chained_by_the_next_holders_statement_in_id_order_wit
         assert len(tails) == 3 and all(tails)
         with pytest.raises(RuntimeError), engine.begin() as conn:  # a holder that chained them rolls back
             with trail.acting("merchant_1", "payments:write"):
-                payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                                 method="card", amount_minor=1, currency="EUR", reference="r-back",
                                 provider_ref="acme_back", provider_status="approved", payment_id="pay_back")
             assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 4

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
 from moneypath.protocol.audit.chain import HASHED, event_hash
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import payment_state
 from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.audit.chain_check import AuditCheck
 from moneypath.reference.refservice.audit.walker import MODULE, WalkerError, WalkerProcess
@@ -39,11 +39,11 @@ def book(engine, n: int, start: int = 0) -> None:
     """n payments authorized and captured by a shop of another kind (KNET, Kuwaiti dinars): 2 events each."""
     for i in range(start, start + n):
         with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
-            row = payments.create(conn, principal="shop_7", kind="payment", state="authorized", provider="knet",
+            row = payment_state.create(conn, principal="shop_7", kind="payment", state="authorized", provider="knet",
                                   method="card", amount_minor=1250 + i, currency="KWD", reference=f"kw-{i}",
                                   provider_ref=f"knet_{i}", provider_status="approved")
         with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+            payment_state.mark_captured(conn, row, "captured")
 
 
 def walking_check(url, engine, registry):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from moneypath.catalog import CatalogError, parse_catalog
-from moneypath.check.ledger import check_ledger_queries, declared
+from moneypath.check.ledger_queries import check_ledger_queries, declared
 from moneypath.drills import impact
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked

@@ -24,7 +24,7 @@ from moneypath.loadtest import (
     stats,
     targets,
 )
-from moneypath.protocol.correlation import HEADER
+from moneypath.protocol.correlation_header import HEADER
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
 FOREIGN = ROOT / "tests" / "foreign"

@@ -26,7 +26,7 @@ from moneypath.protocol.audit.checkpoint import (
     Verifier,
     generate_key,
 )
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import payment_state
 from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.audit.chain_check import AuditCheck
 from moneypath.reference.refservice.db import make_engine, make_reader
@@ -48,14 +48,14 @@ def ledger(tmp_path):
     url, cps = f"sqlite:///{path}", tmp_path / "checkpoints"
     for i in range(8):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            row = payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                                   method="card", amount_minor=1000 + i, currency="EUR", reference=f"order-{i}",
                                   provider_ref=f"acme_{i}", provider_status="approved")
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+            payment_state.mark_captured(conn, row, "captured")
         if i % 2:
             with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-                payments.mark_refunded(conn, {**row, "state": "captured"}, 1000 + i, "refunded")
+                payment_state.mark_refunded(conn, {**row, "state": "captured"}, 1000 + i, "refunded")
         if i == 3:
             signed = checkpoint(url, keys, cps)
             assert signed.returncode == 0 and "signed checkpoint 00000000000000000010.note" in signed.stdout
@@ -320,7 +320,7 @@ def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newe
     engine = make_engine(f"sqlite:///{path}")
     for i in range(3):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                             method="card", amount_minor=500, currency="JPY", reference=f"r{i}",
                             provider_ref=f"acme_r{i}", provider_status="approved")
     registry = CollectorRegistry()
@@ -359,7 +359,7 @@ def test_no_checkpoint_directory_yet_is_no_error_on_a_new_chain_and_a_warning_on
     assert check.run_once().intact and not cps.exists()  # nothing to sign on an empty chain
 
     with make_engine(f"sqlite:///{path}").begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="zenpay",
+        payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="zenpay",
                         method="card", amount_minor=700, currency="BRL", reference="b1", provider_ref="zen_b1",
                         provider_status="approved")
     caplog.clear()
@@ -376,7 +376,7 @@ def test_a_restart_catches_a_chain_cut_off_below_the_newest_checkpoint(tmp_path)
     engine = make_engine(f"sqlite:///{path}")
     for i in range(2):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                             method="card", amount_minor=500, currency="KWD", reference=f"k{i}",
                             provider_ref=f"acme_k{i}", provider_status="approved")
     check, _ = service_check(path, cps, signer)
@@ -416,7 +416,7 @@ def test_the_service_signs_the_head_as_it_leaves_it_at_shutdown(tmp_path):
         async with app.router.lifespan_context(app):
             for i in range(2):  # bookings after the first check: only the checkpoint at shutdown covers them
                 with app.state.engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-                    payments.create(conn, principal="merchant_1", kind="payment", state="authorized",
+                    payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized",
                                     provider="acme", method="card", amount_minor=700, currency="GBP",
                                     reference=f"s{i}", provider_ref=f"acme_s{i}", provider_status="approved")
 
@@ -609,7 +609,7 @@ def test_the_first_intact_check_signs_even_on_a_machine_booted_less_than_an_inte
     signer, _ = generate_key("refservice")
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+        payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=500, currency="JPY", reference="r0",
                         provider_ref="acme_r0", provider_status="approved")
     check, _ = service_check(path, cps, signer)

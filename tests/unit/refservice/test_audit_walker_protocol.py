@@ -10,7 +10,7 @@ import json
 from sqlalchemy import select
 
 from moneypath.protocol.audit.chain import ChainWatch
-from moneypath.reference.refservice import payments
+from moneypath.reference.refservice import payment_state
 from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.audit.walker import serve
 from moneypath.reference.refservice.db import audit_head, make_engine, make_reader
@@ -27,7 +27,7 @@ def test_resume_then_check_answers_the_verdict_and_the_tip(tmp_path):
     engine = make_engine(url)
     for i in range(3):
         with engine.begin() as conn, trail.acting("tienda_4", "payments:write"):
-            payments.create(conn, principal="tienda_4", kind="payment", state="authorized", provider="conekta",
+            payment_state.create(conn, principal="tienda_4", kind="payment", state="authorized", provider="conekta",
                             method="card", amount_minor=9900 + i, currency="MXN", reference=f"mx-{i}",
                             provider_ref=f"cnk_{i}", provider_status="approved")
     with engine.connect() as conn:

@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from moneypath.catalog.conventions import Key
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.protocol.tokens import issue
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.providersim.simulator_app import SimConfig
+from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages, payments, reconciliation_breaks
@@ -557,7 +557,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
     app, _, _ = world
     payment = captured_payment(app, "race", amount=1000)
     pid = payment["id"]
-    from moneypath.reference.refservice import payments as payment_rows
+    from moneypath.reference.refservice import payment_state as payment_rows
 
     with app.state.engine.begin() as conn:  # a refund the service's read did not see yet
         row = payment_rows.get(conn, pid, "merchant_1")
@@ -570,7 +570,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
 
 
 def test_client_races_are_ledger_write_conflicts_not_failures(world):
-    from moneypath.reference.refservice import payments as payment_rows
+    from moneypath.reference.refservice import payment_state as payment_rows
     from moneypath.reference.refservice.db import idempotency_keys
 
     app, _, mp = world

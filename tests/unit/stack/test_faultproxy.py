@@ -516,7 +516,7 @@ def test_delayed_webhooks_are_accepted_at_once_and_delivered_late():
 
 
 def test_a_webhook_the_proxy_delivers_itself_is_retried_on_a_5xx(monkeypatch):
-    monkeypatch.setattr(fp.webhooks, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(fp.proxy_webhooks, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
 
     async def body(client, komoju, knet, service, app):
         await put(client, "delay_webhooks", provider="knet", delay_s=0.1)

@@ -57,10 +57,10 @@ webhooks (the relay), handlers and admin (the routes, as named functions), parse
 cannot parse), server (the app and serving it).
 """
 
-from moneypath.stack.faultproxy.config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url
+from moneypath.stack.faultproxy.proxy_config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url
 from moneypath.stack.faultproxy.proxy_faults import ProxyFaults
+from moneypath.stack.faultproxy.proxy_state import CONFIG, FAULTS, WEBHOOKS
 from moneypath.stack.faultproxy.server import create_app, serve
-from moneypath.stack.faultproxy.state import CONFIG, FAULTS, WEBHOOKS
 from moneypath.stack.faultproxy.upstream import NOT_FORWARDED, forward_headers
 
 __all__ = ["CONFIG", "FAULTS", "NOT_FORWARDED", "WEBHOOKS", "ConfigError", "ProxyConfig", "ProxyFaults", "banner",

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 from moneypath.protocol.faults.switches import MAX_DURATION_S, Faults
 from moneypath.protocol.faults.vocabularies import proxy_specs
-from moneypath.stack.faultproxy.config import SEED
+from moneypath.stack.faultproxy.proxy_config import SEED
 
 log = logging.getLogger("moneypath.faultproxy")
 

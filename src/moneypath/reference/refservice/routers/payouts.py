@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from moneypath.reference.refservice import limits, openapi, payments
+from moneypath.reference.refservice import limits, openapi, payment_state
 from moneypath.reference.refservice.dependencies import Authorized, authorized
 from moneypath.reference.refservice.problems import provider_failed
 
@@ -51,13 +51,13 @@ async def payout(request: Request, call: PayoutCall):
         result = await adapter.payout(body.amount_minor, body.currency, body.reference, holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, body.provider)
-        row_id = payments.new_id("po")
+        row_id = payment_state.new_id("po")
         response = {"id": row_id, "kind": "payout", "state": "paid", "provider": body.provider,
                     "amount_minor": body.amount_minor, "currency": body.currency, "reference": body.reference,
                     "provider_ref": result.provider_ref, "provider_status": result.provider_status}
 
         def book(conn):
-            payments.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
+            payment_state.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
                             method="bank_transfer", amount_minor=body.amount_minor, currency=body.currency,
                             reference=body.reference, provider_ref=result.provider_ref,
                             provider_status=result.provider_status, payment_id=row_id)

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
-from moneypath.reference.refservice import openapi, payments
+from moneypath.reference.refservice import openapi, payment_state
 from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
@@ -111,8 +111,8 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
                                     "received_at": time.time()})
                 if key[0] != "capture.settled":
                     return True, None
-                row = payments.by_provider_ref(conn, provider, key[1])
-                booked = row is not None and payments.mark_captured(conn, row, str(event.get("status", "")))
+                row = payment_state.by_provider_ref(conn, provider, key[1])
+                booked = row is not None and payment_state.mark_captured(conn, row, str(event.get("status", "")))
                 return True, row if booked else None
         except IntegrityError:
             return False, None

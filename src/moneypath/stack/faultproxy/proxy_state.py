@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import ClientSession, web
 
-from moneypath.stack.faultproxy.config import ProxyConfig
+from moneypath.stack.faultproxy.proxy_config import ProxyConfig
 from moneypath.stack.faultproxy.proxy_faults import ProxyFaults
-from moneypath.stack.faultproxy.webhooks import WebhookRelay
+from moneypath.stack.faultproxy.proxy_webhooks import WebhookRelay
 
 
 class ProxyState:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiohttp import ClientSession, web
 
 from moneypath.protocol.faults.switches import MAX_DURATION_S
-from moneypath.stack.faultproxy.config import display
+from moneypath.stack.faultproxy.proxy_config import display
 from moneypath.stack.faultproxy.proxy_faults import ProxyFaults
 from moneypath.stack.faultproxy.responses import json_response, problem
 from moneypath.stack.faultproxy.upstream import UpstreamError, send

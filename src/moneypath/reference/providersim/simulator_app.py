@@ -31,7 +31,7 @@ from moneypath._common.problem import problem
 from moneypath.catalog import Catalog
 from moneypath.instrument.correlation import accept_correlation_id
 from moneypath.protocol import tokens
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 from moneypath.reference import heap
 from moneypath.reference.providersim.providers import (
     REFERENCE_CURRENCIES,
@@ -43,7 +43,7 @@ from moneypath.reference.providersim.providers import (
 )
 from moneypath.reference.providersim.settlement import Settlement
 from moneypath.reference.providersim.simulator_faults import FaultError, Faults
-from moneypath.reference.providersim.webhooks import WebhookSender
+from moneypath.reference.providersim.webhook_delivery import WebhookSender
 from moneypath.reference.signing import secrets_by_provider
 
 ADMIN_SCOPE = "admin:faults"

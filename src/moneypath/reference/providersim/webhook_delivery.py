@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 from moneypath.reference.providersim.simulator_faults import Faults
 from moneypath.reference.signing import HEADER, sign
 
