@@ -1,31 +1,19 @@
 """A team's locustfile, without Locust: the body of PaymentUser (moneypath.loadtest.client) against a fake
-client, the scenario's fault calls, fault vocabularies by `at:`, the feature-off gates and the CLI's
---locustfile, --no-auth and --faultproxy paths. Locust itself is never imported here."""
+client: request names, headers and answers, the mix, retries and the replay check. Locust itself is never
+imported here."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from moneypath import cli
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.formats import scenarios
-from moneypath.loadtest import (
-    client,
-    fault_calls,
-    gates,
-    locust_processes,
-    locust_run,
-    pacing,
-    request_names,
-    stats,
-    targets,
-)
+from moneypath.loadtest import client, request_names, stats
 from moneypath.protocol.correlation_header import HEADER
-from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
+from tests.conftest import ROOT, SHIPPED_SCENARIOS
 
 FOREIGN = ROOT / "tests" / "foreign"
 
@@ -334,184 +322,6 @@ def test_the_healthz_user_gets_the_health_path(shipped):
     u = user(Full, shipped, "healthz")
     u.step()
     assert [(s["method"], s["path"], s["name"]) for s in u.client.sent] == [("GET", "/healthz", "healthz")]
-
-
-# ---------------------------------------------------------------- faults: calls and vocabularies
-
-
-def test_fault_calls_go_to_the_api_at_their_at_and_end_after_the_run():
-    fs = [scenarios.Fault(at="faultproxy", name="latency", params={"provider": "komoju", "extra_ms": 700}),
-          scenarios.Fault(at="providersim", name="error_rate", params={"provider": "acme", "rate": 1, "duration_s": 5}),
-          scenarios.Fault(at="service", name="consumer_failure", params={"queue": "webhooks", "rate": 0.5})]
-    calls = fault_calls.calls(fs, {"faultproxy": "http://p:1/", "providersim": "http://s:2", "service": "http://h:3"}, 30)
-    assert calls == [
-        fault_calls.FaultCall("http://p:1/admin/faults/latency", {"duration_s": 90.0, "provider": "komoju",
-                                                               "extra_ms": 700}, {"provider": "komoju"}),
-        fault_calls.FaultCall("http://s:2/admin/faults/error_rate", {"duration_s": 5, "provider": "acme", "rate": 1},
-                         {"provider": "acme"}),
-        fault_calls.FaultCall("http://h:3/admin/faults/consumer_failure", {"duration_s": 90.0, "queue": "webhooks",
-                                                                       "rate": 0.5}, {"target": "webhooks"})]
-    with pytest.raises(fault_calls.MissingBase, match="scenario slow sets a faultproxy fault: pass --faultproxy URL"):
-        fault_calls.calls(fs[:1], {"faultproxy": None}, 30, "slow")
-
-
-@pytest.fixture(scope="module")
-def foreign():
-    from moneypath.catalog import load_catalog
-
-    return load_catalog(FOREIGN / "moneypath.yaml")
-
-
-def test_the_foreign_scenarios_slow_their_providers_through_the_fault_proxy(foreign):
-    sfile = scenarios.load(FOREIGN / "scenarios.yaml", foreign)
-    assert {f.at for s in sfile.scenarios.values() for f in s.faults} == {"faultproxy"}
-    slow = sfile.get("komoju_slow").faults[0]
-    assert (slow.name, slow.params["provider"]) == ("latency", "komoju")
-
-
-def test_the_shipped_scenarios_faults_are_valid_against_the_simulator(shipped):
-    assert {f.at for s in shipped.scenarios.values() for f in s.faults} == {"providersim"}
-
-
-# ---------------------------------------------------------------- gates of features that are off
-
-
-def test_gates_of_features_that_are_off_are_skipped_and_named(catalog):
-    from dataclasses import replace
-
-    off = replace(gates.thresholds(catalog, 30), features_off=frozenset({"idempotency", "reconciliation"}))
-    sfile = scenarios.load(SHIPPED_SCENARIOS)
-    summary = SimpleNamespace(authorize_p99_ms=100.0, failure_ratio=0.0, judged_failures=0, judged_requests=100,
-                              duplicates_seen=1, duplicate_checks=10, keys_completed=10, replays_unanswered=0)
-    prom = gates.PromObservations(p99_s=0.1, error_ratio=0.0, duplicate_charges=0, ledger_imbalance_max_abs=0,
-                                  caught_up_after_s=1)
-    result = gates.evaluate(summary, prom, off, sfile.get("retry_storm"))
-    by = {g.name: g for g in result}
-    assert (by["idempotent_replays"].status, by["idempotent_replays"].reason) == ("skip", "feature idempotency is off")
-    assert by["reconciliation"].reason == "feature reconciliation is off"
-    assert gates.breaches(result) == []  # a key answered twice is no breach where the service promises no idempotency
-    assert gates.feature_skips([g.to_dict() for g in result]) == [
-        "one payment per idempotency key (feature idempotency is off)",
-        "reconciliation caught up (feature reconciliation is off)"]
-    on = gates.evaluate(summary, prom, gates.thresholds(catalog, 30), sfile.get("retry_storm"))
-    assert gates.breaches(on) == ["1 idempotency keys answered with two different payments (client replay check)"]
-
-
-# ---------------------------------------------------------------- the CLI: --locustfile, --no-auth, --faultproxy
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d / "none.py", "{path}: locustfile not found"),
-    (lambda d: d, "{path}: locustfile not found"),
-    (lambda d: (d / "load.txt").write_text("x") and d / "load.txt", "{path}: a locustfile is a Python file (.py)"),
-    (lambda d: (d / "load.py").write_text("x") and d / "load.py",
-     "{dir}/scenarios.yaml: scenario file not found"),
-])
-def test_a_bad_locustfile_is_one_line_and_exit_2(tmp_path, capsys, make, message):
-    path = make(tmp_path)
-    code = cli.main(["loadtest", "checkout", "--locustfile", str(path), "--catalog", str(CATALOG_PATH),
-                     "--out", str(tmp_path / "out")])
-    out, err = capsys.readouterr()
-    assert (code, out) == (2, "")
-    assert err == f"moneypath: {message.format(path=path, dir=tmp_path)}\n"
-
-
-@pytest.mark.parametrize("flag", [["--no-auth"], ["--faultproxy", "http://127.0.0.1:9"]])
-def test_no_auth_and_faultproxy_go_with_host(tmp_path, capsys, monkeypatch, flag):
-    monkeypatch.setattr(targets, "start_stack", lambda *_a, **_k: pytest.fail("a stack started"))
-    code = cli.main(["loadtest", "checkout", "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "none"),
-                     "--out", str(tmp_path / "out"), *flag])
-    assert code == 2
-    assert capsys.readouterr().err == ("moneypath: --prometheus, --providersim, --faultproxy, --no-auth and --token "
-                                       "go with --host\n")
-
-
-def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
-    target = targets.existing_target(None, "http://127.0.0.1:9/", None, None, env={}, auth=False)
-    assert (target.host, target.token, target.admin_token) == ("http://127.0.0.1:9", None, None)
-    target = targets.existing_target(None, "http://127.0.0.1:9", None, None, env={"MONEYPATH_TOKEN": "t",
-                                                                               "MONEYPATH_TOKEN_SECRET": "s"},
-                                    faultproxy="http://127.0.0.1:8", auth=False)
-    assert target.token is None and target.admin_token and target.faultproxy == "http://127.0.0.1:8"
-    with pytest.raises(locust_run.LoadTestError, match="or --no-auth when the service takes none"):
-        targets.existing_target(None, "http://127.0.0.1:9", None, None, env={})
-    started = []
-    monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
-    monkeypatch.setenv("MONEYPATH_TOKEN", "leftover")
-    spec = locust_run.RunSpec("checkout")
-    locust_processes.start_locust(spec, target, tmp_path, 9, 10, 10, 5, SHIPPED_SCENARIOS, Path("x.py"))
-    argv, env = started[0]
-    assert not [a for a in argv if a in ("--no-auth", "--faultproxy", "--scenario")]  # never Locust's argv
-    assert env["MONEYPATH_NO_AUTH"] == "true" and env["MONEYPATH_FAULTPROXY"] == "http://127.0.0.1:8"
-    assert "MONEYPATH_TOKEN" not in env and env["MONEYPATH_ADMIN_TOKEN"] == target.admin_token
-
-
-def test_a_faultproxy_scenario_without_faultproxy_is_exit_2(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s")
-    monkeypatch.setattr(targets, "close_target", lambda target: None)
-    monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
-    code = cli.main(["loadtest", "komoju_slow", "--catalog", str(FOREIGN / "moneypath.yaml"), "--locustfile",
-                     str(FOREIGN / "locustfile.py"), "--host", "http://127.0.0.1:9", "--no-auth", "--no-prometheus",
-                     "--state-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
-    assert code == 2
-    assert capsys.readouterr().err == "moneypath: scenario komoju_slow sets a faultproxy fault: pass --faultproxy URL\n"
-    assert not (tmp_path / "out").exists() or not [p for p in (tmp_path / "out").iterdir()]
-
-
-def test_the_help_documents_the_locustfile_contract(capsys):
-    with pytest.raises(SystemExit):
-        cli.main(["loadtest", "--help"])
-    out = capsys.readouterr().out
-    for needle in ("your own locustfile (--locustfile FILE):", "moneypath.loadtest.user import PaymentUser",
-                   '"<action> [<provider>]"', "$MONEYPATH_TOKEN", "--no-auth", "--faultproxy URL", "RETRIED", "CHECK"):
-        assert needle in out, needle
-
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-def _send_times(phases: list[float], requests: int, took_s: float, pace: float = 1.0) -> list[list[float]]:
-    """When each user sends, users created at the same instant, each request taking `took_s`."""
-    clock, times = FakeClock(), []
-    for phase in phases:
-        clock.now = 100.0
-        pacer = pacing.Pacer(pace, clock, uniform=lambda lo, hi, p=phase: lo + p * (hi - lo))
-        sent = []
-        clock.now += pacer.first_wait()
-        for _ in range(requests):
-            sent.append(round(clock.now, 6))
-            clock.now += took_s
-            clock.now += pacer.next_wait()
-        times.append(sent)
-    return times
-
-
-def test_users_spawned_together_keep_their_own_phase():
-    # Locust's constant_throughput took the start phase back at the first wait: 60 users spawned
-    # in one tick then sent within the same 0.1 s of every second and queued in the service.
-    phases = [i / 10 for i in range(10)]
-    times = _send_times(phases, requests=5, took_s=0.06)
-    for phase, sent in zip(phases, times):
-        assert [round(t - 100.0, 6) for t in sent] == [round(phase + k, 6) for k in range(5)]
-    slots_of_the_fifth_request = {round(sent[4] % 1, 3) for sent in times}
-    assert len(slots_of_the_fifth_request) == 10  # still spread over the second
-
-
-def test_a_user_behind_its_pace_starts_a_new_grid_instead_of_a_burst():
-    (sent,) = _send_times([0.5], requests=4, took_s=2.5)  # every request slower than the 1 s interval
-    gaps = [round(b - a, 6) for a, b in zip(sent, sent[1:])]
-    assert gaps == [2.5, 2.5, 2.5]  # back to back as fast as answers come, never two at once
-
-
-def test_a_pace_must_be_positive():
-    with pytest.raises(ValueError, match="pace must be positive"):
-        pacing.Pacer(0)
 
 
 def test_a_refused_client_honours_retry_after_before_its_next_request(shipped):
