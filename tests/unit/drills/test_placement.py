@@ -12,6 +12,7 @@ from moneypath.check.drill_files import load_drill
 from moneypath.drills.placement import NotReady, cannot_run, placement, target_from
 from moneypath.protocol.tokens import verify
 from tests.conftest import ROOT
+from tests.unit.drills.helpers import run_args
 
 DRILL = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"  # a simulator fault, requests with auth: minted
 
@@ -81,3 +82,60 @@ def test_a_drill_that_cannot_run_against_the_target_says_why(drill):
 def test_options_that_do_not_go_together_are_refused_before_anything_starts(drill, given, message):
     with pytest.raises(NotReady, match=re.escape(message)):
         placement([drill], options(**given), env={})
+
+
+def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
+    from moneypath.cli import drill as drill_cli
+    from moneypath.drills.placement import target_from
+
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
+    ran = []
+    monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: ran.append(a) or [])
+    args = run_args(tmp_path, "--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
+                     "--target-providersim", "http://127.0.0.1:9")
+    assert drill_cli._run(args) == drill_cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--target-pager or --target-alertmanager" in err
+    assert ran == []  # nothing was drilled
+    for source in ("--target-pager", "--target-alertmanager"):
+        target = target_from(run_args(tmp_path, "--target-service", "http://s", "--target-prometheus", "http://p",
+                                       source, "http://pages"))
+        assert (target.pager or target.alertmanager) == "http://pages"
+
+
+def test_a_fault_through_the_proxy_needs_a_target_and_each_missing_need_is_one_line(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import yaml
+
+    from moneypath.cli import build_parser
+    from moneypath.cli import drill as drill_cli
+
+    ran = []
+    monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: ran.append(a) or [])
+    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")  # the pages and the request template it names
+    shutil.copy(ROOT / "moneypath.yaml", tmp_path / "moneypath.yaml")
+    doc = yaml.safe_load((ROOT / "runbooks/drills/provider-partial-outage.yaml").read_text())
+    doc["fault"]["where"] = "faultproxy"
+    path = tmp_path / "runbooks" / "drills" / "proxy.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def run(*extra):
+        args = build_parser().parse_args(["drill", "run", str(path), "--catalog", str(tmp_path / "moneypath.yaml"),
+                                          "--reports", str(tmp_path / "reports"), *extra])
+        return drill_cli._run(args), capsys.readouterr().err
+
+    code, err = run()  # the local stack runs no fault proxy
+    assert code == drill_cli.EXIT_INVALID and err.count("\n") == 1
+    assert "its fault goes through the faultproxy, which the local stack" in err
+    monkeypatch.delenv("MONEYPATH_TOKEN_SECRET", raising=False)
+    monkeypatch.delenv("MONEYPATH_DRILL_TOKEN", raising=False)
+    remote = ("--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
+              "--target-pager", "http://127.0.0.1:9")
+    code, err = run(*remote)
+    assert code == drill_cli.EXIT_INVALID and "load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET" in err
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
+    code, err = run(*remote)
+    assert code == drill_cli.EXIT_INVALID and err.count("\n") == 1
+    assert "fault error_rate goes through the faultproxy: give --target-faultproxy" in err
+    assert ran == []

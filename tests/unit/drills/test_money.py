@@ -1,5 +1,6 @@
-"""The drills' money checks on a team's own schema: the catalog's `ledger:` queries, prepared by the lint and
-run read-only by the drill. A check that cannot run is "not checked" with a one-line reason, never a loss."""
+"""The money impact of a drill from what the load saw and what the ledger holds (moneypath.drills.money), and its
+checks on a team's own schema: the catalog's `ledger:` queries, prepared by the lint and run read-only by the
+drill. A check that cannot run is "not checked" with a one-line reason, never a loss."""
 
 from __future__ import annotations
 
@@ -12,11 +13,76 @@ import yaml
 
 from moneypath.catalog import CatalogError, parse_catalog
 from moneypath.check.ledger_queries import check_ledger_queries, declared
-from moneypath.drills import impact
+from moneypath.drills import impact, money
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report.rendering import render
 from tests.support.drill_fakes import MoneyCtx
+
+
+def _outcome(t, **kw):
+    return Outcome(t=t, provider="acme", currency="EUR", amount_minor=1000, correlation_id=f"c{t}", **kw)
+
+
+def test_affected_payments_counts_the_fault_window_and_every_break():
+    outcomes = [_outcome(1, payment_id="p1", error="authorize: 503 ledger-unavailable"),  # before the fault
+                _outcome(11, payment_id="p2", state="authorized"),  # fine
+                _outcome(12, error="authorize: 502 provider-error"),  # failed, no id
+                _outcome(13, payment_id="p3", state="declined", flagged=True),
+                _outcome(14, payment_id="p4", state="held", flagged=True),
+                _outcome(40, payment_id="p5", error="capture: 503")]  # after the window
+    breaks = [{"payment_id": "p2", "kind": "duplicate"}, {"payment_id": None, "provider_ref": "r9", "kind":
+                                                                                    "missing_in_ledger"}]
+    assert money.affected_payments(outcomes, 10, 30, breaks) == {"c12", "p3", "p4", "p2", "r9"}
+    assert money.affected_payments(outcomes, None, None, []) == set()
+
+
+def test_a_refused_payment_is_affected_but_counted_apart_and_never_a_write_lost():
+    outcomes = [_outcome(11, error="authorize: 503 overloaded", refused=True),  # shed: never acknowledged
+                _outcome(12, error="authorize: 503 ledger-unavailable"),  # failed, not a refusal
+                _outcome(13, payment_id="p1", state="authorized"),
+                _outcome(40, error="authorize: 503 overloaded", refused=True)]  # after the window
+    assert money.affected_payments(outcomes, 10, 30) == {"c11", "c12"}
+    assert money.refused_payments(outcomes, 10, 30) == {"c11"}
+    assert money.refused_payments(outcomes, None, None) == set()
+    acked, captures = money.acknowledged(outcomes)
+    assert money.writes_lost(acked, captures, {"p1"}, set()) == []
+
+
+def test_duplicate_and_unreconciled_amounts():
+    breaks = [{"kind": "duplicate", "currency": "EUR", "amount_minor": 1200},
+              {"kind": "duplicate", "currency": "EUR", "amount_minor": 300},
+              {"kind": "amount_differs", "currency": "EUR", "amount_minor": 1150, "captured_minor": 1000},
+              {"kind": "amount_differs", "currency": "USD", "amount_minor": 900, "captured_minor": 1000},
+              {"kind": "missing_at_provider", "currency": "GBP", "amount_minor": 700}]
+    assert money.duplicate_amounts(breaks) == {"EUR": 1500}
+    assert money.unreconciled_amounts(breaks) == {"EUR": 150, "USD": 100, "GBP": 700}
+
+
+def test_writes_lost_is_acknowledged_minus_stored():
+    outcomes = [_outcome(1, payment_id="p1", captured=True), _outcome(2, payment_id="p2"), _outcome(3)]
+    acked, captures = money.acknowledged(outcomes)
+    assert (acked, captures) == ({"p1", "p2"}, {"p1"})
+    assert money.writes_lost(acked, captures, {"p1", "p2"}, {"p1"}) == []
+    assert money.writes_lost(acked, captures, {"p1"}, set()) == ["payment p2 acknowledged, not in the ledger",
+                                                                "capture of p1 acknowledged, no capture transaction"]
+
+
+def test_blast_radius_cap():
+    assert money.cap_exceeded(10, {"EUR": 100}, 20, 1000) is None
+    assert "21 payments affected (cap 20)" in money.cap_exceeded(21, {}, 20, None)
+    assert "EUR 50.00 charged twice (cap EUR 10.00)" in money.cap_exceeded(0, {"EUR": 5000}, None, 1000)
+
+
+
+def test_the_blast_radius_cap_says_the_money_in_its_currency(foreign):
+    assert money.cap_exceeded(0, {"JPY": 6235}, None, 5000, foreign.money) == \
+        "blast-radius cap: JPY 6,235 charged twice (cap JPY 5,000)"
+    assert money.cap_exceeded(0, {"KWD": 6235}, None, 5000, foreign.money) == \
+        "blast-radius cap: KWD 6.235 charged twice (cap KWD 5.000)"
+    assert money.amounts_text({"KWD": 6235, "JPY": 6235}, foreign.money) == "JPY 6,235, KWD 6.235"
+    assert money.amounts_text({}, foreign.money) == "none"
+
 
 FOREIGN = Path(__file__).parents[2] / "foreign" / "moneypath.yaml"
 
