@@ -21,7 +21,6 @@ LONG_TESTS = {
     "tests/unit/refservice/test_audit_checkpoints.py",
     "tests/unit/instrument/test_signals.py",
     "tests/unit/providersim/test_providersim.py",
-    "tests/integration/loadtest/test_loadtest.py",
 }
 
 

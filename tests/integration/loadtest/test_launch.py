@@ -126,7 +126,7 @@ def test_the_pages_locust_command_lines_parse_as_written():
     """docs/load-tests.md's plain-Locust lines: every option is Locust's or the harness's and takes the value the
     page gives ($LOCUSTFILE as the page sets it). Each also runs: the headless line in
     tests/integration/generate/test_dashboards_live.py (on its stack), the web UI line (and the master and worker
-    lines of "Distributed: master and workers") in tests/integration/loadtest/test_loadtest.py."""
+    lines of "Distributed: master and workers") in tests/integration/loadtest/test_session.py."""
     up, [assignment], *locust_lines = shell(code_block("docs/load-tests.md", "With plain Locust", "sh"))
     assert cli.build_parser().parse_args(args_of(up)).faults is True  # `moneypath up --faults --fast`
     locustfile = env_of([assignment, "true"])["LOCUSTFILE"]

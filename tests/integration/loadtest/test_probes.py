@@ -1,6 +1,6 @@
 """Load-test code probed in a subprocess, so that Locust's gevent stays out of this one: the CLI never imports
 Locust, and the shipped locustfile is a payment user of the reference API (the rest:
-tests/unit/loadtest/test_loadtest.py)."""
+tests/unit/loadtest/)."""
 
 from __future__ import annotations
 
