@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_audit.py [--bookings 2000] [--rounds 5] [--postgres URL]
                                                [--verify-events 1000000] [--ledger PATH]
 
-The booking transaction of an authorization (payments.create in one transaction, as booking.py commits
+The booking transaction of an authorization (payment_state.create in one transaction, as booking.py commits
 it) on a fresh SQLite ledger, with the audit append (one hash-chained event: read and lock the head,
 insert, advance the head) and with the append replaced by a no-op; rounds alternate so drift on a shared
 machine hits both alike. CPU is this process's (time.process_time: the fsync wait at each commit is not
@@ -33,7 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from moneypath.check.audit_trail import spans_in_processes  # noqa: E402
-from moneypath.reference.refservice import audit, payments  # noqa: E402
+from moneypath.reference.refservice import payment_state
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def book(engine, n: int, tag: str) -> float:
     with audit.acting("merchant_1", "payments:write"):
         for i in range(n):
             with engine.begin() as conn:
-                payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+                payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                                 method="card", amount_minor=1000 + i, currency="EUR", reference=f"{tag}-{i}",
                                 provider_ref=f"acme_{tag}_{i}", provider_status="approved", risk_decision="approve")
     return (time.process_time() - start) / n
@@ -59,13 +60,13 @@ def measure(url: str, bookings: int, rounds: int) -> tuple[list[float], list[flo
         book(engine, 200, "warm")
         for r in range(rounds):
             with_audit.append(book(engine, bookings, f"a{r}"))
-            payments.audit.append = lambda *a, **k: None  # the same transaction without the event
+            payment_state.audit.append = lambda *a, **k: None  # the same transaction without the event
             if audited is not None:  # the booking statement without its event
                 audited.count = lambda self, conn, params, *event: self.plain.count(conn, params)
             try:
                 without.append(book(engine, bookings, f"n{r}"))
             finally:
-                payments.audit.append = real
+                payment_state.audit.append = real
                 if audited is not None:
                     audited.count = real_count
     finally:
@@ -88,7 +89,7 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
     inserted straight through sqlite3; every 1,000th (seq, hash) for the checkpoints."""
     import sqlite3
 
-    from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
+    from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
 
     make_engine(f"sqlite:///{path}").dispose()  # the service's schema
     db = sqlite3.connect(path)
@@ -124,8 +125,8 @@ def build_ledger(path: Path, events: int) -> list[tuple[int, str]]:
 
 def measure_verify(events: int, ledger: str | None) -> None:
     from moneypath.check.runbooks import open_database
-    from moneypath.protocol.audit_chain import HEAD_TABLE, verify_database
-    from moneypath.protocol.audit_checkpoint import (
+    from moneypath.protocol.audit.chain import HEAD_TABLE, verify_database
+    from moneypath.protocol.audit.checkpoint import (
         Checkpoint,
         CheckpointDir,
         Publisher,

@@ -33,7 +33,7 @@ if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_service import Authorizations, Load, Stack, measure  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash  # noqa: E402
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash  # noqa: E402
 from moneypath.reference.refservice.db import make_engine  # noqa: E402
 
 FAST_CHECKS = {"MONEYPATH_AUDIT_VERIFY_INTERVAL_S": "1"}

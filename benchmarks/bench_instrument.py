@@ -30,7 +30,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from moneypath.catalog import parse_catalog
 from moneypath.instrument.exposition import collection_registry, render
 from moneypath.instrument.otel import OtelBackend
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ A throwaway PostgreSQL cluster on a free loopback port (moneypath.stack.pgserver
 durable defaults: fsync and synchronous_commit on, so a commit waits for its WAL flush as in production),
 stopped and deleted at the end. Up to 4 worker processes, started once on one database, each with the
 service's engine (db.make_engine), book as fast as they can through the reference service's own booking code
-(payments.create then payments.mark_captured, one transaction each, as booking.py commits them: two
+(payment_state.create then payment_state.mark_captured, one transaction each, as booking.py commits them: two
 bookings per payment). A cell is N of them booking for --seconds; "trail off" replaces audit.append with a
 no-op and runs an audit.Audited booking statement without its event (the same transactions without the
 event); "trail on" also runs the service's seal job every second in each worker, its CPU counted. Rounds
@@ -53,7 +53,8 @@ from moneypath.stack import pgserver  # noqa: E402
 def worker(url: str, tag: str, commands, results) -> None:
     """One service process: its own engine; books for each ("run", trail, start_at, seconds) command until the
     deadline and puts (bookings, CPU seconds) on `results`; stops at None."""
-    from moneypath.reference.refservice import audit, payments
+    from moneypath.reference.refservice import payment_state
+    from moneypath.reference.refservice.audit import trail as audit
     from moneypath.reference.refservice.db import make_engine
 
     real, engine, paid = audit.append, make_engine(url), 0
@@ -69,12 +70,12 @@ def worker(url: str, tag: str, commands, results) -> None:
         nonlocal paid
         paid += 1
         with engine.begin() as conn:
-            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            row = payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                                   method="card", amount_minor=1000 + paid % 997, currency="EUR",
                                   reference=f"{tag}-{paid}", provider_ref=f"acme_{tag}_{paid}",
                                   provider_status="approved", risk_decision="approve")
         with engine.begin() as conn:
-            payments.mark_captured(conn, row, "captured")
+            payment_state.mark_captured(conn, row, "captured")
 
     with audit.acting("merchant_1", "payments:write"):
         for _ in range(20):  # warm: connection, statement caches
@@ -145,8 +146,8 @@ LOCK_WAITS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_dat
 
 def chain_line(url: str) -> str:
     """The chain as `moneypath audit verify` sees it, then sealed as the service's job would and seen again."""
-    from moneypath.protocol.audit_chain import verify_database
-    from moneypath.reference.refservice import audit
+    from moneypath.protocol.audit.chain import verify_database
+    from moneypath.reference.refservice.audit import trail as audit
     from moneypath.reference.refservice.db import make_engine
 
     engine = make_engine(url)

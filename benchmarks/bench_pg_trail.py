@@ -60,12 +60,12 @@ from benchmarks.bench_instrument import Connection  # noqa: E402
 from benchmarks.bench_service import Load, Stack, cpu_seconds, process_tree  # noqa: E402
 from benchmarks.processes import free_port  # noqa: E402
 from moneypath.protocol import tokens  # noqa: E402
-from moneypath.protocol.audit_chain import EVENTS_TABLE, PENDING_TABLE  # noqa: E402
+from moneypath.protocol.audit.chain import EVENTS_TABLE, PENDING_TABLE  # noqa: E402
 from moneypath.stack import pgserver  # noqa: E402
 
 # The service's "trail off": imported by every interpreter the service starts (its --workers too).
 TRAIL_OFF = '''
-from moneypath.reference.refservice import audit
+from moneypath.reference.refservice.audit import trail as audit
 audit.Audited.count = lambda self, conn, params, *event, **kw: self.plain.count(conn, params)
 audit.append = lambda conn, *args, **kw: {}
 audit.seal = lambda engine: 0
@@ -196,7 +196,7 @@ def line(r: dict) -> str:
 
 
 def chain_line(server: pgserver.PostgresServer, name: str) -> str:
-    from moneypath.protocol.audit_chain import verify_database
+    from moneypath.protocol.audit.chain import verify_database
     from moneypath.reference.refservice.db import make_engine
 
     engine = make_engine(server.url(name))

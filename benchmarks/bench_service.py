@@ -466,7 +466,7 @@ def profile(base: Path, args, secret: str, token: str) -> None:
     for label, seconds in by_cat.most_common():
         print(f"    {seconds / total:5.1%}  {label}")
     appends = [(calls, cumtime) for (file, _, name), (_, calls, _, cumtime, _) in stats.stats.items()
-               if file.endswith("refservice/audit.py") and name == "append"]
+               if file.endswith("refservice/audit/trail.py") and name == "append"]
     if appends:  # the audit trail's event per booking, its SQL included (cumulative time of audit.append)
         calls, cumtime = appends[0]
         print(f"    the audit trail (audit.append and all it calls, spread over the rows above): {cumtime / total:.1%}"

@@ -12,7 +12,7 @@ from benchmarks.processes import free_port, http_ok, stop_process, wait_for  # n
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 
 ROOT = Path(__file__).resolve().parent.parent

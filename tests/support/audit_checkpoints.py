@@ -9,8 +9,9 @@ import sqlite3
 
 import pytest
 
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
-from moneypath.reference.refservice import audit, payments
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
+from moneypath.reference.refservice import payment_state as payments
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import make_engine
 from tests.conftest import run_cli
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import httpx
 
+from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import Objective
-from moneypath.drills.targets import Target
 
 
 class MoneyCtx:

@@ -45,7 +45,7 @@ def test_the_tests_marked_exclusive_in_their_source_are_found_by_node_id(tmp_pat
 
 def test_the_shipped_capacity_runs_are_marked_exclusive():
     found = marked_exclusive()
-    assert "tests/integration/loadtest/test_loadtest.py::test_capacity_on_a_stack_it_starts_itself" in found
+    assert "tests/integration/loadtest/capacity/test_plan_session.py::test_capacity_on_a_stack_it_starts_itself" in found
     assert all((ROOT / nodeid.split("::")[0]).is_file() for nodeid in found)
 
 

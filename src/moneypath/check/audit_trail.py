@@ -1,11 +1,11 @@
 """A long audit chain in a service's database walked in several processes at once, each on a read-only connection
 of its own (opened as `lint --db-url` opens one: moneypath.check.runbooks.open_database): the `spans` that
-moneypath.protocol.audit_chain.verify_database cuts a chain into, for `moneypath audit verify --jobs`."""
+moneypath.protocol.audit.chain.verify_database cuts a chain into, for `moneypath audit verify --jobs`."""
 
 from __future__ import annotations
 
 from moneypath.check.runbooks import open_database
-from moneypath.protocol.audit_chain import Verdict, walk_span
+from moneypath.protocol.audit.chain import Verdict, walk_span
 
 
 def spans_in_processes(url: str):

@@ -15,8 +15,8 @@ from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_S
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 from moneypath.formats.drill import ROLES, Drill, DrillError, Fault, drill_files, read_drill
-from moneypath.formats.faults import fault_specs
-from moneypath.protocol.faults import FaultError
+from moneypath.formats.fault_specs import fault_specs
+from moneypath.protocol.faults.switches import FaultError
 
 
 def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:

@@ -34,7 +34,7 @@ from moneypath.catalog.yaml_errors import FILE
 from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.instances import NO_PARSER, InstanceCheck, parser_available
-from moneypath.check.ledger import check_ledger_queries
+from moneypath.check.ledger_queries import check_ledger_queries
 from moneypath.check.promql import (
     GROUPING_LABELS,
     NO_PROMTOOL,
@@ -58,7 +58,7 @@ REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url"
 def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | None = None) -> list[str]:
     """Every problem in the generated rule files under `root`, one line each, duplicates removed; runbook SQL is
     prepared on the database at `db_url` (`moneypath.check.runbooks.check_runbooks`), if one is given, and so are the
-    catalog's ledger queries (`moneypath.check.ledger`)."""
+    catalog's ledger queries (`moneypath.check.ledger_queries`)."""
     root = Path(root)
     parse_duration(retention)
     problems: list[str] = []
@@ -204,7 +204,7 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
     Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
     ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/
     beside the catalog: the alerts without one are listed, not reported as problems. Raises CatalogError when the
-    library cannot bind to the catalog (`moneypath.instrument.contract.check_required`)."""
+    library cannot bind to the catalog (`moneypath.instrument.requirements.check_required`)."""
     from moneypath.generate import build
 
     where = catalog.path

@@ -1,5 +1,5 @@
-"""`moneypath audit`: the audit trail's hash chain (moneypath.protocol.audit_chain) and its signed checkpoints
-(moneypath.protocol.audit_checkpoint: how much of a chain they cover, what is new since the newest), a long chain
+"""`moneypath audit`: the audit trail's hash chain (moneypath.protocol.audit.chain) and its signed checkpoints
+(moneypath.protocol.audit.checkpoint: how much of a chain they cover, what is new since the newest), a long chain
 walked in processes (moneypath.check.audit_trail). This module parses, calls and prints.
 
 - `verify --db URL [--checkpoints DIR --key PUB] [--covered]`: walk the chain, read-only (SQLite mode=ro,
@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from moneypath.protocol.audit_chain import PENDING_MAX_S
+from moneypath.protocol.audit.chain import PENDING_MAX_S
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -97,7 +97,7 @@ def _open(command: str, url: str):
 
 
 def _unreadable(command: str, exc) -> int:
-    from moneypath.protocol.audit_chain import EVENTS_TABLE, HEAD_TABLE
+    from moneypath.protocol.audit.chain import EVENTS_TABLE, HEAD_TABLE
 
     orig = getattr(exc, "orig", None) or exc
     first = " ".join(str(orig).split())[:200]
@@ -108,8 +108,8 @@ def _verify(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from moneypath.check.audit_trail import spans_in_processes
-    from moneypath.protocol.audit_chain import verify_database
-    from moneypath.protocol.audit_checkpoint import CheckpointDir, CheckpointError, Verifier, coverage, marks, read_key
+    from moneypath.protocol.audit.chain import verify_database
+    from moneypath.protocol.audit.checkpoint import CheckpointDir, CheckpointError, Verifier, coverage, marks, read_key
 
     if (args.checkpoints is None) != (args.key is None):
         return _fail("verify", "--checkpoints and --key go together (the directory and the key that signed it)")
@@ -147,7 +147,7 @@ def _verify(args) -> int:
 def _keygen(args) -> int:
     from pathlib import Path
 
-    from moneypath.protocol.audit_checkpoint import CheckpointError, write_key_pair
+    from moneypath.protocol.audit.checkpoint import CheckpointError, write_key_pair
 
     try:
         private, public, verifier = write_key_pair(args.name, Path(args.out))
@@ -161,7 +161,7 @@ def _keygen(args) -> int:
 def _checkpoint(args) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from moneypath.protocol.audit_checkpoint import (
+    from moneypath.protocol.audit.checkpoint import (
         CheckpointDir,
         CheckpointError,
         Publisher,

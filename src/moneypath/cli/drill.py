@@ -1,5 +1,5 @@
 """`moneypath drill run | check | report`: the options, and what each prints. Where a run drills and whether each
-drill can run there is moneypath.drills.readiness; the run itself moneypath.drills.runner."""
+drill can run there is moneypath.drills.placement; the run itself moneypath.drills.runner."""
 
 from __future__ import annotations
 
@@ -135,8 +135,8 @@ def _shape(d) -> str:
 
 
 def _run(args) -> int:
-    from moneypath.drills.load import TemplateError
-    from moneypath.drills.readiness import NotReady, cannot_run, placement
+    from moneypath.drills.baseline_load import TemplateError
+    from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
 
     catalog, drills, problems = _load(args.files, args.catalog)
@@ -172,7 +172,7 @@ def _run(args) -> int:
 
 def _report(args) -> int:
     from moneypath.catalog import DEFAULT_PATH, load_catalog
-    from moneypath.drills.report import ReportError, rerender
+    from moneypath.drills.report.rendering import ReportError, rerender
 
     catalog_path = args.catalog or (DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None)
     catalog = load_catalog(catalog_path) if catalog_path else None

@@ -82,7 +82,7 @@ def _lint(args) -> int:
     for line in problems:
         print(line, file=sys.stderr)
     if args.db_url is None:
-        from moneypath.check.ledger import declared
+        from moneypath.check.ledger_queries import declared
 
         for one, many, unchecked in (("SQL diagnosis step", "SQL diagnosis steps", sql_steps(catalog, Path(args.root))),
                                      ("ledger query", "ledger queries", declared(catalog))):

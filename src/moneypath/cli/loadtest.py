@@ -1,6 +1,6 @@
 """`moneypath loadtest SCENARIO` and `moneypath capacity`: commands added by `add_commands`.
 
-Parse, call, print: the runs are moneypath.loadtest.session and .capacity_session, imported when a command
+Parse, call, print: the runs are moneypath.loadtest.session and .capacity.plan_session, imported when a command
 runs; both start Locust in subprocesses only, so this module is safe on the main CLI's import path.
 Exit codes: 0 every gate passed, 1 a gate breached (one line per breach on stderr) or the
 run failed, 2 bad input (one line).
@@ -271,7 +271,8 @@ def _warn(text: str) -> None:
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import drift, inputs, report, session
+    from moneypath.loadtest import inputs, run_report, session
+    from moneypath.loadtest.soak import drift
 
     try:
         plan = session.prepare(args)
@@ -283,7 +284,7 @@ def _loadtest(args) -> int:
     except session.RunFailed as exc:
         _warn(f"moneypath: {exc}")
         return exc.exit_code
-    for line in report.gate_table(run.result["gates"]):
+    for line in run_report.gate_table(run.result["gates"]):
         _say(line)
     if run.outcome.drift is not None:
         for line in drift.summary_lines(run.outcome.drift):
@@ -296,19 +297,20 @@ def _loadtest(args) -> int:
 
 
 def _capacity(args) -> int:
-    from moneypath.loadtest import capacity_report, capacity_session, inputs, session
+    from moneypath.loadtest import inputs, session
+    from moneypath.loadtest.capacity import plan_report, plan_session
 
     try:
-        plan = capacity_session.prepare(args)
+        plan = plan_session.prepare(args)
     except inputs.UsageError as exc:
         _warn(f"moneypath: {exc}")
         return EXIT_USAGE
     try:
-        result, final = capacity_session.execute(plan, _say, _warn)
+        result, final = plan_session.execute(plan, _say, _warn)
     except session.RunFailed as exc:
         _warn(f"moneypath: {exc}")
         return exc.exit_code
-    for line in capacity_report.table_lines(result):
+    for line in plan_report.table_lines(result):
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
     if result["knee"] is None:

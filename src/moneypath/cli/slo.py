@@ -44,7 +44,7 @@ def _export(args) -> int:
 
     from moneypath._common.atomic import replacing
     from moneypath.catalog import load_catalog
-    from moneypath.generate.openslo import openslo_documents
+    from moneypath.generate.openslo_export import openslo_documents
 
     text = yaml.safe_dump_all(openslo_documents(load_catalog(args.catalog)), sort_keys=False, width=120)
     if args.out == "-":
@@ -59,7 +59,7 @@ def _export(args) -> int:
 def _import(args) -> int:
     from moneypath._common.atomic import replacing
     from moneypath.catalog import load_catalog
-    from moneypath.scaffold.openslo import ImportProblems, catalog_with, map_documents, read_documents
+    from moneypath.scaffold.openslo_import import ImportProblems, catalog_with, map_documents, read_documents
 
     catalog = load_catalog(args.catalog)
     try:

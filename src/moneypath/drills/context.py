@@ -17,9 +17,9 @@ import httpx
 
 from moneypath.catalog import Catalog
 from moneypath.drills import money
+from moneypath.drills.baseline_load import Load
+from moneypath.drills.endpoints import Pages, Prometheus, Target, TargetError
 from moneypath.drills.journal import Event, Objective
-from moneypath.drills.load import Load
-from moneypath.drills.targets import Pages, Prometheus, Target, TargetError
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Check, Drill
 from moneypath.formats.expect import check_all
 from moneypath.formats.requests import Requests

@@ -11,11 +11,11 @@ import math
 import httpx
 
 from moneypath.catalog.conventions import Key
-from moneypath.drills import load, money
+from moneypath.drills import baseline_load, money
+from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.context import DrillContext
+from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import MoneyImpact
-from moneypath.drills.load import Outcome
-from moneypath.drills.targets import TargetError
 from moneypath.formats.drill import Cap
 from moneypath.generate.compress import format_duration
 
@@ -105,7 +105,7 @@ def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) 
         return None
     lost = []
     for pid in sorted(acked):
-        args = load.request_args(api.read, {"payment_id": pid})
+        args = baseline_load.request_args(api.read, {"payment_id": pid})
         url = f"{ctx.target.service.rstrip('/')}{args.pop('url')}"
         args["headers"] = ctx.api_headers() | args["headers"]
         try:
@@ -116,7 +116,7 @@ def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) 
         if r.status_code == 404:
             lost.append(f"payment {pid} acknowledged, not found")
         elif r.status_code == 200 and pid in acked_captures and api.captured:
-            state = load.dig(_json(r), api.read.outcome) if api.read.outcome else None
+            state = baseline_load.dig(_json(r), api.read.outcome) if api.read.outcome else None
             if str(state) not in api.captured:
                 lost.append(f"capture of {pid} acknowledged, payment is {state}")
     return lost

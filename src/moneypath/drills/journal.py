@@ -1,6 +1,6 @@
 """The drill journal: its parts as dataclasses, and the writer of journal.json.
 
-The journal is the record of a drill run; moneypath.drills.report renders it, and `moneypath drill
+The journal is the record of a drill run; moneypath.drills.report.rendering renders it, and `moneypath drill
 report` renders it again from journal.json alone, so its shape is a contract (SCHEMA): `to_dict()`
 gives exactly the keys, in the order, the report and the tests read. A part whose optional field is
 None leaves that key out (an event without detail, an evidence step that never got a verdict, an
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from moneypath._common.atomic import write_json
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
-    from moneypath.drills.load import LoadStats
+    from moneypath.drills.baseline_load import LoadStats
     from moneypath.formats.drill import Fault
 
 SCHEMA = 1

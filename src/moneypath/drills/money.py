@@ -27,7 +27,7 @@ from typing import Any
 
 from moneypath.catalog import Catalog, LedgerQueries
 from moneypath.catalog.currencies import format_money
-from moneypath.drills.load import Outcome
+from moneypath.drills.baseline_load import Outcome
 
 Money = Callable[[int | float, str], str]  # minor units and currency -> "JPY 6,235" (Catalog.money)
 

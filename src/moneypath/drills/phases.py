@@ -1,7 +1,7 @@
 """One drill against a target, phase by phase (DrillRun); each phase a line of progress and a timeline entry:
 
 1. baseline load (payments through the public API) and the steady-state checks;
-2. the fault (moneypath.drills.faults), while the watcher (moneypath.drills.watcher) polls every second:
+2. the fault (moneypath.drills.fault_switch), while the watcher (moneypath.drills.watcher) polls every second:
    Prometheus' alerts, the pages (pager or Alertmanager), the fault's declared duration (the fault is
    cleared when it ends), the halt conditions and the blast-radius cap (either clears the fault at once
    and fails the drill); the drill waits for every expected page or its deadline;
@@ -33,9 +33,11 @@ import httpx
 from moneypath._common.interrupt import Terminated
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks, impact
+from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
+from moneypath.drills.endpoints import Target, TargetError
 from moneypath.drills.evidence import Diagnosis
-from moneypath.drills.faults import FaultSwitch
+from moneypath.drills.fault_switch import FaultSwitch
 from moneypath.drills.journal import (
     AlertRow,
     Event,
@@ -45,10 +47,8 @@ from moneypath.drills.journal import (
     Timings,
     order_objectives,
 )
-from moneypath.drills.load import Load, LoadStats, Mix, major_text
 from moneypath.drills.replicas import ReplicaKills
 from moneypath.drills.series import key_series
-from moneypath.drills.targets import Target, TargetError
 from moneypath.drills.watcher import Watcher, is_page
 from moneypath.formats.drill import Action, Check, Drill
 

@@ -24,8 +24,8 @@ import httpx
 from moneypath.catalog import duration_seconds
 from moneypath.catalog.conventions import HA_REPLICAS
 from moneypath.drills.context import DrillContext
+from moneypath.drills.endpoints import Prometheus
 from moneypath.drills.journal import GroupPages, HaRecord, ReplicaRecord
-from moneypath.drills.targets import Prometheus
 from moneypath.drills.watcher import label_text
 from moneypath.generate.routing import FAST, Timings
 from moneypath.stack import local as stack

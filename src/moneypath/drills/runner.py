@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
+from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
+from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import finite, write_journal
-from moneypath.drills.load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.phases import DrillRun
-from moneypath.drills.targets import Target
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 
 __all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
@@ -49,7 +49,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
     path = write_journal(journal, reports_dir)
     report = str(path)
     try:
-        from moneypath.drills.report import render  # matplotlib: loaded when a report is drawn
+        from moneypath.drills.report.rendering import render  # matplotlib: loaded when a report is drawn
 
         report = str(render(journal, path.parent, catalog))
     except Exception as exc:  # noqa: BLE001 - the journal is the record; a report can be rendered again

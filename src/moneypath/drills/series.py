@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from moneypath.catalog.conventions import Key
 from moneypath.drills.context import DrillContext
+from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import SeriesPanel
-from moneypath.drills.targets import TargetError
 from moneypath.generate.compress import format_duration
 from moneypath.generate.rules import provider_failures
 

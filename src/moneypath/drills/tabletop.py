@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from moneypath.drills.report_format import fmt_duration
+from moneypath.drills.report.formatting import fmt_duration
 
 RETRIES = 3
 YES = {"y", "yes"}

@@ -24,9 +24,9 @@ from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.yaml_errors import error_line, error_text
-from moneypath.formats.faults import fault_specs
-from moneypath.protocol.fault_specs import WHERE
-from moneypath.protocol.faults import FaultError, Faults
+from moneypath.formats.fault_specs import fault_specs
+from moneypath.protocol.faults.switches import FaultError, Faults
+from moneypath.protocol.faults.vocabularies import WHERE
 
 SCENARIO_FILE = "loadtests/scenarios.yaml"  # a project's, under its root: where `moneypath loadtest` looks by default
 ACTIONS = ("authorize", "capture", "refund", "payout")  # what a mix weighs; a locustfile's user defines each it sends
@@ -110,7 +110,7 @@ class Scenario(_Model):
     expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
     skip_gates: list[str] = Field(default_factory=list)
     # Sample the service through the run and judge the drift from the first minute after the warm-up to the
-    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.drift
+    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.soak.drift
     drift: bool = False
     # Resident memory's first minute starts this far into the run when that is after the warm-up: a service's
     # bounded in-memory state (kept for a fixed time, e.g. webhook nonces for a replay window) fills first, and is

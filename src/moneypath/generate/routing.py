@@ -5,7 +5,7 @@ The watchdog (always firing) → the dead man's switch receiver only, repeated e
 (label money_loss="true") → every receiver in routes.money_loss (on-call and compliance);
 ticket → the ticket receiver. A page for an SLO inhibits the ticket for the same SLO. Receivers deliver to `moneypath pager`
 webhooks (what the local stack and drills use); with `production=True` they deliver where the catalog declares
-(PagerDuty, Opsgenie, Slack, webhook: moneypath.generate.receivers).
+(PagerDuty, Opsgenie, Slack, webhook: moneypath.generate.receiver_blocks).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog.conventions import WATCHDOG_ALERT
-from moneypath.generate.receivers import heartbeat_block, receiver_blocks
+from moneypath.generate.receiver_blocks import heartbeat_block, receiver_blocks
 
 DEFAULT_PAGER_URL = "http://127.0.0.1:9095"
 

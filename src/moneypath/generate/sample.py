@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.instrument.exposition import render
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 
 _OUTCOMES = (("approved", 0.9), ("declined", 0.08), ("error", 0.015), ("timeout", 0.005))

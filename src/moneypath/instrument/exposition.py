@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from moneypath.instrument.prometheus import multiprocess_dir
+from moneypath.instrument.prometheus_backend import multiprocess_dir
 
 
 def render(registry: Collector, accept: str = "") -> tuple[bytes, str]:

@@ -11,7 +11,7 @@ import time
 
 from moneypath.catalog import OTHER
 from moneypath.instrument.correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
-from moneypath.protocol.correlation import HEADER
+from moneypath.protocol.correlation_header import HEADER
 
 _HEADER_BYTES = HEADER.encode()
 

@@ -27,9 +27,9 @@ from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.instrument import families
-from moneypath.instrument.contract import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
 from moneypath.instrument.failures import FailurePath
 from moneypath.instrument.families import Family
+from moneypath.instrument.requirements import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
 from moneypath.instrument.timers import AuthorizationTimer, LedgerTimer
 from moneypath.instrument.tracing import trace_exemplar
 
@@ -57,7 +57,7 @@ class MoneyPath(FailurePath):
         if problems:
             raise CatalogError(problems)
         if backend is None:
-            from moneypath.instrument.prometheus import PrometheusBackend
+            from moneypath.instrument.prometheus_backend import PrometheusBackend
 
             backend = PrometheusBackend()
         self.catalog = catalog
@@ -136,7 +136,7 @@ class MoneyPath(FailurePath):
         (metrics off: every call is a no-op)."""
         catalog = load_catalog(path)
         if backend == "prometheus":
-            from moneypath.instrument.prometheus import PrometheusBackend
+            from moneypath.instrument.prometheus_backend import PrometheusBackend
 
             return cls(catalog, PrometheusBackend(**options))
         if backend == "otel":

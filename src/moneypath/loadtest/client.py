@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from moneypath.formats import scenarios
 from moneypath.formats.scenarios import ACTIONS
 from moneypath.loadtest import shape
-from moneypath.loadtest.contract import (
+from moneypath.loadtest.request_names import (
     ATTEMPT,
     CHECK,
     DUPLICATE_CHECK,
@@ -27,7 +27,7 @@ from moneypath.loadtest.contract import (
     answered_by,
     request_name,
 )
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 

@@ -17,7 +17,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
 from moneypath.formats.scenarios import Scenario, availability_slo, latency_slo
-from moneypath.loadtest import drift as dr
+from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -334,7 +334,7 @@ def breaches(gates: list[Gate]) -> list[str]:
     return [g.reason for g in gates if g.status == FAIL]
 
 
-# The soak's drift (moneypath.loadtest.drift): one gate per figure, so that skip_gates can leave one out.
+# The soak's drift (moneypath.loadtest.soak.drift): one gate per figure, so that skip_gates can leave one out.
 DRIFT_GATES = {"cpu_ms_per_authorization": "drift_cpu_per_authorization", "p99_ms": "drift_p99",
                "rss_mb": "drift_rss", "db_bytes_per_payment": "drift_db_per_payment"}
 

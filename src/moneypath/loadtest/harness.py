@@ -25,7 +25,7 @@ from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import faults, shape
+from moneypath.loadtest import fault_calls, shape
 from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
 from moneypath.protocol.tokens import MAX_LIFETIME_S, issue
@@ -161,7 +161,7 @@ def _on_init(environment, **_kwargs):
 # ---------------------------------------------------------------- faults a scenario sets (master only)
 
 
-def _fault_calls(environment) -> tuple[list[faults.FaultCall], dict]:
+def _fault_calls(environment) -> tuple[list[fault_calls.FaultCall], dict]:
     s = settings(environment)
     o = environment.parsed_options
     if not s.scenario.faults:
@@ -172,8 +172,8 @@ def _fault_calls(environment) -> tuple[list[faults.FaultCall], dict]:
                          "or $MONEYPATH_TOKEN_SECRET")
     bases = {"providersim": o.providersim, "faultproxy": o.faultproxy, "service": environment.host}
     try:
-        calls = faults.calls(s.scenario.faults, bases, s.duration_s, s.scenario.name)
-    except faults.MissingBase as exc:
+        calls = fault_calls.calls(s.scenario.faults, bases, s.duration_s, s.scenario.name)
+    except fault_calls.MissingBase as exc:
         raise SystemExit(f"moneypath: {exc}") from None
     return calls, {"authorization": f"Bearer {admin}"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moneypath.loadtest import report
+from moneypath.loadtest import run_report
 from moneypath.scaffold.project import LOCUSTFILE
 
 
@@ -37,6 +37,6 @@ def locustfile(path: Path) -> Path:
 def staging(out: str, prefix: str) -> tuple[Path, Path]:
     """The report's staging directory under --out, made before anything runs; UsageError when it cannot be."""
     try:
-        return report.staging_dir(Path(out), prefix)
+        return run_report.staging_dir(Path(out), prefix)
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot create a report directory there ({exc.strerror or exc})") from None

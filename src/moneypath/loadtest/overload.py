@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 
 from moneypath.formats.scenarios import OVERLOAD_GATES as GATE_NAMES
 from moneypath.formats.scenarios import Scenario
-from moneypath.loadtest.contract import REFUSED
 from moneypath.loadtest.gates import FAIL, PASS, SKIP, Gate, Thresholds
+from moneypath.loadtest.request_names import REFUSED
 from moneypath.loadtest.shape import spike_window
 from moneypath.loadtest.stats import SENT, action_of, is_final, merge, percentile, steady_entries
 

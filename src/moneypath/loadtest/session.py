@@ -15,7 +15,7 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates, inputs, launch, report, runner, shape, targets
+from moneypath.loadtest import gates, inputs, launch, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
@@ -46,7 +46,7 @@ class Plan:
 @dataclass
 class Judged:
     result: dict
-    outcome: runner.RunOutcome
+    outcome: locust_run.RunOutcome
     final: Path  # the published report directory
 
 
@@ -66,9 +66,9 @@ def prepare(options) -> Plan:
         if not launch.knows_moneypath(locustfile) and (
                 refused := launch.plain_refusals(locustfile, scenario, options.rate is not None)):
             raise UsageError(refused)
-        runner.check_overload(scenario, shape.duration_of(sfile, scenario, options.duration))
-        baseline = runner.load_result(options.baseline) if options.baseline else None
-    except (scenarios.ScenarioError, runner.LoadTestError, gates.SignalError) as exc:
+        locust_run.check_overload(scenario, shape.duration_of(sfile, scenario, options.duration))
+        baseline = locust_run.load_result(options.baseline) if options.baseline else None
+    except (scenarios.ScenarioError, locust_run.LoadTestError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None
     tmp, final = inputs.staging(options.out, f"loadtest-{options.scenario}")  # last: nothing after it can fail
     return Plan(c, options, locustfile, scenario, baseline, tmp, final)
@@ -78,19 +78,19 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
     """Run the plan and publish its report; RunFailed when it cannot (its logs kept, the stack it started
     stopped). `warn` says where an interrupted run's logs are before the interruption goes on."""
     o, tmp, final = plan.options, plan.tmp, plan.final
-    spec = runner.RunSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
+    spec = locust_run.RunSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
                           plan.locustfile, require_prometheus=not o.no_prometheus)
     target = None
     try:
         with reported(tmp, final, warn):
             exporter_port = free_port()
             target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
-            if missing := runner.missing_fault_api(plan.scenario, target):
+            if missing := locust_run.missing_fault_api(plan.scenario, target):
                 raise UsageError(missing)
-            outcome = runner.run(plan.c, spec, target, tmp / "locust", exporter_port, say)
+            outcome = locust_run.run(plan.c, spec, target, tmp / "locust", exporter_port, say)
             result = judge(plan, outcome, target)
-            report.render(result, outcome.ticks, outcome.service_series, tmp)
-            final = report.publish(tmp, final)
+            run_report.render(result, outcome.ticks, outcome.service_series, tmp)
+            final = run_report.publish(tmp, final)
     finally:
         targets.close_target(target)
     return Judged(result, outcome, final)
@@ -102,21 +102,21 @@ def reported(tmp: Path, final: Path, warn):
     unexpected stop (Ctrl-C, a bug) keeps what the run wrote, says where, and goes on."""
     try:
         yield
-    except (UsageError, runner.LoadTestError, stack.StackError) as exc:
+    except (UsageError, locust_run.LoadTestError, stack.StackError) as exc:
         code = 2 if isinstance(exc, UsageError) else 1
-        raise RunFailed(report.failure_message(exc, tmp, final), code) from None
+        raise RunFailed(run_report.failure_message(exc, tmp, final), code) from None
     except BaseException as exc:
-        kept = report.keep_failed(tmp, final)
+        kept = run_report.keep_failed(tmp, final)
         if kept is not None:
             warn(f"moneypath: the run stopped ({type(exc).__name__}); its logs are in {kept}")
         raise
 
 
-def judge(plan: Plan, outcome: runner.RunOutcome, target: runner.Target) -> dict:
+def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target) -> dict:
     """The run's result.json: the runner's figures and gates, the thresholds, drift, overload, the baseline's
     gates, the breaches and the verdict."""
     o = plan.options
-    result = runner.result_dict(plan.c, outcome, target)
+    result = locust_run.result_dict(plan.c, outcome, target)
     thr = gates.thresholds(plan.c, o.reconcile_within)
     result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
     if outcome.drift is not None:
@@ -137,7 +137,7 @@ def verdict(result: dict, scenario: str, no_prometheus: bool) -> str:
     features_off = "".join(f"; skipped: {line}" for line in gates.feature_skips(result["gates"]))
     if result["passed"] and no_prometheus:
         skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
-                   and gt["reason"] == runner.NOT_JUDGED]
+                   and gt["reason"] == locust_run.NOT_JUDGED]
         return (f"{scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
                 f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
     if result["passed"]:

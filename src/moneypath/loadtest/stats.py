@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moneypath.loadtest.contract import (
+from moneypath.loadtest.request_names import (
     ATTEMPT,
     CHECK,
     DUPLICATE_CHECK,

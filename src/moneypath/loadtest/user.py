@@ -29,7 +29,7 @@ subject, path)` name the request "<action> [<provider>]" (the names the gates re
 gates judge "authorize [...]", the failure gates every final outcome): the provider your answer
 names (a top-level `provider` field), else "[requested <provider>]", the one drawn for the order,
 which your service may have routed elsewhere. They send `subject`'s
-correlation id (moneypath.protocol.correlation.HEADER), a fresh idempotency key on every POST,
+correlation id (moneypath.protocol.correlation_header.HEADER), a fresh idempotency key on every POST,
 and "authorization: Bearer $MONEYPATH_TOKEN" (none with --no-auth or without a token). In a
 scenario with `retry:` each POST is retried with the same key (capped exponential backoff, full
 jitter; attempts named "... (attempt)", the final outcome request type RETRIED) and replayed once

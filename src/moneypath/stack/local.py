@@ -6,7 +6,7 @@ configuration, data and logs in a state directory. What runs is recorded in
 `<state>/stack.json` (moneypath.stack.state), so `down` and `status` work from another shell.
 
 With the reference service and the catalog's audit trail on, the service signs checkpoints of its audit
-chain (moneypath.protocol.audit_checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
+chain (moneypath.protocol.audit.checkpoint) into `<state>/audit-checkpoints/` with a key the stack makes once
 in the state directory (`audit-checkpoint.key`, mode 0600, and `.pub`): files beside the ledger, never in it.
 """
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.protocol.audit_checkpoint import CheckpointError, write_key_pair
+from moneypath.protocol.audit.checkpoint import CheckpointError, write_key_pair
 from moneypath.stack.state import StackError
 
 AUDIT_KEY = "audit-checkpoint"  # <state>/audit-checkpoint.key (signer, 0600) and .pub (verifier), made once

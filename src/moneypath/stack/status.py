@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath.protocol.audit_checkpoint import FILE as CHECKPOINT_FILE
+from moneypath.protocol.audit.checkpoint import FILE as CHECKPOINT_FILE
 from moneypath.stack import processes
 from moneypath.stack.state import load_state
 

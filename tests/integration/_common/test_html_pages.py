@@ -30,7 +30,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.conftest import CATALOG_PATH, ROOT, free_port, run_cli, wait_for
 
@@ -271,7 +271,7 @@ def locust_recording(work: Path, duration_s: int = 60) -> None:
 
 def test_loadtest_report_page(browser, screenshots, tmp_path):
     from moneypath.formats import scenarios
-    from moneypath.loadtest import gates, report, runner
+    from moneypath.loadtest import gates, locust_run, run_report
     from moneypath.loadtest.stats import history, load_entries, summarize
 
     c = load_catalog(CATALOG_PATH)
@@ -286,17 +286,17 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
     prom = gates.PromObservations(p99_s=0.262, error_ratio=0.0007, authorizations=358, duplicate_charges=0,
                                   ledger_imbalance_max_abs=0, caught_up_after_s=4, oldest_unreconciled_s=0,
                                   circuit_max=0, locust_series=14, cost_per_authorization_usd=0.1873)
-    spec = runner.RunSpec("checkout", 10, 10, 60)
-    outcome = runner.RunOutcome(scenario, spec, 10, 10, 60, T0, T0 + 61, summary, prom, "",
+    spec = locust_run.RunSpec("checkout", 10, 10, 60)
+    outcome = locust_run.RunOutcome(scenario, spec, 10, 10, 60, T0, T0 + 61, summary, prom, "",
                                 gates.evaluate(summary, prom, thr, scenario), work,
                                 {"service authorizations/s": [(T0 + i, min(6.0, i * 0.6)) for i in range(0, 62, 2)],
                                  "service p99 (s)": [(T0 + i, 0.24 + (i % 7) / 100) for i in range(4, 62, 2)]},
                                 ticks)
-    target = runner.Target("http://127.0.0.1:41001", "http://127.0.0.1:41003", None, "token", None)
-    result = runner.result_dict(c, outcome, target)
+    target = locust_run.Target("http://127.0.0.1:41001", "http://127.0.0.1:41003", None, "token", None)
+    result = locust_run.result_dict(c, outcome, target)
     result["p99_threshold_ms"] = thr.p99_s * 1000
     out = tmp_path / "run"
-    report.render(result, ticks, outcome.service_series, out)
+    run_report.render(result, ticks, outcome.service_series, out)
     verdict = "PASSED" if result["passed"] else "FAILED"
     check_page(browser, out / "report.html", f"Load test checkout: {verdict}", "Load test checkout", screenshots,
                "loadtest-report")
@@ -304,7 +304,8 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
 
 def test_capacity_plan_page(browser, screenshots, tmp_path):
     from moneypath.formats import scenarios
-    from moneypath.loadtest import capacity, capacity_report
+    from moneypath.loadtest.capacity import plan as capacity
+    from moneypath.loadtest.capacity import plan_report
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
@@ -326,7 +327,7 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
     saturation = capacity.Step(74.0, 74.0, 33.3, 700.0, 720.0, 0.0, 0.19, True, [], 14, closed_loop=True, users=64,
                                concurrency=52.0, limit="service", limit_reason="service CPU at 96% of its ceiling")
     result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7, saturation=saturation)
-    capacity_report.render(result, tmp_path)
+    plan_report.render(result, tmp_path)
 
     def inspect(page):
         assert page.locator("pre").count() == 0, "the plan is tables, not preformatted text"

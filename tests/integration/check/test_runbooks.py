@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from moneypath.check.ledger import check_ledger_queries
+from moneypath.check.ledger_queries import check_ledger_queries
 from moneypath.check.runbooks import check_runbooks, open_database
 from tests.support.runbooks import DUP, edit, statements_sent
 

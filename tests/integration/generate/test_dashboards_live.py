@@ -5,7 +5,7 @@ intervals) runs a short load while the drill faults that move the rarer signals 
 and off; then every panel query of every dashboard is run over the Prometheus HTTP API the way
 Grafana would (variables substituted: datasource, provider = All, $__rate_interval = 1m) and must
 return at least one finite sample. A failure lists dashboard, panel title and query of each empty
-one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_loadtest.py
+one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_session.py
 runs them against a real Locust run.
 
 The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
@@ -36,7 +36,7 @@ from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
 
-LOCUST = tuple(d.LOCUST_METRICS.values())  # queried in test_loadtest.py, where Locust runs
+LOCUST = tuple(d.LOCUST_METRICS.values())  # queried in loadtest/test_session.py, where Locust runs
 RATE = "1m"
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from moneypath.catalog import Catalog, parse_catalog
 from moneypath.generate import build
-from moneypath.generate.receivers import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
+from moneypath.generate.receiver_blocks import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
 from moneypath.generate.routing import FAST, render_alertmanager
 from moneypath.generate.rules import alert_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, ROOT, free_port, stop_process, wait_for

@@ -9,8 +9,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from moneypath.protocol.audit_chain import GENESIS, event_hash
-from moneypath.reference.refservice import audit, payments
+from moneypath.protocol.audit.chain import GENESIS, event_hash
+from moneypath.reference.refservice import payment_state
+from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 from tests.support.database import audit_trail as contract
 from tests.support.database import database_tests
@@ -26,8 +27,8 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
     try:
         first = engine.connect()
         held = first.begin()
-        with audit.acting("merchant_1", "payments:write"):
-            payments.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+        with trail.acting("merchant_1", "payments:write"):
+            payment_state.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                             method="card", amount_minor=100, currency="EUR", reference="r-open",
                             provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
         done, errors = threading.Event(), []
@@ -67,13 +68,13 @@ def test_an_event_parked_by_a_booking_survives_the_holders_crash_and_the_seal_ch
     assert (verdict(engine).events, verdict(engine).pending) == (1, 0)  # no contention: chained by its booking
     holder = engine.connect()
     holder.begin()
-    with audit.acting("merchant_1", "payments:write"):
-        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+    with trail.acting("merchant_1", "payments:write"):
+        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=100, currency="EUR", reference="r-holder",
                         provider_ref="acme_holder", provider_status="approved", payment_id="pay_holder")
     holder_pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-        assert payments.mark_captured(conn, row, "captured")  # parked: the holder has the chain
+    with engine.begin() as conn, trail.acting("merchant_1", "payments:write"):
+        assert payment_state.mark_captured(conn, row, "captured")  # parked: the holder has the chain
     assert verdict(engine).pending == 1
     with engine.begin() as conn:  # the holder's process dies: its open transaction goes, unacknowledged
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid}).scalar()
@@ -84,10 +85,10 @@ def test_an_event_parked_by_a_booking_survives_the_holders_crash_and_the_seal_ch
     try:
         v = verdict(restarted)
         assert (v.intact, v.events, v.pending) == (True, 1, 1)
-        assert audit.seal(restarted) == 1
+        assert trail.seal(restarted) == 1
         with restarted.connect() as conn:
-            assert [e["action"] for e in audit.events_for(conn, "pay_c")] == ["authorize", "capture"]
-            assert audit.events_for(conn, "pay_holder") == []
+            assert [e["action"] for e in trail.events_for(conn, "pay_c")] == ["authorize", "capture"]
+            assert trail.events_for(conn, "pay_holder") == []
         v = verdict(restarted)
         assert (v.intact, v.events, v.pending) == (True, 2, 0)
     finally:
@@ -99,7 +100,7 @@ def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url,
 
     from prometheus_client import CollectorRegistry
 
-    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.prometheus_backend import PrometheusBackend
     from moneypath.instrument.signals import MoneyPath
     from moneypath.reference.refservice.app import ServiceConfig, create_app
 
@@ -135,8 +136,8 @@ def _park_behind_a_holder(engine, ids: list[str]) -> None:
     with its tail."""
     holder = engine.connect()
     held = holder.begin()
-    with audit.acting("merchant_1", "payments:write"):
-        payments.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+    with trail.acting("merchant_1", "payments:write"):
+        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=100, currency="EUR", reference=f"r-hold-{ids[0]}",
                         provider_ref=f"acme_hold_{ids[0]}", provider_status="approved", payment_id=f"hold_{ids[0]}")
     try:
@@ -169,8 +170,8 @@ def test_parked_events_are_chained_by_the_next_holders_statement_in_id_order_wit
             tails = conn.execute(select(audit_pending.c.tail)).scalars().all()
         assert len(tails) == 3 and all(tails)
         with pytest.raises(RuntimeError), engine.begin() as conn:  # a holder that chained them rolls back
-            with audit.acting("merchant_1", "payments:write"):
-                payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+            with trail.acting("merchant_1", "payments:write"):
+                payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                                 method="card", amount_minor=1, currency="EUR", reference="r-back",
                                 provider_ref="acme_back", provider_status="approved", payment_id="pay_back")
             assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 4
@@ -182,7 +183,7 @@ def test_parked_events_are_chained_by_the_next_holders_statement_in_id_order_wit
             assert conn.execute(select(func.count()).select_from(audit_pending)).scalar() == 0
             assert tuple(conn.execute(select(audit_head.c.seq)).one()) == (4,)
         _park_behind_a_holder(engine, ["pay_s1", "pay_s2"])
-        assert audit.seal(engine) == 2 and audit.seal(engine) == 0
+        assert trail.seal(engine) == 2 and trail.seal(engine) == 0
         assert _chained_as_event_hash_does(engine)[4:] == ["pay_s1", "pay_s2"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 6, 0)
@@ -201,7 +202,7 @@ def test_rows_parked_without_a_tail_by_an_earlier_version_are_chained_in_id_orde
         assert _chained_as_event_hash_does(engine) == ["pay_next", "pay_old", "pay_new"]
         park(engine, "pay_old2")
         _park_behind_a_holder(engine, ["pay_new2"])
-        assert audit.seal(engine) == 2
+        assert trail.seal(engine) == 2
         assert _chained_as_event_hash_does(engine)[3:] == ["pay_old2", "pay_new2"]
         v = verdict(engine)
         assert (v.intact, v.events, v.pending) == (True, 5, 0)
@@ -220,7 +221,7 @@ def test_an_audit_pending_table_without_the_tail_column_gets_it(pg_url):
     try:
         park(engine, "pay_old")
         _park_behind_a_holder(engine, ["pay_new"])
-        assert audit.seal(engine) == 2
+        assert trail.seal(engine) == 2
         assert _chained_as_event_hash_does(engine) == ["pay_old", "pay_new"]
     finally:
         engine.dispose()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, update
 
-from moneypath.protocol import audit_chain
-from moneypath.protocol.audit_chain import verify_database
+from moneypath.protocol.audit import chain as audit_chain
+from moneypath.protocol.audit.chain import verify_database
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine
 from tests.conftest import run_cli
 from tests.support.database.audit_trail import seed

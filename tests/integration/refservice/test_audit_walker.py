@@ -1,4 +1,4 @@
-"""The service's audit check walking in a child process (audit_walker.py; the service's own run does): it answers as
+"""The service's audit check walking in a child process (audit/walker.py; the service's own run does): it answers as
 the walk in a thread does, on SQLite and PostgreSQL; a child that dies is replaced by one resumed at the last
 verified tip, so a chain rewritten meanwhile is still caught; the child goes when the service closes it or its
 input closes. It starts processes, so it is here, not in the unit tier."""
@@ -16,10 +16,11 @@ from sqlalchemy import select, update
 
 from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.audit_chain import HASHED, event_hash
-from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.audit_check import AuditCheck
-from moneypath.reference.refservice.audit_walker import MODULE, WalkerError, WalkerProcess
+from moneypath.protocol.audit.chain import HASHED, event_hash
+from moneypath.reference.refservice import payment_state
+from moneypath.reference.refservice.audit import trail
+from moneypath.reference.refservice.audit.chain_check import AuditCheck
+from moneypath.reference.refservice.audit.walker import MODULE, WalkerError, WalkerProcess
 from moneypath.reference.refservice.db import audit_events, audit_head, make_engine, make_reader
 from tests.conftest import ROOT
 
@@ -37,12 +38,12 @@ def ledger(request, tmp_path):
 def book(engine, n: int, start: int = 0) -> None:
     """n payments authorized and captured by a shop of another kind (KNET, Kuwaiti dinars): 2 events each."""
     for i in range(start, start + n):
-        with engine.begin() as conn, audit.acting("shop_7", "payments:write"):
-            row = payments.create(conn, principal="shop_7", kind="payment", state="authorized", provider="knet",
+        with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
+            row = payment_state.create(conn, principal="shop_7", kind="payment", state="authorized", provider="knet",
                                   method="card", amount_minor=1250 + i, currency="KWD", reference=f"kw-{i}",
                                   provider_ref=f"knet_{i}", provider_status="approved")
-        with engine.begin() as conn, audit.acting("shop_7", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+        with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
+            payment_state.mark_captured(conn, row, "captured")
 
 
 def walking_check(url, engine, registry):

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import delete, update
 
-from moneypath.protocol.audit_chain import PENDING_MAX_S
+from moneypath.protocol.audit.chain import PENDING_MAX_S
 from moneypath.reference.refservice.db import audit_events, audit_pending, make_engine
 from tests.conftest import run_cli
 from tests.support.database.audit_trail import seed

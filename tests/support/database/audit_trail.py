@@ -13,14 +13,15 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
-from moneypath.protocol.audit_chain import (
+from moneypath.protocol.audit.chain import (
     GENESIS,
     PENDING_MAX_S,
     ChainWatch,
     event_hash,
     verify_database,
 )
-from moneypath.reference.refservice import audit, payments
+from moneypath.reference.refservice import payment_state
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import audit_events, audit_head, audit_pending, make_engine
 
 
@@ -33,7 +34,7 @@ def engine(ledger_url):
 
 def book_payment(engine, pid: str, amount: int = 2500, who: str = "merchant_1") -> dict:
     with engine.begin() as conn, audit.acting(who, "payments:write"):
-        return payments.create(conn, principal=who, kind="payment", state="authorized", provider="acme",
+        return payment_state.create(conn, principal=who, kind="payment", state="authorized", provider="acme",
                                method="card", amount_minor=amount, currency="EUR", reference=f"order-{pid}",
                                provider_ref=f"acme_{pid}", provider_status="approved", payment_id=pid)
 
@@ -47,7 +48,7 @@ def seed(engine, n: int = 4) -> None:
     for i in range(n):
         row = book_payment(engine, f"pay_{i}")
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.mark_captured(conn, row, "captured")
+            payment_state.mark_captured(conn, row, "captured")
 
 
 def test_every_change_appends_an_event_with_who_why_and_before_after(engine):
@@ -55,9 +56,9 @@ def test_every_change_appends_an_event_with_who_why_and_before_after(engine):
     try:
         row = book_payment(engine, "pay_a")
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            assert payments.mark_captured(conn, row, "captured")
+            assert payment_state.mark_captured(conn, row, "captured")
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.mark_refunded(conn, {**row, "state": "captured"}, 1000, "refunded")
+            payment_state.mark_refunded(conn, {**row, "state": "captured"}, 1000, "refunded")
     finally:
         reset_correlation_id(token)
     with engine.connect() as conn:
@@ -78,7 +79,7 @@ def test_every_change_appends_an_event_with_who_why_and_before_after(engine):
 def test_a_rolled_back_booking_leaves_no_event_and_the_chain_intact(engine):
     book_payment(engine, "pay_ok")
     with pytest.raises(RuntimeError), engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
+        payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
                         method="card", amount_minor=10, currency="EUR", reference="r", provider_ref="x",
                         provider_status="approved", payment_id="pay_gone")
         raise RuntimeError("the ledger write failed after the event was appended")
@@ -94,7 +95,7 @@ def test_a_capture_booked_twice_appends_one_event(engine):
     row = book_payment(engine, "pay_twice")
     for booked in (True, False):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            assert payments.mark_captured(conn, row, "captured") is booked
+            assert payment_state.mark_captured(conn, row, "captured") is booked
     with engine.connect() as conn:
         assert [e["action"] for e in audit.events_for(conn, "pay_twice")] == ["authorize", "capture"]
         assert conn.execute(select(func.count()).select_from(audit_pending)).scalar() == 0
@@ -109,7 +110,7 @@ def test_fields_with_quotes_escapes_and_non_ascii_are_stored_and_hashed_as_given
     token = set_correlation_id(correlation)
     try:
         with engine.begin() as conn, audit.acting(actor, "payments:write"):
-            payments.create(conn, principal="m", kind="payment", state="authorized", provider="acme", method="card",
+            payment_state.create(conn, principal="m", kind="payment", state="authorized", provider="acme", method="card",
                             amount_minor=1, currency="EUR", reference='ref "ü"', provider_ref="acme_q",
                             provider_status="approved", payment_id="pay_quoted")
     finally:
@@ -321,7 +322,7 @@ def test_concurrent_bookings_keep_the_chain_linear(engine):
             for i in range(6):
                 row = book_payment(engine, f"pay_{n}_{i}", who=f"merchant_{n}")
                 with engine.begin() as conn, audit.acting(f"merchant_{n}", "payments:write"):
-                    payments.mark_captured(conn, row, "captured")
+                    payment_state.mark_captured(conn, row, "captured")
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 

@@ -112,3 +112,15 @@ def test_no_judgement_after_three_tries_is_not_met(reply):
     s = Script(["Ana", "acme", reply, reply, reply], [0, 5])
     (eng,) = s.run(CARDS[:1])
     assert eng["met"] is None and eng["ok"] is False and "not judged" in eng["note"]
+
+
+def test_interactive_tabletop_answers_go_into_roles_and_timeline(run):
+    answers = iter(["Ana", "acme duplicates, 3 payments", "y"] * 4)
+    run.ask = lambda _prompt: next(answers)
+    roles = [{"role": r, "checkpoint": c.checkpoint, "due_s": c.due, "answered_by": None, "answer": None,
+              "answered_at": None, "ok": None} for r, c in run.drill.tabletop.roles.items()]
+    got = run._tabletop(roles, 1000.0)
+    assert [r["role"] for r in got] == ["engineering", "operations", "compliance", "customer_support"]
+    assert all(r["answered_by"] == "Ana" and r["ok"] is True for r in got)
+    answers_in_timeline = [e for e in run.timeline if e.kind == "answer"]
+    assert len(answers_in_timeline) == 4 and "Ana answered" in answers_in_timeline[0].text

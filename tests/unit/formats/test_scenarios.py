@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from moneypath.formats import scenarios
-from moneypath.formats.faults import fault_specs
+from moneypath.formats.fault_specs import fault_specs
 from tests.conftest import ROOT, SHIPPED_SCENARIOS
 
 FOREIGN_DIR = ROOT / "tests" / "foreign"

@@ -11,7 +11,7 @@ import yaml
 
 from moneypath.catalog import load_catalog
 from moneypath.cli import main
-from moneypath.generate.openslo import openslo_documents
+from moneypath.generate.openslo_export import openslo_documents
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH
 
 

@@ -12,7 +12,7 @@ import yaml
 
 from moneypath.catalog import CatalogError, parse_catalog
 from moneypath.generate import build
-from moneypath.generate.receivers import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
+from moneypath.generate.receiver_blocks import OPSGENIE_PRIORITY, PAGERDUTY_SEVERITY
 from moneypath.generate.routing import DEFAULT_PAGER_URL, alertmanager_config, render_alertmanager
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, run_cli
 from tests.docs_examples import args_of, code_block, shell

@@ -225,7 +225,7 @@ def test_without_a_breaker_the_dashboards_catalog_check_and_library_know_nothing
 
     from moneypath.check.lint import check_generated
     from moneypath.generate.build import dashboard_artifacts
-    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.prometheus_backend import PrometheusBackend
     from moneypath.instrument.signals import MoneyPath
 
     c = load(without_breaker())

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from moneypath.generate.sample import record_sample
 from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend, instrument_name
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.otlp_receiver import Receiver
 

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.catalog import parse_catalog
 from moneypath.generate.sample import record_sample, sample_exposition
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.conftest import ROOT
 

@@ -10,7 +10,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from moneypath.catalog import CatalogError
 from moneypath.instrument.exposition import render
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.conftest import CATALOG_PATH
 from tests.support.signals import value

@@ -17,7 +17,7 @@ import urllib3
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.instrument.timeouts import is_timeout
 

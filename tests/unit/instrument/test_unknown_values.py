@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog, parse_catalog
 from moneypath.instrument.failures import UnknownLabelValue
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import STRICT_ENV, MoneyPath
 from tests.conftest import FOREIGN_PATH
 

@@ -1,10 +1,10 @@
-"""moneypath.protocol.audit_checkpoint.coverage: how much of an intact chain its signed checkpoints cover, the line
+"""moneypath.protocol.audit.checkpoint.coverage: how much of an intact chain its signed checkpoints cover, the line
 `moneypath audit verify --checkpoints` prints, and --covered's break at the first uncovered seq."""
 
 from __future__ import annotations
 
-from moneypath.protocol.audit_chain import Verdict
-from moneypath.protocol.audit_checkpoint import Checkpoint, coverage
+from moneypath.protocol.audit.chain import Verdict
+from moneypath.protocol.audit.checkpoint import Checkpoint, coverage
 
 SIGNED = 1_700_000_000  # 2023-11-14T22:13:20Z
 

@@ -1,10 +1,10 @@
-"""The fault switch every fault API shares (moneypath.protocol.faults) and the vocabularies
-(moneypath.protocol.fault_specs): a fault ends by itself, optional parameters take their default."""
+"""The fault switch every fault API shares (moneypath.protocol.faults.switches) and the vocabularies
+(moneypath.protocol.faults.vocabularies): a fault ends by itself, optional parameters take their default."""
 
 import pytest
 
-from moneypath.protocol.fault_specs import proxy_specs, service_specs, simulator_specs
-from moneypath.protocol.faults import DEFAULT_DURATION_S, FaultError, Faults
+from moneypath.protocol.faults.switches import DEFAULT_DURATION_S, FaultError, Faults
+from moneypath.protocol.faults.vocabularies import proxy_specs, service_specs, simulator_specs
 
 
 class Clock:

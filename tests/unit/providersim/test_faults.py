@@ -1,4 +1,4 @@
-"""The provider simulator's faults (moneypath.reference.providersim.faults) and their admin API: each fault takes
+"""The provider simulator's faults (moneypath.reference.providersim.simulator_faults) and their admin API: each fault takes
 effect and clears; the registry validates; tokens and the enable switch guard it in-process (httpx.ASGITransport),
 with a real signed-webhook receiver."""
 

@@ -1,4 +1,4 @@
-"""The provider simulator's webhooks (moneypath.reference.providersim.webhooks): signed in each vocabulary, given up
+"""The provider simulator's webhooks (moneypath.reference.providersim.webhook_delivery): signed in each vocabulary, given up
 after three retries, carrying the caller's correlation id in-process (httpx.ASGITransport), with a real signed-webhook
 receiver."""
 

@@ -1,4 +1,4 @@
-"""The audit chain's walk (moneypath.protocol.audit_chain): its fast paths, a walk in ranges and SQLite's quoting,
+"""The audit chain's walk (moneypath.protocol.audit.chain): its fast paths, a walk in ranges and SQLite's quoting,
 give the answers one plain walk gives."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ import sqlite3
 
 import pytest
 
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
-from moneypath.protocol.audit_checkpoint import CheckpointDir, Verifier
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
+from moneypath.protocol.audit.checkpoint import CheckpointDir, Verifier
 from moneypath.reference.refservice.db import make_engine, make_reader
 from tests.support.audit_checkpoints import insert, other_actor, rehash_from, truncate
 
 
 def spans_here(engine):
     """verify_database's `spans`, run in this process (the CLI runs each range in a process of its own)."""
-    from moneypath.protocol.audit_chain import walk_span
+    from moneypath.protocol.audit.chain import walk_span
 
     def run(ranges, marks):
         with engine.connect() as conn:
@@ -34,8 +34,8 @@ def spans_here(engine):
     (lambda path: truncate(path), 20, "the chain ends at seq 19, but seq 20 is in checkpoint"),
 ])
 def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack, broken_at, says):
-    from moneypath.protocol import audit_chain
-    from moneypath.protocol.audit_checkpoint import marks
+    from moneypath.protocol.audit import chain as audit_chain
+    from moneypath.protocol.audit.checkpoint import marks
 
     path, keys, cps = ledger
     if attack is not None:
@@ -53,7 +53,7 @@ def test_a_walk_in_ranges_finds_what_one_walk_finds(ledger, monkeypatch, attack,
 
 def test_an_event_the_database_quotes_otherwise_is_hashed_again_in_python(tmp_path):
     """A foreign writer that stores `at` as text: SQLite's quoting path cannot build its JSON, the Python one can."""
-    from moneypath.protocol.audit_chain import verify_database
+    from moneypath.protocol.audit.chain import verify_database
 
     path = tmp_path / "shop.db"
     db = sqlite3.connect(path)

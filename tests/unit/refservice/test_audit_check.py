@@ -1,4 +1,4 @@
-"""The reference service's audit check (moneypath.reference.refservice.audit_check) with signed checkpoints: it signs
+"""The reference service's audit check (moneypath.reference.refservice.audit.chain_check) with signed checkpoints: it signs
 its verified head, a restarted service resumes from the newest checkpoint and catches a chain cut off below it; the
 checkpoint configuration."""
 
@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.audit_checkpoint import (
+from moneypath.protocol.audit.checkpoint import (
     CheckpointDir,
     CheckpointError,
     Publisher,
@@ -19,8 +19,9 @@ from moneypath.protocol.audit_checkpoint import (
     Verifier,
     generate_key,
 )
-from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.audit_check import AuditCheck
+from moneypath.reference.refservice import payment_state as payments
+from moneypath.reference.refservice.audit import trail as audit
+from moneypath.reference.refservice.audit.chain_check import AuditCheck
 from moneypath.reference.refservice.db import make_engine, make_reader
 from tests.conftest import ROOT
 from tests.support.audit_checkpoints import other_actor, rehash_from, truncate
@@ -178,7 +179,7 @@ def test_the_service_takes_a_good_checkpoint_configuration(tmp_path):
 
 def test_the_first_intact_check_signs_even_on_a_machine_booted_less_than_an_interval_ago(tmp_path, monkeypatch):
     # monotonic time counts from boot: a CI machine up for 7 minutes held the first checkpoint back for the hour
-    monkeypatch.setattr("moneypath.reference.refservice.audit_check.time.monotonic", lambda: 5.0)
+    monkeypatch.setattr("moneypath.reference.refservice.audit.chain_check.time.monotonic", lambda: 5.0)
     path, cps = tmp_path / "ledger.db", tmp_path / "cps"
     signer, _ = generate_key("refservice")
     engine = make_engine(f"sqlite:///{path}")

@@ -1,4 +1,4 @@
-"""Signed checkpoints of the audit trail (moneypath.protocol.audit_checkpoint): each attack on a copy of a reference
+"""Signed checkpoints of the audit trail (moneypath.protocol.audit.checkpoint): each attack on a copy of a reference
 service's SQLite (payments authorized, captured and refunded, then tampered with as someone with write access to the
 database would; tests/support/audit_checkpoints.py) is caught by `moneypath audit verify --checkpoints DIR --key PUB`,
 naming the checkpoint it contradicts. Without checkpoints the same chains verify: that is what the checkpoints are
@@ -12,8 +12,8 @@ import sqlite3
 
 import pytest
 
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
-from moneypath.protocol.audit_checkpoint import Checkpoint, CheckpointError, Signer, Verifier, generate_key
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, event_hash
+from moneypath.protocol.audit.checkpoint import Checkpoint, CheckpointError, Signer, Verifier, generate_key
 from tests.conftest import run_cli
 from tests.support.audit_checkpoints import (
     checkpoint,

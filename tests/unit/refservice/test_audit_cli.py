@@ -32,8 +32,8 @@ def test_a_database_without_an_audit_trail_is_one_line_and_exit_2(tmp_path):
 
 def test_a_foreign_service_writing_the_layout_itself_is_verified_and_an_edit_caught(tmp_path):
     """A team's own service (tickets charged in JPY and KWD, its own actions and actors) writes the chain with
-    nothing of the reference service: plain sqlite3, the table names and the hash of moneypath.protocol.audit_chain."""
-    from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
+    nothing of the reference service: plain sqlite3, the table names and the hash of moneypath.protocol.audit.chain."""
+    from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HASHED, HEAD_TABLE, canonical_state, event_hash
 
     path = tmp_path / "shop.db"
     db = sqlite3.connect(path)

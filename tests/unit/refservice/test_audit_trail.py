@@ -5,7 +5,7 @@ tests/integration/refservice/test_audit_trail_postgresql.py on a real PostgreSQL
 
 from __future__ import annotations
 
-from moneypath.protocol.audit_chain import (
+from moneypath.protocol.audit.chain import (
     GENESIS,
     ChainWatch,
     event_hash,
@@ -24,7 +24,7 @@ def test_a_chain_without_a_pending_table_verifies_as_before(tmp_path):
 
     from sqlalchemy import create_engine
 
-    from moneypath.protocol.audit_chain import EVENTS_TABLE, HEAD_TABLE, ROW
+    from moneypath.protocol.audit.chain import EVENTS_TABLE, HEAD_TABLE, ROW
 
     db, prev = sqlite3.connect(tmp_path / "theirs.db"), GENESIS
     db.execute(f"CREATE TABLE {EVENTS_TABLE} ({', '.join(ROW)})")
@@ -52,7 +52,7 @@ def test_an_event_hashed_from_its_tail_hashes_as_event_hash():
     prev_hash + '[' + seq + tail: the same sha256 as event_hash, escapes, non-ASCII and NULL included."""
     import hashlib
 
-    from moneypath.protocol.audit_chain import HASHED, event_tail
+    from moneypath.protocol.audit.chain import HASHED, event_tail
 
     for before in (None, '{"note":"caf\u00e9 \\ \"q\""}'):
         event = {"seq": 12345, "at": 1764000000.123456, "actor": "mérchant\n1", "scope": "payments:write",

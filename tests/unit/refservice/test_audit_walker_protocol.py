@@ -1,4 +1,4 @@
-"""The audit walker's side of its protocol (audit_walker.serve), in this process: a request a line, an answer a line;
+"""The audit walker's side of its protocol (walker.serve), in this process: a request a line, an answer a line;
 a database it cannot read is an answer, not the end of the child. The child process itself:
 tests/integration/refservice/test_audit_walker.py."""
 
@@ -9,9 +9,10 @@ import json
 
 from sqlalchemy import select
 
-from moneypath.protocol.audit_chain import ChainWatch
-from moneypath.reference.refservice import audit, payments
-from moneypath.reference.refservice.audit_walker import serve
+from moneypath.protocol.audit.chain import ChainWatch
+from moneypath.reference.refservice import payment_state
+from moneypath.reference.refservice.audit import trail
+from moneypath.reference.refservice.audit.walker import serve
 from moneypath.reference.refservice.db import audit_head, make_engine, make_reader
 
 
@@ -25,8 +26,8 @@ def test_resume_then_check_answers_the_verdict_and_the_tip(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     engine = make_engine(url)
     for i in range(3):
-        with engine.begin() as conn, audit.acting("tienda_4", "payments:write"):
-            payments.create(conn, principal="tienda_4", kind="payment", state="authorized", provider="conekta",
+        with engine.begin() as conn, trail.acting("tienda_4", "payments:write"):
+            payment_state.create(conn, principal="tienda_4", kind="payment", state="authorized", provider="conekta",
                             method="card", amount_minor=9900 + i, currency="MXN", reference=f"mx-{i}",
                             provider_ref=f"cnk_{i}", provider_status="approved")
     with engine.connect() as conn:

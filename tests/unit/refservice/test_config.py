@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.providersim.simulator_app import SimConfig
+from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.risk import RiskPolicy
 from tests.support.refservice import SECRET, authorize, call

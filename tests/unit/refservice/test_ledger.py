@@ -30,7 +30,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
     app, _, _ = world
     payment = captured_payment(app, "race", amount=1000)
     pid = payment["id"]
-    from moneypath.reference.refservice import payments as payment_rows
+    from moneypath.reference.refservice import payment_state as payment_rows
 
     with app.state.engine.begin() as conn:  # a refund the service's read did not see yet
         row = payment_rows.get(conn, pid, "merchant_1")
@@ -43,7 +43,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(world):
 
 
 def test_client_races_are_ledger_write_conflicts_not_failures(world):
-    from moneypath.reference.refservice import payments as payment_rows
+    from moneypath.reference.refservice import payment_state as payment_rows
     from moneypath.reference.refservice.db import idempotency_keys
 
     app, _, mp = world

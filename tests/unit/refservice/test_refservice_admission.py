@@ -340,7 +340,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
     extra_ms; health, metrics and admin never pay it, and a refusal stays cheap (the fault is inside admission)."""
     import time
 
-    from moneypath.reference.refservice.faults import RequestCost, service_faults
+    from moneypath.reference.refservice.service_faults import RequestCost, service_faults
 
     async def scenario():
         faults = service_faults()
@@ -382,7 +382,7 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
 
     from moneypath.catalog.conventions import Key
     from moneypath.catalog.load import load_catalog, parse_catalog
-    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.prometheus_backend import PrometheusBackend
     from moneypath.instrument.signals import MoneyPath
     from tests.conftest import CATALOG_PATH, FOREIGN_PATH
 

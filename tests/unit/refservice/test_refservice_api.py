@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.protocol.tokens import issue
 from moneypath.reference.refservice.app import ServiceConfig, create_app

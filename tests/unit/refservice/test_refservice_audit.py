@@ -8,9 +8,9 @@ import json
 
 from sqlalchemy import select, update
 
-from moneypath.protocol.audit_chain import GENESIS, event_hash, verify_database
-from moneypath.reference.refservice import audit
-from moneypath.reference.refservice.audit_check import TAMPER
+from moneypath.protocol.audit.chain import GENESIS, event_hash, verify_database
+from moneypath.reference.refservice.audit import trail as audit
+from moneypath.reference.refservice.audit.chain_check import TAMPER
 from moneypath.reference.refservice.db import audit_events, audit_head
 from moneypath.reference.signing import HEADER, sign
 from tests.support.refservice import (

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from moneypath.catalog.conventions import Key
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.protocol.tokens import issue
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.providersim.simulator_app import SimConfig
+from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice import limits
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import metadata

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.refservice.db import make_engine
@@ -207,7 +207,7 @@ def test_a_ledger_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path
 
 
 def test_payment_ids_sort_by_creation_so_the_indexes_keyed_by_them_grow_at_their_right_edge():
-    from moneypath.reference.refservice.payments import new_id
+    from moneypath.reference.refservice.payment_state import new_id
 
     ids = []
     for _ in range(5):

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.providersim.simulator_app import SimConfig
+from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from tests.support.refservice import SECRET, WRITE, client_for, sample, set_fault

@@ -32,11 +32,11 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from schemathesis import checks
 
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.protocol.tokens import issue
-from moneypath.reference.providersim.app import SimConfig
-from moneypath.reference.providersim.app import create_app as create_sim
+from moneypath.reference.providersim.simulator_app import SimConfig
+from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 
 SECRET = b"fuzz-secret"

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus import PrometheusBackend
+from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from moneypath.reference.refservice.adapters import AcmeAdapter
 from moneypath.reference.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable

@@ -429,7 +429,7 @@ def test_a_new_project_appears_whole_with_the_usual_permissions(tmp_path):
 def test_a_new_project_counts_card_numbers_its_service_refuses_or_redacts(project):
     from prometheus_client import CollectorRegistry
 
-    from moneypath.instrument.prometheus import PrometheusBackend
+    from moneypath.instrument.prometheus_backend import PrometheusBackend
     from moneypath.instrument.signals import MoneyPath
 
     c = load_catalog(project / "moneypath.yaml")

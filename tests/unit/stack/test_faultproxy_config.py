@@ -1,4 +1,4 @@
-"""The fault proxy's configuration (moneypath.stack.faultproxy.config) and its command, `moneypath faultproxy`. The
+"""The fault proxy's configuration (moneypath.stack.faultproxy.proxy_config) and its command, `moneypath faultproxy`. The
 real process, startup checks and timings: tests/integration/stack/test_faultproxy_process.py."""
 
 from __future__ import annotations

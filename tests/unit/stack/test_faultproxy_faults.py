@@ -1,4 +1,4 @@
-"""The fault proxy's faults (moneypath.stack.faultproxy.faults): holds end with their fault, fired faults are counted
+"""The fault proxy's faults (moneypath.stack.faultproxy.proxy_faults): holds end with their fault, fired faults are counted
 and logged."""
 
 from __future__ import annotations

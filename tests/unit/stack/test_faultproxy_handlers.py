@@ -151,7 +151,7 @@ def test_unknown_paths_are_problems_not_tracebacks():
 
 def test_faults_match_the_shared_vocabulary():
     app = fp.create_app(fp.ProxyConfig({"komoju": "http://a:1", "knet": "http://a:2"}))
-    from moneypath.protocol.fault_specs import proxy_specs
+    from moneypath.protocol.faults.vocabularies import proxy_specs
 
     assert set(app[fp.FAULTS].faults.specs) == set(proxy_specs(PROVIDERS))
     assert json.loads(json.dumps(app[fp.FAULTS].faults.catalog()))["error_rate"]["optional"] == {"status": 503}

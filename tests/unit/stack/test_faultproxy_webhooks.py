@@ -1,4 +1,4 @@
-"""The fault proxy's webhooks (moneypath.stack.faultproxy.webhooks): relayed to the target, duplicated, held out of
+"""The fault proxy's webhooks (moneypath.stack.faultproxy.proxy_webhooks): relayed to the target, duplicated, held out of
 order, delayed, retried, in-process on loopback between a test client and a small recording upstream and webhook
 receiver (aiohttp; tests/support/faultproxy.py). The real process:
 tests/integration/stack/test_faultproxy_process.py."""
@@ -101,7 +101,7 @@ def test_delayed_webhooks_are_accepted_at_once_and_delivered_late():
 
 
 def test_a_webhook_the_proxy_delivers_itself_is_retried_on_a_5xx(monkeypatch):
-    monkeypatch.setattr(fp.webhooks, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(fp.proxy_webhooks, "BACKGROUND_RETRIES_S", (0.01, 0.01, 0.01))
 
     async def body(client, komoju, knet, service, app):
         await put(client, "delay_webhooks", provider="knet", delay_s=0.1)

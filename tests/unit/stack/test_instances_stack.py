@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from moneypath import cli
-from moneypath.drills.load import Load, Mix
+from moneypath.drills.baseline_load import Load, Mix
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, locust_processes, runner, targets
+from moneypath.loadtest import client, locust_processes, locust_run, targets
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
 from moneypath.stack import processes, status
@@ -111,13 +111,13 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
 
     def start_stack(c, state_dir, exporter_port, progress, instances=1):
         asked.append(instances)
-        return runner.Target("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
+        return locust_run.Target("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
                              instances=tuple(f"http://127.0.0.1:{p}" for p in range(2, instances + 1)))
 
     monkeypatch.setattr(targets, "start_stack", start_stack)
     monkeypatch.setattr(targets, "running_stack", lambda state_dir: None)
     monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
-    monkeypatch.setattr(runner, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
+    monkeypatch.setattr(locust_run, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):
         cli.main(["loadtest", "checkout", "--instances", "3", "--no-prometheus", "--catalog", str(CATALOG_PATH),
@@ -156,8 +156,8 @@ def test_a_service_fault_is_set_and_cleared_on_every_instance(catalog):
     """Each instance takes its share of the drill's payments, so a fault inside the service goes to all of them."""
     from types import SimpleNamespace
 
-    from moneypath.drills.faults import FaultSwitch
-    from moneypath.drills.targets import Target
+    from moneypath.drills.endpoints import Target
+    from moneypath.drills.fault_switch import FaultSwitch
 
     calls = []
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from moneypath.protocol.audit_checkpoint import Signer, Verifier, read_key
+from moneypath.protocol.audit.checkpoint import Signer, Verifier, read_key
 from moneypath.stack import service_files, status
 from moneypath.stack.state import StackError, StackState
 

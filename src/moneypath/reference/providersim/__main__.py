@@ -17,8 +17,8 @@ import sys
 
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog
 from moneypath.reference import heap
-from moneypath.reference.providersim.app import SimConfig, create_app
 from moneypath.reference.providersim.providers import STYLES, StyleError, styles_for
+from moneypath.reference.providersim.simulator_app import SimConfig, create_app
 from moneypath.reference.signing import own_secrets
 
 SECRETS = ("MONEYPATH_WEBHOOK_SECRET", "MONEYPATH_TOKEN_SECRET")

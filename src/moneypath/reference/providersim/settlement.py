@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from moneypath._common.atomic import replacing
-from moneypath.reference.providersim.faults import Faults
 from moneypath.reference.providersim.providers import Provider, SettlementLine
+from moneypath.reference.providersim.simulator_faults import Faults
 
 COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
 

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from moneypath.instrument import MoneyPath, current_correlation_id
-from moneypath.protocol.correlation import HEADER as CORRELATION_HEADER
+from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 from moneypath.reference.refservice.provider_http import ProviderHttp, ProviderTimeout, ProviderUnreachable
 from moneypath.reference.refservice.resilience import CircuitBreaker, RetryBudget, RetryPolicy
 

@@ -7,7 +7,7 @@ too), and the response is stored in the transaction that books the money (bookin
 create_app builds the app: the wiring (services.py, kept on app.state and handed to the
 endpoints through FastAPI dependencies, dependencies.py), the routers (routers/), the middleware,
 the problem+json exception handlers, the lifespan running the background jobs, and the OpenAPI
-document's shared parts (contract.py).
+document's shared parts (openapi.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from moneypath._common.problem import problem
 from moneypath.catalog import OTHER
 from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 from moneypath.reference import heap
-from moneypath.reference.refservice import admission, contract, faults, limits
+from moneypath.reference.refservice import admission, limits, openapi, service_faults
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.durability import CHECKPOINT_EVERY_S
 from moneypath.reference.refservice.problems import ApiProblem
@@ -32,7 +32,7 @@ from moneypath.reference.refservice.routers import ROUTERS
 from moneypath.reference.refservice.services import Services
 from moneypath.reference.refservice.workers import Jobs
 
-SEAL_INTERVAL_S = 1.0  # well inside audit_chain.PENDING_MAX_S
+SEAL_INTERVAL_S = 1.0  # well inside moneypath.protocol.audit.chain.PENDING_MAX_S
 
 __all__ = ["ServiceConfig", "create_app"]
 
@@ -94,7 +94,7 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
                              "auto_configure": False})
     limits.install(app)  # body size, media type, JSON shape; inside MoneyPathMiddleware so refusals are measured
     if services.faults is not None:  # the request_cost fault: inside admission control, so only admitted requests pay
-        app.add_middleware(faults.RequestCost, faults=services.faults,
+        app.add_middleware(service_faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still counted
         gate = admission.Gate(classify, on_refuse=mp.count_shed,
@@ -134,5 +134,5 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
     # later router costs more per request. ROUTERS puts payments (the hot path) first.
     for router in ROUTERS:
         app.include_router(router)
-    contract.install(app, mp.catalog.providers, services.currencies)
+    openapi.install(app, mp.catalog.providers, services.currencies)
     return app

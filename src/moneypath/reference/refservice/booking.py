@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.faults import Faults
-from moneypath.reference.refservice import limits, payments, reservations
+from moneypath.protocol.faults.switches import Faults
+from moneypath.reference.refservice import limits, payment_state, reservations
 from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.reservations import Holder
@@ -90,7 +90,7 @@ class Idempotent:
             with mp.time_ledger_write() as write:
                 try:
                     after = await in_db(commit, durable=True)
-                except (payments.OverRefundError, ClaimLost):
+                except (payment_state.OverRefundError, ClaimLost):
                     write.outcome = "conflict"  # a client race, not the ledger failing: outside its durability SLO
                     raise
         except ClaimLost:
@@ -102,7 +102,7 @@ class Idempotent:
             # Nothing was booked and nothing acknowledged: free the key so the client's retry runs
             # (the provider sees the same key and does not move money twice).
             await in_db(self._release, holder)
-            if isinstance(exc, payments.OverRefundError):  # a concurrent refund took the rest first
+            if isinstance(exc, payment_state.OverRefundError):  # a concurrent refund took the rest first
                 raise ApiProblem(409, "payment-not-refundable", "Cannot refund", str(exc)) from None
             raise ApiProblem(503, "ledger-unavailable", "Ledger unavailable",
                              "the payment could not be recorded and was not applied; retry with the same "

@@ -34,11 +34,11 @@ class ServiceConfig:
     # (and a sweep as large): a long interval piles the work into one burst that takes throughput while it runs
     # and grows the WAL; a short one spreads the same work evenly.
     audit_verify_interval_s: float = 5.0
-    # Walk the chain in a child process (audit_walker.py): its hashing then never holds the interpreter's lock that
+    # Walk the chain in a child process (audit/walker.py): its hashing then never holds the interpreter's lock that
     # request handling needs. The service's own run (from_env: MONEYPATH_AUDIT_CHECK_PROCESS, default on) does; an
     # app built in code (tests, embedded in another process) walks in a thread, pausing between pages.
     audit_check_process: bool = False
-    # Signed checkpoints of the audit trail (moneypath.protocol.audit_checkpoint): a directory no database writer
+    # Signed checkpoints of the audit trail (moneypath.protocol.audit.checkpoint): a directory no database writer
     # can reach, and the signer key file (`moneypath audit keygen`); both or neither. "" : no checkpoints.
     audit_checkpoint_dir: str = ""
     audit_checkpoint_key: str = ""
@@ -87,7 +87,7 @@ class ServiceConfig:
             raise SystemExit("moneypath refservice: MONEYPATH_AUDIT_CHECKPOINT_DIR and MONEYPATH_AUDIT_CHECKPOINT_KEY "
                              "go together (where to publish the audit trail's checkpoints, the key that signs them)")
         if checkpoint_key:
-            from moneypath.protocol.audit_checkpoint import CheckpointError, Signer, read_key
+            from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
 
             try:
                 Signer(read_key(checkpoint_key, "signer key"))

@@ -12,7 +12,7 @@ import time
 
 from moneypath.catalog import Catalog
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
 
 
 class CostMeter:

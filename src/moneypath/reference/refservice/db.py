@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from moneypath.protocol.audit_chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
+from moneypath.protocol.audit.chain import EVENTS_TABLE, GENESIS, HEAD_TABLE, PENDING_TABLE
 from moneypath.reference.refservice.durability import LOG_PAGES_PER_CHECKPOINT
 
 metadata = MetaData()
@@ -206,8 +206,8 @@ reconciliation_breaks = Table(
     UniqueConstraint("kind", "subject", name="uq_break_once"),
 )
 
-# The audit trail (moneypath.reference.refservice.audit): one event per state change of a financial
-# record, appended in the transaction that makes the change, hash-chained (moneypath.protocol.audit_chain).
+# The audit trail (moneypath.reference.refservice.audit.trail): one event per state change of a financial
+# record, appended in the transaction that makes the change, hash-chained (moneypath.protocol.audit.chain).
 audit_events = Table(
     EVENTS_TABLE, metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the chain's order: 1, 2, 3, ...
@@ -238,7 +238,7 @@ audit_head = Table(
 
 # Events a PostgreSQL booking parked because another transaction was chaining (audit.py): the chain's next holder
 # or the sealer moves them into audit_events in id order. Empty on SQLite (one writer: every event is chained at
-# once). `tail`: the event's hashed JSON without the seq (audit_chain.event_tail), from which the holder's
+# once). `tail`: the event's hashed JSON without the seq (moneypath.protocol.audit.chain.event_tail), from which the holder's
 # statement hashes it; NULL in a row parked by a service of an earlier version (added to an older table by
 # _create_schema), which the holder chains from the fields in Python.
 audit_pending = Table(

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from moneypath.protocol.tokens import TokenError, bearer, verify
-from moneypath.reference.refservice import audit
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.services import Services
 

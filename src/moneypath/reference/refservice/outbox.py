@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice.db import dead_letters, deliveries, outbox_messages
 from moneypath.reference.refservice.resilience import RetryPolicy
 from moneypath.reference.refservice.statements import Prepared, padded

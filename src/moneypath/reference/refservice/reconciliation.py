@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.instrument import MoneyPath
-from moneypath.reference.refservice import audit
+from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
 from moneypath.reference.refservice.statements import Prepared, padded
 

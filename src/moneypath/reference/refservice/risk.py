@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.faults import Faults
+from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice.cost import CostMeter
 
 REVIEW_AT, DECLINE_AT = 0.7, 0.9

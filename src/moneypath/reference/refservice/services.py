@@ -14,13 +14,12 @@ import httpx
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
-from moneypath.reference.refservice.audit_check import AuditCheck, checkpoint_publisher
+from moneypath.reference.refservice.audit.chain_check import AuditCheck, checkpoint_publisher
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
 from moneypath.reference.refservice.db import LOCK_WAIT_MS, is_lock_timeout, make_engine, make_reader
 from moneypath.reference.refservice.durability import Checkpointer, GroupSync
-from moneypath.reference.refservice.faults import service_faults
 from moneypath.reference.refservice.idempotency import IdempotencyStore
 from moneypath.reference.refservice.outbox import OutboxWorker
 from moneypath.reference.refservice.problems import ApiProblem
@@ -28,6 +27,7 @@ from moneypath.reference.refservice.provider_http import provider_http
 from moneypath.reference.refservice.reconciliation import Reconciler
 from moneypath.reference.refservice.resilience import RetryPolicy
 from moneypath.reference.refservice.risk import RiskScreen
+from moneypath.reference.refservice.service_faults import service_faults
 from moneypath.reference.signing import Verifier, secrets_by_provider
 
 # How long the event loop waits for SQLite's write lock before handing the call to a thread (see

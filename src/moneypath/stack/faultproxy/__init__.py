@@ -12,7 +12,7 @@ followed). An unknown provider is a 404, an upstream that cannot be reached a 50
 within UPSTREAM_READ_S a 504: problem+json, never a traceback; so is a request aiohttp cannot parse
 (431 headers too large, 414, 400: parse_errors).
 
-Faults are the shared switches (moneypath.protocol.faults.Faults, vocabulary fault_specs.proxy_specs), off
+Faults are the shared switches (moneypath.protocol.faults.switches.Faults, vocabulary vocabularies.proxy_specs), off
 unless the proxy starts with `enable_faults`; each hits one provider and ends by itself (`duration_s`).
 On a provider call they apply in this order:
 
@@ -56,10 +56,10 @@ webhooks (the relay), handlers and admin (the routes, as named functions), parse
 cannot parse), server (the app and serving it).
 """
 
-from moneypath.stack.faultproxy.config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url
-from moneypath.stack.faultproxy.faults import ProxyFaults
+from moneypath.stack.faultproxy.proxy_config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url
+from moneypath.stack.faultproxy.proxy_faults import ProxyFaults
+from moneypath.stack.faultproxy.proxy_state import CONFIG, FAULTS, WEBHOOKS
 from moneypath.stack.faultproxy.server import create_app, serve
-from moneypath.stack.faultproxy.state import CONFIG, FAULTS, WEBHOOKS
 from moneypath.stack.faultproxy.upstream import NOT_FORWARDED, forward_headers
 
 __all__ = ["CONFIG", "FAULTS", "NOT_FORWARDED", "WEBHOOKS", "ConfigError", "ProxyConfig", "ProxyFaults", "banner",

@@ -12,9 +12,9 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from moneypath.protocol import tokens
-from moneypath.protocol.faults import FaultError
+from moneypath.protocol.faults.switches import FaultError
+from moneypath.stack.faultproxy.proxy_state import ProxyState
 from moneypath.stack.faultproxy.responses import did_you_mean, json_response, not_allowed, problem
-from moneypath.stack.faultproxy.state import ProxyState
 
 ADMIN_SCOPE = "admin:faults"
 REALM = 'Bearer realm="faultproxy"'

@@ -9,11 +9,11 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from moneypath.stack.faultproxy import admin
-from moneypath.stack.faultproxy.config import display
+from moneypath.stack.faultproxy.proxy_config import display
+from moneypath.stack.faultproxy.proxy_state import STATE, ProxyState
+from moneypath.stack.faultproxy.proxy_webhooks import Delivery
 from moneypath.stack.faultproxy.responses import json_response, not_allowed, problem
-from moneypath.stack.faultproxy.state import STATE, ProxyState
 from moneypath.stack.faultproxy.upstream import NOT_FORWARDED, UpstreamError, forward_headers, reset, send
-from moneypath.stack.faultproxy.webhooks import Delivery
 
 log = logging.getLogger("moneypath.faultproxy")
 

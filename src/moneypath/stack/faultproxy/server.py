@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from moneypath.stack.faultproxy.config import ConfigError, ProxyConfig, display
 from moneypath.stack.faultproxy.handlers import handle
 from moneypath.stack.faultproxy.parse_errors import LIMITS, ProblemRunner
-from moneypath.stack.faultproxy.state import CONFIG, FAULTS, STATE, WEBHOOKS, ProxyState
+from moneypath.stack.faultproxy.proxy_config import ConfigError, ProxyConfig, display
+from moneypath.stack.faultproxy.proxy_state import CONFIG, FAULTS, STATE, WEBHOOKS, ProxyState
 from moneypath.stack.faultproxy.upstream import new_session
 
 log = logging.getLogger("moneypath.faultproxy")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
 from yarl import URL
 
-from moneypath.stack.faultproxy.config import display
+from moneypath.stack.faultproxy.proxy_config import display
 
 UPSTREAM_CONNECT_S = 5.0
 UPSTREAM_READ_S = 60.0  # an upstream silent this long is a 504; a provider call is never this slow on purpose

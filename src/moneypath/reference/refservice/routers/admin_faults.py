@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from moneypath.protocol.faults import FaultError, Faults
+from moneypath.protocol.faults.switches import FaultError, Faults
 from moneypath.reference.refservice.dependencies import Caller, require_scope
 from moneypath.reference.refservice.problems import ApiProblem
 

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from moneypath.reference.refservice import contract
+from moneypath.reference.refservice import openapi
 
 router = APIRouter()
 
@@ -16,6 +16,6 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-@router.get("/healthz", response_model=Health, responses=contract.refusals())
+@router.get("/healthz", response_model=Health, responses=openapi.refusals())
 async def healthz():
     return {"status": "ok"}

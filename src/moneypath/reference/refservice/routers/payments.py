@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from moneypath.reference.refservice import contract, limits, payments, reservations
+from moneypath.reference.refservice import limits, openapi, payment_state, reservations
 from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
 from moneypath.reference.refservice.problems import ApiProblem, provider_failed
 from moneypath.reference.refservice.reservations import Holder
@@ -65,7 +65,7 @@ async def load(svc: Services, who: str, payment_id: str) -> dict:
         # prepared on a connection at a ROLLBACK, so reads that rolled back on this engine would have PostgreSQL plan
         # the bookings' statements afresh almost every time.
         with svc.engine.begin() as conn:
-            return payments.get(conn, payment_id, who)
+            return payment_state.get(conn, payment_id, who)
     row = await svc.in_db(read)
     if row is None:
         raise ApiProblem(404, "payment-not-found", "Payment not found", f"no payment {payment_id}")
@@ -89,8 +89,8 @@ async def hold(svc: Services, holder: Holder, payment_id: str, operation: str, a
 
 
 @router.post("/v1/payments/authorize", status_code=201, response_model=Payment,
-             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "authorize", 201))
+             responses=openapi.refusals(401, 403, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "authorize", 201))
 async def authorize(request: Request, call: AuthorizeCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
@@ -111,10 +111,10 @@ async def authorize(request: Request, call: AuthorizeCall):
                 provider_failed(result.outcome, body.provider)
             state = "authorized" if result.outcome == "approved" else "declined"
             provider_ref, provider_status = result.provider_ref, result.provider_status
-        row_id = payments.new_id("pay")  # known before booking: the stored response carries it
+        row_id = payment_state.new_id("pay")  # known before booking: the stored response carries it
 
         def book(conn):
-            payments.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
+            payment_state.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
                             method=body.method, amount_minor=body.amount_minor, currency=body.currency,
                             reference=body.reference, provider_ref=provider_ref, provider_status=provider_status,
                             payment_id=row_id, risk_decision=screened.decision)
@@ -129,15 +129,15 @@ async def authorize(request: Request, call: AuthorizeCall):
 
 
 @router.post("/v1/payments/{payment_id}/capture", response_model=Payment,
-             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "capture", 200))
+             responses=openapi.refusals(401, 403, 404, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "capture", 200))
 async def capture(request: Request, payment_id: str, caller: Writer):
     who, svc = caller
 
     async def work(holder):
         row = await load(svc, who, payment_id)
         if row["state"] == "captured":  # already booked, e.g. from the provider's webhook after a timeout
-            return 200, payments.public(row), lambda conn: None
+            return 200, payment_state.public(row), lambda conn: None
         # one capture at a time reaches the provider: a concurrent one is answered 409 here
         row = await hold(svc, holder, payment_id, "capture", row["amount_minor"], reservations.capturable,
                          "payment-not-capturable", "Cannot capture")
@@ -150,17 +150,17 @@ async def capture(request: Request, payment_id: str, caller: Writer):
         def book(conn):
             reservations.release(conn, holder)
             # False: the provider's webhook booked it first, and counted the fee then.
-            if payments.mark_captured(conn, row, result.provider_status):
+            if payment_state.mark_captured(conn, row, result.provider_status):
                 return lambda: svc.cost.provider_fee(row["provider"], row["amount_minor"], row["currency"])
 
-        return 200, payments.public(captured), book
+        return 200, payment_state.public(captured), book
 
     return await svc.idempotent(request, who, "capture", {"payment_id": payment_id}, work)
 
 
 @router.post("/v1/payments/{payment_id}/refund", response_model=Payment,
-             responses=contract.refusals(401, 403, 404, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "refund", 200))
+             responses=openapi.refusals(401, 403, 404, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "refund", 200))
 async def refund(request: Request, payment_id: str, call: RefundCall):
     who, svc, body = call
 
@@ -178,15 +178,15 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
 
         def book(conn):
             reservations.release(conn, holder)
-            payments.mark_refunded(conn, row, body.amount_minor, result.provider_status)
+            payment_state.mark_refunded(conn, row, body.amount_minor, result.provider_status)
 
-        return 200, payments.public(after), book
+        return 200, payment_state.public(after), book
 
     return await svc.idempotent(request, who, "refund", {"payment_id": payment_id, **body.model_dump()}, work)
 
 
-@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=contract.refusals(401, 403, 404),
-            openapi_extra=contract.scoped("payments:read"))
+@router.get("/v1/payments/{payment_id}", response_model=Payment, responses=openapi.refusals(401, 403, 404),
+            openapi_extra=openapi.scoped("payments:read"))
 async def get_payment(payment_id: str, caller: Reader):
     who, svc = caller
-    return payments.public(await load(svc, who, payment_id))
+    return payment_state.public(await load(svc, who, payment_id))

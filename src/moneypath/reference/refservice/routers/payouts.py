@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from moneypath.reference.refservice import contract, limits, payments
+from moneypath.reference.refservice import limits, openapi, payment_state
 from moneypath.reference.refservice.dependencies import Authorized, authorized
 from moneypath.reference.refservice.problems import provider_failed
 
@@ -40,8 +40,8 @@ PayoutCall = Annotated[Authorized[PayoutRequest], Depends(authorized("payments:w
 
 # Returns booking.py's stored Response: response_model declares the body, FastAPI does not validate it.
 @router.post("/v1/payouts", status_code=201, response_model=Payout,
-             responses=contract.refusals(401, 403, 409, 415, 422, *contract.PROVIDER),
-             openapi_extra=contract.state_change("payments:write", "payout", 201))
+             responses=openapi.refusals(401, 403, 409, 415, 422, *openapi.PROVIDER),
+             openapi_extra=openapi.state_change("payments:write", "payout", 201))
 async def payout(request: Request, call: PayoutCall):
     who, svc, body = call
     adapter = svc.adapter_for(body.provider)
@@ -51,13 +51,13 @@ async def payout(request: Request, call: PayoutCall):
         result = await adapter.payout(body.amount_minor, body.currency, body.reference, holder.provider_key)
         if result.outcome != "succeeded":
             provider_failed(result.outcome, body.provider)
-        row_id = payments.new_id("po")
+        row_id = payment_state.new_id("po")
         response = {"id": row_id, "kind": "payout", "state": "paid", "provider": body.provider,
                     "amount_minor": body.amount_minor, "currency": body.currency, "reference": body.reference,
                     "provider_ref": result.provider_ref, "provider_status": result.provider_status}
 
         def book(conn):
-            payments.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
+            payment_state.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
                             method="bank_transfer", amount_minor=body.amount_minor, currency=body.currency,
                             reference=body.reference, provider_ref=result.provider_ref,
                             provider_status=result.provider_status, payment_id=row_id)

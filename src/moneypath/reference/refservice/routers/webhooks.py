@@ -13,7 +13,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from moneypath.catalog.pan import REDACTED, mentions_card_number, redact_card_mentions
-from moneypath.reference.refservice import audit, contract, payments
+from moneypath.reference.refservice import openapi, payment_state
+from moneypath.reference.refservice.audit import trail
 from moneypath.reference.refservice.db import webhook_events
 from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
@@ -56,12 +57,12 @@ class WebhookAck(BaseModel):
 
 
 @router.post("/v1/webhooks/{provider}", response_model=WebhookAck,
-             responses=contract.refusals(401, 404, 409, 503, said={
+             responses=openapi.refusals(401, 404, 409, 503, said={
                  400: "Stale signature, or signed but not a provider event (or an invalid path or Content-Length).",
                  401: "The signature does not verify with this provider's secret.",
                  404: "The catalog names no such provider.", 409: "The signature's nonce was seen before.",
                  503: "No webhook secret for this provider (MONEYPATH_WEBHOOK_SECRET or its own)."}),
-             openapi_extra={"security": [{contract.WEBHOOK_SIGNATURE: []}], "x-audit": contract.audit_event("webhook")})
+             openapi_extra={"security": [{openapi.WEBHOOK_SIGNATURE: []}], "x-audit": openapi.audit_event("webhook")})
 async def webhook(request: Request, provider: str, svc: ServicesDep):
     """Provider notifications: signed with that provider's own secret, inside the time window, each
     nonce once; the same event delivered twice is acknowledged without being applied again. A
@@ -105,13 +106,13 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
         """Store the event once; a capture the provider settled that we never booked (our call
         timed out, theirs succeeded) is booked now, in the same transaction."""
         try:
-            with svc.engine.begin() as conn, audit.acting(f"provider:{provider}"):
+            with svc.engine.begin() as conn, trail.acting(f"provider:{provider}"):
                 _STORE.count(conn, {"provider": provider, "event": key[0], "provider_ref": stored_ref, "body": text,
                                     "received_at": time.time()})
                 if key[0] != "capture.settled":
                     return True, None
-                row = payments.by_provider_ref(conn, provider, key[1])
-                booked = row is not None and payments.mark_captured(conn, row, str(event.get("status", "")))
+                row = payment_state.by_provider_ref(conn, provider, key[1])
+                booked = row is not None and payment_state.mark_captured(conn, row, str(event.get("status", "")))
                 return True, row if booked else None
         except IntegrityError:
             return False, None

@@ -1,0 +1,116 @@
+"""Where a `moneypath drill run` drills, and why a drill cannot run there, decided before anything starts: a stack
+of the drill's own, or the running environment its --target-* options name (the Target, with tokens minted from
+MONEYPATH_TOKEN_SECRET or read from the environment, and the `moneypath up --ha` stack a replica_down may kill).
+
+`placement(drills, options)` returns the Target (None: each drill starts its own stack) or raises NotReady, one
+line; `cannot_run(drill, target)` is the one line why a drill cannot run against a given target (its credentials,
+fault API or hook variables missing), checked before its preflight. `options` is the command's parsed options:
+target_service ... target_pager, target_instance, db_url, time_factor, engine, ha, instances, postgres, state_dir.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from moneypath.drills.endpoints import Target
+from moneypath.drills.hooks import missing_env
+from moneypath.formats.drill import Drill, ha_problem, needs_ha
+from moneypath.protocol.tokens import issue
+
+URLS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")  # --target-<name>
+
+
+class NotReady(Exception):
+    """The drills cannot run as asked; the message is one line."""
+
+
+def placement(drills: list[Drill], options, env: Mapping[str, str] | None = None) -> Target | None:
+    """The target the drills run against (None: a stack of their own each), once every drill can run there."""
+    for d in drills:
+        if d.tabletop_only:
+            raise NotReady(f"{d.path}: a tabletop drill (no load: or fault: yet) cannot run; rehearse it with its "
+                           "tabletop cards, or give it load and a fault your service can take")
+    target = target_from(options, env)
+    if target is not None and (options.engine != "prometheus" or options.ha or options.instances != 1
+                               or options.postgres):
+        raise NotReady("--engine, --ha, --instances and --postgres shape the stack a drill starts; with --target-* "
+                       "the drill runs on the stack you give (start it with `moneypath up`, give its other instances "
+                       "as --target-instance)")
+    if target is None and options.target_instance:
+        raise NotReady("--target-instance goes with --target-service")
+    if not 1 <= options.instances <= 16:
+        raise NotReady(f"--instances {options.instances} must be between 1 and 16")
+    if target is not None and any(needs_ha(d) for d in drills):
+        target.stack_dir = ha_stack(Path(options.state_dir), target.prometheus)
+    for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
+        why = ha_problem(d, options.ha if target is None else target.stack_dir is not None, own_stack=target is None)
+        if why:
+            raise NotReady(why)
+    if target is None:
+        for d in drills:
+            if d.fault is not None and d.fault.where in ("faultproxy", "hook"):
+                raise NotReady(f"{d.path}: its fault goes through the {d.fault.where}, which the local stack (the "
+                               "reference service and its simulator) does not run: give --target-service and the "
+                               "other --target-* of your environment")
+    return target
+
+
+def target_from(options, env: Mapping[str, str] | None = None) -> Target | None:
+    """The environment the --target-* options name (None when they name none), its tokens minted from
+    MONEYPATH_TOKEN_SECRET, else read from MONEYPATH_DRILL_TOKEN and MONEYPATH_DRILL_ADMIN_TOKEN."""
+    env = os.environ if env is None else env
+    given = {n: getattr(options, f"target_{n}") for n in URLS}
+    if not any(given.values()) and not options.db_url:
+        return None
+    missing = [n for n in ("service", "prometheus") if not given[n]]
+    if missing:
+        raise NotReady(f"with --target-* give at least --target-{' and --target-'.join(missing)}")
+    if not given["pager"] and not given["alertmanager"]:
+        # without a page source no page is ever seen: "detected" could not pass, "no unexpected pages" could not fail
+        raise NotReady("with --target-* give --target-pager or --target-alertmanager: without a page source the "
+                       "drill cannot tell who was paged")
+    if options.time_factor <= 0:
+        raise NotReady("--time-factor must be positive")
+    secret = env.get("MONEYPATH_TOKEN_SECRET")
+    if secret:
+        payments = issue(secret.encode(), "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600)
+        admin = issue(secret.encode(), "drill_operator", ["admin:faults"], ttl_s=3600)
+    else:
+        payments, admin = env.get("MONEYPATH_DRILL_TOKEN", ""), env.get("MONEYPATH_DRILL_ADMIN_TOKEN")
+    return Target(**given, db_url=options.db_url, payments_token=payments, admin_token=admin, started_stack=False,
+                  time_factor=options.time_factor, instances=tuple(options.target_instance))
+
+
+def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -> str | None:
+    """Why drill `d` cannot run against `target` (one line), or None."""
+    env = os.environ if env is None else env
+    api = d.load.requests
+    if api.auth == "minted" and not target.payments_token:
+        return (f"{d.path}: load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET, or MONEYPATH_DRILL_TOKEN, "
+                "to call the target service (or auth: bearer / none)")
+    if api.auth == "bearer" and not env.get(api.token_env):
+        return f"{d.path}: load.requests.auth is bearer: set {api.token_env} to the token for the target service"
+    fault = d.fault
+    if fault is not None and fault.where not in ("hook", "service") and not getattr(target, fault.where):
+        return f"{d.path}: fault {fault.name} goes through the {fault.where}: give --target-{fault.where}"
+    if fault is not None and fault.where != "hook" and not target.admin_token:
+        return (f"{d.path}: injecting {fault.name} needs an admin:faults token (MONEYPATH_TOKEN_SECRET or "
+                "MONEYPATH_DRILL_ADMIN_TOKEN)")
+    unset = missing_env(d)
+    if unset:
+        return f"{d.path}: the fault hook or an action reads ${{{unset[0]}}}, which is not set"
+    return None
+
+
+def ha_stack(state_dir: Path, prometheus: str) -> str | None:
+    """The state directory of a running `moneypath up --ha` stack whose Prometheus pair answers at `prometheus`:
+    the processes a drill's replica_down may kill. None when there is no such stack."""
+    from moneypath.stack import local as stack
+
+    state = stack.load_state(state_dir.resolve())
+    if state is None or not state.ha:
+        return None
+    urls = {p.url.rstrip("/") for p in state.parts if p.name.startswith("prometheus")}
+    return state.state_dir if prometheus.rstrip("/") in urls else None

@@ -1,0 +1,2 @@
+"""Fault switches, shared by every fault API (the fault proxy, the provider simulator, the reference service):
+switches (a fault's checked parameters, its target, its end) and vocabularies (what each fault API can set)."""

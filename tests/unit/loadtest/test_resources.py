@@ -1,0 +1,36 @@
+"""What a load step used, and which resource ran out first (moneypath.loadtest.resources)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from moneypath.loadtest import resources
+
+
+def test_the_limit_is_the_resource_nearest_its_ceiling():
+    u = resources.Usage({"service": 0.93, "locust": 0.4, "providersim": 0.2}, {"service": 1, "locust": 1,
+                                                                               "providersim": 1}, 2)
+    assert resources.bottleneck(u)[0] == "service"
+    assert "service CPU at 93%" in resources.bottleneck(u)[1]
+    busy_db = resources.Usage({"service": 0.5}, {"service": 1}, 2, db_write_busy=0.95, single_writer=True)
+    assert resources.bottleneck(busy_db)[0] == "db_write"
+    server = resources.Usage({"service": 0.5}, {"service": 1}, 2, db_write_busy=4.1)  # concurrent writers
+    assert resources.bottleneck(server)[0] is None
+    whole = resources.Usage({"service": 0.75, "locust": 0.7, "providersim": 0.3}, {"service": 1, "locust": 1,
+                                                                                 "providersim": 1}, 2)
+    assert resources.bottleneck(whole)[0] == "machine"  # 1.75 of 2 cores: no single part, the machine
+    idle = resources.Usage({"service": 0.3}, {"service": 1}, 2)
+    assert resources.bottleneck(idle) == (None, "none at its ceiling (highest: service CPU 30%)")
+    assert resources.bottleneck(resources.Usage())[0] is None
+
+
+def test_a_meter_measures_the_cpu_a_process_burns_against_one_core():
+
+    meter = resources.CpuMeter({"this": [os.getpid()]}, every_s=0.05)
+    meter.begin()
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+    usage = meter.end()
+    assert 0.2 < usage.cores["this"] <= 1.5 and usage.ceilings["this"] == 1
