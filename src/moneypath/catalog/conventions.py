@@ -43,6 +43,8 @@ class Key:
     REQUESTS_SHED_TOTAL = "requests_shed_total"
     AUDIT_CHECKPOINT_SEQ = "audit_checkpoint_seq"  # optional: recorded when the catalog declares it
     AUDIT_HEAD_SEQ = "audit_head_seq"  # optional: the head the service's check last verified
+    GRAPHQL_OPERATIONS_TOTAL = "graphql_operations_total"
+    GRAPHQL_OPERATION_DURATION_SECONDS = "graphql_operation_duration_seconds"
 
 
 class AlertKey:
@@ -63,6 +65,11 @@ class AlertKey:
     AUDIT_CHAIN_BROKEN = "AuditChainBroken"
     AUDIT_CHECKPOINT_STALE = "AuditCheckpointStale"
     LOAD_SHEDDING = "LoadShedding"
+
+
+# Outcomes of a GraphQL operation: answered; named by the answer's `errors` (a resolver raised, validation
+# failed); answered with a non-empty user-errors list in its payload (the request was refused, not broken).
+GRAPHQL_OUTCOMES = ("ok", "error", "rejected")
 
 
 # ---------------------------------------------------------------- SLO recording rules and alerts

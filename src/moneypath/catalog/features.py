@@ -49,6 +49,8 @@ FEATURES: dict[str, Feature] = {
     "admission": Feature("admission control: past its capacity the service refuses requests at once (503 + "
                          "Retry-After) instead of queueing them (off unless listed)",
                          (Key.REQUESTS_SHED_TOTAL,), (AlertKey.LOAD_SHEDDING,), default=False),
+    "graphql": Feature("a GraphQL API: operations counted and timed by operation name and outcome (off unless "
+                       "listed)", (Key.GRAPHQL_OPERATIONS_TOTAL, Key.GRAPHQL_OPERATION_DURATION_SECONDS), default=False),
 }
 
 # Built-in alerts of the core: their rule shapes need only core signals.

@@ -21,6 +21,8 @@ EPILOG = f"""features (optional domains; off unless listed):
 example:
   moneypath init ops --service tickets --providers komoju,knet --currencies JPY,KWD \\
       --features cost,idempotency --methods card,konbini --routes /charges,/charges/{{charge_id}}
+  moneypath init ops --service shop --providers paystack,mollie --currencies NGN,EUR \\
+      --routes /graphql/ --operations CheckoutCreate,CheckoutComplete   # GraphQL: feature graphql on
 
 Running init again never overwrites a file a person edited; it says what it kept."""
 
@@ -42,6 +44,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     init.add_argument("--methods", metavar="M,N", default="card", help="payment methods (default: card)")
     init.add_argument("--routes", metavar="R,S", default="",
                       help="your API's route templates, e.g. /charges,/charges/{charge_id} (/healthz is added)")
+    init.add_argument("--operations", metavar="A,B", default="",
+                      help="your GraphQL operation names (operationName), e.g. CheckoutCreate,CheckoutComplete; "
+                           "switches the graphql feature on")
     init.add_argument("--oncall", metavar="RECEIVER", help="who is paged (default: <service>-oncall)")
     init.add_argument("--platform", metavar="PLATFORM", default="prometheus",
                       help="where you run: prometheus (default: the plain files only), kube (kube-prometheus-stack), "
@@ -78,7 +83,8 @@ def options_from(args):
     except OSError as exc:  # a name too long for the file system, a loop of links
         raise ValueError(f"DIR {args.dir[:40]!r}{'...' if len(args.dir) > 40 else ''}: {exc.strerror or exc}") from None
     if has_catalog:
-        given = [f"--{name}" for name in ("service", "providers", "currencies", "features", "methods", "routes", "oncall")
+        shaping = ("service", "providers", "currencies", "features", "methods", "routes", "operations", "oncall")
+        given = [f"--{name}" for name in shaping
                  if getattr(args, name) not in (None, "", "card")]
         if given:
             print(f"moneypath init: {root}/moneypath.yaml exists, so {', '.join(given)} change nothing: "
@@ -99,6 +105,15 @@ def options_from(args):
         close = difflib.get_close_matches(unknown[0], FEATURES, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(f"--features: unknown {', '.join(unknown)} (known: {', '.join(FEATURES)}){hint}")
+    operations = _list(args.operations, "--operations")
+    for op in operations:
+        if not re.fullmatch(r"[_A-Za-z][_0-9A-Za-z]*", op) or len(op) > NAME_MAX:
+            raise ValueError(f"--operations: {op[:40]!r} is not a GraphQL operation name (letters, digits and _, "
+                             f"at most {NAME_MAX}; e.g. CheckoutComplete)")
+    if operations:
+        features.append("graphql")
+    elif "graphql" in features:
+        raise ValueError("--features graphql: give --operations, your GraphQL operation names (e.g. CheckoutCreate)")
     routes = _list(args.routes, "--routes")
     for r in routes:
         if not re.fullmatch(r"/[^\s#]*", r):
@@ -117,7 +132,8 @@ def options_from(args):
             raise ValueError(f"--methods: {m!r}: use letters, digits, ., - and _ (it is a label value)")
     return Options(service=service, providers=providers, currencies=[c.upper() for c in currencies],
                    features={name: name in features for name in FEATURES}, methods=methods or ["card"],
-                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "")
+                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "",
+                   operations=operations)
 
 
 def _run(args) -> int:

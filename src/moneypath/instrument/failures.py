@@ -21,6 +21,10 @@ class UnknownLabelValue(ValueError):
     """Strict mode: a label value the catalog does not declare."""
 
 
+class Unmatched(ValueError):
+    """Strict mode: an integration recorded as "other" a request or operation the catalog declares."""
+
+
 class FailurePath:
     """What MoneyPath.__init__ sets: `strict`, the errors counter's child and metric name, the logged sets."""
 
@@ -29,6 +33,7 @@ class FailurePath:
     _errors_name: str
     _logged_failures: set[str]
     _logged_unknown: set[tuple]
+    _logged_unmatched: set[tuple]
 
     def _failed(self, where: str) -> None:
         """Called from an except block: count the failure (and raise it again in strict mode)."""
@@ -56,6 +61,20 @@ class FailurePath:
                 log.warning("%s: %s=%s is not a value the catalog declares (%s): recorded as %s and counted in %s "
                             "(logged once)", signal.name, label, _shown(value), ", ".join(signal.labels[label]),
                             OTHER, self._errors_name)
+        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
+            pass
+
+
+    def _unmatched(self, key: tuple, message: str) -> None:
+        """A framework integration records as "other" what the catalog declares (moneypath.instrument.web_signals):
+        counted each time, logged once per `key` (raised in strict mode). `message` names no raw path."""
+        if self.strict:
+            raise Unmatched(message)
+        try:
+            self._errors.inc()
+            if key not in self._logged_unmatched and len(self._logged_unmatched) < UNKNOWN_LOG_LIMIT:
+                self._logged_unmatched.add(key)
+                log.warning("%s (counted in %s; logged once)", message, self._errors_name)
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 

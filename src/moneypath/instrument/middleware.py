@@ -1,15 +1,16 @@
 """Pure-ASGI middleware: request metrics by route template, and a correlation id.
 
 Route labels are templates (`/v1/payments/{payment_id}`), never raw paths; a request
-that matched no route is recorded as "other". Pure ASGI with pre-bound children keeps
-the cost to a few microseconds per request.
+that matched no route is recorded as "other" (counted as an instrumentation error when
+its path fits a declared route, or when the app gives no route information at all, as a
+Django app does: use moneypath.instrument.django there). Pure ASGI with pre-bound
+children keeps the cost to a few microseconds per request.
 """
 
 from __future__ import annotations
 
 import time
 
-from moneypath.catalog import OTHER
 from moneypath.instrument.correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.protocol.correlation_header import HEADER
 
@@ -48,13 +49,15 @@ class MoneyPathMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if scope["path"] not in self.skip_paths:
-                self.mp.record_http(route_template(scope), scope["method"], status, time.perf_counter() - start)
+            path = scope["path"]
+            if path not in self.skip_paths:
+                self.mp.record_request(route_template(scope), path, scope["method"], status,
+                                       time.perf_counter() - start, "router" in scope or "route" in scope)
             reset_correlation_id(token)
 
 
-def route_template(scope) -> str:
-    """The matched route's path template (Starlette and FastAPI set scope["route"])."""
+def route_template(scope) -> str | None:
+    """The matched route's path template (Starlette and FastAPI set scope["route"]), None when none matched."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else OTHER
+    return path if isinstance(path, str) else None

@@ -38,6 +38,8 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
     Key.AUDIT_CHAIN_BROKEN: ("gauge", ()),
     Key.REQUESTS_SHED_TOTAL: ("counter", ("priority",)),
+    Key.GRAPHQL_OPERATIONS_TOTAL: ("counter", ("operation", "outcome")),
+    Key.GRAPHQL_OPERATION_DURATION_SECONDS: ("histogram", ("operation",)),
 }
 
 # Signals this API records into when the catalog has them (a catalog written before they existed stays valid:
@@ -60,6 +62,7 @@ FEATURE_METHODS: dict[str, tuple[str, ...]] = {
     "cost": ("add_cost",),
     "audit": ("set_audit_chain", "set_audit_checkpoint", "set_audit_head"),
     "admission": ("count_shed",),
+    "graphql": ("record_graphql_operation",),
 }
 
 CIRCUIT_STATES = {"closed", "half_open", "open"}

@@ -32,17 +32,17 @@ from moneypath.instrument.families import Family
 from moneypath.instrument.requirements import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
 from moneypath.instrument.timers import AuthorizationTimer, LedgerTimer
 from moneypath.instrument.tracing import trace_exemplar
+from moneypath.instrument.web_signals import WebSignals
 
 log = logging.getLogger("moneypath.instrument")
 
 _BOUND = REQUIRED_SIGNALS | OPTIONAL_SIGNALS
 _INF = math.inf
-_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 _FRAMEWORK_LABELLED = {Key.HTTP_REQUESTS_TOTAL, Key.HTTP_REQUEST_DURATION_SECONDS}
 STRICT_ENV = "MONEYPATH_STRICT"
 
 
-class MoneyPath(FailurePath):
+class MoneyPath(WebSignals, FailurePath):
     """Record money-path signals. Create once per process, share everywhere.
 
     >>> mp = MoneyPath.from_catalog("moneypath.yaml")
@@ -89,8 +89,7 @@ class MoneyPath(FailurePath):
         self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
-        self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
-        self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
+        self._bind_web(f)  # HTTP and GraphQL: moneypath.instrument.web_signals
         self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
         self._errors_name = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
         # Optional domains: None while the feature is off (their methods are no-ops then, see above).
@@ -121,6 +120,7 @@ class MoneyPath(FailurePath):
         self._audit_head = head.child(()) if head is not None else None
         self._logged_failures: set[str] = set()
         self._logged_unknown: set[tuple] = set()
+        self._logged_unmatched: set[tuple] = set()
         for key, family in self.families.items():
             # The middleware's route and method come from the web framework, not from the caller: routes the
             # catalog does not list (/docs, a HEAD) are meant to be "other", not a mistake.
@@ -424,26 +424,6 @@ class MoneyPath(FailurePath):
             counter.inc(usd)
         except Exception:
             self._failed("add_cost")
-
-    # ------------------------------------------------------------ HTTP (used by the middleware)
-
-    def record_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        try:
-            self._http_total.child((route, method, _STATUS_CLASS.get(status // 100, "5xx"))).inc()
-            self._observe(self._http_seconds, (route, method), seconds)
-        except Exception:
-            self._failed("record_http")
-
-    def count_http(self, route: str, method: str, status: int, count: int = 1) -> None:
-        """`count` answers that no timer saw, counted with every other answer (http_requests_total) and kept out
-        of the latency histogram: e.g. a server's refusals as the headers are parsed, tallied and recorded now
-        and then, whose time was never measured."""
-        try:
-            if not 0 <= count < _INF:
-                raise ValueError("counters only go up by finite amounts")
-            self._http_total.child((route, method, _STATUS_CLASS.get(status // 100, "5xx"))).inc(count)
-        except Exception:
-            self._failed("count_http")
 
     # ------------------------------------------------------------ any catalog signal
 

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from moneypath.catalog.conventions import Key, camel
+from moneypath.catalog.conventions import GRAPHQL_OUTCOMES, Key, camel
 from moneypath.catalog.features import FEATURES
 
 LATENCY_BUCKETS = "[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]"
@@ -26,6 +26,7 @@ class Options:
     methods: list[str] = field(default_factory=lambda: ["card"])
     routes: list[str] = field(default_factory=lambda: ["/healthz"])
     oncall: str = ""
+    operations: list[str] = field(default_factory=list)  # GraphQL operation names (feature graphql)
 
     @property
     def namespace(self) -> str:
@@ -225,6 +226,23 @@ def _signals(o: Options) -> str:
     type: counter
     help: Requests refused at once because the service was past its capacity, by priority.
     labels: {{priority: [critical, normal]}}
+""")
+    if o.on("graphql"):
+        out.append(f"""
+  # GraphQL (feature): each operation by its name (operationName), as moneypath.instrument.graphql records it;
+  # an unnamed or undeclared operation is "other". rejected: the payload's user-errors list was not empty.
+  {Key.GRAPHQL_OPERATIONS_TOTAL}:
+    type: counter
+    help: GraphQL operations executed, by operation name and outcome.
+    labels:
+      operation: &graphql_operations {_flow(o.operations)}
+      outcome: {_flow(list(GRAPHQL_OUTCOMES))}
+  {Key.GRAPHQL_OPERATION_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: GraphQL operation latency by operation name.
+    labels: {{operation: *graphql_operations}}
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 """)
     out.append(f"""
   # HTTP: route TEMPLATES (never raw paths: ids would make unbounded series).

@@ -61,6 +61,10 @@ EVERY_METHOD = {
                     {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "count_http": (lambda mp: mp.count_http("/healthz", "GET", 503, 4), "http_requests_total",
                    {"route": "/healthz", "method": "GET", "status_class": "5xx"}),
+    "record_request": (lambda mp: mp.record_request("/healthz", "/healthz", "GET", 200, 0.01), "http_requests_total",
+                       {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
+    "record_graphql_operation": (lambda mp: mp.record_graphql_operation("checkoutComplete", "ok", 0.01),
+                                 "graphql_operations_total", {"operation": "checkoutComplete", "outcome": "ok"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",
               {"provider": "globex"}),
     "observe": (lambda mp: mp.observe("ledger_write_duration_seconds", 0.2), "ledger_write_duration_seconds", None),
@@ -77,8 +81,12 @@ ANY_ARGUMENTS = [(), ("acme",), ("4111111111111111", float("nan"), -1), (["unhas
 ANY_KEYWORDS = [{}, {"succeeded_at": "yesterday"}, {"provider": "acme", "score": 7.0}, {"bogus": object()}]
 
 
+# Features off in the shipped catalog: their methods record on an `init`ed catalog (tests/unit/instrument/graphql).
+OFF_IN_SHIPPED = {"record_graphql_operation"}
+
+
 def recording_methods() -> set[str]:
-    return {name for name, member in vars(MoneyPath).items()
+    return {name for cls in MoneyPath.__mro__ for name, member in vars(cls).items()
             if callable(member) and name.split("_")[0] in {"record", "count", "set", "add", "observe"}}
 
 
@@ -182,6 +190,8 @@ def test_each_feature_off_silences_its_methods_and_nothing_else(feature):
     mp = MoneyPath(without_feature(feature), PrometheusBackend(CollectorRegistry()))
     for method, (call, key, labels) in EVERY_METHOD.items():
         call(mp)
+        if method in OFF_IN_SHIPPED:
+            continue
         if method in FEATURE_METHODS[feature]:
             assert key not in mp.catalog.signals
             for args in ANY_ARGUMENTS:
