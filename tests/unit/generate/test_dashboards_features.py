@@ -29,7 +29,8 @@ MONEY_SIGNALS = (Key.LEDGER_IMBALANCE_MINOR, Key.DUPLICATE_CHARGED_MINOR_TOTAL)
 FEATURE_WORDS = {"fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox"),
                  "reconciliation": ("reconcil", "settlement", "mismatch"), "payouts": ("payout",),
                  "webhooks": ("webhook",), "idempotency": ("idempot", "replay"), "cost": ("cost",),
-                 "audit": ("audit",), "admission": ("refused", "shed"), "breaker": ("circuit",)}
+                 "audit": ("audit",), "admission": ("refused", "shed"), "breaker": ("circuit",),
+                 "graphql": ("graphql",)}
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
         "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
-OFF = ("fraud", "queues", "payouts", "breaker", "reconciliation", "webhooks", "audit", "admission")
+OFF = ("fraud", "queues", "payouts", "breaker", "reconciliation", "webhooks", "audit", "admission", "graphql")
 
 
 def init(root: Path, *extra: str):
@@ -295,7 +295,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
 @pytest.mark.parametrize("option, value, named", [
     ("--currencies", "USD,usd", "usd"), ("--providers", "komoju,knet,komoju", "komoju"),
     ("--features", "fraud,fraud", "fraud"), ("--methods", "card,wallet,card", "card"),
-    ("--routes", "/pay,/pay", "/pay")])
+    ("--routes", "/pay,/pay", "/pay"), ("--operations", "CheckoutCreate,checkoutcreate", "checkoutcreate")])
 def test_a_value_given_twice_in_a_list_option_is_one_line_naming_the_option(tmp_path, option, value, named):
     args = {"--providers": "komoju,knet", "--currencies": "JPY,USD", option: value}
     result = init(tmp_path / "x", *(word for pair in args.items() for word in pair))

@@ -148,6 +148,31 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
               .targets([q('ALERTS{alertstate="firing"}', instant=True, fmt="table")])
               .with_transformation(organize(["Time", "__name__", "Value", "alertstate"]))
               .thresholds(neutral()).mappings(with_no_data()).no_value("No alerts firing").span(24).height(7))
+    rows = [("Money path now", now + second), ("Trends", trends)]
+    if c.has(Key.GRAPHQL_OPERATIONS_TOTAL, Key.GRAPHQL_OPERATION_DURATION_SECONDS):  # feature graphql
+        rows.append(("GraphQL operations", graphql_panels(c)))
     return Board("overview", "Money path overview", "On-call first stop: is money moving correctly right now?",
-                 list(refs.values()),
-                 rows=[("Money path now", now + second), ("Trends", trends), ("Alerts", [firing])])
+                 list(refs.values()), rows=[*rows, ("Alerts", [firing])])
+
+
+def graphql_panels(c: Catalog) -> list:
+    """Per operation name: failing and rejected shares, rate by outcome, p99 (one HTTP route carries them all)."""
+    ops, hist = c.metric(Key.GRAPHQL_OPERATIONS_TOTAL), c.metric(Key.GRAPHQL_OPERATION_DURATION_SECONDS)
+
+    def share(outcome: str) -> str:
+        return (f'sum by (operation) (rate({ops}{{outcome="{outcome}"}}[{RATE}])) / '
+                f"sum by (operation) (rate({ops}[{RATE}]))")
+
+    return [
+        stat_panel("GraphQL operations failing", "Share of each operation whose answer named it in `errors` (a "
+                   "resolver raised, validation failed).", "percentunit", [q(share("error"), "{{operation}}")],
+                   bad_above(0.01), w=6),
+        stat_panel("GraphQL operations rejected", "Share of each operation answered with user errors in its "
+                   "payload: refused, not broken; a jump says clients or a rule changed.", "percentunit",
+                   [q(share("rejected"), "{{operation}}")], neutral(), w=6),
+        ts_panel("GraphQL operations by outcome", "Operations per second by name and outcome (\"other\": unnamed "
+                 "or not in the catalog).", "reqps",
+                 [q(f"sum by (operation, outcome) (rate({ops}[{RATE}]))", "{{operation}} {{outcome}}")], w=6),
+        ts_panel("GraphQL p99 by operation", "99th percentile latency of each operation.", "s",
+                 [q(quantile(0.99, hist, by="operation"), "{{operation}}")], w=6),
+    ]
