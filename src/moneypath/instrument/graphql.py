@@ -1,8 +1,12 @@
-"""GraphQL operations by name (catalog feature `graphql`): a Strawberry schema extension.
+"""GraphQL operations by name (catalog feature `graphql`): a Strawberry schema extension, a graphene-django view
+mixin, and a function for any other server.
 
     from moneypath.instrument.graphql import MoneyPathExtension
     schema = strawberry.Schema(query=Query, mutation=Mutation,
                                extensions=[MoneyPathExtension.using(mp)])   # or .using(get_moneypath)
+
+    class ShopGraphQLView(MoneyPathGraphQLViewMixin, graphene_django.views.GraphQLView):
+        moneypath = get_moneypath   # a MoneyPath, or a zero-argument callable returning one
 
 Each executed operation (each one of a batched request too) is counted once in `graphql_operations_total`
 and timed in `graphql_operation_duration_seconds`, labelled by its operation name when the catalog declares
@@ -13,16 +17,20 @@ whose root field is a declared operation name is counted as an instrumentation e
 (MoneyPath.graphql_operation_label).
 
 `record_graphql_answers` does the same from a request's JSON and its answer's, for any other GraphQL server
-(graphene-django's GraphQLView, Ariadne): a view or a middleware calls it with what it sent back.
+(Ariadne, a hand-written view): a view or a middleware calls it with what it sent back.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 DEFAULT_USER_ERRORS = "errors"
+# The first named operation of a document: its name when the request gives no operationName (a document with
+# several operations must give one). Cheaper than parsing the document again.
+_NAMED_OPERATION = re.compile(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 
 def outcome(data: Any, errors: Any, user_errors: str | None = DEFAULT_USER_ERRORS) -> str:
@@ -48,14 +56,49 @@ def record_graphql_answers(mp, request: Any, answer: Any, seconds: float,
         for sent, got in zip(requests, answers):
             sent = sent if isinstance(sent, dict) else {}
             got = got if isinstance(got, dict) else {}
-            data, errors = got.get("data"), got.get("errors")
-            fields = [*(data if isinstance(data, dict) else ()),
-                      *(e["path"][0] for e in errors or () if isinstance(e, dict) and e.get("path"))]
             name = sent.get("operationName")
-            label = mp.graphql_operation_label(name if isinstance(name, str) else None, tuple(map(str, fields)))
-            mp.record_graphql_operation(label, outcome(data, errors, user_errors), share)
+            if not isinstance(name, str):
+                name = named_operation(sent.get("query"))
+            _record(mp, name, None, got.get("data"), got.get("errors"), share, user_errors)
     except Exception:
         mp._failed("record_graphql_answers")
+
+
+def named_operation(query: Any) -> str | None:
+    match = _NAMED_OPERATION.search(query) if isinstance(query, str) else None
+    return match.group(1) if match else None
+
+
+def _record(mp, name: str | None, fields: Iterable[str] | None, data: Any, errors: Any, seconds: float,
+            user_errors: str | None) -> None:
+    """One operation; `fields` its root fields, or None to take them from the answer (data keys, errors' path[0])."""
+    if fields is None:
+        paths = [e.get("path") if isinstance(e, dict) else getattr(e, "path", None) for e in errors or ()]
+        fields = [*(data if isinstance(data, dict) else ()), *(p[0] for p in paths if p)]
+        fields = [f for f in fields if isinstance(f, str)]
+    label = mp.graphql_operation_label(name, tuple(fields))
+    mp.record_graphql_operation(label, outcome(data, errors, user_errors), seconds)
+
+
+class MoneyPathGraphQLViewMixin:
+    """graphene-django (or any view with graphene-django's `execute_graphql_request`): each operation it executes,
+    each one of a batch too, recorded by name. Class attributes: `moneypath` (a MoneyPath or a zero-argument
+    callable returning one) and `graphql_user_errors` (the payload's user-errors field, None for none)."""
+
+    moneypath: Any = None
+    graphql_user_errors: str | None = DEFAULT_USER_ERRORS
+
+    def execute_graphql_request(self, request, data, query, variables, operation_name, *args, **kwargs):
+        start = time.perf_counter()
+        result = super().execute_graphql_request(request, data, query, variables, operation_name, *args, **kwargs)
+        if result is not None:  # None: GraphiQL's page, not an operation
+            mp = _resolve(type(self))
+            try:
+                _record(mp, operation_name or named_operation(query), None, result.data, result.errors,
+                        time.perf_counter() - start, self.graphql_user_errors)
+            except Exception:
+                mp._failed("MoneyPathGraphQLViewMixin")
+        return result
 
 
 try:
@@ -94,8 +137,7 @@ if SchemaExtension is not None:
                 result = ctx.result
                 data = getattr(result, "data", None)
                 errors = getattr(result, "errors", None) or ctx.pre_execution_errors
-                label = mp.graphql_operation_label(ctx.operation_name, tuple(_root_fields(ctx)))
-                mp.record_graphql_operation(label, outcome(data, errors, self.user_errors), seconds)
+                _record(mp, ctx.operation_name, _root_fields(ctx), data, errors, seconds, self.user_errors)
             except Exception:
                 mp._failed("MoneyPathExtension")
 

@@ -7,7 +7,8 @@ import pytest
 
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
 
-ROUTES = ["/orders/{order_id}/", "/async/orders/{order_id}/", "/legacy/{year}/{slug}/", "/graphql/", "/agraphql/"]
+ROUTES = ["/orders/{order_id}/", "/async/orders/{order_id}/", "/legacy/{year}/{slug}/", "/graphql/", "/agraphql/",
+          "/graphene/", "/graphene-batch/"]
 OPERATIONS = ["CheckoutCreate", "CheckoutPaymentCreate", "CheckoutComplete"]
 
 

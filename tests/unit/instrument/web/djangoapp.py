@@ -89,4 +89,5 @@ urlpatterns = [
     path("graphql/", csrf_exempt(GraphQLView.as_view(schema=schema))),
     path("agraphql/", csrf_exempt(AsyncGraphQLView.as_view(schema=schema))),
     path("metrics", metrics_view),
+    path("", include("tests.unit.instrument.web.grapheneapp")),
 ]
