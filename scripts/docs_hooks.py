@@ -343,12 +343,14 @@ TYPED_METHOD = re.compile(r"(record|time|set|count|add)_")
 
 
 def typed_methods() -> str:
-    """The typed methods of `MoneyPath` in the order the class defines them, as `name(param, param=default)`."""
+    """The typed methods of `MoneyPath` in the order the class defines them (then its mixins, e.g. the web
+    methods), as `name(param, param=default)`."""
     from moneypath.instrument.signals import MoneyPath
 
-    out = []
-    for name, method in vars(MoneyPath).items():
-        if callable(method) and TYPED_METHOD.match(name):
+    out, seen = [], set()
+    for name, method in (item for cls in MoneyPath.__mro__ for item in vars(cls).items()):
+        if callable(method) and TYPED_METHOD.match(name) and name not in seen:
+            seen.add(name)
             params = list(inspect.signature(method).parameters.values())[1:]  # without self
             shown = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}" for p in params]
             out.append(f"`{name}({', '.join(shown)})`")
