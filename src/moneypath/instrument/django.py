@@ -41,6 +41,8 @@ SETTING = "MONEYPATH"
 KEYS = ("CATALOG", "BACKEND", "INSTANCE", "SKIP_PATHS")
 DEFAULT_SKIP_PATHS = ("/metrics", "/metrics/")
 _ROUTE_CACHE_LIMIT = 1024
+# The header as WSGI/ASGI environ key: request.META is there already, request.headers builds a dict per request.
+_META_HEADER = "HTTP_" + HEADER.upper().replace("-", "_")
 
 _lock = threading.Lock()
 _instance: MoneyPath | None = None
@@ -183,7 +185,7 @@ class MoneyPathMiddleware:
     def __call__(self, request):
         if self._async:
             return self._acall(request)
-        correlation_id = accept_correlation_id(request.headers.get(HEADER))
+        correlation_id = accept_correlation_id(request.META.get(_META_HEADER))
         token = set_correlation_id(correlation_id)
         status = 500
         start = time.perf_counter()
@@ -197,7 +199,7 @@ class MoneyPathMiddleware:
             reset_correlation_id(token)
 
     async def _acall(self, request):
-        correlation_id = accept_correlation_id(request.headers.get(HEADER))
+        correlation_id = accept_correlation_id(request.META.get(_META_HEADER))
         token = set_correlation_id(correlation_id)
         status = 500
         start = time.perf_counter()
