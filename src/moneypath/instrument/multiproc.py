@@ -199,7 +199,7 @@ def compact(path: str) -> int:
                 continue
             if prefix.startswith("gauge_live"):
                 remove.append(name)
-            elif (fold := _fold(prefix)) is not None:
+            elif _fold(prefix) is not None:
                 groups[prefix].append(name)
                 remove.append(name)
         if not remove:
