@@ -9,8 +9,6 @@ inside the event loop stalls every in-flight request
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
 import sys
 import threading
 
@@ -70,10 +68,10 @@ def collection_registry(registry: Collector) -> Collector:
     path = multiprocess_dir()
     if path is None:
         return YieldingCollector(registry)
-    from prometheus_client import multiprocess
+    from moneypath.instrument import multiproc
 
     merged = CollectorRegistry()
-    multiprocess.MultiProcessCollector(merged, path=path)
+    merged.register(multiproc.collector(path))
     return YieldingCollector(merged)
 
 
@@ -115,19 +113,20 @@ def start_metrics_server(registry: Collector, port: int, addr: str = "127.0.0.1"
 
 
 def prepare_multiprocess_dir(path: str | None = None) -> str:
-    """Create or empty the multi-process directory. Call once in the parent before workers
-    start: files left by dead PIDs would otherwise slow every scrape and resurrect values."""
+    """Start a run in the multi-process directory, anchored on this process (the process manager: gunicorn's
+    `on_starting`, Celery's main process): files that dead processes left are deleted, never counted. Without
+    it, the first worker starts the run itself, anchored on its parent (uvicorn's supervisor)."""
+    from moneypath.instrument import multiproc
+
     path = path or multiprocess_dir()
     if not path:
         raise ValueError("set PROMETHEUS_MULTIPROC_DIR (before importing prometheus_client) or pass a path")
-    os.makedirs(path, exist_ok=True)
-    for stale in glob.glob(os.path.join(path, "*.db")):
-        os.remove(stale)
-    return path
+    return multiproc.start_run(path)
 
 
 def mark_process_dead(pid: int) -> None:
-    """Call from the process manager when a worker exits (e.g. gunicorn's child_exit hook)."""
-    from prometheus_client import multiprocess
+    """A worker exited: its live gauges stop counting now. Optional (gunicorn's child_exit): the next
+    collection folds every dead worker's files by itself."""
+    from moneypath.instrument import multiproc
 
-    multiprocess.mark_process_dead(pid, multiprocess_dir())
+    multiproc.drop_live_gauges(pid, multiprocess_dir())

@@ -29,6 +29,10 @@ class PrometheusBackend:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         # Exemplars are not stored by prometheus-client's multiprocess mode.
         self.exemplars_supported = multiprocess_dir() is None
+        if not self.exemplars_supported:
+            from moneypath.instrument.multiproc import attach
+
+            attach(multiprocess_dir())
 
     def family(self, signal: Signal, order: tuple[str, ...] | None = None) -> Family:
         names = signal.label_names

@@ -1,0 +1,97 @@
+"""What the worker-model tests share: the processes' environment, scrapes, and the checks made at each scrape
+(the capture count equals what was recorded and never decreases; the directory's files stay bounded)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from moneypath.catalog import load_catalog
+from moneypath.catalog.conventions import Key
+from moneypath.instrument import multiproc
+from tests.conftest import FOREIGN_PATH, ROOT
+
+CATALOG = load_catalog(FOREIGN_PATH)
+CAPTURES = (CATALOG.signals[Key.PROVIDER_REQUESTS_TOTAL].name,
+            (("operation", "capture"), ("outcome", "success"), ("provider", "komoju")))
+KNET_CIRCUIT = (CATALOG.signals[Key.PROVIDER_CIRCUIT_STATE].name, (("provider", "knet"),))
+OPEN = CATALOG.signals[Key.PROVIDER_CIRCUIT_STATE].enum["open"]
+
+
+def leave_stale_run(mp_dir: Path) -> Path:
+    """Files an earlier run left behind (its processes gone): 1000 captures that must never be counted."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    mp_dir.mkdir(parents=True, exist_ok=True)
+    signal = CATALOG.signals[Key.PROVIDER_REQUESTS_TOTAL]
+    labels = dict(CAPTURES[1])
+    stale = mp_dir / "counter_1-1.db"
+    store = MmapedDict(str(stale))
+    store.write_value(mmap_key(signal.name.removesuffix("_total"), signal.name, list(labels), list(labels.values()),
+                               signal.help), 1000.0, 0.0)
+    store.close()
+    return stale
+
+
+def env_for(mp_dir: Path, **extra: str) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(mp_dir), "MONEYPATH_CATALOG": str(FOREIGN_PATH),
+            "PYTHONPATH": path, **extra}
+
+
+def scrape(url: str) -> dict[tuple, float]:
+    text = httpx.get(url, timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def gone(pid: int) -> bool:
+    return not multiproc.alive(multiproc.ident_of(pid))
+
+
+@dataclass
+class Watch:
+    """Scrapes `metrics_url` and checks each one; `processes` is how many record at once."""
+
+    metrics_url: str
+    mp_dir: Path
+    processes: int
+    counts: list[float] = field(default_factory=list)
+    most_files: int = 0
+
+    def check(self, recorded: int) -> dict[tuple, float]:
+        got = scrape(self.metrics_url)
+        value = got.get(CAPTURES, 0)
+        assert value == recorded, f"{value} captures scraped, {recorded} recorded (scrapes so far: {self.counts})"
+        assert all(value >= before for before in self.counts), f"the count went down: {self.counts} then {value}"
+        self.counts.append(value)
+        names = [n for n in os.listdir(self.mp_dir) if n.endswith(".db")]
+        archives = [n for n in names if n.endswith(f"_{multiproc.ARCHIVE}.db")]
+        owners = {n[:-3].rpartition("_")[2] for n in names} - {multiproc.ARCHIVE}
+        # a process that died since the scrape may still hold files; nothing older than that does
+        assert len(owners) <= 2 * self.processes, f"files of {len(owners)} processes pile up: {sorted(names)}"
+        assert len(archives) <= 4, f"one archive per type and gauge mode: {archives}"
+        self.most_files = max(self.most_files, len(names))
+        return got
+
+
+def drive_web(base: str, watch: Watch, workers: int, per_round: int = 6, max_rounds: int = 40) -> set[int]:
+    """Record captures through fresh connections (any worker serves each) until two workers have been recycled
+    and the one that opened knet's circuit is gone; check at every round. Returns the workers' PIDs seen."""
+    opener = int(httpx.post(f"{base}/open", timeout=10).text)
+    assert watch.check(0).get(KNET_CIRCUIT) == OPEN, "the live gauge is scraped while its worker lives"
+    recorded, pids = 0, {opener}
+    for _ in range(max_rounds):
+        for _ in range(per_round):
+            pids.add(int(httpx.post(f"{base}/call", timeout=10).text))
+            recorded += 1
+        opener_gone = gone(opener)  # before the scrape: a scrape taken while it lived may show its gauge
+        got = watch.check(recorded)
+        if len(pids) >= workers + 2 and opener_gone:
+            assert got.get(KNET_CIRCUIT, 0) == 0, "a dead worker's circuit state is still scraped"
+            return pids
+    raise AssertionError(f"workers were not recycled: {sorted(pids)} served {recorded} captures")
