@@ -1,7 +1,10 @@
 """`moneypath pager`: an Alertmanager webhook receiver that records every page and resolve.
 
 POST /hooks/{receiver}   Alertmanager webhook (version 4) → one record per alert
-GET  /pages              records as JSON; filter with ?receiver=&alertname=&status=
+GET  /pages              records as JSON, oldest first; filter with ?receiver=&alertname=, and
+                         ?status=firing|resolved: the alerts firing (resolved) now, the newest record of each
+                         alert (receiver + fingerprint) whose latest word is that; ?event=firing|resolved: every
+                         record of that kind, as received (when each page and resolve arrived: drills, tests)
 GET  /watchdog           the dead man's switch: {status: ok|late|never, last_seen, age_s, timeout_s, replicas}
 GET  /healthz
 
@@ -61,9 +64,27 @@ class PageJournal:
                     f.flush()
             self.records.extend(records)
 
-    def query(self, **filters: str) -> list[dict]:
+    def query(self, status: str = "", event: str = "", **filters: str) -> list[dict]:
+        """Records matching `filters` (and `event`, a record's own status); with `status`, only the newest record
+        of each alert, when its status is that: what is firing (or resolved) now."""
         with self._lock:
-            return [r for r in self.records if all(r.get(k) == v for k, v in filters.items() if v)]
+            records = [r for r in self.records if all(r.get(k) == v for k, v in {**filters, "status": event}.items()
+                                                       if v)]
+        if not status:
+            return records
+        latest: dict[tuple, dict] = {}
+        for record in records:  # in the order each alert last changed
+            latest.pop(key := alert_key(record), None)
+            latest[key] = record
+        return [r for r in latest.values() if r.get("status") == status]
+
+
+STATUSES = ("firing", "resolved")
+
+
+def alert_key(record: dict) -> tuple:
+    """One alert at one receiver: Alertmanager's fingerprint, or its labels when a record has none."""
+    return (record.get("receiver"), record.get("fingerprint") or tuple(sorted((record.get("labels") or {}).items())))
 
 
 class Heartbeat:
@@ -191,8 +212,12 @@ def create_app(journal_path: Path | None = None, watchdog_receiver: str = DEFAUL
 
     async def pages(request: Request):
         q = request.query_params
+        for key in ("status", "event"):
+            if q.get(key, "") not in ("", *STATUSES):
+                return problem(400, "invalid-query", "Invalid query",
+                               f"?{key}={q[key]}: expected one of {', '.join(STATUSES)}")
         return JSONResponse(journal.query(receiver=q.get("receiver", ""), alertname=q.get("alertname", ""),
-                                          status=q.get("status", "")))
+                                          status=q.get("status", ""), event=q.get("event", "")))
 
     async def healthz(request: Request):
         return JSONResponse({"status": "ok", "pages": len(journal.records)})
