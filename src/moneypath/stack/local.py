@@ -48,6 +48,7 @@ from moneypath.stack.state import (
 )
 from moneypath.stack.status import status as status  # callers import it from here, with up and down
 
+PAGES_JOURNAL = "pages.jsonl"  # the pager's journal in the state directory (an earlier stack's is set aside)
 METRICS_PORT_SUFFIX = "-metrics"  # the reference service's metrics port, by the service part's name (ports only)
 
 
@@ -129,8 +130,12 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
                                  replica=(r.removeprefix("-") or "a") if spec.ha else None)
         (state_dir / f"prometheus{r}.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
+    from moneypath.stack.pager import set_aside
+
+    if kept := set_aside(state_dir / PAGES_JOURNAL):  # a new stack starts with no pages; the old ones stay readable
+        progress(f"earlier pages kept in {kept} (this stack's pager starts with none)")
     commands["pager"] = ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
-                          "--journal", str(state_dir / "pages.jsonl"), "--watchdog-receiver", c.watchdog.receiver,
+                          "--journal", str(state_dir / PAGES_JOURNAL), "--watchdog-receiver", c.watchdog.receiver,
                           "--watchdog-timeout", f"{watchdog_timeout_s(c, timings):g}"], pager_url, "/healthz", {})
     for r in replicas:
         # Each node gossips with the other; the one second in line waits peer-timeout for the first's

@@ -15,7 +15,9 @@ heartbeat names the replicas it comes from (label `heartbeat_from`): one that st
 goes on is reported the same way, so half the monitoring down is not silent.
 
 Each record is appended to a JSON-lines journal before it is acknowledged, so a crash
-loses nothing Alertmanager believes delivered (it retries what we did not acknowledge).
+loses nothing Alertmanager believes delivered (it retries what we did not acknowledge). A pager started
+again on the same journal goes on from it; `moneypath up` sets an earlier stack's journal aside first
+(set_aside), so a new stack starts with no pages and the old ones stay readable beside it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,27 @@ STATUSES = ("firing", "resolved")
 def alert_key(record: dict) -> tuple:
     """One alert at one receiver: Alertmanager's fingerprint, or its labels when a record has none."""
     return (record.get("receiver"), record.get("fingerprint") or tuple(sorted((record.get("labels") or {}).items())))
+
+
+def set_aside(journal: Path, now: float | None = None) -> Path | None:
+    """Rename an earlier journal holding pages (and its watchdog file) to `<stem>-<UTC time>.jsonl` beside it, so a
+    pager started on `journal` begins empty; where it went, or None when there was nothing to keep (an empty one
+    is removed)."""
+    heartbeat = journal.with_name(journal.name + ".watchdog")
+    if not journal.exists() or journal.stat().st_size == 0:
+        journal.unlink(missing_ok=True)
+        heartbeat.unlink(missing_ok=True)
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    kept = journal.with_name(f"{journal.stem}-{stamp}{journal.suffix}")
+    n = 1
+    while kept.exists():  # two stacks in one second
+        n += 1
+        kept = journal.with_name(f"{journal.stem}-{stamp}-{n}{journal.suffix}")
+    journal.rename(kept)
+    if heartbeat.exists():
+        heartbeat.rename(kept.with_name(kept.name + ".watchdog"))
+    return kept
 
 
 class Heartbeat:

@@ -99,3 +99,22 @@ def test_the_same_alert_at_two_receivers_is_two_alerts(tmp_path, run):
     run(call(app, "POST", "/hooks/compliance", json=_alert("resolved", "eur")))
     now = run(call(app, "GET", "/pages", params={"status": "firing"})).json()
     assert [p["receiver"] for p in now] == ["payments-oncall"]
+
+
+def test_a_new_stack_sets_the_old_journal_aside_and_starts_with_no_pages(tmp_path, run):
+    """What `up` does before it starts the pager: the earlier stack's pages move beside the journal, readable,
+    and the pager on the journal lists none; its heartbeat file goes with them."""
+    from moneypath.stack import local
+    from moneypath.stack.pager import set_aside
+
+    journal = tmp_path / local.PAGES_JOURNAL
+    run(call(create_app(journal), "POST", "/hooks/payments-oncall", json=WEBHOOK))
+    (tmp_path / "pages.jsonl.watchdog").write_text('{"last_seen": 1.0, "replicas": {}}')
+    kept = set_aside(journal, now=1_790_000_000)
+    assert kept == tmp_path / "pages-20260921T141320Z.jsonl"
+    assert not journal.exists() and (tmp_path / "pages-20260921T141320Z.jsonl.watchdog").is_file()
+    assert run(call(create_app(journal), "GET", "/pages")).json() == []
+    assert [p["alertname"] for p in run(call(create_app(kept), "GET", "/pages")).json()] == ["MoneyPathLedgerImbalance"]
+    run(call(create_app(journal), "POST", "/hooks/payments-oncall", json=WEBHOOK))
+    assert set_aside(journal, now=1_790_000_000) == tmp_path / "pages-20260921T141320Z-2.jsonl"  # never overwritten
+    assert set_aside(journal) is None  # nothing to keep
