@@ -56,8 +56,9 @@ async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 @asynccontextmanager
-async def proxy(enable_faults=True, webhooks=True, knet_url: str | None = None):
-    """The proxy between a client and two recording providers (and a recording webhook receiver)."""
+async def proxy(enable_faults=True, webhooks=True, knet_url: str | None = None, only: tuple[str, ...] = PROVIDERS):
+    """The proxy between a client and two recording providers (and a recording webhook receiver); `only`: the
+    providers given an upstream (the others are the catalog's, unproxied)."""
     komoju, knet, service = Recorder("komoju"), Recorder("knet"), Recorder("service")
     runners = []
     try:
@@ -65,9 +66,10 @@ async def proxy(enable_faults=True, webhooks=True, knet_url: str | None = None):
         for rec in (komoju, knet, service):
             runner, urls[rec.name] = await _start(rec.app())
             runners.append(runner)
-        config = fp.ProxyConfig({"komoju": urls["komoju"], "knet": knet_url or urls["knet"]},
+        upstreams = {"komoju": urls["komoju"], "knet": knet_url or urls["knet"]}
+        config = fp.ProxyConfig({p: u for p, u in upstreams.items() if p in only},
                                 webhook_target=urls["service"] + "/hooks" if webhooks else None,
-                                token_secret=SECRET, enable_faults=enable_faults)
+                                token_secret=SECRET, enable_faults=enable_faults, catalog_providers=PROVIDERS)
         app = fp.create_app(config)
         runner, url = await _start(app)
         runners.append(runner)

@@ -79,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         slo,
         snapshot,
         stack,
+        token,
     )
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, alerts, slo, audit, export):
+                   faultproxy, token, alerts, slo, audit, export):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

@@ -33,15 +33,18 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         "faultproxy", help="HTTP proxy between your service and its providers that injects faults on request",
         description="Forward ANY /<provider>/<path> to that provider's --upstream and, with --webhook-target,\n"
                     "ANY /webhooks/<provider>/<path> to your service; inject provider and webhook faults over\n"
-                    "/admin/faults (the same API as the provider simulator's). Every provider of the catalog\n"
-                    "needs an --upstream, and every upstream must answer at startup (exit 2 otherwise).",
+                    "/admin/faults (the same API as the provider simulator's). Give an --upstream for each\n"
+                    "provider your service calls through the proxy (one at least; a call to another provider of\n"
+                    "the catalog is answered 502 problem+json naming the --upstream it lacks), and every\n"
+                    "upstream must answer at startup (exit 2 otherwise).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     catalog_arg(proxy)
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     proxy.add_argument("--port", type=int, default=8790, help="port to listen on (default: 8790; 0 picks a free one)")
     proxy.add_argument("--upstream", action="append", default=[], metavar="PROVIDER=URL",
-                       help="where a provider's calls go: its sandbox or the simulator (one per provider of the "
-                            "catalog), e.g. komoju=http://127.0.0.1:9101")
+                       help="where a provider's calls go: its sandbox or the simulator (repeatable: one for each "
+                            "provider of the catalog the service calls through the proxy), e.g. "
+                            "komoju=http://127.0.0.1:9101")
     proxy.add_argument("--webhook-target", metavar="URL",
                        help="your service's base URL: /webhooks/<provider>/<path> goes to URL/<path> "
                             "(default: no webhooks relayed)")
@@ -77,7 +80,8 @@ def _run(args) -> int:
         if args.enable_faults and not secret:
             raise faultproxy.ConfigError(f"--enable-faults needs {TOKEN_SECRET} in the environment "
                                          "(admin tokens are checked with it)")
-        config = faultproxy.ProxyConfig(upstreams, target, secret.encode() or None, args.enable_faults)
+        config = faultproxy.ProxyConfig(upstreams, target, secret.encode() or None, args.enable_faults,
+                                        catalog_providers=tuple(catalog.providers))
     except faultproxy.ConfigError as exc:
         return _fail(str(exc))
 

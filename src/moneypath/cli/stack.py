@@ -26,8 +26,14 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     up.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
                     help="your service to scrape (repeatable): the address serving its /metrics, its API's or a "
                          "metrics port of its own, e.g. 127.0.0.1:8000; the reference service and "
-                         "provider simulator are then not started. One whose /metrics does not answer within 3 s "
-                         "is named in a warning (the stack starts anyway)")
+                         "provider simulator are then not started. Until each target has answered a first scrape "
+                         "the alert rules are held (see --target-wait)")
+    up.add_argument("--target-wait", type=float, default=120.0, metavar="SECONDS",
+                    help="hold the alert rules (recording rules and the Watchdog run) until every --target has "
+                         "answered Prometheus' first scrape, saying every 5 s who is still silent, so nothing pages "
+                         "about a service still booting; a target silent this long stops the stack (exit 1). 0: "
+                         "alert rules on at once, and a target that does not answer within 3 s is only named in a "
+                         "warning (default 120)")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
@@ -92,7 +98,7 @@ def _stack(args) -> int:
                                    remote_write=args.remote_write, faults=args.faults,
                                    services=not (args.no_services or args.target),  # a --target is your service
                                    ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
-                                   postgres=args.postgres)
+                                   postgres=args.postgres, target_wait_s=args.target_wait)
             state = stack.up(load_catalog(args.catalog), state_dir, spec)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
@@ -109,8 +115,9 @@ def _stack(args) -> int:
             if args.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
-            # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service.
-            for target, reason in unanswered_targets(args.target):
+            # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service. (Waiting for
+            # the first scrapes, `up` has seen each answer.)
+            for target, reason in unanswered_targets(args.target if not args.target_wait else []):
                 print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
                       "of it is scraped until it does; is the service running, and is --target its host:port?",
                       file=sys.stderr)

@@ -47,7 +47,8 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print,
     shutil.rmtree(state_dir, ignore_errors=True)
     progress(f"starting the stack in {state_dir} ...")
     spec = stack.StackSpec([f"127.0.0.1:{exporter_port}"], fast=True, services=True, faults=True, db_url=db_url,
-                           service_workers=service_workers, instances=instances, rules_every=RULES_EVERY)
+                           service_workers=service_workers, instances=instances, rules_every=RULES_EVERY,
+                           target_wait_s=0)  # the exporter is Locust's, started after the stack: not waited for
     state = stack.up(c, state_dir, spec, progress=lambda *_: None)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
     return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,

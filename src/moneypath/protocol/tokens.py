@@ -1,8 +1,7 @@
 """Short-lived, scoped API tokens (HMAC-SHA256), shared by the service and the simulator.
 
 A token is `base64url(claims JSON).base64url(HMAC-SHA256(secret, first part))` with claims
-`sub`, `scopes`, `iat` and `exp` (unix seconds). Scopes used here: payments:write,
-payments:read, admin:faults.
+`sub`, `scopes`, `iat` and `exp` (unix seconds). The scopes there are: SCOPES.
 
 Short-lived means checked, not hoped for: verify() refuses a token that lives longer than
 `max_lifetime_s` (exp - iat; exp - now for a token without iat), so a leaked secret's
@@ -18,6 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 
+SCOPES = ("payments:write", "payments:read", "admin:faults")  # what the service, simulator and proxy check
 MAX_LIFETIME_S = 24 * 3600
 CLOCK_SKEW_S = 60  # an iat this far ahead of our clock is tolerated (the issuer's clock runs fast)
 SUBJECT_MAX = 64  # the service stores the subject as the principal, a String(64) column

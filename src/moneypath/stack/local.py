@@ -29,7 +29,7 @@ from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
 from moneypath.generate.routing import FAST, Timings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
-from moneypath.stack import processes
+from moneypath.stack import first_scrape, processes
 from moneypath.stack.processes import find_binary, free_port
 from moneypath.stack.scrape import set_extra_scrape_targets as set_extra_scrape_targets  # callers import it from here
 from moneypath.stack.service_files import audit_checkpoint_env, write_secrets
@@ -48,6 +48,7 @@ from moneypath.stack.state import (
 )
 from moneypath.stack.status import status as status  # callers import it from here, with up and down
 
+PAGES_JOURNAL = "pages.jsonl"  # the pager's journal in the state directory (an earlier stack's is set aside)
 METRICS_PORT_SUFFIX = "-metrics"  # the reference service's metrics port, by the service part's name (ports only)
 
 
@@ -120,7 +121,9 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
     timings: Timings = FAST if spec.fast else Timings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
     (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), spec.time_factor)))
-    (state_dir / "alert-rules.yaml").write_text(rules_yaml(compress_rules(alert_rules(c), spec.time_factor)))
+    alerts = compress_rules(alert_rules(c), spec.time_factor)
+    hold = bool(spec.targets) and spec.target_wait_s > 0  # until each --target answered a scrape: first_scrape
+    (state_dir / "alert-rules.yaml").write_text(rules_yaml(first_scrape.held_rules(alerts) if hold else alerts))
     for r in replicas:
         prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"),
                                               str(state_dir / "alert-rules.yaml")],
@@ -129,8 +132,12 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
                                  replica=(r.removeprefix("-") or "a") if spec.ha else None)
         (state_dir / f"prometheus{r}.yml").write_text(yaml.safe_dump(prom, sort_keys=False))
 
+    from moneypath.stack.pager import set_aside
+
+    if kept := set_aside(state_dir / PAGES_JOURNAL):  # a new stack starts with no pages; the old ones stay readable
+        progress(f"earlier pages kept in {kept} (this stack's pager starts with none)")
     commands["pager"] = ([sys.executable, "-m", "moneypath", "pager", "--port", str(ports["pager"]),
-                          "--journal", str(state_dir / "pages.jsonl"), "--watchdog-receiver", c.watchdog.receiver,
+                          "--journal", str(state_dir / PAGES_JOURNAL), "--watchdog-receiver", c.watchdog.receiver,
                           "--watchdog-timeout", f"{watchdog_timeout_s(c, timings):g}"], pager_url, "/healthz", {})
     for r in replicas:
         # Each node gossips with the other; the one second in line waits peer-timeout for the first's
@@ -173,10 +180,26 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
                     raise StackError(f"{part.name} not ready after {spec.timeout_s:.0f} s; see {part.log}")
                 time.sleep(0.2)
             progress(f"ready   {part.name}")
+        if hold:
+            _release_rules(state, spec, alerts, progress)
     except BaseException:
         down(state_dir, progress=lambda *_: None)
         raise
     return state
+
+
+def _release_rules(state: StackState, spec: StackSpec, alerts: dict, progress) -> None:
+    """Wait for each --target's first scrape on every scraper, then load the full alert rules."""
+    state_dir = Path(state.state_dir)
+    scrapers = [p.url for p in state.parts if p.name.startswith("prometheus") or p.name == "victoriametrics"]
+    engines = [p.url for p in state.parts if p.name.startswith("prometheus") or p.name == "vmalert"]
+    progress(f"alert rules held until {', '.join(spec.targets)} answer{'s' if len(spec.targets) == 1 else ''} a "
+             f"first scrape (up to {spec.target_wait_s:.0f} s, --target-wait): nothing pages about a service "
+             "still booting")
+    waited = first_scrape.wait_first_scrapes(scrapers, spec.targets, spec.target_wait_s, progress)
+    (state_dir / "alert-rules.yaml").write_text(rules_yaml(alerts))
+    first_scrape.release(engines)
+    progress(f"alert rules on after {waited:.0f} s")
 
 
 def _start_postgres(state: StackState, progress) -> str:

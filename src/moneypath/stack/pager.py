@@ -1,7 +1,10 @@
 """`moneypath pager`: an Alertmanager webhook receiver that records every page and resolve.
 
 POST /hooks/{receiver}   Alertmanager webhook (version 4) → one record per alert
-GET  /pages              records as JSON; filter with ?receiver=&alertname=&status=
+GET  /pages              records as JSON, oldest first; filter with ?receiver=&alertname=, and
+                         ?status=firing|resolved: the alerts firing (resolved) now, the newest record of each
+                         alert (receiver + fingerprint) whose latest word is that; ?event=firing|resolved: every
+                         record of that kind, as received (when each page and resolve arrived: drills, tests)
 GET  /watchdog           the dead man's switch: {status: ok|late|never, last_seen, age_s, timeout_s, replicas}
 GET  /healthz
 
@@ -12,7 +15,9 @@ heartbeat names the replicas it comes from (label `heartbeat_from`): one that st
 goes on is reported the same way, so half the monitoring down is not silent.
 
 Each record is appended to a JSON-lines journal before it is acknowledged, so a crash
-loses nothing Alertmanager believes delivered (it retries what we did not acknowledge).
+loses nothing Alertmanager believes delivered (it retries what we did not acknowledge). A pager started
+again on the same journal goes on from it; `moneypath up` sets an earlier stack's journal aside first
+(set_aside), so a new stack starts with no pages and the old ones stay readable beside it.
 """
 
 from __future__ import annotations
@@ -61,9 +66,48 @@ class PageJournal:
                     f.flush()
             self.records.extend(records)
 
-    def query(self, **filters: str) -> list[dict]:
+    def query(self, status: str = "", event: str = "", **filters: str) -> list[dict]:
+        """Records matching `filters` (and `event`, a record's own status); with `status`, only the newest record
+        of each alert, when its status is that: what is firing (or resolved) now."""
         with self._lock:
-            return [r for r in self.records if all(r.get(k) == v for k, v in filters.items() if v)]
+            records = [r for r in self.records if all(r.get(k) == v for k, v in {**filters, "status": event}.items()
+                                                       if v)]
+        if not status:
+            return records
+        latest: dict[tuple, dict] = {}
+        for record in records:  # in the order each alert last changed
+            latest.pop(key := alert_key(record), None)
+            latest[key] = record
+        return [r for r in latest.values() if r.get("status") == status]
+
+
+STATUSES = ("firing", "resolved")
+
+
+def alert_key(record: dict) -> tuple:
+    """One alert at one receiver: Alertmanager's fingerprint, or its labels when a record has none."""
+    return (record.get("receiver"), record.get("fingerprint") or tuple(sorted((record.get("labels") or {}).items())))
+
+
+def set_aside(journal: Path, now: float | None = None) -> Path | None:
+    """Rename an earlier journal holding pages (and its watchdog file) to `<stem>-<UTC time>.jsonl` beside it, so a
+    pager started on `journal` begins empty; where it went, or None when there was nothing to keep (an empty one
+    is removed)."""
+    heartbeat = journal.with_name(journal.name + ".watchdog")
+    if not journal.exists() or journal.stat().st_size == 0:
+        journal.unlink(missing_ok=True)
+        heartbeat.unlink(missing_ok=True)
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    kept = journal.with_name(f"{journal.stem}-{stamp}{journal.suffix}")
+    n = 1
+    while kept.exists():  # two stacks in one second
+        n += 1
+        kept = journal.with_name(f"{journal.stem}-{stamp}-{n}{journal.suffix}")
+    journal.rename(kept)
+    if heartbeat.exists():
+        heartbeat.rename(kept.with_name(kept.name + ".watchdog"))
+    return kept
 
 
 class Heartbeat:
@@ -191,8 +235,12 @@ def create_app(journal_path: Path | None = None, watchdog_receiver: str = DEFAUL
 
     async def pages(request: Request):
         q = request.query_params
+        for key in ("status", "event"):
+            if q.get(key, "") not in ("", *STATUSES):
+                return problem(400, "invalid-query", "Invalid query",
+                               f"?{key}={q[key]}: expected one of {', '.join(STATUSES)}")
         return JSONResponse(journal.query(receiver=q.get("receiver", ""), alertname=q.get("alertname", ""),
-                                          status=q.get("status", "")))
+                                          status=q.get("status", ""), event=q.get("event", "")))
 
     async def healthz(request: Request):
         return JSONResponse({"status": "ok", "pages": len(journal.records)})

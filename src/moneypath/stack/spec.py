@@ -57,12 +57,17 @@ class StackSpec:
     rules_every: str | None = None
     # How long `up` waits for every part to answer.
     timeout_s: float = 60.0
+    # How long `up` holds the alert rules (recording rules and the Watchdog run) waiting for each of `targets` to
+    # answer its first scrape (moneypath.stack.first_scrape); past it the stack stops. 0: rules on at once.
+    target_wait_s: float = 120.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "remote_write", tuple(self.remote_write))
         if self.engine not in ENGINES:
             raise StackError(f"unknown engine {self.engine!r} (known: {', '.join(ENGINES)})")
+        if self.target_wait_s < 0:
+            raise StackError(f"--target-wait {self.target_wait_s:g} must be 0 or more seconds")
         if not 1 <= self.instances <= MAX_INSTANCES:
             raise StackError(f"--instances {self.instances} must be between 1 and {MAX_INSTANCES}")
         if self.postgres and (self.db_url or not self.services):

@@ -140,7 +140,7 @@ def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(projec
 
         httpx.post(f"http://127.0.0.1:{ports['knet']}/fault", params={"error_rate": 1}, timeout=5).raise_for_status()
         failed_at = time.time()
-        fired = wait_for(lambda: [p for p in _pages(pager, alertname="ShopProviderPartialOutage", status="firing")
+        fired = wait_for(lambda: [p for p in _pages(pager, alertname="ShopProviderPartialOutage", event="firing")
                                   if p["labels"].get("provider") == "knet"], 90, "the KNET outage to page")
         print(f"\nKNET fails → page in {min(p['received_at'] for p in fired) - failed_at:.1f} s")
         assert {p["receiver"] for p in fired} == {"shop-oncall"}
@@ -148,7 +148,7 @@ def test_a_team_adopts_moneypath_and_its_provider_outage_pages_its_oncall(projec
         assert {(p["alertname"], p["labels"].get("provider")) for p in firing} >= {("ShopProviderPartialOutage", "knet")}
         assert fired[0]["annotations"]["runbook_url"].endswith("/shopproviderpartialoutage.md")
         assert (project / "runbooks/shopproviderpartialoutage.md").is_file()
-        others = {p["alertname"] for p in _pages(pager, status="firing")} - {"ShopProviderPartialOutage"}
+        others = {p["alertname"] for p in _pages(pager, event="firing")} - {"ShopProviderPartialOutage"}
         assert others <= {"ShopAuthorizationAvailabilityBudgetBurn"}, others  # failed charges burn the budget
 
         # Nothing of a disabled feature in Prometheus either: no rule, no series.

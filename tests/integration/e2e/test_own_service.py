@@ -144,7 +144,7 @@ def test_what_the_first_trial_found_is_one_line_at_the_moment_it_happens(project
     state_dir = tmp_path / "stack"
     try:
         up = moneypath("up", "--catalog", str(catalog), "--state-dir", str(state_dir), "--target",
-                       f"127.0.0.1:{closed}", check=False)
+                       f"127.0.0.1:{closed}", "--target-wait", "0", check=False)
         assert up.returncode == 0, up.stderr
         assert f"warning: target 127.0.0.1:{closed} does not answer (connection refused)" in up.stderr
     finally:

@@ -63,8 +63,8 @@ def test_provider_outage_pages_and_resolves(catalog, money_path, tmp_path):
     alert = catalog.alert_name("ProviderPartialOutage")
     pager = f"{state.url('pager')}/pages"
 
-    def pages(status):
-        return [p for p in httpx.get(pager, params={"alertname": alert, "status": status}, timeout=5).json()
+    def pages(event):  # every record of that kind, as received: when the page (or resolve) arrived
+        return [p for p in httpx.get(pager, params={"alertname": alert, "event": event}, timeout=5).json()
                 if p["labels"].get("provider") == "globex"]
 
     try:

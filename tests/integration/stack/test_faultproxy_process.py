@@ -362,8 +362,8 @@ def test_startup_errors_are_one_line_and_exit_2(endpoints, tmp_path):
         "unknown": ([f"--upstream=komoju={komoju}", f"--upstream=knet={komoju}", f"--upstream=kmoju={komoju}"],
                     f"moneypath faultproxy: --upstream 'kmoju={komoju}': kmoju is not a provider of the catalog "
                     "(known: komoju, knet); did you mean komoju?"),
-        "missing": ([f"--upstream=komoju={komoju}"],
-                    "moneypath faultproxy: no --upstream for knet: every provider of the catalog needs one"),
+        "none": ([], "moneypath faultproxy: no --upstream: give one for each provider your service calls through "
+                     "the proxy"),
         "malformed": (["--upstream", "komoju", f"--upstream=knet={komoju}"],
                       "moneypath faultproxy: --upstream 'komoju': expected PROVIDER=URL"),
         "no secret": ([f"--upstream=komoju={komoju}", f"--upstream=knet={komoju}", "--enable-faults"],

@@ -36,7 +36,7 @@ def test_ledger_imbalance_pages_oncall_and_compliance_then_resolves(catalog, run
 
     fault_at = time.time()
     httpx.post(f"{service_url}/imbalance", params={"minor": 250}, timeout=5).raise_for_status()
-    fired = wait_for(lambda: (r := pages(state, alertname=alert, status="firing"))
+    fired = wait_for(lambda: (r := pages(state, alertname=alert, event="firing"))
                      and {p["receiver"] for p in r} >= receivers and r, 60, f"{alert} to page {sorted(receivers)}")
     first = min(p["received_at"] for p in fired)
     page = fired[0]
@@ -46,10 +46,11 @@ def test_ledger_imbalance_pages_oncall_and_compliance_then_resolves(catalog, run
 
     clear_at = time.time()
     httpx.post(f"{service_url}/imbalance", params={"minor": 0}, timeout=5).raise_for_status()
-    resolved = wait_for(lambda: (r := pages(state, alertname=alert, status="resolved"))
+    resolved = wait_for(lambda: (r := pages(state, alertname=alert, event="resolved"))
                         and {p["receiver"] for p in r} >= receivers and r, 60, f"{alert} to resolve")
     floor = 1 + 1 + 0 + 1  # scrape + evaluation + for + group_wait, seconds
     print(f"\nfault → page {first - fault_at:.1f} s (floor {floor} s, {(first - fault_at) / floor:.2f}x); "
           f"clear → resolve {min(p['received_at'] for p in resolved) - clear_at:.1f} s")
-    unexpected = [p["alertname"] for p in pages(state, status="firing") if p["alertname"] != alert]
+    unexpected = [p["alertname"] for p in pages(state, event="firing") if p["alertname"] != alert]
     assert unexpected == []
+    assert [p for p in pages(state, alertname=alert, status="firing")] == []  # resolved: not firing now

@@ -25,8 +25,8 @@ def test_upstreams_parse_one_base_url_per_provider():
     (["komoju=http://a:1", "knet=http://a:2", "komjuu=http://a:3"],
      "--upstream 'komjuu=http://a:3': komjuu is not a provider of the catalog (known: komoju, knet); did you mean komoju?"),
     (["stripe=http://a:1"], "--upstream 'stripe=http://a:1': stripe is not a provider of the catalog (known: komoju, knet)"),
-    (["komoju=http://a:1"], "no --upstream for knet: every provider of the catalog needs one (add --upstream knet=URL)"),
-    ([], "no --upstream for komoju, knet"),
+    ([], "no --upstream: give one for each provider your service calls through the proxy, e.g. --upstream "
+         "komoju=URL (providers of the catalog: komoju, knet)"),
     (["komoju=http://a:1", "komoju=http://a:2"], "--upstream 'komoju=http://a:2': komoju has an upstream already"),
     (["komoju=ftp://a", "knet=http://a:2"], "--upstream komoju: 'ftp://a' must be an http:// or https:// base URL"),
     (["komoju=http://a:1?x=1", "knet=http://a:2"], "must be an http:// or https:// base URL without a query"),
@@ -36,6 +36,10 @@ def test_bad_upstreams_are_one_line(values, message):
     with pytest.raises(fp.ConfigError) as exc:
         fp.parse_upstreams(values, PROVIDERS)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_subset_of_the_catalogs_providers_is_enough():
+    assert fp.parse_upstreams(["knet=http://127.0.0.1:9102"], PROVIDERS) == {"knet": "http://127.0.0.1:9102"}
 
 
 def test_a_provider_named_like_the_proxys_own_paths_is_refused():
@@ -61,9 +65,8 @@ def test_faults_need_a_token_secret():
     (["--upstream", "komoju=http://127.0.0.1:9", "--upstream", "knett=http://127.0.0.1:9"],
      "moneypath faultproxy: --upstream 'knett=http://127.0.0.1:9': knett is not a provider of the catalog "
      "(known: komoju, knet); did you mean knet?\n"),
-    (["--upstream", "komoju=http://127.0.0.1:9"],
-     "moneypath faultproxy: no --upstream for knet: every provider of the catalog needs one "
-     "(add --upstream knet=URL)\n"),
+    ([], "moneypath faultproxy: no --upstream: give one for each provider your service calls through the proxy, "
+         "e.g. --upstream komoju=URL (providers of the catalog: komoju, knet)\n"),
     (["--upstream", "komoju:http://127.0.0.1:9"],
      "moneypath faultproxy: --upstream 'komoju:http://127.0.0.1:9': expected PROVIDER=URL, e.g. "
      "komoju=http://127.0.0.1:9101\n"),

@@ -167,3 +167,28 @@ def test_a_body_over_the_limit_is_a_problem_too(monkeypatch):
         assert komoju.seen == []
 
     run(body)
+
+
+def test_a_catalog_provider_without_an_upstream_is_named_with_the_flag_it_lacks():
+    """Only knet proxied: komoju's calls, webhooks and faults are refused naming --upstream komoju=URL; knet works."""
+    async def body(client, komoju, knet, service, app):
+        detail = ("komoju is a provider of the catalog, but this proxy has no upstream for it: start it with "
+                  "--upstream komoju=URL to proxy its calls and webhooks and set faults on it")
+        async with client.post("/komoju/v1/charges", json={}) as r:
+            problem = await problem_of(r)
+            assert (r.status, problem["type"], problem["detail"], problem["provider"]) == (
+                502, "https://moneypath.dev/problems/no-upstream", detail, "komoju")
+        async with client.post("/webhooks/komoju/payments", json={}) as r:
+            assert (r.status, (await problem_of(r))["detail"]) == (502, detail)
+        async with client.put("/admin/faults/error_rate", json={"provider": "komoju", "rate": 1},
+                              headers=admin_headers()) as r:
+            assert (r.status, (await problem_of(r))["detail"]) == (422, detail)
+        async with client.delete("/admin/faults/error_rate?provider=komoju", headers=admin_headers()) as r:
+            assert (r.status, (await problem_of(r))["type"]) == (404, "https://moneypath.dev/problems/no-upstream")
+        async with client.post("/stripe/v1/charges", json={}) as r:  # not the catalog's: unknown, as before
+            assert (r.status, (await problem_of(r))["type"]) == (404, "https://moneypath.dev/problems/unknown-provider")
+        await put(client, "error_rate", provider="knet", rate=1)
+        async with client.post("/knet/v1/charges", json={}) as r:
+            assert r.status == 503 and r.headers["X-Moneypath-Fault"] == "error_rate"
+        assert komoju.seen == [] and service.seen == []
+    run(body, only=("knet",))

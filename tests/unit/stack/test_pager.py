@@ -64,3 +64,57 @@ def test_unknown_paths_and_methods_are_problem_json(run):
     assert run(call(app, "GET", "/nope")).json()["status"] == 404
     wrong = run(call(app, "GET", "/hooks/payments-oncall"))
     assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/problem+json"
+
+
+def _alert(status, fingerprint, **labels):
+    return {**WEBHOOK, "alerts": [{**WEBHOOK["alerts"][0], "status": status, "fingerprint": fingerprint,
+                                   "labels": {**WEBHOOK["alerts"][0]["labels"], **labels}}]}
+
+
+def test_status_is_what_fires_now_and_event_the_raw_records(tmp_path, run):
+    """An alert that fired and resolved is not under ?status=firing; one that fired again is, once; ?event=
+    keeps every record of that kind as it arrived."""
+    app = create_app(tmp_path / "pages.jsonl")
+    for status, fingerprint, currency in [("firing", "eur", "EUR"), ("firing", "usd", "USD"),
+                                          ("resolved", "eur", "EUR"), ("firing", "jpy", "JPY"),
+                                          ("resolved", "jpy", "JPY"), ("firing", "jpy", "JPY")]:
+        run(call(app, "POST", "/hooks/payments-oncall", json=_alert(status, fingerprint, currency=currency)))
+
+    def get(**params):
+        return [(p["labels"]["currency"], p["status"]) for p in run(call(app, "GET", "/pages", params=params)).json()]
+
+    assert get(status="firing") == [("USD", "firing"), ("JPY", "firing")]
+    assert get(status="resolved") == [("EUR", "resolved")]
+    assert get(event="firing") == [("EUR", "firing"), ("USD", "firing"), ("JPY", "firing"), ("JPY", "firing")]
+    assert get(event="resolved") == [("EUR", "resolved"), ("JPY", "resolved")]
+    assert len(get()) == 6
+    bad = run(call(app, "GET", "/pages", params={"status": "open"}))
+    assert bad.status_code == 400 and bad.json()["detail"] == "?status=open: expected one of firing, resolved"
+
+
+def test_the_same_alert_at_two_receivers_is_two_alerts(tmp_path, run):
+    app = create_app(None)
+    run(call(app, "POST", "/hooks/payments-oncall", json=_alert("firing", "eur")))
+    run(call(app, "POST", "/hooks/compliance", json=_alert("firing", "eur")))
+    run(call(app, "POST", "/hooks/compliance", json=_alert("resolved", "eur")))
+    now = run(call(app, "GET", "/pages", params={"status": "firing"})).json()
+    assert [p["receiver"] for p in now] == ["payments-oncall"]
+
+
+def test_a_new_stack_sets_the_old_journal_aside_and_starts_with_no_pages(tmp_path, run):
+    """What `up` does before it starts the pager: the earlier stack's pages move beside the journal, readable,
+    and the pager on the journal lists none; its heartbeat file goes with them."""
+    from moneypath.stack import local
+    from moneypath.stack.pager import set_aside
+
+    journal = tmp_path / local.PAGES_JOURNAL
+    run(call(create_app(journal), "POST", "/hooks/payments-oncall", json=WEBHOOK))
+    (tmp_path / "pages.jsonl.watchdog").write_text('{"last_seen": 1.0, "replicas": {}}')
+    kept = set_aside(journal, now=1_790_000_000)
+    assert kept == tmp_path / "pages-20260921T141320Z.jsonl"
+    assert not journal.exists() and (tmp_path / "pages-20260921T141320Z.jsonl.watchdog").is_file()
+    assert run(call(create_app(journal), "GET", "/pages")).json() == []
+    assert [p["alertname"] for p in run(call(create_app(kept), "GET", "/pages")).json()] == ["MoneyPathLedgerImbalance"]
+    run(call(create_app(journal), "POST", "/hooks/payments-oncall", json=WEBHOOK))
+    assert set_aside(journal, now=1_790_000_000) == tmp_path / "pages-20260921T141320Z-2.jsonl"  # never overwritten
+    assert set_aside(journal) is None  # nothing to keep

@@ -8,9 +8,10 @@ the money path on request, without touching the service.
 
 Method, query, headers (hop-by-hop ones dropped, Host set for the upstream), body and the answer's status,
 headers and body pass unchanged (compressed bodies stay compressed; no cookie is kept; no redirect is
-followed). An unknown provider is a 404, an upstream that cannot be reached a 502, one that does not answer
-within UPSTREAM_READ_S a 504: problem+json, never a traceback; so is a request aiohttp cannot parse
-(431 headers too large, 414, 400: parse_errors).
+followed). An unknown provider is a 404, a provider of the catalog given no upstream a 502 (no-upstream; a fault
+on it is refused), an upstream that cannot be reached a 502, one that does not answer within UPSTREAM_READ_S
+a 504: problem+json, never a traceback; so is a request aiohttp cannot parse (431 headers too large, 414, 400:
+parse_errors).
 
 Faults are the shared switches (moneypath.protocol.faults.switches.Faults, vocabulary vocabularies.proxy_specs), off
 unless the proxy starts with `enable_faults`; each hits one provider and ends by itself (`duration_s`).

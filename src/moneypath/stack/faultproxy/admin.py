@@ -14,7 +14,7 @@ from aiohttp import web
 from moneypath.protocol import tokens
 from moneypath.protocol.faults.switches import FaultError
 from moneypath.stack.faultproxy.proxy_state import ProxyState
-from moneypath.stack.faultproxy.responses import did_you_mean, json_response, not_allowed, problem
+from moneypath.stack.faultproxy.responses import did_you_mean, json_response, no_upstream, not_allowed, problem
 
 ADMIN_SCOPE = "admin:faults"
 REALM = 'Bearer realm="faultproxy"'
@@ -52,6 +52,8 @@ async def put_fault(request: web.Request, state: ProxyState, name: str) -> web.R
     body, error = parse_body(await request.read())
     if error:
         return problem(422, "invalid-fault", "Invalid fault parameters", f"body: {error}", field="body")
+    if isinstance(body, dict) and body.get("provider") in state.unproxied:  # its calls never pass here
+        return no_upstream(body["provider"], 422)
     try:
         return json_response(state.faults.set(name, body))
     except FaultError as exc:
@@ -61,6 +63,8 @@ async def put_fault(request: web.Request, state: ProxyState, name: str) -> web.R
 
 def delete_fault(request: web.Request, state: ProxyState, name: str) -> web.Response:
     provider = request.query.get("provider")
+    if provider in state.unproxied:
+        return no_upstream(provider, 404)
     if provider is not None and provider not in state.upstreams:
         return unknown_provider(state, provider, "?provider=")
     try:

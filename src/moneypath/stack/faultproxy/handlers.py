@@ -12,7 +12,7 @@ from moneypath.stack.faultproxy import admin
 from moneypath.stack.faultproxy.proxy_config import display
 from moneypath.stack.faultproxy.proxy_state import STATE, ProxyState
 from moneypath.stack.faultproxy.proxy_webhooks import Delivery
-from moneypath.stack.faultproxy.responses import json_response, not_allowed, problem
+from moneypath.stack.faultproxy.responses import json_response, no_upstream, not_allowed, problem
 from moneypath.stack.faultproxy.upstream import NOT_FORWARDED, UpstreamError, forward_headers, reset, send
 
 log = logging.getLogger("moneypath.faultproxy")
@@ -42,6 +42,8 @@ async def route(request: web.Request, state: ProxyState) -> web.StreamResponse:
         return await admin.route(request, state, tail)
     if head == "healthz" and not tail:
         return healthz(request, state)
+    if unquote(head) in state.unproxied:
+        return no_upstream(unquote(head))
     return problem(404, "unknown-provider", "Unknown provider",
                    f"no provider {unquote(head)!r} behind this proxy: the path starts with the provider's name, "
                    f"one of {state.known} (e.g. /{state.providers[0]}/…)", known=list(state.providers))
@@ -77,6 +79,8 @@ async def webhook(request: web.Request, state: ProxyState, tail: str, raw: str) 
     if state.target is None:
         return problem(404, "no-webhook-target", "No webhook target",
                        "this proxy relays no webhooks: start it with --webhook-target URL (your service's base URL)")
+    if unquote(provider) in state.unproxied:
+        return no_upstream(unquote(provider))
     if provider not in state.upstreams:
         return problem(404, "unknown-provider", "Unknown provider",
                        f"no provider {unquote(provider)!r} behind this proxy: webhooks go to "

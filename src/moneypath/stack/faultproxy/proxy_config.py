@@ -29,7 +29,8 @@ def parse_url(text: str, what: str) -> str:
 
 
 def parse_upstreams(values: Iterable[str], providers: Iterable[str]) -> dict[str, str]:
-    """`--upstream NAME=URL` values → {provider: base URL}, one per provider of the catalog."""
+    """`--upstream NAME=URL` values → {provider: base URL}: one or more providers of the catalog, each once. A
+    provider the service does not call through the proxy needs none (calls to it are refused: handlers)."""
     known = list(providers)
     upstreams: dict[str, str] = {}
     for value in values:
@@ -45,16 +46,13 @@ def parse_upstreams(values: Iterable[str], providers: Iterable[str]) -> dict[str
                               f"(known: {', '.join(known)}){hint}")
         if name in upstreams:
             raise ConfigError(f"--upstream {value!r}: {name} has an upstream already ({display(upstreams[name])})")
+        if name in RESERVED:
+            raise ConfigError(f"provider {name!r} cannot be proxied: /{name}/ is the proxy's own path "
+                              f"({', '.join(RESERVED)} are reserved)")
         upstreams[name] = parse_url(url.strip(), f"--upstream {name}")
-    missing = [p for p in known if p not in upstreams]
-    if missing:
-        example = " ".join(f"--upstream {p}=URL" for p in missing)
-        raise ConfigError(f"no --upstream for {', '.join(missing)}: every provider of the catalog needs one "
-                          f"(add {example})")
-    reserved = [p for p in known if p in RESERVED]
-    if reserved:
-        raise ConfigError(f"provider {reserved[0]!r} cannot be proxied: /{reserved[0]}/ is the proxy's own path "
-                          f"({', '.join(RESERVED)} are reserved)")
+    if not upstreams:
+        raise ConfigError(f"no --upstream: give one for each provider your service calls through the proxy, e.g. "
+                          f"--upstream {(known or ['acme'])[0]}=URL (providers of the catalog: {', '.join(known)})")
     return upstreams
 
 
@@ -73,6 +71,8 @@ class ProxyConfig:
     token_secret: bytes | None = None  # verifies admin tokens; required when faults are enabled
     enable_faults: bool = False
     seed: int = SEED
+    # Every provider of the catalog: those without an upstream are answered "no upstream" (502), not "unknown".
+    catalog_providers: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.enable_faults and not self.token_secret:

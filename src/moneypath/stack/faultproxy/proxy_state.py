@@ -18,6 +18,7 @@ class ProxyState:
         self.providers = tuple(config.upstreams)
         self.upstreams = dict(config.upstreams)
         self.known = ", ".join(self.providers)
+        self.unproxied = tuple(p for p in config.catalog_providers if p not in self.upstreams)  # no --upstream
         self.target = config.webhook_target.rstrip("/") if config.webhook_target else None
         self.faults = ProxyFaults(self.providers, config.seed)
         self.session: ClientSession | None = None

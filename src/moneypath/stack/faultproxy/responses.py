@@ -31,3 +31,11 @@ def not_allowed(request: web.Request, allow: str) -> web.Response:
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"; did you mean {close[0]}?" if close else ""
+
+
+def no_upstream(provider: str, status: int = 502) -> web.Response:
+    """A provider of the catalog this proxy was given no upstream for: named, with the flag that adds one."""
+    return problem(status, "no-upstream", "No upstream for this provider",
+                   f"{provider} is a provider of the catalog, but this proxy has no upstream for it: start it with "
+                   f"--upstream {provider}=URL to proxy its calls and webhooks and set faults on it",
+                   provider=provider)
