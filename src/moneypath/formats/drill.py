@@ -25,7 +25,7 @@ from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
 from moneypath.formats.expect import Expect
-from moneypath.formats.requests import HTTP_METHODS, Requests
+from moneypath.formats.requests import HTTP_METHODS, Requests, line_of
 
 DRILL_DIR = "runbooks/drills"
 LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
@@ -336,28 +336,10 @@ def _problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, 
     if head and not inner:
         inner, msg = head[1].split("."), msg[head.end():]
     if requests_at is not None:
-        line = _line(requests_at[1], inner)
+        line = line_of(requests_at[1], inner)
         return f"{rel}: load.requests: {requests_at[0]}:{line}: {'.'.join(inner) or FILE}: {msg}"
-    line = _line(path.read_text(encoding="utf-8"), ["load", "requests", *inner])
+    line = line_of(path.read_text(encoding="utf-8"), ["load", "requests", *inner])
     return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
-
-
-def _line(text: str, keys: list[str]) -> int:
-    """The 1-based line of the value at `keys` in a YAML text (of the deepest key found, when one is missing)."""
-    node = yamlio.compose(text)
-    line = 1 if node is None else node.start_mark.line + 1
-    for key in keys:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == key), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
-            node = node.value[int(key)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:

@@ -169,3 +169,61 @@ def _check_flow(flow: list[Step], key: str | None) -> None:
         known |= set(step.capture)
         if step.authorizes:
             known.add("payment_id")
+
+
+class TemplateFileError(ValueError):
+    """A request template file that cannot be used; one line per problem: `file:line: key: what`."""
+
+
+def read_requests(path) -> Requests:
+    """A request template file on its own (a locustfile's `template`): the model, or TemplateFileError."""
+    from pathlib import Path
+
+    import yaml
+    from pydantic import ValidationError
+
+    from moneypath._common import yamlio
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = yamlio.load(text)
+    except OSError as exc:
+        raise TemplateFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateFileError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(doc, dict):
+        raise TemplateFileError(f"{path}: a request template is a mapping (auth, flow or authorize, approved, ...)")
+    try:
+        return Requests.model_validate(doc)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            keys, msg = [str(p) for p in err["loc"]], err["msg"].removeprefix("Value error, ")
+            head = re.match(r"([A-Za-z_]\w*(?:\.\w+)*): ", msg)
+            if head and not keys:
+                keys, msg = head[1].split("."), msg[head.end():]
+            lines.append(f"{path}:{line_of(text, keys)}: {'.'.join(keys) or '(file)'}: {msg}")
+        raise TemplateFileError("\n".join(lines)) from None
+
+
+def line_of(text: str, keys: list[str]) -> int:
+    """The 1-based line of the value at `keys` in a YAML text (of the deepest key found, when one is missing)."""
+    import yaml
+
+    from moneypath._common import yamlio
+
+    node = yamlio.compose(text)
+    line = 1 if node is None else node.start_mark.line + 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
