@@ -12,16 +12,13 @@ import pytest
 
 from moneypath import cli
 from tests.conftest import ROOT
+from tests.docs_examples import code_block
 from tests.support.djangoshop import running_shop
 
 pytestmark = pytest.mark.integration
 TEMPLATE = ROOT / "tests" / "foreign" / "drills" / "requests" / "djangoshop.yaml"
-LOCUSTFILE = f'''from moneypath.loadtest.user import PaymentUser
-
-
-class Shopper(PaymentUser):
-    template = {str(TEMPLATE)!r}
-'''
+# docs/load-tests.md, "A checkout of several calls": the shop's locustfile, naming the template beside the drills
+PAGE, HEADING = "docs/load-tests.md", "A checkout of several calls: a flow"
 REASON = "checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR)"
 
 
@@ -40,7 +37,8 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("djshop") / "ops"
     assert cli.main(["init", str(root), "--service", "djshop", "--providers", "paystack,mollie", "--currencies",
                      "EUR,KWD", "--routes", "/graphql/", "--oncall", "shop-oncall"]) == 0
-    (root / "loadtests" / "locustfile.py").write_text(LOCUSTFILE)
+    (root / "loadtests" / "locustfile.py").write_text(code_block(PAGE, HEADING, "python"))
+    (root / "runbooks" / "drills" / "requests" / "djangoshop.yaml").write_text(TEMPLATE.read_text())
     # the shop authorizes and creates the order in one step: its team's SLO is 1 s, not init's 300 ms default
     catalog = root / "moneypath.yaml"
     text = catalog.read_text()
