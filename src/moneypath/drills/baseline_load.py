@@ -330,7 +330,7 @@ def probe(service_url: str, headers: dict[str, str], requests: Requests, values:
             verdict = judge(step, status, answer)
             if verdict.failure is not None:
                 keys = ", ".join(answer) if isinstance(answer, dict) else type(answer).__name__
-                raise TemplateError(f"{verdict.failure} (load.requests, step {step.name}; the answer has: {keys})")
+                raise TemplateError(f"{verdict.failure} (load.requests, step {step.name}; it has: {keys})")
             values = values | verdict.captured
             if step.authorizes:
                 pid, state = verdict.payment_id, verdict.state

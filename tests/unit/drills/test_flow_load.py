@@ -12,9 +12,10 @@ import threading
 import time
 
 import httpx
+import pytest
 import yaml
 
-from moneypath.drills.baseline_load import Load, Mix
+from moneypath.drills.baseline_load import Load, Mix, TemplateError, probe
 from moneypath.formats.drill import Load as LoadSpec
 from moneypath.formats.requests import Requests
 from tests.conftest import free_port
@@ -155,3 +156,37 @@ def test_three_a_second_against_one_a_second_stays_under_the_cap():
     assert stats.behind >= 4  # about 12 offered, at most 3 in flight and ~1/s served: the rest never started
     assert target.requests <= stats.started * 3  # each 502 retried at most twice, under the same cap
     assert stats.acknowledged == target.served >= 3
+
+
+class _ShopHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        answer = self.server.shop(httpx.Request("POST", f"http://shop{self.path}", content=body))
+        self.send_response(answer.status_code)
+        self.send_header("content-length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_preflight_runs_the_flow_and_names_the_step_that_failed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _ShopHandler)
+    server.shop = FakeShop()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    values = {"amount_minor": 6235, "amount_major": "6.235", "currency": "KWD", "provider": "paystack",
+              "method": "card", "reference": "r1", "correlation_id": "c1"}
+    try:
+        seen = probe(url, {}, shop_requests(), values)
+        server.shop.declining = True
+        with pytest.raises(TemplateError) as err:
+            probe(url, {}, shop_requests(), values)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ("checkoutCreate, checkoutPaymentCreate, checkoutComplete → data.checkoutComplete.order.id=o3, "
+                    "data.checkoutComplete.order.paymentStatus=AUTHORIZED, read back")
+    assert str(err.value) == ("checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR) "
+                              "(load.requests, step checkoutComplete; it has: data)")
