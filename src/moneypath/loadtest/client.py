@@ -365,6 +365,9 @@ def mix_problems(cls: type[PaymentClient], s: Settings) -> tuple[str | None, lis
     """(why `cls` cannot run this scenario, the mix's actions it leaves out), checked before the run."""
     defined = cls.endpoints()
     kind, name = s.scenario.user, cls.__name__
+    if flows.template_of(cls) is not None and s.scenario.retry is not None:
+        return (f"scenario {s.scenario.name} retries each request with its key and replays it: {name}'s template "
+                "flow is not retried; run it in a scenario without retry:, or define authorize with self.post"), []
     left_out = [a for a, w in s.spec.mix.items() if w > 0 and a not in defined] if kind == "checkout" else []
     if kind == "checkout" and not {"authorize", "payout"} & {a for a, w in s.spec.mix.items() if w > 0 and a in defined}:
         return (f"{name} defines none of the mix's authorize, payout (define authorize(self, order) and give it "

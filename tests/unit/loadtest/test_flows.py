@@ -118,3 +118,12 @@ def test_a_bad_template_names_its_file_line_and_key(tmp_path):
     assert str(err.value).startswith(f"moneypath: Broken.template: {bad}:{line}: flow.1: unknown placeholder "
                                      "{checkout}"), err.value
     flows._TEMPLATES.clear()
+
+
+def test_a_scenario_that_retries_refuses_a_template_flow_in_one_line(catalog):
+    spec = scenarios.load(SHIPPED_SCENARIOS, catalog)
+    retrying = next(s for s in spec.scenarios.values() if s.retry is not None)
+    problem, _ = client.mix_problems(Shopper, client.Settings(spec, retrying, 10, 10, 60, None))
+    assert problem.startswith(f"scenario {retrying.name} retries each request with its key and replays it: "
+                              "Shopper's template flow is not retried")
+    assert client.mix_problems(Shopper, client.Settings(spec, spec.get("checkout"), 10, 10, 60, None))[0] is None
