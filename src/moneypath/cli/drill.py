@@ -85,6 +85,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                                            "APIs without running anything. Exit 2 if any is invalid.")
     check.add_argument("files", nargs="+", metavar="FILE")
     catalog_arg(check)
+    check.add_argument("--time-factor", type=float, default=None, metavar="F",
+                       help="how much faster than production the rules the drills will run on are (default: the "
+                            "local drill stack's 60): refuse a drill whose load cannot meet an expected alert's "
+                            "minimum-event guard at that factor")
     check.set_defaults(run=_check)
 
     report = actions.add_parser("report", help="render a report again from its journal.json",
@@ -113,11 +117,32 @@ def _load(files: list[str], catalog_path: str):
     return catalog, drills, problems
 
 
+def _guard_problems(drills, catalog, factor: float) -> list[str]:
+    """One line per drill whose load cannot meet an expected alert's minimum-event guard at `factor`."""
+    from moneypath.check.drill_files import alert_names, resolve_alert
+    from moneypath.drills.event_guards import shortfalls
+
+    known = alert_names(catalog)
+    return [s.line(d, factor) for d in drills
+            for s in shortfalls(d, catalog, factor, lambda name: resolve_alert(name, catalog, known))]
+
+
 def _check(args) -> int:
-    _, drills, problems = _load(args.files, args.catalog)
+    from moneypath.formats.drill import LOCAL_TIME_FACTOR
+
+    catalog, drills, problems = _load(args.files, args.catalog)
+    given = getattr(args, "time_factor", None)
+    factor = LOCAL_TIME_FACTOR if given is None else given
+    if factor <= 0:
+        problems.append("moneypath drill check: --time-factor must be positive")
+    refused = set()
+    for d in drills if factor > 0 else ():
+        short = _guard_problems([d], catalog, factor)
+        problems += short
+        refused |= {d.path} if short else set()
     for line in problems:
         print(line, file=sys.stderr)
-    for d in drills:
+    for d in (d for d in drills if d.path not in refused):
         print(f"{d.path}: OK — rehearses {d.runbook_alert}, "
               f"{_shape(d)}, "
               f"{len(d.alerts.expected)} expected alert(s), {len(d.diagnosis.steps)} diagnosis step(s)")
@@ -138,6 +163,7 @@ def _run(args) -> int:
     from moneypath.drills.baseline_load import TemplateError
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
+    from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
     catalog, drills, problems = _load(args.files, args.catalog)
     if problems:
@@ -148,6 +174,11 @@ def _run(args) -> int:
         target = placement(drills, args)
     except NotReady as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    short = _guard_problems(drills, catalog, target.time_factor if target is not None else LOCAL_TIME_FACTOR)
+    if short:
+        for line in short:
+            print(line, file=sys.stderr)
         return EXIT_INVALID
     for d in drills if target is not None else ():
         why = cannot_run(d, target)

@@ -33,6 +33,9 @@ your own locustfile (--locustfile FILE):
                 "amount_minor": order.amount_minor, "reference": order.reference})
 
   capture(self, payment), refund(self, payment, amount_minor) and payout(self, order) likewise.
+  A payment of several calls (a checkout passing an id along, GraphQL failures inside HTTP 200):
+  instead of authorize, set `template = "path/to/requests.yaml"` (a drill request template with
+  a flow of steps, relative to the locustfile).
   The scenario file (--scenario-file, default scenarios.yaml beside the locustfile) gives the
   rate, users, mix, providers, currencies, methods and amounts (checked against the catalog),
   the scenarios and their faults (at: faultproxy, providersim or service).
@@ -53,7 +56,10 @@ your own locustfile (--locustfile FILE):
   what the order asked for, not necessarily where the service sent it. A retried attempt ends
   in " (attempt)" and the client's final outcome is request type RETRIED; a refusal (503 or 429
   with Retry-After) is request type REFUSED (the overload gates judge them); CHECK entries are
-  the client's idempotency replay checks."""
+  the client's idempotency replay checks. With a template's flow each step is its own request
+  "<step> [<provider>]", the authorizing one "authorize:<step> [...]" (the latency gates), and
+  the whole flow request type FLOW "<flow name> [<provider>]", failed with "<step>: <reason>":
+  the failure gates judge the flows."""
 
 
 def _seconds(text: str) -> float:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import re
 import threading
 import time
 import uuid
@@ -29,10 +28,11 @@ from typing import Any
 
 import httpx
 
-from moneypath.formats.requests import Call, Requests
+from moneypath.formats.flow_answers import MISSING as _MISSING
+from moneypath.formats.flow_answers import dig, found, judge, render, request_args  # noqa: F401 - re-exported
+from moneypath.formats.requests import Call, Requests, Step
 from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REFUSAL_STATUS = (429, 503)  # with a Retry-After header: refused before any work (shed, rate-limited)
 RETRY_AFTER_CAP_S = 5.0  # a drill waits at most this long for one Retry-After
 # Connections per httpx client: the payments go through several small pools, not one of `concurrency`.
@@ -46,49 +46,6 @@ POOL_CONNECTIONS = 32
 
 class TemplateError(Exception):
     """The team's API does not answer as the drill's request template says; one line."""
-
-
-def render(value: Any, values: dict[str, Any]) -> Any:
-    """A template value with its placeholders filled: a string that is one placeholder alone keeps the value's
-    type (so "{amount_minor}" in a JSON body stays a number); inside a longer string it is text."""
-    if isinstance(value, str):
-        whole = _PLACEHOLDER.fullmatch(value)
-        if whole and whole[1] in values:
-            return values[whole[1]]
-        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], value)
-    if isinstance(value, dict):
-        return {k: render(v, values) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, values) for v in value]
-    return value
-
-
-_MISSING = object()
-
-
-def dig(doc: Any, path: str) -> Any:
-    """The value at a dotted path of a JSON answer (data.charge.id; list items by index), or _MISSING."""
-    for part in path.split("."):
-        if isinstance(doc, dict) and part in doc:
-            doc = doc[part]
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            return _MISSING
-    return doc
-
-
-def found(value: Any) -> bool:
-    return value is not _MISSING
-
-
-def request_args(call: Call, values: dict[str, Any]) -> dict[str, Any]:
-    """httpx request arguments of a template call."""
-    args: dict[str, Any] = {"method": call.method, "url": render(call.path, values),
-                            "headers": {k: str(render(v, values)) for k, v in call.headers.items()}}
-    if call.json_body is not None:
-        args["json"] = render(call.json_body, values)
-    return args
 
 
 @dataclass
@@ -134,6 +91,10 @@ class LoadStats:
     captured: int = 0
     behind: int = 0  # payments that could not start on time: all `concurrency` slots were busy
     statuses: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # step → {"sent": answered or not, "failed": n}
+    failures: dict[str, int] = field(default_factory=dict)  # "<step>: <reason>" → flows that failed so
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most flows in flight at once: never above the load's concurrency
 
 
 def major_text(catalog) -> Callable[[int, str], str]:
@@ -233,7 +194,7 @@ class Load:
         return self._rng.choices(names, weights=[weights[n] for n in names])[0]
 
     async def _payment(self, client: httpx.AsyncClient, i: int) -> None:
-        mix, api = self.mix, self.requests
+        mix = self.mix
         outcome = Outcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
                           amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
                           correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture)
@@ -242,36 +203,61 @@ class Load:
         with self._lock:
             self.outcomes.append(outcome)
             self.stats.started += 1
-        reply = await self._send(client, outcome, "authorize", api.authorize, values)
-        if reply is not None:
-            pid, state = dig(reply, api.authorize.id), dig(reply, api.authorize.outcome)
-            if not found(pid) or not found(state):
-                missing = api.authorize.id if not found(pid) else api.authorize.outcome
-                outcome.error = f"authorize: the answer has no {missing}"
-            else:
-                outcome.payment_id, outcome.state = str(pid), str(state)
-                outcome.flagged = any(str(dig(reply, path)) in answers for path, answers in api.flagged.items())
-                self.stats.acknowledged += 1
-            if outcome.state in api.approved and outcome.capture_wanted and api.capture is not None:
-                captured = await self._send(client, outcome, "capture", api.capture,
-                                            values | {"payment_id": outcome.payment_id})
-                if captured is not None:
-                    outcome.captured = True
-                    state = dig(captured, api.capture.outcome) if api.capture.outcome else _MISSING
-                    outcome.state = str(state) if found(state) else "captured"
-                    self.stats.captured += 1
+            self.stats.in_flight += 1
+            self.stats.most_in_flight = max(self.stats.most_in_flight, self.stats.in_flight)
+        try:
+            await self._flow(client, outcome, values)
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
         if outcome.failed:
             self.stats.failed += 1
             if outcome.refused:
                 self.stats.refused += 1
+            if outcome.error:
+                self.stats.failures[outcome.error] = self.stats.failures.get(outcome.error, 0) + 1
         outcome.finished = time.time()
 
-    async def _send(self, client: httpx.AsyncClient, outcome: Outcome, name: str, call: Call,
-                    values: dict[str, Any]) -> Any:
-        """One template call with retries under one idempotency key; the JSON answer, or None (outcome.error
-        says why)."""
+    async def _flow(self, client: httpx.AsyncClient, outcome: Outcome, values: dict[str, Any]) -> None:
+        """The template's steps in order, each handing its captures on; then the capture when approved."""
+        api = self.requests
+        for step in api.steps:
+            reply = await self._send(client, outcome, step.name, step, values)
+            verdict = judge(step, *reply) if reply is not None else None
+            self._step_count(step.name, verdict is None or verdict.failure is not None)
+            if verdict is None:
+                return
+            if verdict.failure is not None:
+                outcome.error = verdict.failure
+                return
+            values = values | verdict.captured
+            if step.authorizes:
+                outcome.payment_id, outcome.state = verdict.payment_id, verdict.state
+                outcome.flagged = any(str(dig(reply[1], path)) in answers for path, answers in api.flagged.items())
+                values = values | {"payment_id": verdict.payment_id}
+                self.stats.acknowledged += 1
+        if outcome.state in api.approved and outcome.capture_wanted and api.capture is not None:
+            reply = await self._send(client, outcome, "capture", api.capture, values)
+            if reply is not None:
+                outcome.captured = True
+                state = dig(reply[1], api.capture.outcome) if api.capture.outcome else _MISSING
+                outcome.state = str(state) if found(state) else "captured"
+                self.stats.captured += 1
+
+    def _step_count(self, name: str, failed: bool) -> None:
+        with self._lock:
+            counts = self.stats.steps.setdefault(name, {"sent": 0, "failed": 0})
+            counts["sent"] += 1
+            counts["failed"] += failed
+
+    async def _send(self, client: httpx.AsyncClient, outcome: Outcome, name: str, call: Call | Step,
+                    values: dict[str, Any]) -> tuple[int, Any] | None:
+        """One template call with retries under one idempotency key: (status, JSON answer or _MISSING) of the
+        answer the step judges, or None when there was none to judge (outcome.error says why). A step with
+        `expect_status` judges any answer it lists; otherwise a 2xx."""
         args = request_args(call, values | {"idempotency_key": uuid.uuid4().hex})
         args["headers"][CORRELATION_HEADER] = outcome.correlation_id
+        expected = getattr(call, "expect_status", None) or ()
         error = ""
         for attempt in range(self.attempts):
             outcome.attempts += 1
@@ -283,12 +269,14 @@ class Load:
                 status, error = "unreachable", f"{type(exc).__name__}"
             else:
                 status = str(r.status_code)
-                if r.status_code < 300:
+                if r.status_code < 300 or r.status_code in expected:
                     self._count(status)
                     outcome.error = None
                     try:
-                        return r.json()
+                        return r.status_code, r.json()
                     except ValueError:
+                        if isinstance(call, Step):
+                            return r.status_code, _MISSING
                         outcome.error = f"{name}: {r.status_code} answer is not JSON"
                         return None
                 error = f"{r.status_code} {_problem_type(r)}".rstrip()
@@ -333,39 +321,47 @@ def _problem_type(r: httpx.Response) -> str:
 
 def probe(service_url: str, headers: dict[str, str], requests: Requests, values: dict[str, Any],
           timeout_s: float = 10.0) -> str:
-    """One payment through the template, synchronously: authorize, capture when approved (and the template
+    """One payment through the template, synchronously: its flow, the capture when approved (and the template
     can), read it back. What it saw in one line, or TemplateError saying which answer did not match."""
     with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
-        answer = _probe_call(client, "authorize", requests.authorize, values)
-        pid, state = dig(answer, requests.authorize.id), dig(answer, requests.authorize.outcome)
-        for path, value in ((requests.authorize.id, pid), (requests.authorize.outcome, state)):
-            if not found(value):
+        seen = []
+        for step in requests.steps:
+            status, answer = _probe_call(client, step.name, step, values)
+            verdict = judge(step, status, answer)
+            if verdict.failure is not None:
                 keys = ", ".join(answer) if isinstance(answer, dict) else type(answer).__name__
-                raise TemplateError(f"authorize: the answer has no {path} (load.requests.authorize; it has: {keys})")
-        seen = f"authorize → {requests.authorize.id}={pid}, {requests.authorize.outcome}={state}"
-        values = values | {"payment_id": pid}
+                raise TemplateError(f"{verdict.failure} (load.requests, step {step.name}; it has: {keys})")
+            values = values | verdict.captured
+            if step.authorizes:
+                pid, state = verdict.payment_id, verdict.state
+                values = values | {"payment_id": pid}
+                seen.append(f"{step.name} → {step.id}={pid}, {step.outcome}={state}")
+            else:
+                seen.append(step.name)
+        text = ", ".join(seen) if requests.flow is not None else seen[0]
         if str(state) in requests.approved and requests.capture is not None:
             _probe_call(client, "capture", requests.capture, values)
-            seen += ", captured"
+            text += ", captured"
         if requests.read is not None:
-            read = _probe_call(client, "read", requests.read, values)
+            read = _probe_call(client, "read", requests.read, values)[1]
             if requests.read.outcome and not found(dig(read, requests.read.outcome)):
                 raise TemplateError(f"read: the answer has no {requests.read.outcome} (load.requests.read.outcome)")
-            seen += ", read back"
-        return seen
+            text += ", read back"
+        return text
 
 
-def _probe_call(client: httpx.Client, name: str, call: Call, values: dict[str, Any]) -> Any:
+def _probe_call(client: httpx.Client, name: str, call: Call, values: dict[str, Any]) -> tuple[int, Any]:
     args = request_args(call, values | {"idempotency_key": uuid.uuid4().hex})
     where = f"{name}: {args['method']} {args['url']}"
     try:
         r = client.request(**args)
     except httpx.HTTPError as exc:
         raise TemplateError(f"{where}: {type(exc).__name__}: {' '.join(str(exc).split())[:120]}") from None
-    if r.status_code >= 300:
+    expected = getattr(call, "expect_status", None) or ()
+    if r.status_code >= 300 and r.status_code not in expected:
         raise TemplateError(f"{where} answered {r.status_code} {_problem_type(r)}".rstrip()
                             + f" (load.requests.{name}: path, headers, json, auth)")
     try:
-        return r.json()
+        return r.status_code, r.json()
     except ValueError:
         raise TemplateError(f"{where} answered {r.status_code} without JSON") from None

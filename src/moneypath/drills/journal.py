@@ -162,11 +162,19 @@ class LoadSummary(Part):
     behind: int
     statuses: dict[str, int]
     refused: int = 0  # of the failed: the service refused them (429/503 + Retry-After); nothing was acknowledged
+    flow: str = "payment"  # what one flow of the template is called (checkout): the rates count these
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # step → {"sent": n, "failed": n}
+    failures: dict[str, int] = field(default_factory=dict)  # "<step>: <reason>" → flows that failed so
+    most_in_flight: int = 0
+    in_flight_cap: int = 0
 
     @classmethod
-    def of(cls, rate: float, peak: float | None, stats: LoadStats) -> LoadSummary:
+    def of(cls, rate: float, peak: float | None, stats: LoadStats, flow: str = "payment",
+           in_flight_cap: int = 0) -> LoadSummary:
         return cls(rate=rate, peak=peak, started=stats.started, acknowledged=stats.acknowledged, failed=stats.failed,
-                   captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses), refused=stats.refused)
+                   captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses), refused=stats.refused,
+                   flow=flow, steps={k: dict(v) for k, v in stats.steps.items()}, failures=dict(stats.failures),
+                   most_in_flight=stats.most_in_flight, in_flight_cap=in_flight_cap)
 
 
 @dataclass(kw_only=True)

@@ -167,10 +167,13 @@ class DrillRun(DrillContext):
         spec = self.drill.load
         mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
         self.load = Load(self.target.services, self.api_headers(), spec.requests, mix, spec.rate,
-                         major_text(self.catalog), spec.concurrency, prefix=f"drill-{self.drill.name}")
+                         major_text(self.catalog), spec.in_flight_cap, prefix=f"drill-{self.drill.name}")
         self.load.start()
-        self.event("load", f"baseline load: {spec.rate:g} payments/s ({', '.join(spec.providers)}; "
-                           f"{spec.capture:.0%} captured) for {self.s(spec.baseline):.0f} s")
+        steps = spec.requests.steps
+        flow = f"; each {len(steps)} steps: {' → '.join(s.name for s in steps)}" if len(steps) > 1 else ""
+        self.event("load", f"baseline load: {spec.rate:g} {spec.requests.name}s/s ({', '.join(spec.providers)}; "
+                           f"{spec.capture:.0%} captured; at most {spec.in_flight_cap} in flight{flow}) "
+                           f"for {self.s(spec.baseline):.0f} s")
 
     def poll_checks(self, checks: list[Check], within: float) -> tuple[bool, str, float | None]:
         """Poll until every check holds or `within` runs out: (ok, reason, when it held)."""
@@ -302,7 +305,8 @@ class DrillRun(DrillContext):
             money=money_impact, writes_lost_detail=lost_lines[:20], alerts=matrix, evidence=self.diagnosis.steps,
             roles=roles, regulatory=regulatory, series=series,
             load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
-                                self.load.stats if self.load else LoadStats()),  # no load started: all 0
+                                self.load.stats if self.load else LoadStats(),  # no load started: all 0
+                                drill.load.requests.name, drill.load.in_flight_cap),
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict, ha=ha,
         ).to_dict()
 

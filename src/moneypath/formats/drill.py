@@ -11,6 +11,8 @@ them, and the ranges in the drill's own PromQL, when it targets rules compressed
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -23,10 +25,11 @@ from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
 from moneypath.formats.expect import Expect
-from moneypath.formats.requests import HTTP_METHODS, Requests
+from moneypath.formats.requests import HTTP_METHODS, Requests, line_of
 
 DRILL_DIR = "runbooks/drills"
 LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
+DEFAULT_CONCURRENCY_MIN, DEFAULT_CONCURRENCY_MAX = 16, 64  # a drill's flows in flight without load.concurrency
 ROLES = ("engineering", "operations", "compliance", "customer_support")
 
 
@@ -82,9 +85,18 @@ class Load(StrictModel):
     currencies: dict[str, float] = Field(min_length=1)  # currency → weight
     methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
     amounts: Amounts
-    concurrency: int = Field(default=64, ge=1, le=1000)
+    concurrency: int | None = Field(default=None, ge=1, le=1000)  # flows in flight at most; None: see in_flight_cap
     peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
     requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
+
+    @property
+    def in_flight_cap(self) -> int:
+        """The most flows in flight at once: `concurrency`, else four seconds of the drill's highest rate between
+        DEFAULT_CONCURRENCY_MIN and DEFAULT_CONCURRENCY_MAX; never above the template's own `concurrency` (what
+        the team's service bears, its database's connections included)."""
+        highest = max(self.rate, self.peak.rate if self.peak else 0.0)
+        cap = self.concurrency or min(DEFAULT_CONCURRENCY_MAX, max(DEFAULT_CONCURRENCY_MIN, math.ceil(4 * highest)))
+        return min(cap, self.requests.concurrency or cap)
 
     @field_validator("providers", "currencies", "methods")
     @classmethod
@@ -299,14 +311,35 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
         if key in doc:
             raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
     load = doc.get("load")
+    requests_at = None  # (its path as the problems name it, its text) when load.requests is a file
     if isinstance(load, dict) and isinstance(load.get("requests"), str):
-        load["requests"] = _requests_file(Path(path).parent / load["requests"], rel, Path(root))
+        file = Path(path).parent / load["requests"]
+        load["requests"] = _requests_file(file, rel, Path(root))
+        requests_at = (rel_path(file, Path(root)), file.read_text(encoding="utf-8"))
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([f"{rel}: {_loc(err['loc'], doc)}: {_msg(err)}" for err in e.errors()]) from None
+        raise DrillError([_problem(rel, err, doc, Path(path), requests_at) for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
+
+
+def _problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, str] | None) -> str:
+    """One line per problem: `file: key.path: what`; a problem in load.requests (a flow's steps) names the line
+    too, in the requests file when the drill points at one (`drill.yaml: load.requests: requests/x.yaml:12:
+    flow.1.capture: what`), else in the drill file (`drill.yaml: load.requests: flow.1.capture: what (line 40)`)."""
+    key, msg = _loc(err["loc"], doc), _msg(err)
+    if tuple(err["loc"][:2]) != ("load", "requests"):
+        return f"{rel}: {key}: {msg}"
+    inner = [str(p) for p in err["loc"][2:]]
+    head = re.match(r"([A-Za-z_][\w]*(?:\.\w+)*): ", msg)  # a problem the template names a key of: flow.1: ...
+    if head and not inner:
+        inner, msg = head[1].split("."), msg[head.end():]
+    if requests_at is not None:
+        line = line_of(requests_at[1], inner)
+        return f"{rel}: load.requests: {requests_at[0]}:{line}: {'.'.join(inner) or FILE}: {msg}"
+    line = line_of(path.read_text(encoding="utf-8"), ["load", "requests", *inner])
+    return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
 
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from moneypath._common.strict import StrictModel
 
@@ -51,39 +51,179 @@ class Call(StrictModel):
     outcome: str | None = None  # where the payment's state is in a 2xx answer, e.g. status
 
 
+class Step(Call):
+    """One step of a flow (a checkout of several calls): a call whose 2xx answer may hand values on to the next
+    steps (`capture`: placeholder name → dotted path; a path the answer lacks fails the step), and whose
+    failure predicates are judged on every answer: a status outside `expect_status` (default: any 2xx), a path
+    in `must_be_empty` that holds something (GraphQL's `errors`, a mutation's `data.x.errors`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    capture: dict[str, str] = Field(default_factory=dict)
+    expect_status: list[int] = Field(default_factory=list)  # empty: any 2xx
+    must_be_empty: list[str] = Field(default_factory=list)
+    authorizes: bool = False  # the step whose answer is the authorization: the latency gate and payment id
+
+
 class Requests(StrictModel):
-    """How the drill's load calls the team's API: the authorization, the capture, and how to read a payment back
-    (the "writes lost" check: an acknowledged payment the API no longer knows)."""
+    """How the drill's load calls the team's API: one payment is a flow of steps (`flow`), or one call
+    (`authorize`, a flow of one step); then the capture, and how to read a payment back (the "writes lost"
+    check: an acknowledged payment the API no longer knows)."""
 
     auth: Literal["minted", "bearer", "none"] = "minted"  # minted: from MONEYPATH_TOKEN_SECRET (or the local stack)
     token_env: str = Field(default="MONEYPATH_DRILL_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # auth: bearer
-    authorize: Call
+    name: str = Field(default="payment", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")  # what one flow is: rates per name
+    authorize: Call | None = None
+    flow: list[Step] | None = Field(default=None, min_length=1)
+    concurrency: int | None = Field(default=None, ge=1, le=1000)  # at most this many flows in flight
     approved: list[str] = Field(min_length=1)  # outcomes after which the payment may be captured
     flagged: dict[str, list[str]] = Field(default_factory=dict)  # dotted path → answers that count as affected
     capture: Call | None = None
     read: Call | None = None
     captured: list[str] = Field(default_factory=list)  # read outcomes that show an acknowledged capture
     retry_status: list[int] = Field(default_factory=lambda: [409, 500, 502, 503, 504])
+    _steps: list[Step] = PrivateAttr(default_factory=list)
+
+    @property
+    def steps(self) -> list[Step]:
+        """The flow; a template with `authorize` is a flow of one step named authorize."""
+        return self._steps
+
+    @property
+    def authorizing(self) -> Step:
+        return next(s for s in self.steps if s.authorizes)
+
+    @property
+    def captures(self) -> set[str]:
+        return {name for s in self.steps for name in s.capture}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_step_authorizes(cls, data):
+        flow = data.get("flow") if isinstance(data, dict) else None
+        if isinstance(flow, list) and len(flow) == 1 and isinstance(flow[0], dict) and "authorizes" not in flow[0]:
+            data = {**data, "flow": [{**flow[0], "authorizes": True}]}
+        return data
 
     @model_validator(mode="after")
     def _complete(self):
-        if not self.authorize.id:
-            raise ValueError("authorize.id: required: where the payment id is in the answer (e.g. id)")
-        if not self.authorize.outcome:
-            raise ValueError("authorize.outcome: required: where the payment's state is in the answer (e.g. status)")
+        if (self.authorize is None) == (self.flow is None):
+            raise ValueError("give either authorize (one call) or flow (a list of steps), not both")
+        if self.flow is not None:
+            self._steps = list(self.flow)
+        else:
+            self._steps = [Step(name="authorize", authorizes=True, **self.authorize.model_dump(by_alias=True))]
+        _check_flow(self._steps, "flow" if self.flow is not None else None)
+        step = self.authorizing
+        where = "authorize" if self.flow is None else f"flow.{self.flow.index(step)}"
+        if not step.id:
+            raise ValueError(f"{where}.id: required: where the payment id is in the answer (e.g. id)")
+        if not step.outcome:
+            raise ValueError(f"{where}.outcome: required: where the payment's state is in the answer (e.g. status)")
         if self.read is not None and self.capture is not None and not self.captured:
             raise ValueError("captured: required with read and capture: the read outcomes that show a capture")
-        for key in ("authorize", "capture", "read"):
+        known = set(PLACEHOLDERS) | self.captures
+        for key in ("capture", "read"):
             call = getattr(self, key)
             if call is None:
                 continue
             used = placeholders([call.path, call.headers, call.json_body])
-            unknown = sorted(used - set(PLACEHOLDERS))
+            unknown = sorted(used - known)
             if unknown:
-                raise ValueError(f"{key}: unknown placeholder {{{unknown[0]}}} (known: "
-                                 f"{', '.join('{' + n + '}' for n in PLACEHOLDERS)})")
-            if key == "authorize" and "payment_id" in used:
-                raise ValueError("authorize: {payment_id} is known only after the authorization (capture, read)")
-            if key != "authorize" and "payment_id" not in placeholders(call.path):
+                raise ValueError(f"{key}: unknown placeholder {{{unknown[0]}}} ({_known(known)})")
+            if "payment_id" not in used:
                 raise ValueError(f"{key}.path: needs {{payment_id}}, e.g. /charges/{{payment_id}}")
         return self
+
+
+def _known(names) -> str:
+    ordered = [n for n in PLACEHOLDERS if n in names] + sorted(set(names) - set(PLACEHOLDERS))
+    return "known: " + ", ".join("{" + n + "}" for n in ordered)
+
+
+def _check_flow(flow: list[Step], key: str | None) -> None:
+    """Step names unique, one step authorizes, each step uses only what is known by then. `key`: the flow's
+    key in the file (None: the one `authorize` call)."""
+    names = [s.name for s in flow]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"flow: two steps named {twice[0]}: each step needs its own name")
+    authorizing = [i for i, s in enumerate(flow) if s.authorizes]
+    if len(authorizing) != 1:
+        raise ValueError("flow: exactly one step has authorizes: true (the call that authorizes the payment), "
+                         f"found {len(authorizing)}")
+    known = set(PLACEHOLDERS) - {"payment_id"}
+    for i, step in enumerate(flow):
+        used = placeholders([step.path, step.headers, step.json_body])
+        unknown = sorted(used - known)
+        if unknown and key is None:
+            if unknown == ["payment_id"]:
+                raise ValueError("authorize: {payment_id} is known only after the authorization (capture, read)")
+            raise ValueError(f"authorize: unknown placeholder {{{unknown[0]}}} ({_known(known)})")
+        if unknown:
+            raise ValueError(f"{key}.{i}: unknown placeholder {{{unknown[0]}}} ({_known(known)}; a capture is "
+                             "known from the step after the one that captures it, {payment_id} after the "
+                             "authorizing step)")
+        clash = sorted(set(step.capture) & set(PLACEHOLDERS))
+        if clash:
+            raise ValueError(f"{key}.{i}.capture: {clash[0]} is a built-in placeholder: capture it under another name")
+        known |= set(step.capture)
+        if step.authorizes:
+            known.add("payment_id")
+
+
+class TemplateFileError(ValueError):
+    """A request template file that cannot be used; one line per problem: `file:line: key: what`."""
+
+
+def read_requests(path) -> Requests:
+    """A request template file on its own (a locustfile's `template`): the model, or TemplateFileError."""
+    from pathlib import Path
+
+    import yaml
+    from pydantic import ValidationError
+
+    from moneypath._common import yamlio
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = yamlio.load(text)
+    except OSError as exc:
+        raise TemplateFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateFileError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(doc, dict):
+        raise TemplateFileError(f"{path}: a request template is a mapping (auth, flow or authorize, approved, ...)")
+    try:
+        return Requests.model_validate(doc)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            keys, msg = [str(p) for p in err["loc"]], err["msg"].removeprefix("Value error, ")
+            head = re.match(r"([A-Za-z_]\w*(?:\.\w+)*): ", msg)
+            if head and not keys:
+                keys, msg = head[1].split("."), msg[head.end():]
+            lines.append(f"{path}:{line_of(text, keys)}: {'.'.join(keys) or '(file)'}: {msg}")
+        raise TemplateFileError("\n".join(lines)) from None
+
+
+def line_of(text: str, keys: list[str]) -> int:
+    """The 1-based line of the value at `keys` in a YAML text (of the deepest key found, when one is missing)."""
+    import yaml
+
+    from moneypath._common import yamlio
+
+    node = yamlio.compose(text)
+    line = 1 if node is None else node.start_mark.line + 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from moneypath.formats import scenarios
 from moneypath.formats.scenarios import ACTIONS
-from moneypath.loadtest import shape
+from moneypath.loadtest import flows, shape
 from moneypath.loadtest.request_names import (
     ATTEMPT,
     CHECK,
@@ -151,16 +151,26 @@ class PaymentClient:
 
     health_path = "/healthz"  # what the healthz scenario GETs
 
+    # A request template (the file a drill's load.requests reads, relative to the locustfile): each authorize
+    # runs its flow of steps and each capture its capture call; define authorize yourself to do otherwise.
+    template: str | None = None
+
     # ------------------------------------------------------------ endpoints: override those your API has
 
     def authorize(self, order: Order) -> Payment | None:
         """Create a payment for `order`; return it when it can be captured (or is final), else None.
-        Typically `return self.post("authorize", order, "/payments", json={...})`."""
-        raise NotImplementedError
+        Typically `return self.post("authorize", order, "/payments", json={...})`; with a `template`, its flow."""
+        api = flows.template_of(type(self))
+        if api is None:
+            raise NotImplementedError
+        return flows.run_flow(self, api, order)
 
     def capture(self, payment: Payment) -> Payment | None:
         """Capture a payment `authorize` returned; return it when it can be refunded, else None."""
-        raise NotImplementedError
+        api = flows.template_of(type(self))
+        if api is None or api.capture is None:
+            raise NotImplementedError
+        return flows.capture(self, api, payment)
 
     def refund(self, payment: Payment, amount_minor: int) -> Payment | None:
         """Refund `amount_minor` of a payment `capture` returned; None when it failed."""
@@ -172,8 +182,10 @@ class PaymentClient:
 
     @classmethod
     def endpoints(cls) -> tuple[str, ...]:
-        """The actions this class defines."""
-        return tuple(a for a in ACTIONS if getattr(cls, a) is not getattr(PaymentClient, a))
+        """The actions this class defines (or its `template` does: authorize, and capture when it has one)."""
+        api = flows.template_of(cls)
+        by_template = {"authorize"} | ({"capture"} if api.capture is not None else set()) if api else set()
+        return tuple(a for a in ACTIONS if getattr(cls, a) is not getattr(PaymentClient, a) or a in by_template)
 
     # ------------------------------------------------------------ requests: what an endpoint calls
 
@@ -294,12 +306,17 @@ class PaymentClient:
                     r.failure(f"{status} answer is not JSON")
             else:
                 r.failure(_failure(r))
-                headers = getattr(r, "headers", None) or {}
-                wait = retry_after_s(status, headers.get("retry-after"))
-                if wait:  # the service shed load: back off as a well-behaved client does (wait_time reads it)
-                    self.not_before = max(self.not_before, time.perf_counter() + wait)
-                    r.request_meta["request_type"] = REFUSED
+                self.note_refusal(r, status)
         return status, data
+
+    def note_refusal(self, r, status: int) -> None:
+        """A 503 or 429 with Retry-After: the service shed load; back off as a well-behaved client does (wait_time
+        reads not_before) and record the request as REFUSED."""
+        headers = getattr(r, "headers", None) or {}
+        wait = retry_after_s(status, headers.get("retry-after"))
+        if wait:
+            self.not_before = max(self.not_before, time.perf_counter() + wait)
+            r.request_meta["request_type"] = REFUSED
 
     def _fire(self, request_type: str, name: str, started: float, error: str | None) -> None:
         self.environment.events.request.fire(
@@ -348,6 +365,9 @@ def mix_problems(cls: type[PaymentClient], s: Settings) -> tuple[str | None, lis
     """(why `cls` cannot run this scenario, the mix's actions it leaves out), checked before the run."""
     defined = cls.endpoints()
     kind, name = s.scenario.user, cls.__name__
+    if flows.template_of(cls) is not None and s.scenario.retry is not None:
+        return (f"scenario {s.scenario.name} retries each request with its key and replays it: {name}'s template "
+                "flow is not retried; run it in a scenario without retry:, or define authorize with self.post"), []
     left_out = [a for a, w in s.spec.mix.items() if w > 0 and a not in defined] if kind == "checkout" else []
     if kind == "checkout" and not {"authorize", "payout"} & {a for a, w in s.spec.mix.items() if w > 0 and a in defined}:
         return (f"{name} defines none of the mix's authorize, payout (define authorize(self, order) and give it "

@@ -174,11 +174,14 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             add(name, f"failure ratio{who}", src, True, "-", "-", "", "the catalog has no availability SLO")
     else:
         fr = summary.failure_ratio
+        what = "requests" if getattr(summary, "flows", None) is None else "flows and captures"
+        top = max(getattr(summary, "flow_reasons", {}).items(), key=lambda kv: kv[1], default=None)
+        why = f"; most often {top[0]} ({top[1]}x)" if top else ""
         add("failure_ratio_locust", f"failure ratio{who}, Locust", "locust", fr is not None and fr <= thr.error_budget,
             f"{_pct(fr)} ({summary.judged_failures}/{summary.judged_requests})",
             f"<= {_pct(thr.error_budget)} ({thr.availability_slo})",
-            f"failure ratio{who} {_pct(fr)} ({summary.judged_failures} of {summary.judged_requests} requests, Locust) "
-            f"is over the {thr.availability_slo} error budget {_pct(thr.error_budget)}"
+            f"failure ratio{who} {_pct(fr)} ({summary.judged_failures} of {summary.judged_requests} {what}, Locust) "
+            f"is over the {thr.availability_slo} error budget {_pct(thr.error_budget)}{why}"
             if fr is not None else f"Locust sent no request{who}")
         er = p.error_ratio
         add("failure_ratio_prometheus", f"authorization error ratio{who}, service", "prometheus",

@@ -25,7 +25,7 @@ from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_l
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, RunOutcome, RunSpec, Target
 from moneypath.loadtest.soak import sampling
-from moneypath.loadtest.stats import Summary, history, load_entries, steady_entries, summarize
+from moneypath.loadtest.stats import Summary, flow_failure_reasons, history, load_entries, steady_entries, summarize
 
 NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
 MIN_RECOVERY_S = 5.0  # an overload run judges at least this long after its recovery time
@@ -90,6 +90,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     ended = time.time()
     entries = load_entries(work / "locust.json")
     summary = summarize(entries, scenario.judge_provider, duration)
+    summary.flow_reasons = flow_failure_reasons(work / "locust_failures.csv")
     steady_latency(summary, entries, work / "locust_warmup.json", scenario.judge_provider, duration)
     ticks = history(work / "locust_stats_history.csv")
     prom, series = None, {}
@@ -226,6 +227,8 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
                    "authorize_p95_ms": s.authorize_p95_ms, "authorize_p99_ms": s.authorize_p99_ms,
                    "authorize_rps": s.authorize_rps, "p99_ms": s.p99_ms, "latency_judged": s.warmup_note or "whole run",
                    "duplicate_checks": s.duplicate_checks, "duplicates_seen": s.duplicates_seen,
+                   "flows": s.flows, "flow_failures": s.flow_failures, "flow_rps": s.flow_rps,
+                   "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,
         "gates": [gate.to_dict() for gate in outcome.gates],

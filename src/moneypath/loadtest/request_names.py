@@ -11,6 +11,10 @@ client finally got, request type RETRIED); CHECK entries are invariants the clie
 request the service refused to take (503 or 429 with Retry-After: load shed at the door) is
 request type REFUSED: a failure for the failure gates, left out of the latency histograms (its
 fast answer would flatter them), and the refusals the overload gates judge.
+A user whose payment is a flow of several calls (moneypath.loadtest.flows) reports each step by its own name,
+the step that authorizes as "authorize:<step> [...]", and the whole flow once as request type FLOW, named
+"<flow> [<provider>]" (e.g. "checkout [requested paystack]"): with flows, the failure gates judge the FLOW
+entries (and captures, refunds, payouts), the latency gates the authorizing step.
 moneypath.loadtest.user.PaymentUser names its requests so. The actions a request is one of (ACTIONS) and the
 SLOs that judge authorizations (`latency_slo`, `availability_slo`) are the scenario file's vocabulary:
 moneypath.formats.scenarios.
@@ -26,6 +30,9 @@ DUPLICATE_CHECK = "idempotency: one payment per key"
 REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
 
 
+FLOW = "FLOW"  # request type of a whole flow (a checkout of several calls): what the failure gates judge
+AUTHORIZES = "authorize:"  # a flow step that authorizes: "authorize:checkoutComplete [requested paystack]"
+
 REQUESTED = "requested "  # in a request name: the generator's draw, not a provider the service named
 
 
@@ -38,3 +45,10 @@ def answered_by(name: str, provider: str) -> str:
     """`name` with the provider the service's answer named: "authorize [requested acme]" → "authorize [globex]"."""
     head, _, rest = name.partition("[")
     return f"{head}[{provider}]{rest.partition(']')[2]}" if rest else name
+
+
+def step_request_name(step: str, authorizes: bool, provider: str) -> str:
+    """A flow step's request name: "<step> [requested <provider>]", the step that authorizes prefixed with
+    AUTHORIZES (its action is authorize: the latency gates judge it); a step named authorize keeps its name."""
+    action = step if not authorizes or step == "authorize" else f"{AUTHORIZES}{step}"
+    return request_name(action, provider)

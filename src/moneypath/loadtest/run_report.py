@@ -228,6 +228,7 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
              ("load", f"{result['rate']:g} requests/s from {result['users']} users at 1x"
                       + (f", {result['workers']} Locust workers" if result["workers"] else "")),
              ("achieved", f"{loc['rps']:.1f} requests/s, {loc['requests']} requests, {loc['failures']} failed"),
+             *flow_facts(loc),
              ("authorization p50 / p95 / p99",
               " / ".join("-" if loc[k] is None else f"{loc[k]:.0f} ms"
                          for k in ("authorize_p50_ms", "authorize_p95_ms", "authorize_p99_ms")))]
@@ -281,3 +282,15 @@ def render(result: dict, ticks, service: dict, directory: Path) -> None:
     page = document(result, plots)
     write_text(directory / "report.md", page.to_markdown())
     write_text(directory / "report.html", page.to_html())
+
+
+def flow_facts(loc: dict) -> list[tuple[str, str]]:
+    """With flows of several calls: flows per second, each step's rate and why flows failed."""
+    if loc.get("flows") is None:
+        return []
+    steps = [r for r in loc["by_name"] if r["method"] not in ("FLOW", "CHECK") and "[" in r["name"]]
+    facts = [("flows", f"{loc['flow_rps']:.2f}/s, {loc['flows']} flows, {loc['flow_failures']} failed"),
+             ("per step", ", ".join(f"{r['name']} {r['rps']:.2f}/s ({r['failures']} failed)" for r in steps))]
+    facts += [("flow failed", f"{reason}: {n}x") for reason, n in sorted((loc.get("flow_failure_reasons") or {}).items(),
+                                                                         key=lambda kv: -kv[1])]
+    return facts

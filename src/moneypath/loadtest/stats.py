@@ -15,8 +15,10 @@ from pathlib import Path
 
 from moneypath.loadtest.request_names import (
     ATTEMPT,
+    AUTHORIZES,
     CHECK,
     DUPLICATE_CHECK,
+    FLOW,
     REFUSED,
     REPLAY_UNANSWERED,
     REQUESTED,
@@ -24,6 +26,7 @@ from moneypath.loadtest.request_names import (
 )
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+FINAL_BESIDE_FLOWS = ("capture", "refund", "payout")  # judged with the flows: not steps of one
 SENT = (*HTTP_METHODS, REFUSED)  # every request that went out: answered, failed or refused at the door
 
 
@@ -58,7 +61,9 @@ def provider_of(name: str) -> str | None:
 
 
 def action_of(name: str) -> str:
-    return name.split(" ", 1)[0]
+    """'authorize [acme]' → authorize; a flow's authorizing step 'authorize:checkoutComplete [acme]' → authorize."""
+    action = name.split(" ", 1)[0]
+    return "authorize" if action.startswith(AUTHORIZES) else action
 
 
 @dataclass
@@ -94,6 +99,10 @@ class Summary:
     keys_completed: int | None = None      # keys a retrying client got an answer for (retry storm), each replay-checked
     replays_unanswered: int | None = None  # keys whose every replay attempt failed: not checked
     rows: list[NameRow] = field(default_factory=list)
+    flows: int | None = None  # whole flows (request type FLOW) when the user's payment is a flow of steps
+    flow_failures: int | None = None
+    flow_rps: float | None = None
+    flow_reasons: dict[str, int] = field(default_factory=dict)  # "<flow> [<provider>]: <step>: <reason>" → count
     warmup_note: str = ""  # set when the authorize_* latencies judge the steady part only: what was left out
 
     @property
@@ -123,7 +132,10 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
         return is_final(e["method"], e["name"], judge_provider)
 
     final = [e for e in entries if judged(e)]
+    flows = [e for e in final if e["method"] == FLOW]
     authorize = [e for e in final if action_of(e["name"]) == "authorize"]
+    if flows:  # each flow judged once, not each of its steps; captures, refunds and payouts beside it
+        final = flows + [e for e in final if e["method"] != FLOW and action_of(e["name"]) in FINAL_BESIDE_FLOWS]
     authorize_http = [e for e in authorize if e["method"] in HTTP_METHODS]
     auth_times = merge(authorize_http)
     checks = [e for e in entries if e["method"] == CHECK and e["name"] == DUPLICATE_CHECK]
@@ -154,7 +166,24 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
         keys_completed=sum(e["num_requests"] - e["num_failures"] for e in retried) if retried else None,
         replays_unanswered=sum(e["num_requests"] for e in unanswered) if retried or unanswered else None,
         rows=rows,
+        flows=sum(e["num_requests"] for e in flows) if flows else None,
+        flow_failures=sum(e["num_failures"] for e in flows) if flows else None,
+        flow_rps=sum(e["num_requests"] for e in flows) / duration if flows else None,
     )
+
+
+def flow_failure_reasons(path: Path) -> dict[str, int]:
+    """Why flows failed, from `<prefix>_failures.csv`: "<flow name> [<provider>]: <step>: <reason>" → count."""
+    if not path.exists():
+        return {}
+    out: dict[str, int] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("Method") == FLOW:
+                error = re.sub(r"^\w+\('(.*)'\)$", r"\1", row.get("Error") or "")
+                key = f"{row.get('Name')}: {error}"
+                out[key] = out.get(key, 0) + int(_num(row.get("Occurrences")) or 0)
+    return out
 
 
 def load_entries(path: Path) -> list[dict]:

@@ -14,6 +14,11 @@ run against your catalog's SLOs. A whole locustfile:
         def capture(self, payment):  # only if your API captures separately
             return self.post("capture", payment, f"/charges/{payment.id}/capture")
 
+A payment of several calls (a checkout that passes an id along; a GraphQL API answering failures with
+HTTP 200): name a request template instead of defining authorize, `template = "requests/shop.yaml"`
+(relative to the locustfile; the drills' format, moneypath.formats.requests): its flow's steps run in
+turn, each judged by its failure predicates, and the flow is counted once (moneypath.loadtest.flows).
+
 Endpoints (define those your API has; each returns what `self.post` returned, or None when the
 payment cannot go on):
     authorize(self, order)                  a new payment; what it returns may be captured

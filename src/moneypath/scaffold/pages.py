@@ -229,6 +229,10 @@ the scenario file beside this one (scenarios.yaml).
 Does your API capture or refund separately, or pay out? Define capture(self, payment), refund(self,
 payment, amount_minor) or payout(self, order) too (`python -m pydoc moneypath.loadtest.user`) and give
 them weight in scenarios.yaml's mix.
+
+Is a payment several calls (a checkout whose steps pass an id along, a GraphQL API that answers failures
+with HTTP 200)? Instead of authorize, name the drills' request template, whose flow of steps the user runs:
+    template = "../runbooks/drills/requests/{c.service}.yaml"
 """
 
 from moneypath.loadtest.user import PaymentUser
@@ -312,6 +316,14 @@ authorize:
   id: id                # TODO: where the payment id is in a 2xx answer (dotted: data.charge.id)
   outcome: status       # TODO: where its state is
 approved: [approved]    # TODO: states after which the drill may capture
+concurrency: 16         # TODO: the most payments in flight your service (and its database) should bear
+# Is a payment several calls (a checkout: create, pay, complete)? Replace authorize: with a flow (moneypath docs:
+# reference/drill-files.md, "Request templates"), each step capturing what the next needs, e.g.
+# name: checkout
+# flow:
+#   - {{name: create, path: /checkouts, json: {{currency: "{{currency}}"}}, capture: {{checkout_id: data.id}}}}
+#   - {{name: pay, path: "/checkouts/{{checkout_id}}/pay", authorizes: true, id: data.payment.id,
+#      outcome: data.payment.status, must_be_empty: [errors]}}
 # TODO if your API captures separately (and set load.capture > 0 in the drill; captured: below with read:):
 # capture: {{method: POST, path: "{read_path}/capture", headers: {{Idempotency-Key: "{{idempotency_key}}"}}}}
 # captured: [captured]

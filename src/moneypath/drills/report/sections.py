@@ -53,6 +53,7 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
             rows.append([Cell(f"target {key}"), Cell(str(target[key]), "code")])
     if "started_stack" in target:
         rows.append([Cell("stack"), Cell("started by the drill" if target["started_stack"] else "running target")])
+    rows += _load_rows(j.get("load") or {})
     summary = Section("Drill", [Table(["", ""], rows)])
     already = [str(a) for a in j.get("already_firing") or []]
     if already:  # first: every time below reads differently when the fault met alerts already firing
@@ -176,6 +177,24 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
          for e in sorted(jn.list("timeline"), key=_in_time_order)],
         "empty")]))
     return out
+
+
+def _load_rows(load: dict) -> list[list[Cell]]:
+    """The drill's load per flow and per step: how many started, in flight at most, why flows failed."""
+    if not load.get("started"):
+        return []
+    flow = str(load.get("flow") or "payment")
+    cap = f" (cap {load['in_flight_cap']})" if load.get("in_flight_cap") else ""
+    rows = [[Cell("load"), Cell(f"{load.get('rate')} {flow}s/s: {load['started']} started, {load.get('acknowledged', 0)} "
+                                f"acknowledged, {load.get('failed', 0)} failed, {load.get('behind', 0)} not started "
+                                f"(all slots busy); at most {load.get('most_in_flight', 0)} in flight{cap}")]]
+    steps = load.get("steps") or {}
+    if len(steps) > 1:
+        rows.append([Cell("steps"), Cell(", ".join(f"{name} {c.get('sent', 0)} ({c.get('failed', 0)} failed)"
+                                                   for name, c in steps.items()))])
+    for reason, n in sorted((load.get("failures") or {}).items(), key=lambda kv: -kv[1])[:5]:
+        rows.append([Cell(f"{flow}s failed"), Cell(f"{n} × {reason}", "bad")])
+    return rows
 
 
 def _ha_section(jn: Journal, ha: dict) -> Section:

@@ -376,3 +376,16 @@ def test_a_resolve_never_precedes_its_page_in_the_timeline(tmp_path, foreign):
     assert [r.split(" | ")[-1].split(" →")[0].rstrip(" |") for r in rows] == [
         "injecting", "PAGE ShopProviderPartialOutage", "RESOLVED ShopProviderPartialOutage",
         "TICKET ShopLatencyBudgetBurn"]
+
+
+def test_the_report_shows_the_load_per_flow_and_step_and_why_flows_failed(tmp_path):
+    j = passing_journal()
+    j["load"] = {"rate": 3, "peak": None, "started": 40, "acknowledged": 30, "failed": 10, "captured": 0,
+                 "behind": 2, "statuses": {"200": 120}, "flow": "checkout", "in_flight_cap": 8, "most_in_flight": 5,
+                 "steps": {"checkoutCreate": {"sent": 40, "failed": 0}, "checkoutComplete": {"sent": 40, "failed": 10}},
+                 "failures": {"checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR)": 10}}
+    md = render(j, tmp_path / "r").read_text()
+    assert ("3 checkouts/s: 40 started, 30 acknowledged, 10 failed, 2 not started (all slots busy); at most 5 in "
+            "flight (cap 8)") in md
+    assert "checkoutCreate 40 (0 failed), checkoutComplete 40 (10 failed)" in md
+    assert "10 × checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR)" in md

@@ -1,0 +1,148 @@
+"""Can a drill's load meet the minimum-event guards of the alerts it expects, at a time factor?
+
+Some alerts page only above a volume floor, e.g. `sum by (provider) (increase(<provider requests>[5m])) >= 10`
+(one failed call out of one at night is not an outage). Compression divides the window and keeps the floor
+(moneypath.generate.compress), so at 60x that guard needs 10 calls in 5 s: 2 calls/s to the provider, where the
+production rule needs 1 call every 30 s. A drill whose load brings less never pages, and would fail for a
+reason that has nothing to do with the alert. Compressing the floor too would keep the window's rate but not
+its meaning (10 calls is the evidence the rule asks for), so the floor stays and the drill is refused with the
+largest factor at which its load meets every guard.
+
+The load's events per second for a guard: the drill's flows per second (the peak's rate when it raises it), each
+at least one event of every counter the guards count (an authorization, a provider call, an SLO event), split by
+the mix's weights over the guard's grouping labels (provider, method, currency): the group the expected alert's
+labels name, else the largest. Retries and captures add calls, so this is the floor the load surely brings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from moneypath.catalog import duration_seconds
+from moneypath.formats.drill import Drill
+from moneypath.generate.compress import RANGE_FLOOR_S
+from moneypath.generate.rules import alert_rules, recording_rules
+
+_SELECTOR = r"(?:\{[^}]*\})?"
+_INCREASE = re.compile(r"sum\s*(?:by\s*\((?P<by>[^)]*)\)\s*)?\(\s*increase\(\s*[A-Za-z_:][\w:]*" + _SELECTOR
+                       + r"\s*\[(?P<w>[^\]:]+)\]")
+_GUARD = re.compile(r"(?P<lhs>sum\s*(?:by\s*\([^)]*\)\s*)?\(\s*increase\([^\[]*\[[^\]]+\](?:\s*offset\s+\S+)?\s*\)\s*\)"
+                    r"|(?P<record>[A-Za-z_:][\w:]*)" + _SELECTOR + r")\s*>=\s*(?P<n>\d+(?:\.\d+)?)")
+SPLIT_BY_MIX = ("provider", "method", "currency")  # labels whose groups the drill's mix weights split the load over
+
+
+@dataclass(frozen=True)
+class Guard:
+    alert: str
+    window_s: float  # the production window
+    events: float  # at least this many in the window
+    by: tuple[str, ...]  # the grouping labels the floor holds per
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    guard: Guard
+    group: str  # e.g. "provider globex", or "all"
+    offered_per_s: float  # what the drill's load brings to that group
+    needed_per_s: float  # what the guard needs at the factor
+    window_s: float  # its window at the factor
+    largest_factor: float
+
+    def line(self, drill: Drill, factor: float) -> str:
+        return (f"{drill.path}: alerts.expected: {self.guard.alert} pages only with at least {self.guard.events:g} "
+                f"events in {self.window_s:g} s at --time-factor {factor:g} ({self.needed_per_s:.2g}/s for "
+                f"{self.group}); the drill's load brings {self.offered_per_s:.2g}/s: use --time-factor "
+                f"{self.largest_factor:g} or less, or raise load.rate to {_rate_for(drill, self):g}")
+
+
+def guards(catalog) -> dict[str, list[Guard]]:
+    """Every generated alert name → the minimum-event guards of its rules (one per rule that has one)."""
+    records: dict[str, str] = {}
+    for group in recording_rules(catalog)["groups"]:
+        for rule in group["rules"]:
+            records.setdefault(rule["record"], rule["expr"])
+    out: dict[str, list[Guard]] = {}
+    for group in alert_rules(catalog)["groups"]:
+        for rule in group["rules"]:
+            found = [g for m in _GUARD.finditer(rule["expr"]) if (g := _guard(rule["alert"], m, records))]
+            out.setdefault(rule["alert"], []).extend(found)
+    return out
+
+
+def _guard(alert: str, m: re.Match, records: dict[str, str]) -> Guard | None:
+    text = records.get(m["record"], "") if m["record"] else m["lhs"]
+    inner = _INCREASE.search(text)
+    if inner is None:
+        return None
+    by = tuple(label.strip() for label in (inner["by"] or "").split(",") if label.strip())
+    return Guard(alert, duration_seconds(inner["w"].strip()), float(m["n"]), by)
+
+
+def shortfalls(drill: Drill, catalog, factor: float, resolve=lambda name: name) -> list[Shortfall]:
+    """For each expected alert whose every guard the drill's load misses at `factor`, the easiest of them
+    (`resolve`: a drill's alert name → the generated one). An alert with several guarded rules (a burn-rate
+    pair per window, a guard in each branch of an `or`) pages when any of them is met; a rule without a guard
+    pages on other evidence (a circuit breaker's state) the drill's fault need not produce, so it is not
+    counted on."""
+    if drill.load is None or not drill.alerts.expected:
+        return []
+    known, out = guards(catalog), []
+    for expected in drill.alerts.expected:
+        short = []
+        for guard in known.get(resolve(expected.alert) or expected.alert, []):
+            offered, group = _offered(drill, guard, expected.labels)
+            window = max(guard.window_s / factor, RANGE_FLOOR_S)
+            needed = guard.events / window
+            if offered + 1e-9 >= needed:
+                break
+            short.append(Shortfall(guard, group, offered, needed, window, _limit(guard, offered)))
+        else:
+            if short:
+                out.append(max(short, key=lambda s: s.largest_factor))
+    return out
+
+
+def largest_factor(drill: Drill, catalog, resolve=lambda name: name) -> float:
+    """The largest time factor at which the drill's load meets a guard of every expected alert (inf: any)."""
+    known, limits = guards(catalog), []
+    for expected in drill.alerts.expected if drill.load is not None else ():
+        found = known.get(resolve(expected.alert) or expected.alert, [])
+        if found:
+            limits.append(max(_limit(g, _offered(drill, g, expected.labels)[0]) for g in found))
+    return min(limits, default=math.inf)
+
+
+def _limit(guard: Guard, offered: float) -> float:
+    """The largest factor at which `offered` events/s meet the guard: its window, compressed, must hold them
+    (inf when even the floor of RANGE_FLOOR_S does)."""
+    if offered <= 0:
+        return 0
+    if guard.events / offered <= RANGE_FLOOR_S:
+        return math.inf
+    return math.floor(guard.window_s * offered / guard.events * 1000) / 1000
+
+
+def _offered(drill: Drill, guard: Guard, labels: dict[str, str]) -> tuple[float, str]:
+    """(the drill's events per second to the guard's group, that group in words)."""
+    load = drill.load
+    rate = load.peak.rate if load.peak else load.rate
+    weights = {"provider": load.providers, "method": load.methods, "currency": load.currencies}
+    share, named = 1.0, []
+    for label in guard.by:
+        if label not in SPLIT_BY_MIX:
+            continue
+        w = weights[label]
+        total = sum(w.values())
+        value = labels.get(label) or max(w, key=w.get)
+        share *= w.get(value, 0.0) / total
+        named.append(f"{label} {value}")
+    return rate * share, ", ".join(named) or "all of the load"
+
+
+def _rate_for(drill: Drill, s: Shortfall) -> float:
+    """The load.rate (peak scaled with it) at which the drill would meet the guard."""
+    rate = drill.load.peak.rate if drill.load.peak else drill.load.rate
+    share = s.offered_per_s / rate if rate else 0
+    return math.ceil(s.needed_per_s / share * drill.load.rate / rate) if share else math.inf
