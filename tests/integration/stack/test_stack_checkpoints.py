@@ -116,8 +116,8 @@ def test_a_teams_own_service_is_not_assumed_to_sign(tmp_path):
     nothing about checkpoints: whether the team's service signs is the team's."""
     state_dir = tmp_path / "stack"
     try:
-        up = moneypath("up", "--state-dir", str(state_dir), "--fast", "--target", "127.0.0.1:9", check=False,
-                       timeout=90)
+        up = moneypath("up", "--state-dir", str(state_dir), "--fast", "--target", "127.0.0.1:9", "--target-wait", "0",
+                       check=False, timeout=90)
         assert up.returncode == 0, up.stderr
         assert "audit checkpoints" not in up.stdout and not (state_dir / "audit-checkpoint.key").exists()
     finally:
