@@ -85,7 +85,7 @@ def _lint(args) -> int:
         from moneypath.check.ledger_queries import declared
 
         for one, many, unchecked in (("SQL diagnosis step", "SQL diagnosis steps", sql_steps(catalog, Path(args.root))),
-                                     ("ledger query", "ledger queries", declared(catalog))):
+                                     ("money-check query", "money-check queries", declared(catalog))):
             if unchecked:
                 print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
                       "(give --db-url to check them against your database)")

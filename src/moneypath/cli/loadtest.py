@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 
+from moneypath._common.verdict import exit_code
 from moneypath.catalog import duration_seconds
 
 EXIT_BREACH = 1
@@ -293,7 +294,7 @@ def _loadtest(args) -> int:
     for line in run.result["breaches"]:
         _warn(f"BREACH: {line}")
     _say(session.verdict(run.result, args.scenario, args.no_prometheus))
-    return 0 if run.result["passed"] else EXIT_BREACH
+    return exit_code([run.result.get("verdict") or ("pass" if run.result["passed"] else "fail")])
 
 
 def _capacity(args) -> int:

@@ -50,12 +50,21 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
                          Field(min_length=1)]
 
 
+IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
+# The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
+# names `if_not_measured:` may give.
+OBJECTIVES = ("interrupted", "runner", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
+              "watchdog", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
+              "money_kept", "steady_state_after", "restored", "tabletop")
+
+
 class Check(StrictModel):
     """A PromQL query and what its result must look like."""
 
     name: str = Field(min_length=1)
     promql: str = Field(min_length=1)
     expect: Expectations
+    if_not_measured: IfNotMeasured = "fail"
 
 
 class Amounts(StrictModel):
@@ -158,6 +167,7 @@ class Alerts(StrictModel):
 class Step(StrictModel):
     step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
     expect: Expectations
+    if_not_measured: IfNotMeasured = "fail"
 
 
 class Diagnosis(StrictModel):
@@ -252,6 +262,17 @@ class Drill(StrictModel):
     recovery: Recovery | None = None
     plots: list[Plot] = Field(default_factory=list)
     tabletop: Tabletop
+    # objective → fail (default) or pass: whether that objective resting on what was not measured fails the drill
+    if_not_measured: dict[str, IfNotMeasured] = Field(default_factory=dict)
+
+    @field_validator("if_not_measured")
+    @classmethod
+    def _objectives(cls, v: dict) -> dict:
+        for name in v:
+            if name not in OBJECTIVES:
+                raise ValueError(f"{name!r} is not an objective{did_you_mean(name, OBJECTIVES)} "
+                                 f"(objectives: {', '.join(OBJECTIVES)})")
+        return v
 
     # filled in by load_drill
     name: str = ""
