@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import exit_code
+from moneypath._common.verdict import EXIT_NOT_MEASURED, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 
 EXIT_BREACH = 1
@@ -315,6 +315,10 @@ def _capacity(args) -> int:
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
     if result["knee"] is None:
+        steps = sorted((s for s in result["steps"] if not s.get("closed_loop")), key=lambda s: s["rate"])
+        if steps and steps[0].get("status") == NOT_MEASURED:  # the first step rests on what returned nothing
+            _warn(f"moneypath: no knee, the first step was not measured: {'; '.join(steps[0]['reasons'])}")
+            return EXIT_NOT_MEASURED
         _warn("moneypath: no step met the gates, so there is no knee: start lower (--start)")
         return 1
     return 0

@@ -11,6 +11,7 @@ import math
 
 import httpx
 
+from moneypath._common.verdict import register
 from moneypath.catalog.conventions import Key
 from moneypath.drills import baseline_load, money
 from moneypath.drills.baseline_load import Outcome
@@ -172,6 +173,9 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
         ctx.objective(name, False, "; ".join(failed))
     else:
         ctx.objective(name, None if unmeasured else True, "; ".join(why for _, _, why in results))
+
+
+register("drills.money_objective", ledger_objective)
 
 
 def _balance_checks(ctx: DrillContext) -> list[tuple[str, bool | None, str]]:

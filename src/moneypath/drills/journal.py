@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moneypath._common.atomic import write_json
-from moneypath._common.verdict import verdict
+from moneypath._common.verdict import register, verdict
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
     from moneypath.drills.baseline_load import LoadStats
@@ -281,6 +281,9 @@ def objectives_verdict(objectives: list[Objective]) -> str:
     if not objectives:
         return "fail"
     return verdict((o.status, o.if_not_measured) for o in objectives)
+
+
+register("drills.objectives", objectives_verdict)
 
 
 def order_objectives(objectives: list[Objective]) -> None:

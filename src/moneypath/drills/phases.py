@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from moneypath._common.interrupt import Terminated
+from moneypath._common.verdict import register
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks, impact
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
@@ -175,20 +176,14 @@ class DrillRun(DrillContext):
 
     def poll_checks(self, checks: list[Check], within: float) -> tuple[bool | None, str, float | None]:
         """Poll until every check holds or `within` runs out: (True, False, or None when it rests on a check
-        that measured nothing and says `if_not_measured: fail`; reason; when it held). A check with
-        `if_not_measured: pass` that measured nothing is skipped (named in the reason, never a pass)."""
+        that measured nothing and says `if_not_measured: fail`; reason; when it held)."""
         deadline = self.clock() + within
         while True:
-            results = [(c, *self.run_check(c)) for c in checks]
-            failing = [(c, reason) for c, ok, reason in results
-                       if ok is False or ok is None and c.if_not_measured == "fail"]
-            if not failing:
-                return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}"
-                                       for c, ok, reason in results), self.clock()
+            ok, reason = judge_checks([(c, *self.run_check(c)) for c in checks])
+            if ok:
+                return True, reason, self.clock()
             if self.clock() >= deadline:
-                failed = [(c, reason) for c, ok, reason in results if ok is False]
-                c, reason = (failed or failing)[0]
-                return (False if failed else None), f"{c.name}: {reason} (still after {within:.0f} s)", None
+                return ok, f"{reason} (still after {within:.0f} s)", None
             self.sleep_ticking(TICK_S)
 
     def steady_state(self, name: str) -> bool:
@@ -373,3 +368,20 @@ def regulatory_clocks(drill: Drill, classification_at: float | None, awareness: 
 
 def _since(t: float | None, base: float | None) -> float | None:
     return round(t - base, 1) if t is not None and base is not None else None
+
+
+def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | None, str]:
+    """One round of steady-state or recovery checks, each (check, ok, reason): True when every check holds (a
+    check with `if_not_measured: pass` that measured nothing is skipped: named, never a pass); else False with
+    the first failure, or None (not measured) with the first check that measured nothing and fails on it."""
+    failed = [(c, reason) for c, ok, reason in results if ok is False]
+    unmeasured = [(c, reason) for c, ok, reason in results if ok is None and c.if_not_measured == "fail"]
+    if failed or unmeasured:
+        c, reason = (failed or unmeasured)[0]
+        return (False if failed else None), f"{c.name}: {reason}"
+    if not results:
+        return None, "not measured: no check to run"
+    return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)
+
+
+register("drills.checks", judge_checks)
