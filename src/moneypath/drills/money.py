@@ -140,9 +140,9 @@ def captured_once(counts: list[dict], acked_captures: set[str]) -> tuple[bool | 
                       "acknowledged captures")
     twice = sorted(p for p in found if seen[p] > 1)
     if twice:
-        return False, f"{len(twice)} payment(s) captured more than once on the provider's records, e.g. {twice[0]} " \
+        return False, f"{len(twice)} payment(s) captured more than once (money_checks.capture_counts), e.g. {twice[0]} " \
                       f"({seen[twice[0]]} captures)"
-    return True, f"{len(found)} of {len(acked_captures)} acknowledged captures found once on the provider's records"
+    return True, f"{len(found)} of {len(acked_captures)} acknowledged captures found once (money_checks.capture_counts)"
 
 
 def refunds_within_captures(rows: list[dict], money: Money = format_money) -> tuple[bool | None, str]:

@@ -346,7 +346,7 @@ def catalog_yaml(o: Options) -> str:
 version: 1
 service: {service}
 namespace: {namespace}          # metric name prefix: {o.namespace}_authorizations_total
-alert_prefix: {_scalar(o.prefix)}          # alert names: {o.prefix}LedgerImbalance
+alert_prefix: {_scalar(o.prefix)}          # alert names: {o.prefix}DuplicateChargeDetected
 
 links:
   runbook_base_url: {_scalar(f'https://git.example.com/{o.service}/runbooks/')}  # TODO: where runbooks/ is browsable

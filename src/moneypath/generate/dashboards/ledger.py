@@ -1,5 +1,6 @@
 """The ledger dashboard: ledger writes and balance; reconciliation, outbox and dead letters while those
-features are on."""
+features are on. Without the ledger feature it is the charges dashboard (`<namespace>-charges`): money charged
+twice, and the other features' rows."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             *(slo_alert_key(k) for k in slos_on(c, {Key.LEDGER_WRITES_TOTAL}))]
     name = "ledger" if c.enabled("ledger") else "charges"
     title = f"Money path: {name} and reconciliation" if reconciliation else f"Money path: {name}"
-    return Board("ledger", title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)
+    return Board(name, title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)
 
 
 def _ledger_panels(c: Catalog, refs: dict[str, AlertRef], duplicates: list) -> list:
