@@ -325,9 +325,24 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([f"{rel}: {_loc(err['loc'], doc)}: {_msg(err)}" for err in e.errors()]) from None
+        raise DrillError([_if_not_measured_error(rel, Path(path), err) if "if_not_measured" in err["loc"]
+                          else f"{rel}: {_loc(err['loc'], doc)}: {_msg(err)}" for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
+
+
+def _if_not_measured_error(rel: str, path: Path, err: dict) -> str:
+    """One line naming the file, the line and the key of a wrong `if_not_measured`, and what it may be."""
+    from moneypath.catalog.load import key_lines
+    from moneypath.catalog.model import nearest_line
+
+    loc = err["loc"]
+    line = nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
+    where = f"{rel}{f':{line}' if line else ''}: {'.'.join(str(p) for p in loc)}"
+    if err["type"] == "literal_error":
+        return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "
+                "drill; pass: it is skipped, shown as not measured)")
+    return f"{where}: {_msg(err)}"
 
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:
