@@ -31,7 +31,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lint.add_argument("--prometheus", metavar="URL",
                       help="also check that every metric and label the rules and dashboards read exists on this "
                            "Prometheus (your staging or production one): a metric renamed in the service or a typo "
-                           "is one line naming the rule or panel; exit 2 if it cannot be reached")
+                           "is one line naming the rule or panel; exit 2 if it cannot be reached, 3 if it holds none of "
+                           "the metrics the project reads (not measured)")
     lint.add_argument("--lookback", metavar="DURATION", default="1d",
                       help="with --prometheus: how far back a metric counts as present (default 1d)")
     lint.add_argument("--db-url", metavar="URL",
