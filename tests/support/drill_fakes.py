@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import httpx
 
+from moneypath._common.verdict import status_of
 from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import Objective
 
@@ -30,8 +31,9 @@ class MoneyCtx:
     def event(self, kind, text, detail=None, t=None):
         self.timeline.append(text)
 
-    def objective(self, name, ok, reason):
-        self.objectives.append(Objective(name=name, ok=ok, reason=reason))
+    def objective(self, name, ok, reason, if_not_measured="fail"):
+        self.objectives.append(Objective(name=name, ok=ok is True, reason=reason, status=status_of(ok),
+                                         if_not_measured=if_not_measured))
 
 
 class FakeProm:

@@ -3,8 +3,7 @@
 A feature owns a slice: its built-in signals, its built-in alerts, and (by name) the recording
 rules, dashboard rows, load-test gates, runbook pages and drills the tools generate for it. A
 disabled feature's slice exists nowhere; the library's methods for it do nothing. Everything
-not listed here (authorizations, ledger, providers, duplicates, HTTP) is the core every
-money path has.
+not listed here (authorizations, providers, duplicates, HTTP) is the core every money path has.
 """
 
 from __future__ import annotations
@@ -25,6 +24,11 @@ class Feature:
 
 
 FEATURES: dict[str, Feature] = {
+    # On unless listed: catalogs written before it declare the ledger's signals and alerts, and keep them;
+    # `moneypath init` lists every feature, so a new project without --features ledger has none of it.
+    "ledger": Feature("a double-entry ledger: balanced write transactions and postings summing to 0 per currency",
+                      (Key.LEDGER_WRITES_TOTAL, Key.LEDGER_WRITE_DURATION_SECONDS, Key.LEDGER_IMBALANCE_MINOR),
+                      (AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES)),
     "fraud": Feature("risk screening before authorization",
                      (Key.FRAUD_DECISIONS_TOTAL, Key.FRAUD_SCORE_RATIO, Key.FRAUD_CHECK_TIMEOUTS_TOTAL),
                      (AlertKey.FRAUD_SPIKE,)),
@@ -54,8 +58,8 @@ FEATURES: dict[str, Feature] = {
 }
 
 # Built-in alerts of the core: their rule shapes need only core signals.
-CORE_ALERTS = (AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES, AlertKey.DUPLICATE_CHARGE_DETECTED,
-               AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.APPROVAL_RATE_DROP, AlertKey.AUTHORIZATIONS_SILENT)
+CORE_ALERTS = (AlertKey.DUPLICATE_CHARGE_DETECTED, AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.APPROVAL_RATE_DROP,
+               AlertKey.AUTHORIZATIONS_SILENT)
 BUILTIN_ALERTS: dict[str, str | None] = {
     **dict.fromkeys(CORE_ALERTS),
     **{alert: name for name, f in FEATURES.items() for alert in f.alerts},

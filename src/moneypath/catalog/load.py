@@ -74,6 +74,15 @@ def parse_catalog(text: str, where: str = DEFAULT_PATH) -> Catalog:
     return catalog
 
 
+def key_lines(text: str) -> dict[tuple, int]:
+    """Key path → line (1-based) of every key and list item of a YAML document (for errors naming the line)."""
+    lines: dict[tuple, int] = {}
+    node = yamlio.compose(text)
+    if node is not None:
+        _index_lines(node, (), lines, [])
+    return lines
+
+
 def _index_lines(node: yaml.Node, path: tuple, lines: dict, duplicates: list, active: frozenset = frozenset()) -> None:
     if id(node) in active:  # an alias that contains itself (`x: &r [*r]`): already being indexed
         return

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from moneypath._common.strict import StrictModel
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
@@ -239,30 +239,42 @@ class Role(StrictModel):
 _READ = re.compile(r"(?is)^\s*(select|with)\b")
 
 
-class LedgerQueries(StrictModel):
-    """The read-only SQL a drill's money checks run on the service's own database (`--db-url`), in the
-    service's own table names; `moneypath lint --db-url` prepares each one there. A query not given is a
-    check reported as "not checked", never as money lost. Columns by name, parameters as ``:name``:
+class MoneyChecks(StrictModel):
+    """The read-only SQL a drill's money checks run on the service's own database (`--db-url`): its payments
+    table and its copy of the provider's records, in the service's own table names (no ledger needed); `moneypath
+    lint --db-url` prepares each one there. A query not given is a check reported as "not measured", never as
+    money lost and never as a pass. Columns by name, parameters as ``:name``:
 
-    - ``balance``: ``currency``, ``total`` — postings summed per currency; every total must be 0;
     - ``payments``: ``id`` — which of ``:ids`` (the payment ids the service acknowledged) are stored;
     - ``captures``: ``id`` — which of ``:ids`` have a capture booked;
+    - ``capture_counts``: ``id``, ``captures`` — how many captures the provider's records hold for each of
+      ``:ids``; each must be 1 (captured once);
+    - ``refunds``: ``id``, ``captured_minor``, ``refunded_minor`` — for each of ``:ids``; refunds never exceed
+      the capture;
+    - ``balance`` (the ledger feature only): ``currency``, ``total`` — postings summed per currency; each 0;
     - ``breaks``: ``kind`` (``duplicate``, ``amount_differs``, …), ``currency``, ``amount_minor``, and any of
       ``captured_minor``, ``payment_id``, ``provider``, ``provider_ref``, ``subject`` — reconciliation breaks
       found since ``:since`` (Unix seconds).
+
+    The catalog key was `ledger:` before; that key is still read as this one.
     """
 
-    balance: str | None = Field(default=None, min_length=1, description="Postings summed per currency "
-                                "(`currency`, `total`).")
     payments: str | None = Field(default=None, min_length=1, description="Which of `:ids` are stored (`id`).")
     captures: str | None = Field(default=None, min_length=1, description="Which of `:ids` have a capture booked "
                                  "(`id`).")
+    capture_counts: str | None = Field(default=None, min_length=1, description="Captures on the provider's "
+                                       "records per payment of `:ids` (`id`, `captures`); each must be 1.")
+    refunds: str | None = Field(default=None, min_length=1, description="Captured and refunded money per payment "
+                                "of `:ids` (`id`, `captured_minor`, `refunded_minor`).")
+    balance: str | None = Field(default=None, min_length=1, description="Ledger postings summed per currency "
+                                "(`currency`, `total`); the ledger feature only.")
     breaks: str | None = Field(default=None, min_length=1, description="Reconciliation breaks found since "
                                "`:since` (`kind`, `currency`, `amount_minor`, …).")
 
-    PARAMETERS: ClassVar[dict[str, str]] = {"payments": "ids", "captures": "ids", "breaks": "since"}
+    PARAMETERS: ClassVar[dict[str, str]] = {"payments": "ids", "captures": "ids", "capture_counts": "ids",
+                                            "refunds": "ids", "breaks": "since"}
 
-    @field_validator("balance", "payments", "captures", "breaks")
+    @field_validator("payments", "captures", "capture_counts", "refunds", "balance", "breaks")
     @classmethod
     def _one_read(cls, sql: str | None, info: ValidationInfo) -> str | None:
         if sql is None:
@@ -273,6 +285,9 @@ class LedgerQueries(StrictModel):
         if param and not re.search(rf"(?<![:\w]):{param}\b", sql):
             raise ValueError(f"give the {param} to check as :{param}")
         return sql.strip().rstrip(";")
+
+
+LedgerQueries = MoneyChecks  # the name this model had while its catalog key was `ledger:`
 
 
 class Links(StrictModel):
@@ -310,11 +325,21 @@ class Catalog(StrictModel):
     roles: dict[str, Role] = Field(default_factory=dict, description="Incident roles (incident commander, "
                                    "compliance, …) → who holds them.")
     watchdog: Watchdog = Field(default_factory=Watchdog, description="The dead man's switch.")
-    ledger: LedgerQueries = Field(default_factory=LedgerQueries, description="SQL the drills' money checks run "
-                                  "on the service's database.")
+    money_checks: MoneyChecks = Field(default_factory=MoneyChecks, description="SQL the drills' money checks "
+                                      "run on the service's database (formerly `ledger:`).")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ledger_key(cls, data):
+        """`ledger:` is the money checks' former key: read as `money_checks:` (both at once is an error)."""
+        if isinstance(data, dict) and "ledger" in data:
+            if "money_checks" in data:
+                raise ValueError("ledger: is the former name of money_checks:; give only money_checks")
+            data = {("money_checks" if k == "ledger" else k): v for k, v in data.items()}
+        return data
 
     def located(self, *loc: str) -> str:
         """``file:line`` of a key path in the catalog file (``file`` alone when not known)."""

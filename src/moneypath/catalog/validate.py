@@ -196,6 +196,9 @@ def _check_features(c: Catalog, bad) -> None:
         if feature and not c.enabled(feature):
             bad(("signals", key), f"belongs to the {feature} feature, which is off (features.{feature}: false); "
                                   "remove the signal or turn the feature on")
+    if c.money_checks.balance is not None and not c.enabled("ledger"):
+        bad(("money_checks", "balance"), "sums ledger postings, and the ledger feature is off (features.ledger: "
+                                         "false); remove the query or turn the feature on")
     for key, alert in c.alerts.items():
         feature = BUILTIN_ALERTS.get(key)
         if feature and alert.expr is None and not c.enabled(feature):

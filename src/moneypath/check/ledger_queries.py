@@ -1,4 +1,4 @@
-"""The catalog's ledger queries (`ledger:`, the drills' money checks) prepared on the team's database.
+"""The catalog's money-check queries (`money_checks:`, formerly `ledger:`) prepared on the team's database.
 
 Each declared query is prepared with ``EXPLAIN`` on the read-only connection `open_database` gives, with
 placeholder values for its parameters (one id for ``:ids``, 0 for ``:since``): nothing is executed. A query
@@ -8,18 +8,19 @@ name that is wrong is found by `moneypath lint --db-url`, not by a drill that wo
 
 from __future__ import annotations
 
-from moneypath.catalog import Catalog, LedgerQueries
+from moneypath.catalog import Catalog, MoneyChecks
 
 _PLACEHOLDERS = {"ids": ["moneypath-lint"], "since": 0}
 
 
 def declared(catalog: Catalog) -> list[str]:
-    """``ledger.<check>`` for every ledger query the catalog declares."""
-    return [f"ledger.{name}" for name in LedgerQueries.model_fields if getattr(catalog.ledger, name) is not None]
+    """``money_checks.<check>`` for every money-check query the catalog declares."""
+    return [f"money_checks.{name}" for name in MoneyChecks.model_fields
+            if getattr(catalog.money_checks, name) is not None]
 
 
 def check_ledger_queries(catalog: Catalog, db_url: str) -> list[str]:
-    """``<catalog>: ledger.<check>: what is wrong`` for each declared query the database cannot prepare.
+    """``<catalog>: money_checks.<check>: what is wrong`` for each declared query the database cannot prepare.
     Raises `BadDbUrl` or `DatabaseUnavailable` (one line) when the database cannot be opened."""
     from sqlalchemy import bindparam, text
     from sqlalchemy.exc import SQLAlchemyError
@@ -30,7 +31,7 @@ def check_ledger_queries(catalog: Catalog, db_url: str) -> list[str]:
     problems = []
     try:
         for key in declared(catalog):
-            sql = getattr(catalog.ledger, key.removeprefix("ledger."))
+            sql = getattr(catalog.money_checks, key.removeprefix("money_checks."))
             params = {k: v for k, v in _PLACEHOLDERS.items() if f":{k}" in sql}
             statement = text(f"EXPLAIN {sql}")
             if "ids" in params:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
+from moneypath._common.verdict import not_measured, register
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.check.dashboards import dashboard_queries
 from moneypath.check.lint import ALERTS_FILE, RECORDING_FILE, load_rules
@@ -115,11 +116,33 @@ def _accepts_missing(op: str, value: str) -> bool:
     return empty_matches if op == "=~" else not empty_matches
 
 
-def lint_live(root: Path, url: str, lookback: str, lookback_s: float) -> list[str]:
-    """One line per metric or label the project's rules and dashboards read that the server lacks."""
+def coverage(read: set[str], seen: set[str], url: str, lookback: str) -> tuple[bool | None, str]:
+    """Is there anything to judge? None (not measured) when the server has seen none of the metrics the project
+    reads (nothing scraped from the service, or the wrong server): then every metric would look missing, and
+    the lint says so once instead of listing them."""
+    if not read:
+        return None, not_measured("the project's rules and dashboards read no metric of the service")
+    held = read & seen
+    if not held:
+        return None, not_measured(f"{url} holds none of the {len(read)} metrics the rules and dashboards read in "
+                                  f"the last {lookback} (is it scraping the service?)")
+    return True, f"{len(held)} of the {len(read)} metrics the rules and dashboards read are on {url}"
+
+
+register("check.live", coverage)
+
+
+def lint_live(root: Path, url: str, lookback: str, lookback_s: float) -> tuple[list[str], str | None]:
+    """(one line per metric or label the project's rules and dashboards read that the server lacks, the reason
+    when nothing could be judged: not measured)."""
     found, records, made_by_rules, problems = uses(Path(root))
+    elsewhere = records | PROMETHEUS_SERIES | set(LOCUST_METRICS.values())
     with Prometheus(url, timeout_s=30) as prom:
         server = Server(prom, lookback_s)
+        read = {name for use in found for name in selected_series(use.expr)} - elsewhere
+        ok, reason = coverage(read, server.names, url, lookback)
+        if ok is None:
+            return list(dict.fromkeys(problems)), reason
         for use in found:
             problems += check(use, server, records, made_by_rules, url, lookback)
-    return list(dict.fromkeys(problems))
+    return list(dict.fromkeys(problems)), None

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from moneypath._common.verdict import exit_code
+
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
@@ -198,7 +200,8 @@ def _run(args) -> int:
     print_summary(results)
     if any(r.interrupted for r in results):
         return EXIT_INTERRUPTED
-    return 0 if results and all(r.verdict == "pass" for r in results) else EXIT_FAILED
+    # 0 every drill passed, 1 one failed, 3 none failed but one rests on what was not measured
+    return exit_code([r.verdict for r in results]) if results else EXIT_FAILED
 
 
 def _report(args) -> int:

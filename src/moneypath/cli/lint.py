@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from moneypath._common.verdict import EXIT_NOT_MEASURED
 from moneypath.catalog import load_catalog
 
 EXIT_USAGE = 2
@@ -30,7 +31,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lint.add_argument("--prometheus", metavar="URL",
                       help="also check that every metric and label the rules and dashboards read exists on this "
                            "Prometheus (your staging or production one): a metric renamed in the service or a typo "
-                           "is one line naming the rule or panel; exit 2 if it cannot be reached")
+                           "is one line naming the rule or panel; exit 2 if it cannot be reached, 3 if it holds none of "
+                           "the metrics the project reads (not measured)")
     lint.add_argument("--lookback", metavar="DURATION", default="1d",
                       help="with --prometheus: how far back a metric counts as present (default 1d)")
     lint.add_argument("--db-url", metavar="URL",
@@ -68,24 +70,28 @@ def _lint(args) -> int:
     except DatabaseUnavailable as exc:
         print(f"moneypath: --db-url: {exc}", file=sys.stderr)
         return 1
+    unmeasured = None
     if args.prometheus:
         from moneypath._common.prometheus import PrometheusError
         from moneypath.check.live import lint_live
 
         try:
-            live = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s)
+            live, unmeasured = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s)
         except PrometheusError as exc:
             print(f"moneypath: --prometheus: {exc}", file=sys.stderr)
             return EXIT_USAGE
         problems += live
-        print(f"lint: {'no' if not live else len(live)} metric or label problem(s) against {args.prometheus}")
+        if unmeasured:
+            print(f"lint: against {args.prometheus}: {unmeasured}")
+        else:
+            print(f"lint: {'no' if not live else len(live)} metric or label problem(s) against {args.prometheus}")
     for line in problems:
         print(line, file=sys.stderr)
     if args.db_url is None:
         from moneypath.check.ledger_queries import declared
 
         for one, many, unchecked in (("SQL diagnosis step", "SQL diagnosis steps", sql_steps(catalog, Path(args.root))),
-                                     ("ledger query", "ledger queries", declared(catalog))):
+                                     ("money-check query", "money-check queries", declared(catalog))):
             if unchecked:
                 print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
                       "(give --db-url to check them against your database)")
@@ -95,5 +101,6 @@ def _lint(args) -> int:
     left = f" ({sum(todos.values())} TODOs in {len(todos)} files still yours to fill in; they do not fail the lint)" \
         if todos else ""
     if not problems:
-        print(f"lint: no problems{left}")
-    return 1 if problems else 0
+        print(f"lint: no problems{left}" if not unmeasured else f"lint: no problems found, but not measured{left}")
+    # 0 clean, 1 problems, 3 nothing found but the live check measured nothing (docs/cli/index.md)
+    return 1 if problems else EXIT_NOT_MEASURED if unmeasured else 0

@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 
+from moneypath._common.verdict import EXIT_NOT_MEASURED, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 
 EXIT_BREACH = 1
@@ -299,7 +300,7 @@ def _loadtest(args) -> int:
     for line in run.result["breaches"]:
         _warn(f"BREACH: {line}")
     _say(session.verdict(run.result, args.scenario, args.no_prometheus))
-    return 0 if run.result["passed"] else EXIT_BREACH
+    return exit_code([run.result.get("verdict") or ("pass" if run.result["passed"] else "fail")])
 
 
 def _capacity(args) -> int:
@@ -320,6 +321,10 @@ def _capacity(args) -> int:
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
     if result["knee"] is None:
+        steps = sorted((s for s in result["steps"] if not s.get("closed_loop")), key=lambda s: s["rate"])
+        if steps and steps[0].get("status") == NOT_MEASURED:  # the first step rests on what returned nothing
+            _warn(f"moneypath: no knee, the first step was not measured: {'; '.join(steps[0]['reasons'])}")
+            return EXIT_NOT_MEASURED
         _warn("moneypath: no step met the gates, so there is no knee: start lower (--start)")
         return 1
     return 0

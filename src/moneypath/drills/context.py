@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
+from moneypath._common.verdict import status_of
 from moneypath.catalog import Catalog
 from moneypath.drills import money
 from moneypath.drills.baseline_load import Load
@@ -35,7 +36,7 @@ class DrillContext:
         self.scale = LOCAL_TIME_FACTOR / target.time_factor
         self.prom = Prometheus(target.prometheus)
         self.pages_source = Pages(target.pager, target.alertmanager)
-        self.db = money.LedgerReader(target.db_url, catalog.ledger) if target.db_url else None
+        self.db = money.LedgerReader(target.db_url, catalog.money_checks) if target.db_url else None
         self.http = httpx.Client(timeout=10)
         self.load: Load | None = None  # started by the baseline phase
         self.page_slack_s = 0.0  # added to each expected page's deadline (a monitoring replica killed: one evaluation)
@@ -60,8 +61,12 @@ class DrillContext:
         self.timeline.append(Event(t=t, kind=kind, text=text, detail=detail or None))
         self.say(f"[{t - self.started_at:6.1f} s] {text}")
 
-    def objective(self, name: str, ok: bool, reason: str) -> None:
-        self.objectives.append(Objective(name=name, ok=bool(ok), reason=reason))
+    def objective(self, name: str, ok: bool | None, reason: str, if_not_measured: str | None = None) -> None:
+        """Record an objective: ok None is not measured (the reason says what returned nothing); whether that
+        fails the verdict is `if_not_measured`, else the drill file's `if_not_measured.<name>`, else fail."""
+        policy = if_not_measured or self.drill.if_not_measured.get(name, "fail")
+        self.objectives.append(Objective(name=name, ok=ok is True, reason=reason, status=status_of(ok),
+                                         if_not_measured=policy))
 
     def admin_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.target.admin_token}"}
@@ -86,7 +91,7 @@ class DrillContext:
                 return
             time.sleep(min(TICK_S, left))
 
-    def run_check(self, check: Check) -> tuple[bool, str]:
+    def run_check(self, check: Check) -> tuple[bool | None, str]:
         try:
             series = self.prom.query(self.q(check.promql))
         except TargetError as exc:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from moneypath._common.verdict import register
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
 from moneypath.drills.money import Money, reads_money
+from moneypath.formats.drill import Step
 from moneypath.formats.expect import Expect, check_all, describe_all
 
 
@@ -31,13 +33,13 @@ class Diagnosis:
                 entry.result = _render_series(items, self.ctx.catalog.money if reads_money(self.ctx.catalog, query)
                                               else None)
             elif self.ctx.db is None:
-                entry.result = "not run: no ledger database (--db-url)"
+                entry.ok, entry.result = None, "not measured: not run, no database (--db-url)"
                 return entry
             else:
                 items = self.ctx.db.rows(query)
                 entry.result = _render_rows(items, self.ctx.catalog.money)
         except Exception as exc:  # noqa: BLE001 - a failing query is evidence not found, with its reason
-            entry.result = f"error: {' '.join(str(exc).split())[:200]}"
+            entry.ok, entry.result = None, f"not measured: error: {' '.join(str(exc).split())[:200]}"
             return entry
         entry.ok, entry.reason = check_all(expects, items)
         return entry
@@ -60,23 +62,32 @@ class Diagnosis:
                 if before is None or entry.ok:
                     ctx.event("diagnosis", f"{'evidence' if entry.ok else 'no evidence yet'}: {step.step} → "
                                            f"{entry.result[:120]}", {"ok": entry.ok})
-            if all(e.ok for e in latest.values()):
+            if all(_done(e, s) for e, s in zip((latest[s.step] for s in steps), steps)):
                 self.diagnosed_at = ctx.clock()
                 break
             if ctx.clock() >= deadline:
                 break
             ctx.sleep_ticking(min(2.0, max(0.1, deadline - ctx.clock())))
         self.steps = [latest[s.step] for s in steps]
-        missing = [e for e in self.steps if not e.ok]
+        missing = [e for e, s in zip(self.steps, steps) if not _done(e, s)]
         if missing:
-            e = missing[0]
-            ctx.objective("diagnosed", False, f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the "
-                                              f"deadline ({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: "
-                                              f"{e.step!r}: {e.reason or e.result}")
+            failed = [e for e in missing if e.ok is False]
+            e = (failed or missing)[0]
+            ctx.objective("diagnosed", False if failed else None,
+                          f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the deadline "
+                          f"({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: {e.step!r}: {e.reason or e.result}")
         else:
             ctx.objective("diagnosed", True, f"all {len(steps)} runbook step(s) returned the expected evidence "
                                              f"{self.diagnosed_at - base:.0f} s after "
                                              f"{'the page' if first_page else 'the diagnosis started'}")
+
+
+def _done(entry: EvidenceStep, step: Step) -> bool:
+    """The step has its evidence, or measured nothing and says `if_not_measured: pass` (skipped)."""
+    return bool(entry.ok) or entry.ok is None and step.if_not_measured == "pass"
+
+
+register("drills.diagnosis_step", Diagnosis.run_step)
 
 
 def _render_series(series: list[tuple[dict, float]], money: Money | None = None, limit: int = 240) -> str:

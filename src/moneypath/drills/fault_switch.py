@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import httpx
 
+from moneypath._common.verdict import not_measured, register
 from moneypath.drills import hooks, impact
 from moneypath.drills.context import DrillContext
 from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import FaultRecord
+from moneypath.formats.drill import Check
+from moneypath.formats.expect import check_all
 from moneypath.formats.fault_specs import fault_specs
 
 GRACE_S = 60.0  # the fault API's own end comes this long after the drill's
@@ -27,6 +30,7 @@ class FaultSwitch:
         self.record = FaultRecord.of(ctx.drill.fault)
         self.active = False
         self.end: float | None = None  # injection + the declared duration: watch() clears the fault then
+        self.unmeasured: set[str] = set()  # halt conditions that measured nothing (said once in the timeline)
 
     def _urls(self) -> list[str]:
         """The fault API to call: a service fault goes to every instance of the service (each takes its share of
@@ -111,6 +115,10 @@ class FaultSwitch:
             if ok:
                 self.halt(f"halt condition {check.name!r} holds: {reason}")
                 return
+            if ok is None and check.name not in self.unmeasured:  # a guard that sees nothing cannot stop the fault
+                self.unmeasured.add(check.name)
+                ctx.event("check", f"halt condition {check.name!r} {not_measured(reason)}: it cannot halt the fault",
+                          {"ok": None, "reason": reason})
         reason = impact.cap_exceeded(ctx, ctx.drill.fault.cap, self.record.injected_at)
         if reason:
             self.halt(reason)
@@ -121,3 +129,12 @@ def _detail(r: httpx.Response) -> str:
         return str(r.json().get("detail", ""))[:200]
     except ValueError:
         return r.text[:200]
+
+
+def halt_condition(check: Check, series: list) -> tuple[bool | None, str]:
+    """Does a halt condition hold on this answer? None (not measured) when a value condition got nothing: the
+    fault is not halted on it, and the timeline says the guard measured nothing."""
+    return check_all(check.expect, series)
+
+
+register("drills.halt_condition", halt_condition)

@@ -1,7 +1,8 @@
 """What the fault costs in money, and whether the ledger still holds: payments affected, amounts charged
 twice, unreconciled differences and acknowledged writes lost, from the ledger database when the target
 has one (--db-url), else from Prometheus and the payments API. The blast-radius cap reads the same
-measures while the fault is on; the "ledger_balanced" objective judges them at the end.
+measures while the fault is on; the money objective ("ledger_balanced" with the ledger feature, else
+"money_kept") judges them at the end.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 
 import httpx
 
+from moneypath._common.verdict import register
 from moneypath.catalog.conventions import Key
 from moneypath.drills import baseline_load, money
 from moneypath.drills.baseline_load import Outcome
@@ -80,7 +82,7 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
         lost = _lost_via_api(ctx, acked, acked_captures)
         if lost is None:
             lost_unchecked = ("no --db-url, and the drill's requests have no read call" if ctx.db is None else
-                              "the catalog declares no ledger.payments query, and the drill's requests have no "
+                              "the catalog declares no money_checks.payments query, and the drill's requests have no "
                               "read call")
     not_checked = {k: v for k, v in (("unreconciled", breaks_unchecked), ("writes_lost", lost_unchecked)) if v}
     impact = MoneyImpact(payments_affected=len(affected), duplicate_amount_minor=duplicates,
@@ -129,38 +131,73 @@ def _json(r: httpx.Response):
         return None
 
 
-def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str]) -> None:
-    """ledger_balanced: postings sum to 0 per currency (database and gauge), no acknowledged write lost. What
-    could not be read is named as not checked; it fails the objective only when nothing else could judge it."""
-    problems, unchecked = [], []
-    detail = ""
+def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str],
+                     outcomes: list[Outcome] | None = None) -> None:
+    """The money objective: `ledger_balanced` while the catalog has the ledger feature, else `money_kept`.
+    Each check passes, fails, or is not measured (its query absent, the database refusing it, nothing to judge),
+    never a pass on nothing: acknowledged payments stored (writes lost), captured once and refunds within the
+    capture on the team's own tables (when the drill captured), and the ledger's balance (database and gauge)."""
+    api = ctx.drill.load.requests if ctx.drill.load else None
+    acked, acked_captures = money.acknowledged(outcomes or [], api.approved if api is not None else None)
+    results: list[tuple[str, bool | None, str]] = []  # (check, ok, reason)
+    if impact.writes_lost is None:
+        results.append(("stored", None, "acknowledged writes: " + money.NOT_MEASURED_PREFIX +
+                        impact.not_checked.get("writes_lost", "no way to read them")))
+    elif lost_lines:
+        results.append(("stored", False, f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}"))
+    elif not impact.acknowledged_payments:
+        results.append(("stored", None, "not measured: the service acknowledged no payment"))
+    else:
+        results.append(("stored", True, f"all {impact.acknowledged_payments} acknowledged payments and "
+                                        f"{impact.acknowledged_captures} captures are stored"))
+    if ctx.drill.load is not None and ctx.drill.load.capture > 0:
+        for check, judge in (("capture_counts", lambda rows: money.captured_once(rows, acked_captures)),
+                             ("refunds", lambda rows: money.refunds_within_captures(rows, ctx.catalog.money))):
+            if ctx.db is None:
+                results.append((check, None, f"{check.replace('_', ' ')}: not measured: no --db-url"))
+                continue
+            try:
+                ok, why = judge(ctx.db.for_ids(check, acked_captures) if acked_captures else [])
+            except money.NotChecked as exc:
+                ok, why = None, f"not measured: {exc}"
+            results.append((check, ok, why))
+    if ctx.catalog.enabled("ledger"):
+        results += _balance_checks(ctx)
+    if impact.payments_refused:
+        results.append(("refused", True, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
+                                         "never acknowledged: not lost"))
+    failed = [why for _, ok, why in results if ok is False]
+    unmeasured = [why for _, ok, why in results if ok is None]
+    name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
+    if failed:
+        ctx.objective(name, False, "; ".join(failed))
+    else:
+        ctx.objective(name, None if unmeasured else True, "; ".join(why for _, _, why in results))
+
+
+register("drills.money_objective", ledger_objective)
+
+
+def _balance_checks(ctx: DrillContext) -> list[tuple[str, bool | None, str]]:
+    """The ledger's balance: postings per currency on the database (money_checks.balance) and the service's
+    imbalance gauge in Prometheus; each not measured when it returns nothing."""
+    out: list[tuple[str, bool | None, str]] = []
     if ctx.db is not None:
         try:
-            sums = ctx.db.imbalance()
-            off = {c: v for c, v in sums.items() if v != 0}
-            if off:
-                problems.append(f"postings do not sum to 0: {money.amounts_text(off, ctx.catalog.money)}")
-            detail = f"postings sum to 0 in {', '.join(sorted(sums)) or 'every currency'}"
+            out.append(("balance", *money.balanced(ctx.db.imbalance(), ctx.catalog.money)))
         except money.NotChecked as exc:
-            unchecked.append(f"balance not checked on the database: {exc}")
+            out.append(("balance", None, f"balance on the database: not measured: {exc}"))
     gauge = ctx.catalog.metric(Key.LEDGER_IMBALANCE_MINOR)
     try:
         series = ctx.prom.query(f"max by (currency) (abs({gauge}))")
-        off = {s.get("currency", "?"): v for s, v in series if v != 0}
-        if off:
-            problems.append(f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}")
-        elif not detail:
-            detail = f"{gauge} is 0 in every currency"
     except TargetError as exc:
-        if not detail:  # nothing else judged the balance
-            problems.append(str(exc))
-    if lost_lines:
-        problems.append(f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}")
-    kept = (f"all {impact.acknowledged_payments} acknowledged payments and {impact.acknowledged_captures} captures "
-            "are in the ledger" if impact.writes_lost is not None else
-            f"acknowledged writes not checked ({impact.not_checked.get('writes_lost', 'no way to read them')})")
-    if impact.payments_refused:
-        kept += (f"; {impact.payments_refused} payment(s) refused (429/503 + Retry-After), never acknowledged: "
-                 "not lost")
-    reason = "; ".join(problems) if problems else "; ".join(x for x in [detail, kept, *unchecked] if x)
-    ctx.objective("ledger_balanced", not problems, reason)
+        series, error = None, str(exc)
+    if series is None:
+        out.append(("gauge", None, f"{gauge}: not measured: {error}"))
+    elif not series:
+        out.append(("gauge", None, f"{gauge}: not measured: Prometheus has no such series"))
+    else:
+        off = {s.get("currency", "?"): v for s, v in series if v != 0}
+        out.append(("gauge", not off, f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}" if off
+                    else f"{gauge} is 0 in {', '.join(sorted(s.get('currency', '?') for s, _ in series))}"))
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moneypath._common.atomic import write_json
+from moneypath._common.verdict import register, verdict
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
     from moneypath.drills.baseline_load import LoadStats
@@ -25,8 +26,8 @@ SCHEMA = 1
 
 # The objectives' order in the journal and the report: the story of the drill, whatever order they were judged in.
 OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "replica_down", "detected", "paged_once", "watchdog",
-                   "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced", "steady_state_after",
-                   "restored"]
+                   "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced", "money_kept",
+                   "steady_state_after", "restored"]
 
 
 class Part:
@@ -68,8 +69,13 @@ class Event(Part):
 @dataclass(kw_only=True)
 class Objective(Part):
     name: str
-    ok: bool
+    ok: bool  # it passed (a not-measured objective is never ok)
     reason: str
+    status: str = ""  # pass | fail | not measured (moneypath._common.verdict); "" → from ok
+    if_not_measured: str = "fail"  # fail: a not-measured objective fails the verdict; pass: shown, skipped
+
+    def __post_init__(self):
+        self.status = self.status or ("pass" if self.ok else "fail")
 
 
 @dataclass(kw_only=True)
@@ -118,7 +124,7 @@ class EvidenceStep(Part):
     expect: str
     at: float
     result: str
-    ok: bool
+    ok: bool | None  # None: not measured (it returned nothing to judge, or could not run)
     reason: str | None = None  # absent when the step could not run (no database, a failing query)
     optional = ("reason",)
 
@@ -272,9 +278,20 @@ class Journal(Part):
     load: LoadSummary
     pages_source: str
     interrupted: bool
-    verdict: str  # pass | fail
+    verdict: str  # pass | fail | not measured
     ha: HaRecord | None = None  # a drill that killed monitoring replicas (replica_down)
     optional = ("ha",)
+
+
+def objectives_verdict(objectives: list[Objective]) -> str:
+    """pass, fail, or not measured (a not-measured objective that fails its verdict, none failed); no
+    objective at all is a fail: the run stopped before it judged anything."""
+    if not objectives:
+        return "fail"
+    return verdict((o.status, o.if_not_measured) for o in objectives)
+
+
+register("drills.objectives", objectives_verdict)
 
 
 def order_objectives(objectives: list[Objective]) -> None:

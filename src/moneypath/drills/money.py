@@ -1,10 +1,11 @@
 """Money impact of a drill, from what the load generator saw and what the ledger database holds.
 
 Pure functions over plain rows (unit-tested without a database) plus `LedgerReader`, which runs the
-catalog's `ledger:` queries (the team's own table names) read-only against the service's database: the
+catalog's `money_checks:` queries (the team's own table names: its payments table and its copy of
+the provider's records; a ledger only for `balance`) read-only against the service's database: the
 stack's SQLite file or any SQLAlchemy URL (PostgreSQL sessions are set read-only). A query the catalog
-does not declare, or one the database refuses, raises `NotChecked`: the report says "not checked" and
-why, never that money was lost.
+does not declare, or one the database refuses, raises `NotChecked`: the report says "not measured" and
+why, never that money was lost and never a pass.
 
 - payments affected: moneypath.drills.journal.PAYMENTS_AFFECTED (the report prints it beside the figure);
 - duplicate amount: per currency, what breaks of kind ``duplicate`` say was charged twice;
@@ -25,7 +26,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moneypath.catalog import Catalog, LedgerQueries
+from moneypath._common.verdict import register
+from moneypath.catalog import Catalog, MoneyChecks
 from moneypath.catalog.currencies import format_money
 from moneypath.drills.baseline_load import Outcome
 
@@ -125,15 +127,81 @@ def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | 
     return None
 
 
+def captured_once(counts: list[dict], acked_captures: set[str]) -> tuple[bool | None, str]:
+    """Captured once, on the provider's records (`money_checks.capture_counts` rows: id, captures): False with
+    the payments captured more than once, None (not measured) when the rows hold none of the captures the
+    service acknowledged, else True."""
+    if not acked_captures:
+        return None, "not measured: the service acknowledged no capture"
+    seen = {str(r["id"]): int(r.get("captures") or 0) for r in counts if r.get("id") is not None}
+    found = seen.keys() & acked_captures
+    if not found:
+        return None, (f"not measured: money_checks.capture_counts returned none of the {len(acked_captures)} "
+                      "acknowledged captures")
+    twice = sorted(p for p in found if seen[p] > 1)
+    if twice:
+        return False, f"{len(twice)} payment(s) captured more than once (money_checks.capture_counts), e.g. {twice[0]} " \
+                      f"({seen[twice[0]]} captures)"
+    return True, f"{len(found)} of {len(acked_captures)} acknowledged captures found once (money_checks.capture_counts)"
+
+
+def refunds_within_captures(rows: list[dict], money: Money = format_money) -> tuple[bool | None, str]:
+    """Refunds never exceed the capture (`money_checks.refunds` rows: id, captured_minor, refunded_minor, and
+    currency when the table has it): None (not measured) on no row."""
+    if not rows:
+        return None, "not measured: money_checks.refunds returned no payment"
+    over = [r for r in rows if int(r.get("refunded_minor") or 0) > int(r.get("captured_minor") or 0)]
+    if over:
+        r = over[0]
+        cur = r.get("currency")
+        amounts = ((money(int(r["refunded_minor"]), str(cur)), money(int(r.get("captured_minor") or 0), str(cur)))
+                   if cur else (r["refunded_minor"], r.get("captured_minor") or 0))
+        return False, f"{len(over)} payment(s) refunded more than captured, e.g. {r['id']}: {amounts[0]} refunded " \
+                      f"of {amounts[1]}"
+    return True, f"refunds within the capture on all {len(rows)} payment(s)"
+
+
+def payments_present(acked: set[str], stored: set[str] | None) -> tuple[bool | None, str]:
+    """Every payment the service acknowledged is stored; None (not measured) when nothing was acknowledged or
+    the store could not be read."""
+    if stored is None:
+        return None, "not measured: no way to read the stored payments"
+    if not acked:
+        return None, "not measured: the service acknowledged no payment"
+    lost = sorted(acked - stored)
+    if lost:
+        return False, f"{len(lost)} acknowledged payment(s) not stored, e.g. {lost[0]}"
+    return True, f"all {len(acked)} acknowledged payments stored"
+
+
+def balanced(sums: dict[str, int], money: Money = format_money) -> tuple[bool | None, str]:
+    """Ledger postings sum to 0 per currency (`money_checks.balance`); None on no row (an empty ledger)."""
+    if not sums:
+        return None, "not measured: money_checks.balance returned no currency"
+    off = {c: v for c, v in sums.items() if v != 0}
+    if off:
+        return False, f"postings do not sum to 0: {amounts_text(off, money)}"
+    return True, f"postings sum to 0 in {', '.join(sorted(sums))}"
+
+
+register("drills.money.payments_present", payments_present)
+register("drills.money.captured_once", captured_once)
+register("drills.money.refunds_within_captures", refunds_within_captures)
+register("drills.money.ledger_balanced", balanced)
+
+
+NOT_MEASURED_PREFIX = "not measured: "
+
+
 class NotChecked(Exception):
     """A money check that could not run: the catalog declares no query for it, or the database refused the
     query. One line, for the report: a check that did not run is "not checked", never money lost."""
 
 
 class LedgerReader:
-    """The catalog's ledger queries (`Catalog.ledger`), run read-only on the service's database."""
+    """The catalog's money-check queries (`Catalog.money_checks`), run read-only on the service's database."""
 
-    def __init__(self, url: str, queries: LedgerQueries):
+    def __init__(self, url: str, queries: MoneyChecks):
         from sqlalchemy import create_engine, event
 
         self.url, self.queries = url, queries
@@ -173,11 +241,11 @@ class LedgerReader:
 
         sql = getattr(self.queries, check)
         if sql is None:
-            raise NotChecked(f"the catalog declares no ledger.{check} query")
+            raise NotChecked(f"the catalog declares no money_checks.{check} query")
         try:
             return self.rows(sql, params)
         except SQLAlchemyError as exc:
-            raise NotChecked(f"ledger.{check} failed on the database: {database_error(exc)}") from None
+            raise NotChecked(f"money_checks.{check} failed on the database: {database_error(exc)}") from None
 
     def breaks_since(self, t: float) -> list[dict]:
         return self._rows("breaks", {"since": t})
@@ -187,7 +255,8 @@ class LedgerReader:
         try:
             return {str(r["currency"]): int(r["total"] or 0) for r in rows}
         except KeyError as exc:
-            raise NotChecked(f"ledger.balance returns no {exc.args[0]!r} column (it needs currency, total)") from None
+            raise NotChecked(f"money_checks.balance returns no {exc.args[0]!r} column (it needs currency, total)") \
+                from None
 
     def stored(self, payment_ids: set[str]) -> tuple[set[str], set[str] | None]:
         """(ids the payments query finds, ids the captures query finds — None when it is not declared), 500
@@ -202,9 +271,18 @@ class LedgerReader:
                 captured |= self._ids("captures", chunk)
         return present, captured
 
+    def for_ids(self, check: str, payment_ids: set[str]) -> list[dict[str, Any]]:
+        """The rows of an `:ids` query (capture_counts, refunds) for these payments, 500 ids per query."""
+        ids, rows = sorted(payment_ids), []
+        for i in range(0, len(ids), 500):
+            rows += self._rows(check, {"ids": ids[i:i + 500]})
+        if rows and "id" not in rows[0]:
+            raise NotChecked(f"money_checks.{check} returns no 'id' column (columns: {', '.join(rows[0])})")
+        return rows
+
     def _ids(self, check: str, ids: list[str]) -> set[str]:
         rows = self._rows(check, {"ids": ids})
         if rows and "id" not in rows[0]:
-            raise NotChecked(f"ledger.{check} returns no 'id' column (columns: {', '.join(rows[0])})")
+            raise NotChecked(f"money_checks.{check} returns no 'id' column (columns: {', '.join(rows[0])})")
         return {str(r["id"]) for r in rows}
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from moneypath._common.interrupt import Terminated
+from moneypath._common.verdict import register
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks, impact
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
@@ -45,6 +46,7 @@ from moneypath.drills.journal import (
     LoadSummary,
     RegulatoryDue,
     Timings,
+    objectives_verdict,
     order_objectives,
 )
 from moneypath.drills.replicas import ReplicaKills
@@ -175,25 +177,24 @@ class DrillRun(DrillContext):
                            f"{spec.capture:.0%} captured; at most {spec.in_flight_cap} in flight{flow}) "
                            f"for {self.s(spec.baseline):.0f} s")
 
-    def poll_checks(self, checks: list[Check], within: float) -> tuple[bool, str, float | None]:
-        """Poll until every check holds or `within` runs out: (ok, reason, when it held)."""
+    def poll_checks(self, checks: list[Check], within: float) -> tuple[bool | None, str, float | None]:
+        """Poll until every check holds or `within` runs out: (True, False, or None when it rests on a check
+        that measured nothing and says `if_not_measured: fail`; reason; when it held)."""
         deadline = self.clock() + within
         while True:
-            results = [(c, *self.run_check(c)) for c in checks]
-            failing = [(c, reason) for c, ok, reason in results if not ok]
-            if not failing:
-                return True, "; ".join(f"{c.name}: {reason}" for c, _, reason in results), self.clock()
+            ok, reason = judge_checks([(c, *self.run_check(c)) for c in checks])
+            if ok:
+                return True, reason, self.clock()
             if self.clock() >= deadline:
-                c, reason = failing[0]
-                return False, f"{c.name}: {reason} (still after {within:.0f} s)", None
+                return ok, f"{reason} (still after {within:.0f} s)", None
             self.sleep_ticking(TICK_S)
 
     def steady_state(self, name: str) -> bool:
         ok, reason, _ = self.poll_checks(self.drill.steady_state, self.s(self.drill.steady_state_within))
-        self.objective(name, ok, ("holds: " if ok else "does not hold: ") + reason)
-        self.event("check", f"steady state {'holds' if ok else 'DOES NOT hold'}"
+        self.objective(name, ok, ("holds: " if ok else "does not hold: " if ok is False else "") + reason)
+        self.event("check", f"steady state {'holds' if ok else 'DOES NOT hold' if ok is False else 'NOT MEASURED'}"
                             f"{'' if ok else ': ' + reason}", {"ok": ok, "reason": reason})
-        return ok
+        return bool(ok)
 
     def mitigate(self) -> float:
         """Clear the fault (unless mitigation.clear_fault is false: then it stays until its duration ends or the
@@ -252,7 +253,7 @@ class DrillRun(DrillContext):
             self.objective("recovered", True, f"recovered {when - mitigated_at:.0f} s after mitigation "
                                               f"(deadline {within:.0f} s): {reason}")
         else:
-            self.objective("recovered", False, reason)
+            self.objective("recovered", ok, reason)
         self.event("check", f"recovery {'holds' if ok else 'FAILED'}: {reason[:160]}", {"ok": ok})
 
     def _peak_only(self) -> None:
@@ -280,7 +281,7 @@ class DrillRun(DrillContext):
         if self.faults.record.halted:
             self.objective("halted", False, f"the drill was stopped: {self.faults.record.halted}")
         money_impact, lost_lines = impact.money_impact(self, outcomes, injected, cleared, self.window_end)
-        impact.ledger_objective(self, money_impact, lost_lines)
+        impact.ledger_objective(self, money_impact, lost_lines, outcomes)
         order_objectives(self.objectives)
         first_firing = min((r.first_firing_at for r in matrix if r.expectation == "expected"
                             and r.first_firing_at), default=None)
@@ -293,7 +294,7 @@ class DrillRun(DrillContext):
         roles = self._roles(classification_at or injected or self.started_at)
         awareness = first_firing or classification_at
         regulatory = regulatory_clocks(drill, classification_at, awareness)
-        verdict = "pass" if self.objectives and all(o.ok for o in self.objectives) else "fail"
+        verdict = objectives_verdict(self.objectives)
         self.event("phase", f"verdict: {verdict.upper()}")
         return Journal(
             drill=drill.name, file=drill.path, title=drill.title, runbook=drill.runbook_page,
@@ -371,3 +372,20 @@ def regulatory_clocks(drill: Drill, classification_at: float | None, awareness: 
 
 def _since(t: float | None, base: float | None) -> float | None:
     return round(t - base, 1) if t is not None and base is not None else None
+
+
+def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | None, str]:
+    """One round of steady-state or recovery checks, each (check, ok, reason): True when every check holds (a
+    check with `if_not_measured: pass` that measured nothing is skipped: named, never a pass); else False with
+    the first failure, or None (not measured) with the first check that measured nothing and fails on it."""
+    failed = [(c, reason) for c, ok, reason in results if ok is False]
+    unmeasured = [(c, reason) for c, ok, reason in results if ok is None and c.if_not_measured == "fail"]
+    if failed or unmeasured:
+        c, reason = (failed or unmeasured)[0]
+        return (False if failed else None), f"{c.name}: {reason}"
+    if not results:
+        return None, "not measured: no check to run"
+    return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)
+
+
+register("drills.checks", judge_checks)

@@ -53,12 +53,21 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
                          Field(min_length=1)]
 
 
+IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
+# The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
+# names `if_not_measured:` may give.
+OBJECTIVES = ("interrupted", "runner", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
+              "watchdog", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
+              "money_kept", "steady_state_after", "restored", "tabletop")
+
+
 class Check(StrictModel):
     """A PromQL query and what its result must look like."""
 
     name: str = Field(min_length=1)
     promql: str = Field(min_length=1)
     expect: Expectations
+    if_not_measured: IfNotMeasured = "fail"
 
 
 class Amounts(StrictModel):
@@ -170,6 +179,7 @@ class Alerts(StrictModel):
 class Step(StrictModel):
     step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
     expect: Expectations
+    if_not_measured: IfNotMeasured = "fail"
 
 
 class Diagnosis(StrictModel):
@@ -264,6 +274,17 @@ class Drill(StrictModel):
     recovery: Recovery | None = None
     plots: list[Plot] = Field(default_factory=list)
     tabletop: Tabletop
+    # objective → fail (default) or pass: whether that objective resting on what was not measured fails the drill
+    if_not_measured: dict[str, IfNotMeasured] = Field(default_factory=dict)
+
+    @field_validator("if_not_measured")
+    @classmethod
+    def _objectives(cls, v: dict) -> dict:
+        for name in v:
+            if name not in OBJECTIVES:
+                raise ValueError(f"{name!r} is not an objective{did_you_mean(name, OBJECTIVES)} "
+                                 f"(objectives: {', '.join(OBJECTIVES)})")
+        return v
 
     # filled in by load_drill
     name: str = ""
@@ -319,7 +340,8 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([_problem(rel, err, doc, Path(path), requests_at) for err in e.errors()]) from None
+        raise DrillError([_if_not_measured_error(rel, Path(path), err) if "if_not_measured" in err["loc"]
+                          else _problem(rel, err, doc, Path(path), requests_at) for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
 
@@ -340,6 +362,20 @@ def _problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, 
         return f"{rel}: load.requests: {requests_at[0]}:{line}: {'.'.join(inner) or FILE}: {msg}"
     line = line_of(path.read_text(encoding="utf-8"), ["load", "requests", *inner])
     return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
+
+
+def _if_not_measured_error(rel: str, path: Path, err: dict) -> str:
+    """One line naming the file, the line and the key of a wrong `if_not_measured`, and what it may be."""
+    from moneypath.catalog.load import key_lines
+    from moneypath.catalog.model import nearest_line
+
+    loc = err["loc"]
+    line = nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
+    where = f"{rel}{f':{line}' if line else ''}: {'.'.join(str(p) for p in loc)}"
+    if err["type"] == "literal_error":
+        return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "
+                "drill; pass: it is skipped, shown as not measured)")
+    return f"{where}: {_msg(err)}"
 
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:

@@ -8,12 +8,14 @@ names must hold:
 - ``labels: {provider: globex}`` first keeps only the series (rows: columns) with these values;
 - ``nonempty: true|false`` — something (nothing) is left;
 - ``rows_min: n`` / ``rows_max: n`` — at least / at most n series or rows are left;
-- ``min: x`` / ``above: x`` — some value is >= x / > x (fails on nothing);
-- ``max: x`` / ``below: x`` — every value is <= x / < x (holds on nothing: pair with nonempty);
+- ``min: x`` / ``above: x`` — some value is >= x / > x;
+- ``max: x`` / ``below: x`` — every value is <= x / < x;
 - ``column: name`` — for SQL, which column min/max/above/below read.
 
+A value condition on nothing (an empty answer, no series matching the labels) is not measured: it neither
+holds nor fails, and never reads an absent series as 0. Only ``nonempty`` and ``rows_*`` judge emptiness.
 NaN never satisfies a numeric condition. `Expect` is the pydantic model drill files use;
-`check(expect, items)` returns (ok, reason).
+`check(expect, items)` returns (True, False or None for not measured, reason).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from pydantic import model_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath._common.verdict import not_measured, register
 
 Item = tuple[dict[str, str], float] | dict[str, Any]
 
@@ -112,8 +115,8 @@ def _value_of(item: Item, column: str | None) -> float | None:
         return None
 
 
-def check(expect: Expect, items: list[Item]) -> tuple[bool, str]:
-    """Does the result meet the expectation? (ok, one-line reason)."""
+def check(expect: Expect, items: list[Item]) -> tuple[bool | None, str]:
+    """Does the result meet the expectation? (True, False, or None: not measured; one-line reason)."""
     kept = [i for i in items
             if all(_text(_labels_of(i).get(k)) == v for k, v in (expect.labels or {}).items())]
     where = f" matching {', '.join(f'{k}={v}' for k, v in expect.labels.items())}" if expect.labels else ""
@@ -127,6 +130,8 @@ def check(expect: Expect, items: list[Item]) -> tuple[bool, str]:
     if expect.rows_max is not None and n > expect.rows_max:
         return False, f"{n} result(s){where}, expected at most {expect.rows_max}"
     if expect.numeric:
+        if n == 0:
+            return None, not_measured(f"nothing{where} came back for {expect.describe()}")
         values = [_value_of(i, expect.column) for i in kept]
         if any(v is None for v in values):
             return False, f"no numeric value{' in column ' + expect.column if expect.column else ''}"
@@ -144,15 +149,23 @@ def check(expect: Expect, items: list[Item]) -> tuple[bool, str]:
     return True, f"{n} result(s){where}: {expect.describe()}"
 
 
-def check_all(expects: list[Expect], items: list[Item]) -> tuple[bool, str]:
-    """Every expectation holds; the reason is the first failure's, or all the passes joined."""
-    reasons = []
+def check_all(expects: list[Expect], items: list[Item]) -> tuple[bool | None, str]:
+    """Every expectation holds: False with the first failure's reason; else None (not measured) with the first
+    not-measured reason; else True with all the passes joined."""
+    reasons, unmeasured = [], None
     for e in expects:
         ok, reason = check(e, items)
-        if not ok:
+        if ok is False:
             return False, reason
+        if ok is None and unmeasured is None:
+            unmeasured = reason
         reasons.append(reason)
+    if unmeasured is not None:
+        return None, unmeasured
     return True, "; ".join(reasons)
+
+
+register("formats.expect", check_all)
 
 
 def describe_all(expects: list[Expect]) -> str:

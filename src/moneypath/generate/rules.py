@@ -143,7 +143,6 @@ def recording_rules(c: Catalog) -> dict:
     auth_hist = c.metric(Key.AUTHORIZATION_DURATION_SECONDS)
     auth = c.metric(Key.AUTHORIZATIONS_TOTAL)
     requests = c.metric(Key.PROVIDER_REQUESTS_TOTAL)
-    ledger = c.metric(Key.LEDGER_WRITES_TOTAL)
     base = lambda name: name.removesuffix("_total")  # noqa: E731 - rule names drop _total
     business = [
         *({"record": f"provider:{auth_hist}:p{round(q * 100)}_rate5m",
@@ -158,11 +157,13 @@ def recording_rules(c: Catalog) -> dict:
         {"record": f"provider:{base(requests)}:error_ratio_rate5m",
          "expr": f'sum by (provider) (rate({requests}{{outcome=~"error|timeout"}}[5m]))'
                  f" / sum by (provider) (rate({requests}[5m]))"},
-        {"record": f":{base(ledger)}:committed_ratio_rate5m",
-         "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
-        {"record": f":{base(ledger)}:failed_ratio_rate5m",
-         "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'},
     ]
+    if c.has(Key.LEDGER_WRITES_TOTAL):
+        ledger = c.metric(Key.LEDGER_WRITES_TOTAL)
+        business += [{"record": f":{base(ledger)}:committed_ratio_rate5m",
+                      "expr": f'sum(rate({ledger}{{outcome="committed"}}[5m])) / sum(rate({ledger}[5m]))'},
+                     {"record": f":{base(ledger)}:failed_ratio_rate5m",
+                      "expr": f'sum(rate({ledger}{{outcome="failed"}}[5m])) / sum(rate({ledger}[5m]))'}]
     business += _approval_rules(c)
     if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)

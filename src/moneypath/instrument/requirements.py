@@ -52,6 +52,7 @@ OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.
 FEATURE_METHODS: dict[str, tuple[str, ...]] = {
+    "ledger": ("record_ledger_write", "set_ledger_imbalance"),
     "fraud": ("record_fraud_decision", "count_fraud_timeout"),
     "queues": ("set_queue_depth", "count_dead_letter"),
     "reconciliation": ("record_reconciliation", "count_mismatch"),

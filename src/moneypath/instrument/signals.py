@@ -79,11 +79,12 @@ class MoneyPath(WebSignals, FailurePath):
         # The hottest call gets one cache lookup for both of its children.
         self._auth_pairs: dict[tuple, tuple] = {}
         self._auth_exemplars = self._auth_seconds.exemplars
-        self._ledger_total = f[Key.LEDGER_WRITES_TOTAL]
-        self._ledger_total_cache = self._ledger_total._cache
-        self._ledger_seconds = f[Key.LEDGER_WRITE_DURATION_SECONDS].child(())
-        self._ledger_exemplars = f[Key.LEDGER_WRITE_DURATION_SECONDS].exemplars
-        self._imbalance = f[Key.LEDGER_IMBALANCE_MINOR]
+        if catalog.enabled("ledger"):  # off: record_ledger_write and set_ledger_imbalance are no-ops (above)
+            self._ledger_total = f[Key.LEDGER_WRITES_TOTAL]
+            self._ledger_total_cache = self._ledger_total._cache
+            self._ledger_seconds = f[Key.LEDGER_WRITE_DURATION_SECONDS].child(())
+            self._ledger_exemplars = f[Key.LEDGER_WRITE_DURATION_SECONDS].exemplars
+            self._imbalance = f[Key.LEDGER_IMBALANCE_MINOR]
         self._duplicates = f[Key.DUPLICATE_CHARGES_TOTAL]
         self._duplicate_minor = f[Key.DUPLICATE_CHARGED_MINOR_TOTAL]
         self._provider_total = f[Key.PROVIDER_REQUESTS_TOTAL]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from moneypath._common.verdict import not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
@@ -20,7 +21,7 @@ from moneypath.formats.scenarios import Scenario, availability_slo, latency_slo
 from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+PASS, FAIL, SKIP, NOT_MEASURED = "pass", "fail", "skip", "not measured"
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Gate:
     name: str
     title: str
     source: str       # locust | prometheus | baseline | scenario
-    status: str       # pass | fail | skip
+    status: str       # pass | fail | skip | not measured (no data: fails the run unless --no-prometheus)
     observed: str
     limit: str
     reason: str = ""  # one line, for a failure or a skip
@@ -57,7 +58,8 @@ MONEY_SIGNALS = {"duplicate_charges": Key.DUPLICATE_CHARGES_TOTAL, "ledger_imbal
 
 
 # The gates an optional domain owns (moneypath.catalog.features).
-FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency", "circuit_opened": "breaker"}
+FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency", "circuit_opened": "breaker",
+                 "ledger_balanced": "ledger"}
 IDEMPOTENT_REPLAYS = "one payment per idempotency key"
 
 
@@ -142,6 +144,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             gates.append(Gate(name, title, source, FAIL, "no evidence", limit, f"{title}: not proven: {no_prom}"))
         elif needs_prom and no_prom:
             gates.append(Gate(name, title, source, SKIP, "not judged", limit, no_prom))
+        elif ok is None:  # no data for it: not measured, never a pass and never a zero
+            gates.append(Gate(name, title, source, NOT_MEASURED, observed, limit, not_measured(reason_if_failed)))
         else:
             gates.append(Gate(name, title, source, PASS if ok else FAIL, observed, limit,
                               "" if ok else reason_if_failed))
@@ -157,13 +161,13 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
         v = summary.authorize_p99_ms
         note = getattr(summary, "warmup_note", "")  # a summary of the steady part says what it left out
         steady = f" ({note})" if note else ""
-        add("p99_latency_locust", f"p99 authorization latency{who}, Locust", "locust", v is not None and v <= limit_ms,
+        add("p99_latency_locust", f"p99 authorization latency{who}, Locust", "locust", None if v is None else v <= limit_ms,
             _ms(v) + steady, f"<= {limit_ms:.0f} ms ({thr.latency_slo})",
             f"p99 authorization latency{who} {_ms(v)} (Locust) is over the {thr.latency_slo} SLO threshold "
             f"{limit_ms:.0f} ms" if v is not None else f"Locust recorded no authorization{who}")
         pv = p.p99_s
         add("p99_latency_prometheus", f"p99 authorization latency{who}, service", "prometheus",
-            pv is not None and pv <= thr.p99_s, _ms(None if pv is None else pv * 1000), f"<= {limit_ms:.0f} ms",
+            None if pv is None else pv <= thr.p99_s, _ms(None if pv is None else pv * 1000), f"<= {limit_ms:.0f} ms",
             f"p99 authorization latency{who} {_ms(None if pv is None else pv * 1000)} (service histogram in "
             f"Prometheus) is over the {thr.latency_slo} SLO threshold {limit_ms:.0f} ms"
             if pv is not None else f"Prometheus has no authorization latency{who} for the run", needs_prom=True)
@@ -177,7 +181,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
         what = "requests" if getattr(summary, "flows", None) is None else "flows and captures"
         top = max(getattr(summary, "flow_reasons", {}).items(), key=lambda kv: kv[1], default=None)
         why = f"; most often {top[0]} ({top[1]}x)" if top else ""
-        add("failure_ratio_locust", f"failure ratio{who}, Locust", "locust", fr is not None and fr <= thr.error_budget,
+        add("failure_ratio_locust", f"failure ratio{who}, Locust", "locust",
+            None if fr is None else fr <= thr.error_budget,
             f"{_pct(fr)} ({summary.judged_failures}/{summary.judged_requests})",
             f"<= {_pct(thr.error_budget)} ({thr.availability_slo})",
             f"failure ratio{who} {_pct(fr)} ({summary.judged_failures} of {summary.judged_requests} {what}, Locust) "
@@ -185,14 +190,15 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             if fr is not None else f"Locust sent no request{who}")
         er = p.error_ratio
         add("failure_ratio_prometheus", f"authorization error ratio{who}, service", "prometheus",
-            er is not None and er <= thr.error_budget, _pct(er), f"<= {_pct(thr.error_budget)}",
+            None if er is None else er <= thr.error_budget, _pct(er), f"<= {_pct(thr.error_budget)}",
             f"authorization error ratio{who} {_pct(er)} (service counters in Prometheus) is over the "
             f"{thr.availability_slo} error budget {_pct(thr.error_budget)}"
             if er is not None else f"Prometheus counted no authorization{who} during the run", needs_prom=True)
 
     # money: never charged twice, one payment per idempotency key, the ledger balances, reconciliation catches up
     dup = p.duplicate_charges
-    add("duplicate_charges", "zero duplicate charges", "prometheus", dup == 0, "no data" if dup is None else f"{dup:.0f}",
+    add("duplicate_charges", "zero duplicate charges", "prometheus", None if dup is None else dup == 0,
+        "no data" if dup is None else f"{dup:.0f}",
         "0", f"the service counted {dup:.0f} duplicate charges during the run" if dup
         else "Prometheus has no duplicate-charge counter for the run", needs_prom=True)
 
@@ -208,14 +214,18 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
         observed = worst = thr.money(imb, currency)  # e.g. "KWD 1.250"
     elif imb is not None:
         observed, worst = f"{imb:.0f} minor", f"{imb:.0f} minor units"
-    add("ledger_balanced", "ledger balanced", "prometheus", imb == 0, "no data" if imb is None else observed,
-        "0 in every currency",
-        f"the ledger was out of balance by up to {worst} during the run" if imb is not None
-        else "Prometheus has no ledger imbalance gauge for the run", needs_prom=True)
+    if "ledger" in thr.features_off:
+        add("ledger_balanced", "ledger balanced", "prometheus", True, "-", "-", "", feature_off("ledger"))
+    else:
+        add("ledger_balanced", "ledger balanced", "prometheus", None if imb is None else imb == 0,
+            "no data" if imb is None else observed, "0 in every currency",
+            f"the ledger was out of balance by up to {worst} during the run" if imb is not None
+            else "Prometheus has no ledger imbalance gauge for the run", needs_prom=True)
 
     caught, last = p.caught_up_after_s, p.oldest_unreconciled_s
     off = "reconciliation" in thr.features_off
-    add("reconciliation", "reconciliation caught up", "prometheus", caught is not None,
+    add("reconciliation", "reconciliation caught up", "prometheus",
+        True if caught is not None else None if last is None else False,
         "-" if off else f"after {caught:.0f} s" if caught is not None
         else ("no data" if last is None else f"{last:.0f} s still waiting"),
         "-" if off else f"within {thr.reconcile_within_s:.0f} s after the run",
@@ -334,7 +344,18 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
 
 
 def breaches(gates: list[Gate]) -> list[str]:
-    return [g.reason for g in gates if g.status == FAIL]
+    """One line per gate that fails the run: a failure, or a gate that was not measured."""
+    return [g.reason for g in gates if g.status in (FAIL, NOT_MEASURED)]
+
+
+def gates_verdict(gates: list[Gate] | list[dict]) -> str:
+    """pass, fail, or not measured (no gate failed, one was not measured)."""
+    statuses = [g["status"] if isinstance(g, dict) else g.status for g in gates]
+    return FAIL if FAIL in statuses else NOT_MEASURED if NOT_MEASURED in statuses else PASS
+
+
+register("loadtest.gates", evaluate)
+register("loadtest.drift_gates", lambda d, scenario: drift_gates(d, scenario))
 
 
 # The soak's drift (moneypath.loadtest.soak.drift): one gate per figure, so that skip_gates can leave one out.
@@ -358,6 +379,9 @@ def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
             out.append(Gate(name, title, "drift", SKIP, observed, limit, f"scenario {scenario.name} skips it"))
         elif m.status in (dr.PASS, dr.FAIL):
             out.append(Gate(name, title, "drift", PASS if m.status == dr.PASS else FAIL, observed, limit, m.reason))
+        elif m.status == dr.NOT_MEASURED:
+            out.append(Gate(name, title, "drift", NOT_MEASURED, observed if m.first is not None else "-", limit,
+                            not_measured(m.reason)))
         else:
             out.append(Gate(name, title, "drift", SKIP, observed if m.first is not None else "-", limit, m.reason))
     return out

@@ -72,23 +72,6 @@ def _signals(o: Options) -> str:
     help: Authorizations attempted, by provider, method and outcome.
     labels: *authorization_labels
 
-  # The ledger: every movement of money as one balanced transaction.
-  {Key.LEDGER_WRITES_TOTAL}:
-    type: counter
-    help: Ledger write transactions, by outcome.
-    labels: {{outcome: [committed, failed, conflict]}}
-  {Key.LEDGER_WRITE_DURATION_SECONDS}:
-    type: histogram
-    unit: seconds
-    help: Time to commit one balanced ledger transaction.
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
-    exemplars: true
-  {Key.LEDGER_IMBALANCE_MINOR}:
-    type: gauge
-    unit: minor
-    help: Sum of all ledger postings per currency in minor units; double entry requires 0.
-    labels: {{currency: ["@currencies"]}}
-
   # Charged twice: money taken twice for one idempotency key or order.
   {Key.DUPLICATE_CHARGES_TOTAL}:
     type: counter
@@ -120,6 +103,24 @@ def _signals(o: Options) -> str:
     help: Retries of provider calls after an error or timeout.
     labels: {{provider: ["@providers"], operation: *operations}}
 """]
+    if o.on("ledger"):
+        out.append(f"""  # The ledger (feature): every movement of money as one balanced transaction.
+  {Key.LEDGER_WRITES_TOTAL}:
+    type: counter
+    help: Ledger write transactions, by outcome.
+    labels: {{outcome: [committed, failed, conflict]}}
+  {Key.LEDGER_WRITE_DURATION_SECONDS}:
+    type: histogram
+    unit: seconds
+    help: Time to commit one balanced ledger transaction.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+    exemplars: true
+  {Key.LEDGER_IMBALANCE_MINOR}:
+    type: gauge
+    unit: minor
+    help: Sum of all ledger postings per currency in minor units; double entry requires 0.
+    labels: {{currency: ["@currencies"]}}
+""")
     if o.on("breaker"):
         out.append(f"""  # Circuit breaker (feature): state per provider; ProviderPartialOutage pages while one is open.
   {Key.PROVIDER_CIRCUIT_STATE}:
@@ -275,10 +276,6 @@ def _signals(o: Options) -> str:
 
 def _alerts(o: Options) -> str:
     lines = [
-        "  LedgerImbalance: {severity: page, money_loss: true, threshold: 0,",
-        "    summary: Ledger postings do not sum to zero in a currency.}",
-        "  LedgerWriteFailures: {severity: page, threshold: 0.01, for: 2m,",
-        "    summary: More than 1% of ledger writes are failing.}",
         "  DuplicateChargeDetected: {severity: page, money_loss: true, threshold: 0,",
         "    summary: A customer was charged more than once.}",
         "  ProviderPartialOutage: {severity: page, threshold: 0.05, for: 2m,",
@@ -290,6 +287,11 @@ def _alerts(o: Options) -> str:
         "  AuthorizationsSilent: {severity: page, threshold: 0, for: 2m,",
         "    summary: \"No authorizations recorded, or the money path's metrics are absent.\"}",
     ]
+    if o.on("ledger"):
+        lines += ["  LedgerImbalance: {severity: page, money_loss: true, threshold: 0,",
+                  "    summary: Ledger postings do not sum to zero in a currency.}",
+                  "  LedgerWriteFailures: {severity: page, threshold: 0.01, for: 2m,",
+                  "    summary: More than 1% of ledger writes are failing.}"]
     if o.on("reconciliation"):
         lines += ["  ReconciliationLagHigh: {severity: ticket, threshold: 900, for: 5m,",
                   "    summary: Ledger entries have waited more than 15 minutes for a settlement match.}",
@@ -311,6 +313,24 @@ def _alerts(o: Options) -> str:
         lines += ["  LoadShedding: {severity: page, threshold: 0.05, for: 1m,",
                   "    summary: The service is refusing more than 5% of requests because it is past its capacity.}"]
     return "\n".join(lines) + "\n"
+
+
+def _balance_hint(o: Options) -> str:
+    return ("#   balance: SELECT currency, SUM(amount_minor) AS total FROM postings GROUP BY currency  # every total 0\n"
+            if o.on("ledger") else "")
+
+
+def _ledger_slo(o: Options) -> str:
+    if not o.on("ledger"):
+        return ""
+    return f"""  ledger-durability:
+    description: Ledger writes that committed.
+    objective: 99.99
+    window: 30d
+    sli:
+      good: '{Key.LEDGER_WRITES_TOTAL}{{outcome="committed"}}'
+      total: {Key.LEDGER_WRITES_TOTAL}
+"""
 
 
 def _cost(o: Options) -> str:
@@ -344,7 +364,7 @@ def catalog_yaml(o: Options) -> str:
 version: 1
 service: {service}
 namespace: {namespace}          # metric name prefix: {o.namespace}_authorizations_total
-alert_prefix: {_scalar(o.prefix)}          # alert names: {o.prefix}LedgerImbalance
+alert_prefix: {_scalar(o.prefix)}          # alert names: {o.prefix}DuplicateChargeDetected
 
 links:
   runbook_base_url: {_scalar(f'https://git.example.com/{o.service}/runbooks/')}  # TODO: where runbooks/ is browsable
@@ -377,14 +397,7 @@ slos:
     window: 30d
     sli:
       latency: {{signal: {Key.AUTHORIZATION_DURATION_SECONDS}, under: 0.3}}
-  ledger-durability:
-    description: Ledger writes that committed.
-    objective: 99.99
-    window: 30d
-    sli:
-      good: '{Key.LEDGER_WRITES_TOTAL}{{outcome="committed"}}'
-      total: {Key.LEDGER_WRITES_TOTAL}
-
+{_ledger_slo(o)}
 {_cost(o)}
 # Who gets what: page and ticket routes, and who is paged for money loss. Where a receiver delivers in
 # production (pagerduty, opsgenie, slack, webhook; secrets by file only) goes under it, for example
@@ -409,12 +422,15 @@ roles:
 
 # The money checks a drill runs on your database (`moneypath drill run --db-url`), in your own table
 # names; `moneypath lint --db-url` prepares each one there (EXPLAIN, read-only). One you leave out is
-# reported as "not checked", never as money lost. Uncomment and adapt:
-# ledger:
-#   balance: SELECT currency, SUM(amount_minor) AS total FROM postings GROUP BY currency  # every total must be 0
+# reported as "not measured", never as money lost and never as a pass. Uncomment and adapt:
+# money_checks:
 #   payments: SELECT id FROM payments WHERE id IN :ids       # which acknowledged payment ids are stored
 #   captures: SELECT payment_id AS id FROM captures WHERE payment_id IN :ids   # which have a capture booked
-
+#   # the provider's records: how many captures each payment has there (each must be 1)
+#   capture_counts: >-
+#     SELECT payment_id AS id, COUNT(*) AS captures FROM provider_captures WHERE payment_id IN :ids GROUP BY payment_id
+#   refunds: SELECT id, amount_minor AS captured_minor, refunded_minor FROM payments WHERE id IN :ids  # refunded <= captured
+{_balance_hint(o)}
 # Alerts (last, so yours can be appended below). Built-in alerts take a threshold; your own give
 # `expr:` (PromQL over the signals above and the recording rules), e.g.
 #   ApprovalRateLow:

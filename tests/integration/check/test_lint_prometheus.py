@@ -92,8 +92,8 @@ def test_a_renamed_metric_and_a_dropped_label_are_named_with_their_rule_and_pane
     project = tmp_path / "ops"
     catalog = init_project(project)
     text = sample(catalog)
-    # the service renamed its ledger counter and stopped labelling authorizations by payment method
-    broken = text.replace("shop_ledger_writes_total", "shop_ledger_write_total")
+    # the service renamed its duplicate-charge counter and stopped labelling authorizations by payment method
+    broken = text.replace("shop_duplicate_charges_total", "shop_duplicate_charge_total")
     lines = [re.sub(r'method="[^"]*",?', "", line) if line.startswith("shop_authorizations_total{") else line
              for line in broken.splitlines()]
     broken = "\n".join(dict.fromkeys(lines)) + "\n"  # the series that differed by method alone are one now
@@ -108,9 +108,9 @@ def test_a_renamed_metric_and_a_dropped_label_are_named_with_their_rule_and_pane
     finally:
         stop()
     assert run.returncode == 1
-    renamed = [line for line in run.stderr.splitlines() if "shop_ledger_writes_total is not on" in line]
-    assert renamed and all(line.endswith("did you mean shop_ledger_write_total?") for line in renamed)
-    assert any(line.startswith("alerts/moneypath-alerts.yaml: ShopLedgerWriteFailures: ") for line in renamed)
+    renamed = [line for line in run.stderr.splitlines() if "shop_duplicate_charges_total is not on" in line]
+    assert renamed and all(line.endswith("did you mean shop_duplicate_charge_total?") for line in renamed)
+    assert any(line.startswith("alerts/moneypath-alerts.yaml: ShopDuplicateChargeDetected: ") for line in renamed)
     assert any(line.startswith("dashboards/") and ': panel "' in line for line in renamed)
     dropped = [line for line in run.stderr.splitlines() if "label method" in line]
     assert any(line.startswith("collector/recording-rules.yaml: provider_method:shop_authorizations:approval_ratio_rate30m:"

@@ -2,7 +2,8 @@
 providers, no circuit breaker, no webhooks, USD/JPY/KWD, its own tables `charges` and `journal_entries`,
 an admin hook to make a provider fail). What would make a team stop trusting moneypath must not happen:
 
-- the money checks read the team's tables through the catalog's `ledger:` queries, the lint prepares
+- the money checks read the team's tables through the catalog's `money_checks:` queries (the team has a
+  double-entry journal: init with `--features ledger`), the lint prepares
   them on the team's database (a wrong table is one line naming the key), and the drill's report judges
   the ledger from them: balanced in every currency, no acknowledged charge lost;
 - a drill through the team's own hook passes: detected, paged, diagnosed, recovered, nothing else paged;
@@ -29,7 +30,7 @@ from tests.foreign.harness import moneypath, uvicorn
 pytestmark = pytest.mark.integration
 DRILLS = ROOT / "tests" / "charges" / "drills"
 LEDGER = """
-ledger:
+money_checks:
   balance: SELECT ccy AS currency, SUM(minor) AS total FROM journal_entries GROUP BY ccy
   payments: SELECT charge_id AS id FROM charges WHERE charge_id IN :ids
 """
@@ -46,8 +47,8 @@ TYPO_ALERT = """
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("charges") / "ops"
     moneypath("init", str(root), "--service", "charges", "--providers", "stripe,adyen", "--currencies",
-              "USD,JPY,KWD", "--routes", "/v2/charges,/v2/charges/{charge_id},/admin/chaos", "--oncall",
-              "charges-oncall")
+              "USD,JPY,KWD", "--features", "ledger", "--routes", "/v2/charges,/v2/charges/{charge_id},/admin/chaos",
+              "--oncall", "charges-oncall")
     catalog = root / "moneypath.yaml"
     catalog.write_text(catalog.read_text() + LEDGER)
     shutil.copytree(DRILLS, root / "runbooks" / "drills", dirs_exist_ok=True)
@@ -73,14 +74,14 @@ def test_the_lint_prepares_the_teams_ledger_queries_on_its_database(project, ser
     lint = moneypath(*fill(substitute(line, {"ops": str(project)}), db_url=service["db_url"]), check=False)
     assert lint.returncode == 0 and "lint: no problems" in lint.stdout, lint.stdout + lint.stderr
     without = moneypath("lint", "--root", str(project))
-    assert "lint: 2 ledger queries not checked (give --db-url to check them against your database)" in without.stdout
+    assert "lint: 2 money-check queries not checked (give --db-url to check them against your database)" in without.stdout
 
     wrong = project.parent / "wrong.yaml"  # a table name the team mistyped: one line naming the key
     wrong.write_text((project / "moneypath.yaml").read_text().replace("FROM journal_entries", "FROM journal_entry"))
     lint = moneypath("lint", "--root", str(project), "--catalog", str(wrong), "--db-url", service["db_url"],
                      check=False)
     assert lint.returncode == 1, lint.stdout + lint.stderr
-    assert f"{wrong}: ledger.balance: does not run on the --db-url database: no such table: journal_entry" \
+    assert f"{wrong}: money_checks.balance: does not run on the --db-url database: no such table: journal_entry" \
         in lint.stderr.splitlines()
 
 
@@ -107,13 +108,13 @@ def test_a_hook_drill_passes_and_judges_the_ledger_from_the_teams_tables(project
     objectives = {o["name"]: o for o in journal["objectives"]}
     assert all(o["ok"] for o in journal["objectives"]), objectives
     ledger = objectives["ledger_balanced"]["reason"]
-    assert ledger.startswith("postings sum to 0 in JPY, KWD, USD; all "), ledger
+    assert ledger.startswith("all ") and "; postings sum to 0 in JPY, KWD, USD; " in ledger, ledger
     money = journal["money"]
     assert money["writes_lost"] == 0 and money["acknowledged_payments"] > 100
-    assert money["not_checked"] == {"unreconciled": "the catalog declares no ledger.breaks query"}
+    assert money["not_checked"] == {"unreconciled": "the catalog declares no money_checks.breaks query"}
     report = (journal_file.parent / "report.md").read_text()
     assert "LOST" not in report
-    assert "| unreconciled difference | _not checked: the catalog declares no ledger.breaks query_ |" in report
+    assert "| unreconciled difference | _not checked: the catalog declares no money_checks.breaks query_ |" in report
 
 
 def test_what_the_first_trial_found_is_one_line_at_the_moment_it_happens(project, service, tmp_path):

@@ -55,3 +55,30 @@ def test_an_unreadable_dashboard_is_one_problem(tmp_path):
     (tmp_path / "dashboards" / "x.json").write_text("{not json")
     _, _, _, problems = uses(tmp_path)
     assert any(p.startswith("dashboards/x.json: (file): cannot be read as JSON") for p in problems)
+
+
+class _Empty:
+    """A Prometheus that has scraped nothing (the wrong server, or the service not scraped yet)."""
+
+    def __init__(self, url, timeout_s=None):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def get(self, path, params=None):
+        return ["up", "scrape_duration_seconds"] if path.endswith("__name__/values") else []
+
+
+def test_a_prometheus_holding_none_of_the_projects_metrics_is_not_measured_and_exits_3(monkeypatch, capsys):
+    from moneypath.check import live
+    from moneypath.cli import main
+
+    monkeypatch.setattr(live, "Prometheus", _Empty)
+    code = main(["lint", "--root", str(ROOT), "--prometheus", "http://127.0.0.1:1"])
+    out = capsys.readouterr()
+    assert code == 3, out
+    assert "not measured: http://127.0.0.1:1 holds none of the" in out.out and "is not on" not in out.err

@@ -245,7 +245,7 @@ def test_moneypath_lint_notes_sql_not_checked_without_a_database(root):
     result = run_cli("lint", "--root", str(_lint_root(root)))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("lint: 20 SQL diagnosis steps not checked (give --db-url to check them against your "
-                             "database)\nlint: 4 ledger queries not checked (give --db-url to check them against "
+                             "database)\nlint: 6 money-check queries not checked (give --db-url to check them against "
                              "your database)\nlint: no problems\n")
     assert result.stderr == ""
 

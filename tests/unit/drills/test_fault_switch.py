@@ -97,6 +97,18 @@ def test_a_halt_condition_clears_the_fault_and_fails_the_drill(live):
     assert journal["verdict"] == "fail"
 
 
+def test_a_halt_condition_that_measures_nothing_cannot_halt_and_the_timeline_says_so_once(live):
+    live.prom.answer = lambda expr: []
+    live.faults.inject()
+    for t in (1005.0, 1006.0, 1007.0):
+        live.now.t = t
+        live.tick()
+    assert live.faults.active and live.faults.record.halted is None
+    said = [e.text for e in live.timeline if "halt condition" in e.text]
+    assert len(said) == 1 and said[0].startswith("halt condition 'the ledger itself is unbalanced' not measured: ")
+    assert said[0].endswith(": it cannot halt the fault")
+
+
 def test_the_blast_radius_cap_clears_the_fault_and_fails_the_drill(live, catalog):
     duplicates = catalog.metric("duplicate_charged_minor_total")
     live.faults.inject()

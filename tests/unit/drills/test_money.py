@@ -117,14 +117,17 @@ def shop_db(tmp_path):
 
 
 def test_the_reference_catalog_declares_every_ledger_query(catalog):
-    assert declared(catalog) == ["ledger.balance", "ledger.payments", "ledger.captures", "ledger.breaks"]
+    assert declared(catalog) == [f"money_checks.{k}" for k in ("payments", "captures", "capture_counts", "refunds",
+                                                                "balance", "breaks")]
 
 
 @pytest.mark.parametrize(("ledger", "message"), [
-    ({"balance": "DELETE FROM journal_lines"}, "ledger.balance: Value error, a money check reads: one SELECT or WITH"),
-    ({"payments": "SELECT charge_id AS id FROM charges"}, "ledger.payments: Value error, give the ids to check as :ids"),
-    ({"breaks": "SELECT * FROM breaks"}, "ledger.breaks: Value error, give the since to check as :since"),
-    ({"balanse": "SELECT 1"}, "ledger.balanse: Extra inputs are not permitted"),
+    ({"balance": "DELETE FROM journal_lines"},
+     "money_checks.balance: Value error, a money check reads: one SELECT or WITH"),
+    ({"payments": "SELECT charge_id AS id FROM charges"},
+     "money_checks.payments: Value error, give the ids to check as :ids"),
+    ({"breaks": "SELECT * FROM breaks"}, "money_checks.breaks: Value error, give the since to check as :since"),
+    ({"balanse": "SELECT 1"}, "money_checks.balanse: Extra inputs are not permitted"),
 ])
 def test_a_ledger_query_that_cannot_be_a_money_check_is_refused_with_its_key(ledger, message):
     with pytest.raises(CatalogError) as err:
@@ -133,11 +136,11 @@ def test_a_ledger_query_that_cannot_be_a_money_check_is_refused_with_its_key(led
 
 
 def test_the_team_queries_read_the_team_schema(shop_db):
-    reader = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    reader = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).money_checks)
     try:
         assert reader.imbalance() == {"JPY": 0, "KWD": 0}
         assert reader.stored({"ch_1", "ch_2", "ch_3"}) == ({"ch_1", "ch_2"}, {"ch_1"})
-        with pytest.raises(NotChecked, match="the catalog declares no ledger.breaks query"):
+        with pytest.raises(NotChecked, match="the catalog declares no money_checks.breaks query"):
             reader.breaks_since(0)
         # a runbook's SQL diagnosis step runs through the same read-only connection
         assert reader.rows("SELECT charge_id, state FROM charges ORDER BY charge_id") == [
@@ -151,9 +154,11 @@ def test_the_lint_prepares_the_ledger_queries_on_the_team_database(catalog, shop
     assert check_ledger_queries(catalog, ref_db) == []  # the reference queries on the reference schema
     # The reference queries on the shop's database: each names its key and the database's own message.
     problems = check_ledger_queries(catalog, shop_db)
-    assert problems == [f"{catalog.path}: ledger.{key}: does not run on the --db-url database: no such table: {table}"
-                        for key, table in (("balance", "ledger_postings"), ("payments", "payments"),
-                                           ("captures", "ledger_transactions"), ("breaks", "reconciliation_breaks"))]
+    assert problems == [f"{catalog.path}: money_checks.{key}: does not run on the --db-url database: no such table: "
+                        f"{table}" for key, table in (("payments", "payments"), ("captures", "ledger_transactions"),
+                                                      ("capture_counts", "ledger_transactions"), ("refunds", "payments"),
+                                                      ("balance", "ledger_postings"),
+                                                      ("breaks", "reconciliation_breaks"))]
     with sqlite3.connect(shop_db.removeprefix("sqlite:///")) as conn:  # EXPLAIN only: nothing was run or written
         assert conn.execute("SELECT COUNT(*) FROM charges").fetchone() == (2,)
 
@@ -171,7 +176,8 @@ def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(fo
     """The trial: the reference service's queries on a team's database said "1 acknowledged ledger write(s)
     LOST" with 6 KB of SQL in the objectives table, and "unreconciled 0" that was never measured."""
     ctx = MoneyCtx(foreign, _balanced)
-    ctx.db = LedgerReader(shop_db, parse_catalog((Path(__file__).parents[3] / "moneypath.yaml").read_text()).ledger)
+    reference = parse_catalog((Path(__file__).parents[3] / "moneypath.yaml").read_text())
+    ctx.db = LedgerReader(shop_db, reference.money_checks)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged(*(f"ch_{i}" for i in range(400))), 1000.0, 1050.0, None)
         impact.ledger_objective(ctx, result, lost)
@@ -179,26 +185,27 @@ def test_queries_for_tables_the_team_does_not_have_are_not_checked_never_lost(fo
         ctx.db.close()
     assert lost == [] and result.writes_lost is None and result.unreconciled_minor is None
     assert result.not_checked == {
-        "unreconciled": "ledger.breaks failed on the database: no such table: reconciliation_breaks",
-        "writes_lost": "ledger.payments failed on the database: no such table: payments"}
+        "unreconciled": "money_checks.breaks failed on the database: no such table: reconciliation_breaks",
+        "writes_lost": "money_checks.payments failed on the database: no such table: payments"}
     [objective] = ctx.objectives
-    assert objective.ok, objective.reason  # the gauge says 0 in every currency; nothing says money was lost
+    # the gauge says 0, but what the database could not read is not measured: never a pass, never money lost
+    assert objective.status == "not measured" and "lost" not in objective.reason, objective.reason
     assert "SELECT" not in objective.reason and len(objective.reason) < 400
-    assert "balance not checked on the database: ledger.balance failed on the database: no such table: " \
+    assert "balance on the database: not measured: money_checks.balance failed on the database: no such table: " \
            "ledger_postings" in objective.reason
     journal = {"schema": 1, "drill": {"name": "komoju-declines", "title": "t"}, "money": result.to_dict(),
                "objectives": [o.to_dict() for o in ctx.objectives], "timeline": [], "verdict": {"ok": True}}
     md = render(journal, tmp_path / "report").read_text()
     assert "LOST" not in md
-    assert "| writes lost (must be 0) | _not checked: ledger.payments failed on the database: no such table: " \
+    assert "| writes lost (must be 0) | _not checked: money_checks.payments failed on the database: no such table: " \
            "payments_ |" in md
-    assert "| unreconciled difference | _not checked: ledger.breaks failed on the database: no such table: " \
+    assert "| unreconciled difference | _not checked: money_checks.breaks failed on the database: no such table: " \
            "reconciliation_breaks_ |" in md
 
 
 def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
     ctx = MoneyCtx(foreign, _balanced)
-    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).money_checks)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged("ch_1", "ch_2", "ch_9"), 1000.0, 1050.0, None)
         impact.ledger_objective(ctx, result, lost)
@@ -207,7 +214,7 @@ def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
     assert lost == ["payment ch_9 acknowledged, not in the ledger", "capture of ch_2 acknowledged, no capture transaction",
                     "capture of ch_9 acknowledged, no capture transaction"]
     assert result.writes_lost == 3 and result.not_checked == {
-        "unreconciled": "the catalog declares no ledger.breaks query"}
+        "unreconciled": "the catalog declares no money_checks.breaks query"}
     [objective] = ctx.objectives
     assert not objective.ok and "3 acknowledged write(s) lost, e.g. payment ch_9" in objective.reason
 
@@ -216,7 +223,7 @@ def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreig
     """Only money the service confirmed counts: a 2xx in a state the request template calls approved."""
     ctx = MoneyCtx(foreign, _balanced)
     ctx.drill = SimpleNamespace(load=SimpleNamespace(requests=SimpleNamespace(approved=["approved"], read=None)))
-    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).ledger)
+    ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).money_checks)
     declined = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=97, correlation_id="c-d",
                        payment_id="ch_declined", state="declined")
     stored = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-1",
@@ -232,10 +239,10 @@ def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreig
 
 def test_a_catalog_without_ledger_queries_says_so(foreign, shop_db):
     ctx = MoneyCtx(foreign, _balanced)
-    ctx.db = LedgerReader(shop_db, foreign.ledger)
+    ctx.db = LedgerReader(shop_db, foreign.money_checks)
     try:
         result, lost = impact.money_impact(ctx, _acknowledged("ch_1"), 1000.0, 1050.0, None)
     finally:
         ctx.db.close()
     assert result.writes_lost is None and result.not_checked["writes_lost"] == (
-        "the catalog declares no ledger.payments query, and the drill's requests have no read call")
+        "the catalog declares no money_checks.payments query, and the drill's requests have no read call")

@@ -38,7 +38,8 @@ def test_ctrl_c_keeps_the_journal_and_report_of_what_happened(catalog, tmp_path,
     assert journal["interrupted"] is True and journal["fault"]["cleared_at"] is not None
     assert journal["root"] == str(ROOT)  # the runbook link in the report is resolved against it
     assert journal["objectives"][0] == {"name": "interrupted", "ok": False,
-                                        "reason": "the drill was interrupted (Ctrl-C) before it finished"}
+                                        "reason": "the drill was interrupted (Ctrl-C) before it finished",
+                                        "status": "fail", "if_not_measured": "fail"}
     md = (journal_path.parent / "report.md").read_text()
     assert "interrupted (Ctrl-C stopped the drill) | ❌ **fail**" in md
     assert (journal_path.parent / "index.html").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from moneypath.check.drill_files import check_drill_files, load_drill
@@ -197,3 +199,21 @@ def test_an_unknown_name_in_a_drill_suggests_the_catalogs(shop_project, old, new
     with pytest.raises(DrillError) as err:
         load_drill(path, load_catalog(shop_project / "moneypath.yaml"), shop_project)
     assert any(expected in line for line in err.value.problems), err.value.problems
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("steady_state.1.if_not_measured", "maybe", "steady_state.1.if_not_measured: 'maybe' is not fail or pass (fail: "
+                                                "a check that measured nothing fails the drill; pass: it is skipped, "
+                                                "shown as not measured)"),
+    ("if_not_measured", {"detected": "skip"}, "if_not_measured.detected: 'skip' is not fail or pass"),
+    ("if_not_measured", {"ledger_balance": "pass"}, "if_not_measured: 'ledger_balance' is not an objective; did you "
+                                                    "mean ledger_balanced?"),
+])
+def test_a_wrong_if_not_measured_is_one_line_with_file_line_and_key(catalog, tmp_path, key, value, expected):
+    path = variant(tmp_path, set_field(key, value))
+    with pytest.raises(DrillError) as err:
+        load_drill(path, catalog, tmp_path)
+    [line] = err.value.problems
+    assert re.fullmatch(r"runbooks/drills/x\.yaml:\d+: .*", line) and expected in line and "\n" not in line, line
+    number, named = int(line.split(":")[1]), line.split(": ")[1].split(".")[-1]  # the line holds the key it names
+    assert path.read_text().splitlines()[number - 1].strip().startswith(f"{named}:")

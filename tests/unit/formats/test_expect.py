@@ -20,8 +20,9 @@ ROWS = [{"provider": "acme", "kind": "duplicate", "amount_minor": 1200}, {"provi
     ({"labels": {"provider": "acme"}, "min": 1}, SERIES, True),
     ({"labels": {"provider": "globex"}, "min": 1}, SERIES, False),
     ({"labels": {"provider": "globex"}, "max": 0}, SERIES, True),
-    ({"labels": {"provider": "initech"}, "min": 0}, SERIES, False),  # nothing to be >= 0
-    ({"labels": {"provider": "initech"}, "max": 0}, SERIES, True),  # nothing exceeds 0
+    ({"labels": {"provider": "initech"}, "min": 0}, SERIES, None),  # nothing to judge: not measured
+    ({"labels": {"provider": "initech"}, "max": 0}, SERIES, None),  # never a pass on nothing
+    ({"below": 1}, [], None),  # an empty answer is not read as 0
     ({"above": 3}, SERIES, False),
     ({"below": 3.5}, SERIES, True),
     ({"below": 1}, [({}, math.nan)], False),  # NaN never satisfies a bound

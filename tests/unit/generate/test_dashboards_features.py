@@ -26,7 +26,8 @@ from tests.conftest import CATALOG_PATH, ROOT
 FOREIGN = ROOT / "tests" / "foreign" / "moneypath.yaml"
 MONEY_SIGNALS = (Key.LEDGER_IMBALANCE_MINOR, Key.DUPLICATE_CHARGED_MINOR_TOTAL)
 # Words a row or panel title of a feature's slice would carry.
-FEATURE_WORDS = {"fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox"),
+FEATURE_WORDS = {"ledger": ("ledger write", "imbalance", "postings"),
+                 "fraud": ("fraud",), "queues": ("queue", "dead letter", "outbox"),
                  "reconciliation": ("reconcil", "settlement", "mismatch"), "payouts": ("payout",),
                  "webhooks": ("webhook",), "idempotency": ("idempot", "replay"), "cost": ("cost",),
                  "audit": ("audit",), "admission": ("refused", "shed"), "breaker": ("circuit",),
@@ -60,6 +61,9 @@ def without(feature: str):
         data.get("alerts", {}).pop(key, None)
     if feature == "cost":
         data.pop("cost", None)
+    if feature == "ledger":  # its SLO and its balance query go with it
+        data["slos"].pop("ledger-durability", None)
+        data["money_checks"].pop("balance", None)
     return parse_catalog(yaml.safe_dump(data, sort_keys=False), f"moneypath.yaml (features.{feature}: false)")
 
 
@@ -101,7 +105,7 @@ def test_the_reference_dashboards_show_the_features_with_panels(catalog):
     text = json.dumps(d.dashboards(catalog))
     shown = {f for f in FEATURES if any(k.removesuffix("_total") in text for k in feature_signal_keys(f))}
     # idempotency has no panel
-    assert shown == {"fraud", "queues", "reconciliation", "webhooks", "cost", "admission", "breaker"}
+    assert shown == {"ledger", "fraud", "queues", "reconciliation", "webhooks", "cost", "admission", "breaker"}
 
 
 @pytest.mark.parametrize("feature", [f for f in FEATURES if FEATURES[f].signals])

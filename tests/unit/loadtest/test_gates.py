@@ -86,9 +86,11 @@ def test_with_no_prometheus_its_gates_are_skipped_and_say_why(thr, spec):
     assert gates.breaches(storm) == ["1 idempotency keys answered with two different payments (client replay check)"]
 
 
-def test_prometheus_without_data_fails(thr, spec):
+def test_prometheus_without_data_is_not_measured_and_fails_the_run(thr, spec):
     result = gates.evaluate(summary(), gates.PromObservations(), thr, spec.get("checkout"))
-    assert "Prometheus has no authorization latency for the run" in gates.breaches(result)
+    assert "not measured: Prometheus has no authorization latency for the run" in gates.breaches(result)
+    assert {g.name: g.status for g in result}["ledger_balanced"] == gates.NOT_MEASURED
+    assert gates.gates_verdict(result) == gates.NOT_MEASURED
 
 
 def test_the_replay_check_must_cover_every_completed_key(thr, spec):
@@ -111,8 +113,8 @@ def test_the_replay_check_must_cover_every_completed_key(thr, spec):
 def test_the_duplicate_gate_says_no_data_when_prometheus_had_no_counter(thr, spec):
     result = gates.evaluate(summary(), healthy_prom(duplicate_charges=None), thr, spec.get("checkout"))
     dup = {g.name: g for g in result}["duplicate_charges"]
-    assert (dup.status, dup.observed) == ("fail", "no data")
-    assert dup.reason == "Prometheus has no duplicate-charge counter for the run"
+    assert (dup.status, dup.observed) == ("not measured", "no data")
+    assert dup.reason == "not measured: Prometheus has no duplicate-charge counter for the run"
 
 
 def test_scenario_settings_shape_the_gates(thr, spec):

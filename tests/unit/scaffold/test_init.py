@@ -27,7 +27,7 @@ from moneypath.scaffold.project import MANIFEST
 from tests.conftest import ROOT, run_cli
 
 SHOP = ("--service", "tickets", "--providers", "komoju,knet", "--currencies", "JPY,KWD",
-        "--features", "cost,idempotency", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
+        "--features", "cost,idempotency,ledger", "--methods", "card,konbini", "--routes", "/charges,/charges/{charge_id}")
 OFF = ("fraud", "queues", "payouts", "breaker", "reconciliation", "webhooks", "audit", "admission", "graphql")
 
 
@@ -60,7 +60,7 @@ def test_init_writes_a_project_that_builds_and_lints_clean(project):
 
 def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clean(tmp_path):
     root = tmp_path / "ops"
-    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,audit", *SHOP[-4:]).returncode == 0
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,ledger,audit", *SHOP[-4:]).returncode == 0
     c = load_catalog(root / "moneypath.yaml")
     assert c.enabled("audit") and c.has(Key.AUDIT_CHAIN_BROKEN) and "AuditChainBroken" in c.alerts
     rules = (root / "alerts/moneypath-alerts.yaml").read_text()
@@ -91,7 +91,7 @@ def test_the_audit_feature_brings_its_signal_alert_page_and_drill_and_lints_clea
 
 def test_the_breaker_feature_brings_its_signal_and_the_circuit_half_of_the_provider_alert(tmp_path):
     root = tmp_path / "ops"
-    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,breaker", *SHOP[-4:]).returncode == 0
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,ledger,breaker", *SHOP[-4:]).returncode == 0
     c = load_catalog(root / "moneypath.yaml")
     assert c.enabled("breaker") and c.has(Key.PROVIDER_CIRCUIT_STATE)
     assert "circuit_open" in c.signals[Key.PROVIDER_REQUESTS_TOTAL].labels["outcome"]
@@ -104,7 +104,7 @@ def test_the_breaker_feature_brings_its_signal_and_the_circuit_half_of_the_provi
 
 def test_the_admission_feature_brings_its_signal_shedding_alert_page_and_drill(tmp_path):
     root = tmp_path / "ops"
-    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,admission", *SHOP[-4:]).returncode == 0
+    assert init(root, *SHOP[:-6], "--features", "cost,idempotency,ledger,admission", *SHOP[-4:]).returncode == 0
     c = load_catalog(root / "moneypath.yaml")
     assert c.enabled("admission") and c.has(Key.REQUESTS_SHED_TOTAL) and "LoadShedding" in c.alerts
     assert c.signals[Key.REQUESTS_SHED_TOTAL].labels == {"priority": ["critical", "normal"]}

@@ -19,6 +19,18 @@ def ok_cell(value: bool | None, yes: str = "pass", no: str = "fail", none: str =
     return Cell(yes, "ok") if value else Cell(no, "fail")
 
 
+def status_cell(objective: dict) -> Cell:
+    """An objective's result: pass, fail, or not measured (skipped when it says `if_not_measured: pass`)."""
+    status = objective.get("status") or ("pass" if objective.get("ok") else "fail")
+    if status == "not measured":
+        return Cell("not measured" + (" (skipped)" if objective.get("if_not_measured") == "pass" else ""), "na")
+    return ok_cell(status == "pass")
+
+
+def verdict_cell(verdict: str) -> Cell:
+    return Cell("NOT MEASURED", "na") if verdict == "not measured" else ok_cell(verdict == "pass", "PASS", "FAIL")
+
+
 def num(v) -> float | None:
     try:
         f = float(v)

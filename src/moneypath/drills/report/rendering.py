@@ -62,7 +62,8 @@ def document(jn: Journal, sections: list[Section]) -> Document:
         Para([Cell("Rendered from "), Cell(JOURNAL, "link", JOURNAL), Cell(f" (schema {schema}).")], "note",
              only="html")])
     return Document(f"Drill report: {jn.drill}" + (f" — {title}" if title else ""), [*sections, footer],
-                    verdict=("PASS", True) if jn.verdict == "pass" else ("FAIL", False),
+                    verdict=("PASS", True) if jn.verdict == "pass" else
+                    ("NOT MEASURED", False) if jn.verdict == "not measured" else ("FAIL", False),
                     page_title=f"Drill {jn.drill}: {jn.verdict.upper()}")
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from moneypath._common.report import Cell, Image, Para, Section, Table
 from moneypath.drills.journal import PAYMENTS_AFFECTED, SCHEMA
-from moneypath.drills.report.formatting import fmt_duration, fmt_utc, money_text, not_checked, num, ok_cell, relative
+from moneypath.drills.report.formatting import (
+    fmt_duration,
+    fmt_utc,
+    money_text,
+    not_checked,
+    num,
+    ok_cell,
+    relative,
+    status_cell,
+    verdict_cell,
+)
 from moneypath.drills.report.reading import Journal
 
 OBJECTIVE_TEXT = {
@@ -17,6 +27,7 @@ OBJECTIVE_TEXT = {
     "recovered": "recovered",
     "no_unexpected_pages": "no unexpected pages",
     "ledger_balanced": "ledger balanced afterwards",
+    "money_kept": "money kept (acknowledged payments stored, captured once, refunds within captures)",
     "steady_state_after": "steady state after recovery",
     "replica_down": "monitoring replica killed mid-incident",
     "paged_once": "paged once per alert group (no duplicate from the pair)",
@@ -36,7 +47,7 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
                                       f"for {fault.get('target')}" if fault.get("target") else "") if x)
     runbook = str(j.get("runbook") or "")
     rows = [
-        [Cell("verdict"), ok_cell(jn.verdict == "pass", "PASS", "FAIL")],
+        [Cell("verdict"), verdict_cell(jn.verdict)],
         [Cell("drill file"), Cell(str(j.get("file") or "—"), "code")],
         [Cell("runbook"), Cell(runbook, "link", runbook_href) if runbook and runbook_href else Cell(runbook or "—")],
         [Cell("started"), Cell(fmt_utc(jn.started_at))],
@@ -68,7 +79,7 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
 
     out.append(Section("Objectives", [Table(
         ["objective", "verdict", "reason"],
-        [[Cell(OBJECTIVE_TEXT.get(str(o.get("name")), str(o.get("name")))), ok_cell(o.get("ok")),
+        [[Cell(OBJECTIVE_TEXT.get(str(o.get("name")), str(o.get("name")))), status_cell(o),
           Cell(str(o.get("reason") or ""))] for o in jn.objectives],
         "no objective was evaluated (the run stopped early)")]))
 
@@ -127,7 +138,8 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
     out.append(Section("Runbook evidence", [Table(
         ["step", "query", "expected", "got", "ok"],
         [[Cell(str(e.get("step") or "")), Cell(f"{e.get('kind') or ''}: {e.get('query') or ''}".strip(": "), "code"),
-          Cell(str(e.get("expect") or "")), Cell(str(e.get("result") or "")), ok_cell(e.get("ok"), "ok", "FAIL")]
+          Cell(str(e.get("expect") or "")), Cell(str(e.get("result") or "")),
+          ok_cell(e.get("ok"), "ok", "FAIL", "not measured")]
          for e in jn.list("evidence")],
         "no diagnosis step ran")]))
 

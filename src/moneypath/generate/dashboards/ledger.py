@@ -1,5 +1,6 @@
 """The ledger dashboard: ledger writes and balance; reconciliation, outbox and dead letters while those
-features are on."""
+features are on. Without the ledger feature it is the charges dashboard (`<namespace>-charges`): money charged
+twice, and the other features' rows."""
 
 from __future__ import annotations
 
@@ -26,25 +27,10 @@ from moneypath.generate.rules import across
 
 
 def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
-    writes = c.metric(Key.LEDGER_WRITES_TOTAL)
-    write_hist = c.metric(Key.LEDGER_WRITE_DURATION_SECONDS)
-    imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
     dup = c.metric(Key.DUPLICATE_CHARGES_TOTAL)
     dup_minor = c.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL)
-
-    failed_ratio = f'sum(rate({writes}{{outcome="failed"}}[{RATE}])) / sum(rate({writes}[{RATE}]))'
-    imbalance_now, imbalance_units = money(
-        c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
-        threshold(c, AlertKey.LEDGER_IMBALANCE))
-    imbalance_series, _ = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"{imbalance}{{{m}}}", "currency"))
     charged_twice, charged_twice_units = money(c, lambda m: f"sum by (currency) (increase({dup_minor}{{{m}}}[1d]))")
-    ledger_rows = [
-        stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
-                   [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
-                   runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES), w=6),
-        stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; must be 0.",
-                   "short", imbalance_now, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                   runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=6, overrides=imbalance_units),
+    duplicate_rows = [
         stat_panel("Duplicate charges (10m)", "Payments charged more than once in 10 minutes, per provider.",
                    "short", [q(f"sum by (provider) (increase({dup}[10m]))", "{{provider}}")],
                    alert_above(c, AlertKey.DUPLICATE_CHARGE_DETECTED),
@@ -52,19 +38,13 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         stat_panel("Charged twice (24h)", "Money charged twice in the last 24 hours, per currency in its own units.",
                    "short", charged_twice, bad_above(0), runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), w=6,
                    overrides=charged_twice_units),
-        ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.", "ops",
-                 [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], stack=True),
-        ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.", "s",
-                 [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)]),
-        ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency (in its own units).",
-                 "short", imbalance_series, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                 runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
-        ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", "percentunit",
-                 [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
-                 runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES)),
     ]
-    rows = [("Ledger", ledger_rows)]
-    parts = ["Ledger writes, failures and balance"]
+    if c.has(Key.LEDGER_WRITES_TOTAL, Key.LEDGER_WRITE_DURATION_SECONDS, Key.LEDGER_IMBALANCE_MINOR):
+        rows = [("Ledger", _ledger_panels(c, refs, duplicate_rows))]
+        parts = ["Ledger writes, failures and balance"]
+    else:  # no double-entry ledger (features.ledger: false): money charged twice only
+        rows = [("Charged twice", duplicate_rows)]
+        parts = ["Payments and money charged twice"]
     # Optional domains (catalog features): a row only while the catalog has their signals.
     reconciliation = c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS,
                          Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, Key.RECONCILIATION_MISMATCHES_TOTAL)
@@ -101,5 +81,38 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     keys = [AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES, AlertKey.DUPLICATE_CHARGE_DETECTED,
             AlertKey.RECONCILIATION_LAG_HIGH, AlertKey.SETTLEMENT_MISMATCH, AlertKey.DEAD_LETTERS_GROWING,
             *(slo_alert_key(k) for k in slos_on(c, {Key.LEDGER_WRITES_TOTAL}))]
-    title = "Money path: ledger and reconciliation" if reconciliation else "Money path: ledger"
-    return Board("ledger", title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)
+    name = "ledger" if c.enabled("ledger") else "charges"
+    title = f"Money path: {name} and reconciliation" if reconciliation else f"Money path: {name}"
+    return Board(name, title, "; ".join(parts) + ".", pick_alerts(c, refs, keys), rows=rows)
+
+
+def _ledger_panels(c: Catalog, refs: dict[str, AlertRef], duplicates: list) -> list:
+    """The ledger row: writes, failures and balance, with the duplicate-charge panels among them."""
+    writes = c.metric(Key.LEDGER_WRITES_TOTAL)
+    write_hist = c.metric(Key.LEDGER_WRITE_DURATION_SECONDS)
+    imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
+
+    failed_ratio = f'sum(rate({writes}{{outcome="failed"}}[{RATE}])) / sum(rate({writes}[{RATE}]))'
+    imbalance_now, imbalance_units = money(
+        c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
+        threshold(c, AlertKey.LEDGER_IMBALANCE))
+    imbalance_series, _ = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"{imbalance}{{{m}}}", "currency"))
+    return [
+        stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
+                   [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
+                   runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES), w=6),
+        stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; must be 0.",
+                   "short", imbalance_now, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                   runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=6, overrides=imbalance_units),
+        *duplicates,
+        ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.", "ops",
+                 [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], stack=True),
+        ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.", "s",
+                 [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)]),
+        ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency (in its own units).",
+                 "short", imbalance_series, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                 runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
+        ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", "percentunit",
+                 [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
+                 runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES)),
+    ]

@@ -71,12 +71,13 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.", "percentunit",
                               [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
                               runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES, slo_alert_key(key))))
-    imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
-    queries, units = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})", "currency"),
-                           threshold(c, AlertKey.LEDGER_IMBALANCE))
-    now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
-                          "entry requires 0.", "short", queries, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                          runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=4, overrides=units))
+    if c.has(Key.LEDGER_IMBALANCE_MINOR):
+        imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
+        queries, units = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})",
+                                                   "currency"), threshold(c, AlertKey.LEDGER_IMBALANCE))
+        now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
+                              "entry requires 0.", "short", queries, alert_above(c, AlertKey.LEDGER_IMBALANCE),
+                              runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=4, overrides=units))
 
     # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []

@@ -11,11 +11,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
+from moneypath._common.verdict import FAIL, PASS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.loadtest import locust_run, resources
 from moneypath.loadtest.capacity import usl
-from moneypath.loadtest.capacity.plan import DELIVERED, SCENARIO, STEP_GATES, Step, goodput_rps, refine_rate
+from moneypath.loadtest.capacity.plan import (
+    DELIVERED,
+    SCENARIO,
+    STEP_GATES,
+    Step,
+    goodput_rps,
+    refine_rate,
+    step_status,
+)
 from moneypath.loadtest.stats import refused_per_s
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated
@@ -141,11 +150,12 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
                          lambda line: progress("  " + line) if line.startswith("[") else None,
                          meter=meter_for(target, climb.service_pids))
     s = outcome.summary
-    reasons = [gt.reason for gt in outcome.gates if gt.status == "fail"]
+    status, reasons = step_status(outcome.gates)
     if closed_loop_users is None:
         delivered = s.rps / rate if rate else 0
         if delivered < DELIVERED:
-            reasons.append(f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})")
+            status, reasons = FAIL, [*(reasons if status == FAIL else []),
+                                     f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})"]
     prom = outcome.prom
     usage = outcome.usage
     if usage is not None:
@@ -155,16 +165,16 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
     mean_s = _mean_response_s(s)
     step = Step(rate if closed_loop_users is None else round(s.rps, 1), s.rps, s.authorize_rps, s.authorize_p99_ms,
                 prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
-                prom.cost_per_authorization_usd if prom else None, not reasons, reasons,
+                prom.cost_per_authorization_usd if prom else None, status == PASS, reasons,
                 prom.locust_series if prom else None, closed_loop=closed_loop_users is not None,
                 users=outcome.users, concurrency=usl.little_concurrency(s.rps, mean_s) if mean_s else None,
                 usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
                 goodput_rps=goodput_rps(s), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
-                                                                      s.duration_s))
+                                                                      s.duration_s), status=status)
     if closed_loop_users is not None:
         progress(f"  saturation: {s.rps:.1f} requests/s = {s.authorize_rps:.1f} authorizations/s; limit: {why}")
     else:
-        progress(f"  {'ok  ' if step.passed else 'FAIL'} {s.rps:.1f} requests/s, p99 "
+        progress(f"  {'ok  ' if step.passed else 'FAIL' if status == FAIL else 'NOT MEASURED'} {s.rps:.1f} requests/s, p99 "
                  f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}; busiest: {why}"
                  + ("" if step.passed else f": {'; '.join(reasons)}"))
     return step

@@ -19,6 +19,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import shape
@@ -72,6 +73,23 @@ class Step:
     limit_reason: str | None = None
     goodput_rps: float | None = None  # successful responses per second; None: not measured (an older plan)
     refused_rps: float = 0.0          # answered 503/429 per second, the service shedding load; 0: none or unknown
+    status: str | None = None         # pass | fail | not measured (step_status); None: an older plan (see passed)
+
+
+def step_status(gates: list) -> tuple[str, list[str]]:
+    """A step's verdict from its gates (moneypath.loadtest.gates.Gate): fail with the failures' reasons; else not
+    measured with what returned nothing (a gate without data, or no gate at all); else pass. A step not measured is
+    no pass: the knee stops below it."""
+    failed = [g.reason for g in gates if g.status == FAIL]
+    if failed:
+        return FAIL, failed
+    unmeasured = [g.reason for g in gates if g.status == NOT_MEASURED]
+    if unmeasured or not gates:
+        return NOT_MEASURED, unmeasured or [not_measured("no gate judged the step")]
+    return PASS, []
+
+
+register("loadtest.capacity_step", step_status)
 
 
 def goodput_rps(s: Summary) -> float:

@@ -37,3 +37,24 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
     r = run_cli("capacity", "--step", "1e-300", "--catalog", str(CATALOG_PATH))
     assert (r.returncode, r.stderr, r.stdout) == (2, "moneypath: 2.8e+302 steps: at most 50 (raise --step or lower "
                                                      "--max)\n", "")
+
+
+@pytest.mark.parametrize("first, code, said", [
+    ("not measured", 3, "moneypath: no knee, the first step was not measured: not measured: Prometheus has no "
+                        "authorization latency for the run"),
+    ("fail", 1, "moneypath: no step met the gates, so there is no knee: start lower (--start)"),
+])
+def test_no_knee_on_a_first_step_not_measured_exits_3_and_says_why(monkeypatch, tmp_path, first, code, said):
+    from dataclasses import asdict
+
+    from moneypath.loadtest.capacity import plan_report, plan_session
+
+    reasons = (["not measured: Prometheus has no authorization latency for the run"] if first == "not measured"
+               else ["p99 over the SLO"])
+    step = capacity.Step(10.0, 10.0, 4.5, 120.0, None, 0.0, None, False, reasons, status=first)
+    monkeypatch.setattr(plan_session, "prepare", lambda args: object())
+    monkeypatch.setattr(plan_session, "execute", lambda plan, say, warn: ({"steps": [asdict(step)], "knee": None},
+                                                                          tmp_path))
+    monkeypatch.setattr(plan_report, "table_lines", lambda result: [])
+    r = run_cli("capacity", "--catalog", str(CATALOG_PATH))
+    assert r.returncode == code and said in r.stderr, r.stderr
