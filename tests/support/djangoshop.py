@@ -1,6 +1,9 @@
 """Start the Django shop (tests/foreign/djangoshop) as its team runs it: a Redis for Celery (no persistence),
-one provider stub per provider, `manage.py migrate`, 2 web workers (`uvicorn --workers 2` or `gunicorn -w 2`)
-and a Celery prefork worker, all on free loopback ports. Everything started is stopped on the way out."""
+one provider stub per provider, `manage.py migrate`, 2 web workers (`uvicorn --workers 2` or `gunicorn -w 2`
+with its config file) and a Celery prefork worker, all on free loopback ports. As docs/instrumenting.md says
+for several worker processes, the web workers and the Celery worker each get an empty PROMETHEUS_MULTIPROC_DIR
+of their own; the web serves /metrics, the Celery worker its own metrics port. Everything started is stopped
+on the way out."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +28,17 @@ START_TIMEOUT_S = 30
 WEB = {
     "uvicorn": lambda port: ["-m", "uvicorn", "djangoshop.asgi:application", "--host", "127.0.0.1", "--port",
                              str(port), "--workers", "2", "--log-level", "warning"],
-    "gunicorn": lambda port: ["-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "djangoshop.wsgi"],
+    "gunicorn": lambda port: ["-m", "gunicorn", "-c", "djangoshop/gunicorn.conf.py", "-w", "2", "-b",
+                              f"127.0.0.1:{port}", "djangoshop.wsgi"],
 }
 
 
 @dataclass
 class Shop:
     url: str
-    providers: dict[str, str]
+    providers: dict[str, str]  # each provider stub's own URL (what `route` was given)
     logs: Path
+    worker_metrics: str        # host:port of the Celery worker's /metrics (the web's is `url`'s)
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
 
     def graphql(self, document: str, operation: str, **variables) -> httpx.Response:
@@ -88,17 +93,32 @@ def _log_says(log: Path, text: str) -> bool:
     return log.exists() and text in log.read_text(errors="replace")
 
 
+def _metrics_dir(logs: Path, name: str) -> str:
+    """An empty directory for one process manager's workers (never shared: each is scraped on its own)."""
+    path = logs / f"metrics-{name}"
+    path.mkdir()
+    return str(path)
+
+
 @contextmanager
-def running_shop(database_url: str, logs: Path, web: str = "uvicorn") -> Iterator[Shop]:
-    """The whole shop on loopback, migrated and answering; `web` is "uvicorn" (ASGI) or "gunicorn" (WSGI)."""
+def running_shop(database_url: str, logs: Path, web: str = "uvicorn", catalog: Path | None = None,
+                 route: Callable[[dict[str, str]], dict[str, str]] | None = None) -> Iterator[Shop]:
+    """The whole shop on loopback, migrated and answering; `web` is "uvicorn" (ASGI) or "gunicorn" (WSGI);
+    `catalog` the moneypath catalog (default: the shop's own, ops/moneypath.yaml). `route`, called with the
+    provider stubs' URLs once they answer, returns the base URLs the shop should call instead (a fault proxy's
+    `/<provider>`), for the providers it names."""
     logs.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("redis", "web", *PROVIDERS)}
+    ports = {name: free_port() for name in ("redis", "web", "worker_metrics", *PROVIDERS)}
     providers = {name: f"http://127.0.0.1:{ports[name]}" for name in PROVIDERS}
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "djangoshop.settings", "SECRET_KEY": secrets.token_hex(16),
            "DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "INFO",
+           "CELERY_METRICS_PORT": str(ports["worker_metrics"]),
+           **({"MONEYPATH_CATALOG": str(catalog)} if catalog is not None else {}),
            **{f"{name.upper()}_URL": url for name, url in providers.items()}}
-    shop = Shop(url=f"http://127.0.0.1:{ports['web']}", providers=providers, logs=logs)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    shop = Shop(url=f"http://127.0.0.1:{ports['web']}", providers=providers, logs=logs,
+                worker_metrics=f"127.0.0.1:{ports['worker_metrics']}")
     procs: list[subprocess.Popen] = []
     try:
         procs.append(_start(["redis-server", "--save", "", "--appendonly", "no", "--port", str(ports["redis"]),
@@ -106,20 +126,27 @@ def running_shop(database_url: str, logs: Path, web: str = "uvicorn") -> Iterato
         for name in PROVIDERS:
             procs.append(_start([sys.executable, "-m", "tests.foreign.djangoshop.provider_stub", "--port",
                                  str(ports[name]), "--name", name], logs / f"{name}.log", ROOT, env))
+        if route is not None:
+            wait_for(lambda: all(http_ok(f"{url}/health") for url in providers.values()), START_TIMEOUT_S,
+                     "the provider stubs to answer")
+            env.update({f"{name.upper()}_URL": url for name, url in route(dict(providers)).items()})
         migrate = subprocess.run([sys.executable, "djangoshop/manage.py", "migrate", "--noinput"], cwd=FOREIGN,
                                  env=env, capture_output=True, text=True, timeout=60)
         assert migrate.returncode == 0, f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
-        procs.append(_start([sys.executable, *WEB[web](ports["web"])], logs / f"{web}.log", FOREIGN, env))
+        procs.append(_start([sys.executable, *WEB[web](ports["web"])], logs / f"{web}.log", FOREIGN,
+                            {**env, "PROMETHEUS_MULTIPROC_DIR": _metrics_dir(logs, "web")}))
         worker_log = logs / "celery.log"
         procs.append(_start([sys.executable, "-m", "celery", "-A", "djangoshop.celery", "worker", "--pool",
                              "prefork", "--concurrency", "2", "--without-gossip", "--without-mingle",
-                             "--without-heartbeat", "--loglevel", "INFO"], worker_log, FOREIGN, env))
+                             "--without-heartbeat", "--loglevel", "INFO"], worker_log, FOREIGN,
+                            {**env, "PROMETHEUS_MULTIPROC_DIR": _metrics_dir(logs, "celery")}))
 
         def answering() -> bool:
             exited = [" ".join(map(str, p.args[:4])) for p in procs if p.poll() is not None]
             assert not exited, f"exited while starting: {exited}"
             return (_redis_answers(ports["redis"]) and all(http_ok(f"{url}/health") for url in providers.values())
-                    and http_ok(f"{shop.url}/health/") and _log_says(worker_log, " ready."))
+                    and http_ok(f"{shop.url}/health/") and _log_says(worker_log, " ready.")
+                    and http_ok(f"http://{shop.worker_metrics}/metrics"))
 
         wait_for(answering, START_TIMEOUT_S, "the shop's processes to answer")
         yield shop

@@ -1,7 +1,8 @@
 """Celery prefork workers in prometheus-client's multiprocess mode (opt-in: `pip install moneypath[celery]`).
 
 Call `instrument_worker(metrics_port=...)` where the Celery app is defined (the main process and every pool
-child import it), with PROMETHEUS_MULTIPROC_DIR set in the worker's environment. Then:
+child import it, and so do web processes that queue tasks), with PROMETHEUS_MULTIPROC_DIR set in the worker's
+environment; a worker started without it exits with one line. Then:
 
 - `worker_init` (main process, before the pool starts): a new run in the directory, anchored on it;
 - `worker_process_init` (each pool child, after the fork): the child joins the run and names its files by its
@@ -27,19 +28,23 @@ from moneypath.instrument.prometheus_backend import multiprocess_dir
 
 
 def instrument_worker(metrics_port: int | None = None, addr: str = "127.0.0.1") -> None:
-    """Connect the worker signals; `metrics_port`: serve /metrics from the main process there (None: not)."""
+    """Connect the worker signals; `metrics_port`: serve /metrics from the main process there (None: not).
+    Only a worker needs PROMETHEUS_MULTIPROC_DIR: a web process or `manage.py` importing the app does not."""
     path = multiprocess_dir()
-    if path is None:
-        raise ValueError("set PROMETHEUS_MULTIPROC_DIR in the Celery worker's environment (before it starts)")
 
     def worker_init(**_):
+        if path is None:  # SystemExit, not an error Celery would log and start the worker anyway
+            raise SystemExit("moneypath: set PROMETHEUS_MULTIPROC_DIR in the Celery worker's environment "
+                             "(before it starts): its pool children's values cannot be summed without it")
         multiproc.start_run(path)
 
     def process_init(**_):
-        multiproc.attach(path)
+        if path is not None:
+            multiproc.attach(path)
 
     def process_shutdown(**_):
-        multiproc.drop_live_gauges(os.getpid(), path)
+        if path is not None:
+            multiproc.drop_live_gauges(os.getpid(), path)
 
     def worker_ready(**_):
         from prometheus_client import CollectorRegistry

@@ -6,6 +6,9 @@ REDIS_URL      Celery's broker and result backend (default redis://127.0.0.1:637
 PAYSTACK_URL, MOLLIE_URL   the providers' API base URLs; PAYSTACK_API_KEY, MOLLIE_API_KEY their keys
 PROVIDER_CONNECT_TIMEOUT, PROVIDER_READ_TIMEOUT   seconds (default 1 and 3)
 SECRET_KEY     required unless DEBUG=1; ALLOWED_HOSTS comma-separated; LOG_LEVEL (default INFO)
+MONEYPATH_CATALOG   the moneypath catalog (default ops/moneypath.yaml beside this file)
+PROMETHEUS_MULTIPROC_DIR   set by whoever starts the web or Celery workers (one directory each): the metrics of
+               all of its processes are summed there
 """
 
 import os
@@ -53,6 +56,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = ["djangoshop.payments"]
 MIDDLEWARE = [
+    "moneypath.instrument.django.MoneyPathMiddleware",  # first: its time covers the others
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -61,6 +65,9 @@ WSGI_APPLICATION = "djangoshop.wsgi.application"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 USE_TZ = True
 TIME_ZONE = "UTC"
+
+# The money path's metrics (moneypath): the catalog ops/ was written from, `moneypath init`'s project.
+MONEYPATH = {"CATALOG": os.environ.get("MONEYPATH_CATALOG", BASE_DIR / "ops" / "moneypath.yaml")}
 
 PAYMENT_PROVIDERS = {
     "paystack": {"url": os.environ.get("PAYSTACK_URL", "http://127.0.0.1:9101"),

@@ -1,4 +1,4 @@
-"""One GraphQL endpoint, as Saleor has, and a health check for load balancers."""
+"""One GraphQL endpoint, as Saleor has, a health check for load balancers and /metrics for Prometheus."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import GraphQLView
 
 from djangoshop.payments.schema import schema
+from moneypath.instrument.django import metrics_view
 
 
 def health(request):
@@ -16,4 +17,5 @@ def health(request):
 urlpatterns = [
     path("graphql/", csrf_exempt(GraphQLView.as_view(schema=schema, graphql_ide="graphiql" if settings.DEBUG else None))),
     path("health/", health),
+    path("metrics", metrics_view),  # every web worker's values, summed
 ]

@@ -1,4 +1,4 @@
-"""The Django shop (tests/foreign/djangoshop) works on its own, before anything measures it: the three-step
+"""The Django shop (tests/foreign/djangoshop) works as its team runs it, instrumented with moneypath: the three-step
 GraphQL checkout over HTTP against 2 uvicorn workers, the capture done by a Celery prefork worker on Redis
 and found in the provider's records, and a provider failure answered as GraphQL answers it (HTTP 200, the
 mutation's `errors`, no order). The database is a throwaway PostgreSQL cluster."""

@@ -14,6 +14,8 @@ from djangoshop.payments import money
 from djangoshop.payments.models import Checkout as CheckoutRow
 from djangoshop.payments.models import Order as OrderRow
 from djangoshop.payments.models import Payment as PaymentRow
+from moneypath.instrument.django import get_moneypath
+from moneypath.instrument.graphql import MoneyPathExtension
 
 
 @strawberry.type
@@ -177,4 +179,5 @@ class Mutation:
         return CheckoutComplete(order=Order.of(row))
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+# Each operation counted by its name; a payload's non-empty `errors` is a "rejected" one.
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MoneyPathExtension.using(get_moneypath)])

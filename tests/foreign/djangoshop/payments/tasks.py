@@ -7,6 +7,7 @@ from django.utils import timezone
 from djangoshop.celery import app
 from djangoshop.payments.models import Payment
 from djangoshop.payments.plugins import get_plugin
+from moneypath.instrument.django import get_moneypath
 
 log = logging.getLogger(__name__)
 
@@ -15,12 +16,15 @@ class CaptureFailed(Exception):
     pass
 
 
-@app.task(autoretry_for=(CaptureFailed,), max_retries=3, retry_backoff=1, retry_jitter=False)
-def capture_payment(payment_id: str) -> str:
-    """Capture an authorized payment with its gateway and mark it captured; a captured one is left alone."""
+@app.task(bind=True, autoretry_for=(CaptureFailed,), max_retries=3, retry_backoff=1, retry_jitter=False)
+def capture_payment(self, payment_id: str) -> str:
+    """Capture an authorized payment with its gateway and mark it captured; a captured one is left alone. The
+    plugin records each capture call; a retry of the task is a retry of that call."""
     payment = Payment.objects.get(id=payment_id)
     if payment.status != Payment.Status.AUTHORIZED:
         return payment.status
+    if self.request.retries:
+        get_moneypath().count_provider_retry(payment.provider, "capture")
     response = get_plugin(payment.provider).capture_payment(payment)
     if not response.is_success:
         raise CaptureFailed(response.message)
