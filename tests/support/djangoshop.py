@@ -102,11 +102,12 @@ def _metrics_dir(logs: Path, name: str) -> str:
 
 @contextmanager
 def running_shop(database_url: str, logs: Path, web: str = "uvicorn", catalog: Path | None = None,
-                 route: Callable[[dict[str, str]], dict[str, str]] | None = None) -> Iterator[Shop]:
+                 route: Callable[[dict[str, str]], dict[str, str]] | None = None,
+                 settings: dict[str, str] | None = None) -> Iterator[Shop]:
     """The whole shop on loopback, migrated and answering; `web` is "uvicorn" (ASGI) or "gunicorn" (WSGI);
     `catalog` the moneypath catalog (default: the shop's own, ops/moneypath.yaml). `route`, called with the
     provider stubs' URLs once they answer, returns the base URLs the shop should call instead (a fault proxy's
-    `/<provider>`), for the providers it names."""
+    `/<provider>`), for the providers it names. `settings`: more of the shop's environment (PAYMENT_CAPTURE)."""
     logs.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("redis", "web", "worker_metrics", *PROVIDERS)}
     providers = {name: f"http://127.0.0.1:{ports[name]}" for name in PROVIDERS}
@@ -115,7 +116,7 @@ def running_shop(database_url: str, logs: Path, web: str = "uvicorn", catalog: P
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "INFO",
            "CELERY_METRICS_PORT": str(ports["worker_metrics"]),
            **({"MONEYPATH_CATALOG": str(catalog)} if catalog is not None else {}),
-           **{f"{name.upper()}_URL": url for name, url in providers.items()}}
+           **{f"{name.upper()}_URL": url for name, url in providers.items()}, **(settings or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     shop = Shop(url=f"http://127.0.0.1:{ports['web']}", providers=providers, logs=logs,
                 worker_metrics=f"127.0.0.1:{ports['worker_metrics']}")

@@ -166,6 +166,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     if impact.payments_refused:
         results.append(("refused", True, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
                                          "never acknowledged: not lost"))
+    results = [expected(ctx, check, ok, why) for check, ok, why in results]
     failed = [why for _, ok, why in results if ok is False]
     unmeasured = [why for _, ok, why in results if ok is None]
     name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
@@ -176,6 +177,20 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
 
 
 register("drills.money_objective", ledger_objective)
+
+# the objective's check names → the names a drill's `money_expect:` gives them
+_EXPECT_NAMES = {"stored": "stored", "capture_counts": "captured_once", "refunds": "refunds_within_captures"}
+
+
+def expected(ctx: DrillContext, check: str, ok: bool | None, why: str) -> tuple[str, bool | None, str]:
+    """A check the drill expects to fail (`money_expect: {captured_once: fail}`: its fault takes money) passes
+    when it fails and fails when it passes; not measured stays not measured."""
+    name = _EXPECT_NAMES.get(check)
+    if name is None or ctx.drill.money_expect.get(name, "pass") == "pass" or ok is None:
+        return check, ok, why
+    if ok:
+        return check, False, f"{name} was expected to fail (money_expect) and passed: {why}"
+    return check, True, f"{name} failed as the drill expects (money_expect): {why}"
 
 
 def _balance_checks(ctx: DrillContext) -> list[tuple[str, bool | None, str]]:

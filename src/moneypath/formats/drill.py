@@ -53,6 +53,9 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
                          Field(min_length=1)]
 
 
+# The money checks a drill's money objective runs, by the name `money_expect:` gives them (formats/drill.py).
+MONEY_CHECKS = ("stored", "captured_once", "refunds_within_captures")
+MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
 # names `if_not_measured:` may give.
@@ -276,6 +279,18 @@ class Drill(StrictModel):
     tabletop: Tabletop
     # objective → fail (default) or pass: whether that objective resting on what was not measured fails the drill
     if_not_measured: dict[str, IfNotMeasured] = Field(default_factory=dict)
+    # money check → pass (default) or fail: a drill whose fault takes money (a duplicate capture) expects the check
+    # that must see it to fail, and passes only when it does
+    money_expect: dict[str, MoneyExpectation] = Field(default_factory=dict)
+
+    @field_validator("money_expect")
+    @classmethod
+    def _money_checks(cls, v: dict) -> dict:
+        for name in v:
+            if name not in MONEY_CHECKS:
+                raise ValueError(f"{name!r} is not a money check{did_you_mean(name, MONEY_CHECKS)} "
+                                 f"(money checks: {', '.join(MONEY_CHECKS)})")
+        return v
 
     @field_validator("if_not_measured")
     @classmethod

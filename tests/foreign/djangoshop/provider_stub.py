@@ -6,9 +6,10 @@ POST /v1/charges                  authorize (capture: false); the Idempotency-Ke
 POST /v1/charges/{id}/capture     capture; every capture is recorded, a repeated one too
 GET  /v1/charges/{id}             the charge with its captures (the provider's records)
 GET  /v1/charges[?reference=R]    every charge, or those for one reference (the shop's payment id)
-POST /admin/fault                 {"mode": "none"|"error"|"slow"|"decline", "delay_s": 5, "operations":
-                                  ["authorize", "capture"]}: error answers 500, slow waits delay_s first,
-                                  decline answers 402 (authorize only)
+POST /admin/fault                 {"mode": "none"|"error"|"slow"|"decline"|"duplicate_capture", "delay_s": 5,
+                                  "operations": ["authorize", "capture"]}: error answers 500, slow waits delay_s
+                                  first, decline answers 402 (authorize only), duplicate_capture books each
+                                  capture twice (a provider processing one request twice; capture only)
 GET  /health
 """
 
@@ -23,7 +24,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-MODES = ("none", "error", "slow", "decline")
+MODES = ("none", "error", "slow", "decline", "duplicate_capture")
 
 
 class Provider:
@@ -55,13 +56,14 @@ class Provider:
                 self.by_key[key] = charge["id"]
             return charge
 
-    def capture(self, charge_id: str, body: dict) -> dict | None:
+    def capture(self, charge_id: str, body: dict, times: int = 1) -> dict | None:
         with self.lock:
             charge = self.charges.get(charge_id)
             if charge is None:
                 return None
-            charge["captures"].append({"id": f"cap_{uuid.uuid4().hex[:20]}",
-                                       "amount": int(body.get("amount", charge["amount"])), "created": time.time()})
+            for _ in range(times):
+                charge["captures"].append({"id": f"cap_{uuid.uuid4().hex[:20]}", "created": time.time(),
+                                           "amount": int(body.get("amount", charge["amount"]))})
             charge["status"] = "captured"
             return charge
 
@@ -137,7 +139,8 @@ class Handler(BaseHTTPRequestHandler):
         if match:
             if self._faulted("capture"):
                 return None
-            charge = provider.capture(match.group(1), body)
+            twice = provider.fault_for("capture")[0] == "duplicate_capture"
+            charge = provider.capture(match.group(1), body, times=2 if twice else 1)
             if charge is None:
                 return self._answer(404, {"error": {"type": "invalid_request_error", "message": "no such charge"}})
             return self._answer(200, charge)

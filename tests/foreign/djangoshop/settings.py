@@ -5,6 +5,8 @@ DATABASE_URL   postgresql://user:password@host:port/name (also postgres://, post
 REDIS_URL      Celery's broker and result backend (default redis://127.0.0.1:6379/0)
 PAYSTACK_URL, MOLLIE_URL   the providers' API base URLs; PAYSTACK_API_KEY, MOLLIE_API_KEY their keys
 PROVIDER_CONNECT_TIMEOUT, PROVIDER_READ_TIMEOUT   seconds (default 1 and 3)
+PAYMENT_CAPTURE   automatic (default: captured by a worker once the order is committed) or manual (captured when
+               the orderCapture mutation asks, as Saleor's "authorize only" channels)
 SECRET_KEY     required unless DEBUG=1; ALLOWED_HOSTS comma-separated; LOG_LEVEL (default INFO)
 MONEYPATH_CATALOG   the moneypath catalog (default ops/moneypath.yaml beside this file)
 PROMETHEUS_MULTIPROC_DIR   set by whoever starts the web or Celery workers (one directory each): the metrics of
@@ -77,6 +79,10 @@ PAYMENT_PROVIDERS = {
 }
 PROVIDER_TIMEOUT = (float(os.environ.get("PROVIDER_CONNECT_TIMEOUT", "1")),
                     float(os.environ.get("PROVIDER_READ_TIMEOUT", "3")))
+
+PAYMENT_CAPTURE = os.environ.get("PAYMENT_CAPTURE", "automatic")
+if PAYMENT_CAPTURE not in ("automatic", "manual"):
+    raise ImproperlyConfigured(f"PAYMENT_CAPTURE: {PAYMENT_CAPTURE!r} is not automatic or manual")
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

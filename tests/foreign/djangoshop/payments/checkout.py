@@ -4,6 +4,7 @@ CheckoutError (code, message, field), which the API returns in the mutation's `e
 import logging
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -70,7 +71,7 @@ def create_payment(checkout_id: str, gateway: str, amount) -> Payment:
 
 def complete_checkout(checkout_id: str) -> Order:
     """Authorize the checkout's pending payment with its gateway and turn the checkout into an order; the
-    capture is queued for a worker once the order is committed. A completed checkout returns its order."""
+    capture is queued for a worker once the order is committed (PAYMENT_CAPTURE automatic; manual: orderCapture). A completed checkout returns its order."""
     failure = None
     with transaction.atomic():
         checkout = _checkout(checkout_id, lock=True)  # one completion at a time: never two authorizations
@@ -87,7 +88,8 @@ def complete_checkout(checkout_id: str) -> Order:
             checkout.save(update_fields=["completed_at"])
             order = Order.objects.create(checkout=checkout, payment=payment, email=checkout.email,
                                          total_minor=checkout.total_minor, currency=checkout.currency)
-            transaction.on_commit(lambda: capture_payment.delay(str(payment.id)))
+            if settings.PAYMENT_CAPTURE == "automatic":
+                transaction.on_commit(lambda: capture_payment.delay(str(payment.id)))
         else:
             payment.status, payment.error = Payment.Status.FAILED, response.error
             payment.save(update_fields=["status", "error"])
@@ -95,4 +97,18 @@ def complete_checkout(checkout_id: str) -> Order:
     if failure is not None:  # the failed payment is committed; the buyer may add another and try again
         raise CheckoutError("PAYMENT_ERROR", failure.message, "payment")
     log.info("order %s created for checkout %s, payment %s authorized", order.id, checkout.id, payment.id)
+    return order
+
+
+def capture_order(order_id: str) -> Order:
+    """Queue the capture of the order's authorized payment for a worker (the manual capture of an "authorize
+    only" shop); the worker leaves a payment that is no longer authorized alone."""
+    try:
+        order = Order.objects.select_related("payment").get(id=order_id)
+    except (Order.DoesNotExist, ValidationError):
+        raise CheckoutError("NOT_FOUND", f"no order {order_id}", "id") from None
+    if order.payment.status not in (Payment.Status.AUTHORIZED, Payment.Status.CAPTURED):
+        raise CheckoutError("CAPTURE_INACTIVE", f"the payment is {order.payment.status}", "id")
+    if order.payment.status == Payment.Status.AUTHORIZED:
+        capture_payment.delay(str(order.payment.id))
     return order

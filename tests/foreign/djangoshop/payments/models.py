@@ -36,10 +36,24 @@ class Payment(models.Model):
     error = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     captured_at = models.DateTimeField(null=True, blank=True)
+    refunded_minor = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "payments"
         indexes = [models.Index(fields=["status", "created_at"])]
+
+
+class ProviderCapture(models.Model):
+    """The shop's copy of the provider's records: one row per capture the provider reports for a charge (its
+    own capture id), written from each capture answer; a charge captured twice has two."""
+
+    id = models.CharField(primary_key=True, max_length=64)  # the provider's capture id
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="provider_captures")
+    amount_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "provider_captures"
 
 
 class Order(models.Model):

@@ -3,7 +3,7 @@ GatewayResponse the checkout acts on. A plugin never raises for a provider failu
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 
@@ -21,6 +21,7 @@ class GatewayResponse:
     psp_reference: str = ""
     error: str = ""       # "" | "declined" | "timeout" | "unavailable" | "provider_error"
     message: str = ""
+    captures: list[dict] = field(default_factory=list)  # capture: every capture the provider holds for the charge
 
 
 class BasePlugin:
@@ -50,7 +51,7 @@ class BasePlugin:
             charge = self._call("capture", self.client.capture, payment.provider_ref, payment.amount_minor)
         except requests.RequestException as exc:
             return self._failure("capture", payment, exc)
-        return GatewayResponse(True, "capture", psp_reference=charge["id"])
+        return GatewayResponse(True, "capture", psp_reference=charge["id"], captures=list(charge.get("captures", [])))
 
     def _call(self, operation: str, call, *args):
         """One provider call, recorded: a decline is an answer (success), a timeout or any other failure not."""

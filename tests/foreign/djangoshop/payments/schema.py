@@ -1,6 +1,6 @@
 """The GraphQL API at /graphql/ (Saleor's shape): checkoutCreate -> checkoutPaymentCreate -> checkoutComplete,
 each passing the checkout's id; a failed step answers HTTP 200 with the payload's `errors` filled and its
-object null. `order(id)` reads an order with its payment's status and the provider's reference."""
+object null. `orderCapture(id)` queues the capture of an order's payment (PAYMENT_CAPTURE manual). `order(id)` reads an order with its payment's status and the provider's reference."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -46,6 +46,7 @@ class CheckoutErrorCode(Enum):
     CHECKOUT_COMPLETED = "checkout_completed"
     CHECKOUT_NOT_FULLY_PAID = "checkout_not_fully_paid"
     PAYMENT_ERROR = "payment_error"
+    CAPTURE_INACTIVE = "capture_inactive"
 
 
 @strawberry.type
@@ -140,6 +141,12 @@ class CheckoutComplete:
 
 
 @strawberry.type
+class OrderCapture:
+    order: Order | None = None
+    errors: list[CheckoutError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def order(self, id: strawberry.ID) -> Order | None:
@@ -177,6 +184,14 @@ class Mutation:
         except flow.CheckoutError as exc:
             return CheckoutComplete(errors=_errors(exc))
         return CheckoutComplete(order=Order.of(row))
+
+    @strawberry.mutation
+    def order_capture(self, id: strawberry.ID) -> OrderCapture:
+        try:
+            row = flow.capture_order(id)
+        except flow.CheckoutError as exc:
+            return OrderCapture(errors=_errors(exc))
+        return OrderCapture(order=Order.of(row))
 
 
 # Each operation counted by its name; a payload's non-empty `errors` is a "rejected" one.

@@ -5,7 +5,7 @@ import logging
 from django.utils import timezone
 
 from djangoshop.celery import app
-from djangoshop.payments.models import Payment
+from djangoshop.payments.models import Payment, ProviderCapture
 from djangoshop.payments.plugins import get_plugin
 from moneypath.instrument.django import get_moneypath
 
@@ -28,7 +28,21 @@ def capture_payment(self, payment_id: str) -> str:
     response = get_plugin(payment.provider).capture_payment(payment)
     if not response.is_success:
         raise CaptureFailed(response.message)
+    record_captures(payment, response.captures)
     Payment.objects.filter(id=payment.id, status=Payment.Status.AUTHORIZED).update(
         status=Payment.Status.CAPTURED, captured_at=timezone.now())
     log.info("payment %s captured (%s %s)", payment.id, payment.provider, payment.provider_ref)
     return Payment.Status.CAPTURED
+
+
+def record_captures(payment: Payment, captures: list[dict]) -> None:
+    """Keep the shop's copy of the provider's records (one row per provider capture id), and count a charge the
+    provider reports captured more than once: money taken twice."""
+    for capture in captures:
+        ProviderCapture.objects.get_or_create(id=capture["id"], defaults={
+            "payment": payment, "amount_minor": int(capture.get("amount", payment.amount_minor))})
+    if len(captures) > 1:
+        extra = sum(int(c.get("amount", payment.amount_minor)) for c in captures[1:])
+        get_moneypath().count_duplicate_charge(payment.provider, payment.currency, extra)
+        log.error("payment %s captured %d times by %s (%s)", payment.id, len(captures), payment.provider,
+                  payment.provider_ref)
