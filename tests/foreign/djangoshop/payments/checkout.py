@@ -71,7 +71,8 @@ def create_payment(checkout_id: str, gateway: str, amount) -> Payment:
 
 def complete_checkout(checkout_id: str) -> Order:
     """Authorize the checkout's pending payment with its gateway and turn the checkout into an order; the
-    capture is queued for a worker once the order is committed (PAYMENT_CAPTURE automatic; manual: orderCapture). A completed checkout returns its order."""
+    capture is queued for a worker once the order is committed (PAYMENT_CAPTURE automatic; manual: orderCapture).
+    A completed checkout returns its order."""
     failure = None
     with transaction.atomic():
         checkout = _checkout(checkout_id, lock=True)  # one completion at a time: never two authorizations

@@ -1,6 +1,7 @@
 """The GraphQL API at /graphql/ (Saleor's shape): checkoutCreate -> checkoutPaymentCreate -> checkoutComplete,
 each passing the checkout's id; a failed step answers HTTP 200 with the payload's `errors` filled and its
-object null. `orderCapture(id)` queues the capture of an order's payment (PAYMENT_CAPTURE manual). `order(id)` reads an order with its payment's status and the provider's reference."""
+object null. `orderCapture(id)` queues the capture of an order's payment (PAYMENT_CAPTURE manual). `order(id)`
+reads an order with its payment's status and the provider's reference."""
 
 from datetime import datetime
 from decimal import Decimal
