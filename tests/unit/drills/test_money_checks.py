@@ -53,10 +53,11 @@ def shop_db(tmp_path) -> str:
     return f"sqlite:///{path}"
 
 
-def _run(catalog, db_url: str):
+def _run(catalog, db_url: str, money_expect: dict | None = None):
     """The money objective of a drill that captured every payment it made: the three acknowledged and captured."""
     ctx = MoneyCtx(catalog, lambda expr: [])
-    ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=1.0, requests=SimpleNamespace(approved=None, read=None)))
+    ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=1.0, requests=SimpleNamespace(approved=None, read=None)),
+                                money_expect=money_expect or {})
     ctx.db = LedgerReader(db_url, catalog.money_checks)
     outcomes = [Outcome(t=1001.0, provider="paystack", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
                         payment_id=i, captured=True) for i in IDS]
@@ -85,6 +86,21 @@ def test_a_capture_the_provider_booked_twice_fails(tmp_path, shop_db):
     objective = _run(_catalog(tmp_path, CHECKS), shop_db)
     assert objective.status == "fail"
     assert objective.reason == "1 payment(s) captured more than once (money_checks.capture_counts), e.g. pay_2 (2 captures)"
+
+
+@pytest.mark.parametrize(("twice", "status", "reason"), [
+    (True, "pass", "captured_once failed as the drill expects (money_expect): 1 payment(s) captured more than once "
+                   "(money_checks.capture_counts), e.g. pay_2 (2 captures)"),
+    (False, "fail", "captured_once was expected to fail (money_expect) and passed: 3 of 3 acknowledged captures "
+                    "found once (money_checks.capture_counts)"),
+])
+def test_a_drill_expecting_a_duplicate_passes_only_when_captured_once_fails(tmp_path, shop_db, twice, status, reason):
+    if twice:
+        with sqlite3.connect(shop_db.removeprefix("sqlite:///")) as conn:
+            conn.execute("INSERT INTO provider_captures VALUES ('pay_2', 'ref_again')")
+    objective = _run(_catalog(tmp_path, CHECKS), shop_db, {"captured_once": "fail"})
+    assert objective.status == status, objective.reason
+    assert reason in objective.reason, objective.reason
 
 
 def test_a_refund_over_the_capture_fails_in_the_currencys_own_units(tmp_path, shop_db):

@@ -81,6 +81,9 @@ BAD = [
      "load.requests: read.path: needs {payment_id}"),
     ("load.requests", {"authorize": {"path": "/pay", "id": "id", "outcome": "s"}, "approved": ["ok"]},
      "load: capture: a share above 0 needs requests.capture (or set capture: 0)"),
+    ("money_expect", {"captured_twice": "fail"}, "runbooks/drills/x.yaml: money_expect: "
+                                                 "'captured_twice' is not a money check"),
+    ("money_expect", {"stored": "maybe"}, "money_expect.stored: Input should be 'pass' or 'fail'"),
     ("runbook", "Meltdown", "runbooks/drills/x.yaml: runbook: 'Meltdown' is not an alert the catalog generates"),
     ("alerts.expected.0.alert", "Nope", "runbooks/drills/x.yaml: alerts.expected.0.alert: 'Nope' is not an alert"),
     ("alerts.expected.0.page_within", "soon", "runbooks/drills/x.yaml: alerts.expected.0.page_within: 'soon' is not a "
