@@ -57,7 +57,7 @@ def test_the_catalog_names_the_shops_providers_currencies_and_operations():
     fields = {"".join(part.title() for part in f.name.split("_")) for root in roots for f in root.body
               if isinstance(f, ast.FunctionDef)}
     operations = catalog["signals"]["graphql_operations_total"]["labels"]["operation"]
-    assert set(operations) == fields == {"CheckoutCreate", "CheckoutPaymentCreate", "CheckoutComplete", "OrderCapture",
-                                                   "Order"}
+    assert set(operations) == fields == {"CheckoutCreate", "CheckoutPaymentCreate", "CheckoutComplete",
+                                         "OrderCapture", "Order"}
     assert catalog["features"]["graphql"] is True
     assert {"/graphql/", "/health/"} <= set(catalog["signals"]["http_requests_total"]["labels"]["route"])
