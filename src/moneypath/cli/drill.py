@@ -21,7 +21,7 @@ and stops it afterwards. With them it drills a running environment instead, your
 
   --target-service and --target-prometheus are required, and --target-pager (moneypath pager) or
   --target-alertmanager to see the pages; --target-faultproxy (moneypath faultproxy), --target-providersim
-  or the service itself for the drill's fault (fault.where); --db-url for the SQL evidence and the ledger
+  or the service itself for the drill's fault (fault.where); --db-url for the SQL evidence and the money
   checks (opened read-only). The drill's load calls the API as its load.requests say; their auth: minted
   needs MONEYPATH_TOKEN_SECRET (or MONEYPATH_DRILL_TOKEN), bearer the variable in token_env, none nothing.
   Faults through a fault API need an admin:faults token: MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN.
@@ -38,13 +38,14 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     drill = commands.add_parser("drill", help="run scripted incident drills (runbooks/drills/*.yaml)",
                                 description="Break the money path on purpose and check that the right page arrives, "
                                             "that the runbook finds the evidence, that mitigation recovers, and that "
-                                            "the ledger stays whole. Writes reports/<drill>-<time>/.")
+                                            "the money stays whole. Writes reports/<drill>-<time>/.")
     actions = drill.add_subparsers(dest="drill_command", metavar="ACTION")
     actions.required = True
 
-    run = actions.add_parser("run", help="run drills and write their reports; exit 1 if any objective fails",
+    run = actions.add_parser("run", help="run drills and write their reports; exit 1 if any objective fails, "
+                                                "3 if a verdict rests on what was not measured",
                              description="Run each drill file: baseline load, steady state, fault, pages, runbook "
-                                         "evidence, mitigation, recovery, ledger and money impact; then a journal, "
+                                         "evidence, mitigation, recovery and money impact; then a journal, "
                                          "a report (markdown, HTML, PNG) and a summary table.",
                              epilog=TARGET_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("files", nargs="+", metavar="FILE", help="drill files, e.g. runbooks/drills/*.yaml")
@@ -59,7 +60,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                        ("alertmanager", "Alertmanager (pages, when there is no pager)"),
                        ("pager", "moneypath pager (GET /pages)")):
         run.add_argument(f"--target-{name}", metavar="URL", help=f"base URL of the {what}")
-    run.add_argument("--db-url", metavar="URL", help="ledger database (SQLAlchemy URL), opened read-only")
+    run.add_argument("--db-url", metavar="URL",
+                     help="the service's database the money checks read (SQLAlchemy URL; the catalog's "
+                          "money_checks), opened read-only")
     run.add_argument("--time-factor", type=float, default=1.0, metavar="F",
                      help="with --target-*: how much faster than production the target's rules run (default 1)")
     run.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
