@@ -283,22 +283,15 @@ class Drill(StrictModel):
     # that must see it to fail, and passes only when it does
     money_expect: dict[str, MoneyExpectation] = Field(default_factory=dict)
 
-    @field_validator("money_expect")
+    @field_validator("money_expect", "if_not_measured")
     @classmethod
-    def _money_checks(cls, v: dict) -> dict:
+    def _known_names(cls, v: dict, info) -> dict:
+        names, what = ((MONEY_CHECKS, "a money check") if info.field_name == "money_expect"
+                       else (OBJECTIVES, "an objective"))
         for name in v:
-            if name not in MONEY_CHECKS:
-                raise ValueError(f"{name!r} is not a money check{did_you_mean(name, MONEY_CHECKS)} "
-                                 f"(money checks: {', '.join(MONEY_CHECKS)})")
-        return v
-
-    @field_validator("if_not_measured")
-    @classmethod
-    def _objectives(cls, v: dict) -> dict:
-        for name in v:
-            if name not in OBJECTIVES:
-                raise ValueError(f"{name!r} is not an objective{did_you_mean(name, OBJECTIVES)} "
-                                 f"(objectives: {', '.join(OBJECTIVES)})")
+            if name not in names:
+                raise ValueError(f"{name!r} is not {what}{did_you_mean(name, names)} "
+                                 f"({what.split(' ', 1)[1]}s: {', '.join(names)})")
         return v
 
     # filled in by load_drill

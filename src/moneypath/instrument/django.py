@@ -26,6 +26,7 @@ from pathlib import Path
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
     from django.conf import settings
+    from django.contrib.admindocs.utils import replace_named_groups
     from django.core.exceptions import ImproperlyConfigured
     from django.core.signals import setting_changed
     from django.http import HttpResponse, HttpResponseNotAllowed
@@ -100,20 +101,14 @@ setting_changed.connect(_settings_changed)
 
 def route_template(route: str) -> str | None:
     """`ResolverMatch.route` in the catalog's template form: leading "/", `<int:pk>` and `<pk>` as `{pk}`,
-    a regex's named groups `(?P<pk>[0-9]+)` as `{pk}` and its anchors dropped; None for a regex that is not
-    a plain path with named groups (an unnamed group, a quantifier, an alternative)."""
+    a regex's named groups `(?P<pk>[0-9]+)` as `{pk}` (Django's own admindocs rewrite) and its anchors dropped;
+    None for a regex that is not a plain path with named groups (an unnamed group, a quantifier, an alternative)."""
+    if "(?P<" in route:
+        route = replace_named_groups(route)
     out: list[str] = []
     i, n = 0, len(route)
     while i < n:
         c = route[i]
-        if route.startswith("(?P<", i):
-            close = route.find(">", i)
-            end = _group_end(route, close + 1)
-            if close < 0 or end is None:
-                return None
-            out.append("{" + route[i + 4:close] + "}")
-            i = end
-            continue
         if c == "<":
             close = route.find(">", i)
             if close < 0:
@@ -140,30 +135,6 @@ def route_template(route: str) -> str | None:
         i += 1
     text = "".join(out)
     return text if text.startswith("/") else "/" + text
-
-
-def _group_end(text: str, i: int) -> int | None:
-    """The index after the `)` closing a group whose body starts at i."""
-    depth, n = 1, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":  # a character class: parentheses in it are literal
-            close = text.find("]", i + 2)
-            if close < 0:
-                return None
-            i = close + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
 
 
 class MoneyPathMiddleware:
