@@ -106,8 +106,9 @@ def acknowledged(outcomes: Iterable[Outcome], approved: Iterable[str] | None = N
 
 def writes_lost(acked_payments: set[str], acked_captures: set[str], stored_payments: set[str],
                 booked_captures: set[str] | None) -> list[str]:
-    """What was acknowledged but is not in the ledger, one line each (captures only when they were read)."""
-    lost = [f"payment {p} acknowledged, not in the ledger" for p in sorted(acked_payments - stored_payments)]
+    """What was acknowledged but is not stored (in the ledger or the team's tables), one line each (captures only
+    when they were read)."""
+    lost = [f"payment {p} acknowledged, not stored" for p in sorted(acked_payments - stored_payments)]
     if booked_captures is not None:
         lost += [f"capture of {p} acknowledged, no capture transaction"
                  for p in sorted(acked_captures - booked_captures)]

@@ -64,7 +64,7 @@ def test_writes_lost_is_acknowledged_minus_stored():
     acked, captures = money.acknowledged(outcomes)
     assert (acked, captures) == ({"p1", "p2"}, {"p1"})
     assert money.writes_lost(acked, captures, {"p1", "p2"}, {"p1"}) == []
-    assert money.writes_lost(acked, captures, {"p1"}, set()) == ["payment p2 acknowledged, not in the ledger",
+    assert money.writes_lost(acked, captures, {"p1"}, set()) == ["payment p2 acknowledged, not stored",
                                                                 "capture of p1 acknowledged, no capture transaction"]
 
 
@@ -211,7 +211,7 @@ def test_the_team_queries_find_a_write_really_lost(foreign, shop_db):
         impact.ledger_objective(ctx, result, lost)
     finally:
         ctx.db.close()
-    assert lost == ["payment ch_9 acknowledged, not in the ledger", "capture of ch_2 acknowledged, no capture transaction",
+    assert lost == ["payment ch_9 acknowledged, not stored", "capture of ch_2 acknowledged, no capture transaction",
                     "capture of ch_9 acknowledged, no capture transaction"]
     assert result.writes_lost == 3 and result.not_checked == {
         "unreconciled": "the catalog declares no money_checks.breaks query"}
@@ -234,7 +234,7 @@ def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreig
         result, lost = impact.money_impact(ctx, [declined, stored, lost_one], 1000.0, 1050.0, None)
     finally:
         ctx.db.close()
-    assert result.acknowledged_payments == 2 and lost == ["payment ch_9 acknowledged, not in the ledger"]
+    assert result.acknowledged_payments == 2 and lost == ["payment ch_9 acknowledged, not stored"]
 
 
 def test_a_catalog_without_ledger_queries_says_so(foreign, shop_db):

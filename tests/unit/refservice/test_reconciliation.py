@@ -48,7 +48,7 @@ def test_a_run_matches_in_short_transactions_and_leaves_what_exceeds_its_rounds_
 
 def test_no_statement_of_the_money_path_or_its_background_jobs_scans_a_table_that_grows(world):
     """What runs per request and per background run reaches rows through an index, so its cost does not grow
-    with the ledger's history (issue 27: reconciliation looked lines' payments up by provider_ref alone, past the
+    with the ledger's history (reconciliation looked lines' payments up by provider_ref alone, past the
     index on (provider, provider_ref), and read every payment ever booked, each run). Every statement SQLite
     runs, prepared ones included (they bypass SQLAlchemy's events), through the driver's trace callback."""
     from sqlalchemy import event

@@ -1,4 +1,4 @@
-"""The SQL texts the background jobs run do not multiply with their batch sizes (issue 27): SQLite's driver keeps
+"""The SQL texts the background jobs run do not multiply with their batch sizes: SQLite's driver keeps
 the last 128 prepared statements per connection, so an IN list whose length followed the data was a new text at
 almost every run, filled each writer connection's cache with variants of up to ~120 kB and pushed the money
 path's own statements out. A soak's resident memory rose ~2 MB per connection per 20,000 requests."""

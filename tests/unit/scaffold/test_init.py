@@ -310,7 +310,7 @@ def test_a_broken_manifest_is_a_clear_error(project):
     assert result.returncode == 3 and MANIFEST in result.stderr
 
 
-# --- hostile input (issue 32): init writes and deletes only inside the project, all or nothing ---
+# --- hostile input: init writes and deletes only inside the project, all or nothing ---
 
 def _plant(project: Path, *names: str) -> None:
     """What a cloned repository can carry: a manifest that says init wrote files outside the project,

@@ -74,7 +74,7 @@ def test_setting_listing_and_clearing_faults():
     run(body)
 
 
-# --- hostile input to the admin API (issue 32): every malformed request a 4xx problem, never a 500 -----------
+# --- hostile input to the admin API: every malformed request a 4xx problem, never a 500 -----------
 
 
 DEEP = b"[" * 100_000 + b"]" * 100_000

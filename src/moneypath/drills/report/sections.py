@@ -108,8 +108,8 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
     money_sec = Section("Money impact", [Table(["", ""], money_rows),
                                          Para(f"Payments affected: {PAYMENTS_AFFECTED}.", "note")])
     if lost:
-        money_sec.blocks.insert(0, Para(f"{int(lost)} acknowledged ledger write(s) LOST: money the platform "
-                                        "confirmed is not in the ledger.", "bad"))
+        money_sec.blocks.insert(0, Para(f"{int(lost)} acknowledged write(s) LOST: money the platform "
+                                        "confirmed is not in its records.", "bad"))
     out.append(money_sec)
 
     out.append(Section("Alerts: expected vs actual", [Table(

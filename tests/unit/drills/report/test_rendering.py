@@ -121,7 +121,7 @@ def test_failing_drill_report_names_the_reason_and_escapes_people_input(tmp_path
             "its 120 s deadline |") in md
     assert "| detect | — | _not reached_ |" in md
     assert "| writes lost (must be 0) | ⚠️ **3** |" in md
-    assert "3 acknowledged ledger write(s) LOST" in md and '<p class="bad">3 acknowledged ledger write(s) LOST' in page
+    assert "3 acknowledged write(s) LOST" in md and '<p class="bad">3 acknowledged write(s) LOST' in page
     assert "| `MoneyPathLedgerWriteFailures` | unexpected | — | T+50 s (09:01:20) | T+55 s (09:01:25) | — " in md
     assert "not classified" in md and "no clock started" in md
     # nothing a person typed or a query carried reaches the page as markup
