@@ -14,7 +14,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
-from moneypath.formats.drill import ROLES, Drill, DrillError, Fault, drill_files, read_drill
+from moneypath.formats.drill import MONEY_CHECK_QUERIES, ROLES, Drill, DrillError, Fault, drill_files, read_drill
 from moneypath.formats.fault_specs import fault_specs
 from moneypath.protocol.faults.switches import FaultError
 
@@ -204,6 +204,12 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
 
     for key, expr in drill_queries(drill):
         problems += [f"{key}: {what}" for what in check_promql(expr, context)]
+
+    for name in getattr(drill, "money_expect", {}):
+        query = MONEY_CHECK_QUERIES[name]
+        if getattr(catalog.money_checks, query) is None:
+            problems.append(f"money_expect.{name}: the catalog's money_checks has no `{query}` query, so this check "
+                            "is never measured and its expectation never judged")
 
     for role in drill.tabletop.roles:
         if role not in ROLES and role not in catalog.roles:

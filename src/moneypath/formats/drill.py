@@ -53,8 +53,10 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
                          Field(min_length=1)]
 
 
-# The money checks a drill's money objective runs, by the name `money_expect:` gives them (formats/drill.py).
-MONEY_CHECKS = ("stored", "captured_once", "refunds_within_captures")
+# The money checks a drill's money objective runs, by the name `money_expect:` gives them, and the catalog's
+# money_checks query each one needs.
+MONEY_CHECK_QUERIES = {"stored": "payments", "captured_once": "capture_counts", "refunds_within_captures": "refunds"}
+MONEY_CHECKS = tuple(MONEY_CHECK_QUERIES)
 MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the

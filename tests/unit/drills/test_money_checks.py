@@ -124,3 +124,22 @@ def test_balance_is_refused_without_the_ledger(tmp_path):
         _catalog(tmp_path, {**CHECKS, "balance": "SELECT currency, SUM(amount_minor) AS total FROM postings "
                                                  "GROUP BY currency"})
 
+
+
+def test_drill_check_refuses_an_expectation_on_a_check_the_catalog_cannot_run(tmp_path):
+    """The shop's duplicate-capture drill expects captured_once to fail: without a capture_counts query that
+    check is never measured, so `drill check` says so before anyone runs the drill."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    ops = tmp_path / "ops"
+    shutil.copytree(ROOT / "tests/foreign/djangoshop/ops", ops)
+    drill = ops / "runbooks/drills/shopduplicatechargedetected.yaml"
+    assert run_cli("drill", "check", str(drill)).returncode == 0
+    doc = yaml.safe_load((ops / "moneypath.yaml").read_text())
+    del doc["money_checks"]["capture_counts"]
+    (ops / "moneypath.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = run_cli("drill", "check", str(drill))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "money_expect.captured_once: the catalog's money_checks has no `capture_counts` query" in done.stderr + done.stdout
