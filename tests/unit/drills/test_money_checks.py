@@ -142,4 +142,5 @@ def test_drill_check_refuses_an_expectation_on_a_check_the_catalog_cannot_run(tm
     (ops / "moneypath.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     done = run_cli("drill", "check", str(drill))
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "money_expect.captured_once: the catalog's money_checks has no `capture_counts` query" in done.stderr + done.stdout
+    said = done.stderr + done.stdout
+    assert "money_expect.captured_once: the catalog's money_checks has no `capture_counts` query" in said
