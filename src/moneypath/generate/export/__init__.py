@@ -15,14 +15,15 @@ from pathlib import Path
 
 from moneypath._common.atomic import replacing
 from moneypath.catalog import Catalog
-from moneypath.generate.export import kube, mimir, prometheus, vm
+from moneypath.generate.export import argo_rollouts, flagger, kube, mimir, prometheus, vm
 from moneypath.generate.export.options import ExportError, Options
 
 __all__ = ["PLATFORMS", "ExportError", "Options", "files", "write"]
 
 
 # Each platform module: files(catalog, options) -> {relative path: content}; next_steps(catalog, options, out).
-PLATFORMS = {"prometheus": prometheus, "kube": kube, "mimir": mimir, "vm": vm}
+PLATFORMS = {"prometheus": prometheus, "kube": kube, "mimir": mimir, "vm": vm, "argo-rollouts": argo_rollouts,
+             "flagger": flagger}
 
 
 def files(c: Catalog, platform: str, options: Options | None = None) -> dict[str, str]:
