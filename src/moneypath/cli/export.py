@@ -19,9 +19,11 @@ EPILOG = """platforms:
               dashboard for Grafana's sidecar, kustomization.yaml (kubectl apply --server-side -k DIR)
   mimir       Grafana Mimir/Cortex ruler: rules/<namespace>.yaml for `mimirtool rules load` or `sync`
   vm          VictoriaMetrics: a VMRule for the operator and vmalert rule files (rules/*.yaml)
-  argo-rollouts  Argo Rollouts: AnalysisTemplates calling the canary judge (`moneypath canary serve`) and gating
-              on the money invariants (analysis-templates.yaml)
-  flagger     Flagger: a MetricTemplate per money invariant and a Canary whose webhooks call the judge
+  argo-rollouts  Argo Rollouts: analysis-templates.yaml, the judge's verdict (GET URL/v1/verdict) for an
+              analysis step and the money invariants for the background analysis
+  flagger     Flagger: a MetricTemplate per money invariant and a Canary (needs --target) whose webhooks
+              call the judge: POST URL/v1/flagger/check and URL/v1/flagger/confirm-promotion
+              (URL: --judge-url, where `moneypath canary serve` answers)
 
 examples:
   moneypath export kube --namespace monitoring --label release=prom-stack
@@ -73,8 +75,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     canary = export.add_argument_group("argo-rollouts and flagger (the canary gate)")
     canary.add_argument("--judge-url", metavar="URL",
                         help="required: the http(s) base URL of `moneypath canary serve` as the rollout controller "
-                             "reaches it; the templates call URL/v1/verdict (Argo) or URL/v1/flagger/check and "
-                             "URL/v1/flagger/confirm-promotion (Flagger)")
+                             "reaches it (the paths the templates call: below)")
     canary.add_argument("--name", metavar="NAME",
                         help="prefix of the objects' names (default: the catalog's service, then -canary)")
     canary.add_argument("--selector-label", metavar="LABEL",
