@@ -160,6 +160,8 @@ def test_every_invariant_query_reads_the_catalogs_metric_on_the_canary_only(any_
         assert '{rollouts_pod_template_hash="{{args.canary-hash}}"}' in argo_metrics[name]
         assert 'namespace="{{ namespace }}", pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"' in flagger_queries[name]
         assert "by (" not in argo_metrics[name]  # one value: result[0] is the whole canary
+        # no `or vector(0)`: a canary without series would read 0, a pass (Flagger takes any number)
+        assert "vector(" not in argo_metrics[name] + flagger_queries[name]
     assert [m["name"] for m in canary["spec"]["analysis"]["metrics"]] == list(flagger_queries)
     assert all(m["thresholdRange"] == {"max": 0} for m in canary["spec"]["analysis"]["metrics"])
 
