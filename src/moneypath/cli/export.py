@@ -19,27 +19,38 @@ EPILOG = """platforms:
               dashboard for Grafana's sidecar, kustomization.yaml (kubectl apply --server-side -k DIR)
   mimir       Grafana Mimir/Cortex ruler: rules/<namespace>.yaml for `mimirtool rules load` or `sync`
   vm          VictoriaMetrics: a VMRule for the operator and vmalert rule files (rules/*.yaml)
+  argo-rollouts  Argo Rollouts: analysis-templates.yaml, the judge's verdict (GET URL/v1/verdict) for an
+              analysis step and the money invariants for the background analysis
+  flagger     Flagger: a MetricTemplate per money invariant and a Canary (needs --target) whose webhooks
+              call the judge: POST URL/v1/flagger/check and URL/v1/flagger/confirm-promotion
+              (URL: --judge-url, where `moneypath canary serve` answers)
 
 examples:
   moneypath export kube --namespace monitoring --label release=prom-stack
   moneypath export mimir --tenant payments --out deploy/mimir
   moneypath export vm --namespace vm
+  moneypath export argo-rollouts --judge-url http://moneypath-judge.payments:8080 --namespace payments
+  moneypath export flagger --judge-url http://moneypath-judge.payments:8080 --target payments --out -
 
 Every file is written, or none is."""
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
     export = commands.add_parser(
-        "export", help="write the rules, routing and dashboards for Kubernetes, Mimir or VictoriaMetrics",
+        "export", help="write the rules, routing and dashboards for Kubernetes, Mimir or VictoriaMetrics, "
+                                 "and the canary gate for Argo Rollouts or Flagger",
         description="Translate what `moneypath build` generates into a platform's native objects: nothing is "
                     "generated differently, so the alerts are the same everywhere.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    export.add_argument("platform", metavar="PLATFORM", help="prometheus, kube, mimir or vm (below)")
+    export.add_argument("platform", metavar="PLATFORM", help="prometheus, kube, mimir, vm, argo-rollouts or flagger "
+                        "(below)")
     catalog_arg(export)
-    export.add_argument("--out", metavar="DIR", help="directory to write into (default: deploy/PLATFORM)")
+    export.add_argument("--out", metavar="DIR", help="directory to write into (default: deploy/PLATFORM); - writes "
+                        "every file to stdout instead, one YAML stream")
     export.add_argument("--namespace", metavar="NS",
                         help="kube, vm: the Kubernetes namespace of every object (default: monitoring); mimir: the "
-                             "ruler namespace, which names the file (default: the catalog's namespace)")
+                             "ruler namespace, which names the file (default: the catalog's namespace); "
+                             "argo-rollouts, flagger: the application's namespace (default: default)")
     export.add_argument("--label", metavar="KEY=VALUE", action="append", default=None,
                         help="kube, vm: a label on the rule objects, repeatable; it must match the ruleSelector of "
                              "your Prometheus/VMAlert (kube default: release=kube-prometheus-stack, which a "
@@ -61,6 +72,22 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                              f"alerts/alertmanager.yml (default {DEFAULT_PAGER_URL}, `moneypath pager`); unused "
                              "when the catalog's receivers declare their deliveries (pagerduty, opsgenie, slack, "
                              "webhook), which the AlertmanagerConfig then carries")
+    canary = export.add_argument_group("argo-rollouts and flagger (the canary gate)")
+    canary.add_argument("--judge-url", metavar="URL",
+                        help="required: the http(s) base URL of `moneypath canary serve` as the rollout controller "
+                             "reaches it (the paths the templates call: below)")
+    canary.add_argument("--name", metavar="NAME",
+                        help="prefix of the objects' names (default: the catalog's service, then -canary)")
+    canary.add_argument("--selector-label", metavar="LABEL",
+                        help="the Prometheus label telling canary pods from baseline ones (argo-rollouts default: "
+                             "rollouts_pod_template_hash, the pod label Argo sets; flagger default: pod, the pod "
+                             "name, canary <target>-… against <target>-primary-…)")
+    canary.add_argument("--prometheus-url", metavar="URL",
+                        help="the Prometheus the tools' own providers query for the money invariants (default: "
+                             "http://prometheus-operated.monitoring.svc:9090, kube-prometheus-stack's)")
+    canary.add_argument("--target", metavar="NAME", help="flagger, required: the Deployment the Canary manages")
+    canary.add_argument("--port", metavar="N", type=int, default=80,
+                        help="flagger: the Canary's service port (default 80)")
     export.set_defaults(run=_run)
 
 
@@ -84,12 +111,17 @@ def _run(args) -> int:
         options = export.Options(
             namespace=args.namespace, labels=_pairs(args.label, "--label"), folder=args.folder,
             folder_annotation=args.folder_annotation, tenant=args.tenant, pager_url=args.pager_url,
+            judge_url=args.judge_url, name=args.name, selector_label=args.selector_label,
+            prometheus_url=args.prometheus_url, target=args.target, port=args.port,
             **({"dashboard_labels": d} if (d := _pairs(args.dashboard_label, "--dashboard-label")) else {}))
         catalog = load_catalog(args.catalog)
         rendered = export.files(catalog, args.platform, options)
     except ValueError as exc:  # ExportError included
         print(f"moneypath export: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.out == "-":
+        sys.stdout.write("---\n".join(rendered.values()))
+        return 0
     out = Path(args.out or f"deploy/{args.platform}")
     try:
         if out.exists() and not out.is_dir():

@@ -21,40 +21,12 @@ from moneypath.generate.export.amconfig import camel
 from moneypath.generate.routing import alertmanager_config
 from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import CATALOG_PATH, FOREIGN_PATH, run_cli
+from tests.support.crd_schemas import SCHEMAS, crd_schema
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # apimachinery's rules, written out independently of the code under test
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
-
-
-class _CrdLoader(yaml.CSafeLoader):  # libyaml: the three CRDs take 0.3 s to read, not 3 s
-    pass
-
-
-# controller-gen writes the matchType enum's `=` unquoted, which PyYAML reads as its `value` tag
-_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
-def _strict(schema):
-    """Refuse undeclared fields (kubectl --validate=strict), except where the CRD keeps unknown fields."""
-    if isinstance(schema, list):
-        return [_strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _strict(v) for k, v in schema.items()}
-    if "properties" in schema and "additionalProperties" not in schema \
-            and not schema.get("x-kubernetes-preserve-unknown-fields"):
-        out["additionalProperties"] = False
-    return out
-
-
-def crd_schema(file: str, version: str) -> dict:
-    crd = yaml.load((SCHEMAS / file).read_text(encoding="utf-8"), Loader=_CrdLoader)
-    (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
-    assert entry["served"] is not False
-    return _strict(entry["schema"]["openAPIV3Schema"])
 
 
 PROMETHEUS_RULE = crd_schema("monitoring.coreos.com_prometheusrules.yaml", "v1")

@@ -15,14 +15,17 @@ from pathlib import Path
 
 from moneypath._common.atomic import replacing
 from moneypath.catalog import Catalog
-from moneypath.generate.export import kube, mimir, prometheus, vm
+from moneypath.generate.export import argo_rollouts, flagger, kube, mimir, prometheus, vm
 from moneypath.generate.export.options import ExportError, Options
 
-__all__ = ["PLATFORMS", "ExportError", "Options", "files", "write"]
+__all__ = ["PLATFORMS", "ROLLOUT_TOOLS", "ExportError", "Options", "files", "write"]
 
 
 # Each platform module: files(catalog, options) -> {relative path: content}; next_steps(catalog, options, out).
+# PLATFORMS carry the rules, routing and dashboards (`init --platform` takes one); the rollout tools carry the
+# canary gate, which needs the judge's URL.
 PLATFORMS = {"prometheus": prometheus, "kube": kube, "mimir": mimir, "vm": vm}
+ROLLOUT_TOOLS = {"argo-rollouts": argo_rollouts, "flagger": flagger}
 
 
 def files(c: Catalog, platform: str, options: Options | None = None) -> dict[str, str]:
@@ -37,9 +40,9 @@ def next_steps(c: Catalog, platform: str, options: Options, out: str) -> list[st
 
 
 def _platform(name: str):
-    module = PLATFORMS.get(name)
+    module = PLATFORMS.get(name) or ROLLOUT_TOOLS.get(name)
     if module is None:
-        raise ExportError(f"unknown platform {name!r} (known: {', '.join(PLATFORMS)})")
+        raise ExportError(f"unknown platform {name!r} (known: {', '.join([*PLATFORMS, *ROLLOUT_TOOLS])})")
     return module
 
 

@@ -23,3 +23,10 @@ class Options:
     tenant: str = "anonymous"  # mimir: X-Scope-OrgID (Mimir's tenant when multi-tenancy is off)
     # kube: where the receivers' webhooks go (as in alerts/alertmanager.yml) when the catalog declares no deliveries
     pager_url: str = DEFAULT_PAGER_URL
+    # argo-rollouts, flagger: the canary judge (`moneypath canary serve`) the templates call, and what they name
+    judge_url: str | None = None  # required by both
+    name: str | None = None  # object name prefix (default: the catalog's service, then -canary)
+    selector_label: str | None = None  # Prometheus label telling canary pods from baseline ones (tool's default)
+    prometheus_url: str | None = None  # the Prometheus the tools' own metric providers query
+    target: str | None = None  # flagger: the Deployment the Canary manages
+    port: int = 80  # flagger: the Canary's service port
