@@ -238,7 +238,7 @@ def walk(history_dir: str | Path) -> Chain:
             chain.error = HistoryError(f"history BROKEN at seq {seq}: unreadable ({path.name}: "
                                        f"{getattr(exc, 'strerror', None) or exc})", seq, "unreadable")
             return chain
-        problem = _record_problem(record, data, seq, prev_hash, by_hash)
+        problem = _record_problem(record, data, seq, prev_hash, by_hash, _vouched(files, seq, data))
         if problem is not None:
             chain.error = problem
             return chain
@@ -250,7 +250,21 @@ def walk(history_dir: str | Path) -> Chain:
     return chain
 
 
-def _record_problem(record, data: bytes, seq: int, prev_hash: str, by_hash: dict[str, int]) -> HistoryError | None:
+def _vouched(files: list[tuple[int, Path]], seq: int, data: bytes) -> bool | None:
+    """Whether the record after `seq` holds the hash of `seq`'s bytes as its prev (None: no record after it)."""
+    after = next((path for s, path in files if s == seq + 1), None)
+    if after is None:
+        return None
+    try:
+        return json.loads(after.read_bytes()).get("prev") == record_hash(data)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _record_problem(record, data: bytes, seq: int, prev_hash: str, by_hash: dict[str, int],
+                    vouched: bool | None) -> HistoryError | None:
+    """What is wrong with record `seq` (None: nothing). Its prev not the hash of the record before: the record
+    before was edited when the record after still vouches for this one (or there is none), else this one."""
     name = f"{seq:08d}.json"
     if not isinstance(record, dict):
         return HistoryError(f"history BROKEN at seq {seq}: edited ({name} is not a JSON object)", seq, "edited")
@@ -259,14 +273,20 @@ def _record_problem(record, data: bytes, seq: int, prev_hash: str, by_hash: dict
                             "records were moved or renamed)", seq, "reordered")
     if record.get("prev") != prev_hash:
         earlier = by_hash.get(record.get("prev"))
+        if earlier is not None and earlier == seq - 2:
+            return HistoryError(f"history BROKEN at seq {seq - 1}: extra (inserted: seq {seq}'s prev is the hash of "
+                                f"seq {seq - 2})", seq - 1, "extra")
         if earlier is not None:
             return HistoryError(f"history BROKEN at seq {seq}: reordered (its prev is the hash of seq {earlier}, "
                                 f"not of seq {seq - 1})", seq, "reordered")
         if seq == 1:
             return HistoryError(f"history BROKEN at seq 1: edited (the first record's prev is not {GENESIS[:8]}…: "
                                 "records before it were cut, or it was edited)", 1, "edited")
+        if vouched is False:  # seq + 1 does not vouch for this one either: this one was rewritten
+            return HistoryError(f"history BROKEN at seq {seq}: edited (its prev is not the hash of seq {seq - 1}, "
+                                f"nor is its hash the prev of seq {seq + 1})", seq, "edited")
         return HistoryError(f"history BROKEN at seq {seq - 1}: edited (its bytes no longer hash to the prev that "
-                            f"seq {seq} holds; or seq {seq} was edited)", seq - 1, "edited")
+                            f"seq {seq} holds)", seq - 1, "edited")
     try:
         if canonical(record) != data:
             return HistoryError(f"history BROKEN at seq {seq}: edited ({name} is not the canonical JSON it was "

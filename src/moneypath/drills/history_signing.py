@@ -88,13 +88,15 @@ def _contradiction(chain: Chain, checkpoints: list[Checkpoint]) -> HistoryError 
     """The lowest seq a signed checkpoint contradicts: its record gone, or another hash there."""
     last = chain.head[0]
     walked_to = last if chain.error is None else (chain.error.seq or 1) - 1
-    for checkpoint in sorted(checkpoints, key=lambda c: c.seq):
+    ordered = sorted(checkpoints, key=lambda c: c.seq)
+    for checkpoint in ordered:
         if checkpoint.seq > walked_to:
             if chain.error is not None:
                 return None  # the chain's own break comes first
-            gap = f"seq {last + 1}" + (f"..{checkpoint.seq}" if checkpoint.seq > last + 1 else "")
-            return HistoryError(f"history BROKEN at seq {last + 1}: missing ({gap} deleted: {checkpoint.label()} "
-                                f"signs seq {checkpoint.seq}, the history ends at seq {last})", last + 1, "missing")
+            newest = ordered[-1]
+            gap = f"seq {last + 1}" + (f"..{newest.seq}" if newest.seq > last + 1 else "")
+            return HistoryError(f"history BROKEN at seq {last + 1}: missing ({gap} deleted: {newest.label()} "
+                                f"signs seq {newest.seq}, the history ends at seq {last})", last + 1, "missing")
         if chain.hashes[checkpoint.seq] != checkpoint.hash:
             return HistoryError(f"history BROKEN at seq {checkpoint.seq}: edited (it is not the record "
                                 f"{checkpoint.label()} signed: edited, or the chain rewritten up to it)",
