@@ -9,6 +9,7 @@ import pytest
 
 from moneypath.drills import history as h
 from tests.conftest import run_cli
+from tests.docs_examples import args_of, code_block, shell, substitute
 from tests.support.drill_history import DAY, fields, history
 
 T = 1_790_000_000.0
@@ -113,3 +114,24 @@ def test_checkpoint_refuses_a_broken_history_and_signs_nothing(team):
                      "--signing-key", str(private))
     assert result.returncode == 1 and "seq 2: missing" in result.stdout and "nothing signed" in result.stdout
     assert [p.name for p in checkpoints.iterdir()] == [f"{4:020d}.note"]
+
+
+def test_the_documented_verify_and_checkpoint_lines(team):
+    """docs/drill-history.md's lines as written, DIR, CHECKPOINTS and KEYS the fixture's: the chain alone is never
+    a pass, a record appended after the newest checkpoint is not measured until `history checkpoint` signs it,
+    and the newest record deleted passes the bare chain but not the signed one."""
+    folder, checkpoints, private, _ = team
+    bare, signed, sign = [args_of(substitute(argv, {"DIR": str(folder)})) for argv in
+                          shell(code_block("docs/drill-history.md", "Signing and verifying", "sh"))]
+    keys = {"CHECKPOINTS": str(checkpoints), "KEYS/team-drills.pub": str(private.with_suffix(".pub")),
+            "KEYS/team-drills.key": str(private)}
+    signed, sign = (substitute(signed, {k: v for k, v in keys.items() if k in signed}),
+                    substitute(sign, {k: v for k, v in keys.items() if k in sign}))
+    assert run_cli(*bare).returncode == 3 and run_cli(*signed).returncode == 0
+    h.append(folder, fields(ended=T + 4 * DAY))
+    assert run_cli(*signed).returncode == 3
+    assert run_cli(*sign).returncode == 0 and run_cli(*signed).returncode == 0
+    (folder / "records" / "00000005.json").unlink()
+    assert run_cli(*bare).returncode == 3
+    caught = run_cli(*signed)
+    assert caught.returncode == 1 and caught.stdout.startswith("history BROKEN at seq 5: missing (seq 5 deleted")
