@@ -43,10 +43,12 @@ def history_options(parser, team_default: bool) -> None:
 
 
 def recorder(args, team_default: bool):
-    """The Recorder the options ask for, or None (no history for this run); HistoryError for a bad name."""
-    from moneypath.drills.history import environment_name, history_dir
+    """The Recorder the options ask for, or None (no history for this run); HistoryError (one line) for an empty
+    environment name, half of the signing options, or a signer key that cannot sign."""
+    from moneypath.drills.history import HistoryError, environment_name, history_dir
     from moneypath.drills.history_record import KIND_GAMEDAY, Recorder
     from moneypath.drills.history_signing import signing_from
+    from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
 
     if getattr(args, "no_history", False):
         return None
@@ -55,6 +57,14 @@ def recorder(args, team_default: bool):
     if folder is None:
         return None
     checkpoints, key = signing_from(args.checkpoints, args.signing_key)
+    if (checkpoints is None) != (key is None):
+        raise HistoryError("--checkpoints and --signing-key go together (where to sign the history's head, and the "
+                           "key to sign it with)")
+    if key is not None:  # a key that cannot sign is said before the drills run, not after
+        try:
+            Signer(read_key(key, "signer key"))
+        except CheckpointError as exc:
+            raise HistoryError(f"--signing-key: {exc}") from None
     return Recorder(folder, environment_name(args.environment), KIND_GAMEDAY if args.game_day else None,
                     checkpoints, key)
 

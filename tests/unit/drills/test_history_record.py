@@ -155,3 +155,29 @@ def test_an_empty_environment_name_is_refused(tmp_path):
 
     with pytest.raises(h.HistoryError, match="environment's name is empty"):
         recorder(run_args(tmp_path, "--environment", " "), True)
+
+
+def test_signing_options_are_checked_before_any_drill_runs(tmp_path, monkeypatch):
+    from moneypath.cli.history import recorder
+    from moneypath.protocol.audit.checkpoint import write_key_pair
+
+    monkeypatch.delenv("MONEYPATH_HISTORY_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("MONEYPATH_HISTORY_SIGNING_KEY", raising=False)
+    with pytest.raises(h.HistoryError, match="--checkpoints and --signing-key go together"):
+        recorder(run_args(tmp_path, "--checkpoints", str(tmp_path / "cp")), True)
+    private, public, _ = write_key_pair("team-drills", tmp_path)
+    with pytest.raises(h.HistoryError, match="--signing-key: a signer key starts with PRIVATE"):
+        recorder(run_args(tmp_path, "--checkpoints", str(tmp_path / "cp"), "--signing-key", str(public)), True)
+    monkeypatch.setenv("MONEYPATH_HISTORY_CHECKPOINTS", str(tmp_path / "cp"))
+    monkeypatch.setenv("MONEYPATH_HISTORY_SIGNING_KEY", str(private))
+    signing = recorder(run_args(tmp_path), True)
+    assert (signing.checkpoints, signing.signing_key) == (str(tmp_path / "cp"), str(private))
+
+
+def test_drill_run_refuses_bad_signing_options_in_one_line_before_running(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("drill", "run", str(DRILL), "--catalog", str(ROOT / "moneypath.yaml"), "--signing-key",
+                     str(tmp_path / "missing.key"), "--checkpoints", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("moneypath drill: --signing-key: cannot read the signer key")
