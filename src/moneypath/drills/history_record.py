@@ -142,8 +142,9 @@ class Recorder:
             fields = record_fields(journal, journal_path, self.history_dir, self.environment, kind, catalog,
                                    drill_controls(drill))
             record = append(self.history_dir, fields)
-        except (HistoryError, OSError, KeyError, TypeError, ValueError) as exc:
-            say(f"           history: NOT recorded in {self.history_dir}: {exc}; the journal is {journal_path}")
+        except Exception as exc:  # noqa: BLE001 - a record that cannot be made must not lose the run's summary
+            why = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"
+            say(f"           history: NOT recorded in {self.history_dir}: {why}; the journal is {journal_path}")
             return None
         line = f"           history: recorded as seq {record['seq']} in {self.history_dir} ({self.environment})"
         if self.checkpoints and self.signing_key:
