@@ -89,7 +89,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     verify = actions.add_parser(
         "verify", help="walk the chain and its signed checkpoints; exit 1 at the first bad record",
         description="Every record in seq order: named by its seq, none skipped, canonical JSON, its prev the hash "
-                    "of the record before. With --checkpoints and --key the chain must also pass through every "
+                    "of the record before; each journal.json found in a record's report folder must have the "
+                    "record's journal_sha256. With --checkpoints and --key the chain must also pass through every "
                     "signed checkpoint (a checkpoint past the history's end: records deleted; another hash at its "
                     "seq: a record edited). Exit 0 intact and covered, 1 broken (the first bad seq and what is "
                     "wrong: edited, reordered, missing, extra), 3 intact but not measured beyond the chain (no "

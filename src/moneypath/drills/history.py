@@ -307,6 +307,31 @@ def read(history_dir: str | Path) -> list[dict]:
     return chain.records
 
 
+def report_folder(record: Mapping, history_dir: str | Path) -> Path:
+    """Where a record's report folder is: its `report`, relative to the history when it is not absolute."""
+    report = Path(record["report"])
+    return report if report.is_absolute() else Path(history_dir) / report
+
+
+def journal_check(records: list[dict], history_dir: str | Path) -> tuple[int, int, HistoryError | None]:
+    """(journals that match their record's journal_sha256, journals not found here, the first that does not match)
+    for the records' report folders: a journal edited after it was recorded is an edit of its record."""
+    matched = absent = 0
+    for record in records:
+        path = report_folder(record, history_dir) / "journal.json"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            absent += 1
+            continue
+        if hashlib.sha256(data).hexdigest() != record["journal_sha256"]:
+            return matched, absent, HistoryError(
+                f"history BROKEN at seq {record['seq']}: edited (its journal {path} is not the one recorded: its "
+                "sha256 differs from journal_sha256)", record["seq"], "edited")
+        matched += 1
+    return matched, absent, None
+
+
 # ---------------------------------------------------------------- appending
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moneypath.drills.history import Chain, HistoryError, judge, walk
+from moneypath.drills.history import Chain, HistoryError, journal_check, judge, walk
 from moneypath.protocol.audit.checkpoint import (
     Checkpoint,
     CheckpointDir,
@@ -43,6 +43,7 @@ class Verification:
     covered: int | None
     error: HistoryError | None
     directory: str = ""
+    journals: tuple[int, int] = (0, 0)  # journals that match their records, journals not found here
 
     @property
     def status(self) -> str:
@@ -53,6 +54,10 @@ class Verification:
             return str(self.error)
         n, seq = len(self.records), self.head[0]
         chained = f"history intact: {n} record(s), seq 1..{seq}" if n else "history intact: no records yet"
+        if n:
+            matched, absent = self.journals
+            chained += f" ({matched} journal(s) match their records" + (
+                f", {absent} not found here" if absent else "") + ")"
         if self.covered is None:
             return (chained + "; not measured beyond the chain: no signed checkpoints were read (--checkpoints DIR "
                     "--key PUB), and a chain alone cannot show its newest records deleted or its newest edited")
@@ -68,11 +73,15 @@ class Verification:
 
 def verify(history_dir: str | Path, checkpoints_dir: str | Path | None = None,
            verifier_key: str | None = None) -> Verification:
-    """The chain walked (moneypath.drills.history.walk) and, with a checkpoint directory and its verifier key,
-    held against every checkpoint. CheckpointError (one line) for a key or checkpoint that cannot be read."""
+    """The chain walked (moneypath.drills.history.walk), each journal found at its record's report folder held
+    against its journal_sha256, and, with a checkpoint directory and its verifier key, the chain held against
+    every checkpoint. CheckpointError (one line) for a key or checkpoint that cannot be read."""
     chain = walk(history_dir)
+    matched, absent, edited = journal_check(chain.records, history_dir)
+    if edited is not None and (chain.error is None or chain.error.seq is None or edited.seq < chain.error.seq):
+        chain.error = edited
     if checkpoints_dir is None:
-        return Verification(chain.records, chain.head, [], None, chain.error)
+        return Verification(chain.records, chain.head, [], None, chain.error, journals=(matched, absent))
     verifier = Verifier(read_key(verifier_key or "", "verifier key"))
     directory = CheckpointDir(checkpoints_dir)
     found = directory.read(verifier) if directory.path.exists() else []
@@ -81,7 +90,7 @@ def verify(history_dir: str | Path, checkpoints_dir: str | Path | None = None,
     if contradiction is not None and (error is None or error.seq is None or contradiction.seq <= error.seq):
         error = contradiction
     covered = max((c.seq for c in found), default=0)
-    return Verification(chain.records, chain.head, found, covered, error, str(checkpoints_dir))
+    return Verification(chain.records, chain.head, found, covered, error, str(checkpoints_dir), (matched, absent))
 
 
 def _contradiction(chain: Chain, checkpoints: list[Checkpoint]) -> HistoryError | None:

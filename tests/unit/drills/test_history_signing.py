@@ -37,7 +37,8 @@ def test_an_intact_signed_history_passes(signed):
     folder, checkpoints, _, public = signed
     checked = verify(folder, checkpoints, public)
     assert checked.status == "pass" and checked.covered == 5
-    assert checked.line().startswith("history intact: 5 record(s), seq 1..5; passes through 5 signed checkpoint(s)")
+    assert checked.line().startswith("history intact: 5 record(s), seq 1..5 (0 journal(s) match their records, 5 not "
+                                     "found here); passes through 5 signed checkpoint(s)")
 
 
 def test_the_newest_record_deleted_is_caught(signed):
@@ -137,3 +138,20 @@ def test_checkpoints_of_the_audit_trail_key_are_not_the_historys(tmp_path, signe
     _, public, _ = write_key_pair("payments-audit", other)
     with pytest.raises(CheckpointError, match="carries no signature by payments-audit"):
         verify(folder, checkpoints, str(public))
+
+
+def test_a_journal_edited_after_it_was_recorded_is_an_edit_of_its_record(tmp_path):
+    import hashlib
+
+    folder = tmp_path / "history"
+    for i in range(3):
+        journal = folder / "reports" / f"run-{i}" / "journal.json"
+        journal.parent.mkdir(parents=True)
+        journal.write_text(json.dumps({"verdict": "fail", "run": i}))
+        h.append(folder, fields(ended=T + i * DAY, report=f"reports/run-{i}",
+                                journal_sha256=hashlib.sha256(journal.read_bytes()).hexdigest()))
+    assert verify(folder).line().startswith("history intact: 3 record(s), seq 1..3 (3 journal(s) match their records)")
+    (folder / "reports" / "run-1" / "journal.json").write_text(json.dumps({"verdict": "pass", "run": 1}))
+    checked = verify(folder)
+    assert checked.status == "fail" and (checked.error.seq, checked.error.problem) == (2, "edited")
+    assert "its journal" in checked.line() and "sha256 differs" in checked.line()
