@@ -43,8 +43,23 @@ def _spread_port_turns() -> None:
         processes._turn_pid = os.getpid()
 
 
+def _history_out_of_the_team_record() -> None:
+    """Every `moneypath drill run` records into the drill history beside the catalog: the suite's runs (this
+    repository's catalog, the foreign shops' ops/) go to a throwaway one instead, inherited by the processes it
+    starts. A test that strips MONEYPATH_* from a child's environment passes --history itself."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if "MONEYPATH_HISTORY" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="moneypath-test-history-")
+        os.environ["MONEYPATH_HISTORY"] = folder
+        atexit.register(shutil.rmtree, folder, True)
+
+
 def pytest_configure(config):
     _spread_port_turns()
+    _history_out_of_the_team_record()
     # On a fresh machine matplotlib builds its font cache on first import by running fc-list: do that
     # here, before the unit tier's no-process guard, instead of inside the first test that draws.
     try:

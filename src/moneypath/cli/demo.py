@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from moneypath.catalog import load_catalog
+from moneypath.cli.history import history_options, recorder
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -18,10 +19,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "saying how to run it (moneypath drill run --ha FILE).")
     catalog_arg(demo)
     demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
+    history_options(demo, team_default=False)
     demo.set_defaults(run=_demo)
 
 
 def _demo(args) -> int:
     from moneypath.drills.demo import run_demo
 
-    return run_demo(load_catalog(args.catalog), Path(args.state_dir))
+    return run_demo(load_catalog(args.catalog), Path(args.state_dir), recorder=recorder(args, team_default=False))

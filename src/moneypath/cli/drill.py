@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from moneypath._common.verdict import exit_code
+from moneypath.cli.history import history_options, recorder
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -83,6 +84,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--target-instance", action="append", default=[], metavar="URL",
                      help="with --target-service: another instance of the service (repeatable); the drill's "
                           "payments are spread over all of them")
+    history_options(run, team_default=True)
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -166,6 +168,7 @@ def _shape(d) -> str:
 
 def _run(args) -> int:
     from moneypath.drills.baseline_load import TemplateError
+    from moneypath.drills.history import HistoryError
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
@@ -174,6 +177,11 @@ def _run(args) -> int:
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        record = recorder(args, team_default=True)
+    except HistoryError as exc:
+        print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
         target = placement(drills, args)
@@ -198,7 +206,7 @@ def _run(args) -> int:
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
                          topology={"engine": args.engine, "ha": args.ha, "instances": args.instances,
-                                   "postgres": args.postgres})
+                                   "postgres": args.postgres}, recorder=record)
     print()
     print_summary(results)
     if any(r.interrupted for r in results):

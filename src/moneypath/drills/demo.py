@@ -4,7 +4,8 @@ Each drill gets a fresh local stack (provider simulator, reference service with 
 Prometheus with the rules compressed 60x, Alertmanager, pager) and runs its baseline load,
 steady-state check, fault, pages, runbook evidence, mitigation, recovery, ledger and money
 checks; the stack stops afterwards. At the end: one report per drill under reports/ and a
-summary table. Nothing is opened; the paths are printed. The stacks are single: a drill that kills a
+summary table. Nothing is opened; the paths are printed. Nothing goes into a team's drill history unless
+`--history DIR` asks (the recorder). The stacks are single: a drill that kills a
 monitoring replica (replica_down) is skipped with a line saying how to run it (`drill run --ha`).
 """
 
@@ -16,11 +17,12 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import load_drill
+from moneypath.drills.history_record import Recorder
 from moneypath.drills.runner import print_summary, run_drills
 from moneypath.formats.drill import DrillError, drill_files, needs_ha
 
 
-def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports")) -> int:
+def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports"), recorder: Recorder | None = None) -> int:
     root = Path(c.path).resolve().parent
     drills, problems = [], []
     for path in drill_files(root):
@@ -40,7 +42,8 @@ def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports")) -> in
     started = time.monotonic()
     print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack: {', '.join(d.name for d in drills)}",
           flush=True)
-    results = run_drills(drills, c, reports, None, state_dir, say=lambda text: print(text, flush=True))
+    results = run_drills(drills, c, reports, None, state_dir, say=lambda text: print(text, flush=True),
+                         recorder=recorder)
     print()
     print_summary(results)
     passed = sum(r.verdict == "pass" for r in results)

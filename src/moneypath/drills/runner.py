@@ -18,6 +18,7 @@ from moneypath.catalog import Catalog
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Target
+from moneypath.drills.history_record import Recorder
 from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
@@ -39,7 +40,8 @@ class Result:
 
 
 def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
-              interactive: bool = False, ask=input) -> Result:
+              interactive: bool = False, ask=input, recorder: Recorder | None = None) -> Result:
+    """One drill: its journal, its report, and (with a recorder) its record in the team's drill history."""
     run = DrillRun(drill, catalog, target, say, interactive, ask)
     try:
         journal = run.run()
@@ -55,6 +57,8 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
     except Exception as exc:  # noqa: BLE001 - the journal is the record; a report can be rendered again
         say(f"           report not rendered ({type(exc).__name__}: {exc}); the journal is {path}")
     say(f"           report: {report}")
+    if recorder is not None:
+        recorder.record(drill, catalog, journal, path, say)
     return Result(drill.name, journal["verdict"], journal["timings"], report, journal, run.interrupted)
 
 
@@ -126,10 +130,11 @@ def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,
                state_dir: Path = Path(".moneypath/drills"), say=print, interactive: bool = False,
-               ask=input, topology: dict | None = None) -> list[Result]:
+               ask=input, topology: dict | None = None, recorder: Recorder | None = None) -> list[Result]:
     """Run each drill; without a target each gets its own fresh local stack (of `topology`), stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
-    Ctrl-C ends the drill at hand (journal and report kept) and runs no further one."""
+    Ctrl-C ends the drill at hand (journal and report kept) and runs no further one. With a recorder, each drill
+    that wrote a journal is appended to the drill history (moneypath.drills.history_record)."""
     from moneypath.stack import local as stack
 
     results = []
@@ -142,7 +147,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             results.append(Result(drill.name, "fail", {}, why))
             continue
         if target is not None:
-            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask)
+            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask, recorder)
         else:
             own = state_dir / drill.name
             try:
@@ -153,7 +158,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                     say(f"           {reason}")
                     results.append(Result(drill.name, "fail", {}, reason))
                     continue
-                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask)
+                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask, recorder)
             finally:
                 stack.down(own.resolve(), progress=lambda *_: None)
         results.append(result)

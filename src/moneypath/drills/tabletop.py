@@ -69,8 +69,8 @@ def run_tabletop(roles: list[dict], started_at: float, ask: Callable[[str], str]
     started_at is when the checkpoints' clocks start (the drill start, or the classification when
     the cards count from it); it is recorded in every entry as due_from.
 
-    Each entry: role, checkpoint, due_s, due_from, answered_by, answer, answered_at, ok, plus late, met and,
-    when something kept it from being a plain answer, note. ok is True only for an answer given in
+    Each entry: role, checkpoint, due_s, due_from, asked_at (None: not asked), answered_by, answer, answered_at,
+    ok, plus late, met and, when something kept it from being a plain answer, note. ok is True only for an answer given in
     time and judged met; False when asked but not met, late, unanswered or input closed; None for
     cards not reached because the tabletop was stopped (Ctrl-C).
     """
@@ -82,8 +82,8 @@ def run_tabletop(roles: list[dict], started_at: float, ask: Callable[[str], str]
     for i, card in enumerate(roles, start=1):
         due_s = _num(card.get("due_s"))
         entry = {"role": str(card.get("role") or "?"), "checkpoint": str(card.get("checkpoint") or ""),
-                 "due_s": due_s, "due_from": started_at, "answered_by": None, "answer": None, "answered_at": None,
-                 "ok": None}
+                 "due_s": due_s, "due_from": started_at, "asked_at": None, "answered_by": None, "answer": None,
+                 "answered_at": None, "ok": None}
         entries.append(entry)
         if closed:
             entry.update(ok=False, note="no answer: input closed")
@@ -92,7 +92,8 @@ def run_tabletop(roles: list[dict], started_at: float, ask: Callable[[str], str]
             entry["note"] = "not asked: tabletop stopped (Ctrl-C)"
             continue
         try:
-            elapsed = clock() - started_at
+            entry["asked_at"] = clock()
+            elapsed = entry["asked_at"] - started_at
             due = f", due {_clock_text(due_s)}" if due_s is not None else ""
             say(f"\n[{i}/{len(roles)}] {entry['role']} ({_clock_text(elapsed)} into the drill{due})")
             say(f"  checkpoint: {entry['checkpoint']}")

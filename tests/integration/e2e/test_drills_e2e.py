@@ -77,15 +77,24 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     edited old one (it once chased the head and never did). Run as docs/drills.md's `--interactive` line, FILE
     this drill, its program this venv's, the state and reports in temporary directories: a process of its own
     whose stdin is a pipe holding each role's answers (who answers, the answer, y), read by the prompts after
-    the run as from a terminal. The tabletop is judged and the answers are in the journal."""
+    the run as from a terminal. The tabletop is judged and the answers are in the journal. Recorded as
+    docs/drill-history.md says (that line is the drills page's, with an environment and a signing key; the history
+    in a temporary directory): one signed record, in real time, with who answered each card; `history verify`
+    passes it, and fails once it is deleted."""
     line = shell(code_block("docs/drills.md", "Drills", "sh"))[2]
     assert line[0] == ".venv/bin/moneypath" and "--interactive" in line
+    keygen, recorded, listing, verify = shell(code_block("docs/drill-history.md", "Every drill on record", "sh"))
+    assert recorded[:len(line)] == line
+    keys, checkpoints, history = tmp_path / "keys", tmp_path / "checkpoints", tmp_path / "history"
+    keys.mkdir()
+    assert main(substitute(args_of(keygen), {"KEYS": str(keys)})) == 0
+    signing = {"CHECKPOINTS": str(checkpoints), "KEYS/team-drills.key": str(keys / "team-drills.key")}
     drill = DRILLS / "audit-chain-tampered.yaml"
     roles = list(yaml.safe_load(drill.read_text())["tabletop"]["roles"])
     answers = "".join(f"{role} lead\n{role}: done as the card says\ny\n" for role in roles)
     reports, state = tmp_path / "reports", tmp_path / "state"
-    argv = [str(Path(sys.executable).parent / "moneypath"), *substitute(line[1:], {"FILE": str(drill)}),
-            "--state-dir", str(state), "--reports", str(reports)]
+    argv = [str(Path(sys.executable).parent / "moneypath"), *substitute(recorded[1:], {"FILE": str(drill), **signing}),
+            "--state-dir", str(state), "--reports", str(reports), "--history", str(history)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -110,6 +119,38 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     assert [(r["role"], r["answered_by"], r["answer"], r["ok"], r["late"]) for r in j["roles"]] == [
         (role, f"{role} lead", f"{role}: done as the card says", True, False) for role in roles]
     assert sum(1 for e in j["timeline"] if e["kind"] == "answer") == len(roles)
+    _assert_recorded(history, j, reports, out, roles)
+    verify = substitute(args_of(verify), {"CHECKPOINTS": str(checkpoints),
+                                          "KEYS/team-drills.pub": str(keys / "team-drills.pub")})
+    assert main([*args_of(listing), "--history", str(history)]) == 0
+    assert main([*verify, "--history", str(history)]) == 0
+    (history / "records" / "00000001.json").unlink()  # the newest record: only the signed checkpoint shows it
+    assert main([*verify, "--history", str(history)]) == 1
+
+
+def _assert_recorded(history: Path, j: dict, reports: Path, out: str, roles: list[str]) -> None:
+    """The drill's one record: staging, signed, its time to page in real time (60x the stack's), every role's
+    answer with who gave it and when."""
+    import hashlib
+
+    from moneypath.drills.history import parse_time, read
+
+    [record] = read(history)
+    assert "history: recorded as seq 1" in out and "signed checkpoint" in out, out[-3000:]
+    assert (record["environment"], record["kind"], record["verdict"], record["compression"]) == (
+        "staging", "drill", "pass", 60)
+    [alert] = [a for a in record["alerts"] if a["expectation"] == "expected"]
+    assert alert["severity"] == "page" and alert["paged"] and alert["ok"]
+    row = next(r for r in j["alerts"] if r["expectation"] == "expected")
+    assert alert["time_to_page_s"] == pytest.approx((row["paged_at"] - j["fault"]["injected_at"]) * 60, abs=0.1)
+    assert alert["time_to_page_s"] == pytest.approx(j["timings"]["page_s"] * 60, abs=6)  # the journal's, to 0.1 s
+    assert alert["time_to_page_s"] > 60 and alert["time_to_recover_s"] > alert["time_to_page_s"]
+    assert [(r["role"], r["who"], r["late"]) for r in record["roles"]] == [(role, f"{role} lead", False)
+                                                                            for role in roles]
+    assert all(parse_time(r["asked_at"]) <= parse_time(r["answered_at"]) for r in record["roles"])
+    journal = next(reports.glob("audit-chain-tampered-*/journal.json"))
+    assert record["journal_sha256"] == hashlib.sha256(journal.read_bytes()).hexdigest()
+    assert record["report"] == str(journal.parent.resolve())
 
 
 @pytest.mark.alone

@@ -130,6 +130,11 @@ def _money(name):
     return case
 
 
+def _history(kind):
+    # an empty history, none of it signed; and an empty history against an empty checkpoint directory
+    return [kind.evaluate(0, False, None), kind.evaluate(0, False, 0)]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -145,6 +150,7 @@ CASES = {
     "loadtest.drift_gates": _drift_gates,
     "loadtest.capacity_step": _capacity_step,
     "check.live": _live,
+    "drills.history": _history,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {

@@ -52,8 +52,8 @@ def test_answers_on_time_and_late_are_recorded_with_who_and_when():
     assert [r["role"] for r in roles] == ["engineering", "compliance", "customer_support"]
     eng, comp, sup = roles
     assert eng == {"role": "engineering", "checkpoint": CARDS[0]["checkpoint"], "due_s": 900.0, "due_from": START,
-                   "answered_by": "Ana", "answer": "provider settled twice; acme", "answered_at": START + 120,
-                   "ok": True, "late": False, "met": True}
+                   "asked_at": START + 10, "answered_by": "Ana", "answer": "provider settled twice; acme",
+                   "answered_at": START + 120, "ok": True, "late": False, "met": True}
     # an empty name is asked again; an answer after T+60m is kept, flagged late, and does not meet the checkpoint
     assert comp["answered_by"] == "Bo" and comp["answer"] == "not major" and comp["answered_at"] == START + 3700
     assert comp["late"] is True and comp["met"] is True and comp["ok"] is False
@@ -78,8 +78,8 @@ def test_closed_input_records_unanswered_checkpoints_without_crashing():
     assert roles[1]["answered_by"] == "Bo" and roles[1]["answer"] is None
     assert roles[1]["ok"] is False and roles[1]["note"] == "no answer: input closed"
     assert roles[2] == {"role": "customer_support", "checkpoint": CARDS[2]["checkpoint"], "due_s": 3600.0,
-                        "due_from": START, "answered_by": None, "answer": None, "answered_at": None, "ok": False,
-                        "note": "no answer: input closed"}
+                        "due_from": START, "asked_at": None, "answered_by": None, "answer": None, "answered_at": None,
+                        "ok": False, "note": "no answer: input closed"}
     assert len(s.prompts) == 5  # nothing asked after EOF
 
 

@@ -63,6 +63,7 @@ def test_every_harness_option_has_its_environment_variable():
 def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environment(plain, tmp_path, monkeypatch):
     monkeypatch.setenv("MONEYPATH_RATE", "999")  # left over in the shell: the run decides, not the shell
     monkeypatch.setenv("MONEYPATH_STATE_DIR", "/elsewhere")
+    monkeypatch.delenv("MONEYPATH_HISTORY", raising=False)  # the suite's throwaway drill history (tests/conftest.py)
     target = locust_run.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
     spec = locust_run.RunSpec("komoju_slow", workers=1)
     argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, locust_processes.LocustLoad(
