@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         dashboards,
         demo,
         drill,
+        evidence,
         export,
         faultproxy,
         init,
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, export):
+                   faultproxy, token, alerts, slo, audit, export, evidence):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
