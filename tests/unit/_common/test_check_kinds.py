@@ -130,6 +130,11 @@ def _money(name):
     return case
 
 
+def _control(kind):
+    return [_status(kind.evaluate("PCI-DSS-12.10.2", [])), _status(kind.evaluate("SOC2-CC7.4", [
+        {"seq": 1, "verdict": "fail", "controls": ["SOC2-CC7.4"]}]))]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -145,6 +150,7 @@ CASES = {
     "loadtest.drift_gates": _drift_gates,
     "loadtest.capacity_step": _capacity_step,
     "check.live": _live,
+    "drills.evidence.control": _control,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {
