@@ -23,3 +23,12 @@ class Options:
     tenant: str = "anonymous"  # mimir: X-Scope-OrgID (Mimir's tenant when multi-tenancy is off)
     # kube: where the receivers' webhooks go (as in alerts/alertmanager.yml) when the catalog declares no deliveries
     pager_url: str = DEFAULT_PAGER_URL
+    # kube: a game day (generate.export.gameday), a CronJob when gameday_schedule is given
+    gameday_schedule: str | None = None  # cron, in gameday_time_zone
+    gameday_environment: str | None = None  # the environment's name: the records', and the objects' names
+    gameday_drills: tuple[str, ...] = ()  # drill files, as paths inside the image's project
+    gameday_image: str | None = None  # an image with moneypath and the team's project (catalog, runbooks, drills)
+    gameday_halt_burn: tuple[tuple[str, float], ...] = ()  # (slo, factor): halt when the SLO burns faster
+    gameday_halt_alerts: tuple[str, ...] = ()  # halt when one of these alerts crosses its line
+    gameday_history_claim: str | None = None  # an existing PersistentVolumeClaim holding the history (None: one made)
+    gameday_time_zone: str = "Etc/UTC"
