@@ -12,7 +12,8 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem au
 color:#1b1f24}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
 table{border-collapse:collapse;width:100%;margin:.6rem 0}th,td{border:1px solid #d0d7de;padding:.35rem .5rem;
-vertical-align:top;text-align:left}th{background:#f3f5f7}td.nowrap{white-space:nowrap}
+vertical-align:top;text-align:left;overflow-wrap:anywhere}th{background:#f3f5f7}
+td.covered,td.missing,td.pass,td.fail,td.not-measured,.id,.rec{white-space:nowrap}
 .covered,.pass{color:#0b6b2b;font-weight:600}.missing,.fail{color:#a40e26;font-weight:600}
 .not-measured{color:#8a5a00;font-weight:600}.muted{color:#57606a}code{font-size:.9em;word-break:break-all}
 ul{margin:.2rem 0;padding-left:1.1rem}
@@ -28,7 +29,7 @@ def _status_class(verdict: str) -> str:
 
 
 def _record_link(seq: int) -> str:
-    return f'<a href="records/{seq:08d}.json">record {seq}</a>'
+    return f'<a class="rec" href="records/{seq:08d}.json">record {seq}</a>'
 
 
 def _controls_table(pack, controls) -> str:
@@ -41,7 +42,7 @@ def _controls_table(pack, controls) -> str:
                                                          "report</a>" if pack.reports.get(r["seq"]) else "")
                         + "</li>" for r in evidence)
         status = "covered" if ok else "missing"
-        rows.append(f'<tr id="control-{_e(cid)}"><td class="nowrap"><b>{_e(cid)}</b><br><span class="muted">'
+        rows.append(f'<tr id="control-{_e(cid)}"><td><b class="id">{_e(cid)}</b><br><span class="muted">'
                     f"{_e(control.title)}</span></td><td>{_e(control.asks)}</td>"
                     f'<td class="{status}">{status}</td>'
                     f"<td>{f'<ul>{links}</ul>' if links else _e(why)}</td></tr>")
@@ -87,7 +88,7 @@ def _records_table(pack) -> str:
                     f"<span class=\"muted\">{_e(r.get('kind'))}</span></td>"
                     f'<td class="{_status_class(verdict)}">{_e(verdict)}</td>'
                     f"<td>{_e(r.get('environment'))}<br><span class=\"muted\">{_e(r.get('target'))}</span></td>"
-                    f"<td class=\"nowrap\">{_e(r.get('started_at'))}<br>{_e(r.get('ended_at'))}</td>"
+                    f"<td>{_e(r.get('started_at'))}<br>{_e(r.get('ended_at'))}</td>"
                     f"<td>{_alerts(r)}</td><td>{_roles(r)}</td>"
                     f"<td>{_e(', '.join(r.get('controls') or [])) or '—'}</td><td>{report_cell}</td></tr>")
     return ("<table><thead><tr><th>Record</th><th>Drill</th><th>Verdict</th><th>Environment</th><th>Started / "
