@@ -267,3 +267,15 @@ def test_a_record_with_the_contracts_fields_and_no_report(tmp_path):
     pack = evidence_pack.build(tmp_path / "h", *Q1, tmp_path / "p")
     assert pack.controls["SOC2-CC7.5"][0] is None and pack.reports == {1: None}
     assert 'class="not-measured">not measured<' in (tmp_path / "p" / "index.html").read_text()
+
+
+def test_the_docs_example_writes_the_pack_it_shows(tmp_path):
+    from tests.docs_examples import code_block, sessions
+
+    [(argv, shown)] = sessions(code_block("docs/evidence.md", "The pack", "console"))
+    quarter(tmp_path / "ops" / "drill-history")
+    openssh_key(tmp_path / "team.key")
+    r = run_cli(*argv[1:], cwd=tmp_path)
+    assert r.returncode == 3, r.stderr  # controls are missing: not measured
+    assert all(line in r.stdout for line in shown), (shown, r.stdout)
+    assert evidence_pack.verify(tmp_path / "evidence-2026-q1").code == 0
