@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         dashboards,
         demo,
         drill,
+        evidence,
         export,
         faultproxy,
         history,
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, export):
+                   faultproxy, token, alerts, slo, audit, history, evidence, export):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

@@ -60,7 +60,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                        ("providersim", "provider simulator (simulator faults)"),
                        ("alertmanager", "Alertmanager (pages, when there is no pager)"),
                        ("pager", "moneypath pager (GET /pages)")):
-        run.add_argument(f"--target-{name}", metavar="URL", help=f"base URL of the {what}")
+        run.add_argument(f"--target-{name}", metavar="URL", default=os.environ.get(f"MONEYPATH_TARGET_{name.upper()}"),
+                         help=f"base URL of the {what} (default: $MONEYPATH_TARGET_{name.upper()})")
     run.add_argument("--db-url", metavar="URL",
                      help="the service's database the money checks read (SQLAlchemy URL; the catalog's "
                           "money_checks), opened read-only")
@@ -85,6 +86,12 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                      help="with --target-service: another instance of the service (repeatable); the drill's "
                           "payments are spread over all of them")
     history_options(run, team_default=True)
+    run.add_argument("--halt-burn", action="append", default=[], metavar="SLO=FACTOR",
+                     help="a game day's halt condition, repeatable: clear every drill's fault once the SLO burns its "
+                          "error budget faster than FACTOR over its shortest paging window")
+    run.add_argument("--halt-alert", action="append", default=[], metavar="ALERT",
+                     help="a game day's halt condition, repeatable: clear every drill's fault once the catalog alert "
+                          "crosses its line (pending or firing); not for a drill that expects or allows that alert")
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -178,6 +185,15 @@ def _run(args) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         return EXIT_INVALID
+    if args.halt_burn or args.halt_alert:
+        from moneypath.drills.gameday import HaltError, add_halts, parse_burns
+
+        try:
+            for line in add_halts(drills, catalog, parse_burns(args.halt_burn), args.halt_alert):
+                print(line, flush=True)
+        except HaltError as exc:
+            print(f"moneypath drill: {exc}", file=sys.stderr)
+            return EXIT_INVALID
     try:
         record = recorder(args, team_default=True)
     except HistoryError as exc:

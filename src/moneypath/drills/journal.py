@@ -279,6 +279,7 @@ class Journal(Part):
     pages_source: str
     interrupted: bool
     verdict: str  # pass | fail | not measured
+    controls: list[str] = field(default_factory=list)  # the drill file's controls: the history record copies them
     ha: HaRecord | None = None  # a drill that killed monitoring replicas (replica_down)
     optional = ("ha",)
 

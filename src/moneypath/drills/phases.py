@@ -308,7 +308,8 @@ class DrillRun(DrillContext):
             load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
                                 drill.load.requests.name, drill.load.in_flight_cap),
-            pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict, ha=ha,
+            pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
+            controls=list(drill.controls), ha=ha,
         ).to_dict()
 
     def _expected_for(self, page: dict):

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
+from moneypath.formats.controls import CONTROLS
 from moneypath.formats.expect import Expect
 from moneypath.formats.requests import HTTP_METHODS, Requests, line_of
 
@@ -64,6 +65,16 @@ IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the d
 OBJECTIVES = ("interrupted", "runner", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
               "watchdog", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
               "money_kept", "steady_state_after", "restored", "tabletop")
+
+
+def _control(value: str) -> str:
+    if value not in CONTROLS:
+        raise ValueError(f"{value!r} is not a control{did_you_mean(value, list(CONTROLS))} (controls: "
+                         f"{', '.join(CONTROLS)})")
+    return value
+
+
+ControlId = Annotated[str, AfterValidator(_control)]
 
 
 class Check(StrictModel):
@@ -284,6 +295,7 @@ class Drill(StrictModel):
     # money check → pass (default) or fail: a drill whose fault takes money (a duplicate capture) expects the check
     # that must see it to fail, and passes only when it does
     money_expect: dict[str, MoneyExpectation] = Field(default_factory=dict)
+    controls: list[ControlId] = Field(default_factory=list)  # what the run is evidence of (formats.controls)
 
     @field_validator("money_expect", "if_not_measured")
     @classmethod
@@ -350,7 +362,7 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([_if_not_measured_error(rel, Path(path), err) if "if_not_measured" in err["loc"]
+        raise DrillError([_lined_error(rel, Path(path), err) if _lined(err["loc"])
                           else _problem(rel, err, doc, Path(path), requests_at) for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
@@ -374,8 +386,13 @@ def _problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, 
     return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
 
 
-def _if_not_measured_error(rel: str, path: Path, err: dict) -> str:
-    """One line naming the file, the line and the key of a wrong `if_not_measured`, and what it may be."""
+def _lined(loc: tuple) -> bool:
+    return "if_not_measured" in loc or loc[:1] == ("controls",)
+
+
+def _lined_error(rel: str, path: Path, err: dict) -> str:
+    """One line naming the file, the line and the key of a wrong `if_not_measured` or control, and what it may
+    be."""
     from moneypath.catalog.load import key_lines
     from moneypath.catalog.model import nearest_line
 

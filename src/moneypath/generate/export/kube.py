@@ -14,7 +14,7 @@ import re
 from pathlib import PurePosixPath
 
 from moneypath.catalog import Catalog
-from moneypath.generate.export import amconfig, k8s
+from moneypath.generate.export import amconfig, gameday, k8s
 from moneypath.generate.export.options import Options
 from moneypath.generate.export.prometheus import rule_groups
 from moneypath.generate.routing import alertmanager_config
@@ -35,6 +35,7 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
     from moneypath.generate import dashboards  # the tools extra (grafana-foundation-sdk)
 
     namespace = k8s.check_namespace(options.namespace or DEFAULT_NAMESPACE)
+    game = gameday.files(c, options, namespace) if options.gameday_schedule is not None else {}
     labels = k8s.check_labels(DEFAULT_LABELS if options.labels is None else options.labels, "--label")
     dashboard_labels = k8s.check_labels(options.dashboard_labels, "--dashboard-label")
     folder_annotation = k8s.check_key(options.folder_annotation, "--folder-annotation")
@@ -80,6 +81,7 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
                       "metadata": k8s.metadata(name, namespace, dashboard_labels, {folder_annotation: folder}),
                       "data": {key: content}}
         out[f"dashboards/{name}.yaml"] = header + folder_note + k8s.dump(config_map)
+    out.update(game)
     out["kustomization.yaml"] = header + k8s.dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "resources": [rel for rel in out if rel != "kustomization.yaml"]})
@@ -100,4 +102,5 @@ def next_steps(c: Catalog, options: Options, out: str) -> list[str]:
             "every exported alert rule carries it",
             f"dashboards: ConfigMaps labelled {shown_dashboards}, folder {options.folder or DEFAULT_FOLDER!r} from "
             f"annotation {options.folder_annotation} (Grafana's sidecar needs folderAnnotation and "
-            "foldersFromFilesStructure: true)"]
+            "foldersFromFilesStructure: true)"] + (
+        gameday.next_steps(c, options, namespace) if options.gameday_schedule is not None else [])

@@ -30,3 +30,12 @@ class Options:
     prometheus_url: str | None = None  # the Prometheus the tools' own metric providers query
     target: str | None = None  # flagger: the Deployment the Canary manages
     port: int = 80  # flagger: the Canary's service port
+    # kube: a game day (generate.export.gameday), a CronJob when gameday_schedule is given
+    gameday_schedule: str | None = None  # cron, in gameday_time_zone
+    gameday_environment: str | None = None  # the environment's name: the records', and the objects' names
+    gameday_drills: tuple[str, ...] = ()  # drill files, as paths inside the image's project
+    gameday_image: str | None = None  # an image with moneypath and the team's project (catalog, runbooks, drills)
+    gameday_halt_burn: tuple[tuple[str, float], ...] = ()  # (slo, factor): halt when the SLO burns faster
+    gameday_halt_alerts: tuple[str, ...] = ()  # halt when one of these alerts crosses its line
+    gameday_history_claim: str | None = None  # an existing PersistentVolumeClaim holding the history (None: one made)
+    gameday_time_zone: str = "Etc/UTC"

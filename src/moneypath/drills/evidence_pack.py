@@ -1,0 +1,255 @@
+"""The auditor's evidence pack: the drill history of a period, mapped to the controls, in a directory an auditor
+reads and checks without moneypath (`moneypath evidence`, `moneypath evidence verify`).
+
+A control is covered only where a passed record of the period declares it (`controls:` in its drill file, copied
+into the record); a failed or unmeasured record, or one outside the period, covers nothing: the map says
+"missing". The pack holds index.html, records/ (the records as the history keeps them, byte for byte), reports/
+(the report folders they point to), controls.json, chain.json, VERIFY.txt and the SHA256SUMS manifest of every
+other file (`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (drills.pack_signature) when a key is
+given. It is built in a temporary directory beside its place and renamed there whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, PASS, register
+from moneypath.drills import history, pack_page, pack_signature
+from moneypath.formats.controls import CONTROLS
+
+MANIFEST, SIGNATURE = "SHA256SUMS", "SHA256SUMS.sig"
+PUBLIC_KEY, ALLOWED_SIGNERS = "signing-key.pub", "allowed_signers"
+UNLISTED = (MANIFEST, SIGNATURE)  # the only files the manifest does not list
+
+
+class EvidenceError(Exception):
+    """The pack cannot be made as asked; one line, and the exit code it ends with (2 bad usage, 1 a broken chain)."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        self.code = code
+        super().__init__(message)
+
+
+def control_status(control: str, records: list[dict]) -> tuple[bool | None, str]:
+    """Covered (True) when a passed record among `records` declares `control`; else not measured (None): there is
+    no evidence, which is never a pass. A failed run of a drill declaring it is not evidence either."""
+    passed = [r for r in records if r.get("verdict") == PASS and control in (r.get("controls") or [])]
+    if passed:
+        return True, f"covered by {len(passed)} passed record(s): seq " + ", ".join(str(r["seq"]) for r in passed)
+    declared = [r for r in records if control in (r.get("controls") or [])]
+    why = (f"{len(declared)} record(s) declare it, none passed" if declared else "no record declares it")
+    return None, f"missing: {why}"
+
+
+register("drills.evidence.control", control_status)
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise EvidenceError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def started(record: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(record.get("started_at")).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def in_period(record: dict, first: date, last: date) -> bool:
+    """The record started on a day of [first, last] (UTC, both included)."""
+    when = started(record)
+    return when is not None and first <= when.date() <= last
+
+
+@dataclass
+class Pack:
+    first: date
+    last: date
+    records: list[dict]  # in the period, in chain order
+    controls: dict[str, tuple[bool | None, str]]  # control id → (covered, why)
+    chain: dict  # the chain check of the history
+    reports: dict[int, str | None] = field(default_factory=dict)  # seq → the report's folder in the pack, or None
+    signed_by: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 every control in the map covered, 3 one missing (no evidence is not measured, never a pass)."""
+        return EXIT_PASS if all(ok for ok, _ in self.controls.values()) else EXIT_NOT_MEASURED
+
+
+def build(history_dir: Path, first: date, last: date, out: Path, signing_key: Path | None = None,
+          controls: list[str] | None = None) -> Pack:
+    """Write the pack of [first, last] into `out` (which must not exist, or be empty); EvidenceError otherwise,
+    and nothing is left behind."""
+    if first > last:
+        raise EvidenceError(f"--from {first} is after --to {last}")
+    wanted = controls or list(CONTROLS)
+    unknown = [c for c in wanted if c not in CONTROLS]
+    if unknown:
+        raise EvidenceError(f"--control {unknown[0]}: not a control (controls: {', '.join(CONTROLS)})")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EvidenceError(f"{out} exists and is not an empty directory: a pack is never written over another")
+    key = pack_signature.load_signing_key(signing_key) if signing_key else None
+    if not (Path(history_dir) / "records").is_dir():
+        raise EvidenceError(f"{history_dir}: no drill history there (no records/ directory); give --history DIR")
+    try:
+        everything = history.read(Path(history_dir))
+    except history.HistoryError as exc:
+        raise EvidenceError(f"{history_dir}: the history's chain is broken ({exc}); no pack is made from it",
+                            EXIT_FAIL) from None
+    chosen = [r for r in everything if in_period(r, first, last)]
+    pack = Pack(first, last, chosen, {c: control_status(c, chosen) for c in wanted},
+                _chain(Path(history_dir), everything, chosen), signed_by=key.identity if key else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(work, 0o777 & ~mask)  # mkdtemp makes 0700; the pack gets the mode mkdir would give it
+        _fill(work, pack, Path(history_dir), key)
+        if out.exists():
+            out.rmdir()
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return pack
+
+
+def _chain(history_dir: Path, everything: list[dict], chosen: list[dict]) -> dict:
+    head = everything[-1]["seq"] if everything else None
+    return {"result": "intact", "records": len(everything), "head_seq": head,
+            "head_sha256": _sha256(_record_file(history_dir, head)) if head else None,
+            "in_period": [r["seq"] for r in chosen],
+            "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "how": "each record's prev is the sha256 of the record before it (drills.history.read); "
+                   "`moneypath history verify` also checks the signed checkpoints of the head"}
+
+
+def _record_file(history_dir: Path, seq: int) -> Path:
+    return history_dir / "records" / f"{seq:08d}.json"
+
+
+def _report_dir(history_dir: Path, record: dict) -> Path | None:
+    rel = record.get("report")
+    if not rel:
+        return None
+    path = Path(rel)
+    for candidate in ([path] if path.is_absolute() else [history_dir / path, path]):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _fill(work: Path, pack: Pack, history_dir: Path, key) -> None:
+    (work / "records").mkdir()
+    (work / "reports").mkdir()
+    for record in pack.records:
+        seq = record["seq"]
+        shutil.copyfile(_record_file(history_dir, seq), work / "records" / f"{seq:08d}.json")
+        found = _report_dir(history_dir, record)
+        if found is not None:
+            name = f"{seq:08d}-{found.name}"
+            shutil.copytree(found, work / "reports" / name, symlinks=False)
+            pack.reports[seq] = f"reports/{name}"
+        else:
+            pack.reports[seq] = None
+    (work / "controls.json").write_text(json.dumps(
+        {"period": {"from": str(pack.first), "to": str(pack.last)},
+         "rule": "covered only where a passed record of the period declares the control",
+         "controls": {c: {"title": CONTROLS[c].title, "asks": CONTROLS[c].asks,
+                          "status": "covered" if ok else "missing", "why": why,
+                          "records": [r["seq"] for r in pack.records if r.get("verdict") == PASS
+                                      and c in (r.get("controls") or [])]}
+                      for c, (ok, why) in pack.controls.items()}}, indent=2) + "\n")
+    (work / "chain.json").write_text(json.dumps(pack.chain, indent=2) + "\n")
+    (work / "index.html").write_text(pack_page.render(pack, CONTROLS), encoding="utf-8")
+    if key is not None:
+        (work / PUBLIC_KEY).write_text(key.public_line + "\n")
+        (work / ALLOWED_SIGNERS).write_text(pack_signature.allowed_signers(key))
+    (work / "VERIFY.txt").write_text(pack_page.verify_text(key.identity if key else None))
+    manifest = manifest_text(work)
+    (work / MANIFEST).write_text(manifest)
+    if key is not None:
+        (work / SIGNATURE).write_text(key.sign(manifest.encode()))
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_text(root: Path) -> str:
+    """`sha256sum`'s text format: "<hex>  <path>" (two spaces: binary-safe text mode), one line per file."""
+    lines = []
+    for rel in _files(root):
+        if rel in UNLISTED:
+            continue
+        if "\n" in rel or "\\" in rel:
+            raise EvidenceError(f"{rel!r}: a file name sha256sum would escape; rename it")
+        lines.append(f"{_sha256(root / rel)}  {rel}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Verified:
+    code: int  # 0 intact and signed, 1 changed, 3 unsigned
+    lines: list[str]
+
+
+def verify(pack_dir: Path, public_key: str | None = None) -> Verified:
+    """Every listed file present and unchanged, no file unlisted, the manifest's signature good: 0; a changed byte, a
+    missing or extra file, a bad signature: 1; intact but unsigned: 3."""
+    manifest = pack_dir / MANIFEST
+    if not manifest.is_file():
+        return Verified(EXIT_FAIL, [f"{pack_dir}: no {MANIFEST}: not an evidence pack, or it lost its manifest"])
+    text = manifest.read_bytes().decode("utf-8", "replace")
+    listed: dict[str, str] = {}
+    problems = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        digest, sep, rel = line.partition("  ")
+        if not sep or len(digest) != 64 or rel in listed:
+            problems.append(f"{MANIFEST}:{n}: not a sha256sum line")
+            continue
+        listed[rel] = digest
+    present = set(_files(pack_dir)) - set(UNLISTED)
+    for rel in sorted(set(listed) - present):
+        problems.append(f"{rel}: missing")
+    for rel in sorted(present - set(listed)):
+        problems.append(f"{rel}: not in {MANIFEST} (a file was added)")
+    for rel in sorted(set(listed) & present):
+        if _sha256(pack_dir / rel) != listed[rel]:
+            problems.append(f"{rel}: changed (its sha256 is not the manifest's)")
+    if problems:
+        return Verified(EXIT_FAIL, problems)
+    ok = [f"{len(listed)} files match {MANIFEST}"]
+    signature = pack_dir / SIGNATURE
+    if not signature.is_file():
+        return Verified(EXIT_NOT_MEASURED, [*ok, f"unsigned: no {SIGNATURE}, so who made the pack is not shown"])
+    own = pack_dir / ALLOWED_SIGNERS
+    key_text = public_key if public_key is not None else (own.read_text() if own.is_file() else "")
+    try:
+        raw = pack_signature.read_public_key(key_text)
+        pack_signature.verify(manifest.read_bytes(), signature.read_text(), raw)
+    except (pack_signature.SignatureError, ValueError) as exc:
+        return Verified(EXIT_FAIL, [*ok, f"{SIGNATURE}: {exc}"])
+    whose = ("the key given" if public_key is not None else
+             f"the key the pack carries ({ALLOWED_SIGNERS}); give --key with the team's published key to know who")
+    return Verified(EXIT_PASS, [*ok, f"{SIGNATURE}: good signature by {whose}"])
