@@ -162,7 +162,7 @@ def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[A
         elif policy.page_deadline is not None:
             deadline, source = duration_seconds(policy.page_deadline), "readiness.page_deadline"
         else:
-            deadline, source = None, "none: no drill expects it and the catalog gives no page_deadline"
+            deadline, source = None, "no drill expects it and the catalog gives no page_deadline"
         runbook = Path(root) / "runbooks" / f"{alert.lower()}.md"
         item = AlertReadiness(key, alert, policy.policy_seconds(key), deadline, source,
                               runbook=runbook.relative_to(root).as_posix() if runbook.is_file() else None,

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         loadtest,
         metrics,
         pager,
+        readiness,
         slo,
         snapshot,
         stack,
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, export):
+                   faultproxy, token, alerts, slo, audit, export, readiness):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
