@@ -130,6 +130,12 @@ def _money(name):
     return case
 
 
+def _readiness(kind, catalog):
+    from tests.conftest import ROOT
+
+    return [a.status for a in kind.evaluate(catalog, [], ROOT, 0.0)]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -145,6 +151,7 @@ CASES = {
     "loadtest.drift_gates": _drift_gates,
     "loadtest.capacity_step": _capacity_step,
     "check.live": _live,
+    "check.readiness": _readiness,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {
