@@ -129,7 +129,10 @@ def _plot(c: Catalog, panel: dict, series: list[Series], path: Path) -> None:
                     ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                                linewidth=0.8)
         finish(ax, panel["title"], unit, empty=not series)
-        if kind != "bargauge":
+        if kind == "bargauge":  # one bar per series, named as Grafana names it; values along x in the unit
+            ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.xaxis.set_major_formatter(lambda v, _: fmt_value(v, unit))
+        else:
             _axis_units(c, panel, series, ax)
     save(fig, path)
 

@@ -16,7 +16,6 @@ from moneypath.generate.dashboards.panels import (
     bar_panel,
     neutral,
     organize,
-    pick_alerts,
     q,
     threshold_steps,
     with_no_data,
@@ -36,7 +35,8 @@ def readiness(c: Catalog, refs: dict[str, AlertRef]) -> Board | None:
     runs = f'{READINESS_RUN_LABEL}=~"{runs_matcher(1, n)}"'
     recent = series(c, "time_to_page", runs)
     keys = [AlertKey.READINESS_LAPSED, AlertKey.TIME_TO_PAGE_CREEPING]
-    runbooks = {f"Runbook: {r.name}": r.runbook_url for r in pick_alerts(c, refs, keys)}
+    alerts = [refs[c.alert_name(k)] for k in keys if c.alert_name(k) in refs]  # generated, not catalog alerts
+    runbooks = {f"Runbook: {r.name}": r.runbook_url for r in alerts}
     never = (table.Panel().title("Never rehearsed (not measured)")
              .description("Paging alerts no drill on record has paged: their readiness is not measured, never "
                           "ready. ReadinessLapsed tickets each (reason never_rehearsed).")
@@ -74,5 +74,5 @@ def readiness(c: Catalog, refs: dict[str, AlertRef]) -> Board | None:
     return Board("readiness", "Money path: drill readiness",
                  "Per paging alert: its last passing drill against the readiness policy, alerts never rehearsed, and "
                  "its recent times to page, diagnose and recover (moneypath readiness serve).",
-                 pick_alerts(c, refs, keys), rows=[("Lapse", lapse), ("Times", times)])
+                 alerts, rows=[("Lapse", lapse), ("Times", times)])
 
