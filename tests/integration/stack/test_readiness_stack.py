@@ -18,6 +18,7 @@ from moneypath.catalog.conventions import READINESS_METRICS, AlertKey
 from moneypath.check.rehearsals import paging_alerts, timestamp
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
+from tests.docs_examples import args_of, code_block, command, substitute
 from tests.integration._common.test_html_pages import browser, check_page, screenshots  # noqa: F401 - fixtures
 from tests.support import drill_history as h
 
@@ -36,12 +37,14 @@ def query(prom: str, expr: str) -> list[dict]:
 
 @pytest.fixture
 def exporter(catalog, tmp_path):
-    """`moneypath readiness serve` on a free loopback port, reading an empty history directory."""
+    """`moneypath readiness serve` as docs/readiness.md runs it, on a free loopback port, reading an empty history."""
     history = tmp_path / "history"
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    proc = subprocess.Popen([sys.executable, "-m", "moneypath", "readiness", "serve", "--catalog", str(CATALOG_PATH),
-                             "--history", str(history), "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    documented = args_of(command(code_block("docs/readiness.md", "Export to Prometheus", "sh"), "readiness", "serve"))
+    args = substitute(documented, {"127.0.0.1:9479": f"127.0.0.1:{port}"})
+    proc = subprocess.Popen([sys.executable, "-m", "moneypath", *args, "--catalog", str(CATALOG_PATH),
+                             "--history", str(history)], cwd=ROOT, env=env)
     try:
         wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), 30, "the readiness exporter")
         yield history, f"127.0.0.1:{port}"
