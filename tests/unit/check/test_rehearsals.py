@@ -135,3 +135,16 @@ def test_the_ticket_shop_catalog(foreign):
     got = _by_alert(items)
     assert got[outage].status == PASS and got[outage].trend == FAIL  # 20 min over its 15 min deadline
     assert items[-1].alert == outage  # the others were never rehearsed: listed first
+
+
+def test_the_ticket_shop_gets_its_own_rules_and_board(foreign):
+    from moneypath.generate.dashboards import dashboards
+    from moneypath.generate.readiness_rules import GROUP
+    from moneypath.generate.rules import alert_rules
+
+    c = with_readiness(FOREIGN_PATH)
+    [group] = [g for g in alert_rules(c)["groups"] if g["name"] == GROUP]
+    assert {r["alert"] for r in group["rules"]} == {"ShopReadinessLapsed", "ShopTimeToPageCreeping"}
+    assert all('service="tickets"' in r["expr"] and r["labels"]["severity"] == "ticket" for r in group["rules"])
+    assert "shop-readiness" in dashboards(c) and "shop-readiness" not in dashboards(foreign)
+    assert GROUP not in {g["name"] for g in alert_rules(foreign)["groups"]}  # no section, no readiness rules
