@@ -65,6 +65,9 @@ class AlertKey:
     AUDIT_CHAIN_BROKEN = "AuditChainBroken"
     AUDIT_CHECKPOINT_STALE = "AuditCheckpointStale"
     LOAD_SHEDDING = "LoadShedding"
+    # Generated while the catalog declares `readiness:` (moneypath.generate.readiness_rules): tickets, never pages.
+    READINESS_LAPSED = "ReadinessLapsed"
+    TIME_TO_PAGE_CREEPING = "TimeToPageCreeping"
 
 
 # Outcomes of a GraphQL operation: answered; named by the answer's `errors` (a resolver raised, validation
@@ -154,3 +157,23 @@ PROCESS_METRICS = {
     "cpu_seconds": "process_cpu_seconds_total",
     "resident_bytes": "process_resident_memory_bytes",
 }
+
+
+# ---------------------------------------------------------------- drill readiness
+
+# What `moneypath readiness serve` exports per paging alert (label READINESS_ALERT_LABEL: the full alert name;
+# label `service`: the catalog's) and the generated readiness rules and dashboard query. Times are real time.
+# The per-run series carry READINESS_RUN_LABEL: "1" the newest run with a time to page, "2" the one before, …
+READINESS_METRICS = {
+    "last_pass": "moneypath_readiness_last_pass_timestamp_seconds",
+    "policy": "moneypath_readiness_policy_seconds",
+    "page_deadline": "moneypath_readiness_page_deadline_seconds",
+    "time_to_page": "moneypath_readiness_time_to_page_seconds",
+    "time_to_diagnose": "moneypath_readiness_time_to_diagnose_seconds",
+    "time_to_recover": "moneypath_readiness_time_to_recover_seconds",
+    "run_started": "moneypath_readiness_run_started_timestamp_seconds",
+    "records": "moneypath_readiness_history_records",
+    "history_verified": "moneypath_readiness_history_verified",
+}
+READINESS_ALERT_LABEL = "alert"
+READINESS_RUN_LABEL = "run"

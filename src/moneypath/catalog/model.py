@@ -13,6 +13,7 @@ from moneypath._common.strict import StrictModel
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
+from moneypath.catalog.readiness_policy import ReadinessPolicy
 from moneypath.catalog.receivers import Deliveries, Webhook
 
 DEFAULT_PATH = "moneypath.yaml"
@@ -327,6 +328,7 @@ class Catalog(StrictModel):
     watchdog: Watchdog = Field(default_factory=Watchdog, description="The dead man's switch.")
     money_checks: MoneyChecks = Field(default_factory=MoneyChecks, description="SQL the drills' money checks "
                                       "run on the service's database (formerly `ledger:`).")
+    readiness: ReadinessPolicy | None = Field(default=None, description="Drill readiness of the paging alerts.")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)

@@ -12,6 +12,7 @@ from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.matchers import matcher_problem
 from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
+from moneypath.catalog.readiness_policy import readiness_problems
 from moneypath.catalog.receivers import DELIVERY_KINDS
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -170,7 +171,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if role.receiver not in c.receivers:
             bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
     _check_deliveries(c, bad)
-    return problems
+    return problems + readiness_problems(c)
 
 
 def _check_deliveries(c: Catalog, bad) -> None:

@@ -16,14 +16,16 @@ import yaml
 
 from moneypath.catalog import DURATION, Catalog, Signal
 from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.conventions import READINESS_ALERT_LABEL, READINESS_METRICS, READINESS_RUN_LABEL
 from moneypath.catalog.matchers import did_you_mean, matcher_problem
 from moneypath.catalog.yaml_errors import FILE
 
 # Labels that may appear in by()/without() although no catalog signal declares them.
-GROUPING_LABELS = {"le", "slo", "provider", "service"}
+GROUPING_LABELS = {"le", "slo", "provider", "service", READINESS_ALERT_LABEL, READINESS_RUN_LABEL}
 # Series Prometheus itself writes for every target and alert: a rule may read them, the catalog cannot declare them.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
-                     "scrape_series_added", "ALERTS", "ALERTS_FOR_STATE"}
+                     "scrape_series_added", "ALERTS", "ALERTS_FOR_STATE",
+                     *READINESS_METRICS.values()}  # and what `moneypath readiness serve` exports
 PROMTOOL_TIMEOUT = 60
 NO_PROMTOOL = "promtool is not on PATH"
 # A double-, single- or back-quoted PromQL string literal, escapes included.
@@ -182,7 +184,7 @@ def check_promql(expr: str, context: QueryContext) -> list[str]:
         if ":" in name:
             if name not in context.records:
                 found.append(f"{name} is not a recording rule")
-        elif name.startswith(context.namespace) and name not in context.metrics:
+        elif name.startswith(context.namespace) and name not in context.metrics and name not in PROMETHEUS_SERIES:
             found.append(f"{name} is not a catalog metric (nor a histogram's _bucket/_count/_sum)"
                          + did_you_mean(name, context.metrics))
     return found + check_expr(expr, context.metrics, context.labels, context.retention, context.limit)

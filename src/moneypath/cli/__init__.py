@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         loadtest,
         metrics,
         pager,
+        readiness,
         slo,
         snapshot,
         stack,
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, evidence, export):
+                   faultproxy, token, alerts, slo, audit, history, readiness, evidence, export):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

@@ -18,6 +18,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     snapshot.add_argument("--prometheus", metavar="URL", default=None,
                           help="Prometheus base URL (default: the one `moneypath up` runs from --state-dir, else "
                                "http://127.0.0.1:9090)")
+    snapshot.add_argument("--dashboard", metavar="NAME", default="overview",
+                          help="which generated dashboard: overview (default), readiness, slos, providers, …")
     snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
@@ -37,7 +39,7 @@ def _snapshot(args) -> int:
         prometheus, factor = args.prometheus, 1.0  # another Prometheus: its rules are not the stack's
     try:
         page = snapshot(catalog, prometheus, Path(args.out), args.range_,
-                        time_factor=factor if args.time_factor is None else args.time_factor)
+                        time_factor=factor if args.time_factor is None else args.time_factor, board=args.dashboard)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return 1

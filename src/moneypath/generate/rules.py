@@ -474,4 +474,8 @@ def alert_rules(c: Catalog) -> dict:
               {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]
     if c.watchdog.enabled:
         groups.append({"name": "moneypath-watchdog", "rules": [watchdog_rule(c)]})
+    from moneypath.generate.readiness_rules import GROUP, readiness_rules  # it builds on this module's helpers
+
+    if c.readiness is not None:
+        groups.append({"name": GROUP, "rules": readiness_rules(c)})
     return {"groups": groups}

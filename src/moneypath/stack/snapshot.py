@@ -129,7 +129,10 @@ def _plot(c: Catalog, panel: dict, series: list[Series], path: Path) -> None:
                     ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                                linewidth=0.8)
         finish(ax, panel["title"], unit, empty=not series)
-        if kind != "bargauge":
+        if kind == "bargauge":  # one bar per series, named as Grafana names it; values along x in the unit
+            ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.xaxis.set_major_formatter(lambda v, _: fmt_value(v, unit))
+        else:
             _axis_units(c, panel, series, ax)
     save(fig, path)
 
@@ -187,9 +190,9 @@ def _description(panel: dict) -> list[Cell]:
 
 
 def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m", progress=print,
-             now: float | None = None, time_factor: float = 1.0) -> Path:
-    """Render every panel of the overview dashboard, its windows divided by `time_factor` (the stack's
-    compression); returns the HTML page."""
+             now: float | None = None, time_factor: float = 1.0, board: str = "overview") -> Path:
+    """Render every panel of a generated dashboard (`board`: overview, readiness, …), its windows divided by
+    `time_factor` (the stack's compression); returns the HTML page."""
     span = duration_seconds(range_)
     if span <= 0:
         raise SnapshotError(f"--range must be positive, got {range_!r}")
@@ -198,7 +201,11 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     end = now or time.time()
     start = end - span
     step = max(span / 240, 1.0)
-    doc = dashboards(c)[dashboard_uid(c, "overview")]
+    boards = dashboards(c)
+    doc = boards.get(dashboard_uid(c, board))
+    if doc is None:
+        names = sorted(uid.removeprefix(f"{c.namespace}-") for uid in boards if uid != c.links.overview_dashboard)
+        raise SnapshotError(f"no dashboard {board!r} for this catalog (known: overview, {', '.join(names)})")
     prom = Prometheus(prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

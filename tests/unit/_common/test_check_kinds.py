@@ -133,9 +133,17 @@ def _money(name):
 def _history(kind):
     # an empty history, none of it signed; and an empty history against an empty checkpoint directory
     return [kind.evaluate(0, False, None), kind.evaluate(0, False, 0)]
+
+
 def _control(kind):
     return [_status(kind.evaluate("PCI-DSS-12.10.2", [])), _status(kind.evaluate("SOC2-CC7.4", [
         {"seq": 1, "verdict": "fail", "controls": ["SOC2-CC7.4"]}]))]
+
+
+def _readiness(kind, catalog):
+    from tests.conftest import ROOT
+
+    return [a.status for a in kind.evaluate(catalog, [], ROOT, 0.0)]
 
 
 CASES = {
@@ -155,6 +163,7 @@ CASES = {
     "check.live": _live,
     "drills.history": _history,
     "drills.evidence.control": _control,
+    "check.readiness": _readiness,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {

@@ -16,7 +16,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Panel, RowPanel
 
 from moneypath import cli
-from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.catalog.conventions import LOCUST_METRICS, READINESS_METRICS
 from moneypath.generate import build
 from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards.panels import above
@@ -37,7 +37,7 @@ def panels(doc):
 
 
 def test_every_dashboard_round_trips_through_the_sdk_models(boards):
-    assert len(boards) == 5
+    assert len(boards) == 6  # readiness: the shipped catalog declares `readiness:`
     for uid, doc in boards.items():
         model = d.parse(doc)
         assert json.loads(json.dumps(model, cls=JSONEncoder)) == doc, uid
@@ -54,7 +54,8 @@ def test_build_writes_every_dashboard_and_provisioning_file_with_a_generated_hea
     generated = {rel: text for rel, text in build.artifacts(catalog).items() if rel.startswith("dashboards/")}
     assert sorted(generated) == ["dashboards/moneypath-ledger.json", "dashboards/moneypath-loadtest.json",
                                  "dashboards/moneypath-overview.json", "dashboards/moneypath-providers.json",
-                                 "dashboards/moneypath-slos.json", "dashboards/provisioning/dashboards.yaml",
+                                 "dashboards/moneypath-readiness.json", "dashboards/moneypath-slos.json",
+                                 "dashboards/provisioning/dashboards.yaml",
                                  "dashboards/provisioning/datasource.example.yaml"]
     for rel, text in generated.items():
         if rel.endswith(".json"):
@@ -88,6 +89,7 @@ def test_queries_name_only_catalog_metrics_and_recorded_rules(catalog, boards):
     names = {s.name for s in catalog.signals.values()}
     series = names | {f"{n}_{suffix}" for n in names for suffix in ("bucket", "count", "sum")}
     recorded = {r["record"] for g in recording_rules(catalog)["groups"] for r in g["rules"] if "record" in r}
+    recorded |= set(READINESS_METRICS.values())  # what `moneypath readiness serve` exports, not a signal
     for uid, doc in boards.items():
         for panel, target in d.panel_queries(doc):
             for token in re.findall(rf"(?<![\w:])(?:[a-z_]*:[\w:]+|{catalog.namespace}_\w+)", target["expr"]):
@@ -262,7 +264,7 @@ def test_push_creates_folder_and_dashboards_then_updates_in_place(catalog, capsy
         assert cli.main(argv) == 0
         first = capsys.readouterr().out
         assert "created folder 'Money path' (uid money-path)" in first
-        assert first.count("saved ") == 5 and "version 1" in first
+        assert first.count("saved ") == 6 and "version 1" in first
         assert grafana.folders == {"money-path": {"id": 1, "title": "Money path", "version": 1}}
         generated = d.dashboards(catalog)
         assert set(grafana.dashboards) == set(generated)

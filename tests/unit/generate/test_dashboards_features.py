@@ -16,7 +16,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from moneypath.catalog import load_catalog, parse_catalog
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import READINESS_METRICS, Key
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
 from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards.panels import above
@@ -111,7 +111,7 @@ def test_the_reference_dashboards_show_the_features_with_panels(catalog):
 @pytest.mark.parametrize("feature", [f for f in FEATURES if FEATURES[f].signals])
 def test_switching_a_feature_off_removes_its_slice_from_every_dashboard(feature):
     boards = d.dashboards(without(feature))
-    assert len(boards) == 5
+    assert len(boards) == 6
     assert_no_trace_of(boards, feature)
 
 
@@ -121,6 +121,7 @@ def test_queries_name_only_signals_and_recording_rules_the_catalog_has(catalog, 
     names = {s.name for s in c.signals.values()}
     series = names | {f"{n}_{suffix}" for n in names for suffix in ("bucket", "count", "sum")}
     recorded = {r["record"] for g in recording_rules(c)["groups"] for r in g["rules"] if "record" in r}
+    recorded |= set(READINESS_METRICS.values())  # what `moneypath readiness serve` exports, not a signal
     for uid, doc in d.dashboards(c).items():
         queries = [t["expr"] for _, t in d.panel_queries(doc)]
         queries += [v["query"]["query"] for v in doc["templating"]["list"] if isinstance(v.get("query"), dict)]

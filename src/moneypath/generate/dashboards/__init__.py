@@ -25,6 +25,7 @@ from moneypath.generate.dashboards.loadtest import loadtest
 from moneypath.generate.dashboards.overview import overview
 from moneypath.generate.dashboards.panels import AlertRef, Board, _links, alert_refs, alerts_table
 from moneypath.generate.dashboards.providers import providers
+from moneypath.generate.dashboards.readiness import readiness
 from moneypath.generate.dashboards.slos import slos
 
 __all__ = [
@@ -46,7 +47,9 @@ def folder_uid(name: str) -> str:
     return (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "moneypath")[:40]
 
 
-BOARDS: tuple[Callable[[Catalog, dict[str, AlertRef]], Board], ...] = (overview, providers, ledger, slos, loadtest)
+# A board function returns None when the catalog has nothing for it (readiness: without `readiness:`).
+BOARDS: tuple[Callable[[Catalog, dict[str, AlertRef]], Board | None], ...] = (overview, providers, ledger, slos, loadtest,
+                                                                             readiness)
 
 
 def _assemble(c: Catalog, board: Board, catalog_name: str) -> dict:
@@ -83,7 +86,9 @@ def dashboards(c: Catalog, catalog_name: str = "moneypath.yaml") -> dict[str, di
     refs = alert_refs(c)
     out = {}
     for make in BOARDS:
-        doc = _assemble(c, make(c, refs), catalog_name)
+        if (board := make(c, refs)) is None:
+            continue
+        doc = _assemble(c, board, catalog_name)
         out[doc["uid"]] = doc
     return out
 
