@@ -219,6 +219,12 @@ def _fixed_canary(p1: float, delta: float, alpha: float, power: float, r: float)
     return ((h0 + h1) / delta) ** 2
 
 
+def _for_exact_test(n: float, delta: float, r: float) -> float:
+    """The fixed-sample n with Fleiss, Tytun and Ury's continuity correction: what Fisher's exact test needs for
+    the power the normal approximation's n would have."""
+    return n / 4 * (1 + math.sqrt(1 + 2 * (r + 1) / (r * n * delta))) ** 2
+
+
 @lru_cache(maxsize=64)
 def inflation(alpha: float, power: float) -> float:
     """The planned maximum information over the fixed-sample test's, so that the sequential test keeps `power`
@@ -242,6 +248,62 @@ def inflation(alpha: float, power: float) -> float:
         else:
             hi, f_hi, f_lo = mid, f_mid, f_lo / 2
     return hi if f_lo < 0 else lo
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _log_hypergeometric_tail(k: int, bad: int, drawn: int, total: int) -> float:
+    """log P(X >= k), X the bad events among `drawn` of `total` events of which `bad` are bad (Fisher's exact
+    test's tail), summed from the tail's larger end by the pmf's ratio until the terms stop counting."""
+    low, high = max(0, bad - (total - drawn)), min(bad, drawn)
+    if k <= low:
+        return 0.0
+    if k > high:
+        return -math.inf
+    rest = total - bad - drawn
+
+    def log_pmf(x: int) -> float:
+        return _log_comb(bad, x) + _log_comb(total - bad, drawn - x) - _log_comb(total, drawn)
+
+    mode = (drawn + 1) * (bad + 1) // (total + 2)
+    step, x, term, acc = (1, k, 1.0, 1.0) if k > mode else (-1, k - 1, 1.0, 1.0)
+    while (x < high) if step == 1 else (x > low):
+        term *= ((bad - x) * (drawn - x) / ((x + 1) * (rest + x + 1)) if step == 1
+                 else x * (rest + x) / ((bad - x + 1) * (drawn - x + 1)))
+        x += step
+        acc += term
+        if term < acc * 1e-17:
+            break
+    if step == 1:
+        return log_pmf(k) + math.log(acc)
+    return math.log1p(-min(1.0, math.exp(log_pmf(k - 1) + math.log(acc))))
+
+
+def _z_of_log_p(log_p: float) -> float:
+    """The z whose upper tail is exp(log_p), floored at -8; exact far into the tail (Newton on log P(Z > z))."""
+    if log_p > -700:
+        return max(-8.0, -_NORMAL.inv_cdf(min(math.exp(log_p), 1 - 1e-15)))
+    z = math.sqrt(-2 * log_p)
+    for _ in range(50):
+        log_sf = float(_log_sf(np.array(z)))
+        step = (log_sf - log_p) / -math.exp(-z * z / 2 - _LOG_SQRT_2PI - log_sf)
+        z -= step
+        if abs(step) < 1e-12:
+            break
+    return z
+
+
+def exact_test(canary_bad: float, canary_total: float, baseline_bad: float, baseline_total: float) -> tuple[float, float]:
+    """(z, p): Fisher's exact test, one-sided, that the canary's share is the higher. Given the bad events in
+    all, the canary's are hypergeometric when the shares are equal; p = P(at least the canary's), z its standard
+    normal quantile. With many bad events this is the pooled two-proportion z; with few it never errs high as
+    the normal approximation does (a rare event's tail is heavier). Counts are rounded to whole events."""
+    drawn, total = round(canary_total), round(canary_total) + round(baseline_total)
+    k, bad = round(canary_bad), round(canary_bad) + round(baseline_bad)
+    log_p = _log_hypergeometric_tail(k, bad, drawn, total)
+    return _z_of_log_p(log_p), math.exp(log_p)
 
 
 def _check_design(alpha: float, power: float, min_effect: float) -> None:
@@ -316,16 +378,13 @@ class SequentialTest:
         cb = _bad("the canary", _count("canary_bad", canary_bad), ct)
         bb = _bad("the baseline", _count("baseline_bad", baseline_bad), bt)
         pc, pb = cb / ct if ct else math.nan, bb / bt if bt else math.nan
-        pooled = (cb + bb) / (ct + bt) if ct and bt else math.nan
-        se = math.sqrt(pooled * (1 - pooled) * (1 / ct + 1 / bt)) if ct and bt else math.nan
-        z = (pc - pb) / se if se > 0 else 0.0 if se == 0 else math.nan  # no variance: both shares 0, or both 1
-        figures = {"canary_ratio": pc, "baseline_ratio": pb, "effect": pc - pb, "z": z,
-                   "p_value": 0.5 * math.erfc(z / math.sqrt(2)) if math.isfinite(z) else math.nan}
+        z, p_value = exact_test(cb, ct, bb, bt) if ct and bt else (math.nan, math.nan)
+        figures = {"canary_ratio": pc, "baseline_ratio": pb, "effect": pc - pb, "z": z, "p_value": p_value}
         if self._decided is not None:
             return replace(self._decided, **figures, reason=f"decided at an earlier look: {self._decided.reason}")
         r = bt / ct if ct and bt else 1.0
         fixed = _fixed_canary(pb if bt else 0.5 - self.min_effect / 2, self.min_effect, self.alpha, self.power, r)
-        planned = self.inflation * fixed  # canary events, at the ratio seen so far
+        planned = self.inflation * _for_exact_test(fixed, self.min_effect, r)  # canary events, at the ratio so far
         fraction = ct / planned if bt else 0.0
         base = {**figures, "information": fraction, "planned_per_arm": math.ceil(planned)}
         if not ct or not bt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from moneypath.check.canary.sequential import (
     Look,
     SequentialTest,
     crossing_probability,
+    exact_test,
     inflation,
     obf_boundaries,
     planned_sample,
@@ -76,6 +78,34 @@ def test_planned_sample_is_the_fixed_two_proportion_test():
     assert planned_sample(0.999, 0.02, 0.05, 0.8) == planned_sample(0.98, 0.02, 0.05, 0.8)
 
 
+def fisher_by_hand(canary_bad: int, canary_total: int, baseline_bad: int, baseline_total: int) -> float:
+    total, bad = canary_total + baseline_total, canary_bad + baseline_bad
+    return sum(math.comb(bad, x) * math.comb(total - bad, canary_total - x)
+               for x in range(canary_bad, min(bad, canary_total) + 1)) / math.comb(total, canary_total)
+
+
+@pytest.mark.parametrize("counts", [(3, 20, 5, 180), (0, 50, 4, 450), (7, 40, 2, 360), (120, 2_000, 900, 18_000),
+                                    (90, 2_000, 900, 18_000), (2, 3, 0, 37), (10, 10, 90, 90)])
+def test_the_exact_test_is_fishers(counts):
+    z, p = exact_test(*counts)
+    assert p == pytest.approx(fisher_by_hand(*counts), rel=1e-9)
+    if p > 1 - 1e-12:
+        assert z < -7
+    else:
+        assert z == pytest.approx(-NormalDist().inv_cdf(p), abs=1e-9)
+
+
+def test_the_exact_test_agrees_with_the_pooled_z_for_many_events_and_not_for_rare_ones():
+    cb, ct, bb, bt = 1_080, 20_000, 9_000, 180_000
+    pooled = (cb + bb) / (ct + bt)
+    z_pooled = (cb / ct - bb / bt) / math.sqrt(pooled * (1 - pooled) * (1 / ct + 1 / bt))
+    assert exact_test(cb, ct, bb, bt)[0] == pytest.approx(z_pooled, abs=0.05)
+    # 3 bad canary events against 1 in a baseline nine times as large: the normal approximation says z 4.3,
+    # far beyond a final boundary; the exact tail (p 0.0036) says z 2.7
+    z, p = exact_test(3, 1_000, 1, 9_000)
+    assert z < 2.8 and p > 0.003
+
+
 def test_a_clearly_worse_canary_fails_well_before_the_plan():
     test = SequentialTest(alpha=0.05 / 7, power=0.8, min_effect=0.02, min_sample=100)
     looks = [test.look(*c) for c in counts_over(40, 100, canary_share=0.10, baseline_share=0.02)]
@@ -122,10 +152,10 @@ def test_zero_totals_and_zero_bad_events_are_handled():
     assert empty.verdict == NOT_MEASURED and "no canary events yet" in empty.reason and empty.needed_canary > 0
     assert math.isnan(empty.canary_ratio) and json.dumps(empty.to_dict())  # NaN written as null
     assert "no baseline events yet" in test.look(0, 100, 0, 0).reason
-    clean = test.look(0, 300, 0, 2_700)  # variance 0: no difference to see; the plan for a 0 % baseline is small
-    assert clean.z == 0 and clean.p_value == 0.5 and clean.verdict == PASS
+    clean = test.look(0, 300, 0, 2_700)  # no bad event anywhere: no evidence; the plan for a 0 % baseline is small
+    assert clean.p_value == 1 and clean.z < -7 and clean.verdict == PASS and json.dumps(clean.to_dict())
     full = SequentialTest(alpha=0.05, power=0.8, min_effect=0.02, min_sample=100).look(300, 300, 2_700, 2_700)
-    assert full.z == 0 and full.verdict == PASS  # both all bad: nothing worse to detect, the plan of a 98 % one
+    assert full.p_value == 1 and full.verdict == PASS  # both all bad: nothing worse to detect
 
 
 def test_a_call_with_too_little_new_information_is_not_a_look():
