@@ -15,7 +15,8 @@ events, a look every --look-every seconds on the counts since the start (moneypa
             "median to fail" counts the runs that never fail (they pass at the plan) as never; "mean at verdict"
             is the mean sample at the verdict, fail or pass, what a canary costs on average.
   false     a healthy canary judged on 7 metrics at once (alpha 0.05 / 7 each, looks until every metric
-            decided): the share of --runs runs failed on any metric, with its 95 % (Wilson) interval.
+            decided): the share of --runs runs failed on any metric, with its 95 % (Wilson) interval; beside
+            it, the same looks judged by a fixed test each (what peeking at a fixed test costs).
 
 Goals (docs/decisions/0016-canary-sequential-test.md): median sample to fail <= 1.5x the fixed test's n at the
 designed effect; false-fail rate per healthy canary <= 5 %.
@@ -29,6 +30,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -57,18 +59,20 @@ HEALTHY = (
 
 
 def run_one(rng: np.random.Generator, p_baseline: float, effect: float, min_effect: float, alpha: float,
-            per_look: int) -> tuple[str, float, int]:
-    """One canary to its verdict: (verdict, canary events then, looks taken)."""
+            per_look: int) -> tuple[str, float, int, bool]:
+    """One canary to its verdict: (verdict, canary events then, looks taken, whether a fixed test repeated at
+    each of those looks, z >= z_{1 - alpha}, would have failed it)."""
     test = SequentialTest(alpha=alpha, power=POWER, min_effect=min_effect, min_sample=MIN_SAMPLE)
-    baseline_per_look = round(per_look * RATIO)
+    baseline_per_look, fixed_z, peeked = round(per_look * RATIO), NormalDist().inv_cdf(1 - alpha), False
     cb = ct = bb = bt = 0
     for k in range(1, 100_000):
         ct, bt = ct + per_look, bt + baseline_per_look
         cb += int(rng.binomial(per_look, p_baseline + effect))
         bb += int(rng.binomial(baseline_per_look, p_baseline))
         look = test.look(cb, ct, bb, bt)
+        peeked = peeked or (math.isfinite(look.boundary) and look.z >= fixed_z)
         if look.verdict != NOT_MEASURED:
-            return look.verdict, ct, k
+            return look.verdict, ct, k, peeked
     raise RuntimeError("no verdict after 100,000 looks")
 
 
@@ -79,8 +83,8 @@ def time_to_fail(args) -> None:
     print("    fixed: planned_sample() at the same split (baseline 9x the canary) [at equal arms]; at looks: the first "
           "look with that many (and min_sample): when a fixed test read at the same looks could answer")
     header = (f"{'alpha':>7} {'base':>5} {'eff':>4} {'req/s':>5} {'fixed [equal]':>14} {'min':>6} {'at looks':>8} "
-              f"{'failed':>6} {'median to fail':>14} {'min':>6} {'ratio':>5} {'@looks':>6} {'mean at verdict':>15} "
-              f"{'ratio':>5}")
+              f"{'failed':>6} {'median to fail':>14} {'min':>6} {'ratio':>5} {'@looks':>6} {'mean of fails':>13} "
+              f"{'mean at verdict':>15} {'ratio':>5}")
     worst: dict[float, list[float]] = {}
     for alpha in (FAMILY_ALPHA, FAMILY_ALPHA / METRICS):
         print(header)
@@ -92,16 +96,17 @@ def time_to_fail(args) -> None:
                     per_look = round(rate * SPLIT * args.look_every)
                     at_looks = math.ceil(max(fixed, MIN_SAMPLE) / per_look) * per_look
                     runs = [run_one(rng, p, effect, effect, alpha, per_look) for _ in range(args.time_runs)]
-                    failed = [n for verdict, n, _ in runs if verdict == FAIL]
+                    failed = [n for verdict, n, _, _ in runs if verdict == FAIL]
                     median = statistics.median(sorted(failed + [math.inf] * (len(runs) - len(failed))))
-                    at_verdict = statistics.fmean(n for _, n, _ in runs)
+                    at_verdict = statistics.fmean(n for _, n, _, _ in runs)
                     minutes = 1 / (rate * SPLIT * 60)
                     worst.setdefault(alpha, [0.0, 0.0])
                     worst[alpha] = [max(worst[alpha][0], median / fixed), max(worst[alpha][1], median / at_looks)]
                     print(f"{alpha:>7.4f} {p:>5.0%} {effect:>4.0%} {rate:>5} {fixed:>6} [{equal:>5}] "
                           f"{fixed * minutes:>6.1f} {at_looks:>8} {len(failed) / len(runs):>6.0%} {median:>14.0f} "
                           f"{median * minutes:>6.1f} {median / fixed:>5.2f} {median / at_looks:>6.2f} "
-                          f"{at_verdict:>15.0f} {at_verdict / fixed:>5.2f}")
+                          f"{statistics.fmean(failed) if failed else math.nan:>13.0f} {at_verdict:>15.0f} "
+                          f"{at_verdict / fixed:>5.2f}")
     for alpha, (raw, looks) in worst.items():
         print(f"    alpha {alpha:.4f}: worst median to fail {raw:.2f}x the fixed n, {looks:.2f}x the fixed test "
               "read at the same looks")
@@ -121,20 +126,24 @@ def false_fails(args) -> None:
     per_look = args.rate * SPLIT * args.look_every
     print(f"(b) a healthy canary on {len(HEALTHY)} metrics at once, alpha {FAMILY_ALPHA} / {len(HEALTHY)} each, "
           f"{args.runs} runs, {args.rate:g} requests/s, {SPLIT:.0%} canary, a look every {args.look_every:g} s")
-    failed_runs, per_metric, looks = 0, [0] * len(HEALTHY), []
+    failed_runs, peeked_runs, per_metric, looks = 0, 0, [0] * len(HEALTHY), []
     for _ in range(args.runs):
         verdicts = [run_one(rng, p, 0.0, effect, alpha, max(1, round(per_look * share)))
                     for _, p, effect, share in HEALTHY]
-        for i, (verdict, _, _) in enumerate(verdicts):
+        for i, (verdict, _, _, _) in enumerate(verdicts):
             per_metric[i] += verdict == FAIL
-        failed_runs += any(verdict == FAIL for verdict, _, _ in verdicts)
-        looks.append(max(k for _, _, k in verdicts))
+        failed_runs += any(verdict == FAIL for verdict, _, _, _ in verdicts)
+        peeked_runs += any(peeked for _, _, _, peeked in verdicts)
+        looks.append(max(k for _, _, k, _ in verdicts))
     low, high = wilson(failed_runs, args.runs)
     for (name, p, effect, _), count in zip(HEALTHY, per_metric):
         print(f"    {name:<42} baseline {p:>6.1%} min_effect {effect:>5.1%}: failed {count / args.runs:>6.2%}")
     print(f"    runs failed on any metric: {failed_runs} of {args.runs} = {failed_runs / args.runs:.2%} "
           f"(95 % interval {low:.2%} to {high:.2%}); looks to the last verdict: median "
           f"{statistics.median(looks):.0f} ({statistics.median(looks) * args.look_every / 60:.0f} min)")
+    low, high = wilson(peeked_runs, args.runs)
+    print(f"    the same looks judged by a fixed test each (z >= z_(1 - alpha), no spending): {peeked_runs / args.runs:.2%} "
+          f"(95 % interval {low:.2%} to {high:.2%})")
 
 
 def main() -> None:
