@@ -12,6 +12,8 @@ whose crossing probability, given no crossing at the earlier looks, is the alpha
 is a Brownian motion under H0, and its density below the earlier boundaries is carried from look to look on a
 grid (Armitage, McPherson and Rowe's recursive integration; Jennison and Turnbull, Group Sequential Methods,
 ch. 19). Any number of looks whose timing does not depend on the bad events keeps the false-fail rate at alpha.
+Each look's z is Fisher's exact test's (its one-sided p as a standard normal quantile): the pooled z's normal
+approximation errs high for rare bad events; the plan takes the continuity correction that test needs.
 
 Several metrics judged at once share the error rate: the judge gives each test alpha / number of metrics
 (Bonferroni). Numpy and the standard library only (no scipy). docs/decisions/0016-canary-sequential-test.md says
