@@ -16,7 +16,7 @@ Each look's z is Fisher's exact test's (its one-sided p as a standard normal qua
 approximation errs high for rare bad events; the plan takes the continuity correction that test needs.
 
 Several metrics judged at once share the error rate: the judge gives each test alpha / number of metrics
-(Bonferroni). Numpy and the standard library only (no scipy). docs/decisions/0016-canary-sequential-test.md says
+(Bonferroni). docs/decisions/0016-canary-sequential-test.md says
 why this test and what it costs.
 """
 
@@ -29,6 +29,8 @@ from numbers import Real
 from statistics import NormalDist
 
 import numpy as np
+from scipy.special import log_ndtr, logsumexp, ndtri_exp
+from scipy.stats import hypergeom
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 
@@ -39,24 +41,8 @@ REFERENCE_LOOKS = 100  # the inflation keeps `power` with a look every 1 % of th
 SPREAD = 9.0  # the grid reaches 9 standard deviations below the mean (and above it before any boundary)
 STATE_VERSION = 1
 
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _NORMAL = NormalDist()
-
-
-def _log_sf(x: np.ndarray) -> np.ndarray:
-    """log P(Z > x), vectorised, never underflowing: Numerical Recipes' Chebyshev fit of erfc (relative error
-    under 1.2e-7), taken in logs."""
-    z = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (
-        0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
-    log_tail = np.log(t) - z * z + poly - math.log(2.0)  # log P(Z > |x|)
-    return np.where(x >= 0, log_tail, np.log1p(-np.exp(log_tail)))
-
-
-def _logsumexp(a: np.ndarray) -> float:
-    top = float(np.max(a)) if a.size else -math.inf
-    return top if not math.isfinite(top) else top + math.log(float(np.sum(np.exp(a - top))))
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def spent(t: float, alpha: float) -> float:
@@ -95,7 +81,7 @@ class _Density:
         return np.append(u, [e[0] for e in self.extra]), np.append(mass, [e[1] * e[2] for e in self.extra])
 
     def _log_tail(self, c: float, u: np.ndarray, log_mass: np.ndarray, sigma: float, shift: float) -> float:
-        return _logsumexp(log_mass + _log_sf((c - u - shift) / sigma))
+        return logsumexp(log_mass + log_ndtr((u + shift - c) / sigma))
 
     def solve(self, time: float, log_increment: float) -> float:
         """The boundary on the score scale at `time` whose crossing probability is exp(log_increment)."""
@@ -109,8 +95,8 @@ class _Density:
 
         def gap_and_slope(c: float) -> tuple[float, float]:
             x = (c - u) / sigma
-            log_tail = _logsumexp(log_mass + _log_sf(x))
-            log_density = _logsumexp(log_mass - x * x / 2) - _LOG_SQRT_2PI - math.log(sigma)
+            log_tail = logsumexp(log_mass + log_ndtr(-x))
+            log_density = logsumexp(log_mass - x * x / 2) - _LOG_SQRT_2PI - math.log(sigma)
             return log_tail - log_increment, -math.exp(log_density - log_tail)
 
         # Safeguarded Newton: log tail is concave and decreasing in c, so from the right of the root Newton
@@ -252,51 +238,6 @@ def inflation(alpha: float, power: float) -> float:
     return hi if f_lo < 0 else lo
 
 
-def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def _log_hypergeometric_tail(k: int, bad: int, drawn: int, total: int) -> float:
-    """log P(X >= k), X the bad events among `drawn` of `total` events of which `bad` are bad (Fisher's exact
-    test's tail), summed from the tail's larger end by the pmf's ratio until the terms stop counting."""
-    low, high = max(0, bad - (total - drawn)), min(bad, drawn)
-    if k <= low:
-        return 0.0
-    if k > high:
-        return -math.inf
-    rest = total - bad - drawn
-
-    def log_pmf(x: int) -> float:
-        return _log_comb(bad, x) + _log_comb(total - bad, drawn - x) - _log_comb(total, drawn)
-
-    mode = (drawn + 1) * (bad + 1) // (total + 2)
-    step, x, term, acc = (1, k, 1.0, 1.0) if k > mode else (-1, k - 1, 1.0, 1.0)
-    while (x < high) if step == 1 else (x > low):
-        term *= ((bad - x) * (drawn - x) / ((x + 1) * (rest + x + 1)) if step == 1
-                 else x * (rest + x) / ((bad - x + 1) * (drawn - x + 1)))
-        x += step
-        acc += term
-        if term < acc * 1e-17:
-            break
-    if step == 1:
-        return log_pmf(k) + math.log(acc)
-    return math.log1p(-min(1.0, math.exp(log_pmf(k - 1) + math.log(acc))))
-
-
-def _z_of_log_p(log_p: float) -> float:
-    """The z whose upper tail is exp(log_p), floored at -8; exact far into the tail (Newton on log P(Z > z))."""
-    if log_p > -700:
-        return max(-8.0, -_NORMAL.inv_cdf(min(math.exp(log_p), 1 - 1e-15)))
-    z = math.sqrt(-2 * log_p)
-    for _ in range(50):
-        log_sf = float(_log_sf(np.array(z)))
-        step = (log_sf - log_p) / -math.exp(-z * z / 2 - _LOG_SQRT_2PI - log_sf)
-        z -= step
-        if abs(step) < 1e-12:
-            break
-    return z
-
-
 def exact_test(canary_bad: float, canary_total: float, baseline_bad: float, baseline_total: float) -> tuple[float, float]:
     """(z, p): Fisher's exact test, one-sided, that the canary's share is the higher. Given the bad events in
     all, the canary's are hypergeometric when the shares are equal; p = P(at least the canary's), z its standard
@@ -304,8 +245,8 @@ def exact_test(canary_bad: float, canary_total: float, baseline_bad: float, base
     the normal approximation does (a rare event's tail is heavier). Counts are rounded to whole events."""
     drawn, total = round(canary_total), round(canary_total) + round(baseline_total)
     k, bad = round(canary_bad), round(canary_bad) + round(baseline_bad)
-    log_p = _log_hypergeometric_tail(k, bad, drawn, total)
-    return _z_of_log_p(log_p), math.exp(log_p)
+    log_p = 0.0 if k <= 0 else float(hypergeom.logsf(k - 1, total, bad, drawn))
+    return max(-8.0, -float(ndtri_exp(log_p))), math.exp(log_p)
 
 
 def _check_design(alpha: float, power: float, min_effect: float) -> None:
