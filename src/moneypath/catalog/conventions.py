@@ -65,6 +65,7 @@ class AlertKey:
     AUDIT_CHAIN_BROKEN = "AuditChainBroken"
     AUDIT_CHECKPOINT_STALE = "AuditCheckpointStale"
     LOAD_SHEDDING = "LoadShedding"
+    INCIDENT_REPORT_DUE = "IncidentReportDue"  # a DORA report's deadline is near (moneypath incident clock)
 
 
 # Outcomes of a GraphQL operation: answered; named by the answer's `errors` (a resolver raised, validation
@@ -154,3 +155,18 @@ PROCESS_METRICS = {
     "cpu_seconds": "process_cpu_seconds_total",
     "resident_bytes": "process_resident_memory_bytes",
 }
+
+
+# ---------------------------------------------------------------- incident reporting clocks (DORA)
+
+# What `moneypath incident clock serve` exports (the catalog's namespace before each): per open incident, when
+# its team became aware and classified it, and per report kind (initial, intermediate, final) its deadline while
+# it is due, and when it was submitted. IncidentReportDue compares the deadline with time().
+INCIDENT_METRICS = {
+    "deadline": "incident_report_deadline_timestamp_seconds",
+    "submitted": "incident_report_submitted_timestamp_seconds",
+    "aware": "incident_aware_timestamp_seconds",
+    "classified": "incident_classified_timestamp_seconds",
+}
+INCIDENT_LABEL, REPORT_LABEL = "incident", "report"
+REPORT_KINDS = ("initial", "intermediate", "final")
