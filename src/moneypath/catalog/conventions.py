@@ -170,3 +170,17 @@ INCIDENT_METRICS = {
 }
 INCIDENT_LABEL, REPORT_LABEL = "incident", "report"
 REPORT_KINDS = ("initial", "intermediate", "final")
+
+
+def incident_series(namespace: str) -> dict[str, tuple[str, ...]]:
+    """Full name → labels of each series the incident clock exporter serves (rules may read them although
+    no catalog signal declares them)."""
+    return {f"{namespace}_{suffix}": (INCIDENT_LABEL,) if key in ("aware", "classified") else (INCIDENT_LABEL,
+                                                                                              REPORT_LABEL)
+            for key, suffix in INCIDENT_METRICS.items()}
+
+
+def served_by_moneypath(name: str) -> bool:
+    """Whether a series name is one moneypath's own exporters serve (not the service: a live lint of the
+    service's Prometheus does not expect it there)."""
+    return any(name.endswith(f"_{suffix}") for suffix in INCIDENT_METRICS.values())
