@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         drill,
         export,
         faultproxy,
+        incident,
         init,
         lint,
         loadtest,
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, export):
+                   faultproxy, token, alerts, slo, audit, export, incident):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 
