@@ -282,6 +282,7 @@ class Drill(StrictModel):
     # money check → pass (default) or fail: a drill whose fault takes money (a duplicate capture) expects the check
     # that must see it to fail, and passes only when it does
     money_expect: dict[str, MoneyExpectation] = Field(default_factory=dict)
+    business_service: str | None = None  # the catalog's business_services entry whose impact tolerances it tests
 
     @field_validator("money_expect", "if_not_measured")
     @classmethod
