@@ -5,8 +5,8 @@ load: the journal's `impact` part.
 Disruption: from the first to the last payment the fault touched (moneypath.drills.money.affected_payments),
 in real time (drill seconds × the target's time factor: a 30 s fault on the local stack, rules 60x faster,
 stands for 30 minutes). Value held up: the amounts of those payments per currency, against the tolerance in
-that currency (a currency without one is not measured). Classification: the affected payments against a
-day of the drill's own traffic (its rate over a real day), the disruption as duration and downtime; clients
+that currency (a currency without one is not measured). Classification: the affected payments, compared with
+a day of the drill's own traffic (its rate over a real day), the disruption as duration and downtime; clients
 and what only a person judges are not measured, so a scenario short of two thresholds reads "not measured",
 never "not major" (unless its service is not critical).
 """

@@ -130,6 +130,18 @@ def _money(name):
     return case
 
 
+def _classification(kind):
+    from moneypath.catalog.business_services import Thresholds
+    from moneypath.check.classification import Measures
+
+    # nothing measured at all, the service critical: never "not major"
+    return [kind.evaluate(Measures(service="s", critical=True, duration_s=0.0), Thresholds()).result]
+
+
+def _tolerance(kind):
+    return [kind.evaluate([])]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -145,6 +157,8 @@ CASES = {
     "loadtest.drift_gates": _drift_gates,
     "loadtest.capacity_step": _capacity_step,
     "check.live": _live,
+    "check.classification": _classification,
+    "drills.tolerance": _tolerance,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {
