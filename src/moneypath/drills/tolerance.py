@@ -21,7 +21,7 @@ from moneypath.catalog import Catalog
 from moneypath.check.classification import DAY, Measures, classify
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.journal import Impact, Tolerance
-from moneypath.generate.compress import format_duration
+from moneypath.drills.report.formatting import fmt_duration as format_duration
 
 
 def _affected(outcomes: Iterable[Outcome], start: float, end: float) -> list[Outcome]:
@@ -40,9 +40,9 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
                 Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
                           status=NOT_MEASURED, reason=why)]
     span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
-    out = [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(round(span)),
+    out = [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(span),
                      status=PASS if span <= limit_s else FAIL,
-                     reason=(f"{len(affected)} payment(s) affected over {format_duration(round(span))} of real time "
+                     reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "
                              f"(drill time × {factor:g}); tolerance {svc.tolerance.disruption}"))]
     held: dict[str, int] = defaultdict(int)
     for o in affected:
