@@ -78,3 +78,25 @@ def test_the_report_section_shows_tolerances_and_criteria():
     assert "disruption" in texts and "30m" in texts and "40 min 30 s" in texts
     assert "RTS 2024/1772 Art. 9(1)(d)" in texts
     assert impact_section(Journal({"drill": "d", "schema": 1})) is None  # a journal from before the part
+
+
+def test_the_runner_writes_the_impact_part_into_the_journal(live):
+    live.faults.inject()
+    assert live.finish()["impact"]["within_tolerance"] == "not measured"  # duplicate-charge names no service
+    live.drill.business_service = "card-payments"
+    part = live.finish()["impact"]
+    assert part["service"] == "card-payments" and [t["name"] for t in part["tolerances"]] == ["disruption",
+                                                                                          "value_held_up"]
+    assert part["real_time_factor"] == 60 and part["classification"]["service"] == "card-payments"
+
+
+def test_a_drill_naming_an_unknown_business_service_is_refused(catalog):
+    from moneypath.check.drill_files import check_drill, load_drill
+    from tests.conftest import ROOT
+
+    drill = load_drill(ROOT / "runbooks/drills/provider-partial-outage.yaml", catalog, ROOT)
+    assert drill.business_service == "card-payments"
+    drill.business_service = "card-payment"
+    [problem] = check_drill(drill, catalog, ROOT)
+    assert problem.startswith("business_service: 'card-payment' is not in the catalog's business_services "
+                              "(card-payments); did you mean"), problem
