@@ -31,7 +31,8 @@ def case(catalog, key, series, eval_time, labels, description, interval="15s", f
     input_series = []
     for selector, values in series:
         signal, _, matchers = selector.partition("{")
-        input_series.append({"series": catalog.metric(signal) + ("{" + matchers if matchers else ""),
+        name = catalog.metric(signal) if signal in catalog.signals else signal  # else a series moneypath serves
+        input_series.append({"series": name + ("{" + matchers if matchers else ""),
                              "values": values})
     alert = catalog.alerts[key]
     expected = []

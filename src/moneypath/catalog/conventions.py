@@ -68,6 +68,7 @@ class AlertKey:
     # Generated while the catalog declares `readiness:` (moneypath.generate.readiness_rules): tickets, never pages.
     READINESS_LAPSED = "ReadinessLapsed"
     TIME_TO_PAGE_CREEPING = "TimeToPageCreeping"
+    INCIDENT_REPORT_DUE = "IncidentReportDue"  # a DORA report's deadline is near (moneypath incident clock)
 
 
 # Outcomes of a GraphQL operation: answered; named by the answer's `errors` (a resolver raised, validation
@@ -177,3 +178,30 @@ READINESS_METRICS = {
 }
 READINESS_ALERT_LABEL = "alert"
 READINESS_RUN_LABEL = "run"
+# ---------------------------------------------------------------- incident reporting clocks (DORA)
+
+# What `moneypath incident clock serve` exports (the catalog's namespace before each): per open incident, when
+# its team became aware and classified it, and per report kind (initial, intermediate, final) its deadline while
+# it is due, and when it was submitted. IncidentReportDue compares the deadline with time().
+INCIDENT_METRICS = {
+    "deadline": "incident_report_deadline_timestamp_seconds",
+    "submitted": "incident_report_submitted_timestamp_seconds",
+    "aware": "incident_aware_timestamp_seconds",
+    "classified": "incident_classified_timestamp_seconds",
+}
+INCIDENT_LABEL, REPORT_LABEL = "incident", "report"
+REPORT_KINDS = ("initial", "intermediate", "final")
+
+
+def incident_series(namespace: str) -> dict[str, tuple[str, ...]]:
+    """Full name → labels of each series the incident clock exporter serves (rules may read them although
+    no catalog signal declares them)."""
+    return {f"{namespace}_{suffix}": (INCIDENT_LABEL,) if key in ("aware", "classified") else (INCIDENT_LABEL,
+                                                                                              REPORT_LABEL)
+            for key, suffix in INCIDENT_METRICS.items()}
+
+
+def served_by_moneypath(name: str) -> bool:
+    """Whether a series name is one moneypath's own exporters serve (not the service: a live lint of the
+    service's Prometheus does not expect it there)."""
+    return any(name.endswith(f"_{suffix}") for suffix in INCIDENT_METRICS.values())

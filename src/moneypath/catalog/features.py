@@ -59,7 +59,8 @@ FEATURES: dict[str, Feature] = {
 
 # Built-in alerts of the core: their rule shapes need only core signals.
 CORE_ALERTS = (AlertKey.DUPLICATE_CHARGE_DETECTED, AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.APPROVAL_RATE_DROP,
-               AlertKey.AUTHORIZATIONS_SILENT)
+               AlertKey.AUTHORIZATIONS_SILENT,
+               AlertKey.INCIDENT_REPORT_DUE)
 BUILTIN_ALERTS: dict[str, str | None] = {
     **dict.fromkeys(CORE_ALERTS),
     **{alert: name for name, f in FEATURES.items() for alert in f.alerts},

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.catalog.business_services import BusinessService, Dora
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
@@ -329,6 +330,8 @@ class Catalog(StrictModel):
     money_checks: MoneyChecks = Field(default_factory=MoneyChecks, description="SQL the drills' money checks "
                                       "run on the service's database (formerly `ledger:`).")
     readiness: ReadinessPolicy | None = Field(default=None, description="Drill readiness of the paging alerts.")
+    business_services: dict[str, BusinessService] = Field(default_factory=dict, description="Important services.")
+    dora: Dora = Field(default_factory=Dora, description="DORA classification inputs and reporting clocks.")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from moneypath.catalog import business_services
 from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, AlertKey, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
@@ -171,6 +172,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if role.receiver not in c.receivers:
             bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
     _check_deliveries(c, bad)
+    problems += business_services.cross_check(c)
     return problems + readiness_problems(c)
 
 

@@ -114,6 +114,10 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
     known = alert_names(catalog)
     context = QueryContext(catalog)
 
+    if drill.business_service is not None and drill.business_service not in catalog.business_services:
+        problems.append(f"business_service: {drill.business_service!r} is not in the catalog's business_services "
+                        f"({', '.join(catalog.business_services) or 'none'})"
+                        f"{did_you_mean(drill.business_service, catalog.business_services)}")
     alert = resolve_alert(drill.runbook, catalog, known)
     if alert is None:
         problems.append(f"runbook: {drill.runbook!r} is not an alert the catalog generates "

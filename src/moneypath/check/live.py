@@ -21,7 +21,7 @@ from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
 from moneypath._common.verdict import not_measured, register
-from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.catalog.conventions import LOCUST_METRICS, served_by_moneypath
 from moneypath.check.dashboards import dashboard_queries
 from moneypath.check.lint import ALERTS_FILE, RECORDING_FILE, load_rules
 from moneypath.check.promql import (
@@ -79,7 +79,7 @@ class Server:
 def check(use: Use, server: Server, records: set[str], made_by_rules: set[str], url: str,
           lookback: str) -> list[str]:
     elsewhere = records | PROMETHEUS_SERIES | set(LOCUST_METRICS.values())
-    raw = [name for name in selected_series(use.expr) if name not in elsewhere]
+    raw = [name for name in selected_series(use.expr) if name not in elsewhere and not served_by_moneypath(name)]
     found = [f"{use.where}: {name} is not on {url} in the last {lookback} (renamed in the service, a typo, or "
              f"never emitted yet){did_you_mean(name, server.names)}" for name in raw if name not in server.names]
     present = [name for name in raw if name in server.names]
@@ -139,7 +139,8 @@ def lint_live(root: Path, url: str, lookback: str, lookback_s: float) -> tuple[l
     elsewhere = records | PROMETHEUS_SERIES | set(LOCUST_METRICS.values())
     with Prometheus(url, timeout_s=30) as prom:
         server = Server(prom, lookback_s)
-        read = {name for use in found for name in selected_series(use.expr)} - elsewhere
+        read = {name for use in found for name in selected_series(use.expr)
+                if not served_by_moneypath(name)} - elsewhere
         ok, reason = coverage(read, server.names, url, lookback)
         if ok is None:
             return list(dict.fromkeys(problems)), reason

@@ -16,12 +16,20 @@ import yaml
 
 from moneypath.catalog import DURATION, Catalog, Signal
 from moneypath.catalog import duration_seconds as parse_duration
-from moneypath.catalog.conventions import READINESS_ALERT_LABEL, READINESS_METRICS, READINESS_RUN_LABEL
+from moneypath.catalog.conventions import (
+    INCIDENT_LABEL,
+    READINESS_ALERT_LABEL,
+    READINESS_METRICS,
+    READINESS_RUN_LABEL,
+    REPORT_LABEL,
+    incident_series,
+)
 from moneypath.catalog.matchers import did_you_mean, matcher_problem
 from moneypath.catalog.yaml_errors import FILE
 
 # Labels that may appear in by()/without() although no catalog signal declares them.
-GROUPING_LABELS = {"le", "slo", "provider", "service", READINESS_ALERT_LABEL, READINESS_RUN_LABEL}
+GROUPING_LABELS = {"le", "slo", "provider", "service", READINESS_ALERT_LABEL, READINESS_RUN_LABEL, INCIDENT_LABEL,
+                   REPORT_LABEL}
 # Series Prometheus itself writes for every target and alert: a rule may read them, the catalog cannot declare them.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
                      "scrape_series_added", "ALERTS", "ALERTS_FOR_STATE",
@@ -58,6 +66,9 @@ def metric_index(catalog: Catalog) -> dict[str, tuple[Signal, str]]:
             index.update({f"{sig.name}{suffix}": (sig, suffix) for suffix in ("_bucket", "_count", "_sum")})
         else:
             index[sig.name] = (sig, "")
+    for name, labels in incident_series(catalog.namespace).items():  # the incident clock exporter's gauges
+        index[name] = (Signal(type="gauge", help="served by moneypath incident clock serve",
+                              labels={label: [] for label in labels}), "")
     return index
 
 

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         export,
         faultproxy,
         history,
+        incident,
         init,
         lint,
         loadtest,
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, readiness, evidence, export):
+                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, export):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

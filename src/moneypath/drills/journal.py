@@ -192,6 +192,30 @@ class RegulatoryDue(Part):
 
 
 @dataclass(kw_only=True)
+class Tolerance(Part):
+    """One impact tolerance of the business service the drill exercises, against the drill's own measure."""
+
+    name: str  # disruption | value_held_up
+    limit: str
+    measured: str
+    status: str  # pass (within) | fail (beyond) | not measured
+    reason: str
+
+
+@dataclass(kw_only=True)
+class Impact(Part):
+    """Whether the scenario stayed within its business service's impact tolerances, and the DORA classification it
+    would have had (moneypath.drills.tolerance); the drill history's `impact` field."""
+
+    service: str | None  # the drill file's business_service (None: it names none)
+    within_tolerance: str  # pass | fail | not measured
+    reason: str
+    tolerances: list[Tolerance] = field(default_factory=list)
+    classification: dict | None = None  # moneypath.check.classification.Classification.to_dict()
+    real_time_factor: float = 1.0  # drill seconds × this = the real time the scenario stands for
+
+
+@dataclass(kw_only=True)
 class SeriesPanel(Part):
     """A plot's data: the query, its unit and its points per series (a range query over the drill)."""
 
@@ -281,7 +305,8 @@ class Journal(Part):
     verdict: str  # pass | fail | not measured
     controls: list[str] = field(default_factory=list)  # the drill file's controls: the history record copies them
     ha: HaRecord | None = None  # a drill that killed monitoring replicas (replica_down)
-    optional = ("ha",)
+    impact: Impact | None = None  # tolerances and DORA classification of the scenario (the history's `impact`)
+    optional = ("ha", "impact")
 
 
 def objectives_verdict(objectives: list[Objective]) -> str:

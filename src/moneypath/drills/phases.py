@@ -33,7 +33,7 @@ import httpx
 from moneypath._common.interrupt import Terminated
 from moneypath._common.verdict import register
 from moneypath.catalog import Catalog
-from moneypath.drills import hooks, impact
+from moneypath.drills import hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
 from moneypath.drills.endpoints import Target, TargetError
@@ -294,6 +294,9 @@ class DrillRun(DrillContext):
         roles = self._roles(classification_at or injected or self.started_at)
         awareness = first_firing or classification_at
         regulatory = regulatory_clocks(drill, classification_at, awareness)
+        settled = ((cleared or self.window_end or finished_at) + 5.0 * self.scale) if injected is not None else None
+        scenario = tolerance.impact(self.catalog, drill.business_service, outcomes, injected, settled,
+                                    finished_at - self.started_at, self.target.time_factor)
         verdict = objectives_verdict(self.objectives)
         self.event("phase", f"verdict: {verdict.upper()}")
         return Journal(
@@ -309,7 +312,7 @@ class DrillRun(DrillContext):
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
                                 drill.load.requests.name, drill.load.in_flight_cap),
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
-            controls=list(drill.controls), ha=ha,
+            controls=list(drill.controls), ha=ha, impact=scenario,
         ).to_dict()
 
     def _expected_for(self, page: dict):

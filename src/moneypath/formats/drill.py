@@ -296,6 +296,7 @@ class Drill(StrictModel):
     # that must see it to fail, and passes only when it does
     money_expect: dict[str, MoneyExpectation] = Field(default_factory=dict)
     controls: list[ControlId] = Field(default_factory=list)  # what the run is evidence of (formats.controls)
+    business_service: str | None = None  # the catalog's business_services entry whose impact tolerances it tests
 
     @field_validator("money_expect", "if_not_measured")
     @classmethod

@@ -20,8 +20,11 @@ from moneypath.catalog.conventions import (
     APPROVAL_BASELINE_WINDOW,
     APPROVAL_RECENT_WINDOW,
     BURN_RATE_PAIRS,
+    INCIDENT_LABEL,
+    INCIDENT_METRICS,
     MIN_EVENTS_DEFAULTS,
     PROVIDER_FAILURE_OUTCOMES,
+    REPORT_LABEL,
     SLI_WINDOWS,
     SLO_BUDGET_RECORD,
     SLO_BUDGET_REMAINING_RECORD,
@@ -411,6 +414,17 @@ def _load_shedding(c: Catalog, a: Alert) -> Shape:
                  "request. Customers see 503 and retry; the SLOs do not count a refused payment.")
 
 
+def _incident_report_due(c: Catalog, a: Alert) -> Shape:
+    deadline = f"{c.namespace}_{INCIDENT_METRICS['deadline']}"
+    # The exporter (`moneypath incident clock serve`) shows a deadline only while its report is due and not
+    # submitted, and nothing for a closed incident: the ticket stops when the report is recorded.
+    return Shape(f"min by ({INCIDENT_LABEL}, {REPORT_LABEL}) ({deadline} - time()) < {num(a.threshold)}",
+                 f"The DORA {{{{ $labels.{REPORT_LABEL} }}}} report of incident {{{{ $labels.{INCIDENT_LABEL} }}}} "
+                 "is due in {{ $value | humanizeDuration }} (negative: overdue; ticket from "
+                 f"{format_duration(a.threshold or 0)} before). Submit it, or tell the competent authority before the "
+                 "deadline why it will be late (RTS 2025/301 Art. 5); then `moneypath incident clock report`.")
+
+
 SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     AlertKey.LEDGER_IMBALANCE: _ledger_imbalance,
     AlertKey.LEDGER_WRITE_FAILURES: _ledger_write_failures,
@@ -426,6 +440,7 @@ SHAPES: dict[str, Callable[[Catalog, Alert], Shape | list[Shape]]] = {
     AlertKey.AUDIT_CHAIN_BROKEN: _audit_chain_broken,
     AlertKey.AUDIT_CHECKPOINT_STALE: _audit_checkpoint_stale,
     AlertKey.LOAD_SHEDDING: _load_shedding,
+    AlertKey.INCIDENT_REPORT_DUE: _incident_report_due,
 }
 
 

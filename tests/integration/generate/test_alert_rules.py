@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.catalog import load_catalog
+from moneypath.catalog.conventions import INCIDENT_METRICS
 from tests.conftest import ROOT
 from tests.support.promtool_rules import (
     case,
@@ -26,8 +27,15 @@ def stale_description(seq: int, wait: str = "15m") -> str:
 HEALTHY_LAST_SUCCESS = ("reconciliation_last_success_timestamp_seconds{provider=\"globex\"}", "0+15x80")
 
 
+def due_description(report: str, incident: str, left: str, before: str = "1h") -> str:
+    return (f"The DORA {report} report of incident {incident} is due in {left} (negative: overdue; ticket from "
+            f"{before} before). Submit it, or tell the competent authority before the deadline why it will be late "
+            "(RTS 2025/301 Art. 5); then `moneypath incident clock report`.")
+
+
 def business_cases(c):
     """(alert key, firing test, healthy test) — input in catalog terms, expectations as on-call reads them."""
+    deadline = f"{c.namespace}_{INCIDENT_METRICS['deadline']}"
     return [
         ("LedgerImbalance",
          case(c, "LedgerImbalance", [('ledger_imbalance_minor{currency="EUR"}', "0x10 250x20")], "4m",
@@ -153,6 +161,12 @@ def business_cases(c):
                                   ('http_requests_total{route="/healthz",method="GET",status_class="5xx"}', "0+2x40"),
                                   ('requests_shed_total{priority="normal"}', "0+2x40")], "10m", {}, "",
               fires=False)),
+        # the initial report due at t=7200 s: 50 minutes left at 70m (ticket from 1 h before), 90 at 30m
+        ("IncidentReportDue",
+         case(c, "IncidentReportDue", [(f'{deadline}{{incident="INC-1",report="initial"}}', "7200x80")], "70m",
+              {"incident": "INC-1", "report": "initial"}, due_description("initial", "INC-1", "50m 0s"), interval="1m"),
+         case(c, "IncidentReportDue", [(f'{deadline}{{incident="INC-1",report="initial"}}', "7200x80")], "30m", {}, "",
+              interval="1m", fires=False)),
         ("AuthorizationsSilent",
          case(c, "AuthorizationsSilent", [('queue_depth{queue="notifications"}', "0x40")], "10m", {},
               "No authorizations recorded for 5 minutes, or the money path's metrics are missing: either nobody can "

@@ -146,6 +146,18 @@ def _readiness(kind, catalog):
     return [a.status for a in kind.evaluate(catalog, [], ROOT, 0.0)]
 
 
+def _classification(kind):
+    from moneypath.catalog.business_services import Thresholds
+    from moneypath.check.classification import Measures
+
+    # nothing measured at all, the service critical: never "not major"
+    return [kind.evaluate(Measures(service="s", critical=True, duration_s=0.0), Thresholds()).result]
+
+
+def _tolerance(kind):
+    return [kind.evaluate([])]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -164,6 +176,8 @@ CASES = {
     "drills.history": _history,
     "drills.evidence.control": _control,
     "check.readiness": _readiness,
+    "check.classification": _classification,
+    "drills.tolerance": _tolerance,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {

@@ -15,6 +15,7 @@ from moneypath.drills.report.formatting import (
     status_cell,
     verdict_cell,
 )
+from moneypath.drills.report.impact_section import impact_section
 from moneypath.drills.report.reading import Journal
 
 OBJECTIVE_TEXT = {
@@ -179,6 +180,8 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
         else "The incident was not classified in this run (no expected page), so no clock started.", "note"),
         Table(["regime", "basis", "due at (UTC)", "applies"], reg_rows, "no regulatory clock applies")])
     out.append(reg)
+    if (scenario := impact_section(jn)) is not None:
+        out.append(scenario)
 
     out.append(Section("Timeline", [Table(
         ["time (UTC)", "from fault", "kind", "what happened"],

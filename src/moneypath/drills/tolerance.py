@@ -1,0 +1,130 @@
+"""Whether a drill's scenario stayed within the impact tolerances of the business service it exercises (the drill
+file's `business_service`), and the DORA classification the scenario would have had, both from the drill's own
+load: the journal's `impact` part.
+
+Disruption: from the first to the last payment the fault touched (moneypath.drills.money.affected_payments),
+in real time (drill seconds × the target's time factor: a 30 s fault on the local stack, rules 60x faster,
+stands for 30 minutes). Value held up: the amounts of those payments per currency, against the tolerance in
+that currency (a currency without one is not measured). Classification: the affected payments, compared with
+a day of the drill's own traffic (its rate over a real day), the disruption as duration and downtime; clients
+and what only a person judges are not measured, so a scenario short of two thresholds reads "not measured",
+never "not major" (unless its service is not critical).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register, verdict
+from moneypath.catalog import Catalog
+from moneypath.check.classification import DAY, Measures, classify
+from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.journal import Impact, Tolerance
+from moneypath.drills.report.formatting import fmt_duration as format_duration
+
+
+def _affected(outcomes: Iterable[Outcome], start: float, end: float) -> list[Outcome]:
+    return [o for o in outcomes if start <= o.t <= end and (o.failed or o.flagged)]
+
+
+def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: float,
+               measured: bool) -> list[Tolerance]:
+    """The service's tolerances judged on the affected payments (measured False: no fault ran, nothing to judge)."""
+    svc = catalog.business_services[service]
+    limit_s = svc.disruption_s
+    if not measured:
+        why = "not measured: no fault was injected (nothing disrupted the service to judge)"
+        return [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured="—", status=NOT_MEASURED,
+                          reason=why),
+                Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
+                          status=NOT_MEASURED, reason=why)]
+    span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
+    out = [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(span),
+                     status=PASS if span <= limit_s else FAIL,
+                     reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "
+                             f"(drill time × {factor:g}); tolerance {svc.tolerance.disruption}"))]
+    held: dict[str, int] = defaultdict(int)
+    for o in affected:
+        held[o.currency] += o.amount_minor
+    parts, statuses = [], []
+    for cur, minor in sorted(held.items()):
+        major = svc.tolerance.value_held_up.get(cur)
+        if major is None:
+            statuses.append(NOT_MEASURED)
+            parts.append(f"{catalog.money(minor, cur)} (no tolerance in {cur}: not measured)")
+            continue
+        limit = round(major * 10 ** catalog.exponent(cur))
+        statuses.append(PASS if minor <= limit else FAIL)
+        parts.append(f"{catalog.money(minor, cur)} of {catalog.money(limit, cur)}")
+    status = verdict((s, "fail") for s in statuses) if statuses else PASS
+    out.append(Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up),
+                         measured="; ".join(parts) or "nothing held up", status=status,
+                         reason="; ".join(parts) or "no payment held up"))
+    return out
+
+
+def _limits(catalog: Catalog, amounts: dict[str, float]) -> str:
+    return ", ".join(catalog.money(round(v * 10 ** catalog.exponent(c)), c) for c, v in amounts.items()) or "none"
+
+
+def within(tols: list[Tolerance]) -> str:
+    """pass when every tolerance held, fail when one was exceeded, else not measured."""
+    if not tols:
+        return NOT_MEASURED
+    return verdict((t.status, "fail") for t in tols)
+
+
+register("drills.tolerance", within)
+
+
+def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], affected: list[Outcome],
+                      span_s: float, run_s: float, factor: float) -> Measures:
+    """The figures the scenario gives DORA's criteria: its affected payments against a real day of its traffic."""
+    svc = catalog.business_services[service]
+    m = Measures(service=service, critical=svc.critical, duration_s=span_s)
+    m.affected = float(len(affected))
+    real_run = run_s * factor
+    if outcomes and real_run > 0:
+        m.daily_transactions = len(outcomes) * DAY / real_run
+        value: dict[str, float] = defaultdict(float)
+        for o in outcomes:
+            value[o.currency] += o.amount_minor
+        m.daily_value = {c: v * DAY / real_run for c, v in value.items()}
+        hit: dict[str, float] = defaultdict(float)
+        for o in affected:
+            hit[o.currency] += o.amount_minor
+        m.affected_value = dict(hit)
+    else:
+        m.why["daily_transactions"] = "daily average: not measured: the drill sent no payment"
+        m.why["value"] = "value: not measured: the drill sent no payment"
+    m.downtime_s = span_s
+    m.queries = {"affected": "the drill's own payments (money.affected_payments)"}
+    m.why["clients"] = "clients affected: not measured: a drill's load has no clients to count"
+    return m
+
+
+def impact(catalog: Catalog, service: str | None, outcomes: list[Outcome], injected: float | None, end: float | None,
+           run_s: float, factor: float) -> Impact:
+    """The journal's impact part."""
+    if service is None:
+        return Impact(service=None, within_tolerance=NOT_MEASURED,
+                      reason="not measured: the drill file names no business_service, so no tolerance applies")
+    if service not in catalog.business_services:
+        return Impact(service=service, within_tolerance=NOT_MEASURED,
+                      reason=f"not measured: {service!r} is not in the catalog's business_services")
+    measured = injected is not None and end is not None
+    affected = _affected(outcomes, injected, end) if measured else []
+    tols = tolerances(catalog, service, affected, factor, measured)
+    result = within(tols)
+    classification = None
+    if measured:
+        span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
+        classification = classify(scenario_measures(catalog, service, outcomes, affected, span, run_s, factor),
+                                  catalog.dora.thresholds).to_dict()
+    beyond = [t.name.replace("_", " ") for t in tols if t.status == FAIL]
+    reason = (f"beyond tolerance: {', '.join(beyond)}" if beyond else
+              "within every tolerance" if result == PASS else
+              "; ".join(t.reason for t in tols if t.status == NOT_MEASURED))
+    return Impact(service=service, within_tolerance=result, reason=reason, tolerances=tols,
+                  classification=classification, real_time_factor=factor)
