@@ -154,3 +154,18 @@ PROCESS_METRICS = {
     "cpu_seconds": "process_cpu_seconds_total",
     "resident_bytes": "process_resident_memory_bytes",
 }
+
+
+# ---------------------------------------------------------------- the canary judge (moneypath.check.canary)
+
+# The label values a canary metric counts as bad, or leaves out (the outcome values the catalog's signals declare).
+AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED = "approved", "declined"
+PROVIDER_CALL_ERROR, PROVIDER_CALL_TIMEOUT = "error", "timeout"
+LEDGER_WRITE_FAILED = "failed"
+COST_INFRASTRUCTURE = "infrastructure"  # per process hour, not per transaction: a 10 % canary would look dearer
+# Reconciliation breaks (money_checks.breaks `kind`) that are money invariants: a capture charged twice, and money
+# the provider captured that the service's own records do not hold (an acknowledged write lost).
+BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER = "duplicate", "missing_in_ledger"
+# When a canary started, unless told: the newest start among its processes (prometheus_client's process collector).
+PROCESS_START_METRIC = "process_start_time_seconds"
+CANARY_STATE_FILE = "canary-state.json"  # the sequential tests' state between judge passes, in the state dir

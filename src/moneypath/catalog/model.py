@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.catalog.canary_policy import CanaryPolicy
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
@@ -327,6 +328,7 @@ class Catalog(StrictModel):
     watchdog: Watchdog = Field(default_factory=Watchdog, description="The dead man's switch.")
     money_checks: MoneyChecks = Field(default_factory=MoneyChecks, description="SQL the drills' money checks "
                                       "run on the service's database (formerly `ledger:`).")
+    canary: CanaryPolicy = Field(default_factory=CanaryPolicy, description="The canary judge's policy (docs/canary.md).")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)
