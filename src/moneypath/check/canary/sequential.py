@@ -4,8 +4,8 @@ signatures only, so the judge runs until the real group-sequential module replac
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 
