@@ -6,16 +6,15 @@ exit 2 when the server cannot be reached. On the shipped project and on the tick
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, stop_process, wait_for
+from tests.conftest import CATALOG_PATH, ROOT, free_port, wait_for
 from tests.foreign.harness import init_project, moneypath
+from tests.support.prometheus_server import running_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -48,24 +47,18 @@ class Exposition:
 
 
 def scraped(tmp_path, text: str):
-    """A fresh Prometheus scraping `text` every second; yields its URL once the first scrape landed."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
+    """A fresh Prometheus scraping `text` every second; its URL once the first scrape landed, and how to stop."""
     exposition = Exposition(text)
-    port = free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\n"
-        f"scrape_configs: [{{job_name: svc, static_configs: [{{targets: ['{exposition.target}']}}]}}]\n")
-    proc = subprocess.Popen([shutil.which("prometheus"), f"--config.file={tmp_path / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    config = ("global: {scrape_interval: 1s}\n"
+              f"scrape_configs: [{{job_name: svc, static_configs: [{{targets: ['{exposition.target}']}}]}}]\n")
+    prometheus = running_prometheus(tmp_path, config)
     try:
-        wait_for(lambda: http_ok(f"{url}/-/ready"), 60, "Prometheus")
+        url = prometheus.__enter__()
         wait_for(lambda: httpx.get(f"{url}/api/v1/query", params={"query": "count({job='svc'})"}, timeout=5)
                  .json()["data"]["result"], 30, "the first scrape")
-        return url, lambda: (stop_process(proc), exposition.close())
+        return url, lambda: (prometheus.__exit__(None, None, None), exposition.close())
     except BaseException:
-        stop_process(proc)
+        prometheus.__exit__(None, None, None)
         exposition.close()
         raise
 

@@ -16,9 +16,17 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER, Key
-from moneypath.check.canary.metrics import increase, selector_of
+from moneypath.check.canary.metrics import selector_of
 
 NO_DATABASE = "payments not named: no --database"
+
+
+def grown(metric: str, arm: tuple[str, ...], window_s: int, by: str) -> str:
+    """How much a counter grew in the window, exactly: each series' highest minus lowest sample, summed. increase()
+    extrapolates to the window's edges (1 duplicate of JPY 1,200 would read 1.2 and JPY 1,465); a gate names what
+    happened. Any growth shows, a counter reset included (a restart within the window is the canary's own)."""
+    series = selector_of(metric, *arm)
+    return f"sum by ({by}) (max_over_time({series}[{window_s}s]) - min_over_time({series}[{window_s}s]))"
 
 
 @dataclass
@@ -41,7 +49,7 @@ class InvariantResult:
 def duplicate_charges(catalog: Catalog, prom: Prometheus, arm: tuple[str, ...], window_s: int,
                       at: float) -> InvariantResult:
     dup = catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)
-    query = increase(dup, arm, window_s, "provider")
+    query = grown(dup, arm, window_s, "provider")
     result = InvariantResult("duplicate_charges", "no customer charged twice by the canary", NOT_MEASURED, "",
                              [query])
     try:
@@ -52,21 +60,21 @@ def duplicate_charges(catalog: Catalog, prom: Prometheus, arm: tuple[str, ...], 
     if not counts:
         result.reason = not_measured(f"{query} returned nothing (no {dup} series for the canary in the window)")
         return result
-    result.values = {f"provider={k}": round(v, 3) for k, v in counts.items()}
+    result.values = {f"provider={k}": v for k, v in counts.items()}
     charged = {k: v for k, v in counts.items() if v > 0}
     if not charged:
         result.status, result.reason = PASS, f"no duplicate charge in the canary's window ({query})"
         return result
     result.status = FAIL
-    where = ", ".join(f"{round(v) or 1} on {k}" for k, v in sorted(charged.items()))
+    where = ", ".join(f"{v:g} on {k}" for k, v in sorted(charged.items()))
     result.reason = f"duplicate charges in the canary: {where}"
     if catalog.has(Key.DUPLICATE_CHARGED_MINOR_TOTAL):
-        money_query = increase(catalog.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL), arm, window_s, "currency")
+        money_query = grown(catalog.metric(Key.DUPLICATE_CHARGED_MINOR_TOTAL), arm, window_s, "currency")
         result.queries.append(money_query)
         try:
             amounts = {c: v for c, v in _vector_at(prom, money_query, "currency", at).items() if v and v == v}
             if amounts:
-                result.reason += " (" + ", ".join(catalog.money(round(v), c) for c, v in sorted(amounts.items())) + ")"
+                result.reason += " (" + ", ".join(catalog.money(v, c) for c, v in sorted(amounts.items())) + ")"
         except PrometheusError:
             pass  # the count alone fails the canary; the amount is a courtesy
     return result
