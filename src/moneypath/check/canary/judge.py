@@ -26,7 +26,7 @@ from pathlib import Path
 
 from moneypath._common.atomic import write_json
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, FAIL, NOT_MEASURED, PASS, not_measured
+from moneypath._common.verdict import EXIT_CODES, FAIL, NOT_MEASURED, PASS, not_measured, register
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import PROCESS_START_METRIC
 from moneypath.check.canary import invariants
@@ -34,7 +34,7 @@ from moneypath.check.canary.metrics import RATIO_OF_SUMS, BadUsage, metric_queri
 from moneypath.check.canary.sequential import SequentialTest
 
 INCONCLUSIVE, SKIPPED = "inconclusive", "skipped"
-VERDICT_EXIT = {PASS: EXIT_PASS, FAIL: EXIT_FAIL, INCONCLUSIVE: EXIT_NOT_MEASURED}
+VERDICT_EXIT = {PASS: EXIT_CODES[PASS], FAIL: EXIT_CODES[FAIL], INCONCLUSIVE: EXIT_CODES[NOT_MEASURED]}
 HISTORY_LOOKS = 240  # looks kept per state for the report's plots
 _STATE_LOCK = threading.Lock()
 
@@ -246,7 +246,7 @@ class Judge:
                 tests[test_id] = test.to_dict()
                 row.update({k: v for k, v in asdict(look).items() if k != "verdict"})
                 row["status"] = INCONCLUSIVE if look.verdict == NOT_MEASURED else look.verdict
-                row["rate_per_s"] = ct / window_s
+            row["rate_per_s"] = ct / window_s
             look_values[test_id] = {k: row.get(k) for k in ("canary_ratio", "baseline_ratio", "effect", "z",
                                                               "boundary", "p_value")}
 
@@ -256,7 +256,7 @@ class Judge:
         canary, baseline = (cb / ct if ct else None), (bb / bt if bt else None)
         row.update(canary_ratio=canary, baseline_ratio=baseline, z=None, p_value=None, boundary=1 + metric.min_effect,
                    effect=(canary / baseline - 1) if canary is not None and baseline else None,
-                   needed_canary=max(0, math.ceil(metric.min_sample - ct)), rate_per_s=None)
+                   needed_canary=max(0, math.ceil(metric.min_sample - ct)))
         if min(ct, bt) < metric.min_sample or canary is None or baseline is None:
             row.update(status=INCONCLUSIVE, reason=f"needs {metric.min_sample} {row['unit']} in each arm "
                                                    f"(canary {ct:.0f}, baseline {bt:.0f})")
@@ -282,28 +282,9 @@ class Judge:
         invariants.name_payments(results, breaks, why_not)
         return results
 
-    # ------------------------------------------------------------------ combining
-
     def _finish(self, out: dict, elapsed: float | None = None, max_inconclusive: float | None = None,
                 on_inconclusive: str = "hold") -> dict:
-        rows = out["metrics"]
-        gates = [i for i in out["invariants"] if i["judged"]]
-        for gate in gates:
-            if gate["status"] == NOT_MEASURED:
-                out["not_measured"].append(gate["reason"])
-        failed = [r for r in rows if r["status"] == FAIL] + [g for g in gates if g["status"] == FAIL]
-        tested = [r for r in rows if r["status"] != SKIPPED]
-        if failed:
-            out["verdict"] = FAIL
-            out["reason"] = "; ".join(f"{r.get('id') or r['invariant']}: {r['reason']}" for r in failed)
-        elif out["not_measured"]:
-            out["reason"] = "; ".join(out["not_measured"])
-        elif tested and all(r["status"] == PASS for r in tested):
-            out["verdict"] = PASS
-            out["reason"] = (f"every metric reached its planned sample without crossing its boundary "
-                             f"({len(tested)} tests) and every money invariant held")
-        else:
-            out["reason"] = self._needs(out, tested)
+        out["verdict"], out["reason"], out["needs"] = combine(out["metrics"], out["invariants"], out["not_measured"])
         if out["verdict"] == INCONCLUSIVE and elapsed is not None and max_inconclusive is not None \
                 and elapsed > max_inconclusive:
             past = f"inconclusive {_minutes(elapsed)} after the canary started, past max_inconclusive " \
@@ -315,15 +296,36 @@ class Judge:
         out["exit_code"] = VERDICT_EXIT[out["verdict"]]
         return out
 
-    @staticmethod
-    def _needs(out: dict, tested: list[dict]) -> str:
-        waiting = [r for r in tested if r["status"] == INCONCLUSIVE]
-        if not waiting:
-            return "no metric could be tested: no traffic in either arm"
-        worst = max(waiting, key=lambda r: r.get("needed_canary") or 0)
-        n = int(worst.get("needed_canary") or 0)
-        rate = worst.get("rate_per_s") or (worst["canary"]["total"] / out["window_s"] if out["window_s"] else 0)
-        when = f", ~{_minutes(n / rate)} at the current rate" if rate else ", and the canary has none yet"
-        out["needs"] = {"canary_events": n, "unit": worst["unit"], "metric": worst["id"],
-                        "seconds": round(n / rate) if rate else None}
-        return f"needs ~{n} more canary {worst['unit']} ({worst['id']}){when}"
+
+def combine(metrics: list[dict], gates: list[dict], not_measured: list[str]) -> tuple[str, str, dict | None]:
+    """(verdict, reason, needs) of one pass: fail when a test or a judged invariant failed; inconclusive when
+    something was not measured (a judged invariant's not-measured reason joins `not_measured`) or a test still
+    needs data; pass only when every test that had traffic passed, and at least one did."""
+    gates = [g for g in gates if g["judged"]]
+    not_measured.extend(g["reason"] for g in gates if g["status"] == NOT_MEASURED and g["reason"] not in not_measured)
+    failed = [r for r in metrics if r["status"] == FAIL] + [g for g in gates if g["status"] == FAIL]
+    tested = [r for r in metrics if r["status"] != SKIPPED]
+    if failed:
+        return FAIL, "; ".join(f"{r.get('id') or r.get('invariant')}: {r['reason']}" for r in failed), None
+    if not_measured:
+        return INCONCLUSIVE, "; ".join(not_measured), None
+    if tested and all(r["status"] == PASS for r in tested):
+        return PASS, (f"every metric reached its planned sample without crossing its boundary ({len(tested)} tests) "
+                      "and every money invariant held"), None
+    waiting = [r for r in tested if r["status"] == INCONCLUSIVE]
+    if not waiting:
+        return INCONCLUSIVE, "no metric could be tested: no traffic in either arm", None
+    worst = max(waiting, key=lambda r: r.get("needed_canary") or 0)
+    n, rate = int(worst.get("needed_canary") or 0), worst.get("rate_per_s") or 0
+    when = f", ~{_minutes(n / rate)} at the current rate" if rate else ", and the canary has none yet"
+    needs = {"canary_events": n, "unit": worst["unit"], "metric": worst["id"], "seconds": round(n / rate) if rate else None}
+    return INCONCLUSIVE, f"needs ~{n} more canary {worst['unit']} ({worst['id']}){when}", needs
+
+
+def canary_status(metrics: list[dict], gates: list[dict], not_measured: list[str] | None = None) -> str:
+    """The pass's result in moneypath's three statuses (inconclusive is not measured)."""
+    verdict = combine(metrics, gates, list(not_measured or []))[0]
+    return NOT_MEASURED if verdict == INCONCLUSIVE else verdict
+
+
+register("check.canary", canary_status)
