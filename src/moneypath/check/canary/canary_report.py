@@ -16,7 +16,7 @@ from moneypath._common.atomic import write_text
 from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
 from moneypath._common.verdict import FAIL, PASS
 
-MAX_PLOTS = 24  # tests drawn; the table lists every one
+MAX_PLOTS = 12  # tests drawn; the table lists every one
 
 
 def to_json(result: dict) -> str:
@@ -40,26 +40,32 @@ def _status_cell(status: str) -> Cell:
     return Cell(status, "ok" if status == PASS else "fail" if status == FAIL else "na")
 
 
-def _plot(test_id: str, history: list[dict]) -> str | None:
-    """A PNG (data URI) of one test's looks: both arms' shares, and z against the boundary; None without looks."""
+def _looks(test_id: str, history: list[dict]) -> list[tuple[float, dict]]:
     looks = [(h["at"], h["tests"][test_id]) for h in history if test_id in h.get("tests", {})]
-    looks = [(t, v) for t, v in looks if v.get("canary_ratio") is not None]
-    if not looks:
+    return [(t, v) for t, v in looks if v.get("canary_ratio") is not None]
+
+
+def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
+    """One PNG (a data URI) of the looks so far, a row per test with two looks or more: both arms' shares, and the
+    test's z against its boundary; None when no test has two looks yet."""
+    rows = [(test_id, looks) for test_id in test_ids if len(looks := _looks(test_id, history)) >= 2][:MAX_PLOTS]
+    if not rows:
         return None
     plt = plots.pyplot()
-    fig, (shares, zs) = plt.subplots(1, 2, figsize=(9, 2.6))
-    times = [t for t, _ in looks]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.3 * len(rows)), squeeze=False)
+    for (test_id, looks), (shares, zs) in zip(rows, axes):
+        times = [t for t, _ in looks]
+        span = (min(times), max(times))
 
-    def series(name, key):
-        pairs = [(t, v.get(key)) for t, v in looks if v.get(key) is not None]
-        return plots.Series(name, [t for t, _ in pairs], [x for _, x in pairs])
+        def series(name, key, looks=looks):
+            pairs = [(t, v.get(key)) for t, v in looks if v.get(key) is not None]
+            return plots.Series(name, [t for t, _ in pairs], [x for _, x in pairs])
 
-    plots.draw_lines(shares, [series("canary", "canary_ratio"), series("baseline", "baseline_ratio")],
-                     span=(min(times), max(times) + 1))
-    plots.finish(shares, f"{test_id}: share of bad events", "percentunit", False)
-    statistic = [s for s in (series("z", "z"), series("boundary", "boundary")) if s.values]
-    plots.draw_lines(zs, statistic, span=(min(times), max(times) + 1))
-    plots.finish(zs, "test statistic and the boundary it must cross", "", not statistic)
+        plots.draw_lines(shares, [series("canary", "canary_ratio"), series("baseline", "baseline_ratio")], span)
+        plots.finish(shares, f"{test_id}: share of bad events", "percentunit", False)
+        statistic = [s for s in (series("z", "z"), series("boundary", "boundary")) if s.values]
+        plots.draw_lines(zs, statistic, span)
+        plots.finish(zs, f"{test_id}: z and the boundary it must cross", "", not statistic)
     buf = io.BytesIO()
     plots.save(fig, buf)  # savefig takes a file object as well as a path
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -84,7 +90,7 @@ def document(result: dict) -> Document:
         [[i["invariant"], _status_cell(i["status"]), i["reason"], ", ".join(i["payments"]) or "—",
           Cell("\n".join(i["queries"]) or "—", "code")] for i in result["invariants"]],
         empty="not judged: the judge stopped before the invariants", wide=True)]))
-    rows, details, images, explained = [], [], [], set()
+    rows, details, explained = [], [], set()
     for m in result["metrics"]:
         test_id = m.get("id") or m["metric"]
         rows.append([test_id, _share(m.get("canary")), _share(m.get("baseline")), _num(m.get("effect"), "{:+.4f}"),
@@ -97,16 +103,14 @@ def document(result: dict) -> Document:
             text = "\n".join(f"{arm} {part}: {q}" for arm, pair in queries.items() for part, q in pair.items())
             details.append(Section(m["metric"], [Para(f"{m.get('description', '')}. Test: {m.get('test', '')}."),
                                                  Para(text, "pre")]))
-        uri = _plot(test_id, result.get("history", [])) if len(images) < MAX_PLOTS else None
-        if uri:
-            images.append(Image(test_id, uri, wide=True))
     sections.append(Section("Metrics", [Table(
         ["test", "canary bad / total", "baseline bad / total", "effect", "min effect", "p-value", "z", "boundary",
          "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrrrll", wide=True)]))
     if details:
         sections.append(Section("Resolved PromQL", details))
-    if images:
-        sections.append(Section("Looks so far", images, only="html"))
+    uri = plot_looks([m.get("id") or m["metric"] for m in result["metrics"]], result.get("history", []))
+    if uri:
+        sections.append(Section("Looks so far", [Image("looks so far", uri, wide=True)], only="html"))
     return Document("Canary verdict", sections, verdict=(verdict, verdict == PASS), verdict_in_title=True,
                     escape="table")
 
