@@ -164,7 +164,7 @@ def name_payments(results: list[InvariantResult], breaks: list[dict] | None, why
         if dup is not None and dup.status == FAIL:
             dup.reason += f"; {why_not or NO_DATABASE}"
         if lost is not None and why_not:
-            lost.reason = not_measured(why_not)
+            lost.reason = not_measured(why_not.replace("payments not named", "writes lost not checked", 1))
         return
 
     def ids(kind: str) -> list[str]:
