@@ -17,6 +17,7 @@ from moneypath.check.canary.service import create_app
 from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
 from tests.conftest import FOREIGN_PATH, free_port, run_cli, wait_for
+from tests.docs_examples import args_of, code_block, fill, shell
 from tests.support.prometheus_server import running_prometheus
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,10 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         wait_for(lambda: _query(url, f'sum(increase({dup}{{pair="dup",track="canary"}}[1m])) > 0'), 30,
                  "the duplicate scraped")
 
-        run = _judge(url, tmp_path, "dup", "--since", since, "--json", "--html", str(tmp_path / "dup.html"))
+        [synopsis] = shell(code_block("docs/canary.md", "Running the judge", "sh"))  # the page's command, as written
+        run = run_cli(*fill(args_of(synopsis), prometheus=url, canary='pair="dup",track="canary"',
+                            baseline='pair="dup",track="baseline"', since=since, html=str(tmp_path / "dup.html")),
+                      "--catalog", str(FOREIGN_PATH), "--state-dir", str(tmp_path / "state"))
         assert run.returncode == 1, run.stdout + run.stderr
         result = json.loads(run.stdout)
         assert result["verdict"] == "fail" and result["not_measured"] == []
