@@ -76,8 +76,10 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         apps["dup", "canary"][0].count_duplicate_charge("komoju", "JPY", 1200)
         for arm in ARMS:
             _traffic(apps[arm][0], 10)
-        wait_for(lambda: _query(url, f'sum(increase({dup}{{pair="dup",track="canary"}}[1m])) > 0'), 30,
-                 "the duplicate scraped")
+        auth = foreign.metric("authorizations_total")
+        wait_for(lambda: _query(url, f'sum(increase({dup}{{pair="dup",track="canary"}}[1m])) > 0')
+                 and len(_query(url, f"sum by (pair, track) (increase({auth}[1m])) > 0")) == 4, 30,
+                 "the duplicate and every arm's new traffic scraped")
 
         [synopsis] = shell(code_block("docs/canary.md", "Running the judge", "sh"))  # the page's command, as written
         run = run_cli(*fill(args_of(synopsis), prometheus=url, canary='pair="dup",track="canary"',
