@@ -113,13 +113,16 @@ def _judge(args) -> int:
         print(f"moneypath: --interval {args.interval!r} is not a duration such as 30s", file=sys.stderr)
         return EXIT_USAGE
     judge = Judge(catalog, args.prometheus, _state_path(args), args.database)
+    # --watch ends at the policy's max_inconclusive after the canary started, or after the watch started when the
+    # start is unknown (nothing measured: a Prometheus that never answers must not hold a pipeline for ever)
+    give_up = time.monotonic() + duration_seconds(catalog.canary.max_inconclusive)
     while True:
         try:
             result = judge.judge(args.canary, args.baseline, args.since, args.metric)
         except BadUsage as exc:
             print(f"moneypath: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        done = result["verdict"] != "inconclusive" or result["held"] or not args.watch
+        done = result["verdict"] != "inconclusive" or result["held"] or not args.watch or time.monotonic() > give_up
         if args.watch and not done:
             print(f"{result['at']} inconclusive — {result['reason']}", file=sys.stderr, flush=True)
             time.sleep(interval)

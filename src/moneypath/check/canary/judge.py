@@ -294,7 +294,19 @@ class Judge:
             else:
                 out["held"], out["reason"] = True, f"{past}: the policy holds the rollout ({out['reason']})"
         out["exit_code"] = VERDICT_EXIT[out["verdict"]]
-        return out
+        return finite(out)
+
+
+def finite(value):
+    """The result with every infinite or NaN number as None: strict JSON for the report and the HTTP answers (a
+    test's z is infinite when one arm has no variance)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def combine(metrics: list[dict], gates: list[dict], not_measured: list[str]) -> tuple[str, str, dict | None]:

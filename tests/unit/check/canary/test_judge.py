@@ -206,3 +206,12 @@ def test_combine_never_passes_on_nothing():
     assert combine(passed, unmeasured_gate, [])[:2] == ("inconclusive", "not measured: q returned nothing")
     shown_only = [{"invariant": "writes_lost", "judged": False, "status": NOT_MEASURED, "reason": "no --database"}]
     assert combine(passed, shown_only, [])[0] == PASS
+
+
+def test_an_infinite_statistic_is_null_in_the_result(foreign, monkeypatch, tmp_path, scripted):
+    monkeypatch.setattr(ScriptedTest, "look", lambda self, *counts: Look(
+        NOT_MEASURED, 0.0, 0.0, 0.0, float("inf"), float("nan"), 3.0, 0.1, 2000, 10, "scripted"))
+    result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
+    decline = next(m for m in result["metrics"] if m["metric"] == "decline_ratio")
+    assert decline["z"] is None and decline["p_value"] is None
+    json.dumps(result, allow_nan=False)

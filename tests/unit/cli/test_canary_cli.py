@@ -95,3 +95,12 @@ def test_help_explains_the_selectors_and_exit_codes():
     assert run.returncode == 0
     text = " ".join(run.stdout.split())
     assert "PromQL label matchers without braces" in text and "3 inconclusive" in text and "2 bad usage" in text
+
+
+def test_watch_gives_up_at_max_inconclusive_when_nothing_is_measured(foreign, prom, tmp_path, monkeypatch):
+    prom([], down=True)
+    clock = iter(range(0, 100_000, 3000))  # each look 50 minutes after the last: 2h pass on the third
+    monkeypatch.setattr("time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    run = judge(tmp_path, *SELECTORS, "--since", "10m", "--watch")
+    assert run.returncode == 3 and run.stderr.count("inconclusive — not measured: Prometheus does not answer") == 2
