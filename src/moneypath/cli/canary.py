@@ -31,7 +31,7 @@ SERVE_EPILOG = """GET  /v1/verdict?canary=SEL&baseline=SEL[&since=RFC3339][&metr
 POST /v1/flagger/check               (Flagger rollout webhook, metadata {canary, baseline, since}) -> 200, or
                                      409 problem+json when the canary failed
 POST /v1/flagger/confirm-promotion   -> 200 on pass, 423 while inconclusive (holds), 409 on fail
-Bad input is 400 problem+json. docs/canary.md shows the Argo Rollouts and Flagger wiring."""
+Bad input is 400 problem+json. docs/canary.md shows how Argo Rollouts and Flagger call it."""
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:

@@ -6,18 +6,19 @@ is inconclusive, saying what it needs, never a pass; a selector matching nothing
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from starlette.testclient import TestClient
 
-from moneypath.check.canary.service import create_app
+from moneypath.check.canary.judge import rfc3339
 from moneypath.instrument.prometheus_backend import PrometheusBackend
 from moneypath.instrument.signals import MoneyPath
-from tests.conftest import FOREIGN_PATH, free_port, run_cli, wait_for
+from tests.conftest import FOREIGN_PATH, free_port, http_ok, run_cli, stop_process, wait_for
 from tests.docs_examples import args_of, code_block, fill, shell
+from tests.foreign.harness import MONEYPATH
 from tests.support.prometheus_server import running_prometheus
 
 pytestmark = pytest.mark.integration
@@ -111,14 +112,24 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         assert len(healthy["history"]) == 2
         assert (tmp_path / "state" / "canary-state.json").is_file()
 
-        http = TestClient(create_app(foreign, url))
-        verdict = http.get("/v1/verdict", params={"canary": 'pair="dup",track="canary"',
-                                                  "baseline": 'pair="dup",track="baseline"', "since": since})
-        assert verdict.status_code == 200 and verdict.json()["verdict"] == "fail"
-        held = http.post("/v1/flagger/confirm-promotion", json={"name": "shop", "namespace": "shop", "phase": "Progressing",
-                         "metadata": {"canary": 'pair="ok",track="canary"', "baseline": 'pair="ok",track="baseline"',
-                                      "since": since}})
-        assert held.status_code == 423 and held.headers["content-type"] == "application/problem+json"
+        port = free_port()  # `moneypath canary serve`, the process the rollout tools call
+        server = subprocess.Popen([*MONEYPATH, "canary", "serve", "--listen", f"127.0.0.1:{port}", "--prometheus", url,
+                                   "--catalog", str(FOREIGN_PATH), "--state-dir", str(tmp_path / "served")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            served = f"http://127.0.0.1:{port}"
+            wait_for(lambda: http_ok(f"{served}/healthz"), 30, "moneypath canary serve")
+            verdict = httpx.get(f"{served}/v1/verdict", timeout=30, params={
+                "canary": 'pair="dup",track="canary"', "baseline": 'pair="dup",track="baseline"',
+                "since": rfc3339(float(since))})
+            assert verdict.status_code == 200 and verdict.json()["verdict"] == "fail"
+            held = httpx.post(f"{served}/v1/flagger/confirm-promotion", timeout=30, json={
+                "name": "shop", "namespace": "shop", "phase": "Progressing",
+                "metadata": {"canary": 'pair="ok",track="canary"', "baseline": 'pair="ok",track="baseline"',
+                             "since": since}})
+            assert held.status_code == 423 and held.headers["content-type"] == "application/problem+json"
+        finally:
+            stop_process(server)
 
         nothing = _judge(url, tmp_path, "nosuch", "--since", since)
         assert nothing.returncode == 3
