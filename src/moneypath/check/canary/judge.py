@@ -36,6 +36,7 @@ from moneypath.check.canary.sequential import SequentialTest
 INCONCLUSIVE, SKIPPED = "inconclusive", "skipped"
 VERDICT_EXIT = {PASS: EXIT_CODES[PASS], FAIL: EXIT_CODES[FAIL], INCONCLUSIVE: EXIT_CODES[NOT_MEASURED]}
 HISTORY_LOOKS = 240  # looks kept per state for the report's plots
+STATES_KEPT = 50  # canaries whose tests the state file keeps
 _STATE_LOCK = threading.Lock()
 
 
@@ -129,7 +130,8 @@ class Judge:
                 out["since"] = rfc3339(start)
             window_s = max(1, math.ceil(now - start))
             out["window_s"] = window_s
-            fingerprint = json.dumps([[asdict(m) for m in chosen], policy.model_dump()], sort_keys=True, default=str)
+            fingerprint = json.dumps([[asdict(m) for m in chosen], policy.model_dump(), list(self.catalog.providers)],
+                                     sort_keys=True, default=str)
             with _STATE_LOCK:
                 state = _load_state(self.state_path)
                 key = _state_key(canary, baseline, start, fingerprint)
@@ -146,6 +148,9 @@ class Judge:
                 out["history"] = entry["history"]
                 if self.state_path is not None:
                     state[key] = entry
+                    for stale in sorted(state, key=lambda k: (state[k].get("history") or [{"at": 0}])[-1]["at"])[
+                            :max(0, len(state) - STATES_KEPT)]:
+                        del state[stale]  # the canaries judged longest ago
                     self.state_path.parent.mkdir(parents=True, exist_ok=True)
                     write_json(self.state_path, state)
         return self._finish(out, now - start, duration_seconds(policy.max_inconclusive), policy.on_inconclusive)

@@ -215,3 +215,12 @@ def test_an_infinite_statistic_is_null_in_the_result(foreign, monkeypatch, tmp_p
     decline = next(m for m in result["metrics"] if m["metric"] == "decline_ratio")
     assert decline["z"] is None and decline["p_value"] is None
     json.dumps(result, allow_nan=False)
+
+
+def test_the_state_file_keeps_the_canaries_judged_last(foreign, monkeypatch, tmp_path, scripted):
+    monkeypatch.setattr(judge_module, "STATES_KEPT", 2)
+    for i in range(3):
+        _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"), since=str(NOW - 600 - i),
+               now=NOW + i)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert sorted(entry["history"][-1]["at"] for entry in state.values()) == [NOW + 1, NOW + 2]
