@@ -14,6 +14,7 @@ from moneypath.check.canary import judge as judge_module
 from moneypath.check.canary.judge import Judge, combine
 from moneypath.check.canary.metrics import BadUsage
 from moneypath.check.canary.sequential import Look
+from tests.conftest import ROOT
 from tests.support.canary_prom import FakePrometheus, arm, install
 
 CANARY, BASELINE = 'track="canary"', 'track="baseline"'
@@ -224,3 +225,15 @@ def test_the_state_file_keeps_the_canaries_judged_last(foreign, monkeypatch, tmp
                now=NOW + i)
     state = json.loads((tmp_path / "state.json").read_text())
     assert sorted(entry["history"][-1]["at"] for entry in state.values()) == [NOW + 1, NOW + 2]
+
+
+@pytest.mark.parametrize("fixture, queries, tests, said", [
+    ("foreign", 30, 9, "30 instant queries for the ticket shop's catalog (6 metrics, 9 tests)"),
+    ("catalog", 34, 10, "34 for the shipped one (7 metrics, 10 tests)")])
+def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, queries, tests, said):
+    """docs/canary.md states these counts."""
+    c = request.getfixturevalue(fixture)
+    fake = install(monkeypatch, FakePrometheus(arm(c, "canary") + arm(c, "baseline"), start=NOW - 600))
+    result = Judge(c, "http://prom.test").judge(CANARY, BASELINE, now=NOW)
+    assert (len(fake.queries), len(result["metrics"])) == (queries, tests)
+    assert said in " ".join((ROOT / "docs" / "canary.md").read_text().split())
