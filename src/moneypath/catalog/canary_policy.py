@@ -37,7 +37,7 @@ CANARY_METRICS: dict[str, CanaryMetricSpec] = {
                                              "per provider", (Key.PROVIDER_REQUESTS_TOTAL,), True, 0.02),
     "provider_timeout_ratio": CanaryMetricSpec("provider calls that timed out, among all provider calls, per provider",
                                                (Key.PROVIDER_REQUESTS_TOTAL,), True, 0.02),
-    "slow_authorizations": CanaryMetricSpec("authorizations slower than `threshold` (a bucket boundary of the "
+    "slow_authorizations": CanaryMetricSpec("authorizations slower than the threshold (a bucket boundary of the "
                                             "histogram), among all authorizations",
                                             (Key.AUTHORIZATION_DURATION_SECONDS,), False, 0.02),
     "ledger_write_failures": CanaryMetricSpec("ledger writes that failed, among all ledger writes (ledger feature)",
@@ -45,7 +45,7 @@ CANARY_METRICS: dict[str, CanaryMetricSpec] = {
     "dead_letters": CanaryMetricSpec("messages dead-lettered, per authorization (queues feature)",
                                      (Key.DEAD_LETTERS_TOTAL, Key.AUTHORIZATIONS_TOTAL), False, 0.01),
     "cost_per_transaction": CanaryMetricSpec("USD per authorization, infrastructure left out (cost feature); "
-                                             "`min_effect` is a relative increase",
+                                             "min_effect is a relative increase",
                                              (Key.COST_USD_TOTAL, Key.AUTHORIZATIONS_TOTAL), False, 0.10),
 }
 SLOW_METRIC = "slow_authorizations"

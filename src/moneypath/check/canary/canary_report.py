@@ -29,11 +29,15 @@ def _num(v, fmt: str = "{:.4g}") -> str:
     return fmt.format(v)
 
 
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
 def _share(arm: dict | None) -> str:
     if not arm:
         return "—"
     ratio = arm.get("ratio")
-    return f"{arm['bad']:.4g} / {arm['total']:.4g}" + (f" = {ratio:.3%}" if ratio is not None else "")
+    return f"{_count(arm['bad'])} / {_count(arm['total'])}" + (f" = {ratio:.3%}" if ratio is not None else "")
 
 
 def _status_cell(status: str) -> Cell:
@@ -62,10 +66,10 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
             return plots.Series(name, [t for t, _ in pairs], [x for _, x in pairs])
 
         plots.draw_lines(shares, [series("canary", "canary_ratio"), series("baseline", "baseline_ratio")], span)
-        plots.finish(shares, f"{test_id}: share of bad events", "percentunit", False)
+        plots.finish(shares, f"{test_id}: bad share", "percentunit", False)
         statistic = [s for s in (series("z", "z"), series("boundary", "boundary")) if s.values]
         plots.draw_lines(zs, statistic, span)
-        plots.finish(zs, f"{test_id}: z and the boundary it must cross", "", not statistic)
+        plots.finish(zs, "z and the boundary it must cross", "", not statistic)
     buf = io.BytesIO()
     plots.save(fig, buf)  # savefig takes a file object as well as a path
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -93,10 +97,10 @@ def document(result: dict) -> Document:
     rows, details, explained = [], [], set()
     for m in result["metrics"]:
         test_id = m.get("id") or m["metric"]
-        rows.append([test_id, _share(m.get("canary")), _share(m.get("baseline")), _num(m.get("effect"), "{:+.4f}"),
-                     _num(m.get("min_effect")), _num(m.get("p_value"), "{:.3g}"), _num(m.get("z"), "{:.2f}"),
-                     _num(m.get("boundary"), "{:.2f}"), _num(m.get("information"), "{:.0%}"),
-                     _status_cell(m["status"]), m.get("reason", "")])
+        rows.append([test_id, _share(m.get("canary")), _share(m.get("baseline")),
+                     f"{_num(m.get('effect'), '{:+.4f}')} ({_num(m.get('min_effect'))})", _num(m.get("p_value"), "{:.3g}"),
+                     f"{_num(m.get('z'), '{:.2f}')} / {_num(m.get('boundary'), '{:.2f}')}",
+                     _num(m.get("information"), "{:.0%}"), _status_cell(m["status"]), m.get("reason", "")])
         queries = m.get("queries") or {}
         if queries and m["metric"] not in explained:  # one per metric: a provider's test reads its sum by provider
             explained.add(m["metric"])
@@ -104,8 +108,8 @@ def document(result: dict) -> Document:
             details.append(Section(m["metric"], [Para(f"{m.get('description', '')}. Test: {m.get('test', '')}."),
                                                  Para(text, "pre")]))
     sections.append(Section("Metrics", [Table(
-        ["test", "canary bad / total", "baseline bad / total", "effect", "min effect", "p-value", "z", "boundary",
-         "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrrrll", wide=True)]))
+        ["test", "canary bad / total", "baseline bad / total", "effect (min)", "p-value", "z / boundary",
+         "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
     if details:
         sections.append(Section("Resolved PromQL", details))
     uri = plot_looks([m.get("id") or m["metric"] for m in result["metrics"]], result.get("history", []))
