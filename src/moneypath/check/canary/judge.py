@@ -152,7 +152,7 @@ class Judge:
                             :max(0, len(state) - STATES_KEPT)]:
                         del state[stale]  # the canaries judged longest ago
                     self.state_path.parent.mkdir(parents=True, exist_ok=True)
-                    write_json(self.state_path, state)
+                    write_json(self.state_path, finite(state))
         return self._finish(out, now - start, duration_seconds(policy.max_inconclusive), policy.on_inconclusive)
 
     # ------------------------------------------------------------------ measuring
@@ -303,10 +303,12 @@ class Judge:
 
 
 def finite(value):
-    """The result with every infinite or NaN number as None: strict JSON for the report and the HTTP answers (a
-    test's z is infinite when one arm has no variance)."""
+    """The result with every infinite or NaN number as None and numpy scalars as Python's: strict JSON for the
+    report, the state file and the HTTP answers (a test's z is infinite when one arm has no variance)."""
+    if hasattr(value, "item") and not isinstance(value, dict | list | tuple | str):  # a numpy scalar from the test
+        value = value.item()
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

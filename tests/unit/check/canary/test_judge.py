@@ -237,3 +237,10 @@ def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, 
     result = Judge(c, "http://prom.test").judge(CANARY, BASELINE, now=NOW)
     assert (len(fake.queries), len(result["metrics"])) == (queries, tests)
     assert said in " ".join((ROOT / "docs" / "canary.md").read_text().split())
+
+
+def test_numpy_numbers_from_the_test_become_plain_json():
+    import numpy
+
+    assert judge_module.finite({"z": numpy.float64("inf"), "n": [numpy.int64(3)], "p": numpy.float64(0.5)}) == \
+        {"z": None, "n": [3], "p": 0.5}
