@@ -178,6 +178,8 @@ READINESS_METRICS = {
 }
 READINESS_ALERT_LABEL = "alert"
 READINESS_RUN_LABEL = "run"
+
+
 # ---------------------------------------------------------------- incident reporting clocks (DORA)
 
 # What `moneypath incident clock serve` exports (the catalog's namespace before each): per open incident, when
@@ -205,3 +207,18 @@ def served_by_moneypath(name: str) -> bool:
     """Whether a series name is one moneypath's own exporters serve (not the service: a live lint of the
     service's Prometheus does not expect it there)."""
     return any(name.endswith(f"_{suffix}") for suffix in INCIDENT_METRICS.values())
+
+
+# ---------------------------------------------------------------- the canary judge (moneypath.check.canary)
+
+# The label values a canary metric counts as bad, or leaves out (the outcome values the catalog's signals declare).
+AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED = "approved", "declined"
+PROVIDER_CALL_ERROR, PROVIDER_CALL_TIMEOUT = "error", "timeout"
+LEDGER_WRITE_FAILED = "failed"
+COST_INFRASTRUCTURE = "infrastructure"  # per process hour, not per transaction: a 10 % canary would look dearer
+# Reconciliation breaks (money_checks.breaks `kind`) that are money invariants: a capture charged twice, and money
+# the provider captured that the service's own records do not hold (an acknowledged write lost).
+BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER = "duplicate", "missing_in_ledger"
+# When a canary started, unless told: the newest start among its processes (prometheus_client's process collector).
+PROCESS_START_METRIC = "process_start_time_seconds"
+CANARY_STATE_FILE = "canary-state.json"  # the sequential tests' state between judge passes, in the state dir

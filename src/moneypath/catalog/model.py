@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from moneypath._common.strict import StrictModel
 from moneypath.catalog.business_services import BusinessService, Dora
+from moneypath.catalog.canary_policy import CanaryPolicy
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
@@ -332,6 +333,7 @@ class Catalog(StrictModel):
     readiness: ReadinessPolicy | None = Field(default=None, description="Drill readiness of the paging alerts.")
     business_services: dict[str, BusinessService] = Field(default_factory=dict, description="Important services.")
     dora: Dora = Field(default_factory=Dora, description="DORA classification inputs and reporting clocks.")
+    canary: CanaryPolicy = Field(default_factory=CanaryPolicy, description="The canary judge's policy (docs/canary.md).")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)

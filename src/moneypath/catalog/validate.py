@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from moneypath.catalog import business_services
+from moneypath.catalog.canary_policy import canary_problems
 from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, AlertKey, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
@@ -60,6 +61,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         elif not 0 <= exp <= 4:
             bad(("currency_exponents", cur), "the digits after the decimal point are 0 to 4")
     _check_features(c, bad)
+    problems += canary_problems(c)
 
     sections = {"providers": list(c.providers), "currencies": list(c.currencies), "signals": list(c.signals)}
     for key, sig in c.signals.items():

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         alerts,
         audit,
         build,
+        canary,
         catalog,
         dashboards,
         demo,
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, export):
+                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, canary, export):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

@@ -29,7 +29,7 @@ def needed(args) -> list[str]:
     if command == "metrics":
         return []
     if command in ("build", "lint", "init", "down", "status", "pager", "dashboards", "snapshot", "faultproxy",
-                   "alerts", "slo", "audit", "export"):
+                   "alerts", "slo", "audit", "export", "canary", "history", "readiness", "incident", "evidence"):
         return ["tools"]
     if command == "up":
         return ["tools"] if args.no_services else ["tools", "reference"]

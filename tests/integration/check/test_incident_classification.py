@@ -27,7 +27,7 @@ from moneypath.generate.rules import business_alert_rules
 from moneypath.instrument import MoneyPath
 from tests.conftest import free_port, http_ok, stop_process, wait_for
 from tests.foreign.harness import MONEYPATH, moneypath
-from tests.support.prometheus_proc import start_prometheus
+from tests.support.prometheus_server import start_prometheus
 from tests.support.shop_catalog import foreign_data
 
 pytestmark = pytest.mark.integration

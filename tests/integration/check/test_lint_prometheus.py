@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import CATALOG_PATH, ROOT, free_port, wait_for
 from tests.foreign.harness import init_project, moneypath
-from tests.support.prometheus_proc import start_prometheus
+from tests.support.prometheus_server import start_prometheus
 
 pytestmark = pytest.mark.integration
 

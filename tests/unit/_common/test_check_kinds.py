@@ -120,6 +120,11 @@ def _live(kind):
     return [_status(kind.evaluate({"x_total"}, set(), "http://prom", "1d")), _status(kind.evaluate(set(), set(), "u", "1d"))]
 
 
+def _canary(kind):
+    return [kind.evaluate([], [], []), kind.evaluate([], [{"invariant": "duplicate_charges", "judged": True,
+                                                          "status": NOT_MEASURED, "reason": "not measured: nothing"}])]
+
+
 def _money(name):
     def case(kind):
         args = {"drills.money.payments_present": [(set(), set()), ({"p1"}, None)],
@@ -178,6 +183,7 @@ CASES = {
     "check.readiness": _readiness,
     "check.classification": _classification,
     "drills.tolerance": _tolerance,
+    "check.canary": _canary,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {

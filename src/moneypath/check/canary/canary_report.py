@@ -1,0 +1,127 @@
+"""The canary judge's reports: JSON for machines (the judge's result as it is) and one self-contained HTML page for
+people: the verdict and why, the money invariants, per metric the resolved PromQL, the canary's and the baseline's
+values, the test, effect size, p-value and boundary, the verdict and why, and plots of the looks so far (the shares
+of both arms, and the test's z against its boundary), drawn with matplotlib and embedded in the page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from pathlib import Path
+
+from moneypath._common import plots
+from moneypath._common.atomic import write_text
+from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
+from moneypath._common.verdict import FAIL, PASS
+
+MAX_PLOTS = 12  # tests drawn; the table lists every one
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result, indent=2, default=str, allow_nan=False) + "\n"
+
+
+def _num(v, fmt: str = "{:.4g}") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return fmt.format(v)
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
+def _share(arm: dict | None) -> str:
+    if not arm:
+        return "—"
+    ratio = arm.get("ratio")
+    return f"{_count(arm['bad'])} / {_count(arm['total'])}" + (f" = {ratio:.3%}" if ratio is not None else "")
+
+
+def _status_cell(status: str) -> Cell:
+    return Cell(status, "ok" if status == PASS else "fail" if status == FAIL else "na")
+
+
+def _looks(test_id: str, history: list[dict]) -> list[tuple[float, dict]]:
+    looks = [(h["at"], h["tests"][test_id]) for h in history if test_id in h.get("tests", {})]
+    return [(t, v) for t, v in looks if v.get("canary_ratio") is not None]
+
+
+def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
+    """One PNG (a data URI) of the looks so far, a row per test with two looks or more: both arms' shares, and the
+    test's z against its boundary; None when no test has two looks yet."""
+    rows = [(test_id, looks) for test_id in test_ids if len(looks := _looks(test_id, history)) >= 2][:MAX_PLOTS]
+    if not rows:
+        return None
+    plt = plots.pyplot()
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.3 * len(rows)), squeeze=False)
+    for (test_id, looks), (shares, zs) in zip(rows, axes):
+        times = [t for t, _ in looks]
+        span = (min(times), max(times))
+
+        def series(name, key, looks=looks):
+            pairs = [(t, v.get(key)) for t, v in looks if v.get(key) is not None]
+            return plots.Series(name, [t for t, _ in pairs], [x for _, x in pairs])
+
+        plots.draw_lines(shares, [series("canary", "canary_ratio"), series("baseline", "baseline_ratio")], span)
+        plots.finish(shares, f"{test_id}: bad share", "percentunit", False)
+        statistic = [s for s in (series("z", "z"), series("boundary", "boundary")) if s.values]
+        plots.draw_lines(zs, statistic, span)
+        plots.finish(zs, "z and the boundary it must cross", "", not statistic)
+    buf = io.BytesIO()
+    plots.save(fig, buf)  # savefig takes a file object as well as a path
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def document(result: dict) -> Document:
+    verdict = result["verdict"]
+    head = [Para(result["reason"] or verdict, "bad" if verdict == FAIL else "ok" if verdict == PASS else "note"),
+            Bullets([("canary", result["canary"]), ("baseline", result["baseline"]),
+                     ("since", str(result.get("since"))), ("judged at", result["at"]),
+                     ("window", f"{result['window_s']} s" if result.get("window_s") else "—"),
+                     ("Prometheus", result["prometheus"]), ("catalog", str(result.get("catalog"))),
+                     ("policy", ", ".join(f"{k} {v}" for k, v in result["policy"].items()))])]
+    if result.get("needs"):
+        n = result["needs"]
+        head.append(Para(f"Needs ~{n['canary_events']} more canary {n['unit']} ({n['metric']})."))
+    sections = [Section("", head)]
+    if result["not_measured"]:
+        sections.append(Section("Not measured", [Bullets(list(result["not_measured"]))]))
+    sections.append(Section("Money invariants (hard gates)", [Table(
+        ["invariant", "verdict", "why", "payments", "queries"],
+        [[i["invariant"], _status_cell(i["status"]), i["reason"], ", ".join(i["payments"]) or "—",
+          Cell("\n".join(i["queries"]) or "—", "code")] for i in result["invariants"]],
+        empty="not judged: the judge stopped before the invariants", wide=True)]))
+    rows, details, explained = [], [], set()
+    for m in result["metrics"]:
+        test_id = m.get("id") or m["metric"]
+        rows.append([test_id, _share(m.get("canary")), _share(m.get("baseline")),
+                     f"{_num(m.get('effect'), '{:+.4f}')} ({_num(m.get('min_effect'))})", _num(m.get("p_value"), "{:.3g}"),
+                     f"{_num(m.get('z'), '{:.2f}')} / {_num(m.get('boundary'), '{:.2f}')}",
+                     _num(m.get("information"), "{:.0%}"), _status_cell(m["status"]), m.get("reason", "")])
+        queries = m.get("queries") or {}
+        if queries and m["metric"] not in explained:  # one per metric: a provider's test reads its sum by provider
+            explained.add(m["metric"])
+            text = "\n".join(f"{arm} {part}: {q}" for arm, pair in queries.items() for part, q in pair.items())
+            details.append(Section(m["metric"], [Para(f"{m.get('description', '')}. Test: {m.get('test', '')}."),
+                                                 Para(text, "pre")]))
+    sections.append(Section("Metrics", [Table(
+        ["test", "canary bad / total", "baseline bad / total", "effect (min)", "p-value", "z / boundary",
+         "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
+    if details:
+        sections.append(Section("Resolved PromQL", details))
+    uri = plot_looks([m.get("id") or m["metric"] for m in result["metrics"]], result.get("history", []))
+    if uri:
+        sections.append(Section("Looks so far", [Image("looks so far", uri, wide=True)], only="html"))
+    return Document("Canary verdict", sections, verdict=(verdict, verdict == PASS), verdict_in_title=True,
+                    escape="table")
+
+
+def write_html(result: dict, path: Path) -> None:
+    write_text(Path(path), document(result).to_html())
+
+
+def write_json(result: dict, path: Path) -> None:
+    write_text(Path(path), to_json(result))

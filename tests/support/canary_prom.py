@@ -1,0 +1,132 @@
+"""A Prometheus stand-in for the canary judge's unit tests: it answers the judge's query shapes (the selector
+pre-check, the process start, `sum by (x) (increase(m{…}[Ns]))` and differences of them, the exact growth
+`max_over_time - min_over_time`, and gauge extremes) from a list of series with their growth in the window.
+`install(monkeypatch, fake)` puts it where the judge opens its Prometheus client."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from moneypath._common.prometheus import PrometheusError
+from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import Key
+
+_TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+s\]\)")
+_MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
+_BY = re.compile(r"^(?:sum|max|min) by \((\w+)\)")
+
+
+@dataclass
+class Series:
+    name: str
+    labels: dict
+    grew: float = 0.0  # how much a counter grew in the window
+    low: float = 0.0  # a gauge's lowest and highest value in the window
+    high: float = 0.0
+
+
+def _matches(labels: dict, matchers: str) -> bool:
+    for label, op, value in _MATCHER.findall(matchers):
+        have = labels.get(label, "")
+        ok = {"=": have == value, "!=": have != value, "=~": re.fullmatch(value, have) is not None,
+              "!~": re.fullmatch(value, have) is None}[op]
+        if not ok:
+            return False
+    return True
+
+
+@dataclass
+class FakePrometheus:
+    series: list[Series] = field(default_factory=list)
+    start: float | None = None  # process_start_time_seconds of the canary
+    down: bool = False
+    queries: list[str] = field(default_factory=list)
+
+    def __call__(self, url: str, timeout_s: float = 10.0) -> FakePrometheus:  # the judge's `Prometheus(url, …)`
+        self.url = url
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def instant(self, query: str, at: float | None = None) -> list[dict]:
+        self.queries.append(query)
+        if self.down:
+            raise PrometheusError(f"cannot reach Prometheus at {self.url}: ConnectError", url=self.url, path="/")
+        if query.startswith("count({__name__"):
+            n = sum(_matches(s.labels, query[query.index(",") + 1:-2]) for s in self.series)
+            return [{"metric": {}, "value": [at, str(n)]}] if n else []
+        if query.startswith("max(process_start_time_seconds"):
+            return [] if self.start is None else [{"metric": {}, "value": [at, str(self.start)]}]
+        by = _BY.match(query)
+        label = by.group(1) if by else None
+        if " - sum" in query:  # the histogram's count minus its bucket
+            left, right = query.split(" - sum", 1)
+            return self._minus(self._sum(left, label), self._sum("sum" + right, label))
+        return self._sum(query, label)
+
+    def _sum(self, query: str, label: str | None) -> list[dict]:
+        kind, name, matchers = _TERM.search(query).groups()
+        groups: dict[str, float] = {}
+        for s in self.series:
+            if s.name == name and _matches(s.labels, matchers):
+                key = s.labels.get(label, "") if label else ""
+                value = s.grew if kind == "increase" or "- min_over_time" in query else \
+                    s.high if kind == "max_over_time" else s.low
+                combine = max if query.startswith("max by") else min if query.startswith("min by") else float.__add__
+                groups[key] = combine(groups[key], value) if key in groups else float(value)
+        return [{"metric": {label: k} if label else {}, "value": [0, str(v)]} for k, v in groups.items()]
+
+    @staticmethod
+    def _minus(left: list[dict], right: list[dict]) -> list[dict]:
+        rv = {tuple(r["metric"].items()): float(r["value"][1]) for r in right}
+        return [{"metric": r["metric"], "value": [0, str(float(r["value"][1]) - rv[tuple(r["metric"].items())])]}
+                for r in left if tuple(r["metric"].items()) in rv]
+
+
+def install(monkeypatch, fake: FakePrometheus) -> FakePrometheus:
+    monkeypatch.setattr("moneypath.check.canary.judge.Prometheus", fake)
+    return fake
+
+
+def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, errors: float = 0.0, slow: float = 0.01,
+        duplicates: int = 0, imbalance: float = 0.0, ledger_failed: float = 0.0) -> list[Series]:
+    """One arm's series on `catalog` (label track=<track>): `n` authorizations per provider, these shares of them
+    declined, slow (over every bucket but the last), provider calls erroring, ledger writes failing."""
+    m, sel = catalog.metric, {"track": track}
+    out = []
+    hist = catalog.signals[Key.AUTHORIZATION_DURATION_SECONDS]
+    for provider in catalog.providers:
+        for outcome, share in (("approved", 1 - declined), ("declined", declined)):
+            out.append(Series(m(Key.AUTHORIZATIONS_TOTAL), {**sel, "provider": provider, "outcome": outcome,
+                                                            "method": "card"}, n * share))
+        labels = {**sel, "provider": provider, "method": "card", "outcome": "approved"}
+        out.append(Series(f"{m(Key.AUTHORIZATION_DURATION_SECONDS)}_count", labels, n))
+        for le in hist.buckets or []:
+            out.append(Series(f"{m(Key.AUTHORIZATION_DURATION_SECONDS)}_bucket", {**labels, "le": _le(le)}, n * (1 - slow)))
+        for outcome, share in (("success", 1 - errors), ("error", errors), ("timeout", 0.0)):
+            out.append(Series(m(Key.PROVIDER_REQUESTS_TOTAL), {**sel, "provider": provider, "operation": "authorize",
+                                                               "outcome": outcome}, n * share))
+        out.append(Series(m(Key.DUPLICATE_CHARGES_TOTAL), {**sel, "provider": provider},
+                          duplicates if provider == next(iter(catalog.providers)) else 0))
+        out.append(Series(m(Key.COST_USD_TOTAL), {**sel, "provider": provider, "component": "provider_fee"}, n * 0.3))
+    out.append(Series(m(Key.COST_USD_TOTAL), {**sel, "provider": "none", "component": "infrastructure"}, 5.0))
+    currency = catalog.currencies[0]
+    out.append(Series(m(Key.DUPLICATE_CHARGED_MINOR_TOTAL), {**sel, "currency": currency}, duplicates * 1200))
+    if catalog.has(Key.LEDGER_IMBALANCE_MINOR):
+        out.append(Series(m(Key.LEDGER_IMBALANCE_MINOR), {**sel, "currency": currency}, low=min(imbalance, 0),
+                          high=max(imbalance, 0)))
+    if catalog.has(Key.LEDGER_WRITES_TOTAL):
+        for outcome, share in (("committed", 1 - ledger_failed), ("failed", ledger_failed)):
+            out.append(Series(m(Key.LEDGER_WRITES_TOTAL), {**sel, "outcome": outcome}, 2 * n * share))
+    return out
+
+
+def _le(value: float) -> str:
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(value)
