@@ -154,3 +154,8 @@ PROCESS_METRICS = {
     "cpu_seconds": "process_cpu_seconds_total",
     "resident_bytes": "process_resident_memory_bytes",
 }
+
+# Canary drills (moneypath.drills.canary): the scrape label that tells a baseline's series from a canary's, and
+# its two values; the judge's selectors are `track="baseline"` and `track="canary"`.
+TRACK_LABEL = "track"
+TRACKS = ("baseline", "canary")

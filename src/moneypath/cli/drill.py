@@ -165,11 +165,14 @@ def _shape(d) -> str:
 
 
 def _run(args) -> int:
+    from moneypath.cli.canary_drill import canary_files, run_canary_files
     from moneypath.drills.baseline_load import TemplateError
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
+    if canary := canary_files(args.files):  # kind: canary, a release through a canary beside a baseline
+        return run_canary_files(args, canary)
     catalog, drills, problems = _load(args.files, args.catalog)
     if problems:
         for line in problems:

@@ -460,7 +460,22 @@ _LOADER_FIELDS = ("name", "path", "runbook_alert", "runbook_page", "runbook_step
 
 
 def drill_files(root: Path) -> list[Path]:
-    return sorted((Path(root) / DRILL_DIR).glob("*.yaml"))
+    """The incident drills under `root` (a canary drill file, `kind: canary`, is moneypath.formats.canary_drill's)."""
+    return sorted(p for p in (Path(root) / DRILL_DIR).glob("*.yaml") if file_kind(p) is None)
+
+
+def canary_drill_files(root: Path) -> list[Path]:
+    return sorted(p for p in (Path(root) / DRILL_DIR).glob("*.yaml") if file_kind(p) == "canary")
+
+
+def file_kind(path: Path) -> str | None:
+    """A drill file's top-level `kind` (None for an incident drill, or a file that cannot be read: its reader says
+    why)."""
+    try:
+        doc = yamlio.load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return doc.get("kind") if isinstance(doc, dict) and isinstance(doc.get("kind"), str) else None
 
 
 def needs_ha(drill: Drill) -> bool:
