@@ -15,6 +15,7 @@ The judge is moneypath.check.canary.judge, called in one place (`judge_look`).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from moneypath.drills import hooks
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Prometheus, TargetError
-from moneypath.drills.journal import write_journal
+from moneypath.drills.journal import finite, write_journal
 from moneypath.formats.canary_drill import CanaryDrill, Release, ReleaseFault
 from moneypath.formats.fault_specs import fault_specs
 
@@ -96,13 +97,25 @@ class ReleaseResult:
 
 def judge_look(catalog: Catalog, prometheus: str, canary: str, baseline: str, since: float, policy: dict,
                state: dict) -> dict:
-    """One look of the canary judge at both tracks since `since` (Unix seconds): its answer as a dict with at
-    least "verdict" (pass, fail, inconclusive) and "reason". `state` is kept between the looks of one release
-    (the judge's sequential tests)."""
-    from moneypath.check.canary.judge import judge
+    """One look of the canary judge (moneypath.check.canary.judge.Judge) at both tracks since `since` (Unix
+    seconds), with the drill's policy over the catalog's: its answer, a dict with "verdict" (pass, fail,
+    inconclusive), "reason", "metrics" and "invariants". `state` is the release's own: {"dir": a directory} where
+    the judge keeps its sequential tests between looks (each call one more look of the same tests)."""
+    from moneypath.check.canary.judge import Judge
 
-    answer = judge(catalog, prometheus, canary=canary, baseline=baseline, since=since, policy=policy, state=state)
-    return answer if isinstance(answer, dict) else answer.to_dict()
+    judge = state.get("judge")
+    if judge is None:
+        judge = state["judge"] = Judge(with_policy(catalog, policy), prometheus,
+                                       state_path=Path(state["dir"]) / "canary-state.json")
+    return judge.judge(canary, baseline, since=since)
+
+
+def with_policy(catalog: Catalog, overrides: dict) -> Catalog:
+    """The catalog with its `canary:` policy overridden by the drill's (top-level keys replaced)."""
+    from moneypath.catalog.canary_policy import CanaryPolicy
+
+    merged = {**catalog.canary.model_dump(exclude_unset=True), **overrides}
+    return catalog.model_copy(update={"canary": CanaryPolicy.model_validate(merged)})
 
 
 def _release_status(expect: str, seen: str | None, first_occurrence_ok: bool | None = True) -> tuple[str, str]:
@@ -230,8 +243,11 @@ class CanaryDrillRun:
         return result
 
     def _judge_until_verdict(self, release: Release, result: ReleaseResult, since: float) -> None:
+        with tempfile.TemporaryDirectory(prefix="canary-judge-") as work:
+            self._looks(release, result, since, {"dir": work})
+
+    def _looks(self, release: Release, result: ReleaseResult, since: float, state: dict) -> None:
         d, target = self.drill, self.target
-        state: dict = {}
         next_at, deadline = since + d.judge_every, since + release.budget
         while True:
             time.sleep(max(0.0, next_at - self.clock()))
@@ -249,7 +265,7 @@ class CanaryDrillRun:
             look = Look(round(at - since, 2), str(answer.get("verdict", INCONCLUSIVE)), str(answer.get("reason", "")),
                         round(self.clock() - at, 3))
             result.looks.append(look)
-            result.judge_report = answer
+            result.judge_report = {k: v for k, v in answer.items() if k != "history"}  # the looks are ours
             self.log(f"{release.name}: look {len(result.looks)} T+{look.t_s:.0f} s: {look.verdict}: "
                      f"{' '.join(look.reason.split())[:160]}")
             if look.verdict in (PASS, FAIL):
@@ -395,6 +411,7 @@ def write_report(journal: dict, reports_dir: Path) -> Path:
     """journal.json and report.md under reports/<drill>-<time>/; the directory."""
     from moneypath._common import atomic
 
+    journal = finite(journal)  # a judge's NaN (a share of nothing) is null in JSON
     path = write_journal(journal, reports_dir)
     atomic.write_text(path.parent / "report.md", markdown(journal))
     return path.parent

@@ -165,6 +165,8 @@ def check_canary_drill(drill: CanaryDrill, catalog: Catalog, text: str | None = 
         for name in getattr(drill.load, key):
             if name not in known:
                 add(("load", key, name), f"not in the catalog{did_you_mean(name, known)} (it has {', '.join(known)})")
+    for loc, msg in _policy_problems(catalog, drill.policy):
+        add(("policy", *loc), msg)
     for i, release in enumerate(drill.releases):
         for j, fault in enumerate(release.faults):
             if fault.where == "hook":
@@ -185,6 +187,23 @@ def check_canary_drill(drill: CanaryDrill, catalog: Catalog, text: str | None = 
                     f"missing {', '.join(missing)}" if missing else "",
                     f"{fault.name} takes no {', '.join(unknown)}" if unknown else ""))))
     return problems
+
+
+def _policy_problems(catalog: Catalog, overrides: dict) -> list[tuple[tuple, str]]:
+    """The drill's policy over the catalog's `canary:` section, validated as the judge will read it: (key path,
+    what is wrong) each."""
+    try:
+        from moneypath.catalog.canary_policy import CanaryPolicy
+    except ImportError:  # a tree without the canary judge: nothing to check the policy against
+        return []
+    current = getattr(catalog, "canary", None)
+    merged = {**(current.model_dump(exclude_unset=True) if current is not None else {}), **overrides}
+    try:
+        CanaryPolicy.model_validate(merged)
+    except ValidationError as e:
+        return [(tuple(p for p in err["loc"] if isinstance(p, int) or not re.match(r"^[\w-]+\[", str(p))),
+                 err["msg"].removeprefix("Value error, ")) for err in e.errors()]
+    return []
 
 
 def load_canary_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> CanaryDrill:

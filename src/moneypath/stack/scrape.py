@@ -17,8 +17,9 @@ def set_extra_scrape_targets(state_dir: Path, job: str, targets: Sequence[str],
                              labels: Mapping[str, str] | None = None) -> None:
     """Make the stack running from `state_dir` scrape `targets` as the job `job`, besides its own, each series
     carrying `labels` (e.g. a canary drill's track="canary"); no targets removes the job. Every scraper of the
-    stack (each Prometheus replica, or VictoriaMetrics with engine vm, which reads the same prometheus.yml) gets the job and reloads its configuration (the stack starts them with reload
-    on). StackError when no stack is recorded there, `job` is the stack's own, or a scraper refuses the reload."""
+    stack (each Prometheus replica, or VictoriaMetrics with engine vm, which reads the same prometheus.yml) gets the
+    job and reloads its configuration (the stack starts them with reload on). StackError when no stack is recorded
+    there, `job` is the stack's own, or a scraper refuses the reload."""
     state = load_state(state_dir.resolve())
     if state is None:
         raise StackError(f"no stack recorded in {state_dir}")

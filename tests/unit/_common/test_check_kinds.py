@@ -130,6 +130,10 @@ def _money(name):
     return case
 
 
+def _canary_release(kind):
+    return [kind.evaluate(expect, None)[0] for expect in ("pass", "fail")]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -145,6 +149,7 @@ CASES = {
     "loadtest.drift_gates": _drift_gates,
     "loadtest.capacity_step": _capacity_step,
     "check.live": _live,
+    "drills.canary.release": _canary_release,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {
