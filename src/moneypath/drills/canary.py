@@ -44,7 +44,8 @@ WARM_PROBES = 8  # payments one at a time to a fresh canary before its release i
 class CanaryTarget:
     """Where the tracks run: each one's service, the Prometheus that scrapes both, the label selectors that tell
     their series apart, and (the reference service's tracks) each one's provider simulator. `restart_canary`, when
-    the target can, starts the canary afresh and returns its new URLs ({"service", "providersim"})."""
+    the target can, starts the canary afresh and returns its new addresses ({"service", "providersim", "metrics":
+    the host:port Prometheus scrapes})."""
 
     baseline: str
     canary: str
@@ -93,6 +94,7 @@ class ReleaseResult:
     first_duplicate_s: float | None = None  # from the start: the first scrape showing the canary's duplicate
     duplicate_to_fail_s: float | None = None  # worst case: from a scrape interval before it to the fail
     duplicate_bound_s: float | None = None  # one scrape interval plus one judge interval
+    duplicate_samples: list[list[float]] = field(default_factory=list)  # (T+s, the canary's duplicates) scraped
 
 
 def judge_look(catalog: Catalog, prometheus: str, canary: str, baseline: str, since: float, policy: dict,
@@ -144,6 +146,7 @@ class CanaryDrillRun:
         self.started_at = clock()
         self.results: list[ReleaseResult] = []
         self.interrupted = False
+        self.canary_scraped: str | None = None  # a restarted canary's host:port, which Prometheus must have scraped
 
     def log(self, text: str) -> None:
         self.say(f"[{self.clock() - self.started_at:6.1f} s] {text}")
@@ -204,6 +207,7 @@ class CanaryDrillRun:
             target.canary = urls["service"]
             if "providersim" in urls:
                 target.providersims["canary"] = urls["providersim"]
+            self.canary_scraped = urls.get("metrics")
             self.log(f"canary restarted clean: {target.canary}")
             self._probe_canary()
         set_faults: list[ReleaseFault] = []
@@ -327,10 +331,10 @@ class CanaryDrillRun:
         """Until Prometheus has scraped both tracks since they last (re)started: a judge reading a track not yet
         scraped would see nothing."""
         deadline = self.clock() + timeout_s
+        canary = self.target.canary_selector + (f',instance="{self.canary_scraped}"' if self.canary_scraped else "")
         while True:
             try:
-                ups = [self.prom.query(f"max(up{{{sel}}})") for sel in (self.target.canary_selector,
-                                                                       self.target.baseline_selector)]
+                ups = [self.prom.query(f"max(up{{{sel}}})") for sel in (canary, self.target.baseline_selector)]
             except TargetError:
                 ups = []
             if ups and all(u and u[0][1] == 1 for u in ups):
@@ -362,6 +366,7 @@ class CanaryDrillRun:
         before = [v for t, v in points if t < since]
         floor = before[-1] if before else (0.0 if start is None else min(start, 0.0))
         first = next((t for t, v in points if v > floor), None)
+        result.duplicate_samples = [[round(t - since, 2), v] for t, v in points if t >= since - 3][:40]
         if first is None:
             return
         result.first_duplicate_s = round(first - since, 2)

@@ -44,7 +44,7 @@ def local_stage(catalog: Catalog, state_dir: Path, say: Callable[[str], None] = 
     def restart_canary() -> dict[str, str]:
         stop_track(state_dir, CANARY)
         track = start_track(catalog, state_dir, CANARY)
-        return {"service": track.service, "providersim": track.providersim}
+        return {"service": track.service, "providersim": track.providersim, "metrics": track.metrics}
 
     secret = stack.read_secrets(state_dir)["token_secret"].encode()
     target = CanaryTarget(
