@@ -19,6 +19,7 @@ from moneypath.catalog import load_catalog
 from moneypath.catalog.conventions import TRACK_LABEL, TRACKS
 from moneypath.cli import main
 from tests.conftest import ROOT
+from tests.docs_examples import args_of, code_block, shell
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +41,10 @@ def _check_duplicate(release: dict) -> None:
 
 def test_the_reference_releases_fail_fail_fail_and_pass(tmp_path, capsys):
     started = time.monotonic()
-    code = main(["drill", "run", str(ROOT / "runbooks" / "drills" / "canary-releases.yaml"),
-                 "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "state"),
-                 "--reports", str(tmp_path / "reports")])
+    run = args_of(shell(code_block("docs/canary.md", "Rehearse a canary", "sh"))[0])  # the command as documented
+    assert run == ["drill", "run", "runbooks/drills/canary-releases.yaml"], run
+    code = main([*run[:2], str(ROOT / run[2]), "--catalog", str(ROOT / "moneypath.yaml"),
+                 "--state-dir", str(tmp_path / "state"), "--reports", str(tmp_path / "reports")])
     out = capsys.readouterr().out
     (path,) = (tmp_path / "reports").glob("canary-releases-*/journal.json")
     journal = json.loads(path.read_text())
