@@ -8,13 +8,39 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_USAGE, exit_code
+from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, exit_code
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as `moneypath drill run` reports it
+
+
+def worst_exit(*codes: int) -> int:
+    """The exit code of several runs: a bad usage or an interruption first, then a fail, then not measured."""
+    order = [EXIT_USAGE, EXIT_INTERRUPTED, EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS]  # worst first
+    return min(codes, key=lambda c: order.index(c) if c in order else -1)
 
 
 def canary_files(files: list[str]) -> list[str]:
     from moneypath.formats.canary_drill import is_canary_drill
 
     return [f for f in files if is_canary_drill(Path(f))]
+
+
+def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]:
+    """`moneypath drill check` for canary drill files: (an OK line per good file, a line per problem)."""
+    from moneypath.formats.canary_drill import load_canary_drill
+    from moneypath.formats.drill import DrillError
+
+    root = Path(catalog.path).resolve().parent
+    ok, problems = [], []
+    for f in files:
+        try:
+            d = load_canary_drill(Path(f), catalog, root)
+        except DrillError as exc:
+            problems += exc.problems
+            continue
+        ok.append(f"{d.path}: OK — canary drill, {d.rate:g} payments/s, {d.weight:.0%} to the canary, "
+                  f"{len(d.releases)} release(s): " + ", ".join(f"{r.name} ({r.expect})" for r in d.releases))
+    return ok, problems
 
 
 def run_canary_files(args, files: list[str]) -> int:
@@ -24,10 +50,6 @@ def run_canary_files(args, files: list[str]) -> int:
     from moneypath.formats.canary_drill import load_canary_drill
     from moneypath.formats.drill import DrillError
 
-    if len(files) != len(args.files):
-        others = ", ".join(f for f in args.files if f not in files)
-        print(f"moneypath drill: canary drill files run alone: run {others} separately", file=sys.stderr)
-        return EXIT_USAGE
     if any(getattr(args, name, None) for name in ("target_service", "target_prometheus", "ha", "postgres")):
         print("moneypath drill: a canary drill starts its own stage (baseline and canary): no --target-*, --ha or "
               "--postgres", file=sys.stderr)
