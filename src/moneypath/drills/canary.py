@@ -160,7 +160,13 @@ class CanaryDrillRun:
         try:
             self._warm_up()
             for i, release in enumerate(d.releases):
-                self.results.append(self._release(release, fresh=i == 0))
+                try:
+                    self.results.append(self._release(release, fresh=i == 0))
+                except Exception as exc:  # noqa: BLE001 - a release that cannot run is not measured; the rest run
+                    why = f"not measured: the release could not run: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                    self.log(why[:300])
+                    self.results.append(ReleaseResult(release.name, release.expect, reason=why[:500],
+                                                      budget_s=release.budget))
         except KeyboardInterrupt:
             self.interrupted = True
             self.log("interrupted: the journal keeps the releases judged so far")

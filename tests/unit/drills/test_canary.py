@@ -63,3 +63,48 @@ def test_the_report_has_a_row_per_release_with_its_figures():
     assert ("| duplicate-capture | fail | fail | 12 s | 70 | 630 | 2.5 s (≤ 3 s) | PASS: fail, as expected |"
             in text), text
     assert "- T+12 s: fail: duplicate_charges: 1 in the canary" in text
+
+
+def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypatch):
+    from moneypath.drills import canary
+    from moneypath.formats.canary_drill import CanaryDrill
+
+    drill = CanaryDrill.model_validate({
+        "kind": "canary", "title": "t", "rate": 10, "warm_up": 0, "judge_every": 0.05,
+        "load": {"providers": {"acme": 1}, "currencies": {"EUR": 1}, "amounts": {"min": 1, "max": 2},
+                 "requests": {"authorize": {"path": "/pay", "id": "id", "outcome": "state"}, "approved": ["ok"]}},
+        "releases": [{"name": "bad", "expect": "fail", "budget": 5,
+                      "faults": [{"where": "service", "name": "fraud_spike", "params": {"rate": 0.5}}]},
+                     {"name": "quiet", "expect": "pass", "budget": 0.2}]})
+    switched, looks = [], []
+
+    class Load:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        def snapshot(self):
+            return []
+
+    def judge(catalog, prometheus, canary_sel, baseline_sel, since, policy, state):
+        looks.append(canary_sel)
+        return {"verdict": "fail" if len(looks) == 3 else "inconclusive", "reason": f"look {len(looks)}"}
+
+    target = canary.CanaryTarget("http://base", "http://canary", "http://127.0.0.1:9", 'track="baseline"',
+                                 'track="canary"')
+    run = canary.CanaryDrillRun(drill, catalog, target, say=lambda text: None, judge=judge)
+    monkeypatch.setattr(run, "_switch", lambda fault, on, budget=0.0: switched.append((fault.name, on)))
+    monkeypatch.setattr(run, "_wait_scraped", lambda: None)
+    monkeypatch.setattr(canary, "Load", Load)
+    journal = run.run()
+    bad, quiet = journal["releases"]
+    assert (bad["verdict"], bad["status"], len(bad["looks"])) == ("fail", PASS, 3)
+    assert switched == [("fraud_spike", True), ("fraud_spike", False)]  # on for its release, off after it
+    assert (quiet["verdict"], quiet["status"]) == ("inconclusive", NOT_MEASURED)  # the budget ran out: no pass
+    assert "no verdict within the budget" in quiet["reason"] and set(looks) == {'track="canary"'}
+    assert journal["verdict"] == NOT_MEASURED
