@@ -189,7 +189,7 @@ class Load:
                 await slots.acquire()
                 n = len(self.service_urls)
                 k = self.split.next()
-                task = asyncio.create_task(self._payment(clients[((i // n) % pools) * n + k], i, k))
+                task = asyncio.create_task(self._payment(clients[((i // n) % pools) * n + k], i))
                 task.add_done_callback(lambda t: (slots.release(), tasks.discard(t)))
                 tasks.add(task)
                 i += 1
@@ -200,8 +200,10 @@ class Load:
         names = list(weights)
         return self._rng.choices(names, weights=[weights[n] for n in names])[0]
 
-    async def _payment(self, client: httpx.AsyncClient, i: int, instance: int = 0) -> None:
+    async def _payment(self, client: httpx.AsyncClient, i: int) -> None:
         mix = self.mix
+        base = str(client.base_url).rstrip("/")
+        instance = self.service_urls.index(base) if base in self.service_urls else 0
         outcome = Outcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
                           amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
                           correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture,

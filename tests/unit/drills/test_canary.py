@@ -108,3 +108,23 @@ def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypat
     assert (quiet["verdict"], quiet["status"]) == ("inconclusive", NOT_MEASURED)  # the budget ran out: no pass
     assert "no verdict within the budget" in quiet["reason"] and set(looks) == {'track="canary"'}
     assert journal["verdict"] == NOT_MEASURED
+
+
+def test_the_load_sends_the_canary_its_weight_and_says_which_payment_went_there(monkeypatch):
+    import time
+
+    async def flow(self, client, outcome, values):
+        return None  # no request sent
+
+    monkeypatch.setattr(Load, "_flow", flow)
+    requests = Requests.model_validate({"authorize": {"path": "/pay", "id": "id", "outcome": "state"},
+                                        "approved": ["ok"]})
+    load = Load(["http://127.0.0.1:1", "http://127.0.0.1:2/"], {}, requests, Mix({"a": 1}, {"EUR": 1}, {"card": 1},
+                100, 200, 0), rate=400, major=lambda minor, currency: str(minor), weights=[0.9, 0.1])
+    load.start()
+    deadline = time.monotonic() + 5
+    while len(load.snapshot()) < 100 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    load.stop()
+    sent = [o.instance for o in load.snapshot()][:100]
+    assert len(sent) == 100 and sent.count(1) == 10 and sent[5] == 1, sent
