@@ -107,3 +107,11 @@ def test_not_yaml_or_not_a_mapping_is_one_line(tmp_path):
         read_canary_drill(_write(tmp_path, "- kind: canary\n"), tmp_path)
     assert "a YAML mapping" in caught.value.problems[0]
     assert not is_canary_drill(_write(tmp_path, "- kind: canary\n"))
+
+
+def test_a_policy_the_judge_would_refuse_is_one_line_with_its_line(tmp_path, catalog):
+    pytest.importorskip("moneypath.catalog.canary_policy")  # the judge's policy model (moneypath.check.canary)
+    text = GOOD.replace("judge_every: 2s\n", "judge_every: 2s\npolicy:\n  metrics: {decline_ratio: {min_efect: 0.1}}\n")
+    problems = _problems(tmp_path, text, catalog)
+    assert problems == ["runbooks/drills/canary.yaml:6: policy.metrics.decline_ratio.min_efect: Extra inputs are not "
+                        "permitted"], problems
