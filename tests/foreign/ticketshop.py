@@ -3,6 +3,9 @@ KWD through two providers of its own (Komoju and KNET, here small HTTP stubs), w
 (`POST /charges`, `GET /charges/{charge_id}`), no fraud screening, queues, payouts, reconciliation or
 webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing else.
 
+`POST /admin/fault?charge_twice_rate=R` ships a bad release: that share of charges is sent to the provider twice,
+and the provider's answer (`duplicate_of`) makes the shop count a duplicate charge (a canary drill's hook fault).
+
     SHOP_CATALOG=ops/moneypath.yaml SHOP_PROVIDERS=komoju=http://127.0.0.1:9101,knet=http://127.0.0.1:9102 \\
         uvicorn tests.foreign.ticketshop:app --port 8080
 """
@@ -10,6 +13,7 @@ webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing e
 from __future__ import annotations
 
 import os
+import random
 import time
 import uuid
 
@@ -27,6 +31,7 @@ app.add_middleware(MoneyPathMiddleware, moneypath=mp)
 app.add_route("/metrics", mp.metrics_app())
 client = httpx.AsyncClient(timeout=1.0)
 charges: dict[str, dict] = {}
+faults = {"charge_twice_rate": 0.0}
 for currency in mp.catalog.currencies:
     mp.set_ledger_imbalance(currency, 0)
 
@@ -51,6 +56,8 @@ async def create_charge(request: Request):
     started = time.perf_counter()
     try:
         answer = await client.post(f"{PROVIDERS[provider]}/authorize", json=body)
+        if answer.status_code == 200 and random.random() < faults["charge_twice_rate"]:  # the bad release's bug
+            answer = await client.post(f"{PROVIDERS[provider]}/authorize", json=body)
         outcome = "approved" if answer.status_code == 200 else "declined" if answer.status_code == 402 else "error"
     except httpx.TimeoutException:
         outcome = "timeout"
@@ -62,6 +69,8 @@ async def create_charge(request: Request):
     mp.record_authorization(provider, method, outcome, seconds)
     if outcome in ("error", "timeout"):
         return problem(502, f"{provider} did not answer")
+    if outcome == "approved" and answer.json().get("duplicate_of"):
+        mp.count_duplicate_charge(provider, currency, int(body.get("amount_minor", 0)))
     with mp.time_ledger_write():
         charge_id = uuid.uuid4().hex
         charges[charge_id] = {"id": charge_id, "status": outcome, **body}
@@ -72,6 +81,12 @@ async def create_charge(request: Request):
 @app.get("/charges/{charge_id}")
 async def get_charge(charge_id: str):
     return charges.get(charge_id) or problem(404, "no such charge")
+
+
+@app.post("/admin/fault")
+async def set_fault(charge_twice_rate: float = 0.0):
+    faults["charge_twice_rate"] = charge_twice_rate
+    return faults
 
 
 @app.get("/healthz")

@@ -222,3 +222,7 @@ BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER = "duplicate", "missing_in_ledger"
 # When a canary started, unless told: the newest start among its processes (prometheus_client's process collector).
 PROCESS_START_METRIC = "process_start_time_seconds"
 CANARY_STATE_FILE = "canary-state.json"  # the sequential tests' state between judge passes, in the state dir
+# Canary drills (moneypath.drills.canary): the scrape label that tells a baseline's series from a canary's, and
+# its two values; the judge's selectors are `track="baseline"` and `track="canary"`.
+TRACK_LABEL = "track"
+TRACKS = ("baseline", "canary")

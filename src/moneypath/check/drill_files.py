@@ -14,7 +14,17 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
-from moneypath.formats.drill import MONEY_CHECK_QUERIES, ROLES, Drill, DrillError, Fault, drill_files, read_drill
+from moneypath.formats.canary_drill import load_canary_drill
+from moneypath.formats.drill import (
+    MONEY_CHECK_QUERIES,
+    ROLES,
+    Drill,
+    DrillError,
+    Fault,
+    canary_drill_files,
+    drill_files,
+    read_drill,
+)
 from moneypath.formats.fault_specs import fault_specs
 from moneypath.protocol.faults.switches import FaultError
 
@@ -277,6 +287,11 @@ def check_drill_files(catalog: Catalog, root: Path, promtool: bool = True) -> li
             problems += e.problems
             continue
         queries += [(drill.path, key, expr) for key, expr in drill_queries(drill)]
+    for path in canary_drill_files(root):  # kind: canary (moneypath.formats.canary_drill)
+        try:
+            load_canary_drill(path, catalog, root)
+        except DrillError as e:
+            problems += e.problems
     if promtool:
         problems += check_queries(queries, RUNBOOK_DIR)
     return problems

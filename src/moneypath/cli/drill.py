@@ -142,9 +142,13 @@ def _guard_problems(drills, catalog, factor: float) -> list[str]:
 
 
 def _check(args) -> int:
+    from moneypath.cli.canary_drill import canary_files, check_canary_files
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
-    catalog, drills, problems = _load(args.files, args.catalog)
+    canary = canary_files(args.files)  # kind: canary: checked as canary drill files
+    catalog, drills, problems = _load([f for f in args.files if f not in canary], args.catalog)
+    canary_ok, canary_problems = check_canary_files(canary, catalog)
+    problems += canary_problems
     given = getattr(args, "time_factor", None)
     factor = LOCAL_TIME_FACTOR if given is None else given
     if factor <= 0:
@@ -160,6 +164,8 @@ def _check(args) -> int:
         print(f"{d.path}: OK — rehearses {d.runbook_alert}, "
               f"{_shape(d)}, "
               f"{len(d.alerts.expected)} expected alert(s), {len(d.diagnosis.steps)} diagnosis step(s)")
+    for line in canary_ok:
+        print(line)
     return EXIT_INVALID if problems else 0
 
 
@@ -174,12 +180,17 @@ def _shape(d) -> str:
 
 
 def _run(args) -> int:
+    from moneypath.cli.canary_drill import canary_files, run_canary_files, worst_exit
     from moneypath.drills.baseline_load import TemplateError
     from moneypath.drills.history import HistoryError
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
+    if canary := canary_files(args.files):  # kind: canary: after the incident drills, on a stage of their own
+        rest = [f for f in args.files if f not in canary]
+        first = _run(argparse.Namespace(**{**vars(args), "files": rest})) if rest else 0
+        return worst_exit(first, run_canary_files(args, canary))
     catalog, drills, problems = _load(args.files, args.catalog)
     if problems:
         for line in problems:

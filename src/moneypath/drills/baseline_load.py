@@ -66,6 +66,7 @@ class Outcome:
     refused: bool = False  # its last answer was a refusal (429/503 with Retry-After): never acknowledged
     attempts: int = 0
     finished: float | None = None
+    instance: int = 0  # which of the load's service URLs it went to (a canary drill's track)
 
     @property
     def failed(self) -> bool:
@@ -115,15 +116,19 @@ def payment_values(prefix: str, i: int, provider: str, currency: str, amount_min
 class Load:
     def __init__(self, service_url: str | Sequence[str], headers: dict[str, str], requests: Requests, mix: Mix,
                  rate: float, major: Callable[[int, str], str], concurrency: int = 64, seed: int = 7, attempts: int = 3,
-                 timeout_s: float = 10.0, prefix: str = "drill"):
+                 timeout_s: float = 10.0, prefix: str = "drill", weights: Sequence[float] | None = None):
         """`service_url`: one URL, or one per instance of the service: payment i goes to instance i mod N
-        (authorize and capture alike), as a round-robin balancer in front of them would send it."""
+        (authorize and capture alike), as a round-robin balancer in front of them would send it; with `weights`
+        (one per URL) each instance takes its share instead, as a mesh's weighted split (a canary's 10 %)."""
         urls = [service_url] if isinstance(service_url, str) else list(service_url)
         self.service_urls = [url.rstrip("/") for url in urls]
         self.service_url, self.headers, self.requests, self.mix = self.service_urls[0], headers, requests, mix
         self.major = major
         self.rate, self.concurrency, self.attempts, self.timeout_s = rate, concurrency, attempts, timeout_s
         self.prefix = prefix
+        self.split = WeightedSplit(weights or [1.0] * len(self.service_urls))
+        if len(self.split.weights) != len(self.service_urls):
+            raise ValueError(f"{len(self.split.weights)} weights for {len(self.service_urls)} service URLs")
         self._rng = random.Random(seed)
         self.outcomes: list[Outcome] = []
         self.stats = LoadStats()
@@ -182,7 +187,9 @@ class Load:
                     self.stats.behind += 1
                     continue
                 await slots.acquire()
-                task = asyncio.create_task(self._payment(clients[i % len(clients)], i))
+                n = len(self.service_urls)
+                k = self.split.next()
+                task = asyncio.create_task(self._payment(clients[((i // n) % pools) * n + k], i))
                 task.add_done_callback(lambda t: (slots.release(), tasks.discard(t)))
                 tasks.add(task)
                 i += 1
@@ -195,9 +202,12 @@ class Load:
 
     async def _payment(self, client: httpx.AsyncClient, i: int) -> None:
         mix = self.mix
+        base = str(client.base_url).rstrip("/")
+        instance = self.service_urls.index(base) if base in self.service_urls else 0
         outcome = Outcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
                           amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
-                          correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture)
+                          correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture,
+                          instance=instance)
         values = payment_values(self.prefix, i, outcome.provider, outcome.currency, outcome.amount_minor,
                                 self._choose(mix.methods), outcome.correlation_id, self.major)
         with self._lock:
@@ -297,6 +307,25 @@ class Load:
     def _count(self, status: str) -> None:
         with self._lock:
             self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
+
+
+class WeightedSplit:
+    """Which instance each next payment goes to, by weight: smooth weighted round-robin (nginx's), so every
+    instance's share is exact over any run of payments (weights 0.9 and 0.1: one in ten to the second, evenly
+    spread), as a mesh's weighted split sends it on average, without a random draw that would change the sample."""
+
+    def __init__(self, weights: Sequence[float]):
+        if not weights or any(w < 0 for w in weights) or not sum(weights) > 0:
+            raise ValueError(f"weights must be non-negative with a positive sum, not {list(weights)}")
+        self.weights = [float(w) for w in weights]
+        self._current = [0.0] * len(self.weights)
+
+    def next(self) -> int:
+        total = sum(self.weights)
+        self._current = [c + w for c, w in zip(self._current, self.weights)]
+        best = max(range(len(self._current)), key=lambda k: self._current[k])
+        self._current[best] -= total
+        return best
 
 
 def retry_after_s(r: httpx.Response) -> float | None:

@@ -12,12 +12,11 @@ them, and the ranges in the drill's own PromQL, when it targets rules compressed
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
@@ -25,8 +24,9 @@ from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
 from moneypath.formats.controls import CONTROLS
+from moneypath.formats.drill_errors import LOADER_FIELDS, lined, lined_error, problem
 from moneypath.formats.expect import Expect
-from moneypath.formats.requests import HTTP_METHODS, Requests, line_of
+from moneypath.formats.requests import HTTP_METHODS, Requests
 
 DRILL_DIR = "runbooks/drills"
 LOCAL_TIME_FACTOR = 60  # the drill stack runs the rules this much faster: 5m windows are 5 s, for: 2m is 10 s
@@ -351,7 +351,7 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     doc = _read_yaml(Path(path), f"{rel}: {FILE}")
     if not isinstance(doc, dict):
         raise DrillError([f"{rel}: {FILE}: a drill file is a YAML mapping (title, runbook, load, ...)"])
-    for key in _LOADER_FIELDS:
+    for key in LOADER_FIELDS:
         if key in doc:
             raise DrillError([f"{rel}: {key}: set by the loader, not in the file"])
     load = doc.get("load")
@@ -363,47 +363,10 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([_lined_error(rel, Path(path), err) if _lined(err["loc"])
-                          else _problem(rel, err, doc, Path(path), requests_at) for err in e.errors()]) from None
+        raise DrillError([lined_error(rel, Path(path), err, Drill) if lined(err["loc"])
+                          else problem(rel, err, doc, Path(path), requests_at, Drill) for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
-
-
-def _problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, str] | None) -> str:
-    """One line per problem: `file: key.path: what`; a problem in load.requests (a flow's steps) names the line
-    too, in the requests file when the drill points at one (`drill.yaml: load.requests: requests/x.yaml:12:
-    flow.1.capture: what`), else in the drill file (`drill.yaml: load.requests: flow.1.capture: what (line 40)`)."""
-    key, msg = _loc(err["loc"], doc), _msg(err)
-    if tuple(err["loc"][:2]) != ("load", "requests"):
-        return f"{rel}: {key}: {msg}"
-    inner = [str(p) for p in err["loc"][2:]]
-    head = re.match(r"([A-Za-z_][\w]*(?:\.\w+)*): ", msg)  # a problem the template names a key of: flow.1: ...
-    if head and not inner:
-        inner, msg = head[1].split("."), msg[head.end():]
-    if requests_at is not None:
-        line = line_of(requests_at[1], inner)
-        return f"{rel}: load.requests: {requests_at[0]}:{line}: {'.'.join(inner) or FILE}: {msg}"
-    line = line_of(path.read_text(encoding="utf-8"), ["load", "requests", *inner])
-    return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
-
-
-def _lined(loc: tuple) -> bool:
-    return "if_not_measured" in loc or loc[:1] == ("controls",)
-
-
-def _lined_error(rel: str, path: Path, err: dict) -> str:
-    """One line naming the file, the line and the key of a wrong `if_not_measured` or control, and what it may
-    be."""
-    from moneypath.catalog.load import key_lines
-    from moneypath.catalog.model import nearest_line
-
-    loc = err["loc"]
-    line = nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
-    where = f"{rel}{f':{line}' if line else ''}: {'.'.join(str(p) for p in loc)}"
-    if err["type"] == "literal_error":
-        return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "
-                "drill; pass: it is skipped, shown as not measured)")
-    return f"{where}: {_msg(err)}"
 
 
 def _requests_file(path: Path, rel: str, root: Path) -> dict:
@@ -428,59 +391,23 @@ def _read_yaml(path: Path, where: str):
         raise DrillError([f"{where}: not valid YAML{f' at line {line}' if line else ''}: {error_text(e)}"]) from None
 
 
-def _loc(loc: tuple, doc: Any) -> str:
-    """The path to a bad value in the file's own words: an index the reader added (`expect: {below: 1}` is read
-    as a list of one expectation) is left out, so the path names a key the file has."""
-    parts, node = [], doc
-    for part in loc:
-        if isinstance(part, int) and isinstance(node, dict):
-            continue  # a mapping where a list may be: it is the list's only item
-        parts.append(str(part))
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return ".".join(parts) or FILE
-
-
-def _msg(err: dict) -> str:
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        known = _keys_at(Drill, err["loc"][:-1])
-        msg += did_you_mean(str(err["loc"][-1]), known) if known else ""
-    return msg.removeprefix("Value error, ")
-
-
-def _keys_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys a drill file may have at `loc` (the path to a mapping), for a did-you-mean on a misspelt one."""
-    for part in loc:
-        if isinstance(part, int):
-            continue  # an item of a list: the list's model, found below
-        info = model.model_fields.get(str(part)) or next(
-            (f for f in model.model_fields.values() if f.alias == part), None)
-        if info is None:
-            return []
-        found = _model_in(info.annotation)
-        if found is None:
-            return []
-        model = found
-    return [f.alias or name for name, f in model.model_fields.items() if name not in _LOADER_FIELDS]
-
-
-def _model_in(annotation) -> type[BaseModel] | None:
-    """The model a field holds, through list[...], X | None and Annotated[...]."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)
-
-
-_LOADER_FIELDS = ("name", "path", "runbook_alert", "runbook_page", "runbook_steps")
-
-
 def drill_files(root: Path) -> list[Path]:
-    return sorted((Path(root) / DRILL_DIR).glob("*.yaml"))
+    """The incident drills under `root` (a canary drill file, `kind: canary`, is moneypath.formats.canary_drill's)."""
+    return sorted(p for p in (Path(root) / DRILL_DIR).glob("*.yaml") if file_kind(p) is None)
+
+
+def canary_drill_files(root: Path) -> list[Path]:
+    return sorted(p for p in (Path(root) / DRILL_DIR).glob("*.yaml") if file_kind(p) == "canary")
+
+
+def file_kind(path: Path) -> str | None:
+    """A drill file's top-level `kind` (None for an incident drill, or a file that cannot be read: its reader says
+    why)."""
+    try:
+        doc = yamlio.load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return doc.get("kind") if isinstance(doc, dict) and isinstance(doc.get("kind"), str) else None
 
 
 def needs_ha(drill: Drill) -> bool:

@@ -3,7 +3,7 @@ Locust exporter), written into the stack's scrape configuration and reloaded, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -13,16 +13,18 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.stack.state import REPLICAS, StackError, StackState, load_state
 
 
-def set_extra_scrape_targets(state_dir: Path, job: str, targets: Sequence[str]) -> None:
-    """Make the stack running from `state_dir` scrape `targets` as the job `job`, besides its own; no targets
-    removes the job. Every scraper of the stack (each Prometheus replica, or VictoriaMetrics with engine vm, which
-    reads the same prometheus.yml) gets the job and reloads its configuration (the stack starts them with reload
-    on). StackError when no stack is recorded there, `job` is the stack's own, or a scraper refuses the reload."""
+def set_extra_scrape_targets(state_dir: Path, job: str, targets: Sequence[str],
+                             labels: Mapping[str, str] | None = None) -> None:
+    """Make the stack running from `state_dir` scrape `targets` as the job `job`, besides its own, each series
+    carrying `labels` (e.g. a canary drill's track="canary"); no targets removes the job. Every scraper of the
+    stack (each Prometheus replica, or VictoriaMetrics with engine vm, which reads the same prometheus.yml) gets the
+    job and reloads its configuration (the stack starts them with reload on). StackError when no stack is recorded
+    there, `job` is the stack's own, or a scraper refuses the reload."""
     state = load_state(state_dir.resolve())
     if state is None:
         raise StackError(f"no stack recorded in {state_dir}")
     for config, url in scrapers(state):
-        _set_job(config, job, targets)
+        _set_job(config, job, targets, labels)
         _reload(url)
 
 
@@ -35,7 +37,7 @@ def scrapers(state: StackState) -> list[tuple[Path, str]]:
             if f"prometheus{r}" in names]
 
 
-def _set_job(path: Path, job: str, targets: Sequence[str]) -> None:
+def _set_job(path: Path, job: str, targets: Sequence[str], labels: Mapping[str, str] | None = None) -> None:
     try:
         config = yamlio.load(path.read_text())
     except OSError as exc:
@@ -45,7 +47,8 @@ def _set_job(path: Path, job: str, targets: Sequence[str]) -> None:
         raise StackError(f"{job!r} is the stack's own scrape job: give the extra targets a job of their own")
     jobs = [j for j in jobs if j.get("job_name") != job]
     if targets:
-        jobs.append({"job_name": job, "static_configs": [{"targets": list(targets)}]})
+        group = {"targets": list(targets), **({"labels": dict(labels)} if labels else {})}
+        jobs.append({"job_name": job, "static_configs": [group]})
     config["scrape_configs"] = jobs
     atomic.write_text(path, yaml.safe_dump(config, sort_keys=False))
 

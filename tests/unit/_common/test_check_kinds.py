@@ -163,6 +163,10 @@ def _tolerance(kind):
     return [kind.evaluate([])]
 
 
+def _canary_release(kind):
+    return [kind.evaluate(expect, None)[0] for expect in ("pass", "fail")]
+
+
 CASES = {
     "formats.expect": _expect,
     "drills.checks": _checks,
@@ -184,6 +188,7 @@ CASES = {
     "check.classification": _classification,
     "drills.tolerance": _tolerance,
     "check.canary": _canary,
+    "drills.canary.release": _canary_release,
 }
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {

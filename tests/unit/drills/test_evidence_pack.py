@@ -81,7 +81,9 @@ def test_an_empty_history_covers_nothing(tmp_path):
 
 
 def test_the_ticket_shops_drills_cover_the_controls_their_files_declare(tmp_path):
-    files = sorted((ROOT / "tests" / "foreign" / "drills").glob("*.yaml"))
+    from moneypath.formats.drill import file_kind
+
+    files = [p for p in sorted((ROOT / "tests" / "foreign" / "drills").glob("*.yaml")) if file_kind(p) is None]
     records = drill_records(tmp_path / "h", files, ROOT / "tests" / "foreign")
     declared = {c for r in records for c in r["controls"]}
     assert {"SYSC-15A", "PCI-DSS-12.10.5"} <= declared

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import math
 import re
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
@@ -220,13 +219,13 @@ def test_argo_judge_metric_maps_the_three_verdicts(catalog):
     assert web["jsonPath"] == "{$}" and web["method"] == "GET"
     assert metric["successCondition"] == 'result.verdict == "pass"'
     assert metric["failureCondition"] == 'result.verdict == "fail"'
-    assert metric["interval"] == "1m" and "count" not in metric
+    assert metric["interval"] == "30s" and "count" not in metric  # the catalog's canary interval (its default)
     assert argo_phase(metric, {"verdict": "pass"}) == "Successful"
     assert argo_phase(metric, {"verdict": "fail"}) == "Failed"
     assert argo_phase(metric, {"verdict": "inconclusive"}) == "Inconclusive"
     assert argo_phase(metric, {"reason": "no verdict key"}) == "Inconclusive"
     limit = metric["inconclusiveLimit"]
-    assert limit == 121  # two hours of one-minute looks, plus the look at which the judge's own policy answers
+    assert limit == 241  # two hours of 30 s looks, plus the look at which the judge's own policy answers
     inconclusive = {"verdict": "inconclusive"}
     assert argo_metric_outcome(metric, [inconclusive] * 30 + [{"verdict": "pass"}]) == ("Successful", 31)
     assert argo_metric_outcome(metric, [inconclusive] * 3 + [{"verdict": "fail"}]) == ("Failed", 4)
@@ -262,12 +261,12 @@ def test_argo_options_change_the_label_names_and_prometheus(foreign):
     assert "canary=hash%3D%22{{args.canary-hash}}%22" in got["judge"]["spec"]["metrics"][0]["provider"]["web"]["url"]
 
 
-def test_the_looks_follow_the_catalogs_canary_policy_when_it_has_one():
-    stand_in = SimpleNamespace(canary=SimpleNamespace(interval="30s", max_inconclusive="1h"))
-    assert rollouts.interval(stand_in) == "30s"
-    assert rollouts.inconclusive_looks(stand_in) == 121
-    assert flagger.flagger_interval(SimpleNamespace(canary=SimpleNamespace(interval=7200))) == "120m"
-    assert rollouts.inconclusive_looks(SimpleNamespace()) == 121  # the defaults: 1m looks, 2h
+def test_the_looks_follow_the_catalogs_canary_policy(catalog):
+    assert rollouts.interval(catalog) == "30s"
+    assert rollouts.inconclusive_looks(catalog) == 241  # the defaults: 30 s looks, 2 h inconclusive at most
+    policy = catalog.canary.model_copy(update={"interval": "2h", "max_inconclusive": "1h"})
+    slow = catalog.model_copy(update={"canary": policy})
+    assert flagger.flagger_interval(slow) == "120m" and rollouts.inconclusive_looks(slow) == 2
 
 
 # ---------------------------------------------------------------- Flagger: two webhooks carry three verdicts

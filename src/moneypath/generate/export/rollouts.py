@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from moneypath.catalog import Catalog, duration_seconds
@@ -29,8 +28,6 @@ JUDGE_TIMEOUT_S = 30  # the judge queries Prometheus for every metric: give it m
 
 # The canary policy's timing when the catalog has no `canary:` section: one look a minute, and two hours without a
 # verdict before the rollout stops waiting (the judge's policy then holds or fails it).
-DEFAULT_INTERVAL = "1m"
-DEFAULT_MAX_INCONCLUSIVE = "2h"
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -77,26 +74,18 @@ def base_name(c: Catalog, options: Options) -> str:
     return k8s.object_name(c.service, "canary")
 
 
-def _policy_seconds(c: Catalog, field: str, default: str) -> float:
-    # TODO(lead): the judge's catalog section (catalog/canary_policy.py) names these; read here by the names
-    # `interval` and `max_inconclusive` (a duration, seconds or a timedelta) until both branches are merged.
-    value = getattr(getattr(c, "canary", None), field, None)
-    if value is None:
-        return duration_seconds(default)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, (int, float)):
-        return float(value)
-    return duration_seconds(str(value))
+def _policy_seconds(c: Catalog, field: str) -> float:
+    """A duration of the catalog's canary policy (catalog/canary_policy.py: `interval`, `max_inconclusive`)."""
+    return duration_seconds(getattr(c.canary, field))
 
 
 def interval(c: Catalog) -> str:
     """How often the tools ask the judge and read the invariants: the judge's interval."""
-    return format_duration(_policy_seconds(c, "interval", DEFAULT_INTERVAL))
+    return format_duration(_policy_seconds(c, "interval"))
 
 
 def inconclusive_looks(c: Catalog) -> int:
     """Looks without a verdict a rollout waits through: the policy's maximum time inconclusive over the interval,
     plus one, so the judge's own policy (hold or fail) answers at that time before the tool stops asking."""
-    every = _policy_seconds(c, "interval", DEFAULT_INTERVAL)
-    return math.ceil(_policy_seconds(c, "max_inconclusive", DEFAULT_MAX_INCONCLUSIVE) / every) + 1
+    every = _policy_seconds(c, "interval")
+    return math.ceil(_policy_seconds(c, "max_inconclusive") / every) + 1

@@ -1,0 +1,78 @@
+"""`moneypath drill run FILE` for canary drill files (`kind: canary`): the drill runner hands them here. Each
+runs on a fresh local stage of the reference service (baseline and canary tracks, moneypath.drills.canary_stage)
+and writes reports/<drill>-<time>/ (journal.json, report.md). Exit 0 when every release got the verdict it
+expected, 1 when one did not, 3 when one got none (inconclusive), 2 on a bad file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, exit_code
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as `moneypath drill run` reports it
+
+
+def worst_exit(*codes: int) -> int:
+    """The exit code of several runs: a bad usage or an interruption first, then a fail, then not measured."""
+    order = [EXIT_USAGE, EXIT_INTERRUPTED, EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS]  # worst first
+    return min(codes, key=lambda c: order.index(c) if c in order else -1)
+
+
+def canary_files(files: list[str]) -> list[str]:
+    from moneypath.formats.canary_drill import is_canary_drill
+
+    return [f for f in files if is_canary_drill(Path(f))]
+
+
+def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]:
+    """`moneypath drill check` for canary drill files: (an OK line per good file, a line per problem)."""
+    from moneypath.formats.canary_drill import load_canary_drill
+    from moneypath.formats.drill import DrillError
+
+    root = Path(catalog.path).resolve().parent
+    ok, problems = [], []
+    for f in files:
+        try:
+            d = load_canary_drill(Path(f), catalog, root)
+        except DrillError as exc:
+            problems += exc.problems
+            continue
+        ok.append(f"{d.path}: OK — canary drill, {d.rate:g} payments/s, {d.weight:.0%} to the canary, "
+                  f"{len(d.releases)} release(s): " + ", ".join(f"{r.name} ({r.expect})" for r in d.releases))
+    return ok, problems
+
+
+def run_canary_files(args, files: list[str]) -> int:
+    from moneypath.catalog import load_catalog
+    from moneypath.drills.canary import summary
+    from moneypath.drills.canary_stage import run_canary_drill
+    from moneypath.formats.canary_drill import load_canary_drill
+    from moneypath.formats.drill import DrillError
+
+    if any(getattr(args, name, None) for name in ("target_service", "target_prometheus", "ha", "postgres")):
+        print("moneypath drill: a canary drill starts its own stage (baseline and canary): no --target-*, --ha or "
+              "--postgres", file=sys.stderr)
+        return EXIT_USAGE
+    catalog = load_catalog(args.catalog)
+    root = Path(catalog.path).resolve().parent
+    drills, problems = [], []
+    for f in files:
+        try:
+            drills.append(load_canary_drill(Path(f), catalog, root))
+        except DrillError as exc:
+            problems += exc.problems
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    verdicts = []
+    for drill in drills:
+        journal, _ = run_canary_drill(drill, catalog, Path(args.reports), state_dir=Path(args.state_dir) / "canary",
+                                      say=lambda text: print(text, flush=True))
+        print()
+        for row in summary(journal):
+            print(f"  {row['release']:<20} expected {row['expected']:<5} judge {row['verdict']:<13} after "
+                  f"{row['time_to_verdict']:>6}  canary sample {row['canary']:>5}  {row['result'].upper()}")
+        verdicts.append(journal["verdict"])
+    return exit_code(verdicts)
