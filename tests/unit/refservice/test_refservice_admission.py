@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from moneypath.reference.refservice import admission
-from moneypath.reference.refservice.admission import AdmissionControl, Gate, LagLimit
+from moneypath.reference.refservice.admission import COPIES_MAX, AdmissionControl, Gate, LagLimit
 from moneypath.reference.refservice.app import classify
 
 FULL = -1
@@ -449,3 +449,17 @@ def test_the_protocols_refusals_are_tallied_and_recorded_together_within_the_tal
 
     asyncio.run(scenario())
     asyncio.run(on_another_loop())
+
+
+def test_copies_of_a_request_in_flight_take_no_slot_up_to_a_bound():
+    gate = Gate(lambda method, path: "normal", LagLimit(limit=1, min_limit=1, max_limit=1))
+    key = b"Bearer t\nkey-1"
+    assert not gate.admits_copy(key), "nothing of that key is in flight: not a copy"
+    gate.admit()
+    gate.key(key)
+    assert all(gate.admits_copy(key) for _ in range(COPIES_MAX - 1)) and gate.in_flight == 1
+    assert not gate.admits_copy(key), "past the bound a copy is new work"
+    assert not gate.admits_copy(b"Bearer other\nkey-1"), "another client's same key is not a copy"
+    for _ in range(COPIES_MAX):
+        gate.unkey(key)
+    assert gate.keys == {}

@@ -147,6 +147,11 @@ class LagLimit:
 
 # Set in a request's scope["extensions"] by the HTTP protocol (admission_http.py) when it admitted and counted it.
 ADMITTED = "moneypath.admitted"
+# Set there too for a request carrying an Idempotency-Key: its credentials and key, counted in Gate.keys while
+# it runs, so copies of it arriving meanwhile are one payment, not more load (below).
+KEYED = "moneypath.keyed"
+# Copies of one request in flight at once past the limit; any more are admitted (or refused) as new work.
+COPIES_MAX = 32
 
 
 class Gate:
@@ -169,6 +174,28 @@ class Gate:
         self._tally: dict[tuple[str, str], int] = {}  # the protocol's refusals not yet recorded, by kind and method
         self._tally_loop: asyncio.AbstractEventLoop | None = None  # where the timer that records it was set
         self._wire: dict[tuple[int, bool], bytes] = {}
+        self.keys: dict[bytes, int] = {}  # credentials + Idempotency-Key of the requests in flight -> how many
+
+    def admits_copy(self, key: bytes) -> bool:
+        """A copy of a request in flight (same credentials, same Idempotency-Key) is admitted without a slot: the
+        service answers it from the one execution (the answer replayed, or 409 in progress), so a client's
+        retries and a burst of duplicates are not load. Counted until it ends (`unkey`)."""
+        count = self.keys.get(key)
+        if count is None or count >= COPIES_MAX:
+            return False
+        self.keys[key] = count + 1
+        return True
+
+    def key(self, key: bytes) -> None:
+        """An admitted request with an Idempotency-Key: its copies arriving while it runs are admitted as copies."""
+        self.keys[key] = self.keys.get(key, 0) + 1
+
+    def unkey(self, key: bytes) -> None:
+        count = self.keys.get(key, 0) - 1
+        if count > 0:
+            self.keys[key] = count
+        else:
+            self.keys.pop(key, None)
 
     def admits(self, kind: str) -> bool:
         limiter = self.limiter
@@ -261,19 +288,43 @@ class AdmissionControl:
             return
         gate = self.gate
         gate.watch(asyncio.get_running_loop())
-        if ADMITTED in scope.get("extensions", ()):
+        extensions = scope.get("extensions") or ()
+        if ADMITTED in extensions or KEYED in extensions:  # the protocol decided
             await self.app(scope, receive, send)
             return
         kind = gate.classify(scope["method"], scope["path"])
         if kind == EXEMPT:
             await self.app(scope, receive, send)
             return
+        key = idempotency_key(scope["headers"])
+        if key is not None and gate.admits_copy(key):
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                gate.unkey(key)
+            return
         if not gate.admits(kind):
             gate.refuse(kind)
             await gate.refusal()(scope, receive, send)
             return
         gate.admit()
+        if key is not None:
+            gate.key(key)
         try:
             await self.app(scope, receive, send)
         finally:
             gate.release()
+            if key is not None:
+                gate.unkey(key)
+
+
+def idempotency_key(headers) -> bytes | None:
+    """The request's credentials and Idempotency-Key as one key (None without a key): what makes two requests
+    copies of one for the service's idempotency (booking.py). `headers`: ASGI's (lower-case name, value) pairs."""
+    key = credentials = None
+    for name, value in headers:
+        if name == b"idempotency-key":
+            key = value
+        elif name == b"authorization":
+            credentials = value
+    return None if key is None else b"%s\n%s" % (credentials or b"", key)

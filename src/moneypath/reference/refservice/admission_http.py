@@ -21,7 +21,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from moneypath._common.problem import problem
-from moneypath.reference.refservice.admission import ADMITTED, EXEMPT, Gate
+from moneypath.reference.refservice.admission import ADMITTED, EXEMPT, KEYED, Gate, idempotency_key
 
 
 class _Answered:
@@ -43,9 +43,9 @@ _server_headers: tuple[list | None, bytes] = (None, b"")
 
 
 class Releasing:
-    """The app, giving back the admitted request's slot however it ends (answered, failed, cancelled). One per
-    connection, holding nothing of a request: a closure over the request's cycle would make each request a
-    reference cycle, left for the cyclic collector with its scope and headers
+    """The app, giving back the admitted request's slot and its idempotency key's count however it ends
+    (answered, failed, cancelled). One per connection, holding nothing of a request: a closure over the request's
+    cycle would make each request a reference cycle, left for the cyclic collector with its scope and headers
     (docs/decisions/0008-heap-and-garbage-collector.md)."""
 
     def __init__(self, app, gate: Gate):
@@ -55,7 +55,12 @@ class Releasing:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.gate.release()
+            extensions = scope["extensions"]
+            if ADMITTED in extensions:
+                self.gate.release()
+            key = extensions.get(KEYED)
+            if key is not None:
+                self.gate.unkey(key)
 
 
 def find_gate(app) -> Gate | None:
@@ -89,9 +94,18 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
         if kind == EXEMPT:
             super().on_headers_complete()
             return
+        key = idempotency_key(self.headers)
+        if key is not None and gate.admits_copy(key):
+            self.scope["extensions"] = {KEYED: key}
+            super().on_headers_complete()
+            return
         if gate.admits(kind):
             gate.admit()
-            self.scope["extensions"] = {ADMITTED: kind}
+            if key is None:
+                self.scope["extensions"] = {ADMITTED: kind}
+            else:
+                gate.key(key)
+                self.scope["extensions"] = {ADMITTED: kind, KEYED: key}
             super().on_headers_complete()
             return
         gate.refuse_on_the_wire(kind, method)
@@ -169,6 +183,7 @@ class AdmittingHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _start_asgi_task(self, cycle, app) -> None:
-        if ADMITTED in cycle.scope.get("extensions", ()):
+        extensions = cycle.scope.get("extensions", ())
+        if ADMITTED in extensions or KEYED in extensions:
             app = self.releasing
         super()._start_asgi_task(cycle, app)
