@@ -4,7 +4,8 @@ KWD through two providers of its own (Komoju and KNET, here small HTTP stubs), w
 webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing else.
 
 `POST /admin/fault?charge_twice_rate=R` ships a bad release: that share of charges is sent to the provider twice,
-and the provider's answer (`duplicate_of`) makes the shop count a duplicate charge (a canary drill's hook fault).
+and the provider's answer to the second (`duplicate_of`) makes the shop count a duplicate charge (a canary drill's
+hook fault). A client retrying a charge is not counted here (the ambiguous-timeout drill's premise).
 
     SHOP_CATALOG=ops/moneypath.yaml SHOP_PROVIDERS=komoju=http://127.0.0.1:9101,knet=http://127.0.0.1:9102 \\
         uvicorn tests.foreign.ticketshop:app --port 8080
@@ -53,10 +54,11 @@ async def create_charge(request: Request):
     if provider not in PROVIDERS or currency not in mp.catalog.currencies:
         return problem(422, "unknown provider or currency")
     method = body.get("method", "card")
-    started = time.perf_counter()
+    started, twice = time.perf_counter(), False
     try:
         answer = await client.post(f"{PROVIDERS[provider]}/authorize", json=body)
-        if answer.status_code == 200 and random.random() < faults["charge_twice_rate"]:  # the bad release's bug
+        twice = answer.status_code == 200 and random.random() < faults["charge_twice_rate"]  # the bad release's bug
+        if twice:
             answer = await client.post(f"{PROVIDERS[provider]}/authorize", json=body)
         outcome = "approved" if answer.status_code == 200 else "declined" if answer.status_code == 402 else "error"
     except httpx.TimeoutException:
@@ -69,7 +71,7 @@ async def create_charge(request: Request):
     mp.record_authorization(provider, method, outcome, seconds)
     if outcome in ("error", "timeout"):
         return problem(502, f"{provider} did not answer")
-    if outcome == "approved" and answer.json().get("duplicate_of"):
+    if outcome == "approved" and twice and answer.json().get("duplicate_of"):  # a client's retry is its own
         mp.count_duplicate_charge(provider, currency, int(body.get("amount_minor", 0)))
     with mp.time_ledger_write():
         charge_id = uuid.uuid4().hex

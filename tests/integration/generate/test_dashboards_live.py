@@ -27,6 +27,7 @@ import pytest
 
 from moneypath import cli
 from moneypath.catalog import load_catalog
+from moneypath.catalog.conventions import READINESS_METRICS
 from moneypath.generate import dashboards as d
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
@@ -36,7 +37,9 @@ from tests.support.stack_traffic import clear, fault, payments_for
 
 pytestmark = pytest.mark.integration
 
-LOCUST = tuple(d.LOCUST_METRICS.values())  # queried in loadtest/test_session.py, where Locust runs
+# Queried where they are served: Locust's in loadtest/test_session.py; `moneypath readiness serve`'s (the readiness
+# board) in stack/test_readiness_stack.py, from a drill history.
+SERVED_ELSEWHERE = (*d.LOCUST_METRICS.values(), *READINESS_METRICS.values())
 RATE = "1m"
 
 
@@ -57,7 +60,7 @@ def empty_queries(client: httpx.Client, prom: str, boards: dict) -> list[str]:
     """'dashboard: panel title: query' for every panel query without data."""
     return [f"{uid}: {panel['title']}: {target['expr']}"
             for uid, doc in sorted(boards.items()) for panel, target in d.panel_queries(doc)
-            if not any(m in target["expr"] for m in LOCUST) and not has_data(client, prom, target)]
+            if not any(m in target["expr"] for m in SERVED_ELSEWHERE) and not has_data(client, prom, target)]
 
 
 def test_every_panel_has_data_and_snapshot_renders(tmp_path):
@@ -113,7 +116,7 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
             except AssertionError:
                 pass
             queries = sum(1 for doc in boards.values() for _, t in d.panel_queries(doc) if not
-                          any(m in t["expr"] for m in LOCUST))
+                          any(m in t["expr"] for m in SERVED_ELSEWHERE))
             print(f"\n{queries} panel queries on {len(boards)} dashboards checked after {load_s:.0f} s of stack + load")
             assert not empty, "panel queries without data:\n" + "\n".join(empty)
 
