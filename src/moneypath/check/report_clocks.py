@@ -22,10 +22,10 @@ from moneypath._common.atomic import write_json
 from moneypath.catalog import Catalog
 from moneypath.catalog.business_services import ONE_MONTH, Clocks, seconds
 from moneypath.catalog.conventions import INCIDENT_LABEL, INCIDENT_METRICS, REPORT_KINDS, REPORT_LABEL
+from moneypath.catalog.moments import parse_moment, rfc3339
 
 STATE_FILE = "incidents.json"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_AGO = re.compile(r"^(?:\d+(?:ms|[smhdwy]))+$")
 
 
 class ClockError(Exception):
@@ -33,25 +33,11 @@ class ClockError(Exception):
 
 
 def parse_time(text: str, now: float | None = None) -> float:
-    """Unix seconds of an RFC 3339 time (2026-03-01T09:30:00Z), `now`, or a duration ago (45m, 2h)."""
-    now = time.time() if now is None else now
-    text = text.strip()
-    if text == "now":
-        return now
-    if _AGO.match(text):
-        return now - seconds(text)
+    """Unix seconds of a time as a person gives it (moneypath.catalog.moments), or ClockError."""
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ClockError(f"{text!r} is not a time: give RFC 3339 (2026-03-01T09:30:00Z), now, or a duration "
-                         "ago (45m)") from None
-    if dt.tzinfo is None:
-        raise ClockError(f"{text!r} has no time zone: add Z or +01:00")
-    return dt.timestamp()
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return parse_moment(text, time.time() if now is None else now)
+    except ValueError as exc:
+        raise ClockError(str(exc)) from None
 
 
 def add_month(t: float) -> float:

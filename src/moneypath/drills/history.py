@@ -27,10 +27,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register
+from moneypath.catalog.moments import rfc3339
 
 SCHEMA = 1
 GENESIS = "0" * 64
@@ -87,11 +88,6 @@ def record_hash(record_or_bytes: Mapping | bytes) -> str:
     """Hex sha256 of a record's canonical bytes: what the next record's `prev` holds."""
     data = record_or_bytes if isinstance(record_or_bytes, bytes) else canonical(record_or_bytes)
     return hashlib.sha256(data).hexdigest()
-
-
-def rfc3339(unix: float) -> str:
-    """Unix seconds as RFC 3339 UTC, to the second: 2026-01-31T12:00:00Z."""
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> float:

@@ -265,21 +265,7 @@ def down(state_dir: Path, progress=print, timeout_s: float = 15.0) -> bool:
     state = load_state(state_dir.resolve())
     if state is None:
         return False
-    for part in reversed(state.parts):
-        if processes.alive(part.pid):
-            try:
-                os.killpg(part.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-    deadline = time.monotonic() + timeout_s
-    for part in reversed(state.parts):
-        while processes.alive(part.pid) and time.monotonic() < deadline:
-            processes.reap(part.pid)
-            time.sleep(0.1)
-        if processes.alive(part.pid):
-            os.killpg(part.pid, signal.SIGKILL)
-            processes.reap(part.pid)
-        progress(f"stopped {part.name}")
+    processes.stop_groups(list(reversed(state.parts)), timeout_s, lambda part: progress(f"stopped {part.name}"))
     if state.postgres_dir:  # throwaway: the ledger goes with the stack
         shutil.rmtree(state.postgres_dir, ignore_errors=True)
     (Path(state.state_dir) / STATE_FILE).unlink(missing_ok=True)

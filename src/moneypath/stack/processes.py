@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -125,3 +127,26 @@ def reap(pid: int) -> None:
     except ChildProcessError:
         pass
 
+
+def stop_groups(parts: list[Part], timeout_s: float, progress=None) -> None:
+    """SIGTERM each running part's process group, wait up to `timeout_s` in all for them to be gone, SIGKILL
+    what is left; `progress(part)` after each part, running or not."""
+    for part in parts:
+        if alive(part.pid):
+            _signal_group(part.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for part in parts:
+        while not gone(part.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not gone(part.pid):
+            _signal_group(part.pid, signal.SIGKILL)
+            reap(part.pid)
+        if progress is not None:
+            progress(part)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

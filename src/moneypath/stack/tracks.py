@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -108,22 +107,7 @@ def stop_track(state_dir: Path, name: str, timeout_s: float = 10.0) -> bool:
     if state is None:
         return False
     mine = [p for p in state.parts if p.name in _parts(name)]
-    for part in mine:
-        if processes.alive(part.pid):
-            try:
-                os.killpg(part.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + timeout_s
-    for part in mine:
-        while not processes.gone(part.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not processes.gone(part.pid):
-            try:
-                os.killpg(part.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            processes.reap(part.pid)
+    processes.stop_groups(mine, timeout_s)
     state.parts = [p for p in state.parts if p not in mine]
     save_state(state)
     try:

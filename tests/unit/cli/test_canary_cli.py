@@ -55,7 +55,7 @@ def test_not_measured_is_one_line_each_on_stderr_and_exit_3(foreign, prom, tmp_p
 
 @pytest.mark.parametrize("args, message", [
     (("--metric", "error_rate", "--since", "10m"), "moneypath: unknown canary metric 'error_rate'"),
-    (("--since", "tomorrow"), "moneypath: since 'tomorrow' is neither RFC 3339"),
+    (("--since", "tomorrow"), "moneypath: since 'tomorrow' is not a time: give RFC 3339"),
     (("--since", "10m", "--interval", "often"), "moneypath: --interval 'often' is not a duration"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(foreign, prom, tmp_path, args, message):

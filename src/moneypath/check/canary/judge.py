@@ -21,7 +21,6 @@ import math
 import threading
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 from moneypath._common.atomic import write_json
@@ -29,6 +28,7 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import EXIT_CODES, FAIL, NOT_MEASURED, PASS, not_measured, register
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import PROCESS_START_METRIC
+from moneypath.catalog.moments import parse_moment, rfc3339
 from moneypath.check.canary import invariants
 from moneypath.check.canary.metrics import RATIO_OF_SUMS, BadUsage, metric_queries, parse_selector, selected_metrics
 from moneypath.check.canary.sequential import SequentialTest
@@ -41,32 +41,13 @@ _STATE_LOCK = threading.Lock()
 
 
 def parse_time(text: str | float | None, now: float) -> float | None:
-    """Unix seconds from RFC 3339 (2026-11-28T09:00:00Z), Unix seconds, or a duration ago (30m); None stays None."""
+    """Unix seconds of a canary's start as the judge is told it (moneypath.catalog.moments); None stays None."""
     if text is None or text == "":
         return None
-    if isinstance(text, int | float):
-        return float(text)
-    text = text.strip()
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return now - duration_seconds(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise BadUsage(f"since {text!r} is neither RFC 3339 (2026-11-28T09:00:00Z), Unix seconds nor a duration "
-                       "ago (30m)") from None
-    if moment.tzinfo is None:
-        raise BadUsage(f"since {text!r} has no time zone: add Z or an offset")
-    return moment.timestamp()
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return parse_moment(text, now)
+    except ValueError as exc:
+        raise BadUsage(f"since {exc}") from None
 
 
 def _vector(prom: Prometheus, query: str, by: str | None, at: float) -> dict[str, float]:

@@ -178,7 +178,7 @@ def test_without_since_the_canary_start_is_read_and_without_it_nothing_is_judged
     ("track=canary", 'track="baseline"', "30m", "is not PromQL label matchers"),
     ("", 'track="baseline"', "30m", "the canary selector is empty"),
     ('__name__="x"', 'track="baseline"', "30m", "names a metric"),
-    ('track="canary"', 'track="baseline"', "yesterday", "neither RFC 3339"),
+    ('track="canary"', 'track="baseline"', "yesterday", "is not a time: give RFC 3339"),
     ('track="canary"', 'track="baseline"', "2099-01-01T00:00:00Z", "is not in the past"),
     ('track="canary"', 'track="baseline"', "2026-01-01T00:00:00", "has no time zone"),
 ])

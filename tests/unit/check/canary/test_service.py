@@ -61,7 +61,7 @@ def test_confirm_promotion_is_200_on_a_pass(client, foreign, monkeypatch):
 @pytest.mark.parametrize("method, path, kwargs, detail", [
     ("get", "/v1/verdict", {"params": {"baseline": 'track="b"'}}, "give the canary selector"),
     ("get", "/v1/verdict", {"params": {**PARAMS, "metric": "nonsense"}}, "unknown canary metric 'nonsense'"),
-    ("get", "/v1/verdict", {"params": {**PARAMS, "since": "soon"}}, "neither RFC 3339"),
+    ("get", "/v1/verdict", {"params": {**PARAMS, "since": "soon"}}, "is not a time: give RFC 3339"),
     ("post", "/v1/flagger/check", {"content": b"not json"}, "the body is not JSON"),
     ("post", "/v1/flagger/check", {"json": {"name": "x"}}, "no metadata in the webhook payload"),
     ("post", "/v1/flagger/confirm-promotion", {"json": {"metadata": {"canary": "x=1", "baseline": "x=\"2\""}}},
