@@ -12,14 +12,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.catalog.terms import duration_seconds, parse_selector
 
 ONE_MONTH = "1 month"  # the final report's clock: a calendar month, not 30 days
 
 
 def seconds(text: str) -> float:
     """Seconds in a Prometheus duration (5m, 2h, 7d); ValueError otherwise."""
-    from moneypath.catalog.model import duration_seconds  # model.py imports this module
-
     try:
         return duration_seconds(text)
     except ValueError:
@@ -143,8 +142,6 @@ class Dora(StrictModel):
 def cross_check(catalog) -> list[tuple[tuple, str]]:
     """(key path, problem) for each selector naming no counter signal or label, each currency the catalog
     does not take, a clients signal that is not a counter."""
-    from moneypath.catalog.validate import _parse_selector  # validate imports this module
-
     problems: list[tuple[tuple, str]] = []
     for name, svc in catalog.business_services.items():
         loc = ("business_services", name)
@@ -153,7 +150,7 @@ def cross_check(catalog) -> list[tuple[tuple, str]]:
             text = getattr(svc, field)
             if text is None:
                 continue
-            sel = _parse_selector(text)
+            sel = parse_selector(text)
             sig = catalog.signals.get(sel.signal) if sel else None
             if sel is None:
                 problems.append((loc + (field,), 'not a selector like name{label="value"}'))

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from moneypath._common.strict import StrictModel
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.terms import duration_seconds
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,6 @@ COST_METRIC = "cost_per_transaction"
 
 
 def _duration(text: str) -> str:
-    from moneypath.catalog.model import duration_seconds  # model imports this module: read at call time
-
     if duration_seconds(text) <= 0:
         raise ValueError("must be longer than 0s")
     return text

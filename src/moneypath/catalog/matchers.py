@@ -14,7 +14,7 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 
-from moneypath.catalog.model import OTHER
+from moneypath.catalog.terms import OTHER
 
 _GROUP_OPEN = re.compile(r"\((?:\?:)?")
 VALUE_CUTOFF = 0.6

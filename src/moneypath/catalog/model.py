@@ -4,7 +4,6 @@ naming rules and durations they share. Loading is load.py; cross-reference check
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -17,21 +16,9 @@ from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.readiness_policy import ReadinessPolicy
 from moneypath.catalog.receivers import Deliveries, Webhook
+from moneypath.catalog.terms import DURATION, OTHER, Matcher, Selector, duration_seconds  # noqa: F401 - public here too
 
 DEFAULT_PATH = "moneypath.yaml"
-OTHER = "other"  # every label's overflow value; reserved, added automatically
-
-# A Prometheus duration such as 5m, 1h30m or 30d ("ms" before "m", so 5ms is not 5m + "s").
-DURATION = re.compile(r"(?:\d+(?:ms|[smhdwy]))+")
-_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus duration; ValueError if it is not one."""
-    if not DURATION.fullmatch(text):
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
@@ -109,21 +96,6 @@ class Signal(StrictModel):
         if self.type == "histogram":
             n *= len(self.buckets or ()) + 3  # buckets, +Inf, _sum, _count
         return n
-
-
-@dataclass(frozen=True)
-class Matcher:
-    label: str
-    op: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Selector:
-    """A counter selector such as ``authorizations_total{outcome=~"approved|declined"}``."""
-
-    signal: str
-    matchers: tuple[Matcher, ...]
 
 
 class LatencySli(StrictModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from moneypath.catalog.model import duration_seconds
+from moneypath.catalog.terms import duration_seconds
 
 
 def rfc3339(unix: float) -> str:

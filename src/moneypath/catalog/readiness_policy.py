@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.catalog.terms import duration_seconds
 
 # The yearly rules (PCI DSS 12.10.2, DORA Art. 11(6)) are the outer bound of any readiness policy.
 MAX_POLICY_DAYS = 365
@@ -15,8 +16,6 @@ DEFAULT_POLICY_DAYS = 90
 
 
 def _duration(value: str | None) -> str | None:
-    from moneypath.catalog.model import duration_seconds
-
     if value is None:
         return None
     try:

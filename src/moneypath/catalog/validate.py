@@ -12,18 +12,17 @@ from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, A
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.matchers import matcher_problem
-from moneypath.catalog.model import DURATION, OTHER, Catalog, Matcher, Selector, Signal, Slo
+from moneypath.catalog.model import Catalog, Signal, Slo
 from moneypath.catalog.pan import contains_card_number
 from moneypath.catalog.readiness_policy import readiness_problems
 from moneypath.catalog.receivers import DELIVERY_KINDS
+from moneypath.catalog.terms import DURATION, OTHER, parse_selector
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _SLO_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_SELECTOR = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{(.*)\})?\s*$")
-_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 # Label names that would carry personal or card data; the conventions forbid them.
 _SENSITIVE_LABEL = re.compile(r"(card_?number|^pan$|account|customer|email|iban|user_?id|phone)", re.IGNORECASE)
 # Below this objective a 14.4x burn exceeds an error ratio of 1 and the fast page could never fire.
@@ -252,7 +251,7 @@ def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
         bad(loc + ("sli",), "an SLI needs good and total selectors, or latency")
         return
     for field in ("good", "total"):
-        selector = _parse_selector(getattr(sli, field))
+        selector = parse_selector(getattr(sli, field))
         floc = loc + ("sli", field)
         if selector is None:
             bad(floc, 'not a selector like name{label="value"}')
@@ -269,21 +268,6 @@ def _check_slo(c: Catalog, key: str, slo: Slo, bad) -> None:
         setattr(slo, f"_{field}", selector)
     if slo.good and slo.total and slo.good.signal != slo.total.signal:
         bad(loc + ("sli",), "good and total must select the same signal")
-
-
-def _parse_selector(text: str) -> Selector | None:
-    m = _SELECTOR.match(text)
-    if not m:
-        return None
-    body = m.group(2) or ""
-    matchers, pos = [], 0
-    while body[pos:].strip():
-        mm = _MATCHER.match(body, pos)
-        if not mm:
-            return None
-        matchers.append(Matcher(mm.group(1), mm.group(2), mm.group(3)))
-        pos = mm.end()
-    return Selector(m.group(1), tuple(matchers))
 
 
 def summary(c: Catalog) -> dict[str, Any]:

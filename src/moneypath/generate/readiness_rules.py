@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import READINESS_ALERT_LABEL, READINESS_METRICS, READINESS_RUN_LABEL, AlertKey
-from moneypath.generate.rules import _annotations, num
+from moneypath.generate.rule_text import annotations, num
 
 GROUP = "moneypath-readiness"
 
@@ -44,10 +44,10 @@ def readiness_rules(c: Catalog) -> list[dict]:
     lapsed, creeping = AlertKey.READINESS_LAPSED, AlertKey.TIME_TO_PAGE_CREEPING
 
     def rule(key: str, expr: str, reason: str, summary: str, description: str) -> dict:
-        annotations = _annotations(c, key, summary, description)
-        annotations["dashboard_url"] = f"{c.links.dashboard_base_url}{c.namespace}-readiness"
+        text = annotations(c, key, summary, description)
+        text["dashboard_url"] = f"{c.links.dashboard_base_url}{c.namespace}-readiness"
         return {"alert": c.alert_name(key), "expr": expr, "labels": {"severity": "ticket", "reason": reason},
-                "annotations": annotations}
+                "annotations": text}
 
     return [
         rule(lapsed, f"time() - max {by} ({series(c, 'last_pass')})\n> {on}\nmax {by} ({series(c, 'policy')})", "stale",

@@ -38,13 +38,11 @@ from moneypath.catalog.conventions import (
     slo_alert_key,
 )
 from moneypath.generate.compress import format_duration
+from moneypath.generate.readiness_rules import GROUP as READINESS_GROUP
+from moneypath.generate.readiness_rules import readiness_rules
+from moneypath.generate.rule_text import annotations, num
 
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
-
-
-def num(x: float) -> str:
-    """A threshold as PromQL and people read it: no exponent, no lost digits."""
-    return format(x, ".15g") if abs(x) >= 1e-4 or x == 0 else repr(x)
 
 
 def pct(x: float) -> str:
@@ -98,15 +96,6 @@ def _sli_total(c: Catalog, slo: Slo, func: str, window: str) -> str:
     lat = slo.sli.latency
     series = f"{c.metric(lat.signal)}_count" if lat is not None else _counter(c, slo.total)
     return f"sum({func}({series}[{window}]))"
-
-
-def _annotations(c: Catalog, key: str, summary: str, description: str) -> dict[str, str]:
-    return {
-        "summary": summary,
-        "description": description,
-        "runbook_url": c.runbook_url(key),
-        "dashboard_url": f"{c.links.dashboard_base_url}{c.links.overview_dashboard}",
-    }
 
 
 # ---------------------------------------------------------------- recording rules
@@ -230,7 +219,7 @@ def slo_alert_rules(c: Catalog) -> list[dict]:
                 "alert": c.alert_name(alert_key),
                 "expr": slo_burn_expr(key, slo, long_w, short_w, factor),
                 "labels": {"severity": severity, "slo": key, "long_window": long_w, "short_window": short_w},
-                "annotations": _annotations(
+                "annotations": annotations(
                     c, alert_key,
                     f"{key}: error budget burning at {factor:g}x over {long_w} and {short_w}.",
                     f"{slo.description} The error ratio over {long_w} is "
@@ -468,7 +457,7 @@ def business_alert_rules(c: Catalog) -> list[dict]:
             if alert.for_ not in ("0s", "0m"):
                 rule["for"] = alert.for_
             rule["labels"] = labels
-            rule["annotations"] = _annotations(c, key, alert.summary, shape.description)
+            rule["annotations"] = annotations(c, key, alert.summary, shape.description)
             rules.append(rule)
     return rules
 
@@ -477,7 +466,7 @@ def watchdog_rule(c: Catalog) -> dict:
     """Always firing: while it reaches the dead man's switch, Prometheus evaluates rules and Alertmanager
     delivers; when it stops, the switch pages from outside."""
     return {"alert": c.alert_name(WATCHDOG_ALERT), "expr": "vector(1)", "labels": {"severity": WATCHDOG_SEVERITY},
-            "annotations": _annotations(
+            "annotations": annotations(
                 c, WATCHDOG_ALERT, "Heartbeat: Prometheus evaluates the money path's rules and Alertmanager delivers.",
                 f"Always firing, sent to {c.watchdog.receiver} every {c.watchdog.repeat_interval}. If it stops "
                 "arriving there, nothing else can page either: Prometheus, its rule evaluation, Alertmanager or "
@@ -489,8 +478,7 @@ def alert_rules(c: Catalog) -> dict:
               {"name": "moneypath-business-alerts", "rules": business_alert_rules(c)}]
     if c.watchdog.enabled:
         groups.append({"name": "moneypath-watchdog", "rules": [watchdog_rule(c)]})
-    from moneypath.generate.readiness_rules import GROUP, readiness_rules  # it builds on this module's helpers
 
     if c.readiness is not None:
-        groups.append({"name": GROUP, "rules": readiness_rules(c)})
+        groups.append({"name": READINESS_GROUP, "rules": readiness_rules(c)})
     return {"groups": groups}

@@ -24,7 +24,7 @@ from moneypath.generate.dashboards.panels import (
     threshold_steps,
     ts_panel,
 )
-from moneypath.generate.rules import num
+from moneypath.generate.rule_text import num
 
 
 def slos(c: Catalog, refs: dict[str, AlertRef]) -> Board:
