@@ -18,7 +18,7 @@ EPILOG = """exit codes:
                    or added, or the signature is bad, 3 intact but unsigned
 
 examples:
-  moneypath evidence --from 2026-01-01 --to 2026-12-31 --out evidence-2026 --signing-key ~/.ssh/evidence_ed25519
+  moneypath evidence --from "$(date +%Y)-01-01" --to "$(date +%Y)-12-31" --out evidence --signing-key ~/.ssh/evidence_ed25519
   moneypath evidence verify evidence-2026 --key team-evidence.pub
   (an auditor, without moneypath: see VERIFY.txt in the pack)"""
 

@@ -12,7 +12,7 @@ EXIT_USAGE = 2
 
 CLASSIFY_EPILOG = """Each criterion of RTS 2024/1772 is met, not met or not measured, with its figures and query.
 Exit status: 0 not major, 1 major, 3 not measured (a threshold that could make it major is unmeasured:
-give what only a person can judge with --assess), 2 bad usage. Times: RFC 3339 (2026-03-01T09:30:00Z),
+give what only a person can judge with --assess), 2 bad usage. Times: RFC 3339 (YYYY-MM-DDThh:mm:ssZ),
 now, or a duration ago (45m). docs/incident-classification.md says what it computes and cannot know."""
 
 

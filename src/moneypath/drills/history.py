@@ -93,7 +93,7 @@ def record_hash(record_or_bytes: Mapping | bytes) -> str:
 def parse_time(text: str) -> float:
     """RFC 3339 (with its offset, or Z) as unix seconds; ValueError otherwise."""
     if not isinstance(text, str) or "T" not in text:
-        raise ValueError(f"{text!r} is not an RFC 3339 time (2026-01-31T12:00:00Z)")
+        raise ValueError(f"{text!r} is not an RFC 3339 time (YYYY-MM-DDThh:mm:ssZ)")
     at = datetime.fromisoformat(text)
     if at.tzinfo is None:
         raise ValueError(f"{text!r} has no offset (end it with Z for UTC)")
