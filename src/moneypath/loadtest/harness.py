@@ -132,6 +132,7 @@ def _on_init(environment, **_kwargs):
     o = environment.parsed_options
     if o is None or isinstance(environment.runner, WorkerRunner):
         return  # a worker gets the master's options (and token) when the test starts
+    events.quit.add_listener(lambda **_: _write_final_failures(environment))  # fired after the final stats
     try:
         s = settings(environment)
     except scenarios.ScenarioError as exc:
@@ -243,6 +244,22 @@ def _snapshot_phases(environment, **_kwargs):
 
     for at in o.snapshot_at.split(","):
         gevent.spawn(take, float(at))
+
+
+def _write_final_failures(environment) -> None:
+    """Rewrite `<--csv prefix>_failures.csv` from the final stats. Locust's writer refreshes it once a second
+    and not at exit, so the last second's failures would be missing beside `--json-file`'s final counts.
+    Replaced whole: the writer's handle keeps the old file."""
+    o = environment.parsed_options
+    if o is None or not o.csv_prefix:
+        return
+    import csv
+
+    path = Path(f"{o.csv_prefix}_failures.csv")
+    tmp = path.with_suffix(".final.tmp")
+    with tmp.open("w", newline="") as f:
+        locust.stats.StatsCSV(environment, locust.stats.PERCENTILES_TO_REPORT).failures_csv(csv.writer(f))
+    tmp.replace(path)
 
 
 @events.test_stop.add_listener

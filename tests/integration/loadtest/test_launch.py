@@ -228,3 +228,31 @@ def test_sigterm_stops_locust_keeps_the_logs_and_exits_143_in_one_line(app, tmp_
             proc.wait()
         for pid in _left(sessions):  # only when the test failed: leave nothing running
             os.killpg(pid, signal.SIGKILL)
+
+
+class Failing(QuietHandler):
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(500)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+def test_the_failures_file_holds_every_failure_the_final_stats_count(tmp_path):
+    """Locust refreshes `_failures.csv` once a second and not at exit; the harness rewrites it from the final
+    stats, so the reasons a report gives add up to the failures it counts. Failing fast, the last second alone
+    holds dozens."""
+    locustfile = tmp_path / "their_locustfile.py"
+    locustfile.write_text(PLAIN.replace("constant(0.2)", "constant(0.01)"))
+    with LoopbackServer(Failing) as server:
+        code = cli.main(["loadtest", "checkout", "--locustfile", str(locustfile), "--catalog",
+                         str(FOREIGN / "moneypath.yaml"), "--scenario-file", str(FOREIGN / "scenarios.yaml"),
+                         "--host", server.url, "--no-auth", "--no-prometheus",
+                         "--users", "2", "--duration", "4", "--state-dir", str(tmp_path / "state"),
+                         "--out", str(tmp_path / "out")])
+    assert code == 1
+    (report,) = [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+    counted = sum(e["num_failures"] for e in json.loads((report / "locust" / "locust.json").read_text()))
+    with (report / "locust" / "locust_failures.csv").open(newline="") as f:
+        reasons = sum(int(row["Occurrences"]) for row in csv.DictReader(f))
+    assert counted > 50 and reasons == counted
