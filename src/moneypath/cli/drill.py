@@ -85,6 +85,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--target-instance", action="append", default=[], metavar="URL",
                      help="with --target-service: another instance of the service (repeatable); the drill's "
                           "payments are spread over all of them")
+    run.add_argument("--probe-headroom", action="store_true",
+                     help="with --target-*: before a drill whose peak declares headroom (load.peak.headroom), send "
+                          "the peak plus its spare for the probe's seconds (at most 10 s, at most its in_flight "
+                          "payments in flight) to measure what the target carries; the peak scales down to it or the "
+                          "drill is not measured. Always on for the stack a drill starts itself")
     history_options(run, team_default=True)
     run.add_argument("--halt-burn", action="append", default=[], metavar="SLO=FACTOR",
                      help="a game day's halt condition, repeatable: clear every drill's fault once the SLO burns its "

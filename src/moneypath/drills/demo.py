@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from moneypath._common.verdict import exit_code
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.history_record import Recorder
@@ -47,6 +48,8 @@ def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports"), recor
     print()
     print_summary(results)
     passed = sum(r.verdict == "pass" for r in results)
-    print(f"\n{passed} of {len(results)} drills passed in {time.monotonic() - started:.0f} s. Each report is "
+    unmeasured = [r.drill for r in results if r.verdict == "not measured"]
+    apart = f" ({len(unmeasured)} not measured: {', '.join(unmeasured)})" if unmeasured else ""
+    print(f"\n{passed} of {len(results)} drills passed{apart} in {time.monotonic() - started:.0f} s. Each report is "
           f"report.md and index.html (with PNG plots) beside its journal.json under {reports.resolve()}/")
-    return 0 if passed == len(results) else 1
+    return exit_code([r.verdict for r in results])

@@ -31,6 +31,7 @@ class Target:
     started_stack: bool = False
     time_factor: float = 1.0  # how much faster than production the target's rules run
     instances: tuple[str, ...] = ()  # the service's other instances (one database): the load is spread over all
+    probe_headroom: bool = False  # a team's target: probe it before a peak (load.peak.headroom) only when asked
 
     @property
     def services(self) -> list[str]:

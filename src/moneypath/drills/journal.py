@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without
 SCHEMA = 1
 
 # The objectives' order in the journal and the report: the story of the drill, whatever order they were judged in.
-OBJECTIVE_ORDER = ["interrupted", "steady_state_before", "halted", "replica_down", "detected", "paged_once", "watchdog",
-                   "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced", "money_kept",
+OBJECTIVE_ORDER = ["interrupted", "headroom", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
+                   "watchdog", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced", "money_kept",
                    "steady_state_after", "restored"]
 
 

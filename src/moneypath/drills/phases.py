@@ -33,7 +33,7 @@ import httpx
 from moneypath._common.interrupt import Terminated
 from moneypath._common.verdict import register
 from moneypath.catalog import Catalog
-from moneypath.drills import hooks, impact, tolerance
+from moneypath.drills import headroom, hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
 from moneypath.drills.endpoints import Target, TargetError
@@ -65,6 +65,7 @@ class DrillRun(DrillContext):
         self.replicas = ReplicaKills(self, lambda: self.faults.record.injected_at, lambda: self.faults.active)
         self.diagnosis = Diagnosis(self)
         self.recovered_at: float | None = None
+        self.peak_rate = drill.load.peak.rate if drill.load and drill.load.peak else None  # after the headroom probe
         self.window_end: float | None = None  # end of the fault (or peak) window
         self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
 
@@ -129,13 +130,15 @@ class DrillRun(DrillContext):
 
     def _run_phases(self) -> None:
         drill = self.drill
+        peak = self._peak_after_headroom()
         self._start_load()
         self.sleep_ticking(self.s(drill.load.baseline))
         if not self.steady_state("steady_state_before"):
             self.event("note", "the steady state does not hold: no fault injected (fix the baseline first)")
             return
         if drill.fault is None:
-            self._peak_only()
+            if peak is not None:
+                self._peak_only(peak)
             return
         if drill.fault.after:
             self.sleep_ticking(self.s(drill.fault.after))
@@ -256,10 +259,33 @@ class DrillRun(DrillContext):
             self.objective("recovered", ok, reason)
         self.event("check", f"recovery {'holds' if ok else 'FAILED'}: {reason[:160]}", {"ok": ok})
 
-    def _peak_only(self) -> None:
+    def _peak_after_headroom(self) -> float | None:
+        """The peak's rate once the target's headroom is measured (moneypath.drills.headroom); None: not
+        measured, and the drill stops after the baseline. A team's target is probed only when asked."""
+        load = self.drill.load
+        if load.peak is None or load.peak.headroom is None:
+            return load.peak.rate if load.peak else None
+        if not (self.target.started_stack or self.target.probe_headroom):
+            self.event("note", "headroom not probed (a team's target: --probe-headroom): the peak runs as written")
+            return load.peak.rate
+        mix = Mix(load.providers, load.currencies, dict(load.methods), load.amounts.min, load.amounts.max, load.capture)
+        self.event("load", f"headroom probe: {load.peak.rate * (1 + load.peak.headroom.spare):g} payments/s for "
+                           f"{load.peak.headroom.probe:g} s, at most {load.peak.headroom.in_flight} in flight")
+        result = headroom.probe(lambda rate, cap: Load(self.target.services, self.api_headers(), load.requests, mix,
+                                                       rate, major_text(self.catalog), cap,
+                                                       prefix=f"drill-{self.drill.name}-probe"),
+                                load.peak.rate, load.peak.headroom)
+        decided = headroom.plan(result, load.peak.rate, load.rate, load.peak.headroom)
+        self.event("check", decided.reason, {"asked": result.asked, "served": result.served,
+                                             "refused": result.refused, "peak": decided.rate})
+        self.objective("headroom", True if decided.rate is not None else None, decided.reason)
+        self.peak_rate = decided.rate
+        return decided.rate
+
+    def _peak_only(self, rate: float) -> None:
         peak = self.drill.load.peak
-        self.load.set_rate(peak.rate)
-        self.event("load", f"peak load: {peak.rate:g} payments/s for {self.s(peak.duration):.0f} s; nothing may page")
+        self.load.set_rate(rate)
+        self.event("load", f"peak load: {rate:g} payments/s for {self.s(peak.duration):.0f} s; nothing may page")
         self.sleep_ticking(self.s(peak.duration))
         self.diagnosis.run(self.watcher.first_expected_page())
         self.window_end = self.clock()
@@ -308,7 +334,7 @@ class DrillRun(DrillContext):
             timeline=sorted(self.timeline, key=lambda e: e.t), objectives=self.objectives, timings=timings,
             money=money_impact, writes_lost_detail=lost_lines[:20], alerts=matrix, evidence=self.diagnosis.steps,
             roles=roles, regulatory=regulatory, series=series,
-            load=LoadSummary.of(drill.load.rate, drill.load.peak.rate if drill.load.peak else None,
+            load=LoadSummary.of(drill.load.rate, self.peak_rate,
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
                                 drill.load.requests.name, drill.load.in_flight_cap),
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,

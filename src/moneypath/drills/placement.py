@@ -80,7 +80,8 @@ def target_from(options, env: Mapping[str, str] | None = None) -> Target | None:
     else:
         payments, admin = env.get("MONEYPATH_DRILL_TOKEN", ""), env.get("MONEYPATH_DRILL_ADMIN_TOKEN")
     return Target(**given, db_url=options.db_url, payments_token=payments, admin_token=admin, started_stack=False,
-                  time_factor=options.time_factor, instances=tuple(options.target_instance))
+                  time_factor=options.time_factor, instances=tuple(options.target_instance),
+                  probe_headroom=options.probe_headroom)
 
 
 def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -> str | None:

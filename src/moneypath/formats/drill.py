@@ -62,7 +62,7 @@ MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
 # names `if_not_measured:` may give.
-OBJECTIVES = ("interrupted", "runner", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
+OBJECTIVES = ("interrupted", "runner", "headroom", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
               "watchdog", "diagnosed", "mitigated", "recovered", "no_unexpected_pages", "ledger_balanced",
               "money_kept", "steady_state_after", "restored", "tabletop")
 
@@ -97,9 +97,22 @@ class Amounts(StrictModel):
         return self
 
 
+class Headroom(StrictModel):
+    """Measure first that the target carries the peak (moneypath.drills.headroom): a peak past the machine's
+    capacity tests the machine, not the alerting. The probe asks `spare` more than the peak for `probe` seconds
+    with at most `in_flight` payments in flight (below the admission limit: it finds capacity without being
+    refused); the peak scales down to what was served, never below `min_multiple` x the baseline."""
+
+    probe: Seconds = Field(default=3.0, le=10)
+    in_flight: int = Field(default=24, ge=1, le=64)
+    spare: float = Field(default=0.25, ge=0, le=1)  # asked beyond the peak, and kept free when the peak scales
+    min_multiple: float = Field(default=5.0, gt=1)  # the least peak, in baselines: below it, not measured
+
+
 class Peak(StrictModel):
     rate: float = Field(gt=0, le=2000)
     duration: Seconds
+    headroom: Headroom | None = None  # probe the target's headroom before the baseline (drills without a fault)
 
 
 class Load(StrictModel):
@@ -330,6 +343,8 @@ class Drill(StrictModel):
             raise ValueError("a drill with load needs steady_state (at least one check)")
         if self.fault is None and self.load.peak is None:
             raise ValueError("a drill without a fault needs load.peak (what it watches)")
+        if self.fault is not None and self.load.peak is not None and self.load.peak.headroom is not None:
+            raise ValueError("load.peak.headroom is for a drill without a fault (a fault's peak may exceed capacity)")
         if self.fault is not None and self.recovery is None:
             raise ValueError("a drill with a fault needs recovery (deadline and checks)")
         return self

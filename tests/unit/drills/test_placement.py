@@ -21,7 +21,7 @@ def options(**given):
     base = {f"target_{n}": None for n in ("service", "prometheus", "faultproxy", "providersim", "alertmanager",
                                           "pager")}
     base.update(target_instance=[], db_url=None, time_factor=1.0, engine="prometheus", ha=False, instances=1,
-                postgres=False, state_dir=".moneypath")
+                postgres=False, state_dir=".moneypath", probe_headroom=False)
     return SimpleNamespace(**{**base, **given})
 
 

@@ -20,6 +20,7 @@ from moneypath.drills.report.reading import Journal
 
 OBJECTIVE_TEXT = {
     "interrupted": "interrupted (Ctrl-C stopped the drill)",
+    "headroom": "headroom (the target carries the peak)",
     "steady_state_before": "steady state before the fault",
     "halted": "halted (a halt condition or the blast-radius cap stopped the drill)",
     "detected": "detected (expected alerts fired)",

@@ -1,0 +1,66 @@
+"""The headroom probe's decision: the peak as written, scaled to what the target served, or not measured with
+the figures; and the probe itself on a load that serves a known share."""
+
+from __future__ import annotations
+
+from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.headroom import Probe, plan, probe
+from moneypath.formats.drill import Headroom
+
+SPEC = Headroom(min_multiple=5)  # 25 % spare
+
+
+def probed(served: float, asked: float = 100.0) -> Probe:
+    return Probe(asked=asked, served=served, refused=3, failed=4, in_flight=24, seconds=3.0)
+
+
+def test_a_target_that_keeps_up_runs_the_peak_as_written():
+    decided = plan(probed(96.0), peak_rate=80, baseline_rate=8, spec=SPEC)
+    assert decided.rate == 80 and "runs as written" in decided.reason
+
+
+def test_a_slower_target_gets_a_peak_it_carries_with_the_spare_kept():
+    decided = plan(probed(60.0), peak_rate=80, baseline_rate=8, spec=SPEC)
+    assert decided.rate == 48  # 60 / 1.25
+    assert "scales from 80/s to 48/s" in decided.reason and "6.0x the baseline" in decided.reason
+
+
+def test_below_the_least_multiple_is_not_measured_with_the_figures():
+    decided = plan(probed(45.0), peak_rate=80, baseline_rate=8, spec=SPEC)  # 36/s < 5 x 8
+    assert decided.rate is None
+    assert "served 45.0 payments/s of 100.0 asked" in decided.reason and "3 refused" in decided.reason
+    assert "needs 40/s at the least (5x the baseline 8/s)" in decided.reason
+
+
+class HalfServed:
+    """A load whose every other payment is refused: what the probe counts from its outcomes."""
+
+    def __init__(self, rate: float, cap: int):
+        self.rate, self.cap, self.started = rate, cap, False
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        pass
+
+    def snapshot(self):
+        out = []
+        for i in range(30):
+            o = Outcome(t=0.0, provider="acme", currency="EUR", amount_minor=100, correlation_id=str(i), finished=1.0)
+            o.payment_id, o.refused = (f"p{i}", False) if i % 2 == 0 else (None, True)
+            out.append(o)
+        return out
+
+
+def test_the_probe_asks_the_peak_plus_its_spare_and_counts_acknowledged_payments():
+    made = []
+    ticks = iter([100.0, 103.0])
+
+    def make(rate, cap):
+        made.append(HalfServed(rate, cap))
+        return made[-1]
+
+    result = probe(make, 80, SPEC, clock=lambda: next(ticks), sleep=lambda s: None)
+    assert made[0].rate == 100.0 and made[0].cap == 24 and made[0].started
+    assert result.served == 5.0 and result.refused == 15 and result.failed == 15 and result.seconds == 3.0
