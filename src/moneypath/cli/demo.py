@@ -14,7 +14,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Run every drill in runbooks/drills/, each on a fresh local stack with 1 s intervals and the rules "
                     "compressed 60x (provider simulator, reference service, Prometheus, Alertmanager, pager): baseline "
                     "payments, a fault, the pages as they arrive, the runbook's evidence, mitigation, recovery and the "
-                    "ledger. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if any drill fails, 3 if "
+                    "ledger. Two drills run at once, each in its own process (a drill with a peak alone); each line "
+                    "is shown after its drill's name. Writes reports/<drill>-<time>/ and prints a summary; exit 1 if "
+                    "any drill fails, 3 if "
                     "none failed but one was not measured (the healthy peak on a machine without the headroom for "
                     "it). A drill that kills a monitoring replica (replica_down) needs the HA stack: it is skipped, "
                     "with a line saying how to run it (moneypath drill run --ha FILE).")

@@ -97,6 +97,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--halt-alert", action="append", default=[], metavar="ALERT",
                      help="a game day's halt condition, repeatable: clear every drill's fault once the catalog alert "
                           "crosses its line (pending or firing); not for a drill that expects or allows that alert")
+    run.add_argument("--lane", action="store_true", help=argparse.SUPPRESS)  # one of moneypath demo's: no summary
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -239,8 +240,9 @@ def _run(args) -> int:
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
                          topology={"engine": args.engine, "ha": args.ha, "instances": args.instances,
                                    "postgres": args.postgres}, recorder=record)
-    print()
-    print_summary(results)
+    if not args.lane:
+        print()
+        print_summary(results)
     if any(r.interrupted for r in results):
         return EXIT_INTERRUPTED
     # 0 every drill passed, 1 one failed, 3 none failed but one rests on what was not measured

@@ -3,7 +3,8 @@
 Each drill gets a fresh local stack (provider simulator, reference service with faults on,
 Prometheus with the rules compressed 60x, Alertmanager, pager) and runs its baseline load,
 steady-state check, fault, pages, runbook evidence, mitigation, recovery, ledger and money
-checks; the stack stops afterwards. At the end: one report per drill under reports/ and a
+checks; the stack stops afterwards. Two drills run at once, each in its own process (a drill with a peak
+alone: moneypath.drills.lanes). At the end: one report per drill under reports/ and a
 summary table. Nothing is opened; the paths are printed. Nothing goes into a team's drill history unless
 `--history DIR` asks (the recorder). The stacks are single: a drill that kills a
 monitoring replica (replica_down) is skipped with a line saying how to run it (`drill run --ha`).
@@ -19,7 +20,8 @@ from moneypath._common.verdict import exit_code
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.history_record import Recorder
-from moneypath.drills.runner import print_summary, run_drills
+from moneypath.drills.lanes import run_in_lanes
+from moneypath.drills.runner import print_summary
 from moneypath.formats.drill import DrillError, drill_files, needs_ha
 
 
@@ -41,10 +43,10 @@ def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports"), recor
               f"stack: moneypath drill run --ha {d.path}", flush=True)
     drills = [d for d in drills if not needs_ha(d)]
     started = time.monotonic()
-    print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack: {', '.join(d.name for d in drills)}",
-          flush=True)
-    results = run_drills(drills, c, reports, None, state_dir, say=lambda text: print(text, flush=True),
-                         recorder=recorder)
+    print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack, two at a time (a drill with a peak "
+          f"alone): {', '.join(d.name for d in drills)}", flush=True)
+    results = run_in_lanes(drills, c, reports, state_dir, say=lambda text: print(text, flush=True),
+                           recorder=recorder)
     print()
     print_summary(results)
     passed = sum(r.verdict == "pass" for r in results)

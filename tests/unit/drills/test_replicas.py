@@ -145,7 +145,7 @@ def test_the_demo_skips_it_with_a_line_and_runs_the_others(catalog, monkeypatch,
     from moneypath.drills import demo
 
     given = []
-    monkeypatch.setattr(demo, "run_drills", lambda drills, *a, **kw: given.extend(drills) or [])
+    monkeypatch.setattr(demo, "run_in_lanes", lambda drills, *a, **kw: given.extend(drills) or [])
     monkeypatch.setattr(demo, "print_summary", lambda results: None)
     demo.run_demo(catalog, ROOT / ".moneypath-never-started")
     out = capsys.readouterr().out
