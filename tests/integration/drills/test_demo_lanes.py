@@ -11,6 +11,8 @@ import yaml
 
 from moneypath.catalog import load_catalog
 from moneypath.check.drill_files import load_drill
+from moneypath.drills.history import walk
+from moneypath.drills.history_record import Recorder
 from moneypath.drills.lanes import run_in_lanes
 from tests.conftest import ROOT
 
@@ -38,7 +40,9 @@ def test_two_light_drills_share_the_time_and_a_peak_runs_alone(project, tmp_path
     names = ["audit-chain-tampered", "short-peak", "provider-partial-outage"]
     drills = [load_drill(project / "runbooks" / "drills" / f"{n}.yaml", catalog, project) for n in names]
     lines: list[str] = []
-    results = run_in_lanes(drills, catalog, tmp_path / "reports", tmp_path / "state", say=lines.append)
+    history = tmp_path / "history"
+    results = run_in_lanes(drills, catalog, tmp_path / "reports", tmp_path / "state", say=lines.append,
+                           recorder=Recorder(history, "demo"))
     assert [r.drill for r in results] == names
     assert [r.verdict for r in results] == ["pass"] * 3, [(r.drill, r.report) for r in results if r.verdict != "pass"]
     spans = {r.drill: (r.journal["started_at"], r.journal["finished_at"]) for r in results}
@@ -47,5 +51,7 @@ def test_two_light_drills_share_the_time_and_a_peak_runs_alone(project, tmp_path
     peak = spans["short-peak"]
     assert all(end <= peak[0] or start >= peak[1] for n, (start, end) in spans.items() if n != "short-peak")
     shown = [line for line in lines if line]
-    assert all(line.split(" │ ")[0] in names for line in shown), shown[:5]
+    assert all(line.split(" │ ")[0] in names for line in shown if "history: recorded" not in line), shown[:5]
     assert any(line.startswith("short-peak │ ") and "headroom" in line for line in shown)
+    chain = walk(history)  # recorded by this process from the journals, one after another: one unbroken chain
+    assert chain.error is None and sorted(r["drill"] for r in chain.records) == sorted(names)
