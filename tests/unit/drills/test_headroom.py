@@ -64,3 +64,23 @@ def test_the_probe_asks_the_peak_plus_its_spare_and_counts_acknowledged_payments
     result = probe(make, 80, SPEC, clock=lambda: next(ticks), sleep=lambda s: None)
     assert made[0].rate == 100.0 and made[0].cap == 24 and made[0].started
     assert result.served == 5.0 and result.refused == 15 and result.failed == 15 and result.seconds == 3.0
+
+
+def test_the_demo_counts_a_drill_not_measured_apart_and_exits_3(catalog, monkeypatch, capsys, tmp_path):
+    from moneypath.drills import demo
+    from moneypath.drills.runner import Result
+
+    given = []
+
+    def ran(drills, *a, **kw):
+        given.extend(drills)
+        return [Result(d.name, "not measured" if d.name == "healthy-baseline-peak" else "pass", {}, "r.md")
+                for d in drills]
+
+    monkeypatch.setattr(demo, "run_in_lanes", ran)
+    monkeypatch.setattr(demo, "print_summary", lambda results: None)
+    code = demo.run_demo(catalog, tmp_path / "never-started")
+    out = capsys.readouterr().out
+    assert code == 3
+    n = len(given)
+    assert f"{n - 1} of {n} drills passed (1 not measured: healthy-baseline-peak) in " in out
