@@ -1,4 +1,4 @@
-# make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 8 minutes)
+# make demo — check the catalog, generated rules, runbooks and drill files, then every drill end to end with a summary (about 7 minutes)
 # make test — the import contracts, the docs site (mkdocs build --strict), the unit tier, then the integration tier (installs what it needs first)
 # make docs — fill in the docs' generated sections (command help, catalog reference, module list) from the code
 # make test-unit — the unit tier alone (under 2 minutes: one pytest worker per core)
