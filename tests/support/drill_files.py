@@ -11,10 +11,12 @@ from tests.conftest import ROOT
 GOOD = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
 
 
-def variant(tmp_path: Path, edit) -> Path:
-    doc = yaml.safe_load(GOOD.read_text())
+def variant(tmp_path: Path, edit, source: Path = GOOD, name: str = "x.yaml", catalog: bool = False) -> Path:
+    """`source` edited by `edit(doc)`, written as runbooks/drills/`name` under `tmp_path` with the runbook pages
+    and request templates beside it (and the repository's catalog, with `catalog`)."""
+    doc = yaml.safe_load(source.read_text())
     edit(doc)
-    path = tmp_path / "runbooks" / "drills" / "x.yaml"
+    path = tmp_path / "runbooks" / "drills" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     # the runbook pages live beside the drills, as in the repository
@@ -24,6 +26,8 @@ def variant(tmp_path: Path, edit) -> Path:
     requests.mkdir(exist_ok=True)
     for file in (ROOT / "runbooks" / "drills" / "requests").glob("*.yaml"):
         (requests / file.name).write_text(file.read_text())
+    if catalog:
+        (tmp_path / "moneypath.yaml").write_text((ROOT / "moneypath.yaml").read_text())
     return path
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import yaml
 
 from moneypath.catalog import load_catalog
 from moneypath.check.drill_files import load_drill
@@ -15,6 +14,7 @@ from moneypath.drills.history import walk
 from moneypath.drills.history_record import Recorder
 from moneypath.drills.lanes import run_in_lanes
 from tests.conftest import ROOT
+from tests.support.drill_files import variant
 
 pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
@@ -22,16 +22,12 @@ DRILLS = ROOT / "runbooks" / "drills"
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "runbooks").mkdir()
-    for page in (ROOT / "runbooks").glob("*.md"):
-        shutil.copy(page, tmp_path / "runbooks" / page.name)
-    shutil.copytree(DRILLS / "requests", tmp_path / "runbooks" / "drills" / "requests")
+    def shorter(doc):
+        doc["load"]["baseline"], doc["load"]["peak"]["duration"] = "6s", "6s"
+
+    variant(tmp_path, shorter, DRILLS / "healthy-baseline-peak.yaml", "short-peak.yaml", catalog=True)
     for name in ("audit-chain-tampered", "provider-partial-outage"):
         shutil.copy(DRILLS / f"{name}.yaml", tmp_path / "runbooks" / "drills" / f"{name}.yaml")
-    peak = yaml.safe_load((DRILLS / "healthy-baseline-peak.yaml").read_text())
-    peak["load"]["baseline"], peak["load"]["peak"]["duration"] = "6s", "6s"
-    (tmp_path / "runbooks" / "drills" / "short-peak.yaml").write_text(yaml.safe_dump(peak, sort_keys=False))
-    shutil.copy(ROOT / "moneypath.yaml", tmp_path / "moneypath.yaml")
     return tmp_path
 
 

@@ -16,6 +16,7 @@ from moneypath.cli import main
 from moneypath.drills.runner import local_stack
 from moneypath.stack import local as stack
 from tests.conftest import ROOT
+from tests.support.drill_files import variant
 
 pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
@@ -24,17 +25,11 @@ DRILLS = ROOT / "runbooks" / "drills"
 @pytest.fixture
 def project(tmp_path):
     """The healthy-peak drill with a short baseline, beside the catalog and runbooks it names."""
-    doc = yaml.safe_load((DRILLS / "healthy-baseline-peak.yaml").read_text())
-    doc["load"]["baseline"] = "6s"
-    doc["load"]["peak"]["duration"] = "10s"
-    doc["load"]["requests"] = yaml.safe_load((DRILLS / doc["load"]["requests"]).read_text())
-    drill = tmp_path / "runbooks" / "drills" / "healthy-peak.yaml"
-    drill.parent.mkdir(parents=True)
-    drill.write_text(yaml.safe_dump(doc, sort_keys=False))
-    for page in (ROOT / "runbooks").glob("*.md"):
-        (tmp_path / "runbooks" / page.name).write_text(page.read_text())
-    (tmp_path / "moneypath.yaml").write_text((ROOT / "moneypath.yaml").read_text())
-    return drill
+    def shorter(doc):
+        doc["load"]["baseline"] = "6s"
+        doc["load"]["peak"]["duration"] = "10s"
+
+    return variant(tmp_path, shorter, DRILLS / "healthy-baseline-peak.yaml", "healthy-peak.yaml", catalog=True)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from moneypath.drills.runner import local_stack
 from moneypath.stack import local as stack
 from tests.conftest import ROOT
 from tests.docs_examples import args_of, code_block, required, shell, substitute
+from tests.support.drill_files import variant
 
 pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
@@ -206,20 +207,15 @@ def broken_stack(catalog, tmp_path):
 def test_drill_fails_clearly_when_the_alert_rule_is_missing(broken_stack, tmp_path, capsys, monkeypatch):
     target, state = broken_stack
     # the shipped drill with shorter waits, so the failure is quick
-    doc = yaml.safe_load((DRILLS / "duplicate-charge.yaml").read_text())
-    doc["load"]["baseline"] = "6s"
-    doc["steady_state_within"] = "10s"
-    doc["alerts"]["expected"][0]["page_within"] = "10s"
-    doc["diagnosis"]["within"] = "4s"
-    doc["recovery"]["within"] = "8s"
-    doc["recovery"]["alerts_resolved"] = False
-    doc["load"]["requests"] = yaml.safe_load((DRILLS / doc["load"]["requests"]).read_text())
-    drill = tmp_path / "runbooks" / "drills" / "duplicate-charge-broken.yaml"
-    drill.parent.mkdir(parents=True)
-    drill.write_text(yaml.safe_dump(doc, sort_keys=False))
-    for page in (ROOT / "runbooks").glob("*.md"):
-        (tmp_path / "runbooks" / page.name).write_text(page.read_text())
-    (tmp_path / "moneypath.yaml").write_text((ROOT / "moneypath.yaml").read_text())
+    def quicker(doc):
+        doc["load"]["baseline"] = "6s"
+        doc["steady_state_within"] = "10s"
+        doc["alerts"]["expected"][0]["page_within"] = "10s"
+        doc["diagnosis"]["within"] = "4s"
+        doc["recovery"]["within"] = "8s"
+        doc["recovery"]["alerts_resolved"] = False
+
+    drill = variant(tmp_path, quicker, DRILLS / "duplicate-charge.yaml", "duplicate-charge-broken.yaml", catalog=True)
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state.resolve())["token_secret"])
     reports = tmp_path / "reports"
     code = main(["drill", "run", str(drill), "--catalog", str(tmp_path / "moneypath.yaml"),

@@ -152,3 +152,27 @@ def test_an_unknown_provider_is_one_line_and_exit_2(project, running):
     assert run.returncode == 2
     assert run.stderr.strip() == ("runbooks/drills/bad-provider.yaml: fault.target: error_rate hits one provider: "
                                   "one of komoju, knet")
+
+
+def test_the_headroom_probe_on_the_shop_says_not_measured_with_its_figures(project, running):
+    """A peak the ticket shop cannot carry with the headroom asked (2,000 charges/s, at least 1,000 baselines):
+    with --probe-headroom the drill probes the shop for 2 s, runs no peak, and is not measured (exit 3) with
+    what the shop served, in JPY and KWD through its own API."""
+    doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
+    for key in ("fault", "mitigation", "recovery"):
+        doc.pop(key, None)
+    doc["alerts"] = {"must_not_page": ["*"]}
+    doc["load"]["baseline"] = "3s"
+    doc["load"]["peak"] = {"rate": 2000, "duration": "5s",
+                           "headroom": {"probe": "2s", "in_flight": 8, "min_multiple": 1000}}
+    bad = project / "runbooks" / "drills" / "shop-peak.yaml"
+    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        run = drill_run(project, running, str(bad), "--probe-headroom", "--no-history", timeout=120)
+    finally:
+        bad.unlink()
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "headroom probe: 2500 payments/s for 2 s, at most 8 in flight" in run.stdout
+    assert re.search(r"headroom not there: the target served [\d.]+ payments/s of 2500\.0 asked", run.stdout)
+    assert "the peak needs 8000/s at the least (1000x the baseline 8/s)" in run.stdout
+    assert "peak load" not in run.stdout and "NOT MEASURED" in run.stdout
