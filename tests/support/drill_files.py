@@ -47,3 +47,24 @@ def set_field(path: str, value):
 
 
 DELETE = object()
+
+
+def unlined(problems: list[str], path: Path, rel: str) -> list[str]:
+    """The problems without their line numbers, after checking each names `rel:line:` and that the line holds the
+    key the problem names (or, for a key the file lacks, its nearest ancestor; a list item's `- `). A problem in
+    load.requests names its line inside (drill_errors.problem)."""
+    text = path.read_text().splitlines()
+    out = []
+    for problem in problems:
+        assert problem.startswith(rel), problem
+        head, sep, rest = problem[len(rel):].partition(": ")
+        key = rest.partition(": ")[0]
+        if key in ("load.requests", "(file)") and not head:
+            out.append(problem)
+            continue
+        assert head.startswith(":") and head[1:].isdigit(), problem
+        line = text[int(head[1:]) - 1]
+        segments = [s for s in key.split(".") if not s.isdigit()]
+        assert any(f"{s}:" in line for s in segments) or line.lstrip().startswith("- "), (problem, line)
+        out.append(f"{rel}: {rest}")
+    return out

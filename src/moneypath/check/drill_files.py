@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
+from moneypath.catalog.yaml_errors import FILE
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
 from moneypath.formats.canary_drill import load_canary_drill
@@ -32,10 +33,24 @@ from moneypath.protocol.faults.switches import FaultError
 def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
     """Parse, validate and check a drill file against the catalog and the runbooks; DrillError otherwise."""
     drill = read_drill(path, root)
-    problems = [f"{drill.path}: {line}" for line in check_drill(drill, catalog, Path(root))]
+    problems = check_drill(drill, catalog, Path(root))
     if problems:
-        raise DrillError(problems)
+        raise DrillError(with_lines(drill.path, Path(path).read_text(encoding="utf-8"), problems))
     return drill
+
+
+def with_lines(rel: str, text: str, problems: list[str]) -> list[str]:
+    """`key.path: what` → `file:line: key.path: what`, the line of the key (or of its nearest ancestor) in the file."""
+    from moneypath.catalog.load import key_lines
+    from moneypath.catalog.model import nearest_line
+
+    lines = key_lines(text)
+    out = []
+    for problem in problems:
+        key = problem.partition(": ")[0]
+        line = None if key == FILE else nearest_line(lines, tuple(int(p) if p.isdigit() else p for p in key.split(".")))
+        out.append(f"{rel}{f':{line}' if line else ''}: {problem}")
+    return out
 
 
 def alert_names(catalog: Catalog) -> dict[str, dict]:

@@ -24,7 +24,8 @@ def problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, s
     flow.1.capture: what`), else in the drill file (`drill.yaml: load.requests: flow.1.capture: what (line 40)`)."""
     key, msg = _loc(err["loc"], doc), _msg(err, model)
     if tuple(err["loc"][:2]) != ("load", "requests"):
-        return f"{rel}: {key}: {msg}"
+        line = _line(path, err["loc"]) if err["loc"] else None  # a problem of the whole file names no line
+        return f"{rel}{f':{line}' if line else ''}: {key}: {msg}"
     inner = [str(p) for p in err["loc"][2:]]
     head = re.match(r"([A-Za-z_][\w]*(?:\.\w+)*): ", msg)  # a problem the template names a key of: flow.1: ...
     if head and not inner:
@@ -36,6 +37,14 @@ def problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, s
     return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
 
 
+def _line(path: Path, loc: tuple) -> int | None:
+    """The line of the key at `loc` in the file, or of its nearest ancestor there."""
+    from moneypath.catalog.load import key_lines
+    from moneypath.catalog.model import nearest_line
+
+    return nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
+
+
 def lined(loc: tuple) -> bool:
     return "if_not_measured" in loc or loc[:1] == ("controls",)
 
@@ -43,11 +52,8 @@ def lined(loc: tuple) -> bool:
 def lined_error(rel: str, path: Path, err: dict, model: type[BaseModel]) -> str:
     """One line naming the file, the line and the key of a wrong `if_not_measured` or control, and what it may
     be."""
-    from moneypath.catalog.load import key_lines
-    from moneypath.catalog.model import nearest_line
-
     loc = err["loc"]
-    line = nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
+    line = _line(path, loc)
     where = f"{rel}{f':{line}' if line else ''}: {'.'.join(str(p) for p in loc)}"
     if err["type"] == "literal_error":
         return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "

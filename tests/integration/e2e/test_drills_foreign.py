@@ -150,8 +150,10 @@ def test_an_unknown_provider_is_one_line_and_exit_2(project, running):
     doc["fault"]["target"] = "acme"
     run = run_variant(project, running, "bad-provider", doc)
     assert run.returncode == 2
-    assert run.stderr.strip() == ("runbooks/drills/bad-provider.yaml: fault.target: error_rate hits one provider: "
-                                  "one of komoju, knet")
+    line = next(i for i, text in enumerate(yaml.safe_dump(doc, sort_keys=False).splitlines(), 1)
+                if text.strip() == "target: acme")
+    assert run.stderr.strip() == (f"runbooks/drills/bad-provider.yaml:{line}: fault.target: error_rate hits one "
+                                  "provider: one of komoju, knet")
 
 
 def test_the_headroom_probe_on_the_shop_says_not_measured_with_its_figures(project, running):

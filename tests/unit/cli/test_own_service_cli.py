@@ -140,6 +140,7 @@ diagnosis:
 """, 1))
     result = run_cli("drill", "check", str(drill.relative_to(tmp_path)), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == ("runbooks/drills/ticketsproviderpartialoutage.yaml: steady_state.0.promql: "
+    line = next(i for i, text in enumerate(drill.read_text().splitlines(), 1) if "timout" in text)
+    assert result.stderr == (f"runbooks/drills/ticketsproviderpartialoutage.yaml:{line}: steady_state.0.promql: "
                              "tickets_provider_requests_total: outcome=~\"error|timout\": 'timout' is not a declared "
                              "value of outcome; did you mean timeout?\n")

@@ -27,6 +27,7 @@ from moneypath.stack.state import Part, StackError, StackState, replica_part, sa
 from tests.conftest import ROOT
 from tests.docs_examples import args_of, code_block, shell
 from tests.support.drill_fakes import Clock, FakePages, FakeProm
+from tests.support.drill_files import unlined
 from tests.support.drill_journal import passing_journal
 
 SHIPPED = ROOT / "runbooks" / "drills" / "provider-outage-half-monitoring.yaml"
@@ -70,8 +71,8 @@ def test_a_kill_needs_a_fault_to_be_mid_incident(catalog, tmp_path):
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(DrillError) as err:
         load_drill(path, catalog, tmp_path)
-    assert err.value.problems == ["runbooks/drills/peak.yaml: replica_down.0: a replica dies mid-incident: the drill "
-                                  "needs a fault"]
+    assert unlined(err.value.problems, path, "runbooks/drills/peak.yaml") == [
+        "runbooks/drills/peak.yaml: replica_down.0: a replica dies mid-incident: the drill needs a fault"]
 
 
 def _cli(tmp_path, *extra):
@@ -173,9 +174,9 @@ def test_a_drill_for_the_ticket_shop_may_kill_a_replica(shop_project):
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         with pytest.raises(DrillError) as err:
             load_drill(path, shop, shop_project)
-        assert err.value.problems == ["runbooks/drills/knet-outage-half-monitoring.yaml: replica_down.0.component: "
-                                      "'alertmanger' does not run in pairs (one of prometheus, alertmanager); did "
-                                      "you mean alertmanager?"]
+        assert unlined(err.value.problems, path, "runbooks/drills/knet-outage-half-monitoring.yaml") == [
+            "runbooks/drills/knet-outage-half-monitoring.yaml: replica_down.0.component: 'alertmanger' does not run "
+            "in pairs (one of prometheus, alertmanager); did you mean alertmanager?"]
     finally:
         path.unlink()
 

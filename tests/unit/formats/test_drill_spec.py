@@ -10,7 +10,7 @@ from moneypath.check.drill_files import check_drill_files, load_drill
 from moneypath.cli.drill import _check
 from moneypath.formats.drill import DrillError, drill_files
 from tests.conftest import ROOT
-from tests.support.drill_files import DELETE, GOOD, set_field, variant
+from tests.support.drill_files import DELETE, GOOD, set_field, unlined, variant
 
 SHIPPED = {"duplicate-charge", "fraud-spike", "settlement-mismatch", "provider-partial-outage", "ledger-write-failures",
            "dead-letters-growing", "healthy-baseline-peak", "overload-spike"}
@@ -131,8 +131,8 @@ def test_bad_drill_names_file_and_key(catalog, tmp_path, key, value, expected):
     path = variant(tmp_path, set_field(key, value))
     with pytest.raises(DrillError) as err:
         load_drill(path, catalog, tmp_path)
-    assert any(expected in line for line in err.value.problems), err.value.problems
-    assert all(line.startswith("runbooks/drills/x.yaml: ") for line in err.value.problems)
+    problems = unlined(err.value.problems, path, "runbooks/drills/x.yaml")  # each names the line of its key
+    assert any(expected in line for line in problems), problems
 
 
 def test_not_yaml_and_missing_file(catalog, tmp_path):
@@ -153,9 +153,10 @@ def test_not_yaml_and_missing_file(catalog, tmp_path):
 
 
 def test_lint_reports_a_bad_drill_file(catalog, tmp_path):
-    variant(tmp_path, set_field("fault.params.rate", -1))
+    path = variant(tmp_path, set_field("fault.params.rate", -1))
     problems = check_drill_files(catalog, tmp_path)
-    assert problems == ["runbooks/drills/x.yaml: fault.params.rate: must be a number from 0 to 1"]
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith("rate: -1"))
+    assert problems == [f"runbooks/drills/x.yaml:{line}: fault.params.rate: must be a number from 0 to 1"]
 
 
 def test_drill_check_command(catalog, tmp_path, capsys):
