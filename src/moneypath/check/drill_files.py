@@ -26,6 +26,7 @@ from moneypath.formats.drill import (
     drill_files,
     read_drill,
 )
+from moneypath.formats.drill_errors import located
 from moneypath.formats.fault_specs import fault_specs
 from moneypath.protocol.faults.switches import FaultError
 
@@ -42,14 +43,13 @@ def load_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> Drill:
 def with_lines(rel: str, text: str, problems: list[str]) -> list[str]:
     """`key.path: what` → `file:line: key.path: what`, the line of the key (or of its nearest ancestor) in the file."""
     from moneypath.catalog.load import key_lines
-    from moneypath.catalog.model import nearest_line
 
     lines = key_lines(text)
     out = []
     for problem in problems:
         key = problem.partition(": ")[0]
-        line = None if key == FILE else nearest_line(lines, tuple(int(p) if p.isdigit() else p for p in key.split(".")))
-        out.append(f"{rel}{f':{line}' if line else ''}: {problem}")
+        loc = () if key == FILE else tuple(int(p) if p.isdigit() else p for p in key.split("."))
+        out.append(f"{located(rel, lines, loc)}: {problem}")
     return out
 
 

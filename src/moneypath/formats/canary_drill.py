@@ -33,6 +33,7 @@ from moneypath.formats.drill import (
     file_kind,
     rel_path,
 )
+from moneypath.formats.drill_errors import located
 from moneypath.formats.fault_specs import fault_specs
 from moneypath.formats.requests import Requests
 
@@ -151,14 +152,12 @@ def read_canary_drill(path: Path, root: Path = Path(".")) -> CanaryDrill:
 def check_canary_drill(drill: CanaryDrill, catalog: Catalog, text: str | None = None) -> list[str]:
     """What the drill names that the catalog and the fault APIs do not have: one line each, file:line: key: what."""
     from moneypath.catalog.load import key_lines
-    from moneypath.catalog.model import nearest_line
 
     lines = key_lines(text) if text is not None else {}
     problems = []
 
     def add(loc: tuple, msg: str) -> None:
-        line = nearest_line(lines, loc) if lines else None
-        problems.append(f"{drill.path}{f':{line}' if line else ''}: {'.'.join(map(str, loc))}: {msg}")
+        problems.append(f"{located(drill.path, lines, loc)}: {'.'.join(map(str, loc))}: {msg}")
 
     for key in ("providers", "currencies"):
         known = list(getattr(catalog, key))

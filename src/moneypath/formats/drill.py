@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, fi
 from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
 from moneypath.catalog import duration_seconds as parse_duration
+from moneypath.catalog.load import key_lines
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE, error_line, error_text
 from moneypath.formats.controls import CONTROLS
@@ -378,8 +379,10 @@ def read_drill(path: Path, root: Path = Path(".")) -> Drill:
     try:
         drill = Drill.model_validate(doc)
     except ValidationError as e:
-        raise DrillError([lined_error(rel, Path(path), err, Drill) if lined(err["loc"])
-                          else problem(rel, err, doc, Path(path), requests_at, Drill) for err in e.errors()]) from None
+        lines = key_lines(Path(path).read_text(encoding="utf-8"))
+        raise DrillError([lined_error(rel, lines, err, Drill) if lined(err["loc"])
+                          else problem(rel, err, doc, Path(path), requests_at, Drill, lines)
+                          for err in e.errors()]) from None
     drill.name, drill.path = Path(path).stem, rel
     return drill
 

@@ -10,6 +10,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from moneypath.catalog.matchers import did_you_mean
+from moneypath.catalog.model import nearest_line
 from moneypath.catalog.yaml_errors import FILE
 from moneypath.formats.requests import line_of
 
@@ -18,14 +19,14 @@ LOADER_FIELDS = ("name", "path", "runbook_alert", "runbook_page", "runbook_steps
 
 
 def problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, str] | None,
-            model: type[BaseModel]) -> str:
-    """One line per problem: `file: key.path: what`; a problem in load.requests (a flow's steps) names the line
-    too, in the requests file when the drill points at one (`drill.yaml: load.requests: requests/x.yaml:12:
-    flow.1.capture: what`), else in the drill file (`drill.yaml: load.requests: flow.1.capture: what (line 40)`)."""
+            model: type[BaseModel], lines: dict[tuple, int]) -> str:
+    """One line per problem: `file:line: key.path: what` (`lines`: the file's key_lines); a problem in
+    load.requests (a flow's steps) names the line too, in the requests file when the drill points at one
+    (`drill.yaml: load.requests: requests/x.yaml:12: flow.1.capture: what`), else in the drill file
+    (`drill.yaml: load.requests: flow.1.capture: what (line 40)`)."""
     key, msg = _loc(err["loc"], doc), _msg(err, model)
     if tuple(err["loc"][:2]) != ("load", "requests"):
-        line = _line(path, err["loc"]) if err["loc"] else None  # a problem of the whole file names no line
-        return f"{rel}{f':{line}' if line else ''}: {key}: {msg}"
+        return f"{located(rel, lines, err['loc'])}: {key}: {msg}"
     inner = [str(p) for p in err["loc"][2:]]
     head = re.match(r"([A-Za-z_][\w]*(?:\.\w+)*): ", msg)  # a problem the template names a key of: flow.1: ...
     if head and not inner:
@@ -37,24 +38,22 @@ def problem(rel: str, err: dict, doc: Any, path: Path, requests_at: tuple[str, s
     return f"{rel}: load.requests: {'.'.join(inner) or FILE}: {msg} (line {line})"
 
 
-def _line(path: Path, loc: tuple) -> int | None:
-    """The line of the key at `loc` in the file, or of its nearest ancestor there."""
-    from moneypath.catalog.load import key_lines
-    from moneypath.catalog.model import nearest_line
-
-    return nearest_line(key_lines(path.read_text(encoding="utf-8")), loc)
+def located(rel: str, lines: dict[tuple, int], loc: tuple) -> str:
+    """`file:line`, the line of the key at `loc` (or of its nearest ancestor) in the file's key_lines; the file
+    alone for a problem of the whole file (an empty `loc`)."""
+    line = nearest_line(lines, loc) if loc else None
+    return f"{rel}:{line}" if line else rel
 
 
 def lined(loc: tuple) -> bool:
     return "if_not_measured" in loc or loc[:1] == ("controls",)
 
 
-def lined_error(rel: str, path: Path, err: dict, model: type[BaseModel]) -> str:
+def lined_error(rel: str, lines: dict[tuple, int], err: dict, model: type[BaseModel]) -> str:
     """One line naming the file, the line and the key of a wrong `if_not_measured` or control, and what it may
     be."""
     loc = err["loc"]
-    line = _line(path, loc)
-    where = f"{rel}{f':{line}' if line else ''}: {'.'.join(str(p) for p in loc)}"
+    where = f"{located(rel, lines, loc)}: {'.'.join(str(p) for p in loc)}"
     if err["type"] == "literal_error":
         return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "
                 "drill; pass: it is skipped, shown as not measured)")
