@@ -89,15 +89,18 @@ class Observer:
             out.authorizations = self.scalar(total, end)
             if out.authorizations:
                 out.error_ratio = self.scalar(f"1 - {good} / {total}", end)
-        dup = self.names["duplicate_charges"]
-        out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
-        imb = self.names["ledger_imbalance"]
-        worst = max(((abs(float(r["value"][1])), r.get("metric", {}).get("currency"))
-                     for fn in ("max_over_time", "min_over_time") for r in self.q(f"{fn}({imb}[{window}])", end)),
-                    key=lambda pair: pair[0], default=None)
-        if worst is not None:
-            out.ledger_imbalance_max_abs = worst[0]
-            out.ledger_imbalance_currency = worst[1] if worst[0] else None
+        if "duplicate_charges" in self.names:
+            dup = self.names["duplicate_charges"]
+            out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
+        if "ledger_imbalance" in self.names:  # not while the ledger feature is off
+            imb = self.names["ledger_imbalance"]
+            worst = max(((abs(float(r["value"][1])), r.get("metric", {}).get("currency"))
+                         for fn in ("max_over_time", "min_over_time")
+                         for r in self.q(f"{fn}({imb}[{window}])", end)),
+                        key=lambda pair: pair[0], default=None)
+            if worst is not None:
+                out.ledger_imbalance_max_abs = worst[0]
+                out.ledger_imbalance_currency = worst[1] if worst[0] else None
         if expect_circuit_open and "circuit_state" in self.names:  # not while the breaker feature is off
             state = self.names["circuit_state"]
             out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',

@@ -19,7 +19,8 @@ from moneypath._common.report import discard, publish, unused_path  # noqa: F401
 from moneypath.loadtest.gates import feature_skips
 from moneypath.loadtest.soak import drift as dr
 
-GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
+GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "not measured": "NOT MEASURED"}
+GATE_ROW = {"pass": "pass", "fail": "fail", "not measured": "fail"}  # the HTML row class: not measured is no pass
 MS_KEYS = ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
@@ -246,7 +247,7 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
         doc.Table(["gate", "source", "result", "observed", "limit"], gate_cells, None, only="md"),
         doc.Table(["gate", "source", "result", "observed", "limit", "reason"],  # the page has room for the reason
                   [[*cells, gt["reason"]] for cells, gt in zip(gate_cells, gates)], None,
-                  row_kinds=[gt["status"] for gt in gates], only="html")])]
+                  row_kinds=[GATE_ROW.get(gt["status"], "skip") for gt in gates], only="html")])]
     if result["breaches"]:
         sections.append(doc.Section("Breaches", [doc.Bullets(result["breaches"])], only="md"))
     skipped = [gt for gt in gates if gt["status"] == "skip"]
