@@ -149,6 +149,7 @@ def _guard_problems(drills, catalog, factor: float) -> list[str]:
 
 def _check(args) -> int:
     from moneypath.cli.canary_drill import canary_files, check_canary_files
+    from moneypath.drills import hooks
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
     canary = canary_files(args.files)  # kind: canary: checked as canary drill files
@@ -160,6 +161,10 @@ def _check(args) -> int:
     if factor <= 0:
         problems.append("moneypath drill check: --time-factor must be positive")
     refused = set()
+    for d in drills:  # a ${NAME} the environment lacks would be sent as written
+        unset = hooks.unset_env(d, Path(catalog.path).resolve().parent)
+        problems += unset
+        refused |= {d.path} if unset else set()
     for d in drills if factor > 0 else ():
         short = _guard_problems([d], catalog, factor)
         problems += short
@@ -187,6 +192,7 @@ def _shape(d) -> str:
 
 def _run(args) -> int:
     from moneypath.cli.canary_drill import canary_files, run_canary_files, worst_exit
+    from moneypath.drills import hooks
     from moneypath.drills.baseline_load import TemplateError
     from moneypath.drills.history import HistoryError
     from moneypath.drills.placement import NotReady, cannot_run, placement
@@ -198,6 +204,7 @@ def _run(args) -> int:
         first = _run(argparse.Namespace(**{**vars(args), "files": rest})) if rest else 0
         return worst_exit(first, run_canary_files(args, canary))
     catalog, drills, problems = _load(args.files, args.catalog)
+    problems += [line for d in drills for line in hooks.unset_env(d, Path(catalog.path).resolve().parent)]
     if problems:
         for line in problems:
             print(line, file=sys.stderr)

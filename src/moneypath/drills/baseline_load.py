@@ -122,7 +122,9 @@ class Load:
         (one per URL) each instance takes its share instead, as a mesh's weighted split (a canary's 10 %)."""
         urls = [service_url] if isinstance(service_url, str) else list(service_url)
         self.service_urls = [url.rstrip("/") for url in urls]
-        self.service_url, self.headers, self.requests, self.mix = self.service_urls[0], headers, requests, mix
+        # ${NAME}s read once here, never per request
+        self.service_url, self.headers, self.mix = self.service_urls[0], headers, mix
+        self.requests = requests.expanded()
         self.major = major
         self.rate, self.concurrency, self.attempts, self.timeout_s = rate, concurrency, attempts, timeout_s
         self.prefix = prefix
@@ -352,6 +354,7 @@ def probe(service_url: str, headers: dict[str, str], requests: Requests, values:
           timeout_s: float = 10.0) -> str:
     """One payment through the template, synchronously: its flow, the capture when approved (and the template
     can), read it back. What it saw in one line, or TemplateError saying which answer did not match."""
+    requests = requests.expanded()
     with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
         seen = []
         for step in requests.steps:

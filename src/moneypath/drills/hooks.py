@@ -1,40 +1,82 @@
-"""HTTP calls a drill makes to switches it does not own: a hook fault's set and clear (the team's feature
-flag or chaos tool) and a remediation action given by URL. ${NAME} in their URL, headers and body is read
-from the environment when the call is made (a staging URL or a token is not written into the drill file).
+"""${NAME} in a drill (moneypath.formats.env_refs), and the HTTP calls a drill makes to switches it does not
+own: a hook fault's set and clear (the team's feature flag or chaos tool) and a remediation action given by URL.
+${NAME} in their URL, headers and body, and in the path, headers and body of every call of the drill's request
+template, is read from the environment (a staging URL, an id or a token is not written into the drill file):
+the template's once when the run starts (`with_env`), a hook's when it is called. `unset_env` names, before
+anything is sent, each one the environment lacks: file, line and key.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
-from moneypath.formats.drill import Drill
-from moneypath.formats.requests import ENV_REF, env_refs
+from moneypath._common import yamlio
+from moneypath.formats.drill import Drill, rel_path
+from moneypath.formats.env_refs import expand, problem, refs, sent, template_refs, unset
+from moneypath.formats.requests import line_of
 
 
-def expand(value: Any, env: Mapping[str, str] | None = None) -> Any:
-    """A value with every ${NAME} replaced from the environment (a missing name stays as written)."""
-    env = os.environ if env is None else env
-    if isinstance(value, str):
-        return ENV_REF.sub(lambda m: env.get(m[1], m[0]), value)
-    if isinstance(value, dict):
-        return {k: expand(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand(v, env) for v in value]
-    return value
+def with_env(drill: Drill, env: Mapping[str, str] | None = None) -> Drill:
+    """The drill with its request template's ${NAME}s read from the environment (once, when it starts)."""
+    if drill.load is None:
+        return drill
+    load = drill.load.model_copy(update={"requests": drill.load.requests.expanded(env)})
+    return drill.model_copy(update={"load": load})
+
+
+def unset_env(drill: Drill, root: Path = Path("."), env: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ${NAME} the drill sends (its request template, inline or in its file; its hook fault; its
+    actions) that the environment does not set: `drill.yaml:12: key: ...`, or for a template in its own file
+    `drill.yaml: load.requests: requests/x.yaml:7: flow.0.headers.X: ...`."""
+    file = Path(root) / drill.path if (Path(root) / drill.path).is_file() else Path(drill.path)
+    try:
+        text = file.read_text(encoding="utf-8")
+        doc = yamlio.load(text)
+    except (OSError, yaml.YAMLError):  # a drill built in memory, or a file gone since it was read: the model's names
+        return [f"{drill.path}: ${{{name}}} is not set in the environment" for name in missing_env(drill, env)]
+    if not isinstance(doc, dict):
+        return []
+    lines = []
+    load = doc.get("load") if isinstance(doc.get("load"), dict) else {}
+    requests = load.get("requests")
+    if isinstance(requests, str):
+        tfile = file.parent / requests
+        try:
+            ttext = tfile.read_text(encoding="utf-8")
+            tdoc = yamlio.load(ttext)
+        except (OSError, yaml.YAMLError):  # read_drill has said why
+            ttext, tdoc = "", None
+        where = f"{drill.path}: load.requests: {rel_path(tfile, Path(root))}"
+        lines += [problem(f"{where}:{line_of(ttext, list(keys))}", keys, name)
+                  for keys, name in unset(template_refs(tdoc), env)]
+    else:
+        lines += [problem(f"{drill.path}:{line_of(text, list(keys))}", keys, name)
+                  for keys, name in unset(template_refs(requests, ("load", "requests")), env)]
+    fault = doc.get("fault") if isinstance(doc.get("fault"), dict) else {}
+    mitigation = doc.get("mitigation") if isinstance(doc.get("mitigation"), dict) else {}
+    actions = mitigation.get("actions") if isinstance(mitigation.get("actions"), list) else []
+    found = [item for key in ("set", "clear") for item in sent(fault.get(key), ("fault", key))]
+    found += [item for i, a in enumerate(actions) for item in sent(a, ("mitigation", "actions", str(i)))]
+    lines += [problem(f"{drill.path}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(iter(found), env)]
+    return lines
 
 
 def missing_env(drill: Drill, env: Mapping[str, str] | None = None) -> list[str]:
-    """The ${NAME}s a drill's hooks and actions read that the environment does not set."""
+    """The ${NAME}s a drill's request template, hooks and actions read that the environment does not set."""
     env = os.environ if env is None else env
-    calls: list[Any] = []
+    calls: list[Any] = [] if drill.load is None else [
+        [c.path, c.headers, c.json_body] for c in (*drill.load.requests.steps, drill.load.requests.capture,
+                                                   drill.load.requests.read) if c is not None]
     if drill.fault is not None and drill.fault.where == "hook":
         calls += [drill.fault.set.model_dump(by_alias=True), drill.fault.clear.model_dump(by_alias=True)]
     calls += [a.model_dump(by_alias=True) for a in drill.mitigation.actions if a.url]
-    return sorted(env_refs(calls) - set(env))
+    return sorted({name for _, name in refs(calls)} - set(env))
 
 
 def call(http: httpx.Client, method: str, url: str, headers: dict[str, str], body: Any,

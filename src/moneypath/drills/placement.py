@@ -99,9 +99,9 @@ def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -
     if fault is not None and fault.where != "hook" and not target.admin_token:
         return (f"{d.path}: injecting {fault.name} needs an admin:faults token (MONEYPATH_TOKEN_SECRET or "
                 "MONEYPATH_DRILL_ADMIN_TOKEN)")
-    unset = missing_env(d)
+    unset = missing_env(d, env)
     if unset:
-        return f"{d.path}: the fault hook or an action reads ${{{unset[0]}}}, which is not set"
+        return f"{d.path}: its requests, fault hook or an action read ${{{unset[0]}}}, which is not set"
     return None
 
 

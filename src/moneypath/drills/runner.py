@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
+from moneypath.drills import hooks
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Target
@@ -42,6 +43,7 @@ class Result:
 def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
               interactive: bool = False, ask=input, recorder: Recorder | None = None) -> Result:
     """One drill: its journal, its report, and (with a recorder) its record in the team's drill history."""
+    drill = hooks.with_env(drill)  # the template's ${NAME}s, read once as the drill starts
     run = DrillRun(drill, catalog, target, say, interactive, ask)
     try:
         journal = run.run()

@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.formats.env_refs import ENV_REF, expand
 
 PLACEHOLDERS = ("amount_minor", "amount_major", "currency", "provider", "method", "idempotency_key", "reference",
                 "correlation_id", "payment_id")
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${NAME}: read from the environment when the drill runs
 HTTP_METHODS = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -25,17 +25,6 @@ def placeholders(value: Any) -> set[str]:
         return set().union(*(placeholders(v) for v in value.values()), set())
     if isinstance(value, list):
         return set().union(*(placeholders(v) for v in value), set())
-    return set()
-
-
-def env_refs(value: Any) -> set[str]:
-    """The ${NAME} environment references in a value."""
-    if isinstance(value, str):
-        return set(ENV_REF.findall(value))
-    if isinstance(value, dict):
-        return set().union(*(env_refs(v) for v in value.values()), set())
-    if isinstance(value, list):
-        return set().union(*(env_refs(v) for v in value), set())
     return set()
 
 
@@ -82,6 +71,21 @@ class Requests(StrictModel):
     captured: list[str] = Field(default_factory=list)  # read outcomes that show an acknowledged capture
     retry_status: list[int] = Field(default_factory=lambda: [409, 500, 502, 503, 504])
     _steps: list[Step] = PrivateAttr(default_factory=list)
+
+    def expanded(self, env=None) -> Requests:
+        """This template with every ${NAME} in its calls' path, headers and JSON body read from the environment
+        (moneypath.formats.env_refs): done once when a run starts, so no request pays for it."""
+        def call(c):
+            if c is None:
+                return None
+            return c.model_copy(update={"path": expand(c.path, env), "headers": expand(c.headers, env),
+                                        "json_body": expand(c.json_body, env)})
+
+        steps = [call(s) for s in self._steps]
+        out = self.model_copy(update={"authorize": call(self.authorize), "capture": call(self.capture),
+                                      "read": call(self.read), "flow": steps if self.flow is not None else None})
+        out._steps = steps
+        return out
 
     @property
     def steps(self) -> list[Step]:
@@ -205,6 +209,24 @@ def read_requests(path) -> Requests:
                 keys, msg = head[1].split("."), msg[head.end():]
             lines.append(f"{path}:{line_of(text, keys)}: {'.'.join(keys) or '(file)'}: {msg}")
         raise TemplateFileError("\n".join(lines)) from None
+
+
+def unset_env(path, env=None) -> list[str]:
+    """One line per ${NAME} a request template file sends (path, headers, JSON body of its calls) that the
+    environment does not set: `file:line: key: ...` (a file that cannot be read: none; read_requests says why)."""
+    from pathlib import Path
+
+    import yaml
+
+    from moneypath._common import yamlio
+    from moneypath.formats.env_refs import problem, template_refs, unset
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        doc = yamlio.load(text)
+    except (OSError, yaml.YAMLError):
+        return []
+    return [problem(f"{path}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(template_refs(doc), env)]
 
 
 def line_of(text: str, keys: list[str]) -> int:

@@ -10,6 +10,7 @@ with "<step>: <reason>" (Locust's failures table counts each reason). The failur
 
 from __future__ import annotations
 
+import ast
 import inspect
 import time
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.formats.flow_answers import MISSING, Judged, judge, request_args
-from moneypath.formats.requests import Requests, Step, TemplateFileError, read_requests
+from moneypath.formats.requests import Requests, Step, TemplateFileError, read_requests, unset_env
 from moneypath.loadtest.request_names import FLOW, request_name, step_request_name
 from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
@@ -26,18 +27,39 @@ _TEMPLATES: dict[type, Requests] = {}
 
 
 def template_of(cls: type) -> Requests | None:
-    """The request template a PaymentUser class names (`template`, relative to its locustfile), read once;
-    SystemExit with one line per problem (file:line: key: what)."""
+    """The request template a PaymentUser class names (`template`, relative to its locustfile), read once, its
+    ${NAME}s read from the environment then (never per request); SystemExit with one line per problem
+    (file:line: key: what), an unset ${NAME} among them."""
     path = getattr(cls, "template", None)
     if path is None:
         return None
     if cls not in _TEMPLATES:
         where = Path(inspect.getfile(cls)).parent / path
         try:
-            _TEMPLATES[cls] = read_requests(where)
+            api = read_requests(where)
         except TemplateFileError as exc:
             raise SystemExit(f"moneypath: {cls.__name__}.template: {exc}") from None
+        if unset := unset_env(where):
+            raise SystemExit(f"moneypath: {cls.__name__}.template: " + "\n".join(unset))
+        _TEMPLATES[cls] = api.expanded()
     return _TEMPLATES[cls]
+
+
+def unset_template_env(locustfile: Path) -> list[str]:
+    """Before Locust starts: one line per ${NAME} that a request template the locustfile's classes name
+    (`template = "..."`, read from its source: no Locust import here) sends and the environment does not set."""
+    try:
+        tree = ast.parse(Path(locustfile).read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []  # Locust will say why
+    lines = []
+    for node in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        for item in node.body:
+            if (isinstance(item, ast.Assign) and any(getattr(t, "id", None) == "template" for t in item.targets)
+                    and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str)):
+                lines += [f"{node.name}.template: {line}"
+                          for line in unset_env(Path(locustfile).parent / item.value.value)]
+    return lines
 
 
 def order_values(order) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates, inputs, launch, locust_run, run_report, shape, targets
+from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
@@ -66,6 +66,8 @@ def prepare(options) -> Plan:
         if not launch.knows_moneypath(locustfile) and (
                 refused := launch.plain_refusals(locustfile, scenario, options.rate is not None)):
             raise UsageError(refused)
+        if unset := flows.unset_template_env(locustfile):  # sent as written otherwise: refused before any load
+            raise UsageError("\n".join(unset))
         locust_run.check_overload(scenario, shape.duration_of(sfile, scenario, options.duration))
         baseline = locust_run.load_result(options.baseline) if options.baseline else None
     except (scenarios.ScenarioError, locust_run.LoadTestError, gates.SignalError) as exc:

@@ -126,9 +126,10 @@ def test_balance_is_refused_without_the_ledger(tmp_path):
 
 
 
-def test_drill_check_refuses_an_expectation_on_a_check_the_catalog_cannot_run(tmp_path):
+def test_drill_check_refuses_an_expectation_on_a_check_the_catalog_cannot_run(tmp_path, monkeypatch):
     """The shop's duplicate-capture drill expects captured_once to fail: without a capture_counts query that
     check is never measured, so `drill check` says so before anyone runs the drill."""
+    monkeypatch.setenv("PAYSTACK_ADMIN_URL", "http://127.0.0.1:9")  # its hook's ${NAME}: drill check wants it set
     import shutil
 
     from tests.conftest import ROOT
