@@ -26,8 +26,9 @@ and stops it afterwards. With them it drills a running environment instead, your
   checks (opened read-only). The drill's load calls the API as its load.requests say; their auth: minted
   needs MONEYPATH_TOKEN_SECRET (or MONEYPATH_DRILL_TOKEN), bearer the variable in token_env, none nothing.
   Faults through a fault API need an admin:faults token: MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN.
-  Hook faults and actions read ${NAME} from the environment. Before anything is broken, one payment goes
-  through the drill's requests: an API that does not answer as they say stops the run (exit 2).
+  ${NAME} in load.requests, hook faults and actions is read from the environment (unset: exit 2, before any
+  load). Before anything is broken, one payment goes through the drill's requests: an API that does not
+  answer as they say stops the run (exit 2).
   --time-factor says how much faster than production the target's rules run (1 = the committed rules;
   `moneypath up --target ... --time-factor 60` runs them 60x): drill durations are written for the
   local 60x stack and stretched. A drill with replica_down kills processes only of the stack `moneypath up
