@@ -7,7 +7,10 @@ A shell or Python example is true only if something runs it. The line just above
 - `<!-- example: tests/<path>.py::<test> -->`: that test runs it (it starts a whole stack, a service or
   Locust), reading the example from the page with `code_block` and changing only what must differ there (a
   port, a temporary path, a placeholder), in plain sight: `fill`, `substitute`, `required`;
-- `<!-- example: Makefile -->`: `make` targets, and tools the Makefile's recipes run.
+- `<!-- example: Makefile -->`: `make` targets, and tools the Makefile's recipes run;
+- YAML: `<!-- example: drill file -->`, `drill keys`, `request template`, `catalog keys` (`… over <file>`):
+  tests/unit/test_docs_models.py checks it with the command that reads it, and that these examples together
+  write every key of the drill file, request template and catalog models.
 
 tests/unit/test_docs.py holds every page to this, and checks that the file of every test a page names calls
 `code_block` for that very example (so no test runs its own copy of a command).

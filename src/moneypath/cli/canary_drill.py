@@ -27,6 +27,7 @@ def canary_files(files: list[str]) -> list[str]:
 
 def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]:
     """`moneypath drill check` for canary drill files: (an OK line per good file, a line per problem)."""
+    from moneypath.drills.hooks import unset_in_file
     from moneypath.formats.canary_drill import load_canary_drill
     from moneypath.formats.drill import DrillError
 
@@ -38,6 +39,10 @@ def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]
         except DrillError as exc:
             problems += exc.problems
             continue
+        unset = unset_in_file(d.path, Path(f), root) or []  # a ${NAME} the environment lacks: sent as written
+        if unset:
+            problems += unset
+            continue
         ok.append(f"{d.path}: OK — canary drill, {d.rate:g} payments/s, {d.weight:.0%} to the canary, "
                   f"{len(d.releases)} release(s): " + ", ".join(f"{r.name} ({r.expect})" for r in d.releases))
     return ok, problems
@@ -47,6 +52,7 @@ def run_canary_files(args, files: list[str]) -> int:
     from moneypath.catalog import load_catalog
     from moneypath.drills.canary import summary
     from moneypath.drills.canary_stage import run_canary_drill
+    from moneypath.drills.hooks import unset_in_file
     from moneypath.formats.canary_drill import load_canary_drill
     from moneypath.formats.drill import DrillError
 
@@ -62,6 +68,8 @@ def run_canary_files(args, files: list[str]) -> int:
             drills.append(load_canary_drill(Path(f), catalog, root))
         except DrillError as exc:
             problems += exc.problems
+            continue
+        problems += unset_in_file(drills[-1].path, Path(f), root) or []  # before any load: sent as written
     if problems:
         for line in problems:
             print(line, file=sys.stderr)

@@ -124,7 +124,7 @@ class Load:
         self.service_urls = [url.rstrip("/") for url in urls]
         # ${NAME}s read once here, never per request
         self.service_url, self.headers, self.mix = self.service_urls[0], headers, mix
-        self.requests = requests.expanded()
+        self.requests = requests.expanded() if requests is not None else None
         self.major = major
         self.rate, self.concurrency, self.attempts, self.timeout_s = rate, concurrency, attempts, timeout_s
         self.prefix = prefix

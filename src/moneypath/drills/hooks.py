@@ -35,36 +35,53 @@ def unset_env(drill: Drill, root: Path = Path("."), env: Mapping[str, str] | Non
     actions) that the environment does not set: `drill.yaml:12: key: ...`, or for a template in its own file
     `drill.yaml: load.requests: requests/x.yaml:7: flow.0.headers.X: ...`."""
     file = Path(root) / drill.path if (Path(root) / drill.path).is_file() else Path(drill.path)
+    lines = unset_in_file(drill.path, file, root, env)
+    if lines is None:  # a drill built in memory, or a file gone since it was read: the model's names
+        return [f"{drill.path}: ${{{name}}} is not set in the environment" for name in missing_env(drill, env)]
+    return lines
+
+
+def unset_in_file(rel: str, file: Path, root: Path = Path("."), env: Mapping[str, str] | None = None
+                  ) -> list[str] | None:
+    """unset_env of a drill file as written (a canary drill's too: its releases' hook faults); None when it
+    cannot be read."""
     try:
         text = file.read_text(encoding="utf-8")
         doc = yamlio.load(text)
-    except (OSError, yaml.YAMLError):  # a drill built in memory, or a file gone since it was read: the model's names
-        return [f"{drill.path}: ${{{name}}} is not set in the environment" for name in missing_env(drill, env)]
+    except (OSError, yaml.YAMLError):
+        return None
     if not isinstance(doc, dict):
         return []
     lines = []
-    load = doc.get("load") if isinstance(doc.get("load"), dict) else {}
+    load = _mapping(doc, "load")
     requests = load.get("requests")
     if isinstance(requests, str):
         tfile = file.parent / requests
         try:
             ttext = tfile.read_text(encoding="utf-8")
             tdoc = yamlio.load(ttext)
-        except (OSError, yaml.YAMLError):  # read_drill has said why
+        except (OSError, yaml.YAMLError):  # the drill's reader has said why
             ttext, tdoc = "", None
-        where = f"{drill.path}: load.requests: {rel_path(tfile, Path(root))}"
+        where = f"{rel}: load.requests: {rel_path(tfile, Path(root))}"
         lines += [problem(f"{where}:{line_of(ttext, list(keys))}", keys, name)
                   for keys, name in unset(template_refs(tdoc), env)]
     else:
-        lines += [problem(f"{drill.path}:{line_of(text, list(keys))}", keys, name)
+        lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name)
                   for keys, name in unset(template_refs(requests, ("load", "requests")), env)]
-    fault = doc.get("fault") if isinstance(doc.get("fault"), dict) else {}
-    mitigation = doc.get("mitigation") if isinstance(doc.get("mitigation"), dict) else {}
-    actions = mitigation.get("actions") if isinstance(mitigation.get("actions"), list) else []
-    found = [item for key in ("set", "clear") for item in sent(fault.get(key), ("fault", key))]
-    found += [item for i, a in enumerate(actions) for item in sent(a, ("mitigation", "actions", str(i)))]
-    lines += [problem(f"{drill.path}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(iter(found), env)]
+    faults = [(("fault",), _mapping(doc, "fault"))]
+    for i, release in enumerate(doc.get("releases") if isinstance(doc.get("releases"), list) else []):
+        listed = release.get("faults") if isinstance(release, dict) else None
+        faults += [(("releases", str(i), "faults", str(j)), f) for j, f in enumerate(listed or []) if isinstance(f, dict)]
+    actions = _mapping(doc, "mitigation").get("actions")
+    found = [item for at, fault in faults for key in ("set", "clear") for item in sent(fault.get(key), (*at, key))]
+    found += [item for i, a in enumerate(actions if isinstance(actions, list) else [])
+              for item in sent(a, ("mitigation", "actions", str(i)))]
+    lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(iter(found), env)]
     return lines
+
+
+def _mapping(doc: dict, key: str) -> dict:
+    return doc[key] if isinstance(doc.get(key), dict) else {}
 
 
 def missing_env(drill: Drill, env: Mapping[str, str] | None = None) -> list[str]:

@@ -178,3 +178,11 @@ def test_a_locust_user_class_reads_its_template_expanded_once_or_exits_naming_th
         assert api.steps[0].headers["x-tenant"] == "acme-eu" and flows.template_of(shop) is api
     finally:
         flows._TEMPLATES.pop(shop, None)
+
+
+def test_a_canary_drill_names_its_releases_hooks():
+    path = ROOT / "tests/foreign/drills/canary-releases.yaml"
+    lines = hooks.unset_in_file("canary-releases.yaml", path, ROOT, {})
+    assert [line.split(": ")[:2] for line in lines] == [["canary-releases.yaml:34", "releases.0.faults.0.set.url"],
+                                                        ["canary-releases.yaml:35", "releases.0.faults.0.clear.url"]]
+    assert hooks.unset_in_file("canary-releases.yaml", path, ROOT, {"CANARY_URL": "http://127.0.0.1:9"}) == []
