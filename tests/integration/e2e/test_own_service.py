@@ -138,7 +138,10 @@ def test_what_the_first_trial_found_is_one_line_at_the_moment_it_happens(project
     assert errors >= 1 and 'provider="other"' in scraped
 
     drill = project / "runbooks" / "drills" / "adyen-failing.yaml"
-    found = moneypath("drill", "check", str(drill), check=False)  # no --catalog: ops/moneypath.yaml, walked up to
+    unset = moneypath("drill", "check", str(drill), check=False)  # its hook's ${CHARGES_URL}: refused unset
+    assert unset.returncode == 2 and "fault.set.url: ${CHARGES_URL} is not set" in unset.stderr, unset.stderr
+    found = moneypath("drill", "check", str(drill), check=False,  # no --catalog: ops/moneypath.yaml, walked up to
+                      env={"CHARGES_URL": service["url"]})
     assert found.returncode == 0, found.stdout + found.stderr
 
     closed = free_port()
