@@ -15,6 +15,7 @@ from pathlib import Path
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import (
+    flows,
     gates,
     inputs,
     launch,
@@ -64,6 +65,8 @@ def prepare(options) -> Plan:
         locustfile = inputs.locustfile(options.locustfile or inputs.default_locustfile(options.catalog))
         if not launch.knows_moneypath(locustfile):
             raise UsageError(launch.plain_refusals(locustfile, None, rate_given=False, closed_loop=True))
+        if unset := flows.unset_template_env(locustfile):  # a ${NAME} the environment lacks: before any load
+            raise UsageError("\n".join(unset))
         sfile = scenarios.load(options.scenario_file or locustfile.parent / "scenarios.yaml", c)
         sfile.get(capacity.SCENARIO)
     except (scenarios.ScenarioError, gates.SignalError) as exc:
