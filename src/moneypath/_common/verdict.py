@@ -35,13 +35,14 @@ def status_of(ok: bool | None) -> str:
 
 def verdict(results: Iterable[tuple[str, str]]) -> str:
     """The verdict over (status, if_not_measured) pairs: fail if any failed; not measured if any not-measured
-    result fails its verdict; else pass (skipped not-measured results included: they are shown, not judged)."""
+    result fails its verdict, or if none passed (every one skipped, or none at all: nothing is evidence); else
+    pass (skipped not-measured results beside it are shown, not judged)."""
     results = list(results)
     if any(status == FAIL for status, _ in results):
         return FAIL
     if any(status == NOT_MEASURED and policy == "fail" for status, policy in results):
         return NOT_MEASURED
-    return PASS
+    return PASS if any(status == PASS for status, _ in results) else NOT_MEASURED
 
 
 def exit_code(verdicts: Iterable[str]) -> int:

@@ -76,6 +76,10 @@ class Diagnosis:
             ctx.objective("diagnosed", False if failed else None,
                           f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the deadline "
                           f"({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: {e.step!r}: {e.reason or e.result}")
+        elif not any(e.ok for e in self.steps):  # every step skipped (if_not_measured: pass): nothing is evidence
+            ctx.objective("diagnosed", None, f"not measured: none of the {len(steps)} runbook step(s) returned "
+                                             f"evidence (each skipped: if_not_measured: pass); first: "
+                                             f"{self.steps[0].step!r}: {self.steps[0].result}")
         else:
             ctx.objective("diagnosed", True, f"all {len(steps)} runbook step(s) returned the expected evidence "
                                              f"{self.diagnosed_at - base:.0f} s after "
