@@ -233,6 +233,16 @@ def _classify(**measures):
     return case
 
 
+def _classification_empty(kind, catalog):
+    from moneypath.drills.tolerance import impact
+    from tests.support.check_kinds_drills import business_service
+
+    # nothing measured at all, the service critical; and a drill whose fault ran while it sent no payment:
+    # never "not major"
+    nothing = impact(catalog, business_service(catalog), [], 49.0, 100.0, 100.0, 60.0).classification
+    return [_classify(duration_s=0.0)(kind)[0], NOT_MEASURED if nothing is None else nothing["result"]]
+
+
 def _classification_skipped(kind, catalog):
     from moneypath.drills.tolerance import impact
     from tests.support.check_kinds_drills import business_service, drill_outcomes
@@ -283,8 +293,7 @@ WAYS = {
     "check.classification": Ways(
         passes=_classify(duration_s=600.0, affected=0.0), fails=_classify(
             duration_s=2 * DAY, affected=300_000.0, transactions=400_000.0, daily_transactions=1_000_000.0),
-        # nothing measured at all, the service critical: never "not major"
-        empty=lambda kind: [_classify(duration_s=0.0)(kind)[0]],
+        empty=_classification_empty,
         feature_off=NO_FEATURE + "DORA's business services are a catalog section (business_services, dora)",
         skipped=_classification_skipped),
 }

@@ -28,7 +28,9 @@ def _expect(answer):
 
 
 def _expect_empty(kind):
-    return [kind.evaluate([Expect(**{op: 0})], []) for op in ("min", "max", "above", "below")]
+    # a value condition on nothing; and no expectation at all on an answer
+    return [kind.evaluate([Expect(**{op: 0})], []) for op in ("min", "max", "above", "below")] + [
+        kind.evaluate([], ERRORS["quiet"])]
 
 
 # ---------------------------------------------------------------- drills.checks
@@ -159,6 +161,14 @@ def _tolerance(affected: int):
     return case
 
 
+def _tolerance_empty(kind, catalog):
+    # no tolerance at all; and a drill whose fault ran while it sent no payment: "0 affected" is no evidence
+    from moneypath.drills.tolerance import impact
+
+    nothing = impact(catalog, business_service(catalog), [], 49.0, 100.0, 100.0, 60.0)
+    return [kind.evaluate([]), kind.evaluate(nothing.tolerances), nothing.within_tolerance]
+
+
 def _tolerance_skipped(kind, catalog):
     # a drill file naming no business_service, and a drill whose fault never ran: no tolerance is judged
     from moneypath.drills.tolerance import impact
@@ -214,7 +224,7 @@ WAYS = {
                                  "objective (drills.money_objective)",
         skipped=_objectives(NOT_MEASURED, NOT_MEASURED, policy="pass")),
     "drills.tolerance": Ways(
-        passes=_tolerance(3), fails=_tolerance(40), empty=lambda kind: [kind.evaluate([])],
+        passes=_tolerance(3), fails=_tolerance(40), empty=_tolerance_empty,
         feature_off=NO_FEATURE + "impact tolerances are the catalog's business_services section",
         skipped=_tolerance_skipped),
     "drills.history": Ways(
