@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.journal import Objective
-from moneypath.formats.drill import Check, Diagnosis, Step
+from moneypath.formats.drill import Alerts, Check, Diagnosis, Step
 from moneypath.formats.expect import Expect, check_all
 from tests.support.check_kinds import NO_FAIL, NO_FEATURE, NO_SKIP, Ways, status
 from tests.support.drill_fakes import Clock, FakeProm
@@ -78,7 +78,8 @@ class _DiagnosisCtx:
     def __init__(self, catalog, answer: str, policy: str = "fail"):
         steps = [Step(step=name, expect={"max": 0}, if_not_measured=policy) for name in ("errors", "retries")]
         self.drill = SimpleNamespace(runbook_steps={s.step: {"promql": QUIET} for s in steps},
-                                     diagnosis=Diagnosis(within=10, steps=steps), runbook_page="runbooks/x.md")
+                                     diagnosis=Diagnosis(within=10, steps=steps), runbook_page="runbooks/x.md",
+                                     alerts=Alerts(expected=[{"alert": "PaymentsFailing", "page_within": 30}]))
         self.prom, self.db, self.catalog, self.clock = FakeProm(), None, catalog, Clock()
         self.prom.answer = lambda expr: ERRORS[answer]
         self.objectives = []
@@ -102,7 +103,8 @@ def _step(answer: str):
         from moneypath.drills.evidence import Diagnosis as Run
 
         diagnosis = Run(_DiagnosisCtx(catalog, answer))
-        return [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).ok]
+        steps = [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).ok]
+        return steps + (_diagnosed(kind, catalog) if answer == "quiet" else [])
     return case
 
 
@@ -111,7 +113,20 @@ def _step_empty(kind, catalog):
 
     ctx = _DiagnosisCtx(catalog, "nothing")
     ctx.drill.runbook_steps["rows"] = {"sql": "SELECT 1"}  # a SQL step, and no database
-    return [kind.evaluate(Run(ctx), name, [Expect(max=0)]).ok for name in ("errors", "rows")]
+    steps = [kind.evaluate(Run(ctx), name, [Expect(max=0)]).ok for name in ("errors", "rows")]
+    # the expected page never came: the steps' evidence, read from when the diagnosis started, diagnosed nothing
+    quiet = _DiagnosisCtx(catalog, "quiet")
+    Run(quiet).run(first_page=None)
+    return steps + [o.status for o in quiet.objectives]
+
+
+def _diagnosed(kind, catalog):
+    """The "diagnosed" objective of a whole diagnosis, from the expected page at t=1000."""
+    from moneypath.drills.evidence import Diagnosis as Run
+
+    ctx = _DiagnosisCtx(catalog, "quiet")
+    Run(ctx).run(first_page=1000.0)
+    return [o.status for o in ctx.objectives]
 
 
 def _step_skipped(kind, catalog):
