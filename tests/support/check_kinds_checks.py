@@ -84,8 +84,7 @@ def _gates_feature_off(kind, catalog):
 
 
 def _gates_skipped(kind, catalog):
-    """A scenario that skips every gate, and one that skips the gates it judges: skipped, and the run's verdict
-    with them never a pass."""
+    """A scenario that skips every gate: each skipped, and the run's verdict over them never a pass."""
     every = _gates(catalog, _summary(), _scenario(catalog, skip_gates=list(GATE_NAMES)))
     return _with_verdict(every)
 

@@ -6,7 +6,8 @@ Each check declares what a not-measured result does to its verdict (`if_not_meas
 default) or it is skipped (shown as not measured, never as a pass).
 
 `CHECK_KINDS` is the registry: every kind of check registers its evaluator here (`register`), from its own
-layer; tests/unit/_common/test_check_kinds.py feeds each one an empty answer.
+layer; tests/unit/_common/test_check_kinds.py walks each one with data, empty answers, its feature off and a
+configuration that skips it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def exit_code(verdicts: Iterable[str]) -> int:
 @dataclass(frozen=True)
 class CheckKind:
     name: str  # "<layer>.<kind>", e.g. "loadtest.gate.ledger_balanced"
-    evaluate: Callable  # the function that judges it; the registry test calls it with an empty answer
+    evaluate: Callable  # the function that judges it; the registry test walks it four ways
     if_not_measured: str = "fail"  # what a not-measured result does to the verdict by default
 
 
