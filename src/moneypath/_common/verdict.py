@@ -6,7 +6,8 @@ Each check declares what a not-measured result does to its verdict (`if_not_meas
 default) or it is skipped (shown as not measured, never as a pass).
 
 `CHECK_KINDS` is the registry: every kind of check registers its evaluator here (`register`), from its own
-layer; tests/unit/_common/test_check_kinds.py feeds each one an empty answer.
+layer; tests/unit/_common/test_check_kinds.py walks each one with data, empty answers, its feature off and a
+configuration that skips it.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def status_of(ok: bool | None) -> str:
 
 def verdict(results: Iterable[tuple[str, str]]) -> str:
     """The verdict over (status, if_not_measured) pairs: fail if any failed; not measured if any not-measured
-    result fails its verdict; else pass (skipped not-measured results included: they are shown, not judged)."""
+    result fails its verdict, or if none passed (every one skipped, or none at all: nothing is evidence); else
+    pass (skipped not-measured results beside it are shown, not judged)."""
     results = list(results)
     if any(status == FAIL for status, _ in results):
         return FAIL
     if any(status == NOT_MEASURED and policy == "fail" for status, policy in results):
         return NOT_MEASURED
-    return PASS
+    return PASS if any(status == PASS for status, _ in results) else NOT_MEASURED
 
 
 def exit_code(verdicts: Iterable[str]) -> int:
@@ -60,7 +62,7 @@ def exit_code(verdicts: Iterable[str]) -> int:
 @dataclass(frozen=True)
 class CheckKind:
     name: str  # "<layer>.<kind>", e.g. "loadtest.gate.ledger_balanced"
-    evaluate: Callable  # the function that judges it; the registry test calls it with an empty answer
+    evaluate: Callable  # the function that judges it; the registry test walks it four ways
     if_not_measured: str = "fail"  # what a not-measured result does to the verdict by default
 
 

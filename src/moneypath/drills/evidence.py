@@ -45,7 +45,8 @@ class Diagnosis:
         return entry
 
     def run(self, first_page: float | None) -> None:
-        """Run the steps until all hold or the deadline; the "diagnosed" objective."""
+        """Run the steps until all hold or the deadline; the "diagnosed" objective. A drill that expects a page
+        diagnoses from it: when none came, evidence read at the deadline diagnosed nothing (not measured)."""
         ctx = self.ctx
         steps = ctx.drill.diagnosis.steps
         base = first_page if first_page is not None else ctx.clock()
@@ -76,6 +77,14 @@ class Diagnosis:
             ctx.objective("diagnosed", False if failed else None,
                           f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the deadline "
                           f"({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: {e.step!r}: {e.reason or e.result}")
+        elif first_page is None and ctx.drill.alerts.expected:
+            ctx.objective("diagnosed", None, f"not measured: the expected page never came, so there was nothing to "
+                                             f"diagnose from (the {len(steps)} runbook step(s) were read from when the "
+                                             "diagnosis started)")
+        elif not any(e.ok for e in self.steps):  # every step skipped (if_not_measured: pass): nothing is evidence
+            ctx.objective("diagnosed", None, f"not measured: none of the {len(steps)} runbook step(s) returned "
+                                             f"evidence (each skipped: if_not_measured: pass); first: "
+                                             f"{self.steps[0].step!r}: {self.steps[0].result}")
         else:
             ctx.objective("diagnosed", True, f"all {len(steps)} runbook step(s) returned the expected evidence "
                                              f"{self.diagnosed_at - base:.0f} s after "

@@ -407,7 +407,8 @@ def _since(t: float | None, base: float | None) -> float | None:
 def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | None, str]:
     """One round of steady-state or recovery checks, each (check, ok, reason): True when every check holds (a
     check with `if_not_measured: pass` that measured nothing is skipped: named, never a pass); else False with
-    the first failure, or None (not measured) with the first check that measured nothing and fails on it."""
+    the first failure, or None (not measured) with the first check that measured nothing and fails on it, or
+    when no check held (none to run, or every one skipped: nothing is evidence)."""
     failed = [(c, reason) for c, ok, reason in results if ok is False]
     unmeasured = [(c, reason) for c, ok, reason in results if ok is None and c.if_not_measured == "fail"]
     if failed or unmeasured:
@@ -415,6 +416,9 @@ def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | 
         return (False if failed else None), f"{c.name}: {reason}"
     if not results:
         return None, "not measured: no check to run"
+    if not any(ok for _, ok, _ in results):
+        return None, "not measured: every check measured nothing (skipped: " + "; ".join(
+            f"{c.name}: {reason}" for c, _, reason in results) + ")"
     return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)
 
 

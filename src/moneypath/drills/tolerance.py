@@ -29,12 +29,13 @@ def _affected(outcomes: Iterable[Outcome], start: float, end: float) -> list[Out
 
 
 def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: float,
-               measured: bool) -> list[Tolerance]:
-    """The service's tolerances judged on the affected payments (measured False: no fault ran, nothing to judge)."""
+               why_not: str | None = None) -> list[Tolerance]:
+    """The service's tolerances judged on the affected payments; `why_not`: nothing to judge (no fault ran, no
+    payment was sent), each tolerance not measured with that reason."""
     svc = catalog.business_services[service]
     limit_s = svc.disruption_s
-    if not measured:
-        why = "not measured: no fault was injected (nothing disrupted the service to judge)"
+    if why_not is not None:
+        why = why_not
         return [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured="—", status=NOT_MEASURED,
                           reason=why),
                 Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
@@ -113,12 +114,15 @@ def impact(catalog: Catalog, service: str | None, outcomes: list[Outcome], injec
     if service not in catalog.business_services:
         return Impact(service=service, within_tolerance=NOT_MEASURED,
                       reason=f"not measured: {service!r} is not in the catalog's business_services")
-    measured = injected is not None and end is not None
-    affected = _affected(outcomes, injected, end) if measured else []
-    tols = tolerances(catalog, service, affected, factor, measured)
+    # no fault, or no payment to be disrupted: "0 affected" would be a pass (and "not major") on nothing
+    why_not = ("not measured: no fault was injected (nothing disrupted the service to judge)"
+               if injected is None or end is None else
+               "not measured: the drill sent no payment (nothing to judge the tolerances on)" if not outcomes else None)
+    affected = _affected(outcomes, injected, end) if why_not is None else []
+    tols = tolerances(catalog, service, affected, factor, why_not)
     result = within(tols)
     classification = None
-    if measured:
+    if why_not is None:
         span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
         classification = classify(scenario_measures(catalog, service, outcomes, affected, span, run_s, factor),
                                   catalog.dora.thresholds).to_dict()

@@ -151,7 +151,10 @@ def check(expect: Expect, items: list[Item]) -> tuple[bool | None, str]:
 
 def check_all(expects: list[Expect], items: list[Item]) -> tuple[bool | None, str]:
     """Every expectation holds: False with the first failure's reason; else None (not measured) with the first
-    not-measured reason; else True with all the passes joined."""
+    not-measured reason, or when there is no expectation at all (nothing was checked); else True with all the
+    passes joined."""
+    if not expects:
+        return None, not_measured("no expectation to check the answer against")
     reasons, unmeasured = [], None
     for e in expects:
         ok, reason = check(e, items)

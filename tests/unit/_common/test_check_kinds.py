@@ -1,218 +1,115 @@
-"""Every kind of check the product runs is in moneypath._common.verdict.CHECK_KINDS; fed an empty answer (an empty
-Prometheus answer, no rows, no gate data), each one says "not measured", never pass and never a zero. A kind
-registered without a case below fails the first test: a new kind must say what it does on nothing."""
+"""Every kind of check the product runs is in moneypath._common.verdict.CHECK_KINDS, and is walked four ways
+(tests/support/check_kinds.py): (a) with data — a plausible input passes (so the other ways are not vacuous) and
+a bad one fails; (b) with empty answers — not measured, never a pass and never a zero; (c) with the catalog
+feature it depends on switched off; (d) with a configuration that skips it (`if_not_measured: pass`, a scenario's
+skip_gates, a drill that names no business service, ...) — shown as not measured or skipped. None reads pass
+without evidence, and none raises. A kind registered without all four ways fails the first test: a new kind must
+say what it does in each (a way that does not apply is a sentence saying why)."""
 
 from __future__ import annotations
 
-import importlib
-import re
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
-import moneypath
-from moneypath._common.verdict import CHECK_KINDS, NOT_MEASURED, PASS, status_of
+from moneypath._common.verdict import CHECK_KINDS, FAIL, NOT_MEASURED, PASS
+from tests.support import check_kinds_checks, check_kinds_drills, check_kinds_money
+from tests.support.check_kinds import ABSENT, NO_FAIL, NO_FEATURE, NO_SKIP, SKIP, Ways, import_everything, run
 
-REGISTERS = re.compile(r"^from moneypath\._common\.verdict import [^\n]*\bregister\b", re.M)
-
-
-def _import_everything() -> None:
-    """Each kind registers itself from its own module: import every module that imports `register` (found by
-    reading the files: importing every package would start processes and patch this one with Locust's gevent)."""
-    src = Path(moneypath.__file__).parent
-    for path in sorted(src.rglob("*.py")):
-        if REGISTERS.search(path.read_text()):
-            importlib.import_module(".".join(("moneypath", *path.relative_to(src).with_suffix("").parts)))
-
-
-def _status(result) -> str:
-    """(ok, reason) as a check returns it, or a bare verdict string."""
-    return status_of(result[0]) if isinstance(result, tuple) else result
-
-
-def _expect(kind):
-    from moneypath.formats.expect import Expect
-
-    return [_status(kind.evaluate([Expect(**{op: 0})], [])) for op in ("min", "max", "above", "below")]
-
-
-def _checks(kind):
-    from moneypath.formats.drill import Check
-
-    checks = [Check(name="quiet", promql="sum(rate(x_total[1m]))", expect={"max": 0})]
-    return [_status(kind.evaluate([(c, *_check_all(c)) for c in checks])), _status(kind.evaluate([]))]
-
-
-def _check_all(check):
-    from moneypath.formats.expect import check_all
-
-    return check_all(check.expect, [])
-
-
-def _halt(kind):
-    from moneypath.formats.drill import Check
-
-    return [_status(kind.evaluate(Check(name="too many errors", promql="x", expect={"above": 5}), []))]
-
-
-def _diagnosis_step(kind, catalog):
-    from moneypath.formats.expect import Expect
-    from tests.support.drill_fakes import FakeProm
-
-    prom = FakeProm()
-    ctx = SimpleNamespace(drill=SimpleNamespace(runbook_steps={"errors": {"promql": "sum(x_total)"},
-                                                               "rows": {"sql": "SELECT 1"}}),
-                          prom=prom, db=None, catalog=catalog, clock=lambda: 1000.0)
-    diagnosis = SimpleNamespace(ctx=ctx)
-    return [kind.evaluate(diagnosis, name, [Expect(max=0)]).ok for name in ("errors", "rows")]
-
-
-def _objectives(kind):
-    return [kind.evaluate([])]
-
-
-def _money_objective(kind, catalog):
-    from moneypath.drills.journal import MoneyImpact
-    from tests.support.drill_fakes import MoneyCtx
-
-    ctx = MoneyCtx(catalog, lambda expr: [])
-    try:
-        kind.evaluate(ctx, MoneyImpact(payments_affected=0, duplicate_amount_minor={}, unreconciled_minor=None,
-                                       writes_lost=None, acknowledged_payments=0, acknowledged_captures=0), [], [])
-    finally:
-        ctx.http.close()
-    return [o.status for o in ctx.objectives]
-
-
-def _gates(kind, catalog):
-    from moneypath.formats.scenarios import Scenario
-    from moneypath.loadtest import gates
-    from moneypath.loadtest.stats import Summary
-
-    nothing = Summary(duration_s=0, http_requests=0, http_failures=0, rps=0, judged_requests=0, judged_failures=0,
-                      authorizations=0, authorize_rps=0, authorize_p50_ms=None, authorize_p95_ms=None,
-                      authorize_p99_ms=None, p99_ms=None, duplicate_checks=None, duplicates_seen=None)
-    result = kind.evaluate(nothing, gates.PromObservations(), gates.thresholds(catalog, 30),
-                           Scenario(description="d", name="checkout"))
-    assert not [g.name for g in result if g.status == PASS], "a gate passed on nothing"
-    return [gates.gates_verdict(result)]
-
-
-def _drift_gates(kind):
-    from moneypath.formats.scenarios import Scenario
-    from moneypath.loadtest import gates
-    from moneypath.loadtest.soak import drift
-
-    metrics = [drift.Metric(key=key, title=key, unit="") for key in gates.DRIFT_GATES]
-    result = kind.evaluate(drift.Drift(limit=0.1, windows=None, metrics=metrics), Scenario(description="d", name="s"))
-    return [g.status for g in result]
-
-
-def _capacity_step(kind):
-    from moneypath.loadtest.gates import Gate
-
-    no_data = Gate("p99_latency_prometheus", "p99", "prometheus", NOT_MEASURED, "no data", "<= 300 ms", "nothing")
-    return [kind.evaluate([no_data])[0], kind.evaluate([])[0]]
-
-
-def _live(kind):
-    return [_status(kind.evaluate({"x_total"}, set(), "http://prom", "1d")), _status(kind.evaluate(set(), set(), "u", "1d"))]
-
-
-def _canary(kind):
-    return [kind.evaluate([], [], []), kind.evaluate([], [{"invariant": "duplicate_charges", "judged": True,
-                                                          "status": NOT_MEASURED, "reason": "not measured: nothing"}])]
-
-
-def _money(name):
-    def case(kind):
-        args = {"drills.money.payments_present": [(set(), set()), ({"p1"}, None)],
-                "drills.money.captured_once": [([], {"p1"}), ([], set())],
-                "drills.money.refunds_within_captures": [([],)],
-                "drills.money.ledger_balanced": [({},)]}[name]
-        return [_status(kind.evaluate(*a)) for a in args]
-    return case
-
-
-def _history(kind):
-    # an empty history, none of it signed; and an empty history against an empty checkpoint directory
-    return [kind.evaluate(0, False, None), kind.evaluate(0, False, 0)]
-
-
-def _control(kind):
-    return [_status(kind.evaluate("PCI-DSS-12.10.2", [])), _status(kind.evaluate("SOC2-CC7.4", [
-        {"seq": 1, "verdict": "fail", "controls": ["SOC2-CC7.4"]}]))]
-
-
-def _readiness(kind, catalog):
-    from tests.conftest import ROOT
-
-    return [a.status for a in kind.evaluate(catalog, [], ROOT, 0.0)]
-
-
-def _classification(kind):
-    from moneypath.catalog.business_services import Thresholds
-    from moneypath.check.classification import Measures
-
-    # nothing measured at all, the service critical: never "not major"
-    return [kind.evaluate(Measures(service="s", critical=True, duration_s=0.0), Thresholds()).result]
-
-
-def _tolerance(kind):
-    return [kind.evaluate([])]
-
-
-def _canary_release(kind):
-    return [kind.evaluate(expect, None)[0] for expect in ("pass", "fail")]
-
-
-CASES = {
-    "formats.expect": _expect,
-    "drills.checks": _checks,
-    "drills.halt_condition": _halt,
-    "drills.diagnosis_step": _diagnosis_step,
-    "drills.objectives": _objectives,
-    "drills.money_objective": _money_objective,
-    "drills.money.payments_present": _money("drills.money.payments_present"),
-    "drills.money.captured_once": _money("drills.money.captured_once"),
-    "drills.money.refunds_within_captures": _money("drills.money.refunds_within_captures"),
-    "drills.money.ledger_balanced": _money("drills.money.ledger_balanced"),
-    "loadtest.gates": _gates,
-    "loadtest.drift_gates": _drift_gates,
-    "loadtest.capacity_step": _capacity_step,
-    "check.live": _live,
-    "drills.history": _history,
-    "drills.evidence.control": _control,
-    "check.readiness": _readiness,
-    "check.classification": _classification,
-    "drills.tolerance": _tolerance,
-    "check.canary": _canary,
-    "drills.canary.release": _canary_release,
-}
+WAYS: dict[str, Ways] = {**check_kinds_drills.WAYS, **check_kinds_money.WAYS, **check_kinds_checks.WAYS}
+XFAIL = {**check_kinds_money.XFAIL, **check_kinds_checks.XFAIL}
 # What an empty answer gives where it is not "not measured", and why.
 NOT_NOT_MEASURED = {
     # no objective at all: the run stopped before it judged anything, a fail (journal.objectives_verdict)
     "drills.objectives": "fail",
 }
+EXPLAINED = {"fails": NO_FAIL, "feature_off": NO_FEATURE, "skipped": NO_SKIP}
 
 
-def test_every_registered_kind_of_check_has_a_case():
-    _import_everything()
+def _params(way: str):
+    out = []
+    for name in sorted(WAYS):
+        case = getattr(WAYS[name], way)
+        if isinstance(case, str):
+            continue
+        reason = XFAIL.get((name, way))
+        out.append(pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) if reason else name)
+    return out
+
+
+def _walk(name: str, way: str, catalog) -> list[str]:
+    import_everything()
+    statuses = run(getattr(WAYS[name], way), CHECK_KINDS[name], catalog)
+    assert statuses, f"{name}: the {way} case judged nothing"
+    return statuses
+
+
+def test_every_registered_kind_of_check_is_walked_four_ways():
+    import_everything()
     assert CHECK_KINDS, "nothing registered"
-    missing = sorted(set(CHECK_KINDS) - set(CASES))
-    assert not missing, f"kinds of check without an empty-answer case in {__name__}: {', '.join(missing)}"
-    gone = sorted(set(CASES) - set(CHECK_KINDS))
+    missing = sorted(set(CHECK_KINDS) - set(WAYS))
+    assert not missing, f"kinds of check without their four ways in tests/support/check_kinds_*.py: {', '.join(missing)}"
+    gone = sorted(set(WAYS) - set(CHECK_KINDS))
     assert not gone, f"cases for kinds nobody registers: {', '.join(gone)}"
+    for name, ways in WAYS.items():
+        assert callable(ways.passes) and callable(ways.empty), name
+        for way, prefix in EXPLAINED.items():
+            case = getattr(ways, way)
+            if isinstance(case, str):  # a way that does not apply says so, and why
+                assert case.startswith(prefix) and len(case) > len(prefix) + 10, (name, way, case)
+            else:
+                assert callable(case), (name, way)
+    assert any(not isinstance(ways.feature_off, str) for ways in WAYS.values()), "no kind depends on a feature"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", _params("passes"))
+def test_with_data_a_plausible_input_passes(name, catalog):
+    statuses = _walk(name, "passes", catalog)
+    assert set(statuses) == {PASS}, (name, statuses)
+
+
+@pytest.mark.parametrize("name", _params("fails"))
+def test_with_data_a_bad_input_fails(name, catalog):
+    statuses = _walk(name, "fails", catalog)
+    assert FAIL in statuses, (name, statuses)
+
+
+@pytest.mark.parametrize("name", _params("empty"))
 def test_an_empty_answer_is_not_measured_never_a_pass(name, catalog):
-    _import_everything()
-    kind = CHECK_KINDS[name]
-    case = CASES[name]
-    statuses = case(kind, catalog) if "catalog" in case.__code__.co_varnames[:case.__code__.co_argcount] else case(kind)
-    statuses = [NOT_MEASURED if s is None else s for s in statuses]  # an EvidenceStep's ok None
-    assert statuses and PASS not in statuses and True not in statuses, (name, statuses)
+    statuses = _walk(name, "empty", catalog)
+    assert PASS not in statuses, (name, statuses)
     assert set(statuses) == {NOT_NOT_MEASURED.get(name, NOT_MEASURED)}, (name, statuses)
 
+
+@pytest.mark.parametrize("name", _params("feature_off"))
+def test_with_its_feature_off_a_kind_is_skipped_or_absent_never_a_pass(name, catalog):
+    statuses = _walk(name, "feature_off", catalog)
+    assert set(statuses) <= {NOT_MEASURED, SKIP, ABSENT}, (name, statuses)
+
+
+@pytest.mark.parametrize("name", _params("skipped"))
+def test_a_configuration_that_skips_a_kind_shows_it_not_measured_or_skipped(name, catalog):
+    statuses = _walk(name, "skipped", catalog)
+    assert set(statuses) <= {NOT_MEASURED, SKIP}, (name, statuses)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "moneypath.drills.money.captured_once counts a row of 0 captures as captured once: a capture the service "
+    "acknowledged that the provider's records do not hold is no evidence of one capture (drills/money.py, "
+    "another helper's file)"))
+def test_an_acknowledged_capture_the_provider_counts_0_times_is_not_captured_once():
+    from moneypath.drills.money import captured_once
+
+    ok, why = captured_once([{"id": "p1", "captures": 0}, {"id": "p2", "captures": 1}], {"p1", "p2"})
+    assert ok is not True, why
+
+
+@pytest.mark.xfail(strict=True, reason=check_kinds_money.CAPTURE_0)
+def test_a_target_that_captures_by_itself_and_twice_fails_captured_once(catalog):
+    """Issue 68, item 2: the drill asks for no capture (load.capture: 0), the target captured p1 twice and the
+    team's capture_counts query says so: "captured once" fails, naming the payment."""
+    from tests.support.check_kinds_money import _Db, _impact, _objective, outcomes_captured_twice
+    from tests.support.feature_catalogs import without
+
+    shop = without("ledger")
+    [(name, st, why)] = _objective(shop, _impact(acknowledged=2, lost=0), db=_Db(shop, captures=2), capture=0.0,
+                                   outcomes=outcomes_captured_twice())
+    assert (name, st) == ("money_kept", FAIL) and "p1" in why, why

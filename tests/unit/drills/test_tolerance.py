@@ -4,6 +4,8 @@ the scenario would have had; the report's section."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.report.impact_section import impact_section
 from moneypath.drills.report.reading import Journal
@@ -81,9 +83,18 @@ def test_the_report_section_shows_tolerances_and_criteria():
 
 
 def test_the_runner_writes_the_impact_part_into_the_journal(live):
+    from types import SimpleNamespace
+
+    from moneypath.drills.baseline_load import LoadStats
+
     live.faults.inject()
     assert live.finish()["impact"]["within_tolerance"] == "not measured"  # duplicate-charge names no service
     live.drill.business_service = "card-payments"
+    nothing = live.finish()["impact"]  # no payment sent: 0 affected is no evidence, and nothing is classified
+    assert nothing["within_tolerance"] == "not measured" and nothing["classification"] is None
+    assert "the drill sent no payment" in nothing["reason"]
+    sent = [replace(o, t=o.t + live.now.t - 10, currency="EUR") for o in payments(10, 12, n=20)]
+    live.load = SimpleNamespace(snapshot=lambda: sent, stats=LoadStats(), stop=lambda: None)
     part = live.finish()["impact"]
     assert part["service"] == "card-payments" and [t["name"] for t in part["tolerances"]] == ["disruption",
                                                                                           "value_held_up"]

@@ -78,14 +78,15 @@ class Step:
 
 def step_status(gates: list) -> tuple[str, list[str]]:
     """A step's verdict from its gates (moneypath.loadtest.gates.Gate): fail with the failures' reasons; else not
-    measured with what returned nothing (a gate without data, or no gate at all); else pass. A step not measured is
-    no pass: the knee stops below it."""
+    measured with what returned nothing (a gate without data, or no gate passed: none at all, or every one
+    skipped); else pass. A step not measured is no pass: the knee stops below it."""
     failed = [g.reason for g in gates if g.status == FAIL]
     if failed:
         return FAIL, failed
     unmeasured = [g.reason for g in gates if g.status == NOT_MEASURED]
-    if unmeasured or not gates:
-        return NOT_MEASURED, unmeasured or [not_measured("no gate judged the step")]
+    if unmeasured or not any(g.status == PASS for g in gates):
+        skipped = "; ".join(f"{g.name}: {g.reason}" for g in gates)
+        return NOT_MEASURED, unmeasured or [not_measured("no gate judged the step" + (f" ({skipped})" if skipped else ""))]
     return PASS, []
 
 

@@ -1,0 +1,31 @@
+"""The reference catalog with optional features switched off as a catalog says it (`features: {ledger: false}`):
+the feature's signals and built-in alerts gone, and what only it reads (the cost model; the ledger's SLO and its
+balance query), as `moneypath init` leaves them out of a project that does not ask for the feature."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import yaml
+
+from moneypath.catalog import parse_catalog
+from moneypath.catalog.features import FEATURES
+from tests.conftest import CATALOG_PATH
+
+
+@cache
+def without(*features: str):
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    for feature in features:
+        data.setdefault("features", {})[feature] = False
+        for key in FEATURES[feature].signals:
+            data["signals"].pop(key, None)
+        for key in FEATURES[feature].alerts:
+            data.get("alerts", {}).pop(key, None)
+        if feature == "cost":
+            data.pop("cost", None)
+        if feature == "ledger":  # its SLO and its balance query go with it
+            data["slos"].pop("ledger-durability", None)
+            data["money_checks"].pop("balance", None)
+    where = f"moneypath.yaml ({', '.join(f'features.{f}: false' for f in features)})"
+    return parse_catalog(yaml.safe_dump(data, sort_keys=False), where)
