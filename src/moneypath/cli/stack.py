@@ -86,6 +86,7 @@ def _state_flag(args) -> str:
 
 def _stack(args) -> int:
     from moneypath.stack import local as stack
+    from moneypath.stack.counter_check import probe, probe_text
     from moneypath.stack.status import unanswered_targets
 
     state_dir = Path(args.state_dir)
@@ -121,6 +122,9 @@ def _stack(args) -> int:
                 print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
                       "of it is scraped until it does; is the service running, and is --target its host:port?",
                       file=sys.stderr)
+            for target in args.target:  # several workers behind one port, each its own counters
+                if why := probe(target):
+                    print(probe_text(target, why), file=sys.stderr)
             return 0
         if args.command == "down":
             if not stack.down(state_dir):

@@ -10,6 +10,7 @@ import httpx
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.protocol.audit.checkpoint import FILE as CHECKPOINT_FILE
 from moneypath.stack import processes
+from moneypath.stack.counter_check import alternating
 from moneypath.stack.state import load_state
 
 TARGET_WAIT_S = 3.0  # how long `up` gives a --target to answer before it says so (a service still starting)
@@ -99,7 +100,9 @@ def _targets_summary(prom_url: str) -> str:
     up_count = sum(1 for t in active if t.get("health") == "up")
     down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
             f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
-    return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+    backwards = [t.reason() for t in alternating(prom_url)]
+    return (f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+            + "".join(f"; COUNTERS NOT DATA: {reason}" for reason in backwards))
 
 
 def _short_error(error: str) -> str:
