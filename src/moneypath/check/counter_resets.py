@@ -44,12 +44,22 @@ class AlternatingTarget:
     restarts: int  # how often its process start time changed (0: absent or never)
 
     def reason(self) -> str:
-        how = (f"its process start time went backwards {self.start_time_resets} time(s)" if self.start_time_resets
-               else f"its counters reset {self.counter_resets} times while its process start time "
-                    + (f"changed only {self.restarts} time(s)" if self.restarts else "did not change"))
-        return (f"target {self.instance} (job {self.job}): {how} in {self.window}: several processes answer its "
+        how = (f"its process start time went backwards {self.start_time_resets} time(s) in {self.window}"
+               if self.start_time_resets else
+               f"its counters reset {self.counter_resets} times in {self.window} while its process start time "
+               + (f"changed only {self.restarts} time(s)" if self.restarts else "did not change"))
+        return (f"target {self.instance} (job {self.job}): {how}: several processes answer its "
                 "scrapes in turn (workers without prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR), "
                 "so its rates are not data")
+
+
+def instance_selector(instances: Iterable[str]) -> str:
+    """`{instance=~`a|b`}`: a raw string (backticks), so the regex's escapes reach Prometheus as they are."""
+    return "{instance=~`" + "|".join(re.escape(i) for i in instances) + "`}"
+
+
+def is_counter_name(name: str) -> bool:
+    return name.endswith(("_total", "_count"))
 
 
 def counter_names(catalog: Catalog) -> list[str]:
@@ -59,25 +69,30 @@ def counter_names(catalog: Catalog) -> list[str]:
     return sorted(set(names)) + [CPU_SECONDS]
 
 
-def queries(names: Iterable[str] | None, window: str) -> dict[str, str]:
-    """The three PromQL queries, each one value per (job, instance); `names` None: every counter (`_total`) and
-    histogram count of every target (a local stack's few series; a team's Prometheus gets the catalog's names)."""
-    pattern = "|".join(re.escape(n) for n in names) if names is not None else ".+_total|.+_count"
+def queries(names: Iterable[str], window: str, instances: Iterable[str] | None = None) -> dict[str, str]:
+    """The three PromQL queries, each one value per (job, instance), over `instances` (host:port; None: every one).
+    resets() drops the metric name, so each counter is labelled with its own before they are taken together."""
+    sel = instance_selector(instances) if instances is not None else ""
     by = ", ".join(BY)
+    each = " or ".join(f'label_replace(resets({n}{sel}[{window}]), "counter", "{n}", "", "")' for n in names)
     return {
-        "counter_resets": f'max by ({by}) (resets({{__name__=~"{pattern}"}}[{window}]))',
-        "start_time_resets": f"max by ({by}) (resets({START_TIME}[{window}]))",
-        "restarts": f"max by ({by}) (changes({START_TIME}[{window}]))",
+        "counter_resets": f"max by ({by}) ({each})",
+        "start_time_resets": f"max by ({by}) (resets({START_TIME}{sel}[{window}]))",
+        "restarts": f"max by ({by}) (changes({START_TIME}{sel}[{window}]))",
     }
 
 
-def find(query: Query, names: Iterable[str] | None, window: str) -> list[AlternatingTarget]:
-    """The targets whose counters are not data over `window` (a PromQL duration), by instance. `query` raises
-    what it raises (the caller's client error) when Prometheus does not answer."""
+def find(query: Query, names: Iterable[str], window: str,
+         instances: Iterable[str] | None = None) -> list[AlternatingTarget]:
+    """The targets whose counters (`names`) are not data over `window` (a PromQL duration), by instance. `query`
+    raises what it raises (the caller's client error) when Prometheus does not answer."""
     values: dict[tuple[str, str], dict[str, int]] = {}
-    for what, expr in queries(names, window).items():
+    names = list(names)
+    for what, expr in queries(names, window, instances).items():
+        if what == "counter_resets" and not names:
+            continue
         for labels, value in query(expr):
-            if value == value:  # NaN: nothing to count
+            if "instance" in labels and value == value:  # a target's value (NaN: nothing to count)
                 values.setdefault((labels.get("job", ""), labels.get("instance", "")), {})[what] = int(value)
     found = []
     for (job, instance), v in sorted(values.items()):

@@ -7,10 +7,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath.check.counter_resets import START_TIME, AlternatingTarget, find
+from moneypath.check.counter_resets import START_TIME, AlternatingTarget, find, instance_selector, is_counter_name
 
 STATUS_WINDOW = "5m"
 PROBES = 8
+MAX_NAMES = 200
 
 
 def _read(target: str) -> dict[tuple, float] | None:
@@ -51,10 +52,16 @@ def probe_text(target: str, why: str) -> str:
             "its rates are not data")
 
 
-def alternating(prom_url: str, window: str = STATUS_WINDOW) -> list[AlternatingTarget]:
-    """The targets Prometheus saw going backwards over `window`; [] when it does not answer."""
+def alternating(prom_url: str, instances: list[str], window: str = STATUS_WINDOW) -> list[AlternatingTarget]:
+    """The targets among `instances` (host:port) Prometheus saw going backwards over `window`; [] when it does not
+    answer. Their counters are whatever they export (names ending _total or _count), at most MAX_NAMES of them."""
+    if not instances:
+        return []
     try:
         with Prometheus(prom_url, timeout_s=5) as prom:
-            return find(lambda expr: [(r["metric"], float(r["value"][1])) for r in prom.instant(expr)], None, window)
-    except (PrometheusError, KeyError, ValueError):
+            names = [n for n in prom.get("/api/v1/label/__name__/values", {"match[]": instance_selector(instances)})
+                     if is_counter_name(n)]
+            return find(lambda expr: [(r["metric"], float(r["value"][1])) for r in prom.instant(expr)],
+                        names[:MAX_NAMES], window, instances)
+    except (PrometheusError, KeyError, ValueError, TypeError):
         return []
