@@ -1,7 +1,8 @@
 """Counters that go backwards are not data: `gunicorn -w 2` without multiprocess mode serves each scrape from one
 worker or the other, so its counters alternate; the same app in multiprocess mode sums its workers. Both scraped by
-one real Prometheus from `moneypath up --target`, after some traffic: `status` names the first with its reason and
-not the second, and the library logged the first's workers sharing one port."""
+one real Prometheus from `moneypath up --target`, after some traffic: `up` (reading each target's /metrics a few
+times) and `status` (from Prometheus' data) name the first with its reason and not the second, and the library
+logged the first's workers sharing one port."""
 
 from __future__ import annotations
 
@@ -52,7 +53,10 @@ def test_status_names_the_target_whose_workers_answer_in_turn(tmp_path):
             wait_for(lambda t=target: http_ok(f"http://{t}/metrics"), 30, f"gunicorn on {target}")
             _traffic(target, 10)
         assert probe(merged) is None  # the summed counters never go back
-        moneypath("up", *where, "--fast", "--target", plain, "--target", merged, "--target-wait", "30", timeout=90)
+        up = moneypath("up", *where, "--fast", "--target", plain, "--target", merged, "--target-wait", "30",
+                       timeout=90)
+        assert len(up.stderr.splitlines()) == 1 and up.stderr.startswith(f"warning: target {plain}: "), up.stderr
+        assert "went down between two scrapes while the process did not restart" in up.stderr
 
         def named():
             _traffic(plain, 3)
