@@ -56,7 +56,8 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
         ok = processes.alive(part.pid) and processes.healthy(part)
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if processes.alive(part.pid) else "exited")
         if ok and (part.name.startswith("prometheus") or part.name == "victoriametrics"):
-            detail += _targets_summary(part.url, state.targets or [urlsplit(u).netloc for u in instances])
+            detail += _targets_summary(part.url)
+            detail += _backwards_summary(part.url, state.targets or [urlsplit(u).netloc for u in instances])
         if ok and part.name == "pager":
             detail += _watchdog_summary(part.url)
         if len(instances) > 1 and part.url in instances:
@@ -92,7 +93,7 @@ def _checkpoints_summary(directory: Path) -> str:
     return f", audit checkpoints: {len(seqs)} in {directory} (newest seq {max(seqs)})"
 
 
-def _targets_summary(prom_url: str, services: list[str]) -> str:
+def _targets_summary(prom_url: str) -> str:
     try:
         with Prometheus(prom_url, timeout_s=2) as prom:
             active = prom.targets()
@@ -101,9 +102,12 @@ def _targets_summary(prom_url: str, services: list[str]) -> str:
     up_count = sum(1 for t in active if t.get("health") == "up")
     down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
             f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
-    backwards = [t.reason() for t in alternating(prom_url, services)]
-    return (f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
-            + "".join(f"; COUNTERS NOT DATA: {reason}" for reason in backwards))
+    return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+
+
+def _backwards_summary(prom_url: str, services: list[str]) -> str:
+    """The service targets whose counters went backwards (moneypath.stack.counter_check), each with its reason."""
+    return "".join(f"; COUNTERS NOT DATA: {t.reason()}" for t in alternating(prom_url, services))
 
 
 def _short_error(error: str) -> str:
