@@ -10,7 +10,7 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.check.counter_resets import START_TIME, AlternatingTarget, find, instance_selector, is_counter_name
 
 STATUS_WINDOW = "5m"
-PROBES = 8
+PROBES = 12
 MAX_NAMES = 200
 
 
@@ -33,7 +33,7 @@ def probe(target: str, probes: int = PROBES) -> str | None:
     for _ in range(probes):
         now = _read(target)
         if now is None:
-            return None
+            continue  # a read that failed proves nothing either way
         if before is not None:
             start_then, start_now = before.get((START_TIME, ())), now.get((START_TIME, ()))
             if start_then is not None and start_now is not None and start_now < start_then:

@@ -90,6 +90,8 @@ def test_up_probe_sees_counters_going_back_and_not_a_restart(monkeypatch):
     assert counter_check.probe("t") is None
     reads(None)
     assert counter_check.probe("t") is None  # does not answer: `up` says that elsewhere
+    reads({captures: 9.0}, None, {captures: 1.0})
+    assert counter_check.probe("t") is not None  # a failed read in between proves nothing either way
 
 
 @pytest.fixture
