@@ -71,9 +71,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
-                                 description="Show each part's health, URL and, for Prometheus, its scrape targets; "
-                                             "for the reference service, where its audit checkpoints go and "
-                                             "the newest seq signed.")
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets "
+                                             "(those down, and those whose counters went backwards in the last 5 "
+                                             "minutes: several workers behind one port without multiprocess mode, "
+                                             "their rates not data); for the reference service, where its audit "
+                                             "checkpoints go and the newest seq signed.")
     state_arg(status)
     for command in (up, down, status):
         command.set_defaults(run=_stack)
