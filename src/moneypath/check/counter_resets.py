@@ -27,7 +27,7 @@ CPU_SECONDS = "process_cpu_seconds_total"  # every process collector's counter: 
 MIN_RESETS = 2
 BY = ("job", "instance")
 # What a check reads from a target's counters: a rate or increase, a recording rule of rates, an alert of them.
-_READS_RATES = re.compile(r"\b(?:i?rate|increase|resets|irate)\s*\(|rate\d+[smhdwy]\b|\bALERTS(?:_FOR_STATE)?\b")
+_READS_RATES = re.compile(r"\b(?:i?rate|increase|resets)\s*\(|rate\d+[smhdwy]\b|\bALERTS(?:_FOR_STATE)?\b")
 
 Query = Callable[[str], list[tuple[dict, float]]]  # an instant query: (labels, value) pairs
 
