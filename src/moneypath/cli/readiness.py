@@ -4,15 +4,14 @@ drill history (never rehearsed first); `moneypath readiness serve`: the same as 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from moneypath._common.verdict import EXIT_USAGE, NOT_MEASURED, exit_code
+from moneypath.cli.history import HISTORY_HELP
 
-HISTORY_DEFAULT = Path("ops") / "drill-history"  # beside the catalog
 DEFAULT_LISTEN = "127.0.0.1:9479"
 LABEL = {"pass": "READY", "fail": "LAPSED", NOT_MEASURED: "NOT MEASURED"}
 
@@ -43,19 +42,16 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _common(parser, catalog_arg) -> None:
     catalog_arg(parser)
-    parser.add_argument("--history", metavar="DIR", default=None,
-                        help="the drill history (default: $MONEYPATH_HISTORY, else ops/drill-history beside the "
-                             "catalog)")
+    parser.add_argument("--history", metavar="DIR", default=None, help=HISTORY_HELP)
     parser.add_argument("--environment", metavar="NAME", default=None,
                         help="judge only the drills run against this environment (default: every one on record)")
 
 
 def history_dir(args) -> Path:
-    if args.history:
-        return Path(args.history)
-    if os.environ.get("MONEYPATH_HISTORY"):
-        return Path(os.environ["MONEYPATH_HISTORY"])
-    return Path(args.catalog).parent / HISTORY_DEFAULT
+    """The history `drill run` and `evidence` use: one default, moneypath.drills.history's."""
+    from moneypath.drills.history import history_dir as resolve
+
+    return resolve(args.history, args.catalog)
 
 
 def _view(args):

@@ -71,9 +71,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
-                                 description="Show each part's health, URL and, for Prometheus, its scrape targets; "
-                                             "for the reference service, where its audit checkpoints go and "
-                                             "the newest seq signed.")
+                                 description="Show each part's health, URL and, for Prometheus, its scrape targets "
+                                             "(those down, and those whose counters went backwards in the last 5 "
+                                             "minutes: several workers behind one port without multiprocess mode, "
+                                             "their rates not data); for the reference service, where its audit "
+                                             "checkpoints go and the newest seq signed.")
     state_arg(status)
     for command in (up, down, status):
         command.set_defaults(run=_stack)
@@ -86,6 +88,7 @@ def _state_flag(args) -> str:
 
 def _stack(args) -> int:
     from moneypath.stack import local as stack
+    from moneypath.stack.counter_check import probe, probe_text
     from moneypath.stack.status import unanswered_targets
 
     state_dir = Path(args.state_dir)
@@ -121,6 +124,9 @@ def _stack(args) -> int:
                 print(f"warning: target {target} does not answer ({reason}): Prometheus keeps trying, but nothing "
                       "of it is scraped until it does; is the service running, and is --target its host:port?",
                       file=sys.stderr)
+            for target in args.target:  # several workers behind one port, each its own counters
+                if why := probe(target):
+                    print(probe_text(target, why), file=sys.stderr)
             return 0
         if args.command == "down":
             if not stack.down(state_dir):

@@ -17,6 +17,7 @@ import httpx
 
 from moneypath._common.verdict import status_of
 from moneypath.catalog import Catalog
+from moneypath.check.counter_resets import reads_rates
 from moneypath.drills import money
 from moneypath.drills.baseline_load import Load
 from moneypath.drills.endpoints import Pages, Prometheus, Target, TargetError
@@ -43,6 +44,8 @@ class DrillContext:
         self.started_at = clock()
         self.timeline: list[Event] = []
         self.objectives: list[Objective] = []
+        # Why the target's rates are not data (moneypath.drills.watcher.Watcher.counters_not_data), or None.
+        self.counters_not_data: Callable[[], str | None] = lambda: None
 
     def s(self, seconds: float) -> float:
         """A drill-file duration in this target's wall-clock seconds."""
@@ -92,6 +95,8 @@ class DrillContext:
             time.sleep(min(TICK_S, left))
 
     def run_check(self, check: Check) -> tuple[bool | None, str]:
+        if reads_rates(check.promql) and (why := self.counters_not_data()):
+            return None, f"not measured: {why}"
         try:
             series = self.prom.query(self.q(check.promql))
         except TargetError as exc:

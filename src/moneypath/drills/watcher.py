@@ -5,6 +5,10 @@ page reached its receivers, and the alert matrix the drill is judged on.
 An alert already firing (or paged) before the fault was injected is the steady state not being clean, not
 the fault's detection: `already_firing` names them, and only pages that arrive once the fault is on count
 as detecting it.
+
+A target whose counters go backwards (several workers behind one port without multiprocess mode,
+moneypath.check.counter_resets) makes every rate, and every alert on rates, not data: `counters_not_data`
+names it, for the checks and objectives that read rates to be not measured.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY
+from moneypath.check.counter_resets import counter_names, find
 from moneypath.check.drill_files import alert_names, receivers_for
 from moneypath.drills.context import DrillContext
+from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import AlertRow
 from moneypath.formats.drill import ExpectedAlert
+
+COUNTER_WINDOW_S = 120.0  # the least history the counter-reset check reads
+COUNTER_EVERY_S = 5.0
 
 
 @dataclass
@@ -38,6 +47,8 @@ class Watcher:
         self.pages: list[dict] = []  # the page records of this drill, firing and resolved, in the order seen
         self._page_keys: set[tuple] = set()
         self._paged: set[tuple] = set()  # (alert, receiver, labels) of the firing records seen, for their resolves
+        self._counters: tuple[float, str | None] | None = None  # (when asked, why the counters are not data)
+        self._counter_names = counter_names(ctx.catalog)
 
     def poll(self, now: float) -> None:
         """Raises TargetError when Prometheus or the page source does not answer."""
@@ -100,6 +111,24 @@ class Watcher:
                                  f"{record.get('receiver')} ({labels.get('severity', '?')}{why})",
                            {"alert": record.get("alertname"), "receiver": record.get("receiver"), "labels": labels},
                            t=float(record.get("received_at") or now))
+
+    def counters_not_data(self) -> str | None:
+        """Why the target's rates are not data (its counters went backwards since the drill started, at least over
+        COUNTER_WINDOW_S), or None; asked of Prometheus at most every COUNTER_EVERY_S, named once in the timeline.
+        A Prometheus that does not answer: None (the checks themselves say it)."""
+        now = self.ctx.clock()
+        if self._counters is not None and (self._counters[1] or now - self._counters[0] < COUNTER_EVERY_S):
+            return self._counters[1]
+        window = f"{max(COUNTER_WINDOW_S, now - self.ctx.started_at):.0f}s"
+        try:
+            found = find(self.ctx.prom.query, self._counter_names, window)
+        except TargetError:
+            found = []
+        why = "; ".join(t.reason() for t in found) or None
+        self._counters = (now, why)
+        if why:
+            self.ctx.event("note", f"counters not data: {why}", {"targets": [t.instance for t in found]})
+        return why
 
     # ------------------------------------------------------------ what the alerts and pages add up to
 

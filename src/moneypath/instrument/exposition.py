@@ -9,8 +9,11 @@ inside the event loop stalls every in-flight request
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
+import weakref
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.exposition import choose_encoder
@@ -40,15 +43,18 @@ class YieldingCollector(Collector):
     interval is lowered to 0.5 ms; it is restored when the last one finishes.
     """
 
-    def __init__(self, registry: Collector):
+    def __init__(self, registry: Collector, source: Collector | None = None):
         self.registry = registry
+        self.source = source if source is not None else registry  # the MoneyPath's own registry
 
     def restricted_registry(self, names):
         """`?name[]=` filtering, as prometheus-client's HTTP server asks for it."""
-        return YieldingCollector(self.registry.restricted_registry(names))
+        return YieldingCollector(self.registry.restricted_registry(names), self.source)
 
     def collect(self):
         global _renders_active, _saved_switch_interval
+        if _checked_pid != os.getpid():
+            _check_shared_port(self.source)
         with _renders_lock:
             if _renders_active == 0:
                 _saved_switch_interval = sys.getswitchinterval()
@@ -72,7 +78,71 @@ def collection_registry(registry: Collector) -> Collector:
 
     merged = CollectorRegistry()
     merged.register(multiproc.collector(path))
-    return YieldingCollector(merged)
+    return YieldingCollector(merged, registry)
+
+
+# Several workers behind one port, each with its own registry (no multi-process directory): each scrape reads one
+# of them, and their counters go backwards. Checked at the first collection in each process, never on the hot path.
+_reporters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # registry → its MoneyPath's report
+_checked_pid = 0
+
+
+def report_shared_port(registry: Collector, report: Callable[[], None]) -> None:
+    """Call `report` when this registry is served by a process that shares its listening port with a sibling."""
+    _reporters[registry] = report
+
+
+def _check_shared_port(registry: Collector) -> None:
+    global _checked_pid
+    _checked_pid = os.getpid()
+    report = _reporters.get(registry)
+    try:
+        if report is not None and multiprocess_dir() is None and shares_listening_socket():
+            report()
+    except Exception:  # noqa: BLE001 - serving /metrics must not fail on a diagnosis
+        pass
+
+
+def _socket_inodes(pid: int | str) -> set[str]:
+    found = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                found.add(link[8:-1])
+    except OSError:
+        pass
+    return found
+
+
+def shares_listening_socket() -> bool:
+    """Whether another child of this process's parent holds one of this process's listening TCP sockets (gunicorn's
+    or uvicorn's workers accepting on one port); False where /proc cannot tell (not Linux)."""
+    listening = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            with open(table) as rows:
+                listening |= {cols[9] for cols in (row.split() for row in list(rows)[1:]) if cols[3] == "0A"}
+        except OSError:
+            continue
+    mine = _socket_inodes("self") & listening
+    if not mine:
+        return False
+    me, parent = os.getpid(), os.getppid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (me, parent):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and _socket_inodes(entry) & mine:
+            return True
+    return False
 
 
 class MetricsApp:

@@ -48,22 +48,37 @@ class FailurePath:
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
-    def _unknown_value(self, signal, label: str, value: Any) -> None:
-        """A value outside the catalog, about to be recorded as "other" (families.Family.on_unknown)."""
+    def _unknown_value(self, signal, label: str, value: Any, declared: tuple[str, ...] | None = None,
+                       recorded_as: str | None = OTHER) -> None:
+        """A value outside the catalog, about to be recorded as "other" (families.Family.on_unknown), or, for an
+        enum state (`declared` its names, `recorded_as` None), not recorded at all."""
+        allowed = ", ".join(declared if declared is not None else signal.labels[label])
         if self.strict:
             raise UnknownLabelValue(f"{signal.name}: {label}={_shown(value)} is not a value the catalog declares "
-                                    f"({', '.join(signal.labels[label])})")
+                                    f"({allowed})")
         try:
             self._errors.inc()
             key = (signal.key, label, value)
             if key not in self._logged_unknown and len(self._logged_unknown) < UNKNOWN_LOG_LIMIT:
                 self._logged_unknown.add(key)
-                log.warning("%s: %s=%s is not a value the catalog declares (%s): recorded as %s and counted in %s "
-                            "(logged once)", signal.name, label, _shown(value), ", ".join(signal.labels[label]),
-                            OTHER, self._errors_name)
+                log.warning("%s: %s=%s is not a value the catalog declares (%s): %s and counted in %s (logged once)",
+                            signal.name, label, _shown(value), allowed,
+                            f"recorded as {recorded_as}" if recorded_as else "not recorded", self._errors_name)
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
+
+    def _several_processes(self) -> None:
+        """This process serves /metrics on a port a sibling worker shares, without a multi-process directory
+        (moneypath.instrument.exposition): counted and logged once per process, never raised (a scrape)."""
+        try:
+            self._errors.inc()
+            log.warning("several processes serve this port, each with counters of its own, and PROMETHEUS_MULTIPROC_DIR "
+                        "is not set: each scrape reads one of them and the counters go backwards, so every rate is "
+                        "wrong. Set PROMETHEUS_MULTIPROC_DIR before the workers start (docs/instrumenting.md). Counted "
+                        "in %s (logged once)", self._errors_name)
+        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
+            pass
 
     def _unmatched(self, key: tuple, message: str) -> None:
         """A framework integration records as "other" what the catalog declares (moneypath.instrument.web_signals):

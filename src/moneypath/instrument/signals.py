@@ -38,7 +38,6 @@ log = logging.getLogger("moneypath.instrument")
 
 _BOUND = REQUIRED_SIGNALS | OPTIONAL_SIGNALS
 _INF = math.inf
-_FRAMEWORK_LABELLED = {Key.HTTP_REQUESTS_TOTAL, Key.HTTP_REQUEST_DURATION_SECONDS}
 STRICT_ENV = "MONEYPATH_STRICT"
 
 
@@ -122,13 +121,17 @@ class MoneyPath(WebSignals, FailurePath):
         self._logged_failures: set[str] = set()
         self._logged_unknown: set[tuple] = set()
         self._logged_unmatched: set[tuple] = set()
-        for key, family in self.families.items():
-            # The middleware's route and method come from the web framework, not from the caller: routes the
-            # catalog does not list (/docs, a HEAD) are meant to be "other", not a mistake.
-            if key not in _FRAMEWORK_LABELLED:
-                family.on_unknown = self._unknown_value
+        for family in self.families.values():
+            # Every method reports a value outside the catalog alike; the middlewares fold the routes and methods
+            # their framework gives (/docs, a HEAD) into "other" beforehand (WebSignals.record_request).
+            family.on_unknown = self._unknown_value
             if family.signal.type == "counter":
                 families.initialize(family)
+        registry = getattr(backend, "registry", None)
+        if registry is not None:  # checked when /metrics is first served in each process
+            from moneypath.instrument.exposition import report_shared_port
+
+            report_shared_port(registry, self._several_processes)
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
@@ -369,7 +372,11 @@ class MoneyPath(WebSignals, FailurePath):
     def set_circuit_state(self, provider: str, state: str) -> None:
         """`state` is one of the catalog's enum names (closed, half_open, open)."""
         try:
-            self._circuit.child((provider,)).set(self._circuit_codes[state])
+            code = self._circuit_codes.get(state)
+            if code is None:  # reported as any value outside the catalog; nothing to record
+                self._unknown_value(self._circuit.signal, "state", state, tuple(self._circuit_codes), None)
+                return
+            self._circuit.child((provider,)).set(code)
         except Exception:
             self._failed("set_circuit_state")
 

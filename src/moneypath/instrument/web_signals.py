@@ -1,11 +1,13 @@
 """MoneyPath's web methods: HTTP requests by route template and GraphQL operations by name.
 
-The framework integrations (the ASGI and Django middlewares, the GraphQL extensions) call them. A request or an
-operation the catalog does not declare is recorded as "other" quietly (a scanner's /wp-login.php, a client's
-ad-hoc query), except when the catalog does declare what it was and the integration did not see it: a raw path
-that fits a declared route template, a request without any route information from its framework, an operation
-whose root field is a declared operation name. That is an instrumentation bug, so it is counted as an
-instrumentation error and logged once (`FailurePath._unmatched`).
+`record_http`, `count_http` and `record_graphql_operation` report a label value outside the catalog as every
+recording method does (counted, logged once, "other"). The framework integrations (the ASGI and Django
+middlewares, the GraphQL extensions) call `record_request` and `graphql_operation_label`, which fold what the
+framework gives into "other" first: a request or an operation the catalog does not declare is recorded as "other"
+quietly (a scanner's /wp-login.php, a HEAD, a client's ad-hoc query), except when the catalog does declare what
+it was and the integration did not see it: a raw path that fits a declared route template, a request without any
+route information from its framework, an operation whose root field is a declared operation name. That is an
+instrumentation bug, so it is counted as an instrumentation error and logged once (`FailurePath._unmatched`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class WebSignals:
         self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
         self._http_seconds = f[Key.HTTP_REQUEST_DURATION_SECONDS]
         self.declared_routes = frozenset(self._http_total.signal.labels["route"])
+        self.declared_methods = frozenset(self._http_total.signal.labels["method"])
         # Literal routes first: /orders/new is itself, not /orders/{order_id}.
         ordered = sorted(self.declared_routes, key=lambda t: ("{" in t, t))
         self._route_patterns = [(template_pattern(t), t) for t in ordered]
@@ -81,6 +84,8 @@ class WebSignals:
             except Exception:
                 self._failed("record_request")
             route = OTHER
+        if method not in self.declared_methods:  # the framework's (a HEAD, an OPTIONS): "other", no mistake
+            method = OTHER
         self.record_http(route, method, status, seconds)
 
     def declared_route_for(self, path: str) -> str | None:

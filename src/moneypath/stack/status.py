@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.protocol.audit.checkpoint import FILE as CHECKPOINT_FILE
 from moneypath.stack import processes
+from moneypath.stack.counter_check import alternating
 from moneypath.stack.state import load_state
 
 TARGET_WAIT_S = 3.0  # how long `up` gives a --target to answer before it says so (a service still starting)
@@ -55,6 +57,7 @@ def status(state_dir: Path) -> list[tuple[str, str, bool, str]]:
         detail = f"pid {part.pid}" if ok else (f"not answering; see {part.log}" if processes.alive(part.pid) else "exited")
         if ok and (part.name.startswith("prometheus") or part.name == "victoriametrics"):
             detail += _targets_summary(part.url)
+            detail += _backwards_summary(part.url, state.targets or [urlsplit(u).netloc for u in instances])
         if ok and part.name == "pager":
             detail += _watchdog_summary(part.url)
         if len(instances) > 1 and part.url in instances:
@@ -100,6 +103,11 @@ def _targets_summary(prom_url: str) -> str:
     down = [f"{(t.get('labels') or {}).get('instance', t.get('scrapeUrl', '?'))} "
             f"({_short_error(t.get('lastError', '')) or 'no answer'})" for t in active if t.get("health") == "down"]
     return f", targets up {up_count}/{len(active)}" + (f"; down: {', '.join(down)}" if down else "")
+
+
+def _backwards_summary(prom_url: str, services: list[str]) -> str:
+    """The service targets whose counters went backwards (moneypath.stack.counter_check), each with its reason."""
+    return "".join(f"; COUNTERS NOT DATA: {t.reason()}" for t in alternating(prom_url, services))
 
 
 def _short_error(error: str) -> str:

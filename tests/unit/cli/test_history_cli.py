@@ -137,3 +137,25 @@ def test_the_documented_verify_and_checkpoint_lines(team):
     assert run_cli(*bare).returncode == 3
     caught = run_cli(*signed)
     assert caught.returncode == 1 and caught.stdout.startswith("history BROKEN at seq 5: missing (seq 5 deleted")
+
+
+def test_readiness_and_drill_run_read_one_default_history_beside_the_catalog(tmp_path, monkeypatch):
+    """A project's catalog in ops/: `drill run` records into, and `readiness` and `evidence` read, one directory
+    (drills.history's default), whatever the command."""
+    from moneypath.cli import build_parser
+    from moneypath.cli.history import recorder
+    from moneypath.cli.readiness import history_dir as readiness_dir
+    from tests.conftest import ROOT
+
+    monkeypatch.delenv("MONEYPATH_HISTORY", raising=False)
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "moneypath.yaml").write_bytes((ROOT / "moneypath.yaml").read_bytes())
+    catalog = str(tmp_path / "ops" / "moneypath.yaml")
+    history(tmp_path / "ops" / "drill-history", [T])
+    parse = build_parser().parse_args
+    ran = recorder(parse(["drill", "run", "x.yaml", "--catalog", catalog]), team_default=True).history_dir
+    read = readiness_dir(parse(["readiness", "--catalog", catalog]))
+    assert ran == read == tmp_path / "ops" / "drill-history"
+    report = run_cli("readiness", "--json", "--catalog", catalog, cwd=tmp_path)
+    assert json.loads(report.stdout)["history"] == str(tmp_path / "ops" / "drill-history")
+    assert json.loads(report.stdout)["records"] == 1

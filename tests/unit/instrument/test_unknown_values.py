@@ -69,8 +69,10 @@ def test_other_passed_on_purpose_and_a_missing_label_are_not_mistakes(caplog):
 def test_routes_and_methods_from_the_web_framework_are_not_mistakes(caplog):
     mp = shop()
     caplog.set_level(logging.WARNING, "moneypath.instrument")
-    mp.record_http("/docs", "HEAD", 200, 0.01)
+    mp.record_request("/docs", "/docs", "HEAD", 200, 0.01)  # what a middleware records
     assert sample(mp, ERRORS) == 0 and warnings(caplog) == []
+    mp.record_http("/docs", "HEAD", 200, 0.01)  # the caller's own values: reported as any method's
+    assert sample(mp, ERRORS) == 4 and len(warnings(caplog)) == 4  # route and method, count and latency
 
 
 def test_a_card_number_is_counted_but_never_logged(caplog):
