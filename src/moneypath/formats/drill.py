@@ -59,6 +59,9 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
 # money_checks query each one needs.
 MONEY_CHECK_QUERIES = {"stored": "payments", "captured_once": "capture_counts", "refunds_within_captures": "refunds"}
 MONEY_CHECKS = tuple(MONEY_CHECK_QUERIES)
+# The money objective's checks `if_not_measured:` may skip by name (a check that measured nothing, shown, never a
+# pass): the three above, and whether the duplicates figure was measured (its detector seen running).
+SKIPPABLE_MONEY_CHECKS = (*MONEY_CHECKS, "duplicates")
 MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
@@ -316,11 +319,11 @@ class Drill(StrictModel):
     @classmethod
     def _known_names(cls, v: dict, info) -> dict:
         names, what = ((MONEY_CHECKS, "a money check") if info.field_name == "money_expect"
-                       else (OBJECTIVES, "an objective"))
+                       else ((*OBJECTIVES, *SKIPPABLE_MONEY_CHECKS), "an objective or money check"))
         for name in v:
             if name not in names:
                 raise ValueError(f"{name!r} is not {what}{did_you_mean(name, names)} "
-                                 f"({what.split(' ', 1)[1]}s: {', '.join(names)})")
+                                 f"({what.split(' ', 1)[1].replace(' or ', 's or ')}s: {', '.join(names)})")
         return v
 
     # filled in by load_drill
