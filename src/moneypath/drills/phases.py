@@ -67,6 +67,7 @@ class DrillRun(DrillContext):
         self.recovered_at: float | None = None
         self.peak_rate = drill.load.peak.rate if drill.load and drill.load.peak else None  # after the headroom probe
         self.window_end: float | None = None  # end of the fault (or peak) window
+        self.guard_windows: list[str] = []  # an expected page that did not come: its event floor's window held
         self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
 
     def alert_matrix(self) -> list[AlertRow]:
@@ -156,6 +157,8 @@ class DrillRun(DrillContext):
                                 f"{longest:.0f} s)")
             self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
                                until=lambda: self.watcher.all_expected_paged() or not self.faults.active)
+            if not self.watcher.all_expected_paged():
+                self._guard_windows()
         else:  # the service must absorb the fault: hold it (and the peak) and watch that nothing pages
             hold = self.s(drill.load.peak.duration if drill.load.peak else drill.fault.duration)
             self.event("phase", f"holding the fault {hold:.0f} s: nothing may page")
@@ -167,6 +170,18 @@ class DrillRun(DrillContext):
         self.event("phase", f"recovery: checks must hold within {self.s(drill.recovery.within):.0f} s")
         self._recover(mitigated_at)
         self.steady_state("steady_state_after")
+
+    def _guard_windows(self) -> None:
+        """An expected page that did not come: what its alert's event floor saw, the events its compressed window
+        held at the deadline (moneypath.drills.event_guards), in the timeline and the `detected` reason."""
+        from moneypath.drills.event_guards import held
+
+        missing = [e for e in self.drill.alerts.expected
+                   if not set(self.watcher.expected_receivers(e.alert, e.receivers))
+                   <= {p.get("receiver") for p in self.watcher.detecting_pages(e.alert, e.labels)}]
+        self.guard_windows = held(self.drill, self.catalog, self.target.time_factor, missing, self.prom.query)
+        for line in self.guard_windows:
+            self.event("note", line)
 
     def _start_load(self) -> None:
         spec = self.drill.load
@@ -351,8 +366,9 @@ class DrillRun(DrillContext):
         """detected (when a fault was injected and alerts are expected) and no_unexpected_pages."""
         if self.drill.alerts.expected and injected is not None:
             bad = [r for r in matrix if r.expectation == "expected" and not r.ok]
+            held = f"; {'; '.join(self.guard_windows)}" if bad and self.guard_windows else ""
             self.objective("detected", not bad,
-                           f"{bad[0].alert}: {bad[0].reason}" if bad else
+                           f"{bad[0].alert}: {bad[0].reason}{held}" if bad else
                            f"every expected alert paged its receivers in time ({len(self.drill.alerts.expected)})")
         unexpected = [r for r in matrix if r.expectation in ("must_not_page", "unexpected") and not r.ok]
         firing = self.watcher.firing_pages()
