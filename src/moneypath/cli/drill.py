@@ -139,10 +139,9 @@ def _load(files: list[str], catalog_path: str):
 
 def _guard_problems(drills, catalog, factor: float) -> list[str]:
     """One line per drill whose load cannot meet an expected alert's minimum-event guard at `factor`."""
+    from moneypath.catalog.load import key_lines
     from moneypath.check.drill_files import alert_names, resolve_alert
     from moneypath.drills.event_guards import shortfalls
-
-    from moneypath.catalog.load import key_lines
 
     known = alert_names(catalog)
     root = Path(catalog.path).resolve().parent
