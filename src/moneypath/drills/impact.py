@@ -79,8 +79,8 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
         except money.NotChecked as exc:
             lost, lost_unchecked = None, str(exc)
     else:
-        lost = _lost_via_api(ctx, acked, acked_captures)
-        if lost is None:
+        lost, lost_unchecked = _lost_via_api(ctx, acked, acked_captures)
+        if lost is None and not lost_unchecked:
             lost_unchecked = ("no --db-url, and the drill's requests have no read call" if ctx.db is None else
                               "the catalog declares no money_checks.payments query, and the drill's requests have no "
                               "read call")
@@ -99,13 +99,14 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     return impact, lost or []
 
 
-def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[str] | None:
-    """Acknowledged writes the team's API no longer knows, read back with the template's read call; None when
-    the template has none (not measured)."""
+def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> tuple[list[str] | None, str]:
+    """Acknowledged writes the team's API no longer knows, read back with the template's read call: (lines, "");
+    (None, "") when the template has none, (None, why) when a payment could not be read back (an error or an
+    answer neither 200 nor 404 is no evidence either way: not measured)."""
     api = ctx.drill.load.requests if ctx.drill.load else None
     if api is None or api.read is None:
-        return None
-    lost = []
+        return None, ""
+    lost, unread = [], []
     for pid in sorted(acked):
         args = baseline_load.request_args(api.read, {"payment_id": pid})
         url = f"{ctx.target.service.rstrip('/')}{args.pop('url')}"
@@ -113,15 +114,19 @@ def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) 
         try:
             r = ctx.http.request(url=url, **args)
         except httpx.HTTPError as exc:
-            lost.append(f"payment {pid}: could not check ({type(exc).__name__})")
+            unread.append(f"payment {pid}: {type(exc).__name__}")
             continue
         if r.status_code == 404:
             lost.append(f"payment {pid} acknowledged, not found")
-        elif r.status_code == 200 and pid in acked_captures and api.captured:
+        elif r.status_code != 200:
+            unread.append(f"payment {pid}: HTTP {r.status_code}")
+        elif pid in acked_captures and api.captured:
             state = baseline_load.dig(_json(r), api.read.outcome) if api.read.outcome else None
             if str(state) not in api.captured:
                 lost.append(f"capture of {pid} acknowledged, payment is {state}")
-    return lost
+    if unread and not lost:
+        return None, f"{len(unread)} of {len(acked)} acknowledged payments could not be read back, e.g. {unread[0]}"
+    return lost, ""
 
 
 def _json(r: httpx.Response):
@@ -239,17 +244,17 @@ def _detector_seen(ctx: DrillContext) -> str | None:
     window = format_duration(max(ctx.clock() - ctx.started_at, 1))
     probes = []
     if ctx.catalog.has(Key.DUPLICATE_CHARGES_TOTAL):
-        probes.append((f"sum(increase({ctx.catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)}[{window}])) > 0",
-                       "the duplicate counter increased"))
+        probes.append((f"sum(increase({ctx.catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)}[{window}]))",
+                       lambda v: v > 0, "the duplicate counter increased"))
     if ctx.catalog.has(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS):
         m = ctx.catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-        probes.append((f"max({m}) >= {ctx.started_at:.0f}", "the reconciliation ran during the drill"))
-    for expr, what in probes:
+        probes.append((f"max({m})", lambda v: v >= ctx.started_at, "the reconciliation ran during the drill"))
+    for expr, seen, what in probes:
         try:
             series = ctx.prom.query(expr)
         except TargetError:
             continue
-        if any(not math.isnan(v) for _, v in series):
+        if any(not math.isnan(v) and seen(v) for _, v in series):
             return what
     return None
 

@@ -131,10 +131,10 @@ def test_the_reconciliation_running_in_the_drill_is_evidence_of_the_detector(cat
     from moneypath.catalog.conventions import Key
 
     stamp = catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if stamp in expr and ">= 1000" in expr else [])
+    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if stamp in expr else [])
     try:
         assert impact._detector_seen(ctx) == "the reconciliation ran during the drill"
-        ctx.prom.answer = lambda expr: []
+        ctx.prom.answer = lambda expr: [({}, 900.0)] if stamp in expr else [({}, 0.0)]  # before the drill; counter 0
         assert impact._detector_seen(ctx) is None
     finally:
         ctx.http.close()
