@@ -351,7 +351,8 @@ class DrillRun(DrillContext):
             roles=roles, regulatory=regulatory, series=series,
             load=LoadSummary.of(drill.load.rate, self.peak_rate,
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
-                                drill.load.requests.name, drill.load.in_flight_cap),
+                                drill.load.requests.name, drill.load.in_flight_cap,
+                                acknowledged=money_impact.acknowledged_payments),
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
             controls=list(drill.controls), ha=ha, impact=scenario,
         ).to_dict()
