@@ -184,6 +184,9 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
             problems.append(f"load.methods.{name}: not a method the catalog declares ({', '.join(methods)})"
                             f"{did_you_mean(name, methods, SHORT)}")
 
+    if drill.load is not None and drill.load.amounts is None and (sent := drill.load.amount_placeholders()):
+        problems.append(f"load.amounts: required: the request template sends {{{sent[0]}}}; give amounts: {{min, max}} "
+                        "in minor units, or leave the amount out of the template when the service prices the payment")
     if drill.fault is not None:
         problems += check_fault(drill.fault, catalog)
     problems += check_replica_down(drill)

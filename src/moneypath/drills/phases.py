@@ -185,7 +185,7 @@ class DrillRun(DrillContext):
 
     def _start_load(self) -> None:
         spec = self.drill.load
-        mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
+        mix = Mix(spec.providers, spec.currencies, dict(spec.methods), *spec.amount_range, spec.capture)
         self.load = Load(self.target.services, self.api_headers(), spec.requests, mix, spec.rate,
                          major_text(self.catalog), spec.in_flight_cap, prefix=f"drill-{self.drill.name}")
         self.load.start()
@@ -283,7 +283,7 @@ class DrillRun(DrillContext):
         if not (self.target.started_stack or self.target.probe_headroom):
             self.event("note", "headroom not probed (a team's target: --probe-headroom): the peak runs as written")
             return load.peak.rate
-        mix = Mix(load.providers, load.currencies, dict(load.methods), load.amounts.min, load.amounts.max, load.capture)
+        mix = Mix(load.providers, load.currencies, dict(load.methods), *load.amount_range, load.capture)
         self.event("load", f"headroom probe: {load.peak.rate * (1 + load.peak.headroom.spare):g} payments/s for "
                            f"{load.peak.headroom.probe:g} s, at most {load.peak.headroom.in_flight} in flight")
         result = headroom.probe(lambda rate, cap: Load(self.target.services, self.api_headers(), load.requests, mix,
@@ -337,7 +337,8 @@ class DrillRun(DrillContext):
         regulatory = regulatory_clocks(drill, classification_at, awareness)
         settled = ((cleared or self.window_end or finished_at) + 5.0 * self.scale) if injected is not None else None
         scenario = tolerance.impact(self.catalog, drill.business_service, outcomes, injected, settled,
-                                    finished_at - self.started_at, self.target.time_factor)
+                                    finished_at - self.started_at, self.target.time_factor,
+                                    amounts_known=drill.load.amounts is not None)
         verdict = objectives_verdict(self.objectives)
         self.event("phase", f"verdict: {verdict.upper()}")
         return Journal(

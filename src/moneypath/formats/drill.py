@@ -126,10 +126,26 @@ class Load(StrictModel):
     providers: dict[str, float] = Field(min_length=1)  # provider → weight
     currencies: dict[str, float] = Field(min_length=1)  # currency → weight
     methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
-    amounts: Amounts
+    # minor units the load asks for; None: the target prices the payment itself (a checkout of catalog items), and
+    # the template names no amount placeholder (moneypath.check.drill_files refuses one that does)
+    amounts: Amounts | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1000)  # flows in flight at most; None: see in_flight_cap
     peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
     requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
+
+    @property
+    def amount_range(self) -> tuple[int, int]:
+        """(min, max) minor units for the load's payments; (0, 0) when the target prices them (never sent: the
+        template has no amount placeholder, and the drill reports no amount it does not know)."""
+        return (self.amounts.min, self.amounts.max) if self.amounts is not None else (0, 0)
+
+    def amount_placeholders(self) -> list[str]:
+        """The amount placeholders ({amount_minor}, {amount_major}) the request template sends."""
+        from moneypath.formats.requests import placeholders
+
+        calls = [*self.requests.steps, *(c for c in (self.requests.capture, self.requests.read) if c is not None)]
+        used = set().union(*(placeholders([c.path, c.headers, c.json_body]) for c in calls))
+        return [p for p in ("amount_minor", "amount_major") if p in used]
 
     @property
     def in_flight_cap(self) -> int:
