@@ -208,4 +208,4 @@ def held(drill: Drill, catalog, factor: float, alerts: list, query, resolve=lamb
             count = max(v for _, v in mine)
             out.append(f"{guard.alert} did not page: its guard's {window:g} s window held {count:.3g} events for "
                        f"{group} at the deadline (floor {guard.events:g})")
-    return out
+    return list(dict.fromkeys(out))  # an alert's rules may share a guard (a burn-rate pair)

@@ -201,7 +201,8 @@ def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str])
     `.refunds`): on the captures the load acknowledged, or — the target capturing by itself (`load.capture: 0`) —
     on every payment it acknowledged, where 0 captures is no failure. Not measured without --db-url, without the
     query, or when the answer holds none of them."""
-    auto = ctx.drill.load is None or ctx.drill.load.capture == 0
+    load = getattr(ctx.drill, "load", None)
+    auto = load is None or getattr(load, "capture", 0) == 0
     subjects = acked if auto else acked_captures
     out: list[tuple[str, bool | None, str]] = []
     for check, label in (("capture_counts", "captured once"), ("refunds", "refunds within captures")):
