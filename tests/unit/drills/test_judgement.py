@@ -91,3 +91,26 @@ def test_a_page_that_did_not_come_reports_what_its_window_held(catalog):
                     "deadline (floor 10)")
     [line] = held(drill, catalog, 60, [expected], lambda expr: [])
     assert "held no events for provider globex (floor 10" in line
+
+
+def test_the_run_notes_the_window_of_a_page_that_did_not_come_and_detected_says_it(catalog):
+    from moneypath.drills.endpoints import Target
+    from moneypath.drills.journal import AlertRow
+    from moneypath.drills.runner import DrillRun
+    from tests.support.drill_fakes import Clock, FakePages, FakeProm
+
+    drill = load_drill(ROOT / "runbooks" / "drills" / "provider-partial-outage.yaml", catalog, ROOT)
+    live = DrillRun(drill, catalog, Target(service="http://svc", prometheus="http://127.0.0.1:9",
+                                           pager="http://127.0.0.1:9", time_factor=60), say=lambda _: None, clock=Clock())
+    live.prom.close(), live.pages_source.close()
+    live.prom, live.pages_source = FakeProm(), FakePages()
+    live.prom.answer = lambda expr: [({"provider": "globex"}, 3.0)] if "increase(" in expr else []
+    live._guard_windows()
+    live.close()
+    assert live.guard_windows and all("did not page" in line for line in live.guard_windows), live.guard_windows
+    [expected] = live.drill.alerts.expected
+    row = AlertRow(alert=expected.alert, labels=expected.labels, expectation="expected", deadline_s=30,
+                   first_firing_at=None, paged_at=None, resolved_at=None, receivers=[], ok=False, reason="no page")
+    live._judge_pages([row], 1000.0)
+    detected = next(o for o in live.objectives if o.name == "detected")
+    assert detected.status == "fail" and live.guard_windows[0] in detected.reason, detected.reason
