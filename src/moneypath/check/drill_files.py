@@ -184,6 +184,9 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
             problems.append(f"load.methods.{name}: not a method the catalog declares ({', '.join(methods)})"
                             f"{did_you_mean(name, methods, SHORT)}")
 
+    if drill.load is not None and drill.load.amounts is None and (sent := drill.load.amount_placeholders()):
+        problems.append(f"load.amounts: required: the request template sends {{{sent[0]}}}; give amounts: {{min, max}} "
+                        "in minor units, or leave the amount out of the template when the service prices the payment")
     if drill.fault is not None:
         problems += check_fault(drill.fault, catalog)
     problems += check_replica_down(drill)
@@ -234,6 +237,8 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
     for key, expr in drill_queries(drill):
         problems += [f"{key}: {what}" for what in check_promql(expr, context)]
 
+    problems += check_if_not_measured(drill, catalog)
+
     for name in getattr(drill, "money_expect", {}):
         query = MONEY_CHECK_QUERIES[name]
         if getattr(catalog.money_checks, query) is None:
@@ -244,6 +249,37 @@ def check_drill(drill: Drill, catalog: Catalog, root: Path) -> list[str]:
         if role not in ROLES and role not in catalog.roles:
             problems.append(f"tabletop.roles.{role}: not a drill role ({', '.join(ROLES)}) nor a catalog role")
     return problems
+
+
+def never_judged(drill: Drill, catalog: Catalog) -> dict[str, str]:
+    """The objectives and money checks this drill never judges on this catalog, each with why: an
+    `if_not_measured` on one of them would skip nothing (and reads as if it were measured elsewhere)."""
+    out: dict[str, str] = {}
+    if catalog.enabled("ledger"):
+        out["money_kept"] = "the catalog has the ledger feature: the money objective is ledger_balanced"
+    else:
+        out["ledger_balanced"] = "the catalog has no ledger feature: the money objective is money_kept"
+    if not drill.replica_down:
+        for name in ("replica_down", "paged_once", "watchdog", "restored"):
+            out[name] = "the drill kills no monitoring replica (replica_down)"
+    if drill.load is None or drill.load.peak is None or drill.load.peak.headroom is None:
+        out["headroom"] = "the drill probes no headroom (load.peak.headroom)"
+    if drill.fault is None:
+        for name in ("detected", "mitigated", "recovered", "halted"):
+            out[name] = "the drill has no fault"
+    elif not drill.alerts.expected:
+        out["detected"] = "the drill expects no alert"
+    if drill.load is None:
+        for name in ("stored", "captured_once", "refunds_within_captures", "duplicates"):
+            out[name] = "the drill sends no load (tabletop only)"
+    return out
+
+
+def check_if_not_measured(drill: Drill, catalog: Catalog) -> list[str]:
+    """`if_not_measured:` names only what this drill judges on this catalog."""
+    never = never_judged(drill, catalog)
+    return [f"if_not_measured.{name}: {never[name]}, so it is never measured and this skips nothing"
+            for name in drill.if_not_measured if name in never]
 
 
 def check_replica_down(drill: Drill) -> list[str]:

@@ -140,12 +140,18 @@ def _load(files: list[str], catalog_path: str):
 
 def _guard_problems(drills, catalog, factor: float) -> list[str]:
     """One line per drill whose load cannot meet an expected alert's minimum-event guard at `factor`."""
+    from moneypath.catalog.load import key_lines
     from moneypath.check.drill_files import alert_names, resolve_alert
     from moneypath.drills.event_guards import shortfalls
 
     known = alert_names(catalog)
-    return [s.line(d, factor) for d in drills
-            for s in shortfalls(d, catalog, factor, lambda name: resolve_alert(name, catalog, known))]
+    root = Path(catalog.path).resolve().parent
+    out = []
+    for d in drills:
+        found = shortfalls(d, catalog, factor, lambda name: resolve_alert(name, catalog, known))
+        lines = key_lines((root / d.path).read_text(encoding="utf-8")) if found else {}
+        out += [s.line(d, factor, lines) for s in found]
+    return out
 
 
 def _check(args) -> int:

@@ -12,6 +12,10 @@ The load's events per second for a guard: the drill's flows per second (the peak
 at least one event of every counter the guards count (an authorization, a provider call, an SLO event), split by
 the mix's weights over the guard's grouping labels (provider, method, currency): the group the expected alert's
 labels name, else the largest. Retries and captures add calls, so this is the floor the load surely brings.
+
+A mean at the floor pages about half the time: the events in a window are Poisson around the planned rate, so a
+drill is refused unless its window holds the floor with at least MARGIN probability (the mean `needed_mean`
+gives: 10 events need a mean of 18.8 in the window, not 10).
 """
 
 from __future__ import annotations
@@ -22,15 +26,34 @@ from dataclasses import dataclass
 
 from moneypath.catalog import duration_seconds
 from moneypath.formats.drill import Drill
-from moneypath.generate.compress import RANGE_FLOOR_S
+from moneypath.formats.drill_errors import located
+from moneypath.generate.compress import RANGE_FLOOR_S, format_duration
 from moneypath.generate.rules import alert_rules, recording_rules
 
 _SELECTOR = r"(?:\{[^}]*\})?"
-_INCREASE = re.compile(r"sum\s*(?:by\s*\((?P<by>[^)]*)\)\s*)?\(\s*increase\(\s*[A-Za-z_:][\w:]*" + _SELECTOR
-                       + r"\s*\[(?P<w>[^\]:]+)\]")
+_INCREASE = re.compile(r"sum\s*(?:by\s*\((?P<by>[^)]*)\)\s*)?\(\s*increase\(\s*(?P<series>[A-Za-z_:][\w:]*"
+                       + _SELECTOR + r")\s*\[(?P<w>[^\]:]+)\]")
 _GUARD = re.compile(r"(?P<lhs>sum\s*(?:by\s*\([^)]*\)\s*)?\(\s*increase\([^\[]*\[[^\]]+\](?:\s*offset\s+\S+)?\s*\)\s*\)"
                     r"|(?P<record>[A-Za-z_:][\w:]*)" + _SELECTOR + r")\s*>=\s*(?P<n>\d+(?:\.\d+)?)")
 SPLIT_BY_MIX = ("provider", "method", "currency")  # labels whose groups the drill's mix weights split the load over
+MARGIN = 0.99  # the probability with which the load's events in the compressed window must reach the floor
+
+
+def needed_mean(events: float, margin: float = MARGIN) -> float:
+    """The smallest Poisson mean whose count reaches `events` with probability `margin`: P(N >= k) is the
+    regularized lower incomplete gamma P(k, mean), so the mean is its inverse."""
+    from scipy.special import gammaincinv
+
+    k = math.ceil(events)
+    return float(gammaincinv(k, margin)) if k > 0 else 0.0
+
+
+def reach_probability(events: float, mean: float) -> float:
+    """P(N >= events) for N Poisson with this mean."""
+    from scipy.special import gammainc
+
+    k = math.ceil(events)
+    return float(gammainc(k, mean)) if k > 0 and mean > 0 else float(k <= 0)
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,12 @@ class Guard:
     window_s: float  # the production window
     events: float  # at least this many in the window
     by: tuple[str, ...]  # the grouping labels the floor holds per
+    series: str = ""  # what it counts: a counter and its selector
+
+    def held_query(self, window_s: float) -> str:
+        """The events the guard's window held, per group, over a window of `window_s` (the compressed one)."""
+        by = f" by ({', '.join(self.by)})" if self.by else ""
+        return f"sum{by} (increase({self.series}[{format_duration(max(window_s, 1))}]))"
 
 
 @dataclass(frozen=True)
@@ -46,15 +75,20 @@ class Shortfall:
     guard: Guard
     group: str  # e.g. "provider globex", or "all"
     offered_per_s: float  # what the drill's load brings to that group
-    needed_per_s: float  # what the guard needs at the factor
+    needed_per_s: float  # the rate whose window reaches the floor with MARGIN probability, at the factor
     window_s: float  # its window at the factor
     largest_factor: float
 
-    def line(self, drill: Drill, factor: float) -> str:
-        return (f"{drill.path}: alerts.expected: {self.guard.alert} pages only with at least {self.guard.events:g} "
-                f"events in {self.window_s:g} s at --time-factor {factor:g} ({self.needed_per_s:.2g}/s for "
-                f"{self.group}); the drill's load brings {self.offered_per_s:.2g}/s: use --time-factor "
-                f"{self.largest_factor:g} or less, or raise load.rate to {_rate_for(drill, self):g}")
+    def line(self, drill: Drill, factor: float, lines: dict[tuple, int] | None = None) -> str:
+        """One line: file:line of the rate to raise (`lines`: the drill file's key_lines), the key, the floor, the
+        chance the load has of reaching it, and the factor or the rate that would do."""
+        key = ("load", "peak", "rate") if drill.load.peak else ("load", "rate")
+        chance = reach_probability(self.guard.events, self.offered_per_s * self.window_s)
+        return (f"{located(drill.path, lines or {}, key)}: {'.'.join(key)}: {self.guard.alert} pages only with at "
+                f"least {self.guard.events:g} events in {self.window_s:g} s at --time-factor {factor:g} "
+                f"({self.group}); the drill's {self.offered_per_s:.3g}/s reaches that with {chance:.0%} probability, "
+                f"{MARGIN:.0%} needs {self.needed_per_s:.3g}/s: use --time-factor {self.largest_factor:g} or less, "
+                f"or raise {'.'.join(key)} to {_rate_for(drill, self):g}")
 
 
 def guards(catalog) -> dict[str, list[Guard]]:
@@ -77,7 +111,7 @@ def _guard(alert: str, m: re.Match, records: dict[str, str]) -> Guard | None:
     if inner is None:
         return None
     by = tuple(label.strip() for label in (inner["by"] or "").split(",") if label.strip())
-    return Guard(alert, duration_seconds(inner["w"].strip()), float(m["n"]), by)
+    return Guard(alert, duration_seconds(inner["w"].strip()), float(m["n"]), by, " ".join(inner["series"].split()))
 
 
 def shortfalls(drill: Drill, catalog, factor: float, resolve=lambda name: name) -> list[Shortfall]:
@@ -94,7 +128,7 @@ def shortfalls(drill: Drill, catalog, factor: float, resolve=lambda name: name) 
         for guard in known.get(resolve(expected.alert) or expected.alert, []):
             offered, group = _offered(drill, guard, expected.labels)
             window = max(guard.window_s / factor, RANGE_FLOOR_S)
-            needed = guard.events / window
+            needed = needed_mean(guard.events) / window
             if offered + 1e-9 >= needed:
                 break
             short.append(Shortfall(guard, group, offered, needed, window, _limit(guard, offered)))
@@ -115,13 +149,14 @@ def largest_factor(drill: Drill, catalog, resolve=lambda name: name) -> float:
 
 
 def _limit(guard: Guard, offered: float) -> float:
-    """The largest factor at which `offered` events/s meet the guard: its window, compressed, must hold them
-    (inf when even the floor of RANGE_FLOOR_S does)."""
+    """The largest factor at which `offered` events/s meet the guard with MARGIN probability: its window,
+    compressed, must hold the mean that reaches the floor (inf when even the floor of RANGE_FLOOR_S does)."""
     if offered <= 0:
         return 0
-    if guard.events / offered <= RANGE_FLOOR_S:
+    mean = needed_mean(guard.events)
+    if mean / offered <= RANGE_FLOOR_S:
         return math.inf
-    return math.floor(guard.window_s * offered / guard.events * 1000) / 1000
+    return math.floor(guard.window_s * offered / mean * 1000) / 1000
 
 
 def _offered(drill: Drill, guard: Guard, labels: dict[str, str]) -> tuple[float, str]:
@@ -142,7 +177,35 @@ def _offered(drill: Drill, guard: Guard, labels: dict[str, str]) -> tuple[float,
 
 
 def _rate_for(drill: Drill, s: Shortfall) -> float:
-    """The load.rate (peak scaled with it) at which the drill would meet the guard."""
+    """The rate of the key the line names (load.peak.rate with a peak, else load.rate) at which the drill would
+    meet the guard with MARGIN probability."""
     rate = drill.load.peak.rate if drill.load.peak else drill.load.rate
     share = s.offered_per_s / rate if rate else 0
-    return math.ceil(s.needed_per_s / share * drill.load.rate / rate) if share else math.inf
+    return math.ceil(s.needed_per_s / share) if share else math.inf
+
+
+def held(drill: Drill, catalog, factor: float, alerts: list, query, resolve=lambda name: name) -> list[str]:
+    """For each expected alert in `alerts` that did not page: what its guards' compressed windows held now, one
+    line each (`query`: PromQL → [(labels, value)], e.g. Prometheus at the deadline). A guard that cannot be
+    read says so; an alert with no guard is left out."""
+    known, out = guards(catalog), []
+    for expected in alerts:
+        for guard in known.get(resolve(expected.alert) or expected.alert, []):
+            window = max(guard.window_s / factor, RANGE_FLOOR_S)
+            expr = guard.held_query(window)
+            try:
+                series = query(expr)
+            except Exception as exc:  # noqa: BLE001 - a report line, never the drill's end
+                out.append(f"{guard.alert}: its guard's {window:g} s window could not be read ({exc})")
+                continue
+            mine = [(labels, v) for labels, v in series
+                    if all(labels.get(k) == v2 for k, v2 in expected.labels.items() if k in guard.by)]
+            group = ", ".join(f"{k} {expected.labels[k]}" for k in guard.by if k in expected.labels) or "all"
+            if not mine:
+                out.append(f"{guard.alert} did not page: its guard's {window:g} s window held no events for {group} "
+                           f"(floor {guard.events:g}; `{expr}` returned nothing)")
+                continue
+            count = max(v for _, v in mine)
+            out.append(f"{guard.alert} did not page: its guard's {window:g} s window held {count:.3g} events for "
+                       f"{group} at the deadline (floor {guard.events:g})")
+    return list(dict.fromkeys(out))  # an alert's rules may share a guard (a burn-rate pair)

@@ -71,7 +71,12 @@ class Diagnosis:
             ctx.sleep_ticking(min(2.0, max(0.1, deadline - ctx.clock())))
         self.steps = [latest[s.step] for s in steps]
         missing = [e for e, s in zip(self.steps, steps) if not _done(e, s)]
-        if missing:
+        if first_page is None and ctx.drill.alerts.expected:  # nobody was paged: there was nobody to diagnose
+            found = len(steps) - len(missing)
+            ctx.objective("diagnosed", None, f"not measured: no expected page came, so the runbook's {len(steps)} "
+                                             f"step(s) were read without one ({found} returned the evidence); "
+                                             "diagnosis is judged from a page")
+        elif missing:
             failed = [e for e in missing if e.ok is False]
             e = (failed or missing)[0]
             ctx.objective("diagnosed", False if failed else None,

@@ -79,8 +79,8 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
         except money.NotChecked as exc:
             lost, lost_unchecked = None, str(exc)
     else:
-        lost = _lost_via_api(ctx, acked, acked_captures)
-        if lost is None:
+        lost, lost_unchecked = _lost_via_api(ctx, acked, acked_captures)
+        if lost is None and not lost_unchecked:
             lost_unchecked = ("no --db-url, and the drill's requests have no read call" if ctx.db is None else
                               "the catalog declares no money_checks.payments query, and the drill's requests have no "
                               "read call")
@@ -94,18 +94,20 @@ def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | N
     lost_text = f"not checked ({lost_unchecked})" if lost is None else f"{len(lost)}"
     refused_text = f" ({len(refused)} refused by the service, never acknowledged)" if refused else ""
     ctx.event("note", f"money: {len(affected)} payment(s) affected{refused_text}, duplicates "
-                      f"{money.amounts_text(duplicates, ctx.catalog.money)}, unreconciled {unreconciled_text}, "
+                      f"{money.amounts_text(duplicates, ctx.catalog.money, 'none reported')}, unreconciled "
+                      f"{unreconciled_text}, "
                       f"writes lost {lost_text} of {len(acked)} acknowledged")
     return impact, lost or []
 
 
-def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[str] | None:
-    """Acknowledged writes the team's API no longer knows, read back with the template's read call; None when
-    the template has none (not measured)."""
+def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> tuple[list[str] | None, str]:
+    """Acknowledged writes the team's API no longer knows, read back with the template's read call: (lines, "");
+    (None, "") when the template has none, (None, why) when a payment could not be read back (an error or an
+    answer neither 200 nor 404 is no evidence either way: not measured)."""
     api = ctx.drill.load.requests if ctx.drill.load else None
     if api is None or api.read is None:
-        return None
-    lost = []
+        return None, ""
+    lost, unread = [], []
     for pid in sorted(acked):
         args = baseline_load.request_args(api.read, {"payment_id": pid})
         url = f"{ctx.target.service.rstrip('/')}{args.pop('url')}"
@@ -113,15 +115,19 @@ def _lost_via_api(ctx: DrillContext, acked: set[str], acked_captures: set[str]) 
         try:
             r = ctx.http.request(url=url, **args)
         except httpx.HTTPError as exc:
-            lost.append(f"payment {pid}: could not check ({type(exc).__name__})")
+            unread.append(f"payment {pid}: {type(exc).__name__}")
             continue
         if r.status_code == 404:
             lost.append(f"payment {pid} acknowledged, not found")
-        elif r.status_code == 200 and pid in acked_captures and api.captured:
+        elif r.status_code != 200:
+            unread.append(f"payment {pid}: HTTP {r.status_code}")
+        elif pid in acked_captures and api.captured:
             state = baseline_load.dig(_json(r), api.read.outcome) if api.read.outcome else None
             if str(state) not in api.captured:
                 lost.append(f"capture of {pid} acknowledged, payment is {state}")
-    return lost
+    if unread and not lost:
+        return None, f"{len(unread)} of {len(acked)} acknowledged payments could not be read back, e.g. {unread[0]}"
+    return lost, ""
 
 
 def _json(r: httpx.Response):
@@ -136,7 +142,10 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     """The money objective: `ledger_balanced` while the catalog has the ledger feature, else `money_kept`.
     Each check passes, fails, or is not measured (its query absent, the database refusing it, nothing to judge),
     never a pass on nothing: acknowledged payments stored (writes lost), captured once and refunds within the
-    capture on the team's own tables (when the drill captured), and the ledger's balance (database and gauge)."""
+    capture on the team's own tables (on the captures the load asked for, or, when the target captures by itself
+    — `load.capture: 0` — on every payment it acknowledged), the duplicates figure's detector seen running, and the
+    ledger's balance (database and gauge). A check the drill names in `if_not_measured: {<check>: pass}` is
+    skipped when it measured nothing (shown, never a pass); the objective passes only on a check that passed."""
     api = ctx.drill.load.requests if ctx.drill.load else None
     acked, acked_captures = money.acknowledged(outcomes or [], api.approved if api is not None else None)
     results: list[tuple[str, bool | None, str]] = []  # (check, ok, reason)
@@ -150,36 +159,108 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     else:
         results.append(("stored", True, f"all {impact.acknowledged_payments} acknowledged payments and "
                                         f"{impact.acknowledged_captures} captures are stored"))
-    if ctx.drill.load is not None and ctx.drill.load.capture > 0:
-        for check, judge in (("capture_counts", lambda rows: money.captured_once(rows, acked_captures)),
-                             ("refunds", lambda rows: money.refunds_within_captures(rows, ctx.catalog.money))):
-            if ctx.db is None:
-                results.append((check, None, f"{check.replace('_', ' ')}: not measured: no --db-url"))
-                continue
-            try:
-                ok, why = judge(ctx.db.for_ids(check, acked_captures) if acked_captures else [])
-            except money.NotChecked as exc:
-                ok, why = None, f"not measured: {exc}"
-            results.append((check, ok, why))
+    results += capture_checks(ctx, acked, acked_captures)
+    results.append(duplicates_check(ctx, impact, results))
+    if results[-1][1] is None:  # the money line's figure too: "none" read from nothing is not a figure
+        impact.not_checked["duplicates"] = "no duplicates reported, detector not seen running"
     if ctx.catalog.enabled("ledger"):
         results += _balance_checks(ctx)
-    if impact.payments_refused:
-        results.append(("refused", True, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
-                                         "never acknowledged: not lost"))
     results = [expected(ctx, check, ok, why) for check, ok, why in results]
+    skip = getattr(ctx.drill, "if_not_measured", {}) or {}
+    results = [(check, ok, why + (" (skipped: if_not_measured)" if ok is None and skipped(skip, check) else ""))
+               for check, ok, why in results]
+    if impact.payments_refused:  # a fact, not evidence: it passes nothing on its own
+        results.append(("refused", None, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
+                                         "never acknowledged: not lost"))
     failed = [why for _, ok, why in results if ok is False]
-    unmeasured = [why for _, ok, why in results if ok is None]
+    unmeasured = [why for check, ok, why in results if ok is None and check != "refused" and not skipped(skip, check)]
     name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
     if failed:
         ctx.objective(name, False, "; ".join(failed))
+    elif unmeasured or not any(ok for _, ok, _ in results):
+        ctx.objective(name, None, "; ".join(why for _, _, why in results) or "not measured: no money check ran")
     else:
-        ctx.objective(name, None if unmeasured else True, "; ".join(why for _, _, why in results))
+        ctx.objective(name, True, "; ".join(why for _, _, why in results))
 
 
 register("drills.money_objective", ledger_objective)
 
-# the objective's check names → the names a drill's `money_expect:` gives them
-_EXPECT_NAMES = {"stored": "stored", "capture_counts": "captured_once", "refunds": "refunds_within_captures"}
+# the objective's check names → the names a drill's `money_expect:` and `if_not_measured:` give them
+_EXPECT_NAMES = {"stored": "stored", "capture_counts": "captured_once", "refunds": "refunds_within_captures",
+                 "duplicates": "duplicates"}
+
+
+def skipped(policy: dict, check: str) -> bool:
+    """Whether the drill says a money check that measured nothing is skipped (`if_not_measured: {captured_once:
+    pass}`): shown, never a pass."""
+    return policy.get(_EXPECT_NAMES.get(check, check)) == "pass"
+
+
+def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[tuple[str, bool | None, str]]:
+    """captured once and refunds within captures, each on the team's own tables (`money_checks.capture_counts`,
+    `.refunds`): on the captures the load acknowledged, or — the target capturing by itself (`load.capture: 0`) —
+    on every payment it acknowledged, where 0 captures is no failure. Not measured without --db-url, without the
+    query, or when the answer holds none of them."""
+    load = getattr(ctx.drill, "load", None)
+    auto = load is None or getattr(load, "capture", 0) == 0
+    subjects = acked if auto else acked_captures
+    out: list[tuple[str, bool | None, str]] = []
+    for check, label in (("capture_counts", "captured once"), ("refunds", "refunds within captures")):
+        if ctx.db is None:
+            out.append((check, None, f"{label}: not measured: no --db-url"))
+            continue
+        try:
+            rows = ctx.db.for_ids(check, subjects) if subjects else []
+            if check == "capture_counts":
+                ok, why = money.captured_once(rows, subjects, auto)
+            else:
+                ok, why = money.refunds_within_captures(rows, ctx.catalog.money)
+        except money.NotChecked as exc:
+            ok, why = None, f"{label}: not measured: {exc}"
+        out.append((check, ok, why))
+    return out
+
+
+def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
+                     results: list[tuple[str, bool | None, str]]) -> tuple[str, bool | None, str]:
+    """Whether the duplicates figure is measured: read from the reconciliation breaks on the database, or the
+    service's duplicate detector seen running during the drill (its counter increased, the reconciliation's
+    last success advanced, or captured once read the provider's records). A counter the library creates at 0
+    and nothing else is "no duplicates reported, detector not seen running": not measured, never "none"."""
+    shown = money.amounts_text(impact.duplicate_amount_minor, ctx.catalog.money)
+    if "unreconciled" not in impact.not_checked and impact.unreconciled_minor is not None:
+        return "duplicates", True, f"duplicates {shown} (reconciliation breaks, money_checks.breaks)"
+    if impact.duplicate_amount_minor:
+        return "duplicates", True, f"duplicates {shown} (reported by the service's duplicate detector)"
+    seen = _detector_seen(ctx)
+    if seen is None and any(check == "capture_counts" and ok is not None for check, ok, _ in results):
+        seen = "captured once read the provider's records"
+    if seen is None:
+        return "duplicates", None, ("duplicates: not measured: no duplicates reported, detector not seen running (the "
+                                    "duplicate counter stayed at its initial 0, no reconciliation run in the drill, "
+                                    "no capture_counts check measured)")
+    return "duplicates", True, f"duplicates none ({seen})"
+
+
+def _detector_seen(ctx: DrillContext) -> str | None:
+    """How the service showed its duplicate detector running during the drill, or None: the duplicate counter
+    increased, or the reconciliation's last success is later than the drill's start."""
+    window = format_duration(max(ctx.clock() - ctx.started_at, 1))
+    probes = []
+    if ctx.catalog.has(Key.DUPLICATE_CHARGES_TOTAL):
+        probes.append((f"sum(increase({ctx.catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)}[{window}]))",
+                       lambda v: v > 0, "the duplicate counter increased"))
+    if ctx.catalog.has(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS):
+        m = ctx.catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+        probes.append((f"max({m})", lambda v: v >= ctx.started_at, "the reconciliation ran during the drill"))
+    for expr, seen, what in probes:
+        try:
+            series = ctx.prom.query(expr)
+        except TargetError:
+            continue
+        if any(not math.isnan(v) and seen(v) for _, v in series):
+            return what
+    return None
 
 
 def expected(ctx: DrillContext, check: str, ok: bool | None, why: str) -> tuple[str, bool | None, str]:

@@ -154,7 +154,7 @@ class MoneyImpact(Part):
     acknowledged_payments: int
     acknowledged_captures: int
     payments_refused: int = 0  # of the affected: refused by the service (429/503 + Retry-After), never acknowledged
-    not_checked: dict[str, str] = field(default_factory=dict)  # measure (unreconciled, writes_lost) → why not
+    not_checked: dict[str, str] = field(default_factory=dict)  # measure (unreconciled, writes_lost, duplicates) → why
 
 
 @dataclass(kw_only=True)
@@ -173,14 +173,18 @@ class LoadSummary(Part):
     failures: dict[str, int] = field(default_factory=dict)  # "<step>: <reason>" → flows that failed so
     most_in_flight: int = 0
     in_flight_cap: int = 0
+    answered: int = 0  # flows answered 2xx with an id, whatever the state (a decline too): acknowledged or not
 
     @classmethod
     def of(cls, rate: float, peak: float | None, stats: LoadStats, flow: str = "payment",
-           in_flight_cap: int = 0) -> LoadSummary:
-        return cls(rate=rate, peak=peak, started=stats.started, acknowledged=stats.acknowledged, failed=stats.failed,
+           in_flight_cap: int = 0, acknowledged: int | None = None) -> LoadSummary:
+        """`acknowledged`: the money line's count (moneypath.drills.money.acknowledged: 2xx in an approved state),
+        so that one report gives the word one meaning; the load's 2xx answers are `answered`."""
+        return cls(rate=rate, peak=peak, started=stats.started,
+                   acknowledged=stats.acknowledged if acknowledged is None else acknowledged, failed=stats.failed,
                    captured=stats.captured, behind=stats.behind, statuses=dict(stats.statuses), refused=stats.refused,
                    flow=flow, steps={k: dict(v) for k, v in stats.steps.items()}, failures=dict(stats.failures),
-                   most_in_flight=stats.most_in_flight, in_flight_cap=in_flight_cap)
+                   most_in_flight=stats.most_in_flight, in_flight_cap=in_flight_cap, answered=stats.acknowledged)
 
 
 @dataclass(kw_only=True)

@@ -128,29 +128,36 @@ def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | 
     return None
 
 
-def captured_once(counts: list[dict], acked_captures: set[str]) -> tuple[bool | None, str]:
-    """Captured once, on the provider's records (`money_checks.capture_counts` rows: id, captures): False with
-    the payments captured more than once, None (not measured) when the rows hold none of the captures the
-    service acknowledged, else True."""
-    if not acked_captures:
-        return None, "not measured: the service acknowledged no capture"
+def captured_once(counts: list[dict], subjects: set[str], auto: bool = False) -> tuple[bool | None, str]:
+    """Captured once, on the provider's records (`money_checks.capture_counts` rows: id, captures): False naming
+    the payments captured more than once, None (not measured) when the rows hold none of `subjects`, else True.
+    `subjects` are the captures the service acknowledged, or with `auto` (the target captures by itself) every
+    payment it acknowledged: one it has not captured yet (0 captures) is no failure."""
+    what = "acknowledged payments" if auto else "acknowledged captures"
+    if not subjects:
+        return None, f"captured once: not measured: the service acknowledged no {what.split()[1][:-1]}"
     seen = {str(r["id"]): int(r.get("captures") or 0) for r in counts if r.get("id") is not None}
-    found = seen.keys() & acked_captures
+    found = seen.keys() & subjects
     if not found:
-        return None, (f"not measured: money_checks.capture_counts returned none of the {len(acked_captures)} "
-                      "acknowledged captures")
+        return None, (f"captured once: not measured: money_checks.capture_counts returned none of the "
+                      f"{len(subjects)} {what}")
     twice = sorted(p for p in found if seen[p] > 1)
     if twice:
-        return False, f"{len(twice)} payment(s) captured more than once (money_checks.capture_counts), e.g. {twice[0]} " \
-                      f"({seen[twice[0]]} captures)"
-    return True, f"{len(found)} of {len(acked_captures)} acknowledged captures found once (money_checks.capture_counts)"
+        named = ", ".join(f"{p} ({seen[p]} captures)" for p in twice[:5])
+        return False, (f"{len(twice)} payment(s) captured more than once (money_checks.capture_counts): {named}"
+                       + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
+    once = sum(1 for p in found if seen[p] == 1)
+    if auto:
+        return True, (f"{len(found)} of {len(subjects)} acknowledged payments found on the provider's records, none "
+                      f"captured more than once ({once} captured once; money_checks.capture_counts)")
+    return True, f"{len(found)} of {len(subjects)} acknowledged captures found once (money_checks.capture_counts)"
 
 
 def refunds_within_captures(rows: list[dict], money: Money = format_money) -> tuple[bool | None, str]:
     """Refunds never exceed the capture (`money_checks.refunds` rows: id, captured_minor, refunded_minor, and
     currency when the table has it): None (not measured) on no row."""
     if not rows:
-        return None, "not measured: money_checks.refunds returned no payment"
+        return None, "refunds within captures: not measured: money_checks.refunds returned no payment"
     over = [r for r in rows if int(r.get("refunded_minor") or 0) > int(r.get("captured_minor") or 0)]
     if over:
         r = over[0]

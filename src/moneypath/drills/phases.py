@@ -68,6 +68,7 @@ class DrillRun(DrillContext):
         self.recovered_at: float | None = None
         self.peak_rate = drill.load.peak.rate if drill.load and drill.load.peak else None  # after the headroom probe
         self.window_end: float | None = None  # end of the fault (or peak) window
+        self.guard_windows: list[str] = []  # an expected page that did not come: its event floor's window held
         self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
 
     def alert_matrix(self) -> list[AlertRow]:
@@ -157,6 +158,8 @@ class DrillRun(DrillContext):
                                 f"{longest:.0f} s)")
             self.sleep_ticking(max(0.0, min(injected + longest, self.faults.end) - self.clock()),
                                until=lambda: self.watcher.all_expected_paged() or not self.faults.active)
+            if not self.watcher.all_expected_paged():
+                self._guard_windows()
         else:  # the service must absorb the fault: hold it (and the peak) and watch that nothing pages
             hold = self.s(drill.load.peak.duration if drill.load.peak else drill.fault.duration)
             self.event("phase", f"holding the fault {hold:.0f} s: nothing may page")
@@ -169,9 +172,21 @@ class DrillRun(DrillContext):
         self._recover(mitigated_at)
         self.steady_state("steady_state_after")
 
+    def _guard_windows(self) -> None:
+        """An expected page that did not come: what its alert's event floor saw, the events its compressed window
+        held at the deadline (moneypath.drills.event_guards), in the timeline and the `detected` reason."""
+        from moneypath.drills.event_guards import held
+
+        missing = [e for e in self.drill.alerts.expected
+                   if not set(self.watcher.expected_receivers(e.alert, e.receivers))
+                   <= {p.get("receiver") for p in self.watcher.detecting_pages(e.alert, e.labels)}]
+        self.guard_windows = held(self.drill, self.catalog, self.target.time_factor, missing, self.prom.query)
+        for line in self.guard_windows:
+            self.event("note", line)
+
     def _start_load(self) -> None:
         spec = self.drill.load
-        mix = Mix(spec.providers, spec.currencies, dict(spec.methods), spec.amounts.min, spec.amounts.max, spec.capture)
+        mix = Mix(spec.providers, spec.currencies, dict(spec.methods), *spec.amount_range, spec.capture)
         self.load = Load(self.target.services, self.api_headers(), spec.requests, mix, spec.rate,
                          major_text(self.catalog), spec.in_flight_cap, prefix=f"drill-{self.drill.name}")
         self.load.start()
@@ -269,7 +284,7 @@ class DrillRun(DrillContext):
         if not (self.target.started_stack or self.target.probe_headroom):
             self.event("note", "headroom not probed (a team's target: --probe-headroom): the peak runs as written")
             return load.peak.rate
-        mix = Mix(load.providers, load.currencies, dict(load.methods), load.amounts.min, load.amounts.max, load.capture)
+        mix = Mix(load.providers, load.currencies, dict(load.methods), *load.amount_range, load.capture)
         self.event("load", f"headroom probe: {load.peak.rate * (1 + load.peak.headroom.spare):g} payments/s for "
                            f"{load.peak.headroom.probe:g} s, at most {load.peak.headroom.in_flight} in flight")
         result = headroom.probe(lambda rate, cap: Load(self.target.services, self.api_headers(), load.requests, mix,
@@ -323,7 +338,8 @@ class DrillRun(DrillContext):
         regulatory = regulatory_clocks(drill, classification_at, awareness)
         settled = ((cleared or self.window_end or finished_at) + 5.0 * self.scale) if injected is not None else None
         scenario = tolerance.impact(self.catalog, drill.business_service, outcomes, injected, settled,
-                                    finished_at - self.started_at, self.target.time_factor)
+                                    finished_at - self.started_at, self.target.time_factor,
+                                    amounts_known=drill.load.amounts is not None)
         verdict = objectives_verdict(self.objectives)
         self.event("phase", f"verdict: {verdict.upper()}")
         return Journal(
@@ -337,7 +353,8 @@ class DrillRun(DrillContext):
             roles=roles, regulatory=regulatory, series=series,
             load=LoadSummary.of(drill.load.rate, self.peak_rate,
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
-                                drill.load.requests.name, drill.load.in_flight_cap),
+                                drill.load.requests.name, drill.load.in_flight_cap,
+                                acknowledged=money_impact.acknowledged_payments),
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
             controls=list(drill.controls), ha=ha, impact=scenario,
         ).to_dict()
@@ -353,8 +370,9 @@ class DrillRun(DrillContext):
         not_data = self.counters_not_data()  # alerts on rates that are not data: neither pass nor fail
         if self.drill.alerts.expected and injected is not None:
             bad = [r for r in matrix if r.expectation == "expected" and not r.ok]
+            held = f"; {'; '.join(self.guard_windows)}" if bad and self.guard_windows else ""
             self.objective("detected", None if not_data else not bad,
-                           f"not measured: {not_data}" if not_data else f"{bad[0].alert}: {bad[0].reason}" if bad else
+                           f"not measured: {not_data}" if not_data else f"{bad[0].alert}: {bad[0].reason}{held}" if bad else
                            f"every expected alert paged its receivers in time ({len(self.drill.alerts.expected)})")
         unexpected = [r for r in matrix if r.expectation in ("must_not_page", "unexpected") and not r.ok]
         firing = self.watcher.firing_pages()

@@ -118,7 +118,7 @@ def first_payment(drill: Drill, catalog: Catalog, prefix: str, provider: str | N
         return next(k for k, w in weights.items() if w > 0)
 
     currency = first(spec.currencies)
-    return payment_values(prefix, 0, provider or first(spec.providers), currency, spec.amounts.min,
+    return payment_values(prefix, 0, provider or first(spec.providers), currency, spec.amount_range[0],
                           first(spec.methods), uuid.uuid4().hex, major_text(catalog))
 
 

@@ -28,10 +28,15 @@ def _affected(outcomes: Iterable[Outcome], start: float, end: float) -> list[Out
     return [o for o in outcomes if start <= o.t <= end and (o.failed or o.flagged)]
 
 
+PRICED_BY_TARGET = ("not measured: the target prices its payments (the drill has no load.amounts), so the drill "
+                    "does not know their value")
+
+
 def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: float,
-               why_not: str | None = None) -> list[Tolerance]:
+               why_not: str | None = None, amounts_known: bool = True) -> list[Tolerance]:
     """The service's tolerances judged on the affected payments; `why_not`: nothing to judge (no fault ran, no
-    payment was sent), each tolerance not measured with that reason."""
+    payment was sent), each tolerance not measured with that reason; amounts_known False: the value held up is
+    not measured."""
     svc = catalog.business_services[service]
     limit_s = svc.disruption_s
     if why_not is not None:
@@ -45,6 +50,10 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
                      status=PASS if span <= limit_s else FAIL,
                      reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "
                              f"(drill time × {factor:g}); tolerance {svc.tolerance.disruption}"))]
+    if not amounts_known:
+        out.append(Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
+                             status=NOT_MEASURED, reason=PRICED_BY_TARGET))
+        return out
     held: dict[str, int] = defaultdict(int)
     for o in affected:
         held[o.currency] += o.amount_minor
@@ -80,7 +89,7 @@ register("drills.tolerance", within)
 
 
 def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], affected: list[Outcome],
-                      span_s: float, run_s: float, factor: float) -> Measures:
+                      span_s: float, run_s: float, factor: float, amounts_known: bool = True) -> Measures:
     """The figures the scenario gives DORA's criteria: its affected payments against a real day of its traffic."""
     svc = catalog.business_services[service]
     m = Measures(service=service, critical=svc.critical, duration_s=span_s)
@@ -96,6 +105,9 @@ def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], a
         for o in affected:
             hit[o.currency] += o.amount_minor
         m.affected_value = dict(hit)
+        if not amounts_known:
+            m.daily_value, m.affected_value = None, None
+            m.why["value"] = "value: " + PRICED_BY_TARGET
     else:
         m.why["daily_transactions"] = "daily average: not measured: the drill sent no payment"
         m.why["value"] = "value: not measured: the drill sent no payment"
@@ -106,7 +118,7 @@ def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], a
 
 
 def impact(catalog: Catalog, service: str | None, outcomes: list[Outcome], injected: float | None, end: float | None,
-           run_s: float, factor: float) -> Impact:
+           run_s: float, factor: float, amounts_known: bool = True) -> Impact:
     """The journal's impact part."""
     if service is None:
         return Impact(service=None, within_tolerance=NOT_MEASURED,
@@ -119,13 +131,13 @@ def impact(catalog: Catalog, service: str | None, outcomes: list[Outcome], injec
                if injected is None or end is None else
                "not measured: the drill sent no payment (nothing to judge the tolerances on)" if not outcomes else None)
     affected = _affected(outcomes, injected, end) if why_not is None else []
-    tols = tolerances(catalog, service, affected, factor, why_not)
+    tols = tolerances(catalog, service, affected, factor, why_not, amounts_known)
     result = within(tols)
     classification = None
     if why_not is None:
         span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
-        classification = classify(scenario_measures(catalog, service, outcomes, affected, span, run_s, factor),
-                                  catalog.dora.thresholds).to_dict()
+        classification = classify(scenario_measures(catalog, service, outcomes, affected, span, run_s, factor,
+                                                    amounts_known), catalog.dora.thresholds).to_dict()
     beyond = [t.name.replace("_", " ") for t in tols if t.status == FAIL]
     reason = (f"beyond tolerance: {', '.join(beyond)}" if beyond else
               "within every tolerance" if result == PASS else

@@ -59,6 +59,9 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
 # money_checks query each one needs.
 MONEY_CHECK_QUERIES = {"stored": "payments", "captured_once": "capture_counts", "refunds_within_captures": "refunds"}
 MONEY_CHECKS = tuple(MONEY_CHECK_QUERIES)
+# The money objective's checks `if_not_measured:` may skip by name (a check that measured nothing, shown, never a
+# pass): the three above, and whether the duplicates figure was measured (its detector seen running).
+SKIPPABLE_MONEY_CHECKS = (*MONEY_CHECKS, "duplicates")
 MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
@@ -123,10 +126,26 @@ class Load(StrictModel):
     providers: dict[str, float] = Field(min_length=1)  # provider → weight
     currencies: dict[str, float] = Field(min_length=1)  # currency → weight
     methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
-    amounts: Amounts
+    # minor units the load asks for; None: the target prices the payment itself (a checkout of catalog items), and
+    # the template names no amount placeholder (moneypath.check.drill_files refuses one that does)
+    amounts: Amounts | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1000)  # flows in flight at most; None: see in_flight_cap
     peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
     requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
+
+    @property
+    def amount_range(self) -> tuple[int, int]:
+        """(min, max) minor units for the load's payments; (0, 0) when the target prices them (never sent: the
+        template has no amount placeholder, and the drill reports no amount it does not know)."""
+        return (self.amounts.min, self.amounts.max) if self.amounts is not None else (0, 0)
+
+    def amount_placeholders(self) -> list[str]:
+        """The amount placeholders ({amount_minor}, {amount_major}) the request template sends."""
+        from moneypath.formats.requests import placeholders
+
+        calls = [*self.requests.steps, *(c for c in (self.requests.capture, self.requests.read) if c is not None)]
+        used = set().union(*(placeholders([c.path, c.headers, c.json_body]) for c in calls))
+        return [p for p in ("amount_minor", "amount_major") if p in used]
 
     @property
     def in_flight_cap(self) -> int:
@@ -316,11 +335,11 @@ class Drill(StrictModel):
     @classmethod
     def _known_names(cls, v: dict, info) -> dict:
         names, what = ((MONEY_CHECKS, "a money check") if info.field_name == "money_expect"
-                       else (OBJECTIVES, "an objective"))
+                       else ((*OBJECTIVES, *SKIPPABLE_MONEY_CHECKS), "an objective or money check"))
         for name in v:
             if name not in names:
                 raise ValueError(f"{name!r} is not {what}{did_you_mean(name, names)} "
-                                 f"({what.split(' ', 1)[1]}s: {', '.join(names)})")
+                                 f"({what.split(' ', 1)[1].replace(' or ', 's or ')}s: {', '.join(names)})")
         return v
 
     # filled in by load_drill

@@ -111,7 +111,8 @@ def test_a_hook_drill_passes_and_judges_the_ledger_from_the_teams_tables(project
     assert ledger.startswith("all ") and "; postings sum to 0 in JPY, KWD, USD; " in ledger, ledger
     money = journal["money"]
     assert money["writes_lost"] == 0 and money["acknowledged_payments"] > 100
-    assert money["not_checked"] == {"unreconciled": "the catalog declares no money_checks.breaks query"}
+    assert money["not_checked"] == {"unreconciled": "the catalog declares no money_checks.breaks query",
+                                    "duplicates": "no duplicates reported, detector not seen running"}
     report = (journal_file.parent / "report.md").read_text()
     assert "LOST" not in report
     assert "| unreconciled difference | _not checked: the catalog declares no money_checks.breaks query_ |" in report

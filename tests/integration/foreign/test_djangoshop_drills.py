@@ -1,11 +1,14 @@
-"""The Django shop's two drills, through moneypath's CLI alone, as its team would run them: the shop "authorize
-only" (PAYMENT_CAPTURE=manual) on 2 uvicorn workers and a Celery worker (the harness), `moneypath faultproxy` in
-front of Paystack, `moneypath up --target` on the web and the worker, rules 60x; then `moneypath drill run` on
-each committed drill (ops/runbooks/drills: three-mutation checkouts, no shim) with `--db-url` on the shop's
-SQLite. A Paystack outage pages ProviderPartialOutage and keeps the money (payments stored, captured once,
-refunds within captures, each measured); Paystack capturing twice pages DuplicateChargeDetected, and the
-"captured once" check reads the duplicate on the shop's copy of Paystack's records (provider_captures), naming
-an order Paystack really captured twice. No ledger check anywhere: the shop has none."""
+"""The Django shop's drills, through moneypath's CLI alone, as its team would run them: the shop capturing every
+order by itself (a Celery task once the order is committed; its drills set `load.capture: 0`) on 2 uvicorn
+workers and a Celery worker (the harness), `moneypath faultproxy` in front of Paystack, `moneypath up --target`
+on the web and the worker, rules 60x; then `moneypath drill run` on each committed drill (ops/runbooks/drills:
+three-mutation checkouts, no shim) with `--db-url` on the shop's SQLite. A Paystack outage pages
+ProviderPartialOutage and keeps the money (payments stored, captured once and refunds within captures on every
+acknowledged order, each measured); Paystack capturing twice pages DuplicateChargeDetected, and the "captured
+once" check reads the duplicate on the shop's copy of Paystack's records (provider_captures), naming an order
+Paystack really captured twice. On the same stack: the same fault in a drill that does not expect it fails (exit
+1) naming the orders, and with the capture_counts query removed from the catalog the money objective is not
+measured (exit 3). No ledger check anywhere: the shop has none."""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import free_port, http_ok, stop_process, wait_for
 from tests.foreign.harness import MONEYPATH, moneypath
@@ -27,13 +32,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 OPS = FOREIGN / "djangoshop" / "ops"
 CATALOG = OPS / "moneypath.yaml"
 DRILLS = OPS / "runbooks" / "drills"
-MONEY_CHECKS = ("acknowledged payments and", "acknowledged captures found once", "refunds within the capture")
+MONEY_CHECKS = ("acknowledged payments and", "acknowledged payments found on the provider's records, none captured "
+                "more than once", "refunds within the capture", "duplicates none (")
+TWICE = r"captured more than once \(money_checks.capture_counts\): (\S+) \(2 captures\)"
 ORDER = "query Order($id: ID!) { order(id: $id) { payment { provider pspReference } } }"
 
 
-def drill(name: str, stack: dict, reports, db: str, env: dict) -> tuple[subprocess.CompletedProcess, dict, str]:
-    """`moneypath drill run` on one committed drill: (the run, its journal, its report's text)."""
-    run = moneypath("drill", "run", str(DRILLS / f"{name}.yaml"), "--catalog", str(CATALOG), "--reports",
+def drill(name: str, stack: dict, reports, db: str, env: dict, path=None,
+          catalog=CATALOG) -> tuple[subprocess.CompletedProcess, dict, str]:
+    """`moneypath drill run` on one committed drill (or the one at `path`): (the run, its journal, its report's
+    text)."""
+    run = moneypath("drill", "run", str(path or DRILLS / f"{name}.yaml"), "--catalog", str(catalog), "--reports",
                     str(reports), "--target-service", stack["shop"], "--target-prometheus", stack["Prometheus"],
                     "--target-pager", stack["pager"], "--target-alertmanager", stack["Alertmanager"],
                     "--target-faultproxy", stack["faultproxy"], "--db-url", db, "--time-factor", "60",
@@ -61,7 +70,7 @@ def judged(run, journal: dict, report: str, alert: str) -> dict:
     assert "ledger_balanced" not in objectives
     assert "ledger" not in json.dumps(journal["objectives"]).lower()
     assert "ledger" not in report.lower(), [line for line in report.splitlines() if "ledger" in line.lower()]
-    assert journal["load"]["captured"] > 0 and journal["money"]["writes_lost"] == 0, journal["load"]
+    assert journal["load"]["captured"] == 0 and journal["money"]["writes_lost"] == 0, journal["load"]  # the shop captures
     return objectives
 
 
@@ -80,8 +89,7 @@ def test_a_paystack_outage_and_a_duplicate_capture_drill_pass_on_the_django_shop
         return {"paystack": f"{proxy}/paystack"}
 
     try:
-        with running_shop(f"sqlite:///{database}", tmp_path / "shop", route=through_the_proxy,
-                          settings={"PAYMENT_CAPTURE": "manual"}) as shop:
+        with running_shop(f"sqlite:///{database}", tmp_path / "shop", route=through_the_proxy) as shop:
             web = shop.url.removeprefix("http://")
             up = moneypath("up", "--catalog", str(CATALOG), "--state-dir", str(state), "--target", web,
                            "--target", shop.worker_metrics, "--fast", "--time-factor", "60", timeout=180)
@@ -102,14 +110,68 @@ def test_a_paystack_outage_and_a_duplicate_capture_drill_pass_on_the_django_shop
             assert "captured_once failed as the drill expects" in money, money
             assert {"shop-oncall", "compliance"} <= set(objectives["receivers"]), objectives["receivers"]
             # the order the check names is one Paystack's own records hold two captures for
-            order = re.search(r"captured more than once \(money_checks.capture_counts\), e\.g\. (\S+) \(2 captures\)",
-                              money)[1]
+            order = re.search(TWICE, money)[1]
             payment = shop.graphql(ORDER, "Order", id=order).json()["data"]["order"]["payment"]
             assert payment["provider"] == "paystack"
             assert len(shop.charge("paystack", payment["pspReference"])["captures"]) == 2
             assert journal["fault"]["where"] == "hook" and journal["fault"]["cleared_at"]
             assert httpx.get(f"{shop.providers['paystack']}/admin/fault", timeout=5).json()["mode"] == "none"
+
+            # the same fault, a drill that does not expect it: captured once FAILS, naming Paystack's double captures
+            run, journal, report = drill("unexpected-duplicate", stack, reports, db, env,
+                                         path=variant(tmp_path, "unexpected-duplicate", "shopduplicatechargedetected"))
+            assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+            kept = {o["name"]: o for o in journal["objectives"]}["money_kept"]
+            assert kept["status"] == "fail", kept
+            for order in re.findall(r"(\S+) \(2 captures\)", kept["reason"])[:2]:
+                payment = shop.graphql(ORDER, "Order", id=order).json()["data"]["order"]["payment"]
+                assert len(shop.charge(payment["provider"], payment["pspReference"])["captures"]) == 2
+            assert re.search(TWICE, kept["reason"]), kept
+
+            # the team's catalog without the capture_counts query: captured once cannot run, so money_kept is not
+            # measured and the drill exits 3 (a short peak drill, nothing broken)
+            ops = tmp_path / "ops"
+            shutil.copytree(OPS, ops)
+            doc = yaml.safe_load((ops / "moneypath.yaml").read_text())
+            del doc["money_checks"]["capture_counts"]
+            (ops / "moneypath.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+            run, journal, report = drill("no-capture-counts", stack, reports, db, env, catalog=ops / "moneypath.yaml",
+                                         path=calm(ops, "no-capture-counts"))
+            assert run.returncode == 3, run.stdout[-3000:] + run.stderr
+            kept = {o["name"]: o for o in journal["objectives"]}["money_kept"]
+            assert kept["status"] == "not measured", kept
+            assert "captured once: not measured: the catalog declares no money_checks.capture_counts query" \
+                in kept["reason"], kept
+            assert [o["name"] for o in journal["objectives"] if o["status"] != "pass"] == ["money_kept"], journal
     finally:
         moneypath("down", "--state-dir", str(state), check=False, timeout=60)
         for proc in started:
             stop_process(proc)
+
+
+def variant(tmp_path, name: str, of: str):
+    """The committed drill `of` as a drill that does not expect its money check to fail (no money_expect)."""
+    doc = yaml.safe_load((DRILLS / f"{of}.yaml").read_text())
+    doc.pop("money_expect")
+    doc["load"]["baseline"] = "8s"
+    doc["load"]["requests"] = str(DRILLS / "requests" / "checkout.yaml")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def calm(ops, name: str):
+    """A short drill with no fault: the outage drill's load and steady state, a 5 s peak at the same rate, every
+    alert allowed (an earlier drill's may still resolve)."""
+    doc = yaml.safe_load((ops / "runbooks" / "drills" / "shopproviderpartialoutage.yaml").read_text())
+    for key in ("fault", "mitigation", "recovery", "controls"):
+        doc.pop(key, None)
+    rules = yaml.safe_load((ops / "alerts" / "moneypath-alerts.yaml").read_text())
+    names = sorted({r["alert"] for g in rules["groups"] for r in g["rules"] if r["labels"]["severity"] != "none"})
+    doc["alerts"] = {"allowed": [n for n in names if not n.endswith("Watchdog")]}
+    doc["load"] |= {"baseline": "8s", "peak": {"rate": doc["load"]["rate"], "duration": "5s"}}
+    doc["diagnosis"] = {"within": "5s", "steps": [{"step": doc["diagnosis"]["steps"][0]["step"],
+                                                   "expect": [{"rows_min": 0}], "if_not_measured": "pass"}]}
+    path = ops / "runbooks" / "drills" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path

@@ -210,8 +210,8 @@ def test_an_unknown_name_in_a_drill_suggests_the_catalogs(shop_project, old, new
                                                 "a check that measured nothing fails the drill; pass: it is skipped, "
                                                 "shown as not measured)"),
     ("if_not_measured", {"detected": "skip"}, "if_not_measured.detected: 'skip' is not fail or pass"),
-    ("if_not_measured", {"ledger_balance": "pass"}, "if_not_measured: 'ledger_balance' is not an objective; did you "
-                                                    "mean ledger_balanced?"),
+    ("if_not_measured", {"ledger_balance": "pass"}, "if_not_measured: 'ledger_balance' is not an objective or money "
+                                                    "check; did you mean ledger_balanced?"),
 ])
 def test_a_wrong_if_not_measured_is_one_line_with_file_line_and_key(catalog, tmp_path, key, value, expected):
     path = variant(tmp_path, set_field(key, value))

@@ -77,6 +77,8 @@ def test_the_drill_money_objective_is_money_kept_and_reads_no_ledger(project):
 
     asked = []
     ctx = MoneyCtx(load_catalog(project / "moneypath.yaml"), lambda expr: asked.append(expr) or [])
+    # no --db-url: the checks on the team's tables are skipped by name (shown, never a pass); stored passes
+    ctx.drill.if_not_measured = {"captured_once": "pass", "refunds_within_captures": "pass", "duplicates": "pass"}
     try:
         impact.ledger_objective(ctx, MoneyImpact(payments_affected=0, duplicate_amount_minor={}, unreconciled_minor=None,
                                                  writes_lost=0, acknowledged_payments=3, acknowledged_captures=0), [])

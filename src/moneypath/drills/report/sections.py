@@ -100,7 +100,8 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
     money_rows = [
         [Cell("payments affected"), Cell(str(money.get("payments_affected", "—")))],
         [Cell("of which refused (never acknowledged)"), Cell(str(money.get("payments_refused", 0)))],
-        [Cell("duplicate amount"), Cell(money_text(money.get("duplicate_amount_minor"), jn.money))],
+        [Cell("duplicate amount"), not_checked(unchecked.get("duplicates")) if unchecked.get("duplicates") else
+         Cell(money_text(money.get("duplicate_amount_minor"), jn.money))],
         [Cell("unreconciled difference"),
          not_checked(unchecked.get("unreconciled")) if unreconciled is None else Cell(money_text(unreconciled, jn.money))],
         [Cell("writes lost (must be 0)"),
@@ -201,8 +202,10 @@ def _load_rows(load: dict) -> list[list[Cell]]:
         return []
     flow = str(load.get("flow") or "payment")
     cap = f" (cap {load['in_flight_cap']})" if load.get("in_flight_cap") else ""
-    rows = [[Cell("load"), Cell(f"{load.get('rate')} {flow}s/s: {load['started']} started, {load.get('acknowledged', 0)} "
-                                f"acknowledged, {load.get('failed', 0)} failed, {load.get('behind', 0)} not started "
+    acked, answered = load.get("acknowledged", 0), load.get("answered", 0)
+    other = f" (and {answered - acked} answered in a state not approved)" if answered > acked else ""
+    rows = [[Cell("load"), Cell(f"{load.get('rate')} {flow}s/s: {load['started']} started, {acked} acknowledged{other}, "
+                                f"{load.get('failed', 0)} failed, {load.get('behind', 0)} not started "
                                 f"(all slots busy); at most {load.get('most_in_flight', 0)} in flight{cap}")]]
     steps = load.get("steps") or {}
     if len(steps) > 1:

@@ -388,4 +388,16 @@ def test_the_report_shows_the_load_per_flow_and_step_and_why_flows_failed(tmp_pa
     assert ("3 checkouts/s: 40 started, 30 acknowledged, 10 failed, 2 not started (all slots busy); at most 5 in "
             "flight (cap 8)") in md
     assert "checkoutCreate 40 (0 failed), checkoutComplete 40 (10 failed)" in md
+    j["load"] |= {"answered": 30, "acknowledged": 26}  # 4 answered 2xx declined: not acknowledged (the money line's)
+    md = render(j, tmp_path / "r2").read_text()
+    assert "40 started, 26 acknowledged (and 4 answered in a state not approved), 10 failed" in md
     assert "10 × checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR)" in md
+
+
+def test_duplicates_from_a_detector_never_seen_running_are_not_a_figure(tmp_path):
+    j = passing_journal()
+    j["money"] |= {"duplicate_amount_minor": {}, "not_checked": {"duplicates": "no duplicates reported, detector "
+                                                                              "not seen running"}}
+    md = render(j, tmp_path / "r").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| duplicate amount"))
+    assert "not checked: no duplicates reported, detector not seen running" in row and "none" not in row.split("|")[2]

@@ -1,0 +1,140 @@
+"""The money objective on a target that captures by itself (`load.capture: 0`): captured once and refunds within
+captures still run, on every payment the service acknowledged; a check that cannot run is "not measured (why)",
+never left out of a pass; the duplicates figure counts only when its detector was seen running; a check the drill
+names in `if_not_measured` is skipped (shown), never a pass."""
+
+from __future__ import annotations
+
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+
+from moneypath.drills import impact
+from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.money import LedgerReader
+from tests.support.drill_fakes import MoneyCtx
+from tests.unit.drills.test_money_checks import CHECKS, _catalog
+
+IDS = ("ord_1", "ord_2", "ord_3", "ord_4")
+
+
+@pytest.fixture
+def shop_db(tmp_path) -> str:
+    """A shop that captured ord_1 once, ord_2 twice, ord_3 three times, and not yet ord_4."""
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, currency TEXT, amount_minor INTEGER, "
+                     "refunded_minor INTEGER)")
+        conn.execute("CREATE TABLE provider_captures (payment_id TEXT, provider_ref TEXT)")
+        conn.executemany("INSERT INTO payments VALUES (?, 'USD', 6235, 0)", [(i,) for i in IDS])
+        conn.executemany("INSERT INTO provider_captures VALUES (?, ?)",
+                         [("ord_1", "a"), ("ord_2", "b"), ("ord_2", "c"), ("ord_3", "d"), ("ord_3", "e"),
+                          ("ord_3", "f")])
+    return f"sqlite:///{path}"
+
+
+def _objective(catalog, db_url: str | None, answer=lambda expr: [], capture: float = 0.0, skip: dict | None = None,
+               ids=IDS, money_expect: dict | None = None):
+    """The money objective of a drill whose load captured nothing itself (capture 0): every payment approved."""
+    ctx = MoneyCtx(catalog, answer)
+    ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=capture, requests=SimpleNamespace(approved=None, read=None)),
+                                money_expect=money_expect or {}, if_not_measured=skip or {})
+    ctx.db = LedgerReader(db_url, catalog.money_checks) if db_url else None
+    outcomes = [Outcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
+                        payment_id=i, state="approved", captured=capture > 0) for i in ids]
+    try:
+        result, lost = impact.money_impact(ctx, outcomes, 1000.0, 1050.0, None)
+        impact.ledger_objective(ctx, result, lost, outcomes)
+    finally:
+        if ctx.db is not None:
+            ctx.db.close()
+        ctx.http.close()
+    [objective] = ctx.objectives
+    return objective
+
+
+def test_auto_capture_fails_captured_once_naming_every_payment_captured_twice(tmp_path, shop_db):
+    objective = _objective(_catalog(tmp_path, CHECKS), shop_db)
+    assert objective.status == "fail", objective.reason
+    assert objective.reason == ("2 payment(s) captured more than once (money_checks.capture_counts): ord_2 (2 captures), "
+                                "ord_3 (3 captures)")  # ord_4, not captured yet, is no failure
+
+
+def test_auto_capture_passes_on_the_acknowledged_payments_when_none_was_captured_twice(tmp_path, shop_db):
+    objective = _objective(_catalog(tmp_path, CHECKS), shop_db, ids=("ord_1", "ord_4"))
+    assert objective.status == "pass", objective.reason
+    assert ("1 of 2 acknowledged payments found on the provider's records, none captured more than once"
+            in objective.reason), objective.reason
+    assert "duplicates none (captured once read the provider's records)" in objective.reason
+
+
+def test_a_drill_expecting_the_duplicates_passes_on_them_with_auto_capture(tmp_path, shop_db):
+    objective = _objective(_catalog(tmp_path, CHECKS), shop_db, money_expect={"captured_once": "fail"})
+    assert objective.status == "pass", objective.reason
+    assert "captured_once failed as the drill expects (money_expect)" in objective.reason
+
+
+@pytest.mark.parametrize("checks, db, why", [
+    ({k: v for k, v in CHECKS.items() if k != "capture_counts"}, True,
+     "captured once: not measured: the catalog declares no money_checks.capture_counts query"),
+    (CHECKS, False, "captured once: not measured: no --db-url"),
+])
+def test_without_the_query_or_the_database_captured_once_is_not_measured(tmp_path, shop_db, checks, db, why):
+    objective = _objective(_catalog(tmp_path, checks), shop_db if db else None)
+    assert objective.status == "not measured", objective.reason
+    assert why in objective.reason, objective.reason
+
+
+def test_a_duplicate_counter_at_its_initial_zero_is_no_evidence(tmp_path):
+    """No database and the counter the library creates at 0: "no duplicates reported, detector not seen running"
+    is not measured, even with every other check skipped by name."""
+    catalog = _catalog(tmp_path, CHECKS)
+    asked: list[str] = []
+    skip = {"captured_once": "pass", "refunds_within_captures": "pass", "stored": "pass"}
+    objective = _objective(catalog, None, lambda expr: asked.append(expr) or [], skip=skip)
+    assert objective.status == "not measured", objective.reason
+    assert "no duplicates reported, detector not seen running" in objective.reason
+    assert "duplicates none" not in objective.reason
+    assert any("duplicate_charges_total" in q for q in asked), asked
+
+
+@pytest.mark.parametrize("seen, evidence", [
+    ("duplicate_charges_total", "the duplicate counter increased"),
+    ("duplicate_charged_minor_total", "reported by the service's duplicate detector"),
+])
+def test_the_detector_seen_running_measures_the_duplicates(tmp_path, seen, evidence):
+    catalog = _catalog(tmp_path, CHECKS)
+    metric = catalog.metric(seen)
+
+    def answer(expr):
+        return [({"currency": "USD"}, 6235.0)] if metric in expr else []
+
+    skip = {"captured_once": "pass", "refunds_within_captures": "pass", "stored": "pass"}
+    objective = _objective(catalog, None, answer, skip=skip)
+    # stored is skipped too: with nothing else measured but the detector the objective still passes on it
+    assert objective.status == "pass", objective.reason
+    assert evidence in objective.reason, objective.reason
+    assert "captured once: not measured: no --db-url (skipped: if_not_measured)" in objective.reason
+
+
+def test_every_check_skipped_is_not_measured_never_a_pass(tmp_path):
+    catalog = _catalog(tmp_path, CHECKS)
+    skip = {"captured_once": "pass", "refunds_within_captures": "pass", "stored": "pass", "duplicates": "pass"}
+    objective = _objective(catalog, None, skip=skip)
+    assert objective.status == "not measured", objective.reason
+    assert objective.reason.count("(skipped: if_not_measured)") == 4, objective.reason
+
+
+def test_the_reconciliation_running_in_the_drill_is_evidence_of_the_detector(catalog):
+    """The reference catalog (reconciliation on): its last success later than the drill's start."""
+    from moneypath.catalog.conventions import Key
+
+    stamp = catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
+    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if stamp in expr else [])
+    try:
+        assert impact._detector_seen(ctx) == "the reconciliation ran during the drill"
+        ctx.prom.answer = lambda expr: [({}, 900.0)] if stamp in expr else [({}, 0.0)]  # before the drill; counter 0
+        assert impact._detector_seen(ctx) is None
+    finally:
+        ctx.http.close()
