@@ -66,7 +66,10 @@ def _statuses(objectives) -> list[str]:
 
 
 def _money_passes(catalog):
-    return _statuses(_objective(catalog, _impact(acknowledged=3, lost=0)))
+    """Every check measured and held: stored, captured once and refunds within captures on the team's tables,
+    the ledger balanced."""
+    return _statuses(_objective(catalog, _impact(acknowledged=2, lost=0), db=_Db(catalog), capture=1.0,
+                                outcomes=outcomes_captured_twice()))
 
 
 def _money_fails(catalog):
@@ -105,12 +108,6 @@ CAPTURED = {"p1", "p2"}
 CAPTURE_ROWS = [{"id": "p1", "captures": 1}, {"id": "p2", "captures": 1}]
 REFUND_ROWS = [{"id": "p1", "captured_minor": 1000, "refunded_minor": 400, "currency": "EUR"},
                {"id": "p2", "captured_minor": 1000, "refunded_minor": 0, "currency": "EUR"}]
-CAPTURE_0 = ("the drill's load captures nothing itself (load.capture: 0, a target that captures by itself), "
-             "and impact.ledger_objective then leaves captured once and refunds within captures out of money_kept "
-             "without a word: it reads pass on the stored payments alone (issue 68, item 2; drills/impact.py, "
-             "another helper's file)")
-
-
 def outcomes_captured_twice() -> list[Outcome]:
     """Payments a target acknowledged and captured by itself (the drill asked for no capture)."""
     return [Outcome(t=float(i), provider="p", currency="EUR", amount_minor=1000, correlation_id=f"c{i}",
@@ -149,6 +146,4 @@ WAYS = {
                           "whole objective (drills.objectives), and a catalog without money_checks.balance makes "
                           "it not measured (the empty case)"),
 }
-# The (d) cases that fail for a defect in a file another helper owns: strict, so that the fix shows.
-XFAIL = {("drills.money_objective", "skipped"): CAPTURE_0, ("drills.money.captured_once", "skipped"): CAPTURE_0,
-         ("drills.money.refunds_within_captures", "skipped"): CAPTURE_0}
+XFAIL: dict = {}  # the (d) cases that fail for a known defect, strict so that the fix shows
