@@ -13,8 +13,8 @@ from moneypath.loadtest import gates
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.unit.loadtest.helpers import foreign_catalog, foreign_prom, foreign_text, healthy_prom, result_json, summary
 
-
 NOT_APPLICABLE = ("flow_p99_locust", "idempotent_replays", "circuit_opened")  # to a one-request checkout
+
 
 def test_thresholds_come_from_the_catalog_slos(thr):
     assert thr.p99_s == 0.3 and thr.latency_slo == "authorization-latency"
