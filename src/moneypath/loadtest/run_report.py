@@ -222,7 +222,8 @@ def overload_section(o: dict) -> doc.Section:
 
 
 def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
-    verdict = "PASSED" if result["passed"] else "FAILED"
+    verdict = ("PASSED" if result["passed"] else "NOT MEASURED (no gate failed; a gate had no evidence)"
+               if result.get("verdict") == "not measured" else "FAILED")
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
     verdict += "".join(f"; skipped: {line}" for line in feature_skips(result["gates"]))
