@@ -302,6 +302,9 @@ def _tick(t: float, aggregated: dict, named: list[dict]) -> Tick:
     def total(rows: list[dict], column: str) -> float:
         return sum(_num(r.get(column)) or 0.0 for r in rows)
 
+    def slowest(rows: list[dict], column: str) -> float | None:  # a row with nothing in the window writes 0
+        return _max(_num(r.get(column)) for r in rows if _num(r.get("Requests/s")))
+
     sent = [r for r in named if r.get("Type") in SENT]
     flows = [r for r in named if r.get("Type") == FLOW]
     users = int(_num(aggregated.get("User Count")) or 0)
@@ -311,9 +314,9 @@ def _tick(t: float, aggregated: dict, named: list[dict]) -> Tick:
                     int(_num(aggregated.get("Total Request Count")) or 0),
                     int(_num(aggregated.get("Total Failure Count")) or 0))
     return Tick(t, users, total(sent, "Requests/s"), total(sent, "Failures/s"),
-                *(_max(_num(r.get(q)) for r in sent) for q in ("50%", "95%", "99%")),
+                *(slowest(sent, q) for q in ("50%", "95%", "99%")),
                 int(total(sent, "Total Request Count")), int(total(sent, "Total Failure Count")),
-                total(flows, "Requests/s") if flows else None, _max(_num(r.get("99%")) for r in flows))
+                total(flows, "Requests/s") if flows else None, slowest(flows, "99%"))
 
 
 @dataclass
