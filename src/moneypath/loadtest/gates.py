@@ -137,7 +137,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
     """Every gate for one run. `prom` None (no Prometheus, or it failed during the run): the gates
     that need it fail with `prometheus_reason`: a release is not judged without evidence from the
     service. Only when the user opted out (`prometheus_required` False, `--no-prometheus`) are they
-    skipped, with that reason."""
+    skipped, with that reason; but a flow's authorization latency, which nothing else measures, is then
+    not measured. Every gate of a run is in the list: judged, or skipped with why it does not apply."""
     who = f" ({scenario.judge_provider})" if scenario.judge_provider else ""
     gates: list[Gate] = []
     no_prom = None if prom is not None else prometheus_reason

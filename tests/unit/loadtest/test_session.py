@@ -28,8 +28,8 @@ def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypat
                      "--out", str(tmp_path / "out"), "--catalog", str(CATALOG_PATH)])
     assert code == 2
     assert capsys.readouterr().err == (
-        "moneypath: no Prometheus scrapes http://127.0.0.1:9: the duplicate-charge, ledger and reconciliation gates "
-        "need one: pass --prometheus URL, or --no-prometheus to judge without them\n")
+        "moneypath: no Prometheus scrapes http://127.0.0.1:9: the service latency, duplicate-charge, ledger and "
+        "reconciliation gates need one: pass --prometheus URL, or --no-prometheus to judge without them\n")
     assert list((tmp_path / "out").iterdir()) == []
 
 
