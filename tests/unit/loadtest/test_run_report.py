@@ -54,6 +54,8 @@ def test_a_gate_not_measured_is_rendered_as_such_in_markdown_html_and_the_termin
     assert md.splitlines()[0] == "# Load test checkout: NOT MEASURED (no gate failed; a gate had no evidence)"
     assert "- **load**: 2 flows/s from 2 users at 1x" in md and "- **achieved**: 2.00 flows/s, 6.0 requests/s" in md
     assert "| FLOW checkout | 20 | 0 | 2.00 | 300 ms | 500 ms | 700 ms |" in md  # per step and per flow
+    assert "- **flow p50 / p95 / p99 (first step to last, Locust)**: 300 ms / 500 ms / 700 ms" in md
+    assert "- **authorizing step p50 / p95 / p99 (Locust: the service's whole call)**: 1 ms / 2 ms / 3 ms" in md
     html = (tmp_path / "report.html").read_text()
     row = html[html.index("<td>ledger balanced</td>") - 20:html.index(reason)]
     assert '<tr class="fail">' in row and "<td>NOT MEASURED</td>" in row
