@@ -165,7 +165,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Run a load-test scenario of the scenario file (the shipped one, for the reference service:\n"
                     "checkout, peak, spike, soak, overload, retry_storm, slow_provider, healthz) with Locust headless, one\n"
                     "progress line every few seconds, then judge it against gates taken from the catalog's SLOs:\n"
-                    "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram)\n"
+                    "  p99 authorization latency <= the latency SLO threshold (Locust and the service's histogram;\n"
+                    "  for a flow of several calls the service's histogram only, not measured without Prometheus)\n"
+                    "  with flow_p99_ms in the scenario: the whole flow's p99 (first step to last, Locust) <= it\n"
                     "  failure ratio <= the availability SLO's error budget (Locust and the service's counters)\n"
                     "  zero duplicate charges (and one payment per idempotency key in a retry storm), ledger\n"
                     "  balanced, reconciliation caught up after the run; a gate of a feature the catalog\n"
@@ -180,7 +182,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  within tolerance of a previous run\n"
                     "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
                     "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
-                    "Locust's files) and exits 1 with one BREACH line per failed gate.",
+                    "Locust's files) and exits 1 with one BREACH line per failed gate, 3 when none failed but one\n"
+                    "was not measured. Rates are requests/s, or flows/s when a payment is a request template's flow.",
         epilog="examples:\n  moneypath loadtest checkout --rate 20 --duration 60\n"
                "  moneypath loadtest soak --rate 340 --duration 10m\n"
                "  moneypath loadtest overload --rate 280   # the knee from `moneypath capacity`\n"
@@ -194,7 +197,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lt.add_argument("--users", type=_count(1), metavar="N",
                     help="users at 1x (default: the file's baseline, scaled with --rate)")
     lt.add_argument("--rate", type=_positive_float, metavar="RPS",
-                    help="requests per second at 1x (default: the file's baseline); peak and spike multiply it")
+                    help="requests per second at 1x, flows per second when a payment is a request template's flow "
+                         "(default: the file's baseline); peak and spike multiply it")
     lt.add_argument("--duration", type=_seconds, metavar="SECONDS", help="run time, e.g. 90, 5m, 1h "
                     "(default: the scenario's)")
     _target_args(lt)

@@ -30,7 +30,8 @@ from moneypath.protocol.faults.vocabularies import WHERE
 
 SCENARIO_FILE = "loadtests/scenarios.yaml"  # a project's, under its root: where `moneypath loadtest` looks by default
 ACTIONS = ("authorize", "capture", "refund", "payout")  # what a mix weighs; a locustfile's user defines each it sends
-GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "failure_ratio_locust", "failure_ratio_prometheus",
+GATE_NAMES = ("p99_latency_locust", "p99_latency_prometheus", "flow_p99_locust", "failure_ratio_locust",
+              "failure_ratio_prometheus",
               "duplicate_charges", "idempotent_replays", "ledger_balanced", "reconciliation", "circuit_opened",
               "drift_cpu_per_authorization", "drift_p99", "drift_rss", "drift_db_per_payment")
 OVERLOAD_GATES = ("overload_goodput", "overload_refused_fast", "overload_admitted", "overload_priority",
@@ -117,6 +118,10 @@ class Scenario(_Model):
     # not drift. What it leaves out is said with the figure.
     drift_memory_warmup_s: float = Field(ge=0, default=0)
     overload: OverloadGoal | None = None
+    # An end-to-end objective for a flow (a request template of several steps): the 99th percentile of the whole
+    # flow, first step to last, on Locust's clock, in ms (gate flow_p99_locust). The authorization SLO judges the
+    # service's own histogram; this judges what the buyer waits for.
+    flow_p99_ms: float | None = Field(gt=0, default=None)
 
     name: str = ""
 

@@ -3,7 +3,8 @@ drill's load.requests reads), each capturing values from its answer for the next
 predicates (a status, a JSON path that must be empty such as GraphQL's `errors`, a missing capture).
 
 What Locust records (moneypath.loadtest.request_names): every step as its own request, "<step> [<provider>]", the
-step that authorizes as "authorize:<step> [<provider>]" (the latency gates judge it, not the whole checkout); and
+step that authorizes as "authorize:<step> [<provider>]" (its time is the service's whole call: the service's
+histogram judges the authorization latency, moneypath.loadtest.gates); and
 the whole flow once, request type FLOW, "<flow name> [<provider>]", timed from its first step to its last, failed
 with "<step>: <reason>" (Locust's failures table counts each reason). The failure gate judges flows.
 """

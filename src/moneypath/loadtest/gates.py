@@ -22,6 +22,7 @@ from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
 
 PASS, FAIL, SKIP, NOT_MEASURED = "pass", "fail", "skip", "not measured"
+REQUESTS_PER_S, FLOWS_PER_S = "requests/s", "flows/s"  # what a run's rate counts: a user's step is a request or a flow
 
 
 @dataclass
@@ -61,6 +62,12 @@ MONEY_SIGNALS = {"duplicate_charges": Key.DUPLICATE_CHARGES_TOTAL, "ledger_imbal
 FEATURE_GATES = {"reconciliation": "reconciliation", "idempotent_replays": "idempotency", "circuit_opened": "breaker",
                  "ledger_balanced": "ledger"}
 IDEMPOTENT_REPLAYS = "one payment per idempotency key"
+# Why a gate does not apply to a run: each gate is in every run's table, judged or skipped with its reason.
+FLOW_LATENCY = ("a flow: Locust times the authorizing step's whole call (the service's own work around the "
+                "provider's authorization), not what the SLO bounds; the service's histogram judges it")
+NO_FLOW_OBJECTIVE = "scenario {scenario} sets no flow_p99_ms (an objective for the whole flow, first step to last)"
+NO_REPLAYS = "no key was replayed: only a scenario with retry: replays each key"
+NO_CIRCUIT_EXPECTED = "the scenario expects no circuit to open (expect_circuit_open)"
 
 
 def feature_off(feature: str) -> str:
@@ -130,18 +137,23 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
     """Every gate for one run. `prom` None (no Prometheus, or it failed during the run): the gates
     that need it fail with `prometheus_reason`: a release is not judged without evidence from the
     service. Only when the user opted out (`prometheus_required` False, `--no-prometheus`) are they
-    skipped, with that reason."""
+    skipped, with that reason; but a flow's authorization latency, which nothing else measures, is then
+    not measured. Every gate of a run is in the list: judged, or skipped with why it does not apply."""
     who = f" ({scenario.judge_provider})" if scenario.judge_provider else ""
     gates: list[Gate] = []
     no_prom = None if prom is not None else prometheus_reason
 
-    def add(name, title, source, ok, observed, limit, reason_if_failed, skip_reason=None, needs_prom=False):
+    def add(name, title, source, ok, observed, limit, reason_if_failed, skip_reason=None, needs_prom=False,
+            only_prom=False):
+        """`only_prom`: nothing but Prometheus can measure it, so opting out of Prometheus leaves it not measured."""
         if name in scenario.skip_gates:
             gates.append(Gate(name, title, source, SKIP, observed, limit, f"scenario {scenario.name} skips it"))
         elif skip_reason:
             gates.append(Gate(name, title, source, SKIP, observed, limit, skip_reason))
         elif needs_prom and no_prom and prometheus_required:
             gates.append(Gate(name, title, source, FAIL, "no evidence", limit, f"{title}: not proven: {no_prom}"))
+        elif needs_prom and no_prom and only_prom:
+            gates.append(Gate(name, title, source, NOT_MEASURED, "no evidence", limit, not_measured(only_prom)))
         elif needs_prom and no_prom:
             gates.append(Gate(name, title, source, SKIP, "not judged", limit, no_prom))
         elif ok is None:  # no data for it: not measured, never a pass and never a zero
@@ -152,25 +164,41 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
 
     p = prom or PromObservations()
 
-    # latency: the SLO's threshold for the 99th percentile of authorizations
+    # latency: the SLO's threshold for the 99th percentile of authorizations. A flow's authorizing step is a call of
+    # the shop's own (order creation and more around the provider's authorization): Locust's clock is the wrong one
+    # for the SLO, so the service's histogram alone judges a flow's authorizations (FLOW_LATENCY).
+    flow = getattr(summary, "flows", None) is not None
+    note = getattr(summary, "warmup_note", "")  # a summary of the steady part says what it left out
+    steady = f" ({note})" if note else ""
     if thr.p99_s is None:
         for name, src in (("p99_latency_locust", "locust"), ("p99_latency_prometheus", "prometheus")):
             add(name, f"p99 authorization latency{who}", src, True, "-", "-", "", "the catalog has no latency SLO")
     else:
         limit_ms = thr.p99_s * 1000
         v = summary.authorize_p99_ms
-        note = getattr(summary, "warmup_note", "")  # a summary of the steady part says what it left out
-        steady = f" ({note})" if note else ""
         add("p99_latency_locust", f"p99 authorization latency{who}, Locust", "locust", None if v is None else v <= limit_ms,
             _ms(v) + steady, f"<= {limit_ms:.0f} ms ({thr.latency_slo})",
             f"p99 authorization latency{who} {_ms(v)} (Locust) is over the {thr.latency_slo} SLO threshold "
-            f"{limit_ms:.0f} ms" if v is not None else f"Locust recorded no authorization{who}")
+            f"{limit_ms:.0f} ms" if v is not None else f"Locust recorded no authorization{who}",
+            FLOW_LATENCY if flow else None)
         pv = p.p99_s
         add("p99_latency_prometheus", f"p99 authorization latency{who}, service", "prometheus",
             None if pv is None else pv <= thr.p99_s, _ms(None if pv is None else pv * 1000), f"<= {limit_ms:.0f} ms",
             f"p99 authorization latency{who} {_ms(None if pv is None else pv * 1000)} (service histogram in "
             f"Prometheus) is over the {thr.latency_slo} SLO threshold {limit_ms:.0f} ms"
-            if pv is not None else f"Prometheus has no authorization latency{who} for the run", needs_prom=True)
+            if pv is not None else f"Prometheus has no authorization latency{who} for the run", needs_prom=True,
+            only_prom=f"a flow's authorization latency is read from the service's histogram only; {no_prom}"
+            if flow else False)
+
+    # the whole flow, first step to last, on Locust's clock: the scenario's own end-to-end objective
+    fv, flow_limit = getattr(summary, "flow_p99_ms", None), scenario.flow_p99_ms
+    add("flow_p99_locust", f"p99 flow latency{who}, Locust", "locust",
+        None if fv is None or not flow else fv <= (flow_limit or 0), _ms(fv if flow else None) + (steady if flow else ""),
+        "-" if flow_limit is None else f"<= {flow_limit:g} ms (flow_p99_ms)",
+        f"p99 flow latency{who} {_ms(fv)} (Locust, first step to last) is over the scenario's flow_p99_ms "
+        f"{flow_limit or 0:g} ms" if fv is not None and flow
+        else f"no flow ran{who}: the locustfile's user sends no request template's flow",
+        NO_FLOW_OBJECTIVE.format(scenario=scenario.name) if flow_limit is None else None)
 
     # failures: the availability SLO's error budget
     if thr.error_budget is None:
@@ -208,6 +236,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
     elif replay is not None:  # the client replayed keys (the retry storm)
         add("idempotent_replays", IDEMPOTENT_REPLAYS, "locust", not replay[1], replay[0], "0 keys with two payments",
             "; ".join(replay[1]))
+    else:
+        add("idempotent_replays", IDEMPOTENT_REPLAYS, "locust", True, "-", "-", "", NO_REPLAYS)
 
     imb, currency = p.ledger_imbalance_max_abs, p.ledger_imbalance_currency
     if imb is not None and currency and thr.money is not None:
@@ -242,6 +272,8 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             feature_off("breaker") if "breaker" in thr.features_off else
             None if want is not None else f"the catalog's {MONEY_SIGNALS['circuit_state']} has no 'open' value",
             needs_prom=True)
+    else:
+        add("circuit_opened", "circuit opened", "prometheus", True, "-", "-", "", NO_CIRCUIT_EXPECTED)
     return gates
 
 
@@ -299,6 +331,7 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
     diffs = _load_differences(current, baseline)
     note = f" ({'; '.join(diffs)})" if diffs else ""
     b_rate, c_rate = baseline.get("rate"), current.get("rate")
+    unit = current.get("rate_unit") or REQUESTS_PER_S
     comparable = True
     if not b_rate or c_rate is None:
         gates.append(Gate("baseline_load", "load as in the baseline", "baseline", SKIP, "-", "-",
@@ -307,11 +340,11 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
         off = c_rate / b_rate - 1
         comparable = abs(off) <= tol.rps_decrease + 1e-12
         gates.append(Gate("baseline_load", "load as in the baseline", "baseline", PASS if comparable else FAIL,
-                          f"{c_rate:g} requests/s (baseline {b_rate:g}){note}", f"rate within ±{tol.rps_decrease:.0%}",
-                          "" if comparable else f"this run offered {c_rate:g} requests/s, the baseline {b_rate:g} "
+                          f"{c_rate:g} {unit} (baseline {b_rate:g}){note}", f"rate within ±{tol.rps_decrease:.0%}",
+                          "" if comparable else f"this run offered {c_rate:g} {unit}, the baseline {b_rate:g} "
                           f"({off:+.0%}, more than the ±{tol.rps_decrease:.0%} throughput tolerance): a p99 at another "
                           f"rate is not comparable; run the baseline at this rate{note}"))
-    not_comparable = f"not comparable: the baseline ran at {b_rate:g} requests/s" if not comparable else ""
+    not_comparable = f"not comparable: the baseline ran at {b_rate:g} {unit}" if not comparable else ""
     b_p99, c_p99 = baseline["locust"].get("authorize_p99_ms"), current["locust"].get("authorize_p99_ms")
     if not comparable:
         gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-", not_comparable))

@@ -66,6 +66,19 @@ def knows_moneypath(locustfile: Path) -> bool:
     return False
 
 
+def names_template(locustfile: Path) -> bool:
+    """Whether a class of the locustfile sets `template = "..."` (a PaymentUser whose payment is a request template's
+    flow: each of its steps at --rate is a flow of several requests); read without importing it."""
+    try:
+        tree = ast.parse(Path(locustfile).read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, ast.ClassDef) and any(
+        isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "template" for t in item.targets)
+        and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str) for item in node.body)
+        for node in ast.walk(tree))
+
+
 def plain_refusals(locustfile: Path, scenario, rate_given: bool, closed_loop: bool = False) -> str | None:
     """Why a plain locustfile cannot run this as asked (one line), or None. `scenario` is a formats.scenarios.Scenario."""
     name = Path(locustfile).name

@@ -106,10 +106,15 @@ def _last_line(log: Path) -> str:
 def progress_line(elapsed_s: float, tick) -> str:
     if tick is None:
         return f"[{elapsed_s:5.0f} s] starting Locust ..."
-    p99 = "-" if tick.p99_ms is None else f"{tick.p99_ms:.0f} ms"
+    """Users, requests/s sent (and flows/s with flows), failed requests and the p99 (of the flows, with flows: what
+    a buyer waits for; of the requests otherwise), from one second of Locust's history (stats.Tick)."""
     ratio = tick.failures / tick.requests if tick.requests else 0.0
-    return (f"[{elapsed_s:5.0f} s] users {tick.users:4d}  rps {tick.rps:7.1f}  failures {tick.failures} "
-            f"({ratio:.2%})  p99 {p99}")
+    flows = getattr(tick, "flows_per_s", None)
+    rates = f"requests/s {tick.rps:7.1f}" + (f"  flows/s {flows:6.1f}" if flows is not None else "")
+    p99 = tick.flow_p99_ms if flows is not None else tick.p99_ms
+    p99_text = ("flow p99 " if flows is not None else "p99 ") + ("-" if p99 is None else f"{p99:.0f} ms")
+    return (f"[{elapsed_s:5.0f} s] users {tick.users:4d}  {rates}  failed requests {tick.failures} "
+            f"({ratio:.2%})  {p99_text}")
 
 
 def wait_locust(procs: list[subprocess.Popen], work: Path, duration_s: float, progress=print,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import httpx
@@ -57,14 +58,17 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     progress(f"{scenario.name}: {scenario.description.strip()}")
     if plain:
         progress(launch.plain_note(locustfile))
-    load = f"{users} users at 1x (at their own pace)" if plain else f"{rate:g} requests/s from {users} users at 1x"
+    unit = g.FLOWS_PER_S if not plain and launch.names_template(locustfile) else g.REQUESTS_PER_S
+    load = (f"{users} users at 1x (at their own pace)" if plain else
+            f"{rate:g} {unit} from {users} users at 1x" + (" (each flow a request template's steps)"
+                                                            if unit == g.FLOWS_PER_S else ""))
     progress(f"target {target.host}: {load}, up to {shape.max_users(scenario, users)} users, {duration:g} s"
              + (f", {spec.workers} workers" if spec.workers else ""))
     warmup = shape.warmup_of(sfile.baseline, duration)
     check_overload(scenario, duration)
     phases = overload.phases(scenario, duration)
     if phases is not None:
-        progress(f"overload: {rate:g} requests/s is 1x (set --rate to the knee `moneypath capacity` measured: the "
+        progress(f"overload: {rate:g} {unit} is 1x (set --rate to the knee `moneypath capacity` measured: the "
                  "most it carries within the SLOs); "
                  f"{scenario.spike.multiplier:g}x from {phases.overload[0]:.0f} s to {phases.overload[1]:.0f} s, "
                  f"recovery judged from {phases.recovery[0]:.0f} s")
@@ -176,6 +180,12 @@ def steady_latency(summary: Summary, entries: list[dict], warmup_file: Path, jud
                            f"authorizations of the warm-up, p99 {p99}")
     summary.authorize_p50_ms, summary.authorize_p95_ms, summary.authorize_p99_ms = (
         steady.authorize_p50_ms, steady.authorize_p95_ms, steady.authorize_p99_ms)
+    if summary.flows is not None:  # the whole flow and each step judged on the same steady part
+        summary.flow_p50_ms, summary.flow_p95_ms, summary.flow_p99_ms = (
+            steady.flow_p50_ms, steady.flow_p95_ms, steady.flow_p99_ms)
+        after = {row.step: row for row in steady.steps}
+        summary.steps = [replace(row, p50_ms=after[row.step].p50_ms, p95_ms=after[row.step].p95_ms,
+                                 p99_ms=after[row.step].p99_ms) if row.step in after else row for row in summary.steps]
 
 
 def fault_calls(scenario: scenarios.Scenario, target: Target) -> list[faults.FaultCall]:
@@ -217,6 +227,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
         "prometheus": target.prometheus,
         "no_prometheus": not outcome.spec.require_prometheus,
         "rate": outcome.rate,
+        "rate_unit": g.FLOWS_PER_S if s.flows is not None else g.REQUESTS_PER_S,  # what --rate counted
         "users": outcome.users,
         "workers": outcome.spec.workers,
         "duration_s": outcome.duration_s,
@@ -228,6 +239,8 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
                    "authorize_rps": s.authorize_rps, "p99_ms": s.p99_ms, "latency_judged": s.warmup_note or "whole run",
                    "duplicate_checks": s.duplicate_checks, "duplicates_seen": s.duplicates_seen,
                    "flows": s.flows, "flow_failures": s.flow_failures, "flow_rps": s.flow_rps,
+                   "flow_p50_ms": s.flow_p50_ms, "flow_p95_ms": s.flow_p95_ms, "flow_p99_ms": s.flow_p99_ms,
+                   "steps": [asdict(row) for row in s.steps],
                    "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,

@@ -60,6 +60,11 @@ class Observer:
         self.latency_hist = c.metric(lat[1].sli.latency.signal) if lat else None
         self.authorizations = c.metric(avail[1].total.signal) if avail else None
 
+    def signal(self, role: str) -> str | None:
+        """The metric a role of MONEY_SIGNALS reads, None while its feature is off: every query of a feature's
+        signal asks this first, so a catalog without the feature is asked nothing about it (and nothing raises)."""
+        return self.names.get(role)
+
     def q(self, query: str, at: float) -> list[dict]:
         try:
             return self.prom.instant(query, at)
@@ -89,11 +94,9 @@ class Observer:
             out.authorizations = self.scalar(total, end)
             if out.authorizations:
                 out.error_ratio = self.scalar(f"1 - {good} / {total}", end)
-        if "duplicate_charges" in self.names:
-            dup = self.names["duplicate_charges"]
+        if dup := self.signal("duplicate_charges"):
             out.duplicate_charges = self.scalar(f"sum(increase({dup}[{window}]))", end)
-        if "ledger_imbalance" in self.names:  # not while the ledger feature is off
-            imb = self.names["ledger_imbalance"]
+        if imb := self.signal("ledger_imbalance"):
             worst = max(((abs(float(r["value"][1])), r.get("metric", {}).get("currency"))
                          for fn in ("max_over_time", "min_over_time")
                          for r in self.q(f"{fn}({imb}[{window}])", end)),
@@ -101,13 +104,12 @@ class Observer:
             if worst is not None:
                 out.ledger_imbalance_max_abs = worst[0]
                 out.ledger_imbalance_currency = worst[1] if worst[0] else None
-        if expect_circuit_open and "circuit_state" in self.names:  # not while the breaker feature is off
-            state = self.names["circuit_state"]
+        if expect_circuit_open and (state := self.signal("circuit_state")):
             out.circuit_max = self.scalar(f'max(max_over_time({state}{{provider="{expect_circuit_open}"}}[{window}]))',
                                           end)
         out.locust_series = len(self.q(f"max_over_time({LOCUST_METRICS['requests']}[{window}])", end))
-        if self.authorizations is not None and "cost" in self.names:
-            cost, auth = self.names["cost"], self.authorizations
+        if self.authorizations is not None and (cost := self.signal("cost")):
+            auth = self.authorizations
             out.cost_per_authorization_usd = self.scalar(
                 f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
         return out
@@ -116,9 +118,10 @@ class Observer:
                         poll_s: float = 1.0) -> None:
         """Poll the oldest unreconciled capture's age until it is 0 or `within_s` after the run passed;
         nothing to wait for when the catalog has no reconciliation."""
-        if "reconciliation_age" not in self.names:
+        age = self.signal("reconciliation_age")
+        if age is None:
             return
-        gauge = f"max({self.names['reconciliation_age']})"
+        gauge = f"max({age})"
         deadline = run_end + within_s
         last_said = 0.0
         while True:

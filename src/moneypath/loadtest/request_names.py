@@ -14,7 +14,8 @@ fast answer would flatter them), and the refusals the overload gates judge.
 A user whose payment is a flow of several calls (moneypath.loadtest.flows) reports each step by its own name,
 the step that authorizes as "authorize:<step> [...]", and the whole flow once as request type FLOW, named
 "<flow> [<provider>]" (e.g. "checkout [requested paystack]"): with flows, the failure gates judge the FLOW
-entries (and captures, refunds, payouts), the latency gates the authorizing step.
+entries (and captures, refunds, payouts); the authorizing step's time is the service's whole call, so the
+authorization latency is judged on the service's histogram, and the scenario's flow_p99_ms on the FLOW entries.
 moneypath.loadtest.user.PaymentUser names its requests so. The actions a request is one of (ACTIONS) and the
 SLOs that judge authorizations (`latency_slo`, `availability_slo`) are the scenario file's vocabulary:
 moneypath.formats.scenarios.

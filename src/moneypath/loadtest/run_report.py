@@ -71,9 +71,13 @@ def _plots(result: dict, ticks, service: dict, directory: Path) -> list[tuple[st
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
     pace = result["rate"] / result["users"] if result.get("users") else 0
-    series = [Series("offered requests/s", [t.t for t in ticks], [t.users * pace for t in ticks]),
+    unit = result.get("rate_unit") or "requests/s"
+    series = [Series(f"offered {unit}", [t.t for t in ticks], [t.users * pace for t in ticks]),
               Series("Locust requests/s (last 10 s)", [t.t for t in ticks], [t.rps for t in ticks]),
-              Series("Locust failures/s", [t.t for t in ticks], [t.failures_per_s for t in ticks])]
+              Series("Locust failed requests/s", [t.t for t in ticks], [t.failures_per_s for t in ticks])]
+    flowing = [t for t in ticks if getattr(t, "flows_per_s", None) is not None]
+    if flowing:
+        series.append(Series("Locust flows/s (last 10 s)", [t.t for t in flowing], [t.flows_per_s for t in flowing]))
     if service.get("service authorizations/s"):
         pts = service["service authorizations/s"]
         series.append(Series("service authorizations/s", [t for t, _ in pts], [v for _, v in pts]))
@@ -218,7 +222,8 @@ def overload_section(o: dict) -> doc.Section:
 
 
 def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
-    verdict = "PASSED" if result["passed"] else "FAILED"
+    verdict = ("PASSED" if result["passed"] else "NOT MEASURED (no gate failed; a gate had no evidence)"
+               if result.get("verdict") == "not measured" else "FAILED")
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
     verdict += "".join(f"; skipped: {line}" for line in feature_skips(result["gates"]))
@@ -226,11 +231,13 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),
              ("started", started), ("duration", f"{result['duration_s']:g} s"),
-             ("load", f"{result['rate']:g} requests/s from {result['users']} users at 1x"
+             ("load", f"{result['rate']:g} {result.get('rate_unit') or 'requests/s'} from {result['users']} users at 1x"
                       + (f", {result['workers']} Locust workers" if result["workers"] else "")),
-             ("achieved", f"{loc['rps']:.1f} requests/s, {loc['requests']} requests, {loc['failures']} failed"),
+             ("achieved", (f"{loc['flow_rps']:.2f} flows/s, " if loc.get("flows") is not None else "")
+              + f"{loc['rps']:.1f} requests/s, {loc['requests']} requests, {loc['failures']} failed"),
              *flow_facts(loc),
-             ("authorization p50 / p95 / p99",
+             ("authorization p50 / p95 / p99" if loc.get("flows") is None else
+              "authorizing step p50 / p95 / p99 (Locust: the service's whole call)",
               " / ".join("-" if loc[k] is None else f"{loc[k]:.0f} ms"
                          for k in ("authorize_p50_ms", "authorize_p95_ms", "authorize_p99_ms")))]
     obs = result.get("prometheus_observations") or {}
@@ -248,6 +255,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
         doc.Table(["gate", "source", "result", "observed", "limit", "reason"],  # the page has room for the reason
                   [[*cells, gt["reason"]] for cells, gt in zip(gate_cells, gates)], None,
                   row_kinds=[GATE_ROW.get(gt["status"], "skip") for gt in gates], only="html")])]
+    if loc.get("steps"):
+        sections.append(steps_section(loc))
     if result["breaches"]:
         sections.append(doc.Section("Breaches", [doc.Bullets(result["breaches"])], only="md"))
     skipped = [gt for gt in gates if gt["status"] == "skip"]
@@ -285,13 +294,29 @@ def render(result: dict, ticks, service: dict, directory: Path) -> None:
     write_text(directory / "report.html", page.to_html())
 
 
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
 def flow_facts(loc: dict) -> list[tuple[str, str]]:
-    """With flows of several calls: flows per second, each step's rate and why flows failed."""
+    """With flows of several calls: flows per second and their latency, each step's rate and why flows failed."""
     if loc.get("flows") is None:
         return []
     steps = [r for r in loc["by_name"] if r["method"] not in ("FLOW", "CHECK") and "[" in r["name"]]
     facts = [("flows", f"{loc['flow_rps']:.2f}/s, {loc['flows']} flows, {loc['flow_failures']} failed"),
+             ("flow p50 / p95 / p99 (first step to last, Locust)",
+              " / ".join(_ms(loc.get(k)) for k in ("flow_p50_ms", "flow_p95_ms", "flow_p99_ms"))),
              ("per step", ", ".join(f"{r['name']} {r['rps']:.2f}/s ({r['failures']} failed)" for r in steps))]
     facts += [("flow failed", f"{reason}: {n}x") for reason, n in sorted((loc.get("flow_failure_reasons") or {}).items(),
                                                                          key=lambda kv: -kv[1])]
     return facts
+
+
+def steps_section(loc: dict) -> doc.Section:
+    """Each step of the flows and the whole flow: requests/s, failures and latency on Locust's clock (the
+    authorizing step's time is the service's whole call: the service's histogram judges the authorization)."""
+    rows = [[r["step"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
+             *(_ms(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms"))] for r in loc["steps"]]
+    return doc.Section("Flow steps", [
+        doc.Para(f"Latency {loc.get('latency_judged') or 'whole run'}; FLOW is the whole flow, first step to last."),
+        doc.Table(["step", "requests", "failures", "per s", "p50", "p95", "p99"], rows, None, align="lrrrrrr")])

@@ -145,4 +145,8 @@ def verdict(result: dict, scenario: str, no_prometheus: bool) -> str:
                 f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
     if result["passed"]:
         return f"{scenario}: every gate passed{features_off}"
+    if result.get("verdict") == gates.NOT_MEASURED:
+        unmeasured = [gt["title"] for gt in result["gates"] if gt["status"] == gates.NOT_MEASURED]
+        return (f"{scenario}: NOT MEASURED: no gate failed; {len(unmeasured)} of {len(result['gates'])} gates not "
+                f"measured ({', '.join(unmeasured)}){features_off}")
     return f"{scenario}: FAILED: {len(result['breaches'])} of {len(result['gates'])} gates breached{features_off}"

@@ -81,6 +81,19 @@ class NameRow:
 
 
 @dataclass
+class StepRow:
+    """One step of a flow (its name without the provider), or the whole flow (`step` FLOW): over every provider
+    judged."""
+    step: str
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass
 class Summary:
     duration_s: float
     http_requests: int          # every HTTP request Locust sent, retried attempts included
@@ -103,6 +116,10 @@ class Summary:
     flow_failures: int | None = None
     flow_rps: float | None = None
     flow_reasons: dict[str, int] = field(default_factory=dict)  # "<flow> [<provider>]: <step>: <reason>" → count
+    flow_p50_ms: float | None = None  # whole flows, first step to last (Locust's clock)
+    flow_p95_ms: float | None = None
+    flow_p99_ms: float | None = None
+    steps: list[StepRow] = field(default_factory=list)  # each step of a flow, over the providers
     warmup_note: str = ""  # set when the authorize_* latencies judge the steady part only: what was left out
 
     @property
@@ -148,6 +165,7 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
                             e["total_response_time"] / n if n else 0.0, percentile(e["response_times"], 0.5),
                             percentile(e["response_times"], 0.95), percentile(e["response_times"], 0.99),
                             e.get("max_response_time") or 0.0))
+    flow_times = merge(flows)
     return Summary(
         duration_s=duration,
         http_requests=sum(e["num_requests"] for e in http),
@@ -169,7 +187,28 @@ def summarize(entries: list[dict], judge_provider: str | None = None, duration_s
         flows=sum(e["num_requests"] for e in flows) if flows else None,
         flow_failures=sum(e["num_failures"] for e in flows) if flows else None,
         flow_rps=sum(e["num_requests"] for e in flows) / duration if flows else None,
+        flow_p50_ms=percentile(flow_times, 0.5) if flows else None,
+        flow_p95_ms=percentile(flow_times, 0.95) if flows else None,
+        flow_p99_ms=percentile(flow_times, 0.99) if flows else None,
+        steps=step_rows(entries, judge_provider, duration) if flows else [],
     )
+
+
+def step_rows(entries: list[dict], judge_provider: str | None, duration_s: float) -> list[StepRow]:
+    """Each step of the flows (HTTP requests; the authorizing one "authorize:<step>"), then the whole flow (FLOW),
+    over the providers judged: requests, failures, rate and latency percentiles."""
+    by: dict[tuple[bool, str], list[dict]] = {}
+    for e in entries:
+        if e["method"] not in (*HTTP_METHODS, FLOW) or not is_final(e["method"], e["name"], judge_provider) \
+                or action_of(e["name"]) in FINAL_BESIDE_FLOWS:
+            continue
+        by.setdefault((e["method"] == FLOW, e["name"].split(" [", 1)[0]), []).append(e)
+    rows = []
+    for (is_flow, step), group in sorted(by.items(), key=lambda kv: kv[0][0]):  # Locust's order (the flow's), FLOW last
+        times, n = merge(group), sum(e["num_requests"] for e in group)
+        rows.append(StepRow(f"{FLOW} {step}" if is_flow else step, n, sum(e["num_failures"] for e in group),
+                            n / duration_s, percentile(times, 0.5), percentile(times, 0.95), percentile(times, 0.99)))
+    return rows
 
 
 def flow_failure_reasons(path: Path) -> dict[str, int]:
@@ -210,16 +249,20 @@ def steady_entries(final: list[dict], warmup: list[dict]) -> list[dict]:
 
 @dataclass
 class Tick:
-    """One second of the run from the history CSV (the aggregated row)."""
+    """One second of the run from the history CSV. Locust's aggregated row also counts what is no request (a whole
+    FLOW, a client's CHECK, a RETRIED outcome): the rates and counts here are of the requests sent (SENT) and of the
+    flows, from the per-name rows (--csv-full-history); the aggregated row's only without them."""
     t: float
     users: int
-    rps: float
+    rps: float                  # requests/s sent (Locust's rolling window)
     failures_per_s: float
-    p50_ms: float | None
+    p50_ms: float | None        # the aggregated row's; with entries that are no request, the slowest request name's
     p95_ms: float | None
     p99_ms: float | None
     requests: int
     failures: int
+    flows_per_s: float | None = None  # None: the run has no flows
+    flow_p99_ms: float | None = None  # the slowest flow name's
 
 
 def _num(text: str) -> float | None:
@@ -230,23 +273,50 @@ def _num(text: str) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _max(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 def history(path: Path) -> list[Tick]:
-    """The aggregated per-second rows of `<prefix>_stats_history.csv` (empty when not written yet)."""
+    """Per second of `<prefix>_stats_history.csv` (empty when not written yet): the requests sent and the flows,
+    as Tick says."""
     if not path.exists():
         return []
-    ticks = []
+    seconds: dict[float, tuple[dict, dict]] = {}  # second -> (aggregated row, (type, name) -> row): a later write wins
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
-            if row.get("Name") != "Aggregated":
-                continue
             t = _num(row.get("Timestamp"))
             if t is None:
                 continue
-            ticks.append(Tick(t, int(_num(row.get("User Count")) or 0), _num(row.get("Requests/s")) or 0.0,
-                              _num(row.get("Failures/s")) or 0.0, _num(row.get("50%")), _num(row.get("95%")),
-                              _num(row.get("99%")), int(_num(row.get("Total Request Count")) or 0),
-                              int(_num(row.get("Total Failure Count")) or 0)))
-    return ticks
+            aggregated, named = seconds.setdefault(t, ({}, {}))
+            if row.get("Name") == "Aggregated":
+                aggregated.update(row)
+            else:
+                named[(row.get("Type"), row.get("Name"))] = row
+    return [_tick(t, aggregated, list(named.values())) for t, (aggregated, named) in sorted(seconds.items())
+            if aggregated]
+
+
+def _tick(t: float, aggregated: dict, named: list[dict]) -> Tick:
+    def total(rows: list[dict], column: str) -> float:
+        return sum(_num(r.get(column)) or 0.0 for r in rows)
+
+    def slowest(rows: list[dict], column: str) -> float | None:  # a row with nothing in the window writes 0
+        return _max(_num(r.get(column)) for r in rows if _num(r.get("Requests/s")))
+
+    sent = [r for r in named if r.get("Type") in SENT]
+    flows = [r for r in named if r.get("Type") == FLOW]
+    users = int(_num(aggregated.get("User Count")) or 0)
+    if not named or len(sent) == len(named):  # nothing but requests (or no per-name rows): the aggregated row is theirs
+        return Tick(t, users, _num(aggregated.get("Requests/s")) or 0.0, _num(aggregated.get("Failures/s")) or 0.0,
+                    *(_num(aggregated.get(q)) for q in ("50%", "95%", "99%")),
+                    int(_num(aggregated.get("Total Request Count")) or 0),
+                    int(_num(aggregated.get("Total Failure Count")) or 0))
+    return Tick(t, users, total(sent, "Requests/s"), total(sent, "Failures/s"),
+                *(slowest(sent, q) for q in ("50%", "95%", "99%")),
+                int(total(sent, "Total Request Count")), int(total(sent, "Total Failure Count")),
+                total(flows, "Requests/s") if flows else None, slowest(flows, "99%"))
 
 
 @dataclass

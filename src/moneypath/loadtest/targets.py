@@ -147,7 +147,9 @@ def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None
         except LoadTestError as exc:
             raise UsageError(str(exc)) from None
         if target.prometheus is None and not options.no_prometheus:
-            gates = "duplicate-charge, ledger" + (" and reconciliation" if c.enabled("reconciliation") else "")
+            needing = ["service latency", "duplicate-charge"] + [name for name in ("ledger", "reconciliation")
+                                                                 if c.enabled(name)]
+            gates = ", ".join(needing[:-1]) + " and " + needing[-1]
             raise UsageError(f"no Prometheus scrapes {target.host}: the {gates} gates need one: pass "
                              "--prometheus URL, or --no-prometheus to judge without them")
         if not options.no_prometheus:

@@ -107,3 +107,17 @@ class FakePrometheus:
     def range(self, query, start, end, step):
         self.queries.append(query)
         return []
+
+
+def init_catalog(on: tuple[str, ...] = (), providers: tuple[str, ...] = ("paystack", "mollie"),
+                 operations: tuple[str, ...] = ()):
+    """A catalog as `moneypath init` writes it (moneypath.scaffold), in memory: every feature off but `on` (init's
+    default: none, so no ledger), the GraphQL feature with `operations`."""
+    from moneypath.catalog import parse_catalog
+    from moneypath.catalog.features import FEATURES
+    from moneypath.scaffold.catalog_template import Options, catalog_yaml
+
+    features = {name: name in on or (name == "graphql" and bool(operations)) for name in FEATURES}
+    options = Options(service="shop", providers=list(providers), currencies=["EUR", "KWD"], features=features,
+                      routes=["/graphql/", "/healthz"], operations=list(operations))
+    return parse_catalog(catalog_yaml(options), "/nonexistent/ops/moneypath.yaml")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from moneypath.formats import scenarios
 from moneypath.loadtest import gates
 from tests.conftest import CATALOG_PATH
-from tests.unit.loadtest.helpers import FakePrometheus, catalog_without, foreign_catalog
+from tests.unit.loadtest.helpers import FakePrometheus, catalog_without, foreign_catalog, init_catalog, summary
 
 
 def test_signal_names_come_from_the_catalog_slos(catalog, tmp_path):
@@ -53,3 +54,30 @@ def test_the_observer_asks_nothing_about_disabled_features_and_names_the_worst_c
         else:
             assert asked_cost == [] and out.cost_per_authorization_usd is None
         assert not [q for q in fake.queries if "reconcil" in q or "queue" in q or "dead_letter" in q]
+
+
+def test_a_catalog_from_init_without_the_ledger_is_observed_and_each_gate_judged_or_skipped(monkeypatch):
+    """The crash of a new project's first load test: observe read the ledger's gauge whatever the features."""
+    from moneypath.loadtest import observe
+    from moneypath.loadtest.gates import FEATURE_GATES, feature_off
+
+    c = init_catalog()
+    assert not c.enabled("ledger") and "ledger_imbalance_minor" not in c.signals
+    hist, auth = c.metric("authorization_duration_seconds"), c.metric("authorizations_total")
+    fake = FakePrometheus({f"{hist}_bucket": [{"metric": {}, "value": [0, "0.12"]}],
+                           "1 - ": [{"metric": {}, "value": [0, "0"]}], auth: [{"metric": {}, "value": [0, "300"]}],
+                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
+    monkeypatch.setattr(observe, "Prometheus", fake)
+    obs = observe.Observer(c, "http://127.0.0.1:9")
+    thr = gates.thresholds(c, 30)
+    out = obs.observe(0, 60, thr, None, "paystack")
+    obs.wait_reconciled(out, 60, within_s=30)
+    assert not [q for q in fake.queries if "ledger" in q or "reconcil" in q or "circuit" in q or "cost" in q]
+    assert (out.p99_s, out.error_ratio, out.duplicate_charges) == (0.12, 0.0, 0.0)
+    assert out.ledger_imbalance_max_abs is None and out.circuit_max is None
+    scenario = scenarios.Scenario(description="checkout", name="checkout", expect_circuit_open="paystack")
+    by = {g.name: g for g in gates.evaluate(summary(), out, thr, scenario)}
+    for name, feature in FEATURE_GATES.items():
+        assert (by[name].status, by[name].reason) == ("skip", feature_off(feature)), by[name]
+    assert {by[n].status for n in ("p99_latency_prometheus", "failure_ratio_prometheus", "duplicate_charges")} == {
+        "pass"}

@@ -28,8 +28,8 @@ def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypat
                      "--out", str(tmp_path / "out"), "--catalog", str(CATALOG_PATH)])
     assert code == 2
     assert capsys.readouterr().err == (
-        "moneypath: no Prometheus scrapes http://127.0.0.1:9: the duplicate-charge, ledger and reconciliation gates "
-        "need one: pass --prometheus URL, or --no-prometheus to judge without them\n")
+        "moneypath: no Prometheus scrapes http://127.0.0.1:9: the service latency, duplicate-charge, ledger and "
+        "reconciliation gates need one: pass --prometheus URL, or --no-prometheus to judge without them\n")
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -85,7 +85,9 @@ def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, mon
     assert "PASSED without Prometheus evidence" in (report_dir / "report.md").read_text().splitlines()[0]
     result = json.loads((report_dir / "result.json").read_text())
     assert result["no_prometheus"] is True
-    assert {g["reason"] for g in result["gates"] if g["status"] == "skip"} == {locust_run.NOT_JUDGED}
+    assert {g["reason"] for g in result["gates"] if g["status"] == "skip"} == {
+        locust_run.NOT_JUDGED, gates.NO_REPLAYS, gates.NO_CIRCUIT_EXPECTED,
+        "scenario checkout sets no flow_p99_ms (an objective for the whole flow, first step to last)"}
 
 
 def test_prometheus_and_no_prometheus_together_are_refused(capsys):
@@ -128,8 +130,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     assert {g["name"]: g["status"] for g in result["gates"]} == {
         "p99_latency_locust": "skip", "p99_latency_prometheus": "skip", "failure_ratio_locust": "pass",
         "failure_ratio_prometheus": "pass", "duplicate_charges": "pass", "ledger_balanced": "fail",
-        "reconciliation": "skip"}
-    assert out.splitlines()[-1] == ("checkout: FAILED: 1 of 7 gates breached; skipped: reconciliation caught up "
+        "reconciliation": "skip", "flow_p99_locust": "skip", "idempotent_replays": "skip", "circuit_opened": "skip"}
+    assert out.splitlines()[-1] == ("checkout: FAILED: 1 of 10 gates breached; skipped: reconciliation caught up "
                                     "(feature reconciliation is off)")
     md = next((tmp_path / "out").iterdir()).joinpath("report.md").read_text()
     assert md.splitlines()[0] == ("# Load test checkout: FAILED; skipped: reconciliation caught up (feature "
