@@ -382,9 +382,12 @@ def breaches(gates: list[Gate]) -> list[str]:
 
 
 def gates_verdict(gates: list[Gate] | list[dict]) -> str:
-    """pass, fail, or not measured (no gate failed, one was not measured)."""
+    """pass, fail, or not measured (no gate failed, and one was not measured or none passed: a run whose every
+    gate was skipped judged nothing)."""
     statuses = [g["status"] if isinstance(g, dict) else g.status for g in gates]
-    return FAIL if FAIL in statuses else NOT_MEASURED if NOT_MEASURED in statuses else PASS
+    if FAIL in statuses:
+        return FAIL
+    return NOT_MEASURED if NOT_MEASURED in statuses or PASS not in statuses else PASS
 
 
 register("loadtest.gates", evaluate)
