@@ -71,3 +71,20 @@ class Clock:
 
     def __call__(self):
         return self.t
+
+
+def money_objective(ctx, outcomes, injected: float = 1000.0, cleared: float = 1050.0) -> Objective:
+    """The drill's money impact then its money objective on `ctx` (a MoneyCtx with its drill and database set),
+    as the runner judges them; closes the database and the HTTP client."""
+    from moneypath.drills import impact
+
+    try:
+        result, lost = impact.money_impact(ctx, outcomes, injected, cleared, None)
+        impact.ledger_objective(ctx, result, lost, outcomes)
+    finally:
+        if ctx.db is not None:
+            ctx.db.close()
+        ctx.http.close()
+    [objective] = ctx.objectives
+    return objective
+

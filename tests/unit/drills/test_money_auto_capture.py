@@ -13,7 +13,7 @@ import pytest
 from moneypath.drills import impact
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader
-from tests.support.drill_fakes import MoneyCtx
+from tests.support.drill_fakes import MoneyCtx, money_objective
 from tests.unit.drills.test_money_checks import CHECKS, _catalog
 
 IDS = ("ord_1", "ord_2", "ord_3", "ord_4")
@@ -43,15 +43,7 @@ def _objective(catalog, db_url: str | None, answer=lambda expr: [], capture: flo
     ctx.db = LedgerReader(db_url, catalog.money_checks) if db_url else None
     outcomes = [Outcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
                         payment_id=i, state="approved", captured=capture > 0) for i in ids]
-    try:
-        result, lost = impact.money_impact(ctx, outcomes, 1000.0, 1050.0, None)
-        impact.ledger_objective(ctx, result, lost, outcomes)
-    finally:
-        if ctx.db is not None:
-            ctx.db.close()
-        ctx.http.close()
-    [objective] = ctx.objectives
-    return objective
+    return money_objective(ctx, outcomes)
 
 
 def test_auto_capture_fails_captured_once_naming_every_payment_captured_twice(tmp_path, shop_db):

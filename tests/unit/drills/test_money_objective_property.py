@@ -17,12 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moneypath.catalog import parse_catalog
-from moneypath.drills import impact
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader
 from moneypath.formats.requests import Requests
 from tests.conftest import run_cli
-from tests.support.drill_fakes import MoneyCtx
+from tests.support.drill_fakes import MoneyCtx, money_objective
 
 QUERIES = {
     "payments": "SELECT id FROM payments WHERE id IN :ids",
@@ -104,14 +103,7 @@ def test_the_money_objective_never_raises_and_never_passes_without_evidence(ledg
     ctx.db = LedgerReader(_database(full), catalog.money_checks) if db else None
     outcomes = [Outcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
                         payment_id=i, state="approved", captured=capture > 0) for i in IDS[:acked]]
-    try:
-        result, lost = impact.money_impact(ctx, outcomes, 1000.0, 1050.0, None)
-        impact.ledger_objective(ctx, result, lost, outcomes)
-    finally:
-        if ctx.db is not None:
-            ctx.db.close()
-        ctx.http.close()
-    [objective] = ctx.objectives
+    objective = money_objective(ctx, outcomes)
     assert objective.name == ("ledger_balanced" if ledger else "money_kept")
     assert objective.status in ("pass", "fail", "not measured")
     if objective.status == "pass":

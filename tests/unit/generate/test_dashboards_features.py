@@ -22,6 +22,7 @@ from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards.panels import above
 from moneypath.generate.rules import recording_rules
 from tests.conftest import CATALOG_PATH, ROOT
+from tests.support.feature_catalogs import without
 
 FOREIGN = ROOT / "tests" / "foreign" / "moneypath.yaml"
 MONEY_SIGNALS = (Key.LEDGER_IMBALANCE_MINOR, Key.DUPLICATE_CHARGED_MINOR_TOTAL)
@@ -49,22 +50,6 @@ def feature_signal_keys(feature: str) -> set[str]:
     keys = set(FEATURES[feature].signals) | {k for k in reference.signals if SIGNAL_FEATURE.get(k) == feature}
     assert keys == {k for k, f in SIGNAL_FEATURE.items() if f == feature}
     return keys
-
-
-def without(feature: str):
-    """The reference catalog with one feature switched off: its signals, built-in alerts (and cost model) gone."""
-    data = yaml.safe_load(CATALOG_PATH.read_text())
-    data.setdefault("features", {})[feature] = False
-    for key in FEATURES[feature].signals:
-        data["signals"].pop(key, None)
-    for key in FEATURES[feature].alerts:
-        data.get("alerts", {}).pop(key, None)
-    if feature == "cost":
-        data.pop("cost", None)
-    if feature == "ledger":  # its SLO and its balance query go with it
-        data["slos"].pop("ledger-durability", None)
-        data["money_checks"].pop("balance", None)
-    return parse_catalog(yaml.safe_dump(data, sort_keys=False), f"moneypath.yaml (features.{feature}: false)")
 
 
 def assert_no_trace_of(boards: dict, feature: str) -> None:
