@@ -67,7 +67,6 @@ class FailurePath:
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
-
     def _several_processes(self) -> None:
         """This process serves /metrics on a port a sibling worker shares, without a multi-process directory
         (moneypath.instrument.exposition): counted and logged once per process, never raised (a scrape)."""
