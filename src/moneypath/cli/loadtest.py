@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_NOT_MEASURED, NOT_MEASURED, exit_code
+from moneypath._common.verdict import EXIT_NOT_MEASURED, FAIL, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 
 EXIT_BREACH = 1
@@ -301,8 +301,9 @@ def _loadtest(args) -> int:
         for line in drift.summary_lines(run.outcome.drift):
             _say(line)
     _say(f"report: {run.final / 'report.html'} (and report.md, result.json)")
-    for line in run.result["breaches"]:
-        _warn(f"BREACH: {line}")
+    for gt in run.result["gates"]:  # a gate not measured is no breach: it is named as what it is
+        if gt["status"] in (FAIL, NOT_MEASURED):
+            _warn(f"{'BREACH' if gt['status'] == FAIL else 'NOT MEASURED'}: {gt['reason']}")
     _say(session.verdict(run.result, args.scenario, args.no_prometheus))
     return exit_code([run.result.get("verdict") or ("pass" if run.result["passed"] else "fail")])
 

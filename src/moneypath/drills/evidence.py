@@ -82,10 +82,6 @@ class Diagnosis:
             ctx.objective("diagnosed", False if failed else None,
                           f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the deadline "
                           f"({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: {e.step!r}: {e.reason or e.result}")
-        elif first_page is None and ctx.drill.alerts.expected:
-            ctx.objective("diagnosed", None, f"not measured: the expected page never came, so there was nothing to "
-                                             f"diagnose from (the {len(steps)} runbook step(s) were read from when the "
-                                             "diagnosis started)")
         elif not any(e.ok for e in self.steps):  # every step skipped (if_not_measured: pass): nothing is evidence
             ctx.objective("diagnosed", None, f"not measured: none of the {len(steps)} runbook step(s) returned "
                                              f"evidence (each skipped: if_not_measured: pass); first: "

@@ -136,5 +136,7 @@ def test_a_verdict_resting_on_a_gate_not_measured_exits_3_and_says_so(tmp_path, 
     assert code == 3, out + err
     assert out.splitlines()[-1] == ("checkout: NOT MEASURED: no gate failed; 1 of 10 gates not measured (p99 "
                                     "authorization latency, service)")
+    named = [line for line in err.splitlines() if line.startswith(("BREACH", "NOT MEASURED"))]
+    assert len(named) == 1 and named[0].startswith("NOT MEASURED: "), err  # not measured is no breach
     result = json.loads(next(tmp_path.iterdir()).joinpath("result.json").read_text())
     assert result["verdict"] == "not measured" and result["rate_unit"] == "requests/s"
