@@ -24,6 +24,7 @@ class MoneyCtx:
         self.timeline, self.objectives = [], []
         self.target = Target(service="http://svc", prometheus="http://prom", payments_token="t")
         self.http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+        self.counters_not_data = lambda: None  # the target's counters are data (drills.watcher)
 
     def clock(self):
         return 1100.0

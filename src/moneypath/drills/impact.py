@@ -230,6 +230,9 @@ def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
     shown = money.amounts_text(impact.duplicate_amount_minor, ctx.catalog.money)
     if "unreconciled" not in impact.not_checked and impact.unreconciled_minor is not None:
         return "duplicates", True, f"duplicates {shown} (reconciliation breaks, money_checks.breaks)"
+    not_data = ctx.counters_not_data()  # the service's counters go backwards: its increases are no figure
+    if not_data:
+        return "duplicates", None, f"duplicates: not measured: {not_data}"
     if impact.duplicate_amount_minor:
         return "duplicates", True, f"duplicates {shown} (reported by the service's duplicate detector)"
     seen = _detector_seen(ctx)

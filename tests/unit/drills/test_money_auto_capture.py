@@ -35,9 +35,10 @@ def shop_db(tmp_path) -> str:
 
 
 def _objective(catalog, db_url: str | None, answer=lambda expr: [], capture: float = 0.0, skip: dict | None = None,
-               ids=IDS, money_expect: dict | None = None):
+               ids=IDS, money_expect: dict | None = None, not_data: str | None = None):
     """The money objective of a drill whose load captured nothing itself (capture 0): every payment approved."""
     ctx = MoneyCtx(catalog, answer)
+    ctx.counters_not_data = lambda: not_data
     ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=capture, requests=SimpleNamespace(approved=None, read=None)),
                                 money_expect=money_expect or {}, if_not_measured=skip or {})
     ctx.db = LedgerReader(db_url, catalog.money_checks) if db_url else None
@@ -108,6 +109,21 @@ def test_the_detector_seen_running_measures_the_duplicates(tmp_path, seen, evide
     assert objective.status == "pass", objective.reason
     assert evidence in objective.reason, objective.reason
     assert "captured once: not measured: no --db-url (skipped: if_not_measured)" in objective.reason
+
+
+def test_counters_that_go_backwards_are_no_duplicates_figure(tmp_path):
+    """The target's counters reset between scrapes (several workers, no multiprocess mode): an increase of the
+    duplicate counter is no evidence either way, so the duplicates check is not measured with that reason."""
+    catalog = _catalog(tmp_path, CHECKS)
+    metric = catalog.metric("duplicate_charges_total")
+
+    def increased(expr):
+        return [({"currency": "USD"}, 6235.0)] if metric in expr else []
+
+    skip = {"captured_once": "pass", "refunds_within_captures": "pass", "stored": "pass"}
+    objective = _objective(catalog, None, increased, skip=skip, not_data="target 127.0.0.1:8000: counters reset")
+    assert objective.status == "not measured", objective.reason
+    assert "duplicates: not measured: target 127.0.0.1:8000: counters reset" in objective.reason, objective.reason
 
 
 def test_every_check_skipped_is_not_measured_never_a_pass(tmp_path):
