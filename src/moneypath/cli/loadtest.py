@@ -237,6 +237,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "     instance is marked not feasible; --postgres URL measures the same service on\n"
                     "     PostgreSQL with 1 and --postgres-workers processes and projects those instances\n"
                     "     with the contention measured between them.\n"
+                    "Rates count what the locustfile paces: flows/s when its user names a request template (each\n"
+                    "flow that template's steps), requests/s otherwise.\n"
                     "One progress line per step with the time left. Writes reports/capacity-<time>/ (HTML with\n"
                     "the throughput/latency curve, the knee and the USL fit; Markdown; JSON).",
         epilog="examples:\n  moneypath capacity --current-rps 5\n"
@@ -245,8 +247,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap.add_argument("--current-rps", type=_positive_float, default=5.0, metavar="R",
                      help="today's volume in authorizations per second (default 5)")
     cap.add_argument("--start", type=_positive_float, metavar="RPS",
-                     help="first step in requests/s (default: 40 %% of the saturation throughput; with --step and "
-                          "--max: 20, 20, 300 for those not given)")
+                     help="first step in what the locustfile paces: requests/s, or flows/s for a request template's "
+                          "flow (default: 40 %% of the saturation throughput; with --step and --max: 20, 20, 300 for "
+                          "those not given)")
     cap.add_argument("--step", type=_positive_float, metavar="RPS", help="increase per step (see --start)")
     cap.add_argument("--max", type=_positive_float, metavar="RPS", dest="max_rate", help="last step at most "
                      "(see --start)")

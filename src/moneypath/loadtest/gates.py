@@ -18,11 +18,11 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
 from moneypath.formats.scenarios import Scenario, availability_slo, latency_slo
+from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S  # noqa: F401 (the run's rate units, named here too)
 from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
 
 PASS, FAIL, SKIP, NOT_MEASURED = "pass", "fail", "skip", "not measured"
-REQUESTS_PER_S, FLOWS_PER_S = "requests/s", "flows/s"  # what a run's rate counts: a user's step is a request or a flow
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 from moneypath.loadtest import locustfiles
 
 PLUGIN = locustfiles.HARNESS
+REQUESTS_PER_S, FLOWS_PER_S = "requests/s", "flows/s"  # what a run's rate counts: a user's step is a request or a flow
 
 # harness option (its argparse dest) -> the environment variable that sets it
 ENV = {
@@ -77,6 +78,13 @@ def names_template(locustfile: Path) -> bool:
         isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "template" for t in item.targets)
         and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str) for item in node.body)
         for node in ast.walk(tree))
+
+
+def rate_unit(locustfile: Path) -> str:
+    """What --rate paces and a run's rates count, for every banner, progress line and report of `loadtest` and
+    `capacity`: FLOWS_PER_S for a PaymentUser whose payment is a request template's flow, REQUESTS_PER_S otherwise
+    (a plain locustfile's users pace themselves: their requests are what is counted)."""
+    return FLOWS_PER_S if knows_moneypath(locustfile) and names_template(locustfile) else REQUESTS_PER_S
 
 
 def plain_refusals(locustfile: Path, scenario, rate_given: bool, closed_loop: bool = False) -> str | None:

@@ -58,7 +58,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     progress(f"{scenario.name}: {scenario.description.strip()}")
     if plain:
         progress(launch.plain_note(locustfile))
-    unit = g.FLOWS_PER_S if not plain and launch.names_template(locustfile) else g.REQUESTS_PER_S
+    unit = launch.rate_unit(locustfile)
     load = (f"{users} users at 1x (at their own pace)" if plain else
             f"{rate:g} {unit} from {users} users at 1x" + (" (each flow a request template's steps)"
                                                             if unit == g.FLOWS_PER_S else ""))
@@ -134,7 +134,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             if gate.name not in spec.only_gates and gate.status != g.SKIP:
                 gate.status, gate.reason = g.SKIP, "not judged in this run"
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks, usage, drift, shed)
+                      series, ticks, usage, drift, shed, unit)
 
 
 def check_overload(scenario: scenarios.Scenario, duration_s: float) -> None:
@@ -227,7 +227,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
         "prometheus": target.prometheus,
         "no_prometheus": not outcome.spec.require_prometheus,
         "rate": outcome.rate,
-        "rate_unit": g.FLOWS_PER_S if s.flows is not None else g.REQUESTS_PER_S,  # what --rate counted
+        "rate_unit": outcome.rate_unit,  # what --rate counted
         "users": outcome.users,
         "workers": outcome.spec.workers,
         "duration_s": outcome.duration_s,

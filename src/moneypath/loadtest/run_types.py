@@ -63,6 +63,7 @@ class RunOutcome:
     usage: object = None  # resources.Usage when a meter was given
     drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
     overload: object = None  # overload.Overload when the scenario is one (`overload:`)
+    rate_unit: str = g.REQUESTS_PER_S  # what `rate` counts (launch.rate_unit): requests/s or flows/s
 
     @property
     def passed(self) -> bool:

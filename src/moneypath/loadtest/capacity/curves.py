@@ -3,6 +3,7 @@
 Throughput by offered rate (achieved, goodput and refusals, with the knee, the closed-loop saturation
 and the steps offered past it marked), p99 by offered rate, the Universal Scalability Law fit, and
 cost (or instances) by volume. They read the result dicts, older ones without goodput or refusals too.
+The rates are named by what they count (plan.rate_unit_of): flows/s for a request template's flow.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from moneypath._common.plots import pyplot, save
 from moneypath.loadtest.capacity import usl
-from moneypath.loadtest.capacity.plan import UnitCosts, project
+from moneypath.loadtest.capacity.plan import UnitCosts, per, project, rate_unit_of
+from moneypath.loadtest.launch import REQUESTS_PER_S
 
 # 1100 px at DPI: the page's width, so the browser draws the text at the size set here
 FIGSIZE, SHORT, DPI = (11, 5.2), (11, 3.6), 100
@@ -47,19 +49,21 @@ def _nan(v: float | None) -> float:
 
 
 def _throughput(ax, result: dict) -> None:
+    unit = rate_unit_of(result)
+    flows = unit != REQUESTS_PER_S
     steps = sorted(result["steps"], key=lambda s: s["rate"])
     rates = [s["rate"] for s in steps]
     sat = result.get("saturation")
     if sat and rates and max(rates) > sat["achieved_rps"]:
         ax.axvspan(sat["achieved_rps"], max(rates) * 1.03, color=RED, alpha=0.08, label="offered above saturation")
     ax.plot(rates, rates, color=GREY, linestyle=":", label="offered")
-    ax.plot(rates, [s["achieved_rps"] for s in steps], marker="o", color=BLUE, linewidth=2, label="achieved requests/s")
+    ax.plot(rates, [s["achieved_rps"] for s in steps], marker="o", color=BLUE, linewidth=2, label=f"achieved {unit}")
     measured = [s for s in steps if s.get("goodput_rps") is not None]
     if measured:
         ax.plot([s["rate"] for s in measured], [s["goodput_rps"] for s in measured], marker="^", color=GREEN,
-                linewidth=2, label="goodput (successful responses/s)")
+                linewidth=2, label="goodput (successful flows/s)" if flows else "goodput (successful responses/s)")
         ax.plot([s["rate"] for s in measured], [s.get("refused_rps", 0.0) for s in measured], marker="v",
-                color=ORANGE, linestyle="--", label="refused (503/429)/s")
+                color=ORANGE, linestyle="--", label="refused requests (503/429)/s" if flows else "refused (503/429)/s")
     failed = [s for s in steps if not s["passed"]]
     ax.plot([s["rate"] for s in failed], [s["achieved_rps"] for s in failed], "x", color=RED, markersize=11,
             markeredgewidth=2.5, label="failed step")
@@ -69,11 +73,11 @@ def _throughput(ax, result: dict) -> None:
     if sat:
         ax.axhline(sat["achieved_rps"], color=PURPLE, linestyle="-.", linewidth=1.5)
         ax.text(ax.get_xlim()[0] + top * 0.01, sat["achieved_rps"], f" saturation (closed loop) "
-                f"{sat['achieved_rps']:.1f} requests/s", color=PURPLE, va="bottom")
+                f"{sat['achieved_rps']:.1f} {unit}", color=PURPLE, va="bottom")
         past = [s for s in measured if s["rate"] > sat["achieved_rps"]]
         if past and sat["achieved_rps"]:
             s = past[-1]
-            ax.annotate(f"goodput past saturation: {s['goodput_rps']:.1f}/s\n"
+            ax.annotate(f"goodput past saturation: {s['goodput_rps']:.1f}{per(unit)}\n"
                         f"= {s['goodput_rps'] / sat['achieved_rps']:.0%} of saturation at {s['rate']:g} offered",
                         (s["rate"], s["goodput_rps"]), xytext=(-12, -46), textcoords="offset points", ha="right",
                         color=GREEN, fontweight="bold", arrowprops={"arrowstyle": "->", "color": GREEN})
@@ -81,15 +85,16 @@ def _throughput(ax, result: dict) -> None:
     if k:
         ax.axvline(k["rate"], color=GREEN, linestyle="--", linewidth=1.5)
         right_half = k["rate"] > ax.get_xlim()[1] / 2  # the label on the side with room: away from the failures
-        ax.text(k["rate"], top * 0.97, f" knee {k['rate']:g} requests/s \n = {k['authorize_rps']:.1f} authorizations/s ",
+        ax.text(k["rate"], top * 0.97, f" knee {k['rate']:g} {unit} \n = {k['authorize_rps']:.1f} authorizations/s ",
                 color=GREEN, va="top", ha="right" if right_half else "left", fontweight="bold")
-    ax.set_xlabel("offered requests/s")
-    ax.set_ylabel("requests/s")
+    ax.set_xlabel(f"offered {unit}")
+    ax.set_ylabel(unit)
     # below the axes: inside, it would cover the knee's label or the steps past saturation
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
 
 
 def _p99(ax, result: dict) -> None:
+    unit = rate_unit_of(result)
     steps = sorted(result["steps"], key=lambda s: s["rate"])
     rates = [s["rate"] for s in steps]
     ax.plot(rates, [_nan(s["p99_ms"]) for s in steps], marker="o", color=RED, linewidth=2,
@@ -101,8 +106,8 @@ def _p99(ax, result: dict) -> None:
         ax.set_yscale("log")
     k = result["knee"]
     if k:
-        ax.axvline(k["rate"], color=GREEN, linestyle="--", linewidth=1.5, label=f"knee {k['rate']:g} requests/s")
-    ax.set_xlabel("offered requests/s")
+        ax.axvline(k["rate"], color=GREEN, linestyle="--", linewidth=1.5, label=f"knee {k['rate']:g} {unit}")
+    ax.set_xlabel(f"offered {unit}")
     ax.set_ylabel("ms")
     ax.legend(loc="upper left")
 

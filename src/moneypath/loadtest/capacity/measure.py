@@ -14,18 +14,19 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import FAIL, PASS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.loadtest import locust_run, resources
+from moneypath.loadtest import launch, locust_run, resources
 from moneypath.loadtest.capacity import usl
 from moneypath.loadtest.capacity.plan import (
     DELIVERED,
     SCENARIO,
     STEP_GATES,
     Step,
+    achieved_rps,
     goodput_rps,
     refine_rate,
     step_status,
 )
-from moneypath.loadtest.stats import refused_per_s
+from moneypath.loadtest.stats import SENT, refused_per_s
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated
 SATURATION_PROBES = 3
@@ -48,8 +49,10 @@ class Climb:
 
     def __init__(self, c: Catalog, target: locust_run.Target, spec: locust_run.RunSpec, work: Path, exporter_port: int,
                  progress=print, service_pids: list[int] = (), single_writer: bool = False):
-        """`spec` is the run every step makes (step_spec): each step sets its rate, or its closed-loop users."""
+        """`spec` is the run every step makes (step_spec): each step sets its rate, or its closed-loop users, in
+        `unit`, what the locustfile paces (launch.rate_unit: requests/s, or flows/s)."""
         self.c, self.target, self.spec, self.step_s = c, target, spec, spec.duration_s
+        self.unit = launch.rate_unit(spec.locustfile)
         self.service_pids, self.single_writer = list(service_pids), single_writer
         self.work, self.exporter_port, self.progress = work, exporter_port, progress
         self.walls: list[float] = []
@@ -90,11 +93,12 @@ class Climb:
         failure ends the climb: one slow outlier is the p99 of a short step); with `extend`, up to EXTEND more
         10 % apart when all held; then up to MAX_REFINE midpoints."""
         steps: list[Step] = []
+        unit = self.unit
         for i, rate in enumerate(rates, 1):
-            step = self.step(rate, f"step {i}/{len(rates)}: {rate:g} requests/s for {self.step_s:g} s", len(rates) - i)
+            step = self.step(rate, f"step {i}/{len(rates)}: {rate:g} {unit} for {self.step_s:g} s", len(rates) - i)
             if not step.passed and confirm:
                 time.sleep(2)
-                step = self.step(rate, f"  again, to confirm: {rate:g} requests/s", len(rates) - i)
+                step = self.step(rate, f"  again, to confirm: {rate:g} {unit}", len(rates) - i)
             steps.append(step)
             if not step.passed:
                 break  # past the knee: more load only queues
@@ -103,7 +107,7 @@ class Climb:
         while extend and steps and all(s.passed for s in steps) and extra < EXTEND:  # the knee is higher than planned
             extra += 1
             rate = round(steps[-1].rate * 1.1, 1)
-            steps.append(self.step(rate, f"step +{extra}: {rate:g} requests/s (every planned step held)",
+            steps.append(self.step(rate, f"step +{extra}: {rate:g} {unit} (every planned step held)",
                                    EXTEND - extra))
             time.sleep(2)
         for n in range(MAX_REFINE):
@@ -111,13 +115,15 @@ class Climb:
             if mid is None:
                 break
             time.sleep(2)
-            steps.append(self.step(mid, f"refine {n + 1}: {mid:g} requests/s, between the knee and the first "
+            steps.append(self.step(mid, f"refine {n + 1}: {mid:g} {unit}, between the knee and the first "
                                         "failure", MAX_REFINE - n - 1))
         return sorted(steps, key=lambda s: s.rate)
 
 
 def _mean_response_s(summary) -> float | None:
-    rows = [r for r in summary.rows if r.requests]
+    """The mean time of a request sent (not of a whole FLOW, a CHECK or a RETRIED outcome): with `Summary.rps`, the
+    requests in flight by Little's law."""
+    rows = [r for r in summary.rows if r.requests and r.method in SENT]
     total = sum(r.requests for r in rows)
     return sum(r.avg_ms * r.requests for r in rows) / total / 1000 if total else None
 
@@ -149,13 +155,14 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
     outcome = locust_run.run(c, spec, target, work, climb.exporter_port,
                          lambda line: progress("  " + line) if line.startswith("[") else None,
                          meter=meter_for(target, climb.service_pids))
-    s = outcome.summary
+    s, unit = outcome.summary, climb.unit
+    achieved = achieved_rps(s, unit)  # in what was offered: flows for a flow, not the requests of its steps
     status, reasons = step_status(outcome.gates)
     if closed_loop_users is None:
-        delivered = s.rps / rate if rate else 0
+        delivered = achieved / rate if rate else 0
         if delivered < DELIVERED:
             status, reasons = FAIL, [*(reasons if status == FAIL else []),
-                                     f"delivered {s.rps:.1f} of {rate:g} requests/s ({delivered:.0%})"]
+                                     f"delivered {achieved:.1f} of {rate:g} {unit} ({delivered:.0%})"]
     prom = outcome.prom
     usage = outcome.usage
     if usage is not None:
@@ -163,18 +170,20 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
         usage.single_writer = single_writer
     limit, why = resources.bottleneck(usage) if usage is not None else (None, "not measured")
     mean_s = _mean_response_s(s)
-    step = Step(rate if closed_loop_users is None else round(s.rps, 1), s.rps, s.authorize_rps, s.authorize_p99_ms,
+    step = Step(rate if closed_loop_users is None else round(achieved, 1), achieved, s.authorize_rps, s.authorize_p99_ms,
                 prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
                 prom.cost_per_authorization_usd if prom else None, status == PASS, reasons,
                 prom.locust_series if prom else None, closed_loop=closed_loop_users is not None,
                 users=outcome.users, concurrency=usl.little_concurrency(s.rps, mean_s) if mean_s else None,
                 usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
-                goodput_rps=goodput_rps(s), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
-                                                                      s.duration_s), status=status)
+                goodput_rps=goodput_rps(s, unit), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
+                                                                            s.duration_s), status=status,
+                requests_rps=s.rps)
+    rates = f"{achieved:.1f} {unit}" + ("" if unit == launch.REQUESTS_PER_S else f" ({s.rps:.1f} requests/s)")
     if closed_loop_users is not None:
-        progress(f"  saturation: {s.rps:.1f} requests/s = {s.authorize_rps:.1f} authorizations/s; limit: {why}")
+        progress(f"  saturation: {rates} = {s.authorize_rps:.1f} authorizations/s; limit: {why}")
     else:
-        progress(f"  {'ok  ' if step.passed else 'FAIL' if status == FAIL else 'NOT MEASURED'} {s.rps:.1f} requests/s, p99 "
+        progress(f"  {'ok  ' if step.passed else 'FAIL' if status == FAIL else 'NOT MEASURED'} {rates}, p99 "
                  f"{'-' if step.p99_ms is None else f'{step.p99_ms:.0f} ms'}; busiest: {why}"
                  + ("" if step.passed else f": {'; '.join(reasons)}"))
     return step

@@ -24,6 +24,7 @@ from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import shape
 from moneypath.loadtest.capacity import usl
+from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S
 from moneypath.loadtest.stats import Summary
 
 SCENARIO = "checkout"
@@ -55,8 +56,10 @@ def step_rates(start: float, step: float, maximum: float) -> list[float]:
 
 @dataclass
 class Step:
-    rate: float                  # offered requests per second
-    achieved_rps: float
+    """One measured step. `rate`, `achieved_rps` and `goodput_rps` count what the locustfile paces, the plan's
+    `rate_unit` (launch.rate_unit): requests, or whole flows of a request template's steps."""
+    rate: float                  # offered, per second
+    achieved_rps: float          # ended (answered or failed) per second: requests, or flows first step to last
     authorize_rps: float         # authorizations per second (the transactions)
     p99_ms: float | None         # Locust, authorizations
     service_p99_ms: float | None
@@ -71,9 +74,10 @@ class Step:
     usage: dict | None = None         # resources.Usage.to_dict(): CPU per part, the database write lock
     limit: str | None = None          # the resource at its ceiling (resources.LABELS key), None: none was
     limit_reason: str | None = None
-    goodput_rps: float | None = None  # successful responses per second; None: not measured (an older plan)
-    refused_rps: float = 0.0          # answered 503/429 per second, the service shedding load; 0: none or unknown
+    goodput_rps: float | None = None  # succeeded per second (requests, or flows); None: not measured (an older plan)
+    refused_rps: float = 0.0          # requests answered 503/429 per second, the service shedding load; 0: none or unknown
     status: str | None = None         # pass | fail | not measured (step_status); None: an older plan (see passed)
+    requests_rps: float | None = None  # HTTP requests sent per second (a flow's every step); None: an older plan
 
 
 def step_status(gates: list) -> tuple[str, list[str]]:
@@ -93,10 +97,33 @@ def step_status(gates: list) -> tuple[str, list[str]]:
 register("loadtest.capacity_step", step_status)
 
 
-def goodput_rps(s: Summary) -> float:
+def achieved_rps(s: Summary, unit: str = REQUESTS_PER_S) -> float:
+    """What a step achieved, in what it offered: HTTP requests per second (`Summary.rps`: retried attempts
+    included), or with flows the whole flows that ended per second (`Summary.flow_rps`, FLOW entries: the
+    requests of a flow's steps are not flows)."""
+    return (s.flow_rps or 0.0) if unit == FLOWS_PER_S else s.rps
+
+
+def rate_unit_of(result: dict) -> str:
+    """What a plan's offered, achieved and goodput rates count (`plan`'s rate_unit); an older plan's: requests."""
+    return result.get("rate_unit") or REQUESTS_PER_S
+
+
+def per(unit: str) -> str:
+    """What follows a rate written without its name: "/s" beside requests (as a one-request plan reads), else
+    " flows/s"."""
+    return "/s" if unit == REQUESTS_PER_S else f" {unit}"
+
+
+def goodput_rps(s: Summary, unit: str = REQUESTS_PER_S) -> float:
     """Successful responses per second: achieved requests/s less failed requests/s (both HTTP, attempts
-    included). Past saturation the achieved rate can hold while this falls: answered, but with errors."""
-    return max(0.0, s.rps - s.http_failures / s.duration_s) if s.duration_s else 0.0
+    included); with flows, flows that ended less those that failed. Past saturation the achieved rate can hold
+    while this falls: answered, but with errors."""
+    if not s.duration_s:
+        return 0.0
+    if unit == FLOWS_PER_S:
+        return max(0.0, (s.flow_rps or 0.0) - (s.flow_failures or 0) / s.duration_s)
+    return max(0.0, s.rps - s.http_failures / s.duration_s)
 
 
 def knee(steps: list[Step]) -> Step | None:
@@ -269,8 +296,10 @@ def contention(one: Step, many: Step, workers: int) -> float:
 
 
 def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: float, utilization: float,
-         saturation: Step | None = None, database: str = "unknown", compare: dict | None = None) -> dict:
-    """The plan: steps, knee, saturation, USL fit and projections for this database; with `compare`
+         saturation: Step | None = None, database: str = "unknown", compare: dict | None = None,
+         rate_unit: str = REQUESTS_PER_S) -> dict:
+    """The plan: steps, knee, saturation, USL fit and projections for this database, its rates in `rate_unit`
+    (what the locustfile paces: requests/s or flows/s, every step's and the comparison's); with `compare`
     ({"database", "workers", "one": Step, "many": Step, "steps": [Step]}: a second setup measured with 1
     and N service processes) its projections beside, instances sharing that database by the USL."""
     k = knee(steps)
@@ -279,7 +308,7 @@ def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: 
     if k is not None and k.authorize_rps > 0:
         curve = [(s.authorize_rps, s.p99_ms) for s in steps if s.passed and s.p99_ms is not None]
         projections = project(current, k.authorize_rps, utilization, costs, curve, database=database)
-    result = {"steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None,
+    result = {"rate_unit": rate_unit, "steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None,
               "saturation": asdict(saturation) if saturation else None,
               "knee_share_of_saturation": (k.authorize_rps / saturation.authorize_rps
                                            if k and saturation and saturation.authorize_rps else None),

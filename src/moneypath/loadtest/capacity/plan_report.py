@@ -1,5 +1,7 @@
 """`moneypath capacity`, the report: the plan as text lines (the terminal), as tables (Markdown and
 HTML: the headline, the steps, the projections, the comparison), its curves (curves.py) and JSON.
+Offered, achieved and goodput rates are named by what they count, the plan's `rate_unit` (plan.rate_unit_of):
+flows/s for a request template's flow, requests/s otherwise.
 """
 
 from __future__ import annotations
@@ -9,6 +11,18 @@ from pathlib import Path
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath.loadtest.capacity import curves
+from moneypath.loadtest.capacity.plan import per
+from moneypath.loadtest.capacity.plan import rate_unit_of as rate_unit
+from moneypath.loadtest.launch import REQUESTS_PER_S
+
+
+def sent(s: dict, unit: str) -> str:
+    """With flows, the requests their steps sent: " (6.0 requests/s)"; nothing beside requests."""
+    return "" if unit == REQUESTS_PER_S or s.get("requests_rps") is None else f" ({s['requests_rps']:.1f} requests/s)"
+
+
+def refused(unit: str) -> str:
+    return "refused (503/429)" if unit == REQUESTS_PER_S else "refused requests (503/429)"
 
 
 def _usd(v: float | None) -> str:
@@ -48,27 +62,28 @@ def _projection_rows(projections: list[dict], costs: dict | None) -> list[str]:
     return ["  ".join(v.rjust(widths[i]) for i, v in enumerate(r)) for r in rows] + sorted(set(notes), key=notes.index)
 
 
-def _step_line(s: dict) -> str:
+def _step_line(s: dict, unit: str) -> str:
     p99 = "-" if s["p99_ms"] is None else f"{s['p99_ms']:.0f} ms"
     verdict = "ok" if s["passed"] else "FAIL: " + "; ".join(s["reasons"])
     busiest = f"  [{s['limit_reason']}]" if s.get("limit_reason") else ""
-    return (f"step {s['rate']:>7g}/s  achieved {s['achieved_rps']:7.1f}/s  authorizations "
-            f"{s['authorize_rps']:6.1f}/s  p99 {p99:>8}  {verdict}{busiest}")
+    return (f"step {s['rate']:>7g}{per(unit)}  achieved {s['achieved_rps']:7.1f}{per(unit)}{sent(s, unit)}  "
+            f"authorizations {s['authorize_rps']:6.1f}/s  p99 {p99:>8}  {verdict}{busiest}")
 
 
 def table_lines(result: dict) -> list[str]:
     lines = []
+    unit = rate_unit(result)
     sat = result.get("saturation")
     if sat:
-        lines.append(f"saturation (closed loop, {sat['users']} users): {sat['achieved_rps']:.1f} requests/s = "
-                     f"{sat['authorize_rps']:.1f} authorizations/s; limit: {sat['limit_reason']}")
-    lines += [_step_line(s) for s in result["steps"]]
+        lines.append(f"saturation (closed loop, {sat['users']} users): {sat['achieved_rps']:.1f} {unit}{sent(sat, unit)} "
+                     f"= {sat['authorize_rps']:.1f} authorizations/s; limit: {sat['limit_reason']}")
+    lines += [_step_line(s, unit) for s in result["steps"]]
     k = result["knee"]
     if k is None:
         lines.append("knee: none (the first step already breached)")
         return lines
-    lines.append(f"knee: {k['rate']:g} requests/s = {k['authorize_rps']:.1f} authorizations/s per instance "
-                 f"(p99 {k['p99_ms']:.0f} ms)" if k["p99_ms"] is not None else f"knee: {k['rate']:g} requests/s")
+    lines.append(f"knee: {k['rate']:g} {unit} = {k['authorize_rps']:.1f} authorizations/s per instance "
+                 f"(p99 {k['p99_ms']:.0f} ms)" if k["p99_ms"] is not None else f"knee: {k['rate']:g} {unit}")
     if result.get("knee_share_of_saturation") is not None:
         lines.append(f"the knee carries {result['knee_share_of_saturation']:.0%} of the saturation throughput")
     fit = (result.get("usl") or {}).get("fit")
@@ -91,11 +106,11 @@ def table_lines(result: dict) -> list[str]:
         lines.append(f"  saturation 1 process {cmp_['one']['authorize_rps']:.1f} authorizations/s "
                      f"[{cmp_['one']['limit_reason']}]; {cmp_['workers']} processes "
                      f"{cmp_['many']['authorize_rps']:.1f}/s [{cmp_['many']['limit_reason']}]")
-        lines += ["  " + _step_line(s) for s in cmp_["steps"]]
+        lines += ["  " + _step_line(s, unit) for s in cmp_["steps"]]
         if cmp_["knee"] is None:
             lines.append("  knee: none (the first step already breached)")
         else:
-            lines.append(f"  knee: {cmp_['knee']['rate']:g} requests/s = {cmp_['knee']['authorize_rps']:.1f} "
+            lines.append(f"  knee: {cmp_['knee']['rate']:g} {unit} = {cmp_['knee']['authorize_rps']:.1f} "
                          f"authorizations/s with {cmp_['workers']} processes; contention between processes sigma "
                          f"{cmp_['contention']:.3f}; one process plans at {cmp_['per_process_authorizations_per_s']:.1f}/s")
             lines += ["  " + line for line in _projection_rows(cmp_["projections"], result["unit_costs"])]
@@ -113,8 +128,8 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f} ms"
 
 
-def _knee_text(k: dict) -> str:
-    return (f"{k['rate']:g} requests/s = {k['authorize_rps']:.1f} authorizations/s"
+def _knee_text(k: dict, unit: str) -> str:
+    return (f"{k['rate']:g} {unit} = {k['authorize_rps']:.1f} authorizations/s"
             + ("" if k["p99_ms"] is None else f", p99 {k['p99_ms']:.0f} ms"))
 
 
@@ -124,10 +139,10 @@ def _past_saturation(result: dict) -> str | None:
     past = [s for s in result["steps"] if sat and s["rate"] > sat["achieved_rps"] and s.get("goodput_rps") is not None]
     if not past or not sat["achieved_rps"]:
         return None
-    s = max(past, key=lambda s: s["rate"])
-    return (f"at {s['rate']:g} requests/s offered ({s['rate'] / sat['achieved_rps']:.1f}x saturation): goodput "
-            f"{s['goodput_rps']:.1f}/s, {s['goodput_rps'] / sat['achieved_rps']:.0%} of saturation; refused (503/429) "
-            f"{s.get('refused_rps', 0.0):.1f}/s; p99 {_ms(s['p99_ms'])}")
+    s, unit = max(past, key=lambda s: s["rate"]), rate_unit(result)
+    return (f"at {s['rate']:g} {unit} offered ({s['rate'] / sat['achieved_rps']:.1f}x saturation): goodput "
+            f"{s['goodput_rps']:.1f}{per(unit)}, {s['goodput_rps'] / sat['achieved_rps']:.0%} of saturation; "
+            f"{refused(unit)} {s.get('refused_rps', 0.0):.1f}/s; p99 {_ms(s['p99_ms'])}")
 
 
 def _usl_text(result: dict) -> str | None:
@@ -143,13 +158,14 @@ def _usl_text(result: dict) -> str | None:
 
 
 def _headline(result: dict) -> doc.Table:
-    sat, k = result.get("saturation"), result["knee"]
+    sat, k, unit = result.get("saturation"), result["knee"], rate_unit(result)
     rows: list[list] = []
     if sat:
-        rows.append(["Saturation (closed loop)", f"{sat['achieved_rps']:.1f} requests/s = {sat['authorize_rps']:.1f} "
-                     f"authorizations/s with {sat['users']} users; limit: {sat['limit_reason']}"])
-    rows.append(["Knee, one instance", _knee_text(k) if k else doc.Cell("none: the first step already breached",
-                                                                         "bad")])
+        rows.append(["Saturation (closed loop)", f"{sat['achieved_rps']:.1f} {unit}{sent(sat, unit)} = "
+                     f"{sat['authorize_rps']:.1f} authorizations/s with {sat['users']} users; limit: "
+                     f"{sat['limit_reason']}"])
+    rows.append(["Knee, one instance", _knee_text(k, unit) if k else doc.Cell("none: the first step already breached",
+                                                                               "bad")])
     if result.get("knee_share_of_saturation") is not None:
         rows.append(["Knee share of saturation", f"{result['knee_share_of_saturation']:.0%}"])
     if past := _past_saturation(result):
@@ -164,18 +180,22 @@ def _headline(result: dict) -> doc.Table:
     return doc.Table(["", ""], rows, row_kinds=kinds, key_column=True, wide=True)
 
 
-def _steps_table(steps: list[dict], knee: dict | None) -> doc.Table:
+def _steps_table(steps: list[dict], knee: dict | None, unit: str) -> doc.Table:
+    """One row per step; with flows a column of the requests their steps sent beside the flows."""
+    flows = unit != REQUESTS_PER_S
     rows, kinds = [], []
     for s in sorted(steps, key=lambda s: s["rate"]):
         is_knee = knee is not None and s["rate"] == knee["rate"]
         verdict = (doc.Cell("ok, the knee" if is_knee else "ok", "ok") if s["passed"]
                    else doc.Cell("; ".join(s["reasons"]) or "failed", "bad"))
-        rows.append([f"{s['rate']:g}", _rps(s["achieved_rps"]), _rps(s.get("goodput_rps")),
-                     _rps(s["refused_rps"]) if "refused_rps" in s else "-", _rps(s["authorize_rps"]),
-                     _ms(s["p99_ms"]), verdict, s.get("limit_reason") or "-"])
+        rows.append([f"{s['rate']:g}", _rps(s["achieved_rps"]), *([_rps(s.get("requests_rps"))] if flows else []),
+                     _rps(s.get("goodput_rps")), _rps(s["refused_rps"]) if "refused_rps" in s else "-",
+                     _rps(s["authorize_rps"]), _ms(s["p99_ms"]), verdict, s.get("limit_reason") or "-"])
         kinds.append("mark" if is_knee else "" if s["passed"] else "fail")
-    return doc.Table(["offered requests/s", "achieved requests/s", "goodput/s", "refused/s", "authorizations/s",
-                      "p99", "verdict", "limit"], rows, align="rrrrrr", row_kinds=kinds, wide=True)
+    headers = ([f"offered {unit}", f"achieved {unit}", "requests/s", f"goodput {unit}", "refused requests/s"] if flows
+               else ["offered requests/s", "achieved requests/s", "goodput/s", "refused/s"])
+    return doc.Table([*headers, "authorizations/s", "p99", "verdict", "limit"], rows, align="r" * (len(headers) + 2),
+                     row_kinds=kinds, wide=True)
 
 
 def _projections_table(projections: list[dict], costs: dict | None) -> doc.Table:
@@ -196,7 +216,7 @@ def _projections_table(projections: list[dict], costs: dict | None) -> doc.Table
                      wide=True)
 
 
-def _compare_section(cmp_: dict, costs: dict | None) -> doc.Section:
+def _compare_section(cmp_: dict, costs: dict | None, unit: str) -> doc.Section:
     n = cmp_["workers"]
     rows = [["Assumption", cmp_["assumption"]],
             ["Saturation, 1 process", f"{cmp_['one']['authorize_rps']:.1f} authorizations/s; limit: "
@@ -204,12 +224,12 @@ def _compare_section(cmp_: dict, costs: dict | None) -> doc.Section:
             [f"Saturation, {n} processes", f"{cmp_['many']['authorize_rps']:.1f} authorizations/s; limit: "
                                           f"{cmp_['many']['limit_reason']}"]]
     k = cmp_["knee"]
-    rows.append([f"Knee, {n} processes", _knee_text(k) if k else "none: the first step already breached"])
+    rows.append([f"Knee, {n} processes", _knee_text(k, unit) if k else "none: the first step already breached"])
     if k is not None:
         rows += [["Contention between processes", f"σ {cmp_['contention']:.3f}"],
                  ["One process plans at", f"{cmp_['per_process_authorizations_per_s']:.1f} authorizations/s"]]
     return doc.Section(f"Beside it: {cmp_['database']}, {n} service processes", [
-        doc.Table(["", ""], rows, key_column=True, wide=True), doc.Section("Steps", [_steps_table(cmp_["steps"], k)]),
+        doc.Table(["", ""], rows, key_column=True, wide=True), doc.Section("Steps", [_steps_table(cmp_["steps"], k, unit)]),
         doc.Section("Projections", [_projections_table(cmp_["projections"], costs)])])
 
 
@@ -224,11 +244,11 @@ def document(result: dict) -> doc.Document:
                   + (f" and fraud screening {_usd(fraud)}" if fraud is not None else "")
                   + " per authorization (amounts in major units of their currency, taken as USD: no FX).")
     sections = [doc.Section("", [doc.Para(intro), _headline(result)]),
-                doc.Section("Steps", [_steps_table(result["steps"], result["knee"]),
+                doc.Section("Steps", [_steps_table(result["steps"], result["knee"], rate_unit(result)),
                                       doc.Para("The knee's row is marked; failed steps are red.", "note")]),
                 doc.Section("Projections", [_projections_table(result["projections"], costs)])]
     if result.get("compare"):
-        sections.append(_compare_section(result["compare"], costs))
+        sections.append(_compare_section(result["compare"], costs, rate_unit(result)))
     sections.append(doc.Section("Curves", [doc.Image(title, name, wide=True)
                                            for title, name in curves.plots(result)]))
     return doc.Document("Capacity and cost plan", sections, escape="table")

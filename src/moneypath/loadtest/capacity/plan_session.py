@@ -110,7 +110,8 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
                 targets.close_target(target)
                 compare = _postgres_run(plan, tmp, exporter_port, say)
             result = capacity.plan(plan.c, plan.sfile, measured, plan.options.current_rps, plan.options.utilization,
-                                   saturation=saturation, database=database, compare=compare)
+                                   saturation=saturation, database=database, compare=compare,
+                                   rate_unit=launch.rate_unit(plan.locustfile))
             plan_report.render(result, tmp)
             final = run_report.publish(tmp, final)
     finally:
