@@ -158,7 +158,8 @@ def drill_file(c: Catalog, page: AlertPage) -> str:
         },
     }
     return (f"# Tabletop drill for {page.alert}, written by `moneypath init`. Rehearse it with the cards; give it\n"
-            "# load: and fault: when your service can take a fault, and `moneypath drill run` will run it.\n"
+            "# load:, fault:, steady_state: and recovery: when your service can take a fault (`moneypath drill check`\n"
+            "# names what is still missing; moneypath docs: drills.md, \"Run it\"), and `moneypath drill run` runs it.\n"
             + yaml.safe_dump(doc, sort_keys=False, width=200, allow_unicode=True))
 
 
