@@ -170,10 +170,17 @@ def _offered(drill: Drill, guard: Guard, labels: dict[str, str]) -> tuple[float,
             continue
         w = weights[label]
         total = sum(w.values())
-        value = labels.get(label) or max(w, key=w.get)
+        value = labels.get(label) or _faulted(drill, label, w) or max(w, key=w.get)
         share *= w.get(value, 0.0) / total
         named.append(f"{label} {value}")
     return rate * share, ", ".join(named) or "all of the load"
+
+
+def _faulted(drill: Drill, label: str, weights: dict[str, float]) -> str | None:
+    """The provider the drill's fault breaks, when the guard counts per provider and the load sends to it: the
+    group whose alert the fault makes page."""
+    target = drill.fault.target if drill.fault is not None else None
+    return target if label == "provider" and target in weights else None
 
 
 def _rate_for(drill: Drill, s: Shortfall) -> float:

@@ -49,6 +49,19 @@ def test_one_call_a_second_cannot_meet_the_outage_guard_at_60x(catalog, tmp_path
     assert shortfalls(drill, catalog, 16, resolve)
 
 
+def test_without_labels_on_the_expected_alert_the_guard_is_judged_on_the_faulted_provider(catalog, tmp_path):
+    """The expected alert names no provider: the group that must page is the one the fault breaks (globex, the
+    smaller share of the mix), not the largest."""
+    doc = yaml.safe_load(slow_drill(tmp_path, 4).read_text())
+    doc["load"]["providers"] = {"acme": 3, "globex": 1}
+    for expected in doc["alerts"]["expected"]:
+        expected.pop("labels", None)
+    path = tmp_path / "unlabelled.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    known = alert_names(catalog)
+    (short,) = shortfalls(load_drill(path, catalog, ROOT), catalog, 60, lambda n: resolve_alert(n, catalog, known))
+    assert short.group == "provider globex" and short.offered_per_s == 1.0, short
+
 @pytest.mark.parametrize("events, mean", [(1, 4.605), (10, 18.783), (50, 67.903)])
 def test_the_mean_that_reaches_a_floor_with_99_percent_is_poissons(events, mean):
     from scipy.stats import poisson
