@@ -36,7 +36,7 @@ _INCREASE = re.compile(r"sum\s*(?:by\s*\((?P<by>[^)]*)\)\s*)?\(\s*increase\(\s*(
 _GUARD = re.compile(r"(?P<lhs>sum\s*(?:by\s*\([^)]*\)\s*)?\(\s*increase\([^\[]*\[[^\]]+\](?:\s*offset\s+\S+)?\s*\)\s*\)"
                     r"|(?P<record>[A-Za-z_:][\w:]*)" + _SELECTOR + r")\s*>=\s*(?P<n>\d+(?:\.\d+)?)")
 SPLIT_BY_MIX = ("provider", "method", "currency")  # labels whose groups the drill's mix weights split the load over
-MARGIN = 0.99  # the probability with which the load's events in the compressed window must reach the floor
+MARGIN = 0.99  # P(the compressed window reaches the floor): docs/decisions/0018-event-floors-with-margin.md
 
 
 def needed_mean(events: float, margin: float = MARGIN) -> float:
