@@ -351,9 +351,11 @@ def _problem_type(r: httpx.Response) -> str:
 
 
 def probe(service_url: str, headers: dict[str, str], requests: Requests, values: dict[str, Any],
-          timeout_s: float = 10.0) -> str:
-    """One payment through the template, synchronously: its flow, the capture when approved (and the template
-    can), read it back. What it saw in one line, or TemplateError saying which answer did not match."""
+          timeout_s: float = 10.0, capture: bool = True) -> str:
+    """One payment through the template, synchronously: its flow, the capture when approved (the template can and
+    `capture`: not when the drill's load captures nothing, the target capturing by itself — a second capture
+    beside the target's own would be the probe's doing), read it back. What it saw in one line, or TemplateError
+    saying which answer did not match."""
     requests = requests.expanded()
     with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
         seen = []
@@ -371,7 +373,7 @@ def probe(service_url: str, headers: dict[str, str], requests: Requests, values:
             else:
                 seen.append(step.name)
         text = ", ".join(seen) if requests.flow is not None else seen[0]
-        if str(state) in requests.approved and requests.capture is not None:
+        if capture and str(state) in requests.approved and requests.capture is not None:
             _probe_call(client, "capture", requests.capture, values)
             text += ", captured"
         if requests.read is not None:

@@ -200,7 +200,8 @@ class CanaryDrillRun:
         for i in range(WARM_PROBES):
             values = payment_values(f"canary-warm-{i}", i, providers[i % len(providers)], currency, spec.amounts.min,
                                     method, os.urandom(8).hex(), major_text(self.catalog))
-            probe(self.target.canary, api_headers(spec.requests, self.target.payments_token), spec.requests, values)
+            probe(self.target.canary, api_headers(spec.requests, self.target.payments_token), spec.requests, values,
+                  capture=spec.capture > 0)
 
     def _release(self, release: Release, fresh: bool) -> ReleaseResult:
         d, target = self.drill, self.target

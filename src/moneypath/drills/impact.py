@@ -223,26 +223,29 @@ def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str])
 
 def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
                      results: list[tuple[str, bool | None, str]]) -> tuple[str, bool | None, str]:
-    """Whether the duplicates figure is measured: read from the reconciliation breaks on the database, or the
-    service's duplicate detector seen running during the drill (its counter increased, the reconciliation's
-    last success advanced, or captured once read the provider's records). A counter the library creates at 0
-    and nothing else is "no duplicates reported, detector not seen running": not measured, never "none"."""
+    """No money charged twice during the drill (a drill whose fault charges twice says `money_expect: {duplicates:
+    fail}`), read from the reconciliation breaks on the database, or from the service's duplicate detector seen
+    running during the drill (its counter increased, the reconciliation's last success advanced, or captured once
+    read the provider's records). A counter the library creates at 0 and nothing else is "no duplicates reported,
+    detector not seen running": not measured, never "none"."""
     shown = money.amounts_text(impact.duplicate_amount_minor, ctx.catalog.money)
     if "unreconciled" not in impact.not_checked and impact.unreconciled_minor is not None:
-        return "duplicates", True, f"duplicates {shown} (reconciliation breaks, money_checks.breaks)"
-    not_data = ctx.counters_not_data()  # the service's counters go backwards: its increases are no figure
-    if not_data:
+        source = "reconciliation breaks, money_checks.breaks"
+    elif not_data := ctx.counters_not_data():  # the service's counters go backwards: its increases are no figure
         return "duplicates", None, f"duplicates: not measured: {not_data}"
+    elif impact.duplicate_amount_minor:
+        source = "reported by the service's duplicate detector"
+    else:
+        source = _detector_seen(ctx)
+        if source is None and any(check == "capture_counts" and ok is not None for check, ok, _ in results):
+            source = "captured once read the provider's records"
+        if source is None:
+            return "duplicates", None, ("duplicates: not measured: no duplicates reported, detector not seen running "
+                                        "(the duplicate counter stayed at its initial 0, no reconciliation run in the "
+                                        "drill, no capture_counts check measured)")
     if impact.duplicate_amount_minor:
-        return "duplicates", True, f"duplicates {shown} (reported by the service's duplicate detector)"
-    seen = _detector_seen(ctx)
-    if seen is None and any(check == "capture_counts" and ok is not None for check, ok, _ in results):
-        seen = "captured once read the provider's records"
-    if seen is None:
-        return "duplicates", None, ("duplicates: not measured: no duplicates reported, detector not seen running (the "
-                                    "duplicate counter stayed at its initial 0, no reconciliation run in the drill, "
-                                    "no capture_counts check measured)")
-    return "duplicates", True, f"duplicates none ({seen})"
+        return "duplicates", False, f"money charged twice: {shown} ({source})"
+    return "duplicates", True, f"duplicates none ({source})"
 
 
 def _detector_seen(ctx: DrillContext) -> str | None:

@@ -103,7 +103,8 @@ def _warm_up(target: Target, drill: Drill, catalog: Catalog, payments: int = 12)
     for i in range(payments):
         try:
             probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
-                  first_payment(drill, catalog, f"warm-up-{i}", provider=providers[i % len(providers)]))
+                  first_payment(drill, catalog, f"warm-up-{i}", provider=providers[i % len(providers)]),
+                  capture=spec.capture > 0)
         except TemplateError:
             if i == 0:  # the drill's requests do not fit the reference service: nothing it would judge is real
                 raise
@@ -127,7 +128,7 @@ def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
     (the team's API does not answer as the template says; the drill would judge nothing)."""
     spec = drill.load
     return probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
-                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"))
+                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0)
 
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,

@@ -59,8 +59,8 @@ Expectations = Annotated[list[Expect], BeforeValidator(lambda v: [v] if isinstan
 # money_checks query each one needs.
 MONEY_CHECK_QUERIES = {"stored": "payments", "captured_once": "capture_counts", "refunds_within_captures": "refunds"}
 MONEY_CHECKS = tuple(MONEY_CHECK_QUERIES)
-# The money objective's checks `if_not_measured:` may skip by name (a check that measured nothing, shown, never a
-# pass): the three above, and whether the duplicates figure was measured (its detector seen running).
+# The money objective's checks `if_not_measured:` may skip and `money_expect:` may expect to fail, by name: the
+# three above, and "duplicates" (no money charged twice, its detector seen running).
 SKIPPABLE_MONEY_CHECKS = (*MONEY_CHECKS, "duplicates")
 MoneyExpectation = Literal["pass", "fail"]
 IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
@@ -334,7 +334,7 @@ class Drill(StrictModel):
     @field_validator("money_expect", "if_not_measured")
     @classmethod
     def _known_names(cls, v: dict, info) -> dict:
-        names, what = ((MONEY_CHECKS, "a money check") if info.field_name == "money_expect"
+        names, what = ((SKIPPABLE_MONEY_CHECKS, "a money check") if info.field_name == "money_expect"
                        else ((*OBJECTIVES, *SKIPPABLE_MONEY_CHECKS), "an objective or money check"))
         for name in v:
             if name not in names:

@@ -233,6 +233,9 @@ def test_drill_fails_clearly_when_the_alert_rule_is_missing(broken_stack, tmp_pa
     assert "never fired within 10 s" in detected["reason"] and "is the rule loaded?" in detected["reason"]
     # the rest of the drill still ran: evidence found (reconciliation still counts), fault cleared, ledger whole
     ok = {o["name"]: o["ok"] for o in journal["objectives"]}
-    assert ok["diagnosed"] and ok["mitigated"] and ok["ledger_balanced"]
+    assert ok["mitigated"] and ok["ledger_balanced"]
+    # no page came, so the runbook's queries (read at the deadline) diagnosed nothing: not measured, never a pass
+    diagnosed = next(o for o in journal["objectives"] if o["name"] == "diagnosed")
+    assert diagnosed["status"] == "not measured" and "no expected page came" in diagnosed["reason"], diagnosed
     assert journal["fault"]["cleared_at"] is not None
     assert "FAIL" in out

@@ -163,7 +163,9 @@ def test_the_headroom_probe_on_the_shop_says_not_measured_with_its_figures(proje
     doc = yaml.safe_load((DRILLS / "knet-partial-outage.yaml").read_text())
     for key in ("fault", "mitigation", "recovery"):
         doc.pop(key, None)
-    doc["alerts"] = {"must_not_page": ["*"]}
+    # the burn alerts the earlier drills on this shared stack left firing may notify in this drill's first second
+    doc["alerts"] = {"must_not_page": ["*"], "allowed": ["AuthorizationAvailabilityBudgetBurn",
+                                                          "AuthorizationLatencyBudgetBurn"]}
     doc["load"]["baseline"] = "3s"
     doc["load"]["peak"] = {"rate": 2000, "duration": "5s",
                            "headroom": {"probe": "2s", "in_flight": 8, "min_multiple": 1000}}

@@ -190,3 +190,33 @@ def test_the_preflight_runs_the_flow_and_names_the_step_that_failed():
                     "data.checkoutComplete.order.paymentStatus=AUTHORIZED, read back")
     assert str(err.value) == ("checkoutComplete: data.checkoutComplete.errors is not empty (PAYMENT_ERROR) "
                               "(load.requests, step checkoutComplete; it has: data)")
+
+
+def test_the_probe_captures_only_when_the_drills_load_does():
+    """A target that captures by itself (load.capture: 0): the preflight and warm-up payments are not captured by
+    the drill too, which would be a second capture of the drill's own doing."""
+    from tests.loopback_http import LoopbackServer, QuietHandler
+
+    paths: list[str] = []
+
+    class Api(QuietHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"] or 0))
+            paths.append(self.path)
+            body = b'{"id": "p1", "status": "approved"}'
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    requests = Requests.model_validate({
+        "auth": "none", "approved": ["approved"],
+        "authorize": {"path": "/payments", "json": {"amount": "{amount_minor}"}, "id": "id", "outcome": "status"},
+        "capture": {"path": "/payments/{payment_id}/capture"}})
+    values = {"amount_minor": 100, "amount_major": "1.00", "currency": "EUR", "provider": "p", "method": "card",
+              "reference": "r1", "correlation_id": "c1"}
+    with LoopbackServer(Api) as server:
+        assert probe(server.url, {}, requests, values, capture=False).endswith("status=approved")
+        assert paths == ["/payments"]
+        assert probe(server.url, {}, requests, values).endswith(", captured")
+        assert paths == ["/payments", "/payments", "/payments/p1/capture"]

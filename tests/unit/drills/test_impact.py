@@ -25,5 +25,6 @@ def test_the_money_impact_note_and_the_ledger_objective_say_money_in_its_currenc
                             "have no read call) of 0 acknowledged"]
     impact.ledger_objective(ctx, result, lost)
     (objective,) = ctx.objectives
-    assert not objective.ok and objective.reason == f"{imbalance} is not 0: KWD 6.235"
+    assert not objective.ok and objective.reason == ("money charged twice: JPY 6,235, KWD 6.235 (reported by the "
+                                                     f"service's duplicate detector); {imbalance} is not 0: KWD 6.235")
     ctx.http.close()

@@ -92,10 +92,25 @@ def test_a_duplicate_counter_at_its_initial_zero_is_no_evidence(tmp_path):
     assert any("duplicate_charges_total" in q for q in asked), asked
 
 
-@pytest.mark.parametrize("seen, evidence", [
-    ("duplicate_charges_total", "the duplicate counter increased"),
-    ("duplicate_charged_minor_total", "reported by the service's duplicate detector"),
-])
+def test_money_the_detector_reports_charged_twice_fails_unless_the_drill_expects_it(tmp_path):
+    catalog = _catalog(tmp_path, CHECKS)
+    metric = catalog.metric("duplicate_charged_minor_total")
+
+    def answer(expr):
+        return [({"currency": "USD"}, 6235.0)] if metric in expr else []
+
+    skip = {"captured_once": "pass", "refunds_within_captures": "pass", "stored": "pass"}
+    objective = _objective(catalog, None, answer, skip=skip)
+    assert objective.status == "fail", objective.reason
+    assert "money charged twice: USD 62.35 (reported by the service's duplicate detector)" in objective.reason
+    objective = _objective(catalog, None, answer, skip=skip, money_expect={"duplicates": "fail"})
+    assert objective.status == "pass" and "duplicates failed as the drill expects" in objective.reason, objective.reason
+    objective = _objective(catalog, None, lambda expr: [], skip={**skip, "duplicates": "pass"},
+                           money_expect={"duplicates": "fail"})
+    assert objective.status == "not measured", objective.reason  # expected, and nothing seen: no pass
+
+
+@pytest.mark.parametrize("seen, evidence", [("duplicate_charges_total", "the duplicate counter increased")])
 def test_the_detector_seen_running_measures_the_duplicates(tmp_path, seen, evidence):
     catalog = _catalog(tmp_path, CHECKS)
     metric = catalog.metric(seen)
