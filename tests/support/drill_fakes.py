@@ -89,3 +89,18 @@ def money_objective(ctx, outcomes, injected: float = 1000.0, cleared: float = 10
     [objective] = ctx.objectives
     return objective
 
+
+def shop_database(path, currency: str, captures: dict[str, int]) -> str:
+    """A team's own SQLite tables (no ledger): a payment per id in `currency`, and `captures[id]` rows of the
+    provider's capture records for it; the SQLAlchemy URL."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, currency TEXT, amount_minor INTEGER, "
+                     "refunded_minor INTEGER)")
+        conn.execute("CREATE TABLE provider_captures (payment_id TEXT, provider_ref TEXT)")
+        conn.executemany("INSERT INTO payments VALUES (?, ?, 6235, 0)", [(i, currency) for i in captures])
+        conn.executemany("INSERT INTO provider_captures VALUES (?, ?)",
+                         [(i, f"ref_{i}_{n}") for i, times in captures.items() for n in range(times)])
+    return f"sqlite:///{path}"
+

@@ -5,7 +5,6 @@ names in `if_not_measured` is skipped (shown), never a pass."""
 
 from __future__ import annotations
 
-import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from moneypath.drills import impact
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader
-from tests.support.drill_fakes import MoneyCtx, money_objective
+from tests.support.drill_fakes import MoneyCtx, money_objective, shop_database
 from tests.unit.drills.test_money_checks import CHECKS, _catalog
 
 IDS = ("ord_1", "ord_2", "ord_3", "ord_4")
@@ -22,16 +21,7 @@ IDS = ("ord_1", "ord_2", "ord_3", "ord_4")
 @pytest.fixture
 def shop_db(tmp_path) -> str:
     """A shop that captured ord_1 once, ord_2 twice, ord_3 three times, and not yet ord_4."""
-    path = tmp_path / "shop.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, currency TEXT, amount_minor INTEGER, "
-                     "refunded_minor INTEGER)")
-        conn.execute("CREATE TABLE provider_captures (payment_id TEXT, provider_ref TEXT)")
-        conn.executemany("INSERT INTO payments VALUES (?, 'USD', 6235, 0)", [(i,) for i in IDS])
-        conn.executemany("INSERT INTO provider_captures VALUES (?, ?)",
-                         [("ord_1", "a"), ("ord_2", "b"), ("ord_2", "c"), ("ord_3", "d"), ("ord_3", "e"),
-                          ("ord_3", "f")])
-    return f"sqlite:///{path}"
+    return shop_database(tmp_path / "shop.db", "USD", dict(zip(IDS, (1, 2, 3, 0))))
 
 
 def _objective(catalog, db_url: str | None, answer=lambda expr: [], capture: float = 0.0, skip: dict | None = None,

@@ -16,7 +16,7 @@ from moneypath.drills import impact
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.money import LedgerReader
 from tests.conftest import run_cli
-from tests.support.drill_fakes import MoneyCtx
+from tests.support.drill_fakes import MoneyCtx, shop_database
 
 CHECKS = {
     "payments": "SELECT id FROM payments WHERE id IN :ids",
@@ -43,14 +43,7 @@ def _catalog(tmp_path, checks: dict):
 
 @pytest.fixture
 def shop_db(tmp_path) -> str:
-    path = tmp_path / "shop.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, currency TEXT, amount_minor INTEGER, "
-                     "refunded_minor INTEGER)")
-        conn.execute("CREATE TABLE provider_captures (payment_id TEXT, provider_ref TEXT)")
-        conn.executemany("INSERT INTO payments VALUES (?, 'JPY', 6235, 0)", [(i,) for i in IDS])
-        conn.executemany("INSERT INTO provider_captures VALUES (?, ?)", [(i, f"ref_{i}") for i in IDS])
-    return f"sqlite:///{path}"
+    return shop_database(tmp_path / "shop.db", "JPY", dict.fromkeys(IDS, 1))
 
 
 def _run(catalog, db_url: str, money_expect: dict | None = None):
