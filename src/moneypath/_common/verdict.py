@@ -1,4 +1,5 @@
-"""Three results for every check the product runs: pass, fail, not measured; and the CLI's exit codes.
+"""Three results for every check the product runs: pass, fail, not measured; the types that carry them (`Outcome`,
+`Check`, `Verdict`), the one JSON encoder for results (`jsonable`, `dumps`) and the CLI's exit codes.
 
 A check whose data is absent (an empty Prometheus answer, a missing series, a query the catalog does not
 declare, a step that did not run) is "not measured: <what returned nothing>", never a pass and never a zero.
@@ -12,11 +13,31 @@ configuration that skips it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from pathlib import PurePath
+from typing import Any
 
-PASS, FAIL, NOT_MEASURED = "pass", "fail", "not measured"
-STATUSES = (PASS, FAIL, NOT_MEASURED)
+
+class Outcome(StrEnum):
+    """The only three results. A str: it compares equal to, prints and serialises as "pass", "fail", "not measured"."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_MEASURED = "not measured"
+
+    @classmethod
+    def of(cls, ok: bool | None) -> Outcome:
+        """pass, fail, or (None) not measured."""
+        return cls.NOT_MEASURED if ok is None else cls.PASS if ok else cls.FAIL
+
+
+PASS, FAIL, NOT_MEASURED = Outcome.PASS, Outcome.FAIL, Outcome.NOT_MEASURED
+STATUSES = tuple(Outcome)
 IF_NOT_MEASURED = ("fail", "pass")  # a not-measured result fails the verdict, or is skipped (never a pass)
 
 # The CLI's exit codes (docs/cli/index.md).
@@ -29,12 +50,12 @@ def not_measured(what: str) -> str:
     return what if what.startswith("not measured") else f"not measured: {what}"
 
 
-def status_of(ok: bool | None) -> str:
+def status_of(ok: bool | None) -> Outcome:
     """pass, fail, or (None) not measured."""
-    return NOT_MEASURED if ok is None else PASS if ok else FAIL
+    return Outcome.of(ok)
 
 
-def verdict(results: Iterable[tuple[str, str]]) -> str:
+def verdict(results: Iterable[tuple[str, str]]) -> Outcome:
     """The verdict over (status, if_not_measured) pairs: fail if any failed; not measured if any not-measured
     result fails its verdict, or if none passed (every one skipped, or none at all: nothing is evidence); else
     pass (skipped not-measured results beside it are shown, not judged)."""
@@ -44,6 +65,85 @@ def verdict(results: Iterable[tuple[str, str]]) -> str:
     if any(status == NOT_MEASURED and policy == "fail" for status, policy in results):
         return NOT_MEASURED
     return PASS if any(status == PASS for status, _ in results) else NOT_MEASURED
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One judged check: its name, outcome, one line of why (what failed, or what returned nothing) and the figures
+    it was judged on. A not-measured check's `why` always starts "not measured"."""
+
+    name: str
+    outcome: Outcome
+    why: str = ""
+    figures: Mapping[str, Any] = field(default_factory=dict)
+    if_not_measured: str = "fail"  # what a not-measured outcome does to the verdict: fail it, or be shown and skipped
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", Outcome(self.outcome))  # ValueError for any fourth word
+        if self.if_not_measured not in IF_NOT_MEASURED:
+            raise ValueError(f"if_not_measured {self.if_not_measured!r}: expected one of {', '.join(IF_NOT_MEASURED)}")
+        if self.outcome is NOT_MEASURED:
+            object.__setattr__(self, "why", not_measured(self.why or "no data"))
+
+    @classmethod
+    def judged(cls, name: str, ok: bool | None, why: str = "", **figures: Any) -> Check:
+        """A check from a comparison that is True, False or (None) could not be made."""
+        return cls(name=name, outcome=Outcome.of(ok), why=why, figures=figures)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is PASS
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict over checks, aggregated here and nowhere else (see `verdict`)."""
+
+    checks: tuple[Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", tuple(self.checks))
+
+    @property
+    def outcome(self) -> Outcome:
+        return verdict((c.outcome, c.if_not_measured) for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    def of(self, outcome: Outcome) -> list[Check]:
+        return [c for c in self.checks if c.outcome is outcome]
+
+
+def jsonable(value: Any) -> Any:
+    """A result as strict JSON: dataclasses as their fields (or their `as_json()`), enums as their values, NaN and
+    infinities as None (a test's z is infinite when one arm has no variance), numpy scalars as Python's, paths as
+    text, tuples and sets as lists. The one encoder for reports, state files and HTTP answers."""
+    if hasattr(value, "as_json") and not isinstance(value, type):
+        return jsonable(value.as_json())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k) if not isinstance(k, str) else k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    if hasattr(value, "item"):  # a numpy scalar
+        return jsonable(value.item())
+    raise TypeError(f"{type(value).__name__} is not a result JSON can carry")
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """`json.dumps` of `jsonable(value)`, strict (no NaN)."""
+    return json.dumps(jsonable(value), allow_nan=False, **kwargs)
 
 
 def exit_code(verdicts: Iterable[str]) -> int:
