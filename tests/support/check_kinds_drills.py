@@ -100,7 +100,7 @@ class _DiagnosisCtx:
 
 def _step(answer: str):
     def case(kind, catalog):
-        from moneypath.drills.evidence import Diagnosis as Run
+        from moneypath.drills.diagnosis import Diagnosis as Run
 
         diagnosis = Run(_DiagnosisCtx(catalog, answer))
         steps = [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).ok]
@@ -109,7 +109,7 @@ def _step(answer: str):
 
 
 def _step_empty(kind, catalog):
-    from moneypath.drills.evidence import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis as Run
 
     ctx = _DiagnosisCtx(catalog, "nothing")
     ctx.drill.runbook_steps["rows"] = {"sql": "SELECT 1"}  # a SQL step, and no database
@@ -122,7 +122,7 @@ def _step_empty(kind, catalog):
 
 def _diagnosed(kind, catalog):
     """The "diagnosed" objective of a whole diagnosis, from the expected page at t=1000."""
-    from moneypath.drills.evidence import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis as Run
 
     ctx = _DiagnosisCtx(catalog, "quiet")
     Run(ctx).run(first_page=1000.0)
@@ -131,7 +131,7 @@ def _diagnosed(kind, catalog):
 
 def _step_skipped(kind, catalog):
     # every step says `if_not_measured: pass` and finds nothing: the steps and "diagnosed" are not measured
-    from moneypath.drills.evidence import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis as Run
 
     ctx = _DiagnosisCtx(catalog, "nothing", policy="pass")
     diagnosis = Run(ctx)
@@ -195,7 +195,7 @@ def _tolerance_skipped(kind, catalog):
             no_fault.within_tolerance]
 
 
-# ---------------------------------------------------------------- drills.history, drills.evidence.control
+# ---------------------------------------------------------------- readiness.history, readiness.evidence.control
 
 
 def _control(records: list[dict]):
@@ -242,14 +242,14 @@ WAYS = {
         passes=_tolerance(3), fails=_tolerance(40), empty=_tolerance_empty,
         feature_off=NO_FEATURE + "impact tolerances are the catalog's business_services section",
         skipped=_tolerance_skipped),
-    "drills.history": Ways(
+    "readiness.history": Ways(
         passes=lambda kind: [kind.evaluate(3, False, 3)], fails=lambda kind: [kind.evaluate(3, True, 3)],
         empty=lambda kind: [kind.evaluate(0, False, None), kind.evaluate(0, False, 0)],
         feature_off=NO_FEATURE + "the drill history is moneypath's own record (the audit feature is the "
                                  "service's trail, not this one)",
         # no signing key given, or the newest signed checkpoint older than the newest record
         skipped=lambda kind: [kind.evaluate(3, False, None), kind.evaluate(3, False, 2)]),
-    "drills.evidence.control": Ways(
+    "readiness.evidence.control": Ways(
         passes=_control([_record(1, PASS), _record(2, FAIL)]),
         fails=NO_FAIL + "a control is covered or missing; a failed record is no evidence (missing, not measured)",
         empty=lambda kind: [kind.evaluate("PCI-DSS-12.10.2", []),

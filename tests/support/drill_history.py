@@ -1,11 +1,11 @@
-"""Drill history records for tests: the fields of one (moneypath.drills.history's contract), back-dated as needed,
+"""Drill history records for tests: the fields of one (moneypath.readiness.history's contract), back-dated as needed,
 a history of several appended at once, and a quarter of weekly drills as readiness reads them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from moneypath.drills.history import append, rfc3339
+from moneypath.readiness.history import append, rfc3339
 
 DAY = 86400.0
 

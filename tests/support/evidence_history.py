@@ -1,12 +1,12 @@
-"""A drill history for the evidence pack's tests: records with the contract's fields (moneypath.drills.history),
+"""A drill history for the evidence pack's tests: records with the contract's fields (moneypath.readiness.history),
 back-dated as given, a report folder for some, and the team's Ed25519 key in OpenSSH form."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from moneypath.drills import history
 from moneypath.formats.drill import read_drill
+from moneypath.readiness import history
 
 
 def record(day: str, drill: str, verdict: str, controls: list[str], report: str = "", environment: str = "staging",

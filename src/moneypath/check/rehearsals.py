@@ -1,4 +1,4 @@
-"""Readiness of every paging alert, judged from the drill history's records (moneypath.drills.history):
+"""Readiness of every paging alert, judged from the drill history's records (moneypath.readiness.history):
 
 - ready (pass): a drill in which the alert paged passed within the policy (catalog `readiness.policy_days`);
 - lapsed (fail): it was rehearsed, but no such pass lies within the policy;

@@ -201,10 +201,10 @@ def _run(args) -> int:
     from moneypath.cli.canary_drill import canary_files, run_canary_files, worst_exit
     from moneypath.drills import hooks
     from moneypath.drills.baseline_load import TemplateError
-    from moneypath.drills.history import HistoryError
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
+    from moneypath.readiness.history import HistoryError
 
     if canary := canary_files(args.files):  # kind: canary: after the incident drills, on a stage of their own
         rest = [f for f in args.files if f not in canary]

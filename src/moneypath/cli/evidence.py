@@ -1,5 +1,5 @@
 """`moneypath evidence --from D --to D --out DIR` (the auditor's pack of a period) and `moneypath evidence verify DIR`
-(its manifest and signature). The pack is moneypath.drills.evidence_pack."""
+(its manifest and signature). The pack is moneypath.readiness.evidence."""
 
 from __future__ import annotations
 
@@ -60,22 +60,22 @@ def _fail(text: str, code: int) -> int:
 
 
 def _build(args) -> int:
-    from moneypath.drills import evidence_pack, pack_signature
+    from moneypath.readiness import evidence, sshsig
 
     missing = [o for o, v in (("--from", args.first), ("--to", args.last), ("--out", args.out)) if not v]
     if missing:
         return _fail(f"give {', '.join(missing)} (or `moneypath evidence verify DIR`)", EXIT_USAGE)
-    from moneypath.drills.history import history_dir
+    from moneypath.readiness.history import history_dir
 
     folder = history_dir(args.history, args.catalog)
     try:
-        first = evidence_pack.parse_day(args.first, "--from")
-        last = evidence_pack.parse_day(args.last, "--to")
-        pack = evidence_pack.build(folder, first, last, Path(args.out),
-                                   Path(args.signing_key) if args.signing_key else None, args.control)
-    except evidence_pack.EvidenceError as exc:
+        first = evidence.parse_day(args.first, "--from")
+        last = evidence.parse_day(args.last, "--to")
+        pack = evidence.build(folder, first, last, Path(args.out),
+                              Path(args.signing_key) if args.signing_key else None, args.control)
+    except evidence.EvidenceError as exc:
         return _fail(str(exc), exc.code)
-    except pack_signature.SignatureError as exc:
+    except sshsig.SignatureError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except OSError as exc:
         return _fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}; nothing was written", 1)
@@ -88,7 +88,7 @@ def _build(args) -> int:
 
 
 def _verify(args) -> int:
-    from moneypath.drills import evidence_pack
+    from moneypath.readiness import evidence
 
     key = None
     if args.key:
@@ -98,7 +98,7 @@ def _verify(args) -> int:
             return _fail(f"cannot read --key {args.key}: {exc.strerror or exc}", EXIT_USAGE)
     if not Path(args.pack).is_dir():
         return _fail(f"{args.pack}: no such directory", EXIT_USAGE)
-    result = evidence_pack.verify(Path(args.pack), key)
+    result = evidence.verify(Path(args.pack), key)
     out = sys.stdout if result.code == 0 else sys.stderr
     for line in result.lines:
         print(line, file=out)

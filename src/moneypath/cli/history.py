@@ -1,5 +1,5 @@
-"""`moneypath history list | verify | checkpoint`: the drill history (moneypath.drills.history) and its signed
-checkpoints (moneypath.drills.history_signing); also the options `drill run` and `demo` record with.
+"""`moneypath history list | verify | checkpoint`: the drill history (moneypath.readiness.history) and its signed
+checkpoints (moneypath.readiness.checkpoints); also the options `drill run` and `demo` record with.
 
 - `list [--json]`: the records, newest first.
 - `verify [--checkpoints DIR --key PUB]`: exit 0 when the chain is intact and its head is covered by a signed
@@ -45,10 +45,10 @@ def history_options(parser, team_default: bool) -> None:
 def recorder(args, team_default: bool):
     """The Recorder the options ask for, or None (no history for this run); HistoryError (one line) for an empty
     environment name, half of the signing options, or a signer key that cannot sign."""
-    from moneypath.drills.history import HistoryError, environment_name, history_dir
-    from moneypath.drills.history_record import KIND_GAMEDAY, Recorder
-    from moneypath.drills.history_signing import signing_from
     from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
+    from moneypath.readiness.checkpoints import signing_from
+    from moneypath.readiness.history import HistoryError, environment_name, history_dir
+    from moneypath.readiness.records import KIND_GAMEDAY, Recorder
 
     if getattr(args, "no_history", False):
         return None
@@ -126,13 +126,13 @@ def _fail(command: str, message: str) -> int:
 
 
 def _folder(args) -> Path:
-    from moneypath.drills.history import history_dir
+    from moneypath.readiness.history import history_dir
 
     return history_dir(args.history, args.catalog)
 
 
 def _list(args) -> int:
-    from moneypath.drills.history import HistoryError, read
+    from moneypath.readiness.history import HistoryError, read
 
     folder = _folder(args)
     try:
@@ -169,8 +169,8 @@ def _roles(record: dict) -> str:
 
 
 def _verify(args) -> int:
-    from moneypath.drills.history_signing import verify
     from moneypath.protocol.audit.checkpoint import CheckpointError
+    from moneypath.readiness.checkpoints import verify
 
     if (args.checkpoints is None) != (args.key is None):
         return _fail("verify", "--checkpoints and --key go together (the directory and the key that signs it)")
@@ -186,9 +186,9 @@ def _verify(args) -> int:
 
 
 def _checkpoint(args) -> int:
-    from moneypath.drills.history import HistoryError
-    from moneypath.drills.history_signing import sign_head
     from moneypath.protocol.audit.checkpoint import CheckpointError
+    from moneypath.readiness.checkpoints import sign_head
+    from moneypath.readiness.history import HistoryError
 
     if not args.checkpoints or not args.signing_key:
         return _fail("checkpoint", "give --checkpoints DIR and --signing-key FILE (or their environment variables)")

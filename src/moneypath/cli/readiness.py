@@ -48,15 +48,15 @@ def _common(parser, catalog_arg) -> None:
 
 
 def history_dir(args) -> Path:
-    """The history `drill run` and `evidence` use: one default, moneypath.drills.history's."""
-    from moneypath.drills.history import history_dir as resolve
+    """The history `drill run` and `evidence` use: one default, moneypath.readiness.history's."""
+    from moneypath.readiness.history import history_dir as resolve
 
     return resolve(args.history, args.catalog)
 
 
 def _view(args):
     from moneypath.catalog import load_catalog
-    from moneypath.drills.readiness_exporter import HistoryView
+    from moneypath.readiness.gauges import HistoryView
 
     catalog = load_catalog(args.catalog)
     return HistoryView(catalog, history_dir(args), Path(args.catalog).parent, args.environment)
@@ -112,7 +112,7 @@ def render(alerts, view, now: float) -> str:
 
 
 def _serve(args) -> int:
-    from moneypath.drills.readiness_exporter import serve, write_textfile
+    from moneypath.readiness.gauges import serve, write_textfile
 
     view = _view(args)
     if args.textfile:

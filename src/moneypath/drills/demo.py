@@ -19,10 +19,10 @@ from pathlib import Path
 from moneypath._common.verdict import exit_code
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import load_drill
-from moneypath.drills.history_record import Recorder
 from moneypath.drills.lanes import run_in_lanes
 from moneypath.drills.runner import print_summary
 from moneypath.formats.drill import DrillError, drill_files, needs_ha
+from moneypath.readiness.records import Recorder
 
 
 def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports"), recorder: Recorder | None = None) -> int:

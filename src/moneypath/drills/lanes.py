@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.drills.history_record import Recorder
 from moneypath.drills.runner import Result
 from moneypath.formats.drill import Drill
+from moneypath.readiness.records import Recorder
 
 LANES = 2
 REPORT_LINE = re.compile(r"^\s*report: (?P<path>.+)$|the journal is (?P<journal>.+)$")

@@ -5,7 +5,7 @@
    Prometheus' alerts, the pages (pager or Alertmanager), the fault's declared duration (the fault is
    cleared when it ends), the halt conditions and the blast-radius cap (either clears the fault at once
    and fails the drill); the drill waits for every expected page or its deadline;
-3. the runbook's diagnosis steps (moneypath.drills.evidence), executed until every one returns the
+3. the runbook's diagnosis steps (moneypath.drills.diagnosis), executed until every one returns the
    evidence the drill expects, or the diagnosis deadline;
 4. mitigation (clear the fault unless mitigation.clear_fault is false, remediation calls), then the
    recovery checks until they hold or the recovery deadline, then the steady state again;
@@ -36,8 +36,8 @@ from moneypath.catalog import Catalog
 from moneypath.drills import headroom, hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
+from moneypath.drills.diagnosis import Diagnosis
 from moneypath.drills.endpoints import Target, TargetError
-from moneypath.drills.evidence import Diagnosis
 from moneypath.drills.fault_switch import FaultSwitch
 from moneypath.drills.journal import (
     AlertRow,

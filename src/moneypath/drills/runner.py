@@ -2,8 +2,8 @@
 
 run_drills runs each drill (on its own fresh local stack when no target is given) and run_drill one,
 through moneypath.drills.phases.DrillRun; print_summary shows the results. A drill run is cut by job:
-phases (the sequence), watcher (alerts and pages), faults (the fault switch, halts, the cap), evidence
-(the runbook's diagnosis), impact (money and ledger), series (the plots' data), replicas (monitoring
+phases (the sequence), watcher (alerts and pages), faults (the fault switch, halts, the cap), diagnosis
+(the runbook's diagnosis steps), impact (money and ledger), series (the plots' data), replicas (monitoring
 replicas killed mid-incident, on the HA stack) and journal (its parts and journal.json).
 """
 
@@ -19,10 +19,10 @@ from moneypath.drills import hooks
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Target
-from moneypath.drills.history_record import Recorder
 from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
+from moneypath.readiness.records import Recorder
 
 __all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
            "run_drills", "summary_rows"]
@@ -137,7 +137,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     """Run each drill; without a target each gets its own fresh local stack (of `topology`), stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
     Ctrl-C ends the drill at hand (journal and report kept) and runs no further one. With a recorder, each drill
-    that wrote a journal is appended to the drill history (moneypath.drills.history_record)."""
+    that wrote a journal is appended to the drill history (moneypath.readiness.records)."""
     from moneypath.stack import local as stack
 
     results = []

@@ -10,9 +10,9 @@ import pytest
 
 from moneypath.catalog import load_catalog
 from moneypath.check.drill_files import load_drill
-from moneypath.drills.history import walk
-from moneypath.drills.history_record import Recorder
 from moneypath.drills.lanes import run_in_lanes
+from moneypath.readiness.history import walk
+from moneypath.readiness.records import Recorder
 from tests.conftest import ROOT
 from tests.support.drill_files import variant
 

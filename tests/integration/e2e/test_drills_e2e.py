@@ -134,7 +134,7 @@ def _assert_recorded(history: Path, j: dict, reports: Path, out: str, roles: lis
     answer with who gave it and when."""
     import hashlib
 
-    from moneypath.drills.history import parse_time, read
+    from moneypath.readiness.history import parse_time, read
 
     [record] = read(history)
     assert "history: recorded as seq 1" in out and "signed checkpoint" in out, out[-3000:]

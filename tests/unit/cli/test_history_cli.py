@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from moneypath.drills import history as h
+from moneypath.readiness import history as h
 from tests.conftest import run_cli
 from tests.docs_examples import args_of, code_block, shell, substitute
 from tests.support.drill_history import DAY, fields, history
@@ -141,7 +141,7 @@ def test_the_documented_verify_and_checkpoint_lines(team):
 
 def test_readiness_and_drill_run_read_one_default_history_beside_the_catalog(tmp_path, monkeypatch):
     """A project's catalog in ops/: `drill run` records into, and `readiness` and `evidence` read, one directory
-    (drills.history's default), whatever the command."""
+    (moneypath.readiness.history's default), whatever the command."""
     from moneypath.cli import build_parser
     from moneypath.cli.history import recorder
     from moneypath.cli.readiness import history_dir as readiness_dir

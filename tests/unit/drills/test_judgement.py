@@ -8,8 +8,8 @@ import re
 import pytest
 
 from moneypath.check.drill_files import load_drill, never_judged
+from moneypath.drills.diagnosis import Diagnosis
 from moneypath.drills.event_guards import guards, held
-from moneypath.drills.evidence import Diagnosis
 from moneypath.formats.drill import DrillError
 from tests.conftest import ROOT
 

@@ -86,7 +86,7 @@ def test_the_jobs_arguments_are_what_moneypath_drill_run_accepts(catalog):
     parser = build_parser()
     run = parser._subparsers._group_actions[0].choices["drill"]._subparsers._group_actions[0].choices["run"]
     if "--environment" not in run._option_string_actions:
-        pytest.skip("drill run's --environment and --history come with the drill history (drills/history.py)")
+        pytest.skip("drill run's --environment and --history come with the drill history (readiness/history.py)")
     args = parser.parse_args(_container(_docs(catalog)["gameday/cronjob-staging.yaml"])["args"])
     assert args.files == list(DRILLS) and args.halt_burn == ["authorization-availability=14.4"]
     assert args.halt_alert == ["MoneyPathLedgerImbalance"] and args.time_factor == 1.0

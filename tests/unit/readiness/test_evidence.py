@@ -1,7 +1,7 @@
 """`moneypath evidence`: the control map (covered only by a passed record of the period that declares the control),
 what the pack holds, its manifest in sha256sum's format, and `evidence verify` catching one changed byte, a missing
 or an added file, a bad or absent signature. The standard tools (sha256sum, ssh-keygen) and Chromium check the
-same packs in tests/integration/drills/test_evidence_tools.py."""
+same packs in tests/integration/readiness/test_evidence_tools.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from moneypath.drills import evidence_pack, history, pack_signature
 from moneypath.formats.controls import CONTROLS
+from moneypath.readiness import evidence, history, sshsig
 from tests.conftest import ROOT, run_cli
 from tests.support.evidence_history import drill_records, openssh_key, quarter, record
 
@@ -36,7 +36,7 @@ def key(tmp_path):
 @pytest.fixture
 def pack_dir(hist, key, tmp_path):
     out = tmp_path / "pack"
-    evidence_pack.build(hist, *Q1, out, key)
+    evidence.build(hist, *Q1, out, key)
     return out
 
 
@@ -44,7 +44,7 @@ def pack_dir(hist, key, tmp_path):
 
 
 def test_a_control_is_covered_only_by_a_passed_record_of_the_period_that_declares_it(hist, tmp_path):
-    pack = evidence_pack.build(hist, *Q1, tmp_path / "p")
+    pack = evidence.build(hist, *Q1, tmp_path / "p")
     status = {c: ok for c, (ok, _) in pack.controls.items()}
     assert [r["seq"] for r in pack.records] == [2, 3, 4]  # the December run is outside the period
     assert status["PCI-DSS-12.10.2"] and status["SOC2-CC7.4"] and status["DORA-Art11"]
@@ -56,26 +56,26 @@ def test_a_control_is_covered_only_by_a_passed_record_of_the_period_that_declare
 
 
 def test_a_period_holding_the_december_run_covers_sysc_but_nothing_after_it(hist, tmp_path):
-    pack = evidence_pack.build(hist, date(2025, 12, 1), date(2025, 12, 31), tmp_path / "p")
+    pack = evidence.build(hist, date(2025, 12, 1), date(2025, 12, 31), tmp_path / "p")
     assert [c for c, (ok, _) in pack.controls.items() if ok] == ["SYSC-15A"]
     assert [r["seq"] for r in pack.records] == [1]
 
 
 def test_the_period_is_whole_utc_days_both_included(hist, tmp_path):
-    pack = evidence_pack.build(hist, date(2026, 3, 31), date(2026, 3, 31), tmp_path / "p")
+    pack = evidence.build(hist, date(2026, 3, 31), date(2026, 3, 31), tmp_path / "p")
     assert [r["seq"] for r in pack.records] == [4]
 
 
 def test_every_control_covered_exits_0_and_a_chosen_set_of_controls_is_judged_alone(hist, tmp_path):
-    pack = evidence_pack.build(hist, *Q1, tmp_path / "p", controls=["PCI-DSS-12.10.2", "DORA-Art11"])
+    pack = evidence.build(hist, *Q1, tmp_path / "p", controls=["PCI-DSS-12.10.2", "DORA-Art11"])
     assert list(pack.controls) == ["PCI-DSS-12.10.2", "DORA-Art11"] and pack.exit_code == 0
-    with pytest.raises(evidence_pack.EvidenceError, match="PCI-DSS-12.10.9"):
-        evidence_pack.build(hist, *Q1, tmp_path / "q", controls=["PCI-DSS-12.10.9"])
+    with pytest.raises(evidence.EvidenceError, match="PCI-DSS-12.10.9"):
+        evidence.build(hist, *Q1, tmp_path / "q", controls=["PCI-DSS-12.10.9"])
 
 
 def test_an_empty_history_covers_nothing(tmp_path):
     (tmp_path / "h" / "records").mkdir(parents=True)
-    pack = evidence_pack.build(tmp_path / "h", *Q1, tmp_path / "p")
+    pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
     assert pack.records == [] and not any(ok for ok, _ in pack.controls.values())
     assert "No drill record in this period" in (tmp_path / "p" / "index.html").read_text()
 
@@ -87,7 +87,7 @@ def test_the_ticket_shops_drills_cover_the_controls_their_files_declare(tmp_path
     records = drill_records(tmp_path / "h", files, ROOT / "tests" / "foreign")
     declared = {c for r in records for c in r["controls"]}
     assert {"SYSC-15A", "PCI-DSS-12.10.5"} <= declared
-    pack = evidence_pack.build(tmp_path / "h", *Q1, tmp_path / "p")
+    pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
     assert {c for c, (ok, _) in pack.controls.items() if ok} == declared
     page = (tmp_path / "p" / "index.html").read_text()
     assert "knet-partial-outage" in page and "komoju-declines" in page
@@ -152,8 +152,8 @@ def test_the_manifest_is_sha256sums_format_over_every_other_file(pack_dir):
 
 
 def test_an_intact_signed_pack_verifies_with_its_own_and_with_the_teams_key(pack_dir, key):
-    assert evidence_pack.verify(pack_dir).code == 0
-    result = evidence_pack.verify(pack_dir, Path(f"{key}.pub").read_text())
+    assert evidence.verify(pack_dir).code == 0
+    result = evidence.verify(pack_dir, Path(f"{key}.pub").read_text())
     assert result.code == 0 and "good signature by the key given" in result.lines[-1]
 
 
@@ -164,7 +164,7 @@ def test_one_changed_byte_in_any_file_fails_verify(pack_dir, where):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    result = evidence_pack.verify(pack_dir)
+    result = evidence.verify(pack_dir)
     assert result.code == 1 and result.lines == [f"{where}: changed (its sha256 is not the manifest's)"]
 
 
@@ -173,14 +173,14 @@ def test_a_changed_manifest_fails_its_signature(pack_dir):
     manifest = pack_dir / "SHA256SUMS"
     (pack_dir / "extra.txt").write_text("added\n")
     manifest.write_text(manifest.read_text() + hashlib.sha256(b"added\n").hexdigest() + "  extra.txt\n")
-    result = evidence_pack.verify(pack_dir)
+    result = evidence.verify(pack_dir)
     assert result.code == 1 and "does not verify" in result.lines[-1]
 
 
 def test_a_missing_or_an_added_file_fails_verify(pack_dir):
     (pack_dir / "records" / "00000003.json").unlink()
     (pack_dir / "records" / "00000005.json").write_text("{}")
-    result = evidence_pack.verify(pack_dir)
+    result = evidence.verify(pack_dir)
     assert result.code == 1
     assert result.lines == ["records/00000003.json: missing",
                             "records/00000005.json: not in SHA256SUMS (a file was added)"]
@@ -188,10 +188,10 @@ def test_a_missing_or_an_added_file_fails_verify(pack_dir):
 
 def test_another_key_fails_and_an_unsigned_pack_is_3(pack_dir, hist, tmp_path):
     other = openssh_key(tmp_path / "other.key")
-    assert evidence_pack.verify(pack_dir, Path(f"{other}.pub").read_text()).code == 1
+    assert evidence.verify(pack_dir, Path(f"{other}.pub").read_text()).code == 1
     unsigned = tmp_path / "unsigned"
-    evidence_pack.build(hist, *Q1, unsigned)
-    result = evidence_pack.verify(unsigned)
+    evidence.build(hist, *Q1, unsigned)
+    result = evidence.verify(unsigned)
     assert result.code == 3 and "unsigned" in result.lines[-1]
     assert "unsigned" in (unsigned / "VERIFY.txt").read_text() and not (unsigned / "SHA256SUMS.sig").exists()
 
@@ -200,16 +200,16 @@ def test_the_audit_trails_key_signs_and_its_pub_verifies(hist, tmp_path):
     from moneypath.protocol.audit.checkpoint import write_key_pair
 
     private, public, _ = write_key_pair("payments-evidence", tmp_path)
-    evidence_pack.build(hist, *Q1, tmp_path / "p", private)
-    assert evidence_pack.verify(tmp_path / "p", public.read_text()).code == 0
+    evidence.build(hist, *Q1, tmp_path / "p", private)
+    assert evidence.verify(tmp_path / "p", public.read_text()).code == 0
     assert (tmp_path / "p" / "allowed_signers").read_text().startswith("payments-evidence ")
 
 
 def test_sshsig_refuses_another_namespace(key):
-    signing = pack_signature.load_signing_key(key)
+    signing = sshsig.load_signing_key(key)
     armored = signing.sign(b"manifest", namespace="file")
-    with pytest.raises(pack_signature.SignatureError, match="namespace"):
-        pack_signature.verify(b"manifest", armored, signing.public_raw)
+    with pytest.raises(sshsig.SignatureError, match="namespace"):
+        sshsig.verify(b"manifest", armored, signing.public_raw)
 
 
 # ---------------------------------------------------------------- the command
@@ -266,7 +266,7 @@ def test_verify_of_something_that_is_not_a_pack(tmp_path):
 
 def test_a_record_with_the_contracts_fields_and_no_report(tmp_path):
     history.append(tmp_path / "h", record("2026-02-01", "audit-chain-tampered", "not measured", ["SOC2-CC7.5"]))
-    pack = evidence_pack.build(tmp_path / "h", *Q1, tmp_path / "p")
+    pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
     assert pack.controls["SOC2-CC7.5"][0] is None and pack.reports == {1: None}
     assert 'class="not-measured">not measured<' in (tmp_path / "p" / "index.html").read_text()
 
@@ -280,4 +280,4 @@ def test_the_docs_example_writes_the_pack_it_shows(tmp_path):
     r = run_cli(*argv[1:], cwd=tmp_path)
     assert r.returncode == 3, r.stderr  # controls are missing: not measured
     assert all(line in r.stdout for line in shown), (shown, r.stdout)
-    assert evidence_pack.verify(tmp_path / "evidence-2026-q1").code == 0
+    assert evidence.verify(tmp_path / "evidence-2026-q1").code == 0

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath.catalog import Catalog
-from moneypath.drills.history import HistoryError, append, rfc3339
 from moneypath.formats.drill import Drill
+from moneypath.readiness.history import HistoryError, append, rfc3339
 
 KIND_GAMEDAY = "gameday"
 
@@ -134,8 +134,8 @@ class Recorder:
 
     def record(self, drill: Drill, catalog: Catalog | None, journal: dict, journal_path: Path,
                say: Callable[[str], None] = print) -> dict | None:
-        from moneypath.drills.history_signing import sign_head
         from moneypath.protocol.audit.checkpoint import CheckpointError
+        from moneypath.readiness.checkpoints import sign_head
 
         kind = self.kind or ("tabletop" if drill.tabletop_only else "drill")
         try:

@@ -1,4 +1,4 @@
-"""The diagnosis' evidence (moneypath.drills.evidence): money in its currency."""
+"""The diagnosis' evidence (moneypath.drills.diagnosis): money in its currency."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from moneypath.drills import money
 
 
 def test_runbook_evidence_reads_money_in_its_currency(foreign):
-    from moneypath.drills.evidence import _render_rows, _render_series
+    from moneypath.drills.diagnosis import _render_rows, _render_series
 
     assert money.reads_money(foreign, "sum by (currency) (increase(shop_duplicate_charged_minor_total[1m]))")
     assert not money.reads_money(foreign, "sum(increase(shop_duplicate_charges_total[1m]))")

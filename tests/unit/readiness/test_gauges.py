@@ -1,4 +1,4 @@
-"""The readiness series (moneypath.drills.readiness_exporter): names from the conventions, one per paging alert,
+"""The readiness series (moneypath.readiness.gauges): names from the conventions, one per paging alert,
 absent (never zero) where nothing was measured; re-read only when the history changes; a history that does not
 verify exports no runs. And `moneypath readiness`: exit codes, --json, the text report, --textfile."""
 
@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.catalog.conventions import READINESS_METRICS
 from moneypath.check.rehearsals import paging_alerts
-from moneypath.drills.readiness_exporter import HistoryView, registry
+from moneypath.readiness.gauges import HistoryView, registry
 from tests.conftest import CATALOG_PATH, ROOT, run_cli
 from tests.support import drill_history as h
 
@@ -59,11 +59,11 @@ def test_the_series_of_a_quarter(catalog, names, tmp_path):
 
 
 def test_the_history_is_read_again_only_when_it_changes(catalog, names, tmp_path, monkeypatch):
-    from moneypath.drills import readiness_exporter
+    from moneypath.readiness import gauges
 
     reads = []
-    real = readiness_exporter.read
-    monkeypatch.setattr(readiness_exporter, "read", lambda d: reads.append(d) or real(d))
+    real = gauges.read
+    monkeypatch.setattr(gauges, "read", lambda d: reads.append(d) or real(d))
     records = [h.run("a", NOW - 86400, [h.alert(names["FraudSpike"], 300)])]
     h.write(tmp_path, records)
     view = HistoryView(catalog, tmp_path, ROOT)

@@ -1,4 +1,4 @@
-"""A drill run's record (moneypath.drills.history_record): built from its journal in real time, appended by the
+"""A drill run's record (moneypath.readiness.records): built from its journal in real time, appended by the
 runner after the report, one line when it cannot be; where `drill run` and `demo` record by default."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 import pytest
 
 from moneypath.check.drill_files import load_drill
-from moneypath.drills import history as h
-from moneypath.drills.history_record import Recorder, record_fields
+from moneypath.readiness import history as h
+from moneypath.readiness.records import Recorder, record_fields
 from tests.conftest import ROOT
 from tests.support.drill_journal import INJECT, PAGE, T0, passing_journal
 from tests.unit.drills.helpers import run_args

@@ -1,4 +1,4 @@
-"""The drill history's chain (moneypath.drills.history): append and read, each way a record can be tampered with
+"""The drill history's chain (moneypath.readiness.history): append and read, each way a record can be tampered with
 caught at its seq, records created whole and exclusively, two processes appending at once."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from moneypath.drills import history as h
+from moneypath.readiness import history as h
 from tests.support.drill_history import DAY, fields, history
 
 T = 1_790_000_000.0
@@ -162,7 +162,7 @@ def test_a_record_inserted_and_the_rest_renumbered_breaks_the_chain(tmp_path):
 
 
 def test_the_newest_record_deleted_is_what_a_bare_chain_cannot_see(tmp_path):
-    """Why the head is signed (moneypath.drills.history_signing): cut the newest record and the chain reads."""
+    """Why the head is signed (moneypath.readiness.checkpoints): cut the newest record and the chain reads."""
     history(tmp_path, [T, T + DAY, T + 2 * DAY])
     _file(tmp_path, 3).unlink()
     assert len(h.read(tmp_path)) == 2

@@ -22,7 +22,7 @@ from moneypath._common.atomic import write_text
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import READINESS_ALERT_LABEL, READINESS_METRICS, READINESS_RUN_LABEL
 from moneypath.check.rehearsals import AlertReadiness, policy_of, readiness
-from moneypath.drills.history import HistoryError, read
+from moneypath.readiness.history import HistoryError, read
 
 HELP = {
     "last_pass": "Unix time the paging alert last passed a drill (ended); absent when it never has.",

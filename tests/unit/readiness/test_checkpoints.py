@@ -1,4 +1,4 @@
-"""Signed checkpoints of the drill history's head (moneypath.drills.history_signing): the newest record deleted or
+"""Signed checkpoints of the drill history's head (moneypath.readiness.checkpoints): the newest record deleted or
 edited, and a chain re-hashed from an old record, are caught; what nothing signed vouches for is not measured."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from moneypath.drills import history as h
-from moneypath.drills.history_signing import sign_head, verify
 from moneypath.protocol.audit.checkpoint import CheckpointError, write_key_pair
+from moneypath.readiness import history as h
+from moneypath.readiness.checkpoints import sign_head, verify
 from tests.support.drill_history import DAY, fields
 
 T = 1_790_000_000.0

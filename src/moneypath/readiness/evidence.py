@@ -5,7 +5,7 @@ A control is covered only where a passed record of the period declares it (`cont
 into the record); a failed or unmeasured record, or one outside the period, covers nothing: the map says
 "missing". The pack holds index.html, records/ (the records as the history keeps them, byte for byte), reports/
 (the report folders they point to), controls.json, chain.json, VERIFY.txt and the SHA256SUMS manifest of every
-other file (`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (drills.pack_signature) when a key is
+other file (`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (moneypath.readiness.sshsig) when a key is
 given. It is built in a temporary directory beside its place and renamed there whole.
 """
 
@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, PASS, register
-from moneypath.drills import history, pack_page, pack_signature
 from moneypath.formats.controls import CONTROLS
+from moneypath.readiness import auditor_page, history, sshsig
 
 MANIFEST, SIGNATURE = "SHA256SUMS", "SHA256SUMS.sig"
 PUBLIC_KEY, ALLOWED_SIGNERS = "signing-key.pub", "allowed_signers"
@@ -48,7 +48,7 @@ def control_status(control: str, records: list[dict]) -> tuple[bool | None, str]
     return None, f"missing: {why}"
 
 
-register("drills.evidence.control", control_status)
+register("readiness.evidence.control", control_status)
 
 
 def parse_day(text: str, option: str) -> date:
@@ -99,7 +99,7 @@ def build(history_dir: Path, first: date, last: date, out: Path, signing_key: Pa
         raise EvidenceError(f"--control {unknown[0]}: not a control (controls: {', '.join(CONTROLS)})")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EvidenceError(f"{out} exists and is not an empty directory: a pack is never written over another")
-    key = pack_signature.load_signing_key(signing_key) if signing_key else None
+    key = sshsig.load_signing_key(signing_key) if signing_key else None
     if not (Path(history_dir) / "records").is_dir():
         raise EvidenceError(f"{history_dir}: no drill history there (no records/ directory); give --history DIR")
     try:
@@ -132,7 +132,7 @@ def _chain(history_dir: Path, everything: list[dict], chosen: list[dict]) -> dic
             "head_sha256": _sha256(_record_file(history_dir, head)) if head else None,
             "in_period": [r["seq"] for r in chosen],
             "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "how": "each record's prev is the sha256 of the record before it (drills.history.read); "
+            "how": "each record's prev is the sha256 of the record before it (moneypath.readiness.history.read); "
                    "`moneypath history verify` also checks the signed checkpoints of the head"}
 
 
@@ -173,11 +173,11 @@ def _fill(work: Path, pack: Pack, history_dir: Path, key) -> None:
                                       and c in (r.get("controls") or [])]}
                       for c, (ok, why) in pack.controls.items()}}, indent=2) + "\n")
     (work / "chain.json").write_text(json.dumps(pack.chain, indent=2) + "\n")
-    (work / "index.html").write_text(pack_page.render(pack, CONTROLS), encoding="utf-8")
+    (work / "index.html").write_text(auditor_page.render(pack, CONTROLS), encoding="utf-8")
     if key is not None:
         (work / PUBLIC_KEY).write_text(key.public_line + "\n")
-        (work / ALLOWED_SIGNERS).write_text(pack_signature.allowed_signers(key))
-    (work / "VERIFY.txt").write_text(pack_page.verify_text(key.identity if key else None))
+        (work / ALLOWED_SIGNERS).write_text(sshsig.allowed_signers(key))
+    (work / "VERIFY.txt").write_text(auditor_page.verify_text(key.identity if key else None))
     manifest = manifest_text(work)
     (work / MANIFEST).write_text(manifest)
     if key is not None:
@@ -246,9 +246,9 @@ def verify(pack_dir: Path, public_key: str | None = None) -> Verified:
     own = pack_dir / ALLOWED_SIGNERS
     key_text = public_key if public_key is not None else (own.read_text() if own.is_file() else "")
     try:
-        raw = pack_signature.read_public_key(key_text)
-        pack_signature.verify(manifest.read_bytes(), signature.read_text(), raw)
-    except (pack_signature.SignatureError, ValueError) as exc:
+        raw = sshsig.read_public_key(key_text)
+        sshsig.verify(manifest.read_bytes(), signature.read_text(), raw)
+    except (sshsig.SignatureError, ValueError) as exc:
         return Verified(EXIT_FAIL, [*ok, f"{SIGNATURE}: {exc}"])
     whose = ("the key given" if public_key is not None else
              f"the key the pack carries ({ALLOWED_SIGNERS}); give --key with the team's published key to know who")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from moneypath.drills import evidence_pack
+from moneypath.readiness import evidence
 from tests.integration._common.test_html_pages import PAGE_TIMEOUT_MS, browser, screenshots  # noqa: F401 - fixtures
 from tests.support.evidence_history import quarter
 
@@ -41,7 +41,7 @@ def signed_pack(tmp_path):
          cwd=tmp_path).check_returncode()
     quarter(tmp_path / "history")
     out = tmp_path / "pack"
-    evidence_pack.build(tmp_path / "history", *Q1, out, tmp_path / "team")
+    evidence.build(tmp_path / "history", *Q1, out, tmp_path / "team")
     return out
 
 
@@ -79,7 +79,7 @@ def test_one_changed_byte_in_a_record_fails_sha256sum_and_moneypath(signed_pack)
     _flip(signed_pack / "records" / "00000002.json")
     checked = _run("sha256sum", "-c", "--quiet", "SHA256SUMS", cwd=signed_pack)
     assert checked.returncode == 1 and "records/00000002.json: FAILED" in checked.stdout
-    assert evidence_pack.verify(signed_pack).code == 1
+    assert evidence.verify(signed_pack).code == 1
 
 
 def test_one_changed_byte_in_the_manifest_fails_ssh_keygen_and_moneypath(signed_pack):
@@ -88,7 +88,7 @@ def test_one_changed_byte_in_the_manifest_fails_ssh_keygen_and_moneypath(signed_
     manifest.write_text(text[:10] + ("0" if text[10] != "0" else "1") + text[11:])
     verified = _ssh_verify(signed_pack)
     assert verified.returncode != 0 and "Good" not in verified.stdout
-    assert evidence_pack.verify(signed_pack).code == 1
+    assert evidence.verify(signed_pack).code == 1
 
 
 def test_the_verify_txt_listing_check_finds_an_added_file(signed_pack):

@@ -6,12 +6,12 @@ to its own name, which fails when that seq exists (a crash leaves no partial rec
 share a seq). Every record carries `seq` and `prev`, the hex sha256 of the previous record's bytes ("0"*64
 for the first), so an edited, reordered, inserted or deleted record breaks the chain at that seq. What a
 bare chain cannot show is its newest records deleted or the newest one edited: the signed checkpoints of
-moneypath.drills.history_signing cover that.
+moneypath.readiness.checkpoints cover that.
 
 API (readiness, dora and evidence build on it): `append(history_dir, fields) -> dict` assigns seq and prev
 and writes the record; `read(history_dir) -> list[dict]` verifies the chain and returns the records, oldest
 first, or raises HistoryError naming the first bad seq and what is wrong with it. Record fields: FIELDS
-(others may add fields, never rename these); moneypath.drills.history_record builds them from a journal.
+(others may add fields, never rename these); moneypath.readiness.records builds them from a journal.
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def _record_problem(record, data: bytes, seq: int, prev_hash: str, by_hash: dict
 def read(history_dir: str | Path) -> list[dict]:
     """The records, oldest first, after verifying the chain; [] when there is no history yet. HistoryError
     names the first bad seq. The chain alone cannot show the newest records deleted (or the newest one edited):
-    moneypath.drills.history_signing.verify checks the signed checkpoints too."""
+    moneypath.readiness.checkpoints.verify checks the signed checkpoints too."""
     chain = walk(history_dir)
     if chain.error is not None:
         raise chain.error
@@ -412,4 +412,4 @@ def judge(records: int, broken: bool, covered: int | None) -> str:
     return PASS
 
 
-register("drills.history", judge)
+register("readiness.history", judge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from moneypath.drills import pack_signature
+from moneypath.readiness import sshsig
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;
@@ -100,7 +100,7 @@ def render(pack, controls) -> str:
     covered = sum(1 for ok, _ in pack.controls.values() if ok)
     chain = pack.chain
     signed = (f"signed by {_e(pack.signed_by)} (SHA256SUMS.sig, OpenSSH SSHSIG, namespace "
-              f"{pack_signature.NAMESPACE})" if pack.signed_by else '<span class="missing">unsigned</span>')
+              f"{sshsig.NAMESPACE})" if pack.signed_by else '<span class="missing">unsigned</span>')
     missing_reports = [r["seq"] for r in pack.records if r.get("report") and not pack.reports.get(r["seq"])]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -132,7 +132,7 @@ first record of the period points to one before the period, which the team's his
 
 
 def verify_text(identity: str | None) -> str:
-    ns = pack_signature.NAMESPACE
+    ns = sshsig.NAMESPACE
     signed = (f"""2. The signature of the manifest (OpenSSH 8.1 or later):
 
      ssh-keygen -Y verify -f allowed_signers -I {identity} -n {ns} -s SHA256SUMS.sig < SHA256SUMS

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moneypath.drills.history import Chain, HistoryError, journal_check, judge, walk
 from moneypath.protocol.audit.checkpoint import (
     Checkpoint,
     CheckpointDir,
@@ -27,6 +26,7 @@ from moneypath.protocol.audit.checkpoint import (
     Verifier,
     read_key,
 )
+from moneypath.readiness.history import Chain, HistoryError, journal_check, judge, walk
 
 ENV_CHECKPOINTS = "MONEYPATH_HISTORY_CHECKPOINTS"  # the checkpoint directory
 ENV_SIGNING_KEY = "MONEYPATH_HISTORY_SIGNING_KEY"  # the signer key file (PRIVATE+KEY+...), for the drill runner
@@ -73,7 +73,7 @@ class Verification:
 
 def verify(history_dir: str | Path, checkpoints_dir: str | Path | None = None,
            verifier_key: str | None = None) -> Verification:
-    """The chain walked (moneypath.drills.history.walk), each journal found at its record's report folder held
+    """The chain walked (moneypath.readiness.history.walk), each journal found at its record's report folder held
     against its journal_sha256, and, with a checkpoint directory and its verifier key, the chain held against
     every checkpoint. CheckpointError (one line) for a key or checkpoint that cannot be read."""
     chain = walk(history_dir)

@@ -1,0 +1,11 @@
+"""Readiness as evidence: the drill history (signed records of every drill run), readiness as Prometheus series,
+and the pack an auditor reads. Below moneypath.drills: nothing here imports a drill-run module; the runner hands
+a finished run's journal and plain data (the alerts' severities) to the recorder.
+
+history (the hash-chained records: append, read, verify, the history's verdict), records (a record built from a
+drill's journal, and the Recorder the runner calls after each run), checkpoints (signed checkpoints of the
+history's head, kept outside it), gauges (`moneypath readiness serve` and its textfile: readiness as Prometheus
+series), evidence (`moneypath evidence`: the pack of a period, its control map and manifest, and its check),
+auditor_page (the pack's index.html and VERIFY.txt) and sshsig (the pack's signature, OpenSSH's SSHSIG format).
+Whether each paging alert is ready is judged in moneypath.check.rehearsals, from the records.
+"""
