@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
+from moneypath.check.drill_files import alert_names
 from moneypath.drills.runner import Result
 from moneypath.formats.drill import Drill
-from moneypath.readiness.records import Recorder
+from moneypath.readiness.records import Recorder, severities
 
 LANES = 2
 REPORT_LINE = re.compile(r"^\s*report: (?P<path>.+)$|the journal is (?P<journal>.+)$")
@@ -60,6 +61,7 @@ def run_in_lanes(drills: list[Drill], catalog: Catalog, reports: Path, state_dir
                                                           key=expected_s, reverse=True)
     results: dict[str, Result] = {}
     running: list[Lane] = []
+    levels = severities(alert_names(catalog)) if recorder is not None else {}  # once for the run: what records say
     printing = threading.Lock()
     done = threading.Condition()
 
@@ -76,12 +78,12 @@ def run_in_lanes(drills: list[Drill], catalog: Catalog, reports: Path, state_dir
             for lane in [r for r in running if r.proc.poll() is not None]:
                 running.remove(lane)
                 lane.reader.join()
-                results[lane.drill.name] = _result(lane, catalog, recorder, say)
+                results[lane.drill.name] = _result(lane, levels, recorder, say)
     except KeyboardInterrupt as exc:
         _stop(running, exc)
         for lane in running:
             lane.reader.join(timeout=5)
-            results[lane.drill.name] = _result(lane, catalog, recorder, say, interrupted=True)
+            results[lane.drill.name] = _result(lane, levels, recorder, say, interrupted=True)
         left = len(queue)
         if left:
             say(f"interrupted: {left} drill(s) not run")
@@ -128,7 +130,7 @@ def _stop(running: list[Lane], exc: BaseException) -> None:
             lane.proc.wait()
 
 
-def _result(lane: Lane, catalog: Catalog, recorder: Recorder | None, say: Callable[[str], None],
+def _result(lane: Lane, levels: dict[str, str], recorder: Recorder | None, say: Callable[[str], None],
             interrupted: bool = False) -> Result:
     drill = lane.drill
     journal_path = None
@@ -143,7 +145,7 @@ def _result(lane: Lane, catalog: Catalog, recorder: Recorder | None, say: Callab
                       interrupted=interrupted)
     journal = json.loads(journal_path.read_text())
     if recorder is not None:
-        recorder.record(drill, catalog, journal, journal_path, say)
+        recorder.record(drill, levels, journal, journal_path, say)
     report = journal_path.parent / "report.md"
     return Result(drill.name, journal["verdict"], journal["timings"], str(report if report.is_file() else journal_path),
                   journal, interrupted or bool(journal.get("interrupted")))

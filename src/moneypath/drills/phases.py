@@ -33,6 +33,7 @@ import httpx
 from moneypath._common.interrupt import Terminated
 from moneypath._common.verdict import register
 from moneypath.catalog import Catalog
+from moneypath.check.drill_files import alert_names
 from moneypath.drills import headroom, hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
 from moneypath.drills.context import TICK_S, DrillContext
@@ -57,10 +58,13 @@ from moneypath.formats.drill import Action, Check, Drill
 
 class DrillRun(DrillContext):
     def __init__(self, drill: Drill, catalog: Catalog, target: Target, say: Callable[[str], None] = print,
-                 interactive: bool = False, ask=input, clock=time.time):
+                 interactive: bool = False, ask=input, clock=time.time, alerts: dict[str, dict] | None = None):
         super().__init__(drill, catalog, target, say, clock)
         self.interactive, self.ask = interactive, ask
-        self.watcher = Watcher(self, lambda: self.faults.record.injected_at)
+        # The catalog's generated alerts by name (what pages are judged by, and each one's severity): the runner
+        # builds them once per run of several drills, a run alone here.
+        self.alerts = alert_names(catalog) if alerts is None else alerts
+        self.watcher = Watcher(self, lambda: self.faults.record.injected_at, self.alerts)
         self.counters_not_data = self.watcher.counters_not_data
         self.faults = FaultSwitch(self)
         self.replicas = ReplicaKills(self, lambda: self.faults.record.injected_at, lambda: self.faults.active)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moneypath.catalog import Catalog
+from moneypath.check.drill_files import alert_names
 from moneypath.drills import hooks
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
@@ -22,7 +23,7 @@ from moneypath.drills.endpoints import Target
 from moneypath.drills.journal import finite, write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
-from moneypath.readiness.records import Recorder
+from moneypath.readiness.records import Recorder, severities
 
 __all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
            "run_drills", "summary_rows"]
@@ -41,10 +42,13 @@ class Result:
 
 
 def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
-              interactive: bool = False, ask=input, recorder: Recorder | None = None) -> Result:
-    """One drill: its journal, its report, and (with a recorder) its record in the team's drill history."""
+              interactive: bool = False, ask=input, recorder: Recorder | None = None,
+              alerts: dict[str, dict] | None = None) -> Result:
+    """One drill: its journal, its report, and (with a recorder) its record in the team's drill history.
+    `alerts`: the catalog's generated alerts (moneypath.check.drill_files.alert_names; the run builds them when not
+    given): the watcher judges pages by them, and the record takes each alert's severity from them."""
     drill = hooks.with_env(drill)  # the template's ${NAME}s, read once as the drill starts
-    run = DrillRun(drill, catalog, target, say, interactive, ask)
+    run = DrillRun(drill, catalog, target, say, interactive, ask, alerts=alerts)
     try:
         journal = run.run()
     finally:
@@ -60,7 +64,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
         say(f"           report not rendered ({type(exc).__name__}: {exc}); the journal is {path}")
     say(f"           report: {report}")
     if recorder is not None:
-        recorder.record(drill, catalog, journal, path, say)
+        recorder.record(drill, severities(run.alerts), journal, path, say)
     return Result(drill.name, journal["verdict"], journal["timings"], report, journal, run.interrupted)
 
 
@@ -140,6 +144,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     that wrote a journal is appended to the drill history (moneypath.readiness.records)."""
     from moneypath.stack import local as stack
 
+    alerts = alert_names(catalog)  # once for the run: every drill's watcher and record read the same alerts
     results = []
     for drill in drills:
         say(f"=== {drill.name}: {drill.title}")
@@ -150,7 +155,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             results.append(Result(drill.name, "fail", {}, why))
             continue
         if target is not None:
-            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask, recorder)
+            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask, recorder, alerts)
         else:
             own = state_dir / drill.name
             try:
@@ -161,7 +166,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                     say(f"           {reason}")
                     results.append(Result(drill.name, "fail", {}, reason))
                     continue
-                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask, recorder)
+                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask, recorder, alerts)
             finally:
                 stack.down(own.resolve(), progress=lambda *_: None)
         results.append(result)

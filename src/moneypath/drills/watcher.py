@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moneypath.catalog.conventions import WATCHDOG_SEVERITY
 from moneypath.check.counter_resets import counter_names, find
-from moneypath.check.drill_files import alert_names, receivers_for
+from moneypath.check.drill_files import receivers_for
 from moneypath.drills.context import DrillContext
 from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import AlertRow
@@ -39,10 +39,10 @@ class AlertSeen:
 
 
 class Watcher:
-    def __init__(self, ctx: DrillContext, injected_at: Callable[[], float | None] = lambda: None):
+    def __init__(self, ctx: DrillContext, injected_at: Callable[[], float | None], known: dict[str, dict]):
         self.ctx = ctx
         self.injected_at = injected_at  # when the fault went on (None: not yet, or a drill without one)
-        self.known = alert_names(ctx.catalog)
+        self.known = known  # the catalog's generated alerts by name (moneypath.check.drill_files.alert_names)
         self.seen: dict[tuple, AlertSeen] = {}
         self.pages: list[dict] = []  # the page records of this drill, firing and resolved, in the order seen
         self._page_keys: set[tuple] = set()

@@ -4,18 +4,18 @@ Times in the record are real time: a drill on a stack whose rules run F times fa
 journal's time_factor, 60 on the local drill stack) measured its times to page, diagnose and recover on
 that compressed clock, so they are multiplied by F (`compression` keeps F); started_at and ended_at are the
 wall clock, as they happened. Per alert: the expected alerts (each with its labels, its deadline and whether it
-paged in time) and the alert whose runbook the drill rehearses; severity from the catalog's generated rules.
+paged in time) and the alert whose runbook the drill rehearses; each alert's severity from the map the caller
+hands in (`severities`, built once per run from the catalog's generated alerts: nothing here reads the catalog).
 Tabletop answers: who answered each role's card, when it was asked and answered, late or not.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from moneypath.catalog import Catalog
 from moneypath.formats.drill import Drill
 from moneypath.readiness.history import HistoryError, append, rfc3339
 
@@ -34,15 +34,13 @@ def _time(at: float | None) -> str | None:
     return None if at is None else rfc3339(at)
 
 
-def _severities(catalog: Catalog | None) -> dict[str, str]:
-    if catalog is None:
-        return {}
-    from moneypath.check.drill_files import alert_names
-
-    return {name: info["severity"] for name, info in alert_names(catalog).items()}
+def severities(alerts: Mapping[str, Mapping]) -> dict[str, str]:
+    """Alert name → its severity, from the generated alerts as moneypath.check.drill_files.alert_names gives them
+    (name → {severity, ...}): the plain map a record's alerts take their severity from."""
+    return {name: str(info["severity"]) for name, info in alerts.items()}
 
 
-def alerts_of(journal: dict, severities: dict[str, str], factor: float) -> list[dict]:
+def alerts_of(journal: dict, severities: Mapping[str, str], factor: float) -> list[dict]:
     """The record's alerts: each expected row of the alert matrix, then the rehearsed runbook alert if no row
     names it (a drill that expects no page still rehearses its runbook); times in real seconds."""
     injected = (journal.get("fault") or {}).get("injected_at")
@@ -92,8 +90,9 @@ def report_of(folder: Path, history_dir: Path) -> str:
 
 
 def record_fields(journal: dict, journal_path: Path, history_dir: Path, environment: str, kind: str,
-                  catalog: Catalog | None = None, controls: list[str] | None = None) -> dict:
-    """The fields of a record (all but seq and prev) for a drill run's journal, written at `journal_path`."""
+                  severities: Mapping[str, str] | None = None, controls: list[str] | None = None) -> dict:
+    """The fields of a record (all but seq and prev) for a drill run's journal, written at `journal_path`;
+    `severities`: alert name → page or ticket (an alert it does not name is recorded as a page)."""
     factor = float(journal.get("time_factor") or 1.0)
     return {
         "kind": kind, "drill": journal["drill"], "drill_file": str(journal.get("file") or ""),
@@ -102,7 +101,7 @@ def record_fields(journal: dict, journal_path: Path, history_dir: Path, environm
         "started_at": rfc3339(journal["started_at"]), "ended_at": rfc3339(journal["finished_at"]),
         "verdict": journal["verdict"], "interrupted": bool(journal.get("interrupted")),
         "compression": factor,
-        "alerts": alerts_of(journal, _severities(catalog), factor),
+        "alerts": alerts_of(journal, severities or {}, factor),
         "objectives": {o["name"]: o.get("status") or ("pass" if o.get("ok") else "fail")
                        for o in journal.get("objectives") or []},
         "controls": [str(c) for c in controls or []],
@@ -132,14 +131,15 @@ class Recorder:
     checkpoints: str | None = None
     signing_key: str | None = None
 
-    def record(self, drill: Drill, catalog: Catalog | None, journal: dict, journal_path: Path,
+    def record(self, drill: Drill, severities: Mapping[str, str] | None, journal: dict, journal_path: Path,
                say: Callable[[str], None] = print) -> dict | None:
+        """Append the run's record (`severities`: alert name → page or ticket, as `record_fields` takes it)."""
         from moneypath.protocol.audit.checkpoint import CheckpointError
         from moneypath.readiness.checkpoints import sign_head
 
         kind = self.kind or ("tabletop" if drill.tabletop_only else "drill")
         try:
-            fields = record_fields(journal, journal_path, self.history_dir, self.environment, kind, catalog,
+            fields = record_fields(journal, journal_path, self.history_dir, self.environment, kind, severities,
                                    drill_controls(drill))
             record = append(self.history_dir, fields)
         except Exception as exc:  # noqa: BLE001 - a record that cannot be made must not lose the run's summary

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from moneypath.check.drill_files import load_drill
+from moneypath.check.drill_files import alert_names, load_drill
 from moneypath.readiness import history as h
-from moneypath.readiness.records import Recorder, record_fields
+from moneypath.readiness.records import Recorder, record_fields, severities
 from tests.conftest import ROOT
 from tests.support.drill_journal import INJECT, PAGE, T0, passing_journal
 from tests.unit.drills.helpers import run_args
@@ -30,7 +30,8 @@ def test_a_compressed_drills_times_are_scaled_back_to_real_time(tmp_path, catalo
     journal, path = _journal(tmp_path)
     journal["roles"][0].update(answered_by="Ana", asked_at=PAGE + 100, answered_at=PAGE + 1000, late=True, ok=False,
                                met=True)
-    record = record_fields(journal, path, tmp_path / "history", "staging", "drill", catalog, ["PCI-DSS-12.10.2"])
+    record = record_fields(journal, path, tmp_path / "history", "staging", "drill", severities(alert_names(catalog)),
+                           ["PCI-DSS-12.10.2"])
     h.check_fields({**record, "seq": 1, "prev": h.GENESIS})
     assert record["compression"] == 60.0 and record["environment"] == "staging" and record["target"] == "local stack"
     assert record["started_at"] == h.rfc3339(T0) == "2026-03-14T09:00:00Z"
@@ -54,24 +55,37 @@ def test_a_compressed_drills_times_are_scaled_back_to_real_time(tmp_path, catalo
 
 def test_a_report_inside_the_history_is_named_relative_to_it(tmp_path, catalog):
     journal, path = _journal(tmp_path)
-    record = record_fields(journal, path, tmp_path, "local", "drill", catalog)
+    record = record_fields(journal, path, tmp_path, "local", "drill", severities(alert_names(catalog)))
     assert record["report"] == "reports/duplicate-charge-20260314-090000"
 
 
 def test_a_drill_that_expects_no_page_still_records_the_alert_it_rehearses(tmp_path, catalog):
     journal, path = _journal(tmp_path, alerts=[], time_factor=1.0, impact={"within_tolerance": True})
-    record = record_fields(journal, path, tmp_path, "prod", "gameday", catalog)
+    record = record_fields(journal, path, tmp_path, "prod", "gameday", severities(alert_names(catalog)))
     [alert] = record["alerts"]
     assert alert["expectation"] == "runbook" and alert["paged"] is False and alert["time_to_page_s"] is None
     assert alert["time_to_recover_s"] == 185.0  # real time already: factor 1
     assert record["impact"] == {"within_tolerance": True}
 
 
+def test_each_alert_takes_its_severity_from_the_map_it_is_given(tmp_path, catalog):
+    """The record reads no catalog: a ticket alert in the map is a ticket, an alert the map does not name a page."""
+    journal, path = _journal(tmp_path)
+    [alert] = record_fields(journal, path, tmp_path, "ci", "drill", {"MoneyPathDuplicateChargeDetected": "ticket"})[
+        "alerts"]
+    assert alert["severity"] == "ticket"
+    [alert] = record_fields(journal, path, tmp_path, "ci", "drill", {})["alerts"]
+    assert alert["severity"] == "page"
+    known = alert_names(catalog)
+    assert severities(known) == {name: info["severity"] for name, info in known.items()}
+    assert set(severities(known).values()) == {"page", "ticket"}
+
 def test_the_recorder_appends_and_says_so_unsigned(tmp_path, catalog):
     journal, path = _journal(tmp_path)
     said = []
     drill = load_drill(DRILL, catalog, ROOT)
-    record = Recorder(tmp_path / "history", "staging").record(drill, catalog, journal, path, said.append)
+    record = Recorder(tmp_path / "history", "staging").record(drill, severities(alert_names(catalog)), journal, path,
+                                                              said.append)
     assert record["seq"] == 1 and record["kind"] == "drill" and h.read(tmp_path / "history") == [record]
     assert said == [f"           history: recorded as seq 1 in {tmp_path / 'history'} (staging); not signed (no "
                     "--signing-key and --checkpoints)"]
@@ -82,7 +96,7 @@ def test_a_history_that_cannot_be_written_is_one_line_and_the_journal_is_kept(tm
     (tmp_path / "file").write_text("not a directory")
     said = []
     drill = load_drill(DRILL, catalog, ROOT)
-    assert Recorder(tmp_path / "file", "local").record(drill, catalog, journal, path, said.append) is None
+    assert Recorder(tmp_path / "file", "local").record(drill, {}, journal, path, said.append) is None
     assert len(said) == 1 and "history: NOT recorded in" in said[0] and str(path) in said[0]
     assert path.exists()
 
@@ -95,9 +109,9 @@ def test_the_runner_records_each_drill_after_its_report(tmp_path, catalog, monke
     journal, _ = _journal(tmp_path / "canned")
 
     class Run:
-        interrupted = False
+        interrupted, alerts = False, {}
 
-        def __init__(self, *args):
+        def __init__(self, *args, **kwargs):
             pass
 
         def run(self):
@@ -120,6 +134,34 @@ def test_the_runner_records_each_drill_after_its_report(tmp_path, catalog, monke
     assert said.index(f"           report: {result[0].report}") < next(
         i for i, line in enumerate(said) if "history: recorded as seq 1" in line)
 
+
+
+def test_the_catalogs_alerts_are_built_once_for_a_run_and_read_by_watcher_and_record(tmp_path, catalog, monkeypatch):
+    from moneypath.drills import runner
+    from moneypath.drills.endpoints import Target
+    from moneypath.drills.report import rendering
+    from moneypath.generate import rules
+
+    journal, _ = _journal(tmp_path / "canned")
+    built, given = [], []
+    real = rules.alert_rules
+    monkeypatch.setattr(rules, "alert_rules", lambda c: built.append(c) or real(c))
+
+    class Run(runner.DrillRun):
+        def run(self):
+            given.append(self.watcher.known)
+            return dict(journal)
+
+    monkeypatch.setattr(runner, "DrillRun", Run)
+    monkeypatch.setattr(rendering, "render", lambda journal, folder, catalog: folder / "report.md")
+    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", time_factor=60)
+    drill = load_drill(DRILL, catalog, ROOT)
+    built.clear()
+    runner.run_drills([drill, drill], catalog, tmp_path / "reports", target, say=lambda _: None,
+                      recorder=Recorder(tmp_path / "history", "ci"))
+    assert len(built) == 1  # not once per drill, nor once more per record
+    assert len(given) == 2 and given[0] is given[1] and "MoneyPathDuplicateChargeDetected" in given[0]
+    assert [a["severity"] for r in h.read(tmp_path / "history") for a in r["alerts"]] == ["page", "page"]
 
 # ---------------------------------------------------------------- where drill run and demo record
 
