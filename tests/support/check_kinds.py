@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import moneypath
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
 
 SKIP = "skip"  # a load-test gate the configuration skips (moneypath.loadtest.gates.SKIP)
 ABSENT = "absent"  # the feature's check exists nowhere: not asked, not shown as a pass
@@ -43,8 +43,10 @@ def import_everything() -> None:
 
 
 def status(result) -> str:
-    """One result as a status: (ok or status, reason) as a check returns it, a bare ok (None is not measured), or a
-    status string."""
+    """One result as a status: a Check's outcome, (ok or status, reason) as a check returns it, a bare ok (None is not
+    measured), or a status string."""
+    if isinstance(result, Check):
+        return result.outcome
     if isinstance(result, tuple):
         result = result[0]
     if result is None:

@@ -79,11 +79,11 @@ def _build(args) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except OSError as exc:
         return _fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}; nothing was written", 1)
-    covered = [c for c, (ok, _) in pack.controls.items() if ok]
+    covered = [c for c, check in pack.controls.items() if check.ok]
     print(f"wrote {args.out}: {len(pack.records)} record(s) from {first} to {last}, {len(covered)} of "
           f"{len(pack.controls)} controls covered, {'signed by ' + pack.signed_by if pack.signed_by else 'unsigned'}")
-    for control, (ok, why) in pack.controls.items():
-        print(f"  {control:<16} {'covered' if ok else 'MISSING'}  {why}")
+    for control, check in pack.controls.items():
+        print(f"  {control:<16} {'covered' if check.ok else 'MISSING'}  {evidence.shown_why(check)}")
     return pack.exit_code
 
 

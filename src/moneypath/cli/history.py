@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_CODES, EXIT_USAGE
+from moneypath._common.verdict import EXIT_CODES, EXIT_USAGE, FAIL
 
 HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else drill-history/ beside the catalog: "
                 "ops/drill-history/ for ops/moneypath.yaml)")
@@ -139,7 +139,7 @@ def _list(args) -> int:
         records = list(reversed(read(folder)))
     except HistoryError as exc:
         print(str(exc))
-        return EXIT_CODES["fail"]
+        return EXIT_CODES[FAIL]
     if args.json:
         print(json.dumps(records, indent=1, ensure_ascii=False))
         return 0
@@ -199,7 +199,7 @@ def _checkpoint(args) -> int:
         made = sign_head(folder, args.checkpoints, args.signing_key)
     except HistoryError as exc:
         print(str(exc))
-        return EXIT_CODES["fail"]
+        return EXIT_CODES[FAIL]
     except CheckpointError as exc:
         return _fail("checkpoint", str(exc))
     print(f"signed {made.label()} into {args.checkpoints}" if made else

@@ -5,7 +5,8 @@ a finished run's journal and plain data (the alerts' severities) to the recorder
 history (the hash-chained records: append, read, verify, the history's verdict), records (a record built from a
 drill's journal, and the Recorder the runner calls after each run), checkpoints (signed checkpoints of the
 history's head, kept outside it), gauges (`moneypath readiness serve` and its textfile: readiness as Prometheus
-series), evidence (`moneypath evidence`: the pack of a period, its control map and manifest, and its check),
-auditor_page (the pack's index.html and VERIFY.txt) and sshsig (the pack's signature, OpenSSH's SSHSIG format).
-Whether each paging alert is ready is judged in moneypath.check.rehearsals, from the records.
+series), evidence (`moneypath evidence`: the pack of a period, its manifest, and its check), control_map (each
+control covered or missing), auditor_page (the pack's index.html and VERIFY.txt) and sshsig (the pack's signature,
+OpenSSH's SSHSIG format). Results are moneypath._common.verdict's types. Whether each paging alert is ready is
+judged in moneypath.check.rehearsals, from the records.
 """

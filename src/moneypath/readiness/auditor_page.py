@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from html import escape
 
+from moneypath._common.verdict import FAIL, PASS
 from moneypath.readiness import sshsig
+from moneypath.readiness.control_map import shown_why, status_word
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;
@@ -25,7 +27,7 @@ def _e(value) -> str:
 
 
 def _status_class(verdict: str) -> str:
-    return {"pass": "pass", "fail": "fail"}.get(verdict, "not-measured")
+    return {PASS: "pass", FAIL: "fail"}.get(verdict, "not-measured")
 
 
 def _record_link(seq: int) -> str:
@@ -34,18 +36,18 @@ def _record_link(seq: int) -> str:
 
 def _controls_table(pack, controls) -> str:
     rows = []
-    for cid, (ok, why) in pack.controls.items():
+    for cid, check in pack.controls.items():
         control = controls[cid]
-        evidence = [r for r in pack.records if r.get("verdict") == "pass" and cid in (r.get("controls") or [])]
+        evidence = [r for r in pack.records if r["seq"] in check.figures["records"]]
         links = "".join(f"<li>{_record_link(r['seq'])}: {_e(r.get('drill'))} ({_e(r.get('environment'))}, "
                         f"{_e(r.get('started_at'))})" + (f' — <a href="{_e(pack.reports[r["seq"]])}/index.html">'
                                                          "report</a>" if pack.reports.get(r["seq"]) else "")
                         + "</li>" for r in evidence)
-        status = "covered" if ok else "missing"
+        status = status_word(check)
         rows.append(f'<tr id="control-{_e(cid)}"><td><b class="id">{_e(cid)}</b><br><span class="muted">'
                     f"{_e(control.title)}</span></td><td>{_e(control.asks)}</td>"
                     f'<td class="{status}">{status}</td>'
-                    f"<td>{f'<ul>{links}</ul>' if links else _e(why)}</td></tr>")
+                    f"<td>{f'<ul>{links}</ul>' if links else _e(shown_why(check))}</td></tr>")
     return ("<table><thead><tr><th>Control</th><th>What it asks</th><th>Status</th><th>Evidence (passed records "
             "of the period that declare it)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
@@ -97,7 +99,7 @@ def _records_table(pack) -> str:
 
 
 def render(pack, controls) -> str:
-    covered = sum(1 for ok, _ in pack.controls.values() if ok)
+    covered = sum(1 for check in pack.controls.values() if check.ok)
     chain = pack.chain
     signed = (f"signed by {_e(pack.signed_by)} (SHA256SUMS.sig, OpenSSH SSHSIG, namespace "
               f"{sshsig.NAMESPACE})" if pack.signed_by else '<span class="missing">unsigned</span>')

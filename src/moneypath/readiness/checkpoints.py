@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from moneypath._common.verdict import Outcome
 from moneypath.protocol.audit.checkpoint import (
     Checkpoint,
     CheckpointDir,
@@ -46,7 +47,7 @@ class Verification:
     journals: tuple[int, int] = (0, 0)  # journals that match their records, journals not found here
 
     @property
-    def status(self) -> str:
+    def status(self) -> Outcome:
         return judge(len(self.records), self.error is not None, self.covered)
 
     def line(self) -> str:

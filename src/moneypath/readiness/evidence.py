@@ -3,10 +3,11 @@ reads and checks without moneypath (`moneypath evidence`, `moneypath evidence ve
 
 A control is covered only where a passed record of the period declares it (`controls:` in its drill file, copied
 into the record); a failed or unmeasured record, or one outside the period, covers nothing: the map says
-"missing". The pack holds index.html, records/ (the records as the history keeps them, byte for byte), reports/
-(the report folders they point to), controls.json, chain.json, VERIFY.txt and the SHA256SUMS manifest of every
-other file (`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (moneypath.readiness.sshsig) when a key is
-given. It is built in a temporary directory beside its place and renamed there whole.
+"missing" (moneypath.readiness.control_map), and the pack's exit code is the Verdict of its controls. The pack
+holds index.html, records/ (the records as the history keeps them, byte for byte), reports/ (the report folders
+they point to), controls.json, chain.json, VERIFY.txt and the SHA256SUMS manifest of every other file
+(`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (moneypath.readiness.sshsig) when a key is given.
+It is built in a temporary directory beside its place and renamed there whole.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, PASS, register
+from moneypath._common.verdict import EXIT_CODES, EXIT_FAIL, EXIT_USAGE, FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict
 from moneypath.formats.controls import CONTROLS
 from moneypath.readiness import auditor_page, history, sshsig
+from moneypath.readiness.control_map import control_status, shown_why, status_word
 
 MANIFEST, SIGNATURE = "SHA256SUMS", "SHA256SUMS.sig"
 PUBLIC_KEY, ALLOWED_SIGNERS = "signing-key.pub", "allowed_signers"
@@ -35,20 +38,6 @@ class EvidenceError(Exception):
     def __init__(self, message: str, code: int = EXIT_USAGE):
         self.code = code
         super().__init__(message)
-
-
-def control_status(control: str, records: list[dict]) -> tuple[bool | None, str]:
-    """Covered (True) when a passed record among `records` declares `control`; else not measured (None): there is
-    no evidence, which is never a pass. A failed run of a drill declaring it is not evidence either."""
-    passed = [r for r in records if r.get("verdict") == PASS and control in (r.get("controls") or [])]
-    if passed:
-        return True, f"covered by {len(passed)} passed record(s): seq " + ", ".join(str(r["seq"]) for r in passed)
-    declared = [r for r in records if control in (r.get("controls") or [])]
-    why = (f"{len(declared)} record(s) declare it, none passed" if declared else "no record declares it")
-    return None, f"missing: {why}"
-
-
-register("readiness.evidence.control", control_status)
 
 
 def parse_day(text: str, option: str) -> date:
@@ -76,15 +65,19 @@ class Pack:
     first: date
     last: date
     records: list[dict]  # in the period, in chain order
-    controls: dict[str, tuple[bool | None, str]]  # control id → (covered, why)
+    controls: Mapping[str, Check]  # control id → covered (pass) or missing (not measured), and why
     chain: dict  # the chain check of the history
     reports: dict[int, str | None] = field(default_factory=dict)  # seq → the report's folder in the pack, or None
     signed_by: str | None = None
 
     @property
+    def verdict(self) -> Verdict:
+        return Verdict(tuple(self.controls.values()))
+
+    @property
     def exit_code(self) -> int:
         """0 every control in the map covered, 3 one missing (no evidence is not measured, never a pass)."""
-        return EXIT_PASS if all(ok for ok, _ in self.controls.values()) else EXIT_NOT_MEASURED
+        return self.verdict.exit_code
 
 
 def build(history_dir: Path, first: date, last: date, out: Path, signing_key: Path | None = None,
@@ -167,11 +160,9 @@ def _fill(work: Path, pack: Pack, history_dir: Path, key) -> None:
     (work / "controls.json").write_text(json.dumps(
         {"period": {"from": str(pack.first), "to": str(pack.last)},
          "rule": "covered only where a passed record of the period declares the control",
-         "controls": {c: {"title": CONTROLS[c].title, "asks": CONTROLS[c].asks,
-                          "status": "covered" if ok else "missing", "why": why,
-                          "records": [r["seq"] for r in pack.records if r.get("verdict") == PASS
-                                      and c in (r.get("controls") or [])]}
-                      for c, (ok, why) in pack.controls.items()}}, indent=2) + "\n")
+         "controls": {c: {"title": CONTROLS[c].title, "asks": CONTROLS[c].asks, "status": status_word(check),
+                          "why": shown_why(check), "records": list(check.figures["records"])}
+                      for c, check in pack.controls.items()}}, indent=2) + "\n")
     (work / "chain.json").write_text(json.dumps(pack.chain, indent=2) + "\n")
     (work / "index.html").write_text(auditor_page.render(pack, CONTROLS), encoding="utf-8")
     if key is not None:
@@ -210,8 +201,13 @@ def manifest_text(root: Path) -> str:
 
 @dataclass
 class Verified:
-    code: int  # 0 intact and signed, 1 changed, 3 unsigned
+    outcome: Outcome  # pass intact and signed, fail changed, not measured unsigned (who made it is not shown)
     lines: list[str]
+
+    @property
+    def code(self) -> int:
+        """0 intact and signed, 1 changed, 3 unsigned."""
+        return EXIT_CODES[self.outcome]
 
 
 def verify(pack_dir: Path, public_key: str | None = None) -> Verified:
@@ -219,7 +215,7 @@ def verify(pack_dir: Path, public_key: str | None = None) -> Verified:
     missing or extra file, a bad signature: 1; intact but unsigned: 3."""
     manifest = pack_dir / MANIFEST
     if not manifest.is_file():
-        return Verified(EXIT_FAIL, [f"{pack_dir}: no {MANIFEST}: not an evidence pack, or it lost its manifest"])
+        return Verified(FAIL, [f"{pack_dir}: no {MANIFEST}: not an evidence pack, or it lost its manifest"])
     text = manifest.read_bytes().decode("utf-8", "replace")
     listed: dict[str, str] = {}
     problems = []
@@ -238,18 +234,18 @@ def verify(pack_dir: Path, public_key: str | None = None) -> Verified:
         if _sha256(pack_dir / rel) != listed[rel]:
             problems.append(f"{rel}: changed (its sha256 is not the manifest's)")
     if problems:
-        return Verified(EXIT_FAIL, problems)
+        return Verified(FAIL, problems)
     ok = [f"{len(listed)} files match {MANIFEST}"]
     signature = pack_dir / SIGNATURE
     if not signature.is_file():
-        return Verified(EXIT_NOT_MEASURED, [*ok, f"unsigned: no {SIGNATURE}, so who made the pack is not shown"])
+        return Verified(NOT_MEASURED, [*ok, f"unsigned: no {SIGNATURE}, so who made the pack is not shown"])
     own = pack_dir / ALLOWED_SIGNERS
     key_text = public_key if public_key is not None else (own.read_text() if own.is_file() else "")
     try:
         raw = sshsig.read_public_key(key_text)
         sshsig.verify(manifest.read_bytes(), signature.read_text(), raw)
     except (sshsig.SignatureError, ValueError) as exc:
-        return Verified(EXIT_FAIL, [*ok, f"{SIGNATURE}: {exc}"])
+        return Verified(FAIL, [*ok, f"{SIGNATURE}: {exc}"])
     whose = ("the key given" if public_key is not None else
              f"the key the pack carries ({ALLOWED_SIGNERS}); give --key with the team's published key to know who")
-    return Verified(EXIT_PASS, [*ok, f"{SIGNATURE}: good signature by {whose}"])
+    return Verified(PASS, [*ok, f"{SIGNATURE}: good signature by {whose}"])

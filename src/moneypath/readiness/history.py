@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome, register
 from moneypath.catalog.moments import rfc3339
 
 SCHEMA = 1
@@ -401,7 +401,7 @@ def append(history_dir: str | Path, fields: Mapping) -> dict:
 # ---------------------------------------------------------------- the three results
 
 
-def judge(records: int, broken: bool, covered: int | None) -> str:
+def judge(records: int, broken: bool, covered: int | None) -> Outcome:
     """A history's verdict: fail when the chain is broken (or contradicts a checkpoint); not measured when there
     is no record, or no signed checkpoint covers the newest one (covered: the newest signed seq, None: no key
     given); pass when every record is chained and covered by a checkpoint."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from moneypath._common.verdict import Outcome
 from moneypath.formats.drill import Drill
 from moneypath.readiness.history import HistoryError, append, rfc3339
 
@@ -102,7 +103,7 @@ def record_fields(journal: dict, journal_path: Path, history_dir: Path, environm
         "verdict": journal["verdict"], "interrupted": bool(journal.get("interrupted")),
         "compression": factor,
         "alerts": alerts_of(journal, severities or {}, factor),
-        "objectives": {o["name"]: o.get("status") or ("pass" if o.get("ok") else "fail")
+        "objectives": {o["name"]: o.get("status") or Outcome.of(bool(o.get("ok"))).value
                        for o in journal.get("objectives") or []},
         "controls": [str(c) for c in controls or []],
         "roles": roles_of(journal),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.formats.controls import CONTROLS
 from moneypath.readiness import evidence, history, sshsig
 from tests.conftest import ROOT, run_cli
@@ -45,19 +46,19 @@ def pack_dir(hist, key, tmp_path):
 
 def test_a_control_is_covered_only_by_a_passed_record_of_the_period_that_declares_it(hist, tmp_path):
     pack = evidence.build(hist, *Q1, tmp_path / "p")
-    status = {c: ok for c, (ok, _) in pack.controls.items()}
+    status = {c: None if check.outcome is NOT_MEASURED else check.ok for c, check in pack.controls.items()}
     assert [r["seq"] for r in pack.records] == [2, 3, 4]  # the December run is outside the period
     assert status["PCI-DSS-12.10.2"] and status["SOC2-CC7.4"] and status["DORA-Art11"]
     assert status["PCI-DSS-12.10.1"] is None  # declared by a failed run only
     assert status["SYSC-15A"] is None  # passed, but in December
     assert status["PCI-DSS-12.10.7"] is None  # nobody declares it
-    assert "none passed" in pack.controls["PCI-DSS-12.10.1"][1]
+    assert "none passed" in pack.controls["PCI-DSS-12.10.1"].why
     assert pack.exit_code == 3  # a missing control is not measured, never a pass
 
 
 def test_a_period_holding_the_december_run_covers_sysc_but_nothing_after_it(hist, tmp_path):
     pack = evidence.build(hist, date(2025, 12, 1), date(2025, 12, 31), tmp_path / "p")
-    assert [c for c, (ok, _) in pack.controls.items() if ok] == ["SYSC-15A"]
+    assert [c for c, check in pack.controls.items() if check.ok] == ["SYSC-15A"]
     assert [r["seq"] for r in pack.records] == [1]
 
 
@@ -76,7 +77,7 @@ def test_every_control_covered_exits_0_and_a_chosen_set_of_controls_is_judged_al
 def test_an_empty_history_covers_nothing(tmp_path):
     (tmp_path / "h" / "records").mkdir(parents=True)
     pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
-    assert pack.records == [] and not any(ok for ok, _ in pack.controls.values())
+    assert pack.records == [] and not any(check.ok for check in pack.controls.values())
     assert "No drill record in this period" in (tmp_path / "p" / "index.html").read_text()
 
 
@@ -88,7 +89,7 @@ def test_the_ticket_shops_drills_cover_the_controls_their_files_declare(tmp_path
     declared = {c for r in records for c in r["controls"]}
     assert {"SYSC-15A", "PCI-DSS-12.10.5"} <= declared
     pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
-    assert {c for c, (ok, _) in pack.controls.items() if ok} == declared
+    assert {c for c, check in pack.controls.items() if check.ok} == declared
     page = (tmp_path / "p" / "index.html").read_text()
     assert "knet-partial-outage" in page and "komoju-declines" in page
 
@@ -129,6 +130,10 @@ def test_controls_json_and_chain_json_say_the_same_as_the_page(pack_dir, hist):
         "title": CONTROLS["PCI-DSS-12.10.2"].title, "asks": CONTROLS["PCI-DSS-12.10.2"].asks, "status": "covered",
         "why": "", "records": [2]}
     assert controls["controls"]["PCI-DSS-12.10.1"]["status"] == "missing"
+    assert controls["controls"]["PCI-DSS-12.10.2"]["why"] == "covered by 1 passed record(s): seq 2"
+    assert controls["controls"]["PCI-DSS-12.10.1"]["why"] == "missing: 1 record(s) declare it, none passed"
+    assert controls["controls"]["PCI-DSS-12.10.7"] | {"title": "", "asks": ""} == {
+        "title": "", "asks": "", "status": "missing", "why": "missing: no record declares it", "records": []}
     chain = json.loads((pack_dir / "chain.json").read_text())
     assert chain["result"] == "intact" and chain["records"] == 4 and chain["in_period"] == [2, 3, 4]
     assert chain["head_sha256"] == hashlib.sha256((hist / "records" / "00000004.json").read_bytes()).hexdigest()
@@ -194,6 +199,19 @@ def test_another_key_fails_and_an_unsigned_pack_is_3(pack_dir, hist, tmp_path):
     result = evidence.verify(unsigned)
     assert result.code == 3 and "unsigned" in result.lines[-1]
     assert "unsigned" in (unsigned / "VERIFY.txt").read_text() and not (unsigned / "SHA256SUMS.sig").exists()
+
+
+def test_verify_and_the_control_map_answer_in_the_three_results(pack_dir, hist, tmp_path):
+    """A pack's check is pass, fail or not measured (its exit code follows); a control is covered (pass) or missing
+    (not measured), never a fail, and the pack's verdict is theirs."""
+    assert evidence.verify(pack_dir).outcome is PASS
+    (pack_dir / "index.html").write_text("changed")
+    assert evidence.verify(pack_dir).outcome is FAIL
+    pack = evidence.build(hist, *Q1, tmp_path / "unsigned")
+    assert evidence.verify(tmp_path / "unsigned").outcome is NOT_MEASURED
+    assert {check.outcome for check in pack.controls.values()} == {PASS, NOT_MEASURED}
+    assert pack.verdict.outcome is NOT_MEASURED and pack.verdict.exit_code == pack.exit_code == 3
+    assert pack.controls["PCI-DSS-12.10.2"].figures == {"records": [2]}
 
 
 def test_the_audit_trails_key_signs_and_its_pub_verifies(hist, tmp_path):
@@ -267,7 +285,7 @@ def test_verify_of_something_that_is_not_a_pack(tmp_path):
 def test_a_record_with_the_contracts_fields_and_no_report(tmp_path):
     history.append(tmp_path / "h", record("2026-02-01", "audit-chain-tampered", "not measured", ["SOC2-CC7.5"]))
     pack = evidence.build(tmp_path / "h", *Q1, tmp_path / "p")
-    assert pack.controls["SOC2-CC7.5"][0] is None and pack.reports == {1: None}
+    assert pack.controls["SOC2-CC7.5"].outcome is NOT_MEASURED and pack.reports == {1: None}
     assert 'class="not-measured">not measured<' in (tmp_path / "p" / "index.html").read_text()
 
 
