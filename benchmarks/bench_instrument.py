@@ -28,10 +28,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from moneypath.catalog import parse_catalog
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import collection_registry, render
 from moneypath.instrument.otel import OtelBackend
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"

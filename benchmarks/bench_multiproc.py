@@ -70,7 +70,7 @@ def scrape_ms(collect, repeat: int = 5) -> float:
 def scrapes(dead: int) -> None:
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    from moneypath.instrument import multiproc
+    from moneypath.instrument import _multiproc as multiproc
 
     directory = tempfile.mkdtemp(prefix="bench-multiproc-")
     try:
@@ -105,7 +105,7 @@ def main() -> None:
         print(f"{observe_ns():.0f}")
         return
     if args.child == "observe-pid":  # prometheus-client's own file names (by PID alone), for comparison
-        from moneypath.instrument import multiproc
+        from moneypath.instrument import _multiproc as multiproc
 
         multiproc.install_process_identifier = lambda: None
         print(f"{observe_ns():.0f}")

@@ -429,7 +429,7 @@ CATEGORIES = (  # (label, substrings of the file path, or of the name for C func
     ("provider client (httpx, httpcore)", ("/httpx/", "/httpcore/")),
     ("FastAPI, Starlette", ("/fastapi/", "/starlette/")),
     ("pydantic", ("/pydantic",)),
-    ("logging (JSON lines, on in both conditions)", ("/logging/", "/instrument/logs.py", "/moneypath/catalog/pan.py")),
+    ("logging (JSON lines, on in both conditions)", ("/logging/", "/instrument/_logs.py", "/moneypath/catalog/pan.py")),
     ("instrumentation (moneypath.instrument, prometheus_client)", ("/moneypath/instrument/", "/prometheus_client/")),
     ("service code (moneypath)", ("/moneypath/",)),
     ("asyncio, anyio, threads", ("/asyncio/", "/anyio/", "threading.py", "/concurrent/", "_asyncio", "_thread")),

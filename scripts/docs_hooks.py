@@ -345,7 +345,7 @@ TYPED_METHOD = re.compile(r"(record|time|set|count|add)_")
 def typed_methods() -> str:
     """The typed methods of `MoneyPath` in the order the class defines them (then its mixins, e.g. the web
     methods), as `name(param, param=default)`."""
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
 
     out, seen = [], set()
     for name, method in (item for cls in MoneyPath.__mro__ for item in vars(cls).items()):

@@ -12,8 +12,8 @@ from benchmarks.processes import free_port, http_ok, stop_process, wait_for  # n
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "moneypath.yaml"

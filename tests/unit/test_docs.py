@@ -189,7 +189,7 @@ def test_the_module_list_has_every_module_and_the_repository_tree_exists():
 
 
 def test_the_typed_method_list_has_every_public_method_but_the_plumbing_and_the_generic_ones():
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
 
     listed = hooks().typed_methods()
     plumbing = {"from_catalog", "registry", "metrics_app", "start_metrics_server", "count", "observe", "set"}

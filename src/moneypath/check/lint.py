@@ -204,7 +204,7 @@ def check_generated(catalog: Catalog, retention: str) -> GeneratedCheck:
     Each problem names what in the catalog to change: ``alerts.<Key>.expr`` for an alert with its own expression,
     ``alerts.<Key>`` or ``slos.<key>`` for a generated rule. Runbook pages are the team's own files, under runbooks/
     beside the catalog: the alerts without one are listed, not reported as problems. Raises CatalogError when the
-    library cannot bind to the catalog (`moneypath.instrument.requirements.check_required`)."""
+    library cannot bind to the catalog (`moneypath.instrument._requirements.check_required`)."""
     from moneypath.generate import build
 
     where = catalog.path

@@ -86,7 +86,7 @@ def _run(args) -> int:
         return _fail(str(exc))
 
     def ready(url: str) -> None:  # listening: from here on, JSON log lines on stderr
-        from moneypath.instrument.logs import configure_json_logging
+        from moneypath.instrument import configure_json_logging
 
         configure_json_logging()
         logging_quiet()

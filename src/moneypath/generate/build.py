@@ -47,7 +47,7 @@ def rules_yaml(doc: dict) -> str:
 def rule_artifacts(c: Catalog) -> dict[str, str]:
     """Relative path → content of the generated Prometheus and Alertmanager files (no dashboards: those
     need the tools extra). Raises CatalogError when the library cannot bind to the catalog."""
-    from moneypath.instrument.requirements import check_required
+    from moneypath.instrument._requirements import check_required
 
     problems = check_required(c)
     if problems:

@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.catalog.conventions import Key
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import render
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 
 _OUTCOMES = (("approved", 0.9), ("declined", 0.08), ("error", 0.015), ("timeout", 0.005))
 # Amounts span these major units in every currency (5.00 to 500.00, JPY 5 to 500, KWD 5.000 to 500.000).

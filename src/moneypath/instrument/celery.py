@@ -23,8 +23,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("moneypath.instrument.celery needs Celery: pip install 'moneypath[celery]'") from exc
 
-from moneypath.instrument import multiproc
-from moneypath.instrument.prometheus_backend import multiprocess_dir
+from moneypath.instrument import _multiproc as multiproc
+from moneypath.instrument._prometheus_backend import multiprocess_dir
 
 
 def instrument_worker(metrics_port: int | None = None, addr: str = "127.0.0.1") -> None:

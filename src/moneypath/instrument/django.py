@@ -34,8 +34,8 @@ try:
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("moneypath.instrument.django needs Django: pip install 'moneypath[django]'") from exc
 
-from moneypath.instrument.correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
+from moneypath.instrument._signals import MoneyPath
 from moneypath.protocol.correlation_header import HEADER
 
 SETTING = "MONEYPATH"

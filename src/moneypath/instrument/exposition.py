@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from moneypath.instrument.prometheus_backend import multiprocess_dir
+from moneypath.instrument._prometheus_backend import multiprocess_dir
 
 
 def render(registry: Collector, accept: str = "") -> tuple[bytes, str]:
@@ -74,7 +74,7 @@ def collection_registry(registry: Collector) -> Collector:
     path = multiprocess_dir()
     if path is None:
         return YieldingCollector(registry)
-    from moneypath.instrument import multiproc
+    from moneypath.instrument import _multiproc as multiproc
 
     merged = CollectorRegistry()
     merged.register(multiproc.collector(path))
@@ -186,7 +186,7 @@ def prepare_multiprocess_dir(path: str | None = None) -> str:
     """Start a run in the multi-process directory, anchored on this process (the process manager: gunicorn's
     `on_starting`, Celery's main process): files that dead processes left are deleted, never counted. Without
     it, the first worker starts the run itself, anchored on its parent (uvicorn's supervisor)."""
-    from moneypath.instrument import multiproc
+    from moneypath.instrument import _multiproc as multiproc
 
     path = path or multiprocess_dir()
     if not path:
@@ -197,6 +197,6 @@ def prepare_multiprocess_dir(path: str | None = None) -> str:
 def mark_process_dead(pid: int) -> None:
     """A worker exited: its live gauges stop counting now. Optional (gunicorn's child_exit): the next
     collection folds every dead worker's files by itself."""
-    from moneypath.instrument import multiproc
+    from moneypath.instrument import _multiproc as multiproc
 
     multiproc.drop_live_gauges(pid, multiprocess_dir())

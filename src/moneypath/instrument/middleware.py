@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from moneypath.instrument.correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
+from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.protocol.correlation_header import HEADER
 
 _HEADER_BYTES = HEADER.encode()

@@ -38,7 +38,7 @@ from dataclasses import replace
 from opentelemetry import trace  # the API: a core dependency
 
 from moneypath.catalog import Signal
-from moneypath.instrument.families import Family
+from moneypath.instrument._families import Family
 
 # Catalog unit → UCUM unit the OTLP → Prometheus translation maps back to the same suffix.
 _UCUM = {"seconds": "s", "bytes": "By", "ratio": "1"}
@@ -107,7 +107,7 @@ class AggregatedHistogram:
         self._lock = threading.Lock()
 
     def observe(self, amount: float, exemplar=None) -> None:
-        """`exemplar` is not None when the caller saw a sampled span (moneypath.instrument.tracing)."""
+        """`exemplar` is not None when the caller saw a sampled span (moneypath.instrument._tracing)."""
         i = bisect_left(self.bounds, amount)
         with self._lock:
             self.counts[i] += 1

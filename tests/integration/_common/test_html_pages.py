@@ -30,8 +30,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import CATALOG_PATH, ROOT, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.catalog import load_catalog
 from moneypath.catalog.conventions import Key
-from moneypath.instrument import multiproc
+from moneypath.instrument import _multiproc as multiproc
 from tests.conftest import FOREIGN_PATH, ROOT
 
 CATALOG = load_catalog(FOREIGN_PATH)

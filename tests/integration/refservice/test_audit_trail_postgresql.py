@@ -100,8 +100,8 @@ def test_the_service_chains_parked_events_within_seconds_and_at_shutdown(pg_url,
 
     from prometheus_client import CollectorRegistry
 
-    from moneypath.instrument.prometheus_backend import PrometheusBackend
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
+    from moneypath.instrument._prometheus_backend import PrometheusBackend
     from moneypath.reference.refservice.app import ServiceConfig, create_app
 
     engine = make_engine(pg_url)

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from moneypath.instrument.correlation import reset_correlation_id, set_correlation_id
+from moneypath.instrument._correlation import reset_correlation_id, set_correlation_id
 from moneypath.protocol.audit.chain import (
     GENESIS,
     PENDING_MAX_S,

@@ -5,6 +5,7 @@ import httpx
 import pytest
 from scripts.pan_false_positives import measure
 
+from moneypath.catalog.conventions import Key
 from moneypath.catalog.pan import (
     REDACTED,
     contains_card_number,
@@ -13,6 +14,7 @@ from moneypath.catalog.pan import (
     redact_card_mentions,
     redact_card_numbers,
 )
+from moneypath.instrument.testing import watch_signals
 from tests.conftest import ROOT
 
 
@@ -128,11 +130,11 @@ def test_a_foreign_service_refuses_a_card_number_of_any_first_digit_and_counts_i
             return await client.post("/charges", json={**charge, "reference": reference})
 
     refs = [t for t in ANY_FIRST_DIGIT + GLUED if t.isascii()]
-    answers = [asyncio.run(post(ref)) for ref in refs]
+    with watch_signals(shop.mp) as refusing:  # as a team's test reads its signals (moneypath.instrument.testing)
+        answers = [asyncio.run(post(ref)) for ref in refs]
     assert [a.status_code for a in answers] == [422] * len(refs)
     assert answers[0].headers["content-type"] == "application/problem+json"
     assert asyncio.run(post("evt-1700000000t123")).status_code == 201  # a letter inside: a reference, stored
     assert [c["reference"] for c in shop.charges.values()] == ["evt-1700000000t123"]
-    counted = shop.mp.registry.get_sample_value(shop.mp.catalog.metric("card_numbers_total"),
-                                                {"source": "api", "action": "refused"})
-    assert counted == len(refs)
+    refusing.assert_moved(Key.CARD_NUMBERS_TOTAL, len(refs), source="api", action="refused")
+    refusing.assert_unmoved(Key.AUTHORIZATIONS_TOTAL)  # refused before any provider was called

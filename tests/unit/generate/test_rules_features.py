@@ -225,8 +225,8 @@ def test_without_a_breaker_the_dashboards_catalog_check_and_library_know_nothing
 
     from moneypath.check.lint import check_generated
     from moneypath.generate.build import dashboard_artifacts
-    from moneypath.instrument.prometheus_backend import PrometheusBackend
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
+    from moneypath.instrument._prometheus_backend import PrometheusBackend
 
     c = load(without_breaker())
     assert "circuit" not in "".join(dashboard_artifacts(c).values()).lower()

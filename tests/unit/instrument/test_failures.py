@@ -1,4 +1,4 @@
-"""The instrumentation's failure path (moneypath.instrument.failures): a failure inside a recording method, a broken
+"""The instrumentation's failure path (moneypath.instrument._failures): a failure inside a recording method, a broken
 backend or a non-finite value is counted and swallowed, never raised at the caller."""
 
 from __future__ import annotations

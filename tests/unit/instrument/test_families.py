@@ -1,9 +1,9 @@
-"""Label guarding (moneypath.instrument.families): bad input never reaches a label; values outside the catalog are
+"""Label guarding (moneypath.instrument._families): bad input never reaches a label; values outside the catalog are
 recorded as other, a card number never reaches the exposition, hostile values cannot grow memory."""
 
 from __future__ import annotations
 
-from moneypath.instrument import families
+from moneypath.instrument import _families as families
 from moneypath.instrument.exposition import render
 from tests.support.signals import label_values, value
 

@@ -11,7 +11,7 @@ import threading
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from moneypath.instrument import multiproc
+from moneypath.instrument import _multiproc as multiproc
 
 ME = multiproc.current_ident()
 PID = os.getpid()

@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.generate.sample import record_sample
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend, instrument_name
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 from tests.otlp_receiver import Receiver
 
 

@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from moneypath.generate.sample import record_sample
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import render
 from moneypath.instrument.otel import OtelBackend
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 from tests.otlp_receiver import Receiver
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"

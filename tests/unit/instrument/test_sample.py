@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.catalog import parse_catalog
 from moneypath.generate.sample import record_sample, sample_exposition
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import ROOT
 
 FOREIGN = ROOT / "tests" / "foreign" / "moneypath.yaml"

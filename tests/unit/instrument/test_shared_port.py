@@ -11,9 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument import exposition
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath, exposition
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import FOREIGN_PATH
 
 ERRORS = "shop_instrumentation_errors_total"

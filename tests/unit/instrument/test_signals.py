@@ -1,4 +1,4 @@
-"""Every recording method of MoneyPath (moneypath.instrument.signals) lands in the right series; a catalog that lacks
+"""Every recording method of MoneyPath (moneypath.instrument._signals) lands in the right series; a catalog that lacks
 what the API needs fails at startup; exemplars carry the active trace."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from moneypath.catalog import CatalogError
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import render
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 from tests.conftest import CATALOG_PATH
 from tests.support.signals import value
 

@@ -1,4 +1,4 @@
-"""MoneyPath (moneypath.instrument.signals, contract) with optional domains switched off: every method of a disabled
+"""MoneyPath (moneypath.instrument._signals, contract) with optional domains switched off: every method of a disabled
 feature takes anything and records nothing, the rest still records (the shipped catalog with one feature off, and the
 foreign catalog)."""
 
@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import CatalogError, load_catalog
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument.exposition import render
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
 from tests.conftest import CATALOG_PATH
 from tests.support.signals import value
 
@@ -114,7 +114,7 @@ def without_feature(feature: str):
 
 def test_the_method_table_covers_every_recording_method():
     from moneypath.catalog.features import FEATURES
-    from moneypath.instrument.requirements import FEATURE_METHODS
+    from moneypath.instrument._requirements import FEATURE_METHODS
 
     assert set(EVERY_METHOD) == recording_methods()
     assert set(FEATURE_METHODS) == set(FEATURES)
@@ -137,7 +137,7 @@ def test_a_foreign_catalog_with_features_off_binds(foreign):
 
 def test_every_method_of_a_disabled_feature_takes_anything_and_records_nothing(foreign):
     from moneypath.catalog.features import FEATURES
-    from moneypath.instrument.requirements import FEATURE_METHODS
+    from moneypath.instrument._requirements import FEATURE_METHODS
 
     off = [name for name in FEATURES if not foreign.catalog.enabled(name)]
     before = render(foreign.registry, "")[0]
@@ -185,7 +185,7 @@ def test_enabled_methods_still_record_on_the_foreign_catalog(foreign):
                                      "cost"])
 def test_each_feature_off_silences_its_methods_and_nothing_else(feature):
     from moneypath.catalog.features import FEATURES
-    from moneypath.instrument.requirements import FEATURE_METHODS
+    from moneypath.instrument._requirements import FEATURE_METHODS
 
     mp = MoneyPath(without_feature(feature), PrometheusBackend(CollectorRegistry()))
     for method, (call, key, labels) in EVERY_METHOD.items():

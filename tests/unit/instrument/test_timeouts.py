@@ -17,9 +17,9 @@ import urllib3
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
-from moneypath.instrument.timeouts import is_timeout
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
+from moneypath.instrument._timeouts import is_timeout
 
 SHOP_CATALOG = Path(__file__).resolve().parents[2] / "foreign" / "moneypath.yaml"
 WAIT_S = 0.2

@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog, parse_catalog
-from moneypath.instrument.failures import UnknownLabelValue
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import STRICT_ENV, MoneyPath
+from moneypath.instrument import UnknownLabelValue
+from moneypath.instrument._prometheus_backend import PrometheusBackend
+from moneypath.instrument._signals import STRICT_ENV, MoneyPath
 from tests.conftest import FOREIGN_PATH
 
 ERRORS = "shop_instrumentation_errors_total"
@@ -86,7 +86,7 @@ def test_a_card_number_is_counted_but_never_logged(caplog):
 
 
 def test_hostile_values_are_counted_every_time_and_logged_a_bounded_number_of_times(caplog, monkeypatch):
-    monkeypatch.setattr("moneypath.instrument.failures.UNKNOWN_LOG_LIMIT", 5)
+    monkeypatch.setattr("moneypath.instrument._failures.UNKNOWN_LOG_LIMIT", 5)
     mp = shop()
     caplog.set_level(logging.WARNING, "moneypath.instrument")
     for i in range(50):

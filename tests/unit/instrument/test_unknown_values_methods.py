@@ -11,9 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.catalog import load_catalog
-from moneypath.instrument.failures import UnknownLabelValue
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath, UnknownLabelValue
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import CATALOG_PATH
 
 BAD = "bogus-value"

@@ -7,8 +7,8 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from tests.support.refservice import ACME_HOOK, ADMIN, SECRET, call, client_for, post_raw
 

@@ -382,8 +382,8 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
 
     from moneypath.catalog.conventions import Key
     from moneypath.catalog.load import load_catalog, parse_catalog
-    from moneypath.instrument.prometheus_backend import PrometheusBackend
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
+    from moneypath.instrument._prometheus_backend import PrometheusBackend
     from tests.conftest import CATALOG_PATH, FOREIGN_PATH
 
     foreign = yaml.safe_load(FOREIGN_PATH.read_text())

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.protocol.tokens import issue
 from moneypath.reference.refservice.app import ServiceConfig, create_app
 from moneypath.reference.signing import secrets_by_provider

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.reference.providersim.simulator_app import SimConfig
 from moneypath.reference.providersim.simulator_app import create_app as create_sim
 from moneypath.reference.refservice import ledger

@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from schemathesis import checks
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.protocol.tokens import issue
 from moneypath.reference.providersim.simulator_app import SimConfig
 from moneypath.reference.providersim.simulator_app import create_app as create_sim

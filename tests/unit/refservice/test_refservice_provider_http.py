@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.reference.refservice.adapters import AcmeAdapter
 from moneypath.reference.refservice.provider_http import AiohttpProviderHttp, ProviderTimeout, ProviderUnreachable
 from moneypath.reference.refservice.resilience import CircuitBreaker, RetryBudget, RetryPolicy

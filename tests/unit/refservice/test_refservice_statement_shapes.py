@@ -10,8 +10,8 @@ import time
 from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.reference.refservice.db import make_engine, outbox_messages, settlement_files, settlement_lines
 from moneypath.reference.refservice.ledger import RunningImbalance
 from moneypath.reference.refservice.outbox import OutboxWorker

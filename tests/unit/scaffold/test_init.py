@@ -429,8 +429,8 @@ def test_a_new_project_appears_whole_with_the_usual_permissions(tmp_path):
 def test_a_new_project_counts_card_numbers_its_service_refuses_or_redacts(project):
     from prometheus_client import CollectorRegistry
 
-    from moneypath.instrument.prometheus_backend import PrometheusBackend
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
+    from moneypath.instrument._prometheus_backend import PrometheusBackend
 
     c = load_catalog(project / "moneypath.yaml")
     assert c.signals[Key.CARD_NUMBERS_TOTAL].labels == {"source": ["api", "webhook"], "action": ["refused", "redacted"]}

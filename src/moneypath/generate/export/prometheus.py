@@ -16,7 +16,7 @@ def files(c: Catalog, options: Options) -> dict[str, str]:
 def rule_groups(c: Catalog) -> tuple[list[dict], list[dict]]:
     """(recording groups, alert groups) as the build writes them; CatalogError when the library cannot bind to
     the catalog (as `build` says it)."""
-    from moneypath.instrument.requirements import check_required
+    from moneypath.instrument._requirements import check_required
 
     problems = check_required(c)
     if problems:

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from moneypath._common.problem import problem
 from moneypath.catalog import Catalog
-from moneypath.instrument.correlation import accept_correlation_id
+from moneypath.instrument._correlation import accept_correlation_id
 from moneypath.protocol import tokens
 from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 from moneypath.reference import heap

@@ -52,9 +52,10 @@ The hot path with no fault set costs a truth test per fault (`Faults.fires` retu
 serves and forwards (pooled keep-alive connections, uvloop when installed); the goal is at most 2 ms added
 at p99 (benchmarks/bench_faultproxy.py). Why aiohttp: docs/decisions/0013-fault-proxy.md
 
-Modules: config (command-line configuration), faults (the switches and what they hold), upstream (forwarding),
-webhooks (the relay), handlers and admin (the routes, as named functions), parse_errors (requests aiohttp
-cannot parse), server (the app and serving it).
+Modules: proxy_config (command-line configuration), proxy_faults (the switches and what they hold), upstream
+(forwarding), proxy_webhooks (the relay), handlers and admin (the routes, as named functions), proxy_state (what
+the handlers serve from), responses (problem+json and JSON answers), parse_errors (requests aiohttp cannot parse),
+server (the app and serving it).
 """
 
 from moneypath.stack.faultproxy.proxy_config import ConfigError, ProxyConfig, banner, display, parse_upstreams, parse_url

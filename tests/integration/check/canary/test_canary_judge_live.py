@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from moneypath.check.canary.judge import rfc3339
-from moneypath.instrument.prometheus_backend import PrometheusBackend
-from moneypath.instrument.signals import MoneyPath
+from moneypath.instrument import MoneyPath
+from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import FOREIGN_PATH, free_port, http_ok, run_cli, stop_process, wait_for
 from tests.docs_examples import args_of, code_block, fill, shell
 from tests.foreign.harness import MONEYPATH

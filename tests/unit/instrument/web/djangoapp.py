@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView, GraphQLView
 from strawberry.schema.config import StrawberryConfig
 
-from moneypath.instrument.correlation import current_correlation_id
+from moneypath.instrument import current_correlation_id
 from moneypath.instrument.django import get_moneypath, metrics_view
 from moneypath.instrument.graphql import MoneyPathExtension
 

@@ -90,8 +90,8 @@ def test_strict_mode_raises_instead(shop_catalog):
     import pytest
 
     from moneypath.catalog import load_catalog
-    from moneypath.instrument.failures import Unmatched
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
+    from moneypath.instrument._failures import Unmatched
 
     mp = MoneyPath(load_catalog(shop_catalog), strict=True)
     with pytest.raises(Unmatched, match="/graphql/ is declared"):

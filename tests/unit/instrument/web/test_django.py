@@ -137,7 +137,7 @@ def test_instance_setting_shares_the_services_own_moneypath(shop_catalog):
     import sys
     import types
 
-    from moneypath.instrument.signals import MoneyPath
+    from moneypath.instrument import MoneyPath
 
     module = types.ModuleType("shop_observability")
     module.mp = MoneyPath.from_catalog(shop_catalog)

@@ -4,7 +4,7 @@ and the service's background check (chain_check.py) walk.
 
 Who acted comes from the context: `acting(actor, scope)` binds it (the scope check of an API request in
 dependencies.py, the webhook router, each background job); the correlation id is the request's
-(moneypath.instrument.correlation). Both are context variables, so they follow the work into
+(moneypath.instrument._correlation). Both are context variables, so they follow the work into
 `Services.in_db`, which runs it inline or in a thread with a copy of the context.
 
 Chaining on PostgreSQL, where several service processes book at once. Chaining an event needs the previous
@@ -45,7 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
-from moneypath.instrument.correlation import current_correlation_id
+from moneypath.instrument import current_correlation_id
 from moneypath.protocol.audit.chain import (
     EVENTS_TABLE,
     HASHED,
