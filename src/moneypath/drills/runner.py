@@ -14,13 +14,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moneypath._common.verdict import jsonable
 from moneypath.catalog import Catalog
 from moneypath.drills import hooks
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Target
 from moneypath.drills.history_record import Recorder
-from moneypath.drills.journal import finite, write_journal
+from moneypath.drills.journal import write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 
@@ -49,7 +50,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
         journal = run.run()
     finally:
         run.close()
-    journal = finite(journal)
+    journal = jsonable(journal)
     path = write_journal(journal, reports_dir)
     report = str(path)
     try:
