@@ -291,6 +291,15 @@ class GroupPages(Part):
 
 
 @dataclass(kw_only=True)
+class Heartbeat(Part):
+    """A Prometheus replica's heartbeat at the pager: as it should be (a killed one's stopped, a survivor's kept
+    beating) or not, and what the pager showed."""
+
+    ok: bool
+    text: str
+
+
+@dataclass(kw_only=True)
 class HaRecord(Part):
     """What a drill with replica_down adds: the kills, the pages per alert group, the heartbeats."""
 
@@ -299,7 +308,7 @@ class HaRecord(Part):
     kills: list[ReplicaRecord]
     groups: list[GroupPages]
     watchdog_timeout_s: float | None = None
-    heartbeats: dict[str, dict] = field(default_factory=dict)  # replica -> {ok: bool, text: str}
+    heartbeats: dict[str, Heartbeat] = field(default_factory=dict)  # per Prometheus replica
 
 
 @dataclass(kw_only=True)
