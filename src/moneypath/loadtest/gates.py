@@ -454,11 +454,11 @@ def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
                     + (f" ({m.drift:+.1%})" if m.drift is not None else ""))
         if name in scenario.skip_gates:
             out.append(Gate.skip(name, title, "drift", observed, limit, f"scenario {scenario.name} skips it"))
-        elif m.status in (dr.PASS, dr.FAIL):
-            out.append(Gate(name, title, "drift", Outcome.of(m.status == dr.PASS), observed, limit, m.reason))
-        elif m.status == dr.NOT_MEASURED:
+        elif m.skipped:
+            out.append(Gate.skip(name, title, "drift", observed if m.first is not None else "-", limit, m.reason))
+        elif m.outcome is NOT_MEASURED:
             out.append(Gate(name, title, "drift", NOT_MEASURED, observed if m.first is not None else "-", limit,
                             not_measured(m.reason)))
         else:
-            out.append(Gate.skip(name, title, "drift", observed if m.first is not None else "-", limit, m.reason))
+            out.append(Gate(name, title, "drift", m.outcome, observed, limit, m.reason))
     return out
