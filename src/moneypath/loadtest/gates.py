@@ -12,7 +12,7 @@ Prometheus for it. Money is shown in its currency's own exponent (`Catalog.money
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from moneypath._common.verdict import (
     FAIL,
@@ -164,9 +164,6 @@ class PromObservations:
     circuit_max: float | None = None
     locust_series: int | None = None           # Locust exporter series Prometheus scraped during the run
     cost_per_authorization_usd: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _ms(v: float | None) -> str:

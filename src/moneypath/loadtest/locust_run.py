@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from moneypath._common.verdict import jsonable
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls as faults
@@ -243,7 +244,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
                    "steps": [asdict(row) for row in s.steps],
                    "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
-        "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,
+        "prometheus_observations": jsonable(outcome.prom) if outcome.prom else None,
         "gates": [gate.to_dict() for gate in outcome.gates],
         "breaches": g.breaches(outcome.gates),
         "passed": outcome.passed,
