@@ -43,6 +43,10 @@ class Part:
             out[f.name] = _plain(value)
         return out
 
+    def as_json(self) -> dict[str, Any]:
+        """What `jsonable` writes: the journal's shape (to_dict), not every field."""
+        return self.to_dict()
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Part):

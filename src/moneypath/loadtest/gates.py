@@ -70,8 +70,11 @@ class Gate:
                      if_not_measured="pass" if self.skipped else "fail")
 
     def to_dict(self) -> dict[str, str]:
+        """The gate as result.json has it (`jsonable` writes the same)."""
         return {"name": self.name, "title": self.title, "source": self.source, "status": self.status,
                 "observed": self.observed, "limit": self.limit, "reason": self.reason}
+
+    as_json = to_dict
 
     @classmethod
     def read(cls, gate: Gate | Mapping) -> Gate:
