@@ -135,10 +135,9 @@ def _step_skipped(kind, catalog):
     """A step whose gates are all skipped (a catalog without a latency or an availability SLO, a run that judges
     none of them): no pass."""
     from moneypath.loadtest.capacity.plan import STEP_GATES
-    from moneypath.loadtest.gates import SKIP as GATE_SKIP
 
     judged = [g for g in _gates(catalog, _summary()) if g.name in STEP_GATES]
-    return [kind.evaluate([replace(g, status=GATE_SKIP, reason="not judged in this run") for g in judged])[0]]
+    return [kind.evaluate([replace(g, skipped=True, reason="not judged in this run") for g in judged])[0]]
 
 
 # ---------------------------------------------------------------- check.canary

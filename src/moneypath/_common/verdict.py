@@ -31,8 +31,10 @@ class Outcome(StrEnum):
     NOT_MEASURED = "not measured"
 
     @classmethod
-    def of(cls, ok: bool | None) -> Outcome:
-        """pass, fail, or (None) not measured."""
+    def of(cls, ok: bool | None | Outcome) -> Outcome:
+        """pass, fail, or (None) not measured; an outcome is itself (a non-empty str: never read as a truth value)."""
+        if isinstance(ok, Outcome):
+            return ok
         return cls.NOT_MEASURED if ok is None else cls.PASS if ok else cls.FAIL
 
 

@@ -14,6 +14,9 @@ checked whatever the matcher: `=`, `!=`, and each alternative of a `=~`/`!~` reg
 `check_generated(catalog, retention)` is `moneypath catalog check`: the same rule checks (and promtool) on the
 artifacts generated in memory, each problem as ``catalog:line: key.path: what is wrong`` (``alerts.<Key>.expr`` for a
 custom alert), so a catalog that passes it builds and its rules lint clean.
+
+`lint_verdict(problems, unmeasured)` is the lint's verdict (and `moneypath lint`'s exit code): the files' check
+fails on a problem; the live check (`--prometheus`) is not measured when the server held nothing to judge.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from moneypath._common import yamlio
+from moneypath._common.verdict import Check, Verdict
 from moneypath.catalog import Catalog, CatalogError
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.conventions import WATCHDOG_ALERT, WATCHDOG_SEVERITY
@@ -81,6 +85,15 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
     problems += check_drill_files(catalog, root)
     problems += check_scenario_file(catalog, root)
     return list(dict.fromkeys(problems))
+
+
+def lint_verdict(problems: list[str], unmeasured: str | None = None) -> Verdict:
+    """The lint's verdict: fail on any problem (rules, dashboards, runbooks, drill files, live metrics); not measured
+    when none was found but the live check (`unmeasured`: why) judged nothing; else pass."""
+    checks = [Check.judged("lint", not problems, f"{len(problems)} problem(s)" if problems else "")]
+    if unmeasured:
+        checks.append(Check.judged("live", None, unmeasured))
+    return Verdict(tuple(checks))
 
 
 def check_scenario_file(catalog: Catalog, root: Path) -> list[str]:

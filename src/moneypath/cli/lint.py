@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_NOT_MEASURED
 from moneypath.catalog import load_catalog
 
 EXIT_USAGE = 2
@@ -44,7 +43,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _lint(args) -> int:
     from moneypath.catalog import duration_seconds
-    from moneypath.check.lint import lint
+    from moneypath.check.lint import lint, lint_verdict
     from moneypath.check.runbooks import BadDbUrl, DatabaseUnavailable, sql_steps
     from moneypath.check.todos import count_todos
     from moneypath.generate.prometheus_config import retention
@@ -103,4 +102,4 @@ def _lint(args) -> int:
     if not problems:
         print(f"lint: no problems{left}" if not unmeasured else f"lint: no problems found, but not measured{left}")
     # 0 clean, 1 problems, 3 nothing found but the live check measured nothing (docs/cli/index.md)
-    return 1 if problems else EXIT_NOT_MEASURED if unmeasured else 0
+    return lint_verdict(problems, unmeasured).exit_code

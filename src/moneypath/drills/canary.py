@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register, verdict
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable, register, verdict
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.drills import hooks
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Prometheus, TargetError
-from moneypath.drills.journal import finite, write_journal
+from moneypath.drills.journal import write_journal
 from moneypath.formats.canary_drill import CanaryDrill, Release, ReleaseFault
 from moneypath.formats.fault_specs import fault_specs
 
@@ -423,7 +423,7 @@ def write_report(journal: dict, reports_dir: Path) -> Path:
     """journal.json and report.md under reports/<drill>-<time>/; the directory."""
     from moneypath._common import atomic
 
-    journal = finite(journal)  # a judge's NaN (a share of nothing) is null in JSON
+    journal = jsonable(journal)  # a judge's NaN (a share of nothing) is null in JSON
     path = write_journal(journal, reports_dir)
     atomic.write_text(path.parent / "report.md", markdown(journal))
     return path.parent

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
-from moneypath._common.verdict import status_of
+from moneypath._common.verdict import Outcome
 from moneypath.catalog import Catalog
 from moneypath.check.counter_resets import reads_rates
 from moneypath.drills import money
@@ -64,12 +64,13 @@ class DrillContext:
         self.timeline.append(Event(t=t, kind=kind, text=text, detail=detail or None))
         self.say(f"[{t - self.started_at:6.1f} s] {text}")
 
-    def objective(self, name: str, ok: bool | None, reason: str, if_not_measured: str | None = None) -> None:
-        """Record an objective: ok None is not measured (the reason says what returned nothing); whether that
-        fails the verdict is `if_not_measured`, else the drill file's `if_not_measured.<name>`, else fail."""
+    def objective(self, name: str, ok: bool | None | Outcome, reason: str, if_not_measured: str | None = None) -> None:
+        """Record an objective: its outcome, or ok (None: not measured; the reason says what returned nothing);
+        whether not measured fails the verdict is `if_not_measured`, else the drill file's
+        `if_not_measured.<name>`, else fail."""
         policy = if_not_measured or self.drill.if_not_measured.get(name, "fail")
-        self.objectives.append(Objective(name=name, ok=ok is True, reason=reason, status=status_of(ok),
-                                         if_not_measured=policy))
+        outcome = ok if isinstance(ok, Outcome) else Outcome.of(ok)
+        self.objectives.append(Objective(name=name, reason=reason, status=outcome, if_not_measured=policy))
 
     def admin_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.target.admin_token}"}

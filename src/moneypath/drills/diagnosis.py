@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from moneypath._common.verdict import register
+from moneypath._common.verdict import PASS, Check, Outcome, Verdict, register
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
 from moneypath.drills.money import Money, reads_money
@@ -76,13 +76,15 @@ class Diagnosis:
             ctx.objective("diagnosed", None, f"not measured: no expected page came, so the runbook's {len(steps)} "
                                              f"step(s) were read without one ({found} returned the evidence); "
                                              "diagnosis is judged from a page")
-        elif missing:
-            failed = [e for e in missing if e.ok is False]
-            e = (failed or missing)[0]
-            ctx.objective("diagnosed", False if failed else None,
+            return
+        outcome = Verdict(tuple(Check(name=s.step, outcome=Outcome.of(e.ok), if_not_measured=s.if_not_measured)
+                                for e, s in zip(self.steps, steps))).outcome
+        if outcome is not PASS and missing:
+            e = next((e for e in missing if e.ok is False), missing[0])
+            ctx.objective("diagnosed", outcome,
                           f"{len(missing)} of {len(steps)} runbook step(s) found no evidence by the deadline "
                           f"({ctx.s(ctx.drill.diagnosis.within):.0f} s); first: {e.step!r}: {e.reason or e.result}")
-        elif not any(e.ok for e in self.steps):  # every step skipped (if_not_measured: pass): nothing is evidence
+        elif outcome is not PASS:  # every step skipped (if_not_measured: pass): nothing is evidence
             ctx.objective("diagnosed", None, f"not measured: none of the {len(steps)} runbook step(s) returned "
                                              f"evidence (each skipped: if_not_measured: pass); first: "
                                              f"{self.steps[0].step!r}: {self.steps[0].result}")

@@ -11,7 +11,8 @@ import math
 
 import httpx
 
-from moneypath._common.verdict import register
+from moneypath._common.verdict import FAIL, Check, Verdict, register
+from moneypath._common.verdict import Outcome as Result
 from moneypath.catalog.conventions import Key
 from moneypath.drills import baseline_load, money
 from moneypath.drills.baseline_load import Outcome
@@ -172,15 +173,14 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     if impact.payments_refused:  # a fact, not evidence: it passes nothing on its own
         results.append(("refused", None, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
                                          "never acknowledged: not lost"))
-    failed = [why for _, ok, why in results if ok is False]
-    unmeasured = [why for check, ok, why in results if ok is None and check != "refused" and not skipped(skip, check)]
+    # the refused count and the checks the drill skips are shown, never judged: not measured on them skips
+    outcome = Verdict(tuple(Check(name=check, outcome=Result.of(ok), if_not_measured="pass" if check == "refused" or
+                                  skipped(skip, check) else "fail") for check, ok, _ in results)).outcome
     name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
-    if failed:
-        ctx.objective(name, False, "; ".join(failed))
-    elif unmeasured or not any(ok for _, ok, _ in results):
-        ctx.objective(name, None, "; ".join(why for _, _, why in results) or "not measured: no money check ran")
+    if outcome is FAIL:
+        ctx.objective(name, outcome, "; ".join(why for _, ok, why in results if ok is False))
     else:
-        ctx.objective(name, True, "; ".join(why for _, _, why in results))
+        ctx.objective(name, outcome, "; ".join(why for _, _, why in results) or "not measured: no money check ran")
 
 
 register("drills.money_objective", ledger_objective)

@@ -9,14 +9,13 @@ alert row with no expected labels).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moneypath._common.atomic import write_json
-from moneypath._common.verdict import register, verdict
+from moneypath._common.verdict import FAIL, PASS, Check, Outcome, Verdict, register
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
     from moneypath.drills.baseline_load import LoadStats
@@ -44,6 +43,8 @@ class Part:
             out[f.name] = _plain(value)
         return out
 
+    as_json = to_dict  # what `jsonable` writes: the journal's shape, not every field
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Part):
@@ -68,14 +69,36 @@ class Event(Part):
 
 @dataclass(kw_only=True)
 class Objective(Part):
+    """A judged objective as journal.json has it (name, ok, reason, status, if_not_measured): a `Check` whose
+    outcome is `status`; `ok` is derived from it (only a pass is ok), so the two cannot disagree."""
+
     name: str
-    ok: bool  # it passed (a not-measured objective is never ok)
+    ok: bool = False  # it passed; derived from status when one is given (a not-measured objective is never ok)
     reason: str
-    status: str = ""  # pass | fail | not measured (moneypath._common.verdict); "" → from ok
+    status: Outcome | str = ""  # pass | fail | not measured; "" → from ok (the journal's older shape)
     if_not_measured: str = "fail"  # fail: a not-measured objective fails the verdict; pass: shown, skipped
 
     def __post_init__(self):
-        self.status = self.status or ("pass" if self.ok else "fail")
+        self.status = Outcome(self.status) if self.status else Outcome.of(bool(self.ok))
+        self.ok = self.status is PASS
+
+    @classmethod
+    def of(cls, check: Check) -> Objective:
+        return cls(name=check.name, reason=check.why, status=check.outcome, if_not_measured=check.if_not_measured)
+
+    @classmethod
+    def read(cls, part: dict) -> Objective:
+        """An objective from journal.json, old or new (no status: from ok; an unknown word: a fail)."""
+        status = part.get("status")
+        policy = part.get("if_not_measured")
+        return cls(name=str(part.get("name") or ""), ok=part.get("ok") is True, reason=str(part.get("reason") or ""),
+                   status=status if status in tuple(Outcome) else FAIL if status else "",
+                   if_not_measured=policy if policy in ("fail", "pass") else "fail")
+
+    @property
+    def check(self) -> Check:
+        return Check(name=self.name, outcome=Outcome(self.status), why=self.reason,
+                     if_not_measured=self.if_not_measured)
 
 
 @dataclass(kw_only=True)
@@ -202,8 +225,15 @@ class Tolerance(Part):
     name: str  # disruption | value_held_up
     limit: str
     measured: str
-    status: str  # pass (within) | fail (beyond) | not measured
+    status: Outcome  # pass (within) | fail (beyond) | not measured
     reason: str
+
+    def __post_init__(self):
+        self.status = Outcome(self.status)
+
+    @property
+    def check(self) -> Check:
+        return Check(name=self.name, outcome=self.status, why=self.reason)
 
 
 @dataclass(kw_only=True)
@@ -212,7 +242,7 @@ class Impact(Part):
     would have had (moneypath.drills.tolerance); the drill history's `impact` field."""
 
     service: str | None  # the drill file's business_service (None: it names none)
-    within_tolerance: str  # pass | fail | not measured
+    within_tolerance: Outcome  # pass | fail | not measured (moneypath.drills.tolerance.within)
     reason: str
     tolerances: list[Tolerance] = field(default_factory=list)
     classification: dict | None = None  # moneypath.check.classification.Classification.to_dict()
@@ -263,6 +293,15 @@ class GroupPages(Part):
 
 
 @dataclass(kw_only=True)
+class Heartbeat(Part):
+    """A Prometheus replica's heartbeat at the pager: as it should be (a killed one's stopped, a survivor's kept
+    beating) or not, and what the pager showed."""
+
+    ok: bool
+    text: str
+
+
+@dataclass(kw_only=True)
 class HaRecord(Part):
     """What a drill with replica_down adds: the kills, the pages per alert group, the heartbeats."""
 
@@ -271,7 +310,7 @@ class HaRecord(Part):
     kills: list[ReplicaRecord]
     groups: list[GroupPages]
     watchdog_timeout_s: float | None = None
-    heartbeats: dict[str, dict] = field(default_factory=dict)  # replica -> {ok: bool, text: str}
+    heartbeats: dict[str, Heartbeat] = field(default_factory=dict)  # per Prometheus replica
 
 
 @dataclass(kw_only=True)
@@ -313,12 +352,12 @@ class Journal(Part):
     optional = ("ha", "impact")
 
 
-def objectives_verdict(objectives: list[Objective]) -> str:
+def objectives_verdict(objectives: list[Objective]) -> Outcome:
     """pass, fail, or not measured (a not-measured objective that fails its verdict, none failed); no
     objective at all is a fail: the run stopped before it judged anything."""
     if not objectives:
-        return "fail"
-    return verdict((o.status, o.if_not_measured) for o in objectives)
+        return FAIL
+    return Verdict(tuple(o.check for o in objectives)).outcome
 
 
 register("drills.objectives", objectives_verdict)
@@ -326,17 +365,6 @@ register("drills.objectives", objectives_verdict)
 
 def order_objectives(objectives: list[Objective]) -> None:
     objectives.sort(key=lambda o: OBJECTIVE_ORDER.index(o.name) if o.name in OBJECTIVE_ORDER else len(OBJECTIVE_ORDER))
-
-
-def finite(value: Any) -> Any:
-    """NaN and infinities become None (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
 
 
 def write_journal(journal: dict, reports_dir: Path) -> Path:

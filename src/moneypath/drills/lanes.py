@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moneypath._common.verdict import FAIL
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import alert_names
 from moneypath.drills.runner import Result
@@ -141,7 +142,7 @@ def _result(lane: Lane, levels: dict[str, str], recorder: Recorder | None, say: 
             break
     if journal_path is None or not journal_path.is_file():
         last = next((line for line in reversed(lane.lines) if line.strip()), "no output")
-        return Result(drill.name, "fail", {}, f"drill run exited {lane.proc.returncode}: {last.strip()[:200]}",
+        return Result(drill.name, FAIL, {}, f"drill run exited {lane.proc.returncode}: {last.strip()[:200]}",
                       interrupted=interrupted)
     journal = json.loads(journal_path.read_text())
     if recorder is not None:

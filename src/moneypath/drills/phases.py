@@ -31,7 +31,8 @@ from pathlib import Path
 import httpx
 
 from moneypath._common.interrupt import Terminated
-from moneypath._common.verdict import register
+from moneypath._common.verdict import FAIL, PASS, Outcome, Verdict, register
+from moneypath._common.verdict import Check as Judged
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import alert_names
 from moneypath.drills import headroom, hooks, impact, tolerance
@@ -434,17 +435,18 @@ def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | 
     check with `if_not_measured: pass` that measured nothing is skipped: named, never a pass); else False with
     the first failure, or None (not measured) with the first check that measured nothing and fails on it, or
     when no check held (none to run, or every one skipped: nothing is evidence)."""
-    failed = [(c, reason) for c, ok, reason in results if ok is False]
-    unmeasured = [(c, reason) for c, ok, reason in results if ok is None and c.if_not_measured == "fail"]
-    if failed or unmeasured:
-        c, reason = (failed or unmeasured)[0]
-        return (False if failed else None), f"{c.name}: {reason}"
+    outcome = Verdict(tuple(Judged(name=c.name, outcome=Outcome.of(ok), if_not_measured=c.if_not_measured)
+                            for c, ok, _ in results)).outcome
+    if outcome is PASS:
+        return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)
+    first = next(((c, reason) for c, ok, reason in results if ok is False), None) or next(
+        ((c, reason) for c, ok, reason in results if ok is None and c.if_not_measured == "fail"), None)
+    if first is not None:
+        return (False if outcome is FAIL else None), f"{first[0].name}: {first[1]}"
     if not results:
         return None, "not measured: no check to run"
-    if not any(ok for _, ok, _ in results):
-        return None, "not measured: every check measured nothing (skipped: " + "; ".join(
-            f"{c.name}: {reason}" for c, _, reason in results) + ")"
-    return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)
+    return None, "not measured: every check measured nothing (skipped: " + "; ".join(
+        f"{c.name}: {reason}" for c, _, reason in results) + ")"
 
 
 register("drills.checks", judge_checks)

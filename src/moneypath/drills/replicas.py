@@ -25,7 +25,7 @@ from moneypath.catalog import duration_seconds
 from moneypath.catalog.conventions import HA_REPLICAS
 from moneypath.drills.context import DrillContext
 from moneypath.drills.endpoints import Prometheus
-from moneypath.drills.journal import GroupPages, HaRecord, ReplicaRecord
+from moneypath.drills.journal import GroupPages, HaRecord, Heartbeat, ReplicaRecord
 from moneypath.drills.watcher import label_text
 from moneypath.generate.routing import FAST, Timings
 from moneypath.stack import local as stack
@@ -201,8 +201,8 @@ class ReplicaKills:
                       or "no alert group was notified twice")
         heartbeats = self._heartbeats()
         if heartbeats:
-            ctx.objective("watchdog", all(h["ok"] for h in heartbeats.values()),
-                          "; ".join(f"replica {name}: {h['text']}" for name, h in heartbeats.items()))
+            ctx.objective("watchdog", all(h.ok for h in heartbeats.values()),
+                          "; ".join(f"replica {name}: {h.text}" for name, h in heartbeats.items()))
         down = [r for r in self.killed if r.restarted_at is None]
         ctx.objective("restored", not down,
                       "; ".join(f"{r.part} is DOWN: {r.error}; bring it back: {r.restore}" for r in down) if down else
@@ -249,7 +249,7 @@ class ReplicaKills:
             out.append(row)
         return sorted(out, key=lambda g: (not g.expected, g.alert, g.receiver))
 
-    def _heartbeats(self) -> dict[str, dict]:
+    def _heartbeats(self) -> dict[str, Heartbeat]:
         """Per Prometheus replica: a killed one's heartbeat must have stopped (late at the pager), the other's
         must not. Empty without a pager to ask."""
         if self.watchdog_timeout_s is None:
@@ -272,7 +272,7 @@ class ReplicaKills:
             else:
                 ok, text = True, "kept beating" + (" (through the surviving Alertmanager)" if any(
                     r.component == "alertmanager" for r in self.killed) else "")
-            out[name] = {"ok": ok, "text": text}
+            out[name] = Heartbeat(ok=ok, text=text)
         return out
 
 

@@ -14,13 +14,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moneypath._common.verdict import FAIL, Outcome, jsonable
 from moneypath.catalog import Catalog
 from moneypath.check.drill_files import alert_names
 from moneypath.drills import hooks
 from moneypath.drills.baseline_load import TemplateError, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Target
-from moneypath.drills.journal import finite, write_journal
+from moneypath.drills.journal import write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 from moneypath.readiness.records import Recorder, severities
@@ -34,11 +35,14 @@ class Result:
     """What run_drill hands back for the summary table."""
 
     drill: str
-    verdict: str
+    verdict: Outcome  # pass | fail | not measured (a drill that did not run is a fail)
     timings: dict
     report: str
     journal: dict = field(repr=False, default_factory=dict)
     interrupted: bool = False  # Ctrl-C: the remaining drills are not run
+
+    def __post_init__(self):
+        self.verdict = Outcome(self.verdict)
 
 
 def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
@@ -53,7 +57,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
         journal = run.run()
     finally:
         run.close()
-    journal = finite(journal)
+    journal = jsonable(journal)
     path = write_journal(journal, reports_dir)
     report = str(path)
     try:
@@ -152,7 +156,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                          own_stack=target is None)
         if why:  # the CLI refuses it first; a caller of this function gets the same line as a failed drill
             say(f"           {why}")
-            results.append(Result(drill.name, "fail", {}, why))
+            results.append(Result(drill.name, FAIL, {}, why))
             continue
         if target is not None:
             result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask, recorder, alerts)
@@ -164,7 +168,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                 except Exception as exc:  # noqa: BLE001 - StackError, a port in use...: this drill fails, not the run
                     reason = f"stack did not start: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                     say(f"           {reason}")
-                    results.append(Result(drill.name, "fail", {}, reason))
+                    results.append(Result(drill.name, FAIL, {}, reason))
                     continue
                 result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask, recorder, alerts)
             finally:

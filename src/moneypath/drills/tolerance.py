@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register, verdict
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict, register
+from moneypath._common.verdict import Outcome as Result
 from moneypath.catalog import Catalog
 from moneypath.check.classification import DAY, Measures, classify
 from moneypath.drills.baseline_load import Outcome
@@ -57,17 +58,17 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
     held: dict[str, int] = defaultdict(int)
     for o in affected:
         held[o.currency] += o.amount_minor
-    parts, statuses = [], []
+    parts, checks = [], []  # one check per currency held up
     for cur, minor in sorted(held.items()):
         major = svc.tolerance.value_held_up.get(cur)
         if major is None:
-            statuses.append(NOT_MEASURED)
+            checks.append(Check(name=cur, outcome=NOT_MEASURED))
             parts.append(f"{catalog.money(minor, cur)} (no tolerance in {cur}: not measured)")
             continue
         limit = round(major * 10 ** catalog.exponent(cur))
-        statuses.append(PASS if minor <= limit else FAIL)
+        checks.append(Check.judged(cur, minor <= limit))
         parts.append(f"{catalog.money(minor, cur)} of {catalog.money(limit, cur)}")
-    status = verdict((s, "fail") for s in statuses) if statuses else PASS
+    status = Verdict(tuple(checks)).outcome if checks else PASS
     out.append(Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up),
                          measured="; ".join(parts) or "nothing held up", status=status,
                          reason="; ".join(parts) or "no payment held up"))
@@ -78,11 +79,9 @@ def _limits(catalog: Catalog, amounts: dict[str, float]) -> str:
     return ", ".join(catalog.money(round(v * 10 ** catalog.exponent(c)), c) for c, v in amounts.items()) or "none"
 
 
-def within(tols: list[Tolerance]) -> str:
+def within(tols: list[Tolerance]) -> Result:
     """pass when every tolerance held, fail when one was exceeded, else not measured."""
-    if not tols:
-        return NOT_MEASURED
-    return verdict((t.status, "fail") for t in tols)
+    return Verdict(tuple(t.check for t in tols)).outcome
 
 
 register("drills.tolerance", within)

@@ -1,19 +1,29 @@
 """Release gates: a load-test run judged against the catalog's SLOs. Pure; the numbers come in.
 
-Each gate passes, fails with a one-line reason, or is skipped with a one-line reason (not
-measured here, or the scenario says it does not apply). Thresholds are read from the
-catalog (`thresholds`): the latency SLO's `under`, the availability SLO's error budget.
-The gate of a feature the catalog switches off (reconciliation, idempotency) is skipped
-with the reason "feature X is off", which the verdict repeats (`feature_skips`); nothing is
-asked of Prometheus for it. Money is shown in its currency's own exponent (`Catalog.money`).
+Each gate passes, fails with a one-line reason, or is not measured; a gate skipped with a one-line reason (not
+measured here, or the scenario says it does not apply) is a not-measured result that is shown and not judged
+(`Gate.skipped`: its check's `if_not_measured` is pass), written "skip" in result.json (`Gate.status`, the one
+place the word is made). Thresholds are read from the catalog (`thresholds`): the latency SLO's `under`, the
+availability SLO's error budget. The gate of a feature the catalog switches off (reconciliation, idempotency) is
+skipped with the reason "feature X is off", which the verdict repeats (`feature_skips`); nothing is asked of
+Prometheus for it. Money is shown in its currency's own exponent (`Catalog.money`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from moneypath._common.verdict import not_measured, register
+from moneypath._common.verdict import (
+    FAIL,
+    NOT_MEASURED,
+    PASS,  # noqa: F401 (a gate's status is compared with gates.PASS too)
+    Check,
+    Outcome,
+    Verdict,
+    not_measured,
+    register,
+)
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
@@ -22,7 +32,7 @@ from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S  # noqa: F401 
 from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
 
-PASS, FAIL, SKIP, NOT_MEASURED = "pass", "fail", "skip", "not measured"
+SKIP = "skip"  # result.json's word for a skipped gate (Gate.status), never an outcome
 
 
 @dataclass
@@ -30,13 +40,51 @@ class Gate:
     name: str
     title: str
     source: str       # locust | prometheus | baseline | scenario
-    status: str       # pass | fail | skip | not measured (no data: fails the run unless --no-prometheus)
+    outcome: Outcome  # pass | fail | not measured (no data: fails the run unless --no-prometheus)
     observed: str
     limit: str
     reason: str = ""  # one line, for a failure or a skip
+    skipped: bool = False  # not measured, shown and not judged (does not apply to this run, or not asked for)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def __post_init__(self):
+        self.outcome = Outcome(self.outcome)  # ValueError for any fourth word
+        if self.skipped:
+            self.outcome = NOT_MEASURED
+
+    @classmethod
+    def skip(cls, name: str, title: str, source: str, observed: str, limit: str, reason: str) -> Gate:
+        return cls(name, title, source, NOT_MEASURED, observed, limit, reason, skipped=True)
+
+    def set_aside(self, reason: str) -> None:
+        """Skip this gate after all (the run does not judge it), with why."""
+        self.outcome, self.skipped, self.reason = NOT_MEASURED, True, reason
+
+    @property
+    def status(self) -> str:
+        """result.json's word: pass, fail, not measured, or skip."""
+        return SKIP if self.skipped else self.outcome.value
+
+    @property
+    def check(self) -> Check:
+        return Check(name=self.name, outcome=self.outcome, why=self.reason,
+                     if_not_measured="pass" if self.skipped else "fail")
+
+    def to_dict(self) -> dict[str, str]:
+        """The gate as result.json has it (`jsonable` writes the same)."""
+        return {"name": self.name, "title": self.title, "source": self.source, "status": self.status,
+                "observed": self.observed, "limit": self.limit, "reason": self.reason}
+
+    as_json = to_dict
+
+    @classmethod
+    def read(cls, gate: Gate | Mapping) -> Gate:
+        """A gate as it is, or from result.json (its `status` word) or its fields (`outcome`, `skipped`)."""
+        if isinstance(gate, Gate):
+            return gate
+        status = gate.get("status", gate.get("outcome"))
+        skipped = status == SKIP or gate.get("skipped") is True
+        return cls(gate["name"], gate["title"], gate["source"], NOT_MEASURED if skipped else status,
+                   gate["observed"], gate["limit"], gate.get("reason") or "", skipped=skipped)
 
 
 @dataclass
@@ -75,10 +123,10 @@ def feature_off(feature: str) -> str:
     return f"feature {feature} is off"
 
 
-def feature_skips(gates: list[dict]) -> list[str]:
+def feature_skips(gates: Iterable[Gate | Mapping]) -> list[str]:
     """'<gate title> (feature X is off)' for each gate skipped because its feature is off: the verdict's list."""
     reasons = {feature_off(f) for f in FEATURE_GATES.values()}
-    return [f"{g['title']} ({g['reason']})" for g in gates if g["status"] == SKIP and g["reason"] in reasons]
+    return [f"{g.title} ({g.reason})" for g in map(Gate.read, gates) if g.skipped and g.reason in reasons]
 
 
 class SignalError(ValueError):
@@ -120,9 +168,6 @@ class PromObservations:
     locust_series: int | None = None           # Locust exporter series Prometheus scraped during the run
     cost_per_authorization_usd: float | None = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def _ms(v: float | None) -> str:
     return "no data" if v is None else f"{v:.0f} ms"
@@ -147,20 +192,19 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             only_prom=False):
         """`only_prom`: nothing but Prometheus can measure it, so opting out of Prometheus leaves it not measured."""
         if name in scenario.skip_gates:
-            gates.append(Gate(name, title, source, SKIP, observed, limit, f"scenario {scenario.name} skips it"))
+            gates.append(Gate.skip(name, title, source, observed, limit, f"scenario {scenario.name} skips it"))
         elif skip_reason:
-            gates.append(Gate(name, title, source, SKIP, observed, limit, skip_reason))
+            gates.append(Gate.skip(name, title, source, observed, limit, skip_reason))
         elif needs_prom and no_prom and prometheus_required:
             gates.append(Gate(name, title, source, FAIL, "no evidence", limit, f"{title}: not proven: {no_prom}"))
         elif needs_prom and no_prom and only_prom:
             gates.append(Gate(name, title, source, NOT_MEASURED, "no evidence", limit, not_measured(only_prom)))
         elif needs_prom and no_prom:
-            gates.append(Gate(name, title, source, SKIP, "not judged", limit, no_prom))
+            gates.append(Gate.skip(name, title, source, "not judged", limit, no_prom))
         elif ok is None:  # no data for it: not measured, never a pass and never a zero
             gates.append(Gate(name, title, source, NOT_MEASURED, observed, limit, not_measured(reason_if_failed)))
         else:
-            gates.append(Gate(name, title, source, PASS if ok else FAIL, observed, limit,
-                              "" if ok else reason_if_failed))
+            gates.append(Gate(name, title, source, Outcome.of(ok), observed, limit, "" if ok else reason_if_failed))
 
     p = prom or PromObservations()
 
@@ -334,12 +378,12 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
     unit = current.get("rate_unit") or REQUESTS_PER_S
     comparable = True
     if not b_rate or c_rate is None:
-        gates.append(Gate("baseline_load", "load as in the baseline", "baseline", SKIP, "-", "-",
-                          "the baseline or this run has no offered rate: load not compared"))
+        gates.append(Gate.skip("baseline_load", "load as in the baseline", "baseline", "-", "-",
+                               "the baseline or this run has no offered rate: load not compared"))
     else:
         off = c_rate / b_rate - 1
         comparable = abs(off) <= tol.rps_decrease + 1e-12
-        gates.append(Gate("baseline_load", "load as in the baseline", "baseline", PASS if comparable else FAIL,
+        gates.append(Gate("baseline_load", "load as in the baseline", "baseline", Outcome.of(comparable),
                           f"{c_rate:g} {unit} (baseline {b_rate:g}){note}", f"rate within ±{tol.rps_decrease:.0%}",
                           "" if comparable else f"this run offered {c_rate:g} {unit}, the baseline {b_rate:g} "
                           f"({off:+.0%}, more than the ±{tol.rps_decrease:.0%} throughput tolerance): a p99 at another "
@@ -347,14 +391,14 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
     not_comparable = f"not comparable: the baseline ran at {b_rate:g} {unit}" if not comparable else ""
     b_p99, c_p99 = baseline["locust"].get("authorize_p99_ms"), current["locust"].get("authorize_p99_ms")
     if not comparable:
-        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-", not_comparable))
+        gates.append(Gate.skip("regression_p99", "p99 vs baseline", "baseline", _ms(c_p99), "-", not_comparable))
     elif b_p99 is None or c_p99 is None:
-        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", SKIP, _ms(c_p99), "-",
-                          "no authorization p99 in the baseline or this run"))
+        gates.append(Gate.skip("regression_p99", "p99 vs baseline", "baseline", _ms(c_p99), "-",
+                               "no authorization p99 in the baseline or this run"))
     else:
         limit = b_p99 * (1 + tol.p99_increase)
         ok = c_p99 <= limit
-        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", PASS if ok else FAIL,
+        gates.append(Gate("regression_p99", "p99 vs baseline", "baseline", Outcome.of(ok),
                           f"{c_p99:.0f} ms (baseline {b_p99:.0f} ms){note}",
                           f"<= {limit:.0f} ms (+{tol.p99_increase:.0%})",
                           "" if ok else f"p99 authorization latency regressed {c_p99:.0f} ms vs baseline {b_p99:.0f} ms "
@@ -362,32 +406,29 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
                           f"+{tol.p99_increase:.0%}){note}"))
     b_rps, c_rps = baseline["locust"].get("rps"), current["locust"].get("rps")
     if not comparable:
-        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", SKIP, "-", "-", not_comparable))
+        gates.append(Gate.skip("regression_rps", "throughput vs baseline", "baseline", "-", "-", not_comparable))
     elif not b_rps or c_rps is None:
-        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", SKIP, "-", "-",
-                          "no throughput in the baseline or this run"))
+        gates.append(Gate.skip("regression_rps", "throughput vs baseline", "baseline", "-", "-",
+                               "no throughput in the baseline or this run"))
     else:
         limit = b_rps * (1 - tol.rps_decrease)
         ok = c_rps >= limit
-        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", PASS if ok else FAIL,
+        gates.append(Gate("regression_rps", "throughput vs baseline", "baseline", Outcome.of(ok),
                           f"{c_rps:.1f}/s (baseline {b_rps:.1f}/s){note}", f">= {limit:.1f}/s (-{tol.rps_decrease:.0%})",
                           "" if ok else f"throughput regressed {c_rps:.1f}/s vs baseline {b_rps:.1f}/s "
                           f"({c_rps / b_rps - 1:.0%}, tolerance -{tol.rps_decrease:.0%}){note}"))
     return gates
 
 
-def breaches(gates: list[Gate]) -> list[str]:
-    """One line per gate that fails the run: a failure, or a gate that was not measured."""
-    return [g.reason for g in gates if g.status in (FAIL, NOT_MEASURED)]
+def breaches(gates: Iterable[Gate | Mapping]) -> list[str]:
+    """One line per gate that fails the run: a failure, or a gate that was not measured (a skip is neither)."""
+    return [g.reason for g in map(Gate.read, gates) if g.outcome is FAIL or g.outcome is NOT_MEASURED and not g.skipped]
 
 
-def gates_verdict(gates: list[Gate] | list[dict]) -> str:
+def gates_verdict(gates: Iterable[Gate | Mapping]) -> Outcome:
     """pass, fail, or not measured (no gate failed, and one was not measured or none passed: a run whose every
-    gate was skipped judged nothing)."""
-    statuses = [g["status"] if isinstance(g, dict) else g.status for g in gates]
-    if FAIL in statuses:
-        return FAIL
-    return NOT_MEASURED if NOT_MEASURED in statuses or PASS not in statuses else PASS
+    gate was skipped judged nothing); gates as they are or as result.json has them."""
+    return Verdict(tuple(Gate.read(g).check for g in gates)).outcome
 
 
 register("loadtest.gates", evaluate)
@@ -412,12 +453,12 @@ def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
         observed = (f"{dr.fmt(m.first, m.unit)} -> {dr.fmt(m.last, m.unit)}"
                     + (f" ({m.drift:+.1%})" if m.drift is not None else ""))
         if name in scenario.skip_gates:
-            out.append(Gate(name, title, "drift", SKIP, observed, limit, f"scenario {scenario.name} skips it"))
-        elif m.status in (dr.PASS, dr.FAIL):
-            out.append(Gate(name, title, "drift", PASS if m.status == dr.PASS else FAIL, observed, limit, m.reason))
-        elif m.status == dr.NOT_MEASURED:
+            out.append(Gate.skip(name, title, "drift", observed, limit, f"scenario {scenario.name} skips it"))
+        elif m.skipped:
+            out.append(Gate.skip(name, title, "drift", observed if m.first is not None else "-", limit, m.reason))
+        elif m.outcome is NOT_MEASURED:
             out.append(Gate(name, title, "drift", NOT_MEASURED, observed if m.first is not None else "-", limit,
                             not_measured(m.reason)))
         else:
-            out.append(Gate(name, title, "drift", SKIP, observed if m.first is not None else "-", limit, m.reason))
+            out.append(Gate(name, title, "drift", m.outcome, observed, limit, m.reason))
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from moneypath._common.verdict import jsonable
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls as faults
@@ -126,13 +127,13 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         gates += overload.gates(shed, thr, scenario) if judge else []
     if plain and not summary.authorizations:
         for gate in gates:
-            if gate.name == "p99_latency_locust" and gate.status != g.SKIP:
-                gate.status, gate.reason = g.SKIP, (f"{locustfile.name} names no request \"authorize [<provider>]\" "
-                                                    "(see --help): the service's histogram judges the latency")
+            if gate.name == "p99_latency_locust" and not gate.skipped:
+                gate.set_aside(f"{locustfile.name} names no request \"authorize [<provider>]\" "
+                               "(see --help): the service's histogram judges the latency")
     if spec.only_gates is not None:
         for gate in gates:
-            if gate.name not in spec.only_gates and gate.status != g.SKIP:
-                gate.status, gate.reason = g.SKIP, "not judged in this run"
+            if gate.name not in spec.only_gates and not gate.skipped:
+                gate.set_aside("not judged in this run")
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
                       series, ticks, usage, drift, shed, unit)
 
@@ -243,7 +244,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
                    "steps": [asdict(row) for row in s.steps],
                    "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
-        "prometheus_observations": outcome.prom.to_dict() if outcome.prom else None,
+        "prometheus_observations": jsonable(outcome.prom) if outcome.prom else None,
         "gates": [gate.to_dict() for gate in outcome.gates],
         "breaches": g.breaches(outcome.gates),
         "passed": outcome.passed,

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from moneypath._common.verdict import Outcome
 from moneypath.formats.scenarios import OVERLOAD_GATES as GATE_NAMES
 from moneypath.formats.scenarios import Scenario
-from moneypath.loadtest.gates import FAIL, PASS, SKIP, Gate, Thresholds
+from moneypath.loadtest.gates import Gate, Thresholds
 from moneypath.loadtest.request_names import REFUSED
 from moneypath.loadtest.shape import spike_window
 from moneypath.loadtest.stats import SENT, action_of, is_final, merge, percentile, steady_entries
@@ -155,11 +156,11 @@ def gates(o: Overload, thr: Thresholds, scenario: Scenario) -> list[Gate]:
 
     def add(name, title, ok, observed, limit, reason, skip=None):
         if name in scenario.skip_gates:
-            out.append(Gate(name, title, "locust", SKIP, observed, limit, f"scenario {scenario.name} skips it"))
+            out.append(Gate.skip(name, title, "locust", observed, limit, f"scenario {scenario.name} skips it"))
         elif skip:
-            out.append(Gate(name, title, "locust", SKIP, observed, limit, skip))
+            out.append(Gate.skip(name, title, "locust", observed, limit, skip))
         else:
-            out.append(Gate(name, title, "locust", PASS if ok else FAIL, observed, limit, "" if ok else reason))
+            out.append(Gate(name, title, "locust", Outcome.of(ok), observed, limit, "" if ok else reason))
 
     ov, rec = o.overload, o.recovery
     missing = "the run ended before the phase did (no stats snapshot)"

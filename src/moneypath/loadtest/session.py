@@ -129,7 +129,7 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
         extra = gates.compare(result, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
         result["gates"] += [gt.to_dict() for gt in extra]
         result["baseline"] = str(o.baseline)
-    result["breaches"] = [gt["reason"] for gt in result["gates"] if gt["status"] in (gates.FAIL, gates.NOT_MEASURED)]
+    result["breaches"] = gates.breaches(result["gates"])
     result["passed"] = not result["breaches"]
     result["verdict"] = gates.gates_verdict(result["gates"])  # pass | fail | not measured (exit 0, 1, 3)
     return result

@@ -29,6 +29,11 @@ def test_an_outcome_is_one_of_three_words():
         Check(name="x", outcome="skip")
 
 
+def test_an_outcome_read_as_ok_is_itself_never_a_truthy_pass():
+    assert [Outcome.of(o) for o in (FAIL, NOT_MEASURED, PASS)] == [FAIL, NOT_MEASURED, PASS]
+    assert [Outcome.of(ok) for ok in (True, False, None)] == [PASS, FAIL, NOT_MEASURED]
+
+
 def test_a_not_measured_check_says_why_and_never_passes():
     check = Check.judged("ledger", None, "the query returned nothing")
     assert check.why == "not measured: the query returned nothing" and not check.ok

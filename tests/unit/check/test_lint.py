@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from moneypath.check.lint import FILES, lint, parse_duration
+from moneypath.check.lint import FILES, lint, lint_verdict, parse_duration
 from moneypath.formats.scenarios import SCENARIO_FILE
 from moneypath.generate.rules import alert_rules
 from tests.conftest import ROOT, SHIPPED_SCENARIOS
@@ -260,3 +260,10 @@ def test_a_foreign_projects_scenario_file_naming_a_provider_it_lacks_is_one_line
     assert done.returncode == 1
     assert (f"{SCENARIO_FILE}: providers: 'initech' is not in the catalog (komoju, knet)"
             in done.stdout + done.stderr)
+
+
+def test_the_lint_verdict_fails_on_a_problem_and_rests_on_the_live_check_when_it_judged_nothing():
+    assert [lint_verdict([]).exit_code, lint_verdict(["x: y: bad"]).exit_code] == [0, 1]
+    assert lint_verdict([], "not measured: none of the metrics").outcome == "not measured"
+    assert lint_verdict([], "the server holds none").exit_code == 3
+    assert lint_verdict(["x: y: bad"], "the server holds none").exit_code == 1

@@ -3,7 +3,8 @@ end, on a halt or the blast-radius cap, and when the drill ends."""
 
 from __future__ import annotations
 
-from moneypath.drills.journal import Objective, finite
+from moneypath._common.verdict import jsonable
+from moneypath.drills.journal import Objective
 
 # ---------------------------------------------------------------- the runner's fault lifecycle (fakes, no stack)
 
@@ -135,7 +136,7 @@ def test_without_a_ledger_database_the_unreconciled_difference_is_not_measured(l
 
     live.faults.inject()
     live.mitigate()
-    journal = finite(live.finish())
+    journal = jsonable(live.finish())
     assert journal["money"]["unreconciled_minor"] is None
     assert any("unreconciled not checked (no --db-url)" in e["text"] for e in journal["timeline"])
     md = render(journal, tmp_path / "report").read_text()

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from moneypath._common.verdict import jsonable
 from moneypath.formats import scenarios
 from moneypath.loadtest import gates
 from tests.conftest import SHIPPED_SCENARIOS
@@ -266,3 +267,15 @@ def test_gates_of_features_that_are_off_are_skipped_and_named(catalog):
         "reconciliation caught up (feature reconciliation is off)"]
     on = gates.evaluate(summary, prom, gates.thresholds(catalog, 30), sfile.get("retry_storm"))
     assert gates.breaches(on) == ["1 idempotency keys answered with two different payments (client replay check)"]
+
+
+def test_a_skipped_gate_is_a_shown_not_measured_and_result_json_says_skip():
+    skipped = gates.Gate.skip("regression_p99", "p99 vs baseline", "baseline", "-", "-", "not comparable")
+    assert (skipped.outcome, skipped.status, skipped.check.if_not_measured) == (gates.NOT_MEASURED, gates.SKIP, "pass")
+    assert gates.Gate.read(skipped.to_dict()) == skipped and jsonable(skipped) == skipped.to_dict()
+    passed = gates.Gate("duplicate_charges", "zero duplicate charges", "prometheus", "pass", "0", "0")
+    assert gates.gates_verdict([skipped]) == gates.NOT_MEASURED  # every gate skipped: nothing judged
+    assert gates.gates_verdict([skipped.to_dict(), passed.to_dict()]) == gates.PASS
+    assert gates.breaches([skipped, passed]) == []
+    with pytest.raises(ValueError):
+        gates.Gate("x", "x", "locust", "skip", "-", "-")  # a skip is no outcome

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.plots import utc
 from moneypath._common.report import Cell
+from moneypath._common.verdict import NOT_MEASURED
+from moneypath.drills.journal import Objective
 
 if TYPE_CHECKING:
     from moneypath.drills.money import Money
@@ -21,10 +23,10 @@ def ok_cell(value: bool | None, yes: str = "pass", no: str = "fail", none: str =
 
 def status_cell(objective: dict) -> Cell:
     """An objective's result: pass, fail, or not measured (skipped when it says `if_not_measured: pass`)."""
-    status = objective.get("status") or ("pass" if objective.get("ok") else "fail")
-    if status == "not measured":
-        return Cell("not measured" + (" (skipped)" if objective.get("if_not_measured") == "pass" else ""), "na")
-    return ok_cell(status == "pass")
+    o = Objective.read(objective)
+    if o.status is NOT_MEASURED:
+        return Cell("not measured" + (" (skipped)" if o.if_not_measured == "pass" else ""), "na")
+    return ok_cell(o.ok)
 
 
 def verdict_cell(verdict: str) -> Cell:

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moneypath._common.verdict import Outcome
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
+from moneypath.drills.journal import Objective, objectives_verdict
 from moneypath.drills.report.formatting import num, relative
 
 if TYPE_CHECKING:
@@ -46,9 +48,9 @@ class Journal:
     @property
     def verdict(self) -> str:
         v = self.j.get("verdict")
-        if v in ("pass", "fail", "not measured"):
+        if v in tuple(Outcome):
             return v
-        return "pass" if self.objectives and all(o.get("ok") is True for o in self.objectives) else "fail"
+        return objectives_verdict([Objective.read(o) for o in self.objectives])  # an older journal: from them
 
     def rel(self, t) -> str:
         return relative(t, self.zero)

@@ -19,11 +19,12 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured, register
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome, not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import shape
 from moneypath.loadtest.capacity import usl
+from moneypath.loadtest.gates import Gate, gates_verdict
 from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S
 from moneypath.loadtest.stats import Summary
 
@@ -76,19 +77,19 @@ class Step:
     limit_reason: str | None = None
     goodput_rps: float | None = None  # succeeded per second (requests, or flows); None: not measured (an older plan)
     refused_rps: float = 0.0          # requests answered 503/429 per second, the service shedding load; 0: none or unknown
-    status: str | None = None         # pass | fail | not measured (step_status); None: an older plan (see passed)
+    status: Outcome | None = None     # pass | fail | not measured (step_status); None: an older plan (see passed)
     requests_rps: float | None = None  # HTTP requests sent per second (a flow's every step); None: an older plan
 
 
-def step_status(gates: list) -> tuple[str, list[str]]:
+def step_status(gates: list[Gate]) -> tuple[Outcome, list[str]]:
     """A step's verdict from its gates (moneypath.loadtest.gates.Gate): fail with the failures' reasons; else not
     measured with what returned nothing (a gate without data, or no gate passed: none at all, or every one
     skipped); else pass. A step not measured is no pass: the knee stops below it."""
-    failed = [g.reason for g in gates if g.status == FAIL]
-    if failed:
-        return FAIL, failed
-    unmeasured = [g.reason for g in gates if g.status == NOT_MEASURED]
-    if unmeasured or not any(g.status == PASS for g in gates):
+    outcome = gates_verdict(gates)
+    if outcome is FAIL:
+        return FAIL, [g.reason for g in gates if g.outcome is FAIL]
+    if outcome is NOT_MEASURED:
+        unmeasured = [g.reason for g in gates if g.outcome is NOT_MEASURED and not g.skipped]
         skipped = "; ".join(f"{g.name}: {g.reason}" for g in gates)
         return NOT_MEASURED, unmeasured or [not_measured("no gate judged the step" + (f" ({skipped})" if skipped else ""))]
     return PASS, []

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome
+
 # 5 %: the soak's bar. A minute at the soak's rate (>= 150 authorizations/s) holds >= 9000
 # authorizations, so the counting noise of a per-authorization figure is far below 1 % and a
 # steady service stays well inside 5 %; a leak (memory, rows never pruned, a scan that grows with
@@ -56,7 +58,7 @@ DB_MIN_STEPS = 8
 # A sample further than this from a window's edge is not taken for the value there.
 MAX_GAP_S = 15.0
 
-PASS, FAIL, NOT_MEASURED, NOT_JUDGED = "pass", "fail", "not measured", "not judged"
+NOT_JUDGED = "not judged"  # result.json's word for a figure shown and not judged (Metric.status), never an outcome
 
 METRICS = (  # key, title, unit, input (what a missing reason is keyed by)
     ("cpu_ms_per_authorization", "service CPU per authorization", "ms", "cpu"),
@@ -93,8 +95,21 @@ class Metric:
     first: float | None = None
     last: float | None = None
     drift: float | None = None
-    status: str = NOT_MEASURED
+    outcome: Outcome = NOT_MEASURED
     reason: str = ""
+    skipped: bool = False  # shown, not judged (a run too short, chunks too coarse): not measured, outside the verdict
+
+    def set_aside(self, reason: str) -> None:
+        self.outcome, self.skipped, self.reason = NOT_MEASURED, True, reason
+
+    @property
+    def status(self) -> str:
+        """result.json's word: pass, fail, not measured, or not judged."""
+        return NOT_JUDGED if self.skipped else self.outcome.value
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "title": self.title, "unit": self.unit, "first": self.first, "last": self.last,
+                "drift": self.drift, "status": self.status, "reason": self.reason}
 
 
 @dataclass
@@ -111,7 +126,7 @@ class Drift:
     db_per: str = ""  # what database bytes were counted against: "requests" (at the mix), "authorizations", or ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "metrics": [m.to_dict() for m in self.metrics]}
 
     def metric(self, key: str) -> Metric:
         return next(m for m in self.metrics if m.key == key)
@@ -292,14 +307,14 @@ def db_steps(samples: list[Sample], span: tuple[float, float]) -> int:
 
 def judge(m: Metric, limit: float) -> None:
     if m.first is None or m.last is None:
-        m.status = NOT_MEASURED
+        m.outcome = NOT_MEASURED
         return
     if m.first <= 0:
-        m.status, m.reason = NOT_JUDGED, f"the first minute's figure is {m.first:g}: no ratio to take"
+        m.set_aside(f"the first minute's figure is {m.first:g}: no ratio to take")
         return
     m.drift = m.last / m.first - 1
     ok = m.drift <= limit + 1e-9  # 105 / 100 - 1 is 0.05000000000000004
-    m.status = PASS if ok else FAIL
+    m.outcome = Outcome.of(ok)
     m.reason = "" if ok else (f"{m.title} grew {m.drift:+.1%} from the first minute after the warm-up to the last "
                               f"({fmt(m.first, m.unit)} -> {fmt(m.last, m.unit)}; limit +{limit:.0%})")
 
@@ -307,8 +322,8 @@ def judge(m: Metric, limit: float) -> None:
 def _judge_late_rise(m: Metric, last_mean: float, limit: float) -> None:
     """Fail a figure read off a line whose last minute's own mean is more than half the limit over the line there:
     a rise in the last minutes, which the line averages away."""
-    if m.status == PASS and m.last > 0 and last_mean / m.last - 1 > limit / 2:
-        m.status = FAIL
+    if m.outcome is PASS and m.last > 0 and last_mean / m.last - 1 > limit / 2:
+        m.outcome = FAIL
         m.reason = (f"{m.title}'s last minute ({fmt(last_mean, m.unit)}) is {last_mean / m.last - 1:+.1%} over the "
                     f"line through the run ({fmt(m.last, m.unit)}) there: a late rise; limit +{limit / 2:.1%} over "
                     f"the line")
@@ -339,7 +354,7 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
     out = Drift(limit, win, metrics, reason, dict(sources or {}), samples)
     if win is None:
         for m in metrics:
-            m.status, m.reason = NOT_JUDGED, reason
+            m.set_aside(reason)
         return out
     inputs = {key: inp for key, _, _, inp in METRICS}
     mix = out.requests_per_authorization = _steady_mix(samples, (win.first[0], win.last[1]))
@@ -348,7 +363,7 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
         needs = [inp] + (["authorizations"] if m.key in ("cpu_ms_per_authorization", "db_bytes_per_payment") else [])
         gone = [f"{missing[n]}" for n in needs if n in missing]
         if gone:
-            m.status, m.reason = NOT_MEASURED, f"not measured: {'; '.join(gone)}"
+            m.outcome, m.reason = NOT_MEASURED, f"not measured: {'; '.join(gone)}"
             continue
         note = ""
         if m.key == "cpu_ms_per_authorization":
@@ -363,9 +378,8 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             r1 = r2 = "no latency for the window"
         elif m.key == "rss_mb":
             if memory_warmup_s > warmup_s and win.rss_first is None:
-                m.status, m.reason = NOT_JUDGED, (
-                    f"run too short for memory drift: {end - start:.0f} s, needs the memory warm-up "
-                    f"({memory_warmup_s:g} s) and two minutes ({memory_warmup_s + 2 * WINDOW_S:.0f} s)")
+                m.set_aside(f"run too short for memory drift: {end - start:.0f} s, needs the memory warm-up "
+                            f"({memory_warmup_s:g} s) and two minutes ({memory_warmup_s + 2 * WINDOW_S:.0f} s)")
                 continue
             rss_first = win.rss_first or win.first
             (m.first, r1), (m.last, r2) = (_mean_rss_mb(samples, w) for w in (rss_first, win.last))
@@ -394,13 +408,12 @@ def compute(samples: list[Sample], start: float, end: float, warmup_s: float,
             _judge_late_rise(m, means[1], limit)
         if m.key == "rss_mb" and (left_out := memory_left_out(memory_warmup_s, warmup_s)):
             note = f"{note}; {left_out}" if note else left_out
-        if m.status in (PASS, FAIL) and note:
+        if m.outcome in (PASS, FAIL) and note:
             m.reason = f"{m.reason}; {note}" if m.reason else note
-        if m.key == "db_bytes_per_payment" and m.status in (PASS, FAIL):
+        if m.key == "db_bytes_per_payment" and m.outcome in (PASS, FAIL):
             steps = min(db_steps(samples, win.db_first), db_steps(samples, win.db_last))
             if steps < DB_MIN_STEPS:
-                m.status = NOT_JUDGED
-                m.reason = (f"not judged: the database file grew in only {steps} steps in a span (needs "
+                m.set_aside(f"not judged: the database file grew in only {steps} steps in a span (needs "
                             f"{DB_MIN_STEPS}): its chunks are too coarse for a {limit:.0%} judgement")
     return out
 
@@ -411,9 +424,9 @@ def summary_lines(d: Drift) -> list[str]:
         return [f"drift: not judged: {d.reason}"]
     lines = [f"drift, first minute after the warm-up -> last minute (growth over +{d.limit:.0%} fails):"]
     for m in d.metrics:
-        if m.status in (PASS, FAIL):
-            mark = "ok  " if m.status == PASS else "FAIL"
-            note = f" [{m.reason}]" if m.status == PASS and m.reason else ""
+        if m.outcome in (PASS, FAIL):
+            mark = "ok  " if m.outcome is PASS else "FAIL"
+            note = f" [{m.reason}]" if m.outcome is PASS and m.reason else ""
             lines.append(f"  {mark} {m.title}: {fmt(m.first, m.unit)} -> {fmt(m.last, m.unit)} ({m.drift:+.1%}){note}")
         else:
             lines.append(f"  -    {m.title}: {m.reason}")

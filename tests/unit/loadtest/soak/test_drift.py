@@ -366,3 +366,11 @@ def test_memory_warm_up_still_catches_a_leak_and_needs_two_minutes_after_it():
     assert short.status == drift.NOT_JUDGED and "run too short for memory drift" in short.reason
     assert compute(filling(), memory_warmup_s=500).metric("p99_ms").status == drift.PASS
     assert compute(run(), memory_warmup_s=10).windows.rss_first == (START + 15, START + 75)  # shorter: no effect
+
+
+def test_a_figure_not_judged_is_a_shown_not_measured_and_result_json_says_not_judged():
+    m = drift.Metric("p99_ms", "p99", "ms", first=120.0)
+    m.set_aside("run too short")
+    assert (m.outcome, m.skipped, m.status) == (drift.NOT_MEASURED, True, drift.NOT_JUDGED)
+    part = drift.Drift(limit=0.05, windows=None, metrics=[m]).to_dict()["metrics"][0]
+    assert (part["status"], part["reason"], "outcome" in part) == ("not judged", "run too short", False)
