@@ -131,6 +131,9 @@ class InvariantResult:
     payments: list[str] = field(default_factory=list)
     judged: bool = True
 
+    def __post_init__(self) -> None:
+        self.status = Outcome(self.status)
+
     def check(self) -> Check:
         return Check(name=self.invariant, outcome=self.status, why=self.reason, figures=self.values,
                      if_not_measured="fail" if self.judged else "pass")
@@ -165,8 +168,11 @@ def decide(metrics: Sequence[MetricRow], invariants: Sequence[InvariantResult], 
     at least one did. `overdue` (the canary is past max_inconclusive: why) fails a not-measured verdict, or holds
     it, as `on_inconclusive` says."""
     gates = [g for g in invariants if g.judged]
-    lines = tuple(dict.fromkeys([*not_measured, *(g.reason for g in gates if g.status is NOT_MEASURED)]))
-    checks = [*(m.check() for m in metrics), *(g.check() for g in gates if g.status is not PASS),
+    lines = list(not_measured)
+    for gate in gates:  # a judged invariant not measured is one more line
+        if gate.status == NOT_MEASURED and gate.reason not in lines:
+            lines.append(gate.reason)
+    checks = [*(m.check() for m in metrics), *(g.check() for g in gates if g.status != PASS),
               *(Check(name="not measured", outcome=NOT_MEASURED, why=line) for line in lines)]
     outcome = Verdict(checks).outcome
     reason, needs = _why(outcome, metrics, gates, lines)
@@ -174,16 +180,16 @@ def decide(metrics: Sequence[MetricRow], invariants: Sequence[InvariantResult], 
         if on_inconclusive == "fail":
             policy = Check(name="max_inconclusive", outcome=FAIL, why=overdue)
             return Decision(Verdict((*checks, policy)).outcome, f"{overdue}: the policy fails it ({reason})", needs,
-                            lines)
-        return Decision(outcome, f"{overdue}: the policy holds the rollout ({reason})", needs, lines, held=True)
-    return Decision(outcome, reason, needs, lines)
+                            tuple(lines))
+        return Decision(outcome, f"{overdue}: the policy holds the rollout ({reason})", needs, tuple(lines), held=True)
+    return Decision(outcome, reason, needs, tuple(lines))
 
 
 def _why(outcome: Outcome, metrics: Sequence[MetricRow], gates: Sequence[InvariantResult],
          lines: Sequence[str]) -> tuple[str, Needs | None]:
     """What failed; else what was not measured; else what passed; else what the canary waits for."""
     failed = [(m.id, m.reason) for m in metrics if m.status == FAIL] + \
-             [(g.invariant, g.reason) for g in gates if g.status is FAIL]
+             [(g.invariant, g.reason) for g in gates if g.status == FAIL]
     tested = [m for m in metrics if m.status != SKIPPED]
     if failed:
         return "; ".join(f"{name}: {why}" for name, why in failed), None
