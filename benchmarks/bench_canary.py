@@ -4,7 +4,7 @@ canary (figures, not pass/fail).
     .venv/bin/python benchmarks/bench_canary.py [--runs 1000] [--time-runs 200] [--seed 62] [--part both]
 
 Synthetic canaries (numpy binomial draws), 10 % of the traffic on the canary, the baseline nine times as many
-events, a look every --look-every seconds on the counts since the start (moneypath.check.canary.sequential):
+events, a look every --look-every seconds on the counts since the start (moneypath.canary.sequential):
 
   time      per baseline bad share (1, 5, 20 %), effect (1 to 10 points) and traffic (20 and 100 requests/s in all),
             a canary worse by exactly the designed effect (min_effect = effect): how many canary events, and
@@ -36,8 +36,8 @@ import numpy as np
 
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from moneypath._common.verdict import FAIL, NOT_MEASURED  # noqa: E402
-from moneypath.check.canary.sequential import SequentialTest, planned_sample  # noqa: E402
+from moneypath._common.verdict import FAIL  # noqa: E402
+from moneypath.canary.sequential import INCONCLUSIVE, SequentialTest, planned_sample  # noqa: E402
 
 SPLIT = 0.10  # the canary's share of the traffic
 RATIO = (1 - SPLIT) / SPLIT  # baseline events per canary event
@@ -71,7 +71,7 @@ def run_one(rng: np.random.Generator, p_baseline: float, effect: float, min_effe
         bb += int(rng.binomial(baseline_per_look, p_baseline))
         look = test.look(cb, ct, bb, bt)
         peeked = peeked or (math.isfinite(look.boundary) and look.z >= fixed_z)
-        if look.verdict != NOT_MEASURED:
+        if look.verdict != INCONCLUSIVE:
             return look.verdict, ct, k, peeked
     raise RuntimeError("no verdict after 100,000 looks")
 

@@ -330,11 +330,17 @@ def _summary(path: Path) -> str:
 
 
 def layers() -> str:
-    """The layers contract's layers, top first, as a numbered list."""
+    """The layers contract's layers, top first, as a numbered list (`a | b`: independent; `a : b`: modules of one
+    room that may import each other)."""
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     layered = next(c for c in contracts if c["type"] == "layers")
-    return "\n".join(f"{n}. " + ", ".join(f"`{p.strip()}`" for p in layer.split("|"))
-                     for n, layer in enumerate(layered["layers"], start=1)) + "\n"
+
+    def line(layer: str) -> str:
+        joined = ":" in layer
+        names = ", ".join(f"`{p.strip()}`" for p in layer.split(":" if joined else "|"))
+        return names + (" (one room's modules, which may import each other)" if joined else "")
+
+    return "\n".join(f"{n}. {line(layer)}" for n, layer in enumerate(layered["layers"], start=1)) + "\n"
 
 
 # ---- the instrumentation library's typed methods -----------------------------------------------------------

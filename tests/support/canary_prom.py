@@ -89,7 +89,7 @@ class FakePrometheus:
 
 
 def install(monkeypatch, fake: FakePrometheus) -> FakePrometheus:
-    monkeypatch.setattr("moneypath.check.canary.judge.Prometheus", fake)
+    monkeypatch.setattr("moneypath.canary.judge.Prometheus", fake)
     return fake
 
 

@@ -140,7 +140,7 @@ def _step_skipped(kind, catalog):
     return [kind.evaluate([replace(g, skipped=True, reason="not judged in this run") for g in judged])[0]]
 
 
-# ---------------------------------------------------------------- check.canary
+# ---------------------------------------------------------------- canary.verdict
 
 
 class _CanaryProm:
@@ -156,31 +156,39 @@ class _CanaryProm:
 
 
 def _canary_invariants(catalog):
-    from moneypath.check.canary.invariants import prometheus_invariants
+    from moneypath.canary.invariants import prometheus_invariants
 
-    return [i.to_dict() for i in prometheus_invariants(catalog, _CanaryProm(catalog), ('track="canary"',), 600, 1e9)]
+    return prometheus_invariants(catalog, _CanaryProm(catalog), ('track="canary"',), 600, 1e9)
 
 
-METRIC = {"id": "authorization_errors", "status": PASS, "reason": "reached its planned sample", "unit": "authorizations"}
-DUPLICATES = {"invariant": "duplicate_charges", "judged": True, "status": PASS, "reason": "no duplicate charge"}
+def _metric(status: str = PASS):
+    from moneypath.canary.results import MetricRow
+
+    return MetricRow(metric="authorization_errors", status=status, reason="reached its planned sample")
+
+
+def _duplicates(status: str = PASS, reason: str = "no duplicate charge"):
+    from moneypath.canary.results import InvariantResult
+
+    return InvariantResult(invariant="duplicate_charges", description="", judged=True, status=status, reason=reason)
 
 
 def _canary_feature_off(kind, catalog):
     """The ledger's gauge balanced, no other evidence: with the ledger on, its invariant passes; off, it is not
     asked, and the pass rests on nothing."""
-    on = {i["invariant"]: i["status"] for i in _canary_invariants(catalog)}
+    on = {i.invariant: i.status for i in _canary_invariants(catalog)}
     assert on == {"duplicate_charges": NOT_MEASURED, "ledger_imbalance": PASS}, on
     off = _canary_invariants(without("ledger"))
-    assert [i["invariant"] for i in off] == ["duplicate_charges"], off
+    assert [i.invariant for i in off] == ["duplicate_charges"], off
     return [kind.evaluate([], off)]
 
 
 def _canary_skipped(kind):
-    from moneypath.check.canary.invariants import writes_lost
-    from moneypath.check.canary.judge import SKIPPED
+    from moneypath.canary.invariants import writes_lost
+    from moneypath.canary.results import SKIPPED
 
     # no --database (writes lost shown, not judged) and no traffic in either arm (every metric skipped)
-    return [kind.evaluate([{**METRIC, "status": SKIPPED}], [writes_lost(False).to_dict()])]
+    return [kind.evaluate([_metric(SKIPPED)], [writes_lost(False)])]
 
 
 # ---------------------------------------------------------------- check.readiness
@@ -276,12 +284,11 @@ WAYS = {
                             kind.evaluate(set(), set(), "http://prom", "1d")],
         feature_off=NO_FEATURE + "a disabled feature's rules and panels are not generated, so not read",
         skipped=NO_SKIP + "`lint --prometheus` judges every expression the project's rules and dashboards hold"),
-    "check.canary": Ways(
-        passes=lambda kind: [kind.evaluate([METRIC], [DUPLICATES])],
-        fails=lambda kind: [kind.evaluate([METRIC], [{**DUPLICATES, "status": FAIL}])],
+    "canary.verdict": Ways(
+        passes=lambda kind: [kind.evaluate([_metric()], [_duplicates()])],
+        fails=lambda kind: [kind.evaluate([_metric()], [_duplicates(FAIL)])],
         empty=lambda kind: [kind.evaluate([], [], []), kind.evaluate([], [
-            {"invariant": "duplicate_charges", "judged": True, "status": NOT_MEASURED,
-             "reason": "not measured: nothing"}])],
+            _duplicates(NOT_MEASURED, "not measured: nothing")])],
         feature_off=_canary_feature_off, skipped=_canary_skipped),
     "check.readiness": Ways(
         passes=lambda kind, catalog: _readiness_of(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, [

@@ -206,7 +206,7 @@ def _record(seq: int, verdict: str) -> dict:
     return {"seq": seq, "verdict": verdict, "controls": ["PCI-DSS-12.10.2"]}
 
 
-# ---------------------------------------------------------------- drills.canary.release
+# ---------------------------------------------------------------- canary.release
 
 
 def _release(*calls):
@@ -257,12 +257,12 @@ WAYS = {
         feature_off=NO_FEATURE + "controls are the drill files' `controls:`",
         # a drill whose checks were all skipped is not measured: it covers nothing
         skipped=_control([_record(1, NOT_MEASURED), _record(2, FAIL)])),
-    "drills.canary.release": Ways(
+    "canary.release": Ways(
         passes=_release(("pass", "pass"), ("fail", "fail", True)),
         fails=_release(("pass", "fail"), ("fail", "fail", False)),
         empty=lambda kind: [kind.evaluate(expect, None)[0] for expect in ("pass", "fail")],
         feature_off=NO_FEATURE + "a release expects the verdict its drill file gives; the money invariants by "
-                                 "feature are check.canary's",
+                                 "feature are canary.verdict's",
         skipped=NO_SKIP + "every release of a canary drill is judged; one never reached leaves the drill's "
-                          "verdict not measured (drills.canary.CanaryDrillRun.journal)"),
+                          "verdict not measured (canary.drill_run.CanaryDrillRun.journal)"),
 }

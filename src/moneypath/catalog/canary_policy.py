@@ -1,4 +1,4 @@
-"""The catalog's `canary:` section: what the canary judge (moneypath.check.canary) compares between a release
+"""The catalog's `canary:` section: what the canary judge (moneypath.canary) compares between a release
 taking a slice of traffic and a baseline of the same age, and how strictly.
 
 Each judged metric is a share of bad events among all events of one of the catalog's signals (CANARY_METRICS),

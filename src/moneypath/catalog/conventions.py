@@ -209,7 +209,7 @@ def served_by_moneypath(name: str) -> bool:
     return any(name.endswith(f"_{suffix}") for suffix in INCIDENT_METRICS.values())
 
 
-# ---------------------------------------------------------------- the canary judge (moneypath.check.canary)
+# ---------------------------------------------------------------- the canary judge (moneypath.canary)
 
 # The label values a canary metric counts as bad, or leaves out (the outcome values the catalog's signals declare).
 AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED = "approved", "declined"
@@ -222,7 +222,7 @@ BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER = "duplicate", "missing_in_ledger"
 # When a canary started, unless told: the newest start among its processes (prometheus_client's process collector).
 PROCESS_START_METRIC = "process_start_time_seconds"
 CANARY_STATE_FILE = "canary-state.json"  # the sequential tests' state between judge passes, in the state dir
-# Canary drills (moneypath.drills.canary): the scrape label that tells a baseline's series from a canary's, and
+# Canary drills (moneypath.canary.drill_run): the scrape label that tells a baseline's series from a canary's, and
 # its two values; the judge's selectors are `track="baseline"` and `track="canary"`.
 TRACK_LABEL = "track"
 TRACKS = ("baseline", "canary")

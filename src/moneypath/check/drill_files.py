@@ -10,12 +10,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from moneypath.canary.drill_file import load_canary_drill
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import HA_COMPONENTS, HA_REPLICAS, WATCHDOG_SEVERITY, Key
 from moneypath.catalog.yaml_errors import FILE
 from moneypath.check.promql import QueryContext, check_promql, check_queries, did_you_mean
 from moneypath.check.runbooks import RUNBOOK_DIR, FrontMatter, split_page
-from moneypath.formats.canary_drill import load_canary_drill
 from moneypath.formats.drill import (
     MONEY_CHECK_QUERIES,
     ROLES,
@@ -338,7 +338,7 @@ def check_drill_files(catalog: Catalog, root: Path, promtool: bool = True) -> li
             problems += e.problems
             continue
         queries += [(drill.path, key, expr) for key, expr in drill_queries(drill)]
-    for path in canary_drill_files(root):  # kind: canary (moneypath.formats.canary_drill)
+    for path in canary_drill_files(root):  # kind: canary (moneypath.canary.drill_file)
         try:
             load_canary_drill(path, catalog, root)
         except DrillError as e:

@@ -7,8 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moneypath._common.verdict import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from moneypath.canary.results import CanaryVerdict
 
 JUDGE_EPILOG = """A SELECTOR is PromQL label matchers without braces, added to every query of the catalog's signals:
   --canary 'track="canary"' --baseline 'track="baseline"'   or   --canary 'instance="10.0.0.7:8000"' ...
@@ -84,27 +88,29 @@ def _state_path(args) -> Path:
     return Path(args.state_dir) / CANARY_STATE_FILE
 
 
-def _summary(result: dict) -> list[str]:
-    lines = [f"canary: {result['verdict']} — {result['reason']}"]
-    for m in result["metrics"]:
-        if "canary" not in m:
+def _summary(result: CanaryVerdict) -> list[str]:
+    from moneypath._common.verdict import jsonable
+
+    lines = [f"canary: {result.verdict} — {result.reason}"]
+    for m in result.metrics:
+        if m.canary is None:
             continue
-        c, b = m["canary"], m["baseline"]
-        p = m.get("p_value")
-        lines.append(f"  {m['id']}: canary {c['bad']:.4g}/{c['total']:.4g}, baseline {b['bad']:.4g}/{b['total']:.4g}"
-                     + (f", effect {m['effect']:+.4f}" if m.get("effect") is not None else "")
-                     + (f", p {p:.3g}" if p is not None else "") + f": {m['status']}")
-    for i in result["invariants"]:
-        lines.append(f"  invariant {i['invariant']}: {i['status']} — {i['reason']}")
+        c, b, f = m.canary, m.baseline, jsonable(m.figures)  # NaN (a share of nothing) as None
+        p = f.get("p_value")
+        lines.append(f"  {m.id}: canary {c.bad:.4g}/{c.total:.4g}, baseline {b.bad:.4g}/{b.total:.4g}"
+                     + (f", effect {f['effect']:+.4f}" if f.get("effect") is not None else "")
+                     + (f", p {p:.3g}" if p is not None else "") + f": {m.status}")
+    for i in result.invariants:
+        lines.append(f"  invariant {i.invariant}: {i.status} — {i.reason}")
     return lines
 
 
 def _judge(args) -> int:
-    from moneypath._common.verdict import EXIT_NOT_MEASURED
+    from moneypath._common.verdict import NOT_MEASURED
+    from moneypath.canary.judge import Judge
+    from moneypath.canary.queries import BadUsage
+    from moneypath.canary.reports import to_json, write_html
     from moneypath.catalog import duration_seconds, load_catalog
-    from moneypath.check.canary.canary_report import to_json, write_html
-    from moneypath.check.canary.judge import Judge
-    from moneypath.check.canary.metrics import BadUsage
 
     catalog = load_catalog(args.catalog)
     try:
@@ -122,15 +128,15 @@ def _judge(args) -> int:
         except BadUsage as exc:
             print(f"moneypath: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        done = result["verdict"] != "inconclusive" or result["held"] or not args.watch or time.monotonic() > give_up
+        done = result.outcome is not NOT_MEASURED or result.held or not args.watch or time.monotonic() > give_up
         if args.watch and not done:
-            print(f"{result['at']} inconclusive — {result['reason']}", file=sys.stderr, flush=True)
+            print(f"{result.at} inconclusive — {result.reason}", file=sys.stderr, flush=True)
             time.sleep(interval)
             continue
         break
     if args.html:
         write_html(result, Path(args.html))
-    for line in result["not_measured"]:
+    for line in result.not_measured:
         print(line, file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(result))
@@ -138,12 +144,12 @@ def _judge(args) -> int:
         print("\n".join(_summary(result)))
         if args.html:
             print(f"wrote {args.html}")
-    return result.get("exit_code", EXIT_NOT_MEASURED)
+    return result.exit_code
 
 
 def _serve(args) -> int:
+    from moneypath.canary.service import serve
     from moneypath.catalog import load_catalog
-    from moneypath.check.canary.service import serve
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

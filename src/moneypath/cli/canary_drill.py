@@ -1,5 +1,5 @@
 """`moneypath drill run FILE` for canary drill files (`kind: canary`): the drill runner hands them here. Each
-runs on a fresh local stage of the reference service (baseline and canary tracks, moneypath.drills.canary_stage)
+runs on a fresh local stage of the reference service (baseline and canary tracks, moneypath.canary.stage)
 and writes reports/<drill>-<time>/ (journal.json, report.md). Exit 0 when every release got the verdict it
 expected, 1 when one did not, 3 when one got none (inconclusive), 2 on a bad file."""
 
@@ -20,15 +20,15 @@ def worst_exit(*codes: int) -> int:
 
 
 def canary_files(files: list[str]) -> list[str]:
-    from moneypath.formats.canary_drill import is_canary_drill
+    from moneypath.canary.drill_file import is_canary_drill
 
     return [f for f in files if is_canary_drill(Path(f))]
 
 
 def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]:
     """`moneypath drill check` for canary drill files: (an OK line per good file, a line per problem)."""
+    from moneypath.canary.drill_file import load_canary_drill
     from moneypath.drills.hooks import unset_in_file
-    from moneypath.formats.canary_drill import load_canary_drill
     from moneypath.formats.drill import DrillError
 
     root = Path(catalog.path).resolve().parent
@@ -49,11 +49,11 @@ def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]
 
 
 def run_canary_files(args, files: list[str]) -> int:
+    from moneypath.canary.drill_file import load_canary_drill
+    from moneypath.canary.drill_run import summary
+    from moneypath.canary.stage import run_canary_drill
     from moneypath.catalog import load_catalog
-    from moneypath.drills.canary import summary
-    from moneypath.drills.canary_stage import run_canary_drill
     from moneypath.drills.hooks import unset_in_file
-    from moneypath.formats.canary_drill import load_canary_drill
     from moneypath.formats.drill import DrillError
 
     if any(getattr(args, name, None) for name in ("target_service", "target_prometheus", "ha", "postgres")):

@@ -429,7 +429,7 @@ def _read_yaml(path: Path, where: str):
 
 
 def drill_files(root: Path) -> list[Path]:
-    """The incident drills under `root` (a canary drill file, `kind: canary`, is moneypath.formats.canary_drill's)."""
+    """The incident drills under `root` (a canary drill file, `kind: canary`, is moneypath.canary.drill_file's)."""
     return sorted(p for p in (Path(root) / DRILL_DIR).glob("*.yaml") if file_kind(p) is None)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from moneypath.check.canary.service import create_app
+from moneypath.canary.service import create_app
 from tests.support.canary_prom import FakePrometheus, arm, install
 
 PARAMS = {"canary": 'track="canary"', "baseline": 'track="baseline"', "since": "2026-11-28T08:00:00Z"}
@@ -51,9 +51,10 @@ def test_confirm_promotion_holds_while_inconclusive_and_refuses_a_fail(client, f
 
 
 def test_confirm_promotion_is_200_on_a_pass(client, foreign, monkeypatch):
-    from moneypath.check.canary import judge
+    from moneypath.canary import judge
+    from moneypath.canary.results import Decision
 
-    monkeypatch.setattr(judge, "combine", lambda metrics, gates, nm: ("pass", "every metric passed", None))
+    monkeypatch.setattr(judge, "decide", lambda *args: Decision("pass", "every metric passed"))
     ok = client(arm(foreign, "canary")).post("/v1/flagger/confirm-promotion", json=PAYLOAD)
     assert ok.status_code == 200 and ok.json()["verdict"] == "pass"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from moneypath.canary.queries import BadUsage, metric_queries, parse_selector, selected_metrics
 from moneypath.catalog.canary_policy import CANARY_METRICS
 from moneypath.catalog.conventions import Key
-from moneypath.check.canary.metrics import BadUsage, metric_queries, parse_selector, selected_metrics
 
 ARM = ('track="canary"', 'pod=~"shop-7f.*"')
 

@@ -1,5 +1,5 @@
 """A canary drill: releases shipped through a canary beside a baseline, with the load split by weight, each judged
-by the canary judge until it has a verdict (moneypath.formats.canary_drill says what the file holds).
+by the canary judge until it has a verdict (moneypath.canary.drill_file says what the file holds).
 
 For each release: the canary starts clean (restarted, when the target can), the release's faults go on in the
 canary only, payments flow at the drill's rate with `weight` of them to the canary (the drills' load generator,
@@ -9,7 +9,7 @@ both tracks did since the release started, until it says pass or fail or the rel
 a money fault the time from the first duplicate the canary's series show to the fail, which must be at most one
 scrape interval plus one judge interval. The journal (journal.json) and report.md go to reports/<drill>-<time>/.
 
-The judge is moneypath.check.canary.judge, called in one place (`judge_look`).
+The judge is moneypath.canary.judge, called in one place (`judge_look`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable, register, verdict
+from moneypath.canary.drill_file import CanaryDrill, Release, ReleaseFault
+from moneypath.canary.results import WORDS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.drills import hooks
@@ -32,10 +34,9 @@ from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Prometheus, TargetError
 from moneypath.drills.journal import write_journal
-from moneypath.formats.canary_drill import CanaryDrill, Release, ReleaseFault
 from moneypath.formats.fault_specs import fault_specs
 
-INCONCLUSIVE = "inconclusive"  # the judge's word for "not measured" (moneypath canary judge, exit 3)
+INCONCLUSIVE = WORDS[NOT_MEASURED]  # the judge's word for a verdict not measured (moneypath canary judge, exit 3)
 GRACE_S = 120.0  # a fault API's own end comes this long after the release's budget
 WARM_PROBES = 8  # payments one at a time to a fresh canary before its release is judged
 
@@ -99,17 +100,18 @@ class ReleaseResult:
 
 def judge_look(catalog: Catalog, prometheus: str, canary: str, baseline: str, since: float, policy: dict,
                state: dict) -> dict:
-    """One look of the canary judge (moneypath.check.canary.judge.Judge) at both tracks since `since` (Unix
-    seconds), with the drill's policy over the catalog's: its answer, a dict with "verdict" (pass, fail,
-    inconclusive), "reason", "metrics" and "invariants". `state` is the release's own: {"dir": a directory} where
-    the judge keeps its sequential tests between looks (each call one more look of the same tests)."""
-    from moneypath.check.canary.judge import Judge
+    """One look of the canary judge (moneypath.canary.judge.Judge) at both tracks since `since` (Unix
+    seconds), with the drill's policy over the catalog's: its answer as a rollout tool reads it (the verdict's JSON:
+    "verdict" pass, fail or inconclusive, "reason", "metrics", "invariants"). `state` is the release's own: {"dir": a
+    directory} where the judge keeps its sequential tests between looks (each call one more look of the same
+    tests)."""
+    from moneypath.canary.judge import Judge
 
     judge = state.get("judge")
     if judge is None:
         judge = state["judge"] = Judge(with_policy(catalog, policy), prometheus,
                                        state_path=Path(state["dir"]) / "canary-state.json")
-    return judge.judge(canary, baseline, since=since)
+    return judge.judge(canary, baseline, since=since).as_json(history=False)
 
 
 def with_policy(catalog: Catalog, overrides: dict) -> Catalog:
@@ -134,7 +136,7 @@ def _release_status(expect: str, seen: str | None, first_occurrence_ok: bool | N
     return PASS, f"{seen}, as expected"
 
 
-release_status = register("drills.canary.release", _release_status)
+release_status = register("canary.release", _release_status)
 
 
 class CanaryDrillRun:

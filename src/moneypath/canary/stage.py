@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from moneypath.canary.drill_run import CanaryTarget
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import TRACK_LABEL, TRACKS
-from moneypath.drills.canary import CanaryTarget
 from moneypath.formats.drill import LOCAL_TIME_FACTOR
 
 BASELINE, CANARY = TRACKS
@@ -64,7 +64,7 @@ def run_canary_drill(drill, catalog: Catalog, reports_dir: Path, target: CanaryT
                      judge: Callable | None = None) -> tuple[dict, Path]:
     """Run the drill against `target`, or on a fresh local stage (stopped afterwards, also on Ctrl-C or an error);
     (its journal, the report directory)."""
-    from moneypath.drills.canary import CanaryDrillRun, write_report
+    from moneypath.canary.drill_run import CanaryDrillRun, write_report
 
     stop = None
     if target is None:

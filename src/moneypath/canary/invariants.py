@@ -10,13 +10,12 @@ instance served a payment, so those are every instance's breaks in the window, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured
+from moneypath.canary.queries import selector_of
+from moneypath.canary.results import InvariantResult
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER, Key
-from moneypath.check.canary.metrics import selector_of
 
 NO_DATABASE = "payments not named: no --database"
 
@@ -27,23 +26,6 @@ def grown(metric: str, arm: tuple[str, ...], window_s: int, by: str) -> str:
     happened. Any growth shows, a counter reset included (a restart within the window is the canary's own)."""
     series = selector_of(metric, *arm)
     return f"sum by ({by}) (max_over_time({series}[{window_s}s]) - min_over_time({series}[{window_s}s]))"
-
-
-@dataclass
-class InvariantResult:
-    invariant: str
-    description: str
-    status: str  # pass | fail | not measured
-    reason: str
-    queries: list[str] = field(default_factory=list)
-    values: dict[str, float] = field(default_factory=dict)
-    payments: list[str] = field(default_factory=list)
-    judged: bool = True  # False: shown, never blocking a verdict (writes lost without a database)
-
-    def to_dict(self) -> dict:
-        return {"invariant": self.invariant, "description": self.description, "status": self.status,
-                "reason": self.reason, "queries": self.queries, "values": self.values, "payments": self.payments,
-                "judged": self.judged}
 
 
 def duplicate_charges(catalog: Catalog, prom: Prometheus, arm: tuple[str, ...], window_s: int,

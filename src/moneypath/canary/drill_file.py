@@ -8,7 +8,7 @@ ships in the canary only, the verdict it must get, and for a money fault that it
 
 `read_canary_drill(path, root)` returns a `CanaryDrill` or raises DrillError (moneypath.formats.drill) whose
 problems are one line each, ``file:line: key.path: what is wrong``; `check_canary_drill` checks the faults against
-the catalog's fault APIs. moneypath.drills.canary runs it.
+the catalog's fault APIs. moneypath.canary.drill_run runs it.
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ def test_the_reference_releases_fail_fail_fail_and_pass(tmp_path, capsys):
 
 
 def test_the_ticket_shops_duplicate_fails_at_once_and_its_good_release_passes(tmp_path):
-    from moneypath.drills.canary import CanaryTarget
-    from moneypath.drills.canary_stage import run_canary_drill
-    from moneypath.formats.canary_drill import load_canary_drill
+    from moneypath.canary.drill_file import load_canary_drill
+    from moneypath.canary.drill_run import CanaryTarget
+    from moneypath.canary.stage import run_canary_drill
     from moneypath.stack import local as stack
     from tests.foreign.harness import shop
 

@@ -9,11 +9,12 @@ import json
 
 import pytest
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.check.canary import judge as judge_module
-from moneypath.check.canary.judge import Judge, combine
-from moneypath.check.canary.metrics import BadUsage
-from moneypath.check.canary.sequential import Look
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable
+from moneypath.canary import judge as judge_module
+from moneypath.canary.judge import Judge
+from moneypath.canary.queries import BadUsage
+from moneypath.canary.results import InvariantResult, MetricRow, decide
+from moneypath.canary.sequential import INCONCLUSIVE, Look
 from tests.conftest import ROOT
 from tests.support.canary_prom import FakePrometheus, arm, install
 
@@ -34,9 +35,9 @@ class ScriptedTest:
     def look(self, cb, ct, bb, bt):
         self.n += 1
         ScriptedTest.looks.append((self.alpha, cb, ct, bb, bt, self.n))
-        verdict = next((v for k, v in self.verdicts.items() if self.min_effect == k), NOT_MEASURED)
+        verdict = next((v for k, v in self.verdicts.items() if self.min_effect == k), INCONCLUSIVE)
         return Look(verdict, cb / ct if ct else 0, bb / bt if bt else 0, 0.0, 0.0, 0.5, 3.0, 0.1, 2000,
-                    0 if verdict != NOT_MEASURED else 1500, "scripted")
+                    0 if verdict != INCONCLUSIVE else 1500, "scripted")
 
     def to_dict(self):
         return {"alpha": self.alpha, "power": self.power, "min_effect": self.min_effect, "min_sample": self.min_sample,
@@ -57,7 +58,8 @@ def scripted(monkeypatch):
 def _judge(foreign, monkeypatch, tmp_path, canary, baseline, **kw):
     fake = install(monkeypatch, FakePrometheus(canary + baseline, start=NOW - 600))
     j = Judge(foreign, "http://prom.test", tmp_path / "state.json")
-    return j.judge(CANARY, BASELINE, kw.pop("since", None), kw.pop("metrics", None), now=kw.pop("now", NOW)), fake
+    return j.judge(CANARY, BASELINE, kw.pop("since", None), kw.pop("metrics", None),
+                   now=kw.pop("now", NOW)).as_json(), fake
 
 
 def test_a_duplicate_charge_fails_the_canary_at_once_whatever_the_statistics(foreign, monkeypatch, tmp_path, scripted):
@@ -138,7 +140,7 @@ def test_a_selector_that_matches_nothing_is_one_line_never_a_pass(foreign, monke
 
 def test_a_prometheus_that_does_not_answer_is_one_line(foreign, monkeypatch, tmp_path):
     install(monkeypatch, FakePrometheus(down=True))
-    result = Judge(foreign, "http://prom.test").judge(CANARY, BASELINE, "30m", now=NOW)
+    result = Judge(foreign, "http://prom.test").judge(CANARY, BASELINE, "30m", now=NOW).as_json()
     assert result["verdict"] == "inconclusive" and result["exit_code"] == 3
     assert result["not_measured"] == ["not measured: Prometheus does not answer: cannot reach Prometheus at "
                                       "http://prom.test: ConnectError"]
@@ -168,7 +170,7 @@ def test_without_since_the_canary_start_is_read_and_without_it_nothing_is_judged
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     assert result["since"] == judge_module.rfc3339(NOW - 600) and result["window_s"] == 600
     fake = install(monkeypatch, FakePrometheus(arm(foreign, "canary") + arm(foreign, "baseline")))
-    result = Judge(foreign, "http://prom.test").judge(CANARY, BASELINE, now=NOW)
+    result = Judge(foreign, "http://prom.test").judge(CANARY, BASELINE, now=NOW).as_json()
     assert result["verdict"] == "inconclusive" and "give --since" in result["not_measured"][0]
     assert fake.queries[-1] == 'max(process_start_time_seconds{track="canary"})'
 
@@ -192,26 +194,33 @@ def test_past_max_inconclusive_the_policy_holds_or_fails(foreign, monkeypatch, t
     catalog = foreign.model_copy(update={"canary": foreign.canary.model_copy(
         update={"max_inconclusive": "1h", "on_inconclusive": policy})})
     install(monkeypatch, FakePrometheus(arm(foreign, "canary") + arm(foreign, "baseline")))
-    result = Judge(catalog, "http://prom.test").judge(CANARY, BASELINE, "2h", now=NOW)
+    result = Judge(catalog, "http://prom.test").judge(CANARY, BASELINE, "2h", now=NOW).as_json()
     assert (result["verdict"], result["held"]) == (verdict, held)
     assert "past max_inconclusive 1h" in result["reason"]
 
 
+def _combine(metrics, gates, not_measured):
+    """decide()'s (verdict as the JSON spells it, reason)."""
+    d = decide(metrics, gates, not_measured)
+    return {PASS: "pass", FAIL: "fail", NOT_MEASURED: "inconclusive"}[d.outcome], d.reason
+
+
 def test_combine_never_passes_on_nothing():
-    assert combine([], [], [])[0] == "inconclusive"
-    skipped = [{"status": "skipped", "id": "x"}]
-    assert combine(skipped, [], [])[:2] == ("inconclusive", "no metric could be tested: no traffic in either arm")
-    passed = [{"status": PASS, "id": "x"}]
-    unmeasured_gate = [{"invariant": "duplicate_charges", "judged": True, "status": NOT_MEASURED,
-                        "reason": "not measured: q returned nothing"}]
-    assert combine(passed, unmeasured_gate, [])[:2] == ("inconclusive", "not measured: q returned nothing")
-    shown_only = [{"invariant": "writes_lost", "judged": False, "status": NOT_MEASURED, "reason": "no --database"}]
-    assert combine(passed, shown_only, [])[0] == PASS
+    assert _combine([], [], [])[0] == "inconclusive"
+    skipped = [MetricRow(metric="x", status="skipped", reason="")]
+    assert _combine(skipped, [], [])[:2] == ("inconclusive", "no metric could be tested: no traffic in either arm")
+    passed = [MetricRow(metric="x", status=PASS, reason="")]
+    unmeasured_gate = [InvariantResult(invariant="duplicate_charges", description="", judged=True, status=NOT_MEASURED,
+                                       reason="not measured: q returned nothing")]
+    assert _combine(passed, unmeasured_gate, [])[:2] == ("inconclusive", "not measured: q returned nothing")
+    shown_only = [InvariantResult(invariant="writes_lost", description="", judged=False, status=NOT_MEASURED,
+                                  reason="no --database")]
+    assert _combine(passed, shown_only, [])[0] == PASS
 
 
 def test_an_infinite_statistic_is_null_in_the_result(foreign, monkeypatch, tmp_path, scripted):
     monkeypatch.setattr(ScriptedTest, "look", lambda self, *counts: Look(
-        NOT_MEASURED, 0.0, 0.0, 0.0, float("inf"), float("nan"), 3.0, 0.1, 2000, 10, "scripted"))
+        INCONCLUSIVE, 0.0, 0.0, 0.0, float("inf"), float("nan"), 3.0, 0.1, 2000, 10, "scripted"))
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     decline = next(m for m in result["metrics"] if m["metric"] == "decline_ratio")
     assert decline["z"] is None and decline["p_value"] is None
@@ -234,7 +243,7 @@ def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, 
     """docs/canary.md states these counts."""
     c = request.getfixturevalue(fixture)
     fake = install(monkeypatch, FakePrometheus(arm(c, "canary") + arm(c, "baseline"), start=NOW - 600))
-    result = Judge(c, "http://prom.test").judge(CANARY, BASELINE, now=NOW)
+    result = Judge(c, "http://prom.test").judge(CANARY, BASELINE, now=NOW).as_json()
     assert (len(fake.queries), len(result["metrics"])) == (queries, tests)
     assert said in " ".join((ROOT / "docs" / "canary.md").read_text().split())
 
@@ -242,5 +251,5 @@ def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, 
 def test_numpy_numbers_from_the_test_become_plain_json():
     import numpy
 
-    assert judge_module.finite({"z": numpy.float64("inf"), "n": [numpy.int64(3)], "p": numpy.float64(0.5)}) == \
+    assert jsonable({"z": numpy.float64("inf"), "n": [numpy.int64(3)], "p": numpy.float64(0.5)}) == \
         {"z": None, "n": [3], "p": 0.5}

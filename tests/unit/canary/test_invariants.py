@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, insert
 
-from moneypath.check.canary.judge import Judge
+from moneypath.canary.judge import Judge
 from moneypath.reference.refservice.db import reconciliation_breaks
 from tests.support.canary_prom import FakePrometheus, arm, install
 
@@ -26,7 +26,7 @@ def _breaks(url: str, *rows: tuple[str, str, float]) -> None:
 def _gates(catalog, monkeypatch, database, duplicates=1):
     install(monkeypatch, FakePrometheus(arm(catalog, "canary", duplicates=duplicates) + arm(catalog, "baseline")))
     result = Judge(catalog, "http://prom.test", database=database).judge(
-        'track="canary"', 'track="baseline"', str(NOW - 600), now=NOW)
+        'track="canary"', 'track="baseline"', str(NOW - 600), now=NOW).as_json()
     return result, {g["invariant"]: g for g in result["invariants"]}
 
 

@@ -25,38 +25,35 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from moneypath._common.problem import problem
-from moneypath._common.verdict import FAIL, PASS
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath.canary.judge import Judge
+from moneypath.canary.queries import BadUsage
+from moneypath.canary.results import CanaryVerdict
 from moneypath.catalog import Catalog
-from moneypath.check.canary.judge import Judge
-from moneypath.check.canary.metrics import BadUsage
 
 PROBLEM_TYPES = {FAIL: (409, "canary-failed", "The canary failed"),
-                 "inconclusive": (423, "canary-inconclusive", "The canary is not judged yet")}
+                 NOT_MEASURED: (423, "canary-inconclusive", "The canary is not judged yet")}
+ANSWERED = ("verdict", "metrics", "invariants", "not_measured", "needs")  # what a refusal carries beside its reason
 
 
-def answer(result: dict) -> dict:
-    """What the HTTP faces return: the result without the looks' history (the --json report keeps it)."""
-    return {k: v for k, v in result.items() if k != "history"}
-
-
-def _refused(result: dict) -> JSONResponse:
+def _refused(result: CanaryVerdict) -> JSONResponse:
     """problem+json carrying the verdict: 409 when it failed, 423 while inconclusive."""
-    code, type_, title = PROBLEM_TYPES[result["verdict"]]
-    return problem(code, type_, title, result["reason"], verdict=result["verdict"], metrics=result["metrics"],
-                   invariants=result["invariants"], not_measured=result["not_measured"], needs=result["needs"])
+    code, type_, title = PROBLEM_TYPES[result.outcome]
+    body = result.as_json(history=False)
+    return problem(code, type_, title, result.reason, **{k: body[k] for k in ANSWERED})
 
 
 def create_app(catalog: Catalog, prometheus: str, state_path: Path | None = None,
                database: str | None = None) -> Starlette:
     judge = Judge(catalog, prometheus, state_path, database)
 
-    async def run(canary, baseline, since, metrics) -> dict:
+    async def run(canary, baseline, since, metrics) -> CanaryVerdict:
         for name, value in (("canary", canary), ("baseline", baseline)):
             if not isinstance(value, str) or not value.strip():
                 raise BadUsage(f"give the {name} selector ({name}=<label matchers>, e.g. track=\"{name}\")")
         if metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics)):
             raise BadUsage("metrics is a list of canary metric keys")
-        return answer(await run_in_threadpool(judge.judge, canary, baseline, since, metrics or None))
+        return await run_in_threadpool(judge.judge, canary, baseline, since, metrics or None)
 
     def bad_request(request: Request, exc: BadUsage) -> JSONResponse:
         return problem(400, "bad-canary-request", "Bad canary request", str(exc))
@@ -67,7 +64,7 @@ def create_app(catalog: Catalog, prometheus: str, state_path: Path | None = None
             result = await run(q.get("canary"), q.get("baseline"), q.get("since"), q.getlist("metric") or None)
         except BadUsage as exc:
             return bad_request(request, exc)
-        return JSONResponse(result)
+        return JSONResponse(result.as_json(history=False))
 
     async def flagger_metadata(request: Request) -> tuple:
         try:
@@ -89,14 +86,14 @@ def create_app(catalog: Catalog, prometheus: str, state_path: Path | None = None
             result = await run(*(await flagger_metadata(request)))
         except BadUsage as exc:
             return bad_request(request, exc)
-        return _refused(result) if result["verdict"] == FAIL else JSONResponse(result)
+        return _refused(result) if result.outcome is FAIL else JSONResponse(result.as_json(history=False))
 
     async def confirm_promotion(request: Request):
         try:
             result = await run(*(await flagger_metadata(request)))
         except BadUsage as exc:
             return bad_request(request, exc)
-        return JSONResponse(result) if result["verdict"] == PASS else _refused(result)
+        return JSONResponse(result.as_json(history=False)) if result.outcome is PASS else _refused(result)
 
     async def healthz(request: Request):
         return JSONResponse({"status": "ok", "prometheus": prometheus, "catalog": catalog.path})

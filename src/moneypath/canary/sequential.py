@@ -2,8 +2,8 @@
 
 Is the canary's bad-event share (errors, declines, slow authorizations) worse than its baseline's? Each
 `SequentialTest.look` takes the counts since the canary started and says fail (the canary is worse), pass (the
-planned information is reached without that, so the test had `power` against `min_effect`), or not measured
-(inconclusive, with how many more canary events it needs). Neither before `min_sample` events in each arm.
+planned information is reached without that, so the test had `power` against `min_effect`), or inconclusive (it
+needs more data: how many more canary events). Neither before `min_sample` events in each arm.
 
 Lan-DeMets' O'Brien-Fleming-type alpha spending, alpha(t) = 2 - 2 Phi(z_{alpha/2} / sqrt(t)), over the
 information fraction t: the information of the counts so far, 1 / var(canary share - baseline share) under the
@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtri_exp
 from scipy.stats import hypergeom
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath._common.verdict import FAIL, PASS
 
 MIN_STEP = 0.002  # a call adding less information (fraction of the plan) is not a look: the grid's resolution
 GRID = 0.005  # the grid's spacing on the z * sqrt(t) scale: alpha within 0.13 % of its value at MIN_STEP looks
@@ -40,6 +40,7 @@ INFLATION_GRID = 0.02  # a coarser grid for `inflation`: errs high, the power on
 REFERENCE_LOOKS = 100  # the inflation keeps `power` with a look every 1 % of the plan (more looks lose ~0.002)
 SPREAD = 9.0  # the grid reaches 9 standard deviations below the mean (and above it before any boundary)
 STATE_VERSION = 1
+INCONCLUSIVE = "inconclusive"  # a look's word while the test needs more data: no verdict yet
 
 _NORMAL = NormalDist()
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -280,7 +281,7 @@ class Look:
     """One look's result. NaN where a figure has no value yet (no events), boundary inf where the spending
     function allowed no fail yet, NaN where the call was not a look; to_dict() writes both as null."""
 
-    verdict: str  # PASS, FAIL or NOT_MEASURED (inconclusive)
+    verdict: str  # PASS, FAIL or INCONCLUSIVE (the test needs more data)
     canary_ratio: float
     baseline_ratio: float
     effect: float  # canary_ratio - baseline_ratio
@@ -331,11 +332,11 @@ class SequentialTest:
         fraction = ct / planned if bt else 0.0
         base = {**figures, "information": fraction, "planned_per_arm": math.ceil(planned)}
         if not ct or not bt:
-            return Look(NOT_MEASURED, **base, boundary=math.nan, needed_canary=max(math.ceil(planned - ct), 0),
+            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=max(math.ceil(planned - ct), 0),
                         reason=f"no {'canary' if not ct else 'baseline'} events yet: the canary needs ~{math.ceil(planned)}")
         if ct < self.min_sample or bt < self.min_sample:
             needed = max(math.ceil(planned - ct), math.ceil(self.min_sample - ct), 0)
-            return Look(NOT_MEASURED, **base, boundary=math.nan, needed_canary=needed,
+            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=needed,
                         reason=f"{ct:.0f} canary and {bt:.0f} baseline events, under the minimum of {self.min_sample} "
                                f"each: needs ~{needed} more canary events"
                                + ("" if bt >= self.min_sample else f" and {self.min_sample - bt:.0f} more baseline"))
@@ -347,7 +348,7 @@ class SequentialTest:
         if time - last < MIN_STEP:
             next_canary = (last + MIN_STEP) * self._scale * (1 + r) / r
             needed = max(math.ceil(planned - ct), math.ceil(next_canary - ct), 0)
-            return Look(NOT_MEASURED, **base, boundary=math.nan, needed_canary=needed,
+            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=needed,
                         reason=f"not a look: under {MIN_STEP:.1%} of the planned information since the last one; "
                                f"needs ~{needed} more canary events")
         final = fraction >= 1
@@ -369,11 +370,11 @@ class SequentialTest:
             reason = (f"planned sample reached ({ct:.0f} canary events) without crossing the boundary "
                       f"{bound_z:.2f} (z {z:.2f}): not worse by {self.min_effect:.2%} at power {self.power:.0%}")
         else:
-            verdict, needed = NOT_MEASURED, max(math.ceil(planned - ct), 0)
+            verdict, needed = INCONCLUSIVE, max(math.ceil(planned - ct), 0)
             reason = (f"inconclusive {at}: z {z:.2f} under the boundary {bound_z:.2f}; needs ~{needed} more "
                       f"canary events to pass")
         result = Look(verdict, **base, boundary=bound_z, needed_canary=needed, reason=reason)
-        if verdict != NOT_MEASURED:
+        if verdict != INCONCLUSIVE:
             self._decided = result
         return result
 

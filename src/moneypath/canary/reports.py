@@ -1,7 +1,8 @@
-"""The canary judge's reports: JSON for machines (the judge's result as it is) and one self-contained HTML page for
-people: the verdict and why, the money invariants, per metric the resolved PromQL, the canary's and the baseline's
-values, the test, effect size, p-value and boundary, the verdict and why, and plots of the looks so far (the shares
-of both arms, and the test's z against its boundary), drawn with matplotlib and embedded in the page."""
+"""The canary judge's reports of a `CanaryVerdict`: JSON for machines (the judge's answer as it is) and one
+self-contained HTML page for people: the verdict and why, the money invariants, per metric the resolved PromQL, the
+canary's and the baseline's values, the test, effect size, p-value and boundary, the verdict and why, and plots of
+the looks so far (the shares of both arms, and the test's z against its boundary), drawn with matplotlib and
+embedded in the page."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from pathlib import Path
 from moneypath._common import plots
 from moneypath._common.atomic import write_text
 from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
-from moneypath._common.verdict import FAIL, PASS
+from moneypath._common.verdict import FAIL, PASS, jsonable
+from moneypath.canary.results import Arm, CanaryVerdict
 
 MAX_PLOTS = 12  # tests drawn; the table lists every one
 
 
-def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2, default=str, allow_nan=False) + "\n"
+def to_json(result: CanaryVerdict | dict) -> str:
+    """The verdict's JSON, indented; strict: a NaN that reached a dict raises (the verdict's own JSON has none)."""
+    data = result.as_json() if isinstance(result, CanaryVerdict) else result
+    return json.dumps(data, indent=2, default=str, allow_nan=False) + "\n"
 
 
 def _num(v, fmt: str = "{:.4g}") -> str:
@@ -33,11 +37,10 @@ def _count(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
-def _share(arm: dict | None) -> str:
-    if not arm:
+def _share(arm: Arm | None) -> str:
+    if arm is None:
         return "—"
-    ratio = arm.get("ratio")
-    return f"{_count(arm['bad'])} / {_count(arm['total'])}" + (f" = {ratio:.3%}" if ratio is not None else "")
+    return f"{_count(arm.bad)} / {_count(arm.total)}" + (f" = {arm.ratio:.3%}" if arm.ratio is not None else "")
 
 
 def _status_cell(status: str) -> Cell:
@@ -75,53 +78,48 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def document(result: dict) -> Document:
-    verdict = result["verdict"]
-    head = [Para(result["reason"] or verdict, "bad" if verdict == FAIL else "ok" if verdict == PASS else "note"),
-            Bullets([("canary", result["canary"]), ("baseline", result["baseline"]),
-                     ("since", str(result.get("since"))), ("judged at", result["at"]),
-                     ("window", f"{result['window_s']} s" if result.get("window_s") else "—"),
-                     ("Prometheus", result["prometheus"]), ("catalog", str(result.get("catalog"))),
-                     ("policy", ", ".join(f"{k} {v}" for k, v in result["policy"].items()))])]
-    if result.get("needs"):
-        n = result["needs"]
-        head.append(Para(f"Needs ~{n['canary_events']} more canary {n['unit']} ({n['metric']})."))
+def document(result: CanaryVerdict) -> Document:
+    verdict = result.verdict
+    head = [Para(result.reason or verdict, "bad" if verdict == FAIL else "ok" if verdict == PASS else "note"),
+            Bullets([("canary", result.canary), ("baseline", result.baseline), ("since", str(result.since)),
+                     ("judged at", result.at), ("window", f"{result.window_s} s" if result.window_s else "—"),
+                     ("Prometheus", result.prometheus), ("catalog", str(result.catalog)),
+                     ("policy", ", ".join(f"{k} {v}" for k, v in jsonable(result.policy).items()))])]
+    if result.needs is not None:
+        n = result.needs
+        head.append(Para(f"Needs ~{n.canary_events} more canary {n.unit} ({n.metric})."))
     sections = [Section("", head)]
-    if result["not_measured"]:
-        sections.append(Section("Not measured", [Bullets(list(result["not_measured"]))]))
+    if result.not_measured:
+        sections.append(Section("Not measured", [Bullets(list(result.not_measured))]))
     sections.append(Section("Money invariants (hard gates)", [Table(
         ["invariant", "verdict", "why", "payments", "queries"],
-        [[i["invariant"], _status_cell(i["status"]), i["reason"], ", ".join(i["payments"]) or "—",
-          Cell("\n".join(i["queries"]) or "—", "code")] for i in result["invariants"]],
+        [[i.invariant, _status_cell(i.status), i.reason, ", ".join(i.payments) or "—",
+          Cell("\n".join(i.queries) or "—", "code")] for i in result.invariants],
         empty="not judged: the judge stopped before the invariants", wide=True)]))
     rows, details, explained = [], [], set()
-    for m in result["metrics"]:
-        test_id = m.get("id") or m["metric"]
-        rows.append([test_id, _share(m.get("canary")), _share(m.get("baseline")),
-                     f"{_num(m.get('effect'), '{:+.4f}')} ({_num(m.get('min_effect'))})", _num(m.get("p_value"), "{:.3g}"),
-                     f"{_num(m.get('z'), '{:.2f}')} / {_num(m.get('boundary'), '{:.2f}')}",
-                     _num(m.get("information"), "{:.0%}"), _status_cell(m["status"]), m.get("reason", "")])
-        queries = m.get("queries") or {}
-        if queries and m["metric"] not in explained:  # one per metric: a provider's test reads its sum by provider
-            explained.add(m["metric"])
-            text = "\n".join(f"{arm} {part}: {q}" for arm, pair in queries.items() for part, q in pair.items())
-            details.append(Section(m["metric"], [Para(f"{m.get('description', '')}. Test: {m.get('test', '')}."),
-                                                 Para(text, "pre")]))
+    for m in result.metrics:
+        f, plan = m.figures, m.plan
+        rows.append([m.id, _share(m.canary), _share(m.baseline),
+                     f"{_num(f.get('effect'), '{:+.4f}')} ({_num(plan.min_effect if plan else None)})",
+                     _num(f.get("p_value"), "{:.3g}"),
+                     f"{_num(f.get('z'), '{:.2f}')} / {_num(f.get('boundary'), '{:.2f}')}",
+                     _num(f.get("information"), "{:.0%}"), _status_cell(m.status), m.reason])
+        if plan is not None and plan.queries and m.metric not in explained:  # one per metric: a provider's test
+            explained.add(m.metric)  # reads its sum by provider
+            text = "\n".join(f"{arm} {part}: {q}" for arm, pair in plan.queries.items() for part, q in pair.items())
+            details.append(Section(m.metric, [Para(f"{plan.description}. Test: {plan.test}."), Para(text, "pre")]))
     sections.append(Section("Metrics", [Table(
         ["test", "canary bad / total", "baseline bad / total", "effect (min)", "p-value", "z / boundary",
          "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
     if details:
         sections.append(Section("Resolved PromQL", details))
-    uri = plot_looks([m.get("id") or m["metric"] for m in result["metrics"]], result.get("history", []))
+    uri = plot_looks([m.id for m in result.metrics], list(result.history))
     if uri:
         sections.append(Section("Looks so far", [Image("looks so far", uri, wide=True)], only="html"))
     return Document("Canary verdict", sections, verdict=(verdict, verdict == PASS), verdict_in_title=True,
                     escape="table")
 
 
-def write_html(result: dict, path: Path) -> None:
+def write_html(result: CanaryVerdict, path: Path) -> None:
     write_text(Path(path), document(result).to_html())
 
-
-def write_json(result: dict, path: Path) -> None:
-    write_text(Path(path), to_json(result))

@@ -10,8 +10,9 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.check.canary.sequential import (
+from moneypath._common.verdict import FAIL, PASS
+from moneypath.canary.sequential import (
+    INCONCLUSIVE,
     Look,
     SequentialTest,
     crossing_probability,
@@ -111,7 +112,7 @@ def test_a_clearly_worse_canary_fails_well_before_the_plan():
     looks = [test.look(*c) for c in counts_over(40, 100, canary_share=0.10, baseline_share=0.02)]
     failed = next(k for k, look in enumerate(looks) if look.verdict == FAIL)
     fail = looks[failed]
-    assert all(look.verdict == NOT_MEASURED for look in looks[:failed])
+    assert all(look.verdict == INCONCLUSIVE for look in looks[:failed])
     assert fail.information < 0.5 and fail.z >= fail.boundary and fail.effect == pytest.approx(0.08)
     assert fail.p_value < 1e-4 and "crossed the boundary" in fail.reason and fail.needed_canary == 0
     after = looks[failed + 1]  # the test is over: later looks repeat the verdict
@@ -123,13 +124,13 @@ def test_an_equal_canary_passes_only_once_the_planned_sample_is_reached():
     looks = []
     for counts in counts_over(200, 50, canary_share=0.02, baseline_share=0.02):
         looks.append((counts[1], test.look(*counts)))
-        if looks[-1][1].verdict != NOT_MEASURED:
+        if looks[-1][1].verdict != INCONCLUSIVE:
             break
     canary_events, passed = looks[-1]
     assert passed.verdict == PASS and passed.information >= 1 and canary_events >= passed.planned_per_arm
     assert passed.needed_canary == 0 and "planned sample reached" in passed.reason
     for events, look in looks[:-1]:
-        assert look.verdict == NOT_MEASURED and look.information < 1 and look.needed_canary > 0
+        assert look.verdict == INCONCLUSIVE and look.information < 1 and look.needed_canary > 0
         assert look.needed_canary == pytest.approx(look.planned_per_arm - events, abs=1)
         assert "more canary events" in look.reason
     assert len(looks) > 10  # it looked many times on the way
@@ -138,10 +139,10 @@ def test_an_equal_canary_passes_only_once_the_planned_sample_is_reached():
 def test_never_a_verdict_before_the_minimum_sample_in_each_arm():
     test = SequentialTest(alpha=0.05, power=0.8, min_effect=0.02, min_sample=500)
     few_canary = test.look(200, 400, 100, 10_000)  # half the canary's events bad: still not judged
-    assert few_canary.verdict == NOT_MEASURED and few_canary.needed_canary >= 100
+    assert few_canary.verdict == INCONCLUSIVE and few_canary.needed_canary >= 100
     assert "under the minimum of 500" in few_canary.reason and math.isnan(few_canary.boundary)
     few_baseline = test.look(0, 5_000, 0, 300)
-    assert few_baseline.verdict == NOT_MEASURED and "200 more baseline" in few_baseline.reason
+    assert few_baseline.verdict == INCONCLUSIVE and "200 more baseline" in few_baseline.reason
     assert test.to_dict()["steps"] == []  # no alpha spent on them
     assert test.look(250, 500, 100, 10_000).verdict == FAIL  # from the minimum on, it is
 
@@ -149,7 +150,7 @@ def test_never_a_verdict_before_the_minimum_sample_in_each_arm():
 def test_zero_totals_and_zero_bad_events_are_handled():
     test = SequentialTest(alpha=0.05, power=0.8, min_effect=0.02, min_sample=100)
     empty = test.look(0, 0, 0, 0)
-    assert empty.verdict == NOT_MEASURED and "no canary events yet" in empty.reason and empty.needed_canary > 0
+    assert empty.verdict == INCONCLUSIVE and "no canary events yet" in empty.reason and empty.needed_canary > 0
     assert math.isnan(empty.canary_ratio) and json.dumps(empty.to_dict())  # NaN written as null
     assert "no baseline events yet" in test.look(0, 100, 0, 0).reason
     clean = test.look(0, 300, 0, 2_700)  # no bad event anywhere: no evidence; the plan for a 0 % baseline is small
@@ -161,7 +162,7 @@ def test_zero_totals_and_zero_bad_events_are_handled():
 def test_a_call_with_too_little_new_information_is_not_a_look():
     test = SequentialTest(alpha=0.05, power=0.8, min_effect=0.01, min_sample=100)
     first = test.look(20, 1_000, 180, 9_000)
-    assert first.verdict == NOT_MEASURED and math.isfinite(first.boundary)
+    assert first.verdict == INCONCLUSIVE and math.isfinite(first.boundary)
     again = test.look(20, 1_000, 180, 9_000)
     assert "not a look" in again.reason and len(test.to_dict()["steps"]) == 1
 
@@ -179,7 +180,7 @@ def test_the_state_round_trip_keeps_the_verdict_sequence():
         restored = SequentialTest.from_dict(json.loads(json.dumps(restored.to_dict())))
         restored_looks.append(restored.look(cb, ct, bb, bt))
     assert [look.to_dict() for look in restored_looks] == [look.to_dict() for look in straight_looks]
-    assert {look.verdict for look in straight_looks} > {NOT_MEASURED}  # it decided along the way
+    assert {look.verdict for look in straight_looks} > {INCONCLUSIVE}  # it decided along the way
     assert Look.from_dict(json.loads(json.dumps(straight_looks[3].to_dict()))).verdict == straight_looks[3].verdict
 
 

@@ -1,4 +1,4 @@
-"""The canary drill's parts that need no stack (moneypath.drills.canary, baseline_load.WeightedSplit): the weighted
+"""The canary drill's parts that need no stack (moneypath.canary.drill_run, baseline_load.WeightedSplit): the weighted
 split sends each track its exact share, evenly spread; a release passes only on the verdict it expected, on time
 for a money fault, and is not measured without one; the report has a row per release."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath.canary.drill_run import markdown, release_status
 from moneypath.drills.baseline_load import Load, Mix, WeightedSplit
-from moneypath.drills.canary import markdown, release_status
 from moneypath.formats.requests import Requests
 
 
@@ -66,8 +66,8 @@ def test_the_report_has_a_row_per_release_with_its_figures():
 
 
 def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypatch):
-    from moneypath.drills import canary
-    from moneypath.formats.canary_drill import CanaryDrill
+    from moneypath.canary import drill_run as canary
+    from moneypath.canary.drill_file import CanaryDrill
 
     drill = CanaryDrill.model_validate({
         "kind": "canary", "title": "t", "rate": 10, "warm_up": 0, "judge_every": 0.05,

@@ -1,4 +1,4 @@
-"""Canary drill files (moneypath.formats.canary_drill): the shipped ones validate against their catalogs, an incident
+"""Canary drill files (moneypath.canary.drill_file): the shipped ones validate against their catalogs, an incident
 drill's reader never sees them, and every bad input is one line naming the file, the line and the key."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from moneypath.canary.drill_file import is_canary_drill, load_canary_drill, read_canary_drill
 from moneypath.catalog import load_catalog
 from moneypath.check.drill_files import check_drill_files
-from moneypath.formats.canary_drill import is_canary_drill, load_canary_drill, read_canary_drill
 from moneypath.formats.drill import DrillError, canary_drill_files, drill_files
 from tests.conftest import ROOT
 
@@ -110,7 +110,7 @@ def test_not_yaml_or_not_a_mapping_is_one_line(tmp_path):
 
 
 def test_a_policy_the_judge_would_refuse_is_one_line_with_its_line(tmp_path, catalog):
-    pytest.importorskip("moneypath.catalog.canary_policy")  # the judge's policy model (moneypath.check.canary)
+    pytest.importorskip("moneypath.catalog.canary_policy")  # the judge's policy model (moneypath.canary)
     text = GOOD.replace("judge_every: 2s\n", "judge_every: 2s\npolicy:\n  metrics: {decline_ratio: {min_efect: 0.1}}\n")
     problems = _problems(tmp_path, text, catalog)
     assert problems == ["runbooks/drills/canary.yaml:6: policy.metrics.decline_ratio.min_efect: Extra inputs are not "

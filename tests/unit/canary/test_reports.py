@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from moneypath.check.canary.canary_report import document, plot_looks, to_json
-from moneypath.check.canary.judge import Judge
+from moneypath.canary.judge import Judge
+from moneypath.canary.reports import document, plot_looks, to_json
 from tests.support.canary_prom import FakePrometheus, arm, install
 
 
@@ -31,7 +31,7 @@ def test_the_json_report_is_the_result_in_strict_json(results):
 
 def test_the_page_shows_each_metric_with_its_query_values_and_why(results, foreign):
     page = document(results[-1]).to_html()
-    decline = next(m for m in results[-1]["metrics"] if m["metric"] == "decline_ratio")
+    decline = next(m for m in results[-1].as_json()["metrics"] if m["metric"] == "decline_ratio")
     for text in ("Money invariants (hard gates)", "Resolved PromQL", "Looks so far", "data:image/png;base64,",
                  decline["id"], decline["reason"], "two proportions, one-sided, group-sequential",
                  f"{decline['canary']['bad']:.4g} / {decline['canary']['total']:.4g}",
@@ -41,6 +41,6 @@ def test_the_page_shows_each_metric_with_its_query_values_and_why(results, forei
 
 
 def test_one_look_draws_no_plot_two_do(results):
-    ids = [m["id"] for m in results[-1]["metrics"]]
-    assert plot_looks(ids, results[0]["history"]) is None
-    assert plot_looks(ids, results[1]["history"]).startswith("data:image/png;base64,")
+    ids = [m["id"] for m in results[-1].as_json()["metrics"]]
+    assert plot_looks(ids, results[0].as_json()["history"]) is None
+    assert plot_looks(ids, results[1].as_json()["history"]).startswith("data:image/png;base64,")

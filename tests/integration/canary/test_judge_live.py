@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from moneypath.check.canary.judge import rfc3339
+from moneypath.canary.judge import rfc3339
 from moneypath.instrument import MoneyPath
 from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import FOREIGN_PATH, free_port, http_ok, run_cli, stop_process, wait_for
