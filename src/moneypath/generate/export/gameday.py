@@ -1,7 +1,7 @@
 """Game days on a schedule: a Kubernetes CronJob (batch/v1) that runs a set of drills against a named environment
 with halt conditions, writing every run to the drill history on a volume (`moneypath export kube --gameday-*`).
 
-The job runs `moneypath drill run FILES --environment NAME --history DIR --reports DIR/reports --time-factor 1
+The job runs `moneypath drill run FILES --history DIR --reports DIR/reports --time-factor 1
 --halt-burn SLO=FACTOR ... --halt-alert ALERT ...` in an image holding moneypath and the team's project. The
 environment's URLs come from a ConfigMap of MONEYPATH_TARGET_* keys, its tokens from an optional Secret of the
 same name; the history lives on a PersistentVolumeClaim (made here, or the team's own), so every game day
@@ -71,7 +71,7 @@ def object_names(c: Catalog, environment: str) -> dict[str, str]:
 
 
 def _args(options: Options) -> list[str]:
-    args = ["drill", "run", *options.gameday_drills, "--environment", options.gameday_environment,
+    args = ["drill", "run", *options.gameday_drills,  # the record's environment: $MONEYPATH_ENVIRONMENT, below
             "--history", HISTORY_MOUNT, "--reports", f"{HISTORY_MOUNT}/reports", "--state-dir", "/tmp/moneypath",
             "--time-factor", "1"]
     for slo, factor in options.gameday_halt_burn:
