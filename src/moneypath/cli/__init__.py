@@ -18,6 +18,7 @@ from moneypath import __version__
 from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
+from moneypath.cli.where import default_prometheus
 from moneypath.formats.run_config import RunConfigError
 
 EXIT_CATALOG = 3
@@ -27,7 +28,8 @@ EXIT_USAGE = 2
 # The options nearly every command shares, declared once on the top parser: `moneypath [--catalog PATH]
 # [--state-dir DIR] [--config FILE] COMMAND ...`; given after the command (`moneypath lint --catalog x`), they are
 # moved before it (TOP_OPTIONS, _hoisted).
-TOP_OPTIONS = ("--catalog", "--state-dir", "--config")
+TOP_OPTIONS = ("--catalog", "--state-dir", "--config", "--history", "--prometheus")
+ALIASES = {"--target-prometheus": "--prometheus"}  # drill run's name for it
 STATE_DEFAULT = ".moneypath"
 
 
@@ -82,9 +84,11 @@ def _hoisted(argv: list[str]) -> list[str]:
             rest += argv[i:]
             break
         name = arg.split("=", 1)[0]
+        if name in ALIASES:
+            arg, name = ALIASES[name] + arg[len(name):], ALIASES[name]
         if name in TOP_OPTIONS:
             take = 1 if "=" in arg else 2
-            front += argv[i:i + take]
+            front += [arg, *argv[i + 1:i + take]]
             i += take
             continue
         rest.append(arg)
@@ -110,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", metavar="DIR", default=None,
                         help="where the stack keeps config, data, logs and stack.json (default: $MONEYPATH_STATE_DIR, "
                              "else the run config's state_dir, else .moneypath; `demo`: .moneypath/demo)")
+    from moneypath.cli.history import HISTORY_HELP
+
+    parser.add_argument("--history", metavar="DIR", default=None,
+                        help=HISTORY_HELP.rstrip(")") + "; `demo` records only when it is given)")
+    parser.add_argument("--prometheus", "--target-prometheus", metavar="URL", default=None,
+                        help="the Prometheus to read (that scrapes the service); `lint` checks the metrics there, "
+                             "`loadtest` and `capacity` judge the service-side gates by it (default: the stack's), "
+                             "`alerts backtest`, `incident classify`, `canary` need one, `drill run` drills it (with "
+                             "--target-service). Left off where a command needs one: $MONEYPATH_TARGET_PROMETHEUS, "
+                             "else the run config's target.prometheus")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="the run config: where things run (default: $MONEYPATH_CONFIG, else the nearest "
                              "moneypath.run.yaml here or above, up to the repository root; docs/configuration.md)")
@@ -153,8 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     _default_catalog(args)
     try:
         _default_state_dir(args)
+        missing = default_prometheus(args)
     except RunConfigError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if missing:
+        print(missing, file=sys.stderr)
         return EXIT_USAGE
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from moneypath._common.verdict import EXIT_USAGE
+from moneypath.cli import where
 
 JUDGE_EPILOG = """A SELECTOR is PromQL label matchers without braces, added to every query of the catalog's signals:
   --canary 'track="canary"' --baseline 'track="baseline"'   or   --canary 'instance="10.0.0.7:8000"' ...
@@ -72,7 +73,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _common(parser) -> None:
-    parser.add_argument("--prometheus", metavar="URL", required=True, help="the Prometheus that scrapes both arms")
+    where.prometheus_arg(parser, required=True)  # --prometheus: the one that scrapes both arms
     parser.add_argument("--database", metavar="URL", help="the service's database (SQLAlchemy URL, read-only): the "
                                                           "catalog's money_checks.breaks name the payments behind a "
                                                           "broken invariant and find writes lost")

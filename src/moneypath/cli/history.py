@@ -18,7 +18,8 @@ from pathlib import Path
 
 from moneypath._common.verdict import EXIT_CODES, EXIT_USAGE
 
-HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else drill-history/ beside the catalog: "
+HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else the run config's history.dir, else "
+                "drill-history/ beside the catalog: "
                 "ops/drill-history/ for ops/moneypath.yaml)")
 
 
@@ -26,8 +27,6 @@ def history_options(parser, team_default: bool) -> None:
     """The recording options of `drill run` (team_default: a run records unless --no-history) and `demo` (records
     only with --history). The record's environment and its signing come from the environment or the run config
     (history.environment, history.checkpoints, history.signing_key: docs/configuration.md)."""
-    default = HISTORY_HELP if team_default else "record each drill in this drill history (default: none)"
-    parser.add_argument("--history", metavar="DIR", help=default)
     if team_default:
         parser.add_argument("--no-history", action="store_true",
                             help="record nothing (a trial run that is no part of the team's record)")
@@ -113,7 +112,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _common(parser, catalog_arg) -> None:
-    parser.add_argument("--history", metavar="DIR", help=HISTORY_HELP)
     catalog_arg(parser)
 
 
@@ -125,7 +123,14 @@ def _fail(command: str, message: str) -> int:
 def _folder(args) -> Path:
     from moneypath.drills.history import history_dir
 
-    return history_dir(args.history, args.catalog)
+    return history_dir(history_option(args), args.catalog)
+
+
+def history_option(args) -> str | None:
+    """--history (the top parser's), else $MONEYPATH_HISTORY, else the run config's history.dir."""
+    from moneypath.cli.where import settings
+
+    return settings(args).get("history.dir", args.history)
 
 
 def _list(args) -> int:

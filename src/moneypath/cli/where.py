@@ -39,7 +39,7 @@ def target_options(parser: argparse.ArgumentParser, names: tuple[str, ...] = tup
     it), and with db_url / time_factor the database the money checks read and the target's time factor. Left off,
     each comes from $MONEYPATH_TARGET_<NAME> or the run config's target.<name> (moneypath.run.yaml)."""
     group = parser.add_argument_group("where it runs (also from the environment and moneypath.run.yaml)")
-    for name in names:
+    for name in (n for n in names if n != "prometheus"):  # the top parser's --prometheus (--target-prometheus)
         key = run_config.BY_NAME[f"target.{name}"]
         group.add_argument((flags or {}).get(name, f"--target-{name}"), dest=f"target_{name}", metavar="URL",
                            type=url, default=None, help=f"base URL of the {TARGETS[name]} (default: ${key.env}, "
@@ -55,11 +55,58 @@ def target_options(parser: argparse.ArgumentParser, names: tuple[str, ...] = tup
                                 "$MONEYPATH_TIME_FACTOR, else time_factor, else 1)")
 
 
+def prometheus_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """This command reads a Prometheus: --prometheus (the top parser's; `--target-prometheus` is the same option).
+    required: left off, $MONEYPATH_TARGET_PROMETHEUS or the run config's target.prometheus, else exit 2."""
+    parser.set_defaults(needs_prometheus="required" if required else "optional")
+
+
+def default_prometheus(args: argparse.Namespace) -> str | None:
+    """The problem (one line) when a command that requires a Prometheus has none from any source, else None."""
+    need = getattr(args, "needs_prometheus", None)
+    if need != "required":
+        return None
+    args.prometheus = settings(args).get("target.prometheus", args.prometheus)
+    if args.prometheus:
+        return None
+    return (f"moneypath {args.command}: give --prometheus URL (or $MONEYPATH_TARGET_PROMETHEUS, or target.prometheus "
+            "in moneypath.run.yaml)")
+
+
+def shape_options(parser: argparse.ArgumentParser) -> None:
+    """The shape of a local stack, declared once: `up`'s options; every command that starts a stack (a drill's own,
+    a load test's) reads the same keys from the environment and the run config (stack.engine, .ha, .instances,
+    .postgres)."""
+    parser.add_argument("--engine", choices=("prometheus", "vm"), default=None,
+                        help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and "
+                             "answers queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
+    parser.add_argument("--ha", action="store_true", default=None,
+                        help="production's shape: two Prometheus replicas running the same rules (external label "
+                             "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
+                             "loopback; a page still arrives, once, with one of each gone")
+    parser.add_argument("--instances", type=int, default=None, metavar="N",
+                        help="run the reference service as N processes (1-16) sharing one ledger database, each its "
+                             "own scrape target (label instance), as production runs a service: one page per incident "
+                             "only if every rule aggregates instance away. Instance 0 alone runs reconciliation and "
+                             "the audit check. On the default SQLite file the instances take turns at its write lock "
+                             "(writers serialize); give --db-url for PostgreSQL (default: $MONEYPATH_INSTANCES, "
+                             "else the run config's stack.instances, else 1)")
+    parser.add_argument("--postgres", action="store_true", default=None,
+                        help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger "
+                             "instead of the SQLite file: what several --instances share in production. Deleted by "
+                             "`moneypath down`")
+
+
 class Settings:
     """The environment's and the run config's values of every run_config key (environment first)."""
 
-    def __init__(self, file_values: dict[str, Any], env_values: dict[str, Any], path: Path | None):
-        self.file, self.env, self.path = file_values, env_values, path
+    def __init__(self, file_values: dict[str, Any], env_values: dict[str, Any], path: Path | None,
+                 lines: dict[str, str] | None = None):
+        self.file, self.env, self.path, self.lines = file_values, env_values, path, lines or {}
+
+    def located(self, key: str) -> str | None:
+        """`file:line` of `key` when its value comes from the run config (not the environment), else None."""
+        return self.lines.get(key) if key not in self.env else None
 
     def get(self, key: str, given: Any = None, default: Any = None) -> Any:
         """The command line's value when given, else the environment's, else the file's, else `default`."""
@@ -80,7 +127,8 @@ def settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None)
     path = Path(args.config) if getattr(args, "config", None) else run_config.find(Path.cwd(), environ)
     if path is not None and not path.is_file():
         raise RunConfigError(f"{path}: run config not found")
-    made = Settings(run_config.read(path) if path else {}, run_config.from_env(environ), path)
+    lines: dict[str, str] = {}
+    made = Settings(run_config.read(path, lines) if path else {}, run_config.from_env(environ), path, lines)
     args._settings = made
     return made
 
@@ -107,10 +155,11 @@ def run_spec(args: argparse.Namespace):
     a value off."""
     from moneypath.stack.spec import RunSpec, StackSpec, TargetSpec
 
-    fill(args, {k: v for k, v in TARGET_KEYS.items()},
+    fill(args, {k: v for k, v in TARGET_KEYS.items() if k != "target_prometheus"},
          {"time_factor": 1.0, "target_instance": [], "probe_headroom": False})
     fill(args, SHAPE_KEYS, SHAPE_DEFAULTS)
     fill(args, {"state_dir": "state_dir"}, {"state_dir": ".moneypath"})  # parsed without main: as main would
+    args.target_prometheus = settings(args).get("target.prometheus", getattr(args, "prometheus", None))
     target = TargetSpec(**{n: getattr(args, f"target_{n}") for n in TARGETS}, db_url=args.db_url,
                         instances=tuple(args.target_instance or ()), probe_headroom=bool(args.probe_headroom))
     shape = StackSpec(engine=args.engine, ha=bool(args.ha), instances=int(args.instances),

@@ -108,8 +108,9 @@ def find(start: str | Path, environ: Mapping[str, str]) -> Path | None:
     return None
 
 
-def read(path: Path) -> dict[str, Any]:
-    """{dotted key: value} of the file; RunConfigError naming file, line and key for what it cannot hold."""
+def read(path: Path, located: dict[str, str] | None = None) -> dict[str, Any]:
+    """{dotted key: value} of the file; RunConfigError naming file, line and key for what it cannot hold. With
+    `located`, each key's `file:line` is put there (for a value the file holds that a command refuses later)."""
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -127,6 +128,8 @@ def read(path: Path) -> dict[str, Any]:
         raise RunConfigError(f"{where}:1: the run config is a mapping of keys (docs/configuration.md)")
     out: dict[str, Any] = {}
     _walk(data, (), out, where, lines)
+    if located is not None:
+        located.update({k: f"{where}:{nearest_line(lines, tuple(k.split('.'))) or 1}" for k in out})
     return out
 
 

@@ -25,10 +25,11 @@ def _options(parser: argparse.ArgumentParser, path: str, out: dict) -> None:
     out[path] = n
 
 
-def test_drill_run_has_at_most_15_options():
+def test_drill_run_has_at_most_15_options_and_all_commands_177():
     counts: dict[str, int] = {}
     _options(build_parser(), "", counts)
     assert counts["drill run"] <= 15, counts["drill run"]
+    assert sum(counts.values()) <= 177, sorted(counts.items(), key=lambda kv: -kv[1])[:6]
 
 
 def _spec(tmp_path, monkeypatch, text: str | None, *extra: str, env: dict | None = None):
@@ -90,3 +91,11 @@ def test_every_key_is_documented():
 
     page = (ROOT / "docs" / "configuration.md").read_text()
     assert [k.name for k in KEYS if f"`{k.name}`" not in page] == []
+
+
+def test_a_value_the_export_refuses_names_the_run_configs_line(tmp_path):
+    config = tmp_path / "moneypath.run.yaml"
+    config.write_text("gameday:\n  environment: staging\n  schedule: 0 25 * * *\n")
+    result = run_cli("export", "kube", "--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"{config}:3: gameday.schedule: " in result.stderr and "'25' is not a hour" in result.stderr
