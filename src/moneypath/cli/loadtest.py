@@ -272,6 +272,9 @@ def _where(args) -> str | None:
     for dest, key in (("prometheus", "target.prometheus"), ("providersim", "target.providersim"),
                       ("faultproxy", "target.faultproxy")) if args.host else ():  # a team's target: all of it
         setattr(args, dest, merged.get(key, getattr(args, dest, None)))
+    if not args.token and not args.no_auth:  # the API's token, or none: the environment's or the run config's
+        args.token = merged.get("loadtest.token", None)
+        args.no_auth = bool(merged.get("loadtest.no_auth", None, False)) and not args.token
     try:
         args.prometheus = _url(args.prometheus) if args.prometheus else None
     except argparse.ArgumentTypeError as exc:

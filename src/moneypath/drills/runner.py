@@ -89,7 +89,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, shap
                     instances=tuple(state.service_urls()[1:]),
                     payments_token=issue(secret, "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600),
                     admin_token=issue(secret, "drill_operator", ["admin:faults"], ttl_s=3600),
-                    started_stack=True, time_factor=LOCAL_TIME_FACTOR, stack_dir=str(state_dir))
+                    started_stack=True, time_factor=state.time_factor, stack_dir=str(state_dir))
     _warm_up(target, drill, catalog)
     say(f"stack up in {time.time() - started:.1f} s (Prometheus {target.prometheus}, pages {target.pager}/pages; "
         f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.generate.compress)")

@@ -99,3 +99,20 @@ def test_a_value_the_export_refuses_names_the_run_configs_line(tmp_path):
     result = run_cli("export", "kube", "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert f"{config}:3: gameday.schedule: " in result.stderr and "'25' is not a hour" in result.stderr
+
+
+def test_a_load_test_reads_its_target_and_knobs_from_the_run_config(tmp_path, monkeypatch):
+    from moneypath.cli import loadtest
+
+    for name in ("MONEYPATH_TARGET_SERVICE", "MONEYPATH_TARGET_PROMETHEUS", "MONEYPATH_INSTANCES", "MONEYPATH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "moneypath.run.yaml"
+    config.write_text("target:\n  service: http://shop.example:8000\n  prometheus: http://prom.example:9090\n"
+                      "loadtest:\n  p99_tolerance: 30\n  no_auth: true\ncapacity:\n  service_pids: [41, 42]\n")
+    args = build_parser().parse_args(["loadtest", "checkout", "--config", str(config)])
+    assert loadtest._where(args) is None
+    assert (args.host, args.prometheus, args.p99_tolerance, args.rps_tolerance, args.no_auth, args.instances) == \
+        ("http://shop.example:8000", "http://prom.example:9090", 0.3, 0.1, True, 1)
+    args = build_parser().parse_args(["capacity", "--config", str(config), "--host", "http://other.example:1"])
+    assert loadtest._where(args) is None
+    assert (args.host, args.service_pid, args.postgres_workers) == ("http://other.example:1", [41, 42], 2)
