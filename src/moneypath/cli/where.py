@@ -5,7 +5,9 @@ once (docs/decisions/0019-run-config-file.md).
 
 `settings(args)` is the merged view (the file read once per command; RunConfigError, one line, for a bad one);
 `fill(args, {dest: key})` gives an option left off the command line its environment's or file's value;
-`run_spec(args)` is the spec the command carries unchanged to the stack, the drill, the load test.
+`run_spec(args)` is the spec `drill run` (and the canary drills it hands on) carries unchanged to the placement and
+the runner; `up` (shape_options) and `loadtest`/`capacity` fill the same keys onto their options. The top parser's
+--prometheus: `prometheus_arg` marks a command that reads one, `default_prometheus` fills a required one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 from moneypath.formats import run_config
 from moneypath.formats.run_config import RunConfigError
 
-__all__ = ["RunConfigError", "Settings", "fill", "run_spec", "settings", "target_options"]
+__all__ = ["RunConfigError", "Settings", "default_prometheus", "fill", "prometheus_arg", "run_spec", "settings",
+           "shape_options", "target_options"]
 
 # The target's URLs, each declared here once: `--target-<name>` (or the name a command has always used for it).
 TARGETS = {
