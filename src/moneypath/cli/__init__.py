@@ -1,7 +1,9 @@
 """`moneypath …` command line: the top parser, the options many commands share, and how every error ends.
 
 Each command group lives in its own module (parse, call, print) whose add_commands(commands, catalog_arg,
-state_arg) registers its subparsers with set_defaults(run=handler). Errors are one line on stderr and a non-zero
+state_arg) registers its subparsers with set_defaults(run=handler); catalog_arg and state_arg mark a command that
+reads the catalog or a stack's state (--catalog, --state-dir and --config are the top parser's, see TOP_OPTIONS;
+where things run: moneypath.cli.where). Errors are one line on stderr and a non-zero
 exit, never a traceback (MONEYPATH_DEBUG=1 shows it).
 """
 
@@ -16,15 +18,23 @@ from moneypath import __version__
 from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
+from moneypath.cli.where import default_prometheus
+from moneypath.formats.run_config import RunConfigError
 
 EXIT_CATALOG = 3
+EXIT_USAGE = 2
+
+
+# The options nearly every command shares, declared once on the top parser: `moneypath [--catalog PATH]
+# [--state-dir DIR] [--config FILE] COMMAND ...`; given after the command (`moneypath lint --catalog x`), they are
+# moved before it (TOP_OPTIONS, _hoisted).
+TOP_OPTIONS = ("--catalog", "--state-dir", "--config", "--history", "--prometheus")
+ALIASES = {"--target-prometheus": "--prometheus"}  # drill run's name for it
+STATE_DEFAULT = ".moneypath"
 
 
 def _catalog_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", metavar="PATH", default=None,
-                        help="catalog file (default: $MONEYPATH_CATALOG, else moneypath.yaml in --root if the "
-                             "command has one, else the nearest moneypath.yaml in the first FILE's directory (or "
-                             "the current one) or above it, up to the repository root)")
+    """This command reads the catalog: --catalog (the top parser's) when given, else the one found for it."""
     parser.set_defaults(default_catalog=True)
 
 
@@ -48,17 +58,75 @@ def _default_catalog(args: argparse.Namespace) -> None:
             args.catalog = os.path.relpath(found) if found.is_relative_to(Path.cwd()) else str(found)
 
 
-def _state_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", metavar="DIR", default=os.environ.get("MONEYPATH_STATE_DIR", ".moneypath"),
-                        help="where the stack keeps config, data, logs and stack.json (default: .moneypath)")
+def _state_arg(parser: argparse.ArgumentParser, default: str | None = STATE_DEFAULT) -> None:
+    """This command keeps or finds a stack in --state-dir (the top parser's); left off: $MONEYPATH_STATE_DIR, else
+    the run config's state_dir, else `default` (None: the command decides)."""
+    parser.set_defaults(state_default=default)
+
+
+def _default_state_dir(args: argparse.Namespace) -> None:
+    if getattr(args, "state_dir", None) is not None or "state_default" not in vars(args):
+        return
+    if args.state_default is None:  # the command reads the environment itself (`token`)
+        return
+    from moneypath.cli.where import settings
+
+    args.state_dir = settings(args).get("state_dir", None, args.state_default) \
+        if args.state_default == STATE_DEFAULT else args.state_default
+
+
+def _hoisted(argv: list[str]) -> list[str]:
+    """argv with the top options given after the command moved before it (up to a `--`)."""
+    front, rest, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in ALIASES:
+            arg, name = ALIASES[name] + arg[len(name):], ALIASES[name]
+        if name in TOP_OPTIONS:
+            take = 1 if "=" in arg else 2
+            front += [arg, *argv[i + 1:i + take]]
+            i += take
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
+class _Parser(argparse.ArgumentParser):
+    def parse_known_args(self, args=None, namespace=None):
+        return super().parse_known_args(_hoisted(list(sys.argv[1:] if args is None else args)), namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moneypath",
         description="Observability and incident readiness for the money path of a payments platform.",
     )
     parser.add_argument("--version", action="version", version=f"moneypath {__version__}")
+    parser.add_argument("--catalog", metavar="PATH", default=None,
+                        help="catalog file (default: $MONEYPATH_CATALOG, else moneypath.yaml in --root if the "
+                             "command has one, else the nearest moneypath.yaml in the first FILE's directory (or "
+                             "the current one) or above it, up to the repository root)")
+    parser.add_argument("--state-dir", metavar="DIR", default=None,
+                        help="where the stack keeps config, data, logs and stack.json (default: $MONEYPATH_STATE_DIR, "
+                             "else the run config's state_dir, else .moneypath; `demo`: .moneypath/demo)")
+    from moneypath.cli.history import HISTORY_HELP
+
+    parser.add_argument("--history", metavar="DIR", default=None,
+                        help=HISTORY_HELP.rstrip(")") + "; `demo` records only when it is given)")
+    parser.add_argument("--prometheus", "--target-prometheus", metavar="URL", default=None,
+                        help="the Prometheus to read (that scrapes the service); `lint` checks the metrics there, "
+                             "`loadtest` and `capacity` judge the service-side gates by it (default: the stack's), "
+                             "`alerts backtest`, `incident classify`, `canary` need one, `drill run` drills it (with "
+                             "--target-service). Left off where a command needs one: $MONEYPATH_TARGET_PROMETHEUS, "
+                             "else the run config's target.prometheus")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="the run config: where things run (default: $MONEYPATH_CONFIG, else the nearest "
+                             "moneypath.run.yaml here or above, up to the repository root; docs/configuration.md)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     from moneypath.cli import (
@@ -97,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _default_catalog(args)
+    try:
+        _default_state_dir(args)
+        missing = default_prometheus(args)
+    except RunConfigError as exc:
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if missing:
+        print(missing, file=sys.stderr)
+        return EXIT_USAGE
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
@@ -111,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_CATALOG
+    except RunConfigError as exc:  # moneypath.run.yaml or the environment: file, line and key
+        print(f"moneypath: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ModuleNotFoundError as exc:
         if os.environ.get("MONEYPATH_DEBUG"):
             raise

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moneypath.cli import where
+
 EXIT_USAGE = 2
 
 EPILOG = """Every generated alert of the catalog (its own expr: alerts included) and every alert in --rules files is
@@ -36,7 +38,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "print per alert how many times it would have fired, for how long in all, and pages per week.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     catalog_arg(backtest)
-    backtest.add_argument("--prometheus", metavar="URL", required=True, help="Prometheus holding the history")
+    where.prometheus_arg(backtest, required=True)  # --prometheus: the one holding the history
     backtest.add_argument("--range", metavar="DURATION", default="7d", dest="range_",
                           help="how far back from --end (default 7d)")
     backtest.add_argument("--step", metavar="DURATION", default="1m",

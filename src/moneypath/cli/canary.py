@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moneypath._common.verdict import EXIT_USAGE
+from moneypath.cli import where
 
 if TYPE_CHECKING:
     from moneypath.canary.results import CanaryVerdict
@@ -76,7 +77,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _common(parser) -> None:
-    parser.add_argument("--prometheus", metavar="URL", required=True, help="the Prometheus that scrapes both arms")
+    where.prometheus_arg(parser, required=True)  # --prometheus: the one that scrapes both arms
     parser.add_argument("--database", metavar="URL", help="the service's database (SQLAlchemy URL, read-only): the "
                                                           "catalog's money_checks.breaks name the payments behind a "
                                                           "broken invariant and find writes lost")

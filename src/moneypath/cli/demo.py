@@ -19,9 +19,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "any drill fails, 3 if "
                     "none failed but one was not measured (the healthy peak on a machine without the headroom for "
                     "it). A drill that kills a monitoring replica (replica_down) needs the HA stack: it is skipped, "
-                    "with a line saying how to run it (moneypath drill run --ha FILE).")
+                    "with a line saying how to run it (MONEYPATH_HA=1 moneypath drill run FILE).")
     catalog_arg(demo)
-    demo.add_argument("--state-dir", metavar="DIR", default=".moneypath/demo", help="default: .moneypath/demo")
+    state_arg(demo, default=".moneypath/demo")
     history_options(demo, team_default=False)
     demo.set_defaults(run=_demo)
 

@@ -9,22 +9,31 @@ import sys
 from pathlib import Path
 
 from moneypath._common.verdict import exit_code
+from moneypath.cli import where
 from moneypath.cli.history import history_options, recorder
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
+LANE_ENV = "MONEYPATH_DRILL_LANE"  # set by moneypath demo for each of its lanes' runs: no summary table
 
 TARGET_HELP = """\
-Without --target-* options the runner starts a fresh local stack per drill (provider simulator,
-reference service with faults on, Prometheus with the rules compressed 60x, Alertmanager, pager)
-and stops it afterwards. With them it drills a running environment instead, your own service too:
+Without a target the runner starts a fresh local stack per drill (provider simulator, reference
+service with faults on, Prometheus with the rules compressed 60x, Alertmanager, pager) and stops it
+afterwards, shaped by the run config's stack: section or $MONEYPATH_ENGINE (vm), $MONEYPATH_HA,
+$MONEYPATH_INSTANCES and $MONEYPATH_POSTGRES (as `moneypath up --engine/--ha/--instances/--postgres`).
+With a target (--target-* options, $MONEYPATH_TARGET_*, or the target: section of moneypath.run.yaml)
+it drills a running environment instead, your own service too:
 
   --target-service and --target-prometheus are required, and --target-pager (moneypath pager) or
   --target-alertmanager to see the pages; --target-faultproxy (moneypath faultproxy), --target-providersim
   or the service itself for the drill's fault (fault.where); --db-url for the SQL evidence and the money
-  checks (opened read-only). The drill's load calls the API as its load.requests say; their auth: minted
-  needs MONEYPATH_TOKEN_SECRET (or MONEYPATH_DRILL_TOKEN), bearer the variable in token_env, none nothing.
+  checks (opened read-only); target.instances ($MONEYPATH_TARGET_INSTANCES) the service's other instances,
+  target.probe_headroom ($MONEYPATH_PROBE_HEADROOM=1) a probe of what it carries before a declared peak.
+  The record's environment, checkpoints and signing key: history.* ($MONEYPATH_ENVIRONMENT,
+  $MONEYPATH_HISTORY_CHECKPOINTS, $MONEYPATH_HISTORY_SIGNING_KEY).
+  The drill's load calls the API as its load.requests say; their auth: minted needs MONEYPATH_TOKEN_SECRET
+  (or MONEYPATH_DRILL_TOKEN), bearer the variable in token_env, none nothing.
   Faults through a fault API need an admin:faults token: MONEYPATH_TOKEN_SECRET or MONEYPATH_DRILL_ADMIN_TOKEN.
   ${NAME} in load.requests, hook faults and actions is read from the environment (unset: exit 2, before any
   load). Before anything is broken, one payment goes through the drill's requests: an API that does not
@@ -56,41 +65,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--reports", metavar="DIR", default="reports", help="where reports go (default: reports)")
     run.add_argument("--interactive", action="store_true",
                      help="after each drill, prompt every role for its first-hour checkpoint and record the answers")
-    for name, what in (("service", "reference (or your) payment service"), ("prometheus", "Prometheus"),
-                       ("faultproxy", "fault proxy between the service and its providers (fault.where: faultproxy)"),
-                       ("providersim", "provider simulator (simulator faults)"),
-                       ("alertmanager", "Alertmanager (pages, when there is no pager)"),
-                       ("pager", "moneypath pager (GET /pages)")):
-        run.add_argument(f"--target-{name}", metavar="URL", default=os.environ.get(f"MONEYPATH_TARGET_{name.upper()}"),
-                         help=f"base URL of the {what} (default: $MONEYPATH_TARGET_{name.upper()})")
-    run.add_argument("--db-url", metavar="URL",
-                     help="the service's database the money checks read (SQLAlchemy URL; the catalog's "
-                          "money_checks), opened read-only")
-    run.add_argument("--time-factor", type=float, default=1.0, metavar="F",
-                     help="with --target-*: how much faster than production the target's rules run (default 1)")
-    run.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
-                     help="without --target-*: what runs the rules of the stack each drill starts (as `moneypath up "
-                          "--engine`): prometheus (default) or vm (VictoriaMetrics + vmalert)")
-    run.add_argument("--ha", action="store_true",
-                     help="without --target-*: each drill's stack runs a Prometheus pair and a two-node "
-                          "Alertmanager cluster (as `moneypath up --ha`); needed by a drill with replica_down, "
-                          "which kills one replica mid-incident and checks that each page still arrives once")
-    run.add_argument("--instances", type=int, default=1, metavar="N",
-                     help="without --target-*: each drill's stack runs the reference service as N processes on one "
-                          "database, each scraped as its own target (as `moneypath up --instances`); the drill's "
-                          "payments go to them in turn. With --target-*, give the other instances' URLs as "
-                          "--target-instance (default 1)")
-    run.add_argument("--postgres", action="store_true",
-                     help="without --target-*: each drill's stack keeps its ledger in a throwaway PostgreSQL (as "
-                          "`moneypath up --postgres`) instead of a SQLite file; the money checks read it there")
-    run.add_argument("--target-instance", action="append", default=[], metavar="URL",
-                     help="with --target-service: another instance of the service (repeatable); the drill's "
-                          "payments are spread over all of them")
-    run.add_argument("--probe-headroom", action="store_true",
-                     help="with --target-*: before a drill whose peak declares headroom (load.peak.headroom), send "
-                          "the peak plus its spare for the probe's seconds (at most 10 s, at most its in_flight "
-                          "payments in flight) to measure what the target carries; the peak scales down to it or the "
-                          "drill is not measured. Always on for the stack a drill starts itself")
+    where.target_options(run, db_url=True, time_factor=True)
     history_options(run, team_default=True)
     run.add_argument("--halt-burn", action="append", default=[], metavar="SLO=FACTOR",
                      help="a game day's halt condition, repeatable: clear every drill's fault once the SLO burns its "
@@ -98,7 +73,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     run.add_argument("--halt-alert", action="append", default=[], metavar="ALERT",
                      help="a game day's halt condition, repeatable: clear every drill's fault once the catalog alert "
                           "crosses its line (pending or firing); not for a drill that expects or allows that alert")
-    run.add_argument("--lane", action="store_true", help=argparse.SUPPRESS)  # one of moneypath demo's: no summary
     run.set_defaults(run=_run)
 
     check = actions.add_parser("check", help="validate drill files; one line per problem",
@@ -116,9 +90,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                                 description="Render report.md, index.html and the PNGs from a drill journal alone.")
     report.add_argument("journal", metavar="JOURNAL", help="a reports/<drill>-<time>/journal.json")
     report.add_argument("--out", metavar="DIR", help="where to write (default: the journal's directory)")
-    report.add_argument("--catalog", metavar="PATH", default=os.environ.get("MONEYPATH_CATALOG"),
-                        help="the catalog whose currency exponents money is shown in (default: $MONEYPATH_CATALOG, "
-                             "else ./moneypath.yaml when there is one, else ISO 4217's)")
     report.set_defaults(run=_report)
 
 
@@ -193,7 +164,7 @@ def _shape(d) -> str:
     shape = f"fault {d.fault.name}" if d.fault else "no fault (peak load)"
     if d.replica_down:
         shape += (", kills " + " and ".join(f"{k.component} {k.replica}" for k in d.replica_down)
-                  + " mid-incident (run with --ha)")
+                  + " mid-incident (run with MONEYPATH_HA=1)")
     return shape
 
 
@@ -205,7 +176,13 @@ def _run(args) -> int:
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
     from moneypath.readiness.history import HistoryError
+    from moneypath.stack.state import StackError
 
+    try:  # where the drills run: options, environment, moneypath.run.yaml, once
+        spec = where.run_spec(args)
+    except StackError as exc:
+        print(f"moneypath drill: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     if canary := canary_files(args.files):  # kind: canary: after the incident drills, on a stage of their own
         rest = [f for f in args.files if f not in canary]
         first = _run(argparse.Namespace(**{**vars(args), "files": rest})) if rest else 0
@@ -231,7 +208,7 @@ def _run(args) -> int:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        target = placement(drills, args)
+        target = placement(drills, spec)
     except NotReady as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -252,9 +229,8 @@ def _run(args) -> int:
             return EXIT_INVALID
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
-                         topology={"engine": args.engine, "ha": args.ha, "instances": args.instances,
-                                   "postgres": args.postgres}, recorder=record)
-    if not args.lane:
+                         shape=spec.stack, recorder=record)
+    if not os.environ.get(LANE_ENV):
         print()
         print_summary(results)
     if any(r.interrupted for r in results):
@@ -267,7 +243,9 @@ def _report(args) -> int:
     from moneypath.catalog import DEFAULT_PATH, load_catalog
     from moneypath.drills.report.rendering import ReportError, rerender
 
-    catalog_path = args.catalog or (DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None)
+    # --catalog: the one money is shown in (default: $MONEYPATH_CATALOG, else ./moneypath.yaml, else ISO 4217's)
+    catalog_path = args.catalog or os.environ.get("MONEYPATH_CATALOG") or \
+        (DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None)
     catalog = load_catalog(catalog_path) if catalog_path else None
     try:
         path = rerender(Path(args.journal), Path(args.out) if args.out else None, catalog)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from moneypath._common.verdict import EXIT_USAGE
-from moneypath.cli.history import HISTORY_HELP
 
 EPILOG = """exit codes:
   evidence         0 every control of the map covered, 3 one is missing (no passed record of the period declares
@@ -34,7 +33,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     evidence.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first day of the period (UTC)")
     evidence.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last day of the period (UTC, included)")
     evidence.add_argument("--out", metavar="DIR", help="where the pack goes (must not exist, or be empty)")
-    evidence.add_argument("--history", metavar="DIR", default=None, help=HISTORY_HELP)
     catalog_arg(evidence)
     evidence.add_argument("--signing-key", metavar="FILE",
                           help="the team's Ed25519 private key that signs SHA256SUMS (OpenSSH: ssh-keygen -t "
@@ -65,9 +63,10 @@ def _build(args) -> int:
     missing = [o for o, v in (("--from", args.first), ("--to", args.last), ("--out", args.out)) if not v]
     if missing:
         return _fail(f"give {', '.join(missing)} (or `moneypath evidence verify DIR`)", EXIT_USAGE)
+    from moneypath.cli.history import history_option
     from moneypath.readiness.history import history_dir
 
-    folder = history_dir(args.history, args.catalog)
+    folder = history_dir(history_option(args), args.catalog)
     try:
         first = evidence.parse_day(args.first, "--from")
         last = evidence.parse_day(args.last, "--to")

@@ -31,9 +31,12 @@ examples:
   moneypath export vm --namespace vm
   moneypath export argo-rollouts --judge-url http://moneypath-judge.payments:8080 --namespace payments
   moneypath export flagger --judge-url http://moneypath-judge.payments:8080 --target payments --out -
-  moneypath export kube --gameday-schedule '0 10 * * 2' --gameday-environment staging \
-      --gameday-drills runbooks/drills/provider-partial-outage.yaml runbooks/drills/duplicate-charge.yaml \
-      --gameday-image registry.example/payments-ops:1.4 --gameday-halt-burn authorization-availability=14.4
+  moneypath export kube    # with a gameday: section in moneypath.run.yaml: also the game day's CronJob
+
+game days (kube): a CronJob running drills against a named environment on a schedule, with halt
+conditions, appending every run to the drill history on a volume (docs/evidence.md), from the run
+config's gameday: section (schedule, environment, drills, image, halt_burn, halt_alert, history_claim,
+time_zone; docs/configuration.md).
 
 Every file is written, or none is."""
 
@@ -91,27 +94,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     canary.add_argument("--target", metavar="NAME", help="flagger, required: the Deployment the Canary manages")
     canary.add_argument("--port", metavar="N", type=int, default=80,
                         help="flagger: the Canary's service port (default 80)")
-    game = export.add_argument_group(
-        "game days (kube)", "A CronJob running drills against a named environment on a schedule, with halt "
-                            "conditions, appending every run to the drill history on a volume (docs/evidence.md).")
-    game.add_argument("--gameday-schedule", metavar="CRON",
-                      help="when: a five-field cron schedule (e.g. '0 10 * * 2') or @daily, @weekly, ...")
-    game.add_argument("--gameday-environment", metavar="NAME",
-                      help="the environment drilled: its records' environment, and the name of the ConfigMap "
-                           "(and optional Secret) holding its MONEYPATH_TARGET_* URLs and tokens")
-    game.add_argument("--gameday-drills", nargs="+", action="extend", default=[], metavar="PATH",
-                      help="drill files, as paths in the image's project (checked against the catalog here)")
-    game.add_argument("--gameday-image", metavar="IMAGE",
-                      help="an image holding moneypath and the team's project (catalog, runbooks, drills)")
-    game.add_argument("--gameday-halt-burn", action="append", default=[], metavar="SLO=FACTOR",
-                      help="halt every drill's fault once the SLO burns faster than FACTOR, repeatable")
-    game.add_argument("--gameday-halt-alert", action="append", default=[], metavar="ALERT",
-                      help="halt every drill's fault once the alert crosses its line (a money alert), repeatable; "
-                           "at least one halt condition is required")
-    game.add_argument("--gameday-history-claim", metavar="NAME",
-                      help="an existing PersistentVolumeClaim holding the drill history (default: one is made)")
-    game.add_argument("--gameday-time-zone", metavar="TZ", default="Etc/UTC",
-                      help="the schedule's time zone (CronJob timeZone; default Etc/UTC)")
     export.set_defaults(run=_run)
 
 
@@ -127,18 +109,25 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
     return out
 
 
+GAMEDAY = ("schedule", "environment", "drills", "image", "halt_burn", "halt_alert", "history_claim", "time_zone")
+
+
 def _gameday(args, catalog, options):
-    """The game-day options, their halt conditions and drill files checked against the catalog (ValueError)."""
+    """The run config's game day (gameday.*), its halt conditions and drill files checked against the catalog
+    (ValueError)."""
     import dataclasses
 
-    given = [o for o in ("environment", "drills", "image", "halt_burn", "halt_alert", "history_claim")
-             if getattr(args, f"gameday_{o}")]
+    from moneypath.cli.where import fill
+
+    fill(args, {f"gameday_{o}": f"gameday.{o}" for o in GAMEDAY},
+         {"gameday_drills": [], "gameday_halt_burn": [], "gameday_halt_alert": [], "gameday_time_zone": "Etc/UTC"})
+    given = [o for o in GAMEDAY[1:-1] if getattr(args, f"gameday_{o}")]
     if args.gameday_schedule is None:
         if given:
-            raise ValueError(f"--gameday-{given[0].replace('_', '-')} goes with --gameday-schedule")
+            raise ValueError(f"gameday.{given[0]} goes with gameday.schedule")
         return options
     if args.platform != "kube":
-        raise ValueError("--gameday-schedule: game days are a Kubernetes CronJob (moneypath export kube)")
+        raise ValueError("gameday.schedule: game days are a Kubernetes CronJob (moneypath export kube)")
     from moneypath.check.drill_files import load_drill
     from moneypath.drills.gameday import halt_checks, parse_burns
     from moneypath.formats.drill import DrillError
@@ -150,13 +139,22 @@ def _gameday(args, catalog, options):
         try:
             load_drill(root / path if not Path(path).is_absolute() else Path(path), catalog, root)
         except DrillError as exc:
-            raise ValueError(f"--gameday-drills: {exc.problems[0]}") from None
+            raise ValueError(f"gameday.drills: {exc.problems[0]}") from None
     drills = tuple(Path(p).relative_to(root).as_posix() if Path(p).is_absolute() else p for p in args.gameday_drills)
     return dataclasses.replace(
         options, gameday_schedule=args.gameday_schedule, gameday_environment=args.gameday_environment,
         gameday_drills=drills, gameday_image=args.gameday_image, gameday_halt_burn=tuple(burns.items()),
         gameday_halt_alerts=tuple(alerts), gameday_history_claim=args.gameday_history_claim,
         gameday_time_zone=args.gameday_time_zone)
+
+
+def _located(args, message: str) -> str:
+    """`message`, led by the run config's file and line when it names one of its gameday keys."""
+    from moneypath.cli.where import settings
+
+    key = message.split(":", 1)[0].split(" ", 1)[0]
+    merged = settings(args)
+    return f"{merged.located(key)}: {message}" if key.startswith("gameday.") and merged.located(key) else message
 
 
 def _run(args) -> int:
@@ -173,8 +171,8 @@ def _run(args) -> int:
         catalog = load_catalog(args.catalog)
         options = _gameday(args, catalog, options)
         rendered = export.files(catalog, args.platform, options)
-    except ValueError as exc:  # ExportError included
-        print(f"moneypath export: {exc}", file=sys.stderr)
+    except ValueError as exc:  # ExportError included; a game day's: the run config's file, line and key
+        print(f"moneypath export: {_located(args, str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     if args.out == "-":
         sys.stdout.write("---\n".join(rendered.values()))

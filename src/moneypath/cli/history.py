@@ -18,33 +18,26 @@ from pathlib import Path
 
 from moneypath._common.verdict import EXIT_CODES, EXIT_USAGE, FAIL
 
-HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else drill-history/ beside the catalog: "
+HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else the run config's history.dir, else "
+                "drill-history/ beside the catalog: "
                 "ops/drill-history/ for ops/moneypath.yaml)")
 
 
 def history_options(parser, team_default: bool) -> None:
     """The recording options of `drill run` (team_default: a run records unless --no-history) and `demo` (records
-    only with --history)."""
-    default = HISTORY_HELP if team_default else "record each drill in this drill history (default: none)"
-    parser.add_argument("--history", metavar="DIR", help=default)
+    only with --history). The record's environment and its signing come from the environment or the run config
+    (history.environment, history.checkpoints, history.signing_key: docs/configuration.md)."""
     if team_default:
         parser.add_argument("--no-history", action="store_true",
                             help="record nothing (a trial run that is no part of the team's record)")
-    parser.add_argument("--environment", metavar="NAME",
-                        help="the environment the record names (default: $MONEYPATH_ENVIRONMENT, else local)")
     parser.add_argument("--game-day", action="store_true",
                         help="record the runs as a game day (kind gameday) instead of drills")
-    parser.add_argument("--checkpoints", metavar="DIR",
-                        help="sign the history's head into this checkpoint directory after each record (default: "
-                             "$MONEYPATH_HISTORY_CHECKPOINTS); keep it outside the history, needs --signing-key")
-    parser.add_argument("--signing-key", metavar="FILE",
-                        help="the signer key (PRIVATE+KEY+..., `moneypath audit keygen`) (default: "
-                             "$MONEYPATH_HISTORY_SIGNING_KEY); without it records are appended unsigned")
 
 
 def recorder(args, team_default: bool):
     """The Recorder the options ask for, or None (no history for this run); HistoryError (one line) for an empty
     environment name, half of the signing options, or a signer key that cannot sign."""
+    from moneypath.cli.where import fill
     from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
     from moneypath.readiness.checkpoints import signing_from
     from moneypath.readiness.history import HistoryError, environment_name, history_dir
@@ -52,19 +45,22 @@ def recorder(args, team_default: bool):
 
     if getattr(args, "no_history", False):
         return None
+    fill(args, {"environment": "history.environment", "checkpoints": "history.checkpoints",
+                "signing_key": "history.signing_key", **({"history": "history.dir"} if team_default else {})})
     folder = history_dir(args.history, args.catalog) if team_default else \
         (Path(args.history) if args.history else None)
     if folder is None:
         return None
     checkpoints, key = signing_from(args.checkpoints, args.signing_key)
     if (checkpoints is None) != (key is None):
-        raise HistoryError("--checkpoints and --signing-key go together (where to sign the history's head, and the "
-                           "key to sign it with)")
+        raise HistoryError("history checkpoints and signing key go together (where to sign the history's head, and "
+                           "the key to sign it with: $MONEYPATH_HISTORY_CHECKPOINTS and $MONEYPATH_HISTORY_SIGNING_KEY, "
+                           "or history.checkpoints and history.signing_key in moneypath.run.yaml)")
     if key is not None:  # a key that cannot sign is said before the drills run, not after
         try:
             Signer(read_key(key, "signer key"))
         except CheckpointError as exc:
-            raise HistoryError(f"--signing-key: {exc}") from None
+            raise HistoryError(f"history signing key: {exc}") from None
     return Recorder(folder, environment_name(args.environment), KIND_GAMEDAY if args.game_day else None,
                     checkpoints, key)
 
@@ -116,7 +112,6 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _common(parser, catalog_arg) -> None:
-    parser.add_argument("--history", metavar="DIR", help=HISTORY_HELP)
     catalog_arg(parser)
 
 
@@ -128,7 +123,14 @@ def _fail(command: str, message: str) -> int:
 def _folder(args) -> Path:
     from moneypath.readiness.history import history_dir
 
-    return history_dir(args.history, args.catalog)
+    return history_dir(history_option(args), args.catalog)
+
+
+def history_option(args) -> str | None:
+    """--history (the top parser's), else $MONEYPATH_HISTORY, else the run config's history.dir."""
+    from moneypath.cli.where import settings
+
+    return settings(args).get("history.dir", args.history)
 
 
 def _list(args) -> int:

@@ -8,6 +8,8 @@ import json
 import sys
 import time
 
+from moneypath.cli import where
+
 EXIT_USAGE = 2
 
 CLASSIFY_EPILOG = """Each criterion of RTS 2024/1772 is met, not met or not measured, with its figures and query.
@@ -28,7 +30,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                                   epilog=CLASSIFY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     catalog_arg(classify)
     state_arg(classify)
-    classify.add_argument("--prometheus", metavar="URL", required=True, help="the Prometheus to query")
+    where.prometheus_arg(classify, required=True)  # --prometheus: the one to query
     classify.add_argument("--since", metavar="T", required=True, help="when the incident started")
     classify.add_argument("--until", metavar="T", default="now", help="the end of its window (default now)")
     classify.add_argument("--service", metavar="NAME", help="a business service of the catalog (default: each)")

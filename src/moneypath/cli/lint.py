@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from moneypath.catalog import load_catalog
+from moneypath.cli import where
 
 EXIT_USAGE = 2
 
@@ -27,11 +28,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lint.add_argument("--retention", metavar="DURATION",
                       help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
                            "the longest SLO window or 7d, plus a day)")
-    lint.add_argument("--prometheus", metavar="URL",
-                      help="also check that every metric and label the rules and dashboards read exists on this "
-                           "Prometheus (your staging or production one): a metric renamed in the service or a typo "
-                           "is one line naming the rule or panel; exit 2 if it cannot be reached, 3 if it holds none of "
-                           "the metrics the project reads (not measured)")
+    # --prometheus (the top parser's, never from the run config here): also check that every metric and label the
+    # rules and dashboards read exists on it; exit 2 if it cannot be reached, 3 if it holds none (not measured)
+    where.prometheus_arg(lint)
     lint.add_argument("--lookback", metavar="DURATION", default="1d",
                       help="with --prometheus: how far back a metric counts as present (default 1d)")
     lint.add_argument("--db-url", metavar="URL",

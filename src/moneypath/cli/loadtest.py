@@ -15,6 +15,7 @@ from pathlib import Path
 
 from moneypath._common.verdict import EXIT_NOT_MEASURED, FAIL, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
+from moneypath.cli import where
 
 EXIT_BREACH = 1
 EXIT_USAGE = 2
@@ -131,8 +132,7 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", type=_url, metavar="URL",
                    help="the payment service to load (default: the stack running from --state-dir, else a fresh "
                         "stack started for the run and stopped after it)")
-    p.add_argument("--prometheus", type=_url, metavar="URL",
-                   help="Prometheus that scrapes the service, for the service-side gates (default: the stack's)")
+    where.prometheus_arg(p)  # --prometheus: the one that scrapes the service, for the service-side gates
     p.add_argument("--no-prometheus", action="store_true",
                    help="judge without Prometheus: the service-side gates (duplicate charges, ledger, reconciliation, "
                         "the service's latency and errors) are skipped and the verdict says so. Without this flag a "
@@ -178,8 +178,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "  overload (a scenario with overload:, its spike past saturation; --rate = the knee):\n"
                     "  goodput >= 90 % of --rate, refusals (503/429 + Retry-After) fast, admitted requests within\n"
                     "  the SLOs, captures and refunds refused no more than new payments, healthy 30 s after\n"
-                    "  with --baseline: the same offered rate (within --rps-tolerance), then p99 and throughput\n"
-                    "  within tolerance of a previous run\n"
+                    "  with --baseline: the same offered rate (within loadtest.rps_tolerance, default 10 %), then p99\n"
+                    "  and throughput within tolerance of a previous run (loadtest.p99_tolerance, default 20 %)\n"
                     "  without Prometheus the service-side gates fail, unless --no-prometheus (then skipped)\n"
                     "Writes reports/loadtest-<scenario>-<time>/ (report.html, report.md, result.json, PNG plots,\n"
                     "Locust's files) and exits 1 with one BREACH line per failed gate, 3 when none failed but one\n"
@@ -202,16 +202,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     lt.add_argument("--duration", type=_seconds, metavar="SECONDS", help="run time, e.g. 90, 5m, 1h "
                     "(default: the scenario's)")
     _target_args(lt)
-    lt.add_argument("--instances", type=_count(1), default=1, metavar="N",
-                    help="the stack this run starts runs the reference service as N processes on one database, each "
-                         "scraped as its own target, and each Locust user sends to one of them in turn (its own "
-                         "host: no balancer in between to measure). A running stack's instances are used as they "
-                         "are (default 1)")
     lt.add_argument("--baseline", type=Path, metavar="FILE", help="result.json of a previous run to compare with")
-    lt.add_argument("--p99-tolerance", type=_percent, default=0.20, metavar="PCT",
-                    help="allowed p99 increase over the baseline, in percent (default 20)")
-    lt.add_argument("--rps-tolerance", type=_percent, default=0.10, metavar="PCT",
-                    help="allowed throughput decrease from the baseline, in percent (default 10)")
     lt.add_argument("--reconcile-within", type=_seconds, default=60.0, metavar="SECONDS",
                     help="reconciliation must have caught up this long after the run (default 60)")
     catalog_arg(lt)
@@ -235,8 +226,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "     expected p99 and cost per transaction from the catalog's cost model. A shared\n"
                     "     database is not multiplied: on the stack's SQLite file (one writer) more than one\n"
                     "     instance is marked not feasible; --postgres URL measures the same service on\n"
-                    "     PostgreSQL with 1 and --postgres-workers processes and projects those instances\n"
-                    "     with the contention measured between them.\n"
+                    "     PostgreSQL with 1 and capacity.postgres_workers (default 2) processes and projects those\n"
+                    "     instances with the contention measured between them. Your service's processes on this\n"
+                    "     machine (capacity.service_pids in moneypath.run.yaml) are measured to name the limit.\n"
                     "Rates count what the locustfile paces: flows/s when its user names a request template (each\n"
                     "flow that template's steps), requests/s otherwise.\n"
                     "One progress line per step with the time left. Writes reports/capacity-<time>/ (HTML with\n"
@@ -258,13 +250,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap.add_argument("--saturation-users", type=_count(1), default=32, metavar="N",
                      help="closed-loop users of the first saturation probe, doubled (up to 3 probes) while no "
                           "resource is at its ceiling and more users still add throughput (default 32)")
-    cap.add_argument("--service-pid", type=_count(1), action="append", default=[], metavar="PID",
-                     help="your service's process on this machine (repeatable): its CPU is measured to name the "
-                          "limit (the stack capacity starts itself is measured without it)")
     cap.add_argument("--postgres", metavar="URL", help="also measure the service on this PostgreSQL database "
                      "(postgresql+psycopg://...; only with the stack capacity starts itself) and project beside it")
-    cap.add_argument("--postgres-workers", type=_count(2), default=2, metavar="N",
-                     help="service processes of the PostgreSQL run (default 2)")
     cap.add_argument("--no-confirm", action="store_true",
                      help="stop at the first failed step (default: run a failed step once more before stopping)")
     cap.add_argument("--utilization", type=_utilization, default=1.0, metavar="PCT",
@@ -274,6 +261,37 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     catalog_arg(cap)
     state_arg(cap)
     cap.set_defaults(run=_capacity)
+
+
+def _where(args) -> str | None:
+    """What moved to the environment and the run config (docs/configuration.md), on `args` as the sessions read it:
+    the target's URLs when not given, a stack's instances, the baseline tolerances, the capacity plan's PostgreSQL
+    workers and service processes. A problem (one line) or None."""
+    merged = where.settings(args)
+    args.host = merged.get("target.service", args.host)
+    for dest, key in (("prometheus", "target.prometheus"), ("providersim", "target.providersim"),
+                      ("faultproxy", "target.faultproxy")) if args.host else ():  # a team's target: all of it
+        setattr(args, dest, merged.get(key, getattr(args, dest, None)))
+    if not args.token and not args.no_auth:  # the API's token, or none: the environment's or the run config's
+        args.token = merged.get("loadtest.token", None)
+        args.no_auth = bool(merged.get("loadtest.no_auth", None, False)) and not args.token
+    try:
+        args.prometheus = _url(args.prometheus) if args.prometheus else None
+    except argparse.ArgumentTypeError as exc:
+        return f"--prometheus: {exc}"
+    if args.command == "loadtest":
+        args.instances = int(merged.get("stack.instances", None, 1))
+        args.p99_tolerance = merged.get("loadtest.p99_tolerance", None, 20.0) / 100
+        args.rps_tolerance = merged.get("loadtest.rps_tolerance", None, 10.0) / 100
+    else:
+        args.postgres_workers = int(merged.get("capacity.postgres_workers", None, 2))
+        if args.postgres_workers < 2:
+            return "capacity.postgres_workers must be at least 2"
+        try:
+            args.service_pid = [int(p) for p in merged.get("capacity.service_pids", None, [])]
+        except ValueError:
+            return "capacity.service_pids: each is a process id (a whole number)"
+    return None
 
 
 def _say(text: str) -> None:
@@ -288,6 +306,9 @@ def _loadtest(args) -> int:
     from moneypath.loadtest import inputs, run_report, session
     from moneypath.loadtest.soak import drift
 
+    if problem := _where(args):
+        _warn(f"moneypath: {problem}")
+        return EXIT_USAGE
     try:
         plan = session.prepare(args)
     except inputs.UsageError as exc:
@@ -315,6 +336,9 @@ def _capacity(args) -> int:
     from moneypath.loadtest import inputs, session
     from moneypath.loadtest.capacity import plan_report, plan_session
 
+    if problem := _where(args):
+        _warn(f"moneypath: {problem}")
+        return EXIT_USAGE
     try:
         plan = plan_session.prepare(args)
     except inputs.UsageError as exc:

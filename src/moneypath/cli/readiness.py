@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from moneypath._common.verdict import EXIT_USAGE, NOT_MEASURED, exit_code
-from moneypath.cli.history import HISTORY_HELP
 
 DEFAULT_LISTEN = "127.0.0.1:9479"
 LABEL = {"pass": "READY", "fail": "LAPSED", NOT_MEASURED: "NOT MEASURED"}
@@ -42,16 +41,16 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _common(parser, catalog_arg) -> None:
     catalog_arg(parser)
-    parser.add_argument("--history", metavar="DIR", default=None, help=HISTORY_HELP)
     parser.add_argument("--environment", metavar="NAME", default=None,
                         help="judge only the drills run against this environment (default: every one on record)")
 
 
 def history_dir(args) -> Path:
     """The history `drill run` and `evidence` use: one default, moneypath.readiness.history's."""
+    from moneypath.cli.history import history_option
     from moneypath.readiness.history import history_dir as resolve
 
-    return resolve(args.history, args.catalog)
+    return resolve(history_option(args), args.catalog)
 
 
 def _view(args):

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from moneypath.catalog import load_catalog
+from moneypath.cli import where
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -15,18 +16,15 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "PNG per panel plus index.html, for people without Grafana and for drill reports.")
     catalog_arg(snapshot)
     state_arg(snapshot)
-    snapshot.add_argument("--prometheus", metavar="URL", default=None,
-                          help="Prometheus base URL (default: the one `moneypath up` runs from --state-dir, else "
-                               "http://127.0.0.1:9090)")
+    where.prometheus_arg(snapshot)  # --prometheus: default the one `moneypath up` runs from --state-dir, else :9090
     snapshot.add_argument("--dashboard", metavar="NAME", default="overview",
                           help="which generated dashboard: overview (default), readiness, slos, providers, …")
     snapshot.add_argument("--out", metavar="DIR", default="snapshot", help="output directory (default: snapshot)")
     snapshot.add_argument("--range", metavar="DURATION", default="15m", dest="range_",
                           help="time range ending now, a Prometheus duration (default 15m)")
-    snapshot.add_argument("--time-factor", metavar="N", type=float, default=None,
-                          help="the panels' windows are divided by N, as a stack compressed N times divides its "
-                               "rules' (default: the --state-dir stack's --time-factor when its Prometheus is the "
-                               "one queried, else 1)")
+    # The panels' windows are divided by the time factor, as a stack compressed N times divides its rules': the
+    # --state-dir stack's when its Prometheus is the one queried, else $MONEYPATH_TIME_FACTOR or the run config's
+    # time_factor, else 1.
     snapshot.set_defaults(run=_snapshot)
 
 
@@ -36,10 +34,10 @@ def _snapshot(args) -> int:
     catalog = load_catalog(args.catalog)
     prometheus, factor = running_prometheus(Path(args.state_dir))
     if args.prometheus and args.prometheus.rstrip("/") != prometheus:
-        prometheus, factor = args.prometheus, 1.0  # another Prometheus: its rules are not the stack's
+        # another Prometheus: its rules are not the stack's, they run at the team's time factor
+        prometheus, factor = args.prometheus, where.settings(args).get("time_factor", None, 1.0)
     try:
-        page = snapshot(catalog, prometheus, Path(args.out), args.range_,
-                        time_factor=factor if args.time_factor is None else args.time_factor, board=args.dashboard)
+        page = snapshot(catalog, prometheus, Path(args.out), args.range_, time_factor=factor, board=args.dashboard)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return 1

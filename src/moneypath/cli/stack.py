@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from moneypath.catalog import load_catalog
+from moneypath.cli import where
 
 EXIT_USAGE = 2
 
@@ -28,46 +29,28 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                          "metrics port of its own, e.g. 127.0.0.1:8000; the reference service and "
                          "provider simulator are then not started. Until each target has answered a first scrape "
                          "the alert rules are held (see --target-wait)")
-    up.add_argument("--target-wait", type=float, default=120.0, metavar="SECONDS",
+    up.add_argument("--target-wait", type=float, default=None, metavar="SECONDS",
                     help="hold the alert rules (recording rules and the Watchdog run) until every --target has "
                          "answered Prometheus' first scrape, saying every 5 s who is still silent, so nothing pages "
                          "about a service still booting; a target silent this long stops the stack (exit 1). 0: "
                          "alert rules on at once, and a target that does not answer within 3 s is only named in a "
-                         "warning (default 120)")
+                         "warning (default: $MONEYPATH_TARGET_WAIT, else the run config's stack.target_wait, else 120)")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
                     help="let drills inject faults into the provider simulator and the service (off by default)")
-    up.add_argument("--remote-write", action="append", default=[], metavar="URL",
-                    help="also remote_write every series to this URL (repeatable), e.g. a VictoriaMetrics, Mimir or "
-                         "Thanos Receive endpoint")
     up.add_argument("--fast", action="store_true",
                     help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
                          "default is production-like 15 s")
-    up.add_argument("--time-factor", type=float, default=1.0, metavar="F",
+    up.add_argument("--time-factor", type=float, default=None, metavar="F",
                     help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
-                         "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default 1)")
-    up.add_argument("--engine", choices=("prometheus", "vm"), default="prometheus",
-                    help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and "
-                         "answers queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
-    up.add_argument("--ha", action="store_true",
-                    help="production's shape: two Prometheus replicas running the same rules (external label "
-                         "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
-                         "loopback; a page still arrives, once, with one of each gone")
-    up.add_argument("--instances", type=int, default=1, metavar="N",
-                    help="run the reference service as N processes (1-16) sharing one ledger database, each its "
-                         "own scrape target (label instance), as production runs a service: one page per incident "
-                         "only if every rule aggregates instance away. Instance 0 alone runs reconciliation and "
-                         "the audit check. On the default SQLite file the instances take turns at its write lock "
-                         "(writers serialize); give --db-url for PostgreSQL (default 1)")
+                         "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default: "
+                         "$MONEYPATH_TIME_FACTOR, else the run config's time_factor, else 1)")
+    where.shape_options(up)
     up.add_argument("--db-url", metavar="URL",
                     help="the reference service's ledger database (SQLAlchemy URL), e.g. "
                          "postgresql+psycopg://user@127.0.0.1:5432/ledger; default: a SQLite file in the state "
                          "directory")
-    up.add_argument("--postgres", action="store_true",
-                    help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger "
-                         "instead of the SQLite file: what several --instances share in production. Deleted by "
-                         "`moneypath down`")
     down = commands.add_parser("down", help="stop the local stack", description="Stop what `moneypath up` started.")
     state_arg(down)
     status = commands.add_parser("status", help="health and URL of each part of the local stack",
@@ -94,6 +77,9 @@ def _stack(args) -> int:
     state_dir = Path(args.state_dir)
     try:
         if args.command == "up":
+            where.fill(args, {**where.SHAPE_KEYS, "time_factor": "time_factor", "target_wait": "stack.target_wait",
+                              "remote_write": "stack.remote_write"},
+                       {**where.SHAPE_DEFAULTS, "time_factor": 1.0, "target_wait": 120.0, "remote_write": []})
             if args.time_factor < 1:
                 print("moneypath: --time-factor must be at least 1", file=sys.stderr)
                 return EXIT_USAGE

@@ -39,9 +39,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                             f"{MAX_LIFETIME_S // 3600}h, the longest a token is accepted)")
     token.add_argument("--subject", default="operator", metavar="NAME",
                        help=f"who the token names (1-{SUBJECT_MAX} printable characters; default operator)")
-    token.add_argument("--state-dir", metavar="DIR", default=None,
-                       help=f"the stack whose secret signs it (default: ${TOKEN_SECRET} when set, else "
-                            "$MONEYPATH_STATE_DIR or .moneypath)")
+    state_arg(token, default=None)  # --state-dir: the stack whose secret signs it (default: $TOKEN_SECRET when set,
+    # else $MONEYPATH_STATE_DIR or .moneypath)
     token.set_defaults(run=_token)
 
 

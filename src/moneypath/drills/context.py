@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
+from moneypath._common.timefactor import TimeFactor
 from moneypath._common.verdict import Outcome
 from moneypath.catalog import Catalog
 from moneypath.check.counter_resets import reads_rates
@@ -34,7 +35,8 @@ class DrillContext:
     def __init__(self, drill: Drill, catalog: Catalog, target: Target, say: Callable[[str], None] = print,
                  clock: Callable[[], float] = time.time):
         self.drill, self.catalog, self.target, self.say, self.clock = drill, catalog, target, say, clock
-        self.scale = LOCAL_TIME_FACTOR / target.time_factor
+        # drill-file seconds (written for the local stack) in this target's wall-clock seconds: the one conversion
+        self.scale = TimeFactor.between(LOCAL_TIME_FACTOR, target.time_factor)
         self.prom = Prometheus(target.prometheus)
         self.pages_source = Pages(target.pager, target.alertmanager)
         self.db = money.LedgerReader(target.db_url, catalog.money_checks) if target.db_url else None

@@ -7,7 +7,7 @@ checks; the stack stops afterwards. Two drills run at once, each in its own proc
 alone: moneypath.drills.lanes). At the end: one report per drill under reports/ and a
 summary table. Nothing is opened; the paths are printed. Nothing goes into a team's drill history unless
 `--history DIR` asks (the recorder). The stacks are single: a drill that kills a
-monitoring replica (replica_down) is skipped with a line saying how to run it (`drill run --ha`).
+monitoring replica (replica_down) is skipped with a line saying how to run it (`MONEYPATH_HA=1 drill run`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def run_demo(c: Catalog, state_dir: Path, reports: Path = Path("reports"), recor
     # the demo's stacks are single (no --ha): a drill that kills a monitoring replica is skipped, and says how to run it
     for d in (d for d in drills if needs_ha(d)):
         print(f"moneypath demo: skipping {d.name}: it kills a monitoring replica (replica_down), which needs the HA "
-              f"stack: moneypath drill run --ha {d.path}", flush=True)
+              f"stack: MONEYPATH_HA=1 moneypath drill run {d.path}", flush=True)
     drills = [d for d in drills if not needs_ha(d)]
     started = time.monotonic()
     print(f"moneypath demo: {len(drills)} drills, each on a fresh local stack, two at a time (a drill with a peak "

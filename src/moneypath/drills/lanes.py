@@ -11,6 +11,7 @@ journal kept) and its own matplotlib. Its journal is read back for the summary a
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -94,10 +95,11 @@ def run_in_lanes(drills: list[Drill], catalog: Catalog, reports: Path, state_dir
 def _start(drill: Drill, catalog: Catalog, reports: Path, state_dir: Path, say: Callable[[str], None],
            printing: threading.Lock, done: threading.Condition) -> Lane:
     root = Path(catalog.path).resolve().parent  # a drill's path is relative to it
-    argv = [sys.executable, "-m", "moneypath", "drill", "run", "--lane", "--no-history", "--catalog",
+    argv = [sys.executable, "-m", "moneypath", "drill", "run", "--no-history", "--catalog",
             str(Path(catalog.path).resolve()), "--state-dir", str(state_dir.resolve()), "--reports",
             str(reports.resolve()), str(root / drill.path)]
-    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE,
+    env = {**os.environ, "MONEYPATH_DRILL_LANE": "1"}  # moneypath.cli.drill.LANE_ENV: one of a demo's, no summary
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lane = Lane(drill, proc)
 

@@ -1,11 +1,11 @@
 """Where a `moneypath drill run` drills, and why a drill cannot run there, decided before anything starts: a stack
-of the drill's own, or the running environment its --target-* options name (the Target, with tokens minted from
+of the drill's own, or the running environment the run spec's target names (the Target, with tokens minted from
 MONEYPATH_TOKEN_SECRET or read from the environment, and the `moneypath up --ha` stack a replica_down may kill).
 
-`placement(drills, options)` returns the Target (None: each drill starts its own stack) or raises NotReady, one
-line; `cannot_run(drill, target)` is the one line why a drill cannot run against a given target (its credentials,
-fault API or hook variables missing), checked before its preflight. `options` is the command's parsed options:
-target_service ... target_pager, target_instance, db_url, time_factor, engine, ha, instances, postgres, state_dir.
+`placement(drills, spec)` returns the Target (None: each drill starts its own stack of spec.stack's shape) or raises
+NotReady, one line; `cannot_run(drill, target)` is the one line why a drill cannot run against a given target (its
+credentials, fault API or hook variables missing), checked before its preflight. `spec` is the command's
+moneypath.stack.spec.RunSpec (moneypath.cli.where.run_spec: options, environment, moneypath.run.yaml).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from moneypath.drills.endpoints import Target
 from moneypath.drills.hooks import missing_env
 from moneypath.formats.drill import Drill, ha_problem, needs_ha
 from moneypath.protocol.tokens import issue
+from moneypath.stack.spec import RunSpec
 
 URLS = ("service", "prometheus", "faultproxy", "providersim", "alertmanager", "pager")  # --target-<name>
 
@@ -26,26 +27,25 @@ class NotReady(Exception):
     """The drills cannot run as asked; the message is one line."""
 
 
-def placement(drills: list[Drill], options, env: Mapping[str, str] | None = None) -> Target | None:
+def placement(drills: list[Drill], spec: RunSpec, env: Mapping[str, str] | None = None) -> Target | None:
     """The target the drills run against (None: a stack of their own each), once every drill can run there."""
     for d in drills:
         if d.tabletop_only:
             raise NotReady(f"{d.path}: a tabletop drill (no load: or fault: yet) cannot run; rehearse it with its "
                            "tabletop cards, or give it load and a fault your service can take")
-    target = target_from(options, env)
-    if target is not None and (options.engine != "prometheus" or options.ha or options.instances != 1
-                               or options.postgres):
-        raise NotReady("--engine, --ha, --instances and --postgres shape the stack a drill starts; with --target-* "
-                       "the drill runs on the stack you give (start it with `moneypath up`, give its other instances "
-                       "as --target-instance)")
-    if target is None and options.target_instance:
-        raise NotReady("--target-instance goes with --target-service")
-    if not 1 <= options.instances <= 16:
-        raise NotReady(f"--instances {options.instances} must be between 1 and 16")
+    target = target_from(spec, env)
+    shape = spec.stack
+    if target is not None and (shape.engine != "prometheus" or shape.ha or shape.instances != 1 or shape.postgres):
+        raise NotReady("engine, ha, instances and postgres (the run config's stack: section, or $MONEYPATH_ENGINE, "
+                       "_HA, _INSTANCES, _POSTGRES) shape the stack a drill starts; with --target-* the drill runs on "
+                       "the stack you give (start it with `moneypath up`, give its other instances as "
+                       "target.instances)")
+    if target is None and spec.target.instances:
+        raise NotReady("target.instances ($MONEYPATH_TARGET_INSTANCES) goes with --target-service")
     if target is not None and any(needs_ha(d) for d in drills):
-        target.stack_dir = ha_stack(Path(options.state_dir), target.prometheus)
+        target.stack_dir = ha_stack(Path(spec.state_dir), target.prometheus)
     for d in drills:  # before anything starts: a drill that kills a replica needs the pair, not a failure halfway
-        why = ha_problem(d, options.ha if target is None else target.stack_dir is not None, own_stack=target is None)
+        why = ha_problem(d, shape.ha if target is None else target.stack_dir is not None, own_stack=target is None)
         if why:
             raise NotReady(why)
     if target is None:
@@ -57,12 +57,12 @@ def placement(drills: list[Drill], options, env: Mapping[str, str] | None = None
     return target
 
 
-def target_from(options, env: Mapping[str, str] | None = None) -> Target | None:
-    """The environment the --target-* options name (None when they name none), its tokens minted from
+def target_from(spec: RunSpec, env: Mapping[str, str] | None = None) -> Target | None:
+    """The environment the spec's target names (None when it names none), its tokens minted from
     MONEYPATH_TOKEN_SECRET, else read from MONEYPATH_DRILL_TOKEN and MONEYPATH_DRILL_ADMIN_TOKEN."""
     env = os.environ if env is None else env
-    given = {n: getattr(options, f"target_{n}") for n in URLS}
-    if not any(given.values()) and not options.db_url:
+    given = {n: getattr(spec.target, n) for n in URLS}
+    if not spec.target.given:
         return None
     missing = [n for n in ("service", "prometheus") if not given[n]]
     if missing:
@@ -71,7 +71,7 @@ def target_from(options, env: Mapping[str, str] | None = None) -> Target | None:
         # without a page source no page is ever seen: "detected" could not pass, "no unexpected pages" could not fail
         raise NotReady("with --target-* give --target-pager or --target-alertmanager: without a page source the "
                        "drill cannot tell who was paged")
-    if options.time_factor <= 0:
+    if spec.time_factor <= 0:
         raise NotReady("--time-factor must be positive")
     secret = env.get("MONEYPATH_TOKEN_SECRET")
     if secret:
@@ -79,9 +79,9 @@ def target_from(options, env: Mapping[str, str] | None = None) -> Target | None:
         admin = issue(secret.encode(), "drill_operator", ["admin:faults"], ttl_s=3600)
     else:
         payments, admin = env.get("MONEYPATH_DRILL_TOKEN", ""), env.get("MONEYPATH_DRILL_ADMIN_TOKEN")
-    return Target(**given, db_url=options.db_url, payments_token=payments, admin_token=admin, started_stack=False,
-                  time_factor=options.time_factor, instances=tuple(options.target_instance),
-                  probe_headroom=options.probe_headroom)
+    return Target(**given, db_url=spec.target.db_url, payments_token=payments, admin_token=admin,
+                  started_stack=False, time_factor=spec.time_factor, instances=spec.target.instances,
+                  probe_headroom=spec.target.probe_headroom)
 
 
 def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -> str | None:

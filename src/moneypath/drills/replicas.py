@@ -1,4 +1,4 @@
-"""Half the monitoring down mid-incident: a drill's replica_down on the HA stack (`moneypath drill run --ha`).
+"""Half the monitoring down mid-incident: a drill's replica_down on the HA stack (`MONEYPATH_HA=1 moneypath drill run`).
 
 While the fault is on, at each kill's `after`, the named part of the stack (from its stack.json: the stack
 the drill started, never a process found by name) is SIGKILLed like a crash. The drill keeps reading
@@ -77,7 +77,7 @@ class ReplicaKills:
     def _kill(self, rec: ReplicaRecord) -> None:
         ctx = self.ctx
         if self.state is None or not self.state.ha:
-            rec.error = "the drill's stack is not the HA pair (moneypath drill run --ha)"
+            rec.error = "the drill's stack is not the HA pair (MONEYPATH_HA=1 moneypath drill run)"
             ctx.event("note", f"replica_down: {rec.component} {rec.replica} not killed: {rec.error}")
             return
         at = ctx.clock()  # SIGKILL goes now; kill_part returns once the process is gone

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moneypath._common.verdict import FAIL, Outcome, jsonable
@@ -25,6 +25,7 @@ from moneypath.drills.journal import write_journal
 from moneypath.drills.phases import DrillRun
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 from moneypath.readiness.records import Recorder, severities
+from moneypath.stack.spec import StackSpec
 
 __all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
            "run_drills", "summary_rows"]
@@ -75,9 +76,9 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
 # ---------------------------------------------------------------- several drills, the local stack
 
 
-def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topology: dict | None = None):
-    """Start a fresh local stack (services, faults, rules compressed by LOCAL_TIME_FACTOR) and a Target for it;
-    `topology` is the shape's fields (moneypath.stack.spec.StackSpec: engine="vm", ha=True, instances=3)."""
+def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, shape: StackSpec | None = None):
+    """Start a fresh local stack of `shape` (its engine, ha, instances, postgres; with services, faults and the rules
+    compressed by LOCAL_TIME_FACTOR whatever it says) and a Target for it."""
     import shutil
 
     from moneypath.protocol.tokens import issue
@@ -87,7 +88,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
     stack.down(state_dir, progress=lambda *_: None)  # an earlier run interrupted hard
     shutil.rmtree(state_dir, ignore_errors=True)  # fresh history: no pages or alert state from before
     started = time.time()
-    spec = stack.StackSpec(fast=True, services=True, faults=True, time_factor=LOCAL_TIME_FACTOR, **(topology or {}))
+    spec = replace(shape or StackSpec(), fast=True, services=True, faults=True, time_factor=LOCAL_TIME_FACTOR)
     state = stack.up(catalog, state_dir, spec, progress=lambda *_: None)
     secret = stack.read_secrets(state_dir)["token_secret"].encode()
     target = Target(service=state.url("refservice"), prometheus=state.url("prometheus"),
@@ -96,7 +97,7 @@ def local_stack(catalog: Catalog, drill: Drill, state_dir: Path, say=print, topo
                     instances=tuple(state.service_urls()[1:]),
                     payments_token=issue(secret, "drill_merchant", ["payments:write", "payments:read"], ttl_s=3600),
                     admin_token=issue(secret, "drill_operator", ["admin:faults"], ttl_s=3600),
-                    started_stack=True, time_factor=LOCAL_TIME_FACTOR, stack_dir=str(state_dir))
+                    started_stack=True, time_factor=state.time_factor, stack_dir=str(state_dir))
     _warm_up(target, drill, catalog)
     say(f"stack up in {time.time() - started:.1f} s (Prometheus {target.prometheus}, pages {target.pager}/pages; "
         f"rules {LOCAL_TIME_FACTOR}x faster, see moneypath.generate.compress)")
@@ -141,8 +142,8 @@ def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,
                state_dir: Path = Path(".moneypath/drills"), say=print, interactive: bool = False,
-               ask=input, topology: dict | None = None, recorder: Recorder | None = None) -> list[Result]:
-    """Run each drill; without a target each gets its own fresh local stack (of `topology`), stopped afterwards
+               ask=input, shape: StackSpec | None = None, recorder: Recorder | None = None) -> list[Result]:
+    """Run each drill; without a target each gets its own fresh local stack (of `shape`), stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
     Ctrl-C ends the drill at hand (journal and report kept) and runs no further one. With a recorder, each drill
     that wrote a journal is appended to the drill history (moneypath.readiness.records)."""
@@ -152,7 +153,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
     results = []
     for drill in drills:
         say(f"=== {drill.name}: {drill.title}")
-        why = ha_problem(drill, bool((topology or {}).get("ha")) if target is None else bool(target.stack_dir),
+        why = ha_problem(drill, bool(shape and shape.ha) if target is None else bool(target.stack_dir),
                          own_stack=target is None)
         if why:  # the CLI refuses it first; a caller of this function gets the same line as a failed drill
             say(f"           {why}")
@@ -164,7 +165,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             own = state_dir / drill.name
             try:
                 try:
-                    local = local_stack(catalog, drill, own, say, topology)
+                    local = local_stack(catalog, drill, own, say, shape)
                 except Exception as exc:  # noqa: BLE001 - StackError, a port in use...: this drill fails, not the run
                     reason = f"stack did not start: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                     say(f"           {reason}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from moneypath._common.timefactor import TimeFactor
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict, register
 from moneypath._common.verdict import Outcome as Result
 from moneypath.catalog import Catalog
@@ -46,7 +47,8 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
                           reason=why),
                 Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
                           status=NOT_MEASURED, reason=why)]
-    span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
+    span = TimeFactor(factor).real(max(o.finished or o.t for o in affected) - min(o.t for o in affected)) \
+        if affected else 0.0
     out = [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(span),
                      status=PASS if span <= limit_s else FAIL,
                      reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "

@@ -259,7 +259,7 @@ class Action(StrictModel):
 class ReplicaDown(StrictModel):
     """Mid-incident, one replica of the monitoring pair dies (SIGKILL, as a crash): the drill judges that every
     expected page still arrives, once per alert group, and that the watchdog shows the dead replica. Needs the
-    HA stack (`moneypath drill run --ha`); the runner restarts the replica when the drill ends."""
+    HA stack (`MONEYPATH_HA=1 moneypath drill run`); the runner restarts the replica when the drill ends."""
 
     component: str  # HA_COMPONENTS: checked against the catalog's conventions, with a did-you-mean
     replica: str  # HA_REPLICAS: a or b (the replica label; for alertmanager its first or second node)
@@ -460,6 +460,6 @@ def ha_problem(drill: Drill, ha: bool, own_stack: bool = True) -> str | None:
     if not own_stack:
         return (f"{drill.path}: replica_down: with --target-* it kills only a replica of the stack `moneypath up "
                 "--ha` recorded in --state-dir (its stack.json), whose Prometheus is --target-prometheus; there is "
-                "none: start it so, or run the drill without --target-* and with --ha")
+                "none: start it so, or run the drill without --target-* and with MONEYPATH_HA=1")
     return (f"{drill.path}: replica_down: kills a replica of the monitoring pair, which only the HA stack has: "
-            f"run it with --ha (moneypath drill run --ha {drill.path})")
+            f"run it on one (MONEYPATH_HA=1 moneypath drill run {drill.path}, or stack.ha in moneypath.run.yaml)")

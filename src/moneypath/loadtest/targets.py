@@ -137,7 +137,8 @@ def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None
         target = start_stack(c, state_dir / "loadtest", exporter_port, say, instances=instances)
     else:
         if instances > 1:
-            raise UsageError("--instances starts a stack of that many instances: leave out --host, or stop the "
+            raise UsageError("stack.instances ($MONEYPATH_INSTANCES) starts a stack of that many instances: leave out "
+                             "--host, or stop the "
                              "running stack (whose own instances are used as they are)")
         try:
             env = {**os.environ, "MONEYPATH_TOKEN": options.token} if options.token else None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from moneypath._common.timefactor import TimeFactor
 from moneypath._common.verdict import Outcome
 from moneypath.formats.drill import Drill
 from moneypath.readiness.history import HistoryError, append, rfc3339
@@ -24,7 +25,7 @@ KIND_GAMEDAY = "gameday"
 
 
 def _real(seconds: float | None, factor: float) -> float | None:
-    return None if seconds is None else round(seconds * factor, 1)
+    return None if seconds is None else round(TimeFactor(factor).real(seconds), 1)
 
 
 def _since(at: float | None, start: float | None, factor: float) -> float | None:

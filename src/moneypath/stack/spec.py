@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from moneypath.stack.state import StackError
 
@@ -81,3 +82,38 @@ class StackSpec:
     def interval(self) -> str:
         """The scrape interval (and the rules', unless `rules_every`)."""
         return "1s" if self.fast else "15s"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A running environment to work on (a team's staging, or a stack `moneypath up` started): its URLs, its other
+    service instances and the database its money checks read. No URL and no database: nothing given, the command
+    starts a stack of its own."""
+
+    service: str | None = None
+    prometheus: str | None = None
+    alertmanager: str | None = None
+    pager: str | None = None
+    faultproxy: str | None = None
+    providersim: str | None = None
+    instances: tuple[str, ...] = ()
+    db_url: str | None = None
+    # Before a drill's peak that declares headroom, measure what the target carries (always on a stack of its own).
+    probe_headroom: bool = False
+
+    @property
+    def given(self) -> bool:
+        return any((self.service, self.prometheus, self.alertmanager, self.pager, self.faultproxy, self.providersim,
+                    self.db_url))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Where a command runs, built once by the CLI (options, environment, moneypath.run.yaml) and passed on
+    unchanged: the target (when given), the shape of a stack the command starts itself, the target's time factor
+    (how many times faster than production its rules run) and the state directory."""
+
+    target: TargetSpec = TargetSpec()
+    stack: StackSpec = StackSpec()
+    time_factor: float = 1.0
+    state_dir: Path = Path(".moneypath")

@@ -18,11 +18,12 @@ pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
 
 
-def test_the_outage_and_duplicate_charge_drills_page_through_vmalert(tmp_path, capsys):
+def test_the_outage_and_duplicate_charge_drills_page_through_vmalert(tmp_path, capsys, monkeypatch):
     reports = tmp_path / "reports"
+    monkeypatch.setenv("MONEYPATH_ENGINE", "vm")  # the stack's shape: the environment or moneypath.run.yaml
     started = time.monotonic()
     code = main(["drill", "run", str(DRILLS / "provider-partial-outage.yaml"), str(DRILLS / "duplicate-charge.yaml"),
-                 "--engine", "vm", "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "state"),
+                 "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "state"),
                  "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\ntwo drills on vmalert in {time.monotonic() - started:.0f} s")

@@ -20,6 +20,7 @@ import yaml
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.runner import local_stack, run_drill
 from moneypath.stack import local as stack
+from moneypath.stack.spec import StackSpec
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_killed_by_
     reports = tmp_path / "reports"
     lines: list[str] = []
     try:
-        target = local_stack(catalog, drill, state_dir, say=lines.append, topology={"ha": True})
+        target = local_stack(catalog, drill, state_dir, say=lines.append, shape=StackSpec(ha=True))
         first_prom = target.prometheus
         result = run_drill(drill, catalog, target, reports, say=lines.append)
         out = "\n".join(lines)

@@ -1,11 +1,13 @@
 """The healthy peak on a target without the headroom for it, and with a broken LoadShedding rule, on one local
 stack the test starts: a costlier release (the request_cost fault) leaves the service a fraction of the peak,
-and the drill, probing when asked (--probe-headroom), says "not measured" with the figures (exit 3) instead of
+and the drill, probing when asked (target.probe_headroom), says "not measured" with the figures (exit 3) instead of
 failing on the machine; without the fault but with LoadShedding firing on nothing, the drill fails (exit 1)."""
 
 from __future__ import annotations
 
 import json
+import os
+from unittest import mock
 
 import httpx
 import pytest
@@ -44,12 +46,14 @@ def target(catalog, tmp_path, monkeypatch):
         stack.down(state, progress=lambda *_: None)
 
 
-def run(drill, target, reports, *extra) -> tuple[int, dict]:
-    code = main(["drill", "run", str(drill), "--catalog", str(drill.parents[2] / "moneypath.yaml"),
-                 "--target-service", target.service, "--target-prometheus", target.prometheus,
-                 "--target-providersim", target.providersim, "--target-pager", target.pager,
-                 "--target-alertmanager", target.alertmanager, "--db-url", target.db_url,
-                 "--time-factor", "60", "--reports", str(reports), "--no-history", *extra])
+def run(drill, target, reports, *extra, probe: bool = False) -> tuple[int, dict]:
+    # target.probe_headroom: the environment or moneypath.run.yaml
+    with mock.patch.dict(os.environ, {"MONEYPATH_PROBE_HEADROOM": "1" if probe else "0"}):
+        code = main(["drill", "run", str(drill), "--catalog", str(drill.parents[2] / "moneypath.yaml"),
+                     "--target-service", target.service, "--target-prometheus", target.prometheus,
+                     "--target-providersim", target.providersim, "--target-pager", target.pager,
+                     "--target-alertmanager", target.alertmanager, "--db-url", target.db_url,
+                     "--time-factor", "60", "--reports", str(reports), "--no-history", *extra])
     (journal,) = [json.loads(p.read_text()) for p in reports.glob("*/journal.json")]
     return code, journal
 
@@ -60,7 +64,7 @@ def test_no_headroom_is_not_measured_and_a_broken_shedding_rule_still_fails(proj
     # ~40 ms per request: about 25 requests/s, some 14 payments/s; the peak needs 40/s at the least
     httpx.put(f"{started.service}/admin/faults/request_cost", json={"extra_ms": 40}, headers=admin,
               timeout=10).raise_for_status()
-    code, journal = run(project, started, tmp_path / "costly", "--probe-headroom")
+    code, journal = run(project, started, tmp_path / "costly", probe=True)
     out = capsys.readouterr().out
     headroom = next(o for o in journal["objectives"] if o["name"] == "headroom")
     assert code == 3 and journal["verdict"] == "not measured", out
@@ -74,7 +78,7 @@ def test_no_headroom_is_not_measured_and_a_broken_shedding_rule_still_fails(proj
     shedding["expr"] = "vector(1) > 0"  # broken: fires on nothing
     rules_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     httpx.post(f"{started.prometheus}/-/reload", timeout=10).raise_for_status()
-    code, journal = run(project, started, tmp_path / "broken", "--probe-headroom")
+    code, journal = run(project, started, tmp_path / "broken", probe=True)
     out = capsys.readouterr().out
     assert code == 1 and journal["verdict"] == "fail", out
     ok = {o["name"]: o["status"] for o in journal["objectives"]}

@@ -21,14 +21,16 @@ pytestmark = pytest.mark.integration
 DRILLS = ROOT / "runbooks" / "drills"
 
 
-def test_the_outage_drill_pages_once_with_two_instances_on_one_database(tmp_path, capsys):
+def test_the_outage_drill_pages_once_with_two_instances_on_one_database(tmp_path, capsys, monkeypatch):
     try:
         pgserver.find_binaries()
     except pgserver.Unavailable as exc:
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     reports, state = tmp_path / "reports", tmp_path / "state"
     started = time.monotonic()
-    code = main(["drill", "run", str(DRILLS / "provider-partial-outage.yaml"), "--instances", "2", "--postgres",
+    monkeypatch.setenv("MONEYPATH_INSTANCES", "2")  # the stack's shape: the environment or moneypath.run.yaml
+    monkeypatch.setenv("MONEYPATH_POSTGRES", "1")
+    code = main(["drill", "run", str(DRILLS / "provider-partial-outage.yaml"),
                  "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(state), "--reports", str(reports)])
     out = capsys.readouterr().out
     print(f"\nthe outage drill on two instances in {time.monotonic() - started:.0f} s")

@@ -172,7 +172,8 @@ def test_the_headroom_probe_on_the_shop_says_not_measured_with_its_figures(proje
     bad = project / "runbooks" / "drills" / "shop-peak.yaml"
     bad.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        run = drill_run(project, running, str(bad), "--probe-headroom", "--no-history", timeout=120)
+        run = drill_run(project, running, str(bad), "--no-history", timeout=120,
+                        env={"MONEYPATH_PROBE_HEADROOM": "1"})  # target.probe_headroom
     finally:
         bad.unlink()
     assert run.returncode == 3, run.stdout + run.stderr

@@ -152,15 +152,18 @@ def test_komoju_slowed_through_the_fault_proxy_breaches_the_p99_gate(shop, no_cr
 def test_capacity_of_the_shop_names_its_limit_and_assumes_nothing_of_its_database(shop, no_credentials, tmp_path,
                                                                                    capsys):
     """`moneypath capacity` on the team's service: its locustfile and scenarios, the shop's CPU through
-    --service-pid, JPY/KWD costs from its catalog; the shop's database is not ours to know."""
-    code = cli.main(["capacity", "--locustfile", str(FOREIGN / "locustfile.py"), "--scenario-file",
+    the run config's capacity.service_pids, JPY/KWD costs from its catalog; the shop's database is not ours to know."""
+    config = tmp_path / "run" / "moneypath.run.yaml"
+    config.parent.mkdir()
+    config.write_text(f"capacity:\n  service_pids: [{shop['shop_pid']}]\n")
+    code = cli.main(["capacity", "--config", str(config), "--locustfile", str(FOREIGN / "locustfile.py"), "--scenario-file",
                      str(FOREIGN / "scenarios.yaml"), "--catalog", str(shop["catalog"]), "--host", shop["host"],
                      "--no-auth", "--state-dir", str(shop["state_dir"]), "--out", str(tmp_path), "--start", "4",
                      "--step", "8", "--max", "12", "--step-duration", "5", "--current-rps", "2",
-                     "--saturation-users", "8", "--service-pid", str(shop["shop_pid"])])
+                     "--saturation-users", "8"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    (report,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    (report,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".") and p.name != "run"]
     result = json.loads((report / "capacity.json").read_text())
     sat = result["saturation"]
     assert sat["closed_loop"] and sat["authorize_rps"] > 0

@@ -182,9 +182,11 @@ def test_up_refuses_a_stack_shape_it_cannot_run(tmp_path):
     assert not (tmp_path / "stack.json").exists()  # refused before anything started
 
 
-def test_a_drill_on_a_given_target_refuses_a_stack_shape():
+def test_a_drill_on_a_given_target_refuses_a_stack_shape(monkeypatch):
     drill = str(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml")
-    result = run_cli("drill", "run", drill, "--engine", "vm", "--target-service", "http://127.0.0.1:9",
+    monkeypatch.setenv("MONEYPATH_ENGINE", "vm")  # the stack's shape: the environment or moneypath.run.yaml
+    result = run_cli("drill", "run", drill, "--target-service", "http://127.0.0.1:9",
                      "--target-prometheus", "http://127.0.0.1:9", "--target-pager", "http://127.0.0.1:9")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert "--engine, --ha, --instances and --postgres shape the stack a drill starts" in result.stderr
+    assert "engine, ha, instances and postgres (the run config's stack: section" in result.stderr
+    assert "shape the stack a drill starts" in result.stderr

@@ -4,6 +4,7 @@ or read) and why a drill cannot run there, one line, before anything starts. No 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.placement import NotReady, cannot_run, placement, target_from
 from moneypath.protocol.tokens import verify
+from moneypath.stack.state import StackError
 from tests.conftest import ROOT
 from tests.unit.drills.helpers import run_args
 
@@ -18,11 +20,20 @@ DRILL = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"  # a simulator fa
 
 
 def options(**given):
+    """The run spec (moneypath.stack.spec.RunSpec) the command line, environment and run config would give."""
+    from moneypath.stack.spec import RunSpec, StackSpec, TargetSpec
+
     base = {f"target_{n}": None for n in ("service", "prometheus", "faultproxy", "providersim", "alertmanager",
                                           "pager")}
     base.update(target_instance=[], db_url=None, time_factor=1.0, engine="prometheus", ha=False, instances=1,
                 postgres=False, state_dir=".moneypath", probe_headroom=False)
-    return SimpleNamespace(**{**base, **given})
+    o = SimpleNamespace(**{**base, **given})
+    target = TargetSpec(service=o.target_service, prometheus=o.target_prometheus, faultproxy=o.target_faultproxy,
+                        providersim=o.target_providersim, alertmanager=o.target_alertmanager, pager=o.target_pager,
+                        instances=tuple(o.target_instance), db_url=o.db_url, probe_headroom=o.probe_headroom)
+    return RunSpec(target=target, stack=StackSpec(engine=o.engine, ha=o.ha, instances=o.instances,
+                                                  postgres=o.postgres, services=True),
+                   time_factor=o.time_factor, state_dir=Path(o.state_dir))
 
 
 REMOTE = {"target_service": "http://s", "target_prometheus": "http://p", "target_pager": "http://pages"}
@@ -75,17 +86,18 @@ def test_a_drill_that_cannot_run_against_the_target_says_why(drill):
 
 
 @pytest.mark.parametrize("given, message", [
-    ({**REMOTE, "ha": True}, "--engine, --ha, --instances and --postgres shape the stack a drill starts"),
-    ({"target_instance": ["http://s2"]}, "--target-instance goes with --target-service"),
+    ({**REMOTE, "ha": True}, "engine, ha, instances and postgres (the run config's stack: section"),
+    ({"target_instance": ["http://s2"]}, "target.instances ($MONEYPATH_TARGET_INSTANCES) goes with --target-service"),
     ({"instances": 17}, "--instances 17 must be between 1 and 16"),
 ])
 def test_options_that_do_not_go_together_are_refused_before_anything_starts(drill, given, message):
-    with pytest.raises(NotReady, match=re.escape(message)):
+    with pytest.raises((NotReady, StackError), match=re.escape(message)):  # the spec's own check: StackError
         placement([drill], options(**given), env={})
 
 
 def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch, capsys):
     from moneypath.cli import drill as drill_cli
+    from moneypath.cli import where
     from moneypath.drills.placement import target_from
 
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
@@ -98,8 +110,8 @@ def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch,
     assert err.count("\n") == 1 and "--target-pager or --target-alertmanager" in err
     assert ran == []  # nothing was drilled
     for source in ("--target-pager", "--target-alertmanager"):
-        target = target_from(run_args(tmp_path, "--target-service", "http://s", "--target-prometheus", "http://p",
-                                       source, "http://pages"))
+        target = target_from(where.run_spec(run_args(tmp_path, "--target-service", "http://s", "--target-prometheus", "http://p",
+                                       source, "http://pages")))
         assert (target.pager or target.alertmanager) == "http://pages"
 
 

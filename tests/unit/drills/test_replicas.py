@@ -44,8 +44,8 @@ def test_the_shipped_drill_kills_one_of_each_pair_and_needs_ha(catalog):
     assert ha_problem(drill, ha=True) is None
     line = ha_problem(drill, ha=False)
     assert line == ("runbooks/drills/provider-outage-half-monitoring.yaml: replica_down: kills a replica of the "
-                    "monitoring pair, which only the HA stack has: run it with --ha (moneypath drill run --ha "
-                    "runbooks/drills/provider-outage-half-monitoring.yaml)")
+                    "monitoring pair, which only the HA stack has: run it on one (MONEYPATH_HA=1 moneypath drill run "
+                    "runbooks/drills/provider-outage-half-monitoring.yaml, or stack.ha in moneypath.run.yaml)")
     assert ha_problem(drill, ha=True, own_stack=False) is None  # --target-* on the pair `up --ha` recorded
     assert "with --target-* it kills only a replica of the stack `moneypath up --ha`" in ha_problem(
         drill, ha=False, own_stack=False)
@@ -60,7 +60,7 @@ def test_drill_check_says_it_kills_and_needs_ha(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert check[:2] == ["drill", "check"]
     assert main([a for arg in check for a in (sorted(glob(arg)) if "*" in arg else [arg])]) == 0
-    assert "kills prometheus b and alertmanager a mid-incident (run with --ha)" in capsys.readouterr().out
+    assert "kills prometheus b and alertmanager a mid-incident (run with MONEYPATH_HA=1)" in capsys.readouterr().out
 
 
 def test_a_kill_needs_a_fault_to_be_mid_incident(catalog, tmp_path):
@@ -99,8 +99,10 @@ def test_the_cli_refuses_it_without_ha_before_starting_anything(tmp_path, monkey
     assert "with --target-* it kills only a replica of the stack `moneypath up --ha` recorded in --state-dir" in err
     assert ran == []
     monkeypatch.setattr("moneypath.drills.runner.print_summary", lambda results: None)
-    drill_cli._run(_cli(tmp_path, "--ha"))
-    assert ran and ran[0]["topology"] == {"engine": "prometheus", "ha": True, "instances": 1, "postgres": False}
+    monkeypatch.setenv("MONEYPATH_HA", "1")  # the stack's shape: the environment or moneypath.run.yaml
+    drill_cli._run(_cli(tmp_path))
+    shape = ran and ran[0]["shape"]
+    assert shape and (shape.engine, shape.ha, shape.instances, shape.postgres) == ("prometheus", True, 1, False)
 
 
 def test_with_targets_it_runs_on_the_ha_stack_up_recorded_whose_prometheus_is_the_target(tmp_path, monkeypatch,
@@ -139,7 +141,7 @@ def test_run_drills_fails_it_on_a_single_stack_without_starting_one(catalog, tmp
     results = runner.run_drills([load_drill(SHIPPED, catalog, ROOT)], catalog, tmp_path, state_dir=tmp_path,
                                 say=said.append)
     assert [(r.drill, r.verdict) for r in results] == [("provider-outage-half-monitoring", "fail")]
-    assert "run it with --ha" in results[0].report and started == []
+    assert "run it on one (MONEYPATH_HA=1" in results[0].report and started == []
 
 
 def test_the_demo_skips_it_with_a_line_and_runs_the_others(catalog, monkeypatch, capsys):
@@ -151,7 +153,8 @@ def test_the_demo_skips_it_with_a_line_and_runs_the_others(catalog, monkeypatch,
     demo.run_demo(catalog, ROOT / ".moneypath-never-started")
     out = capsys.readouterr().out
     assert ("moneypath demo: skipping provider-outage-half-monitoring: it kills a monitoring replica (replica_down), "
-            "which needs the HA stack: moneypath drill run --ha runbooks/drills/provider-outage-half-monitoring.yaml"
+            "which needs the HA stack: MONEYPATH_HA=1 moneypath drill run "
+            "runbooks/drills/provider-outage-half-monitoring.yaml"
             in out)
     names = {d.name for d in given}
     assert "provider-outage-half-monitoring" not in names and "provider-partial-outage" in names

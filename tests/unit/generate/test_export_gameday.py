@@ -73,7 +73,7 @@ def test_the_job_runs_the_drills_against_the_environment_with_the_halts_into_the
     args = container["args"]
     assert container["command"] == ["moneypath"] and args[:4] == ["drill", "run", *DRILLS]
     line = shlex.join(args)
-    assert "--environment staging" in line and f"--history {HISTORY_MOUNT}" in line
+    assert f"--history {HISTORY_MOUNT}" in line  # the environment: MONEYPATH_ENVIRONMENT (drill run's option moved)
     assert f"--reports {HISTORY_MOUNT}/reports" in line and "--time-factor 1" in line
     assert "--halt-burn authorization-availability=14.4" in line and "--halt-alert MoneyPathLedgerImbalance" in line
     assert {"name": "MONEYPATH_ENVIRONMENT", "value": "staging"} in container["env"]
@@ -84,9 +84,6 @@ def test_the_jobs_arguments_are_what_moneypath_drill_run_accepts(catalog):
     from moneypath.cli import build_parser
 
     parser = build_parser()
-    run = parser._subparsers._group_actions[0].choices["drill"]._subparsers._group_actions[0].choices["run"]
-    if "--environment" not in run._option_string_actions:
-        pytest.skip("drill run's --environment and --history come with the drill history (readiness/history.py)")
     args = parser.parse_args(_container(_docs(catalog)["gameday/cronjob-staging.yaml"])["args"])
     assert args.files == list(DRILLS) and args.halt_burn == ["authorization-availability=14.4"]
     assert args.halt_alert == ["MoneyPathLedgerImbalance"] and args.time_factor == 1.0
@@ -158,11 +155,31 @@ def test_drill_run_refuses_a_bad_halt_before_anything_starts():
 # ---------------------------------------------------------------- the command
 
 
+def _config(tmp_path, flags: list[str]) -> list[str]:
+    """The export's game day, given as the run config's gameday: section (it was --gameday-* options): the
+    `--config FILE` to pass."""
+    keys: dict[str, object] = {}
+    key = None
+    for arg in flags:
+        if arg.startswith("--gameday-"):
+            key = arg.removeprefix("--gameday-").replace("-", "_")
+            if key in ("drills", "halt_burn", "halt_alert"):
+                keys.setdefault(key, [])
+            continue
+        if isinstance(keys.get(key), list):
+            keys[key].append(arg)
+        else:
+            keys[key] = arg
+    path = tmp_path / "moneypath.run.yaml"
+    path.write_text(yaml.safe_dump({"gameday": keys}, sort_keys=False))
+    return ["--config", str(path)]
+
+
 def test_export_kube_writes_the_game_day_and_says_what_to_create_first(tmp_path):
     out = tmp_path / "deploy"
-    r = run_cli("export", "kube", "--catalog", str(CATALOG_PATH), "--out", str(out), "--gameday-schedule", "@weekly",
-                "--gameday-environment", "staging", "--gameday-drills", *DRILLS, "--gameday-image", "ops:1",
-                "--gameday-halt-alert", "LedgerImbalance")
+    r = run_cli("export", "kube", "--catalog", str(CATALOG_PATH), "--out", str(out), *_config(tmp_path, [
+                "--gameday-schedule", "@weekly", "--gameday-environment", "staging", "--gameday-drills", *DRILLS,
+                "--gameday-image", "ops:1", "--gameday-halt-alert", "LedgerImbalance"]))
     assert r.returncode == 0, r.stderr
     cronjob = yaml.safe_load((out / "gameday" / "cronjob-staging.yaml").read_text())
     _validate(cronjob, CRONJOB)
@@ -174,9 +191,9 @@ def test_the_django_shops_game_day(tmp_path):
     shop = load_catalog(SHOP / "moneypath.yaml")
     drill = "runbooks/drills/shopproviderpartialoutage.yaml"
     r = run_cli("export", "kube", "--catalog", str(SHOP / "moneypath.yaml"), "--out", str(tmp_path / "k"),
-                "--gameday-schedule", "30 9 * * MON-FRI", "--gameday-environment", "shop-staging",
-                "--gameday-drills", drill, "--gameday-image", "shop-ops:2", "--gameday-halt-burn",
-                f"{next(iter(shop.slos))}=6")
+                *_config(tmp_path, ["--gameday-schedule", "30 9 * * MON-FRI", "--gameday-environment", "shop-staging",
+                                    "--gameday-drills", drill, "--gameday-image", "shop-ops:2", "--gameday-halt-burn",
+                                    f"{next(iter(shop.slos))}=6"]))
     assert r.returncode == 0, r.stderr
     cronjob = yaml.safe_load((tmp_path / "k" / "gameday" / "cronjob-shop-staging.yaml").read_text())
     _validate(cronjob, CRONJOB)
@@ -188,9 +205,9 @@ def test_the_django_shops_game_day(tmp_path):
     (["--gameday-schedule", "0 10 * *"], "not a cron schedule"),
     (["--gameday-schedule", "TZ=UTC 0 10 * * 2"], "not a cron schedule"),
     (["--gameday-schedule", "@weekly", "--gameday-halt-burn", "x=1"], "'x' is not an SLO"),
-    (["--gameday-schedule", "@weekly", "--gameday-drills", "runbooks/drills/nope.yaml"], "--gameday-drills: "),
+    (["--gameday-schedule", "@weekly", "--gameday-drills", "runbooks/drills/nope.yaml"], "gameday.drills: "),
     (["--gameday-schedule", "@weekly", "--gameday-environment", "Staging"], "lower-case letters"),
-    (["--gameday-environment", "staging"], "--gameday-environment goes with --gameday-schedule"),
+    (["--gameday-environment", "staging"], "gameday.environment goes with gameday.schedule"),
 ])
 def test_bad_game_day_options_are_one_line_exit_2_and_write_nothing(tmp_path, args, words):
     base = {"--gameday-environment": "staging", "--gameday-image": "ops:1",
@@ -201,13 +218,30 @@ def test_bad_game_day_options_are_one_line_exit_2_and_write_nothing(tmp_path, ar
     extra = [x for k, v in given.items() for x in (k, v)]
     drills = [] if "--gameday-drills" in args or "--gameday-schedule" not in args else ["--gameday-drills", *DRILLS]
     out = tmp_path / "out"
-    r = run_cli("export", "kube", "--catalog", str(CATALOG_PATH), "--out", str(out), *args, *extra, *drills)
+    r = run_cli("export", "kube", "--catalog", str(CATALOG_PATH), "--out", str(out),
+                *_config(tmp_path, [*args, *extra, *drills]))
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not out.exists()
 
 
-def test_no_halt_condition_no_game_day(catalog):
+def test_no_halt_condition_no_game_day(catalog, tmp_path):
     with pytest.raises(export.ExportError, match="at least one halt condition"):
         gameday_files(catalog, dataclasses.replace(GAMEDAY, gameday_halt_burn=(), gameday_halt_alerts=()), "m")
-    r = run_cli("export", "mimir", "--catalog", str(CATALOG_PATH), "--gameday-schedule", "@daily")
+    r = run_cli("export", "mimir", "--catalog", str(CATALOG_PATH), *_config(tmp_path, ["--gameday-schedule", "@daily"]))
     assert r.returncode == 2 and "moneypath export kube" in r.stderr
+
+
+def test_the_pages_game_day_runs_as_written(tmp_path):
+    """docs/evidence.md's game day: its run config and `moneypath export kube`, in a copy of the shipped project."""
+    import shutil
+
+    from tests.docs_examples import code_block, sessions
+
+    shutil.copy(CATALOG_PATH, tmp_path / "moneypath.yaml")
+    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
+    (tmp_path / "moneypath.run.yaml").write_text(code_block("docs/evidence.md", "Game days", "yaml"))
+    [(argv, shown)] = sessions(code_block("docs/evidence.md", "Game days", "console"))
+    r = run_cli(*argv[1:], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [line for line in shown if line not in r.stdout] == []
+    _validate(yaml.safe_load((tmp_path / "deploy/kube/gameday/cronjob-staging.yaml").read_text()), CRONJOB)

@@ -177,7 +177,8 @@ def test_drill_run_records_beside_the_catalog_unless_told_otherwise(tmp_path, mo
     monkeypatch.setenv("MONEYPATH_HISTORY", str(tmp_path / "env"))
     monkeypatch.setenv("MONEYPATH_ENVIRONMENT", "staging")
     assert recorder(run_args(tmp_path), True).history_dir == tmp_path / "env"
-    given = recorder(run_args(tmp_path, "--history", "h", "--environment", "prod-eu", "--game-day"), True)
+    monkeypatch.setenv("MONEYPATH_ENVIRONMENT", "prod-eu")  # history.environment: the environment or the run config
+    given = recorder(run_args(tmp_path, "--history", "h", "--game-day"), True)
     assert (str(given.history_dir), given.environment, given.kind) == ("h", "prod-eu", "gameday")
     assert recorder(run_args(tmp_path, "--no-history"), True) is None
 
@@ -192,11 +193,12 @@ def test_the_demo_records_nothing_unless_given_a_history(tmp_path, monkeypatch):
     assert given.history_dir == tmp_path / "h"
 
 
-def test_an_empty_environment_name_is_refused(tmp_path):
+def test_an_empty_environment_name_is_refused(tmp_path, monkeypatch):
     from moneypath.cli.history import recorder
 
+    monkeypatch.setenv("MONEYPATH_ENVIRONMENT", " ")
     with pytest.raises(h.HistoryError, match="environment's name is empty"):
-        recorder(run_args(tmp_path, "--environment", " "), True)
+        recorder(run_args(tmp_path), True)
 
 
 def test_signing_options_are_checked_before_any_drill_runs(tmp_path, monkeypatch):
@@ -205,21 +207,23 @@ def test_signing_options_are_checked_before_any_drill_runs(tmp_path, monkeypatch
 
     monkeypatch.delenv("MONEYPATH_HISTORY_CHECKPOINTS", raising=False)
     monkeypatch.delenv("MONEYPATH_HISTORY_SIGNING_KEY", raising=False)
-    with pytest.raises(h.HistoryError, match="--checkpoints and --signing-key go together"):
-        recorder(run_args(tmp_path, "--checkpoints", str(tmp_path / "cp")), True)
-    private, public, _ = write_key_pair("team-drills", tmp_path)
-    with pytest.raises(h.HistoryError, match="--signing-key: a signer key starts with PRIVATE"):
-        recorder(run_args(tmp_path, "--checkpoints", str(tmp_path / "cp"), "--signing-key", str(public)), True)
     monkeypatch.setenv("MONEYPATH_HISTORY_CHECKPOINTS", str(tmp_path / "cp"))
+    with pytest.raises(h.HistoryError, match="history checkpoints and signing key go together"):
+        recorder(run_args(tmp_path), True)
+    private, public, _ = write_key_pair("team-drills", tmp_path)
+    monkeypatch.setenv("MONEYPATH_HISTORY_SIGNING_KEY", str(public))
+    with pytest.raises(h.HistoryError, match="history signing key: a signer key starts with PRIVATE"):
+        recorder(run_args(tmp_path), True)
     monkeypatch.setenv("MONEYPATH_HISTORY_SIGNING_KEY", str(private))
     signing = recorder(run_args(tmp_path), True)
     assert (signing.checkpoints, signing.signing_key) == (str(tmp_path / "cp"), str(private))
 
 
-def test_drill_run_refuses_bad_signing_options_in_one_line_before_running(tmp_path):
+def test_drill_run_refuses_bad_signing_options_in_one_line_before_running(tmp_path, monkeypatch):
     from tests.conftest import run_cli
 
-    result = run_cli("drill", "run", str(DRILL), "--catalog", str(ROOT / "moneypath.yaml"), "--signing-key",
-                     str(tmp_path / "missing.key"), "--checkpoints", str(tmp_path))
+    monkeypatch.setenv("MONEYPATH_HISTORY_SIGNING_KEY", str(tmp_path / "missing.key"))
+    monkeypatch.setenv("MONEYPATH_HISTORY_CHECKPOINTS", str(tmp_path))
+    result = run_cli("drill", "run", str(DRILL), "--catalog", str(ROOT / "moneypath.yaml"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith("moneypath drill: --signing-key: cannot read the signer key")
+    assert result.stderr.startswith("moneypath drill: history signing key: cannot read the signer key")

@@ -108,6 +108,7 @@ def test_a_drills_payments_go_to_the_instances_in_turn(monkeypatch):
 
 def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own(tmp_path, monkeypatch):
     asked, runs = [], []
+    monkeypatch.setenv("MONEYPATH_INSTANCES", "3")  # the stack's shape: the environment or moneypath.run.yaml
 
     def start_stack(c, state_dir, exporter_port, progress, instances=1):
         asked.append(instances)
@@ -120,7 +121,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
     monkeypatch.setattr(locust_run, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):
-        cli.main(["loadtest", "checkout", "--instances", "3", "--no-prometheus", "--catalog", str(CATALOG_PATH),
+        cli.main(["loadtest", "checkout", "--no-prometheus", "--catalog", str(CATALOG_PATH),
                   "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / "out")])
     assert asked == [3]
     ((spec, target),) = runs
@@ -135,10 +136,12 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
     assert client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok").host_of(0) is None
 
 
-def test_loadtest_instances_with_a_given_host_is_one_line(tmp_path, capsys):
-    assert cli.main(["loadtest", "checkout", "--instances", "2", "--host", "http://127.0.0.1:9", "--no-prometheus",
+def test_loadtest_instances_with_a_given_host_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MONEYPATH_INSTANCES", "2")  # the stack's shape: the environment or moneypath.run.yaml
+    assert cli.main(["loadtest", "checkout", "--host", "http://127.0.0.1:9", "--no-prometheus",
                      "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "state")]) == 2
-    assert capsys.readouterr().err.startswith("moneypath: --instances starts a stack of that many instances")
+    assert capsys.readouterr().err.startswith("moneypath: stack.instances ($MONEYPATH_INSTANCES) starts a stack of "
+                                              "that many instances")
 
 
 @pytest.mark.parametrize(("args", "why"), [

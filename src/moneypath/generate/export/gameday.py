@@ -1,7 +1,8 @@
 """Game days on a schedule: a Kubernetes CronJob (batch/v1) that runs a set of drills against a named environment
-with halt conditions, writing every run to the drill history on a volume (`moneypath export kube --gameday-*`).
+with halt conditions, writing every run to the drill history on a volume (`moneypath export kube` with a gameday:
+section in moneypath.run.yaml).
 
-The job runs `moneypath drill run FILES --environment NAME --history DIR --reports DIR/reports --time-factor 1
+The job runs `moneypath drill run FILES --history DIR --reports DIR/reports --time-factor 1
 --halt-burn SLO=FACTOR ... --halt-alert ALERT ...` in an image holding moneypath and the team's project. The
 environment's URLs come from a ConfigMap of MONEYPATH_TARGET_* keys, its tokens from an optional Secret of the
 same name; the history lives on a PersistentVolumeClaim (made here, or the team's own), so every game day
@@ -35,13 +36,13 @@ def check_schedule(schedule: str) -> str:
         return text
     fields = text.split()
     if len(fields) != 5 or text.startswith(("TZ=", "CRON_TZ=")):
-        raise ExportError(f"--gameday-schedule: {schedule!r} is not a cron schedule (five fields: minute hour "
+        raise ExportError(f"gameday.schedule: {schedule!r} is not a cron schedule (five fields: minute hour "
                           "day-of-month month day-of-week, e.g. '0 10 * * 2'; or @daily, @weekly, ...; the time zone "
-                          "goes in --gameday-time-zone)")
+                          "goes in gameday.time_zone)")
     for value, (what, low, high, names) in zip(fields, _FIELDS, strict=True):
         for part in value.split(","):
             if not _cron_part(part, low, high, names):
-                raise ExportError(f"--gameday-schedule: {schedule!r}: {part!r} is not a {what} ({low}-{high}"
+                raise ExportError(f"gameday.schedule: {schedule!r}: {part!r} is not a {what} ({low}-{high}"
                                   f"{', ' + '/'.join(names[:3]) + '...' if names else ''}, *, a-b, */n)")
     return text
 
@@ -71,7 +72,7 @@ def object_names(c: Catalog, environment: str) -> dict[str, str]:
 
 
 def _args(options: Options) -> list[str]:
-    args = ["drill", "run", *options.gameday_drills, "--environment", options.gameday_environment,
+    args = ["drill", "run", *options.gameday_drills,  # the record's environment: $MONEYPATH_ENVIRONMENT, below
             "--history", HISTORY_MOUNT, "--reports", f"{HISTORY_MOUNT}/reports", "--state-dir", "/tmp/moneypath",
             "--time-factor", "1"]
     for slo, factor in options.gameday_halt_burn:
@@ -86,13 +87,13 @@ def files(c: Catalog, options: Options, namespace: str) -> dict[str, str]:
     schedule = check_schedule(options.gameday_schedule or "")
     environment = options.gameday_environment
     if not environment or not options.gameday_drills or not options.gameday_image:
-        raise ExportError("--gameday-schedule needs --gameday-environment, --gameday-drills and --gameday-image")
+        raise ExportError("gameday.schedule needs gameday.environment, gameday.drills and gameday.image")
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", environment) or len(environment) > 40:
-        raise ExportError(f"--gameday-environment: {environment!r} names Kubernetes objects: lower-case letters, "
+        raise ExportError(f"gameday.environment: {environment!r} names Kubernetes objects: lower-case letters, "
                           "digits and -, at most 40")
     if not options.gameday_halt_burn and not options.gameday_halt_alerts:
         raise ExportError("a game day runs against a real environment: give at least one halt condition "
-                          "(--gameday-halt-burn SLO=FACTOR or --gameday-halt-alert ALERT)")
+                          "(gameday.halt_burn SLO=FACTOR or gameday.halt_alert ALERT)")
     names = object_names(c, environment)
     claim = k8s.check_name(options.gameday_history_claim or names["claim"])
     labels = {"app.kubernetes.io/name": "moneypath-gameday", "app.kubernetes.io/part-of": k8s.object_name(c.namespace),
