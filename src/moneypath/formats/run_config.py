@@ -19,6 +19,7 @@ import yaml
 
 from moneypath._common import yamlio
 from moneypath.catalog.load import key_lines
+from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.model import nearest_line
 from moneypath.catalog.yaml_errors import error_line, error_text
 
@@ -145,7 +146,8 @@ def _walk(node: dict, path: tuple, out: dict, where: str, lines: dict) -> None:
         if key_spec is None:
             known = sorted({k.name.split(".")[0] for k in KEYS} if not path else
                            {k.name for k in KEYS if k.name.startswith(f"{path[0]}.")})
-            raise RunConfigError(f"{at}: unknown key (known: {', '.join(known)})")
+            hint = did_you_mean(name, known, cutoff=0.8)
+            raise RunConfigError(f"{at}: unknown key{hint or ''} (known: {', '.join(known)})")
         try:
             out[name] = convert(key_spec, value)
         except ValueError as exc:

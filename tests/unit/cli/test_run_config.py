@@ -70,6 +70,7 @@ def test_without_anything_the_spec_is_a_stack_of_its_own(tmp_path, monkeypatch):
     ("stack:\n  ha: maybe\n", ":2: stack.ha: 'maybe' is not true or false", ""),
     ("target:\n  service: ftp://x\n", ":2: target.service: 'ftp://x' is not an http(s):// URL", ""),
     ("nope: 1\n", ":1: nope: unknown key", "known: "),
+    ("target:\n  promethus: http://p:1\n", ":2: target.promethus: unknown key", "did you mean target.prometheus?"),
 ])
 def test_a_bad_run_config_is_one_line_with_file_line_and_key_and_exit_2(tmp_path, text, where_, problem):
     config = tmp_path / "moneypath.run.yaml"
