@@ -1,0 +1,85 @@
+"""One RunSpec per command, carried unchanged (moneypath.cli.where.run_spec): the object the CLI builds is the one
+the load test's session, the capacity plan, `up`'s stack and the canary stage are given — the run config's target
+reaching them without an option."""
+
+from __future__ import annotations
+
+import pytest
+
+from moneypath import cli
+from moneypath.cli import where
+from moneypath.loadtest.inputs import UsageError
+from moneypath.stack.spec import RunSpec
+from tests.conftest import CATALOG_PATH
+
+TARGET_ENV = ("MONEYPATH_TARGET_SERVICE", "MONEYPATH_TARGET_PROMETHEUS", "MONEYPATH_TARGET_PROVIDERSIM",
+              "MONEYPATH_TARGET_FAULTPROXY", "MONEYPATH_INSTANCES", "MONEYPATH_TOKEN", "MONEYPATH_CONFIG",
+              "MONEYPATH_STATE_DIR")
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """Every RunSpec the CLI builds, in order."""
+    for name in TARGET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    made: list[RunSpec] = []
+    real = where.run_spec
+
+    def recording(*args, **kw):
+        made.append(real(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(where, "run_spec", recording)
+    return made
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The `where` each opening of a load test's target is given; nothing is started."""
+    from moneypath.loadtest import targets
+
+    seen: list[tuple[RunSpec, int | None]] = []
+
+    def open_target(c, options, port, locustfile=None, say=print, *, where, instances=None):
+        seen.append((where, instances))
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(targets, "open_target", open_target)
+    monkeypatch.setattr(targets, "close_target", lambda target: None)
+    return seen
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "moneypath.run.yaml"
+    path.write_text("target:\n  service: http://shop.example:8000\n  prometheus: http://prom.example:9090\n"
+                    "  faultproxy: http://proxy.example:7000\nloadtest:\n  no_auth: true\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [["loadtest", "checkout"], ["capacity"]])
+def test_the_run_configs_target_reaches_the_session_in_the_one_spec_the_cli_built(
+        command, built, opened, config, tmp_path, capsys):
+    code = cli.main([*command, "--config", str(config), "--catalog", str(CATALOG_PATH), "--out", str(tmp_path / "out"),
+                     "--state-dir", str(tmp_path / "state")])
+    assert code == 2 and "stop here" in capsys.readouterr().err
+    ((spec,),), ((where_given, instances),) = [built], opened
+    assert where_given is spec  # the very object the CLI built, not a copy rebuilt from the options
+    assert (spec.target.service, spec.target.prometheus, spec.target.faultproxy) == (
+        "http://shop.example:8000", "http://prom.example:9090", "http://proxy.example:7000")
+    assert spec.state_dir == tmp_path / "state"
+    assert instances == (1 if command == ["capacity"] else None)  # the plan measures one instance
+
+
+def test_capacitys_postgres_url_is_not_the_stacks_postgres_switch(built, opened, config, tmp_path, monkeypatch):
+    """`capacity --postgres URL` keeps its meaning; the stack's shape comes from the environment and the file."""
+    from moneypath.loadtest.capacity import plan_session
+
+    given = []
+    monkeypatch.setattr(plan_session, "prepare", lambda args, where: given.append((args.postgres, where)) or
+                        pytest.fail("stop here"))
+    with pytest.raises(pytest.fail.Exception):
+        cli.main(["capacity", "--config", str(config), "--catalog", str(CATALOG_PATH), "--postgres",
+                  "postgresql+psycopg://u@127.0.0.1:1/db"])
+    ((url, spec),) = given
+    assert url == "postgresql+psycopg://u@127.0.0.1:1/db" and spec is built[0] and spec.stack.postgres is False
