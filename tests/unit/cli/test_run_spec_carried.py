@@ -83,3 +83,18 @@ def test_capacitys_postgres_url_is_not_the_stacks_postgres_switch(built, opened,
                   "postgresql+psycopg://u@127.0.0.1:1/db"])
     ((url, spec),) = given
     assert url == "postgresql+psycopg://u@127.0.0.1:1/db" and spec is built[0] and spec.stack.postgres is False
+
+
+def test_up_starts_the_stack_of_the_one_specs_shape_and_time_factor(built, tmp_path, monkeypatch):
+    from moneypath.stack import local as stack
+
+    path = tmp_path / "moneypath.run.yaml"
+    path.write_text("time_factor: 60\nstack:\n  instances: 2\n  target_wait: 0\n")
+    started = []
+    monkeypatch.setattr(stack, "up", lambda c, state_dir, spec, **kw: started.append(spec) or pytest.fail("stop"))
+    with pytest.raises(pytest.fail.Exception):
+        cli.main(["up", "--config", str(path), "--catalog", str(CATALOG_PATH), "--state-dir", str(tmp_path / "s"),
+                  "--fast"])
+    ((run,),), ((spec,),) = [built], [started]
+    assert (run.stack.instances, run.time_factor) == (2, 60.0)
+    assert (spec.instances, spec.time_factor, spec.target_wait_s, spec.fast, spec.services) == (2, 60.0, 0.0, True, True)
