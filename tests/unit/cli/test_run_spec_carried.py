@@ -98,3 +98,28 @@ def test_up_starts_the_stack_of_the_one_specs_shape_and_time_factor(built, tmp_p
     ((run,),), ((spec,),) = [built], [started]
     assert (run.stack.instances, run.time_factor) == (2, 60.0)
     assert (spec.instances, spec.time_factor, spec.target_wait_s, spec.fast, spec.services) == (2, 60.0, 0.0, True, True)
+
+
+def test_a_canary_drill_runs_on_the_stage_of_the_one_spec(built, tmp_path, monkeypatch, capsys):
+    from moneypath.canary import stage
+    from moneypath.formats.drill import LOCAL_TIME_FACTOR
+    from tests.conftest import ROOT
+
+    given = []
+    monkeypatch.setattr(stage, "run_canary_drill", lambda *a, **kw: given.append(kw) or pytest.fail("stop"))
+    with pytest.raises(pytest.fail.Exception):
+        cli.main(["drill", "run", str(ROOT / "runbooks" / "drills" / "canary-releases.yaml"), "--catalog",
+                  str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "s"), "--reports", str(tmp_path / "r")])
+    ((run,),), ((kw,),) = [built], [given]
+    assert kw["shape"] is run.stack and kw["state_dir"] == run.state_dir / "canary" == tmp_path / "s" / "canary"
+    shape = stage.stage_shape(kw["shape"])  # the stage's own parts; the drills' one time factor, no second one
+    assert (shape.services, shape.ha, shape.instances, shape.fast, shape.time_factor) == (
+        False, False, 1, True, LOCAL_TIME_FACTOR)
+
+
+def test_a_canary_drill_refuses_a_target_from_the_run_config(built, config, tmp_path, capsys):
+    from tests.conftest import ROOT
+
+    code = cli.main(["drill", "run", str(ROOT / "runbooks" / "drills" / "canary-releases.yaml"), "--config",
+                     str(config), "--catalog", str(ROOT / "moneypath.yaml"), "--state-dir", str(tmp_path / "s")])
+    assert code == 2 and "a canary drill starts its own stage" in capsys.readouterr().err
