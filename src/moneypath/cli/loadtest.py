@@ -264,9 +264,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _where(args) -> str | None:
-    """What moved to the environment and the run config (docs/configuration.md), on `args` as the sessions read it:
-    the target's URLs when not given, a stack's instances, the baseline tolerances, the capacity plan's PostgreSQL
-    workers and service processes. A problem (one line) or None."""
+    """What moved to the environment and the run config (docs/configuration.md), on `args`: the target's URLs when
+    not given (read into the RunSpec by _spec), a stack's instances, the baseline tolerances, the capacity plan's
+    PostgreSQL workers and service processes. A problem (one line) or None."""
     merged = where.settings(args)
     args.host = merged.get("target.service", args.host)
     for dest, key in (("prometheus", "target.prometheus"), ("providersim", "target.providersim"),
