@@ -8,19 +8,30 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from moneypath.canary.drill_run import CanaryTarget
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import TRACK_LABEL, TRACKS
 from moneypath.formats.drill import LOCAL_TIME_FACTOR
+from moneypath.stack.spec import StackSpec
 
 BASELINE, CANARY = TRACKS
 
 
-def local_stage(catalog: Catalog, state_dir: Path, say: Callable[[str], None] = print
-                ) -> tuple[CanaryTarget, Callable[[], None]]:
-    """Start the stage from a fresh `state_dir`; (its target, the function that stops it all)."""
+def stage_shape(shape: StackSpec | None = None) -> StackSpec:
+    """The stage's stack, from the command's `shape` (its RunSpec's): the reference stage's own parts (no services of
+    its own: the tracks are the services; one Prometheus, one Alertmanager), 1 s scrapes and the rules compressed by
+    the drills' one time factor, LOCAL_TIME_FACTOR."""
+    return replace(shape or StackSpec(), fast=True, services=False, faults=False, ha=False, postgres=False,
+                   instances=1, engine="prometheus", time_factor=LOCAL_TIME_FACTOR)
+
+
+def local_stage(catalog: Catalog, state_dir: Path, say: Callable[[str], None] = print,
+                shape: StackSpec | None = None) -> tuple[CanaryTarget, Callable[[], None]]:
+    """Start the stage (of stage_shape(shape)) from a fresh `state_dir`; (its target, the function that stops it
+    all)."""
     from moneypath.protocol.tokens import issue
     from moneypath.stack import local as stack
     from moneypath.stack.tracks import start_track, stop_track
@@ -29,8 +40,7 @@ def local_stage(catalog: Catalog, state_dir: Path, say: Callable[[str], None] = 
     stack.down(state_dir, progress=lambda *_: None)  # an earlier run interrupted hard
     shutil.rmtree(state_dir, ignore_errors=True)
     started = time.time()
-    spec = stack.StackSpec(fast=True, services=False, time_factor=LOCAL_TIME_FACTOR)
-    state = stack.up(catalog, state_dir, spec, progress=lambda *_: None)
+    state = stack.up(catalog, state_dir, stage_shape(shape), progress=lambda *_: None)
 
     def down() -> None:
         stack.down(state_dir, progress=lambda *_: None)
@@ -61,14 +71,14 @@ def local_stage(catalog: Catalog, state_dir: Path, say: Callable[[str], None] = 
 
 def run_canary_drill(drill, catalog: Catalog, reports_dir: Path, target: CanaryTarget | None = None,
                      state_dir: Path = Path(".moneypath/canary"), say: Callable[[str], None] = print,
-                     judge: Callable | None = None) -> tuple[dict, Path]:
-    """Run the drill against `target`, or on a fresh local stage (stopped afterwards, also on Ctrl-C or an error);
-    (its journal, the report directory)."""
+                     judge: Callable | None = None, shape: StackSpec | None = None) -> tuple[dict, Path]:
+    """Run the drill against `target`, or on a fresh local stage of `shape` (stage_shape; stopped afterwards, also
+    on Ctrl-C or an error); (its journal, the report directory)."""
     from moneypath.canary.drill_run import CanaryDrillRun, write_report
 
     stop = None
     if target is None:
-        target, stop = local_stage(catalog, state_dir / drill.name, say)
+        target, stop = local_stage(catalog, state_dir / drill.name, say, shape)
     try:
         run = CanaryDrillRun(drill, catalog, target, say, **({"judge": judge} if judge else {}))
         journal = run.run()

@@ -48,7 +48,9 @@ def check_canary_files(files: list[str], catalog) -> tuple[list[str], list[str]]
     return ok, problems
 
 
-def run_canary_files(args, files: list[str]) -> int:
+def run_canary_files(args, files: list[str], spec) -> int:
+    """Run the canary drill files on stages of their own, where `spec` (the RunSpec `drill run` built once) says:
+    its state directory, its stack's shape (the stage's own: moneypath.canary.stage)."""
     from moneypath.canary.drill_file import load_canary_drill
     from moneypath.canary.drill_run import summary
     from moneypath.canary.stage import run_canary_drill
@@ -56,7 +58,7 @@ def run_canary_files(args, files: list[str]) -> int:
     from moneypath.drills.hooks import unset_in_file
     from moneypath.formats.drill import DrillError
 
-    if any(getattr(args, name, None) for name in ("target_service", "target_prometheus", "ha", "postgres")):
+    if spec.target.service or spec.target.prometheus or spec.stack.ha or spec.stack.postgres:
         print("moneypath drill: a canary drill starts its own stage (baseline and canary): no --target-*, --ha or "
               "--postgres", file=sys.stderr)
         return EXIT_USAGE
@@ -76,8 +78,8 @@ def run_canary_files(args, files: list[str]) -> int:
         return EXIT_USAGE
     verdicts = []
     for drill in drills:
-        journal, _ = run_canary_drill(drill, catalog, Path(args.reports), state_dir=Path(args.state_dir) / "canary",
-                                      say=lambda text: print(text, flush=True))
+        journal, _ = run_canary_drill(drill, catalog, Path(args.reports), state_dir=spec.state_dir / "canary",
+                                      say=lambda text: print(text, flush=True), shape=spec.stack)
         print()
         for row in summary(journal):
             print(f"  {row['release']:<20} expected {row['expected']:<5} judge {row['verdict']:<13} after "

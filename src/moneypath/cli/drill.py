@@ -186,7 +186,7 @@ def _run(args) -> int:
     if canary := canary_files(args.files):  # kind: canary: after the incident drills, on a stage of their own
         rest = [f for f in args.files if f not in canary]
         first = _run(argparse.Namespace(**{**vars(args), "files": rest})) if rest else 0
-        return worst_exit(first, run_canary_files(args, canary))
+        return worst_exit(first, run_canary_files(args, canary, spec))
     catalog, drills, problems = _load(args.files, args.catalog)
     problems += [line for d in drills for line in hooks.unset_env(d, Path(catalog.path).resolve().parent)]
     if problems:

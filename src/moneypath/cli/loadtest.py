@@ -264,9 +264,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _where(args) -> str | None:
-    """What moved to the environment and the run config (docs/configuration.md), on `args` as the sessions read it:
-    the target's URLs when not given, a stack's instances, the baseline tolerances, the capacity plan's PostgreSQL
-    workers and service processes. A problem (one line) or None."""
+    """What moved to the environment and the run config (docs/configuration.md), on `args`: the target's URLs when
+    not given (read into the RunSpec by _spec), a stack's instances, the baseline tolerances, the capacity plan's
+    PostgreSQL workers and service processes. A problem (one line) or None."""
     merged = where.settings(args)
     args.host = merged.get("target.service", args.host)
     for dest, key in (("prometheus", "target.prometheus"), ("providersim", "target.providersim"),
@@ -294,6 +294,22 @@ def _where(args) -> str | None:
     return None
 
 
+# The load test's own names for the target's URLs (moneypath.cli.where.TARGETS).
+TARGET_DESTS = {"service": "host", "prometheus": "prometheus", "providersim": "providersim", "faultproxy": "faultproxy"}
+
+
+def _spec(args):
+    """(the RunSpec of where this load test or capacity plan runs, built once, or None; a problem or None)."""
+    from moneypath.stack.state import StackError
+
+    if problem := _where(args):
+        return None, problem
+    try:
+        return where.run_spec(args, TARGET_DESTS, shape=False), None
+    except StackError as exc:
+        return None, str(exc)
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -306,11 +322,12 @@ def _loadtest(args) -> int:
     from moneypath.loadtest import inputs, run_report, session
     from moneypath.loadtest.soak import drift
 
-    if problem := _where(args):
+    spec, problem = _spec(args)
+    if problem:
         _warn(f"moneypath: {problem}")
         return EXIT_USAGE
     try:
-        plan = session.prepare(args)
+        plan = session.prepare(args, spec)
     except inputs.UsageError as exc:
         _warn(f"moneypath: {exc}")
         return EXIT_USAGE
@@ -336,11 +353,12 @@ def _capacity(args) -> int:
     from moneypath.loadtest import inputs, session
     from moneypath.loadtest.capacity import plan_report, plan_session
 
-    if problem := _where(args):
+    spec, problem = _spec(args)
+    if problem:
         _warn(f"moneypath: {problem}")
         return EXIT_USAGE
     try:
-        plan = plan_session.prepare(args)
+        plan = plan_session.prepare(args, spec)
     except inputs.UsageError as exc:
         _warn(f"moneypath: {exc}")
         return EXIT_USAGE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from moneypath.catalog import load_catalog
@@ -77,31 +78,30 @@ def _stack(args) -> int:
     state_dir = Path(args.state_dir)
     try:
         if args.command == "up":
-            where.fill(args, {**where.SHAPE_KEYS, "time_factor": "time_factor", "target_wait": "stack.target_wait",
-                              "remote_write": "stack.remote_write"},
-                       {**where.SHAPE_DEFAULTS, "time_factor": 1.0, "target_wait": 120.0, "remote_write": []})
-            if args.time_factor < 1:
+            where.fill(args, {"target_wait": "stack.target_wait", "remote_write": "stack.remote_write"},
+                       {"target_wait": 120.0, "remote_write": []})
+            run = where.run_spec(args, {})  # the shape and the time factor: options, environment, run config
+            if run.time_factor < 1:
                 print("moneypath: --time-factor must be at least 1", file=sys.stderr)
                 return EXIT_USAGE
-            spec = stack.StackSpec(args.target, fast=args.fast, time_factor=args.time_factor,
-                                   remote_write=args.remote_write, faults=args.faults,
-                                   services=not (args.no_services or args.target),  # a --target is your service
-                                   ha=args.ha, engine=args.engine, instances=args.instances, db_url=args.db_url,
-                                   postgres=args.postgres, target_wait_s=args.target_wait)
+            spec = replace(run.stack, targets=tuple(args.target), fast=args.fast, time_factor=run.time_factor,
+                           remote_write=tuple(args.remote_write), faults=args.faults,
+                           services=not (args.no_services or args.target),  # a --target is your service
+                           db_url=args.db_url, target_wait_s=args.target_wait)
             state = stack.up(load_catalog(args.catalog), state_dir, spec)
             print(f"stack up: Prometheus {state.url('prometheus')}, Alertmanager {state.url('alertmanager')}, "
                   f"pages {state.url('pager')}/pages — stop with `moneypath down{_state_flag(args)}`")
-            if args.engine == "vm":
+            if spec.engine == "vm":
                 print(f"engine vm: VictoriaMetrics answers the Prometheus API at {state.url('victoriametrics')}; "
                       f"vmalert {state.url('vmalert')} evaluates the rules")
-            if args.instances > 1 and state.service_urls():
-                print(f"{args.instances} instances of the reference service on one database: "
+            if spec.instances > 1 and state.service_urls():
+                print(f"{spec.instances} instances of the reference service on one database: "
                       f"{', '.join(state.service_urls())}")
             if state.audit_checkpoints:
                 print(f"audit checkpoints: the service signs its audit chain into {state.audit_checkpoints} (key "
                       f"{state.audit_key.removesuffix('.pub')}.key, made once); check the ledger against them: "
                       f"{state.audit_verify_command()}")
-            if args.ha:
+            if spec.ha:
                 print(f"HA pair: Prometheus replica b {state.url('prometheus-b')}, Alertmanager peer "
                       f"{state.url('alertmanager-b')} (both Prometheus send to both Alertmanagers)")
             # A quiet misconfiguration otherwise: the stack runs, and scrapes nothing of the service. (Waiting for

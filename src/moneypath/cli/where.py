@@ -5,8 +5,9 @@ once (docs/decisions/0019-run-config-file.md).
 
 `settings(args)` is the merged view (the file read once per command; RunConfigError, one line, for a bad one);
 `fill(args, {dest: key})` gives an option left off the command line its environment's or file's value;
-`run_spec(args)` is the spec `drill run` (and the canary drills it hands on) carries unchanged to the placement and
-the runner; `up` (shape_options) and `loadtest`/`capacity` fill the same keys onto their options. The top parser's
+`run_spec(args)` is the spec every command that reaches a stack builds once and carries unchanged: `drill run` to
+the placement, the runner and the canary stage; `up` to the stack; `loadtest` and `capacity` to their sessions
+(their target options keep their own names: `run_spec(args, {name: dest})`). The top parser's
 --prometheus: `prometheus_arg` marks a command that reads one, `default_prometheus` fills a required one.
 """
 
@@ -152,12 +153,27 @@ SHAPE_KEYS = {"engine": "stack.engine", "ha": "stack.ha", "instances": "stack.in
 SHAPE_DEFAULTS = {"engine": "prometheus", "ha": False, "instances": 1, "postgres": False}
 
 
-def run_spec(args: argparse.Namespace):
+def run_spec(args: argparse.Namespace, targets: Mapping[str, str] | None = None, *, shape: bool = True):
     """The spec of where this command runs: its target (None URLs: a stack of its own), the local stack's shape, the
     time factor, the state directory. Filled from the environment and the run config where the command line left
-    a value off."""
+    a value off.
+
+    `targets` None: the command has the target group (`drill run`), filled onto `args` here. Else the command keeps
+    its target in options of its own, already filled (the load test's --host, --prometheus, --providersim,
+    --faultproxy; `up`: none): target name → dest. `shape` False: the command has no shape options of its own (an
+    option of the same dest means something else, as `capacity --postgres URL`): the shape comes from the
+    environment and the run config alone."""
     from moneypath.stack.spec import RunSpec, StackSpec, TargetSpec
 
+    if targets is not None:
+        merged = settings(args)
+        given = (lambda dest: getattr(args, dest, None)) if shape else (lambda dest: None)
+        value = {d: merged.get(k, given(d), SHAPE_DEFAULTS[d]) for d, k in SHAPE_KEYS.items()}
+        stack = StackSpec(engine=value["engine"], ha=bool(value["ha"]), instances=int(value["instances"]),
+                          postgres=bool(value["postgres"]), services=True, faults=True, fast=True)
+        return RunSpec(target=TargetSpec(**{n: getattr(args, d, None) for n, d in targets.items()}), stack=stack,
+                       time_factor=float(merged.get("time_factor", getattr(args, "time_factor", None), 1.0)),
+                       state_dir=Path(merged.get("state_dir", getattr(args, "state_dir", None), ".moneypath")))
     fill(args, {k: v for k, v in TARGET_KEYS.items() if k != "target_prometheus"},
          {"time_factor": 1.0, "target_instance": [], "probe_headroom": False})
     fill(args, SHAPE_KEYS, SHAPE_DEFAULTS)
@@ -165,7 +181,7 @@ def run_spec(args: argparse.Namespace):
     args.target_prometheus = settings(args).get("target.prometheus", getattr(args, "prometheus", None))
     target = TargetSpec(**{n: getattr(args, f"target_{n}") for n in TARGETS}, db_url=args.db_url,
                         instances=tuple(args.target_instance or ()), probe_headroom=bool(args.probe_headroom))
-    shape = StackSpec(engine=args.engine, ha=bool(args.ha), instances=int(args.instances),
-                      postgres=bool(args.postgres), services=True, faults=True, fast=True)
-    return RunSpec(target=target, stack=shape, time_factor=float(args.time_factor),
+    shape_spec = StackSpec(engine=args.engine, ha=bool(args.ha), instances=int(args.instances),
+                           postgres=bool(args.postgres), services=True, faults=True, fast=True)
+    return RunSpec(target=target, stack=shape_spec, time_factor=float(args.time_factor),
                    state_dir=Path(args.state_dir))

@@ -2,9 +2,10 @@
 input before anything starts (UsageError), `execute` opens the target, runs Locust, judges the run against
 the gates (and a baseline) and writes the report (RunFailed), `verdict` is its last line.
 
-`options` is the command's parsed options: those of targets.open_target, and scenario, rate, users,
-duration, workers, reconcile_within, locustfile, scenario_file, baseline, p99_tolerance, rps_tolerance,
-out and catalog.
+Where it runs is `where`, the command's moneypath.stack.spec.RunSpec (built once by moneypath.cli.where: options,
+environment, moneypath.run.yaml), read by targets.open_target. `options` is the command's parsed options for the
+load itself: no_prometheus, no_auth, token, scenario, rate, users, duration, workers, reconcile_within, locustfile,
+scenario_file, baseline, p99_tolerance, rps_tolerance, out and catalog.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_rep
 from moneypath.loadtest.inputs import UsageError
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
+from moneypath.stack.spec import RunSpec
 
 MAX_WORKERS = 64  # local processes; beyond one machine, Locust's own master and workers
 
@@ -41,6 +43,7 @@ class Plan:
     baseline: dict | None
     tmp: Path
     final: Path
+    where: RunSpec = RunSpec()
 
 
 @dataclass
@@ -50,12 +53,12 @@ class Judged:
     final: Path  # the published report directory
 
 
-def prepare(options) -> Plan:
+def prepare(options, where: RunSpec) -> Plan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
     if options.workers and options.workers > MAX_WORKERS:
         raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
                          "\"Distributed: master and workers\" in the load-test docs, docs/load-tests.md)")
-    if options.prometheus and options.no_prometheus:
+    if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     c = load_catalog(options.catalog)
     try:
@@ -73,7 +76,7 @@ def prepare(options) -> Plan:
     except (scenarios.ScenarioError, locust_run.LoadTestError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None
     tmp, final = inputs.staging(options.out, f"loadtest-{options.scenario}")  # last: nothing after it can fail
-    return Plan(c, options, locustfile, scenario, baseline, tmp, final)
+    return Plan(c, options, locustfile, scenario, baseline, tmp, final, where)
 
 
 def execute(plan: Plan, say=print, warn=print) -> Judged:
@@ -86,7 +89,7 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
     try:
         with reported(tmp, final, warn):
             exporter_port = free_port()
-            target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say)
+            target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say, where=plan.where)
             if missing := locust_run.missing_fault_api(plan.scenario, target):
                 raise UsageError(missing)
             outcome = locust_run.run(plan.c, spec, target, tmp / "locust", exporter_port, say)

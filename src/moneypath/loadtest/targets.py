@@ -1,8 +1,9 @@
 """Where a load test sends its load: the service given (--host), the stack running from --state-dir, or a
 fresh stack started for the run and stopped after it; and the Locust exporter as that Prometheus's target.
 
-`options` is the command's parsed options (host, prometheus, no_prometheus, providersim, faultproxy, no_auth,
-token, state_dir and, for `moneypath loadtest`, instances).
+Where is the command's moneypath.stack.spec.RunSpec (`where`: its target's service, prometheus, providersim and
+faultproxy, its stack's instances, its state directory); `options` the command's parsed options for the rest
+(no_prometheus, no_auth, token).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.run_types import LoadTestError, Target
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
+from moneypath.stack.spec import RunSpec
 from moneypath.stack.state import StackState
 
 LOCUST_JOB = "locust"
@@ -124,15 +126,17 @@ def remove_exporter_target(target: Target) -> None:
 # ---------------------------------------------------------------- Locust processes
 
 
-def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None = None, say=print):
+def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None = None, say=print, *,
+                where: RunSpec, instances: int | None = None):
     """The target to load (Target; `owned` when started here). A locustfile that knows nothing of moneypath
-    sends its own headers: it needs no token, and gets one only if there is one."""
-    state_dir = Path(options.state_dir)
-    instances = getattr(options, "instances", 1)
+    sends its own headers: it needs no token, and gets one only if there is one. A stack started here runs
+    `instances` reference services (default: where.stack.instances)."""
+    state_dir, given = where.state_dir, where.target
+    instances = where.stack.instances if instances is None else instances
     if options.token and options.no_auth:
         raise UsageError("--token and --no-auth: choose one")
-    if options.host is None and running_stack(state_dir) is None:
-        if options.prometheus or options.providersim or options.faultproxy or options.no_auth or options.token:
+    if given.service is None and running_stack(state_dir) is None:
+        if given.prometheus or given.providersim or given.faultproxy or options.no_auth or options.token:
             raise UsageError("--prometheus, --providersim, --faultproxy, --no-auth and --token go with --host")
         target = start_stack(c, state_dir / "loadtest", exporter_port, say, instances=instances)
     else:
@@ -142,8 +146,8 @@ def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None
                              "running stack (whose own instances are used as they are)")
         try:
             env = {**os.environ, "MONEYPATH_TOKEN": options.token} if options.token else None
-            target = existing_target(state_dir, options.host, options.prometheus, options.providersim,
-                                            env=env, faultproxy=options.faultproxy, auth=not options.no_auth,
+            target = existing_target(state_dir, given.service, given.prometheus, given.providersim,
+                                            env=env, faultproxy=given.faultproxy, auth=not options.no_auth,
                                             need_token=locustfile is None or launch.knows_moneypath(locustfile))
         except LoadTestError as exc:
             raise UsageError(str(exc)) from None

@@ -28,7 +28,7 @@ def no_run(monkeypatch):
 
     opened = []
 
-    def open_target(c, args, port, *_locustfile):
+    def open_target(c, args, port, *_locustfile, **_where):
         opened.append(args)
         return locust_run.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 

@@ -2,9 +2,11 @@
 anything starts (UsageError), `execute` finds the knee on the target (and, with --postgres, on stacks of
 the same service on PostgreSQL), plans instances and cost and writes the report (session.RunFailed).
 
-`options` is the command's parsed options: those of targets.open_target, and current_rps, start, step,
-max_rate, step_duration, saturation_users, service_pid, postgres, postgres_workers, no_confirm,
-utilization, workers, locustfile, scenario_file, out and catalog.
+Where it runs is `where`, the command's moneypath.stack.spec.RunSpec (built once by moneypath.cli.where), read by
+targets.open_target (one instance: the plan measures what one carries) and for the state directory of the
+PostgreSQL stacks. `options` is the command's parsed options for the rest: those of targets.open_target, and
+current_rps, start, step, max_rate, step_duration, saturation_users, service_pid, postgres, postgres_workers,
+no_confirm, utilization, workers, locustfile, scenario_file, out and catalog.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.session import reported
 from moneypath.stack.processes import free_port
+from moneypath.stack.spec import RunSpec
 
 
 @dataclass
@@ -39,11 +42,12 @@ class Plan:
     steps: list[float] | None  # None: automatic, from the saturation throughput
     tmp: Path
     final: Path
+    where: RunSpec = RunSpec()
 
 
-def prepare(options) -> Plan:
+def prepare(options, where: RunSpec) -> Plan:
     """Everything that can be checked before minutes of load; UsageError (one line) when something is wrong."""
-    if options.prometheus and options.no_prometheus:
+    if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     steps = None
     if any(v is not None for v in (options.start, options.step, options.max_rate)):
@@ -54,9 +58,9 @@ def prepare(options) -> Plan:
             steps = capacity.step_rates(start, step, top)
         except capacity.TooManySteps as exc:
             raise UsageError(str(exc)) from None
-    if options.postgres and (options.host or targets.running_stack(Path(options.state_dir)) is not None):
+    if options.postgres and (where.target.service or targets.running_stack(where.state_dir) is not None):
         raise UsageError("--postgres measures stacks that capacity starts itself: leave out --host and stop "
-                         f"the stack in {options.state_dir}")
+                         f"the stack in {where.state_dir}")
     if options.postgres:
         check_postgres(options.postgres)
     c = load_catalog(options.catalog)
@@ -72,7 +76,7 @@ def prepare(options) -> Plan:
     except (scenarios.ScenarioError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None
     tmp, final = inputs.staging(options.out, "capacity")  # last: nothing after it can fail
-    return Plan(c, options, locustfile, sfile, steps, tmp, final)
+    return Plan(c, options, locustfile, sfile, steps, tmp, final, where)
 
 
 def check_postgres(url: str) -> None:
@@ -101,7 +105,8 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
     try:
         with reported(tmp, final, warn):
             exporter_port = free_port()
-            target = targets.open_target(plan.c, plan.options, exporter_port, None, say)
+            target = targets.open_target(plan.c, plan.options, exporter_port, None, say, where=plan.where,
+                                         instances=1)
             database = "sqlite" if target.owned else "unknown"
             saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,
                                           single_writer=database == "sqlite")
@@ -140,7 +145,7 @@ def _postgres_run(plan: Plan, work: Path, exporter_port: int, say) -> dict:
     """The same service on PostgreSQL: a saturation probe with one process, then the climb with N (the
     same explicit steps, or automatic ones from its own saturation)."""
     o = plan.options
-    state = Path(o.state_dir) / "loadtest-postgres"
+    state = plan.where.state_dir / "loadtest-postgres"
     target = targets.start_stack(plan.c, state, exporter_port, say, db_url=o.postgres, service_workers=1)
     try:
         one, _ = _climb(plan, target, None, work / "postgres-1", exporter_port, say,
