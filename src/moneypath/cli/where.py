@@ -27,7 +27,7 @@ __all__ = ["RunConfigError", "Settings", "default_prometheus", "fill", "promethe
 
 # The target's URLs, each declared here once: `--target-<name>` (or the name a command has always used for it).
 TARGETS = {
-    "service": "the payment service (reference or your own)",
+    "service": "payment service (reference or your own)",
     "prometheus": "Prometheus that scrapes the service",
     "alertmanager": "Alertmanager (pages, when there is no pager)",
     "pager": "moneypath pager (GET /pages)",

@@ -1,5 +1,5 @@
 """A game day's halt conditions: `moneypath drill run --halt-burn SLO=FACTOR --halt-alert ALERT` (what the CronJob
-of `moneypath export kube --gameday-*` runs) adds them to every drill's fault.halt_when, so the fault is cleared as
+of `moneypath export kube` with a `gameday:` run config runs) adds them to every drill's fault.halt_when, so the fault is cleared as
 soon as one holds, as the drill's own halt conditions do (moneypath.drills.fault_switch).
 
 - an SLO burning its error budget faster than FACTOR over the shortest window of the catalog's fastest paging
