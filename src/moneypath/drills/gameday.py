@@ -1,6 +1,7 @@
 """A game day's halt conditions: `moneypath drill run --halt-burn SLO=FACTOR --halt-alert ALERT` (what the CronJob
-of `moneypath export kube` with a `gameday:` run config runs) adds them to every drill's fault.halt_when, so the fault is cleared as
-soon as one holds, as the drill's own halt conditions do (moneypath.drills.fault_switch).
+of `moneypath export kube` runs for the run config's `gameday:` section) adds them to every drill's
+fault.halt_when, so the fault is cleared as soon as one holds, as the drill's own halt conditions do
+(moneypath.drills.fault_switch).
 
 - an SLO burning its error budget faster than FACTOR over the shortest window of the catalog's fastest paging
   burn-rate pair (its recorded error ratio over its recorded budget);
