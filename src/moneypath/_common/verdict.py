@@ -96,6 +96,16 @@ class Check:
     def ok(self) -> bool:
         return self.outcome is PASS
 
+    @property
+    def breach(self) -> bool:
+        """It fails its verdict, or leaves it not measured (a skipped not-measured check does neither)."""
+        return self.outcome is FAIL or self.outcome is NOT_MEASURED and self.if_not_measured == "fail"
+
+    @property
+    def skipped(self) -> bool:
+        """Not measured, shown and not judged (its `if_not_measured` is pass)."""
+        return self.outcome is NOT_MEASURED and self.if_not_measured == "pass"
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -116,6 +126,16 @@ class Verdict:
 
     def of(self, outcome: Outcome) -> list[Check]:
         return [c for c in self.checks if c.outcome is outcome]
+
+    @property
+    def breaches(self) -> list[Check]:
+        """The checks that fail the verdict or leave it not measured, in order."""
+        return [c for c in self.checks if c.breach]
+
+    @property
+    def skipped(self) -> list[Check]:
+        """The not-measured checks shown and not judged, in order."""
+        return [c for c in self.checks if c.skipped]
 
 
 def jsonable(value: Any) -> Any:

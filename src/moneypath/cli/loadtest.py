@@ -336,17 +336,17 @@ def _loadtest(args) -> int:
     except session.RunFailed as exc:
         _warn(f"moneypath: {exc}")
         return exc.exit_code
-    for line in run_report.gate_table(run.result["gates"]):
+    for line in run_report.gate_table(run.result.gates):
         _say(line)
     if run.outcome.drift is not None:
         for line in drift.summary_lines(run.outcome.drift):
             _say(line)
     _say(f"report: {run.final / 'report.html'} (and report.md, result.json)")
-    for gt in run.result["gates"]:  # a gate not measured is no breach: it is named as what it is
-        if gt["status"] in (FAIL, NOT_MEASURED):
-            _warn(f"{'BREACH' if gt['status'] == FAIL else 'NOT MEASURED'}: {gt['reason']}")
+    for gt in run.result.gates:  # a gate not measured is no breach: it is named as what it is
+        if gt.check.breach:
+            _warn(f"{'BREACH' if gt.outcome is FAIL else 'NOT MEASURED'}: {gt.reason}")
     _say(session.verdict(run.result, args.scenario, args.no_prometheus))
-    return exit_code([run.result.get("verdict") or ("pass" if run.result["passed"] else "fail")])
+    return exit_code([run.result.outcome])
 
 
 def _capacity(args) -> int:

@@ -422,7 +422,7 @@ def compare(current: dict, baseline: dict, tol: Tolerances) -> list[Gate]:
 
 def breaches(gates: Iterable[Gate | Mapping]) -> list[str]:
     """One line per gate that fails the run: a failure, or a gate that was not measured (a skip is neither)."""
-    return [g.reason for g in map(Gate.read, gates) if g.outcome is FAIL or g.outcome is NOT_MEASURED and not g.skipped]
+    return [g.reason for g in map(Gate.read, gates) if g.check.breach]
 
 
 def gates_verdict(gates: Iterable[Gate | Mapping]) -> Outcome:

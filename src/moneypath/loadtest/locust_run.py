@@ -25,7 +25,7 @@ from moneypath.loadtest import gates as g
 from moneypath.loadtest import launch, overload, shape
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
-from moneypath.loadtest.run_types import LoadTestError, RunOutcome, RunSpec, Target
+from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
 from moneypath.loadtest.soak import sampling
 from moneypath.loadtest.stats import Summary, flow_failure_reasons, history, load_entries, steady_entries, summarize
 
@@ -218,9 +218,10 @@ def clear_faults(scenario: scenarios.Scenario, target: Target) -> None:
             pass
 
 
-def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
+def run_result(c: Catalog, outcome: RunOutcome, target: Target) -> LoadTestResult:
+    """The run's figures and gates, judged (moneypath.loadtest.session adds the thresholds, drift and baseline)."""
     s = outcome.summary
-    return {
+    return LoadTestResult({
         "scenario": outcome.scenario.name,
         "description": outcome.scenario.description.strip(),
         "catalog": c.path,
@@ -245,10 +246,7 @@ def result_dict(c: Catalog, outcome: RunOutcome, target: Target) -> dict:
                    "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": jsonable(outcome.prom) if outcome.prom else None,
-        "gates": [gate.to_dict() for gate in outcome.gates],
-        "breaches": g.breaches(outcome.gates),
-        "passed": outcome.passed,
-    }
+    }, list(outcome.gates))
 
 
 # what --baseline reads from a previous result.json: key path, whether it may be null

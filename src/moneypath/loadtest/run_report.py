@@ -9,6 +9,7 @@ whole report or does not exist. Markdown and HTML come from one document
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the commands' names for them
-from moneypath.loadtest.gates import feature_skips
+from moneypath.loadtest.gates import Gate, feature_skips
+from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.loadtest.soak import drift as dr
 
 GATE_MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "not measured": "NOT MEASURED"}
@@ -54,10 +56,10 @@ def failure_message(exc: Exception, tmp: Path, final: Path) -> str:
     return f"{message} (logs: {kept})"
 
 
-def gate_table(gates: list[dict]) -> list[str]:
-    """The gate table as plain text lines for the terminal."""
+def gate_table(gates: Iterable[Gate | Mapping]) -> list[str]:
+    """The gate table as plain text lines for the terminal; gates as they are or as result.json has them."""
     rows = [("gate", "source", "result", "observed", "limit")]
-    rows += [(gt["title"], gt["source"], GATE_MARK[gt["status"]], gt["observed"], gt["limit"]) for gt in gates]
+    rows += [(gt.title, gt.source, GATE_MARK[gt.status], gt.observed, gt.limit) for gt in map(Gate.read, gates)]
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     lines = ["  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -248,20 +250,20 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     if result.get("baseline"):
         facts.append(("baseline", str(result["baseline"])))
 
-    gates = result["gates"]
-    gate_cells = [[gt["title"], gt["source"], GATE_MARK[gt["status"]], gt["observed"], gt["limit"]] for gt in gates]
+    gates = [Gate.read(gt) for gt in result["gates"]]
+    gate_cells = [[gt.title, gt.source, GATE_MARK[gt.status], gt.observed, gt.limit] for gt in gates]
     sections = [doc.Section("", [doc.Bullets(facts)]), doc.Section("Gates", [
         doc.Table(["gate", "source", "result", "observed", "limit"], gate_cells, None, only="md"),
         doc.Table(["gate", "source", "result", "observed", "limit", "reason"],  # the page has room for the reason
-                  [[*cells, gt["reason"]] for cells, gt in zip(gate_cells, gates)], None,
-                  row_kinds=[GATE_ROW.get(gt["status"], "skip") for gt in gates], only="html")])]
+                  [[*cells, gt.reason] for cells, gt in zip(gate_cells, gates)], None,
+                  row_kinds=[GATE_ROW.get(gt.status, "skip") for gt in gates], only="html")])]
     if loc.get("steps"):
         sections.append(steps_section(loc))
     if result["breaches"]:
         sections.append(doc.Section("Breaches", [doc.Bullets(result["breaches"])], only="md"))
-    skipped = [gt for gt in gates if gt["status"] == "skip"]
+    skipped = [gt for gt in gates if gt.skipped]
     if skipped:
-        sections.append(doc.Section("", [doc.Para("Skipped: " + "; ".join(f"{gt['title']} ({gt['reason']})"
+        sections.append(doc.Section("", [doc.Para("Skipped: " + "; ".join(f"{gt.title} ({gt.reason})"
                                                                           for gt in skipped))], only="md"))
     if result.get("drift"):
         sections.append(drift_section(result["drift"]))
@@ -285,8 +287,11 @@ NAMES_NOTE = ('"[x]" in a name: the service\'s answer named provider x; "[reques
               "failure, or an API that does not say), so x is only what the load generator asked for.")
 
 
-def render(result: dict, ticks, service: dict, directory: Path) -> None:
-    """Write result.json, report.md, report.html and the plots into `directory`."""
+def render(result: LoadTestResult | dict, ticks, service: dict, directory: Path) -> None:
+    """Write result.json, report.md, report.html and the plots into `directory`; the pages are made from what
+    result.json holds (a judged run's `as_json()`, or such a dict)."""
+    if isinstance(result, LoadTestResult):
+        result = result.as_json()
     plots = _plots(result, ticks, service, directory)
     write_json(directory / "result.json", result, default=str)
     page = document(result, plots)

@@ -1,10 +1,13 @@
-"""What a load-test run is given and what it yields: its target, its spec, its outcome; and its one-line error."""
+"""What a load-test run is given and what it yields: its target, its spec, its outcome, its judged result (result.json
+as a type); and its one-line error."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from moneypath._common.verdict import Outcome, Verdict
 from moneypath.formats import scenarios
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.stats import Summary
@@ -68,6 +71,57 @@ class RunOutcome:
     @property
     def passed(self) -> bool:
         return not g.breaches(self.gates)
+
+
+@dataclass
+class LoadTestResult:
+    """A judged run: the runner's figures (result.json's keys before its gates, as the runner measured them), its
+    gates as `Gate`s, and what the run added; the verdict, the breaches and the skipped gates come from the gates'
+    checks (`Verdict`). `as_json()` is result.json, the one place gates become its dicts (`Gate.to_dict`)."""
+
+    figures: dict[str, Any]
+    gates: list[g.Gate]
+    p99_threshold_ms: float | None = None
+    drift: dict | None = None  # Drift.to_dict() when the scenario asks for it
+    overload: dict | None = None  # Overload.to_dict() when the scenario is one
+    baseline: str | None = None  # the baseline result.json compared against
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict(tuple(gt.check for gt in self.gates))
+
+    @property
+    def outcome(self) -> Outcome:
+        """pass | fail | not measured (exit 0, 1, 3)."""
+        return self.verdict.outcome
+
+    @property
+    def breaches(self) -> list[str]:
+        """One line per gate that fails the run or leaves it not measured (a skip is neither)."""
+        return [gt.reason for gt, check in zip(self.gates, self.verdict.checks, strict=True) if check.breach]
+
+    @property
+    def passed(self) -> bool:
+        return not self.breaches
+
+    @property
+    def skipped(self) -> list[g.Gate]:
+        """The gates shown and not judged."""
+        return [gt for gt, check in zip(self.gates, self.verdict.checks, strict=True) if check.skipped]
+
+    @property
+    def feature_skips(self) -> list[str]:
+        """'<gate title> (feature X is off)' for each gate skipped because its feature is off."""
+        return g.feature_skips(self.skipped)
+
+    def as_json(self) -> dict[str, Any]:
+        """result.json: the figures, the gates, breaches and passed, what the run added, and the verdict."""
+        out = {**self.figures, "gates": [gt.to_dict() for gt in self.gates], "breaches": self.breaches,
+               "passed": self.passed, "p99_threshold_ms": self.p99_threshold_ms}
+        for key in ("drift", "overload", "baseline"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out | {"verdict": self.outcome}
 
 
 # ---------------------------------------------------------------- the target

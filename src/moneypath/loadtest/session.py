@@ -18,6 +18,7 @@ from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
+from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
 from moneypath.stack.spec import RunSpec
@@ -48,7 +49,7 @@ class Plan:
 
 @dataclass
 class Judged:
-    result: dict
+    result: LoadTestResult
     outcome: locust_run.RunOutcome
     final: Path  # the published report directory
 
@@ -117,39 +118,34 @@ def reported(tmp: Path, final: Path, warn):
         raise
 
 
-def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target) -> dict:
-    """The run's result.json: the runner's figures and gates, the thresholds, drift, overload, the baseline's
-    gates, the breaches and the verdict."""
+def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target) -> LoadTestResult:
+    """The judged run: the runner's figures and gates, the thresholds, drift, overload and the baseline's gates
+    (its breaches and verdict follow from the gates)."""
     o = plan.options
-    result = locust_run.result_dict(plan.c, outcome, target)
+    result = locust_run.run_result(plan.c, outcome, target)
     thr = gates.thresholds(plan.c, o.reconcile_within)
-    result["p99_threshold_ms"] = thr.p99_s * 1000 if thr.p99_s else None
+    result.p99_threshold_ms = thr.p99_s * 1000 if thr.p99_s else None
     if outcome.drift is not None:
-        result["drift"] = outcome.drift.to_dict()
+        result.drift = outcome.drift.to_dict()
     if outcome.overload is not None:
-        result["overload"] = outcome.overload.to_dict()
+        result.overload = outcome.overload.to_dict()
     if plan.baseline is not None:
-        extra = gates.compare(result, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
-        result["gates"] += [gt.to_dict() for gt in extra]
-        result["baseline"] = str(o.baseline)
-    result["breaches"] = gates.breaches(result["gates"])
-    result["passed"] = not result["breaches"]
-    result["verdict"] = gates.gates_verdict(result["gates"])  # pass | fail | not measured (exit 0, 1, 3)
+        result.gates += gates.compare(result.figures, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        result.baseline = str(o.baseline)
     return result
 
 
-def verdict(result: dict, scenario: str, no_prometheus: bool) -> str:
+def verdict(result: LoadTestResult, scenario: str, no_prometheus: bool) -> str:
     """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
-    features_off = "".join(f"; skipped: {line}" for line in gates.feature_skips(result["gates"]))
-    if result["passed"] and no_prometheus:
-        skipped = [gt["title"] for gt in result["gates"] if gt["status"] == gates.SKIP
-                   and gt["reason"] == locust_run.NOT_JUDGED]
+    features_off = "".join(f"; skipped: {line}" for line in result.feature_skips)
+    if result.passed and no_prometheus:
+        skipped = [gt.title for gt in result.skipped if gt.reason == locust_run.NOT_JUDGED]
         return (f"{scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
                 f"{len(skipped)} gates not judged ({', '.join(skipped)}){features_off}")
-    if result["passed"]:
+    if result.passed:
         return f"{scenario}: every gate passed{features_off}"
-    if result.get("verdict") == gates.NOT_MEASURED:
-        unmeasured = [gt["title"] for gt in result["gates"] if gt["status"] == gates.NOT_MEASURED]
-        return (f"{scenario}: NOT MEASURED: no gate failed; {len(unmeasured)} of {len(result['gates'])} gates not "
+    if result.outcome is gates.NOT_MEASURED:
+        unmeasured = [gt.title for gt in result.gates if gt.outcome is gates.NOT_MEASURED and not gt.skipped]
+        return (f"{scenario}: NOT MEASURED: no gate failed; {len(unmeasured)} of {len(result.gates)} gates not "
                 f"measured ({', '.join(unmeasured)}){features_off}")
-    return f"{scenario}: FAILED: {len(result['breaches'])} of {len(result['gates'])} gates breached{features_off}"
+    return f"{scenario}: FAILED: {len(result.breaches)} of {len(result.gates)} gates breached{features_off}"

@@ -293,11 +293,11 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
                                  "service p99 (s)": [(T0 + i, 0.24 + (i % 7) / 100) for i in range(4, 62, 2)]},
                                 ticks)
     target = locust_run.Target("http://127.0.0.1:41001", "http://127.0.0.1:41003", None, "token", None)
-    result = locust_run.result_dict(c, outcome, target)
-    result["p99_threshold_ms"] = thr.p99_s * 1000
+    result = locust_run.run_result(c, outcome, target)
+    result.p99_threshold_ms = thr.p99_s * 1000
     out = tmp_path / "run"
     run_report.render(result, ticks, outcome.service_series, out)
-    verdict = "PASSED" if result["passed"] else "FAILED"
+    verdict = "PASSED" if result.passed else "FAILED"
     check_page(browser, out / "report.html", f"Load test checkout: {verdict}", "Load test checkout", screenshots,
                "loadtest-report")
 

@@ -56,6 +56,15 @@ def test_the_verdict_is_aggregated_in_one_place(outcomes, policy, expected, code
     assert result.of(NOT_MEASURED) == [c for c in checks if c.outcome is NOT_MEASURED]
 
 
+def test_the_verdict_names_its_breaches_and_what_it_skipped():
+    failed, passed = Check.judged("p99", False, "p99 over"), Check.judged("ledger", True)
+    missing = Check.judged("duplicates", None, "no counter")
+    skipped = Check(name="circuit", outcome=NOT_MEASURED, why="none expected", if_not_measured="pass")
+    result = Verdict([failed, passed, missing, skipped])
+    assert result.breaches == [failed, missing] and [c.breach for c in result.checks] == [True, False, True, False]
+    assert result.skipped == [skipped] and not missing.skipped and not failed.skipped
+
+
 def test_one_encoder_makes_results_strict_json():
     @dataclass
     class Row:
