@@ -85,7 +85,10 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     line = shell(code_block("docs/drills.md", "Drills", "sh"))[2]
     assert line[0] == ".venv/bin/moneypath" and "--interactive" in line
     keygen, recorded, listing, verify = shell(code_block("docs/drill-history.md", "Every drill on record", "sh"))
-    assert recorded[:len(line)] == line
+    # the drills page's line, after the environment and the signing it records with (MONEYPATH_*=… words)
+    settings = [word.split("=", 1) for word in recorded if "=" in word and word.split("=")[0].startswith("MONEYPATH_")]
+    recorded = recorded[len(settings):]
+    assert recorded[:len(line)] == line and {name for name, _ in settings} >= {"MONEYPATH_ENVIRONMENT"}
     keys, checkpoints, history = tmp_path / "keys", tmp_path / "checkpoints", tmp_path / "history"
     keys.mkdir()
     assert main(substitute(args_of(keygen), {"KEYS": str(keys)})) == 0
@@ -94,9 +97,10 @@ def test_a_tampered_audit_event_is_caught_and_every_role_answers_at_the_tabletop
     roles = list(yaml.safe_load(drill.read_text())["tabletop"]["roles"])
     answers = "".join(f"{role} lead\n{role}: done as the card says\ny\n" for role in roles)
     reports, state = tmp_path / "reports", tmp_path / "state"
-    argv = [str(Path(sys.executable).parent / "moneypath"), *substitute(recorded[1:], {"FILE": str(drill), **signing}),
+    argv = [str(Path(sys.executable).parent / "moneypath"), *substitute(recorded[1:], {"FILE": str(drill)}),
             "--state-dir", str(state), "--reports", str(reports), "--history", str(history)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}
+    env |= dict(zip([name for name, _ in settings], substitute([value for _, value in settings], signing)))
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
