@@ -26,14 +26,7 @@ __all__ = ["RunConfigError", "Settings", "default_prometheus", "fill", "promethe
            "shape_options", "target_options"]
 
 # The target's URLs, each declared here once: `--target-<name>` (or the name a command has always used for it).
-TARGETS = {
-    "service": "payment service (reference or your own)",
-    "prometheus": "Prometheus that scrapes the service",
-    "alertmanager": "Alertmanager (pages, when there is no pager)",
-    "pager": "moneypath pager (GET /pages)",
-    "faultproxy": "fault proxy between the service and its providers (fault.where: faultproxy)",
-    "providersim": "provider simulator (simulator faults)",
-}
+TARGETS = ("service", "prometheus", "alertmanager", "pager", "faultproxy", "providersim")  # run config target.<name>
 
 
 def target_options(parser: argparse.ArgumentParser, names: tuple[str, ...] = tuple(TARGETS), *,
@@ -46,8 +39,7 @@ def target_options(parser: argparse.ArgumentParser, names: tuple[str, ...] = tup
     for name in (n for n in names if n != "prometheus"):  # the top parser's --prometheus (--target-prometheus)
         key = run_config.BY_NAME[f"target.{name}"]
         group.add_argument((flags or {}).get(name, f"--target-{name}"), dest=f"target_{name}", metavar="URL",
-                           type=url, default=None, help=f"base URL of the {TARGETS[name]} (default: ${key.env}, "
-                                                         f"else target.{name})")
+                           type=url, default=None, help=f"{key.help} (default: ${key.env}, else target.{name})")
     if db_url:
         group.add_argument("--db-url", metavar="URL", default=None,
                            help="the service's database the money checks read (SQLAlchemy URL; the catalog's "

@@ -45,10 +45,10 @@ KEYS: tuple[Key, ...] = (
     Key("time_factor", "float", "MONEYPATH_TIME_FACTOR", "how much faster than production the target's rules run "
         "(1: the committed rules; the local drill stack: 60)"),
     *(Key(f"target.{n}", "url", f"MONEYPATH_TARGET_{n.upper()}", f"base URL of the {what}") for n, what in (
-        ("service", "payment service"), ("prometheus", "Prometheus that scrapes it"),
+        ("service", "payment service (reference or your own)"), ("prometheus", "Prometheus that scrapes the service"),
         ("alertmanager", "Alertmanager (pages, when there is no pager)"), ("pager", "moneypath pager (GET /pages)"),
-        ("faultproxy", "fault proxy between the service and its providers"),
-        ("providersim", "provider simulator"))),
+        ("faultproxy", "fault proxy between the service and its providers (fault.where: faultproxy)"),
+        ("providersim", "provider simulator (simulator faults)"))),
     Key("target.instances", "list", "MONEYPATH_TARGET_INSTANCES", "the service's other instances (URLs; the "
         "environment's comma-separated): a drill's payments are spread over all of them"),
     Key("target.db_url", "str", "MONEYPATH_TARGET_DB_URL", "the service's database the drill's money checks read "
