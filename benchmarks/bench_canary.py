@@ -170,7 +170,8 @@ def broken(args) -> None:
             seconds.append(math.inf)
     failed = sum(math.isfinite(s) for s in seconds)
     print(f"(c) a broken canary (90 % of authorizations failing, baseline 0.5 %), {split:.0%} of {rate:g} payments/s, "
-          f"a look every {every:g} s, alpha {FAMILY_ALPHA} / {tests}, {args.time_runs} runs: failed {failed / len(seconds):.0%}; "
+          f"a look every {every:g} s, alpha {FAMILY_ALPHA} / {tests}, {args.time_runs} runs: "
+          f"failed {failed / len(seconds):.0%}; "
           f"seconds to fail median {statistics.median(seconds):.0f} (90th percentile "
           f"{sorted(seconds)[int(0.9 * len(seconds))]:.0f}), canary events then median {statistics.median(events):.0f}")
 
