@@ -226,7 +226,7 @@ def _latency_problems(catalog, key: str, settings: CanaryMetric, loc: tuple) -> 
     where = f"up to the latency SLO's {under:g} s" if under is not None else "the whole histogram: no latency SLO on it"
     finest = latency_resolution.default_shift(bounds)
     return [(loc + ("shift" if settings.shift is not None else "relative",),
-             f"a tolerance of {given} is finer than the buckets where healthy authorizations land: "
-             f"{latency_resolution.describe(coarse)} s of {Key.AUTHORIZATION_DURATION_SECONDS} ({where}) are wider "
+             f"a tolerance of {given} is finer than the buckets where healthy authorizations land "
+             f"({Key.AUTHORIZATION_DURATION_SECONDS} {where}): {latency_resolution.describe(coarse)} s are wider "
              f"than {latency_resolution.RESOLUTION:g} x it; tolerate a shift of {finest:g} s or more, or give the "
              "histogram finer buckets there")]
