@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from moneypath._common.verdict import NOT_MEASURED, not_measured
-from moneypath.canary import sequential
 from moneypath.canary.queries import increase
 from moneypath.canary.results import SKIPPED, MetricRow, Plan
-from moneypath.canary.sequential import INCONCLUSIVE
+from moneypath.canary.sequential import INCONCLUSIVE, MarginTest
 from moneypath.catalog.canary_policy import LATENCY_METRIC
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.latency_resolution import RESOLUTION, resolves, tolerance
@@ -178,9 +177,10 @@ def figures(cmp: Comparison, seen=None) -> dict:
 
 
 def rows(catalog, metric, queries: Mapping[str, str], answers: Mapping[str, Mapping[str, float]],
-         problem: str | None, window_s: int, alpha: float, power: float, tests: dict) -> list[MetricRow]:
+         problem: str | None, window_s: int, alpha: float, power: float, tests: dict,
+         state_path=None) -> list[MetricRow]:
     """One row per compared quantile from both arms' `sum by (le)` answers (`problem`: why they could not be
-    read); `tests` holds each quantile's MarginTest state between looks."""
+    read); `tests` holds each quantile's MarginTest state between looks (kept in `state_path`)."""
     spec = metric.spec
     plans = [Plan(id=test_id(q), provider=None, test=TEST, unit=UNIT, description=spec.description,
                   queries={arm: {"buckets": query} for arm, query in queries.items()}, min_effect=metric.shift or 0.0,
@@ -201,12 +201,12 @@ def rows(catalog, metric, queries: Mapping[str, str], answers: Mapping[str, Mapp
     rate = arms["canary"][1][-1] / window_s
     out = []
     for q, plan in zip(metric.quantiles, plans, strict=True):
-        out.append(_row(metric, plan, q, arms, alpha, power, tests, rate))
+        out.append(_row(metric, plan, q, arms, alpha, power, tests, rate, state_path))
     return out
 
 
-def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, tests: dict,
-         rate: float) -> MetricRow:
+def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, tests: dict, rate: float,
+         state_path) -> MetricRow:
     if min(arms["canary"][1][-1], arms["baseline"][1][-1]) <= 0:
         arm = "canary" if arms["canary"][1][-1] <= 0 else "baseline"
         return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, rate_per_s=rate,
@@ -218,9 +218,13 @@ def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, t
     if not cmp.variance > 0:
         return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp), rate_per_s=rate,
                          reason="both arms' quantiles have no spread yet: needs more authorizations")
-    margin_test = sequential.MarginTest
-    test = (margin_test.from_dict(tests[plan.id]) if plan.id in tests else
-            margin_test(alpha=alpha, power=power, min_sample=metric.min_sample))
+    try:
+        test = (MarginTest.from_dict(tests[plan.id]) if plan.id in tests else
+                MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample))
+    except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
+        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp), reason=not_measured(
+            f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or remove "
+            f"{state_path}"))
     try:
         seen = test.look(estimate=cmp.estimate, variance=cmp.variance, margin=cmp.tolerance, design=2 * cmp.tolerance,
                          canary_value=cmp.canary.value, baseline_value=cmp.baseline.value,

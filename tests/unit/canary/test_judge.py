@@ -67,7 +67,7 @@ class ScriptedMarginTest(ScriptedTest):
 def scripted(monkeypatch):
     ScriptedTest.verdicts, ScriptedTest.looks = {}, []
     monkeypatch.setattr(judge_module, "SequentialTest", ScriptedTest)
-    monkeypatch.setattr("moneypath.canary.sequential.MarginTest", ScriptedMarginTest, raising=False)
+    monkeypatch.setattr("moneypath.canary.latency.MarginTest", ScriptedMarginTest)
     return ScriptedTest
 
 
