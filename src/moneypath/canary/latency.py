@@ -164,8 +164,9 @@ def buckets_query(catalog, arm: tuple[str, ...], window_s: int) -> str:
     return increase(f"{catalog.metric(Key.AUTHORIZATION_DURATION_SECONDS)}_bucket", arm, window_s, "le")
 
 
-def figures(cmp: Comparison, seen=None) -> dict:
-    """A row's figures: both quantiles, their se, the tolerance, the buckets holding them, and the test's look."""
+def figures(cmp: Comparison, seen=None, arms: Mapping | None = None) -> dict:
+    """A row's figures: both quantiles, their se, the tolerance, the buckets holding them, the test's look, and
+    both arms' cumulative counts at the finite bounds `le` (the +Inf count last) for the report's plot."""
     out = {"quantile": cmp.q, "canary_quantile": cmp.canary.value, "baseline_quantile": cmp.baseline.value,
            "canary_se": cmp.canary.se, "baseline_se": cmp.baseline.se, "tolerance": cmp.tolerance,
            "canary_bucket": [cmp.canary.lower, cmp.canary.upper],
@@ -173,6 +174,9 @@ def figures(cmp: Comparison, seen=None) -> dict:
            "canary_events": cmp.canary.events, "baseline_events": cmp.baseline.events}
     if seen is not None:
         out.update({k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")})
+    if arms is not None:
+        out["distribution"] = {"le": [u for u in arms["canary"][0] if math.isfinite(u)],
+                               **{arm: list(counts) for arm, (_, counts) in arms.items()}}
     return out
 
 
@@ -213,27 +217,27 @@ def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, t
                          reason=f"no {arm} authorizations yet", figures={"needed_canary": metric.min_sample})
     cmp = compare(arms["canary"], arms["baseline"], q, metric.shift, metric.relative)
     if cmp.unjudged is not None:
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp),
+        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: {cmp.unjudged}"))
     if not cmp.variance > 0:
-        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp), rate_per_s=rate,
+        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp, arms=arms), rate_per_s=rate,
                          reason="both arms' quantiles have no spread yet: needs more authorizations")
     try:
         test = (MarginTest.from_dict(tests[plan.id]) if plan.id in tests else
                 MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample))
     except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp), reason=not_measured(
-            f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or remove "
-            f"{state_path}"))
+        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
+                         reason=not_measured(f"{plan.id}: its saved state does not read ({exc}); judge it afresh "
+                                             f"with a later --since or remove {state_path}"))
     try:
         seen = test.look(estimate=cmp.estimate, variance=cmp.variance, margin=cmp.tolerance, design=2 * cmp.tolerance,
                          canary_value=cmp.canary.value, baseline_value=cmp.baseline.value,
                          canary_events=cmp.canary.events, baseline_events=cmp.baseline.events)
     except (ValueError, ZeroDivisionError) as exc:
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp),
+        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: the test refused the quantiles: {exc}"))
     tests[plan.id] = test.to_dict()
     said = (f"p{q * 100:g} canary {cmp.canary.value * 1000:.1f} ms against baseline {cmp.baseline.value * 1000:.1f} ms "
             f"({cmp.estimate * 1000:+.1f} ms, tolerated {cmp.tolerance * 1000:.1f} ms): {seen.reason}")
-    return MetricRow(metric=metric.key, plan=plan, status=seen.verdict, figures=figures(cmp, seen), reason=said,
+    return MetricRow(metric=metric.key, plan=plan, status=seen.verdict, figures=figures(cmp, seen, arms), reason=said,
                      rate_per_s=rate)

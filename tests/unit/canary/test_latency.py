@@ -140,3 +140,43 @@ def test_latency_keys_are_checked_where_they_are(section, line, message):
         parse_catalog(base + "\n" + section, "shop.yaml")
     [problem] = err.value.problems
     assert problem.startswith(f"shop.yaml:{len(base.splitlines()) + 1 + line}: {message}"), problem
+
+
+BASELINE_SHARES = (0.02, 0.2, 0.6, 0.95, 0.99, 1, 1, 1, 1)  # the shipped catalog's buckets, p50 88 ms, p90 186 ms
+
+
+def _judged(catalog, monkeypatch, tmp_path, canary_shares):
+    from moneypath.canary.judge import Judge
+    from tests.support.canary_prom import FakePrometheus, arm, install
+
+    now = 1_800_000_000.0
+    install(monkeypatch, FakePrometheus(arm(catalog, "canary", latency=canary_shares)
+                                        + arm(catalog, "baseline", n=9000, latency=BASELINE_SHARES), start=now - 600))
+    result = Judge(catalog, "http://prom.test", tmp_path / "state.json").judge(
+        'track="canary"', 'track="baseline"', metrics=["latency_shift"], now=now).as_json()
+    return result, {m["quantile"]: m for m in result["metrics"]}
+
+
+def test_a_slower_canary_fails_on_its_quantiles_with_both_arms_in_the_row(catalog, monkeypatch, tmp_path):
+    result, rows = _judged(catalog, monkeypatch, tmp_path, (0, 0.02, 0.1, 0.4, 0.9, 0.99, 1, 1, 1))
+    assert result["verdict"] == "fail" and set(rows) == {0.5, 0.9}
+    p50 = rows[0.5]
+    assert p50["id"] == "latency_shift{quantile=0.5}" and p50["status"] == "fail"
+    assert p50["canary_quantile"] == pytest.approx(0.22) and p50["baseline_quantile"] == pytest.approx(0.0875)
+    assert p50["tolerance"] == 0.05 and p50["canary_bucket"] == [0.2, 0.3] and p50["baseline_bucket"] == [0.05, 0.1]
+    assert p50["canary_se"] > 0 and p50["baseline_se"] > 0 and p50["alpha"] == pytest.approx(0.05 / 2)
+    assert "sum by (le)" in p50["queries"]["canary"]["buckets"]
+
+
+def test_a_canary_as_fast_as_its_baseline_does_not_fail(catalog, monkeypatch, tmp_path):
+    result, rows = _judged(catalog, monkeypatch, tmp_path, BASELINE_SHARES)
+    assert {m["status"] for m in rows.values()} <= {"pass", "inconclusive"}
+    assert all(m["effect"] == pytest.approx(0) for m in rows.values())
+
+
+def test_a_quantile_in_a_bucket_too_coarse_for_the_tolerance_is_not_measured_naming_it(catalog, monkeypatch,
+                                                                                         tmp_path):
+    result, rows = _judged(catalog, monkeypatch, tmp_path, (0, 0.02, 0.1, 0.4, 0.8, 0.95, 1, 1, 1))
+    assert rows[0.9]["status"] == "not measured" and rows[0.5]["status"] == "fail"  # the median still judges it
+    assert "canary's p90 is in the bucket (0.3, 0.5] s, wider than 2 x the tolerance 0.05 s" in rows[0.9]["reason"]
+    assert rows[0.9]["reason"] in result["not_measured"]
