@@ -205,8 +205,7 @@ class Judge:
                     answers[arm] = _vector(prom, query, "le", now)
                 except PrometheusError as exc:
                     problem = problem or f"{query}: {exc}"
-            for row in latency.rows(self.catalog, metric, queries, answers, problem, window_s, alpha, power, tests,
-                                    self.state_path):
+            for row in latency.rows(metric, queries, answers, problem, window_s, alpha, power, tests, self.state_path):
                 self._add(row, look)
             return
         try:

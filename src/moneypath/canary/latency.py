@@ -180,7 +180,7 @@ def figures(cmp: Comparison, seen=None, arms: Mapping | None = None) -> dict:
     return out
 
 
-def rows(catalog, metric, queries: Mapping[str, str], answers: Mapping[str, Mapping[str, float]],
+def rows(metric, queries: Mapping[str, str], answers: Mapping[str, Mapping[str, float]],
          problem: str | None, window_s: int, alpha: float, power: float, tests: dict,
          state_path=None) -> list[MetricRow]:
     """One row per compared quantile from both arms' `sum by (le)` answers (`problem`: why they could not be
@@ -220,8 +220,8 @@ def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, t
         return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: {cmp.unjudged}"))
     if not cmp.variance > 0:
-        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp, arms=arms), rate_per_s=rate,
-                         reason="both arms' quantiles have no spread yet: needs more authorizations")
+        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp, arms=arms),
+                         rate_per_s=rate, reason="both arms' quantiles have no spread yet: needs more authorizations")
     try:
         test = (MarginTest.from_dict(tests[plan.id]) if plan.id in tests else
                 MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample))

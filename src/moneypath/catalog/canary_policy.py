@@ -2,9 +2,11 @@
 taking a slice of traffic and a baseline of the same age, and how strictly.
 
 Each judged metric is a share of bad events among all events of one of the catalog's signals (CANARY_METRICS),
-tested as two proportions, one test per provider for the per-provider ones. Without the section, or without its
-`metrics:`, the judge takes every default metric whose signals the catalog declares with their feature on.
-Cross-references (signals present, feature on, the latency threshold a bucket boundary) are checked by
+tested as two proportions, one test per provider for the per-provider ones; `latency_shift` compares quantiles of
+the authorization histogram against a tolerated shift (moneypath.catalog.latency_resolution: what the buckets
+resolve). Without the section, or without its `metrics:`, the judge takes every default metric whose signals the
+catalog declares with their feature on. Cross-references (signals present, feature on, the latency threshold a
+bucket boundary, a latency tolerance the buckets resolve) are checked by
 `canary_problems`, which the catalog's validation calls, so a mistake is ``file:line: canary.<key>: …``.
 """
 
