@@ -79,10 +79,8 @@ class _Density:
         u, mass = self._nodes()
         keep = mass > 0
         u, log_mass = u[keep] + shift, np.log(mass[keep])
-        top = float(u.max())
-        near = u > top - 40 * sigma  # farther nodes add less than exp(-800) of their mass to a tail above top - 40 sigma
-        if logsumexp(log_mass[near]) > log_increment + 1.0:  # ... so the boundary is there; else it is lower
-            u, log_mass = u[near], log_mass[near]
+        top = float(u.max())  # every node counts: the boundary may lie far below the grid's top (after a look
+        # that spent nothing), and what it spends must be what advance() absorbs, to the replay's precision
 
         def gap_and_slope(c: float) -> tuple[float, float]:
             x = (c - u) / sigma
