@@ -17,10 +17,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
 from scipy.stats import t as student_t
+
+from moneypath._common.prometheus import Prometheus, PrometheusError
+from moneypath._common.verdict import NOT_MEASURED, not_measured
+from moneypath.canary.queries import increase, selector_of
+from moneypath.canary.results import Arm, MetricRow, Plan
+from moneypath.canary.sequential import INCONCLUSIVE, MarginTest
+from moneypath.catalog import Catalog
+from moneypath.catalog.canary_policy import JudgedMetric
+from moneypath.catalog.conventions import COST_INFRASTRUCTURE, Key
 
 MIN_INTERVALS = 10  # intervals with transactions each arm needs before its variance is read
 MAX_INTERVALS = 60  # the window is cut in at most this many (more: a longer range query, little more precision)
@@ -108,3 +117,129 @@ def step_seconds(window_s: float, scrape_s: float) -> int:
 def margins(min_effect: float) -> tuple[float, float]:
     """(margin, design) on the log scale: the tolerated relative increase, and twice it (what must fail)."""
     return math.log1p(min_effect), math.log1p(2 * min_effect)
+
+
+# ---------------------------------------------------------------------------------------------- the judge's row
+
+UNIT = "authorizations"
+TEST = ("ratio of the arms' cost per transaction (ratio estimator over per-interval sums, delta-method variance "
+        "widened to Student's t), one-sided margin test on its log, group-sequential")
+
+
+def _queries(catalog: Catalog, arm: tuple[str, ...], window_s: int, step_s: int | None) -> dict[str, str]:
+    """One arm's queries: the authorization series' scrapes in the window, then (once the step is known) the cost
+    (infrastructure left out: paid per process hour, it would make a small canary look dearer) and the
+    authorizations per interval."""
+    cost, auth = catalog.metric(Key.COST_USD_TOTAL), catalog.metric(Key.AUTHORIZATIONS_TOTAL)
+    out = {"scrapes": f"max(count_over_time({selector_of(auth, *arm)}[{window_s}s]))"}
+    if step_s is not None:
+        out["cost"] = increase(cost, (f'component!="{COST_INFRASTRUCTURE}"', *arm), step_s)
+        out["transactions"] = increase(auth, arm, step_s)
+    return out
+
+
+class _NotMeasured(Exception):
+    """Why this look has no sound basis: one line."""
+
+
+def _series(prom: Prometheus, query: str, start: float, end: float, step: int) -> dict[float, float]:
+    try:
+        found = prom.range(query, start, end, step)
+    except PrometheusError as exc:
+        raise _NotMeasured(f"{query}: {exc}") from None
+    if not found:
+        raise _NotMeasured(f"{query} returned nothing")
+    return {round(float(t), 3): float(v) for t, v in found[0]["values"] if math.isfinite(float(v))}
+
+
+def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: dict[str, tuple[str, ...]],
+               now: float, window_s: int, alpha: float, power: float, tests: dict) -> MetricRow:
+    """Cost per transaction's row at this look; `tests` keeps its MarginTest's state between looks."""
+    queries = {arm: _queries(catalog, matchers, window_s, None) for arm, matchers in arms.items()}
+
+    def plan() -> Plan:
+        return Plan(id=metric.key, provider=None, test=TEST, unit=UNIT, description=metric.spec.description,
+                    queries=queries, min_effect=metric.min_effect, min_sample=metric.min_sample, alpha=alpha)
+
+    try:
+        scrapes = [_scrape(prom, queries[arm]["scrapes"], window_s, now) for arm in arms]
+        scrape = None if None in scrapes else max(scrapes)
+        if scrape is None:
+            return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
+                "an arm's authorizations were scraped fewer than twice since the canary started: no interval yet"))
+        step = step_seconds(window_s, scrape)
+        queries = {arm: _queries(catalog, matchers, window_s, step) for arm, matchers in arms.items()}
+        possible = int(window_s // step)
+        if possible < 1:
+            return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
+                f"needs {MIN_INTERVALS} intervals of {step} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each): "
+                f"{MIN_INTERVALS * step - window_s} s more"))
+        start = now - (possible - 1) * step  # intervals ending now, aligned on both arms
+        values = {(arm, part): _series(prom, queries[arm][part], start, now, step)
+                  for arm in arms for part in ("cost", "transactions")}
+    except _NotMeasured as exc:
+        return MetricRow(metric=metric.key, plan=plan(), status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {exc}"))
+    common = sorted(set.intersection(*(set(v) for v in values.values())))
+    est = {arm: ratio_estimate([values[arm, "cost"][t] for t in common], [values[arm, "transactions"][t] for t in common])
+           for arm in arms}
+    canary, baseline = est["canary"], est["baseline"]
+    row = {"metric": metric.key, "plan": plan(), "canary": Arm.of(canary.cost, canary.transactions),
+           "baseline": Arm.of(baseline.cost, baseline.transactions),
+           "rate_per_s": canary.transactions / (len(common) * step) if common else 0.0}
+    figures = {"canary_ratio": canary.per_transaction, "baseline_ratio": baseline.per_transaction,
+               "intervals": len(common), "step_s": step, "scrape_s": scrape, "min_intervals": MIN_INTERVALS}
+    if possible < MIN_INTERVALS:
+        wait = MIN_INTERVALS * step - window_s
+        figures["needed_canary"] = max(1, math.ceil(row["rate_per_s"] * wait))
+        return MetricRow(**row, figures=figures, status=INCONCLUSIVE, reason=(
+            f"{possible} intervals of {step} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each) so far: needs "
+            f"{MIN_INTERVALS}, {wait} s more"))
+    why = _unsound(est, common, step)
+    if why:
+        return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {why}"))
+    estimate, variance, df = log_ratio(canary, baseline)
+    margin, design = margins(metric.min_effect)
+    test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
+        MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
+    seen = test.look(estimate=estimate, variance=max(variance * t_widening(df, alpha), VARIANCE_FLOOR),
+                     margin=margin, design=design, canary_value=canary.per_transaction,
+                     baseline_value=baseline.per_transaction, canary_events=canary.transactions,
+                     baseline_events=baseline.transactions)
+    tests[metric.key] = test.to_dict()
+    ratio = math.exp(estimate)
+    interval, at_alpha = ratio_interval(estimate, variance, df, CONFIDENCE), ratio_interval(estimate, variance, df,
+                                                                                           1 - 2 * alpha)
+    figures.update({k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")})
+    figures.update(ratio=ratio, interval=list(interval), interval_at_alpha=list(at_alpha), confidence=CONFIDENCE,
+                   tolerance=1 + metric.min_effect, degrees_of_freedom=df)
+    said = (f"canary {canary.per_transaction:.4g} against baseline {baseline.per_transaction:.4g} USD per "
+            f"authorization: x{ratio:.3f} ({CONFIDENCE:.0%} {interval[0]:.3f}-{interval[1]:.3f}; tolerated "
+            f"x{1 + metric.min_effect:.2f}); ")
+    return MetricRow(**row, figures=figures, status=seen.verdict, reason=said + seen.reason)
+
+
+VARIANCE_FLOOR = 1e-12  # a cost that never varies per transaction is known exactly, not divided by zero
+
+
+def _scrape(prom: Prometheus, query: str, window_s: int, now: float) -> float | None:
+    try:
+        found = prom.instant(query, at=now)
+    except PrometheusError as exc:
+        raise _NotMeasured(f"{query}: {exc}") from None
+    if not found:
+        raise _NotMeasured(f"{query} returned nothing: no authorization series")
+    return scrape_interval(window_s, float(found[0]["value"][1]))
+
+
+def _unsound(est: dict[str, ArmCost], common: list[float], step: int) -> str | None:
+    """Why these intervals give no sound ratio: too few with transactions, or an arm that costs nothing."""
+    for arm, cost in est.items():
+        if cost.with_transactions < MIN_INTERVALS:
+            return (f"the {arm} had authorizations in {cost.with_transactions} of {len(common)} intervals of {step} s: "
+                    f"an interval for its cost per transaction needs {MIN_INTERVALS}")
+    if not est["baseline"].per_transaction:
+        return "the baseline costs nothing per transaction: no ratio to judge the canary's against"
+    if not est["canary"].per_transaction:
+        return ("the canary costs nothing per transaction: its cost stopped being counted, which is not a cheaper "
+                "release")
+    return None

@@ -16,7 +16,8 @@ from moneypath._common import plots
 from moneypath._common.atomic import write_text
 from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
 from moneypath._common.verdict import FAIL, PASS, jsonable
-from moneypath.canary.results import Arm, CanaryVerdict
+from moneypath.canary.results import Arm, CanaryVerdict, MetricRow
+from moneypath.catalog.canary_policy import COST_METRIC
 
 MAX_PLOTS = 12  # tests drawn; the table lists every one
 
@@ -41,6 +42,13 @@ def _share(arm: Arm | None) -> str:
     if arm is None:
         return "—"
     return f"{_count(arm.bad)} / {_count(arm.total)}" + (f" = {arm.ratio:.3%}" if arm.ratio is not None else "")
+
+
+def _cost(arm: Arm | None) -> str:
+    if arm is None:
+        return "—"
+    return f"USD {_count(arm.bad)} / {_count(arm.total)}" + (
+        f" = {arm.ratio:.4g} per authorization" if arm.ratio is not None else "")
 
 
 def _status_cell(status: str) -> Cell:
@@ -78,6 +86,37 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def plot_cost(ratio: float, interval: tuple[float, float], at_alpha: tuple[float, float], tolerance: float) -> str:
+    """One PNG (a data URI): the canary's cost per transaction over the baseline's with its intervals, against 1
+    (the same cost) and the tolerance."""
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(8, 1.6))
+    ax.plot(at_alpha, [0, 0], color="#9ab", linewidth=9, solid_capstyle="butt", label="at the test's alpha")
+    ax.plot(interval, [0, 0], color="#357", linewidth=3, label="95 %")
+    ax.plot([ratio], [0], "o", color="black", label="canary / baseline")
+    ax.axvline(1.0, color="grey", linestyle=":")
+    ax.axvline(tolerance, color="#c33", linestyle="--", label=f"tolerated x{tolerance:.2f}")
+    ax.set_yticks([])
+    ax.set_title("cost per transaction, canary over baseline", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    buf = io.BytesIO()
+    plots.save(fig, buf)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def cost_section(row: MetricRow) -> Section:
+    """Cost per transaction: the ratio of the arms with its intervals, against 1 and 1 + min_effect."""
+    f = row.figures
+    interval, at_alpha, tolerance = tuple(f["interval"]), tuple(f["interval_at_alpha"]), f["tolerance"]
+    alpha = row.plan.alpha if row.plan is not None else None
+    text = (f"Canary {_num(f.get('canary_ratio'))} against baseline {_num(f.get('baseline_ratio'))} USD per "
+            f"authorization: x{f['ratio']:.3f}, {f['confidence']:.0%} interval {interval[0]:.3f}-{interval[1]:.3f}, "
+            f"{1 - 2 * alpha:.2%} (each end at the test's alpha) {at_alpha[0]:.3f}-{at_alpha[1]:.3f}; tolerated "
+            f"x{tolerance:.2f}. From {f['intervals']} intervals of {f['step_s']} s.")
+    return Section("Cost per transaction", [Para(text), Image("cost interval", plot_cost(
+        f["ratio"], interval, at_alpha, tolerance), wide=True, only="html")])
+
+
 def document(result: CanaryVerdict) -> Document:
     verdict = result.verdict
     head = [Para(result.reason or verdict, "bad" if verdict == FAIL else "ok" if verdict == PASS else "note"),
@@ -99,7 +138,8 @@ def document(result: CanaryVerdict) -> Document:
     rows, details, explained = [], [], set()
     for m in result.metrics:
         f, plan = m.figures, m.plan
-        rows.append([m.id, _share(m.canary), _share(m.baseline),
+        show = _cost if m.metric == COST_METRIC else _share
+        rows.append([m.id, show(m.canary), show(m.baseline),
                      f"{_num(f.get('effect'), '{:+.4f}')} ({_num(plan.min_effect if plan else None)})",
                      _num(f.get("p_value"), "{:.3g}"),
                      f"{_num(f.get('z'), '{:.2f}')} / {_num(f.get('boundary'), '{:.2f}')}",
@@ -111,6 +151,7 @@ def document(result: CanaryVerdict) -> Document:
     sections.append(Section("Metrics", [Table(
         ["test", "canary bad / total", "baseline bad / total", "effect (min)", "p-value", "z / boundary",
          "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
+    sections += [cost_section(m) for m in result.metrics if m.metric == COST_METRIC and "ratio" in m.figures]
     if details:
         sections.append(Section("Resolved PromQL", details))
     uri = plot_looks([m.id for m in result.metrics], list(result.history))

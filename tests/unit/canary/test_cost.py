@@ -9,8 +9,11 @@ import math
 import numpy as np
 import pytest
 
+from moneypath._common.verdict import FAIL, NOT_MEASURED
+from moneypath.canary import cost as cost_module
 from moneypath.canary.cost import (
     MAX_INTERVALS,
+    MIN_INTERVALS,
     MIN_SAMPLES_PER_INTERVAL,
     ArmCost,
     log_ratio,
@@ -21,6 +24,10 @@ from moneypath.canary.cost import (
     step_seconds,
     t_widening,
 )
+from moneypath.canary.judge import Judge
+from moneypath.canary.sequential import INCONCLUSIVE, Look
+from moneypath.catalog.conventions import Key
+from tests.support.canary_prom import FakePrometheus, arm, install
 
 
 def _arm(rng: np.random.Generator, rate: float, m: int, seconds: float, dearer: float = 0.0):
@@ -103,3 +110,113 @@ def test_each_interval_holds_two_scrapes_and_the_window_at_most_max_intervals():
 
 def test_the_margin_is_the_tolerance_and_the_design_twice_it_on_the_log_scale():
     assert margins(0.1) == (pytest.approx(math.log(1.1)), pytest.approx(math.log(1.2)))
+
+
+# ------------------------------------------------------------------ the judge's row, against a Prometheus stand-in
+
+CANARY, BASELINE, NOW = 'track="canary"', 'track="baseline"', 1_800_000_000.0
+
+
+class RecordingMarginTest:
+    """Stands in for the lead's MarginTest: records what cost.py hands it, answers as `verdict` says."""
+
+    seen: list[dict] = []
+    verdict = INCONCLUSIVE
+
+    def __init__(self, *, alpha, power, min_sample):
+        self.settings = {"alpha": alpha, "power": power, "min_sample": min_sample}
+
+    def look(self, **kw):
+        RecordingMarginTest.seen.append({**self.settings, **kw})
+        return Look(self.verdict, kw["canary_value"], kw["baseline_value"], kw["estimate"], 1.0, 0.2, 3.0, 0.5, 900,
+                    0 if self.verdict != INCONCLUSIVE else 400, "recorded")
+
+    def to_dict(self):
+        return dict(self.settings)
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**data)
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    RecordingMarginTest.seen, RecordingMarginTest.verdict = [], INCONCLUSIVE
+    monkeypatch.setattr(cost_module, "MarginTest", RecordingMarginTest)
+    return RecordingMarginTest
+
+
+def _cost(catalog, monkeypatch, tmp_path, canary, baseline, since=NOW - 600, scrape_s=5.0):
+    fake = install(monkeypatch, FakePrometheus(canary + baseline, scrape_s=scrape_s))
+    result = Judge(catalog, "http://prom.test", tmp_path / "state.json").judge(
+        CANARY, BASELINE, str(since), ["cost_per_transaction"], now=NOW).as_json()
+    [row] = result["metrics"]
+    return row, result, fake
+
+
+def test_the_row_tests_the_log_ratio_of_aligned_interval_sums_infrastructure_left_out(foreign, monkeypatch, tmp_path,
+                                                                                       recorded):
+    row, result, fake = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary", cost=0.33),
+                              arm(foreign, "baseline", n=9000))
+    [seen] = recorded.seen
+    assert seen["estimate"] == pytest.approx(math.log(1.1)) and seen["margin"] == pytest.approx(math.log(1.1))
+    assert seen["design"] == pytest.approx(math.log(1.2)) and seen["alpha"] == pytest.approx(0.05)
+    assert (seen["canary_events"], seen["baseline_events"]) == (pytest.approx(2000), pytest.approx(18000))
+    assert seen["canary_value"] == pytest.approx(0.33) and seen["baseline_value"] == pytest.approx(0.30)
+    assert row["status"] == INCONCLUSIVE and row["test"].startswith("ratio of the arms' cost per transaction")
+    # 600 s scraped every 5 s: intervals of 10 s (two scrapes each), 60 of them, ending now
+    assert (row["step_s"], row["intervals"], row["scrape_s"]) == (10, 60, pytest.approx(600 / 120))
+    assert row["ratio"] == pytest.approx(1.1) and row["interval"][0] < 1.1 < row["interval"][1]
+    assert row["interval_at_alpha"][0] > row["interval"][0] and row["canary"]["ratio"] == pytest.approx(0.33)
+    ranges = [q for q in fake.queries if "[10s]" in q]
+    assert len(ranges) == 4 and all(foreign.metric(Key.COST_USD_TOTAL) in q for q in ranges[::2])
+    assert all('component!="infrastructure"' in q for q in ranges[::2])
+    assert {q for q in fake.queries if "count_over_time" in q} == {
+        f"max(count_over_time({foreign.metric(Key.AUTHORIZATIONS_TOTAL)}{{{sel}}}[600s]))" for sel in (CANARY, BASELINE)}
+    assert {tuple(call) for call in fake.ranges} == {(NOW - 59 * 10, NOW, 10)}  # aligned on both arms
+
+
+def test_the_test_s_verdict_is_the_row_s(foreign, monkeypatch, tmp_path, recorded):
+    recorded.verdict = FAIL
+    row, result, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary", cost=0.5), arm(foreign, "baseline"))
+    assert row["status"] == FAIL and result["verdict"] == FAIL and "x1.667" in row["reason"]
+
+
+@pytest.mark.parametrize("canary, baseline, said", [
+    ({"cost": 0.0}, {}, "the canary costs nothing per transaction"),
+    ({}, {"cost": 0.0}, "the baseline costs nothing per transaction"),
+])
+def test_an_arm_that_costs_nothing_is_not_measured_never_a_pass(foreign, monkeypatch, tmp_path, recorded, canary,
+                                                               baseline, said):
+    row, result, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary", **canary),
+                           arm(foreign, "baseline", **baseline))
+    assert row["status"] == NOT_MEASURED and said in row["reason"] and row["reason"] in result["not_measured"]
+    assert result["verdict"] == "inconclusive" and recorded.seen == []
+
+
+def test_absent_cost_series_are_not_measured_naming_the_query(foreign, monkeypatch, tmp_path, recorded):
+    canary = [s for s in arm(foreign, "canary") if s.name != foreign.metric(Key.COST_USD_TOTAL)]
+    row, result, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"))
+    assert row["status"] == NOT_MEASURED and row["reason"].endswith(
+        f'{foreign.metric(Key.COST_USD_TOTAL)}{{component!="infrastructure",track="canary"}}[10s])) returned nothing')
+
+
+def test_intervals_without_transactions_are_not_measured_once_the_window_is_long_enough(foreign, monkeypatch,
+                                                                                        tmp_path, recorded):
+    canary = arm(foreign, "canary")
+    for s in canary:  # the canary's authorizations come in every other interval only
+        if s.name == foreign.metric(Key.AUTHORIZATIONS_TOTAL):
+            s.wobble = 1.0
+    row, _, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"), since=NOW - 150)
+    assert row["status"] == NOT_MEASURED
+    assert f"the canary had authorizations in 8 of 15 intervals of 10 s: an interval for its cost per transaction " \
+           f"needs {MIN_INTERVALS}" in row["reason"]
+
+
+def test_a_window_too_short_for_the_intervals_is_inconclusive_saying_how_long(foreign, monkeypatch, tmp_path, recorded):
+    row, result, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary", n=50), arm(foreign, "baseline"),
+                           since=NOW - 60)
+    assert row["status"] == INCONCLUSIVE and row["reason"].endswith(f"needs {MIN_INTERVALS}, 40 s more")
+    assert row["needed_canary"] > 0 and result["verdict"] == "inconclusive" and recorded.seen == []
+    row, _, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"), since=NOW - 8)
+    assert row["status"] == INCONCLUSIVE and "40 s more" not in row["reason"]
