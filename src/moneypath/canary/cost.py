@@ -153,8 +153,10 @@ def _series(prom: Prometheus, query: str, start: float, end: float, step: int) -
 
 
 def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: dict[str, tuple[str, ...]],
-               now: float, window_s: int, alpha: float, power: float, tests: dict) -> MetricRow:
-    """Cost per transaction's row at this look; `tests` keeps its MarginTest's state between looks."""
+               now: float, window_s: int, alpha: float, power: float, tests: dict,
+               state_path: object = None) -> MetricRow:
+    """Cost per transaction's row at this look; `tests` keeps its MarginTest's state between looks (in the judge's
+    `state_path`)."""
     queries = {arm: _queries(catalog, matchers, window_s, None) for arm, matchers in arms.items()}
 
     def plan() -> Plan:
@@ -199,12 +201,21 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
         return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {why}"))
     estimate, variance, df = log_ratio(canary, baseline)
     margin, design = margins(metric.min_effect)
-    test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
-        MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
-    seen = test.look(estimate=estimate, variance=max(variance * t_widening(df, alpha), VARIANCE_FLOOR),
-                     margin=margin, design=design, canary_value=canary.per_transaction,
-                     baseline_value=baseline.per_transaction, canary_events=canary.transactions,
-                     baseline_events=baseline.transactions)
+    try:
+        test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
+            MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
+    except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
+        return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(
+            f"{metric.key}: its saved state does not read ({exc}); judge it afresh with a later --since or remove "
+            f"{state_path}"))
+    try:
+        seen = test.look(estimate=estimate, variance=max(variance * t_widening(df, alpha), VARIANCE_FLOOR),
+                         margin=margin, design=design, canary_value=canary.per_transaction,
+                         baseline_value=baseline.per_transaction, canary_events=canary.transactions,
+                         baseline_events=baseline.transactions)
+    except ValueError as exc:
+        return MetricRow(**row, figures=figures, status=NOT_MEASURED,
+                         reason=not_measured(f"{metric.key}: the test refused the figures: {exc}"))
     tests[metric.key] = test.to_dict()
     ratio = math.exp(estimate)
     interval, at_alpha = ratio_interval(estimate, variance, df, CONFIDENCE), ratio_interval(estimate, variance, df,

@@ -192,7 +192,8 @@ class Judge:
             look.rows.append(MetricRow(metric=metric.key, status=NOT_MEASURED, reason=line))
             return
         if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost)
-            self._add(cost.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests), look)
+            self._add(cost.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
+                                      self.state_path), look)
             return
         mq = metric_queries(self.catalog, metric)
         queries = {arm: {"bad": mq.bad(m, window_s), "total": mq.total(m, window_s)} for arm, m in arms.items()}
@@ -238,8 +239,14 @@ class Judge:
         if ct <= 0 and bt <= 0:
             return MetricRow(metric=metric.key, **arms, status=SKIPPED, reason=f"no {mq.unit} in either arm"
                              f"{f' for {group}' if group else ''}: nothing to compare (shown, not judged)")
-        test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
-                SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect, min_sample=metric.min_sample))
+        try:
+            test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
+                    SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect,
+                                   min_sample=metric.min_sample))
+        except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
+            return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED, reason=not_measured(
+                f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or "
+                f"remove {self.state_path}"))
         try:
             seen = test.look(cb, ct, bb, bt)
         except (ValueError, ZeroDivisionError) as exc:
