@@ -13,7 +13,7 @@ from moneypath._common.prometheus import PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 
-_TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+s\]\)")
+_TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+m?s\]\)")
 _MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
 _BY = re.compile(r"^(?:sum|max|min) by \((\w+)\)")
 

@@ -24,9 +24,9 @@ from scipy.stats import t as student_t
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import NOT_MEASURED, not_measured
-from moneypath.canary.queries import increase, selector_of
+from moneypath.canary.queries import selector_of
 from moneypath.canary.results import Arm, MetricRow, Plan
-from moneypath.canary.sequential import INCONCLUSIVE, MarginTest
+from moneypath.canary.sequential import INCONCLUSIVE, Look, MarginTest
 from moneypath.catalog import Catalog
 from moneypath.catalog.canary_policy import JudgedMetric
 from moneypath.catalog.conventions import COST_INFRASTRUCTURE, Key
@@ -109,9 +109,17 @@ def scrape_interval(window_s: float, samples: float) -> float | None:
     return window_s / (samples - 1)
 
 
-def step_seconds(window_s: float, scrape_s: float) -> int:
-    """The interval S: at least MIN_SAMPLES_PER_INTERVAL scrapes each, and the window cut in at most MAX_INTERVALS."""
-    return max(math.ceil(MIN_SAMPLES_PER_INTERVAL * scrape_s), math.ceil(window_s / MAX_INTERVALS), 1)
+def step_seconds(window_s: float, scrape_s: float) -> float:
+    """The interval S, to the millisecond: at least MIN_SAMPLES_PER_INTERVAL scrapes each, and the window cut in at
+    most MAX_INTERVALS."""
+    return max(math.ceil(MIN_SAMPLES_PER_INTERVAL * scrape_s * 1000 - 1e-6), math.ceil(window_s * 1000 / MAX_INTERVALS),
+               1) / 1000
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration of whole seconds, else milliseconds: 10s, 1043ms."""
+    ms = round(seconds * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def margins(min_effect: float) -> tuple[float, float]:
@@ -126,15 +134,16 @@ TEST = ("ratio of the arms' cost per transaction (ratio estimator over per-inter
         "widened to Student's t), one-sided margin test on its log, group-sequential")
 
 
-def _queries(catalog: Catalog, arm: tuple[str, ...], window_s: int, step_s: int | None) -> dict[str, str]:
+def _queries(catalog: Catalog, arm: tuple[str, ...], window_s: int, step_s: float | None) -> dict[str, str]:
     """One arm's queries: the authorization series' scrapes in the window, then (once the step is known) the cost
     (infrastructure left out: paid per process hour, it would make a small canary look dearer) and the
     authorizations per interval."""
     cost, auth = catalog.metric(Key.COST_USD_TOTAL), catalog.metric(Key.AUTHORIZATIONS_TOTAL)
     out = {"scrapes": f"max(count_over_time({selector_of(auth, *arm)}[{window_s}s]))"}
     if step_s is not None:
-        out["cost"] = increase(cost, (f'component!="{COST_INFRASTRUCTURE}"', *arm), step_s)
-        out["transactions"] = increase(auth, arm, step_s)
+        every, priced = duration(step_s), f'component!="{COST_INFRASTRUCTURE}"'
+        out["cost"] = f"sum (increase({selector_of(cost, priced, *arm)}[{every}]))"
+        out["transactions"] = f"sum (increase({selector_of(auth, *arm)}[{every}]))"
     return out
 
 
@@ -142,7 +151,7 @@ class _NotMeasured(Exception):
     """Why this look has no sound basis: one line."""
 
 
-def _series(prom: Prometheus, query: str, start: float, end: float, step: int) -> dict[float, float]:
+def _series(prom: Prometheus, query: str, start: float, end: float, step: float) -> dict[float, float]:
     try:
         found = prom.range(query, start, end, step)
     except PrometheusError as exc:
@@ -171,11 +180,11 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
                 "an arm's authorizations were scraped fewer than twice since the canary started: no interval yet"))
         step = step_seconds(window_s, scrape)
         queries = {arm: _queries(catalog, matchers, window_s, step) for arm, matchers in arms.items()}
-        possible = int(window_s // step)
+        possible = math.floor(window_s / step + 1e-9)
         if possible < 1:
             return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
-                f"needs {MIN_INTERVALS} intervals of {step} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each): "
-                f"{MIN_INTERVALS * step - window_s} s more"))
+                f"needs {MIN_INTERVALS} intervals of {step:g} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each): "
+                f"{math.ceil(MIN_INTERVALS * step - window_s)} s more"))
         start = now - (possible - 1) * step  # intervals ending now, aligned on both arms
         values = {(arm, part): _series(prom, queries[arm][part], start, now, step)
                   for arm in arms for part in ("cost", "transactions")}
@@ -191,16 +200,14 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
     figures = {"canary_ratio": canary.per_transaction, "baseline_ratio": baseline.per_transaction,
                "intervals": len(common), "step_s": step, "scrape_s": scrape, "min_intervals": MIN_INTERVALS}
     if possible < MIN_INTERVALS:
-        wait = MIN_INTERVALS * step - window_s
+        wait = math.ceil(MIN_INTERVALS * step - window_s)
         figures["needed_canary"] = max(1, math.ceil(row["rate_per_s"] * wait))
         return MetricRow(**row, figures=figures, status=INCONCLUSIVE, reason=(
-            f"{possible} intervals of {step} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each) so far: needs "
+            f"{possible} intervals of {step:g} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each) so far: needs "
             f"{MIN_INTERVALS}, {wait} s more"))
-    why = _unsound(est, common, step)
+    why = unsound(canary, baseline, step)
     if why:
         return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {why}"))
-    estimate, variance, df = log_ratio(canary, baseline)
-    margin, design = margins(metric.min_effect)
     try:
         test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
             MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
@@ -209,24 +216,31 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
             f"{metric.key}: its saved state does not read ({exc}); judge it afresh with a later --since or remove "
             f"{state_path}"))
     try:
-        seen = test.look(estimate=estimate, variance=max(variance * t_widening(df, alpha), VARIANCE_FLOOR),
-                         margin=margin, design=design, canary_value=canary.per_transaction,
-                         baseline_value=baseline.per_transaction, canary_events=canary.transactions,
-                         baseline_events=baseline.transactions)
+        seen, more = look(test, canary, baseline, metric.min_effect, alpha)
     except ValueError as exc:
         return MetricRow(**row, figures=figures, status=NOT_MEASURED,
                          reason=not_measured(f"{metric.key}: the test refused the figures: {exc}"))
     tests[metric.key] = test.to_dict()
-    ratio = math.exp(estimate)
-    interval, at_alpha = ratio_interval(estimate, variance, df, CONFIDENCE), ratio_interval(estimate, variance, df,
-                                                                                           1 - 2 * alpha)
-    figures.update({k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")})
-    figures.update(ratio=ratio, interval=list(interval), interval_at_alpha=list(at_alpha), confidence=CONFIDENCE,
-                   tolerance=1 + metric.min_effect, degrees_of_freedom=df)
+    figures.update({k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")}, **more)
+    low, high = more["interval"]
     said = (f"canary {canary.per_transaction:.4g} against baseline {baseline.per_transaction:.4g} USD per "
-            f"authorization: x{ratio:.3f} ({CONFIDENCE:.0%} {interval[0]:.3f}-{interval[1]:.3f}; tolerated "
-            f"x{1 + metric.min_effect:.2f}); ")
+            f"authorization: x{more['ratio']:.3f} ({CONFIDENCE:.0%} {low:.3f}-{high:.3f}; tolerated "
+            f"x{more['tolerance']:.2f}); ")
     return MetricRow(**row, figures=figures, status=seen.verdict, reason=said + seen.reason)
+
+
+def look(test: MarginTest, canary: ArmCost, baseline: ArmCost, min_effect: float, alpha: float) -> tuple[Look, dict]:
+    """One look of the margin test on both arms' estimates (sound: `unsound` said nothing), and the figures beside
+    it: the ratio, its CONFIDENCE interval and the one whose ends are at the test's alpha, the tolerance."""
+    estimate, variance, df = log_ratio(canary, baseline)
+    margin, design = margins(min_effect)
+    seen = test.look(estimate=estimate, variance=max(variance * t_widening(df, alpha), VARIANCE_FLOOR),
+                     margin=margin, design=design, canary_value=canary.per_transaction,
+                     baseline_value=baseline.per_transaction, canary_events=canary.transactions,
+                     baseline_events=baseline.transactions)
+    return seen, {"ratio": math.exp(estimate), "interval": list(ratio_interval(estimate, variance, df, CONFIDENCE)),
+                  "interval_at_alpha": list(ratio_interval(estimate, variance, df, 1 - 2 * alpha)),
+                  "confidence": CONFIDENCE, "tolerance": 1 + min_effect, "degrees_of_freedom": df}
 
 
 VARIANCE_FLOOR = 1e-12  # a cost that never varies per transaction is known exactly, not divided by zero
@@ -242,15 +256,15 @@ def _scrape(prom: Prometheus, query: str, window_s: int, now: float) -> float | 
     return scrape_interval(window_s, float(found[0]["value"][1]))
 
 
-def _unsound(est: dict[str, ArmCost], common: list[float], step: int) -> str | None:
+def unsound(canary: ArmCost, baseline: ArmCost, step: float) -> str | None:
     """Why these intervals give no sound ratio: too few with transactions, or an arm that costs nothing."""
-    for arm, cost in est.items():
-        if cost.with_transactions < MIN_INTERVALS:
-            return (f"the {arm} had authorizations in {cost.with_transactions} of {len(common)} intervals of {step} s: "
-                    f"an interval for its cost per transaction needs {MIN_INTERVALS}")
-    if not est["baseline"].per_transaction:
+    for name, arm in (("canary", canary), ("baseline", baseline)):
+        if arm.with_transactions < MIN_INTERVALS:
+            return (f"the {name} had authorizations in {arm.with_transactions} of {arm.intervals} intervals of "
+                    f"{step:g} s: an interval for its cost per transaction needs {MIN_INTERVALS}")
+    if not baseline.per_transaction:
         return "the baseline costs nothing per transaction: no ratio to judge the canary's against"
-    if not est["canary"].per_transaction:
+    if not canary.per_transaction:
         return ("the canary costs nothing per transaction: its cost stopped being counted, which is not a cheaper "
                 "release")
     return None

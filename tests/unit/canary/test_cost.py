@@ -16,6 +16,7 @@ from moneypath.canary.cost import (
     MIN_INTERVALS,
     MIN_SAMPLES_PER_INTERVAL,
     ArmCost,
+    duration,
     log_ratio,
     margins,
     ratio_estimate,
@@ -105,7 +106,8 @@ def test_each_interval_holds_two_scrapes_and_the_window_at_most_max_intervals():
     assert scrape_interval(60, 13) == 5.0 and scrape_interval(60, 1) is None
     assert step_seconds(60, 5.0) == MIN_SAMPLES_PER_INTERVAL * 5
     assert step_seconds(6000, 5.0) == math.ceil(6000 / MAX_INTERVALS)
-    assert step_seconds(10, 0.4) == 1
+    assert step_seconds(10, 0.52) == 1.04 and step_seconds(0.01, 0.0001) == 0.001  # to the millisecond
+    assert (duration(10.0), duration(1.04)) == ("10s", "1040ms")
 
 
 def test_the_margin_is_the_tolerance_and_the_design_twice_it_on_the_log_scale():
