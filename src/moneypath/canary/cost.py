@@ -2,15 +2,16 @@
 interval since the canary started (Prometheus range queries of increase(), the intervals aligned on both arms),
 each arm's cost per transaction as a ratio estimator R = sum(c_i) / sum(n_i), its variance by the delta method over
 the m intervals, var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2), and the log ratio of the arms' R tested by the
-lead's group-sequential margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by
-more than `min_effect` (relative), pass once the planned information shows it is not, at the policy's alpha and
-power against twice the tolerance.
+group-sequential margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by more than
+`min_effect` (relative), pass once the planned information shows it is not, at the policy's alpha and power
+against twice the tolerance.
 
 Counters hold sums, not each payment's cost: the intervals are the units the variance is read from, so an interval
-must hold at least two scrapes (its increase is read from them), and the variance estimate's few degrees of
-freedom (m - 1) are paid for by widening it to Student's t at the test's alpha (`t_widening`). Where there is no
-sound basis (intervals without transactions, a baseline that costs nothing, no cost series) the row is not
-measured and says why; while the window is too short for MIN_INTERVALS intervals, it is inconclusive.
+must hold at least two scrapes (its increase is read from them); the variance estimate's few degrees of freedom are
+paid for by widening it to Student's t at the test's alpha (`t_widening`), and the canary's part is no lower than
+the baseline's spread per payment gives at its count (`log_ratio`). Where there is no sound basis (intervals
+without transactions, an arm that costs nothing, no cost series) the row is not measured and says why; while the
+window is too short for MIN_INTERVALS intervals, it is inconclusive.
 """
 
 from __future__ import annotations
@@ -71,13 +72,16 @@ def ratio_estimate(costs: Sequence[float], counts: Sequence[float]) -> ArmCost:
 
 def log_ratio(canary: ArmCost, baseline: ArmCost) -> tuple[float, float, float]:
     """(estimate, variance, degrees of freedom) of ln(R_canary / R_baseline): the delta method over both arms,
-    var = var_c / R_c^2 + var_b / R_b^2, its degrees of freedom by Welch-Satterthwaite. Both arms need R > 0 and a
-    variance (ValueError otherwise)."""
+    var = var_c / R_c^2 + var_b / R_b^2, its degrees of freedom by Welch-Satterthwaite. The canary's part is at least
+    the baseline's spread per payment at the canary's payments (var_b / R_b^2 * n_b / n_c): with skewed costs a
+    short canary's own estimate is often low (its few dear payments not drawn yet), which would end the test before
+    the information it claims; the baseline, with more payments, reads the spread steadily, and a canary whose costs
+    spread more keeps its own. Both arms need R > 0 and a variance (ValueError otherwise)."""
     for name, arm in (("canary", canary), ("baseline", baseline)):
         if arm.per_transaction is None or arm.per_transaction <= 0 or arm.variance is None:
             raise ValueError(f"the {name} has no positive cost per transaction with a variance")
-    vc = canary.variance / canary.per_transaction ** 2
     vb = baseline.variance / baseline.per_transaction ** 2
+    vc = max(canary.variance / canary.per_transaction ** 2, vb * baseline.transactions / canary.transactions)
     variance = vc + vb
     parts = [v ** 2 / (arm.intervals - 1) for v, arm in ((vc, canary), (vb, baseline)) if v > 0]
     df = variance ** 2 / sum(parts) if parts else math.inf

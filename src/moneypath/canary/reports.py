@@ -86,12 +86,13 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def plot_cost(ratio: float, interval: tuple[float, float], at_alpha: tuple[float, float], tolerance: float) -> str:
+def plot_cost(ratio: float, interval: tuple[float, float], at_alpha: tuple[float, float], tolerance: float,
+              alpha: float) -> str:
     """One PNG (a data URI): the canary's cost per transaction over the baseline's with its intervals, against 1
     (the same cost) and the tolerance."""
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(8, 1.6))
-    ax.plot(at_alpha, [0, 0], color="#9ab", linewidth=9, solid_capstyle="butt", label="at the test's alpha")
+    ax.plot(at_alpha, [0, 0], color="#9ab", linewidth=9, solid_capstyle="butt", label=f"{1 - 2 * alpha:.1%}: ends at alpha")
     ax.plot(interval, [0, 0], color="#357", linewidth=3, label="95 %")
     ax.plot([ratio], [0], "o", color="black", label="canary / baseline")
     ax.axvline(1.0, color="grey", linestyle=":")
@@ -108,13 +109,13 @@ def cost_section(row: MetricRow) -> Section:
     """Cost per transaction: the ratio of the arms with its intervals, against 1 and 1 + min_effect."""
     f = row.figures
     interval, at_alpha, tolerance = tuple(f["interval"]), tuple(f["interval_at_alpha"]), f["tolerance"]
-    alpha = row.plan.alpha if row.plan is not None else None
+    alpha = row.plan.alpha  # a row with a ratio was tested: it has its plan
     text = (f"Canary {_num(f.get('canary_ratio'))} against baseline {_num(f.get('baseline_ratio'))} USD per "
             f"authorization: x{f['ratio']:.3f}, {f['confidence']:.0%} interval {interval[0]:.3f}-{interval[1]:.3f}, "
             f"{1 - 2 * alpha:.2%} (each end at the test's alpha) {at_alpha[0]:.3f}-{at_alpha[1]:.3f}; tolerated "
             f"x{tolerance:.2f}. From {f['intervals']} intervals of {f['step_s']} s.")
     return Section("Cost per transaction", [Para(text), Image("cost interval", plot_cost(
-        f["ratio"], interval, at_alpha, tolerance), wide=True, only="html")])
+        f["ratio"], interval, at_alpha, tolerance, alpha), wide=True, only="html")])
 
 
 def document(result: CanaryVerdict) -> Document:
@@ -139,8 +140,10 @@ def document(result: CanaryVerdict) -> Document:
     for m in result.metrics:
         f, plan = m.figures, m.plan
         show = _cost if m.metric == COST_METRIC else _share
-        rows.append([m.id, show(m.canary), show(m.baseline),
-                     f"{_num(f.get('effect'), '{:+.4f}')} ({_num(plan.min_effect if plan else None)})",
+        effect = f"{_num(f.get('effect'), '{:+.4f}')} ({_num(plan.min_effect if plan else None)})"
+        if m.metric == COST_METRIC and "ratio" in f:  # a ratio of costs against 1 + min_effect
+            effect = f"x{f['ratio']:.3f} (x{f['tolerance']:.2f})"
+        rows.append([m.id, show(m.canary), show(m.baseline), effect,
                      _num(f.get("p_value"), "{:.3g}"),
                      f"{_num(f.get('z'), '{:.2f}')} / {_num(f.get('boundary'), '{:.2f}')}",
                      _num(f.get("information"), "{:.0%}"), _status_cell(m.status), m.reason])

@@ -56,27 +56,31 @@ def test_the_delta_method_variance_matches_the_spread_of_the_estimate_over_simul
         logs.append(estimate)
         log_variances.append(variance)
     assert np.mean(variances) == pytest.approx(np.var(estimates), rel=0.1)
-    assert np.mean(log_variances) == pytest.approx(np.var(logs), rel=0.1)
+    # the log ratio's: the canary's part no lower than the baseline's spread at its count errs high, a little
+    assert np.var(logs) < np.mean(log_variances) < 1.25 * np.var(logs)
     assert abs(np.mean(logs)) < 0.2 * math.sqrt(np.var(logs))  # the log ratio of equal arms is about 0
 
 
-def test_the_t_widening_keeps_the_false_fail_rate_of_few_intervals_at_alpha():
+def test_ten_intervals_of_skewed_costs_keep_the_false_fail_rate_at_alpha():
+    """Equal arms, 10 intervals of 30 s: the widened z crosses the one-sided alpha quantile at most alpha of the time
+    (the variance's 9 to 20 degrees of freedom would otherwise show; the sequential test's boundaries are higher)."""
     rng = np.random.default_rng(63)
-    alpha, crossed, crossed_widened = 0.01, 0, 0
-    runs = 3000
+    alpha, crossed, crossed_widened, runs = 0.01, 0, 0, 3000
     for _ in range(runs):
         estimate, variance, df = log_ratio(ratio_estimate(*_arm(rng, 2, 10, 30)), ratio_estimate(*_arm(rng, 18, 10, 30)))
         crossed += estimate / math.sqrt(variance) > 2.326
         crossed_widened += estimate / math.sqrt(variance * t_widening(df, alpha)) > 2.326
-    assert crossed_widened / runs <= alpha * 1.2 < crossed / runs  # 0.6-0.9 % against 1.4-1.5 % unwidened
+    assert crossed_widened <= crossed and crossed_widened / runs <= alpha
 
 
 def test_the_log_ratio_of_a_dearer_canary_and_its_interval():
-    canary = ArmCost(330.0, 1000, 0.33, 1e-5, 60, 60)
+    canary = ArmCost(330.0, 1000, 0.33, 2e-5, 60, 60)
     baseline = ArmCost(2700.0, 9000, 0.30, 1e-6, 60, 60)
     estimate, variance, df = log_ratio(canary, baseline)
     assert estimate == pytest.approx(math.log(1.1))
-    assert variance == pytest.approx(1e-5 / 0.33 ** 2 + 1e-6 / 0.09)
+    assert variance == pytest.approx(2e-5 / 0.33 ** 2 + 1e-6 / 0.09)
+    steady = ArmCost(330.0, 1000, 0.33, 5e-6, 60, 60)  # a canary whose own spread reads low: the baseline's, at 1000
+    assert log_ratio(steady, baseline)[1] == pytest.approx(1e-6 / 0.09 * 9000 / 1000 + 1e-6 / 0.09)
     assert 59 < df < 2 * 59  # Welch-Satterthwaite: between one arm's and both arms' degrees of freedom
     lo, hi = ratio_interval(estimate, variance, df, 0.95)
     narrow = ratio_interval(estimate, variance, df, 0.5)
