@@ -1,6 +1,6 @@
 """Cost per transaction judged with an interval, on synthetic canaries (figures, not pass/fail).
 
-    .venv/bin/python benchmarks/canary_cost_sim.py [--seed 62] [--runs 200] [--alpha 0.005]
+    .venv/bin/python benchmarks/canary_cost_sim.py [--seed 62] [--runs 200] [--alpha 0.005] [--cases healthy]
 
 20 payments/s in all, 10 % on the canary, each second's payments Poisson; each payment costs a fee mix, 2.9 % of
 a lognormal amount (median USD 40, sigma 1: skewed) plus USD 0.30. Both arms' cost and payments are summed per
@@ -38,7 +38,8 @@ SCRAPE_S, LOOK_EVERY_S, LONGEST_S = 2.5, 5, 3 * 3600
 MIN_EFFECT, POWER, MIN_SAMPLE = 0.10, 0.8, 100
 ALPHA = 0.05 / 10  # one of the shipped catalog's 10 tests
 FEE_SHARE, FEE_FIXED, AMOUNT_MEDIAN, AMOUNT_SIGMA = 0.029, 0.30, 40.0, 1.0
-CASES = (("+2x the tolerance", 2.0, FAIL), ("+0.5x the tolerance", 0.5, PASS), ("+0 (healthy)", 0.0, PASS))
+CASES = {"dearer": ("+2x the tolerance", 2.0, FAIL), "half": ("+0.5x the tolerance", 0.5, PASS),
+         "healthy": ("+0 (healthy)", 0.0, PASS)}
 
 
 def _seconds(rng: np.random.Generator, rate: float, seconds: int, dearer: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,12 +89,12 @@ def fixed_sample(alpha: float = ALPHA) -> float:
     return ((z(1 - alpha) + z(POWER)) / (design - margin)) ** 2 * cv2 * (1 + SPLIT / (1 - SPLIT))
 
 
-def run(seed: int, runs: int, alpha: float = ALPHA) -> list[dict]:
-    """One row per case: its share failed and passed, the median canary payments and minutes to a fail (or to a
-    pass), over `runs` synthetic canaries."""
+def run(seed: int, runs: int, alpha: float = ALPHA, cases: tuple[str, ...] = tuple(CASES)) -> list[dict]:
+    """One row per case (CASES' keys): its share failed and passed, the median canary payments and minutes to a
+    fail (or to a pass), over `runs` synthetic canaries."""
     rng = np.random.default_rng(seed)
     rows = []
-    for name, times, expected in CASES:
+    for name, times, expected in (CASES[case] for case in cases):
         outcomes = [run_one(rng, times * MIN_EFFECT, alpha) for _ in range(runs)]
         failed = [(n, s) for v, n, s in outcomes if v == FAIL]
         passed = [(n, s) for v, n, s in outcomes if v == PASS]
@@ -117,11 +118,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="canaries per case (default %(default)s)")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the test's alpha (default %(default)s: "
                         "0.05 over the shipped catalog's 10 tests)")
+    parser.add_argument("--cases", default=",".join(CASES), help="which canaries, comma-separated (default "
+                        "%(default)s)")
     args = parser.parse_args()
-    if args.runs < 1 or not 0 < args.alpha < 0.5:
-        raise SystemExit("canary_cost_sim: --runs >= 1 and 0 < --alpha < 0.5")
+    cases = tuple(args.cases.split(","))
+    if args.runs < 1 or not 0 < args.alpha < 0.5 or not set(cases) <= set(CASES):
+        raise SystemExit(f"canary_cost_sim: --runs >= 1, 0 < --alpha < 0.5, --cases among {', '.join(CASES)}")
     started = time.perf_counter()
-    rows = run(args.seed, args.runs, args.alpha)
+    rows = run(args.seed, args.runs, args.alpha, cases)
     print(f"cost per transaction, min_effect {MIN_EFFECT:.0%}, alpha {args.alpha:g}, power {POWER:.0%}, "
           f"{RATE:g} payments/s, {SPLIT:.0%} canary, a look every {LOOK_EVERY_S} s, seed {args.seed}, "
           f"{args.runs} runs a case; the fixed-sample test needs {rows[0]['fixed_sample']} canary payments")
