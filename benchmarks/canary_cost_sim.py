@@ -5,9 +5,9 @@
 20 payments/s in all, 10 % on the canary, each second's payments Poisson; each payment costs a fee mix, 2.9 % of
 a lognormal amount (median USD 40, sigma 1: skewed) plus USD 0.30. Both arms' cost and payments are summed per
 second, read back as the judge reads Prometheus: at each look (every 5 s) the window since the start is cut into
-intervals of moneypath.canary.cost.step_seconds, rounded up to whole seconds (a 2.5 s scrape: at least 5 s, at
+intervals of moneypath.canary.cost_ratio.step_seconds, rounded up to whole seconds (a 2.5 s scrape: at least 5 s, at
 most MAX_INTERVALS of them)
-ending at the look, and judged by moneypath.canary.cost (ratio estimator, delta-method variance, t widening,
+ending at the look, and judged by moneypath.canary.cost_ratio (ratio estimator, delta-method variance, t widening,
 the real MarginTest at `alpha`, power 0.8, min_sample 100, min_effect 0.10) until it passes or fails, or 3 hours.
 Three canaries: dearer by twice the tolerance (+20 %: should fail), by half of it (+5 %: should pass at least
 95 % of the time), and as dear as the baseline (the false-fail rate). What it leaves out: Prometheus' increase()
@@ -30,7 +30,7 @@ import numpy as np
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moneypath._common.verdict import FAIL, PASS  # noqa: E402
-from moneypath.canary import cost  # noqa: E402
+from moneypath.canary import cost_ratio as cost  # noqa: E402
 from moneypath.canary.sequential import INCONCLUSIVE, MarginTest  # noqa: E402
 
 RATE, SPLIT = 20.0, 0.10  # payments per second in all, the canary's share

@@ -26,7 +26,7 @@ from pathlib import Path
 from moneypath._common.atomic import write_json
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import NOT_MEASURED, jsonable, not_measured
-from moneypath.canary import cost, invariants
+from moneypath.canary import cost_ratio, invariants
 from moneypath.canary.queries import BadUsage, metric_queries, missing_signal, parse_selector, selected_metrics
 from moneypath.canary.results import (
     SKIPPED,
@@ -191,9 +191,9 @@ class Judge:
             look.not_measured.append(line)
             look.rows.append(MetricRow(metric=metric.key, status=NOT_MEASURED, reason=line))
             return
-        if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost)
-            self._add(cost.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
-                                      self.state_path), look)
+        if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost_ratio)
+            self._add(cost_ratio.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
+                                            self.state_path), look)
             return
         mq = metric_queries(self.catalog, metric)
         queries = {arm: {"bad": mq.bad(m, window_s), "total": mq.total(m, window_s)} for arm, m in arms.items()}

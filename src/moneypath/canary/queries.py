@@ -114,7 +114,7 @@ def missing_signal(catalog: Catalog, metric: JudgedMetric) -> str | None:
 
 
 def metric_queries(catalog: Catalog, metric: JudgedMetric) -> MetricQueries:
-    """The queries of one judged share (cost per transaction has its own: moneypath.canary.cost); KeyError when the
+    """The queries of one judged share (cost per transaction has its own: moneypath.canary.cost_ratio); KeyError when the
     catalog lacks one of its signals (not measured)."""
     missing = missing_signal(catalog, metric)
     if missing is not None:

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable
-from moneypath.canary import cost as cost_module
+from moneypath.canary import cost_ratio as cost_module
 from moneypath.canary import judge as judge_module
 from moneypath.canary.judge import Judge
 from moneypath.canary.queries import BadUsage

@@ -1,5 +1,6 @@
-"""Cost per transaction in the canary judge, with an interval: each arm's cost and authorizations summed per
-interval since the canary started (Prometheus range queries of increase(), the intervals aligned on both arms),
+"""Cost per transaction in the canary judge, with an interval, from per-interval sums of cost and authorizations.
+
+Each arm's cost and authorizations are summed per interval since the canary started (Prometheus range queries of increase(), the intervals aligned on both arms),
 each arm's cost per transaction as a ratio estimator R = sum(c_i) / sum(n_i), its variance by the delta method over
 the m intervals, var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2), and the log ratio of the arms' R tested by the
 group-sequential margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by more than

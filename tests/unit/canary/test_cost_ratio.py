@@ -1,4 +1,4 @@
-"""Cost per transaction's statistics (moneypath.canary.cost): the ratio estimator and its delta-method variance
+"""Cost per transaction's statistics (moneypath.canary.cost_ratio): the ratio estimator and its delta-method variance
 against a simulation of skewed per-payment costs, the log ratio of the arms, its t widening and interval, and the
 interval length the scrape interval allows."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED
-from moneypath.canary import cost as cost_module
-from moneypath.canary.cost import (
+from moneypath.canary import cost_ratio as cost_module
+from moneypath.canary.cost_ratio import (
     MAX_INTERVALS,
     MIN_INTERVALS,
     MIN_SAMPLES_PER_INTERVAL,
