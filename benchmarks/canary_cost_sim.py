@@ -10,7 +10,8 @@ most MAX_INTERVALS of them)
 ending at the look, and judged by moneypath.canary.cost_ratio (ratio estimator, delta-method variance, t widening,
 the real MarginTest at `alpha`, power 0.8, min_sample 100, min_effect 0.10) until it passes or fails, or 3 hours.
 Three canaries: dearer by twice the tolerance (+20 %: should fail), by half of it (+5 %: should pass at least
-95 % of the time), and as dear as the baseline (the false-fail rate). What it leaves out: Prometheus' increase()
+95 % of the time), and as dear as the baseline (the false-fail rate); with --cases tolerance, one dearer by exactly
+the tolerance, which the test may fail at most alpha of the time. What it leaves out: Prometheus' increase()
 extrapolation at each interval's edges, and costs that vary over the day (both arms see the same hours).
 
 `run(seed, runs)` gives the rows (benchmarks/bench_canary.py prints them beside its own).
@@ -39,7 +40,9 @@ MIN_EFFECT, POWER, MIN_SAMPLE = 0.10, 0.8, 100
 ALPHA = 0.05 / 10  # one of the shipped catalog's 10 tests
 FEE_SHARE, FEE_FIXED, AMOUNT_MEDIAN, AMOUNT_SIGMA = 0.029, 0.30, 40.0, 1.0
 CASES = {"dearer": ("+2x the tolerance", 2.0, FAIL), "half": ("+0.5x the tolerance", 0.5, PASS),
-         "healthy": ("+0 (healthy)", 0.0, PASS)}
+         "healthy": ("+0 (healthy)", 0.0, PASS),
+         "tolerance": ("+1x (at the tolerance)", 1.0, PASS)}  # the test's alpha: fails at most alpha of the time
+DEFAULT_CASES = ("dearer", "half", "healthy")
 
 
 def _seconds(rng: np.random.Generator, rate: float, seconds: int, dearer: float) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +92,7 @@ def fixed_sample(alpha: float = ALPHA) -> float:
     return ((z(1 - alpha) + z(POWER)) / (design - margin)) ** 2 * cv2 * (1 + SPLIT / (1 - SPLIT))
 
 
-def run(seed: int, runs: int, alpha: float = ALPHA, cases: tuple[str, ...] = tuple(CASES)) -> list[dict]:
+def run(seed: int, runs: int, alpha: float = ALPHA, cases: tuple[str, ...] = DEFAULT_CASES) -> list[dict]:
     """One row per case (CASES' keys): its share failed and passed, the median canary payments and minutes to a
     fail (or to a pass), over `runs` synthetic canaries."""
     rng = np.random.default_rng(seed)
@@ -118,8 +121,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="canaries per case (default %(default)s)")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="the test's alpha (default %(default)s: "
                         "0.05 over the shipped catalog's 10 tests)")
-    parser.add_argument("--cases", default=",".join(CASES), help="which canaries, comma-separated (default "
-                        "%(default)s)")
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES), help="which canaries, comma-separated, of "
+                        f"{', '.join(CASES)} (default %(default)s)")
     args = parser.parse_args()
     cases = tuple(args.cases.split(","))
     if args.runs < 1 or not 0 < args.alpha < 0.5 or not set(cases) <= set(CASES):
