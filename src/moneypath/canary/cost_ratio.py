@@ -1,11 +1,12 @@
 """Cost per transaction in the canary judge, with an interval, from per-interval sums of cost and authorizations.
 
-Each arm's cost and authorizations are summed per interval since the canary started (Prometheus range queries of increase(), the intervals aligned on both arms),
-each arm's cost per transaction as a ratio estimator R = sum(c_i) / sum(n_i), its variance by the delta method over
-the m intervals, var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2), and the log ratio of the arms' R tested by the
-group-sequential margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by more than
-`min_effect` (relative), pass once the planned information shows it is not, at the policy's alpha and power
-against twice the tolerance.
+Each arm's cost and authorizations are summed per interval since the canary started (Prometheus range queries of
+increase(), the intervals aligned on both arms); each arm's cost per transaction is a ratio estimator
+R = sum(c_i) / sum(n_i), its variance by the delta method over the m intervals,
+var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2); the log ratio of the arms' R is tested by the group-sequential
+margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by more than `min_effect`
+(relative), pass once the planned information shows it is not, at the policy's alpha and power against twice the
+tolerance.
 
 Counters hold sums, not each payment's cost: the intervals are the units the variance is read from, so an interval
 must hold at least two scrapes (its increase is read from them); the variance estimate's few degrees of freedom are

@@ -26,7 +26,7 @@ from pathlib import Path
 from moneypath._common.atomic import write_json
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import NOT_MEASURED, jsonable, not_measured
-from moneypath.canary import cost_ratio, invariants
+from moneypath.canary import cost_ratio, invariants, latency
 from moneypath.canary.queries import BadUsage, metric_queries, missing_signal, parse_selector, selected_metrics
 from moneypath.canary.results import (
     SKIPPED,
@@ -41,7 +41,7 @@ from moneypath.canary.results import (
 )
 from moneypath.canary.sequential import SequentialTest
 from moneypath.catalog import Catalog, duration_seconds
-from moneypath.catalog.canary_policy import COST_METRIC
+from moneypath.catalog.canary_policy import COST_METRIC, LATENCY_METRIC
 from moneypath.catalog.conventions import PROCESS_START_METRIC
 from moneypath.catalog.moments import parse_moment, rfc3339
 
@@ -137,7 +137,8 @@ class Judge:
             state = _load_state(self.state_path)
             key = _state_key(canary, baseline, look.since, fingerprint)
             entry = state.get(key) or {"tests": {}, "history": []}
-            n_tests = sum(len(self.catalog.providers) if m.spec.per_provider else 1 for m in chosen
+            n_tests = sum(len(m.quantiles) if m.key == LATENCY_METRIC else
+                          len(self.catalog.providers) if m.spec.per_provider else 1 for m in chosen
                           if m.key in self._measurable(chosen))
             alpha = policy.alpha / max(n_tests, 1)
             for metric in chosen:
@@ -194,6 +195,17 @@ class Judge:
         if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost_ratio)
             self._add(cost_ratio.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
                                             self.state_path), look)
+            return
+        if metric.key == LATENCY_METRIC:
+            queries = {arm: latency.buckets_query(self.catalog, m, window_s) for arm, m in arms.items()}
+            answers, problem = {}, None
+            for arm, query in queries.items():
+                try:
+                    answers[arm] = _vector(prom, query, "le", now)
+                except PrometheusError as exc:
+                    problem = problem or f"{query}: {exc}"
+            for row in latency.rows(metric, queries, answers, problem, window_s, alpha, power, tests, self.state_path):
+                self._add(row, look)
             return
         mq = metric_queries(self.catalog, metric)
         queries = {arm: {"bad": mq.bad(m, window_s), "total": mq.total(m, window_s)} for arm, m in arms.items()}

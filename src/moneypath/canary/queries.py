@@ -16,8 +16,9 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.canary_policy import (
     CANARY_METRICS,
     SLOW_METRIC,
+    CanaryMetric,
     JudgedMetric,
-    default_threshold,
+    judged_metric,
     judged_metrics,
 )
 from moneypath.catalog.conventions import (
@@ -31,7 +32,7 @@ from moneypath.catalog.conventions import (
 
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 PER_PROVIDER = "provider"
-TWO_PROPORTIONS = "two proportions, one-sided, group-sequential (O'Brien-Fleming-type alpha spending)"
+TWO_PROPORTIONS = "two proportions, one-sided, group-sequential (Hwang-Shih-DeCani alpha spending)"
 
 
 class BadUsage(ValueError):
@@ -161,9 +162,5 @@ def selected_metrics(catalog: Catalog, only: list[str] | None = None) -> list[Ju
         if key in by_key:
             out.append(by_key[key])
         else:
-            spec = CANARY_METRICS[key]
-            threshold = None
-            if key == SLOW_METRIC:
-                threshold = default_threshold(catalog)
-            out.append(JudgedMetric(key, spec, spec.min_effect, catalog.canary.min_sample, threshold))
+            out.append(judged_metric(catalog, key, CanaryMetric()))
     return out
