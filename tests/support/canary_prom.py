@@ -1,6 +1,7 @@
 """A Prometheus stand-in for the canary judge's unit tests: it answers the judge's query shapes (the selector
 pre-check, the process start, `sum by (x) (increase(m{…}[Ns]))` and differences of them, the exact growth
-`max_over_time - min_over_time`, and gauge extremes) from a list of series with their growth in the window.
+`max_over_time - min_over_time`, gauge extremes, the scrapes `max(count_over_time(m{…}[Ns]))`, and range queries of
+one sum, the growth spread over the range's steps) from a list of series with their growth in the window.
 `install(monkeypatch, fake)` puts it where the judge opens its Prometheus client."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from moneypath._common.prometheus import PrometheusError
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 
-_TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+s\]\)")
+_TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+m?s\]\)")
 _MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
 _BY = re.compile(r"^(?:sum|max|min) by \((\w+)\)")
 
@@ -24,6 +25,7 @@ class Series:
     grew: float = 0.0  # how much a counter grew in the window
     low: float = 0.0  # a gauge's lowest and highest value in the window
     high: float = 0.0
+    wobble: float = 0.0  # in a range query, the growth of step k is scaled by 1 +- wobble, alternately
 
 
 def _matches(labels: dict, matchers: str) -> bool:
@@ -42,6 +44,8 @@ class FakePrometheus:
     start: float | None = None  # process_start_time_seconds of the canary
     down: bool = False
     queries: list[str] = field(default_factory=list)
+    scrape_s: float = 5.0  # every series scraped this often: count_over_time answers window / scrape_s + 1
+    ranges: list[tuple] = field(default_factory=list)  # (start, end, step) of each range query
 
     def __call__(self, url: str, timeout_s: float = 10.0) -> FakePrometheus:  # the judge's `Prometheus(url, …)`
         self.url = url
@@ -60,6 +64,10 @@ class FakePrometheus:
         if query.startswith("count({__name__"):
             n = sum(_matches(s.labels, query[query.index(",") + 1:-2]) for s in self.series)
             return [{"metric": {}, "value": [at, str(n)]}] if n else []
+        if query.startswith("max(count_over_time("):
+            name, matchers, window = re.search(r"count_over_time\(([\w:]+)\{([^}]*)\}\[(\d+)s\]\)", query).groups()
+            found = any(s.name == name and _matches(s.labels, matchers) for s in self.series)
+            return [{"metric": {}, "value": [at, str(int(window) // self.scrape_s + 1)]}] if found else []
         if query.startswith("max(process_start_time_seconds"):
             return [] if self.start is None else [{"metric": {}, "value": [at, str(self.start)]}]
         by = _BY.match(query)
@@ -81,6 +89,21 @@ class FakePrometheus:
                 groups[key] = combine(groups[key], value) if key in groups else float(value)
         return [{"metric": {label: k} if label else {}, "value": [0, str(v)]} for k, v in groups.items()]
 
+    def range(self, query: str, start: float, end: float, step: float) -> list[dict]:
+        """One sum's range: each series' growth spread evenly over the steps (scaled by its wobble)."""
+        self.queries.append(query)
+        self.ranges.append((start, end, step))
+        if self.down:
+            raise PrometheusError(f"cannot reach Prometheus at {self.url}: ConnectError", url=self.url, path="/")
+        _, name, matchers = _TERM.search(query).groups()
+        chosen = [s for s in self.series if s.name == name and _matches(s.labels, matchers)]
+        steps = int((end - start) // step) + 1
+        if not chosen:
+            return []
+        values = [[start + k * step, str(sum(s.grew / steps * (1 + s.wobble * (-1) ** k) for s in chosen))]
+                  for k in range(steps)]
+        return [{"metric": {}, "values": values}]
+
     @staticmethod
     def _minus(left: list[dict], right: list[dict]) -> list[dict]:
         rv = {tuple(r["metric"].items()): float(r["value"][1]) for r in right}
@@ -95,10 +118,11 @@ def install(monkeypatch, fake: FakePrometheus) -> FakePrometheus:
 
 def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, errors: float = 0.0, slow: float = 0.01,
         duplicates: int = 0, imbalance: float = 0.0, ledger_failed: float = 0.0,
-        latency: tuple[float, ...] | None = None) -> list[Series]:
+        latency: tuple[float, ...] | None = None, cost: float = 0.3) -> list[Series]:
     """One arm's series on `catalog` (label track=<track>): `n` authorizations per provider, these shares of them
     declined, slow (over every bucket but the last), provider calls erroring, ledger writes failing; `latency`, the
-    cumulative share at each finite bucket (default: all but the slow ones in the first)."""
+    cumulative share at each finite bucket (default: all but the slow ones in the first); `cost` USD per
+    authorization (provider fees, varying from interval to interval)."""
     m, sel = catalog.metric, {"track": track}
     out = []
     hist = catalog.signals[Key.AUTHORIZATION_DURATION_SECONDS]
@@ -116,7 +140,8 @@ def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, erro
                                                                "outcome": outcome}, n * share))
         out.append(Series(m(Key.DUPLICATE_CHARGES_TOTAL), {**sel, "provider": provider},
                           duplicates if provider == next(iter(catalog.providers)) else 0))
-        out.append(Series(m(Key.COST_USD_TOTAL), {**sel, "provider": provider, "component": "provider_fee"}, n * 0.3))
+        out.append(Series(m(Key.COST_USD_TOTAL), {**sel, "provider": provider, "component": "provider_fee"}, n * cost,
+                          wobble=0.2))
     out.append(Series(m(Key.COST_USD_TOTAL), {**sel, "provider": "none", "component": "infrastructure"}, 5.0))
     currency = catalog.currencies[0]
     out.append(Series(m(Key.DUPLICATE_CHARGED_MINOR_TOTAL), {**sel, "currency": currency}, duplicates * 1200))

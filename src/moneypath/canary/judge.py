@@ -25,9 +25,9 @@ from pathlib import Path
 
 from moneypath._common.atomic import write_json
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable, not_measured
-from moneypath.canary import invariants, latency
-from moneypath.canary.queries import RATIO_OF_SUMS, BadUsage, metric_queries, parse_selector, selected_metrics
+from moneypath._common.verdict import NOT_MEASURED, jsonable, not_measured
+from moneypath.canary import cost_ratio, invariants, latency
+from moneypath.canary.queries import BadUsage, metric_queries, missing_signal, parse_selector, selected_metrics
 from moneypath.canary.results import (
     SKIPPED,
     Arm,
@@ -39,9 +39,9 @@ from moneypath.canary.results import (
     decide,
     minutes,
 )
-from moneypath.canary.sequential import INCONCLUSIVE, SequentialTest
+from moneypath.canary.sequential import SequentialTest
 from moneypath.catalog import Catalog, duration_seconds
-from moneypath.catalog.canary_policy import LATENCY_METRIC
+from moneypath.catalog.canary_policy import COST_METRIC, LATENCY_METRIC
 from moneypath.catalog.conventions import PROCESS_START_METRIC
 from moneypath.catalog.moments import parse_moment, rfc3339
 
@@ -156,18 +156,7 @@ class Judge:
         return False
 
     def _measurable(self, chosen) -> set[str]:
-        ok = set()
-        for m in chosen:
-            if m.key == LATENCY_METRIC:
-                if self.catalog.has(*m.spec.signals):
-                    ok.add(m.key)
-                continue
-            try:
-                if metric_queries(self.catalog, m).test != RATIO_OF_SUMS:
-                    ok.add(m.key)
-            except KeyError:
-                pass
-        return ok
+        return {m.key for m in chosen if missing_signal(self.catalog, m) is None}
 
     def _preflight(self, prom: Prometheus, arms: dict, now: float) -> list[str]:
         """What the selectors do not reach: a Prometheus that does not answer, an arm matching no series."""
@@ -197,7 +186,17 @@ class Judge:
         return value
 
     def _metric(self, prom, metric, arms, window_s, now, alpha, power, tests, look: _Look) -> None:
-        if metric.key == LATENCY_METRIC and self.catalog.has(*metric.spec.signals):
+        missing = missing_signal(self.catalog, metric)
+        if missing is not None:
+            line = not_measured(f"{metric.key}: the catalog has no signal {missing} (or its feature is off)")
+            look.not_measured.append(line)
+            look.rows.append(MetricRow(metric=metric.key, status=NOT_MEASURED, reason=line))
+            return
+        if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost_ratio)
+            self._add(cost_ratio.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
+                                            self.state_path), look)
+            return
+        if metric.key == LATENCY_METRIC:
             queries = {arm: latency.buckets_query(self.catalog, m, window_s) for arm, m in arms.items()}
             answers, problem = {}, None
             for arm, query in queries.items():
@@ -208,13 +207,7 @@ class Judge:
             for row in latency.rows(metric, queries, answers, problem, window_s, alpha, power, tests, self.state_path):
                 self._add(row, look)
             return
-        try:
-            mq = metric_queries(self.catalog, metric)
-        except KeyError as exc:
-            line = not_measured(f"{metric.key}: the catalog has no signal {exc.args[0]} (or its feature is off)")
-            look.not_measured.append(line)
-            look.rows.append(MetricRow(metric=metric.key, status=NOT_MEASURED, reason=line))
-            return
+        mq = metric_queries(self.catalog, metric)
         queries = {arm: {"bad": mq.bad(m, window_s), "total": mq.total(m, window_s)} for arm, m in arms.items()}
         values: dict = {}
         problem = None
@@ -227,7 +220,7 @@ class Judge:
         for group in mq.groups:
             plan = Plan(id=mq.test_id(group), provider=group or None, test=mq.test, unit=mq.unit,
                         description=metric.spec.description, queries=queries, min_effect=metric.min_effect,
-                        min_sample=metric.min_sample, alpha=alpha if mq.test != RATIO_OF_SUMS else None)
+                        min_sample=metric.min_sample, alpha=alpha)
             self._add(self._test(metric, mq, plan, values, problem, window_s, alpha, power, tests), look)
 
     @staticmethod
@@ -258,44 +251,24 @@ class Judge:
         if ct <= 0 and bt <= 0:
             return MetricRow(metric=metric.key, **arms, status=SKIPPED, reason=f"no {mq.unit} in either arm"
                              f"{f' for {group}' if group else ''}: nothing to compare (shown, not judged)")
-        if mq.test == RATIO_OF_SUMS:
-            status, reason, figures = self._ratio_of_sums(metric, plan.unit, cb, ct, bb, bt)
-        else:
-            try:
-                test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
-                        SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect,
-                                       min_sample=metric.min_sample))
-            except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
-                return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED, reason=not_measured(
-                    f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or "
-                    f"remove {self.state_path}"))
-            try:
-                seen = test.look(cb, ct, bb, bt)
-            except (ValueError, ZeroDivisionError) as exc:
-                return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED,
-                                 reason=not_measured(f"{plan.id}: the test refused the counts: {exc}"))
-            tests[plan.id] = test.to_dict()
-            figures = {k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")}
-            status, reason = seen.verdict, seen.reason
+        try:
+            test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
+                    SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect,
+                                   min_sample=metric.min_sample))
+        except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
+            return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED, reason=not_measured(
+                f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or "
+                f"remove {self.state_path}"))
+        try:
+            seen = test.look(cb, ct, bb, bt)
+        except (ValueError, ZeroDivisionError) as exc:
+            return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED,
+                             reason=not_measured(f"{plan.id}: the test refused the counts: {exc}"))
+        tests[plan.id] = test.to_dict()
+        figures = {k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")}
+        status, reason = seen.verdict, seen.reason
         return MetricRow(metric=metric.key, **arms, figures=figures, status=status, reason=reason,
                          rate_per_s=ct / window_s)
-
-    @staticmethod
-    def _ratio_of_sums(metric, unit: str, cb: float, ct: float, bb: float, bt: float) -> tuple[str, str, dict]:
-        """Cost per transaction: canary over baseline mean, failed past 1 + min_effect once both arms have min_sample."""
-        canary, baseline = (cb / ct if ct else None), (bb / bt if bt else None)
-        effect = (canary / baseline - 1) if canary is not None and baseline else None
-        figures = {"canary_ratio": canary, "baseline_ratio": baseline, "z": None, "p_value": None,
-                   "boundary": 1 + metric.min_effect, "effect": effect,
-                   "needed_canary": max(0, math.ceil(metric.min_sample - ct))}
-        if min(ct, bt) < metric.min_sample or canary is None or baseline is None:
-            return INCONCLUSIVE, (f"needs {metric.min_sample} {unit} in each arm (canary {ct:.0f}, "
-                                  f"baseline {bt:.0f})"), figures
-        if baseline == 0:
-            return (PASS if canary == 0 else FAIL), "baseline costs nothing per transaction", figures
-        if canary > baseline * (1 + metric.min_effect):
-            return FAIL, f"canary costs {effect:+.1%} per transaction, past +{metric.min_effect:.0%}", figures
-        return PASS, f"canary costs {effect:+.1%} per transaction, within +{metric.min_effect:.0%}", figures
 
     def _invariants(self, prom, canary, window_s, now, start) -> list[InvariantResult]:
         results = invariants.prometheus_invariants(self.catalog, prom, canary, window_s, now)

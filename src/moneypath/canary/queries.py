@@ -15,7 +15,6 @@ from prometheus_client.utils import floatToGoString
 from moneypath.catalog import Catalog
 from moneypath.catalog.canary_policy import (
     CANARY_METRICS,
-    COST_METRIC,
     SLOW_METRIC,
     CanaryMetric,
     JudgedMetric,
@@ -25,7 +24,6 @@ from moneypath.catalog.canary_policy import (
 from moneypath.catalog.conventions import (
     AUTHORIZATION_APPROVED,
     AUTHORIZATION_DECLINED,
-    COST_INFRASTRUCTURE,
     LEDGER_WRITE_FAILED,
     PROVIDER_CALL_ERROR,
     PROVIDER_CALL_TIMEOUT,
@@ -35,8 +33,6 @@ from moneypath.catalog.conventions import (
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 PER_PROVIDER = "provider"
 TWO_PROPORTIONS = "two proportions, one-sided, group-sequential (Hwang-Shih-DeCani alpha spending)"
-RATIO_OF_SUMS = ("ratio of sums, descriptive: Prometheus counters hold sums, not each transaction's cost, so no "
-                 "variance exists to test; fails past min_effect once both arms reach min_sample")
 
 
 class BadUsage(ValueError):
@@ -81,7 +77,7 @@ class MetricQueries:
 
     metric: JudgedMetric
     unit: str  # what one total event is, plural: "authorizations"
-    test: str  # TWO_PROPORTIONS or RATIO_OF_SUMS
+    test: str  # TWO_PROPORTIONS
     bad_parts: tuple[tuple[str, tuple[str, ...]], ...]  # (metric name, matchers) summed; a second part subtracted
     total_part: tuple[str, tuple[str, ...]]
     groups: tuple[str, ...]  # catalog providers, or ("",) for one test
@@ -113,17 +109,23 @@ def _outcome(value: str, op: str = "=") -> tuple[str, ...]:
     return (f'outcome{op}"{value}"',)
 
 
+def missing_signal(catalog: Catalog, metric: JudgedMetric) -> str | None:
+    """The first signal of the metric the catalog lacks (or whose feature is off): the metric is not measured."""
+    return next((signal for signal in metric.spec.signals if not catalog.has(signal)), None)
+
+
 def metric_queries(catalog: Catalog, metric: JudgedMetric) -> MetricQueries:
-    """The queries of one judged metric; KeyError when the catalog lacks one of its signals (not measured)."""
-    for signal in metric.spec.signals:
-        if not catalog.has(signal):
-            raise KeyError(signal)
+    """The queries of one judged share (cost per transaction has its own: moneypath.canary.cost_ratio); KeyError when the
+    catalog lacks one of its signals (not measured)."""
+    missing = missing_signal(catalog, metric)
+    if missing is not None:
+        raise KeyError(missing)
     groups = tuple(catalog.providers) if metric.spec.per_provider else ("",)
     auth = catalog.metric(Key.AUTHORIZATIONS_TOTAL) if Key.AUTHORIZATIONS_TOTAL in metric.spec.signals else ""
     key = metric.key
 
-    def q(unit, bad, total, test=TWO_PROPORTIONS):
-        return MetricQueries(metric, unit, test, bad, total, groups)
+    def q(unit, bad, total):
+        return MetricQueries(metric, unit, TWO_PROPORTIONS, bad, total, groups)
 
     if key == "approval_ratio":
         return q("authorizations", ((auth, _outcome(AUTHORIZATION_APPROVED, "!=")),), (auth, ()))
@@ -142,9 +144,6 @@ def metric_queries(catalog: Catalog, metric: JudgedMetric) -> MetricQueries:
         return q("ledger writes", ((writes, _outcome(LEDGER_WRITE_FAILED)),), (writes, ()))
     if key == "dead_letters":
         return q("authorizations", ((catalog.metric(Key.DEAD_LETTERS_TOTAL), ()),), (auth, ()))
-    if key == COST_METRIC:
-        cost = (catalog.metric(Key.COST_USD_TOTAL), (f'component!="{COST_INFRASTRUCTURE}"',))
-        return q("authorizations", (cost,), (auth, ()), RATIO_OF_SUMS)
     raise AssertionError(f"no queries for canary metric {key}")  # CANARY_METRICS and this function go together
 
 

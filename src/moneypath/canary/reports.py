@@ -16,8 +16,8 @@ from moneypath._common import plots
 from moneypath._common.atomic import write_text
 from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
 from moneypath._common.verdict import FAIL, PASS, jsonable
-from moneypath.canary.results import Arm, CanaryVerdict
-from moneypath.catalog.canary_policy import LATENCY_METRIC
+from moneypath.canary.results import Arm, CanaryVerdict, MetricRow
+from moneypath.catalog.canary_policy import COST_METRIC, LATENCY_METRIC
 
 MAX_PLOTS = 12  # tests drawn; the table lists every one
 
@@ -42,6 +42,13 @@ def _share(arm: Arm | None) -> str:
     if arm is None:
         return "—"
     return f"{_count(arm.bad)} / {_count(arm.total)}" + (f" = {arm.ratio:.3%}" if arm.ratio is not None else "")
+
+
+def _cost(arm: Arm | None) -> str:
+    if arm is None:
+        return "—"
+    return f"USD {_count(arm.bad)} / {_count(arm.total)}" + (
+        f" = {arm.ratio:.4g} per authorization" if arm.ratio is not None else "")
 
 
 def _status_cell(status: str) -> Cell:
@@ -78,6 +85,25 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
         plots.finish(zs, "z and the boundary it must cross", "", not statistic)
     buf = io.BytesIO()
     plots.save(fig, buf)  # savefig takes a file object as well as a path
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def plot_cost(ratio: float, interval: tuple[float, float], at_alpha: tuple[float, float], tolerance: float,
+              alpha: float) -> str:
+    """One PNG (a data URI): the canary's cost per transaction over the baseline's with its intervals, against 1
+    (the same cost) and the tolerance."""
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(8, 1.6))
+    ax.plot(at_alpha, [0, 0], color="#9ab", linewidth=9, solid_capstyle="butt", label=f"{1 - 2 * alpha:.1%}: ends at alpha")
+    ax.plot(interval, [0, 0], color="#357", linewidth=3, label="95 %")
+    ax.plot([ratio], [0], "o", color="black", label="canary / baseline")
+    ax.axvline(1.0, color="grey", linestyle=":")
+    ax.axvline(tolerance, color="#c33", linestyle="--", label=f"tolerated x{tolerance:.2f}")
+    ax.set_yticks([])
+    ax.set_title("cost per transaction, canary over baseline", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    buf = io.BytesIO()
+    plots.save(fig, buf)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -124,6 +150,19 @@ def plot_latency(metrics) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def cost_section(row: MetricRow) -> Section:
+    """Cost per transaction: the ratio of the arms with its intervals, against 1 and 1 + min_effect."""
+    f = row.figures
+    interval, at_alpha, tolerance = tuple(f["interval"]), tuple(f["interval_at_alpha"]), f["tolerance"]
+    alpha = row.plan.alpha  # a row with a ratio was tested: it has its plan
+    text = (f"Canary {_num(f.get('canary_ratio'))} against baseline {_num(f.get('baseline_ratio'))} USD per "
+            f"authorization: x{f['ratio']:.3f}, {f['confidence']:.0%} interval {interval[0]:.3f}-{interval[1]:.3f}, "
+            f"{1 - 2 * alpha:.2%} (each end at the test's alpha) {at_alpha[0]:.3f}-{at_alpha[1]:.3f}; tolerated "
+            f"x{tolerance:.2f}. From {f['intervals']} intervals of {f['step_s']} s.")
+    return Section("Cost per transaction", [Para(text), Image("cost interval", plot_cost(
+        f["ratio"], interval, at_alpha, tolerance, alpha), wide=True, only="html")])
+
+
 def document(result: CanaryVerdict) -> Document:
     verdict = result.verdict
     head = [Para(result.reason or verdict, "bad" if verdict == FAIL else "ok" if verdict == PASS else "note"),
@@ -146,9 +185,12 @@ def document(result: CanaryVerdict) -> Document:
     for m in result.metrics:
         f, plan = m.figures, m.plan
         quantiles = "quantile" in f  # latency_shift: seconds, against the tolerated shift
-        rows.append([m.id, _quantile_cell(f, "canary") if quantiles else _share(m.canary),
-                     _quantile_cell(f, "baseline") if quantiles else _share(m.baseline),
-                     f"{_num(f.get('effect'), '{:+.4f}')} ({_num(_tolerance(f, plan))})",
+        show = _cost if m.metric == COST_METRIC else _share
+        effect = f"{_num(f.get('effect'), '{:+.4f}')} ({_num(_tolerance(f, plan))})"
+        if m.metric == COST_METRIC and "ratio" in f:  # a ratio of costs against 1 + min_effect
+            effect = f"x{f['ratio']:.3f} (x{f['tolerance']:.2f})"
+        rows.append([m.id, _quantile_cell(f, "canary") if quantiles else show(m.canary),
+                     _quantile_cell(f, "baseline") if quantiles else show(m.baseline), effect,
                      _num(f.get("p_value"), "{:.3g}"),
                      f"{_num(f.get('z'), '{:.2f}')} / {_num(f.get('boundary'), '{:.2f}')}",
                      _num(f.get("information"), "{:.0%}"), _status_cell(m.status), m.reason])
@@ -159,6 +201,7 @@ def document(result: CanaryVerdict) -> Document:
     sections.append(Section("Metrics", [Table(
         ["test", "canary bad / total", "baseline bad / total", "effect (min)", "p-value", "z / boundary",
          "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
+    sections += [cost_section(m) for m in result.metrics if m.metric == COST_METRIC and "ratio" in m.figures]
     if details:
         sections.append(Section("Resolved PromQL", details))
     latency = plot_latency(result.metrics)

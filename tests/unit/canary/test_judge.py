@@ -6,10 +6,12 @@ scripted here (ScriptedTest): these tests judge the judge, not the statistics.""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable
+from moneypath.canary import cost_ratio as cost_module
 from moneypath.canary import judge as judge_module
 from moneypath.canary.judge import Judge
 from moneypath.canary.queries import BadUsage
@@ -63,11 +65,25 @@ class ScriptedMarginTest(ScriptedTest):
                     0 if verdict != INCONCLUSIVE else 150, "scripted")
 
 
+class ScriptedCostTest(ScriptedTest):
+    """The MarginTest of cost per transaction, scripted as the shares' tests (its min_effect read from the margin)."""
+
+    def __init__(self, *, alpha, power, min_sample, n=0, min_effect=None):
+        super().__init__(alpha=alpha, power=power, min_effect=min_effect, min_sample=min_sample, n=n)
+
+    def look(self, *, estimate, variance, margin, design, canary_value, baseline_value, canary_events,
+             baseline_events):
+        self.min_effect = round(math.expm1(margin), 9)
+        return super().look(canary_value * canary_events, canary_events, baseline_value * baseline_events,
+                            baseline_events)
+
+
 @pytest.fixture
 def scripted(monkeypatch):
     ScriptedTest.verdicts, ScriptedTest.looks = {}, []
     monkeypatch.setattr(judge_module, "SequentialTest", ScriptedTest)
     monkeypatch.setattr("moneypath.canary.latency.MarginTest", ScriptedMarginTest)
+    monkeypatch.setattr(cost_module, "MarginTest", ScriptedCostTest)
     return ScriptedTest
 
 
@@ -106,17 +122,17 @@ def test_too_little_data_is_inconclusive_and_says_what_it_needs(foreign, monkeyp
 
 
 def test_every_test_passing_and_the_invariants_holding_is_a_pass(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, "latency")}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, 0.1, "latency")}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     assert {m["metric"]: m["status"] for m in result["metrics"]}["cost_per_transaction"] == PASS
     assert result["verdict"] == PASS and result["exit_code"] == 0, result["reason"]
 
 
 def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS, "latency": PASS}
+    scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS, 0.1: PASS, "latency": PASS}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     assert result["verdict"] == FAIL and "provider_error_ratio{provider=" in result["reason"]
-    scripted.verdicts = {0.05: PASS, 0.01: PASS, "latency": PASS}  # the provider ratios still wait
+    scripted.verdicts = {0.05: PASS, 0.01: PASS, 0.1: PASS, "latency": PASS}  # the provider ratios still wait
     result, _ = _judge(foreign, monkeypatch, tmp_path / "2", arm(foreign, "canary"), arm(foreign, "baseline"))
     assert result["verdict"] == "inconclusive" and "provider_" in result["needs"]["metric"]
 
@@ -124,7 +140,7 @@ def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(forei
 def test_alpha_is_split_over_the_tests_and_the_state_carries_the_looks(foreign, monkeypatch, tmp_path, scripted):
     for _ in range(2):
         _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
-    tests = 3 * len(foreign.providers) + 2 + 2  # decline, error, timeout per provider; slow; ledger; p50, p90
+    tests = 3 * len(foreign.providers) + 2 + 2 + 1  # decline, error, timeout per provider; slow; ledger; p50, p90; cost
     assert {round(a, 6) for a, *_ in scripted.looks} == {round(0.05 / tests, 6)}
     assert sorted(n for *_, n in scripted.looks)[-tests:] == [2] * tests  # the second pass is each test's second look
     state = json.loads((tmp_path / "state.json").read_text())
@@ -133,7 +149,7 @@ def test_alpha_is_split_over_the_tests_and_the_state_carries_the_looks(foreign, 
 
 
 def test_a_provider_without_traffic_in_either_arm_is_shown_not_judged(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, "latency")}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, 0.1, "latency")}
     canary, baseline = arm(foreign, "canary"), arm(foreign, "baseline")
     quiet = list(foreign.providers)[1]
     for s in canary + baseline:
@@ -146,7 +162,7 @@ def test_a_provider_without_traffic_in_either_arm_is_shown_not_judged(foreign, m
 
 
 def test_a_selector_that_matches_nothing_is_one_line_never_a_pass(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01)}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, 0.1)}
     result, fake = _judge(foreign, monkeypatch, tmp_path, [], arm(foreign, "baseline"))
     assert result["verdict"] == "inconclusive" and result["exit_code"] == 3
     [line] = result["not_measured"]
@@ -163,7 +179,7 @@ def test_a_prometheus_that_does_not_answer_is_one_line(foreign, monkeypatch, tmp
 
 
 def test_a_missing_series_is_not_measured_naming_its_query(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01)}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, 0.1)}
     canary = [s for s in arm(foreign, "canary") if not s.name.endswith("_bucket")]
     result, _ = _judge(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"))
     slow = next(m for m in result["metrics"] if m["metric"] == "slow_authorizations")
@@ -253,8 +269,8 @@ def test_the_state_file_keeps_the_canaries_judged_last(foreign, monkeypatch, tmp
 
 
 @pytest.mark.parametrize("fixture, queries, tests, said", [
-    ("foreign", 32, 11, "32 instant queries for the ticket shop's catalog (7 metrics, 11 tests)"),
-    ("catalog", 36, 12, "36 for the shipped one (8 metrics, 12 tests)")])
+    ("foreign", 34, 11, "34 queries for the ticket shop's catalog (7 metrics, 11 tests)"),
+    ("catalog", 38, 12, "38 for the shipped one (8 metrics, 12 tests)")])
 def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, queries, tests, said):
     """docs/canary.md states these counts."""
     c = request.getfixturevalue(fixture)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.canary.queries import BadUsage, metric_queries, parse_selector, selected_metrics
-from moneypath.catalog.canary_policy import CANARY_METRICS, LATENCY_METRIC
+from moneypath.catalog.canary_policy import CANARY_METRICS, COST_METRIC, LATENCY_METRIC
 from moneypath.catalog.conventions import Key
 
 ARM = ('track="canary"', 'pod=~"shop-7f.*"')
@@ -29,9 +29,9 @@ def test_anything_else_is_bad_usage(text):
         parse_selector(text)
 
 
-def test_every_metric_reads_the_catalog_names_with_the_selector_added(catalog):
+def test_every_share_reads_the_catalog_names_with_the_selector_added(catalog):
     for metric in selected_metrics(catalog, list(CANARY_METRICS)):
-        if metric.key == LATENCY_METRIC:  # its queries are moneypath.canary.latency's (tests/unit/canary/test_latency.py)
+        if metric.key in (LATENCY_METRIC, COST_METRIC):  # their own modules' queries (test_latency, test_cost_ratio)
             continue
         q = metric_queries(catalog, metric)
         bad, total = q.bad(ARM, 900), q.total(ARM, 900)
@@ -52,12 +52,6 @@ def test_the_slow_share_reads_the_bucket_at_the_threshold_as_prometheus_writes_i
                                   f'sum (increase({hist}_bucket{{le="0.5",track="canary"}}[60s]))')
     whole = slow.__class__(slow.key, slow.spec, slow.min_effect, slow.min_sample, 1.0)
     assert 'le="1.0"' in metric_queries(foreign, whole).bad(ARM, 60)  # prometheus_client writes 1 as 1.0
-
-
-def test_cost_per_transaction_leaves_infrastructure_out_and_says_its_test(foreign):
-    [cost] = selected_metrics(foreign, ["cost_per_transaction"])
-    q = metric_queries(foreign, cost)
-    assert 'component!="infrastructure"' in q.bad(ARM, 60) and q.test.startswith("ratio of sums, descriptive")
 
 
 def test_a_metric_whose_signal_the_catalog_lacks_raises_key_error(foreign):

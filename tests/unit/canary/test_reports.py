@@ -37,7 +37,11 @@ def test_the_page_shows_each_metric_with_its_query_values_and_why(results, forei
                  f"{decline['canary']['bad']:.4g} / {decline['canary']['total']:.4g}",
                  f"{foreign.metric('authorizations_total')}{{outcome=&quot;declined&quot;,track=&quot;baseline&quot;}}"):
         assert text in page, text
-    assert "ratio of sums, descriptive" in page  # cost per transaction says which test it is
+    cost = next(m for m in results[-1].as_json()["metrics"] if m["metric"] == "cost_per_transaction")
+    assert "ratio of the arms&#x27; cost per transaction" in page  # cost per transaction says which test it is
+    for text in ("Cost per transaction", "cost interval", f"x{cost['ratio']:.3f}", "tolerated x1.10",
+                 f"USD {cost['canary']['bad']:,.0f} / {cost['canary']['total']:,.0f}"):
+        assert text in page, text
 
 
 def test_one_look_draws_no_plot_two_do(results):
