@@ -2,7 +2,8 @@
 the canary drill that rehearses it.
 
 The judge: queries (the catalog's canary policy read into each judged metric's PromQL, and the selectors of
-both arms), sequential (each metric's group-sequential test), invariants (the money invariants, hard gates),
+both arms), sequential (each metric's group-sequential test), spending (the error spending
+they share), invariants (the money invariants, hard gates),
 results (the verdict and its parts, typed on moneypath._common.verdict), judge (one look: measure, test,
 decide), reports (its JSON and HTML page) and service (the judge over HTTP for Argo Rollouts and Flagger). The
 drill: drill_file (canary drill files, `kind: canary`), drill_run (releases shipped through a canary, each judged

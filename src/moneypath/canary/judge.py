@@ -241,8 +241,14 @@ class Judge:
         if mq.test == RATIO_OF_SUMS:
             status, reason, figures = self._ratio_of_sums(metric, plan.unit, cb, ct, bb, bt)
         else:
-            test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
-                    SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect, min_sample=metric.min_sample))
+            try:
+                test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
+                        SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect,
+                                       min_sample=metric.min_sample))
+            except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
+                return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED, reason=not_measured(
+                    f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or "
+                    f"remove {self.state_path}"))
             try:
                 seen = test.look(cb, ct, bb, bt)
             except (ValueError, ZeroDivisionError) as exc:

@@ -253,3 +253,19 @@ def test_numpy_numbers_from_the_test_become_plain_json():
 
     assert jsonable({"z": numpy.float64("inf"), "n": [numpy.int64(3)], "p": numpy.float64(0.5)}) == \
         {"z": None, "n": [3], "p": 0.5}
+
+
+
+def test_a_saved_test_state_that_does_not_read_is_not_measured_never_restarted(foreign, monkeypatch, tmp_path):
+    _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))  # the real tests
+    state_path = tmp_path / "state.json"
+    state = json.loads(state_path.read_text())
+    for entry in state.values():
+        for test in entry["tests"].values():
+            test["version"] = 1  # a state an older release wrote
+    state_path.write_text(json.dumps(state))
+    result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"),
+                       now=NOW + 30)
+    rows = [m for m in result["metrics"] if "saved state does not read" in m["reason"]]
+    assert rows and all(m["status"] == NOT_MEASURED and "state.json" in m["reason"] for m in rows)
+    assert result["verdict"] == "inconclusive" and result["exit_code"] == 3

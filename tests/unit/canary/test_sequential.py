@@ -12,15 +12,12 @@ import pytest
 
 from moneypath._common.verdict import FAIL, PASS
 from moneypath.canary.sequential import (
+    FAIL_FLOOR,
     INCONCLUSIVE,
     Look,
     SequentialTest,
-    crossing_probability,
     exact_test,
-    inflation,
-    obf_boundaries,
     planned_sample,
-    spent,
 )
 
 Z_95, Z_80 = 1.6448536269514722, 0.8416212335729143  # the standard normal's 0.95 and 0.80 quantiles
@@ -31,37 +28,6 @@ def counts_over(looks: int, per_look: int, canary_share: float, baseline_share: 
     for k in range(1, looks + 1):
         ct, bt = k * per_look, k * per_look * split
         yield round(ct * canary_share), ct, round(bt * baseline_share), bt
-
-
-def test_boundaries_match_published_lan_demets_obrien_fleming_values():
-    # Five equally spaced looks, one-sided alpha 0.025: rpact getDesignGroupSequential(kMax = 5, alpha = 0.025,
-    # typeOfDesign = "asOF") and gsDesign(k = 5, test.type = 1, sfu = sfLDOF) print 4.877 3.357 2.680 2.290 2.031.
-    assert obf_boundaries([0.2, 0.4, 0.6, 0.8, 1.0], 0.025) == pytest.approx([4.877, 3.357, 2.680, 2.290, 2.031],
-                                                                               abs=1e-3)
-    # Four looks, one-sided alpha 0.05: SeqBounds.jl's README, bounds([0.25, 0.5, 0.75, 1.0], 0.05).
-    assert obf_boundaries([0.25, 0.5, 0.75, 1.0], 0.05) == pytest.approx([3.74955, 2.53993, 2.01604, 1.72014], abs=1e-3)
-    # One look is the fixed-sample test.
-    assert obf_boundaries([1.0], 0.05) == pytest.approx([Z_95], abs=1e-6)
-    assert spent(0.0, 0.05) == 0 and spent(1.0, 0.05) == 0.05 and spent(0.5, 0.05) < spent(0.6, 0.05)
-
-
-def test_the_error_rate_stays_alpha_however_many_looks():
-    for looks in (3, 40, 200):  # unequal spacing: the fractions crowd towards the end
-        fractions = [((k + 1) / looks) ** 0.7 for k in range(looks)]
-        bounds = obf_boundaries(fractions, 0.01)
-        # measured on a grid twice as fine as the one that placed the boundaries
-        assert crossing_probability(fractions, bounds, 0.0, spacing=0.0025) == pytest.approx(0.01, rel=5e-3)
-
-
-def test_the_planned_maximum_keeps_the_power_against_the_designed_effect():
-    alpha, power = 0.05 / 7, 0.8
-    r = inflation(alpha, power)
-    assert 1.0 < r < 1.1
-    fractions = [(k + 1) / 50 for k in range(50)]
-    drift = Z_80 + 2.4497  # the score's drift under the designed effect: z_{1 - 0.05/7} + z_{0.8}
-    achieved = crossing_probability([r * t for t in fractions], obf_boundaries(fractions, alpha), drift)
-    assert achieved == pytest.approx(0.8, abs=0.01)
-    assert crossing_probability(fractions, obf_boundaries(fractions, alpha), drift) < achieved  # without it, less
 
 
 def test_planned_sample_is_the_fixed_two_proportion_test():
@@ -136,15 +102,22 @@ def test_an_equal_canary_passes_only_once_the_planned_sample_is_reached():
     assert len(looks) > 10  # it looked many times on the way
 
 
-def test_never_a_verdict_before_the_minimum_sample_in_each_arm():
+def test_the_minimum_sample_gates_a_pass_and_the_floor_a_fail():
     test = SequentialTest(alpha=0.05, power=0.8, min_effect=0.02, min_sample=500)
-    few_canary = test.look(200, 400, 100, 10_000)  # half the canary's events bad: still not judged
-    assert few_canary.verdict == INCONCLUSIVE and few_canary.needed_canary >= 100
-    assert "under the minimum of 500" in few_canary.reason and math.isnan(few_canary.boundary)
-    few_baseline = test.look(0, 5_000, 0, 300)
-    assert few_baseline.verdict == INCONCLUSIVE and "200 more baseline" in few_baseline.reason
-    assert test.to_dict()["steps"] == []  # no alpha spent on them
-    assert test.look(250, 500, 100, 10_000).verdict == FAIL  # from the minimum on, it is
+    under_floor = test.look(FAIL_FLOOR - 1, FAIL_FLOOR - 1, 1, 10_000)  # every canary event bad: not yet a look
+    assert under_floor.verdict == INCONCLUSIVE and f"under the floor of {FAIL_FLOOR}" in under_floor.reason
+    assert math.isnan(under_floor.boundary) and test.to_dict()["steps"] == []  # no alpha spent on it
+    assert "under the floor" in test.look(0, 5_000, 0, FAIL_FLOOR - 1).reason
+    broken = test.look(9, FAIL_FLOOR, 100, 10_000)  # nine in ten bad against 1 %: fails at once, under min_sample
+    assert broken.verdict == FAIL and broken.information < 0.05 and "crossed the boundary" in broken.reason
+
+
+def test_an_equal_canary_never_passes_before_the_minimum_sample():
+    test = SequentialTest(alpha=0.05, power=0.8, min_effect=0.2, min_sample=2_000)  # a plan far below 2,000
+    looks = [test.look(*c) for c in counts_over(15, 100, canary_share=0.05, baseline_share=0.05)]
+    assert all(look.verdict == INCONCLUSIVE for look in looks) and looks[-1].information > 1
+    assert "a pass needs 2000 events in each arm" in looks[-1].reason and looks[-1].needed_canary == 500
+    assert [test.look(*c) for c in counts_over(20, 100, 0.05, 0.05)][-1].verdict == PASS
 
 
 def test_zero_totals_and_zero_bad_events_are_handled():
@@ -193,7 +166,9 @@ def test_a_tampered_or_foreign_state_is_refused():
     with pytest.raises(ValueError, match="does not replay"):
         SequentialTest.from_dict(state)
     with pytest.raises(ValueError, match="not a sequential test's state"):
-        SequentialTest.from_dict({"version": 1, "alpha": 0.05})
+        SequentialTest.from_dict({"version": 2, "kind": "two proportions", "alpha": 0.05})
+    with pytest.raises(ValueError, match="a 'margin' test's state"):
+        SequentialTest.from_dict({**test.to_dict(), "kind": "margin"})
     with pytest.raises(ValueError, match="state version"):
         SequentialTest.from_dict({**test.to_dict(), "version": 99})
 
