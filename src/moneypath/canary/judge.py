@@ -233,8 +233,7 @@ class Judge:
             return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, reason=not_measured(f"{plan.id}: {what}"))
         cb, ct = counts["canary", "bad"], counts["canary", "total"]
         bb, bt = counts["baseline", "bad"], counts["baseline", "total"]
-        if mq.test != RATIO_OF_SUMS:  # a share's extrapolated bad count may stray past its total; a cost may not
-            cb, bb = min(max(cb, 0.0), ct), min(max(bb, 0.0), bt)
+        cb, bb = min(max(cb, 0.0), ct), min(max(bb, 0.0), bt)  # extrapolated increases may stray past the total
         arms = {"plan": plan, "canary": Arm.of(cb, ct), "baseline": Arm.of(bb, bt)}
         if ct <= 0 and bt <= 0:
             return MetricRow(metric=metric.key, **arms, status=SKIPPED, reason=f"no {mq.unit} in either arm"

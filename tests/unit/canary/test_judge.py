@@ -96,24 +96,6 @@ def test_every_test_passing_and_the_invariants_holding_is_a_pass(foreign, monkey
     assert result["verdict"] == PASS and result["exit_code"] == 0, result["reason"]
 
 
-def _priced(series: list, usd_per_authorization: float) -> list:
-    """An arm whose provider fees come to `usd_per_authorization` (its authorizations as they are)."""
-    for s in series:
-        if s.labels.get("component") == "provider_fee":
-            s.grew *= usd_per_authorization / 0.3
-    return series
-
-
-def test_a_cost_per_transaction_over_a_dollar_is_compared_as_it_is(foreign, monkeypatch, tmp_path, scripted):
-    # a cost is no share of its authorizations: 2.50 against 3.00 USD each is 20 % dearer, not 1 against 1
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01)}
-    result, _ = _judge(foreign, monkeypatch, tmp_path, _priced(arm(foreign, "canary"), 3.0),
-                       _priced(arm(foreign, "baseline"), 2.5))
-    cost = next(m for m in result["metrics"] if m["metric"] == "cost_per_transaction")
-    assert cost["status"] == FAIL and result["verdict"] == FAIL, cost
-    assert cost["canary"]["ratio"] == pytest.approx(3.0) and cost["baseline"]["ratio"] == pytest.approx(2.5)
-
-
 def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(foreign, monkeypatch, tmp_path, scripted):
     scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
