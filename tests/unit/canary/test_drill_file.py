@@ -125,3 +125,15 @@ def test_a_policy_the_judge_would_refuse_is_one_line_with_its_line(tmp_path, cat
     problems = _problems(tmp_path, text, catalog)
     assert problems == ["runbooks/drills/canary.yaml:6: policy.metrics.decline_ratio.min_efect: Extra inputs are not "
                         "permitted"], problems
+
+
+@pytest.mark.parametrize(("policy", "key", "says"), [
+    ("{metrics: {decline_ration: {}}}", "policy.metrics.decline_ration", "unknown canary metric"),
+    ("{metrics: {slow_authorizations: {threshold: 0.25}}}", "policy.metrics.slow_authorizations.threshold",
+     "must be one of the bucket boundaries"),
+])
+def test_a_policy_the_catalog_cannot_judge_is_one_line_with_its_line(tmp_path, catalog, policy, key, says):
+    pytest.importorskip("moneypath.catalog.canary_policy")
+    problems = _problems(tmp_path, GOOD.replace("judge_every: 2s\n", f"judge_every: 2s\npolicy: {policy}\n"), catalog)
+    assert len(problems) == 1 and problems[0].startswith(f"runbooks/drills/canary.yaml:5: {key}: "), problems
+    assert says in problems[0], problems
