@@ -1,5 +1,6 @@
-"""The canary rehearsed for real on loopback: releases shipped through a canary taking 10 % of the payments beside a
-baseline of the same age, each judged by the canary judge until it has a verdict.
+"""The canary rehearsed for real on loopback: releases shipped through a canary taking a share of the payments beside
+a baseline of the same age (the reference service: half, beside a baseline of its size; the ticket shop: 10 %), each
+judged by the canary judge until it has a verdict.
 
 The reference service (runbooks/drills/canary-releases.yaml, through `moneypath drill run`): latency, declines for
 one provider and a 1 % duplicate capture fail, the duplicate within one scrape interval plus one judge interval of
@@ -66,7 +67,7 @@ def test_the_reference_releases_fail_fail_fail_and_pass(tmp_path, capsys):
     assert "slow_authorizations" not in failed_on(releases["slower"]), releases["slower"]["judge_report"]["reason"]
     assert failed_on(releases["dearer"]) == {"cost_per_transaction"}, releases["dearer"]["judge_report"]["reason"]
     good = releases["good"]
-    assert good["canary_authorizations"] >= 0.08 * (good["canary_authorizations"] + good["baseline_authorizations"])
+    assert good["canary_authorizations"] >= 0.4 * (good["canary_authorizations"] + good["baseline_authorizations"])
     assert (path.parent / "report.md").read_text().count("| PASS") == 7
     assert code == 0, out[-3000:]
 

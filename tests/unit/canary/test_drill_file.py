@@ -52,7 +52,7 @@ def test_the_shipped_canary_drills_validate_and_are_no_incident_drills(catalog):
     shipped = ROOT / "runbooks" / "drills" / "canary-releases.yaml"
     assert canary_drill_files(ROOT) == [shipped] and shipped not in drill_files(ROOT)
     drill = load_canary_drill(shipped, catalog, ROOT)
-    assert drill.weights == (0.9, 0.1)
+    assert drill.weights == (0.5, 0.5)
     assert [(r.name, r.expect, r.first_occurrence) for r in drill.releases] == [
         ("latency", "fail", False), ("declines-acme", "fail", False), ("duplicate-capture", "fail", True),
         ("broken", "fail", False), ("slower", "fail", False), ("dearer", "fail", False), ("good", "pass", False)]
