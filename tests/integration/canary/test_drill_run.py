@@ -5,9 +5,10 @@ judged by the canary judge until it has a verdict.
 The reference service (runbooks/drills/canary-releases.yaml, through `moneypath drill run`): latency, declines for
 one provider and a 1 % duplicate capture fail, the duplicate within one scrape interval plus one judge interval of
 its first occurrence; a broken release (nine provider calls in ten failing) fails on its provider errors, a slower
-one (every provider call 100 ms later, under the latency threshold) on its latency distribution, a dearer one (every cost 1.3 times) on its cost per transaction; the good release passes, on its
-planned sample. The ticket shop (tests/foreign), two
-instances of it: its duplicate charge fails at its first occurrence, its good release passes."""
+one (every provider call 100 ms later, under the latency threshold) on its latency distribution, a dearer one
+(every cost 1.3 times) on its cost per transaction; the good release passes, on its planned sample. The ticket
+shop (tests/foreign), two instances of it: its duplicate charge fails at its first occurrence, its good release
+passes."""
 
 from __future__ import annotations
 
