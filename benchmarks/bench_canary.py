@@ -18,6 +18,10 @@ events, a look every --look-every seconds on the counts since the start (moneypa
             decided): the share of --runs runs failed on any metric, with its 95 % (Wilson) interval; beside
             it, the same looks judged by a fixed test each (what peeking at a fixed test costs).
 
+  broken    a badly broken canary: 90 % of its authorizations failing against 0.5 % on the baseline, 5 % of
+            20 payments/s (Poisson arrivals), a look every 5 s, as one of the judge's tests (alpha 0.05 / 10):
+            the seconds and canary events to FAIL (goal: the first look after FAIL_FLOOR canary events, <= 15 s).
+
 Goals (docs/decisions/0016-canary-sequential-test.md): median sample to fail <= 1.5x the fixed test's n at the
 designed effect; false-fail rate per healthy canary <= 5 %.
 """
@@ -146,6 +150,32 @@ def false_fails(args) -> None:
           f"(95 % interval {low:.2%} to {high:.2%})")
 
 
+def broken(args) -> None:
+    rng = np.random.default_rng(args.seed + 2)
+    rate, split, every, tests = 20.0, 0.05, 5.0, 10
+    alpha = FAMILY_ALPHA / tests
+    seconds, events = [], []
+    for _ in range(args.time_runs):
+        test = SequentialTest(alpha=alpha, power=POWER, min_effect=0.02, min_sample=MIN_SAMPLE)
+        cb = ct = bb = bt = 0
+        for k in range(1, 1_000):
+            c, b = int(rng.poisson(rate * split * every)), int(rng.poisson(rate * (1 - split) * every))
+            ct, bt = ct + c, bt + b
+            cb, bb = cb + int(rng.binomial(c, 0.90)), bb + int(rng.binomial(b, 0.005))
+            if test.look(cb, ct, bb, bt).verdict == FAIL:
+                seconds.append(k * every)
+                events.append(ct)
+                break
+        else:
+            seconds.append(math.inf)
+    failed = sum(math.isfinite(s) for s in seconds)
+    print(f"(c) a broken canary (90 % of authorizations failing, baseline 0.5 %), {split:.0%} of {rate:g} payments/s, "
+          f"a look every {every:g} s, alpha {FAMILY_ALPHA} / {tests}, {args.time_runs} runs: "
+          f"failed {failed / len(seconds):.0%}; "
+          f"seconds to fail median {statistics.median(seconds):.0f} (90th percentile "
+          f"{sorted(seconds)[int(0.9 * len(seconds))]:.0f}), canary events then median {statistics.median(events):.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1000, help="healthy canaries for the false-fail rate "
@@ -157,7 +187,7 @@ def main() -> None:
                         "%(default)s)")
     parser.add_argument("--rate", type=float, default=50.0, help="requests/s in all for the false-fail runs "
                         "(default %(default)s)")
-    parser.add_argument("--part", choices=("time", "false", "both"), default="both", help="which figures "
+    parser.add_argument("--part", choices=("time", "false", "broken", "both"), default="both", help="which figures "
                         "(default %(default)s)")
     args = parser.parse_args()
     if args.runs < 1 or args.time_runs < 2 or args.look_every <= 0 or args.rate * SPLIT * args.look_every < 1:
@@ -168,6 +198,8 @@ def main() -> None:
         time_to_fail(args)
     if args.part in ("false", "both"):
         false_fails(args)
+    if args.part in ("broken", "both"):
+        broken(args)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

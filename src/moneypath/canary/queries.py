@@ -33,7 +33,7 @@ from moneypath.catalog.conventions import (
 
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 PER_PROVIDER = "provider"
-TWO_PROPORTIONS = "two proportions, one-sided, group-sequential (O'Brien-Fleming-type alpha spending)"
+TWO_PROPORTIONS = "two proportions, one-sided, group-sequential (Hwang-Shih-DeCani alpha spending)"
 RATIO_OF_SUMS = ("ratio of sums, descriptive: Prometheus counters hold sums, not each transaction's cost, so no "
                  "variance exists to test; fails past min_effect once both arms reach min_sample")
 

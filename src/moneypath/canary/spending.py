@@ -80,8 +80,9 @@ class _Density:
         keep = mass > 0
         u, log_mass = u[keep] + shift, np.log(mass[keep])
         top = float(u.max())
-        near = u > top - 40 * sigma  # farther nodes add less than exp(-800) of their mass to any tail that matters
-        u, log_mass = u[near], log_mass[near]
+        near = u > top - 40 * sigma  # farther nodes add less than exp(-800) of their mass to a tail above top - 40 sigma
+        if logsumexp(log_mass[near]) > log_increment + 1.0:  # ... so the boundary is there; else it is lower
+            u, log_mass = u[near], log_mass[near]
 
         def gap_and_slope(c: float) -> tuple[float, float]:
             x = (c - u) / sigma

@@ -64,7 +64,7 @@ class CanaryMetric(StrictModel):
                                      "a release for: an absolute difference of shares (0.02 = 2 points); for "
                                      "cost_per_transaction a relative increase (0.10 = 10 %). Default per metric.")
     min_sample: int | None = Field(default=None, ge=1, description="Events each arm needs before this metric may "
-                                   "pass or fail (default: the section's min_sample).")
+                                   "pass (a fail needs only 10 each; default: the section's min_sample).")
     threshold: float | None = Field(default=None, gt=0, description="slow_authorizations only: seconds, one of the "
                                     "histogram's bucket boundaries (default: the latency SLO's threshold on it, "
                                     "else its middle bucket).")
@@ -82,7 +82,8 @@ class CanaryPolicy(StrictModel):
                          "all metrics and looks together (split evenly across the tests).")
     power: float = Field(default=0.8, gt=0.5, lt=1, description="The chance of failing a release that is worse by "
                          "min_effect.")
-    min_sample: int = Field(default=100, ge=1, description="Events each arm needs before a metric may pass or fail.")
+    min_sample: int = Field(default=100, ge=1, description="Events each arm needs before a metric may pass (a "
+                            "fail needs only 10 each: a broken canary fails at once).")
     interval: str = Field(default="30s", description="How often `moneypath canary judge --watch` judges, a "
                           "Prometheus duration.")
     max_inconclusive: str = Field(default="2h", description="How long after the canary started a verdict may stay "

@@ -3,9 +3,12 @@ planned maximum that keeps the power."""
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 import pytest
 
-from moneypath.canary.spending import boundaries, crossing_probability, inflation, spent
+from moneypath.canary.spending import _Density, boundaries, crossing_probability, inflation, spent
 
 Z_95, Z_80 = 1.6448536269514722, 0.8416212335729143  # the standard normal's 0.95 and 0.80 quantiles
 
@@ -39,3 +42,13 @@ def test_the_planned_maximum_keeps_the_power_against_the_designed_effect():
     achieved = crossing_probability([r * t for t in fractions], boundaries(fractions, alpha), drift)
     assert achieved == pytest.approx(0.8, abs=0.01)
     assert crossing_probability(fractions, boundaries(fractions, alpha), drift) < achieved  # without it, less
+
+
+def test_a_boundary_is_found_right_after_a_look_that_spent_nothing():
+    # A look whose information fraction did not grow (the plan grew with the baseline's share) spends nothing and
+    # leaves the density's grid reaching far above its mass; a look just after must still find its boundary:
+    # with nothing spent before, the first crossing probability is the plain normal tail.
+    density = _Density()
+    density.advance(0.3, math.inf)
+    c = density.solve(0.302, math.log(0.004))
+    assert c / math.sqrt(0.302) == pytest.approx(NormalDist().inv_cdf(1 - 0.004), abs=2e-3)
