@@ -6,7 +6,7 @@ The reference service (runbooks/drills/canary-releases.yaml, through `moneypath 
 one provider and a 1 % duplicate capture fail, the duplicate within one scrape interval plus one judge interval of
 its first occurrence; a broken release (nine provider calls in ten failing) fails on its provider errors, a slower
 one (every provider call 100 ms later, under the latency threshold) on its latency distribution, a dearer one
-(every cost 1.3 times) on its cost per transaction; the good release passes, on its planned sample. The ticket
+(every cost 1.6 times) on its cost per transaction; the good release passes, on its planned sample. The ticket
 shop (tests/foreign), two instances of it: its duplicate charge fails at its first occurrence, its good release
 passes."""
 
