@@ -2,7 +2,7 @@
 worker, Redis and provider stubs each), the baseline and the canary, scraped with track="baseline" and
 track="canary" (web and worker alike), half the checkouts to each, judged by the canary judge
 (tests/foreign/djangoshop/ops/runbooks/drills/canary-releases.yaml). A release whose authorizations are all 100 ms
-slower and one whose captures cost 20 % more fail, each on its own metric; the good release passes."""
+slower and one whose captures cost 60 % more fail, each on its own metric; the good release passes."""
 
 from __future__ import annotations
 
