@@ -94,9 +94,11 @@ def install(monkeypatch, fake: FakePrometheus) -> FakePrometheus:
 
 
 def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, errors: float = 0.0, slow: float = 0.01,
-        duplicates: int = 0, imbalance: float = 0.0, ledger_failed: float = 0.0) -> list[Series]:
+        duplicates: int = 0, imbalance: float = 0.0, ledger_failed: float = 0.0,
+        latency: tuple[float, ...] | None = None) -> list[Series]:
     """One arm's series on `catalog` (label track=<track>): `n` authorizations per provider, these shares of them
-    declined, slow (over every bucket but the last), provider calls erroring, ledger writes failing."""
+    declined, slow (over every bucket but the last), provider calls erroring, ledger writes failing; `latency`, the
+    cumulative share at each finite bucket (default: all but the slow ones in the first)."""
     m, sel = catalog.metric, {"track": track}
     out = []
     hist = catalog.signals[Key.AUTHORIZATION_DURATION_SECONDS]
@@ -106,8 +108,9 @@ def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, erro
                                                             "method": "card"}, n * share))
         labels = {**sel, "provider": provider, "method": "card", "outcome": "approved"}
         out.append(Series(f"{m(Key.AUTHORIZATION_DURATION_SECONDS)}_count", labels, n))
-        for le in hist.buckets or []:
-            out.append(Series(f"{m(Key.AUTHORIZATION_DURATION_SECONDS)}_bucket", {**labels, "le": _le(le)}, n * (1 - slow)))
+        shares = latency or [1 - slow] * len(hist.buckets or [])
+        for le, share in zip([*(hist.buckets or []), float("inf")], [*shares, 1.0], strict=True):
+            out.append(Series(f"{m(Key.AUTHORIZATION_DURATION_SECONDS)}_bucket", {**labels, "le": _le(le)}, n * share))
         for outcome, share in (("success", 1 - errors), ("error", errors), ("timeout", 0.0)):
             out.append(Series(m(Key.PROVIDER_REQUESTS_TOTAL), {**sel, "provider": provider, "operation": "authorize",
                                                                "outcome": outcome}, n * share))

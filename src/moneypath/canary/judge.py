@@ -26,7 +26,7 @@ from pathlib import Path
 from moneypath._common.atomic import write_json
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable, not_measured
-from moneypath.canary import invariants
+from moneypath.canary import invariants, latency
 from moneypath.canary.queries import RATIO_OF_SUMS, BadUsage, metric_queries, parse_selector, selected_metrics
 from moneypath.canary.results import (
     SKIPPED,
@@ -41,6 +41,7 @@ from moneypath.canary.results import (
 )
 from moneypath.canary.sequential import INCONCLUSIVE, SequentialTest
 from moneypath.catalog import Catalog, duration_seconds
+from moneypath.catalog.canary_policy import LATENCY_METRIC
 from moneypath.catalog.conventions import PROCESS_START_METRIC
 from moneypath.catalog.moments import parse_moment, rfc3339
 
@@ -136,7 +137,8 @@ class Judge:
             state = _load_state(self.state_path)
             key = _state_key(canary, baseline, look.since, fingerprint)
             entry = state.get(key) or {"tests": {}, "history": []}
-            n_tests = sum(len(self.catalog.providers) if m.spec.per_provider else 1 for m in chosen
+            n_tests = sum(len(m.quantiles) if m.key == LATENCY_METRIC else
+                          len(self.catalog.providers) if m.spec.per_provider else 1 for m in chosen
                           if m.key in self._measurable(chosen))
             alpha = policy.alpha / max(n_tests, 1)
             for metric in chosen:
@@ -156,6 +158,10 @@ class Judge:
     def _measurable(self, chosen) -> set[str]:
         ok = set()
         for m in chosen:
+            if m.key == LATENCY_METRIC:
+                if self.catalog.has(*m.spec.signals):
+                    ok.add(m.key)
+                continue
             try:
                 if metric_queries(self.catalog, m).test != RATIO_OF_SUMS:
                     ok.add(m.key)
@@ -191,6 +197,17 @@ class Judge:
         return value
 
     def _metric(self, prom, metric, arms, window_s, now, alpha, power, tests, look: _Look) -> None:
+        if metric.key == LATENCY_METRIC and self.catalog.has(*metric.spec.signals):
+            queries = {arm: latency.buckets_query(self.catalog, m, window_s) for arm, m in arms.items()}
+            answers, problem = {}, None
+            for arm, query in queries.items():
+                try:
+                    answers[arm] = _vector(prom, query, "le", now)
+                except PrometheusError as exc:
+                    problem = problem or f"{query}: {exc}"
+            for row in latency.rows(metric, queries, answers, problem, window_s, alpha, power, tests, self.state_path):
+                self._add(row, look)
+            return
         try:
             mq = metric_queries(self.catalog, metric)
         except KeyError as exc:
@@ -211,12 +228,15 @@ class Judge:
             plan = Plan(id=mq.test_id(group), provider=group or None, test=mq.test, unit=mq.unit,
                         description=metric.spec.description, queries=queries, min_effect=metric.min_effect,
                         min_sample=metric.min_sample, alpha=alpha if mq.test != RATIO_OF_SUMS else None)
-            row = self._test(metric, mq, plan, values, problem, window_s, alpha, power, tests)
-            look.rows.append(row)
-            if row.status == NOT_MEASURED:
-                look.not_measured.append(row.reason)
-            elif row.rate_per_s is not None:
-                look.values[plan.id] = {k: row.figures.get(k) for k in LOOK_FIGURES}
+            self._add(self._test(metric, mq, plan, values, problem, window_s, alpha, power, tests), look)
+
+    @staticmethod
+    def _add(row: MetricRow, look: _Look) -> None:
+        look.rows.append(row)
+        if row.status == NOT_MEASURED:
+            look.not_measured.append(row.reason)
+        elif row.rate_per_s is not None:
+            look.values[row.id] = {k: row.figures.get(k) for k in LOOK_FIGURES}
 
     def _test(self, metric, mq, plan: Plan, values: dict, problem: str | None, window_s: int, alpha: float,
               power: float, tests: dict) -> MetricRow:

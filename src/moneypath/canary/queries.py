@@ -17,8 +17,9 @@ from moneypath.catalog.canary_policy import (
     CANARY_METRICS,
     COST_METRIC,
     SLOW_METRIC,
+    CanaryMetric,
     JudgedMetric,
-    default_threshold,
+    judged_metric,
     judged_metrics,
 )
 from moneypath.catalog.conventions import (
@@ -162,9 +163,5 @@ def selected_metrics(catalog: Catalog, only: list[str] | None = None) -> list[Ju
         if key in by_key:
             out.append(by_key[key])
         else:
-            spec = CANARY_METRICS[key]
-            threshold = None
-            if key == SLOW_METRIC:
-                threshold = default_threshold(catalog)
-            out.append(JudgedMetric(key, spec, spec.min_effect, catalog.canary.min_sample, threshold))
+            out.append(judged_metric(catalog, key, CanaryMetric()))
     return out

@@ -17,6 +17,7 @@ from moneypath._common.atomic import write_text
 from moneypath._common.report import Bullets, Cell, Document, Image, Para, Section, Table
 from moneypath._common.verdict import FAIL, PASS, jsonable
 from moneypath.canary.results import Arm, CanaryVerdict
+from moneypath.catalog.canary_policy import LATENCY_METRIC
 
 MAX_PLOTS = 12  # tests drawn; the table lists every one
 
@@ -69,12 +70,57 @@ def plot_looks(test_ids: list[str], history: list[dict]) -> str | None:
             return plots.Series(name, [t for t, _ in pairs], [x for _, x in pairs])
 
         plots.draw_lines(shares, [series("canary", "canary_ratio"), series("baseline", "baseline_ratio")], span)
-        plots.finish(shares, f"{test_id}: bad share", "percentunit", False)
+        quantile = test_id.startswith(LATENCY_METRIC)  # its arms' values are quantiles, in seconds
+        plots.finish(shares, f"{test_id}: {'quantile' if quantile else 'bad share'}", "s" if quantile else "percentunit",
+                     False)
         statistic = [s for s in (series("z", "z"), series("boundary", "boundary")) if s.values]
         plots.draw_lines(zs, statistic, span)
         plots.finish(zs, "z and the boundary it must cross", "", not statistic)
     buf = io.BytesIO()
     plots.save(fig, buf)  # savefig takes a file object as well as a path
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _tolerance(f: dict, plan) -> float | None:
+    """The effect a test tolerates: latency_shift's shift (seconds), else the plan's min_effect."""
+    return f.get("tolerance") if "quantile" in f else plan.min_effect if plan else None
+
+
+def _quantile_cell(f: dict, arm: str) -> str:
+    """latency_shift's arm: its quantile ± se, of how many authorizations."""
+    value, se, events = f.get(f"{arm}_quantile"), f.get(f"{arm}_se"), f.get(f"{arm}_events")
+    if value is None:
+        return "—"
+    return f"p{f['quantile'] * 100:g} {value * 1000:.1f} ± {_num(se and se * 1000, '{:.1f}')} ms of {_count(events or 0)}"
+
+
+def plot_latency(metrics) -> str | None:
+    """One PNG (a data URI): both arms' latency distributions (the share of authorizations at or under each bucket
+    bound), the compared quantiles and the tolerated shift; None without a latency_shift row carrying them."""
+    rows = [m for m in metrics if m.figures.get("distribution")]
+    if not rows:
+        return None
+    dist, tolerance = rows[0].figures["distribution"], rows[0].figures.get("tolerance")
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for arm, style in (("baseline", "-"), ("canary", "--")):
+        counts = dist[arm]
+        if counts and counts[-1] > 0:
+            ax.plot(dist["le"], [c / counts[-1] for c in counts[:len(dist["le"])]], style, marker="o", label=arm)
+    for m in rows:
+        f = m.figures
+        ax.axhline(f["quantile"], color="grey", lw=0.6)
+        for arm, mark in (("baseline", "|"), ("canary", "x")):
+            if f.get(f"{arm}_quantile") is not None:
+                ax.plot([f[f"{arm}_quantile"]], [f["quantile"]], mark, color="black", markersize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds (bucket upper bounds)")
+    ax.legend(loc="lower right", fontsize=8)
+    shift = f"tolerated shift {tolerance * 1000:.1f} ms" if tolerance is not None else "no tolerance"
+    plots.finish(ax, f"authorization latency, share at or under each bound ({shift}; | baseline, x canary "
+                 "quantile)", "percentunit", False)
+    buf = io.BytesIO()
+    plots.save(fig, buf)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -99,8 +145,10 @@ def document(result: CanaryVerdict) -> Document:
     rows, details, explained = [], [], set()
     for m in result.metrics:
         f, plan = m.figures, m.plan
-        rows.append([m.id, _share(m.canary), _share(m.baseline),
-                     f"{_num(f.get('effect'), '{:+.4f}')} ({_num(plan.min_effect if plan else None)})",
+        quantiles = "quantile" in f  # latency_shift: seconds, against the tolerated shift
+        rows.append([m.id, _quantile_cell(f, "canary") if quantiles else _share(m.canary),
+                     _quantile_cell(f, "baseline") if quantiles else _share(m.baseline),
+                     f"{_num(f.get('effect'), '{:+.4f}')} ({_num(_tolerance(f, plan))})",
                      _num(f.get("p_value"), "{:.3g}"),
                      f"{_num(f.get('z'), '{:.2f}')} / {_num(f.get('boundary'), '{:.2f}')}",
                      _num(f.get("information"), "{:.0%}"), _status_cell(m.status), m.reason])
@@ -113,6 +161,10 @@ def document(result: CanaryVerdict) -> Document:
          "information", "verdict", "why"], rows, empty="no metric was judged", align="lrrrrrrll", wide=True)]))
     if details:
         sections.append(Section("Resolved PromQL", details))
+    latency = plot_latency(result.metrics)
+    if latency:
+        sections.append(Section("Latency distributions", [Image("both arms' latency distributions", latency, wide=True)],
+                                only="html"))
     uri = plot_looks([m.id for m in result.metrics], list(result.history))
     if uri:
         sections.append(Section("Looks so far", [Image("looks so far", uri, wide=True)], only="html"))

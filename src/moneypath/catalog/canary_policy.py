@@ -2,9 +2,11 @@
 taking a slice of traffic and a baseline of the same age, and how strictly.
 
 Each judged metric is a share of bad events among all events of one of the catalog's signals (CANARY_METRICS),
-tested as two proportions, one test per provider for the per-provider ones. Without the section, or without its
-`metrics:`, the judge takes every default metric whose signals the catalog declares with their feature on.
-Cross-references (signals present, feature on, the latency threshold a bucket boundary) are checked by
+tested as two proportions, one test per provider for the per-provider ones; `latency_shift` compares quantiles of
+the authorization histogram against a tolerated shift (moneypath.catalog.latency_resolution: what the buckets
+resolve). Without the section, or without its `metrics:`, the judge takes every default metric whose signals the
+catalog declares with their feature on. Cross-references (signals present, feature on, the latency threshold a
+bucket boundary, a latency tolerance the buckets resolve) are checked by
 `canary_problems`, which the catalog's validation calls, so a mistake is ``file:line: canary.<key>: …``.
 """
 
@@ -16,6 +18,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from moneypath._common.strict import StrictModel
+from moneypath.catalog import latency_resolution
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.terms import duration_seconds
 
@@ -41,6 +44,9 @@ CANARY_METRICS: dict[str, CanaryMetricSpec] = {
     "slow_authorizations": CanaryMetricSpec("authorizations slower than the threshold (a bucket boundary of the "
                                             "histogram), among all authorizations",
                                             (Key.AUTHORIZATION_DURATION_SECONDS,), False, 0.02),
+    "latency_shift": CanaryMetricSpec("authorization latency at the compared quantiles, canary minus baseline, "
+                                      "from the histogram's buckets; shift and relative state the shift tolerated",
+                                      (Key.AUTHORIZATION_DURATION_SECONDS,), False, 0.0),
     "ledger_write_failures": CanaryMetricSpec("ledger writes that failed, among all ledger writes (ledger feature)",
                                               (Key.LEDGER_WRITES_TOTAL,), False, 0.01),
     "dead_letters": CanaryMetricSpec("messages dead-lettered, per authorization (queues feature)",
@@ -50,6 +56,8 @@ CANARY_METRICS: dict[str, CanaryMetricSpec] = {
                                              (Key.COST_USD_TOTAL, Key.AUTHORIZATIONS_TOTAL), False, 0.10),
 }
 SLOW_METRIC = "slow_authorizations"
+LATENCY_METRIC = "latency_shift"
+LATENCY_KEYS = ("quantiles", "shift", "relative")
 COST_METRIC = "cost_per_transaction"
 
 
@@ -68,6 +76,23 @@ class CanaryMetric(StrictModel):
     threshold: float | None = Field(default=None, gt=0, description="slow_authorizations only: seconds, one of the "
                                     "histogram's bucket boundaries (default: the latency SLO's threshold on it, "
                                     "else its middle bucket).")
+    quantiles: list[float] | None = Field(default=None, min_length=1, description="latency_shift only: the "
+                                          "quantiles compared, one test each (default [0.5, 0.9]).")
+    shift: float | None = Field(default=None, gt=0, description="latency_shift only: the shift tolerated, seconds; "
+                                "twice it fails at the policy's alpha and power (default, without relative: half the "
+                                "widest bucket up to the latency SLO's threshold).")
+    relative: float | None = Field(default=None, gt=0, description="latency_shift only: the shift tolerated as a "
+                                   "share of the baseline's quantile (0.2 = 20 %); with shift, the larger applies.")
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, quantiles: list[float] | None) -> list[float] | None:
+        if quantiles is not None:
+            if any(not 0 < q < 1 for q in quantiles):
+                raise ValueError("each quantile is between 0 and 1 (exclusive), e.g. 0.9")
+            if len(set(quantiles)) != len(quantiles):
+                raise ValueError("the quantiles repeat one")
+        return quantiles
 
 
 class CanaryPolicy(StrictModel):
@@ -75,7 +100,8 @@ class CanaryPolicy(StrictModel):
 
     metrics: dict[str, CanaryMetric] | None = Field(default=None, description="Metric key (approval_ratio, "
                                                     "decline_ratio, provider_error_ratio, provider_timeout_ratio, "
-                                                    "slow_authorizations, ledger_write_failures, dead_letters, "
+                                                    "slow_authorizations, latency_shift, ledger_write_failures, "
+                                                    "dead_letters, "
                                                     "cost_per_transaction) → its settings (`{}` for the defaults). "
                                                     "Default: every default metric the catalog's signals allow.")
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="The chance of failing a healthy release, over "
@@ -112,6 +138,9 @@ class JudgedMetric:
     min_effect: float
     min_sample: int
     threshold: float | None = None  # slow_authorizations: the bucket boundary
+    quantiles: tuple[float, ...] = ()  # latency_shift: the quantiles compared, one test each
+    shift: float | None = None  # latency_shift: the shift tolerated, seconds (the default when relative is not given)
+    relative: float | None = None  # latency_shift: the shift tolerated, a share of the baseline's quantile
 
 
 def default_threshold(catalog) -> float | None:
@@ -126,6 +155,22 @@ def default_threshold(catalog) -> float | None:
     return hist.buckets[len(hist.buckets) // 2]
 
 
+def judged_metric(catalog, key: str, settings: CanaryMetric) -> JudgedMetric:
+    """One metric with its settings resolved (defaults from the catalog and the section)."""
+    spec, policy = CANARY_METRICS[key], catalog.canary
+    extra: dict = {}
+    if key == SLOW_METRIC:
+        extra["threshold"] = settings.threshold if settings.threshold is not None else default_threshold(catalog)
+    if key == LATENCY_METRIC:
+        shift = settings.shift
+        if shift is None and settings.relative is None:
+            shift = latency_resolution.default_shift(latency_resolution.healthy_buckets(catalog)[0])
+        extra.update(quantiles=tuple(settings.quantiles or latency_resolution.DEFAULT_QUANTILES), shift=shift,
+                     relative=settings.relative)
+    return JudgedMetric(key, spec, settings.min_effect or spec.min_effect, settings.min_sample or policy.min_sample,
+                        **extra)
+
+
 def judged_metrics(catalog) -> list[JudgedMetric]:
     """The metrics the judge compares, with their settings resolved (defaults from the catalog)."""
     policy: CanaryPolicy = catalog.canary
@@ -133,15 +178,7 @@ def judged_metrics(catalog) -> list[JudgedMetric]:
         chosen = {k: CanaryMetric() for k, spec in CANARY_METRICS.items() if spec.default and catalog.has(*spec.signals)}
     else:
         chosen = policy.metrics
-    out = []
-    for key, settings in chosen.items():
-        spec = CANARY_METRICS[key]
-        threshold = None
-        if key == SLOW_METRIC:
-            threshold = settings.threshold if settings.threshold is not None else default_threshold(catalog)
-        out.append(JudgedMetric(key, spec, settings.min_effect or spec.min_effect,
-                                settings.min_sample or policy.min_sample, threshold))
-    return out
+    return [judged_metric(catalog, key, settings) for key, settings in chosen.items()]
 
 
 def canary_problems(catalog) -> list[tuple[tuple, str]]:
@@ -168,4 +205,31 @@ def canary_problems(catalog) -> list[tuple[tuple, str]]:
             if settings.threshold not in buckets:
                 problems.append((loc + ("threshold",), f"{settings.threshold:g} must be one of the bucket boundaries "
                                  f"{buckets} of {Key.AUTHORIZATION_DURATION_SECONDS} to be measured exactly"))
+        problems += _latency_problems(catalog, key, settings, loc)
     return problems
+
+
+def _latency_problems(catalog, key: str, settings: CanaryMetric, loc: tuple) -> list[tuple[tuple, str]]:
+    """latency_shift's keys on another metric, min_effect on latency_shift, and a tolerance finer than the buckets
+    where healthy authorizations land."""
+    if key != LATENCY_METRIC:
+        return [(loc + (name,), f"only {LATENCY_METRIC} has {name}") for name in LATENCY_KEYS
+                if getattr(settings, name) is not None]
+    if settings.min_effect is not None:
+        return [(loc + ("min_effect",), f"{LATENCY_METRIC} states the shift it tolerates as shift (seconds) and/or "
+                 "relative (a share of the baseline's quantile), not min_effect")]
+    if settings.shift is None and settings.relative is None:
+        return []  # the default shift is resolvable by construction
+    bounds, under = latency_resolution.healthy_buckets(catalog)
+    coarse = latency_resolution.unresolved(bounds, settings.shift, settings.relative)
+    if not coarse:
+        return []
+    given = " and ".join(f"{name} {getattr(settings, name):g}" for name in ("shift", "relative")
+                         if getattr(settings, name) is not None)
+    where = f"up to the latency SLO's {under:g} s" if under is not None else "the whole histogram: no latency SLO on it"
+    finest = latency_resolution.default_shift(bounds)
+    return [(loc + ("shift" if settings.shift is not None else "relative",),
+             f"a tolerance of {given} is finer than the buckets where healthy authorizations land "
+             f"({Key.AUTHORIZATION_DURATION_SECONDS} {where}): {latency_resolution.describe(coarse)} s are wider "
+             f"than {latency_resolution.RESOLUTION:g} x it; tolerate a shift of {finest:g} s or more, or give the "
+             "histogram finer buckets there")]

@@ -1,7 +1,8 @@
 """`moneypath canary judge` and its HTTP face against a real Prometheus scraping small instrumented apps on
 loopback (moneypath.instrument on the ticket shop's catalog, nothing of the reference's): a canary that charged a
-customer twice fails at once, naming the duplicate, whatever the statistics; a healthy pair with little traffic
-is inconclusive, saying what it needs, never a pass; a selector matching nothing is one line and exit 3."""
+customer twice fails at once, naming the duplicate, whatever the statistics (and, slower too, fails latency_shift on
+the histogram's buckets as Prometheus keeps them); a healthy pair with little traffic is inconclusive, saying what
+it needs, never a pass; a selector matching nothing is one line and exit 3."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from tests.support.prometheus_server import running_prometheus
 pytestmark = pytest.mark.integration
 
 ARMS = [("dup", "canary"), ("dup", "baseline"), ("ok", "canary"), ("ok", "baseline")]
+SLOW = ("dup", "canary")  # its authorizations take 1.8 s, the others' 0.08 s
 
 
-def _traffic(mp: MoneyPath, n: int) -> None:
+def _traffic(mp: MoneyPath, n: int, seconds: float = 0.08) -> None:
     for i in range(n):
         provider = ("komoju", "knet")[i % 2]
-        mp.record_authorization(provider, "card", "declined" if i % 10 == 0 else "approved", 0.08)
+        mp.record_authorization(provider, "card", "declined" if i % 10 == 0 else "approved", seconds)
         mp.record_provider_call(provider, "authorize", "success", 0.05)
         mp.record_ledger_write("committed", 0.002)
 
@@ -46,7 +48,7 @@ def apps(foreign):
             port = free_port()
             server, _ = mp.start_metrics_server(port)
             started[arm] = (mp, server, f"127.0.0.1:{port}")
-            _traffic(mp, 20)
+            _traffic(mp, 20, 1.8 if arm == SLOW else 0.08)
         yield started
     finally:
         for _, server, _ in started.values():
@@ -76,7 +78,7 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
                               if float(r["value"][1]) >= 3]) == 4, 30, "the first scrapes")
         apps["dup", "canary"][0].count_duplicate_charge("komoju", "JPY", 1200)
         for arm in ARMS:
-            _traffic(apps[arm][0], 10)
+            _traffic(apps[arm][0], 10, 1.8 if arm == SLOW else 0.08)
         auth = foreign.metric("authorizations_total")
         wait_for(lambda: _query(url, f'sum(increase({dup}{{pair="dup",track="canary"}}[1m])) > 0')
                  and len(_query(url, f"sum by (pair, track) (increase({auth}[1m])) > 0")) == 4, 30,
@@ -94,8 +96,14 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         assert "1 on komoju" in gate["reason"] and "JPY 1,200" in gate["reason"]
         assert "payments not named: no --database" in gate["reason"]
         assert any(f'{dup}{{pair="dup",track="canary"}}' in q for q in gate["queries"])
+        latency = {m["quantile"]: m for m in result["metrics"] if m["metric"] == "latency_shift"}
+        assert set(latency) == {0.5, 0.9} and all(m["status"] == "fail" for m in latency.values()), latency
+        # 1.8 s lands in (1, 2.5], 0.08 s in (0.05, 0.1]; no latency SLO: the shift tolerated is half of 1.5 s
+        assert latency[0.5]["canary_bucket"] == [1.0, 2.5] and latency[0.5]["baseline_bucket"] == [0.05, 0.1]
+        assert latency[0.5]["tolerance"] == 0.75 and latency[0.5]["canary_quantile"] == pytest.approx(1.75)
         page = (tmp_path / "dup.html").read_text()
         assert "Canary verdict" in page and "duplicate_charges" in page and "<table" in page
+        assert "Latency distributions" in page
 
         looks = []
         for _ in range(2):  # two looks of the same tests: the state file carries them
@@ -109,6 +117,8 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         decline = [m for m in healthy["metrics"] if m["metric"] == "decline_ratio"]
         assert {m["provider"] for m in decline} == {"komoju", "knet"}
         assert all(m["status"] == "inconclusive" and m["canary"]["total"] > 0 for m in decline)
+        same = [m for m in healthy["metrics"] if m["metric"] == "latency_shift"]
+        assert len(same) == 2 and all(m["status"] == "inconclusive" and m["effect"] == 0 for m in same), same
         assert len(healthy["history"]) == 2
         assert (tmp_path / "state" / "canary-state.json").is_file()
 

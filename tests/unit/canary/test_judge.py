@@ -48,10 +48,26 @@ class ScriptedTest:
         return cls(**data)
 
 
+class ScriptedMarginTest(ScriptedTest):
+    """A MarginTest whose verdict is `ScriptedTest.verdicts["latency"]` (default inconclusive); its looks recorded
+    in `ScriptedTest.looks` as (alpha, estimate, variance, margin, design, n)."""
+
+    def __init__(self, *, alpha, power, min_sample, min_effect="latency", n=0):
+        super().__init__(alpha=alpha, power=power, min_effect=min_effect, min_sample=min_sample, n=n)
+
+    def look(self, *, estimate, variance, margin, design, canary_value, baseline_value, canary_events, baseline_events):
+        self.n += 1
+        ScriptedTest.looks.append((self.alpha, estimate, variance, margin, design, self.n))
+        verdict = self.verdicts.get("latency", INCONCLUSIVE)
+        return Look(verdict, canary_value, baseline_value, estimate, 0.0, 0.5, 3.0, 0.1, 200,
+                    0 if verdict != INCONCLUSIVE else 150, "scripted")
+
+
 @pytest.fixture
 def scripted(monkeypatch):
     ScriptedTest.verdicts, ScriptedTest.looks = {}, []
     monkeypatch.setattr(judge_module, "SequentialTest", ScriptedTest)
+    monkeypatch.setattr("moneypath.canary.latency.MarginTest", ScriptedMarginTest)
     return ScriptedTest
 
 
@@ -90,17 +106,17 @@ def test_too_little_data_is_inconclusive_and_says_what_it_needs(foreign, monkeyp
 
 
 def test_every_test_passing_and_the_invariants_holding_is_a_pass(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01)}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, "latency")}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     assert {m["metric"]: m["status"] for m in result["metrics"]}["cost_per_transaction"] == PASS
     assert result["verdict"] == PASS and result["exit_code"] == 0, result["reason"]
 
 
 def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS}
+    scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS, "latency": PASS}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
     assert result["verdict"] == FAIL and "provider_error_ratio{provider=" in result["reason"]
-    scripted.verdicts = {0.05: PASS, 0.01: PASS}  # the provider ratios still wait
+    scripted.verdicts = {0.05: PASS, 0.01: PASS, "latency": PASS}  # the provider ratios still wait
     result, _ = _judge(foreign, monkeypatch, tmp_path / "2", arm(foreign, "canary"), arm(foreign, "baseline"))
     assert result["verdict"] == "inconclusive" and "provider_" in result["needs"]["metric"]
 
@@ -108,7 +124,7 @@ def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(forei
 def test_alpha_is_split_over_the_tests_and_the_state_carries_the_looks(foreign, monkeypatch, tmp_path, scripted):
     for _ in range(2):
         _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
-    tests = 3 * len(foreign.providers) + 2  # decline, error, timeout per provider; slow; ledger failures
+    tests = 3 * len(foreign.providers) + 2 + 2  # decline, error, timeout per provider; slow; ledger; p50, p90
     assert {round(a, 6) for a, *_ in scripted.looks} == {round(0.05 / tests, 6)}
     assert sorted(n for *_, n in scripted.looks)[-tests:] == [2] * tests  # the second pass is each test's second look
     state = json.loads((tmp_path / "state.json").read_text())
@@ -117,7 +133,7 @@ def test_alpha_is_split_over_the_tests_and_the_state_carries_the_looks(foreign, 
 
 
 def test_a_provider_without_traffic_in_either_arm_is_shown_not_judged(foreign, monkeypatch, tmp_path, scripted):
-    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01)}
+    scripted.verdicts = {m: PASS for m in (0.05, 0.02, 0.01, "latency")}
     canary, baseline = arm(foreign, "canary"), arm(foreign, "baseline")
     quiet = list(foreign.providers)[1]
     for s in canary + baseline:
@@ -237,8 +253,8 @@ def test_the_state_file_keeps_the_canaries_judged_last(foreign, monkeypatch, tmp
 
 
 @pytest.mark.parametrize("fixture, queries, tests, said", [
-    ("foreign", 30, 9, "30 instant queries for the ticket shop's catalog (6 metrics, 9 tests)"),
-    ("catalog", 34, 10, "34 for the shipped one (7 metrics, 10 tests)")])
+    ("foreign", 32, 11, "32 instant queries for the ticket shop's catalog (7 metrics, 11 tests)"),
+    ("catalog", 36, 12, "36 for the shipped one (8 metrics, 12 tests)")])
 def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, queries, tests, said):
     """docs/canary.md states these counts."""
     c = request.getfixturevalue(fixture)
