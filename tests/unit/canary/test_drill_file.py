@@ -131,6 +131,7 @@ def test_a_policy_the_judge_would_refuse_is_one_line_with_its_line(tmp_path, cat
     ("{metrics: {decline_ration: {}}}", "policy.metrics.decline_ration", "unknown canary metric"),
     ("{metrics: {slow_authorizations: {threshold: 0.25}}}", "policy.metrics.slow_authorizations.threshold",
      "must be one of the bucket boundaries"),
+    ("{metrics: {latency_shift: {shift: 0.02}}}", "policy.metrics.latency_shift.shift", "finer than the buckets"),
 ])
 def test_a_policy_the_catalog_cannot_judge_is_one_line_with_its_line(tmp_path, catalog, policy, key, says):
     pytest.importorskip("moneypath.catalog.canary_policy")
