@@ -189,20 +189,22 @@ def check_canary_drill(drill: CanaryDrill, catalog: Catalog, text: str | None = 
 
 
 def _policy_problems(catalog: Catalog, overrides: dict) -> list[tuple[tuple, str]]:
-    """The drill's policy over the catalog's `canary:` section, validated as the judge will read it: (key path,
-    what is wrong) each."""
+    """The drill's policy over the catalog's `canary:` section, validated as the judge will read it and checked
+    against the catalog as `catalog check` checks its own (a metric it does not know or lacks the signals of, a
+    threshold or tolerance its buckets do not resolve): (key path, what is wrong) each."""
     try:
-        from moneypath.catalog.canary_policy import CanaryPolicy
+        from moneypath.catalog.canary_policy import CanaryPolicy, canary_problems
     except ImportError:  # a tree without the canary judge: nothing to check the policy against
         return []
     current = getattr(catalog, "canary", None)
     merged = {**(current.model_dump(exclude_unset=True) if current is not None else {}), **overrides}
     try:
-        CanaryPolicy.model_validate(merged)
+        policy = CanaryPolicy.model_validate(merged)
     except ValidationError as e:
         return [(tuple(p for p in err["loc"] if isinstance(p, int) or not re.match(r"^[\w-]+\[", str(p))),
                  err["msg"].removeprefix("Value error, ")) for err in e.errors()]
-    return []
+    return [(loc[1:] if loc[:1] == ("canary",) else loc, msg)
+            for loc, msg in canary_problems(catalog.model_copy(update={"canary": policy}))]
 
 
 def load_canary_drill(path: Path, catalog: Catalog, root: Path = Path(".")) -> CanaryDrill:

@@ -39,6 +39,10 @@ from moneypath.formats.fault_specs import fault_specs
 INCONCLUSIVE = WORDS[NOT_MEASURED]  # the judge's word for a verdict not measured (moneypath canary judge, exit 3)
 GRACE_S = 120.0  # a fault API's own end comes this long after the release's budget
 WARM_PROBES = 8  # payments one at a time to a fresh canary before its release is judged
+# No payments for this long before a release starts: the judge's window is whole seconds (it may reach back almost
+# one before the start), and what came just before (the warm-up, the probes, the previous release's faults on a
+# canary that is not restarted) must not count as the release's own.
+QUIET_S = 1.5
 
 
 @dataclass
@@ -219,6 +223,7 @@ class CanaryDrillRun:
             self.canary_scraped = urls.get("metrics")
             self.log(f"canary restarted clean: {target.canary}")
             self._probe_canary()
+        time.sleep(QUIET_S)
         set_faults: list[ReleaseFault] = []
         load, since = None, self.clock()
         try:

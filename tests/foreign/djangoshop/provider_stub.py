@@ -3,13 +3,17 @@
     python -m tests.foreign.djangoshop.provider_stub --port 9101 --name paystack
 
 POST /v1/charges                  authorize (capture: false); the Idempotency-Key header returns the same charge
-POST /v1/charges/{id}/capture     capture; every capture is recorded, a repeated one too
+POST /v1/charges/{id}/capture     capture; every capture is recorded, a repeated one too, each with the fee the
+                                  provider keeps for it, settled in USD as a stripe-like balance transaction
+                                  reports it: {"fee": cents, "fee_currency": "usd"} (2.9 % + 30 cents)
 GET  /v1/charges/{id}             the charge with its captures (the provider's records)
 GET  /v1/charges[?reference=R]    every charge, or those for one reference (the shop's payment id)
 POST /admin/fault                 {"mode": "none"|"error"|"slow"|"decline"|"duplicate_capture", "delay_s": 5,
                                   "operations": ["authorize", "capture"]}: error answers 500, slow waits delay_s
                                   first, decline answers 402 (authorize only), duplicate_capture books each
-                                  capture twice (a provider processing one request twice; capture only)
+                                  capture twice (a provider processing one request twice; capture only);
+                                  {"fee_factor": 1.4} multiplies every fee from then on (a dearer price: the
+                                  release routes to a costlier product), whatever the mode
 GET  /health
 """
 
@@ -25,6 +29,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 MODES = ("none", "error", "slow", "decline", "duplicate_capture")
+FEE_PERCENT, FEE_FIXED_CENTS = 2.9, 30  # the price of one capture, in USD
+USD_PER_MAJOR = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "KRW": 0.00072, "KWD": 3.25}
+EXPONENTS = {"JPY": 0, "KRW": 0, "KWD": 3}  # others 2
+
+
+def fee_cents(amount_minor: int, currency: str, factor: float = 1.0) -> int:
+    """The fee for capturing `amount_minor` of `currency`, in US cents: 2.9 % of its USD value plus 30 cents, times
+    `factor`."""
+    usd = amount_minor / 10 ** EXPONENTS.get(currency, 2) * USD_PER_MAJOR.get(currency, 1.0)
+    return round((usd * FEE_PERCENT + FEE_FIXED_CENTS) * factor)
 
 
 class Provider:
@@ -35,7 +49,7 @@ class Provider:
         self.lock = threading.Lock()
         self.charges: dict[str, dict] = {}
         self.by_key: dict[str, str] = {}
-        self.fault = {"mode": "none", "delay_s": 5.0, "operations": ["authorize", "capture"]}
+        self.fault = {"mode": "none", "delay_s": 5.0, "operations": ["authorize", "capture"], "fee_factor": 1.0}
 
     def fault_for(self, operation: str) -> tuple[str, float]:
         with self.lock:
@@ -61,9 +75,11 @@ class Provider:
             charge = self.charges.get(charge_id)
             if charge is None:
                 return None
+            amount = int(body.get("amount", charge["amount"]))
+            fee = fee_cents(amount, charge["currency"], self.fault["fee_factor"])
             for _ in range(times):
                 charge["captures"].append({"id": f"cap_{uuid.uuid4().hex[:20]}", "created": time.time(),
-                                           "amount": int(body.get("amount", charge["amount"]))})
+                                           "amount": amount, "fee": fee, "fee_currency": "usd"})
             charge["status"] = "captured"
             return charge
 
@@ -126,8 +142,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/admin/fault":
             if body.get("mode", "none") not in MODES:
                 return self._answer(400, {"error": {"message": f"mode is one of {MODES}"}})
+            factor = body.get("fee_factor", 1.0)
+            if not isinstance(factor, int | float) or isinstance(factor, bool) or factor < 0:
+                return self._answer(400, {"error": {"message": "fee_factor is a number, 0 or more"}})
             with provider.lock:
-                provider.fault.update({k: body[k] for k in ("mode", "delay_s", "operations") if k in body})
+                provider.fault.update({k: body[k] for k in ("mode", "delay_s", "operations", "fee_factor")
+                                       if k in body})
                 return self._answer(200, provider.fault)
         if path == "/v1/charges":
             if not isinstance(body.get("amount"), int) or not body.get("currency"):

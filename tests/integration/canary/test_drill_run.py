@@ -1,10 +1,14 @@
-"""The canary rehearsed for real on loopback: releases shipped through a canary taking 10 % of the payments beside a
-baseline of the same age, each judged by the canary judge until it has a verdict.
+"""The canary rehearsed for real on loopback: releases shipped through a canary taking a share of the payments beside
+a baseline of the same age (the reference service: half, beside a baseline of its size; the ticket shop: 10 %), each
+judged by the canary judge until it has a verdict.
 
 The reference service (runbooks/drills/canary-releases.yaml, through `moneypath drill run`): latency, declines for
 one provider and a 1 % duplicate capture fail, the duplicate within one scrape interval plus one judge interval of
-its first occurrence; the good release passes, on its planned sample. The ticket shop (tests/foreign), two
-instances of it: its duplicate charge fails at its first occurrence, its good release passes."""
+its first occurrence; a broken release (nine provider calls in ten failing) fails on its provider errors, a slower
+one (every provider call 100 ms later, under the latency threshold) on its latency distribution, a dearer one
+(every cost 1.6 times) on its cost per transaction; the good release passes, on its planned sample. The ticket
+shop (tests/foreign), two instances of it: its duplicate charge fails at its first occurrence, its good release
+passes."""
 
 from __future__ import annotations
 
@@ -26,9 +30,14 @@ pytestmark = pytest.mark.integration
 
 def _figures(journal: dict) -> str:
     return "; ".join(f"{r['release']} {r['verdict']} after {r['time_to_verdict_s']} s (canary "
-                     f"{r['canary_authorizations']} authorizations)"
+                     f"{r['canary_authorizations']} authorizations of {r['canary_payments']} payments)"
                      + (f", duplicate → fail {r['duplicate_to_fail_s']} s" if r["duplicate_to_fail_s"] else "")
                      for r in journal["releases"])
+
+
+def failed_on(release: dict) -> set[str]:
+    """The metrics whose test failed at the release's last look."""
+    return {m["metric"] for m in release["judge_report"]["metrics"] if m["status"] == "fail"}
 
 
 def _check_duplicate(release: dict) -> None:
@@ -50,13 +59,16 @@ def test_the_reference_releases_fail_fail_fail_and_pass(tmp_path, capsys):
     journal = json.loads(path.read_text())
     print(f"\nthe reference canary drill in {time.monotonic() - started:.0f} s: {_figures(journal)}")
     releases = {r["release"]: r for r in journal["releases"]}
-    assert [r["verdict"] for r in journal["releases"]] == ["fail", "fail", "fail", "pass"], out[-3000:]
+    assert [r["verdict"] for r in journal["releases"]] == ["fail"] * 6 + ["pass"], out[-3000:]
     assert "slow_authorizations" in releases["latency"]["reason"] + releases["latency"]["judge_report"]["reason"]
     assert "decline_ratio" in releases["declines-acme"]["judge_report"]["reason"]
     _check_duplicate(releases["duplicate-capture"])
+    assert "provider_error_ratio" in failed_on(releases["broken"]), releases["broken"]["judge_report"]["reason"]
+    assert "latency_shift" in failed_on(releases["slower"]), releases["slower"]["judge_report"]["reason"]
+    assert failed_on(releases["dearer"]) == {"cost_per_transaction"}, releases["dearer"]["judge_report"]["reason"]
     good = releases["good"]
-    assert good["canary_authorizations"] >= 0.08 * (good["canary_authorizations"] + good["baseline_authorizations"])
-    assert (path.parent / "report.md").read_text().count("| PASS") == 4
+    assert good["canary_authorizations"] >= 0.4 * (good["canary_authorizations"] + good["baseline_authorizations"])
+    assert (path.parent / "report.md").read_text().count("| PASS") == 7
     assert code == 0, out[-3000:]
 
 

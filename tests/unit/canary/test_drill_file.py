@@ -52,14 +52,21 @@ def test_the_shipped_canary_drills_validate_and_are_no_incident_drills(catalog):
     shipped = ROOT / "runbooks" / "drills" / "canary-releases.yaml"
     assert canary_drill_files(ROOT) == [shipped] and shipped not in drill_files(ROOT)
     drill = load_canary_drill(shipped, catalog, ROOT)
-    assert drill.weights == (0.9, 0.1)
+    assert drill.weights == (0.5, 0.5)
     assert [(r.name, r.expect, r.first_occurrence) for r in drill.releases] == [
         ("latency", "fail", False), ("declines-acme", "fail", False), ("duplicate-capture", "fail", True),
-        ("good", "pass", False)]
+        ("broken", "fail", False), ("slower", "fail", False), ("dearer", "fail", False), ("good", "pass", False)]
+    faults = {r.name: {(f.where, f.name) for f in r.faults} for r in drill.releases}
+    assert faults["slower"] == {("providersim", "latency")} and faults["dearer"] == {("service", "cost_increase")}
     shop = load_catalog(ROOT / "tests" / "foreign" / "moneypath.yaml")
     drill = load_canary_drill(ROOT / "tests" / "foreign" / "drills" / "canary-releases.yaml", shop, ROOT)
     assert {r.name: r.expect for r in drill.releases} == {"duplicate-charge": "fail", "good": "pass"}
     assert check_drill_files(catalog, ROOT, promtool=False) == []
+    ops = ROOT / "tests" / "foreign" / "djangoshop" / "ops"
+    django = load_canary_drill(ops / "runbooks" / "drills" / "canary-releases.yaml", load_catalog(ops / "moneypath.yaml"),
+                               ROOT)
+    assert {r.name: r.expect for r in django.releases} == {"slower": "fail", "dearer": "fail", "good": "pass"}
+    assert django.weights == (0.5, 0.5) and all(f.where == "hook" for r in django.releases for f in r.faults)
 
 
 def test_a_good_file_reads(tmp_path, catalog):
@@ -92,6 +99,9 @@ def test_a_bad_value_names_the_file_the_line_and_the_key(tmp_path, catalog, edit
     (("target: acme", "target: initech"), 13, "releases.0.faults.0.target", "one of acme, globex"),
     (("{rate: 0.1, delay_s: 0.4}", "{rate: 0.1}"), 13, "releases.0.faults.0.params", "missing delay_s"),
     (("currencies: {EUR: 1}", "currencies: {XXX: 1}"), 7, "load.currencies.XXX", "not in the catalog"),
+    (("{where: providersim, name: timeout_late_success, target: acme, params: {rate: 0.1, delay_s: 0.4}}",
+      "{where: service, name: cost_increase, params: {factr: 1.2}}"), 13, "releases.0.faults.0.params",
+     "missing factor; cost_increase takes no factr"),
 ])
 def test_what_the_catalog_or_the_fault_api_lacks_is_one_line_with_its_line(tmp_path, catalog, edit, line, key, says):
     problems = _problems(tmp_path, GOOD.replace(*edit), catalog)
@@ -115,3 +125,16 @@ def test_a_policy_the_judge_would_refuse_is_one_line_with_its_line(tmp_path, cat
     problems = _problems(tmp_path, text, catalog)
     assert problems == ["runbooks/drills/canary.yaml:6: policy.metrics.decline_ratio.min_efect: Extra inputs are not "
                         "permitted"], problems
+
+
+@pytest.mark.parametrize(("policy", "key", "says"), [
+    ("{metrics: {decline_ration: {}}}", "policy.metrics.decline_ration", "unknown canary metric"),
+    ("{metrics: {slow_authorizations: {threshold: 0.25}}}", "policy.metrics.slow_authorizations.threshold",
+     "must be one of the bucket boundaries"),
+    ("{metrics: {latency_shift: {shift: 0.02}}}", "policy.metrics.latency_shift.shift", "finer than the buckets"),
+])
+def test_a_policy_the_catalog_cannot_judge_is_one_line_with_its_line(tmp_path, catalog, policy, key, says):
+    pytest.importorskip("moneypath.catalog.canary_policy")
+    problems = _problems(tmp_path, GOOD.replace("judge_every: 2s\n", f"judge_every: 2s\npolicy: {policy}\n"), catalog)
+    assert len(problems) == 1 and problems[0].startswith(f"runbooks/drills/canary.yaml:5: {key}: "), problems
+    assert says in problems[0], problems

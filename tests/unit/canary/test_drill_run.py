@@ -4,6 +4,8 @@ for a money fault, and is not measured without one; the report has a row per rel
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
@@ -76,7 +78,7 @@ def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypat
         "releases": [{"name": "bad", "expect": "fail", "budget": 5,
                       "faults": [{"where": "service", "name": "fraud_spike", "params": {"rate": 0.5}}]},
                      {"name": "quiet", "expect": "pass", "budget": 0.2}]})
-    switched, looks = [], []
+    switched, looks, stops, sinces = [], [], [], []
 
     class Load:
         def __init__(self, *args, **kwargs):
@@ -86,13 +88,14 @@ def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypat
             pass
 
         def stop(self):
-            pass
+            stops.append(time.time())
 
         def snapshot(self):
             return []
 
     def judge(catalog, prometheus, canary_sel, baseline_sel, since, policy, state):
         looks.append(canary_sel)
+        sinces.append(since)
         return {"verdict": "fail" if len(looks) == 3 else "inconclusive", "reason": f"look {len(looks)}"}
 
     target = canary.CanaryTarget("http://base", "http://canary", "http://127.0.0.1:9", 'track="baseline"',
@@ -101,6 +104,7 @@ def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypat
     monkeypatch.setattr(run, "_switch", lambda fault, on, budget=0.0: switched.append((fault.name, on)))
     monkeypatch.setattr(run, "_wait_scraped", lambda: None)
     monkeypatch.setattr(canary, "Load", Load)
+    monkeypatch.setattr(canary, "QUIET_S", 0.1)
     journal = run.run()
     bad, quiet = journal["releases"]
     assert (bad["verdict"], bad["status"], len(bad["looks"])) == ("fail", PASS, 3)
@@ -108,6 +112,8 @@ def test_each_release_is_judged_until_a_verdict_or_its_budget(catalog, monkeypat
     assert (quiet["verdict"], quiet["status"]) == ("inconclusive", NOT_MEASURED)  # the budget ran out: no pass
     assert "no verdict within the budget" in quiet["reason"] and set(looks) == {'track="canary"'}
     assert journal["verdict"] == NOT_MEASURED
+    # the canary is not restarted: a quiet gap keeps the first release's payments out of the second's window
+    assert sinces[-1] - stops[0] >= 0.1, (stops, sinces)
 
 
 def test_the_load_sends_the_canary_its_weight_and_says_which_payment_went_there(monkeypatch):

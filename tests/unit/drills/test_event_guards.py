@@ -90,7 +90,8 @@ def test_drill_check_and_run_refuse_it_in_one_line_with_the_largest_factor(tmp_p
 
 
 def test_every_shipped_drill_meets_its_guards_at_the_local_factor(shop_project, monkeypatch):
-    for name in ("SHOP_KOMOJU_URL", "CANARY_URL", "PAYSTACK_ADMIN_URL"):  # their hooks' ${NAME}s: drill check wants them set
+    # their hooks' ${NAME}s: drill check wants them set
+    for name in ("SHOP_KOMOJU_URL", "CANARY_URL", "PAYSTACK_ADMIN_URL", "CANARY_PAYSTACK_URL", "CANARY_MOLLIE_URL"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
     r = run_cli("drill", "check", *map(str, sorted((ROOT / "runbooks" / "drills").glob("*.yaml"))),
                 "--catalog", CATALOG)

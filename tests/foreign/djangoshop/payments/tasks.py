@@ -36,11 +36,14 @@ def capture_payment(self, payment_id: str) -> str:
 
 
 def record_captures(payment: Payment, captures: list[dict]) -> None:
-    """Keep the shop's copy of the provider's records (one row per provider capture id), and count a charge the
-    provider reports captured more than once: money taken twice."""
+    """Keep the shop's copy of the provider's records (one row per provider capture id), add the fee the provider
+    kept for each new one to the cost (settled in USD, as the provider reports it), and count a charge the provider
+    reports captured more than once: money taken twice."""
     for capture in captures:
-        ProviderCapture.objects.get_or_create(id=capture["id"], defaults={
+        _, new = ProviderCapture.objects.get_or_create(id=capture["id"], defaults={
             "payment": payment, "amount_minor": int(capture.get("amount", payment.amount_minor))})
+        if new and capture.get("fee_currency") == "usd":
+            get_moneypath().add_cost("provider_fee", int(capture["fee"]) / 100, payment.provider)
     if len(captures) > 1:
         extra = sum(int(c.get("amount", payment.amount_minor)) for c in captures[1:])
         get_moneypath().count_duplicate_charge(payment.provider, payment.currency, extra)
