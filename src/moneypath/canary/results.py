@@ -64,7 +64,7 @@ class Plan:
     queries: Mapping[str, Mapping[str, str]]
     min_effect: float
     min_sample: int
-    alpha: float | None  # None for a descriptive comparison (no error rate to spend)
+    alpha: float  # the test's share of the family's alpha (Bonferroni)
 
 
 @dataclass(frozen=True, kw_only=True)
