@@ -14,9 +14,11 @@ events, a look every --look-every seconds on the counts since the start (moneypa
             one of the judge's 7 (alpha 0.05 / 7, Bonferroni).
             "median to fail" counts the runs that never fail (they pass at the plan) as never; "mean at verdict"
             is the mean sample at the verdict, fail or pass, what a canary costs on average.
-  false     a healthy canary judged on 7 metrics at once (alpha 0.05 / 7 each, looks until every metric
-            decided): the share of --runs runs failed on any metric, with its 95 % (Wilson) interval; beside
-            it, the same looks judged by a fixed test each (what peeking at a fixed test costs).
+  false     a healthy canary judged on every metric at once: the 7 shares below, latency_shift at p50 and p90
+            and cost_per_transaction (10 tests, alpha 0.05 / 10 each, looks until every test decided; the
+            latency and cost canaries from benchmarks/canary_latency_sim.py and canary_cost_sim.py): the share
+            of --runs runs failed on any metric, with its 95 % (Wilson) interval; beside it, the shares' looks
+            judged by a fixed test each (what peeking at a fixed test costs).
 
   broken    a badly broken canary: 90 % of its authorizations failing against 0.5 % on the baseline, 5 % of
             20 payments/s (Poisson arrivals), a look every 5 s, as one of the judge's tests (alpha 0.05 / 10):
@@ -125,29 +127,39 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
 
 
 def false_fails(args) -> None:
+    from benchmarks import canary_cost_sim, canary_latency_sim  # the new metrics' own synthetic canaries
+
     rng = np.random.default_rng(args.seed + 1)
-    alpha = FAMILY_ALPHA / len(HEALTHY)
+    tests = len(HEALTHY) + len(canary_latency_sim.QUANTILES) + 1  # the shares, the latency quantiles, the cost
+    alpha = FAMILY_ALPHA / tests
     per_look = args.rate * SPLIT * args.look_every
-    print(f"(b) a healthy canary on {len(HEALTHY)} metrics at once, alpha {FAMILY_ALPHA} / {len(HEALTHY)} each, "
-          f"{args.runs} runs, {args.rate:g} requests/s, {SPLIT:.0%} canary, a look every {args.look_every:g} s")
-    failed_runs, peeked_runs, per_metric, looks = 0, 0, [0] * len(HEALTHY), []
+    shift = canary_latency_sim.default_tolerance()
+    print(f"(b) a healthy canary judged on every metric at once ({len(HEALTHY)} shares, latency_shift at "
+          f"{len(canary_latency_sim.QUANTILES)} quantiles, cost_per_transaction: {tests} tests), alpha {FAMILY_ALPHA} / "
+          f"{tests} each, {args.runs} runs; the shares at {args.rate:g} requests/s, {SPLIT:.0%} canary, a look every "
+          f"{args.look_every:g} s; latency and cost as in benchmarks/canary_latency_sim.py and canary_cost_sim.py")
+    names = [name for name, _, _, _ in HEALTHY] + ["latency_shift (p50 and p90)", "cost per transaction"]
+    failed_runs, peeked_runs, per_metric, looks = 0, 0, [0] * len(names), []
     for _ in range(args.runs):
         verdicts = [run_one(rng, p, 0.0, effect, alpha, max(1, round(per_look * share)))
                     for _, p, effect, share in HEALTHY]
-        for i, (verdict, _, _, _) in enumerate(verdicts):
+        others = [canary_latency_sim.one_canary(rng, 0.0, shift, alpha)[0],
+                  canary_cost_sim.run_one(rng, 0.0, alpha)[0]]
+        outcomes = [verdict for verdict, _, _, _ in verdicts] + others
+        for i, verdict in enumerate(outcomes):
             per_metric[i] += verdict == FAIL
-        failed_runs += any(verdict == FAIL for verdict, _, _, _ in verdicts)
+        failed_runs += FAIL in outcomes
         peeked_runs += any(peeked for _, _, _, peeked in verdicts)
         looks.append(max(k for _, _, k, _ in verdicts))
     low, high = wilson(failed_runs, args.runs)
-    for (name, p, effect, _), count in zip(HEALTHY, per_metric):
-        print(f"    {name:<42} baseline {p:>6.1%} min_effect {effect:>5.1%}: failed {count / args.runs:>6.2%}")
+    for name, count in zip(names, per_metric):
+        print(f"    {name:<42} failed {count / args.runs:>6.2%}")
     print(f"    runs failed on any metric: {failed_runs} of {args.runs} = {failed_runs / args.runs:.2%} "
-          f"(95 % interval {low:.2%} to {high:.2%}); looks to the last verdict: median "
+          f"(95 % interval {low:.2%} to {high:.2%}); looks to the shares' last verdict: median "
           f"{statistics.median(looks):.0f} ({statistics.median(looks) * args.look_every / 60:.0f} min)")
     low, high = wilson(peeked_runs, args.runs)
-    print(f"    the same looks judged by a fixed test each (z >= z_(1 - alpha), no spending): {peeked_runs / args.runs:.2%} "
-          f"(95 % interval {low:.2%} to {high:.2%})")
+    print(f"    the shares' looks judged by a fixed test each (z >= z_(1 - alpha), no spending): "
+          f"{peeked_runs / args.runs:.2%} (95 % interval {low:.2%} to {high:.2%})")
 
 
 def broken(args) -> None:

@@ -83,10 +83,15 @@ def one_canary(rng: np.random.Generator, delay: float, shift: float, alpha: floa
     return INCONCLUSIVE, float(totals["canary"].sum()), at
 
 
+def default_tolerance() -> float:
+    """The catalog's default shift: half the widest bucket up to the latency objective's threshold."""
+    return latency_resolution.default_shift(latency_resolution.bucket_bounds([b for b in BUCKETS if b <= OBJECTIVE]))
+
+
 def run(seed: int, runs: int) -> list[dict]:
     """One row per case: the delay, the tolerance, the share of runs with the expected verdict, and for the
     failing case the median canary events and seconds to fail."""
-    shift = latency_resolution.default_shift(latency_resolution.bucket_bounds([b for b in BUCKETS if b <= OBJECTIVE]))
+    shift = default_tolerance()
     alpha = FAMILY_ALPHA / TESTS
     rows = []
     for i, (name, times, expected) in enumerate(CASES):
