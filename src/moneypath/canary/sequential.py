@@ -169,10 +169,23 @@ class _GroupSequential:
         self._steps.append((time, self._fraction, boundary))
         return boundary / math.sqrt(time)
 
-    def _decide(self, look: Look) -> Look:
-        if look.verdict != INCONCLUSIVE:
-            self._decided = look
-        return look
+    def _judged(self, base: dict, bound_z: float | None, fraction: float, canary: float, baseline: float,
+                to_pass: int, at: str, *, failed, passed) -> Look:
+        """A look's verdict from its boundary: fail past it, pass on the plan with min_sample in each arm, else
+        inconclusive (or no look at all when it added too little information). `failed`/`passed` word it."""
+        if bound_z is None:
+            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=to_pass,
+                        reason=f"not a look: under {MIN_STEP:.1%} of the planned information since the last one; "
+                               f"needs ~{to_pass} more canary events to pass")
+        if base["z"] >= bound_z:
+            self._decided = Look(FAIL, **base, boundary=bound_z, needed_canary=0, reason=failed(bound_z))
+            return self._decided
+        if fraction >= 1 and canary >= self.min_sample and baseline >= self.min_sample:
+            self._decided = Look(PASS, **base, boundary=bound_z, needed_canary=0, reason=passed(bound_z))
+            return self._decided
+        return Look(INCONCLUSIVE, **base, boundary=bound_z, needed_canary=to_pass, reason=(
+            f"inconclusive {at}: z {base['z']:.2f} under the boundary {bound_z:.2f}; needs ~{to_pass} more canary "
+            f"events to pass" + _short_of_minimum(canary, baseline, self.min_sample)))
 
     def _design(self) -> dict:
         return {"min_sample": self.min_sample}
@@ -258,23 +271,13 @@ class SequentialTest(_GroupSequential):
         if not self._steps:
             self._scale = planned * r / (1 + r)
         info = ct * bt / (ct + bt)  # 1 / (1/ct + 1/bt): the information, in units of the pooled variance
-        bound_z = self._boundary(info / self._scale, fraction)
-        if bound_z is None:
-            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=to_pass,
-                        reason=f"not a look: under {MIN_STEP:.1%} of the planned information since the last one; "
-                               f"needs ~{to_pass} more canary events to pass")
         at = f"at {fraction:.0%} of the planned sample"
-        if z >= bound_z:
-            return self._decide(Look(FAIL, **base, boundary=bound_z, needed_canary=0, reason=(
-                f"canary {pc:.3%} against baseline {pb:.3%} (+{pc - pb:.3%}): z {z:.2f} crossed the boundary "
-                f"{bound_z:.2f} {at}")))
-        if fraction >= 1 and ct >= self.min_sample and bt >= self.min_sample:
-            return self._decide(Look(PASS, **base, boundary=bound_z, needed_canary=0, reason=(
-                f"planned sample reached ({ct:.0f} canary events) without crossing the boundary {bound_z:.2f} "
-                f"(z {z:.2f}): not worse by {self.min_effect:.2%} at power {self.power:.0%}")))
-        return Look(INCONCLUSIVE, **base, boundary=bound_z, needed_canary=to_pass, reason=(
-            f"inconclusive {at}: z {z:.2f} under the boundary {bound_z:.2f}; needs ~{to_pass} more canary events "
-            f"to pass" + _short_of_minimum(ct, bt, self.min_sample)))
+        return self._judged(base, self._boundary(info / self._scale, fraction), fraction, ct, bt, to_pass, at,
+                            failed=lambda bound: f"canary {pc:.3%} against baseline {pb:.3%} (+{pc - pb:.3%}): z "
+                                                 f"{z:.2f} crossed the boundary {bound:.2f} {at}",
+                            passed=lambda bound: f"planned sample reached ({ct:.0f} canary events) without crossing "
+                                                 f"the boundary {bound:.2f} (z {z:.2f}): not worse by "
+                                                 f"{self.min_effect:.2%} at power {self.power:.0%}")
 
 
 class MarginTest(_GroupSequential):
@@ -312,24 +315,13 @@ class MarginTest(_GroupSequential):
                         reason=f"{floor}: needs more canary events to pass")
         if not self._steps:
             self._scale = planned_info
-        bound_z = self._boundary(information / self._scale, fraction)
-        if bound_z is None:
-            return Look(INCONCLUSIVE, **base, boundary=math.nan, needed_canary=to_pass,
-                        reason=f"not a look: under {MIN_STEP:.1%} of the planned information since the last one; "
-                               f"needs ~{to_pass} more canary events to pass")
         at = f"at {fraction:.0%} of the planned information"
-        if z >= bound_z:
-            return self._decide(Look(FAIL, **base, boundary=bound_z, needed_canary=0, reason=(
-                f"{estimate:+.4g} against a tolerance of {margin:+.4g}: z {z:.2f} crossed the boundary "
-                f"{bound_z:.2f} {at}")))
-        if fraction >= 1 and ct >= self.min_sample and bt >= self.min_sample:
-            return self._decide(Look(PASS, **base, boundary=bound_z, needed_canary=0, reason=(
-                f"planned information reached ({ct:.0f} canary events) without crossing the boundary "
-                f"{bound_z:.2f} (z {z:.2f}): within the tolerance, and {design:+.4g} would fail at power "
-                f"{self.power:.0%}")))
-        return Look(INCONCLUSIVE, **base, boundary=bound_z, needed_canary=to_pass, reason=(
-            f"inconclusive {at}: z {z:.2f} under the boundary {bound_z:.2f}; needs ~{to_pass} more canary events "
-            f"to pass" + _short_of_minimum(ct, bt, self.min_sample)))
+        return self._judged(base, self._boundary(information / self._scale, fraction), fraction, ct, bt, to_pass, at,
+                            failed=lambda bound: f"{estimate:+.4g} against a tolerance of {margin:+.4g}: z {z:.2f} "
+                                                 f"crossed the boundary {bound:.2f} {at}",
+                            passed=lambda bound: f"planned information reached ({ct:.0f} canary events) without "
+                                                 f"crossing the boundary {bound:.2f} (z {z:.2f}): within the "
+                                                 f"tolerance, and {design:+.4g} would fail at power {self.power:.0%}")
 
 
 def _short_of_minimum(canary: float, baseline: float, minimum: int) -> str:
