@@ -4,15 +4,16 @@
 
 20 payments/s in all, 10 % on the canary, each second's payments Poisson; each payment costs a fee mix, 2.9 % of
 a lognormal amount (median USD 40, sigma 1: skewed) plus USD 0.30. Both arms' cost and payments are summed per
-second, read back as the judge reads Prometheus: at each look (every 5 s) the window since the start is cut into
-intervals of moneypath.canary.cost_ratio.step_seconds, rounded up to whole seconds (a 2.5 s scrape: at least 5 s, at
-most MAX_INTERVALS of them)
-ending at the look, and judged by moneypath.canary.cost_ratio (ratio estimator, delta-method variance, t widening,
-the real MarginTest at `alpha`, power 0.8, min_sample 100, min_effect 0.10) until it passes or fails, or 3 hours.
+second, read back as the judge reads Prometheus (differences of the counters at each interval's edges): at each
+look (every 5 s) the window since the start is cut into intervals of moneypath.canary.cost_ratio.step_seconds,
+rounded up to whole seconds (a 2.5 s scrape: at least 3 s, at most MAX_INTERVALS of them) ending at the look, and
+judged by moneypath.canary.cost_ratio (ratio estimator, delta-method variance, t widening, the real MarginTest
+at `alpha`, power 0.8, min_sample 100, min_effect 0.10) until it passes or fails, or 3 hours.
 Three canaries: dearer by twice the tolerance (+20 %: should fail), by half of it (+5 %: should pass at least
 95 % of the time), and as dear as the baseline (the false-fail rate); with --cases tolerance, one dearer by exactly
-the tolerance, which the test may fail at most alpha of the time. What it leaves out: Prometheus' increase()
-extrapolation at each interval's edges, and costs that vary over the day (both arms see the same hours).
+the tolerance, which the test may fail at most alpha of the time. What it leaves out: scrape timing (a payment
+counted at the scrape after it, the same for its cost and its count), counter resets, and costs that vary over the
+day (both arms see the same hours).
 
 `run(seed, runs)` gives the rows (benchmarks/bench_canary.py prints them beside its own).
 """

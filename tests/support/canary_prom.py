@@ -1,7 +1,8 @@
 """A Prometheus stand-in for the canary judge's unit tests: it answers the judge's query shapes (the selector
 pre-check, the process start, `sum by (x) (increase(m{…}[Ns]))` and differences of them, the exact growth
 `max_over_time - min_over_time`, gauge extremes, the scrapes `max(count_over_time(m{…}[Ns]))`, and range queries of
-one sum, the growth spread over the range's steps) from a list of series with their growth in the window.
+one raw counter sum `sum (m{…})`, the growth spread over the range's steps) from a list of series with their growth
+in the window.
 `install(monkeypatch, fake)` puts it where the judge opens its Prometheus client."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from moneypath.catalog.conventions import Key
 
 _TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\[\d+m?s\]\)")
 _MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
+_RAW = re.compile(r"^sum \(([a-zA-Z_:][\w:]*)\{([^}]*)\}\)$")
 _BY = re.compile(r"^(?:sum|max|min) by \((\w+)\)")
 
 
@@ -26,6 +28,7 @@ class Series:
     low: float = 0.0  # a gauge's lowest and highest value in the window
     high: float = 0.0
     wobble: float = 0.0  # in a range query, the growth of step k is scaled by 1 +- wobble, alternately
+    reset_at: int | None = None  # in a range query, the counter restarts from 0 just before this point
 
 
 def _matches(labels: dict, matchers: str) -> bool:
@@ -90,18 +93,23 @@ class FakePrometheus:
         return [{"metric": {label: k} if label else {}, "value": [0, str(v)]} for k, v in groups.items()]
 
     def range(self, query: str, start: float, end: float, step: float) -> list[dict]:
-        """One sum's range: each series' growth spread evenly over the steps (scaled by its wobble)."""
+        """One raw counter sum's range: each series starts at its growth (it counted before the window) and grows
+        by its growth spread evenly over the range's intervals (scaled by its wobble), restarting at its reset."""
         self.queries.append(query)
         self.ranges.append((start, end, step))
         if self.down:
             raise PrometheusError(f"cannot reach Prometheus at {self.url}: ConnectError", url=self.url, path="/")
-        _, name, matchers = _TERM.search(query).groups()
+        name, matchers = _RAW.match(query).groups()
         chosen = [s for s in self.series if s.name == name and _matches(s.labels, matchers)]
-        steps = int((end - start) // step) + 1
+        points = int((end - start) // step + 1e-9) + 1
         if not chosen:
             return []
-        values = [[start + k * step, str(sum(s.grew / steps * (1 + s.wobble * (-1) ** k) for s in chosen))]
-                  for k in range(steps)]
+
+        def value(s: Series, k: int) -> float:
+            grown = s.grew + sum(s.grew / (points - 1) * (1 + s.wobble * (-1) ** j) for j in range(k))
+            return grown - value(s, s.reset_at - 1) if s.reset_at is not None and k >= s.reset_at else grown
+
+        values = [[start + k * step, str(sum(value(s, k) for s in chosen))] for k in range(points)]
         return [{"metric": {}, "values": values}]
 
     @staticmethod

@@ -1,19 +1,23 @@
 """Cost per transaction in the canary judge, with an interval, from per-interval sums of cost and authorizations.
 
-Each arm's cost and authorizations are summed per interval since the canary started (Prometheus range queries of
-increase(), the intervals aligned on both arms); each arm's cost per transaction is a ratio estimator
-R = sum(c_i) / sum(n_i), its variance by the delta method over the m intervals,
-var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2); the log ratio of the arms' R is tested by the group-sequential
-margin test (moneypath.canary.sequential.MarginTest): fail when the canary is dearer by more than `min_effect`
-(relative), pass once the planned information shows it is not, at the policy's alpha and power against twice the
-tolerance.
+Each arm's cost and authorization counters are read raw (`sum(<counter>{sel})`, a range query at step S from the
+last step at or before the canary's start to now, both arms on the same timestamps); the differences of consecutive
+points are the interval sums: exact at scrape granularity (no increase() extrapolation to the interval's edges),
+cost and authorizations from the same scrapes, and telescoping to the window's total. A negative difference is a
+counter reset (a process restarted): that interval is dropped for that arm, its cost and authorizations both, and
+counted in the row. Each arm's cost per transaction is a ratio estimator R = sum(c_i) / sum(n_i), its variance by
+the delta method over the m intervals, var(R) = sum((c_i - R n_i)^2) / (m (m - 1) nbar^2); the log ratio of the
+arms' R is tested by the group-sequential margin test (moneypath.canary.sequential.MarginTest): fail when the
+canary is dearer by more than `min_effect` (relative), pass once the planned information shows it is not, at the
+policy's alpha and power against twice the tolerance.
 
-Counters hold sums, not each payment's cost: the intervals are the units the variance is read from, so an interval
-must hold at least two scrapes (its increase is read from them); the variance estimate's few degrees of freedom are
-paid for by widening it to Student's t at the test's alpha (`t_widening`), and the canary's part is no lower than
-the baseline's spread per payment gives at its count (`log_ratio`). Where there is no sound basis (intervals
-without transactions, an arm that costs nothing, no cost series) the row is not measured and says why; while the
-window is too short for MIN_INTERVALS intervals, it is inconclusive.
+Counters hold sums, not each payment's cost: the intervals are the units the variance is read from. An interval is
+at least one scrape interval long (each point then mostly a new scrape; a point seeing no new scrape gives an empty
+interval, harmless to the ratio estimator) and the window is cut in at most MAX_INTERVALS. The variance estimate's
+few degrees of freedom are paid for by widening it to Student's t at the test's alpha (`t_widening`), and the
+canary's part is no lower than the baseline's spread per payment gives at its count (`log_ratio`). Where there is
+no sound basis (intervals without transactions, an arm that costs nothing, no cost series) the row is not measured
+and says why; while the window is too short for MIN_INTERVALS intervals, it is inconclusive.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from moneypath.catalog.conventions import COST_INFRASTRUCTURE, Key
 
 MIN_INTERVALS = 10  # intervals with transactions each arm needs before its variance is read
 MAX_INTERVALS = 60  # the window is cut in at most this many (more: a longer range query, little more precision)
-MIN_SAMPLES_PER_INTERVAL = 2  # scrapes an interval holds at least: its increase() is read from them
+MIN_SAMPLES_PER_INTERVAL = 1  # scrape intervals an interval spans at least: each point mostly a new scrape
 CONFIDENCE = 0.95  # the interval shown beside the one at the test's alpha
 
 _NORMAL = NormalDist()
@@ -116,16 +120,10 @@ def scrape_interval(window_s: float, samples: float) -> float | None:
 
 
 def step_seconds(window_s: float, scrape_s: float) -> float:
-    """The interval S, to the millisecond: at least MIN_SAMPLES_PER_INTERVAL scrapes each, and the window cut in at
-    most MAX_INTERVALS."""
+    """The interval S, to the millisecond: at least MIN_SAMPLES_PER_INTERVAL scrape intervals each, and the window
+    cut in at most MAX_INTERVALS."""
     return max(math.ceil(MIN_SAMPLES_PER_INTERVAL * scrape_s * 1000 - 1e-6), math.ceil(window_s * 1000 / MAX_INTERVALS),
                1) / 1000
-
-
-def duration(seconds: float) -> str:
-    """A PromQL duration of whole seconds, else milliseconds: 10s, 1043ms."""
-    ms = round(seconds * 1000)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def margins(min_effect: float) -> tuple[float, float]:
@@ -141,16 +139,35 @@ TEST = ("ratio of the arms' cost per transaction (ratio estimator over per-inter
 
 
 def _queries(catalog: Catalog, arm: tuple[str, ...], window_s: int, step_s: float | None) -> dict[str, str]:
-    """One arm's queries: the authorization series' scrapes in the window, then (once the step is known) the cost
-    (infrastructure left out: paid per process hour, it would make a small canary look dearer) and the
-    authorizations per interval."""
+    """One arm's queries: the authorization series' scrapes in the window, then (once the step is known) the raw
+    cost counters (infrastructure left out: paid per process hour, it would make a small canary look dearer) and
+    authorization counters, summed, read at each step: their differences are the interval sums."""
     cost, auth = catalog.metric(Key.COST_USD_TOTAL), catalog.metric(Key.AUTHORIZATIONS_TOTAL)
     out = {"scrapes": f"max(count_over_time({selector_of(auth, *arm)}[{window_s}s]))"}
     if step_s is not None:
-        every, priced = duration(step_s), f'component!="{COST_INFRASTRUCTURE}"'
-        out["cost"] = f"sum (increase({selector_of(cost, priced, *arm)}[{every}]))"
-        out["transactions"] = f"sum (increase({selector_of(auth, *arm)}[{every}]))"
+        priced = f'component!="{COST_INFRASTRUCTURE}"'
+        out["cost"] = f"sum ({selector_of(cost, priced, *arm)})"
+        out["transactions"] = f"sum ({selector_of(auth, *arm)})"
     return out
+
+
+def interval_sums(grid: Sequence[float], costs: dict[float, float], counts: dict[float, float],
+                  ) -> tuple[list[float], list[float], int]:
+    """One arm's interval sums from its raw counters read at the `grid`'s timestamps: the differences of consecutive
+    points where both counters have a value at both ends (an arm whose series start later starts at its first
+    point), and how many intervals were dropped because a counter went down (a reset: neither part is kept, so the
+    pairs stay from the same interval). Differences that round-off makes slightly negative are 0."""
+    out_costs, out_counts, resets = [], [], 0
+    for before, after in zip(grid, grid[1:]):
+        if not all(t in series for t in (before, after) for series in (costs, counts)):
+            continue
+        parts = [series[after] - series[before] for series in (costs, counts)]
+        if any(d < -1e-9 * max(1.0, abs(series[before])) for d, series in zip(parts, (costs, counts), strict=True)):
+            resets += 1
+            continue
+        out_costs.append(max(parts[0], 0.0))
+        out_counts.append(max(parts[1], 0.0))
+    return out_costs, out_counts, resets
 
 
 class _NotMeasured(Exception):
@@ -189,31 +206,35 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
         possible = math.floor(window_s / step + 1e-9)
         if possible < 1:
             return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
-                f"needs {MIN_INTERVALS} intervals of {step:g} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each): "
-                f"{math.ceil(MIN_INTERVALS * step - window_s)} s more"))
-        start = now - (possible - 1) * step  # intervals ending now, aligned on both arms
+                f"needs {MIN_INTERVALS} intervals of {step:g} s: {math.ceil(MIN_INTERVALS * step - window_s)} s more"))
+        points = math.ceil(window_s / step - 1e-9)  # the first point at or before the start: its value is the base
+        start = now - points * step
         values = {(arm, part): _series(prom, queries[arm][part], start, now, step)
                   for arm in arms for part in ("cost", "transactions")}
     except _NotMeasured as exc:
         return MetricRow(metric=metric.key, plan=plan(), status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {exc}"))
-    common = sorted(set.intersection(*(set(v) for v in values.values())))
-    est = {arm: ratio_estimate([values[arm, "cost"][t] for t in common], [values[arm, "transactions"][t] for t in common])
-           for arm in arms}
+    grid = [round(start + k * step, 3) for k in range(points + 1)]
+    sums = {arm: interval_sums(grid, values[arm, "cost"], values[arm, "transactions"]) for arm in arms}
+    est = {arm: ratio_estimate(sums[arm][0], sums[arm][1]) for arm in arms}
+    resets = {arm: sums[arm][2] for arm in arms}
     canary, baseline = est["canary"], est["baseline"]
     row = {"metric": metric.key, "plan": plan(), "canary": Arm.of(canary.cost, canary.transactions),
            "baseline": Arm.of(baseline.cost, baseline.transactions),
-           "rate_per_s": canary.transactions / (len(common) * step) if common else 0.0}
+           "rate_per_s": canary.transactions / (canary.intervals * step) if canary.intervals else 0.0}
     figures = {"canary_ratio": canary.per_transaction, "baseline_ratio": baseline.per_transaction,
-               "intervals": len(common), "step_s": step, "scrape_s": scrape, "min_intervals": MIN_INTERVALS}
+               "intervals": min(canary.intervals, baseline.intervals), "step_s": step, "scrape_s": scrape,
+               "min_intervals": MIN_INTERVALS, "resets": resets}
+    dropped = "".join(f"; {n} interval(s) of the {name} dropped: its counters went down (a process restarted)"
+                      for name, n in resets.items() if n)
     if possible < MIN_INTERVALS:
         wait = math.ceil(MIN_INTERVALS * step - window_s)
         figures["needed_canary"] = max(1, math.ceil(row["rate_per_s"] * wait))
         return MetricRow(**row, figures=figures, status=INCONCLUSIVE, reason=(
-            f"{possible} intervals of {step:g} s ({MIN_SAMPLES_PER_INTERVAL} scrapes each) so far: needs "
-            f"{MIN_INTERVALS}, {wait} s more"))
+            f"{possible} intervals of {step:g} s so far: needs {MIN_INTERVALS}, {wait} s more{dropped}"))
     why = unsound(canary, baseline, step)
     if why:
-        return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {why}"))
+        return MetricRow(**row, figures=figures, status=NOT_MEASURED,
+                         reason=not_measured(f"{metric.key}: {why}{dropped}"))
     try:
         test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
             MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
@@ -232,7 +253,7 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
     said = (f"canary {canary.per_transaction:.4g} against baseline {baseline.per_transaction:.4g} USD per "
             f"authorization: x{more['ratio']:.3f} ({CONFIDENCE:.0%} {low:.3f}-{high:.3f}; tolerated "
             f"x{more['tolerance']:.2f}); ")
-    return MetricRow(**row, figures=figures, status=seen.verdict, reason=said + seen.reason)
+    return MetricRow(**row, figures=figures, status=seen.verdict, reason=said + seen.reason + dropped)
 
 
 def look(test: MarginTest, canary: ArmCost, baseline: ArmCost, min_effect: float, alpha: float) -> tuple[Look, dict]:

@@ -102,6 +102,11 @@ def test_a_dearer_canary_fails_on_its_cost_interval_and_an_equal_one_passes(apps
             stop.set()
             feeder.join(5)
     (code, dear), (same_code, same) = verdicts["dear"], verdicts["same"]
+    for pair, (_, result) in verdicts.items():  # the figures a reader compares across changes (pytest -s)
+        row = result["metrics"][0]
+        print(f"{pair}: {row['status']}, {row.get('intervals')} intervals of {row.get('step_s')} s, ratio "
+              f"{row.get('ratio')}, interval {row.get('interval')}, canary {row['canary']}, planned per arm "
+              f"{row.get('planned_per_arm')}")
     [row] = dear["metrics"]
     assert (code, dear["verdict"], row["status"]) == (1, "fail", "fail"), row["reason"]
     assert row["interval_at_alpha"][0] > row["tolerance"] == pytest.approx(1.1)

@@ -16,7 +16,7 @@ from moneypath.canary.cost_ratio import (
     MIN_INTERVALS,
     MIN_SAMPLES_PER_INTERVAL,
     ArmCost,
-    duration,
+    interval_sums,
     log_ratio,
     margins,
     ratio_estimate,
@@ -106,12 +106,30 @@ def test_no_cost_per_transaction_without_transactions_and_intervals_must_align()
         ratio_estimate([1.0, 2.0], [1, 2, 3])
 
 
-def test_each_interval_holds_two_scrapes_and_the_window_at_most_max_intervals():
+def test_each_interval_spans_a_scrape_and_the_window_at_most_max_intervals():
     assert scrape_interval(60, 13) == 5.0 and scrape_interval(60, 1) is None
-    assert step_seconds(60, 5.0) == MIN_SAMPLES_PER_INTERVAL * 5
+    assert step_seconds(60, 5.0) == MIN_SAMPLES_PER_INTERVAL * 5 == 5
     assert step_seconds(6000, 5.0) == math.ceil(6000 / MAX_INTERVALS)
-    assert step_seconds(10, 0.52) == 1.04 and step_seconds(0.01, 0.0001) == 0.001  # to the millisecond
-    assert (duration(10.0), duration(1.04)) == ("10s", "1040ms")
+    assert step_seconds(10, 0.52) == 0.52 and step_seconds(100, 0.52) == 1.667  # to the millisecond
+    assert step_seconds(0.01, 0.0001) == 0.001
+
+
+def test_interval_sums_are_differences_that_add_up_to_the_total_and_drop_resets():
+    grid = [0.0, 10.0, 20.0, 30.0, 40.0]
+    costs, counts, resets = interval_sums(grid, dict(zip(grid, [5.0, 6.5, 6.5, 9.0, 9.25])),
+                                          dict(zip(grid, [10.0, 15, 15, 22, 23])))
+    assert (costs, counts, resets) == ([1.5, 0.0, 2.5, 0.25], [5, 0, 7, 1], 0)
+    assert sum(costs) == 9.25 - 5.0  # they telescope: the window's total, nothing extrapolated
+    # a process restarted before 20: the authorizations went down; that interval goes, cost and count both
+    costs, counts, resets = interval_sums(grid, dict(zip(grid, [5.0, 6.5, 7.0, 9.0, 9.5])),
+                                          dict(zip(grid, [10.0, 15, 2, 8, 9])))
+    assert (costs, counts, resets) == ([1.5, 2.0, 0.5], [5, 6, 1], 1)
+    # an arm whose series appear at 20 starts there; a point missing in one counter drops its two intervals
+    costs, counts, resets = interval_sums(grid, {20.0: 1.0, 30.0: 2.0, 40.0: 4.0}, {20.0: 3, 30.0: 4, 40.0: 6})
+    assert (costs, counts, resets) == ([1.0, 2.0], [1, 2], 0)
+    assert interval_sums(grid, dict(zip(grid, [1.0] * 5)), {0.0: 1, 10.0: 2, 30.0: 3, 40.0: 4})[:2] == ([0.0, 0.0], [1, 1])
+    # round-off in a sum of unchanged counters is no reset
+    assert interval_sums(grid[:2], {0.0: 0.3, 10.0: 0.3 - 1e-15}, {0.0: 1, 10.0: 1}) == ([0.0], [0], 0)
 
 
 def test_the_margin_is_the_tolerance_and_the_design_twice_it_on_the_log_scale():
@@ -170,16 +188,31 @@ def test_the_row_tests_the_log_ratio_of_aligned_interval_sums_infrastructure_lef
     assert (seen["canary_events"], seen["baseline_events"]) == (pytest.approx(2000), pytest.approx(18000))
     assert seen["canary_value"] == pytest.approx(0.33) and seen["baseline_value"] == pytest.approx(0.30)
     assert row["status"] == INCONCLUSIVE and row["test"].startswith("ratio of the arms' cost per transaction")
-    # 600 s scraped every 5 s: intervals of 10 s (two scrapes each), 60 of them, ending now
+    # 600 s scraped every 5 s: intervals of 10 s (the window cut in 60), ending now, from the point at the start
     assert (row["step_s"], row["intervals"], row["scrape_s"]) == (10, 60, pytest.approx(600 / 120))
     assert row["ratio"] == pytest.approx(1.1) and row["interval"][0] < 1.1 < row["interval"][1]
     assert row["interval_at_alpha"][0] > row["interval"][0] and row["canary"]["ratio"] == pytest.approx(0.33)
-    ranges = [q for q in fake.queries if "[10s]" in q]
-    assert len(ranges) == 4 and all(foreign.metric(Key.COST_USD_TOTAL) in q for q in ranges[::2])
-    assert all('component!="infrastructure"' in q for q in ranges[::2])
+    ranges = [q for q in fake.queries if q.startswith("sum (")]  # the raw counters, no increase()
+    assert ranges == [f'sum ({foreign.metric(Key.COST_USD_TOTAL)}{{component!="infrastructure",{sel}}})'
+                      if i % 2 == 0 else f"sum ({foreign.metric(Key.AUTHORIZATIONS_TOTAL)}{{{sel}}})"
+                      for sel in (CANARY, BASELINE) for i in range(2)]
     assert {q for q in fake.queries if "count_over_time" in q} == {
         f"max(count_over_time({foreign.metric(Key.AUTHORIZATIONS_TOTAL)}{{{sel}}}[600s]))" for sel in (CANARY, BASELINE)}
-    assert {tuple(call) for call in fake.ranges} == {(NOW - 59 * 10, NOW, 10)}  # aligned on both arms
+    assert {tuple(call) for call in fake.ranges} == {(NOW - 60 * 10, NOW, 10)}  # aligned on both arms
+    assert row["resets"] == {"canary": 0, "baseline": 0} and "dropped" not in row["reason"]
+
+
+def test_an_interval_whose_counters_went_down_is_dropped_and_said(foreign, monkeypatch, tmp_path, recorded):
+    canary = arm(foreign, "canary", cost=0.33)
+    for s in canary:  # one canary process restarted: its counters start again from 0 before the 31st point
+        if s.labels.get("provider") == next(iter(foreign.providers)) and s.name in (
+                foreign.metric(Key.COST_USD_TOTAL), foreign.metric(Key.AUTHORIZATIONS_TOTAL)):
+            s.reset_at = 30
+    row, _, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline", n=9000))
+    [seen] = recorded.seen
+    assert row["resets"] == {"canary": 1, "baseline": 0} and row["intervals"] == 59
+    assert "1 interval(s) of the canary dropped: its counters went down (a process restarted)" in row["reason"]
+    assert seen["canary_value"] == pytest.approx(0.33, rel=0.01) and seen["canary_events"] == pytest.approx(2000 * 59 / 60)
 
 
 def test_the_test_s_verdict_is_the_row_s(foreign, monkeypatch, tmp_path, recorded):
@@ -204,7 +237,7 @@ def test_absent_cost_series_are_not_measured_naming_the_query(foreign, monkeypat
     canary = [s for s in arm(foreign, "canary") if s.name != foreign.metric(Key.COST_USD_TOTAL)]
     row, result, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"))
     assert row["status"] == NOT_MEASURED and row["reason"].endswith(
-        f'{foreign.metric(Key.COST_USD_TOTAL)}{{component!="infrastructure",track="canary"}}[10s])) returned nothing')
+        f'sum ({foreign.metric(Key.COST_USD_TOTAL)}{{component!="infrastructure",track="canary"}}) returned nothing')
 
 
 def test_intervals_without_transactions_are_not_measured_once_the_window_is_long_enough(foreign, monkeypatch,
@@ -213,7 +246,8 @@ def test_intervals_without_transactions_are_not_measured_once_the_window_is_long
     for s in canary:  # the canary's authorizations come in every other interval only
         if s.name == foreign.metric(Key.AUTHORIZATIONS_TOTAL):
             s.wobble = 1.0
-    row, _, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"), since=NOW - 150)
+    row, _, _ = _cost(foreign, monkeypatch, tmp_path, canary, arm(foreign, "baseline"), since=NOW - 150,
+                      scrape_s=10.0)
     assert row["status"] == NOT_MEASURED
     assert f"the canary had authorizations in 8 of 15 intervals of 10 s: an interval for its cost per transaction " \
            f"needs {MIN_INTERVALS}" in row["reason"]
@@ -221,8 +255,9 @@ def test_intervals_without_transactions_are_not_measured_once_the_window_is_long
 
 def test_a_window_too_short_for_the_intervals_is_inconclusive_saying_how_long(foreign, monkeypatch, tmp_path, recorded):
     row, result, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary", n=50), arm(foreign, "baseline"),
-                           since=NOW - 60)
-    assert row["status"] == INCONCLUSIVE and row["reason"].endswith(f"needs {MIN_INTERVALS}, 40 s more")
+                           since=NOW - 30)
+    assert row["status"] == INCONCLUSIVE and row["reason"].endswith(f"6 intervals of 5 s so far: needs {MIN_INTERVALS}, "
+                                                                    f"20 s more")
     assert row["needed_canary"] > 0 and result["verdict"] == "inconclusive" and recorded.seen == []
     row, _, _ = _cost(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"), since=NOW - 8)
-    assert row["status"] == INCONCLUSIVE and "40 s more" not in row["reason"]
+    assert row["status"] == INCONCLUSIVE and row["reason"].endswith("1 intervals of 8 s so far: needs 10, 72 s more")
