@@ -118,7 +118,10 @@ def test_a_duplicate_fails_the_canary_and_a_quiet_healthy_one_is_inconclusive(ap
         assert {m["provider"] for m in decline} == {"komoju", "knet"}
         assert all(m["status"] == "inconclusive" and m["canary"]["total"] > 0 for m in decline)
         same = [m for m in healthy["metrics"] if m["metric"] == "latency_shift"]
-        assert len(same) == 2 and all(m["status"] == "inconclusive" and m["effect"] == 0 for m in same), same
+        # the same latency on both tracks: never a fail, the difference well inside the tolerance (it may pass
+        # once its planned information and min_sample are reached, or still wait)
+        assert len(same) == 2 and all(m["status"] in ("inconclusive", "pass") for m in same), same
+        assert all(abs(m["effect"]) < m["tolerance"] / 2 for m in same), same
         assert len(healthy["history"]) == 2
         assert (tmp_path / "state" / "canary-state.json").is_file()
 
