@@ -14,6 +14,7 @@ from moneypath.catalog.canary_policy import CanaryPolicy
 from moneypath.catalog.conventions import DEFAULT_MIN_EVENTS
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS, format_money
 from moneypath.catalog.features import FEATURES, SIGNAL_FEATURE
+from moneypath.catalog.money_path import MoneyPath
 from moneypath.catalog.readiness_policy import ReadinessPolicy
 from moneypath.catalog.receivers import Deliveries, Webhook
 from moneypath.catalog.terms import DURATION, OTHER, Matcher, Selector, duration_seconds  # noqa: F401 - public here too
@@ -306,6 +307,8 @@ class Catalog(StrictModel):
     business_services: dict[str, BusinessService] = Field(default_factory=dict, description="Important services.")
     dora: Dora = Field(default_factory=Dora, description="DORA classification inputs and reporting clocks.")
     canary: CanaryPolicy = Field(default_factory=CanaryPolicy, description="The canary judge's policy (docs/canary.md).")
+    money_path: MoneyPath | None = Field(default=None, description="Where money moves and what shows its health "
+                                         "(docs/map.md).")
 
     path: str = DEFAULT_PATH
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path → line in the file (load.py)

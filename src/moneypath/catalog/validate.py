@@ -13,6 +13,7 @@ from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.matchers import matcher_problem
 from moneypath.catalog.model import Catalog, Signal, Slo
+from moneypath.catalog.money_path import money_path_problems
 from moneypath.catalog.pan import contains_card_number
 from moneypath.catalog.readiness_policy import readiness_problems
 from moneypath.catalog.receivers import DELIVERY_KINDS
@@ -174,7 +175,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
             bad(("roles", key, "receiver"), f"receiver {role.receiver!r} is not declared in receivers")
     _check_deliveries(c, bad)
     problems += business_services.cross_check(c)
-    return problems + readiness_problems(c)
+    return problems + readiness_problems(c) + money_path_problems(c)
 
 
 def _check_deliveries(c: Catalog, bad) -> None:
