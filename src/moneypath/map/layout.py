@@ -97,7 +97,7 @@ def dot_source(boxes: Sequence[BoxSpec], edges: Sequence[EdgeSpec], *, cluster_l
     """The dot graph: boxes named b0, b1, ... of fixed size (the renderer measured their text), edges carrying an
     empty fixed-size label of the size the renderer will draw, so dot keeps room for it."""
     names = {b.id: f"b{i}" for i, b in enumerate(boxes)}
-    lines = ["digraph map {", '  graph [rankdir=LR, nodesep=0.35, ranksep=0.6, splines=true, margin=0, pad=0, '
+    lines = ["digraph map {", '  graph [rankdir=LR, newrank=true, nodesep=0.35, ranksep=0.6, splines=true, margin=0, pad=0, '
              f'fontsize={cluster_label_height * 0.7:.1f}, fontname="Helvetica"];',
              '  node [shape=box, fixedsize=true, label=""];',
              '  edge [arrowhead=normal, arrowsize=0.8];']
