@@ -227,8 +227,8 @@ def edge_mark(edge: MapEdge, firing: list[Firing], slos: list[SloReading],
     beyond = [r for r in mine if r.ratio is not None and r.ratio > r.budget]
     if beyond:
         r = beyond[0]
-        return Mark(State.AMBER, shown, f"SLO {r.key}: error ratio {_pct(r.ratio)} over {shortest_window()} is "
-                    f"beyond its budget of {_pct(r.budget)}", alerts)
+        return Mark(State.AMBER, shown, f"SLO {r.key}: error ratio {_pct(r.ratio)} ({r.record}) is beyond its "
+                    f"budget of {_pct(r.budget)}", alerts)
     if not any(key[0] == edge.id for key in values):
         metrics = ", ".join(dict.fromkeys(s.metric for s in edge.signals))
         return Mark(State.GREY, why=not_measured(f"no data now from {metrics}"))

@@ -227,8 +227,9 @@ def test_an_slo_beyond_its_objective_turns_its_edges_amber(graph, generated, rea
     health, _ = read(graph, generated, healthy_figures(graph), {"ledger-durability": 0.002,
                                                                 "authorization-availability": 0.0005})
     assert health.edges[ledger.id].state is State.AMBER
-    assert health.edges[ledger.id].why == ("SLO ledger-durability: error ratio 0.2 % over 5m is beyond its budget "
-                                           "of 0.01 %")
+    assert health.edges[ledger.id].why == ("SLO ledger-durability: error ratio 0.2 % "
+                                           '(slo:sli_error:ratio_rate5m{slo="ledger-durability"}) is beyond its '
+                                           "budget of 0.01 %")
     customer = next(e for e in graph.edges if e.source.endswith("/customer"))
     assert health.edges[customer.id].state is State.GREEN  # 0.05 % of a 0.1 % budget: within
 
