@@ -8,6 +8,8 @@ and after the fault is cleared the alert resolves and the edge is no longer red.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import uuid
 
@@ -21,8 +23,11 @@ from moneypath.map.live import read_health
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, wait_for
+from tests.docs_examples import code_block
 
 pytestmark = pytest.mark.integration
+
+PAGE, HEADING = "docs/map-live.md", "Reading the live map from Python"
 
 RATE = 8.0  # authorizations a second, half to each provider
 WINDOW = "10s"  # the figures' rate window: ten 1 s scrapes
@@ -108,6 +113,18 @@ def test_a_provider_outage_turns_its_edge_red_and_back(catalog, tmp_path):
                               "the acme edge to leave red once its alert resolved", interval_s=0.5)
             print("recovered:", {e: (m.state.value, m.why) for e, m in health.edges.items()})
             assert health.edges[acme.id].state in (State.GREEN, State.AMBER)
+
+        # the page's example, as written but for the catalog and the Prometheus it reads
+        example = code_block(PAGE, HEADING)
+        assert '"moneypath.yaml"' in example and '"http://127.0.0.1:9090"' in example
+        example = example.replace('"moneypath.yaml"', repr(str(tmp_path / "moneypath.yaml")))
+        printed, scope = io.StringIO(), {}
+        with contextlib.redirect_stdout(printed):
+            exec(example.replace('"http://127.0.0.1:9090"', repr(prom)), scope)
+        lines = printed.getvalue().splitlines()
+        assert len(lines) == len(graph.edges)
+        assert lines[graph.edges.index(acme)].startswith(f"{acme.id} payments/payments -> payments/acme ")
+        assert scope["report"]["edges"][captures.id]["state"] == "grey"
     finally:
         stop.set()
         stack.down(tmp_path / "stack", progress=lambda *_: None)
