@@ -80,13 +80,12 @@ def test_a_provider_outage_turns_its_edge_red_and_back(catalog, tmp_path):
         def live():
             return read_health(graph, prom, timeout_s=5, window=WINDOW)
 
-        def both_flowing():  # green, and a rate of at least a payment a second each (the window filled)
+        def both_flowing():  # green, with payments in the window
             health = live()
             return health if all(health.edges[e.id].state is State.GREEN and len(health.edges[e.id].figures) == 3
-                                 and float(health.edges[e.id].figures[0].removesuffix("/s")) >= 1
-                                 for e in (acme, globex)) else None
+                                 and health.edges[e.id].figures[0] != "0/s" for e in (acme, globex)) else None
 
-        health = wait_for(both_flowing, 45, "both providers' edges green with rate, errors and p99", interval_s=1)
+        health = wait_for(both_flowing, 60, "both providers' edges green with rate, errors and p99", interval_s=1)
         print("\nhealthy:", {e: (m.state.value, m.figures) for e, m in health.edges.items()})
         assert health.edges[acme.id].figures[1] == "errors 0 %"
         assert health.edges[acme.id].figures[2].startswith("p99 ") and health.edges[acme.id].figures[2].endswith("ms")
