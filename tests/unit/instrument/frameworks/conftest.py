@@ -14,7 +14,8 @@ from moneypath.instrument import MoneyPath
 from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
 
-ROUTES = ["/orders/{order_id}", "/orders/new", "/orders/{order_id}/items/{item}", "/stream", "/boom", "/healthz"]
+ROUTES = ["/orders/{order_id}", "/orders/new", "/orders/{order_id}/pay", "/orders/{order_id}/items/{item}", "/stream",
+          "/boom", "/healthz"]
 HTTP = Key.HTTP_REQUESTS_TOTAL
 SECONDS = Key.HTTP_REQUEST_DURATION_SECONDS
 
