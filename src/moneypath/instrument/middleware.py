@@ -62,8 +62,9 @@ class MoneyPathMiddleware:
             if path not in self.skip_paths:
                 seconds = time.perf_counter() - start
                 if self.route_name is None:
-                    self.mp.record_request(route_template(scope), path, scope["method"], status, seconds,
-                                           any(key in scope for key in _ROUTING_KEYS))
+                    route = route_template(scope)
+                    self.mp.record_request(route, path, scope["method"], status, seconds,
+                                           route is not None or _routed(scope))
                 else:
                     self.mp.record_request(self._named(scope), path, scope["method"], status, seconds)
             reset_correlation_id(token)
@@ -74,6 +75,11 @@ class MoneyPathMiddleware:
         except Exception:  # noqa: BLE001 - the team's hook must not break the answer
             self.mp._failed("route_name")
             return None
+
+
+def _routed(scope) -> bool:
+    """Whether a framework that routes left its mark in the scope (a request it matched to no route)."""
+    return any(key in scope for key in _ROUTING_KEYS)
 
 
 def route_template(scope) -> str | None:
