@@ -41,7 +41,11 @@ def render_page(graph: MoneyPathMap, health: MapHealth | None = None, highlight:
                 title: str | None = None) -> str:
     """A self-contained HTML page with the map: no script, font or image fetched from anywhere."""
     title = title or default_title(graph)
-    svg = render_svg(graph, health=health, highlight=highlight, title=title)
+    return page_of(render_svg(graph, health=health, highlight=highlight, title=title), graph, health, title)
+
+
+def page_of(svg: str, graph: MoneyPathMap, health: MapHealth | None, title: str) -> str:
+    """The page around an SVG render_svg drew (so a command writing both lays the map out once)."""
     catalogs = ", ".join(c.path for c in graph.catalogs.values())
     if health is None:
         state = "not live: no health read (moneypath map --prometheus URL colours it)"
