@@ -13,7 +13,7 @@ from moneypath.map.render import default_title, render_svg
 
 # The SVG fills what the header leaves: its viewBox keeps the aspect, so it scales down and never scrolls.
 STYLE = """
-html, body { margin: 0; padding: 0; height: 100%; overflow: hidden; background: #ffffff; color: #263238;
+html, body { margin: 0; padding: 0; height: 100%; background: #ffffff; color: #263238;
   font-family: DejaVu Sans, Verdana, Arial, Helvetica, sans-serif; }
 body { display: flex; flex-direction: column; box-sizing: border-box; padding: 8px 12px; }
 header { flex: 0 0 auto; display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
