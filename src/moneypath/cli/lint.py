@@ -93,6 +93,10 @@ def _lint(args) -> int:
             if unchecked:
                 print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
                       "(give --db-url to check them against your database)")
+    from moneypath.check.map_lint import not_declared
+
+    if unmapped := not_declared(catalog):
+        print(f"lint: money-path map {unmapped}")
     todos = count_todos(Path(args.root))
     for rel, n in todos.items():
         print(f"{rel}: {n} TODO{'s' if n > 1 else ''} left from moneypath init")
