@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from moneypath.catalog.conventions import Key
 
@@ -44,12 +44,17 @@ def _sel(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _signals(pairs: Iterable[tuple[str, str]]) -> list[str]:
+def _signals(pairs: list[tuple[str, str]]) -> list[str]:
+    if not pairs:
+        return ["      signals: {}  # none of its signals is declared: name one (the lint fails an edge without)"]
     return ["      signals:"] + [f"        {role}: {_sel(sel) if '{' in sel else sel}" for role, sel in pairs]
 
 
-def money_path_yaml(service: str, providers: list[str], on: Callable[[str], bool]) -> str:
-    """The commented `money_path:` section for `service` calling `providers`, with the features `on` says are on."""
+def money_path_yaml(service: str, providers: list[str], on: Callable[[str], bool],
+                    has: Callable[[str], bool] = lambda key: True) -> str:
+    """The commented `money_path:` section for `service` calling `providers`, with the features `on` says are on;
+    `has`: whether a signal is declared (a catalog written before: a signal it lacks is left off its edge, and
+    without the card-number guard the service's PCI scope is a comment to act on)."""
     taken = set(FIXED)
     me = _key(service, taken)
     nodes = {p: _key(p, taken) for p in providers}
@@ -64,10 +69,15 @@ def money_path_yaml(service: str, providers: list[str], on: Callable[[str], bool
         "money_path:",
         "  nodes:",
         "    customer: {kind: funding, label: \"Customer's card or account\"}",
-        f"    # In PCI scope until shown otherwise: narrow it only if card numbers never reach {service} (hosted",
-        f"    # fields, tokens only) and {Key.CARD_NUMBERS_TOTAL} stays at zero.",
-        f"    {_q(me)}: {{kind: service, label: {_q(service)}, pci: [transmit]}}  # region: eu-west-1?",
     ]
+    if has(Key.CARD_NUMBERS_TOTAL):
+        lines += [f"    # In PCI scope until shown otherwise: narrow it only if card numbers never reach {service} (hosted",
+                  f"    # fields, tokens only) and {Key.CARD_NUMBERS_TOTAL} stays at zero.",
+                  f"    {_q(me)}: {{kind: service, label: {_q(service)}, pci: [transmit]}}  # region: e.g. eu-west-1"]
+    else:
+        lines += [f"    # In PCI scope if card numbers reach it: then declare {Key.CARD_NUMBERS_TOTAL} and add pci: "
+                  "[transmit].",
+                  f"    {_q(me)}: {{kind: service, label: {_q(service)}}}"]
     for p in providers:
         lines.append(f"    {_q(nodes[p])}: {{kind: provider, provider: {_q(p)}, pci: [store, process, transmit]}}")
     if on("ledger"):
@@ -107,6 +117,7 @@ def money_path_yaml(service: str, providers: list[str], on: Callable[[str], bool
               "  # (a histogram), lag and depth (gauges).",
               "  edges:"]
     for source, target, movement, label, signals in edges:
+        signals = [(role, sel) for role, sel in signals if has(sel.split("{")[0])]
         lines.append(f"    - from: {_q(source)}")
         lines.append(f"      to: {_q(target)}")
         lines.append(f"      movement: {movement}")

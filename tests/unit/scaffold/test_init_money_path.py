@@ -100,3 +100,41 @@ def test_lint_says_the_map_is_not_measured_when_the_catalog_has_none(tmp_path: P
     assert lint.returncode == 0, lint.stderr  # an optional section: its absence fails nobody's lint
     assert re.search(r"^lint: money-path map not measured: the catalog declares no money_path: section", lint.stdout,
                      re.M), lint.stdout
+
+
+def test_init_money_path_prints_the_section_for_a_catalog_written_before(tmp_path: Path):
+    from tests.conftest import FOREIGN_PATH
+
+    text = FOREIGN_PATH.read_text()
+    (tmp_path / "moneypath.yaml").write_text(text[:text.index("\n# Where the shop's money moves")] + "\n")
+    printed = run_cli("init", str(tmp_path), "--money-path")
+    assert printed.returncode == 0, printed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moneypath.yaml"]  # nothing written
+    # the ticket shop declares no card-number guard: its service is left out of PCI scope, with a comment saying when
+    assert "    tickets: {kind: service, label: tickets}\n" in printed.stdout
+    assert "declare card_numbers_total and add pci: [transmit]" in printed.stdout
+    pasted = parse_catalog((tmp_path / "moneypath.yaml").read_text() + "\n" + printed.stdout, "moneypath.yaml")
+    assert map_problems(pasted) == [] and len(build_map([pasted]).edges) == 4  # authorize x3, ledger writes
+    again = run_cli("init", str(FOREIGN_PATH.parent), "--money-path")
+    assert (again.returncode, again.stdout) == (0, "")
+    assert again.stderr == f"moneypath init: {FOREIGN_PATH}:" \
+                           f"{text[:text.index(chr(10) + 'money_path:')].count(chr(10)) + 2}: money_path: already " \
+                           "declared; nothing to scaffold\n"
+
+
+def test_init_money_path_says_what_does_not_fit_a_catalog_whose_values_changed(tmp_path: Path):
+    root = tmp_path / "ops"
+    assert run_cli("init", str(root), "--providers", "komoju", "--currencies", "JPY",
+                   "--features", "ledger").returncode == 0
+    text = (root / "moneypath.yaml").read_text()
+    text = text[:text.index("# The money path (")] + text[text.index("\n# Alerts"):]
+    text = text.replace("outcome: [committed, failed, conflict]", "outcome: [committed, failed]")
+    (root / "moneypath.yaml").write_text(text)
+    printed = run_cli("init", str(root), "--money-path")
+    assert printed.returncode == 1 and "money_path:" in printed.stdout
+    lines = printed.stderr.splitlines()
+    assert lines[0] == f"moneypath init: pasted at the end of {root}/moneypath.yaml, the section needs these changes:"
+    assert len(lines) == 2 and re.fullmatch(
+        re.escape(f"{root}/moneypath.yaml:") + r"\d+" + re.escape(": money_path.edges.2.signals.errors: "
+                                                               "outcome=~\"failed|conflict\": 'conflict' is not a "
+                                                               "declared value of outcome"), lines[1]), lines
