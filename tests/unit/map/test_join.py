@@ -79,3 +79,11 @@ def test_a_catalog_without_a_map_in_the_join_is_one_line(tmp_path):
         build_map([bare, load_catalog(JOINED_PATH)])
     assert caught.value.problems == ["tickets.yaml:4: money_path: this catalog declares no money path (`moneypath init "
                                      "--money-path` scaffolds one from its providers and features)"]
+
+
+def test_the_catalog_page_shows_the_sections_as_they_are():
+    text = JOINED_PATH.read_text()
+    assert "```yaml\n" + text[text.index("money_path:\n"):] + "```\n" in (ROOT / "docs/catalog.md").read_text()
+    shop = FOREIGN_PATH.read_text()
+    nodes = shop[shop.index("money_path:\n"):shop.index("  edges:\n", shop.index("money_path:\n"))]
+    assert "```yaml\n" + nodes + "```\n" in (ROOT / "docs/catalog.md").read_text()
