@@ -33,7 +33,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Write a working moneypath project into DIR: a commented catalog (moneypath.yaml) for your "
                     "service, its money path (money_path:) included, the generated rules, routing and dashboards, "
                     "a runbook page for every alert, a tabletop drill for every paging alert and a locustfile "
-                    "template. With a catalog already in DIR, init uses it (options that shape the catalog are then not needed) and refreshes the rest.",
+                    "template. With a catalog already in DIR, init uses it (options that shape the catalog are "
+                    "then not needed) and refreshes the rest.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     init.add_argument("dir", metavar="DIR", help="project directory (created if missing)")
     init.add_argument("--service", metavar="NAME", help="your service's name (default: DIR's name)")
