@@ -24,7 +24,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "team's own is in PCI scope (without a money_path: section: not measured, said in one line). "
                     "Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared (EXPLAIN, "
                     "never run) on your database, otherwise the SQL steps are counted as not checked. One line per "
-                    "problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line per file: your work list, never a failure.")
+                    "problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line per file: your "
+                    "work list, never a failure.")
     catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",
