@@ -1,6 +1,7 @@
 """The reference catalog with optional features switched off as a catalog says it (`features: {ledger: false}`):
 the feature's signals and built-in alerts gone, and what only it reads (the cost model; the ledger's SLO and its
-balance query), as `moneypath init` leaves them out of a project that does not ask for the feature."""
+balance query, the map's edges read only by it), as `moneypath init` leaves them out of a project that does not ask
+for the feature."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 from moneypath.catalog import parse_catalog
 from moneypath.catalog.features import FEATURES
 from tests.conftest import CATALOG_PATH
+from tests.support.map_trim import trim_money_path
 
 
 @cache
@@ -28,4 +30,4 @@ def without(*features: str):
             data["slos"].pop("ledger-durability", None)
             data["money_checks"].pop("balance", None)
     where = f"moneypath.yaml ({', '.join(f'features.{f}: false' for f in features)})"
-    return parse_catalog(yaml.safe_dump(data, sort_keys=False), where)
+    return parse_catalog(yaml.safe_dump(trim_money_path(data), sort_keys=False), where)

@@ -8,6 +8,7 @@ import yaml
 from moneypath.catalog import parse_catalog
 from moneypath.catalog.conventions import Key
 from tests.conftest import FOREIGN_PATH
+from tests.support.map_trim import trim_money_path
 
 
 def foreign_data() -> dict:
@@ -15,7 +16,8 @@ def foreign_data() -> dict:
 
 
 def load(data: dict):
-    return parse_catalog(yaml.safe_dump(data, sort_keys=False), "team/moneypath.yaml")
+    """The catalog of `data`, its map trimmed to the signals it still has (tests.support.map_trim)."""
+    return parse_catalog(yaml.safe_dump(trim_money_path(data), sort_keys=False), "team/moneypath.yaml")
 
 
 AUDIT_SIGNALS = {

@@ -1,7 +1,7 @@
 """The catalog's `money_path:` section: where money moves (nodes and the edges between them), which catalog
 signals show each movement's health, and what guards each node (PCI scope, KYC, data residency, licensing,
 the provider it depends on). `moneypath map` draws it (moneypath.map); `moneypath init` scaffolds it
-(moneypath.scaffold.money_path). Cross-references are checked by `money_path_problems`, called from
+(moneypath.scaffold.map_section). Cross-references are checked by `money_path_problems`, called from
 validate.py; references to other services' catalogs are checked when maps are joined (moneypath.map.graph).
 """
 

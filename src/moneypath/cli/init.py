@@ -184,7 +184,7 @@ def _print_money_path(args) -> int:
     """`init DIR --money-path`: the section for DIR's catalog (or for the options, without one) on stdout; exit 1
     with the problems, one line each, when it does not fit that catalog as printed (a signal's values changed)."""
     from moneypath.catalog import CatalogError, load_catalog, parse_catalog
-    from moneypath.scaffold.money_path import money_path_yaml
+    from moneypath.scaffold.map_section import money_path_yaml
 
     path = Path(args.dir) / "moneypath.yaml"
     if not path.is_file():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from moneypath.catalog.conventions import GRAPHQL_OUTCOMES, Key, camel
 from moneypath.catalog.features import FEATURES
-from moneypath.scaffold.money_path import money_path_yaml
+from moneypath.scaffold.map_section import money_path_yaml
 
 LATENCY_BUCKETS = "[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]"
 

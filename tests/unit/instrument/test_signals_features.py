@@ -109,7 +109,10 @@ def without_feature(feature: str):
         data["alerts"].pop(alert, None)
     if feature == "cost":
         del data["cost"]
-    return parse_catalog(yaml.safe_dump(data, sort_keys=False), f"moneypath.yaml (features.{feature}: false)")
+    from tests.support.map_trim import trim_money_path
+
+    return parse_catalog(yaml.safe_dump(trim_money_path(data), sort_keys=False),
+                         f"moneypath.yaml (features.{feature}: false)")
 
 
 def test_the_method_table_covers_every_recording_method():
