@@ -100,19 +100,18 @@ def without_feature(feature: str):
 
     from moneypath.catalog import parse_catalog
     from moneypath.catalog.features import FEATURES
+    from tests.support.feature_catalogs import drop_from_map
 
     data = yaml.safe_load(CATALOG_PATH.read_text())
     data.setdefault("features", {})[feature] = False
     for key in FEATURES[feature].signals:
         del data["signals"][key]
+    drop_from_map(data, set(FEATURES[feature].signals))
     for alert in FEATURES[feature].alerts:
         data["alerts"].pop(alert, None)
     if feature == "cost":
         del data["cost"]
-    from tests.support.map_trim import trim_money_path
-
-    return parse_catalog(yaml.safe_dump(trim_money_path(data), sort_keys=False),
-                         f"moneypath.yaml (features.{feature}: false)")
+    return parse_catalog(yaml.safe_dump(data, sort_keys=False), f"moneypath.yaml (features.{feature}: false)")
 
 
 def test_the_method_table_covers_every_recording_method():
