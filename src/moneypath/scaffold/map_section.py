@@ -6,7 +6,8 @@ the built-in signals of those features that show its health (moneypath.catalog.m
 PCI scope: the service is scaffolded `pci: [transmit]` (card data, or what stands in for it, passes through it
 on its way to the providers) and the providers `[store, process, transmit]`. A service on the payment path is in
 scope until someone shows otherwise; narrowing the scope is a deliberate edit, never a default. The card-number
-guard signal the lint asks of a node in scope (card_numbers_total) is a core signal every scaffold declares.
+guard signal the lint asks of a node in scope (card_numbers_total) is a core signal every scaffold declares; for a
+catalog written before without it (`init --money-path`), the scope is a comment saying what to declare first.
 """
 
 from __future__ import annotations
