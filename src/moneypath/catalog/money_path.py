@@ -1,7 +1,7 @@
 """The catalog's `money_path:` section: where money moves (nodes and the edges between them), which catalog
 signals show each movement's health, and what guards each node (PCI scope, KYC, data residency, licensing,
 the provider it depends on). `moneypath map` draws it (moneypath.map); `moneypath init` scaffolds it
-(moneypath.scaffold.money_path). Cross-references are checked by `money_path_problems`, called from
+(moneypath.scaffold.map_section). Cross-references are checked by `money_path_problems`, called from
 validate.py; references to other services' catalogs are checked when maps are joined (moneypath.map.graph).
 """
 
@@ -39,6 +39,9 @@ def split_reference(text: str) -> tuple[str | None, str] | None:
 
 
 class Node(StrictModel):
+    """A node of `money_path.nodes`: somewhere money is, or passes (a provider, the ledger, a bank), and what guards
+    it."""
+
     kind: Literal[NODE_KINDS] = Field(description="What the node is: `funding` (the customer's card, bank or "  # type: ignore[valid-type]
                                       "wallet: where money comes from), `service` (one of the team's services), "
                                       "`provider`, `acquirer`, `ledger`, `queue`, `settlement` (settlement files), "
@@ -50,8 +53,9 @@ class Node(StrictModel):
     source: bool | None = Field(default=None, description="Money enters the path here: a node that sends money and "
                                 "receives none must say so (a `funding` node does by default).")
     pci: list[Literal[PCI_ROLES]] = Field(default_factory=list, description="What the node does with card data: "  # type: ignore[valid-type]
-                                          "`store`, `process`, `transmit` (PCI DSS scope); a node in scope needs "
-                                          "the card-number guard signal.")
+                                          "`store`, `process`, `transmit` (PCI DSS scope); `moneypath lint` wants "
+                                          "the card-number guard signal (card_numbers_total) of a catalog whose "
+                                          "own node (service, store, queue, ledger, settlement) is in scope.")
     kyc: str | None = Field(default=None, min_length=1, description="The KYC trigger here, in words (e.g. payouts "
                             "above EUR 1,000 need a verified merchant).")
     region: str | None = Field(default=None, min_length=1, description="Where the node keeps its data (data "
@@ -65,6 +69,9 @@ class Node(StrictModel):
 
 
 class Edge(StrictModel):
+    """An edge of `money_path.edges`: one movement of money from a node to another, and the signals that show its
+    health."""
+
     source: str = Field(alias="from", description="The node money leaves: a node key, or `service/node` in another "
                         "service's catalog.")
     target: str = Field(alias="to", description="The node money reaches, written as `from` is.")
