@@ -23,6 +23,7 @@ MOVEMENTS = ("fund", "authorize", "capture", "refund", "settle", "reconcile", "p
 # The health an edge's signals show, each role read its own way (moneypath.map.live): a rate per second, the share
 # of errors in the rate, a latency quantile, a lag in seconds, a depth.
 SIGNAL_ROLES = ("rate", "errors", "latency", "lag", "depth")
+PROVIDER_KINDS = ("provider", "acquirer", "payout_rail")  # the kinds of node that may be a catalog provider
 PCI_ROLES = ("store", "process", "transmit")
 # Movements that only record or check money that moved elsewhere: they need not carry it on to another node.
 BOOKKEEPING = ("record", "reconcile")
@@ -48,8 +49,8 @@ class Node(StrictModel):
                                       "`payout_rail`, `bank`, `merchant`, `store` (a database).")
     label: str | None = Field(default=None, min_length=1, description="The name drawn; the node's key when not "
                               "given.")
-    provider: str | None = Field(default=None, description="The catalog provider this node is (a `provider` or "
-                                 "`acquirer` node): its signals are read with `provider=\"<id>\"`.")
+    provider: str | None = Field(default=None, description="The catalog provider this node is (a `provider`, "
+                                 "`acquirer` or `payout_rail` node): its signals are read with `provider=\"<id>\"`.")
     source: bool | None = Field(default=None, description="Money enters the path here: a node that sends money and "
                                 "receives none must say so (a `funding` node does by default).")
     pci: list[Literal[PCI_ROLES]] = Field(default_factory=list, description="What the node does with card data: "  # type: ignore[valid-type]
@@ -125,9 +126,9 @@ def money_path_problems(catalog) -> list[tuple[tuple, str]]:
         if node.provider is not None and node.provider not in catalog.providers:
             problems.append((loc + ("provider",), f"{node.provider!r} is not a catalog provider"
                              f"{did_you_mean(node.provider, catalog.providers, VALUE_CUTOFF)}"))
-        elif node.provider is not None and node.kind not in ("provider", "acquirer"):
-            problems.append((loc + ("provider",), f"only a provider or acquirer node names a provider (this is a "
-                             f"{node.kind})"))
+        elif node.provider is not None and node.kind not in PROVIDER_KINDS:
+            problems.append((loc + ("provider",), f"only a provider, acquirer or payout_rail node names a provider "
+                             f"(this is a {node.kind})"))
     sends, receives = set(), set()
     for i, edge in enumerate(section.edges):
         loc = ("money_path", "edges", i)
