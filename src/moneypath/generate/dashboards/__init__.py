@@ -21,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.generate.dashboards.ledger import ledger
+from moneypath.generate.dashboards.money_map import money_map
 from moneypath.generate.dashboards.loadtest import loadtest
 from moneypath.generate.dashboards.overview import overview
 from moneypath.generate.dashboards.panels import AlertRef, Board, _links, alert_refs, alerts_table
@@ -47,9 +48,10 @@ def folder_uid(name: str) -> str:
     return (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "moneypath")[:40]
 
 
-# A board function returns None when the catalog has nothing for it (readiness: without `readiness:`).
+# A board function returns None when the catalog has nothing for it (readiness: without `readiness:`; the map:
+# without `money_path:`).
 BOARDS: tuple[Callable[[Catalog, dict[str, AlertRef]], Board | None], ...] = (overview, providers, ledger, slos, loadtest,
-                                                                             readiness)
+                                                                             readiness, money_map)
 
 
 def _assemble(c: Catalog, board: Board, catalog_name: str) -> dict:
