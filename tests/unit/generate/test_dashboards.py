@@ -53,8 +53,9 @@ def test_build_writes_every_dashboard_and_provisioning_file_with_a_generated_hea
     """(Byte-for-byte against the committed files: tests/unit/generate/test_golden.py.)"""
     generated = {rel: text for rel, text in build.artifacts(catalog).items() if rel.startswith("dashboards/")}
     assert sorted(generated) == ["dashboards/moneypath-ledger.json", "dashboards/moneypath-loadtest.json",
-                                 "dashboards/moneypath-map.json", "dashboards/moneypath-overview.json", "dashboards/moneypath-providers.json",
-                                 "dashboards/moneypath-readiness.json", "dashboards/moneypath-slos.json",
+                                 "dashboards/moneypath-map.json", "dashboards/moneypath-overview.json",
+                                 "dashboards/moneypath-providers.json", "dashboards/moneypath-readiness.json",
+                                 "dashboards/moneypath-slos.json",
                                  "dashboards/provisioning/dashboards.yaml",
                                  "dashboards/provisioning/datasource.example.yaml"]
     for rel, text in generated.items():

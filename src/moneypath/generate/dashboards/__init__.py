@@ -21,8 +21,8 @@ from grafana_foundation_sdk.models import dashboard as dm
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.generate.dashboards.ledger import ledger
-from moneypath.generate.dashboards.money_map import money_map
 from moneypath.generate.dashboards.loadtest import loadtest
+from moneypath.generate.dashboards.money_map import money_map
 from moneypath.generate.dashboards.overview import overview
 from moneypath.generate.dashboards.panels import AlertRef, Board, _links, alert_refs, alerts_table
 from moneypath.generate.dashboards.providers import providers

@@ -7,7 +7,8 @@ alert fires or an SLO whose SLI is made of one of its signals is beyond its obje
 rules record, green while any of its signals has a series, grey otherwise (not measured: never green on no data).
 Which alerts read a signal is found in the generated rules, recording rules followed to the metrics they read; an
 alert whose labels name another value of a label the signal selects (another provider) does not colour the edge.
-A node takes the worst state of the edges touching it.
+A node takes the worst state of the edges touching it and, for a provider's node, of the alerts firing with its
+provider label.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import re
 from dataclasses import dataclass
 
 from moneypath.catalog import Catalog, duration_seconds
-from moneypath.catalog.conventions import BURN_RATE_PAIRS, SLO_BUDGET_RECORD, WATCHDOG_SEVERITY, sli_error_record
-from moneypath.generate.dashboards.panels import NO_DATA_COLOR, RATE, slos_on
+from moneypath.catalog.conventions import SLI_WINDOWS, SLO_BUDGET_RECORD, WATCHDOG_SEVERITY, sli_error_record
+from moneypath.generate.dashboards.panels import RATE, slos_on
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.map.graph import EdgeSignal, MapEdge, MapNode, MoneyPathMap
 from moneypath.map.health import State
+from moneypath.map.shapes import COLOURS
 
-# Grafana's own palette (red, orange, green) and the dashboards' "no data" grey: the Node Graph takes a colour
-# field's string as the stroke colour.
-COLORS = {State.RED: "#F2495C", State.AMBER: "#FF9830", State.GREEN: "#73BF69", State.GREY: NO_DATA_COLOR}
+# The drawn map's stroke colours (moneypath.map.shapes): the Node Graph takes a colour field's string as the stroke.
+COLORS = {state: stroke for state, (stroke, _, _) in COLOURS.items()}
 WORDS = {State.RED: "red", State.AMBER: "amber", State.GREEN: "green", State.GREY: "not measured"}
 SEVERITY_STATE = {"page": State.RED, "ticket": State.AMBER}
-# The SLI beyond its objective is read over the page burn's short window: the freshest error ratio the rules record.
-SLI_WINDOW = min((short for _, _, short, _ in BURN_RATE_PAIRS), key=duration_seconds)
+# An SLI beyond its objective is read over the shortest window the rules record, as the live map reads it.
+SLI_WINDOW = min(SLI_WINDOWS, key=duration_seconds)
 _TOKEN = re.compile(r"(?<![\w:])([a-zA-Z_:][\w:]*)(\{[^}]*\})?")
 _EQUAL = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _FUNCTIONS_AND_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
@@ -166,6 +167,14 @@ def edge_state(c: Catalog, edge: MapEdge, reads: list[tuple[str, str, set[str]]]
     return "max by (color, state, secondarystat) (" + "\nor on () ".join(branches) + ")"
 
 
+def provider_state(provider: str) -> str:
+    """A provider node's own state: the page (red) or ticket (amber) alerts firing with its provider label."""
+    branches = [_branch(f'{state.rank} * topk(1, max by (alertname) (ALERTS{{alertstate="firing", severity="{sev}", '
+                        f'provider={text(provider)}}}))', state, "$1 firing for its provider", "alertname")
+                for sev, state in SEVERITY_STATE.items()]
+    return "max by (color, state, secondarystat) (" + "\nor on () ".join(branches) + ")"
+
+
 def edge_rate(c: Catalog, edge: MapEdge) -> str:
     """Its rate signal per second, NaN when it has none or no series (Grafana shows nothing)."""
     rate = edge.signal("rate")
@@ -203,6 +212,8 @@ def nodes_query(c: Catalog, graph: MoneyPathMap) -> str:
     rows = []
     for node in graph.nodes.values():
         touching = [states[e.id] for e in graph.edges if node.id in (e.source, e.target)]
+        if node.provider:
+            touching.append(provider_state(node.provider))
         grey = _branch(f"vector({State.GREY.rank})", State.GREY, "not measured: no edge touches it")
         row = f"topk(1, {' or '.join(f'({s})' for s in touching)})" if touching else grey
         details = {"id": node.id, "title": node.label, "subtitle": node_subtitle(node), "detail__provider": node.provider,
