@@ -123,8 +123,9 @@ def panel_queries(doc: dict) -> list[tuple[dict, dict]]:
 def expand(expr: str, rate: str = "1m", variables: dict[str, str] | None = None) -> str:
     """A panel query as Prometheus runs it once Grafana has substituted its variables."""
     values = {"__rate_interval": rate, "__interval": rate, **(variables or {})}
-    # any other variable (provider) as "All", which Grafana sends as .* to a regex matcher
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), ".*"), expr)
+    # any other variable (provider) as "All", which Grafana sends as .* to a regex matcher; `$1` is label_replace's
+    # reference to its regex's group, no variable (a variable's name starts with a letter or underscore)
+    return re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda m: values.get(m.group(1), ".*"), expr)
 
 
 # ---------------------------------------------------------------- provisioning (file-based deployment)
