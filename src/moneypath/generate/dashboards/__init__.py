@@ -1,4 +1,4 @@
-"""Catalog → Grafana dashboards (grafana-foundation-sdk): assembles the five boards into JSON files.
+"""Catalog → Grafana dashboards (grafana-foundation-sdk): assembles the boards into JSON files.
 
 Reads only the catalog: metric names come from `Catalog.metric`, label values from the
 catalog's signals, thresholds from its alerts and SLOs, alert names and runbook links
