@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from moneypath.catalog import Catalog, duration_seconds
-from moneypath.catalog.conventions import SLI_WINDOWS, SLO_BUDGET_RECORD, WATCHDOG_SEVERITY, sli_error_record
+from moneypath.catalog.conventions import SLI_WINDOWS, SLO_BUDGET_RECORD, sli_error_record
 from moneypath.generate.dashboards.panels import RATE, slos_on
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.map.graph import EdgeSignal, MapEdge, MapNode, MoneyPathMap
@@ -70,7 +70,7 @@ def _alert_reads(c: Catalog) -> list[tuple[str, str, set[str]]]:
     for group in alert_rules(c)["groups"]:
         for rule in group["rules"]:
             severity = rule["labels"].get("severity")
-            if severity in SEVERITY_STATE and severity != WATCHDOG_SEVERITY:
+            if severity in SEVERITY_STATE:  # page or ticket: the watchdog's `none` colours nothing
                 out.append((rule["alert"], severity, _reads(str(rule["expr"]), records)))
     return out
 
