@@ -40,5 +40,11 @@ def without(*features: str):
         if feature == "ledger":  # its SLO and its balance query go with it
             data["slos"].pop("ledger-durability", None)
             data["money_checks"].pop("balance", None)
+    if data.get("money_path"):  # the map loses the movements whose signals went, and the nodes they alone touched
+        path = data["money_path"]
+        path["edges"] = [e for e in path["edges"]
+                         if all(str(sig).split("{", 1)[0] in data["signals"] for sig in e.get("signals", {}).values())]
+        touched = {end for e in path["edges"] for end in (e["from"], e["to"])}
+        path["nodes"] = {k: v for k, v in path["nodes"].items() if k in touched}
     where = f"moneypath.yaml ({', '.join(f'features.{f}: false' for f in features)})"
     return parse_catalog(yaml.safe_dump(data, sort_keys=False), where)

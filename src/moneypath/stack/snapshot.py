@@ -12,6 +12,9 @@ unit with a per-currency override (unit `prefix:KWD `, decimals 3), reads "JPY 6
 On a compressed stack (`moneypath up --time-factor N`, moneypath.generate.compress) the panels' own windows
 are divided by N as its rules' are: a production `[5m]` on a 60x stack spans five hours of its time, and
 a fix made minutes ago would not show.
+
+A catalog with a `money_path:` section gets its map drawn at the top with live colours (snapshot_map), what the
+map dashboard's Node Graph shows.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from moneypath._common.report import Cell, Document, Image, Para, Section, Table
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.generate.compress import RANGE_FLOOR_S, scale_expr
 from moneypath.generate.dashboards import dashboard_uid, dashboards, expand
+from moneypath.stack.snapshot_map import map_section
 
 COLORS = {"green": "#73BF69", "red": "#F2495C", "orange": "#FF9830", "yellow": "#FADE2A", "dark-red": "#C4162A",
           "blue": "#5794F2"}
@@ -214,6 +218,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
         raise SnapshotError(str(exc)) from None
     finally:
         prom.close()
+    drawn = map_section(c, prometheus_url, out_dir, progress)  # the money-path map, when the catalog has one
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
     intro = Section("", [Para([
         Cell(f"Snapshot of the last {range_} ending {stamp}, from Prometheus {prom.url}. Same panels, queries and "
@@ -221,8 +226,8 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
         Cell(f"; its windows divided by {time_factor:g}, the stack's time compression (a [5m] reads "
              f"[{scale_expr('[5m]', time_factor)[1:-1]}])." if time_factor != 1 else ".")])])
     page = out_dir / "index.html"
-    write_text(page, Document(doc["title"], [intro, *sections], page_title=f"{doc['title']} — snapshot {stamp}",
-                              escape="table").to_html())
+    write_text(page, Document(doc["title"], [intro, *([drawn] if drawn else []), *sections],
+                              page_title=f"{doc['title']} — snapshot {stamp}", escape="table").to_html())
     return page
 
 
@@ -239,6 +244,9 @@ def _panels(c: Catalog, doc: dict, prom: Prometheus, out_dir: Path, start: float
     for panel in doc["panels"]:
         if panel["type"] == "row":
             sections.append(Section(panel["title"]))
+            continue
+        if panel["type"] == "nodeGraph":  # the money-path map: drawn above as an SVG (snapshot_map)
+            progress(f"{panel['type']:<10} {panel['title']}: drawn as the money-path map")
             continue
         if panel["type"] == "table":
             rows = [r for t in panel["targets"] for r in prom.instant(query(t["expr"]), end)]

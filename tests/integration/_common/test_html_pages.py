@@ -1,5 +1,5 @@
 """The HTML pages a person reads, opened in headless Chromium: the drill report, the load-test report, the
-capacity plan and the snapshot of the overview dashboard.
+capacity plan and the snapshot of the overview dashboard (with the shop's money-path map).
 
 Each page is made by the code that makes it in a real run, from recorded inputs rather than a whole drill
 or Locust run: a drill journal (`moneypath drill report`), Locust's own statistics files (--json-file,
@@ -89,8 +89,8 @@ def check_page(browser, page_path: Path, title: str, heading: str, screenshots: 
         assert images, f"{name}: no image on the page"
         broken = [i["src"] for i in images if not i["complete"] or i["width"] <= 0 or i["height"] <= 0]
         assert not broken, f"{name}: broken images {broken}"
-        on_disk = sorted(p.name for p in page_path.parent.glob("*.png"))
-        assert sorted(i["src"] for i in images) == on_disk, f"{name}: every plot written is shown, once"
+        on_disk = sorted(p.name for p in page_path.parent.iterdir() if p.suffix in (".png", ".svg"))
+        assert sorted(i["src"] for i in images) == on_disk, f"{name}: every plot and map written is shown, once"
         wide = page.evaluate("""() => [...document.body.querySelectorAll('*')]
             .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
             .map(e => e.tagName + ' ' + (e.textContent || e.getAttribute('src') || '').slice(0, 60))""")
@@ -377,6 +377,32 @@ def feed(mp: MoneyPath, stop: threading.Event) -> None:
         stop.wait(0.5)
 
 
+# The ticket shop's money path while its catalog declares none: a charge to each provider, and the ledger.
+SHOP_MONEY_PATH = """
+money_path:
+  nodes:
+    buyer: {kind: funding, label: ticket buyer}
+    tickets: {kind: service, label: ticket shop, pci: [transmit]}
+    komoju: {kind: provider, provider: komoju}
+    knet: {kind: provider, provider: knet}
+    ledger: {kind: ledger, label: ledger}
+  edges:
+    - {from: buyer, to: tickets, movement: authorize, signals: {rate: authorizations_total}}
+    - {from: tickets, to: komoju, movement: authorize, signals: {rate: 'provider_requests_total{provider="komoju"}'}}
+    - {from: tickets, to: knet, movement: authorize, signals: {rate: 'provider_requests_total{provider="knet"}'}}
+    - {from: tickets, to: ledger, movement: record, signals: {rate: ledger_writes_total}}
+"""
+
+
+def shop_with_money_path(directory: Path):
+    shop = load_catalog(FOREIGN_PATH)
+    if shop.money_path is not None:
+        return shop
+    path = directory / "moneypath.yaml"
+    path.write_text(FOREIGN_PATH.read_text().rstrip("\n") + "\n" + SHOP_MONEY_PATH)
+    return load_catalog(path)
+
+
 def test_snapshot_page(browser, screenshots, tmp_path):
     from moneypath.generate.dashboards import dashboard_uid, dashboards
     from moneypath.stack import local as stack
@@ -384,7 +410,7 @@ def test_snapshot_page(browser, screenshots, tmp_path):
 
     if not shutil.which("prometheus"):
         pytest.fail("prometheus missing: `make test` installs the Debian package prometheus")
-    shop = load_catalog(FOREIGN_PATH)
+    shop = shop_with_money_path(tmp_path)
     mp = MoneyPath(shop, PrometheusBackend(CollectorRegistry()))
     port = free_port()
     server, _ = mp.start_metrics_server(port)
@@ -414,3 +440,5 @@ def test_snapshot_page(browser, screenshots, tmp_path):
     stamp = page.read_text().split(f"<title>{board} — snapshot ", 1)[1].split("</title>", 1)[0]
     text = check_page(browser, page, f"{board} — snapshot {stamp}", board, screenshots, "snapshot")
     assert shop.links.overview_dashboard in text and "ShopLedgerImbalance" in text
+    # the money-path map, drawn with its live colours: every edge measured by the feed above
+    assert (page.parent / "money-path.svg").is_file() and "Money path" in text and "0 not measured" in text

@@ -8,7 +8,12 @@ return at least one finite sample. A failure lists dashboard, panel title and qu
 one. Queries on Locust metrics are left out: no Locust runs here; tests/integration/loadtest/test_session.py
 runs them against a real Locust run.
 
-The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an HTML page of the overview dashboard.
+The map board's Node Graph is then read as Grafana reads it: a nodes frame and an edges frame holding every node and
+edge of the catalog's money path (ids from build_map), the authorizations' edge red while their SLO pages, an edge red
+only from an alert firing for its own provider, no measured edge grey.
+
+The same stack then feeds docs/dashboards.md's `moneypath snapshot`: PNGs and an HTML page of the overview dashboard,
+with the money-path map drawn in its live colours.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ import pytest
 
 from moneypath import cli
 from moneypath.catalog import load_catalog
-from moneypath.catalog.conventions import READINESS_METRICS
+from moneypath.catalog.conventions import READINESS_METRICS, slo_alert_key
 from moneypath.generate import dashboards as d
+from moneypath.generate.dashboards.map_queries import COLORS
+from moneypath.map.graph import build_map
+from moneypath.map.health import State
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, wait_for
@@ -54,6 +62,55 @@ def has_data(client: httpx.Client, prom: str, target: dict) -> bool:
         values = [v for row in r.json()["data"]["result"] for v in row["values"]] if r.status_code == 200 else []
     assert r.status_code == 200, f"Prometheus refused {expr!r}: {r.text}"
     return any(math.isfinite(float(v)) for _, v in values)
+
+
+def rows(client: httpx.Client, prom: str, target: dict) -> list[dict]:
+    """An instant table query's rows as Grafana gets them: the labels, and the value as "Value"."""
+    r = client.get(f"{prom}/api/v1/query", params={"query": d.expand(target["expr"], RATE)})
+    assert r.status_code == 200, f"Prometheus refused {target['expr']!r}: {r.text}"
+    return [{**row["metric"], "Value": float(row["value"][1])} for row in r.json()["data"]["result"]]
+
+
+def check_map_board(client: httpx.Client, prom: str, catalog, boards: dict) -> None:
+    """The Node Graph's two frames against live data while the availability SLO pages: one row per node and per
+    edge of the map, ids and ends from build_map; the authorizations' edge red; an edge red only from an alert
+    firing for its own provider (or for none); every edge with data not grey; a node its worst edge's colour."""
+    graph = build_map([catalog])
+    board = boards[d.dashboard_uid(catalog, "map")]
+    nodes_q, edges_q = next(p for p in board["panels"] if p["type"] == "nodeGraph")["targets"]
+    burn = catalog.alert_name(slo_alert_key("authorization-availability"))
+    authorize = next(e for e in graph.edges if any(s.key == "authorizations_total" for s in e.signals))
+    edges: dict[str, dict] = {}
+
+    def authorizations_red() -> bool:
+        edges.clear()
+        edges.update({row["id"]: row for row in rows(client, prom, edges_q)})
+        return edges.get(authorize.id, {}).get("color") == COLORS[State.RED]
+
+    try:
+        wait_for(authorizations_red, 30, f"{burn} to turn the authorizations' edge red", interval_s=1)
+    except AssertionError as exc:
+        alerts = client.get(f"{prom}/api/v1/query", params={"query": 'ALERTS{alertstate="firing"}'}).json()
+        raise AssertionError(f"{exc}: {edges.get(authorize.id)}; firing: {alerts['data']['result']}") from None
+    firing = [a["metric"] for a in client.get(f"{prom}/api/v1/query", params={
+        "query": 'ALERTS{alertstate="firing", severity="page"}'}).json()["data"]["result"]]
+    assert {i: (r["source"], r["target"]) for i, r in edges.items()} == {e.id: (e.source, e.target) for e in graph.edges}
+    assert {r["color"] for r in edges.values()} <= set(COLORS.values())
+    assert edges[authorize.id]["secondarystat"] == f"{burn} firing", edges[authorize.id]
+    for edge in graph.edges:
+        row = edges[edge.id]
+        providers = {m.value for s in edge.signals for m in s.selector.matchers if m.label == "provider" and m.op == "="}
+        if row["color"] == COLORS[State.RED] and providers:  # acme's page does not redden globex's edge
+            name = row["secondarystat"].removesuffix(" firing")
+            assert any(a["alertname"] == name and a.get("provider", next(iter(providers))) in providers
+                       for a in firing), (row, firing)
+        present = " or ".join(s.promql for s in edge.signals)  # measured: a series of one of its signals now
+        if present and rows(client, prom, {"expr": f"count({present})"}):
+            assert row["color"] != COLORS[State.GREY], row
+    nodes = {row["id"]: row for row in rows(client, prom, nodes_q)}
+    assert set(nodes) == set(graph.nodes)
+    assert {r["title"] for r in nodes.values()} == {n.label for n in graph.nodes.values()}
+    assert nodes[authorize.source]["color"] == COLORS[State.RED]  # a node takes its worst edge's colour
 
 
 def empty_queries(client: httpx.Client, prom: str, boards: dict) -> list[str]:
@@ -100,6 +157,7 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
             threads[0].start()
             wait_for(lambda: client.get(f"{prom}/api/v1/query", params={"query": 'ALERTS{alertstate="firing"}'})
                      .json()["data"]["result"], 30, "an alert to fire", interval_s=1)
+            check_map_board(client, prom, catalog, boards)
             clear(client, sim, "error_rate", admin)
             load_s = time.monotonic() - started
 
@@ -144,6 +202,9 @@ def test_every_panel_has_data_and_snapshot_renders(tmp_path):
                 assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000, png
                 assert f'src="{png.name}"' in html
             assert "<table>" in html and catalog.runbook_url("LedgerImbalance") in html
+            svg = (tmp_path / "snapshot" / "money-path.svg").read_text()  # the map, coloured from the same Prometheus
+            assert 'src="money-path.svg"' in html
+            assert all(f'data-edge="{edge.id}"' in svg for edge in build_map([catalog]).edges)
             print(f"snapshot: {len(pngs)} PNGs + index.html in {time.monotonic() - t0:.1f} s")
 
         stop.set()

@@ -24,7 +24,7 @@ from moneypath.generate.rules import alert_rules, recording_rules
 from tests.conftest import free_port
 from tests.docs_examples import args_of, code_block, env_of, fill, required, shell
 
-ALLOWED = {"timeseries", "stat", "gauge", "table", "bargauge"}
+ALLOWED = {"timeseries", "stat", "gauge", "table", "bargauge", "nodeGraph"}  # nodeGraph: the money-path map
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def panels(doc):
 
 
 def test_every_dashboard_round_trips_through_the_sdk_models(boards):
-    assert len(boards) == 6  # readiness: the shipped catalog declares `readiness:`
+    assert len(boards) == 7  # readiness and the map: the shipped catalog declares `readiness:` and `money_path:`
     for uid, doc in boards.items():
         model = d.parse(doc)
         assert json.loads(json.dumps(model, cls=JSONEncoder)) == doc, uid
@@ -53,8 +53,9 @@ def test_build_writes_every_dashboard_and_provisioning_file_with_a_generated_hea
     """(Byte-for-byte against the committed files: tests/unit/generate/test_golden.py.)"""
     generated = {rel: text for rel, text in build.artifacts(catalog).items() if rel.startswith("dashboards/")}
     assert sorted(generated) == ["dashboards/moneypath-ledger.json", "dashboards/moneypath-loadtest.json",
-                                 "dashboards/moneypath-overview.json", "dashboards/moneypath-providers.json",
-                                 "dashboards/moneypath-readiness.json", "dashboards/moneypath-slos.json",
+                                 "dashboards/moneypath-map.json", "dashboards/moneypath-overview.json",
+                                 "dashboards/moneypath-providers.json", "dashboards/moneypath-readiness.json",
+                                 "dashboards/moneypath-slos.json",
                                  "dashboards/provisioning/dashboards.yaml",
                                  "dashboards/provisioning/datasource.example.yaml"]
     for rel, text in generated.items():
@@ -264,7 +265,7 @@ def test_push_creates_folder_and_dashboards_then_updates_in_place(catalog, capsy
         assert cli.main(argv) == 0
         first = capsys.readouterr().out
         assert "created folder 'Money path' (uid money-path)" in first
-        assert first.count("saved ") == 6 and "version 1" in first
+        assert first.count("saved ") == 7 and "version 1" in first
         assert grafana.folders == {"money-path": {"id": 1, "title": "Money path", "version": 1}}
         generated = d.dashboards(catalog)
         assert set(grafana.dashboards) == set(generated)

@@ -1,4 +1,4 @@
-"""Catalog → Grafana dashboards (grafana-foundation-sdk): assembles the five boards into JSON files.
+"""Catalog → Grafana dashboards (grafana-foundation-sdk): assembles the boards into JSON files.
 
 Reads only the catalog: metric names come from `Catalog.metric`, label values from the
 catalog's signals, thresholds from its alerts and SLOs, alert names and runbook links
@@ -22,6 +22,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.generate.dashboards.ledger import ledger
 from moneypath.generate.dashboards.loadtest import loadtest
+from moneypath.generate.dashboards.money_map import money_map
 from moneypath.generate.dashboards.overview import overview
 from moneypath.generate.dashboards.panels import AlertRef, Board, _links, alert_refs, alerts_table
 from moneypath.generate.dashboards.providers import providers
@@ -47,9 +48,10 @@ def folder_uid(name: str) -> str:
     return (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "moneypath")[:40]
 
 
-# A board function returns None when the catalog has nothing for it (readiness: without `readiness:`).
+# A board function returns None when the catalog has nothing for it (readiness: without `readiness:`; the map:
+# without `money_path:`).
 BOARDS: tuple[Callable[[Catalog, dict[str, AlertRef]], Board | None], ...] = (overview, providers, ledger, slos, loadtest,
-                                                                             readiness)
+                                                                             readiness, money_map)
 
 
 def _assemble(c: Catalog, board: Board, catalog_name: str) -> dict:
@@ -121,8 +123,9 @@ def panel_queries(doc: dict) -> list[tuple[dict, dict]]:
 def expand(expr: str, rate: str = "1m", variables: dict[str, str] | None = None) -> str:
     """A panel query as Prometheus runs it once Grafana has substituted its variables."""
     values = {"__rate_interval": rate, "__interval": rate, **(variables or {})}
-    # any other variable (provider) as "All", which Grafana sends as .* to a regex matcher
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), ".*"), expr)
+    # any other variable (provider) as "All", which Grafana sends as .* to a regex matcher; `$1` is label_replace's
+    # reference to its regex's group, no variable (a variable's name starts with a letter or underscore)
+    return re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda m: values.get(m.group(1), ".*"), expr)
 
 
 # ---------------------------------------------------------------- provisioning (file-based deployment)
