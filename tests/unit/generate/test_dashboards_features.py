@@ -67,9 +67,9 @@ def assert_no_trace_of(boards: dict, feature: str) -> None:
 # ---------------------------------------------------------------- feature slices
 
 
-def test_the_foreign_catalog_gets_five_dashboards_that_round_trip_through_the_sdk(foreign, foreign_boards):
-    assert sorted(foreign_boards) == sorted(d.dashboard_uid(foreign, name)
-                                            for name in ("overview", "providers", "ledger", "slos", "loadtest"))
+def test_the_foreign_catalog_gets_six_dashboards_that_round_trip_through_the_sdk(foreign, foreign_boards):
+    assert sorted(foreign_boards) == sorted(d.dashboard_uid(foreign, name)  # map: its money_path section
+                                            for name in ("overview", "providers", "ledger", "slos", "loadtest", "map"))
     for uid, doc in foreign_boards.items():
         assert json.loads(json.dumps(d.parse(doc), cls=JSONEncoder)) == doc, uid
 

@@ -7,11 +7,22 @@ import pytest
 
 from moneypath._common.plots import Series
 from moneypath.catalog import load_catalog
-from moneypath.stack import snapshot
+from moneypath.map import render
+from moneypath.map.health import MapHealth
+from moneypath.stack import snapshot, snapshot_map
 from tests.conftest import ROOT
+from tests.map_support import grid_layout
 
 FOREIGN_PATH = ROOT / "tests" / "foreign" / "moneypath.yaml"
 NOW = 1_773_478_800.0  # 2026-03-14 09:00 UTC
+
+
+@pytest.fixture(autouse=True)
+def _map_without_dot_or_network(monkeypatch):
+    """The catalogs declare a money path, which the snapshot draws: laid out by a stand-in for dot (the unit tier
+    starts no process) and with no live read."""
+    monkeypatch.setattr(render, "layout", grid_layout)
+    monkeypatch.setattr(snapshot_map, "_read_live", lambda graph, url: MapHealth(source=url))
 
 
 @pytest.fixture(scope="module")
