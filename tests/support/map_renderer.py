@@ -6,6 +6,7 @@ section is tested whether or not the layout engine's module is in this tree."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import types
 from html import escape
@@ -36,3 +37,8 @@ def ensure() -> bool:
         module.render_svg = _render_svg
         sys.modules["moneypath.map.render"] = module
         return False
+
+
+def highlighted(tag: str) -> bool:
+    """An element the renderer drew as "the fault hit here" (its class or a data attribute says so)."""
+    return re.search(r'class="[^"]*\b(highlight|hit)\b|data-(highlight|hit)="(true|1|hit)"', tag) is not None

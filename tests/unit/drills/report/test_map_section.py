@@ -12,37 +12,12 @@ from moneypath.drills.report.rendering import render
 from moneypath.map.health import State
 from tests.conftest import CATALOG_PATH
 from tests.support import map_renderer
-from tests.support.drill_journal import INJECT, PAGE, RESOLVED, passing_journal
+from tests.support.drill_journal import outage_journal, passing_journal
 
 
 @pytest.fixture(autouse=True)
 def renderer():
     map_renderer.ensure()
-
-
-def outage_journal() -> dict:
-    """globex answers errors: ProviderPartialOutage pages (expected), the availability budget burn pages too
-    (allowed), a latency ticket never fires."""
-    j = passing_journal()
-    j.update(drill="provider-partial-outage", file="runbooks/drills/provider-partial-outage.yaml")
-    j["fault"].update(where="providersim", name="error_rate", target="globex", params={"rate": 0.3})
-    j["alerts"] = [
-        {"alert": "MoneyPathProviderPartialOutage", "labels": {"provider": "globex"}, "expectation": "expected",
-         "deadline_s": 30.0, "first_firing_at": INJECT + 20, "paged_at": PAGE, "resolved_at": RESOLVED,
-         "receivers": ["payments-oncall"], "ok": True, "reason": "paged"},
-        {"alert": "MoneyPathAuthorizationAvailabilityBudgetBurn", "expectation": "allowed", "deadline_s": None,
-         "first_firing_at": INJECT + 30, "paged_at": PAGE + 5, "resolved_at": RESOLVED,
-         "receivers": ["payments-oncall"], "ok": True, "reason": "allowed"},
-        {"alert": "MoneyPathLedgerWriteFailures", "expectation": "must_not_page", "deadline_s": None,
-         "first_firing_at": None, "paged_at": None, "resolved_at": None, "receivers": [], "ok": True,
-         "reason": "did not page"},
-    ]
-    return j
-
-
-def highlighted(tag: str) -> bool:
-    """An element the renderer drew as "the fault hit here" (its class or a data attribute says so)."""
-    return re.search(r'class="[^"]*\b(highlight|hit)\b|data-(highlight|hit)="(true|1|hit)"', tag) is not None
 
 
 def _edge_groups(page: str) -> dict[str, str]:
@@ -64,9 +39,9 @@ def test_the_report_draws_the_map_with_the_hit_edges_and_the_pages(tmp_path):
 
     graph = build_map([catalog])
     globex = {e.id for e in graph.edges_touching_provider("globex")}
-    assert globex and all(highlighted(edges[e]) for e in globex)
+    assert globex and all(map_renderer.highlighted(edges[e]) for e in globex)
     acme = {e.id for e in graph.edges_touching_provider("acme")}
-    assert not any(highlighted(edges[e]) for e in acme)
+    assert not any(map_renderer.highlighted(edges[e]) for e in acme)
     # markdown: the section, a link to map.svg and the table of hit and paged edges
     section = md.split("## Money-path map")[1].split("\n## ")[0]
     assert "[map.svg](<map.svg>)" in section and "not a live read" in section
