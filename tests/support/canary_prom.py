@@ -135,7 +135,8 @@ def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, erro
     out = []
     hist = catalog.signals[Key.AUTHORIZATION_DURATION_SECONDS]
     for provider in catalog.providers:
-        for outcome, share in (("approved", 1 - declined), ("declined", declined)):
+        # every declared outcome is exported from the start, at 0 until it happens, as the library does
+        for outcome, share in (("approved", 1 - declined), ("declined", declined), ("error", 0.0), ("timeout", 0.0)):
             out.append(Series(m(Key.AUTHORIZATIONS_TOTAL), {**sel, "provider": provider, "outcome": outcome,
                                                             "method": "card"}, n * share))
         labels = {**sel, "provider": provider, "method": "card", "outcome": "approved"}

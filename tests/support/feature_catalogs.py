@@ -10,7 +10,19 @@ import yaml
 
 from moneypath.catalog import parse_catalog
 from moneypath.catalog.features import FEATURES
+from moneypath.catalog.terms import parse_selector
 from tests.conftest import CATALOG_PATH
+
+
+def drop_from_map(data: dict, removed: set[str]) -> None:
+    """The money path without the edges that read a removed signal, and without the nodes no edge is left to."""
+    section = data.get("money_path")
+    if not section:
+        return
+    section["edges"] = [e for e in section["edges"]
+                        if not any(parse_selector(t).signal in removed for t in e.get("signals", {}).values())]
+    ends = {e[side] for e in section["edges"] for side in ("from", "to")}
+    section["nodes"] = {k: n for k, n in section["nodes"].items() if k in ends}
 
 
 @cache
@@ -20,6 +32,7 @@ def without(*features: str):
         data.setdefault("features", {})[feature] = False
         for key in FEATURES[feature].signals:
             data["signals"].pop(key, None)
+        drop_from_map(data, set(FEATURES[feature].signals))
         for key in FEATURES[feature].alerts:
             data.get("alerts", {}).pop(key, None)
         if feature == "cost":

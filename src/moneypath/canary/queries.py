@@ -131,6 +131,9 @@ def metric_queries(catalog: Catalog, metric: JudgedMetric) -> MetricQueries:
         return q("authorizations", ((auth, _outcome(AUTHORIZATION_APPROVED, "!=")),), (auth, ()))
     if key == "decline_ratio":
         return q("authorizations", ((auth, _outcome(AUTHORIZATION_DECLINED)),), (auth, ()))
+    if key == "authorization_failure_ratio":
+        answered = f"{AUTHORIZATION_APPROVED}|{AUTHORIZATION_DECLINED}"
+        return q("authorizations", ((auth, _outcome(answered, "!~")),), (auth, ()))
     if key in ("provider_error_ratio", "provider_timeout_ratio"):
         calls = catalog.metric(Key.PROVIDER_REQUESTS_TOTAL)
         outcome = PROVIDER_CALL_ERROR if key == "provider_error_ratio" else PROVIDER_CALL_TIMEOUT

@@ -37,6 +37,12 @@ CANARY_METRICS: dict[str, CanaryMetricSpec] = {
                                        (Key.AUTHORIZATIONS_TOTAL,), True, 0.05, default=False),
     "decline_ratio": CanaryMetricSpec("authorizations declined, among all authorizations, per provider",
                                       (Key.AUTHORIZATIONS_TOTAL,), True, 0.05),
+    # A release whose circuit breaker opens ends authorizations in error with no provider call: the provider's
+    # errors do not see it, this does.
+    "authorization_failure_ratio": CanaryMetricSpec("authorizations ending neither approved nor declined (error, "
+                                                    "timeout: no answer for the customer), among all "
+                                                    "authorizations, per provider", (Key.AUTHORIZATIONS_TOTAL,),
+                                                    True, 0.02),
     "provider_error_ratio": CanaryMetricSpec("provider calls answered with an error, among all provider calls, "
                                              "per provider", (Key.PROVIDER_REQUESTS_TOTAL,), True, 0.02),
     "provider_timeout_ratio": CanaryMetricSpec("provider calls that timed out, among all provider calls, per provider",
@@ -99,7 +105,8 @@ class CanaryPolicy(StrictModel):
     """How the canary judge compares a canary with its baseline (`moneypath canary`, docs/canary.md)."""
 
     metrics: dict[str, CanaryMetric] | None = Field(default=None, description="Metric key (approval_ratio, "
-                                                    "decline_ratio, provider_error_ratio, provider_timeout_ratio, "
+                                                    "decline_ratio, authorization_failure_ratio, provider_error_ratio, "
+                                                    "provider_timeout_ratio, "
                                                     "slow_authorizations, latency_shift, ledger_write_failures, "
                                                     "dead_letters, "
                                                     "cost_per_transaction) → its settings (`{}` for the defaults). "

@@ -29,8 +29,9 @@ holds (exit 3) or fails (exit 1). The sequential tests' state is kept in <state-
 call is one more look of the same tests.
 
 Metrics (catalog canary.metrics, default every one the catalog's signals allow): approval_ratio, decline_ratio,
-provider_error_ratio, provider_timeout_ratio (per provider), slow_authorizations, latency_shift (per quantile),
-ledger_write_failures, dead_letters, cost_per_transaction. docs/canary.md says how each is counted and tested."""
+authorization_failure_ratio, provider_error_ratio, provider_timeout_ratio (per provider), slow_authorizations,
+latency_shift (per quantile), ledger_write_failures, dead_letters, cost_per_transaction. docs/canary.md says how
+each is counted and tested."""
 
 SERVE_EPILOG = """GET  /v1/verdict?canary=SEL&baseline=SEL[&since=RFC3339][&metric=KEY...]  -> 200 {"verdict": ...}
 POST /v1/flagger/check               (Flagger rollout webhook, metadata {canary, baseline, since}) -> 200, or

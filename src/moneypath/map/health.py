@@ -5,10 +5,10 @@ own (the edge a fault hit, the alerts that paged)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     RED = "red"  # a paging alert reading one of its signals fires
     AMBER = "amber"  # a ticket alert reading one of its signals fires, or an SLI over them is beyond its objective
     GREEN = "green"  # measured and within

@@ -131,16 +131,19 @@ def test_every_test_passing_and_the_invariants_holding_is_a_pass(foreign, monkey
 def test_one_failing_test_fails_and_one_waiting_test_keeps_it_inconclusive(foreign, monkeypatch, tmp_path, scripted):
     scripted.verdicts = {0.05: PASS, 0.02: FAIL, 0.01: PASS, 0.1: PASS, "latency": PASS}
     result, _ = _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
-    assert result["verdict"] == FAIL and "provider_error_ratio{provider=" in result["reason"]
-    scripted.verdicts = {0.05: PASS, 0.01: PASS, 0.1: PASS, "latency": PASS}  # the provider ratios still wait
+    assert result["verdict"] == FAIL
+    assert any(f"{key}{{provider=" in result["reason"] for key in ("authorization_failure_ratio", "provider_error_ratio",
+                                                                    "provider_timeout_ratio")), result["reason"]
+    scripted.verdicts = {0.05: PASS, 0.01: PASS, 0.1: PASS, "latency": PASS}  # the 0.02 ratios per provider still wait
     result, _ = _judge(foreign, monkeypatch, tmp_path / "2", arm(foreign, "canary"), arm(foreign, "baseline"))
-    assert result["verdict"] == "inconclusive" and "provider_" in result["needs"]["metric"]
+    assert result["verdict"] == "inconclusive" and "{provider=" in result["needs"]["metric"]
 
 
 def test_alpha_is_split_over_the_tests_and_the_state_carries_the_looks(foreign, monkeypatch, tmp_path, scripted):
     for _ in range(2):
         _judge(foreign, monkeypatch, tmp_path, arm(foreign, "canary"), arm(foreign, "baseline"))
-    tests = 3 * len(foreign.providers) + 2 + 2 + 1  # decline, error, timeout per provider; slow; ledger; p50, p90; cost
+    tests = 4 * len(foreign.providers) + 2 + 2 + 1  # decline, failure, error, timeout per provider; slow; ledger;
+    # p50, p90; cost
     assert {round(a, 6) for a, *_ in scripted.looks} == {round(0.05 / tests, 6)}
     assert sorted(n for *_, n in scripted.looks)[-tests:] == [2] * tests  # the second pass is each test's second look
     state = json.loads((tmp_path / "state.json").read_text())
@@ -269,8 +272,8 @@ def test_the_state_file_keeps_the_canaries_judged_last(foreign, monkeypatch, tmp
 
 
 @pytest.mark.parametrize("fixture, queries, tests, said", [
-    ("foreign", 34, 11, "34 queries for the ticket shop's catalog (7 metrics, 11 tests)"),
-    ("catalog", 38, 12, "38 for the shipped one (8 metrics, 12 tests)")])
+    ("foreign", 38, 13, "38 queries for the ticket shop's catalog (8 metrics, 13 tests)"),
+    ("catalog", 42, 14, "42 for the shipped one (9 metrics, 14 tests)")])
 def test_a_pass_asks_what_the_docs_say(request, monkeypatch, tmp_path, fixture, queries, tests, said):
     """docs/canary.md states these counts."""
     c = request.getfixturevalue(fixture)

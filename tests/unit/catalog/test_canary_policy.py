@@ -12,7 +12,8 @@ from tests.conftest import FOREIGN_PATH
 
 def test_without_the_section_the_default_metrics_are_those_the_catalog_allows(catalog, foreign):
     assert [m.key for m in judged_metrics(catalog)] == [
-        "decline_ratio", "provider_error_ratio", "provider_timeout_ratio", "slow_authorizations", "latency_shift",
+        "decline_ratio", "authorization_failure_ratio", "provider_error_ratio", "provider_timeout_ratio",
+        "slow_authorizations", "latency_shift",
         "ledger_write_failures", "dead_letters", "cost_per_transaction"]
     assert "dead_letters" not in [m.key for m in judged_metrics(foreign)]  # the shop has no queues
     slo = next(s.sli.latency for s in catalog.slos.values() if s.sli.latency is not None)

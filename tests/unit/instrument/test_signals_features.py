@@ -100,11 +100,13 @@ def without_feature(feature: str):
 
     from moneypath.catalog import parse_catalog
     from moneypath.catalog.features import FEATURES
+    from tests.support.feature_catalogs import drop_from_map
 
     data = yaml.safe_load(CATALOG_PATH.read_text())
     data.setdefault("features", {})[feature] = False
     for key in FEATURES[feature].signals:
         del data["signals"][key]
+    drop_from_map(data, set(FEATURES[feature].signals))
     for alert in FEATURES[feature].alerts:
         data["alerts"].pop(alert, None)
     if feature == "cost":
