@@ -236,7 +236,6 @@ def test_drill_report_page_draws_the_money_path_map(browser, screenshots, tmp_pa
     from tests.support import map_renderer
     from tests.support.drill_journal import outage_journal
 
-    map_renderer.ensure()
     catalog = load_catalog(CATALOG_PATH)
     graph = build_map([catalog])
     run = tmp_path / "reports" / "provider-partial-outage-20260314-090000"
@@ -246,6 +245,7 @@ def test_drill_report_page_draws_the_money_path_map(browser, screenshots, tmp_pa
     def inspect(page):
         svg = page.locator("div.markup svg")
         assert svg.count() == 1 and svg.is_visible()
+        assert "as at the drill's end" in svg.locator("text.subtitle").text_content()  # never "live"
         found.update(page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('svg [data-edge]')]
             .map(e => [e.getAttribute('data-edge'), e.cloneNode(false).outerHTML]))"""))
 

@@ -143,10 +143,8 @@ def test_the_index_shows_the_data_flow_diagram_in_chromium(tmp_path, browser, sc
     from moneypath.catalog import load_catalog
     from moneypath.readiness import catalogs, history
     from tests.conftest import CATALOG_PATH
-    from tests.support import map_renderer
     from tests.support.evidence_history import record
 
-    map_renderer.ensure()
     folder = tmp_path / "history"
     history.append(folder, {**record("2026-02-10", "provider-partial-outage", "pass", ["SYSC-15A"]),
                             "catalog_sha256": catalogs.keep(folder, CATALOG_PATH)})

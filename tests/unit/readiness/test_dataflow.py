@@ -27,8 +27,8 @@ DRILL = ROOT / "runbooks" / "drills" / "duplicate-charge.yaml"
 
 
 @pytest.fixture(autouse=True)
-def renderer():
-    map_renderer.ensure()
+def renderer(monkeypatch):
+    map_renderer.stand_in(monkeypatch)  # the real one runs Graphviz dot: the integration tier draws with it
 
 
 def _run(tmp_path, name: str = "run") -> tuple[dict, object]:
