@@ -18,6 +18,7 @@ from pathlib import Path
 from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured, register
 from moneypath.catalog import CatalogError, parse_catalog
 from moneypath.map.graph import MoneyPathMap, build_map
+from moneypath.map.layout import LayoutError
 from moneypath.readiness.catalogs import FOLDER, Recorded, recorded
 
 TITLE = "Data-flow diagram (PCI DSS 1.2.4)"
@@ -76,9 +77,8 @@ def dataflow_status(period: list[tuple[int, Recorded]], drawn_seq: int | None = 
 register("readiness.evidence.dataflow", dataflow_status)
 
 
-def build(records: list[dict], history_dir: Path, render=None) -> DataFlow:
-    """The period's diagram from its records (in chain order); `render` draws the SVG (the map's renderer by
-    default: moneypath.map.render.render_svg)."""
+def build(records: list[dict], history_dir: Path) -> DataFlow:
+    """The period's diagram from its records (in chain order), drawn by moneypath.map.render."""
     period = [(int(r["seq"]), recorded(r, history_dir)) for r in records]
     flow = DataFlow(check=dataflow_status(period), records=dict(period))
     verified = [(seq, r) for seq, r in period if r.outcome is PASS]
@@ -99,9 +99,12 @@ def build(records: list[dict], history_dir: Path, render=None) -> DataFlow:
     except CatalogError as exc:
         flow.problem = f"catalog {drawn.sha256[:12]}… does not load: {str(exc).splitlines()[0]}"
     if flow.graph is not None:
-        if render is None:
-            from moneypath.map.render import render_svg as render  # the layout engine: loaded when drawn
-        flow.svg = render(flow.graph, None, highlight=(),
-                          title=f"{catalog.service}: the money path, catalog {drawn.sha256[:12]}…")
+        from moneypath.map.render import render_svg  # the layout engine: loaded when a diagram is drawn
+
+        try:
+            flow.svg = render_svg(flow.graph, None, highlight=(),
+                              title=f"{catalog.service}: the money path, catalog {drawn.sha256[:12]}…")
+        except LayoutError as exc:  # no Graphviz here: the diagram is not measured, and the page says why
+            flow.problem = f"the diagram could not be drawn: {exc}"
     flow.check = dataflow_status(period, drawn_seq, flow.problem)
     return flow

@@ -206,3 +206,18 @@ def test_a_recorded_catalog_without_a_money_path_is_not_measured(tmp_path):
     _recorded(folder, "2026-02-01", text[:text.index("\nmoney_path:")] + "\n")
     flow = dataflow.build(h.read(folder), folder)
     assert flow.check.outcome is NOT_MEASURED and "declares no money path" in flow.check.why and flow.svg is None
+
+
+def test_no_layout_engine_leaves_the_diagram_not_measured_and_the_scope_listed(tmp_path, monkeypatch):
+    from moneypath.map.layout import INSTALL_HINT, LayoutError
+
+    def missing(*args, **kwargs):
+        raise LayoutError(INSTALL_HINT)
+
+    monkeypatch.setattr("moneypath.map.render.render_svg", missing)
+    folder = tmp_path / "history"
+    _recorded(folder, "2026-02-01", _reference())
+    pack = evidence.build(folder, *Q1, tmp_path / "pack")
+    assert pack.dataflow.check.outcome is NOT_MEASURED and "could not be drawn" in pack.dataflow.check.why
+    assert not (tmp_path / "pack" / "dataflow.svg").exists() and pack.dataflow.pci_rows()
+    assert "Not drawn: the diagram could not be drawn" in (tmp_path / "pack" / "index.html").read_text()

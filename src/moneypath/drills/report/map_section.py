@@ -16,6 +16,7 @@ from moneypath.drills.report.formatting import fmt_utc
 from moneypath.drills.report.reading import Journal
 from moneypath.map.graph import MoneyPathMap, build_map
 from moneypath.map.health import MapHealth, Mark, State
+from moneypath.map.layout import LayoutError
 
 if TYPE_CHECKING:
     from moneypath.catalog import Catalog
@@ -82,7 +83,10 @@ def map_section(jn: Journal, catalog: Catalog | None) -> MapDrawing:
                 if a.get("expectation") == "expected" and a.get("alert")]
     hits = hit_edges(graph, reads, fault, expected) if jn.injected_at is not None else {}
     health = drill_health(jn, graph, reads)
-    svg = render_svg(graph, health, highlight=tuple(hits), title=f"{jn.drill}: as at the drill's end")
+    try:
+        svg = render_svg(graph, health, highlight=tuple(hits), title=f"{jn.drill}: as at the drill's end")
+    except LayoutError as exc:  # no Graphviz here: the report says so, and is written all the same
+        return _note(f"The money-path map is not drawn: {exc}")
     edges = {e.id: e for e in graph.edges}
 
     def name(edge_id: str) -> str:

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from moneypath.catalog import load_catalog
 from moneypath.drills.report.rendering import render
 from moneypath.map.health import State
 from tests.conftest import CATALOG_PATH
 from tests.support import map_renderer
 from tests.support.drill_journal import outage_journal, passing_journal
-
-
-@pytest.fixture(autouse=True)
-def renderer(monkeypatch):
-    map_renderer.stand_in(monkeypatch)  # the real one runs Graphviz dot: the integration tier draws with it
 
 
 def _edge_groups(page: str) -> dict[str, str]:
@@ -95,4 +88,18 @@ def test_without_a_catalog_the_map_is_not_drawn_and_says_why(tmp_path):
     out = tmp_path / "r"
     md = render(passing_journal(), out).read_text()
     assert "The money-path map is not drawn: the report was rendered without the drill's catalog" in md
+    assert not (out / "map.svg").exists()
+
+
+def test_no_layout_engine_leaves_the_report_whole_and_says_why(tmp_path, monkeypatch):
+    from moneypath.map.layout import INSTALL_HINT, LayoutError
+
+    def missing(*args, **kwargs):
+        raise LayoutError(INSTALL_HINT)
+
+    monkeypatch.setattr("moneypath.map.render.render_svg", missing)
+    out = tmp_path / "r"
+    md = render(outage_journal(), out, load_catalog(CATALOG_PATH)).read_text()
+    section = md.split("## Money-path map")[1].split("\n## ")[0].strip()
+    assert section.startswith("_The money-path map is not drawn: ") and "## Key signals" in md
     assert not (out / "map.svg").exists()
