@@ -17,7 +17,7 @@ from moneypath.readiness import catalogs, dataflow, evidence
 from moneypath.readiness import history as h
 from moneypath.readiness.checkpoints import sign_head, verify
 from moneypath.readiness.records import Recorder, severities
-from tests.conftest import CATALOG_PATH, ROOT
+from tests.conftest import CATALOG_PATH, ROOT, run_cli
 from tests.support import map_renderer
 from tests.support.drill_journal import passing_journal
 from tests.support.evidence_history import record
@@ -198,6 +198,10 @@ def test_records_without_a_catalog_draw_nothing_and_say_not_recorded(tmp_path):
     assert "3. Each catalog" not in (tmp_path / "pack" / "VERIFY.txt").read_text()
     summary = json.loads((tmp_path / "pack" / "dataflow.json").read_text())
     assert summary["result"] == "not measured" and summary["drawn"] is None
+    r = run_cli("evidence", "--from", "2026-01-01", "--to", "2026-03-31", "--out", str(tmp_path / "p2"),
+                "--history", str(folder))
+    assert "  data-flow        NOT DRAWN  not measured: the newest record of the period: record 1: catalog not " \
+        "recorded" in r.stdout
 
 
 def test_a_recorded_catalog_without_a_money_path_is_not_measured(tmp_path):
