@@ -13,6 +13,13 @@ page reads complete as plain Markdown, on the forge too):
 - `<!-- generated: typed-methods -->`: the typed methods of `MoneyPath` (record_/time_/set_/count_/add_), with
   their parameters;
 - `<!-- generated: help COMMAND [ACTION] -->`: `moneypath COMMAND [ACTION] --help`, as the parser prints it.
+- `<!-- generated: money-path-section -->`: the reference catalog's `money_path:` section, as an example the
+  tests run (`catalog keys`).
+
+Files drawn from the code (ASSETS) are kept the same way: docs/assets/money-path.svg is the reference service's
+map, drawn by `moneypath.map.render` (Graphviz dot) from moneypath.yaml; its first line records a digest of
+what it was drawn from (the map's nodes and edges, the drawing code), so --check needs no dot and --write redraws
+it only when that changed.
 
 `python scripts/docs_hooks.py --write` (`make docs`) fills every section of README.md and docs/**/*.md in
 afresh (a new marker needs no end line: --write adds it); `--check` only says which are stale (exit 1).
@@ -86,6 +93,8 @@ def render(kind: str, args: list[str], where: str) -> str:
         return typed_methods()
     if kind == "help":
         return "```text\n" + command_help(*args) + "```"
+    if kind == "money-path-section":
+        return "<!-- example: catalog keys -->\n```yaml\n" + money_path_section() + "```"
     raise ValueError(f"{where}: unknown generated part {kind!r}")
 
 
@@ -134,14 +143,15 @@ def _name(path: Path) -> str:
 
 def stale(paths: list[Path] | None = None) -> list[str]:
     """`FILE: SECTION` for every generated section that is not what the code generates today (empty when fresh)."""
-    return [f"{_name(path)}: {section}" for path in (pages() if paths is None else paths) if path.is_file()
-            for section in refresh(path.read_text(), _name(path))[1]]
+    found = [f"{_name(path)}: {section}" for path in (pages() if paths is None else paths) if path.is_file()
+             for section in refresh(path.read_text(), _name(path))[1]]
+    return found + ([f"{_name(path)}: drawn from older inputs" for path in stale_assets()] if paths is None else [])
 
 
 def write(paths: list[Path] | None = None) -> list[Path]:
     """Fill every generated section in afresh; a file is rewritten (atomically) only when it changed. Returns
     the files rewritten."""
-    written = []
+    written = write_assets() if paths is None else []
     for path in pages() if paths is None else paths:
         if not path.is_file():
             continue
@@ -185,8 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         if found:
             print(f"fill them in: {FIX}  (or make docs)", file=sys.stderr)
         return 1 if found else 0
-    for path in write():
-        print(f"wrote {_name(path)}")
+    from moneypath.map.layout import LayoutError
+
+    try:
+        for path in write():
+            print(f"wrote {_name(path)}")
+    except LayoutError as exc:
+        print(f"scripts/docs_hooks.py: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -361,6 +377,80 @@ def typed_methods() -> str:
             shown = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}" for p in params]
             out.append(f"`{name}({', '.join(shown)})`")
     return ", ".join(out) + ".\n"
+
+
+# ---- the money-path map: its section as an example, its picture ------------------------------------------
+
+MAP_CATALOG = ROOT / "moneypath.yaml"
+MAP_CODE = ("graph.py", "health.py", "layout.py", "legend.py", "render.py", "shapes.py")
+
+
+def money_path_section() -> str:
+    """The reference catalog's `money_path:` section, as written there."""
+    found = re.search(r"(?ms)^money_path:.*?(?=^\S|\Z)", MAP_CATALOG.read_text())
+    if found is None:
+        raise ValueError(f"{_name(MAP_CATALOG)} has no money_path: section")
+    return found.group(0).rstrip("\n") + "\n"
+
+
+def _reference_map():
+    import dataclasses
+
+    from moneypath.catalog import load_catalog
+    from moneypath.map.graph import build_map
+
+    graph = build_map([load_catalog(MAP_CATALOG)])
+    graph.edges = [dataclasses.replace(e, catalog_path="") for e in graph.edges]  # not drawn; differs per checkout
+    return graph
+
+
+def map_digest() -> str:
+    """sha256 of what the picture is drawn from: the map's nodes and edges, and the code that draws them."""
+    import hashlib
+
+    graph = _reference_map()
+    digest = hashlib.sha256(repr((sorted(graph.nodes.items()), graph.edges)).encode())
+    for name in MAP_CODE:
+        digest.update((SRC / "moneypath" / "map" / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _map_header(digest: str) -> str:
+    return f"<!-- drawn by {FIX} from moneypath.yaml; inputs sha256:{digest} -->\n"
+
+
+def draw_map() -> str:
+    from moneypath.map.render import render_svg
+
+    return _map_header(map_digest()) + render_svg(_reference_map())
+
+
+ASSETS = {ROOT / "docs" / "assets" / "money-path.svg": (lambda: _map_header(map_digest()), draw_map)}
+
+
+def stale_assets() -> list[Path]:
+    """The drawn files whose first line names other inputs than today's (or that are missing)."""
+    out = []
+    for path, (header, _) in ASSETS.items():
+        text = path.read_text() if path.is_file() else ""
+        if not text.startswith(header()):
+            out.append(path)
+    return out
+
+
+def write_assets() -> list[Path]:
+    out = []
+    for path in stale_assets():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace_new(path, ASSETS[path][1]())
+        out.append(path)
+    return out
+
+
+def _replace_new(path: Path, text: str) -> None:
+    if not path.exists():
+        path.write_text("")
+    _replace(path, text)
 
 
 # ---- command help ------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
-# prometheus, alertmanager), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
+# prometheus, alertmanager), Graphviz (`moneypath map`), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
 # tests start their own throwaway cluster), Chromium (tests open the HTML pages headless), Redis (the
 # Django shop's Celery broker in tests) and a
 # virtual environment with the package, its test tools and the docs tools (MkDocs). `setup.sh --demo`
@@ -19,6 +19,7 @@ esac
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)  # lays out `moneypath map` (docs/decisions/0022)
 # PostgreSQL server for the ledger tests; Debian keeps initdb out of PATH, under /usr/lib/postgresql/<major>/bin.
 have_initdb() {
   command -v initdb >/dev/null 2>&1 && return 0

@@ -51,9 +51,10 @@ def init_project(root: Path) -> Path:
 
 
 @contextmanager
-def shop(catalog: Path, proxy_secret: str | None = None):
+def shop(catalog: Path, proxy_secret: str | None = None, serve=None):
     """The providers, the shop and (with a secret) the fault proxy between them, all on loopback; yields
-    {"shop", "faultproxy", "komoju", "knet"} → URL. Everything started is stopped on the way out."""
+    {"shop", "faultproxy", "komoju", "knet"} → URL. `serve(port, env)` starts another shop with the ticket shop's API
+    (the Flask one) instead of it. Everything started is stopped on the way out."""
     ports = {name: free_port() for name in (*PROVIDERS, "shop", "faultproxy")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     procs = [uvicorn("tests.foreign.provider_stub:app", ports[p], {}) for p in PROVIDERS]
@@ -68,8 +69,8 @@ def shop(catalog: Path, proxy_secret: str | None = None):
                 cwd=ROOT, env={**os.environ, "MONEYPATH_TOKEN_SECRET": proxy_secret}))
             wait_for(lambda: http_ok(f"{url['faultproxy']}/healthz"), 30, "the fault proxy to start")
             upstream = {p: f"{url['faultproxy']}/{p}" for p in PROVIDERS}
-        procs.append(uvicorn("tests.foreign.ticketshop:app", ports["shop"], {
-            "SHOP_CATALOG": str(catalog), "SHOP_PROVIDERS": ",".join(f"{p}={upstream[p]}" for p in PROVIDERS)}))
+        env = {"SHOP_CATALOG": str(catalog), "SHOP_PROVIDERS": ",".join(f"{p}={upstream[p]}" for p in PROVIDERS)}
+        procs.append(serve(ports["shop"], env) if serve else uvicorn("tests.foreign.ticketshop:app", ports["shop"], env))
         wait_for(lambda: http_ok(f"{url['shop']}/healthz"), 30, "the shop to start")
         yield url
     finally:

@@ -7,7 +7,9 @@ import yaml
 
 from moneypath.catalog import parse_catalog
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.features import SIGNAL_FEATURE
 from tests.conftest import FOREIGN_PATH
+from tests.support.feature_catalogs import drop_from_map
 
 
 def foreign_data() -> dict:
@@ -15,6 +17,9 @@ def foreign_data() -> dict:
 
 
 def load(data: dict):
+    """The catalog of `data`; its map without the edges that read a signal the test removed or switched off."""
+    off = {name for name, on in data.get("features", {}).items() if on is False}
+    drop_from_map(data, {key for key in SIGNAL_FEATURE if key not in data["signals"] or SIGNAL_FEATURE[key] in off})
     return parse_catalog(yaml.safe_dump(data, sort_keys=False), "team/moneypath.yaml")
 
 

@@ -239,3 +239,24 @@ def test_the_docs_script_takes_write_or_check():
     with pytest.raises(SystemExit) as exit_:
         hooks().main([])
     assert exit_.value.code == 2
+
+
+def test_the_maps_picture_is_the_reference_map_and_is_named_stale_when_its_inputs_change(tmp_path, monkeypatch):
+    """docs/assets/money-path.svg (docs/map.md's picture) is drawn by dot, which the unit tier does not start: its
+    first line records a digest of what it was drawn from, checked here without drawing."""
+    import xml.etree.ElementTree as ET
+
+    from moneypath.catalog import load_catalog
+    from moneypath.map.graph import build_map
+
+    docs = hooks()
+    picture = ROOT / "docs" / "assets" / "money-path.svg"
+    assert docs.stale_assets() == []
+    root = ET.fromstring(picture.read_text().split("\n", 1)[1])
+    drawn = {g.get("data-node") for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "node"}
+    assert drawn == set(build_map([load_catalog(ROOT / "moneypath.yaml")]).nodes)
+    changed = tmp_path / "moneypath.yaml"
+    changed.write_text((ROOT / "moneypath.yaml").read_text().replace("label: outbox queues", "label: outbox"))
+    monkeypatch.setattr(docs, "MAP_CATALOG", changed)
+    assert docs.stale_assets() == [picture]
+    assert "docs/assets/money-path.svg: drawn from older inputs" in docs.stale()

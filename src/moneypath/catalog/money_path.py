@@ -1,7 +1,7 @@
 """The catalog's `money_path:` section: where money moves (nodes and the edges between them), which catalog
 signals show each movement's health, and what guards each node (PCI scope, KYC, data residency, licensing,
 the provider it depends on). `moneypath map` draws it (moneypath.map); `moneypath init` scaffolds it
-(moneypath.scaffold.money_path). Cross-references are checked by `money_path_problems`, called from
+(moneypath.scaffold.map_section). Cross-references are checked by `money_path_problems`, called from
 validate.py; references to other services' catalogs are checked when maps are joined (moneypath.map.graph).
 """
 
@@ -23,6 +23,7 @@ MOVEMENTS = ("fund", "authorize", "capture", "refund", "settle", "reconcile", "p
 # The health an edge's signals show, each role read its own way (moneypath.map.live): a rate per second, the share
 # of errors in the rate, a latency quantile, a lag in seconds, a depth.
 SIGNAL_ROLES = ("rate", "errors", "latency", "lag", "depth")
+PROVIDER_KINDS = ("provider", "acquirer", "payout_rail")  # the kinds of node that may be a catalog provider
 PCI_ROLES = ("store", "process", "transmit")
 # Movements that only record or check money that moved elsewhere: they need not carry it on to another node.
 BOOKKEEPING = ("record", "reconcile")
@@ -39,19 +40,23 @@ def split_reference(text: str) -> tuple[str | None, str] | None:
 
 
 class Node(StrictModel):
+    """A node of `money_path.nodes`: somewhere money is, or passes (a provider, the ledger, a bank), and what guards
+    it."""
+
     kind: Literal[NODE_KINDS] = Field(description="What the node is: `funding` (the customer's card, bank or "  # type: ignore[valid-type]
                                       "wallet: where money comes from), `service` (one of the team's services), "
                                       "`provider`, `acquirer`, `ledger`, `queue`, `settlement` (settlement files), "
                                       "`payout_rail`, `bank`, `merchant`, `store` (a database).")
     label: str | None = Field(default=None, min_length=1, description="The name drawn; the node's key when not "
                               "given.")
-    provider: str | None = Field(default=None, description="The catalog provider this node is (a `provider` or "
-                                 "`acquirer` node): its signals are read with `provider=\"<id>\"`.")
+    provider: str | None = Field(default=None, description="The catalog provider this node is (a `provider`, "
+                                 "`acquirer` or `payout_rail` node): its signals are read with `provider=\"<id>\"`.")
     source: bool | None = Field(default=None, description="Money enters the path here: a node that sends money and "
                                 "receives none must say so (a `funding` node does by default).")
     pci: list[Literal[PCI_ROLES]] = Field(default_factory=list, description="What the node does with card data: "  # type: ignore[valid-type]
-                                          "`store`, `process`, `transmit` (PCI DSS scope); a node in scope needs "
-                                          "the card-number guard signal.")
+                                          "`store`, `process`, `transmit` (PCI DSS scope); `moneypath lint` wants "
+                                          "the card-number guard signal (card_numbers_total) of a catalog whose "
+                                          "own node (service, store, queue, ledger, settlement) is in scope.")
     kyc: str | None = Field(default=None, min_length=1, description="The KYC trigger here, in words (e.g. payouts "
                             "above EUR 1,000 need a verified merchant).")
     region: str | None = Field(default=None, min_length=1, description="Where the node keeps its data (data "
@@ -65,6 +70,9 @@ class Node(StrictModel):
 
 
 class Edge(StrictModel):
+    """An edge of `money_path.edges`: one movement of money from a node to another, and the signals that show its
+    health."""
+
     source: str = Field(alias="from", description="The node money leaves: a node key, or `service/node` in another "
                         "service's catalog.")
     target: str = Field(alias="to", description="The node money reaches, written as `from` is.")
@@ -118,9 +126,9 @@ def money_path_problems(catalog) -> list[tuple[tuple, str]]:
         if node.provider is not None and node.provider not in catalog.providers:
             problems.append((loc + ("provider",), f"{node.provider!r} is not a catalog provider"
                              f"{did_you_mean(node.provider, catalog.providers, VALUE_CUTOFF)}"))
-        elif node.provider is not None and node.kind not in ("provider", "acquirer"):
-            problems.append((loc + ("provider",), f"only a provider or acquirer node names a provider (this is a "
-                             f"{node.kind})"))
+        elif node.provider is not None and node.kind not in PROVIDER_KINDS:
+            problems.append((loc + ("provider",), f"only a provider, acquirer or payout_rail node names a provider "
+                             f"(this is a {node.kind})"))
     sends, receives = set(), set()
     for i, edge in enumerate(section.edges):
         loc = ("money_path", "edges", i)

@@ -8,7 +8,8 @@ before looking for functions, groupings and ranges). The runbook pages are check
 (`moneypath.check.runbooks.check_runbooks`, lines ``runbooks/x.md: key.path: what is wrong``), and so are the drill
 files (`moneypath.check.drill_files.check_drill_files`, ``runbooks/drills/x.yaml: key.path: what is wrong``), the
 scenario file (`check_scenario_file`, ``loadtests/scenarios.yaml: key.path: what is wrong``), and the labels and
-values the committed dashboards match on (``dashboards/x.json: panel "Title": what is wrong``). A label value is
+values the committed dashboards match on (``dashboards/x.json: panel "Title": what is wrong``), and the catalog's
+money-path map (`moneypath.check.map_lint`, ``moneypath.yaml:12: money_path.edges.3: what is wrong``). A label value is
 checked whatever the matcher: `=`, `!=`, and each alternative of a `=~`/`!~` regex (`moneypath.catalog.matchers`).
 
 `check_generated(catalog, retention)` is `moneypath catalog check`: the same rule checks (and promtool) on the
@@ -39,6 +40,7 @@ from moneypath.check.dashboards import dashboard_queries, panel_queries
 from moneypath.check.drill_files import check_drill_files
 from moneypath.check.instances import NO_PARSER, InstanceCheck, parser_available
 from moneypath.check.ledger_queries import check_ledger_queries
+from moneypath.check.map_lint import map_problems
 from moneypath.check.promql import (
     GROUPING_LABELS,
     NO_PROMTOOL,
@@ -84,6 +86,7 @@ def lint(catalog: Catalog, root: Path, retention: str = "15d", db_url: str | Non
         problems += check_ledger_queries(catalog, db_url)
     problems += check_drill_files(catalog, root)
     problems += check_scenario_file(catalog, root)
+    problems += map_problems(catalog)
     return list(dict.fromkeys(problems))
 
 

@@ -154,10 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         stack,
         token,
     )
+    from moneypath.cli import map as map_command
 
     # In the order `moneypath --help` lists them.
     for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, canary, export):
+                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, canary, export,
+                   map_command):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

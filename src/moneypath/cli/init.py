@@ -31,9 +31,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     init = commands.add_parser(
         "init", help="write a project for your own service: catalog, rules, dashboards, runbooks, drills",
         description="Write a working moneypath project into DIR: a commented catalog (moneypath.yaml) for your "
-                    "service, the generated rules, routing and dashboards, a runbook page for every alert, a "
-                    "tabletop drill for every paging alert and a locustfile template. With a catalog already in "
-                    "DIR, init uses it (options that shape the catalog are then not needed) and refreshes the rest.",
+                    "service, its money path (money_path:) included, the generated rules, routing and dashboards, "
+                    "a runbook page for every alert, a tabletop drill for every paging alert and a locustfile "
+                    "template. With a catalog already in DIR, init uses it (options that shape the catalog are "
+                    "then not needed) and refreshes the rest.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     init.add_argument("dir", metavar="DIR", help="project directory (created if missing)")
     init.add_argument("--service", metavar="NAME", help="your service's name (default: DIR's name)")
@@ -52,6 +53,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                       help="where you run: prometheus (default: the plain files only), kube (kube-prometheus-stack), "
                            "mimir or vm; kube, mimir and vm also get `moneypath export PLATFORM`'s files, with its "
                            "defaults, in DIR/deploy/PLATFORM/ (`moneypath export --help`)")
+    init.add_argument("--money-path", action="store_true",
+                      help="print the money_path: section (the money-path map `moneypath map` draws) init scaffolds "
+                           "for DIR's catalog, from its providers and features, and write nothing: for a catalog "
+                           "written before init wrote one (paste it at the end and make it yours)")
     init.set_defaults(run=_run)
 
 
@@ -140,6 +145,8 @@ def _run(args) -> int:
     from moneypath.generate.export import PLATFORMS
     from moneypath.scaffold.project import InitError, init_project
 
+    if args.money_path:
+        return _print_money_path(args)
     try:
         if args.platform not in PLATFORMS:
             raise ValueError(f"--platform: unknown {args.platform!r} (known: {', '.join(PLATFORMS)})")
@@ -170,4 +177,36 @@ def _run(args) -> int:
         f"\n  moneypath export {args.platform} --catalog {args.dir}/moneypath.yaml --out {args.dir}/deploy/{args.platform}")
     print(f"next: edit {args.dir}/moneypath.yaml and the TODOs in {args.dir}/runbooks/, then\n"
           f"  moneypath build --root {args.dir}\n  moneypath lint --root {args.dir}{refresh}")
+    return 0
+
+
+def _print_money_path(args) -> int:
+    """`init DIR --money-path`: the section for DIR's catalog (or for the options, without one) on stdout; exit 1
+    with the problems, one line each, when it does not fit that catalog as printed (a signal's values changed)."""
+    from moneypath.catalog import CatalogError, load_catalog, parse_catalog
+    from moneypath.scaffold.map_section import money_path_yaml
+
+    path = Path(args.dir) / "moneypath.yaml"
+    if not path.is_file():
+        try:
+            o = options_from(args)
+        except ValueError as exc:
+            print(f"moneypath init: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(money_path_yaml(o.service, o.providers, o.on), end="")
+        return 0
+    c = load_catalog(path)
+    if c.money_path is not None:
+        print(f"moneypath init: {c.located('money_path')}: money_path: already declared; nothing to scaffold",
+              file=sys.stderr)
+        return 0
+    section = money_path_yaml(c.service, list(c.providers), c.enabled, c.has)
+    print(section, end="")
+    try:
+        parse_catalog(path.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section, str(path))
+    except CatalogError as exc:
+        print(f"moneypath init: pasted at the end of {path}, the section needs these changes:", file=sys.stderr)
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 1
     return 0

@@ -19,10 +19,13 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "page exists; every expression parses (promtool); rate() only on counters; no label or value "
                     "outside the catalog (=, != and every alternative of a =~ or !~ regex, in the rules and the "
                     "dashboards); no range longer than retention; the runbook pages, drill files and scenario file "
-                    "(loadtests/scenarios.yaml, if there is one) are sound. Runbook SQL must be one read (SELECT or "
-                    "WITH); with --db-url it is also prepared (EXPLAIN, never run) on your database, otherwise the "
-                    "SQL steps are counted as not checked. One line per problem, exit 1 if any. The TODOs "
-                    "`moneypath init` left are counted, one line per file: your work list, never a failure.")
+                    "(loadtests/scenarios.yaml, if there is one) are sound; the catalog's money-path map has a "
+                    "signal on every edge, every provider on a node, and the card-number guard if a node of the "
+                    "team's own is in PCI scope (without a money_path: section: not measured, said in one line). "
+                    "Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared (EXPLAIN, "
+                    "never run) on your database, otherwise the SQL steps are counted as not checked. One line per "
+                    "problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line per file: your "
+                    "work list, never a failure.")
     catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
     lint.add_argument("--retention", metavar="DURATION",
@@ -93,6 +96,10 @@ def _lint(args) -> int:
             if unchecked:
                 print(f"lint: {len(unchecked)} {one if len(unchecked) == 1 else many} not checked "
                       "(give --db-url to check them against your database)")
+    from moneypath.check.map_lint import not_declared
+
+    if unmapped := not_declared(catalog):
+        print(f"lint: money-path map {unmapped}")
     todos = count_todos(Path(args.root))
     for rel, n in todos.items():
         print(f"{rel}: {n} TODO{'s' if n > 1 else ''} left from moneypath init")

@@ -5,10 +5,11 @@
     app.add_middleware(MoneyPathMiddleware, moneypath=mp)
     app.add_route("/metrics", mp.metrics_app())
 
-The API is `__all__` and the modules without a leading underscore: the framework integrations (django, graphql,
-celery, middleware), the OpenTelemetry backend (otel), serving and multi-process collection (exposition), and the
-helper for a team's tests (testing); docs/instrumenting.md lists them ("The API"). A module whose name starts with
-`_` is internal. Depends only on `moneypath.catalog` (and `moneypath.catalog.pan`), never on the rest of moneypath.
+The API is `__all__` and the modules without a leading underscore: the framework integrations (django, flask,
+wsgi, quart, aiohttp, graphql, celery, middleware), the OpenTelemetry backend (otel), serving and multi-process
+collection (exposition), and the helper for a team's tests (testing); docs/instrumenting.md lists them ("The API").
+A module whose name starts with `_` is internal. Depends only on `moneypath.catalog` (and `moneypath.catalog.pan`),
+never on the rest of moneypath.
 """
 
 from moneypath.instrument._correlation import current_correlation_id

@@ -67,15 +67,19 @@ class FailurePath:
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 
-    def _several_processes(self) -> None:
-        """This process serves /metrics on a port a sibling worker shares, without a multi-process directory
-        (moneypath.instrument.exposition): counted and logged once per process, never raised (a scrape)."""
+    def _several_processes(self, what: str = "several processes serve this port") -> None:
+        """This process serves /metrics on a port a sibling worker shares (moneypath.instrument.exposition), or an
+        integration found several gunicorn workers at start (`what` says which), without a multi-process directory:
+        counted and logged once per instance, never raised (a scrape, an app's start)."""
+        if getattr(self, "_several_reported", False):
+            return
         try:
+            self._several_reported = True
             self._errors.inc()
-            log.warning("several processes serve this port, each with counters of its own, and PROMETHEUS_MULTIPROC_DIR "
+            log.warning("%s, each with counters of its own, and PROMETHEUS_MULTIPROC_DIR "
                         "is not set: each scrape reads one of them and the counters go backwards, so every rate is "
                         "wrong. Set PROMETHEUS_MULTIPROC_DIR before the workers start (docs/instrumenting.md). Counted "
-                        "in %s (logged once)", self._errors_name)
+                        "in %s (logged once)", what, self._errors_name)
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 

@@ -100,8 +100,10 @@ class WebSignals:
         if not routed:
             what = f"route {declared} is declared but" if declared else "for every request"
             self._unmatched(("route", declared, routed),
-                            f"{what} the middleware saw no route information: is this app Starlette/FastAPI? "
-                            "use moneypath.instrument.django's middleware for Django; recorded as other")
+                            f"{what} the middleware saw no route information (Starlette, FastAPI and Litestar give "
+                            "it): for another framework pass route_name= (a callable returning the request's route "
+                            "template) to the middleware, and use moneypath.instrument.django's middleware for "
+                            "Django; recorded as other")
         elif declared is not None:
             self._unmatched(("route", declared, route),
                             f"route {declared} is declared and the request's path fits it, but the framework "

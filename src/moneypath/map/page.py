@@ -13,7 +13,7 @@ from moneypath.map.render import default_title, render_svg
 
 # The SVG fills what the header leaves: its viewBox keeps the aspect, so it scales down and never scrolls.
 STYLE = """
-html, body { margin: 0; padding: 0; height: 100%; overflow: hidden; background: #ffffff; color: #263238;
+html, body { margin: 0; padding: 0; height: 100%; background: #ffffff; color: #263238;
   font-family: DejaVu Sans, Verdana, Arial, Helvetica, sans-serif; }
 body { display: flex; flex-direction: column; box-sizing: border-box; padding: 8px 12px; }
 header { flex: 0 0 auto; display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
@@ -41,7 +41,11 @@ def render_page(graph: MoneyPathMap, health: MapHealth | None = None, highlight:
                 title: str | None = None) -> str:
     """A self-contained HTML page with the map: no script, font or image fetched from anywhere."""
     title = title or default_title(graph)
-    svg = render_svg(graph, health=health, highlight=highlight, title=title)
+    return page_of(render_svg(graph, health=health, highlight=highlight, title=title), graph, health, title)
+
+
+def page_of(svg: str, graph: MoneyPathMap, health: MapHealth | None, title: str) -> str:
+    """The page around an SVG render_svg drew (so a command writing both lays the map out once)."""
     catalogs = ", ".join(c.path for c in graph.catalogs.values())
     if health is None:
         state = "not live: no health read (moneypath map --prometheus URL colours it)"

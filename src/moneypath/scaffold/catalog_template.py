@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from moneypath.catalog.conventions import GRAPHQL_OUTCOMES, Key, camel
 from moneypath.catalog.features import FEATURES
+from moneypath.scaffold.map_section import money_path_yaml
 
 LATENCY_BUCKETS = "[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]"
 
@@ -431,6 +432,7 @@ roles:
 #     SELECT payment_id AS id, COUNT(*) AS captures FROM provider_captures WHERE payment_id IN :ids GROUP BY payment_id
 #   refunds: SELECT id, amount_minor AS captured_minor, refunded_minor FROM payments WHERE id IN :ids  # refunded <= captured
 {_balance_hint(o)}
+{money_path_yaml(o.service, o.providers, o.on)}
 # Alerts (last, so yours can be appended below). Built-in alerts take a threshold; your own give
 # `expr:` (PromQL over the signals above and the recording rules), e.g.
 #   ApprovalRateLow:

@@ -135,6 +135,8 @@ def test_catalog_check_names_the_generated_rules_a_catalog_breaks(tmp_path):
     path.write_text(FOREIGN.read_text()
                     .replace("labels: {outcome: [committed, failed, conflict]}",
                              "labels: {outcome: [committed, rejected, conflict]}")
+                    .replace('ledger_writes_total{outcome=~"failed|conflict"}',  # its map follows the change
+                             'ledger_writes_total{outcome=~"rejected|conflict"}')
                     .replace("\nalerts:\n", "\nalerts:\n  LedgerWriteFailures: {severity: page, threshold: 0.01, "
                                             "summary: Ledger writes fail.}\n"))
     result = run_cli("catalog", "check", "--catalog", str(path))
