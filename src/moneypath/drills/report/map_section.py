@@ -42,7 +42,7 @@ def drill_health(jn: Journal, graph: MoneyPathMap, reads: AlertReads) -> MapHeal
     """Each edge an alert that paged reads: red (a page) or amber (a ticket) naming the alerts; every other edge
     grey. Nodes carry no mark: the report judges the money's movements, not its places."""
     rows = [a for a in jn.alerts if a.get("paged_at") is not None and a.get("alert")]
-    health = MapHealth(at=jn.finished_at, live=False,
+    health = MapHealth(at=jn.finished_at,
                        source=f"not live: as at the drill's end ({fmt_utc(jn.finished_at)}), the alerts that paged")
     for edge in graph.edges:
         alerts, roles, state = [], [], State.GREY
