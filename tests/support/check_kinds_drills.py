@@ -11,6 +11,7 @@ from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.journal import Objective
 from moneypath.formats.drill import Alerts, Check, Diagnosis, Step
 from moneypath.formats.expect import Expect, check_all
+from moneypath.readiness.catalogs import Recorded
 from tests.support.check_kinds import NO_FAIL, NO_FEATURE, NO_SKIP, Ways, status
 from tests.support.drill_fakes import Clock, FakeProm
 
@@ -206,6 +207,15 @@ def _record(seq: int, verdict: str) -> dict:
     return {"seq": seq, "verdict": verdict, "controls": ["PCI-DSS-12.10.2"]}
 
 
+def _flow(*newest_first):
+    """A period's records (given newest first), each with its catalog as readiness.catalogs reads it."""
+    def case(kind):
+        period = [(seq, Recorded("a" * 64, outcome, why)) for seq, (outcome, why) in
+                  enumerate(reversed(newest_first), start=1)]
+        return [kind.evaluate(period, 1 if period else None)]
+    return case
+
+
 # ---------------------------------------------------------------- canary.release
 
 
@@ -257,6 +267,15 @@ WAYS = {
         feature_off=NO_FEATURE + "controls are the drill files' `controls:`",
         # a drill whose checks were all skipped is not measured: it covers nothing
         skipped=_control([_record(1, NOT_MEASURED), _record(2, FAIL)])),
+    "readiness.evidence.dataflow": Ways(
+        passes=_flow((PASS, ""), (NOT_MEASURED, "catalog not recorded")),
+        fails=NO_FAIL + "a data-flow diagram is drawn from the recorded catalog or not measured; a copy that does "
+                        "not hash to its record is not measured, never drawn",
+        empty=_flow(),
+        # a catalog without the optional money_path: section has no diagram to draw
+        feature_off=lambda kind: [kind.evaluate([(1, Recorded("a" * 64, PASS, "", "service: x"))], 1,
+                                                "catalog aaaa… declares no money path (no money_path: section)")],
+        skipped=NO_SKIP + "the diagram is drawn for every pack; the newest record's catalog unusable is not measured"),
     "canary.release": Ways(
         passes=_release(("pass", "pass"), ("fail", "fail", True)),
         fails=_release(("pass", "fail"), ("fail", "fail", False)),

@@ -1,5 +1,5 @@
 """A drill journal that passed (duplicate-charge, with its timeline, objectives and series), as journal.json has
-it, for the report tests."""
+it, for the report tests; and a provider outage's, whose pages read edges of the reference catalog's map."""
 
 from __future__ import annotations
 
@@ -92,3 +92,23 @@ def passing_journal() -> dict:
         },
         "verdict": "pass",
     }
+
+
+def outage_journal() -> dict:
+    """globex answers errors: ProviderPartialOutage pages (expected), the availability budget burn pages too
+    (allowed), the ledger alert never pages."""
+    j = passing_journal()
+    j.update(drill="provider-partial-outage", file="runbooks/drills/provider-partial-outage.yaml")
+    j["fault"].update(where="providersim", name="error_rate", target="globex", params={"rate": 0.3})
+    j["alerts"] = [
+        {"alert": "MoneyPathProviderPartialOutage", "labels": {"provider": "globex"}, "expectation": "expected",
+         "deadline_s": 30.0, "first_firing_at": INJECT + 20, "paged_at": PAGE, "resolved_at": RESOLVED,
+         "receivers": ["payments-oncall"], "ok": True, "reason": "paged"},
+        {"alert": "MoneyPathAuthorizationAvailabilityBudgetBurn", "expectation": "allowed", "deadline_s": None,
+         "first_firing_at": INJECT + 30, "paged_at": PAGE + 5, "resolved_at": RESOLVED,
+         "receivers": ["payments-oncall"], "ok": True, "reason": "allowed"},
+        {"alert": "MoneyPathLedgerWriteFailures", "expectation": "must_not_page", "deadline_s": None,
+         "first_firing_at": None, "paged_at": None, "resolved_at": None, "receivers": [], "ok": True,
+         "reason": "did not page"},
+    ]
+    return j

@@ -1,8 +1,9 @@
 """One report model, rendered to markdown and to self-contained HTML; and a report directory written whole.
 
 A Document is a title, an optional verdict and sections of blocks: paragraphs, bullet lists, tables
-of typed cells, images. Both formats come from the same blocks, so they say the same thing (a block
-or section may be kept to one format with `only="md"` or `only="html"`). HTML escapes every string
+of typed cells, images, markup the program drew (an inline SVG). Both formats come from the same
+blocks, so they say the same thing (a block or section may be kept to one format with `only="md"`
+or `only="html"`). HTML escapes every string
 and carries one shared stylesheet. Markdown escapes what would break a table or turn into markup:
 everything in an `escape="markdown"` document (text from journals and people), only pipes and
 newlines in table cells and lists of an `escape="table"` document (text the program wrote).
@@ -80,13 +81,22 @@ class Gallery:
 
 
 @dataclass
+class Markup:
+    """Markup the program drew (an inline SVG), put into the HTML as it is; markdown says `md` instead (a link
+    to the file beside the report). Never text from a journal or a person: it is not escaped."""
+    html: str
+    md: Inline = ""
+    only: str | None = None
+
+
+@dataclass
 class Section:
     title: str  # "" for blocks without a heading
     blocks: list[Block] = field(default_factory=list)
     only: str | None = None
 
 
-Block = Para | Bullets | Table | Image | Gallery | Section
+Block = Para | Bullets | Table | Image | Gallery | Markup | Section
 
 
 @dataclass
@@ -213,6 +223,8 @@ class _Markdown:
             return [f"![{self.text(b.title)}]({b.file})"] + (["", caption] if caption else [])
         if isinstance(b, Gallery):
             return [line for image in b.images if image.only != "html" for line in self.block(image)]
+        if isinstance(b, Markup):
+            return [self.runs(b.md)] if b.md else []
         if isinstance(b, Bullets):
             return [f"- **{self.text(item[0])}**: {self.cell_text(item[1])}" if isinstance(item, tuple)
                     else f"- {self.cell_text(item)}" for item in b.items]
@@ -255,6 +267,7 @@ figcaption { font-size: 11px; color: #555; width: 0; min-width: 100%; margin-top
 figure.wide { display: block; margin: 6px 0 14px; max-width: none; }
 figure.wide img { width: 100%; height: auto; }
 figure.wide figcaption { font-size: 13px; }
+div.markup svg { max-width: 100%; height: auto; background: white; border: 1px solid #ddd; }
 """
 
 
@@ -306,6 +319,8 @@ def _html_block(b: Block, level: int) -> list[str]:
         return [f'<figure{wide}><img src="{h(b.file)}" alt="{h(b.title)}">{caption}</figure>']
     if isinstance(b, Gallery):
         return [line for image in b.images for line in _html_block(image, level)]
+    if isinstance(b, Markup):
+        return [f'<div class="markup">{b.html}</div>']
     if isinstance(b, Bullets):
         return ["<ul>" + "".join(f"<li><b>{h(x[0])}</b>: {h(x[1])}</li>" if isinstance(x, tuple) else f"<li>{h(x)}</li>"
                                  for x in b.items) + "</ul>"]

@@ -83,6 +83,9 @@ def _build(args) -> int:
           f"{len(pack.controls)} controls covered, {'signed by ' + pack.signed_by if pack.signed_by else 'unsigned'}")
     for control, check in pack.controls.items():
         print(f"  {control:<16} {'covered' if check.ok else 'MISSING'}  {evidence.shown_why(check)}")
+    if pack.dataflow is not None:  # the data-flow diagram (PCI DSS 1.2.4): its own result, beside the controls'
+        flow = pack.dataflow.check
+        print(f"  {'data-flow':<16} {'drawn' if flow.ok else 'NOT DRAWN'}  {flow.why}")
     return pack.exit_code
 
 

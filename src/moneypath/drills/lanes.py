@@ -80,12 +80,12 @@ def run_in_lanes(drills: list[Drill], catalog: Catalog, reports: Path, state_dir
             for lane in [r for r in running if r.proc.poll() is not None]:
                 running.remove(lane)
                 lane.reader.join()
-                results[lane.drill.name] = _result(lane, levels, recorder, say)
+                results[lane.drill.name] = _result(lane, levels, recorder, say, catalog_path=catalog.path)
     except KeyboardInterrupt as exc:
         _stop(running, exc)
         for lane in running:
             lane.reader.join(timeout=5)
-            results[lane.drill.name] = _result(lane, levels, recorder, say, interrupted=True)
+            results[lane.drill.name] = _result(lane, levels, recorder, say, interrupted=True, catalog_path=catalog.path)
         left = len(queue)
         if left:
             say(f"interrupted: {left} drill(s) not run")
@@ -134,7 +134,7 @@ def _stop(running: list[Lane], exc: BaseException) -> None:
 
 
 def _result(lane: Lane, levels: dict[str, str], recorder: Recorder | None, say: Callable[[str], None],
-            interrupted: bool = False) -> Result:
+            interrupted: bool = False, catalog_path: str | None = None) -> Result:
     drill = lane.drill
     journal_path = None
     for line in reversed(lane.lines):
@@ -148,7 +148,7 @@ def _result(lane: Lane, levels: dict[str, str], recorder: Recorder | None, say: 
                       interrupted=interrupted)
     journal = json.loads(journal_path.read_text())
     if recorder is not None:
-        recorder.record(drill, levels, journal, journal_path, say)
+        recorder.record(drill, levels, journal, journal_path, say, catalog_path=catalog_path)
     report = journal_path.parent / "report.md"
     return Result(drill.name, journal["verdict"], journal["timings"], str(report if report.is_file() else journal_path),
                   journal, interrupted or bool(journal.get("interrupted")))

@@ -69,7 +69,7 @@ def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path,
         say(f"           report not rendered ({type(exc).__name__}: {exc}); the journal is {path}")
     say(f"           report: {report}")
     if recorder is not None:
-        recorder.record(drill, severities(run.alerts), journal, path, say)
+        recorder.record(drill, severities(run.alerts), journal, path, say, catalog_path=catalog.path)
     return Result(drill.name, journal["verdict"], journal["timings"], report, journal, run.interrupted)
 
 

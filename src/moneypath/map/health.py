@@ -34,6 +34,7 @@ class MapHealth:
     edges: dict[str, Mark] = field(default_factory=dict)  # edge id → mark
     at: float | None = None  # Unix seconds the figures were read at
     source: str = ""  # where they were read (the Prometheus URL), or what drew them (a drill's report)
+    # A source starting "not live" (a drill report's marks, as at the drill's end) is the drawing's subtitle.
 
     def worst(self) -> State:
         marks = [*self.nodes.values(), *self.edges.values()]

@@ -266,7 +266,8 @@ def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_mark
         width, height = below_w, below_h
         legend_svg = key.draw_row(map_x, map_y + placed.height + MARGIN, placed.width)
     total_w, total_h = math.ceil(width + 2 * MARGIN), math.ceil(height + 2 * MARGIN + TITLE_HEIGHT)
-    subtitle = "live" if health is not None else "not live: drawn from the catalog, no health read"
+    subtitle = ((health.source if health.source.startswith("not live") else "live") if health is not None else
+                "not live: drawn from the catalog, no health read")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="money-path-map" viewBox="0 0 {total_w} {total_h}" '
            f'width="{total_w}" height="{total_h}" font-family="{FONT_FAMILY}" role="img" '
            f'aria-label={quoteattr(title)}>',

@@ -8,6 +8,7 @@ from html import escape
 from moneypath._common.verdict import FAIL, PASS
 from moneypath.readiness import sshsig
 from moneypath.readiness.control_map import shown_why, status_word
+from moneypath.readiness.dataflow import TITLE
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;
@@ -18,7 +19,7 @@ vertical-align:top;text-align:left;overflow-wrap:anywhere}th{background:#f3f5f7}
 td.covered,td.missing,td.pass,td.fail,td.not-measured,.id,.rec{white-space:nowrap}
 .covered,.pass{color:#0b6b2b;font-weight:600}.missing,.fail{color:#a40e26;font-weight:600}
 .not-measured{color:#8a5a00;font-weight:600}.muted{color:#57606a}code{font-size:.9em;word-break:break-all}
-ul{margin:.2rem 0;padding-left:1.1rem}
+ul{margin:.2rem 0;padding-left:1.1rem}.diagram svg{max-width:100%;height:auto}
 """
 
 
@@ -98,6 +99,52 @@ def _records_table(pack) -> str:
             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
+def _dataflow(pack) -> str:
+    """The period's data-flow diagram (PCI DSS 1.2.4), its PCI scope as a table, and what it was drawn from."""
+    flow = pack.dataflow
+    if flow is None:
+        return ""
+    status = _status_class(flow.check.outcome)
+    out = [f'<h2 id="data-flow">{_e(TITLE)}</h2>',
+           f'<p><span class="{status}">{_e(flow.check.outcome)}</span> — {_e(flow.check.why)}</p>',
+           '<p>The money path as declared in the catalog the drill records of the period name (each record keeps '
+           "its catalog's sha256; the copy here hashes to it), not the catalog on disk today. Nodes that store, "
+           "process or transmit card data are marked in the drawing and listed below.</p>"]
+    if flow.drawn is not None:
+        seqs = ", ".join(_record_link(s) for s in flow.drawn_seqs)
+        out.append(f'<p>Drawn from <a href="catalogs/{_e(flow.drawn.sha256)}.yaml"><code>catalogs/'
+                   f"{_e(flow.drawn.sha256)}.yaml</code></a>, named by {seqs}.</p>")
+    if flow.svg is not None:
+        out.append(f'<div class="diagram">{flow.svg}</div>')
+    elif flow.problem:
+        out.append(f'<p class="not-measured">Not drawn: {_e(flow.problem)}.</p>')
+    rows = flow.pci_rows()
+    if rows:
+        def mark(yes: bool) -> str:
+            return "<td>yes</td>" if yes else '<td class="muted">no</td>'
+
+        out.append("<table><thead><tr><th>Node in PCI scope</th><th>Kind</th><th>Stores</th><th>Processes</th>"
+                   "<th>Transmits</th><th>Provider</th></tr></thead><tbody>"
+                   + "".join(f'<tr data-node="{_e(r["node"])}"><td>{_e(r["label"])}<br><code>{_e(r["node"])}</code>'
+                             f'</td><td>{_e(r["kind"])}</td>{mark(r["store"])}{mark(r["process"])}'
+                             f'{mark(r["transmit"])}<td>{_e(r["provider"] or "—")}</td></tr>' for r in rows)
+                   + "</tbody></table>")
+    elif flow.graph is not None:
+        out.append('<p class="muted">No node of the money path is declared in PCI scope (pci: store, process or '
+                   "transmit).</p>")
+    if flow.others:
+        out.append("<p>Other catalogs the period's records name (not drawn; the newest is):</p><ul>"
+                   + "".join(f'<li><a href="catalogs/{_e(sha)}.yaml"><code>{_e(sha)}</code></a>: '
+                             + ", ".join(_record_link(s) for s in seqs) + "</li>" for sha, seqs in flow.others.items())
+                   + "</ul>")
+    unusable = [(seq, r) for seq, r in flow.records.items() if r.outcome != PASS]
+    if unusable:
+        out.append("<p>Records whose catalog is not measured (never drawn in its place):</p><ul>"
+                   + "".join(f'<li>{_record_link(seq)}: <span class="not-measured">not measured</span> — '
+                             f"{_e(r.why)}</li>" for seq, r in unusable) + "</ul>")
+    return "\n".join(out)
+
+
 def render(pack, controls) -> str:
     covered = sum(1 for check in pack.controls.values() if check.ok)
     chain = pack.chain
@@ -116,6 +163,8 @@ controls they exercise. Made by <code>moneypath evidence</code>; read it as it i
 <li>History chain: <b>{_e(chain['result'])}</b> — {_e(chain['records'])} record(s), head {_e(chain['head_seq'])}
 (sha256 <code>{_e(chain['head_sha256'])}</code>), checked {_e(chain['checked_at'])}. See chain.json.</li>
 <li>Manifest: SHA256SUMS lists every file; {signed}. How to check it: VERIFY.txt.</li>
+{f'<li>Data-flow diagram: <span class="{_status_class(pack.dataflow.check.outcome)}">'
+ f'{_e(pack.dataflow.check.outcome)}</span> (<a href="#data-flow">below</a>).</li>' if pack.dataflow else ''}
 {f'<li class="missing">Reports missing for record(s) {", ".join(map(str, missing_reports))}.</li>'
  if missing_reports else ''}
 </ul>
@@ -126,6 +175,7 @@ and the control is <span class="missing">missing</span>.</p>
 {_controls_table(pack, controls)}
 <h2 id="records">Records</h2>
 {_records_table(pack)}
+{_dataflow(pack)}
 <h2 id="chain">The records' chain</h2>
 <p>Each record's <code>prev</code> is the sha256 of the record before it (sha256sum of its file in records/); the
 first record of the period points to one before the period, which the team's history holds.</p>
@@ -133,7 +183,15 @@ first record of the period points to one before the period, which the team's his
 """
 
 
-def verify_text(identity: str | None) -> str:
+CATALOG_STEP = """3. Each catalog the records name hashes to its name (a record's catalog_sha256):
+
+     for f in catalogs/*.yaml; do echo "$(basename "$f" .yaml)  $f"; done | sha256sum -c
+
+"""
+
+
+def verify_text(identity: str | None, catalogs: bool = False) -> str:
+    """The commands, with standard tools; `catalogs`: the pack holds catalogs/ (the data-flow diagram's)."""
     ns = sshsig.NAMESPACE
     signed = (f"""2. The signature of the manifest (OpenSSH 8.1 or later):
 
@@ -146,6 +204,7 @@ def verify_text(identity: str | None) -> str:
 """ if identity else """2. This pack is unsigned (made without --signing-key): the manifest shows that no file
    changed since it was written, not who wrote it.
 """)
+    steps = f"{CATALOG_STEP}4" if catalogs else "3"
     return f"""How to check this evidence pack with standard tools, from this directory:
 
 1. Every file against the manifest (GNU coreutils; on macOS `shasum -a 256 -c SHA256SUMS`):
@@ -157,6 +216,6 @@ def verify_text(identity: str | None) -> str:
      cut -c67- SHA256SUMS | sort | diff - /tmp/files
 
 {signed}
-3. With moneypath installed, both at once: moneypath evidence verify . [--key TEAM_PUBLIC_KEY]
+{steps}. With moneypath installed, both at once: moneypath evidence verify . [--key TEAM_PUBLIC_KEY]
    (exit 0 intact and signed, 1 changed, missing or added files or a bad signature, 3 intact but unsigned).
 """

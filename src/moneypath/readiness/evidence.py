@@ -5,9 +5,11 @@ A control is covered only where a passed record of the period declares it (`cont
 into the record); a failed or unmeasured record, or one outside the period, covers nothing: the map says
 "missing" (moneypath.readiness.control_map), and the pack's exit code is the Verdict of its controls. The pack
 holds index.html, records/ (the records as the history keeps them, byte for byte), reports/ (the report folders
-they point to), controls.json, chain.json, VERIFY.txt and the SHA256SUMS manifest of every other file
-(`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format (moneypath.readiness.sshsig) when a key is given.
-It is built in a temporary directory beside its place and renamed there whole.
+they point to), controls.json, chain.json, the period's data-flow diagram (dataflow.svg, dataflow.json and the
+catalogs the records name, catalogs/<sha256>.yaml: moneypath.readiness.dataflow), VERIFY.txt and the SHA256SUMS
+manifest of every other file (`sha256sum -c SHA256SUMS`), signed in OpenSSH's SSHSIG format
+(moneypath.readiness.sshsig) when a key is given. It is built in a temporary directory beside its place and
+renamed there whole.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from pathlib import Path
 
 from moneypath._common.verdict import EXIT_CODES, EXIT_FAIL, EXIT_USAGE, FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict
 from moneypath.formats.controls import CONTROLS
-from moneypath.readiness import auditor_page, history, sshsig
+from moneypath.readiness import auditor_page, dataflow, history, sshsig
+from moneypath.readiness.catalogs import FOLDER as CATALOGS
 from moneypath.readiness.control_map import control_status, shown_why, status_word
 
 MANIFEST, SIGNATURE = "SHA256SUMS", "SHA256SUMS.sig"
+DATAFLOW_SVG = "dataflow.svg"
 PUBLIC_KEY, ALLOWED_SIGNERS = "signing-key.pub", "allowed_signers"
 UNLISTED = (MANIFEST, SIGNATURE)  # the only files the manifest does not list
 
@@ -69,6 +73,7 @@ class Pack:
     chain: dict  # the chain check of the history
     reports: dict[int, str | None] = field(default_factory=dict)  # seq → the report's folder in the pack, or None
     signed_by: str | None = None
+    dataflow: dataflow.DataFlow | None = None  # the period's data-flow diagram (PCI DSS 1.2.4)
 
     @property
     def verdict(self) -> Verdict:
@@ -102,7 +107,8 @@ def build(history_dir: Path, first: date, last: date, out: Path, signing_key: Pa
                             EXIT_FAIL) from None
     chosen = [r for r in everything if in_period(r, first, last)]
     pack = Pack(first, last, chosen, {c: control_status(c, chosen) for c in wanted},
-                _chain(Path(history_dir), everything, chosen), signed_by=key.identity if key else None)
+                _chain(Path(history_dir), everything, chosen), signed_by=key.identity if key else None,
+                dataflow=dataflow.build(chosen, Path(history_dir)))
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
@@ -164,15 +170,32 @@ def _fill(work: Path, pack: Pack, history_dir: Path, key) -> None:
                           "why": shown_why(check), "records": list(check.figures["records"])}
                       for c, check in pack.controls.items()}}, indent=2) + "\n")
     (work / "chain.json").write_text(json.dumps(pack.chain, indent=2) + "\n")
+    _fill_dataflow(work, pack.dataflow)
     (work / "index.html").write_text(auditor_page.render(pack, CONTROLS), encoding="utf-8")
     if key is not None:
         (work / PUBLIC_KEY).write_text(key.public_line + "\n")
         (work / ALLOWED_SIGNERS).write_text(sshsig.allowed_signers(key))
-    (work / "VERIFY.txt").write_text(auditor_page.verify_text(key.identity if key else None))
+    (work / "VERIFY.txt").write_text(auditor_page.verify_text(key.identity if key else None,
+                                                                    (work / CATALOGS).is_dir()))
     manifest = manifest_text(work)
     (work / MANIFEST).write_text(manifest)
     if key is not None:
         (work / SIGNATURE).write_text(key.sign(manifest.encode()))
+
+
+def _fill_dataflow(work: Path, flow: dataflow.DataFlow | None) -> None:
+    """catalogs/<sha256>.yaml for each verified catalog the period names (each hashes to its name), the diagram
+    (dataflow.svg) when one is drawn, and dataflow.json."""
+    if flow is None:
+        return
+    verified = {r.sha256: r.text for r in flow.records.values() if r.text is not None}
+    if verified:
+        (work / CATALOGS).mkdir()
+    for sha, text in verified.items():  # UTF-8 text as read: the same bytes, so each hashes to its name
+        (work / CATALOGS / f"{sha}.yaml").write_bytes(str(text).encode("utf-8"))
+    if flow.svg is not None:
+        (work / DATAFLOW_SVG).write_text(flow.svg, encoding="utf-8")
+    (work / "dataflow.json").write_text(json.dumps(flow.summary(), indent=2) + "\n")
 
 
 def _files(root: Path) -> list[str]:

@@ -11,7 +11,8 @@ moneypath.readiness.checkpoints cover that.
 API (readiness, dora and evidence build on it): `append(history_dir, fields) -> dict` assigns seq and prev
 and writes the record; `read(history_dir) -> list[dict]` verifies the chain and returns the records, oldest
 first, or raises HistoryError naming the first bad seq and what is wrong with it. Record fields: FIELDS
-(others may add fields, never rename these); moneypath.readiness.records builds them from a journal.
+(others may add fields, never rename these), and `catalog_sha256` when the record keeps its catalog (a copy in
+`<dir>/catalogs/`, moneypath.readiness.catalogs); moneypath.readiness.records builds them from a journal.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ ROLE_FIELDS: dict[str, tuple[type, ...]] = {
     "role": (str,), "who": (str, type(None)), "asked_at": (str, type(None)), "answered_at": (str, type(None)),
     "late": (bool,),
 }
+CATALOG_FIELD = "catalog_sha256"  # optional: the sha256 of the catalog the drill ran on (readiness.catalogs)
 APPEND_TRIES = 50  # a seq taken by a writer that holds no lock (another host on a shared mount): read the head again
 
 
@@ -170,6 +172,9 @@ def check_fields(record: Mapping, where: str = "the record") -> None:
         _typed(f"{where}: roles.{i}", role, ROLE_FIELDS)
     if not all(isinstance(c, str) for c in record["controls"]):
         raise HistoryError(f"{where}: controls must be a list of strings")
+    sha = record.get(CATALOG_FIELD)  # optional: records made before records kept their catalog have none
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise HistoryError(f"{where}: {CATALOG_FIELD} must be a hex sha256")
 
 
 # ---------------------------------------------------------------- reading and verifying

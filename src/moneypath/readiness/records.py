@@ -19,7 +19,8 @@ from pathlib import Path
 from moneypath._common.timefactor import TimeFactor
 from moneypath._common.verdict import Outcome
 from moneypath.formats.drill import Drill
-from moneypath.readiness.history import HistoryError, append, rfc3339
+from moneypath.readiness import catalogs
+from moneypath.readiness.history import CATALOG_FIELD, HistoryError, append, rfc3339
 
 KIND_GAMEDAY = "gameday"
 
@@ -134,8 +135,9 @@ class Recorder:
     signing_key: str | None = None
 
     def record(self, drill: Drill, severities: Mapping[str, str] | None, journal: dict, journal_path: Path,
-               say: Callable[[str], None] = print) -> dict | None:
-        """Append the run's record (`severities`: alert name → page or ticket, as `record_fields` takes it)."""
+               say: Callable[[str], None] = print, catalog_path: str | Path | None = None) -> dict | None:
+        """Append the run's record (`severities`: alert name → page or ticket, as `record_fields` takes it); with
+        `catalog_path`, the record keeps the catalog's sha256 and the history a copy of it (readiness.catalogs)."""
         from moneypath.protocol.audit.checkpoint import CheckpointError
         from moneypath.readiness.checkpoints import sign_head
 
@@ -143,6 +145,11 @@ class Recorder:
         try:
             fields = record_fields(journal, journal_path, self.history_dir, self.environment, kind, severities,
                                    drill_controls(drill))
+            if catalog_path is not None:
+                try:
+                    fields[CATALOG_FIELD] = catalogs.keep(self.history_dir, catalog_path)
+                except OSError as exc:  # the run is recorded all the same; its catalog is "not recorded"
+                    say(f"           history: catalog {catalog_path} not kept ({exc.strerror or exc})")
             record = append(self.history_dir, fields)
         except Exception as exc:  # noqa: BLE001 - a record that cannot be made must not lose the run's summary
             why = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"

@@ -228,6 +228,37 @@ def test_drill_report_page(browser, screenshots, tmp_path):
     assert "JPY 6,235, KWD 6.235" in text and "minor units" not in text
 
 
+def test_drill_report_page_draws_the_money_path_map(browser, screenshots, tmp_path):
+    """The reference catalog's map in a provider outage's report: the SVG inline, every edge of the catalog in
+    its DOM, globex's edges drawn as hit and acme's not, the red edges naming the alerts that paged."""
+    from moneypath.drills.report.rendering import render
+    from moneypath.map.graph import build_map
+    from tests.support import map_renderer
+    from tests.support.drill_journal import outage_journal
+
+    catalog = load_catalog(CATALOG_PATH)
+    graph = build_map([catalog])
+    run = tmp_path / "reports" / "provider-partial-outage-20260314-090000"
+    render(outage_journal(), run, catalog)
+    found: dict = {}
+
+    def inspect(page):
+        svg = page.locator("div.markup svg")
+        assert svg.count() == 1 and svg.is_visible()
+        assert "as at the drill's end" in svg.locator("text.subtitle").text_content()  # never "live"
+        found.update(page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('svg [data-edge]')]
+            .map(e => [e.getAttribute('data-edge'), e.cloneNode(false).outerHTML]))"""))
+
+    text = check_page(browser, run / "index.html", "Drill provider-partial-outage: PASS",
+                      "Drill report: provider-partial-outage", screenshots, "drill-report-map", inspect)
+    assert set(found) == {e.id for e in graph.edges}
+    assert {e for e, tag in found.items() if map_renderer.highlighted(tag)} >= {
+        e.id for e in graph.edges_touching_provider("globex")}
+    assert not {e for e, tag in found.items() if map_renderer.highlighted(tag)} & {
+        e.id for e in graph.edges_touching_provider("acme")}
+    assert "Money-path map" in text and "MoneyPathProviderPartialOutage" in text and "not a live read" in text
+
+
 # ---------------------------------------------------------------- the load-test report and the capacity plan
 
 

@@ -156,6 +156,11 @@ def _assert_recorded(history: Path, j: dict, reports: Path, out: str, roles: lis
     journal = next(reports.glob("audit-chain-tampered-*/journal.json"))
     assert record["journal_sha256"] == hashlib.sha256(journal.read_bytes()).hexdigest()
     assert record["report"] == str(journal.parent.resolve())
+    # the catalog it ran on, kept beside the history; the report draws that catalog's map
+    catalog = (ROOT / "moneypath.yaml").read_bytes()
+    assert record["catalog_sha256"] == hashlib.sha256(catalog).hexdigest()
+    assert (history / "catalogs" / f"{record['catalog_sha256']}.yaml").read_bytes() == catalog
+    assert 'data-highlight="true"' in (journal.parent / "map.svg").read_text()
 
 
 @pytest.mark.alone

@@ -135,3 +135,44 @@ def test_the_index_shows_the_control_map_in_chromium(signed_pack, browser, scree
         assert not problems, problems
     finally:
         page.close()
+
+
+def test_the_index_shows_the_data_flow_diagram_in_chromium(tmp_path, browser, screenshots):  # noqa: F811
+    """A record that kept the reference catalog: its map inline as the data-flow diagram, every node in the DOM,
+    the PCI scope as a table, nothing wider than the window; and `sha256sum -c` over the catalogs' names."""
+    from moneypath.catalog import load_catalog
+    from moneypath.readiness import catalogs, history
+    from tests.conftest import CATALOG_PATH
+    from tests.support.evidence_history import record
+
+    folder = tmp_path / "history"
+    history.append(folder, {**record("2026-02-10", "provider-partial-outage", "pass", ["SYSC-15A"]),
+                            "catalog_sha256": catalogs.keep(folder, CATALOG_PATH)})
+    out = tmp_path / "pack"
+    evidence.build(folder, *Q1, out)
+    script = next(line.strip() for line in (out / "VERIFY.txt").read_text().splitlines() if "catalogs/*.yaml" in line)
+    assert _run("bash", "-c", script, cwd=out).returncode == 0
+    catalog = load_catalog(CATALOG_PATH)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    try:
+        page.goto((out / "index.html").as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        assert page.locator("#data-flow").inner_text() == "Data-flow diagram (PCI DSS 1.2.4)"
+        assert page.locator("div.diagram svg").is_visible()
+        nodes = page.evaluate("() => [...document.querySelectorAll('div.diagram svg [data-node]')]"
+                              ".map(e => e.getAttribute('data-node'))")
+        assert set(nodes) == {f"{catalog.service}/{key}" for key in catalog.money_path.nodes}
+        scope = page.locator("tr[data-node]")
+        assert sorted(scope.nth(i).get_attribute("data-node") for i in range(scope.count())) == [
+            f"{catalog.service}/{key}" for key, node in sorted(catalog.money_path.nodes.items()) if node.pci]
+        wide = page.evaluate("""() => [...document.body.querySelectorAll('*')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map(e => e.tagName + ' ' + (e.textContent || '').slice(0, 40))""")
+        assert not wide, wide[:5]
+        shot = screenshots / "evidence-dataflow.png"
+        page.screenshot(path=str(shot), full_page=True, timeout=PAGE_TIMEOUT_MS)
+        assert not problems, problems
+    finally:
+        page.close()

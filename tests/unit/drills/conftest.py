@@ -1,5 +1,6 @@
 """Fixtures of the drill unit tests: a DrillRun of duplicate-charge.yaml with nothing started (`run`), and one whose
-fault API calls are recorded (`live`)."""
+fault API calls are recorded (`live`); every report they render draws its money-path map with a stand-in for the
+renderer (moneypath.map.render lays out with Graphviz dot, a process the unit tier does not start)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from moneypath.check.drill_files import load_drill
 from moneypath.drills.endpoints import Target
 from moneypath.drills.runner import DrillRun
 from tests.conftest import ROOT
+from tests.support import map_renderer
 from tests.support.drill_fakes import Clock, FakePages, FakeProm
+
+
+@pytest.fixture(autouse=True)
+def _map_stand_in(monkeypatch):
+    map_renderer.stand_in(monkeypatch)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.report import Cell, Document, Para, Section, publishing, stage
 from moneypath.drills.report.charts import render_plots
+from moneypath.drills.report.map_section import MAP_FILE, map_section
 from moneypath.drills.report.reading import Journal, ReportError, load_journal  # callers import the last two from here
 from moneypath.drills.report.sections import build_sections
 
@@ -68,9 +69,11 @@ def document(jn: Journal, sections: list[Section]) -> Document:
 
 
 def render(journal: dict, out_dir: Path, catalog: Catalog | None = None) -> Path:
-    """Write report.md, index.html and one PNG per series into out_dir; return the report.md path.
+    """Write report.md, index.html, one PNG per series and the money-path map (map.svg) into out_dir; return the
+    report.md path.
 
-    Money reads in each currency's exponent from `catalog` (the drill's), or from ISO 4217 without one.
+    Money reads in each currency's exponent from `catalog` (the drill's), or from ISO 4217 without one; the map is
+    the catalog's `money_path:` (moneypath.drills.report.map_section).
 
     Everything is rendered into a temporary sibling directory first. A new out_dir appears whole
     by one rename; into an existing one (where the runner put journal.json) each finished file is
@@ -87,7 +90,10 @@ def render(journal: dict, out_dir: Path, catalog: Catalog | None = None) -> Path
         raise ReportError(f"cannot write the report under {out_dir.parent}: {exc.strerror or exc}") from exc
     with publishing(tmp, out_dir, merge=True, last=REPORT):
         images = render_plots(jn, tmp)
-        doc = document(jn, build_sections(jn, images, _runbook_href(journal, out_dir)))
+        drawn = map_section(jn, catalog)
+        if drawn.svg is not None:
+            (tmp / MAP_FILE).write_text(drawn.svg, encoding="utf-8")
+        doc = document(jn, build_sections(jn, images, _runbook_href(journal, out_dir), drawn.section))
         (tmp / PAGE).write_text(doc.to_html(), encoding="utf-8")
         (tmp / REPORT).write_text(doc.to_markdown(), encoding="utf-8")
         if not (out_dir / JOURNAL).exists():

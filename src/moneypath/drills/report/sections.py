@@ -38,7 +38,9 @@ OBJECTIVE_TEXT = {
 }
 
 
-def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -> list[Section]:
+def build_sections(jn: Journal, images: list[Image], runbook_href: str | None,
+                   money_map: Section | None = None) -> list[Section]:
+    """The report's sections; `money_map` (moneypath.drills.report.map_section) follows the alerts."""
     j = jn.j
     out: list[Section] = []
     target = j.get("target") or {}
@@ -123,6 +125,8 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None) -
           Cell(", ".join(str(r) for r in a.get("receivers") or []) or "—"), ok_cell(a.get("ok"), "ok", "FAIL"),
           Cell(str(a.get("reason") or ""))] for a in jn.alerts],
         "no alert expected and none fired")]))
+    if money_map is not None:
+        out.append(money_map)
 
     ha = j.get("ha")
     if isinstance(ha, dict):
