@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from moneypath.catalog.money_path import MOVEMENTS, NODE_KINDS  # noqa: E402
 from moneypath.map.graph import MapEdge, MapNode, MoneyPathMap  # noqa: E402
-from moneypath.map.health import MapHealth, Mark, State  # noqa: E402
+from moneypath.map.marks import MapHealth, Mark, State  # noqa: E402
 from moneypath.map.page import render_page  # noqa: E402
 
 GOAL_S = 2.0

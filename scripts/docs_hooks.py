@@ -382,7 +382,7 @@ def typed_methods() -> str:
 # ---- the money-path map: its section as an example, its picture ------------------------------------------
 
 MAP_CATALOG = ROOT / "moneypath.yaml"
-MAP_CODE = ("graph.py", "health.py", "layout.py", "legend.py", "render.py", "shapes.py")
+MAP_CODE = ("graph.py", "marks.py", "layout.py", "legend.py", "render.py", "shapes.py")
 
 
 def money_path_section() -> str:

@@ -20,7 +20,7 @@ NODE_KINDS = ("funding", "service", "provider", "acquirer", "ledger", "queue", "
               "merchant", "store")
 MOVEMENTS = ("fund", "authorize", "capture", "refund", "settle", "reconcile", "pay_out", "record", "enqueue",
              "transfer", "chargeback")
-# The health an edge's signals show, each role read its own way (moneypath.map.live): a rate per second, the share
+# The health an edge's signals show, each role read its own way (moneypath.map.live_health): a rate per second, the share
 # of errors in the rate, a latency quantile, a lag in seconds, a depth.
 SIGNAL_ROLES = ("rate", "errors", "latency", "lag", "depth")
 PROVIDER_KINDS = ("provider", "acquirer", "payout_rail")  # the kinds of node that may be a catalog provider

@@ -97,11 +97,11 @@ def _read_health(graph, url: str):
     from moneypath._common.prometheus import PrometheusError
 
     try:
-        from moneypath.map.live import read_health
+        from moneypath.map.live_health import read_health
     except ModuleNotFoundError as exc:
-        if exc.name != "moneypath.map.live":
+        if exc.name != "moneypath.map.live_health":
             raise
-        return "moneypath map: --prometheus: this build has no live map (moneypath.map.live)"
+        return "moneypath map: --prometheus: this build has no live map (moneypath.map.live_health)"
     try:
         return read_health(graph, url)
     except PrometheusError as exc:
@@ -126,7 +126,7 @@ def _element(graph, kind: str, element_id: str) -> str:
 def health_verdict(graph, health) -> Verdict:
     """One check per edge (an edge with no mark is not measured) and per node the health marks: red or amber
     fail, green passes, grey is not measured."""
-    from moneypath.map.health import State
+    from moneypath.map.marks import State
 
     outcome = {State.RED: Outcome.FAIL, State.AMBER: Outcome.FAIL, State.GREEN: Outcome.PASS,
                State.GREY: Outcome.NOT_MEASURED}

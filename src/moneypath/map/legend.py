@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 from moneypath.catalog.money_path import NODE_KINDS
 from moneypath.map.graph import MoneyPathMap
-from moneypath.map.health import MapHealth, State
+from moneypath.map.marks import MapHealth, State
 from moneypath.map.shapes import COLOURS, HIGHLIGHT, NEUTRAL, PCI, STUB_DASH, fmt, shape, text_width
 
 KIND_TEXT = {

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from html import escape
 
 from moneypath.map.graph import MoneyPathMap
-from moneypath.map.health import MapHealth
+from moneypath.map.marks import MapHealth
 from moneypath.map.render import default_title, render_svg
 
 # The SVG fills what the header leaves: its viewBox keeps the aspect, so it scales down and never scrolls.

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from moneypath.map.graph import MapEdge, MapNode, MoneyPathMap
-from moneypath.map.health import MapHealth, Mark, State
 from moneypath.map.layout import Box, BoxSpec, EdgePath, EdgeSpec, Layout, layout
 from moneypath.map.legend import legend
+from moneypath.map.marks import MapHealth, Mark, State
 from moneypath.map.shapes import (
     COLOURS,
     FONT_FAMILY,

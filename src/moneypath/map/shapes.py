@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneypath.map.health import State
+from moneypath.map.marks import State
 
 # Average advance of a character, in ems, for a wide sans-serif (DejaVu Sans, Verdana): generous, so text measured
 # here fits the box whatever sans-serif the viewer has.

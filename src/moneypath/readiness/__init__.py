@@ -8,6 +8,7 @@ history's head, kept outside it), gauges (`moneypath readiness serve` and its te
 series), evidence (`moneypath evidence`: the pack of a period, its manifest, and its check), control_map (each
 control covered or missing), catalogs (the catalog each record names, a copy per sha256 beside the history),
 dataflow (the pack's data-flow diagram: the money-path map of the catalog the period's records name),
-auditor_page (the pack's index.html and VERIFY.txt) and sshsig (the pack's signature, OpenSSH's SSHSIG format). Results are moneypath._common.verdict's types. Whether each paging alert is ready is
-judged in moneypath.check.rehearsals, from the records.
+auditor_page (the pack's index.html and VERIFY.txt) and sshsig (the pack's signature, OpenSSH's SSHSIG format).
+Results are moneypath._common.verdict's types. Whether each paging alert is ready is judged in
+moneypath.check.rehearsals, from the records.
 """

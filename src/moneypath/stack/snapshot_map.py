@@ -1,5 +1,5 @@
 """The snapshot's money-path map: the catalog's `money_path:` section drawn (moneypath.map.render) with the live
-colours read from the same Prometheus (moneypath.map.live), as an SVG beside the panels' PNGs. What the
+colours read from the same Prometheus (moneypath.map.live_health), as an SVG beside the panels' PNGs. What the
 dashboard's Node Graph shows, for whoever has no Grafana; no section when the catalog declares no money path."""
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from moneypath._common.atomic import write_text
 from moneypath._common.report import Cell, Image, Para, Section
 from moneypath.catalog import Catalog
 from moneypath.map.graph import build_map
-from moneypath.map.health import MapHealth, State
+from moneypath.map.marks import MapHealth, State
 
 MAP_FILE = "money-path.svg"
 TITLE = "Money path"
 
 
 def _read_live(graph, prometheus_url: str) -> MapHealth:
-    from moneypath.map.live import read_health  # the live map's reader: the same rules as `moneypath map --prometheus`
+    from moneypath.map.live_health import (
+        read_health,  # the live map's reader: the same rules as `moneypath map --prometheus`
+    )
 
     return read_health(graph, prometheus_url)
 

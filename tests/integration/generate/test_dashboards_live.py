@@ -36,7 +36,7 @@ from moneypath.catalog.conventions import READINESS_METRICS, slo_alert_key
 from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards.map_queries import COLORS
 from moneypath.map.graph import build_map
-from moneypath.map.health import State
+from moneypath.map.marks import State
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, ROOT, wait_for

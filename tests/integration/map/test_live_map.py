@@ -18,8 +18,8 @@ import pytest
 
 from moneypath.catalog import load_catalog
 from moneypath.map.graph import build_map
-from moneypath.map.health import State
-from moneypath.map.live import read_health
+from moneypath.map.live_health import read_health
+from moneypath.map.marks import State
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, wait_for

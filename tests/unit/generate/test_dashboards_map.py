@@ -12,7 +12,7 @@ import pytest
 from moneypath.generate import dashboards as d
 from moneypath.generate.dashboards import map_queries as mq
 from moneypath.map.graph import MapEdge, build_map
-from moneypath.map.health import State
+from moneypath.map.marks import State
 
 
 @pytest.fixture(scope="module")

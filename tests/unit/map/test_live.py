@@ -1,4 +1,4 @@
-"""The live map's rules (moneypath.map.live) on the reference catalog's map, read from a fake Prometheus on loopback
+"""The live map's rules (moneypath.map.live_health) on the reference catalog's map, read from a fake Prometheus on loopback
 that answers /api/v1/rules and /api/v1/query from canned data: which edge turns red, amber, green or grey, and why;
 the figures; the nodes; the JSON form. The real proof against a running stack: tests/integration/map/."""
 
@@ -14,8 +14,7 @@ import yaml
 from moneypath._common.verdict import dumps
 from moneypath.catalog.conventions import sli_error_record
 from moneypath.map.graph import build_map
-from moneypath.map.health import MapHealth, Mark, State
-from moneypath.map.live import (
+from moneypath.map.live_health import (
     EDGE_LABEL,
     compact,
     figures,
@@ -25,6 +24,7 @@ from moneypath.map.live import (
     role_query,
     shortest_window,
 )
+from moneypath.map.marks import MapHealth, Mark, State
 from tests.conftest import ROOT, free_port
 from tests.loopback_http import LoopbackServer, QuietHandler
 

@@ -13,8 +13,8 @@ import pytest
 from moneypath.catalog import load_catalog
 from moneypath.map import render
 from moneypath.map.graph import build_map
-from moneypath.map.health import MapHealth, Mark, State
 from moneypath.map.layout import BoxSpec, EdgeSpec, LayoutError, dot_source, layout
+from moneypath.map.marks import MapHealth, Mark, State
 from moneypath.map.page import render_page
 from moneypath.map.render import render_svg
 from moneypath.map.shapes import COLOURS, HIGHLIGHT, PCI, STUB_DASH

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from moneypath.map import render
-from moneypath.map.health import MapHealth, Mark, State
+from moneypath.map.marks import MapHealth, Mark, State
 from tests.conftest import CATALOG_PATH, run_cli
 from tests.map_support import tickets_catalog
 
@@ -27,7 +27,7 @@ def _no_dot(monkeypatch):
 
 
 def live_reads(monkeypatch, marks: dict[str, Mark], nodes: dict[str, Mark] | None = None, error: str | None = None):
-    """moneypath.map.live standing in: read_health returns these marks (or raises PrometheusError)."""
+    """moneypath.map.live_health standing in: read_health returns these marks (or raises PrometheusError)."""
     from moneypath._common.prometheus import PrometheusError
 
     asked = []
@@ -38,7 +38,7 @@ def live_reads(monkeypatch, marks: dict[str, Mark], nodes: dict[str, Mark] | Non
             raise PrometheusError(error, url=prometheus_url, path="/api/v1/query")
         return MapHealth(nodes=nodes or {}, edges=marks, at=1_780_000_000.0, source=prometheus_url)
 
-    monkeypatch.setitem(sys.modules, "moneypath.map.live", types.SimpleNamespace(read_health=read_health))
+    monkeypatch.setitem(sys.modules, "moneypath.map.live_health", types.SimpleNamespace(read_health=read_health))
     return asked
 
 

@@ -8,7 +8,7 @@ import pytest
 from moneypath._common.plots import Series
 from moneypath.catalog import load_catalog
 from moneypath.map import render
-from moneypath.map.health import MapHealth
+from moneypath.map.marks import MapHealth
 from moneypath.stack import snapshot, snapshot_map
 from tests.conftest import ROOT
 from tests.map_support import grid_layout

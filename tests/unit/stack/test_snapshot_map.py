@@ -11,8 +11,8 @@ import pytest
 from moneypath._common.plots import pyplot
 from moneypath.map import render
 from moneypath.map.graph import build_map
-from moneypath.map.health import MapHealth, Mark, State
 from moneypath.map.layout import Box, EdgePath, Layout, LayoutError
+from moneypath.map.marks import MapHealth, Mark, State
 from moneypath.map.shapes import COLOURS
 from moneypath.stack import snapshot, snapshot_map
 

@@ -15,8 +15,8 @@ from moneypath.drills.map_hits import AlertReads, Fault, hit_edges
 from moneypath.drills.report.formatting import fmt_utc
 from moneypath.drills.report.reading import Journal
 from moneypath.map.graph import MoneyPathMap, build_map
-from moneypath.map.health import MapHealth, Mark, State
 from moneypath.map.layout import LayoutError
+from moneypath.map.marks import MapHealth, Mark, State
 
 if TYPE_CHECKING:
     from moneypath.catalog import Catalog

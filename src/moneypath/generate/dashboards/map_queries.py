@@ -1,7 +1,7 @@
 """The PromQL behind the money-path dashboard's Node Graph: one instant query for the nodes, one for the edges, each a
 row per node or edge of `moneypath.map.graph.build_map` with the ids, titles and colour as labels.
 
-An edge's state follows the live map's rules as far as PromQL can read them (moneypath.map.health.State): red while a
+An edge's state follows the live map's rules as far as PromQL can read them (moneypath.map.marks.State): red while a
 paging alert whose expression reads one of its signals fires (ALERTS{alertstate="firing"}), amber while such a ticket
 alert fires or an SLO whose SLI is made of one of its signals is beyond its objective over the freshest window the
 rules record, green while any of its signals has a series, grey otherwise (not measured: never green on no data).
@@ -21,7 +21,7 @@ from moneypath.catalog.conventions import SLI_WINDOWS, SLO_BUDGET_RECORD, sli_er
 from moneypath.generate.dashboards.panels import RATE, slos_on
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.map.graph import EdgeSignal, MapEdge, MapNode, MoneyPathMap
-from moneypath.map.health import State
+from moneypath.map.marks import State
 from moneypath.map.shapes import COLOURS
 
 # The drawn map's stroke colours (moneypath.map.shapes): the Node Graph takes a colour field's string as the stroke.

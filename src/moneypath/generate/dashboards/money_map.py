@@ -19,7 +19,7 @@ from moneypath.generate.dashboards.map_queries import (
 )
 from moneypath.generate.dashboards.panels import DS, NO_DATA, AlertRef, Board, neutral, q, with_no_data
 from moneypath.map.graph import build_map
-from moneypath.map.health import State
+from moneypath.map.marks import State
 
 NODES_REF, EDGES_REF = "A", "B"
 

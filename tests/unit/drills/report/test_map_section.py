@@ -7,7 +7,7 @@ import re
 
 from moneypath.catalog import load_catalog
 from moneypath.drills.report.rendering import render
-from moneypath.map.health import State
+from moneypath.map.marks import State
 from tests.conftest import CATALOG_PATH
 from tests.support import map_renderer
 from tests.support.drill_journal import outage_journal, passing_journal

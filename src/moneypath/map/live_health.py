@@ -25,7 +25,7 @@ from moneypath.catalog import duration_seconds
 from moneypath.catalog.conventions import SLI_WINDOWS, sli_error_record
 from moneypath.catalog.terms import Selector
 from moneypath.map.graph import EdgeSignal, MapEdge, MoneyPathMap
-from moneypath.map.health import MapHealth, Mark, State
+from moneypath.map.marks import MapHealth, Mark, State
 from moneypath.map.reads import Read, Recording, agrees, compatible, raw_reads, reads, reads_metric, recording
 
 WINDOW = "1m"  # the rate window of the figures: a minute of a 15 s scrape holds four samples
