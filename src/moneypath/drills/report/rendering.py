@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.report import Cell, Document, Para, Section, publishing, stage
 from moneypath.drills.report.charts import render_plots
-from moneypath.drills.report.map_section import MAP_FILE, map_section
+from moneypath.drills.report.report_map import MAP_FILE, map_section
 from moneypath.drills.report.reading import Journal, ReportError, load_journal  # callers import the last two from here
 from moneypath.drills.report.sections import build_sections
 
@@ -73,7 +73,7 @@ def render(journal: dict, out_dir: Path, catalog: Catalog | None = None) -> Path
     report.md path.
 
     Money reads in each currency's exponent from `catalog` (the drill's), or from ISO 4217 without one; the map is
-    the catalog's `money_path:` (moneypath.drills.report.map_section).
+    the catalog's `money_path:` (moneypath.drills.report.report_map).
 
     Everything is rendered into a temporary sibling directory first. A new out_dir appears whole
     by one rename; into an existing one (where the runner put journal.json) each finished file is

@@ -40,7 +40,7 @@ OBJECTIVE_TEXT = {
 
 def build_sections(jn: Journal, images: list[Image], runbook_href: str | None,
                    money_map: Section | None = None) -> list[Section]:
-    """The report's sections; `money_map` (moneypath.drills.report.map_section) follows the alerts."""
+    """The report's sections; `money_map` (moneypath.drills.report.report_map) follows the alerts."""
     j = jn.j
     out: list[Section] = []
     target = j.get("target") or {}
