@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.report import Cell, Document, Para, Section, publishing, stage
 from moneypath.drills.report.charts import render_plots
-from moneypath.drills.report.report_map import MAP_FILE, map_section
 from moneypath.drills.report.reading import Journal, ReportError, load_journal  # callers import the last two from here
+from moneypath.drills.report.report_map import MAP_FILE, map_section
 from moneypath.drills.report.sections import build_sections
 
 if TYPE_CHECKING:

@@ -48,8 +48,8 @@ def test_the_report_draws_the_map_with_the_hit_edges_and_the_pages(tmp_path):
 
 
 def test_the_marks_red_on_pages_grey_elsewhere_never_green(tmp_path):
-    from moneypath.drills.report.report_map import map_section
     from moneypath.drills.report.reading import Journal
+    from moneypath.drills.report.report_map import map_section
 
     catalog = load_catalog(CATALOG_PATH)
     drawn = map_section(Journal(outage_journal(), catalog), catalog)
