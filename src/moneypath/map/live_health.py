@@ -26,7 +26,7 @@ from moneypath.catalog.conventions import SLI_WINDOWS, sli_error_record
 from moneypath.catalog.terms import Selector
 from moneypath.map.graph import EdgeSignal, MapEdge, MoneyPathMap
 from moneypath.map.marks import MapHealth, Mark, State
-from moneypath.map.reads import Read, Recording, agrees, compatible, raw_reads, reads, reads_metric, recording
+from moneypath.map.reads import Read, compatible, raw_reads, reads, reads_signal, recordings_of
 
 WINDOW = "1m"  # the rate window of the figures: a minute of a 15 s scrape holds four samples
 QUANTILE = 0.99
@@ -45,9 +45,7 @@ class Firing:
     reads: tuple[Read, ...]
 
     def reads_signal(self, signal: EdgeSignal) -> bool:
-        matchers = signal.selector.matchers
-        return (any(reads_metric(r, signal.metric) and compatible(r.matchers, matchers) for r in self.reads)
-                and agrees(matchers, self.labels))
+        return reads_signal(self.reads, signal, self.labels)
 
     def describe(self) -> str:
         named = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items())
@@ -58,8 +56,7 @@ class Firing:
 def firing_alerts(groups: Iterable[dict]) -> list[Firing]:
     """The firing `page` and `ticket` alerts of /api/v1/rules' groups, each with what its rule reads."""
     groups = list(groups)
-    recordings: list[Recording] = [recording(r["name"], r.get("query", ""), r.get("labels"))
-                                   for g in groups for r in g.get("rules", []) if r.get("type") == "recording"]
+    recordings = recordings_of(groups)
     found = []
     for group in groups:
         for rule in group.get("rules", []):

@@ -1,5 +1,6 @@
 """Which series a PromQL expression reads, and through recording rules which raw metrics: how the live map
-(live.py) tells that an alert's expression reads one of an edge's signals.
+(live_health.py), the drill report (drills/map_hits.py) and the map board (generate/dashboards/map_queries.py) tell
+that an alert's expression reads one of an edge's signals (`AlertRule.reads_signal`).
 
 A small lexer, not a parser: it walks the text once, skipping strings, comments, ranges and subqueries
 (`[5m]`, `[30m:1m]`), numbers and durations, keywords, function names (an identifier followed by `(`) and
@@ -11,8 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from moneypath.catalog.terms import Matcher
+
+if TYPE_CHECKING:
+    from moneypath.map.graph import EdgeSignal
 
 # PromQL words that are neither functions (followed by "(") nor series names; matched case-insensitively.
 KEYWORDS = frozenset({
@@ -194,3 +199,61 @@ def raw_reads(expr_reads: Iterable[Read], recordings: Iterable[Recording]) -> tu
 def reads_metric(read: Read, metric: str) -> bool:
     """Whether a read selects the metric: its name, or a histogram's _bucket, _count or _sum of it."""
     return read.name == metric or (read.name.startswith(metric) and read.name[len(metric):] in _HISTOGRAM_SUFFIXES)
+
+
+def reads_signal(expr_reads: Iterable[Read], signal: EdgeSignal, labels: Mapping[str, str] | None = None) -> bool:
+    """Whether an expression's reads select the signal's metric with matchers that may select the same series,
+    and the alert's labels (None: unknown) name no other value of a label the signal's selector constrains."""
+    matchers = signal.selector.matchers
+    return (any(reads_metric(r, signal.metric) and compatible(r.matchers, matchers) for r in expr_reads)
+            and agrees(matchers, labels or {}))
+
+
+# ---------------------------------------------------------------- rule groups
+
+
+def _kind(rule: Mapping) -> str:
+    """A rule's kind, from a rule file (`alert:`/`record:`) or from /api/v1/rules (`type:`)."""
+    return "recording" if "record" in rule else "alerting" if "alert" in rule else str(rule.get("type", ""))
+
+
+def _name(rule: Mapping) -> str:
+    return str(rule.get("record") or rule.get("alert") or rule.get("name", ""))
+
+
+def _expr(rule: Mapping) -> str:
+    return str(rule.get("expr", rule.get("query", "")))
+
+
+def recordings_of(groups: Iterable[Mapping]) -> list[Recording]:
+    """The recording rules of Prometheus rule groups (a rule file's or /api/v1/rules')."""
+    return [recording(_name(r), _expr(r), r.get("labels")) for g in groups for r in g.get("rules", [])
+            if _kind(r) == "recording"]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """An alerting rule: its alert's name, its severity label and what its expression reads, recording rules
+    expanded."""
+
+    name: str
+    severity: str
+    reads: tuple[Read, ...]
+
+    def reads_signal(self, signal: EdgeSignal, labels: Mapping[str, str] | None = None) -> bool:
+        return reads_signal(self.reads, signal, labels)
+
+
+def alerting_rules(groups: Iterable[Mapping]) -> list[AlertRule]:
+    """The alerting rules of Prometheus rule groups (a rule file's or /api/v1/rules'), in order, each with what
+    it reads through the groups' recording rules."""
+    groups = list(groups)
+    recordings = recordings_of(groups)
+    return [AlertRule(_name(r), str((r.get("labels") or {}).get("severity", "")), raw_reads(reads(_expr(r)), recordings))
+            for g in groups for r in g.get("rules", []) if _kind(r) == "alerting"]
+
+
+def alerts_reading(signal: EdgeSignal, rules: Iterable[AlertRule],
+                   labels: Mapping[str, str] | None = None) -> list[AlertRule]:
+    """The rules whose alert reads the signal (`labels`: the alert's own, narrowing it)."""
+    return [r for r in rules if r.reads_signal(signal, labels)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from moneypath.check.drill_files import alert_names, load_drill, resolve_alert
-from moneypath.drills.map_hits import AlertReads, Fault, hit_edges, selections
+from moneypath.drills.map_hits import AlertReads, Fault, hit_edges
 from moneypath.formats.drill import drill_files
 from moneypath.map.graph import build_map
+from moneypath.map.reads import Read, reads
 from tests.conftest import ROOT
 
 DRILLS = drill_files(ROOT)
@@ -95,6 +96,7 @@ def test_a_service_fault_no_alert_reads_hits_where_money_enters_the_service(cata
 
 
 def test_selections_of_an_expression():
-    found = selections('sum(rate(m_total{a="x",b=~"y|z"}[5m])) / sum(rate(m_total[5m])) and on() up')
-    assert [(s.metric, s.matchers) for s in found] == [("m_total", (("a", "=", "x"), ("b", "=~", "y|z"))),
-                                                       ("m_total", ()), ("up", ())]
+    found = reads('sum(rate(m_total{a="x",b=~"y|z"}[5m])) / sum(rate(m_total[5m])) and on() up')
+    assert [(r.name, tuple((m.label, m.op, m.value) for m in r.matchers)) for r in found] == [
+        ("m_total", (("a", "=", "x"), ("b", "=~", "y|z"))), ("m_total", ()), ("up", ())]
+    assert all(isinstance(r, Read) for r in found)

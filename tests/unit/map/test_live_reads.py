@@ -137,3 +137,27 @@ def test_alerts_read_the_signals_behind_their_recorded_series(catalog, recording
         if rule["alert"] == catalog.alert_name(alert):
             found |= signals_read(rule["expr"], recordings, catalog)
     assert found == expected
+
+
+def test_alerting_rules_read_alike_from_a_rule_file_and_from_the_rules_api():
+    from moneypath.catalog.terms import parse_selector
+    from moneypath.map.graph import EdgeSignal
+    from moneypath.map.reads import alerting_rules, alerts_reading
+
+    record = {"expr": 'sum(rate(pay_total{provider="acme"}[5m]))', "labels": {"provider": "acme"}}
+    file_form = [{"rules": [{"record": "job:pay:rate5m", **record},
+                            {"alert": "PayDown", "expr": "job:pay:rate5m == 0", "labels": {"severity": "page"}}]}]
+    api_form = [{"rules": [{"type": "recording", "name": "job:pay:rate5m", "query": record["expr"],
+                            "labels": record["labels"]},
+                           {"type": "alerting", "name": "PayDown", "query": "job:pay:rate5m == 0",
+                            "labels": {"severity": "page"}}]}]
+    rules = alerting_rules(file_form)
+    assert rules == alerting_rules(api_form)
+    assert [(r.name, r.severity) for r in rules] == [("PayDown", "page")]
+
+    def signal(provider: str) -> EdgeSignal:
+        return EdgeSignal("rate", "pay_total", "pay_total", parse_selector(f'pay_total{{provider="{provider}"}}'))
+
+    assert alerts_reading(signal("acme"), rules) == rules
+    assert alerts_reading(signal("globex"), rules) == []  # same metric, matchers that cannot select its series
+    assert alerts_reading(signal("acme"), rules, {"provider": "globex"}) == []  # the alert's labels name another

@@ -5,8 +5,9 @@ An edge's state follows the live map's rules as far as PromQL can read them (mon
 paging alert whose expression reads one of its signals fires (ALERTS{alertstate="firing"}), amber while such a ticket
 alert fires or an SLO whose SLI is made of one of its signals is beyond its objective over the freshest window the
 rules record, green while any of its signals has a series, grey otherwise (not measured: never green on no data).
-Which alerts read a signal is found in the generated rules, recording rules followed to the metrics they read; an
-alert whose labels name another value of a label the signal selects (another provider) does not colour the edge.
+Which alerts read a signal is found in the generated rules as the live map finds it (moneypath.map.reads: recording
+rules followed to the metrics they read, matchers that can select the signal's series); an alert whose labels name
+another value of a label the signal selects (another provider) does not colour the edge.
 A node takes the worst state of the edges touching it and, for a provider's node, of the alerts firing with its
 provider label.
 """
@@ -22,6 +23,7 @@ from moneypath.generate.dashboards.panels import RATE, slos_on
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.map.graph import EdgeSignal, MapEdge, MapNode, MoneyPathMap
 from moneypath.map.marks import State
+from moneypath.map.reads import AlertRule, alerting_rules, alerts_reading
 from moneypath.map.shapes import COLOURS
 
 # The drawn map's stroke colours (moneypath.map.shapes): the Node Graph takes a colour field's string as the stroke.
@@ -30,10 +32,6 @@ WORDS = {State.RED: "red", State.AMBER: "amber", State.GREEN: "green", State.GRE
 SEVERITY_STATE = {"page": State.RED, "ticket": State.AMBER}
 # An SLI beyond its objective is read over the shortest window the rules record, as the live map reads it.
 SLI_WINDOW = min(SLI_WINDOWS, key=duration_seconds)
-_TOKEN = re.compile(r"(?<![\w:])([a-zA-Z_:][\w:]*)(\{[^}]*\})?")
-_EQUAL = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
-_FUNCTIONS_AND_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-                        "offset"}
 
 
 @dataclass(frozen=True)
@@ -45,47 +43,19 @@ class AlertRead:
     signal: EdgeSignal
 
 
-def _reads(expr: str, records: dict[str, list[dict]], depth: int = 0) -> set[str]:
-    """Every series name an expression reads, recording rules followed (those whose labels its selector allows)."""
-    found: set[str] = set()
-    for name, body in _TOKEN.findall(expr):
-        if name in _FUNCTIONS_AND_WORDS:
-            continue
-        found.add(name)
-        wanted = dict(_EQUAL.findall(body or ""))
-        for rule in records.get(name, []) if depth < 4 else []:
-            labels = rule.get("labels") or {}
-            if all(labels.get(k, v) == v for k, v in wanted.items()):
-                found |= _reads(str(rule["expr"]), records, depth + 1)
-    return found
+def _alert_reads(c: Catalog) -> list[AlertRule]:
+    """Every generated alerting rule with what it reads (moneypath.map.reads, recording rules expanded)."""
+    return alerting_rules([*recording_rules(c)["groups"], *alert_rules(c)["groups"]])
 
 
-def _alert_reads(c: Catalog) -> list[tuple[str, str, set[str]]]:
-    """(alert name, severity, series it reads) for every generated alerting rule but the watchdog."""
-    records: dict[str, list[dict]] = {}
-    for group in recording_rules(c)["groups"]:
-        for rule in group["rules"]:
-            records.setdefault(rule["record"], []).append(rule)
-    out = []
-    for group in alert_rules(c)["groups"]:
-        for rule in group["rules"]:
-            severity = rule["labels"].get("severity")
-            if severity in SEVERITY_STATE:  # page or ticket: the watchdog's `none` colours nothing
-                out.append((rule["alert"], severity, _reads(str(rule["expr"]), records)))
-    return out
-
-
-def _series_of(signal: EdgeSignal) -> set[str]:
-    return {signal.metric, *(f"{signal.metric}_{suffix}" for suffix in ("bucket", "count", "sum"))}
-
-
-def edge_alerts(c: Catalog, edge: MapEdge, reads: list[tuple[str, str, set[str]]] | None = None) -> list[AlertRead]:
-    """Per signal of the edge and severity, the alerts whose expression reads that signal's metric."""
+def edge_alerts(c: Catalog, edge: MapEdge, reads: list[AlertRule] | None = None) -> list[AlertRead]:
+    """Per signal of the edge and severity (page or ticket: the watchdog's `none` colours nothing), the alerts whose
+    expression reads that signal, as the live map judges it."""
     reads = _alert_reads(c) if reads is None else reads
     out = []
     for signal in edge.signals:
         for severity, state in SEVERITY_STATE.items():
-            names = sorted({name for name, sev, series in reads if sev == severity and series & _series_of(signal)})
+            names = sorted({r.name for r in alerts_reading(signal, reads) if r.severity == severity})
             if names:
                 out.append(AlertRead(state, tuple(names), signal))
     return out
@@ -137,7 +107,7 @@ def _branch(expr: str, state: State, why: str, why_from: str = "") -> str:
     return with_label(labelled, "secondarystat", why)
 
 
-def edge_state(c: Catalog, edge: MapEdge, reads: list[tuple[str, str, set[str]]] | None = None) -> str:
+def edge_state(c: Catalog, edge: MapEdge, reads: list[AlertRule] | None = None) -> str:
     """One series for the edge: value 3 red, 2 amber, 1 green, 0 grey; labels color, state and secondarystat (why)."""
     branches = []
     alerts = edge_alerts(c, edge, reads)
