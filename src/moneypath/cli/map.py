@@ -88,7 +88,13 @@ def _map(args) -> int:
             print(f"{check.figures['state']}: {check.name}: {check.why}")
     grey = verdict.of(Outcome.NOT_MEASURED)
     print(f"{len(verdict.of(Outcome.FAIL))} red or amber, {len(verdict.of(Outcome.PASS))} green, {len(grey)} not "
-          f"measured" + (f" ({', '.join(c.name for c in grey[:5])}{', ...' if len(grey) > 5 else ''})" if grey else ""))
+          "measured")
+    by_why: dict[str, list[str]] = {}
+    for check in grey:
+        by_why.setdefault(check.why, []).append(check.name)
+    for why, names in by_why.items():  # why, once: a Prometheus that does not answer greys every element
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        print(f"not measured: {why.removeprefix('not measured: ')}: {', '.join(names[:3])}{more}")
     return verdict.exit_code
 
 
