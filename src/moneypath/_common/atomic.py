@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,3 +50,28 @@ def write_text(path: Path, text: str, fsync: bool = False) -> None:
 def write_json(path: Path, data: Any, **dumps: Any) -> None:
     """JSON with a final newline; `dumps` goes to json.dumps (indent, default, allow_nan, ...)."""
     write_text(path, json.dumps(data, **({"indent": 2} | dumps)) + "\n")
+
+
+def create_once(path: Path, data: bytes) -> bool:
+    """Create `path` with `data`, durable and whole, or not at all: False when it exists already (another writer
+    won). A temporary file linked into place, so two writers of one name never both succeed (a history's next
+    record) and a reader never sees half of it."""
+    path = Path(path)
+    temp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temp, "xb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the new name too
+        finally:
+            os.close(fd)
+        return True
+    finally:
+        temp.unlink(missing_ok=True)

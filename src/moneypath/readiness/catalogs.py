@@ -10,12 +10,11 @@ A record made before records kept the hash has none: its catalog is "not recorde
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from moneypath._common.atomic import create_once
 from moneypath._common.verdict import NOT_MEASURED, PASS, Outcome
 from moneypath.readiness.history import CATALOG_FIELD
 
@@ -41,18 +40,7 @@ def keep(history_dir: str | Path, catalog_path: str | Path) -> str:
     if final.is_file():
         return sha
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.parent / f".{sha}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temp, "xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(temp, final)
-        except FileExistsError:  # another run kept the same text meanwhile
-            pass
-    finally:
-        temp.unlink(missing_ok=True)
+    create_once(final, data)  # False: another run kept the same text meanwhile
     return sha
 
 

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from moneypath._common.atomic import create_once
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome, register
 from moneypath.catalog.moments import rfc3339
 
@@ -346,31 +346,9 @@ def _locked(history_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _create(folder: Path, seq: int, data: bytes) -> bool:
     """Write `seq`'s record whole or not at all; False when that seq exists already."""
-    final = folder / f"{seq:08d}.json"
-    temp = folder / f".{seq:08d}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temp, "xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(temp, final)
-        except FileExistsError:
-            return False
-        _sync_dir(folder)
-        return True
-    finally:
-        temp.unlink(missing_ok=True)
+    return create_once(folder / f"{seq:08d}.json", data)
 
 
 def append(history_dir: str | Path, fields: Mapping) -> dict:
