@@ -68,26 +68,10 @@ def test_the_recorder_keeps_the_catalogs_hash_and_one_copy_per_text(tmp_path, ca
 
 def test_the_runner_hands_the_drills_catalog_to_the_recorder(tmp_path, catalog, monkeypatch):
     from moneypath.drills import runner
-    from moneypath.drills.endpoints import Target
-    from moneypath.drills.report import rendering
+    from tests.support.canned_drill_run import canned_runs
 
     journal, _ = _run(tmp_path / "canned")
-
-    class Run:
-        interrupted, alerts = False, {}
-
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def run(self):
-            return dict(journal)
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(runner, "DrillRun", Run)
-    monkeypatch.setattr(rendering, "render", lambda journal, folder, catalog: folder / "report.md")
-    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", time_factor=60)
+    target = canned_runs(monkeypatch, journal)
     runner.run_drills([load_drill(DRILL, catalog, ROOT)], catalog, tmp_path / "reports", target, say=lambda _: None,
                       recorder=Recorder(tmp_path / "history", "ci"))
     [kept] = h.read(tmp_path / "history")

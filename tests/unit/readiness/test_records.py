@@ -103,27 +103,11 @@ def test_a_history_that_cannot_be_written_is_one_line_and_the_journal_is_kept(tm
 
 def test_the_runner_records_each_drill_after_its_report(tmp_path, catalog, monkeypatch):
     from moneypath.drills import runner
-    from moneypath.drills.endpoints import Target
-    from moneypath.drills.report import rendering
+    from tests.support.canned_drill_run import canned_runs
 
     journal, _ = _journal(tmp_path / "canned")
-
-    class Run:
-        interrupted, alerts = False, {}
-
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def run(self):
-            return dict(journal)
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(runner, "DrillRun", Run)
-    monkeypatch.setattr(rendering, "render", lambda journal, folder, catalog: folder / "report.md")
+    target = canned_runs(monkeypatch, journal)
     said = []
-    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", time_factor=60)
     drill = load_drill(DRILL, catalog, ROOT)
     result = runner.run_drills([drill, drill], catalog, tmp_path / "reports", target, say=said.append,
                                recorder=Recorder(tmp_path / "history", "ci", "gameday"))
@@ -138,9 +122,9 @@ def test_the_runner_records_each_drill_after_its_report(tmp_path, catalog, monke
 
 def test_the_catalogs_alerts_are_built_once_for_a_run_and_read_by_watcher_and_record(tmp_path, catalog, monkeypatch):
     from moneypath.drills import runner
-    from moneypath.drills.endpoints import Target
     from moneypath.drills.report import rendering
     from moneypath.generate import rules
+    from tests.support.canned_drill_run import TARGET
 
     journal, _ = _journal(tmp_path / "canned")
     built, given = [], []
@@ -154,10 +138,9 @@ def test_the_catalogs_alerts_are_built_once_for_a_run_and_read_by_watcher_and_re
 
     monkeypatch.setattr(runner, "DrillRun", Run)
     monkeypatch.setattr(rendering, "render", lambda journal, folder, catalog: folder / "report.md")
-    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", time_factor=60)
     drill = load_drill(DRILL, catalog, ROOT)
     built.clear()
-    runner.run_drills([drill, drill], catalog, tmp_path / "reports", target, say=lambda _: None,
+    runner.run_drills([drill, drill], catalog, tmp_path / "reports", TARGET, say=lambda _: None,
                       recorder=Recorder(tmp_path / "history", "ci"))
     assert len(built) == 1  # not once per drill, nor once more per record
     assert len(given) == 2 and given[0] is given[1] and "MoneyPathDuplicateChargeDetected" in given[0]
