@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moneypath._common.atomic import create_once
 from moneypath.protocol.audit.chain import ChainWatch, Verdict, verify_database
 
 ALGORITHM_ED25519 = 1
@@ -241,24 +242,7 @@ class CheckpointDir:
         fails if that exists."""
         self.path.mkdir(parents=True, exist_ok=True)
         final = self.path / f"{seq:020d}.note"
-        temp = self.path / f".{seq:020d}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            with open(temp, "x", encoding="utf-8") as out:
-                out.write(note)
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(temp, final)
-            except FileExistsError:
-                return None
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            return final
-        finally:
-            temp.unlink(missing_ok=True)
+        return final if create_once(final, note.encode("utf-8")) else None
 
     def read(self, verifier: Verifier, files: Iterable[Path] | None = None) -> list[Checkpoint]:
         """Every checkpoint (or those in `files`), opened with the key; CheckpointError names a bad one."""
