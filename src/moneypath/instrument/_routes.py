@@ -56,8 +56,8 @@ def gunicorn_workers() -> int | None:
 
 def check_workers(moneypath) -> None:
     """At an integration's start: several gunicorn workers without a multi-process directory each keep counters of
-    their own, so every rate is wrong. Logged once and counted in instrumentation_errors_total (the signal the
-    catalog's alerts and the lint read; drills see the alternating counters, moneypath.check.counter_resets)."""
+    their own, so every rate is wrong. Logged once and counted in instrumentation_errors_total; drills and `moneypath
+    status` see the alternating counters in Prometheus (moneypath.check.counter_resets)."""
     from moneypath.instrument._prometheus_backend import multiprocess_dir
 
     if getattr(moneypath.backend, "name", None) != "prometheus" or multiprocess_dir() is not None:
