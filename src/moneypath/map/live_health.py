@@ -5,7 +5,8 @@ whose SLI reads one of them is beyond its objective over its shortest window, gr
 returns data now and none of that holds, grey when it is not measured (no signal, no data, Prometheus not
 reached) — never green on no data. An alert reads a signal when its expression, recording rules expanded
 (moneypath.map.reads), selects the signal's metric with matchers that can agree, and its labels do not name
-another value of a label the signal's selector constrains (provider="acme" is not the globex edge's).
+another value of a label the signal's selector constrains (provider="acme" is not the globex edge's). An edge
+into a provider's node also takes the alerts firing for that provider (its circuit breaker open).
 
 Figures beside each edge, each only when its query returns a number: rate, errors, latency p99, lag, depth.
 A handful of requests whatever the map's size: the rules (with their alerts) once, one query per role over up to
@@ -206,19 +207,22 @@ def _pct(x: float) -> str:
 
 
 def edge_mark(edge: MapEdge, firing: list[Firing], slos: list[SloReading],
-              values: dict[tuple[str, str], float]) -> Mark:
-    """An edge's state, figures, why and alerts from what was read."""
+              values: dict[tuple[str, str], float], calls: str | None = None) -> Mark:
+    """An edge's state, figures, why and alerts from what was read. `calls`: the provider of the node the edge
+    reaches, whose own alerts (its circuit breaker open, read from a signal no edge declares) are the edge's too."""
     if not edge.signals:
         return Mark(State.GREY, why=not_measured("the edge declares no signals"))
     shown = figures(edge, values)
-    hits = [(f, s) for f in firing for s in edge.signals if f.reads_signal(s)]
+    hits = [(f, f"reading {s.metric}") for f in firing for s in edge.signals if f.reads_signal(s)]
+    hits += [(f, f"for {calls}, which this edge calls") for f in firing
+             if calls is not None and f.labels.get("provider") == calls and all(f is not g for g, _ in hits)]
     alerts = tuple(dict.fromkeys(f.name for f, _ in hits))
     for severity in SEVERITIES:
-        first = next(((f, s) for f, s in hits if f.severity == severity), None)
+        first = next(((f, how) for f, how in hits if f.severity == severity), None)
         if first:
-            f, s = first
+            f, how = first
             more = len({x.describe() for x, _ in hits if x.severity == severity}) - 1
-            why = f"{severity} alert {f.describe()} fires, reading {s.metric}" + (f" (and {more} more)" if more else "")
+            why = f"{severity} alert {f.describe()} fires, {how}" + (f" (and {more} more)" if more else "")
             return Mark(SEVERITIES[severity], shown, why, alerts)
     mine = [r for r in slos if any(r.reads(s) for s in edge.signals)]
     beyond = [r for r in mine if r.ratio is not None and r.ratio > r.budget]
@@ -280,7 +284,7 @@ def read_health(graph: MoneyPathMap, prometheus_url: str, *, timeout_s: float = 
     except PrometheusError as exc:
         return all_grey(graph, str(exc), at, source)
     firing = firing_alerts(groups)
-    edges = {e.id: edge_mark(e, firing, slos, values) for e in graph.edges}
+    edges = {e.id: edge_mark(e, firing, slos, values, graph.nodes[e.target].provider) for e in graph.edges}
     return MapHealth(nodes=node_marks(graph, edges, firing), edges=edges, at=at, source=source)
 
 

@@ -61,6 +61,7 @@ def team_catalog() -> str:
     text = text.replace("    acme: {fixed_usd", "    stripe: {fixed_usd")
     text = text.replace("    globex: {fixed_usd", "    adyen: {fixed_usd")
     text = text.replace("value_held_up: {EUR: 50000, USD: 50000, GBP: 40000}", "value_held_up: {USD: 50000, JPY: 5000000}")
+    text = text.replace("acme", "stripe").replace("globex", "adyen")  # the money path's provider nodes and edges
     assert "acme" not in text and "globex" not in text and "EUR" not in text, "the shipped catalog changed shape"
     return text
 

@@ -234,10 +234,14 @@ def test_an_slo_beyond_its_objective_turns_its_edges_amber(graph, generated, rea
     assert health.edges[customer.id].state is State.GREEN  # 0.05 % of a 0.1 % budget: within
 
 
-def test_a_provider_alert_reading_no_edge_marks_the_provider_node(graph, generated, read, catalog):
+def test_a_provider_alert_reading_no_edge_marks_the_provider_node_and_the_edges_calling_it(graph, generated, read,
+                                                                                           catalog):
     rules = firing(generated, catalog, "DuplicateChargeDetected", {"provider": "acme"})
     health, _ = read(graph, rules, healthy_figures(graph))
-    assert all(m.state is State.GREEN for m in health.edges.values())
+    calling = {e.id for e in graph.edges if e.target == "payments/acme"}
+    assert calling and all(health.edges[e].state is State.RED and "which this edge calls" in health.edges[e].why
+                           for e in calling)
+    assert all(m.state is State.GREEN for e, m in health.edges.items() if e not in calling)
     assert health.nodes["payments/acme"].state is State.RED
     assert health.nodes["payments/acme"].alerts == (catalog.alert_name("DuplicateChargeDetected"),)
     assert health.nodes["payments/globex"].state is State.GREEN
