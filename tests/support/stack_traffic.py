@@ -3,10 +3,14 @@ and cleared through its fault API."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Sequence
 
 import httpx
+
+from moneypath.protocol.tokens import issue
 
 
 def fault(client: httpx.Client, base: str, name: str, headers: dict, **params) -> None:
@@ -42,3 +46,18 @@ def payments_for(client: httpx.Client, svc: str, write: dict, seconds: float) ->
             client.post(f"{svc}/v1/payouts", json=body, headers={**write, "idempotency-key": f"p{key}"})
         sent += 1
     return sent
+
+
+def authorize_until(service: str, secret: bytes, stop: threading.Event, per_s: float,
+                    providers: Sequence[str] = ("acme", "globex")) -> None:
+    """Authorizations at `per_s` a second, taking the providers in turn, until `stop` is set (a thread's target)."""
+    token = issue(secret, "merchant_1", ["payments:write"], ttl_s=3600)
+    with httpx.Client(base_url=service, timeout=10) as client:
+        i = 0
+        while not stop.is_set():
+            client.post("/v1/payments/authorize", headers={"authorization": f"Bearer {token}",
+                                                           "idempotency-key": uuid.uuid4().hex},
+                        json={"amount_minor": 1000 + i, "currency": "EUR", "provider": providers[i % len(providers)],
+                              "reference": f"load-{i}"})
+            i += 1
+            stop.wait(1 / per_s)

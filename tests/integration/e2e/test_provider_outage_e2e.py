@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, free_port, http_ok, wait_for
 from tests.support.reference_processes import start
+from tests.support.stack_traffic import authorize_until
 
 SECRET = "e2e-secret"
 
@@ -40,24 +40,12 @@ def money_path(tmp_path):
             p.wait(timeout=30)
 
 
-def drive(service: str, stop: threading.Event, rate: float = 20.0) -> None:
-    token = issue(SECRET.encode(), "merchant_1", ["payments:write"], ttl_s=3600)
-    with httpx.Client(base_url=f"http://{service}", timeout=10) as client:
-        i = 0
-        while not stop.is_set():
-            client.post("/v1/payments/authorize", headers={"authorization": f"Bearer {token}",
-                                                           "idempotency-key": uuid.uuid4().hex},
-                        json={"amount_minor": 1000 + i, "currency": "EUR", "provider": ("acme", "globex")[i % 2],
-                              "reference": f"load-{i}"})
-            i += 1
-            stop.wait(1 / rate)
-
-
 def test_provider_outage_pages_and_resolves(catalog, money_path, tmp_path):
     sim_url, service = money_path
     state = stack.up(catalog, tmp_path / "stack", stack.StackSpec([service], fast=True), progress=lambda *_: None)
     stop = threading.Event()
-    load = threading.Thread(target=drive, args=(service, stop), daemon=True)
+    load = threading.Thread(target=authorize_until, args=(f"http://{service}", SECRET.encode(), stop, 20.0),
+                            daemon=True)
     load.start()
     admin = {"authorization": f"Bearer {issue(SECRET.encode(), 'ops', ['admin:faults'], ttl_s=3600)}"}
     alert = catalog.alert_name("ProviderPartialOutage")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
-import uuid
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import CATALOG_PATH, wait_for
 from tests.docs_examples import code_block
+from tests.support.stack_traffic import authorize_until
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +38,6 @@ CAPTURES = """    - from: payments
       movement: capture
       signals: {latency: 'provider_request_duration_seconds{provider="acme",operation="capture"}'}
 """
-
-
-def drive(service: str, secret: bytes, stop: threading.Event) -> None:
-    token = issue(secret, "merchant_1", ["payments:write"], ttl_s=3600)
-    with httpx.Client(base_url=service, timeout=10) as client:
-        i = 0
-        while not stop.is_set():
-            client.post("/v1/payments/authorize", headers={"authorization": f"Bearer {token}",
-                                                           "idempotency-key": uuid.uuid4().hex},
-                        json={"amount_minor": 1000 + i, "currency": "EUR", "provider": ("acme", "globex")[i % 2],
-                              "reference": f"map-{i}"})
-            i += 1
-            stop.wait(1 / RATE)
 
 
 def firing_for(prom: str, alert: str, provider: str) -> list[dict]:
@@ -74,7 +61,7 @@ def test_a_provider_outage_turns_its_edge_red_and_back(catalog, tmp_path):
         secret = stack.read_secrets(tmp_path / "stack")["token_secret"].encode()
         admin = {"authorization": f"Bearer {issue(secret, 'drill', ['admin:faults'], 3600)}"}
         prom, sim = state.url("prometheus"), state.url("providersim")
-        load = threading.Thread(target=drive, args=(state.url("refservice"), secret, stop), daemon=True)
+        load = threading.Thread(target=authorize_until, args=(state.url("refservice"), secret, stop, RATE), daemon=True)
         load.start()
 
         def live():

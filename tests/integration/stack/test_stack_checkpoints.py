@@ -11,30 +11,17 @@ import shlex
 import stat
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
 
 from moneypath.catalog.conventions import Key
-from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from tests.conftest import wait_for
 from tests.foreign.harness import moneypath
+from tests.support.stack_traffic import authorize_until
 
 pytestmark = pytest.mark.integration
-
-
-def pay(service: str, secret: bytes, stop: threading.Event, per_s: float = 10) -> None:
-    token = issue(secret, "merchant_1", ["payments:write"], ttl_s=3600)
-    with httpx.Client(base_url=service, timeout=10) as client:
-        i = 0
-        while not stop.is_set():
-            client.post("/v1/payments/authorize", headers={"authorization": f"Bearer {token}",
-                                                           "idempotency-key": uuid.uuid4().hex},
-                        json={"amount_minor": 1000 + i, "currency": "EUR", "provider": "acme", "reference": f"c-{i}"})
-            i += 1
-            stop.wait(1 / per_s)
 
 
 def query(prometheus: str, expr: str) -> float | None:
@@ -65,7 +52,8 @@ def test_the_stack_signs_checkpoints_says_where_and_stale_signing_raises_a_ticke
         secret = stack.read_secrets(state_dir)["token_secret"].encode()
         prometheus, alert = state.url("prometheus"), catalog.alert_name("AuditCheckpointStale")
         head, signed = (f"max({catalog.metric(k)})" for k in (Key.AUDIT_HEAD_SEQ, Key.AUDIT_CHECKPOINT_SEQ))
-        driver = threading.Thread(target=pay, args=(state.url("refservice"), secret, stop), daemon=True)
+        driver = threading.Thread(target=authorize_until, args=(state.url("refservice"), secret, stop, 10, ("acme",)),
+                                  daemon=True)
         driver.start()
 
         def caught_up():
