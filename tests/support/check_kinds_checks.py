@@ -284,6 +284,13 @@ WAYS = {
                             kind.evaluate(set(), set(), "http://prom", "1d")],
         feature_off=NO_FEATURE + "a disabled feature's rules and panels are not generated, so not read",
         skipped=NO_SKIP + "`lint --prometheus` judges every expression the project's rules and dashboards hold"),
+    "check.instrumentation_errors": Ways(
+        passes=lambda kind: [kind.evaluate({"127.0.0.1:8000 (job svc)": 0.0}, "shop_instrumentation_errors_total", "1d")],
+        fails=lambda kind: [kind.evaluate({"127.0.0.1:8000 (job svc)": 0.0, "127.0.0.1:8001 (job svc)": 2.0},
+                                          "shop_instrumentation_errors_total", "1d")],
+        empty=lambda kind: [kind.evaluate(None, "shop_instrumentation_errors_total", "1d")],
+        feature_off=NO_FEATURE + "every catalog declares instrumentation_errors_total, whatever its features",
+        skipped=NO_SKIP + "`lint --prometheus` reads it on every target that exports it"),
     "canary.verdict": Ways(
         passes=lambda kind: [kind.evaluate([_metric()], [_duplicates()])],
         fails=lambda kind: [kind.evaluate([_metric()], [_duplicates(FAIL)])],

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
 from moneypath._common.verdict import not_measured, register
+from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import LOCUST_METRICS, served_by_moneypath
+from moneypath.check import instrumentation_errors
 from moneypath.check.dashboards import dashboard_queries
 from moneypath.check.lint import ALERTS_FILE, RECORDING_FILE, load_rules
 from moneypath.check.promql import (
@@ -132,9 +134,11 @@ def coverage(read: set[str], seen: set[str], url: str, lookback: str) -> tuple[b
 register("check.live", coverage)
 
 
-def lint_live(root: Path, url: str, lookback: str, lookback_s: float) -> tuple[list[str], str | None]:
-    """(one line per metric or label the project's rules and dashboards read that the server lacks, the reason
-    when nothing could be judged: not measured)."""
+def lint_live(root: Path, url: str, lookback: str, lookback_s: float,
+              catalog: Catalog | None = None) -> tuple[list[str], str | None]:
+    """(one line per metric or label the project's rules and dashboards read that the server lacks, and with the
+    catalog one per target that counted an instrumentation error (moneypath.check.instrumentation_errors); the
+    reason when nothing could be judged: not measured)."""
     found, records, made_by_rules, problems = uses(Path(root))
     elsewhere = records | PROMETHEUS_SERIES | set(LOCUST_METRICS.values())
     with Prometheus(url, timeout_s=30) as prom:
@@ -146,4 +150,7 @@ def lint_live(root: Path, url: str, lookback: str, lookback_s: float) -> tuple[l
             return list(dict.fromkeys(problems)), reason
         for use in found:
             problems += check(use, server, records, made_by_rules, url, lookback)
+        if catalog is not None:
+            problems += instrumentation_errors.problems(
+                lambda expr: [(r["metric"], float(r["value"][1])) for r in prom.instant(expr)], catalog, lookback)
     return list(dict.fromkeys(problems)), None

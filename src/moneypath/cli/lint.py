@@ -24,7 +24,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "team's own is in PCI scope (without a money_path: section: not measured, said in one line). "
                     "Runbook SQL must be one read (SELECT or WITH); with --db-url it is also prepared (EXPLAIN, "
                     "never run) on your database, otherwise the SQL steps are counted as not checked. One line per "
-                    "problem, exit 1 if any. The TODOs `moneypath init` left are counted, one line per file: your "
+                    "problem, exit 1 if any. With --prometheus, every metric and label the rules and dashboards "
+                    "read must be on that server, and no target may have counted an instrumentation error (a label "
+                    "value outside the catalog, a route recorded as \"other\", several workers without "
+                    "PROMETHEUS_MULTIPROC_DIR; the service's log names which). The TODOs `moneypath init` left are "
+                    "counted, one line per file: your "
                     "work list, never a failure.")
     catalog_arg(lint)
     lint.add_argument("--root", metavar="DIR", default=".", help="repository root (default: .)")
@@ -32,7 +36,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                       help="Prometheus retention to check ranges against (default: what `moneypath up` sets, "
                            "the longest SLO window or 7d, plus a day)")
     # --prometheus (the top parser's, never from the run config here): also check that every metric and label the
-    # rules and dashboards read exists on it; exit 2 if it cannot be reached, 3 if it holds none (not measured)
+    # rules and dashboards read exists on it, and that no target counted an instrumentation error (a label value
+    # outside the catalog, a route recorded as "other", several workers without PROMETHEUS_MULTIPROC_DIR); exit 2
+    # if it cannot be reached, 3 if it holds none (not measured)
     where.prometheus_arg(lint)
     lint.add_argument("--lookback", metavar="DURATION", default="1d",
                       help="with --prometheus: how far back a metric counts as present (default 1d)")
@@ -77,7 +83,7 @@ def _lint(args) -> int:
         from moneypath.check.live import lint_live
 
         try:
-            live, unmeasured = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s)
+            live, unmeasured = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s, catalog)
         except PrometheusError as exc:
             print(f"moneypath: --prometheus: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -34,6 +34,8 @@ from moneypath._common.interrupt import Terminated
 from moneypath._common.verdict import FAIL, PASS, Outcome, Verdict, register
 from moneypath._common.verdict import Check as Judged
 from moneypath.catalog import Catalog
+from moneypath.catalog.conventions import Key
+from moneypath.check import instrumentation_errors
 from moneypath.check.drill_files import alert_names
 from moneypath.drills import headroom, hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
@@ -140,6 +142,7 @@ class DrillRun(DrillContext):
         peak = self._peak_after_headroom()
         self._start_load()
         self.sleep_ticking(self.s(drill.load.baseline))
+        self._instrumentation_note()
         if not self.steady_state("steady_state_before"):
             self.event("note", "the steady state does not hold: no fault injected (fix the baseline first)")
             return
@@ -212,6 +215,18 @@ class DrillRun(DrillContext):
             if self.clock() >= deadline:
                 return ok, f"{reason} (still after {within:.0f} s)", None
             self.sleep_ticking(TICK_S)
+
+    def _instrumentation_note(self) -> None:
+        """Before the fault: a target that counted instrumentation errors records what the drill reads wrongly or
+        not at all (moneypath.check.instrumentation_errors); named in the timeline, once."""
+        window = f"{max(60.0, self.clock() - self.started_at):.0f}s"
+        try:
+            found = instrumentation_errors.counted(self.prom.query, self.catalog, window)
+        except TargetError:
+            return  # the checks say Prometheus did not answer
+        check = instrumentation_errors.judge(found, self.catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL), window)
+        if check.outcome is FAIL:
+            self.event("note", f"instrumentation errors before the fault: {check.why}", dict(check.figures))
 
     def steady_state(self, name: str) -> bool:
         ok, reason, _ = self.poll_checks(self.drill.steady_state, self.s(self.drill.steady_state_within))
