@@ -196,3 +196,24 @@ def test_the_pages_commands_export_and_run_the_load_test(tmp_path):
     assert apply == ["kubectl", "apply", "-k", option(argv, "--out")]
     assert logs == ["kubectl", "-n", namespace, "logs", "-f", f"job/{job['metadata']['name']}"]
     assert f"apply: kubectl apply -k {option(argv, '--out')}" in done.stdout
+
+
+def test_the_commands_are_ones_moneypath_parses(tmp_path):
+    """The pods' command lines, parsed by moneypath's own parser: every option the export writes exists there and
+    takes the value given. In a tree without issue 72's master options (--bind, --wait-workers) those two are
+    what is left over; without its worker command (`loadtest-worker`) the workers' line is not parsed."""
+    import argparse
+
+    from moneypath.cli import build_parser
+
+    parser = build_parser()
+    objects = by_kind(export(*project(tmp_path, "django"), tmp_path / "out"))
+    master, left = parser.parse_known_args(container(objects["Job"])["args"])
+    assert left in ([], ["--bind", f"0.0.0.0:{MASTER_PORT}", "--wait-workers", "300"])
+    assert (master.command, master.scenario, master.workers) == ("loadtest", "checkout", 2)
+    assert str(master.catalog) == f"{PROJECT}/moneypath.yaml" and str(master.locustfile).startswith(PROJECT)
+    assert (master.host, master.out, master.no_auth) == ("http://shop.shop.svc:8000", REPORTS, False)
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if "loadtest-worker" in commands.choices:
+        worker = parser.parse_args(container(objects["Deployment"])["args"])
+        assert worker.command == "loadtest-worker" and str(worker.scenario_file).startswith(PROJECT)
