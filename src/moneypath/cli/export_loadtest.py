@@ -45,22 +45,28 @@ def options(args, catalog, base):
         raise ValueError(f"{path}: no kubernetes: block: it holds the settings of `export loadtest` (scenario, "
                          "workers, image, target; docs/load-tests.md, On Kubernetes)")
     root = Path(catalog.path).resolve().parent
-    wanted = [(("kubernetes", "scenario"), path.resolve()), (("kubernetes", "locustfile"), path.parent / block.locustfile)]
-    wanted += [(("kubernetes", "files", i), path.parent / f) for i, f in enumerate(block.files)]
     files: dict[str, bytes] = {Path(catalog.path).resolve().relative_to(root).as_posix():
                                Path(catalog.path).read_bytes()}
-    inside = []
-    for loc, file in wanted:
-        where = f"{scenarios.located(str(path), text, loc)}: {'.'.join(str(p) for p in loc)}"
+
+    def take(file: Path, where: str) -> str:
+        """`file`'s path inside the project, its bytes kept for the ConfigMap."""
         try:
             rel = file.resolve().relative_to(root).as_posix()
         except ValueError:
-            raise ValueError(f"{where}: {file} is outside the project ({root}, the catalog's directory), whose files "
+            raise ValueError(f"{where}{file} is outside the project ({root}, the catalog's directory), whose files "
                              "the pods get at the same paths") from None
         if not file.is_file():
-            raise ValueError(f"{where}: {file}: no such file")
+            raise ValueError(f"{where}{file}: no such file")
         files[rel] = file.read_bytes()
-        inside.append(rel)
+        return rel
+
+    def key(*loc) -> str:
+        return f"{scenarios.located(str(path), text, loc)}: {'.'.join(str(p) for p in loc)}: "
+
+    scenario_rel = take(path, "the scenario file: ")
+    locustfile_rel = take(path.parent / block.locustfile, key("kubernetes", "locustfile"))
+    for i, extra in enumerate(block.files):
+        take(path.parent / extra, key("kubernetes", "files", i))
     scenario = spec.get(block.scenario)
     for fault in scenario.faults:
         if fault.at in ("faultproxy", "providersim") and getattr(block.target, fault.at) is None:
@@ -69,7 +75,7 @@ def options(args, catalog, base):
     duration = duration_of(spec, scenario, block.duration_s)
     run = LoadRun(
         scenario=block.scenario, workers=block.workers, image=block.image, namespace=block.namespace,
-        host=block.target.service, files=tuple(files.items()), locustfile=inside[1], scenario_file=inside[0],
+        host=block.target.service, files=tuple(files.items()), locustfile=locustfile_rel, scenario_file=scenario_rel,
         catalog=next(iter(files)), prometheus=block.target.prometheus, faultproxy=block.target.faultproxy,
         providersim=block.target.providersim, token_secret=block.token_secret, rate=block.rate, users=block.users,
         duration_s=block.duration_s, wait_workers_s=block.wait_workers_s,

@@ -68,6 +68,12 @@ def test_what_the_files_say_when_missing_or_outside_the_project(tmp_path):
     assert done.stderr.rstrip().endswith(f"{scenario_file.parent / 'missing.py'}: no such file")
     done, _scenario_file, _text = _export(tmp_path / "b", _block(extra="  files: [../../outside.yaml]\n"))
     assert "is outside the project" in done.stderr and "the catalog's directory" in done.stderr
+    catalog, scenario_file = project(tmp_path / "c", "reference", _block())
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(scenario_file.read_text())
+    done = run_cli("--catalog", str(catalog), "export", "loadtest", str(elsewhere), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and done.stderr.startswith(f"moneypath export: the scenario file: {elsewhere} is "
+                                                           "outside the project")
 
 
 def test_no_block_and_export_options_are_refused_in_one_line(tmp_path):
