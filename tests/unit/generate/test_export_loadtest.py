@@ -125,12 +125,14 @@ def test_a_file_yaml_would_fold_still_arrives_byte_for_byte(tmp_path):
     odd = b"x = 1   \n\tdef f():\r\n  return 'caf\xc3\xa9'  # trailing spaces, a tab, CRLF, no final newline"
     (catalog.parent / "locustfile.py").write_bytes(odd)
     (catalog.parent / "data.bin").write_bytes(b"\xff\xfe\x00binary")
-    scenario_file.write_text(scenario_file.read_text() + "  files: [data.bin]\n")
+    (catalog.parent / "nel.txt").write_bytes("a\x85b\n".encode())  # UTF-8, but YAML reads NEL as a line break
+    scenario_file.write_text(scenario_file.read_text() + "  files: [data.bin, nel.txt]\n")
     objects = by_kind(export(catalog, scenario_file, tmp_path / "out"))
     mounted = _mounted(objects["Deployment"], objects["ConfigMap"])
     assert mounted[f"{PROJECT}/locustfile.py"] == odd
     assert mounted[f"{PROJECT}/data.bin"] == b"\xff\xfe\x00binary"  # not UTF-8: binaryData
-    assert "data.bin" in objects["ConfigMap"]["binaryData"]
+    assert mounted[f"{PROJECT}/nel.txt"] == "a\x85b\n".encode()
+    assert set(objects["ConfigMap"]["binaryData"]) == {"data.bin", "nel.txt"}
 
 
 def test_the_token_comes_from_the_teams_secret_and_is_never_written(tmp_path, monkeypatch):

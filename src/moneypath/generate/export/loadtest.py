@@ -19,6 +19,8 @@ import base64
 import re
 import shlex
 
+import yaml
+
 from moneypath.catalog import Catalog
 from moneypath.generate.export import k8s
 from moneypath.generate.export.options import ExportError, LoadRun, Options
@@ -55,6 +57,16 @@ def _labels(c: Catalog, base: str, component: str | None = None) -> dict[str, st
     return {**labels, "app.kubernetes.io/component": component} if component else labels
 
 
+def _text(content: bytes) -> str | None:
+    """The file as the text a ConfigMap's data holds, if YAML carries it unchanged (UTF-8, and no character a YAML
+    reader folds, such as NEL); None: it goes in binaryData, base64."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if yaml.safe_load(k8s.dump({"k": text}))["k"] == text else None
+
+
 def _configmap(c: Catalog, run: LoadRun, names: dict[str, str]) -> dict:
     data, binary, seen = {}, {}, {}
     for path, content in run.files:
@@ -62,9 +74,10 @@ def _configmap(c: Catalog, run: LoadRun, names: dict[str, str]) -> dict:
         if key in seen:
             raise ExportError(f"kubernetes.files: {seen[key]!r} and {path!r} would be the same ConfigMap key {key!r}")
         seen[key] = path
-        try:
-            data[key] = content.decode("utf-8")
-        except UnicodeDecodeError:
+        text = _text(content)
+        if text is not None:
+            data[key] = text
+        else:
             binary[key] = base64.b64encode(content).decode("ascii")
     size = sum(len(content) for _path, content in run.files)
     if size > CONFIGMAP_LIMIT:
