@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 import shlex
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
 import yaml
 
-from moneypath.generate.export.loadtest import MASTER_PORT, PROJECT, REPORTS
+from moneypath.generate.export import LoadRun
+from moneypath.generate.export.loadtest import MASTER_PORT, PROJECT, REPORTS, object_names
 from tests.conftest import run_cli
 from tests.docs_examples import code_block, command
 from tests.unit.generate.loadtest_projects import by_kind, container, export, option, pod, project, schema
@@ -219,3 +222,14 @@ def test_the_commands_are_ones_moneypath_parses(tmp_path):
     if "loadtest-worker" in commands.choices:
         worker = parser.parse_args(container(objects["Deployment"])["args"])
         assert worker.command == "loadtest-worker" and str(worker.scenario_file).startswith(PROJECT)
+
+
+@pytest.mark.parametrize(("namespace", "scenario"), [
+    ("moneypath", "retry_storm"), ("payments_eu_west", "x" * 80), ("7eleven", "checkout"), ("shop", "black.friday")])
+def test_the_services_name_is_a_dns_label_whatever_the_scenario_is_called(namespace, scenario):
+    run = LoadRun(scenario=scenario, workers=1, image="i", namespace="default", host="http://s", files=(),
+                  locustfile="l.py", scenario_file="s.yaml", catalog="c.yaml")
+    names = object_names(SimpleNamespace(namespace=namespace), run)
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", names["service"]) and len(names["service"]) <= 63
+    assert all(re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) and len(n) <= 63 for n in names.values())
+    assert len(set(names.values())) == 5  # the Job and its Service share a name; every other object its own
