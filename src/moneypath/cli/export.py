@@ -24,6 +24,10 @@ EPILOG = """platforms:
   flagger     Flagger: a MetricTemplate per money invariant and a Canary (needs --target) whose webhooks
               call the judge: POST URL/v1/flagger/check and URL/v1/flagger/confirm-promotion
               (URL: --judge-url, where `moneypath canary serve` answers)
+  loadtest    a distributed load test on Kubernetes: a master Job, a worker Deployment, a Service, a ConfigMap
+              of the locustfile, scenario file and catalog, a claim for the reports; its settings from the
+              scenario file's kubernetes: block (SCENARIO_FILE, default loadtests/scenarios.yaml beside the
+              catalog; docs/load-tests.md)
 
 examples:
   moneypath export kube --namespace monitoring --label release=prom-stack
@@ -31,6 +35,7 @@ examples:
   moneypath export vm --namespace vm
   moneypath export argo-rollouts --judge-url http://moneypath-judge.payments:8080 --namespace payments
   moneypath export flagger --judge-url http://moneypath-judge.payments:8080 --target payments --out -
+  moneypath export loadtest loadtests/scenarios.yaml --out deploy/loadtest
   moneypath export kube    # with a gameday: section in moneypath.run.yaml: also the game day's CronJob
 
 game days (kube): a CronJob running drills against a named environment on a schedule, with halt
@@ -48,8 +53,11 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Translate what `moneypath build` generates into a platform's native objects: nothing is "
                     "generated differently, so the alerts are the same everywhere.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    export.add_argument("platform", metavar="PLATFORM", help="prometheus, kube, mimir, vm, argo-rollouts or flagger "
-                        "(below)")
+    export.add_argument("platform", metavar="PLATFORM", help="prometheus, kube, mimir, vm, argo-rollouts, flagger "
+                        "or loadtest (below)")
+    export.add_argument("file", metavar="SCENARIO_FILE", nargs="?",
+                        help="loadtest: the scenario file whose kubernetes: block sets the run (default: "
+                             "loadtests/scenarios.yaml beside the catalog)")
     catalog_arg(export)
     export.add_argument("--out", metavar="DIR", help="directory to write into (default: deploy/PLATFORM); - writes "
                         "every file to stdout instead, one YAML stream")
@@ -170,6 +178,12 @@ def _run(args) -> int:
             **({"dashboard_labels": d} if (d := _pairs(args.dashboard_label, "--dashboard-label")) else {}))
         catalog = load_catalog(args.catalog)
         options = _gameday(args, catalog, options)
+        if args.platform == "loadtest":
+            from moneypath.cli import export_loadtest
+
+            options = export_loadtest.options(args, catalog, options)
+        elif args.file is not None:
+            raise ValueError(f"{args.file}: only `export loadtest` takes a file (its scenario file)")
         rendered = export.files(catalog, args.platform, options)
     except ValueError as exc:  # ExportError included; a game day's: the run config's file, line and key
         print(f"moneypath export: {_located(args, str(exc))}", file=sys.stderr)

@@ -23,8 +23,11 @@ from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.load import key_lines
+from moneypath.catalog.model import nearest_line
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.formats.fault_specs import fault_specs
+from moneypath.formats.scenario_kubernetes import KubernetesRun
 from moneypath.protocol.faults.switches import FaultError, Faults
 from moneypath.protocol.faults.vocabularies import WHERE
 
@@ -146,6 +149,8 @@ class ScenarioFile(_Model):
     providers: dict[str, int]
     methods: dict[str, int]
     scenarios: dict[str, Scenario] = Field(min_length=1)
+    # How `moneypath export loadtest` runs one of these scenarios on Kubernetes (moneypath.formats.scenario_kubernetes)
+    kubernetes: KubernetesRun | None = None
 
     path: str = ""
 
@@ -174,7 +179,8 @@ def problems(path: str | Path, catalog: Catalog | None = None,
     path = Path(path)
     name = shown or str(path)
     try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yamlio.load(text)
     except FileNotFoundError:
         return None, [f"{name}: scenario file not found"]
     except yaml.YAMLError as exc:
@@ -187,11 +193,29 @@ def problems(path: str | Path, catalog: Catalog | None = None,
     try:
         spec = ScenarioFile.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
-        return None, [f"{name}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-                      for err in exc.errors()]
+        return None, [_problem(name, text, err) for err in exc.errors()]
     for key, scenario in spec.scenarios.items():
         scenario.name = key
-    return spec, [f"{name}: {problem}" for problem in _check(spec, catalog)]
+    found = [f"{name}: {problem}" for problem in _check(spec, catalog)]
+    if spec.kubernetes is not None and spec.kubernetes.scenario not in spec.scenarios:
+        found.append(f"{located(name, text, ('kubernetes', 'scenario'))}: kubernetes.scenario: "
+                     f"{spec.kubernetes.scenario!r} is not a scenario of this file ({', '.join(spec.scenarios)})")
+    return spec, found
+
+
+def located(name: str, text: str, loc: tuple) -> str:
+    """`file:line` of a key path (or of its nearest ancestor) in the scenario file's text."""
+    line = nearest_line(key_lines(text), loc)
+    return f"{name}:{line}" if line else name
+
+
+def _problem(name: str, text: str, err: dict) -> str:
+    """`file: key.path: what`; in the kubernetes: block (read by `export`, far from a load test's run) with the
+    line: `file:line: kubernetes.key: what`."""
+    key = ".".join(str(p) for p in err["loc"]) or "(top)"
+    if err["loc"][:1] != ("kubernetes",):
+        return f"{name}: {key}: {err['msg']}"
+    return f"{located(name, text, err['loc'])}: {key}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:

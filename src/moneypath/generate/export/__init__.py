@@ -15,10 +15,10 @@ from pathlib import Path
 
 from moneypath._common.atomic import replacing
 from moneypath.catalog import Catalog
-from moneypath.generate.export import argo_rollouts, flagger, kube, mimir, prometheus, vm
-from moneypath.generate.export.options import ExportError, Options
+from moneypath.generate.export import argo_rollouts, flagger, kube, loadtest, mimir, prometheus, vm
+from moneypath.generate.export.options import ExportError, LoadRun, Options
 
-__all__ = ["PLATFORMS", "ROLLOUT_TOOLS", "ExportError", "Options", "files", "write"]
+__all__ = ["PLATFORMS", "ROLLOUT_TOOLS", "RUNS", "ExportError", "LoadRun", "Options", "files", "write"]
 
 
 # Each platform module: files(catalog, options) -> {relative path: content}; next_steps(catalog, options, out).
@@ -26,6 +26,7 @@ __all__ = ["PLATFORMS", "ROLLOUT_TOOLS", "ExportError", "Options", "files", "wri
 # canary gate, which needs the judge's URL.
 PLATFORMS = {"prometheus": prometheus, "kube": kube, "mimir": mimir, "vm": vm}
 ROLLOUT_TOOLS = {"argo-rollouts": argo_rollouts, "flagger": flagger}
+RUNS = {"loadtest": loadtest}  # runs on a platform: a distributed load test on Kubernetes (a scenario file's block)
 
 
 def files(c: Catalog, platform: str, options: Options | None = None) -> dict[str, str]:
@@ -40,9 +41,9 @@ def next_steps(c: Catalog, platform: str, options: Options, out: str) -> list[st
 
 
 def _platform(name: str):
-    module = PLATFORMS.get(name) or ROLLOUT_TOOLS.get(name)
+    module = PLATFORMS.get(name) or ROLLOUT_TOOLS.get(name) or RUNS.get(name)
     if module is None:
-        raise ExportError(f"unknown platform {name!r} (known: {', '.join([*PLATFORMS, *ROLLOUT_TOOLS])})")
+        raise ExportError(f"unknown platform {name!r} (known: {', '.join([*PLATFORMS, *ROLLOUT_TOOLS, *RUNS])})")
     return module
 
 

@@ -12,6 +12,34 @@ class ExportError(ValueError):
 
 
 @dataclass(frozen=True)
+class LoadRun:
+    """`export loadtest`: one scenario run on Kubernetes (generate.export.loadtest), from the scenario file's
+    kubernetes: block (moneypath.formats.scenario_kubernetes), with the files its pods read."""
+
+    scenario: str
+    workers: int
+    image: str  # the team's image, moneypath installed
+    namespace: str
+    host: str  # the payment service, as the pods reach it
+    files: tuple[tuple[str, bytes], ...]  # (path inside the project, content): mounted at the same paths
+    locustfile: str  # paths inside the project, each one of `files`
+    scenario_file: str
+    catalog: str
+    prometheus: str | None = None  # None: --no-prometheus
+    faultproxy: str | None = None
+    providersim: str | None = None
+    token_secret: str | None = None  # None: --no-auth
+    rate: float | None = None
+    users: int | None = None
+    duration_s: float | None = None
+    wait_workers_s: float = 300
+    deadline_s: int = 3600  # the master Job's activeDeadlineSeconds
+    worker_resources: dict = field(default_factory=dict)
+    master_resources: dict = field(default_factory=dict)
+    report_claim: str | None = None  # None: a claim is made
+
+
+@dataclass(frozen=True)
 class Options:
     """Every knob of every platform; a platform reads the ones it has. None: the platform's default."""
 
@@ -39,3 +67,4 @@ class Options:
     gameday_halt_alerts: tuple[str, ...] = ()  # halt when one of these alerts crosses its line
     gameday_history_claim: str | None = None  # an existing PersistentVolumeClaim holding the history (None: one made)
     gameday_time_zone: str = "Etc/UTC"
+    loadtest: LoadRun | None = None  # loadtest: the run (from the scenario file's kubernetes: block)
