@@ -8,6 +8,7 @@ a headless master starts the test once `--expect-workers` are ready. So the mast
 `client_ready` itself (the `ack` it waits for) and keeps the worker out of `runner.clients` until its identity
 has come and matched; only then is its `client_ready` handed to Locust. The workers Locust counts, waits for and
 gives users to are the admitted ones. Messages from a worker not admitted (heartbeats, stats) are dropped.
+Why this, and not a check at test_start: docs/decisions/0023-worker-command.md.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+import moneypath
 from moneypath import cli
+from moneypath.loadtest import worker_identity as wi
 from moneypath.protocol.tokens import issue
 from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port
 from tests.docs_examples import code_block, script_lines
@@ -141,3 +143,34 @@ def test_a_worker_with_another_scenario_file_is_refused_and_never_carries_load(m
     reports = [p for p in (tmp_path / "out").iterdir()]
     assert all(p.name.endswith("-failed") for p in reports) and not list((tmp_path / "out").rglob("result.json"))
     assert not Path(reports[0] / "locust" / "locust.json").exists()  # no load was carried
+
+
+def test_the_harness_digest_covers_every_moneypath_module_a_worker_imports():
+    """A Locust process imports the reference locustfile and the harness (in a process of its own: Locust patches
+    what it imports); each moneypath module it loaded is one of the files the harness digest reads."""
+    script = ("import importlib.util, json, sys\n"
+              f"spec = importlib.util.spec_from_file_location('lf', {str(SHIPPED_LOCUSTFILE)!r})\n"
+              "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+              "import moneypath.loadtest.harness\n"
+              "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'moneypath' "
+              "and getattr(m, '__file__', None))))\n")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                       timeout=60).stdout)
+    covered = {p.resolve() for p in wi.harness_files()}
+    assert any(p.endswith("/moneypath/loadtest/worker_admission.py") for p in loaded), loaded
+    assert [p for p in loaded if Path(p).resolve() not in covered] == []
+    root = Path(moneypath.__file__).resolve().parent
+    assert not [p for p in covered if p.relative_to(root).parts[:2] in (("loadtest", "capacity"), ("loadtest", "soak"))]
+
+
+def test_a_worker_whose_master_does_not_answer_says_so_within_its_wait(tmp_path):
+    """No master on the port: one line after --wait-master (well within the run's 60 s timeout), exit 2."""
+    address = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    worker = subprocess.run([str(Path(sys.executable).parent / "moneypath"), "loadtest-worker", "--master", address,
+                             "--wait-master", "3"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - started
+    print(f"\nno master: {took:.1f} s")
+    assert worker.returncode == 2, worker.stdout + worker.stderr
+    assert worker.stderr == (f"moneypath: the master {address} could not be reached within 3 s (is `moneypath loadtest "
+                             "... --bind` running there, and its port open from here?)\n")
