@@ -64,7 +64,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             f"{rate:g} {unit} from {users} users at 1x" + (" (each flow a request template's steps)"
                                                             if unit == g.FLOWS_PER_S else ""))
     progress(f"target {target.host}: {load}, up to {shape.max_users(scenario, users)} users, {duration:g} s"
-             + (f", {spec.workers} workers" if spec.workers else "")
+             + (f", {spec.workers} worker{'s' if spec.workers != 1 else ''}" if spec.workers else "")
              + (f" started elsewhere: the master listens on {spec.bind} and waits up to {spec.wait_workers_s:g} s for "
                 "them" if spec.bind else ""))
     warmup = shape.warmup_of(sfile.baseline, duration)

@@ -53,6 +53,7 @@ class Gate:
         self.ours = own_identity(environment)
         self.pending: dict[str, object] = {}  # worker id -> its client_ready message, held back
         self.admitted: list[dict] = []
+        self.admitted_ids: set[str] = set()
         self.refused: dict[str, dict] = {}
         o = environment.parsed_options
         self.prefix = getattr(o, "csv_prefix", None)
@@ -72,7 +73,7 @@ class Gate:
             return
         if msg.type == IDENTITY:
             self.admit(worker, msg.data)
-        elif any(a["worker"] == worker for a in self.admitted) or msg.type == "locustfile":
+        elif worker in self.admitted_ids or msg.type == "locustfile":
             self.locust_handle(client_id, msg)
         elif msg.type == "client_ready":  # ack it (the worker waits for that), count it once its identity matches
             self.pending[worker] = msg
@@ -92,8 +93,9 @@ class Gate:
             self.runner.send_message(REFUSED, {"why": why}, client_id=worker)
         else:
             self.admitted.append({"worker": worker, "at": time.time()})
+            self.admitted_ids.add(worker)
             self.runner.send_message(ADMITTED, None, client_id=worker)
-            if ready is None:  # it was ready before the gate stood: it says so again on its own (heartbeats)
+            if ready is None:  # ready before the gate stood: Locust is told again, now that it is admitted
                 ready = _ready_message(worker)
             self.locust_handle(worker, ready)
             log.info("moneypath: worker %s admitted (%d of %s)", worker, len(self.admitted), self.expected)
