@@ -24,7 +24,7 @@ from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
 from moneypath.stack.spec import RunSpec
 
-MAX_WORKERS = 64  # local processes; beyond one machine, Locust's own master and workers
+MAX_WORKERS = 64  # local processes; beyond one machine, --bind and `moneypath loadtest-worker` on the others
 
 
 class RunFailed(Exception):
@@ -59,8 +59,9 @@ def prepare(options, where: RunSpec) -> Plan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
     distributed(options)
     if options.workers and options.workers > MAX_WORKERS and not getattr(options, "bind", None):
-        raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
-                         "\"Distributed: master and workers\" in the load-test docs, docs/load-tests.md)")
+        raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines: --bind HOST:PORT "
+                         "and `moneypath loadtest-worker` on each, \"Distributed: master and workers\" in "
+                         "docs/load-tests.md)")
     if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     c = load_catalog(options.catalog)
