@@ -76,10 +76,14 @@ class Gate:
         elif worker in self.admitted_ids or msg.type == "locustfile":
             self.locust_handle(client_id, msg)
         elif msg.type == "client_ready":  # ack it (the worker waits for that), count it once its identity matches
+            new = worker not in self.pending
             self.pending[worker] = msg
             self.runner.send_message("ack", client_id=worker, data={"index": self.runner.get_worker_index(worker)})
+            if new:
+                self.write()
         elif msg.type == "quit":
-            self.pending.pop(worker, None)
+            if self.pending.pop(worker, None) is not None:
+                self.write()
 
     def admit(self, worker: str, data) -> None:
         if worker not in self.pending:
@@ -117,7 +121,7 @@ class Gate:
             return
         worker_roll.write_json(worker_roll.roll_path(self.prefix), {
             "listens": self.listens, "expected": self.expected, "admitted": self.admitted,
-            "refused": list(self.refused.values()), "test_started_at": self.started_at})
+            "refused": list(self.refused.values()), "unchecked": list(self.pending), "test_started_at": self.started_at})
 
 
 def _ready_message(worker: str):

@@ -1,7 +1,8 @@
 """The files through which a distributed run's Locust processes tell moneypath who joined (no Locust import).
 
 The master (moneypath.loadtest.worker_admission) keeps `<csv prefix>_admission.json`, rewritten whole at each
-change: where it listens, how many workers it expects, those admitted and refused (with the one-line reason), and
+change: where it listens, how many workers it expects, those admitted and refused (with the one-line reason), those
+connected that have not sent their identity yet ("unchecked"), and
 when the test started on the master's clock, which is the run's clock (its stretches, lined up with Prometheus).
 A worker started by `moneypath loadtest-worker` appends its events, one JSON object a line, to the file named by
 $MONEYPATH_WORKER_STATUS: connected, admitted, refused, started, ended.
@@ -48,8 +49,11 @@ def timeout_line(roll: dict | None, wait_s: float, bind: str) -> str:
     roll = roll or {}
     joined, expected = len(roll.get("admitted", [])), roll.get("expected", "?")
     refused = len(roll.get("refused", []))
+    silent = len(roll.get("unchecked", []))
     return (f"{joined} of {expected} workers joined within {wait_s:g} s"
-            + (f" ({refused} refused)" if refused else "") + f"; the master listens on {roll.get('listens', bind)}")
+            + (f" ({refused} refused)" if refused else "") + f"; the master listens on {roll.get('listens', bind)}"
+            + (f"; {silent} connected and sent no moneypath identity (started without moneypath's harness?)"
+               if silent else ""))
 
 
 class RollNews:
@@ -76,6 +80,10 @@ class RollNews:
     def __call__(self, line: str) -> None:
         for news in self.news():
             self.progress(news)
+        roll = read_roll(self.csv_prefix)
+        if roll is not None and roll.get("test_started_at") is None and line.startswith("["):
+            line = (f"{line.split(']')[0]}] waiting for workers: {len(roll.get('admitted', []))} of "
+                    f"{roll.get('expected', '?')} joined; the master listens on {roll.get('listens', '?')}")
         self.progress(line)
 
 

@@ -65,6 +65,10 @@ def test_a_master_that_gave_up_says_how_many_joined_and_where_it_listens():
     roll["refused"] = [{"worker": "w2", "why": "its scenario file differs", "at": 2.0}]
     assert worker_roll.timeout_line(roll, 8, "x:1") == (
         "1 of 2 workers joined within 8 s (1 refused); the master listens on 10.0.0.10:5557")
+    roll["unchecked"] = ["w3"]
+    assert worker_roll.timeout_line(roll, 8, "x:1") == (
+        "1 of 2 workers joined within 8 s (1 refused); the master listens on 10.0.0.10:5557; 1 connected and sent no "
+        "moneypath identity (started without moneypath's harness?)")
 
 
 def test_the_masters_news_are_said_once_before_the_progress_line(tmp_path):
@@ -75,13 +79,17 @@ def test_the_masters_news_are_said_once_before_the_progress_line(tmp_path):
             "refused": [{"worker": "w2", "why": "its locustfile differs from the master's", "at": 2.0}],
             "test_started_at": None}
     worker_roll.write_json(worker_roll.roll_path(prefix), roll)
-    news("[ 3 s] users 0")
-    news("[ 6 s] users 0")
+    news("[    3 s] users 0")
+    news("[    6 s] users 0")
+    waiting = "waiting for workers: 1 of 2 joined; the master listens on 127.0.0.1:5557"
     assert said == ["[ 0 s] starting Locust ...", "worker w1 joined (1 of 2)",
-                    "worker w2 refused: its locustfile differs from the master's", "[ 3 s] users 0", "[ 6 s] users 0"]
+                    "worker w2 refused: its locustfile differs from the master's", f"[    3 s] {waiting}",
+                    f"[    6 s] {waiting}"]
     assert worker_roll.test_started_at(prefix) is None
     worker_roll.write_json(worker_roll.roll_path(prefix), {**roll, "test_started_at": 1234.5})
     assert worker_roll.test_started_at(prefix) == 1234.5
+    news("[    9 s] users 20")
+    assert said[-1] == "[    9 s] users 20"
 
 
 def test_a_workers_events_are_read_back_in_order(tmp_path, monkeypatch):
