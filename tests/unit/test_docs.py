@@ -142,7 +142,7 @@ def test_readme_is_short_and_links_the_docs():
 
 
 def test_every_command_has_a_page_with_its_help():
-    listed = re.findall(r"^    (\w+)\s", run_cli("--help").stdout, re.M)
+    listed = re.findall(r"^    ([\w-]+)\s", run_cli("--help").stdout, re.M)
     documented = {m.split()[0] for page in (ROOT / "docs" / "cli").glob("*.md")
                   for m in re.findall(r"<!-- generated: help ([\w -]+?) -->", page.read_text())}
     assert listed and set(listed) <= documented, f"no docs/cli page for: {sorted(set(listed) - documented)}"

@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         init,
         lint,
         loadtest,
+        loadtest_worker,
         metrics,
         pager,
         readiness,
@@ -157,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     from moneypath.cli import map as map_command
 
     # In the order `moneypath --help` lists them.
-    for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, drill, init,
-                   faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, canary, export,
-                   map_command):
+    for module in (catalog, build, lint, stack, pager, demo, metrics, dashboards, snapshot, loadtest, loadtest_worker,
+                   drill, init, faultproxy, token, alerts, slo, audit, history, readiness, incident, evidence, canary,
+                   export, map_command):
         module.add_commands(commands, _catalog_arg, _state_arg)
     return parser
 

@@ -40,6 +40,8 @@ def needed(args) -> list[str]:
         return ["tools", "reference"] if args.drill_command == "run" and not targets else ["tools"]
     if command in ("loadtest", "capacity"):
         return ["tools", "loadtest"] + ([] if getattr(args, "host", None) else ["reference"])
+    if command == "loadtest-worker":
+        return ["loadtest"]
     return []
 
 

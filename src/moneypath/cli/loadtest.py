@@ -122,6 +122,16 @@ def _utilization(text: str) -> float:
     return value / 100
 
 
+def _address(text: str) -> str:
+    from moneypath.loadtest.locust_processes import split_address
+
+    try:
+        split_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")) or len(text) < 10:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s):// URL")
@@ -148,7 +158,14 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="the API bearer token to send (default: $MONEYPATH_TOKEN, which keeps it out of the process "
                         "list, or one minted from $MONEYPATH_TOKEN_SECRET or the --state-dir stack's secret)")
     p.add_argument("--workers", type=_count(0), default=0, metavar="N",
-                   help="Locust worker processes beside the master, on loopback (default 0: one local process)")
+                   help="Locust worker processes beside the master, on loopback (default 0: one local process); with "
+                        "--bind, the workers the master waits for, started elsewhere by `moneypath loadtest-worker`")
+    p.add_argument("--bind", type=_address, metavar="HOST:PORT",
+                   help="with --workers N: the master listens on HOST:PORT and waits for N workers started on other "
+                        "machines (`moneypath loadtest-worker --master HOST:PORT`), starting none itself; a worker whose "
+                        "Locust, moneypath, locustfile or scenario file differs from the master's is refused")
+    p.add_argument("--wait-workers", type=_seconds, metavar="SECONDS",
+                   help="with --bind: how long the master waits for its N workers before it gives up (default 120)")
     p.add_argument("--out", metavar="DIR", default="reports", help="where report directories go (default: reports)")
     p.add_argument("--locustfile", metavar="FILE", type=Path,
                    help="your own locustfile (the contract is below); default: loadtests/locustfile.py beside the "
@@ -188,6 +205,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                "  moneypath loadtest soak --rate 340 --duration 10m\n"
                "  moneypath loadtest overload --rate 280   # the knee from `moneypath capacity`\n"
                "  moneypath loadtest peak --workers 2\n"
+               "  moneypath loadtest peak --workers 4 --bind 10.0.0.10:5557   # workers: moneypath loadtest-worker\n"
                "  moneypath loadtest checkout --baseline reports/loadtest-checkout-20260101-120000/result.json\n"
                "  MONEYPATH_TOKEN=... moneypath loadtest checkout --host https://staging.example --prometheus "
                "http://prometheus.example:9090\n"

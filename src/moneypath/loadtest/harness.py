@@ -24,6 +24,7 @@ import requests
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
+import moneypath.loadtest.worker_admission  # noqa: F401 - registers the master's gate and the worker's side
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls, shape
 from moneypath.loadtest.client import Settings

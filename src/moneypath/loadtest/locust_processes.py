@@ -1,7 +1,9 @@
-"""Start, follow and stop a run's Locust processes (one, or a master and workers on loopback)."""
+"""Start, follow and stop a run's Locust processes (one, a master and workers on loopback, or a master that waits
+for workers started elsewhere)."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 from moneypath.loadtest import launch
 from moneypath.loadtest.run_types import LoadTestError, RunSpec, Target
 from moneypath.loadtest.stats import history
+from moneypath.loadtest.worker_roll import RUNS_FOLLOW_ENV
 from moneypath.stack.processes import free_port
 
 
@@ -49,14 +52,17 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int,
                  load: LocustLoad) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
     master, env = locust_invocation(spec, target, work, exporter_port, load)
+    if spec.bind and spec.runs_follow:
+        env[RUNS_FOLLOW_ENV] = "1"
     procs = []
     try:
         if spec.workers:
-            port = free_port()
-            master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                       "--expect-workers", str(spec.workers), "--expect-workers-max-wait", "60"]
+            host, port = split_address(spec.bind) if spec.bind else ("127.0.0.1", free_port())
+            wait = math.ceil(spec.wait_workers_s) if spec.bind else 60
+            master += ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                       "--expect-workers", str(spec.workers), "--expect-workers-max-wait", str(wait)]
             procs.append(_spawn(master, work / "locust-master.log", env))
-            for i in range(spec.workers):
+            for i in range(0 if spec.bind else spec.workers):  # with --bind the workers are started elsewhere
                 procs.append(_spawn(launch.command(load.locustfile, "--worker", "--master-host", "127.0.0.1",
                                                    "--master-port", str(port)), work / f"locust-worker-{i + 1}.log", env))
         else:
@@ -65,6 +71,15 @@ def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int,
         stop_locust(procs)
         raise
     return procs
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """HOST:PORT (HOST may be [IPv6]) as (host, port); ValueError saying why not."""
+    host, sep, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not HOST:PORT (a port from 1 to 65535)")
+    return host, int(port)
 
 
 def _spawn(argv: list[str], log: Path, env: dict) -> subprocess.Popen:

@@ -22,7 +22,7 @@ from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import launch, overload, shape
+from moneypath.loadtest import launch, overload, shape, worker_roll
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
@@ -64,7 +64,9 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             f"{rate:g} {unit} from {users} users at 1x" + (" (each flow a request template's steps)"
                                                             if unit == g.FLOWS_PER_S else ""))
     progress(f"target {target.host}: {load}, up to {shape.max_users(scenario, users)} users, {duration:g} s"
-             + (f", {spec.workers} workers" if spec.workers else ""))
+             + (f", {spec.workers} worker{'s' if spec.workers != 1 else ''}" if spec.workers else "")
+             + (f" started elsewhere: the master listens on {spec.bind} and waits up to {spec.wait_workers_s:g} s for "
+                "them" if spec.bind else ""))
     warmup = shape.warmup_of(sfile.baseline, duration)
     check_overload(scenario, duration)
     phases = overload.phases(scenario, duration)
@@ -84,7 +86,10 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             meter.begin({"locust": [p.pid for p in procs]})
         if sampler is not None:
             sampler.begin()
-        wait_locust(procs, work, duration, progress)
+        if spec.bind:  # who joins, or is refused, is said as it happens; the wait for them is the run's too
+            follow(procs, work, duration, spec, progress)
+        else:
+            wait_locust(procs, work, duration, progress)
         if meter is not None:
             usage = meter.end()
     finally:
@@ -93,6 +98,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         stop_locust(procs)
         clear_faults(scenario, target)
     ended = time.time()
+    started = worker_roll.test_started_at(work / "locust") or started  # a master's: when its workers started
     entries = load_entries(work / "locust.json")
     summary = summarize(entries, scenario.judge_provider, duration)
     summary.flow_reasons = flow_failure_reasons(work / "locust_failures.csv")
@@ -136,6 +142,18 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                 gate.set_aside("not judged in this run")
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
                       series, ticks, usage, drift, shed, unit)
+
+
+def follow(procs, work: Path, duration_s: float, spec: RunSpec, progress) -> None:
+    """wait_locust for a master that waits for workers started elsewhere: a master that gave up on them is one line
+    saying how many joined and where it listens."""
+    try:
+        wait_locust(procs, work, duration_s + spec.wait_workers_s, worker_roll.RollNews(work / "locust", progress))
+    except LoadTestError:
+        roll = worker_roll.read_roll(work / "locust")
+        if roll is not None and roll.get("test_started_at") is None:
+            raise LoadTestError(worker_roll.timeout_line(roll, spec.wait_workers_s, spec.bind)) from None
+        raise
 
 
 def check_overload(scenario: scenarios.Scenario, duration_s: float) -> None:

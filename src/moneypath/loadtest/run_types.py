@@ -45,6 +45,9 @@ class RunSpec:
     only_gates: tuple[str, ...] | None = None  # judge only these (capacity steps); the rest are skipped
     require_prometheus: bool = True  # False (--no-prometheus): the gates that need it are skipped, not failed
     closed_loop: bool = False  # users send back to back, unpaced: the saturation throughput (capacity)
+    bind: str | None = None  # HOST:PORT: the master listens there for `workers` started elsewhere, starting none
+    wait_workers_s: float = 120.0  # how long a master with `bind` waits for them
+    runs_follow: bool = False  # another run follows on the same workers (capacity's steps): they wait for it
 
 
 @dataclass

@@ -18,12 +18,13 @@ from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
+from moneypath.loadtest.locust_processes import split_address
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
 from moneypath.stack.spec import RunSpec
 
-MAX_WORKERS = 64  # local processes; beyond one machine, Locust's own master and workers
+MAX_WORKERS = 64  # local processes; beyond one machine, --bind and `moneypath loadtest-worker` on the others
 
 
 class RunFailed(Exception):
@@ -56,9 +57,11 @@ class Judged:
 
 def prepare(options, where: RunSpec) -> Plan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
-    if options.workers and options.workers > MAX_WORKERS:
-        raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines see "
-                         "\"Distributed: master and workers\" in the load-test docs, docs/load-tests.md)")
+    distributed(options)
+    if options.workers and options.workers > MAX_WORKERS and not getattr(options, "bind", None):
+        raise UsageError(f"--workers: at most {MAX_WORKERS} on one machine (for several machines: --bind HOST:PORT "
+                         "and `moneypath loadtest-worker` on each, \"Distributed: master and workers\" in "
+                         "docs/load-tests.md)")
     if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
     c = load_catalog(options.catalog)
@@ -80,12 +83,37 @@ def prepare(options, where: RunSpec) -> Plan:
     return Plan(c, options, locustfile, scenario, baseline, tmp, final, where)
 
 
+def distributed(options) -> None:
+    """UsageError when --bind or --wait-workers cannot apply, or --bind's address cannot be listened on here."""
+    bind, wait = getattr(options, "bind", None), getattr(options, "wait_workers", None)
+    if wait is not None and not bind:
+        raise UsageError("--wait-workers: only with --bind HOST:PORT (the master waits there for its workers)")
+    if not bind:
+        return
+    if not options.workers:
+        raise UsageError(f"--bind {bind}: give --workers N, the workers started elsewhere that the master waits for")
+    import socket
+
+    host, port = split_address(bind)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind(("" if host == "*" else host, port))
+    except OSError as exc:
+        raise UsageError(f"--bind {bind}: cannot listen there ({exc.strerror or exc})") from None
+
+
+def worker_options(options) -> dict:
+    """The RunSpec's fields for workers started elsewhere (--bind, --wait-workers), when given."""
+    bind, wait = getattr(options, "bind", None), getattr(options, "wait_workers", None)
+    return {"bind": bind, **({"wait_workers_s": wait} if wait is not None else {})}
+
+
 def execute(plan: Plan, say=print, warn=print) -> Judged:
     """Run the plan and publish its report; RunFailed when it cannot (its logs kept, the stack it started
     stopped). `warn` says where an interrupted run's logs are before the interruption goes on."""
     o, tmp, final = plan.options, plan.tmp, plan.final
     spec = locust_run.RunSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
-                          plan.locustfile, require_prometheus=not o.no_prometheus)
+                          plan.locustfile, require_prometheus=not o.no_prometheus, **worker_options(o))
     target = None
     try:
         with reported(tmp, final, warn):

@@ -11,16 +11,10 @@ not depend on its neighbours. Faults add 1.2 s, well past it. Every run is secon
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import math
-import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -34,66 +28,16 @@ from moneypath.formats import scenarios
 from moneypath.generate import dashboards as d
 from moneypath.loadtest import request_names, stats
 from moneypath.protocol.tokens import issue
-from moneypath.stack import local as stack
-from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
+from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
 from tests.docs_examples import args_of, code_block, script_lines, shell, substitute
-from tests.integration.loadtest.helpers import THRESHOLD_MS, only_report
+from tests.integration.loadtest.helpers import SECRET, THRESHOLD_MS, bash, only_report, replaced, stop_session
 
 pytestmark = pytest.mark.integration
-SECRET = "loadtest-secret"
 # docs/load-tests.md's first example, line by line: each test runs its line on the module's stack, seconds long
 # (the --rate and --duration it appends win over the page's)
 (CHECKOUT, PEAK, SPIKE, RETRY_STORM, SLOW_PROVIDER, SOAK, OVERLOAD, WORKERS,
  CAPACITY) = (args_of(argv) for argv in shell(code_block("docs/load-tests.md", "Load tests", "sh")))
 SHAPES = {"peak": PEAK, "spike": SPIKE, "soak": SOAK}
-
-
-def _start(module: str, port: int, env: dict, log: Path, *args: str) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
-                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-
-
-@pytest.fixture(scope="module")
-def money_path(tmp_path_factory, catalog, gate_catalog):
-    """Simulator (latency x0.1, faults on, settlements every 2 s) + service (reconciling every
-    second) + a stack without services whose Prometheus scrapes the service."""
-    tmp = tmp_path_factory.mktemp("loadtest")
-    sim_port, svc_port = free_port(), free_port()
-    env = {"MONEYPATH_TOKEN_SECRET": SECRET, "MONEYPATH_WEBHOOK_SECRET": "hooks", "MONEYPATH_CATALOG": str(CATALOG_PATH),
-           "MONEYPATH_DB_URL": f"sqlite:///{tmp / 'ledger.db'}", "MONEYPATH_PROVIDER_URL": f"http://127.0.0.1:{sim_port}",
-           "MONEYPATH_SETTLEMENT_DIR": str(tmp / "settlements"), "MONEYPATH_RECONCILE_INTERVAL_S": "1",
-           "MONEYPATH_RECONCILE_GRACE_S": "5", "MONEYPATH_MISSING_AFTER_S": "30", "MONEYPATH_ENABLE_FAULTS": "1"}
-    procs = [_start("moneypath.reference.providersim", sim_port, env, tmp / "sim.log", "--enable-faults",
-                    "--latency-scale", "0.1",
-                    "--settlement-dir", str(tmp / "settlements"), "--settlement-interval", "2",
-                    "--webhook-url", f"http://127.0.0.1:{svc_port}/v1/webhooks"),
-             _start("moneypath.reference.refservice", svc_port, env, tmp / "service.log")]
-    state_dir = tmp / "stack"
-    try:
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"), 30, "the provider simulator")
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{svc_port}/healthz"), 30, "the reference service")
-        state = stack.up(catalog, state_dir, stack.StackSpec([f"127.0.0.1:{svc_port}"], fast=True),
-                         progress=lambda *_: None)
-        warm_up(f"http://127.0.0.1:{svc_port}")
-        yield {"catalog": gate_catalog, "host": f"http://127.0.0.1:{svc_port}", "sim": f"http://127.0.0.1:{sim_port}",
-               "prometheus": state.url("prometheus"), "state_dir": state_dir, "db": tmp / "ledger.db", "tmp": tmp}
-    finally:
-        stack.down(state_dir, progress=lambda *_: None)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
-
-
-def warm_up(service: str) -> None:
-    """A few payments first: the first requests of a fresh service pay for imports and caches."""
-    token = issue(SECRET.encode(), "warm_up", ["payments:write"], ttl_s=600)
-    with httpx.Client(base_url=service, timeout=10) as client:
-        for i in range(10):
-            client.post("/v1/payments/authorize", json={"amount_minor": 1000, "currency": "EUR",
-                                                        "provider": ("acme", "globex")[i % 2], "reference": f"w{i}"},
-                        headers={"authorization": f"Bearer {token}", "idempotency-key": f"warm-up-{i}"})
 
 
 @pytest.fixture
@@ -264,42 +208,8 @@ def test_two_workers(money_path, healthy_run, secret_env, tmp_path, capsys):
     assert result["locust"]["requests"] > 30
 
 
-# docs/load-tests.md's plain-Locust block (its LOCUSTFILE= line and the web UI line) and the master and worker block
-PLAIN_LOCUST, DISTRIBUTED = "With plain Locust", "Distributed: master and workers"
-
-
-def bash(script: str, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
-    """Lines of the page in bash, this venv's locust first on the PATH, in a session of their own (what
-    `stop_session` ends), its output in `log`."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MONEYPATH_")}, **env}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    with log.open("ab") as out:
-        return subprocess.Popen(["bash", "-ec", script], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop_session(proc: subprocess.Popen, timeout_s: float = 20) -> None:
-    """SIGTERM to bash and whatever it started (its session; Locust shuts down on it), SIGKILL to what is left
-    after timeout_s: nothing is left running."""
-    deadline = time.monotonic() + timeout_s
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        while True:
-            proc.poll()  # reaps bash: a zombie would keep its group alive
-            os.killpg(proc.pid, signal.SIGKILL if time.monotonic() > deadline else 0)
-            time.sleep(0.2)
-    except ProcessLookupError:  # every process of the group is gone
-        pass
-    proc.wait(timeout=timeout_s)
-
-
-def replaced(line: str, values: dict[str, str]) -> str:
-    """A line of the page with some of its text replaced (a port, a URL the test cannot use); every part named must
-    be there."""
-    for old, new in values.items():
-        assert old in line, f"{old!r} is not in {line!r}"
-        line = line.replace(old, new)
-    return line
+# docs/load-tests.md's plain-Locust block (its LOCUSTFILE= line and the web UI line)
+PLAIN_LOCUST = "With plain Locust"
 
 
 def test_the_web_ui_line_swarms_the_service_through_the_ui_and_stops(money_path, tmp_path):
@@ -344,57 +254,6 @@ def test_the_web_ui_line_swarms_the_service_through_the_ui_and_stops(money_path,
     finally:
         stop_session(proc)
     print(f"\nweb UI: {total['num_requests']} requests in {time.monotonic() - started:.1f} s")
-
-
-def test_a_master_and_a_worker_run_the_scenario_as_the_page_starts_them(money_path, tmp_path):
-    """The page's master and worker lines as written, each in bash after the block's MASTER= and TARGET= lines, with
-    MASTER 127.0.0.1 and TARGET the module's service (the page's addresses are another network's), in a directory
-    with loadtests/ for the plain-Locust block's LOCUSTFILE=; free ports for 5557 and 9646, one worker instead of
-    four, --rate 2 instead of 50 (the peak's 10x is 20 requests/s) and --duration 8 appended, the token minted
-    here for the page's `...`: the master's, which the worker sends (its own environment has none). The master
-    serves its exporter while it runs and writes the CSV and JSON."""
-    _, assignment, *_ = script_lines(code_block("docs/load-tests.md", PLAIN_LOCUST, "sh"))
-    *addresses, master, worker = script_lines(code_block("docs/load-tests.md", DISTRIBUTED, "sh"))
-    assert [a.split("=")[0] for a in addresses] == ["MASTER", "TARGET"]
-    variables = f"MASTER=127.0.0.1\nTARGET={money_path['host']}\n{assignment}\n"
-    (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
-    bind, exporter = free_port(), free_port()
-    token = issue(SECRET.encode(), "loadtest", ["payments:write", "payments:read"], ttl_s=600)
-    master = replaced(master, {"MONEYPATH_TOKEN=...": f"MONEYPATH_TOKEN={token}", "--master-bind-port 5557":
-                               f"--master-bind-port {bind}", "--expect-workers 4": "--expect-workers 1",
-                               "--rate 50": "--rate 2", "--exporter-port 9646": f"--exporter-port {exporter}"})
-    master += " --duration 8"
-    worker = replaced(worker, {"--master-port 5557": f"--master-port {bind}"})
-    started = time.monotonic()
-    procs = [bash(variables + master, tmp_path, {}, tmp_path / "master.log")]
-    try:
-        procs.append(bash(variables + worker, tmp_path, {}, tmp_path / "worker.log"))
-
-        def exported() -> float | None:
-            assert procs[0].poll() is None, (tmp_path / "master.log").read_text()[-3000:]
-            try:
-                text = httpx.get(f"http://127.0.0.1:{exporter}/metrics", timeout=2).text
-            except httpx.TransportError:
-                return None
-            counts = [float(v) for v in re.findall(r'^locust_requests_num_requests\{[^}]*name="authorize \[\w+\]"'
-                                                    r'[^}]*\} (\S+)$', text, re.M)]
-            return sum(counts) or None
-
-        exported_count = wait_for(exported, 60, "the master's exporter to count authorizations", interval_s=0.5)
-        assert procs[0].wait(timeout=60) == 0, (tmp_path / "master.log").read_text()[-3000:]
-        assert procs[1].wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()[-3000:]  # the master's quit
-    finally:
-        for proc in procs:
-            stop_session(proc)
-    print(f"\nmaster and worker: {time.monotonic() - started:.1f} s")
-    run = tmp_path / "run"
-    entries = json.loads((run / "locust.json").read_text())
-    authorized = sum(e["num_requests"] for e in entries if e["name"].startswith("authorize ["))
-    assert authorized >= exported_count and sum(e["num_failures"] for e in entries) == 0, entries
-    with (run / "locust_stats.csv").open() as f:
-        total = next(row for row in csv.DictReader(f) if row["Name"] == "Aggregated")
-    assert int(total["Request Count"]) > 50 and int(total["Failure Count"]) == 0, total
-    assert (run / "locust_stats_history.csv").stat().st_size > 0
 
 
 def test_slow_provider_opens_its_circuit_while_the_other_meets_the_slos(money_path, secret_env, tmp_path, capsys):

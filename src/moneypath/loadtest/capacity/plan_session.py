@@ -11,7 +11,7 @@ no_confirm, utilization, workers, locustfile, scenario_file, out and catalog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
@@ -27,7 +27,7 @@ from moneypath.loadtest import (
 from moneypath.loadtest.capacity import measure, plan_report
 from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.session import reported
+from moneypath.loadtest.session import distributed, reported, worker_options
 from moneypath.stack.processes import free_port
 from moneypath.stack.spec import RunSpec
 
@@ -49,6 +49,7 @@ def prepare(options, where: RunSpec) -> Plan:
     """Everything that can be checked before minutes of load; UsageError (one line) when something is wrong."""
     if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
+    distributed(options)
     steps = None
     if any(v is not None for v in (options.start, options.step, options.max_rate)):
         start, step, top = options.start or 20.0, options.step or 20.0, options.max_rate or 300.0
@@ -130,6 +131,7 @@ def _climb(plan: Plan, target, steps, work: Path, exporter_port: int, say, label
     o = plan.options
     spec = measure.step_spec(o.step_duration, o.workers, plan.locustfile, o.scenario_file,
                                   require_prometheus=not o.no_prometheus)
+    spec = replace(spec, **worker_options(o), runs_follow=True)  # workers started elsewhere stay for the next step
     climb = measure.Climb(plan.c, target, spec, work, exporter_port, say, service_pids=o.service_pid,
                                single_writer=single_writer)
     if label:
