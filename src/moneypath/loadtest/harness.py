@@ -25,8 +25,7 @@ from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import fault_calls, shape
-from moneypath.loadtest import worker_watch  # noqa: F401 (registers the worker timeline: its sampler, its hooks)
+from moneypath.loadtest import fault_calls, shape, worker_watch  # noqa: F401 (worker_watch: the worker timeline)
 from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
 from moneypath.protocol.tokens import MAX_LIFETIME_S, issue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_report, shape, targets
+from moneypath.loadtest import flows, gates, inputs, launch, load_generator, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.stack import local as stack
@@ -130,7 +130,8 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
     if outcome.overload is not None:
         result.overload = outcome.overload.to_dict()
     if plan.baseline is not None:
-        result.gates += gates.compare(result.figures, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        compared = gates.compare(result.figures, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        result.gates += load_generator.apply(compared, outcome.generator)  # a whole run's figures: not on the rest
         result.baseline = str(o.baseline)
     return result
 

@@ -30,6 +30,7 @@ CPU_SATURATED = 90.0  # % of one core: Locust's own CPU warning threshold
 SHORT = 0.9
 WORKER_CORES = 0.75
 MIN_SAMPLES = 3
+SETTLE_S = 4.0  # after the users asked change, a worker's rate (over its last reports) lags this long
 UP = ("running", "spawning")
 LOST_STATES = {"missing": "its heartbeats stopped", "gone": "it left the master"}
 BOTTLENECK = "the load generator was the bottleneck"
@@ -63,6 +64,7 @@ class Timeline:
     pace: float | None  # each user's rate; None: a closed loop, or not known
     samples: list[Sample]
     index: dict[str, int] = field(default_factory=dict)
+    started_at: float | None = None  # the epoch second the test started (the master's clock)
 
     def asked(self, s: Sample) -> float | None:
         return s.target_users * self.pace if self.pace is not None else None
@@ -86,7 +88,7 @@ def load(path: Path) -> Timeline | None:
                                 p.get("last_report")) for w, p in s["workers"].items()})
                for s in data.get("samples", [])]
     index = {w: v["index"] for w, v in (data.get("workers") or {}).items() if v.get("index") is not None}
-    return Timeline(data.get("mode", "master"), data.get("pace"), samples, index)
+    return Timeline(data.get("mode", "master"), data.get("pace"), samples, index, data.get("started_at"))
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ class Health:
                                                                  for x in self.losses],
                 "not_measured_s": [list(s) for s in self.stretches], "recovered": self.recovered,
                 "generator_bound": self.generator_bound, "bottleneck": self.bound, "achieved_share": self.achieved_share,
-                "cores_per_rate": self.cores_per_rate, "worker_cpu": self.worker_cpu, "master_cpu": self.master_cpu,
+                "cores_per_rate": self.cores_per_rate,
+                "worker_cpu": {self.names.get(w, "the one Locust process" if w == "local" else w): v
+                               for w, v in self.worker_cpu.items()}, "master_cpu": self.master_cpu,
                 "lines": self.lines()}
 
 
@@ -242,7 +246,8 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
     health = Health(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans)
     running = _running(tl)
     end = running[-1].t if running else 0.0
-    judged = [s for s in running if skip_s <= s.t < end
+    settled = _settled(running)
+    judged = [s for s in settled if skip_s <= s.t < end
               and not any(a <= s.t and (b is None or s.t < b) for a, b in spans)]
     bound = []
     cpu_of: dict[str, list[float]] = {}
@@ -272,6 +277,18 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
     health.cores_per_rate = _cores_per_rate(judged, unit, {w for w, m in health.worker_cpu.items()
                                                            if m >= CPU_SATURATED})
     return health
+
+
+def _settled(running: list[Sample], after_s: float = SETTLE_S) -> list[Sample]:
+    """The seconds at least `after_s` after the users asked for last changed (a spike's edges): a worker's rate is
+    over its last few reports, so it lags a change."""
+    out, changed, last = [], None, None
+    for s in running:
+        if s.target_users != last:
+            changed, last = s.t, s.target_users
+        if s.t - changed >= after_s:
+            out.append(s)
+    return out
 
 
 def _cores_per_rate(judged: list[Sample], unit: str, saturated: set[str]) -> float | None:
