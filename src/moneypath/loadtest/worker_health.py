@@ -30,10 +30,12 @@ CPU_SATURATED = 90.0  # % of one core: Locust's own CPU warning threshold
 SHORT = 0.9
 WORKER_CORES = 0.75
 MIN_SAMPLES = 3
+STALE_S = 3.5  # a worker with no stats report for this long sends nothing (its rate is 0)
 SETTLE_S = 4.0  # after the users asked change, a worker's rate (over its last reports) lags this long
 UP = ("running", "spawning")
 LOST_STATES = {"missing": "its heartbeats stopped", "gone": "it left the master"}
 BOTTLENECK = "the load generator was the bottleneck"
+BURN_ENV = "MONEYPATH_TEST_BURN_CPU"  # test-only: a worker burns its CPU (worker_watch), see docs/load-tests.md
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def losses(tl: Timeline, unit: str = REQUESTS_PER_S) -> list[Loss]:
             if p.state in UP and p.users > 0:
                 up_once = True
                 r = p.rate(unit)
-                fresh = r is not None and p.last_report is not None and s.t - p.last_report <= 2.5
+                fresh = r is not None and p.last_report is not None and s.t - p.last_report <= STALE_S
                 own = p.users * tl.pace if tl.pace is not None else None
                 if fresh and own and carried_once and r < COLLAPSED * own:
                     fall.append(s.t)

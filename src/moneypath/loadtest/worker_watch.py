@@ -9,9 +9,9 @@ second by second, `<--csv prefix>_stretch_snapshots.json`, so the run can be jud
 Registered by importing this module (the harness does), in every Locust process: the sampler runs on the master
 (or the single process); workers report each second instead of every three, and measure their CPU each second.
 
-Test-only: $MONEYPATH_TEST_BURN_CPU ("<share>" or "<share>@<worker index>") makes a worker (that one only) spin its
-CPU for that share of each 100 ms, so that tests make a generator-bound worker deterministically. Never set it in a
-real run.
+Test-only: $MONEYPATH_TEST_BURN_CPU ("<share>" or "<share>@<worker index>") makes a worker (that one only) spin
+its CPU for that share of every two seconds, holding its event loop: its users cannot keep their pace however many
+cores the machine has free, so tests make a generator-bound worker deterministically. Never set it in a real run.
 """
 
 from __future__ import annotations
@@ -31,19 +31,19 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from moneypath.loadtest.request_names import FLOW
 from moneypath.loadtest.stats import SENT
+from moneypath.loadtest.worker_health import BURN_ENV, STALE_S
 
 log = logging.getLogger("moneypath.loadtest")
 locust.runners.CPU_MONITOR_INTERVAL = 1.0  # each process's CPU % over the last second (Locust's default: 10 s)
 locust.runners.WORKER_REPORT_INTERVAL = 1.0  # each worker's stats every second (Locust's default: 3 s)
 SAMPLE_S = 1.0
 RATE_WINDOW_S = 3.0  # a worker's rate: its reports over about this long
-STALE_S = 2.5  # no report for this long: the worker sends nothing (rate 0)
 WRITE_EVERY = 5  # samples between rewrites of the timeline file (and at the end)
 RING = 20  # seconds of stats kept in memory, for the snapshot at a loss found a few seconds late
 SETTLE_S = 15  # seconds of stats kept after the load looks whole again
 MAX_STRETCH_SNAPSHOTS = 600
 UP = ("running", "spawning")
-BURN_ENV = "MONEYPATH_TEST_BURN_CPU"
+BURN_CYCLE_S = 2.0  # the hook's loop hold: under Locust's 3 s heartbeat liveness, over a user's 1 s pace
 
 
 class Watch:
@@ -214,7 +214,7 @@ def _stopping(environment, **_kwargs):
 
 
 def _burn(runner) -> None:
-    """Test-only (see the module's docstring): spin this worker's CPU for a share of every 100 ms."""
+    """Test-only (see the module's docstring): spin this worker's CPU for a share of every BURN_CYCLE_S."""
     spec = os.environ.get(BURN_ENV, "").strip()
     if not spec:
         return
@@ -224,11 +224,11 @@ def _burn(runner) -> None:
     share_f = min(1.0, max(0.0, float(share)))
     log.warning("%s=%s: this worker burns %.0f %% of its CPU (test-only)", BURN_ENV, spec, share_f * 100)
 
-    def spin():
+    def spin():  # holds the event loop: whatever CPU the machine gives it, the users cannot keep their pace
         while True:
-            end = time.perf_counter() + 0.1 * share_f
+            end = time.perf_counter() + BURN_CYCLE_S * share_f
             while time.perf_counter() < end:
                 pass
-            gevent.sleep(0.1 * (1 - share_f))
+            gevent.sleep(max(0.05, BURN_CYCLE_S * (1 - share_f)))  # room for its heartbeats and reports
 
     gevent.spawn(spin)
