@@ -14,8 +14,8 @@ import time
 import pytest
 
 from moneypath.loadtest import locust_processes, worker_health
-from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest import test_session
+from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest.test_session import CHECKOUT, loadtest
 
 pytestmark = pytest.mark.integration
