@@ -31,6 +31,7 @@ SHORT = 0.9
 WORKER_CORES = 0.75
 MIN_SAMPLES = 3
 STALE_S = 3.5  # a worker with no stats report for this long sends nothing (its rate is 0)
+CPU_FROM_S = 2.0  # a process's first CPU reading is 0
 SETTLE_S = 4.0  # after the users asked change, a worker's rate (over its last reports) lags this long
 UP = ("running", "spawning")
 LOST_STATES = {"missing": "its heartbeats stopped", "gone": "it left the master"}
@@ -248,12 +249,15 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
     health = Health(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans)
     running = _running(tl)
     end = running[-1].t if running else 0.0
-    settled = _settled(running)
-    judged = [s for s in settled if skip_s <= s.t < end
-              and not any(a <= s.t and (b is None or s.t < b) for a, b in spans)]
+    def outside(s: Sample) -> bool:
+        return not any(a <= s.t and (b is None or s.t < b) for a, b in spans)
+
+    judged = [s for s in _settled(running) if skip_s <= s.t < end and outside(s)]
+    # CPU: every second from CPU_FROM_S on, outside the stretches (no ramp to wait for, unlike a rate over reports)
+    busy = [s for s in running if max(skip_s, CPU_FROM_S) <= s.t and outside(s)]
     bound = []
     cpu_of: dict[str, list[float]] = {}
-    for s in judged:
+    for s in busy:
         for w, p in s.workers.items():
             if p.state in UP and p.cpu is not None:
                 cpu_of.setdefault(w, []).append(p.cpu)
@@ -265,7 +269,7 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
         if median >= CPU_SATURATED:
             who = "the load generator's one process" if w == "local" else tl.name(w)
             bound.append(f"{who} CPU {median:.0f} % of its core (median)")
-    health.master_cpu = _median([s.master_cpu for s in judged if s.master_cpu is not None])
+    health.master_cpu = _median([s.master_cpu for s in busy if s.master_cpu is not None])
     if health.master_cpu is not None and health.master_cpu >= CPU_SATURATED:
         bound.append(f"the Locust master's CPU {health.master_cpu:.0f} % of its core (median)")
     asked = [(tl.achieved(s, unit), tl.asked(s)) for s in judged if tl.asked(s)]
@@ -276,7 +280,7 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
             bound.append(f"achieved {got / len(asked):.1f} of {want / len(asked):.1f} {unit} asked "
                          f"({health.achieved_share:.0%}) while the service kept within its SLOs")
     health.bound = bound
-    health.cores_per_rate = _cores_per_rate(judged, unit, {w for w, m in health.worker_cpu.items()
+    health.cores_per_rate = _cores_per_rate(busy, unit, {w for w, m in health.worker_cpu.items()
                                                            if m >= CPU_SATURATED})
     return health
 

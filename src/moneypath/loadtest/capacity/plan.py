@@ -310,6 +310,12 @@ def generator_plan(steps: list[Step], unit: str = REQUESTS_PER_S) -> dict:
         lines.append(f"{what}: {BOTTLENECK} ({'; '.join(bound[-1]['why'])}), not measured"
                      + (f"; it needs {needs} Locust workers (--workers {needs}) at {WORKER_CORES:.0%} of a core each, "
                         f"{per_rate * 1000:.2f} ms of generator CPU per {unit.split('/')[0][:-1]}" if needs else ""))
+    top = max((s.rate for s in steps if not s.closed_loop), default=None)
+    if per_rate and top:
+        needs = max(1, math.ceil(top * per_rate / WORKER_CORES - 1e-9))
+        lines.append(f"{per_rate * 1000:.2f} ms of generator CPU per {unit.split('/')[0][:-1]}: the highest step, "
+                     f"{top:g} {unit}, needs {needs} Locust worker{'s' if needs > 1 else ''} at {WORKER_CORES:.0%} of "
+                     "a core each")
     return {"cores_per_rate": per_rate, "worker_cores": WORKER_CORES, "bound": bound, "lines": lines}
 
 
