@@ -244,6 +244,12 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
     verdict += "".join(f"; skipped: {line}" for line in feature_skips(result["gates"]))
+    lg = result.get("load_generator") or {}
+    if lg.get("not_measured_s") and lg.get("recovered"):
+        verdict += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(
+            f"{a:.0f}-{b:.0f} s" for a, b in lg["not_measured_s"])
+    elif lg.get("generator_bound"):
+        verdict += "; the load generator was the bottleneck"
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result["started_at"]))
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),

@@ -139,6 +139,10 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
 def verdict(result: LoadTestResult, scenario: str, no_prometheus: bool) -> str:
     """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
     features_off = "".join(f"; skipped: {line}" for line in result.feature_skips)
+    lg = result.figures.get("load_generator") or {}
+    if lg.get("not_measured_s") and lg.get("recovered"):  # the rate held again: judged on the rest, and said so
+        features_off += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(
+            f"{a:.0f}-{b:.0f} s" for a, b in lg["not_measured_s"])
     if result.passed and no_prometheus:
         skipped = [gt.title for gt in result.skipped if gt.reason == locust_run.NOT_JUDGED]
         return (f"{scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "
