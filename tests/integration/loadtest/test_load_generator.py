@@ -14,6 +14,7 @@ import time
 import pytest
 
 from moneypath.loadtest import locust_processes, worker_health
+from tests.docs_examples import args_of, code_block, env_of, shell
 from tests.integration.loadtest import test_session
 from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest.test_session import CHECKOUT, loadtest
@@ -73,6 +74,7 @@ def test_a_worker_killed_at_half_time_is_reported_and_its_stretch_not_measured(m
     gates = {g["name"]: g for g in result["gates"]}
     if b is not None:  # the other worker took its users: the rate gates judged without the stretch, and say so
         assert lg["recovered"] and code == (0 if result["passed"] else 1), out + err
+        assert "a load-generator worker was lost: the rate gates judged without" in out.splitlines()[-1], out
         assert "a load-generator worker was lost" in gates["p99_latency_locust"]["observed"], gates
         assert "to the end" in gates["p99_latency_prometheus"]["observed"] or \
             gates["p99_latency_prometheus"]["status"] == "not measured", gates
@@ -88,9 +90,12 @@ def test_a_worker_killed_at_half_time_is_reported_and_its_stretch_not_measured(m
 
 def test_a_worker_burning_its_cpu_marks_the_load_generator_as_the_bottleneck(money_path, secret_env, tmp_path,
                                                                              capsys, monkeypatch):
-    monkeypatch.setenv(worker_health.BURN_ENV, "1@1")  # the worker of index 1 only, all of each second
+    """docs/load-tests.md's line: the worker of index 1 holds its event loop (the test-only hook)."""
+    [line] = shell(code_block("docs/load-tests.md", "The load generator: a lost worker, a bottleneck", "sh"))
+    assert env_of(line) == {worker_health.BURN_ENV: "1@1"}
+    monkeypatch.setenv(worker_health.BURN_ENV, "1@1")
     began = time.monotonic()
-    code = loadtest(money_path, tmp_path, CHECKOUT, "--rate", "16", "--duration", "12", "--workers", "2")
+    code = loadtest(money_path, tmp_path, args_of(line))
     out, err = capsys.readouterr()
     print(f"burning-worker run: {time.monotonic() - began:.0f} s")
     result = json.loads((only_report(tmp_path) / "result.json").read_text())
