@@ -38,7 +38,7 @@ locust.runners.CPU_MONITOR_INTERVAL = 1.0  # each process's CPU % over the last 
 locust.runners.WORKER_REPORT_INTERVAL = 1.0  # each worker's stats every second (Locust's default: 3 s)
 SAMPLE_S = 1.0
 RATE_WINDOW_S = 3.0  # a worker's rate: its reports over about this long
-WRITE_EVERY = 5  # samples between rewrites of the timeline file (and at the end)
+WRITE_EVERY = 5  # samples between rewrites of the timeline file, at least (and at the end)
 RING = 20  # seconds of stats kept in memory, for the snapshot at a loss found a few seconds late
 SETTLE_S = 15  # seconds of stats kept after the load looks whole again
 MAX_STRETCH_SNAPSHOTS = 600
@@ -133,7 +133,7 @@ class Watch:
             return False
         rate = sum(w["rps"] or 0.0 for w in s["workers"].values())
         flows = sum(w["fps"] or 0.0 for w in s["workers"].values())
-        return max(rate, flows) < 0.95 * s["target_users"] * self.pace
+        return (flows or rate) < 0.95 * s["target_users"] * self.pace  # a flow's users pace flows
 
     def keep_stats(self, s: dict) -> None:
         entries = copy.deepcopy([e.serialize() for e in self.runner.stats.entries.values()
@@ -144,8 +144,7 @@ class Watch:
                 self.kept.update({f"{t:g}": e for t, e in self.ring})  # from a little before it showed
             self.keep_until = s["t"] + SETTLE_S
         if s["t"] <= self.keep_until and len(self.kept) < MAX_STRETCH_SNAPSHOTS:
-            self.kept[f"{s['t']:g}"] = entries
-            _write(self.snap_path, self.kept)
+            self.kept[f"{s['t']:g}"] = entries  # written when the test stops
 
     def run(self) -> None:
         n = 0
@@ -156,7 +155,7 @@ class Watch:
                 self.samples.append(s)
                 self.keep_stats(s)
                 n += 1
-                if n % WRITE_EVERY == 0:
+                if n % max(WRITE_EVERY, n // 20) == 0:  # a long run's file is rewritten less often as it grows
                     self.write()
             except Exception:  # the timeline never stops the run
                 log.exception("worker timeline: sample failed")
@@ -171,6 +170,8 @@ class Watch:
             self.greenlet.kill(block=False)
             self.greenlet = None
             self.write()
+            if self.kept:
+                _write(self.snap_path, self.kept)
 
 
 def _pace(environment) -> float | None:
