@@ -31,13 +31,13 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from moneypath.loadtest.request_names import FLOW
 from moneypath.loadtest.stats import SENT
-from moneypath.loadtest.worker_health import BURN_ENV, STALE_S
+from moneypath.loadtest.worker_health import BURN_ENV, rates_at
 
 log = logging.getLogger("moneypath.loadtest")
 locust.runners.CPU_MONITOR_INTERVAL = 1.0  # each process's CPU % over the last second (Locust's default: 10 s)
 locust.runners.WORKER_REPORT_INTERVAL = 1.0  # each worker's stats every second (Locust's default: 3 s)
 SAMPLE_S = 1.0
-RATE_WINDOW_S = 3.0  # a worker's rate: its reports over about this long
+RATE_WINDOW_S = 3.0  # a worker's rate: its reports over at least this long
 WRITE_EVERY = 5  # samples between rewrites of the timeline file, at least (and at the end)
 RING = 20  # seconds of stats kept in memory, for the snapshot at a loss found a few seconds late
 SETTLE_S = 15  # seconds of stats kept after the load looks whole again
@@ -83,18 +83,7 @@ class Watch:
         self.reports.setdefault("local", deque(maxlen=16)).append((self.now(), *self.totals["local"]))
 
     def rates(self, worker: str, t: float) -> tuple[float | None, float | None, float | None]:
-        """(requests/s, flows/s, time of its last report) over its last reports; 0 once it has gone quiet."""
-        reports = self.reports.get(worker)
-        if not reports:
-            return None, None, None
-        last = reports[-1]
-        if t - last[0] > STALE_S:
-            return 0.0, 0.0, last[0]
-        base = next((r for r in reversed(reports) if last[0] - r[0] >= RATE_WINDOW_S), reports[0])
-        span = last[0] - base[0]
-        if span <= 0:
-            return None, None, last[0]
-        return (last[1] - base[1]) / span, (last[2] - base[2]) / span, last[0]
+        return rates_at(self.reports.get(worker, ()), t, RATE_WINDOW_S)
 
     def sample(self) -> dict:
         t = round(self.now(), 3)

@@ -136,6 +136,15 @@ def test_the_seconds_after_a_change_of_users_are_left_out_of_the_rate():
     assert not health.generator_bound and health.achieved_share == 1.0
 
 
+def test_a_workers_rate_comes_from_its_reports_and_falls_to_zero_when_they_stop():
+    reports = [(1.0, 10, 0), (2.0, 20, 0), (3.0, 30, 1), (4.0, 50, 3)]
+    assert wh.rates_at(reports, 4.2, 3.0) == (40 / 3, 1.0, 4.0)  # 1 s to 4 s: 40 requests, 3 flows
+    assert wh.rates_at(reports, 4.2, 1.0) == (20.0, 2.0, 4.0)  # the last two reports
+    assert wh.rates_at(reports[:1], 1.5, 3.0) == (None, None, 1.0)  # one report: no rate yet
+    assert wh.rates_at(reports, 4.0 + wh.STALE_S + 0.1, 3.0) == (0.0, 0.0, 4.0)  # quiet: it sends nothing
+    assert wh.rates_at([], 3.0, 3.0) == (None, None, None)
+
+
 def test_the_timeline_file_reads_back(tmp_path):
     path = tmp_path / "locust_workers.json"
     path.write_text(json.dumps({"started_at": 5.0, "mode": "master", "pace": 0.5, "workers": {"w1": {"index": 0}},
