@@ -125,6 +125,8 @@ class Watch:
         return (flows or rate) < 0.95 * s["target_users"] * self.pace  # a flow's users pace flows
 
     def keep_stats(self, s: dict) -> None:
+        if not self.master:  # one process: no worker to lose
+            return
         entries = copy.deepcopy([e.serialize() for e in self.runner.stats.entries.values()
                                  if e.num_requests or e.num_failures])
         self.ring.append((s["t"], entries))
