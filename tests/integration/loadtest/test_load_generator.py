@@ -65,7 +65,7 @@ def test_a_worker_killed_at_half_time_is_reported_and_its_stretch_not_measured(m
     result = json.loads((report / "result.json").read_text())
     lg = result["load_generator"]
     [loss] = lg["losses"]
-    assert loss["name"].startswith("worker ") and 7 <= loss["at_s"] <= 12, loss
+    assert loss["name"].startswith("worker ") and 5 <= loss["at_s"] <= 14, loss  # killed about 9 s in
     assert 5 <= loss["carried"] <= 11, loss  # about half of 16 requests/s
     assert "Locust worker 2 exited (-9); the run goes on" in out
     assert any(line.startswith(f"load generator: {loss['name']} lost at") for line in out.splitlines()), out
