@@ -359,6 +359,8 @@ def _loadtest(args) -> int:
     if run.outcome.drift is not None:
         for line in drift.summary_lines(run.outcome.drift):
             _say(line)
+    for line in (run.result.figures.get("load_generator") or {}).get("lines", []):
+        _say(f"load generator: {line}")
     _say(f"report: {run.final / 'report.html'} (and report.md, result.json)")
     for gt in run.result.gates:  # a gate not measured is no breach: it is named as what it is
         if gt.check.breach:

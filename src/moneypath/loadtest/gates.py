@@ -27,7 +27,7 @@ from moneypath._common.verdict import (
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
-from moneypath.formats.scenarios import Scenario, availability_slo, latency_slo
+from moneypath.formats.scenarios import OVERLOAD_GATES, Scenario, availability_slo, latency_slo
 from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S  # noqa: F401 (the run's rate units, named here too)
 from moneypath.loadtest.soak import drift as dr
 from moneypath.loadtest.stats import Summary
@@ -462,3 +462,11 @@ def drift_gates(d: dr.Drift, scenario: Scenario) -> list[Gate]:
         else:
             out.append(Gate(name, title, "drift", m.outcome, observed, limit, m.reason))
     return out
+
+
+# The gates whose figure depends on the rate offered: where the asked rate did not hold (a load-generator worker lost,
+# the generator the bottleneck) they are not measured, or judged on the rest (moneypath.loadtest.load_generator).
+# The money gates (duplicates, one payment per key, the ledger, reconciliation, the circuit) hold at any rate.
+RATE_GATES = frozenset({"p99_latency_locust", "p99_latency_prometheus", "flow_p99_locust", "failure_ratio_locust",
+                        "failure_ratio_prometheus", "regression_p99", "regression_rps", *DRIFT_GATES.values(),
+                        *OVERLOAD_GATES})

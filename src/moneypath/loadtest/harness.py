@@ -26,7 +26,7 @@ from locust.runners import WorkerRunner
 
 import moneypath.loadtest.worker_admission  # noqa: F401 - registers the master's gate and the worker's side
 from moneypath.formats import scenarios
-from moneypath.loadtest import fault_calls, shape
+from moneypath.loadtest import fault_calls, shape, worker_watch  # noqa: F401 (worker_watch: the worker timeline)
 from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
 from moneypath.protocol.tokens import MAX_LIFETIME_S, issue

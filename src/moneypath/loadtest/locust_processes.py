@@ -36,7 +36,8 @@ def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: 
     moneypath's in MONEYPATH_* variables (moneypath.loadtest.launch), so any locustfile starts."""
     argv = launch.command(load.locustfile, "--headless", "--host", target.host, "--only-summary",
                           "--csv", str(work / "locust"), "--csv-full-history", "--json-file", str(work / "locust"),
-                          "--exit-code-on-error", "0", "--stop-timeout", "5")
+                          "--exit-code-on-error", "0", "--stop-timeout", "5",
+                          "--enable-rebalancing")  # a worker lost: the others take its users (worker_health judges it)
     env = launch.environment({
         "scenario": spec.scenario, "scenario_file": str(load.scenario_file), "rate": float(load.rate),
         "concurrency": load.users, "duration": float(load.duration_s), "exporter_port": exporter_port,
@@ -138,14 +139,20 @@ def wait_locust(procs: list[subprocess.Popen], work: Path, duration_s: float, pr
     started = time.monotonic()
     deadline = started + duration_s + 90  # spawning, stop timeout, writing stats
     last = 0.0
+    exited: set[int] = set()
     while master.poll() is None:
         if time.monotonic() > deadline:
             stop_locust(procs)
             raise LoadTestError(f"Locust did not finish within {duration_s + 90:.0f} s; see {work}")
-        for p in procs[1:]:
-            if p.poll() is not None and p.returncode not in (0, None):
+        for i, p in enumerate(procs[1:], 1):
+            if i in exited or p.poll() is None or p.returncode == 0:
+                continue
+            if not history(work / "locust_stats_history.csv"):  # before the test: it cannot run as asked
                 stop_locust(procs)
                 raise LoadTestError(f"a Locust worker exited ({p.returncode}): {_last_line(p.log_path)}")
+            exited.add(i)  # mid-run: the run goes on, the others take its users; the result reports the loss
+            progress(f"[{time.monotonic() - started:5.0f} s] Locust worker {i} exited ({p.returncode}); the run goes "
+                     "on without it (see the result's load generator section)")
         now = time.monotonic()
         if now - last >= every_s:
             ticks = history(work / "locust_stats_history.csv")

@@ -22,7 +22,7 @@ from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import launch, overload, shape, worker_roll
+from moneypath.loadtest import launch, load_generator, overload, shape, worker_health, worker_roll
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
@@ -108,6 +108,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     reason = (NOT_JUDGED if not spec.require_prometheus
               else "no Prometheus for the run (pass --prometheus URL, or --no-prometheus to judge without it)")
     thr = g.thresholds(c, spec.reconcile_within_s)
+    settle = 0.0
     if target.prometheus and judge:
         observer = Observer(c, target.prometheus)
         settle = 2 * scrape_interval_s(target.prometheus)
@@ -131,6 +132,11 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if phases is not None:
         shed = overload_figures(phases, rate, scenario, entries, work, started, duration, ticks, thr)
         gates += overload.gates(shed, thr, scenario) if judge else []
+    health = generator_health(work, plain, unit, warmup, prom, thr, usage)
+    if judge and health is not None and (health.stretches or health.bound):
+        rest = (rest_gates(c, health, entries, work, scenario, duration, warmup, thr, reason, spec, target, ended + settle)
+                if health.stretches and health.recovered and not health.bound else None)
+        gates = load_generator.apply(gates, health, rest)
     if plain and not summary.authorizations:
         for gate in gates:
             if gate.name == "p99_latency_locust" and not gate.skipped:
@@ -141,7 +147,55 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             if gate.name not in spec.only_gates and not gate.skipped:
                 gate.set_aside("not judged in this run")
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks, usage, drift, shed, unit)
+                      series, ticks, usage, drift, shed, unit, health)
+
+
+def generator_health(work: Path, plain: bool, unit: str, warmup_s: float, prom, thr: g.Thresholds,
+                     usage=None) -> worker_health.Health | None:
+    """The load generator over the run, from the worker timeline the harness wrote (None without one): a plain
+    locustfile's users keep no pace, so only its CPU is judged."""
+    timeline = worker_health.load(work / "locust_workers.json")
+    if timeline is None:
+        return None
+    if plain:
+        timeline.pace = None
+    return worker_health.judge(timeline, unit, warmup_s, load_generator.service_room(prom, thr, usage))
+
+
+def rest_gates(c: Catalog, health: worker_health.Health, entries: list[dict], work: Path,
+               scenario: scenarios.Scenario, duration: float, warmup_s: float, thr: g.Thresholds, reason: str,
+               spec: RunSpec, target: Target, prom_end: float) -> dict[str, g.Gate]:
+    """The rate gates judged on the rest of a run whose asked rate held again after every loss: Locust's on the
+    stats without the stretches, the service's from the rate holding again to the end (load_generator)."""
+    out: dict[str, g.Gate] = {}
+    rest = load_generator.rest_entries(entries, load_generator.snapshots(work / "locust_stretch_snapshots.json"),
+                                       health.stretches)
+    if rest is not None:
+        left = duration - sum(b - a for a, b in health.stretches)
+        summary = summarize(rest, scenario.judge_provider, max(1.0, left))
+        try:
+            warm = json.loads((work / "locust_warmup.json").read_text())
+        except (OSError, ValueError):
+            warm = None
+        if warm is not None and all(a >= warm["warmup_s"] for a, _ in health.stretches):
+            steady = summarize(steady_entries(rest, warm["entries"]), scenario.judge_provider,
+                               max(1.0, left - warm["warmup_s"]))
+            summary.authorize_p99_ms, summary.flow_p99_ms = steady.authorize_p99_ms, steady.flow_p99_ms
+            summary.warmup_note = f"after the first {warm['warmup_s']:g} s"
+        out |= {gt.name: gt for gt in g.evaluate(summary, None, thr, scenario, reason, False) if gt.source == "locust"}
+    timeline = worker_health.load(work / "locust_workers.json")
+    if target.prometheus and timeline is not None and timeline.started_at is not None:
+        start = timeline.started_at + max(b for _, b in health.stretches)
+        try:
+            prom = Observer(c, target.prometheus).observe(start, prom_end, thr, scenario.judge_provider,
+                                                          scenario.expect_circuit_open)
+        except ObserveError:
+            prom = None
+        if prom is not None:
+            nothing = summarize([], scenario.judge_provider, 1.0)
+            out |= {gt.name: gt for gt in g.evaluate(nothing, prom, thr, scenario, reason, True)
+                    if gt.source == "prometheus"}
+    return out
 
 
 def follow(procs, work: Path, duration_s: float, spec: RunSpec, progress) -> None:
@@ -264,6 +318,7 @@ def run_result(c: Catalog, outcome: RunOutcome, target: Target) -> LoadTestResul
                    "flow_failure_reasons": s.flow_reasons,
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": jsonable(outcome.prom) if outcome.prom else None,
+        "load_generator": outcome.generator.to_dict() if outcome.generator is not None else None,
     }, list(outcome.gates))
 
 

@@ -223,12 +223,33 @@ def overload_section(o: dict) -> doc.Section:
                    "refused share"], rows, None, align="llrrrrrl")])
 
 
+def generator_section(lg: dict) -> doc.Section:
+    """The load generator: a worker lost (which, when, the rate it carried, the stretch not measured), whether it
+    was the bottleneck, and each process's CPU (median % of its core over the judged seconds)."""
+    blocks: list = [doc.Bullets(lg["lines"])] if lg.get("lines") else [doc.Para(
+        "No worker was lost and the load generator was not the bottleneck.")]
+    rows = [[name, f"{cpu:.0f} %"] for name, cpu in sorted((lg.get("worker_cpu") or {}).items())]
+    if lg.get("master_cpu") is not None:
+        rows.append(["Locust master", f"{lg['master_cpu']:.0f} %"])
+    if rows:
+        blocks.append(doc.Table(["process", "CPU (median, % of a core)"], rows, None, align="lr"))
+    blocks.append(doc.Para("Second by second: locust/locust_workers.json (the master's clock, seconds into the run).",
+                           "note"))
+    return doc.Section("Load generator", blocks)
+
+
 def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     verdict = ("PASSED" if result["passed"] else "NOT MEASURED (no gate failed; a gate had no evidence)"
                if result.get("verdict") == "not measured" else "FAILED")
     if result.get("no_prometheus"):
         verdict += " without Prometheus evidence (--no-prometheus: the service-side gates were not judged)"
     verdict += "".join(f"; skipped: {line}" for line in feature_skips(result["gates"]))
+    lg = result.get("load_generator") or {}
+    if lg.get("not_measured_s") and lg.get("recovered"):
+        verdict += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(
+            f"{a:.0f}-{b:.0f} s" for a, b in lg["not_measured_s"])
+    elif lg.get("generator_bound"):
+        verdict += "; the load generator was the bottleneck"
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result["started_at"]))
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),
@@ -269,6 +290,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
         sections.append(drift_section(result["drift"]))
     if result.get("overload"):
         sections.append(overload_section(result["overload"]))
+    if result.get("load_generator"):
+        sections.append(generator_section(result["load_generator"]))
     by_name = [[r["method"], r["name"], str(r["requests"]), str(r["failures"]), f"{r['rps']:.2f}",
                 *("-" if r[k] is None else f"{r[k]:.0f}" for k in MS_KEYS)] for r in loc["by_name"]]
     plots_section = doc.Section("Plots", [doc.Gallery([doc.Image(title, name) for title, name in plots])])

@@ -70,6 +70,7 @@ class RunOutcome:
     drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
     overload: object = None  # overload.Overload when the scenario is one (`overload:`)
     rate_unit: str = g.REQUESTS_PER_S  # what `rate` counts (launch.rate_unit): requests/s or flows/s
+    generator: object = None  # worker_health.Health: the load generator's workers, losses and bottleneck
 
     @property
     def passed(self) -> bool:

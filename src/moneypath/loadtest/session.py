@@ -16,7 +16,7 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import flows, gates, inputs, launch, locust_run, run_report, shape, targets
+from moneypath.loadtest import flows, gates, inputs, launch, load_generator, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
 from moneypath.loadtest.run_types import LoadTestResult
@@ -158,7 +158,8 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
     if outcome.overload is not None:
         result.overload = outcome.overload.to_dict()
     if plan.baseline is not None:
-        result.gates += gates.compare(result.figures, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        compared = gates.compare(result.figures, plan.baseline, gates.Tolerances(o.p99_tolerance, o.rps_tolerance))
+        result.gates += load_generator.apply(compared, outcome.generator)  # a whole run's figures: not on the rest
         result.baseline = str(o.baseline)
     return result
 
@@ -166,6 +167,10 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
 def verdict(result: LoadTestResult, scenario: str, no_prometheus: bool) -> str:
     """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
     features_off = "".join(f"; skipped: {line}" for line in result.feature_skips)
+    lg = result.figures.get("load_generator") or {}
+    if lg.get("not_measured_s") and lg.get("recovered"):  # the rate held again: judged on the rest, and said so
+        features_off += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(
+            f"{a:.0f}-{b:.0f} s" for a, b in lg["not_measured_s"])
     if result.passed and no_prometheus:
         skipped = [gt.title for gt in result.skipped if gt.reason == locust_run.NOT_JUDGED]
         return (f"{scenario}: every judged gate passed; WITHOUT Prometheus (--no-prometheus): "

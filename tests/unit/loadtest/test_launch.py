@@ -29,7 +29,8 @@ class Buyer(HttpUser):
 # every option of Locust's own that the runner may put on the command line (locust --help)
 LOCUST_OPTIONS = {"-f", "--headless", "--host", "--only-summary", "--csv", "--csv-full-history", "--json-file",
                   "--exit-code-on-error", "--stop-timeout", "--master", "--master-bind-host", "--master-bind-port",
-                  "--expect-workers", "--expect-workers-max-wait", "--worker", "--master-host", "--master-port"}
+                  "--expect-workers", "--expect-workers-max-wait", "--worker", "--master-host", "--master-port",
+                  "--enable-rebalancing"}
 
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath._common.verdict import FAIL, PASS
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.loadtest import launch, locust_run, resources
@@ -27,6 +27,7 @@ from moneypath.loadtest.capacity.plan import (
     step_status,
 )
 from moneypath.loadtest.stats import SENT, refused_per_s
+from moneypath.loadtest.worker_health import BOTTLENECK
 
 SATURATION_USERS = 32   # closed-loop users of the first saturation probe; doubled while nothing is saturated
 SATURATION_PROBES = 3
@@ -163,6 +164,9 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
         if delivered < DELIVERED:
             status, reasons = FAIL, [*(reasons if status == FAIL else []),
                                      f"delivered {achieved:.1f} of {rate:g} {unit} ({delivered:.0%})"]
+    health = getattr(outcome, "generator", None)  # worker_health.Health, when the harness wrote a timeline
+    if health is not None and health.generator_bound:  # the generator's limit, not the service's: not measured
+        status, reasons = NOT_MEASURED, [f"{BOTTLENECK}: {'; '.join(health.bound)}"]
     prom = outcome.prom
     usage = outcome.usage
     if usage is not None:
@@ -178,7 +182,8 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
                 usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
                 goodput_rps=goodput_rps(s, unit), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
                                                                             s.duration_s), status=status,
-                requests_rps=s.rps)
+                requests_rps=s.rps, generator_bound=bool(health is not None and health.generator_bound),
+                generator=health.to_dict() if health is not None else None)
     rates = f"{achieved:.1f} {unit}" + ("" if unit == launch.REQUESTS_PER_S else f" ({s.rps:.1f} requests/s)")
     if closed_loop_users is not None:
         progress(f"  saturation: {rates} = {s.authorize_rps:.1f} authorizations/s; limit: {why}")

@@ -16,6 +16,7 @@ Pure (no I/O): measure.py measures the steps, plan_report.py writes the plan.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import asdict, dataclass
 
@@ -79,6 +80,8 @@ class Step:
     refused_rps: float = 0.0          # requests answered 503/429 per second, the service shedding load; 0: none or unknown
     status: Outcome | None = None     # pass | fail | not measured (step_status); None: an older plan (see passed)
     requests_rps: float | None = None  # HTTP requests sent per second (a flow's every step); None: an older plan
+    generator_bound: bool = False  # the load generator, not the service, was the bottleneck: the step is not measured
+    generator: dict | None = None  # worker_health.Health.to_dict() of the step's load generator; None: not measured
 
 
 def step_status(gates: list[Gate]) -> tuple[Outcome, list[str]]:
@@ -288,6 +291,34 @@ def fit_steps(steps: list[Step], saturation: Step | None) -> dict:
         return {"fit": None, "points": pts, "error": str(exc)}
 
 
+def generator_plan(steps: list[Step], unit: str = REQUESTS_PER_S) -> dict:
+    """The load generator across the steps: the CPU it spent per unit of rate (the median of the steps'), the steps
+    where it was the bottleneck (not measured: the knee stops below the first) and how many Locust workers each of
+    their rates needs, at worker_health.WORKER_CORES of a core each."""
+    from moneypath.loadtest.worker_health import BOTTLENECK, WORKER_CORES
+
+    costs = [s.generator["cores_per_rate"] for s in steps if s.generator and s.generator.get("cores_per_rate")]
+    per_rate = statistics.median(costs) if costs else None
+    bound, lines = [], []
+    for s in sorted((s for s in steps if s.generator_bound), key=lambda s: (not s.closed_loop, s.rate)):
+        rate = s.achieved_rps if s.closed_loop else s.rate
+        needs = max(1, math.ceil(rate * per_rate / WORKER_CORES - 1e-9)) if per_rate else None
+        what = (f"saturation probe ({s.users} users, {s.achieved_rps:.1f} {unit})" if s.closed_loop
+                else f"step {s.rate:g} {unit}")
+        bound.append({"rate": s.rate, "closed_loop": s.closed_loop, "workers_needed": needs,
+                      "why": (s.generator or {}).get("bottleneck") or []})
+        lines.append(f"{what}: {BOTTLENECK} ({'; '.join(bound[-1]['why'])}), not measured"
+                     + (f"; it needs {needs} Locust workers (--workers {needs}) at {WORKER_CORES:.0%} of a core each, "
+                        f"{per_rate * 1000:.2f} ms of generator CPU per {unit.split('/')[0][:-1]}" if needs else ""))
+    top = max((s.rate for s in steps if not s.closed_loop), default=None)
+    if per_rate and top:
+        needs = max(1, math.ceil(top * per_rate / WORKER_CORES - 1e-9))
+        lines.append(f"{per_rate * 1000:.2f} ms of generator CPU per {unit.split('/')[0][:-1]}: the highest step, "
+                     f"{top:g} {unit}, needs {needs} Locust worker{'s' if needs > 1 else ''} at {WORKER_CORES:.0%} of "
+                     "a core each")
+    return {"cores_per_rate": per_rate, "worker_cores": WORKER_CORES, "bound": bound, "lines": lines}
+
+
 def contention(one: Step, many: Step, workers: int) -> float:
     """The USL's sigma between `workers` processes from their saturation throughput and one process's
     (kappa taken as 0 from two points): (n X1 / Xn - 1) / (n - 1), at least 0."""
@@ -309,7 +340,9 @@ def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: 
     if k is not None and k.authorize_rps > 0:
         curve = [(s.authorize_rps, s.p99_ms) for s in steps if s.passed and s.p99_ms is not None]
         projections = project(current, k.authorize_rps, utilization, costs, curve, database=database)
-    result = {"rate_unit": rate_unit, "steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None,
+    result = {"rate_unit": rate_unit, "generator": generator_plan([*steps, *([saturation] if saturation else [])],
+                                                                  rate_unit),
+              "steps": [asdict(s) for s in steps], "knee": asdict(k) if k else None,
               "saturation": asdict(saturation) if saturation else None,
               "knee_share_of_saturation": (k.authorize_rps / saturation.authorize_rps
                                            if k and saturation and saturation.authorize_rps else None),

@@ -64,7 +64,8 @@ def _projection_rows(projections: list[dict], costs: dict | None) -> list[str]:
 
 def _step_line(s: dict, unit: str) -> str:
     p99 = "-" if s["p99_ms"] is None else f"{s['p99_ms']:.0f} ms"
-    verdict = "ok" if s["passed"] else "FAIL: " + "; ".join(s["reasons"])
+    verdict = ("ok" if s["passed"] else ("NOT MEASURED: " if s.get("generator_bound") else "FAIL: ")
+               + "; ".join(s["reasons"]))
     busiest = f"  [{s['limit_reason']}]" if s.get("limit_reason") else ""
     return (f"step {s['rate']:>7g}{per(unit)}  achieved {s['achieved_rps']:7.1f}{per(unit)}{sent(s, unit)}  "
             f"authorizations {s['authorize_rps']:6.1f}/s  p99 {p99:>8}  {verdict}{busiest}")
@@ -78,6 +79,7 @@ def table_lines(result: dict) -> list[str]:
         lines.append(f"saturation (closed loop, {sat['users']} users): {sat['achieved_rps']:.1f} {unit}{sent(sat, unit)} "
                      f"= {sat['authorize_rps']:.1f} authorizations/s; limit: {sat['limit_reason']}")
     lines += [_step_line(s, unit) for s in result["steps"]]
+    lines += [f"load generator: {line}" for line in (result.get("generator") or {}).get("lines", [])]
     k = result["knee"]
     if k is None:
         lines.append("knee: none (the first step already breached)")
@@ -247,6 +249,10 @@ def document(result: dict) -> doc.Document:
                 doc.Section("Steps", [_steps_table(result["steps"], result["knee"], rate_unit(result)),
                                       doc.Para("The knee's row is marked; failed steps are red.", "note")]),
                 doc.Section("Projections", [_projections_table(result["projections"], costs)])]
+    if (result.get("generator") or {}).get("lines"):
+        sections.append(doc.Section("Load generator", [doc.Bullets(result["generator"]["lines"]), doc.Para(
+            "A step where the load generator was the bottleneck is not measured: the knee stops below it. Run it "
+            "again with the workers it needs.", "note")]))
     if result.get("compare"):
         sections.append(_compare_section(result["compare"], costs, rate_unit(result)))
     sections.append(doc.Section("Curves", [doc.Image(title, name, wide=True)

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.mark.exclusive  # a saturation probe: never beside a drill
 def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, monkeypatch):
     """No --host: `capacity` starts a stack (its Prometheus scrapes the Locust exporter from the
-    start), steps the checkout mix up, finds the knee, projects 1x/10x/100x and stops the stack."""
+    start), steps the checkout mix up with two Locust workers, finds the knee, projects 1x/10x/100x and stops the
+    stack; every step has its load generator's timeline (the workers' CPU per request)."""
     for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN", "MONEYPATH_TOKEN_SECRET"):
         monkeypatch.delenv(name, raising=False)
     state_dir = tmp_path / "state"
@@ -28,11 +29,15 @@ def test_capacity_on_a_stack_it_starts_itself(gate_catalog, tmp_path, capsys, mo
     code = cli.main([*CAPACITY, "--catalog", str(gate_catalog), "--locustfile", str(SHIPPED_LOCUSTFILE),
                      "--state-dir", str(state_dir), "--out",
                      str(tmp_path / "out"), "--start", "4", "--step", "8", "--max", "12", "--step-duration", "5",
-                     "--current-rps", "2"])
+                     "--current-rps", "2", "--workers", "2"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
     report = only_report(tmp_path / "out")
     result = json.loads((report / "capacity.json").read_text())
+    for step in result["steps"]:  # two workers, each one's CPU from its heartbeats
+        assert step["generator"]["mode"] == "master" and len(step["generator"]["worker_cpu"]) == 2, step["generator"]
+        assert not step["generator_bound"]
+    assert result["generator"]["cores_per_rate"] > 0 and result["generator"]["bound"] == []
     assert [s["rate"] for s in result["steps"]] == [4, 12]
     assert all(s["locust_series"] for s in result["steps"]), "Prometheus did not scrape the Locust exporter"
     assert result["knee"]["rate"] == 12

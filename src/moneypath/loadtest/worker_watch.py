@@ -1,0 +1,226 @@
+"""The worker timeline, inside Locust: once a second on the master's clock (seconds since the test started), each
+worker's state, users, CPU % (its heartbeats) and rate (its stats reports), the master's own CPU % and the users the
+shape asks for, written to `<--csv prefix>_workers.json`. A single process (no workers) writes itself as worker
+"local". The same for local children and for workers started elsewhere: it reads only what reaches the master.
+
+Around a worker's loss (moneypath.loadtest.worker_health judges it after the run) the master also keeps its stats
+second by second, `<--csv prefix>_stretch_snapshots.json`, so the run can be judged without the stretch.
+
+Registered by importing this module (the harness does), in every Locust process: the sampler runs on the master
+(or the single process); workers report each second instead of every three, and measure their CPU each second.
+
+Test-only: $MONEYPATH_TEST_BURN_CPU ("<share>" or "<share>@<worker index>") makes a worker (that one only) spin
+its CPU for that share of every two seconds, holding its event loop: its users cannot keep their pace however many
+cores the machine has free, so tests make a generator-bound worker deterministically. Never set it in a real run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+import gevent
+import locust.runners
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from moneypath.loadtest.request_names import FLOW
+from moneypath.loadtest.stats import SENT
+from moneypath.loadtest.worker_health import BURN_ENV, rates_at
+
+log = logging.getLogger("moneypath.loadtest")
+locust.runners.CPU_MONITOR_INTERVAL = 1.0  # each process's CPU % over the last second (Locust's default: 10 s)
+locust.runners.WORKER_REPORT_INTERVAL = 1.0  # each worker's stats every second (Locust's default: 3 s)
+SAMPLE_S = 1.0
+RATE_WINDOW_S = 3.0  # a worker's rate: its reports over at least this long
+WRITE_EVERY = 5  # samples between rewrites of the timeline file, at least (and at the end)
+RING = 20  # seconds of stats kept in memory, for the snapshot at a loss found a few seconds late
+SETTLE_S = 15  # seconds of stats kept after the load looks whole again
+MAX_STRETCH_SNAPSHOTS = 600
+UP = ("running", "spawning")
+BURN_CYCLE_S = 2.0  # the hook's loop hold: under Locust's 3 s heartbeat liveness, over a user's 1 s pace
+
+
+class Watch:
+    """The sampler of one test: reports received, samples taken, the stats kept around a loss."""
+
+    def __init__(self, environment, prefix: str):
+        self.env, self.runner = environment, environment.runner
+        self.master = isinstance(self.runner, MasterRunner)
+        self.path = Path(f"{prefix}_workers.json")
+        self.snap_path = Path(f"{prefix}_stretch_snapshots.json")
+        self.t0 = time.time()
+        self.reports: dict[str, deque] = {}  # worker id -> (t, requests so far, flows so far)
+        self.totals: dict[str, list[int]] = {}
+        self.index: dict[str, int] = {}
+        self.samples: list[dict] = []
+        self.ring: deque = deque(maxlen=RING)
+        self.kept: dict[str, list] = {}
+        self.keep_until = -1.0
+        self.pace = _pace(environment)
+        self.greenlet = None
+
+    def now(self) -> float:
+        return time.time() - self.t0
+
+    def on_report(self, client_id: str, data: dict) -> None:
+        requests = sum(e.get("num_requests", 0) for e in data.get("stats", ()) if e.get("method") in SENT)
+        flows = sum(e.get("num_requests", 0) for e in data.get("stats", ()) if e.get("method") == FLOW)
+        total = self.totals.setdefault(client_id, [0, 0])
+        total[0] += requests
+        total[1] += flows
+        self.reports.setdefault(client_id, deque(maxlen=16)).append((self.now(), total[0], total[1]))
+
+    def _local_report(self) -> None:
+        entries = self.runner.stats.entries.values()
+        self.totals["local"] = [sum(e.num_requests for e in entries if e.method in SENT),
+                                sum(e.num_requests for e in entries if e.method == FLOW)]
+        self.reports.setdefault("local", deque(maxlen=16)).append((self.now(), *self.totals["local"]))
+
+    def rates(self, worker: str, t: float) -> tuple[float | None, float | None, float | None]:
+        return rates_at(self.reports.get(worker, ()), t, RATE_WINDOW_S)
+
+    def sample(self) -> dict:
+        t = round(self.now(), 3)
+        workers = {}
+        if self.master:
+            clients = self.runner.clients
+            for wid in list(clients):
+                node = clients.get(wid)
+                if node is None:
+                    continue
+                self.index.setdefault(wid, self.runner.worker_indexes.get(wid, len(self.index)))
+                rps, fps, last = self.rates(wid, t)
+                workers[wid] = {"state": node.state, "users": node.user_count, "cpu": node.cpu_usage,
+                                "rps": rps, "fps": fps, "last_report": last}
+            for wid in self.index:  # quit, or missing too long: the master forgot it
+                if wid not in workers:
+                    rps, fps, last = self.rates(wid, t)
+                    workers[wid] = {"state": "gone", "users": 0, "cpu": None, "rps": 0.0, "fps": 0.0,
+                                    "last_report": last}
+        else:
+            self._local_report()
+            rps, fps, last = self.rates("local", t)
+            workers["local"] = {"state": self.runner.state, "users": self.runner.user_count,
+                                "cpu": self.runner.current_cpu_usage, "rps": rps, "fps": fps, "last_report": last}
+        return {"t": t, "target_users": self.runner.target_user_count or 0,
+                "master_cpu": self.runner.current_cpu_usage if self.master else None, "workers": workers}
+
+    def _troubled(self, s: dict) -> bool:
+        """The load may not be whole: a worker not up, or the rate short of the users' pace (kept generously: the
+        judging after the run decides)."""
+        if not self.master or s["t"] < 3:
+            return False
+        if any(w["state"] not in UP for w in s["workers"].values()):
+            return True
+        if self.pace is None or not s["target_users"]:
+            return False
+        rate = sum(w["rps"] or 0.0 for w in s["workers"].values())
+        flows = sum(w["fps"] or 0.0 for w in s["workers"].values())
+        return (flows or rate) < 0.95 * s["target_users"] * self.pace  # a flow's users pace flows
+
+    def keep_stats(self, s: dict) -> None:
+        if not self.master:  # one process: no worker to lose
+            return
+        entries = copy.deepcopy([e.serialize() for e in self.runner.stats.entries.values()
+                                 if e.num_requests or e.num_failures])
+        self.ring.append((s["t"], entries))
+        if self._troubled(s):
+            if self.keep_until < s["t"]:
+                self.kept.update({f"{t:g}": e for t, e in self.ring})  # from a little before it showed
+            self.keep_until = s["t"] + SETTLE_S
+        if s["t"] <= self.keep_until and len(self.kept) < MAX_STRETCH_SNAPSHOTS:
+            self.kept[f"{s['t']:g}"] = entries  # written when the test stops
+
+    def run(self) -> None:
+        n = 0
+        while True:
+            gevent.sleep(SAMPLE_S)
+            try:
+                s = self.sample()
+                self.samples.append(s)
+                self.keep_stats(s)
+                n += 1
+                if n % max(WRITE_EVERY, n // 20) == 0:  # a long run's file is rewritten less often as it grows
+                    self.write()
+            except Exception:  # the timeline never stops the run
+                log.exception("worker timeline: sample failed")
+
+    def write(self) -> None:
+        _write(self.path, {"started_at": self.t0, "mode": "master" if self.master else "local", "sample_s": SAMPLE_S,
+                           "pace": self.pace, "workers": {w: {"index": i} for w, i in self.index.items()},
+                           "samples": self.samples})
+
+    def stop(self) -> None:
+        if self.greenlet is not None:
+            self.greenlet.kill(block=False)
+            self.greenlet = None
+            self.write()
+            if self.kept:
+                _write(self.snap_path, self.kept)
+
+
+def _pace(environment) -> float | None:
+    """Each user's requests (or flows) per second; None in a closed loop or when the settings cannot be read."""
+    try:
+        from moneypath.loadtest import harness
+
+        s = harness.settings(environment)
+        return None if s.closed_loop else s.rate / s.users
+    except Exception:  # a locustfile's own settings: no pace known
+        return None
+
+
+def _write(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+@events.test_start.add_listener
+def _start(environment, **_kwargs):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        _burn(runner)
+        return
+    o = environment.parsed_options
+    if o is None or not getattr(o, "csv_prefix", None) or getattr(environment, "moneypath_watch", None):
+        return
+    watch = Watch(environment, o.csv_prefix)
+    environment.moneypath_watch = watch
+    if watch.master:
+        environment.events.worker_report.add_listener(watch.on_report)
+    watch.greenlet = gevent.spawn(watch.run)
+
+
+@events.test_stopping.add_listener
+def _stopping(environment, **_kwargs):
+    watch = getattr(environment, "moneypath_watch", None)
+    if watch is not None:
+        watch.stop()
+
+
+def _burn(runner) -> None:
+    """Test-only (see the module's docstring): spin this worker's CPU for a share of every BURN_CYCLE_S."""
+    spec = os.environ.get(BURN_ENV, "").strip()
+    if not spec:
+        return
+    share, _, index = spec.partition("@")
+    if index and int(index) != getattr(runner, "worker_index", -1):
+        return
+    share_f = min(1.0, max(0.0, float(share)))
+    log.warning("%s=%s: this worker burns %.0f %% of its CPU (test-only)", BURN_ENV, spec, share_f * 100)
+
+    def spin():  # holds the event loop: whatever CPU the machine gives it, the users cannot keep their pace
+        while True:
+            end = time.perf_counter() + BURN_CYCLE_S * share_f
+            while time.perf_counter() < end:
+                pass
+            gevent.sleep(max(0.05, BURN_CYCLE_S * (1 - share_f)))  # room for its heartbeats and reports
+
+    gevent.spawn(spin)
