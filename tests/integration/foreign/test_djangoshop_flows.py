@@ -6,19 +6,22 @@ Locust gates, with rates and latency per checkout and per step, and the authoriz
 (a flow's authorizing step is the shop's whole call: only its histogram is the right clock): exit 3. With both
 providers declining, every checkoutComplete still answers HTTP 200, and the failure-ratio gate fails on the
 checkouts, the reason (step and GraphQL error) counted. With Prometheus scraping the shop, the latency gate reads
-its histogram against init's 300 ms objective and the run passes, the ledger's gate skipped as off. Three runs
-of 8 s."""
+its histogram against init's 300 ms objective and the run passes, the ledger's gate skipped as off; and so it does
+spread over two workers started on their own. Four runs of 8 s."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from moneypath import cli
 from moneypath.loadtest import gates
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.docs_examples import code_block
 from tests.support.djangoshop import running_shop
 from tests.support.prometheus_server import running_prometheus, scraping
@@ -59,11 +62,11 @@ def shop(pg_server, project, tmp_path_factory):
         pg_server.drop_database(name)
 
 
-def loadtest(project, shop, out, *prometheus: str) -> tuple[int, dict]:
+def loadtest(project, shop, out, *prometheus: str, more: tuple[str, ...] = ()) -> tuple[int, dict]:
     code = cli.main(["loadtest", "checkout", "--catalog", str(project / "moneypath.yaml"), "--locustfile",
                      str(project / "loadtests" / "locustfile.py"), "--host", shop.url, "--no-auth",
                      *(prometheus or ["--no-prometheus"]), "--rate", "3", "--users", "3", "--duration", "8",
-                     "--state-dir", str(out / "state"), "--out", str(out / "reports")])
+                     "--state-dir", str(out / "state"), "--out", str(out / "reports"), *more])
     (report,) = [p for p in (out / "reports").iterdir() if not p.name.startswith(".")]
     return code, json.loads((report / "result.json").read_text())
 
@@ -123,3 +126,31 @@ def test_with_prometheus_a_flows_authorization_latency_is_read_from_the_shops_hi
     assert result["prometheus_observations"]["authorizations"] >= 10  # the shop's own count of the run
     assert gate(result, "ledger_balanced")["reason"] == "feature ledger is off"
     assert {gate(result, name)["status"] for name in ("failure_ratio_prometheus", "duplicate_charges")} == {"pass"}
+
+
+def test_the_flow_run_spread_over_two_workers_started_elsewhere_passes_alike(shop, project, tmp_path):
+    """The same run with the master bound to a loopback port and two `moneypath loadtest-worker` processes of their
+    own, each given the project's locustfile (its scenario file beside it): both admitted, the checkouts carried at
+    the asked 3 flows/s between them, and the same verdict as one process gives, with Prometheus."""
+    address = f"127.0.0.1:{free_port()}"
+    workers = [subprocess.Popen([str(Path(sys.executable).parent / "moneypath"), "loadtest-worker", "--master", address,
+                                 "--locustfile", str(project / "loadtests" / "locustfile.py"), "--wait-master", "60"],
+                                cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    web = shop.url.removeprefix("http://")
+    try:
+        with running_prometheus(tmp_path / "prometheus", scraping({"shop": web, "worker": shop.worker_metrics})) as prom:
+            code, result = loadtest(project, shop, tmp_path / "spread", "--prometheus", prom,
+                                    more=("--workers", "2", "--bind", address, "--wait-workers", "60"))
+        said = [w.communicate(timeout=60)[0] for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    assert [w.returncode for w in workers] == [0, 0], said
+    assert code == 0, [g for g in result["gates"] if g["status"] in ("fail", "not measured")]
+    assert result["workers"] == 2 and result["rate_unit"] == "flows/s"
+    loc = result["locust"]
+    assert loc["flows"] >= 10 and 1.5 < loc["flow_rps"] < 4 and loc["flow_failures"] == 0, loc["flow_rps"]
+    assert gate(result, "p99_latency_prometheus")["status"] == "pass"

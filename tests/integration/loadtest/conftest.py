@@ -65,6 +65,14 @@ def money_path(tmp_path_factory, catalog, gate_catalog):
             p.wait(timeout=30)
 
 
+@pytest.fixture
+def secret_env(monkeypatch):
+    """Tokens minted from the module service's secret; none given by the environment."""
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", SECRET)
+    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def warm_up(service: str) -> None:
     """A few payments first: the first requests of a fresh service pay for imports and caches."""
     token = issue(SECRET.encode(), "warm_up", ["payments:write"], ttl_s=600)

@@ -45,9 +45,7 @@ def service_on(address: str, sim: str, tmp: Path):
         proc.wait(timeout=30)
 
 
-def test_workers_in_namespaces_of_their_own_reach_the_master_over_the_bridge(money_path, tmp_path, capsys,
-                                                                             monkeypatch):
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", SECRET)
+def test_workers_in_namespaces_of_their_own_reach_the_master_over_the_bridge(money_path, secret_env, tmp_path):
     started = time.monotonic()
     with netns.hosts(2) as hosts, service_on(hosts.address, money_path["sim"], tmp_path) as service:
         master = f"{hosts.address}:{free_port()}"

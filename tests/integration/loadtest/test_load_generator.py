@@ -1,4 +1,4 @@
-"""The load generator watched, with local `--workers 2` children against the module's stack (test_session's
+"""The load generator watched, with local `--workers 2` children against the module's stack (conftest.py's
 money_path): a worker killed at half time is reported (which, when, the rate it carried) and its stretch is not
 measured; a worker made generator-bound by the test-only CPU-burn hook marks the run "the load generator was the
 bottleneck". Each run is seconds long and prints its duration."""
@@ -15,12 +15,10 @@ import pytest
 
 from moneypath.loadtest import locust_processes, worker_health
 from tests.docs_examples import args_of, code_block, env_of, shell
-from tests.integration.loadtest import test_session
 from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest.test_session import CHECKOUT, loadtest
 
 pytestmark = pytest.mark.integration
-money_path, secret_env = test_session.money_path, test_session.secret_env  # the module's stack, as test_session's
 
 
 @pytest.fixture

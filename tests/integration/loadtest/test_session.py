@@ -40,13 +40,6 @@ pytestmark = pytest.mark.integration
 SHAPES = {"peak": PEAK, "spike": SPIKE, "soak": SOAK}
 
 
-@pytest.fixture
-def secret_env(monkeypatch):
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", SECRET)
-    for name in ("MONEYPATH_TOKEN", "MONEYPATH_ADMIN_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def loadtest(mp: dict, out: Path, line: list[str], *args: str) -> int:
     """`line` (loadtest SCENARIO [options], a line of the page) on the module's stack, then `args`."""
     assert line[0] == "loadtest"
