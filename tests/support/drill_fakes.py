@@ -3,6 +3,8 @@ pages, a clock that moves when told, and the context the money-impact code reads
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import httpx
@@ -104,3 +106,23 @@ def shop_database(path, currency: str, captures: dict[str, int]) -> str:
                          [(i, f"ref_{i}_{n}") for i, times in captures.items() for n in range(times)])
     return f"sqlite:///{path}"
 
+
+
+@contextmanager
+def duplicate_charge_run(catalog) -> Iterator[tuple]:
+    """(a drill run of the shipped duplicate-charge drill against closed ports, every line it says): its Prometheus a
+    FakeProm, its clock stopped at 1000 s; closed afterwards."""
+    from moneypath.check.drill_files import load_drill
+    from moneypath.drills.runner import DrillRun
+    from tests.conftest import ROOT
+
+    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
+    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
+                    time_factor=60)
+    said: list[str] = []
+    run = DrillRun(drill, catalog, target, say=said.append, clock=lambda: 1000.0)
+    run.prom = FakeProm()
+    try:
+        yield run, said
+    finally:
+        run.close()

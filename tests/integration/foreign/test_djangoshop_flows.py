@@ -21,7 +21,7 @@ import yaml
 
 from moneypath import cli
 from moneypath.loadtest import gates
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_process
 from tests.docs_examples import code_block
 from tests.support.djangoshop import running_shop
 from tests.support.prometheus_server import running_prometheus, scraping
@@ -145,9 +145,7 @@ def test_the_flow_run_spread_over_two_workers_started_elsewhere_passes_alike(sho
         said = [w.communicate(timeout=60)[0] for w in workers]
     finally:
         for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+            stop_process(w)
     assert [w.returncode for w in workers] == [0, 0], said
     assert code == 0, [g for g in result["gates"] if g["status"] in ("fail", "not measured")]
     assert result["workers"] == 2 and result["rate_unit"] == "flows/s"

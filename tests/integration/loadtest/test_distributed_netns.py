@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from moneypath import cli
-from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, free_port, http_ok, wait_for
+from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_LOCUSTFILE, free_port, http_ok, stop_process, wait_for
 from tests.integration.loadtest.helpers import SECRET, only_report
 from tests.support import netns
 
@@ -63,9 +63,7 @@ def test_workers_in_namespaces_of_their_own_reach_the_master_over_the_bridge(mon
             said = [w.communicate(timeout=60)[0] for w in workers]
         finally:
             for w in workers:
-                if w.poll() is None:
-                    w.kill()
-                    w.wait()
+                stop_process(w)
     assert netns.leftovers() == [], "a namespace was left behind"
     out = stdout.getvalue()
     print(f"\nworkers in namespaces: {time.monotonic() - started:.1f} s")

@@ -7,11 +7,9 @@ from __future__ import annotations
 import pytest
 
 from moneypath.check import counter_resets as cr
-from moneypath.check.drill_files import load_drill
 from moneypath.formats.drill import Check
 from moneypath.stack import counter_check
-from tests.conftest import ROOT
-from tests.support.drill_fakes import FakeProm
+from tests.support.drill_fakes import duplicate_charge_run
 
 SHOP = {"job": "service", "instance": "127.0.0.1:8000"}
 
@@ -96,18 +94,9 @@ def test_up_probe_sees_counters_going_back_and_not_a_restart(monkeypatch):
 
 @pytest.fixture
 def drill_run(catalog):
-    from moneypath.drills.endpoints import Target
-    from moneypath.drills.runner import DrillRun
-
-    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
-    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
-                    time_factor=60)
-    said = []
-    run = DrillRun(drill, catalog, target, say=said.append, clock=lambda: 1000.0)
-    run.faults.record.injected_at = 1000.0
-    run.prom = FakeProm()
-    yield run, said
-    run.close()
+    with duplicate_charge_run(catalog) as (run, said):
+        run.faults.record.injected_at = 1000.0
+        yield run, said
 
 
 def test_the_drill_does_not_measure_rates_of_a_target_whose_counters_go_back(drill_run):

@@ -9,9 +9,7 @@ import pytest
 
 from moneypath.catalog.conventions import Key
 from moneypath.check import instrumentation_errors as ie
-from moneypath.check.drill_files import load_drill
-from tests.conftest import ROOT
-from tests.support.drill_fakes import FakeProm
+from tests.support.drill_fakes import duplicate_charge_run
 
 WORKER = {"job": "shop", "instance": "127.0.0.1:8000"}
 
@@ -46,17 +44,8 @@ def test_not_exported_is_not_measured_never_a_pass(catalog):
 
 @pytest.fixture
 def drill_run(catalog):
-    from moneypath.drills.endpoints import Target
-    from moneypath.drills.runner import DrillRun
-
-    drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
-    target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", pager="http://127.0.0.1:9",
-                    time_factor=60)
-    said = []
-    run = DrillRun(drill, catalog, target, say=said.append, clock=lambda: 1000.0)
-    run.prom = FakeProm()
-    yield run, said
-    run.close()
+    with duplicate_charge_run(catalog) as (run, said):
+        yield run, said
 
 
 def test_the_drill_notes_a_target_that_counted_before_the_fault(drill_run):
