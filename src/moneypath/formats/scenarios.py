@@ -24,6 +24,7 @@ from moneypath._common.strict import StrictModel as _Model
 from moneypath.catalog import Catalog, Slo
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.load import key_lines
+from moneypath.catalog.matchers import VALUE_CUTOFF, did_you_mean
 from moneypath.catalog.model import nearest_line
 from moneypath.catalog.yaml_errors import error_line, error_text
 from moneypath.formats.fault_specs import fault_specs
@@ -193,7 +194,9 @@ def problems(path: str | Path, catalog: Catalog | None = None,
     try:
         spec = ScenarioFile.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
-        return None, [_problem(name, text, err) for err in exc.errors()]
+        # an unknown key first: a misspelt one is also why its right spelling is reported missing
+        errors = sorted(exc.errors(), key=lambda err: err["type"] != "extra_forbidden")
+        return None, [_problem(name, text, err) for err in errors]
     for key, scenario in spec.scenarios.items():
         scenario.name = key
     found = [f"{name}: {problem}" for problem in _check(spec, catalog)]
@@ -215,7 +218,10 @@ def _problem(name: str, text: str, err: dict) -> str:
     key = ".".join(str(p) for p in err["loc"]) or "(top)"
     if err["loc"][:1] != ("kubernetes",):
         return f"{name}: {key}: {err['msg']}"
-    return f"{located(name, text, err['loc'])}: {key}: {err['msg'].removeprefix('Value error, ')}"
+    what = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden" and len(err["loc"]) == 2:
+        what = f"unknown key{did_you_mean(str(err['loc'][1]), KubernetesRun.model_fields, VALUE_CUTOFF)}"
+    return f"{located(name, text, err['loc'])}: {key}: {what}"
 
 
 def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:

@@ -43,8 +43,11 @@ def _export(tmp_path, block: str, *more: str):
                                              "healthz)"),
     (_block(extra="  namespace: Load_Tests\n"), "namespace", "kubernetes.namespace: 'Load_Tests' is not a "
                                                             "Kubernetes namespace"),
-    (_block(extra="  wrokers_resources: {}\n"), "wrokers_resources", "kubernetes.wrokers_resources: Extra inputs "
-                                                                     "are not permitted"),
+    (_block(extra="  wrokers_resources: {}\n"), "wrokers_resources", "kubernetes.wrokers_resources: unknown key; did "
+                                                                     "you mean worker_resources?"),
+    # a misspelt required key: the typo is named first, not the right spelling as missing
+    (_block(workers="2").replace("  workers: 2", "  wokers: 2"), "wokers",
+     "kubernetes.wokers: unknown key; did you mean workers?"),
     (_block(extra="  worker_resources: {limits: {cpu: 1core}}\n"), "worker_resources",
      "kubernetes.worker_resources.limits: cpu: '1core' is not a quantity"),
     (_block(extra="  token_secret: Payments_Token\n"), "token_secret",
