@@ -2,7 +2,7 @@
 # Install what moneypath needs on a fresh Debian machine: the Prometheus tools (promtool,
 # prometheus, alertmanager), Graphviz (`moneypath map`), VictoriaMetrics (remote-write test), a PostgreSQL server (ledger
 # tests start their own throwaway cluster), Chromium (tests open the HTML pages headless), Redis (the
-# Django shop's Celery broker in tests) and a
+# Django shop's Celery broker in tests), iproute2 (network namespaces for distributed load tests) and a
 # virtual environment with the package, its test tools and the docs tools (MkDocs). `setup.sh --demo`
 # installs only what `make demo` runs (Prometheus, Alertmanager, the package without test or docs
 # tools), so a first demo stays quick.
@@ -33,6 +33,8 @@ if ! $demo; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # reports and snapshot pages are checked in it
   # Celery's broker for the Django shop (tests/integration/foreign/test_djangoshop.py starts its own on a free port)
   command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+  # network namespaces: load-test workers on hosts of a test's own (tests/support/netns.py)
+  command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
