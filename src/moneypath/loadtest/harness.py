@@ -16,7 +16,6 @@ Imported only inside a Locust process (it imports Locust, so gevent patches the 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import locust.stats
@@ -27,13 +26,11 @@ from locust.runners import WorkerRunner
 import moneypath.loadtest.worker_admission  # noqa: F401 - registers the master's gate and the worker's side
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls, shape, worker_watch  # noqa: F401 (worker_watch: the worker timeline)
-from moneypath.loadtest.client import Settings
 from moneypath.loadtest.launch import ENV
-from moneypath.protocol.tokens import MAX_LIFETIME_S, issue
+from moneypath.loadtest.run_settings import settings, stack_state, token
 
 log = logging.getLogger("moneypath.loadtest")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
-WRITE_SCOPES = ["payments:write", "payments:read"]
 
 
 @events.init_command_line_parser.add_listener
@@ -69,65 +66,6 @@ def _arguments(parser):
         "added to <--csv prefix>_snapshots.json (phase boundaries the overload gates judge between)")
 
 
-# ---------------------------------------------------------------- settings shared by every process
-
-
-def scenario_file(environment) -> Path:
-    """--scenario-file, else scenarios.yaml beside the (first) locustfile."""
-    if environment.parsed_options.scenario_file:
-        return Path(environment.parsed_options.scenario_file)
-    return Path(environment.parsed_locustfiles[0]).resolve().parent / "scenarios.yaml"
-
-
-def _stack_state(options):
-    if not options.state_dir:
-        return None, None
-    from moneypath.stack import local as stack
-
-    state_dir = Path(options.state_dir).resolve()
-    state = stack.load_state(state_dir)
-    if state is None:
-        raise SystemExit(f"--state-dir {state_dir}: no stack.json (start one with `moneypath up --faults`)")
-    return state, stack.read_secrets(state_dir)
-
-
-def _secret(options) -> bytes | None:
-    if os.environ.get("MONEYPATH_TOKEN_SECRET"):
-        return os.environ["MONEYPATH_TOKEN_SECRET"].encode()
-    _, secrets = _stack_state(options)
-    return secrets["token_secret"].encode() if secrets else None
-
-
-def token(options, scopes: list[str], given: str, env: str, duration_s: float) -> str | None:
-    """The given token, $`env`, or one minted for the run plus an hour (at most the services' default
-    maximum token lifetime, which a longer run cannot fit in); None when there is nothing to mint from."""
-    if given or os.environ.get(env):
-        return given or os.environ[env]
-    secret = _secret(options)
-    if secret is None:
-        return None
-    if duration_s > MAX_LIFETIME_S:
-        raise SystemExit(f"a {duration_s:g} s run outlives the tokens minted here (at most {MAX_LIFETIME_S} s): "
-                         f"set ${env} to a longer-lived token and raise the service's MONEYPATH_TOKEN_MAX_LIFETIME_S")
-    return issue(secret, "loadtest", scopes, ttl_s=int(min(duration_s + 3600, MAX_LIFETIME_S)))
-
-
-def settings(environment) -> Settings:
-    cached = getattr(environment, "moneypath_settings", None)
-    if cached is not None:
-        return cached
-    o = environment.parsed_options
-    spec = scenarios.load(scenario_file(environment))
-    scenario = spec.get(o.scenario)
-    duration = shape.duration_of(spec, scenario, o.duration or None)
-    api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
-    result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
-                      api_token, closed_loop=o.closed_loop,
-                      hosts=tuple(h.strip().rstrip("/") for h in o.hosts.split(",") if h.strip()))
-    environment.moneypath_settings = result
-    return result
-
-
 @events.init.add_listener
 def _on_init(environment, **_kwargs):
     o = environment.parsed_options
@@ -143,7 +81,7 @@ def _on_init(environment, **_kwargs):
                  "without an authorization header")
     # sent to workers with the other options when the test starts: they send what the master decided
     o.token, o.no_auth = s.token or "", s.token is None
-    state, _ = _stack_state(o)
+    state, _ = stack_state(o)
     parts = {p.name for p in state.parts} if state is not None else set()
     if "refservice" in parts:
         environment.host = environment.host or state.url("refservice")

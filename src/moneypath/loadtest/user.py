@@ -59,7 +59,7 @@ import time
 from locust import FastHttpUser, events, task
 from locust.runners import WorkerRunner
 
-from moneypath.loadtest import harness
+from moneypath.loadtest import harness, run_settings
 from moneypath.loadtest.client import Order, Payment, PaymentClient, mix_problems
 from moneypath.loadtest.pacing import Pacer
 
@@ -74,7 +74,7 @@ class PaymentUser(PaymentClient, FastHttpUser):
     _spawned = itertools.count()  # users of this process so far: which instance the next one sends to
 
     def __init__(self, environment):
-        s = harness.settings(environment)
+        s = run_settings.settings(environment)
         if s.hosts:  # several instances: a host of its own per user, read by FastHttpUser.__init__ (no balancer hop)
             self.host = s.host_of(next(PaymentUser._spawned))
         if s.scenario.retry is not None:  # read by FastHttpUser.__init__: clients that give up early
@@ -105,7 +105,7 @@ def _check_users(environment, **_kwargs):
     """Before the run: each PaymentUser can run the scenario; say which of the mix's actions it leaves out."""
     if environment.parsed_options is None or isinstance(environment.runner, WorkerRunner):
         return
-    s = harness.settings(environment)
+    s = run_settings.settings(environment)
     for cls in environment.user_classes:
         if not issubclass(cls, PaymentUser):
             continue

@@ -26,6 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from moneypath.loadtest import worker_identity as wi
 from moneypath.loadtest import worker_roll
 from moneypath.loadtest.locustfiles import HARNESS
+from moneypath.loadtest.run_settings import scenario_file
 
 log = logging.getLogger("moneypath.loadtest")
 IDENTITY, ADMITTED, REFUSED, RUN_ENDED = ("moneypath_identity", "moneypath_admitted", "moneypath_refused",
@@ -35,8 +36,6 @@ EXIT_REFUSED = 2
 
 def own_identity(environment) -> wi.Identity:
     """This process's identity: its locustfiles but moneypath's harness, its scenario file."""
-    from moneypath.loadtest.harness import scenario_file
-
     files = [Path(f).resolve() for f in environment.parsed_locustfiles or []]
     return wi.identity(LOCUST_VERSION, [f for f in files if f != HARNESS.resolve()],
                        scenario_file(environment).resolve())

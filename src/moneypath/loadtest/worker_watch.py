@@ -29,6 +29,7 @@ import locust.runners
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
+from moneypath.loadtest import run_settings
 from moneypath.loadtest.request_names import FLOW
 from moneypath.loadtest.stats import SENT
 from moneypath.loadtest.worker_health import BURN_ENV, rates_at
@@ -168,9 +169,7 @@ class Watch:
 def _pace(environment) -> float | None:
     """Each user's requests (or flows) per second; None in a closed loop or when the settings cannot be read."""
     try:
-        from moneypath.loadtest import harness
-
-        s = harness.settings(environment)
+        s = run_settings.settings(environment)
         return None if s.closed_loop else s.rate / s.users
     except Exception:  # a locustfile's own settings: no pace known
         return None

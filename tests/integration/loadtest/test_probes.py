@@ -27,7 +27,7 @@ from locust.util.load_locustfile import load_locustfile
 from locust import FastHttpUser
 
 users, shapes = load_locustfile(sys.argv[1])  # as Locust loads it
-from moneypath.loadtest import client, harness
+from moneypath.loadtest import client, harness, run_settings
 from moneypath.formats import scenarios
 from moneypath.loadtest.user import PaymentUser
 
@@ -64,14 +64,14 @@ u.refund(captured, 100)
 u.payout(u.order("payout"))
 os.environ["MONEYPATH_TOKEN_SECRET"] = "s"
 try:
-    harness.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 2 * 86400)
+    run_settings.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 2 * 86400)
     too_long = None
 except SystemExit as exc:
     too_long = str(exc)
 print(json.dumps({
     "users": {n: [issubclass(c, FastHttpUser), issubclass(c, PaymentUser)] for n, c in users.items()},
     "shapes": len(shapes), "sent": sent, "captured": captured is not None, "too_long": too_long,
-    "day_token": harness.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 86400)}))
+    "day_token": run_settings.token(None, ["payments:write"], "", "MONEYPATH_TOKEN", 86400)}))
 """
 
 
