@@ -47,6 +47,7 @@ def master_cpu(session: subprocess.Popen) -> tuple[float, float] | None:
     return None
 
 
+@pytest.mark.alone  # 100 payments/s for a minute: a neighbour's admission control would refuse on its lag
 def test_two_workers_started_elsewhere_carry_the_asked_rate(money_path, tmp_path):
     """The page's master and worker lines in bash, each worker in a session of its own started before the master:
     the master's address 127.0.0.1:<free port>, its target the module's service and Prometheus, the token minted

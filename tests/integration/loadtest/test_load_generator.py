@@ -86,6 +86,7 @@ def test_a_worker_killed_at_half_time_is_reported_and_its_stretch_not_measured(m
     assert "missing" in states and len(timeline["workers"]) == 2
 
 
+@pytest.mark.alone  # it burns a core on purpose: a neighbour's service would be judged on what is left
 def test_a_worker_burning_its_cpu_marks_the_load_generator_as_the_bottleneck(money_path, secret_env, tmp_path,
                                                                              capsys, monkeypatch):
     """docs/load-tests.md's line: the worker of index 1 holds its event loop (the test-only hook)."""
