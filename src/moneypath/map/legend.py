@@ -1,5 +1,6 @@
 """The map's legend: every mark the map draws — each node kind present, a stub, a service's frame, PCI scope, the
-compliance notes, the states (or "not live"), the highlight — with the swatch drawn as the map draws it."""
+compliance notes, the states (or "not live"), the highlight — with the swatch drawn as the map draws it. The
+states' entries are generated from moneypath.map.marks.State: each state has one, with its meaning."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from moneypath._common.verdict import Outcome
 from moneypath.catalog.money_path import NODE_KINDS
 from moneypath.map.graph import MoneyPathMap
-from moneypath.map.marks import MapHealth, State
-from moneypath.map.shapes import COLOURS, HIGHLIGHT, NEUTRAL, PCI, STUB_DASH, fmt, shape, text_width
+from moneypath.map.marks import ORDER, MapHealth
+from moneypath.map.shapes import COLOURS, HIGHLIGHT, NEUTRAL, PCI, STATE_DASH, STUB_DASH, fmt, shape, text_width
 
 KIND_TEXT = {
     "funding": "funding: where money comes from",
@@ -24,12 +26,6 @@ KIND_TEXT = {
     "bank": "bank",
     "merchant": "merchant",
     "store": "store: a database",
-}
-STATE_TEXT = {
-    State.RED: "red: a paging alert on its signals fires",
-    State.AMBER: "amber: a ticket alert fires, or an SLI is beyond its objective",
-    State.GREEN: "green: measured and within",
-    State.GREY: "grey: not measured (no signal, no data)",
 }
 ROW, SWATCH_W, SWATCH_H, GAP, SIZE, PAD = 20.0, 30.0, 14.0, 8.0, 10.0, 10.0
 
@@ -155,9 +151,10 @@ def legend(graph: MoneyPathMap, health: MapHealth | None, highlighted: bool) -> 
                   Item("moneypath map --prometheus URL colours it", "not-live-how", _line("#546e7a"))]
     else:
         items.append(Item("Health", ""))
-        for state, text in STATE_TEXT.items():
+        for state in reversed(ORDER):  # every state, worst first, each as an edge is drawn in it
             s, f, _ = COLOURS[state]
-            items.append(Item(text, f"state:{state.value}", _box("service", s, f)))
+            items.append(Item(state.meaning, f"state:{state.value}",
+                              _line(s, 2.6 if state.outcome is Outcome.FAIL else 1.5, dash=STATE_DASH.get(state))))
     if highlighted:
         items.append(Item("magenta, dashed: where the fault hit", "highlight",
                           _line("#546e7a", halo=HIGHLIGHT)))

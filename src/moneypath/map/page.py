@@ -19,6 +19,7 @@ body { display: flex; flex-direction: column; box-sizing: border-box; padding: 8
 header { flex: 0 0 auto; display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
 header h1 { font-size: 18px; margin: 0; }
 header p { font-size: 12px; margin: 0; color: #5f6368; }
+header p.unanswered { color: #b71c1c; font-weight: bold; }
 main { flex: 1 1 auto; min-height: 0; display: flex; justify-content: center; align-items: center; }
 main svg .title, main svg .subtitle { display: none; }  /* the header says it */
 main svg { width: 100%; height: 100%; max-width: 100%; max-height: 100%; display: block; }
@@ -49,6 +50,9 @@ def page_of(svg: str, graph: MoneyPathMap, health: MapHealth | None, title: str)
     catalogs = ", ".join(c.path for c in graph.catalogs.values())
     if health is None:
         state = "not live: no health read (moneypath map --prometheus URL colours it)"
+    elif health.answered is False:
+        state = (f"not measured: Prometheus {health.source} did not answer at {_when(health.at)}: "
+                 f"{health.problem.removeprefix('not measured: ')}")
     else:
         state = f"health read {_when(health.at)}" + (f" from {health.source}" if health.source else "")
     return (
@@ -56,6 +60,7 @@ def page_of(svg: str, graph: MoneyPathMap, health: MapHealth | None, title: str)
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<header><h1>{escape(title)}</h1><p class=\"catalogs\">catalog: {escape(catalogs)}</p>"
-        f"<p class=\"health\">{escape(state)}</p></header>\n"
+        f"<p class=\"health{' unanswered' if health is not None and health.answered is False else ''}\">"
+        f"{escape(state)}</p></header>\n"
         f"<main>\n{svg}</main>\n</body>\n</html>\n"
     )

@@ -21,6 +21,7 @@ from moneypath.map.shapes import (
     HIGHLIGHT_DASH,
     NEUTRAL,
     PCI,
+    STATE_DASH,
     STUB_DASH,
     fmt,
     room,
@@ -75,6 +76,8 @@ def node_lines(node: MapNode, mark: Mark | None) -> list[Line]:
             lines += [Line(t, SMALL_SIZE) for t in _wrap(prefix + value)]
     if mark is not None:
         lines += [Line(f, SMALL_SIZE, bold=True) for f in mark.figures]
+        if mark.state.word:
+            lines.append(Line(mark.state.word, SMALL_SIZE, italic=True))
     return lines
 
 
@@ -84,6 +87,8 @@ def edge_lines(edge: MapEdge, mark: Mark | None) -> list[Line]:
         joined = "  ".join(mark.figures)
         texts = [joined] if len(joined) <= WRAP else list(mark.figures)
         lines += [Line(t, SMALL_SIZE, bold=True) for t in texts]
+    if mark is not None and mark.state.word:
+        lines.append(Line(mark.state.word, SMALL_SIZE, italic=True))
     return lines
 
 
@@ -202,7 +207,9 @@ def _draw_edge(graph: MoneyPathMap, edge: MapEdge, path: EdgePath, lines: list[L
         out.append(f'<path class="highlight" d="{d}" fill="none" stroke="{HIGHLIGHT}" stroke-width="9" '
                    f'stroke-opacity="0.45" stroke-dasharray="{HIGHLIGHT_DASH}"/>')
     width = 2.6 if mark is not None and mark.state in (State.RED, State.AMBER) else 1.5
-    out.append(f'<path class="line" d="{d}" fill="none" stroke="{stroke}" stroke-width="{fmt(width)}"/>')
+    dash = STATE_DASH.get(mark.state) if mark is not None and health is not None else None
+    out.append(f'<path class="line" d="{d}" fill="none" stroke="{stroke}" stroke-width="{fmt(width)}"'
+               + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
     if arrow := _arrow(path):
         out.append(f'<polygon class="arrow" points="{arrow}" fill="{stroke}" stroke="{stroke}"/>')
     if path.label is not None:
@@ -250,6 +257,44 @@ def render_svg(graph: MoneyPathMap, health: MapHealth | None = None, highlight: 
                     title or default_title(graph))
 
 
+NOTICE_SIZE, NOTICE_WRAP, NOTICE_STROKE, NOTICE_FILL = 11.0, 110, "#c62828", "#fdecea"
+
+
+def notices(health: MapHealth | None) -> list[tuple[str, str]]:
+    """What the map must say above everything, as (kind, text): Prometheus did not answer; firing page alerts that
+    no edge shows."""
+    if health is None:
+        return []
+    out = []
+    if health.answered is False:
+        out.append(("prometheus", f"Prometheus did not answer ({health.problem.removeprefix('not measured: ')}): "
+                                  "nothing on this map is measured"))
+    if health.unplaced:
+        out.append(("unplaced", "firing, on no edge: " + ", ".join(health.unplaced)))
+    return out
+
+
+def _notice_box(items: list[tuple[str, str]], x: float, y: float) -> tuple[str, float, float]:
+    """The notices drawn at (x, y) in a red-framed box: the SVG, its width and height."""
+    lines = [(kind, Line(t, NOTICE_SIZE, bold=i == 0)) for kind, text in items
+             for i, t in enumerate(_wrap(text, NOTICE_WRAP))]
+    if not lines:
+        return "", 0.0, 0.0
+    w = max(li.width for _, li in lines) + 2 * PAD_X
+    h = sum(li.height for _, li in lines) + 2 * PAD_Y
+    out = [f'<g class="notices"><rect x="{fmt(x)}" y="{fmt(y)}" width="{fmt(w)}" height="{fmt(h)}" rx="4" '
+           f'fill="{NOTICE_FILL}" stroke="{NOTICE_STROKE}" stroke-width="1.6"/>']
+    top = y + PAD_Y
+    for kind, li in lines:
+        top += li.size * 1.05
+        out.append(f'<text class="notice" data-notice="{kind}" x="{fmt(x + PAD_X)}" y="{fmt(top)}" '
+                   f'font-size="{fmt(li.size)}"' + (' font-weight="bold"' if li.bold else "")
+                   + f' fill="#b71c1c">{escape(li.text)}</text>')
+        top += li.height - li.size * 1.05
+    out.append("</g>")
+    return "".join(out), w, h
+
+
 def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_marks, health, hits, title) -> str:
     # The legend goes right of the map or below it, whichever makes the picture closer to a landscape page.
     right_w = placed.width + MARGIN + key.width_column
@@ -258,16 +303,19 @@ def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_mark
     below_h = placed.height + MARGIN + key.height_row(placed.width)
     target = 1.6
     beside = abs(math.log((right_w / right_h) / target)) <= abs(math.log((below_w / below_h) / target))
-    map_x, map_y = MARGIN, MARGIN + TITLE_HEIGHT
+    notice_svg, notice_w, notice_h = _notice_box(notices(health), MARGIN, MARGIN + TITLE_HEIGHT)
+    map_x, map_y = MARGIN, MARGIN + TITLE_HEIGHT + (notice_h + MARGIN if notice_h else 0)
     if beside:
         width, height = right_w, right_h
         legend_svg = key.draw_column(map_x + placed.width + MARGIN, map_y)
     else:
         width, height = below_w, below_h
         legend_svg = key.draw_row(map_x, map_y + placed.height + MARGIN, placed.width)
+    width, height = max(width, notice_w), height + (notice_h + MARGIN if notice_h else 0)
     total_w, total_h = math.ceil(width + 2 * MARGIN), math.ceil(height + 2 * MARGIN + TITLE_HEIGHT)
-    subtitle = ((health.source if health.source.startswith("not live") else "live") if health is not None else
-                "not live: drawn from the catalog, no health read")
+    subtitle = ("not live: drawn from the catalog, no health read" if health is None else health.source
+                if health.source.startswith("not live") else "not measured: Prometheus did not answer"
+                if health.answered is False else "live")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="money-path-map" viewBox="0 0 {total_w} {total_h}" '
            f'width="{total_w}" height="{total_h}" font-family="{FONT_FAMILY}" role="img" '
            f'aria-label={quoteattr(title)}>',
@@ -285,5 +333,5 @@ def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_mark
     for node_id, node in graph.nodes.items():
         out.append(_draw_node(node, placed.boxes[node_id], n_lines[node_id], node_marks[node_id], health,
                               node_id in hits))
-    out += ["</g>", legend_svg, "</svg>"]
+    out += ["</g>", legend_svg, notice_svg, "</svg>"]
     return "\n".join(out) + "\n"

@@ -19,8 +19,12 @@ COLOURS = {
     State.RED: ("#c62828", "#fdecea", "#b71c1c"),
     State.AMBER: ("#b26a00", "#fff3e0", "#8a5200"),
     State.GREEN: ("#2e7d32", "#e8f5e9", "#1b5e20"),
+    State.IDLE: ("#607d8b", "#ffffff", "#37474f"),
+    State.NO_OBJECTIVE: ("#6a5f7a", "#ffffff", "#4a4060"),
     State.GREY: ("#8a8f98", "#eef0f2", "#5f6368"),
 }
+# The neutral states' edges are dashed, so they read apart from grey (not measured) without their colour.
+STATE_DASH = {State.IDLE: "2 3", State.NO_OBJECTIVE: "7 2 2 2"}
 NEUTRAL = ("#455a64", "#ffffff", "#263238")
 PCI = "#1e4fd8"
 HIGHLIGHT = "#e000b4"

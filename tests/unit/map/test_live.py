@@ -1,78 +1,24 @@
-"""The live map's rules (moneypath.map.live_health) on the reference catalog's map, read from a fake Prometheus on loopback
-that answers /api/v1/rules and /api/v1/query from canned data: which edge turns red, amber, green or grey, and why;
-the figures; the nodes; the JSON form. The real proof against a running stack: tests/integration/map/."""
+"""The live map's rules (moneypath.map.live_health) on the reference catalog's map, read from a fake Prometheus on
+loopback that answers from canned data (tests/unit/map/fake_prometheus.py): which edge turns red, amber, green,
+idle, "no objective" or grey, and why; the figures; the nodes; the alerts on no edge; the JSON form. Targets and
+the counter-reset check: test_live_targets.py; the rules over every combination: test_edge_state.py."""
 
 from __future__ import annotations
 
 import json
-import re
-from urllib.parse import parse_qs, urlparse
 
 import pytest
-import yaml
 
 from moneypath._common.verdict import dumps
-from moneypath.catalog.conventions import sli_error_record
 from moneypath.map.graph import build_map
-from moneypath.map.live_health import (
-    EDGE_LABEL,
-    compact,
-    figures,
-    health_from_dict,
-    health_to_dict,
-    read_health,
-    role_query,
-    shortest_window,
-)
+from moneypath.map.live_health import compact, figures, health_from_dict, health_to_dict, read_health
 from moneypath.map.marks import MapHealth, Mark, State
-from tests.conftest import ROOT, free_port
-from tests.loopback_http import LoopbackServer, QuietHandler
+from tests.conftest import free_port
+from tests.unit.map.fake_prometheus import FakePrometheus, firing, generated_rules, healthy_figures
+from tests.unit.map.fake_prometheus import prometheus  # noqa: F401 - fixture
 
-_TERM = re.compile(r'label_replace\((.*?), "' + EDGE_LABEL + r'", "([^"]+)", "", ""\)(?: or |$)', re.S)
-
-
-class FakePrometheus:
-    """Canned answers, set by each test: `figures` (PromQL of one figure → value), `slo_errors` (slo → error
-    ratio), `rules` (/api/v1/rules); `requests` it was sent."""
-
-    def __init__(self):
-        self.rules, self.figures, self.slo_errors, self.requests = [], {}, {}, []
-        fake = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):
-                url = urlparse(self.path)
-                query = parse_qs(url.query).get("query", [""])[0]
-                fake.requests.append((url.path, query))
-                if url.path == "/api/v1/rules":
-                    data = {"groups": [{"name": "g", "rules": fake.rules}]}
-                elif url.path == "/api/v1/query" and query == sli_error_record(shortest_window()):
-                    data = {"resultType": "vector", "result": [
-                        {"metric": {"__name__": query, "slo": k}, "value": [0, str(v)]}
-                        for k, v in fake.slo_errors.items()]}
-                elif url.path == "/api/v1/query":
-                    data = {"resultType": "vector", "result": [
-                        {"metric": {EDGE_LABEL: edge}, "value": [0, str(fake.figures[q])]}
-                        for q, edge in _TERM.findall(query) if q in fake.figures]}
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                body = json.dumps({"status": "success", "data": data}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.handler = Handler
-
-
-@pytest.fixture(scope="module")
-def prometheus():
-    fake = FakePrometheus()
-    with LoopbackServer(fake.handler) as server:
-        fake.url = server.url
-        yield fake
+ALL_SLOS = {"authorization-availability": 0.0, "authorization-latency": 0.002, "ledger-durability": 0.0}
+NO_TRAFFIC_SIGNAL = "not measured: no traffic can be seen on it: it declares no rate or latency signal"
 
 
 @pytest.fixture(scope="module")
@@ -82,48 +28,18 @@ def graph(catalog):
 
 @pytest.fixture(scope="module")
 def generated():
-    """The committed rules as /api/v1/rules shows them: recording rules, and alerting rules with no alerts."""
-    out = []
-    for path in (ROOT / "collector" / "recording-rules.yaml", ROOT / "alerts" / "moneypath-alerts.yaml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for r in group["rules"]:
-                if "record" in r:
-                    out.append({"type": "recording", "name": r["record"], "query": r["expr"],
-                                "labels": r.get("labels", {})})
-                else:
-                    out.append({"type": "alerting", "name": r["alert"], "query": r["expr"],
-                                "labels": r.get("labels", {}), "alerts": []})
-    return out
-
-
-def firing(rules: list[dict], catalog, key: str, labels: dict, which: int = 0) -> list[dict]:
-    """The rules with the `which`-th rule of alert `key` firing with these labels."""
-    name = catalog.alert_name(key)
-    out, seen = [], 0
-    for rule in rules:
-        if rule.get("name") == name and rule["type"] == "alerting":
-            if seen == which:
-                rule = {**rule, "alerts": [{"state": "firing", "labels": {"alertname": name, **rule["labels"],
-                                                                          **labels}}]}
-            seen += 1
-        out.append(rule)
-    return out
-
-
-def healthy_figures(graph) -> dict[str, float]:
-    """Every figure of every edge with a value, as a quiet healthy service would show."""
-    values = {"rate": 4.2, "errors": 0.004, "latency": 0.182, "lag": 30.0, "depth": 3.0}
-    return {q: values[role] for e in graph.edges for role in values if (q := role_query(e, role)) is not None}
+    return generated_rules()
 
 
 @pytest.fixture
-def read(prometheus):
+def read(prometheus):  # noqa: F811
     """read(graph, rules, figures, slo_errors): the health read from the fake serving them, and the fake."""
 
-    def read(graph, rules, figures_, slo_errors=None) -> tuple[MapHealth, FakePrometheus]:
-        prometheus.rules, prometheus.figures, prometheus.slo_errors = rules, figures_, slo_errors or {}
-        prometheus.requests = []
-        return read_health(graph, prometheus.url, timeout_s=5), prometheus
+    def read(graph, rules, figures_, slo_errors=None, **kwargs) -> tuple[MapHealth, FakePrometheus]:
+        prometheus.reset()
+        prometheus.graph, prometheus.rules, prometheus.figures = graph, rules, figures_
+        prometheus.slo_errors = ALL_SLOS if slo_errors is None else slo_errors
+        return read_health(graph, prometheus.url, timeout_s=5, **kwargs), prometheus
 
     return read
 
@@ -138,22 +54,57 @@ def globex_edge(graph):
     return edge
 
 
-def test_a_measured_quiet_map_is_green_with_its_figures_in_few_requests(graph, generated, read):
-    health, fake = read(graph, generated, healthy_figures(graph), {"authorization-availability": 0.0})
-    assert {e: m.state for e, m in health.edges.items()} == {e.id: State.GREEN for e in graph.edges}
-    assert {n: m.state for n, m in health.nodes.items()} == {n: State.GREEN for n in graph.nodes}
+def edge_to(graph, node: str, role: str = "rate"):
+    return next(e for e in graph.edges if e.target.endswith(f"/{node}") and e.signal(role))
+
+
+def test_traffic_within_every_objective_is_green_and_edges_without_traffic_signals_are_not(graph, generated, read):
+    health, fake = read(graph, generated, healthy_figures(graph))
+    gauges_only = {e.id for e in graph.edges if not (e.signal("rate") or e.signal("latency"))}
+    assert gauges_only  # the outbox, both settlements, the reconciliation
+    assert {e for e, m in health.edges.items() if m.state is State.GREEN} == {e.id for e in graph.edges} - gauges_only
+    assert all(health.edges[e].state is State.GREY and health.edges[e].why == NO_TRAFFIC_SIGNAL for e in gauges_only)
     mark = health.edges[acme_edge(graph).id]
     assert mark.figures == ("4.2/s", "errors 0.4 %", "p99 182 ms")
-    assert mark.alerts == ()
-    outbox = next(e for e in graph.edges if e.signal("depth"))
-    assert health.edges[outbox.id].figures == ("errors 0.004/s", "depth 3")
+    assert mark.why == ("4.2/s in the last 1m, its target up; error ratio 0.4 % within MoneyPathProviderPartialOutage's"
+                        " threshold of 5 %")
     customer = next(e for e in graph.edges if e.source.endswith("/customer"))
-    # its SLOs: availability read and within; latency's ratio absent: not measured, said, not passed
-    assert "authorization-availability within" in health.edges[customer.id].why
-    assert "authorization-latency not measured" in health.edges[customer.id].why
-    # the rules once, one query per role, one for the SLOs: whatever the number of edges
-    assert len(fake.requests) == 1 + 5 + 1, fake.requests
-    assert health.source.startswith("http://127.0.0.1:") and health.at is not None
+    assert health.edges[customer.id].why == (
+        "4.2/s in the last 1m, its target up; SLO authorization-availability: error ratio 0 % within its budget of "
+        '0.1 % (slo:sli_error:ratio_rate5m{slo="authorization-availability"}); SLO authorization-latency: error ratio '
+        '0.2 % within its budget of 1 % (slo:sli_error:ratio_rate5m{slo="authorization-latency"})')
+    assert {n: m.state for n, m in health.nodes.items()}["payments/acme"] is State.GREEN
+    # the rules, the targets, one query per figure role (no edge here needs a traffic query of its own: each with
+    # a latency has a rate), one for the edges' targets, one for the SLOs
+    assert len(fake.requests) == 1 + 1 + 5 + 1 + 1, fake.requests
+    assert health.answered is True and health.unplaced == ()
+
+
+def test_no_traffic_is_idle_never_green(graph, generated, read):
+    health, _ = read(graph, generated, healthy_figures(graph, rate=0.0, traffic=0.0))
+    assert State.GREEN not in {m.state for m in health.edges.values()}
+    customer = next(e for e in graph.edges if e.source.endswith("/customer"))
+    assert health.edges[customer.id] == Mark(State.IDLE, ("0/s", "errors 0.4 %", "p99 182 ms"),
+                                             "idle: no traffic in the last 1m (0/s), its target up")
+    assert health.nodes["payments/acme"].state is State.IDLE
+
+
+def test_an_error_ratio_beyond_the_catalogs_threshold_is_amber_without_any_alert(graph, generated, read):
+    payout = edge_to(graph, "merchant_bank")
+    health, _ = read(graph, generated, healthy_figures(graph, errors=0.205))
+    assert health.edges[payout.id].state is State.AMBER
+    assert health.edges[payout.id].why == ("beyond its objective: error ratio 20.5 % beyond "
+                                           "MoneyPathProviderPartialOutage's threshold of 5 %")
+    assert health.edges[payout.id].alerts == ()
+
+
+def test_an_slo_not_measured_leaves_its_edge_not_measured(graph, generated, read):
+    ledger = edge_to(graph, "ledger")
+    health, _ = read(graph, generated, healthy_figures(graph), {"authorization-availability": 0.0,
+                                                                 "authorization-latency": 0.0})
+    assert health.edges[ledger.id].state is State.GREY
+    assert health.edges[ledger.id].why == ('not measured: SLO ledger-durability: '
+                                           'slo:sli_error:ratio_rate5m{slo="ledger-durability"} absent')
 
 
 def test_no_data_is_grey_never_green(graph, generated, read):
@@ -161,13 +112,9 @@ def test_no_data_is_grey_never_green(graph, generated, read):
     health, _ = read(graph, generated, only_acme)
     acme = acme_edge(graph)
     assert health.edges[acme.id].state is State.GREEN
-    grey = {e for e, m in health.edges.items() if m.state is State.GREY}
-    assert grey == {e.id for e in graph.edges} - {acme.id, "payments#5"}  # acme's settlement edge: its mismatches
-    assert health.edges[globex_edge(graph).id].why == ("not measured: no data now from "
-                                                       "moneypath_provider_requests_total, "
-                                                       "moneypath_provider_request_duration_seconds")
-    assert health.edges[globex_edge(graph).id].figures == ()
-    # a node is grey when none of its edges is measured
+    assert health.edges[globex_edge(graph).id] == Mark(State.GREY, why=(
+        "not measured: no data now from moneypath_provider_requests_total, "
+        "moneypath_provider_request_duration_seconds"))
     assert health.nodes["payments/globex"].state is State.GREY
     assert health.nodes["payments/acme"].state is State.GREEN
 
@@ -184,22 +131,23 @@ def test_a_paging_alert_reading_the_edge_turns_it_red_and_not_the_other_provider
     assert health.edges[acme.id].figures  # figures stay beside a red edge
     assert health.edges[globex.id].state is State.GREEN
     # the payout edge selects no provider: an alert for any provider reads it
-    payout = next(e for e in graph.edges if e.target.endswith("/merchant_bank"))
-    assert health.edges[payout.id].state is State.RED
+    assert health.edges[edge_to(graph, "merchant_bank").id].state is State.RED
     assert health.nodes["payments/acme"].state is State.RED and name in health.nodes["payments/acme"].alerts
     assert health.nodes["payments/globex"].state is State.GREEN
+    assert health.unplaced == ()
 
 
-def test_an_alert_for_another_signal_or_without_severity_leaves_the_edge(graph, generated, read, catalog):
+def test_a_page_alert_on_no_edge_is_listed_and_leaves_the_edges(graph, generated, read, catalog):
     rules = firing(generated, catalog, "LedgerImbalance", {"currency": "EUR"})
-    health, _ = read(graph, rules, healthy_figures(graph))
-    assert all(m.state is State.GREEN for m in health.edges.values())  # no edge declares the imbalance gauge
     watchdog = [{"type": "alerting", "name": "Watchdog", "query": "vector(1)", "labels": {"severity": "none"},
                  "alerts": [{"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}}]}]
+    health, _ = read(graph, [*rules, *watchdog], healthy_figures(graph))
+    assert health.unplaced == (f"{catalog.alert_name('LedgerImbalance')}{{currency=EUR, money_loss=true}}",)
+    assert State.RED not in {m.state for m in health.edges.values()}  # no edge declares the imbalance gauge
     pending = firing(generated, catalog, "LedgerWriteFailures", {})
     pending = [{**r, "alerts": [{**a, "state": "pending"} for a in r.get("alerts", [])]} for r in pending]
-    health, _ = read(graph, [*pending, *watchdog], healthy_figures(graph))
-    assert all(m.state is State.GREEN for m in health.edges.values())
+    health, _ = read(graph, pending, healthy_figures(graph))
+    assert State.RED not in {m.state for m in health.edges.values()} and health.unplaced == ()
 
 
 def test_a_paging_slo_burn_reads_its_slis_signal_through_the_recording_rules(graph, generated, read, catalog):
@@ -223,13 +171,13 @@ def test_a_ticket_alert_turns_its_edge_amber_and_a_page_wins(graph, generated, r
 
 
 def test_an_slo_beyond_its_objective_turns_its_edges_amber(graph, generated, read):
-    ledger = next(e for e in graph.edges if e.target.endswith("/ledger") and e.signal("rate"))
-    health, _ = read(graph, generated, healthy_figures(graph), {"ledger-durability": 0.002,
+    ledger = edge_to(graph, "ledger")
+    health, _ = read(graph, generated, healthy_figures(graph), {**ALL_SLOS, "ledger-durability": 0.002,
                                                                 "authorization-availability": 0.0005})
     assert health.edges[ledger.id].state is State.AMBER
-    assert health.edges[ledger.id].why == ("SLO ledger-durability: error ratio 0.2 % "
-                                           '(slo:sli_error:ratio_rate5m{slo="ledger-durability"}) is beyond its '
-                                           "budget of 0.01 %")
+    assert health.edges[ledger.id].why == ("beyond its objective: SLO ledger-durability: error ratio 0.2 % beyond "
+                                           "its budget of 0.01 % "
+                                           '(slo:sli_error:ratio_rate5m{slo="ledger-durability"})')
     customer = next(e for e in graph.edges if e.source.endswith("/customer"))
     assert health.edges[customer.id].state is State.GREEN  # 0.05 % of a 0.1 % budget: within
 
@@ -241,20 +189,23 @@ def test_a_provider_alert_reading_no_edge_marks_the_provider_node_and_the_edges_
     calling = {e.id for e in graph.edges if e.target == "payments/acme"}
     assert calling and all(health.edges[e].state is State.RED and "which this edge calls" in health.edges[e].why
                            for e in calling)
-    assert all(m.state is State.GREEN for e, m in health.edges.items() if e not in calling)
+    assert all(m.state is not State.RED for e, m in health.edges.items() if e not in calling)
     assert health.nodes["payments/acme"].state is State.RED
     assert health.nodes["payments/acme"].alerts == (catalog.alert_name("DuplicateChargeDetected"),)
     assert health.nodes["payments/globex"].state is State.GREEN
+    assert health.unplaced == ()  # shown on the edges calling acme
 
 
-def test_an_unreachable_prometheus_greys_everything_with_the_reason(graph):
+def test_an_unreachable_prometheus_greys_everything_and_says_so(graph):
     url = f"http://127.0.0.1:{free_port()}"
     health = read_health(graph, url, timeout_s=2)
     marks = [*health.nodes.values(), *health.edges.values()]
     assert len(marks) == len(graph.nodes) + len(graph.edges)
     assert {m.state for m in marks} == {State.GREY}
     assert all(m.why == f"not measured: cannot reach Prometheus at {url}: ConnectError" for m in marks)
+    assert health.answered is False and health.problem == f"cannot reach Prometheus at {url}: ConnectError"
     assert health.worst() is State.GREY
+    assert health_to_dict(health)["answered"] is False
 
 
 def test_figures_are_compact_and_only_those_read(graph):
@@ -270,13 +221,16 @@ def test_figures_are_compact_and_only_those_read(graph):
 
 def test_the_json_form_is_strict_and_reads_back(graph, generated, read, catalog):
     rules = firing(generated, catalog, "ProviderPartialOutage", {"provider": "acme"})
-    health, _ = read(graph, rules, healthy_figures(graph))
+    rules = firing(rules, catalog, "LedgerImbalance", {"currency": "EUR"})
+    health, _ = read(graph, rules, healthy_figures(graph, rate=0.0, traffic=0.0))
     data = health_to_dict(health)
-    assert data["worst"] == "red"
+    assert data["worst"] == "red" and data["answered"] is True and len(data["unplaced"]) == 1
     assert data["edges"][acme_edge(graph).id]["state"] == "red"
+    assert "idle" in {m["state"] for m in data["edges"].values()}
     assert json.loads(dumps(data)) == data
     assert health_from_dict(json.loads(json.dumps(data))) == health
     grey = MapHealth(edges={"x#0": Mark(State.GREY, why="not measured: no data")})
     assert health_to_dict(grey) == {"nodes": {}, "edges": {"x#0": {"state": "grey", "figures": [],
                                                                      "why": "not measured: no data", "alerts": []}},
-                                    "at": None, "source": "", "worst": "grey"}
+                                    "at": None, "source": "", "answered": None, "problem": "", "unplaced": [],
+                                    "worst": "grey"}
