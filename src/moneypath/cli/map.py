@@ -119,7 +119,7 @@ def _print_lines(verdict: Verdict, health) -> None:
           f"{counts[State.IDLE]} idle, {counts[State.NO_OBJECTIVE]} no objective, {counts[State.GREY]} not measured")
     for check in verdict.checks:
         state = check.figures.get("state")
-        if state in (State.IDLE.value, State.NO_OBJECTIVE.value):
+        if state in (State.IDLE.value, State.NO_OBJECTIVE.value) and check.name.startswith("edge "):
             why = check.why.removeprefix("not measured: ").removeprefix(f"{state}: ")
             print(f"{state}: {check.name}: {why}")
     by_why: dict[str, list[str]] = {}
@@ -143,10 +143,13 @@ def _read_health(graph, url: str):
         return "moneypath map: --prometheus: this build has no live map (moneypath.map.live_health)"
     try:
         return read_health(graph, url, not_data=_not_data(graph))
-    except PrometheusError as exc:  # read_health says so in the health it returns; a stand-in may raise
-        from moneypath.map.live_health import all_grey
+    except PrometheusError as exc:  # read_health says so in the health it returns; said the same way here
+        from moneypath._common.verdict import not_measured
+        from moneypath.map.marks import MapHealth, Mark, State
 
-        return all_grey(graph, str(exc), time.time(), url.rstrip("/"))
+        mark = Mark(State.GREY, why=not_measured(str(exc)))
+        return MapHealth(nodes=dict.fromkeys(graph.nodes, mark), edges={e.id: mark for e in graph.edges},
+                         at=time.time(), source=url.rstrip("/"), answered=False, problem=str(exc))
 
 
 def _not_data(graph):

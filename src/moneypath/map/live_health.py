@@ -164,7 +164,8 @@ def node_marks(graph: MoneyPathMap, edges: dict[str, Mark], firing: list[Firing]
     for node in graph.nodes.values():
         touching = [(e.id, edges[e.id]) for e in graph.edges if node.id in (e.source, e.target)]
         own = [f for f in firing if node.provider is not None and f.labels.get("provider") == node.provider]
-        candidates = [(m.state, f"edge {eid} {m.state.value}: {m.why}") for eid, m in touching]
+        candidates = [(m.state, f"edge {eid}: {m.why}" if m.why.startswith(m.state.value) else
+                       f"edge {eid} {m.state.value}: {m.why}") for eid, m in touching]
         candidates += [(SEVERITIES[f.severity], f"{f.severity} alert {f.describe()} fires for its provider")
                        for f in own]
         alerts = tuple(dict.fromkeys([*(a for _, m in touching for a in m.alerts), *(f.name for f in own)]))
