@@ -132,3 +132,46 @@ def test_the_docs_command_draws_the_reference_map(tmp_path):
     svg = (out / "money-path.svg").read_text()
     assert svg.count('class="node"') == len(build_map([load_catalog(CATALOG_PATH)]).nodes)
     assert shutil.which("dot") is not None  # drawn by Graphviz for real, not a stand-in
+
+
+def test_every_live_state_renders_with_its_legend_entry_and_the_alerts_on_no_edge(tmp_path, browser,  # noqa: F811
+                                                                                  screenshots):
+    """The live states as `moneypath map --prometheus` draws them (marks set here: how each is read is proven in
+    tests/unit/map and tests/integration/liars/test_idle_map.py): each state on an edge, its word beside the
+    neutral ones, its legend entry, and the firing page alert on no edge in a box above the map."""
+    from moneypath.map.marks import ORDER, MapHealth, Mark, State
+    from moneypath.map.page import render_page
+
+    graph = build_map([load_catalog(CATALOG_PATH)])
+    marks = {"payments#0": Mark(State.GREEN, ("8/s", "errors 0 %", "p99 120 ms"), "within"),
+             "payments#1": Mark(State.RED, ("4/s", "errors 100 %"), "page alert fires"),
+             "payments#2": Mark(State.AMBER, ("4/s", "errors 20.5 %"), "beyond its objective"),
+             "payments#3": Mark(State.IDLE, ("0/s",), "idle: no traffic"),
+             "payments#8": Mark(State.NO_OBJECTIVE, ("1/s",), "no objective")}
+    edges = {e.id: marks.get(e.id, Mark(State.GREY, why="not measured: no traffic can be seen")) for e in graph.edges}
+    nodes = {n: Mark(State.IDLE if n.endswith("ledger") else State.GREY, why="x") for n in graph.nodes}
+    health = MapHealth(nodes=nodes, edges=edges, at=1_780_000_000.0, source="http://127.0.0.1:9090", answered=True,
+                       unplaced=("MoneyPathLedgerImbalance{currency=EUR, money_loss=true}",))
+    path = tmp_path / "money-path.html"
+    path.write_text(render_page(graph, health))
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(path.as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        drawn = page.evaluate(READ_MAP)
+        states = page.evaluate("() => Object.fromEntries([...document.querySelectorAll('main svg g.edge')]"
+                               ".map(g => [g.dataset.edge, g.dataset.state]))")
+        assert set(states.values()) == {s.value for s in State}
+        words = {e["id"]: [t["text"] for t in e["texts"]] for e in drawn["edges"]}
+        assert words["payments#3"][-1] == "idle" and words["payments#8"][-1] == "no objective"
+        assert words["payments#4"][-1] == "not measured" and "idle" not in words["payments#0"]
+        legend = [t["text"] for t in drawn["legend"]]
+        assert all(s.meaning in legend for s in ORDER)
+        notice = page.evaluate("() => [...document.querySelectorAll('main svg .notice')].map(t => t.textContent)")
+        assert " ".join(notice) == "firing, on no edge: MoneyPathLedgerImbalance{currency=EUR, money_loss=true}"
+        box = page.evaluate("() => { const r = document.querySelector('main svg g.notices').getBoundingClientRect();"
+                            " return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; }")
+        assert inside(box, drawn["svg"]) and not any(overlap(box, n["box"]) for n in drawn["nodes"])
+        assert drawn["scroll"][0] <= drawn["window"][0] and drawn["scroll"][1] <= drawn["window"][1]
+        page.screenshot(path=str(screenshots / "map-live-states.png"), timeout=PAGE_TIMEOUT_MS)
+    finally:
+        page.close()
