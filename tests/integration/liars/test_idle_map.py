@@ -18,9 +18,11 @@ from moneypath.map.marks import State
 from moneypath.stack import local as stack
 from moneypath.stack.spec import StackSpec
 from tests.conftest import CATALOG_PATH, run_cli, wait_for
+from tests.docs_examples import args_of, code_block, command, fill
 
 pytestmark = pytest.mark.integration
 
+DOCS_PAGE, DOCS_HEADING = "docs/map-live.md", "The command's JSON"
 IDLE_WHY = "idle: no traffic in the last 1m (0/s), its target up"
 IDLE_LINE = ("idle: edge payments#0 payments/customer → payments/payments (authorize): no traffic in the last 1m "
              "(0/s), its target up (0/s)")
@@ -35,8 +37,12 @@ def test_an_idle_stack_draws_no_edge_green_and_a_killed_service_goes_grey(tmp_pa
         prom = state.url("prometheus")
         interval_s = duration_seconds(state.scrape_interval)
 
+        # docs/map-live.md's command, as written but for the Prometheus it reads and the directory it writes to
+        argv = fill(command(code_block(DOCS_PAGE, DOCS_HEADING, "sh"), "map"), prometheus=prom,
+                    out=str(tmp_path / "map"))
+
         def as_json():
-            result = run_cli("map", "--prometheus", prom, "--json", "--out", str(tmp_path / "map"))
+            result = run_cli(*args_of(argv))
             return result.returncode, json.loads(result.stdout)
 
         # a rate needs two scrapes in its window: until then the edges are not measured, then idle
