@@ -47,7 +47,7 @@ from moneypath.map.graph import EdgeSignal, MapEdge, MoneyPathMap
 from moneypath.map.marks import MapHealth, Mark, State, worst
 from moneypath.map.objectives import SloReading, judge
 from moneypath.map.reads import Read, raw_reads, reads, reads_signal, recordings_of
-from moneypath.map.targets import NotDataFinder, edge_problem, query_of, read_targets_health
+from moneypath.map.scrape_health import NotDataFinder, edge_problem, query_of, read_targets_health
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,8 @@ def test_the_docs_command_draws_the_reference_map(tmp_path):
     assert shutil.which("dot") is not None  # drawn by Graphviz for real, not a stand-in
 
 
-def test_every_live_state_renders_with_its_legend_entry_and_the_alerts_on_no_edge(tmp_path, browser,  # noqa: F811
-                                                                                  screenshots):
+def test_every_live_state_renders_with_its_legend_entry_and_the_alerts_on_no_edge(
+        tmp_path, browser, screenshots):  # noqa: F811
     """The live states as `moneypath map --prometheus` draws them (marks set here: how each is read is proven in
     tests/unit/map and tests/integration/liars/test_idle_map.py): each state on an edge, its word beside the
     neutral ones, its legend entry, and the firing page alert on no edge in a box above the map."""

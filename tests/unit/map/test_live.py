@@ -14,8 +14,13 @@ from moneypath.map.graph import build_map
 from moneypath.map.live_health import compact, figures, health_from_dict, health_to_dict, read_health
 from moneypath.map.marks import MapHealth, Mark, State
 from tests.conftest import free_port
-from tests.unit.map.fake_prometheus import FakePrometheus, firing, generated_rules, healthy_figures
-from tests.unit.map.fake_prometheus import prometheus  # noqa: F401 - fixture
+from tests.unit.map.fake_prometheus import (
+    FakePrometheus,
+    firing,
+    generated_rules,
+    healthy_figures,
+    prometheus,  # noqa: F401 - fixture
+)
 
 ALL_SLOS = {"authorization-availability": 0.0, "authorization-latency": 0.002, "ledger-durability": 0.0}
 NO_TRAFFIC_SIGNAL = "not measured: no traffic can be seen on it: it declares no rate or latency signal"

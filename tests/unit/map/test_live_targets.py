@@ -1,4 +1,4 @@
-"""Whose series the live map reads (moneypath.map.targets): an edge whose target is down, was not scraped for two
+"""Whose series the live map reads (moneypath.map.scrape_health): an edge whose target is down, was not scraped for two
 scrape intervals or is no longer scraped is grey from the first failed scrape on, with no figure; an edge whose
 target's counters go backwards is grey, no rate shown; a Prometheus without the targets endpoint is read through
 `up`. And the foreign catalogs (the ticket shop joined with its payouts service) read with the same rules."""
@@ -12,10 +12,15 @@ from moneypath.check.counter_resets import AlternatingTarget, counter_names, fin
 from moneypath.map.graph import build_map
 from moneypath.map.live_health import read_health
 from moneypath.map.marks import Mark, State
-from moneypath.map.targets import Target
+from moneypath.map.scrape_health import Target
 from tests.conftest import FOREIGN_PATH, ROOT
-from tests.unit.map.fake_prometheus import TARGET, generated_rules, healthy_figures, scraped
-from tests.unit.map.fake_prometheus import prometheus  # noqa: F401 - fixture
+from tests.unit.map.fake_prometheus import (
+    TARGET,
+    generated_rules,
+    healthy_figures,
+    prometheus,  # noqa: F401 - fixture
+    scraped,
+)
 
 JOINED_PATH = ROOT / "tests" / "foreign" / "joined" / "moneypath.yaml"
 SLOS = {"authorization-availability": 0.0, "authorization-latency": 0.0, "ledger-durability": 0.0}
