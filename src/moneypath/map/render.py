@@ -276,8 +276,7 @@ def notices(health: MapHealth | None) -> list[tuple[str, str]]:
 
 def _notice_box(items: list[tuple[str, str]], x: float, y: float) -> tuple[str, float, float]:
     """The notices drawn at (x, y) in a red-framed box: the SVG, its width and height."""
-    lines = [(kind, Line(t, NOTICE_SIZE, bold=i == 0)) for kind, text in items
-             for i, t in enumerate(_wrap(text, NOTICE_WRAP))]
+    lines = [(kind, Line(t, NOTICE_SIZE, bold=True)) for kind, text in items for t in _wrap(text, NOTICE_WRAP)]
     if not lines:
         return "", 0.0, 0.0
     w = max(li.width for _, li in lines) + 2 * PAD_X
