@@ -25,13 +25,14 @@ def _options(parser: argparse.ArgumentParser, path: str, out: dict) -> None:
     out[path] = n
 
 
-def test_drill_run_has_at_most_15_options_and_all_commands_187():
+def test_drill_run_has_at_most_15_options_and_all_commands_188():
     counts: dict[str, int] = {}
     _options(build_parser(), "", counts)
     assert counts["drill run"] <= 15, counts["drill run"]
     # 179: `map` --out and --title, `init --money-path` (issue 71); 187: --bind and --wait-workers on loadtest and
-    # capacity, `loadtest-worker` --master, --locustfile, --scenario-file, --wait-master (issue 72)
-    assert sum(counts.values()) <= 187, sorted(
+    # capacity, `loadtest-worker` --master, --locustfile, --scenario-file, --wait-master (issue 72); 188: `map --json`
+    # (issue 79)
+    assert sum(counts.values()) <= 188, sorted(
         counts.items(), key=lambda kv: -kv[1])[:6]
 
 

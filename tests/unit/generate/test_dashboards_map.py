@@ -96,7 +96,7 @@ def test_an_edge_is_red_or_amber_from_the_alerts_reading_its_signals_and_only_fo
     customer = mq.edge_state(catalog, _edge(graph, "customer", "payments"))
     assert f'slo:sli_error:ratio_rate{mq.SLI_WINDOW}{{slo=~"authorization-availability|authorization-latency"}}' \
         in customer and "> on (slo) slo:error_budget:ratio" in customer
-    for state in State:  # every branch carries its colour, word and why; grey is the last resort
+    for state in mq.WORDS:  # every branch the board draws carries its colour, word and why; grey is the last resort
         assert mq.COLORS[state] in customer and f'"state", "{mq.WORDS[state]}"' in customer
     assert customer.index(mq.COLORS[State.RED]) < customer.index(mq.COLORS[State.GREEN]) \
         < customer.rindex(mq.COLORS[State.GREY])
