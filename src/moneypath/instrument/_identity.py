@@ -28,6 +28,8 @@ IDENTITY = _draw()
 ASGI = (_ASGI_NAME, IDENTITY.encode("latin-1"))
 WSGI = (HEADER, IDENTITY)
 
+INFO_HELP = (f"The process that serves these metrics and answers with the {HEADER} header: its identity (value 1, "
+             "one series per live process).")
 # registry → its info gauge: one per registry, whatever number of MoneyPaths share it.
 _published: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -38,9 +40,7 @@ def publish(registry, namespace: str) -> None:
         return
     from prometheus_client import Gauge
 
-    gauge = Gauge(f"{namespace}_{INSTANCE_INFO}", "The process that serves these metrics and answers with the "
-                  f"{HEADER} header: its identity (value 1, one series per live process).",
-                  labelnames=(INSTANCE_ID_LABEL,), registry=registry, multiprocess_mode="livemax")
+    gauge = Gauge(f"{namespace}_{INSTANCE_INFO}", INFO_HELP, labelnames=(INSTANCE_ID_LABEL,), registry=registry, multiprocess_mode="livemax")
     gauge.labels(IDENTITY).set(1)
     _published[registry] = gauge
 

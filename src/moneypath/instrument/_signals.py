@@ -27,7 +27,6 @@ from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.instrument import _families as families
-from moneypath.instrument import _identity
 from moneypath.instrument._failures import FailurePath
 from moneypath.instrument._families import Family
 from moneypath.instrument._requirements import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
@@ -133,7 +132,9 @@ class MoneyPath(WebSignals, FailurePath):
             from moneypath.instrument.exposition import report_shared_port
 
             report_shared_port(registry, self._several_processes)
-            _identity.publish(registry, catalog.namespace)  # which process answers: moneypath.instrument._identity
+        publish = getattr(backend, "publish_identity", None)
+        if publish is not None:  # which process answers: moneypath.instrument._identity
+            publish(catalog.namespace)
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:
