@@ -45,12 +45,6 @@ def publish(registry, namespace: str) -> None:
     _published[registry] = gauge
 
 
-def describe(identity: str) -> str:
-    """`a1b2c3-4242` as people read it: `a1b2c3 (pid 4242)`; anything else as it is."""
-    token, sep, pid = identity.rpartition("-")
-    return f"{token} (pid {pid})" if sep and token and pid.isdigit() else identity
-
-
 def _renew() -> None:
     """In a forked child: a new identity, on the answers and in each registry the parent published it in."""
     global IDENTITY, ASGI, WSGI
