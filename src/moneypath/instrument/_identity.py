@@ -40,7 +40,8 @@ def publish(registry, namespace: str) -> None:
         return
     from prometheus_client import Gauge
 
-    gauge = Gauge(f"{namespace}_{INSTANCE_INFO}", INFO_HELP, labelnames=(INSTANCE_ID_LABEL,), registry=registry, multiprocess_mode="livemax")
+    gauge = Gauge(f"{namespace}_{INSTANCE_INFO}", INFO_HELP, labelnames=(INSTANCE_ID_LABEL,), registry=registry,
+                  multiprocess_mode="livemax")
     gauge.labels(IDENTITY).set(1)
     _published[registry] = gauge
 
