@@ -4,43 +4,15 @@ measured, and a fresh process is waited for until its first scrape."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from moneypath._common.prometheus import PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.catalog.conventions import INSTANCE_HEADER, INSTANCE_ID_LABEL
+from moneypath.catalog.conventions import INSTANCE_HEADER
 from moneypath.check import scraped_identity as si
+from tests.support.identity_prom import FakeProm
 
 A, B, C = "a1b2c3-4242", "9f8e7d-4243", "0c0c0c-4244"
-
-
-@dataclass
-class FakeProm:
-    """Prometheus's answers: identity → (instance, job) scraped, and each target's up; `after` calls before the
-    identities show (a process not scraped yet)."""
-
-    info: dict[str, tuple[str, str]] = field(default_factory=dict)
-    up: dict[tuple[str, str], float] = field(default_factory=dict)
-    interval: str = "1s"
-    after: int = 0
-    queries: list[str] = field(default_factory=list)
-
-    def instant(self, query: str, at=None) -> list[dict]:
-        self.queries.append(query)
-        if query == "up":
-            return [{"metric": {"instance": i, "job": j}, "value": [0, str(v)]} for (i, j), v in self.up.items()]
-        assert "instance_info" in query and "last_over_time" in query, query
-        if sum("instance_info" in q for q in self.queries) <= self.after:
-            return []
-        return [{"metric": {INSTANCE_ID_LABEL: ident, "instance": i, "job": j}, "value": [0, "1"]}
-                for ident, (i, j) in self.info.items()]
-
-    def targets(self) -> list[dict]:
-        return [{"labels": {"instance": i, "job": j}, "scrapeUrl": f"http://{i}/metrics", "scrapeInterval": self.interval,
-                 "health": "up" if v else "down", "lastError": "" if v else "connection refused"}
-                for (i, j), v in self.up.items()]
 
 
 def prove(prom, seen, catalog, **kw):
