@@ -212,7 +212,7 @@ class CanaryDrillRun:
             values = payment_values(f"canary-warm-{i}", i, providers[i % len(providers)], currency, spec.amounts.min,
                                     method, os.urandom(8).hex(), major_text(self.catalog))
             probe(url, api_headers(spec.requests, self.target.payments_token), spec.requests, values,
-                  capture=spec.capture > 0, seen=seen)
+                  capture=spec.capture > 0, identities=seen)
 
     def _instruments(self) -> None:
         """Before any load: each track's answers name processes Prometheus scrapes (moneypath.drills.instruments);

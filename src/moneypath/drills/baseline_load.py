@@ -352,13 +352,13 @@ def _problem_type(r: httpx.Response) -> str:
 
 
 def probe(service_url: str, headers: dict[str, str], requests: Requests, values: dict[str, Any],
-          timeout_s: float = 10.0, capture: bool = True, seen: set[str] | None = None) -> str:
+          timeout_s: float = 10.0, capture: bool = True, identities: set[str] | None = None) -> str:
     """One payment through the template, synchronously: its flow, the capture when approved (the template can and
     `capture`: not when the drill's load captures nothing, the target capturing by itself — a second capture
     beside the target's own would be the probe's doing), read it back. What it saw in one line, or TemplateError
-    saying which answer did not match. `seen` gathers the identities the answers carried (MoneyPath-Instance)."""
+    saying which answer did not match. `identities` gathers those the answers carried (MoneyPath-Instance)."""
     requests = requests.expanded()
-    hooks = {"response": [lambda r: seen.update(seen_in([r.headers]))]} if seen is not None else {}
+    hooks = {"response": [lambda r: identities.update(seen_in([r.headers]))]} if identities is not None else {}
     with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s,
                       event_hooks=hooks) as client:
         seen = []

@@ -138,7 +138,7 @@ def preflight(drill: Drill, catalog: Catalog, target: Target, seen: set[str] | N
     identities its answers carried (moneypath.drills.instruments proves them scraped)."""
     spec = drill.load
     return probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
-                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0, seen=seen)
+                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0, identities=seen)
 
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,

@@ -16,8 +16,18 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import (flows, gates, inputs, instruments, launch, load_generator, locust_run, run_report, shape,
-                                targets)
+from moneypath.loadtest import (
+    flows,
+    gates,
+    inputs,
+    instruments,
+    launch,
+    load_generator,
+    locust_run,
+    run_report,
+    shape,
+    targets,
+)
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
 from moneypath.loadtest.run_types import LoadTestResult
