@@ -28,12 +28,11 @@ def proof_at(catalog: Catalog, prometheus: str, service: str, seen: Collection[s
 def refusal(catalog: Catalog, target: Target, seen: Collection[str], say: Callable[[str], None],
             reader: str = "the drill") -> str | None:
     """The line to refuse the run with when an identity seen is not scraped; otherwise None, after saying what the
-    check found when it is not a pass (a target down, answers without the header)."""
+    check found (each identity scraped; or not measured: a target down, answers without the header)."""
     check = proof(catalog, target, seen, reader)
     if check is None:
         return None
     if check.outcome is FAIL:
         return check.why
-    if not check.ok:
-        say(f"instruments: {check.why}")
+    say(f"instruments: {check.why}")
     return None

@@ -40,10 +40,9 @@ def proofs(c: Catalog, target: Target, reader: str) -> list[Check]:
 
 
 def refuse_unscraped(c: Catalog, target: Target, say=print, reader: str = "the load test") -> None:
-    """UsageError with the line of an address whose answers name a process Prometheus does not scrape; says what
-    was not measured (a target down, answers without the header) and goes on."""
+    """UsageError with the line of an address whose answers name a process Prometheus does not scrape; otherwise
+    says what each check found (scraped, or not measured: a target down, answers without the header)."""
     for check in proofs(c, target, reader):
         if check.outcome is FAIL:
             raise UsageError(check.why)
-        if not check.ok:
-            say(f"instruments: {check.why}")
+        say(f"instruments: {check.why}")

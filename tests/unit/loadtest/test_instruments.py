@@ -45,7 +45,9 @@ def test_every_instance_the_users_load_is_proved(answers, catalog):
     prom.up = {("127.0.0.1:8001", "shop"): 1, ("127.0.0.1:8002", "shop"): 1}
     said = []
     instruments.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
-    assert said == []
+    assert said == ["instruments: 127.0.0.1:8001 answered as a1b2c3 (pid 4242), each scraped by Prometheus (a1b2c3 "
+                    "(pid 4242) at 127.0.0.1:8001)", "instruments: 127.0.0.1:8002 answered as 9f8e7d (pid 4243), each "
+                    "scraped by Prometheus (9f8e7d (pid 4243) at 127.0.0.1:8002)"]
     prom.info.pop(B)
     with pytest.raises(UsageError, match="^127.0.0.1:8002 answered as 9f8e7d"):
         instruments.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
