@@ -2,7 +2,8 @@
 providers behind one fault proxy; a real Prometheus scrapes only the second; `moneypath drill run --target-service`
 names the first. A fault through the shared provider would page from the second shop's series and read PASS. The
 drill refuses before anything is broken: exit 2, one line naming the address driven, the identity it answered as,
-and the one Prometheus scrapes; no fault set, no journal, no verdict."""
+and the one Prometheus scrapes; no fault set, no journal, no verdict. `moneypath loadtest --host` the first is
+refused the same way before Locust starts."""
 
 from __future__ import annotations
 
@@ -66,5 +67,19 @@ def test_a_drill_on_an_instance_prometheus_does_not_scrape_is_refused_before_the
                                    headers={"Authorization": f"Bearer {admin}"}).json()["faults"]
                 assert not faults, faults  # nothing was broken
                 assert not list((tmp_path / "reports").glob("**/journal.json"))
+
+                # the load test on the same two shops (the shop's own catalog, which its scenarios are written
+                # against; the same namespace): refused before Locust starts, nothing sent
+                foreign = ROOT / "tests" / "foreign"
+                load = moneypath("loadtest", "checkout", "--locustfile", str(foreign / "locustfile.py"), "--catalog",
+                                 str(foreign / "moneypath.yaml"), "--host", url["shop"], "--no-auth",
+                                 "--prometheus", prometheus,
+                                 "--scenario-file", str(foreign / "scenarios.yaml"), "--out", str(tmp_path / "load"),
+                                 "--rate", "8", "--duration", "8", "--state-dir", str(tmp_path / "state"),
+                                 check=False, timeout=60)
+                print(load.stdout[-2000:], load.stderr[-2000:])
+                assert load.returncode == 2, load.stdout + load.stderr
+                assert line.replace("moneypath drill: ", "").replace("the drill", "the load test") in load.stderr
+                assert "every gate passed" not in load.stdout and not list((tmp_path / "load").glob("*/result.json"))
         finally:
             stop_process(proc)
