@@ -262,6 +262,14 @@ def _classification_skipped(kind, catalog):
     return [NOT_MEASURED if r.classification is None else r.classification["result"] for r in results]
 
 
+def _identities(*up: int) -> list:
+    """Two instances scraped (a1b2c3-1 and d4e5f6-2), each target up or not."""
+    from moneypath.check.scraped_identity import Scraped
+
+    return [Scraped(ident, f"127.0.0.1:810{k}", "shop", bool(u)) for k, (ident, u) in
+            enumerate(zip(("a1b2c3-1", "d4e5f6-2"), up))]
+
+
 WAYS = {
     "loadtest.gates": Ways(
         passes=_gates_pass, fails=_gates_fail, empty=_gates_empty, feature_off=_gates_feature_off,
@@ -291,6 +299,13 @@ WAYS = {
         empty=lambda kind: [kind.evaluate(None, "shop_instrumentation_errors_total", "1d")],
         feature_off=NO_FEATURE + "every catalog declares instrumentation_errors_total, whatever its features",
         skipped=NO_SKIP + "`lint --prometheus` reads it on every target that exports it"),
+    "check.scraped_identity": Ways(
+        passes=lambda kind: [kind.evaluate("127.0.0.1:8001", {"a1b2c3-1", "d4e5f6-2"}, _identities(1, 1), "m")],
+        fails=lambda kind: [kind.evaluate("127.0.0.1:8001", {"0a0b0c-3"}, _identities(1, 1), "m")],
+        empty=lambda kind: [kind.evaluate("127.0.0.1:8001", {"a1b2c3-1"}, None, "m"),
+                            kind.evaluate("127.0.0.1:8001", {"a1b2c3-1"}, _identities(0, 1), "m")],
+        feature_off=NO_FEATURE + "every service on the library answers with its identity, whatever its features",
+        skipped=lambda kind: [kind.evaluate("127.0.0.1:8001", set(), _identities(1, 1), "m")]),
     "canary.verdict": Ways(
         passes=lambda kind: [kind.evaluate([_metric()], [_duplicates()])],
         fails=lambda kind: [kind.evaluate([_metric()], [_duplicates(FAIL)])],

@@ -29,7 +29,7 @@ from moneypath.canary.drill_file import CanaryDrill, Release, ReleaseFault
 from moneypath.canary.results import WORDS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.drills import hooks
+from moneypath.drills import hooks, instruments
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Prometheus, TargetError
@@ -153,6 +153,7 @@ class CanaryDrillRun:
         self.results: list[ReleaseResult] = []
         self.interrupted = False
         self.canary_scraped: str | None = None  # a restarted canary's host:port, which Prometheus must have scraped
+        self.refused: str | None = None  # an identity a track answered as that Prometheus does not scrape
 
     def log(self, text: str) -> None:
         self.say(f"[{self.clock() - self.started_at:6.1f} s] {text}")
@@ -164,6 +165,7 @@ class CanaryDrillRun:
         self.log(f"canary drill {d.name}: {d.title}: {d.rate:g} payments/s, {d.weight:.0%} to the canary, the judge "
                  f"every {d.judge_every:g} s; {len(d.releases)} release(s)")
         try:
+            self._instruments()
             self._warm_up()
             for i, release in enumerate(d.releases):
                 try:
@@ -190,7 +192,7 @@ class CanaryDrillRun:
 
     def _warm_up(self) -> None:
         """Both tracks under the drill's load for warm_up seconds: a fresh service's first requests are slow."""
-        if not self.drill.warm_up:
+        if not self.drill.warm_up or self.refused:
             return
         self.log(f"warm-up: {self.drill.warm_up:g} s of load on both tracks")
         load = self._load(self.drill.rate)
@@ -199,21 +201,45 @@ class CanaryDrillRun:
         load.stop()
 
     def _probe_canary(self) -> None:
+        self._probe(self.target.canary, WARM_PROBES)
+
+    def _probe(self, url: str, payments: int, seen: set[str] | None = None) -> None:
         spec = self.drill.load
         providers = [p for p, w in spec.providers.items() if w > 0]
         currency = next(c for c, w in spec.currencies.items() if w > 0)
         method = next(m for m, w in spec.methods.items() if w > 0)
-        for i in range(WARM_PROBES):
+        for i in range(payments):
             values = payment_values(f"canary-warm-{i}", i, providers[i % len(providers)], currency, spec.amounts.min,
                                     method, os.urandom(8).hex(), major_text(self.catalog))
-            probe(self.target.canary, api_headers(spec.requests, self.target.payments_token), spec.requests, values,
-                  capture=spec.capture > 0)
+            probe(url, api_headers(spec.requests, self.target.payments_token), spec.requests, values,
+                  capture=spec.capture > 0, identities=seen)
+
+    def _instruments(self) -> None:
+        """Before any load: each track's answers name processes Prometheus scrapes (moneypath.drills.instruments);
+        one that is not leaves every release not measured with that line."""
+        for url in (self.target.baseline, self.target.canary):
+            seen: set[str] = set()
+            try:
+                self._probe(url, 1, seen)
+            except Exception as exc:  # noqa: BLE001 - the releases say what a track that cannot answer does
+                self.log(f"instruments: not measured: {url} did not answer the probe: {exc}"[:300])
+                return
+            check = instruments.proof_at(self.catalog, self.target.prometheus, url, seen, "the canary drill")
+            if check.outcome is FAIL:
+                self.refused = f"not measured: {check.why}"
+                self.log(self.refused)
+                return
+            if not check.ok:
+                self.log(f"instruments: {check.why}")
 
     def _release(self, release: Release, fresh: bool) -> ReleaseResult:
         d, target = self.drill, self.target
         result = ReleaseResult(release.name, release.expect, budget_s=release.budget,
                                first_occurrence=release.first_occurrence,
                                faults=[f.model_dump(by_alias=True, exclude_none=True) for f in release.faults])
+        if self.refused:  # another instance's series: nothing this release would be judged on is the track's
+            result.reason = self.refused
+            return result
         self.log(f"=== release {release.name}: {self._faults_text(release)}; expected {release.expect}")
         if not fresh and target.restart_canary is not None:
             urls = target.restart_canary()

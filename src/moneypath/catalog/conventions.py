@@ -112,6 +112,12 @@ WATCHDOG_SEVERITY = "none"
 REPLICA_LABEL = "replica"
 # The labels a scrape gives each instance of a service: an alert must aggregate them away (one page, not N).
 INSTANCE_LABELS = ("instance", "pod")
+# Which process answered: the header the library sets on every answer, and the info series (the catalog's
+# namespace before its name, one per live process, value 1) that its /metrics reports the same identity in.
+# docs/decisions/0026-instance-identity-header.md
+INSTANCE_HEADER = "MoneyPath-Instance"
+INSTANCE_INFO = "instance_info"
+INSTANCE_ID_LABEL = "instance_id"
 # The replicas of the HA shape (`moneypath up --ha`): their replica label values, and the monitoring parts that
 # run in pairs (a drill's replica_down names one of each).
 HA_REPLICAS = ("a", "b")

@@ -172,6 +172,7 @@ def _run(args) -> int:
     from moneypath.cli.canary_drill import canary_files, run_canary_files, worst_exit
     from moneypath.drills import hooks
     from moneypath.drills.baseline_load import TemplateError
+    from moneypath.drills.instruments import refusal
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
@@ -218,10 +219,11 @@ def _run(args) -> int:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     for d in drills if target is not None else ():
-        why = cannot_run(d, target)
+        why, seen = cannot_run(d, target), set()
         if why is None:
             try:
-                print(f"{d.path}: preflight: {preflight(d, catalog, target)}", flush=True)
+                print(f"{d.path}: preflight: {preflight(d, catalog, target, seen)}", flush=True)
+                why = refusal(catalog, target, seen, lambda line, path=d.path: print(f"{path}: {line}", flush=True))
             except TemplateError as exc:
                 why = f"{d.path}: the service does not answer as load.requests say: {exc}"
         if why is not None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from moneypath.check.scraped_identity import seen_in
 from moneypath.formats.flow_answers import MISSING as _MISSING
 from moneypath.formats.flow_answers import dig, found, judge, render, request_args  # noqa: F401 - re-exported
 from moneypath.formats.requests import Call, Requests, Step
@@ -351,13 +352,15 @@ def _problem_type(r: httpx.Response) -> str:
 
 
 def probe(service_url: str, headers: dict[str, str], requests: Requests, values: dict[str, Any],
-          timeout_s: float = 10.0, capture: bool = True) -> str:
+          timeout_s: float = 10.0, capture: bool = True, identities: set[str] | None = None) -> str:
     """One payment through the template, synchronously: its flow, the capture when approved (the template can and
     `capture`: not when the drill's load captures nothing, the target capturing by itself — a second capture
     beside the target's own would be the probe's doing), read it back. What it saw in one line, or TemplateError
-    saying which answer did not match."""
+    saying which answer did not match. `identities` gathers those the answers carried (MoneyPath-Instance)."""
     requests = requests.expanded()
-    with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s) as client:
+    hooks = {"response": [lambda r: identities.update(seen_in([r.headers]))]} if identities is not None else {}
+    with httpx.Client(base_url=service_url.rstrip("/"), headers=headers, timeout=timeout_s,
+                      event_hooks=hooks) as client:
         seen = []
         for step in requests.steps:
             status, answer = _probe_call(client, step.name, step, values)

@@ -132,12 +132,13 @@ def first_payment(drill: Drill, catalog: Catalog, prefix: str, provider: str | N
                           first(spec.methods), uuid.uuid4().hex, major_text(catalog))
 
 
-def preflight(drill: Drill, catalog: Catalog, target: Target) -> str:
+def preflight(drill: Drill, catalog: Catalog, target: Target, seen: set[str] | None = None) -> str:
     """One payment through the drill's requests before anything is broken: what it saw, or TemplateError
-    (the team's API does not answer as the template says; the drill would judge nothing)."""
+    (the team's API does not answer as the template says; the drill would judge nothing). `seen` gathers the
+    identities its answers carried (moneypath.drills.instruments proves them scraped)."""
     spec = drill.load
     return probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
-                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0)
+                 first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0, identities=seen)
 
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,

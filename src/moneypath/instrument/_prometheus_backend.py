@@ -34,6 +34,11 @@ class PrometheusBackend:
 
             attach(multiprocess_dir())
 
+    def publish_identity(self, namespace: str) -> None:
+        from moneypath.instrument._identity import publish
+
+        publish(self.registry, namespace)
+
     def family(self, signal: Signal, order: tuple[str, ...] | None = None) -> Family:
         names = signal.label_names
         common = dict(name=signal.name, documentation=signal.help, labelnames=names, registry=self.registry)

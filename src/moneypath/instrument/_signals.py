@@ -132,6 +132,9 @@ class MoneyPath(WebSignals, FailurePath):
             from moneypath.instrument.exposition import report_shared_port
 
             report_shared_port(registry, self._several_processes)
+        publish = getattr(backend, "publish_identity", None)
+        if publish is not None:  # which process answers: moneypath.instrument._identity
+            publish(catalog.namespace)
 
     @classmethod
     def from_catalog(cls, path: str | Path = "moneypath.yaml", backend: str = "prometheus", **options: Any) -> MoneyPath:

@@ -20,6 +20,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("moneypath.instrument.aiohttp needs aiohttp: pip install 'moneypath[aiohttp]'") from exc
 
+from moneypath.instrument import _identity
 from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.protocol.correlation_header import HEADER
 
@@ -39,10 +40,12 @@ def middleware(mp, skip_paths: tuple[str, ...] = ("/metrics",)):
             status = response.status
             if not response.prepared:
                 response.headers[HEADER] = correlation_id
+                response.headers[_identity.HEADER] = _identity.IDENTITY
             return response
         except web.HTTPException as answer:
             status = answer.status
             answer.headers[HEADER] = correlation_id
+            answer.headers[_identity.HEADER] = _identity.IDENTITY
             raise
         finally:
             path = request.path

@@ -34,6 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("moneypath.instrument.django needs Django: pip install 'moneypath[django]'") from exc
 
+from moneypath.instrument import _identity
 from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.instrument._signals import MoneyPath
 from moneypath.protocol.correlation_header import HEADER
@@ -164,6 +165,7 @@ class MoneyPathMiddleware:
             response = self.get_response(request)
             status = response.status_code
             response[HEADER] = correlation_id
+            response[_identity.HEADER] = _identity.IDENTITY
             return response
         finally:
             self._record(request, status, time.perf_counter() - start)
@@ -178,6 +180,7 @@ class MoneyPathMiddleware:
             response = await self.get_response(request)
             status = response.status_code
             response[HEADER] = correlation_id
+            response[_identity.HEADER] = _identity.IDENTITY
             return response
         finally:
             self._record(request, status, time.perf_counter() - start)

@@ -5,14 +5,16 @@ FastAPI put the matched route there (`scope["route"]`), Litestar its `path_templ
 (moneypath.instrument.quart) the rule it matched; any other framework names its routes through the `route_name`
 hook (the scope to a template). A request that matched no route is recorded as "other" (counted as an
 instrumentation error when its path fits a declared route, or when the scope carries no route information at all,
-as a Django app's does: use moneypath.instrument.django there). Pure ASGI with pre-bound children keeps the cost
-to a few microseconds per request.
+as a Django app's does: use moneypath.instrument.django there). Every answer carries the answering process's
+identity (moneypath.instrument._identity). Pure ASGI with pre-bound children keeps the cost to a few microseconds
+per request.
 """
 
 from __future__ import annotations
 
 import time
 
+from moneypath.instrument import _identity
 from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.instrument._routes import TemplateCache, typed_template
 from moneypath.protocol.correlation_header import HEADER
@@ -52,7 +54,8 @@ class MoneyPathMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (_HEADER_BYTES, correlation_id.encode())]
+                message["headers"] = [*message.get("headers", ()), (_HEADER_BYTES, correlation_id.encode()),
+                                      _identity.ASGI]
             await send(message)
 
         try:

@@ -295,5 +295,16 @@ class OtelBackend:
             self._meter.create_observable_gauge(name, [observe], unit, signal.help)
         return family
 
+    def publish_identity(self, namespace: str) -> None:
+        """The process's identity as the Prometheus backend reports it (read at each collection: a fork's own)."""
+        from opentelemetry.metrics import Observation
+
+        from moneypath.instrument import _identity
+
+        self._meter.create_observable_gauge(
+            f"{namespace}_{_identity.INSTANCE_INFO}",
+            [lambda options: [Observation(1, {_identity.INSTANCE_ID_LABEL: _identity.IDENTITY})]], "",
+            _identity.INFO_HELP)
+
     def shutdown(self) -> None:
         self.meter_provider.shutdown()

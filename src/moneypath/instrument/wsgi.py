@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from moneypath.instrument import _identity
 from moneypath.instrument._correlation import accept_correlation_id, reset_correlation_id, set_correlation_id
 from moneypath.instrument._routes import check_workers
 from moneypath.protocol.correlation_header import HEADER
@@ -44,6 +45,7 @@ class MoneyPathWSGIMiddleware:
         def start_with_id(status, headers, exc_info=None):
             answer.status = int(status[:3])
             headers.append((HEADER, correlation_id))
+            headers.append(_identity.WSGI)
             return start_response(status, headers, exc_info)
 
         try:

@@ -16,7 +16,18 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import flows, gates, inputs, launch, load_generator, locust_run, run_report, shape, targets
+from moneypath.loadtest import (
+    flows,
+    gates,
+    inputs,
+    instruments,
+    launch,
+    load_generator,
+    locust_run,
+    run_report,
+    shape,
+    targets,
+)
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
 from moneypath.loadtest.run_types import LoadTestResult
@@ -119,6 +130,7 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
         with reported(tmp, final, warn):
             exporter_port = free_port()
             target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say, where=plan.where)
+            instruments.refuse_unscraped(plan.c, target, say)  # the series judged are the target's
             if missing := locust_run.missing_fault_api(plan.scenario, target):
                 raise UsageError(missing)
             outcome = locust_run.run(plan.c, spec, target, tmp / "locust", exporter_port, say)

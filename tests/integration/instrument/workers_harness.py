@@ -11,7 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from moneypath.catalog import load_catalog
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import INSTANCE_ID_LABEL, INSTANCE_INFO, Key
 from moneypath.instrument import _multiproc as multiproc
 from tests.conftest import FOREIGN_PATH, ROOT
 
@@ -60,6 +60,13 @@ def scrape(url: str, attempts: int = 3) -> dict[tuple, float]:
             for f in text_string_to_metric_families(text) for s in f.samples}
 
 
+def identity_pids(samples: dict[tuple, float]) -> set[int]:
+    """The PIDs of the processes whose identity (`<token>-<pid>`) the scrape reports at 1."""
+    name = f"{CATALOG.namespace}_{INSTANCE_INFO}"
+    return {int(dict(labels)[INSTANCE_ID_LABEL].rpartition("-")[2])
+            for (sample, labels), value in samples.items() if sample == name and value > 0}
+
+
 def gone(pid: int) -> bool:
     return not multiproc.alive(multiproc.ident_of(pid))
 
@@ -99,15 +106,23 @@ def drive_web(base: str, watch: Watch, workers: int, per_round: int = 6, max_rou
     assert watch.check(0).get(KNET_CIRCUIT) == OPEN, "the live gauge is scraped while its worker lives"
     recorded, dropped, pids = 0, 0, {opener}
     for _ in range(max_rounds):
+        answered = set()
         for _ in range(per_round):
             try:
-                pids.add(int(httpx.post(f"{base}/call", timeout=10).text))
+                answered.add(int(httpx.post(f"{base}/call", timeout=10).text))
                 recorded += 1
             except DROPPED:
                 dropped += 1
+        pids |= answered
         assert dropped <= workers, f"{dropped} calls reset in one round: more than the recycles explain"
         opener_gone = gone(opener)  # before the scrape: a scrape taken while it lived may show its gauge
+        dead = {pid for pid in pids if gone(pid)}
         got = watch.check(recorded, dropped)
+        # each live worker's identity is scraped, a dead one's never (moneypath.instrument._identity: livemax)
+        scraped = identity_pids(got)
+        assert not scraped & dead, f"dead workers' identities still scraped: {sorted(scraped & dead)}"
+        alive = {pid for pid in answered if not gone(pid)}
+        assert alive <= scraped, f"workers {sorted(alive - scraped)} answered but their identity is not scraped"
         recorded, dropped = int(got.get(CAPTURES, 0)), 0
         if len(pids) >= workers + 2 and opener_gone:
             assert got.get(KNET_CIRCUIT, 0) == 0, "a dead worker's circuit state is still scraped"

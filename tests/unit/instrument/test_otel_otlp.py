@@ -19,6 +19,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from moneypath.catalog.conventions import INSTANCE_INFO
 from moneypath.generate.sample import record_sample
 from moneypath.instrument import MoneyPath
 from moneypath.instrument._prometheus_backend import PrometheusBackend
@@ -141,11 +142,13 @@ def test_otlp_export_equals_the_prometheus_exposition(catalog, histograms, monke
     assert got.keys() == expected.keys(), (sorted(got.keys() - expected.keys())[:5],
                                            sorted(expected.keys() - got.keys())[:5])
     assert got == pytest.approx(expected, rel=1e-12)
-    # every catalog signal is there, under the catalog's own name
-    assert set(metrics) == {s.name for s in catalog.signals.values()}
+    # every catalog signal is there, under the catalog's own name, and the process's identity
+    assert set(metrics) == {s.name for s in catalog.signals.values()} | {f"{catalog.namespace}_{INSTANCE_INFO}"}
     histogram_names = {s.name for s in catalog.signals.values() if s.type == "histogram"}
     assert {n for n, m in metrics.items() if m.WhichOneof("data") == "histogram"} == histogram_names
     for name, m in metrics.items():
+        if name.endswith(INSTANCE_INFO):
+            continue
         signal = next(s for s in catalog.signals.values() if s.name == name)
         if signal.type == "histogram":
             assert all(list(p.explicit_bounds) == signal.buckets for p in m.histogram.data_points), name
