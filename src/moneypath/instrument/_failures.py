@@ -115,7 +115,8 @@ class FailurePath:
         recorded as "other", counted once and logged once with the catalog key to declare it under (raised in
         strict mode). The caller checks `_undeclared_routes` first, so each route costs a set lookup after that."""
         key = f"signals.{Key.HTTP_REQUESTS_TOTAL}.labels.route"
-        message = (f"route {_shown(route)} is served but the catalog does not declare it: add it to {key} in "
+        shown = _shown(route)
+        message = (f"route {shown} is served but the catalog does not declare it: add it to {key} in "
                    f"{self.catalog.path} (http_request_duration_seconds shares the list); recorded as other")
         if self.strict:
             raise Unmatched(message)
@@ -126,7 +127,7 @@ class FailurePath:
             self._undeclared_routes.add(route)
             self._errors[ErrorReason.UNDECLARED_ROUTE].inc()
             log.warning("%s (counted in %s; logged once)", message, self._errors_name,
-                        extra={"route": _shown(route), "catalog_key": key,
+                        extra={"route": shown[1:-1] if shown.startswith("'") else shown, "catalog_key": key,
                                "reason": ErrorReason.UNDECLARED_ROUTE})
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass

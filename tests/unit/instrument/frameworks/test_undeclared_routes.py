@@ -41,7 +41,7 @@ def check(mp, caplog, statuses: list[int]) -> None:
         f"route '{UNDECLARED}' is served but the catalog does not declare it: add it to {KEY} in "
         f"{mp.catalog.path} (http_request_duration_seconds shares the list); recorded as other (counted in "
         f"{mp.catalog.metric('instrumentation_errors_total')}; logged once)")
-    assert (line.route, line.catalog_key, line.reason) == (f"'{UNDECLARED}'", KEY, "undeclared_route")
+    assert (line.route, line.catalog_key, line.reason) == (UNDECLARED, KEY, "undeclared_route")
 
 
 def asgi_get(app) -> list[int]:
