@@ -15,3 +15,11 @@ def value(mp, key, suffix="", **labels):
     if mp.catalog.signals[key].type == "counter":
         name = name[: -len("_total")] + "_total"
     return mp.registry.get_sample_value(name + suffix, labels)
+
+
+def errors(mp, reason: str | None = None) -> float:
+    """instrumentation_errors_total: its count under `reason`, or over every reason (with or without the catalog's
+    `reason` label), 0 when nothing was counted."""
+    name = mp.catalog.metric("instrumentation_errors_total")
+    return sum(s.value for family in mp.registry.collect() for s in family.samples
+               if s.name == name and (reason is None or s.labels.get("reason") == reason))

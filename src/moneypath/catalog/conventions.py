@@ -47,6 +47,21 @@ class Key:
     GRAPHQL_OPERATION_DURATION_SECONDS = "graphql_operation_duration_seconds"
 
 
+class ErrorReason:
+    """The `reason` label (ERROR_REASON_LABEL) of instrumentation_errors_total: why the instrumentation counted an
+    error. A bounded set the library owns; a catalog declares the label with exactly these values."""
+
+    FAILURE = "failure"  # a recording method raised (swallowed)
+    UNKNOWN_VALUE = "unknown_value"  # a label value outside the catalog, recorded as "other"
+    UNMATCHED = "unmatched"  # what the catalog declares recorded as "other" by an integration
+    SEVERAL_PROCESSES = "several_processes"  # workers behind one port without PROMETHEUS_MULTIPROC_DIR
+    UNDECLARED_ROUTE = "undeclared_route"  # a route the app serves that the catalog does not declare
+
+
+ERROR_REASON_LABEL = "reason"
+ERROR_REASONS = (ErrorReason.FAILURE, ErrorReason.UNKNOWN_VALUE, ErrorReason.UNMATCHED, ErrorReason.SEVERAL_PROCESSES,
+                 ErrorReason.UNDECLARED_ROUTE)
+
 class AlertKey:
     """Catalog keys of the built-in business alerts (moneypath.yaml `alerts:`; the catalog adds its prefix to
     make the alert name). SLO burn-rate alerts are named by `slo_alert_key`."""

@@ -18,6 +18,7 @@ from moneypath import __version__
 from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
+from moneypath.cli.closed_stdout import guarded_stdout
 from moneypath.cli.where import default_prometheus
 from moneypath.formats.run_config import RunConfigError
 
@@ -180,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)
         return extras.EXIT_MISSING_EXTRA
+    with guarded_stdout():  # a reader that closed stdout early (`| head -1`) changes no exit code
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, and how each error ends: one line and its exit code."""
     try:
         with terminate_as_interrupt():  # SIGTERM (CI, systemd, timeout) cleans up as Ctrl-C does
             return args.run(args)  # every command module sets run=handler
@@ -209,10 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moneypath: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # Output piped into `head` and closed early: not an error for the user.
-        sys.stderr.close()
-        return 0
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (MONEYPATH_DEBUG=1 shows it)
         if os.environ.get("MONEYPATH_DEBUG"):
             raise

@@ -18,7 +18,7 @@ import yaml
 
 from moneypath._common import yamlio
 from moneypath.formats.drill import Drill, rel_path
-from moneypath.formats.env_refs import expand, problem, refs, sent, template_refs, unset
+from moneypath.formats.env_refs import expand, missing, problem, refs, sent, template_refs, unset
 from moneypath.formats.requests import line_of
 
 
@@ -37,7 +37,7 @@ def unset_env(drill: Drill, root: Path = Path("."), env: Mapping[str, str] | Non
     file = Path(root) / drill.path if (Path(root) / drill.path).is_file() else Path(drill.path)
     lines = unset_in_file(drill.path, file, root, env)
     if lines is None:  # a drill built in memory, or a file gone since it was read: the model's names
-        return [f"{drill.path}: ${{{name}}} is not set in the environment" for name in missing_env(drill, env)]
+        return [f"{drill.path}: ${{{name}}} is not set in the environment, or is empty" for name in missing_env(drill, env)]
     return lines
 
 
@@ -63,10 +63,10 @@ def unset_in_file(rel: str, file: Path, root: Path = Path("."), env: Mapping[str
         except (OSError, yaml.YAMLError):  # the drill's reader has said why
             ttext, tdoc = "", None
         where = f"{rel}: load.requests: {rel_path(tfile, Path(root))}"
-        lines += [problem(f"{where}:{line_of(ttext, list(keys))}", keys, name)
+        lines += [problem(f"{where}:{line_of(ttext, list(keys))}", keys, name, env)
                   for keys, name in unset(template_refs(tdoc), env)]
     else:
-        lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name)
+        lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name, env)
                   for keys, name in unset(template_refs(requests, ("load", "requests")), env)]
     faults = [(("fault",), _mapping(doc, "fault"))]
     for i, release in enumerate(doc.get("releases") if isinstance(doc.get("releases"), list) else []):
@@ -76,7 +76,8 @@ def unset_in_file(rel: str, file: Path, root: Path = Path("."), env: Mapping[str
     found = [item for at, fault in faults for key in ("set", "clear") for item in sent(fault.get(key), (*at, key))]
     found += [item for i, a in enumerate(actions if isinstance(actions, list) else [])
               for item in sent(a, ("mitigation", "actions", str(i)))]
-    lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(iter(found), env)]
+    lines += [problem(f"{rel}:{line_of(text, list(keys))}", keys, name, env)
+              for keys, name in unset(iter(found), env)]
     return lines
 
 
@@ -85,7 +86,8 @@ def _mapping(doc: dict, key: str) -> dict:
 
 
 def missing_env(drill: Drill, env: Mapping[str, str] | None = None) -> list[str]:
-    """The ${NAME}s a drill's request template, hooks and actions read that the environment does not set."""
+    """The ${NAME}s a drill's request template, hooks and actions read that the environment does not set or sets
+    empty (a `${NAME:-...}` has its default)."""
     env = os.environ if env is None else env
     calls: list[Any] = [] if drill.load is None else [
         [c.path, c.headers, c.json_body] for c in (*drill.load.requests.steps, drill.load.requests.capture,
@@ -93,7 +95,7 @@ def missing_env(drill: Drill, env: Mapping[str, str] | None = None) -> list[str]
     if drill.fault is not None and drill.fault.where == "hook":
         calls += [drill.fault.set.model_dump(by_alias=True), drill.fault.clear.model_dump(by_alias=True)]
     calls += [a.model_dump(by_alias=True) for a in drill.mitigation.actions if a.url]
-    return sorted({name for _, name in refs(calls)} - set(env))
+    return missing((name for _, name in refs(calls)), env)
 
 
 def call(http: httpx.Client, method: str, url: str, headers: dict[str, str], body: Any,

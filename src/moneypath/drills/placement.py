@@ -101,7 +101,7 @@ def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -
                 "MONEYPATH_DRILL_ADMIN_TOKEN)")
     unset = missing_env(d, env)
     if unset:
-        return f"{d.path}: its requests, fault hook or an action read ${{{unset[0]}}}, which is not set"
+        return f"{d.path}: its requests, fault hook or an action read ${{{unset[0]}}}, which is not set (or is empty)"
     return None
 
 

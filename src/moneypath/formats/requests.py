@@ -226,7 +226,8 @@ def unset_env(path, env=None) -> list[str]:
         doc = yamlio.load(text)
     except (OSError, yaml.YAMLError):
         return []
-    return [problem(f"{path}:{line_of(text, list(keys))}", keys, name) for keys, name in unset(template_refs(doc), env)]
+    return [problem(f"{path}:{line_of(text, list(keys))}", keys, name, env)
+            for keys, name in unset(template_refs(doc), env)]
 
 
 def line_of(text: str, keys: list[str]) -> int:

@@ -1,6 +1,7 @@
 """The instrumentation's failure path, as MoneyPath's base class: a failure inside a recording method is
 counted in `<namespace>_instrumentation_errors_total` and swallowed (raised again in strict mode), and a label
-value the catalog does not declare is counted and logged once (raised in strict mode)."""
+value the catalog does not declare is counted and logged once (raised in strict mode). Each is counted under its
+reason (catalog.conventions.ErrorReason) when the catalog declares the counter's `reason` label."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from typing import Any
 
 from moneypath.catalog import OTHER
+from moneypath.catalog.conventions import ERROR_REASON_LABEL, ERROR_REASONS, ErrorReason, Key
 from moneypath.catalog.pan import contains_card_number
 
 log = logging.getLogger("moneypath.instrument")
@@ -15,6 +17,15 @@ log = logging.getLogger("moneypath.instrument")
 # Distinct unknown (signal, label, value) triples logged per instance: hostile input cannot flood the log.
 UNKNOWN_LOG_LIMIT = 256
 _LOGGED_VALUE_CHARS = 40
+
+
+def error_children(family) -> dict[str, Any]:
+    """The errors counter's child for each reason: one per reason when the catalog declares the `reason` label,
+    else the one unlabelled child (a catalog written before the label)."""
+    if ERROR_REASON_LABEL in family.signal.label_names:
+        return {reason: family.child((reason,)) for reason in ERROR_REASONS}
+    child = family.child(())
+    return dict.fromkeys(ERROR_REASONS, child)
 
 
 class UnknownLabelValue(ValueError):
@@ -29,18 +40,20 @@ class FailurePath:
     """What MoneyPath.__init__ sets: `strict`, the errors counter's child and metric name, the logged sets."""
 
     strict: bool
-    _errors: Any
+    _errors: dict[str, Any]
     _errors_name: str
     _logged_failures: set[str]
     _logged_unknown: set[tuple]
     _logged_unmatched: set[tuple]
+    _undeclared_routes: set[str]
+    catalog: Any
 
     def _failed(self, where: str) -> None:
         """Called from an except block: count the failure (and raise it again in strict mode)."""
         if self.strict:
             raise  # the exception the caller's except block is handling
         try:
-            self._errors.inc()
+            self._errors[ErrorReason.FAILURE].inc()
             if where not in self._logged_failures and len(self._logged_failures) < 64:
                 self._logged_failures.add(where)
                 # Neither the exception nor its message: either could carry a caller's label value.
@@ -57,7 +70,7 @@ class FailurePath:
             raise UnknownLabelValue(f"{signal.name}: {label}={_shown(value)} is not a value the catalog declares "
                                     f"({allowed})")
         try:
-            self._errors.inc()
+            self._errors[ErrorReason.UNKNOWN_VALUE].inc()
             key = (signal.key, label, value)
             if key not in self._logged_unknown and len(self._logged_unknown) < UNKNOWN_LOG_LIMIT:
                 self._logged_unknown.add(key)
@@ -75,7 +88,7 @@ class FailurePath:
             return
         try:
             self._several_reported = True
-            self._errors.inc()
+            self._errors[ErrorReason.SEVERAL_PROCESSES].inc()
             log.warning("%s, each with counters of its own, and PROMETHEUS_MULTIPROC_DIR "
                         "is not set: each scrape reads one of them and the counters go backwards, so every rate is "
                         "wrong. Set PROMETHEUS_MULTIPROC_DIR before the workers start (docs/instrumenting.md). Counted "
@@ -89,10 +102,33 @@ class FailurePath:
         if self.strict:
             raise Unmatched(message)
         try:
-            self._errors.inc()
+            self._errors[ErrorReason.UNMATCHED].inc()
             if key not in self._logged_unmatched and len(self._logged_unmatched) < UNKNOWN_LOG_LIMIT:
                 self._logged_unmatched.add(key)
                 log.warning("%s (counted in %s; logged once)", message, self._errors_name)
+        except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
+            pass
+
+
+    def _undeclared_route(self, route: str) -> None:
+        """The framework matched `route`, a template the catalog does not declare (nor any template the path fits):
+        recorded as "other", counted once and logged once with the catalog key to declare it under (raised in
+        strict mode). The caller checks `_undeclared_routes` first, so each route costs a set lookup after that."""
+        key = f"signals.{Key.HTTP_REQUESTS_TOTAL}.labels.route"
+        shown = _shown(route)
+        message = (f"route {shown} is served but the catalog does not declare it: add it to {key} in "
+                   f"{self.catalog.path} (http_request_duration_seconds shares the list); recorded as other")
+        if self.strict:
+            raise Unmatched(message)
+        try:
+            if len(self._undeclared_routes) >= UNKNOWN_LOG_LIMIT:  # hostile route names: counted, no longer logged
+                self._errors[ErrorReason.UNDECLARED_ROUTE].inc()
+                return
+            self._undeclared_routes.add(route)
+            self._errors[ErrorReason.UNDECLARED_ROUTE].inc()
+            log.warning("%s (counted in %s; logged once)", message, self._errors_name,
+                        extra={"route": shown[1:-1] if shown.startswith("'") else shown, "catalog_key": key,
+                               "reason": ErrorReason.UNDECLARED_ROUTE})
         except Exception:  # noqa: BLE001 - the money path must never see a metrics failure
             pass
 

@@ -9,9 +9,13 @@ deletes their `live*` gauges, then deletes the files. Collections read under a s
 sees a file both on its own and in an archive. Recording takes no lock.
 
 A process is named by its PID and its start time (`<pid>-<ticks>` from /proc), so a worker that gets a dead
-one's PID opens files of its own. A run is the life of the process that prepared the directory (or, when
-nobody did, of the first recording process's parent: uvicorn's supervisor); files of an earlier run are
-deleted, never counted.
+one's PID opens files of its own. A run is the life of its anchor: the process that prepared the directory
+(gunicorn's `on_starting`, Celery's main process); when nobody did, the first recording process's supervisor
+(a parent holding the listening socket it accepts on, or that started it with multiprocessing: uvicorn's, or
+gunicorn's without the hook), else that process itself (a single-process server, whose parent, a shell, systemd
+or a test runner, outlives its restarts and supervises nothing). A process joins a live run only when its anchor
+is its own: the one prepared, itself, or its supervisor. Otherwise it starts a run: files of dead processes are
+deleted, never counted, whatever their parent was.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import json
 import os
 from collections import defaultdict
 from contextlib import contextmanager
+
+from moneypath.instrument import _procfs
 
 LOCK_NAME = ".moneypath.lock"
 RUN_NAME = ".moneypath-run"
@@ -219,15 +225,20 @@ def compact(path: str) -> int:
         return len(remove)
 
 
-def _read_run(path: str) -> str | None:
+PREPARED, SUPERVISOR, ITSELF = "prepared", "supervisor", "itself"  # how a run's anchor was chosen
+
+
+def _read_run(path: str) -> tuple[str | None, str]:
+    """(anchor, how it was chosen) of the directory's run; (None, "") when there is none."""
     try:
         with open(os.path.join(path, RUN_NAME)) as f:
-            return f.read().strip() or None
+            anchor, _, how = f.read().strip().partition(" ")
     except FileNotFoundError:
-        return None
+        return None, ""
+    return anchor or None, how
 
 
-def _new_run(path: str, anchor: str) -> None:
+def _new_run(path: str, anchor: str, how: str) -> None:
     """Delete what dead processes left (an earlier run's files are never counted) and name the run's anchor."""
     _finish(path)
     dead = dead_idents(path)
@@ -237,7 +248,7 @@ def _new_run(path: str, anchor: str) -> None:
     for archive in glob.glob(os.path.join(path, f"*_{ARCHIVE}.db")):
         os.remove(archive)
     with open(os.path.join(path, RUN_NAME + _NEW), "w") as f:
-        f.write(anchor)
+        f.write(f"{anchor} {how}")
     os.replace(os.path.join(path, RUN_NAME + _NEW), os.path.join(path, RUN_NAME))
 
 
@@ -245,18 +256,39 @@ def start_run(path: str) -> str:
     """A new run anchored on this process (the supervisor): call before workers start."""
     os.makedirs(path, exist_ok=True)
     with locked(path, exclusive=True):
-        _new_run(path, current_ident())
+        _new_run(path, current_ident(), PREPARED)
     return path
 
 
+def supervised() -> bool:
+    """Whether this process's parent supervises it as a server's worker: the parent holds a listening socket this
+    process holds (gunicorn's arbiter, uvicorn's and hypercorn's supervisors pass theirs on), or started it with
+    multiprocessing. A shell, systemd or a test runner that started a single-process server does neither."""
+    import multiprocessing
+
+    parent = os.getppid()
+    started_by = multiprocessing.parent_process()
+    if started_by is not None and started_by.pid == parent:
+        return True
+    return _procfs.holds_my_listener(parent)
+
+
 def join_run(path: str) -> None:
-    """In each recording process: join the run whose anchor lives, else start one anchored on the parent
-    (a worker of a supervisor that prepares nothing, such as uvicorn's)."""
+    """In each recording process: join the live run anchored on what prepared the directory, on this process or
+    on its supervisor; else start a run anchored on its supervisor (a worker of a server that prepares nothing,
+    such as uvicorn's) or, with none, on itself (a single-process server: its restart is a new run)."""
     os.makedirs(path, exist_ok=True)
     with locked(path, exclusive=True):
-        anchor = _read_run(path)
-        if anchor is None or not alive(anchor):
-            _new_run(path, ident_of(os.getppid()))
+        anchor, how = _read_run(path)
+        me, parent = current_ident(), ident_of(os.getppid())
+        is_supervised = supervised()
+        if anchor is not None and alive(anchor) and (
+                how == PREPARED or anchor == me or (anchor == parent and is_supervised)):
+            return
+        if is_supervised:
+            _new_run(path, parent, SUPERVISOR)
+        else:
+            _new_run(path, me, ITSELF)
 
 
 def attach(path: str) -> None:

@@ -5,7 +5,7 @@ off, and `check_required`, which says why a catalog cannot bind (the generators 
 from __future__ import annotations
 
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import Key
+from moneypath.catalog.conventions import ERROR_REASON_LABEL, ERROR_REASONS, Key
 from moneypath.catalog.features import SIGNAL_FEATURE
 
 # The signal keys this API records into, with the type and label names each method
@@ -35,12 +35,15 @@ REQUIRED_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.COST_USD_TOTAL: ("counter", ("component", "provider")),
     Key.HTTP_REQUESTS_TOTAL: ("counter", ("route", "method", "status_class")),
     Key.HTTP_REQUEST_DURATION_SECONDS: ("histogram", ("route", "method")),
-    Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", ()),
+    Key.INSTRUMENTATION_ERRORS_TOTAL: ("counter", (ERROR_REASON_LABEL,)),
     Key.AUDIT_CHAIN_BROKEN: ("gauge", ()),
     Key.REQUESTS_SHED_TOTAL: ("counter", ("priority",)),
     Key.GRAPHQL_OPERATIONS_TOTAL: ("counter", ("operation", "outcome")),
     Key.GRAPHQL_OPERATION_DURATION_SECONDS: ("histogram", ("operation",)),
 }
+
+# Label names a catalog written before a label existed may still declare: errors counted without their reason.
+EARLIER_LABELS: dict[str, tuple[str, ...]] = {Key.INSTRUMENTATION_ERRORS_TOTAL: ()}
 
 # Signals this API records into when the catalog has them (a catalog written before they existed stays valid:
 # their methods then do nothing); checked like the required ones when present.
@@ -80,9 +83,15 @@ def check_required(catalog: Catalog) -> list[str]:
         if sig is None:
             hint = f" (or set features.{feature}: false)" if feature else ""
             problems.append(f"{catalog.path}: signals.{key}: missing; moneypath.instrument records into it{hint}")
-        elif sig.type != kind or sorted(sig.label_names) != sorted(labels):
+        elif sig.type != kind or (sorted(sig.label_names) != sorted(labels)
+                                  and tuple(sig.label_names) != EARLIER_LABELS.get(key)):
             problems.append(f"{catalog.path}: signals.{key}: must be a {kind} with labels {list(labels)}"
                             f" (has a {sig.type} with {list(sig.label_names)})")
+    errors = catalog.signals.get(Key.INSTRUMENTATION_ERRORS_TOTAL)
+    reasons = errors.labels.get(ERROR_REASON_LABEL) if errors is not None else None
+    if reasons is not None and sorted(reasons) != sorted(ERROR_REASONS):
+        problems.append(f"{catalog.path}: signals.{Key.INSTRUMENTATION_ERRORS_TOTAL}.labels.{ERROR_REASON_LABEL}: "
+                        f"must be exactly [{', '.join(ERROR_REASONS)}] (the reasons moneypath.instrument counts)")
     circuit = catalog.signals.get(Key.PROVIDER_CIRCUIT_STATE)
     if circuit is not None and not CIRCUIT_STATES <= set(circuit.enum or {}):
         problems.append(f"{catalog.path}: signals.provider_circuit_state.enum: must map "

@@ -27,7 +27,7 @@ from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.instrument import _families as families
-from moneypath.instrument._failures import FailurePath
+from moneypath.instrument._failures import FailurePath, error_children
 from moneypath.instrument._families import Family
 from moneypath.instrument._requirements import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
 from moneypath.instrument._timers import AuthorizationTimer, LedgerTimer
@@ -67,7 +67,7 @@ class MoneyPath(WebSignals, FailurePath):
         self._disabled_keys = frozenset(key for key, feature in SIGNAL_FEATURE.items() if feature in off)
         # Required signals take label values in this API's argument order, whatever the catalog's order.
         self.families: dict[str, Family] = {
-            key: backend.family(sig, _BOUND[key][1] if key in _BOUND else None)
+            key: backend.family(sig, _BOUND[key][1] if key in _BOUND and sig.label_names else None)
             for key, sig in catalog.signals.items() if key not in self._disabled_keys}
         for name in off:
             for method in FEATURE_METHODS[name]:
@@ -90,7 +90,7 @@ class MoneyPath(WebSignals, FailurePath):
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
         self._bind_web(f)  # HTTP and GraphQL: moneypath.instrument._web_signals
-        self._errors = f[Key.INSTRUMENTATION_ERRORS_TOTAL].child(())
+        self._errors = error_children(f[Key.INSTRUMENTATION_ERRORS_TOTAL])
         self._errors_name = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
         # Optional domains: None while the feature is off (their methods are no-ops then, see above).
         opt = f.get
@@ -121,6 +121,7 @@ class MoneyPath(WebSignals, FailurePath):
         self._logged_failures: set[str] = set()
         self._logged_unknown: set[tuple] = set()
         self._logged_unmatched: set[tuple] = set()
+        self._undeclared_routes: set[str] = set()
         for family in self.families.values():
             # Every method reports a value outside the catalog alike; the middlewares fold the routes and methods
             # their framework gives (/docs, a HEAD) into "other" beforehand (WebSignals.record_request).

@@ -1,13 +1,15 @@
 """MoneyPath's web methods: HTTP requests by route template and GraphQL operations by name.
 
 `record_http`, `count_http` and `record_graphql_operation` report a label value outside the catalog as every
-recording method does (counted, logged once, "other"). The framework integrations (the ASGI and Django
-middlewares, the GraphQL extensions) call `record_request` and `graphql_operation_label`, which fold what the
-framework gives into "other" first: a request or an operation the catalog does not declare is recorded as "other"
-quietly (a scanner's /wp-login.php, a HEAD, a client's ad-hoc query), except when the catalog does declare what
-it was and the integration did not see it: a raw path that fits a declared route template, a request without any
-route information from its framework, an operation whose root field is a declared operation name. That is an
-instrumentation bug, so it is counted as an instrumentation error and logged once (`FailurePath._unmatched`).
+recording method does (counted, logged once, "other"). The framework integrations (the ASGI, WSGI and Django
+middlewares, Flask, Quart, aiohttp, the GraphQL extensions) call `record_request` and `graphql_operation_label`,
+which fold what the framework gives into "other" first. A request the framework matched to no route (a scanner's
+/wp-login.php), a HEAD or a client's ad-hoc query is "other" quietly. A route the framework matched that the
+catalog does not declare is "other" too, counted once as an instrumentation error and logged once with the catalog
+key to add it under (`FailurePath._undeclared_route`; after that a set lookup per request). When the catalog does
+declare what it was and the integration did not see it (a raw path that fits a declared route template, a
+request without any route information from its framework, an operation whose root field is a declared operation
+name), that is an instrumentation bug: counted each time and logged once (`FailurePath._unmatched`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class WebSignals:
     _observe: Any
     _failed: Any
     _unmatched: Any
+    _undeclared_route: Any
+    _undeclared_routes: set[str]
 
     def _bind_web(self, f: dict) -> None:
         self._http_total = f[Key.HTTP_REQUESTS_TOTAL]
@@ -79,10 +83,11 @@ class WebSignals:
         none), `path` the raw path, `routed` False when the framework gives no route information at all. A route
         the catalog does not declare is "other"; see the module docstring for when that is counted as an error."""
         if route is None or route not in self.declared_routes:
-            try:
-                self._route_unmatched(route, path, routed)
-            except Exception:
-                self._failed("record_request")
+            if route is None or route not in self._undeclared_routes:  # an undeclared route: reported once
+                try:
+                    self._route_unmatched(route, path, routed)
+                except Exception:
+                    self._failed("record_request")
             route = OTHER
         if method not in self.declared_methods:  # the framework's (a HEAD, an OPTIONS): "other", no mistake
             method = OTHER
@@ -109,6 +114,8 @@ class WebSignals:
                             f"route {declared} is declared and the request's path fits it, but the framework "
                             f"matched {route or 'no route'}: declare that template or fix the catalog's; recorded "
                             "as other")
+        elif route is not None:
+            self._undeclared_route(route)
 
     # ------------------------------------------------------------ GraphQL (feature graphql)
 

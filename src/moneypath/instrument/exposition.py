@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from moneypath.instrument import _procfs
 from moneypath.instrument._prometheus_backend import multiprocess_dir
 
 
@@ -103,44 +104,17 @@ def _check_shared_port(registry: Collector) -> None:
         pass
 
 
-def _socket_inodes(pid: int | str) -> set[str]:
-    found = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                found.add(link[8:-1])
-    except OSError:
-        pass
-    return found
-
-
 def shares_listening_socket() -> bool:
     """Whether another child of this process's parent holds one of this process's listening TCP sockets (gunicorn's
     or uvicorn's workers accepting on one port); False where /proc cannot tell (not Linux)."""
-    listening = set()
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        try:
-            with open(table) as rows:
-                listening |= {cols[9] for cols in (row.split() for row in list(rows)[1:]) if cols[3] == "0A"}
-        except OSError:
-            continue
-    mine = _socket_inodes("self") & listening
+    mine = _procfs.socket_inodes("self") & _procfs.listening_inodes(tcp_only=True)
     if not mine:
         return False
     me, parent = os.getpid(), os.getppid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (me, parent):
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == parent and _socket_inodes(entry) & mine:
+        if _procfs.parent_of(entry) == parent and _procfs.socket_inodes(entry) & mine:
             return True
     return False
 
@@ -185,7 +159,8 @@ def start_metrics_server(registry: Collector, port: int, addr: str = "127.0.0.1"
 def prepare_multiprocess_dir(path: str | None = None) -> str:
     """Start a run in the multi-process directory, anchored on this process (the process manager: gunicorn's
     `on_starting`, Celery's main process): files that dead processes left are deleted, never counted. Without
-    it, the first worker starts the run itself, anchored on its parent (uvicorn's supervisor)."""
+    it, the first worker starts the run itself, anchored on its supervisor (uvicorn's), or on itself when nothing
+    supervises it (a single-process server)."""
     from moneypath.instrument import _multiproc as multiproc
 
     path = path or multiprocess_dir()

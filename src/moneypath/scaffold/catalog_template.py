@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from moneypath.catalog.conventions import GRAPHQL_OUTCOMES, Key, camel
+from moneypath.catalog.conventions import ERROR_REASON_LABEL, ERROR_REASONS, GRAPHQL_OUTCOMES, Key, camel
 from moneypath.catalog.features import FEATURES
 from moneypath.scaffold.map_section import money_path_yaml
 
@@ -271,6 +271,7 @@ def _signals(o: Options) -> str:
   {Key.INSTRUMENTATION_ERRORS_TOTAL}:
     type: counter
     help: Failures inside the instrumentation itself, counted and swallowed.
+    labels: {{{ERROR_REASON_LABEL}: [{", ".join(ERROR_REASONS)}]}}
 """)
     return "".join(out)
 

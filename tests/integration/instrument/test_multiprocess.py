@@ -23,7 +23,8 @@ def samples(text: str) -> dict[tuple, float]:
 
 
 def env_for(tmp_path):
-    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "mp"), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "mp"),
+            "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}  # these sources, not an installed copy
 
 
 def collect(env, *dead_pids) -> dict:

@@ -27,9 +27,27 @@ def test_the_lint_names_each_target_that_counted_and_reads_the_catalogs_metric(c
     query, seen = asked([(WORKER, 1.0), ({"job": "shop", "instance": "127.0.0.1:8001"}, 0.0)])
     lines = ie.problems(query, catalog, "1d")
     metric = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
-    assert seen == [f"max by (job, instance) (max_over_time({metric}[1d]))"]
+    assert seen == [f"max by (job, instance, reason) (max_over_time({metric}[1d]))"]
     assert len(lines) == 1 and lines[0].startswith(f"instrumentation: 127.0.0.1:8000 (job shop) counted 1 in {metric}")
     assert "PROMETHEUS_MULTIPROC_DIR" in lines[0] and "its log names which" in lines[0]
+
+
+def test_the_lint_names_each_reason_with_what_to_do(catalog):
+    metric = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
+    query, _ = asked([({**WORKER, "reason": "undeclared_route"}, 2.0), ({**WORKER, "reason": "unknown_value"}, 1.0),
+                      ({**WORKER, "reason": "failure"}, 0.0)])
+    assert ie.problems(query, catalog, "1d") == [
+        f"instrumentation: 127.0.0.1:8000 (job shop) counted 3 in {metric}: 2 undeclared_route (a route the app "
+        "serves that the catalog does not declare: add it to signals.http_requests_total.labels.route), "
+        "1 unknown_value (a label value outside the catalog, recorded as \"other\"); its log names each, once"]
+    check = ie.judge(ie.counted(query, catalog, "1d"), metric, "1d")
+    assert check.outcome == "fail" and check.figures["counts"] == {"127.0.0.1:8000 (job shop)": 3.0}
+
+
+def test_every_reason_the_library_counts_has_its_words():
+    from moneypath.catalog.conventions import ERROR_REASONS
+
+    assert sorted(ie.REASONS) == sorted(ERROR_REASONS)
 
 
 @pytest.mark.parametrize("answer", [[], [(WORKER, 0.0)], [(WORKER, float("nan"))]], ids=["absent", "zero", "nan"])

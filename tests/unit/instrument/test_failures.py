@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.instrument.exposition import render
-from tests.support.signals import value
+from tests.support.signals import errors, value
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ from tests.support.signals import value
 )
 def test_failures_inside_instrumentation_are_counted_and_swallowed(mp, bad_call):
     bad_call(mp)  # must not raise
-    assert value(mp, "instrumentation_errors_total") == 1
+    assert errors(mp) == 1
     mp.record_authorization("acme", "card", "approved", 0.1)  # still works afterwards
     assert value(mp, "authorizations_total", provider="acme", method="card", outcome="approved") == 1
 
@@ -39,7 +39,7 @@ def test_a_broken_backend_child_never_breaks_the_caller(mp, monkeypatch):
     monkeypatch.setattr(family, "_bind", lambda values: Exploding())
     with mp.time_authorization("globex", "card") as auth:
         auth.outcome = "approved"
-    assert value(mp, "instrumentation_errors_total") == 1
+    assert errors(mp) == 1
 
 
 @pytest.mark.parametrize("call", [
@@ -56,6 +56,6 @@ def test_a_broken_backend_child_never_breaks_the_caller(mp, monkeypatch):
 ])
 def test_non_finite_values_are_refused_and_counted_not_recorded(mp, call):
     call(mp)
-    assert value(mp, "instrumentation_errors_total") == 1
+    assert errors(mp) == 1
     body = render(mp.registry, "")[0].decode()
     assert "NaN" not in body and "+Inf " not in body.replace('le="+Inf"', "")

@@ -122,15 +122,70 @@ def test_an_earlier_runs_files_never_count(tmp_path):
     write(tmp_path, "counter", ME, calls(1))
     multiproc.join_run(str(tmp_path))
     assert totals(tmp_path)[CALLS] == 1
-    assert (tmp_path / multiproc.RUN_NAME).read_text() == multiproc.ident_of(os.getppid())
+    assert (tmp_path / multiproc.RUN_NAME).read_text() == f"{ME} itself"  # nothing supervises this process
 
 
 def test_a_live_run_is_joined_as_it_is(tmp_path):
     multiproc.start_run(str(tmp_path))
-    assert (tmp_path / multiproc.RUN_NAME).read_text() == ME
+    assert (tmp_path / multiproc.RUN_NAME).read_text() == f"{ME} prepared"
     write(tmp_path, "counter", "archive", calls(3))
     multiproc.join_run(str(tmp_path))
     assert totals(tmp_path)[CALLS] == 3
+
+
+PARENT = multiproc.ident_of(os.getppid())
+
+
+def test_a_restarted_single_process_never_counts_the_killed_ones_files_whatever_its_parent(tmp_path):
+    # The killed process's run was anchored on the parent both share (a shell, systemd, a test runner: alive), the
+    # way a supervisor's is; that parent supervises neither, so this process starts a run of its own.
+    for how in ("supervisor", ""):
+        (tmp_path / multiproc.RUN_NAME).write_text(f"{PARENT} {how}".strip())
+        write(tmp_path, "counter", dead(2), calls(8))
+        write(tmp_path, "counter", "archive", calls(3))
+        multiproc.join_run(str(tmp_path))
+        assert CALLS not in totals(tmp_path)
+        assert (tmp_path / multiproc.RUN_NAME).read_text() == f"{ME} itself"
+        write(tmp_path, "counter", ME, calls(2))
+        assert totals(tmp_path)[CALLS] == 2
+        os.remove(tmp_path / f"counter_{ME}.db")
+
+
+def test_a_supervised_worker_joins_its_supervisors_run_and_a_recycled_siblings_counts_stay(tmp_path, monkeypatch):
+    monkeypatch.setattr(multiproc, "supervised", lambda: True)
+    multiproc.join_run(str(tmp_path))
+    assert (tmp_path / multiproc.RUN_NAME).read_text() == f"{PARENT} supervisor"
+    write(tmp_path, "counter", dead(2), calls(8))  # a sibling recycled within the run
+    multiproc.join_run(str(tmp_path))
+    assert totals(tmp_path)[CALLS] == 8
+
+
+def test_a_run_anchored_on_a_live_process_that_is_not_this_ones_is_not_joined(tmp_path, monkeypatch):
+    monkeypatch.setattr(multiproc, "supervised", lambda: False)
+    (tmp_path / multiproc.RUN_NAME).write_text(f"{PARENT} itself")  # another single-process server's run
+    write(tmp_path, "counter", dead(2), calls(8))
+    multiproc.join_run(str(tmp_path))
+    assert CALLS not in totals(tmp_path) and (tmp_path / multiproc.RUN_NAME).read_text() == f"{ME} itself"
+
+
+def test_a_prepared_run_is_joined_by_any_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(multiproc, "supervised", lambda: False)  # e.g. a Celery child: no listening socket
+    (tmp_path / multiproc.RUN_NAME).write_text(f"{PARENT} prepared")
+    write(tmp_path, "counter", dead(2), calls(8))
+    multiproc.join_run(str(tmp_path))
+    assert totals(tmp_path)[CALLS] == 8
+
+
+def test_a_process_is_supervised_only_by_a_parent_sharing_its_listener(monkeypatch):
+    import multiprocessing
+
+    from moneypath.instrument import _procfs
+
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)
+    monkeypatch.setattr(_procfs, "holds_my_listener", lambda pid: pid == os.getppid())
+    assert multiproc.supervised()
+    monkeypatch.setattr(_procfs, "holds_my_listener", lambda pid: False)
+    assert not multiproc.supervised()
 
 
 def test_recording_takes_no_lock(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from moneypath.catalog import load_catalog
 from moneypath.instrument import MoneyPath, UnknownLabelValue
 from moneypath.instrument._prometheus_backend import PrometheusBackend
 from tests.conftest import CATALOG_PATH
+from tests.support.signals import errors as errors_total
 
 BAD = "bogus-value"
 CALLS = {  # method: a call with one label value outside the catalog
@@ -47,7 +48,7 @@ def reference(**options) -> MoneyPath:
 
 
 def errors(mp: MoneyPath) -> float:
-    return mp.registry.get_sample_value(mp.catalog.metric("instrumentation_errors_total"))
+    return errors_total(mp)
 
 
 def lines(caplog) -> list[str]:
@@ -75,7 +76,10 @@ def test_the_middlewares_fold_their_frameworks_routes_and_methods_quietly(caplog
     mp = reference()
     caplog.set_level(logging.WARNING, "moneypath.instrument")
     mp.record_request("/docs", "/docs", "HEAD", 200, 0.01)
+    mp.record_request("/docs", "/docs", "GET", 200, 0.01)
     mp.record_request(None, "/wp-login.php", "OPTIONS", 404, 0.01)
-    assert errors(mp) == 0 and lines(caplog) == []
+    assert errors(mp) == 1  # the undeclared /docs route, once; the HEAD, OPTIONS and the 404 quietly
+    assert [line.split(":")[0] for line in lines(caplog)] == ["route '/docs' is served but the catalog does not "
+                                                              "declare it"]
     name = mp.catalog.metric("http_requests_total")
     assert mp.registry.get_sample_value(name, {"route": "other", "method": "other", "status_class": "2xx"}) == 1

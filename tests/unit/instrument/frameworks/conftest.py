@@ -13,6 +13,7 @@ from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
 from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from tests.support.signals import errors as errors_total
 
 ROUTES = ["/orders/{order_id}", "/orders/new", "/orders/{order_id}/pay", "/orders/{order_id}/items/{item}", "/stream",
           "/boom", "/healthz"]
@@ -45,8 +46,8 @@ def sample(mp, key: str, suffix: str = "", **labels) -> float:
     return mp.registry.get_sample_value(mp.catalog.metric(key) + suffix, labels) or 0.0
 
 
-def errors(mp) -> float:
-    return mp.registry.get_sample_value(mp.catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)) or 0.0
+def errors(mp, reason: str | None = None) -> float:
+    return errors_total(mp, reason)
 
 
 def moneypath_lines(caplog) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from tests.support.signals import errors as errors_total
 
 ROUTES = ["/orders/{order_id}/", "/async/orders/{order_id}/", "/legacy/{year}/{slug}/", "/graphql/", "/agraphql/",
           "/graphene/", "/graphene-batch/"]
@@ -61,4 +62,4 @@ def sample(mp, key: str, suffix: str = "", **labels) -> float:
 
 
 def errors(mp) -> float:
-    return mp.registry.get_sample_value(mp.catalog.metric("instrumentation_errors_total")) or 0.0
+    return errors_total(mp)
