@@ -254,7 +254,7 @@ class DrillRun(DrillContext):
             mitigated &= ok
             reasons.append(text)
         mitigated_at = self.clock()
-        self.window_end = mitigated_at
+        self.window_end = self.phase_at = mitigated_at  # recovery and the steady state after: judged from here
         self.objective("mitigated", mitigated, "; ".join(reasons) or "nothing to do")
         return mitigated_at
 
