@@ -187,6 +187,8 @@ def judge(item: AlertReadiness, runs: list[Run], now: float, policy: ReadinessPo
     if passes:
         item.last_pass, item.last_pass_drill = passes[0].ended_at, passes[0].drill
     days = item.policy_s / 86400
+    if item.last_pass is not None and (failed := failed_since_pass(runs)):
+        item.blocked = item.blocked or failed  # stays not ready once stale too: the exporter's last pass agrees
     if not runs and item.blocked:  # never rehearsed, and would page nobody: the fix comes first
         item.status, item.why = FAIL, f"{item.blocked}; never rehearsed either"
     elif not runs:
@@ -196,9 +198,6 @@ def judge(item: AlertReadiness, runs: list[Run], now: float, policy: ReadinessPo
     elif now - item.last_pass > item.policy_s:
         item.status, item.why = FAIL, (f"lapsed: last pass {(now - item.last_pass) / 86400:.0f} days ago "
                                        f"({item.last_pass_drill}), policy {days:g} days")
-    elif failed := failed_since_pass(runs):
-        item.blocked = item.blocked or failed
-        item.status, item.why = FAIL, item.blocked
     elif item.blocked:
         item.status, item.why = FAIL, item.blocked
     else:
