@@ -77,14 +77,16 @@ def own_window(expr: str, factor: float, since_s: float, records: Records | None
 
     The recorded series it reads run `rules_factor` times faster than production (the target's time factor;
     default `factor`). `at_bounds` (phase start, now; epoch seconds) admits an `@ <time>` inside the phase;
-    without it any `@ <time>` is refused. The `why` of a confined query says what was cut, "" when nothing was."""
+    without it any `@ <time>` is refused. The `why` of a confined query says how: the ranges scaled, the recorded
+    series read as their expressions, the ranges cut."""
     if pp is None:
         return Window(None, "promql-parser is not installed (pip install 'moneypath[tools]'): its window "
                             "cannot be checked")
     since_s = max(since_s, 1.0)
     records = records or Records()
     rules_factor = factor if rules_factor is None else rules_factor
-    text = _inline(scale_expr(expr, factor), records, rules_factor)
+    inlined: list[str] = []
+    text = _inline(scale_expr(expr, factor), records, rules_factor, inlined)
     cut: list[str] = []
     text = _cut(text, since_s, cut)
     try:
@@ -98,7 +100,10 @@ def own_window(expr: str, factor: float, since_s: float, records: Records | None
         return Window(None, f"looks back {format_duration(reach)}, further than the {since_s:.0f} s since the "
                             "phase began: it may hold an earlier incident")
     scaled = [f"[{a}] → [{b}]" for a, b in zip(_ranges(expr), _ranges(scale_expr(expr, factor))) if a != b]
-    parts = [f"ranges ÷{factor:g} ({', '.join(dict.fromkeys(scaled))})"] if scaled else []
+    by = f"÷{factor:g}" if factor >= 1 else f"×{1 / factor:g}"
+    parts = [f"ranges {by} ({', '.join(dict.fromkeys(scaled))})"] if scaled else []
+    parts += [f"{', '.join(dict.fromkeys(inlined))} read as {'its rule' if len(set(inlined)) == 1 else 'their rules'}"
+              f" ÷{rules_factor:g}"] if inlined else []
     parts += [f"cut to the {since_s:.0f} s since the phase began ({', '.join(dict.fromkeys(cut))})"] if cut else []
     return Window(text, "; ".join(parts) or f"its windows within the {since_s:.0f} s since the phase began")
 
@@ -121,15 +126,20 @@ def _cut(text: str, since_s: float, cut: list[str]) -> str:
     return _outside_strings(text, lambda part: _RANGE.sub(one, part))
 
 
-def _inline(expr: str, records: Records, factor: float) -> str:
+def _inline(expr: str, records: Records, factor: float, inlined: list[str]) -> str:
     """Each recorded series read without matchers or range, named once in the rules: its expression instead,
-    scaled by `factor` as the rule runs on the target."""
+    scaled by `factor` as the rule runs on the target (the names inlined appended to `inlined`)."""
     for _ in range(4):  # a rule that reads another rule
         before = expr
         for name, text in records.inline.items():
             body = scale_expr(text, factor)
             pattern = re.compile(r"(?<![\w:])" + re.escape(name) + r"(?![\w:])(?!\s*[{\[])")
-            expr = _outside_strings(expr, lambda part, p=pattern, b=body: p.sub(lambda _: f"({b})", part))
+
+            def swap(_, name=name, body=body) -> str:
+                inlined.append(name)
+                return f"({body})"
+
+            expr = _outside_strings(expr, lambda part, p=pattern, f=swap: p.sub(f, part))
         if expr == before:
             break
     return expr

@@ -60,6 +60,7 @@ def test_recorded_series_named_once_are_inlined_and_scaled_families_judged_by_th
     assert long in records.inline
     w = own_window(long, 60, 100, records)
     assert w.confined and "[1d]" not in w.expr and "[100s]" in w.expr
+    assert w.why == f"{long} read as its rule ÷60; cut to the 100 s since the phase began ([24m] → [100s])"
     # a label-split family stays recorded: short enough is fine, a 30-day budget never is
     assert own_window('slo:sli_error:ratio_rate5m{slo="authorization-availability"}', 60, 30, records).confined
     w = own_window('slo:error_budget_remaining:ratio{slo="authorization-availability"}', 60, 300, records)
@@ -87,3 +88,9 @@ def test_an_expression_that_does_not_parse_says_so():
 def test_the_shipped_rules_are_read(catalog):
     doc = recording_rules(catalog)
     assert Records.of([doc]).reach_s["slo:sli_error:ratio_rate30d"] == 30 * 86400
+
+
+def test_a_drill_file_query_on_production_rules_is_stretched_then_cut():
+    w = own_window("sum(rate(x_total[10s]))", 1 / 60, 100)
+    assert w.expr == "sum(rate(x_total[100s]))"
+    assert w.why == "ranges ×60 ([10s] → [10m]); cut to the 100 s since the phase began ([10m] → [100s])"
