@@ -97,15 +97,15 @@ def own_window(expr: str, factor: float, since_s: float, records: Records | None
     if why:
         return Window(None, why)
     if reach > since_s + SLACK_S:
-        return Window(None, f"looks back {format_duration(reach)}, further than the {since_s:.0f} s since the "
+        return Window(None, f"looks back {format_duration(reach)}, further than the {math.floor(since_s)} s since the "
                             "phase began: it may hold an earlier incident")
     scaled = [f"[{a}] → [{b}]" for a, b in zip(_ranges(expr), _ranges(scale_expr(expr, factor))) if a != b]
     by = f"÷{factor:g}" if factor >= 1 else f"×{1 / factor:g}"
     parts = [f"ranges {by} ({', '.join(dict.fromkeys(scaled))})"] if scaled else []
     parts += [f"{', '.join(dict.fromkeys(inlined))} read as {'its rule' if len(set(inlined)) == 1 else 'their rules'}"
               f" ÷{rules_factor:g}"] if inlined else []
-    parts += [f"cut to the {since_s:.0f} s since the phase began ({', '.join(dict.fromkeys(cut))})"] if cut else []
-    return Window(text, "; ".join(parts) or f"its windows within the {since_s:.0f} s since the phase began")
+    parts += [f"cut to the {math.floor(since_s)} s since the phase began ({', '.join(dict.fromkeys(cut))})"] if cut else []
+    return Window(text, "; ".join(parts) or f"its windows within the {math.floor(since_s)} s since the phase began")
 
 
 def _ranges(expr: str) -> list[str]:

@@ -20,7 +20,7 @@ def test_a_runbook_range_is_scaled_to_the_target_and_left_when_it_fits():
 def test_a_range_longer_than_the_phase_is_cut_to_it():
     w = own_window('sum(increase(moneypath_dead_letters_total{queue="x"}[1h]))', 60, 42.7)
     assert w.expr == 'sum(increase(moneypath_dead_letters_total{queue="x"}[42s]))'
-    assert w.why == "ranges ÷60 ([1h] → [1m]); cut to the 43 s since the phase began ([1m] → [42s])"
+    assert w.why == "ranges ÷60 ([1h] → [1m]); cut to the 42 s since the phase began ([1m] → [42s])"
 
 
 def test_an_unscaled_query_is_only_cut_and_a_label_value_that_looks_like_a_range_is_kept():
