@@ -82,11 +82,17 @@ class _DiagnosisCtx:
                                      diagnosis=Diagnosis(within=10, steps=steps), runbook_page="runbooks/x.md",
                                      alerts=Alerts(expected=[{"alert": "PaymentsFailing", "page_within": 30}]))
         self.prom, self.db, self.catalog, self.clock = FakeProm(), None, catalog, Clock()
+        self.started_at = self.clock()
         self.prom.answer = lambda expr: ERRORS[answer]
         self.objectives = []
 
     def s(self, seconds):
         return seconds
+
+    def confine(self, expr, runbook=False, since=None):
+        from moneypath.generate.windows import own_window
+
+        return own_window(expr, 1, 60)  # a minute into the drill, on a target as fast as the drill file
 
     def event(self, kind, text, detail=None):
         pass
@@ -260,7 +266,7 @@ WAYS = {
         # no signing key given, or the newest signed checkpoint older than the newest record
         skipped=lambda kind: [kind.evaluate(3, False, None), kind.evaluate(3, False, 2)]),
     "readiness.evidence.control": Ways(
-        passes=_control([_record(1, PASS), _record(2, FAIL)]),
+        passes=_control([_record(1, FAIL), _record(2, PASS)]),  # its drill's latest run passed
         fails=NO_FAIL + "a control is covered or missing; a failed record is no evidence (missing, not measured)",
         empty=lambda kind: [kind.evaluate("PCI-DSS-12.10.2", []),
                             kind.evaluate("SOC2-CC7.4", [{"seq": 1, "verdict": "fail", "controls": ["SOC2-CC7.4"]}])],

@@ -64,6 +64,9 @@ class FakePages:
     def records(self, now):
         return []
 
+    def unread(self):
+        return None  # every read answered
+
     def close(self):
         pass
 

@@ -2,6 +2,8 @@
 
 - ready (pass): a drill in which the alert paged passed within the policy (catalog `readiness.policy_days`);
 - lapsed (fail): it was rehearsed, but no such pass lies within the policy;
+- not ready (fail), whatever the passes: the latest run (by time) of a drill that rehearsed it failed, or its route
+  pages a receiver with no production delivery (moneypath.check.delivery): its pages would reach nobody;
 - not measured: never rehearsed — no record names it as paged. Never a pass.
 
 Its trend: the median time to page of its last `trend.runs` runs (real time: the records' times are already scaled
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -23,6 +25,8 @@ from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import slo_alert_key
 from moneypath.catalog.readiness_policy import ReadinessPolicy
+from moneypath.check.delivery import undelivered, why_undelivered
+from moneypath.check.drill_files import alert_names
 from moneypath.formats.drill import LOCAL_TIME_FACTOR, DrillError, drill_files, read_drill
 
 RECENT_RUNS_MAX = 10  # what the report and the exporter keep per alert (the trend needs 2 x trend.runs)
@@ -62,6 +66,7 @@ class AlertReadiness:
     rule_tests: list[str] = field(default_factory=list)
     drill_files: list[str] = field(default_factory=list)
     roles: list[dict] = field(default_factory=list)  # the latest record's tabletop answers
+    blocked: str = ""  # why a pass within the policy does not make it ready (a later failed run, no delivery)
 
 
 def policy_of(c: Catalog) -> ReadinessPolicy:
@@ -152,6 +157,7 @@ def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[A
     policy = policy_of(c)
     drills = _drill_deadlines(c, Path(root))
     tests = _rule_tests(Path(root))
+    known = alert_names(c)
     out = []
     for key, alert in paging_alerts(c).items():
         files, drill_deadline = drills.get(alert, ([], 0.0))
@@ -167,6 +173,8 @@ def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[A
         item = AlertReadiness(key, alert, policy.policy_seconds(key), deadline, source,
                               runbook=runbook.relative_to(root).as_posix() if runbook.is_file() else None,
                               rule_tests=tests.get(alert, []), drill_files=files)
+        if nowhere := undelivered(c, alert, known):
+            item.blocked = why_undelivered(c, alert, nowhere)
         judge(item, _runs(records, alert), now, policy)
         item.roles = _roles(records, alert, files)
         out.append(item)
@@ -179,20 +187,44 @@ def judge(item: AlertReadiness, runs: list[Run], now: float, policy: ReadinessPo
     if passes:
         item.last_pass, item.last_pass_drill = passes[0].ended_at, passes[0].drill
     days = item.policy_s / 86400
-    if not runs:
+    if item.last_pass is not None and (failed := failed_since_pass(runs)):
+        item.blocked = item.blocked or failed  # stays not ready once stale too: the exporter's last pass agrees
+    if not runs and item.blocked:  # never rehearsed, and would page nobody: the fix comes first
+        item.status, item.why = FAIL, f"{item.blocked}; never rehearsed either"
+    elif not runs:
         item.status, item.why = NOT_MEASURED, "not measured: never rehearsed (no drill on record paged it)"
     elif item.last_pass is None:
         item.status, item.why = FAIL, f"lapsed: rehearsed {len(runs)} time(s), never passed"
     elif now - item.last_pass > item.policy_s:
         item.status, item.why = FAIL, (f"lapsed: last pass {(now - item.last_pass) / 86400:.0f} days ago "
                                        f"({item.last_pass_drill}), policy {days:g} days")
+    elif item.blocked:
+        item.status, item.why = FAIL, item.blocked
     else:
         item.status, item.why = PASS, (f"passed {(now - item.last_pass) / 86400:.0f} days ago "
                                        f"({item.last_pass_drill}), policy {days:g} days")
+    if item.blocked and item.blocked not in item.why:
+        item.why += f"; {item.blocked}"
     item.runs = [r for r in runs if r.time_to_page_s is not None][:RECENT_RUNS_MAX]
     item.trend, item.trend_why = trend([r.time_to_page_s for r in item.runs], item.deadline_s,
                                        policy.trend.runs, policy.trend.creep)
     return item
+
+
+def failed_since_pass(runs: list[Run]) -> str:
+    """Why the alert's passes do not stand: a drill that rehearsed it whose latest run (by start time; `runs` newest
+    first) failed, or ""."""
+    latest: dict[str, Run] = {}
+    for run in runs:
+        latest.setdefault(run.drill, run)
+    failed = [r for r in latest.values() if r.verdict == FAIL]
+    if not failed:
+        return ""
+    r = failed[0]
+    when = datetime.fromtimestamp(r.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"not ready: the latest run of {r.drill} ({when}) failed"
+            f"{' after an earlier pass' if any(p.drill == r.drill and p.verdict == PASS for p in runs) else ''}: "
+            "run it again once fixed")
 
 
 def _roles(records: list[dict], alert: str, files: list[str]) -> list[dict]:

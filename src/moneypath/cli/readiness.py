@@ -21,7 +21,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="For every paging alert of the catalog: its runbook, promtool rule test, drill file, last "
                     "passing drill, the trend of its times to page/diagnose/recover (real time) and the roles that "
                     "answered, from the drill history; never-rehearsed alerts first. Exit 0 all ready, 1 some "
-                    "lapsed (no pass within readiness.policy_days), 3 some never rehearsed (not measured).")
+                    "lapsed (no pass within readiness.policy_days) or not ready (a drill's latest run failed, or "
+                    "its pages reach no delivery), 3 some never rehearsed (not measured).")
     _common(readiness, catalog_arg)
     readiness.add_argument("--json", action="store_true", help="print the report as JSON")
     actions = readiness.add_subparsers(dest="readiness_command", metavar="ACTION")
@@ -93,7 +94,8 @@ def render(alerts, view, now: float) -> str:
     lines = [f"readiness of {len(alerts)} paging alert(s) from {view.history_dir} ({len(view.records)} record(s)"
              + (f", environment {view.environment}" if view.environment else "") + ")"]
     for a in alerts:
-        lines.append(f"{LABEL[a.status]:<13} {a.alert}: {a.why}")
+        label = "NOT READY" if a.status == "fail" and a.blocked else LABEL[a.status]
+        lines.append(f"{label:<13} {a.alert}: {a.why}")
         lines.append(f"    runbook {a.runbook or 'none'} · rule test {', '.join(a.rule_tests) or 'none'} · drill "
                      f"{', '.join(a.drill_files) or 'none'} · last pass {_when(a.last_pass, now)}")
         if a.runs:

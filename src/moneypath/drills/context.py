@@ -27,6 +27,7 @@ from moneypath.formats.drill import LOCAL_TIME_FACTOR, Check, Drill
 from moneypath.formats.expect import check_all
 from moneypath.formats.requests import Requests
 from moneypath.generate.compress import scale_expr
+from moneypath.generate.windows import Records, Window, own_window, rule_records
 
 TICK_S = 1.0
 
@@ -44,6 +45,8 @@ class DrillContext:
         self.load: Load | None = None  # started by the baseline phase
         self.page_slack_s = 0.0  # added to each expected page's deadline (a monitoring replica killed: one evaluation)
         self.started_at = clock()
+        self.phase_at = self.started_at  # where the checks' windows begin: the drill's start, then its mitigation
+        self._records: Records | None = None  # the catalog's recorded series, for confine
         self.timeline: list[Event] = []
         self.objectives: list[Objective] = []
         # Why the target's rates are not data (moneypath.drills.watcher.Watcher.counters_not_data), or None.
@@ -60,6 +63,15 @@ class DrillContext:
     def q(self, expr: str) -> str:
         """A drill-file PromQL expression with its ranges stretched for this target."""
         return scale_expr(expr, 1 / self.scale) if self.scale != 1 else expr
+
+    def confine(self, expr: str, runbook: bool = False, since: float | None = None) -> Window:
+        """A query a verdict rests on, scaled (a runbook's production ranges by the target's time factor, a drill
+        file's by `scale`) and cut to the time since `since` (default: the phase's start): moneypath.generate.windows."""
+        if self._records is None:
+            self._records = rule_records(self.catalog)
+        start, now = self.phase_at if since is None else since, self.clock()
+        return own_window(expr, self.target.time_factor if runbook else 1 / self.scale, now - start, self._records,
+                          self.target.time_factor, (start, now))
 
     def event(self, kind: str, text: str, detail: dict | None = None, t: float | None = None) -> None:
         t = self.clock() if t is None else t
@@ -100,8 +112,11 @@ class DrillContext:
     def run_check(self, check: Check) -> tuple[bool | None, str]:
         if reads_rates(check.promql) and (why := self.counters_not_data()):
             return None, f"not measured: {why}"
+        window = self.confine(check.promql)
+        if not window.confined:
+            return None, f"not measured: {window.why}"
         try:
-            series = self.prom.query(self.q(check.promql))
+            series = self.prom.query(window.expr)
         except TargetError as exc:
             return False, str(exc)
         return check_all(check.expect, series)

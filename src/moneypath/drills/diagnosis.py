@@ -29,7 +29,14 @@ class Diagnosis:
                              expect=f"{step.get('expect')} — checked: {describe_all(expects)}")
         try:
             if kind == "promql":
-                items = self.ctx.prom.query(query)
+                # the runbook's production ranges on this target's clock, since the drill began: never an earlier incident
+                window = self.ctx.confine(query, runbook=True, since=self.ctx.started_at)
+                entry.window = window.why
+                if not window.confined:
+                    entry.ok, entry.result = None, f"not measured: {window.why}"
+                    return entry
+                entry.query = window.expr
+                items = self.ctx.prom.query(window.expr)
                 entry.result = _render_series(items, self.ctx.catalog.money if reads_money(self.ctx.catalog, query)
                                               else None)
             elif self.ctx.db is None:
@@ -61,8 +68,9 @@ class Diagnosis:
                 before = latest.get(step.step)
                 latest[step.step] = entry
                 if before is None or entry.ok:
+                    on = f" (window: {entry.window})" if entry.window and entry.ok is not None else ""
                     ctx.event("diagnosis", f"{'evidence' if entry.ok else 'no evidence yet'}: {step.step} → "
-                                           f"{entry.result[:120]}", {"ok": entry.ok})
+                                           f"{entry.result[:120]}{on}", {"ok": entry.ok, "window": entry.window})
             if all(_done(e, s) for e, s in zip((latest[s.step] for s in steps), steps)):
                 self.diagnosed_at = ctx.clock()
                 break

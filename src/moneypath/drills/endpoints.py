@@ -109,6 +109,8 @@ class Pages:
         self.alertmanager = alertmanager.rstrip("/") if alertmanager else None
         self.client = httpx.Client(timeout=timeout_s)
         self._seen_am: dict[tuple, float] = {}
+        self.reads = self.failed_reads = 0  # of this run: a failed read may have hidden a page
+        self.last_error = ""
 
     def close(self) -> None:
         self.client.close()
@@ -118,7 +120,31 @@ class Pages:
         return "pager" if self.pager else "alertmanager" if self.alertmanager else "none"
 
     def records(self, now: float) -> list[dict]:
-        """Every record so far: {received_at, receiver, status, alertname, labels, starts_at}."""
+        """Every record so far: {received_at, receiver, status, alertname, labels, starts_at}; each read counted,
+        and each that failed (see unread)."""
+        self.reads += 1
+        try:
+            return self._records(now)
+        except TargetError as exc:
+            self.failed_reads += 1
+            self.last_error = str(exc)
+            raise
+
+    def unread(self) -> str | None:
+        """Why the pages seen may not be every page sent in this run (no source, never read, a read failed), or
+        None: a "nothing paged" on such a source is not measured."""
+        url = self.pager or self.alertmanager
+        if url is None:
+            return "no page source (neither a pager nor Alertmanager given): no page could be seen"
+        where = f"the pager at {_host(url)}" if self.pager else f"Alertmanager at {_host(url)}"
+        if not self.reads:
+            return f"{where} was never read"
+        if self.failed_reads:
+            return (f"{where} did not answer {self.failed_reads} of {self.reads} reads "
+                    f"(last: {self.last_error.split(': ', 1)[-1][:120]})")
+        return None
+
+    def _records(self, now: float) -> list[dict]:
         if self.pager:
             try:
                 r = self.client.get(f"{self.pager}/pages")
@@ -146,3 +172,7 @@ class Pages:
         return [{"received_at": t, "receiver": receiver, "status": "firing", "alertname": dict(labels).get("alertname", ""),
                  "labels": dict(labels), "starts_at": None, "source": "alertmanager"}
                 for (receiver, labels), t in self._seen_am.items()]
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].rstrip("/")

@@ -149,7 +149,8 @@ class EvidenceStep(Part):
     result: str
     ok: bool | None  # None: not measured (it returned nothing to judge, or could not run)
     reason: str | None = None  # absent when the step could not run (no database, a failing query)
-    optional = ("reason",)
+    window: str | None = None  # how its query was held to the drill's window (moneypath.generate.windows)
+    optional = ("reason", "window")
 
 
 @dataclass(kw_only=True)

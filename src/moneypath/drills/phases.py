@@ -254,7 +254,7 @@ class DrillRun(DrillContext):
             mitigated &= ok
             reasons.append(text)
         mitigated_at = self.clock()
-        self.window_end = mitigated_at
+        self.window_end = self.phase_at = mitigated_at  # recovery and the steady state after: judged from here
         self.objective("mitigated", mitigated, "; ".join(reasons) or "nothing to do")
         return mitigated_at
 
@@ -388,15 +388,18 @@ class DrillRun(DrillContext):
     def _judge_pages(self, matrix: list[AlertRow], injected: float | None) -> None:
         """detected (when a fault was injected and alerts are expected) and no_unexpected_pages."""
         not_data = self.counters_not_data()  # alerts on rates that are not data: neither pass nor fail
+        unread = self.pages_source.unread()  # a page missed is not a page not sent: neither pass nor fail
         if self.drill.alerts.expected and injected is not None:
             bad = [r for r in matrix if r.expectation == "expected" and not r.ok]
             held = f"; {'; '.join(self.guard_windows)}" if bad and self.guard_windows else ""
+            not_data = not_data or (unread if bad else None)
             self.objective("detected", None if not_data else not bad,
                            f"not measured: {not_data}" if not_data else f"{bad[0].alert}: {bad[0].reason}{held}" if bad else
                            f"every expected alert paged its receivers in time ({len(self.drill.alerts.expected)})")
         unexpected = [r for r in matrix if r.expectation in ("must_not_page", "unexpected") and not r.ok]
         firing = self.watcher.firing_pages()
         tickets = sum(1 for p in firing if not is_page(p))
+        not_data = self.counters_not_data() or (unread if not unexpected else None)
         self.objective("no_unexpected_pages", None if not_data else not unexpected,
                        f"not measured: {not_data}" if not_data else
                        "; ".join(f"{r.alert}: {r.reason}" for r in unexpected) if unexpected else

@@ -25,7 +25,8 @@ from moneypath.check.rehearsals import AlertReadiness, policy_of, readiness
 from moneypath.readiness.history import HistoryError, read
 
 HELP = {
-    "last_pass": "Unix time the paging alert last passed a drill (ended); absent when it never has.",
+    "last_pass": "Unix time the paging alert last passed a drill (ended); absent when it never has, when a later "
+                 "run of that drill failed, or when its pages reach no delivery (not ready).",
     "policy": "How recently the paging alert must have passed a drill (catalog readiness.policy_days), seconds.",
     "page_deadline": "How fast the paging alert must page in real time, seconds; absent when nothing says.",
     "time_to_page": "Real-time seconds from fault to page in a recent drill (run 1 the newest).",
@@ -97,7 +98,7 @@ class ReadinessCollector:
             fam["policy"].add_metric(labels, a.policy_s)
             if a.deadline_s is not None:
                 fam["page_deadline"].add_metric(labels, a.deadline_s)
-            if a.last_pass is not None:
+            if a.last_pass is not None and not a.blocked:  # a pass that does not stand is no pass (ReadinessLapsed)
                 fam["last_pass"].add_metric(labels, a.last_pass)
             for i, run in enumerate(a.runs[:keep], start=1):
                 run_labels = (*labels, str(i))

@@ -67,7 +67,10 @@ def test_readiness_tickets_through_alertmanager_and_its_snapshot(catalog, export
         prom, pager = state.url("prometheus"), state.url("pager")
         stack.set_extra_scrape_targets(state_dir, "readiness", [target])
         written_at = time.time()
-        records = h.write(history, h.quarter(written_at, ready, lapsing, creeping, lapse_in_s=STALE_AFTER_S))
+        quarter = h.quarter(written_at, ready, lapsing, creeping, lapse_in_s=STALE_AFTER_S)
+        # its failed run after the pass would make it not ready at once (tests/unit/readiness/test_earned.py): the
+        # pass alone goes stale here
+        records = h.write(history, [r for r in quarter if not (r["drill"] == "lapsing" and r["verdict"] == "fail")])
         stale_at = timestamp(next(r for r in records if r["drill"] == "lapsing" and r["verdict"] == "pass")["ended_at"]) \
             + 90 * 86400
         last = READINESS_METRICS["last_pass"]

@@ -47,10 +47,14 @@ def test_a_quarter_of_history_reads_ready_lapsed_creeping_and_never_rehearsed(sh
     assert got[ready].status == PASS and got[ready].trend == PASS
     assert got[creeping].status == PASS and got[creeping].trend == FAIL
     assert "more than 50% over" in got[creeping].trend_why
-    assert got[lapsing].status == PASS  # passed 90 days less an hour ago
-    later = _by_alert(readiness(shipped, records, ROOT, NOW + 2 * 3600))
+    # it failed 3 days ago, after its pass: not ready at once, whatever the policy says of the pass
+    assert got[lapsing].status == FAIL and got[lapsing].why.startswith("not ready: the latest run of lapsing (")
+    assert got[lapsing].why.endswith("failed after an earlier pass: run it again once fixed")
+    assert got[lapsing].runs[0].time_to_page_s == 700  # the failed run paged nothing: no time to page
+    passed_only = [r for r in records if not (r["drill"] == "lapsing" and r["verdict"] == "fail")]
+    assert _by_alert(readiness(shipped, passed_only, ROOT, NOW))[lapsing].status == PASS  # 90 days less an hour
+    later = _by_alert(readiness(shipped, passed_only, ROOT, NOW + 2 * 3600))
     assert later[lapsing].status == FAIL and "lapsed: last pass 90 days ago" in later[lapsing].why
-    assert later[lapsing].runs[0].time_to_page_s == 700  # the failed run paged nothing: no time to page
     never = [a for a in items if a.alert not in (ready, lapsing, creeping)]
     assert never and all(a.status == NOT_MEASURED and "never rehearsed" in a.why for a in never)
     assert [a.status for a in items] == sorted((a.status for a in items), key=[NOT_MEASURED, FAIL, PASS].index)
