@@ -111,6 +111,7 @@ class Pages:
         self._seen_am: dict[tuple, float] = {}
         self.reads = self.failed_reads = 0  # of this run: a failed read may have hidden a page
         self.last_error = ""
+        self.last_read_ok = False
 
     def close(self) -> None:
         self.client.close()
@@ -124,11 +125,13 @@ class Pages:
         and each that failed (see unread)."""
         self.reads += 1
         try:
-            return self._records(now)
+            records = self._records(now)
         except TargetError as exc:
             self.failed_reads += 1
-            self.last_error = str(exc)
+            self.last_error, self.last_read_ok = str(exc), False
             raise
+        self.last_read_ok = True
+        return records
 
     def unread(self) -> str | None:
         """Why the pages seen may not be every page sent in this run (no source, never read, a read failed), or
@@ -139,7 +142,9 @@ class Pages:
         where = f"the pager at {_host(url)}" if self.pager else f"Alertmanager at {_host(url)}"
         if not self.reads:
             return f"{where} was never read"
-        if self.failed_reads:
+        # The pager answers with every page so far, so a read that succeeds covers the ones that failed before it;
+        # Alertmanager shows only what fires now, so any failed read may have hidden a page.
+        if self.failed_reads and (self.alertmanager and not self.pager or not self.last_read_ok):
             return (f"{where} did not answer {self.failed_reads} of {self.reads} reads "
                     f"(last: {self.last_error.split(': ', 1)[-1][:120]})")
         return None

@@ -46,6 +46,29 @@ def test_a_read_that_failed_is_named_with_the_count_and_the_address():
     assert pages.unread().startswith("the pager at 127.0.0.1:9 did not answer 3 of 4 reads (last: HTTPStatusError")
 
 
+def test_a_pager_read_after_failed_ones_covers_them():
+    """The pager answers with every page so far: the failures before a read that answered hid nothing."""
+    pages = _pages([0, 503, 200])
+    _read(pages, 3)
+    assert pages.unread() is None
+
+
+def test_alertmanager_failed_read_is_never_covered():
+    """Alertmanager shows only what fires now: a page that fired and resolved during a failed read is lost."""
+    pages = Pages(None, "http://127.0.0.1:9093")
+    pages.client.close()
+    statuses = iter([0, 200])
+
+    def handler(request):
+        if next(statuses) == 0:
+            raise httpx.ConnectError("All connection attempts failed", request=request)
+        return httpx.Response(200, json=[])
+
+    pages.client = httpx.Client(transport=httpx.MockTransport(handler))
+    _read(pages, 2)
+    assert pages.unread().startswith("Alertmanager at 127.0.0.1:9093 did not answer 1 of 2 reads")
+
+
 def test_a_source_never_read_or_missing_is_not_measured():
     assert _pages([]).unread() == "the pager at 127.0.0.1:9 was never read"
     assert Pages(None, "http://127.0.0.1:9093/").unread() == "Alertmanager at 127.0.0.1:9093 was never read"
