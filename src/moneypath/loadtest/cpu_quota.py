@@ -103,13 +103,15 @@ def _v1(d: Path) -> Quota | None:
 
 
 class Probe:
-    """One process's quota (read once) and its cgroup's throttled seconds so far, as a report: what worker_watch
-    sends with each worker's stats, and samples in the master and a single process."""
+    """One process's quota and its cgroup's throttled seconds so far, as a report: what worker_watch sends with each
+    worker's stats, and samples in the master and a single process. Read at each report (a few small files, once a
+    second): a process may be moved into a cgroup, or its quota changed, while it runs."""
 
     def __init__(self, pid: int | str = "self", root: Path = ROOT, proc: Path = Path("/proc")):
-        self.quota = quota(pid, root, proc)
+        self.pid, self.root, self.proc = pid, root, proc
 
     def report(self) -> dict | None:
-        if self.quota is None:
+        q = quota(self.pid, self.root, self.proc)
+        if q is None:
             return None
-        return {"cores": self.quota.cores, "text": self.quota.text, "throttled_s": throttled_s(self.quota.stat)}
+        return {"cores": q.cores, "text": q.text, "throttled_s": throttled_s(q.stat)}

@@ -21,7 +21,7 @@ from moneypath.loadtest.request_names import FLOW
 from moneypath.loadtest.stats import SENT
 
 CPU_SATURATED = 90.0  # % of its ceiling: Locust's own CPU warning threshold is 90 % of a core
-THROTTLED = 0.1  # seconds throttled per second (mean): short of CPU whatever its share of the quota
+THROTTLED = 0.05  # seconds throttled per second (mean): short of CPU whatever its share of the quota
 SHORT = 0.9  # the users carry under this share of the asked rate
 MIN_SAMPLES = 3
 
