@@ -1,5 +1,6 @@
 """A process's CPU quota and the time it was throttled, from its cgroup (v2 `cpu.max`; v1 `cpu.cfs_quota_us` and
-`cpu.cfs_period_us`), and `cpu.stat`'s throttled time (v2 `throttled_usec`, v1 `throttled_time` in ns).
+`cpu.cfs_period_us`), and `cpu.stat`'s throttled time (v2 `throttled_usec`, v1 `throttled_time` in ns); and the time
+it was runnable (`/proc/<pid>/schedstat`): a process starved by others on a busy machine reads little CPU too.
 
 A load generator under a quota is short of CPU at a share of a core that looks idle (4 % of a core, its whole
 quota), so a process's CPU is judged against min(one core, its quota), and throttled time counts as short of CPU
@@ -112,6 +113,19 @@ class Probe:
 
     def report(self) -> dict | None:
         q = quota(self.pid, self.root, self.proc)
-        if q is None:
+        runnable = runnable_s(self.pid, self.proc)
+        if q is None and runnable is None:
             return None
-        return {"cores": q.cores, "text": q.text, "throttled_s": throttled_s(q.stat)}
+        return {"cores": q.cores if q else None, "text": q.text if q else None,
+                "throttled_s": throttled_s(q.stat) if q else None, "runnable_s": runnable}
+
+
+def runnable_s(pid: int | str = "self", proc: Path = Path("/proc")) -> float | None:
+    """Seconds the process's main thread (a Locust process's event loop) was runnable so far: on a CPU or waiting in
+    a run queue for one (/proc/<pid>/schedstat: run time and run-queue wait, in ns). Runnable nearly all the time, it
+    wanted a whole core, whatever it got; None where the kernel does not keep the figures."""
+    try:
+        run_ns, wait_ns = (Path(proc) / str(pid) / "schedstat").read_text().split()[:2]
+        return (int(run_ns) + int(wait_ns)) / 1e9
+    except (OSError, ValueError):
+        return None

@@ -3,7 +3,9 @@ figures (docs/decisions/0027-generator-bound-means-short-of-cpu-or-users.md):
 
 - short of CPU: a Locust process's CPU at CPU_SATURATED % of its ceiling or more (median), the ceiling one core (a
   gevent hub uses one) or its cgroup's CPU quota when that is less; or its cgroup throttled THROTTLED of the time
-  or more (mean): a process held to 4 % of a core by a quota reads 4 %, not 100 %;
+  or more (mean): a process held to 4 % of a core by a quota reads 4 %, not 100 %; or its event loop runnable
+  CPU_SATURATED % of the time or more (median; on a CPU or waiting in the run queue): on a machine busy with other
+  work it wanted a core and got a share of one;
 - short of users: each user has one flow (or request) in flight, so the users asked for carry at most users / the
   mean time one took; under SHORT of the asked rate, the run asked the service for what its users could not send.
 
@@ -46,9 +48,15 @@ def _median(values: list[float]) -> float | None:
 
 
 def cpu_cause(who: str, cpu: list[float], quota: list[float | None], throttled: list[float | None],
-              limit_text: str | None) -> tuple[Cause | None, float | None]:
+              limit_text: str | None, runnable: list[float | None] | None = None) -> tuple[Cause | None, float | None]:
     """(the CPU cause of one process or None, its median CPU % of a core) from its seconds: CPU % of a core, its
-    quota in cores (None: none), its cgroup's throttled seconds per second (None: not known)."""
+    quota in cores (None: none), its cgroup's throttled seconds per second (None: not known), its event loop's
+    runnable seconds per second (None: not known). The seconds under a quota, when there are enough of them, are
+    judged alone: a process moved into a cgroup mid-run is judged there."""
+    runnable = runnable or [None] * len(cpu)
+    under = [i for i, q in enumerate(quota) if q]
+    if MIN_SAMPLES <= len(under) < len(quota):
+        cpu, quota, throttled, runnable = ([xs[i] for i in under] for xs in (cpu, quota, throttled, runnable))
     median_cpu = _median(cpu)
     if median_cpu is None:
         return None, None
@@ -60,10 +68,19 @@ def cpu_cause(who: str, cpu: list[float], quota: list[float | None], throttled: 
     figures = {"cpu_percent": round(median_cpu, 2), "share_of_ceiling": None if share is None else round(share, 3),
                "quota_cores": cores, "quota": limit_text if cores is not None else None,
                "throttled_s_per_s": None if mean_throttled is None else round(mean_throttled, 3)}
+    wanted = _median([r for r in runnable if r is not None])
+    figures["runnable_s_per_s"] = None if wanted is None else round(wanted, 3)
     short = share is not None and share * 100 >= CPU_SATURATED
     throttled_much = mean_throttled is not None and mean_throttled >= THROTTLED
-    if not (short or throttled_much):
+    starved = wanted is not None and wanted * 100 >= CPU_SATURATED and not short
+    if not (short or throttled_much or starved):
         return None, median_cpu
+    if starved:  # it wanted a core and others had it: its CPU reads low on a busy machine
+        line = (f"{who} short of CPU: runnable {min(wanted, 1.0):.0%} of the time (median; on a CPU or waiting for "
+                f"one, /proc schedstat), {median_cpu:.0f} % of a core used")
+        if throttled_much:
+            line += f"; throttled {mean_throttled:.2f} s of each second (cpu.stat)"
+        return Cause("cpu", who, line, figures), median_cpu
     if cores is not None and cores < 1:
         line = (f"{who} short of CPU: {median_cpu:.1f} % of a core (median), {share * 100:.0f} % of its CPU quota of "
                 f"{cores * 100:.3g} % of a core ({limit_text})")

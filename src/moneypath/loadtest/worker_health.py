@@ -52,6 +52,7 @@ class Point:
     last_report: float | None = None  # seconds into the run of its last stats report
     quota: float | None = None  # its cgroup's CPU quota in cores; None: none
     throttled: float | None = None  # seconds its cgroup was throttled per second, lately; None: not known
+    runnable: float | None = None  # seconds per second its event loop was runnable (on a CPU or waiting for one)
 
     def rate(self, unit: str) -> float | None:
         return self.fps if unit == FLOWS_PER_S else self.rps
@@ -65,6 +66,7 @@ class Sample:
     workers: dict[str, Point]
     master_quota: float | None = None
     master_throttled: float | None = None
+    master_runnable: float | None = None
 
 
 @dataclass
@@ -111,8 +113,9 @@ def load(path: Path) -> Timeline | None:
         return None
     samples = [Sample(s["t"], s.get("target_users") or 0, s.get("master_cpu"),
                       {w: Point(p["state"], p.get("users") or 0, p.get("cpu"), p.get("rps"), p.get("fps"),
-                                p.get("last_report"), p.get("quota"), p.get("throttled"))
-                       for w, p in s["workers"].items()}, s.get("master_quota"), s.get("master_throttled"))
+                                p.get("last_report"), p.get("quota"), p.get("throttled"), p.get("runnable"))
+                       for w, p in s["workers"].items()}, s.get("master_quota"), s.get("master_throttled"),
+                      s.get("master_runnable"))
                for s in data.get("samples", [])]
     index = {w: v["index"] for w, v in (data.get("workers") or {}).items() if v.get("index") is not None}
     return Timeline(data.get("mode", "master"), data.get("pace"), samples, index, data.get("started_at"),
@@ -296,7 +299,8 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0,
     for w, points in seconds.items():
         who = "the load generator's one process" if w == "local" else tl.name(w)
         cause, median = generator_bound.cpu_cause(who, [p.cpu for p in points], [p.quota for p in points],
-                                                  [p.throttled for p in points], tl.limits.get(w, {}).get("text"))
+                                                  [p.throttled for p in points], tl.limits.get(w, {}).get("text"),
+                                                  [p.runnable for p in points])
         if median is not None:
             health.worker_cpu[w] = median
         if cause:
@@ -305,7 +309,8 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0,
     master = [s for s in busy if s.master_cpu is not None]
     cause, health.master_cpu = generator_bound.cpu_cause(
         "the Locust master", [s.master_cpu for s in master], [s.master_quota for s in master],
-        [s.master_throttled for s in master], tl.limits.get("master", {}).get("text"))
+        [s.master_throttled for s in master], tl.limits.get("master", {}).get("text"),
+        [s.master_runnable for s in master])
     causes += [cause] if cause else []
     asked = [(tl.achieved(s, unit), tl.asked(s), s.target_users) for s in judged if tl.asked(s)]
     if len(asked) >= MIN_SAMPLES:

@@ -85,16 +85,21 @@ class Watch:
         self.cpu_report(client_id, data.get(CPU_KEY))
 
     def cpu_report(self, who: str, report: dict | None) -> None:
-        if report:
+        if not report:
+            return
+        if report.get("cores"):
             self.limits[who] = {"cores": report["cores"], "text": report["text"]}
-            if report.get("throttled_s") is not None:
-                self.cpu.setdefault(who, deque(maxlen=16)).append((self.now(), report["throttled_s"]))
+        self.cpu.setdefault(who, deque(maxlen=16)).append(
+            (self.now(), report.get("throttled_s") or 0.0, report.get("runnable_s") or 0.0,
+             report.get("throttled_s") is not None, report.get("runnable_s") is not None))
 
-    def quota_of(self, who: str, t: float) -> tuple[float | None, float | None]:
-        """(its quota in cores, its cgroup's throttled seconds per second lately), None each when not known."""
-        limit = self.limits.get(who)
-        throttled = rates_at([(a, b, 0) for a, b in self.cpu.get(who, ())], t, RATE_WINDOW_S)[0]
-        return (limit["cores"] if limit else None), throttled
+    def quota_of(self, who: str, t: float) -> tuple[float | None, float | None, float | None]:
+        """(its quota in cores, its cgroup's throttled seconds per second lately, its event loop's runnable seconds
+        per second lately), None each when not known."""
+        limit, reports = self.limits.get(who), list(self.cpu.get(who, ()))
+        throttled, runnable, _ = rates_at([(t0, a, b) for t0, a, b, _, _ in reports], t, RATE_WINDOW_S)
+        known_t, known_r = any(r[3] for r in reports), any(r[4] for r in reports)
+        return (limit["cores"] if limit else None), (throttled if known_t else None), (runnable if known_r else None)
 
     def _local_report(self) -> None:
         entries = self.runner.stats.entries.values()
@@ -116,9 +121,10 @@ class Watch:
                     continue
                 self.index.setdefault(wid, self.runner.worker_indexes.get(wid, len(self.index)))
                 rps, fps, last = self.rates(wid, t)
-                quota, throttled = self.quota_of(wid, t)
+                quota, throttled, runnable = self.quota_of(wid, t)
                 workers[wid] = {"state": node.state, "users": node.user_count, "cpu": node.cpu_usage,
-                                "rps": rps, "fps": fps, "last_report": last, "quota": quota, "throttled": throttled}
+                                "rps": rps, "fps": fps, "last_report": last, "quota": quota, "throttled": throttled,
+                                "runnable": runnable}
             for wid in self.index:  # quit, or missing too long: the master forgot it
                 if wid not in workers:
                     rps, fps, last = self.rates(wid, t)
@@ -128,15 +134,15 @@ class Watch:
             self._local_report()
             self.cpu_report("local", self.probe.report())
             rps, fps, last = self.rates("local", t)
-            quota, throttled = self.quota_of("local", t)
+            quota, throttled, runnable = self.quota_of("local", t)
             workers["local"] = {"state": self.runner.state, "users": self.runner.user_count,
                                 "cpu": self.runner.current_cpu_usage, "rps": rps, "fps": fps, "last_report": last,
-                                "quota": quota, "throttled": throttled}
+                                "quota": quota, "throttled": throttled, "runnable": runnable}
         out = {"t": t, "target_users": self.runner.target_user_count or 0,
                "master_cpu": self.runner.current_cpu_usage if self.master else None, "workers": workers}
         if self.master:
             self.cpu_report("master", self.probe.report())
-            out["master_quota"], out["master_throttled"] = self.quota_of("master", t)
+            out["master_quota"], out["master_throttled"], out["master_runnable"] = self.quota_of("master", t)
         return out
 
     def _troubled(self, s: dict) -> bool:

@@ -122,7 +122,8 @@ def test_a_loadtest_killed_with_sigkill_takes_its_master_and_local_workers_with_
                     {"MONEYPATH_TOKEN": token})
     before: dict[int, str] = {}
     try:
-        wait_until(lambda: "requests/s" in (tmp_path / "run.log").read_text(), 60, "progress line")
+        wait_until(lambda: "] users " in (tmp_path / "run.log").read_text() and len(descendants(run.pid)) >= 2, 90,
+                   "Locust master and worker running")
         before, took, left = kill_and_watch(run)
         print(f"loadtest killed: its {len(before)} processes gone in {took:.1f} s")
         assert len(before) >= 2  # the Locust master and its worker

@@ -52,7 +52,9 @@ def test_a_v1_quota_is_read_from_the_cpu_controller_and_its_throttled_time_in_ns
     assert q.cores == pytest.approx(0.04)
     assert q.text == f"cgroup v1 cpu.cfs_quota_us 4000 / cpu.cfs_period_us 100000 ({root / 'cpu,cpuacct' / 'gen'})"
     assert cpu_quota.throttled_s(q.stat) == 0.9
-    assert cpu_quota.Probe(root=root, proc=proc).report() == {"cores": q.cores, "text": q.text, "throttled_s": 0.9}
+    write(proc, {"self/schedstat": "300000000 600000000 42\n"})  # 0.3 s on a CPU, 0.6 s waiting for one
+    assert cpu_quota.Probe(root=root, proc=proc).report() == {"cores": q.cores, "text": q.text, "throttled_s": 0.9,
+                                                              "runnable_s": 0.9}
 
 
 def test_no_cgroup_no_quota_and_a_container_path_falls_back_to_the_mount(tmp_path):
@@ -124,3 +126,24 @@ def test_too_few_users_leave_the_passing_rate_gates_not_measured_and_failed_timi
     assert out["flow_p99_locust"].outcome is FAIL  # the service's slowness, measured: not the generator's
     assert out["failure_ratio_prometheus"].outcome is NOT_MEASURED
     assert "too few users: 20 users at 8.0 s per checkout" in out["failure_ratio_prometheus"].reason
+
+
+def test_a_worker_moved_under_a_quota_mid_run_is_judged_on_its_seconds_there():
+    cause, median = generator_bound.cpu_cause("w", [30.0] * 5 + [3.9] * 8, [None] * 5 + [0.04] * 8,
+                                              [None] * 5 + [0.2] * 8, "cgroup v2 cpu.max 4000 100000 (/x)")
+    assert median == 3.9 and cause.figures["share_of_ceiling"] == 0.975
+    assert cause.line.startswith("w short of CPU: 3.9 % of a core (median), 98 % of its CPU quota of 4 % of a core")
+
+
+def test_a_worker_starved_by_a_busy_machine_is_short_of_cpu_though_its_cpu_reads_low():
+    """No quota: others have the cores. Its event loop was runnable nearly all the time, on a CPU 14 % of it."""
+    def point(t, runnable):
+        return wh.Point("running", 10, 14.0, 5.0, None, float(t), None, None, runnable)
+
+    samples = [wh.Sample(float(t), 20, 5.0, {"a": point(t, 0.97), "b": wh.Point("running", 10, 3.0, 10.0, None,
+                                                                                  float(t), None, None, 0.3)})
+               for t in range(1, 21)]
+    health = wh.judge(wh.Timeline("master", PACE, samples, {"a": 0, "b": 1}, 1000.0))
+    assert health.bound == ["worker 1 (a) short of CPU: runnable 97% of the time (median; on a CPU or waiting for "
+                            "one, /proc schedstat), 14 % of a core used"]
+    assert health.to_dict()["causes"][0]["figures"]["runnable_s_per_s"] == 0.97
