@@ -198,6 +198,8 @@ class DrillRun(DrillContext):
             got = floor_reach.delivered(self.load.snapshot(), self.load.rate, self.faults.record.injected_at,
                                         self.clock())
             self.floor_short = floor_reach.unreached(self.drill, found, got, self.drill.load.requests.name)
+            for line in self.floor_short.values():
+                self.event("note", line)
 
     def _start_load(self) -> None:
         spec = self.drill.load
