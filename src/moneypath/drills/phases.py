@@ -194,7 +194,7 @@ class DrillRun(DrillContext):
         self.guard_windows = list(dict.fromkeys(h.line for h in found))
         for line in self.guard_windows:
             self.event("note", line)
-        if self.load is not None:  # what the drill delivered: did it bring the floors? (floor_reach)
+        if found and self.load is not None:  # what the drill delivered: did it bring the floors? (floor_reach)
             got = floor_reach.delivered(self.load.snapshot(), self.load.rate, self.faults.record.injected_at,
                                         self.clock())
             self.floor_short = floor_reach.unreached(self.drill, found, got, self.drill.load.requests.name)

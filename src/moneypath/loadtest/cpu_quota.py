@@ -1,6 +1,6 @@
 """A process's CPU quota and the time it was throttled, from its cgroup (v2 `cpu.max`; v1 `cpu.cfs_quota_us` and
 `cpu.cfs_period_us`), and `cpu.stat`'s throttled time (v2 `throttled_usec`, v1 `throttled_time` in ns); and the time
-it was runnable (`/proc/<pid>/schedstat`): a process starved by others on a busy machine reads little CPU too.
+it was runnable (`/proc/<pid>/schedstat`): a process starved by other work on its cores reads little CPU too.
 
 A load generator under a quota is short of CPU at a share of a core that looks idle (4 % of a core, its whole
 quota), so a process's CPU is judged against min(one core, its quota), and throttled time counts as short of CPU

@@ -75,7 +75,7 @@ def cpu_cause(who: str, cpu: list[float], quota: list[float | None], throttled: 
     starved = wanted is not None and wanted * 100 >= CPU_SATURATED and not short
     if not (short or throttled_much or starved):
         return None, median_cpu
-    if starved:  # it wanted a core and others had it: its CPU reads low on a busy machine
+    if starved:  # it wanted a core and other work had it: its CPU reads low
         line = (f"{who} short of CPU: runnable {min(wanted, 1.0):.0%} of the time (median; on a CPU or waiting for "
                 f"one, /proc schedstat), {median_cpu:.0f} % of a core used")
         if throttled_much:
