@@ -113,7 +113,7 @@ def _worker(args) -> int:
 
 def _one_run(args, locustfile: Path, scenario_file: Path, work: Path, n: int) -> tuple[int, bool]:
     """One master's run: (exit code, whether the master said another run follows)."""
-    from moneypath.loadtest import launch, worker_roll
+    from moneypath.loadtest import launch, parent_watch, worker_roll
     from moneypath.loadtest.locust_processes import split_address, stop_locust
 
     host, port = split_address(args.master)
@@ -122,8 +122,8 @@ def _one_run(args, locustfile: Path, scenario_file: Path, work: Path, n: int) ->
     env[worker_roll.STATUS_ENV] = str(status)
     argv = launch.command(locustfile, "--worker", "--master-host", host, "--master-port", str(port))
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **parent_watch.popen_kwargs(env))  # dies with this command
     begun, seen = time.monotonic(), 0
     events: dict[str, dict] = {}
     try:

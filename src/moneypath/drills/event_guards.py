@@ -176,6 +176,12 @@ def _offered(drill: Drill, guard: Guard, labels: dict[str, str]) -> tuple[float,
     return rate * share, ", ".join(named) or "all of the load"
 
 
+def group_share(drill: Drill, guard: Guard, labels: dict[str, str]) -> float:
+    """The share of the drill's payments that go to the guard's group (the mix's weights, as _offered splits them)."""
+    rate = drill.load.peak.rate if drill.load.peak else drill.load.rate
+    return _offered(drill, guard, labels)[0] / rate if rate else 0.0
+
+
 def _faulted(drill: Drill, label: str, weights: dict[str, float]) -> str | None:
     """The provider the drill's fault breaks, when the guard counts per provider and the load sends to it: the
     group whose alert the fault makes page."""
@@ -191,28 +197,48 @@ def _rate_for(drill: Drill, s: Shortfall) -> float:
     return math.ceil(s.needed_per_s / share) if share else math.inf
 
 
-def held(drill: Drill, catalog, factor: float, alerts: list, query, resolve=lambda name: name) -> list[str]:
-    """For each expected alert in `alerts` that did not page: what its guards' compressed windows held now, one
-    line each (`query`: PromQL → [(labels, value)], e.g. Prometheus at the deadline). A guard that cannot be
+@dataclass(frozen=True)
+class Held:
+    """What one guard of an expected alert's compressed window held at the deadline."""
+    expected: object  # the drill's expected alert (formats.drill)
+    guard: Guard
+    window_s: float  # the compressed window
+    group: str  # e.g. "provider globex", or "all"
+    count: float | None  # the most events a matching group held; None: none, or not read
+    line: str
+    read: bool = True  # False: Prometheus did not answer the guard's query
+
+
+def held_counts(drill: Drill, catalog, factor: float, alerts: list, query, resolve=lambda name: name) -> list[Held]:
+    """For each expected alert in `alerts` that did not page, each of its guards: what its compressed window held now
+    (`query`: PromQL -> [(labels, value)], e.g. Prometheus at the deadline), with its line. A guard that cannot be
     read says so; an alert with no guard is left out."""
     known, out = guards(catalog), []
     for expected in alerts:
         for guard in known.get(resolve(expected.alert) or expected.alert, []):
             window = max(guard.window_s / factor, RANGE_FLOOR_S)
             expr = guard.held_query(window)
+            group = ", ".join(f"{k} {expected.labels[k]}" for k in guard.by if k in expected.labels) or "all"
             try:
                 series = query(expr)
             except Exception as exc:  # noqa: BLE001 - a report line, never the drill's end
-                out.append(f"{guard.alert}: its guard's {window:g} s window could not be read ({exc})")
+                out.append(Held(expected, guard, window, group, None,
+                                f"{guard.alert}: its guard's {window:g} s window could not be read ({exc})", False))
                 continue
             mine = [(labels, v) for labels, v in series
                     if all(labels.get(k) == v2 for k, v2 in expected.labels.items() if k in guard.by)]
-            group = ", ".join(f"{k} {expected.labels[k]}" for k in guard.by if k in expected.labels) or "all"
             if not mine:
-                out.append(f"{guard.alert} did not page: its guard's {window:g} s window held no events for {group} "
-                           f"(floor {guard.events:g}; `{expr}` returned nothing)")
+                out.append(Held(expected, guard, window, group, None,
+                                f"{guard.alert} did not page: its guard's {window:g} s window held no events for "
+                                f"{group} (floor {guard.events:g}; `{expr}` returned nothing)"))
                 continue
             count = max(v for _, v in mine)
-            out.append(f"{guard.alert} did not page: its guard's {window:g} s window held {count:.3g} events for "
-                       f"{group} at the deadline (floor {guard.events:g})")
-    return list(dict.fromkeys(out))  # an alert's rules may share a guard (a burn-rate pair)
+            out.append(Held(expected, guard, window, group, count,
+                            f"{guard.alert} did not page: its guard's {window:g} s window held {count:.3g} events for "
+                            f"{group} at the deadline (floor {guard.events:g})"))
+    return out
+
+
+def held(drill: Drill, catalog, factor: float, alerts: list, query, resolve=lambda name: name) -> list[str]:
+    """The lines of held_counts, each once (an alert's rules may share a guard: a burn-rate pair)."""
+    return list(dict.fromkeys(h.line for h in held_counts(drill, catalog, factor, alerts, query, resolve)))

@@ -76,6 +76,7 @@ class DrillRun(DrillContext):
         self.peak_rate = drill.load.peak.rate if drill.load and drill.load.peak else None  # after the headroom probe
         self.window_end: float | None = None  # end of the fault (or peak) window
         self.guard_windows: list[str] = []  # an expected page that did not come: its event floor's window held
+        self.floor_short: dict[str, str] = {}  # expected alert -> why the drill's delivered load could not page it
         self.interrupted = False  # Ctrl-C during the phases: the journal covers what happened so far
 
     def alert_matrix(self) -> list[AlertRow]:
@@ -183,14 +184,22 @@ class DrillRun(DrillContext):
     def _guard_windows(self) -> None:
         """An expected page that did not come: what its alert's event floor saw, the events its compressed window
         held at the deadline (moneypath.drills.event_guards), in the timeline and the `detected` reason."""
-        from moneypath.drills.event_guards import held
+        from moneypath.drills import floor_reach
+        from moneypath.drills.event_guards import held_counts
 
         missing = [e for e in self.drill.alerts.expected
                    if not set(self.watcher.expected_receivers(e.alert, e.receivers))
                    <= {p.get("receiver") for p in self.watcher.detecting_pages(e.alert, e.labels)}]
-        self.guard_windows = held(self.drill, self.catalog, self.target.time_factor, missing, self.prom.query)
+        found = held_counts(self.drill, self.catalog, self.target.time_factor, missing, self.prom.query)
+        self.guard_windows = list(dict.fromkeys(h.line for h in found))
         for line in self.guard_windows:
             self.event("note", line)
+        if found and self.load is not None:  # what the drill delivered: did it bring the floors? (floor_reach)
+            got = floor_reach.delivered(self.load.snapshot(), self.load.rate, self.faults.record.injected_at,
+                                        self.clock())
+            self.floor_short = floor_reach.unreached(self.drill, found, got, self.drill.load.requests.name)
+            for line in self.floor_short.values():
+                self.event("note", line)
 
     def _start_load(self) -> None:
         spec = self.drill.load
@@ -392,9 +401,12 @@ class DrillRun(DrillContext):
         if self.drill.alerts.expected and injected is not None:
             bad = [r for r in matrix if r.expectation == "expected" and not r.ok]
             held = f"; {'; '.join(self.guard_windows)}" if bad and self.guard_windows else ""
-            not_data = not_data or (unread if bad else None)
-            self.objective("detected", None if not_data else not bad,
-                           f"not measured: {not_data}" if not_data else f"{bad[0].alert}: {bad[0].reason}{held}" if bad else
+            short = [self.floor_short[r.alert] for r in bad if r.alert in self.floor_short]
+            gone = not_data or (unread if bad else None) or (
+                bad and len(short) == len(bad)  # the drill did not bring the floor (floor_reach)
+                and "; ".join(s.removeprefix("not measured: ") for s in short))
+            self.objective("detected", None if gone else not bad,
+                           f"not measured: {gone}" if gone else f"{bad[0].alert}: {bad[0].reason}{held}" if bad else
                            f"every expected alert paged its receivers in time ({len(self.drill.alerts.expected)})")
         unexpected = [r for r in matrix if r.expectation in ("must_not_page", "unexpected") and not r.ok]
         firing = self.watcher.firing_pages()

@@ -25,12 +25,13 @@ from locust.runners import WorkerRunner
 
 import moneypath.loadtest.worker_admission  # noqa: F401 - registers the master's gate and the worker's side
 from moneypath.formats import scenarios
-from moneypath.loadtest import fault_calls, shape, worker_watch  # noqa: F401 (worker_watch: the worker timeline)
+from moneypath.loadtest import fault_calls, parent_watch, shape, worker_watch  # noqa: F401 (worker_watch: the worker timeline)
 from moneypath.loadtest.launch import ENV
 from moneypath.loadtest.run_settings import settings, stack_state, token
 
 log = logging.getLogger("moneypath.loadtest")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # the history file feeds `moneypath loadtest`'s progress line
+parent_watch.arm()  # dies with the moneypath process that started it, even after kill -9
 
 
 @events.init_command_line_parser.add_listener

@@ -7,8 +7,9 @@ did not hold (a worker lost, until the rate held again):
   so; one that cannot be judged on the rest (an overload phase, a drift, a baseline on the whole run) is not
   measured;
 - it never held again: each of them that passed is not measured (one that failed at a lower rate stays failed);
-- the generator was the bottleneck: each of them that passed is not measured, and so is every one read on Locust's
-  clock (a saturated generator's own timings and timeouts are its, not the service's).
+- the generator was the bottleneck (worker_health, generator_bound): each of them that passed is not measured; short
+  of CPU, so is every one read on Locust's clock (a saturated generator's own timings and timeouts are its, not
+  the service's); short of users only, Locust's timings are the service's and a failed one stays failed.
 Pure but for reading the stats snapshots; locust_run calls it.
 """
 
@@ -18,25 +19,9 @@ import json
 from pathlib import Path
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured
-from moneypath.loadtest.gates import RATE_GATES, Gate, PromObservations, Thresholds
+from moneypath.loadtest.gates import RATE_GATES, Gate
 from moneypath.loadtest.stats import steady_entries
 from moneypath.loadtest.worker_health import BOTTLENECK, Health
-
-
-def service_room(prom: PromObservations | None, thr: Thresholds, usage=None) -> bool | None:
-    """Whether the service kept within its SLOs (Prometheus: p99 and error ratio), and no part of it at its CPU
-    ceiling when that was measured; None when not known."""
-    if usage is not None:
-        from moneypath.loadtest import resources
-
-        limit, _ = resources.bottleneck(usage)
-        if limit in ("service", "providersim", "db_write", "machine"):
-            return False
-    if prom is None or prom.p99_s is None or prom.error_ratio is None:
-        return None
-    p99_ok = thr.p99_s is None or prom.p99_s <= thr.p99_s
-    errors_ok = thr.error_budget is None or prom.error_ratio <= thr.error_budget
-    return p99_ok and errors_ok
 
 
 def snapshots(path: Path) -> dict[float, list[dict]]:
@@ -80,7 +65,7 @@ def apply(gates: list[Gate], health: Health | None, rejudged: dict[str, Gate] | 
         if gate.name not in names or gate.skipped:
             out.append(gate)
         elif health.bound:
-            if gate.outcome is PASS or gate.source == "locust":
+            if gate.outcome is PASS or (gate.source == "locust" and health.short_of_cpu):
                 why = f"{BOTTLENECK}: {'; '.join(health.bound)}"
                 gate = Gate(gate.name, gate.title, gate.source, NOT_MEASURED, gate.observed, gate.limit,
                             not_measured(f"{gate.title}: {why}"))

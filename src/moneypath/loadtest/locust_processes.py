@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moneypath.loadtest import launch
+from moneypath.loadtest import launch, parent_watch
 from moneypath.loadtest.run_types import LoadTestError, RunSpec, Target
 from moneypath.loadtest.stats import history
 from moneypath.loadtest.worker_roll import RUNS_FOLLOW_ENV
@@ -85,8 +85,8 @@ def split_address(address: str) -> tuple[str, int]:
 
 def _spawn(argv: list[str], log: Path, env: dict) -> subprocess.Popen:
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **parent_watch.popen_kwargs(env))  # dies with us
     proc.log_path = log
     return proc
 

@@ -22,7 +22,7 @@ from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import launch, load_generator, overload, shape, worker_health, worker_roll
+from moneypath.loadtest import generator_bound, launch, load_generator, overload, shape, worker_health, worker_roll
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
@@ -132,7 +132,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     if phases is not None:
         shed = overload_figures(phases, rate, scenario, entries, work, started, duration, ticks, thr)
         gates += overload.gates(shed, thr, scenario) if judge else []
-    health = generator_health(work, plain, unit, warmup, prom, thr, usage)
+    health = generator_health(work, plain, unit, warmup, entries)
     if judge and health is not None and (health.stretches or health.bound):
         rest = (rest_gates(c, health, entries, work, scenario, duration, warmup, thr, reason, spec, target, ended + settle)
                 if health.stretches and health.recovered and not health.bound else None)
@@ -150,16 +150,17 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
                       series, ticks, usage, drift, shed, unit, health)
 
 
-def generator_health(work: Path, plain: bool, unit: str, warmup_s: float, prom, thr: g.Thresholds,
-                     usage=None) -> worker_health.Health | None:
-    """The load generator over the run, from the worker timeline the harness wrote (None without one): a plain
-    locustfile's users keep no pace, so only its CPU is judged."""
+def generator_health(work: Path, plain: bool, unit: str, warmup_s: float,
+                     entries: list[dict]) -> worker_health.Health | None:
+    """The load generator over the run, from the worker timeline the harness wrote (None without one) and the mean
+    latency of what its users pace (Locust's stats `entries`): a plain locustfile's users keep no pace, so only
+    its CPU is judged."""
     timeline = worker_health.load(work / "locust_workers.json")
     if timeline is None:
         return None
     if plain:
         timeline.pace = None
-    return worker_health.judge(timeline, unit, warmup_s, load_generator.service_room(prom, thr, usage))
+    return worker_health.judge(timeline, unit, warmup_s, generator_bound.latency_of(entries, unit))
 
 
 def rest_gates(c: Catalog, health: worker_health.Health, entries: list[dict], work: Path,

@@ -3,8 +3,9 @@
 CPU comes from the kernel's per-process counters (psutil) of the processes on this machine: the
 service (with its worker processes), the provider simulator, Prometheus (from a stack's
 stack.json) and the Locust processes of the step. Each has a ceiling: one core per Python
-process (one event loop or gevent hub: more threads do not add a core), the machine's cores for
-all of them together. The database's write lock comes from the service's own ledger-write
+process (one event loop or gevent hub: more threads do not add a core), or less when their
+cgroups' CPU quotas allow less (moneypath.loadtest.cpu_quota), the machine's cores for all of
+them together. The database's write lock comes from the service's own ledger-write
 histogram (the catalog's signal): the seconds per second spent in ledger writes; one writer at a
 time (SQLite) saturates at 1.0 (a database server writes concurrently: the figure is kept, not judged).
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from moneypath.loadtest import cpu_quota
 from moneypath.stack import local as stack
 from moneypath.stack.state import INSTANCE_PART
 
@@ -37,10 +39,11 @@ class Usage:
     # One writer at a time (SQLite): the ledger-write seconds per second are the write lock's busy share.
     # A database server writes concurrently, so the same figure (summed over overlapping writes) has no ceiling.
     single_writer: bool = False
+    limits: dict[str, str] = field(default_factory=dict)  # part -> the CPU quota that set its ceiling
 
     def to_dict(self) -> dict:
         return {"cores": self.cores, "ceilings": self.ceilings, "machine_cores": self.machine_cores,
-                "db_write_busy": self.db_write_busy, "single_writer": self.single_writer}
+                "db_write_busy": self.db_write_busy, "single_writer": self.single_writer, "limits": self.limits}
 
 
 LABELS = {"service": "service CPU", "providersim": "provider simulator CPU (a provider)",
@@ -68,7 +71,10 @@ def bottleneck(u: Usage) -> tuple[str | None, str]:
     if share < SATURATED:
         return None, f"none at its ceiling (highest: {LABELS.get(name, name)} {share:.0%})"
     also = [f"{LABELS.get(n, n)} {v:.0%}" for n, v in ranked[1:3] if v >= SATURATED]
-    return name, f"{LABELS.get(name, name)} at {share:.0%} of its ceiling" + (f" (also {', '.join(also)})" if also else "")
+    quota = f", its CPU quota: {u.limits[name]}" if name in u.limits else ""
+    return name, (f"{LABELS.get(name, name)} at {share:.0%} of its ceiling ({u.ceilings.get(name, 0):.3g} cores"
+                  f"{quota})" if quota else f"{LABELS.get(name, name)} at {share:.0%} of its ceiling") + (
+        f" (also {', '.join(also)})" if also else "")
 
 
 def process_group(pids: list[int]) -> tuple[list[psutil.Process], int]:
@@ -84,6 +90,22 @@ def process_group(pids: list[int]) -> tuple[list[psutil.Process], int]:
         out += [p, *children]
         leaves += max(1, len(children))
     return out, leaves
+
+
+def quota_ceiling(procs: list[psutil.Process], leaves: int, quota_of=None) -> tuple[float, str | None]:
+    """(the cores a group can use, the quota that says so or None): `leaves` cores, or the sum of its cgroups' CPU
+    quotas when every process has one and that is less (processes in one cgroup share its quota)."""
+    quota_of = quota_of or (lambda pid: cpu_quota.quota(pid))
+    found = {}
+    for p in procs:
+        q = quota_of(p.pid)
+        if q is None:
+            return float(leaves), None
+        found[q.text] = q
+    if not found:
+        return float(leaves), None
+    cores = sum(q.cores for q in found.values())
+    return (cores, "; ".join(found)) if cores < leaves else (float(leaves), None)
 
 
 def cpu_seconds(p: psutil.Process) -> float | None:
@@ -163,10 +185,13 @@ class CpuMeter:
         self._sample()
         elapsed = max(1e-6, time.monotonic() - self._t0)
         machine = os.cpu_count() or 1
-        cores, ceilings = {}, {}
+        cores, ceilings, limits = {}, {}, {}
         for name in self._groups:
             start, last = self._start.get(name, {}), self._last.get(name, {})
             cores[name] = sum(v - start.get(pid, v) for pid, v in last.items()) / elapsed
-            # one core per process (one event loop or hub each), never more than the machine has
-            ceilings[name] = min(machine, self.extra_ceilings.get(name, self._leaves[name]))
-        return Usage(cores, ceilings, machine)
+            # one core per process (one event loop or hub each), or their CPU quota; never more than the machine has
+            ceiling, limit = quota_ceiling(self._groups[name], self._leaves[name])
+            ceilings[name] = min(machine, self.extra_ceilings.get(name, ceiling))
+            if limit and name not in self.extra_ceilings:
+                limits[name] = limit
+        return Usage(cores, ceilings, machine, limits=limits)

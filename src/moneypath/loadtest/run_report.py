@@ -228,11 +228,17 @@ def generator_section(lg: dict) -> doc.Section:
     was the bottleneck, and each process's CPU (median % of its core over the judged seconds)."""
     blocks: list = [doc.Bullets(lg["lines"])] if lg.get("lines") else [doc.Para(
         "No worker was lost and the load generator was not the bottleneck.")]
-    rows = [[name, f"{cpu:.0f} %"] for name, cpu in sorted((lg.get("worker_cpu") or {}).items())]
+    quota = lg.get("cpu_quota") or {}
+
+    def ceiling(name: str) -> str:  # one core, or its cgroup's CPU quota when that is less
+        q = quota.get(name)
+        return f"{q['cores'] * 100:.3g} % of a core ({q['text']})" if q and q["cores"] < 1 else "one core"
+
+    rows = [[name, f"{cpu:.1f} %", ceiling(name)] for name, cpu in sorted((lg.get("worker_cpu") or {}).items())]
     if lg.get("master_cpu") is not None:
-        rows.append(["Locust master", f"{lg['master_cpu']:.0f} %"])
+        rows.append(["Locust master", f"{lg['master_cpu']:.1f} %", ceiling("Locust master")])
     if rows:
-        blocks.append(doc.Table(["process", "CPU (median, % of a core)"], rows, None, align="lr"))
+        blocks.append(doc.Table(["process", "CPU (median, % of a core)", "its ceiling"], rows, None, align="lrl"))
     blocks.append(doc.Para("Second by second: locust/locust_workers.json (the master's clock, seconds into the run).",
                            "note"))
     return doc.Section("Load generator", blocks)

@@ -7,27 +7,29 @@ the service was the bottleneck. Pure; the timeline comes in.
   When: seconds into the run (the master's clock) of its last report; the rate it carried: its mean before that.
 - The stretch: from the loss until the achieved rate is again at least HELD of the asked (the users the shape asks
   for x their pace) for HOLD_S seconds in a row; None when it never held again.
-- Generator-bound: a worker's (or the single process's, or the master's) CPU at CPU_SATURATED % of its core or more
-  (median over the judged seconds), or the achieved rate under SHORT of the asked while the service had room (its
-  latency and errors within the SLOs). The CPU per unit of rate of the workers that were not saturated says how
-  many workers the rate needs (WORKER_CORES of a core each).
+- Generator-bound, each cause named as what it is (docs/decisions/0027-generator-bound-means-short-of-cpu-or-users.md):
+  short of CPU: a worker's (or the single process's, or the master's) CPU at CPU_SATURATED % of its ceiling or more
+  (median over the judged seconds), the ceiling being one core or its CPU quota when that is less
+  (moneypath.loadtest.cpu_quota), or its cgroup throttled THROTTLED of the time or more; or short of users: the
+  users asked for, over the mean time a flow (or request) took, carry under SHORT of the asked rate (each user has
+  one in flight). Nothing else names the generator: a rate short for another reason is the service's, judged by
+  the gates. The CPU per unit of rate of the workers that were not saturated says how many workers the rate needs
+  (WORKER_CORES of a core each).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from moneypath.loadtest import generator_bound
 from moneypath.loadtest.launch import FLOWS_PER_S, REQUESTS_PER_S
 
 HELD, HOLD_S = 0.9, 3
 COLLAPSED, COLLAPSE_S = 0.5, 5
 CARRIED = 0.8  # a worker carried its users once it sent this share of their pace
-CPU_SATURATED = 90.0  # % of one core: Locust's own CPU warning threshold
-SHORT = 0.9
 WORKER_CORES = 0.75
 MIN_SAMPLES = 3
 STALE_S = 3.5  # a worker with no stats report for this long sends nothing (its rate is 0)
@@ -48,6 +50,9 @@ class Point:
     rps: float | None = None  # requests sent per second
     fps: float | None = None  # flows per second
     last_report: float | None = None  # seconds into the run of its last stats report
+    quota: float | None = None  # its cgroup's CPU quota in cores; None: none
+    throttled: float | None = None  # seconds its cgroup was throttled per second, lately; None: not known
+    runnable: float | None = None  # seconds per second its event loop was runnable (on a CPU or waiting for one)
 
     def rate(self, unit: str) -> float | None:
         return self.fps if unit == FLOWS_PER_S else self.rps
@@ -59,6 +64,9 @@ class Sample:
     target_users: int
     master_cpu: float | None
     workers: dict[str, Point]
+    master_quota: float | None = None
+    master_throttled: float | None = None
+    master_runnable: float | None = None
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Timeline:
     samples: list[Sample]
     index: dict[str, int] = field(default_factory=dict)
     started_at: float | None = None  # the epoch second the test started (the master's clock)
+    limits: dict[str, dict] = field(default_factory=dict)  # worker id ("local", "master") -> its quota: cores, text
 
     def asked(self, s: Sample) -> float | None:
         return s.target_users * self.pace if self.pace is not None else None
@@ -104,10 +113,13 @@ def load(path: Path) -> Timeline | None:
         return None
     samples = [Sample(s["t"], s.get("target_users") or 0, s.get("master_cpu"),
                       {w: Point(p["state"], p.get("users") or 0, p.get("cpu"), p.get("rps"), p.get("fps"),
-                                p.get("last_report")) for w, p in s["workers"].items()})
+                                p.get("last_report"), p.get("quota"), p.get("throttled"), p.get("runnable"))
+                       for w, p in s["workers"].items()}, s.get("master_quota"), s.get("master_throttled"),
+                      s.get("master_runnable"))
                for s in data.get("samples", [])]
     index = {w: v["index"] for w, v in (data.get("workers") or {}).items() if v.get("index") is not None}
-    return Timeline(data.get("mode", "master"), data.get("pace"), samples, index, data.get("started_at"))
+    return Timeline(data.get("mode", "master"), data.get("pace"), samples, index, data.get("started_at"),
+                    data.get("limits") or {})
 
 
 @dataclass(frozen=True)
@@ -135,10 +147,12 @@ class Health:
     names: dict[str, str] = field(default_factory=dict)
     stretches: list[tuple[float, float | None]] = field(default_factory=list)  # not measured: [loss, held again)
     bound: list[str] = field(default_factory=list)  # why the generator was the bottleneck; empty: it was not
+    causes: list[generator_bound.Cause] = field(default_factory=list)  # the same, with their kinds and figures
     achieved_share: float | None = None  # achieved / asked over the judged seconds
     cores_per_rate: float | None = None  # generator CPU cores per unit of rate (workers not saturated)
     worker_cpu: dict[str, float] = field(default_factory=dict)  # median CPU % of each worker
     master_cpu: float | None = None  # median CPU % of the master
+    limits: dict[str, dict] = field(default_factory=dict)  # worker id ("local", "master") -> its CPU quota
 
     @property
     def recovered(self) -> bool:
@@ -147,6 +161,11 @@ class Health:
     @property
     def generator_bound(self) -> bool:
         return bool(self.bound)
+
+    @property
+    def short_of_cpu(self) -> bool:
+        """A Locust process was short of CPU: its own timings are its, not the service's."""
+        return any(c.kind == "cpu" for c in self.causes)
 
     def workers_for(self, rate: float) -> int | None:
         """Workers a rate needs at WORKER_CORES of a core each, from the CPU per unit of rate measured."""
@@ -172,6 +191,9 @@ class Health:
                                                                  for x in self.losses],
                 "not_measured_s": [list(s) for s in self.stretches], "recovered": self.recovered,
                 "generator_bound": self.generator_bound, "bottleneck": self.bound, "achieved_share": self.achieved_share,
+                "causes": [asdict(c) for c in self.causes],
+                "cpu_quota": {"Locust master" if w == "master" else self.names.get(
+                    w, "the one Locust process" if w == "local" else w): q for w, q in self.limits.items()},
                 "cores_per_rate": self.cores_per_rate,
                 "worker_cpu": {self.names.get(w, "the one Locust process" if w == "local" else w): v
                                for w, v in self.worker_cpu.items()}, "master_cpu": self.master_cpu,
@@ -253,16 +275,13 @@ def stretches(tl: Timeline, found: list[Loss], unit: str) -> tuple[list[Loss], l
     return done, spans
 
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if len(values) >= MIN_SAMPLES else None
-
-
-def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service_room: bool | None = None) -> Health:
-    """The load generator over one run: losses and their stretches, the bottleneck and its CPU per unit of rate.
-    `skip_s`: the ramp-up left out of the bottleneck's figures; `service_room`: whether the service kept within its
-    SLOs (None: not known, so a short rate alone does not name the generator)."""
+def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0,
+          latency: generator_bound.Latency | None = None) -> Health:
+    """The load generator over one run: losses and their stretches, the bottleneck (generator_bound: short of CPU,
+    or of users for `latency`, the mean time a user's flow or request took) and its CPU per unit of rate.
+    `skip_s`: the ramp-up left out of the bottleneck's figures."""
     found, spans = stretches(tl, losses(tl, unit), unit)
-    health = Health(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans)
+    health = Health(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans, limits=dict(tl.limits))
     running = _running(tl)
     end = running[-1].t if running else 0.0
     def outside(s: Sample) -> bool:
@@ -271,33 +290,36 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0, service
     judged = [s for s in _settled(running) if skip_s <= s.t < end and outside(s)]
     # CPU: every second from CPU_FROM_S on, outside the stretches (no ramp to wait for, unlike a rate over reports)
     busy = [s for s in running if max(skip_s, CPU_FROM_S) <= s.t and outside(s)]
-    bound = []
-    cpu_of: dict[str, list[float]] = {}
+    seconds: dict[str, list[Point]] = {}
     for s in busy:
         for w, p in s.workers.items():
             if p.state in UP and p.cpu is not None:
-                cpu_of.setdefault(w, []).append(p.cpu)
-    for w, values in cpu_of.items():
-        median = _median(values)
-        if median is None:
-            continue
-        health.worker_cpu[w] = median
-        if median >= CPU_SATURATED:
-            who = "the load generator's one process" if w == "local" else tl.name(w)
-            bound.append(f"{who} CPU {median:.0f} % of its core (median)")
-    health.master_cpu = _median([s.master_cpu for s in busy if s.master_cpu is not None])
-    if health.master_cpu is not None and health.master_cpu >= CPU_SATURATED:
-        bound.append(f"the Locust master's CPU {health.master_cpu:.0f} % of its core (median)")
-    asked = [(tl.achieved(s, unit), tl.asked(s)) for s in judged if tl.asked(s)]
+                seconds.setdefault(w, []).append(p)
+    causes, saturated = [], set()
+    for w, points in seconds.items():
+        who = "the load generator's one process" if w == "local" else tl.name(w)
+        cause, median = generator_bound.cpu_cause(who, [p.cpu for p in points], [p.quota for p in points],
+                                                  [p.throttled for p in points], tl.limits.get(w, {}).get("text"),
+                                                  [p.runnable for p in points])
+        if median is not None:
+            health.worker_cpu[w] = median
+        if cause:
+            causes.append(cause)
+            saturated.add(w)
+    master = [s for s in busy if s.master_cpu is not None]
+    cause, health.master_cpu = generator_bound.cpu_cause(
+        "the Locust master", [s.master_cpu for s in master], [s.master_quota for s in master],
+        [s.master_throttled for s in master], tl.limits.get("master", {}).get("text"),
+        [s.master_runnable for s in master])
+    causes += [cause] if cause else []
+    asked = [(tl.achieved(s, unit), tl.asked(s), s.target_users) for s in judged if tl.asked(s)]
     if len(asked) >= MIN_SAMPLES:
-        got, want = sum(a for a, _ in asked), sum(w for _, w in asked)
-        health.achieved_share = got / want
-        if health.achieved_share < SHORT and service_room:
-            bound.append(f"achieved {got / len(asked):.1f} of {want / len(asked):.1f} {unit} asked "
-                         f"({health.achieved_share:.0%}) while the service kept within its SLOs")
-    health.bound = bound
-    health.cores_per_rate = _cores_per_rate(busy, unit, {w for w, m in health.worker_cpu.items()
-                                                           if m >= CPU_SATURATED})
+        health.achieved_share = sum(a for a, _, _ in asked) / sum(w for _, w, _ in asked)
+        users = generator_bound.users_cause([n for _, _, n in asked], [w for _, w, _ in asked], latency, unit)
+        causes += [users] if users else []
+    health.causes = causes
+    health.bound = [c.line for c in causes]
+    health.cores_per_rate = _cores_per_rate(busy, unit, saturated)
     return health
 
 

@@ -2,6 +2,8 @@
 worker's state, users, CPU % (its heartbeats) and rate (its stats reports), the master's own CPU % and the users the
 shape asks for, written to `<--csv prefix>_workers.json`. A single process (no workers) writes itself as worker
 "local". The same for local children and for workers started elsewhere: it reads only what reaches the master.
+A process under a CPU quota (moneypath.loadtest.cpu_quota) reports it, and the seconds its cgroup was throttled, with
+its stats (a worker) or in the sample (the master, a single process): its CPU is judged against the quota.
 
 Around a worker's loss (moneypath.loadtest.worker_health judges it after the run) the master also keeps its stats
 second by second, `<--csv prefix>_stretch_snapshots.json`, so the run can be judged without the stretch.
@@ -29,12 +31,13 @@ import locust.runners
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from moneypath.loadtest import run_settings
+from moneypath.loadtest import cpu_quota, run_settings
 from moneypath.loadtest.request_names import FLOW
 from moneypath.loadtest.stats import SENT
 from moneypath.loadtest.worker_health import BURN_ENV, rates_at
 
 log = logging.getLogger("moneypath.loadtest")
+CPU_KEY = "moneypath_cpu"  # a worker's quota and throttled seconds, in its stats report
 locust.runners.CPU_MONITOR_INTERVAL = 1.0  # each process's CPU % over the last second (Locust's default: 10 s)
 locust.runners.WORKER_REPORT_INTERVAL = 1.0  # each worker's stats every second (Locust's default: 3 s)
 SAMPLE_S = 1.0
@@ -65,6 +68,9 @@ class Watch:
         self.keep_until = -1.0
         self.pace = _pace(environment)
         self.greenlet = None
+        self.probe = cpu_quota.Probe()  # this process's quota: the master's, or the single process's
+        self.cpu: dict[str, deque] = {}  # worker id (or "local", "master") -> (t, throttled seconds so far)
+        self.limits: dict[str, dict] = {}  # worker id (or "local", "master") -> its quota (cores, text)
 
     def now(self) -> float:
         return time.time() - self.t0
@@ -76,6 +82,24 @@ class Watch:
         total[0] += requests
         total[1] += flows
         self.reports.setdefault(client_id, deque(maxlen=16)).append((self.now(), total[0], total[1]))
+        self.cpu_report(client_id, data.get(CPU_KEY))
+
+    def cpu_report(self, who: str, report: dict | None) -> None:
+        if not report:
+            return
+        if report.get("cores"):
+            self.limits[who] = {"cores": report["cores"], "text": report["text"]}
+        self.cpu.setdefault(who, deque(maxlen=16)).append(
+            (self.now(), report.get("throttled_s") or 0.0, report.get("runnable_s") or 0.0,
+             report.get("throttled_s") is not None, report.get("runnable_s") is not None))
+
+    def quota_of(self, who: str, t: float) -> tuple[float | None, float | None, float | None]:
+        """(its quota in cores, its cgroup's throttled seconds per second lately, its event loop's runnable seconds
+        per second lately), None each when not known."""
+        limit, reports = self.limits.get(who), list(self.cpu.get(who, ()))
+        throttled, runnable, _ = rates_at([(t0, a, b) for t0, a, b, _, _ in reports], t, RATE_WINDOW_S)
+        known_t, known_r = any(r[3] for r in reports), any(r[4] for r in reports)
+        return (limit["cores"] if limit else None), (throttled if known_t else None), (runnable if known_r else None)
 
     def _local_report(self) -> None:
         entries = self.runner.stats.entries.values()
@@ -97,8 +121,10 @@ class Watch:
                     continue
                 self.index.setdefault(wid, self.runner.worker_indexes.get(wid, len(self.index)))
                 rps, fps, last = self.rates(wid, t)
+                quota, throttled, runnable = self.quota_of(wid, t)
                 workers[wid] = {"state": node.state, "users": node.user_count, "cpu": node.cpu_usage,
-                                "rps": rps, "fps": fps, "last_report": last}
+                                "rps": rps, "fps": fps, "last_report": last, "quota": quota, "throttled": throttled,
+                                "runnable": runnable}
             for wid in self.index:  # quit, or missing too long: the master forgot it
                 if wid not in workers:
                     rps, fps, last = self.rates(wid, t)
@@ -106,11 +132,18 @@ class Watch:
                                     "last_report": last}
         else:
             self._local_report()
+            self.cpu_report("local", self.probe.report())
             rps, fps, last = self.rates("local", t)
+            quota, throttled, runnable = self.quota_of("local", t)
             workers["local"] = {"state": self.runner.state, "users": self.runner.user_count,
-                                "cpu": self.runner.current_cpu_usage, "rps": rps, "fps": fps, "last_report": last}
-        return {"t": t, "target_users": self.runner.target_user_count or 0,
-                "master_cpu": self.runner.current_cpu_usage if self.master else None, "workers": workers}
+                                "cpu": self.runner.current_cpu_usage, "rps": rps, "fps": fps, "last_report": last,
+                                "quota": quota, "throttled": throttled, "runnable": runnable}
+        out = {"t": t, "target_users": self.runner.target_user_count or 0,
+               "master_cpu": self.runner.current_cpu_usage if self.master else None, "workers": workers}
+        if self.master:
+            self.cpu_report("master", self.probe.report())
+            out["master_quota"], out["master_throttled"], out["master_runnable"] = self.quota_of("master", t)
+        return out
 
     def _troubled(self, s: dict) -> bool:
         """The load may not be whole: a worker not up, or the rate short of the users' pace (kept generously: the
@@ -155,6 +188,7 @@ class Watch:
     def write(self) -> None:
         _write(self.path, {"started_at": self.t0, "mode": "master" if self.master else "local", "sample_s": SAMPLE_S,
                            "pace": self.pace, "workers": {w: {"index": i} for w, i in self.index.items()},
+                           "limits": self.limits,
                            "samples": self.samples})
 
     def stop(self) -> None:
@@ -195,6 +229,20 @@ def _start(environment, **_kwargs):
     if watch.master:
         environment.events.worker_report.add_listener(watch.on_report)
     watch.greenlet = gevent.spawn(watch.run)
+
+
+@events.report_to_master.add_listener
+def _cpu_to_master(client_id, data, **_kwargs):
+    """A worker's quota and throttled seconds, with each stats report (read by the master's Watch.on_report)."""
+    global _PROBE
+    if _PROBE is None:
+        _PROBE = cpu_quota.Probe()
+    report = _PROBE.report()
+    if report is not None:
+        data[CPU_KEY] = report
+
+
+_PROBE: cpu_quota.Probe | None = None
 
 
 @events.test_stopping.add_listener

@@ -189,7 +189,8 @@ def test_the_injection_says_which_alerts_were_already_firing(shop_run, shop, mon
     monkeypatch.setattr(shop_run, "_recover", lambda at: None)
     monkeypatch.setattr(shop_run.faults, "inject", lambda: (setattr(shop_run.faults.record, "injected_at", 1000.0),
                                                             setattr(shop_run.faults, "end", 1060.0)))
-    monkeypatch.setattr(shop_run, "load", SimpleNamespace(set_rate=lambda rate: None), raising=False)
+    monkeypatch.setattr(shop_run, "load", SimpleNamespace(set_rate=lambda rate: None, snapshot=lambda: [], rate=1.0),
+                        raising=False)
     shop_run._run_phases()
     notes = [e.text for e in shop_run.timeline if e.kind == "note"]
     assert f"steady state not clean: already firing before the fault: {outage} (their pages before it are not its " \

@@ -34,3 +34,18 @@ def test_a_meter_measures_the_cpu_a_process_burns_against_one_core():
         pass
     usage = meter.end()
     assert 0.2 < usage.cores["this"] <= 1.5 and usage.ceilings["this"] == 1
+
+
+def test_a_cpu_quota_lowers_a_groups_ceiling_and_is_named():
+    from types import SimpleNamespace
+
+    from moneypath.loadtest.cpu_quota import Quota
+
+    procs = [SimpleNamespace(pid=1), SimpleNamespace(pid=2)]
+    v1 = Quota(0.04, "cgroup v1 cpu.cfs_quota_us 4000 / cpu.cfs_period_us 100000", None)
+    assert resources.quota_ceiling(procs, 2, lambda pid: v1) == (0.04, v1.text)  # one cgroup: one quota shared
+    assert resources.quota_ceiling(procs, 2, lambda pid: v1 if pid == 1 else None) == (2.0, None)  # one unbound
+    assert resources.quota_ceiling(procs, 2, lambda pid: Quota(4, "4 cores", None)) == (2.0, None)  # above its cores
+    u = resources.Usage({"locust": 0.039}, {"locust": 0.04}, 2, limits={"locust": v1.text})
+    assert resources.bottleneck(u) == ("locust", "load generator CPU (Locust) at 98% of its ceiling (0.04 cores, its "
+                                                 f"CPU quota: {v1.text})")

@@ -13,7 +13,6 @@ from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.loadtest import gates, load_generator
 from moneypath.loadtest import worker_health as wh
 from moneypath.loadtest.gates import Gate
-from tests.unit.loadtest.helpers import healthy_prom
 
 PACE = 1.0  # each user 1 request/s
 
@@ -86,42 +85,41 @@ def test_a_worker_slow_from_the_start_never_carried_its_users_so_it_is_no_loss_b
         return ("running", 10, 99.0, 0.5)
 
     tl = timeline(20, {"a": burned, "b": steady()})
-    health = wh.judge(tl, service_room=True)
+    health = wh.judge(tl)
     assert health.losses == []
-    assert health.generator_bound
-    assert any("worker 1 (a) CPU 99 %" in why for why in health.bound)
-    assert any("while the service kept within its SLOs" in why for why in health.bound)
+    assert health.generator_bound and health.short_of_cpu
+    assert health.bound == ["worker 1 (a) short of CPU: 99 % of its core (median)"]
     # the CPU per request comes from the worker that was not saturated: 0.3 cores for 10 requests/s
     assert abs(health.cores_per_rate - 0.03) < 1e-9
     assert health.workers_for(100) == 4  # 100/s x 0.03 cores = 3 cores, at 0.75 of a core each
 
 
-def test_a_short_rate_alone_names_the_generator_only_when_the_service_had_room():
+def test_a_short_rate_alone_never_names_the_generator():
+    """Neither short of CPU nor of users: the shortfall is the service's, and the gates judge it."""
     def short(t):
         return ("running", 10, 40.0, 6.0)
 
     tl = timeline(20, {"a": short, "b": short})
-    assert wh.judge(tl, service_room=True).generator_bound
-    assert not wh.judge(tl, service_room=False).generator_bound  # the service's limit, not the generator's
-    assert not wh.judge(tl, service_room=None).generator_bound
-    assert abs(wh.judge(tl).achieved_share - 0.6) < 1e-9
+    health = wh.judge(tl)
+    assert not health.generator_bound and health.lines() == []
+    assert abs(health.achieved_share - 0.6) < 1e-9
 
 
 def test_a_saturated_master_or_single_process_is_the_bottleneck_too():
     tl = timeline(20, {"a": steady(), "b": steady()})
     tl.samples = [wh.Sample(s.t, s.target_users, 97.0, s.workers) for s in tl.samples]
-    assert wh.judge(tl).bound == ["the Locust master's CPU 97 % of its core (median)"]
+    assert wh.judge(tl).bound == ["the Locust master short of CPU: 97 % of its core (median)"]
     local = wh.Timeline("local", PACE, [wh.Sample(float(t), 20, None, {"local": wh.Point("running", 20, 95.0, 20.0,
                                                                                           None, float(t))})
                                         for t in range(1, 20)])
     health = wh.judge(local)
-    assert health.bound == ["the load generator's one process CPU 95 % of its core (median)"]
+    assert health.bound == ["the load generator's one process short of CPU: 95 % of its core (median)"]
     assert health.losses == []  # one process: nothing to lose but the run
 
 
 def test_a_closed_loop_has_no_asked_rate_so_only_cpu_can_bind_it():
     tl = timeline(20, {"a": lambda t: ("running", 10, 50.0, 3.0)}, pace=None)
-    health = wh.judge(tl, service_room=True)
+    health = wh.judge(tl)
     assert not health.generator_bound and health.achieved_share is None
 
 
@@ -132,7 +130,7 @@ def test_the_seconds_after_a_change_of_users_are_left_out_of_the_rate():
         users = 20 if 10 <= t < 20 else 2
         rate = users * PACE if not (10 <= t < 13 or 20 <= t < 23) else 2.0
         samples.append(wh.Sample(float(t), users, 1.0, {"a": wh.Point("running", users, 10.0, rate, None, float(t))}))
-    health = wh.judge(wh.Timeline("master", PACE, samples, {"a": 0}), service_room=True)
+    health = wh.judge(wh.Timeline("master", PACE, samples, {"a": 0}))
     assert not health.generator_bound and health.achieved_share == 1.0
 
 
@@ -211,7 +209,7 @@ def test_a_recovered_stretch_takes_the_rate_gates_judged_on_the_rest_and_says_so
 
 
 def test_a_bound_generator_leaves_locust_timings_not_measured_even_when_they_failed():
-    health = wh.judge(timeline(20, {"a": lambda t: ("running", 10, 99.0, 0.5), "b": steady()}), service_room=True)
+    health = wh.judge(timeline(20, {"a": lambda t: ("running", 10, 99.0, 0.5), "b": steady()}))
     gts = [*rate_gates(), Gate("failure_ratio_locust", "errors, Locust", "locust", FAIL, "9 %", "<= 1 %", "over")]
     out = {gt.name: gt for gt in load_generator.apply(gts, health)}
     assert out["failure_ratio_locust"].outcome is NOT_MEASURED
@@ -220,7 +218,7 @@ def test_a_bound_generator_leaves_locust_timings_not_measured_even_when_they_fai
 
 
 def test_a_healthy_generator_changes_nothing():
-    health = wh.judge(timeline(20, {"a": steady(), "b": steady()}), service_room=True)
+    health = wh.judge(timeline(20, {"a": steady(), "b": steady()}))
     assert health.lines() == [] and load_generator.apply(rate_gates(), health) == rate_gates()
     assert load_generator.apply(rate_gates(), None) == rate_gates()
 
@@ -237,11 +235,3 @@ def test_the_rest_is_the_run_less_the_stretch_between_the_snapshots_around_it():
     assert rest["num_requests"] == 20 and rest["response_times"] == {"100": 20}
     assert load_generator.rest_entries(final, kept, [(12.0, None)]) is None
     assert load_generator.rest_entries(final, kept, [(5.0, 19.0)]) is None  # no snapshot before it
-
-
-def test_service_room_reads_the_slos_from_prometheus():
-    thr = gates.Thresholds("lat", 0.3, "avail", 0.01, 60, None)
-    assert load_generator.service_room(healthy_prom(), thr) is True
-    assert load_generator.service_room(healthy_prom(p99_s=0.5), thr) is False
-    assert load_generator.service_room(healthy_prom(error_ratio=0.02), thr) is False
-    assert load_generator.service_room(None, thr) is None
