@@ -15,6 +15,21 @@ from tests.support.feature_catalogs import without
 
 FEATURES_WITH_GATES = ("ledger", "reconciliation", "idempotency", "breaker")
 
+# ---------------------------------------------------------------- check.conservation
+
+
+def _conserved(sent: int, acknowledged: int):
+    from moneypath.check.conservation import ANY, GroundTruth
+
+    return GroundTruth(target="127.0.0.1:8000", start=100.0, end=160.0, sent=sent, acknowledged={ANY: acknowledged})
+
+
+def _conserved_count(total: float):
+    from moneypath.check.conservation import Counted
+
+    return Counted(metric="shop_authorizations_total", target="127.0.0.1:8000", start=100.0, end=160.0, total=total)
+
+
 # ---------------------------------------------------------------- loadtest.gates
 
 
@@ -306,6 +321,15 @@ WAYS = {
                             kind.evaluate("127.0.0.1:8001", {"a1b2c3-1"}, _identities(0, 1), "m")],
         feature_off=NO_FEATURE + "every service on the library answers with its identity, whatever its features",
         skipped=lambda kind: [kind.evaluate("127.0.0.1:8001", set(), _identities(1, 1), "m")]),
+    "check.conservation": Ways(
+        passes=lambda kind: [kind.evaluate(_conserved(259, 259), _conserved_count(259))],
+        fails=lambda kind: [kind.evaluate(_conserved(259, 259), _conserved_count(69)),
+                            kind.evaluate(_conserved(259, 259), _conserved_count(518))],
+        empty=lambda kind: [kind.evaluate(_conserved(259, 259), "no series scraped from the target"),
+                            kind.evaluate(_conserved(0, 0), _conserved_count(0))],
+        feature_off=NO_FEATURE + "every catalog declares authorizations_total; a catalog without the counter reads "
+                                 "not measured (the empty way)",
+        skipped=NO_SKIP + "a shared target makes it one-sided, never skipped: every run that sends traffic reconciles"),
     "canary.verdict": Ways(
         passes=lambda kind: [kind.evaluate([_metric()], [_duplicates()])],
         fails=lambda kind: [kind.evaluate([_metric()], [_duplicates(FAIL)])],

@@ -85,6 +85,7 @@ class _DiagnosisCtx:
         self.started_at = self.clock()
         self.prom.answer = lambda expr: ERRORS[answer]
         self.objectives = []
+        self.counters_not_data = lambda: None  # the target's rates are data (conservation, counter resets)
 
     def s(self, seconds):
         return seconds
