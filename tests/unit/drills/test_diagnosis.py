@@ -23,12 +23,14 @@ def test_a_step_reading_rates_that_are_not_the_runs_is_not_measured_with_the_lin
     from types import SimpleNamespace
 
     from moneypath.drills.diagnosis import Diagnosis
+    from moneypath.generate.windows import own_window
     from tests.support.drill_fakes import FakeProm
 
     line = "the metrics counted 1 of 4 authorizations sent to 127.0.0.1:8000 (0.25; 4 acknowledged): ..."
     steps = {"rates": {"promql": "sum(rate(moneypath_authorizations_total[5m]))"}, "gauge": {"promql": "up"}}
     ctx = SimpleNamespace(drill=SimpleNamespace(runbook_steps=steps), prom=FakeProm(), catalog=catalog, db=None,
-                          clock=lambda: 1000.0, counters_not_data=lambda: line)
+                          clock=lambda: 1000.0, counters_not_data=lambda: line,
+                          started_at=940.0, confine=lambda expr, runbook=False, since=None: own_window(expr, 1, 60))
     ctx.prom.answer = lambda expr: [({"job": "svc"}, 1.0)]
     rates, gauge = (Diagnosis(ctx).run_step(name, []) for name in ("rates", "gauge"))
     assert (rates.ok, rates.result) == (None, f"not measured: {line}")
