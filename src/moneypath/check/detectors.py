@@ -48,31 +48,32 @@ def seen_running(catalog: Catalog, instant: Instant, detector: str, start: float
     """Whether `detector` completed a run between `start` and `end` (Unix seconds), read at `end` from its heartbeat
     on the series `matchers` select (the target's own); pass, or not measured with the line that says why."""
     name = f"detector.{detector}"
-    unseen = f"{title(detector)} was not seen running"
+
+    def unseen(detail: str, **figures: float) -> Check:
+        return Check(name=name, outcome=NOT_MEASURED, why=f"{title(detector)} was not seen running ({detail})",
+                     figures={"detail": detail, **figures})
+
     sel = heartbeat_selector(catalog, detector, matchers)
     feature = BUILTIN_DETECTORS[detector].feature if detector in BUILTIN_DETECTORS else None
     if feature and not catalog.enabled(feature):
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} (feature {feature} is off)")
+        return unseen(f"feature {feature} is off")
     if sel is None:
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} (the catalog declares no signals."
-                     f"{Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS}: nothing reports its runs)")
+        return unseen(f"no signals.{Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS} in the catalog reports its runs")
     if detector not in declared(catalog):
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} (signals.{Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS}"
-                     f" declares no {DETECTOR_LABEL} {detector!r}: nothing reports its runs)")
+        return unseen(f"signals.{Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS} declares no {DETECTOR_LABEL} {detector!r}")
     between = f"{sel} did not advance between {clock(start)} and {clock(end)} UTC"
     query = f"max({sel})"
     try:
         samples = instant(query, end)
     except errors as exc:
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} ({query}: {exc})")
+        return unseen(f"{query}: {exc}")
     values = [float(s["value"][1]) for s in samples]
     values = [v for v in values if not math.isnan(v)]
     if not values:
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} ({between}: Prometheus has no such series)")
+        return unseen(f"{between}: Prometheus has no such series")
     last = max(values)
     if last < start:
-        return Check(name=name, outcome=NOT_MEASURED, why=f"{unseen} ({between}: its last run was at "
-                     f"{clock(last)})", figures={"last_run": last})
+        return unseen(f"{between}: its last run was at {clock(last)}", last_run=last)
     return Check(name=name, outcome=PASS, why=f"{title(detector)} ran at {clock(last)} UTC, within the window",
                  figures={"last_run": last})
 
