@@ -7,7 +7,7 @@ webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing e
 and the provider's answer to the second (`duplicate_of`) makes the shop count a duplicate charge (a canary drill's
 hook fault). A client retrying a charge is not counted here (the ambiguous-timeout drill's premise).
 
-Its two detectors report their runs (`mp.detector_ran`): the duplicate check reads every approved answer, and a
+Its two detectors report their runs (`mp.record_detector_run`): the duplicate check reads every approved answer, and a
 balance check every second compares the money the providers approved with the charges the shop keeps.
 `SHOP_DETECTORS=off` is the same shop without either: its counters stay at 0 and its imbalance at the 0 it set at
 start, and nothing reports a run (the liar's matrix, tests/integration/liars/test_detector_never_runs.py).
@@ -48,7 +48,7 @@ async def check_balance() -> None:
                 kept[charge.get("currency")] += int(charge.get("amount_minor", 0))
         for currency in mp.catalog.currencies:
             mp.set_ledger_imbalance(currency, approved[currency] - kept[currency])
-        mp.detector_ran("ledger_balance")
+        mp.record_detector_run("ledger_balance")
         await asyncio.sleep(1.0)
 
 
@@ -107,7 +107,7 @@ async def create_charge(request: Request):
     if outcome == "approved" and DETECTORS:
         if twice and answer.json().get("duplicate_of"):  # a client's retry is its own
             mp.count_duplicate_charge(provider, currency, int(body.get("amount_minor", 0)))
-        mp.detector_ran("duplicates")  # every approved answer read for a second charge
+        mp.record_detector_run("duplicates")  # every approved answer read for a second charge
     with mp.time_ledger_write():
         charge_id = uuid.uuid4().hex
         charges[charge_id] = {"id": charge_id, "status": outcome, **body}

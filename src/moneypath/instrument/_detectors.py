@@ -1,4 +1,4 @@
-"""MoneyPath's detector heartbeat: `detector_ran("duplicates")` after each completed run of a job whose healthy
+"""MoneyPath's detector heartbeat: `record_detector_run("duplicates")` after each completed run of a job whose healthy
 output is 0 (moneypath.catalog.detectors).
 
 The heartbeat is a timestamp gauge (`<namespace>_detector_last_run_timestamp_seconds{detector=...}`), `max` across
@@ -29,7 +29,7 @@ class DetectorSignals:
         off = {name for name, d in BUILTIN_DETECTORS.items() if d.feature and not self.catalog.enabled(d.feature)}
         self._detectors_off = frozenset(off)
 
-    def detector_ran(self, detector: str, at: float | None = None) -> None:
+    def record_detector_run(self, detector: str, at: float | None = None) -> None:
         """A detector completed a run (found nothing or something: both are a run), at `at` (Unix time, default
         now). Call it once per run, after the run: a zero the detector's signals show is evidence only while this
         advances."""
@@ -38,4 +38,4 @@ class DetectorSignals:
         try:
             self._heartbeat.child((detector,)).set(time.time() if at is None else at)
         except Exception:
-            self._failed("detector_ran")
+            self._failed("record_detector_run")

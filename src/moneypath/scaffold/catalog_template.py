@@ -60,7 +60,7 @@ def _heartbeat(o: Options) -> str:
     """The detectors' heartbeat (moneypath.catalog.detectors): one value per detector of the features that are on."""
     names = [name for name, d in BUILTIN_DETECTORS.items() if d.feature is None or o.on(d.feature)]
     return f"""
-  # Detectors: jobs whose healthy output is 0 (your duplicate scan, ...). Call `mp.detector_ran("duplicates")` after
+  # Detectors: jobs whose healthy output is 0 (your duplicate scan, ...). Call `mp.record_detector_run("duplicates")` after
   # each run: a 0 from a detector whose heartbeat did not advance in a check's window is not measured.
   {Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS}:
     type: gauge

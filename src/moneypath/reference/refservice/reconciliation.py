@@ -73,8 +73,8 @@ class Reconciler:
             self.mp.record_reconciliation(provider, ages.get(provider, 0.0), succeeded_at=now)
         # One run matched every settlement line against the ledger: both its detectors ran (duplicates are the
         # second line for one capture), so a 0 in their counters is now a finding.
-        self.mp.detector_ran(Detector.RECONCILIATION, now)
-        self.mp.detector_ran(Detector.DUPLICATES, now)
+        self.mp.record_detector_run(Detector.RECONCILIATION, now)
+        self.mp.record_detector_run(Detector.DUPLICATES, now)
         return counts
 
     # ------------------------------------------------------------ import

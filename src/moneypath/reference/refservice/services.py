@@ -115,7 +115,7 @@ class Services:
             sums = self.imbalance.update(conn)
         for currency in {*self.currencies, *sums}:
             self.mp.set_ledger_imbalance(currency, sums.get(currency, 0))
-        self.mp.detector_ran(Detector.LEDGER_BALANCE)
+        self.mp.record_detector_run(Detector.LEDGER_BALANCE)
 
     def adapter_for(self, provider: str) -> Adapter:
         if provider not in self.adapters:

@@ -49,4 +49,4 @@ def record_captures(payment: Payment, captures: list[dict]) -> None:
         get_moneypath().count_duplicate_charge(payment.provider, payment.currency, extra)
         log.error("payment %s captured %d times by %s (%s)", payment.id, len(captures), payment.provider,
                   payment.provider_ref)
-    get_moneypath().detector_ran("duplicates")  # the provider's captures of this payment counted: a run
+    get_moneypath().record_detector_run("duplicates")  # the provider's captures of this payment counted: a run
