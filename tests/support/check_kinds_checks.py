@@ -144,12 +144,15 @@ def _step_skipped(kind, catalog):
 
 
 class _CanaryProm:
-    """Prometheus for the money invariants: no duplicate-charge series, the ledger's gauge 0 in every currency."""
+    """Prometheus for the money invariants: no duplicate-charge series, the ledger's gauge 0 in every currency, and
+    every detector's heartbeat at the query's time (it ran)."""
 
     def __init__(self, catalog):
         self.catalog = catalog
 
     def instant(self, query, at=None):
+        if self.catalog.metric(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS) in query:
+            return [{"metric": {}, "value": [at, str(at)]}]
         if self.catalog.signal_on(Key.LEDGER_IMBALANCE_MINOR) and self.catalog.metric(Key.LEDGER_IMBALANCE_MINOR) in query:
             return [{"metric": {"currency": c}, "value": [at, "0"]} for c in self.catalog.currencies]
         return []

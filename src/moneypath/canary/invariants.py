@@ -1,6 +1,6 @@
 """The money invariants, hard gates of the canary whatever the statistics: a duplicate charge, a ledger out of
 balance, an acknowledged write lost. Any one in the canary's window fails it at once. A zero passes only when the
-detector that computes it (moneypath.check.detectors) ran in the canary's window on the canary's own series.
+detector that computes it (moneypath.check.detector_runs) ran in the canary's window on the canary's own series.
 
 From Prometheus (the features the catalog declares): the canary's duplicate charges (and their amount), and its
 ledger imbalance gauge (ledger feature) not 0 at any scrape of the window. With `--database URL` the catalog's
@@ -18,7 +18,7 @@ from moneypath.canary.results import InvariantResult
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER, Key
 from moneypath.catalog.detectors import detector_of
-from moneypath.check.detectors import seen_running
+from moneypath.check.detector_runs import seen_running
 
 NO_DATABASE = "payments not named: no --database"
 

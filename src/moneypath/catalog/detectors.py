@@ -5,7 +5,7 @@ A counter the library creates at 0 reads 0 whether its detector found nothing or
 each completed run on one heartbeat, the gauge `<namespace>_detector_last_run_timestamp_seconds{detector="<name>"}`
 (`Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS`; its `detector` label's values are the catalog's detectors), and a check
 reads a zero from a detector's signal only when that heartbeat advanced within the check's window
-(moneypath.check.detectors).
+(moneypath.check.detector_runs).
 
 Which detector a signal comes from: the signal's own `detector:` in the catalog, else the built-in default below. A
 detector belongs to the feature of its signals: with the feature off it exists nowhere (no label value, no check).

@@ -15,7 +15,7 @@ from moneypath._common.verdict import FAIL, Check, Verdict, register
 from moneypath._common.verdict import Outcome as Result
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.detectors import detector_of
-from moneypath.check.detectors import seen_running
+from moneypath.check.detector_runs import seen_running
 from moneypath.drills import baseline_load, money
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.context import DrillContext
@@ -251,7 +251,7 @@ def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
 
 def _detector_seen(ctx: DrillContext) -> tuple[str | None, str]:
     """How the service showed its duplicate detector running during the drill, or (None, why not): its heartbeat
-    advanced since the drill's start (moneypath.check.detectors), or the duplicate counter increased."""
+    advanced since the drill's start (moneypath.check.detector_runs), or the duplicate counter increased."""
     check = detector_check(ctx, Key.DUPLICATE_CHARGES_TOTAL)
     if check is not None and check.ok:
         return check.why, ""

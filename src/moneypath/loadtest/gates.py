@@ -167,7 +167,7 @@ class PromObservations:
     circuit_max: float | None = None
     locust_series: int | None = None           # Locust exporter series Prometheus scraped during the run
     cost_per_authorization_usd: float | None = None
-    # gate name -> why its zero is no evidence: the detector it reads was not seen running (moneypath.check.detectors)
+    # gate name -> why its zero is no evidence: the detector it reads was not seen running (moneypath.check.detector_runs)
     unseen: dict[str, str] = field(default_factory=dict)
 
 

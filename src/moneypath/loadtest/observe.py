@@ -17,7 +17,7 @@ from moneypath._common import yamlio
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.catalog.conventions import LOCUST_METRICS
-from moneypath.check.detectors import unseen_detectors
+from moneypath.check.detector_runs import unseen_detectors
 from moneypath.formats.scenarios import availability_slo, latency_slo
 from moneypath.loadtest.gates import MONEY_SIGNALS, PromObservations, SignalError, Thresholds, money_signals
 

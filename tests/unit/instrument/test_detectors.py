@@ -15,6 +15,7 @@ from moneypath.catalog import parse_catalog
 from moneypath.catalog.conventions import Detector, Key
 from moneypath.instrument import MoneyPath
 from tests.conftest import CATALOG_PATH
+from tests.docs_examples import code_block
 from tests.support.feature_catalogs import without
 
 HEARTBEAT = Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS
@@ -27,9 +28,11 @@ def _value(registry: CollectorRegistry, name: str, **labels) -> float | None:
 def test_a_run_sets_the_detectors_heartbeat_to_its_time(catalog):
     registry = CollectorRegistry()
     mp = MoneyPath.from_catalog(CATALOG_PATH, registry=registry)
+    exec(code_block("docs/instrumenting.md", "Detectors"), {"mp": mp})  # the page's call: duplicates, now
+    name = catalog.metric(HEARTBEAT)
+    assert _value(registry, name, detector="duplicates") > 1_700_000_000
     mp.record_detector_run(Detector.DUPLICATES, at=1_800_000_000.0)
     mp.record_detector_run(Detector.RECONCILIATION)
-    name = catalog.metric(HEARTBEAT)
     assert _value(registry, name, detector="duplicates") == 1_800_000_000.0
     assert _value(registry, name, detector="reconciliation") > 1_700_000_000  # now
     assert _value(registry, name, detector="ledger_balance") is None  # a detector that never ran has no series

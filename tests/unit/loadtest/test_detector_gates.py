@@ -1,5 +1,5 @@
 """The gates that read a detector's zero (duplicate charges, the ledger's balance, the reconciliation's backlog) pass
-only when the detector's heartbeat shows a run within the run's window (moneypath.check.detectors); a figure that is
+only when the detector's heartbeat shows a run within the run's window (moneypath.check.detector_runs); a figure that is
 not zero fails whatever the heartbeat."""
 
 from __future__ import annotations
