@@ -7,16 +7,24 @@ webhooks. It uses moneypath the way docs/getting-started.md shows, and nothing e
 and the provider's answer to the second (`duplicate_of`) makes the shop count a duplicate charge (a canary drill's
 hook fault). A client retrying a charge is not counted here (the ambiguous-timeout drill's premise).
 
+Its two detectors report their runs (`mp.record_detector_run`): the duplicate check reads every approved answer, and a
+balance check every second compares the money the providers approved with the charges the shop keeps.
+`SHOP_DETECTORS=off` is the same shop without either: its counters stay at 0 and its imbalance at the 0 it set at
+start, and nothing reports a run (the liar's matrix, tests/integration/liars/test_detector_never_runs.py).
+
     SHOP_CATALOG=ops/moneypath.yaml SHOP_PROVIDERS=komoju=http://127.0.0.1:9101,knet=http://127.0.0.1:9102 \\
         uvicorn tests.foreign.ticketshop:app --port 8080
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
 import uuid
+from collections import Counter
+from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
@@ -27,7 +35,32 @@ from moneypath.instrument import MoneyPath, MoneyPathMiddleware
 
 mp = MoneyPath.from_catalog(os.environ.get("SHOP_CATALOG", "moneypath.yaml"))
 PROVIDERS = dict(item.split("=", 1) for item in os.environ.get("SHOP_PROVIDERS", "").split(",") if item)
-app = FastAPI()
+DETECTORS = os.environ.get("SHOP_DETECTORS", "on") != "off"
+approved: Counter = Counter()  # minor units the providers approved, per currency: what the balance check compares
+
+
+async def check_balance() -> None:
+    """Every second: the charges kept against the money approved, per currency (0 when every approval is kept)."""
+    while True:
+        kept = Counter()
+        for charge in charges.values():
+            if charge["status"] == "approved":
+                kept[charge.get("currency")] += int(charge.get("amount_minor", 0))
+        for currency in mp.catalog.currencies:
+            mp.set_ledger_imbalance(currency, approved[currency] - kept[currency])
+        mp.record_detector_run("ledger_balance")
+        await asyncio.sleep(1.0)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    task = asyncio.create_task(check_balance()) if DETECTORS else None
+    yield
+    if task is not None:
+        task.cancel()
+
+
+app = FastAPI(lifespan=lifespan)
 app.add_middleware(MoneyPathMiddleware, moneypath=mp)
 app.add_route("/metrics", mp.metrics_app())
 client = httpx.AsyncClient(timeout=1.0)
@@ -71,11 +104,15 @@ async def create_charge(request: Request):
     mp.record_authorization(provider, method, outcome, seconds)
     if outcome in ("error", "timeout"):
         return problem(502, f"{provider} did not answer")
-    if outcome == "approved" and twice and answer.json().get("duplicate_of"):  # a client's retry is its own
-        mp.count_duplicate_charge(provider, currency, int(body.get("amount_minor", 0)))
+    if outcome == "approved" and DETECTORS:
+        if twice and answer.json().get("duplicate_of"):  # a client's retry is its own
+            mp.count_duplicate_charge(provider, currency, int(body.get("amount_minor", 0)))
+        mp.record_detector_run("duplicates")  # every approved answer read for a second charge
     with mp.time_ledger_write():
         charge_id = uuid.uuid4().hex
         charges[charge_id] = {"id": charge_id, "status": outcome, **body}
+        if outcome == "approved":
+            approved[currency] += int(body.get("amount_minor", 0))
     mp.add_cost("provider_fee", 0.02, provider)
     return JSONResponse(charges[charge_id], status_code=201)
 

@@ -18,6 +18,7 @@ _TERM = re.compile(r"(increase|max_over_time|min_over_time)\(([a-zA-Z_:][\w:]*)\
 _MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
 _RAW = re.compile(r"^sum \(([a-zA-Z_:][\w:]*)\{([^}]*)\}\)$")
 _BY = re.compile(r"^(?:sum|max|min) by \((\w+)\)")
+_HEARTBEAT = re.compile(r"^max\(([a-zA-Z_:][\w:]*)\{([^}]*)\}\)$")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Series:
     high: float = 0.0
     wobble: float = 0.0  # in a range query, the growth of step k is scaled by 1 +- wobble, alternately
     reset_at: int | None = None  # in a range query, the counter restarts from 0 just before this point
+    ran_at: float | None = None  # a detector's heartbeat: its last run (None: at the time of the query)
 
 
 def _matches(labels: dict, matchers: str) -> bool:
@@ -73,6 +75,10 @@ class FakePrometheus:
             return [{"metric": {}, "value": [at, str(int(window) // self.scrape_s + 1)]}] if found else []
         if query.startswith("max(process_start_time_seconds"):
             return [] if self.start is None else [{"metric": {}, "value": [at, str(self.start)]}]
+        if beat := _HEARTBEAT.match(query):  # the detectors' heartbeat: the latest run of the matching series
+            runs = [at if s.ran_at is None else s.ran_at for s in self.series
+                    if s.name == beat.group(1) and _matches(s.labels, beat.group(2))]
+            return [{"metric": {}, "value": [at, str(max(runs))]}] if runs else []
         by = _BY.match(query)
         label = by.group(1) if by else None
         if " - sum" in query:  # the histogram's count minus its bucket
@@ -126,11 +132,12 @@ def install(monkeypatch, fake: FakePrometheus) -> FakePrometheus:
 
 def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, errors: float = 0.0, slow: float = 0.01,
         duplicates: int = 0, imbalance: float = 0.0, ledger_failed: float = 0.0,
-        latency: tuple[float, ...] | None = None, cost: float = 0.3) -> list[Series]:
+        latency: tuple[float, ...] | None = None, cost: float = 0.3, detectors_ran: bool = True) -> list[Series]:
     """One arm's series on `catalog` (label track=<track>): `n` authorizations per provider, these shares of them
     declined, slow (over every bucket but the last), provider calls erroring, ledger writes failing; `latency`, the
     cumulative share at each finite bucket (default: all but the slow ones in the first); `cost` USD per
-    authorization (provider fees, varying from interval to interval)."""
+    authorization (provider fees, varying from interval to interval); `detectors_ran`: every detector the catalog
+    declares reports a run at the time of each query (else none ever ran)."""
     m, sel = catalog.metric, {"track": track}
     out = []
     hist = catalog.signals[Key.AUTHORIZATION_DURATION_SECONDS]
@@ -160,6 +167,9 @@ def arm(catalog: Catalog, track: str, n: int = 1000, declined: float = 0.1, erro
     if catalog.has(Key.LEDGER_WRITES_TOTAL):
         for outcome, share in (("committed", 1 - ledger_failed), ("failed", ledger_failed)):
             out.append(Series(m(Key.LEDGER_WRITES_TOTAL), {**sel, "outcome": outcome}, 2 * n * share))
+    if detectors_ran and catalog.has(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS):
+        for detector in catalog.signals[Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS].labels["detector"]:
+            out.append(Series(m(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS), {**sel, "detector": detector}))
     return out
 
 

@@ -159,12 +159,15 @@ def _step_skipped(kind, catalog):
 
 
 class _CanaryProm:
-    """Prometheus for the money invariants: no duplicate-charge series, the ledger's gauge 0 in every currency."""
+    """Prometheus for the money invariants: no duplicate-charge series, the ledger's gauge 0 in every currency, and
+    every detector's heartbeat at the query's time (it ran)."""
 
     def __init__(self, catalog):
         self.catalog = catalog
 
     def instant(self, query, at=None):
+        if self.catalog.metric(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS) in query:
+            return [{"metric": {}, "value": [at, str(at)]}]
         if self.catalog.signal_on(Key.LEDGER_IMBALANCE_MINOR) and self.catalog.metric(Key.LEDGER_IMBALANCE_MINOR) in query:
             return [{"metric": {"currency": c}, "value": [at, "0"]} for c in self.catalog.currencies]
         return []
@@ -363,5 +366,21 @@ def _empty_step_gates():
 
     return [Gate("p99_latency_prometheus", "p99", "prometheus", NOT_MEASURED, "no data", "<= 300 ms", "nothing")]
 
+
+def _heartbeat(*values: float):
+    """An instant query answering the detector's heartbeat with these last-run times (none: no series)."""
+    return lambda query, at: [{"metric": {}, "value": [at, str(v)]} for v in values]
+
+
+WAYS["check.detector_seen_running"] = Ways(
+    passes=lambda kind, catalog: [kind.evaluate(catalog, _heartbeat(1_050.0), "duplicates", 1_000.0, 1_120.0)],
+    fails=NO_FAIL + "a detector not seen running is not measured, never a failure: the figure it vouches for is "
+                    "judged by the check that reads it",
+    empty=lambda kind, catalog: [kind.evaluate(catalog, _heartbeat(), "duplicates", 1_000.0, 1_120.0),
+                                 kind.evaluate(catalog, _heartbeat(900.0), "duplicates", 1_000.0, 1_120.0)],
+    feature_off=lambda kind: [kind.evaluate(without("reconciliation"), _heartbeat(1_050.0), "reconciliation",
+                                            1_000.0, 1_120.0)],
+    skipped=NO_SKIP + "it has no configuration of its own: the scenario or drill skips the gate or check that reads "
+                      "the zero")
 
 XFAIL: dict = {}  # the (d) cases that fail for a known defect, strict so that the fix shows

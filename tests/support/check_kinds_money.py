@@ -49,8 +49,9 @@ def _objective(catalog, impact: MoneyImpact, lost_lines=(), balanced_gauge: bool
     from moneypath.drills.impact import ledger_objective
 
     gauge = catalog.metric(Key.LEDGER_IMBALANCE_MINOR) if catalog.signal_on(Key.LEDGER_IMBALANCE_MINOR) else None
-    ctx = MoneyCtx(catalog, lambda expr: ([({"currency": c}, 0.0) for c in catalog.currencies]
-                                          if balanced_gauge and gauge and gauge in expr else []))
+    beat = catalog.metric(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS)  # every detector ran mid-drill (1000 to 1100)
+    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if beat in expr else (
+        [({"currency": c}, 0.0) for c in catalog.currencies] if balanced_gauge and gauge and gauge in expr else []))
     ctx.db = db
     if capture is not None:  # a drill whose load says how much it captures (0: the target captures by itself)
         ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=capture, requests=SimpleNamespace(approved=None)))

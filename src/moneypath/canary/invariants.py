@@ -1,5 +1,6 @@
 """The money invariants, hard gates of the canary whatever the statistics: a duplicate charge, a ledger out of
-balance, an acknowledged write lost. Any one in the canary's window fails it at once.
+balance, an acknowledged write lost. Any one in the canary's window fails it at once. A zero passes only when the
+detector that computes it (moneypath.check.detector_runs) ran in the canary's window on the canary's own series.
 
 From Prometheus (the features the catalog declares): the canary's duplicate charges (and their amount), and its
 ledger imbalance gauge (ledger feature) not 0 at any scrape of the window. With `--database URL` the catalog's
@@ -16,6 +17,8 @@ from moneypath.canary.queries import selector_of
 from moneypath.canary.results import InvariantResult
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import BREAK_DUPLICATE, BREAK_MISSING_IN_LEDGER, Key
+from moneypath.catalog.detectors import detector_of
+from moneypath.check.detector_runs import seen_running
 
 NO_DATABASE = "payments not named: no --database"
 
@@ -45,7 +48,9 @@ def duplicate_charges(catalog: Catalog, prom: Prometheus, arm: tuple[str, ...], 
     result.values = {f"provider={k}": v for k, v in counts.items()}
     charged = {k: v for k, v in counts.items() if v > 0}
     if not charged:
-        result.status, result.reason = PASS, f"no duplicate charge in the canary's window ({query})"
+        seen = _detector_seen(catalog, prom, Key.DUPLICATE_CHARGES_TOTAL, arm, window_s, at)
+        result.status, result.reason = (PASS, f"no duplicate charge in the canary's window ({query})") if seen.ok \
+            else (NOT_MEASURED, not_measured(f"no duplicate charge counted, and {_unseen(seen)}"))
         return result
     result.status = FAIL
     where = ", ".join(f"{v:g} on {k}" for k, v in sorted(charged.items()))
@@ -88,9 +93,20 @@ def ledger_imbalance(catalog: Catalog, prom: Prometheus, arm: tuple[str, ...], w
         result.status = FAIL
         result.reason = "ledger out of balance while the canary ran: " + ", ".join(
             f"{catalog.money(v, c)} in {c}" for c, v in sorted(off.items()))
+    elif not (seen := _detector_seen(catalog, prom, Key.LEDGER_IMBALANCE_MINOR, arm, window_s, at)).ok:
+        result.reason = not_measured(f"the imbalance gauge read 0, and {_unseen(seen)}")
     else:
         result.status, result.reason = PASS, "the ledger balanced at every scrape of the canary's window"
     return result
+
+
+def _unseen(check) -> str:
+    return check.why.removeprefix("not measured: ")
+
+
+def _detector_seen(catalog: Catalog, prom: Prometheus, key: str, arm: tuple[str, ...], window_s: int, at: float):
+    """Whether the detector a signal's zero rests on ran in the canary's window, on the arm's own series."""
+    return seen_running(catalog, prom.instant, detector_of(catalog, key) or "", at - window_s, at, arm)
 
 
 def _vector_at(prom: Prometheus, query: str, label: str, at: float) -> dict[str, float]:

@@ -45,6 +45,7 @@ class Key:
     AUDIT_HEAD_SEQ = "audit_head_seq"  # optional: the head the service's check last verified
     GRAPHQL_OPERATIONS_TOTAL = "graphql_operations_total"
     GRAPHQL_OPERATION_DURATION_SECONDS = "graphql_operation_duration_seconds"
+    DETECTOR_LAST_RUN_TIMESTAMP_SECONDS = "detector_last_run_timestamp_seconds"  # optional: detectors' heartbeat
 
 
 class ErrorReason:
@@ -84,6 +85,19 @@ class AlertKey:
     READINESS_LAPSED = "ReadinessLapsed"
     TIME_TO_PAGE_CREEPING = "TimeToPageCreeping"
     INCIDENT_REPORT_DUE = "IncidentReportDue"  # a DORA report's deadline is near (moneypath incident clock)
+
+
+class Detector:
+    """Detectors: jobs on their own schedule whose healthy output is 0 (moneypath.catalog.detectors). Each run sets
+    its heartbeat, `Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS{DETECTOR_LABEL="<name>"}`."""
+
+    DUPLICATES = "duplicates"
+    RECONCILIATION = "reconciliation"
+    LEDGER_BALANCE = "ledger_balance"
+    AUDIT_CHAIN = "audit_chain"
+
+
+DETECTOR_LABEL = "detector"
 
 
 # Outcomes of a GraphQL operation: answered; named by the answer's `errors` (a resolver raised, validation

@@ -65,6 +65,10 @@ class Signal(StrictModel):
         "read from the shared ledger, a queue's depth in the shared database, the worst instance's circuit), "
         "where a sum counts it N times. A gauge's default: sum when its worker processes add up "
         "(multiprocess_mode: sum), else max.")
+    detector: str | None = Field(default=None, description="The detector (a job on its own schedule) whose runs this "
+                                 "signal's zero rests on; one of the heartbeat's `detector` values "
+                                 "(moneypath.catalog.detectors). Built-in defaults: duplicates, reconciliation, "
+                                 "ledger_balance, audit_chain.")
 
     # Filled in by the catalog after references are expanded.
     key: str = ""

@@ -10,6 +10,7 @@ from moneypath.catalog import business_services
 from moneypath.catalog.canary_policy import canary_problems
 from moneypath.catalog.conventions import MIN_EVENTS_DEFAULTS, WATCHDOG_ALERT, AlertKey, Key, slo_alert_key
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
+from moneypath.catalog.detectors import detector_problems
 from moneypath.catalog.features import BUILTIN_ALERTS, FEATURES, SIGNAL_FEATURE
 from moneypath.catalog.matchers import matcher_problem
 from moneypath.catalog.model import Catalog, Signal, Slo
@@ -113,6 +114,7 @@ def resolve(c: Catalog) -> list[tuple[tuple, str]]:
         if sig.enum is not None and sig.type != "gauge":
             bad(loc + ("enum",), "only gauges encode an enum")
 
+    problems += detector_problems(c)
     for key, slo in c.slos.items():
         _check_slo(c, key, slo, bad)
     if c.alerts.get(AlertKey.APPROVAL_RATE_DROP) and c.alerts[AlertKey.APPROVAL_RATE_DROP].expr is None:

@@ -14,6 +14,8 @@ import httpx
 from moneypath._common.verdict import FAIL, Check, Verdict, register
 from moneypath._common.verdict import Outcome as Result
 from moneypath.catalog.conventions import Key
+from moneypath.catalog.detectors import detector_of
+from moneypath.check.detector_runs import seen_running
 from moneypath.drills import baseline_load, money
 from moneypath.drills.baseline_load import Outcome
 from moneypath.drills.context import DrillContext
@@ -225,7 +227,7 @@ def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
                      results: list[tuple[str, bool | None, str]]) -> tuple[str, bool | None, str]:
     """No money charged twice during the drill (a drill whose fault charges twice says `money_expect: {duplicates:
     fail}`), read from the reconciliation breaks on the database, or from the service's duplicate detector seen
-    running during the drill (its counter increased, the reconciliation's last success advanced, or captured once
+    running during the drill (its heartbeat advanced, its counter increased, or captured once
     read the provider's records). A counter the library creates at 0 and nothing else is "no duplicates reported,
     detector not seen running": not measured, never "none"."""
     shown = money.amounts_text(impact.duplicate_amount_minor, ctx.catalog.money)
@@ -236,37 +238,44 @@ def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
     elif impact.duplicate_amount_minor:
         source = "reported by the service's duplicate detector"
     else:
-        source = _detector_seen(ctx)
+        source, unseen = _detector_seen(ctx)
         if source is None and any(check == "capture_counts" and ok is not None for check, ok, _ in results):
             source = "captured once read the provider's records"
         if source is None:
             return "duplicates", None, ("duplicates: not measured: no duplicates reported, detector not seen running "
-                                        "(the duplicate counter stayed at its initial 0, no reconciliation run in the "
-                                        "drill, no capture_counts check measured)")
+                                        f"({unseen}; no capture_counts check measured)")
     if impact.duplicate_amount_minor:
         return "duplicates", False, f"money charged twice: {shown} ({source})"
     return "duplicates", True, f"duplicates none ({source})"
 
 
-def _detector_seen(ctx: DrillContext) -> str | None:
-    """How the service showed its duplicate detector running during the drill, or None: the duplicate counter
-    increased, or the reconciliation's last success is later than the drill's start."""
-    window = format_duration(max(ctx.clock() - ctx.started_at, 1))
-    probes = []
+def _detector_seen(ctx: DrillContext) -> tuple[str | None, str]:
+    """How the service showed its duplicate detector running during the drill, or (None, why not): its heartbeat
+    advanced since the drill's start (moneypath.check.detector_runs), or the duplicate counter increased."""
+    check = detector_check(ctx, Key.DUPLICATE_CHARGES_TOTAL)
+    if check is not None and check.ok:
+        return check.why, ""
     if ctx.catalog.has(Key.DUPLICATE_CHARGES_TOTAL):
-        probes.append((f"sum(increase({ctx.catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)}[{window}]))",
-                       lambda v: v > 0, "the duplicate counter increased"))
-    if ctx.catalog.has(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS):
-        m = ctx.catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-        probes.append((f"max({m})", lambda v: v >= ctx.started_at, "the reconciliation ran during the drill"))
-    for expr, seen, what in probes:
+        window = format_duration(max(ctx.clock() - ctx.started_at, 1))
         try:
-            series = ctx.prom.query(expr)
+            series = ctx.prom.query(f"sum(increase({ctx.catalog.metric(Key.DUPLICATE_CHARGES_TOTAL)}[{window}]))")
         except TargetError:
-            continue
-        if any(not math.isnan(v) and seen(v) for _, v in series):
-            return what
-    return None
+            series = []
+        if any(not math.isnan(v) and v > 0 for _, v in series):
+            return "the duplicate counter increased", ""
+    return None, check.figures["detail"] if check is not None else "no detector declared"
+
+
+def detector_check(ctx: DrillContext, key: str) -> Check | None:
+    """Whether the detector a signal's zero rests on ran since the drill's start (None: the signal has none)."""
+    detector = detector_of(ctx.catalog, key)
+    if detector is None:
+        return None
+
+    def instant(query: str, at: float) -> list[dict]:
+        return [{"metric": labels, "value": [at, v]} for labels, v in ctx.prom.query(query)]
+
+    return seen_running(ctx.catalog, instant, detector, ctx.started_at, ctx.clock(), errors=(TargetError,))
 
 
 def expected(ctx: DrillContext, check: str, ok: bool | None, why: str) -> tuple[str, bool | None, str]:
@@ -300,6 +309,11 @@ def _balance_checks(ctx: DrillContext) -> list[tuple[str, bool | None, str]]:
         out.append(("gauge", None, f"{gauge}: not measured: Prometheus has no such series"))
     else:
         off = {s.get("currency", "?"): v for s, v in series if v != 0}
+        seen = None if off else detector_check(ctx, Key.LEDGER_IMBALANCE_MINOR)  # a 0 its check never computed
+        if seen is not None and not seen.ok:
+            out.append(("gauge", None, f"{gauge} is 0: not measured: detector not seen running "
+                                       f"({seen.figures['detail']})"))
+            return out
         out.append(("gauge", not off, f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}" if off
                     else f"{gauge} is 0 in {', '.join(sorted(s.get('currency', '?') for s, _ in series))}"))
     return out

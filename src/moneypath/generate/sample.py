@@ -82,6 +82,8 @@ def record_sample(mp: MoneyPath, payments: int, seed: int = 7) -> None:
     now = time.time()
     for provider in providers:
         mp.record_reconciliation(provider, 120.0, succeeded_at=now - 60)
+    for detector in _declared(c, Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS, "detector"):
+        mp.record_detector_run(detector, now - 60)  # each detector ran a minute ago (a no-op for one that is off)
         mp.set_circuit_state(provider, "closed")
         mp.count_webhook(provider, "accepted")
     mp.count_provider_retry(providers[0], authorize)

@@ -51,6 +51,7 @@ OPTIONAL_SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     Key.CARD_NUMBERS_TOTAL: ("counter", ("source", "action")),
     Key.AUDIT_CHECKPOINT_SEQ: ("gauge", ()),
     Key.AUDIT_HEAD_SEQ: ("gauge", ()),
+    Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS: ("gauge", ("detector",)),
 }
 
 # The recording methods of each optional domain: no-ops while the catalog has the feature off.

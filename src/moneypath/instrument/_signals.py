@@ -27,6 +27,7 @@ from moneypath.catalog import Catalog, CatalogError, load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import SIGNAL_FEATURE
 from moneypath.instrument import _families as families
+from moneypath.instrument._detectors import DetectorSignals
 from moneypath.instrument._failures import FailurePath, error_children
 from moneypath.instrument._families import Family
 from moneypath.instrument._requirements import FEATURE_METHODS, OPTIONAL_SIGNALS, REQUIRED_SIGNALS, check_required
@@ -41,7 +42,7 @@ _INF = math.inf
 STRICT_ENV = "MONEYPATH_STRICT"
 
 
-class MoneyPath(WebSignals, FailurePath):
+class MoneyPath(WebSignals, DetectorSignals, FailurePath):
     """Record money-path signals. Create once per process, share everywhere.
 
     >>> mp = MoneyPath.from_catalog("moneypath.yaml")
@@ -90,6 +91,7 @@ class MoneyPath(WebSignals, FailurePath):
         self._provider_seconds = f[Key.PROVIDER_REQUEST_DURATION_SECONDS]
         self._provider_retries = f[Key.PROVIDER_RETRIES_TOTAL]
         self._bind_web(f)  # HTTP and GraphQL: moneypath.instrument._web_signals
+        self._bind_detectors(f)  # the detectors' heartbeat: moneypath.instrument._detectors
         self._errors = error_children(f[Key.INSTRUMENTATION_ERRORS_TOTAL])
         self._errors_name = catalog.metric(Key.INSTRUMENTATION_ERRORS_TOTAL)
         # Optional domains: None while the feature is off (their methods are no-ops then, see above).

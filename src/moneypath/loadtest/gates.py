@@ -12,7 +12,7 @@ Prometheus for it. Money is shown in its currency's own exponent (`Catalog.money
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from moneypath._common.verdict import (
     FAIL,
@@ -167,6 +167,8 @@ class PromObservations:
     circuit_max: float | None = None
     locust_series: int | None = None           # Locust exporter series Prometheus scraped during the run
     cost_per_authorization_usd: float | None = None
+    # gate name -> why its zero is no evidence: the detector it reads was not seen running (moneypath.check.detector_runs)
+    unseen: dict[str, str] = field(default_factory=dict)
 
 
 def _ms(v: float | None) -> str:
@@ -318,6 +320,9 @@ def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, s
             needs_prom=True)
     else:
         add("circuit_opened", "circuit opened", "prometheus", True, "-", "-", "", NO_CIRCUIT_EXPECTED)
+    for gate in gates:  # a zero from a detector not seen running is not a pass (a figure that is not zero stands)
+        if gate.outcome is PASS and gate.name in p.unseen:
+            gate.outcome, gate.observed, gate.reason = NOT_MEASURED, f"{gate.observed}, detector unseen", p.unseen[gate.name]
     return gates
 
 

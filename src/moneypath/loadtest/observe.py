@@ -17,12 +17,18 @@ from moneypath._common import yamlio
 from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.catalog.conventions import LOCUST_METRICS
+from moneypath.check.detector_runs import unseen_detectors
 from moneypath.formats.scenarios import availability_slo, latency_slo
-from moneypath.loadtest.gates import PromObservations, SignalError, Thresholds, money_signals
+from moneypath.loadtest.gates import MONEY_SIGNALS, PromObservations, SignalError, Thresholds, money_signals
 
 
 class ObserveError(Exception):
     pass
+
+
+# The gates that read a detector's output (a zero only its job can make), by the MONEY_SIGNALS role they read.
+DETECTED_GATES = {"duplicate_charges": "duplicate_charges", "ledger_balanced": "ledger_imbalance",
+                  "reconciliation": "reconciliation_age"}
 
 
 def scrape_interval_s(prom_url: str) -> float:
@@ -112,7 +118,14 @@ class Observer:
             auth = self.authorizations
             out.cost_per_authorization_usd = self.scalar(
                 f"sum(increase({cost}[{window}])) / sum(increase({auth}[{window}]))", end)
+        out.unseen = self.unseen(start, end)
         return out
+
+    def unseen(self, start: float, end: float) -> dict[str, str]:
+        """Gate name -> why the zero it reads is no evidence: its detector's heartbeat did not advance in the run."""
+        keys = {gate: MONEY_SIGNALS[role] for gate, role in DETECTED_GATES.items() if self.signal(role)}
+        lines = unseen_detectors(self.c, self.prom.instant, keys.values(), start, end)
+        return {gate: lines[key] for gate, key in keys.items() if key in lines}
 
     def wait_reconciled(self, out: PromObservations, run_end: float, within_s: float, progress=None,
                         poll_s: float = 1.0) -> None:

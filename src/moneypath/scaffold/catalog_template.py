@@ -11,7 +11,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from moneypath.catalog.conventions import ERROR_REASON_LABEL, ERROR_REASONS, GRAPHQL_OUTCOMES, Key, camel
+from moneypath.catalog.conventions import DETECTOR_LABEL, ERROR_REASON_LABEL, ERROR_REASONS, GRAPHQL_OUTCOMES, Key, camel
+from moneypath.catalog.detectors import BUILTIN_DETECTORS
 from moneypath.catalog.features import FEATURES
 from moneypath.scaffold.map_section import money_path_yaml
 
@@ -53,6 +54,21 @@ def _scalar(value: str) -> str:
     """Every value a person gave, double-quoted (JSON's escaping is YAML's): `yes`, `null`, `on`, `1e3`, `#x`
     or `a: b` load as the string that was given, never as a bool, a null, a number, a comment or a mapping."""
     return json.dumps(str(value))
+
+
+def _heartbeat(o: Options) -> str:
+    """The detectors' heartbeat (moneypath.catalog.detectors): one value per detector of the features that are on."""
+    names = [name for name, d in BUILTIN_DETECTORS.items() if d.feature is None or o.on(d.feature)]
+    return f"""
+  # Detectors: jobs whose healthy output is 0 (your duplicate scan, ...). Call `mp.record_detector_run("duplicates")` after
+  # each run: a 0 from a detector whose heartbeat did not advance in a check's window is not measured.
+  {Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS}:
+    type: gauge
+    unit: seconds
+    help: Unix time a detector (a job whose healthy output is 0) last completed a run, by detector.
+    labels: {{{DETECTOR_LABEL}: {_flow(names)}}}
+    multiprocess_mode: max
+"""
 
 
 def _signals(o: Options) -> str:
@@ -104,6 +120,7 @@ def _signals(o: Options) -> str:
     help: Retries of provider calls after an error or timeout.
     labels: {{provider: ["@providers"], operation: *operations}}
 """]
+    out.append(_heartbeat(o))
     if o.on("ledger"):
         out.append(f"""  # The ledger (feature): every movement of money as one balanced transaction.
   {Key.LEDGER_WRITES_TOTAL}:

@@ -34,6 +34,8 @@ def _traffic(mp: MoneyPath, n: int, seconds: float = 0.08) -> None:
         mp.record_authorization(provider, "card", "declined" if i % 10 == 0 else "approved", seconds)
         mp.record_provider_call(provider, "authorize", "success", 0.05)
         mp.record_ledger_write("committed", 0.002)
+    for detector in ("duplicates", "ledger_balance"):  # the app's detectors looked at this traffic
+        mp.record_detector_run(detector)
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ CHECKOUT, KOMOJU_SLOW = (args_of(argv) for argv in shell(code_block(PAGE, HEADIN
 def _start(argv: list[str], log: Path, env: dict) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get(
+                                    "PYTHONPATH", ""))), **env})
 
 
 def _up(url: str, proc: subprocess.Popen, log: Path) -> bool:

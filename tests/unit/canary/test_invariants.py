@@ -58,3 +58,20 @@ def test_a_database_that_cannot_be_opened_is_said_in_one_line(catalog, monkeypat
     assert "; payments not named: " in reason and "\n" not in reason
     assert gates["writes_lost"]["status"] == "not measured" and gates["writes_lost"]["reason"].startswith(
         "not measured: writes lost not checked: cannot open the database ")
+
+
+def test_a_zero_from_a_detector_the_canary_never_ran_is_inconclusive(catalog, monkeypatch):
+    """No duplicate counted and the imbalance at 0, but the canary's detectors never reported a run: neither zero is
+    a pass, and each line names the heartbeat of the canary's own series and the window."""
+    install(monkeypatch, FakePrometheus(arm(catalog, "canary", detectors_ran=False) + arm(catalog, "baseline")))
+    result = Judge(catalog, "http://prom.test").judge('track="canary"', 'track="baseline"', str(NOW - 600),
+                                                      now=NOW).as_json()
+    gates = {g["invariant"]: g for g in result["invariants"]}
+    beat = catalog.metric("detector_last_run_timestamp_seconds")
+    assert gates["duplicate_charges"]["status"] == gates["ledger_imbalance"]["status"] == "not measured", gates
+    assert gates["duplicate_charges"]["reason"] == (
+        f'not measured: no duplicate charge counted, and the duplicate detector was not seen running ({beat}'
+        '{detector="duplicates",track="canary"} did not advance between 07:50:00 and 08:00:00 UTC: Prometheus has no '
+        'such series)')
+    assert "the ledger balance check was not seen running" in gates["ledger_imbalance"]["reason"]
+    assert result["verdict"] != "pass"

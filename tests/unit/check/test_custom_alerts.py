@@ -94,7 +94,7 @@ def test_the_foreign_catalog_checks_out_and_counts_its_missing_runbook_pages(tmp
     result = run_cli("catalog", "check", "--catalog", str(path))
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"{path}: OK — 16 signals")
+    assert lines[0].startswith(f"{path}: OK — 17 signals")
     assert lines[1] == (f"no runbook page yet in {tmp_path}/runbooks/ for 7 of 8 alerts (SLO burn-rate alerts "
                         "included; `moneypath lint` names them)")
 

@@ -139,15 +139,21 @@ def test_every_check_skipped_is_not_measured_never_a_pass(tmp_path):
     assert objective.reason.count("(skipped: if_not_measured)") == 4, objective.reason
 
 
-def test_the_reconciliation_running_in_the_drill_is_evidence_of_the_detector(catalog):
-    """The reference catalog (reconciliation on): its last success later than the drill's start."""
+def test_the_duplicate_detectors_heartbeat_in_the_drill_is_evidence_of_the_detector(catalog):
+    """The reference catalog: the duplicate detector's heartbeat later than the drill's start (1000) is a run; one
+    before it, or none, is not, and the line names the heartbeat and the window."""
     from moneypath.catalog.conventions import Key
 
-    stamp = catalog.metric(Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS)
-    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if stamp in expr else [])
+    beat = catalog.metric(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS)
+    ctx = MoneyCtx(catalog, lambda expr: [({}, 1050.0)] if beat in expr else [])
     try:
-        assert impact._detector_seen(ctx) == "the reconciliation ran during the drill"
-        ctx.prom.answer = lambda expr: [({}, 900.0)] if stamp in expr else [({}, 0.0)]  # before the drill; counter 0
-        assert impact._detector_seen(ctx) is None
+        seen, _ = impact._detector_seen(ctx)
+        assert seen == "the duplicate detector ran at 00:17:30 UTC, within the window", seen
+        ctx.prom.answer = lambda expr: [({}, 900.0)] if beat in expr else [({}, 0.0)]  # before the drill; counter 0
+        assert impact._detector_seen(ctx) == (None, f'{beat}{{detector="duplicates"}} did not advance between '
+                                                    "00:16:40 and 00:18:20 UTC: its last run was at 00:15:00")
+        ctx.prom.answer = lambda expr: [({"currency": "USD"}, 0.0)]  # the gauge at 0, the heartbeat at 0 too
+        [(name, ok, why)] = impact._balance_checks(ctx)
+        assert (name, ok) == ("gauge", None) and "is 0: not measured: detector not seen running" in why, why
     finally:
         ctx.http.close()

@@ -65,6 +65,8 @@ EVERY_METHOD = {
                        {"route": "/healthz", "method": "GET", "status_class": "2xx"}),
     "record_graphql_operation": (lambda mp: mp.record_graphql_operation("checkoutComplete", "ok", 0.01),
                                  "graphql_operations_total", {"operation": "checkoutComplete", "outcome": "ok"}),
+    "record_detector_run": (lambda mp: mp.record_detector_run("duplicates"), "detector_last_run_timestamp_seconds",
+                            {"detector": "duplicates"}),
     "count": (lambda mp: mp.count("duplicate_charges_total", provider="globex"), "duplicate_charges_total",
               {"provider": "globex"}),
     "observe": (lambda mp: mp.observe("ledger_write_duration_seconds", 0.2), "ledger_write_duration_seconds", None),

@@ -61,6 +61,12 @@ def locust_entries(w: World) -> list[dict]:
     return out
 
 
+def heartbeat(c) -> str | None:
+    from moneypath.catalog.detectors import heartbeat
+
+    return heartbeat(c)
+
+
 class Recorded:
     """A Prometheus answering the Observer's instant queries from a recorded answer set: `full` every signal the
     catalog has, healthy (first matching substring wins); else nothing at all."""
@@ -70,7 +76,7 @@ class Recorded:
         auth = observe.Observer(c, "http://127.0.0.1:9").authorizations
         table = [("histogram_quantile", "0.12"), ("1 - ", "0"), (names.get("cost"), "0.0004"), (auth, "500"),
                  (names.get("reconciliation_age"), "0"), (names.get("ledger_imbalance"), "0"),
-                 (names.get("duplicate_charges"), "0")]
+                 (names.get("duplicate_charges"), "0"), (heartbeat(c), "60")]  # every detector ran by the end
         self.answers = [(key, value) for key, value in table if key] if full else []
         self.queries: list[str] = []
 

@@ -66,11 +66,12 @@ def test_a_catalog_from_init_without_the_ledger_is_observed_and_each_gate_judged
     hist, auth = c.metric("authorization_duration_seconds"), c.metric("authorizations_total")
     fake = FakePrometheus({f"{hist}_bucket": [{"metric": {}, "value": [0, "0.12"]}],
                            "1 - ": [{"metric": {}, "value": [0, "0"]}], auth: [{"metric": {}, "value": [0, "300"]}],
-                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
+                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}],
+                           c.metric("detector_last_run_timestamp_seconds"): [{"metric": {}, "value": [0, "30"]}]})
     monkeypatch.setattr(observe, "Prometheus", fake)
     obs = observe.Observer(c, "http://127.0.0.1:9")
     thr = gates.thresholds(c, 30)
-    out = obs.observe(0, 60, thr, None, "paystack")
+    out = obs.observe(0, 60, thr, None, "paystack")  # the duplicate detector ran 30 s into the run
     obs.wait_reconciled(out, 60, within_s=30)
     assert not [q for q in fake.queries if "ledger" in q or "reconcil" in q or "circuit" in q or "cost" in q]
     assert (out.p99_s, out.error_ratio, out.duplicate_charges) == (0.12, 0.0, 0.0)

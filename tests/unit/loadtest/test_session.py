@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -115,7 +116,10 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     fake = FakePrometheus({f"min_over_time({imb}": [{"metric": {"currency": "KWD"}, "value": [0, "-1250"]}],
                            "1 - ": [{"metric": {}, "value": [0, "0"]}],
                            c.metric("authorizations_total"): [{"metric": {}, "value": [0, "300"]}],
-                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
+                           c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}],
+                           # the shop's detectors reported a run after the load test started
+                           c.metric("detector_last_run_timestamp_seconds"): [
+                               {"metric": {}, "value": [0, str(time.time() + 600)]}]})
     monkeypatch.setattr(locust_run, "start_locust", start_locust)
     monkeypatch.setattr(locust_run, "wait_locust", lambda *a, **k: None)
     monkeypatch.setattr(locust_run, "scrape_interval_s", lambda url: 0.0)

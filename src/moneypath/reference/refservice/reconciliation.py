@@ -29,6 +29,7 @@ from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from moneypath.catalog.conventions import Detector
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice.audit import trail as audit
 from moneypath.reference.refservice.db import payments, reconciliation_breaks, settlement_files, settlement_lines
@@ -70,6 +71,10 @@ class Reconciler:
                     break
         for provider in self.providers:
             self.mp.record_reconciliation(provider, ages.get(provider, 0.0), succeeded_at=now)
+        # One run matched every settlement line against the ledger: both its detectors ran (duplicates are the
+        # second line for one capture), so a 0 in their counters is now a finding.
+        self.mp.record_detector_run(Detector.RECONCILIATION, now)
+        self.mp.record_detector_run(Detector.DUPLICATES, now)
         return counts
 
     # ------------------------------------------------------------ import

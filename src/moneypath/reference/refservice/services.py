@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from moneypath.catalog.conventions import Detector
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
@@ -114,6 +115,7 @@ class Services:
             sums = self.imbalance.update(conn)
         for currency in {*self.currencies, *sums}:
             self.mp.set_ledger_imbalance(currency, sums.get(currency, 0))
+        self.mp.record_detector_run(Detector.LEDGER_BALANCE)
 
     def adapter_for(self, provider: str) -> Adapter:
         if provider not in self.adapters:

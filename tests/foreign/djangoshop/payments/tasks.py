@@ -38,7 +38,7 @@ def capture_payment(self, payment_id: str) -> str:
 def record_captures(payment: Payment, captures: list[dict]) -> None:
     """Keep the shop's copy of the provider's records (one row per provider capture id), add the fee the provider
     kept for each new one to the cost (settled in USD, as the provider reports it), and count a charge the provider
-    reports captured more than once: money taken twice."""
+    reports captured more than once: money taken twice. Each call is a run of the shop's duplicate detector."""
     for capture in captures:
         _, new = ProviderCapture.objects.get_or_create(id=capture["id"], defaults={
             "payment": payment, "amount_minor": int(capture.get("amount", payment.amount_minor))})
@@ -49,3 +49,4 @@ def record_captures(payment: Payment, captures: list[dict]) -> None:
         get_moneypath().count_duplicate_charge(payment.provider, payment.currency, extra)
         log.error("payment %s captured %d times by %s (%s)", payment.id, len(captures), payment.provider,
                   payment.provider_ref)
+    get_moneypath().record_detector_run("duplicates")  # the provider's captures of this payment counted: a run

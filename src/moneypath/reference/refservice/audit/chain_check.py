@@ -32,6 +32,7 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from moneypath.catalog.conventions import Detector
 from moneypath.instrument import MoneyPath
 from moneypath.protocol.audit.chain import ChainWatch, Verdict
 from moneypath.protocol.audit.checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
@@ -111,6 +112,7 @@ class AuditCheck:
             self._logged = verdict.line()
             log.error("%s; run `moneypath audit verify --db URL`", verdict.line())
         self.mp.set_audit_chain(not verdict.intact)
+        self.mp.record_detector_run(Detector.AUDIT_CHAIN)
         if verdict.intact and self.publisher is not None:
             # The head this check verified, beside the checkpoint's seq: AuditCheckpointStale compares the two.
             # Only while signing: a service without checkpoints has nothing that must catch up with its head.
