@@ -29,7 +29,7 @@ from moneypath.canary.drill_file import CanaryDrill, Release, ReleaseFault
 from moneypath.canary.results import WORDS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.drills import hooks, instruments
+from moneypath.drills import hooks, scraped_preflight
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
 from moneypath.drills.endpoints import Prometheus, TargetError
@@ -215,7 +215,7 @@ class CanaryDrillRun:
                   capture=spec.capture > 0, identities=seen)
 
     def _instruments(self) -> None:
-        """Before any load: each track's answers name processes Prometheus scrapes (moneypath.drills.instruments);
+        """Before any load: each track's answers name processes Prometheus scrapes (moneypath.drills.scraped_preflight);
         one that is not leaves every release not measured with that line."""
         for url in (self.target.baseline, self.target.canary):
             seen: set[str] = set()
@@ -224,7 +224,7 @@ class CanaryDrillRun:
             except Exception as exc:  # noqa: BLE001 - the releases say what a track that cannot answer does
                 self.log(f"instruments: not measured: {url} did not answer the probe: {exc}"[:300])
                 return
-            check = instruments.proof_at(self.catalog, self.target.prometheus, url, seen, "the canary drill")
+            check = scraped_preflight.proof_at(self.catalog, self.target.prometheus, url, seen, "the canary drill")
             if check.outcome is FAIL:
                 self.refused = f"not measured: {check.why}"
                 self.log(self.refused)

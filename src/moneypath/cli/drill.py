@@ -172,9 +172,9 @@ def _run(args) -> int:
     from moneypath.cli.canary_drill import canary_files, run_canary_files, worst_exit
     from moneypath.drills import hooks
     from moneypath.drills.baseline_load import TemplateError
-    from moneypath.drills.instruments import refusal
     from moneypath.drills.placement import NotReady, cannot_run, placement
     from moneypath.drills.runner import preflight, print_summary, run_drills
+    from moneypath.drills.scraped_preflight import refusal
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
     from moneypath.readiness.history import HistoryError
     from moneypath.stack.state import StackError

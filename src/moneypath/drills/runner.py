@@ -135,7 +135,7 @@ def first_payment(drill: Drill, catalog: Catalog, prefix: str, provider: str | N
 def preflight(drill: Drill, catalog: Catalog, target: Target, seen: set[str] | None = None) -> str:
     """One payment through the drill's requests before anything is broken: what it saw, or TemplateError
     (the team's API does not answer as the template says; the drill would judge nothing). `seen` gathers the
-    identities its answers carried (moneypath.drills.instruments proves them scraped)."""
+    identities its answers carried (moneypath.drills.scraped_preflight proves them scraped)."""
     spec = drill.load
     return probe(target.service, api_headers(spec.requests, target.payments_token), spec.requests,
                  first_payment(drill, catalog, f"drill-{drill.name}-preflight"), capture=spec.capture > 0, identities=seen)

@@ -20,11 +20,11 @@ from moneypath.loadtest import (
     flows,
     gates,
     inputs,
-    instruments,
     launch,
     load_generator,
     locust_run,
     run_report,
+    scraped_targets,
     shape,
     targets,
 )
@@ -130,7 +130,7 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
         with reported(tmp, final, warn):
             exporter_port = free_port()
             target = targets.open_target(plan.c, o, exporter_port, plan.locustfile, say, where=plan.where)
-            instruments.refuse_unscraped(plan.c, target, say)  # the series judged are the target's
+            scraped_targets.refuse_unscraped(plan.c, target, say)  # the series judged are the target's
             if missing := locust_run.missing_fault_api(plan.scenario, target):
                 raise UsageError(missing)
             outcome = locust_run.run(plan.c, spec, target, tmp / "locust", exporter_port, say)

@@ -20,9 +20,9 @@ from moneypath.loadtest import (
     flows,
     gates,
     inputs,
-    instruments,
     launch,
     run_report,
+    scraped_targets,
     targets,
 )
 from moneypath.loadtest.capacity import measure, plan_report
@@ -109,7 +109,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
             exporter_port = free_port()
             target = targets.open_target(plan.c, plan.options, exporter_port, None, say, where=plan.where,
                                          instances=1)
-            instruments.refuse_unscraped(plan.c, target, say, "the capacity plan")
+            scraped_targets.refuse_unscraped(plan.c, target, say, "the capacity plan")
             database = "sqlite" if target.owned else "unknown"
             saturation, measured = _climb(plan, target, plan.steps, tmp, exporter_port, say,
                                           single_writer=database == "sqlite")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import instruments
+from moneypath.loadtest import scraped_targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.run_types import Target
 from tests.support.identity_prom import FakeProm
@@ -19,8 +19,8 @@ def answers(monkeypatch):
     """address → the identities it answers as; and the Prometheus the run reads."""
     seen: dict[str, set[str]] = {}
     prom = FakeProm(interval="0s")
-    monkeypatch.setattr(instruments, "seen_at", lambda url: seen[url])
-    monkeypatch.setattr(instruments, "Prometheus", lambda url: prom)
+    monkeypatch.setattr(scraped_targets, "seen_at", lambda url: seen[url])
+    monkeypatch.setattr(scraped_targets, "Prometheus", lambda url: prom)
     return seen, prom
 
 
@@ -33,7 +33,7 @@ def test_an_address_not_scraped_is_refused_with_one_line(answers, catalog):
     seen["http://127.0.0.1:8001"] = {A}
     prom.info, prom.up = {B: ("127.0.0.1:8002", "shop")}, {("127.0.0.1:8002", "shop"): 1}
     with pytest.raises(UsageError) as refused:
-        instruments.refuse_unscraped(catalog, target(), say=lambda line: None)
+        scraped_targets.refuse_unscraped(catalog, target(), say=lambda line: None)
     assert str(refused.value) == ("127.0.0.1:8001 answered as a1b2c3 (pid 4242); Prometheus scrapes only 9f8e7d "
                                   "(pid 4243) at 127.0.0.1:8002: the load test would read another instance's metrics")
 
@@ -44,13 +44,13 @@ def test_every_instance_the_users_load_is_proved(answers, catalog):
     prom.info = {A: ("127.0.0.1:8001", "shop"), B: ("127.0.0.1:8002", "shop")}
     prom.up = {("127.0.0.1:8001", "shop"): 1, ("127.0.0.1:8002", "shop"): 1}
     said = []
-    instruments.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
+    scraped_targets.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
     assert said == ["instruments: 127.0.0.1:8001 answered as a1b2c3 (pid 4242), each scraped by Prometheus (a1b2c3 "
                     "(pid 4242) at 127.0.0.1:8001)", "instruments: 127.0.0.1:8002 answered as 9f8e7d (pid 4243), each "
                     "scraped by Prometheus (9f8e7d (pid 4243) at 127.0.0.1:8002)"]
     prom.info.pop(B)
     with pytest.raises(UsageError, match="^127.0.0.1:8002 answered as 9f8e7d"):
-        instruments.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
+        scraped_targets.refuse_unscraped(catalog, target(instances=("http://127.0.0.1:8002",)), said.append)
 
 
 def test_a_target_down_is_said_and_the_run_goes_on(answers, catalog):
@@ -58,10 +58,10 @@ def test_a_target_down_is_said_and_the_run_goes_on(answers, catalog):
     seen["http://127.0.0.1:8001"] = {A}
     prom.info, prom.up = {A: ("127.0.0.1:8001", "shop")}, {("127.0.0.1:8001", "shop"): 0}
     said = []
-    instruments.refuse_unscraped(catalog, target(), said.append)
+    scraped_targets.refuse_unscraped(catalog, target(), said.append)
     assert len(said) == 1 and "down now (up == 0)" in said[0]
 
 
 def test_a_stack_started_here_or_no_prometheus_is_not_asked(answers, catalog):
-    assert instruments.proofs(catalog, target(owned=True), "the load test") == []
-    assert instruments.proofs(catalog, Target("http://127.0.0.1:8001", None, None, None, None), "x") == []
+    assert scraped_targets.proofs(catalog, target(owned=True), "the load test") == []
+    assert scraped_targets.proofs(catalog, Target("http://127.0.0.1:8001", None, None, None, None), "x") == []
