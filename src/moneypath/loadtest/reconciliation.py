@@ -1,0 +1,142 @@
+"""Conservation of counts in a load test and in each capacity step (moneypath.check.conservation): what Locust sent
+and had acknowledged, against what the target's counter counted over the run's window, read after the scrape lag
+settled.
+
+What counts on the counter comes from the locustfile's request names (moneypath.loadtest.request_names), never from
+one call per payment: every request whose action is authorize ("authorize [...]", a retried "... (attempt)", a
+flow's authorizing step "authorize:<step> [...]") is one call, a whole FLOW, a client CHECK or a RETRIED outcome none.
+The master's aggregate stats are counts without call times: every request sent is within the window (it opens at
+the target's last scrape before Locust started and closes at its last scrape after Locust stopped, its users given
+their stop timeout), so sent is the upper bound and the requests answered with success the lower one.
+
+Outside the tolerance (or not measured) every gate read from Prometheus is not measured with the reconciliation's
+line; Locust's own gates, from its own stats, stay judged (`apply`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
+from moneypath.catalog import Catalog
+from moneypath.check import conservation as cons
+from moneypath.loadtest.gates import Gate
+from moneypath.loadtest.run_types import Target
+from moneypath.loadtest.stats import HTTP_METHODS, SENT, action_of
+from moneypath.stack import local as stack
+
+NOT_RECONCILED = "not reconciled: --no-prometheus (no evidence from the service)"
+TITLE = "conservation of counts"
+
+
+def authorizations(entries: list[dict]) -> tuple[int, int]:
+    """(sent, acknowledged) of the requests that count on the authorizations counter, from the stats' entries:
+    every authorize request that went out (attempts and refusals included), and those answered with success."""
+    sent = acknowledged = 0
+    for e in entries:
+        if e["method"] not in SENT or action_of(e["name"]) != "authorize":
+            continue
+        sent += int(e["num_requests"])
+        if e["method"] in HTTP_METHODS:
+            acknowledged += int(e["num_requests"]) - int(e["num_failures"])
+    return sent, acknowledged
+
+
+def scraped_addresses(target: Target) -> list[str]:
+    """host:port where Prometheus scrapes each instance the load went to: the stack's reference service on its
+    metrics port (`--metrics-port` in how it was started), any other service at its own address."""
+    urls = [target.host, *target.instances]
+    metrics: dict[str, str] = {}
+    state = stack.load_state(target.state_dir.resolve()) if target.state_dir is not None else None
+    for part in state.parts if state is not None else ():
+        if "--metrics-port" in part.argv[:-1]:
+            port = part.argv[part.argv.index("--metrics-port") + 1]
+            metrics[part.url.rstrip("/")] = f"{cons.address(part.url).rsplit(':', 1)[0]}:{port}"
+    return [metrics.get(url.rstrip("/"), cons.address(url)) for url in urls]
+
+
+def merged(read: list[cons.Counted]) -> cons.Counted:
+    """One Counted over several instances: their totals and outcomes summed, the widest window."""
+    by: dict[str, float] = {}
+    for c in read:
+        for o, n in c.by_outcome.items():
+            by[o] = by.get(o, 0.0) + n
+    return cons.Counted(metric=read[0].metric, target=", ".join(c.target for c in read),
+                        start=min(c.start for c in read), end=max(c.end for c in read),
+                        total=sum(c.total for c in read), by_outcome=by, scrape_interval_s=read[0].scrape_interval_s)
+
+
+def reconcile(c: Catalog, prom, addresses: list[str], entries: list[dict], started: float, end: float,
+              shared: bool = False) -> Check:
+    """The run's reconciliation: Locust's authorize requests against the counter's increase on each address's
+    series between its last scrape at or before `started` and its last at or before `end` (the run's end plus the
+    settle time, already waited)."""
+    sent, acknowledged = authorizations(entries)
+    read = []
+    for addr in addresses:
+        got = cons.counted(prom, c, addr, started, end)
+        if isinstance(got, str):
+            return cons.reconcile(None, got)
+        read.append(got)
+    counted = merged(read)
+    truth = cons.GroundTruth(target=counted.target, start=counted.start, end=counted.end, sent=sent,
+                             acknowledged={cons.ANY: acknowledged}, shared=shared)
+    return cons.reconcile(truth, counted)
+
+
+def skipped(why: str = NOT_RECONCILED) -> Check:
+    """The reconciliation of a run that reads nothing from Prometheus: shown, not judged."""
+    return Check(name=cons.NAME, outcome=NOT_MEASURED, why=why, if_not_measured="pass")
+
+
+def apply(gates: list[Gate], check: Check | None) -> list[Gate]:
+    """The gates with the reconciliation applied: anything but pass leaves every gate read from Prometheus (and not
+    skipped) not measured, its reason the reconciliation's line; Locust's own gates as they are."""
+    if check is None or check.outcome is PASS or check.skipped:
+        return gates
+    line = check.why.removeprefix("not measured: ")
+    return [Gate(g.name, g.title, g.source, NOT_MEASURED, g.observed, g.limit, not_measured(f"{g.title}: {line}"))
+            if g.source == "prometheus" and not g.skipped else g for g in gates]
+
+
+def as_dict(check: Check | None) -> dict | None:
+    """result.json's `conservation` (and a capacity step's): outcome, the line and the figures."""
+    if check is None:
+        return None
+    return {"outcome": check.outcome.value, "skipped": check.skipped, "line": check.why,
+            "figures": json.loads(json.dumps(dict(check.figures), default=str))}
+
+
+def line(data: dict | None, prefix: str = f"{TITLE}: ") -> str | None:
+    """The line every report prints: "conservation of counts: PASS: the metrics counted ..."."""
+    if not data:
+        return None
+    mark = "skip" if data.get("skipped") else str(data["outcome"]).upper()
+    return f"{prefix}{mark}: {data['line']}"
+
+
+def step_status(check: Check | None, status, reasons: list[str]) -> tuple:
+    """A capacity step's (status, reasons) with its reconciliation: a step whose counts do not reconcile is not
+    measured (the knee is not read from it), the line first; what else it said stays, once."""
+    if check is None or check.outcome is PASS or check.skipped:
+        return status, reasons
+    said = check.why.removeprefix("not measured: ")
+    return NOT_MEASURED, [check.why, *(r for r in reasons if said not in r)]
+
+
+def verdict_note(result: dict) -> str:
+    """What a verdict adds when the counts did not reconcile: "; the metrics counted ...", else nothing."""
+    data = result.get("conservation")
+    if not data or data.get("skipped") or data["outcome"] == PASS:
+        return ""
+    return f"; {data['line'].removeprefix('not measured: ')}"
+
+
+def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float,
+            prometheus: Callable | None = None) -> Check:
+    """`reconcile` against the target's Prometheus, its client opened and closed here."""
+    from moneypath._common.prometheus import Prometheus
+
+    with (prometheus or Prometheus)(prom_url) as prom:
+        return reconcile(c, prom, scraped_addresses(target), entries, started, end, target.shared)
