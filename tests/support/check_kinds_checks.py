@@ -15,6 +15,21 @@ from tests.support.feature_catalogs import without
 
 FEATURES_WITH_GATES = ("ledger", "reconciliation", "idempotency", "breaker")
 
+# ---------------------------------------------------------------- check.conservation
+
+
+def _conserved(sent: int, acknowledged: int):
+    from moneypath.check.conservation import ANY, GroundTruth
+
+    return GroundTruth(target="127.0.0.1:8000", start=100.0, end=160.0, sent=sent, acknowledged={ANY: acknowledged})
+
+
+def _conserved_count(total: float):
+    from moneypath.check.conservation import Counted
+
+    return Counted(metric="shop_authorizations_total", target="127.0.0.1:8000", start=100.0, end=160.0, total=total)
+
+
 # ---------------------------------------------------------------- loadtest.gates
 
 
@@ -291,6 +306,15 @@ WAYS = {
         empty=lambda kind: [kind.evaluate(None, "shop_instrumentation_errors_total", "1d")],
         feature_off=NO_FEATURE + "every catalog declares instrumentation_errors_total, whatever its features",
         skipped=NO_SKIP + "`lint --prometheus` reads it on every target that exports it"),
+    "check.conservation": Ways(
+        passes=lambda kind: [kind.evaluate(_conserved(259, 259), _conserved_count(259))],
+        fails=lambda kind: [kind.evaluate(_conserved(259, 259), _conserved_count(69)),
+                            kind.evaluate(_conserved(259, 259), _conserved_count(518))],
+        empty=lambda kind: [kind.evaluate(_conserved(259, 259), "no series scraped from the target"),
+                            kind.evaluate(_conserved(0, 0), _conserved_count(0))],
+        feature_off=NO_FEATURE + "every catalog declares authorizations_total; a catalog without the counter reads "
+                                 "not measured (the empty way)",
+        skipped=NO_SKIP + "a shared target makes it one-sided, never skipped: every run that sends traffic reconciles"),
     "canary.verdict": Ways(
         passes=lambda kind: [kind.evaluate([_metric()], [_duplicates()])],
         fails=lambda kind: [kind.evaluate([_metric()], [_duplicates(FAIL)])],

@@ -213,6 +213,7 @@ def served_by_moneypath(name: str) -> bool:
 
 # The label values a canary metric counts as bad, or leaves out (the outcome values the catalog's signals declare).
 AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED = "approved", "declined"
+OUTCOME_LABEL = "outcome"  # the label a signal's outcome is in (authorizations_total's: approved, declined...)
 PROVIDER_CALL_ERROR, PROVIDER_CALL_TIMEOUT = "error", "timeout"
 LEDGER_WRITE_FAILED = "failed"
 COST_INFRASTRUCTURE = "infrastructure"  # per process hour, not per transaction: a 10 % canary would look dearer
