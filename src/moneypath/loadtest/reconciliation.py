@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
 from moneypath.catalog import Catalog
@@ -73,16 +74,16 @@ def reconcile(c: Catalog, prom, addresses: list[str], entries: list[dict], start
     series between its last scrape at or before `started` and its last at or before `end` (the run's end plus the
     settle time, already waited)."""
     sent, acknowledged = authorizations(entries)
+    truth = cons.GroundTruth(target=", ".join(addresses), start=started, end=end, sent=sent,
+                             acknowledged={cons.ANY: acknowledged}, shared=shared)
     read = []
     for addr in addresses:
         got = cons.counted(prom, c, addr, started, end)
         if isinstance(got, str):
-            return cons.reconcile(None, got)
+            return cons.reconcile(truth, got)
         read.append(got)
     counted = merged(read)
-    truth = cons.GroundTruth(target=counted.target, start=counted.start, end=counted.end, sent=sent,
-                             acknowledged={cons.ANY: acknowledged}, shared=shared)
-    return cons.reconcile(truth, counted)
+    return cons.reconcile(replace(truth, start=counted.start, end=counted.end), counted)
 
 
 def skipped(why: str = NOT_RECONCILED) -> Check:
@@ -112,8 +113,9 @@ def line(data: dict | None, prefix: str = f"{TITLE}: ") -> str | None:
     """The line every report prints: "conservation of counts: PASS: the metrics counted ..."."""
     if not data:
         return None
-    mark = "skip" if data.get("skipped") else str(data["outcome"]).upper()
-    return f"{prefix}{mark}: {data['line']}"
+    if data.get("skipped"):
+        return f"{prefix}skip: {data['line'].removeprefix('not measured: ')}"
+    return f"{prefix}{str(data['outcome']).upper()}: {data['line']}"
 
 
 def step_status(check: Check | None, status, reasons: list[str]) -> tuple:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
-from moneypath.loadtest import (flows, gates, inputs, launch, load_generator, locust_run, reconciliation, run_report,
-                                shape, targets)
+from moneypath.loadtest import flows, gates, inputs, launch, load_generator, locust_run, run_report, shape, targets
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
+from moneypath.loadtest.reconciliation import verdict_note
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port
@@ -168,7 +168,7 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
 def verdict(result: LoadTestResult, scenario: str, no_prometheus: bool) -> str:
     """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
     features_off = "".join(f"; skipped: {line}" for line in result.feature_skips)
-    features_off += reconciliation.verdict_note(result.figures)  # the metrics did not count what was sent
+    features_off += verdict_note(result.figures)  # the metrics did not count what was sent
     lg = result.figures.get("load_generator") or {}
     if lg.get("not_measured_s") and lg.get("recovered"):  # the rate held again: judged on the rest, and said so
         features_off += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(

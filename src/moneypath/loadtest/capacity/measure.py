@@ -167,7 +167,8 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
     health = getattr(outcome, "generator", None)  # worker_health.Health, when the harness wrote a timeline
     if health is not None and health.generator_bound:  # the generator's limit, not the service's: not measured
         status, reasons = NOT_MEASURED, [f"{BOTTLENECK}: {'; '.join(health.bound)}"]
-    status, reasons = reconciliation.step_status(outcome.conservation, status, reasons)
+    counts = getattr(outcome, "conservation", None)  # the reconciliation of counts: not measured unless it passed
+    status, reasons = reconciliation.step_status(counts, status, reasons)
     prom = outcome.prom
     usage = outcome.usage
     if usage is not None:
@@ -185,7 +186,7 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
                                                                             s.duration_s), status=status,
                 requests_rps=s.rps, generator_bound=bool(health is not None and health.generator_bound),
                 generator=health.to_dict() if health is not None else None,
-                conservation=reconciliation.as_dict(outcome.conservation))
+                conservation=reconciliation.as_dict(counts))
     rates = f"{achieved:.1f} {unit}" + ("" if unit == launch.REQUESTS_PER_S else f" ({s.rps:.1f} requests/s)")
     if closed_loop_users is not None:
         progress(f"  saturation: {rates} = {s.authorize_rps:.1f} authorizations/s; limit: {why}")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
+from moneypath._common.verdict import NOT_MEASURED
 from moneypath.loadtest.capacity import curves
 from moneypath.loadtest.capacity.plan import per
 from moneypath.loadtest.capacity.plan import rate_unit_of as rate_unit
-from moneypath._common.verdict import NOT_MEASURED
 from moneypath.loadtest.launch import REQUESTS_PER_S
 from moneypath.loadtest.reconciliation import line
 

@@ -1,0 +1,189 @@
+"""Conservation of counts in a load test (moneypath.loadtest.reconciliation): what Locust sent that counts on the
+counter, the counter read from a Prometheus answer as the range query gives it, and what a reconciliation that is
+not pass does to the gates, the verdict line, result.json and the report; no Locust, no Prometheus started."""
+
+from __future__ import annotations
+
+import pytest
+
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath.loadtest import gates, reconciliation, run_report, session
+from moneypath.loadtest.run_types import LoadTestResult, Target
+from moneypath.stack.state import Part, StackState, save_state
+from tests.unit.loadtest.helpers import healthy_prom, summary
+
+START, END = 1000.0, 1030.0
+
+
+def entry(method: str, name: str, requests: int, failures: int = 0) -> dict:
+    return {"method": method, "name": name, "num_requests": requests, "num_failures": failures}
+
+
+# What a checkout run's master wrote: 100 authorizations (3 failed, 2 refused at the door, 4 retried attempts),
+# captures and a flow's steps beside them, none of which counts on the authorizations counter twice.
+ENTRIES = [entry("POST", "authorize [acme]", 90, 3), entry("REFUSED", "authorize [requested globex]", 2, 2),
+           entry("POST", "authorize [globex] (attempt)", 8, 4), entry("RETRIED", "authorize [globex]", 4),
+           entry("POST", "capture [acme]", 50), entry("CHECK", "idempotency: one payment per key", 4),
+           entry("FLOW", "checkout [acme]", 7), entry("POST", "createOrder [acme]", 7)]
+
+
+class FakeProm:
+    """The common client's `instant` answering the counter's range query with raw samples: one series per outcome,
+    scraped every second from before the run to after it, each growing by its share per second."""
+
+    def __init__(self, per_s: dict[str, float], instance: str = "127.0.0.1:8080", start: float = START - 5,
+                 end: float = END + 2):
+        self.per_s, self.instance, self.start, self.end, self.queries = per_s, instance, start, end, []
+
+    def instant(self, query: str, at: float | None = None):
+        self.queries.append(query)
+        if f'instance="{self.instance}"' not in query:
+            return []
+        out = []
+        for outcome, rate in self.per_s.items():
+            values, t, v = [], self.start, 0.0
+            while t <= min(self.end, at):
+                values.append([t, str(v)])
+                if START <= t < END:
+                    v += rate
+                t += 1.0
+            out.append({"metric": {"outcome": outcome, "instance": self.instance}, "values": values})
+        return out
+
+
+def test_what_counts_is_every_authorize_request_sent_and_those_answered_with_success():
+    assert reconciliation.authorizations(ENTRIES) == (100, 91)  # 90 + 2 refused + 8 attempts; 87 + 4 acknowledged
+    flows = [entry("POST", "authorize:checkoutComplete [paystack]", 12, 1), entry("FLOW", "checkout [paystack]", 12, 1),
+             entry("POST", "cartCreate [paystack]", 12)]
+    assert reconciliation.authorizations(flows) == (12, 11)  # a flow's authorizing step, once per flow
+    assert reconciliation.authorizations([entry("GET", "healthz", 40)]) == (0, 0)
+
+
+def check_for(catalog, per_s: dict[str, float], shared: bool = False, entries=ENTRIES):
+    prom = FakeProm(per_s)
+    return reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], entries, START, END + 2, shared), prom
+
+
+def test_a_counter_that_counted_what_was_sent_passes(catalog):
+    check, prom = check_for(catalog, {"approved": 2.5, "declined": 0.5, "error": 0.2})  # 96 over 30 s
+    assert check.outcome is PASS, check.why
+    assert check.why.startswith("the metrics counted 96 of 100 authorizations sent (91 acknowledged) to "
+                                "127.0.0.1:8080 (0.96): within bounds")
+    assert check.figures["sent"] == 100 and check.figures["counted"] == 96
+    assert prom.queries == [f'{catalog.metric("authorizations_total")}{{instance="127.0.0.1:8080"}}[152s]']
+
+
+def test_a_counter_that_saw_half_of_it_fails_with_the_ratio_and_the_likely_cause(catalog):
+    check, _ = check_for(catalog, {"approved": 1.5})  # 45 of 100: the other worker's half never scraped
+    assert check.outcome is FAIL
+    assert check.why == ("the metrics counted 45 of 100 authorizations sent (91 acknowledged) to 127.0.0.1:8080 "
+                         "(0.45): several workers without multiprocess mode, or another instance scraped")
+
+
+def test_twice_what_was_sent_is_double_counting_unless_the_target_serves_traffic_of_its_own(catalog):
+    check, _ = check_for(catalog, {"approved": 7.0})  # 210 of 100
+    assert check.outcome is FAIL and "(2.10): double counting" in check.why
+    shared, _ = check_for(catalog, {"approved": 7.0}, shared=True)
+    assert shared.outcome is PASS and "one-sided" in shared.why and "double counting cannot be seen" in shared.why
+
+
+def test_no_series_from_the_address_driven_is_not_measured(catalog):
+    prom = FakeProm({"approved": 3.0}, instance="127.0.0.1:9999")
+    check = reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    assert check.outcome is NOT_MEASURED and "no moneypath_authorizations_total series scraped from 127.0.0.1:8080" \
+        in check.why
+
+
+def test_several_instances_are_summed(catalog):
+    class Two(FakeProm):
+        def instant(self, query, at=None):
+            return [*FakeProm({"approved": 1.6}, "127.0.0.1:1").instant(query, at),
+                    *FakeProm({"approved": 1.6}, "127.0.0.1:2").instant(query, at)]
+
+    check = reconciliation.reconcile(catalog, Two({}), ["127.0.0.1:1", "127.0.0.1:2"], ENTRIES, START, END + 2)
+    assert check.outcome is PASS and check.figures["counted"] == 96
+    assert check.figures["target"] == "127.0.0.1:1, 127.0.0.1:2"
+
+
+def run_gates(catalog, thr, spec):
+    judged = gates.evaluate(summary(), healthy_prom(), thr, spec.get("checkout"))
+    assert all(g.outcome is PASS or g.skipped for g in judged)
+    return judged
+
+
+def test_gates_read_from_prometheus_are_not_measured_with_the_line_and_locusts_stay_judged(catalog, thr, spec):
+    judged = run_gates(catalog, thr, spec)
+    check, _ = check_for(catalog, {"approved": 1.5})
+    applied = reconciliation.apply(judged, check)
+    service = [g for g in applied if g.source == "prometheus" and not g.skipped]
+    assert service and all(g.outcome is NOT_MEASURED for g in service)
+    latency = next(g for g in applied if g.name == "p99_latency_prometheus")
+    assert latency.reason == ("not measured: p99 authorization latency, service: the metrics counted 45 of 100 "
+                              "authorizations sent (91 acknowledged) to 127.0.0.1:8080 (0.45): several workers "
+                              "without multiprocess mode, or another instance scraped")
+    before = {g.name: g for g in judged}
+    assert all(g == before[g.name] for g in applied if g.source != "prometheus" or g.skipped)
+    assert gates.gates_verdict(applied) is NOT_MEASURED  # no gate failed: exit 3, never a pass
+
+
+@pytest.mark.parametrize("counts", ["not measured", "fail"])
+def test_a_service_gate_that_failed_on_miscounted_metrics_is_not_measured_either(catalog, thr, spec, counts):
+    judged = gates.evaluate(summary(), healthy_prom(duplicate_charges=3), thr, spec.get("checkout"))
+    check = (check_for(catalog, {"approved": 1.5})[0] if counts == "fail"
+             else reconciliation.reconcile(catalog, FakeProm({}, "elsewhere:1"), ["127.0.0.1:8080"], ENTRIES, START,
+                                           END))
+    dup = next(g for g in reconciliation.apply(judged, check) if g.name == "duplicate_charges")
+    assert dup.outcome is NOT_MEASURED and dup.reason.startswith("not measured: zero duplicate charges: ")
+
+
+def test_a_pass_or_a_run_without_prometheus_changes_no_gate(catalog, thr, spec):
+    judged = run_gates(catalog, thr, spec)
+    assert reconciliation.apply(judged, check_for(catalog, {"approved": 3.2})[0]) == judged
+    assert reconciliation.apply(judged, reconciliation.skipped()) == judged
+    assert reconciliation.apply(judged, None) == judged
+
+
+def test_the_line_is_in_result_json_the_report_and_the_verdict(catalog, thr, spec, tmp_path):
+    check, _ = check_for(catalog, {"approved": 1.5})
+    judged = reconciliation.apply(run_gates(catalog, thr, spec), check)
+    figures = {"scenario": "checkout", "description": "", "target": "http://127.0.0.1:8080", "rate": 10,
+               "users": 10, "workers": 0, "duration_s": 30, "started_at": START, "ended_at": END,
+               "locust": {"rps": 10, "requests": 300, "failures": 0, "flows": None, "by_name": [],
+                          **{k: None for k in ("authorize_p50_ms", "authorize_p95_ms", "authorize_p99_ms")}},
+               "conservation": reconciliation.as_dict(check)}
+    result = LoadTestResult(figures, judged)
+    data = result.as_json()
+    assert data["conservation"]["outcome"] == "fail" and data["conservation"]["figures"]["counted"] == 45
+    assert data["verdict"] == NOT_MEASURED
+    last = session.verdict(result, "checkout", False)
+    assert last.startswith("checkout: NOT MEASURED: no gate failed; ")
+    assert last.endswith("; the metrics counted 45 of 100 authorizations sent (91 acknowledged) to 127.0.0.1:8080 "
+                         "(0.45): several workers without multiprocess mode, or another instance scraped")
+    assert reconciliation.line(data["conservation"]) == f"conservation of counts: FAIL: {check.why}"
+    page = run_report.document(data, [])
+    md = page.to_markdown()
+    assert f"conservation of counts: FAIL: {check.why}" in md.replace("**", "")
+    assert "(0.45): several workers without multiprocess mode" in page.to_html()
+
+
+def test_a_passing_reconciliation_is_said_and_adds_nothing_to_the_verdict(catalog):
+    check, _ = check_for(catalog, {"approved": 3.2})
+    data = reconciliation.as_dict(check)
+    assert reconciliation.line(data).startswith("conservation of counts: PASS: the metrics counted 96 of 100")
+    assert reconciliation.verdict_note({"conservation": data}) == ""
+    skipped = reconciliation.as_dict(reconciliation.skipped())
+    assert reconciliation.line(skipped) == f"conservation of counts: skip: {reconciliation.NOT_RECONCILED}"
+    assert reconciliation.verdict_note({"conservation": skipped}) == ""
+
+
+def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path):
+    state = StackState(str(tmp_path), "1s", "15s", [])
+    state.parts = [Part("refservice", "http://127.0.0.1:8101", 1, "/healthz", "", [
+        "python", "-m", "moneypath.reference.refservice", "--port", "8101", "--metrics-port", "8102"]),
+        Part("refservice-2", "http://127.0.0.1:8103", 2, "/healthz", "", ["--port", "8103", "--metrics-port", "8104"])]
+    save_state(state)
+    target = Target("http://127.0.0.1:8101", "http://p", None, None, None, state_dir=tmp_path,
+                    instances=("http://127.0.0.1:8103",))
+    assert reconciliation.scraped_addresses(target) == ["127.0.0.1:8102", "127.0.0.1:8104"]
+    team = Target("https://shop.example/", "http://p", None, None, None)
+    assert reconciliation.scraped_addresses(team) == ["shop.example:443"]
