@@ -16,9 +16,9 @@ line; Locust's own gates, from its own stats, stay judged (`apply`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 
+from moneypath._common.prometheus import Prometheus
 from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
 from moneypath.catalog import Catalog
 from moneypath.check import conservation as cons
@@ -135,10 +135,7 @@ def verdict_note(result: dict) -> str:
     return f"; {data['line'].removeprefix('not measured: ')}"
 
 
-def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float,
-            prometheus: Callable | None = None) -> Check:
+def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float) -> Check:
     """`reconcile` against the target's Prometheus, its client opened and closed here."""
-    from moneypath._common.prometheus import Prometheus
-
-    with (prometheus or Prometheus)(prom_url) as prom:
+    with Prometheus(prom_url) as prom:
         return reconcile(c, prom, scraped_addresses(target), entries, started, end, target.shared)
