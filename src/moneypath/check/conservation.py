@@ -7,7 +7,8 @@ series is absent and no counter goes backwards (moneypath.check.counter_resets s
 not the run's. The run knows its ground truth, so it checks.
 
 The bounds are exact, not a loose tolerance. The counter's raw samples carry their scrape times (t0: the target's
-last scrape at or before the window's start; t1: its last scrape when read, `settle_s` after the window's end),
+first scrape at or after the window's start, so nothing sent before it is read; t1: its last scrape when read,
+`settle_s` after the window's end),
 and the run knows when each call was sent and answered, so over (t0, t1]:
 
 - every call acknowledged after it was sent after t0 and answered before t1 was counted in the window (the
@@ -43,6 +44,7 @@ from moneypath.catalog.conventions import OUTCOME_LABEL, Key
 
 NAME = "conservation"
 ANY = "*"  # acknowledged calls whose outcome the run cannot tell apart
+EVERY = "every scraped instance"  # a reconciliation over all the addresses driven, on every instance scraped
 # docs/decisions/0025-conservation-of-counts.md: the relative tolerance and the slack in calls on either bound,
 # the clock skew allowed at each edge, and how many scrape intervals the read waits after the window's end.
 TOLERANCE = 0.02
@@ -50,6 +52,7 @@ SLACK_CALLS = 2
 SKEW_S = 0.25
 SETTLE_INTERVALS = 2.0
 UNDER = "several workers without multiprocess mode, or another instance scraped"
+TOO_FEW = "fewer than two scrapes since the window's start"  # not yet: a reader may wait for the next scrape
 OVER = ("double counting: two scrape jobs on one target, or a counter incremented twice per call")
 
 
@@ -83,14 +86,18 @@ class GroundTruth:
         return sum(self.acknowledged.values())
 
     @classmethod
-    def from_calls(cls, calls: Iterable[Call], target: str, start: float, end: float, shared: bool = False,
-                   what: str = "authorizations", skew_s: float = SKEW_S) -> GroundTruth:
-        """The exact bounds over (start, end], the sample times the counter was read at (`Counted.start/end`)."""
+    def from_calls(cls, calls: Iterable[Call], target: str | None, start: float, end: float, shared: bool = False,
+                   what: str = "authorizations", skew_s: float = SKEW_S,
+                   inner: tuple[float, float] | None = None) -> GroundTruth:
+        """The exact bounds over (start, end], the sample times the counter was read at (`Counted.start/end`;
+        `inner`: the window every scraped instance covers, when several were read, for the lower bound). `target`
+        None: the calls to every address."""
         acknowledged: dict[str, int] = {}
         known: dict[str, int] = {}
         unknown = sent = 0
+        lo, hi = inner or (start, end)
         for c in calls:
-            if c.target and target and c.target != target:
+            if target is not None and c.target and c.target != target:
                 continue
             answered = c.answered_at
             if c.sent_at <= end + skew_s and (answered is None or answered > start - skew_s):
@@ -99,26 +106,28 @@ class GroundTruth:
                     known[c.outcome] = known.get(c.outcome, 0) + 1
                 else:
                     unknown += 1
-            if (c.acknowledged and answered is not None and c.sent_at > start + skew_s
-                    and answered <= end - skew_s):
+            if c.acknowledged and answered is not None and c.sent_at > lo + skew_s and answered <= hi - skew_s:
                 key = c.outcome if c.outcome is not None else ANY
                 acknowledged[key] = acknowledged.get(key, 0) + 1
         may = {o: n + unknown for o, n in known.items()}
-        return cls(target=target, start=start, end=end, sent=sent, acknowledged=acknowledged, shared=shared,
+        return cls(target=target or EVERY, start=start, end=end, sent=sent, acknowledged=acknowledged, shared=shared,
                    what=what, may=may)
 
 
 @dataclass(frozen=True)
 class Counted:
-    """What the target's counter counted between two of its scrapes (start, end], in total and per outcome."""
+    """What the target's counter counted between two of its scrapes (start, end], in total and per outcome; over
+    several scraped instances each from its own first scrape at or after the asked start to its own last one."""
 
     metric: str
     target: str
-    start: float  # the sample time the window starts at (the last scrape at or before the asked start)
-    end: float  # the last scrape read
+    start: float  # the earliest window's start (the first scrape at or after the asked start)
+    end: float  # the latest scrape read
     total: float
     by_outcome: Mapping[str, float] = field(default_factory=dict)  # empty: the counter has no outcome label
     scrape_interval_s: float | None = None
+    inner: tuple[float, float] | None = None  # the window every instance read covers (several instances)
+    instances: tuple[str, ...] = ()  # the scraped instances read
 
 
 def address(url: str) -> str:
@@ -148,51 +157,63 @@ def increase(points: list[tuple[float, float]], start: float, end: float) -> flo
     return total
 
 
-def counted(prom, catalog: Catalog, target: str, start: float, end: float | None = None, *,
+def counted(prom, catalog: Catalog, target: str | None, start: float, end: float | None = None, *,
             key: str = Key.AUTHORIZATIONS_TOTAL, errors: tuple[type[Exception], ...] = (PrometheusError,),
             clock: Callable[[], float] = time.time) -> Counted | str:
-    """What the catalog's counter `key` counted on the series scraped from the target (instance = host:port)
-    between its last scrape at or before `start` and its last scrape at or before `end` (default: now), read with
-    one range-vector query (the raw samples and their scrape times). `prom` has the common client's
-    `instant(query, at)`. A str: why it is not measured (the counter off in the catalog, Prometheus did not answer,
-    no series from that address, no scrape before the window)."""
+    """What the catalog's counter `key` counted on the series scraped from the target (instance = host:port; None:
+    every instance scraped, each from its own scrapes) between its first scrape at or after `start` and its last
+    scrape at or before `end` (default: now), read with one range-vector query (the raw samples and their times).
+    `prom` has the common client's `instant(query, at)`. A str: why it is not measured (the counter off in the
+    catalog, Prometheus did not answer, no series from that address, fewer than two scrapes in the window)."""
     if key not in catalog.signals:
         return not_measured(f"the catalog has no {key} counter to reconcile the run's calls with")
     metric = catalog.metric(key)
     now = clock()
     at = min(end, now) if end is not None else now
-    reach = max(1, math.ceil(at - start + 120))  # two minutes before the window: its opening scrape
-    expr = f'{metric}{{instance="{target}"}}[{reach}s]'
+    reach = max(1, math.ceil(at - start + 1))
+    selector = f'{{instance="{target}"}}' if target is not None else ""
+    where = target if target is not None else EVERY
     try:
-        result = prom.instant(expr, at=at)
+        result = prom.instant(f"{metric}{selector}[{reach}s]", at=at)
     except errors as exc:
-        return not_measured(f"Prometheus did not answer the reconciliation ({metric} on {target}): {exc}")
-    series = [(r.get("metric", {}), sorted((float(t), float(v)) for t, v in r.get("values", [])))
-              for r in result if isinstance(r, dict)]
-    series = [(labels, points) for labels, points in series if points]
-    if not series:
-        return not_measured(f"no {metric} series scraped from {target} (instance=\"{target}\"): the target driven "
-                            "is not scraped, or its instance label is relabelled")
-    times = sorted({t for _, points in series for t, _ in points})
-    opening = [t for t in times if t <= start]
-    if not opening:
-        return not_measured(f"no scrape of {target} at or before the window's start: its counter cannot be "
-                            "reconciled from its first sample")
-    t0, t1 = opening[-1], times[-1]
+        return not_measured(f"Prometheus did not answer the reconciliation ({metric} on {where}): {exc}")
+    groups: dict[tuple[str, str], list[tuple[dict, list[tuple[float, float]]]]] = {}
+    for r in result if isinstance(result, list) else []:
+        labels = r.get("metric", {}) if isinstance(r, dict) else {}
+        points = sorted((float(t), float(v)) for t, v in (r.get("values") or [])) if isinstance(r, dict) else []
+        if points:
+            groups.setdefault((labels.get("job", ""), labels.get("instance", "")), []).append((labels, points))
+    if not groups:
+        return not_measured(f"no {metric} series scraped from {where}"
+                            + (f' (instance="{target}"): the address driven is not scraped by that name'
+                               if target is not None else ""))
     outcomes = catalog.signals[key].labels.get(OUTCOME_LABEL) is not None
-    total, by_outcome = 0.0, {}
-    for labels, points in series:
-        inc = increase(points, t0, t1)
-        if inc is None:
+    total, by_outcome, windows, gaps = 0.0, {}, [], []
+    for series in groups.values():
+        times = sorted({t for _, points in series for t, _ in points})
+        opening = [t for t in times if t >= start]
+        if len(opening) < 2:
             continue
-        total += inc
-        if outcomes:
-            o = labels.get(OUTCOME_LABEL, "")
-            by_outcome[o] = by_outcome.get(o, 0.0) + inc
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    interval = sorted(gaps)[len(gaps) // 2] if gaps else None
-    return Counted(metric=metric, target=target, start=t0, end=t1, total=total, by_outcome=by_outcome,
-                   scrape_interval_s=interval)
+        t0, t1 = opening[0], opening[-1]
+        windows.append((t0, t1))
+        gaps += [b - a for a, b in zip(times, times[1:])]
+        for labels, points in series:
+            inc = increase(points, t0, t1)
+            if inc is None:
+                continue
+            total += inc
+            if outcomes:
+                o = labels.get(OUTCOME_LABEL, "")
+                by_outcome[o] = by_outcome.get(o, 0.0) + inc
+    if not windows:
+        return not_measured(f"{metric} on {where}: {TOO_FEW}")
+    gaps.sort()
+    outer = (min(w[0] for w in windows), max(w[1] for w in windows))
+    inner = (max(w[0] for w in windows), min(w[1] for w in windows))
+    return Counted(metric=metric, target=where, start=outer[0], end=outer[1], total=total, by_outcome=by_outcome,
+                   scrape_interval_s=gaps[len(gaps) // 2] if gaps else None,
+                   inner=inner if inner != outer else None,
+                   instances=tuple(sorted(i for _, i in groups)))
 
 
 def _ratio(counted: float, of: float) -> float | None:
@@ -250,7 +271,7 @@ def reconcile(truth: GroundTruth | None, counted: Counted | str | None, toleranc
 register("check.conservation", reconcile)
 
 
-def reconcile_calls(prom, catalog: Catalog, calls: Iterable[Call], target: str, start: float, *,
+def reconcile_calls(prom, catalog: Catalog, calls: Iterable[Call], target: str | None, start: float, *,
                     shared: bool = False, what: str = "authorizations", key: str = Key.AUTHORIZATIONS_TOTAL,
                     errors: tuple[type[Exception], ...] = (PrometheusError,), tolerance: float = TOLERANCE,
                     clock: Callable[[], float] = time.time) -> Check:
@@ -258,7 +279,7 @@ def reconcile_calls(prom, catalog: Catalog, calls: Iterable[Call], target: str, 
     run's calls to `target` over the exact sample times."""
     got = counted(prom, catalog, target, start, key=key, errors=errors, clock=clock)
     if isinstance(got, str):
-        return reconcile(GroundTruth(target=target, start=start, end=clock(), sent=0, acknowledged={}, what=what),
+        return reconcile(GroundTruth(target=target or EVERY, start=start, end=clock(), sent=0, acknowledged={}, what=what),
                          got, tolerance)
-    truth = GroundTruth.from_calls(calls, target, got.start, got.end, shared=shared, what=what)
+    truth = GroundTruth.from_calls(calls, target, got.start, got.end, shared=shared, what=what, inner=got.inner)
     return reconcile(truth, got, tolerance)

@@ -139,7 +139,7 @@ def fill(args: argparse.Namespace, dests: Mapping[str, str], defaults: Mapping[s
 
 TARGET_KEYS = {**{f"target_{n}": f"target.{n}" for n in TARGETS}, "db_url": "target.db_url",
                "time_factor": "time_factor", "target_instance": "target.instances",
-               "probe_headroom": "target.probe_headroom"}
+               "probe_headroom": "target.probe_headroom", "target_shared": "target.shared"}
 SHAPE_KEYS = {"engine": "stack.engine", "ha": "stack.ha", "instances": "stack.instances",
               "postgres": "stack.postgres"}
 SHAPE_DEFAULTS = {"engine": "prometheus", "ha": False, "instances": 1, "postgres": False}
@@ -167,12 +167,13 @@ def run_spec(args: argparse.Namespace, targets: Mapping[str, str] | None = None,
                        time_factor=float(merged.get("time_factor", getattr(args, "time_factor", None), 1.0)),
                        state_dir=Path(merged.get("state_dir", getattr(args, "state_dir", None), ".moneypath")))
     fill(args, {k: v for k, v in TARGET_KEYS.items() if k != "target_prometheus"},
-         {"time_factor": 1.0, "target_instance": [], "probe_headroom": False})
+         {"time_factor": 1.0, "target_instance": [], "probe_headroom": False, "target_shared": False})
     fill(args, SHAPE_KEYS, SHAPE_DEFAULTS)
     fill(args, {"state_dir": "state_dir"}, {"state_dir": ".moneypath"})  # parsed without main: as main would
     args.target_prometheus = settings(args).get("target.prometheus", getattr(args, "prometheus", None))
     target = TargetSpec(**{n: getattr(args, f"target_{n}") for n in TARGETS}, db_url=args.db_url,
-                        instances=tuple(args.target_instance or ()), probe_headroom=bool(args.probe_headroom))
+                        instances=tuple(args.target_instance or ()), probe_headroom=bool(args.probe_headroom),
+                        shared=bool(args.target_shared))
     shape_spec = StackSpec(engine=args.engine, ha=bool(args.ha), instances=int(args.instances),
                            postgres=bool(args.postgres), services=True, faults=True, fast=True)
     return RunSpec(target=target, stack=shape_spec, time_factor=float(args.time_factor),

@@ -67,6 +67,10 @@ class Outcome:
     attempts: int = 0
     finished: float | None = None
     instance: int = 0  # which of the load's service URLs it went to (a canary drill's track)
+    # each attempt of the authorizing step: [sent_at, answered_at or None] (conservation of counts)
+    auth_calls: list[list] = field(default_factory=list)
+    auth_state: str | None = None  # the state the authorization answered (a capture later changes `state`)
+    not_counted: bool = False  # an answer the template's counter.not_counted says the service does not count
 
     @property
     def failed(self) -> bool:
@@ -246,6 +250,9 @@ class Load:
             if step.authorizes:
                 outcome.payment_id, outcome.state = verdict.payment_id, verdict.state
                 outcome.flagged = any(str(dig(reply[1], path)) in answers for path, answers in api.flagged.items())
+                outcome.auth_state = None if verdict.state is None else str(verdict.state)
+                outcome.not_counted = any(str(dig(reply[1], path)) in answers
+                                          for path, answers in api.counter.not_counted.items())
                 values = values | {"payment_id": verdict.payment_id}
                 self.stats.acknowledged += 1
         if outcome.state in api.approved and outcome.capture_wanted and api.capture is not None:
@@ -270,16 +277,21 @@ class Load:
         args = request_args(call, values | {"idempotency_key": uuid.uuid4().hex})
         args["headers"][CORRELATION_HEADER] = outcome.correlation_id
         expected = getattr(call, "expect_status", None) or ()
+        authorizes = getattr(call, "authorizes", False)
         error = ""
         for attempt in range(self.attempts):
             outcome.attempts += 1
             wait = 0.2 * (2 ** attempt)
             outcome.refused = False
+            attempt_call = [time.time(), None]
+            if authorizes:
+                outcome.auth_calls.append(attempt_call)
             try:
                 r = await client.request(**args)
             except httpx.HTTPError as exc:
                 status, error = "unreachable", f"{type(exc).__name__}"
             else:
+                attempt_call[1] = time.time()
                 status = str(r.status_code)
                 if r.status_code < 300 or r.status_code in expected:
                     self._count(status)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from moneypath._common.verdict import PASS, Check, Outcome, Verdict, register
+from moneypath.check.counter_resets import reads_rates
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
 from moneypath.drills.money import Money, reads_money
@@ -27,6 +28,9 @@ class Diagnosis:
         query = step.get("promql") or step.get("sql")
         entry = EvidenceStep(step=step_name, kind=kind, query=query, at=self.ctx.clock(), result="", ok=False,
                              expect=f"{step.get('expect')} — checked: {describe_all(expects)}")
+        if kind == "promql" and reads_rates(query) and (why := self.ctx.counters_not_data()):
+            entry.ok, entry.result = None, f"not measured: {why}"  # rates that are not the run's: no evidence
+            return entry
         try:
             if kind == "promql":
                 items = self.ctx.prom.query(query)

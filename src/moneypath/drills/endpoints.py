@@ -32,6 +32,7 @@ class Target:
     time_factor: float = 1.0  # how much faster than production the target's rules run
     instances: tuple[str, ...] = ()  # the service's other instances (one database): the load is spread over all
     probe_headroom: bool = False  # a team's target: probe it before a peak (load.peak.headroom) only when asked
+    shared: bool = False  # it serves traffic of its own (staging): conservation of counts is one-sided
 
     @property
     def services(self) -> list[str]:
@@ -43,7 +44,8 @@ class Target:
                 "providersim": self.providersim, "faultproxy": self.faultproxy,
                 "prometheus": self.prometheus,
                 "alertmanager": self.alertmanager, "pager": self.pager, "started_stack": self.started_stack,
-                "database": _redact(self.db_url), "time_factor": self.time_factor}
+                "database": _redact(self.db_url), "time_factor": self.time_factor,
+                **({"shared": True} if self.shared else {})}
 
 
 def _redact(url: str | None) -> str | None:

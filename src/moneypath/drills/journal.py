@@ -251,11 +251,26 @@ class Impact(Part):
 
 @dataclass(kw_only=True)
 class SeriesPanel(Part):
-    """A plot's data: the query, its unit and its points per series (a range query over the drill)."""
+    """A plot's data: the query, its unit and its points per series (a range query over the drill); `not_data`:
+    why its rates are not the run's (the conservation of counts, counters gone backwards), shown with it."""
 
     query: str
     unit: str
     points: dict
+    not_data: str | None = None
+    optional = ("not_data",)
+
+
+@dataclass(kw_only=True)
+class Reconciliation(Part):
+    """One stretch's conservation of counts on one address (moneypath.drills.conservation_phase): its outcome and
+    the line every report prints (moneypath.check.conservation.reconcile), with the figures."""
+
+    phase: str  # baseline | fault | peak
+    target: str  # host:port
+    status: str  # pass | fail | not measured
+    line: str
+    figures: dict = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -343,6 +358,7 @@ class Journal(Part):
     regulatory: list[RegulatoryDue]
     series: dict[str, SeriesPanel]
     load: LoadSummary
+    conservation: list[Reconciliation] = field(default_factory=list)  # each stretch's sent against counted
     pages_source: str
     interrupted: bool
     verdict: str  # pass | fail | not measured

@@ -39,6 +39,7 @@ from moneypath.check import instrumentation_errors
 from moneypath.check.drill_files import alert_names
 from moneypath.drills import headroom, hooks, impact, tolerance
 from moneypath.drills.baseline_load import Load, LoadStats, Mix, major_text
+from moneypath.drills.conservation_phase import Conservation
 from moneypath.drills.context import TICK_S, DrillContext
 from moneypath.drills.diagnosis import Diagnosis
 from moneypath.drills.endpoints import Target, TargetError
@@ -68,7 +69,8 @@ class DrillRun(DrillContext):
         # builds them once per run of several drills, a run alone here.
         self.alerts = alert_names(catalog) if alerts is None else alerts
         self.watcher = Watcher(self, lambda: self.faults.record.injected_at, self.alerts)
-        self.counters_not_data = self.watcher.counters_not_data
+        self.conservation = Conservation(self)  # sent against counted: its line makes the rates not data too
+        self.counters_not_data = self.conservation.counters_not_data(self.watcher.counters_not_data)
         self.faults = FaultSwitch(self)
         self.replicas = ReplicaKills(self, lambda: self.faults.record.injected_at, lambda: self.faults.active)
         self.diagnosis = Diagnosis(self)
@@ -140,8 +142,10 @@ class DrillRun(DrillContext):
     def _run_phases(self) -> None:
         drill = self.drill
         peak = self._peak_after_headroom()
+        baseline_from = self.clock()
         self._start_load()
         self.sleep_ticking(self.s(drill.load.baseline))
+        self.conservation.stretch("baseline", baseline_from)
         self._instrumentation_note()
         if not self.steady_state("steady_state_before"):
             self.event("note", "the steady state does not hold: no fault injected (fix the baseline first)")
@@ -173,6 +177,7 @@ class DrillRun(DrillContext):
             self.event("phase", f"holding the fault {hold:.0f} s: nothing may page")
             self.sleep_ticking(max(0.0, min(injected + hold, self.faults.end) - self.clock()),
                                until=lambda: not self.faults.active)
+        self.conservation.stretch("fault", injected)
         self.diagnosis.run(self.watcher.first_expected_page())
         self.tick()  # the fault's end time, the halt conditions and the cap, once more before mitigating
         mitigated_at = self.mitigate()
@@ -195,8 +200,9 @@ class DrillRun(DrillContext):
     def _start_load(self) -> None:
         spec = self.drill.load
         mix = Mix(spec.providers, spec.currencies, dict(spec.methods), *spec.amount_range, spec.capture)
-        self.load = Load(self.target.services, self.api_headers(), spec.requests, mix, spec.rate,
-                         major_text(self.catalog), spec.in_flight_cap, prefix=f"drill-{self.drill.name}")
+        self.load = self.conservation.track(Load(self.target.services, self.api_headers(), spec.requests, mix,
+                                                 spec.rate, major_text(self.catalog), spec.in_flight_cap,
+                                                 prefix=f"drill-{self.drill.name}"))
         self.load.start()
         steps = spec.requests.steps
         flow = f"; each {len(steps)} steps: {' → '.join(s.name for s in steps)}" if len(steps) > 1 else ""
@@ -307,9 +313,9 @@ class DrillRun(DrillContext):
         mix = Mix(load.providers, load.currencies, dict(load.methods), *load.amount_range, load.capture)
         self.event("load", f"headroom probe: {load.peak.rate * (1 + load.peak.headroom.spare):g} payments/s for "
                            f"{load.peak.headroom.probe:g} s, at most {load.peak.headroom.in_flight} in flight")
-        result = headroom.probe(lambda rate, cap: Load(self.target.services, self.api_headers(), load.requests, mix,
-                                                       rate, major_text(self.catalog), cap,
-                                                       prefix=f"drill-{self.drill.name}-probe"),
+        result = headroom.probe(lambda rate, cap: self.conservation.track(Load(
+                                    self.target.services, self.api_headers(), load.requests, mix, rate,
+                                    major_text(self.catalog), cap, prefix=f"drill-{self.drill.name}-probe")),
                                 load.peak.rate, load.peak.headroom)
         decided = headroom.plan(result, load.peak.rate, load.rate, load.peak.headroom)
         self.event("check", decided.reason, {"asked": result.asked, "served": result.served,
@@ -322,7 +328,9 @@ class DrillRun(DrillContext):
         peak = self.drill.load.peak
         self.load.set_rate(rate)
         self.event("load", f"peak load: {rate:g} payments/s for {self.s(peak.duration):.0f} s; nothing may page")
+        peak_from = self.clock()
         self.sleep_ticking(self.s(peak.duration))
+        self.conservation.stretch("peak", peak_from)
         self.diagnosis.run(self.watcher.first_expected_page())
         self.window_end = self.clock()
         self.load.set_rate(self.drill.load.rate)
@@ -351,7 +359,7 @@ class DrillRun(DrillContext):
         timings = Timings(detect_s=_since(first_firing, injected), page_s=_since(classification_at, injected),
                           diagnose_s=_since(self.diagnosis.diagnosed_at, injected),
                           recover_s=_since(self.recovered_at, injected))
-        series = key_series(self)
+        series = self.conservation.mark_series(key_series(self))
         finished_at = self.clock()
         roles = self._roles(classification_at or injected or self.started_at)
         awareness = first_firing or classification_at
@@ -375,6 +383,7 @@ class DrillRun(DrillContext):
                                 self.load.stats if self.load else LoadStats(),  # no load started: all 0
                                 drill.load.requests.name, drill.load.in_flight_cap,
                                 acknowledged=money_impact.acknowledged_payments),
+            conservation=self.conservation.records,
             pages_source=self.pages_source.source, interrupted=self.interrupted, verdict=verdict,
             controls=list(drill.controls), ha=ha, impact=scenario,
         ).to_dict()

@@ -81,7 +81,7 @@ def target_from(spec: RunSpec, env: Mapping[str, str] | None = None) -> Target |
         payments, admin = env.get("MONEYPATH_DRILL_TOKEN", ""), env.get("MONEYPATH_DRILL_ADMIN_TOKEN")
     return Target(**given, db_url=spec.target.db_url, payments_token=payments, admin_token=admin,
                   started_stack=False, time_factor=spec.time_factor, instances=spec.target.instances,
-                  probe_headroom=spec.target.probe_headroom)
+                  probe_headroom=spec.target.probe_headroom, shared=spec.target.shared)
 
 
 def cannot_run(d: Drill, target: Target, env: Mapping[str, str] | None = None) -> str | None:

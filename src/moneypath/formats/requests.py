@@ -53,6 +53,19 @@ class Step(Call):
     authorizes: bool = False  # the step whose answer is the authorization: the latency gate and payment id
 
 
+class Counter(StrictModel):
+    """How the authorizing step's answers show on the service's authorizations counter, for the conservation of
+    counts (moneypath.check.conservation): each attempt of the step that `authorizes` is one call the counter may
+    count, and each acknowledged one is counted, under the outcome its state maps to, unless it is `not_counted`."""
+
+    # the answer's state (the authorizing step's `outcome`) → the counter's outcome label value; a state not given
+    # here counts under itself when the counter's outcome label declares it, else under an outcome not told apart
+    outcomes: dict[str, str] = Field(default_factory=dict)
+    # dotted path → answers the service acknowledges without counting an authorization (screened out before any
+    # provider call: a fraud decline, a hold)
+    not_counted: dict[str, list[str]] = Field(default_factory=dict)
+
+
 class Requests(StrictModel):
     """How the drill's load calls the team's API: one payment is a flow of steps (`flow`), or one call
     (`authorize`, a flow of one step); then the capture, and how to read a payment back (the "writes lost"
@@ -70,6 +83,7 @@ class Requests(StrictModel):
     read: Call | None = None
     captured: list[str] = Field(default_factory=list)  # read outcomes that show an acknowledged capture
     retry_status: list[int] = Field(default_factory=lambda: [409, 500, 502, 503, 504])
+    counter: Counter = Field(default_factory=Counter)  # how the authorizing step shows on the counter
     _steps: list[Step] = PrivateAttr(default_factory=list)
 
     def expanded(self, env=None) -> Requests:

@@ -55,6 +55,8 @@ KEYS: tuple[Key, ...] = (
         "(SQLAlchemy URL, opened read-only)"),
     Key("target.probe_headroom", "bool", "MONEYPATH_PROBE_HEADROOM", "probe the target before a drill's peak that "
         "declares headroom (always on for a stack a drill starts)"),
+    Key("target.shared", "bool", "MONEYPATH_TARGET_SHARED", "the target serves traffic of its own (staging): a run's "
+        "conservation of counts is one-sided, counted >= acknowledged, and cannot see double counting"),
     Key("stack.engine", "str", "MONEYPATH_ENGINE", "what runs the rules of a local stack: prometheus or vm"),
     Key("stack.ha", "bool", "MONEYPATH_HA", "a local stack of two Prometheus replicas and a two-node Alertmanager "
         "cluster (`moneypath up --ha`; drills with replica_down need it)"),

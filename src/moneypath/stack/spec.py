@@ -100,6 +100,8 @@ class TargetSpec:
     db_url: str | None = None
     # Before a drill's peak that declares headroom, measure what the target carries (always on a stack of its own).
     probe_headroom: bool = False
+    # It serves traffic of its own (staging): a run's conservation of counts is one-sided (counted >= acknowledged).
+    shared: bool = False
 
     @property
     def given(self) -> bool:

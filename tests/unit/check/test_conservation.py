@@ -88,11 +88,11 @@ def _series(outcome, points):
 
 
 def test_counted_reads_raw_samples_from_the_target_s_address_only(catalog):
-    prom = _Prom([_series("approved", [(95, 10), (100, 10), (105, 14), (110, 20)]),
-                  _series("declined", [(105, 1), (110, 2)])])
-    got = c.counted(prom, catalog, T, 102.0, clock=lambda: 111.0)
-    assert (got.start, got.end, got.total) == (100, 110, 12)
-    assert got.by_outcome == {"approved": 10, "declined": 2}
+    prom = _Prom([_series("approved", [(95, 10), (100, 10), (105, 14), (110, 20), (115, 26)]),
+                  _series("declined", [(110, 2), (115, 3)])])  # born after the opening scrape: counted from 0
+    got = c.counted(prom, catalog, T, 102.0, clock=lambda: 116.0)
+    assert (got.start, got.end, got.total) == (105, 115, 15)
+    assert got.by_outcome == {"approved": 12, "declined": 3}
     assert got.scrape_interval_s == 5
     assert f'instance="{T}"' in prom.asked[0][0] and catalog.metric("authorizations_total") in prom.asked[0][0]
 
@@ -101,8 +101,8 @@ def test_counted_without_series_or_answer_or_opening_scrape_is_not_measured(cata
     assert "no " in c.counted(_Prom([]), catalog, T, 100.0, clock=lambda: 111.0)
     err = PrometheusError("cannot reach Prometheus", url="u", path="/")
     assert "did not answer" in c.counted(_Prom(error=err), catalog, T, 100.0, clock=lambda: 111.0)
-    late = _Prom([_series("approved", [(105, 1), (110, 2)])])
-    assert "at or before the window's start" in c.counted(late, catalog, T, 100.0, clock=lambda: 111.0)
+    once = _Prom([_series("approved", [(95, 1), (105, 2)])])
+    assert "fewer than two scrapes" in c.counted(once, catalog, T, 100.0, clock=lambda: 106.0)
 
 
 def test_address_is_host_and_port():
@@ -136,3 +136,16 @@ def test_never_passes_when_counted_leaves_the_bounds(calls, t0, span, lost, extr
     over = int(truth.sent * (1 + c.TOLERANCE) + c.SLACK_CALLS + 1 + extra * 10)
     assert reconcile(truth, _counted(over)).outcome is (FAIL if truth.sent or ack else NOT_MEASURED)
     assert reconcile(GroundTruth(**{**truth.__dict__, "shared": True}), _counted(over)).outcome in (PASS, NOT_MEASURED)
+
+
+def test_every_scraped_instance_each_from_its_own_scrapes(catalog):
+    """A service scraped on a metrics port of its own: every instance's counter, each over its own scrapes; the
+    lower bound over the window all of them cover."""
+    a = {"metric": {"instance": "127.0.0.1:9100", "job": "svc"}, "values": [[99, "0"], [101, "1"], [111, "9"]]}
+    b = {"metric": {"instance": "127.0.0.1:9101", "job": "svc"}, "values": [[103, "0"], [108, "5"]]}
+    got = c.counted(_Prom([a, b]), catalog, None, 100.0, clock=lambda: 112.0)
+    assert (got.target, got.total, got.start, got.end, got.inner) == (c.EVERY, 13, 101, 111, (103, 108))
+    assert got.instances == ("127.0.0.1:9100", "127.0.0.1:9101")
+    calls = [Call(102, 102.5, True, None, "x:1"), Call(104, 105, True, None, "x:2"), Call(110, 110.5, True, None, "x:1")]
+    truth = GroundTruth.from_calls(calls, None, got.start, got.end, inner=got.inner, skew_s=0)
+    assert (truth.acknowledged_total, truth.sent, truth.target) == (1, 3, c.EVERY)

@@ -107,5 +107,8 @@ def render_plots(jn: Journal, out: Path) -> list[Image]:
         name = f"plot-{i:02d}-{_slug(str(title))}.png"
         _plot_signal(jn, str(title), entry, out / name)
         query = str(entry.get("query") or "")
-        images.append(Image(str(title), name, [Cell("Query: "), Cell(query, "code")] if query else ""))
+        caption = [Cell("Query: "), Cell(query, "code")] if query else []
+        if entry.get("not_data"):  # the conservation of counts or counters gone backwards: not the run's rates
+            caption += [Cell(f" Not measured: {entry['not_data']}", "bad")]
+        images.append(Image(str(title), name, caption or ""))
     return images

@@ -69,6 +69,7 @@ def build_sections(jn: Journal, images: list[Image], runbook_href: str | None,
     if "started_stack" in target:
         rows.append([Cell("stack"), Cell("started by the drill" if target["started_stack"] else "running target")])
     rows += _load_rows(j.get("load") or {})
+    rows += conservation_rows(j.get("conservation") or [])
     summary = Section("Drill", [Table(["", ""], rows)])
     already = [str(a) for a in j.get("already_firing") or []]
     if already:  # first: every time below reads differently when the fault met alerts already firing
@@ -218,6 +219,13 @@ def _load_rows(load: dict) -> list[list[Cell]]:
     for reason, n in sorted((load.get("failures") or {}).items(), key=lambda kv: -kv[1])[:5]:
         rows.append([Cell(f"{flow}s failed"), Cell(f"{n} × {reason}", "bad")])
     return rows
+
+
+def conservation_rows(records: list) -> list[list[Cell]]:
+    """Each stretch's conservation of counts (sent against counted, per address): the line, pass or not."""
+    return [[Cell(f"counted ({r.get('phase')}, {r.get('target')})"),
+             Cell(f"{r.get('status')}: {r.get('line')}", "ok" if r.get("status") == "pass" else "bad")]
+            for r in records if isinstance(r, dict)]
 
 
 def _ha_section(jn: Journal, ha: dict) -> Section:
