@@ -123,7 +123,8 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
         except ObserveError as exc:
             prom, reason = None, f"Prometheus unavailable: {exc}"
         if prom is not None:  # what the service's gates read is evidence only if its counter saw the run's load
-            counts = reconciliation.for_run(c, target, target.prometheus, entries, started, ended + settle)
+            counts = reconciliation.for_run(c, target, target.prometheus, entries, started, ended + settle, work,
+                                            shape.max_users(scenario, users))
     elif not spec.require_prometheus:
         counts = reconciliation.skipped()
     gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []

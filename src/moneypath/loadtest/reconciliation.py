@@ -5,9 +5,10 @@ settled.
 What counts on the counter comes from the locustfile's request names (moneypath.loadtest.request_names), never from
 one call per payment: every request whose action is authorize ("authorize [...]", a retried "... (attempt)", a
 flow's authorizing step "authorize:<step> [...]") is one call, a whole FLOW, a client CHECK or a RETRIED outcome none.
-The master's aggregate stats are counts without call times: every request sent is within the window (it opens at
-the target's last scrape before Locust started and closes at its last scrape after Locust stopped, its users given
-their stop timeout), so sent is the upper bound and the requests answered with success the lower one.
+The master's aggregate stats are counts without call times: the window runs from the counter's first scrape after
+Locust started to its last after Locust stopped (its users given their stop timeout), so every request sent is the
+upper bound, those answered with success the lower one, and the calls Locust had made by the window's opening (its
+per-second history) and one in flight per user the slack on both.
 
 Outside the tolerance (or not measured) every gate read from Prometheus is not measured with the reconciliation's
 line; Locust's own gates, from its own stats, stay judged (`apply`).
@@ -15,8 +16,10 @@ line; Locust's own gates, from its own stats, stay judged (`apply`).
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
 from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
@@ -29,6 +32,7 @@ from moneypath.stack import local as stack
 
 NOT_RECONCILED = "not reconciled: --no-prometheus (no evidence from the service)"
 TITLE = "conservation of counts"
+REPORT_S = 1.0  # a worker's stats reach the master's history within a second (worker_watch sets Locust's interval)
 
 
 def authorizations(entries: list[dict]) -> tuple[int, int]:
@@ -57,33 +61,63 @@ def scraped_addresses(target: Target) -> list[str]:
     return [metrics.get(url.rstrip("/"), cons.address(url)) for url in urls]
 
 
-def merged(read: list[cons.Counted]) -> cons.Counted:
-    """One Counted over several instances: their totals and outcomes summed, the widest window."""
+def opened(path: Path) -> list[tuple[float, int]]:
+    """(second, authorize requests sent so far) from the master's per-second per-name history (--csv-full-history,
+    `<prefix>_stats_history.csv`): what counts (`authorizations`), as the run went. Empty without the file."""
+    if not path.exists():
+        return []
+    totals: dict[float, dict[tuple[str, str], int]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            kind, name = row.get("Type") or "", row.get("Name") or ""
+            try:
+                t, n = float(row.get("Timestamp") or ""), int(float(row.get("Total Request Count") or 0))
+            except ValueError:
+                continue
+            if kind in SENT and action_of(name) == "authorize":
+                totals.setdefault(t, {})[(kind, name)] = n
+    return [(t, sum(by.values())) for t, by in sorted(totals.items())]
+
+
+def at_the_edge(history: list[tuple[float, int]], t0: float, users: int) -> int:
+    """Calls that may fall on either side of the counter's first scrape `t0` in the window: those Locust had
+    recorded by the first second at or after it (its workers' last report in), and one in flight per user. The
+    stats are counts without call times, so these are the slack on both bounds (GroundTruth.in_flight)."""
+    after = [n for t, n in history if t >= t0 + REPORT_S]
+    return (after[0] if after else history[-1][1] if history else 0) + users
+
+
+def read(c: Catalog, prom, addresses: list[str], started: float, end: float) -> cons.Counted | str:
+    """The counter over the run: on each address driven when Prometheus scrapes each by that name (summed), else on
+    every instance it scrapes (a service scraped under another name)."""
+    every = cons.counted(prom, c, None, started, end)
+    if isinstance(every, str) or not all(a in every.instances for a in addresses):
+        return every
+    parts = [cons.counted(prom, c, a, started, end) for a in addresses]
+    if problem := next((p for p in parts if isinstance(p, str)), None):
+        return problem
     by: dict[str, float] = {}
-    for c in read:
-        for o, n in c.by_outcome.items():
+    for part in parts:
+        for o, n in part.by_outcome.items():
             by[o] = by.get(o, 0.0) + n
-    return cons.Counted(metric=read[0].metric, target=", ".join(c.target for c in read),
-                        start=min(c.start for c in read), end=max(c.end for c in read),
-                        total=sum(c.total for c in read), by_outcome=by, scrape_interval_s=read[0].scrape_interval_s)
+    return cons.Counted(metric=parts[0].metric, target=", ".join(addresses), start=min(p.start for p in parts),
+                        end=max(p.end for p in parts), total=sum(p.total for p in parts), by_outcome=by,
+                        scrape_interval_s=parts[0].scrape_interval_s, instances=tuple(addresses))
 
 
 def reconcile(c: Catalog, prom, addresses: list[str], entries: list[dict], started: float, end: float,
-              shared: bool = False) -> Check:
-    """The run's reconciliation: Locust's authorize requests against the counter's increase on each address's
-    series between its last scrape at or before `started` and its last at or before `end` (the run's end plus the
-    settle time, already waited)."""
+              shared: bool = False, history: list[tuple[float, int]] = (), users: int = 0) -> Check:
+    """The run's reconciliation: Locust's authorize requests against the counter's increase from its first scrape
+    at or after `started` to its last at or before `end` (the run's end plus the settle time, already waited), the
+    calls at the window's opening (`at_the_edge`) as slack."""
     sent, acknowledged = authorizations(entries)
     truth = cons.GroundTruth(target=", ".join(addresses), start=started, end=end, sent=sent,
                              acknowledged={cons.ANY: acknowledged}, shared=shared)
-    read = []
-    for addr in addresses:
-        got = cons.counted(prom, c, addr, started, end)
-        if isinstance(got, str):
-            return cons.reconcile(truth, got)
-        read.append(got)
-    counted = merged(read)
-    return cons.reconcile(replace(truth, start=counted.start, end=counted.end), counted)
+    got = read(c, prom, addresses, started, end)
+    if isinstance(got, str):
+        return cons.reconcile(truth, got)
+    return cons.reconcile(replace(truth, target=got.target, start=got.start, end=got.end,
+                                  in_flight=at_the_edge(list(history), got.start, users)), got)
 
 
 def skipped(why: str = NOT_RECONCILED) -> Check:
@@ -135,7 +169,10 @@ def verdict_note(result: dict) -> str:
     return f"; {data['line'].removeprefix('not measured: ')}"
 
 
-def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float) -> Check:
-    """`reconcile` against the target's Prometheus, its client opened and closed here."""
+def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float,
+            work: Path, users: int) -> Check:
+    """`reconcile` against the target's Prometheus (its client opened and closed here), the run's per-second
+    history read from `work`."""
     with Prometheus(prom_url) as prom:
-        return reconcile(c, prom, scraped_addresses(target), entries, started, end, target.shared)
+        return reconcile(c, prom, scraped_addresses(target), entries, started, end, target.shared,
+                         opened(work / "locust_stats_history.csv"), users)

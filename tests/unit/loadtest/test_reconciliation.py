@@ -37,7 +37,7 @@ class FakeProm:
 
     def instant(self, query: str, at: float | None = None):
         self.queries.append(query)
-        if f'instance="{self.instance}"' not in query:
+        if "instance=" in query and f'instance="{self.instance}"' not in query:
             return []
         out = []
         for outcome, rate in self.per_s.items():
@@ -47,7 +47,7 @@ class FakeProm:
                 if START <= t < END:
                     v += rate
                 t += 1.0
-            out.append({"metric": {"outcome": outcome, "instance": self.instance}, "values": values})
+            out.append({"metric": {"outcome": outcome, "instance": self.instance, "job": "shop"}, "values": values})
         return out
 
 
@@ -70,7 +70,8 @@ def test_a_counter_that_counted_what_was_sent_passes(catalog):
     assert check.why.startswith("the metrics counted 96 of 100 authorizations sent (91 acknowledged) to "
                                 "127.0.0.1:8080 (0.96): within bounds")
     assert check.figures["sent"] == 100 and check.figures["counted"] == 96
-    assert prom.queries == [f'{catalog.metric("authorizations_total")}{{instance="127.0.0.1:8080"}}[152s]']
+    metric = catalog.metric("authorizations_total")
+    assert prom.queries == [f"{metric}[33s]", f'{metric}{{instance="127.0.0.1:8080"}}[33s]']
 
 
 def test_a_counter_that_saw_half_of_it_fails_with_the_ratio_and_the_likely_cause(catalog):
@@ -87,16 +88,42 @@ def test_twice_what_was_sent_is_double_counting_unless_the_target_serves_traffic
     assert shared.outcome is PASS and "one-sided" in shared.why and "double counting cannot be seen" in shared.why
 
 
-def test_no_series_from_the_address_driven_is_not_measured(catalog):
-    prom = FakeProm({"approved": 3.0}, instance="127.0.0.1:9999")
-    check = reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
-    assert check.outcome is NOT_MEASURED and "no moneypath_authorizations_total series scraped from 127.0.0.1:8080" \
-        in check.why
+def test_no_series_at_all_is_not_measured_and_another_name_is_read_on_every_instance(catalog):
+    nothing = reconciliation.reconcile(catalog, FakeProm({}), ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    assert nothing.outcome is NOT_MEASURED
+    assert nothing.why == ("not measured: no moneypath_authorizations_total series scraped from every scraped "
+                           "instance")
+    prom = FakeProm({"approved": 1.5}, instance="127.0.0.1:9999")  # scraped under another name (a metrics port)
+    other = reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    assert other.outcome is FAIL and other.why.startswith("the metrics counted 45 of 100 authorizations sent (91 "
+                                                          "acknowledged) to every scraped instance (0.45)")
+
+
+def test_the_calls_at_the_windows_opening_are_slack(catalog, tmp_path):
+    history = tmp_path / "locust_stats_history.csv"
+    history.write_text("Timestamp,User Count,Type,Name,Requests/s,Total Request Count\n"
+                       "1000,0,,Aggregated,0,0\n"
+                       "1001,8,POST,authorize [acme],3,3\n1001,8,POST,capture [acme],1,1\n"
+                       "1002,8,POST,authorize [acme],4,7\n1002,8,REFUSED,authorize [requested acme],1,1\n"
+                       "1002,8,FLOW,checkout [acme],4,4\n1003,8,POST,authorize [acme],5,12\n")
+    opened = reconciliation.opened(history)
+    assert opened == [(1001.0, 3), (1002.0, 8), (1003.0, 12)]
+    assert reconciliation.at_the_edge(opened, 1000.4, 8) == 8 + 8  # recorded by 1002 (a report late), 8 in flight
+    assert reconciliation.at_the_edge(opened, 1005.0, 2) == 12 + 2 and reconciliation.at_the_edge([], 1000, 3) == 3
+    assert reconciliation.opened(tmp_path / "none.csv") == []
+    # 80 of 100 acknowledged 91: under the lower bound, but within it with the 3 calls recorded by the first scrape
+    # (1000, its report by 1001) and 10 users in flight
+    check, _ = check_for(catalog, {"approved": 80 / 30})
+    assert check.outcome is FAIL
+    edged = reconciliation.reconcile(catalog, FakeProm({"approved": 80 / 30}), ["127.0.0.1:8080"], ENTRIES, START,
+                                     END + 2, history=opened, users=10)
+    assert edged.outcome is PASS and edged.figures["slack"] == 2 + 3 + 10
 
 
 def test_several_instances_are_summed(catalog):
     class Two(FakeProm):
         def instant(self, query, at=None):
+            self.queries.append(query)
             return [*FakeProm({"approved": 1.6}, "127.0.0.1:1").instant(query, at),
                     *FakeProm({"approved": 1.6}, "127.0.0.1:2").instant(query, at)]
 

@@ -112,9 +112,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
         return []
 
     imb, auth = c.metric("ledger_imbalance_minor"), c.metric("authorizations_total")
-    counter = [{"metric": {"outcome": "approved"}, "values": [[0, "0"], [1e10, "300"]]}]  # raw samples around the run
-    fake = FakePrometheus({f'{auth}{{instance="127.0.0.1:': counter,
-                           f"min_over_time({imb}": [{"metric": {"currency": "KWD"}, "value": [0, "-1250"]}],
+    counter = [{"metric": {"outcome": "approved", "instance": "127.0.0.1:1"}, "values": [[3e9, "0"], [4e9, "300"]]}]
+    fake = FakePrometheus({f"min_over_time({imb}": [{"metric": {"currency": "KWD"}, "value": [0, "-1250"]}],
                            "1 - ": [{"metric": {}, "value": [0, "0"]}],
                            c.metric("authorizations_total"): [{"metric": {}, "value": [0, "300"]}],
                            c.metric("duplicate_charges_total"): [{"metric": {}, "value": [0, "0"]}]})
@@ -122,7 +121,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     monkeypatch.setattr(locust_run, "wait_locust", lambda *a, **k: None)
     monkeypatch.setattr(locust_run, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
-    monkeypatch.setattr(reconciliation, "Prometheus", fake)
+    raw = FakePrometheus({auth: counter})  # the counter's raw samples (a range vector) for the reconciliation
+    monkeypatch.setattr(reconciliation, "Prometheus", raw)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
                      str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
                      str(tmp_path / "out")])
@@ -141,6 +141,7 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
                                   "reconciliation is off)")
     assert "KWD 1.250" in md and "cost" not in md.lower()
     assert not [q for q in fake.queries if "reconcil" in q or "cost" in q]
+    assert raw.queries and all(q.startswith(f"{auth}[") or q.startswith(f"{auth}{{instance=") for q in raw.queries)
     assert result["conservation"]["outcome"] == "pass"
     assert "conservation of counts: PASS: the metrics counted 300 of 300 authorizations sent" in out
 
