@@ -26,6 +26,7 @@ from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
 from moneypath.catalog import Catalog
 from moneypath.check import conservation as cons
 from moneypath.loadtest.gates import Gate
+from moneypath.loadtest.request_names import CHECK, NOT_COUNTED
 from moneypath.loadtest.run_types import Target
 from moneypath.loadtest.stats import HTTP_METHODS, SENT, action_of
 from moneypath.stack import local as stack
@@ -37,9 +38,12 @@ REPORT_S = 1.0  # a worker's stats reach the master's history within a second (w
 
 def authorizations(entries: list[dict]) -> tuple[int, int]:
     """(sent, acknowledged) of the requests that count on the authorizations counter, from the stats' entries:
-    every authorize request that went out (attempts and refusals included), and those answered with success."""
+    every authorize request that went out (attempts and refusals included), and those answered with success less
+    those the client saw the service acknowledge without counting (NOT_COUNTED)."""
     sent = acknowledged = 0
     for e in entries:
+        if e["method"] == CHECK and e["name"] == NOT_COUNTED:  # answered, and not counted: never in the lower bound
+            acknowledged -= int(e["num_requests"])
         if e["method"] not in SENT or action_of(e["name"]) != "authorize":
             continue
         sent += int(e["num_requests"])
