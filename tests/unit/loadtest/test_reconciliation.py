@@ -214,3 +214,30 @@ def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path
     assert reconciliation.scraped_addresses(target) == ["127.0.0.1:8102", "127.0.0.1:8104"]
     team = Target("https://shop.example/", "http://p", None, None, None)
     assert reconciliation.scraped_addresses(team) == ["shop.example:443"]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_run_configs_target_shared_reaches_the_load_tests_target(catalog, tmp_path, shared):
+    from types import SimpleNamespace
+
+    from moneypath.loadtest import targets
+    from moneypath.stack.spec import RunSpec, TargetSpec
+
+    options = SimpleNamespace(token=None, no_auth=True, no_prometheus=True)
+    where = RunSpec(target=TargetSpec(service="http://127.0.0.1:8080", shared=shared), state_dir=tmp_path)
+    assert targets.open_target(catalog, options, 9646, None, where=where).shared is shared
+
+
+def test_the_environment_or_run_config_declares_the_load_tests_target_shared(monkeypatch, tmp_path):
+    from moneypath import cli
+    from moneypath.cli import loadtest
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["loadtest", "checkout", "--host", "http://127.0.0.1:8080", "--no-auth"]
+    monkeypatch.setenv("MONEYPATH_TARGET_SHARED", "1")
+    assert loadtest._spec(cli.build_parser().parse_args(argv))[0].target.shared is True
+    monkeypatch.delenv("MONEYPATH_TARGET_SHARED")
+    assert loadtest._spec(cli.build_parser().parse_args(argv))[0].target.shared is False
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "moneypath.run.yaml").write_text("target:\n  shared: true\n")
+    assert loadtest._spec(cli.build_parser().parse_args(argv))[0].target.shared is True
