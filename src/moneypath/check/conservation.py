@@ -242,8 +242,10 @@ def reconcile(truth: GroundTruth | None, counted: Counted | str | None, toleranc
                      why=f"no {what} sent to {target} in the {span} window: nothing to reconcile {counted.metric} with")
     low = lambda a: a * (1 - tolerance) - slack_n  # noqa: E731
     high = lambda s: s * (1 + tolerance) + slack_n  # noqa: E731
-    ratio = f"({n / sent:.2f})" if sent else ""
-    head = f"the metrics counted {n:g} of {sent} {what} sent ({ack} acknowledged) to {target} {ratio}".rstrip()
+    ratio = f"{n / sent:.2f}; " if sent else ""
+    head = (f"the metrics counted {n:g} of {sent} {what} sent to {target} ({ratio}{ack} acknowledged)"
+            if target != EVERY else
+            f"the metrics counted {n:g} of {sent} {what} sent ({ratio}{ack} acknowledged), on {EVERY}")
     if n < low(ack):
         return Check(name=NAME, outcome="fail", figures=figures, why=f"{head}: {UNDER}")
     if not truth.shared and n > high(sent):

@@ -27,7 +27,7 @@ def _truth(sent: int, ack: int | dict, shared: bool = False, may: dict | None = 
 def test_the_issue_s_sticky_workers_read_69_of_259_with_the_likely_cause():
     check = reconcile(_truth(259, 259), _counted(69))
     assert check.outcome is FAIL
-    assert check.why == (f"the metrics counted 69 of 259 authorizations sent (259 acknowledged) to {T} (0.27): "
+    assert check.why == (f"the metrics counted 69 of 259 authorizations sent to {T} (0.27; 259 acknowledged): "
                          "several workers without multiprocess mode, or another instance scraped")
     assert check.figures["ratio"] == 69 / 259 and check.figures["target"] == T
 
