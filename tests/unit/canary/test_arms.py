@@ -59,9 +59,8 @@ def test_each_arm_is_read_by_the_judges_selector_and_its_own_payments(catalog):
     assert prom.queries[0].startswith(f'{metric}{{track="baseline"}}[')
     assert base.outcome is PASS, base.why
     assert canary.outcome is FAIL
-    assert canary.why == ('the metrics counted 10 of 20 authorizations sent (20 acknowledged) to the canary '
-                          '(track="canary") (0.50): several workers without multiprocess mode, or another instance '
-                          'scraped')
+    assert canary.why == ('the metrics counted 10 of 20 authorizations sent to the canary (track="canary") (0.50; 20 '
+                          'acknowledged): several workers without multiprocess mode, or another instance scraped')
     assert [c.outcome for c in arms.calls(load, catalog, REQUESTS, 1)] == ["approved"] * 20
 
 
@@ -75,7 +74,7 @@ def test_an_arm_prometheus_does_not_scrape_is_not_measured(catalog):
 def test_an_arm_that_does_not_reconcile_makes_the_judges_verdict_inconclusive():
     result = ReleaseResult("latency", "fail", verdict="fail", status=PASS, reason="fail, as expected",
                            time_to_verdict_s=4.0)
-    line = "the metrics counted 10 of 20 authorizations sent (20 acknowledged) to the canary (track=\"canary\") (0.50)"
+    line = "the metrics counted 10 of 20 authorizations sent to the canary (track=\"canary\") (0.50; 20 acknowledged)"
     arms.apply(result, {"baseline": Check(name="conservation", outcome=PASS, why="the metrics counted 20 of 20"),
                         "canary": Check(name="conservation", outcome=FAIL, why=line)})
     assert (result.verdict, result.status, result.time_to_verdict_s) == ("inconclusive", NOT_MEASURED, None)

@@ -66,7 +66,7 @@ def test_the_probe_asks_the_peak_plus_its_spare_and_counts_acknowledged_payments
     assert result.served == 5.0 and result.refused == 15 and result.failed == 15 and result.seconds == 3.0
 
 
-LINE = ("the metrics counted 150 of 300 authorizations sent (296 acknowledged) to 127.0.0.1:8102 (0.50): several "
+LINE = ("the metrics counted 150 of 300 authorizations sent to 127.0.0.1:8102 (0.50; 296 acknowledged): several "
         "workers without multiprocess mode, or another instance scraped")
 
 

@@ -67,8 +67,8 @@ def check_for(catalog, per_s: dict[str, float], shared: bool = False, entries=EN
 def test_a_counter_that_counted_what_was_sent_passes(catalog):
     check, prom = check_for(catalog, {"approved": 2.5, "declined": 0.5, "error": 0.2})  # 96 over 30 s
     assert check.outcome is PASS, check.why
-    assert check.why.startswith("the metrics counted 96 of 100 authorizations sent (91 acknowledged) to "
-                                "127.0.0.1:8080 (0.96): within bounds")
+    assert check.why.startswith("the metrics counted 96 of 100 authorizations sent to 127.0.0.1:8080 (0.96; 91 "
+                                "acknowledged): within bounds")
     assert check.figures["sent"] == 100 and check.figures["counted"] == 96
     metric = catalog.metric("authorizations_total")
     assert prom.queries == [f"{metric}[33s]", f'{metric}{{instance="127.0.0.1:8080"}}[33s]']
@@ -77,13 +77,13 @@ def test_a_counter_that_counted_what_was_sent_passes(catalog):
 def test_a_counter_that_saw_half_of_it_fails_with_the_ratio_and_the_likely_cause(catalog):
     check, _ = check_for(catalog, {"approved": 1.5})  # 45 of 100: the other worker's half never scraped
     assert check.outcome is FAIL
-    assert check.why == ("the metrics counted 45 of 100 authorizations sent (91 acknowledged) to 127.0.0.1:8080 "
-                         "(0.45): several workers without multiprocess mode, or another instance scraped")
+    assert check.why == ("the metrics counted 45 of 100 authorizations sent to 127.0.0.1:8080 (0.45; 91 "
+                         "acknowledged): several workers without multiprocess mode, or another instance scraped")
 
 
 def test_twice_what_was_sent_is_double_counting_unless_the_target_serves_traffic_of_its_own(catalog):
     check, _ = check_for(catalog, {"approved": 7.0})  # 210 of 100
-    assert check.outcome is FAIL and "(2.10): double counting" in check.why
+    assert check.outcome is FAIL and "(2.10; 91 acknowledged): double counting" in check.why
     shared, _ = check_for(catalog, {"approved": 7.0}, shared=True)
     assert shared.outcome is PASS and "one-sided" in shared.why and "double counting cannot be seen" in shared.why
 
@@ -95,8 +95,8 @@ def test_no_series_at_all_is_not_measured_and_another_name_is_read_on_every_inst
                            "instance")
     prom = FakeProm({"approved": 1.5}, instance="127.0.0.1:9999")  # scraped under another name (a metrics port)
     other = reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
-    assert other.outcome is FAIL and other.why.startswith("the metrics counted 45 of 100 authorizations sent (91 "
-                                                          "acknowledged) to every scraped instance (0.45)")
+    assert other.outcome is FAIL and other.why.startswith("the metrics counted 45 of 100 authorizations sent (0.45; "
+                                                          "91 acknowledged), on every scraped instance")
 
 
 def test_the_calls_at_the_windows_opening_are_slack(catalog, tmp_path):
@@ -146,7 +146,7 @@ def test_gates_read_from_prometheus_are_not_measured_with_the_line_and_locusts_s
     assert service and all(g.outcome is NOT_MEASURED for g in service)
     latency = next(g for g in applied if g.name == "p99_latency_prometheus")
     assert latency.reason == ("not measured: p99 authorization latency, service: the metrics counted 45 of 100 "
-                              "authorizations sent (91 acknowledged) to 127.0.0.1:8080 (0.45): several workers "
+                              "authorizations sent to 127.0.0.1:8080 (0.45; 91 acknowledged): several workers "
                               "without multiprocess mode, or another instance scraped")
     before = {g.name: g for g in judged}
     assert all(g == before[g.name] for g in applied if g.source != "prometheus" or g.skipped)
@@ -184,13 +184,13 @@ def test_the_line_is_in_result_json_the_report_and_the_verdict(catalog, thr, spe
     assert data["verdict"] == NOT_MEASURED
     last = session.verdict(result, "checkout", False)
     assert last.startswith("checkout: NOT MEASURED: no gate failed; ")
-    assert last.endswith("; the metrics counted 45 of 100 authorizations sent (91 acknowledged) to 127.0.0.1:8080 "
-                         "(0.45): several workers without multiprocess mode, or another instance scraped")
+    assert last.endswith("; the metrics counted 45 of 100 authorizations sent to 127.0.0.1:8080 (0.45; 91 "
+                         "acknowledged): several workers without multiprocess mode, or another instance scraped")
     assert reconciliation.line(data["conservation"]) == f"conservation of counts: FAIL: {check.why}"
     page = run_report.document(data, [])
     md = page.to_markdown()
     assert f"conservation of counts: FAIL: {check.why}" in md.replace("**", "")
-    assert "(0.45): several workers without multiprocess mode" in page.to_html()
+    assert "(0.45; 91 acknowledged): several workers without multiprocess mode" in page.to_html()
 
 
 def test_a_passing_reconciliation_is_said_and_adds_nothing_to_the_verdict(catalog):
