@@ -84,6 +84,7 @@ class _DiagnosisCtx:
         self.prom, self.db, self.catalog, self.clock = FakeProm(), None, catalog, Clock()
         self.prom.answer = lambda expr: ERRORS[answer]
         self.objectives = []
+        self.counters_not_data = lambda: None  # the target's rates are data (conservation, counter resets)
 
     def s(self, seconds):
         return seconds

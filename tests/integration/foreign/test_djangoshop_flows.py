@@ -7,7 +7,9 @@ Locust gates, with rates and latency per checkout and per step, and the authoriz
 providers declining, every checkoutComplete still answers HTTP 200, and the failure-ratio gate fails on the
 checkouts, the reason (step and GraphQL error) counted. With Prometheus scraping the shop, the latency gate reads
 its histogram against init's 300 ms objective and the run passes, the ledger's gate skipped as off; and so it does
-spread over two workers started on their own. Four runs of 8 s."""
+spread over two workers started on their own. Four runs of 8 s. And a drill's baseline and peak through `moneypath
+drill run` reconcile what its checkouts sent with the shop's authorizations counter (the conservation of counts):
+one authorization per three-step checkout, within the bounds, the steady state read on the counter that held."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import yaml
 
 from moneypath import cli
 from moneypath.loadtest import gates
-from tests.conftest import ROOT, free_port, stop_process
+from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
 from tests.docs_examples import code_block
 from tests.support.djangoshop import running_shop
 from tests.support.prometheus_server import running_prometheus, scraping
@@ -152,3 +154,73 @@ def test_the_flow_run_spread_over_two_workers_started_elsewhere_passes_alike(sho
     loc = result["locust"]
     assert loc["flows"] >= 10 and 1.5 < loc["flow_rps"] < 4 and loc["flow_failures"] == 0, loc["flow_rps"]
     assert gate(result, "p99_latency_prometheus")["status"] == "pass"
+
+
+# A drill of a baseline and a short peak, no fault: what the conservation of counts reads on a flow of three calls.
+CALM_DRILL = """\
+title: Checkouts at baseline and a short peak
+runbook: ProviderPartialOutage
+load:
+  rate: 4
+  baseline: 8s
+  capture: 0
+  providers: {paystack: 1, mollie: 1}
+  currencies: {EUR: 1}
+  amounts: {min: 500, max: 5000}
+  requests: requests/djangoshop.yaml
+  peak: {rate: 6, duration: 5s}
+if_not_measured: {captured_once: pass, refunds_within_captures: pass, duplicates: pass}
+steady_state_within: 10s
+steady_state:
+  - name: checkouts authorized
+    promql: sum(rate(djshop_authorizations_total[10s]))
+    expect: {min: 1}
+alerts:
+  must_not_page: ["*"]
+diagnosis:
+  within: 5s
+  steps:
+    - step: the alert's own condition (reason=error_ratio)
+      if_not_measured: pass
+      expect: {below: 0.05}
+mitigation:
+  clear_fault: true
+tabletop:
+  narrative: A quiet afternoon of checkouts.
+  roles:
+    engineering: {checkpoint: "Read the checkout rate.", due: 10m}
+    operations: {checkpoint: "Nothing to decide.", due: 20m}
+    compliance: {checkpoint: "Nothing to classify.", due: 60m}
+    customer_support: {checkpoint: "Nothing to tell.", due: 30m}
+"""
+
+
+def test_a_drills_checkouts_reconcile_with_the_shops_counter(shop, project, tmp_path):
+    """Each checkout is one authorization on the counter (only checkoutComplete's attempts count): the baseline and
+    the peak reconcile within the bounds on the shop's address, the ratio near 1."""
+    (project / "runbooks" / "drills" / "calm.yaml").write_text(CALM_DRILL)
+    pager_port = free_port()
+    pager = subprocess.Popen([str(Path(sys.executable).parent / "moneypath"), "pager", "--port", str(pager_port)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    web = shop.url.removeprefix("http://")
+    try:
+        with running_prometheus(tmp_path / "prometheus", scraping({"shop": web})) as prom:
+            wait_for(lambda: http_ok(f"http://127.0.0.1:{pager_port}/pages"), 20, "the pager")
+            code = cli.main(["drill", "run", str(project / "runbooks" / "drills" / "calm.yaml"), "--catalog",
+                             str(project / "moneypath.yaml"), "--reports", str(tmp_path / "reports"), "--no-history",
+                             "--target-service", shop.url, "--target-prometheus", prom, "--target-pager",
+                             f"http://127.0.0.1:{pager_port}", "--time-factor", "60"])
+    finally:
+        stop_process(pager)
+    [journal] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("*/journal.json")]
+    records = {r["phase"]: r for r in journal["conservation"]}
+    assert set(records) == {"baseline", "peak"}, (code, journal["conservation"])
+    for phase, record in records.items():
+        figures = record["figures"]
+        assert (record["status"], record["target"]) == ("pass", web), record
+        assert figures["acknowledged"] >= 15 and 0.8 <= figures["ratio"] <= 1.0, (phase, figures)
+        assert figures["acknowledged_by_outcome"] == {"approved": figures["acknowledged"]}  # AUTHORIZED: approved
+        # one authorization per checkout of three calls: the counter saw no more than the flows' authorizing steps
+        assert figures["acknowledged"] <= figures["counted"] <= figures["sent"]
+    steady = next(o for o in journal["objectives"] if o["name"] == "steady_state_before")
+    assert steady["status"] == "pass", steady
