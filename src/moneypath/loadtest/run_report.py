@@ -17,8 +17,8 @@ from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the commands' names for them
+from moneypath.loadtest.counts import TITLE, line, verdict_note
 from moneypath.loadtest.gates import Gate, feature_skips
-from moneypath.loadtest.reconciliation import TITLE, line, verdict_note
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.loadtest.soak import drift as dr
 
@@ -268,8 +268,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     obs = result.get("prometheus_observations") or {}
     if obs.get("cost_per_authorization_usd") is not None:
         facts.append(("cost per authorization (service)", f"${obs['cost_per_authorization_usd']:.4f}"))
-    if counts := line(result.get("conservation"), ""):
-        facts.append((TITLE, counts))
+    if conserved := line(result.get("conservation"), ""):
+        facts.append((TITLE, conserved))
     if obs.get("locust_series") is not None:
         facts.append(("Locust series scraped by Prometheus", str(obs["locust_series"])))
     if result.get("baseline"):

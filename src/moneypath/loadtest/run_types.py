@@ -72,7 +72,7 @@ class RunOutcome:
     overload: object = None  # overload.Overload when the scenario is one (`overload:`)
     rate_unit: str = g.REQUESTS_PER_S  # what `rate` counts (launch.rate_unit): requests/s or flows/s
     generator: object = None  # worker_health.Health: the load generator's workers, losses and bottleneck
-    conservation: object = None  # the reconciliation's Check (moneypath.loadtest.reconciliation); None: not read
+    conservation: object = None  # the reconciliation's Check (moneypath.loadtest.counts); None: not read
 
     @property
     def passed(self) -> bool:

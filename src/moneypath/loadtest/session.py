@@ -17,9 +17,9 @@ from pathlib import Path
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import flows, gates, inputs, launch, load_generator, locust_run, run_report, shape, targets
+from moneypath.loadtest.counts import verdict_note
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
-from moneypath.loadtest.reconciliation import verdict_note
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.stack import local as stack
 from moneypath.stack.processes import free_port

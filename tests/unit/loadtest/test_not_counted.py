@@ -5,12 +5,12 @@ and the conservation of counts leaves it out of what must have been counted; wit
 from __future__ import annotations
 
 from moneypath.formats.requests import Counter
-from moneypath.loadtest import client, flows, reconciliation
+from moneypath.loadtest import client, counts, flows
 from moneypath.loadtest.request_names import CHECK, FLOW, NOT_COUNTED
 from tests.support.graphql_shop_fake import FakeShop
 from tests.unit.loadtest.test_client import Full, user
+from tests.unit.loadtest.test_counts import entry
 from tests.unit.loadtest.test_flows import Shopper, shopper
-from tests.unit.loadtest.test_reconciliation import entry
 
 
 class Screened(Full):
@@ -42,4 +42,4 @@ def test_a_flows_authorizing_answer_the_template_does_not_count_is_reported(cata
 def test_the_lower_bound_leaves_them_out_and_the_upper_keeps_them():
     entries = [entry("POST", "authorize [acme]", 100, 2), entry(CHECK, NOT_COUNTED, 7),
                entry(CHECK, "idempotency: one payment per key", 5)]
-    assert reconciliation.authorizations(entries) == (100, 91)
+    assert counts.authorizations(entries) == (100, 91)

@@ -99,7 +99,7 @@ def test_prometheus_and_no_prometheus_together_are_refused(capsys):
 def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, no_run, monkeypatch, capsys):
     """`moneypath loadtest` on the foreign catalog and scenarios: the real runner, observer, gates and report;
     Locust's results are a file and Prometheus a table of answers."""
-    from moneypath.loadtest import locust_run, observe, reconciliation
+    from moneypath.loadtest import counts, locust_run, observe
 
     path = tmp_path / "moneypath.yaml"
     path.write_text(foreign_text(cost=False))
@@ -122,7 +122,7 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     monkeypatch.setattr(locust_run, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
     raw = FakePrometheus({auth: counter})  # the counter's raw samples (a range vector) for the reconciliation
-    monkeypatch.setattr(reconciliation, "Prometheus", raw)
+    monkeypatch.setattr(counts, "Prometheus", raw)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
                      str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
                      str(tmp_path / "out")])

@@ -14,8 +14,8 @@ from moneypath._common.verdict import NOT_MEASURED
 from moneypath.loadtest.capacity import curves
 from moneypath.loadtest.capacity.plan import per
 from moneypath.loadtest.capacity.plan import rate_unit_of as rate_unit
+from moneypath.loadtest.counts import line
 from moneypath.loadtest.launch import REQUESTS_PER_S
-from moneypath.loadtest.reconciliation import line
 
 
 def sent(s: dict, unit: str) -> str:

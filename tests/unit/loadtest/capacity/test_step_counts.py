@@ -1,4 +1,4 @@
-"""A capacity step whose counts do not reconcile (moneypath.loadtest.reconciliation) is not measured: the knee is
+"""A capacity step whose counts do not reconcile (moneypath.loadtest.counts) is not measured: the knee is
 not read from it, and capacity.json and the report carry its line; no Locust started."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
-from moneypath.loadtest import locust_run, reconciliation
+from moneypath.loadtest import counts, locust_run
 from moneypath.loadtest.capacity import measure, plan_report
 from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.gates import Gate
@@ -59,9 +59,9 @@ def test_a_step_that_failed_on_locusts_own_figures_and_does_not_reconcile_keeps_
 
 
 def test_a_step_without_prometheus_or_that_reconciled_is_as_its_gates_say(monkeypatch, catalog, tmp_path):
-    climb, _ = climb_with(monkeypatch, catalog, tmp_path, {20.0: reconciliation.skipped(), 30.0: None})
+    climb, _ = climb_with(monkeypatch, catalog, tmp_path, {20.0: counts.skipped(), 30.0: None})
     assert climb.step(20.0, "step", 0).status == PASS and climb.step(30.0, "step", 0).status == PASS
     gates = [Gate("p99_latency_prometheus", "p99", "prometheus", NOT_MEASURED, "no data", "<= 300 ms",
                   f"not measured: p99, service: {LINE}")]
-    assert reconciliation.step_status(Check(name="conservation", outcome=FAIL, why=LINE), NOT_MEASURED,
+    assert counts.step_status(Check(name="conservation", outcome=FAIL, why=LINE), NOT_MEASURED,
                                       [g.reason for g in gates]) == (NOT_MEASURED, [LINE])  # said once

@@ -1,4 +1,4 @@
-"""Conservation of counts in a load test (moneypath.loadtest.reconciliation): what Locust sent that counts on the
+"""Conservation of counts in a load test (moneypath.loadtest.counts): what Locust sent that counts on the
 counter, the counter read from a Prometheus answer as the range query gives it, and what a reconciliation that is
 not pass does to the gates, the verdict line, result.json and the report; no Locust, no Prometheus started."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.loadtest import gates, reconciliation, run_report, session
+from moneypath.loadtest import counts, gates, run_report, session
 from moneypath.loadtest.run_types import LoadTestResult, Target
 from moneypath.stack.state import Part, StackState, save_state
 from tests.unit.loadtest.helpers import healthy_prom, summary
@@ -52,16 +52,16 @@ class FakeProm:
 
 
 def test_what_counts_is_every_authorize_request_sent_and_those_answered_with_success():
-    assert reconciliation.authorizations(ENTRIES) == (100, 91)  # 90 + 2 refused + 8 attempts; 87 + 4 acknowledged
+    assert counts.authorizations(ENTRIES) == (100, 91)  # 90 + 2 refused + 8 attempts; 87 + 4 acknowledged
     flows = [entry("POST", "authorize:checkoutComplete [paystack]", 12, 1), entry("FLOW", "checkout [paystack]", 12, 1),
              entry("POST", "cartCreate [paystack]", 12)]
-    assert reconciliation.authorizations(flows) == (12, 11)  # a flow's authorizing step, once per flow
-    assert reconciliation.authorizations([entry("GET", "healthz", 40)]) == (0, 0)
+    assert counts.authorizations(flows) == (12, 11)  # a flow's authorizing step, once per flow
+    assert counts.authorizations([entry("GET", "healthz", 40)]) == (0, 0)
 
 
 def check_for(catalog, per_s: dict[str, float], shared: bool = False, entries=ENTRIES):
     prom = FakeProm(per_s)
-    return reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], entries, START, END + 2, shared), prom
+    return counts.reconcile(catalog, prom, ["127.0.0.1:8080"], entries, START, END + 2, shared), prom
 
 
 def test_a_counter_that_counted_what_was_sent_passes(catalog):
@@ -89,12 +89,12 @@ def test_twice_what_was_sent_is_double_counting_unless_the_target_serves_traffic
 
 
 def test_no_series_at_all_is_not_measured_and_another_name_is_read_on_every_instance(catalog):
-    nothing = reconciliation.reconcile(catalog, FakeProm({}), ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    nothing = counts.reconcile(catalog, FakeProm({}), ["127.0.0.1:8080"], ENTRIES, START, END + 2)
     assert nothing.outcome is NOT_MEASURED
     assert nothing.why == ("not measured: no moneypath_authorizations_total series scraped from every scraped "
                            "instance")
     prom = FakeProm({"approved": 1.5}, instance="127.0.0.1:9999")  # scraped under another name (a metrics port)
-    other = reconciliation.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    other = counts.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
     assert other.outcome is FAIL and other.why.startswith("the metrics counted 45 of 100 authorizations sent (0.45; "
                                                           "91 acknowledged), on every scraped instance")
 
@@ -106,16 +106,16 @@ def test_the_calls_at_the_windows_opening_are_slack(catalog, tmp_path):
                        "1001,8,POST,authorize [acme],3,3\n1001,8,POST,capture [acme],1,1\n"
                        "1002,8,POST,authorize [acme],4,7\n1002,8,REFUSED,authorize [requested acme],1,1\n"
                        "1002,8,FLOW,checkout [acme],4,4\n1003,8,POST,authorize [acme],5,12\n")
-    opened = reconciliation.opened(history)
+    opened = counts.opened(history)
     assert opened == [(1001.0, 3), (1002.0, 8), (1003.0, 12)]
-    assert reconciliation.at_the_edge(opened, 1000.4, 8) == 8 + 8  # recorded by 1002 (a report late), 8 in flight
-    assert reconciliation.at_the_edge(opened, 1005.0, 2) == 12 + 2 and reconciliation.at_the_edge([], 1000, 3) == 3
-    assert reconciliation.opened(tmp_path / "none.csv") == []
+    assert counts.at_the_edge(opened, 1000.4, 8) == 8 + 8  # recorded by 1002 (a report late), 8 in flight
+    assert counts.at_the_edge(opened, 1005.0, 2) == 12 + 2 and counts.at_the_edge([], 1000, 3) == 3
+    assert counts.opened(tmp_path / "none.csv") == []
     # 80 of 100 acknowledged 91: under the lower bound, but within it with the 3 calls recorded by the first scrape
     # (1000, its report by 1001) and 10 users in flight
     check, _ = check_for(catalog, {"approved": 80 / 30})
     assert check.outcome is FAIL
-    edged = reconciliation.reconcile(catalog, FakeProm({"approved": 80 / 30}), ["127.0.0.1:8080"], ENTRIES, START,
+    edged = counts.reconcile(catalog, FakeProm({"approved": 80 / 30}), ["127.0.0.1:8080"], ENTRIES, START,
                                      END + 2, history=opened, users=10)
     assert edged.outcome is PASS and edged.figures["slack"] == 2 + 3 + 10
 
@@ -127,7 +127,7 @@ def test_several_instances_are_summed(catalog):
             return [*FakeProm({"approved": 1.6}, "127.0.0.1:1").instant(query, at),
                     *FakeProm({"approved": 1.6}, "127.0.0.1:2").instant(query, at)]
 
-    check = reconciliation.reconcile(catalog, Two({}), ["127.0.0.1:1", "127.0.0.1:2"], ENTRIES, START, END + 2)
+    check = counts.reconcile(catalog, Two({}), ["127.0.0.1:1", "127.0.0.1:2"], ENTRIES, START, END + 2)
     assert check.outcome is PASS and check.figures["counted"] == 96
     assert check.figures["target"] == "127.0.0.1:1, 127.0.0.1:2"
 
@@ -141,7 +141,7 @@ def run_gates(catalog, thr, spec):
 def test_gates_read_from_prometheus_are_not_measured_with_the_line_and_locusts_stay_judged(catalog, thr, spec):
     judged = run_gates(catalog, thr, spec)
     check, _ = check_for(catalog, {"approved": 1.5})
-    applied = reconciliation.apply(judged, check)
+    applied = counts.apply(judged, check)
     service = [g for g in applied if g.source == "prometheus" and not g.skipped]
     assert service and all(g.outcome is NOT_MEASURED for g in service)
     latency = next(g for g in applied if g.name == "p99_latency_prometheus")
@@ -153,31 +153,30 @@ def test_gates_read_from_prometheus_are_not_measured_with_the_line_and_locusts_s
     assert gates.gates_verdict(applied) is NOT_MEASURED  # no gate failed: exit 3, never a pass
 
 
-@pytest.mark.parametrize("counts", ["not measured", "fail"])
-def test_a_service_gate_that_failed_on_miscounted_metrics_is_not_measured_either(catalog, thr, spec, counts):
+@pytest.mark.parametrize("read", ["not measured", "fail"])
+def test_a_service_gate_that_failed_on_miscounted_metrics_is_not_measured_either(catalog, thr, spec, read):
     judged = gates.evaluate(summary(), healthy_prom(duplicate_charges=3), thr, spec.get("checkout"))
-    check = (check_for(catalog, {"approved": 1.5})[0] if counts == "fail"
-             else reconciliation.reconcile(catalog, FakeProm({}, "elsewhere:1"), ["127.0.0.1:8080"], ENTRIES, START,
-                                           END))
-    dup = next(g for g in reconciliation.apply(judged, check) if g.name == "duplicate_charges")
+    check = (check_for(catalog, {"approved": 1.5})[0] if read == "fail"
+             else counts.reconcile(catalog, FakeProm({}, "elsewhere:1"), ["127.0.0.1:8080"], ENTRIES, START, END))
+    dup = next(g for g in counts.apply(judged, check) if g.name == "duplicate_charges")
     assert dup.outcome is NOT_MEASURED and dup.reason.startswith("not measured: zero duplicate charges: ")
 
 
 def test_a_pass_or_a_run_without_prometheus_changes_no_gate(catalog, thr, spec):
     judged = run_gates(catalog, thr, spec)
-    assert reconciliation.apply(judged, check_for(catalog, {"approved": 3.2})[0]) == judged
-    assert reconciliation.apply(judged, reconciliation.skipped()) == judged
-    assert reconciliation.apply(judged, None) == judged
+    assert counts.apply(judged, check_for(catalog, {"approved": 3.2})[0]) == judged
+    assert counts.apply(judged, counts.skipped()) == judged
+    assert counts.apply(judged, None) == judged
 
 
 def test_the_line_is_in_result_json_the_report_and_the_verdict(catalog, thr, spec, tmp_path):
     check, _ = check_for(catalog, {"approved": 1.5})
-    judged = reconciliation.apply(run_gates(catalog, thr, spec), check)
+    judged = counts.apply(run_gates(catalog, thr, spec), check)
     figures = {"scenario": "checkout", "description": "", "target": "http://127.0.0.1:8080", "rate": 10,
                "users": 10, "workers": 0, "duration_s": 30, "started_at": START, "ended_at": END,
                "locust": {"rps": 10, "requests": 300, "failures": 0, "flows": None, "by_name": [],
                           **{k: None for k in ("authorize_p50_ms", "authorize_p95_ms", "authorize_p99_ms")}},
-               "conservation": reconciliation.as_dict(check)}
+               "conservation": counts.as_dict(check)}
     result = LoadTestResult(figures, judged)
     data = result.as_json()
     assert data["conservation"]["outcome"] == "fail" and data["conservation"]["figures"]["counted"] == 45
@@ -186,7 +185,7 @@ def test_the_line_is_in_result_json_the_report_and_the_verdict(catalog, thr, spe
     assert last.startswith("checkout: NOT MEASURED: no gate failed; ")
     assert last.endswith("; the metrics counted 45 of 100 authorizations sent to 127.0.0.1:8080 (0.45; 91 "
                          "acknowledged): several workers without multiprocess mode, or another instance scraped")
-    assert reconciliation.line(data["conservation"]) == f"conservation of counts: FAIL: {check.why}"
+    assert counts.line(data["conservation"]) == f"conservation of counts: FAIL: {check.why}"
     page = run_report.document(data, [])
     md = page.to_markdown()
     assert f"conservation of counts: FAIL: {check.why}" in md.replace("**", "")
@@ -195,12 +194,12 @@ def test_the_line_is_in_result_json_the_report_and_the_verdict(catalog, thr, spe
 
 def test_a_passing_reconciliation_is_said_and_adds_nothing_to_the_verdict(catalog):
     check, _ = check_for(catalog, {"approved": 3.2})
-    data = reconciliation.as_dict(check)
-    assert reconciliation.line(data).startswith("conservation of counts: PASS: the metrics counted 96 of 100")
-    assert reconciliation.verdict_note({"conservation": data}) == ""
-    skipped = reconciliation.as_dict(reconciliation.skipped())
-    assert reconciliation.line(skipped) == f"conservation of counts: skip: {reconciliation.NOT_RECONCILED}"
-    assert reconciliation.verdict_note({"conservation": skipped}) == ""
+    data = counts.as_dict(check)
+    assert counts.line(data).startswith("conservation of counts: PASS: the metrics counted 96 of 100")
+    assert counts.verdict_note({"conservation": data}) == ""
+    skipped = counts.as_dict(counts.skipped())
+    assert counts.line(skipped) == f"conservation of counts: skip: {counts.NOT_RECONCILED}"
+    assert counts.verdict_note({"conservation": skipped}) == ""
 
 
 def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path):
@@ -211,9 +210,9 @@ def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path
     save_state(state)
     target = Target("http://127.0.0.1:8101", "http://p", None, None, None, state_dir=tmp_path,
                     instances=("http://127.0.0.1:8103",))
-    assert reconciliation.scraped_addresses(target) == ["127.0.0.1:8102", "127.0.0.1:8104"]
+    assert counts.scraped_addresses(target) == ["127.0.0.1:8102", "127.0.0.1:8104"]
     team = Target("https://shop.example/", "http://p", None, None, None)
-    assert reconciliation.scraped_addresses(team) == ["shop.example:443"]
+    assert counts.scraped_addresses(team) == ["shop.example:443"]
 
 
 @pytest.mark.parametrize("shared", [True, False])
