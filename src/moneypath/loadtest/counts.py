@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
-from moneypath._common.prometheus import Prometheus
-from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured
+from moneypath._common.prometheus import Prometheus, PrometheusError
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, not_measured
 from moneypath.catalog import Catalog
 from moneypath.check import conservation as cons
+from moneypath.check import counter_resets
 from moneypath.loadtest.gates import Gate
 from moneypath.loadtest.request_names import CHECK, NOT_COUNTED
 from moneypath.loadtest.run_types import Target
@@ -120,8 +122,29 @@ def reconcile(c: Catalog, prom, addresses: list[str], entries: list[dict], start
     got = read(c, prom, addresses, started, end)
     if isinstance(got, str):
         return cons.reconcile(truth, got)
-    return cons.reconcile(replace(truth, target=got.target, start=got.start, end=got.end,
-                                  in_flight=at_the_edge(list(history), got.start, users)), got)
+    check = cons.reconcile(replace(truth, target=got.target, start=got.start, end=got.end,
+                                   in_flight=at_the_edge(list(history), got.start, users)), got)
+    return alternating(prom, got, check)
+
+
+def alternating(prom, got: cons.Counted, check: Check) -> Check:
+    """The reconciliation, failed when the counter went backwards on an instance read while its process did not
+    restart (moneypath.check.counter_resets): several workers answer its scrapes in turn, each drop is read as a
+    reset, and whatever the total comes to (it may land near what was sent) is not data."""
+    window = f"{max(1, math.ceil(got.end - got.start) + 1)}s"
+    try:
+        found = counter_resets.find(lambda expr: [(r.get("metric", {}), float(r["value"][1]))
+                                                  for r in prom.instant(expr, got.end)],
+                                    [got.metric, counter_resets.CPU_SECONDS], window, got.instances or None)
+    except PrometheusError:
+        return check
+    if not found:
+        return check
+    f = check.figures
+    ratio = f"{f['ratio']:.2f}; " if f.get("ratio") is not None else ""
+    head = (f"the metrics counted {f['counted']:g} of {f['sent']} authorizations sent to {f['target']} "
+            f"({ratio}{f['acknowledged']} acknowledged)")
+    return Check(name=cons.NAME, outcome=FAIL, why=f"{head}: {found[0].reason()}", figures=check.figures)
 
 
 def skipped(why: str = NOT_RECONCILED) -> Check:

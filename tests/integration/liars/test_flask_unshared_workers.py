@@ -22,6 +22,10 @@ pytestmark = pytest.mark.integration
 FOREIGN = ROOT / "tests" / "foreign"
 LINE = re.compile(r"^conservation of counts: FAIL: the metrics counted (\d+) of (\d+) authorizations sent to "
                   r"127\.0\.0\.1:(\d+) \((\d+\.\d\d); (\d+) acknowledged\): (.+)$", re.M)
+# Scrapes alternating between the workers: each drop read as a reset, whatever the total comes to is not data.
+RESETS = re.compile(r"target 127\.0\.0\.1:\d+ \(job shop\): its counters reset \d+ times in \d+s while its process "
+                    r"start time did not change: several processes answer its scrapes in turn \(workers without "
+                    r"prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR\), so its rates are not data")
 CAUSES = ("several workers without multiprocess mode, or another instance scraped",
           "double counting: two scrape jobs on one target, or a counter incremented twice per call")
 
@@ -59,7 +63,7 @@ def test_a_load_test_on_two_workers_without_multiprocess_mode_is_not_measured(tm
     assert found, said[-4000:]
     counted, sent, port, ratio, acknowledged, cause = found.groups()
     print(f"\nthe metrics counted {counted} of {sent} authorizations sent ({ratio}); {acknowledged} acknowledged")
-    assert port == address.rsplit(":", 1)[1] and int(sent) >= 80 and cause in CAUSES
+    assert port == address.rsplit(":", 1)[1] and int(sent) >= 80 and (cause in CAUSES or RESETS.fullmatch(cause)), cause
     assert int(acknowledged) <= int(sent) and float(ratio) == pytest.approx(int(counted) / int(sent), abs=0.006)
     last = run.stdout.splitlines()[-1]
     assert last.startswith("checkout: NOT MEASURED: no gate failed; ") and last.endswith(found.group(0).split(

@@ -71,7 +71,8 @@ def test_a_counter_that_counted_what_was_sent_passes(catalog):
                                 "acknowledged): within bounds")
     assert check.figures["sent"] == 100 and check.figures["counted"] == 96
     metric = catalog.metric("authorizations_total")
-    assert prom.queries == [f"{metric}[33s]", f'{metric}{{instance="127.0.0.1:8080"}}[33s]']
+    assert prom.queries[:2] == [f"{metric}[33s]", f'{metric}{{instance="127.0.0.1:8080"}}[33s]']
+    assert "resets(" in prom.queries[2] and "127" in prom.queries[2]  # and whether its counters went backwards
 
 
 def test_a_counter_that_saw_half_of_it_fails_with_the_ratio_and_the_likely_cause(catalog):
@@ -86,6 +87,27 @@ def test_twice_what_was_sent_is_double_counting_unless_the_target_serves_traffic
     assert check.outcome is FAIL and "(2.10; 91 acknowledged): double counting" in check.why
     shared, _ = check_for(catalog, {"approved": 7.0}, shared=True)
     assert shared.outcome is PASS and "one-sided" in shared.why and "double counting cannot be seen" in shared.why
+
+
+def test_counters_that_went_backwards_are_not_data_even_near_what_was_sent(catalog):
+    class Alternating(FakeProm):
+        """Two workers answering the scrapes in turn: each drop read as a reset, the total landing near the truth."""
+
+        def instant(self, query, at=None):
+            if "label_replace(resets(" in query:
+                self.queries.append(query)
+                return [{"metric": {"job": "shop", "instance": "127.0.0.1:8080"}, "value": [at, "6"]}]
+            if "process_start_time_seconds" in query:
+                return []
+            return super().instant(query, at)
+
+    prom = Alternating({"approved": 3.2})
+    check = counts.reconcile(catalog, prom, ["127.0.0.1:8080"], ENTRIES, START, END + 2)
+    assert check.outcome is FAIL
+    assert check.why == ("the metrics counted 96 of 100 authorizations sent to 127.0.0.1:8080 (0.96; 91 acknowledged): "
+                         "target 127.0.0.1:8080 (job shop): its counters reset 6 times in 33s while its process start "
+                         "time did not change: several processes answer its scrapes in turn (workers without "
+                         "prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR), so its rates are not data")
 
 
 def test_no_series_at_all_is_not_measured_and_another_name_is_read_on_every_instance(catalog):
