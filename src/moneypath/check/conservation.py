@@ -7,9 +7,8 @@ series is absent and no counter goes backwards (moneypath.check.counter_resets s
 not the run's. The run knows its ground truth, so it checks.
 
 The bounds are exact, not a loose tolerance. The counter's raw samples carry their scrape times (t0: the target's
-first scrape at or after the window's start, so nothing sent before it is read; t1: its last scrape when read,
-`settle_s` after the window's end),
-and the run knows when each call was sent and answered, so over (t0, t1]:
+first scrape at or after the window's start, so nothing counted before it is read; t1: its last scrape when read,
+`settle_s` after the window's end), and the run knows when each call was sent and answered, so over (t0, t1]:
 
 - every call acknowledged after it was sent after t0 and answered before t1 was counted in the window (the
   service counts a call before it answers it): counted >= acknowledged;
@@ -17,10 +16,14 @@ and the run knows when each call was sent and answered, so over (t0, t1]:
 
 Only the clocks' skew (`skew_s`: the run's clock against Prometheus' and the service's) and, for a caller with
 counts only (no call times), the calls in flight at the edges need slack. Per outcome where the catalog's counter
-has an outcome label and the run can tell the answer's outcome (the answer's state is one of the label's values):
+has an outcome label and the run can tell the answer's outcome (the run maps the answer's state to a label value):
 counted[o] >= acknowledged[o]; the calls whose outcome the run cannot tell (no answer, a failure) may be counted
 under any outcome. On a target with traffic of its own (`shared`, declared in the run config) only the lower
 bound holds: the check is one-sided and says it cannot see double counting.
+
+The counter is read on the series scraped from the address driven (`instance` = host:port), or, for a service
+scraped on a metrics port of its own, on every instance Prometheus scrapes (`target` None: each instance from its
+own scrapes, the lower bound over the window all of them cover) against every call to every address.
 
 What counts as one on the counter comes from the run: a drill's request template names the step that authorizes
 (`authorizes: true`; a single `authorize` call, or a flow of one step, is that step), and each attempt of that

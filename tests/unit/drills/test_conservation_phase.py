@@ -129,3 +129,27 @@ def test_a_counter_nobody_scrapes_is_not_measured_and_not_data(catalog):
     [check] = conservation.stretch("baseline", 999.5)
     assert check.outcome == "not measured" and "no " in check.why
     assert conservation.not_data == check.why
+
+
+def test_a_shared_target_from_the_run_config_is_reconciled_one_sided(catalog, tmp_path, monkeypatch):
+    """`target.shared: true` in moneypath.run.yaml reaches the drill's target: its own traffic on the counter is no
+    double counting, the line says the check cannot see any; too little counted still fails."""
+    from moneypath.cli import build_parser, where
+    from moneypath.drills.placement import target_from
+
+    for name in ("MONEYPATH_TARGET_SHARED", "MONEYPATH_TARGET_SERVICE", "MONEYPATH_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "moneypath.run.yaml"
+    config.write_text(f"target:\n  service: http://{SERVICE}\n  prometheus: http://prom:9090\n"
+                      "  pager: http://pager:9095\n  shared: true\n")
+    args = build_parser().parse_args(["drill", "run", "x.yaml", "--config", str(config)])
+    target = target_from(where.run_spec(args), env={"MONEYPATH_DRILL_TOKEN": "t"})
+    assert target.shared and target.describe()["shared"] is True
+    for counted, outcome in ((lambda t: 0 if t <= 1000 else 9 * min(4, t - 1000), "pass"),
+                             (lambda t: 0 if t <= 1000 else 1, "fail")):
+        ctx, conservation, load = _loaded(catalog, _template(outcomes={"AUTHORIZED": "approved"}), _Prom(counted))
+        ctx.target = target
+        _shift(load, 1000.3)
+        [check] = conservation.stretch("baseline", 999.5)
+        assert check.outcome == outcome and check.figures["shared"] is True, check.why
+        assert ("double counting cannot be seen" in check.why) == (outcome == "pass"), check.why

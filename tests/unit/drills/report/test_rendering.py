@@ -401,3 +401,17 @@ def test_duplicates_from_a_detector_never_seen_running_are_not_a_figure(tmp_path
     md = render(j, tmp_path / "r").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| duplicate amount"))
     assert "not checked: no duplicates reported, detector not seen running" in row and "none" not in row.split("|")[2]
+
+
+def test_the_report_prints_each_stretchs_reconciliation_and_marks_series_that_are_not_data(tmp_path):
+    j = passing_journal()
+    line = ("the metrics counted 97 of 212 authorizations sent to 127.0.0.1:8000 (0.46; 188 acknowledged): several "
+            "workers without multiprocess mode, or another instance scraped")
+    j["conservation"] = [{"phase": "baseline", "target": "127.0.0.1:8000", "status": "fail", "line": line,
+                          "figures": {"sent": 212, "acknowledged": 188, "counted": 97}}]
+    title = next(iter(j["series"]))
+    j["series"][title]["not_data"] = line
+    md = render(j, tmp_path / "r").read_text()
+    row = next(r for r in md.splitlines() if r.startswith("| counted (baseline, 127.0.0.1:8000)"))
+    assert f"fail: {line}" in row
+    assert f"Not measured: {line}" in md
