@@ -18,6 +18,8 @@ from moneypath.loadtest.user import PaymentUser
 class ReferenceUser(PaymentUser):
     """POST /v1/payments/authorize, /v1/payments/{id}/capture, /v1/payments/{id}/refund, /v1/payouts."""
 
+    not_counted = {"risk_decision": ["decline", "hold"]}  # screened out before any provider call: never counted
+
     def authorize(self, order):
         payment = self.post("authorize", order, "/v1/payments/authorize", json={
             "amount_minor": order.amount_minor, "currency": order.currency, "provider": order.provider,

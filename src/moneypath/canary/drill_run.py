@@ -24,11 +24,13 @@ from typing import Any
 
 import httpx
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable, register, verdict
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, jsonable, register, verdict
+from moneypath.canary import arms
 from moneypath.canary.drill_file import CanaryDrill, Release, ReleaseFault
 from moneypath.canary.results import WORDS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
+from moneypath.check import conservation
 from moneypath.drills import hooks, scraped_preflight
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
@@ -100,6 +102,7 @@ class ReleaseResult:
     duplicate_to_fail_s: float | None = None  # worst case: from a scrape interval before it to the fail
     duplicate_bound_s: float | None = None  # one scrape interval plus one judge interval
     duplicate_samples: list[list[float]] = field(default_factory=list)  # (T+s, the canary's duplicates) scraped
+    conservation: dict = field(default_factory=dict)  # each arm's reconciliation of counts (moneypath.canary.arms)
 
 
 def judge_look(catalog: Catalog, prometheus: str, canary: str, baseline: str, since: float, policy: dict,
@@ -280,6 +283,8 @@ class CanaryDrillRun:
         result.status, why = release_status(release.expect, result.verdict if result.verdict != INCONCLUSIVE else None,
                                             ok if release.first_occurrence else True)
         result.reason = f"{why}; {result.reason}" if result.reason else why
+        if load is not None:  # the judge's metrics are evidence only if each arm's counter saw the arm's payments
+            arms.apply(result, self._reconcile(load, since))
         self.log(f"release {release.name}: {result.verdict.upper()} after {_secs(result.time_to_verdict_s)} "
                  f"(canary {result.canary_authorizations} authorizations, baseline {result.baseline_authorizations})"
                  + (f"; duplicate → fail {result.duplicate_to_fail_s:.1f} s (bound {result.duplicate_bound_s:g} s)"
@@ -318,6 +323,17 @@ class CanaryDrillRun:
             if self.clock() >= deadline:
                 result.reason = f"no verdict within the budget of {release.budget:g} s"
                 return
+
+    def _reconcile(self, load: Load, since: float) -> dict[str, Check]:
+        """Each arm's conservation of counts over the release, read once the scrape lag settled."""
+        time.sleep(conservation.settle_s(self.target.scrape_interval_s))
+        checks = {}
+        for arm, (name, selector) in enumerate((("baseline", self.target.baseline_selector),
+                                                 ("canary", self.target.canary_selector))):
+            checks[name] = arms.reconcile(self.prom, self.catalog, self.drill.load.requests, load, arm, name,
+                                          selector, since)
+            self.log(f"conservation of counts ({name}): {checks[name].outcome.value.upper()}: {checks[name].why}")
+        return checks
 
     def _count(self, load: Load, result: ReleaseResult) -> None:
         for o in load.snapshot():
@@ -448,6 +464,8 @@ def markdown(journal: dict) -> str:
     for r in journal["releases"]:
         lines += ["", f"## {r['release']}", "", "Faults in the canary: "
                   + (", ".join(f"{f['where']} {f['name']}" for f in r["faults"]) or "none"), "",
+                  *(f"- conservation of counts ({arm}): {c['outcome'].upper()}: {c['line']}"
+                    for arm, c in (r.get("conservation") or {}).items()), "",
                   *(f"- T+{lk['t_s']:.0f} s: {lk['verdict']}: {' '.join(lk['reason'].split())}" for lk in r["looks"])]
     return "\n".join(lines) + "\n"
 

@@ -337,7 +337,7 @@ def _warn(text: str) -> None:
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import inputs, run_report, session
+    from moneypath.loadtest import counts, inputs, run_report, session
     from moneypath.loadtest.soak import drift
 
     spec, problem = _spec(args)
@@ -361,6 +361,8 @@ def _loadtest(args) -> int:
             _say(line)
     for line in (run.result.figures.get("load_generator") or {}).get("lines", []):
         _say(f"load generator: {line}")
+    if conserved := counts.line(run.result.figures.get("conservation")):
+        _say(conserved)
     _say(f"report: {run.final / 'report.html'} (and report.md, result.json)")
     for gt in run.result.gates:  # a gate not measured is no breach: it is named as what it is
         if gt.check.breach:

@@ -163,7 +163,8 @@ def run_spec(args: argparse.Namespace, targets: Mapping[str, str] | None = None,
         value = {d: merged.get(k, given(d), SHAPE_DEFAULTS[d]) for d, k in SHAPE_KEYS.items()}
         stack = StackSpec(engine=value["engine"], ha=bool(value["ha"]), instances=int(value["instances"]),
                           postgres=bool(value["postgres"]), services=True, faults=True, fast=True)
-        return RunSpec(target=TargetSpec(**{n: getattr(args, d, None) for n, d in targets.items()}), stack=stack,
+        return RunSpec(target=TargetSpec(**{n: getattr(args, d, None) for n, d in targets.items()},
+                                         shared=bool(merged.get("target.shared", None, False))), stack=stack,
                        time_factor=float(merged.get("time_factor", getattr(args, "time_factor", None), 1.0)),
                        state_dir=Path(merged.get("state_dir", getattr(args, "state_dir", None), ".moneypath")))
     fill(args, {k: v for k, v in TARGET_KEYS.items() if k != "target_prometheus"},

@@ -325,7 +325,8 @@ class DrillRun(DrillContext):
         result = headroom.probe(lambda rate, cap: self.conservation.track(Load(
                                     self.target.services, self.api_headers(), load.requests, mix, rate,
                                     major_text(self.catalog), cap, prefix=f"drill-{self.drill.name}-probe")),
-                                load.peak.rate, load.peak.headroom)
+                                load.peak.rate, load.peak.headroom,
+                                reconcile=lambda start: self.conservation.stretch("headroom", start))
         decided = headroom.plan(result, load.peak.rate, load.rate, load.peak.headroom)
         self.event("check", decided.reason, {"asked": result.asked, "served": result.served,
                                              "refused": result.refused, "peak": decided.rate})

@@ -21,6 +21,7 @@ from moneypath.loadtest.request_names import (
     ATTEMPT,
     CHECK,
     DUPLICATE_CHECK,
+    NOT_COUNTED,
     REFUSED,
     REPLAY_UNANSWERED,
     RETRIED,
@@ -151,6 +152,10 @@ class PaymentClient:
 
     health_path = "/healthz"  # what the healthz scenario GETs
 
+    # Answers of `authorize` the service acknowledges without counting an authorization (dotted path -> answers, as
+    # a request template's counter.not_counted): each is reported as a CHECK, left out of the conservation of counts.
+    not_counted: dict[str, list[str]] = {}
+
     # A request template (the file a drill's load.requests reads, relative to the locustfile): each authorize
     # runs its flow of steps and each capture its capture call; define authorize yourself to do otherwise.
     template: str | None = None
@@ -206,6 +211,8 @@ class PaymentClient:
             answer = self._with_retries(path, json, name, subject, key, retry, id_from)
         if answer is None:
             return None
+        if action == "authorize" and self.not_counted and flows.uncounted(self.not_counted, answer):
+            self._fire(CHECK, NOT_COUNTED, time.perf_counter(), None)
         return Payment(dig(answer, id_from), self._provider_in(answer) or subject.provider, subject.amount_minor,
                        subject.correlation_id, answer, getattr(subject, "refunded_minor", 0))
 

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
-from moneypath.formats.flow_answers import MISSING, Judged, judge, request_args
+from moneypath.formats.flow_answers import MISSING, Judged, dig, judge, request_args
 from moneypath.formats.requests import Requests, Step, TemplateFileError, read_requests, unset_env
-from moneypath.loadtest.request_names import FLOW, request_name, step_request_name
+from moneypath.loadtest.request_names import CHECK, FLOW, NOT_COUNTED, request_name, step_request_name
 from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
 
 _TEMPLATES: dict[type, Requests] = {}
@@ -88,10 +88,18 @@ def run_flow(user, api: Requests, order):
             payment_id = verdict.payment_id
             values = values | {"payment_id": payment_id}
             answer = {"state": verdict.state, "answer": body, "values": values}
+            if uncounted(api.counter.not_counted, body):
+                user._fire(CHECK, NOT_COUNTED, time.perf_counter(), None)
     user._fire(FLOW, request_name(api.name, order.provider), started, failure)
     if failure is not None:
         return None
     return Payment(payment_id, order.provider, order.amount_minor, order.correlation_id, answer)
+
+
+def uncounted(rules: dict[str, list[str]], answer) -> bool:
+    """Whether an authorization's answer is one the service acknowledges without counting (the template's
+    counter.not_counted: dotted path -> answers)."""
+    return any(str(dig(answer, path)) in answers for path, answers in rules.items())
 
 
 def _step(user, step: Step, values: dict, order) -> tuple[Judged, object]:

@@ -20,9 +20,9 @@ import httpx
 from moneypath._common.verdict import jsonable
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
+from moneypath.loadtest import counts, generator_bound, launch, load_generator, overload, shape, worker_health, worker_roll
 from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
-from moneypath.loadtest import generator_bound, launch, load_generator, overload, shape, worker_health, worker_roll
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
 from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
@@ -108,7 +108,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
     reason = (NOT_JUDGED if not spec.require_prometheus
               else "no Prometheus for the run (pass --prometheus URL, or --no-prometheus to judge without it)")
     thr = g.thresholds(c, spec.reconcile_within_s)
-    settle = 0.0
+    settle, conserved = 0.0, None
     if target.prometheus and judge:
         observer = Observer(c, target.prometheus)
         settle = 2 * scrape_interval_s(target.prometheus)
@@ -122,6 +122,11 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             series = observer.series(started, time.time(), scenario.judge_provider)
         except ObserveError as exc:
             prom, reason = None, f"Prometheus unavailable: {exc}"
+        if prom is not None:  # what the service's gates read is evidence only if its counter saw the run's load
+            conserved = counts.for_run(c, target, target.prometheus, entries, started, ended + settle, work,
+                                            shape.max_users(scenario, users))
+    elif not spec.require_prometheus:
+        conserved = counts.skipped()
     gates = g.evaluate(summary, prom, thr, scenario, reason, spec.require_prometheus) if judge else []
     drift = None
     if sampler is not None:
@@ -142,12 +147,13 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
             if gate.name == "p99_latency_locust" and not gate.skipped:
                 gate.set_aside(f"{locustfile.name} names no request \"authorize [<provider>]\" "
                                "(see --help): the service's histogram judges the latency")
+    gates = counts.apply(gates, conserved)
     if spec.only_gates is not None:
         for gate in gates:
             if gate.name not in spec.only_gates and not gate.skipped:
                 gate.set_aside("not judged in this run")
     return RunOutcome(scenario, spec, rate, users, duration, started, ended, summary, prom, reason, gates, work,
-                      series, ticks, usage, drift, shed, unit, health)
+                      series, ticks, usage, drift, shed, unit, health, conserved)
 
 
 def generator_health(work: Path, plain: bool, unit: str, warmup_s: float,
@@ -320,6 +326,7 @@ def run_result(c: Catalog, outcome: RunOutcome, target: Target) -> LoadTestResul
                    "by_name": [r.__dict__ for r in s.rows]},
         "prometheus_observations": jsonable(outcome.prom) if outcome.prom else None,
         "load_generator": outcome.generator.to_dict() if outcome.generator is not None else None,
+        "conservation": counts.as_dict(outcome.conservation),
     }, list(outcome.gates))
 
 

@@ -29,6 +29,9 @@ CHECK = "CHECK"
 REFUSED = "REFUSED"
 DUPLICATE_CHECK = "idempotency: one payment per key"
 REPLAY_UNANSWERED = "idempotency: replay unanswered"  # a failed CHECK: every replay attempt of a key failed
+# A CHECK per authorization the service acknowledged without counting it (a request template's counter.not_counted,
+# a PaymentUser's `not_counted`: screened out before any provider call): the conservation of counts leaves it out.
+NOT_COUNTED = "counter: acknowledged, not counted"
 
 
 FLOW = "FLOW"  # request type of a whole flow (a checkout of several calls): what the failure gates judge

@@ -17,6 +17,7 @@ from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import discard, publish, unused_path  # noqa: F401 - the commands' names for them
+from moneypath.loadtest.counts import TITLE, line, verdict_note
 from moneypath.loadtest.gates import Gate, feature_skips
 from moneypath.loadtest.run_types import LoadTestResult
 from moneypath.loadtest.soak import drift as dr
@@ -256,6 +257,7 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
             f"{a:.0f}-{b:.0f} s" for a, b in lg["not_measured_s"])
     elif lg.get("generator_bound"):
         verdict += "; the load generator was the bottleneck"
+    verdict += verdict_note(result)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result["started_at"]))
     loc = result["locust"]
     facts = [("scenario", f"{result['scenario']}: {result['description']}"), ("target", result["target"]),
@@ -272,6 +274,8 @@ def document(result: dict, plots: list[tuple[str, str]]) -> doc.Document:
     obs = result.get("prometheus_observations") or {}
     if obs.get("cost_per_authorization_usd") is not None:
         facts.append(("cost per authorization (service)", f"${obs['cost_per_authorization_usd']:.4f}"))
+    if conserved := line(result.get("conservation"), ""):
+        facts.append((TITLE, conserved))
     if obs.get("locust_series") is not None:
         facts.append(("Locust series scraped by Prometheus", str(obs["locust_series"])))
     if result.get("baseline"):

@@ -30,6 +30,7 @@ class Target:
     owned: bool = False
     reloaded_prometheus: bool = False  # we added the exporter to this stack's Prometheus config
     instances: tuple[str, ...] = ()  # the service's other instances: Locust users are spread over host + these
+    shared: bool = False  # it serves traffic of its own (the run config): the reconciliation of counts is one-sided
 
 
 @dataclass
@@ -71,6 +72,7 @@ class RunOutcome:
     overload: object = None  # overload.Overload when the scenario is one (`overload:`)
     rate_unit: str = g.REQUESTS_PER_S  # what `rate` counts (launch.rate_unit): requests/s or flows/s
     generator: object = None  # worker_health.Health: the load generator's workers, losses and bottleneck
+    conservation: object = None  # the reconciliation's Check (moneypath.loadtest.counts); None: not read
 
     @property
     def passed(self) -> bool:

@@ -28,6 +28,7 @@ from moneypath.loadtest import (
     shape,
     targets,
 )
+from moneypath.loadtest.counts import verdict_note
 from moneypath.loadtest.inputs import UsageError
 from moneypath.loadtest.locust_processes import split_address
 from moneypath.loadtest.run_types import LoadTestResult
@@ -179,6 +180,7 @@ def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target)
 def verdict(result: LoadTestResult, scenario: str, no_prometheus: bool) -> str:
     """The run's last line: passed (and what was not judged, or skipped), or how many gates breached."""
     features_off = "".join(f"; skipped: {line}" for line in result.feature_skips)
+    features_off += verdict_note(result.figures)  # the metrics did not count what was sent
     lg = result.figures.get("load_generator") or {}
     if lg.get("not_measured_s") and lg.get("recovered"):  # the rate held again: judged on the rest, and said so
         features_off += "; a load-generator worker was lost: the rate gates judged without " + ", ".join(

@@ -161,6 +161,7 @@ def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None
             add_exporter_target(target, exporter_port)
     if options.no_prometheus:
         target.prometheus = None
+    target.shared = given.shared  # traffic of its own (target.shared): the conservation of counts is one-sided
     return target
 
 

@@ -66,6 +66,40 @@ def test_the_probe_asks_the_peak_plus_its_spare_and_counts_acknowledged_payments
     assert result.served == 5.0 and result.refused == 15 and result.failed == 15 and result.seconds == 3.0
 
 
+LINE = ("the metrics counted 150 of 300 authorizations sent to 127.0.0.1:8102 (0.50; 296 acknowledged): several "
+        "workers without multiprocess mode, or another instance scraped")
+
+
+def test_the_probes_stretch_is_reconciled_from_its_start_and_the_first_check_off_is_kept():
+    from moneypath._common.verdict import FAIL, PASS, Check
+
+    ticks, asked = iter([100.0, 103.0]), []
+    good, bad = Check(name="conservation", outcome=PASS, why="ok"), Check(name="conservation", outcome=FAIL, why=LINE)
+
+    def reconcile(start):
+        asked.append(start)
+        return [good, bad]
+
+    result = probe(HalfServed, 80, SPEC, clock=lambda: next(ticks), sleep=lambda s: None, reconcile=reconcile)
+    assert asked == [100.0] and result.conservation is bad
+    assert probe(HalfServed, 80, SPEC, clock=iter([0.0, 3.0]).__next__, sleep=lambda s: None).conservation is None
+
+
+def test_a_probe_whose_counts_do_not_reconcile_measures_no_headroom():
+    from dataclasses import replace
+
+    from moneypath._common.verdict import FAIL, PASS, Check
+
+    off = replace(probed(96.0), conservation=Check(name="conservation", outcome=FAIL, why=LINE))
+    decided = plan(off, peak_rate=80, baseline_rate=8, spec=SPEC)
+    assert decided.rate is None
+    assert decided.reason == ("headroom not measured: the target served 96.0 payments/s of 100.0 asked in 3.0 s with "
+                              f"at most 24 in flight (4 not acknowledged, 3 refused), but {LINE}: the peak would be "
+                              "judged on counters that did not count the drill's payments")
+    kept = replace(probed(96.0), conservation=Check(name="conservation", outcome=PASS, why="ok"))
+    assert plan(kept, peak_rate=80, baseline_rate=8, spec=SPEC).rate == 80
+
+
 def test_the_demo_counts_a_drill_not_measured_apart_and_exits_3(catalog, monkeypatch, capsys, tmp_path):
     from moneypath.drills import demo
     from moneypath.drills.runner import Result

@@ -100,6 +100,12 @@ class FakePrometheus:
     def __call__(self, url, timeout_s: float = 15.0):
         return self
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
     def instant(self, query, at=None):
         self.queries.append(query)
         return next((v for k, v in self.answers.items() if k in query), [])

@@ -100,7 +100,7 @@ def test_prometheus_and_no_prometheus_together_are_refused(capsys):
 def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, no_run, monkeypatch, capsys):
     """`moneypath loadtest` on the foreign catalog and scenarios: the real runner, observer, gates and report;
     Locust's results are a file and Prometheus a table of answers."""
-    from moneypath.loadtest import locust_run, observe
+    from moneypath.loadtest import counts, locust_run, observe
 
     path = tmp_path / "moneypath.yaml"
     path.write_text(foreign_text(cost=False))
@@ -112,7 +112,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
                                                       entry("capture [komoju]", times={"40": 200})]))
         return []
 
-    imb = c.metric("ledger_imbalance_minor")
+    imb, auth = c.metric("ledger_imbalance_minor"), c.metric("authorizations_total")
+    counter = [{"metric": {"outcome": "approved", "instance": "127.0.0.1:1"}, "values": [[3e9, "0"], [4e9, "300"]]}]
     fake = FakePrometheus({f"min_over_time({imb}": [{"metric": {"currency": "KWD"}, "value": [0, "-1250"]}],
                            "1 - ": [{"metric": {}, "value": [0, "0"]}],
                            c.metric("authorizations_total"): [{"metric": {}, "value": [0, "300"]}],
@@ -124,6 +125,8 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
     monkeypatch.setattr(locust_run, "wait_locust", lambda *a, **k: None)
     monkeypatch.setattr(locust_run, "scrape_interval_s", lambda url: 0.0)
     monkeypatch.setattr(observe, "Prometheus", fake)
+    raw = FakePrometheus({f"{auth}[": counter})  # the counter's raw samples (a range vector) for the reconciliation
+    monkeypatch.setattr(counts, "Prometheus", raw)
     code = cli.main(["loadtest", "checkout", "--catalog", str(path), "--scenario-file",
                      str(FOREIGN_DIR / "scenarios.yaml"), "--locustfile", str(SHIPPED_LOCUSTFILE), "--out",
                      str(tmp_path / "out")])
@@ -142,6 +145,9 @@ def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, n
                                   "reconciliation is off)")
     assert "KWD 1.250" in md and "cost" not in md.lower()
     assert not [q for q in fake.queries if "reconcil" in q or "cost" in q]
+    assert raw.queries[0].startswith(f"{auth}[") and any("resets(" in q for q in raw.queries)
+    assert result["conservation"]["outcome"] == "pass"
+    assert "conservation of counts: PASS: the metrics counted 300 of 300 authorizations sent" in out
 
 
 def staged(tmp_path):

@@ -14,7 +14,7 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
-from moneypath.loadtest import launch, locust_run, resources
+from moneypath.loadtest import counts, launch, locust_run, resources
 from moneypath.loadtest.capacity import usl
 from moneypath.loadtest.capacity.plan import (
     DELIVERED,
@@ -167,6 +167,8 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
     health = getattr(outcome, "generator", None)  # worker_health.Health, when the harness wrote a timeline
     if health is not None and health.generator_bound:  # the generator's limit, not the service's: not measured
         status, reasons = NOT_MEASURED, [f"{BOTTLENECK}: {'; '.join(health.bound)}"]
+    conserved = getattr(outcome, "conservation", None)  # the reconciliation of counts: not measured unless passed
+    status, reasons = counts.step_status(conserved, status, reasons)
     prom = outcome.prom
     usage = outcome.usage
     if usage is not None:
@@ -183,7 +185,8 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
                 goodput_rps=goodput_rps(s, unit), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
                                                                             s.duration_s), status=status,
                 requests_rps=s.rps, generator_bound=bool(health is not None and health.generator_bound),
-                generator=health.to_dict() if health is not None else None)
+                generator=health.to_dict() if health is not None else None,
+                conservation=counts.as_dict(conserved))
     rates = f"{achieved:.1f} {unit}" + ("" if unit == launch.REQUESTS_PER_S else f" ({s.rps:.1f} requests/s)")
     if closed_loop_users is not None:
         progress(f"  saturation: {rates} = {s.authorize_rps:.1f} authorizations/s; limit: {why}")

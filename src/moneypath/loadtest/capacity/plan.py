@@ -82,6 +82,7 @@ class Step:
     requests_rps: float | None = None  # HTTP requests sent per second (a flow's every step); None: an older plan
     generator_bound: bool = False  # the load generator, not the service, was the bottleneck: the step is not measured
     generator: dict | None = None  # worker_health.Health.to_dict() of the step's load generator; None: not measured
+    conservation: dict | None = None  # the step's reconciliation of counts (loadtest.counts.as_dict)
 
 
 def step_status(gates: list[Gate]) -> tuple[Outcome, list[str]]:

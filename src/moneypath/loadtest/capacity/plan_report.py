@@ -10,9 +10,11 @@ from pathlib import Path
 
 from moneypath._common import report as doc
 from moneypath._common.atomic import write_json, write_text
+from moneypath._common.verdict import NOT_MEASURED
 from moneypath.loadtest.capacity import curves
 from moneypath.loadtest.capacity.plan import per
 from moneypath.loadtest.capacity.plan import rate_unit_of as rate_unit
+from moneypath.loadtest.counts import line
 from moneypath.loadtest.launch import REQUESTS_PER_S
 
 
@@ -64,7 +66,8 @@ def _projection_rows(projections: list[dict], costs: dict | None) -> list[str]:
 
 def _step_line(s: dict, unit: str) -> str:
     p99 = "-" if s["p99_ms"] is None else f"{s['p99_ms']:.0f} ms"
-    verdict = ("ok" if s["passed"] else ("NOT MEASURED: " if s.get("generator_bound") else "FAIL: ")
+    verdict = ("ok" if s["passed"] else ("NOT MEASURED: " if s.get("generator_bound") or s.get("status") == NOT_MEASURED
+                                         else "FAIL: ")
                + "; ".join(s["reasons"]))
     busiest = f"  [{s['limit_reason']}]" if s.get("limit_reason") else ""
     return (f"step {s['rate']:>7g}{per(unit)}  achieved {s['achieved_rps']:7.1f}{per(unit)}{sent(s, unit)}  "
@@ -235,6 +238,17 @@ def _compare_section(cmp_: dict, costs: dict | None, unit: str) -> doc.Section:
         doc.Section("Projections", [_projections_table(cmp_["projections"], costs)])])
 
 
+def counts_lines(result: dict) -> list[str]:
+    """Each step's reconciliation of counts (the saturation probe's first): "step 20 requests/s: PASS: ..."."""
+    unit = rate_unit(result)
+    out = []
+    for s in [*([result["saturation"]] if result.get("saturation") else []), *result["steps"]]:
+        if text := line(s.get("conservation"), ""):
+            what = "saturation probe" if s.get("closed_loop") else f"step {s['rate']:g} {unit}"
+            out.append(f"{what}: {text}")
+    return out
+
+
 def document(result: dict) -> doc.Document:
     costs = result["unit_costs"]
     intro = (f"Current volume: {result['current_authorizations_per_s']:g} authorizations/s; instances planned at "
@@ -253,6 +267,10 @@ def document(result: dict) -> doc.Document:
         sections.append(doc.Section("Load generator", [doc.Bullets(result["generator"]["lines"]), doc.Para(
             "A step where the load generator was the bottleneck is not measured: the knee stops below it. Run it "
             "again with the workers it needs.", "note")]))
+    if counts := counts_lines(result):
+        sections.append(doc.Section("Conservation of counts", [doc.Bullets(counts), doc.Para(
+            "A step whose counts do not reconcile is not measured: its service gates read metrics that did not "
+            "count what was sent, and the knee stops below it.", "note")]))
     if result.get("compare"):
         sections.append(_compare_section(result["compare"], costs, rate_unit(result)))
     sections.append(doc.Section("Curves", [doc.Image(title, name, wide=True)
