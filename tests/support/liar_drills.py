@@ -5,9 +5,28 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from moneypath.check.drill_files import load_drill
 from moneypath.cli import main
+from moneypath.drills.runner import local_stack
+from moneypath.stack import local as stack
+from tests.conftest import ROOT
+
+
+@contextmanager
+def drill_stack(catalog, source: Path, state: Path, monkeypatch) -> Iterator:
+    """A fresh local stack for the drill file `source` (its Target), its token secret in the environment as a user
+    exports it, stopped afterwards."""
+    state = state.resolve()
+    started = local_stack(catalog, load_drill(source, catalog, ROOT), state, say=lambda _: None)
+    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state)["token_secret"])
+    try:
+        yield started
+    finally:
+        stack.down(state, progress=lambda *_: None)
 
 
 def closed_port() -> int:

@@ -13,11 +13,9 @@ import pytest
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.baseline_load import Load, Mix, major_text
 from moneypath.drills.context import api_headers
-from moneypath.drills.runner import local_stack
-from moneypath.stack import local as stack
 from tests.conftest import ROOT
 from tests.support.drill_files import variant
-from tests.support.liar_drills import drill_run, objectives
+from tests.support.liar_drills import drill_run, drill_stack, objectives
 
 pytestmark = pytest.mark.integration
 SOURCE = ROOT / "runbooks" / "drills" / "provider-partial-outage.yaml"
@@ -38,13 +36,8 @@ def _acme_fault_globex_step(doc):
 
 @pytest.fixture
 def target(catalog, tmp_path, monkeypatch):
-    state = (tmp_path / "stack").resolve()
-    started = local_stack(catalog, load_drill(SOURCE, catalog, ROOT), state, say=lambda _: None)
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state)["token_secret"])
-    try:
+    with drill_stack(catalog, SOURCE, tmp_path / "stack", monkeypatch) as started:
         yield started
-    finally:
-        stack.down(state, progress=lambda *_: None)
 
 
 def _incident_by_hand(catalog, target, seconds: float = 4.0) -> None:

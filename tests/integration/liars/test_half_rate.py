@@ -12,12 +12,10 @@ import re
 import httpx
 import pytest
 
-from moneypath.check.drill_files import load_drill
 from moneypath.cli import main
-from moneypath.drills.runner import local_stack
-from moneypath.stack import local as stack
 from tests.conftest import ROOT
 from tests.support.drill_files import variant
+from tests.support.liar_drills import drill_stack
 
 pytestmark = pytest.mark.integration
 OUTAGE = ROOT / "runbooks" / "drills" / "provider-partial-outage.yaml"
@@ -41,13 +39,8 @@ def project(tmp_path):
 
 @pytest.fixture
 def target(catalog, tmp_path, monkeypatch):
-    state = (tmp_path / "stack").resolve()
-    started = local_stack(catalog, load_drill(OUTAGE, catalog, ROOT), state, say=lambda _: None)
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state)["token_secret"])
-    try:
+    with drill_stack(catalog, OUTAGE, tmp_path / "stack", monkeypatch) as started:
         yield started
-    finally:
-        stack.down(state, progress=lambda *_: None)
 
 
 def test_a_service_at_a_fraction_of_the_rate_leaves_detection_not_measured(project, target, tmp_path, capsys):

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.check.drill_files import load_drill
-from moneypath.drills.runner import local_stack
-from moneypath.stack import local as stack
 from tests.conftest import ROOT
 from tests.support.drill_files import variant
-from tests.support.liar_drills import closed_port, drill_run, objectives
+from tests.support.liar_drills import closed_port, drill_run, drill_stack, objectives
 
 pytestmark = pytest.mark.integration
 SOURCE = ROOT / "runbooks" / "drills" / "healthy-baseline-peak.yaml"
@@ -24,13 +21,8 @@ def _baseline_only(doc):
 
 @pytest.fixture
 def target(catalog, tmp_path, monkeypatch):
-    state = (tmp_path / "stack").resolve()
-    started = local_stack(catalog, load_drill(SOURCE, catalog, ROOT), state, say=lambda _: None)
-    monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", stack.read_secrets(state)["token_secret"])
-    try:
+    with drill_stack(catalog, SOURCE, tmp_path / "stack", monkeypatch) as started:
         yield started
-    finally:
-        stack.down(state, progress=lambda *_: None)
 
 
 def test_nothing_paged_is_not_measured_while_the_pager_does_not_answer(tmp_path, target, capsys):
