@@ -71,6 +71,7 @@ def _book(charge_id: str, psp: str, ccy: str, amount: int) -> None:
         conn.execute("COMMIT")
         total = conn.execute("SELECT COALESCE(SUM(minor), 0) FROM journal_entries WHERE ccy = ?", (ccy,)).fetchone()
     mp.set_ledger_imbalance(ccy, total[0])
+    mp.record_detector_run("ledger_balance")  # the imbalance was just computed from the journal: a run
 
 
 @app.post("/v2/charges")

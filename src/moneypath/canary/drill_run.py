@@ -168,6 +168,10 @@ class CanaryDrillRun:
         self.log(f"canary drill {d.name}: {d.title}: {d.rate:g} payments/s, {d.weight:.0%} to the canary, the judge "
                  f"every {d.judge_every:g} s; {len(d.releases)} release(s)")
         try:
+            try:
+                self._wait_scraped()  # a track not yet scraped would read as another instance's
+            except TargetError:
+                pass  # each release waits again and says so
             self._instruments()
             self._warm_up()
             for i, release in enumerate(d.releases):

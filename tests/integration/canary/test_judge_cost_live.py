@@ -28,6 +28,8 @@ def _charge(mp: MoneyPath, i: int, factor: float) -> None:
     provider = ("komoju", "knet")[i % 2]
     mp.record_authorization(provider, "card", "approved", 0.05)
     mp.add_cost("provider_fee", factor * (0.25 + 0.01 * (i * 7 % 10)), provider)  # USD 0.25 to 0.34 a charge
+    for detector in ("duplicates", "ledger_balance"):  # the app's detectors looked at this charge: its zeros count
+        mp.record_detector_run(detector)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def project(tmp_path):
         doc["load"].update(rate=8, baseline="6s", concurrency=2)
         doc["steady_state"][0]["expect"] = {"min": 0.5}
         doc["recovery"]["within"] = "20s"
+        doc["alerts"]["allowed"].append("LoadShedding")  # a service this slow sheds what it cannot carry: it says so
 
     return variant(tmp_path, edit, OUTAGE, "slow-service.yaml", catalog=True)
 
