@@ -16,9 +16,9 @@ from dataclasses import replace
 from moneypath._common.verdict import NOT_MEASURED, PASS, Check
 from moneypath.canary.results import WORDS
 from moneypath.catalog import Catalog
-from moneypath.catalog.conventions import OUTCOME_LABEL, Key
 from moneypath.check import conservation as cons
 from moneypath.drills.baseline_load import Load
+from moneypath.drills.conservation_phase import load_calls
 from moneypath.drills.endpoints import TargetError
 from moneypath.formats.requests import Requests
 
@@ -38,20 +38,7 @@ class Selected:
 def calls(load: Load, catalog: Catalog, requests: Requests, arm: int) -> list[cons.Call]:
     """Every authorizing attempt the load sent to arm `arm` (its index among the load's URLs), each with the outcome
     its acknowledged answer counts under."""
-    signal = catalog.signals.get(Key.AUTHORIZATIONS_TOTAL)
-    labels = set(signal.labels.get(OUTCOME_LABEL) or ()) if signal is not None else set()
-    mapping = requests.counter.outcomes
-    out = []
-    for o in load.snapshot():
-        if o.instance != arm:
-            continue
-        state = o.auth_state
-        label = mapping.get(state, state if state in labels else None) if state is not None else None
-        last = len(o.auth_calls) - 1
-        for i, (sent_at, answered_at) in enumerate(list(o.auth_calls)):
-            acked = i == last and o.payment_id is not None and not o.not_counted
-            out.append(cons.Call(sent_at, answered_at, acked, label if acked else None))
-    return out
+    return load_calls(load, catalog, requests, arm)
 
 
 def reconcile(prom, catalog: Catalog, requests: Requests, load: Load, arm: int, name: str, selector: str,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from moneypath._common.verdict import PASS, Check
+from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import OUTCOME_LABEL, Key
 from moneypath.check import conservation
 from moneypath.check.conservation import Call, Counted, GroundTruth
@@ -27,6 +28,7 @@ from moneypath.check.counter_resets import reads_rates
 from moneypath.drills.baseline_load import Load
 from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import Reconciliation
+from moneypath.formats.requests import Requests
 
 POLL_S = 0.5
 FIRST_READ_WAIT_S = 30.0  # the longest wait for a scrape after the stretch's end while the interval is not known
@@ -52,21 +54,8 @@ class Conservation:
 
     def calls(self) -> list[Call]:
         """Every authorizing attempt of every load, with its address and the outcome its answer counts under."""
-        catalog, api = self.ctx.catalog, self.ctx.drill.load.requests
-        signal = catalog.signals.get(Key.AUTHORIZATIONS_TOTAL)
-        labels = set(signal.labels.get(OUTCOME_LABEL) or ()) if signal is not None else set()
-        mapping = api.counter.outcomes
-        out = []
-        for load in self.loads:
-            addresses = [conservation.address(u) for u in load.service_urls]
-            for o in load.snapshot():
-                state = o.auth_state
-                label = mapping.get(state, state if state in labels else None) if state is not None else None
-                last = len(o.auth_calls) - 1
-                for i, (sent_at, answered_at) in enumerate(list(o.auth_calls)):
-                    acked = i == last and o.payment_id is not None and not o.not_counted
-                    out.append(Call(sent_at, answered_at, acked, label if acked else None, addresses[o.instance]))
-        return out
+        return [c for load in self.loads
+                for c in load_calls(load, self.ctx.catalog, self.ctx.drill.load.requests)]
 
     def stretch(self, phase: str, start: float) -> list[Check]:
         """Reconcile (start, now]: per address driven when Prometheus scrapes each by that address, else over every
@@ -122,3 +111,25 @@ class Conservation:
                 if reads_rates(panel.query):
                     panel.not_data = why
         return series
+
+
+def load_calls(load: Load, catalog: Catalog, requests: Requests, arm: int | None = None) -> list[Call]:
+    """Every authorizing attempt `load` sent (to its URL number `arm` only, when given: then without its address),
+    with its address and the outcome its acknowledged answer counts under (the template's `counter.outcomes`, else
+    the state itself when the counter's outcome label declares it)."""
+    signal = catalog.signals.get(Key.AUTHORIZATIONS_TOTAL)
+    labels = set(signal.labels.get(OUTCOME_LABEL) or ()) if signal is not None else set()
+    mapping = requests.counter.outcomes
+    addresses = [conservation.address(u) for u in load.service_urls] if arm is None else []
+    out = []
+    for o in load.snapshot():
+        if arm is not None and o.instance != arm:
+            continue
+        state = o.auth_state
+        label = mapping.get(state, state if state in labels else None) if state is not None else None
+        last = len(o.auth_calls) - 1
+        for i, (sent_at, answered_at) in enumerate(list(o.auth_calls)):
+            acked = i == last and o.payment_id is not None and not o.not_counted
+            out.append(Call(sent_at, answered_at, acked, label if acked else None,
+                            addresses[o.instance] if arm is None else ""))
+    return out
