@@ -96,7 +96,7 @@ def test_scrapes_stuck_to_one_of_two_workers_are_not_a_pass(tmp_path):
     found = LINE.search(run.stdout)
     assert found, run.stdout[-3000:]
     counted, sent, target, ratio, acknowledged = found.groups()
-    assert target == f"127.0.0.1:{port}" and int(acknowledged) > 100
+    assert target == f"127.0.0.1:{port}" and int(acknowledged) >= 40  # 8 s at 25/s, on a loaded machine
     assert int(counted) < 0.9 * int(acknowledged), found[0]  # one worker's share, far below what was answered
     [journal] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("*/journal.json")]
     [baseline] = journal["conservation"]

@@ -29,6 +29,7 @@ def test_a_track_prometheus_does_not_scrape_leaves_every_release_not_measured(ca
 
     run = canary.CanaryDrillRun(drill, catalog, target, say=said.append, judge=lambda *a: {})
     monkeypatch.setattr(run, "_probe", lambda url, n, seen=None: seen.add(f"id-of-{url[-4:]}"))
+    monkeypatch.setattr(run, "_wait_scraped", lambda *a, **k: None)  # no Prometheus here: nothing to wait for
     monkeypatch.setattr(canary.scraped_preflight, "proof_at", proof_at)
     monkeypatch.setattr(run, "_switch", lambda *a, **k: (_ for _ in ()).throw(AssertionError("a fault was set")))
     monkeypatch.setattr(canary, "Load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("load was sent")))
