@@ -5,6 +5,39 @@ state_arg) registers its subparsers with set_defaults(run=handler); catalog_arg 
 reads the catalog or a stack's state (--catalog, --state-dir and --config are the top parser's, see TOP_OPTIONS;
 where things run: moneypath.cli.where). Errors are one line on stderr and a non-zero
 exit, never a traceback (MONEYPATH_DEBUG=1 shows it).
+
+The shared modules:
+where (where things run: the option group and the run spec),
+extras (which extra a command needs, and the message when it is missing),
+closed_stdout (a stdout closed early never changes the exit code).
+
+The command groups' modules:
+catalog (`catalog check|show`),
+build (`build [--check]`),
+lint (`lint`, with --prometheus against a live one),
+export and export_loadtest (`export <platform>`, and `export loadtest` for Kubernetes),
+metrics (`metrics sample`),
+slo (`slo export|import`: OpenSLO),
+init (`init DIR`: a team's own project),
+stack (`up|down|status`: the local stack),
+dashboards (`dashboards push` into a Grafana),
+snapshot (`snapshot`: the overview dashboard as PNGs and a page),
+pager (`pager`: the webhook receiver that records pages),
+faultproxy (`faultproxy`: the fault proxy),
+token (`token`: a short-lived API token),
+map (`map`: the money-path map, live with --prometheus),
+drill (`drill run|check|report`),
+canary_drill (`drill run` for canary drill files),
+demo (`demo`: every drill end to end),
+loadtest (`loadtest SCENARIO` and `capacity`),
+loadtest_worker (`loadtest-worker`: a distributed load test's worker),
+canary (`canary judge|serve`),
+alerts (`alerts backtest`),
+history (`history list|verify|checkpoint`: the drill history),
+readiness (`readiness` and `readiness serve`),
+evidence (`evidence` and `evidence verify`: the auditor's pack),
+incident (`incident classify|clock`: DORA's classification and clocks),
+audit (`audit`: the audit trail's chain and checkpoints).
 """
 
 from __future__ import annotations
