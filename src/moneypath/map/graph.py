@@ -1,6 +1,6 @@
 """The money-path map as one graph: the `money_path:` sections of one or more catalogs joined, each node named
 `service/node`, each edge with its signals as PromQL selectors of full metric names. Layout (layout.py), live
-colours (live.py) and every reader (drill reports, the evidence pack, the dashboard) start from here.
+colours (live_health.py) and every reader (drill reports, the evidence pack, the dashboard) start from here.
 
 Given one catalog, an edge to another service's node (`orders/checkout`) is drawn to a stub of that node; given
 several, every such reference must name a catalog given and a node of its section."""

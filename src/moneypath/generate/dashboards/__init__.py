@@ -2,9 +2,19 @@
 
 Reads only the catalog: metric names come from `Catalog.metric`, label values from the
 catalog's signals, thresholds from its alerts and SLOs, alert names and runbook links
-from `rules.alert_rules` (the same rules Prometheus evaluates). The building blocks are in
-`panels`, one module per board; pushing to a running Grafana is `moneypath.stack.grafana`.
-Output is deterministic: sorted keys, panel ids in layout order.
+from `rules.alert_rules` (the same rules Prometheus evaluates). Pushing to a running Grafana is
+`moneypath.stack.grafana`. Output is deterministic: sorted keys, panel ids in layout order.
+
+Modules:
+panels (the shared building blocks: thresholds, queries, panels, alert tables),
+overview (the on-call first stop),
+providers (per-provider latency, errors, retries, circuits and webhooks),
+ledger (ledger writes and balance, reconciliation, outbox),
+slos (each SLO's objective, burn rates and error budget),
+loadtest (Locust's view beside the service's signals),
+readiness (each paging alert's drill recency and times),
+money_map (the money-path map as a Node Graph),
+map_queries (the PromQL behind that Node Graph).
 """
 
 from __future__ import annotations

@@ -4,6 +4,22 @@ Every platform module translates what the generators already make (`rules`, `rou
 `build`); none writes a rule of its own. `files(c, platform, options)` renders everything in memory and
 raises ExportError (one line) on an option the platform would reject; `write` then puts the set on disk
 all or nothing.
+
+The platforms' modules:
+prometheus (plain Prometheus: what `moneypath build` writes),
+kube (kube-prometheus-stack: PrometheusRule, dashboard ConfigMaps, AlertmanagerConfig),
+mimir (the Grafana Mimir and Cortex ruler),
+vm (VictoriaMetrics: a VMRule and vmalert rule files),
+argo_rollouts and flagger (the rollout tools, gated by the canary judge),
+loadtest (a run on a platform: a distributed load test on Kubernetes).
+
+The shared modules:
+options (the export's options and its one error),
+k8s (Kubernetes names, metadata and YAML as people read it),
+amconfig (Alertmanager configuration as an AlertmanagerConfig's spec),
+rollouts (what the Argo Rollouts and Flagger exports share),
+invariants (the money invariants as PromQL for the rollout tools),
+gameday (game days on a schedule, a CronJob).
 """
 
 from __future__ import annotations

@@ -1,2 +1,6 @@
-"""Fault switches, shared by every fault API (the fault proxy, the provider simulator, the reference service):
-switches (a fault's checked parameters, its target, its end) and vocabularies (what each fault API can set)."""
+"""Fault switches, shared by every fault API (the fault proxy, the provider simulator, the reference service).
+
+Modules:
+switches (a fault's checked parameters, its target, its end),
+vocabularies (what each fault API can set).
+"""
