@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_USAGE, Check, Outcome, Verdict, dumps
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import Check, Outcome, Verdict, dumps
 from moneypath.cli import where
 
 SVG_NAME, HTML_NAME = "money-path.svg", "money-path.html"
@@ -74,22 +75,22 @@ def _map(args) -> int:
     if problems or graph is None:
         for line in problems:
             print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.json and not args.prometheus:
         print("moneypath map: --json: give --prometheus URL (the JSON is the live health)", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     health = None
     if args.prometheus:
         health = _read_health(graph, args.prometheus)
         if isinstance(health, str):
             print(health, file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
     title = args.title or default_title(graph)
     try:
         svg = render_svg(graph, health=health, title=title)
     except LayoutError as exc:
         print(f"moneypath map: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     out = Path(args.out)
     _write(out, svg, page_of(svg, graph, health, title))
     print(f"wrote {out / SVG_NAME} and {out / HTML_NAME}: {len(graph.nodes)} nodes, {len(graph.edges)} edges "
