@@ -1,15 +1,13 @@
 """SIGTERM ends a command the way Ctrl-C does. CI, systemd, `timeout` and kubectl stop a process with SIGTERM,
 whose default kills it on the spot: a load test's Locust and the stack it started, or a drill's fault, would be
 left behind. Inside `terminate_as_interrupt()` SIGTERM raises Terminated, a KeyboardInterrupt, in the main
-thread, so every cleanup written for Ctrl-C runs for it too."""
+thread, so every cleanup written for Ctrl-C runs for it too (the command then exits ExitCode.TERMINATED)."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from contextlib import contextmanager
-
-EXIT_TERMINATED = 128 + signal.SIGTERM  # as the shell reports a process SIGTERM ended
 
 
 class Terminated(KeyboardInterrupt):

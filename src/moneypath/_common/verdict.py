@@ -1,5 +1,5 @@
 """Three results for every check the product runs: pass, fail, not measured; the types that carry them (`Outcome`,
-`Check`, `Verdict`), the one JSON encoder for results (`jsonable`, `dumps`) and the CLI's exit codes.
+`Check`, `Verdict`), the one JSON encoder for results (`jsonable`, `dumps`) and the exit code of each outcome.
 
 A check whose data is absent (an empty Prometheus answer, a missing series, a query the catalog does not
 declare, a step that did not run) is "not measured: <what returned nothing>", never a pass and never a zero.
@@ -22,6 +22,8 @@ from enum import Enum, StrEnum
 from pathlib import PurePath
 from typing import Any
 
+from moneypath._common.exit_codes import ExitCode
+
 
 class Outcome(StrEnum):
     """The only three results. A str: it compares equal to, prints and serialises as "pass", "fail", "not measured"."""
@@ -42,9 +44,8 @@ PASS, FAIL, NOT_MEASURED = Outcome.PASS, Outcome.FAIL, Outcome.NOT_MEASURED
 STATUSES = tuple(Outcome)
 IF_NOT_MEASURED = ("fail", "pass")  # a not-measured result fails the verdict, or is skipped (never a pass)
 
-# The CLI's exit codes (docs/cli/index.md).
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_MEASURED = 0, 1, 2, 3
-EXIT_CODES = {PASS: EXIT_PASS, FAIL: EXIT_FAIL, NOT_MEASURED: EXIT_NOT_MEASURED}
+# Each outcome's exit code (moneypath._common.exit_codes).
+EXIT_CODES = {PASS: ExitCode.PASS, FAIL: ExitCode.FAIL, NOT_MEASURED: ExitCode.NOT_MEASURED}
 
 
 def not_measured(what: str) -> str:
@@ -173,12 +174,12 @@ def exit_code(verdicts: Iterable[str]) -> int:
     measured; no verdict at all is not measured."""
     verdicts = list(verdicts)
     if not verdicts:
-        return EXIT_NOT_MEASURED
+        return ExitCode.NOT_MEASURED
     if FAIL in verdicts:
-        return EXIT_FAIL
+        return ExitCode.FAIL
     if NOT_MEASURED in verdicts:
-        return EXIT_NOT_MEASURED
-    return EXIT_PASS
+        return ExitCode.NOT_MEASURED
+    return ExitCode.PASS
 
 
 @dataclass(frozen=True)

@@ -48,16 +48,13 @@ import sys
 from pathlib import Path
 
 from moneypath import __version__
-from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.interrupt import Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
 from moneypath.cli.closed_stdout import guarded_stdout
 from moneypath.cli.where import default_prometheus
 from moneypath.formats.run_config import RunConfigError
-
-EXIT_CATALOG = 3
-EXIT_USAGE = 2
-
 
 # The options nearly every command shares, declared once on the top parser: `moneypath [--catalog PATH]
 # [--state-dir DIR] [--config FILE] COMMAND ...`; given after the command (`moneypath lint --catalog x`), they are
@@ -207,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         missing = default_prometheus(args)
     except RunConfigError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if missing:
         print(missing, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)
-        return extras.EXIT_MISSING_EXTRA
+        return ExitCode.USAGE
     with guarded_stdout():  # a reader that closed stdout early (`| head -1`) changes no exit code
         return _run(args)
 
@@ -230,30 +227,30 @@ def _run(args: argparse.Namespace) -> int:
                             "repository root); give --catalog PATH or set MONEYPATH_CATALOG"]
         for line in exc.problems:
             print(line, file=sys.stderr)
-        return EXIT_CATALOG
+        return ExitCode.NOT_MEASURED  # a catalog that does not load: nothing could be judged
     except RunConfigError as exc:  # moneypath.run.yaml or the environment: file, line and key
         print(f"moneypath: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except ModuleNotFoundError as exc:
         if os.environ.get("MONEYPATH_DEBUG"):
             raise
         extra = extras.extra_of(exc.name or "")
         if extra is None:  # not ours to install (e.g. a database driver a --db-url names): one line
             print(f"moneypath: ModuleNotFoundError: {exc}", file=sys.stderr)
-            return 1
+            return ExitCode.FAIL
         print(extras.message(args.command, extra, exc.name), file=sys.stderr)
-        return extras.EXIT_MISSING_EXTRA
+        return ExitCode.USAGE
     except Terminated:
         print("moneypath: terminated (SIGTERM)", file=sys.stderr)
-        return EXIT_TERMINATED
+        return ExitCode.TERMINATED
     except KeyboardInterrupt:
         print("moneypath: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (MONEYPATH_DEBUG=1 shows it)
         if os.environ.get("MONEYPATH_DEBUG"):
             raise
         print(f"moneypath: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
 
 
 if __name__ == "__main__":

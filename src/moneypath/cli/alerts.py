@@ -9,9 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.cli import where
-
-EXIT_USAGE = 2
 
 EPILOG = """Every generated alert of the catalog (its own expr: alerts included) and every alert in --rules files is
 evaluated at each step of the range (query_range), with the recording rules written into the expressions,
@@ -53,7 +52,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     backtest.set_defaults(run=_run)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
+def _fail(message: str, code: int = ExitCode.USAGE) -> int:
     print(f"moneypath alerts backtest: {message}", file=sys.stderr)
     return code
 
@@ -119,7 +118,7 @@ def _run(args) -> int:
     for r in over:
         say(f"OVER BUDGET: {r.alert} pages {r.pages_per_week(result.range_s):.1f} times a week "
             f"(budget {budget:g})")
-    return 1 if over else 0
+    return ExitCode.FAIL if over else 0
 
 
 def _iso(t: float) -> str:

@@ -18,10 +18,8 @@ import os
 import sys
 import time
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.protocol.audit.chain import PENDING_MAX_S
-
-EXIT_BROKEN = 1
-EXIT_USAGE = 2
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -83,7 +81,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _fail(command: str, message: str) -> int:
     print(f"moneypath audit {command}: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def _open(command: str, url: str):
@@ -127,7 +125,7 @@ def _verify(args) -> int:
             return _fail("verify", str(exc))
     engine = _open("verify", args.db)
     if engine is None:
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         with engine.connect() as conn:
             verdict = verify_database(conn, marks=marks(checkpoints), spans=spans_in_processes(args.db),
@@ -138,10 +136,10 @@ def _verify(args) -> int:
         engine.dispose()
     if not verdict.intact or args.checkpoints is None:
         print(verdict.line())
-        return 0 if verdict.intact else EXIT_BROKEN
+        return 0 if verdict.intact else ExitCode.FAIL
     covered, line = coverage(verdict, checkpoints, args.checkpoints, required=args.covered)
     print(line)
-    return 0 if covered else EXIT_BROKEN
+    return 0 if covered else ExitCode.FAIL
 
 
 def _keygen(args) -> int:
@@ -177,7 +175,7 @@ def _checkpoint(args) -> int:
         return _fail("checkpoint", str(exc))
     engine = _open("checkpoint", args.db)
     if engine is None:
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         with engine.connect() as conn:  # what is new since the newest checkpoint (all history before the first)
             verdict = verify_since(conn, newest)
@@ -187,7 +185,7 @@ def _checkpoint(args) -> int:
         engine.dispose()
     if not verdict.intact:
         print(verdict.line() + "; nothing signed")
-        return EXIT_BROKEN
+        return ExitCode.FAIL
     try:
         made = publisher.publish(verdict.last_seq, verdict.last_hash, time.time())
     except (CheckpointError, OSError) as exc:

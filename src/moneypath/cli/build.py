@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import load_catalog
 
 
@@ -35,7 +36,7 @@ def _build(args) -> int:
             print(f"{rel}: stale — run `moneypath build`", file=sys.stderr)
         if not stale:
             print(f"generated files are up to date with {args.catalog}")
-        return 1 if stale else 0
+        return ExitCode.FAIL if stale else 0
     changed = build.write(catalog, root)
     for rel in changed:
         print(f"wrote {rel}")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moneypath._common.verdict import EXIT_USAGE
+from moneypath._common.exit_codes import ExitCode
 from moneypath.cli import where
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _judge(args) -> int:
         interval = duration_seconds(args.interval or catalog.canary.interval)
     except ValueError:
         print(f"moneypath: --interval {args.interval!r} is not a duration such as 30s", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     judge = Judge(catalog, args.prometheus, _state_path(args), args.database)
     # --watch ends at the policy's max_inconclusive after the canary started, or after the watch started when the
     # start is unknown (nothing measured: a Prometheus that never answers must not hold a pipeline for ever)
@@ -129,7 +129,7 @@ def _judge(args) -> int:
             result = judge.judge(args.canary, args.baseline, args.since, args.metric)
         except BadUsage as exc:
             print(f"moneypath: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         done = result.outcome is not NOT_MEASURED or result.held or not args.watch or time.monotonic() > give_up
         if args.watch and not done:
             print(f"{result.at} inconclusive — {result.reason}", file=sys.stderr, flush=True)
@@ -156,7 +156,7 @@ def _serve(args) -> int:
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         print(f"moneypath: --listen {args.listen!r} is not HOST:PORT, e.g. 127.0.0.1:9097", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     catalog = load_catalog(args.catalog)
     print(json.dumps({"listening": f"http://{host}:{port}", "prometheus": args.prometheus}), flush=True)
     serve(host.strip("[]"), int(port), catalog, args.prometheus, _state_path(args), args.database)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS, EXIT_USAGE, exit_code
-
-EXIT_INTERRUPTED = 130  # Ctrl-C, as `moneypath drill run` reports it
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import exit_code
 
 
 def worst_exit(*codes: int) -> int:
     """The exit code of several runs: a bad usage or an interruption first, then a fail, then not measured."""
-    order = [EXIT_USAGE, EXIT_INTERRUPTED, EXIT_FAIL, EXIT_NOT_MEASURED, EXIT_PASS]  # worst first
+    order = [ExitCode.USAGE, ExitCode.INTERRUPTED, ExitCode.FAIL, ExitCode.NOT_MEASURED, ExitCode.PASS]  # worst first
     return min(codes, key=lambda c: order.index(c) if c in order else -1)
 
 
@@ -61,7 +60,7 @@ def run_canary_files(args, files: list[str], spec) -> int:
     if spec.target.service or spec.target.prometheus or spec.stack.ha or spec.stack.postgres:
         print("moneypath drill: a canary drill starts its own stage (baseline and canary): no --target-*, --ha or "
               "--postgres", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     catalog = load_catalog(args.catalog)
     root = Path(catalog.path).resolve().parent
     drills, problems = [], []
@@ -75,7 +74,7 @@ def run_canary_files(args, files: list[str], spec) -> int:
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     verdicts = []
     for drill in drills:
         journal, _ = run_canary_drill(drill, catalog, Path(args.reports), state_dir=spec.state_dir / "canary",

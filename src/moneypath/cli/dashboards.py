@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import load_catalog
 
 
@@ -33,5 +34,5 @@ def _dashboards_push(args) -> int:
         push(catalog, args.grafana_url, args.token, args.folder)
     except PushError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     return 0

@@ -8,13 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import exit_code
 from moneypath.cli import where
 from moneypath.cli.history import history_options, recorder
 
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports it
 LANE_ENV = "MONEYPATH_DRILL_LANE"  # set by moneypath demo for each of its lanes' runs: no summary table
 
 TARGET_HELP = """\
@@ -155,7 +153,7 @@ def _check(args) -> int:
               f"{len(d.alerts.expected)} expected alert(s), {len(d.diagnosis.steps)} diagnosis step(s)")
     for line in canary_ok:
         print(line)
-    return EXIT_INVALID if problems else 0
+    return ExitCode.USAGE if problems else 0
 
 
 def _shape(d) -> str:
@@ -183,7 +181,7 @@ def _run(args) -> int:
         spec = where.run_spec(args)
     except StackError as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     if canary := canary_files(args.files):  # kind: canary: after the incident drills, on a stage of their own
         rest = [f for f in args.files if f not in canary]
         first = _run(argparse.Namespace(**{**vars(args), "files": rest})) if rest else 0
@@ -193,7 +191,7 @@ def _run(args) -> int:
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     if args.halt_burn or args.halt_alert:
         from moneypath.drills.gameday import HaltError, add_halts, parse_burns
 
@@ -202,22 +200,22 @@ def _run(args) -> int:
                 print(line, flush=True)
         except HaltError as exc:
             print(f"moneypath drill: {exc}", file=sys.stderr)
-            return EXIT_INVALID
+            return ExitCode.USAGE
     try:
         record = recorder(args, team_default=True)
     except HistoryError as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     try:
         target = placement(drills, spec)
     except NotReady as exc:
         print(f"moneypath drill: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     short = _guard_problems(drills, catalog, target.time_factor if target is not None else LOCAL_TIME_FACTOR)
     if short:
         for line in short:
             print(line, file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     for d in drills if target is not None else ():
         why, seen = cannot_run(d, target), set()
         if why is None:
@@ -228,7 +226,7 @@ def _run(args) -> int:
                 why = f"{d.path}: the service does not answer as load.requests say: {exc}"
         if why is not None:
             print(f"moneypath drill: {why}", file=sys.stderr)
-            return EXIT_INVALID
+            return ExitCode.USAGE
     results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
                          shape=spec.stack, recorder=record)
@@ -236,9 +234,9 @@ def _run(args) -> int:
         print()
         print_summary(results)
     if any(r.interrupted for r in results):
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     # 0 every drill passed, 1 one failed, 3 none failed but one rests on what was not measured
-    return exit_code([r.verdict for r in results]) if results else EXIT_FAILED
+    return exit_code([r.verdict for r in results]) if results else ExitCode.FAIL
 
 
 def _report(args) -> int:
@@ -253,9 +251,9 @@ def _report(args) -> int:
         path = rerender(Path(args.journal), Path(args.out) if args.out else None, catalog)
     except ReportError as exc:
         print(f"moneypath drill report: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     except OSError as exc:  # the report directory could not be written (nothing partial is left)
         print(f"moneypath drill report: cannot write the report: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.USAGE
     print(f"wrote {path}")
     return 0

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_USAGE
+from moneypath._common.exit_codes import ExitCode
 
 EPILOG = """exit codes:
   evidence         0 every control of the map covered, 3 one is missing (no passed record of the period declares
@@ -62,7 +62,7 @@ def _build(args) -> int:
 
     missing = [o for o, v in (("--from", args.first), ("--to", args.last), ("--out", args.out)) if not v]
     if missing:
-        return _fail(f"give {', '.join(missing)} (or `moneypath evidence verify DIR`)", EXIT_USAGE)
+        return _fail(f"give {', '.join(missing)} (or `moneypath evidence verify DIR`)", ExitCode.USAGE)
     from moneypath.cli.history import history_option
     from moneypath.readiness.history import history_dir
 
@@ -75,9 +75,9 @@ def _build(args) -> int:
     except evidence.EvidenceError as exc:
         return _fail(str(exc), exc.code)
     except sshsig.SignatureError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(str(exc), ExitCode.USAGE)
     except OSError as exc:
-        return _fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}; nothing was written", 1)
+        return _fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}; nothing was written", ExitCode.FAIL)
     covered = [c for c, check in pack.controls.items() if check.ok]
     print(f"wrote {args.out}: {len(pack.records)} record(s) from {first} to {last}, {len(covered)} of "
           f"{len(pack.controls)} controls covered, {'signed by ' + pack.signed_by if pack.signed_by else 'unsigned'}")
@@ -97,9 +97,9 @@ def _verify(args) -> int:
         try:
             key = Path(args.key).read_text() if Path(args.key).is_file() else args.key
         except OSError as exc:
-            return _fail(f"cannot read --key {args.key}: {exc.strerror or exc}", EXIT_USAGE)
+            return _fail(f"cannot read --key {args.key}: {exc.strerror or exc}", ExitCode.USAGE)
     if not Path(args.pack).is_dir():
-        return _fail(f"{args.pack}: no such directory", EXIT_USAGE)
+        return _fail(f"{args.pack}: no such directory", ExitCode.USAGE)
     result = evidence.verify(Path(args.pack), key)
     out = sys.stdout if result.code == 0 else sys.stderr
     for line in result.lines:

@@ -8,10 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.generate.routing import DEFAULT_PAGER_URL
-
-EXIT_USAGE = 2
-EXIT_UNWRITABLE = 1
 
 EPILOG = """platforms:
   prometheus  the files `moneypath build` writes (rule files, alertmanager.yml, dashboards, provisioning)
@@ -187,7 +185,7 @@ def _run(args) -> int:
         rendered = export.files(catalog, args.platform, options)
     except ValueError as exc:  # ExportError included; a game day's: the run config's file, line and key
         print(f"moneypath export: {_located(args, str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.out == "-":
         sys.stdout.write("---\n".join(rendered.values()))
         return 0
@@ -199,7 +197,7 @@ def _run(args) -> int:
     except OSError as exc:
         print(f"moneypath export: cannot write {exc.filename or out}: {exc.strerror or exc}; nothing was written",
               file=sys.stderr)
-        return EXIT_UNWRITABLE
+        return ExitCode.FAIL
     for rel in written:
         print(f"wrote {out / rel}")
     for line in export.next_steps(catalog, args.platform, options, str(out)):

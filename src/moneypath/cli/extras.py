@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 
-EXIT_MISSING_EXTRA = 2
-
 # A few modules that only that extra installs (top-level import names).
 MODULES = {
     "tools": ("rich", "httpx", "starlette", "uvicorn", "grafana_foundation_sdk",

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-EXIT_USAGE = 2
+from moneypath._common.exit_codes import ExitCode
+
 TOKEN_SECRET = "MONEYPATH_TOKEN_SECRET"
 
 EPILOG = """Point your service's provider base URLs at http://HOST:PORT/<provider> and, with --webhook-target,
@@ -54,7 +55,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     proxy.set_defaults(run=_run)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
+def _fail(message: str, code: int = ExitCode.USAGE) -> int:
     print(f"moneypath faultproxy: {message}", file=sys.stderr)
     return code
 
@@ -66,7 +67,7 @@ def _run(args) -> int:
         from moneypath.cli import extras
 
         print(extras.message("faultproxy", "tools", exc.name or "aiohttp"), file=sys.stderr)
-        return extras.EXIT_MISSING_EXTRA
+        return ExitCode.USAGE
     from moneypath.catalog import load_catalog
     from moneypath.stack import faultproxy
 

@@ -16,7 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_CODES, EXIT_USAGE, FAIL
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import EXIT_CODES, FAIL
 
 HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else the run config's history.dir, else "
                 "drill-history/ beside the catalog: "
@@ -117,7 +118,7 @@ def _common(parser, catalog_arg) -> None:
 
 def _fail(command: str, message: str) -> int:
     print(f"moneypath history {command}: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def _folder(args) -> Path:

@@ -8,9 +8,8 @@ import json
 import sys
 import time
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.cli import where
-
-EXIT_USAGE = 2
 
 CLASSIFY_EPILOG = """Each criterion of RTS 2024/1772 is met, not met or not measured, with its figures and query.
 Exit status: 0 not major, 1 major, 3 not measured (a threshold that could make it major is unmeasured:
@@ -74,7 +73,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _fail(message: str) -> int:
     print(f"moneypath incident: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def _assessed(items: list[str]) -> dict[str, bool]:
@@ -119,7 +118,7 @@ def _classify(args) -> int:
                                         catalog.dora.thresholds))
     except PrometheusError as exc:
         print(f"moneypath incident classify: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     overall = MAJOR if any(r.result == MAJOR for r in results) else (
         NOT_MAJOR if all(r.result == NOT_MAJOR for r in results) else "not measured")
     if args.record and overall == MAJOR:

@@ -8,11 +8,10 @@ import re
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import FEATURES
 
-EXIT_USAGE = 2
-EXIT_REFUSED = 3  # the project on disk is not one init may touch (a manifest naming ../x) or cannot be written
 NAME_MAX = 64  # a name becomes a file name (runbook pages, drills): well under any file system's 255
 
 EPILOG = f"""features (optional domains; off unless listed):
@@ -153,12 +152,12 @@ def _run(args) -> int:
         options = options_from(args)
     except ValueError as exc:
         print(f"moneypath init: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         result = init_project(Path(args.dir), options, args.platform)
     except InitError as exc:
         print(f"moneypath init: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return ExitCode.NOT_MEASURED  # refused: a project init may not touch (a manifest naming ../x) or cannot write
     c = result.catalog
     for label, paths in (("wrote", result.written), ("built", result.built), ("removed", result.removed)):
         for rel in paths:
@@ -192,7 +191,7 @@ def _print_money_path(args) -> int:
             o = options_from(args)
         except ValueError as exc:
             print(f"moneypath init: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         print(money_path_yaml(o.service, o.providers, o.on), end="")
         return 0
     c = load_catalog(path)
@@ -208,5 +207,5 @@ def _print_money_path(args) -> int:
         print(f"moneypath init: pasted at the end of {path}, the section needs these changes:", file=sys.stderr)
         for line in exc.problems:
             print(line, file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     return 0

@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import load_catalog
 from moneypath.cli import where
-
-EXIT_USAGE = 2
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -62,21 +61,21 @@ def _lint(args) -> int:
                 raise ValueError(f"{args.retention!r} must be longer than 0")
         except ValueError as exc:
             print(f"moneypath: --retention: {exc} (e.g. 15d, 31d, 1y)", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
     try:
         lookback_s = duration_seconds(args.lookback)
     except ValueError as exc:
         print(f"moneypath: --lookback: {exc} (e.g. 1h, 1d)", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     catalog = load_catalog(args.catalog)
     try:
         problems = lint(catalog, Path(args.root), args.retention or retention(catalog), db_url=args.db_url)
     except BadDbUrl as exc:
         print(f"moneypath: --db-url: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except DatabaseUnavailable as exc:
         print(f"moneypath: --db-url: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     unmeasured = None
     if args.prometheus:
         from moneypath._common.prometheus import PrometheusError
@@ -86,7 +85,7 @@ def _lint(args) -> int:
             live, unmeasured = lint_live(Path(args.root), args.prometheus, args.lookback, lookback_s, catalog)
         except PrometheusError as exc:
             print(f"moneypath: --prometheus: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         problems += live
         if unmeasured:
             print(f"lint: against {args.prometheus}: {unmeasured}")

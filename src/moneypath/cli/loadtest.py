@@ -13,12 +13,10 @@ import math
 import sys
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_NOT_MEASURED, FAIL, NOT_MEASURED, exit_code
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import FAIL, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 from moneypath.cli import where
-
-EXIT_BREACH = 1
-EXIT_USAGE = 2
 
 LOCUSTFILE_CONTRACT = """\
 your own locustfile (--locustfile FILE):
@@ -343,12 +341,12 @@ def _loadtest(args) -> int:
     spec, problem = _spec(args)
     if problem:
         _warn(f"moneypath: {problem}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         plan = session.prepare(args, spec)
     except inputs.UsageError as exc:
         _warn(f"moneypath: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         run = session.execute(plan, _say, _warn)
     except session.RunFailed as exc:
@@ -378,12 +376,12 @@ def _capacity(args) -> int:
     spec, problem = _spec(args)
     if problem:
         _warn(f"moneypath: {problem}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         plan = plan_session.prepare(args, spec)
     except inputs.UsageError as exc:
         _warn(f"moneypath: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         result, final = plan_session.execute(plan, _say, _warn)
     except session.RunFailed as exc:
@@ -396,7 +394,7 @@ def _capacity(args) -> int:
         steps = sorted((s for s in result["steps"] if not s.get("closed_loop")), key=lambda s: s["rate"])
         if steps and steps[0].get("status") == NOT_MEASURED:  # the first step rests on what returned nothing
             _warn(f"moneypath: no knee, the first step was not measured: {'; '.join(steps[0]['reasons'])}")
-            return EXIT_NOT_MEASURED
+            return ExitCode.NOT_MEASURED
         _warn("moneypath: no step met the gates, so there is no knee: start lower (--start)")
-        return 1
+        return ExitCode.FAIL
     return 0

@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.cli.loadtest import _address, _seconds
 
-EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
 DEFAULT_WAIT_MASTER_S = 120.0
 
 EPILOG = """\
@@ -93,11 +93,11 @@ def _worker(args) -> int:
         locustfile, scenario_file = _files(args)
     except UsageError as exc:
         _warn(str(exc))
-        return EXIT_USAGE
+        return ExitCode.USAGE
     work = Path(tempfile.mkdtemp(prefix="moneypath-worker-"))
     _say(f"worker: {locustfile.name} and {scenario_file.name}; connecting to the master {args.master} "
          f"(up to {args.wait_master:g} s)")
-    runs, code = 0, EXIT_STOPPED
+    runs, code = 0, ExitCode.FAIL
     try:
         while True:
             runs += 1
@@ -106,7 +106,7 @@ def _worker(args) -> int:
                 break
             _say(f"waiting for the next run's master on {args.master} (up to {args.wait_master:g} s)")
     finally:
-        if code != EXIT_STOPPED:  # kept when the worker stopped on its own: its log says why
+        if code != ExitCode.FAIL:  # kept when the worker stopped on its own: its log says why
             shutil.rmtree(work, ignore_errors=True)
     return code
 
@@ -138,10 +138,10 @@ def _one_run(args, locustfile: Path, scenario_file: Path, work: Path, n: int) ->
             if "connected" not in events and time.monotonic() - begun > args.wait_master:
                 if n > 1:
                     _say(f"no further run's master on {args.master} within {args.wait_master:g} s: done")
-                    return EXIT_OK, False
+                    return ExitCode.PASS, False
                 _warn(f"the master {args.master} could not be reached within {args.wait_master:g} s (is `moneypath "
                       "loadtest ... --bind` running there, and its port open from here?)")
-                return EXIT_USAGE, False
+                return ExitCode.USAGE, False
             time.sleep(0.2)
     finally:
         stop_locust([proc])
@@ -149,12 +149,12 @@ def _one_run(args, locustfile: Path, scenario_file: Path, work: Path, n: int) ->
         events[event.get("event", "")] = event
         _tell(event, args.master)
     if "refused" in events:
-        return EXIT_USAGE, False
+        return ExitCode.USAGE, False
     if "ended" in events:
-        return EXIT_OK, bool(events["ended"].get("more"))
+        return ExitCode.PASS, bool(events["ended"].get("more"))
     _warn(f"the Locust worker exited ({proc.returncode}) before the master ended the run: {_last_line(log)} "
           f"(log: {log})")
-    return EXIT_STOPPED, False
+    return ExitCode.FAIL, False
 
 
 def _tell(event: dict, master: str) -> None:

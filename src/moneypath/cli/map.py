@@ -6,8 +6,10 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from moneypath._common.verdict import EXIT_USAGE, Check, Outcome, Verdict, dumps
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import Check, Outcome, Verdict, dumps
 from moneypath.cli import where
 
 SVG_NAME, HTML_NAME = "money-path.svg", "money-path.html"
@@ -30,7 +32,8 @@ DESCRIPTION = (
     "red or amber or a page alert fires on no edge, else 3 if any is not green, else 0. --json prints the "
     "states, whys, figures and unplaced alerts as JSON instead. A catalog that cannot be read, an invalid "
     "section or a reference to an unknown service or node: one line per problem (file:line: key), exit 2, "
-    "nothing written; so is a missing Graphviz `dot` (the Debian package graphviz).")
+    "nothing written; so is a --prometheus that is not an http(s) URL, and a missing Graphviz `dot` (the Debian "
+    "package graphviz).")
 COUNTER_WINDOW = "5m"  # how far back counters that go backwards make a target's rates not data (as `status`)
 
 
@@ -74,22 +77,25 @@ def _map(args) -> int:
     if problems or graph is None:
         for line in problems:
             print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.json and not args.prometheus:
         print("moneypath map: --json: give --prometheus URL (the JSON is the live health)", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
+    if args.prometheus and not _http_url(args.prometheus):  # bad usage; a well-formed URL that fails is not measured
+        print(f"moneypath map: --prometheus {args.prometheus}: not an http(s):// URL", file=sys.stderr)
+        return ExitCode.USAGE
     health = None
     if args.prometheus:
         health = _read_health(graph, args.prometheus)
         if isinstance(health, str):
             print(health, file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
     title = args.title or default_title(graph)
     try:
         svg = render_svg(graph, health=health, title=title)
     except LayoutError as exc:
         print(f"moneypath map: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     out = Path(args.out)
     _write(out, svg, page_of(svg, graph, health, title))
     print(f"wrote {out / SVG_NAME} and {out / HTML_NAME}: {len(graph.nodes)} nodes, {len(graph.edges)} edges "
@@ -129,6 +135,11 @@ def _print_lines(verdict: Verdict, health) -> None:
     for why, names in by_why.items():
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         print(f"not measured: {why.removeprefix('not measured: ')}: {', '.join(names[:3])}{more}")
+
+
+def _http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _read_health(graph, url: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_USAGE = 2
+from moneypath._common.exit_codes import ExitCode
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -28,6 +28,6 @@ def _metrics_sample(args) -> int:
 
     if args.payments < 1:
         print("moneypath: --payments must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     sys.stdout.write(sample_exposition(args.catalog, args.format, args.payments))
     return 0

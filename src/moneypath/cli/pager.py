@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from moneypath._common.exit_codes import ExitCode
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -30,7 +30,7 @@ def _pager(args) -> int:
 
     if args.watchdog_timeout <= 0:
         print("moneypath: --watchdog-timeout must be more than 0 seconds", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     serve(args.host, args.port, Path(args.journal) if args.journal else None, args.watchdog_receiver,
           args.watchdog_timeout)
     return 0

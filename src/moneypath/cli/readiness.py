@@ -9,7 +9,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_USAGE, NOT_MEASURED, exit_code
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import NOT_MEASURED, exit_code
 
 DEFAULT_LISTEN = "127.0.0.1:9479"
 LABEL = {"pass": "READY", "fail": "LAPSED", NOT_MEASURED: "NOT MEASURED"}
@@ -68,7 +69,7 @@ def _report(args) -> int:
     if not view.verified:
         print(f"moneypath readiness: the drill history {view.history_dir} does not verify: {view.problem}",
               file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     if args.json:
         print(json.dumps({"history": str(view.history_dir), "records": len(view.records),
                           "alerts": [asdict(a) for a in alerts]}, indent=2))
@@ -123,7 +124,7 @@ def _serve(args) -> int:
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
         print(f"moneypath readiness serve: --listen {args.listen!r} is not HOST:PORT", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     view.refresh()
     server, _ = serve(view, host.strip("[]"), int(port))
     print(f"serving readiness of {args.catalog} from {view.history_dir} on http://{args.listen}/metrics", flush=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from moneypath._common.exit_codes import ExitCode
 
 IMPORT_EPILOG = """What maps: SLOs with budgetingMethod Occurrences, one rolling timeWindow and one objective, whose
 indicator (inline, or a kind: SLI named by indicatorRef) is
@@ -74,7 +74,7 @@ def _import(args) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         print(f"slo import: nothing written to {args.catalog}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     for m in mapped:
         sli = m.slo["sli"]
         what = (f"latency of {sli['latency']['signal']} under {sli['latency']['under']:g} s" if "latency" in sli

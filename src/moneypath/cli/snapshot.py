@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import load_catalog
 from moneypath.cli import where
 
@@ -40,7 +41,7 @@ def _snapshot(args) -> int:
         page = snapshot(catalog, prometheus, Path(args.out), args.range_, time_factor=factor, board=args.dashboard)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL
     print(f"wrote {page}")
     return 0
 

@@ -7,10 +7,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import load_catalog
 from moneypath.cli import where
-
-EXIT_USAGE = 2
 
 
 def add_commands(commands, catalog_arg, state_arg) -> None:
@@ -83,7 +82,7 @@ def _stack(args) -> int:
             run = where.run_spec(args, {})  # the shape and the time factor: options, environment, run config
             if run.time_factor < 1:
                 print("moneypath: --time-factor must be at least 1", file=sys.stderr)
-                return EXIT_USAGE
+                return ExitCode.USAGE
             spec = replace(run.stack, targets=tuple(args.target), fast=args.fast, time_factor=run.time_factor,
                            remote_write=tuple(args.remote_write), faults=args.faults,
                            services=not (args.no_services or args.target),  # a --target is your service
@@ -122,10 +121,10 @@ def _stack(args) -> int:
         rows = stack.status(state_dir)
         if not rows:
             print(f"nothing running from {state_dir}")
-            return 1
+            return ExitCode.FAIL
         for name, url, ok, detail in rows:
             print(f"{name:<15} {'up  ' if ok else 'DOWN'} {url:<28} {detail}")
-        return 0 if all(ok for _, _, ok, _ in rows) else 1
+        return 0 if all(ok for _, _, ok, _ in rows) else ExitCode.FAIL
     except stack.StackError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAIL

@@ -13,7 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from moneypath._common.exit_codes import ExitCode
+
 TOKEN_SECRET = "MONEYPATH_TOKEN_SECRET"
 TTL = re.compile(r"(\d+)([smh]?)")
 TTL_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -46,7 +47,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 def _fail(message: str) -> int:
     print(f"moneypath token: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def parse_ttl(text: str) -> int:

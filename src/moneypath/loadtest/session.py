@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import Catalog, load_catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest import (
@@ -150,7 +151,7 @@ def reported(tmp: Path, final: Path, warn):
     try:
         yield
     except (UsageError, locust_run.LoadTestError, stack.StackError) as exc:
-        code = 2 if isinstance(exc, UsageError) else 1
+        code = ExitCode.USAGE if isinstance(exc, UsageError) else ExitCode.FAIL
         raise RunFailed(run_report.failure_message(exc, tmp, final), code) from None
     except BaseException as exc:
         kept = run_report.keep_failed(tmp, final)

@@ -23,6 +23,7 @@ from locust import __version__ as LOCUST_VERSION
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.loadtest import worker_identity as wi
 from moneypath.loadtest import worker_roll
 from moneypath.loadtest.locustfiles import HARNESS
@@ -31,7 +32,6 @@ from moneypath.loadtest.run_settings import scenario_file
 log = logging.getLogger("moneypath.loadtest")
 IDENTITY, ADMITTED, REFUSED, RUN_ENDED = ("moneypath_identity", "moneypath_admitted", "moneypath_refused",
                                           "moneypath_run_ended")
-EXIT_REFUSED = 2
 
 
 def own_identity(environment) -> wi.Identity:
@@ -142,7 +142,7 @@ def _worker_side(environment, runner: WorkerRunner) -> None:
         worker_roll.status_event("refused", why=why)
         print(f"moneypath: refused by the master {runner.master_host}:{runner.master_port}: {why}", file=sys.stderr,
               flush=True)
-        environment.process_exit_code = EXIT_REFUSED
+        environment.process_exit_code = ExitCode.USAGE  # refused: not this run's worker
         runner.greenlet.kill(block=False)
 
     def admitted(environment, msg, **_kw):

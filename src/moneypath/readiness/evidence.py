@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from moneypath._common.verdict import EXIT_CODES, EXIT_FAIL, EXIT_USAGE, FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import EXIT_CODES, FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict
 from moneypath.formats.controls import CONTROLS
 from moneypath.readiness import auditor_page, dataflow, history, sshsig
 from moneypath.readiness.catalogs import FOLDER as CATALOGS
@@ -39,7 +40,7 @@ UNLISTED = (MANIFEST, SIGNATURE)  # the only files the manifest does not list
 class EvidenceError(Exception):
     """The pack cannot be made as asked; one line, and the exit code it ends with (2 bad usage, 1 a broken chain)."""
 
-    def __init__(self, message: str, code: int = EXIT_USAGE):
+    def __init__(self, message: str, code: int = ExitCode.USAGE):
         self.code = code
         super().__init__(message)
 
@@ -104,7 +105,7 @@ def build(history_dir: Path, first: date, last: date, out: Path, signing_key: Pa
         everything = history.read(Path(history_dir))
     except history.HistoryError as exc:
         raise EvidenceError(f"{history_dir}: the history's chain is broken ({exc}); no pack is made from it",
-                            EXIT_FAIL) from None
+                            ExitCode.FAIL) from None
     chosen = [r for r in everything if in_period(r, first, last)]
     pack = Pack(first, last, chosen, {c: control_status(c, chosen) for c in wanted},
                 _chain(Path(history_dir), everything, chosen), signed_by=key.identity if key else None,

@@ -10,7 +10,8 @@ import signal
 import pytest
 
 from moneypath import cli
-from moneypath._common.interrupt import EXIT_TERMINATED, Terminated, terminate_as_interrupt
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.interrupt import Terminated, terminate_as_interrupt
 
 
 def test_sigterm_raises_once_in_the_block_and_the_previous_handler_is_back_after_it():
@@ -41,6 +42,6 @@ def test_a_command_ended_by_sigterm_cleans_up_and_says_so_in_one_line(monkeypatc
     parser = argparse.ArgumentParser()
     parser.set_defaults(run=run, command="x")
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    assert cli.main([]) == EXIT_TERMINATED == 143
+    assert cli.main([]) == ExitCode.TERMINATED == 143
     assert stopped == ["what the command started"]
     assert capsys.readouterr().err == "moneypath: terminated (SIGTERM)\n"

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import (
-    EXIT_FAIL,
-    EXIT_NOT_MEASURED,
-    EXIT_PASS,
     FAIL,
     NOT_MEASURED,
     PASS,
@@ -42,12 +40,12 @@ def test_a_not_measured_check_says_why_and_never_passes():
 
 
 @pytest.mark.parametrize(("outcomes", "policy", "expected", "code"), [
-    ((PASS, PASS), "fail", PASS, EXIT_PASS),
-    ((PASS, FAIL), "fail", FAIL, EXIT_FAIL),
-    ((PASS, NOT_MEASURED), "fail", NOT_MEASURED, EXIT_NOT_MEASURED),
-    ((PASS, NOT_MEASURED), "pass", PASS, EXIT_PASS),  # skipped beside a pass: shown, not judged
-    ((NOT_MEASURED,), "pass", NOT_MEASURED, EXIT_NOT_MEASURED),  # nothing passed: nothing is evidence
-    ((), "fail", NOT_MEASURED, EXIT_NOT_MEASURED),
+    ((PASS, PASS), "fail", PASS, ExitCode.PASS),
+    ((PASS, FAIL), "fail", FAIL, ExitCode.FAIL),
+    ((PASS, NOT_MEASURED), "fail", NOT_MEASURED, ExitCode.NOT_MEASURED),
+    ((PASS, NOT_MEASURED), "pass", PASS, ExitCode.PASS),  # skipped beside a pass: shown, not judged
+    ((NOT_MEASURED,), "pass", NOT_MEASURED, ExitCode.NOT_MEASURED),  # nothing passed: nothing is evidence
+    ((), "fail", NOT_MEASURED, ExitCode.NOT_MEASURED),
 ])
 def test_the_verdict_is_aggregated_in_one_place(outcomes, policy, expected, code):
     checks = [Check(name=f"c{i}", outcome=o, if_not_measured=policy) for i, o in enumerate(outcomes)]

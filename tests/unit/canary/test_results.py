@@ -10,7 +10,8 @@ import math
 
 import pytest
 
-from moneypath._common.verdict import EXIT_NOT_MEASURED, FAIL, NOT_MEASURED, PASS, Outcome
+from moneypath._common.exit_codes import ExitCode
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome
 from moneypath.canary.results import (
     SKIPPED,
     Arm,
@@ -69,7 +70,7 @@ def test_the_json_spells_not_measured_inconclusive_and_is_strict():
                             catalog="moneypath.yaml", policy=JudgedPolicy(0.05, 0.8, 100, "30s", "2h", "hold"),
                             metrics=rows, needs=d.needs, history=({"at": 1.0, "tests": {}},))
     data = json.loads(json.dumps(verdict.as_json(), allow_nan=False))
-    assert (data["verdict"], data["exit_code"], verdict.exit_code) == ("inconclusive", 3, EXIT_NOT_MEASURED)
+    assert (data["verdict"], data["exit_code"], verdict.exit_code) == ("inconclusive", 3, ExitCode.NOT_MEASURED)
     first = data["metrics"][0]
     assert (first["status"], first["z"], first["p_value"], first["canary"]) == (
         "inconclusive", None, None, {"bad": 3, "total": 60, "ratio": 0.05})

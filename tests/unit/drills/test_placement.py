@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.check.drill_files import load_drill
 from moneypath.drills.placement import NotReady, cannot_run, placement, target_from
 from moneypath.protocol.tokens import verify
@@ -105,7 +106,7 @@ def test_a_remote_target_without_a_page_source_is_refused(tmp_path, monkeypatch,
     monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: ran.append(a) or [])
     args = run_args(tmp_path, "--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
                      "--target-providersim", "http://127.0.0.1:9")
-    assert drill_cli._run(args) == drill_cli.EXIT_INVALID
+    assert drill_cli._run(args) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--target-pager or --target-alertmanager" in err
     assert ran == []  # nothing was drilled
@@ -138,16 +139,16 @@ def test_a_fault_through_the_proxy_needs_a_target_and_each_missing_need_is_one_l
         return drill_cli._run(args), capsys.readouterr().err
 
     code, err = run()  # the local stack runs no fault proxy
-    assert code == drill_cli.EXIT_INVALID and err.count("\n") == 1
+    assert code == ExitCode.USAGE and err.count("\n") == 1
     assert "its fault goes through the faultproxy, which the local stack" in err
     monkeypatch.delenv("MONEYPATH_TOKEN_SECRET", raising=False)
     monkeypatch.delenv("MONEYPATH_DRILL_TOKEN", raising=False)
     remote = ("--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
               "--target-pager", "http://127.0.0.1:9")
     code, err = run(*remote)
-    assert code == drill_cli.EXIT_INVALID and "load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET" in err
+    assert code == ExitCode.USAGE and "load.requests.auth is minted: set MONEYPATH_TOKEN_SECRET" in err
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     code, err = run(*remote)
-    assert code == drill_cli.EXIT_INVALID and err.count("\n") == 1
+    assert code == ExitCode.USAGE and err.count("\n") == 1
     assert "fault error_rate goes through the faultproxy: give --target-faultproxy" in err
     assert ran == []

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.check.drill_files import load_drill
 from moneypath.drills import replicas
 from moneypath.drills.endpoints import Target
@@ -87,14 +88,14 @@ def test_the_cli_refuses_it_without_ha_before_starting_anything(tmp_path, monkey
 
     ran = []
     monkeypatch.setattr("moneypath.drills.runner.run_drills", lambda *a, **kw: ran.append(kw) or [])
-    assert drill_cli._run(_cli(tmp_path)) == drill_cli.EXIT_INVALID
+    assert drill_cli._run(_cli(tmp_path)) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "replica_down: kills a replica of the monitoring pair" in err
     assert "provider-outage-half-monitoring.yaml: " in err and ran == []
     monkeypatch.setenv("MONEYPATH_TOKEN_SECRET", "s" * 32)
     remote = ("--target-service", "http://127.0.0.1:9", "--target-prometheus", "http://127.0.0.1:9",
               "--target-pager", "http://127.0.0.1:9")
-    assert drill_cli._run(_cli(tmp_path, *remote, "--state-dir", str(tmp_path))) == drill_cli.EXIT_INVALID
+    assert drill_cli._run(_cli(tmp_path, *remote, "--state-dir", str(tmp_path))) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "with --target-* it kills only a replica of the stack `moneypath up --ha` recorded in --state-dir" in err
     assert ran == []
@@ -123,13 +124,13 @@ def test_with_targets_it_runs_on_the_ha_stack_up_recorded_whose_prometheus_is_th
                                    prometheus, "--target-pager", "http://127.0.0.1:9", "--target-providersim",
                                    "http://127.0.0.1:9", "--state-dir", str(tmp_path)))
 
-    assert run("http://127.0.0.1:7777") == drill_cli.EXIT_INVALID and ran == []  # another Prometheus
+    assert run("http://127.0.0.1:7777") == ExitCode.USAGE and ran == []  # another Prometheus
     assert "there is none" in capsys.readouterr().err
     run("http://127.0.0.1:9092/")  # replica b of the recorded pair
     assert [t.stack_dir for t in ran] == [str(tmp_path)]
     state.ha = False
     save_state(state)
-    assert run("http://127.0.0.1:9092") == drill_cli.EXIT_INVALID and len(ran) == 1  # a single stack
+    assert run("http://127.0.0.1:9092") == ExitCode.USAGE and len(ran) == 1  # a single stack
 
 
 def test_run_drills_fails_it_on_a_single_stack_without_starting_one(catalog, tmp_path, monkeypatch):

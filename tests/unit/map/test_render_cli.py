@@ -163,6 +163,15 @@ def test_an_unreachable_prometheus_is_said_on_the_page_and_in_the_lines_exit_3(t
     assert data["problem"] == "cannot reach Prometheus at http://127.0.0.1:9: ConnectError"
 
 
+@pytest.mark.parametrize("url", ["nope", "127.0.0.1:9090", "ftp://127.0.0.1:9090", "http://"])
+def test_a_prometheus_that_is_not_an_http_url_is_bad_usage_exit_2(tmp_path, monkeypatch, url):
+    asked = live_reads(monkeypatch, {})
+    result = run_cli("map", "--prometheus", url, "--out", str(tmp_path / "out"))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"moneypath map: --prometheus {url}: not an http(s):// URL\n"
+    assert asked == [] and not (tmp_path / "out").exists()
+
+
 def test_idle_and_unjudged_edges_have_a_line_each_and_an_alert_on_no_edge_fails(tmp_path, monkeypatch):
     live_reads(monkeypatch, {"payments#0": Mark(State.IDLE, ("0/s",), "idle: no traffic in the last 1m (0/s), its "
                                                                       "target up"),

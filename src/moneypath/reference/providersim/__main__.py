@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import DEFAULT_PATH, CatalogError, load_catalog
 from moneypath.reference import heap
 from moneypath.reference.providersim.providers import STYLES, StyleError, styles_for
@@ -22,7 +23,6 @@ from moneypath.reference.providersim.simulator_app import SimConfig, create_app
 from moneypath.reference.signing import own_secrets
 
 SECRETS = ("MONEYPATH_WEBHOOK_SECRET", "MONEYPATH_TOKEN_SECRET")
-EXIT_USAGE = 2
 # The simulator keeps every charge and reply: freeze them out of the collector's full walks (reference.heap).
 HEAP_FREEZE_INTERVAL_S = 10.0
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _error(message: str) -> int:
     print(f"providersim: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import tempfile
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from moneypath._common.exit_codes import ExitCode
 from moneypath.catalog import CatalogError
 from moneypath.reference import heap
 from moneypath.reference.refservice.app import ServiceConfig, create_app
@@ -73,20 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.workers <= 64:
         print(f"python -m moneypath.reference.refservice: --workers {args.workers} must be between 1 and 64",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.metrics_port is not None and not (0 < args.metrics_port < 65536 and args.metrics_port != args.port):
         print(f"python -m moneypath.reference.refservice: --metrics-port {args.metrics_port} must be a port "
               f"(1-65535) other than --port", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         config = ServiceConfig.from_env()
     except SystemExit as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.metrics_port is not None and not config.instrumented:
         print("python -m moneypath.reference.refservice: --metrics-port with MONEYPATH_INSTRUMENTATION=off: there are "
               "no metrics to serve", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     import prometheus_client
     import uvicorn
 
@@ -111,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         detail = " ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split())  # one line
         print(f"moneypath refservice: cannot open the ledger database "
               f"{make_url(config.db_url).render_as_string(hide_password=True)}: {detail}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.workers == 1:
         try:
             app = create_app(config)
         except CatalogError as exc:  # e.g. run outside the project: no moneypath.yaml here (MONEYPATH_CATALOG)
             print(f"moneypath refservice: {exc} (MONEYPATH_CATALOG names the catalog file)", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         if args.metrics_port is not None and not _serve_metrics(app.state.mp.registry, args.host, args.metrics_port):
-            return 2
+            return ExitCode.USAGE
         heap.settle()
         uvicorn.run(app, **options)
         return 0
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="moneypath-metrics-"))
         # Served by this process, which runs no requests: the workers' files summed (MultiProcessCollector).
         if args.metrics_port is not None and not _serve_metrics(CollectorRegistry(), args.host, args.metrics_port):
-            return 2
+            return ExitCode.USAGE
     uvicorn.run("moneypath.reference.refservice.__main__:worker_app", factory=True, workers=args.workers, **options)
     return 0
 
