@@ -5,6 +5,7 @@ production's). Wire formats live in moneypath.protocol. Imports no other moneypa
 
 Modules:
 atomic (a file written whole or not at all),
+exit_codes (the exit code of every command, defined once),
 interrupt (SIGTERM ending a command as Ctrl-C does),
 plots (Prometheus series as PNG line plots),
 problem (errors as RFC 9457 problem+json for every HTTP face),
@@ -12,6 +13,6 @@ prometheus (the Prometheus HTTP API client and its one error),
 report (one report model rendered to markdown and HTML, a report directory written whole),
 strict (the base of every hand-written file format's model),
 timefactor (a compressed stack's clock against production's),
-verdict (pass, fail, not measured: the result types, their JSON and the exit codes),
+verdict (pass, fail, not measured: the result types, their JSON and each one's exit code),
 yamlio (YAML read through libyaml's C parser).
 """
