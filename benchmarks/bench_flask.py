@@ -28,7 +28,7 @@ from moneypath.instrument._prometheus_backend import PrometheusBackend
 from moneypath.instrument._routes import werkzeug_template
 from moneypath.instrument.flask import MoneyPathFlask
 from moneypath.protocol.correlation_header import HEADER
-from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 
 ROUTE = "/orders/{order_id}"
 ENVIRON_HEADER = "HTTP_" + HEADER.upper().replace("-", "_")
@@ -105,8 +105,8 @@ def main() -> None:
     n, repeats = (500, 3) if args.quick else (5000, 9)
     with TemporaryDirectory() as folder:
         path = Path(folder) / "moneypath.yaml"
-        path.write_text(catalog_yaml(Options(service="bench", providers=["paystack"], currencies=["USD"],
-                                             features={name: False for name in FEATURES}, routes=[ROUTE])))
+        path.write_text(catalog_yaml(ScaffoldOptions(service="bench", providers=["paystack"], currencies=["USD"],
+                                                     features={name: False for name in FEATURES}, routes=[ROUTE])))
         catalog = load_catalog(path)
         apps = {"flask alone": shop(), "before/after_request pair": with_pair(catalog)[0],
                 "MoneyPathFlask": with_extension(catalog)[0]}

@@ -7,9 +7,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.journal import Objective
-from moneypath.formats.drill import Alerts, Check, Diagnosis, Step
+from moneypath.formats.drill import Alerts, CheckSpec, DiagnosisSpec, StepSpec
 from moneypath.formats.expect import Expect, check_all
 from moneypath.readiness.catalogs import Recorded
 from tests.support.check_kinds import NO_FAIL, NO_FEATURE, NO_SKIP, Ways, status
@@ -38,7 +38,7 @@ def _expect_empty(kind):
 
 
 def _round(kind, answers: list[str], policy: str = "fail"):
-    checks = [Check(name=f"check {i}", promql=QUIET, expect={"max": 0}, if_not_measured=policy)
+    checks = [CheckSpec(name=f"check {i}", promql=QUIET, expect={"max": 0}, if_not_measured=policy)
               for i in range(len(answers))]
     return kind.evaluate([(c, *check_all(c.expect, ERRORS[a])) for c, a in zip(checks, answers)])
 
@@ -65,7 +65,7 @@ def _checks_skipped(kind):
 
 def _halt(answer: str, policy: str = "fail"):
     def case(kind):
-        check = Check(name="errors", promql=QUIET, expect={"above": 1}, if_not_measured=policy)
+        check = CheckSpec(name="errors", promql=QUIET, expect={"above": 1}, if_not_measured=policy)
         return [kind.evaluate(check, ERRORS[answer])]
     return case
 
@@ -77,9 +77,9 @@ class _DiagnosisCtx:
     """What Diagnosis reads of a drill run: the runbook's steps, a Prometheus, no database, a clock that moves."""
 
     def __init__(self, catalog, answer: str, policy: str = "fail"):
-        steps = [Step(step=name, expect={"max": 0}, if_not_measured=policy) for name in ("errors", "retries")]
+        steps = [StepSpec(step=name, expect={"max": 0}, if_not_measured=policy) for name in ("errors", "retries")]
         self.drill = SimpleNamespace(runbook_steps={s.step: {"promql": QUIET} for s in steps},
-                                     diagnosis=Diagnosis(within=10, steps=steps), runbook_page="runbooks/x.md",
+                                     diagnosis=DiagnosisSpec(within=10, steps=steps), runbook_page="runbooks/x.md",
                                      alerts=Alerts(expected=[{"alert": "PaymentsFailing", "page_within": 30}]))
         self.prom, self.db, self.catalog, self.clock = FakeProm(), None, catalog, Clock()
         self.started_at = self.clock()
@@ -108,41 +108,41 @@ class _DiagnosisCtx:
 
 def _step(answer: str):
     def case(kind, catalog):
-        from moneypath.drills.diagnosis import Diagnosis as Run
+        from moneypath.drills.diagnosis import Diagnosis
 
-        diagnosis = Run(_DiagnosisCtx(catalog, answer))
+        diagnosis = Diagnosis(_DiagnosisCtx(catalog, answer))
         steps = [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).ok]
         return steps + (_diagnosed(kind, catalog) if answer == "quiet" else [])
     return case
 
 
 def _step_empty(kind, catalog):
-    from moneypath.drills.diagnosis import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis
 
     ctx = _DiagnosisCtx(catalog, "nothing")
     ctx.drill.runbook_steps["rows"] = {"sql": "SELECT 1"}  # a SQL step, and no database
-    steps = [kind.evaluate(Run(ctx), name, [Expect(max=0)]).ok for name in ("errors", "rows")]
+    steps = [kind.evaluate(Diagnosis(ctx), name, [Expect(max=0)]).ok for name in ("errors", "rows")]
     # the expected page never came: the steps' evidence, read from when the diagnosis started, diagnosed nothing
     quiet = _DiagnosisCtx(catalog, "quiet")
-    Run(quiet).run(first_page=None)
+    Diagnosis(quiet).run(first_page=None)
     return steps + [o.status for o in quiet.objectives]
 
 
 def _diagnosed(kind, catalog):
     """The "diagnosed" objective of a whole diagnosis, from the expected page at t=1000."""
-    from moneypath.drills.diagnosis import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis
 
     ctx = _DiagnosisCtx(catalog, "quiet")
-    Run(ctx).run(first_page=1000.0)
+    Diagnosis(ctx).run(first_page=1000.0)
     return [o.status for o in ctx.objectives]
 
 
 def _step_skipped(kind, catalog):
     # every step says `if_not_measured: pass` and finds nothing: the steps and "diagnosed" are not measured
-    from moneypath.drills.diagnosis import Diagnosis as Run
+    from moneypath.drills.diagnosis import Diagnosis
 
     ctx = _DiagnosisCtx(catalog, "nothing", policy="pass")
-    diagnosis = Run(ctx)
+    diagnosis = Diagnosis(ctx)
     diagnosis.run(first_page=1000.0)
     return [s.ok for s in diagnosis.steps] + [o.status for o in ctx.objectives]
 
@@ -166,13 +166,13 @@ def business_service(catalog) -> str:
     return next(iter(catalog.business_services))
 
 
-def drill_outcomes(catalog, affected: int) -> list[Outcome]:
+def drill_outcomes(catalog, affected: int) -> list[PaymentOutcome]:
     """A drill's payments, one a second from t=0 to 99 s, in a currency the service has a tolerance for; the
     `affected` ones from t=50 failed."""
     currency = next(iter(catalog.business_services[business_service(catalog)].tolerance.value_held_up))
-    return [Outcome(t=float(i), provider="p", currency=currency, amount_minor=1000, correlation_id=f"c{i}",
-                    payment_id=None if 50 <= i < 50 + affected else f"p{i}",
-                    error="timeout" if 50 <= i < 50 + affected else None, finished=i + 0.2) for i in range(100)]
+    return [PaymentOutcome(t=float(i), provider="p", currency=currency, amount_minor=1000, correlation_id=f"c{i}",
+                           payment_id=None if 50 <= i < 50 + affected else f"p{i}",
+                           error="timeout" if 50 <= i < 50 + affected else None, finished=i + 0.2) for i in range(100)]
 
 
 def _tolerance(affected: int):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from moneypath.catalog.conventions import Key
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.journal import MoneyImpact
 from tests.support.check_kinds import NO_FEATURE, NO_SKIP, Ways
 from tests.support.drill_fakes import MoneyCtx
@@ -109,10 +109,10 @@ CAPTURED = {"p1", "p2"}
 CAPTURE_ROWS = [{"id": "p1", "captures": 1}, {"id": "p2", "captures": 1}]
 REFUND_ROWS = [{"id": "p1", "captured_minor": 1000, "refunded_minor": 400, "currency": "EUR"},
                {"id": "p2", "captured_minor": 1000, "refunded_minor": 0, "currency": "EUR"}]
-def outcomes_captured_twice() -> list[Outcome]:
+def outcomes_captured_twice() -> list[PaymentOutcome]:
     """Payments a target acknowledged and captured by itself (the drill asked for no capture)."""
-    return [Outcome(t=float(i), provider="p", currency="EUR", amount_minor=1000, correlation_id=f"c{i}",
-                    payment_id=f"p{i}", state="captured", captured=True) for i in (1, 2)]
+    return [PaymentOutcome(t=float(i), provider="p", currency="EUR", amount_minor=1000, correlation_id=f"c{i}",
+                           payment_id=f"p{i}", state="captured", captured=True) for i in (1, 2)]
 
 
 WAYS = {

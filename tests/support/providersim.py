@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from moneypath.protocol.tokens import issue
 from moneypath.reference.providersim import SimConfig, create_app
-from moneypath.reference.signing import HEADER, SignatureError, Verifier, secrets_by_provider
+from moneypath.reference.signing import HEADER, WebhookSignatureError, WebhookVerifier, secrets_by_provider
 from tests.conftest import free_port, wait_for
 
 WEBHOOK_SECRET = b"webhook-secret"
@@ -41,7 +41,7 @@ class Receiver:
 
     def reset(self):
         with self.lock:
-            self.verifiers = {}  # provider → Verifier with the secret that provider signs with
+            self.verifiers = {}  # provider → WebhookVerifier with the secret that provider signs with
             self.events: list[tuple[str, dict, bytes, str]] = []  # provider, event, raw body, signature header
             self.rejected: list[str] = []
             self.attempts, self.fail_next, self.delay_s = 0, 0, 0.0
@@ -59,10 +59,10 @@ class Receiver:
         try:
             provider = request.path_params["provider"]
             with self.lock:
-                verifier = self.verifiers.setdefault(provider, Verifier(
+                verifier = self.verifiers.setdefault(provider, WebhookVerifier(
                     secrets_by_provider([provider], WEBHOOK_SECRET, {})[provider]))
             verifier.verify(header, body)
-        except SignatureError as exc:
+        except WebhookSignatureError as exc:
             with self.lock:
                 self.rejected.append(exc.kind)
             return Response(status_code=401)

@@ -151,10 +151,11 @@ def test_every_placeholder_the_docs_and_init_name_is_in_an_example_that_runs():
 
 def test_the_walk_finds_nested_models_lists_and_mappings():
     paths = documented("drill")
-    assert {"load.peak.headroom.spare", "tabletop.roles.*.due", "Check:expect", "Expect:rows_min",
+    assert {"load.peak.headroom.spare", "tabletop.roles.*.due", "CheckSpec:expect", "Expect:rows_min",
             "fault.set", "Hook:expect_status"} <= paths
     doc = {"steady_state": [{"name": "x", "promql": "up", "expect": {"min": 1}}],
            "tabletop": {"roles": {"engineering": {"due": "15m"}}}, "nonsense": 1}
-    assert paths_in(doc, *formats()["drill"]) == {"steady_state", "Check:name", "Check:promql", "Check:expect",
-                                                  "Expect:min", "tabletop", "tabletop.roles", "tabletop.roles.*.due"}
+    assert paths_in(doc, *formats()["drill"]) == {"steady_state", "CheckSpec:name", "CheckSpec:promql",
+                                                  "CheckSpec:expect", "Expect:min", "tabletop", "tabletop.roles",
+                                                  "tabletop.roles.*.due"}
     assert re.fullmatch(r"[\w.*\[\]:]+", " ".join(paths).replace(" ", "."))

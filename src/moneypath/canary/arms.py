@@ -35,7 +35,7 @@ class Selected:
         return self.prom.instant(f"{metric}{{{self.selector}}}[{window}", at)
 
 
-def calls(load: Load, catalog: Catalog, requests: Requests, arm: int) -> list[cons.Call]:
+def calls(load: Load, catalog: Catalog, requests: Requests, arm: int) -> list[cons.CountedCall]:
     """Every authorizing attempt the load sent to arm `arm` (its index among the load's URLs), each with the outcome
     its acknowledged answer counts under."""
     return load_calls(load, catalog, requests, arm)

@@ -24,7 +24,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.catalog.yaml_errors import FILE
 from moneypath.formats.drill import (
-    Amounts,
+    AmountsSpec,
     DrillError,
     Hook,
     Seconds,
@@ -84,13 +84,13 @@ class Release(StrictModel):
 
 
 class CanaryLoad(StrictModel):
-    """The payments' mix and how to send them: a drill's load (moneypath.formats.drill.Load) without its rate."""
+    """The payments' mix and how to send them: a drill's load (moneypath.formats.drill.LoadSpec) without its rate."""
 
     capture: float = Field(default=0.8, ge=0, le=1)
     providers: dict[str, float] = Field(min_length=1)
     currencies: dict[str, float] = Field(min_length=1)
     methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
-    amounts: Amounts
+    amounts: AmountsSpec
     concurrency: int = Field(default=64, ge=1, le=1000)
     requests: Requests
 

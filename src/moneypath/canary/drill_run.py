@@ -34,7 +34,7 @@ from moneypath.check import conservation
 from moneypath.drills import hooks, scraped_preflight
 from moneypath.drills.baseline_load import Load, Mix, major_text, payment_values, probe
 from moneypath.drills.context import api_headers
-from moneypath.drills.endpoints import Prometheus, TargetError
+from moneypath.drills.endpoints import DrillPrometheus, TargetError
 from moneypath.drills.journal import write_journal
 from moneypath.formats.fault_specs import fault_specs
 
@@ -73,7 +73,7 @@ class CanaryTarget:
 
 
 @dataclass
-class Look:
+class JudgeLook:
     t_s: float  # from the release's start, when the judge evaluated
     verdict: str
     reason: str
@@ -91,7 +91,7 @@ class ReleaseResult:
     started_at: float = 0.0
     time_to_verdict_s: float | None = None
     budget_s: float = 0.0
-    looks: list[Look] = field(default_factory=list)
+    looks: list[JudgeLook] = field(default_factory=list)
     canary_payments: int = 0  # what the load sent to each track during the release
     baseline_payments: int = 0
     canary_authorizations: int = 0  # acknowledged by each track
@@ -151,7 +151,7 @@ class CanaryDrillRun:
                  judge: Callable[..., dict] = judge_look, clock: Callable[[], float] = time.time):
         self.drill, self.catalog, self.target, self.say, self.judge, self.clock = drill, catalog, target, say, judge, clock
         self.http = httpx.Client(timeout=10)
-        self.prom = Prometheus(target.prometheus)
+        self.prom = DrillPrometheus(target.prometheus)
         self.started_at = clock()
         self.results: list[ReleaseResult] = []
         self.interrupted = False
@@ -315,8 +315,8 @@ class CanaryDrillRun:
                 result.reason = f"not measured: the judge failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                 self.log(result.reason)
                 return
-            look = Look(round(at - since, 2), str(answer.get("verdict", INCONCLUSIVE)), str(answer.get("reason", "")),
-                        round(self.clock() - at, 3))
+            look = JudgeLook(round(at - since, 2), str(answer.get("verdict", INCONCLUSIVE)), str(answer.get("reason", "")),
+                             round(self.clock() - at, 3))
             result.looks.append(look)
             result.judge_report = {k: v for k, v in answer.items() if k != "history"}  # the looks are ours
             self.log(f"{release.name}: look {len(result.looks)} T+{look.t_s:.0f} s: {look.verdict}: "

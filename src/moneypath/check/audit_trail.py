@@ -5,7 +5,7 @@ moneypath.protocol.audit.chain.verify_database cuts a chain into, for `moneypath
 from __future__ import annotations
 
 from moneypath.check.runbooks import open_database
-from moneypath.protocol.audit.chain import Verdict, walk_span
+from moneypath.protocol.audit.chain import ChainVerdict, walk_span
 
 
 def spans_in_processes(url: str):
@@ -21,7 +21,7 @@ def spans_in_processes(url: str):
     return run
 
 
-def _walk_span_in(url: str, span: tuple[int, int], marks) -> Verdict:
+def _walk_span_in(url: str, span: tuple[int, int], marks) -> ChainVerdict:
     engine = open_database(url)
     try:
         with engine.connect() as conn:

@@ -60,7 +60,7 @@ OVER = ("double counting: two scrape jobs on one target, or a counter incremente
 
 
 @dataclass(frozen=True)
-class Call:
+class CountedCall:
     """One call that counts on the counter (one attempt of the authorizing step), as the run saw it."""
 
     sent_at: float  # unix seconds
@@ -89,7 +89,7 @@ class GroundTruth:
         return sum(self.acknowledged.values())
 
     @classmethod
-    def from_calls(cls, calls: Iterable[Call], target: str | None, start: float, end: float, shared: bool = False,
+    def from_calls(cls, calls: Iterable[CountedCall], target: str | None, start: float, end: float, shared: bool = False,
                    what: str = "authorizations", skew_s: float = SKEW_S,
                    inner: tuple[float, float] | None = None) -> GroundTruth:
         """The exact bounds over (start, end], the sample times the counter was read at (`Counted.start/end`;
@@ -276,7 +276,7 @@ def reconcile(truth: GroundTruth | None, counted: Counted | str | None, toleranc
 register("check.conservation", reconcile)
 
 
-def reconcile_calls(prom, catalog: Catalog, calls: Iterable[Call], target: str | None, start: float, *,
+def reconcile_calls(prom, catalog: Catalog, calls: Iterable[CountedCall], target: str | None, start: float, *,
                     shared: bool = False, what: str = "authorizations", key: str = Key.AUTHORIZATIONS_TOTAL,
                     errors: tuple[type[Exception], ...] = (PrometheusError,), tolerance: float = TOLERANCE,
                     clock: Callable[[], float] = time.time) -> Check:

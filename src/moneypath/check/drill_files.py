@@ -21,7 +21,7 @@ from moneypath.formats.drill import (
     ROLES,
     Drill,
     DrillError,
-    Fault,
+    FaultSpec,
     canary_drill_files,
     drill_files,
     read_drill,
@@ -86,7 +86,7 @@ def receivers_for(alert: str, catalog: Catalog, known: dict[str, dict]) -> list[
     return [catalog.routes.page if info["severity"] == "page" else catalog.routes.ticket]
 
 
-def check_fault(fault: Fault, catalog: Catalog) -> list[str]:
+def check_fault(fault: FaultSpec, catalog: Catalog) -> list[str]:
     if fault.where == "hook":  # the team's own switch: its target, if named, is one of the catalog's providers
         if fault.target is not None and fault.target not in catalog.providers:
             return [f"fault.target: {fault.target!r} is not a catalog provider ({', '.join(catalog.providers)})"

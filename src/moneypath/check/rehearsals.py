@@ -49,7 +49,7 @@ class Run:
 
 
 @dataclass
-class AlertReadiness:
+class AlertReadinessStatus:
     key: str  # the catalog key (`alerts:` or an SLO's burn-rate alert key)
     alert: str  # the full alert name the records and the rules use
     policy_s: float
@@ -152,7 +152,7 @@ def trend(times: list[float], deadline_s: float | None, runs: int, creep: float)
     return PASS, f"median {recent:.0f} s of the last {runs} runs, within the deadline {deadline_s:.0f} s"
 
 
-def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[AlertReadiness]:
+def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[AlertReadinessStatus]:
     """Every paging alert's readiness at `now`: never rehearsed first, then lapsed, then ready."""
     policy = policy_of(c)
     drills = _drill_deadlines(c, Path(root))
@@ -170,9 +170,9 @@ def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[A
         else:
             deadline, source = None, "no drill expects it and the catalog gives no page_deadline"
         runbook = Path(root) / "runbooks" / f"{alert.lower()}.md"
-        item = AlertReadiness(key, alert, policy.policy_seconds(key), deadline, source,
-                              runbook=runbook.relative_to(root).as_posix() if runbook.is_file() else None,
-                              rule_tests=tests.get(alert, []), drill_files=files)
+        item = AlertReadinessStatus(key, alert, policy.policy_seconds(key), deadline, source,
+                                    runbook=runbook.relative_to(root).as_posix() if runbook.is_file() else None,
+                                    rule_tests=tests.get(alert, []), drill_files=files)
         if nowhere := undelivered(c, alert, known):
             item.blocked = why_undelivered(c, alert, nowhere)
         judge(item, _runs(records, alert), now, policy)
@@ -182,7 +182,7 @@ def readiness(c: Catalog, records: list[dict], root: Path, now: float) -> list[A
     return sorted(out, key=lambda a: (order[a.status], a.alert))
 
 
-def judge(item: AlertReadiness, runs: list[Run], now: float, policy: ReadinessPolicy) -> AlertReadiness:
+def judge(item: AlertReadinessStatus, runs: list[Run], now: float, policy: ReadinessPolicy) -> AlertReadinessStatus:
     passes = [r for r in runs if r.verdict == PASS and r.paged]
     if passes:
         item.last_pass, item.last_pass_drill = passes[0].ended_at, passes[0].drill

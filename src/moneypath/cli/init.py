@@ -73,7 +73,7 @@ def _list(text: str | None, option: str | None = None) -> list[str]:
 
 def options_from(args):
     """Init's options, or None when DIR has a catalog already; ValueError with one line for bad input."""
-    from moneypath.scaffold.catalog_template import Options
+    from moneypath.scaffold.catalog_template import ScaffoldOptions
 
     if not args.dir.strip():
         raise ValueError("DIR is empty: name the project directory (e.g. ops)")
@@ -134,10 +134,10 @@ def options_from(args):
     for m in methods:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", m):
             raise ValueError(f"--methods: {m!r}: use letters, digits, ., - and _ (it is a label value)")
-    return Options(service=service, providers=providers, currencies=[c.upper() for c in currencies],
-                   features={name: name in features for name in FEATURES}, methods=methods or ["card"],
-                   routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "",
-                   operations=operations)
+    return ScaffoldOptions(service=service, providers=providers, currencies=[c.upper() for c in currencies],
+                           features={name: name in features for name in FEATURES}, methods=methods or ["card"],
+                           routes=routes + (["/healthz"] if "/healthz" not in routes else []), oncall=args.oncall or "",
+                           operations=operations)
 
 
 def _run(args) -> int:

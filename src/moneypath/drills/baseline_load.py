@@ -50,7 +50,7 @@ class TemplateError(Exception):
 
 
 @dataclass
-class Outcome:
+class PaymentOutcome:
     """One payment as the client saw it."""
 
     t: float  # when it started
@@ -137,7 +137,7 @@ class Load:
         if len(self.split.weights) != len(self.service_urls):
             raise ValueError(f"{len(self.split.weights)} weights for {len(self.service_urls)} service URLs")
         self._rng = random.Random(seed)
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[PaymentOutcome] = []
         self.stats = LoadStats()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -159,7 +159,7 @@ class Load:
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
 
-    def snapshot(self) -> list[Outcome]:
+    def snapshot(self) -> list[PaymentOutcome]:
         with self._lock:
             return list(self.outcomes)
 
@@ -211,10 +211,10 @@ class Load:
         mix = self.mix
         base = str(client.base_url).rstrip("/")
         instance = self.service_urls.index(base) if base in self.service_urls else 0
-        outcome = Outcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
-                          amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
-                          correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture,
-                          instance=instance)
+        outcome = PaymentOutcome(t=time.time(), provider=self._choose(mix.providers), currency=self._choose(mix.currencies),
+                                 amount_minor=self._rng.randint(mix.amount_min, mix.amount_max),
+                                 correlation_id=uuid.uuid4().hex, capture_wanted=self._rng.random() < mix.capture,
+                                 instance=instance)
         values = payment_values(self.prefix, i, outcome.provider, outcome.currency, outcome.amount_minor,
                                 self._choose(mix.methods), outcome.correlation_id, self.major)
         with self._lock:
@@ -235,7 +235,7 @@ class Load:
                 self.stats.failures[outcome.error] = self.stats.failures.get(outcome.error, 0) + 1
         outcome.finished = time.time()
 
-    async def _flow(self, client: httpx.AsyncClient, outcome: Outcome, values: dict[str, Any]) -> None:
+    async def _flow(self, client: httpx.AsyncClient, outcome: PaymentOutcome, values: dict[str, Any]) -> None:
         """The template's steps in order, each handing its captures on; then the capture when approved."""
         api = self.requests
         for step in api.steps:
@@ -270,7 +270,7 @@ class Load:
             counts["sent"] += 1
             counts["failed"] += failed
 
-    async def _send(self, client: httpx.AsyncClient, outcome: Outcome, name: str, call: Call | Step,
+    async def _send(self, client: httpx.AsyncClient, outcome: PaymentOutcome, name: str, call: Call | Step,
                     values: dict[str, Any]) -> tuple[int, Any] | None:
         """One template call with retries under one idempotency key: (status, JSON answer or _MISSING) of the
         answer the step judges, or None when there was none to judge (outcome.error says why). A step with

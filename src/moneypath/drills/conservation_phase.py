@@ -23,7 +23,7 @@ from moneypath._common.verdict import PASS, Check
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import OUTCOME_LABEL, Key
 from moneypath.check import conservation
-from moneypath.check.conservation import Call, Counted, GroundTruth
+from moneypath.check.conservation import Counted, CountedCall, GroundTruth
 from moneypath.check.counter_resets import reads_rates
 from moneypath.drills.baseline_load import Load
 from moneypath.drills.endpoints import TargetError
@@ -52,7 +52,7 @@ class Conservation:
         """`other` (the watcher's counter resets), or this run's reconciliation line once one was outside."""
         return lambda: other() or self.not_data
 
-    def calls(self) -> list[Call]:
+    def calls(self) -> list[CountedCall]:
         """Every authorizing attempt of every load, with its address and the outcome its answer counts under."""
         return [c for load in self.loads
                 for c in load_calls(load, self.ctx.catalog, self.ctx.drill.load.requests)]
@@ -113,7 +113,7 @@ class Conservation:
         return series
 
 
-def load_calls(load: Load, catalog: Catalog, requests: Requests, arm: int | None = None) -> list[Call]:
+def load_calls(load: Load, catalog: Catalog, requests: Requests, arm: int | None = None) -> list[CountedCall]:
     """Every authorizing attempt `load` sent (to its URL number `arm` only, when given: then without its address),
     with its address and the outcome its acknowledged answer counts under (the template's `counter.outcomes`, else
     the state itself when the counter's outcome label declares it)."""
@@ -130,6 +130,6 @@ def load_calls(load: Load, catalog: Catalog, requests: Requests, arm: int | None
         last = len(o.auth_calls) - 1
         for i, (sent_at, answered_at) in enumerate(list(o.auth_calls)):
             acked = i == last and o.payment_id is not None and not o.not_counted
-            out.append(Call(sent_at, answered_at, acked, label if acked else None,
-                            addresses[o.instance] if arm is None else ""))
+            out.append(CountedCall(sent_at, answered_at, acked, label if acked else None,
+                                   addresses[o.instance] if arm is None else ""))
     return out

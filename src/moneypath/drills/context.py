@@ -21,9 +21,9 @@ from moneypath.catalog import Catalog
 from moneypath.check.counter_resets import reads_rates
 from moneypath.drills import money
 from moneypath.drills.baseline_load import Load
-from moneypath.drills.endpoints import Pages, Prometheus, Target, TargetError
+from moneypath.drills.endpoints import DrillPrometheus, Pages, Target, TargetError
 from moneypath.drills.journal import Event, Objective
-from moneypath.formats.drill import LOCAL_TIME_FACTOR, Check, Drill
+from moneypath.formats.drill import LOCAL_TIME_FACTOR, CheckSpec, Drill
 from moneypath.formats.expect import check_all
 from moneypath.formats.requests import Requests
 from moneypath.generate.compress import scale_expr
@@ -38,7 +38,7 @@ class DrillContext:
         self.drill, self.catalog, self.target, self.say, self.clock = drill, catalog, target, say, clock
         # drill-file seconds (written for the local stack) in this target's wall-clock seconds: the one conversion
         self.scale = TimeFactor.between(LOCAL_TIME_FACTOR, target.time_factor)
-        self.prom = Prometheus(target.prometheus)
+        self.prom = DrillPrometheus(target.prometheus)
         self.pages_source = Pages(target.pager, target.alertmanager)
         self.db = money.LedgerReader(target.db_url, catalog.money_checks) if target.db_url else None
         self.http = httpx.Client(timeout=10)
@@ -109,7 +109,7 @@ class DrillContext:
                 return
             time.sleep(min(TICK_S, left))
 
-    def run_check(self, check: Check) -> tuple[bool | None, str]:
+    def run_check(self, check: CheckSpec) -> tuple[bool | None, str]:
         if reads_rates(check.promql) and (why := self.counters_not_data()):
             return None, f"not measured: {why}"
         window = self.confine(check.promql)

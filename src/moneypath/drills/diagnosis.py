@@ -12,7 +12,7 @@ from moneypath.check.counter_resets import reads_rates
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
 from moneypath.drills.money import Money, reads_money
-from moneypath.formats.drill import Step
+from moneypath.formats.drill import StepSpec
 from moneypath.formats.expect import Expect, check_all, describe_all
 
 
@@ -106,7 +106,7 @@ class Diagnosis:
                                              f"{'the page' if first_page else 'the diagnosis started'}")
 
 
-def _done(entry: EvidenceStep, step: Step) -> bool:
+def _done(entry: EvidenceStep, step: StepSpec) -> bool:
     """The step has its evidence, or measured nothing and says `if_not_measured: pass` (skipped)."""
     return bool(entry.ok) or entry.ok is None and step.if_not_measured == "pass"
 

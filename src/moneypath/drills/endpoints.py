@@ -60,7 +60,7 @@ def _redact(url: str | None) -> str | None:
 Series = list[tuple[dict[str, str], float]]
 
 
-class Prometheus(prometheus.Prometheus):
+class DrillPrometheus(prometheus.Prometheus):
     """The common client with the drill's answers (labels and floats; series by legend) and its
     failures as TargetError, worded as drill journals have always recorded them."""
 

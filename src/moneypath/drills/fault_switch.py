@@ -17,7 +17,7 @@ from moneypath.drills import hooks, impact
 from moneypath.drills.context import DrillContext
 from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import FaultRecord
-from moneypath.formats.drill import Check
+from moneypath.formats.drill import CheckSpec
 from moneypath.formats.expect import check_all
 from moneypath.formats.fault_specs import fault_specs
 
@@ -131,7 +131,7 @@ def _detail(r: httpx.Response) -> str:
         return r.text[:200]
 
 
-def halt_condition(check: Check, series: list) -> tuple[bool | None, str]:
+def halt_condition(check: CheckSpec, series: list) -> tuple[bool | None, str]:
     """Does a halt condition hold on this answer? None (not measured) when a value condition got nothing: the
     fault is not halted on it, and the timeline says the guard measured nothing."""
     return check_all(check.expect, series)

@@ -43,7 +43,7 @@ class Delivered:
 
 
 def delivered(outcomes, planned_rate: float, since: float, until: float) -> Delivered:
-    """The payments (baseline_load.Outcome) the drill delivered between `since` and `until` (epoch seconds)."""
+    """The payments (baseline_load.PaymentOutcome) the drill delivered between `since` and `until` (epoch seconds)."""
     times = sorted(o.t for o in outcomes if since <= o.t <= until and not o.refused)
     seconds = max(0.0, until - since)
     return Delivered(len(times), round(planned_rate * seconds), seconds, planned_rate, tuple(times))

@@ -16,7 +16,7 @@ from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import BURN_RATE_PAIRS, SLO_BUDGET_RECORD, sli_error_record
 from moneypath.catalog.matchers import did_you_mean
 from moneypath.check.drill_files import alert_names, resolve_alert
-from moneypath.formats.drill import Check, Drill
+from moneypath.formats.drill import CheckSpec, Drill
 
 # the short window of the fastest paging pair: the burn a game day watches
 BURN_WINDOW = next(short for severity, _long, short, _f in BURN_RATE_PAIRS if severity == "page")
@@ -41,22 +41,22 @@ def parse_burns(values: list[str]) -> dict[str, float]:
     return out
 
 
-def burn_check(catalog: Catalog, slo: str, factor: float) -> Check:
+def burn_check(catalog: Catalog, slo: str, factor: float) -> CheckSpec:
     if slo not in catalog.slos:
         raise HaltError(f"--halt-burn: {slo!r} is not an SLO of the catalog{did_you_mean(slo, list(catalog.slos))}")
     promql = (f'max({sli_error_record(BURN_WINDOW)}{{slo="{slo}"}}) / max({SLO_BUDGET_RECORD}{{slo="{slo}"}})')
-    return Check(name=f"game day: {slo} burning faster than {factor:g}x ({BURN_WINDOW})", promql=promql,
-                 expect={"above": factor})
+    return CheckSpec(name=f"game day: {slo} burning faster than {factor:g}x ({BURN_WINDOW})", promql=promql,
+                     expect={"above": factor})
 
 
-def alert_check(alert: str) -> Check:
-    return Check(name=f"game day: {alert} crossed its line", promql=f'ALERTS{{alertname="{alert}"}}',
-                 expect={"nonempty": True})
+def alert_check(alert: str) -> CheckSpec:
+    return CheckSpec(name=f"game day: {alert} crossed its line", promql=f'ALERTS{{alertname="{alert}"}}',
+                     expect={"nonempty": True})
 
 
-def halt_checks(catalog: Catalog, burns: dict[str, float], alerts: list[str]) -> list[tuple[Check, str | None]]:
+def halt_checks(catalog: Catalog, burns: dict[str, float], alerts: list[str]) -> list[tuple[CheckSpec, str | None]]:
     """(check, the alert it watches or None) for each halt condition; HaltError on a name the catalog lacks."""
-    out: list[tuple[Check, str | None]] = [(burn_check(catalog, slo, f), None) for slo, f in burns.items()]
+    out: list[tuple[CheckSpec, str | None]] = [(burn_check(catalog, slo, f), None) for slo, f in burns.items()]
     known = alert_names(catalog)
     for name in alerts:
         full = resolve_alert(name, catalog, known)

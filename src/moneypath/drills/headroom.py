@@ -27,7 +27,7 @@ KEPT_UP = 0.95  # served at least this share of what was asked: the target kept 
 
 
 @dataclass(frozen=True)
-class Probe:
+class HeadroomProbe:
     asked: float  # payments/s asked
     served: float  # payments/s started within the probe and acknowledged
     refused: int
@@ -38,7 +38,7 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class Plan:
+class PeakPlan:
     """What the peak does after the probe: rate None is not measured (`reason` says why, with the figures)."""
 
     rate: float | None
@@ -47,7 +47,7 @@ class Plan:
 
 def probe(make_load: Callable[[float, int], Load], peak_rate: float, spec: Headroom,
           clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-          reconcile: Callable[[float], list[Check]] | None = None) -> Probe:
+          reconcile: Callable[[float], list[Check]] | None = None) -> HeadroomProbe:
     """Ask peak x (1 + spare) payments/s for `spec.probe` seconds, at most `spec.in_flight` in flight; then
     `reconcile` the stretch from its start (one check per address driven, the first not passing kept)."""
     asked = peak_rate * (1 + spec.spare)
@@ -62,27 +62,27 @@ def probe(make_load: Callable[[float, int], Load], peak_rate: float, spec: Headr
     done = load.snapshot()  # every payment the probe started, each finished: stop() waits for those in flight
     served = sum(1 for o in done if o.payment_id is not None)
     checks = reconcile(start) if reconcile is not None else []
-    return Probe(asked=asked, served=served / max(end - start, 1e-9), refused=sum(o.refused for o in done),
-                 failed=sum(1 for o in done if o.payment_id is None), in_flight=spec.in_flight,
-                 seconds=end - start, conservation=next((c for c in checks if c.outcome is not PASS),
-                                                        checks[0] if checks else None))
+    return HeadroomProbe(asked=asked, served=served / max(end - start, 1e-9), refused=sum(o.refused for o in done),
+                         failed=sum(1 for o in done if o.payment_id is None), in_flight=spec.in_flight,
+                         seconds=end - start, conservation=next((c for c in checks if c.outcome is not PASS),
+                                                                checks[0] if checks else None))
 
 
-def plan(result: Probe, peak_rate: float, baseline_rate: float, spec: Headroom) -> Plan:
+def plan(result: HeadroomProbe, peak_rate: float, baseline_rate: float, spec: Headroom) -> PeakPlan:
     figures = (f"the target served {result.served:.1f} payments/s of {result.asked:.1f} asked in "
                f"{result.seconds:.1f} s with at most {result.in_flight} in flight ({result.failed} not acknowledged, "
                f"{result.refused} refused)")
     counts = result.conservation
     if counts is not None and counts.outcome is not PASS:
-        return Plan(None, f"headroom not measured: {figures}, but {counts.why.removeprefix('not measured: ')}: the "
+        return PeakPlan(None, f"headroom not measured: {figures}, but {counts.why.removeprefix('not measured: ')}: the "
                           "peak would be judged on counters that did not count the drill's payments")
     if result.served >= KEPT_UP * result.asked:
-        return Plan(peak_rate, f"headroom: {figures}; the peak of {peak_rate:g}/s runs as written")
+        return PeakPlan(peak_rate, f"headroom: {figures}; the peak of {peak_rate:g}/s runs as written")
     scaled = int(result.served / (1 + spec.spare))
     least = spec.min_multiple * baseline_rate
     if scaled >= least:
-        return Plan(float(scaled), f"headroom: {figures}; the peak scales from {peak_rate:g}/s to {scaled}/s "
+        return PeakPlan(float(scaled), f"headroom: {figures}; the peak scales from {peak_rate:g}/s to {scaled}/s "
                                    f"({scaled / baseline_rate:.1f}x the baseline, {spec.spare:.0%} kept free)")
-    return Plan(None, f"headroom not there: {figures}; the peak needs {least:g}/s at the least "
+    return PeakPlan(None, f"headroom not there: {figures}; the peak needs {least:g}/s at the least "
                       f"({spec.min_multiple:g}x the baseline {baseline_rate:g}/s) with {spec.spare:.0%} free: the "
                       "peak would measure this machine, not the alerting")

@@ -11,13 +11,12 @@ import math
 
 import httpx
 
-from moneypath._common.verdict import FAIL, Check, Verdict, register
-from moneypath._common.verdict import Outcome as Result
+from moneypath._common.verdict import FAIL, Check, Outcome, Verdict, register
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.detectors import detector_of
 from moneypath.check.detector_runs import seen_running
 from moneypath.drills import baseline_load, money
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.context import DrillContext
 from moneypath.drills.endpoints import TargetError
 from moneypath.drills.journal import MoneyImpact
@@ -59,7 +58,7 @@ def cap_exceeded(ctx: DrillContext, cap: Cap, injected: float) -> str | None:
     return money.cap_exceeded(len(affected), duplicates, cap.payments_affected, cap.duplicate_minor, ctx.catalog.money)
 
 
-def money_impact(ctx: DrillContext, outcomes: list[Outcome], injected: float | None, cleared: float | None,
+def money_impact(ctx: DrillContext, outcomes: list[PaymentOutcome], injected: float | None, cleared: float | None,
                  window_end: float | None) -> tuple[MoneyImpact, list[str]]:
     """The drill's money impact, and a line per acknowledged write lost. A check that cannot run (no query in
     the catalog, a query the database refuses) is "not checked" with its reason, never a loss."""
@@ -141,7 +140,7 @@ def _json(r: httpx.Response):
 
 
 def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[str],
-                     outcomes: list[Outcome] | None = None) -> None:
+                     outcomes: list[PaymentOutcome] | None = None) -> None:
     """The money objective: `ledger_balanced` while the catalog has the ledger feature, else `money_kept`.
     Each check passes, fails, or is not measured (its query absent, the database refusing it, nothing to judge),
     never a pass on nothing: acknowledged payments stored (writes lost), captured once and refunds within the
@@ -176,7 +175,7 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
         results.append(("refused", None, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
                                          "never acknowledged: not lost"))
     # the refused count and the checks the drill skips are shown, never judged: not measured on them skips
-    outcome = Verdict(tuple(Check(name=check, outcome=Result.of(ok), if_not_measured="pass" if check == "refused" or
+    outcome = Verdict(tuple(Check(name=check, outcome=Outcome.of(ok), if_not_measured="pass" if check == "refused" or
                                   skipped(skip, check) else "fail") for check, ok, _ in results)).outcome
     name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
     if outcome is FAIL:

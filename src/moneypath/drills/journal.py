@@ -19,7 +19,7 @@ from moneypath._common.verdict import FAIL, PASS, Check, Outcome, Verdict, regis
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
     from moneypath.drills.baseline_load import LoadStats
-    from moneypath.formats.drill import Fault
+    from moneypath.formats.drill import FaultSpec
 
 SCHEMA = 1
 
@@ -29,7 +29,7 @@ OBJECTIVE_ORDER = ["interrupted", "headroom", "steady_state_before", "halted", "
                    "steady_state_after", "restored"]
 
 
-class Part:
+class JournalPart:
     """A JSON object of the journal (a dataclass); to_dict() is the object as journal.json has it."""
 
     optional: ClassVar[tuple[str, ...]] = ()  # left out of to_dict() when None
@@ -47,7 +47,7 @@ class Part:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Part):
+    if isinstance(value, JournalPart):
         return value.to_dict()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -57,7 +57,7 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(kw_only=True)
-class Event(Part):
+class Event(JournalPart):
     """A timeline entry (also a progress line)."""
 
     t: float
@@ -68,7 +68,7 @@ class Event(Part):
 
 
 @dataclass(kw_only=True)
-class Objective(Part):
+class Objective(JournalPart):
     """A judged objective as journal.json has it (name, ok, reason, status, if_not_measured): a `Check` whose
     outcome is `status`; `ok` is derived from it (only a pass is ok), so the two cannot disagree."""
 
@@ -102,7 +102,7 @@ class Objective(Part):
 
 
 @dataclass(kw_only=True)
-class FaultRecord(Part):
+class FaultRecord(JournalPart):
     """The fault as declared, and when it was injected, cleared or halted (None: not, or no fault)."""
 
     where: str | None
@@ -114,14 +114,14 @@ class FaultRecord(Part):
     halted: str | None = None  # the reason the drill was stopped: a halt condition or the blast-radius cap
 
     @classmethod
-    def of(cls, fault: Fault | None) -> FaultRecord:
+    def of(cls, fault: FaultSpec | None) -> FaultRecord:
         if fault is None:
             return cls(where=None, name=None, params={}, target=None)
         return cls(where=fault.where, name=fault.name, params=dict(fault.params), target=fault.target)
 
 
 @dataclass(kw_only=True)
-class AlertRow(Part):
+class AlertRow(JournalPart):
     """One alert of the alert matrix: expected (with its labels and deadline), allowed, must_not_page or unexpected."""
 
     alert: str
@@ -138,7 +138,7 @@ class AlertRow(Part):
 
 
 @dataclass(kw_only=True)
-class EvidenceStep(Part):
+class EvidenceStep(JournalPart):
     """A runbook diagnosis step as last run: its query, what it returned and whether that is the evidence."""
 
     step: str
@@ -154,7 +154,7 @@ class EvidenceStep(Part):
 
 
 @dataclass(kw_only=True)
-class Timings(Part):
+class Timings(JournalPart):
     """Seconds from the fault injection (None: it did not happen)."""
 
     detect_s: float | None
@@ -170,7 +170,7 @@ PAYMENTS_AFFECTED = ("payments started while the fault was on (plus a settling m
 
 
 @dataclass(kw_only=True)
-class MoneyImpact(Part):
+class MoneyImpact(JournalPart):
     payments_affected: int  # PAYMENTS_AFFECTED
     duplicate_amount_minor: dict[str, int]
     unreconciled_minor: dict[str, int] | None  # None: not checked (why in not_checked)
@@ -182,7 +182,7 @@ class MoneyImpact(Part):
 
 
 @dataclass(kw_only=True)
-class LoadSummary(Part):
+class LoadSummary(JournalPart):
     rate: float
     peak: float | None
     started: int
@@ -212,7 +212,7 @@ class LoadSummary(Part):
 
 
 @dataclass(kw_only=True)
-class RegulatoryDue(Part):
+class RegulatoryDue(JournalPart):
     regime: str
     basis: str
     due_at: float | None
@@ -220,7 +220,7 @@ class RegulatoryDue(Part):
 
 
 @dataclass(kw_only=True)
-class Tolerance(Part):
+class JudgedTolerance(JournalPart):
     """One impact tolerance of the business service the drill exercises, against the drill's own measure."""
 
     name: str  # disruption | value_held_up
@@ -238,20 +238,20 @@ class Tolerance(Part):
 
 
 @dataclass(kw_only=True)
-class Impact(Part):
+class Impact(JournalPart):
     """Whether the scenario stayed within its business service's impact tolerances, and the DORA classification it
     would have had (moneypath.drills.tolerance); the drill history's `impact` field."""
 
     service: str | None  # the drill file's business_service (None: it names none)
     within_tolerance: Outcome  # pass | fail | not measured (moneypath.drills.tolerance.within)
     reason: str
-    tolerances: list[Tolerance] = field(default_factory=list)
+    tolerances: list[JudgedTolerance] = field(default_factory=list)
     classification: dict | None = None  # moneypath.check.classification.Classification.to_dict()
     real_time_factor: float = 1.0  # drill seconds × this = the real time the scenario stands for
 
 
 @dataclass(kw_only=True)
-class SeriesPanel(Part):
+class SeriesPanel(JournalPart):
     """A plot's data: the query, its unit and its points per series (a range query over the drill); `not_data`:
     why its rates are not the run's (the conservation of counts, counters gone backwards), shown with it."""
 
@@ -263,7 +263,7 @@ class SeriesPanel(Part):
 
 
 @dataclass(kw_only=True)
-class Reconciliation(Part):
+class Reconciliation(JournalPart):
     """One stretch's conservation of counts on one address (moneypath.drills.conservation_phase): its outcome and
     the line every report prints (moneypath.check.conservation.reconcile), with the figures."""
 
@@ -275,7 +275,7 @@ class Reconciliation(Part):
 
 
 @dataclass(kw_only=True)
-class ReplicaRecord(Part):
+class ReplicaRecord(JournalPart):
     """A monitoring replica killed mid-incident (replica_down): when, its heartbeat at the pager, its restart."""
 
     component: str
@@ -293,7 +293,7 @@ class ReplicaRecord(Part):
 
 
 @dataclass(kw_only=True)
-class GroupPages(Part):
+class GroupPages(JournalPart):
     """The notifications of one alert group to one receiver during the drill, and the repeats among them."""
 
     alert: str
@@ -309,7 +309,7 @@ class GroupPages(Part):
 
 
 @dataclass(kw_only=True)
-class Heartbeat(Part):
+class HeartbeatReading(JournalPart):
     """A Prometheus replica's heartbeat at the pager: as it should be (a killed one's stopped, a survivor's kept
     beating) or not, and what the pager showed."""
 
@@ -318,7 +318,7 @@ class Heartbeat(Part):
 
 
 @dataclass(kw_only=True)
-class HaRecord(Part):
+class HaRecord(JournalPart):
     """What a drill with replica_down adds: the kills, the pages per alert group, the heartbeats."""
 
     evaluation_interval_s: float
@@ -326,11 +326,11 @@ class HaRecord(Part):
     kills: list[ReplicaRecord]
     groups: list[GroupPages]
     watchdog_timeout_s: float | None = None
-    heartbeats: dict[str, Heartbeat] = field(default_factory=dict)  # per Prometheus replica
+    heartbeats: dict[str, HeartbeatReading] = field(default_factory=dict)  # per Prometheus replica
 
 
 @dataclass(kw_only=True)
-class Journal(Part):
+class Journal(JournalPart):
     schema: int = SCHEMA
     drill: str
     file: str

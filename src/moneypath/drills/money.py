@@ -29,7 +29,7 @@ from typing import Any
 from moneypath._common.verdict import register
 from moneypath.catalog import Catalog, MoneyChecks
 from moneypath.catalog.currencies import format_money
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 
 Money = Callable[[int | float, str], str]  # minor units and currency -> "JPY 6,235" (Catalog.money)
 
@@ -45,7 +45,7 @@ def reads_money(c: Catalog, expr: str) -> bool:
     return any(re.search(rf"(?<![A-Za-z0-9_:]){re.escape(n)}(?![A-Za-z0-9:])", expr) for n in names)
 
 
-def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: float | None,
+def affected_payments(outcomes: Iterable[PaymentOutcome], start: float | None, end: float | None,
                       breaks: Iterable[dict] = ()) -> set[str]:
     """Ids (payment id, or the correlation id when there is none) of the payments the fault touched."""
     ids: set[str] = set()
@@ -60,7 +60,7 @@ def affected_payments(outcomes: Iterable[Outcome], start: float | None, end: flo
     return ids
 
 
-def refused_payments(outcomes: Iterable[Outcome], start: float | None, end: float | None) -> set[str]:
+def refused_payments(outcomes: Iterable[PaymentOutcome], start: float | None, end: float | None) -> set[str]:
     """Correlation ids of the payments started in the window that the service refused (never acknowledged)."""
     if start is None:
         return set()
@@ -90,7 +90,7 @@ def unreconciled_amounts(breaks: Iterable[dict]) -> dict[str, int]:
     return dict(out)
 
 
-def acknowledged(outcomes: Iterable[Outcome], approved: Iterable[str] | None = None) -> tuple[set[str], set[str]]:
+def acknowledged(outcomes: Iterable[PaymentOutcome], approved: Iterable[str] | None = None) -> tuple[set[str], set[str]]:
     """(payment ids the service acknowledged as money — a 2xx whose state is one of `approved`, any 2xx when
     None: a declined charge confirms no money, and a service need not store it — ids whose capture it
     acknowledged)."""

@@ -31,8 +31,7 @@ from pathlib import Path
 import httpx
 
 from moneypath._common.interrupt import Terminated
-from moneypath._common.verdict import FAIL, PASS, Outcome, Verdict, register
-from moneypath._common.verdict import Check as Judged
+from moneypath._common.verdict import FAIL, PASS, Check, Outcome, Verdict, register
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import Key
 from moneypath.check import instrumentation_errors
@@ -57,7 +56,7 @@ from moneypath.drills.journal import (
 from moneypath.drills.replicas import ReplicaKills
 from moneypath.drills.series import key_series
 from moneypath.drills.watcher import Watcher, is_page
-from moneypath.formats.drill import Action, Check, Drill
+from moneypath.formats.drill import Action, CheckSpec, Drill
 
 
 class DrillRun(DrillContext):
@@ -219,7 +218,7 @@ class DrillRun(DrillContext):
                            f"{spec.capture:.0%} captured; at most {spec.in_flight_cap} in flight{flow}) "
                            f"for {self.s(spec.baseline):.0f} s")
 
-    def poll_checks(self, checks: list[Check], within: float) -> tuple[bool | None, str, float | None]:
+    def poll_checks(self, checks: list[CheckSpec], within: float) -> tuple[bool | None, str, float | None]:
         """Poll until every check holds or `within` runs out: (True, False, or None when it rests on a check
         that measured nothing and says `if_not_measured: fail`; reason; when it held)."""
         deadline = self.clock() + within
@@ -470,12 +469,12 @@ def _since(t: float | None, base: float | None) -> float | None:
     return round(t - base, 1) if t is not None and base is not None else None
 
 
-def judge_checks(results: list[tuple[Check, bool | None, str]]) -> tuple[bool | None, str]:
+def judge_checks(results: list[tuple[CheckSpec, bool | None, str]]) -> tuple[bool | None, str]:
     """One round of steady-state or recovery checks, each (check, ok, reason): True when every check holds (a
     check with `if_not_measured: pass` that measured nothing is skipped: named, never a pass); else False with
     the first failure, or None (not measured) with the first check that measured nothing and fails on it, or
     when no check held (none to run, or every one skipped: nothing is evidence)."""
-    outcome = Verdict(tuple(Judged(name=c.name, outcome=Outcome.of(ok), if_not_measured=c.if_not_measured)
+    outcome = Verdict(tuple(Check(name=c.name, outcome=Outcome.of(ok), if_not_measured=c.if_not_measured)
                             for c, ok, _ in results)).outcome
     if outcome is PASS:
         return True, "; ".join(f"{c.name}: {reason}{' (skipped)' if ok is None else ''}" for c, ok, reason in results)

@@ -24,10 +24,10 @@ import httpx
 from moneypath.catalog import duration_seconds
 from moneypath.catalog.conventions import HA_REPLICAS
 from moneypath.drills.context import DrillContext
-from moneypath.drills.endpoints import Prometheus
-from moneypath.drills.journal import GroupPages, HaRecord, Heartbeat, ReplicaRecord
+from moneypath.drills.endpoints import DrillPrometheus
+from moneypath.drills.journal import GroupPages, HaRecord, HeartbeatReading, ReplicaRecord
 from moneypath.drills.watcher import label_text
-from moneypath.generate.routing import FAST, Timings
+from moneypath.generate.routing import FAST, RoutingTimings
 from moneypath.stack import local as stack
 from moneypath.stack.state import replica_part
 
@@ -47,7 +47,7 @@ class ReplicaKills:
         if self.records and ctx.target.stack_dir:
             self.state = stack.load_state(Path(ctx.target.stack_dir))
         self.evaluation_s = duration_seconds(self.state.evaluation_interval) if self.state else 0.0
-        timings = FAST if self.state is not None and self.state.fast else Timings()
+        timings = FAST if self.state is not None and self.state.fast else RoutingTimings()
         self.repeat_s = duration_seconds(timings.page_repeat_interval)
         self.watchdog_timeout_s: float | None = None
         self.survivor_late: dict[str, float] = {}  # replica → when its heartbeat went late though it was not killed
@@ -99,7 +99,7 @@ class ReplicaKills:
         other = next(p for p in self.state.parts if p.name == _part(rec.component, _other(rec.replica)))
         if rec.component == "prometheus" and ctx.prom.url == dead_url.rstrip("/"):
             ctx.prom.close()
-            ctx.prom = Prometheus(other.url)
+            ctx.prom = DrillPrometheus(other.url)
             ctx.event("note", f"the drill reads Prometheus replica {_other(rec.replica)} ({other.url}) from now on")
         elif rec.component == "alertmanager" and ctx.pages_source.alertmanager == dead_url.rstrip("/"):
             ctx.pages_source.alertmanager = other.url.rstrip("/")
@@ -249,7 +249,7 @@ class ReplicaKills:
             out.append(row)
         return sorted(out, key=lambda g: (not g.expected, g.alert, g.receiver))
 
-    def _heartbeats(self) -> dict[str, Heartbeat]:
+    def _heartbeats(self) -> dict[str, HeartbeatReading]:
         """Per Prometheus replica: a killed one's heartbeat must have stopped (late at the pager), the other's
         must not. Empty without a pager to ask."""
         if self.watchdog_timeout_s is None:
@@ -272,7 +272,7 @@ class ReplicaKills:
             else:
                 ok, text = True, "kept beating" + (" (through the surviving Alertmanager)" if any(
                     r.component == "alertmanager" for r in self.killed) else "")
-            out[name] = Heartbeat(ok=ok, text=text)
+            out[name] = HeartbeatReading(ok=ok, text=text)
         return out
 
 

@@ -17,16 +17,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from moneypath._common.timefactor import TimeFactor
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict, register
-from moneypath._common.verdict import Outcome as Result
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict, register
 from moneypath.catalog import Catalog
 from moneypath.check.classification import DAY, Measures, classify
-from moneypath.drills.baseline_load import Outcome
-from moneypath.drills.journal import Impact, Tolerance
+from moneypath.drills.baseline_load import PaymentOutcome
+from moneypath.drills.journal import Impact, JudgedTolerance
 from moneypath.drills.report.formatting import fmt_duration as format_duration
 
 
-def _affected(outcomes: Iterable[Outcome], start: float, end: float) -> list[Outcome]:
+def _affected(outcomes: Iterable[PaymentOutcome], start: float, end: float) -> list[PaymentOutcome]:
     return [o for o in outcomes if start <= o.t <= end and (o.failed or o.flagged)]
 
 
@@ -34,8 +33,8 @@ PRICED_BY_TARGET = ("not measured: the target prices its payments (the drill has
                     "does not know their value")
 
 
-def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: float,
-               why_not: str | None = None, amounts_known: bool = True) -> list[Tolerance]:
+def tolerances(catalog: Catalog, service: str, affected: list[PaymentOutcome], factor: float,
+               why_not: str | None = None, amounts_known: bool = True) -> list[JudgedTolerance]:
     """The service's tolerances judged on the affected payments; `why_not`: nothing to judge (no fault ran, no
     payment was sent), each tolerance not measured with that reason; amounts_known False: the value held up is
     not measured."""
@@ -43,19 +42,19 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
     limit_s = svc.disruption_s
     if why_not is not None:
         why = why_not
-        return [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured="—", status=NOT_MEASURED,
-                          reason=why),
-                Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
-                          status=NOT_MEASURED, reason=why)]
+        return [JudgedTolerance(name="disruption", limit=svc.tolerance.disruption, measured="—", status=NOT_MEASURED,
+                                reason=why),
+                JudgedTolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
+                                status=NOT_MEASURED, reason=why)]
     span = TimeFactor(factor).real(max(o.finished or o.t for o in affected) - min(o.t for o in affected)) \
         if affected else 0.0
-    out = [Tolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(span),
-                     status=PASS if span <= limit_s else FAIL,
-                     reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "
-                             f"(drill time × {factor:g}); tolerance {svc.tolerance.disruption}"))]
+    out = [JudgedTolerance(name="disruption", limit=svc.tolerance.disruption, measured=format_duration(span),
+                           status=PASS if span <= limit_s else FAIL,
+                           reason=(f"{len(affected)} payment(s) affected over {format_duration(span)} of real time "
+                                   f"(drill time × {factor:g}); tolerance {svc.tolerance.disruption}"))]
     if not amounts_known:
-        out.append(Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
-                             status=NOT_MEASURED, reason=PRICED_BY_TARGET))
+        out.append(JudgedTolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up), measured="—",
+                                   status=NOT_MEASURED, reason=PRICED_BY_TARGET))
         return out
     held: dict[str, int] = defaultdict(int)
     for o in affected:
@@ -71,9 +70,9 @@ def tolerances(catalog: Catalog, service: str, affected: list[Outcome], factor: 
         checks.append(Check.judged(cur, minor <= limit))
         parts.append(f"{catalog.money(minor, cur)} of {catalog.money(limit, cur)}")
     status = Verdict(tuple(checks)).outcome if checks else PASS
-    out.append(Tolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up),
-                         measured="; ".join(parts) or "nothing held up", status=status,
-                         reason="; ".join(parts) or "no payment held up"))
+    out.append(JudgedTolerance(name="value_held_up", limit=_limits(catalog, svc.tolerance.value_held_up),
+                               measured="; ".join(parts) or "nothing held up", status=status,
+                               reason="; ".join(parts) or "no payment held up"))
     return out
 
 
@@ -81,7 +80,7 @@ def _limits(catalog: Catalog, amounts: dict[str, float]) -> str:
     return ", ".join(catalog.money(round(v * 10 ** catalog.exponent(c)), c) for c, v in amounts.items()) or "none"
 
 
-def within(tols: list[Tolerance]) -> Result:
+def within(tols: list[JudgedTolerance]) -> Outcome:
     """pass when every tolerance held, fail when one was exceeded, else not measured."""
     return Verdict(tuple(t.check for t in tols)).outcome
 
@@ -89,7 +88,7 @@ def within(tols: list[Tolerance]) -> Result:
 register("drills.tolerance", within)
 
 
-def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], affected: list[Outcome],
+def scenario_measures(catalog: Catalog, service: str, outcomes: list[PaymentOutcome], affected: list[PaymentOutcome],
                       span_s: float, run_s: float, factor: float, amounts_known: bool = True) -> Measures:
     """The figures the scenario gives DORA's criteria: its affected payments against a real day of its traffic."""
     svc = catalog.business_services[service]
@@ -118,7 +117,7 @@ def scenario_measures(catalog: Catalog, service: str, outcomes: list[Outcome], a
     return m
 
 
-def impact(catalog: Catalog, service: str | None, outcomes: list[Outcome], injected: float | None, end: float | None,
+def impact(catalog: Catalog, service: str | None, outcomes: list[PaymentOutcome], injected: float | None, end: float | None,
            run_s: float, factor: float, amounts_known: bool = True) -> Impact:
     """The journal's impact part."""
     if service is None:

@@ -81,7 +81,7 @@ def _control(value: str) -> str:
 ControlId = Annotated[str, AfterValidator(_control)]
 
 
-class Check(StrictModel):
+class CheckSpec(StrictModel):
     """A PromQL query and what its result must look like."""
 
     name: str = Field(min_length=1)
@@ -90,7 +90,7 @@ class Check(StrictModel):
     if_not_measured: IfNotMeasured = "fail"
 
 
-class Amounts(StrictModel):
+class AmountsSpec(StrictModel):
     min: int = Field(gt=0)
     max: int = Field(gt=0)
 
@@ -119,7 +119,7 @@ class Peak(StrictModel):
     headroom: Headroom | None = None  # probe the target's headroom before the baseline (drills without a fault)
 
 
-class Load(StrictModel):
+class LoadSpec(StrictModel):
     rate: float = Field(gt=0, le=2000, description="payments per second")
     baseline: Seconds  # load before the fault (or the peak)
     capture: float = Field(default=0.8, ge=0, le=1)  # share of authorized payments captured
@@ -128,7 +128,7 @@ class Load(StrictModel):
     methods: dict[str, float] = Field(default_factory=lambda: {"card": 1.0})
     # minor units the load asks for; None: the target prices the payment itself (a checkout of catalog items), and
     # the template names no amount placeholder (moneypath.check.drill_files refuses one that does)
-    amounts: Amounts | None = None
+    amounts: AmountsSpec | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1000)  # flows in flight at most; None: see in_flight_cap
     peak: Peak | None = None  # raise the rate after the baseline (with the fault, if any)
     requests: Requests  # inline, or a file path (relative to the drill file) holding the mapping
@@ -188,7 +188,7 @@ class Hook(StrictModel):
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
 
 
-class Fault(StrictModel):
+class FaultSpec(StrictModel):
     where: Literal["faultproxy", "providersim", "service", "hook"]
     name: str = Field(min_length=1)  # the fault API's fault; for a hook, what the report calls it
     target: str | None = None  # provider (proxy and simulator faults) or queue (consumer_failure)
@@ -198,7 +198,7 @@ class Fault(StrictModel):
     after: Seconds = 0.0  # wait after the steady-state check before injecting
     duration: Seconds  # the longest the fault stays; mitigation clears it earlier
     cap: Cap = Field(default_factory=Cap)
-    halt_when: list[Check] = Field(default_factory=list)  # clear the fault at once when any holds
+    halt_when: list[CheckSpec] = Field(default_factory=list)  # clear the fault at once when any holds
 
     @model_validator(mode="after")
     def _hook_or_api(self):
@@ -225,15 +225,15 @@ class Alerts(StrictModel):
     must_not_page: list[str] = Field(default_factory=list)  # "*" = every alert not expected or allowed
 
 
-class Step(StrictModel):
+class StepSpec(StrictModel):
     step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
     expect: Expectations
     if_not_measured: IfNotMeasured = "fail"
 
 
-class Diagnosis(StrictModel):
+class DiagnosisSpec(StrictModel):
     within: Seconds  # from the first expected page (or from injection) until every step holds
-    steps: list[Step] = Field(min_length=1)
+    steps: list[StepSpec] = Field(min_length=1)
 
 
 class Action(StrictModel):
@@ -273,7 +273,7 @@ class Mitigation(StrictModel):
 
 class Recovery(StrictModel):
     within: Seconds  # from mitigation
-    checks: list[Check] = Field(min_length=1)
+    checks: list[CheckSpec] = Field(min_length=1)
     alerts_resolved: bool = False  # also require the expected alerts to stop firing within the deadline
 
 
@@ -288,7 +288,7 @@ class RoleCard(StrictModel):
     due: Seconds  # after classification, e.g. 15m
 
 
-class RegulatoryClock(StrictModel):
+class RegulatoryClockSpec(StrictModel):
     regime: str = Field(min_length=1)
     hours: float | None = Field(default=None, gt=0)  # None: "without undue delay" per the plan
     start: Literal["classification", "awareness"] = "classification"
@@ -298,7 +298,7 @@ class RegulatoryClock(StrictModel):
 class Tabletop(StrictModel):
     narrative: str = Field(min_length=1)
     roles: dict[str, RoleCard]
-    regulatory: list[RegulatoryClock] = Field(default_factory=list)
+    regulatory: list[RegulatoryClockSpec] = Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod
@@ -312,13 +312,13 @@ class Tabletop(StrictModel):
 class Drill(StrictModel):
     title: str = Field(min_length=1)
     runbook: str = Field(min_length=1)  # the alert whose runbook page this drill rehearses
-    load: Load | None = None  # None: a tabletop drill (what `moneypath init` writes until a fault is wired)
-    steady_state: list[Check] = Field(default_factory=list)
+    load: LoadSpec | None = None  # None: a tabletop drill (what `moneypath init` writes until a fault is wired)
+    steady_state: list[CheckSpec] = Field(default_factory=list)
     steady_state_within: Seconds = 30.0  # how long the steady state may take to hold, before and after
-    fault: Fault | None = None
+    fault: FaultSpec | None = None
     replica_down: list[ReplicaDown] = Field(default_factory=list)  # needs --ha: kill monitoring replicas mid-incident
     alerts: Alerts = Field(default_factory=Alerts)
-    diagnosis: Diagnosis
+    diagnosis: DiagnosisSpec
     mitigation: Mitigation = Field(default_factory=Mitigation)
     recovery: Recovery | None = None
     plots: list[Plot] = Field(default_factory=list)

@@ -32,58 +32,58 @@ class RunConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Key:
+class ConfigKey:
     name: str  # dotted: target.service
     kind: str  # str, url, float, int, bool, list (of str)
     env: str | None
     help: str
 
 
-KEYS: tuple[Key, ...] = (
-    Key("state_dir", "str", "MONEYPATH_STATE_DIR", "where the local stack keeps its config, data, logs (default "
-        ".moneypath)"),
-    Key("time_factor", "float", "MONEYPATH_TIME_FACTOR", "how much faster than production the target's rules run "
-        "(1: the committed rules; the local drill stack: 60)"),
-    *(Key(f"target.{n}", "url", f"MONEYPATH_TARGET_{n.upper()}", f"base URL of the {what}") for n, what in (
+KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("state_dir", "str", "MONEYPATH_STATE_DIR", "where the local stack keeps its config, data, logs (default "
+              ".moneypath)"),
+    ConfigKey("time_factor", "float", "MONEYPATH_TIME_FACTOR", "how much faster than production the target's rules run "
+              "(1: the committed rules; the local drill stack: 60)"),
+    *(ConfigKey(f"target.{n}", "url", f"MONEYPATH_TARGET_{n.upper()}", f"base URL of the {what}") for n, what in (
         ("service", "payment service (reference or your own)"), ("prometheus", "Prometheus that scrapes the service"),
         ("alertmanager", "Alertmanager (pages, when there is no pager)"), ("pager", "moneypath pager (GET /pages)"),
         ("faultproxy", "fault proxy between the service and its providers (fault.where: faultproxy)"),
         ("providersim", "provider simulator (simulator faults)"))),
-    Key("target.instances", "list", "MONEYPATH_TARGET_INSTANCES", "the service's other instances (URLs; the "
-        "environment's comma-separated): a drill's payments are spread over all of them"),
-    Key("target.db_url", "str", "MONEYPATH_TARGET_DB_URL", "the service's database the drill's money checks read "
-        "(SQLAlchemy URL, opened read-only)"),
-    Key("target.probe_headroom", "bool", "MONEYPATH_PROBE_HEADROOM", "probe the target before a drill's peak that "
-        "declares headroom (always on for a stack a drill starts)"),
-    Key("target.shared", "bool", "MONEYPATH_TARGET_SHARED", "the target serves traffic of its own (staging): a run's "
-        "conservation of counts is one-sided, counted >= acknowledged, and cannot see double counting"),
-    Key("stack.engine", "str", "MONEYPATH_ENGINE", "what runs the rules of a local stack: prometheus or vm"),
-    Key("stack.ha", "bool", "MONEYPATH_HA", "a local stack of two Prometheus replicas and a two-node Alertmanager "
-        "cluster (`moneypath up --ha`; drills with replica_down need it)"),
-    Key("stack.instances", "int", "MONEYPATH_INSTANCES", "reference service processes on one database"),
-    Key("stack.postgres", "bool", "MONEYPATH_POSTGRES", "keep the reference service's ledger in a throwaway "
-        "PostgreSQL"),
-    Key("stack.remote_write", "list", "MONEYPATH_REMOTE_WRITE", "URLs that receive every scraped and recorded series"),
-    Key("stack.target_wait", "float", "MONEYPATH_TARGET_WAIT", "seconds `up` holds the alert rules waiting for each "
-        "--target's first scrape (0: rules on at once; default 120)"),
-    Key("history.dir", "str", "MONEYPATH_HISTORY", "the drill history directory (default: drill-history/ beside "
-        "the catalog)"),
-    Key("history.environment", "str", "MONEYPATH_ENVIRONMENT", "the environment a drill record names (default "
-        "local)"),
-    Key("history.checkpoints", "str", "MONEYPATH_HISTORY_CHECKPOINTS", "sign the history's head into this "
-        "directory after each record (with history.signing_key)"),
-    Key("history.signing_key", "str", "MONEYPATH_HISTORY_SIGNING_KEY", "the signer key (`moneypath audit keygen`)"),
-    Key("loadtest.token", "str", "MONEYPATH_TOKEN", "the API bearer token a load test sends (better in the "
-        "environment than in a file)"),
-    Key("loadtest.no_auth", "bool", None, "the service takes no API token"),
-    Key("loadtest.p99_tolerance", "float", None, "allowed p99 increase over --baseline, percent (default 20)"),
-    Key("loadtest.rps_tolerance", "float", None, "allowed throughput decrease from --baseline, percent "
-        "(default 10)"),
-    Key("capacity.postgres", "str", None, "also measure the service on this PostgreSQL database "
-        "(postgresql+psycopg://...)"),
-    Key("capacity.postgres_workers", "int", None, "service processes of that PostgreSQL run (default 2)"),
-    Key("capacity.service_pids", "list", None, "your service's processes on this machine, whose CPU names the limit"),
-    *(Key(f"gameday.{n}", kind, None, what) for n, kind, what in (
+    ConfigKey("target.instances", "list", "MONEYPATH_TARGET_INSTANCES", "the service's other instances (URLs; the "
+              "environment's comma-separated): a drill's payments are spread over all of them"),
+    ConfigKey("target.db_url", "str", "MONEYPATH_TARGET_DB_URL", "the service's database the drill's money checks read "
+              "(SQLAlchemy URL, opened read-only)"),
+    ConfigKey("target.probe_headroom", "bool", "MONEYPATH_PROBE_HEADROOM", "probe the target before a drill's peak that "
+              "declares headroom (always on for a stack a drill starts)"),
+    ConfigKey("target.shared", "bool", "MONEYPATH_TARGET_SHARED", "the target serves traffic of its own (staging): a run's "
+              "conservation of counts is one-sided, counted >= acknowledged, and cannot see double counting"),
+    ConfigKey("stack.engine", "str", "MONEYPATH_ENGINE", "what runs the rules of a local stack: prometheus or vm"),
+    ConfigKey("stack.ha", "bool", "MONEYPATH_HA", "a local stack of two Prometheus replicas and a two-node Alertmanager "
+              "cluster (`moneypath up --ha`; drills with replica_down need it)"),
+    ConfigKey("stack.instances", "int", "MONEYPATH_INSTANCES", "reference service processes on one database"),
+    ConfigKey("stack.postgres", "bool", "MONEYPATH_POSTGRES", "keep the reference service's ledger in a throwaway "
+              "PostgreSQL"),
+    ConfigKey("stack.remote_write", "list", "MONEYPATH_REMOTE_WRITE", "URLs that receive every scraped and recorded series"),
+    ConfigKey("stack.target_wait", "float", "MONEYPATH_TARGET_WAIT", "seconds `up` holds the alert rules waiting for each "
+              "--target's first scrape (0: rules on at once; default 120)"),
+    ConfigKey("history.dir", "str", "MONEYPATH_HISTORY", "the drill history directory (default: drill-history/ beside "
+              "the catalog)"),
+    ConfigKey("history.environment", "str", "MONEYPATH_ENVIRONMENT", "the environment a drill record names (default "
+              "local)"),
+    ConfigKey("history.checkpoints", "str", "MONEYPATH_HISTORY_CHECKPOINTS", "sign the history's head into this "
+              "directory after each record (with history.signing_key)"),
+    ConfigKey("history.signing_key", "str", "MONEYPATH_HISTORY_SIGNING_KEY", "the signer key (`moneypath audit keygen`)"),
+    ConfigKey("loadtest.token", "str", "MONEYPATH_TOKEN", "the API bearer token a load test sends (better in the "
+              "environment than in a file)"),
+    ConfigKey("loadtest.no_auth", "bool", None, "the service takes no API token"),
+    ConfigKey("loadtest.p99_tolerance", "float", None, "allowed p99 increase over --baseline, percent (default 20)"),
+    ConfigKey("loadtest.rps_tolerance", "float", None, "allowed throughput decrease from --baseline, percent "
+              "(default 10)"),
+    ConfigKey("capacity.postgres", "str", None, "also measure the service on this PostgreSQL database "
+              "(postgresql+psycopg://...)"),
+    ConfigKey("capacity.postgres_workers", "int", None, "service processes of that PostgreSQL run (default 2)"),
+    ConfigKey("capacity.service_pids", "list", None, "your service's processes on this machine, whose CPU names the limit"),
+    *(ConfigKey(f"gameday.{n}", kind, None, what) for n, kind, what in (
         ("schedule", "str", "the game day CronJob's schedule (cron; default 0 10 * * 2)"),
         ("environment", "str", "the environment it drills (default staging)"),
         ("drills", "list", "its drill files (default: the catalog's drills with a load and a fault)"),
@@ -156,7 +156,7 @@ def _walk(node: dict, path: tuple, out: dict, where: str, lines: dict) -> None:
             raise RunConfigError(f"{at}: {exc}") from None
 
 
-def convert(key: Key, value: Any) -> Any:
+def convert(key: ConfigKey, value: Any) -> Any:
     """`value` as `key`'s type (ValueError saying what it should be); strings as the environment gives them."""
     if value is None:
         return None

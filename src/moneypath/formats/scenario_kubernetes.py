@@ -60,7 +60,7 @@ def _url(value: str | None) -> str | None:
     return value.rstrip("/") if value else value
 
 
-class Target(_Model):
+class KubernetesTarget(_Model):
     """The URLs the master's `moneypath loadtest` is given, as the pods reach them (a Service's DNS name)."""
     service: str  # --host: the payment service the workers load
     prometheus: str | None = None  # --prometheus (the one scraping the service); none: --no-prometheus
@@ -80,7 +80,7 @@ class KubernetesRun(_Model):
     scenario: str = Field(min_length=1)  # a scenario of this file
     workers: int = Field(ge=1, le=500)
     image: str = Field(min_length=1)
-    target: Target
+    target: KubernetesTarget
     namespace: str = "default"
     token_secret: str | None = None  # a Secret the team creates (MONEYPATH_TOKEN, ...); none: --no-auth
     rate: float | None = Field(gt=0, default=None)  # --rate (default: the file's baseline)

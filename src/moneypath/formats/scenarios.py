@@ -56,7 +56,7 @@ class Baseline(_Model):
     warmup_s: float = Field(ge=0, default=15)
 
 
-class Amounts(_Model):
+class ScenarioAmounts(_Model):
     median: int = Field(gt=0)
     sigma: float = Field(ge=0)
     min: int = Field(gt=0)
@@ -95,7 +95,7 @@ class OverloadGoal(_Model):
     recover_within_s: float = Field(ge=0, default=30)
 
 
-class Fault(_Model):
+class ScenarioFault(_Model):
     """A fault set while the scenario runs: `params` is the body of `PUT {at}/admin/faults/{name}`
     (its target, e.g. provider, and its parameters), checked against the vocabulary of the API at `at`."""
     at: Literal[WHERE]
@@ -110,7 +110,7 @@ class Scenario(_Model):
     duration_s: float | None = Field(gt=0, default=None)
     spike: Spike | None = None
     retry: Retry | None = None
-    faults: list[Fault] = Field(default_factory=list)
+    faults: list[ScenarioFault] = Field(default_factory=list)
     judge_provider: str | None = None  # latency and failure gates look at this provider only
     expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
     skip_gates: list[str] = Field(default_factory=list)
@@ -145,7 +145,7 @@ class ScenarioFile(_Model):
     baseline: Baseline = Baseline()
     mix: dict[str, int]
     refund_full_share: float = Field(ge=0, le=1, default=0.5)
-    amount_minor: Amounts
+    amount_minor: ScenarioAmounts
     currencies: dict[str, int]
     providers: dict[str, int]
     methods: dict[str, int]
@@ -260,7 +260,7 @@ def _check(spec: ScenarioFile, catalog: Catalog | None) -> list[str]:
     return problems
 
 
-def _fault_problem(fault: Fault, catalog: Catalog) -> str | None:
+def _fault_problem(fault: ScenarioFault, catalog: Catalog) -> str | None:
     """What the fault API at `fault.at` would refuse in this fault (its own vocabulary, the catalog's targets)."""
     try:
         Faults(fault_specs(fault.at, catalog), seed=0).set(fault.name, fault.params)

@@ -23,7 +23,7 @@ DEFAULT_PAGER_URL = "http://127.0.0.1:9095"
 
 
 @dataclass(frozen=True)
-class Timings:
+class RoutingTimings:
     """Notification pacing. Production defaults; the local stack passes 1 s for drills."""
 
     group_wait: str = "30s"
@@ -38,9 +38,9 @@ class Timings:
     watchdog_repeat_interval: str | None = None
 
 
-FAST = Timings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_repeat_interval="1m",
-               ticket_repeat_interval="5m", resolve_timeout="1m", watchdog_group_interval="1s",
-               watchdog_repeat_interval="5s")
+FAST = RoutingTimings(group_wait="1s", page_group_wait="1s", group_interval="2s", page_repeat_interval="1m",
+                      ticket_repeat_interval="5m", resolve_timeout="1m", watchdog_group_interval="1s",
+                      watchdog_repeat_interval="5s")
 
 # The catalog's own receivers and service name fill in $page, $ticket, $watchdog and $service.
 _PRODUCTION_EXAMPLES = string.Template("""
@@ -77,7 +77,7 @@ _PRODUCTION_EXAMPLES = string.Template("""
 """)
 
 
-def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings(), *,
+def alertmanager_config(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: RoutingTimings = RoutingTimings(), *,
                         production: bool = False) -> dict:
     """The routing tree and receivers. `production`: each receiver delivers where the catalog declares
     (CatalogError when it declares nowhere); otherwise every receiver is a webhook to `moneypath pager`."""
@@ -127,7 +127,7 @@ def _production_receivers(c: Catalog) -> list[dict]:
         [{"name": c.watchdog.receiver, **heartbeat_block(c.watchdog.webhook)}] if c.watchdog.enabled else [])
 
 
-def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: Timings = Timings(), *,
+def render_alertmanager(c: Catalog, pager_url: str = DEFAULT_PAGER_URL, timings: RoutingTimings = RoutingTimings(), *,
                         production: bool = False) -> str:
     # Wide lines in production: a Go template folded across YAML lines is valid but unreadable.
     body = yaml.safe_dump(alertmanager_config(c, pager_url, timings, production=production), sort_keys=False,

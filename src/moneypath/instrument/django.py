@@ -2,7 +2,7 @@
 
     # settings.py
     MONEYPATH = {"CATALOG": BASE_DIR / "ops" / "moneypath.yaml"}
-    MIDDLEWARE = ["moneypath.instrument.django.MoneyPathMiddleware", *MIDDLEWARE]
+    MIDDLEWARE = ["moneypath.instrument.django.DjangoMoneyPathMiddleware", *MIDDLEWARE]
     # urls.py
     path("metrics", moneypath.instrument.django.metrics_view)
     # anywhere
@@ -138,9 +138,9 @@ def route_template(route: str) -> str | None:
     return text if text.startswith("/") else "/" + text
 
 
-class MoneyPathMiddleware:
-    """`settings.MIDDLEWARE = ["moneypath.instrument.django.MoneyPathMiddleware", ...]`, first, so its time covers
-    the other middleware too. Sync under WSGI, async under ASGI (no thread switch for it)."""
+class DjangoMoneyPathMiddleware:
+    """`settings.MIDDLEWARE = ["moneypath.instrument.django.DjangoMoneyPathMiddleware", ...]`, first, so its time
+    covers the other middleware too. Sync under WSGI, async under ASGI (no thread switch for it)."""
 
     sync_capable = True
     async_capable = True

@@ -3,7 +3,7 @@
 
 Kept free of Locust so that the request naming, retries and the mix are tested in-process: the
 client needs only `self.client` (Locust's FastHttp client: `post`/`get` with `catch_response`),
-`self.environment.events.request` and the run's `Settings`.
+`self.environment.events.request` and the run's `LoadSettings`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Weighted:
 
 
 @dataclass
-class Settings:
+class LoadSettings:
     """One run, the same in every Locust process (moneypath.loadtest.harness.settings builds it)."""
     spec: scenarios.ScenarioFile
     scenario: scenarios.Scenario
@@ -230,7 +230,7 @@ class PaymentClient:
 
     # ------------------------------------------------------------ one step of each kind of scenario user
 
-    def begin(self, settings: Settings) -> None:
+    def begin(self, settings: LoadSettings) -> None:
         """Called once per user before its first step."""
         self.s = settings
         self.headers = {"authorization": f"Bearer {settings.token}"} if settings.token else {}
@@ -368,7 +368,7 @@ class PaymentClient:
                    f"no answer to {retry.max_attempts} replays of a key (last: {status or 'timeout'})")
 
 
-def mix_problems(cls: type[PaymentClient], s: Settings) -> tuple[str | None, list[str]]:
+def mix_problems(cls: type[PaymentClient], s: LoadSettings) -> tuple[str | None, list[str]]:
     """(why `cls` cannot run this scenario, the mix's actions it leaves out), checked before the run."""
     defined = cls.endpoints()
     kind, name = s.scenario.user, cls.__name__

@@ -29,7 +29,7 @@ from moneypath.check import conservation as cons
 from moneypath.check import counter_resets
 from moneypath.loadtest.gates import Gate
 from moneypath.loadtest.request_names import CHECK, NOT_COUNTED
-from moneypath.loadtest.run_types import Target
+from moneypath.loadtest.run_types import LoadTarget
 from moneypath.loadtest.stats import HTTP_METHODS, SENT, action_of
 from moneypath.stack import local as stack
 
@@ -54,7 +54,7 @@ def authorizations(entries: list[dict]) -> tuple[int, int]:
     return sent, acknowledged
 
 
-def scraped_addresses(target: Target) -> list[str]:
+def scraped_addresses(target: LoadTarget) -> list[str]:
     """host:port where Prometheus scrapes each instance the load went to: the stack's reference service on its
     metrics port (`--metrics-port` in how it was started), any other service at its own address."""
     urls = [target.host, *target.instances]
@@ -196,7 +196,7 @@ def verdict_note(result: dict) -> str:
     return f"; {data['line'].removeprefix('not measured: ')}"
 
 
-def for_run(c: Catalog, target: Target, prom_url: str, entries: list[dict], started: float, end: float,
+def for_run(c: Catalog, target: LoadTarget, prom_url: str, entries: list[dict], started: float, end: float,
             work: Path, users: int) -> Check:
     """`reconcile` against the target's Prometheus (its client opened and closed here), the run's per-second
     history read from `work`."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneypath.formats.scenarios import Fault
+from moneypath.formats.scenarios import ScenarioFault
 from moneypath.protocol.faults.switches import DURATION, MAX_DURATION_S
 
 OPTION = {"providersim": "--providersim", "faultproxy": "--faultproxy", "service": "--host"}
@@ -30,7 +30,7 @@ class FaultCall:
     query: dict   # DELETE query: the fault's target, when it has one
 
 
-def calls(faults: list[Fault], bases: dict[str, str | None], run_s: float, scenario: str = "") -> list[FaultCall]:
+def calls(faults: list[ScenarioFault], bases: dict[str, str | None], run_s: float, scenario: str = "") -> list[FaultCall]:
     """One call per fault; `bases` maps each `at` to its URL (None: not given)."""
     out = []
     for fault in faults:

@@ -88,7 +88,7 @@ class Gate:
 
 
 @dataclass
-class Thresholds:
+class GateThresholds:
     latency_slo: str | None
     p99_s: float | None
     availability_slo: str | None
@@ -143,14 +143,14 @@ def money_signals(c: Catalog) -> dict[str, str]:
     return {role: c.metric(key) for role, key in roles.items()}
 
 
-def thresholds(c: Catalog, reconcile_within_s: float) -> Thresholds:
+def thresholds(c: Catalog, reconcile_within_s: float) -> GateThresholds:
     lat, avail = latency_slo(c), availability_slo(c)
     circuit = c.signals.get(MONEY_SIGNALS["circuit_state"])
     open_value = circuit.enum.get("open") if circuit is not None and circuit.enum else None
     off = frozenset(name for name in FEATURES if not c.enabled(name))
-    return Thresholds(lat[0] if lat else None, lat[1].sli.latency.under if lat else None,
-                      avail[0] if avail else None, avail[1].error_budget if avail else None,
-                      reconcile_within_s, open_value, off, c.money)
+    return GateThresholds(lat[0] if lat else None, lat[1].sli.latency.under if lat else None,
+                          avail[0] if avail else None, avail[1].error_budget if avail else None,
+                          reconcile_within_s, open_value, off, c.money)
 
 
 @dataclass
@@ -179,7 +179,7 @@ def _pct(v: float | None) -> str:
     return "no data" if v is None else f"{v * 100:.3g} %"
 
 
-def evaluate(summary: Summary, prom: PromObservations | None, thr: Thresholds, scenario: Scenario,
+def evaluate(summary: Summary, prom: PromObservations | None, thr: GateThresholds, scenario: Scenario,
              prometheus_reason: str = "no Prometheus for the run", prometheus_required: bool = True) -> list[Gate]:
     """Every gate for one run. `prom` None (no Prometheus, or it failed during the run): the gates
     that need it fail with `prometheus_reason`: a release is not judged without evidence from the

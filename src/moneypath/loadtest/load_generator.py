@@ -21,7 +21,7 @@ from pathlib import Path
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, not_measured
 from moneypath.loadtest.gates import RATE_GATES, Gate
 from moneypath.loadtest.stats import steady_entries
-from moneypath.loadtest.worker_health import BOTTLENECK, Health
+from moneypath.loadtest.worker_health import BOTTLENECK, WorkerHealth
 
 
 def snapshots(path: Path) -> dict[float, list[dict]]:
@@ -50,11 +50,11 @@ def rest_entries(final: list[dict], kept: dict[float, list[dict]], spans: list[t
     return out
 
 
-def _why(health: Health) -> str:
+def _why(health: WorkerHealth) -> str:
     return "; ".join(loss.line(health.names.get(loss.worker, loss.worker)) for loss in health.losses)
 
 
-def apply(gates: list[Gate], health: Health | None, rejudged: dict[str, Gate] | None = None,
+def apply(gates: list[Gate], health: WorkerHealth | None, rejudged: dict[str, Gate] | None = None,
           names: frozenset[str] = RATE_GATES) -> list[Gate]:
     """The gates with the generator's health applied (see the module's docstring); `rejudged`: the rate gates judged
     on the rest, when the rate held again after every loss."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath.loadtest import launch, parent_watch
-from moneypath.loadtest.run_types import LoadTestError, RunSpec, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestError, LoadTestSpec
 from moneypath.loadtest.stats import history
 from moneypath.loadtest.worker_roll import RUNS_FOLLOW_ENV
 from moneypath.stack.processes import free_port
@@ -30,7 +30,7 @@ class LocustLoad:
     snapshot_at: tuple[float, ...] = ()  # seconds into the run at which Locust snapshots its statistics
 
 
-def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: int,
+def locust_invocation(spec: LoadTestSpec, target: LoadTarget, work: Path, exporter_port: int,
                       load: LocustLoad) -> tuple[list[str], dict[str, str]]:
     """(the master's argv, the environment of every Locust process): Locust's own options on the command line,
     moneypath's in MONEYPATH_* variables (moneypath.loadtest.launch), so any locustfile starts."""
@@ -49,7 +49,7 @@ def locust_invocation(spec: RunSpec, target: Target, work: Path, exporter_port: 
     return argv, env
 
 
-def start_locust(spec: RunSpec, target: Target, work: Path, exporter_port: int,
+def start_locust(spec: LoadTestSpec, target: LoadTarget, work: Path, exporter_port: int,
                  load: LocustLoad) -> list[subprocess.Popen]:
     work.mkdir(parents=True, exist_ok=True)
     master, env = locust_invocation(spec, target, work, exporter_port, load)

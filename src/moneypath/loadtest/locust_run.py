@@ -25,7 +25,7 @@ from moneypath.loadtest import fault_calls as faults
 from moneypath.loadtest import gates as g
 from moneypath.loadtest.locust_processes import LocustLoad, start_locust, stop_locust, wait_locust
 from moneypath.loadtest.observe import ObserveError, Observer, scrape_interval_s
-from moneypath.loadtest.run_types import LoadTestError, LoadTestResult, RunOutcome, RunSpec, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestError, LoadTestResult, LoadTestSpec, RunOutcome
 from moneypath.loadtest.soak import sampling
 from moneypath.loadtest.stats import Summary, flow_failure_reasons, history, load_entries, steady_entries, summarize
 
@@ -33,7 +33,7 @@ NOT_JUDGED = "not judged: --no-prometheus (no evidence from the service)"
 MIN_RECOVERY_S = 5.0  # an overload run judges at least this long after its recovery time
 
 
-def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: int, progress=print,
+def run(c: Catalog, spec: LoadTestSpec, target: LoadTarget, work: Path, exporter_port: int, progress=print,
         judge: bool = True, meter=None) -> RunOutcome:
     """Run one scenario against `target`, then judge it. Locust artifacts go to `work`. A `meter`
     (resources.CpuMeter) measures CPU from Locust's start to its end, Locust's own processes included."""
@@ -157,7 +157,7 @@ def run(c: Catalog, spec: RunSpec, target: Target, work: Path, exporter_port: in
 
 
 def generator_health(work: Path, plain: bool, unit: str, warmup_s: float,
-                     entries: list[dict]) -> worker_health.Health | None:
+                     entries: list[dict]) -> worker_health.WorkerHealth | None:
     """The load generator over the run, from the worker timeline the harness wrote (None without one) and the mean
     latency of what its users pace (Locust's stats `entries`): a plain locustfile's users keep no pace, so only
     its CPU is judged."""
@@ -169,9 +169,9 @@ def generator_health(work: Path, plain: bool, unit: str, warmup_s: float,
     return worker_health.judge(timeline, unit, warmup_s, generator_bound.latency_of(entries, unit))
 
 
-def rest_gates(c: Catalog, health: worker_health.Health, entries: list[dict], work: Path,
-               scenario: scenarios.Scenario, duration: float, warmup_s: float, thr: g.Thresholds, reason: str,
-               spec: RunSpec, target: Target, prom_end: float) -> dict[str, g.Gate]:
+def rest_gates(c: Catalog, health: worker_health.WorkerHealth, entries: list[dict], work: Path,
+               scenario: scenarios.Scenario, duration: float, warmup_s: float, thr: g.GateThresholds, reason: str,
+               spec: LoadTestSpec, target: LoadTarget, prom_end: float) -> dict[str, g.Gate]:
     """The rate gates judged on the rest of a run whose asked rate held again after every loss: Locust's on the
     stats without the stretches, the service's from the rate holding again to the end (load_generator)."""
     out: dict[str, g.Gate] = {}
@@ -205,7 +205,7 @@ def rest_gates(c: Catalog, health: worker_health.Health, entries: list[dict], wo
     return out
 
 
-def follow(procs, work: Path, duration_s: float, spec: RunSpec, progress) -> None:
+def follow(procs, work: Path, duration_s: float, spec: LoadTestSpec, progress) -> None:
     """wait_locust for a master that waits for workers started elsewhere: a master that gave up on them is one line
     saying how many joined and where it listens."""
     try:
@@ -227,7 +227,7 @@ def check_overload(scenario: scenarios.Scenario, duration_s: float) -> None:
 
 
 def overload_figures(phases: overload.Phases, rate: float, scenario: scenarios.Scenario, entries: list[dict],
-                     work: Path, started: float, duration_s: float, ticks, thr: g.Thresholds) -> overload.Overload:
+                     work: Path, started: float, duration_s: float, ticks, thr: g.GateThresholds) -> overload.Overload:
     """Each phase's figures from the snapshots the harness wrote at the boundaries (`<prefix>_snapshots.json`)."""
     try:
         snapshots = {round(float(t), 3): e for t, e in json.loads((work / "locust_snapshots.json").read_text()).items()}
@@ -268,14 +268,14 @@ def steady_latency(summary: Summary, entries: list[dict], warmup_file: Path, jud
                                  p99_ms=after[row.step].p99_ms) if row.step in after else row for row in summary.steps]
 
 
-def fault_calls(scenario: scenarios.Scenario, target: Target) -> list[faults.FaultCall]:
+def fault_calls(scenario: scenarios.Scenario, target: LoadTarget) -> list[faults.FaultCall]:
     """The scenario's faults at the target's fault APIs (URLs and targets: the Locust hooks set them with
     their end); MissingBase names the option a fault needs."""
     bases = {"providersim": target.providersim, "faultproxy": target.faultproxy, "service": target.host}
     return faults.calls(scenario.faults, bases, 0, scenario.name)
 
 
-def missing_fault_api(scenario: scenarios.Scenario, target: Target) -> str | None:
+def missing_fault_api(scenario: scenarios.Scenario, target: LoadTarget) -> str | None:
     """Why the scenario's faults cannot be set on this target (the option that gives the URL), or None."""
     try:
         fault_calls(scenario, target)
@@ -284,7 +284,7 @@ def missing_fault_api(scenario: scenarios.Scenario, target: Target) -> str | Non
     return None
 
 
-def clear_faults(scenario: scenarios.Scenario, target: Target) -> None:
+def clear_faults(scenario: scenarios.Scenario, target: LoadTarget) -> None:
     """Clear the scenario's faults once more: the locustfile clears them when the test stops,
     but not if Locust was killed. Clearing a fault that is not set is harmless."""
     if not target.admin_token:
@@ -297,7 +297,7 @@ def clear_faults(scenario: scenarios.Scenario, target: Target) -> None:
             pass
 
 
-def run_result(c: Catalog, outcome: RunOutcome, target: Target) -> LoadTestResult:
+def run_result(c: Catalog, outcome: RunOutcome, target: LoadTarget) -> LoadTestResult:
     """The run's figures and gates, judged (moneypath.loadtest.session adds the thresholds, drift and baseline)."""
     s = outcome.summary
     return LoadTestResult({

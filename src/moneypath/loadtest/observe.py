@@ -19,7 +19,7 @@ from moneypath.catalog import Catalog, Selector, duration_seconds
 from moneypath.catalog.conventions import LOCUST_METRICS
 from moneypath.check.detector_runs import unseen_detectors
 from moneypath.formats.scenarios import availability_slo, latency_slo
-from moneypath.loadtest.gates import MONEY_SIGNALS, PromObservations, SignalError, Thresholds, money_signals
+from moneypath.loadtest.gates import MONEY_SIGNALS, GateThresholds, PromObservations, SignalError, money_signals
 
 
 class ObserveError(Exception):
@@ -80,7 +80,7 @@ class Observer:
     def scalar(self, query: str, at: float) -> float | None:
         return _scalar(self.q(query, at))
 
-    def observe(self, start: float, end: float, thr: Thresholds, provider: str | None,
+    def observe(self, start: float, end: float, thr: GateThresholds, provider: str | None,
                 expect_circuit_open: str | None) -> PromObservations:
         """Instant queries over [start, end]; `end` must already include one scrape after the run."""
         c = self.c

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from moneypath._common.verdict import Outcome
 from moneypath.formats.scenarios import OVERLOAD_GATES as GATE_NAMES
 from moneypath.formats.scenarios import Scenario
-from moneypath.loadtest.gates import Gate, Thresholds
+from moneypath.loadtest.gates import Gate, GateThresholds
 from moneypath.loadtest.request_names import REFUSED
 from moneypath.loadtest.shape import spike_window
 from moneypath.loadtest.stats import SENT, action_of, is_final, merge, percentile, steady_entries
@@ -149,7 +149,7 @@ def recovered_after(ticks, started_at: float, load_dropped_s: float, error_budge
     return last_bad.t + 1 - started_at - load_dropped_s
 
 
-def gates(o: Overload, thr: Thresholds, scenario: Scenario) -> list[Gate]:
+def gates(o: Overload, thr: GateThresholds, scenario: Scenario) -> list[Gate]:
     out: list[Gate] = []
     limit_ms = thr.p99_s * 1000 if thr.p99_s is not None else None
     budget = thr.error_budget

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from moneypath.formats import scenarios
 from moneypath.loadtest import shape
-from moneypath.loadtest.client import Settings
+from moneypath.loadtest.client import LoadSettings
 from moneypath.protocol.tokens import MAX_LIFETIME_S, issue
 
 WRITE_SCOPES = ["payments:write", "payments:read"]
@@ -55,7 +55,7 @@ def token(options, scopes: list[str], given: str, env: str, duration_s: float) -
     return issue(secret, "loadtest", scopes, ttl_s=int(min(duration_s + 3600, MAX_LIFETIME_S)))
 
 
-def settings(environment) -> Settings:
+def settings(environment) -> LoadSettings:
     cached = getattr(environment, "moneypath_settings", None)
     if cached is not None:
         return cached
@@ -64,8 +64,8 @@ def settings(environment) -> Settings:
     scenario = spec.get(o.scenario)
     duration = shape.duration_of(spec, scenario, o.duration or None)
     api_token = None if o.no_auth else token(o, WRITE_SCOPES, o.token, "MONEYPATH_TOKEN", duration)
-    result = Settings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
-                      api_token, closed_loop=o.closed_loop,
-                      hosts=tuple(h.strip().rstrip("/") for h in o.hosts.split(",") if h.strip()))
+    result = LoadSettings(spec, scenario, o.rate or spec.baseline.rate, o.concurrency or spec.baseline.users, duration,
+                          api_token, closed_loop=o.closed_loop,
+                          hosts=tuple(h.strip().rstrip("/") for h in o.hosts.split(",") if h.strip()))
     environment.moneypath_settings = result
     return result

@@ -18,7 +18,7 @@ class LoadTestError(Exception):
 
 
 @dataclass
-class Target:
+class LoadTarget:
     """Where the load goes and how to authenticate; `owned` stacks are stopped afterwards."""
     host: str
     prometheus: str | None
@@ -34,7 +34,7 @@ class Target:
 
 
 @dataclass
-class RunSpec:
+class LoadTestSpec:
     scenario: str
     rate: float | None = None
     users: int | None = None
@@ -54,7 +54,7 @@ class RunSpec:
 @dataclass
 class RunOutcome:
     scenario: scenarios.Scenario
-    spec: RunSpec
+    spec: LoadTestSpec
     rate: float
     users: int
     duration_s: float
@@ -71,7 +71,7 @@ class RunOutcome:
     drift: object = None  # drift.Drift when the scenario asks for it (`drift: true`)
     overload: object = None  # overload.Overload when the scenario is one (`overload:`)
     rate_unit: str = g.REQUESTS_PER_S  # what `rate` counts (launch.rate_unit): requests/s or flows/s
-    generator: object = None  # worker_health.Health: the load generator's workers, losses and bottleneck
+    generator: object = None  # worker_health.WorkerHealth: the load generator's workers, losses and bottleneck
     conservation: object = None  # the reconciliation's Check (moneypath.loadtest.counts); None: not read
 
     @property

@@ -13,7 +13,7 @@ from moneypath._common.verdict import FAIL, Check
 from moneypath.catalog import Catalog
 from moneypath.check import scraped_identity
 from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.run_types import Target
+from moneypath.loadtest.run_types import LoadTarget
 
 PROBES = 4  # answers per address: behind a balancer, more than one instance may answer
 PATH = "/metrics"
@@ -31,7 +31,7 @@ def seen_at(url: str, probes: int = PROBES) -> set[str]:
     return scraped_identity.seen_in(headers)
 
 
-def proofs(c: Catalog, target: Target, reader: str) -> list[Check]:
+def proofs(c: Catalog, target: LoadTarget, reader: str) -> list[Check]:
     """One check per address the load goes to; none when the run reads no Prometheus or started its own stack."""
     if not target.prometheus or target.owned:
         return []
@@ -39,7 +39,7 @@ def proofs(c: Catalog, target: Target, reader: str) -> list[Check]:
         return [scraped_identity.prove(prom, c, url, seen_at(url), reader) for url in (target.host, *target.instances)]
 
 
-def refuse_unscraped(c: Catalog, target: Target, say=print, reader: str = "the load test") -> None:
+def refuse_unscraped(c: Catalog, target: LoadTarget, say=print, reader: str = "the load test") -> None:
     """UsageError with the line of an address whose answers name a process Prometheus does not scrape; otherwise
     says what each check found (scraped, or not measured: a target down, answers without the header)."""
     for check in proofs(c, target, reader):

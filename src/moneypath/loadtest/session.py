@@ -49,7 +49,7 @@ class RunFailed(Exception):
 
 
 @dataclass
-class Plan:
+class LoadTestPlan:
     """A checked load test: nothing started yet but the report's staging directory."""
     c: Catalog
     options: object
@@ -62,13 +62,13 @@ class Plan:
 
 
 @dataclass
-class Judged:
+class JudgedRun:
     result: LoadTestResult
     outcome: locust_run.RunOutcome
     final: Path  # the published report directory
 
 
-def prepare(options, where: RunSpec) -> Plan:
+def prepare(options, where: RunSpec) -> LoadTestPlan:
     """Everything that can be checked before the run; UsageError (one line) when something is wrong."""
     distributed(options)
     if options.workers and options.workers > MAX_WORKERS and not getattr(options, "bind", None):
@@ -93,7 +93,7 @@ def prepare(options, where: RunSpec) -> Plan:
     except (scenarios.ScenarioError, locust_run.LoadTestError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None
     tmp, final = inputs.staging(options.out, f"loadtest-{options.scenario}")  # last: nothing after it can fail
-    return Plan(c, options, locustfile, scenario, baseline, tmp, final, where)
+    return LoadTestPlan(c, options, locustfile, scenario, baseline, tmp, final, where)
 
 
 def distributed(options) -> None:
@@ -116,16 +116,16 @@ def distributed(options) -> None:
 
 
 def worker_options(options) -> dict:
-    """The RunSpec's fields for workers started elsewhere (--bind, --wait-workers), when given."""
+    """The LoadTestSpec's fields for workers started elsewhere (--bind, --wait-workers), when given."""
     bind, wait = getattr(options, "bind", None), getattr(options, "wait_workers", None)
     return {"bind": bind, **({"wait_workers_s": wait} if wait is not None else {})}
 
 
-def execute(plan: Plan, say=print, warn=print) -> Judged:
+def execute(plan: LoadTestPlan, say=print, warn=print) -> JudgedRun:
     """Run the plan and publish its report; RunFailed when it cannot (its logs kept, the stack it started
     stopped). `warn` says where an interrupted run's logs are before the interruption goes on."""
     o, tmp, final = plan.options, plan.tmp, plan.final
-    spec = locust_run.RunSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
+    spec = locust_run.LoadTestSpec(o.scenario, o.rate, o.users, o.duration, o.workers, o.reconcile_within, o.scenario_file,
                           plan.locustfile, require_prometheus=not o.no_prometheus, **worker_options(o))
     target = None
     try:
@@ -141,7 +141,7 @@ def execute(plan: Plan, say=print, warn=print) -> Judged:
             final = run_report.publish(tmp, final)
     finally:
         targets.close_target(target)
-    return Judged(result, outcome, final)
+    return JudgedRun(result, outcome, final)
 
 
 @contextmanager
@@ -160,7 +160,7 @@ def reported(tmp: Path, final: Path, warn):
         raise
 
 
-def judge(plan: Plan, outcome: locust_run.RunOutcome, target: locust_run.Target) -> LoadTestResult:
+def judge(plan: LoadTestPlan, outcome: locust_run.RunOutcome, target: locust_run.LoadTarget) -> LoadTestResult:
     """The judged run: the runner's figures and gates, the thresholds, drift, overload and the baseline's gates
     (its breaches and verdict follow from the gates)."""
     o = plan.options

@@ -15,7 +15,7 @@ from pathlib import Path
 from moneypath.catalog import Catalog
 from moneypath.loadtest import launch
 from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.run_types import LoadTestError, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestError
 from moneypath.protocol.tokens import issue
 from moneypath.stack import local as stack
 from moneypath.stack.spec import RunSpec
@@ -42,7 +42,7 @@ def running_stack(state_dir: Path) -> StackState | None:
 
 
 def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print, db_url: str | None = None,
-                service_workers: int = 1, instances: int = 1) -> Target:
+                service_workers: int = 1, instances: int = 1) -> LoadTarget:
     """A fresh stack (services, faults on, 1 s scrapes, the rules every RULES_EVERY) whose Prometheus scrapes the
     Locust exporter; the service on `db_url` (default its own SQLite file) with `service_workers` processes."""
     stack.down(state_dir, progress=lambda *_: None)
@@ -53,13 +53,13 @@ def start_stack(c: Catalog, state_dir: Path, exporter_port: int, progress=print,
                            target_wait_s=0)  # the exporter is Locust's, started after the stack: not waited for
     state = stack.up(c, state_dir, spec, progress=lambda *_: None)
     token, admin = _mint(stack.read_secrets(state_dir.resolve())["token_secret"].encode(), 24 * 3600)
-    return Target(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
-                  state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
+    return LoadTarget(state.url("refservice"), state.url("prometheus"), state.url("providersim"), token, admin,
+                      state_dir=state_dir, owned=True, instances=tuple(state.service_urls()[1:]))
 
 
 def existing_target(state_dir: Path | None, host: str | None, prometheus: str | None, providersim: str | None,
                     env: dict | None = None, faultproxy: str | None = None, auth: bool = True,
-                    need_token: bool = True) -> Target:
+                    need_token: bool = True) -> LoadTarget:
     """A service given by URL, or the one the stack in `state_dir` runs. Credentials come from that
     stack's secrets, else $MONEYPATH_TOKEN/$MONEYPATH_ADMIN_TOKEN or a secret in $MONEYPATH_TOKEN_SECRET;
     with `auth` False no API token is needed or sent (fault APIs still need the admin token); with
@@ -95,11 +95,11 @@ def existing_target(state_dir: Path | None, host: str | None, prometheus: str | 
         raise LoadTestError(f"no API token for {host}{stack_note}: set $MONEYPATH_TOKEN (scopes payments:write "
                             "payments:read) or $MONEYPATH_TOKEN_SECRET, pass --state-dir of the stack that runs it, "
                             "or --no-auth when the service takes none")
-    return Target(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
-                  Path(state.state_dir) if state is not None else None, instances=instances)
+    return LoadTarget(host.rstrip("/"), prometheus, providersim, token, admin, faultproxy,
+                      Path(state.state_dir) if state is not None else None, instances=instances)
 
 
-def add_exporter_target(target: Target, exporter_port: int) -> None:
+def add_exporter_target(target: LoadTarget, exporter_port: int) -> None:
     """Make the stack's Prometheus scrape the Locust exporter (job `locust`): the stack adds the job and reloads."""
     if target.state_dir is None or target.owned:
         return
@@ -113,7 +113,7 @@ def add_exporter_target(target: Target, exporter_port: int) -> None:
     target.reloaded_prometheus = True
 
 
-def remove_exporter_target(target: Target) -> None:
+def remove_exporter_target(target: LoadTarget) -> None:
     if not target.reloaded_prometheus:
         return
     try:
@@ -128,7 +128,7 @@ def remove_exporter_target(target: Target) -> None:
 
 def open_target(c: Catalog, options, exporter_port: int, locustfile: Path | None = None, say=print, *,
                 where: RunSpec, instances: int | None = None):
-    """The target to load (Target; `owned` when started here). A locustfile that knows nothing of moneypath
+    """The target to load (LoadTarget; `owned` when started here). A locustfile that knows nothing of moneypath
     sends its own headers: it needs no token, and gets one only if there is one. A stack started here runs
     `instances` reference services (default: where.stack.instances)."""
     state_dir, given = where.state_dir, where.target

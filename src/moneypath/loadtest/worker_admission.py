@@ -44,7 +44,7 @@ def own_identity(environment) -> wi.Identity:
 # ---------------------------------------------------------------- the master
 
 
-class Gate:
+class WorkerGate:
     """The master's door: workers not yet admitted wait outside `runner.clients` (see the module's doc)."""
 
     def __init__(self, environment, runner: MasterRunner):
@@ -178,7 +178,7 @@ def _worker_side(environment, runner: WorkerRunner) -> None:
 def _on_init(environment, runner=None, **_kwargs):
     runner = runner or environment.runner
     if isinstance(runner, MasterRunner):
-        gate = Gate(environment, runner)
+        gate = WorkerGate(environment, runner)
         environment.moneypath_gate = gate
         environment.events.test_start.add_listener(lambda **_: gate.test_started())
         environment.events.test_stop.add_listener(lambda **_: gate.run_ended())

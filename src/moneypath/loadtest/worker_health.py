@@ -59,7 +59,7 @@ class Point:
 
 
 @dataclass(frozen=True)
-class Sample:
+class HealthSample:
     t: float
     target_users: int
     master_cpu: float | None
@@ -73,15 +73,15 @@ class Sample:
 class Timeline:
     mode: str  # master | local
     pace: float | None  # each user's rate; None: a closed loop, or not known
-    samples: list[Sample]
+    samples: list[HealthSample]
     index: dict[str, int] = field(default_factory=dict)
     started_at: float | None = None  # the epoch second the test started (the master's clock)
     limits: dict[str, dict] = field(default_factory=dict)  # worker id ("local", "master") -> its quota: cores, text
 
-    def asked(self, s: Sample) -> float | None:
+    def asked(self, s: HealthSample) -> float | None:
         return s.target_users * self.pace if self.pace is not None else None
 
-    def achieved(self, s: Sample, unit: str) -> float:
+    def achieved(self, s: HealthSample, unit: str) -> float:
         return sum(p.rate(unit) or 0.0 for p in s.workers.values() if p.state in UP)
 
     def name(self, worker: str) -> str:
@@ -111,11 +111,11 @@ def load(path: Path) -> Timeline | None:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    samples = [Sample(s["t"], s.get("target_users") or 0, s.get("master_cpu"),
-                      {w: Point(p["state"], p.get("users") or 0, p.get("cpu"), p.get("rps"), p.get("fps"),
-                                p.get("last_report"), p.get("quota"), p.get("throttled"), p.get("runnable"))
-                       for w, p in s["workers"].items()}, s.get("master_quota"), s.get("master_throttled"),
-                      s.get("master_runnable"))
+    samples = [HealthSample(s["t"], s.get("target_users") or 0, s.get("master_cpu"),
+                            {w: Point(p["state"], p.get("users") or 0, p.get("cpu"), p.get("rps"), p.get("fps"),
+                                      p.get("last_report"), p.get("quota"), p.get("throttled"), p.get("runnable"))
+                             for w, p in s["workers"].items()}, s.get("master_quota"), s.get("master_throttled"),
+                            s.get("master_runnable"))
                for s in data.get("samples", [])]
     index = {w: v["index"] for w, v in (data.get("workers") or {}).items() if v.get("index") is not None}
     return Timeline(data.get("mode", "master"), data.get("pace"), samples, index, data.get("started_at"),
@@ -140,7 +140,7 @@ class Loss:
 
 
 @dataclass
-class Health:
+class WorkerHealth:
     mode: str
     unit: str
     losses: list[Loss] = field(default_factory=list)
@@ -200,7 +200,7 @@ class Health:
                 "lines": self.lines()}
 
 
-def _running(tl: Timeline) -> list[Sample]:
+def _running(tl: Timeline) -> list[HealthSample]:
     return [s for s in tl.samples if s.target_users > 0]
 
 
@@ -276,15 +276,15 @@ def stretches(tl: Timeline, found: list[Loss], unit: str) -> tuple[list[Loss], l
 
 
 def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0,
-          latency: generator_bound.Latency | None = None) -> Health:
+          latency: generator_bound.Latency | None = None) -> WorkerHealth:
     """The load generator over one run: losses and their stretches, the bottleneck (generator_bound: short of CPU,
     or of users for `latency`, the mean time a user's flow or request took) and its CPU per unit of rate.
     `skip_s`: the ramp-up left out of the bottleneck's figures."""
     found, spans = stretches(tl, losses(tl, unit), unit)
-    health = Health(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans, limits=dict(tl.limits))
+    health = WorkerHealth(tl.mode, unit, found, {w: tl.name(w) for w in tl.index}, spans, limits=dict(tl.limits))
     running = _running(tl)
     end = running[-1].t if running else 0.0
-    def outside(s: Sample) -> bool:
+    def outside(s: HealthSample) -> bool:
         return not any(a <= s.t and (b is None or s.t < b) for a, b in spans)
 
     judged = [s for s in _settled(running) if skip_s <= s.t < end and outside(s)]
@@ -323,7 +323,7 @@ def judge(tl: Timeline, unit: str = REQUESTS_PER_S, skip_s: float = 0.0,
     return health
 
 
-def _settled(running: list[Sample], after_s: float = SETTLE_S) -> list[Sample]:
+def _settled(running: list[HealthSample], after_s: float = SETTLE_S) -> list[HealthSample]:
     """The seconds at least `after_s` after the users asked for last changed (a spike's edges): a worker's rate is
     over its last few reports, so it lags a change."""
     out, changed, last = [], None, None
@@ -335,7 +335,7 @@ def _settled(running: list[Sample], after_s: float = SETTLE_S) -> list[Sample]:
     return out
 
 
-def _cores_per_rate(judged: list[Sample], unit: str, saturated: set[str]) -> float | None:
+def _cores_per_rate(judged: list[HealthSample], unit: str, saturated: set[str]) -> float | None:
     """Generator cores per unit of rate: the CPU of the workers not saturated over their rate (all of them when each
     was): a saturated worker's CPU says what it had, not what its rate needed."""
     for leave_out in (saturated, set()):

@@ -36,7 +36,7 @@ NotDataFinder = Callable[[Query], Iterable[Suspect]]
 
 
 @dataclass(frozen=True)
-class Target:
+class ScrapeTarget:
     job: str
     instance: str
     up: bool | None  # None: Prometheus has not scraped it yet
@@ -74,19 +74,19 @@ def _when(text: str | None) -> float | None:
     return when.timestamp() if when and when.year > 1 else None  # 0001-01-01: never scraped
 
 
-def _from_api(active: list[dict]) -> dict[tuple[str, str], Target]:
+def _from_api(active: list[dict]) -> dict[tuple[str, str], ScrapeTarget]:
     found = {}
     for t in active:
         labels = t.get("labels") or {}
         key = (labels.get("job", ""), labels.get("instance", ""))
         health = t.get("health")
-        found[key] = Target(*key, up={"up": True, "down": False}.get(health), last_scrape=_when(t.get("lastScrape")),
-                            interval_s=_seconds(t.get("scrapeInterval")), error=" ".join(str(t.get("lastError") or
+        found[key] = ScrapeTarget(*key, up={"up": True, "down": False}.get(health), last_scrape=_when(t.get("lastScrape")),
+                                  interval_s=_seconds(t.get("scrapeInterval")), error=" ".join(str(t.get("lastError") or
                                                                                               "").split()))
     return found
 
 
-def _from_up(prom: Prometheus, at: float) -> dict[tuple[str, str], Target]:
+def _from_up(prom: Prometheus, at: float) -> dict[tuple[str, str], ScrapeTarget]:
     try:
         import yaml
 
@@ -98,11 +98,11 @@ def _from_up(prom: Prometheus, at: float) -> dict[tuple[str, str], Target]:
               for s in prom.instant("timestamp(up)", at)}
     for s in prom.instant("up", at):
         key = (s["metric"].get("job", ""), s["metric"].get("instance", ""))
-        found[key] = Target(*key, up=float(s["value"][1]) == 1, last_scrape=stamps.get(key), interval_s=interval)
+        found[key] = ScrapeTarget(*key, up=float(s["value"][1]) == 1, last_scrape=stamps.get(key), interval_s=interval)
     return found
 
 
-def read_targets_health(prom: Prometheus, at: float) -> dict[tuple[str, str], Target]:
+def read_targets_health(prom: Prometheus, at: float) -> dict[tuple[str, str], ScrapeTarget]:
     """(job, instance) → each target Prometheus scrapes, with its health. A target it does not list is not
     scraped."""
     try:
@@ -118,7 +118,7 @@ def query_of(prom: Prometheus, at: float) -> Query:
     return lambda expr: [(s["metric"], float(s["value"][1])) for s in prom.instant(expr, at)]
 
 
-def edge_problem(seen: set[tuple[str, str]], health: dict[tuple[str, str], Target], at: float,
+def edge_problem(seen: set[tuple[str, str]], health: dict[tuple[str, str], ScrapeTarget], at: float,
                  not_data: dict[tuple[str, str], str]) -> tuple[str | None, str | None]:
     """(why the edge's counters are not data, why its targets are not alive), each None when it does not hold,
     over the targets its series came from in the window."""

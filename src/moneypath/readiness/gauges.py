@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from moneypath._common.atomic import write_text
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import READINESS_ALERT_LABEL, READINESS_METRICS, READINESS_RUN_LABEL
-from moneypath.check.rehearsals import AlertReadiness, policy_of, readiness
+from moneypath.check.rehearsals import AlertReadinessStatus, policy_of, readiness
 from moneypath.readiness.history import HistoryError, read
 
 HELP = {
@@ -74,7 +74,7 @@ class HistoryView:
                 self.records = [r for r in self.records if r.get("environment") == self.environment]
             self._seen = seen
 
-    def judged(self, now: float | None = None) -> list[AlertReadiness]:
+    def judged(self, now: float | None = None) -> list[AlertReadinessStatus]:
         self.refresh()
         return readiness(self.catalog, self.records, self.root, time.time() if now is None else now)
 

@@ -46,7 +46,7 @@ def secrets_by_provider(providers: Iterable[str], master: bytes, own: Mapping[st
     return result
 
 
-class SignatureError(Exception):
+class WebhookSignatureError(Exception):
     """`kind` is "invalid_signature", "stale" or "replayed" (the webhooks_total outcomes)."""
 
     def __init__(self, kind: str, detail: str):
@@ -106,7 +106,7 @@ class NonceWindow:
         self._first_gone_at = (min(self._slots) + 1) * self.slot_s if self._slots else float("inf")
 
 
-class Verifier:
+class WebhookVerifier:
     """Checks signatures, the timestamp window, and nonces seen within the window."""
 
     def __init__(self, secret: bytes, window_s: int = DEFAULT_WINDOW_S, max_nonces: int = 100_000):
@@ -120,13 +120,14 @@ class Verifier:
             parts = dict(item.split("=", 1) for item in (header or "").split(","))
             t, n, v1 = int(parts["t"]), parts["n"], parts["v1"]
         except (ValueError, KeyError) as exc:
-            raise SignatureError("invalid_signature", f"missing or malformed {HEADER} header") from exc
+            raise WebhookSignatureError("invalid_signature", f"missing or malformed {HEADER} header") from exc
         expected = hmac.new(self.secret, f"{t}.{n}.".encode() + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), v1.encode("utf-8", "replace")):
-            raise SignatureError("invalid_signature", "the signature does not match the body")
+            raise WebhookSignatureError("invalid_signature", "the signature does not match the body")
         if abs(now - t) > self.window_s:
-            raise SignatureError("stale", f"timestamp is {abs(now - t):.0f} s away from now (window {self.window_s} s)")
+            raise WebhookSignatureError("stale",
+                                        f"timestamp is {abs(now - t):.0f} s away from now (window {self.window_s} s)")
         with self._lock:
             # A nonce is kept until its signature could no longer pass the window check.
             if not self._seen.add(n, max(now, t) + self.window_s, now):
-                raise SignatureError("replayed", "this nonce was already accepted")
+                raise WebhookSignatureError("replayed", "this nonce was already accepted")

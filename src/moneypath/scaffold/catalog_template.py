@@ -20,7 +20,7 @@ LATENCY_BUCKETS = "[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]"
 
 
 @dataclass
-class Options:
+class ScaffoldOptions:
     service: str
     providers: list[str]
     currencies: list[str]
@@ -56,7 +56,7 @@ def _scalar(value: str) -> str:
     return json.dumps(str(value))
 
 
-def _heartbeat(o: Options) -> str:
+def _heartbeat(o: ScaffoldOptions) -> str:
     """The detectors' heartbeat (moneypath.catalog.detectors): one value per detector of the features that are on."""
     names = [name for name, d in BUILTIN_DETECTORS.items() if d.feature is None or o.on(d.feature)]
     return f"""
@@ -71,7 +71,7 @@ def _heartbeat(o: Options) -> str:
 """
 
 
-def _signals(o: Options) -> str:
+def _signals(o: ScaffoldOptions) -> str:
     operations = ["authorize", "capture", "refund"] + (["payout"] if o.on("payouts") else [])
     outcomes = _flow(["success", "error", "timeout"] + (["circuit_open"] if o.on("breaker") else []))
     methods = _flow(o.methods)
@@ -293,7 +293,7 @@ def _signals(o: Options) -> str:
     return "".join(out)
 
 
-def _alerts(o: Options) -> str:
+def _alerts(o: ScaffoldOptions) -> str:
     lines = [
         "  DuplicateChargeDetected: {severity: page, money_loss: true, threshold: 0,",
         "    summary: A customer was charged more than once.}",
@@ -334,12 +334,12 @@ def _alerts(o: Options) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _balance_hint(o: Options) -> str:
+def _balance_hint(o: ScaffoldOptions) -> str:
     return ("#   balance: SELECT currency, SUM(amount_minor) AS total FROM postings GROUP BY currency  # every total 0\n"
             if o.on("ledger") else "")
 
 
-def _ledger_slo(o: Options) -> str:
+def _ledger_slo(o: ScaffoldOptions) -> str:
     if not o.on("ledger"):
         return ""
     return f"""  ledger-durability:
@@ -352,7 +352,7 @@ def _ledger_slo(o: Options) -> str:
 """
 
 
-def _cost(o: Options) -> str:
+def _cost(o: ScaffoldOptions) -> str:
     if not o.on("cost"):
         return ""
     fees = "\n".join(f"    {_scalar(p)}: {{fixed_usd: 0.0, bps: 0}}  # TODO: your contract with {p}" for p in o.providers)
@@ -366,7 +366,7 @@ cost:
 """
 
 
-def catalog_yaml(o: Options) -> str:
+def catalog_yaml(o: ScaffoldOptions) -> str:
     """The whole catalog text, commented; `moneypath catalog check` passes on it."""
     features = ", ".join(f"{name}: {'true' if o.on(name) else 'false'}" for name in FEATURES)
     auth = f"{o.namespace}_{Key.AUTHORIZATIONS_TOTAL}"

@@ -24,7 +24,7 @@ from moneypath.formats.drill import DRILL_DIR
 from moneypath.formats.scenarios import SCENARIO_FILE
 from moneypath.generate import build, export
 from moneypath.scaffold import pages
-from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 
 MANIFEST = ".moneypath-init.json"
 LOCUSTFILE = "loadtests/locustfile.py"
@@ -99,7 +99,7 @@ def _read_manifest(root: Path) -> dict[str, str]:
     return manifest
 
 
-def init_project(root: Path, options: Options | None, platform: str = "prometheus") -> InitResult:
+def init_project(root: Path, options: ScaffoldOptions | None, platform: str = "prometheus") -> InitResult:
     """Write or refresh the project under `root`; CatalogError if the catalog there is not valid, InitError when
     a path init would touch is outside the project or cannot be written. `options` make a new catalog when there
     is none; with one already there they are not needed. A `platform` other than prometheus (whose files are the
@@ -186,7 +186,7 @@ def deploy_files(c: Catalog, platform: str) -> dict[str, str]:
     return {f"deploy/{platform}/{rel}": content for rel, content in export.files(c, platform).items()}
 
 
-def _stage(root: Path, stage: Path, existing: bool, options: Options | None,
+def _stage(root: Path, stage: Path, existing: bool, options: ScaffoldOptions | None,
            manifest: dict[str, str], platform: str) -> tuple[InitResult, list[str]]:
     """Write into `stage` what init would write into `root` (read: the files already in `root`); the result and
     the manifest's files to remove. Nothing in `root` changes here."""

@@ -27,7 +27,7 @@ from moneypath.catalog.conventions import HA_COMPONENTS
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
 from moneypath.generate.prometheus_config import prometheus_config, retention
-from moneypath.generate.routing import FAST, Timings, render_alertmanager
+from moneypath.generate.routing import FAST, RoutingTimings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.stack import first_scrape, processes
 from moneypath.stack.processes import find_binary, free_port
@@ -118,7 +118,7 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
     pager_url = f"http://127.0.0.1:{ports['pager']}"
     alertmanagers = [f"127.0.0.1:{ports[f'alertmanager{r}']}" for r in replicas]
 
-    timings: Timings = FAST if spec.fast else Timings()
+    timings: RoutingTimings = FAST if spec.fast else RoutingTimings()
     (state_dir / "alertmanager.yml").write_text(render_alertmanager(c, pager_url, timings))
     (state_dir / "recording-rules.yaml").write_text(rules_yaml(compress_rules(recording_rules(c), spec.time_factor)))
     alerts = compress_rules(alert_rules(c), spec.time_factor)
@@ -322,7 +322,7 @@ def restart_part(state_dir: Path, name: str, timeout_s: float = 30.0) -> Part:
     return part
 
 
-def watchdog_timeout_s(c: Catalog, timings: Timings) -> float:
+def watchdog_timeout_s(c: Catalog, timings: RoutingTimings) -> float:
     """Three missed heartbeats, plus the flush interval that may delay each one."""
     repeat = duration_seconds(timings.watchdog_repeat_interval or c.watchdog.repeat_interval)
     return 3 * repeat + duration_seconds(timings.watchdog_group_interval)

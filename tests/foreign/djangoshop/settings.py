@@ -58,7 +58,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = ["djangoshop.payments"]
 MIDDLEWARE = [
-    "moneypath.instrument.django.MoneyPathMiddleware",  # first: its time covers the others
+    "moneypath.instrument.django.DjangoMoneyPathMiddleware",  # first: its time covers the others
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]

@@ -323,13 +323,13 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
     prom = gates.PromObservations(p99_s=0.262, error_ratio=0.0007, authorizations=358, duplicate_charges=0,
                                   ledger_imbalance_max_abs=0, caught_up_after_s=4, oldest_unreconciled_s=0,
                                   circuit_max=0, locust_series=14, cost_per_authorization_usd=0.1873)
-    spec = locust_run.RunSpec("checkout", 10, 10, 60)
+    spec = locust_run.LoadTestSpec("checkout", 10, 10, 60)
     outcome = locust_run.RunOutcome(scenario, spec, 10, 10, 60, T0, T0 + 61, summary, prom, "",
                                 gates.evaluate(summary, prom, thr, scenario), work,
                                 {"service authorizations/s": [(T0 + i, min(6.0, i * 0.6)) for i in range(0, 62, 2)],
                                  "service p99 (s)": [(T0 + i, 0.24 + (i % 7) / 100) for i in range(4, 62, 2)]},
                                 ticks)
-    target = locust_run.Target("http://127.0.0.1:41001", "http://127.0.0.1:41003", None, "token", None)
+    target = locust_run.LoadTarget("http://127.0.0.1:41001", "http://127.0.0.1:41003", None, "token", None)
     result = locust_run.run_result(c, outcome, target)
     result.p99_threshold_ms = thr.p99_s * 1000
     out = tmp_path / "run"
@@ -346,8 +346,8 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
-    steps = [capacity.Step(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14,
-                           concurrency=inflight, limit_reason=limit, goodput_rps=goodput, refused_rps=refused)
+    steps = [capacity.CapacityStep(rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, 14,
+                                   concurrency=inflight, limit_reason=limit, goodput_rps=goodput, refused_rps=refused)
              for rate, achieved, auth, p99, p99_prom, failures, cost, passed, reasons, inflight, limit, goodput,
              refused in [
                  (20, 19.8, 8.9, 110.0, 118.0, 0.0, 0.1912, True, [], 2.2, "none at its ceiling (highest: service "
@@ -361,8 +361,8 @@ def test_capacity_plan_page(browser, screenshots, tmp_path):
                  (120, 104.2, 29.8, 1310.0, 1420.0, 0.31, 0.1950, False,
                   ["p99 1310 ms over the 300 ms SLO", "failure ratio 31% over 0.1%"], 136.0,
                   "service CPU at 99% of its ceiling", 71.9, 30.1)]]
-    saturation = capacity.Step(74.0, 74.0, 33.3, 700.0, 720.0, 0.0, 0.19, True, [], 14, closed_loop=True, users=64,
-                               concurrency=52.0, limit="service", limit_reason="service CPU at 96% of its ceiling")
+    saturation = capacity.CapacityStep(74.0, 74.0, 33.3, 700.0, 720.0, 0.0, 0.19, True, [], 14, closed_loop=True, users=64,
+                                       concurrency=52.0, limit="service", limit_reason="service CPU at 96% of its ceiling")
     result = capacity.plan(c, sfile, steps, current=5.0, utilization=0.7, saturation=saturation)
     plan_report.render(result, tmp_path)
 

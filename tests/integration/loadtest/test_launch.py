@@ -154,9 +154,9 @@ def test_every_option_the_runner_sets_reaches_the_harness_through_the_environmen
     """Locust's own parser, with the harness's options, given exactly the runner's argv and environment."""
     from moneypath.loadtest import locust_processes, locust_run
 
-    target = locust_run.Target("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
+    target = locust_run.LoadTarget("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
                            faultproxy="http://127.0.0.1:8")
-    spec = locust_run.RunSpec("komoju_slow", closed_loop=True)
+    spec = locust_run.LoadTestSpec("komoju_slow", closed_loop=True)
     load = locust_processes.LocustLoad(8.5, 3, 12.0, FOREIGN / "scenarios.yaml", FOREIGN / "locustfile.py", 2.5, (4.0, 8.5))
     argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9646, load)
     env["PYTHONPATH"] = str(ROOT / "src")

@@ -57,7 +57,7 @@ class Client:
 files = scenarios.load(sys.argv[2])
 u = object.__new__(users["ReferenceUser"])  # its endpoints, without Locust's __init__
 u.client = Client()
-u.begin(client.Settings(files, files.get("checkout"), 10, 10, 60, "tok"))
+u.begin(client.LoadSettings(files, files.get("checkout"), 10, 10, 60, "tok"))
 payment = u.authorize(u.order())
 captured = u.capture(payment)
 u.refund(captured, 100)

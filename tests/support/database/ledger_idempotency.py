@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger, outbox
 from moneypath.reference.refservice.db import deliveries, make_engine, outbox_messages
-from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
+from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyOutcome, IdempotencyStore
 from moneypath.reference.refservice.ledger import Posting, UnbalancedError
 
 
@@ -76,33 +76,33 @@ def test_unbalanced_transactions_are_refused_before_anything_is_written(engine, 
 def test_new_then_replay_then_mismatch(engine):
     store = IdempotencyStore(engine)
     mine = store.claim("merchant_1", "k1", "authorize", "h1")
-    assert mine.outcome is Outcome.NEW
-    assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is Outcome.IN_PROGRESS
+    assert mine.outcome is IdempotencyOutcome.NEW
+    assert store.claim("merchant_1", "k1", "authorize", "h1").outcome is IdempotencyOutcome.IN_PROGRESS
     with engine.begin() as conn:
         store.complete(conn, "merchant_1", "k1", mine.lock, 201, '{"id": "pay_1"}')
     replay = store.claim("merchant_1", "k1", "authorize", "h1")
-    assert (replay.outcome, replay.status, replay.body) == (Outcome.REPLAY, 201, '{"id": "pay_1"}')
-    assert store.claim("merchant_1", "k1", "authorize", "h2").outcome is Outcome.MISMATCH
-    assert store.claim("merchant_1", "k1", "refund", "h1").outcome is Outcome.MISMATCH
-    assert store.claim("merchant_2", "k1", "authorize", "h2").outcome is Outcome.NEW  # keys are per principal
+    assert (replay.outcome, replay.status, replay.body) == (IdempotencyOutcome.REPLAY, 201, '{"id": "pay_1"}')
+    assert store.claim("merchant_1", "k1", "authorize", "h2").outcome is IdempotencyOutcome.MISMATCH
+    assert store.claim("merchant_1", "k1", "refund", "h1").outcome is IdempotencyOutcome.MISMATCH
+    assert store.claim("merchant_2", "k1", "authorize", "h2").outcome is IdempotencyOutcome.NEW  # keys are per principal
 
 
 def test_a_claim_whose_owner_died_is_recoverable_once_after_its_lock_expires(engine):
     store = IdempotencyStore(engine, lock_ttl_s=30)
-    assert store.claim("m", "k", "capture", "h", now=1000).outcome is Outcome.NEW
-    assert store.claim("m", "k", "capture", "h", now=1029).outcome is Outcome.IN_PROGRESS
+    assert store.claim("m", "k", "capture", "h", now=1000).outcome is IdempotencyOutcome.NEW
+    assert store.claim("m", "k", "capture", "h", now=1029).outcome is IdempotencyOutcome.IN_PROGRESS
     taken = store.claim("m", "k", "capture", "h", now=1031)
-    assert taken.outcome is Outcome.NEW
-    assert store.claim("m", "k", "capture", "h", now=1032).outcome is Outcome.IN_PROGRESS  # only one retry wins
+    assert taken.outcome is IdempotencyOutcome.NEW
+    assert store.claim("m", "k", "capture", "h", now=1032).outcome is IdempotencyOutcome.IN_PROGRESS  # only one retry wins
 
 
 def test_a_stale_owner_cannot_release_or_complete_the_claim_a_retry_took_over(engine):
     store = IdempotencyStore(engine, lock_ttl_s=30)
     stale = store.claim("m", "k", "capture", "h", now=1000)
     taken = store.claim("m", "k", "capture", "h", now=1031)
-    assert taken.outcome is Outcome.NEW and taken.lock != stale.lock
+    assert taken.outcome is IdempotencyOutcome.NEW and taken.lock != stale.lock
     store.release("m", "k", stale.lock)  # the stale owner's request failed: it must not free the retry's claim
-    assert store.claim("m", "k", "capture", "h", now=1032).outcome is Outcome.IN_PROGRESS
+    assert store.claim("m", "k", "capture", "h", now=1032).outcome is IdempotencyOutcome.IN_PROGRESS
     with pytest.raises(ClaimLost), engine.begin() as conn:
         store.complete(conn, "m", "k", stale.lock, 200, '{"by": "stale"}')
     with engine.begin() as conn:
@@ -113,7 +113,7 @@ def test_a_stale_owner_cannot_release_or_complete_the_claim_a_retry_took_over(en
 def test_release_lets_a_retry_run_after_a_failure_without_effect(engine):
     store = IdempotencyStore(engine)
     store.release("m", "k", store.claim("m", "k", "payout", "h").lock)
-    assert store.claim("m", "k", "payout", "h").outcome is Outcome.NEW
+    assert store.claim("m", "k", "payout", "h").outcome is IdempotencyOutcome.NEW
 
 
 def test_completing_twice_is_refused(engine):
@@ -136,14 +136,14 @@ def test_retry_storm_one_key_exactly_one_ledger_effect_identical_responses(engin
             start.wait()
             while True:
                 claim = store.claim_or_wait("merchant_1", "storm-key", "capture", "h", wait_s=10)
-                if claim.outcome is Outcome.NEW:
+                if claim.outcome is IdempotencyOutcome.NEW:
                     body = json.dumps({"payment_id": "pay_storm", "status": "captured"})
                     with engine.begin() as conn:  # effect and completion commit together
                         ledger.post(conn, "pay_storm", "capture", capture_postings(4200))
                         store.complete(conn, "merchant_1", "storm-key", claim.lock, 200, body)
                     responses.append((200, body))
                     return
-                if claim.outcome is Outcome.REPLAY:
+                if claim.outcome is IdempotencyOutcome.REPLAY:
                     responses.append((claim.status, claim.body))
                     return
         except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below

@@ -65,8 +65,7 @@ def test_every_failure_is_one_prometheus_error_of_one_line(query, message):
 
 
 def test_the_drill_client_keeps_its_answers_and_its_wording():
-    from moneypath.drills.endpoints import Prometheus as DrillPrometheus
-    from moneypath.drills.endpoints import TargetError
+    from moneypath.drills.endpoints import DrillPrometheus, TargetError
 
     prom = _mock(DrillPrometheus(URL))
     assert prom.query("up")[0] == ({"job": "a"}, 1.0)

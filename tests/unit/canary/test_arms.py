@@ -10,7 +10,7 @@ import time
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
 from moneypath.canary import arms
 from moneypath.canary.drill_run import ReleaseResult
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.formats.requests import Requests
 
 START = 1000.0
@@ -22,10 +22,10 @@ class FakeLoad:
     """What the drills' load kept: per arm, one payment a second, each one attempt answered 0.1 s later."""
 
     def __init__(self, per_arm: int = 20):
-        self.outcomes = [Outcome(t=START + 0.5 + i, provider="acme", currency="EUR", amount_minor=100,
-                                 correlation_id=f"c{arm}{i}", payment_id=f"p{arm}{i}", state="authorized",
-                                 instance=arm, auth_calls=[[START + 0.5 + i, START + 0.6 + i]],
-                                 auth_state="authorized")
+        self.outcomes = [PaymentOutcome(t=START + 0.5 + i, provider="acme", currency="EUR", amount_minor=100,
+                                        correlation_id=f"c{arm}{i}", payment_id=f"p{arm}{i}", state="authorized",
+                                        instance=arm, auth_calls=[[START + 0.5 + i, START + 0.6 + i]],
+                                        auth_state="authorized")
                          for arm in (0, 1) for i in range(per_arm)]
 
     def snapshot(self):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from moneypath._common.prometheus import PrometheusError
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.check import conservation as c
-from moneypath.check.conservation import Call, Counted, GroundTruth, reconcile
+from moneypath.check.conservation import Counted, CountedCall, GroundTruth, reconcile
 
 T = "127.0.0.1:8000"
 
@@ -52,13 +52,13 @@ def test_nothing_to_reconcile_is_not_measured():
 
 
 def test_from_calls_takes_exact_bounds_at_the_sample_times():
-    calls = [Call(95, 96, True, "approved", T),  # answered before the window: in neither bound
-             Call(99, 101, True, "approved", T),  # in flight at the start: may count, not surely
-             Call(120, 121, True, "approved", T),  # inside: surely counted
-             Call(130, None, False, None, T),  # no answer: may count under any outcome
-             Call(199.9, 200.5, True, "declined", T),  # in flight at the end: may count
-             Call(150, 151, True, "approved", "127.0.0.1:9"),  # another address
-             Call(201, 202, True, "approved", T)]  # after the window
+    calls = [CountedCall(95, 96, True, "approved", T),  # answered before the window: in neither bound
+             CountedCall(99, 101, True, "approved", T),  # in flight at the start: may count, not surely
+             CountedCall(120, 121, True, "approved", T),  # inside: surely counted
+             CountedCall(130, None, False, None, T),  # no answer: may count under any outcome
+             CountedCall(199.9, 200.5, True, "declined", T),  # in flight at the end: may count
+             CountedCall(150, 151, True, "approved", "127.0.0.1:9"),  # another address
+             CountedCall(201, 202, True, "approved", T)]  # after the window
     truth = GroundTruth.from_calls(calls, T, 100.0, 200.0)
     assert truth.acknowledged == {"approved": 1}
     assert truth.sent == 4
@@ -123,7 +123,7 @@ def test_never_passes_when_counted_leaves_the_bounds(calls, t0, span, lost, extr
     run, counted_at = [], []
     for sent, count_after, answer_after, answered, ok in calls:
         answered_at = sent + count_after + answer_after if answered else None
-        run.append(Call(sent, answered_at, answered and ok, None, T))
+        run.append(CountedCall(sent, answered_at, answered and ok, None, T))
         counted_at.append(sent + count_after)
     truth = GroundTruth.from_calls(run, T, t0, t1, skew_s=0.0)
     honest = sum(1 for t in counted_at if t0 < t <= t1)
@@ -146,6 +146,7 @@ def test_every_scraped_instance_each_from_its_own_scrapes(catalog):
     got = c.counted(_Prom([a, b]), catalog, None, 100.0, clock=lambda: 112.0)
     assert (got.target, got.total, got.start, got.end, got.inner) == (c.EVERY, 13, 101, 111, (103, 108))
     assert got.instances == ("127.0.0.1:9100", "127.0.0.1:9101")
-    calls = [Call(102, 102.5, True, None, "x:1"), Call(104, 105, True, None, "x:2"), Call(110, 110.5, True, None, "x:1")]
+    calls = [CountedCall(102, 102.5, True, None, "x:1"), CountedCall(104, 105, True, None, "x:2"),
+             CountedCall(110, 110.5, True, None, "x:1")]
     truth = GroundTruth.from_calls(calls, None, got.start, got.end, inner=got.inner, skew_s=0)
     assert (truth.acknowledged_total, truth.sent, truth.target) == (1, 3, c.EVERY)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.check import counter_resets as cr
-from moneypath.formats.drill import Check
+from moneypath.formats.drill import CheckSpec
 from moneypath.stack import counter_check
 from tests.support.drill_fakes import duplicate_charge_run
 
@@ -103,8 +103,8 @@ def test_the_drill_does_not_measure_rates_of_a_target_whose_counters_go_back(dri
     run, said = drill_run
     query = answers(12, 4, 8)
     run.prom.answer = lambda expr: query(expr) if "process_start_time" in expr or "resets(" in expr else [({}, 0.0)]
-    rate = Check(name="steady", promql="sum(rate(moneypath_authorizations_total[10s]))", expect=[{"max": 1}])
-    gauge = Check(name="chain", promql="max(moneypath_audit_chain_broken)", expect=[{"max": 0}])
+    rate = CheckSpec(name="steady", promql="sum(rate(moneypath_authorizations_total[10s]))", expect=[{"max": 1}])
+    gauge = CheckSpec(name="chain", promql="max(moneypath_audit_chain_broken)", expect=[{"max": 0}])
     ok, reason = run.run_check(rate)
     assert ok is None and reason.startswith("not measured: target 127.0.0.1:8000 (job service): its process start")
     assert run.run_check(gauge)[0] is True
@@ -118,5 +118,6 @@ def test_the_drill_does_not_measure_rates_of_a_target_whose_counters_go_back(dri
 def test_the_drill_measures_a_target_whose_counters_hold(drill_run):
     run, said = drill_run
     run.prom.answer = lambda expr: [(SHOP, 0.0)] if "process_start_time" in expr or "resets(" in expr else [({}, 0.0)]
-    ok, reason = run.run_check(Check(name="s", promql="sum(rate(moneypath_authorizations_total[10s]))", expect=[{"max": 1}]))
+    ok, reason = run.run_check(CheckSpec(name="s", promql="sum(rate(moneypath_authorizations_total[10s]))",
+                                         expect=[{"max": 1}]))
     assert ok is True and not any("counters not data" in line for line in said)

@@ -9,7 +9,7 @@ import httpx
 import yaml
 
 from moneypath.drills import hooks
-from moneypath.drills.baseline_load import Outcome, dig, found, major_text, payment_values, render, request_args
+from moneypath.drills.baseline_load import PaymentOutcome, dig, found, major_text, payment_values, render, request_args
 from moneypath.formats.drill import Drill
 from moneypath.formats.requests import Call
 from tests.conftest import ROOT
@@ -29,7 +29,7 @@ def test_the_load_waits_retry_after_and_marks_a_refusal():
         RETRY_AFTER_CAP_S
     assert retry_after_s(httpx.Response(503)) is None
 
-    def run(answers: list[httpx.Response]) -> tuple[Outcome, list[float]]:
+    def run(answers: list[httpx.Response]) -> tuple[PaymentOutcome, list[float]]:
         requests = Requests.model_validate({"authorize": {"path": "/pay", "id": "id", "outcome": "state"},
                                             "approved": ["ok"]})
         load = Load("http://svc", {}, requests, Mix({"acme": 1}, {"EUR": 1}, {"card": 1}, 100, 100, 0), 1,

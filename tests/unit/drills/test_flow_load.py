@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from moneypath.drills.baseline_load import Load, Mix, TemplateError, probe
-from moneypath.formats.drill import Load as LoadSpec
+from moneypath.formats.drill import LoadSpec
 from moneypath.formats.requests import Requests
 from tests.conftest import free_port
 from tests.support.graphql_shop_fake import TEMPLATE, FakeShop

@@ -3,15 +3,15 @@ the figures; and the probe itself on a load that serves a known share."""
 
 from __future__ import annotations
 
-from moneypath.drills.baseline_load import Outcome
-from moneypath.drills.headroom import Probe, plan, probe
+from moneypath.drills.baseline_load import PaymentOutcome
+from moneypath.drills.headroom import HeadroomProbe, plan, probe
 from moneypath.formats.drill import Headroom
 
 SPEC = Headroom(min_multiple=5)  # 25 % spare
 
 
-def probed(served: float, asked: float = 100.0) -> Probe:
-    return Probe(asked=asked, served=served, refused=3, failed=4, in_flight=24, seconds=3.0)
+def probed(served: float, asked: float = 100.0) -> HeadroomProbe:
+    return HeadroomProbe(asked=asked, served=served, refused=3, failed=4, in_flight=24, seconds=3.0)
 
 
 def test_a_target_that_keeps_up_runs_the_peak_as_written():
@@ -47,7 +47,7 @@ class HalfServed:
     def snapshot(self):
         out = []
         for i in range(30):
-            o = Outcome(t=0.0, provider="acme", currency="EUR", amount_minor=100, correlation_id=str(i), finished=1.0)
+            o = PaymentOutcome(t=0.0, provider="acme", currency="EUR", amount_minor=100, correlation_id=str(i), finished=1.0)
             o.payment_id, o.refused = (f"p{i}", False) if i % 2 == 0 else (None, True)
             out.append(o)
         return out

@@ -14,14 +14,14 @@ import yaml
 from moneypath.catalog import CatalogError, parse_catalog
 from moneypath.check.ledger_queries import check_ledger_queries, declared
 from moneypath.drills import impact, money
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.money import LedgerReader, NotChecked
 from moneypath.drills.report.rendering import render
 from tests.support.drill_fakes import MoneyCtx
 
 
 def _outcome(t, **kw):
-    return Outcome(t=t, provider="acme", currency="EUR", amount_minor=1000, correlation_id=f"c{t}", **kw)
+    return PaymentOutcome(t=t, provider="acme", currency="EUR", amount_minor=1000, correlation_id=f"c{t}", **kw)
 
 
 def test_affected_payments_counts_the_fault_window_and_every_break():
@@ -163,9 +163,9 @@ def test_the_lint_prepares_the_ledger_queries_on_the_team_database(catalog, shop
         assert conn.execute("SELECT COUNT(*) FROM charges").fetchone() == (2,)
 
 
-def _acknowledged(*ids: str) -> list[Outcome]:
-    return [Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
-                    payment_id=i, captured=True) for i in ids]
+def _acknowledged(*ids: str) -> list[PaymentOutcome]:
+    return [PaymentOutcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
+                           payment_id=i, captured=True) for i in ids]
 
 
 def _balanced(expr):
@@ -226,12 +226,12 @@ def test_a_declined_charge_the_service_does_not_store_is_not_a_write_lost(foreig
     ctx = MoneyCtx(foreign, _balanced)
     ctx.drill = SimpleNamespace(load=SimpleNamespace(requests=SimpleNamespace(approved=["approved"], read=None)))
     ctx.db = LedgerReader(shop_db, shop_catalog(SHOP_LEDGER).money_checks)
-    declined = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=97, correlation_id="c-d",
-                       payment_id="ch_declined", state="declined")
-    stored = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-1",
-                     payment_id="ch_2", state="approved")
-    lost_one = Outcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-9",
-                       payment_id="ch_9", state="approved")
+    declined = PaymentOutcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=97, correlation_id="c-d",
+                              payment_id="ch_declined", state="declined")
+    stored = PaymentOutcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-1",
+                            payment_id="ch_2", state="approved")
+    lost_one = PaymentOutcome(t=1001.0, provider="komoju", currency="JPY", amount_minor=6235, correlation_id="c-9",
+                              payment_id="ch_9", state="approved")
     try:
         result, lost = impact.money_impact(ctx, [declined, stored, lost_one], 1000.0, 1050.0, None)
     finally:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from moneypath.drills import impact
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.money import LedgerReader
 from tests.support.drill_fakes import MoneyCtx, money_objective, shop_database
 from tests.unit.drills.test_money_checks import CHECKS, _catalog
@@ -32,8 +32,8 @@ def _objective(catalog, db_url: str | None, answer=lambda expr: [], capture: flo
     ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=capture, requests=SimpleNamespace(approved=None, read=None)),
                                 money_expect=money_expect or {}, if_not_measured=skip or {})
     ctx.db = LedgerReader(db_url, catalog.money_checks) if db_url else None
-    outcomes = [Outcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
-                        payment_id=i, state="approved", captured=capture > 0) for i in ids]
+    outcomes = [PaymentOutcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
+                               payment_id=i, state="approved", captured=capture > 0) for i in ids]
     return money_objective(ctx, outcomes)
 
 

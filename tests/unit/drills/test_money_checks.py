@@ -13,7 +13,7 @@ import yaml
 
 from moneypath.catalog import load_catalog
 from moneypath.drills import impact
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.money import LedgerReader
 from tests.conftest import run_cli
 from tests.support.drill_fakes import MoneyCtx, shop_database
@@ -52,8 +52,8 @@ def _run(catalog, db_url: str, money_expect: dict | None = None):
     ctx.drill = SimpleNamespace(load=SimpleNamespace(capture=1.0, requests=SimpleNamespace(approved=None, read=None)),
                                 money_expect=money_expect or {})
     ctx.db = LedgerReader(db_url, catalog.money_checks)
-    outcomes = [Outcome(t=1001.0, provider="paystack", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
-                        payment_id=i, captured=True) for i in IDS]
+    outcomes = [PaymentOutcome(t=1001.0, provider="paystack", currency="JPY", amount_minor=6235, correlation_id=f"c-{i}",
+                               payment_id=i, captured=True) for i in IDS]
     try:
         result, lost = impact.money_impact(ctx, outcomes, 1000.0, 1050.0, None)
         impact.ledger_objective(ctx, result, lost, outcomes)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moneypath.catalog import parse_catalog
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.money import LedgerReader
 from moneypath.formats.requests import Requests
 from tests.conftest import run_cli
@@ -101,8 +101,8 @@ def test_the_money_objective_never_raises_and_never_passes_without_evidence(ledg
         lambda r: httpx.Response(200, json={"id": r.url.path.rsplit("/", 1)[1], "status": "captured"}) if full
         else httpx.Response(404 if acked else 500)))
     ctx.db = LedgerReader(_database(full), catalog.money_checks) if db else None
-    outcomes = [Outcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
-                        payment_id=i, state="approved", captured=capture > 0) for i in IDS[:acked]]
+    outcomes = [PaymentOutcome(t=1001.0, provider="paystack", currency="USD", amount_minor=6235, correlation_id=f"c-{i}",
+                               payment_id=i, state="approved", captured=capture > 0) for i in IDS[:acked]]
     objective = money_objective(ctx, outcomes)
     assert objective.name == ("ledger_balanced" if ledger else "money_kept")
     assert objective.status in ("pass", "fail", "not measured")

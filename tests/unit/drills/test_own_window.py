@@ -5,7 +5,7 @@ mitigation for recovery), and a figure that would reach before the drill not mea
 from __future__ import annotations
 
 from moneypath.drills.diagnosis import Diagnosis
-from moneypath.formats.drill import Check
+from moneypath.formats.drill import CheckSpec
 from moneypath.formats.expect import Expect
 
 STEP = "duplicate charges per provider, last hour"
@@ -41,8 +41,8 @@ def test_a_step_whose_window_would_reach_before_the_drill_is_not_measured_and_no
 
 def test_recovery_checks_read_nothing_before_the_mitigation(live):
     asked = _asking(live, [({}, 0.0)])
-    check = Check(name="no new duplicate", promql="sum(increase(moneypath_duplicate_charges_total[10s]))",
-                  expect={"max": 0})
+    check = CheckSpec(name="no new duplicate", promql="sum(increase(moneypath_duplicate_charges_total[10s]))",
+                      expect={"max": 0})
     live.now.t = live.started_at + 60
     assert live.run_check(check)[0] is True and asked[-1].endswith("[10s]))")  # the whole window is the drill's
     live.phase_at = live.now.t - 3  # mitigated 3 s ago

@@ -11,7 +11,7 @@ import yaml
 
 from moneypath.check.drill_files import load_drill
 from moneypath.drills import tolerance
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.formats.drill import DrillError
 from tests.conftest import ROOT
 
@@ -66,8 +66,8 @@ def test_the_value_held_up_is_not_measured_when_the_drill_does_not_know_the_amou
 
     catalog = load_catalog(ROOT / "moneypath.yaml")
     service = next(iter(catalog.business_services))
-    hit = [Outcome(t=1001.0, provider="acme", currency="EUR", amount_minor=0, correlation_id="c", error="503",
-                   finished=1002.0)]
+    hit = [PaymentOutcome(t=1001.0, provider="acme", currency="EUR", amount_minor=0, correlation_id="c", error="503",
+                          finished=1002.0)]
     result = tolerance.impact(catalog, service, hit, 1000.0, 1010.0, 20.0, 60, amounts_known=False)
     held = next(t for t in result.tolerances if t.name == "value_held_up")
     assert held.status == "not measured" and "prices its payments" in held.reason

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from moneypath.drills.baseline_load import Outcome
+from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.report.impact_section import impact_section
-from moneypath.drills.report.reading import Journal
+from moneypath.drills.report.reading import JournalReading
 from moneypath.drills.tolerance import impact
 from tests.support.shop_catalog import foreign_data, load
 
@@ -22,10 +22,10 @@ def shop(value_held_up=None, critical=True):
     return load(data)
 
 
-def payments(failed_from: float, failed_to: float, currency="JPY", amount=5000, n=100) -> list[Outcome]:
+def payments(failed_from: float, failed_to: float, currency="JPY", amount=5000, n=100) -> list[PaymentOutcome]:
     """n payments one a second from t=0; those started within [failed_from, failed_to] failed."""
-    return [Outcome(t=float(i), provider="komoju", currency=currency, amount_minor=amount, correlation_id=f"c{i}",
-                    error="502" if failed_from <= i <= failed_to else None, finished=i + 0.5) for i in range(n)]
+    return [PaymentOutcome(t=float(i), provider="komoju", currency=currency, amount_minor=amount, correlation_id=f"c{i}",
+                           error="502" if failed_from <= i <= failed_to else None, finished=i + 0.5) for i in range(n)]
 
 
 def test_a_short_scenario_is_within_tolerance():
@@ -74,12 +74,12 @@ def test_the_scenario_is_classified_from_a_day_of_its_own_traffic():
 
 def test_the_report_section_shows_tolerances_and_criteria():
     part = impact(shop(), "ticket-sales", payments(10, 50), 10.0, 60.0, 100.0, 60.0).to_dict()
-    section = impact_section(Journal({"drill": "d", "schema": 1, "impact": part}))
+    section = impact_section(JournalReading({"drill": "d", "schema": 1, "impact": part}))
     assert section.title == "Impact tolerance and DORA classification"
     texts = [str(cell.text) for block in section.blocks if hasattr(block, "rows") for row in block.rows for cell in row]
     assert "disruption" in texts and "30m" in texts and "40 min 30 s" in texts
     assert "RTS 2024/1772 Art. 9(1)(d)" in texts
-    assert impact_section(Journal({"drill": "d", "schema": 1})) is None  # a journal from before the part
+    assert impact_section(JournalReading({"drill": "d", "schema": 1})) is None  # a journal from before the part
 
 
 def test_the_runner_writes_the_impact_part_into_the_journal(live):

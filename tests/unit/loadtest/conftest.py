@@ -30,7 +30,7 @@ def no_run(monkeypatch):
 
     def open_target(c, args, port, *_locustfile, **_where):
         opened.append(args)
-        return locust_run.Target("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
+        return locust_run.LoadTarget("http://127.0.0.1:9", "http://127.0.0.1:9", None, "t", None)
 
     monkeypatch.setattr(targets, "open_target", open_target)
     monkeypatch.setattr(targets, "close_target", lambda target: None)

@@ -49,7 +49,7 @@ def result_json(p99, rps, scenario="checkout", rate=10, **load):
 
 
 def step(rate, passed, p99=100.0, auth=None):
-    return capacity.Step(rate, rate, auth if auth is not None else rate * 0.45, p99, p99, 0.0, 0.17, passed, [])
+    return capacity.CapacityStep(rate, rate, auth if auth is not None else rate * 0.45, p99, p99, 0.0, 0.17, passed, [])
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess:
@@ -121,9 +121,9 @@ def init_catalog(on: tuple[str, ...] = (), providers: tuple[str, ...] = ("paysta
     default: none, so no ledger), the GraphQL feature with `operations`."""
     from moneypath.catalog import parse_catalog
     from moneypath.catalog.features import FEATURES
-    from moneypath.scaffold.catalog_template import Options, catalog_yaml
+    from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 
     features = {name: name in on or (name == "graphql" and bool(operations)) for name in FEATURES}
-    options = Options(service="shop", providers=list(providers), currencies=["EUR", "KWD"], features=features,
-                      routes=["/graphql/", "/healthz"], operations=list(operations))
+    options = ScaffoldOptions(service="shop", providers=list(providers), currencies=["EUR", "KWD"], features=features,
+                              routes=["/graphql/", "/healthz"], operations=list(operations))
     return parse_catalog(catalog_yaml(options), "/nonexistent/ops/moneypath.yaml")

@@ -98,7 +98,7 @@ def user(cls, sfile, scenario="checkout", *answers, token="tok"):
     u.client = FakeClient(*answers)
     u.environment = SimpleNamespace(events=SimpleNamespace(request=SimpleNamespace(fire=lambda **kw: fired.append(
         {"type": kw["request_type"], "name": kw["name"], "error": str(kw["exception"]) if kw["exception"] else None}))))
-    u.begin(client.Settings(sfile, sfile.get(scenario), 10, 10, 60, token))
+    u.begin(client.LoadSettings(sfile, sfile.get(scenario), 10, 10, 60, token))
     u.fired = fired
     return u
 
@@ -251,7 +251,7 @@ def test_a_refund_takes_part_or_the_rest_and_keeps_what_is_left(shipped):
 
 
 def test_mix_problems_say_what_a_class_cannot_run(shipped, catalog):
-    s = client.Settings(shipped, shipped.get("checkout"), 10, 10, 60, None)
+    s = client.LoadSettings(shipped, shipped.get("checkout"), 10, 10, 60, None)
     assert client.mix_problems(Full, s) == (None, [])
     assert client.mix_problems(Shop, s) == (None, ["capture", "refund", "payout"])
 
@@ -260,7 +260,7 @@ def test_mix_problems_say_what_a_class_cannot_run(shipped, catalog):
 
     problem, _ = client.mix_problems(Nothing, s)
     assert problem.startswith("Nothing defines none of the mix's authorize, payout")
-    storm = client.Settings(shipped, shipped.get("retry_storm"), 10, 10, 60, None)
+    storm = client.LoadSettings(shipped, shipped.get("retry_storm"), 10, 10, 60, None)
     assert client.mix_problems(Nothing, storm)[0] == ("scenario retry_storm retries authorizations: Nothing defines "
                                                       "no authorize(self, order)")
 

@@ -8,7 +8,7 @@ import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.loadtest import counts, gates, run_report, session
-from moneypath.loadtest.run_types import LoadTestResult, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestResult
 from moneypath.stack.state import Part, StackState, save_state
 from tests.unit.loadtest.helpers import healthy_prom, summary
 
@@ -230,10 +230,10 @@ def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path
         "python", "-m", "moneypath.reference.refservice", "--port", "8101", "--metrics-port", "8102"]),
         Part("refservice-2", "http://127.0.0.1:8103", 2, "/healthz", "", ["--port", "8103", "--metrics-port", "8104"])]
     save_state(state)
-    target = Target("http://127.0.0.1:8101", "http://p", None, None, None, state_dir=tmp_path,
-                    instances=("http://127.0.0.1:8103",))
+    target = LoadTarget("http://127.0.0.1:8101", "http://p", None, None, None, state_dir=tmp_path,
+                        instances=("http://127.0.0.1:8103",))
     assert counts.scraped_addresses(target) == ["127.0.0.1:8102", "127.0.0.1:8104"]
-    team = Target("https://shop.example/", "http://p", None, None, None)
+    team = LoadTarget("https://shop.example/", "http://p", None, None, None)
     assert counts.scraped_addresses(team) == ["shop.example:443"]
 
 

@@ -12,9 +12,10 @@ from tests.unit.loadtest.helpers import FOREIGN_DIR
 
 
 def test_fault_calls_go_to_the_api_at_their_at_and_end_after_the_run():
-    fs = [scenarios.Fault(at="faultproxy", name="latency", params={"provider": "komoju", "extra_ms": 700}),
-          scenarios.Fault(at="providersim", name="error_rate", params={"provider": "acme", "rate": 1, "duration_s": 5}),
-          scenarios.Fault(at="service", name="consumer_failure", params={"queue": "webhooks", "rate": 0.5})]
+    fs = [scenarios.ScenarioFault(at="faultproxy", name="latency", params={"provider": "komoju", "extra_ms": 700}),
+          scenarios.ScenarioFault(at="providersim", name="error_rate",
+                                  params={"provider": "acme", "rate": 1, "duration_s": 5}),
+          scenarios.ScenarioFault(at="service", name="consumer_failure", params={"queue": "webhooks", "rate": 0.5})]
     calls = fault_calls.calls(fs, {"faultproxy": "http://p:1/", "providersim": "http://s:2", "service": "http://h:3"}, 30)
     assert calls == [
         fault_calls.FaultCall("http://p:1/admin/faults/latency", {"duration_s": 90.0, "provider": "komoju",

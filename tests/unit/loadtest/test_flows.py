@@ -45,7 +45,7 @@ def shopper(shop, catalog):
     u.environment = SimpleNamespace(events=SimpleNamespace(request=SimpleNamespace(fire=lambda **kw: fired.append(
         {"type": kw["request_type"], "name": kw["name"], "error": str(kw["exception"]) if kw["exception"] else None}))))
     spec = scenarios.load(SHIPPED_SCENARIOS, catalog)
-    u.begin(client.Settings(spec, spec.get("checkout"), 10, 10, 60, None))
+    u.begin(client.LoadSettings(spec, spec.get("checkout"), 10, 10, 60, None))
     u.fired = fired
     return u
 
@@ -123,7 +123,7 @@ def test_a_bad_template_names_its_file_line_and_key(tmp_path):
 def test_a_scenario_that_retries_refuses_a_template_flow_in_one_line(catalog):
     spec = scenarios.load(SHIPPED_SCENARIOS, catalog)
     retrying = next(s for s in spec.scenarios.values() if s.retry is not None)
-    problem, _ = client.mix_problems(Shopper, client.Settings(spec, retrying, 10, 10, 60, None))
+    problem, _ = client.mix_problems(Shopper, client.LoadSettings(spec, retrying, 10, 10, 60, None))
     assert problem.startswith(f"scenario {retrying.name} retries each request with its key and replays it: "
                               "Shopper's template flow is not retried")
-    assert client.mix_problems(Shopper, client.Settings(spec, spec.get("checkout"), 10, 10, 60, None))[0] is None
+    assert client.mix_problems(Shopper, client.LoadSettings(spec, spec.get("checkout"), 10, 10, 60, None))[0] is None

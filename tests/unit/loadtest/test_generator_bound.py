@@ -67,7 +67,7 @@ def test_no_cgroup_no_quota_and_a_container_path_falls_back_to_the_mount(tmp_pat
 
 def quota_timeline(cpu: float, quota: float | None, throttled: float | None, rps: float = 9.0) -> wh.Timeline:
     """Worker a under `quota` at `cpu` % of a core, throttled so; worker b healthy. 10 users each at 1/s."""
-    samples = [wh.Sample(float(t), 20, 5.0, {
+    samples = [wh.HealthSample(float(t), 20, 5.0, {
         "a": wh.Point("running", 10, cpu, rps, None, float(t), quota, throttled),
         "b": wh.Point("running", 10, 30.0, 10.0, None, float(t))}) for t in range(1, 21)]
     limits = {"a": {"cores": quota, "text": "cgroup v1 cpu.cfs_quota_us 4000 / cpu.cfs_period_us 100000"}} if quota else {}
@@ -96,7 +96,7 @@ def test_throttled_time_alone_counts_as_short_of_cpu():
 
 
 def test_too_few_users_for_the_latency_seen_are_named_with_their_figures():
-    samples = [wh.Sample(float(t), 20, 1.0, {"local": wh.Point("running", 20, 0.0, 2.5, 2.5, float(t))})
+    samples = [wh.HealthSample(float(t), 20, 1.0, {"local": wh.Point("running", 20, 0.0, 2.5, 2.5, float(t))})
                for t in range(1, 30)]
     tl = wh.Timeline("local", 0.5, samples)  # 20 users at 0.5 flows/s each: 10/s asked
     health = wh.judge(tl, wh.FLOWS_PER_S, latency=generator_bound.Latency(8.0, "checkout"))
@@ -117,7 +117,7 @@ def test_the_latency_is_the_mean_of_what_the_users_pace():
 
 
 def test_too_few_users_leave_the_passing_rate_gates_not_measured_and_failed_timings_failed():
-    samples = [wh.Sample(float(t), 20, 1.0, {"local": wh.Point("running", 20, 1.0, 2.5, 2.5, float(t))})
+    samples = [wh.HealthSample(float(t), 20, 1.0, {"local": wh.Point("running", 20, 1.0, 2.5, 2.5, float(t))})
                for t in range(1, 30)]
     health = wh.judge(wh.Timeline("local", 0.5, samples), wh.FLOWS_PER_S, latency=generator_bound.Latency(8.0, "checkout"))
     gates = [Gate("flow_p99_locust", "flow p99, Locust", "locust", FAIL, "9000 ms", "<= 1000 ms", "over"),
@@ -140,7 +140,7 @@ def test_a_worker_starved_by_a_busy_machine_is_short_of_cpu_though_its_cpu_reads
     def point(t, runnable):
         return wh.Point("running", 10, 14.0, 5.0, None, float(t), None, None, runnable)
 
-    samples = [wh.Sample(float(t), 20, 5.0, {"a": point(t, 0.97), "b": wh.Point("running", 10, 3.0, 10.0, None,
+    samples = [wh.HealthSample(float(t), 20, 5.0, {"a": point(t, 0.97), "b": wh.Point("running", 10, 3.0, 10.0, None,
                                                                                   float(t), None, None, 0.3)})
                for t in range(1, 21)]
     health = wh.judge(wh.Timeline("master", PACE, samples, {"a": 0, "b": 1}, 1000.0))

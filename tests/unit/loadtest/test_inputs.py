@@ -222,7 +222,7 @@ def test_no_auth_needs_no_token_and_sends_none(monkeypatch, tmp_path):
     started = []
     monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or SimpleNamespace())
     monkeypatch.setenv("MONEYPATH_TOKEN", "leftover")
-    spec = locust_run.RunSpec("checkout")
+    spec = locust_run.LoadTestSpec("checkout")
     locust_processes.start_locust(spec, target, tmp_path, 9,
                                   locust_processes.LocustLoad(10, 10, 5, SHIPPED_SCENARIOS, Path("x.py")))
     argv, env = started[0]

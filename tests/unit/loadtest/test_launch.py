@@ -65,8 +65,8 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
     monkeypatch.setenv("MONEYPATH_RATE", "999")  # left over in the shell: the run decides, not the shell
     monkeypatch.setenv("MONEYPATH_STATE_DIR", "/elsewhere")
     monkeypatch.delenv("MONEYPATH_HISTORY", raising=False)  # the suite's throwaway drill history (tests/conftest.py)
-    target = locust_run.Target("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
-    spec = locust_run.RunSpec("komoju_slow", workers=1)
+    target = locust_run.LoadTarget("http://127.0.0.1:9", None, None, "tok", "adm", faultproxy="http://127.0.0.1:8")
+    spec = locust_run.LoadTestSpec("komoju_slow", workers=1)
     argv, env = locust_processes.locust_invocation(spec, target, tmp_path, 9100, locust_processes.LocustLoad(
         8.0, 8, 12.5, FOREIGN / "scenarios.yaml", plain, 3.0, (4.0, 8.5)))
     assert argv[argv.index("-f") + 1] == f"{plain},{launch.PLUGIN}"
@@ -207,8 +207,8 @@ def test_a_plain_run_skips_the_locust_latency_gate_it_cannot_judge(plain, tmp_pa
     (tmp_path / "moneypath.yaml").write_text(text.replace("\nalerts:\n", LATENCY_SLO + "\nalerts:\n", 1))
     c = load_catalog(tmp_path / "moneypath.yaml")
     said = []
-    target = locust_run.Target("http://127.0.0.1:9", None, None, None, None)
-    outcome = locust_run.run(c, locust_run.RunSpec("checkout", duration_s=5, locustfile=plain, require_prometheus=False,
+    target = locust_run.LoadTarget("http://127.0.0.1:9", None, None, None, None)
+    outcome = locust_run.run(c, locust_run.LoadTestSpec("checkout", duration_s=5, locustfile=plain, require_prometheus=False,
                                            scenario_file=FOREIGN / "scenarios.yaml"), target, tmp_path / "w", 9,
                          said.append)
     gates = {g.name: g for g in outcome.gates}

@@ -8,7 +8,7 @@ import pytest
 
 from moneypath.loadtest import scraped_targets
 from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.run_types import Target
+from moneypath.loadtest.run_types import LoadTarget
 from tests.support.identity_prom import FakeProm
 
 A, B = "a1b2c3-4242", "9f8e7d-4243"
@@ -24,8 +24,8 @@ def answers(monkeypatch):
     return seen, prom
 
 
-def target(**kw) -> Target:
-    return Target("http://127.0.0.1:8001", "http://127.0.0.1:9090", None, None, None, **kw)
+def target(**kw) -> LoadTarget:
+    return LoadTarget("http://127.0.0.1:8001", "http://127.0.0.1:9090", None, None, None, **kw)
 
 
 def test_an_address_not_scraped_is_refused_with_one_line(answers, catalog):
@@ -64,4 +64,4 @@ def test_a_target_down_is_said_and_the_run_goes_on(answers, catalog):
 
 def test_a_stack_started_here_or_no_prometheus_is_not_asked(answers, catalog):
     assert scraped_targets.proofs(catalog, target(owned=True), "the load test") == []
-    assert scraped_targets.proofs(catalog, Target("http://127.0.0.1:8001", None, None, None, None), "x") == []
+    assert scraped_targets.proofs(catalog, LoadTarget("http://127.0.0.1:8001", None, None, None, None), "x") == []

@@ -183,7 +183,7 @@ def test_sigterm_during_a_run_stops_the_stack_it_started_and_keeps_the_logs(tmp_
     started) closed, Locust's log kept, one last line and 143."""
     from moneypath.loadtest import targets
 
-    target = locust_run.Target("http://127.0.0.1:9", None, None, "t", None)
+    target = locust_run.LoadTarget("http://127.0.0.1:9", None, None, "t", None)
     closed = []
     monkeypatch.setattr(targets, "open_target", lambda *args, **kw: target)
     monkeypatch.setattr(targets, "close_target", closed.append)

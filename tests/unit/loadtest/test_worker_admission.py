@@ -8,7 +8,7 @@ import pytest
 
 from moneypath.loadtest import locust_processes, worker_roll
 from moneypath.loadtest import worker_identity as wi
-from moneypath.loadtest.run_types import RunSpec, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestSpec
 from tests.conftest import SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 MASTER = wi.Identity("2.47.0", "a" * 64, "b" * 64, "c" * 64)
@@ -120,8 +120,8 @@ def test_a_bound_master_listens_where_told_waits_as_long_and_starts_no_worker(tm
     started = []
     monkeypatch.setattr(locust_processes, "_spawn", lambda argv, log, env: started.append((argv, env)) or object())
     load = locust_processes.LocustLoad(10, 10, 5, SHIPPED_SCENARIOS, SHIPPED_LOCUSTFILE)
-    target = Target("http://127.0.0.1:8080", None, None, None, None)
-    spec = RunSpec("checkout", workers=3, bind="10.0.0.10:5557", wait_workers_s=90.5, runs_follow=True)
+    target = LoadTarget("http://127.0.0.1:8080", None, None, None, None)
+    spec = LoadTestSpec("checkout", workers=3, bind="10.0.0.10:5557", wait_workers_s=90.5, runs_follow=True)
     locust_processes.start_locust(spec, target, tmp_path, 9100, load)
     [(argv, env)] = started
     at = argv.index("--master")
@@ -129,6 +129,6 @@ def test_a_bound_master_listens_where_told_waits_as_long_and_starts_no_worker(tm
                                "--expect-workers", "3", "--expect-workers-max-wait", "91"]
     assert env[worker_roll.RUNS_FOLLOW_ENV] == "1"  # capacity's next step follows on the same workers
     started.clear()
-    locust_processes.start_locust(RunSpec("checkout", workers=2), target, tmp_path, 9100, load)
+    locust_processes.start_locust(LoadTestSpec("checkout", workers=2), target, tmp_path, 9100, load)
     assert [a[a.index("--worker")] for a, _ in started[1:]] == ["--worker", "--worker"]
     assert worker_roll.RUNS_FOLLOW_ENV not in started[0][1]

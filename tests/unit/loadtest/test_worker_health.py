@@ -28,7 +28,7 @@ def timeline(seconds: int, workers: dict, users: int = 20, pace: float | None = 
             if state in wh.UP:
                 last[w] = t
             points[w] = wh.Point(state, n, cpu, rps, None, last.get(w))
-        samples.append(wh.Sample(float(t), users, 5.0, points))
+        samples.append(wh.HealthSample(float(t), users, 5.0, points))
     return wh.Timeline("master", pace, samples, {w: i for i, w in enumerate(workers)}, 1000.0)
 
 
@@ -107,9 +107,9 @@ def test_a_short_rate_alone_never_names_the_generator():
 
 def test_a_saturated_master_or_single_process_is_the_bottleneck_too():
     tl = timeline(20, {"a": steady(), "b": steady()})
-    tl.samples = [wh.Sample(s.t, s.target_users, 97.0, s.workers) for s in tl.samples]
+    tl.samples = [wh.HealthSample(s.t, s.target_users, 97.0, s.workers) for s in tl.samples]
     assert wh.judge(tl).bound == ["the Locust master short of CPU: 97 % of its core (median)"]
-    local = wh.Timeline("local", PACE, [wh.Sample(float(t), 20, None, {"local": wh.Point("running", 20, 95.0, 20.0,
+    local = wh.Timeline("local", PACE, [wh.HealthSample(float(t), 20, None, {"local": wh.Point("running", 20, 95.0, 20.0,
                                                                                           None, float(t))})
                                         for t in range(1, 20)])
     health = wh.judge(local)
@@ -129,7 +129,7 @@ def test_the_seconds_after_a_change_of_users_are_left_out_of_the_rate():
     for t in range(1, 40):
         users = 20 if 10 <= t < 20 else 2
         rate = users * PACE if not (10 <= t < 13 or 20 <= t < 23) else 2.0
-        samples.append(wh.Sample(float(t), users, 1.0, {"a": wh.Point("running", users, 10.0, rate, None, float(t))}))
+        samples.append(wh.HealthSample(float(t), users, 1.0, {"a": wh.Point("running", users, 10.0, rate, None, float(t))}))
     health = wh.judge(wh.Timeline("master", PACE, samples, {"a": 0}))
     assert not health.generator_bound and health.achieved_share == 1.0
 

@@ -12,7 +12,7 @@ from moneypath.check.counter_resets import AlternatingTarget, counter_names, fin
 from moneypath.map.graph import build_map
 from moneypath.map.live_health import read_health
 from moneypath.map.marks import Mark, State
-from moneypath.map.scrape_health import Target
+from moneypath.map.scrape_health import ScrapeTarget
 from tests.conftest import FOREIGN_PATH, ROOT
 from tests.unit.map.fake_prometheus import (
     TARGET,
@@ -135,10 +135,10 @@ def test_without_the_targets_endpoint_up_says_which_target_is_down(graph, fake, 
 
 def test_target_dead_is_judged_on_its_own_interval():
     now = 1_000.0
-    assert Target("j", "i", True, now - 1.9, 1.0).dead(now) is None
-    assert Target("j", "i", True, now - 2.1, 1.0).dead(now).startswith("target i (job j) was last scraped 2 s ago")
-    assert Target("j", "i", None, None, 1.0).dead(now) == "target i (job j) has not been scraped yet"
-    assert Target("j", "i", True, now - 600, None).dead(now) is None  # no interval known: up alone is judged
+    assert ScrapeTarget("j", "i", True, now - 1.9, 1.0).dead(now) is None
+    assert ScrapeTarget("j", "i", True, now - 2.1, 1.0).dead(now).startswith("target i (job j) was last scraped 2 s ago")
+    assert ScrapeTarget("j", "i", None, None, 1.0).dead(now) == "target i (job j) has not been scraped yet"
+    assert ScrapeTarget("j", "i", True, now - 600, None).dead(now) is None  # no interval known: up alone is judged
 
 
 def test_the_joined_foreign_catalogs_read_with_the_same_rules(fake):

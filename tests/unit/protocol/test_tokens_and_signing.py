@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.protocol.tokens import TokenError, bearer, issue, verify
-from moneypath.reference.signing import SignatureError, Verifier, sign
+from moneypath.reference.signing import WebhookSignatureError, WebhookVerifier, sign
 
 SECRET = b"s3cret"
 
@@ -71,35 +71,35 @@ def test_a_subject_the_service_cannot_store_is_an_invalid_token(subject):
 
 
 def test_webhook_signature_window_and_replay():
-    verifier = Verifier(SECRET, window_s=300)
+    verifier = WebhookVerifier(SECRET, window_s=300)
     body = b'{"event": "capture.settled"}'
     header = sign(SECRET, body, now=10_000, nonce="n1")
     verifier.verify(header, body, now=10_010)
-    with pytest.raises(SignatureError) as e:
+    with pytest.raises(WebhookSignatureError) as e:
         verifier.verify(header, body, now=10_020)
     assert e.value.kind == "replayed"
-    with pytest.raises(SignatureError) as e:
+    with pytest.raises(WebhookSignatureError) as e:
         verifier.verify(sign(SECRET, body, now=10_000, nonce="n2"), body + b" ", now=10_010)
     assert e.value.kind == "invalid_signature"
-    with pytest.raises(SignatureError) as e:
+    with pytest.raises(WebhookSignatureError) as e:
         verifier.verify(sign(SECRET, body, now=9_000, nonce="n3"), body, now=10_010)
     assert e.value.kind == "stale"
-    with pytest.raises(SignatureError) as e:
+    with pytest.raises(WebhookSignatureError) as e:
         verifier.verify(None, body, now=10_010)
     assert e.value.kind == "invalid_signature"
 
 
 def test_non_ascii_signature_is_invalid_not_a_crash():
-    with pytest.raises(SignatureError) as e:
-        Verifier(SECRET).verify("t=1,n=x,v1=\u00e9\u00e9", b"{}", now=1)
+    with pytest.raises(WebhookSignatureError) as e:
+        WebhookVerifier(SECRET).verify("t=1,n=x,v1=\u00e9\u00e9", b"{}", now=1)
     assert e.value.kind == "invalid_signature"
 
 
 def test_a_future_dated_signature_cannot_be_replayed_while_it_is_still_valid():
-    verifier = Verifier(SECRET, window_s=300)
+    verifier = WebhookVerifier(SECRET, window_s=300)
     header = sign(SECRET, b"{}", now=10_299, nonce="future")
     verifier.verify(header, b"{}", now=10_000)
-    with pytest.raises(SignatureError) as e:
+    with pytest.raises(WebhookSignatureError) as e:
         verifier.verify(header, b"{}", now=10_401)  # 401 s later, signature still inside the window
     assert e.value.kind == "replayed"
 

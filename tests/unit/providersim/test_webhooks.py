@@ -26,7 +26,7 @@ def test_webhooks_are_delivered_signed_in_each_vocabulary(tmp_path, receiver):
 
     before = time.time()
     ref, token = run(make_app(tmp_path, receiver), scenario)
-    assert receiver.rejected == []  # every signature verified by moneypath.reference.signing.Verifier
+    assert receiver.rejected == []  # every signature verified by moneypath.reference.signing.WebhookVerifier
     got = {(p, e["event"]): e for p, e, *_ in receiver.events}
     assert {k: (e["status"], e["amount_minor"], e["currency"]) for k, e in got.items()} == {
         ("acme", "capture.settled"): ("CAPTURED", 1250, "USD"), ("acme", "refund.completed"): ("REFUNDED", 50, "USD"),

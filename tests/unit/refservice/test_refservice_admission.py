@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from moneypath.reference.refservice import admission
-from moneypath.reference.refservice.admission import COPIES_MAX, AdmissionControl, Gate, LagLimit
+from moneypath.reference.refservice.admission import COPIES_MAX, AdmissionControl, AdmissionGate, LagLimit
 from moneypath.reference.refservice.app import classify
 
 FULL = -1
@@ -48,7 +48,7 @@ def test_overloaded_the_gentle_cut_holds_the_limit_at_the_floor_until_calm():
     not take a limit under the floor from above it, and one that finds it there holds it: for `calm_s` it neither
     grows above the floor nor admits anyone over the limit, however on time the loop is meanwhile."""
     limiter = LagLimit(limit=60)
-    gate = Gate(classify, limiter, reserve=0.0)
+    gate = AdmissionGate(classify, limiter, reserve=0.0)
     t = windows(limiter, 0.060, 3, in_flight=FULL)  # overloaded: full and late, window after window
     assert limiter.limit == limiter.floor == 32 and limiter.held
     t = windows(limiter, 0.002, limiter.calm_s - 1, in_flight=FULL, start=t)  # on time, settled, still held
@@ -65,7 +65,7 @@ def test_a_limit_cut_from_far_above_the_floor_is_not_held():
     """A burst of the checkout mix meets a limit that followed the load (80-120): a cut there is not an overload
     and does not stop admissions over the limit once the loop settles."""
     limiter = LagLimit(limit=100)
-    gate = Gate(classify, limiter, reserve=0.0)
+    gate = AdmissionGate(classify, limiter, reserve=0.0)
     t = windows(limiter, 0.060, 0.1, in_flight=FULL)
     assert limiter.limit == 90 and not limiter.held
     windows(limiter, 0.002, 0.6, in_flight=50, start=t)
@@ -220,7 +220,7 @@ def test_the_probe_measures_a_blocked_loop():
 
     async def scenario():
         inner = Slow()
-        app = AdmissionControl(inner, Gate(classify, LagLimit(limit=4, min_limit=1)))
+        app = AdmissionControl(inner, AdmissionGate(classify, LagLimit(limit=4, min_limit=1)))
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(4)]
         for _ in range(12):
             await asyncio.sleep(0.001)
@@ -266,7 +266,7 @@ def test_above_the_limit_new_work_is_refused_at_once_and_money_in_motion_still_g
     async def scenario():
         inner = Slow()
         fixed = LagLimit(limit=2, min_limit=2, max_limit=2, lag_target_s=-1.0)  # always behind: a hard limit
-        gate = Gate(classify, fixed, reserve=0.5)
+        gate = AdmissionGate(classify, fixed, reserve=0.5)
         app = AdmissionControl(inner, gate)
         held = [asyncio.create_task(request(app, "POST", "/v1/payments/authorize")) for _ in range(2)]
         await asyncio.sleep(0.01)
@@ -297,7 +297,7 @@ def test_over_the_limit_a_loop_that_keeps_up_admits_up_to_twice_it():
     """After a stall, requests that waited for the provider, not the loop, arrive together: while the latest lag
     sample is on target they are admitted up to twice the limit; a lagging loop refuses at the limit."""
     limiter = LagLimit(limit=10, min_limit=10, max_limit=10)
-    gate = Gate(classify, limiter, reserve=0.0)
+    gate = AdmissionGate(classify, limiter, reserve=0.0)
     gate.in_flight = 15
     assert gate.admits(admission.NORMAL)
     gate.in_flight = 20
@@ -313,7 +313,7 @@ def test_over_the_limit_nothing_more_is_admitted_until_the_loop_settles_after_a_
     """Overloaded, the latest lag sample is on time now and then; admitting up to twice the limit at those moments
     kept the overload-spike drill's loop ~0.8 busy whatever the limit. After a late window the limit holds."""
     limiter = LagLimit(limit=10, min_limit=10, max_limit=10)
-    gate = Gate(classify, limiter, reserve=0.0)
+    gate = AdmissionGate(classify, limiter, reserve=0.0)
     gate.in_flight = 15
     limiter.lag(0.060, now=0.0, in_flight=15)  # a late window
     limiter.lag(0.002, now=0.05, in_flight=15)  # and the latest sample on time
@@ -348,7 +348,7 @@ def test_the_request_cost_fault_holds_the_loop_for_admitted_api_requests_only():
         inner.release.set()
         cost = RequestCost(inner, faults, lambda method, path: classify(method, path) != admission.EXEMPT)
         fixed = LagLimit(limit=1, min_limit=1, max_limit=1, lag_target_s=-1.0)  # always behind: a hard limit
-        app = AdmissionControl(cost, Gate(classify, fixed))
+        app = AdmissionControl(cost, AdmissionGate(classify, fixed))
 
         async def timed(method, path):
             started = time.perf_counter()
@@ -394,7 +394,7 @@ def test_each_refusal_is_counted_by_priority_in_the_catalogs_signal():
     async def scenario(mp):
         inner = Slow()
         fixed = LagLimit(limit=1, min_limit=1, max_limit=1, lag_target_s=-1.0)  # always behind: a hard limit
-        app = AdmissionControl(inner, Gate(classify, fixed, reserve=0.0, on_refuse=mp.count_shed))
+        app = AdmissionControl(inner, AdmissionGate(classify, fixed, reserve=0.0, on_refuse=mp.count_shed))
         # a limit of 1 without reserve: one new payment fills it, and captures get the critical slots above what
         # new work can reach (2 * 1 + 1 = 3)
         held = [asyncio.create_task(request(app, "POST", path))
@@ -418,9 +418,9 @@ def test_the_protocols_refusals_are_tallied_and_recorded_together_within_the_tal
     """Refused as the headers are parsed (admission_http), a refusal costs a dict entry; the metrics get one call
     per kind and method within TALLY_S, and the tally left when the service stops is recorded by record_tally."""
     recorded: list[tuple] = []
-    gate = Gate(classify, LagLimit(limit=0, min_limit=0, max_limit=0),
-                on_refuse=lambda kind, n: recorded.append(("shed", kind, n)),
-                on_wire_refusals=lambda method, n: recorded.append(("http", method, n)))
+    gate = AdmissionGate(classify, LagLimit(limit=0, min_limit=0, max_limit=0),
+                         on_refuse=lambda kind, n: recorded.append(("shed", kind, n)),
+                         on_wire_refusals=lambda method, n: recorded.append(("http", method, n)))
 
     async def scenario():
         for _ in range(3):
@@ -452,7 +452,7 @@ def test_the_protocols_refusals_are_tallied_and_recorded_together_within_the_tal
 
 
 def test_copies_of_a_request_in_flight_take_no_slot_up_to_a_bound():
-    gate = Gate(lambda method, path: "normal", LagLimit(limit=1, min_limit=1, max_limit=1))
+    gate = AdmissionGate(lambda method, path: "normal", LagLimit(limit=1, min_limit=1, max_limit=1))
     key = b"Bearer t\nkey-1"
     assert not gate.admits_copy(key), "nothing of that key is in flight: not a copy"
     gate.admit()

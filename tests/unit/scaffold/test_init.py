@@ -203,9 +203,9 @@ class _Answer:
         return False
 
 
-def _settings(project: Path) -> client.Settings:
+def _settings(project: Path) -> client.LoadSettings:
     spec = scenarios.load(project / "loadtests/scenarios.yaml", load_catalog(project / "moneypath.yaml"))
-    return client.Settings(spec, spec.get("checkout"), 10, 10, 60, None)
+    return client.LoadSettings(spec, spec.get("checkout"), 10, 10, 60, None)
 
 
 def test_scenario_file_beside_the_locustfile_loads_against_the_written_catalog(project):
@@ -402,12 +402,12 @@ def test_a_runbooks_file_in_the_way_leaves_the_directory_exactly_as_it_was(tmp_p
 
 
 def test_a_name_too_long_for_the_file_system_leaves_no_half_written_project(tmp_path):
-    from moneypath.scaffold.catalog_template import Options
+    from moneypath.scaffold.catalog_template import ScaffoldOptions
     from moneypath.scaffold.project import InitError, init_project
 
     # past the CLI's own limit: the runbook pages' names are longer than the file system takes
-    options = Options(service="s" * 300, providers=["komoju"], currencies=["JPY"],
-                      features={name: False for name in FEATURES})
+    options = ScaffoldOptions(service="s" * 300, providers=["komoju"], currencies=["JPY"],
+                              features={name: False for name in FEATURES})
     root = tmp_path / "ops"
     with pytest.raises(InitError, match="nothing was written"):
         init_project(root, options)

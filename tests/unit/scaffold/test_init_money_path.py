@@ -15,7 +15,7 @@ from moneypath.catalog.currencies import ISO_4217_EXPONENTS
 from moneypath.catalog.features import FEATURES
 from moneypath.check.map_lint import map_problems, not_declared
 from moneypath.map.graph import build_map
-from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 from tests.conftest import run_cli
 
 PROVIDER = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
@@ -23,19 +23,19 @@ SERVICE = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,15}", fullmatch=True)
 
 
 @st.composite
-def options(draw) -> Options:
+def options(draw) -> ScaffoldOptions:
     on = draw(st.sets(st.sampled_from(sorted(FEATURES))))
-    return Options(service=draw(SERVICE),
-                   providers=draw(st.lists(PROVIDER, min_size=1, max_size=4, unique=True)),
-                   currencies=draw(st.lists(st.sampled_from(sorted(ISO_4217_EXPONENTS)), min_size=1, max_size=3,
-                                            unique=True)),
-                   features={name: name in on for name in FEATURES},
-                   operations=["CheckoutComplete"] if "graphql" in on else [])
+    return ScaffoldOptions(service=draw(SERVICE),
+                           providers=draw(st.lists(PROVIDER, min_size=1, max_size=4, unique=True)),
+                           currencies=draw(st.lists(st.sampled_from(sorted(ISO_4217_EXPONENTS)), min_size=1, max_size=3,
+                                                    unique=True)),
+                           features={name: name in on for name in FEATURES},
+                           operations=["CheckoutComplete"] if "graphql" in on else [])
 
 
 @settings(max_examples=80, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(options())
-def test_every_scaffolded_section_validates_builds_and_lints_clean(o: Options):
+def test_every_scaffolded_section_validates_builds_and_lints_clean(o: ScaffoldOptions):
     c = parse_catalog(catalog_yaml(o), "moneypath.yaml")  # CatalogError (the test fails) on any problem
     assert c.money_path is not None and not_declared(c) is None
     assert map_problems(c) == []
@@ -55,8 +55,8 @@ def test_every_scaffolded_section_validates_builds_and_lints_clean(o: Options):
 
 
 def test_a_provider_named_like_a_fixed_node_or_a_yaml_word_gets_a_key_of_its_own():
-    o = Options(service="ledger", providers=["ledger", "customer", "on", "null"], currencies=["EUR"],
-                features={name: True for name in FEATURES}, operations=["Pay"])
+    o = ScaffoldOptions(service="ledger", providers=["ledger", "customer", "on", "null"], currencies=["EUR"],
+                        features={name: True for name in FEATURES}, operations=["Pay"])
     c = parse_catalog(catalog_yaml(o), "moneypath.yaml")
     assert sorted(c.money_path.nodes) == ["customer", "customer_2", "ledger", "ledger_2", "ledger_3", "null", "on",
                                           "outbox", "payee_bank", "settlement"]

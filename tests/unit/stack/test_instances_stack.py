@@ -112,7 +112,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
 
     def start_stack(c, state_dir, exporter_port, progress, instances=1):
         asked.append(instances)
-        return locust_run.Target("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
+        return locust_run.LoadTarget("http://127.0.0.1:1", None, None, "tok", "adm", owned=True,
                              instances=tuple(f"http://127.0.0.1:{p}" for p in range(2, instances + 1)))
 
     monkeypatch.setattr(targets, "start_stack", start_stack)
@@ -129,11 +129,11 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
         8.0, 8, 5.0, SHIPPED_SCENARIOS, SHIPPED_LOCUSTFILE))
     assert env["MONEYPATH_HOSTS"] == "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"
     sfile = scenarios.load(SHIPPED_SCENARIOS)
-    settings = client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok",
-                               hosts=tuple(env["MONEYPATH_HOSTS"].split(",")))
+    settings = client.LoadSettings(sfile, sfile.get("checkout"), 10, 10, 60, "tok",
+                                   hosts=tuple(env["MONEYPATH_HOSTS"].split(",")))
     assert [settings.host_of(i) for i in range(4)] == ["http://127.0.0.1:1", "http://127.0.0.1:2",
                                                        "http://127.0.0.1:3", "http://127.0.0.1:1"]
-    assert client.Settings(sfile, sfile.get("checkout"), 10, 10, 60, "tok").host_of(0) is None
+    assert client.LoadSettings(sfile, sfile.get("checkout"), 10, 10, 60, "tok").host_of(0) is None
 
 
 def test_loadtest_instances_with_a_given_host_is_one_line(tmp_path, capsys, monkeypatch):

@@ -9,7 +9,7 @@ import yaml
 
 from moneypath._common.prometheus import Prometheus
 from moneypath.loadtest import targets
-from moneypath.loadtest.run_types import LoadTestError, Target
+from moneypath.loadtest.run_types import LoadTarget, LoadTestError
 from moneypath.stack import local as stack
 from moneypath.stack import scrape
 from moneypath.stack.state import Part, StackError, StackState, save_state
@@ -85,13 +85,13 @@ def test_no_stack_a_missing_file_or_the_stacks_own_job_is_a_stack_error(tmp_path
 
 def test_the_load_test_adds_and_removes_its_exporter_through_the_stack(tmp_path, reloads):
     _stack(tmp_path)
-    target = Target("http://127.0.0.1:1", "http://127.0.0.1:9090/", None, "t", "a", state_dir=tmp_path)
+    target = LoadTarget("http://127.0.0.1:1", "http://127.0.0.1:9090/", None, "t", "a", state_dir=tmp_path)
     targets.add_exporter_target(target, 9646)
     assert target.reloaded_prometheus and _jobs(tmp_path / "prometheus.yml")["locust"] == ["127.0.0.1:9646"]
     targets.remove_exporter_target(target)
     assert not target.reloaded_prometheus and "locust" not in _jobs(tmp_path / "prometheus.yml")
-    for other in (Target("h", "http://127.0.0.1:7777", None, "t", "a", state_dir=tmp_path),  # another Prometheus
-                  Target("h", "http://127.0.0.1:9090", None, "t", "a", state_dir=tmp_path, owned=True)):
+    for other in (LoadTarget("h", "http://127.0.0.1:7777", None, "t", "a", state_dir=tmp_path),  # another Prometheus
+                  LoadTarget("h", "http://127.0.0.1:9090", None, "t", "a", state_dir=tmp_path, owned=True)):
         targets.add_exporter_target(other, 9646)
         assert not other.reloaded_prometheus
     assert reloads == ["http://127.0.0.1:9090"] * 2
@@ -101,7 +101,7 @@ def test_the_load_test_words_a_refused_reload_as_the_stack_does(tmp_path, monkey
     _stack(tmp_path)
     monkeypatch.setattr(scrape, "Prometheus", lambda url, timeout_s: _mock_with(Prometheus(url, timeout_s), lambda r:
                         httpx.Response(500, text="failed to reload config: bad\n")))
-    target = Target("http://127.0.0.1:1", "http://127.0.0.1:9090", None, "t", "a", state_dir=tmp_path)
+    target = LoadTarget("http://127.0.0.1:1", "http://127.0.0.1:9090", None, "t", "a", state_dir=tmp_path)
     with pytest.raises(LoadTestError, match="^Prometheus at http://127.0.0.1:9090 refused the reload: 500 failed to "
                                             "reload config: bad$"):
         targets.add_exporter_target(target, 9646)

@@ -9,7 +9,7 @@ from pathlib import Path
 from moneypath._common.plots import Series, draw_lines, finish, pyplot, save, utc
 from moneypath._common.report import Cell, Image
 from moneypath.drills.report.formatting import currency_of, fmt_duration, num
-from moneypath.drills.report.reading import Journal
+from moneypath.drills.report.reading import JournalReading
 
 MINOR = "minor"  # a plot's unit for money in minor units, one series per currency (a `currency` label)
 
@@ -18,7 +18,7 @@ def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")[:60] or "signal"
 
 
-def _money_series(jn: Journal, series: list[Series]) -> set[str | None]:
+def _money_series(jn: JournalReading, series: list[Series]) -> set[str | None]:
     """A money plot (unit "minor") in each currency's major unit: JPY 6235 stays 6,235, KWD 6235 becomes 6.235.
     Returns the series' currencies (None: a series without one, left in minor units)."""
     currencies: set[str | None] = set()
@@ -34,7 +34,7 @@ def _money_series(jn: Journal, series: list[Series]) -> set[str | None]:
     return currencies
 
 
-def _money_axis(jn: Journal, ax, currencies: set[str | None]) -> None:
+def _money_axis(jn: JournalReading, ax, currencies: set[str | None]) -> None:
     """Ticks in the currency when every series on the axis is in that one ("JPY 6,000", "KWD 6.235")."""
     if len(currencies) == 1 and None not in currencies:
         cur = next(iter(currencies))
@@ -42,7 +42,7 @@ def _money_axis(jn: Journal, ax, currencies: set[str | None]) -> None:
         ax.yaxis.set_major_formatter(lambda v, _: f"{cur} {v:,.{exp}f}")
 
 
-def _plot_signal(jn: Journal, title: str, entry: dict, path: Path) -> None:
+def _plot_signal(jn: JournalReading, title: str, entry: dict, path: Path) -> None:
     """One plot of a journal series; money in several currencies gets an axis per currency (JPY 6,235 and
     KWD 6.235 on one scale would flatten the KWD line)."""
     unit = str(entry.get("unit") or "short")
@@ -69,7 +69,7 @@ def _plot_signal(jn: Journal, title: str, entry: dict, path: Path) -> None:
     save(fig, path)
 
 
-def _draw_signal(jn: Journal, ax, title: str, unit: str, series: list[Series]) -> None:
+def _draw_signal(jn: JournalReading, ax, title: str, unit: str, series: list[Series]) -> None:
     drawn = [s for s in series if s.times]
     known = [t for t in (jn.started_at, jn.finished_at, jn.injected_at, jn.first_page, jn.resolved) if t is not None]
     known += [t for s in drawn for t in (min(s.times), max(s.times))]
@@ -99,7 +99,7 @@ def _draw_signal(jn: Journal, ax, title: str, unit: str, series: list[Series]) -
     finish(ax, title, unit, empty=not drawn)
 
 
-def render_plots(jn: Journal, out: Path) -> list[Image]:
+def render_plots(jn: JournalReading, out: Path) -> list[Image]:
     images = []
     series = jn.j.get("series") or {}
     for i, (title, entry) in enumerate(series.items() if isinstance(series, dict) else [], start=1):

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from moneypath._common.report import Cell, Para, Section, Table
 from moneypath.drills.report.formatting import verdict_cell
-from moneypath.drills.report.reading import Journal
+from moneypath.drills.report.reading import JournalReading
 
 _STATUS_KIND = {"pass": "ok", "met": "bad", "fail": "fail", "not met": "ok", "not measured": "na"}
 
 
-def impact_section(jn: Journal) -> Section | None:
+def impact_section(jn: JournalReading) -> Section | None:
     """None for a journal written before the part existed."""
     part = jn.j.get("impact")
     if not isinstance(part, dict):

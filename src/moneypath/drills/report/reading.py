@@ -20,7 +20,7 @@ class ReportError(Exception):
     """The journal cannot be read or the report cannot be written; the message is one line for the CLI."""
 
 
-class Journal:
+class JournalReading:
     def __init__(self, j: dict, catalog: Catalog | None = None):
         if not isinstance(j, dict):
             raise ReportError(f"a drill journal is a JSON object, got {type(j).__name__}")

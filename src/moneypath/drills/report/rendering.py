@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.report import Cell, Document, Para, Section, publishing, stage
 from moneypath.drills.report.charts import render_plots
-from moneypath.drills.report.reading import Journal, ReportError, load_journal  # callers import the last two from here
+from moneypath.drills.report.reading import (  # callers import the last two from here
+    JournalReading,
+    ReportError,
+    load_journal,
+)
 from moneypath.drills.report.report_map import MAP_FILE, map_section
 from moneypath.drills.report.sections import build_sections
 
@@ -53,7 +57,7 @@ def _runbook_href(journal: dict, out_dir: Path) -> str | None:
     return Path(os.path.relpath(found, out_dir)).as_posix() if found else None
 
 
-def document(jn: Journal, sections: list[Section]) -> Document:
+def document(jn: JournalReading, sections: list[Section]) -> Document:
     """The report: the sections, and a footer naming the journal (the markdown also says how to re-render)."""
     title = str(jn.j.get("title") or "")
     schema = jn.j.get("schema", "?")
@@ -80,7 +84,7 @@ def render(journal: dict, out_dir: Path, catalog: Catalog | None = None) -> Path
     moved with os.replace, report.md last. On any error the temporary directory is removed and
     out_dir is left as it was. journal.json is written too when out_dir has none.
     """
-    jn = Journal(journal, catalog)
+    jn = JournalReading(journal, catalog)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"{out_dir} exists and is not a directory")

@@ -13,7 +13,7 @@ from moneypath._common.report import Cell, Markup, Para, Section, Table
 from moneypath.catalog import CatalogError
 from moneypath.drills.map_hits import AlertReads, Fault, hit_edges
 from moneypath.drills.report.formatting import fmt_utc
-from moneypath.drills.report.reading import Journal
+from moneypath.drills.report.reading import JournalReading
 from moneypath.map.graph import MoneyPathMap, build_map
 from moneypath.map.layout import LayoutError
 from moneypath.map.marks import MapHealth, Mark, State
@@ -38,7 +38,7 @@ def _note(text: str) -> MapDrawing:
     return MapDrawing(Section(TITLE, [Para(text, "note")]))
 
 
-def drill_health(jn: Journal, graph: MoneyPathMap, reads: AlertReads) -> MapHealth:
+def drill_health(jn: JournalReading, graph: MoneyPathMap, reads: AlertReads) -> MapHealth:
     """Each edge an alert that paged reads: red (a page) or amber (a ticket) naming the alerts; every other edge
     grey. Nodes carry no mark: the report judges the money's movements, not its places."""
     rows = [a for a in jn.alerts if a.get("paged_at") is not None and a.get("alert")]
@@ -64,7 +64,7 @@ def drill_health(jn: Journal, graph: MoneyPathMap, reads: AlertReads) -> MapHeal
     return health
 
 
-def map_section(jn: Journal, catalog: Catalog | None) -> MapDrawing:
+def map_section(jn: JournalReading, catalog: Catalog | None) -> MapDrawing:
     """The section, and the SVG to write beside the report (None: no map to draw, the section says why)."""
     if catalog is None:
         return _note("The money-path map is not drawn: the report was rendered without the drill's catalog "

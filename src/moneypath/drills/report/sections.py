@@ -16,7 +16,7 @@ from moneypath.drills.report.formatting import (
     verdict_cell,
 )
 from moneypath.drills.report.impact_section import impact_section
-from moneypath.drills.report.reading import Journal
+from moneypath.drills.report.reading import JournalReading
 
 OBJECTIVE_TEXT = {
     "interrupted": "interrupted (Ctrl-C stopped the drill)",
@@ -38,7 +38,7 @@ OBJECTIVE_TEXT = {
 }
 
 
-def build_sections(jn: Journal, images: list[Image], runbook_href: str | None,
+def build_sections(jn: JournalReading, images: list[Image], runbook_href: str | None,
                    money_map: Section | None = None) -> list[Section]:
     """The report's sections; `money_map` (moneypath.drills.report.report_map) follows the alerts."""
     j = jn.j
@@ -228,7 +228,7 @@ def conservation_rows(records: list) -> list[list[Cell]]:
             for r in records if isinstance(r, dict)]
 
 
-def _ha_section(jn: Journal, ha: dict) -> Section:
+def _ha_section(jn: JournalReading, ha: dict) -> Section:
     """replica_down: which replica died when, each alert group's pages (once, or a duplicate from the pair), the
     time to page against the single-stack deadline, the heartbeats, and whether the stack is whole again."""
     evaluation = num(ha.get("evaluation_interval_s"))

@@ -20,7 +20,7 @@ from moneypath.loadtest.capacity.plan import (
     DELIVERED,
     SCENARIO,
     STEP_GATES,
-    Step,
+    CapacityStep,
     achieved_rps,
     goodput_rps,
     refine_rate,
@@ -36,7 +36,7 @@ EXTEND = 4              # steps added, 10 % apart, when every planned step held
 MAX_REFINE = 2
 
 
-def meter_for(target: locust_run.Target, service_pids: list[int] = ()) -> resources.CpuMeter:
+def meter_for(target: locust_run.LoadTarget, service_pids: list[int] = ()) -> resources.CpuMeter:
     """CPU of the stack's own processes when the target is a stack on this machine, and of `service_pids`
     (a service of your own running here); Locust's processes are added per step."""
     parts = resources.stack_parts(target.state_dir) if target.state_dir is not None else {}
@@ -48,8 +48,8 @@ def meter_for(target: locust_run.Target, service_pids: list[int] = ()) -> resour
 class Climb:
     """Runs the steps of one setup (a target and its database), with progress and time left."""
 
-    def __init__(self, c: Catalog, target: locust_run.Target, spec: locust_run.RunSpec, work: Path, exporter_port: int,
-                 progress=print, service_pids: list[int] = (), single_writer: bool = False):
+    def __init__(self, c: Catalog, target: locust_run.LoadTarget, spec: locust_run.LoadTestSpec, work: Path,
+                 exporter_port: int, progress=print, service_pids: list[int] = (), single_writer: bool = False):
         """`spec` is the run every step makes (step_spec): each step sets its rate, or its closed-loop users, in
         `unit`, what the locustfile paces (launch.rate_unit: requests/s, or flows/s)."""
         self.c, self.target, self.spec, self.step_s = c, target, spec, spec.duration_s
@@ -64,7 +64,7 @@ class Climb:
         left = remaining * per
         return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
 
-    def step(self, rate: float, label: str, remaining_after: int, closed_loop_users: int | None = None) -> Step:
+    def step(self, rate: float, label: str, remaining_after: int, closed_loop_users: int | None = None) -> CapacityStep:
         self.count += 1
         self.progress(f"{label} ({self._left(remaining_after + 1)})")
         began = time.monotonic()
@@ -73,10 +73,10 @@ class Climb:
         self.walls.append(time.monotonic() - began)
         return step
 
-    def saturation(self, users: int = SATURATION_USERS, probes: int = SATURATION_PROBES) -> Step:
+    def saturation(self, users: int = SATURATION_USERS, probes: int = SATURATION_PROBES) -> CapacityStep:
         """Closed-loop probes with twice the users each time until a resource is at its ceiling or more users
         add less than SATURATION_GAIN: too few users in flight only measure users / latency (Little's law)."""
-        best: Step | None = None
+        best: CapacityStep | None = None
         for n in range(probes):
             step = self.step(0, f"saturation: {users} users back to back (closed loop) for {self.step_s:g} s",
                              probes - n - 1, closed_loop_users=users)
@@ -89,11 +89,11 @@ class Climb:
             time.sleep(2)
         return best
 
-    def climb(self, rates: list[float], confirm: bool = True, extend: bool = False) -> list[Step]:
+    def climb(self, rates: list[float], confirm: bool = True, extend: bool = False) -> list[CapacityStep]:
         """The steps in order until one fails (with `confirm`, a failed step runs once more and only a second
         failure ends the climb: one slow outlier is the p99 of a short step); with `extend`, up to EXTEND more
         10 % apart when all held; then up to MAX_REFINE midpoints."""
-        steps: list[Step] = []
+        steps: list[CapacityStep] = []
         unit = self.unit
         for i, rate in enumerate(rates, 1):
             step = self.step(rate, f"step {i}/{len(rates)}: {rate:g} {unit} for {self.step_s:g} s", len(rates) - i)
@@ -144,13 +144,13 @@ def _db_write_busy(c: Catalog, prom_url: str | None, start: float, end: float) -
 
 
 def step_spec(step_s: float, workers: int, locustfile: Path, scenario_file: Path | None,
-              require_prometheus: bool = True) -> locust_run.RunSpec:
+              require_prometheus: bool = True) -> locust_run.LoadTestSpec:
     """The run every capacity step makes: the capacity scenario for `step_s`, judged by STEP_GATES alone."""
-    return locust_run.RunSpec(SCENARIO, duration_s=step_s, workers=workers, scenario_file=scenario_file,
+    return locust_run.LoadTestSpec(SCENARIO, duration_s=step_s, workers=workers, scenario_file=scenario_file,
                           locustfile=locustfile, only_gates=STEP_GATES, require_prometheus=require_prometheus)
 
 
-def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | None = None) -> Step:
+def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | None = None) -> CapacityStep:
     c, target, progress, single_writer = climb.c, climb.target, climb.progress, climb.single_writer
     spec = replace(climb.spec, rate=rate or None, users=closed_loop_users, closed_loop=closed_loop_users is not None)
     outcome = locust_run.run(c, spec, target, work, climb.exporter_port,
@@ -164,7 +164,7 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
         if delivered < DELIVERED:
             status, reasons = FAIL, [*(reasons if status == FAIL else []),
                                      f"delivered {achieved:.1f} of {rate:g} {unit} ({delivered:.0%})"]
-    health = getattr(outcome, "generator", None)  # worker_health.Health, when the harness wrote a timeline
+    health = getattr(outcome, "generator", None)  # worker_health.WorkerHealth, when the harness wrote a timeline
     if health is not None and health.generator_bound:  # the generator's limit, not the service's: not measured
         status, reasons = NOT_MEASURED, [f"{BOTTLENECK}: {'; '.join(health.bound)}"]
     conserved = getattr(outcome, "conservation", None)  # the reconciliation of counts: not measured unless passed
@@ -176,17 +176,17 @@ def _one_step(climb: Climb, rate: float, work: Path, closed_loop_users: int | No
         usage.single_writer = single_writer
     limit, why = resources.bottleneck(usage) if usage is not None else (None, "not measured")
     mean_s = _mean_response_s(s)
-    step = Step(rate if closed_loop_users is None else round(achieved, 1), achieved, s.authorize_rps, s.authorize_p99_ms,
-                prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
-                prom.cost_per_authorization_usd if prom else None, status == PASS, reasons,
-                prom.locust_series if prom else None, closed_loop=closed_loop_users is not None,
-                users=outcome.users, concurrency=usl.little_concurrency(s.rps, mean_s) if mean_s else None,
-                usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
-                goodput_rps=goodput_rps(s, unit), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
-                                                                            s.duration_s), status=status,
-                requests_rps=s.rps, generator_bound=bool(health is not None and health.generator_bound),
-                generator=health.to_dict() if health is not None else None,
-                conservation=counts.as_dict(conserved))
+    step = CapacityStep(rate if closed_loop_users is None else round(achieved, 1), achieved, s.authorize_rps,
+                        s.authorize_p99_ms, prom.p99_s * 1000 if prom and prom.p99_s is not None else None, s.failure_ratio,
+                        prom.cost_per_authorization_usd if prom else None, status == PASS, reasons,
+                        prom.locust_series if prom else None, closed_loop=closed_loop_users is not None,
+                        users=outcome.users, concurrency=usl.little_concurrency(s.rps, mean_s) if mean_s else None,
+                        usage=usage.to_dict() if usage is not None else None, limit=limit, limit_reason=why,
+                        goodput_rps=goodput_rps(s, unit), refused_rps=refused_per_s(outcome.work_dir / "locust_failures.csv",
+                                                                                    s.duration_s), status=status,
+                        requests_rps=s.rps, generator_bound=bool(health is not None and health.generator_bound),
+                        generator=health.to_dict() if health is not None else None,
+                        conservation=counts.as_dict(conserved))
     rates = f"{achieved:.1f} {unit}" + ("" if unit == launch.REQUESTS_PER_S else f" ({s.rps:.1f} requests/s)")
     if closed_loop_users is not None:
         progress(f"  saturation: {rates} = {s.authorize_rps:.1f} authorizations/s; limit: {why}")

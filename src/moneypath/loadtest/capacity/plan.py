@@ -57,7 +57,7 @@ def step_rates(start: float, step: float, maximum: float) -> list[float]:
 
 
 @dataclass
-class Step:
+class CapacityStep:
     """One measured step. `rate`, `achieved_rps` and `goodput_rps` count what the locustfile paces, the plan's
     `rate_unit` (launch.rate_unit): requests, or whole flows of a request template's steps."""
     rate: float                  # offered, per second
@@ -81,7 +81,7 @@ class Step:
     status: Outcome | None = None     # pass | fail | not measured (step_status); None: an older plan (see passed)
     requests_rps: float | None = None  # HTTP requests sent per second (a flow's every step); None: an older plan
     generator_bound: bool = False  # the load generator, not the service, was the bottleneck: the step is not measured
-    generator: dict | None = None  # worker_health.Health.to_dict() of the step's load generator; None: not measured
+    generator: dict | None = None  # worker_health.WorkerHealth.to_dict() of the step's load generator; None: not measured
     conservation: dict | None = None  # the step's reconciliation of counts (loadtest.counts.as_dict)
 
 
@@ -131,7 +131,7 @@ def goodput_rps(s: Summary, unit: str = REQUESTS_PER_S) -> float:
     return max(0.0, s.rps - s.http_failures / s.duration_s)
 
 
-def knee(steps: list[Step]) -> Step | None:
+def knee(steps: list[CapacityStep]) -> CapacityStep | None:
     """The last step of the unbroken run of passing steps from the first; None if the first failed."""
     best = None
     for s in sorted(steps, key=lambda s: s.rate):
@@ -268,7 +268,7 @@ def auto_rates(saturation_rps: float) -> list[float]:
     return [round(saturation_rps * f, 1) for f in FRACTIONS if saturation_rps * f > 0]
 
 
-def refine_rate(steps: list[Step]) -> float | None:
+def refine_rate(steps: list[CapacityStep]) -> float | None:
     """The midpoint between the knee and the next (failed) step when they are more than REFINE_GAP apart."""
     k = knee(steps)
     if k is None:
@@ -282,7 +282,7 @@ def refine_rate(steps: list[Step]) -> float | None:
     return round((k.rate + nxt) / 2, 1)
 
 
-def fit_steps(steps: list[Step], saturation: Step | None) -> dict:
+def fit_steps(steps: list[CapacityStep], saturation: CapacityStep | None) -> dict:
     """The USL fitted to (concurrency, authorizations/s) of every step and the saturation probe."""
     pts = [(s.concurrency, s.authorize_rps) for s in [*steps, *([saturation] if saturation else [])]
            if s.concurrency and s.authorize_rps > 0]
@@ -292,7 +292,7 @@ def fit_steps(steps: list[Step], saturation: Step | None) -> dict:
         return {"fit": None, "points": pts, "error": str(exc)}
 
 
-def generator_plan(steps: list[Step], unit: str = REQUESTS_PER_S) -> dict:
+def generator_plan(steps: list[CapacityStep], unit: str = REQUESTS_PER_S) -> dict:
     """The load generator across the steps: the CPU it spent per unit of rate (the median of the steps'), the steps
     where it was the bottleneck (not measured: the knee stops below the first) and how many Locust workers each of
     their rates needs, at worker_health.WORKER_CORES of a core each."""
@@ -320,7 +320,7 @@ def generator_plan(steps: list[Step], unit: str = REQUESTS_PER_S) -> dict:
     return {"cores_per_rate": per_rate, "worker_cores": WORKER_CORES, "bound": bound, "lines": lines}
 
 
-def contention(one: Step, many: Step, workers: int) -> float:
+def contention(one: CapacityStep, many: CapacityStep, workers: int) -> float:
     """The USL's sigma between `workers` processes from their saturation throughput and one process's
     (kappa taken as 0 from two points): (n X1 / Xn - 1) / (n - 1), at least 0."""
     if one.authorize_rps <= 0 or many.authorize_rps <= 0 or workers < 2:
@@ -328,13 +328,13 @@ def contention(one: Step, many: Step, workers: int) -> float:
     return max(0.0, workers * one.authorize_rps / many.authorize_rps - 1) / (workers - 1)
 
 
-def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[Step], current: float, utilization: float,
-         saturation: Step | None = None, database: str = "unknown", compare: dict | None = None,
+def plan(c: Catalog, sfile: scenarios.ScenarioFile, steps: list[CapacityStep], current: float, utilization: float,
+         saturation: CapacityStep | None = None, database: str = "unknown", compare: dict | None = None,
          rate_unit: str = REQUESTS_PER_S) -> dict:
     """The plan: steps, knee, saturation, USL fit and projections for this database, its rates in `rate_unit`
     (what the locustfile paces: requests/s or flows/s, every step's and the comparison's); with `compare`
-    ({"database", "workers", "one": Step, "many": Step, "steps": [Step]}: a second setup measured with 1
-    and N service processes) its projections beside, instances sharing that database by the USL."""
+    ({"database", "workers", "one": CapacityStep, "many": CapacityStep, "steps": [CapacityStep]}: a second setup
+    measured with 1 and N service processes) its projections beside, instances sharing that database by the USL."""
     k = knee(steps)
     costs = unit_costs(c, sfile)
     projections = []

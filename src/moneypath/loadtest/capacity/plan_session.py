@@ -34,7 +34,7 @@ from moneypath.stack.spec import RunSpec
 
 
 @dataclass
-class Plan:
+class CapacityPlan:
     """A checked capacity run: nothing started yet but the report's staging directory."""
     c: Catalog
     options: object
@@ -46,7 +46,7 @@ class Plan:
     where: RunSpec = RunSpec()
 
 
-def prepare(options, where: RunSpec) -> Plan:
+def prepare(options, where: RunSpec) -> CapacityPlan:
     """Everything that can be checked before minutes of load; UsageError (one line) when something is wrong."""
     if where.target.prometheus and options.no_prometheus:
         raise UsageError("--prometheus and --no-prometheus: choose one")
@@ -78,7 +78,7 @@ def prepare(options, where: RunSpec) -> Plan:
     except (scenarios.ScenarioError, gates.SignalError) as exc:
         raise UsageError(str(exc)) from None
     tmp, final = inputs.staging(options.out, "capacity")  # last: nothing after it can fail
-    return Plan(c, options, locustfile, sfile, steps, tmp, final, where)
+    return CapacityPlan(c, options, locustfile, sfile, steps, tmp, final, where)
 
 
 def check_postgres(url: str) -> None:
@@ -99,7 +99,7 @@ def check_postgres(url: str) -> None:
         raise UsageError(f"--postgres: cannot connect: {str(exc.orig).splitlines()[0]}") from None
 
 
-def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
+def execute(plan: CapacityPlan, say=print, warn=print) -> tuple[dict, Path]:
     """(the capacity result, its published report directory); RunFailed when the run cannot be made (its logs
     kept, the stacks it started stopped)."""
     tmp, final = plan.tmp, plan.final
@@ -127,7 +127,7 @@ def execute(plan: Plan, say=print, warn=print) -> tuple[dict, Path]:
     return result, final
 
 
-def _climb(plan: Plan, target, steps, work: Path, exporter_port: int, say, label: str = "", climb_too: bool = True,
+def _climb(plan: CapacityPlan, target, steps, work: Path, exporter_port: int, say, label: str = "", climb_too: bool = True,
            single_writer: bool = False):
     """(saturation probe, steps) on one target; the steps are automatic when `steps` is None."""
     o = plan.options
@@ -145,7 +145,7 @@ def _climb(plan: Plan, target, steps, work: Path, exporter_port: int, say, label
     return saturation, climb.climb(rates, confirm=not o.no_confirm, extend=steps is None)
 
 
-def _postgres_run(plan: Plan, work: Path, exporter_port: int, say) -> dict:
+def _postgres_run(plan: CapacityPlan, work: Path, exporter_port: int, say) -> dict:
     """The same service on PostgreSQL: a saturation probe with one process, then the climb with N (the
     same explicit steps, or automatic ones from its own saturation)."""
     o = plan.options

@@ -80,7 +80,7 @@ def event_tail(fields: Iterable[object]) -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ChainVerdict:
     """The result of walking a chain: intact, or the first broken seq and why."""
 
     events: int  # events walked
@@ -116,17 +116,17 @@ class ChainWalk:
         self.marks: dict[int, tuple[str, str]] = dict(marks or {})
         if anchor is not None:  # (seq, hash) a previous walk saw: a chain re-hashed since then is caught
             self.marks.setdefault(anchor[0], (anchor[1], "the one verified earlier"))
-        self.verdict: Verdict | None = None  # set at the first break
+        self.verdict: ChainVerdict | None = None  # set at the first break
 
-    def _broken(self, seq: int, reason: str) -> Verdict:
-        self.verdict = Verdict(self.events, self.prev_seq, self.prev_hash, seq, reason)
+    def _broken(self, seq: int, reason: str) -> ChainVerdict:
+        self.verdict = ChainVerdict(self.events, self.prev_seq, self.prev_hash, seq, reason)
         return self.verdict
 
-    def step(self, row: Mapping[str, object]) -> Verdict | None:
+    def step(self, row: Mapping[str, object]) -> ChainVerdict | None:
         """One event (a mapping with HASHED, prev_hash and hash); the verdict when it breaks the chain."""
         return self.steps([tuple(row[k] for k in ROW)])
 
-    def steps(self, rows: Iterable[tuple]) -> Verdict | None:
+    def steps(self, rows: Iterable[tuple]) -> ChainVerdict | None:
         """Events as tuples in ROW order (what a walk SELECTs); the verdict at the first break, else None.
         The loop a full walk spends its time in: locals only, one dict lookup for the marks."""
         if self.verdict is not None:
@@ -153,7 +153,7 @@ class ChainWalk:
         finally:
             self._walked(count, prev_seq, prev_hash)
 
-    def _gap(self, prev_seq: int, seq: int) -> Verdict:
+    def _gap(self, prev_seq: int, seq: int) -> ChainVerdict:
         return self._broken(prev_seq + 1, f"seq {prev_seq + 1} is missing (seq {seq} follows {prev_seq}): an "
                                           "event was deleted")
 
@@ -163,9 +163,9 @@ class ChainWalk:
         if self.verdict is None:
             self.prev_seq, self.prev_hash = prev_seq, prev_hash
         else:
-            self.verdict = Verdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
+            self.verdict = ChainVerdict(self.events, prev_seq, prev_hash, self.verdict.broken_seq, self.verdict.reason)
 
-    def steps_prejoined(self, rows: Iterable[tuple], refetch: Callable[[int], tuple]) -> Verdict | None:
+    def steps_prejoined(self, rows: Iterable[tuple], refetch: Callable[[int], tuple]) -> ChainVerdict | None:
         """As `steps`, on rows (seq, at, the string fields already quoted and joined, prev_hash, hash); an event
         that does not hash to its stored hash this way is fetched again whole (`refetch(seq)`, a ROW tuple) and
         hashed as `steps` does before it counts as edited."""
@@ -197,7 +197,7 @@ class ChainWalk:
         finally:
             self._walked(count, prev_seq, prev_hash)
 
-    def finish(self, head: tuple[int, str] | None) -> Verdict:
+    def finish(self, head: tuple[int, str] | None) -> ChainVerdict:
         """After the last event: the head (last seq and hash the writer recorded), if there is one."""
         if self.verdict is not None:
             return self.verdict
@@ -213,11 +213,11 @@ class ChainWalk:
                                                        f"seq {head_seq}: the newest events were deleted")
             if head_hash != self.prev_hash:
                 return self._broken(head_seq, "the head's hash is not the last event's hash")
-        return Verdict(self.events, self.prev_seq, self.prev_hash)
+        return ChainVerdict(self.events, self.prev_seq, self.prev_hash)
 
 
 def verify_chain(rows: Iterable[Mapping[str, object]], head: tuple[int, str] | None = None,
-                 anchor: tuple[int, str] | None = None) -> Verdict:
+                 anchor: tuple[int, str] | None = None) -> ChainVerdict:
     """Walk events in seq order: intact, or the first broken seq (edited, deleted, truncated)."""
     walk = ChainWalk(anchor)
     for row in rows:
@@ -231,8 +231,8 @@ SPAN_MIN = 100_000  # a parallel walk gives each process at least this many even
 
 def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20_000,
                     marks: Mapping[int, tuple[str, str]] | None = None,
-                    spans: Callable[[list[tuple[int, int]], Mapping[int, tuple[str, str]]], list[Verdict]] | None = None,
-                    workers: int = 1) -> Verdict:
+                    spans: Callable[[list[tuple[int, int]], Mapping[int, tuple[str, str]]], list[ChainVerdict]]
+                    | None = None, workers: int = 1) -> ChainVerdict:
     """Walk the chain stored in a database (a SQLAlchemy connection), `batch` rows at a time in seq order,
     up to the head read first: events appended meanwhile are left for the next walk, so the walk needs no
     snapshot and never holds a lock the writers wait for. Then no event may lie beyond the head: read
@@ -253,8 +253,8 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
         walked, last_hash = 0, GENESIS
         for verdict in spans([(bounds[i] + 1, bounds[i + 1]) for i in range(count)], walk.marks):
             if not verdict.intact:
-                return Verdict(walked + verdict.events, verdict.last_seq, verdict.last_hash, verdict.broken_seq,
-                               verdict.reason)
+                return ChainVerdict(walked + verdict.events, verdict.last_seq, verdict.last_hash, verdict.broken_seq,
+                                    verdict.reason)
             walked, last_hash = walked + verdict.events, verdict.last_hash
         walk.prev_seq, walk.prev_hash, walk.events = head[0], last_hash, walked
     else:
@@ -265,13 +265,13 @@ def verify_database(conn, anchor: tuple[int, str] | None = None, batch: int = 20
     if not verdict.intact:
         return verdict
     if head is None:  # the writer keeps the row from its first start (seq 0): without it no cut-off or append shows
-        return verdict if not verdict.events else Verdict(
+        return verdict if not verdict.events else ChainVerdict(
             verdict.events, verdict.last_seq, verdict.last_hash, broken_seq=verdict.last_seq,
             reason=f"the head row ({HEAD_TABLE} id 1) is missing: it was deleted, so where the chain ends is unknown")
     return _beyond_head(conn, verdict.events) or pending(conn, verdict)
 
 
-def pending(conn, verdict: Verdict, now: float | None = None, has_table: bool | None = None) -> Verdict:
+def pending(conn, verdict: ChainVerdict, now: float | None = None, has_table: bool | None = None) -> ChainVerdict:
     """An intact verdict with the events still waiting to be chained counted in, or a break when the oldest
     has waited longer than PENDING_MAX_S. `has_table`: whether PENDING_TABLE exists (None: look it up)."""
     import time
@@ -285,15 +285,15 @@ def pending(conn, verdict: Verdict, now: float | None = None, has_table: bool | 
         return verdict
     waited = (time.time() if now is None else now) - float(oldest)
     if waited > PENDING_MAX_S:
-        return Verdict(verdict.events, verdict.last_seq, verdict.last_hash, verdict.last_seq + 1,
-                       f"{count} event(s) not yet chained, the oldest written {waited:.0f} s ago (more than "
-                       f"{PENDING_MAX_S:g} s): nothing seals them, and until they are chained they can be edited "
-                       "or deleted unseen", pending=int(count))
-    return Verdict(verdict.events, verdict.last_seq, verdict.last_hash, pending=int(count))
+        return ChainVerdict(verdict.events, verdict.last_seq, verdict.last_hash, verdict.last_seq + 1,
+                            f"{count} event(s) not yet chained, the oldest written {waited:.0f} s ago (more than "
+                            f"{PENDING_MAX_S:g} s): nothing seals them, and until they are chained they can be edited "
+                            "or deleted unseen", pending=int(count))
+    return ChainVerdict(verdict.events, verdict.last_seq, verdict.last_hash, pending=int(count))
 
 
 def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int,
-                between_pages: Callable[[], object] | None = None) -> Verdict | None:
+                between_pages: Callable[[], object] | None = None) -> ChainVerdict | None:
     """Feed `walk` the events after seq `after` (and within `upto`, SQL) page by page; its verdict at a break.
     `between_pages()` is called after each full page (ChainWatch's pause)."""
     cursor = conn.connection.driver_connection.cursor()
@@ -320,7 +320,7 @@ def _walk_pages(conn, walk: ChainWalk, after: int, upto: str, batch: int,
 
 
 def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] | None = None,
-              batch: int = 20_000, between_pages: Callable[[], object] | None = None) -> Verdict:
+              batch: int = 20_000, between_pages: Callable[[], object] | None = None) -> ChainVerdict:
     """Events first..last in seq order, linked to the stored hash of the event before `first` (which the walk of
     the range before verifies): one range of a parallel verify_database, or what a ChainWatch check walks (on
     SQLite the database quotes the fields, cheaper than Python). Intact: last_hash is last's
@@ -329,24 +329,24 @@ def walk_span(conn, first: int, last: int, marks: Mapping[int, tuple[str, str]] 
     if first > 1:
         before = conn.exec_driver_sql(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = {first - 1:d}").scalar()
         if before is None:
-            return Verdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event was "
+            return ChainVerdict(0, first - 2, broken_seq=first - 1, reason=f"seq {first - 1} is missing: an event was "
                                                                       "deleted")
         walk.prev_seq, walk.prev_hash = first - 1, before
     if _walk_pages(conn, walk, first - 1, f" AND seq <= {last:d}", batch, between_pages) is not None:
         return walk.verdict  # type: ignore[return-value]
     if walk.prev_seq < last:
         return walk._broken(walk.prev_seq + 1, f"seq {walk.prev_seq + 1} is missing: an event was deleted")
-    return Verdict(walk.events, walk.prev_seq, walk.prev_hash)
+    return ChainVerdict(walk.events, walk.prev_seq, walk.prev_hash)
 
 
-def _beyond_head(conn, walked: int = 0) -> Verdict | None:
+def _beyond_head(conn, walked: int = 0) -> ChainVerdict | None:
     """An event stored after the head (read in one statement with it): appended without moving the head, or
     the head moved back over it. Rows after the head are an error, never left unread."""
     head_seq, last_seq = conn.exec_driver_sql(
         f"SELECT (SELECT seq FROM {HEAD_TABLE} WHERE id = 1), (SELECT max(seq) FROM {EVENTS_TABLE})").first()
     if last_seq is not None and head_seq is not None and int(last_seq) > int(head_seq):
-        return Verdict(walked, int(head_seq), broken_seq=int(head_seq) + 1,
-                       reason=f"events up to seq {int(last_seq)} lie beyond the head (seq {int(head_seq)}): "
+        return ChainVerdict(walked, int(head_seq), broken_seq=int(head_seq) + 1,
+                            reason=f"events up to seq {int(last_seq)} lie beyond the head (seq {int(head_seq)}): "
                               "they were added without moving the head, or the head was moved back")
     return None
 
@@ -375,7 +375,7 @@ class ChainWatch:
         self.sweep_min, self.batch, self.between_pages = sweep_min, batch, between_pages
         self.tip: tuple[int, str] | None = None  # (seq, hash) the last check ended on
         self.sweep_next = 1  # the next seq the sweep re-verifies
-        self.broken: Verdict | None = None
+        self.broken: ChainVerdict | None = None
         self._recheck: tuple[int, int] | None = None  # the seq window that must verify to clear `broken`
         self.tip_from = "verified earlier"  # where the tip's hash is known from (words for the reasons)
         self._has_pending: bool | None = None  # whether the chain has a PENDING_TABLE (looked up once)
@@ -384,7 +384,7 @@ class ChainWatch:
         """Start at (seq, hash) known from outside the database, e.g. "signed in checkpoint F"."""
         self.tip, self.tip_from = (seq, hash_), known_from
 
-    def check(self, conn) -> Verdict:
+    def check(self, conn) -> ChainVerdict:
         """One check on a SQLAlchemy connection: intact (`events` = those verified now) or the first break."""
         from sqlalchemy import text
 
@@ -396,11 +396,11 @@ class ChainWatch:
                                   "WHERE id = 1")).first()
         head = (int(found[0]), found[1]) if found is not None and int(found[0]) > 0 else None
         if found is not None and found[2] is not None and int(found[2]) > int(found[0]):
-            return self._fail(Verdict(0, int(found[0]), broken_seq=int(found[0]) + 1, reason=(
+            return self._fail(ChainVerdict(0, int(found[0]), broken_seq=int(found[0]) + 1, reason=(
                 f"events up to seq {int(found[2])} lie beyond the head (seq {int(found[0])}): they were added "
                 "without moving the head, or the head was moved back")), (int(found[0]), int(found[0]) + 1))
         if head is None and self.tip is None:
-            return self._pending(conn, Verdict(0, 0))
+            return self._pending(conn, ChainVerdict(0, 0))
         verified = 0
         if self.tip is None:  # first check: the head event alone; the sweep covers the rest
             start = self._walk_range(conn, head[0], head[0])  # type: ignore[index]
@@ -410,23 +410,23 @@ class ChainWatch:
         tip_seq, tip_hash = self.tip
         stored = conn.execute(text(f"SELECT hash FROM {EVENTS_TABLE} WHERE seq = :s"), {"s": tip_seq}).scalar()
         if stored is None:
-            return self._fail(Verdict(0, tip_seq - 1, broken_seq=tip_seq, reason=f"seq {tip_seq} was "
-                                      f"{self.tip_from} and is gone: events were deleted"), (tip_seq, tip_seq))
+            return self._fail(ChainVerdict(0, tip_seq - 1, broken_seq=tip_seq, reason=f"seq {tip_seq} was "
+                                           f"{self.tip_from} and is gone: events were deleted"), (tip_seq, tip_seq))
         if stored != tip_hash:
-            return self._fail(Verdict(0, tip_seq, broken_seq=tip_seq, reason="its hash differs from the one "
-                                      f"{self.tip_from}: the chain was rewritten"), (tip_seq, tip_seq))
+            return self._fail(ChainVerdict(0, tip_seq, broken_seq=tip_seq, reason="its hash differs from the one "
+                                           f"{self.tip_from}: the chain was rewritten"), (tip_seq, tip_seq))
         head_seq, head_hash = head if head is not None else (0, GENESIS)
         if head_seq < tip_seq:
-            return self._fail(Verdict(0, tip_seq, broken_seq=head_seq + 1, reason=f"the head records seq "
-                                      f"{head_seq}, but seq {tip_seq} was {self.tip_from}: the head was moved back"),
+            return self._fail(ChainVerdict(0, tip_seq, broken_seq=head_seq + 1, reason=f"the head records seq "
+                                           f"{head_seq}, but seq {tip_seq} was {self.tip_from}: the head was moved back"),
                               (tip_seq, tip_seq))
         forward = self._walk_range(conn, tip_seq + 1, head_seq)
         if not forward.intact:
             return self._fail(forward, (forward.broken_seq - 1, forward.broken_seq + 1))  # type: ignore[operator]
         if head_seq > tip_seq:
             if forward.last_hash != head_hash:
-                return self._fail(Verdict(forward.events, head_seq, broken_seq=head_seq,
-                                          reason="the head's hash is not the last event's hash"), (head_seq, head_seq))
+                return self._fail(ChainVerdict(forward.events, head_seq, broken_seq=head_seq,
+                                               reason="the head's hash is not the last event's hash"), (head_seq, head_seq))
             self.tip, self.tip_from = (head_seq, head_hash), "verified earlier"
         if self.sweep_next > tip_seq:
             self.sweep_next = 1
@@ -437,9 +437,9 @@ class ChainWatch:
         # Wrap once the sweep has reached the tip: while events keep arriving the tip moves on every check,
         # and a sweep that only waited for `sweep_next > tip` re-read the newest events forever, never the old.
         self.sweep_next = 1 if sweep_last >= tip_seq else sweep_last + 1
-        return self._pending(conn, Verdict(verified + forward.events + swept.events, self.tip[0], self.tip[1]))
+        return self._pending(conn, ChainVerdict(verified + forward.events + swept.events, self.tip[0], self.tip[1]))
 
-    def _pending(self, conn, verdict: Verdict) -> Verdict:
+    def _pending(self, conn, verdict: ChainVerdict) -> ChainVerdict:
         """The events waiting to be chained, checked anew at every check (no broken state to clear)."""
         if self._has_pending is None:
             from sqlalchemy import inspect
@@ -447,12 +447,12 @@ class ChainWatch:
             self._has_pending = inspect(conn).has_table(PENDING_TABLE)
         return pending(conn, verdict, has_table=self._has_pending)
 
-    def _fail(self, verdict: Verdict, window: tuple[int, int]) -> Verdict:
+    def _fail(self, verdict: ChainVerdict, window: tuple[int, int]) -> ChainVerdict:
         self.broken, self._recheck = verdict, (max(1, window[0]), max(1, window[1]))
         return verdict
 
-    def _walk_range(self, conn, first: int, last: int) -> Verdict:
+    def _walk_range(self, conn, first: int, last: int) -> ChainVerdict:
         """Events first..last in seq order, linked to the stored hash of the one before `first`."""
         if first > last:
-            return Verdict(0, last)
+            return ChainVerdict(0, last)
         return walk_span(conn, first, last, batch=self.batch, between_pages=self.between_pages)

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from moneypath._common.atomic import create_once
-from moneypath.protocol.audit.chain import ChainWatch, Verdict, verify_database
+from moneypath.protocol.audit.chain import ChainVerdict, ChainWatch, verify_database
 
 ALGORITHM_ED25519 = 1
 SIGNATURE_PREFIX = "\u2014 "  # "— ": a signature line
@@ -277,7 +277,7 @@ def marks(checkpoints: Iterable[Checkpoint]) -> dict[int, tuple[str, str]]:
     return found
 
 
-def coverage(verdict: Verdict, checkpoints: list[Checkpoint], directory: str,
+def coverage(verdict: ChainVerdict, checkpoints: list[Checkpoint], directory: str,
              required: bool = False) -> tuple[bool, str]:
     """An intact chain's verdict line with how much of it the signed checkpoints read from `directory` (oldest
     first) cover: the events after the newest are not covered yet. (False, a BROKEN line at the first uncovered
@@ -300,7 +300,7 @@ def coverage(verdict: Verdict, checkpoints: list[Checkpoint], directory: str,
     return True, verdict.line() + words
 
 
-def verify_since(conn, newest: Checkpoint | None) -> Verdict:
+def verify_since(conn, newest: Checkpoint | None) -> ChainVerdict:
     """The chain in a database (a SQLAlchemy connection) verified from the newest checkpoint on: its seq still has
     the signed hash and the events after it chain on to the head (consistency between the two heads); the whole
     chain when there is no checkpoint yet, as the first one vouches for all history."""

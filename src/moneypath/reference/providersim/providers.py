@@ -80,7 +80,7 @@ class Reply:
 Outcome = tuple[Reply, dict | None]
 
 
-class Provider:
+class SimulatedProvider:
     """One simulated provider: `name` from the catalog, the API shape and profile from its style (a subclass)."""
 
     style = ""
@@ -222,7 +222,7 @@ class Provider:
                 "amount_minor": amount, "currency": currency, "status": status, "occurred_at": time.time()}
 
 
-class Flat(Provider):
+class Flat(SimulatedProvider):
     style, median_s, sigma, decline_rate = "flat", 0.060, 0.25, 0.05
     captured, refunded, paid, settled = "CAPTURED", "REFUNDED", "PAID", "SETTLED"
     paths = {"authorize": "/{provider}/v1/authorizations", "capture": "/{provider}/v1/authorizations/{ref}/capture",
@@ -260,7 +260,7 @@ class Flat(Provider):
         return f"{self.name}_{'auth' if kind == 'charge' else 'po'}_{secrets.token_hex(12)}"
 
 
-class Nested(Provider):
+class Nested(SimulatedProvider):
     # p99 ≈ 0.18 s, well under the 300 ms authorization objective: a healthy simulator leaves the service
     # 120 ms of headroom, so a latency breach under load means the service is slow, not the simulator's tail.
     style, median_s, sigma, decline_rate = "nested", 0.080, 0.35, 0.10
@@ -305,7 +305,7 @@ class Nested(Provider):
         return f"{self.name}_{secrets.token_hex(12)}"
 
 
-STYLES: dict[str, type[Provider]] = {"flat": Flat, "nested": Nested}
+STYLES: dict[str, type[SimulatedProvider]] = {"flat": Flat, "nested": Nested}
 
 
 class Acme(Flat):
@@ -353,10 +353,10 @@ def styles_for(providers: Iterable[str], chosen: Mapping[str, str] | None = None
 
 
 def build(seed: int, styles: Mapping[str, str] | None = None,
-          currencies: Mapping[str, int] = REFERENCE_CURRENCIES) -> dict[str, Provider]:
+          currencies: Mapping[str, int] = REFERENCE_CURRENCIES) -> dict[str, SimulatedProvider]:
     """One simulated provider per entry of `styles` (provider → style; default: the reference catalog's)."""
     styles = styles_for(REFERENCE_PROVIDERS) if styles is None else styles
-    built: dict[str, Provider] = {}
+    built: dict[str, SimulatedProvider] = {}
     for name, style in styles.items():
         reference = REFERENCE.get(name)
         if reference is not None and reference.style == style:

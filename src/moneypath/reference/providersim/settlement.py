@@ -15,18 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from moneypath._common.atomic import replacing
-from moneypath.reference.providersim.providers import Provider, SettlementLine
-from moneypath.reference.providersim.simulator_faults import Faults
+from moneypath.reference.providersim.providers import SettlementLine, SimulatedProvider
+from moneypath.reference.providersim.simulator_faults import SimulatorFaults
 
 COLUMNS = ("provider_ref", "reference", "amount_minor", "currency", "status", "settled_at")
 
 
 class Settlement:
-    def __init__(self, directory: Path | str, faults: Faults):
+    def __init__(self, directory: Path | str, faults: SimulatorFaults):
         self.directory, self.faults = Path(directory), faults
         self._seq = itertools.count(1)  # names stay unique when two flushes fall in the same second
 
-    def flush(self, providers: dict[str, Provider], now: float | None = None) -> dict:
+    def flush(self, providers: dict[str, SimulatedProvider], now: float | None = None) -> dict:
         """Write every provider's pending lines; returns {"files": [names], "lines": lines written}.
 
         Synchronous on purpose: taking the pending lines and writing them cannot interleave with
@@ -47,7 +47,7 @@ class Settlement:
             written += len(rows)
         return {"files": files, "lines": written}
 
-    def _rows(self, provider: Provider, lines: list[SettlementLine], at: datetime) -> list[tuple]:
+    def _rows(self, provider: SimulatedProvider, lines: list[SettlementLine], at: datetime) -> list[tuple]:
         rows = []
         for line in lines:
             if self.faults.fires("settlement_drop", provider.name):

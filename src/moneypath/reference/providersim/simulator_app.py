@@ -36,13 +36,13 @@ from moneypath.reference import heap
 from moneypath.reference.providersim.providers import (
     REFERENCE_CURRENCIES,
     REFERENCE_PROVIDERS,
-    Provider,
     ProviderError,
+    SimulatedProvider,
     build,
     styles_for,
 )
 from moneypath.reference.providersim.settlement import Settlement
-from moneypath.reference.providersim.simulator_faults import FaultError, Faults
+from moneypath.reference.providersim.simulator_faults import FaultError, SimulatorFaults
 from moneypath.reference.providersim.webhook_delivery import WebhookSender
 from moneypath.reference.signing import secrets_by_provider
 
@@ -92,12 +92,12 @@ def create_app(config: SimConfig) -> Starlette:
         raise ValueError("SimConfig needs at least one provider and one currency (the catalog's)")
     styles = styles_for(config.providers, config.styles)
     providers = build(config.seed, styles, config.currencies)
-    faults = Faults(config.seed, providers=tuple(providers))
+    faults = SimulatorFaults(config.seed, providers=tuple(providers))
     webhooks = WebhookSender(config.webhook_url,
                              secrets_by_provider(providers, config.webhook_secret, config.webhook_secrets), faults)
     settlement = Settlement(config.settlement_dir, faults)
 
-    def endpoint(provider: Provider, operation: str):
+    def endpoint(provider: SimulatedProvider, operation: str):
         async def handle(request: Request):
             name = provider.name
             delay = provider.latency_s() * config.latency_scale

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from moneypath.protocol.faults.switches import FaultError
-from moneypath.protocol.faults.switches import Faults as _Faults
+from moneypath.protocol.faults.switches import FaultError, Faults
 from moneypath.protocol.faults.vocabularies import simulator_specs
 
 PROVIDERS = ("acme", "globex")
 
 
-class Faults(_Faults):
+class SimulatorFaults(Faults):
     def __init__(self, seed: int, providers: tuple[str, ...] = PROVIDERS):
         super().__init__(simulator_specs(providers), seed)
 
 
-__all__ = ["FaultError", "Faults", "PROVIDERS"]
+__all__ = ["FaultError", "PROVIDERS", "SimulatorFaults"]

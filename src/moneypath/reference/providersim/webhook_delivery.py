@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from moneypath.protocol.correlation_header import HEADER as CORRELATION_HEADER
-from moneypath.reference.providersim.simulator_faults import Faults
+from moneypath.reference.providersim.simulator_faults import SimulatorFaults
 from moneypath.reference.signing import HEADER, sign
 
 log = logging.getLogger("moneypath.providersim")
@@ -30,7 +30,7 @@ MAX_CONNECTIONS = 100  # to the receiver; more deliveries wait their turn
 
 
 class WebhookSender:
-    def __init__(self, url: str | None, secrets: Mapping[str, bytes], faults: Faults,
+    def __init__(self, url: str | None, secrets: Mapping[str, bytes], faults: SimulatorFaults,
                  backoff_s: tuple[float, ...] = BACKOFF_S, timeout_s: float = 2.0):
         self.url, self.secrets, self.faults = (url or "").rstrip("/"), secrets, faults  # provider → its secret
         self.backoff_s, self.timeout_s = backoff_s, timeout_s

@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from moneypath._common.problem import problem
 
 CRITICAL, NORMAL, EXEMPT = "critical", "normal", "exempt"
-# How long the protocol's refusals are tallied before they reach the metrics (Gate.refuse_on_the_wire): well
+# How long the protocol's refusals are tallied before they reach the metrics (AdmissionGate.refuse_on_the_wire): well
 # inside a scrape's interval.
 TALLY_S = 0.05
 
@@ -147,14 +147,14 @@ class LagLimit:
 
 # Set in a request's scope["extensions"] by the HTTP protocol (admission_http.py) when it admitted and counted it.
 ADMITTED = "moneypath.admitted"
-# Set there too for a request carrying an Idempotency-Key: its credentials and key, counted in Gate.keys while
+# Set there too for a request carrying an Idempotency-Key: its credentials and key, counted in AdmissionGate.keys while
 # it runs, so copies of it arriving meanwhile are one payment, not more load (below).
 KEYED = "moneypath.keyed"
 # Copies of one request in flight at once past the limit; any more are admitted (or refused) as new work.
 COPIES_MAX = 32
 
 
-class Gate:
+class AdmissionGate:
     """What admits or refuses, shared by the HTTP protocol (uvicorn: before a request becomes a task) and the
     ASGI middleware (any server): the limit, the requests in flight, the refusal."""
 
@@ -279,7 +279,7 @@ class AdmissionControl:
     """Pure ASGI: admit while requests in flight < limit (+ reserve for critical ones), else 503 at once. Under
     uvicorn with admission_http's protocol the protocol has decided already (and counted): this passes through."""
 
-    def __init__(self, app: ASGIApp, gate: Gate):
+    def __init__(self, app: ASGIApp, gate: AdmissionGate):
         self.app, self.gate = app, gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,7 +21,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from moneypath._common.problem import problem
-from moneypath.reference.refservice.admission import ADMITTED, EXEMPT, KEYED, Gate, idempotency_key
+from moneypath.reference.refservice.admission import ADMITTED, EXEMPT, KEYED, AdmissionGate, idempotency_key
 
 
 class _Answered:
@@ -48,7 +48,7 @@ class Releasing:
     cycle would make each request a reference cycle, left for the cyclic collector with its scope and headers
     (docs/decisions/0008-heap-and-garbage-collector.md)."""
 
-    def __init__(self, app, gate: Gate):
+    def __init__(self, app, gate: AdmissionGate):
         self.app, self.gate = app, gate
 
     async def __call__(self, scope, receive, send) -> None:
@@ -63,14 +63,14 @@ class Releasing:
                 self.gate.unkey(key)
 
 
-def find_gate(app) -> Gate | None:
+def find_gate(app) -> AdmissionGate | None:
     """The admission gate of the app uvicorn serves (under uvicorn's own wrappers, e.g. proxy headers)."""
     for _ in range(8):
         if app is None:
             return None
         state = getattr(app, "state", None)
         gate = getattr(state, "admission", None)
-        if isinstance(gate, Gate):
+        if isinstance(gate, AdmissionGate):
             return gate
         app = getattr(app, "app", None)
     return None

@@ -97,8 +97,8 @@ def create_app(config: ServiceConfig, mp: MoneyPath | None = None,
         app.add_middleware(service_faults.RequestCost, faults=services.faults,
                            counts=lambda method, path: classify(method, path) != admission.EXEMPT)
     if config.admission:  # outside the input guard: an overload refusal reads no body; still counted
-        gate = admission.Gate(classify, on_refuse=mp.count_shed,
-                              on_wire_refusals=lambda method, count: mp.count_http(OTHER, method, 503, count))
+        gate = admission.AdmissionGate(classify, on_refuse=mp.count_shed,
+                                       on_wire_refusals=lambda method, count: mp.count_http(OTHER, method, 503, count))
         app.state.admission = gate  # admission_http's protocol finds it here
         app.add_middleware(admission.AdmissionControl, gate=gate)
     if config.instrumented:

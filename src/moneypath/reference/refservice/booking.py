@@ -21,7 +21,7 @@ from moneypath.catalog.pan import mentions_card_number
 from moneypath.instrument import MoneyPath
 from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice import limits, payment_state, reservations
-from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyStore, Outcome
+from moneypath.reference.refservice.idempotency import ClaimLost, IdempotencyOutcome, IdempotencyStore
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.reservations import Holder
 
@@ -60,14 +60,14 @@ class Idempotent:
             key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
         digest = hashlib.sha256(json.dumps([request.method, request.url.path, payload], sort_keys=True).encode())
         claim = await store.claim_or_wait_async(in_db, who, key, operation, digest.hexdigest())
-        if claim.outcome is Outcome.REPLAY:
+        if claim.outcome is IdempotencyOutcome.REPLAY:
             mp.count_idempotent_replay(operation)
             return Response(claim.body, claim.status, media_type="application/json",
                             headers={"idempotent-replayed": "true"})
-        if claim.outcome is Outcome.IN_PROGRESS:
+        if claim.outcome is IdempotencyOutcome.IN_PROGRESS:
             raise ApiProblem(409, "idempotency-key-in-use", "Request in progress",
                              "a request with this Idempotency-Key is still running; retry later")
-        if claim.outcome is Outcome.MISMATCH:
+        if claim.outcome is IdempotencyOutcome.MISMATCH:
             raise ApiProblem(422, "idempotency-key-reused", "Idempotency-Key reused",
                              "this Idempotency-Key was used with a different request")
         holder = Holder(who, key, claim.lock, limits.provider_key(who, key))

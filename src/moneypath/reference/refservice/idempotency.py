@@ -42,7 +42,7 @@ class ClaimLost(RuntimeError):
     retry took it over (or it completed). Nothing may be booked under it."""
 
 
-class Outcome(enum.Enum):
+class IdempotencyOutcome(enum.Enum):
     NEW = "new"                    # you own the key: do the work, then complete() in the same transaction
     REPLAY = "replay"              # already done: return the stored response
     IN_PROGRESS = "in_progress"    # someone else holds it and their lock has not expired
@@ -51,7 +51,7 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: Outcome
+    outcome: IdempotencyOutcome
     status: int | None = None
     body: str | None = None
     lock: float | None = None      # NEW: the owner's token for complete() and release()
@@ -71,7 +71,7 @@ class IdempotencyStore:
                 _INSERT.count(conn, {"principal": principal, "key": key, "operation": operation,
                                      "request_hash": request_hash, "state": "in_progress",
                                      "locked_until": until, "created_at": now})
-            return Claim(Outcome.NEW, lock=until)
+            return Claim(IdempotencyOutcome.NEW, lock=until)
         except IntegrityError:
             pass  # the key exists: read it
         for _ in range(2):  # a lost insert race (PostgreSQL) is resolved by reading the winner's row
@@ -89,16 +89,16 @@ class IdempotencyStore:
             _INSERT.count(conn, {"principal": principal, "key": key, "operation": operation,
                                  "request_hash": request_hash, "state": "in_progress",
                                  "locked_until": until, "created_at": now})
-            return Claim(Outcome.NEW, lock=until)
+            return Claim(IdempotencyOutcome.NEW, lock=until)
         if row["operation"] != operation or row["request_hash"] != request_hash:
-            return Claim(Outcome.MISMATCH)
+            return Claim(IdempotencyOutcome.MISMATCH)
         if row["state"] == "completed":
-            return Claim(Outcome.REPLAY, row["response_status"], row["response_body"])
+            return Claim(IdempotencyOutcome.REPLAY, row["response_status"], row["response_body"])
         if row["locked_until"] > now:
-            return Claim(Outcome.IN_PROGRESS)
+            return Claim(IdempotencyOutcome.IN_PROGRESS)
         # The owner died before completing: take over, conditionally, so only one retry wins.
         taken = _TAKE_OVER.count(conn, {**this, "b_now": now, "b_until": until})
-        return Claim(Outcome.NEW, lock=until) if taken == 1 else Claim(Outcome.IN_PROGRESS)
+        return Claim(IdempotencyOutcome.NEW, lock=until) if taken == 1 else Claim(IdempotencyOutcome.IN_PROGRESS)
 
     def claim_or_wait(self, principal: str, key: str, operation: str, request_hash: str,
                       wait_s: float = 2.0, poll_s: float = 0.02) -> Claim:
@@ -107,7 +107,7 @@ class IdempotencyStore:
         deadline = time.monotonic() + wait_s
         while True:
             claim = self.claim(principal, key, operation, request_hash)
-            if claim.outcome is not Outcome.IN_PROGRESS or time.monotonic() >= deadline:
+            if claim.outcome is not IdempotencyOutcome.IN_PROGRESS or time.monotonic() >= deadline:
                 return claim
             time.sleep(poll_s)
 
@@ -118,7 +118,7 @@ class IdempotencyStore:
         deadline = time.monotonic() + wait_s
         while True:
             claim = await run(self.claim, principal, key, operation, request_hash)
-            if claim.outcome is not Outcome.IN_PROGRESS or time.monotonic() >= deadline:
+            if claim.outcome is not IdempotencyOutcome.IN_PROGRESS or time.monotonic() >= deadline:
                 return claim
             await asyncio.sleep(poll_s)
 

@@ -29,7 +29,7 @@ from moneypath.reference.refservice.reconciliation import Reconciler
 from moneypath.reference.refservice.resilience import RetryPolicy
 from moneypath.reference.refservice.risk import RiskScreen
 from moneypath.reference.refservice.service_faults import service_faults
-from moneypath.reference.signing import Verifier, secrets_by_provider
+from moneypath.reference.signing import WebhookVerifier, secrets_by_provider
 
 # How long the event loop waits for SQLite's write lock before handing the call to a thread (see
 # in_db). A few ms covers a background job's short transaction; at 0 one overlap sends a write to
@@ -81,7 +81,7 @@ class Services:
                                 walker_db_url=config.db_url if config.audit_check_process else None)
         self.imbalance = ledger.RunningImbalance()
         self.currencies = list(mp.catalog.currencies)
-        self.verifiers = {name: Verifier(secret) for name, secret in
+        self.verifiers = {name: WebhookVerifier(secret) for name, secret in
                           secrets_by_provider(mp.catalog.providers, config.webhook_secret,
                                               config.webhook_secrets).items()}
         self.idempotent = Idempotent(self.store, self.engine, mp, self.faults, self.in_db)

@@ -48,11 +48,11 @@ def test_the_report_draws_the_map_with_the_hit_edges_and_the_pages(tmp_path):
 
 
 def test_the_marks_red_on_pages_grey_elsewhere_never_green(tmp_path):
-    from moneypath.drills.report.reading import Journal
+    from moneypath.drills.report.reading import JournalReading
     from moneypath.drills.report.report_map import map_section
 
     catalog = load_catalog(CATALOG_PATH)
-    drawn = map_section(Journal(outage_journal(), catalog), catalog)
+    drawn = map_section(JournalReading(outage_journal(), catalog), catalog)
     states = {m.state for m in drawn.health.edges.values()}
     assert State.GREEN not in states and State.RED in states and State.GREY in states
     assert drawn.health.source.startswith("not live: as at the drill's end")
@@ -63,7 +63,7 @@ def test_the_marks_red_on_pages_grey_elsewhere_never_green(tmp_path):
     # a fault never injected hits nothing; the pages still mark what they read
     j = outage_journal()
     j["fault"]["injected_at"] = None
-    assert map_section(Journal(j, catalog), catalog).hits == {}
+    assert map_section(JournalReading(j, catalog), catalog).hits == {}
 
 
 def without_money_path(tmp_path):

@@ -12,7 +12,7 @@ from moneypath.catalog import load_catalog
 from moneypath.catalog.conventions import Key
 from moneypath.instrument import MoneyPath
 from moneypath.instrument._prometheus_backend import PrometheusBackend
-from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 from tests.support.signals import errors as errors_total
 
 ROUTES = ["/orders/{order_id}", "/orders/new", "/orders/{order_id}/pay", "/orders/{order_id}/items/{item}", "/stream",
@@ -24,8 +24,8 @@ SECONDS = Key.HTTP_REQUEST_DURATION_SECONDS
 def write_catalog(directory):
     from moneypath.catalog.features import FEATURES
 
-    options = Options(service="shop", providers=["paystack"], currencies=["USD"],
-                      features={name: False for name in FEATURES}, routes=ROUTES)
+    options = ScaffoldOptions(service="shop", providers=["paystack"], currencies=["USD"],
+                              features={name: False for name in FEATURES}, routes=ROUTES)
     path = directory / "moneypath.yaml"
     path.write_text(catalog_yaml(options))
     return path

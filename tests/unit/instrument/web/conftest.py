@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.scaffold.catalog_template import Options, catalog_yaml
+from moneypath.scaffold.catalog_template import ScaffoldOptions, catalog_yaml
 from tests.support.signals import errors as errors_total
 
 ROUTES = ["/orders/{order_id}/", "/async/orders/{order_id}/", "/legacy/{year}/{slug}/", "/graphql/", "/agraphql/",
@@ -20,7 +20,7 @@ def _configure() -> None:
         settings.configure(
             DEBUG=False, SECRET_KEY="not-a-secret", ALLOWED_HOSTS=["*"], USE_TZ=True, INSTALLED_APPS=[],
             ROOT_URLCONF="tests.unit.instrument.web.djangoapp",
-            MIDDLEWARE=["moneypath.instrument.django.MoneyPathMiddleware"], MONEYPATH={})
+            MIDDLEWARE=["moneypath.instrument.django.DjangoMoneyPathMiddleware"], MONEYPATH={})
         import django
 
         django.setup()
@@ -33,9 +33,9 @@ def write_catalog(directory, features: dict[str, bool] | None = None, operations
     from moneypath.catalog.features import FEATURES
 
     on = features or {"graphql": True}
-    options = Options(service="shop", providers=["paystack", "mollie"], currencies=["USD", "JPY"],
-                      features={name: on.get(name, False) for name in FEATURES}, routes=[*ROUTES, "/healthz"],
-                      operations=list(operations))
+    options = ScaffoldOptions(service="shop", providers=["paystack", "mollie"], currencies=["USD", "JPY"],
+                              features={name: on.get(name, False) for name in FEATURES}, routes=[*ROUTES, "/healthz"],
+                              operations=list(operations))
     path = directory / "moneypath.yaml"
     path.write_text(catalog_yaml(options))
     return path

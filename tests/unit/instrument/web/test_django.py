@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client, override_settings
 
 from moneypath.catalog.conventions import Key
-from moneypath.instrument.django import MoneyPathMiddleware, get_moneypath, route_template
+from moneypath.instrument.django import DjangoMoneyPathMiddleware, get_moneypath, route_template
 from moneypath.protocol.correlation_header import HEADER
 from tests.unit.instrument.web.conftest import errors, sample
 
@@ -104,9 +104,9 @@ def test_the_middleware_is_async_under_asgi_and_sync_under_wsgi(mp):
     async def get_response(request):
         return None
 
-    assert MoneyPathMiddleware.sync_capable and MoneyPathMiddleware.async_capable
-    assert iscoroutinefunction(MoneyPathMiddleware(get_response))
-    assert not iscoroutinefunction(MoneyPathMiddleware(lambda request: None))
+    assert DjangoMoneyPathMiddleware.sync_capable and DjangoMoneyPathMiddleware.async_capable
+    assert iscoroutinefunction(DjangoMoneyPathMiddleware(get_response))
+    assert not iscoroutinefunction(DjangoMoneyPathMiddleware(lambda request: None))
 
 
 def test_a_declared_route_the_urlconf_does_not_match_is_counted_and_logged_once(tmp_path, caplog):

@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.urls import path
 
 from moneypath.catalog.conventions import Key
-from moneypath.instrument.django import MoneyPathMiddleware, metrics_view
+from moneypath.instrument.django import DjangoMoneyPathMiddleware, metrics_view
 from tests.docs_examples import code_block
 from tests.unit.instrument.web.conftest import errors, sample, write_catalog
 
@@ -22,7 +22,7 @@ def test_the_django_examples_run_as_written(tmp_path):
     text = code_block(PAGE, "Django")
     settings_part, rest = text.split("# urls.py")
     exec(settings_part, namespace)
-    assert namespace["MIDDLEWARE"][0] == f"{MoneyPathMiddleware.__module__}.{MoneyPathMiddleware.__name__}"
+    assert namespace["MIDDLEWARE"][0] == f"{DjangoMoneyPathMiddleware.__module__}.{DjangoMoneyPathMiddleware.__name__}"
     with override_settings(MONEYPATH=namespace["MONEYPATH"], BASE_DIR=tmp_path):
         exec(rest, namespace)
         mp = namespace["get_moneypath"]()

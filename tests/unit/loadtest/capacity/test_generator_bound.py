@@ -9,13 +9,13 @@ from moneypath.loadtest import locust_run
 from moneypath.loadtest.capacity import measure, plan_report
 from moneypath.loadtest.capacity import plan as capacity
 from moneypath.loadtest.gates import NOT_MEASURED, PASS, Gate
-from moneypath.loadtest.worker_health import BOTTLENECK, Health
+from moneypath.loadtest.worker_health import BOTTLENECK, WorkerHealth
 from tests.unit.loadtest.capacity.test_measure import fake_runs
 
 
-def health(bound: list[str], cores_per_rate: float = 0.01) -> Health:
-    return Health("master", "requests/s", bound=bound, cores_per_rate=cores_per_rate,
-                  worker_cpu={"worker 1 (w1)": 99.0 if bound else 20.0})
+def health(bound: list[str], cores_per_rate: float = 0.01) -> WorkerHealth:
+    return WorkerHealth("master", "requests/s", bound=bound, cores_per_rate=cores_per_rate,
+                        worker_cpu={"worker 1 (w1)": 99.0 if bound else 20.0})
 
 
 def test_a_generator_bound_step_is_not_measured_whatever_its_gates_said(catalog, tmp_path, monkeypatch):
@@ -27,7 +27,7 @@ def test_a_generator_bound_step_is_not_measured_whatever_its_gates_said(catalog,
 
     monkeypatch.setattr(locust_run, "run", run)
     lines = []
-    climb = measure.Climb(catalog, locust_run.Target("http://127.0.0.1:1", None, None, "t", "a"),
+    climb = measure.Climb(catalog, locust_run.LoadTarget("http://127.0.0.1:1", None, None, "t", "a"),
                           measure.step_spec(12.0, 1, tmp_path / "locustfile.py", None), tmp_path, 9646, lines.append)
     step = climb.step(30.0, "step 1/1", 0)
     assert not step.passed and step.status == NOT_MEASURED and step.generator_bound
@@ -36,10 +36,11 @@ def test_a_generator_bound_step_is_not_measured_whatever_its_gates_said(catalog,
     assert any(line.startswith("  NOT MEASURED 30.0 requests/s") for line in lines), lines
 
 
-def step(rate: float, bound: bool = False, passed: bool = True) -> capacity.Step:
+def step(rate: float, bound: bool = False, passed: bool = True) -> capacity.CapacityStep:
     h = health(["worker 1 (w1) CPU 99 % of its core"] if bound else [])
-    return capacity.Step(rate, rate * (0.7 if bound else 1.0), rate / 2, 100.0, 90.0, 0.0, None, passed and not bound,
-                         [f"{BOTTLENECK}: ..."] if bound else [], generator_bound=bound, generator=h.to_dict())
+    return capacity.CapacityStep(rate, rate * (0.7 if bound else 1.0), rate / 2, 100.0, 90.0, 0.0, None,
+                                 passed and not bound, [f"{BOTTLENECK}: ..."] if bound else [], generator_bound=bound,
+                                 generator=h.to_dict())
 
 
 def test_the_plan_stops_below_a_bound_step_and_says_the_workers_its_rate_needs():
@@ -65,5 +66,5 @@ def test_the_report_marks_a_bound_step_not_measured_and_shows_the_generator():
 
 
 def test_a_plan_from_steps_without_a_timeline_has_no_generator_figures():
-    g = capacity.generator_plan([capacity.Step(100, 100, 50, 100.0, 90.0, 0.0, None, True, [])])
+    g = capacity.generator_plan([capacity.CapacityStep(100, 100, 50, 100.0, 90.0, 0.0, None, True, [])])
     assert g == {"cores_per_rate": None, "worker_cores": 0.75, "bound": [], "lines": []}

@@ -35,7 +35,7 @@ def fake_runs(monkeypatch, step_gates):
 
 def test_each_step_runs_the_capacity_scenario_at_its_rate_or_with_its_closed_loop_users(catalog, tmp_path, ran):
     spec = measure.step_spec(12.0, 2, tmp_path / "locustfile.py", None, require_prometheus=False)
-    target = locust_run.Target("http://127.0.0.1:1", None, None, "t", "a")
+    target = locust_run.LoadTarget("http://127.0.0.1:1", None, None, "t", "a")
     lines = []
     climb = measure.Climb(catalog, target, spec, tmp_path, 9646, lines.append)
     step = climb.step(30.0, "step 1/1", 0)
@@ -54,7 +54,7 @@ def test_a_step_whose_gates_had_no_data_is_not_measured_and_not_a_pass(catalog, 
     fake_runs(monkeypatch, [Gate("p99_latency_prometheus", "p99", "prometheus", NOT_MEASURED, "no data", "<= 300 ms",
                                  "not measured: Prometheus has no authorization latency for the run")])
     lines = []
-    climb = measure.Climb(catalog, locust_run.Target("http://127.0.0.1:1", None, None, "t", "a"),
+    climb = measure.Climb(catalog, locust_run.LoadTarget("http://127.0.0.1:1", None, None, "t", "a"),
                           measure.step_spec(12.0, 2, tmp_path / "locustfile.py", None), tmp_path, 9646, lines.append)
     step = climb.step(30.0, "step 1/1", 0)
     assert not step.passed and step.status == NOT_MEASURED

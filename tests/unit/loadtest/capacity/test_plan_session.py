@@ -51,7 +51,7 @@ def test_no_knee_on_a_first_step_not_measured_exits_3_and_says_why(monkeypatch, 
 
     reasons = (["not measured: Prometheus has no authorization latency for the run"] if first == "not measured"
                else ["p99 over the SLO"])
-    step = capacity.Step(10.0, 10.0, 4.5, 120.0, None, 0.0, None, False, reasons, status=first)
+    step = capacity.CapacityStep(10.0, 10.0, 4.5, 120.0, None, 0.0, None, False, reasons, status=first)
     monkeypatch.setattr(plan_session, "prepare", lambda args, where: object())
     monkeypatch.setattr(plan_session, "execute", lambda plan, say, warn: ({"steps": [asdict(step)], "knee": None},
                                                                           tmp_path))

@@ -44,7 +44,7 @@ def climb_on(monkeypatch, tmp_path, catalog, template: bool, entries):
     monkeypatch.setattr(measure, "meter_for", lambda target, pids: None)
     lines = []
     spec = measure.step_spec(10.0, 0, locustfile(tmp_path, template), None, require_prometheus=False)
-    return measure.Climb(catalog, locust_run.Target("http://127.0.0.1:1", None, None, "t", "a"), spec, tmp_path,
+    return measure.Climb(catalog, locust_run.LoadTarget("http://127.0.0.1:1", None, None, "t", "a"), spec, tmp_path,
                          9646, lines.append), lines
 
 
@@ -84,8 +84,8 @@ def test_a_one_request_step_reads_as_before(monkeypatch, tmp_path, catalog):
 
 
 def flow_step(rate, passed, p99=100.0):
-    return capacity.Step(rate, rate, rate, p99, p99, 0.0, 0.17, passed, [], goodput_rps=rate * 0.9,
-                         refused_rps=0.5, requests_rps=rate * 3, status=PASS if passed else "fail")
+    return capacity.CapacityStep(rate, rate, rate, p99, p99, 0.0, 0.17, passed, [], goodput_rps=rate * 0.9,
+                                 refused_rps=0.5, requests_rps=rate * 3, status=PASS if passed else "fail")
 
 
 def test_a_flow_plan_names_flows_in_its_text_tables_plots_and_json(tmp_path, catalog, spec):
@@ -114,8 +114,8 @@ def test_a_flow_plan_names_flows_in_its_text_tables_plots_and_json(tmp_path, cat
 
 
 def test_a_one_request_plan_and_an_older_one_name_requests(tmp_path, catalog, spec):
-    steps = [capacity.Step(20, 20, 9, 90, 90, 0.0, 0.17, True, []), capacity.Step(40, 39, 18, 900, 900, 0.0, 0.17,
-                                                                                   False, ["slow"])]
+    steps = [capacity.CapacityStep(20, 20, 9, 90, 90, 0.0, 0.17, True, []),
+             capacity.CapacityStep(40, 39, 18, 900, 900, 0.0, 0.17, False, ["slow"])]
     result = capacity.plan(catalog, spec, steps, current=5, utilization=1.0)
     assert result["rate_unit"] == "requests/s"
     lines = plan_report.table_lines(result)

@@ -30,7 +30,7 @@ def climb_with(monkeypatch, catalog, tmp_path, counts_at: dict[float, Check | No
     monkeypatch.setattr(measure, "meter_for", lambda target, pids: None)
     monkeypatch.setattr(measure.time, "sleep", lambda s: None)
     lines: list[str] = []
-    climb = measure.Climb(catalog, locust_run.Target("http://127.0.0.1:8101", "http://p", None, "t", "a"),
+    climb = measure.Climb(catalog, locust_run.LoadTarget("http://127.0.0.1:8101", "http://p", None, "t", "a"),
                           measure.step_spec(10.0, 0, tmp_path / "locustfile.py", None), tmp_path, 9646, lines.append)
     return climb, lines
 

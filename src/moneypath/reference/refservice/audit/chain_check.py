@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from moneypath.catalog.conventions import Detector
 from moneypath.instrument import MoneyPath
-from moneypath.protocol.audit.chain import ChainWatch, Verdict
+from moneypath.protocol.audit.chain import ChainVerdict, ChainWatch
 from moneypath.protocol.audit.checkpoint import CheckpointDir, CheckpointError, Publisher, Signer, read_key
 from moneypath.protocol.faults.switches import Faults
 from moneypath.reference.refservice.audit import trail as audit
@@ -94,11 +94,11 @@ class AuditCheck:
             self.watch.resume(newest.seq, newest.hash, f"signed in {newest.label()}")
             self.mp.set_audit_checkpoint(newest.seq)
 
-    def run_once(self, checkpoint_now: bool = False) -> Verdict:
+    def run_once(self, checkpoint_now: bool = False) -> ChainVerdict:
         with self._lock:
             return self._run_once(checkpoint_now)
 
-    def _run_once(self, checkpoint_now: bool) -> Verdict:
+    def _run_once(self, checkpoint_now: bool) -> ChainVerdict:
         if self.faults is not None:
             self._drill()
         if isinstance(self.watch, WalkerProcess):

@@ -32,7 +32,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-from moneypath.protocol.audit.chain import ChainWatch, Verdict
+from moneypath.protocol.audit.chain import ChainVerdict, ChainWatch
 
 log = logging.getLogger("moneypath.refservice.audit")
 STOP_TIMEOUT_S = 5.0
@@ -64,7 +64,7 @@ class WalkerProcess:
         if self._proc is None:
             self._start()
 
-    def check(self) -> Verdict:
+    def check(self) -> ChainVerdict:
         self.start()
         answer = self._ask({"check": True})
         if "error" in answer:
@@ -72,7 +72,7 @@ class WalkerProcess:
         tip = answer["tip"]
         if tip is not None:
             self.tip, self.tip_from = (int(tip[0]), str(tip[1])), "verified earlier"
-        return Verdict(**answer["verdict"])
+        return ChainVerdict(**answer["verdict"])
 
     def close(self) -> None:
         """Close the child's input (it exits) and wait for it; kill it if it does not."""

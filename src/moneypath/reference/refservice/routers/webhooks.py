@@ -20,7 +20,7 @@ from moneypath.reference.refservice.dependencies import ServicesDep
 from moneypath.reference.refservice.problems import ApiProblem
 from moneypath.reference.refservice.statements import Prepared
 from moneypath.reference.signing import HEADER as SIGNATURE_HEADER
-from moneypath.reference.signing import SECRET_ENV, SignatureError, secret_env
+from moneypath.reference.signing import SECRET_ENV, WebhookSignatureError, secret_env
 
 router = APIRouter()
 _STORE = Prepared(webhook_events.insert().values({name: bindparam(name) for name in (
@@ -92,7 +92,7 @@ async def webhook(request: Request, provider: str, svc: ServicesDep):
             text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
         if len(key[0]) > 64 or len(key[1]) > 128:  # the columns' sizes
             raise ValueError("event or provider_ref too long")
-    except SignatureError as exc:
+    except WebhookSignatureError as exc:
         mp.count_webhook(provider, exc.kind)
         raise ApiProblem(WEBHOOK_STATUS[exc.kind], f"webhook-{exc.kind.replace('_', '-')}", "Webhook rejected",
                          str(exc)) from None
