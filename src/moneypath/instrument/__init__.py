@@ -35,12 +35,7 @@ _routes (route templates from each framework's rules),
 _timeouts (whether an exception is a timeout),
 _correlation (correlation ids across a payment),
 _logs (JSON logs with the correlation id, card numbers redacted),
-_tracing (OpenTelemetry tracing and trace id exemplars),
-_moved (the old names of modules made internal, kept one release with a DeprecationWarning).
-
-The deprecated modules:
-correlation, failures, families, logs, multiproc, null, prometheus_backend, requirements, signals, timeouts,
-timers, tracing and web_signals.
+_tracing (OpenTelemetry tracing and trace id exemplars).
 """
 
 from moneypath.instrument._correlation import current_correlation_id

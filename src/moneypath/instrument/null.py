@@ -1,5 +1,0 @@
-"""Deprecated: moneypath.instrument._null (internal); this name goes in the next release."""
-
-from moneypath.instrument._moved import moved
-
-moved(__name__)
