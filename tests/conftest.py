@@ -69,9 +69,9 @@ def pytest_configure(config):
 
 
 def marked_exclusive(directory: Path = INTEGRATION_DIR, root: Path = ROOT) -> set[str]:
-    """Node ids ("path::test", parameters left off) of the module-level tests whose source marks them `exclusive`
-    (the files under EXCLUSIVE_DIRS are exclusive whole, marked at collection): pytest-xdist's controller schedules by
-    node id before any worker has collected a marker."""
+    """Node ids ("path::test", parameters left off) of the module-level tests whose source marks them `exclusive`,
+    one by one or the whole module by its `pytestmark` (the files under EXCLUSIVE_DIRS are exclusive whole, marked at
+    collection): pytest-xdist's controller schedules by node id before any worker has collected a marker."""
     found = set()
     for path in sorted(directory.rglob("test_*.py")):
         where = path.relative_to(root).as_posix()
@@ -79,9 +79,11 @@ def marked_exclusive(directory: Path = INTEGRATION_DIR, root: Path = ROOT) -> se
             tree = ast.parse(path.read_bytes(), filename=str(path))
         except (SyntaxError, ValueError):  # pytest reports the file's collection error itself, where it belongs
             continue
+        whole = any(isinstance(node, ast.Assign) and "pytestmark" in ast.unparse(node.targets[0])
+                    and "mark.exclusive" in ast.unparse(node.value) for node in tree.body)
         for node in tree.body:
-            if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                    and any(ast.unparse(d).endswith("mark.exclusive") for d in node.decorator_list)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test") and (
+                    whole or any(ast.unparse(d).endswith("mark.exclusive") for d in node.decorator_list)):
                 found.add(f"{where}::{node.name}")
     return found
 

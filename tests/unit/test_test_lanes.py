@@ -39,8 +39,12 @@ def test_the_tests_marked_exclusive_in_their_source_are_found_by_node_id(tmp_pat
     (tmp_path / "loadtest" / "test_runs.py").write_text(A_FILE)
     (tmp_path / "loadtest" / "helpers.py").write_text(A_FILE)  # not a test file
     (tmp_path / "loadtest" / "test_broken.py").write_text("def test_x(:\n")  # left to pytest's collection error
+    (tmp_path / "loadtest" / "test_whole.py").write_text(
+        "import pytest\npytestmark = [pytest.mark.integration, pytest.mark.exclusive]\n\n"
+        "def helper():\n    pass\n\ndef test_one():\n    pass\n")
     assert marked_exclusive(tmp_path, root=tmp_path) == {"loadtest/test_runs.py::test_capacity",
-                                                         "loadtest/test_runs.py::test_capacity_async"}
+                                                         "loadtest/test_runs.py::test_capacity_async",
+                                                         "loadtest/test_whole.py::test_one"}
 
 
 def test_the_shipped_capacity_runs_are_marked_exclusive():

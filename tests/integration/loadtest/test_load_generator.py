@@ -18,7 +18,8 @@ from tests.docs_examples import args_of, code_block, env_of, shell
 from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest.test_session import CHECKOUT, loadtest
 
-pytestmark = pytest.mark.integration
+# a core burnt on purpose runs alone: in the drills' lane its turn waits for a short test, not a drill
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 
 @pytest.fixture
