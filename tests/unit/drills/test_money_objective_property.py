@@ -36,12 +36,13 @@ READ = {"auth": "none", "authorize": {"path": "/pay", "json": {"a": "{amount_min
         "approved": ["approved"], "capture": {"path": "/pay/{payment_id}/capture"}, "read": {"method": "GET",
         "path": "/pay/{payment_id}", "outcome": "status"}, "captured": ["captured"]}
 IDS = ("p1", "p2", "p3")
+SCRATCH = tempfile.TemporaryDirectory(prefix="mp-prop-")  # removed when the interpreter exits
 
 
 @functools.cache
 def _base(features: str) -> str:
     """The catalog `moneypath init` writes with these features (a comma list, maybe empty)."""
-    root = Path(tempfile.mkdtemp(prefix="mp-prop-")) / "ops"
+    root = Path(tempfile.mkdtemp(dir=SCRATCH.name)) / "ops"
     assert run_cli("init", str(root), "--service", "shop", "--providers", "paystack,mollie", "--currencies", "USD,JPY",
                    *(["--features", features] if features else [])).returncode == 0
     return (root / "moneypath.yaml").read_text()
@@ -58,7 +59,7 @@ def _catalog(ledger: bool, reconciliation: bool, queries: frozenset[str]):
 
 @functools.cache
 def _database(full: bool) -> str:
-    path = Path(tempfile.mkdtemp(prefix="mp-prop-db-")) / "shop.db"
+    path = Path(tempfile.mkdtemp(dir=SCRATCH.name)) / "shop.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE payments (id TEXT, amount_minor INTEGER, refunded_minor INTEGER)")
         conn.execute("CREATE TABLE provider_captures (payment_id TEXT)")
