@@ -56,13 +56,13 @@ def _seconds(go: str) -> int:
 
 
 def fired_at(tmp_path, series: list[dict], alertname: str, eval_seconds, interval: str = "15s",
-             rule_files: list[str] = RULE_FILES, window: str = "1h") -> list[int]:
+             rule_files: list[str] = RULE_FILES, window: str = "1h", evaluation_interval: str = "15s") -> list[int]:
     """The evaluation times (s) at which the `window`-long burn rule of `alertname` (any rule with window="")
     fired: promtool is told
     to expect silence at every time, and reports exactly the times it was wrong."""
     checks = [{"eval_time": f"{t}s", "alertname": alertname, "exp_alerts": []} for t in eval_seconds]
     result = promtool(tmp_path, [{"interval": interval, "input_series": series, "alert_rule_test": checks}],
-                      rule_files=rule_files)
+                      evaluation_interval, rule_files=rule_files)
     assert result.returncode == 0 or "alertname: " in result.stdout + result.stderr, result.stdout + result.stderr
     fired = []
     for block in (result.stdout + result.stderr).split("alertname: ")[1:]:
