@@ -48,18 +48,18 @@ def master_cpu(session: subprocess.Popen) -> tuple[float, float] | None:
     return None
 
 
-@pytest.mark.alone  # 100 payments/s for a minute: a neighbour's admission control would refuse on its lag
+@pytest.mark.alone  # 100 payments/s: a neighbour's admission control would refuse on its lag
 def test_two_workers_started_elsewhere_carry_the_asked_rate(money_path, tmp_path):
     """The page's master and worker lines in bash, each worker in a session of its own started before the master:
     the master's address 127.0.0.1:<free port>, its target the module's service and Prometheus, the token minted
     here for the page's `...`, the module's catalog, the run's report under tmp_path. Both workers are admitted, the
     run starts once they have joined (the run's clock is the master's), and the aggregate rate is within 2 % of
-    the asked 100 requests/s over 60 s."""
+    the asked 100 requests/s over 30 s (the page's minute halved: the test runs alone, the machine waits on it)."""
     master_line, worker_line = script_lines(code_block("docs/load-tests.md", DISTRIBUTED, "sh"))
     address = f"127.0.0.1:{free_port()}"
     token = issue(SECRET.encode(), "loadtest", ["payments:write", "payments:read"], ttl_s=600)
     master_line = replaced(master_line, {
-        "MONEYPATH_TOKEN=...": f"MONEYPATH_TOKEN={token}", "10.0.0.10:5557": address,
+        "MONEYPATH_TOKEN=...": f"MONEYPATH_TOKEN={token}", "10.0.0.10:5557": address, "--duration 60": "--duration 30",
         "https://payments.staging.example": money_path["host"], "http://prometheus.example:9090":
         money_path["prometheus"]})
     master_line += (f" --catalog {money_path['catalog']} --locustfile {SHIPPED_LOCUSTFILE} --out {tmp_path / 'out'}"
