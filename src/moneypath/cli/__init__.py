@@ -54,7 +54,7 @@ from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
 from moneypath.cli.closed_stdout import guarded_stdout
 from moneypath.cli.where import default_prometheus
-from moneypath.formats.run_config import RunConfigError
+from moneypath.formats.run_config import RunConfigError, http_url
 
 # The options nearly every command shares, declared once on the top parser: `moneypath [--catalog PATH]
 # [--state-dir DIR] [--config FILE] COMMAND ...`; given after the command (`moneypath lint --catalog x`), they are
@@ -208,11 +208,26 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(missing, file=sys.stderr)
         return ExitCode.USAGE
+    if problem := _bad_prometheus(args):
+        print(problem, file=sys.stderr)
+        return ExitCode.USAGE
     if problem := extras.missing(args):
         print(problem, file=sys.stderr)
         return ExitCode.USAGE
     with guarded_stdout():  # a reader that closed stdout early (`| head -1`) changes no exit code
         return _run(args)
+
+
+def _bad_prometheus(args: argparse.Namespace) -> str | None:
+    """One line when --prometheus (or the value filled in for it) is no http(s) URL: bad usage for every command,
+    while a well-formed URL that does not answer is the command's to judge (not measured)."""
+    if not getattr(args, "prometheus", None):
+        return None
+    try:
+        args.prometheus = http_url(args.prometheus)
+    except ValueError as exc:
+        return f"moneypath {args.command}: --prometheus: {exc}"
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import FAIL, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 from moneypath.cli import where
+from moneypath.formats.run_config import http_url
 
 LOCUSTFILE_CONTRACT = """\
 your own locustfile (--locustfile FILE):
@@ -131,9 +132,10 @@ def _address(text: str) -> str:
 
 
 def _url(text: str) -> str:
-    if not text.startswith(("http://", "https://")) or len(text) < 10:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s):// URL")
-    return text.rstrip("/")
+    try:
+        return http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _target_args(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import Check, Outcome, Verdict, dumps
@@ -81,9 +80,6 @@ def _map(args) -> int:
     if args.json and not args.prometheus:
         print("moneypath map: --json: give --prometheus URL (the JSON is the live health)", file=sys.stderr)
         return ExitCode.USAGE
-    if args.prometheus and not _http_url(args.prometheus):  # bad usage; a well-formed URL that fails is not measured
-        print(f"moneypath map: --prometheus {args.prometheus}: not an http(s):// URL", file=sys.stderr)
-        return ExitCode.USAGE
     health = None
     if args.prometheus:
         health = _read_health(graph, args.prometheus)
@@ -136,10 +132,6 @@ def _print_lines(verdict: Verdict, health) -> None:
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         print(f"not measured: {why.removeprefix('not measured: ')}: {', '.join(names[:3])}{more}")
 
-
-def _http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _read_health(graph, url: str):

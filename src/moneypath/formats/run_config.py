@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -184,9 +185,16 @@ def convert(key: ConfigKey, value: Any) -> Any:
         return [str(v) for v in items]
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a non-empty string")
-    if kind == "url" and not value.startswith(("http://", "https://")):
+    return http_url(value) if kind == "url" else value
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL with a host, without its trailing slash; ValueError (the one line a user sees) otherwise. Every
+    URL a command is given goes through here: the run config's, the environment's and the command line's."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{value!r} is not an http(s):// URL")
-    return value.rstrip("/") if kind == "url" else value
+    return value.rstrip("/")
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -168,7 +168,7 @@ def test_a_prometheus_that_is_not_an_http_url_is_bad_usage_exit_2(tmp_path, monk
     asked = live_reads(monkeypatch, {})
     result = run_cli("map", "--prometheus", url, "--out", str(tmp_path / "out"))
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"moneypath map: --prometheus {url}: not an http(s):// URL\n"
+    assert result.stderr == f"moneypath map: --prometheus: {url!r} is not an http(s):// URL\n"
     assert asked == [] and not (tmp_path / "out").exists()
 
 
