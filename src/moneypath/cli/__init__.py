@@ -53,7 +53,7 @@ from moneypath._common.interrupt import Terminated, terminate_as_interrupt
 from moneypath.catalog import DEFAULT_PATH, CatalogError, find_catalog
 from moneypath.cli import extras
 from moneypath.cli.closed_stdout import guarded_stdout
-from moneypath.cli.where import default_prometheus
+from moneypath.cli.where import default_prometheus, resolve
 from moneypath.formats.run_config import RunConfigError, http_url
 
 # The options nearly every command shares, declared once on the top parser: `moneypath [--catalog PATH]
@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     _default_catalog(args)
     try:
         _default_state_dir(args)
+        resolve(args)  # every option declared with its run config key: the environment's or the file's value
         missing = default_prometheus(args)
     except RunConfigError as exc:
         print(f"moneypath: {exc}", file=sys.stderr)

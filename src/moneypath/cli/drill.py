@@ -227,7 +227,7 @@ def _run(args) -> int:
         if why is not None:
             print(f"moneypath drill: {why}", file=sys.stderr)
             return ExitCode.USAGE
-    results = run_drills(drills, catalog, Path(args.reports), target, Path(args.state_dir) / "drills",
+    results = run_drills(drills, catalog, Path(args.reports), target, spec.state_dir / "drills",
                          say=lambda text: print(text, flush=True), interactive=args.interactive,
                          shape=spec.stack, recorder=record)
     if not os.environ.get(LANE_ENV):

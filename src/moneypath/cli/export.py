@@ -123,12 +123,11 @@ def _gameday(args, catalog, options):
     (ValueError)."""
     import dataclasses
 
-    from moneypath.cli.where import fill
+    from moneypath.cli.where import value
 
-    fill(args, {f"gameday_{o}": f"gameday.{o}" for o in GAMEDAY},
-         {"gameday_drills": [], "gameday_halt_burn": [], "gameday_halt_alert": [], "gameday_time_zone": "Etc/UTC"})
-    given = [o for o in GAMEDAY[1:-1] if getattr(args, f"gameday_{o}")]
-    if args.gameday_schedule is None:
+    day = {o: value(args, f"gameday.{o}") for o in GAMEDAY}
+    given = [o for o in GAMEDAY[1:-1] if day[o]]
+    if day["schedule"] is None:
         if given:
             raise ValueError(f"gameday.{given[0]} goes with gameday.schedule")
         return options
@@ -138,20 +137,19 @@ def _gameday(args, catalog, options):
     from moneypath.drills.gameday import halt_checks, parse_burns
     from moneypath.formats.drill import DrillError
 
-    burns = parse_burns(args.gameday_halt_burn)
-    alerts = [alert for _check, alert in halt_checks(catalog, burns, args.gameday_halt_alert) if alert]
+    burns = parse_burns(day["halt_burn"])
+    alerts = [alert for _check, alert in halt_checks(catalog, burns, day["halt_alert"]) if alert]
     root = Path(catalog.path).resolve().parent
-    for path in args.gameday_drills:
+    for path in day["drills"]:
         try:
             load_drill(root / path if not Path(path).is_absolute() else Path(path), catalog, root)
         except DrillError as exc:
             raise ValueError(f"gameday.drills: {exc.problems[0]}") from None
-    drills = tuple(Path(p).relative_to(root).as_posix() if Path(p).is_absolute() else p for p in args.gameday_drills)
+    drills = tuple(Path(p).relative_to(root).as_posix() if Path(p).is_absolute() else p for p in day["drills"])
     return dataclasses.replace(
-        options, gameday_schedule=args.gameday_schedule, gameday_environment=args.gameday_environment,
-        gameday_drills=drills, gameday_image=args.gameday_image, gameday_halt_burn=tuple(burns.items()),
-        gameday_halt_alerts=tuple(alerts), gameday_history_claim=args.gameday_history_claim,
-        gameday_time_zone=args.gameday_time_zone)
+        options, gameday_schedule=day["schedule"], gameday_environment=day["environment"], gameday_drills=drills,
+        gameday_image=day["image"], gameday_halt_burn=tuple(burns.items()), gameday_halt_alerts=tuple(alerts),
+        gameday_history_claim=day["history_claim"], gameday_time_zone=day["time_zone"])
 
 
 def _located(args, message: str) -> str:

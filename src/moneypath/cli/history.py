@@ -18,6 +18,7 @@ from pathlib import Path
 
 from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import EXIT_CODES, FAIL
+from moneypath.cli import where
 
 HISTORY_HELP = ("the drill history directory (default: $MONEYPATH_HISTORY, else the run config's history.dir, else "
                 "drill-history/ beside the catalog: "
@@ -38,7 +39,7 @@ def history_options(parser, team_default: bool) -> None:
 def recorder(args, team_default: bool):
     """The Recorder the options ask for, or None (no history for this run); HistoryError (one line) for an empty
     environment name, half of the signing options, or a signer key that cannot sign."""
-    from moneypath.cli.where import fill
+    from moneypath.cli.where import value
     from moneypath.protocol.audit.checkpoint import CheckpointError, Signer, read_key
     from moneypath.readiness.checkpoints import signing_from
     from moneypath.readiness.history import HistoryError, environment_name, history_dir
@@ -46,13 +47,11 @@ def recorder(args, team_default: bool):
 
     if getattr(args, "no_history", False):
         return None
-    fill(args, {"environment": "history.environment", "checkpoints": "history.checkpoints",
-                "signing_key": "history.signing_key", **({"history": "history.dir"} if team_default else {})})
-    folder = history_dir(args.history, args.catalog) if team_default else \
-        (Path(args.history) if args.history else None)
+    given = history_option(args) if team_default else args.history
+    folder = history_dir(given, args.catalog) if team_default else (Path(given) if given else None)
     if folder is None:
         return None
-    checkpoints, key = signing_from(args.checkpoints, args.signing_key)
+    checkpoints, key = signing_from(value(args, "history.checkpoints"), value(args, "history.signing_key"))
     if (checkpoints is None) != (key is None):
         raise HistoryError("history checkpoints and signing key go together (where to sign the history's head, and "
                            "the key to sign it with: $MONEYPATH_HISTORY_CHECKPOINTS and $MONEYPATH_HISTORY_SIGNING_KEY, "
@@ -62,7 +61,7 @@ def recorder(args, team_default: bool):
             Signer(read_key(key, "signer key"))
         except CheckpointError as exc:
             raise HistoryError(f"history signing key: {exc}") from None
-    return Recorder(folder, environment_name(args.environment), KIND_GAMEDAY if args.game_day else None,
+    return Recorder(folder, environment_name(value(args, "history.environment")), KIND_GAMEDAY if args.game_day else None,
                     checkpoints, key)
 
 
@@ -93,8 +92,9 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                     "wrong: edited, reordered, missing, extra), 3 intact but not measured beyond the chain (no "
                     "checkpoints, or records after the newest), 2 bad usage.")
     _common(verify, catalog_arg)
-    verify.add_argument("--checkpoints", metavar="DIR", default=os.environ.get("MONEYPATH_HISTORY_CHECKPOINTS"),
-                        help="the checkpoint directory (default: $MONEYPATH_HISTORY_CHECKPOINTS); needs --key")
+    where.option(verify, "history.checkpoints", metavar="DIR",
+                 help="the checkpoint directory (default: $MONEYPATH_HISTORY_CHECKPOINTS, else history.checkpoints "
+                      "in moneypath.run.yaml); needs --key")
     verify.add_argument("--key", metavar="PUB", default=os.environ.get("MONEYPATH_HISTORY_VERIFIER_KEY"),
                         help="the verifier key (NAME+KEYID+BASE64 or the .pub file; default: "
                              "$MONEYPATH_HISTORY_VERIFIER_KEY); get it from the key's owner, not from DIR")
@@ -105,10 +105,8 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
         description="Verify the history against the checkpoints so far, then sign its head (for records appended "
                     "without a key, or a signer on another host). Exit 1 when the history is broken (nothing signed).")
     _common(checkpoint, catalog_arg)
-    checkpoint.add_argument("--checkpoints", metavar="DIR", default=os.environ.get("MONEYPATH_HISTORY_CHECKPOINTS"),
-                            help="the checkpoint directory (default: $MONEYPATH_HISTORY_CHECKPOINTS)")
-    checkpoint.add_argument("--signing-key", metavar="FILE", default=os.environ.get("MONEYPATH_HISTORY_SIGNING_KEY"),
-                            help="the signer key file (default: $MONEYPATH_HISTORY_SIGNING_KEY)")
+    where.option(checkpoint, "history.checkpoints", metavar="DIR")
+    where.option(checkpoint, "history.signing_key", metavar="FILE")
     checkpoint.set_defaults(run=_checkpoint)
 
 

@@ -17,7 +17,6 @@ from moneypath._common.exit_codes import ExitCode
 from moneypath._common.verdict import FAIL, NOT_MEASURED, exit_code
 from moneypath.catalog import duration_seconds
 from moneypath.cli import where
-from moneypath.formats.run_config import http_url
 
 LOCUSTFILE_CONTRACT = """\
 your own locustfile (--locustfile FILE):
@@ -131,15 +130,8 @@ def _address(text: str) -> str:
     return text
 
 
-def _url(text: str) -> str:
-    try:
-        return http_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _target_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", type=_url, metavar="URL",
+    p.add_argument("--host", type=where.url_arg, metavar="URL",
                    help="the payment service to load (default: the stack running from --state-dir, else a fresh "
                         "stack started for the run and stopped after it)")
     where.prometheus_arg(p)  # --prometheus: the one that scrapes the service, for the service-side gates
@@ -147,9 +139,9 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="judge without Prometheus: the service-side gates (duplicate charges, ledger, reconciliation, "
                         "the service's latency and errors) are skipped and the verdict says so. Without this flag a "
                         "run with no Prometheus, or whose Prometheus fails, fails those gates")
-    p.add_argument("--providersim", type=_url, metavar="URL",
+    p.add_argument("--providersim", type=where.url_arg, metavar="URL",
                    help="provider simulator, for scenarios that set faults there (default: the stack's)")
-    p.add_argument("--faultproxy", type=_url, metavar="URL",
+    p.add_argument("--faultproxy", type=where.url_arg, metavar="URL",
                    help="the fault proxy between the service and its providers (`moneypath faultproxy`), for "
                         "scenarios with faults at: faultproxy")
     p.add_argument("--no-auth", action="store_true",
@@ -268,8 +260,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     cap.add_argument("--saturation-users", type=_count(1), default=32, metavar="N",
                      help="closed-loop users of the first saturation probe, doubled (up to 3 probes) while no "
                           "resource is at its ceiling and more users still add throughput (default 32)")
-    cap.add_argument("--postgres", metavar="URL", help="also measure the service on this PostgreSQL database "
-                     "(postgresql+psycopg://...; only with the stack capacity starts itself) and project beside it")
+    where.option(cap, "capacity.postgres", metavar="URL",
+                 help="also measure the service on this PostgreSQL database (postgresql+psycopg://...; only with the "
+                      "stack capacity starts itself) and project beside it (default: capacity.postgres in "
+                      "moneypath.run.yaml)")
     cap.add_argument("--no-confirm", action="store_true",
                      help="stop at the first failed step (default: run a failed step once more before stopping)")
     cap.add_argument("--utilization", type=_utilization, default=1.0, metavar="PCT",
@@ -292,21 +286,17 @@ def _where(args) -> str | None:
         setattr(args, dest, merged.get(key, getattr(args, dest, None)))
     if not args.token and not args.no_auth:  # the API's token, or none: the environment's or the run config's
         args.token = merged.get("loadtest.token", None)
-        args.no_auth = bool(merged.get("loadtest.no_auth", None, False)) and not args.token
-    try:
-        args.prometheus = _url(args.prometheus) if args.prometheus else None
-    except argparse.ArgumentTypeError as exc:
-        return f"--prometheus: {exc}"
+        args.no_auth = bool(where.value(args, "loadtest.no_auth")) and not args.token
     if args.command == "loadtest":
-        args.instances = int(merged.get("stack.instances", None, 1))
-        args.p99_tolerance = merged.get("loadtest.p99_tolerance", None, 20.0) / 100
-        args.rps_tolerance = merged.get("loadtest.rps_tolerance", None, 10.0) / 100
+        args.instances = int(where.value(args, "stack.instances"))
+        args.p99_tolerance = where.value(args, "loadtest.p99_tolerance") / 100
+        args.rps_tolerance = where.value(args, "loadtest.rps_tolerance") / 100
     else:
-        args.postgres_workers = int(merged.get("capacity.postgres_workers", None, 2))
+        args.postgres_workers = int(where.value(args, "capacity.postgres_workers"))
         if args.postgres_workers < 2:
             return "capacity.postgres_workers must be at least 2"
         try:
-            args.service_pid = [int(p) for p in merged.get("capacity.service_pids", None, [])]
+            args.service_pid = [int(p) for p in where.value(args, "capacity.service_pids")]
         except ValueError:
             return "capacity.service_pids: each is a process id (a whole number)"
     return None
@@ -323,7 +313,7 @@ def _spec(args):
     if problem := _where(args):
         return None, problem
     try:
-        return where.run_spec(args, TARGET_DESTS, shape=False), None
+        return where.run_spec(args, TARGET_DESTS), None
     except StackError as exc:
         return None, str(exc)
 

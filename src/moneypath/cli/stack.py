@@ -29,12 +29,12 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
                          "metrics port of its own, e.g. 127.0.0.1:8000; the reference service and "
                          "provider simulator are then not started. Until each target has answered a first scrape "
                          "the alert rules are held (see --target-wait)")
-    up.add_argument("--target-wait", type=float, default=None, metavar="SECONDS",
-                    help="hold the alert rules (recording rules and the Watchdog run) until every --target has "
-                         "answered Prometheus' first scrape, saying every 5 s who is still silent, so nothing pages "
-                         "about a service still booting; a target silent this long stops the stack (exit 1). 0: "
-                         "alert rules on at once, and a target that does not answer within 3 s is only named in a "
-                         "warning (default: $MONEYPATH_TARGET_WAIT, else the run config's stack.target_wait, else 120)")
+    where.option(up, "stack.target_wait", metavar="SECONDS",
+                 help="hold the alert rules (recording rules and the Watchdog run) until every --target has "
+                      "answered Prometheus' first scrape, saying every 5 s who is still silent, so nothing pages "
+                      "about a service still booting; a target silent this long stops the stack (exit 1). 0: "
+                      "alert rules on at once, and a target that does not answer within 3 s is only named in a "
+                      "warning (default: $MONEYPATH_TARGET_WAIT, else the run config's stack.target_wait, else 120)")
     up.add_argument("--no-services", action="store_true",
                     help="do not start the provider simulator and reference service (scrape only --target)")
     up.add_argument("--faults", action="store_true",
@@ -42,10 +42,10 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
     up.add_argument("--fast", action="store_true",
                     help="1 s scrape and evaluation intervals and 1 s Alertmanager group_wait (tests and drills); "
                          "default is production-like 15 s")
-    up.add_argument("--time-factor", type=float, default=None, metavar="F",
-                    help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
-                         "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default: "
-                         "$MONEYPATH_TIME_FACTOR, else the run config's time_factor, else 1)")
+    where.option(up, "time_factor",
+                 help="run compressed copies of the rules, F times faster (rate windows and for: divided by F; "
+                      "60 turns 5m into 5 s) to rehearse a page in seconds; alerts/ stays as committed (default: "
+                      "$MONEYPATH_TIME_FACTOR, else the run config's time_factor, else 1)")
     where.shape_options(up)
     up.add_argument("--db-url", metavar="URL",
                     help="the reference service's ledger database (SQLAlchemy URL), e.g. "
@@ -77,14 +77,12 @@ def _stack(args) -> int:
     state_dir = Path(args.state_dir)
     try:
         if args.command == "up":
-            where.fill(args, {"target_wait": "stack.target_wait", "remote_write": "stack.remote_write"},
-                       {"target_wait": 120.0, "remote_write": []})
             run = where.run_spec(args, {})  # the shape and the time factor: options, environment, run config
             if run.time_factor < 1:
                 print("moneypath: --time-factor must be at least 1", file=sys.stderr)
                 return ExitCode.USAGE
             spec = replace(run.stack, targets=tuple(args.target), fast=args.fast, time_factor=run.time_factor,
-                           remote_write=tuple(args.remote_write), faults=args.faults,
+                           remote_write=tuple(where.value(args, "stack.remote_write")), faults=args.faults,
                            services=not (args.no_services or args.target),  # a --target is your service
                            db_url=args.db_url, target_wait_s=args.target_wait)
             state = stack.up(load_catalog(args.catalog), state_dir, spec)

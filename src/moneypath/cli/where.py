@@ -1,19 +1,21 @@
-"""Where things run, declared once: the option group of the commands that reach a stack (up, drill run, loadtest,
-capacity, demo, the canary drill), and the one typed spec (moneypath.stack.spec.RunSpec) built from the command
-line, the environment and the run config (moneypath.formats.run_config) — in that order of precedence, each key
-once (docs/decisions/0019-run-config-file.md).
+"""Where things run, declared once: each setting is a key of the run config (moneypath.formats.run_config.KEYS) with
+its environment variable, its default and, where a command takes it on the command line, its flag; `option(parser,
+key)` declares that flag, and the command line, the environment and the run config give its value in that order
+of precedence (docs/decisions/0019-run-config-file.md).
 
 `settings(args)` is the merged view (the file read once per command; RunConfigError, one line, for a bad one);
-`fill(args, {dest: key})` gives an option left off the command line its environment's or file's value;
-`run_spec(args)` is the spec every command that reaches a stack builds once and carries unchanged: `drill run` to
-the placement, the runner and the canary stage; `up` to the stack; `loadtest` and `capacity` to their sessions
-(their target options keep their own names: `run_spec(args, {name: dest})`). The top parser's
+`resolve(args)` (main calls it) gives every option a command declared with `option` its environment's, file's or
+default value when the command line left it off; `value(args, key)` is any key's value for this command, declared
+or not. `run_spec(args)` is the spec every command that reaches a stack builds once and carries unchanged: `drill
+run` to the placement, the runner and the canary stage; `up` to the stack; `loadtest` and `capacity` to their
+sessions (their target options keep their own names: `run_spec(args, {name: dest})`). The top parser's
 --prometheus: `prometheus_arg` marks a command that reads one, `default_prometheus` fills a required one.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,33 +24,71 @@ from typing import Any
 from moneypath.formats import run_config
 from moneypath.formats.run_config import RunConfigError
 
-__all__ = ["RunConfigError", "Settings", "default_prometheus", "fill", "prometheus_arg", "run_spec", "settings",
-           "shape_options", "target_options"]
+__all__ = ["RunConfigError", "Settings", "default_prometheus", "option", "prometheus_arg", "resolve", "run_spec",
+           "settings", "shape_options", "target_options", "value"]
 
 # The target's URLs, each declared here once: `--target-<name>` (or the name a command has always used for it).
 TARGETS = ("service", "prometheus", "alertmanager", "pager", "faultproxy", "providersim")  # run config target.<name>
 
 
+def option(parser: argparse.ArgumentParser, name: str, *, flag: str | None = None, group=None, **kwargs) -> None:
+    """Declare the run config key `name` as this command's option: its flag (the key's, or `flag` where a command
+    has always called it otherwise), typed by the key's kind, its help from the key unless given. Left off the
+    command line, `resolve` fills it from the environment, the run config or the key's default."""
+    key = run_config.BY_NAME[name]
+    flag = flag or key.flag
+    if flag is None:
+        raise ValueError(f"{name} has no flag: give one")
+    dest = kwargs.pop("dest", None) or flag.lstrip("-").replace("-", "_")
+    if key.kind == "bool":
+        kwargs.setdefault("action", "store_true")
+    else:
+        kwargs.setdefault("type", {"url": url_arg, "float": float, "int": int}.get(key.kind, str))
+        kwargs.setdefault("metavar", {"url": "URL", "float": "F", "int": "N"}.get(key.kind, "VALUE"))
+    if "help" not in kwargs:
+        fallback = "" if key.default in (None, False, []) else f", else {key.default:g}" \
+            if isinstance(key.default, float) else f", else {key.default}"
+        env = f"${key.env}, else " if key.env else ""
+        kwargs["help"] = f"{key.help} (default: {env}{name} in moneypath.run.yaml{fallback})"
+    (group or parser).add_argument(flag, dest=dest, default=None, **kwargs)
+    parser.set_defaults(declared_settings=(*(parser.get_default("declared_settings") or ()), (name, dest)))
+
+
+def url_arg(text: str) -> str:
+    """argparse's type for a URL option: an http(s) URL with a host, without its trailing slash."""
+    try:
+        return run_config.http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def resolve(args: argparse.Namespace) -> None:
+    """Every option declared with `option` that the command line left off: the environment's, the run config's or
+    the key's default value (RunConfigError for a bad run config). Idempotent."""
+    for name, dest in getattr(args, "declared_settings", ()):
+        setattr(args, dest, value(args, name))
+
+
+def value(args: argparse.Namespace, name: str) -> Any:
+    """The setting `name` for this command: its option's value when the command declares one and it was given,
+    else the environment's, else the run config's, else the key's default."""
+    given = next((getattr(args, dest, None) for key, dest in getattr(args, "declared_settings", ()) if key == name),
+                 None)
+    return settings(args).get(name, given, copy.copy(run_config.BY_NAME[name].default))
+
+
 def target_options(parser: argparse.ArgumentParser, names: tuple[str, ...] = tuple(TARGETS), *,
-                   flags: Mapping[str, str] | None = None, url=str, db_url: bool = False,
-                   time_factor: bool = False) -> None:
-    """The target group: a URL option per name (dest target_<name>, flag --target-<name> unless `flags` renames
-    it), and with db_url / time_factor the database the money checks read and the target's time factor. Left off,
-    each comes from $MONEYPATH_TARGET_<NAME> or the run config's target.<name> (moneypath.run.yaml)."""
+                   db_url: bool = False, time_factor: bool = False) -> None:
+    """The target group: a URL option per name (--target-<name>), and with db_url / time_factor the database the
+    money checks read and the target's time factor. Left off, each comes from $MONEYPATH_TARGET_<NAME> or the run
+    config's target.<name> (moneypath.run.yaml)."""
     group = parser.add_argument_group("where it runs (also from the environment and moneypath.run.yaml)")
     for name in (n for n in names if n != "prometheus"):  # the top parser's --prometheus (--target-prometheus)
-        key = run_config.BY_NAME[f"target.{name}"]
-        group.add_argument((flags or {}).get(name, f"--target-{name}"), dest=f"target_{name}", metavar="URL",
-                           type=url, default=None, help=f"{key.help} (default: ${key.env}, else target.{name})")
+        option(parser, f"target.{name}", group=group)
     if db_url:
-        group.add_argument("--db-url", metavar="URL", default=None,
-                           help="the service's database the money checks read (SQLAlchemy URL; the catalog's "
-                                "money_checks), opened read-only (default: $MONEYPATH_TARGET_DB_URL, else "
-                                "target.db_url)")
+        option(parser, "target.db_url", group=group, metavar="URL")
     if time_factor:
-        group.add_argument("--time-factor", type=float, default=None, metavar="F",
-                           help="how much faster than production the target's rules run (default: "
-                                "$MONEYPATH_TIME_FACTOR, else time_factor, else 1)")
+        option(parser, "time_factor", group=group)
 
 
 def prometheus_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -70,27 +110,24 @@ def default_prometheus(args: argparse.Namespace) -> str | None:
 
 
 def shape_options(parser: argparse.ArgumentParser) -> None:
-    """The shape of a local stack, declared once: `up`'s options; every command that starts a stack (a drill's own,
-    a load test's) reads the same keys from the environment and the run config (stack.engine, .ha, .instances,
-    .postgres)."""
-    parser.add_argument("--engine", choices=("prometheus", "vm"), default=None,
-                        help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and "
-                             "answers queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
-    parser.add_argument("--ha", action="store_true", default=None,
-                        help="production's shape: two Prometheus replicas running the same rules (external label "
-                             "replica=a|b, dropped from alerts) and a two-node Alertmanager cluster gossiping on "
-                             "loopback; a page still arrives, once, with one of each gone")
-    parser.add_argument("--instances", type=int, default=None, metavar="N",
-                        help="run the reference service as N processes (1-16) sharing one ledger database, each its "
-                             "own scrape target (label instance), as production runs a service: one page per incident "
-                             "only if every rule aggregates instance away. Instance 0 alone runs reconciliation and "
-                             "the audit check. On the default SQLite file the instances take turns at its write lock "
-                             "(writers serialize); give --db-url for PostgreSQL (default: $MONEYPATH_INSTANCES, "
-                             "else the run config's stack.instances, else 1)")
-    parser.add_argument("--postgres", action="store_true", default=None,
-                        help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger "
-                             "instead of the SQLite file: what several --instances share in production. Deleted by "
-                             "`moneypath down`")
+    """The shape of a local stack: `up`'s options; every command that starts a stack (a drill's own, a load test's)
+    reads the same keys (stack.engine, .ha, .instances, .postgres) through `value`."""
+    option(parser, "stack.engine", choices=("prometheus", "vm"), metavar=None,
+           help="what runs the rules: prometheus (default), or vm: VictoriaMetrics stores the series and answers "
+                "queries, vmalert evaluates the same rule files (Debian package victoria-metrics)")
+    option(parser, "stack.ha",
+           help="production's shape: two Prometheus replicas running the same rules (external label replica=a|b, "
+                "dropped from alerts) and a two-node Alertmanager cluster gossiping on loopback; a page still "
+                "arrives, once, with one of each gone")
+    option(parser, "stack.instances",
+           help="run the reference service as N processes (1-16) sharing one ledger database, each its own scrape "
+                "target (label instance), as production runs a service: one page per incident only if every rule "
+                "aggregates instance away. Instance 0 alone runs reconciliation and the audit check. On the "
+                "default SQLite file the instances take turns at its write lock (writers serialize); give --db-url "
+                "for PostgreSQL (default: $MONEYPATH_INSTANCES, else the run config's stack.instances, else 1)")
+    option(parser, "stack.postgres",
+           help="start a throwaway PostgreSQL (Debian package postgresql) on loopback for the ledger instead of the "
+                "SQLite file: what several --instances share in production. Deleted by `moneypath down`")
 
 
 class Settings:
@@ -129,53 +166,26 @@ def settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None)
     return made
 
 
-def fill(args: argparse.Namespace, dests: Mapping[str, str], defaults: Mapping[str, Any] | None = None) -> None:
-    """Each attribute in `dests` (dest → run config key) the command line left None: the environment's or the
-    file's value, else its default."""
-    merged = settings(args)
-    for dest, key in dests.items():
-        setattr(args, dest, merged.get(key, getattr(args, dest, None), (defaults or {}).get(dest)))
-
-
-TARGET_KEYS = {**{f"target_{n}": f"target.{n}" for n in TARGETS}, "db_url": "target.db_url",
-               "time_factor": "time_factor", "target_instance": "target.instances",
-               "probe_headroom": "target.probe_headroom", "target_shared": "target.shared"}
-SHAPE_KEYS = {"engine": "stack.engine", "ha": "stack.ha", "instances": "stack.instances",
-              "postgres": "stack.postgres"}
-SHAPE_DEFAULTS = {"engine": "prometheus", "ha": False, "instances": 1, "postgres": False}
-
-
-def run_spec(args: argparse.Namespace, targets: Mapping[str, str] | None = None, *, shape: bool = True):
+def run_spec(args: argparse.Namespace, targets: Mapping[str, str] | None = None):
     """The spec of where this command runs: its target (None URLs: a stack of its own), the local stack's shape, the
-    time factor, the state directory. Filled from the environment and the run config where the command line left
-    a value off.
+    time factor, the state directory; each setting from the command line, the environment or the run config.
 
-    `targets` None: the command has the target group (`drill run`), filled onto `args` here. Else the command keeps
-    its target in options of its own, already filled (the load test's --host, --prometheus, --providersim,
-    --faultproxy; `up`: none): target name → dest. `shape` False: the command has no shape options of its own (an
-    option of the same dest means something else, as `capacity --postgres URL`): the shape comes from the
-    environment and the run config alone."""
+    `targets` None: the command has the target group (`drill run`). Else the command keeps its target in options
+    of its own, already filled (the load test's --host, --prometheus, --providersim, --faultproxy; `up`: none):
+    target name → dest."""
     from moneypath.stack.spec import RunSpec, StackSpec, TargetSpec
 
+    resolve(args)  # a command parsed without main, as main would
+    stack = StackSpec(engine=value(args, "stack.engine"), ha=bool(value(args, "stack.ha")),
+                      instances=int(value(args, "stack.instances")), postgres=bool(value(args, "stack.postgres")),
+                      services=True, faults=True, fast=True)
+    shared = bool(value(args, "target.shared"))
     if targets is not None:
-        merged = settings(args)
-        given = (lambda dest: getattr(args, dest, None)) if shape else (lambda dest: None)
-        value = {d: merged.get(k, given(d), SHAPE_DEFAULTS[d]) for d, k in SHAPE_KEYS.items()}
-        stack = StackSpec(engine=value["engine"], ha=bool(value["ha"]), instances=int(value["instances"]),
-                          postgres=bool(value["postgres"]), services=True, faults=True, fast=True)
-        return RunSpec(target=TargetSpec(**{n: getattr(args, d, None) for n, d in targets.items()},
-                                         shared=bool(merged.get("target.shared", None, False))), stack=stack,
-                       time_factor=float(merged.get("time_factor", getattr(args, "time_factor", None), 1.0)),
-                       state_dir=Path(merged.get("state_dir", getattr(args, "state_dir", None), ".moneypath")))
-    fill(args, {k: v for k, v in TARGET_KEYS.items() if k != "target_prometheus"},
-         {"time_factor": 1.0, "target_instance": [], "probe_headroom": False, "target_shared": False})
-    fill(args, SHAPE_KEYS, SHAPE_DEFAULTS)
-    fill(args, {"state_dir": "state_dir"}, {"state_dir": ".moneypath"})  # parsed without main: as main would
-    args.target_prometheus = settings(args).get("target.prometheus", getattr(args, "prometheus", None))
-    target = TargetSpec(**{n: getattr(args, f"target_{n}") for n in TARGETS}, db_url=args.db_url,
-                        instances=tuple(args.target_instance or ()), probe_headroom=bool(args.probe_headroom),
-                        shared=bool(args.target_shared))
-    shape_spec = StackSpec(engine=args.engine, ha=bool(args.ha), instances=int(args.instances),
-                           postgres=bool(args.postgres), services=True, faults=True, fast=True)
-    return RunSpec(target=target, stack=shape_spec, time_factor=float(args.time_factor),
-                   state_dir=Path(args.state_dir))
+        target = TargetSpec(**{n: getattr(args, d, None) for n, d in targets.items()}, shared=shared)
+    else:
+        target = TargetSpec(**{n: value(args, f"target.{n}") for n in TARGETS if n != "prometheus"},
+                            prometheus=settings(args).get("target.prometheus", getattr(args, "prometheus", None)),
+                            db_url=value(args, "target.db_url"), instances=tuple(value(args, "target.instances")),
+                            probe_headroom=bool(value(args, "target.probe_headroom")), shared=shared)
+    return RunSpec(target=target, stack=stack, time_factor=float(value(args, "time_factor")),
+                   state_dir=Path(settings(args).get("state_dir", getattr(args, "state_dir", None), ".moneypath")))

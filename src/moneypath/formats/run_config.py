@@ -34,65 +34,80 @@ class RunConfigError(Exception):
 
 @dataclass(frozen=True)
 class ConfigKey:
+    """A setting, declared once: its key here, its environment variable, and the command-line flag that gives it
+    where a command has one (moneypath.cli.where.option declares the flag from this; `default` when none gives
+    it)."""
+
     name: str  # dotted: target.service
     kind: str  # str, url, float, int, bool, list (of str)
     env: str | None
     help: str
+    flag: str | None = None
+    default: Any = None
 
 
 KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("state_dir", "str", "MONEYPATH_STATE_DIR", "where the local stack keeps its config, data, logs (default "
               ".moneypath)"),
     ConfigKey("time_factor", "float", "MONEYPATH_TIME_FACTOR", "how much faster than production the target's rules run "
-              "(1: the committed rules; the local drill stack: 60)"),
-    *(ConfigKey(f"target.{n}", "url", f"MONEYPATH_TARGET_{n.upper()}", f"base URL of the {what}") for n, what in (
+              "(1: the committed rules; the local drill stack: 60)", "--time-factor", 1.0),
+    *(ConfigKey(f"target.{n}", "url", f"MONEYPATH_TARGET_{n.upper()}", f"base URL of the {what}",
+                None if n == "prometheus" else f"--target-{n}") for n, what in (  # --prometheus: the top parser's
         ("service", "payment service (reference or your own)"), ("prometheus", "Prometheus that scrapes the service"),
         ("alertmanager", "Alertmanager (pages, when there is no pager)"), ("pager", "moneypath pager (GET /pages)"),
         ("faultproxy", "fault proxy between the service and its providers (fault.where: faultproxy)"),
         ("providersim", "provider simulator (simulator faults)"))),
     ConfigKey("target.instances", "list", "MONEYPATH_TARGET_INSTANCES", "the service's other instances (URLs; the "
-              "environment's comma-separated): a drill's payments are spread over all of them"),
+              "environment's comma-separated): a drill's payments are spread over all of them", default=[]),
     ConfigKey("target.db_url", "str", "MONEYPATH_TARGET_DB_URL", "the service's database the drill's money checks read "
-              "(SQLAlchemy URL, opened read-only)"),
+              "(SQLAlchemy URL; the catalog's money_checks), opened read-only", "--db-url"),
     ConfigKey("target.probe_headroom", "bool", "MONEYPATH_PROBE_HEADROOM", "probe the target before a drill's peak that "
-              "declares headroom (always on for a stack a drill starts)"),
+              "declares headroom (always on for a stack a drill starts)", default=False),
     ConfigKey("target.shared", "bool", "MONEYPATH_TARGET_SHARED", "the target serves traffic of its own (staging): a run's "
-              "conservation of counts is one-sided, counted >= acknowledged, and cannot see double counting"),
-    ConfigKey("stack.engine", "str", "MONEYPATH_ENGINE", "what runs the rules of a local stack: prometheus or vm"),
+              "conservation of counts is one-sided, counted >= acknowledged, and cannot see double counting",
+              default=False),
+    ConfigKey("stack.engine", "str", "MONEYPATH_ENGINE", "what runs the rules of a local stack: prometheus or vm",
+              "--engine", "prometheus"),
     ConfigKey("stack.ha", "bool", "MONEYPATH_HA", "a local stack of two Prometheus replicas and a two-node Alertmanager "
-              "cluster (`moneypath up --ha`; drills with replica_down need it)"),
-    ConfigKey("stack.instances", "int", "MONEYPATH_INSTANCES", "reference service processes on one database"),
+              "cluster (`moneypath up --ha`; drills with replica_down need it)", "--ha", False),
+    ConfigKey("stack.instances", "int", "MONEYPATH_INSTANCES", "reference service processes on one database",
+              "--instances", 1),
     ConfigKey("stack.postgres", "bool", "MONEYPATH_POSTGRES", "keep the reference service's ledger in a throwaway "
-              "PostgreSQL"),
-    ConfigKey("stack.remote_write", "list", "MONEYPATH_REMOTE_WRITE", "URLs that receive every scraped and recorded series"),
+              "PostgreSQL", "--postgres", False),
+    ConfigKey("stack.remote_write", "list", "MONEYPATH_REMOTE_WRITE", "URLs that receive every scraped and recorded series",
+              default=[]),
     ConfigKey("stack.target_wait", "float", "MONEYPATH_TARGET_WAIT", "seconds `up` holds the alert rules waiting for each "
-              "--target's first scrape (0: rules on at once; default 120)"),
+              "--target's first scrape (0: rules on at once; default 120)", "--target-wait", 120.0),
     ConfigKey("history.dir", "str", "MONEYPATH_HISTORY", "the drill history directory (default: drill-history/ beside "
               "the catalog)"),
     ConfigKey("history.environment", "str", "MONEYPATH_ENVIRONMENT", "the environment a drill record names (default "
               "local)"),
     ConfigKey("history.checkpoints", "str", "MONEYPATH_HISTORY_CHECKPOINTS", "sign the history's head into this "
-              "directory after each record (with history.signing_key)"),
-    ConfigKey("history.signing_key", "str", "MONEYPATH_HISTORY_SIGNING_KEY", "the signer key (`moneypath audit keygen`)"),
+              "directory after each record (with history.signing_key)", "--checkpoints"),
+    ConfigKey("history.signing_key", "str", "MONEYPATH_HISTORY_SIGNING_KEY", "the signer key (`moneypath audit keygen`)",
+              "--signing-key"),
     ConfigKey("loadtest.token", "str", "MONEYPATH_TOKEN", "the API bearer token a load test sends (better in the "
               "environment than in a file)"),
-    ConfigKey("loadtest.no_auth", "bool", None, "the service takes no API token"),
-    ConfigKey("loadtest.p99_tolerance", "float", None, "allowed p99 increase over --baseline, percent (default 20)"),
+    ConfigKey("loadtest.no_auth", "bool", None, "the service takes no API token", default=False),
+    ConfigKey("loadtest.p99_tolerance", "float", None, "allowed p99 increase over --baseline, percent (default 20)",
+              default=20.0),
     ConfigKey("loadtest.rps_tolerance", "float", None, "allowed throughput decrease from --baseline, percent "
-              "(default 10)"),
+              "(default 10)", default=10.0),
     ConfigKey("capacity.postgres", "str", None, "also measure the service on this PostgreSQL database "
-              "(postgresql+psycopg://...)"),
-    ConfigKey("capacity.postgres_workers", "int", None, "service processes of that PostgreSQL run (default 2)"),
-    ConfigKey("capacity.service_pids", "list", None, "your service's processes on this machine, whose CPU names the limit"),
-    *(ConfigKey(f"gameday.{n}", kind, None, what) for n, kind, what in (
-        ("schedule", "str", "the game day CronJob's schedule (cron; default 0 10 * * 2)"),
-        ("environment", "str", "the environment it drills (default staging)"),
-        ("drills", "list", "its drill files (default: the catalog's drills with a load and a fault)"),
-        ("image", "str", "the image that runs moneypath"),
-        ("halt_burn", "list", "halt conditions SLO=FACTOR"),
-        ("halt_alert", "list", "halt conditions: catalog alert names"),
-        ("history_claim", "str", "the drill history's PersistentVolumeClaim"),
-        ("time_zone", "str", "the schedule's time zone")))
+              "(postgresql+psycopg://...)", "--postgres"),
+    ConfigKey("capacity.postgres_workers", "int", None, "service processes of that PostgreSQL run (default 2)",
+              default=2),
+    ConfigKey("capacity.service_pids", "list", None, "your service's processes on this machine, whose CPU names the limit",
+              default=[]),
+    *(ConfigKey(f"gameday.{n}", kind, None, what, default=default) for n, kind, what, default in (
+        ("schedule", "str", "the game day CronJob's schedule (cron; default 0 10 * * 2)", None),
+        ("environment", "str", "the environment it drills (default staging)", None),
+        ("drills", "list", "its drill files (default: the catalog's drills with a load and a fault)", []),
+        ("image", "str", "the image that runs moneypath", None),
+        ("halt_burn", "list", "halt conditions SLO=FACTOR", []),
+        ("halt_alert", "list", "halt conditions: catalog alert names", []),
+        ("history_claim", "str", "the drill history's PersistentVolumeClaim", None),
+        ("time_zone", "str", "the schedule's time zone", "Etc/UTC")))
 )
 BY_NAME = {k.name: k for k in KEYS}
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
