@@ -5,14 +5,14 @@ run here finds it beside the catalog. Its scenarios are in scenarios.yaml beside
 
     locust -f loadtests/locustfile.py --state-dir .moneypath --scenario checkout --rate 20 --headless
 
-Everything but the service's API comes from moneypath.loadtest.user.PaymentUser: request names,
+Everything but the service's API comes from moneypath.loadtest.in_locust.user.PaymentUser: request names,
 headers, retries, the mix, the shape, faults and the exporter. Credentials: --token or
 $MONEYPATH_TOKEN (scopes payments:write payments:read), or minted from $MONEYPATH_TOKEN_SECRET or
 the secrets of --state-dir (a stack started by `moneypath up`, which also supplies --host and the
 provider simulator's URL).
 """
 
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class ReferenceUser(PaymentUser):

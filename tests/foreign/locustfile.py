@@ -8,7 +8,7 @@ headers, pacing, the scenario's shape and faults, retries and the exporter come 
 The shop takes no API token (--no-auth) and charges at once: there is no capture or refund to declare.
 """
 
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class TicketBuyer(PaymentUser):

@@ -15,7 +15,7 @@ from pathlib import Path
 import moneypath
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
 
-SKIP = "skip"  # a load-test gate the configuration skips (moneypath.loadtest.gates.SKIP)
+SKIP = "skip"  # a load-test gate the configuration skips (moneypath.loadtest.command.gates.SKIP)
 ABSENT = "absent"  # the feature's check exists nowhere: not asked, not shown as a pass
 NO_FEATURE, NO_SKIP, NO_FAIL = "no feature: ", "no skip configuration: ", "no fail: "
 

@@ -9,7 +9,7 @@ from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
 from moneypath.catalog.conventions import AlertKey, Key
 from moneypath.catalog.features import FEATURES
 from moneypath.formats.scenarios import GATE_NAMES, Scenario
-from moneypath.loadtest.stats import Summary
+from moneypath.loadtest.command.stats import Summary
 from tests.support.check_kinds import ABSENT, NO_FAIL, NO_FEATURE, NO_SKIP, SKIP, Ways
 from tests.support.feature_catalogs import without
 
@@ -43,7 +43,7 @@ def _summary(p99_ms: float | None = 120.0, failures: int = 0, requests: int = 10
 
 
 def _observed(thr, **changes):
-    from moneypath.loadtest.gates import PromObservations
+    from moneypath.loadtest.command.gates import PromObservations
 
     good = dict(p99_s=0.12, error_ratio=0.0, authorizations=1000, duplicate_charges=0, ledger_imbalance_max_abs=0,
                 caught_up_after_s=5.0, oldest_unreconciled_s=0.0, circuit_max=thr.circuit_open_value)
@@ -56,14 +56,14 @@ def _scenario(catalog, **fields) -> Scenario:
 
 
 def _gates(catalog, summary, scenario=None, **changes):
-    from moneypath.loadtest import gates
+    from moneypath.loadtest.command import gates
 
     thr = gates.thresholds(catalog, 30)
     return gates.evaluate(summary, _observed(thr, **changes), thr, scenario or _scenario(catalog))
 
 
 def _with_verdict(result) -> list[str]:
-    from moneypath.loadtest.gates import gates_verdict
+    from moneypath.loadtest.command.gates import gates_verdict
 
     return [g.status for g in result] + [gates_verdict(result)]
 
@@ -79,7 +79,7 @@ def _gates_fail(kind, catalog):
 
 
 def _gates_empty(kind, catalog):
-    from moneypath.loadtest import gates
+    from moneypath.loadtest.command import gates
 
     nothing = _summary(p99_ms=None, requests=0)
     result = kind.evaluate(nothing, gates.PromObservations(), gates.thresholds(catalog, 30),
@@ -90,7 +90,7 @@ def _gates_empty(kind, catalog):
 def _gates_feature_off(kind, catalog):
     """The gates of the ledger, reconciliation, idempotency and the breaker with those features off and every one
     of their figures good: skipped, naming the feature. With the features on the same figures pass."""
-    from moneypath.loadtest.gates import FEATURE_GATES
+    from moneypath.loadtest.command.gates import FEATURE_GATES
 
     on = {g.name: g.status for g in _gates(catalog, _summary()) if g.name in FEATURE_GATES}
     assert on == dict.fromkeys(FEATURE_GATES, PASS), on
@@ -121,8 +121,8 @@ def _drift_case(scenario_fields=None, **run):
 
 
 def _drift_empty(kind):
-    from moneypath.loadtest import gates
-    from moneypath.loadtest.soak import drift
+    from moneypath.loadtest.command import gates
+    from moneypath.loadtest.command.soak import drift
 
     metrics = [drift.Metric(key=key, title=key, unit="") for key in gates.DRIFT_GATES]
     return [g.status for g in kind.evaluate(drift.Drift(limit=0.1, windows=None, metrics=metrics),
@@ -130,7 +130,7 @@ def _drift_empty(kind):
 
 
 def _drift_skipped(kind):
-    from moneypath.loadtest.gates import DRIFT_GATES
+    from moneypath.loadtest.command.gates import DRIFT_GATES
 
     # a scenario skipping the drift gates, and a run too short to judge drift at all
     skipping = _drift_case({"skip_gates": list(DRIFT_GATES.values())})(kind)
@@ -141,7 +141,7 @@ def _drift_skipped(kind):
 
 
 def _step(kind, catalog, summary, **changes):
-    from moneypath.loadtest.capacity.plan import STEP_GATES
+    from moneypath.loadtest.command.capacity.plan import STEP_GATES
 
     return [kind.evaluate([g for g in _gates(catalog, summary, **changes) if g.name in STEP_GATES])[0]]
 
@@ -149,7 +149,7 @@ def _step(kind, catalog, summary, **changes):
 def _step_skipped(kind, catalog):
     """A step whose gates are all skipped (a catalog without a latency or an availability SLO, a run that judges
     none of them): no pass."""
-    from moneypath.loadtest.capacity.plan import STEP_GATES
+    from moneypath.loadtest.command.capacity.plan import STEP_GATES
 
     judged = [g for g in _gates(catalog, _summary()) if g.name in STEP_GATES]
     return [kind.evaluate([replace(g, skipped=True, reason="not judged in this run") for g in judged])[0]]
@@ -362,7 +362,7 @@ def _root():
 
 
 def _empty_step_gates():
-    from moneypath.loadtest.gates import Gate
+    from moneypath.loadtest.command.gates import Gate
 
     return [Gate("p99_latency_prometheus", "p99", "prometheus", NOT_MEASURED, "no data", "<= 300 ms", "nothing")]
 

@@ -3,8 +3,8 @@ its CPU, RSS and database growing as told, and the drift computed over it."""
 
 from __future__ import annotations
 
-from moneypath.loadtest.soak import drift
-from moneypath.loadtest.soak.drift import Sample
+from moneypath.loadtest.command.soak import drift
+from moneypath.loadtest.command.soak.drift import Sample
 
 START = 1_700_000_000.0
 RATE = 150.0  # authorizations per second

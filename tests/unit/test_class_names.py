@@ -14,8 +14,9 @@ MAX_REVIEWED = 10
 REVIEWED = {
     "MoneyPath": "the instrument library's public recording API, and the catalog's `money_path:` model, whose class "
                  "name is its heading in the generated catalog reference (docs/reference/catalog.md)",
-    "Payment": "the payment a locustfile's user gets back (moneypath.loadtest.user's API, docs/load-tests.md), and the "
-               "reference service's payment body, whose class name is its schema's name in /openapi.json",
+    "Payment": "the payment a locustfile's user gets back (moneypath.loadtest.in_locust.user's API, "
+               "docs/load-tests.md), and the reference service's payment body, whose class name is its schema's name "
+               "in /openapi.json",
     "Problem": "the refusal raised under a request (moneypath._common.problem), and its RFC 9457 body in the reference "
                "service's OpenAPI document, whose schema is named Problem",
 }

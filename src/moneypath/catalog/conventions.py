@@ -178,7 +178,7 @@ def slo_alert_key(slo_key: str) -> str:
 
 # ---------------------------------------------------------------- load tests
 
-# What Locust's Prometheus exporter (moneypath.loadtest.exporter, locust_exporter's names) serves.
+# What Locust's Prometheus exporter (moneypath.loadtest.in_locust.exporter, locust_exporter's names) serves.
 LOCUST_METRICS = {
     "requests": "locust_requests_num_requests",
     "failures": "locust_requests_num_failures",

@@ -30,7 +30,7 @@ def _resources(resources) -> dict:
 def options(args, catalog, base):
     """`base` with the load run of the scenario file's kubernetes: block (ValueError, one line)."""
     from moneypath.generate.export import LoadRun
-    from moneypath.loadtest.shape import duration_of
+    from moneypath.loadtest.in_locust.shape import duration_of
 
     if args.namespace is not None:
         raise ValueError("--namespace: a load test's namespace is kubernetes.namespace in its scenario file")

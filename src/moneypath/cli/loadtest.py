@@ -1,6 +1,6 @@
 """`moneypath loadtest SCENARIO` and `moneypath capacity`: commands added by `add_commands`.
 
-Parse, call, print: the runs are moneypath.loadtest.session and .capacity.plan_session, imported when a command
+Parse, call, print: the runs are moneypath.loadtest.command.session and .capacity.plan_session, imported when a command
 runs; both start Locust in subprocesses only, so this module is safe on the main CLI's import path.
 Exit codes: 0 every gate passed, 1 a gate breached (one line per breach on stderr) or the
 run failed, 2 bad input (one line).
@@ -20,11 +20,11 @@ from moneypath.cli import where
 
 LOCUSTFILE_CONTRACT = """\
 your own locustfile (--locustfile FILE):
-  Subclass moneypath.loadtest.user.PaymentUser and define the endpoints your API has; the base
+  Subclass moneypath.loadtest.in_locust.user.PaymentUser and define the endpoints your API has; the base
   class names the requests, adds the headers, paces and retries them and follows the scenario
-  (`python -m pydoc moneypath.loadtest.user` for the rest):
+  (`python -m pydoc moneypath.loadtest.in_locust.user` for the rest):
 
-    from moneypath.loadtest.user import PaymentUser
+    from moneypath.loadtest.in_locust.user import PaymentUser
 
     class Buyer(PaymentUser):
         def authorize(self, order):
@@ -121,7 +121,7 @@ def _utilization(text: str) -> float:
 
 
 def _address(text: str) -> str:
-    from moneypath.loadtest.locust_processes import split_address
+    from moneypath.loadtest.command.locust_processes import split_address
 
     try:
         split_address(text)
@@ -327,8 +327,8 @@ def _warn(text: str) -> None:
 
 
 def _loadtest(args) -> int:
-    from moneypath.loadtest import counts, inputs, run_report, session
-    from moneypath.loadtest.soak import drift
+    from moneypath.loadtest.command import counts, inputs, run_report, session
+    from moneypath.loadtest.command.soak import drift
 
     spec, problem = _spec(args)
     if problem:
@@ -362,8 +362,8 @@ def _loadtest(args) -> int:
 
 
 def _capacity(args) -> int:
-    from moneypath.loadtest import inputs, session
-    from moneypath.loadtest.capacity import plan_report, plan_session
+    from moneypath.loadtest.command import inputs, session
+    from moneypath.loadtest.command.capacity import plan_report, plan_session
 
     spec, problem = _spec(args)
     if problem:

@@ -2,7 +2,7 @@
 by itself (not the master's child), with moneypath's harness and this machine's locustfile and scenario file.
 
 Parse, call, print: Locust runs in a subprocess (`python -m locust -f <locustfile>,<harness> --worker ...`, its log
-in a temporary directory named when something goes wrong); its harness (moneypath.loadtest.worker_admission)
+in a temporary directory named when something goes wrong); its harness (moneypath.loadtest.in_locust.worker_admission)
 reports connected, admitted, refused, started and ended in a status file this command follows. Exit codes: 0 the
 master ended the run, 1 the worker stopped before that, 2 bad input, refused by the master, or no master within
 --wait-master. Why a command of moneypath's rather than plain `locust --worker`: docs/decisions/0023.
@@ -75,7 +75,7 @@ def _files(args) -> tuple[Path, Path]:
     """(locustfile, scenario file), checked as `moneypath loadtest` checks them; UsageError saying why not."""
     from moneypath.catalog import load_catalog
     from moneypath.formats import scenarios
-    from moneypath.loadtest import inputs
+    from moneypath.loadtest.command import inputs
 
     locustfile = inputs.locustfile(args.locustfile or inputs.default_locustfile(args.catalog)).resolve()
     scenario_file = (args.scenario_file or locustfile.parent / "scenarios.yaml").resolve()
@@ -87,7 +87,7 @@ def _files(args) -> tuple[Path, Path]:
 
 
 def _worker(args) -> int:
-    from moneypath.loadtest.inputs import UsageError
+    from moneypath.loadtest.command.inputs import UsageError
 
     try:
         locustfile, scenario_file = _files(args)
@@ -113,8 +113,9 @@ def _worker(args) -> int:
 
 def _one_run(args, locustfile: Path, scenario_file: Path, work: Path, n: int) -> tuple[int, bool]:
     """One master's run: (exit code, whether the master said another run follows)."""
-    from moneypath.loadtest import launch, parent_watch, worker_roll
-    from moneypath.loadtest.locust_processes import split_address, stop_locust
+    from moneypath.loadtest.command import launch
+    from moneypath.loadtest.command.locust_processes import split_address, stop_locust
+    from moneypath.loadtest.in_locust import parent_watch, worker_roll
 
     host, port = split_address(args.master)
     status, log = work / f"status-{n}.jsonl", work / f"locust-worker-{n}.log"

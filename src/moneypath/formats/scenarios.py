@@ -4,7 +4,7 @@ catalog (providers, currencies, methods, fault targets, the payouts feature).
 
 Pure: no Locust, no I/O beyond reading the file. `moneypath loadtest` and `capacity` load it before starting
 anything (`load`: the first problem, one line), `moneypath lint` reports every problem (`problems`), and the
-Locust side (moneypath.loadtest.harness and .user, the load's shape in moneypath.loadtest.shape) turns a
+Locust side (moneypath.loadtest.in_locust.harness and .user, the load's shape in moneypath.loadtest.in_locust.shape) turns a
 `Scenario` into users and pacing. The vocabulary the file is written in lives here too: the actions a mix
 weighs (ACTIONS), the gates a scenario may skip (GATE_NAMES), and which of the catalog's SLOs judge
 authorizations (`latency_slo`, `availability_slo`), whose histogram names the methods the file may draw.
@@ -90,7 +90,7 @@ class Retry(_Model):
 
 
 class OverloadGoal(_Model):
-    """The spike is an overload: judge it by phase (moneypath.loadtest.overload)."""
+    """The spike is an overload: judge it by phase (moneypath.loadtest.command.overload)."""
     goodput_share: float = Field(gt=0, le=1, default=0.9)  # of the 1x rate (set --rate to the knee)
     recover_within_s: float = Field(ge=0, default=30)
 
@@ -115,7 +115,7 @@ class Scenario(_Model):
     expect_circuit_open: str | None = None  # this provider's circuit must have opened during the run
     skip_gates: list[str] = Field(default_factory=list)
     # Sample the service through the run and judge the drift from the first minute after the warm-up to the
-    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.soak.drift
+    # last (CPU per authorization, p99, resident memory, database bytes per payment): moneypath.loadtest.command.soak.drift
     drift: bool = False
     # Resident memory's first minute starts this far into the run when that is after the warm-up: a service's
     # bounded in-memory state (kept for a fixed time, e.g. webhook nonces for a replay window) fills first, and is

@@ -228,7 +228,7 @@ the scenario file beside this one (scenarios.yaml).
 
 --no-auth when your API takes no token (else $MONEYPATH_TOKEN is sent as "authorization: Bearer ...").
 Does your API capture or refund separately, or pay out? Define capture(self, payment), refund(self,
-payment, amount_minor) or payout(self, order) too (`python -m pydoc moneypath.loadtest.user`) and give
+payment, amount_minor) or payout(self, order) too (`python -m pydoc moneypath.loadtest.in_locust.user`) and give
 them weight in scenarios.yaml's mix.
 
 Is a payment several calls (a checkout whose steps pass an id along, a GraphQL API that answers failures
@@ -236,7 +236,7 @@ with HTTP 200)? Instead of authorize, name the drills' request template, whose f
     template = "../runbooks/drills/requests/{c.service}.yaml"
 """
 
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class Payer(PaymentUser):

@@ -308,8 +308,8 @@ def locust_recording(work: Path, duration_s: int = 60) -> None:
 
 def test_loadtest_report_page(browser, screenshots, tmp_path):
     from moneypath.formats import scenarios
-    from moneypath.loadtest import gates, locust_run, run_report
-    from moneypath.loadtest.stats import history, load_entries, summarize
+    from moneypath.loadtest.command import gates, locust_run, run_report
+    from moneypath.loadtest.command.stats import history, load_entries, summarize
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)
@@ -341,8 +341,8 @@ def test_loadtest_report_page(browser, screenshots, tmp_path):
 
 def test_capacity_plan_page(browser, screenshots, tmp_path):
     from moneypath.formats import scenarios
-    from moneypath.loadtest.capacity import plan as capacity
-    from moneypath.loadtest.capacity import plan_report
+    from moneypath.loadtest.command.capacity import plan as capacity
+    from moneypath.loadtest.command.capacity import plan_report
 
     c = load_catalog(CATALOG_PATH)
     sfile = scenarios.load(ROOT / "loadtests" / "scenarios.yaml", c)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from moneypath import cli
-from moneypath.loadtest import gates
+from moneypath.loadtest.command import gates
 from tests.conftest import ROOT, free_port, http_ok, stop_process, wait_for
 from tests.docs_examples import code_block
 from tests.support.djangoshop import running_shop

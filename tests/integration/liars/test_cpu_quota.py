@@ -2,7 +2,7 @@
 cpu.cfs_quota_us where the cpu controller is v1's) allowing 4 % of a core; the `moneypath loadtest-worker` and its
 Locust child are moved into it once their users have spawned. Its CPU then reads a few % of a core, which looked
 idle; the run must name the generator as short of CPU, with the quota line, never pass on the rate it could send
-(moneypath.loadtest.generator_bound, cpu_quota). The cgroup is removed after."""
+(moneypath.loadtest.command.generator_bound, cpu_quota). The cgroup is removed after."""
 
 from __future__ import annotations
 

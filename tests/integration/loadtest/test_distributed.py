@@ -19,7 +19,7 @@ import pytest
 
 import moneypath
 from moneypath import cli
-from moneypath.loadtest import worker_identity as wi
+from moneypath.loadtest.in_locust import worker_identity as wi
 from moneypath.protocol.tokens import issue
 from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port
 from tests.docs_examples import code_block, script_lines
@@ -153,16 +153,17 @@ def test_the_harness_digest_covers_every_moneypath_module_a_worker_imports():
     script = ("import importlib.util, json, sys\n"
               f"spec = importlib.util.spec_from_file_location('lf', {str(SHIPPED_LOCUSTFILE)!r})\n"
               "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-              "import moneypath.loadtest.harness\n"
+              "import moneypath.loadtest.in_locust.harness\n"
               "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'moneypath' "
               "and getattr(m, '__file__', None))))\n")
     loaded = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                                        timeout=60).stdout)
     covered = {p.resolve() for p in wi.harness_files()}
-    assert any(p.endswith("/moneypath/loadtest/worker_admission.py") for p in loaded), loaded
+    assert any(p.endswith("/moneypath/loadtest/in_locust/worker_admission.py") for p in loaded), loaded
     assert [p for p in loaded if Path(p).resolve() not in covered] == []
     root = Path(moneypath.__file__).resolve().parent
-    assert not [p for p in covered if p.relative_to(root).parts[:2] in (("loadtest", "capacity"), ("loadtest", "soak"))]
+    assert not [p for p in covered if p.relative_to(root).parts[:3] in (("loadtest", "command", "capacity"),
+                                                                        ("loadtest", "command", "soak"))]
 
 
 def test_a_worker_whose_master_does_not_answer_says_so_within_its_wait(tmp_path):

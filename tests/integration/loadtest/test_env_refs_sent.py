@@ -38,7 +38,7 @@ approved: [AUTHORIZED]
 """
 ENV = {"SHOP_ID": "s1", "SHOP_TENANT": "acme-eu", "SHOP_VARIANT_ID": "UHJvZHVjdFZhcmlhbnQ6NzI="}
 LOCUSTFILE = """\
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class Shopper(PaymentUser):

@@ -98,8 +98,8 @@ def test_a_plain_locustfile_runs_with_moneypaths_options(app, tmp_path, monkeypa
 
 PARSE = """
 import json, sys
-import moneypath.loadtest.harness  # registers moneypath's options, as the harness locustfile does
-from moneypath.loadtest.launch import ENV
+import moneypath.loadtest.in_locust.harness  # registers moneypath's options, as the harness locustfile does
+from moneypath.loadtest.in_locust.run_settings import ENV
 from locust.argument_parser import get_parser
 options = get_parser().parse_args(sys.argv[1:])
 print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
@@ -110,7 +110,7 @@ print(json.dumps({dest: getattr(options, dest) for dest in ENV}))
 # options, as `locust` would parse it: {option as written: the value parsed} per line.
 PARSE_LINES = """
 import json, os, sys
-import moneypath.loadtest.harness  # registers moneypath's options, as the harness locustfile does
+import moneypath.loadtest.in_locust.harness  # registers moneypath's options, as the harness locustfile does
 from locust.argument_parser import get_parser
 out = []
 for env, argv in json.loads(sys.argv[1]):
@@ -152,7 +152,7 @@ def test_the_pages_locust_command_lines_parse_as_written():
 
 def test_every_option_the_runner_sets_reaches_the_harness_through_the_environment(tmp_path):
     """Locust's own parser, with the harness's options, given exactly the runner's argv and environment."""
-    from moneypath.loadtest import locust_processes, locust_run
+    from moneypath.loadtest.command import locust_processes, locust_run
 
     target = locust_run.LoadTarget("http://127.0.0.1:9", None, "http://127.0.0.1:7", "tok", "adm",
                            faultproxy="http://127.0.0.1:8")

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from moneypath.loadtest import locust_processes, worker_health
+from moneypath.loadtest.command import locust_processes
+from moneypath.loadtest.in_locust import run_settings
 from tests.docs_examples import args_of, code_block, env_of, shell
 from tests.integration.loadtest.helpers import only_report
 from tests.integration.loadtest.test_session import CHECKOUT, loadtest
@@ -92,8 +93,8 @@ def test_a_worker_burning_its_cpu_marks_the_load_generator_as_the_bottleneck(mon
                                                                              capsys, monkeypatch):
     """docs/load-tests.md's line: the worker of index 1 holds its event loop (the test-only hook)."""
     [line] = shell(code_block("docs/load-tests.md", "The load generator: a lost worker, a bottleneck", "sh"))
-    assert env_of(line) == {worker_health.BURN_ENV: "1@1"}
-    monkeypatch.setenv(worker_health.BURN_ENV, "1@1")
+    assert env_of(line) == {run_settings.BURN_ENV: "1@1"}
+    monkeypatch.setenv(run_settings.BURN_ENV, "1@1")
     began = time.monotonic()
     code = loadtest(money_path, tmp_path, args_of(line))
     out, err = capsys.readouterr()

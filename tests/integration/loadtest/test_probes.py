@@ -15,7 +15,7 @@ from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 def test_the_cli_never_imports_locust_or_gevent():
     code = ("import sys; from moneypath import cli; cli.build_parser(); "
-            "import moneypath.loadtest.locust_run, moneypath.loadtest.capacity.plan; "
+            "import moneypath.loadtest.command.locust_run, moneypath.loadtest.command.capacity.plan; "
             "assert 'gevent' not in sys.modules and 'locust' not in sys.modules, 'imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -27,9 +27,9 @@ from locust.util.load_locustfile import load_locustfile
 from locust import FastHttpUser
 
 users, shapes = load_locustfile(sys.argv[1])  # as Locust loads it
-from moneypath.loadtest import client, harness, run_settings
+from moneypath.loadtest.in_locust import client, harness, run_settings
 from moneypath.formats import scenarios
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 sent = []
 

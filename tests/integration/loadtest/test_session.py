@@ -26,7 +26,8 @@ from moneypath import cli
 from moneypath.catalog import load_catalog
 from moneypath.formats import scenarios
 from moneypath.generate import dashboards as d
-from moneypath.loadtest import request_names, stats
+from moneypath.loadtest.command import stats
+from moneypath.loadtest.in_locust import request_names
 from moneypath.protocol.tokens import issue
 from tests.conftest import ROOT, SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS, free_port, http_ok, wait_for
 from tests.docs_examples import args_of, code_block, script_lines, shell, substitute

@@ -1,5 +1,6 @@
-"""kill -9 leaves no load behind (moneypath.loadtest.parent_watch): a `moneypath loadtest-worker` killed with SIGKILL
-mid-run, and a `moneypath loadtest --workers 1` killed so, take every process they started with them within 5 s.
+"""kill -9 leaves no load behind (moneypath.loadtest.in_locust.parent_watch): a `moneypath loadtest-worker` killed
+with SIGKILL mid-run, and a `moneypath loadtest --workers 1` killed so, take every process they started with them
+within 5 s.
 Their descendants are read from /proc before the kill and polled after it (a zombie is dead: it sends nothing)."""
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_the_drill_client_keeps_its_answers_and_its_wording():
 
 
 def test_the_load_test_observer_and_the_snapshot_word_it_as_the_client_does(catalog, tmp_path, monkeypatch):
-    from moneypath.loadtest import observe
+    from moneypath.loadtest.command import observe
     from moneypath.stack import snapshot
 
     obs = observe.Observer(catalog, URL)

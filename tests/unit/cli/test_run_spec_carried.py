@@ -8,7 +8,7 @@ import pytest
 
 from moneypath import cli
 from moneypath.cli import where
-from moneypath.loadtest.inputs import UsageError
+from moneypath.loadtest.command.inputs import UsageError
 from moneypath.stack.spec import RunSpec
 from tests.conftest import CATALOG_PATH
 
@@ -36,7 +36,7 @@ def built(monkeypatch):
 @pytest.fixture
 def opened(monkeypatch):
     """The `where` each opening of a load test's target is given; nothing is started."""
-    from moneypath.loadtest import targets
+    from moneypath.loadtest.command import targets
 
     seen: list[tuple[RunSpec, int | None]] = []
 
@@ -73,7 +73,7 @@ def test_the_run_configs_target_reaches_the_session_in_the_one_spec_the_cli_buil
 
 def test_capacitys_postgres_url_is_not_the_stacks_postgres_switch(built, opened, config, tmp_path, monkeypatch):
     """`capacity --postgres URL` keeps its meaning; the stack's shape comes from the environment and the file."""
-    from moneypath.loadtest.capacity import plan_session
+    from moneypath.loadtest.command.capacity import plan_session
 
     given = []
     monkeypatch.setattr(plan_session, "prepare", lambda args, where: given.append((args.postgres, where)) or

@@ -16,7 +16,7 @@ from moneypath.drills import hooks
 from moneypath.formats.drill import read_drill
 from moneypath.formats.env_refs import expand, refs, template_refs, unset
 from moneypath.formats.requests import Requests, unset_env
-from moneypath.loadtest import flows
+from moneypath.loadtest.in_locust import flows
 from tests.conftest import ROOT, run_cli
 
 FLOW = """\
@@ -140,7 +140,7 @@ def test_a_drill_run_sends_its_template_expanded(project, monkeypatch):
 
 
 LOCUSTFILE = """\
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class Shop(PaymentUser):

@@ -12,7 +12,7 @@ from moneypath.drills import hooks
 from moneypath.formats.drill import read_drill
 from moneypath.formats.env_refs import expand, problem, refs, unset
 from moneypath.formats.requests import placeholders
-from moneypath.loadtest import flows
+from moneypath.loadtest.in_locust import flows
 from tests.conftest import ROOT, run_cli
 
 ENVS = {"set": {"V": "v1"}, "empty": {"V": ""}, "unset": {}}
@@ -94,7 +94,7 @@ def test_the_drill_models_names_count_an_empty_one_as_missing(project):
 
 
 LOCUSTFILE = """\
-from moneypath.loadtest.user import PaymentUser
+from moneypath.loadtest.in_locust.user import PaymentUser
 
 
 class Shop(PaymentUser):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates
+from moneypath.loadtest.command import gates
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.unit.loadtest.helpers import FOREIGN_DIR, foreign_catalog
 
@@ -24,7 +24,7 @@ def thr(catalog):
 @pytest.fixture
 def no_run(monkeypatch):
     """Nothing is started: opening the target is recorded, `locust_run.run` is whatever a test sets."""
-    from moneypath.loadtest import locust_run, targets
+    from moneypath.loadtest.command import locust_run, targets
 
     opened = []
 

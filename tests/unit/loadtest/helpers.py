@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates, stats
-from moneypath.loadtest.capacity import plan as capacity
+from moneypath.loadtest.command import gates, stats
+from moneypath.loadtest.command.capacity import plan as capacity
 from tests import conftest
 from tests.conftest import CATALOG_PATH, ROOT, SHIPPED_SCENARIOS
 
@@ -31,7 +31,7 @@ def summary(p99=200.0, failures=0, requests=1000, **kw) -> stats.Summary:
 
 def fake_run(prom, reason, catalog):
     """runner.run without Locust: the gates judged on a healthy Locust summary and `prom`."""
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     def run(c, spec, target, work, port, progress):
         sfile = scenarios.load(SHIPPED_SCENARIOS, catalog)

@@ -1,4 +1,4 @@
-"""A team's locustfile, without Locust: the body of PaymentUser (moneypath.loadtest.client) against a fake
+"""A team's locustfile, without Locust: the body of PaymentUser (moneypath.loadtest.in_locust.client) against a fake
 client: request names, headers and answers, the mix, retries and the replay check. Locust itself is never
 imported here."""
 
@@ -11,7 +11,8 @@ import pytest
 
 from moneypath.catalog.pan import mentions_card_number
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, request_names, stats
+from moneypath.loadtest.command import stats
+from moneypath.loadtest.in_locust import client, request_names
 from moneypath.protocol.correlation_header import HEADER
 from tests.conftest import ROOT, SHIPPED_SCENARIOS
 

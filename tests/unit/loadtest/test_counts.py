@@ -1,4 +1,4 @@
-"""Conservation of counts in a load test (moneypath.loadtest.counts): what Locust sent that counts on the
+"""Conservation of counts in a load test (moneypath.loadtest.command.counts): what Locust sent that counts on the
 counter, the counter read from a Prometheus answer as the range query gives it, and what a reconciliation that is
 not pass does to the gates, the verdict line, result.json and the report; no Locust, no Prometheus started."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.loadtest import counts, gates, run_report, session
-from moneypath.loadtest.run_types import LoadTarget, LoadTestResult
+from moneypath.loadtest.command import counts, gates, run_report, session
+from moneypath.loadtest.command.run_types import LoadTarget, LoadTestResult
 from moneypath.stack.state import Part, StackState, save_state
 from tests.unit.loadtest.helpers import healthy_prom, summary
 
@@ -241,7 +241,7 @@ def test_the_stacks_reference_service_is_reconciled_on_its_metrics_port(tmp_path
 def test_the_run_configs_target_shared_reaches_the_load_tests_target(catalog, tmp_path, shared):
     from types import SimpleNamespace
 
-    from moneypath.loadtest import targets
+    from moneypath.loadtest.command import targets
     from moneypath.stack.spec import RunSpec, TargetSpec
 
     options = SimpleNamespace(token=None, no_auth=True, no_prometheus=True)

@@ -5,7 +5,7 @@ not zero fails whatever the heartbeat."""
 from __future__ import annotations
 
 from moneypath.catalog.conventions import Key
-from moneypath.loadtest import gates
+from moneypath.loadtest.command import gates
 from tests.support.check_kinds_checks import _gates, _scenario, _summary
 from tests.unit.loadtest.helpers import FakePrometheus
 
@@ -13,7 +13,7 @@ START, END = 1_800_000_000.0, 1_800_000_120.0  # 08:00:00 to 08:02:00 UTC
 
 
 def _observe(monkeypatch, catalog, last_run: dict[str, float]):
-    from moneypath.loadtest import observe
+    from moneypath.loadtest.command import observe
 
     beat = catalog.metric(Key.DETECTOR_LAST_RUN_TIMESTAMP_SECONDS)
     answers = {f'{beat}{{detector="{d}"}}': [{"metric": {}, "value": [END, str(t)]}] for d, t in last_run.items()}

@@ -1,11 +1,11 @@
-"""Locust's statistics as Prometheus metrics (moneypath.loadtest.exporter)."""
+"""Locust's statistics as Prometheus metrics (moneypath.loadtest.in_locust.exporter)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from moneypath.catalog.conventions import LOCUST_METRICS
-from moneypath.loadtest.exporter import registry_for
+from moneypath.loadtest.in_locust.exporter import registry_for
 
 
 def test_exporter_serves_locust_stats_under_the_dashboard_names():

@@ -1,11 +1,11 @@
-"""The scenario's fault calls (moneypath.loadtest.fault_calls) and the fault vocabularies by `at:`."""
+"""The scenario's fault calls (moneypath.loadtest.in_locust.fault_calls) and the fault vocabularies by `at:`."""
 
 from __future__ import annotations
 
 import pytest
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import fault_calls
+from moneypath.loadtest.in_locust import fault_calls
 from tests.unit.loadtest.helpers import FOREIGN_DIR
 
 # ---------------------------------------------------------------- faults: calls and vocabularies

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from moneypath.catalog.features import FEATURES
 from moneypath.formats import scenarios
 from moneypath.generate import build
-from moneypath.loadtest import gates, observe, stats
-from moneypath.loadtest.request_names import FLOW
+from moneypath.loadtest.command import gates, observe, stats
+from moneypath.loadtest.in_locust.request_names import FLOW
 from moneypath.scaffold.project import scaffold_files
 from tests.support.locust_stats import entry
 from tests.unit.loadtest.helpers import init_catalog

@@ -1,4 +1,4 @@
-"""Flows on the right clock and rates named by what they count (moneypath.loadtest.gates, .stats,
+"""Flows on the right clock and rates named by what they count (moneypath.loadtest.command.gates, .stats,
 .locust_processes): a flow's authorization latency judged on the service's histogram only, the scenario's
 end-to-end flow objective, per-step latency, and requests/s that count requests."""
 
@@ -10,9 +10,9 @@ import pytest
 
 from moneypath import cli
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates, launch, locust_run, stats
-from moneypath.loadtest.locust_processes import progress_line
-from moneypath.loadtest.request_names import FLOW
+from moneypath.loadtest.command import gates, launch, locust_run, stats
+from moneypath.loadtest.command.locust_processes import progress_line
+from moneypath.loadtest.in_locust.request_names import FLOW
 from tests.conftest import CATALOG_PATH, SHIPPED_SCENARIOS
 from tests.support.locust_stats import entry
 from tests.unit.loadtest.helpers import fake_run, healthy_prom, summary
@@ -121,10 +121,10 @@ def test_the_progress_line_counts_requests_and_flows_apart(tmp_path):
 
 def test_the_rate_is_named_flows_for_a_locustfile_with_a_template(tmp_path):
     flows = tmp_path / "flows.py"
-    flows.write_text('from moneypath.loadtest.user import PaymentUser\n\n\nclass Shopper(PaymentUser):\n'
+    flows.write_text('from moneypath.loadtest.in_locust.user import PaymentUser\n\n\nclass Shopper(PaymentUser):\n'
                      '    template = "requests/shop.yaml"\n')
     calls = tmp_path / "calls.py"
-    calls.write_text("from moneypath.loadtest.user import PaymentUser\n\n\nclass Buyer(PaymentUser):\n"
+    calls.write_text("from moneypath.loadtest.in_locust.user import PaymentUser\n\n\nclass Buyer(PaymentUser):\n"
                      "    def authorize(self, order):\n        template = 'not a class attribute'\n")
     assert launch.names_template(flows) and not launch.names_template(calls)
 

@@ -1,4 +1,4 @@
-"""A Locust user whose payment is a flow (moneypath.loadtest.flows), without Locust: the Django shop's three-step
+"""A Locust user whose payment is a flow (moneypath.loadtest.in_locust.flows), without Locust: the Django shop's three-step
 GraphQL checkout from its request template against an in-process fake. Each step is its own request, the one that
 authorizes named for the latency gates, the checkout counted once as a FLOW with the failing step and reason; the
 failure ratio judges checkouts, not HTTP 200s, and rates are reported per flow and per step."""
@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, flows, stats
-from moneypath.loadtest.request_names import FLOW
-from moneypath.loadtest.run_report import flow_facts
+from moneypath.loadtest.command import stats
+from moneypath.loadtest.command.run_report import flow_facts
+from moneypath.loadtest.in_locust import client, flows
+from moneypath.loadtest.in_locust.request_names import FLOW
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.support.graphql_shop_fake import TEMPLATE, FakeShop
 from tests.support.locust_stats import entry

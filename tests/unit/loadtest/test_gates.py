@@ -1,4 +1,4 @@
-"""Release gates (moneypath.loadtest.gates): a run judged against the catalog's SLOs, a baseline, and a team's
+"""Release gates (moneypath.loadtest.command.gates): a run judged against the catalog's SLOs, a baseline, and a team's
 catalog with features off."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import yaml
 
 from moneypath._common.verdict import jsonable
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates
+from moneypath.loadtest.command import gates
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.unit.loadtest.helpers import foreign_catalog, foreign_prom, foreign_text, healthy_prom, result_json, summary
 
@@ -82,7 +82,7 @@ def test_without_prometheus_evidence_its_gates_fail(thr, spec):
 
 
 def test_with_no_prometheus_its_gates_are_skipped_and_say_why(thr, spec):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     result = gates.evaluate(summary(), None, thr, spec.get("checkout"), locust_run.NOT_JUDGED, prometheus_required=False)
     by = {g.name: g for g in result}
@@ -209,8 +209,8 @@ def test_the_ledger_gate_shows_money_in_the_currencys_own_exponent(foreign, fore
 def test_the_latency_gate_judges_the_steady_part_and_says_what_it_left_out(tmp_path):
     import json as _json
 
-    from moneypath.loadtest import locust_run
-    from moneypath.loadtest.stats import steady_entries, summarize
+    from moneypath.loadtest.command import locust_run
+    from moneypath.loadtest.command.stats import steady_entries, summarize
 
     def entry(times: dict, failures: int = 0) -> dict:
         n = sum(times.values())

@@ -1,4 +1,4 @@
-"""Generator-bound means what it says (moneypath.loadtest.generator_bound, cpu_quota): short of CPU against its
+"""Generator-bound means what it says (moneypath.loadtest.command.generator_bound, cpu_quota): short of CPU against its
 ceiling, the CPU quota when one applies (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us, read from a
 fake cgroup root), throttled time counting; or short of users for the latency seen; each named with its figures,
 and nothing else names the generator."""
@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.loadtest import cpu_quota, generator_bound, load_generator
-from moneypath.loadtest import worker_health as wh
-from moneypath.loadtest.gates import Gate
+from moneypath.loadtest.command import generator_bound, load_generator
+from moneypath.loadtest.command import worker_health as wh
+from moneypath.loadtest.command.gates import Gate
+from moneypath.loadtest.in_locust import cpu_quota
 
 PACE = 1.0
 

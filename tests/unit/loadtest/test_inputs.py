@@ -1,4 +1,4 @@
-"""What `moneypath loadtest` refuses before anything runs: one line and exit 2 (moneypath.loadtest.inputs and
+"""What `moneypath loadtest` refuses before anything runs: one line and exit 2 (moneypath.loadtest.command.inputs and
 the command's checks), a team's --locustfile, --no-auth and --faultproxy among them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import locust_processes, locust_run, targets
+from moneypath.loadtest.command import locust_processes, locust_run, targets
 from tests.conftest import CATALOG_PATH, SHIPPED_SCENARIOS
 from tests.unit.loadtest.helpers import FOREIGN_DIR, catalog_without, run_cli
 
@@ -86,7 +86,7 @@ def test_non_finite_or_non_positive_seconds_are_refused(argv, capsys):
 
 @pytest.mark.parametrize("kind", ["file", "read-only"])
 def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     out = tmp_path / "out"
@@ -115,7 +115,7 @@ def test_an_unusable_out_is_one_line_and_exit_2_before_anything_runs(kind, tmp_p
 
 
 def test_a_failed_run_keeps_the_logs_its_message_points_at(tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     def run(c, spec, target, work, port, progress):
         work.mkdir(parents=True)
@@ -133,7 +133,7 @@ def test_a_failed_run_keeps_the_logs_its_message_points_at(tmp_path, no_run, mon
 
 
 def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeypatch, capsys):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     def run(*_args):
         raise locust_run.LoadTestError("no API token for http://127.0.0.1:9")
@@ -154,7 +154,7 @@ def test_a_run_that_fails_before_locust_leaves_nothing(tmp_path, no_run, monkeyp
 ])
 def test_a_baseline_with_a_bad_field_is_refused_before_the_run(tmp_path, no_run, monkeypatch, capsys, locust, top,
                                                                message):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
     path = tmp_path / "b.json"
@@ -167,7 +167,7 @@ def test_a_baseline_with_a_bad_field_is_refused_before_the_run(tmp_path, no_run,
 
 
 def test_a_good_baseline_loads(tmp_path):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     path = tmp_path / "result.json"
     path.write_text(json.dumps({"scenario": "checkout", "rate": 12, "users": 12, "duration_s": 6, "workers": 0,
@@ -247,6 +247,6 @@ def test_the_help_documents_the_locustfile_contract(capsys):
     with pytest.raises(SystemExit):
         cli.main(["loadtest", "--help"])
     out = capsys.readouterr().out
-    for needle in ("your own locustfile (--locustfile FILE):", "moneypath.loadtest.user import PaymentUser",
+    for needle in ("your own locustfile (--locustfile FILE):", "moneypath.loadtest.in_locust.user import PaymentUser",
                    '"<action> [<provider>]"', "$MONEYPATH_TOKEN", "--no-auth", "--faultproxy URL", "RETRIED", "CHECK"):
         assert needle in out, needle

@@ -1,4 +1,4 @@
-"""How Locust is started on any locustfile (moneypath.loadtest.launch): Locust's argv carries Locust's own
+"""How Locust is started on any locustfile (moneypath.loadtest.command.launch): Locust's argv carries Locust's own
 options only, moneypath's go in MONEYPATH_* variables, and a plain locustfile (an HttpUser importing nothing
 of moneypath) is accepted with every option, each either applied or refused in one line before Locust
 starts. On the ticket shop's catalog and scenarios (tests/foreign). Locust itself is never imported here."""
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import launch, locust_processes, locust_run, targets
+from moneypath.loadtest.command import launch, locust_processes, locust_run, targets
 from tests.conftest import ROOT
 from tests.foreign.harness import LATENCY_SLO
 
@@ -45,8 +45,8 @@ def plain(tmp_path) -> Path:
 def test_a_locustfile_knows_moneypath_only_when_it_imports_it(tmp_path, plain):
     assert launch.knows_moneypath(FOREIGN / "locustfile.py") and launch.knows_moneypath(SHIPPED / "locustfile.py")
     assert not launch.knows_moneypath(plain)
-    for text, knows in (("import moneypath.loadtest.user\n", True), ("from moneypath import loadtest\n", True),
-                        ("from moneypath.loadtest.user import PaymentUser as P\n", True),
+    for text, knows in (("import moneypath.loadtest.in_locust.user\n", True), ("from moneypath import loadtest\n", True),
+                        ("from moneypath.loadtest.in_locust.user import PaymentUser as P\n", True),
                         ("import moneypath.instrument\n", False), ("import moneypathology\n", False),
                         ("from .moneypath.loadtest import x\n", False), ("def (:\n", False)):
         (tmp_path / "f.py").write_text(text)
@@ -55,7 +55,7 @@ def test_a_locustfile_knows_moneypath_only_when_it_imports_it(tmp_path, plain):
 
 def test_every_harness_option_has_its_environment_variable():
     """The harness registers each option through ENV (a missing key would stop Locust at start)."""
-    tree = ast.parse((ROOT / "src" / "moneypath" / "loadtest" / "harness.py").read_text())
+    tree = ast.parse((ROOT / "src" / "moneypath" / "loadtest" / "in_locust" / "harness.py").read_text())
     flags = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "add"}
     assert {f[2:].replace("-", "_") for f in flags} == set(launch.ENV)
     assert len(set(launch.ENV.values())) == len(launch.ENV)
@@ -89,7 +89,8 @@ def test_locusts_argv_has_its_own_options_only_and_moneypaths_go_in_the_environm
 def test_the_harness_plugin_defines_no_user_and_imports_the_harness():
     tree = ast.parse(launch.PLUGIN.read_text())
     assert not [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    assert [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names] == ["moneypath.loadtest.harness"]
+    imported = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names]
+    assert imported == ["moneypath.loadtest.in_locust.harness"]
 
 
 # ---------------------------------------------------------------- the CLI with a plain locustfile
@@ -150,17 +151,18 @@ def test_a_plain_locustfile_gets_the_token_there_is(plain, tmp_path, opened, mon
 
 
 @pytest.mark.parametrize("args, scenario, shipped, message", [
-    (["--rate", "5"], "checkout", False, "--rate: their_locustfile.py does not use moneypath.loadtest.user.PaymentUser, "
-     "so its users pace themselves (their wait_time); set how many there are with --users (the scenario's shape "
-     "multiplies them)"),
-    ([], "retry_storm", True, "scenario retry_storm: their_locustfile.py does not use moneypath.loadtest.user."
+    (["--rate", "5"], "checkout", False, "--rate: their_locustfile.py does not use "
+     "moneypath.loadtest.in_locust.user.PaymentUser, so its users pace themselves (their wait_time); set how many "
+     "there are with --users (the scenario's shape multiplies them)"),
+    ([], "retry_storm", True, "scenario retry_storm: their_locustfile.py does not use moneypath.loadtest.in_locust.user."
      "PaymentUser, so it does not retry with the same idempotency key, which the scenario judges: run it with a "
      "PaymentUser locustfile"),
-    ([], "healthz", True, "scenario healthz: their_locustfile.py does not use moneypath.loadtest.user.PaymentUser, so "
-     "it does not send the healthz user's requests: run it with a PaymentUser locustfile"),
-    ([], "overload", True, "scenario overload: their_locustfile.py does not use moneypath.loadtest.user.PaymentUser, "
-     "so its refusals are not recorded as REFUSED, which the overload gates judge: run it with a PaymentUser "
-     "locustfile"),
+    ([], "healthz", True, "scenario healthz: their_locustfile.py does not use "
+     "moneypath.loadtest.in_locust.user.PaymentUser, so it does not send the healthz user's requests: run it with a "
+     "PaymentUser locustfile"),
+    ([], "overload", True, "scenario overload: their_locustfile.py does not use "
+     "moneypath.loadtest.in_locust.user.PaymentUser, so its refusals are not recorded as REFUSED, which the overload "
+     "gates judge: run it with a PaymentUser locustfile"),
 ])
 def test_what_a_plain_locustfile_cannot_honour_is_one_line_before_locust_starts(plain, tmp_path, opened, capsys,
                                                                                args, scenario, shipped, message):
@@ -173,7 +175,7 @@ def test_capacity_refuses_a_plain_locustfile_in_one_line(plain, tmp_path, capsys
     code = cli.main(["capacity", "--locustfile", str(plain), "--catalog", str(FOREIGN / "moneypath.yaml"),
                      "--host", "http://127.0.0.1:9", "--no-auth", "--out", str(tmp_path)])
     assert code == 2
-    assert capsys.readouterr().err == ("moneypath: their_locustfile.py does not use moneypath.loadtest.user."
+    assert capsys.readouterr().err == ("moneypath: their_locustfile.py does not use moneypath.loadtest.in_locust.user."
                                        "PaymentUser, so its users pace themselves: the closed-loop and paced steps "
                                        "of capacity need PaymentUser\n")
 

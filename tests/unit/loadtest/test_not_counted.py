@@ -5,8 +5,9 @@ and the conservation of counts leaves it out of what must have been counted; wit
 from __future__ import annotations
 
 from moneypath.formats.requests import Counter
-from moneypath.loadtest import client, counts, flows
-from moneypath.loadtest.request_names import CHECK, FLOW, NOT_COUNTED
+from moneypath.loadtest.command import counts
+from moneypath.loadtest.in_locust import client, flows
+from moneypath.loadtest.in_locust.request_names import CHECK, FLOW, NOT_COUNTED
 from tests.support.graphql_shop_fake import FakeShop
 from tests.unit.loadtest.test_client import Full, user
 from tests.unit.loadtest.test_counts import entry

@@ -1,4 +1,4 @@
-"""What Prometheus saw during a run, by catalog name (moneypath.loadtest.observe)."""
+"""What Prometheus saw during a run, by catalog name (moneypath.loadtest.command.observe)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 import yaml
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates
+from moneypath.loadtest.command import gates
 from tests.conftest import CATALOG_PATH
 from tests.unit.loadtest.helpers import FakePrometheus, catalog_without, foreign_catalog, init_catalog, summary
 
 
 def test_signal_names_come_from_the_catalog_slos(catalog, tmp_path):
     from moneypath.catalog import load_catalog
-    from moneypath.loadtest.observe import ObserveError, Observer
+    from moneypath.loadtest.command.observe import ObserveError, Observer
 
     obs = Observer(catalog, "http://127.0.0.1:9")
     assert obs.latency_hist == catalog.metric(catalog.slos["authorization-latency"].sli.latency.signal)
@@ -32,7 +32,7 @@ def test_signal_names_come_from_the_catalog_slos(catalog, tmp_path):
 
 
 def test_the_observer_asks_nothing_about_disabled_features_and_names_the_worst_currency(monkeypatch):
-    from moneypath.loadtest import observe
+    from moneypath.loadtest.command import observe
 
     for c in (foreign_catalog(), foreign_catalog(cost=False)):
         imb = c.metric("ledger_imbalance_minor")
@@ -58,8 +58,8 @@ def test_the_observer_asks_nothing_about_disabled_features_and_names_the_worst_c
 
 def test_a_catalog_from_init_without_the_ledger_is_observed_and_each_gate_judged_or_skipped(monkeypatch):
     """The crash of a new project's first load test: observe read the ledger's gauge whatever the features."""
-    from moneypath.loadtest import observe
-    from moneypath.loadtest.gates import FEATURE_GATES, feature_off
+    from moneypath.loadtest.command import observe
+    from moneypath.loadtest.command.gates import FEATURE_GATES, feature_off
 
     c = init_catalog()
     assert not c.enabled("ledger") and "ledger_imbalance_minor" not in c.signals

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import gates, overload, shape
-from moneypath.loadtest.stats import Tick, summarize
+from moneypath.loadtest.command import gates, overload
+from moneypath.loadtest.command.stats import Tick, summarize
+from moneypath.loadtest.in_locust import shape
 from tests.conftest import SHIPPED_SCENARIOS
 from tests.support.locust_stats import entry
 

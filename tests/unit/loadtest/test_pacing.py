@@ -1,11 +1,11 @@
 """Each load-test user's schedule: one request every 1/pace seconds, at a phase of its own
-(moneypath.loadtest.pacing)."""
+(moneypath.loadtest.in_locust.pacing)."""
 
 from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import pacing
+from moneypath.loadtest.in_locust import pacing
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""What a Locust child is given to die with its parent (moneypath.loadtest.parent_watch); the kill itself is
+"""What a Locust child is given to die with its parent (moneypath.loadtest.in_locust.parent_watch); the kill itself is
 tests/integration/loadtest/test_worker_kill.py."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 
-from moneypath.loadtest import parent_watch
+from moneypath.loadtest.in_locust import parent_watch
 
 
 def test_a_child_is_told_its_parent_and_the_kernel_watches_it_from_the_main_thread():

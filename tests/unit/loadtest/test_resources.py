@@ -1,11 +1,11 @@
-"""What a load step used, and which resource ran out first (moneypath.loadtest.resources)."""
+"""What a load step used, and which resource ran out first (moneypath.loadtest.command.resources)."""
 
 from __future__ import annotations
 
 import os
 import time
 
-from moneypath.loadtest import resources
+from moneypath.loadtest.command import resources
 
 
 def test_the_limit_is_the_resource_nearest_its_ceiling():
@@ -39,7 +39,7 @@ def test_a_meter_measures_the_cpu_a_process_burns_against_one_core():
 def test_a_cpu_quota_lowers_a_groups_ceiling_and_is_named():
     from types import SimpleNamespace
 
-    from moneypath.loadtest.cpu_quota import Quota
+    from moneypath.loadtest.in_locust.cpu_quota import Quota
 
     procs = [SimpleNamespace(pid=1), SimpleNamespace(pid=2)]
     v1 = Quota(0.04, "cgroup v1 cpu.cfs_quota_us 4000 / cpu.cfs_period_us 100000", None)

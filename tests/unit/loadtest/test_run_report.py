@@ -1,10 +1,10 @@
-"""The load-test report, published whole (moneypath.loadtest.run_report)."""
+"""The load-test report, published whole (moneypath.loadtest.command.run_report)."""
 
 from __future__ import annotations
 
 import json
 
-from moneypath.loadtest import gates, run_report
+from moneypath.loadtest.command import gates, run_report
 
 
 def test_report_is_published_whole(tmp_path):

@@ -1,4 +1,4 @@
-"""A judged load-test run as a type (moneypath.loadtest.run_types.LoadTestResult): gates stay `Gate`s, the verdict,
+"""A judged load-test run as a type (moneypath.loadtest.command.run_types.LoadTestResult): gates stay `Gate`s, the verdict,
 breaches and skips come from their checks, and `as_json()` is result.json."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, jsonable
-from moneypath.loadtest import gates
-from moneypath.loadtest.run_types import LoadTestResult
+from moneypath.loadtest.command import gates
+from moneypath.loadtest.command.run_types import LoadTestResult
 
 
 def _result(*gs: gates.Gate, **added) -> LoadTestResult:

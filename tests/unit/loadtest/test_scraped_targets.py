@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import scraped_targets
-from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.run_types import LoadTarget
+from moneypath.loadtest.command import scraped_targets
+from moneypath.loadtest.command.inputs import UsageError
+from moneypath.loadtest.command.run_types import LoadTarget
 from tests.support.identity_prom import FakeProm
 
 A, B = "a1b2c3-4242", "9f8e7d-4243"

@@ -1,4 +1,4 @@
-"""One `moneypath loadtest` run, from its options to its judged report, without Locust (moneypath.loadtest.session):
+"""One `moneypath loadtest` run, from its options to its judged report, without Locust (moneypath.loadtest.command.session):
 and how a run that cannot be made, or is stopped (Ctrl-C, SIGTERM), ends: one error with where its logs are kept,
 and what the run started stopped."""
 
@@ -12,16 +12,16 @@ import time
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import gates, locust_run
-from moneypath.loadtest.inputs import UsageError
-from moneypath.loadtest.session import RunFailed, reported
+from moneypath.loadtest.command import gates, locust_run
+from moneypath.loadtest.command.inputs import UsageError
+from moneypath.loadtest.command.session import RunFailed, reported
 from tests.conftest import CATALOG_PATH, SHIPPED_LOCUSTFILE
 from tests.support.locust_stats import entry
 from tests.unit.loadtest.helpers import FOREIGN_DIR, FakePrometheus, fake_run, foreign_catalog, foreign_text
 
 
 def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     monkeypatch.setenv("MONEYPATH_TOKEN", "t")
     monkeypatch.setattr(locust_run, "run", lambda *_: pytest.fail("the run started"))
@@ -35,7 +35,7 @@ def test_a_host_without_prometheus_is_refused_before_the_run(tmp_path, monkeypat
 
 
 def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     monkeypatch.setattr(locust_run, "run", fake_run(None, "Prometheus unavailable: timed out", catalog))
     code = cli.main(["loadtest", "checkout", "--out", str(tmp_path), "--catalog", str(CATALOG_PATH)])
@@ -45,7 +45,7 @@ def test_a_run_whose_prometheus_failed_fails_the_release(tmp_path, no_run, monke
 
 
 def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
     from tests.support.drift_samples import compute, run
 
     plain = fake_run(None, locust_run.NOT_JUDGED, catalog)
@@ -71,7 +71,7 @@ def test_soak_reports_its_drift_in_the_terminal_result_and_report(tmp_path, no_r
 
 
 def test_no_prometheus_passes_but_says_what_was_not_judged(tmp_path, no_run, monkeypatch, capsys, catalog):
-    from moneypath.loadtest import locust_run
+    from moneypath.loadtest.command import locust_run
 
     monkeypatch.setattr(locust_run, "run", fake_run(None, locust_run.NOT_JUDGED, catalog))
     code = cli.main(["loadtest", "checkout", "--no-prometheus", "--out", str(tmp_path), "--catalog",
@@ -100,7 +100,7 @@ def test_prometheus_and_no_prometheus_together_are_refused(capsys):
 def test_a_foreign_load_test_end_to_end_without_locust_or_prometheus(tmp_path, no_run, monkeypatch, capsys):
     """`moneypath loadtest` on the foreign catalog and scenarios: the real runner, observer, gates and report;
     Locust's results are a file and Prometheus a table of answers."""
-    from moneypath.loadtest import counts, locust_run, observe
+    from moneypath.loadtest.command import counts, locust_run, observe
 
     path = tmp_path / "moneypath.yaml"
     path.write_text(foreign_text(cost=False))
@@ -181,7 +181,7 @@ def test_an_interrupted_run_keeps_its_logs_says_where_and_goes_on_stopping(tmp_p
 def test_sigterm_during_a_run_stops_the_stack_it_started_and_keeps_the_logs(tmp_path, monkeypatch, capsys):
     """What CI, systemd and `timeout` send: the run ends as after Ctrl-C, the target it opened (a stack it
     started) closed, Locust's log kept, one last line and 143."""
-    from moneypath.loadtest import targets
+    from moneypath.loadtest.command import targets
 
     target = locust_run.LoadTarget("http://127.0.0.1:9", None, None, "t", None)
     closed = []

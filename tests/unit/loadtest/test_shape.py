@@ -1,11 +1,11 @@
-"""The shipped scenarios and the load they describe over a run (moneypath.loadtest.shape)."""
+"""The shipped scenarios and the load they describe over a run (moneypath.loadtest.in_locust.shape)."""
 
 from __future__ import annotations
 
 import pytest
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import shape
+from moneypath.loadtest.in_locust import shape
 
 # ---------------------------------------------------------------- scenarios and shape
 

@@ -1,9 +1,10 @@
-"""Locust's statistics files -> the figures the gates and the report use (moneypath.loadtest.stats)."""
+"""Locust's statistics files -> the figures the gates and the report use (moneypath.loadtest.command.stats)."""
 
 from __future__ import annotations
 
 from moneypath.formats import scenarios
-from moneypath.loadtest import request_names, stats
+from moneypath.loadtest.command import stats
+from moneypath.loadtest.in_locust import request_names
 from tests.support.locust_stats import entry
 
 # ---------------------------------------------------------------- Locust statistics

@@ -1,14 +1,15 @@
-"""Worker admission without Locust: what a worker must share with its master (moneypath.loadtest.worker_identity),
-the files through which the master and a worker say who joined (moneypath.loadtest.worker_roll), and what
+"""Worker admission without Locust: what a worker must share with its master (moneypath.loadtest.in_locust.worker_identity),
+the files through which the master and a worker say who joined (moneypath.loadtest.in_locust.worker_roll), and what
 `--bind` gives the master's command line. The gate itself runs in tests/integration/loadtest/test_distributed.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import locust_processes, worker_roll
-from moneypath.loadtest import worker_identity as wi
-from moneypath.loadtest.run_types import LoadTarget, LoadTestSpec
+from moneypath.loadtest.command import locust_processes
+from moneypath.loadtest.command.run_types import LoadTarget, LoadTestSpec
+from moneypath.loadtest.in_locust import worker_identity as wi
+from moneypath.loadtest.in_locust import worker_roll
 from tests.conftest import SHIPPED_LOCUSTFILE, SHIPPED_SCENARIOS
 
 MASTER = wi.Identity("2.47.0", "a" * 64, "b" * 64, "c" * 64)

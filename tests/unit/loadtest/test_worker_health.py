@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
-from moneypath.loadtest import gates, load_generator
-from moneypath.loadtest import worker_health as wh
-from moneypath.loadtest.gates import Gate
+from moneypath.loadtest.command import gates, load_generator
+from moneypath.loadtest.command import worker_health as wh
+from moneypath.loadtest.command.gates import Gate
+from moneypath.loadtest.in_locust import worker_rates
 
 PACE = 1.0  # each user 1 request/s
 
@@ -136,11 +137,11 @@ def test_the_seconds_after_a_change_of_users_are_left_out_of_the_rate():
 
 def test_a_workers_rate_comes_from_its_reports_and_falls_to_zero_when_they_stop():
     reports = [(1.0, 10, 0), (2.0, 20, 0), (3.0, 30, 1), (4.0, 50, 3)]
-    assert wh.rates_at(reports, 4.2, 3.0) == (40 / 3, 1.0, 4.0)  # 1 s to 4 s: 40 requests, 3 flows
-    assert wh.rates_at(reports, 4.2, 1.0) == (20.0, 2.0, 4.0)  # the last two reports
-    assert wh.rates_at(reports[:1], 1.5, 3.0) == (None, None, 1.0)  # one report: no rate yet
-    assert wh.rates_at(reports, 4.0 + wh.STALE_S + 0.1, 3.0) == (0.0, 0.0, 4.0)  # quiet: it sends nothing
-    assert wh.rates_at([], 3.0, 3.0) == (None, None, None)
+    assert worker_rates.rates_at(reports, 4.2, 3.0) == (40 / 3, 1.0, 4.0)  # 1 s to 4 s: 40 requests, 3 flows
+    assert worker_rates.rates_at(reports, 4.2, 1.0) == (20.0, 2.0, 4.0)  # the last two reports
+    assert worker_rates.rates_at(reports[:1], 1.5, 3.0) == (None, None, 1.0)  # one report: no rate yet
+    assert worker_rates.rates_at(reports, 4.0 + worker_rates.STALE_S + 0.1, 3.0) == (0.0, 0.0, 4.0)  # quiet: sends nothing
+    assert worker_rates.rates_at([], 3.0, 3.0) == (None, None, None)
 
 
 def test_the_timeline_file_reads_back(tmp_path):

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest import locust_run
-from moneypath.loadtest.capacity import plan_session
+from moneypath.loadtest.command import locust_run
+from moneypath.loadtest.command.capacity import plan_session
 from tests.conftest import CATALOG_PATH, SHIPPED_LOCUSTFILE
 
 

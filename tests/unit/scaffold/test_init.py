@@ -22,7 +22,7 @@ from moneypath.catalog.conventions import Key
 from moneypath.catalog.features import FEATURES
 from moneypath.formats import scenarios
 from moneypath.formats.requests import Requests
-from moneypath.loadtest import client
+from moneypath.loadtest.in_locust import client
 from moneypath.scaffold.project import MANIFEST
 from tests.conftest import ROOT, run_cli
 
@@ -161,7 +161,7 @@ def test_locustfile_is_a_payment_user_declaring_the_catalogs_authorization(proje
     assert ".moneypath/" in (project / ".gitignore").read_text().split()
     text = path.read_text()
     tree = ast.parse(text)
-    assert any(isinstance(n, ast.ImportFrom) and n.module == "moneypath.loadtest.user"
+    assert any(isinstance(n, ast.ImportFrom) and n.module == "moneypath.loadtest.in_locust.user"
                and [a.name for a in n.names] == ["PaymentUser"] for n in tree.body)
     (user,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     assert [b.id for b in user.bases] == ["PaymentUser"]
@@ -170,7 +170,7 @@ def test_locustfile_is_a_payment_user_declaring_the_catalogs_authorization(proje
     assert "moneypath loadtest checkout --locustfile loadtests/locustfile.py --host " in text
     # and it runs: loaded with the Locust-free body of PaymentUser (importing Locust would monkey-patch this
     # process), its authorize sends one POST named as the gates read it, drawn from the written scenario file
-    monkeypatch.setitem(sys.modules, "moneypath.loadtest.user", SimpleNamespace(PaymentUser=client.PaymentClient))
+    monkeypatch.setitem(sys.modules, "moneypath.loadtest.in_locust.user", SimpleNamespace(PaymentUser=client.PaymentClient))
     module = importlib.util.module_from_spec(importlib.util.spec_from_file_location("init_locustfile", path))
     module.__spec__.loader.exec_module(module)
     assert client.mix_problems(module.Payer, _settings(project))[0] is None

@@ -59,7 +59,7 @@ def test_the_library_records_nothing_for_a_ledger_it_does_not_have(project):
 
 def test_the_load_test_judges_no_ledger_and_passes_on_a_healthy_run(project):
     from moneypath.formats.scenarios import Scenario
-    from moneypath.loadtest import gates
+    from moneypath.loadtest.command import gates
 
     catalog = load_catalog(project / "moneypath.yaml")
     prom = gates.PromObservations(p99_s=0.1, error_ratio=0.0, authorizations=400, duplicate_charges=0)

@@ -15,7 +15,8 @@ import yaml
 from moneypath import cli
 from moneypath.drills.baseline_load import Load, Mix
 from moneypath.formats import scenarios
-from moneypath.loadtest import client, locust_processes, locust_run, targets
+from moneypath.loadtest.command import locust_processes, locust_run, targets
+from moneypath.loadtest.in_locust import client
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.stack import local as stack
 from moneypath.stack import processes, status
@@ -117,7 +118,7 @@ def test_loadtest_instances_reach_the_stack_and_each_user_gets_a_host_of_its_own
 
     monkeypatch.setattr(targets, "start_stack", start_stack)
     monkeypatch.setattr(targets, "running_stack", lambda state_dir: None)
-    monkeypatch.setattr("moneypath.loadtest.targets.close_target", lambda target: None)
+    monkeypatch.setattr("moneypath.loadtest.command.targets.close_target", lambda target: None)
     monkeypatch.setattr(locust_run, "run", lambda c, spec, target, *a, **k: runs.append((spec, target)) or
                         pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):

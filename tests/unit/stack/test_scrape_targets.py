@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from moneypath._common.prometheus import Prometheus
-from moneypath.loadtest import targets
-from moneypath.loadtest.run_types import LoadTarget, LoadTestError
+from moneypath.loadtest.command import targets
+from moneypath.loadtest.command.run_types import LoadTarget, LoadTestError
 from moneypath.stack import local as stack
 from moneypath.stack import scrape
 from moneypath.stack.state import Part, StackError, StackState, save_state

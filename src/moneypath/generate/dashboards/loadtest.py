@@ -31,7 +31,7 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     avail = slo_by_signal(c, Key.AUTHORIZATIONS_TOTAL)
     ledger_slo = slo_by_signal(c, Key.LEDGER_WRITES_TOTAL)
     # Locust metrics as the common Prometheus exporter for Locust (locust_exporter) names them;
-    # `moneypath loadtest` serves them (moneypath.loadtest.exporter). They are not catalog signals.
+    # `moneypath loadtest` serves them (moneypath.loadtest.in_locust.exporter). They are not catalog signals.
     lm = LOCUST_METRICS
     locust = [
         ts_panel("Locust users", "Simulated users Locust is running: the load shape (locust_exporter).",

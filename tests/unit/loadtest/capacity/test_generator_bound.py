@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from moneypath.loadtest import locust_run
-from moneypath.loadtest.capacity import measure, plan_report
-from moneypath.loadtest.capacity import plan as capacity
-from moneypath.loadtest.gates import NOT_MEASURED, PASS, Gate
-from moneypath.loadtest.worker_health import BOTTLENECK, WorkerHealth
+from moneypath.loadtest.command import locust_run
+from moneypath.loadtest.command.capacity import measure, plan_report
+from moneypath.loadtest.command.capacity import plan as capacity
+from moneypath.loadtest.command.gates import NOT_MEASURED, PASS, Gate
+from moneypath.loadtest.command.worker_health import BOTTLENECK, WorkerHealth
 from tests.unit.loadtest.capacity.test_measure import fake_runs
 
 

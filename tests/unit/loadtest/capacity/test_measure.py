@@ -1,4 +1,4 @@
-"""A capacity step as the climb runs it (moneypath.loadtest.capacity.measure): the run every step makes, with the
+"""A capacity step as the climb runs it (moneypath.loadtest.command.capacity.measure): the run every step makes, with the
 step's rate or closed-loop users, and the Step read off the outcome; no Locust started."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from moneypath.loadtest import locust_run
-from moneypath.loadtest.capacity import measure
-from moneypath.loadtest.capacity.plan import SCENARIO, STEP_GATES
-from moneypath.loadtest.gates import NOT_MEASURED, PASS, Gate
+from moneypath.loadtest.command import locust_run
+from moneypath.loadtest.command.capacity import measure
+from moneypath.loadtest.command.capacity.plan import SCENARIO, STEP_GATES
+from moneypath.loadtest.command.gates import NOT_MEASURED, PASS, Gate
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
-"""The capacity plan (moneypath.loadtest.capacity.plan): the knee, projections, goodput, steps, unit costs."""
+"""The capacity plan (moneypath.loadtest.command.capacity.plan): the knee, projections, goodput, steps, unit costs."""
 
 from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest import request_names, shape, stats
-from moneypath.loadtest.capacity import plan as capacity
-from moneypath.loadtest.capacity import plan_report, usl
+from moneypath.loadtest.command import stats
+from moneypath.loadtest.command.capacity import plan as capacity
+from moneypath.loadtest.command.capacity import plan_report, usl
+from moneypath.loadtest.in_locust import request_names, shape
 from tests.support.locust_stats import entry
 from tests.unit.loadtest.helpers import step
 

@@ -1,4 +1,4 @@
-"""The capacity report (moneypath.loadtest.capacity.plan_report): tables, plots, a team's catalog with
+"""The capacity report (moneypath.loadtest.command.capacity.plan_report): tables, plots, a team's catalog with
 features off."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from moneypath.loadtest.capacity import plan as capacity
-from moneypath.loadtest.capacity import plan_report
+from moneypath.loadtest.command.capacity import plan as capacity
+from moneypath.loadtest.command.capacity import plan_report
 from tests.unit.loadtest.helpers import foreign_catalog, step
 
 

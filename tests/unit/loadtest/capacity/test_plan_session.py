@@ -1,11 +1,11 @@
-"""`moneypath capacity`'s options, checked before anything runs (moneypath.loadtest.capacity.plan_session)."""
+"""`moneypath capacity`'s options, checked before anything runs (moneypath.loadtest.command.capacity.plan_session)."""
 
 from __future__ import annotations
 
 import pytest
 
 from moneypath import cli
-from moneypath.loadtest.capacity import plan as capacity
+from moneypath.loadtest.command.capacity import plan as capacity
 from tests.conftest import CATALOG_PATH
 from tests.unit.loadtest.helpers import run_cli
 
@@ -47,7 +47,7 @@ def test_a_tiny_step_is_refused_before_any_list_is_built():
 def test_no_knee_on_a_first_step_not_measured_exits_3_and_says_why(monkeypatch, tmp_path, first, code, said):
     from dataclasses import asdict
 
-    from moneypath.loadtest.capacity import plan_report, plan_session
+    from moneypath.loadtest.command.capacity import plan_report, plan_session
 
     reasons = (["not measured: Prometheus has no authorization latency for the run"] if first == "not measured"
                else ["p99 over the SLO"])

@@ -1,6 +1,7 @@
-"""Capacity's rates named by what they count (moneypath.loadtest.capacity): flows/s for a locustfile whose user names a
-request template, requests/s otherwise, from the load test's own unit (launch.rate_unit), in the progress lines, the
-plan's text, tables, plots and JSON; and for flows the achieved rate counts flows, not the requests of their steps."""
+"""Capacity's rates named by what they count (moneypath.loadtest.command.capacity): flows/s for a locustfile whose
+user names a request template, requests/s otherwise, from the load test's own unit (launch.rate_unit), in the
+progress lines, the plan's text, tables, plots and JSON; and for flows the achieved rate counts flows, not the
+requests of their steps."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from types import SimpleNamespace
 import pytest
 
 from moneypath._common.plots import pyplot
-from moneypath.loadtest import launch, locust_run, stats
-from moneypath.loadtest.capacity import curves, measure, plan_report
-from moneypath.loadtest.capacity import plan as capacity
-from moneypath.loadtest.gates import PASS, Gate
-from moneypath.loadtest.request_names import FLOW
+from moneypath.loadtest.command import launch, locust_run, stats
+from moneypath.loadtest.command.capacity import curves, measure, plan_report
+from moneypath.loadtest.command.capacity import plan as capacity
+from moneypath.loadtest.command.gates import PASS, Gate
+from moneypath.loadtest.in_locust.request_names import FLOW
 from tests.support.locust_stats import entry
 
 # 10 s of a three-step checkout: 20 flows (2 failed), 60 requests: 2 flows/s, 6 requests/s
@@ -29,7 +30,7 @@ def locustfile(tmp_path, template: bool):
     path = tmp_path / ("flows.py" if template else "calls.py")
     body = '    template = "requests/shop.yaml"\n' if template else \
         "    def authorize(self, order):\n        return None\n"
-    path.write_text(f"from moneypath.loadtest.user import PaymentUser\n\n\nclass Shopper(PaymentUser):\n{body}")
+    path.write_text(f"from moneypath.loadtest.in_locust.user import PaymentUser\n\n\nclass Shopper(PaymentUser):\n{body}")
     return path
 
 

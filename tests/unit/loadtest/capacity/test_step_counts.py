@@ -1,4 +1,4 @@
-"""A capacity step whose counts do not reconcile (moneypath.loadtest.counts) is not measured: the knee is
+"""A capacity step whose counts do not reconcile (moneypath.loadtest.command.counts) is not measured: the knee is
 not read from it, and capacity.json and the report carry its line; no Locust started."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
-from moneypath.loadtest import counts, locust_run
-from moneypath.loadtest.capacity import measure, plan_report
-from moneypath.loadtest.capacity import plan as capacity
-from moneypath.loadtest.gates import Gate
+from moneypath.loadtest.command import counts, locust_run
+from moneypath.loadtest.command.capacity import measure, plan_report
+from moneypath.loadtest.command.capacity import plan as capacity
+from moneypath.loadtest.command.gates import Gate
 
 LINE = ("the metrics counted 150 of 300 authorizations sent to 127.0.0.1:8102 (0.50; 298 acknowledged): several "
         "workers without multiprocess mode, or another instance scraped")

@@ -1,10 +1,10 @@
-"""The Universal Scalability Law fit (moneypath.loadtest.capacity.usl)."""
+"""The Universal Scalability Law fit (moneypath.loadtest.command.capacity.usl)."""
 
 from __future__ import annotations
 
 import pytest
 
-from moneypath.loadtest.capacity import usl
+from moneypath.loadtest.command.capacity import usl
 
 
 def test_the_usl_fit_recovers_known_parameters_and_its_peak():

@@ -1,4 +1,4 @@
-"""Soak drift (moneypath.loadtest.soak.drift) on synthetic samples: growth is caught, flat passes, missing inputs
+"""Soak drift (moneypath.loadtest.command.soak.drift) on synthetic samples: growth is caught, flat passes, missing inputs
 and short runs say why, a database growing in chunks is judged by its trend, not by where a chunk lands."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from moneypath.loadtest.soak import drift
-from moneypath.loadtest.soak.drift import Sample
+from moneypath.loadtest.command.soak import drift
+from moneypath.loadtest.command.soak.drift import Sample
 from tests.support.drift_samples import RATE, START, compute, run
 
 
@@ -47,7 +47,7 @@ def test_cpu_is_judged_at_the_runs_mix_so_a_mix_that_settles_is_not_read_as_drif
             out.append(Sample(b.t, cpu_s, b.rss_bytes, b.db_bytes, b.authorizations, b.requests))
         return [Sample(START, 0.0, samples[0].rss_bytes, samples[0].db_bytes, 0.0, 0.0), *out]
 
-    from moneypath.loadtest import run_report
+    from moneypath.loadtest.command import run_report
 
     d = compute(settling())
     cpu = d.metric("cpu_ms_per_authorization")
@@ -244,7 +244,7 @@ def scenario(**kw):
 
 
 def test_each_drift_figure_is_a_gate_that_passes_fails_or_says_why_it_was_skipped():
-    from moneypath.loadtest import gates
+    from moneypath.loadtest.command import gates
 
     d = compute(run(cpu_growth=0.3, rss=False), missing={"rss": "no local service processes"})
     by_name = {g.name: g for g in gates.drift_gates(d, scenario())}
@@ -264,7 +264,7 @@ def test_each_drift_figure_is_a_gate_that_passes_fails_or_says_why_it_was_skippe
 
 
 def test_a_short_run_skips_every_drift_gate_with_the_reason():
-    from moneypath.loadtest import gates
+    from moneypath.loadtest.command import gates
 
     d = compute(run(duration_s=100), duration_s=100)
     assert {(g.status, g.reason) for g in gates.drift_gates(d, scenario())} == {(gates.SKIP, d.reason)}
@@ -286,7 +286,7 @@ def test_the_shipped_soak_asks_for_drift_and_the_drift_gates_can_be_skipped_by_n
 
 
 def test_the_report_shows_both_minutes_the_drift_and_where_figures_came_from(tmp_path):
-    from moneypath.loadtest import run_report
+    from moneypath.loadtest.command import run_report
 
     d = compute(run(cpu_growth=0.3), sources={"cpu": "service processes"}).to_dict()
     section = run_report.drift_section(d)

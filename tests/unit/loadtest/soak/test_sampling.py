@@ -1,4 +1,4 @@
-"""The soak drift's measuring (moneypath.loadtest.soak.sampling): the sampler, Locust's per-second history,
+"""The soak drift's measuring (moneypath.loadtest.command.soak.sampling): the sampler, Locust's per-second history,
 and the samples joined with it."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from moneypath.loadtest.soak import drift
-from moneypath.loadtest.soak.drift import Sample
+from moneypath.loadtest.command.soak import drift
+from moneypath.loadtest.command.soak.drift import Sample
 from tests.support.drift_samples import START, run
 
 # ---------------------------------------------------------------- measuring (sampler, Locust history)
@@ -18,7 +18,7 @@ HISTORY_HEAD = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%
 
 
 def test_authorization_history_counts_final_authorize_outcomes_per_second(tmp_path):
-    from moneypath.loadtest import stats
+    from moneypath.loadtest.command import stats
 
     path = tmp_path / "locust_stats_history.csv"
     path.write_text(HISTORY_HEAD +
@@ -38,7 +38,7 @@ def test_authorization_history_counts_final_authorize_outcomes_per_second(tmp_pa
 def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(tmp_path):
     import os
 
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     db = tmp_path / "ledger.db"
     db.write_bytes(b"x" * 4096)
@@ -58,7 +58,7 @@ def test_the_sampler_reads_cpu_memory_of_a_process_group_and_the_database_files(
 
 
 def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path):
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     sampler = sampling.Sampler([], None, every_s=0.01)
     sampler.begin()
@@ -72,7 +72,7 @@ def test_the_sampler_thread_samples_until_end_and_end_twice_is_harmless(tmp_path
 def test_a_target_that_is_not_the_local_stacks_service_samples_nothing_local(catalog, tmp_path):
     from types import SimpleNamespace
 
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     sampler = sampling.sampler_for(catalog, SimpleNamespace(state_dir=None, host="https://staging.example"))
     assert sampler.service_pids == [] and sampler.db_files is None
@@ -82,7 +82,7 @@ def test_a_target_that_is_not_the_local_stacks_service_samples_nothing_local(cat
 
 
 def test_measure_joins_samples_with_the_history_and_falls_back_to_locust_p99(catalog, tmp_path):
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     rows = []
     for s in range(0, 601):
@@ -109,7 +109,7 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judge
     aggregated row whatever the names, and a mix that settles (authorizations 50 % of requests at the start, 40 %
     after four minutes) over a flat 1 ms of CPU and 900 B of database per request passes, where both over
     authorizations alone grew."""
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     auths = requests = 0.0
     rows, cpu = [], {}
@@ -138,7 +138,7 @@ def test_a_foreign_services_history_gives_the_mix_and_cpu_and_database_are_judge
 
 
 def test_measure_without_history_says_the_per_authorization_figures_are_not_measured(catalog, tmp_path):
-    from moneypath.loadtest.soak import sampling
+    from moneypath.loadtest.command.soak import sampling
 
     sampler = sampling.Sampler([12345], None)
     sampler.samples = [Sample(s.t, s.cpu_s, s.rss_bytes) for s in run()]
