@@ -15,7 +15,8 @@ from tests.conftest import CATALOG_PATH, ROOT, free_port, http_ok, wait_for
 @pytest.fixture
 def service():
     port = free_port()
-    env = {**os.environ, "MONEYPATH_CATALOG": str(CATALOG_PATH), "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
+    env = {**os.environ, "MONEYPATH_CATALOG": str(CATALOG_PATH),
+           "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.integration.stack.paging_app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
