@@ -22,6 +22,7 @@ from moneypath._common.verdict import (
     NOT_MEASURED,
     PASS,
     Check,
+    IfNotMeasured,
     Outcome,
     Verdict,
     jsonable,
@@ -136,7 +137,7 @@ class InvariantResult:
 
     def check(self) -> Check:
         return Check(name=self.invariant, outcome=self.status, why=self.reason, figures=self.values,
-                     if_not_measured="fail" if self.judged else "pass")
+                     if_not_measured=IfNotMeasured.FAIL if self.judged else IfNotMeasured.PASS)
 
 
 @dataclass(frozen=True)
