@@ -182,7 +182,7 @@ def _canary_invariants(catalog):
 def _metric(status: str = PASS):
     from moneypath.canary.results import MetricRow
 
-    return MetricRow(metric="authorization_errors", status=status, reason="reached its planned sample")
+    return MetricRow.of(status, metric="authorization_errors", reason="reached its planned sample")
 
 
 def _duplicates(status: str = PASS, reason: str = "no duplicate charge"):
