@@ -81,8 +81,8 @@ def verdict(results: Iterable[tuple[str, IfNotMeasured]]) -> Outcome:
 @dataclass(frozen=True, kw_only=True)
 class Check:
     """One judged check: its name, outcome, one line of why (what failed, or what returned nothing) and the figures
-    it was judged on. A not-measured check's `why` always says "not measured": first, or after what it is about
-    ("captured once: not measured: no --db-url")."""
+    it was judged on. A not-measured check's `why` always says "not measured": first ("not measured: <what
+    returned nothing>", added when it does not say it), or where it reads ("captured once: not measured: ...")."""
 
     name: str
     outcome: Outcome
@@ -97,7 +97,7 @@ class Check:
                 raise ValueError(f"if_not_measured {self.if_not_measured!r}: expected one of "
                                  f"{', '.join(IF_NOT_MEASURED)}")
             object.__setattr__(self, "if_not_measured", IfNotMeasured(self.if_not_measured))
-        if self.outcome is NOT_MEASURED and ": not measured" not in self.why:
+        if self.outcome is NOT_MEASURED and "not measured" not in self.why:
             object.__setattr__(self, "why", not_measured(self.why or "no data"))
 
     @classmethod
