@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import moneypath
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict
 
 SKIP = "skip"  # a load-test gate the configuration skips (moneypath.loadtest.gates.SKIP)
 ABSENT = "absent"  # the feature's check exists nowhere: not asked, not shown as a pass
@@ -43,9 +43,9 @@ def import_everything() -> None:
 
 
 def status(result) -> str:
-    """One result as a status: a Check's outcome, (ok or status, reason) as a check returns it, a bare ok (None is not
-    measured), or a status string."""
-    if isinstance(result, Check):
+    """One result as a status: a Check's or a Verdict's outcome, (ok or status, reason) as a check returns it, a bare
+    ok (None is not measured), or a status string."""
+    if isinstance(result, Check | Verdict):
         return result.outcome
     if isinstance(result, tuple):
         result = result[0]
