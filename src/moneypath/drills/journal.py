@@ -153,6 +153,10 @@ class EvidenceStep(JournalPart):
     window: str | None = None  # how its query was held to the drill's window (moneypath.generate.windows)
     optional = ("reason", "window")
 
+    @property
+    def check(self) -> Check:
+        return Check(name=self.step, outcome=Outcome.of(self.ok), why=self.reason or self.result)
+
 
 @dataclass(kw_only=True)
 class Timings(JournalPart):
