@@ -217,12 +217,15 @@ NOW = 1_800_000_000.0
 DAY = 86400.0
 
 
-def _readiness_of(catalog, alert_key: str, records: list[dict]) -> list[str]:
+def _readiness_found(catalog, alert_key: str, records: list[dict]) -> list:
     from moneypath.check.rehearsals import readiness
     from tests.conftest import ROOT
 
-    found = [a.status for a in readiness(catalog, records, ROOT, NOW) if a.key == alert_key]
-    return found or [ABSENT]
+    return [a for a in readiness(catalog, records, ROOT, NOW) if a.key == alert_key]
+
+
+def _readiness_of(catalog, alert_key: str, records: list[dict]) -> list:
+    return [a.check for a in _readiness_found(catalog, alert_key, records)] or [ABSENT]
 
 
 def _drilled(catalog, alert_key: str, days_ago: float, verdict: str = PASS) -> dict:
@@ -236,7 +239,7 @@ def _readiness_feature_off(kind, catalog):
     not the catalog's, and readiness lists nothing for it."""
     key = next(a for a in FEATURES["ledger"].alerts if catalog.alerts[a].severity == "page")
     records = [_drilled(catalog, key, 1)]
-    assert _readiness_of(catalog, key, records) == [PASS]
+    assert [a.status for a in _readiness_found(catalog, key, records)] == [PASS]
     return _readiness_of(without("ledger"), key, records)
 
 
@@ -346,7 +349,7 @@ WAYS = {
             _drilled(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, 1)]),
         fails=lambda kind, catalog: _readiness_of(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, [
             _drilled(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, 200)]),
-        empty=lambda kind, catalog: [a.status for a in kind.evaluate(catalog, [], _root(), 0.0)],
+        empty=lambda kind, catalog: [a.check for a in kind.evaluate(catalog, [], _root(), 0.0)],
         feature_off=_readiness_feature_off, skipped=_readiness_skipped),
     "check.classification": Ways(
         passes=_classify(duration_s=600.0, affected=0.0), fails=_classify(
