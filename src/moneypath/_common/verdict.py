@@ -3,8 +3,10 @@
 
 A check whose data is absent (an empty Prometheus answer, a missing series, a query the catalog does not
 declare, a step that did not run) is "not measured: <what returned nothing>", never a pass and never a zero.
-Each check declares what a not-measured result does to its verdict (`if_not_measured`): it fails it (the
-default) or it is skipped (shown as not measured, never as a pass).
+Each check declares what a not-measured result does to its verdict (`if_not_measured`, an `IfNotMeasured`): it
+fails it (the default) or it is skipped (shown as not measured, never as a pass). Skipped, or a test still waiting
+for data, is a reason on a not-measured result, never a fourth outcome: a word such as "skip" or "inconclusive"
+is made where a result is written out.
 
 `CHECK_KINDS` is the registry: every kind of check registers its evaluator here (`register`), from its own
 layer; tests/unit/_common/test_check_kinds.py walks each one with data, empty answers, its feature off and a
