@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import moneypath
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict
 
-SKIP = "skip"  # a load-test gate the configuration skips (moneypath.loadtest.command.gates.SKIP)
+SKIP = "skip"  # result.json's word for a skipped gate; no case returns it (a skipped gate is its not-measured Check)
 ABSENT = "absent"  # the feature's check exists nowhere: not asked, not shown as a pass
 NO_FEATURE, NO_SKIP, NO_FAIL = "no feature: ", "no skip configuration: ", "no fail: "
 
@@ -43,9 +43,9 @@ def import_everything() -> None:
 
 
 def status(result) -> str:
-    """One result as a status: a Check's outcome, (ok or status, reason) as a check returns it, a bare ok (None is not
-    measured), or a status string."""
-    if isinstance(result, Check):
+    """One result as a status: a Check's or a Verdict's outcome; (ok or outcome, reason) as formats.expect, a halt
+    condition, drills.checks and a canary release return it (None is not measured); or an Outcome (or ABSENT)."""
+    if isinstance(result, Check | Verdict):
         return result.outcome
     if isinstance(result, tuple):
         result = result[0]

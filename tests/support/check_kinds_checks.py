@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Verdict
 from moneypath.catalog.conventions import AlertKey, Key
 from moneypath.catalog.features import FEATURES
 from moneypath.formats.scenarios import GATE_NAMES, Scenario
 from moneypath.loadtest.command.stats import Summary
-from tests.support.check_kinds import ABSENT, NO_FAIL, NO_FEATURE, NO_SKIP, SKIP, Ways
+from tests.support.check_kinds import ABSENT, NO_FAIL, NO_FEATURE, NO_SKIP, Ways
 from tests.support.feature_catalogs import without
 
 FEATURES_WITH_GATES = ("ledger", "reconciliation", "idempotency", "breaker")
@@ -62,16 +62,18 @@ def _gates(catalog, summary, scenario=None, **changes):
     return gates.evaluate(summary, _observed(thr, **changes), thr, scenario or _scenario(catalog))
 
 
-def _with_verdict(result) -> list[str]:
-    from moneypath.loadtest.command.gates import gates_verdict
+def _checks(gates) -> list[Check]:
+    return [g.check for g in gates]
 
-    return [g.status for g in result] + [gates_verdict(result)]
+
+def _with_verdict(result, judged_only: bool = False) -> list:
+    """Each gate's check (a skipped one left out with `judged_only`) and the run's verdict over them all."""
+    return [*(c for c in _checks(result) if not (judged_only and c.skipped)), Verdict(_checks(result))]
 
 
 def _gates_pass(kind, catalog):
     """Every gate that applies passes (a gate that does not apply to the scenario is shown skipped)."""
-    result = _gates(catalog, _summary())
-    return [st for st in _with_verdict(result) if st != SKIP]
+    return _with_verdict(_gates(catalog, _summary()), judged_only=True)
 
 
 def _gates_fail(kind, catalog):
@@ -84,7 +86,7 @@ def _gates_empty(kind, catalog):
     nothing = _summary(p99_ms=None, requests=0)
     result = kind.evaluate(nothing, gates.PromObservations(), gates.thresholds(catalog, 30),
                            Scenario(description="d", name="checkout"))
-    return [g.status for g in result if g.status != SKIP] + [gates.gates_verdict(result)]
+    return _with_verdict(result, judged_only=True)
 
 
 def _gates_feature_off(kind, catalog):
@@ -97,7 +99,7 @@ def _gates_feature_off(kind, catalog):
     off = [g for g in _gates(without(*FEATURES_WITH_GATES), _summary()) if g.name in FEATURE_GATES]
     assert sorted(g.name for g in off) == sorted(FEATURE_GATES), off
     assert all(g.reason == f"feature {FEATURE_GATES[g.name]} is off" for g in off), off
-    return [g.status for g in off]
+    return _checks(off)
 
 
 def _gates_skipped(kind, catalog):
@@ -116,8 +118,8 @@ def _drift(**run):
 
 
 def _drift_case(scenario_fields=None, **run):
-    return lambda kind: [g.status for g in kind.evaluate(_drift(**run), Scenario(description="soak", name="soak",
-                                                                                  **(scenario_fields or {})))]
+    return lambda kind: _checks(kind.evaluate(_drift(**run), Scenario(description="soak", name="soak",
+                                                                      **(scenario_fields or {}))))
 
 
 def _drift_empty(kind):
@@ -125,8 +127,8 @@ def _drift_empty(kind):
     from moneypath.loadtest.command.soak import drift
 
     metrics = [drift.Metric(key=key, title=key, unit="") for key in gates.DRIFT_GATES]
-    return [g.status for g in kind.evaluate(drift.Drift(limit=0.1, windows=None, metrics=metrics),
-                                            Scenario(description="d", name="s"))]
+    return _checks(kind.evaluate(drift.Drift(limit=0.1, windows=None, metrics=metrics),
+                                 Scenario(description="d", name="s")))
 
 
 def _drift_skipped(kind):
@@ -182,7 +184,7 @@ def _canary_invariants(catalog):
 def _metric(status: str = PASS):
     from moneypath.canary.results import MetricRow
 
-    return MetricRow(metric="authorization_errors", status=status, reason="reached its planned sample")
+    return MetricRow.of(status, metric="authorization_errors", reason="reached its planned sample")
 
 
 def _duplicates(status: str = PASS, reason: str = "no duplicate charge"):
@@ -215,12 +217,15 @@ NOW = 1_800_000_000.0
 DAY = 86400.0
 
 
-def _readiness_of(catalog, alert_key: str, records: list[dict]) -> list[str]:
+def _readiness_found(catalog, alert_key: str, records: list[dict]) -> list:
     from moneypath.check.rehearsals import readiness
     from tests.conftest import ROOT
 
-    found = [a.status for a in readiness(catalog, records, ROOT, NOW) if a.key == alert_key]
-    return found or [ABSENT]
+    return [a for a in readiness(catalog, records, ROOT, NOW) if a.key == alert_key]
+
+
+def _readiness_of(catalog, alert_key: str, records: list[dict]) -> list:
+    return [a.check for a in _readiness_found(catalog, alert_key, records)] or [ABSENT]
 
 
 def _drilled(catalog, alert_key: str, days_ago: float, verdict: str = PASS) -> dict:
@@ -234,7 +239,7 @@ def _readiness_feature_off(kind, catalog):
     not the catalog's, and readiness lists nothing for it."""
     key = next(a for a in FEATURES["ledger"].alerts if catalog.alerts[a].severity == "page")
     records = [_drilled(catalog, key, 1)]
-    assert _readiness_of(catalog, key, records) == [PASS]
+    assert [a.status for a in _readiness_found(catalog, key, records)] == [PASS]
     return _readiness_of(without("ledger"), key, records)
 
 
@@ -344,7 +349,7 @@ WAYS = {
             _drilled(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, 1)]),
         fails=lambda kind, catalog: _readiness_of(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, [
             _drilled(catalog, AlertKey.DUPLICATE_CHARGE_DETECTED, 200)]),
-        empty=lambda kind, catalog: [a.status for a in kind.evaluate(catalog, [], _root(), 0.0)],
+        empty=lambda kind, catalog: [a.check for a in kind.evaluate(catalog, [], _root(), 0.0)],
         feature_off=_readiness_feature_off, skipped=_readiness_skipped),
     "check.classification": Ways(
         passes=_classify(duration_s=600.0, affected=0.0), fails=_classify(

@@ -111,7 +111,7 @@ def _step(answer: str):
         from moneypath.drills.diagnosis import Diagnosis
 
         diagnosis = Diagnosis(_DiagnosisCtx(catalog, answer))
-        steps = [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).ok]
+        steps = [kind.evaluate(diagnosis, "errors", [Expect(max=0)]).check]
         return steps + (_diagnosed(kind, catalog) if answer == "quiet" else [])
     return case
 
@@ -121,11 +121,11 @@ def _step_empty(kind, catalog):
 
     ctx = _DiagnosisCtx(catalog, "nothing")
     ctx.drill.runbook_steps["rows"] = {"sql": "SELECT 1"}  # a SQL step, and no database
-    steps = [kind.evaluate(Diagnosis(ctx), name, [Expect(max=0)]).ok for name in ("errors", "rows")]
+    steps = [kind.evaluate(Diagnosis(ctx), name, [Expect(max=0)]).check for name in ("errors", "rows")]
     # the expected page never came: the steps' evidence, read from when the diagnosis started, diagnosed nothing
     quiet = _DiagnosisCtx(catalog, "quiet")
     Diagnosis(quiet).run(first_page=None)
-    return steps + [o.status for o in quiet.objectives]
+    return steps + [o.check for o in quiet.objectives]
 
 
 def _diagnosed(kind, catalog):
@@ -134,7 +134,7 @@ def _diagnosed(kind, catalog):
 
     ctx = _DiagnosisCtx(catalog, "quiet")
     Diagnosis(ctx).run(first_page=1000.0)
-    return [o.status for o in ctx.objectives]
+    return [o.check for o in ctx.objectives]
 
 
 def _step_skipped(kind, catalog):
@@ -144,7 +144,7 @@ def _step_skipped(kind, catalog):
     ctx = _DiagnosisCtx(catalog, "nothing", policy="pass")
     diagnosis = Diagnosis(ctx)
     diagnosis.run(first_page=1000.0)
-    return [s.ok for s in diagnosis.steps] + [o.status for o in ctx.objectives]
+    return [s.check for s in diagnosis.steps] + [o.check for o in ctx.objectives]
 
 
 # ---------------------------------------------------------------- drills.objectives

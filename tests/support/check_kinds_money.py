@@ -43,9 +43,14 @@ class _Db:
         return [{"id": i, "captured_minor": 1000, "refunded_minor": 0} for i in sorted(ids)]
 
 
-def _objective(catalog, impact: MoneyImpact, lost_lines=(), balanced_gauge: bool = True, db=None, capture=None,
-               outcomes=None):
+def _objective(catalog, impact: MoneyImpact, lost_lines=(), **run) -> list[tuple]:
     """The money objective as ledger_objective records it: [(name, status, reason)]."""
+    return [(o.name, o.status, o.reason) for o in _recorded(catalog, impact, lost_lines, **run)]
+
+
+def _recorded(catalog, impact: MoneyImpact, lost_lines=(), balanced_gauge: bool = True, db=None, capture=None,
+              outcomes=None) -> list:
+    """The objectives ledger_objective records."""
     from moneypath.drills.impact import ledger_objective
 
     gauge = catalog.metric(Key.LEDGER_IMBALANCE_MINOR) if catalog.signal_on(Key.LEDGER_IMBALANCE_MINOR) else None
@@ -59,26 +64,26 @@ def _objective(catalog, impact: MoneyImpact, lost_lines=(), balanced_gauge: bool
         ledger_objective(ctx, impact, list(lost_lines), outcomes or [])
     finally:
         ctx.http.close()
-    return [(o.name, o.status, o.reason) for o in ctx.objectives]
+    return ctx.objectives
 
 
-def _statuses(objectives) -> list[str]:
-    return [st for _, st, _ in objectives]
+def _checks(objectives) -> list:
+    return [o.check for o in objectives]
 
 
 def _money_passes(catalog):
     """Every check measured and held: stored, captured once and refunds within captures on the team's tables,
     the ledger balanced."""
-    return _statuses(_objective(catalog, _impact(acknowledged=2, lost=0), db=_Db(catalog), capture=1.0,
-                                outcomes=outcomes_captured_twice()))
+    return _checks(_recorded(catalog, _impact(acknowledged=2, lost=0), db=_Db(catalog), capture=1.0,
+                             outcomes=outcomes_captured_twice()))
 
 
 def _money_fails(catalog):
-    return _statuses(_objective(catalog, _impact(acknowledged=3, lost=1), [LOST]))
+    return _checks(_recorded(catalog, _impact(acknowledged=3, lost=1), [LOST]))
 
 
 def _money_empty(catalog):
-    return _statuses(_objective(catalog, _impact(), balanced_gauge=False))
+    return _checks(_recorded(catalog, _impact(), balanced_gauge=False))
 
 
 def _ledger_off(catalog):
@@ -87,17 +92,18 @@ def _ledger_off(catalog):
     on = _objective(catalog, _impact(), db=_Db(catalog))
     assert [name for name, _, _ in on] == ["ledger_balanced"] and "postings sum to 0" in on[0][2], on
     off_catalog = without("ledger")
-    off = _objective(off_catalog, _impact(), db=_Db(off_catalog))
+    recorded = _recorded(off_catalog, _impact(), db=_Db(off_catalog))
+    off = [(o.name, o.status, o.reason) for o in recorded]
     assert [name for name, _, _ in off] == ["money_kept"], off
     assert "postings" not in off[0][2] and "is 0 in" not in off[0][2], off
-    return _statuses(off)
+    return _checks(recorded)
 
 
 def _captured_by_the_target(catalog):
     """A drill with `load.capture: 0` (the target captures by itself): the stored payments are proven, the
     captures are not, so the objective may not read pass."""
     off_catalog = without("ledger")
-    return _statuses(_objective(off_catalog, _impact(acknowledged=3, lost=0), capture=0.0))
+    return _checks(_recorded(off_catalog, _impact(acknowledged=3, lost=0), capture=0.0))
 
 
 def _evaluate(*calls):

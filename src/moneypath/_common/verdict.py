@@ -3,8 +3,10 @@
 
 A check whose data is absent (an empty Prometheus answer, a missing series, a query the catalog does not
 declare, a step that did not run) is "not measured: <what returned nothing>", never a pass and never a zero.
-Each check declares what a not-measured result does to its verdict (`if_not_measured`): it fails it (the
-default) or it is skipped (shown as not measured, never as a pass).
+Each check declares what a not-measured result does to its verdict (`if_not_measured`, an `IfNotMeasured`): it
+fails it (the default) or it is skipped (shown as not measured, never as a pass). Skipped, or a test still waiting
+for data, is a reason on a not-measured result, never a fourth outcome: a word such as "skip" or "inconclusive"
+is made where a result is written out.
 
 `CHECK_KINDS` is the registry: every kind of check registers its evaluator here (`register`), from its own
 layer; tests/unit/_common/test_check_kinds.py walks each one with data, empty answers, its feature off and a
@@ -40,9 +42,17 @@ class Outcome(StrEnum):
         return cls.NOT_MEASURED if ok is None else cls.PASS if ok else cls.FAIL
 
 
+class IfNotMeasured(StrEnum):
+    """What a not-measured result does to its verdict: fail it (leave it not measured), or be skipped (shown as
+    not measured, never a pass). A str: the drill file's word and the JSON's, "fail" or "pass"."""
+
+    FAIL = "fail"
+    PASS = "pass"
+
+
 PASS, FAIL, NOT_MEASURED = Outcome.PASS, Outcome.FAIL, Outcome.NOT_MEASURED
 STATUSES = tuple(Outcome)
-IF_NOT_MEASURED = ("fail", "pass")  # a not-measured result fails the verdict, or is skipped (never a pass)
+IF_NOT_MEASURED = tuple(IfNotMeasured)  # ("fail", "pass")
 
 # Each outcome's exit code (moneypath._common.exit_codes).
 EXIT_CODES = {PASS: ExitCode.PASS, FAIL: ExitCode.FAIL, NOT_MEASURED: ExitCode.NOT_MEASURED}
@@ -58,14 +68,14 @@ def status_of(ok: bool | None) -> Outcome:
     return Outcome.of(ok)
 
 
-def verdict(results: Iterable[tuple[str, str]]) -> Outcome:
+def verdict(results: Iterable[tuple[str, IfNotMeasured]]) -> Outcome:
     """The verdict over (status, if_not_measured) pairs: fail if any failed; not measured if any not-measured
     result fails its verdict, or if none passed (every one skipped, or none at all: nothing is evidence); else
     pass (skipped not-measured results beside it are shown, not judged)."""
     results = list(results)
     if any(status == FAIL for status, _ in results):
         return FAIL
-    if any(status == NOT_MEASURED and policy == "fail" for status, policy in results):
+    if any(status == NOT_MEASURED and policy == IfNotMeasured.FAIL for status, policy in results):
         return NOT_MEASURED
     return PASS if any(status == PASS for status, _ in results) else NOT_MEASURED
 
@@ -73,19 +83,23 @@ def verdict(results: Iterable[tuple[str, str]]) -> Outcome:
 @dataclass(frozen=True, kw_only=True)
 class Check:
     """One judged check: its name, outcome, one line of why (what failed, or what returned nothing) and the figures
-    it was judged on. A not-measured check's `why` always starts "not measured"."""
+    it was judged on. A not-measured check's `why` always says "not measured": first ("not measured: <what
+    returned nothing>", added when it does not say it), or where it reads ("captured once: not measured: ...")."""
 
     name: str
     outcome: Outcome
     why: str = ""
     figures: Mapping[str, Any] = field(default_factory=dict)
-    if_not_measured: str = "fail"  # what a not-measured outcome does to the verdict: fail it, or be shown and skipped
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL  # what a not-measured outcome does to the verdict
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))  # ValueError for any fourth word
-        if self.if_not_measured not in IF_NOT_MEASURED:
-            raise ValueError(f"if_not_measured {self.if_not_measured!r}: expected one of {', '.join(IF_NOT_MEASURED)}")
-        if self.outcome is NOT_MEASURED:
+        if type(self.if_not_measured) is not IfNotMeasured:
+            if self.if_not_measured not in IF_NOT_MEASURED:
+                raise ValueError(f"if_not_measured {self.if_not_measured!r}: expected one of "
+                                 f"{', '.join(IF_NOT_MEASURED)}")
+            object.__setattr__(self, "if_not_measured", IfNotMeasured(self.if_not_measured))
+        if self.outcome is NOT_MEASURED and "not measured" not in self.why:
             object.__setattr__(self, "why", not_measured(self.why or "no data"))
 
     @classmethod
@@ -100,12 +114,12 @@ class Check:
     @property
     def breach(self) -> bool:
         """It fails its verdict, or leaves it not measured (a skipped not-measured check does neither)."""
-        return self.outcome is FAIL or self.outcome is NOT_MEASURED and self.if_not_measured == "fail"
+        return self.outcome is FAIL or self.outcome is NOT_MEASURED and self.if_not_measured is IfNotMeasured.FAIL
 
     @property
     def skipped(self) -> bool:
         """Not measured, shown and not judged (its `if_not_measured` is pass)."""
-        return self.outcome is NOT_MEASURED and self.if_not_measured == "pass"
+        return self.outcome is NOT_MEASURED and self.if_not_measured is IfNotMeasured.PASS
 
 
 @dataclass(frozen=True)
@@ -186,13 +200,13 @@ def exit_code(verdicts: Iterable[str]) -> int:
 class CheckKind:
     name: str  # "<layer>.<kind>", e.g. "loadtest.gate.ledger_balanced"
     evaluate: Callable  # the function that judges it; the registry test walks it four ways
-    if_not_measured: str = "fail"  # what a not-measured result does to the verdict by default
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL  # what a not-measured result does to the verdict by default
 
 
 CHECK_KINDS: dict[str, CheckKind] = {}
 
 
-def register(name: str, evaluate: Callable, if_not_measured: str = "fail") -> Callable:
+def register(name: str, evaluate: Callable, if_not_measured: IfNotMeasured = IfNotMeasured.FAIL) -> Callable:
     """Register a kind of check (once); returns the evaluator, so it can decorate it."""
     if name in CHECK_KINDS and CHECK_KINDS[name].evaluate is not evaluate:
         raise ValueError(f"check kind {name} registered twice")

@@ -33,7 +33,7 @@ from moneypath._common.prometheus import Prometheus, PrometheusError
 from moneypath._common.verdict import NOT_MEASURED, not_measured
 from moneypath.canary.queries import selector_of
 from moneypath.canary.results import Arm, MetricRow, Plan
-from moneypath.canary.sequential import INCONCLUSIVE, Look, MarginTest
+from moneypath.canary.sequential import Look, MarginTest
 from moneypath.catalog import Catalog
 from moneypath.catalog.canary_policy import JudgedMetric
 from moneypath.catalog.conventions import COST_INFRASTRUCTURE, Key
@@ -199,20 +199,20 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
         scrapes = [_scrape(prom, queries[arm]["scrapes"], window_s, now) for arm in arms]
         scrape = None if None in scrapes else max(scrapes)
         if scrape is None:
-            return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
+            return MetricRow(metric=metric.key, plan=plan(), outcome=NOT_MEASURED, waiting=True, reason=(
                 "an arm's authorizations were scraped fewer than twice since the canary started: no interval yet"))
         step = step_seconds(window_s, scrape)
         queries = {arm: _queries(catalog, matchers, window_s, step) for arm, matchers in arms.items()}
         possible = math.floor(window_s / step + 1e-9)
         if possible < 1:
-            return MetricRow(metric=metric.key, plan=plan(), status=INCONCLUSIVE, reason=(
+            return MetricRow(metric=metric.key, plan=plan(), outcome=NOT_MEASURED, waiting=True, reason=(
                 f"needs {MIN_INTERVALS} intervals of {step:g} s: {math.ceil(MIN_INTERVALS * step - window_s)} s more"))
         points = math.ceil(window_s / step - 1e-9)  # the first point at or before the start: its value is the base
         start = now - points * step
         values = {(arm, part): _series(prom, queries[arm][part], start, now, step)
                   for arm in arms for part in ("cost", "transactions")}
     except _NotMeasured as exc:
-        return MetricRow(metric=metric.key, plan=plan(), status=NOT_MEASURED, reason=not_measured(f"{metric.key}: {exc}"))
+        return MetricRow(metric=metric.key, plan=plan(), outcome=NOT_MEASURED, reason=not_measured(f"{metric.key}: {exc}"))
     grid = [round(start + k * step, 3) for k in range(points + 1)]
     sums = {arm: interval_sums(grid, values[arm, "cost"], values[arm, "transactions"]) for arm in arms}
     est = {arm: ratio_estimate(sums[arm][0], sums[arm][1]) for arm in arms}
@@ -229,23 +229,23 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
     if possible < MIN_INTERVALS:
         wait = math.ceil(MIN_INTERVALS * step - window_s)
         figures["needed_canary"] = max(1, math.ceil(row["rate_per_s"] * wait))
-        return MetricRow(**row, figures=figures, status=INCONCLUSIVE, reason=(
+        return MetricRow(**row, figures=figures, outcome=NOT_MEASURED, waiting=True, reason=(
             f"{possible} intervals of {step:g} s so far: needs {MIN_INTERVALS}, {wait} s more{dropped}"))
     why = unsound(canary, baseline, step)
     if why:
-        return MetricRow(**row, figures=figures, status=NOT_MEASURED,
+        return MetricRow(**row, figures=figures, outcome=NOT_MEASURED,
                          reason=not_measured(f"{metric.key}: {why}{dropped}"))
     try:
         test = MarginTest.from_dict(tests[metric.key]) if metric.key in tests else \
             MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample)
     except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
-        return MetricRow(**row, figures=figures, status=NOT_MEASURED, reason=not_measured(
+        return MetricRow(**row, figures=figures, outcome=NOT_MEASURED, reason=not_measured(
             f"{metric.key}: its saved state does not read ({exc}); judge it afresh with a later --since or remove "
             f"{state_path}"))
     try:
         seen, more = look(test, canary, baseline, metric.min_effect, alpha)
     except ValueError as exc:
-        return MetricRow(**row, figures=figures, status=NOT_MEASURED,
+        return MetricRow(**row, figures=figures, outcome=NOT_MEASURED,
                          reason=not_measured(f"{metric.key}: the test refused the figures: {exc}"))
     tests[metric.key] = test.to_dict()
     figures.update({k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")}, **more)
@@ -253,7 +253,7 @@ def judge_cost(prom: Prometheus, catalog: Catalog, metric: JudgedMetric, arms: d
     said = (f"canary {canary.per_transaction:.4g} against baseline {baseline.per_transaction:.4g} USD per "
             f"authorization: x{more['ratio']:.3f} ({CONFIDENCE:.0%} {low:.3f}-{high:.3f}; tolerated "
             f"x{more['tolerance']:.2f}); ")
-    return MetricRow(**row, figures=figures, status=seen.verdict, reason=said + seen.reason + dropped)
+    return MetricRow.of(seen.verdict, **row, figures=figures, reason=said + seen.reason + dropped)
 
 
 def look(test: MarginTest, canary: ArmCost, baseline: ArmCost, min_effect: float, alpha: float) -> tuple[Look, dict]:

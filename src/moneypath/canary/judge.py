@@ -190,7 +190,7 @@ class Judge:
         if missing is not None:
             line = not_measured(f"{metric.key}: the catalog has no signal {missing} (or its feature is off)")
             look.not_measured.append(line)
-            look.rows.append(MetricRow(metric=metric.key, status=NOT_MEASURED, reason=line))
+            look.rows.append(MetricRow(metric=metric.key, outcome=NOT_MEASURED, reason=line))
             return
         if metric.key == COST_METRIC:  # its own test, from per-interval sums (moneypath.canary.cost_ratio)
             self._add(cost_ratio.judge_cost(prom, self.catalog, metric, arms, now, window_s, alpha, power, tests,
@@ -226,7 +226,7 @@ class Judge:
     @staticmethod
     def _add(row: MetricRow, look: _Look) -> None:
         look.rows.append(row)
-        if row.status == NOT_MEASURED:
+        if row.outcome is NOT_MEASURED and not (row.waiting or row.skipped):
             look.not_measured.append(row.reason)
         elif row.rate_per_s is not None:
             look.values[row.id] = {k: row.figures.get(k) for k in LOOK_FIGURES}
@@ -243,31 +243,31 @@ class Judge:
             counts[arm, part] = value
         if problem or missing or len(counts) < 4:
             what = problem or f"{missing} returned nothing{f' for provider {group}' if group else ''}"
-            return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, reason=not_measured(f"{plan.id}: {what}"))
+            return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, reason=not_measured(f"{plan.id}: {what}"))
         cb, ct = counts["canary", "bad"], counts["canary", "total"]
         bb, bt = counts["baseline", "bad"], counts["baseline", "total"]
         cb, bb = min(max(cb, 0.0), ct), min(max(bb, 0.0), bt)  # extrapolated increases may stray past the total
         arms = {"plan": plan, "canary": Arm.of(cb, ct), "baseline": Arm.of(bb, bt)}
         if ct <= 0 and bt <= 0:
-            return MetricRow(metric=metric.key, **arms, status=SKIPPED, reason=f"no {mq.unit} in either arm"
+            return MetricRow.of(SKIPPED, metric=metric.key, **arms, reason=f"no {mq.unit} in either arm"
                              f"{f' for {group}' if group else ''}: nothing to compare (shown, not judged)")
         try:
             test = (SequentialTest.from_dict(tests[plan.id]) if plan.id in tests else
                     SequentialTest(alpha=alpha, power=power, min_effect=metric.min_effect,
                                    min_sample=metric.min_sample))
         except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
-            return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED, reason=not_measured(
+            return MetricRow(metric=metric.key, **arms, outcome=NOT_MEASURED, reason=not_measured(
                 f"{plan.id}: its saved state does not read ({exc}); judge it afresh with a later --since or "
                 f"remove {self.state_path}"))
         try:
             seen = test.look(cb, ct, bb, bt)
         except (ValueError, ZeroDivisionError) as exc:
-            return MetricRow(metric=metric.key, **arms, status=NOT_MEASURED,
+            return MetricRow(metric=metric.key, **arms, outcome=NOT_MEASURED,
                              reason=not_measured(f"{plan.id}: the test refused the counts: {exc}"))
         tests[plan.id] = test.to_dict()
         figures = {k: v for k, v in asdict(seen).items() if k not in ("verdict", "reason")}
         status, reason = seen.verdict, seen.reason
-        return MetricRow(metric=metric.key, **arms, figures=figures, status=status, reason=reason,
+        return MetricRow.of(status, metric=metric.key, **arms, figures=figures, reason=reason,
                          rate_per_s=ct / window_s)
 
     def _invariants(self, prom, canary, window_s, now, start) -> list[InvariantResult]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from moneypath._common.verdict import NOT_MEASURED, not_measured
 from moneypath.canary.queries import increase
 from moneypath.canary.results import SKIPPED, MetricRow, Plan
-from moneypath.canary.sequential import INCONCLUSIVE, MarginTest
+from moneypath.canary.sequential import MarginTest
 from moneypath.catalog.canary_policy import LATENCY_METRIC
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.latency_resolution import RESOLUTION, resolves, tolerance
@@ -197,10 +197,10 @@ def rows(metric, queries: Mapping[str, str], answers: Mapping[str, Mapping[str, 
             except ValueError:
                 why = f"{query} returned nothing"
     if why is not None:
-        return [MetricRow(metric=metric.key, plan=p, status=NOT_MEASURED, reason=not_measured(f"{p.id}: {why}"))
+        return [MetricRow(metric=metric.key, plan=p, outcome=NOT_MEASURED, reason=not_measured(f"{p.id}: {why}"))
                 for p in plans]
     if arms["canary"][1][-1] <= 0 and arms["baseline"][1][-1] <= 0:
-        return [MetricRow(metric=metric.key, plan=p, status=SKIPPED, reason="no authorizations in either arm: "
+        return [MetricRow.of(SKIPPED, metric=metric.key, plan=p, reason="no authorizations in either arm: "
                           "nothing to compare (shown, not judged)") for p in plans]
     rate = arms["canary"][1][-1] / window_s
     out = []
@@ -213,20 +213,20 @@ def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, t
          state_path) -> MetricRow:
     if min(arms["canary"][1][-1], arms["baseline"][1][-1]) <= 0:
         arm = "canary" if arms["canary"][1][-1] <= 0 else "baseline"
-        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, rate_per_s=rate,
+        return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, waiting=True, rate_per_s=rate,
                          reason=f"no {arm} authorizations yet", figures={"needed_canary": metric.min_sample})
     cmp = compare(arms["canary"], arms["baseline"], q, metric.shift, metric.relative)
     if cmp.unjudged is not None:
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
+        return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: {cmp.unjudged}"))
     if not cmp.variance > 0:
-        return MetricRow(metric=metric.key, plan=plan, status=INCONCLUSIVE, figures=figures(cmp, arms=arms),
+        return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, waiting=True, figures=figures(cmp, arms=arms),
                          rate_per_s=rate, reason="both arms' quantiles have no spread yet: needs more authorizations")
     try:
         test = (MarginTest.from_dict(tests[plan.id]) if plan.id in tests else
                 MarginTest(alpha=alpha, power=power, min_sample=metric.min_sample))
     except ValueError as exc:  # never restart a test that may have spent alpha or decided: say so
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
+        return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: its saved state does not read ({exc}); judge it afresh "
                                              f"with a later --since or remove {state_path}"))
     try:
@@ -234,10 +234,10 @@ def _row(metric, plan: Plan, q: float, arms: dict, alpha: float, power: float, t
                          canary_value=cmp.canary.value, baseline_value=cmp.baseline.value,
                          canary_events=cmp.canary.events, baseline_events=cmp.baseline.events)
     except (ValueError, ZeroDivisionError) as exc:
-        return MetricRow(metric=metric.key, plan=plan, status=NOT_MEASURED, figures=figures(cmp, arms=arms),
+        return MetricRow(metric=metric.key, plan=plan, outcome=NOT_MEASURED, figures=figures(cmp, arms=arms),
                          reason=not_measured(f"{plan.id}: the test refused the quantiles: {exc}"))
     tests[plan.id] = test.to_dict()
     said = (f"p{q * 100:g} canary {cmp.canary.value * 1000:.1f} ms against baseline {cmp.baseline.value * 1000:.1f} ms "
             f"({cmp.estimate * 1000:+.1f} ms, tolerated {cmp.tolerance * 1000:.1f} ms): {seen.reason}")
-    return MetricRow(metric=metric.key, plan=plan, status=seen.verdict, figures=figures(cmp, seen, arms), reason=said,
+    return MetricRow.of(seen.verdict, metric=metric.key, plan=plan, figures=figures(cmp, seen, arms), reason=said,
                      rate_per_s=rate)

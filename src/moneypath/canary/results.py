@@ -4,10 +4,11 @@ invariant (`InvariantResult`), and the verdict over them (`CanaryVerdict`), aggr
 drill's journal.
 
 A canary's verdict is an `Outcome`: pass, fail, or not measured, which the JSON spells "inconclusive" (the word
-Argo Rollouts and Flagger branch on; exit 3). A metric's row says one of the three results, or "inconclusive"
-(its sequential test measured but needs more data: no verdict yet) or "skipped" (no traffic in either arm: shown,
-not judged). A test still waiting, or anything not measured, leaves the canary's verdict not measured; a money
-invariant holding is a gate passed, never evidence the release is good.
+Argo Rollouts and Flagger branch on; exit 3). A metric's row is one of the three results too; two reasons a row
+is not measured have their own word in the JSON (`MetricRow.status`): "inconclusive" (`waiting`: its sequential
+test measured but needs more data, no verdict yet) and "skipped" (no traffic in either arm: shown, not judged,
+its `if_not_measured` pass). A test still waiting, or anything not measured, leaves the canary's verdict not
+measured; a money invariant holding is a gate passed, never evidence the release is good.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from moneypath._common.verdict import (
     NOT_MEASURED,
     PASS,
     Check,
+    IfNotMeasured,
     Outcome,
     Verdict,
     jsonable,
@@ -29,8 +31,8 @@ from moneypath._common.verdict import (
 )
 from moneypath.canary.sequential import INCONCLUSIVE
 
-SKIPPED = "skipped"
-ROW_STATUSES = (*Outcome, INCONCLUSIVE, SKIPPED)
+SKIPPED = "skipped"  # the JSON's word for a row skipped (no traffic in either arm), never an outcome
+ROW_STATUSES = (*Outcome, INCONCLUSIVE, SKIPPED)  # a row's words in the JSON
 WORDS = {PASS: "pass", FAIL: "fail", NOT_MEASURED: "inconclusive"}  # the verdict as the JSON spells it
 
 
@@ -69,21 +71,46 @@ class Plan:
 
 @dataclass(frozen=True, kw_only=True)
 class MetricRow:
-    """One metric's test at this look: its status and why, both arms' counts, and the test's figures (effect, z,
-    p-value, boundary, information, ...). No plan when the catalog lacks the metric's signals."""
+    """One metric's test at this look: its outcome and why, both arms' counts, and the test's figures (effect, z,
+    p-value, boundary, information, ...). No plan when the catalog lacks the metric's signals. Not measured, it
+    may be `waiting` (the test needs more data) or skipped (`if_not_measured` pass: no traffic in either arm)."""
 
     metric: str
-    status: str
+    outcome: Outcome
     reason: str
     plan: Plan | None = None
     canary: Arm | None = None
     baseline: Arm | None = None
     figures: Mapping[str, Any] = field(default_factory=dict)
     rate_per_s: float | None = None  # canary events per second in the window
+    waiting: bool = False  # not measured: the test measured, and needs more data
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL  # pass: skipped, shown and not judged
 
     def __post_init__(self) -> None:
-        if self.status not in ROW_STATUSES:
-            raise ValueError(f"a metric's status is one of {', '.join(ROW_STATUSES)}, not {self.status!r}")
+        object.__setattr__(self, "outcome", Outcome(self.outcome))  # ValueError for any fourth word
+        object.__setattr__(self, "if_not_measured", IfNotMeasured(self.if_not_measured))
+        if (self.waiting or self.skipped) and (self.outcome is not NOT_MEASURED or self.waiting and self.skipped):
+            raise ValueError(f"{self.metric}: only a not-measured row waits or is skipped, and not both")
+
+    @classmethod
+    def of(cls, status: str, **fields: Any) -> MetricRow:
+        """A row from its word: an outcome, INCONCLUSIVE (waiting) or SKIPPED (a sequential test's look says
+        pass, fail or inconclusive)."""
+        if status not in ROW_STATUSES:
+            raise ValueError(f"a metric's status is one of {', '.join(ROW_STATUSES)}, not {status!r}")
+        if status in (INCONCLUSIVE, SKIPPED):
+            return cls(outcome=NOT_MEASURED, waiting=status == INCONCLUSIVE, if_not_measured=IfNotMeasured.PASS
+                       if status == SKIPPED else IfNotMeasured.FAIL, **fields)
+        return cls(outcome=Outcome(status), **fields)
+
+    @property
+    def skipped(self) -> bool:
+        return self.outcome is NOT_MEASURED and self.if_not_measured is IfNotMeasured.PASS
+
+    @property
+    def status(self) -> str:
+        """The row's word in the JSON: pass, fail, not measured, inconclusive (waiting) or skipped."""
+        return SKIPPED if self.skipped else INCONCLUSIVE if self.waiting else self.outcome.value
 
     @property
     def id(self) -> str:
@@ -100,10 +127,10 @@ class MetricRow:
     def check(self) -> Check:
         """This test in the verdict: a test that waits for data, and one not measured, hold the verdict at not
         measured; a skipped one is shown, not judged."""
-        if self.status in (PASS, FAIL, NOT_MEASURED):
-            return Check(name=self.id, outcome=Outcome(self.status), why=self.reason)
+        if not (self.waiting or self.skipped):
+            return Check(name=self.id, outcome=self.outcome, why=self.reason)
         return Check(name=self.id, outcome=NOT_MEASURED, why=f"{self.status}: {self.reason}",
-                     if_not_measured="pass" if self.status == SKIPPED else "fail")
+                     if_not_measured=self.if_not_measured)
 
     def as_json(self) -> dict:
         out: dict[str, Any] = {"metric": self.metric}
@@ -136,7 +163,7 @@ class InvariantResult:
 
     def check(self) -> Check:
         return Check(name=self.invariant, outcome=self.status, why=self.reason, figures=self.values,
-                     if_not_measured="fail" if self.judged else "pass")
+                     if_not_measured=IfNotMeasured.FAIL if self.judged else IfNotMeasured.PASS)
 
 
 @dataclass(frozen=True)
@@ -188,9 +215,9 @@ def decide(metrics: Sequence[MetricRow], invariants: Sequence[InvariantResult], 
 def _why(outcome: Outcome, metrics: Sequence[MetricRow], gates: Sequence[InvariantResult],
          lines: Sequence[str]) -> tuple[str, Needs | None]:
     """What failed; else what was not measured; else what passed; else what the canary waits for."""
-    failed = [(m.id, m.reason) for m in metrics if m.status == FAIL] + \
+    failed = [(m.id, m.reason) for m in metrics if m.outcome is FAIL] + \
              [(g.invariant, g.reason) for g in gates if g.status == FAIL]
-    tested = [m for m in metrics if m.status != SKIPPED]
+    tested = [m for m in metrics if not m.skipped]
     if failed:
         return "; ".join(f"{name}: {why}" for name, why in failed), None
     if lines:
@@ -198,7 +225,7 @@ def _why(outcome: Outcome, metrics: Sequence[MetricRow], gates: Sequence[Invaria
     if outcome is PASS:
         return (f"every metric reached its planned sample without crossing its boundary ({len(tested)} tests) "
                 "and every money invariant held"), None
-    waiting = [m for m in tested if m.status == INCONCLUSIVE]
+    waiting = [m for m in tested if m.waiting]
     if not waiting:
         return "no metric could be tested: no traffic in either arm", None
     worst = max(waiting, key=lambda m: m.needed_canary)

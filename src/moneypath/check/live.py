@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus
-from moneypath._common.verdict import not_measured, register
+from moneypath._common.verdict import NOT_MEASURED, PASS, Check, not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import LOCUST_METRICS, served_by_moneypath
 from moneypath.check import instrumentation_errors
@@ -118,17 +118,23 @@ def _accepts_missing(op: str, value: str) -> bool:
     return empty_matches if op == "=~" else not empty_matches
 
 
-def coverage(read: set[str], seen: set[str], url: str, lookback: str) -> tuple[bool | None, str]:
-    """Is there anything to judge? None (not measured) when the server has seen none of the metrics the project
-    reads (nothing scraped from the service, or the wrong server): then every metric would look missing, and
-    the lint says so once instead of listing them."""
+COVERAGE = "live coverage"  # the check's name: does the server hold what the project reads
+
+
+def coverage(read: set[str], seen: set[str], url: str, lookback: str) -> Check:
+    """Is there anything to judge? Not measured when the server has seen none of the metrics the project reads
+    (nothing scraped from the service, or the wrong server): then every metric would look missing, and the lint
+    says so once instead of listing them."""
     if not read:
-        return None, not_measured("the project's rules and dashboards read no metric of the service")
+        return Check(name=COVERAGE, outcome=NOT_MEASURED,
+                     why=not_measured("the project's rules and dashboards read no metric of the service"))
     held = read & seen
     if not held:
-        return None, not_measured(f"{url} holds none of the {len(read)} metrics the rules and dashboards read in "
-                                  f"the last {lookback} (is it scraping the service?)")
-    return True, f"{len(held)} of the {len(read)} metrics the rules and dashboards read are on {url}"
+        return Check(name=COVERAGE, outcome=NOT_MEASURED, why=not_measured(
+            f"{url} holds none of the {len(read)} metrics the rules and dashboards read in the last {lookback} "
+            "(is it scraping the service?)"))
+    return Check(name=COVERAGE, outcome=PASS,
+                 why=f"{len(held)} of the {len(read)} metrics the rules and dashboards read are on {url}")
 
 
 register("check.live", coverage)
@@ -145,9 +151,9 @@ def lint_live(root: Path, url: str, lookback: str, lookback_s: float,
         server = Server(prom, lookback_s)
         read = {name for use in found for name in selected_series(use.expr)
                 if not served_by_moneypath(name)} - elsewhere
-        ok, reason = coverage(read, server.names, url, lookback)
-        if ok is None:
-            return list(dict.fromkeys(problems)), reason
+        covered = coverage(read, server.names, url, lookback)
+        if covered.outcome is NOT_MEASURED:
+            return list(dict.fromkeys(problems)), covered.why
         for use in found:
             problems += check(use, server, records, made_by_rules, url, lookback)
         if catalog is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, register
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, register
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import slo_alert_key
 from moneypath.catalog.readiness_policy import ReadinessPolicy
@@ -67,6 +67,10 @@ class AlertReadinessStatus:
     drill_files: list[str] = field(default_factory=list)
     roles: list[dict] = field(default_factory=list)  # the latest record's tabletop answers
     blocked: str = ""  # why a pass within the policy does not make it ready (a later failed run, no delivery)
+
+    @property
+    def check(self) -> Check:
+        return Check(name=self.alert, outcome=self.status, why=self.why)
 
 
 def policy_of(c: Catalog) -> ReadinessPolicy:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from moneypath._common.prometheus import Prometheus
-from moneypath._common.verdict import Check, Outcome, not_measured, register
+from moneypath._common.verdict import Check, IfNotMeasured, Outcome, not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.catalog.conventions import INSTANCE_HEADER, INSTANCE_ID_LABEL, INSTANCE_INFO
 from moneypath.catalog.terms import duration_seconds
@@ -95,7 +95,7 @@ def judge(address: str, seen: Collection[str], found: Sequence[Scraped] | None, 
     """The identities `address` answered as against those scraped (`found`, None: none at all); `down`: targets at
     `address` that are down now."""
     if not seen:
-        return Check(name=NAME, outcome=Outcome.NOT_MEASURED, if_not_measured="pass",
+        return Check(name=NAME, outcome=Outcome.NOT_MEASURED, if_not_measured=IfNotMeasured.PASS,
                      why=f"{address}'s answers carry no {INSTANCE_HEADER} header (a service not on moneypath's web "
                          "integration, or an earlier version of it): which instance Prometheus scrapes is not proven "
                          "here; the conservation of counts still guards the run")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from moneypath._common.exit_codes import ExitCode
-from moneypath._common.verdict import FAIL, NOT_MEASURED, exit_code
+from moneypath._common.verdict import EXIT_CODES, FAIL, exit_code
 from moneypath.catalog import duration_seconds
 from moneypath.cli import where
 
@@ -364,6 +364,7 @@ def _loadtest(args) -> int:
 def _capacity(args) -> int:
     from moneypath.loadtest.command import inputs, session
     from moneypath.loadtest.command.capacity import plan_report, plan_session
+    from moneypath.loadtest.command.capacity.plan import plan_verdict
 
     spec, problem = _spec(args)
     if problem:
@@ -382,11 +383,7 @@ def _capacity(args) -> int:
     for line in plan_report.table_lines(result):
         _say(line)
     _say(f"report: {final / 'capacity.html'} (and capacity.md, capacity.json)")
-    if result["knee"] is None:
-        steps = sorted((s for s in result["steps"] if not s.get("closed_loop")), key=lambda s: s["rate"])
-        if steps and steps[0].get("status") == NOT_MEASURED:  # the first step rests on what returned nothing
-            _warn(f"moneypath: no knee, the first step was not measured: {'; '.join(steps[0]['reasons'])}")
-            return ExitCode.NOT_MEASURED
-        _warn("moneypath: no step met the gates, so there is no knee: start lower (--start)")
-        return ExitCode.FAIL
-    return 0
+    verdict = plan_verdict(result)
+    if not verdict.ok:
+        _warn(f"moneypath: {verdict.why}")
+    return EXIT_CODES[verdict.outcome]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import httpx
 
 from moneypath._common.timefactor import TimeFactor
-from moneypath._common.verdict import Outcome
+from moneypath._common.verdict import IfNotMeasured, Outcome
 from moneypath.catalog import Catalog
 from moneypath.check.counter_resets import reads_rates
 from moneypath.drills import money
@@ -78,11 +78,12 @@ class DrillContext:
         self.timeline.append(Event(t=t, kind=kind, text=text, detail=detail or None))
         self.say(f"[{t - self.started_at:6.1f} s] {text}")
 
-    def objective(self, name: str, ok: bool | None | Outcome, reason: str, if_not_measured: str | None = None) -> None:
+    def objective(self, name: str, ok: bool | None | Outcome, reason: str,
+                  if_not_measured: IfNotMeasured | None = None) -> None:
         """Record an objective: its outcome, or ok (None: not measured; the reason says what returned nothing);
         whether not measured fails the verdict is `if_not_measured`, else the drill file's
         `if_not_measured.<name>`, else fail."""
-        policy = if_not_measured or self.drill.if_not_measured.get(name, "fail")
+        policy = if_not_measured or self.drill.if_not_measured.get(name, IfNotMeasured.FAIL)
         outcome = ok if isinstance(ok, Outcome) else Outcome.of(ok)
         self.objectives.append(Objective(name=name, reason=reason, status=outcome, if_not_measured=policy))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from moneypath._common.verdict import PASS, Check, Outcome, Verdict, register
+from moneypath._common.verdict import PASS, Check, IfNotMeasured, Outcome, Verdict, register
 from moneypath.check.counter_resets import reads_rates
 from moneypath.drills.context import DrillContext
 from moneypath.drills.journal import EvidenceStep
@@ -108,7 +108,7 @@ class Diagnosis:
 
 def _done(entry: EvidenceStep, step: StepSpec) -> bool:
     """The step has its evidence, or measured nothing and says `if_not_measured: pass` (skipped)."""
-    return bool(entry.ok) or entry.ok is None and step.if_not_measured == "pass"
+    return bool(entry.ok) or entry.ok is None and step.if_not_measured == IfNotMeasured.PASS
 
 
 register("drills.diagnosis_step", Diagnosis.run_step)

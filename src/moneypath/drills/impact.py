@@ -8,10 +8,11 @@ measures while the fault is on; the money objective ("ledger_balanced" with the 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import httpx
 
-from moneypath._common.verdict import FAIL, Check, Outcome, Verdict, register
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, IfNotMeasured, Outcome, Verdict, register
 from moneypath.catalog.conventions import Key
 from moneypath.catalog.detectors import detector_of
 from moneypath.check.detector_runs import seen_running
@@ -150,54 +151,57 @@ def ledger_objective(ctx: DrillContext, impact: MoneyImpact, lost_lines: list[st
     skipped when it measured nothing (shown, never a pass); the objective passes only on a check that passed."""
     api = ctx.drill.load.requests if ctx.drill.load else None
     acked, acked_captures = money.acknowledged(outcomes or [], api.approved if api is not None else None)
-    results: list[tuple[str, bool | None, str]] = []  # (check, ok, reason)
+    checks: list[Check] = []
     if impact.writes_lost is None:
-        results.append(("stored", None, "acknowledged writes: " + money.NOT_MEASURED_PREFIX +
-                        impact.not_checked.get("writes_lost", "no way to read them")))
+        checks.append(_check("stored", None, "acknowledged writes: " + money.NOT_MEASURED_PREFIX +
+                             impact.not_checked.get("writes_lost", "no way to read them")))
     elif lost_lines:
-        results.append(("stored", False, f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}"))
+        checks.append(_check("stored", False, f"{len(lost_lines)} acknowledged write(s) lost, e.g. {lost_lines[0]}"))
     elif not impact.acknowledged_payments:
-        results.append(("stored", None, "not measured: the service acknowledged no payment"))
+        checks.append(_check("stored", None, "not measured: the service acknowledged no payment"))
     else:
-        results.append(("stored", True, f"all {impact.acknowledged_payments} acknowledged payments and "
-                                        f"{impact.acknowledged_captures} captures are stored"))
-    results += capture_checks(ctx, acked, acked_captures)
-    results.append(duplicates_check(ctx, impact, results))
-    if results[-1][1] is None:  # the money line's figure too: "none" read from nothing is not a figure
+        checks.append(_check("stored", True, f"all {impact.acknowledged_payments} acknowledged payments and "
+                                             f"{impact.acknowledged_captures} captures are stored"))
+    checks += capture_checks(ctx, acked, acked_captures)
+    checks.append(duplicates_check(ctx, impact, checks))
+    if checks[-1].outcome is NOT_MEASURED:  # the money line's figure too: "none" read from nothing is not a figure
         impact.not_checked["duplicates"] = "no duplicates reported, detector not seen running"
     if ctx.catalog.enabled("ledger"):
-        results += _balance_checks(ctx)
-    results = [expected(ctx, check, ok, why) for check, ok, why in results]
+        checks += _balance_checks(ctx)
     skip = getattr(ctx.drill, "if_not_measured", {}) or {}
-    results = [(check, ok, why + (" (skipped: if_not_measured)" if ok is None and skipped(skip, check) else ""))
-               for check, ok, why in results]
-    if impact.payments_refused:  # a fact, not evidence: it passes nothing on its own
-        results.append(("refused", None, f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), "
-                                         "never acknowledged: not lost"))
-    # the refused count and the checks the drill skips are shown, never judged: not measured on them skips
-    outcome = Verdict(tuple(Check(name=check, outcome=Outcome.of(ok), if_not_measured="pass" if check == "refused" or
-                                  skipped(skip, check) else "fail") for check, ok, _ in results)).outcome
+    checks = [skipping(expected(ctx, c), skip) for c in checks]
+    verdict = Verdict(tuple(checks))
+    lines = [c.why for c in checks]
+    if impact.payments_refused:  # a fact, not evidence: shown, never judged (it passes or fails nothing)
+        lines.append(f"{impact.payments_refused} payment(s) refused (429/503 + Retry-After), never acknowledged: "
+                     "not lost")
     name = "ledger_balanced" if ctx.catalog.enabled("ledger") else "money_kept"
-    if outcome is FAIL:
-        ctx.objective(name, outcome, "; ".join(why for _, ok, why in results if ok is False))
+    if verdict.outcome is FAIL:
+        ctx.objective(name, FAIL, "; ".join(c.why for c in verdict.of(FAIL)))
     else:
-        ctx.objective(name, outcome, "; ".join(why for _, _, why in results) or "not measured: no money check ran")
+        ctx.objective(name, verdict.outcome, "; ".join(lines) or "not measured: no money check ran")
 
 
 register("drills.money_objective", ledger_objective)
 
-# the objective's check names → the names a drill's `money_expect:` and `if_not_measured:` give them
-_EXPECT_NAMES = {"stored": "stored", "capture_counts": "captured_once", "refunds": "refunds_within_captures",
-                 "duplicates": "duplicates"}
+# the objective's checks a drill's `money_expect:` may name (each check is named as the drill names it)
+_EXPECT_NAMES = ("stored", "captured_once", "refunds_within_captures", "duplicates")
 
 
-def skipped(policy: dict, check: str) -> bool:
-    """Whether the drill says a money check that measured nothing is skipped (`if_not_measured: {captured_once:
-    pass}`): shown, never a pass."""
-    return policy.get(_EXPECT_NAMES.get(check, check)) == "pass"
+def _check(name: str, ok: bool | None, why: str) -> Check:
+    return Check(name=name, outcome=Outcome.of(ok), why=why)
 
 
-def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[tuple[str, bool | None, str]]:
+def skipping(check: Check, policy: dict) -> Check:
+    """The check as the drill's `if_not_measured: {captured_once: pass}` has it: measuring nothing, it is skipped
+    (shown, never a pass), and its line says so."""
+    if policy.get(check.name) != IfNotMeasured.PASS:
+        return check
+    why = check.why + " (skipped: if_not_measured)" if check.outcome is NOT_MEASURED else check.why
+    return replace(check, why=why, if_not_measured=IfNotMeasured.PASS)
+
+
+def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str]) -> list[Check]:
     """captured once and refunds within captures, each on the team's own tables (`money_checks.capture_counts`,
     `.refunds`): on the captures the load acknowledged, or — the target capturing by itself (`load.capture: 0`) —
     on every payment it acknowledged, where 0 captures is no failure. Not measured without --db-url, without the
@@ -205,25 +209,24 @@ def capture_checks(ctx: DrillContext, acked: set[str], acked_captures: set[str])
     load = getattr(ctx.drill, "load", None)
     auto = load is None or getattr(load, "capture", 0) == 0
     subjects = acked if auto else acked_captures
-    out: list[tuple[str, bool | None, str]] = []
-    for check, label in (("capture_counts", "captured once"), ("refunds", "refunds within captures")):
+    out: list[Check] = []
+    for query, check, label in (("capture_counts", "captured_once", "captured once"),
+                                ("refunds", "refunds_within_captures", "refunds within captures")):
         if ctx.db is None:
-            out.append((check, None, f"{label}: not measured: no --db-url"))
+            out.append(_check(check, None, f"{label}: not measured: no --db-url"))
             continue
         try:
-            rows = ctx.db.for_ids(check, subjects) if subjects else []
-            if check == "capture_counts":
-                ok, why = money.captured_once(rows, subjects, auto)
+            rows = ctx.db.for_ids(query, subjects) if subjects else []
+            if query == "capture_counts":
+                out.append(money.captured_once(rows, subjects, auto))
             else:
-                ok, why = money.refunds_within_captures(rows, ctx.catalog.money)
+                out.append(money.refunds_within_captures(rows, ctx.catalog.money))
         except money.NotChecked as exc:
-            ok, why = None, f"{label}: not measured: {exc}"
-        out.append((check, ok, why))
+            out.append(_check(check, None, f"{label}: not measured: {exc}"))
     return out
 
 
-def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
-                     results: list[tuple[str, bool | None, str]]) -> tuple[str, bool | None, str]:
+def duplicates_check(ctx: DrillContext, impact: MoneyImpact, checks: list[Check]) -> Check:
     """No money charged twice during the drill (a drill whose fault charges twice says `money_expect: {duplicates:
     fail}`), read from the reconciliation breaks on the database, or from the service's duplicate detector seen
     running during the drill (its heartbeat advanced, its counter increased, or captured once
@@ -233,19 +236,19 @@ def duplicates_check(ctx: DrillContext, impact: MoneyImpact,
     if "unreconciled" not in impact.not_checked and impact.unreconciled_minor is not None:
         source = "reconciliation breaks, money_checks.breaks"
     elif not_data := ctx.counters_not_data():  # the service's counters go backwards: its increases are no figure
-        return "duplicates", None, f"duplicates: not measured: {not_data}"
+        return _check("duplicates", None, f"duplicates: not measured: {not_data}")
     elif impact.duplicate_amount_minor:
         source = "reported by the service's duplicate detector"
     else:
         source, unseen = _detector_seen(ctx)
-        if source is None and any(check == "capture_counts" and ok is not None for check, ok, _ in results):
+        if source is None and any(c.name == "captured_once" and c.outcome is not NOT_MEASURED for c in checks):
             source = "captured once read the provider's records"
         if source is None:
-            return "duplicates", None, ("duplicates: not measured: no duplicates reported, detector not seen running "
-                                        f"({unseen}; no capture_counts check measured)")
+            return _check("duplicates", None, "duplicates: not measured: no duplicates reported, detector not seen "
+                                              f"running ({unseen}; no capture_counts check measured)")
     if impact.duplicate_amount_minor:
-        return "duplicates", False, f"money charged twice: {shown} ({source})"
-    return "duplicates", True, f"duplicates none ({source})"
+        return _check("duplicates", False, f"money charged twice: {shown} ({source})")
+    return _check("duplicates", True, f"duplicates none ({source})")
 
 
 def _detector_seen(ctx: DrillContext) -> tuple[str | None, str]:
@@ -277,42 +280,43 @@ def detector_check(ctx: DrillContext, key: str) -> Check | None:
     return seen_running(ctx.catalog, instant, detector, ctx.started_at, ctx.clock(), errors=(TargetError,))
 
 
-def expected(ctx: DrillContext, check: str, ok: bool | None, why: str) -> tuple[str, bool | None, str]:
+def expected(ctx: DrillContext, check: Check) -> Check:
     """A check the drill expects to fail (`money_expect: {captured_once: fail}`: its fault takes money) passes
     when it fails and fails when it passes; not measured stays not measured."""
-    name = _EXPECT_NAMES.get(check)
-    if name is None or getattr(ctx.drill, "money_expect", {}).get(name, "pass") == "pass" or ok is None:
-        return check, ok, why
-    if ok:
-        return check, False, f"{name} was expected to fail (money_expect) and passed: {why}"
-    return check, True, f"{name} failed as the drill expects (money_expect): {why}"
+    name = check.name
+    if (name not in _EXPECT_NAMES or getattr(ctx.drill, "money_expect", {}).get(name, "pass") == "pass"
+            or check.outcome is NOT_MEASURED):
+        return check
+    if check.ok:
+        return replace(check, outcome=FAIL, why=f"{name} was expected to fail (money_expect) and passed: {check.why}")
+    return replace(check, outcome=PASS, why=f"{name} failed as the drill expects (money_expect): {check.why}")
 
 
-def _balance_checks(ctx: DrillContext) -> list[tuple[str, bool | None, str]]:
+def _balance_checks(ctx: DrillContext) -> list[Check]:
     """The ledger's balance: postings per currency on the database (money_checks.balance) and the service's
     imbalance gauge in Prometheus; each not measured when it returns nothing."""
-    out: list[tuple[str, bool | None, str]] = []
+    out: list[Check] = []
     if ctx.db is not None:
         try:
-            out.append(("balance", *money.balanced(ctx.db.imbalance(), ctx.catalog.money)))
+            out.append(money.balanced(ctx.db.imbalance(), ctx.catalog.money))
         except money.NotChecked as exc:
-            out.append(("balance", None, f"balance on the database: not measured: {exc}"))
+            out.append(_check("balance", None, f"balance on the database: not measured: {exc}"))
     gauge = ctx.catalog.metric(Key.LEDGER_IMBALANCE_MINOR)
     try:
         series = ctx.prom.query(f"max by (currency) (abs({gauge}))")
     except TargetError as exc:
         series, error = None, str(exc)
     if series is None:
-        out.append(("gauge", None, f"{gauge}: not measured: {error}"))
+        out.append(_check("gauge", None, f"{gauge}: not measured: {error}"))
     elif not series:
-        out.append(("gauge", None, f"{gauge}: not measured: Prometheus has no such series"))
+        out.append(_check("gauge", None, f"{gauge}: not measured: Prometheus has no such series"))
     else:
         off = {s.get("currency", "?"): v for s, v in series if v != 0}
         seen = None if off else detector_check(ctx, Key.LEDGER_IMBALANCE_MINOR)  # a 0 its check never computed
         if seen is not None and not seen.ok:
-            out.append(("gauge", None, f"{gauge} is 0: not measured: detector not seen running "
-                                       f"({seen.figures['detail']})"))
+            out.append(_check("gauge", None, f"{gauge} is 0: not measured: detector not seen running "
+                                             f"({seen.figures['detail']})"))
             return out
-        out.append(("gauge", not off, f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}" if off
-                    else f"{gauge} is 0 in {', '.join(sorted(s.get('currency', '?') for s, _ in series))}"))
+        out.append(_check("gauge", not off, f"{gauge} is not 0: {money.amounts_text(off, ctx.catalog.money)}" if off
+                          else f"{gauge} is 0 in {', '.join(sorted(s.get('currency', '?') for s, _ in series))}"))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moneypath._common.atomic import write_json
-from moneypath._common.verdict import FAIL, PASS, Check, Outcome, Verdict, register
+from moneypath._common.verdict import FAIL, IF_NOT_MEASURED, PASS, Check, IfNotMeasured, Outcome, Verdict, register
 
 if TYPE_CHECKING:  # for the annotations only: the report imports SCHEMA without the runner's dependencies
     from moneypath.drills.baseline_load import LoadStats
@@ -76,10 +76,11 @@ class Objective(JournalPart):
     ok: bool = False  # it passed; derived from status when one is given (a not-measured objective is never ok)
     reason: str
     status: Outcome | str = ""  # pass | fail | not measured; "" → from ok (the journal's older shape)
-    if_not_measured: str = "fail"  # fail: a not-measured objective fails the verdict; pass: shown, skipped
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL  # fail: not measured fails the verdict; pass: shown, skipped
 
     def __post_init__(self):
         self.status = Outcome(self.status) if self.status else Outcome.of(bool(self.ok))
+        self.if_not_measured = IfNotMeasured(self.if_not_measured)
         self.ok = self.status is PASS
 
     @classmethod
@@ -93,7 +94,7 @@ class Objective(JournalPart):
         policy = part.get("if_not_measured")
         return cls(name=str(part.get("name") or ""), ok=part.get("ok") is True, reason=str(part.get("reason") or ""),
                    status=status if status in tuple(Outcome) else FAIL if status else "",
-                   if_not_measured=policy if policy in ("fail", "pass") else "fail")
+                   if_not_measured=policy if policy in IF_NOT_MEASURED else IfNotMeasured.FAIL)
 
     @property
     def check(self) -> Check:
@@ -151,6 +152,10 @@ class EvidenceStep(JournalPart):
     reason: str | None = None  # absent when the step could not run (no database, a failing query)
     window: str | None = None  # how its query was held to the drill's window (moneypath.generate.windows)
     optional = ("reason", "window")
+
+    @property
+    def check(self) -> Check:
+        return Check(name=self.step, outcome=Outcome.of(self.ok), why=self.reason or self.result)
 
 
 @dataclass(kw_only=True)

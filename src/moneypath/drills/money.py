@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moneypath._common.verdict import register
+from moneypath._common.verdict import Check, Outcome, register
 from moneypath.catalog import Catalog, MoneyChecks
 from moneypath.catalog.currencies import format_money
 from moneypath.drills.baseline_load import PaymentOutcome
@@ -128,72 +128,79 @@ def cap_exceeded(affected: int, duplicates: dict[str, int], max_affected: int | 
     return None
 
 
-def captured_once(counts: list[dict], subjects: set[str], auto: bool = False) -> tuple[bool | None, str]:
-    """Captured once, on the provider's records (`money_checks.capture_counts` rows: id, captures): False naming
-    the payments captured more than once, None (not measured) when the rows hold none of `subjects`, else True.
+def _check(name: str, ok: bool | None, why: str) -> Check:
+    return Check(name=name, outcome=Outcome.of(ok), why=why)
+
+
+def captured_once(counts: list[dict], subjects: set[str], auto: bool = False) -> Check:
+    """Captured once, on the provider's records (`money_checks.capture_counts` rows: id, captures): a fail naming
+    the payments captured more than once, not measured when the rows hold none of `subjects`, else a pass.
     `subjects` are the captures the service acknowledged, or with `auto` (the target captures by itself) every
     payment it acknowledged: one it has not captured yet (0 captures) is no failure."""
     what = "acknowledged payments" if auto else "acknowledged captures"
     if not subjects:
-        return None, f"captured once: not measured: the service acknowledged no {what.split()[1][:-1]}"
+        return _check("captured_once", None,
+                      f"captured once: not measured: the service acknowledged no {what.split()[1][:-1]}")
     seen = {str(r["id"]): int(r.get("captures") or 0) for r in counts if r.get("id") is not None}
     # an acknowledged capture the provider's records hold 0 times is no evidence of one capture: not counted
     unseen = sorted(p for p in seen.keys() & subjects if not auto and seen[p] == 0)
     found = seen.keys() & subjects - set(unseen)
     if not found:
-        return None, (f"captured once: not measured: money_checks.capture_counts returned none of the "
-                      f"{len(subjects)} {what}")
+        return _check("captured_once", None, f"captured once: not measured: money_checks.capture_counts returned "
+                                             f"none of the {len(subjects)} {what}")
     twice = sorted(p for p in found if seen[p] > 1)
     if twice:
         named = ", ".join(f"{p} ({seen[p]} captures)" for p in twice[:5])
-        return False, (f"{len(twice)} payment(s) captured more than once (money_checks.capture_counts): {named}"
-                       + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
+        return _check("captured_once", False, f"{len(twice)} payment(s) captured more than once "
+                      f"(money_checks.capture_counts): {named}" + (f" and {len(twice) - 5} more" if len(twice) > 5 else ""))
     once = sum(1 for p in found if seen[p] == 1)
     if auto:
-        return True, (f"{len(found)} of {len(subjects)} acknowledged payments found on the provider's records, none "
-                      f"captured more than once ({once} captured once; money_checks.capture_counts)")
+        return _check("captured_once", True, f"{len(found)} of {len(subjects)} acknowledged payments found on the "
+                      f"provider's records, none captured more than once ({once} captured once; "
+                      "money_checks.capture_counts)")
     missing = f"; {len(unseen)} with no capture on them yet, e.g. {unseen[0]}" if unseen else ""
-    return True, (f"{len(found)} of {len(subjects)} acknowledged captures found once (money_checks.capture_counts)"
-                  f"{missing}")
+    return _check("captured_once", True, f"{len(found)} of {len(subjects)} acknowledged captures found once "
+                                         f"(money_checks.capture_counts){missing}")
 
 
-def refunds_within_captures(rows: list[dict], money: Money = format_money) -> tuple[bool | None, str]:
+def refunds_within_captures(rows: list[dict], money: Money = format_money) -> Check:
     """Refunds never exceed the capture (`money_checks.refunds` rows: id, captured_minor, refunded_minor, and
-    currency when the table has it): None (not measured) on no row."""
+    currency when the table has it): not measured on no row."""
     if not rows:
-        return None, "refunds within captures: not measured: money_checks.refunds returned no payment"
+        return _check("refunds_within_captures", None,
+                      "refunds within captures: not measured: money_checks.refunds returned no payment")
     over = [r for r in rows if int(r.get("refunded_minor") or 0) > int(r.get("captured_minor") or 0)]
     if over:
         r = over[0]
         cur = r.get("currency")
         amounts = ((money(int(r["refunded_minor"]), str(cur)), money(int(r.get("captured_minor") or 0), str(cur)))
                    if cur else (r["refunded_minor"], r.get("captured_minor") or 0))
-        return False, f"{len(over)} payment(s) refunded more than captured, e.g. {r['id']}: {amounts[0]} refunded " \
-                      f"of {amounts[1]}"
-    return True, f"refunds within the capture on all {len(rows)} payment(s)"
+        return _check("refunds_within_captures", False, f"{len(over)} payment(s) refunded more than captured, "
+                                                        f"e.g. {r['id']}: {amounts[0]} refunded of {amounts[1]}")
+    return _check("refunds_within_captures", True, f"refunds within the capture on all {len(rows)} payment(s)")
 
 
-def payments_present(acked: set[str], stored: set[str] | None) -> tuple[bool | None, str]:
-    """Every payment the service acknowledged is stored; None (not measured) when nothing was acknowledged or
-    the store could not be read."""
+def payments_present(acked: set[str], stored: set[str] | None) -> Check:
+    """Every payment the service acknowledged is stored; not measured when nothing was acknowledged or the store
+    could not be read."""
     if stored is None:
-        return None, "not measured: no way to read the stored payments"
+        return _check("stored", None, "not measured: no way to read the stored payments")
     if not acked:
-        return None, "not measured: the service acknowledged no payment"
+        return _check("stored", None, "not measured: the service acknowledged no payment")
     lost = sorted(acked - stored)
     if lost:
-        return False, f"{len(lost)} acknowledged payment(s) not stored, e.g. {lost[0]}"
-    return True, f"all {len(acked)} acknowledged payments stored"
+        return _check("stored", False, f"{len(lost)} acknowledged payment(s) not stored, e.g. {lost[0]}")
+    return _check("stored", True, f"all {len(acked)} acknowledged payments stored")
 
 
-def balanced(sums: dict[str, int], money: Money = format_money) -> tuple[bool | None, str]:
-    """Ledger postings sum to 0 per currency (`money_checks.balance`); None on no row (an empty ledger)."""
+def balanced(sums: dict[str, int], money: Money = format_money) -> Check:
+    """Ledger postings sum to 0 per currency (`money_checks.balance`); not measured on no row (an empty ledger)."""
     if not sums:
-        return None, "not measured: money_checks.balance returned no currency"
+        return _check("balance", None, "not measured: money_checks.balance returned no currency")
     off = {c: v for c, v in sums.items() if v != 0}
     if off:
-        return False, f"postings do not sum to 0: {amounts_text(off, money)}"
-    return True, f"postings sum to 0 in {', '.join(sorted(sums))}"
+        return _check("balance", False, f"postings do not sum to 0: {amounts_text(off, money)}")
+    return _check("balance", True, f"postings sum to 0 in {', '.join(sorted(sums))}")
 
 
 register("drills.money.payments_present", payments_present)

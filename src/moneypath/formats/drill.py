@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, fi
 
 from moneypath._common import yamlio
 from moneypath._common.strict import StrictModel
+from moneypath._common.verdict import IfNotMeasured
 from moneypath.catalog import duration_seconds as parse_duration
 from moneypath.catalog.load import key_lines
 from moneypath.catalog.matchers import did_you_mean
@@ -63,7 +64,6 @@ MONEY_CHECKS = tuple(MONEY_CHECK_QUERIES)
 # three above, and "duplicates" (no money charged twice, its detector seen running).
 SKIPPABLE_MONEY_CHECKS = (*MONEY_CHECKS, "duplicates")
 MoneyExpectation = Literal["pass", "fail"]
-IfNotMeasured = Literal["fail", "pass"]  # what an empty answer does: fail the drill, or skip (shown, never a pass)
 # The objectives a drill judges (moneypath.drills.journal.OBJECTIVE_ORDER, runner and tabletop included): the
 # names `if_not_measured:` may give.
 OBJECTIVES = ("interrupted", "runner", "headroom", "steady_state_before", "halted", "replica_down", "detected", "paged_once",
@@ -87,7 +87,7 @@ class CheckSpec(StrictModel):
     name: str = Field(min_length=1)
     promql: str = Field(min_length=1)
     expect: Expectations
-    if_not_measured: IfNotMeasured = "fail"
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL
 
 
 class AmountsSpec(StrictModel):
@@ -228,7 +228,7 @@ class Alerts(StrictModel):
 class StepSpec(StrictModel):
     step: str = Field(min_length=1)  # the `name` of a diagnosis step in the runbook's front matter
     expect: Expectations
-    if_not_measured: IfNotMeasured = "fail"
+    if_not_measured: IfNotMeasured = IfNotMeasured.FAIL
 
 
 class DiagnosisSpec(StrictModel):

@@ -54,7 +54,7 @@ def lined_error(rel: str, lines: dict[tuple, int], err: dict, model: type[BaseMo
     be."""
     loc = err["loc"]
     where = f"{located(rel, lines, loc)}: {'.'.join(str(p) for p in loc)}"
-    if err["type"] == "literal_error":
+    if err["type"] in ("enum", "literal_error"):
         return (f"{where}: {err['input']!r} is not fail or pass (fail: a check that measured nothing fails the "
                 "drill; pass: it is skipped, shown as not measured)")
     return f"{where}: {_msg(err, model)}"

@@ -94,10 +94,10 @@ def test_a_configuration_that_skips_a_kind_shows_it_not_measured_or_skipped(name
 def test_an_acknowledged_capture_the_provider_counts_0_times_is_not_captured_once():
     from moneypath.drills.money import captured_once
 
-    ok, why = captured_once([{"id": "p1", "captures": 0}, {"id": "p2", "captures": 1}], {"p1", "p2"})
-    assert "1 of 2 acknowledged captures found once" in why and "p1" in why, why
-    ok, why = captured_once([{"id": "p1", "captures": 0}], {"p1"})
-    assert ok is None, why
+    check = captured_once([{"id": "p1", "captures": 0}, {"id": "p2", "captures": 1}], {"p1", "p2"})
+    assert "1 of 2 acknowledged captures found once" in check.why and "p1" in check.why, check.why
+    check = captured_once([{"id": "p1", "captures": 0}], {"p1"})
+    assert check.outcome is NOT_MEASURED, check.why
 
 
 def test_a_target_that_captures_by_itself_and_twice_fails_captured_once(catalog):

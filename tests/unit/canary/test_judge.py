@@ -242,9 +242,9 @@ def _combine(metrics, gates, not_measured):
 
 def test_combine_never_passes_on_nothing():
     assert _combine([], [], [])[0] == "inconclusive"
-    skipped = [MetricRow(metric="x", status="skipped", reason="")]
+    skipped = [MetricRow.of("skipped", metric="x", reason="")]
     assert _combine(skipped, [], [])[:2] == ("inconclusive", "no metric could be tested: no traffic in either arm")
-    passed = [MetricRow(metric="x", status=PASS, reason="")]
+    passed = [MetricRow(metric="x", outcome=PASS, reason="")]
     unmeasured_gate = [InvariantResult(invariant="duplicate_charges", description="", judged=True, status=NOT_MEASURED,
                                        reason="not measured: q returned nothing")]
     assert _combine(passed, unmeasured_gate, [])[:2] == ("inconclusive", "not measured: q returned nothing")

@@ -31,9 +31,9 @@ PLAN = Plan(id="decline_ratio", provider=None, test="two proportions", unit="aut
 
 
 def _row(status: str, needed: int = 0, rate: float | None = 2.0, **figures) -> MetricRow:
-    return MetricRow(metric="decline_ratio", plan=PLAN, status=status, reason=f"{status} here",
-                     canary=Arm.of(3, 60), baseline=Arm.of(30, 600), figures={"needed_canary": needed, **figures},
-                     rate_per_s=rate)
+    return MetricRow.of(status, metric="decline_ratio", plan=PLAN, reason=f"{status} here",
+                        canary=Arm.of(3, 60), baseline=Arm.of(30, 600), figures={"needed_canary": needed, **figures},
+                        rate_per_s=rate)
 
 
 def _gate(status: Outcome, judged: bool = True) -> InvariantResult:
@@ -81,6 +81,6 @@ def test_the_json_spells_not_measured_inconclusive_and_is_strict():
 
 def test_no_row_or_verdict_says_a_word_it_does_not_know():
     with pytest.raises(ValueError, match="a metric's status is one of"):
-        MetricRow(metric="x", status="maybe", reason="")
+        MetricRow.of("maybe", metric="x", reason="")
     with pytest.raises(ValueError):
         Decision(outcome="inconclusive", reason="")  # the JSON's word for not measured is no Outcome

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from moneypath._common.verdict import NOT_MEASURED
 from moneypath.drills import impact
 from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.money import LedgerReader
@@ -153,7 +154,8 @@ def test_the_duplicate_detectors_heartbeat_in_the_drill_is_evidence_of_the_detec
         assert impact._detector_seen(ctx) == (None, f'{beat}{{detector="duplicates"}} did not advance between '
                                                     "00:16:40 and 00:18:20 UTC: its last run was at 00:15:00")
         ctx.prom.answer = lambda expr: [({"currency": "USD"}, 0.0)]  # the gauge at 0, the heartbeat at 0 too
-        [(name, ok, why)] = impact._balance_checks(ctx)
-        assert (name, ok) == ("gauge", None) and "is 0: not measured: detector not seen running" in why, why
+        [check] = impact._balance_checks(ctx)
+        assert (check.name, check.outcome) == ("gauge", NOT_MEASURED) and \
+            "is 0: not measured: detector not seen running" in check.why, check.why
     finally:
         ctx.http.close()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from moneypath._common.plots import utc
 from moneypath._common.report import Cell
-from moneypath._common.verdict import NOT_MEASURED
+from moneypath._common.verdict import NOT_MEASURED, IfNotMeasured
 from moneypath.drills.journal import Objective
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def status_cell(objective: dict) -> Cell:
     """An objective's result: pass, fail, or not measured (skipped when it says `if_not_measured: pass`)."""
     o = Objective.read(objective)
     if o.status is NOT_MEASURED:
-        return Cell("not measured" + (" (skipped)" if o.if_not_measured == "pass" else ""), "na")
+        return Cell("not measured" + (" (skipped)" if o.if_not_measured is IfNotMeasured.PASS else ""), "na")
     return ok_cell(o.ok)
 
 

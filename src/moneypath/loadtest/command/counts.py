@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from moneypath._common.prometheus import Prometheus, PrometheusError
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, not_measured
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, IfNotMeasured, not_measured
 from moneypath.catalog import Catalog
 from moneypath.check import conservation as cons
 from moneypath.check import counter_resets
@@ -149,7 +149,7 @@ def alternating(prom, got: cons.Counted, check: Check) -> Check:
 
 def skipped(why: str = NOT_RECONCILED) -> Check:
     """The reconciliation of a run that reads nothing from Prometheus: shown, not judged."""
-    return Check(name=cons.NAME, outcome=NOT_MEASURED, why=why, if_not_measured="pass")
+    return Check(name=cons.NAME, outcome=NOT_MEASURED, why=why, if_not_measured=IfNotMeasured.PASS)
 
 
 def apply(gates: list[Gate], check: Check | None) -> list[Gate]:

@@ -19,6 +19,7 @@ from moneypath._common.verdict import (
     NOT_MEASURED,
     PASS,  # noqa: F401 (a gate's status is compared with gates.PASS too)
     Check,
+    IfNotMeasured,
     Outcome,
     Verdict,
     not_measured,
@@ -67,7 +68,7 @@ class Gate:
     @property
     def check(self) -> Check:
         return Check(name=self.name, outcome=self.outcome, why=self.reason,
-                     if_not_measured="pass" if self.skipped else "fail")
+                     if_not_measured=IfNotMeasured.PASS if self.skipped else IfNotMeasured.FAIL)
 
     def to_dict(self) -> dict[str, str]:
         """The gate as result.json has it (`jsonable` writes the same)."""

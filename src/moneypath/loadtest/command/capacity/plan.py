@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Outcome, not_measured, register
+from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Outcome, not_measured, register
 from moneypath.catalog import Catalog
 from moneypath.formats import scenarios
 from moneypath.loadtest.command.capacity import usl
@@ -100,6 +101,18 @@ def step_status(gates: list[Gate]) -> tuple[Outcome, list[str]]:
 
 
 register("loadtest.capacity_step", step_status)
+
+
+def plan_verdict(result: Mapping) -> Check:
+    """The plan's verdict (its capacity.json: "knee", "steps"): pass with a knee; else not measured when the
+    lowest step rests on what returned nothing (its reasons), else fail: no step met the gates."""
+    if result["knee"] is not None:
+        return Check(name="capacity", outcome=PASS, why="a step met the gates: the knee")
+    steps = sorted((s for s in result["steps"] if not s.get("closed_loop")), key=lambda s: s["rate"])
+    if steps and steps[0].get("status") == NOT_MEASURED:
+        return Check(name="capacity", outcome=NOT_MEASURED,
+                     why=f"no knee, the first step was not measured: {'; '.join(steps[0]['reasons'])}")
+    return Check(name="capacity", outcome=FAIL, why="no step met the gates, so there is no knee: start lower (--start)")
 
 
 def achieved_rps(s: Summary, unit: str = REQUESTS_PER_S) -> float:
