@@ -28,6 +28,15 @@ class PrometheusRefusal:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class QueryRange:
+    """The times a range query reads: from `start` to `end`, a point every `step` seconds."""
+
+    start: float
+    end: float
+    step: float
+
+
 class PrometheusError(Exception):
     """Prometheus could not be reached, or refused or garbled an answer; str() is one line."""
 
