@@ -44,9 +44,10 @@ def book(engine, n: int, tag: str) -> float:
     with audit.acting("merchant_1", "payments:write"):
         for i in range(n):
             with engine.begin() as conn:
-                payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                method="card", amount_minor=1000 + i, currency="EUR", reference=f"{tag}-{i}",
-                                provider_ref=f"acme_{tag}_{i}", provider_status="approved", risk_decision="approve")
+                payment_state.create(conn, payment_state.PaymentRow(
+                    principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                    amount_minor=1000 + i, currency="EUR", reference=f"{tag}-{i}", provider_ref=f"acme_{tag}_{i}",
+                    provider_status="approved", risk_decision="approve"))
     return (time.process_time() - start) / n
 
 

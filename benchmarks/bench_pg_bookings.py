@@ -70,10 +70,10 @@ def worker(url: str, tag: str, commands, results) -> None:
         nonlocal paid
         paid += 1
         with engine.begin() as conn:
-            row = payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                  method="card", amount_minor=1000 + paid % 997, currency="EUR",
-                                  reference=f"{tag}-{paid}", provider_ref=f"acme_{tag}_{paid}",
-                                  provider_status="approved", risk_decision="approve")
+            row = payment_state.create(conn, payment_state.PaymentRow(
+                principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                amount_minor=1000 + paid % 997, currency="EUR", reference=f"{tag}-{paid}",
+                provider_ref=f"acme_{tag}_{paid}", provider_status="approved", risk_decision="approve"))
         with engine.begin() as conn:
             payment_state.mark_captured(conn, row, "captured")
 

@@ -31,9 +31,10 @@ def ledger(tmp_path):
     url, cps = f"sqlite:///{path}", tmp_path / "checkpoints"
     for i in range(8):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            row = payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                  method="card", amount_minor=1000 + i, currency="EUR", reference=f"order-{i}",
-                                  provider_ref=f"acme_{i}", provider_status="approved")
+            row = payments.create(conn, payments.PaymentRow(
+                principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                amount_minor=1000 + i, currency="EUR", reference=f"order-{i}", provider_ref=f"acme_{i}",
+                provider_status="approved"))
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
             payments.mark_captured(conn, row, "captured")
         if i % 2:

@@ -265,23 +265,23 @@ def _classify(**measures):
 
 
 def _classification_empty(kind, catalog):
-    from moneypath.drills.tolerance import impact
+    from moneypath.drills.tolerance import DrillTraffic, impact
     from tests.support.check_kinds_drills import business_service
 
     # nothing measured at all, the service critical; and a drill whose fault ran while it sent no payment:
     # never "not major"
-    nothing = impact(catalog, business_service(catalog), [], 49.0, 100.0, 100.0, 60.0).classification
+    nothing = impact(catalog, business_service(catalog), DrillTraffic([], 100.0, 60.0), 49.0, 100.0).classification
     return [_classify(duration_s=0.0)(kind)[0], NOT_MEASURED if nothing is None else nothing["result"]]
 
 
 def _classification_skipped(kind, catalog):
-    from moneypath.drills.tolerance import impact
+    from moneypath.drills.tolerance import DrillTraffic, impact
     from tests.support.check_kinds_drills import business_service, drill_outcomes
 
     # a drill file naming no business_service, and one whose fault never ran: nothing is classified
     outcomes = drill_outcomes(catalog, 3)
-    results = [impact(catalog, None, outcomes, 49.0, 100.0, 100.0, 60.0),
-               impact(catalog, business_service(catalog), outcomes, None, None, 100.0, 60.0)]
+    results = [impact(catalog, None, DrillTraffic(outcomes, 100.0, 60.0), 49.0, 100.0),
+               impact(catalog, business_service(catalog), DrillTraffic(outcomes, 100.0, 60.0), None, None)]
     return [NOT_MEASURED if r.classification is None else r.classification["result"] for r in results]
 
 

@@ -177,28 +177,29 @@ def drill_outcomes(catalog, affected: int) -> list[PaymentOutcome]:
 
 def _tolerance(affected: int):
     def case(kind, catalog):
-        from moneypath.drills.tolerance import impact
+        from moneypath.drills.tolerance import DrillTraffic, impact
 
-        result = impact(catalog, business_service(catalog), drill_outcomes(catalog, affected), 49.0, 100.0, 100.0, 60.0)
+        result = impact(catalog, business_service(catalog), DrillTraffic(drill_outcomes(catalog, affected), 100.0, 60.0),
+                        49.0, 100.0)
         return [kind.evaluate(result.tolerances), result.within_tolerance]
     return case
 
 
 def _tolerance_empty(kind, catalog):
     # no tolerance at all; and a drill whose fault ran while it sent no payment: "0 affected" is no evidence
-    from moneypath.drills.tolerance import impact
+    from moneypath.drills.tolerance import DrillTraffic, impact
 
-    nothing = impact(catalog, business_service(catalog), [], 49.0, 100.0, 100.0, 60.0)
+    nothing = impact(catalog, business_service(catalog), DrillTraffic([], 100.0, 60.0), 49.0, 100.0)
     return [kind.evaluate([]), kind.evaluate(nothing.tolerances), nothing.within_tolerance]
 
 
 def _tolerance_skipped(kind, catalog):
     # a drill file naming no business_service, and a drill whose fault never ran: no tolerance is judged
-    from moneypath.drills.tolerance import impact
+    from moneypath.drills.tolerance import DrillTraffic, impact
 
     outcomes = drill_outcomes(catalog, 3)
-    unnamed = impact(catalog, None, outcomes, 49.0, 100.0, 100.0, 60.0)
-    no_fault = impact(catalog, business_service(catalog), outcomes, None, None, 100.0, 60.0)
+    unnamed = impact(catalog, None, DrillTraffic(outcomes, 100.0, 60.0), 49.0, 100.0)
+    no_fault = impact(catalog, business_service(catalog), DrillTraffic(outcomes, 100.0, 60.0), None, None)
     return [kind.evaluate(unnamed.tolerances), unnamed.within_tolerance, kind.evaluate(no_fault.tolerances),
             no_fault.within_tolerance]
 

@@ -2,12 +2,13 @@
 running config, and a config reload.
 
 Every failure is a PrometheusError with a one-line message. It also keeps what went wrong (the
-exception, or the HTTP status and Prometheus' errorType and error), so that a caller with its
+exception, or the refusal: the HTTP status and Prometheus' errorType and error), so that a caller with its
 own error type can word it as its users have always read it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,16 +18,46 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+@dataclass(frozen=True)
+class PrometheusRefusal:
+    """How Prometheus answered a request it did not serve: the HTTP status, and the body's errorType and error
+    when it had them (a reload's refusal keeps its plain-text body in `error`)."""
+
+    status: int
+    error_type: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryRange:
+    """The times a range query reads: from `start` to `end`, a point every `step` seconds."""
+
+    start: float
+    end: float
+    step: float
+
+
 class PrometheusError(Exception):
     """Prometheus could not be reached, or refused or garbled an answer; str() is one line."""
 
     def __init__(self, message: str, *, url: str, path: str, query: str | None = None,
-                 cause: Exception | None = None, status: int | None = None, error_type: str | None = None,
-                 error: str | None = None):
+                 cause: Exception | None = None, refusal: PrometheusRefusal | None = None):
         super().__init__(message)
         self.url, self.path, self.query = url, path, query
         self.cause = cause  # the transport error, or the JSON error of a body that was not JSON
-        self.status, self.error_type, self.error = status, error_type, error
+        self.refusal = refusal  # None when Prometheus was not reached
+
+    @property
+    def status(self) -> int | None:
+        return self.refusal.status if self.refusal else None
+
+    @property
+    def error_type(self) -> str | None:
+        return self.refusal.error_type if self.refusal else None
+
+    @property
+    def error(self) -> str | None:
+        return self.refusal.error if self.refusal else None
 
 
 class Prometheus:
@@ -65,8 +96,9 @@ class Prometheus:
         detail = _one_line(r.text[:200] if error is None else error)
         what = path if query is None else repr(query)
         raise PrometheusError(f"Prometheus at {self.url} refused {what}: {detail}",
-                              cause=cause, status=r.status_code, error_type=body.get("errorType"),
-                              error=None if error is None else str(error), **where)
+                              cause=cause, refusal=PrometheusRefusal(r.status_code, body.get("errorType"),
+                                                                     None if error is None else str(error)),
+                              **where)
 
     def instant(self, query: str, at: float | None = None) -> list[dict]:
         """An instant query's samples ({"metric", "value": [t, "v"]}); a scalar is one sample without labels."""
@@ -102,4 +134,4 @@ class Prometheus:
                                   url=self.url, path=path) from None
         if r.status_code != 200:
             raise PrometheusError(f"Prometheus at {self.url} refused {path}: {r.status_code} {_one_line(r.text[:200])}",
-                                  status=r.status_code, error=r.text, url=self.url, path=path)
+                                  refusal=PrometheusRefusal(r.status_code, error=r.text), url=self.url, path=path)

@@ -171,7 +171,7 @@ def _run(args) -> int:
     from moneypath.drills import hooks
     from moneypath.drills.baseline_load import TemplateError
     from moneypath.drills.placement import NotReady, cannot_run, placement
-    from moneypath.drills.runner import preflight, print_summary, run_drills
+    from moneypath.drills.runner import LocalStacks, Operator, preflight, print_summary, run_drills
     from moneypath.drills.scraped_preflight import refusal
     from moneypath.formats.drill import LOCAL_TIME_FACTOR
     from moneypath.readiness.history import HistoryError
@@ -227,9 +227,10 @@ def _run(args) -> int:
         if why is not None:
             print(f"moneypath drill: {why}", file=sys.stderr)
             return ExitCode.USAGE
-    results = run_drills(drills, catalog, Path(args.reports), target, spec.state_dir / "drills",
-                         say=lambda text: print(text, flush=True), interactive=args.interactive,
-                         shape=spec.stack, recorder=record)
+    operator = Operator(say=lambda text: print(text, flush=True), ask=input if args.interactive else None)
+    results = run_drills(drills, catalog, Path(args.reports), target,
+                         stacks=LocalStacks(spec.state_dir / "drills", spec.stack), operator=operator,
+                         recorder=record)
     if not os.environ.get(LANE_ENV):
         print()
         print_summary(results)

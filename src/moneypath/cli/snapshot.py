@@ -30,7 +30,7 @@ def add_commands(commands, catalog_arg, state_arg) -> None:
 
 
 def _snapshot(args) -> int:
-    from moneypath.stack.snapshot import SnapshotError, snapshot
+    from moneypath.stack.snapshot import SnapshotError, SnapshotSpan, snapshot
 
     catalog = load_catalog(args.catalog)
     prometheus, factor = running_prometheus(Path(args.state_dir))
@@ -38,7 +38,8 @@ def _snapshot(args) -> int:
         # another Prometheus: its rules are not the stack's, they run at the team's time factor
         prometheus, factor = args.prometheus, where.settings(args).get("time_factor", None, 1.0)
     try:
-        page = snapshot(catalog, prometheus, Path(args.out), args.range_, time_factor=factor, board=args.dashboard)
+        page = snapshot(catalog, prometheus, Path(args.out), SnapshotSpan(args.range_), time_factor=factor,
+                        board=args.dashboard)
     except (SnapshotError, ValueError) as exc:
         print(f"moneypath: {exc}", file=sys.stderr)
         return ExitCode.FAIL

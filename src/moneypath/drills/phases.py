@@ -61,9 +61,10 @@ from moneypath.formats.drill import Action, CheckSpec, Drill
 
 class DrillRun(DrillContext):
     def __init__(self, drill: Drill, catalog: Catalog, target: Target, say: Callable[[str], None] = print,
-                 interactive: bool = False, ask=input, clock=time.time, alerts: dict[str, dict] | None = None):
+                 ask: Callable[[str], str] | None = None, clock=time.time, alerts: dict[str, dict] | None = None):
+        """`ask`: who answers the tabletop (input, at a terminal); None runs the drill without one."""
         super().__init__(drill, catalog, target, say, clock)
-        self.interactive, self.ask = interactive, ask
+        self.interactive, self.ask = ask is not None, ask
         # The catalog's generated alerts by name (what pages are judged by, and each one's severity): the runner
         # builds them once per run of several drills, a run alone here.
         self.alerts = alert_names(catalog) if alerts is None else alerts
@@ -374,9 +375,9 @@ class DrillRun(DrillContext):
         awareness = first_firing or classification_at
         regulatory = regulatory_clocks(drill, classification_at, awareness)
         settled = ((cleared or self.window_end or finished_at) + 5.0 * self.scale) if injected is not None else None
-        scenario = tolerance.impact(self.catalog, drill.business_service, outcomes, injected, settled,
-                                    finished_at - self.started_at, self.target.time_factor,
-                                    amounts_known=drill.load.amounts is not None)
+        traffic = tolerance.DrillTraffic(outcomes, finished_at - self.started_at, self.target.time_factor,
+                                         amounts_known=drill.load.amounts is not None)
+        scenario = tolerance.impact(self.catalog, drill.business_service, traffic, injected, settled)
         verdict = objectives_verdict(self.objectives)
         self.event("phase", f"verdict: {verdict.upper()}")
         return Journal(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,8 +28,25 @@ from moneypath.formats.drill import LOCAL_TIME_FACTOR, Drill, ha_problem
 from moneypath.readiness.records import Recorder, severities
 from moneypath.stack.spec import StackSpec
 
-__all__ = ["SUMMARY_HEADERS", "DrillRun", "Result", "local_stack", "preflight", "print_summary", "run_drill",
-           "run_drills", "summary_rows"]
+__all__ = ["SUMMARY_HEADERS", "DrillRun", "LocalStacks", "Operator", "Result", "local_stack", "preflight",
+           "print_summary", "run_drill", "run_drills", "summary_rows"]
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The person running the drills: where progress lines go, and who answers the tabletop (`ask`, e.g. input;
+    None: not interactive)."""
+
+    say: Callable[[str], None] = print
+    ask: Callable[[str], str] | None = None
+
+
+@dataclass(frozen=True)
+class LocalStacks:
+    """The fresh local stacks drills get when no target is given: each in `state_dir`/<drill>, of `shape`."""
+
+    state_dir: Path = Path(".moneypath/drills")
+    shape: StackSpec | None = None
 
 
 @dataclass
@@ -46,14 +64,14 @@ class Result:
         self.verdict = Outcome(self.verdict)
 
 
-def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, say=print,
-              interactive: bool = False, ask=input, recorder: Recorder | None = None,
-              alerts: dict[str, dict] | None = None) -> Result:
+def run_drill(drill: Drill, catalog: Catalog, target: Target, reports_dir: Path, operator: Operator = Operator(),
+              recorder: Recorder | None = None, alerts: dict[str, dict] | None = None) -> Result:
     """One drill: its journal, its report, and (with a recorder) its record in the team's drill history.
     `alerts`: the catalog's generated alerts (moneypath.check.drill_files.alert_names; the run builds them when not
     given): the watcher judges pages by them, and the record takes each alert's severity from them."""
+    say = operator.say
     drill = hooks.with_env(drill)  # the template's ${NAME}s, read once as the drill starts
-    run = DrillRun(drill, catalog, target, say, interactive, ask, alerts=alerts)
+    run = DrillRun(drill, catalog, target, say, operator.ask, alerts=alerts)
     try:
         journal = run.run()
     finally:
@@ -142,14 +160,15 @@ def preflight(drill: Drill, catalog: Catalog, target: Target, seen: set[str] | N
 
 
 def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target: Target | None = None,
-               state_dir: Path = Path(".moneypath/drills"), say=print, interactive: bool = False,
-               ask=input, shape: StackSpec | None = None, recorder: Recorder | None = None) -> list[Result]:
-    """Run each drill; without a target each gets its own fresh local stack (of `shape`), stopped afterwards
+               stacks: LocalStacks = LocalStacks(), operator: Operator = Operator(),
+               recorder: Recorder | None = None) -> list[Result]:
+    """Run each drill; without a target each gets its own fresh local stack (`stacks`), stopped afterwards
     (also on Ctrl-C or an error). A stack that does not start fails its drill and the next one runs;
     Ctrl-C ends the drill at hand (journal and report kept) and runs no further one. With a recorder, each drill
     that wrote a journal is appended to the drill history (moneypath.readiness.records)."""
     from moneypath.stack import local as stack
 
+    say, shape = operator.say, stacks.shape
     alerts = alert_names(catalog)  # once for the run: every drill's watcher and record read the same alerts
     results = []
     for drill in drills:
@@ -161,9 +180,9 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
             results.append(Result(drill.name, FAIL, {}, why))
             continue
         if target is not None:
-            result = run_drill(drill, catalog, target, reports_dir, say, interactive, ask, recorder, alerts)
+            result = run_drill(drill, catalog, target, reports_dir, operator, recorder, alerts)
         else:
-            own = state_dir / drill.name
+            own = stacks.state_dir / drill.name
             try:
                 try:
                     local = local_stack(catalog, drill, own, say, shape)
@@ -172,7 +191,7 @@ def run_drills(drills: list[Drill], catalog: Catalog, reports_dir: Path, target:
                     say(f"           {reason}")
                     results.append(Result(drill.name, FAIL, {}, reason))
                     continue
-                result = run_drill(drill, catalog, local, reports_dir, say, interactive, ask, recorder, alerts)
+                result = run_drill(drill, catalog, local, reports_dir, operator, recorder, alerts)
             finally:
                 stack.down(own.resolve(), progress=lambda *_: None)
         results.append(result)

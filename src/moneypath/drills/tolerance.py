@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from moneypath._common.timefactor import TimeFactor
 from moneypath._common.verdict import FAIL, NOT_MEASURED, PASS, Check, Outcome, Verdict, register
@@ -23,6 +24,17 @@ from moneypath.check.classification import DAY, Measures, classify
 from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.journal import Impact, JudgedTolerance
 from moneypath.drills.report.formatting import fmt_duration as format_duration
+
+
+@dataclass(frozen=True)
+class DrillTraffic:
+    """A drill's own load as delivered: its payments, over `run_s` drill seconds, each standing for `factor` real
+    seconds; `amounts_known` False when the target prices its payments (the drill has no load.amounts)."""
+
+    outcomes: list[PaymentOutcome]
+    run_s: float
+    factor: float
+    amounts_known: bool = True
 
 
 def _affected(outcomes: Iterable[PaymentOutcome], start: float, end: float) -> list[PaymentOutcome]:
@@ -88,13 +100,14 @@ def within(tols: list[JudgedTolerance]) -> Outcome:
 register("drills.tolerance", within)
 
 
-def scenario_measures(catalog: Catalog, service: str, outcomes: list[PaymentOutcome], affected: list[PaymentOutcome],
-                      span_s: float, run_s: float, factor: float, amounts_known: bool = True) -> Measures:
+def scenario_measures(catalog: Catalog, service: str, traffic: DrillTraffic, affected: list[PaymentOutcome],
+                      span_s: float) -> Measures:
     """The figures the scenario gives DORA's criteria: its affected payments against a real day of its traffic."""
+    outcomes = traffic.outcomes
     svc = catalog.business_services[service]
     m = Measures(service=service, critical=svc.critical, duration_s=span_s)
     m.affected = float(len(affected))
-    real_run = run_s * factor
+    real_run = traffic.run_s * traffic.factor
     if outcomes and real_run > 0:
         m.daily_transactions = len(outcomes) * DAY / real_run
         value: dict[str, float] = defaultdict(float)
@@ -105,7 +118,7 @@ def scenario_measures(catalog: Catalog, service: str, outcomes: list[PaymentOutc
         for o in affected:
             hit[o.currency] += o.amount_minor
         m.affected_value = dict(hit)
-        if not amounts_known:
+        if not traffic.amounts_known:
             m.daily_value, m.affected_value = None, None
             m.why["value"] = "value: " + PRICED_BY_TARGET
     else:
@@ -117,9 +130,10 @@ def scenario_measures(catalog: Catalog, service: str, outcomes: list[PaymentOutc
     return m
 
 
-def impact(catalog: Catalog, service: str | None, outcomes: list[PaymentOutcome], injected: float | None, end: float | None,
-           run_s: float, factor: float, amounts_known: bool = True) -> Impact:
-    """The journal's impact part."""
+def impact(catalog: Catalog, service: str | None, traffic: DrillTraffic, injected: float | None,
+           end: float | None) -> Impact:
+    """The journal's impact part: the payments the fault touched between `injected` and `end`."""
+    outcomes, factor = traffic.outcomes, traffic.factor
     if service is None:
         return Impact(service=None, within_tolerance=NOT_MEASURED,
                       reason="not measured: the drill file names no business_service, so no tolerance applies")
@@ -131,13 +145,13 @@ def impact(catalog: Catalog, service: str | None, outcomes: list[PaymentOutcome]
                if injected is None or end is None else
                "not measured: the drill sent no payment (nothing to judge the tolerances on)" if not outcomes else None)
     affected = _affected(outcomes, injected, end) if why_not is None else []
-    tols = tolerances(catalog, service, affected, factor, why_not, amounts_known)
+    tols = tolerances(catalog, service, affected, factor, why_not, traffic.amounts_known)
     result = within(tols)
     classification = None
     if why_not is None:
         span = ((max(o.finished or o.t for o in affected) - min(o.t for o in affected)) * factor) if affected else 0.0
-        classification = classify(scenario_measures(catalog, service, outcomes, affected, span, run_s, factor,
-                                                    amounts_known), catalog.dora.thresholds).to_dict()
+        classification = classify(scenario_measures(catalog, service, traffic, affected, span),
+                                  catalog.dora.thresholds).to_dict()
     beyond = [t.name.replace("_", " ") for t in tols if t.status == FAIL]
     reason = (f"beyond tolerance: {', '.join(beyond)}" if beyond else
               "within every tolerance" if result == PASS else

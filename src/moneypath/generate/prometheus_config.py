@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import HEARTBEAT_FROM_LABEL, REPLICA_LABEL, WATCHDOG_ALERT
@@ -28,14 +29,22 @@ def retention(c: Catalog) -> str:
     return f"{math.ceil(longest / 86400) + 1}d"
 
 
+@dataclass(frozen=True)
+class PrometheusIntervals:
+    """How often a Prometheus scrapes its targets and evaluates its rules (its config's `global`)."""
+
+    scrape: str = "15s"
+    evaluation: str = "15s"
+
+
 def prometheus_config(c: Catalog, targets: list[str], rule_files: list[str], alertmanagers: list[str],
-                      scrape_interval: str = "15s", evaluation_interval: str = "15s",
+                      intervals: PrometheusIntervals = PrometheusIntervals(),
                       remote_write: list[dict] | None = None, replica: str | None = None) -> dict:
     """`replica` names this server in a pair running the same rules (HA): its external label, dropped from
     the alerts it sends so the Alertmanagers deduplicate the pair's alerts, but kept on the watchdog (as
     HEARTBEAT_FROM_LABEL) so each replica's heartbeat is seen apart."""
     config: dict = {
-        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
+        "global": {"scrape_interval": intervals.scrape, "evaluation_interval": intervals.evaluation,
                    "external_labels": {"service": c.service}},
         "rule_files": rule_files,
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]} if alertmanagers else {},

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 from moneypath._common.verdict import Outcome
 from moneypath.catalog.money_path import NODE_KINDS
 from moneypath.map.graph import MoneyPathMap
+from moneypath.map.layout import Box
 from moneypath.map.marks import ORDER, MapHealth
 from moneypath.map.shapes import COLOURS, HIGHLIGHT, NEUTRAL, PCI, STATE_DASH, STUB_DASH, fmt, shape, text_width
 
@@ -73,7 +74,7 @@ def _box(kind: str, stroke: str, fill: str, dash: str | None = None, outline: st
             out += (f'<rect x="{fmt(x + 1)}" y="{fmt(y - 1)}" width="{fmt(SWATCH_W - 2)}" height="{fmt(SWATCH_H + 2)}" '
                     f'rx="3" fill="none" stroke="{outline}" stroke-width="{2.5 if outline_dash else 1.6}"'
                     + (f' stroke-dasharray="{outline_dash}"' if outline_dash else "") + "/>")
-        return out + shape(kind, x + 4, y + 2, SWATCH_W - 8, SWATCH_H - 4, stroke=stroke, fill=fill, width=1.2,
+        return out + shape(kind, Box(x + 4, y + 2, SWATCH_W - 8, SWATCH_H - 4), stroke=stroke, fill=fill, width=1.2,
                            dash=dash)
     return draw
 

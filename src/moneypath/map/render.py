@@ -161,7 +161,7 @@ def _draw_node(node: MapNode, box: Box, lines: list[Line], mark: Mark | None, he
     if node.pci:
         out.append(f'<rect class="pci" x="{fmt(box.x - 3)}" y="{fmt(box.y - 3)}" width="{fmt(box.width + 6)}" '
                    f'height="{fmt(box.height + 6)}" rx="5" fill="none" stroke="{PCI}" stroke-width="1.6"/>')
-    out.append(shape(node.kind, box.x, box.y, box.width, box.height, stroke=stroke, fill=fill,
+    out.append(shape(node.kind, box, stroke=stroke, fill=fill,
                      width=2.2 if mark is not None and mark.state in (State.RED, State.AMBER) else 1.4,
                      dash=STUB_DASH if node.external else None))
     extra = room(node.kind, box.height)
@@ -243,6 +243,7 @@ def render_svg(graph: MoneyPathMap, health: MapHealth | None = None, highlight: 
     edge_marks = {e.id: (health.edges.get(e.id) if health is not None else None) for e in graph.edges}
     n_lines = {i: node_lines(n, node_marks[i]) for i, n in graph.nodes.items()}
     e_lines = {e.id: edge_lines(e, edge_marks[e.id]) for e in graph.edges}
+    said = _Annotations(n_lines, e_lines, node_marks, edge_marks)
     joined = len(graph.services) > 1
     specs = []
     for node_id, node in graph.nodes.items():
@@ -253,8 +254,7 @@ def render_svg(graph: MoneyPathMap, health: MapHealth | None = None, highlight: 
                            label_height=math.ceil(sum(li.height for li in e_lines[e.id]) + 4)) for e in graph.edges]
     placed = layout(specs, edge_specs)
     key = legend(graph, health, bool(hits))
-    return _compose(graph, placed, key, n_lines, e_lines, node_marks, edge_marks, health, hits,
-                    title or default_title(graph))
+    return _compose(graph, placed, key, said, health, hits, title or default_title(graph))
 
 
 NOTICE_SIZE, NOTICE_WRAP, NOTICE_STROKE, NOTICE_FILL = 11.0, 110, "#c62828", "#fdecea"
@@ -294,7 +294,17 @@ def _notice_box(items: list[tuple[str, str]], x: float, y: float) -> tuple[str, 
     return "".join(out), w, h
 
 
-def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_marks, health, hits, title) -> str:
+@dataclass(frozen=True)
+class _Annotations:
+    """What the map says on each node and edge (by id): its text lines, and its health mark (None: not read)."""
+
+    node_lines: dict[str, list[Line]]
+    edge_lines: dict[str, list[Line]]
+    node_marks: dict[str, Mark | None]
+    edge_marks: dict[str, Mark | None]
+
+
+def _compose(graph, placed: Layout, key, said: _Annotations, health, hits, title) -> str:
     # The legend goes right of the map or below it, whichever makes the picture closer to a landscape page.
     right_w = placed.width + MARGIN + key.width_column
     right_h = max(placed.height, key.height_column)
@@ -327,10 +337,10 @@ def _compose(graph, placed: Layout, key, n_lines, e_lines, node_marks, edge_mark
            f'<g class="map" transform="translate({fmt(map_x)},{fmt(map_y)})">']
     out += [_draw_cluster(name, box) for name, box in placed.clusters.items()]
     for edge in graph.edges:
-        out.append(_draw_edge(graph, edge, placed.edges[edge.id], e_lines[edge.id], edge_marks[edge.id], health,
-                              edge.id in hits))
+        out.append(_draw_edge(graph, edge, placed.edges[edge.id], said.edge_lines[edge.id], said.edge_marks[edge.id],
+                              health, edge.id in hits))
     for node_id, node in graph.nodes.items():
-        out.append(_draw_node(node, placed.boxes[node_id], n_lines[node_id], node_marks[node_id], health,
+        out.append(_draw_node(node, placed.boxes[node_id], said.node_lines[node_id], said.node_marks[node_id], health,
                               node_id in hits))
     out += ["</g>", legend_svg, notice_svg, "</svg>"]
     return "\n".join(out) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneypath.map.layout import Box
 from moneypath.map.marks import State
 
 # Average advance of a character, in ems, for a wide sans-serif (DejaVu Sans, Verdana): generous, so text measured
@@ -80,9 +81,10 @@ def _points(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{_f(x)},{_f(y)}" for x, y in points)
 
 
-def shape(kind: str, x: float, y: float, w: float, h: float, *, stroke: str, fill: str, width: float = 1.4,
-          dash: str | None = None, extra: str = "") -> str:
+def shape(kind: str, box: Box, *, stroke: str, fill: str, width: float = 1.4, dash: str | None = None,
+          extra: str = "") -> str:
     """The node's outline (class "box": its bounding box is the node's box) and any inner strokes of its kind."""
+    x, y, w, h = box.x, box.y, box.width, box.height
     paint = f'fill="{fill}" stroke="{stroke}" stroke-width="{_f(width)}"' + (f' stroke-dasharray="{dash}"' if dash
                                                                            else "") + extra
     line = f'fill="none" stroke="{stroke}" stroke-width="{_f(width * 0.8)}"'

@@ -26,7 +26,7 @@ from moneypath.catalog import Catalog, duration_seconds
 from moneypath.catalog.conventions import HA_COMPONENTS
 from moneypath.generate.build import rules_yaml
 from moneypath.generate.compress import compress_rules
-from moneypath.generate.prometheus_config import prometheus_config, retention
+from moneypath.generate.prometheus_config import PrometheusIntervals, prometheus_config, retention
 from moneypath.generate.routing import FAST, RoutingTimings, render_alertmanager
 from moneypath.generate.rules import alert_rules, recording_rules
 from moneypath.stack import first_scrape, processes
@@ -127,7 +127,7 @@ def up(c: Catalog, state_dir: Path, spec: StackSpec, progress=print) -> StackSta
     for r in replicas:
         prom = prometheus_config(c, targets, [str(state_dir / "recording-rules.yaml"),
                                               str(state_dir / "alert-rules.yaml")],
-                                 alertmanagers, interval, rules_interval,
+                                 alertmanagers, PrometheusIntervals(interval, rules_interval),
                                  remote_write=[remote_write_entry(url, spec.fast) for url in spec.remote_write],
                                  replica=(r.removeprefix("-") or "a") if spec.ha else None)
         (state_dir / f"prometheus{r}.yml").write_text(yaml.safe_dump(prom, sort_keys=False))

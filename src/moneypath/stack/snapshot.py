@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from moneypath._common.atomic import write_text
 from moneypath._common.plots import Series, draw_lines, finish, fmt_value, pyplot, save
-from moneypath._common.prometheus import Prometheus, PrometheusError
+from moneypath._common.prometheus import Prometheus, PrometheusError, QueryRange
 from moneypath._common.report import Cell, Document, Image, Para, Section, Table
 from moneypath.catalog import Catalog, duration_seconds
 from moneypath.generate.compress import RANGE_FLOOR_S, scale_expr
@@ -193,10 +194,19 @@ def _description(panel: dict) -> list[Cell]:
     return [Cell(panel.get("description", "")), *links]
 
 
-def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m", progress=print,
-             now: float | None = None, time_factor: float = 1.0, board: str = "overview") -> Path:
+@dataclass(frozen=True)
+class SnapshotSpan:
+    """The time a snapshot shows: the last `range_` (a duration: "15m") ending `now` (None: when it runs)."""
+
+    range_: str = "15m"
+    now: float | None = None
+
+
+def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, shown: SnapshotSpan = SnapshotSpan(), progress=print,
+             time_factor: float = 1.0, board: str = "overview") -> Path:
     """Render every panel of a generated dashboard (`board`: overview, readiness, …), its windows divided by
     `time_factor` (the stack's compression); returns the HTML page."""
+    range_, now = shown.range_, shown.now
     span = duration_seconds(range_)
     if span <= 0:
         raise SnapshotError(f"--range must be positive, got {range_!r}")
@@ -213,7 +223,7 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     prom = Prometheus(prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        sections = _panels(c, doc, prom, out_dir, start, end, step, progress, time_factor)
+        sections = _panels(c, doc, prom, out_dir, QueryRange(start, end, step), progress, time_factor)
     except PrometheusError as exc:
         raise SnapshotError(str(exc)) from None
     finally:
@@ -231,9 +241,10 @@ def snapshot(c: Catalog, prometheus_url: str, out_dir: Path, range_: str = "15m"
     return page
 
 
-def _panels(c: Catalog, doc: dict, prom: Prometheus, out_dir: Path, start: float, end: float, step: float,
-            progress, time_factor: float = 1.0) -> list[Section]:
+def _panels(c: Catalog, doc: dict, prom: Prometheus, out_dir: Path, window: QueryRange, progress,
+            time_factor: float = 1.0) -> list[Section]:
     """A section per dashboard row: the row's tables, and its other panels as PNG figures."""
+    start, end, step = window.start, window.end, window.step
     # $__rate_interval as Grafana's: 4 steps, at least a minute of production time (on a compressed stack less)
     rate = f"{max(int(step * 4), math.ceil(max(60 / time_factor, RANGE_FLOOR_S)))}s"
 

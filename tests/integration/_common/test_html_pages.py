@@ -443,7 +443,7 @@ def shop_with_money_path(directory: Path):
 def test_snapshot_page(browser, screenshots, tmp_path):
     from moneypath.generate.dashboards import dashboard_uid, dashboards
     from moneypath.stack import local as stack
-    from moneypath.stack.snapshot import snapshot
+    from moneypath.stack.snapshot import SnapshotSpan, snapshot
 
     if not shutil.which("prometheus"):
         pytest.fail("prometheus missing: `make test` installs the Debian package prometheus")
@@ -466,7 +466,7 @@ def test_snapshot_page(browser, screenshots, tmp_path):
 
         wait_for(recorded, 60, "the shop's SLI recording rules to have values", interval_s=1)
         time.sleep(20)  # a few points on every graph
-        page = snapshot(shop, prom, tmp_path / "snapshot", "2m", progress=lambda *_: None)
+        page = snapshot(shop, prom, tmp_path / "snapshot", SnapshotSpan("2m"), progress=lambda *_: None)
     finally:
         stop.set()
         feeder.join(timeout=10)

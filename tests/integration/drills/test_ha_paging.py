@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from moneypath.check.drill_files import load_drill
-from moneypath.drills.runner import local_stack, run_drill
+from moneypath.drills.runner import Operator, local_stack, run_drill
 from moneypath.stack import local as stack
 from moneypath.stack.spec import StackSpec
 from tests.conftest import ROOT
@@ -49,7 +49,7 @@ def test_a_page_arrives_once_with_one_prometheus_and_one_alertmanager_killed_by_
     try:
         target = local_stack(catalog, drill, state_dir, say=lines.append, shape=StackSpec(ha=True))
         first_prom = target.prometheus
-        result = run_drill(drill, catalog, target, reports, say=lines.append)
+        result = run_drill(drill, catalog, target, reports, operator=Operator(lines.append))
         out = "\n".join(lines)
         j = result.journal
         objectives = {o["name"]: o for o in j["objectives"]}

@@ -28,9 +28,10 @@ def test_a_booking_held_open_after_its_append_does_not_hold_up_another(pg_url):
         first = engine.connect()
         held = first.begin()
         with trail.acting("merchant_1", "payments:write"):
-            payment_state.create(first, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                            method="card", amount_minor=100, currency="EUR", reference="r-open",
-                            provider_ref="acme_open", provider_status="approved", payment_id="pay_open")
+            payment_state.create(first, payment_state.PaymentRow(
+                principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                amount_minor=100, currency="EUR", reference="r-open", provider_ref="acme_open",
+                provider_status="approved", id="pay_open"))
         done, errors = threading.Event(), []
 
         def other():
@@ -69,9 +70,10 @@ def test_an_event_parked_by_a_booking_survives_the_holders_crash_and_the_seal_ch
     holder = engine.connect()
     holder.begin()
     with trail.acting("merchant_1", "payments:write"):
-        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                        method="card", amount_minor=100, currency="EUR", reference="r-holder",
-                        provider_ref="acme_holder", provider_status="approved", payment_id="pay_holder")
+        payment_state.create(holder, payment_state.PaymentRow(
+            principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+            amount_minor=100, currency="EUR", reference="r-holder", provider_ref="acme_holder",
+            provider_status="approved", id="pay_holder"))
     holder_pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
     with engine.begin() as conn, trail.acting("merchant_1", "payments:write"):
         assert payment_state.mark_captured(conn, row, "captured")  # parked: the holder has the chain
@@ -137,9 +139,10 @@ def _park_behind_a_holder(engine, ids: list[str]) -> None:
     holder = engine.connect()
     held = holder.begin()
     with trail.acting("merchant_1", "payments:write"):
-        payment_state.create(holder, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                        method="card", amount_minor=100, currency="EUR", reference=f"r-hold-{ids[0]}",
-                        provider_ref=f"acme_hold_{ids[0]}", provider_status="approved", payment_id=f"hold_{ids[0]}")
+        payment_state.create(holder, payment_state.PaymentRow(
+            principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+            amount_minor=100, currency="EUR", reference=f"r-hold-{ids[0]}", provider_ref=f"acme_hold_{ids[0]}",
+            provider_status="approved", id=f"hold_{ids[0]}"))
     try:
         for pid in ids:
             book_payment(engine, pid)
@@ -171,9 +174,10 @@ def test_parked_events_are_chained_by_the_next_holders_statement_in_id_order_wit
         assert len(tails) == 3 and all(tails)
         with pytest.raises(RuntimeError), engine.begin() as conn:  # a holder that chained them rolls back
             with trail.acting("merchant_1", "payments:write"):
-                payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                                method="card", amount_minor=1, currency="EUR", reference="r-back",
-                                provider_ref="acme_back", provider_status="approved", payment_id="pay_back")
+                payment_state.create(conn, payment_state.PaymentRow(
+                    principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                    amount_minor=1, currency="EUR", reference="r-back", provider_ref="acme_back",
+                    provider_status="approved", id="pay_back"))
             assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 4
             raise RuntimeError("the booking fails after its statement")
         assert verdict(engine).pending == 3 and _chained_as_event_hash_does(engine) == []

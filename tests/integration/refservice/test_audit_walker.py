@@ -39,9 +39,10 @@ def book(engine, n: int, start: int = 0) -> None:
     """n payments authorized and captured by a shop of another kind (KNET, Kuwaiti dinars): 2 events each."""
     for i in range(start, start + n):
         with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
-            row = payment_state.create(conn, principal="shop_7", kind="payment", state="authorized", provider="knet",
-                                  method="card", amount_minor=1250 + i, currency="KWD", reference=f"kw-{i}",
-                                  provider_ref=f"knet_{i}", provider_status="approved")
+            row = payment_state.create(conn, payment_state.PaymentRow(
+                principal="shop_7", kind="payment", state="authorized", provider="knet", method="card",
+                amount_minor=1250 + i, currency="KWD", reference=f"kw-{i}", provider_ref=f"knet_{i}",
+                provider_status="approved"))
         with engine.begin() as conn, trail.acting("shop_7", "payments:write"):
             payment_state.mark_captured(conn, row, "captured")
 

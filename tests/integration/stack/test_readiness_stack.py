@@ -55,7 +55,7 @@ def exporter(catalog, tmp_path):
 
 def test_readiness_tickets_through_alertmanager_and_its_snapshot(catalog, exporter, tmp_path, browser, screenshots):  # noqa: F811
     from moneypath.generate.dashboards import dashboard_uid, dashboards
-    from moneypath.stack.snapshot import snapshot
+    from moneypath.stack.snapshot import SnapshotSpan, snapshot
 
     history, target = exporter
     names = paging_alerts(catalog)
@@ -97,7 +97,8 @@ def test_readiness_tickets_through_alertmanager_and_its_snapshot(catalog, export
         print(f"\ndrill stale at +{stale_at - written_at:.1f} s, ticket at the pager +"
               f"{stale[0]['received_at'] - written_at:.1f} s ({stale[0]['received_at'] - stale_at:.1f} s after)")
         assert ready not in {p["labels"]["alert"] for p in tickets(pager, lapsed) + tickets(pager, creep)}
-        page = snapshot(catalog, prom, tmp_path / "snapshot", "2m", progress=lambda *_: None, board="readiness")
+        page = snapshot(catalog, prom, tmp_path / "snapshot", SnapshotSpan("2m"), progress=lambda *_: None,
+                        board="readiness")
     finally:
         stack.down(state_dir, progress=lambda *_: None)
     board = dashboards(catalog)[dashboard_uid(catalog, "readiness")]["title"]

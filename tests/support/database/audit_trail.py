@@ -34,9 +34,9 @@ def engine(ledger_url):
 
 def book_payment(engine, pid: str, amount: int = 2500, who: str = "merchant_1") -> dict:
     with engine.begin() as conn, audit.acting(who, "payments:write"):
-        return payment_state.create(conn, principal=who, kind="payment", state="authorized", provider="acme",
-                               method="card", amount_minor=amount, currency="EUR", reference=f"order-{pid}",
-                               provider_ref=f"acme_{pid}", provider_status="approved", payment_id=pid)
+        return payment_state.create(conn, payment_state.PaymentRow(
+            principal=who, kind="payment", state="authorized", provider="acme", method="card", amount_minor=amount,
+            currency="EUR", reference=f"order-{pid}", provider_ref=f"acme_{pid}", provider_status="approved", id=pid))
 
 
 def verdict(engine, anchor=None):
@@ -79,9 +79,9 @@ def test_every_change_appends_an_event_with_who_why_and_before_after(engine):
 def test_a_rolled_back_booking_leaves_no_event_and_the_chain_intact(engine):
     book_payment(engine, "pay_ok")
     with pytest.raises(RuntimeError), engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payment_state.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                        method="card", amount_minor=10, currency="EUR", reference="r", provider_ref="x",
-                        provider_status="approved", payment_id="pay_gone")
+        payment_state.create(conn, payment_state.PaymentRow(
+            principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+            amount_minor=10, currency="EUR", reference="r", provider_ref="x", provider_status="approved", id="pay_gone"))
         raise RuntimeError("the ledger write failed after the event was appended")
     book_payment(engine, "pay_next")
     with engine.connect() as conn:
@@ -110,9 +110,9 @@ def test_fields_with_quotes_escapes_and_non_ascii_are_stored_and_hashed_as_given
     token = set_correlation_id(correlation)
     try:
         with engine.begin() as conn, audit.acting(actor, "payments:write"):
-            payment_state.create(conn, principal="m", kind="payment", state="authorized", provider="acme", method="card",
-                            amount_minor=1, currency="EUR", reference='ref "ü"', provider_ref="acme_q",
-                            provider_status="approved", payment_id="pay_quoted")
+            payment_state.create(conn, payment_state.PaymentRow(
+                principal="m", kind="payment", state="authorized", provider="acme", method="card", amount_minor=1,
+                currency="EUR", reference='ref "ü"', provider_ref="acme_q", provider_status="approved", id="pay_quoted"))
     finally:
         reset_correlation_id(token)
     with engine.connect() as conn:

@@ -95,7 +95,7 @@ def test_the_load_test_observer_and_the_snapshot_word_it_as_the_client_does(cata
     monkeypatch.setattr(snapshot, "Prometheus", lambda url: _mock(Prometheus(url)))
     monkeypatch.setattr(snapshot, "expand", lambda expr, rate: "down")
     with pytest.raises(snapshot.SnapshotError, match=f"^cannot reach Prometheus at {URL}: ConnectError$"):
-        snapshot.snapshot(catalog, URL, tmp_path, "5m", progress=lambda *_: None)
+        snapshot.snapshot(catalog, URL, tmp_path, snapshot.SnapshotSpan("5m"), progress=lambda *_: None)
 
 
 def _reloads(status: int | None):

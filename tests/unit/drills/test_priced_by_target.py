@@ -68,7 +68,8 @@ def test_the_value_held_up_is_not_measured_when_the_drill_does_not_know_the_amou
     service = next(iter(catalog.business_services))
     hit = [PaymentOutcome(t=1001.0, provider="acme", currency="EUR", amount_minor=0, correlation_id="c", error="503",
                           finished=1002.0)]
-    result = tolerance.impact(catalog, service, hit, 1000.0, 1010.0, 20.0, 60, amounts_known=False)
+    result = tolerance.impact(catalog, service, tolerance.DrillTraffic(hit, 20.0, 60, amounts_known=False), 1000.0,
+                              1010.0)
     held = next(t for t in result.tolerances if t.name == "value_held_up")
     assert held.status == "not measured" and "prices its payments" in held.reason
     assert result.within_tolerance != "pass"

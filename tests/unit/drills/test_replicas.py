@@ -102,7 +102,7 @@ def test_the_cli_refuses_it_without_ha_before_starting_anything(tmp_path, monkey
     monkeypatch.setattr("moneypath.drills.runner.print_summary", lambda results: None)
     monkeypatch.setenv("MONEYPATH_HA", "1")  # the stack's shape: the environment or moneypath.run.yaml
     drill_cli._run(_cli(tmp_path))
-    shape = ran and ran[0]["shape"]
+    shape = ran and ran[0]["stacks"].shape
     assert shape and (shape.engine, shape.ha, shape.instances, shape.postgres) == ("prometheus", True, 1, False)
 
 
@@ -139,8 +139,8 @@ def test_run_drills_fails_it_on_a_single_stack_without_starting_one(catalog, tmp
     started = []
     monkeypatch.setattr(runner, "local_stack", lambda *a, **kw: started.append(a))
     said = []
-    results = runner.run_drills([load_drill(SHIPPED, catalog, ROOT)], catalog, tmp_path, state_dir=tmp_path,
-                                say=said.append)
+    results = runner.run_drills([load_drill(SHIPPED, catalog, ROOT)], catalog, tmp_path,
+                                stacks=runner.LocalStacks(tmp_path), operator=runner.Operator(said.append))
     assert [(r.drill, r.verdict) for r in results] == [("provider-outage-half-monitoring", "fail")]
     assert "run it on one (MONEYPATH_HA=1" in results[0].report and started == []
 

@@ -30,7 +30,7 @@ def test_ctrl_c_keeps_the_journal_and_report_of_what_happened(catalog, tmp_path,
     drill = load_drill(ROOT / "runbooks" / "drills" / "duplicate-charge.yaml", catalog, ROOT)
     target = Target(service="http://127.0.0.1:9", prometheus="http://127.0.0.1:9", providersim="http://sim",
                     pager="http://127.0.0.1:9", admin_token="t", time_factor=60)
-    result = runner.run_drill(drill, catalog, target, tmp_path, say=lambda _: None)
+    result = runner.run_drill(drill, catalog, target, tmp_path, operator=runner.Operator(lambda _: None))
     assert result.interrupted and result.verdict == "fail"
     assert deletes == ["PUT", "DELETE"]  # the fault was cleared
     journal_path = next(tmp_path.glob("duplicate-charge-*/journal.json"))
@@ -72,7 +72,8 @@ def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, 
     monkeypatch.setattr(stack, "down", lambda state_dir, **kw: stopped.append(state_dir.name))
     monkeypatch.setattr(runner, "run_drill", lambda drill, *a, **kw: _result(drill.name))
     said = []
-    results = runner.run_drills(drills, catalog, tmp_path, state_dir=tmp_path / "state", say=said.append)
+    results = runner.run_drills(drills, catalog, tmp_path, stacks=runner.LocalStacks(tmp_path / "state"),
+                                operator=runner.Operator(said.append))
     assert [(r.drill, r.verdict) for r in results] == [("duplicate-charge", "fail"), ("fraud-spike", "pass"),
                                                         ("settlement-mismatch", "pass")]
     assert results[0].report == "stack did not start: StackError: prometheus exited at start; see prometheus.log"
@@ -80,7 +81,8 @@ def test_a_stack_that_does_not_start_fails_its_drill_and_the_next_runs(catalog, 
     # Ctrl-C in the second drill: its result is kept, the third is not run
     monkeypatch.setattr(runner, "run_drill", lambda drill, *a, **kw: _result(
         drill.name, "fail", interrupted=drill.name == "fraud-spike"))
-    results = runner.run_drills(drills, catalog, tmp_path, state_dir=tmp_path / "state", say=said.append)
+    results = runner.run_drills(drills, catalog, tmp_path, stacks=runner.LocalStacks(tmp_path / "state"),
+                                operator=runner.Operator(said.append))
     assert [r.drill for r in results] == ["duplicate-charge", "fraud-spike"] and results[1].interrupted
     assert said[-1] == "interrupted: 1 drill(s) not run"
 

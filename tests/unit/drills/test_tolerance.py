@@ -9,7 +9,7 @@ from dataclasses import replace
 from moneypath.drills.baseline_load import PaymentOutcome
 from moneypath.drills.report.impact_section import impact_section
 from moneypath.drills.report.reading import JournalReading
-from moneypath.drills.tolerance import impact
+from moneypath.drills.tolerance import DrillTraffic, impact
 from tests.support.shop_catalog import foreign_data, load
 
 
@@ -29,7 +29,7 @@ def payments(failed_from: float, failed_to: float, currency="JPY", amount=5000, 
 
 
 def test_a_short_scenario_is_within_tolerance():
-    part = impact(shop(), "ticket-sales", payments(10, 14), 10.0, 20.0, 100.0, 60.0)
+    part = impact(shop(), "ticket-sales", DrillTraffic(payments(10, 14), 100.0, 60.0), 10.0, 20.0)
     by = {t.name: t for t in part.tolerances}
     # 5 payments affected from t=10 to t=14.5: 4.5 s of drill time × 60 = 4m 30s of real time
     assert by["disruption"].measured == "4 min 30 s" and by["disruption"].status == "pass"
@@ -38,7 +38,7 @@ def test_a_short_scenario_is_within_tolerance():
 
 
 def test_a_long_or_costly_scenario_is_beyond_tolerance():
-    part = impact(shop(), "ticket-sales", payments(10, 50), 10.0, 60.0, 100.0, 60.0)
+    part = impact(shop(), "ticket-sales", DrillTraffic(payments(10, 50), 100.0, 60.0), 10.0, 60.0)
     by = {t.name: t for t in part.tolerances}
     assert by["disruption"].status == "fail"  # 40.5 s × 60 = 40m30s > 30m
     assert by["value_held_up"].status == "fail"  # 41 × JPY 5,000 > JPY 50,000
@@ -46,34 +46,35 @@ def test_a_long_or_costly_scenario_is_beyond_tolerance():
 
 
 def test_a_currency_without_a_tolerance_is_not_measured_in_its_own_exponent():
-    part = impact(shop({"JPY": 50000}), "ticket-sales", payments(10, 11, currency="KWD", amount=1500), 10.0, 20.0,
-                  100.0, 1.0)
+    part = impact(shop({"JPY": 50000}), "ticket-sales",
+                  DrillTraffic(payments(10, 11, currency="KWD", amount=1500), 100.0, 1.0), 10.0, 20.0)
     held = next(t for t in part.tolerances if t.name == "value_held_up")
     assert held.status == "not measured" and "KWD 3.000 (no tolerance in KWD" in held.measured
     assert part.within_tolerance == "not measured"
 
 
 def test_no_fault_or_no_service_is_not_measured():
-    assert impact(shop(), "ticket-sales", payments(0, -1), None, None, 100.0, 60.0).within_tolerance == "not measured"
-    none = impact(shop(), None, payments(0, -1), 10.0, 20.0, 100.0, 60.0)
+    assert impact(shop(), "ticket-sales", DrillTraffic(payments(0, -1), 100.0, 60.0), None,
+                  None).within_tolerance == "not measured"
+    none = impact(shop(), None, DrillTraffic(payments(0, -1), 100.0, 60.0), 10.0, 20.0)
     assert none.within_tolerance == "not measured" and "names no business_service" in none.reason
-    assert impact(shop(), "box-office", [], 1.0, 2.0, 3.0, 1.0).within_tolerance == "not measured"
+    assert impact(shop(), "box-office", DrillTraffic([], 3.0, 1.0), 1.0, 2.0).within_tolerance == "not measured"
 
 
 def test_the_scenario_is_classified_from_a_day_of_its_own_traffic():
     # 100 payments in 100 s at factor 60 stand for 100 payments in 6000 real seconds: 1440 a day; 41 affected = 2.8 %
-    part = impact(shop(), "ticket-sales", payments(10, 50), 10.0, 60.0, 100.0, 60.0)
+    part = impact(shop(), "ticket-sales", DrillTraffic(payments(10, 50), 100.0, 60.0), 10.0, 60.0)
     cls = part.classification
     crit = {c["name"]: c for c in cls["criteria"]}
     assert crit["transactions_share"]["status"] == "not met" and "2.847 %" in crit["transactions_share"]["figures"]
     assert crit["clients"]["status"] == "not measured"
     assert cls["result"] == "not measured"  # what a drill cannot see could still make it major: never "not major"
-    assert impact(shop(critical=False), "ticket-sales", payments(10, 50), 10.0, 60.0, 100.0,
+    assert impact(shop(critical=False), "ticket-sales", DrillTraffic(payments(10, 50), 100.0, 60.0), 10.0,
                   60.0).classification["result"] == "not major"
 
 
 def test_the_report_section_shows_tolerances_and_criteria():
-    part = impact(shop(), "ticket-sales", payments(10, 50), 10.0, 60.0, 100.0, 60.0).to_dict()
+    part = impact(shop(), "ticket-sales", DrillTraffic(payments(10, 50), 100.0, 60.0), 10.0, 60.0).to_dict()
     section = impact_section(JournalReading({"drill": "d", "schema": 1, "impact": part}))
     assert section.title == "Impact tolerance and DORA classification"
     texts = [str(cell.text) for block in section.blocks if hasattr(block, "rows") for row in block.rows for cell in row]

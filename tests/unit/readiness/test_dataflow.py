@@ -72,7 +72,8 @@ def test_the_runner_hands_the_drills_catalog_to_the_recorder(tmp_path, catalog, 
 
     journal, _ = _run(tmp_path / "canned")
     target = canned_runs(monkeypatch, journal)
-    runner.run_drills([load_drill(DRILL, catalog, ROOT)], catalog, tmp_path / "reports", target, say=lambda _: None,
+    runner.run_drills([load_drill(DRILL, catalog, ROOT)], catalog, tmp_path / "reports", target,
+                      operator=runner.Operator(lambda _: None),
                       recorder=Recorder(tmp_path / "history", "ci"))
     [kept] = h.read(tmp_path / "history")
     assert kept["catalog_sha256"] == hashlib.sha256(CATALOG_PATH.read_bytes()).hexdigest()

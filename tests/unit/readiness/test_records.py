@@ -109,7 +109,8 @@ def test_the_runner_records_each_drill_after_its_report(tmp_path, catalog, monke
     target = canned_runs(monkeypatch, journal)
     said = []
     drill = load_drill(DRILL, catalog, ROOT)
-    result = runner.run_drills([drill, drill], catalog, tmp_path / "reports", target, say=said.append,
+    result = runner.run_drills([drill, drill], catalog, tmp_path / "reports", target,
+                               operator=runner.Operator(said.append),
                                recorder=Recorder(tmp_path / "history", "ci", "gameday"))
     assert [r.verdict for r in result] == ["pass", "pass"]
     records = h.read(tmp_path / "history")
@@ -140,7 +141,8 @@ def test_the_catalogs_alerts_are_built_once_for_a_run_and_read_by_watcher_and_re
     monkeypatch.setattr(rendering, "render", lambda journal, folder, catalog: folder / "report.md")
     drill = load_drill(DRILL, catalog, ROOT)
     built.clear()
-    runner.run_drills([drill, drill], catalog, tmp_path / "reports", TARGET, say=lambda _: None,
+    runner.run_drills([drill, drill], catalog, tmp_path / "reports", TARGET,
+                      operator=runner.Operator(lambda _: None),
                       recorder=Recorder(tmp_path / "history", "ci"))
     assert len(built) == 1  # not once per drill, nor once more per record
     assert len(given) == 2 and given[0] is given[1] and "MoneyPathDuplicateChargeDetected" in given[0]

@@ -21,7 +21,7 @@ from moneypath.protocol.audit.checkpoint import (
 )
 from moneypath.reference.refservice import payment_state as payments
 from moneypath.reference.refservice.audit import trail as audit
-from moneypath.reference.refservice.audit.chain_check import AuditCheck
+from moneypath.reference.refservice.audit.chain_check import AuditCheck, Checkpointing
 from moneypath.reference.refservice.db import make_engine, make_reader
 from tests.conftest import ROOT
 from tests.support.audit_checkpoints import other_actor, rehash_from, truncate
@@ -30,8 +30,8 @@ from tests.support.audit_checkpoints import other_actor, rehash_from, truncate
 def service_check(path, cps, signer_text, registry=None):
     mp = MoneyPath.from_catalog(ROOT / "moneypath.yaml", registry=registry or CollectorRegistry())
     engine, reader = make_engine(f"sqlite:///{path}"), make_reader(f"sqlite:///{path}")
-    return AuditCheck(engine, reader, mp, publisher=Publisher(Signer(signer_text), CheckpointDir(cps)),
-                      checkpoint_interval_s=3600), mp
+    return AuditCheck(engine, reader, mp, checkpoints=Checkpointing(Publisher(Signer(signer_text), CheckpointDir(cps)),
+                                                                  interval_s=3600)), mp
 
 
 def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newest_checkpoint(tmp_path):
@@ -40,9 +40,10 @@ def test_the_service_signs_its_verified_head_and_a_restart_resumes_from_the_newe
     engine = make_engine(f"sqlite:///{path}")
     for i in range(3):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                            method="card", amount_minor=500, currency="JPY", reference=f"r{i}",
-                            provider_ref=f"acme_r{i}", provider_status="approved")
+            payments.create(conn, payments.PaymentRow(
+                principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                amount_minor=500, currency="JPY", reference=f"r{i}", provider_ref=f"acme_r{i}",
+                provider_status="approved"))
     registry = CollectorRegistry()
     check, mp = service_check(path, cps, signer, registry)
     assert check.run_once().intact
@@ -79,9 +80,9 @@ def test_no_checkpoint_directory_yet_is_no_error_on_a_new_chain_and_a_warning_on
     assert check.run_once().intact and not cps.exists()  # nothing to sign on an empty chain
 
     with make_engine(f"sqlite:///{path}").begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="zenpay",
-                        method="card", amount_minor=700, currency="BRL", reference="b1", provider_ref="zen_b1",
-                        provider_status="approved")
+        payments.create(conn, payments.PaymentRow(
+            principal="merchant_1", kind="payment", state="authorized", provider="zenpay", method="card",
+            amount_minor=700, currency="BRL", reference="b1", provider_ref="zen_b1", provider_status="approved"))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="moneypath.refservice.audit"):
         check, _ = service_check(path, cps, signer)
@@ -96,9 +97,10 @@ def test_a_restart_catches_a_chain_cut_off_below_the_newest_checkpoint(tmp_path)
     engine = make_engine(f"sqlite:///{path}")
     for i in range(2):
         with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-            payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                            method="card", amount_minor=500, currency="KWD", reference=f"k{i}",
-                            provider_ref=f"acme_k{i}", provider_status="approved")
+            payments.create(conn, payments.PaymentRow(
+                principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                amount_minor=500, currency="KWD", reference=f"k{i}", provider_ref=f"acme_k{i}",
+                provider_status="approved"))
     check, _ = service_check(path, cps, signer)
     check.final_checkpoint()  # the service's last act at shutdown
     assert [p.name for p in cps.iterdir()] == ["00000000000000000002.note"]
@@ -136,9 +138,10 @@ def test_the_service_signs_the_head_as_it_leaves_it_at_shutdown(tmp_path):
         async with app.router.lifespan_context(app):
             for i in range(2):  # bookings after the first check: only the checkpoint at shutdown covers them
                 with app.state.engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-                    payments.create(conn, principal="merchant_1", kind="payment", state="authorized",
-                                    provider="acme", method="card", amount_minor=700, currency="GBP",
-                                    reference=f"s{i}", provider_ref=f"acme_s{i}", provider_status="approved")
+                    payments.create(conn, payments.PaymentRow(
+                        principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+                        amount_minor=700, currency="GBP", reference=f"s{i}", provider_ref=f"acme_s{i}",
+                        provider_status="approved"))
 
     asyncio.run(run())
     assert CheckpointDir(tmp_path / "cps").newest(Verifier(public)).seq == 2
@@ -184,9 +187,9 @@ def test_the_first_intact_check_signs_even_on_a_machine_booted_less_than_an_inte
     signer, _ = generate_key("refservice")
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as conn, audit.acting("merchant_1", "payments:write"):
-        payments.create(conn, principal="merchant_1", kind="payment", state="authorized", provider="acme",
-                        method="card", amount_minor=500, currency="JPY", reference="r0",
-                        provider_ref="acme_r0", provider_status="approved")
+        payments.create(conn, payments.PaymentRow(
+            principal="merchant_1", kind="payment", state="authorized", provider="acme", method="card",
+            amount_minor=500, currency="JPY", reference="r0", provider_ref="acme_r0", provider_status="approved"))
     check, _ = service_check(path, cps, signer)
     assert check.run_once().intact
     assert [p.name for p in cps.iterdir()] == ["00000000000000000001.note"]

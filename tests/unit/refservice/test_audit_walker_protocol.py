@@ -27,9 +27,10 @@ def test_resume_then_check_answers_the_verdict_and_the_tip(tmp_path):
     engine = make_engine(url)
     for i in range(3):
         with engine.begin() as conn, trail.acting("tienda_4", "payments:write"):
-            payment_state.create(conn, principal="tienda_4", kind="payment", state="authorized", provider="conekta",
-                            method="card", amount_minor=9900 + i, currency="MXN", reference=f"mx-{i}",
-                            provider_ref=f"cnk_{i}", provider_status="approved")
+            payment_state.create(conn, payment_state.PaymentRow(
+                principal="tienda_4", kind="payment", state="authorized", provider="conekta", method="card",
+                amount_minor=9900 + i, currency="MXN", reference=f"mx-{i}", provider_ref=f"cnk_{i}",
+                provider_status="approved"))
     with engine.connect() as conn:
         head = conn.execute(select(audit_head.c.hash)).scalar_one()
     first = answers(ChainWatch(), make_reader(url), {"check": True})  # the head event, then a sweep of all three

@@ -111,7 +111,8 @@ def test_the_overview_snapshot_of_a_foreign_service_shows_its_money(foreign, mon
     figures = []
     monkeypatch.setattr(snapshot, "save", lambda fig, path: (figures.append(fig), path.write_bytes(b"")))
     monkeypatch.setattr(snapshot, "Prometheus", FakePrometheus)
-    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW)
+    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lambda *_: None)
     imbalance = next(f for f in figures if f.get_suptitle() == "Ledger imbalance")
     texts = [t.get_text() for ax in imbalance.axes for t in ax.texts]
     assert "JPY 6,235" in texts and "KWD 6.235" in texts
@@ -130,8 +131,8 @@ def test_a_compressed_stacks_snapshot_divides_the_panels_windows_by_its_factor(f
     prom = FakePrometheus()
     monkeypatch.setattr(snapshot, "save", lambda fig, path: (path.write_bytes(b""), pyplot().close(fig)))
     monkeypatch.setattr(snapshot, "Prometheus", lambda *a, **k: prom)
-    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW,
-                             time_factor=factor)
+    page = snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lambda *_: None, time_factor=factor)
     queries = " ".join(prom.queries)
     assert week in queries and (factor == 1 or "[7d]" not in queries)
     assert rate in queries and "$__rate_interval" not in queries
@@ -140,4 +141,4 @@ def test_a_compressed_stacks_snapshot_divides_the_panels_windows_by_its_factor(f
 
 def test_a_snapshot_time_factor_below_one_is_refused(foreign, tmp_path):
     with pytest.raises(snapshot.SnapshotError, match="--time-factor must be at least 1, got 0.5"):
-        snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, "15m", time_factor=0.5)
+        snapshot.snapshot(foreign, FakePrometheus.url, tmp_path, snapshot.SnapshotSpan("15m"), time_factor=0.5)

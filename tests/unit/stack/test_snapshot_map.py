@@ -77,7 +77,8 @@ def quiet(monkeypatch):
 
 
 def test_the_snapshot_draws_the_map_with_its_live_colours_above_the_panels(catalog, quiet, tmp_path):
-    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW)
+    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lambda *_: None)
     html = page.read_text()
     svg = (tmp_path / snapshot_map.MAP_FILE).read_text()
     graph = build_map([catalog])
@@ -92,7 +93,8 @@ def test_the_snapshot_draws_the_map_with_its_live_colours_above_the_panels(catal
 
 def test_the_map_dashboards_snapshot_draws_its_node_graph_as_the_map_and_tables_its_movements(catalog, quiet, tmp_path):
     lines: list[str] = []
-    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, "15m", progress=lines.append, now=NOW, board="map")
+    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lines.append, board="map")
     html = page.read_text()
     assert html.count(f'src="{snapshot_map.MAP_FILE}"') == 1 and not list(tmp_path.glob("*.png"))
     assert "Money movements now" in html
@@ -103,7 +105,8 @@ def test_no_money_path_no_map(catalog, quiet, tmp_path):
     plain = catalog.model_copy(deep=True)
     plain.money_path = None
     assert snapshot_map.map_section(plain, EmptyPrometheus.url, tmp_path) is None
-    page = snapshot.snapshot(plain, EmptyPrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW)
+    page = snapshot.snapshot(plain, EmptyPrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lambda *_: None)
     assert snapshot_map.MAP_FILE not in page.read_text() and not (tmp_path / snapshot_map.MAP_FILE).exists()
 
 
@@ -112,6 +115,7 @@ def test_a_map_dot_cannot_lay_out_is_said_on_the_page_not_a_failed_snapshot(cata
         raise LayoutError("Graphviz dot is not installed")
 
     monkeypatch.setattr(render, "render_svg", missing)
-    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, "15m", progress=lambda *_: None, now=NOW)
+    page = snapshot.snapshot(catalog, EmptyPrometheus.url, tmp_path, snapshot.SnapshotSpan("15m", NOW),
+                             progress=lambda *_: None)
     assert "The money-path map is not drawn: Graphviz dot is not installed" in page.read_text()
     assert not (tmp_path / snapshot_map.MAP_FILE).exists()

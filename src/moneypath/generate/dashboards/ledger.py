@@ -10,6 +10,8 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    PanelFields,
+    PanelSize,
     alert_above,
     bad_above,
     bar_panel,
@@ -32,12 +34,12 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     charged_twice, charged_twice_units = money(c, lambda m: f"sum by (currency) (increase({dup_minor}{{{m}}}[1d]))")
     duplicate_rows = [
         stat_panel("Duplicate charges (10m)", "Payments charged more than once in 10 minutes, per provider.",
-                   "short", [q(f"sum by (provider) (increase({dup}[10m]))", "{{provider}}")],
-                   alert_above(c, AlertKey.DUPLICATE_CHARGE_DETECTED),
-                   runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), w=6),
+                   [q(f"sum by (provider) (increase({dup}[10m]))", "{{provider}}")],
+                   PanelFields("short", alert_above(c, AlertKey.DUPLICATE_CHARGE_DETECTED)),
+                   runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), PanelSize(6, 5)),
         stat_panel("Charged twice (24h)", "Money charged twice in the last 24 hours, per currency in its own units.",
-                   "short", charged_twice, bad_above(0), runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), w=6,
-                   overrides=charged_twice_units),
+                   charged_twice, PanelFields("short", bad_above(0), overrides=charged_twice_units),
+                   runbook_links(c, refs, AlertKey.DUPLICATE_CHARGE_DETECTED), PanelSize(6, 5)),
     ]
     if c.has(Key.LEDGER_WRITES_TOTAL, Key.LEDGER_WRITE_DURATION_SECONDS, Key.LEDGER_IMBALANCE_MINOR):
         rows = [("Ledger", _ledger_panels(c, refs, duplicate_rows))]
@@ -53,29 +55,32 @@ def ledger(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         last = across(c, Key.RECONCILIATION_LAST_SUCCESS_TIMESTAMP_SECONDS, by="provider")
         mismatches = c.metric(Key.RECONCILIATION_MISMATCHES_TOTAL)
         rows.append(("Reconciliation", [
-            stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.", "s",
-                       [q(f"time() - {last}", "{{provider}}")], alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH),
-                       runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), w=8),
-            ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.", "s",
-                     [q(age, "{{provider}}")], alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH),
-                     runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), w=16),
+            stat_panel("Time since last reconciliation", "Seconds since the last successful run, per provider.",
+                       [q(f"time() - {last}", "{{provider}}")],
+                       PanelFields("s", alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH)),
+                       runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), PanelSize(8, 5)),
+            ts_panel("Oldest unreconciled entry", "Age of the oldest ledger entry without a settlement match.",
+                     [q(age, "{{provider}}")], PanelFields("s", alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH)),
+                     runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH), PanelSize(16, 8)),
             bar_panel("Mismatches by kind (15m)", "Settlement mismatches in the last 15 minutes, by provider and "
-                      "kind.", "short", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
-                                           "{{provider}} {{mismatch_kind}}")], alert_above(c, AlertKey.SETTLEMENT_MISMATCH),
-                      runbook_links(c, refs, AlertKey.SETTLEMENT_MISMATCH), w=12, h=8),
-            ts_panel("Mismatches by kind", "Settlement mismatches per second by kind.", "short",
-                     [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")], w=12),
+                      "kind.", [q(f"sum by (provider, mismatch_kind) (increase({mismatches}[15m]))",
+                                  "{{provider}} {{mismatch_kind}}")],
+                      PanelFields("short", alert_above(c, AlertKey.SETTLEMENT_MISMATCH)),
+                      runbook_links(c, refs, AlertKey.SETTLEMENT_MISMATCH), PanelSize(12, 8)),
+            ts_panel("Mismatches by kind", "Settlement mismatches per second by kind.",
+                     [q(f"sum by (mismatch_kind) (rate({mismatches}[{RATE}]))", "{{mismatch_kind}}")],
+                     PanelFields("short"), size=PanelSize(12, 8)),
         ]))
         parts.append("reconciliation lag and mismatches")
     if c.has(Key.QUEUE_DEPTH, Key.DEAD_LETTERS_TOTAL):
         dead = c.metric(Key.DEAD_LETTERS_TOTAL)
         rows.append(("Outbox", [
-            ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help, "short",
-                     [q(across(c, Key.QUEUE_DEPTH, by="queue"), "{{queue}}")]),
-            bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
+            ts_panel("Outbox queue depth", c.signals[Key.QUEUE_DEPTH].help,
+                     [q(across(c, Key.QUEUE_DEPTH, by="queue"), "{{queue}}")], PanelFields("short")),
+            bar_panel("Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.",
                       [q(f"sum by (queue) (increase({dead}[10m]))", "{{queue}}")],
-                      alert_above(c, AlertKey.DEAD_LETTERS_GROWING),
-                      runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING), w=12, h=8),
+                      PanelFields("short", alert_above(c, AlertKey.DEAD_LETTERS_GROWING)),
+                      runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING), PanelSize(12, 8)),
         ]))
         parts.append("outbox and dead letters")
     keys = [AlertKey.LEDGER_IMBALANCE, AlertKey.LEDGER_WRITE_FAILURES, AlertKey.DUPLICATE_CHARGE_DETECTED,
@@ -98,21 +103,24 @@ def _ledger_panels(c: Catalog, refs: dict[str, AlertRef], duplicates: list) -> l
         threshold(c, AlertKey.LEDGER_IMBALANCE))
     imbalance_series, _ = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"{imbalance}{{{m}}}", "currency"))
     return [
-        stat_panel("Ledger write failures", "Share of ledger writes that failed.", "percentunit",
-                   [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
-                   runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES), w=6),
+        stat_panel("Ledger write failures", "Share of ledger writes that failed.", [q(failed_ratio, "failed")],
+                   PanelFields("percentunit", alert_above(c, AlertKey.LEDGER_WRITE_FAILURES)),
+                   runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES), PanelSize(6, 5)),
         stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; must be 0.",
-                   "short", imbalance_now, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                   runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=6, overrides=imbalance_units),
+                   imbalance_now,
+                   PanelFields("short", alert_above(c, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
+                   runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), PanelSize(6, 5)),
         *duplicates,
-        ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.", "ops",
-                 [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], stack=True),
-        ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.", "s",
-                 [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)]),
+        ts_panel("Ledger writes by outcome", "Ledger write transactions per second by outcome.",
+                 [q(f"sum by (outcome) (rate({writes}[{RATE}]))", "{{outcome}}")], PanelFields("ops"), stack=True),
+        ts_panel("Ledger write latency", "p50/p99 time to commit one balanced transaction.",
+                 [q(quantile(quant, write_hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.5, 0.99)],
+                 PanelFields("s")),
         ts_panel("Ledger imbalance by currency", "Double entry requires 0 in every currency (in its own units).",
-                 "short", imbalance_series, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                 runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
-        ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", "percentunit",
-                 [q(failed_ratio, "failed")], alert_above(c, AlertKey.LEDGER_WRITE_FAILURES),
+                 imbalance_series,
+                 PanelFields("short", alert_above(c, AlertKey.LEDGER_IMBALANCE), overrides=imbalance_units),
+                 runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE)),
+        ts_panel("Ledger write failure ratio", "Failed ledger writes over all writes.", [q(failed_ratio, "failed")],
+                 PanelFields("percentunit", alert_above(c, AlertKey.LEDGER_WRITE_FAILURES)),
                  runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES)),
     ]

@@ -8,6 +8,8 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    PanelFields,
+    PanelSize,
     authorization_latency_slo,
     bad_above,
     bar_panel,
@@ -35,36 +37,39 @@ def loadtest(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     lm = LOCUST_METRICS
     locust = [
         ts_panel("Locust users", "Simulated users Locust is running: the load shape (locust_exporter).",
-                 "short", [q(f"sum({lm['users']})", "users")], w=6),
+                 [q(f"sum({lm['users']})", "users")], PanelFields("short"), size=PanelSize(6, 8)),
         ts_panel("Locust request rate", "Requests per second Locust sends, by request name (locust_exporter).",
-                 "reqps", [q(f"sum by (name) ({lm['rps']})", "{{name}}")], w=6),
+                 [q(f"sum by (name) ({lm['rps']})", "{{name}}")], PanelFields("reqps"), size=PanelSize(6, 8)),
         ts_panel("Locust failure ratio", "Failed requests over all requests Locust sent (locust_exporter).",
-                 "percentunit", [q(f"sum({lm['failures']}) / sum({lm['requests']})", "failures")],
-                 bad_above(avail[1].error_budget) if avail else None, w=6),
-        ts_panel("Locust average response time", "Average response time Locust measured (locust_exporter).", "ms",
-                 [q(f"avg by (name) ({lm['avg_response_ms']})", "{{name}}")], w=6),
+                 [q(f"sum({lm['failures']}) / sum({lm['requests']})", "failures")],
+                 PanelFields("percentunit", bad_above(avail[1].error_budget) if avail else None), size=PanelSize(6, 8)),
+        ts_panel("Locust average response time", "Average response time Locust measured (locust_exporter).",
+                 [q(f"avg by (name) ({lm['avg_response_ms']})", "{{name}}")], PanelFields("ms"), size=PanelSize(6, 8)),
     ]
     service = [
-        ts_panel("Service authorization rate", "What the service counted, to compare with Locust's rate.", "reqps",
-                 [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], stack=True, w=8),
+        ts_panel("Service authorization rate", "What the service counted, to compare with Locust's rate.",
+                 [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], PanelFields("reqps"),
+                 size=PanelSize(8, 8), stack=True),
         ts_panel("Service authorization latency", "p95/p99 the service measured; gate: the latency SLO threshold.",
-                 "s", [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.95, 0.99)],
-                 bad_above(lat[1].sli.latency.under) if lat else None, w=8),
+                 [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in (0.95, 0.99)],
+                 PanelFields("s", bad_above(lat[1].sli.latency.under) if lat else None), size=PanelSize(8, 8)),
     ]
     if avail:
-        service.append(ts_panel("Service authorization success", avail[1].description, "percentunit",
-                                [q(sli_good_ratio_expr(c, avail[1], RATE), "success")], slo_success_steps(avail[1]), w=8))
+        service.append(ts_panel("Service authorization success", avail[1].description,
+                                [q(sli_good_ratio_expr(c, avail[1], RATE), "success")],
+                                PanelFields("percentunit", slo_success_steps(avail[1])), size=PanelSize(8, 8)))
     if ledger_slo:
-        service.append(stat_panel("Ledger write success", ledger_slo[1].description, "percentunit",
+        service.append(stat_panel("Ledger write success", ledger_slo[1].description,
                                   [q(sli_good_ratio_expr(c, ledger_slo[1], RATE), "committed")],
-                                  slo_success_steps(ledger_slo[1]), w=8))
+                                  PanelFields("percentunit", slo_success_steps(ledger_slo[1])), size=PanelSize(8, 5)))
     if c.has(Key.COST_USD_TOTAL):  # an optional domain (catalog feature `cost`)
         service.append(stat_panel("Cost per transaction", "Money path cost per authorization under load.",
-                                  "currencyUSD", [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}]))"
-                                                    f" / sum(rate({auth}[{RATE}]))", "USD")], neutral(), w=8))
-    service.append(bar_panel("SLO burn rate (5m)", "Short-window burn rate of every SLO during the run.", "suffix:x",
+                                  [q(f"sum(rate({c.metric(Key.COST_USD_TOTAL)}[{RATE}]))"
+                                     f" / sum(rate({auth}[{RATE}]))", "USD")],
+                                  PanelFields("currencyUSD", neutral()), size=PanelSize(8, 5)))
+    service.append(bar_panel("SLO burn rate (5m)", "Short-window burn rate of every SLO during the run.",
                              [q(f"{sli_error_record('5m')} / on(slo) {SLO_BUDGET_RECORD}",
-                                "{{slo}}")], burn_steps(), w=8))
+                                "{{slo}}")], PanelFields("suffix:x", burn_steps()), size=PanelSize(8, 6)))
     keys = [*(slo_alert_key(k) for k in c.slos), AlertKey.AUTHORIZATIONS_SILENT, AlertKey.COST_PER_TRANSACTION_REGRESSION]
     return Board("loadtest", "Money path: load test",
                  "Locust's view (locust_exporter metrics) beside the service's own signals, for release gates.",

@@ -12,6 +12,8 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    PanelFields,
+    PanelSize,
     alert_above,
     authorization_latency_slo,
     bad_above,
@@ -48,36 +50,38 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     lat = authorization_latency_slo(c)
     now: list = []
     silent = threshold(c, AlertKey.AUTHORIZATIONS_SILENT)
-    now.append(stat_panel("Authorizations", "Authorizations per second, all providers.", "reqps",
+    now.append(stat_panel("Authorizations", "Authorizations per second, all providers.",
                           [q(f"sum(rate({auth}[{RATE}]))", "authorizations/s")],
-                          bad_below(silent) if silent is not None else neutral(),
+                          PanelFields("reqps", bad_below(silent) if silent is not None else neutral()),
                           runbook_links(c, refs, AlertKey.AUTHORIZATIONS_SILENT)))
     if avail:
         key, slo = avail
         now.append(stat_panel("Authorization success", f"{slo.description} Objective {slo.objective}%.",
-                              "percentunit", [q(sli_good_ratio_expr(c, slo, RATE), "success")], slo_success_steps(slo),
+                              [q(sli_good_ratio_expr(c, slo, RATE), "success")],
+                              PanelFields("percentunit", slo_success_steps(slo)),
                               runbook_links(c, refs, slo_alert_key(key))))
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else neutral()
     for quant in (0.95, 0.99):
         now.append(stat_panel(f"Authorization p{round(quant * 100)}", "Authorization latency quantile over the last "
-                              "rate interval; red above the latency SLO's threshold.", "s",
-                              [q(quantile(quant, hist), f"p{round(quant * 100)}")], latency_steps,
+                              "rate interval; red above the latency SLO's threshold.",
+                              [q(quantile(quant, hist), f"p{round(quant * 100)}")], PanelFields("s", latency_steps),
                               runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None))
     if ledger_slo:
         key, slo = ledger_slo
         failures = threshold(c, AlertKey.LEDGER_WRITE_FAILURES)
         steps = (threshold_steps((None, "red"), (clean(1 - failures), "yellow"), (clean(slo.objective / 100), "green"))
                  if failures is not None else slo_success_steps(slo))
-        now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.", "percentunit",
-                              [q(sli_good_ratio_expr(c, slo, RATE), "committed")], steps,
+        now.append(stat_panel("Ledger write success", f"{slo.description} Objective {slo.objective}%.",
+                              [q(sli_good_ratio_expr(c, slo, RATE), "committed")], PanelFields("percentunit", steps),
                               runbook_links(c, refs, AlertKey.LEDGER_WRITE_FAILURES, slo_alert_key(key))))
     if c.has(Key.LEDGER_IMBALANCE_MINOR):
         imbalance = c.metric(Key.LEDGER_IMBALANCE_MINOR)
         queries, units = money(c, lambda m: across(c, Key.LEDGER_IMBALANCE_MINOR, f"abs({imbalance}{{{m}}})",
                                                    "currency"), threshold(c, AlertKey.LEDGER_IMBALANCE))
         now.append(stat_panel("Ledger imbalance", "Sum of postings per currency, in the currency's own units; double "
-                              "entry requires 0.", "short", queries, alert_above(c, AlertKey.LEDGER_IMBALANCE),
-                              runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), w=4, overrides=units))
+                              "entry requires 0.", queries,
+                              PanelFields("short", alert_above(c, AlertKey.LEDGER_IMBALANCE), overrides=units),
+                              runbook_links(c, refs, AlertKey.LEDGER_IMBALANCE), PanelSize(4, 5)))
 
     # Optional domains (catalog features): a panel only while the catalog has its signals.
     second: list = []
@@ -87,38 +91,40 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         second.append(stat_panel(
             "Approval share vs last day", "Approved / (approved + declined) over 30 m divided by the same over the "
             f"last day, per provider and method; red where {c.alert_name(AlertKey.APPROVAL_RATE_DROP)} pages (given "
-            "enough answers).", "suffix:x",
-            [q(f"{records['recent']} / {records['baseline']}", "{{provider}} {{method}}")],
-            bad_below(clean(1 - drop)) if drop is not None else neutral(),
+            "enough answers).", [q(f"{records['recent']} / {records['baseline']}", "{{provider}} {{method}}")],
+            PanelFields("suffix:x", bad_below(clean(1 - drop)) if drop is not None else neutral()),
             runbook_links(c, refs, AlertKey.APPROVAL_RATE_DROP)))
     if c.has(Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS):
         second.append(stat_panel(
-            "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.", "s",
+            "Reconciliation lag", "Oldest ledger entry not yet matched to a settlement, per provider.",
             [q(across(c, Key.RECONCILIATION_OLDEST_UNRECONCILED_SECONDS, by="provider"), "{{provider}}")],
-            alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH), runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH)))
+            PanelFields("s", alert_above(c, AlertKey.RECONCILIATION_LAG_HIGH)),
+            runbook_links(c, refs, AlertKey.RECONCILIATION_LAG_HIGH)))
     if c.has(Key.DEAD_LETTERS_TOTAL):
         second.append(stat_panel(
-            "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.", "short",
+            "Dead letters (10m)", "Messages dead-lettered in the last 10 minutes, per queue.",
             [q(f"sum by (queue) (increase({c.metric(Key.DEAD_LETTERS_TOTAL)}[10m]))", "{{queue}}")],
-            alert_above(c, AlertKey.DEAD_LETTERS_GROWING), runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING)))
+            PanelFields("short", alert_above(c, AlertKey.DEAD_LETTERS_GROWING)),
+            runbook_links(c, refs, AlertKey.DEAD_LETTERS_GROWING)))
     if c.has(Key.REQUESTS_SHED_TOTAL):
         shed, served = c.metric(Key.REQUESTS_SHED_TOTAL), c.metric(Key.HTTP_REQUESTS_TOTAL)
         second.append(stat_panel(
             "Refused past capacity", "Share of requests refused at once (503 + Retry-After) because the service was "
-            "past its capacity, per priority; the SLOs do not count them.", "percentunit",
+            "past its capacity, per priority; the SLOs do not count them.",
             [q(f"sum by (priority) (rate({shed}[{RATE}])) / scalar(sum(rate({served}[{RATE}])))", "{{priority}}")],
-            alert_above(c, AlertKey.LOAD_SHEDDING), runbook_links(c, refs, AlertKey.LOAD_SHEDDING)))
+            PanelFields("percentunit", alert_above(c, AlertKey.LOAD_SHEDDING)),
+            runbook_links(c, refs, AlertKey.LOAD_SHEDDING)))
     if c.has(Key.COST_USD_TOTAL):
         cost = c.metric(Key.COST_USD_TOTAL)
         per_tx = cost_per_authorization_record(c)
         second.append(stat_panel(
-            "Cost per transaction", "Money spent running the money path per authorization.", "currencyUSD",
-            [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")], neutral(),
-            runbook_links(c, refs, AlertKey.COST_PER_TRANSACTION_REGRESSION)))
+            "Cost per transaction", "Money spent running the money path per authorization.",
+            [q(f"sum(rate({cost}[{RATE}])) / sum(rate({auth}[{RATE}]))", "USD per authorization")],
+            PanelFields("currencyUSD", neutral()), runbook_links(c, refs, AlertKey.COST_PER_TRANSACTION_REGRESSION)))
         second.append(stat_panel(
             "Cost vs 7-day average", "Cost per authorization (15 m) over its 7-day average; the regression alert's "
-            "test.", "suffix:x", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
-            alert_above(c, AlertKey.COST_PER_TRANSACTION_REGRESSION),
+            "test.", [q(f"{per_tx} / avg_over_time({per_tx}[7d])", "ratio")],
+            PanelFields("suffix:x", alert_above(c, AlertKey.COST_PER_TRANSACTION_REGRESSION)),
             runbook_links(c, refs, AlertKey.COST_PER_TRANSACTION_REGRESSION)))
     if c.has(Key.FRAUD_DECISIONS_TOTAL):
         fraud = c.metric(Key.FRAUD_DECISIONS_TOTAL)
@@ -127,21 +133,20 @@ def overview(c: Catalog, refs: dict[str, AlertRef]) -> Board:
             return f'sum(rate({fraud}{{decision="decline"}}[{w}])) / sum(rate({fraud}[{w}]))'
 
         second.append(stat_panel(
-            "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.", "suffix:x",
-            [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")], alert_above(c, AlertKey.FRAUD_SPIKE),
-            runbook_links(c, refs, AlertKey.FRAUD_SPIKE)))
+            "Fraud declines vs 1-day rate", "Fraud decline ratio over 15 m divided by its 1-day ratio.",
+            [q(f"({decline('15m')}) / ({decline('1d')})", "ratio")],
+            PanelFields("suffix:x", alert_above(c, AlertKey.FRAUD_SPIKE)), runbook_links(c, refs, AlertKey.FRAUD_SPIKE)))
     second.append(stat_panel(
-        "Alerts firing", "Number of moneypath alerts firing now.", "short",
+        "Alerts firing", "Number of moneypath alerts firing now.",
         [q(f'count(ALERTS{{alertstate="firing", alertname=~"{c.alert_prefix}.*", severity!="{WATCHDOG_SEVERITY}"}})'
-           " or vector(0)", "firing")],
-        bad_above(0)))
+           " or vector(0)", "firing")], PanelFields("short", bad_above(0))))
 
     quantiles = [q(quantile(quant, hist), f"p{round(quant * 100)}", exemplar=True) for quant in LATENCY_QUANTILES]
     trends = [
-        ts_panel("Authorization latency", "Quantiles of authorization latency; exemplars link to traces.", "s",
-                 quantiles, latency_steps, runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None),
-        ts_panel("Authorizations by outcome", "Authorizations per second by outcome.", "reqps",
-                 [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], stack=True),
+        ts_panel("Authorization latency", "Quantiles of authorization latency; exemplars link to traces.", quantiles,
+                 PanelFields("s", latency_steps), runbook_links(c, refs, slo_alert_key(lat[0])) if lat else None),
+        ts_panel("Authorizations by outcome", "Authorizations per second by outcome.",
+                 [q(f"sum by (outcome) (rate({auth}[{RATE}]))", "{{outcome}}")], PanelFields("reqps"), stack=True),
     ]
     firing = (table.Panel().title("Firing alerts")
               .description("Every alert firing now (ALERTS{alertstate=\"firing\"}), newest first.")
@@ -166,14 +171,15 @@ def graphql_panels(c: Catalog) -> list:
 
     return [
         stat_panel("GraphQL operations failing", "Share of each operation whose answer named it in `errors` (a "
-                   "resolver raised, validation failed).", "percentunit", [q(share("error"), "{{operation}}")],
-                   bad_above(0.01), w=6),
+                   "resolver raised, validation failed).", [q(share("error"), "{{operation}}")],
+                   PanelFields("percentunit", bad_above(0.01)), size=PanelSize(6, 5)),
         stat_panel("GraphQL operations rejected", "Share of each operation answered with user errors in its "
-                   "payload: refused, not broken; a jump says clients or a rule changed.", "percentunit",
-                   [q(share("rejected"), "{{operation}}")], neutral(), w=6),
+                   "payload: refused, not broken; a jump says clients or a rule changed.",
+                   [q(share("rejected"), "{{operation}}")], PanelFields("percentunit", neutral()), size=PanelSize(6, 5)),
         ts_panel("GraphQL operations by outcome", "Operations per second by name and outcome (\"other\": unnamed "
-                 "or not in the catalog).", "reqps",
-                 [q(f"sum by (operation, outcome) (rate({ops}[{RATE}]))", "{{operation}} {{outcome}}")], w=6),
-        ts_panel("GraphQL p99 by operation", "99th percentile latency of each operation.", "s",
-                 [q(quantile(0.99, hist, by="operation"), "{{operation}}")], w=6),
+                 "or not in the catalog).",
+                 [q(f"sum by (operation, outcome) (rate({ops}[{RATE}]))", "{{operation}} {{outcome}}")],
+                 PanelFields("reqps"), size=PanelSize(6, 8)),
+        ts_panel("GraphQL p99 by operation", "99th percentile latency of each operation.",
+                 [q(quantile(0.99, hist, by="operation"), "{{operation}}")], PanelFields("s"), size=PanelSize(6, 8)),
     ]

@@ -128,47 +128,65 @@ def _overrides(panel, overrides: Overrides | None):
     return panel
 
 
-def stat_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
-               runbooks: dict[str, str] | None = None, mappings: list | None = None, w: int = 4,
-               h: int = 5, overrides: Overrides | None = None) -> stat.Panel:
-    panel = (stat.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
-             .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
-             .mappings(with_no_data(mappings)).no_value(NO_DATA)
+@dataclass(frozen=True)
+class PanelFields:
+    """How a panel shows its values (Grafana's field config): their unit, the thresholds that colour them, value
+    mappings (a stat's; the "no data" one is always added), and per-series overrides (`money`'s)."""
+
+    unit: str
+    thresholds: dashboard.ThresholdsConfig | None = None
+    mappings: list[dm.ValueMapping] | None = None
+    overrides: Overrides | None = None
+
+
+@dataclass(frozen=True)
+class PanelSize:
+    """A panel's width in grid columns (of 24) and its height in grid rows."""
+
+    w: int
+    h: int
+
+
+def stat_panel(title: str, desc: str, queries: list, fields: PanelFields, runbooks: dict[str, str] | None = None,
+               size: PanelSize = PanelSize(4, 5)) -> stat.Panel:
+    panel = (stat.Panel().title(title).description(desc).unit(fields.unit).datasource(DS).targets(_refs(queries))
+             .thresholds(fields.thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .mappings(with_no_data(fields.mappings)).no_value(NO_DATA)
              .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.AREA)
-             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
+             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(size.w).height(size.h))
     if runbooks:
         panel = panel.links(_links(runbooks))
-    return _overrides(panel, overrides)
+    return _overrides(panel, fields.overrides)
 
 
-def ts_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig | None = None,
-             runbooks: dict[str, str] | None = None, w: int = 12, h: int = 8, stack: bool = False,
-             overrides: Overrides | None = None) -> timeseries.Panel:
-    panel = (timeseries.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
-             .span(w).height(h).fill_opacity(10).line_width(1).show_points(common.VisibilityMode.NEVER)
+def ts_panel(title: str, desc: str, queries: list, fields: PanelFields, runbooks: dict[str, str] | None = None,
+             size: PanelSize = PanelSize(12, 8), stack: bool = False) -> timeseries.Panel:
+    panel = (timeseries.Panel().title(title).description(desc).unit(fields.unit).datasource(DS)
+             .targets(_refs(queries))
+             .span(size.w).height(size.h).fill_opacity(10).line_width(1).show_points(common.VisibilityMode.NEVER)
              .legend(cb.VizLegendOptions().display_mode(common.LegendDisplayMode.TABLE)
                      .placement(common.LegendPlacement.BOTTOM).show_legend(True).calcs(["lastNotNull", "max"]))
              .tooltip(cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)))
-    if thresholds is not None:
-        panel = panel.thresholds(thresholds).thresholds_style(
+    if fields.thresholds is not None:
+        panel = panel.thresholds(fields.thresholds).thresholds_style(
             cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
     if stack:
         panel = panel.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL))
     if runbooks:
         panel = panel.links(_links(runbooks))
-    return _overrides(panel, overrides)
+    return _overrides(panel, fields.overrides)
 
 
-def bar_panel(title: str, desc: str, unit: str, queries: list, thresholds: dashboard.ThresholdsConfig,
-              runbooks: dict[str, str] | None = None, w: int = 8, h: int = 6) -> bargauge.Panel:
-    panel = (bargauge.Panel().title(title).description(desc).unit(unit).datasource(DS).targets(_refs(queries))
-             .thresholds(thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
-             .mappings(with_no_data()).no_value(NO_DATA)
+def bar_panel(title: str, desc: str, queries: list, fields: PanelFields, runbooks: dict[str, str] | None = None,
+              size: PanelSize = PanelSize(8, 6)) -> bargauge.Panel:
+    panel = (bargauge.Panel().title(title).description(desc).unit(fields.unit).datasource(DS).targets(_refs(queries))
+             .thresholds(fields.thresholds).color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+             .mappings(with_no_data(fields.mappings)).no_value(NO_DATA)
              .display_mode(common.BarGaugeDisplayMode.GRADIENT).orientation(common.VizOrientation.HORIZONTAL)
-             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(w).height(h))
+             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).span(size.w).height(size.h))
     if runbooks:
         panel = panel.links(_links(runbooks))
-    return panel
+    return _overrides(panel, fields.overrides)
 
 
 def organize(exclude: Iterable[str]) -> dm.DataTransformerConfig:

@@ -13,6 +13,8 @@ from moneypath.generate.dashboards.panels import (
     RATE,
     AlertRef,
     Board,
+    PanelFields,
+    PanelSize,
     alert_above,
     authorization_latency_slo,
     bad_above,
@@ -47,27 +49,32 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
     health = [
         stat_panel("Provider error ratio", "Calls that failed, timed out"
                    + (" or were refused by the circuit breaker." if breaker else " or otherwise did not succeed."),
-                   "percentunit", [q(error_ratio, "{{provider}}")],
-                   alert_above(c, AlertKey.PROVIDER_PARTIAL_OUTAGE), outage_rb, w=width),
-        stat_panel("Authorization rate", "Authorizations per second by provider.", "reqps",
-                   [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")], neutral(),
-                   runbook_links(c, refs, AlertKey.AUTHORIZATIONS_SILENT), w=width),
+                   [q(error_ratio, "{{provider}}")],
+                   PanelFields("percentunit", alert_above(c, AlertKey.PROVIDER_PARTIAL_OUTAGE)), outage_rb,
+                   PanelSize(width, 5)),
+        stat_panel("Authorization rate", "Authorizations per second by provider.",
+                   [q(f"sum by (provider) (rate({auth}{sel}[{RATE}]))", "{{provider}}")],
+                   PanelFields("reqps", neutral()), runbook_links(c, refs, AlertKey.AUTHORIZATIONS_SILENT),
+                   PanelSize(width, 5)),
     ]
     latency_steps = bad_above(lat[1].sli.latency.under) if lat else None
     trends = [
-        ts_panel("Authorization latency by provider", "p95 and p99 authorization latency per provider.", "s",
+        ts_panel("Authorization latency by provider", "p95 and p99 authorization latency per provider.",
                  [q(quantile(quant, hist, "provider", sel), f"p{round(quant * 100)} {{{{provider}}}}", exemplar=True)
-                  for quant in (0.95, 0.99)], latency_steps),
-        ts_panel("Provider call latency (p99)", "One attempt's latency per provider and operation.", "s",
+                  for quant in (0.95, 0.99)], PanelFields("s", latency_steps)),
+        ts_panel("Provider call latency (p99)", "One attempt's latency per provider and operation.",
                  [q(quantile(0.99, req_hist, "provider, operation", sel), "{{provider}} {{operation}}",
-                    exemplar=True)]),
+                    exemplar=True)], PanelFields("s")),
         ts_panel("Provider error ratio", ("Failed, timed-out and circuit-refused calls over all calls." if breaker
-                                          else "Calls that did not succeed over all calls."), "percentunit",
-                 [q(error_ratio, "{{provider}}")], bad_above(outage) if outage is not None else None, outage_rb),
-        ts_panel("Provider calls by outcome", "Calls per second by provider and outcome.", "reqps",
-                 [q(f"sum by (provider, outcome) (rate({req}{sel}[{RATE}]))", "{{provider}} {{outcome}}")], stack=True),
-        ts_panel("Retries", "Retries of provider calls per second, by provider and operation.", "ops",
-                 [q(f"sum by (provider, operation) (rate({retries}{sel}[{RATE}]))", "{{provider}} {{operation}}")]),
+                                          else "Calls that did not succeed over all calls."),
+                 [q(error_ratio, "{{provider}}")],
+                 PanelFields("percentunit", bad_above(outage) if outage is not None else None), outage_rb),
+        ts_panel("Provider calls by outcome", "Calls per second by provider and outcome.",
+                 [q(f"sum by (provider, outcome) (rate({req}{sel}[{RATE}]))", "{{provider}} {{outcome}}")],
+                 PanelFields("reqps"), stack=True),
+        ts_panel("Retries", "Retries of provider calls per second, by provider and operation.",
+                 [q(f"sum by (provider, operation) (rate({retries}{sel}[{RATE}]))", "{{provider}} {{operation}}")],
+                 PanelFields("ops")),
     ]
     if breaker:
         circuit_sig = c.signals[Key.PROVIDER_CIRCUIT_STATE]
@@ -77,15 +84,16 @@ def providers(c: Catalog, refs: dict[str, AlertRef]) -> Board:
         mapping = dm.ValueMap(options={str(v): dm.ValueMappingResult(text=k, color=colors.get(v, "red"), index=i)
                                        for i, (k, v) in enumerate(sorted(enum.items(), key=lambda kv: kv[1]))})
         closed = enum.get("closed", 0)
-        health.insert(0, stat_panel("Circuit state", circuit_sig.help, "short", [q(circuit, "{{provider}}")],
-                                    bad_above(closed), outage_rb, mappings=[mapping], w=width))
-        trends.append(ts_panel("Circuit state over time", circuit_sig.help, "short", [q(circuit, "{{provider}}")],
-                               bad_above(closed), outage_rb))
+        health.insert(0, stat_panel("Circuit state", circuit_sig.help, [q(circuit, "{{provider}}")],
+                                    PanelFields("short", bad_above(closed), mappings=[mapping]), outage_rb,
+                                    PanelSize(width, 5)))
+        trends.append(ts_panel("Circuit state over time", circuit_sig.help, [q(circuit, "{{provider}}")],
+                               PanelFields("short", bad_above(closed)), outage_rb))
     if c.has(Key.WEBHOOKS_TOTAL):  # an optional domain (catalog feature `webhooks`)
         hooks = c.metric(Key.WEBHOOKS_TOTAL)
-        trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.", "reqps",
+        trends.append(ts_panel("Webhooks by outcome", "Provider webhooks per second by verification outcome.",
                                [q(f"sum by (provider, outcome) (rate({hooks}{sel}[{RATE}]))",
-                                  "{{provider}} {{outcome}}")]))
+                                  "{{provider}} {{outcome}}")], PanelFields("reqps")))
     keys = [AlertKey.PROVIDER_PARTIAL_OUTAGE, AlertKey.AUTHORIZATIONS_SILENT,
             *(slo_alert_key(k) for k in slos_on(c, {Key.AUTHORIZATIONS_TOTAL, Key.AUTHORIZATION_DURATION_SECONDS}))]
     variable = (dashboard.QueryVariable("provider").label("Provider").datasource(DS)

@@ -13,6 +13,8 @@ from moneypath.generate.dashboards.panels import (
     DS,
     AlertRef,
     Board,
+    PanelFields,
+    PanelSize,
     bar_panel,
     neutral,
     organize,
@@ -48,29 +50,32 @@ def readiness(c: Catalog, refs: dict[str, AlertRef]) -> Board | None:
     lapse = [
         bar_panel("Policy used since the last pass", "Time since each paging alert last passed a drill, as a "
                   f"share of its readiness policy (default {c.readiness.policy_days} days); at 100 % it has "
-                  "lapsed and ReadinessLapsed tickets.", "percentunit",
+                  "lapsed and ReadinessLapsed tickets.",
                   [q(f"(time() - {last})\n/ on ({a})\n{policy}", legend, instant=True)],
-                  threshold_steps((None, "green"), (0.75, "orange"), (1, "red")), runbooks, w=8, h=8),
+                  PanelFields("percentunit", threshold_steps((None, "green"), (0.75, "orange"), (1, "red"))), runbooks,
+                  PanelSize(8, 8)),
         bar_panel("Days since the last pass", "Days since each paging alert last passed a drill (real time).",
-                  "suffix: d", [q(f"(time() - {last}) / 86400", legend, instant=True)],
-                  threshold_steps((None, "green"), (c.readiness.policy_days, "red")), w=8, h=8),
+                  [q(f"(time() - {last}) / 86400", legend, instant=True)],
+                  PanelFields("suffix: d", threshold_steps((None, "green"), (c.readiness.policy_days, "red"))),
+                  size=PanelSize(8, 8)),
         never,
     ]
     times = [
         bar_panel(f"Time to page, median of the last {n} drills, over its deadline", "Above 1 the alert pages later "
                   "than its deadline (catalog readiness, else the page_within of its drills in real time): "
-                  "TimeToPageCreeping tickets.", "percentunit",
+                  "TimeToPageCreeping tickets.",
                   [q(f"quantile {by} (0.5, {recent})\n/ on ({a})\nmax {by} ({series(c, 'page_deadline')})",
                      legend, instant=True)],
-                  threshold_steps((None, "green"), (0.75, "orange"), (1, "red")), runbooks, w=12, h=8),
+                  PanelFields("percentunit", threshold_steps((None, "green"), (0.75, "orange"), (1, "red"))), runbooks,
+                  PanelSize(12, 8)),
     ]
     for what in ("time_to_page", "time_to_diagnose", "time_to_recover"):
         words = what.replace("_", " ").capitalize()
         times.append(bar_panel(f"{words}, median of the last {n} drills",
                                f"{words} in real time (a compressed drill's times scaled back by its factor), the "
-                               f"median of each paging alert's last {n} drills.", "s",
+                               f"median of each paging alert's last {n} drills.",
                                [q(f"quantile {by} (0.5, {series(c, what, runs)})", legend, instant=True)],
-                               neutral(), w=12, h=8))
+                               PanelFields("s", neutral()), size=PanelSize(12, 8)))
     return Board("readiness", "Money path: drill readiness",
                  "Per paging alert: its last passing drill against the readiness policy, alerts never rehearsed, and "
                  "its recent times to page, diagnose and recover (moneypath readiness serve).",

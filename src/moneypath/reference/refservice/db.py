@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextvars import ContextVar
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     BigInteger,
@@ -96,6 +97,26 @@ payments = Table(
     Index("ix_payments_provider_ref", "provider", "provider_ref"),
     Index("ix_payments_unreconciled", "reconciled_at", "captured_at")  # equality on NULL first: no scan of settled history,
 )
+
+class PaymentRow(TypedDict):
+    """A row of `payments` as a booking writes it (payment_state.create completes the NotRequired fields)."""
+
+    id: NotRequired[str]
+    principal: str
+    kind: str
+    state: str
+    provider: str
+    method: str
+    amount_minor: int
+    refunded_minor: NotRequired[int]
+    currency: str
+    reference: str
+    provider_ref: str | None
+    provider_status: str | None
+    risk_decision: NotRequired[str | None]
+    created_at: NotRequired[float]
+    updated_at: NotRequired[float]
+
 
 webhook_events = Table(
     "webhook_events", metadata,

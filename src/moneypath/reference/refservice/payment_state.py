@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from moneypath.reference.refservice import ledger, outbox
 from moneypath.reference.refservice.audit import trail as audit
-from moneypath.reference.refservice.db import payments
+from moneypath.reference.refservice.db import PaymentRow, payments
 from moneypath.reference.refservice.ledger import Posting
 from moneypath.reference.refservice.statements import Prepared
 
@@ -50,17 +50,21 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
-def create(conn: Connection, *, principal: str, kind: str, state: str, provider: str, method: str,
-           amount_minor: int, currency: str, reference: str, provider_ref: str | None,
-           provider_status: str | None, payment_id: str | None = None, risk_decision: str | None = None) -> dict:
+def create(conn: Connection, row: PaymentRow) -> PaymentRow:
+    """Book a new payment or payout: `row`, completed in place (a new id when it has none, no risk decision when
+    it names none, nothing refunded, created and updated now) and returned."""
     now = time.time()
-    row = {"id": payment_id or new_id("pay" if kind == "payment" else "po"), "principal": principal, "kind": kind,
-           "state": state, "provider": provider, "method": method, "amount_minor": amount_minor, "refunded_minor": 0,
-           "currency": currency, "reference": reference, "provider_ref": provider_ref,
-           "provider_status": provider_status, "risk_decision": risk_decision, "created_at": now, "updated_at": now}
-    _INSERT.count(conn, row, kind, row["id"], "payout" if kind == "payout" else "authorize", None,
+    kind = row["kind"]
+    if "id" not in row:
+        row["id"] = new_id("pay" if kind == "payment" else "po")
+    if "risk_decision" not in row:
+        row["risk_decision"] = None
+    row["refunded_minor"] = 0
+    row["created_at"] = row["updated_at"] = now
+    _INSERT.count(conn, row, row, "payout" if kind == "payout" else "authorize", None,
                   {k: row[k] for k in AUDITED}, now)
-    if kind == "payout" and state == "paid":
+    if kind == "payout" and row["state"] == "paid":
+        provider, currency, amount_minor = row["provider"], row["currency"], row["amount_minor"]
         ledger.post(conn, row["id"], "payout", [
             Posting("merchant_payable", currency, amount_minor),
             Posting(f"provider_payout_clearing:{provider}", currency, -amount_minor)])
@@ -86,8 +90,7 @@ def mark_captured(conn: Connection, payment: dict, provider_status: str | None) 
     """Book the capture once: False (nothing written) when it was already booked, e.g. by the
     provider's capture webhook racing the API response."""
     now = time.time()
-    if _CAPTURE.count(conn, {"b_id": payment["id"], "b_status": provider_status, "b_now": now},
-                      payment["kind"], payment["id"], "capture",
+    if _CAPTURE.count(conn, {"b_id": payment["id"], "b_status": provider_status, "b_now": now}, payment, "capture",
                       {"state": "authorized", "provider_status": payment.get("provider_status")},
                       {"state": "captured", "provider_status": provider_status, "captured_at": now}, now) != 1:
         return False

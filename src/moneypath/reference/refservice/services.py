@@ -15,7 +15,7 @@ from moneypath.catalog.conventions import Detector
 from moneypath.instrument import MoneyPath
 from moneypath.reference.refservice import ledger
 from moneypath.reference.refservice.adapters import ADAPTERS, Adapter
-from moneypath.reference.refservice.audit.chain_check import AuditCheck, checkpoint_publisher
+from moneypath.reference.refservice.audit.chain_check import AuditCheck, Checkpointing, checkpoint_publisher
 from moneypath.reference.refservice.booking import Idempotent
 from moneypath.reference.refservice.config import ServiceConfig
 from moneypath.reference.refservice.cost import CostMeter
@@ -75,9 +75,11 @@ class Services:
                                       config.reconcile_grace_s, config.missing_after_s)
                            if config.settlement_dir else None)
         self.reader = make_reader(config.db_url)
-        self.audit = AuditCheck(self.engine, self.reader, mp, self.faults, publisher=checkpoint_publisher(config),
-                                checkpoint_interval_s=config.audit_checkpoint_interval_s,
-                                before_signing=self.group_sync.sync_now if self.group_sync else None,
+        publisher = checkpoint_publisher(config)
+        checkpoints = (Checkpointing(publisher, config.audit_checkpoint_interval_s,
+                                     before_signing=self.group_sync.sync_now if self.group_sync else None)
+                       if publisher is not None else None)
+        self.audit = AuditCheck(self.engine, self.reader, mp, self.faults, checkpoints=checkpoints,
                                 walker_db_url=config.db_url if config.audit_check_process else None)
         self.imbalance = ledger.RunningImbalance()
         self.currencies = list(mp.catalog.currencies)

@@ -28,6 +28,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -46,14 +48,23 @@ log = logging.getLogger("moneypath.refservice.audit")
 TAMPER = "audit_tamper"
 
 
+@dataclass(frozen=True)
+class Checkpointing:
+    """How the check signs checkpoints: `publisher` signs and publishes them, at most every `interval_s`;
+    `before_signing()` makes what the walk read durable (durability.GroupSync: a signed head must never name
+    events a power cut can lose)."""
+
+    publisher: Publisher
+    interval_s: float = 60.0
+    before_signing: Callable[[], object] | None = None
+
+
 class AuditCheck:
     def __init__(self, engine: Engine, reader: Engine, mp: MoneyPath, faults: Faults | None = None,
-                 sweep_min: int = 1000, publisher: Publisher | None = None, checkpoint_interval_s: float = 60.0,
-                 before_signing=None, walker_db_url: str | None = None):
+                 sweep_min: int = 1000, checkpoints: Checkpointing | None = None, walker_db_url: str | None = None):
         """`engine` writes (only the drill's tamper does); `reader` walks without ever taking the write lock;
-        `publisher` signs and publishes checkpoints (None: no checkpoints); `before_signing()` makes what the
-        walk read durable (durability.GroupSync: a signed head must never name events a power cut can lose);
-        `walker_db_url`: walk in a child process on that database (walker.py), else in the calling thread."""
+        `checkpoints`: how to sign checkpoints (None: no checkpoints); `walker_db_url`: walk in a child process on
+        that database (walker.py), else in the calling thread."""
         self.engine, self.reader, self.mp, self.faults = engine, reader, mp, faults
         # In a thread: pages of 500 events with a 5 ms sleep between, so the check lets the event loop run between
         # pages instead of contending for the GIL through the whole walk.
@@ -62,15 +73,16 @@ class AuditCheck:
             else ChainWatch(sweep_min, batch=500, between_pages=lambda: time.sleep(0.005)))
         self.tampered: tuple[int, str] | None = None  # (seq, original after) while the drill's edit is in place
         self._logged = ""
-        self.publisher, self.checkpoint_interval_s = publisher, checkpoint_interval_s
-        self.before_signing = before_signing
+        self.publisher = checkpoints.publisher if checkpoints is not None else None
+        self.checkpoint_interval_s = checkpoints.interval_s if checkpoints is not None else 60.0
+        self.before_signing = checkpoints.before_signing if checkpoints is not None else None
         # monotonic time of the last checkpoint attempt; none yet: the first intact check signs (monotonic time counts
         # from boot, so 0.0 here held the first checkpoint back for an interval on a machine up for less than one)
         self._checkpointed_at = float("-inf")
         self._checkpoint_logged = ""
         # One check at a time: the shutdown's final check may start while a cancelled job's thread still runs.
         self._lock = threading.Lock()
-        if publisher is not None:
+        if self.publisher is not None:
             self._resume()
 
     def _resume(self) -> None:

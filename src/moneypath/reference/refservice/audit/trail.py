@@ -236,7 +236,8 @@ def _write(conn: Connection, sql: str, params: Mapping[str, object], event: dict
 
 class Audited:
     """A booking statement that writes one record (its INSERT, or the UPDATE of its row) and appends the
-    record's event when it wrote the row: `count(conn, params, entity, ..., now)`, the rows written. On
+    record's event when it wrote the row: `count(conn, params, record, ..., now)`, the rows written (the record's
+    "kind" is the event's entity, its "id" the entity's id). On
     PostgreSQL in the same statement (_append_sql: no round trip for the trail); on SQLite the statement,
     then `append` (no network between them)."""
 
@@ -246,8 +247,9 @@ class Audited:
         self.plain = Prepared(statement)
         self._sql: dict[str, tuple[str, dict]] = {}
 
-    def count(self, conn: Connection, params: Mapping[str, object], entity: str, entity_id: str, action: str,
+    def count(self, conn: Connection, params: Mapping[str, object], record: Mapping, action: str,
               before: Mapping[str, object] | None, after: Mapping[str, object], now: float | None = None) -> int:
+        entity, entity_id = record["kind"], record["id"]
         if conn.dialect.name == "sqlite":
             written = self.plain.count(conn, params)
             if written == 1:

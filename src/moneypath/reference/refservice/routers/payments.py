@@ -6,6 +6,7 @@ the read returns a dict, validated against it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from moneypath.reference.refservice import limits, openapi, payment_state, reservations
+from moneypath.reference.refservice.db import PaymentRow
 from moneypath.reference.refservice.dependencies import Authorized, Caller, authorized, require_scope
 from moneypath.reference.refservice.problems import ApiProblem, provider_failed
 from moneypath.reference.refservice.reservations import Holder
@@ -72,17 +74,31 @@ async def load(svc: Services, who: str, payment_id: str) -> dict:
     return row
 
 
-async def hold(svc: Services, holder: Holder, payment_id: str, operation: str, amount: int,
-               allows: reservations.Rule, problem_type: str, title: str) -> dict:
-    """Reserve `amount` of `operation` on the payment before the provider is called (reservations):
+@dataclass(frozen=True)
+class HeldOperation:
+    """An operation that holds part of a payment before the provider is called: its name, the rule that allows
+    it (reservations), and the type and title of the 409 when the rule refuses."""
+
+    operation: str
+    allows: reservations.Rule
+    problem_type: str
+    title: str
+
+
+CAPTURE = HeldOperation("capture", reservations.capturable, "payment-not-capturable", "Cannot capture")
+REFUND = HeldOperation("refund", reservations.refundable, "payment-not-refundable", "Cannot refund")
+
+
+async def hold(svc: Services, holder: Holder, payment_id: str, held: HeldOperation, amount: int) -> dict:
+    """Reserve `amount` of the operation on the payment before the provider is called (reservations):
     its row; 404 when there is none, 409 when it cannot take the amount now."""
     def reserve():
         with svc.claims.begin() as conn:  # no effect yet: the claims' engine, which need not sync
-            return reservations.reserve(conn, holder, payment_id, operation, amount, allows)
+            return reservations.reserve(conn, holder, payment_id, held.operation, amount, held.allows)
     try:
         row = await svc.in_db(reserve)
     except reservations.NotReservable as exc:
-        raise ApiProblem(409, problem_type, title, str(exc)) from None
+        raise ApiProblem(409, held.problem_type, held.title, str(exc)) from None
     if row is None:
         raise ApiProblem(404, "payment-not-found", "Payment not found", f"no payment {payment_id}")
     return row
@@ -114,10 +130,11 @@ async def authorize(request: Request, call: AuthorizeCall):
         row_id = payment_state.new_id("pay")  # known before booking: the stored response carries it
 
         def book(conn):
-            payment_state.create(conn, principal=who, kind="payment", state=state, provider=body.provider,
-                            method=body.method, amount_minor=body.amount_minor, currency=body.currency,
-                            reference=body.reference, provider_ref=provider_ref, provider_status=provider_status,
-                            payment_id=row_id, risk_decision=screened.decision)
+            row: PaymentRow = {"id": row_id, "principal": who, "kind": "payment", "state": state,
+                               "provider": body.provider, "method": body.method, "amount_minor": body.amount_minor,
+                               "currency": body.currency, "reference": body.reference, "provider_ref": provider_ref,
+                               "provider_status": provider_status, "risk_decision": screened.decision}
+            payment_state.create(conn, row)
 
         response = {"id": row_id, "kind": "payment", "state": state, "provider": body.provider,
                     "method": body.method, "amount_minor": body.amount_minor, "refunded_minor": 0,
@@ -139,8 +156,7 @@ async def capture(request: Request, payment_id: str, caller: Writer):
         if row["state"] == "captured":  # already booked, e.g. from the provider's webhook after a timeout
             return 200, payment_state.public(row), lambda conn: None
         # one capture at a time reaches the provider: a concurrent one is answered 409 here
-        row = await hold(svc, holder, payment_id, "capture", row["amount_minor"], reservations.capturable,
-                         "payment-not-capturable", "Cannot capture")
+        row = await hold(svc, holder, payment_id, CAPTURE, row["amount_minor"])
         result = await svc.adapter_for(row["provider"]).capture(row["provider_ref"], row["amount_minor"],
                                                                 row["currency"], holder.provider_key)
         if result.outcome != "succeeded":
@@ -166,8 +182,7 @@ async def refund(request: Request, payment_id: str, call: RefundCall):
 
     async def work(holder):
         # the amount is held before the provider is asked: concurrent refunds never ask for more than remains
-        row = await hold(svc, holder, payment_id, "refund", body.amount_minor, reservations.refundable,
-                         "payment-not-refundable", "Cannot refund")
+        row = await hold(svc, holder, payment_id, REFUND, body.amount_minor)
         result = await svc.adapter_for(row["provider"]).refund(row["provider_ref"], body.amount_minor,
                                                                row["currency"], holder.provider_key)
         if result.outcome != "succeeded":

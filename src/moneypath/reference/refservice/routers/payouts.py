@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from moneypath.reference.refservice import limits, openapi, payment_state
+from moneypath.reference.refservice.db import PaymentRow
 from moneypath.reference.refservice.dependencies import Authorized, authorized
 from moneypath.reference.refservice.problems import provider_failed
 
@@ -57,10 +58,11 @@ async def payout(request: Request, call: PayoutCall):
                     "provider_ref": result.provider_ref, "provider_status": result.provider_status}
 
         def book(conn):
-            payment_state.create(conn, principal=who, kind="payout", state="paid", provider=body.provider,
-                            method="bank_transfer", amount_minor=body.amount_minor, currency=body.currency,
-                            reference=body.reference, provider_ref=result.provider_ref,
-                            provider_status=result.provider_status, payment_id=row_id)
+            row: PaymentRow = {"id": row_id, "principal": who, "kind": "payout", "state": "paid",
+                               "provider": body.provider, "method": "bank_transfer", "amount_minor": body.amount_minor,
+                               "currency": body.currency, "reference": body.reference,
+                               "provider_ref": result.provider_ref, "provider_status": result.provider_status}
+            payment_state.create(conn, row)
 
         return 201, response, book
 
