@@ -192,7 +192,8 @@ def _checkpoint(args) -> int:
     from moneypath.readiness.history import HistoryError
 
     if not args.checkpoints or not args.signing_key:
-        return _fail("checkpoint", "give --checkpoints DIR and --signing-key FILE (or their environment variables)")
+        return _fail("checkpoint", "give --checkpoints DIR and --signing-key FILE (or history.checkpoints and "
+                                   "history.signing_key in moneypath.run.yaml, or their environment variables)")
     folder = _folder(args)
     if not folder.is_dir():
         return _fail("checkpoint", f"no drill history at {folder} (give --history DIR)")
